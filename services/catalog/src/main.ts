@@ -1,0 +1,4 @@
+import { runServiceMain } from '@ledgerline/platform';
+import { catalogService } from './service';
+
+await runServiceMain(catalogService);

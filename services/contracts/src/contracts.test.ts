@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { createCloudEvent, parseCloudEvent } from './cloudevents';
+import { EVENTS } from './subjects';
+import { DomainError, categorize, toGraphQLExtensions } from './errors';
+import { DecimalScalar, DateTimeScalar, CurrencyCodeScalar } from './scalars';
+import { decodeCaller, encodeCaller } from './caller';
+
+describe('event registry', () => {
+  it('spells every subject as billing.<service>.<entity>.<event> in lower-case tokens', () => {
+    for (const def of Object.values(EVENTS)) expect(def.subject).toMatch(/^billing\.[a-z]+\.[a-z]+\.[a-z]+$/);
+  });
+
+  it('has one subject per event', () => {
+    const subjects = Object.values(EVENTS).map((e) => e.subject);
+    expect(new Set(subjects).size).toBe(subjects.length);
+  });
+});
+
+describe('CloudEvents envelope', () => {
+  it('gives the same id to the same state change, and a different one to another', () => {
+    const base = { source: 'ledgerline/invoicing', type: 'CustomerBillCreateEvent', time: new Date('2026-01-01T00:00:00Z'), data: {} };
+    const a = createCloudEvent({ ...base, key: ['inv_1', 'NEW'] });
+    const b = createCloudEvent({ ...base, key: ['inv_1', 'NEW'] });
+    const c = createCloudEvent({ ...base, key: ['inv_1', 'SENT'] });
+    expect(a.id).toBe(b.id);
+    expect(a.id).not.toBe(c.id);
+    expect(parseCloudEvent(JSON.stringify(a))).toEqual(JSON.parse(JSON.stringify(a)));
+  });
+
+  it('rejects a message that is not a CloudEvent', () => {
+    expect(() => parseCloudEvent('{"id":"x"}')).toThrow(/specversion/);
+  });
+});
+
+describe('errors', () => {
+  it('maps codes to GraphQL categories', () => {
+    expect(categorize('LINE_NOT_FOUND')).toBe('NOT_FOUND');
+    expect(categorize('LINE_ILLEGAL_TRANSITION')).toBe('CONFLICT');
+    expect(categorize('IDEMPOTENCY_KEY_REUSED')).toBe('CONFLICT');
+    expect(categorize('WALLET_INSUFFICIENT_BALANCE')).toBe('BAD_USER_INPUT');
+    const ext = toGraphQLExtensions(new DomainError('MSISDN_INVALID', 'bad', { field: 'input.msisdn' }));
+    expect(ext).toEqual({ code: 'BAD_USER_INPUT', reason: 'MSISDN_INVALID', field: 'input.msisdn' });
+  });
+});
+
+describe('scalars', () => {
+  it('refuses numbers for Decimal so money never passes through a float', () => {
+    expect(() => DecimalScalar.parseValue(12.5)).toThrow(/float/);
+    expect(DecimalScalar.parseValue('12.50')).toBe('12.50');
+  });
+  it('needs an offset on DateTime', () => {
+    expect(() => DateTimeScalar.parseValue('2026-01-01T00:00:00')).toThrow();
+    expect(DateTimeScalar.parseValue('2026-01-01T01:00:00+01:00').toISOString()).toBe('2026-01-01T00:00:00.000Z');
+  });
+  it('knows currencies', () => {
+    expect(() => CurrencyCodeScalar.parseValue('EURO')).toThrow();
+    expect(CurrencyCodeScalar.parseValue('EUR')).toBe('EUR');
+  });
+});
+
+describe('caller', () => {
+  it('round-trips through its header', () => {
+    const caller = { role: 'CUSTOMER' as const, subject: 'u1', customerId: 'cus_1', scopes: ['read'] };
+    expect(decodeCaller(encodeCaller(caller))).toEqual({ ...caller, partnerId: undefined });
+  });
+});

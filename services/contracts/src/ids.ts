@@ -1,0 +1,49 @@
+import { createHash, randomUUID } from 'node:crypto';
+
+/** Branded ids: a `CustomerId` cannot be passed where a `LineId` is expected. */
+declare const brand: unique symbol;
+export type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+export type CustomerId = Brand<string, 'CustomerId'>;
+export type BillingAccountId = Brand<string, 'BillingAccountId'>;
+export type LineId = Brand<string, 'LineId'>;
+export type SubscriptionId = Brand<string, 'SubscriptionId'>;
+export type PlanId = Brand<string, 'PlanId'>;
+export type PlanVersionId = Brand<string, 'PlanVersionId'>;
+export type WalletId = Brand<string, 'WalletId'>;
+export type UsageRecordId = Brand<string, 'UsageRecordId'>;
+export type InvoiceId = Brand<string, 'InvoiceId'>;
+export type PaymentId = Brand<string, 'PaymentId'>;
+
+/** Prefixes make ids readable in logs and impossible to confuse across entities. */
+export const ID_PREFIX = {
+  customer: 'cus',
+  billingAccount: 'acc',
+  line: 'lin',
+  subscription: 'sub',
+  plan: 'pln',
+  planVersion: 'plv',
+  wallet: 'wal',
+  bucket: 'bkt',
+  usageRecord: 'usg',
+  invoice: 'inv',
+  payment: 'pay',
+  event: 'evt',
+  order: 'ord',
+} as const;
+
+export type IdKind = keyof typeof ID_PREFIX;
+
+export function newId<T extends string = string>(kind: IdKind): T {
+  return `${ID_PREFIX[kind]}_${randomUUID().replace(/-/g, '')}` as T;
+}
+
+/** A deterministic id from its parts: the same state change always gets the same id. */
+export function deterministicId(kind: IdKind, ...parts: string[]): string {
+  const digest = createHash('sha256').update(parts.join('\u001f')).digest('hex').slice(0, 32);
+  return `${ID_PREFIX[kind]}_${digest}`;
+}
+
+export function hasPrefix(id: string, kind: IdKind): boolean {
+  return id.startsWith(`${ID_PREFIX[kind]}_`);
+}

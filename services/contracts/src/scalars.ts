@@ -1,0 +1,122 @@
+import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import { isCurrencyCode, isDecimalString } from './money';
+
+function invalid(scalar: string, value: unknown, hint: string): GraphQLError {
+  return new GraphQLError(`${scalar} cannot represent ${JSON.stringify(value)}: ${hint}`, { extensions: { code: 'BAD_USER_INPUT' } });
+}
+
+function literalString(ast: ValueNode, scalar: string): string {
+  if (ast.kind !== Kind.STRING) throw invalid(scalar, (ast as { value?: unknown }).value ?? ast.kind, 'expected a string literal');
+  return ast.value;
+}
+
+/** Exact decimal, always a string on the wire so no client parses money into a float. */
+export const DecimalScalar = new GraphQLScalarType<string, string>({
+  name: 'Decimal',
+  description: 'An exact decimal number as a string, e.g. "12.3400".',
+  serialize(value) {
+    if (typeof value === 'string' && isDecimalString(value)) return value;
+    if (typeof value === 'object' && value !== null && 'toFixed' in value) return (value as { toFixed(): string }).toFixed();
+    throw invalid('Decimal', value, 'expected a decimal string');
+  },
+  parseValue(value) {
+    if (isDecimalString(value)) return value;
+    throw invalid('Decimal', value, 'use a string such as "12.50"; numbers are refused so money never passes through a float');
+  },
+  parseLiteral(ast) {
+    const text = literalString(ast, 'Decimal');
+    if (isDecimalString(text)) return text;
+    throw invalid('Decimal', text, 'use a string such as "12.50"');
+  },
+});
+
+const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/** RFC 3339 timestamp with an explicit offset; serialized in UTC. */
+export const DateTimeScalar = new GraphQLScalarType<Date, string>({
+  name: 'DateTime',
+  description: 'An RFC 3339 date-time with offset, e.g. "2026-11-25T10:00:00Z".',
+  serialize(value) {
+    const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;
+    if (!date || Number.isNaN(date.getTime())) throw invalid('DateTime', value, 'expected a date');
+    return date.toISOString();
+  },
+  parseValue(value) {
+    if (typeof value === 'string' && ISO_DATETIME.test(value) && !Number.isNaN(Date.parse(value))) return new Date(value);
+    throw invalid('DateTime', value, 'use RFC 3339 with an offset, e.g. "2026-11-25T10:00:00Z"');
+  },
+  parseLiteral(ast) {
+    const text = literalString(ast, 'DateTime');
+    if (ISO_DATETIME.test(text) && !Number.isNaN(Date.parse(text))) return new Date(text);
+    throw invalid('DateTime', text, 'use RFC 3339 with an offset');
+  },
+});
+
+export const CurrencyCodeScalar = new GraphQLScalarType<string, string>({
+  name: 'CurrencyCode',
+  description: 'An ISO 4217 currency code, e.g. "EUR".',
+  serialize(value) {
+    if (isCurrencyCode(value)) return value;
+    throw invalid('CurrencyCode', value, 'expected an ISO 4217 code');
+  },
+  parseValue(value) {
+    if (isCurrencyCode(value)) return value;
+    throw invalid('CurrencyCode', value, 'use a supported ISO 4217 code such as "EUR"');
+  },
+  parseLiteral(ast) {
+    const text = literalString(ast, 'CurrencyCode');
+    if (isCurrencyCode(text)) return text;
+    throw invalid('CurrencyCode', text, 'use a supported ISO 4217 code such as "EUR"');
+  },
+});
+
+function literalToJson(ast: ValueNode): unknown {
+  switch (ast.kind) {
+    case Kind.STRING:
+    case Kind.BOOLEAN:
+      return ast.value;
+    case Kind.INT:
+    case Kind.FLOAT:
+      // JSON documents (plans) keep numbers as written; money inside them is a string by schema.
+      return Number(ast.value);
+    case Kind.OBJECT:
+      return Object.fromEntries(ast.fields.map((f) => [f.name.value, literalToJson(f.value)]));
+    case Kind.LIST:
+      return ast.values.map(literalToJson);
+    case Kind.NULL:
+      return null;
+    default:
+      throw invalid('JSON', ast.kind, 'variables are not supported inside JSON literals');
+  }
+}
+
+/** Arbitrary JSON, for documents such as plans and rule traces. */
+export const JSONScalar = new GraphQLScalarType<unknown, unknown>({
+  name: 'JSON',
+  description: 'Any JSON value.',
+  serialize: (value) => value,
+  parseValue: (value) => value,
+  parseLiteral: (ast) => literalToJson(ast),
+});
+
+export const scalarResolvers = { Decimal: DecimalScalar, DateTime: DateTimeScalar, CurrencyCode: CurrencyCodeScalar, JSON: JSONScalar };
+
+/** The SDL every subgraph shares for scalars and value types. */
+export const sharedTypeDefs = /* GraphQL */ `
+  scalar Decimal
+  scalar DateTime
+  scalar CurrencyCode
+  scalar JSON
+
+  type Money @shareable {
+    amount: Decimal!
+    currency: CurrencyCode!
+  }
+
+  type PageInfo @shareable {
+    hasNextPage: Boolean!
+    hasPreviousPage: Boolean!
+    startCursor: String
+    endCursor: String
+  }
+`;

@@ -1,0 +1,77 @@
+import path from 'node:path';
+
+/**
+ * A setting that is missing or wrong stops start-up with one line naming the setting,
+ * never a stack trace: operators fix configuration, not code.
+ */
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`${setting}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ServiceConfig {
+  service: string;
+  host: string;
+  port: number;
+  /** PostgreSQL URL; absent means the embedded SQLite file. */
+  databaseUrl?: string;
+  /** PostgreSQL schema for this service (database per service; one schema each on a shared server). */
+  databaseSchema: string;
+  sqlitePath: string;
+  natsUrl: string;
+  logLevel: string;
+  /** HMAC secret shared by gateway and subgraphs to sign forwarded caller claims. */
+  internalSecret: string;
+}
+
+export const DEFAULT_PORTS: Record<string, number> = {
+  gateway: 4000,
+  catalog: 4001,
+  subscribers: 4002,
+  usage: 4003,
+  wallets: 4004,
+  invoicing: 4005,
+};
+
+export const DEV_INTERNAL_SECRET = 'ledgerline-dev-internal-secret';
+
+export function parsePort(setting: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(setting, `"${raw}" is not a TCP port (0-65535)`);
+  return port;
+}
+
+export function parseUrl(setting: string, raw: string, protocols: string[]): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(setting, `"${raw}" is not a URL`);
+  }
+  if (!protocols.includes(url.protocol)) throw new ConfigError(setting, `expected ${protocols.join(' or ')} URL, got "${url.protocol}"`);
+  return raw;
+}
+
+export function loadServiceConfig(service: string, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  const upper = service.toUpperCase();
+  const portSetting = `${upper}_PORT`;
+  const databaseUrl = env.DATABASE_URL ? parseUrl('DATABASE_URL', env.DATABASE_URL, ['postgres:', 'postgresql:']) : undefined;
+  const dataDir = env.LEDGERLINE_DATA_DIR ?? path.resolve('.data');
+  return {
+    service,
+    host: env.HOST ?? '127.0.0.1',
+    port: parsePort(portSetting, env[portSetting], DEFAULT_PORTS[service] ?? 0),
+    databaseUrl,
+    databaseSchema: env[`${upper}_DB_SCHEMA`] ?? `${env.DB_SCHEMA_PREFIX ?? ''}${service}`,
+    sqlitePath: path.join(dataDir, `${service}.sqlite`),
+    natsUrl: parseUrl('NATS_URL', env.NATS_URL ?? 'nats://127.0.0.1:4222', ['nats:', 'tls:']),
+    logLevel: env.LOG_LEVEL ?? 'info',
+    internalSecret: env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET,
+  };
+}

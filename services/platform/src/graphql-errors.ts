@@ -1,0 +1,23 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { DomainError, toGraphQLExtensions } from '@ledgerline/contracts';
+import type { Logger } from 'pino';
+
+/**
+ * The one place domain errors become GraphQL errors: stable `extensions.code` (the category) and
+ * `extensions.reason` (the domain code), plus the field at fault. Anything unexpected is logged
+ * and hidden behind INTERNAL_SERVER_ERROR so no stack trace or SQL reaches a client.
+ */
+export function createFormatError(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (original instanceof DomainError) {
+      return { message: original.message, path: formatted.path, locations: formatted.locations, extensions: toGraphQLExtensions(original) };
+    }
+    const code = formatted.extensions?.code;
+    if (code && code !== 'INTERNAL_SERVER_ERROR') return formatted;
+    if (original instanceof GraphQLError && !original.originalError) return formatted;
+    logger.error({ err: original, path: formatted.path }, 'unexpected error in resolver');
+    return { message: 'Internal error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  };
+}

@@ -1,0 +1,40 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { BILLING_STREAM } from '@ledgerline/contracts';
+import { ConfigError } from './config';
+
+export type { NatsConnection, JetStreamClient, JetStreamManager };
+
+export interface Messaging {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+export async function connectMessaging(natsUrl: string, name: string): Promise<Messaging> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: natsUrl, name, timeout: 5000, maxReconnectAttempts: -1 });
+  } catch (error) {
+    throw new ConfigError('NATS_URL', `cannot connect to NATS at ${natsUrl} (${(error as Error).message})`);
+  }
+  const jsm = await jetstreamManager(nc).catch((error: Error) => {
+    throw new ConfigError('NATS_URL', `NATS at ${natsUrl} has no JetStream (start nats-server with -js): ${error.message}`);
+  });
+  await ensureStream(jsm, BILLING_STREAM.name, [...BILLING_STREAM.subjects]);
+  return { nc, js: jetstream(nc), jsm };
+}
+
+/** Creates a stream if it is missing; leaves an existing one (and its data) alone. */
+export async function ensureStream(jsm: JetStreamManager, name: string, subjects: string[]): Promise<void> {
+  try {
+    await jsm.streams.info(name);
+  } catch {
+    try {
+      await jsm.streams.add({ name, subjects, duplicate_window: 2 * 60 * 1_000_000_000 });
+    } catch (error) {
+      // Another service may have created it at the same moment.
+      if (!/already in use|exists/i.test((error as Error).message)) throw error;
+    }
+  }
+}

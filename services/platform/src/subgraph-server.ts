@@ -1,0 +1,143 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, HeaderMap, type BaseContext } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
+import type { DocumentNode } from 'graphql';
+import client from 'prom-client';
+import type { Logger } from 'pino';
+import { ConfigError } from './config';
+import { createFormatError } from './graphql-errors';
+
+export interface SubgraphServerOptions<C extends BaseContext> {
+  service: string;
+  typeDefs: DocumentNode;
+  resolvers: GraphQLResolverMap<C>;
+  host: string;
+  port: number;
+  logger: Logger;
+  portSetting: string;
+  /** Builds the per-request context; may throw a DomainError (e.g. a forged caller). */
+  context: (req: http.IncomingMessage) => Promise<C>;
+  /** Readiness: resolves when dependencies answer. */
+  health: () => Promise<Record<string, string>>;
+}
+
+export interface SubgraphServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 5 * 1024 * 1024;
+
+async function readBody(req: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw Object.assign(new Error('request body too large'), { status: 413 });
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function listen(server: http.Server, host: string, port: number, setting: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') reject(new ConfigError(setting, `port ${port} on ${host} is already in use`));
+      else if (error.code === 'EACCES') reject(new ConfigError(setting, `no permission to listen on port ${port}`));
+      else reject(error);
+    });
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+/**
+ * A subgraph over plain node:http: `/graphql` (Apollo), `/health` (readiness JSON) and
+ * `/metrics` (Prometheus). Apollo's framework-neutral `executeHTTPGraphQLRequest` keeps us free
+ * of a web framework for three routes.
+ */
+export async function startSubgraphServer<C extends BaseContext>(options: SubgraphServerOptions<C>): Promise<SubgraphServer> {
+  const registry = new client.Registry();
+  registry.setDefaultLabels({ service: options.service });
+  client.collectDefaultMetrics({ register: registry });
+  const requests = new client.Counter({ name: 'ledgerline_graphql_requests_total', help: 'GraphQL requests', labelNames: ['status'], registers: [registry] });
+
+  const httpServer = http.createServer();
+  const apollo = new ApolloServer<C>({
+    schema: buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> }),
+    formatError: createFormatError(options.logger),
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+    introspection: true,
+  });
+  await apollo.start();
+
+  httpServer.on('request', (req, res) => {
+    void handle(req, res).catch((error: Error & { status?: number }) => {
+      options.logger.error({ err: error }, 'request failed');
+      if (!res.headersSent) res.writeHead(error.status ?? 500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ message: error.status ? error.message : 'Internal error' }] }));
+    });
+  });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/health') {
+      try {
+        const checks = await options.health();
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', service: options.service, checks }));
+      } catch (error) {
+        res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'unavailable', service: options.service, error: (error as Error).message }));
+      }
+      return;
+    }
+    if (url.pathname === '/metrics') {
+      res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+      return;
+    }
+    if (url.pathname !== '/graphql' && url.pathname !== '/') {
+      res.writeHead(404).end();
+      return;
+    }
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    const raw = req.method === 'POST' ? await readBody(req) : '';
+    let body: unknown = raw;
+    if (raw && (headers.get('content-type') ?? '').includes('application/json')) {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'Request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] }));
+        return;
+      }
+    }
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+      context: () => options.context(req),
+    });
+    requests.inc({ status: String(result.status ?? 200) });
+    for (const [key, value] of result.headers) res.setHeader(key, value);
+    res.statusCode = result.status ?? 200;
+    if (result.body.kind === 'complete') {
+      res.end(result.body.string);
+    } else {
+      for await (const chunk of result.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+  }
+
+  const port = await listen(httpServer, options.host, options.port, options.portSetting).catch(async (error) => {
+    await apollo.stop();
+    throw error;
+  });
+  return {
+    url: `http://${options.host}:${port}/graphql`,
+    port,
+    async close() {
+      await apollo.stop();
+      httpServer.close();
+    },
+  };
+}
