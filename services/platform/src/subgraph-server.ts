@@ -10,10 +10,10 @@ import type { Logger } from 'pino';
 import { ConfigError } from './config';
 import { createFormatError } from './graphql-errors';
 
-export interface SubgraphServerOptions<C extends BaseContext> {
+export interface GraphQLHttpOptions<C extends BaseContext> {
   service: string;
-  typeDefs: DocumentNode;
-  resolvers: GraphQLResolverMap<C>;
+  /** Builds the Apollo server; receives the HTTP server so it can drain it on stop. */
+  apollo: (httpServer: http.Server) => ApolloServer<C>;
   host: string;
   port: number;
   logger: Logger;
@@ -22,6 +22,11 @@ export interface SubgraphServerOptions<C extends BaseContext> {
   context: (req: http.IncomingMessage) => Promise<C>;
   /** Readiness: resolves when dependencies answer. */
   health: () => Promise<Record<string, string>>;
+}
+
+export interface SubgraphServerOptions<C extends BaseContext> extends Omit<GraphQLHttpOptions<C>, 'apollo'> {
+  typeDefs: DocumentNode;
+  resolvers: GraphQLResolverMap<C>;
 }
 
 export interface SubgraphServer {
@@ -54,24 +59,33 @@ export function listen(server: http.Server, host: string, port: number, setting:
   });
 }
 
+export function startSubgraphServer<C extends BaseContext>(options: SubgraphServerOptions<C>): Promise<SubgraphServer> {
+  return startGraphQLHttpServer({
+    ...options,
+    apollo: (httpServer) =>
+      new ApolloServer<C>({
+        schema: buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> }),
+        formatError: createFormatError(options.logger),
+        plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+        introspection: true,
+        includeStacktraceInErrorResponses: false,
+      }),
+  });
+}
+
 /**
- * A subgraph over plain node:http: `/graphql` (Apollo), `/health` (readiness JSON) and
+ * A GraphQL server over plain node:http: `/graphql` (Apollo), `/health` (readiness JSON) and
  * `/metrics` (Prometheus). Apollo's framework-neutral `executeHTTPGraphQLRequest` keeps us free
  * of a web framework for three routes.
  */
-export async function startSubgraphServer<C extends BaseContext>(options: SubgraphServerOptions<C>): Promise<SubgraphServer> {
+export async function startGraphQLHttpServer<C extends BaseContext>(options: GraphQLHttpOptions<C>): Promise<SubgraphServer> {
   const registry = new client.Registry();
   registry.setDefaultLabels({ service: options.service });
   client.collectDefaultMetrics({ register: registry });
   const requests = new client.Counter({ name: 'ledgerline_graphql_requests_total', help: 'GraphQL requests', labelNames: ['status'], registers: [registry] });
 
   const httpServer = http.createServer();
-  const apollo = new ApolloServer<C>({
-    schema: buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> }),
-    formatError: createFormatError(options.logger),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
-    introspection: true,
-  });
+  const apollo = options.apollo(httpServer);
   await apollo.start();
 
   httpServer.on('request', (req, res) => {

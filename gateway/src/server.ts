@@ -1,0 +1,94 @@
+import fs from 'node:fs';
+import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { GraphQLError } from 'graphql';
+import type { Caller } from '@ledgerline/contracts';
+import { callerHeaders, createLogger, DEFAULT_PORTS, DEV_INTERNAL_SECRET, parsePort, startGraphQLHttpServer, type Logger, type SubgraphServer } from '@ledgerline/platform';
+import { AuthenticationError, callerFromAuthorization, DEV_JWT_SECRET } from './auth';
+import { SUPERGRAPH_PATH } from './compose';
+import { subgraphUrl } from './subgraphs';
+import { SERVICES } from '@ledgerline/contracts';
+
+interface GatewayContext {
+  caller: Caller;
+}
+
+/** Forwards the verified caller to every subgraph, signed so a subgraph can trust it. */
+class CallerForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  constructor(
+    url: string,
+    private readonly internalSecret: string,
+  ) {
+    super({ url });
+  }
+
+  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
+    const caller = (context as Partial<GatewayContext>).caller;
+    if (!caller || !request.http) return;
+    for (const [name, value] of Object.entries(callerHeaders(caller, this.internalSecret))) request.http.headers.set(name, value);
+  }
+
+  /**
+   * The gateway cannot check custom scalars (Decimal, DateTime, CurrencyCode), so a bad value is
+   * first refused by the subgraph with HTTP 400. Pass that on as the caller's input error, with
+   * the subgraph's message, instead of letting it look like a server failure.
+   */
+  override async errorFromResponse(response: Parameters<RemoteGraphQLDataSource['errorFromResponse']>[0]): Promise<GraphQLError> {
+    const error = await super.errorFromResponse(response);
+    const body = (error.extensions.response as { body?: { errors?: { message: string; extensions?: { code?: string } }[] } } | undefined)?.body;
+    const first = body?.errors?.[0];
+    if (response.status === 400 && first && ['GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT'].includes(first.extensions?.code ?? '')) {
+      return new GraphQLError(first.message, { extensions: { code: 'BAD_USER_INPUT' } });
+    }
+    return error;
+  }
+}
+
+export interface GatewayOptions {
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+}
+
+export async function startGateway(options: GatewayOptions = {}): Promise<SubgraphServer> {
+  const env = options.env ?? process.env;
+  const logger = options.logger ?? createLogger('gateway', env.LOG_LEVEL);
+  const jwtSecret = env.JWT_SECRET ?? DEV_JWT_SECRET;
+  const internalSecret = env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET;
+  const port = parsePort('GATEWAY_PORT', env.GATEWAY_PORT, DEFAULT_PORTS.gateway!);
+  const gateway = new ApolloGateway({
+    supergraphSdl: fs.readFileSync(SUPERGRAPH_PATH, 'utf8'),
+    buildService: ({ name }) => new CallerForwardingDataSource(subgraphUrl(name, env), internalSecret),
+  });
+  const server = await startGraphQLHttpServer<GatewayContext>({
+    service: 'gateway',
+    host: env.HOST ?? '127.0.0.1',
+    port,
+    portSetting: 'GATEWAY_PORT',
+    logger,
+    apollo: (httpServer) => new ApolloServer<GatewayContext>({ gateway, plugins: [ApolloServerPluginDrainHttpServer({ httpServer })], introspection: true, includeStacktraceInErrorResponses: false }),
+    context: async (req) => {
+      try {
+        return { caller: await callerFromAuthorization(req.headers.authorization, jwtSecret) };
+      } catch (error) {
+        if (error instanceof AuthenticationError) throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+        throw error;
+      }
+    },
+    health: async () => {
+      const entries = await Promise.all(
+        SERVICES.map(async (name) => {
+          const url = subgraphUrl(name, env).replace(/\/graphql$/, '/health');
+          const response = await fetch(url, { signal: AbortSignal.timeout(2000) }).catch(() => null);
+          return [name, response?.ok ? 'ok' : 'unavailable'] as const;
+        }),
+      );
+      const checks = Object.fromEntries(entries);
+      const down = entries.filter(([, status]) => status !== 'ok').map(([name]) => name);
+      if (down.length) throw new Error(`subgraphs unavailable: ${down.join(', ')}`);
+      return checks;
+    },
+  });
+  logger.info({ url: server.url }, 'gateway ready');
+  return server;
+}

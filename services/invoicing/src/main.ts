@@ -1,0 +1,4 @@
+import { runServiceMain } from '@ledgerline/platform';
+import { invoicingService } from './service';
+
+await runServiceMain(invoicingService);

@@ -1,0 +1,206 @@
+/**
+ * Pure derivation of rule facts from (event, subscriber context, plan). Derived facts (zones,
+ * time band, day type) are computed here rather than by json-rules-engine fact callbacks so the
+ * cached and the plain rating paths see exactly the same values.
+ */
+import { isDecimalString } from './decimal';
+import { DIRECTIONS, USAGE_TYPES, type DayType, type FactName, type TimeBand, type UsageType } from './facts';
+import { LocalClock, parseLocalTime } from './local-time';
+import type { PlanDocument, Weekday } from './plan-types';
+import { RatingInputError, type SubscriberContext, type UsageEvent } from './usage';
+
+const WEEKDAYS: Weekday[] = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'];
+export const NO_DESTINATION = 'NONE';
+export const HOME_ZONE = 'HOME';
+
+interface BandWindow {
+  band: TimeBand;
+  days: Set<DayType> | undefined;
+  from: number;
+  to: number;
+}
+
+/** Lookup tables built once per plan version. */
+export class PlanFactTables {
+  readonly clock: LocalClock;
+  private readonly prefixes: Array<{ prefix: string; zone: string }>;
+  private readonly defaultDestination: string;
+  private readonly premiumPrefixes: string[];
+  private readonly roamingByCountry = new Map<string, string>();
+  private readonly roamingByMcc = new Map<string, string>();
+  private readonly defaultRoaming: string;
+  private readonly homeCountry: string;
+  private readonly homeMccs: Set<string>;
+  private readonly countryCallingCode: string | undefined;
+  private readonly weekend: Set<number>;
+  private readonly holidays: Set<string>;
+  private readonly bands: BandWindow[];
+  private readonly defaultBand: TimeBand;
+  /** Relevant allowance per usage type: the first allowance (plan, then add-ons) covering it. */
+  private readonly allowanceByUsageType = new Map<UsageType, string>();
+
+  constructor(plan: PlanDocument) {
+    this.clock = new LocalClock(plan.timezone);
+    // Longest prefix first, so the first match is the most specific one.
+    this.prefixes = [...(plan.zones.destinations?.prefixes ?? [])].sort((a, b) => b.prefix.length - a.prefix.length);
+    this.defaultDestination = plan.zones.destinations?.default ?? 'OTHER';
+    this.premiumPrefixes = plan.zones.premiumPrefixes ?? [];
+    for (const zone of plan.zones.roaming?.zones ?? []) {
+      for (const country of zone.countries ?? []) if (!this.roamingByCountry.has(country)) this.roamingByCountry.set(country, zone.zone);
+      for (const mcc of zone.mccs ?? []) if (!this.roamingByMcc.has(mcc)) this.roamingByMcc.set(mcc, zone.zone);
+    }
+    this.defaultRoaming = plan.zones.roaming?.default ?? 'WORLD';
+    this.homeCountry = plan.zones.homeCountry;
+    this.homeMccs = new Set(plan.zones.homeMccs ?? []);
+    this.countryCallingCode = plan.zones.countryCallingCode;
+    this.weekend = new Set((plan.calendar?.weekendDays ?? ['SAT', 'SUN']).map((day) => WEEKDAYS.indexOf(day)));
+    this.holidays = new Set(plan.calendar?.holidays ?? []);
+    this.bands = (plan.timeBands?.windows ?? []).map((window) => ({
+      band: window.band,
+      days: window.days ? new Set(window.days) : undefined,
+      from: parseLocalTime(window.from),
+      to: parseLocalTime(window.to),
+    }));
+    this.defaultBand = plan.timeBands?.default ?? 'OFFPEAK';
+    for (const allowance of [...plan.allowances, ...(plan.addOns ?? []).flatMap((addOn) => addOn.allowances)]) {
+      for (const usageType of allowance.usageTypes) {
+        if (!this.allowanceByUsageType.has(usageType)) this.allowanceByUsageType.set(usageType, allowance.id);
+      }
+    }
+  }
+
+  /** The zone names a plan can produce, i.e. the domain of destinationZone. */
+  static destinationZones(plan: PlanDocument): string[] {
+    const zones = new Set<string>([NO_DESTINATION, plan.zones.destinations?.default ?? 'OTHER']);
+    for (const entry of plan.zones.destinations?.prefixes ?? []) zones.add(entry.zone);
+    return [...zones];
+  }
+
+  /** The domain of roamingZone. */
+  static roamingZones(plan: PlanDocument): string[] {
+    const zones = new Set<string>([HOME_ZONE, plan.zones.roaming?.default ?? 'WORLD']);
+    for (const entry of plan.zones.roaming?.zones ?? []) zones.add(entry.zone);
+    return [...zones];
+  }
+
+  relevantAllowance(usageType: UsageType): string | undefined {
+    return this.allowanceByUsageType.get(usageType);
+  }
+
+  normaliseNumber(calledNumber: string): string {
+    let number = calledNumber.replace(/[\s().-]/g, '');
+    if (number.startsWith('00')) number = `+${number.slice(2)}`;
+    else if (number.startsWith('0') && this.countryCallingCode) number = `${this.countryCallingCode}${number.slice(1)}`;
+    return number;
+  }
+
+  destinationZone(calledNumber: string | undefined): string {
+    if (!calledNumber) return NO_DESTINATION;
+    const number = this.normaliseNumber(calledNumber);
+    for (const entry of this.prefixes) if (number.startsWith(entry.prefix)) return entry.zone;
+    return this.defaultDestination;
+  }
+
+  isPremium(calledNumber: string | undefined): boolean {
+    if (!calledNumber) return false;
+    const number = this.normaliseNumber(calledNumber);
+    return this.premiumPrefixes.some((prefix) => number.startsWith(prefix));
+  }
+
+  roamingZone(event: UsageEvent): string {
+    if (event.visitedMcc !== undefined) {
+      if (this.homeMccs.has(event.visitedMcc)) return HOME_ZONE;
+      return this.roamingByMcc.get(event.visitedMcc) ?? this.defaultRoaming;
+    }
+    if (event.roamingCountry !== undefined) {
+      if (event.roamingCountry === this.homeCountry) return HOME_ZONE;
+      return this.roamingByCountry.get(event.roamingCountry) ?? this.defaultRoaming;
+    }
+    return HOME_ZONE;
+  }
+
+  dayType(epochMs: number): DayType {
+    const local = this.clock.at(epochMs);
+    if (this.holidays.has(local.date) || this.holidays.has(local.monthDay)) return 'HOLIDAY';
+    return this.weekend.has(local.weekday) ? 'WEEKEND' : 'WEEKDAY';
+  }
+
+  timeBand(epochMs: number): TimeBand {
+    const minute = this.clock.at(epochMs).minuteOfDay;
+    let dayType: DayType | undefined;
+    for (const window of this.bands) {
+      if (window.days) {
+        dayType ??= this.dayType(epochMs);
+        if (!window.days.has(dayType)) continue;
+      }
+      // A window whose end is before its start wraps midnight (22:00 → 06:00).
+      const inside = window.from <= window.to ? minute >= window.from && minute < window.to : minute >= window.from || minute < window.to;
+      if (inside) return window.band;
+    }
+    return this.defaultBand;
+  }
+}
+
+/** Checks an event before any fact is read, so both rating paths reject the same inputs. */
+export function assertValidEvent(event: UsageEvent): number {
+  if (!USAGE_TYPES.includes(event.usageType)) {
+    throw new RatingInputError('RATING_INVALID_EVENT', `event ${event.id}: usageType must be one of ${USAGE_TYPES.join(', ')}`);
+  }
+  if (!(DIRECTIONS as readonly string[]).includes(event.direction) && event.direction !== 'MO' && event.direction !== 'MT') {
+    throw new RatingInputError('RATING_INVALID_EVENT', `event ${event.id}: direction must be OUTGOING, INCOMING, MO or MT`);
+  }
+  if (!isDecimalString(event.quantity) || event.quantity.startsWith('-')) {
+    throw new RatingInputError('RATING_INVALID_EVENT', `event ${event.id}: quantity must be a non-negative decimal string`);
+  }
+  const epochMs = Date.parse(event.occurredAt);
+  if (Number.isNaN(epochMs)) {
+    throw new RatingInputError('RATING_INVALID_EVENT', `event ${event.id}: occurredAt must be an ISO 8601 instant`);
+  }
+  return epochMs;
+}
+
+/** Reads one fact. `epochMs` is the event's parsed occurredAt. */
+export function deriveFact(
+  name: FactName,
+  event: UsageEvent,
+  epochMs: number,
+  ctx: SubscriberContext,
+  tables: PlanFactTables,
+): unknown {
+  switch (name) {
+    case 'usageType':
+      return event.usageType;
+    case 'direction':
+      return event.direction === 'MO' ? 'OUTGOING' : event.direction === 'MT' ? 'INCOMING' : event.direction;
+    case 'destinationZone':
+      return tables.destinationZone(event.calledNumber);
+    case 'premiumNumber':
+      return tables.isPremium(event.calledNumber);
+    case 'roamingZone':
+      return tables.roamingZone(event);
+    case 'timeBand':
+      return tables.timeBand(epochMs);
+    case 'dayType':
+      return tables.dayType(epochMs);
+    case 'accountType':
+      return ctx.accountType;
+    case 'customerType':
+      return ctx.customerType ?? 'INDIVIDUAL';
+    case 'lineCount':
+      return ctx.lineCount ?? 1;
+    case 'lineStatus':
+      return ctx.lineStatus;
+    case 'allowanceUsedRatio': {
+      const allowanceId = tables.relevantAllowance(event.usageType);
+      return (allowanceId !== undefined ? ctx.allowanceUsedRatios?.[allowanceId] : undefined) ?? '0';
+    }
+    case 'spendInPeriod':
+      return ctx.spendInPeriod ?? '0';
+    case 'activeAddOns':
+      return ctx.activeAddOns ?? [];
+    case 'creditClass':
+    case 'tenureMonths':
+      // Eligibility-only facts: the validator keeps them out of rating rules.
+      throw new RatingInputError('RATING_INVALID_CONTEXT', `fact ${name} is not available when rating usage`);
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The result of rating one event, and how it is computed from a rule outcome. Pure: the same
+ * (event, context, plan version, outcome) always gives the same result.
+ */
+import { Decimal, roundTo, ZERO } from './decimal';
+import type { FactName } from './facts';
+import type { RuleOutcome, TraceEntry } from './outcome';
+import type { AdjustmentScope, DecimalString, Unit } from './plan-types';
+import { chargeableUnits, priceOf, type CompiledTariff } from './pricing';
+import type { SubscriberContext, UsageEvent } from './usage';
+
+export interface AppliedAdjustment {
+  rule: string;
+  kind: 'SURCHARGE' | 'DISCOUNT';
+  scope: AdjustmentScope;
+  percent?: DecimalString;
+  amount?: DecimalString;
+  /** Money added (surcharge) or removed (discount) from this event's price; "0…" for INVOICE scope. */
+  applied: DecimalString;
+  label?: string;
+}
+
+export interface RatingNotification {
+  rule: string;
+  template: string;
+  threshold: DecimalString;
+  channel?: string;
+  /** The allowance whose used ratio the notice is about (relevant to the event's usage type). */
+  allowanceId?: string;
+}
+
+export interface RatingResult {
+  eventId: string;
+  planCode: string;
+  planVersion: string;
+  currency: string;
+  decision: 'RATED' | 'DENIED';
+  /** LINE_SUSPENDED / LINE_BARRED, NO_TARIFF, or a deny rule's reason such as PREMIUM_BARRED. */
+  denyReason?: string;
+  /** Bucket the wallet should consume first; whatever it does not cover is priced in money. */
+  allowanceId?: string;
+  unit?: Unit;
+  quantity: DecimalString;
+  /** Quantity after the tariff's increments; what buckets and prices count. */
+  chargedUnits: DecimalString;
+  /** Flat unit price of the tariff, when it has one (price tables have none). */
+  pricePerUnit?: DecimalString;
+  /** Price of all chargedUnits before surcharges and discounts (as if no allowance applied). */
+  basePrice: DecimalString;
+  /** basePrice with EVENT-scope surcharges and discounts applied; never below zero after a discount. */
+  price: DecimalString;
+  adjustments: AppliedAdjustment[];
+  notifications: RatingNotification[];
+  offers: Array<{ rule: string; offerCode: string }>;
+  /** The facts the plan's rules read, with the values they had for this event. */
+  facts: Partial<Record<FactName, unknown>>;
+  /** Every rule that fired, in resolution order. */
+  trace: TraceEntry[];
+  warnings: string[];
+}
+
+export interface ResultContext {
+  planCode: string;
+  planVersion: string;
+  currency: string;
+  relevantAllowance: string | undefined;
+  facts: Partial<Record<FactName, unknown>>;
+}
+
+const HUNDRED = new Decimal(100);
+
+function periodUnitsBefore(tariff: CompiledTariff, event: UsageEvent, ctx: SubscriberContext): Decimal {
+  if (tariff.table?.basis !== 'PERIOD') return ZERO;
+  return new Decimal(ctx.periodUsage?.[event.usageType] ?? '0');
+}
+
+/**
+ * Applies EVENT-scope surcharges then discounts, in priority order, each rounded to the tariff
+ * scale. INVOICE-scope adjustments are listed for invoicing and leave the price alone.
+ */
+export function applyAdjustments(
+  outcome: RuleOutcome,
+  basePrice: string,
+  tariff: CompiledTariff,
+): { price: string; adjustments: AppliedAdjustment[] } {
+  const zero = roundTo(ZERO, tariff.scale, tariff.roundingMode);
+  let running = new Decimal(basePrice);
+  const adjustments: AppliedAdjustment[] = [];
+  const apply = (kind: 'SURCHARGE' | 'DISCOUNT', rule: string, params: RuleOutcome['discounts'][number]['params']) => {
+    let delta = ZERO;
+    if (params.scope === 'EVENT') {
+      delta = params.percent !== undefined ? running.times(params.percent).div(HUNDRED) : new Decimal(params.amount!);
+      // A discount takes the price to zero at most; it never pays the customer.
+      if (kind === 'DISCOUNT') delta = Decimal.max(ZERO, Decimal.min(delta, running));
+      delta = new Decimal(roundTo(delta, tariff.scale, tariff.roundingMode));
+      running = kind === 'SURCHARGE' ? running.plus(delta) : running.minus(delta);
+    }
+    adjustments.push({
+      rule,
+      kind,
+      scope: params.scope,
+      ...(params.percent !== undefined ? { percent: params.percent } : { amount: params.amount }),
+      applied: params.scope === 'EVENT' ? delta.toFixed(tariff.scale) : zero,
+      ...(params.label !== undefined ? { label: params.label } : {}),
+    });
+  };
+  for (const { rule, params } of outcome.surcharges) apply('SURCHARGE', rule, params);
+  for (const { rule, params } of outcome.discounts) apply('DISCOUNT', rule, params);
+  return { price: running.toFixed(tariff.scale), adjustments };
+}
+
+export function deniedResult(event: UsageEvent, result: ResultContext, reason: string, outcome?: RuleOutcome): RatingResult {
+  return {
+    eventId: event.id,
+    planCode: result.planCode,
+    planVersion: result.planVersion,
+    currency: result.currency,
+    decision: 'DENIED',
+    denyReason: reason,
+    quantity: event.quantity,
+    chargedUnits: '0',
+    basePrice: '0',
+    price: '0',
+    adjustments: [],
+    notifications: [],
+    offers: [],
+    facts: result.facts,
+    trace: outcome?.trace ?? [],
+    warnings: outcome?.warnings ?? [],
+  };
+}
+
+export function buildResult(event: UsageEvent, ctx: SubscriberContext, outcome: RuleOutcome, result: ResultContext): RatingResult {
+  if (outcome.deny) return deniedResult(event, result, outcome.deny.reason, outcome);
+  const tariff = outcome.tariff;
+  if (!tariff) return deniedResult(event, result, 'NO_TARIFF', outcome);
+  const units = chargeableUnits(new Decimal(event.quantity), tariff);
+  const basePrice = priceOf(tariff, units, periodUnitsBefore(tariff, event, ctx));
+  const { price, adjustments } = applyAdjustments(outcome, basePrice, tariff);
+  return {
+    eventId: event.id,
+    planCode: result.planCode,
+    planVersion: result.planVersion,
+    currency: result.currency,
+    decision: 'RATED',
+    ...(tariff.allowanceId !== undefined ? { allowanceId: tariff.allowanceId } : {}),
+    unit: tariff.unit,
+    quantity: event.quantity,
+    chargedUnits: units.toString(),
+    ...(tariff.pricePerUnit ? { pricePerUnit: tariff.pricePerUnit.toString() } : {}),
+    basePrice,
+    price,
+    adjustments,
+    notifications: outcome.notifications.map(({ rule, params }) => ({
+      rule,
+      template: params.template,
+      threshold: params.threshold,
+      ...(params.channel !== undefined ? { channel: params.channel } : {}),
+      ...(result.relevantAllowance !== undefined ? { allowanceId: result.relevantAllowance } : {}),
+    })),
+    offers: outcome.offers.map(({ rule, params }) => ({ rule, offerCode: params.offerCode })),
+    facts: result.facts,
+    trace: outcome.trace,
+    warnings: outcome.warnings,
+  };
+}

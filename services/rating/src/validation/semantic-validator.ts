@@ -1,0 +1,211 @@
+/**
+ * Checks a JSON Schema cannot express: facts and operators rules may use, values in each fact's
+ * domain, references between parts of the plan (allowance ids, offers), tier ordering,
+ * timezone and currency validity. Written defensively: it also runs on documents the schema
+ * rejected, so one pass reports as many mistakes as possible.
+ */
+import { isDecimalString, Decimal } from '../domain/decimal';
+import { FACT_NAMES, FACTS, isFactName, OPERATORS_BY_TYPE, ALL_OPERATORS, type FactScope } from '../domain/facts';
+import { isValidTimezone } from '../domain/local-time';
+import type { Allowance, OfferDocument, PlanDocument } from '../domain/plan-types';
+import { enumDomain } from './fact-domains';
+import { didYouMean, type Problem } from './problem';
+import { isObject } from './util';
+
+type Json = Record<string, unknown>;
+
+
+function asArray(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+
+export function conditionProblems(condition: unknown, pointer: string, scope: FactScope, plan: PlanDocument): Problem[] {
+  const problems: Problem[] = [];
+  const allowedFacts = FACT_NAMES.filter((name) => (FACTS[name].scopes as readonly string[]).includes(scope));
+  const walk = (node: unknown, at: string): void => {
+    if (!isObject(node)) {
+      problems.push({ pointer: at, code: 'INVALID_CONDITION', message: 'A condition must be an object: {"all": [...]}, {"any": [...]}, {"not": {...}} or {"fact", "operator", "value"}.' });
+      return;
+    }
+    const keys = ['all', 'any', 'not'].filter((key) => key in node);
+    if ('fact' in node) {
+      for (const unsupported of ['path', 'params', 'condition']) {
+        if (unsupported in node) {
+          problems.push({ pointer: `${at}/${unsupported}`, code: 'INVALID_CONDITION', message: `"${unsupported}" is not supported in plan conditions; facts are plain values, compare them directly.` });
+        }
+      }
+      leafProblems(node, at);
+      return;
+    }
+    if ('condition' in node) {
+      problems.push({ pointer: `${at}/condition`, code: 'INVALID_CONDITION', message: 'Shared condition references are not supported; write the condition inline.' });
+      return;
+    }
+    if (keys.length !== 1) {
+      problems.push({ pointer: at, code: 'INVALID_CONDITION', message: 'A condition needs exactly one of "all", "any", "not", or a "fact" with "operator" and "value".' });
+      return;
+    }
+    const key = keys[0];
+    if (key === 'not') walk(node.not, `${at}/not`);
+    else asArray(node[key]).forEach((child, i) => walk(child, `${at}/${key}/${i}`));
+  };
+  const leafProblems = (leaf: Json, at: string): void => {
+    const fact = leaf.fact;
+    if (typeof fact !== 'string' || !isFactName(fact)) {
+      problems.push({ pointer: `${at}/fact`, code: 'UNKNOWN_FACT', message: `Unknown fact ${JSON.stringify(fact)}.${didYouMean(String(fact), allowedFacts)} Facts rules can read: ${allowedFacts.join(', ')}.` });
+      return;
+    }
+    if (!(FACTS[fact].scopes as readonly string[]).includes(scope)) {
+      problems.push({ pointer: `${at}/fact`, code: 'FACT_NOT_ALLOWED_HERE', message: `Fact "${fact}" cannot be used in ${scope === 'rating' ? 'rating rules' : 'eligibility conditions'}. Use one of: ${allowedFacts.join(', ')}.` });
+      return;
+    }
+    const definition = FACTS[fact];
+    const operator = leaf.operator;
+    if (typeof operator !== 'string' || !ALL_OPERATORS.includes(operator)) {
+      problems.push({ pointer: `${at}/operator`, code: 'UNKNOWN_OPERATOR', message: `Unknown operator ${JSON.stringify(operator)}.${didYouMean(String(operator), OPERATORS_BY_TYPE[definition.type])} For "${fact}" use: ${OPERATORS_BY_TYPE[definition.type].join(', ')}.` });
+      return;
+    }
+    if (!OPERATORS_BY_TYPE[definition.type].includes(operator)) {
+      problems.push({ pointer: `${at}/operator`, code: 'OPERATOR_NOT_ALLOWED', message: `Operator "${operator}" does not apply to "${fact}" (${definition.type}). Use one of: ${OPERATORS_BY_TYPE[definition.type].join(', ')}.` });
+      return;
+    }
+    const listOperator = operator === 'in' || operator === 'notIn';
+    if (listOperator && !Array.isArray(leaf.value)) {
+      problems.push({ pointer: `${at}/value`, code: 'INVALID_FACT_VALUE', message: `"${operator}" needs a list of values, e.g. ["EU", "WORLD1"].` });
+      return;
+    }
+    const values = listOperator ? (leaf.value as unknown[]) : [leaf.value];
+    values.forEach((value, i) => {
+      const valuePointer = listOperator ? `${at}/value/${i}` : `${at}/value`;
+      const domain = enumDomain(fact, plan);
+      if (domain) {
+        if (!domain.includes(value as never)) {
+          const hint = typeof value === 'string' ? didYouMean(value, domain.map(String)) : '';
+          problems.push({ pointer: valuePointer, code: 'INVALID_FACT_VALUE', message: `${JSON.stringify(value)} is not a possible value of "${fact}".${hint} Possible values: ${domain.map((v) => JSON.stringify(v)).join(', ')}.` });
+        }
+      } else if (definition.type === 'decimal' && !(isDecimalString(value) || (typeof value === 'number' && Number.isInteger(value)))) {
+        problems.push({ pointer: valuePointer, code: 'INVALID_FACT_VALUE', message: `"${fact}" is compared with decimal strings such as "0.8"; got ${JSON.stringify(value)}.` });
+      } else if (definition.type === 'integer' && !(typeof value === 'number' && Number.isSafeInteger(value))) {
+        problems.push({ pointer: valuePointer, code: 'INVALID_FACT_VALUE', message: `"${fact}" is a whole number; got ${JSON.stringify(value)}.` });
+      } else if (definition.type === 'codeList' && !(typeof value === 'string' && /^[A-Z][A-Z0-9_]+$/.test(value))) {
+        problems.push({ pointer: valuePointer, code: 'INVALID_FACT_VALUE', message: `"${fact}" holds codes such as "ROAM_EU_PASS_7D"; got ${JSON.stringify(value)}.` });
+      }
+    });
+  };
+  walk(condition, pointer);
+  return problems;
+}
+
+function allowanceProblems(allowances: unknown[], pointer: string): Problem[] {
+  const problems: Problem[] = [];
+  allowances.forEach((raw, i) => {
+    if (!isObject(raw)) return;
+    const allowance = raw as unknown as Allowance;
+    const at = `${pointer}/${i}`;
+    if (allowance.unlimited && allowance.quantity !== undefined) {
+      problems.push({ pointer: `${at}/quantity`, code: 'INVALID_ALLOWANCE', message: 'An unlimited allowance has no quantity; set a "fairUseCap" instead.' });
+    }
+    if (!allowance.unlimited && allowance.quantity === undefined) {
+      problems.push({ pointer: `${at}/quantity`, code: 'MISSING_FIELD', message: 'Give the allowance a "quantity", or set "unlimited": true with a "fairUseCap".' });
+    }
+    if (!allowance.unlimited && allowance.fairUseCap !== undefined) {
+      problems.push({ pointer: `${at}/fairUseCap`, code: 'INVALID_ALLOWANCE', message: 'A fair-use cap only applies to an unlimited allowance.' });
+    }
+  });
+  return problems;
+}
+
+function allAllowances(plan: PlanDocument): Allowance[] {
+  return [...asArray(plan.allowances), ...asArray(plan.addOns).flatMap((addOn) => asArray(isObject(addOn) ? addOn.allowances : []))].filter(isObject) as unknown as Allowance[];
+}
+
+export function semanticProblems(plan: PlanDocument, knownOffers: readonly OfferDocument[]): Problem[] {
+  const problems: Problem[] = [];
+  if (typeof plan.timezone === 'string' && !isValidTimezone(plan.timezone)) {
+    problems.push({ pointer: '/timezone', code: 'INVALID_TIMEZONE', message: `"${plan.timezone}" is not an IANA timezone; use e.g. "Europe/Berlin".` });
+  }
+  if (typeof plan.currency === 'string' && /^[A-Z]{3}$/.test(plan.currency) && !CURRENCIES.has(plan.currency)) {
+    problems.push({ pointer: '/currency', code: 'UNKNOWN_CURRENCY', message: `"${plan.currency}" is not an ISO 4217 currency code.` });
+  }
+  problems.push(...allowanceProblems(asArray(plan.allowances), '/allowances'));
+  asArray(plan.addOns).forEach((addOn, i) => {
+    if (isObject(addOn)) problems.push(...allowanceProblems(asArray(addOn.allowances), `/addOns/${i}/allowances`));
+  });
+
+  const allowanceById = new Map<string, Allowance>();
+  allAllowances(plan).forEach((allowance) => {
+    if (allowanceById.has(allowance.id)) {
+      problems.push({ pointer: '/allowances', code: 'DUPLICATE_ID', message: `Allowance id "${allowance.id}" is used twice; ids must be unique within a plan and its add-ons.` });
+    }
+    allowanceById.set(allowance.id, allowance);
+  });
+  for (const offer of knownOffers) {
+    for (const allowance of offer.allowances ?? []) if (!allowanceById.has(allowance.id)) allowanceById.set(allowance.id, allowance);
+  }
+  const offerCodes = new Set<string>([
+    ...asArray(plan.compatibleOffers).map(String),
+    ...asArray(plan.addOns).filter(isObject).map((addOn) => String(addOn.code)),
+  ]);
+
+  if (isObject(plan.eligibility)) problems.push(...conditionProblems(plan.eligibility.conditions, '/eligibility/conditions', 'eligibility', plan));
+
+  const names = new Map<string, number>();
+  asArray(plan.rules).forEach((rawRule, i) => {
+    if (!isObject(rawRule)) return;
+    const at = `/rules/${i}`;
+    if (typeof rawRule.name === 'string') {
+      if (names.has(rawRule.name)) {
+        problems.push({ pointer: `${at}/name`, code: 'DUPLICATE_RULE_NAME', message: `Rule name "${rawRule.name}" is already used by /rules/${names.get(rawRule.name)}; names identify rules in rating traces and must be unique.` });
+      } else names.set(rawRule.name, i);
+    }
+    if (rawRule.conditions !== undefined) problems.push(...conditionProblems(rawRule.conditions, `${at}/conditions`, 'rating', plan));
+    const event = isObject(rawRule.event) ? rawRule.event : undefined;
+    const params = event && isObject(event.params) ? event.params : undefined;
+    if (!event || !params) return;
+    if (event.type === 'rate') {
+      const allowanceId = params.allowanceId;
+      if (typeof allowanceId === 'string') {
+        const allowance = allowanceById.get(allowanceId);
+        if (!allowance) {
+          problems.push({ pointer: `${at}/event/params/allowanceId`, code: 'UNKNOWN_ALLOWANCE', message: `No allowance "${allowanceId}" in this plan, its add-ons or the catalog's offers.${didYouMean(allowanceId, [...allowanceById.keys()])}` });
+        } else if (allowance.unit !== params.unit) {
+          problems.push({ pointer: `${at}/event/params/unit`, code: 'UNIT_MISMATCH', message: `The rate counts "${String(params.unit)}" but allowance "${allowanceId}" counts "${allowance.unit}"; they must match.` });
+        }
+      }
+      const table = isObject(params.priceTable) ? params.priceTable : undefined;
+      if (table) problems.push(...tierProblems(table, `${at}/event/params/priceTable`));
+    }
+    if (event.type === 'offer' && typeof params.offerCode === 'string' && !offerCodes.has(params.offerCode) && !knownOffers.some((offer) => offer.code === params.offerCode)) {
+      problems.push({ pointer: `${at}/event/params/offerCode`, code: 'UNKNOWN_OFFER', message: `Offer "${params.offerCode}" is neither an add-on of this plan nor listed in "compatibleOffers".` });
+    }
+  });
+  return problems;
+}
+
+function tierProblems(table: Json, pointer: string): Problem[] {
+  const problems: Problem[] = [];
+  const tiers = asArray(table.tiers).filter(isObject);
+  let previous: Decimal | undefined;
+  tiers.forEach((tier, i) => {
+    const last = i === tiers.length - 1;
+    if (tier.upTo === null) {
+      if (!last) problems.push({ pointer: `${pointer}/tiers/${i}/upTo`, code: 'INVALID_TIERS', message: 'Only the last tier may be open (upTo: null).' });
+      return;
+    }
+    if (!isDecimalString(tier.upTo)) return;
+    const upTo = new Decimal(tier.upTo);
+    if (previous && upTo.lte(previous)) {
+      problems.push({ pointer: `${pointer}/tiers/${i}/upTo`, code: 'INVALID_TIERS', message: `Tier bounds must increase: ${tier.upTo} is not above the previous tier's ${previous.toString()}.` });
+    }
+    previous = upTo;
+    if (last) problems.push({ pointer: `${pointer}/tiers/${i}/upTo`, code: 'INVALID_TIERS', message: 'The last tier must be open (upTo: null) so every quantity has a price.' });
+  });
+  if (table.model === 'TIERED_FLAT') {
+    tiers.forEach((tier, i) => {
+      if (tier.flatFee === undefined) problems.push({ pointer: `${pointer}/tiers/${i}/flatFee`, code: 'INVALID_TIERS', message: 'A TIERED_FLAT table charges each tier\'s flatFee; give every tier one.' });
+    });
+  }
+  return problems;
+}

@@ -1,0 +1,56 @@
+import type { OfferDocument, PlanDocument } from '../domain/plan-types';
+import { parseJsonDocument } from './parse-json';
+import type { Problem, ValidationReport } from './problem';
+import { ambiguousTariffProblems } from './rate-ambiguity';
+import { schemaProblems, validateOfferSchema, validatePlanSchema } from './schema-validator';
+import { semanticProblems, conditionProblems } from './semantic-validator';
+import { isObject } from './util';
+
+export interface ValidateOptions {
+  /**
+   * Offers published in the catalog (catalog/offers): `offer` rules may name them and `rate`
+   * rules may consume their allowances (e.g. a roaming pass bucket).
+   */
+  knownOffers?: readonly OfferDocument[];
+}
+
+function parseInput(input: unknown): { ok: true; value: unknown } | { ok: false; problem: Problem } {
+  return typeof input === 'string' ? parseJsonDocument(input) : { ok: true, value: input };
+}
+
+/**
+ * Validates a plan document (object, or JSON text). Problems come in document order of
+ * discovery: schema, then references and facts, then ambiguous tariffs (only checked once the
+ * rules themselves are well-formed, since it evaluates them).
+ */
+export function validatePlan(input: unknown, options: ValidateOptions = {}): ValidationReport {
+  const parsed = parseInput(input);
+  if (!parsed.ok) return { valid: false, problems: [parsed.problem] };
+  const document = parsed.value;
+  if (!isObject(document)) {
+    return { valid: false, problems: [{ pointer: '', code: 'INVALID_TYPE', message: 'A plan document must be a JSON object.' }] };
+  }
+  const problems = [...schemaProblems(validatePlanSchema, document)];
+  const plan = document as unknown as PlanDocument;
+  problems.push(...semanticProblems(plan, options.knownOffers ?? []));
+  const rulesWellFormed = !problems.some((problem) => problem.pointer.startsWith('/rules') || problem.pointer.startsWith('/zones'));
+  if (rulesWellFormed && Array.isArray(plan.rules)) problems.push(...ambiguousTariffProblems(plan));
+  return { valid: problems.length === 0, problems };
+}
+
+export function validateOffer(input: unknown): ValidationReport {
+  const parsed = parseInput(input);
+  if (!parsed.ok) return { valid: false, problems: [parsed.problem] };
+  const document = parsed.value;
+  if (!isObject(document)) {
+    return { valid: false, problems: [{ pointer: '', code: 'INVALID_TYPE', message: 'An offer document must be a JSON object.' }] };
+  }
+  const problems = [...schemaProblems(validateOfferSchema, document)];
+  const offer = document as unknown as OfferDocument;
+  if (typeof offer.currency === 'string' && /^[A-Z]{3}$/.test(offer.currency) && !Intl.supportedValuesOf('currency').includes(offer.currency)) {
+    problems.push({ pointer: '/currency', code: 'UNKNOWN_CURRENCY', message: `"${offer.currency}" is not an ISO 4217 currency code.` });
+  }
+  return { valid: problems.length === 0, problems };
+}
+
+export { conditionProblems };

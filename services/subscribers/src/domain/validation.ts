@@ -1,0 +1,31 @@
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { badInput, isCurrencyCode } from '@ledgerline/contracts';
+
+/** Returns the canonical E.164 form (`+4915123456789`) or throws naming the field. */
+export function normalizeMsisdn(raw: string, field = 'input.msisdn'): string {
+  const phone = parsePhoneNumberFromString(raw.trim());
+  if (!raw.trim().startsWith('+') || !phone || !phone.isValid()) {
+    throw badInput(field, `"${raw}" is not a valid MSISDN in E.164 form (e.g. +4915123456789)`, 'MSISDN_INVALID');
+  }
+  return phone.number;
+}
+
+export function assertTimezone(tz: string, field: string): string {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return tz;
+  } catch {
+    throw badInput(field, `"${tz}" is not an IANA time zone (e.g. Europe/Berlin)`, 'TIMEZONE_INVALID');
+  }
+}
+
+/** Day 29-31 bill on the last day of shorter months. */
+export function assertBillCycleDay(day: number, field = 'input.billCycleDay'): number {
+  if (!Number.isInteger(day) || day < 1 || day > 31) throw badInput(field, `Bill-cycle day must be a whole number from 1 to 31, got ${day}`, 'BILL_CYCLE_DAY_OUT_OF_RANGE');
+  return day;
+}
+
+export function assertCurrency(code: string, field = 'input.currency'): string {
+  if (!isCurrencyCode(code)) throw badInput(field, `"${code}" is not a supported ISO 4217 currency`, 'CURRENCY_INVALID');
+  return code;
+}

@@ -1,0 +1,4 @@
+import { runServiceMain } from '@ledgerline/platform';
+import { subscribersService } from './service';
+
+await runServiceMain(subscribersService);

@@ -1,0 +1,4 @@
+import { runServiceMain } from '@ledgerline/platform';
+import { usageService } from './service';
+
+await runServiceMain(usageService);

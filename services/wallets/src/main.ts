@@ -1,0 +1,4 @@
+import { runServiceMain } from '@ledgerline/platform';
+import { walletsService } from './service';
+
+await runServiceMain(walletsService);
