@@ -6,3 +6,4 @@ export * from './subjects';
 export * from './cloudevents';
 export * from './caller';
 export * from './pagination';
+export * from './messages';
