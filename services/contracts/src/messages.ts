@@ -47,12 +47,48 @@ export interface ChargeRequest {
 
 export type ChargeOutcome = 'APPLIED' | 'PARTIAL' | 'DENIED';
 
+/**
+ * Published by wallets (through its outbox, on `WORK_SUBJECTS.chargeApplied`) once a charge is in
+ * the ledger. Usage moves the record to its final status; invoicing keeps POSTPAID accruals as
+ * unbilled charges for the next bill. It repeats the charge's facts so consumers need no lookup.
+ */
 export interface ChargeResult {
   chargeId: string;
   outcome: ChargeOutcome;
+  billingAccountId: string;
+  lineId: string;
+  paymentMode: PaymentMode;
+  usageType: string;
+  occurredAt: string;
+  units: string;
+  unit: string;
   unitsFromAllowances: string;
   amountCharged: string;
   currency: string;
   /** Why a charge was denied or cut short, e.g. WALLET_INSUFFICIENT_BALANCE. */
   reason?: string;
+}
+
+/** `data` of subscribers' line and subscription events: what usage and invoicing need to know. */
+export interface LineStateData {
+  lineId: string;
+  msisdn: string;
+  billingAccountId: string;
+  status: 'PENDING' | 'ACTIVE' | 'SUSPENDED' | 'BARRED' | 'TERMINATED';
+}
+
+export interface SubscriptionData {
+  subscriptionId: string;
+  lineId: string;
+  msisdn: string;
+  billingAccountId: string;
+  paymentMode: PaymentMode;
+  currency: string;
+  planCode: string;
+  planVersionId: string;
+  status: string;
+  /** ISO date-times; `endsAt` null while open-ended. */
+  startsAt: string;
+  endsAt: string | null;
+  addOns: { code: string; startsAt: string; endsAt: string | null }[];
 }

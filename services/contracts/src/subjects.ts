@@ -23,6 +23,7 @@ export const EVENTS = {
   billingAccountCreated: event('subscribers', 'billingaccount', 'created', 'BillingAccountCreateEvent', 'A billing account was opened.'),
   lineStateChanged: event('subscribers', 'line', 'statechanged', 'ServiceStateChangeEvent', 'A line moved in its lifecycle.'),
   subscriptionCreated: event('subscribers', 'subscription', 'created', 'ProductCreateEvent', 'A line was subscribed to a plan version.'),
+  subscriptionChanged: event('subscribers', 'subscription', 'changed', 'ProductAttributeValueChangeEvent', 'A subscription changed plan version, add-ons or status.'),
   usageReceived: event('usage', 'record', 'received', 'UsageCreateEvent', 'A usage record was accepted for rating.'),
   usageStateChanged: event('usage', 'record', 'statechanged', 'UsageStateChangeEvent', 'A usage record changed status (RATED, REJECTED, RERATED, BILLED).'),
   balanceTopup: event('wallets', 'balance', 'topup', 'TopupBalanceCreateEvent', 'A wallet was credited by a recharge.'),
