@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['services/*/src/**/*.test.ts', 'gateway/src/**/*.test.ts', 'workflows/src/**/*.test.ts', 'catalog/**/*.test.ts'],
+          include: ['services/*/src/**/*.test.ts', 'gateway/src/**/*.test.ts', 'workflows/src/**/*.test.ts', 'catalog/**/*.test.ts', 'test/architecture/**/*.test.ts'],
           exclude: ['**/node_modules/**'],
         },
       },
@@ -25,7 +25,7 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
-          include: ['test/**/*.test.ts'],
+          include: ['test/e2e/**/*.test.ts'],
           exclude: ['**/node_modules/**'],
           testTimeout: 120_000,
           hookTimeout: 240_000,

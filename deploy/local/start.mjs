@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// `npm start`: installs what is missing, finds or starts NATS and Temporal, runs every service,
+// the gateway and the worker with demo data, and prints where to go. Ctrl-C stops what it started.
+import { spawnSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, startSystem } from './system.mjs';
+import { ensureNats } from './nats.mjs';
+import { ensureTemporal } from './temporal.mjs';
+
+const log = (msg) => process.stdout.write(`\u001b[1m[ledgerline]\u001b[0m ${msg}\n`);
+const fail = (msg) => {
+  process.stderr.write(`\u001b[1m[ledgerline]\u001b[0m ${msg}\n`);
+  process.exit(1);
+};
+
+const cleanups = [];
+async function cleanup() {
+  for (const fn of cleanups.reverse()) await fn().catch(() => {});
+}
+
+function installIfMissing() {
+  if (existsSync(join(REPO_ROOT, 'node_modules', '.package-lock.json')) && existsSync(join(REPO_ROOT, 'node_modules', 'tsx'))) return;
+  log('installing dependencies (npm ci)…');
+  const result = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  if (result.status !== 0) fail('npm ci failed; see above. Node 20.19+ and access to the npm registry are needed.');
+}
+
+async function main() {
+  installIfMissing();
+  const dataDir = process.env.LEDGERLINE_DATA_DIR ?? join(REPO_ROOT, '.data');
+  mkdirSync(dataDir, { recursive: true });
+
+  if (process.env.DATABASE_URL) log(`database: PostgreSQL at DATABASE_URL (one schema per service)`);
+  else log(`database: embedded SQLite files in ${dataDir} (set DATABASE_URL to use PostgreSQL)`);
+
+  let nats;
+  try {
+    nats = await ensureNats({ log, dataDir });
+  } catch (error) {
+    fail(error.message);
+  }
+  cleanups.push(nats.stop);
+
+  let temporal;
+  try {
+    temporal = await ensureTemporal({ log, dataDir: join(dataDir, 'temporal') });
+  } catch (error) {
+    await cleanup();
+    fail(error.message.split('\n')[0]);
+  }
+  cleanups.push(temporal.stop);
+
+  const env = { NATS_URL: nats.url, TEMPORAL_ADDRESS: temporal.address, LEDGERLINE_DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
+  let system;
+  try {
+    system = await startSystem({ env });
+  } catch (error) {
+    await cleanup();
+    fail(error.message);
+  }
+  cleanups.push(system.stop);
+
+  log('loading the sample catalog and demo data…');
+  const seeded = spawnSync(process.execPath, ['--import', 'tsx', 'deploy/local/seed.ts'], { cwd: REPO_ROOT, env: { ...process.env, GATEWAY_URL: system.gatewayUrl }, encoding: 'utf8' });
+  if (seeded.status !== 0) {
+    process.stderr.write(seeded.stderr);
+    await cleanup();
+    fail('loading demo data failed (see above)');
+  }
+  const demo = JSON.parse(seeded.stdout.trim().split('\n').pop());
+  const token = spawnSync(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', 'token', '--role', 'ADMIN'], { cwd: REPO_ROOT, encoding: 'utf8' }).stdout.trim();
+
+  log('');
+  log(`Ledgerline is running. GraphQL gateway: \u001b[1m${system.gatewayUrl}\u001b[0m`);
+  log(`Try (an admin token for development is below; \`npx ledgerline token --role CUSTOMER --customer ${demo.customerId}\` makes a customer one):`);
+  log('');
+  process.stdout.write(
+    `curl -s ${system.gatewayUrl} -H 'content-type: application/json' -H 'authorization: Bearer ${token}' \\\n` +
+      `  -d '{"query":"{ billingAccount(id: \\"${demo.billingAccountId}\\") { currency wallets { balance { amount currency } } invoices { number } lines { msisdn status usage { period totals { usageType quantity } } } } }"}'\n\n`,
+  );
+  log('Press Ctrl-C to stop everything this command started.');
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    log('stopping…');
+    await cleanup();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const watchdog = setInterval(async () => {
+    const failure = system.failed();
+    if (failure) {
+      clearInterval(watchdog);
+      log(failure);
+      await stop();
+    }
+  }, 1000);
+}
+
+void main();

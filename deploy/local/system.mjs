@@ -1,0 +1,114 @@
+// Starts the whole Ledgerline system as separate processes (five subgraphs, gateway, Temporal
+// worker) with prefixed logs, waits until each is healthy, and stops exactly what it started.
+// Used by `npm start` and by the end-to-end test harness.
+import { spawn } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './net.mjs';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SERVICES = ['catalog', 'subscribers', 'usage', 'wallets', 'invoicing'];
+export const DEFAULT_PORTS = { gateway: 4000, catalog: 4001, subscribers: 4002, usage: 4003, wallets: 4004, invoicing: 4005 };
+
+const COLORS = [36, 32, 33, 35, 34, 31, 96];
+const CONFIG_ERROR_EXIT = 78;
+
+function entry(name) {
+  if (name === 'gateway') return 'gateway/src/main.ts';
+  if (name === 'worker') return 'workflows/src/main.ts';
+  return `services/${name}/src/main.ts`;
+}
+
+function prefixLines(stream, prefix, sink) {
+  let buffer = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk) => {
+    buffer += chunk;
+    const lines = buffer.split('\n');
+    buffer = lines.pop();
+    for (const line of lines) sink(`${prefix} ${line}\n`);
+  });
+  stream.on('end', () => buffer && sink(`${prefix} ${buffer}\n`));
+}
+
+async function healthy(url) {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(1500) });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * @param {object} o
+ * @param {Record<string,string>} o.env  environment shared by every process (DATABASE_URL, NATS_URL, TEMPORAL_ADDRESS…)
+ * @param {Record<string,number>} [o.ports]
+ * @param {boolean} [o.worker] start the Temporal worker (default true)
+ * @param {(line: string) => void} [o.sink] where prefixed log lines go (default stdout)
+ */
+export async function startSystem({ env, ports = DEFAULT_PORTS, worker = true, sink = (l) => process.stdout.write(l), log = (m) => process.stdout.write(`${m}\n`) }) {
+  const children = new Map();
+  let stopping = false;
+  let failure = null;
+  const urls = Object.fromEntries(SERVICES.map((s) => [s, `http://127.0.0.1:${ports[s]}/graphql`]));
+  const sharedEnv = {
+    ...process.env,
+    ...env,
+    GATEWAY_PORT: String(ports.gateway),
+    ...Object.fromEntries(SERVICES.map((s) => [`${s.toUpperCase()}_PORT`, String(ports[s])])),
+    ...Object.fromEntries(SERVICES.map((s) => [`${s.toUpperCase()}_URL`, urls[s]])),
+    GATEWAY_URL: `http://127.0.0.1:${ports.gateway}/graphql`,
+  };
+  const names = [...SERVICES, 'gateway', ...(worker ? ['worker'] : [])];
+
+  function launch(name, index) {
+    const color = COLORS[index % COLORS.length];
+    const prefix = `\u001b[${color}m[${name.padEnd(11)}]\u001b[0m`;
+    const child = spawn(process.execPath, ['--import', 'tsx', entry(name)], { cwd: REPO_ROOT, env: sharedEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    prefixLines(child.stdout, prefix, sink);
+    prefixLines(child.stderr, prefix, sink);
+    child.on('exit', (code, signal) => {
+      children.delete(name);
+      if (stopping) return;
+      failure ??= code === CONFIG_ERROR_EXIT ? `${name} stopped on a configuration error (see its line above)` : `${name} exited (code ${code ?? signal})`;
+    });
+    children.set(name, child);
+  }
+
+  async function stop() {
+    stopping = true;
+    const exits = [...children.values()].map((child) => new Promise((r) => {
+      child.once('exit', r);
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 8000).unref();
+    }));
+    await Promise.all(exits);
+  }
+
+  try {
+    SERVICES.forEach(launch);
+    for (const name of SERVICES) {
+      await waitFor(async () => {
+        if (failure) throw new Error(failure);
+        return healthy(urls[name].replace(/\/graphql$/, '/health'));
+      }, { timeoutMs: 120_000, what: `${name} to become healthy` });
+      log(`${name} is up at ${urls[name]}`);
+    }
+    launch('gateway', SERVICES.length);
+    if (worker) launch('worker', SERVICES.length + 1);
+    await waitFor(async () => {
+      if (failure) throw new Error(failure);
+      return healthy(`http://127.0.0.1:${ports.gateway}/health`);
+    }, { timeoutMs: 60_000, what: 'the gateway to become healthy' });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    gatewayUrl: `http://127.0.0.1:${ports.gateway}/graphql`,
+    urls,
+    stop,
+    failed: () => failure,
+  };
+}

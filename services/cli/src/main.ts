@@ -1,0 +1,25 @@
+import { Command, Option } from 'commander';
+import { ROLES } from '@ledgerline/contracts';
+import { signToken } from '../../../gateway/src/auth';
+
+const program = new Command('ledgerline').description('Ledgerline command line: tokens, catalog, usage import, bill runs.');
+
+program
+  .command('token')
+  .description('Print a development JWT for the gateway (HS256, JWT_SECRET or the development secret).')
+  .addOption(new Option('--role <role>', 'caller role').choices([...ROLES]).makeOptionMandatory())
+  .option('--customer <id>', 'customer id the caller acts for (CUSTOMER role)')
+  .option('--partner <id>', 'partner id (PARTNER role)')
+  .option('--subject <sub>', 'token subject')
+  .option('--scopes <scopes>', 'space-separated scopes', '')
+  .option('--expires-in <duration>', 'lifetime, e.g. 12h', '12h')
+  .action(async (o: { role: (typeof ROLES)[number]; customer?: string; partner?: string; subject?: string; scopes: string; expiresIn: string }) => {
+    if (o.role === 'CUSTOMER' && !o.customer) program.error('--customer <id> is required for a CUSTOMER token');
+    const token = await signToken(
+      { role: o.role, customerId: o.customer, partnerId: o.partner, subject: o.subject, scopes: o.scopes.split(' ').filter(Boolean), expiresIn: o.expiresIn },
+      process.env.JWT_SECRET,
+    );
+    process.stdout.write(`${token}\n`);
+  });
+
+await program.parseAsync(process.argv);
