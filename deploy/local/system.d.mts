@@ -1,0 +1,10 @@
+export const REPO_ROOT: string;
+export const SERVICES: string[];
+export const DEFAULT_PORTS: Record<string, number>;
+export function startSystem(options: {
+  env: Record<string, string>;
+  ports?: Record<string, number>;
+  worker?: boolean;
+  sink?: (line: string) => void;
+  log?: (line: string) => void;
+}): Promise<{ gatewayUrl: string; urls: Record<string, string>; stop(): Promise<void>; failed(): string | null }>;
