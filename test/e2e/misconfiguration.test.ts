@@ -1,0 +1,60 @@
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../deploy/local/system.mjs';
+
+/** Starts one process the way `npm start` does and collects how it ends. */
+function run(entry: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+function expectOneLine(stderr: string, setting: string) {
+  const lines = stderr.trim().split('\n').filter((l) => !l.startsWith('[migrator]'));
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toContain(setting);
+  expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+}
+
+describe('a misconfiguration stops start-up with one line naming the setting', () => {
+  it('an unreachable DATABASE_URL', async () => {
+    const { code, stderr } = await run('services/catalog/src/main.ts', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test', CATALOG_PORT: '0' });
+    expect(code).toBe(78);
+    expectOneLine(stderr, 'DATABASE_URL');
+    expect(stderr).toMatch(/cannot connect to PostgreSQL at 127\.0\.0\.1:1/);
+  });
+
+  it('a DATABASE_URL that is not a PostgreSQL URL', async () => {
+    const { code, stderr } = await run('services/wallets/src/main.ts', { DATABASE_URL: 'mysql://localhost/x' });
+    expect(code).toBe(78);
+    expectOneLine(stderr, 'DATABASE_URL');
+  });
+
+  it('a port already in use', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const { code, stderr } = await run('gateway/src/main.ts', { GATEWAY_PORT: String(port) });
+      expect(code).toBe(78);
+      expectOneLine(stderr, 'GATEWAY_PORT');
+      expect(stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('an unreachable NATS_URL', async () => {
+    const { code, stderr } = await run('services/usage/src/main.ts', { NATS_URL: 'nats://127.0.0.1:1', USAGE_PORT: '0', LEDGERLINE_DATA_DIR: `${REPO_ROOT}/.data/e2e-misconfig` });
+    expect(code).toBe(78);
+    expectOneLine(stderr, 'NATS_URL');
+  });
+});
