@@ -1,0 +1,73 @@
+// Activities: the workflow's only way to the outside. Built by a factory so the worker passes the
+// real clients and tests pass fakes (CONVENTIONS rule 7). Each one is a thin adapter: call the
+// port with an abort signal and map DomainError to a typed ApplicationFailure.
+//
+// The signal ends a call when the activity is cancelled (worker shutdown, workflow cancel) or
+// when the call outlives `callTimeoutMs`. That call timeout is shorter than the workflow's
+// startToCloseTimeout on purpose: a provider that does not answer becomes a clear, retryable
+// `<port>_TIMEOUT` failure from the worker instead of a silent server-side timeout, and the
+// abandoned request is actually aborted rather than left running next to its retry.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { DomainError, toActivityFailure } from '../errors';
+import type {
+  AuthorizeRequest,
+  BillingPeriodsClient,
+  CaptureRequest,
+  ClosePeriodRequest,
+  CreditWalletRequest,
+  IssueReceiptRequest,
+  PaymentProvider,
+  ReceiptsClient,
+  RefundRequest,
+  VoidRequest,
+  WalletsClient,
+} from '../ports';
+
+export interface ActivityDeps {
+  payments: PaymentProvider;
+  wallets: WalletsClient;
+  receipts: ReceiptsClient;
+  billingPeriods: BillingPeriodsClient;
+}
+
+export interface ActivityOptions {
+  /** Longest wait for one call to an external system (default 20 s, under the 30 s activity timeout). */
+  callTimeoutMs?: number;
+}
+
+function isWorkerShutdown(reason: unknown): boolean {
+  return reason instanceof CancelledFailure && reason.message === 'WORKER_SHUTDOWN';
+}
+
+export function createActivities(deps: ActivityDeps, { callTimeoutMs = 20_000 }: ActivityOptions = {}) {
+  async function call<T>(port: string, fn: (opts: { signal: AbortSignal }) => Promise<T>): Promise<T> {
+    const timeout = AbortSignal.timeout(callTimeoutMs);
+    try {
+      return await fn({ signal: AbortSignal.any([Context.current().cancellationSignal, timeout]) });
+    } catch (err) {
+      const cancelled = Context.current().cancellationSignal;
+      if (timeout.aborted && !cancelled.aborted) {
+        throw toActivityFailure(new DomainError(`${port}_TIMEOUT`, `${port} did not answer within ${callTimeoutMs} ms`, { retryable: true }));
+      }
+      if (cancelled.aborted && isWorkerShutdown(cancelled.reason)) {
+        // Reported as a retryable failure, so the server hands the retry to another worker at
+        // once instead of waiting for the activity's start-to-close timeout.
+        throw ApplicationFailure.retryable(`${port} call interrupted by worker shutdown`, 'WORKER_SHUTDOWN');
+      }
+      throw toActivityFailure(err);
+    }
+  }
+
+  return {
+    authorizePayment: (req: AuthorizeRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.authorize(req, o)),
+    capturePayment: (req: CaptureRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.capture(req, o)),
+    voidAuthorization: (req: VoidRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.void(req, o)),
+    refundPayment: (req: RefundRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.refund(req, o)),
+    creditWallet: (req: CreditWalletRequest) => call('WALLETS', (o) => deps.wallets.creditWallet(req, o)),
+    issueReceipt: (req: IssueReceiptRequest) => call('RECEIPTS', (o) => deps.receipts.issueReceipt(req, o)),
+    closePeriod: (req: ClosePeriodRequest) => call('BILLING_PERIODS', (o) => deps.billingPeriods.closePeriod(req, o)),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

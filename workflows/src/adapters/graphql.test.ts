@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { DomainError } from '../errors';
+import { GraphqlWalletsClient } from './graphql';
+
+/** A fetch that records the request and answers with a fixed status and body. */
+function fakeFetch(status: number, body: unknown) {
+  const requests: Array<{ url: string; init: RequestInit }> = [];
+  const impl = (async (url: string | URL | Request, init?: RequestInit) => {
+    requests.push({ url: String(url), init: init ?? {} });
+    return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+  }) as typeof fetch;
+  return { impl, requests };
+}
+
+const credit = { billingAccountId: 'ba-1', amount: '10.00', currency: 'EUR', idempotencyKey: 'recharge-r1:creditWallet', reference: 'r1' };
+
+describe('GraphqlWalletsClient', () => {
+  it('posts the topupBalance mutation with one input, money as a decimal string', async () => {
+    const { impl, requests } = fakeFetch(200, { data: { topupBalance: { topupBalance: { id: 'tb-9' } } } });
+    const client = new GraphqlWalletsClient({ url: 'http://wallets/graphql', headers: { authorization: 'Bearer t' }, fetch: impl });
+
+    await expect(client.creditWallet(credit)).resolves.toEqual({ transactionId: 'tb-9' });
+    expect(requests).toHaveLength(1);
+    expect(requests[0].url).toBe('http://wallets/graphql');
+    expect(requests[0].init.method).toBe('POST');
+    expect((requests[0].init.headers as Record<string, string>).authorization).toBe('Bearer t');
+    const body = JSON.parse(String(requests[0].init.body));
+    expect(body.query).toMatch(/mutation TopupBalance\(\$input: TopupBalanceInput!\)\s*{\s*topupBalance\(input: \$input\)/);
+    expect(body.variables.input).toEqual({ billingAccountId: 'ba-1', amount: { amount: '10.00', currency: 'EUR' }, idempotencyKey: 'recharge-r1:creditWallet', reference: 'r1' });
+  });
+
+  it('turns a service decision (extensions.code) into a non-retryable DomainError with that code', async () => {
+    const { impl } = fakeFetch(200, { errors: [{ message: 'key reused', extensions: { code: 'CONFLICT' } }] });
+    const err = await new GraphqlWalletsClient({ url: 'http://w', fetch: impl }).creditWallet(credit).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DomainError);
+    expect(err).toMatchObject({ code: 'CONFLICT', retryable: false });
+  });
+
+  it('leaves internal errors and HTTP failures as plain (retryable) errors', async () => {
+    const internal = fakeFetch(200, { errors: [{ message: 'boom', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    const down = fakeFetch(503, { message: 'unavailable' });
+    for (const { impl } of [internal, down]) {
+      const err = await new GraphqlWalletsClient({ url: 'http://w', fetch: impl }).creditWallet(credit).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(err).not.toBeInstanceOf(DomainError);
+    }
+  });
+});

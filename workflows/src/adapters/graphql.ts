@@ -1,0 +1,128 @@
+// Thin GraphQL-over-HTTP clients for the services the activities call (through the gateway or
+// straight to a subgraph). They only translate: request → POST, `errors[].extensions.code` →
+// DomainError (decisions, not retried) or a plain Error (outages, retried by Temporal).
+import { DomainError } from '../errors';
+import type {
+  BillingPeriodsClient,
+  CallOptions,
+  ClosePeriodRequest,
+  CreditWalletRequest,
+  IssueReceiptRequest,
+  ReceiptsClient,
+  WalletsClient,
+} from '../ports';
+
+export interface GraphqlClientOptions {
+  url: string;
+  /** Extra headers, e.g. a service token for the gateway. */
+  headers?: Record<string, string>;
+  fetch?: typeof fetch;
+}
+
+/**
+ * Codes that mean "try again later". Every other code (BAD_USER_INPUT, CONFLICT, NOT_FOUND, a
+ * service's WALLET_… code) is a decision by the service that a retry of the same request cannot
+ * change, so it becomes a non-retryable DomainError.
+ */
+const TRANSIENT_CODE = /^(INTERNAL_SERVER_ERROR|.+_UNAVAILABLE|.+_TIMEOUT)$/;
+
+interface GraphqlError {
+  message: string;
+  extensions?: { code?: string } & Record<string, unknown>;
+}
+
+export async function graphqlRequest<T>(
+  client: GraphqlClientOptions,
+  query: string,
+  variables: Record<string, unknown>,
+  opts?: CallOptions,
+): Promise<T> {
+  const doFetch = client.fetch ?? fetch;
+  const res = await doFetch(client.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...client.headers },
+    body: JSON.stringify({ query, variables }),
+    signal: opts?.signal,
+  });
+  const body = (await res.json().catch(() => undefined)) as { data?: T; errors?: GraphqlError[] } | undefined;
+  const first = body?.errors?.[0];
+  if (first) {
+    const code = first.extensions?.code ?? 'INTERNAL_SERVER_ERROR';
+    if (!TRANSIENT_CODE.test(code)) {
+      throw new DomainError(code, first.message, { details: { extensions: first.extensions } });
+    }
+    throw new Error(`${client.url}: ${code}: ${first.message}`);
+  }
+  if (!res.ok || body?.data == null) {
+    throw new Error(`${client.url}: HTTP ${res.status} without data`);
+  }
+  return body.data;
+}
+
+const TOPUP_BALANCE = /* GraphQL */ `
+  mutation TopupBalance($input: TopupBalanceInput!) {
+    topupBalance(input: $input) {
+      topupBalance { id }
+    }
+  }
+`;
+
+/** wallets subgraph: `topupBalance(input)` credits a monetary wallet (TM Forum TopupBalance). */
+export class GraphqlWalletsClient implements WalletsClient {
+  constructor(private readonly client: GraphqlClientOptions) {}
+
+  async creditWallet(req: CreditWalletRequest, opts?: CallOptions): Promise<{ transactionId: string }> {
+    const input = {
+      billingAccountId: req.billingAccountId,
+      amount: { amount: req.amount, currency: req.currency },
+      idempotencyKey: req.idempotencyKey,
+      reference: req.reference,
+    };
+    const data = await graphqlRequest<{ topupBalance: { topupBalance: { id: string } } }>(this.client, TOPUP_BALANCE, { input }, opts);
+    return { transactionId: data.topupBalance.topupBalance.id };
+  }
+}
+
+const ISSUE_RECEIPT = /* GraphQL */ `
+  mutation IssuePaymentReceipt($input: IssuePaymentReceiptInput!) {
+    issuePaymentReceipt(input: $input) {
+      receipt { id }
+    }
+  }
+`;
+
+/** invoicing subgraph: a receipt for a payment received outside an invoice (a recharge). */
+export class GraphqlReceiptsClient implements ReceiptsClient {
+  constructor(private readonly client: GraphqlClientOptions) {}
+
+  async issueReceipt(req: IssueReceiptRequest, opts?: CallOptions): Promise<{ receiptId: string }> {
+    const input = {
+      billingAccountId: req.billingAccountId,
+      rechargeId: req.rechargeId,
+      amount: { amount: req.amount, currency: req.currency },
+      paymentReference: req.paymentReference,
+      channel: req.channel,
+      idempotencyKey: req.idempotencyKey,
+    };
+    const data = await graphqlRequest<{ issuePaymentReceipt: { receipt: { id: string } } }>(this.client, ISSUE_RECEIPT, { input }, opts);
+    return { receiptId: data.issuePaymentReceipt.receipt.id };
+  }
+}
+
+const CLOSE_BILLING_PERIOD = /* GraphQL */ `
+  mutation CloseBillingPeriod($input: CloseBillingPeriodInput!) {
+    closeBillingPeriod(input: $input) {
+      billingPeriod { id }
+    }
+  }
+`;
+
+/** invoicing subgraph: closes an account's period so the bill run can invoice it. */
+export class GraphqlBillingPeriodsClient implements BillingPeriodsClient {
+  constructor(private readonly client: GraphqlClientOptions) {}
+
+  async closePeriod(req: ClosePeriodRequest, opts?: CallOptions): Promise<{ periodId: string }> {
+    const data = await graphqlRequest<{ closeBillingPeriod: { billingPeriod: { id: string } } }>(this.client, CLOSE_BILLING_PERIOD, { input: { ...req } }, opts);
+    return { periodId: data.closeBillingPeriod.billingPeriod.id };
+  }
+}

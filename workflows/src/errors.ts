@@ -1,0 +1,49 @@
+// Domain errors with stable codes, and their one mapping to Temporal failures.
+//
+// Adapters (payment provider, GraphQL clients) throw DomainError; activities turn it into an
+// ApplicationFailure whose `type` is the code, so workflows branch on `failure.type` and never on
+// message text. Anything that is not a DomainError stays a plain error, which Temporal retries.
+import { ApplicationFailure } from '@temporalio/common';
+
+/** Codes this package produces or consumes. Stable: workflows and callers match on them. */
+export const ErrorCode = {
+  PAYMENT_DECLINED: 'PAYMENT_DECLINED',
+  PAYMENT_CAPTURE_REJECTED: 'PAYMENT_CAPTURE_REJECTED',
+  PAYMENT_CAPTURE_FAILED: 'PAYMENT_CAPTURE_FAILED',
+  PAYMENT_PROVIDER_UNAVAILABLE: 'PAYMENT_PROVIDER_UNAVAILABLE',
+  WALLET_CREDIT_FAILED: 'WALLET_CREDIT_FAILED',
+  INVALID_RECHARGE_INPUT: 'INVALID_RECHARGE_INPUT',
+  INVALID_BILL_CYCLE_INPUT: 'INVALID_BILL_CYCLE_INPUT',
+  CONFLICT: 'CONFLICT',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  NOT_FOUND: 'NOT_FOUND',
+  FORBIDDEN: 'FORBIDDEN',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+} as const;
+
+export class DomainError extends Error {
+  readonly code: string;
+  /** True for transient conditions worth retrying (provider unavailable); false for decisions. */
+  readonly retryable: boolean;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: string, message: string, opts: { retryable?: boolean; details?: Record<string, unknown> } = {}) {
+    super(message);
+    this.name = 'DomainError';
+    this.code = code;
+    this.retryable = opts.retryable ?? false;
+    this.details = opts.details;
+  }
+}
+
+/** DomainError → ApplicationFailure (type = code); other errors are returned unchanged. */
+export function toActivityFailure(err: unknown): unknown {
+  if (!(err instanceof DomainError)) return err;
+  return ApplicationFailure.create({
+    message: err.message,
+    type: err.code,
+    nonRetryable: !err.retryable,
+    details: err.details ? [err.details] : undefined,
+    cause: err,
+  });
+}

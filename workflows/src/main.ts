@@ -1,0 +1,114 @@
+// Start-up of the Ledgerline Temporal worker: configuration, logging, clients, worker, shutdown.
+// Everything else lives in the modules it wires together.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Runtime, type Logger as TemporalLogger, type LogLevel, type LogMetadata } from '@temporalio/worker';
+import { pino, type Logger } from 'pino';
+import { createActivities, type ActivityDeps } from './activities';
+import { GraphqlBillingPeriodsClient, GraphqlReceiptsClient, GraphqlWalletsClient } from './adapters/graphql';
+import { InMemoryBillingPeriodsClient, InMemoryReceiptsClient, InMemoryWalletsClient } from './adapters/in-memory';
+import { SandboxPaymentProvider } from './adapters/sandbox-payment-provider';
+import { bundlePath } from './bundle';
+import { createWorker, DEFAULT_TASK_QUEUE } from './worker';
+
+export interface WorkerConfig {
+  temporalAddress: string;
+  namespace: string;
+  taskQueue: string;
+  /** GraphQL endpoints; each falls back to the gateway. Absent everywhere → in-memory fakes. */
+  walletsUrl?: string;
+  invoicingUrl?: string;
+  serviceToken?: string;
+  paymentProvider: 'sandbox';
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const gateway = env.GATEWAY_URL || undefined;
+  const paymentProvider = env.PAYMENT_PROVIDER ?? 'sandbox';
+  if (paymentProvider !== 'sandbox') {
+    throw new Error(`PAYMENT_PROVIDER=${paymentProvider} is not supported; the only provider so far is "sandbox"`);
+  }
+  return {
+    temporalAddress: env.TEMPORAL_ADDRESS || '127.0.0.1:7233',
+    namespace: env.TEMPORAL_NAMESPACE || 'default',
+    taskQueue: env.TEMPORAL_TASK_QUEUE || DEFAULT_TASK_QUEUE,
+    walletsUrl: env.WALLETS_GRAPHQL_URL || gateway,
+    invoicingUrl: env.INVOICING_GRAPHQL_URL || gateway,
+    serviceToken: env.LEDGERLINE_SERVICE_TOKEN || undefined,
+    paymentProvider,
+  };
+}
+
+export function buildDeps(config: WorkerConfig, logger: Logger): ActivityDeps {
+  const headers: Record<string, string> = config.serviceToken ? { authorization: `Bearer ${config.serviceToken}` } : {};
+  const fake = (what: string) => {
+    logger.warn({ what }, `${what}: no GraphQL URL configured (set GATEWAY_URL); using an in-memory stand-in`);
+  };
+  if (!config.walletsUrl) fake('wallets');
+  if (!config.invoicingUrl) fake('invoicing');
+  return {
+    payments: new SandboxPaymentProvider(),
+    wallets: config.walletsUrl ? new GraphqlWalletsClient({ url: config.walletsUrl, headers }) : new InMemoryWalletsClient(),
+    receipts: config.invoicingUrl ? new GraphqlReceiptsClient({ url: config.invoicingUrl, headers }) : new InMemoryReceiptsClient(),
+    billingPeriods: config.invoicingUrl ? new GraphqlBillingPeriodsClient({ url: config.invoicingUrl, headers }) : new InMemoryBillingPeriodsClient(),
+  };
+}
+
+/** Routes the Temporal SDK's logs (worker, workflow `log`, activity `log`) into pino. */
+function temporalLogger(logger: Logger): TemporalLogger {
+  const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
+  const at = (level: LogLevel) => (message: string, meta?: LogMetadata) => logger[levels[level]]({ ...meta }, message);
+  return { log: (level, message, meta) => at(level)(message, meta), trace: at('TRACE'), debug: at('DEBUG'), info: at('INFO'), warn: at('WARN'), error: at('ERROR') };
+}
+
+export async function main(): Promise<void> {
+  const logger = pino({ name: 'ledgerline-workflows', level: process.env.LOG_LEVEL ?? 'info' });
+  const config = readConfig();
+  Runtime.install({ logger: temporalLogger(logger) });
+
+  let connection: NativeConnection;
+  try {
+    connection = await NativeConnection.connect({ address: config.temporalAddress });
+  } catch (err) {
+    logger.fatal(
+      { err, address: config.temporalAddress },
+      `cannot reach Temporal at ${config.temporalAddress}: start one with \`node deploy/local/temporal.mjs ensure\` (or set TEMPORAL_ADDRESS)`,
+    );
+    process.exitCode = 1;
+    return;
+  }
+
+  const worker = await createWorker({
+    connection,
+    namespace: config.namespace,
+    taskQueue: config.taskQueue,
+    activities: createActivities(buildDeps(config, logger)),
+    // The prebuilt bundle (npm run build) saves the bundling time; without it, bundle now.
+    ...(existsSync(bundlePath) ? { workflowBundle: { codePath: bundlePath } } : {}),
+  });
+
+  // SIGINT/SIGTERM: stop polling, let in-flight activities finish (shutdownGraceTime), then exit.
+  // Temporal redelivers anything unfinished to another worker; activities are idempotent.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      logger.info({ signal }, 'shutting down the worker');
+      worker.shutdown();
+    });
+  }
+
+  logger.info({ address: config.temporalAddress, namespace: config.namespace, taskQueue: config.taskQueue, prebuiltBundle: existsSync(bundlePath) }, 'worker running');
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    logger.info('worker stopped');
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: unknown) => {
+    // Fails before or outside the logger (bad config): still one JSON line a person can act on.
+    process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: err instanceof Error ? err.message : String(err) })}\n`);
+    process.exitCode = 1;
+  });
+}

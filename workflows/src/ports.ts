@@ -1,0 +1,93 @@
+// The external systems activities talk to. Activities depend on these interfaces only, so tests
+// pass in-memory fakes and production passes the GraphQL clients and a real payment provider.
+// Every call that moves money or creates a record takes an idempotency key: same key, same result.
+
+/** Passed by activities so a hung call ends when the activity is cancelled or times out. */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface AuthorizeRequest {
+  paymentMethodToken: string;
+  amount: string;
+  currency: string;
+  reference: string;
+  idempotencyKey: string;
+}
+export interface Authorization {
+  authorizationId: string;
+  amount: string;
+  currency: string;
+}
+
+export interface CaptureRequest {
+  authorizationId: string;
+  amount: string;
+  currency: string;
+  idempotencyKey: string;
+}
+export interface Capture {
+  captureId: string;
+  amount: string;
+  currency: string;
+}
+
+export interface VoidRequest {
+  authorizationId: string;
+  idempotencyKey: string;
+}
+export interface RefundRequest {
+  captureId: string;
+  amount: string;
+  currency: string;
+  idempotencyKey: string;
+}
+
+/**
+ * A card/wallet payment provider. Declines throw DomainError('PAYMENT_DECLINED') (not retryable);
+ * outages throw a retryable error. Void and refund are the compensations and must be idempotent.
+ */
+export interface PaymentProvider {
+  authorize(req: AuthorizeRequest, opts?: CallOptions): Promise<Authorization>;
+  capture(req: CaptureRequest, opts?: CallOptions): Promise<Capture>;
+  void(req: VoidRequest, opts?: CallOptions): Promise<{ voidId: string }>;
+  refund(req: RefundRequest, opts?: CallOptions): Promise<{ refundId: string }>;
+}
+
+export interface CreditWalletRequest {
+  billingAccountId: string;
+  amount: string;
+  currency: string;
+  idempotencyKey: string;
+  /** What the credit is for, e.g. the recharge id; shown on the ledger entry. */
+  reference: string;
+}
+/** The wallets service (TM Forum TopupBalance). */
+export interface WalletsClient {
+  creditWallet(req: CreditWalletRequest, opts?: CallOptions): Promise<{ transactionId: string }>;
+}
+
+export interface IssueReceiptRequest {
+  billingAccountId: string;
+  rechargeId: string;
+  amount: string;
+  currency: string;
+  paymentReference: string;
+  channel: string;
+  idempotencyKey: string;
+}
+/** Receipts for payments (the invoicing service). */
+export interface ReceiptsClient {
+  issueReceipt(req: IssueReceiptRequest, opts?: CallOptions): Promise<{ receiptId: string }>;
+}
+
+export interface ClosePeriodRequest {
+  billingAccountId: string;
+  periodStart: string;
+  periodEnd: string;
+  idempotencyKey: string;
+}
+/** Closes a billing period so invoicing can bill it (the invoicing service). */
+export interface BillingPeriodsClient {
+  closePeriod(req: ClosePeriodRequest, opts?: CallOptions): Promise<{ periodId: string }>;
+}

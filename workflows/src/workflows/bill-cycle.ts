@@ -1,0 +1,87 @@
+// Bill cycle: one long-running workflow per billing account.
+//
+// Each run owns one billing period: it sleeps (a durable Temporal timer) until the period ends at
+// 00:00 local on the bill-cycle day, closes the period, and continues as new with the next one,
+// so the history stays one period long however many years the account lives. An `accountClosed`
+// signal closes the current period early (at the signal's time) and ends the workflow.
+import { ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { isValidBillCycleDay, isValidTimeZone, nextPeriodEnd, type BillingPeriod } from '../domain/bill-cycle';
+import { ErrorCode } from '../errors';
+
+export interface BillCycleInput {
+  billingAccountId: string;
+  /** 1–31; clamped to the month's last day in shorter months. */
+  billCycleDay: number;
+  /** IANA zone of the account, e.g. "Europe/Berlin". */
+  timezone: string;
+  /** ISO-8601 start of the current period (the account's start, then each previous end). */
+  startFrom: string;
+}
+
+export interface BillCycleResult {
+  billingAccountId: string;
+  closedAt: string;
+  lastPeriod: BillingPeriod;
+}
+
+export const accountClosedSignal = defineSignal('accountClosed');
+export const currentPeriodQuery = defineQuery<BillingPeriod>('currentPeriod');
+
+// Closing a period must happen; an invoicing outage only delays it.
+const { closePeriod } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+});
+
+export async function billCycleWorkflow(input: BillCycleInput): Promise<BillCycleResult> {
+  const problems = validate(input);
+  if (problems.length > 0) {
+    throw ApplicationFailure.nonRetryable(`invalid bill cycle: ${problems.join('; ')}`, ErrorCode.INVALID_BILL_CYCLE_INPUT, { problems });
+  }
+  const { billingAccountId, billCycleDay, timezone } = input;
+  const periodStart = new Date(Date.parse(input.startFrom)).toISOString();
+  const periodEnd = nextPeriodEnd(periodStart, billCycleDay, timezone);
+
+  let closedAtMs: number | undefined;
+  setHandler(accountClosedSignal, () => {
+    closedAtMs ??= Date.now(); // workflow time: the time of the signal's workflow task
+  });
+  setHandler(currentPeriodQuery, () => ({ periodStart, periodEnd }));
+
+  // Sleep to the period end unless the account closes first. Date.now() here is Temporal's
+  // deterministic clock; a period already over (catching up from a past start) does not wait.
+  const waitMs = Date.parse(periodEnd) - Date.now();
+  if (waitMs > 0) await condition(() => closedAtMs !== undefined, waitMs);
+
+  const closesEarly = closedAtMs !== undefined && closedAtMs < Date.parse(periodEnd);
+  const period: BillingPeriod = { periodStart, periodEnd: closesEarly ? new Date(closedAtMs!).toISOString() : periodEnd };
+  await close(billingAccountId, period);
+
+  if (closedAtMs !== undefined) {
+    // Closed early, or the signal came while closing the period: a final stub period, if any.
+    if (!closesEarly && closedAtMs > Date.parse(periodEnd)) {
+      const stub = { periodStart: periodEnd, periodEnd: new Date(closedAtMs).toISOString() };
+      await close(billingAccountId, stub);
+      return { billingAccountId, closedAt: stub.periodEnd, lastPeriod: stub };
+    }
+    return { billingAccountId, closedAt: new Date(closedAtMs).toISOString(), lastPeriod: period };
+  }
+  return continueAsNew<typeof billCycleWorkflow>({ ...input, startFrom: periodEnd });
+}
+
+async function close(billingAccountId: string, period: BillingPeriod): Promise<void> {
+  // The workflow id spans all runs of this account; the period start makes each period's key.
+  await closePeriod({ billingAccountId, ...period, idempotencyKey: `${workflowInfo().workflowId}:closePeriod:${period.periodStart}` });
+}
+
+function validate(input: BillCycleInput): string[] {
+  const problems: string[] = [];
+  if (typeof input?.billingAccountId !== 'string' || input.billingAccountId === '') problems.push('billingAccountId is required');
+  if (!isValidBillCycleDay(input?.billCycleDay)) problems.push(`billCycleDay must be an integer 1–31 (got ${JSON.stringify(input?.billCycleDay)})`);
+  if (!isValidTimeZone(input?.timezone)) problems.push(`timezone must be an IANA zone such as "Europe/Berlin" (got ${JSON.stringify(input?.timezone)})`);
+  if (typeof input?.startFrom !== 'string' || Number.isNaN(Date.parse(input.startFrom))) {
+    problems.push(`startFrom must be an ISO-8601 instant (got ${JSON.stringify(input?.startFrom)})`);
+  }
+  return problems;
+}

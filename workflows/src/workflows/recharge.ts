@@ -1,0 +1,127 @@
+// Recharge: authorize → capture → credit wallet → receipt, as a saga.
+//
+// Money moves only in capture and credit, so those are where compensation lives:
+//   capture fails (after retries) → void the authorization: the customer is not charged;
+//   credit fails (after retries)  → refund the capture: the customer gets the money back.
+// A failed receipt does not undo a recharge: the money is where it should be, so the result just
+// has no receipt id (and the failure is in the history for operations to re-issue).
+// Every activity call carries the key `${workflowId}:${step}`; the workflow id is
+// `recharge-${rechargeId}`, so a second start, a retry or a replay can never charge twice.
+import { ActivityFailure, ApplicationFailure, defineQuery, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { validateRechargeInput, type RechargeInput, type RechargeResult, type RechargeStatus, type RechargeStep } from '../domain/recharge';
+import { ErrorCode } from '../errors';
+
+export const rechargeStatusQuery = defineQuery<RechargeStatus>('rechargeStatus');
+
+// Authorization is safe to retry a few times (idempotent by key); a decline is never retried.
+const { authorizePayment } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: [ErrorCode.PAYMENT_DECLINED] },
+});
+
+// Capture: a bounded number of tries, then give up and void. A provider that does not answer
+// within 30 s is treated as a failed attempt; idempotency makes the retry safe.
+const { capturePayment } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes: [ErrorCode.PAYMENT_CAPTURE_REJECTED] },
+});
+
+const { creditWallet } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 5 },
+});
+
+// Compensations must eventually succeed: money is held or taken. Retry without limit, backing
+// off to a minute, so an outage delays the void/refund but never skips it.
+const { voidAuthorization, refundPayment } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+const { issueReceipt } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+});
+
+export async function rechargeWorkflow(input: RechargeInput): Promise<RechargeResult> {
+  const status: RechargeStatus = { step: 'validating' };
+  setHandler(rechargeStatusQuery, () => status);
+  const key = (step: RechargeStep) => `${workflowInfo().workflowId}:${step}`;
+
+  const problems = validateRechargeInput(input);
+  if (problems.length > 0) {
+    status.step = 'failed';
+    throw ApplicationFailure.nonRetryable(`invalid recharge: ${problems.join('; ')}`, ErrorCode.INVALID_RECHARGE_INPUT, { problems });
+  }
+  const { rechargeId, billingAccountId, amount, currency, paymentMethodToken, channel } = input;
+
+  status.step = 'authorize';
+  let authorizationId: string;
+  try {
+    ({ authorizationId } = await authorizePayment({ paymentMethodToken, amount, currency, reference: rechargeId, idempotencyKey: key('authorize') }));
+  } catch (err) {
+    status.step = 'failed';
+    status.failure = failureType(err);
+    if (status.failure === ErrorCode.PAYMENT_DECLINED) {
+      throw ApplicationFailure.nonRetryable(`payment declined for recharge ${rechargeId}`, ErrorCode.PAYMENT_DECLINED, { rechargeId });
+    }
+    throw err; // nothing to compensate: no authorization exists
+  }
+  status.authorizationId = authorizationId;
+
+  status.step = 'capture';
+  let captureId: string;
+  try {
+    ({ captureId } = await capturePayment({ authorizationId, amount, currency, idempotencyKey: key('capture') }));
+  } catch (err) {
+    status.failure = failureType(err);
+    log.warn('capture failed; voiding the authorization', { rechargeId, authorizationId, failure: status.failure });
+    status.step = 'void';
+    await voidAuthorization({ authorizationId, idempotencyKey: key('void') });
+    status.step = 'compensated';
+    throw ApplicationFailure.nonRetryable(`capture failed for recharge ${rechargeId}; authorization voided`, ErrorCode.PAYMENT_CAPTURE_FAILED, {
+      rechargeId,
+      authorizationId,
+      cause: status.failure,
+    });
+  }
+  status.captureId = captureId;
+
+  status.step = 'creditWallet';
+  let walletTransactionId: string;
+  try {
+    ({ transactionId: walletTransactionId } = await creditWallet({ billingAccountId, amount, currency, reference: rechargeId, idempotencyKey: key('creditWallet') }));
+  } catch (err) {
+    status.failure = failureType(err);
+    log.warn('wallet credit failed; refunding the payment', { rechargeId, captureId, failure: status.failure });
+    status.step = 'refund';
+    await refundPayment({ captureId, amount, currency, idempotencyKey: key('refund') });
+    status.step = 'compensated';
+    throw ApplicationFailure.nonRetryable(`wallet credit failed for recharge ${rechargeId}; payment refunded`, ErrorCode.WALLET_CREDIT_FAILED, {
+      rechargeId,
+      captureId,
+      cause: status.failure,
+    });
+  }
+  status.walletTransactionId = walletTransactionId;
+
+  status.step = 'issueReceipt';
+  let receiptId: string | undefined;
+  try {
+    ({ receiptId } = await issueReceipt({ billingAccountId, rechargeId, amount, currency, paymentReference: captureId, channel, idempotencyKey: key('issueReceipt') }));
+    status.receiptId = receiptId;
+  } catch (err) {
+    log.error('receipt could not be issued; the recharge stands', { rechargeId, failure: failureType(err) });
+  }
+
+  status.step = 'completed';
+  return { rechargeId, status: 'COMPLETED', amount, currency, authorizationId, captureId, walletTransactionId, ...(receiptId ? { receiptId } : {}) };
+}
+
+/** The stable code behind an activity failure: ApplicationFailure type, else the failure kind. */
+function failureType(err: unknown): string {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure && cause.type) return cause.type;
+  return cause instanceof Error ? cause.name : 'UNKNOWN';
+}

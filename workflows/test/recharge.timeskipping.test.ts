@@ -1,0 +1,160 @@
+// Recharge saga against the real Temporal time-skipping test server. The payment provider,
+// wallets and receipts are in-memory stand-ins (they are the external systems); the workflow,
+// its retries, timeouts and compensations run in Temporal for real. Retry back-offs pass in
+// skipped time; a hung provider call is cut by the activity's call timeout (300 ms here), in real
+// time, because the test server does not skip time while an activity is running.
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRecharge } from '../src/client';
+import type { RechargeInput } from '../src/domain/recharge';
+import { createTimeSkippingEnv, fakeSystems, startWorker, uniqueId, workflowBundle, type FakeSystems } from './support/env';
+
+let env: TestWorkflowEnvironment;
+
+beforeAll(async () => {
+  [env] = await Promise.all([createTimeSkippingEnv(), workflowBundle()]);
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+function rechargeInput(token: string, overrides: Partial<RechargeInput> = {}): RechargeInput {
+  return { rechargeId: uniqueId('rch'), billingAccountId: 'ba-1001', amount: '20.00', currency: 'EUR', paymentMethodToken: token, channel: 'SELF_CARE', ...overrides };
+}
+
+/** Runs one recharge on a fresh worker; returns the result or the failure. */
+async function runRecharge(systems: FakeSystems, input: RechargeInput) {
+  const taskQueue = uniqueId('tq');
+  const worker = await startWorker(env.nativeConnection, systems, { taskQueue });
+  const handle = await startRecharge(env.client, input, { taskQueue });
+  return worker.runUntil(handle.result().then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })));
+}
+
+/** The ApplicationFailure a failed workflow ended with. */
+function workflowFailure(outcome: { ok: false; error: unknown } | { ok: true }): ApplicationFailure {
+  expect(outcome.ok).toBe(false);
+  const { error } = outcome as { error: unknown };
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  const cause = (error as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return cause as ApplicationFailure;
+}
+
+describe('rechargeWorkflow (time-skipping server)', () => {
+  it('approve: captures once, credits the wallet once with the exact amount, issues a receipt', async () => {
+    const systems = fakeSystems();
+    const input = rechargeInput('sandbox_approve', { amount: '20.0050' });
+    const outcome = await runRecharge(systems, input);
+
+    expect(outcome).toMatchObject({ ok: true, value: { rechargeId: input.rechargeId, status: 'COMPLETED', amount: '20.0050', currency: 'EUR' } });
+    expect(systems.payments.effective('capture')).toHaveLength(1);
+    expect(systems.wallets.credits).toEqual([
+      expect.objectContaining({ billingAccountId: 'ba-1001', amount: '20.0050', currency: 'EUR', reference: input.rechargeId, idempotencyKey: `recharge-${input.rechargeId}:creditWallet` }),
+    ]);
+    expect(systems.wallets.balance('ba-1001', 'EUR')).toBe('20.005');
+    expect(systems.receipts.receipts).toHaveLength(1);
+    expect(systems.payments.operations.map((o) => o.idempotencyKey)).toEqual([`recharge-${input.rechargeId}:authorize`, `recharge-${input.rechargeId}:capture`]);
+  });
+
+  it('decline: fails with PAYMENT_DECLINED, nothing captured, nothing credited, no retry of the decline', async () => {
+    const systems = fakeSystems();
+    const failure = workflowFailure(await runRecharge(systems, rechargeInput('sandbox_decline')));
+
+    expect(failure.type).toBe('PAYMENT_DECLINED');
+    expect(failure.nonRetryable).toBe(true);
+    expect(systems.payments.calls.authorize).toBe(1);
+    expect(systems.payments.calls.capture).toBe(0);
+    expect(systems.wallets.calls).toBe(0);
+  });
+
+  it('capture times out once: retried with the same key, then completes with one capture', async () => {
+    const systems = fakeSystems();
+    const outcome = await runRecharge(systems, rechargeInput('sandbox_timeout_once'));
+
+    expect(outcome.ok).toBe(true);
+    expect(systems.payments.calls.capture).toBe(2);
+    expect(systems.payments.effective('capture')).toHaveLength(1);
+    expect(systems.wallets.credits).toHaveLength(1);
+  });
+
+  it('capture keeps timing out: retried 3 times, then the authorization is voided and nothing is charged', async () => {
+    const systems = fakeSystems();
+    const failure = workflowFailure(await runRecharge(systems, rechargeInput('sandbox_timeout')));
+
+    expect(failure.type).toBe('PAYMENT_CAPTURE_FAILED');
+    expect(failure.details?.[0]).toMatchObject({ cause: 'PAYMENT_PROVIDER_TIMEOUT' });
+    expect(systems.payments.calls.capture).toBe(3);
+    expect(systems.payments.effective('capture')).toHaveLength(0);
+    expect(systems.payments.effective('void')).toHaveLength(1);
+    expect(systems.payments.netCaptured()).toEqual({});
+    expect(systems.wallets.calls).toBe(0);
+  });
+
+  it('capture succeeds but its answer is lost: the retry returns the same capture, money is taken once', async () => {
+    const systems = fakeSystems();
+    const outcome = await runRecharge(systems, rechargeInput('sandbox_fail_after_capture'));
+
+    expect(outcome.ok).toBe(true);
+    expect(systems.payments.calls.capture).toBe(2);
+    expect(systems.payments.effective('capture')).toHaveLength(1);
+    expect(systems.payments.netCaptured()).toEqual({ EUR: '20' });
+    expect(systems.wallets.credits).toHaveLength(1);
+  });
+
+  it('wallet credit refused for good after capture: the payment is refunded, no money lost', async () => {
+    const systems = fakeSystems({ wallets: { script: ['reject'], rejectCode: 'WALLET_ACCOUNT_CLOSED' } });
+    const failure = workflowFailure(await runRecharge(systems, rechargeInput('sandbox_approve')));
+
+    expect(failure.type).toBe('WALLET_CREDIT_FAILED');
+    expect(systems.wallets.calls).toBe(1); // a decision is not retried
+    expect(systems.payments.effective('refund')).toEqual([expect.objectContaining({ amount: '20.00', currency: 'EUR' })]);
+    expect(systems.payments.netCaptured()).toEqual({ EUR: '0' });
+    expect(systems.wallets.credits).toHaveLength(0);
+  });
+
+  it('wallet unavailable on every attempt: retried 5 times, then refunded', async () => {
+    const systems = fakeSystems({ wallets: { script: ['fail'] } });
+    const failure = workflowFailure(await runRecharge(systems, rechargeInput('sandbox_approve')));
+
+    expect(failure.type).toBe('WALLET_CREDIT_FAILED');
+    expect(systems.wallets.calls).toBe(5);
+    expect(systems.payments.netCaptured()).toEqual({ EUR: '0' });
+  });
+
+  it('starting the same recharge twice (while running and after completion) is one recharge', async () => {
+    const systems = fakeSystems();
+    const taskQueue = uniqueId('tq');
+    const input = rechargeInput('sandbox_approve');
+    const worker = await startWorker(env.nativeConnection, systems, { taskQueue });
+
+    await worker.runUntil(async () => {
+      const [first, second] = await Promise.all([startRecharge(env.client, input, { taskQueue }), startRecharge(env.client, input, { taskQueue })]);
+      expect((await second.describe()).runId).toBe((await first.describe()).runId);
+      // A plain start with the same workflow id is refused while it runs.
+      await expect(env.client.workflow.start('rechargeWorkflow', { workflowId: first.workflowId, taskQueue, args: [input] })).rejects.toBeInstanceOf(
+        WorkflowExecutionAlreadyStartedError,
+      );
+      const result = await first.result();
+      const again = await startRecharge(env.client, input, { taskQueue });
+      expect(await again.result()).toEqual(result);
+    });
+
+    expect(systems.payments.calls.authorize).toBe(1);
+    expect(systems.payments.effective('capture')).toHaveLength(1);
+    expect(systems.wallets.credits).toHaveLength(1);
+    expect(systems.receipts.receipts).toHaveLength(1);
+  });
+
+  it('rejects a bad input with a message naming the field, before any payment', async () => {
+    const systems = fakeSystems();
+    const failure = workflowFailure(await runRecharge(systems, rechargeInput('sandbox_approve', { amount: '-5', currency: 'euro' })));
+
+    expect(failure.type).toBe('INVALID_RECHARGE_INPUT');
+    expect(failure.message).toMatch(/amount must be a positive decimal string/);
+    expect(failure.message).toMatch(/currency must be an ISO 4217 code/);
+    expect(systems.payments.calls.authorize).toBe(0);
+  });
+});
