@@ -27,3 +27,9 @@ export function callerFromHeaders(get: (name: string) => string | undefined, sec
 }
 
 export const SYSTEM_CALLER: Caller = { role: 'SYSTEM', subject: 'ledgerline-system', scopes: ['*'] };
+
+/** Refuses a caller whose role may not do this; the full authorization policy builds on it. */
+export function requireRole(caller: Caller, roles: readonly Caller['role'][], action: string): void {
+  if (caller.role === 'ANONYMOUS') throw new DomainError('UNAUTHENTICATED', `Sign in to ${action}`, {}, 'UNAUTHENTICATED');
+  if (!roles.includes(caller.role)) throw new DomainError('FORBIDDEN', `A ${caller.role} may not ${action}`, {}, 'FORBIDDEN');
+}

@@ -63,7 +63,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Orm> {
     debug: options.debug ?? false,
     allowGlobalContext: false,
     extensions: [Migrator],
-    migrations: { migrationsList: options.migrations, transactional: true, allOrNothing: true, snapshot: false },
+    migrations: { migrationsList: options.migrations, transactional: true, allOrNothing: true, snapshot: false, silent: true },
     discovery: { warnWhenNoEntities: false },
   };
   let orm: Orm;

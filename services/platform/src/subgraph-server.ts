@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { DocumentNode } from 'graphql';
@@ -66,7 +67,8 @@ export function startSubgraphServer<C extends BaseContext>(options: SubgraphServ
       new ApolloServer<C>({
         schema: buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> }),
         formatError: createFormatError(options.logger),
-        plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+        // Federated traces (ftv1) for the gateway; listed explicitly so Apollo does not log that it added them.
+        plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTrace()],
         introspection: true,
         includeStacktraceInErrorResponses: false,
       }),

@@ -1,8 +1,17 @@
-import { scalarResolvers, pageSize, decodeCursor, toConnection, type PageArgs } from '@ledgerline/contracts';
-import type { RequestContext } from '@ledgerline/platform';
 import type DataLoader from 'dataloader';
-import { Plan, PlanVersion } from '../persistence/entities';
+import { scalarResolvers, pageSize, decodeCursor, toConnection, notFound, type PageArgs } from '@ledgerline/contracts';
+import { requireRole, type Em, type RequestContext } from '@ledgerline/platform';
+import { diffPlans } from '@ledgerline/rating';
+import { Offer, Plan, PlanAudit, PlanVersion } from '../persistence/entities';
+import { versionInForce } from '../domain/plan-lifecycle';
+import { validateDocument } from '../application/plan-documents';
+import { createPlanDraft } from '../application/create-plan-draft';
+import { updatePlanDraft } from '../application/update-plan-draft';
+import { publishPlan } from '../application/publish-plan';
+import { retirePlan } from '../application/retire-plan';
 import { importPlan } from '../application/import-plan';
+import { importOffer } from '../application/import-offer';
+import { comparePlans, simulateRating, type SubscriberFactsInput, type UsageRecordInput } from '../application/rate-with-plans';
 
 export interface CatalogContext extends RequestContext {
   plans: DataLoader<string, Plan | null>;
@@ -15,6 +24,16 @@ interface PlanFilter {
   codePrefix?: string;
 }
 
+/** Product managers (ADMIN) and trusted systems change the catalog; anyone may read it. */
+const EDITORS = ['ADMIN', 'SYSTEM'] as const;
+
+async function mutate<T>(ctx: CatalogContext, action: string, work: (em: Em, now: Date) => Promise<T>): Promise<T> {
+  requireRole(ctx.caller, EDITORS, action);
+  const result = await ctx.em.transactional((em) => work(em as Em, ctx.runtime.clock.now()));
+  ctx.runtime.relay.nudge();
+  return result;
+}
+
 export const resolvers = {
   ...scalarResolvers,
   Query: {
@@ -23,7 +42,7 @@ export const resolvers = {
       const where: Record<string, unknown> = {};
       if (args.filter?.status) where.status = args.filter.status;
       if (args.filter?.paymentMode) where.paymentMode = args.filter.paymentMode;
-      if (args.filter?.codePrefix) where.code = { $like: `${args.filter.codePrefix}%` };
+      if (args.filter?.codePrefix) where.code = { $like: `${args.filter.codePrefix.replace(/[%_]/g, '')}%` };
       const totalCount = await ctx.em.count(Plan, where);
       if (args.after) where.code = { ...(where.code as object), $gt: decodeCursor(args.after) };
       const rows = await ctx.em.find(Plan, where, { orderBy: { code: 'asc' }, limit: limit + 1 });
@@ -31,23 +50,56 @@ export const resolvers = {
     },
     plan: (_: unknown, args: { code: string }, ctx: CatalogContext) => ctx.em.findOne(Plan, { code: args.code }),
     planVersion: (_: unknown, args: { id: string }, ctx: CatalogContext) => ctx.planVersions.load(args.id),
+    offers: (_: unknown, __: unknown, ctx: CatalogContext) => ctx.em.find(Offer, {}, { orderBy: { code: 'asc' } }),
+    offer: (_: unknown, args: { code: string }, ctx: CatalogContext) => ctx.em.findOne(Offer, { code: args.code }),
+    async diffPlanVersions(_: unknown, args: { fromId: string; toId: string }, ctx: CatalogContext) {
+      const [from, to] = await Promise.all([ctx.planVersions.load(args.fromId), ctx.planVersions.load(args.toId)]);
+      if (!from) throw notFound('PlanVersion', args.fromId, 'fromId');
+      if (!to) throw notFound('PlanVersion', args.toId, 'toId');
+      return diffPlans(JSON.parse(from.document), JSON.parse(to.document));
+    },
+    validatePlan: (_: unknown, args: { document: unknown }, ctx: CatalogContext) => validateDocument(ctx.em, args.document),
+    simulateRating: (_: unknown, args: { input: { planVersionId: string; records: UsageRecordInput[]; subscriber?: SubscriberFactsInput } }, ctx: CatalogContext) =>
+      simulateRating(ctx.em, args.input),
+    comparePlans: (_: unknown, args: { input: { planCodes: string[]; records: UsageRecordInput[]; subscriber?: SubscriberFactsInput } }, ctx: CatalogContext) =>
+      comparePlans(ctx.em, { ...args.input, now: ctx.runtime.clock.now() }),
   },
   Mutation: {
-    async importPlan(_: unknown, args: { input: { document: unknown; effectiveFrom?: Date } }, ctx: CatalogContext) {
-      const now = ctx.runtime.clock.now();
-      const result = await ctx.em.transactional((em) => importPlan(em as typeof ctx.em, { document: args.input.document, effectiveFrom: args.input.effectiveFrom, now }));
-      ctx.runtime.relay.nudge();
-      return result;
-    },
+    createPlanDraft: (_: unknown, a: { input: { document: unknown } }, ctx: CatalogContext) =>
+      mutate(ctx, 'create plan drafts', (em, now) => createPlanDraft(em, { document: a.input.document, actor: ctx.caller, now })),
+    updatePlanDraft: (_: unknown, a: { input: { draftId: string; document: unknown } }, ctx: CatalogContext) =>
+      mutate(ctx, 'edit plan drafts', (em, now) => updatePlanDraft(em, { ...a.input, actor: ctx.caller, now })),
+    publishPlan: (_: unknown, a: { input: { draftId: string; effectiveFrom?: Date } }, ctx: CatalogContext) =>
+      mutate(ctx, 'publish plans', (em, now) => publishPlan(em, { ...a.input, actor: ctx.caller, now })),
+    retirePlan: (_: unknown, a: { input: { code: string } }, ctx: CatalogContext) => mutate(ctx, 'retire plans', (em, now) => retirePlan(em, { code: a.input.code, actor: ctx.caller, now })),
+    importPlan: (_: unknown, a: { input: { document: unknown; effectiveFrom?: Date } }, ctx: CatalogContext) =>
+      mutate(ctx, 'publish plans', (em, now) => importPlan(em, { ...a.input, actor: ctx.caller, now })),
+    importOffer: (_: unknown, a: { input: { document: unknown } }, ctx: CatalogContext) => mutate(ctx, 'publish offers', (em, now) => importOffer(em, { document: a.input.document, now })),
   },
   Plan: {
     __resolveReference: (ref: { id: string }, ctx: CatalogContext) => ctx.plans.load(ref.id),
-    currentVersion: (plan: Plan, _: unknown, ctx: CatalogContext) => ctx.em.findOne(PlanVersion, { planId: plan.id, status: 'PUBLISHED' }, { orderBy: { version: 'desc' } }),
-    versions: (plan: Plan, _: unknown, ctx: CatalogContext) => ctx.em.find(PlanVersion, { planId: plan.id }, { orderBy: { version: 'asc' } }),
+    async currentVersion(plan: Plan, _: unknown, ctx: CatalogContext) {
+      return versionInForce(await ctx.em.find(PlanVersion, { planId: plan.id, status: 'PUBLISHED' }), ctx.runtime.clock.now());
+    },
+    async versionAt(plan: Plan, args: { at: Date }, ctx: CatalogContext) {
+      return versionInForce(await ctx.em.find(PlanVersion, { planId: plan.id, status: 'PUBLISHED' }), args.at);
+    },
+    draft: (plan: Plan, _: unknown, ctx: CatalogContext) => ctx.em.findOne(PlanVersion, { planId: plan.id, status: 'DRAFT' }),
+    versions: (plan: Plan, _: unknown, ctx: CatalogContext) => ctx.em.find(PlanVersion, { planId: plan.id }, { orderBy: { createdAt: 'asc' } }),
+    audit: (plan: Plan, _: unknown, ctx: CatalogContext) => ctx.em.find(PlanAudit, { planId: plan.id }, { orderBy: { at: 'desc', id: 'desc' } }),
   },
   PlanVersion: {
     __resolveReference: (ref: { id: string }, ctx: CatalogContext) => ctx.planVersions.load(ref.id),
     plan: (version: PlanVersion, _: unknown, ctx: CatalogContext) => ctx.plans.load(version.planId),
     document: (version: PlanVersion) => JSON.parse(version.document),
+    validation: (version: PlanVersion, _: unknown, ctx: CatalogContext) => validateDocument(ctx.em, JSON.parse(version.document)),
+  },
+  PlanAuditEntry: {
+    diff: (entry: PlanAudit) => JSON.parse(entry.diff),
+  },
+  Offer: {
+    __resolveReference: (ref: { code: string }, ctx: CatalogContext) => ctx.em.findOne(Offer, { code: ref.code }),
+    price: (offer: Offer) => ({ amount: offer.price, currency: offer.currency }),
+    document: (offer: Offer) => JSON.parse(offer.document),
   },
 };

@@ -1,0 +1,52 @@
+import { badInput, notFound, type Caller } from '@ledgerline/contracts';
+import { enqueueEvent, type Em } from '@ledgerline/platform';
+import { Plan, PlanVersion } from '../persistence/entities';
+import { assertNotRetired } from '../domain/plan-lifecycle';
+import { invalidPlanError, validateDocument } from './plan-documents';
+import { recordAudit } from './plan-audit';
+
+export interface PublishPlanCommand {
+  draftId: string;
+  effectiveFrom?: Date | null;
+  actor: Caller;
+  now: Date;
+}
+
+/**
+ * Publishes a draft as the plan's next version. Publishing the same draft again returns the
+ * version it became (idempotent). Existing subscriptions keep the version they pinned.
+ */
+export async function publishPlan(em: Em, c: PublishPlanCommand) {
+  const draft = await em.findOne(PlanVersion, { id: c.draftId });
+  if (!draft) throw notFound('PlanVersion', c.draftId, 'input.draftId');
+  const plan = (await em.findOne(Plan, { id: draft.planId }))!;
+  if (draft.status === 'PUBLISHED') return { plan, version: draft };
+  assertNotRetired(plan.status, plan.code);
+  const effectiveFrom = c.effectiveFrom ?? c.now;
+  if (effectiveFrom.getTime() < c.now.getTime() - 60_000) {
+    throw badInput('input.effectiveFrom', 'A version cannot take effect in the past: that would change what subscribers already paid', 'PLAN_EFFECTIVE_IN_PAST');
+  }
+  const document = JSON.parse(draft.document) as { name: string };
+  const report = await validateDocument(em, document);
+  if (!report.valid) throw invalidPlanError(plan.code, report);
+
+  const previous = await em.findOne(PlanVersion, { planId: plan.id, status: 'PUBLISHED' }, { orderBy: { version: 'desc' } });
+  plan.latestVersion += 1;
+  plan.status = 'PUBLISHED';
+  plan.name = document.name;
+  draft.version = plan.latestVersion;
+  draft.status = 'PUBLISHED';
+  draft.effectiveFrom = effectiveFrom;
+  draft.publishedAt = c.now;
+  draft.updatedAt = c.now;
+  recordAudit(em, { planId: plan.id, planVersionId: draft.id, action: 'PUBLISHED', actor: c.actor, at: c.now, before: previous ? JSON.parse(previous.document) : {}, after: document });
+  enqueueEvent(em, 'planPublished', {
+    source: 'ledgerline/catalog',
+    subject: plan.id,
+    key: [plan.id, String(draft.version)],
+    time: c.now,
+    data: { planId: plan.id, code: plan.code, version: draft.version, planVersionId: draft.id, paymentMode: plan.paymentMode, currency: plan.currency, effectiveFrom: effectiveFrom.toISOString() },
+  });
+  await em.flush();
+  return { plan, version: draft };
+}

@@ -1,0 +1,125 @@
+import { badInput, notFound } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { comparePlans as compareCompiled, compilePlan, simulate, PlanValidationError, RatingInputError, type CompiledPlan, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
+import { Plan, PlanVersion } from '../persistence/entities';
+import { versionInForce } from '../domain/plan-lifecycle';
+import { invalidPlanError, knownOffers } from './plan-documents';
+
+export interface UsageRecordInput {
+  id: string;
+  usageType: string;
+  direction?: string | null;
+  quantity: string;
+  occurredAt: Date;
+  calledNumber?: string | null;
+  roamingCountry?: string | null;
+  visitedMcc?: string | null;
+}
+
+export interface SubscriberFactsInput {
+  accountType?: 'PREPAID' | 'POSTPAID' | null;
+  customerType?: string | null;
+  lineCount?: number | null;
+  lineStatus?: string | null;
+  spendInPeriod?: string | null;
+  allowanceUsedRatios?: Record<string, string> | null;
+  activeAddOns?: string[] | null;
+}
+
+/** Published versions never change, so each compiles once per process. Drafts compile per call. */
+const compiledVersions = new Map<string, CompiledPlan>();
+
+async function compileVersion(em: Em, version: PlanVersion, plan: Plan): Promise<CompiledPlan> {
+  const cached = compiledVersions.get(version.id);
+  if (cached) return cached;
+  try {
+    const compiled = compilePlan(JSON.parse(version.document), { version: String(version.version ?? 'draft'), knownOffers: await knownOffers(em) });
+    if (version.status !== 'DRAFT') compiledVersions.set(version.id, compiled);
+    return compiled;
+  } catch (error) {
+    if (error instanceof PlanValidationError) throw invalidPlanError(plan.code, { valid: false, problems: error.problems });
+    throw error;
+  }
+}
+
+function toEvents(records: readonly UsageRecordInput[]): UsageEvent[] {
+  if (records.length > 10_000) throw badInput('input.records', 'Simulate at most 10,000 records per call', 'SIMULATION_TOO_LARGE');
+  return records.map((r) => ({
+    id: r.id,
+    usageType: r.usageType as UsageEvent['usageType'],
+    direction: (r.direction ?? 'OUTGOING') as UsageEvent['direction'],
+    quantity: r.quantity,
+    occurredAt: r.occurredAt.toISOString(),
+    calledNumber: r.calledNumber ?? undefined,
+    roamingCountry: r.roamingCountry ?? undefined,
+    visitedMcc: r.visitedMcc ?? undefined,
+  }));
+}
+
+function toContext(plan: Plan, facts: SubscriberFactsInput | null | undefined): SubscriberContext {
+  return {
+    accountType: (facts?.accountType ?? plan.paymentMode) as SubscriberContext['accountType'],
+    customerType: (facts?.customerType ?? undefined) as SubscriberContext['customerType'],
+    lineCount: facts?.lineCount ?? 1,
+    lineStatus: (facts?.lineStatus ?? 'ACTIVE') as SubscriberContext['lineStatus'],
+    spendInPeriod: facts?.spendInPeriod ?? undefined,
+    allowanceUsedRatios: facts?.allowanceUsedRatios ?? undefined,
+    activeAddOns: facts?.activeAddOns ?? undefined,
+  };
+}
+
+/** A record the engine cannot read is the caller's input error, named by its index. */
+async function guardRecords<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof RatingInputError) throw badInput('input.records', error.message, 'USAGE_RECORD_INVALID');
+    throw error;
+  }
+}
+
+/** What a plan version would charge for these records: rules fired, allowance, charge per record. */
+export async function simulateRating(em: Em, c: { planVersionId: string; records: UsageRecordInput[]; subscriber?: SubscriberFactsInput | null }) {
+  const version = await em.findOne(PlanVersion, { id: c.planVersionId });
+  if (!version) throw notFound('PlanVersion', c.planVersionId, 'input.planVersionId');
+  const plan = (await em.findOne(Plan, { id: version.planId }))!;
+  const compiled = await compileVersion(em, version, plan);
+  const events = toEvents(c.records);
+  const report = await guardRecords(() => simulate(compiled, events, toContext(plan, c.subscriber)));
+  return {
+    ...report,
+    records: report.charges.map((charge) => ({
+      recordId: charge.result.eventId,
+      decision: charge.result.decision,
+      denyReason: charge.result.denyReason ?? null,
+      rulesFired: charge.result.trace.map((t) => t.rule),
+      allowanceId: charge.result.allowanceId ?? null,
+      chargedUnits: charge.result.chargedUnits,
+      coveredUnits: charge.coveredUnits,
+      charge: charge.charge,
+      trace: charge.result,
+    })),
+  };
+}
+
+/** The same usage under each candidate plan's version in force now, cheapest first. */
+export async function comparePlans(em: Em, c: { planCodes: string[]; records: UsageRecordInput[]; subscriber?: SubscriberFactsInput | null; now: Date }) {
+  if (c.planCodes.length === 0) throw badInput('input.planCodes', 'Name at least one plan to compare', 'COMPARE_NO_PLANS');
+  const compiled: CompiledPlan[] = [];
+  for (const [index, code] of c.planCodes.entries()) {
+    const plan = await em.findOne(Plan, { code });
+    if (!plan) throw notFound('Plan', code, `input.planCodes.${index}`);
+    const versions = await em.find(PlanVersion, { planId: plan.id, status: 'PUBLISHED' });
+    const current = versionInForce(versions, c.now);
+    if (!current) throw badInput(`input.planCodes.${index}`, `Plan ${code} has no published version in force`, 'PLAN_NOT_PUBLISHED');
+    compiled.push(await compileVersion(em, current, plan));
+  }
+  const { accountType: _ignored, ...facts } = c.subscriber ?? {};
+  return guardRecords(() =>
+    compareCompiled(toEvents(c.records), compiled, {
+      ...(facts.lineCount != null ? { lineCount: facts.lineCount } : {}),
+      ...(facts.spendInPeriod ? { spendInPeriod: facts.spendInPeriod } : {}),
+      ...(facts.activeAddOns ? { activeAddOns: facts.activeAddOns } : {}),
+    }),
+  );
+}
