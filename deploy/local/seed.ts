@@ -24,6 +24,11 @@ export interface DemoData {
 
 export async function seed(): Promise<DemoData> {
   const token = await signToken({ role: 'ADMIN', subject: 'seed' });
+  const offerDir = path.join(root, 'catalog', 'offers');
+  for (const file of fs.readdirSync(offerDir).filter((f) => f.endsWith('.json')).sort()) {
+    const document = JSON.parse(fs.readFileSync(path.join(offerDir, file), 'utf8'));
+    await call(token, 'mutation($input: ImportOfferInput!) { importOffer(input: $input) { offer { code } } }', { input: { document } });
+  }
   const planDir = path.join(root, 'catalog', 'plans');
   const planFiles = fs.existsSync(planDir) ? fs.readdirSync(planDir).filter((f) => f.endsWith('.json')).sort() : [];
   for (const file of planFiles) {

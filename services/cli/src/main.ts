@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { ROLES } from '@ledgerline/contracts';
 import { signToken } from '../../../gateway/src/auth';
+import { registerCatalogCommands } from './catalog';
 
 const program = new Command('ledgerline').description('Ledgerline command line: tokens, catalog, usage import, bill runs.');
 
@@ -22,4 +23,11 @@ program
     process.stdout.write(`${token}\n`);
   });
 
-await program.parseAsync(process.argv);
+registerCatalogCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.stderr.write(`ledgerline: ${(error as Error).message}\n`);
+  process.exitCode = 1;
+}

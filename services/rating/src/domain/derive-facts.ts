@@ -87,10 +87,17 @@ export class PlanFactTables {
     return this.allowanceByUsageType.get(usageType);
   }
 
+  // destinationZone and premiumNumber both read the same event's number: remember the last one.
+  private lastRawNumber: string | undefined;
+  private lastNumber = '';
+
   normaliseNumber(calledNumber: string): string {
+    if (calledNumber === this.lastRawNumber) return this.lastNumber;
     let number = calledNumber.replace(/[\s().-]/g, '');
     if (number.startsWith('00')) number = `+${number.slice(2)}`;
     else if (number.startsWith('0') && this.countryCallingCode) number = `${this.countryCallingCode}${number.slice(1)}`;
+    this.lastRawNumber = calledNumber;
+    this.lastNumber = number;
     return number;
   }
 

@@ -2,9 +2,12 @@
  * Wall-clock time of an instant in an IANA timezone, without touching the system clock.
  *
  * Intl.DateTimeFormat is the only zone database Node ships, and formatToParts costs a few
- * microseconds, too much for the rating hot path. Every IANA offset in use is a whole number of
- * minutes and changes on a minute boundary, so the local date and minute-of-day of any instant
- * equal those of the start of its UTC minute: caching per (zone, UTC minute) is exact.
+ * microseconds: too much per event. So it is asked only for the UTC offset, once per UTC day:
+ * when the offset at the start and at the end of the day agree, the day has no transition and
+ * that offset holds all day (tzdb has no zone with two transitions in one day that cancel out);
+ * otherwise the offset is looked up per UTC quarter-hour (every transition in use happens on a
+ * quarter-hour boundary, e.g. Lord Howe's at 15:30 UTC). Local fields then follow by integer
+ * arithmetic on (instant + offset).
  */
 
 export interface LocalTime {
@@ -18,49 +21,75 @@ export interface LocalTime {
   minuteOfDay: number;
 }
 
-const WEEKDAY_INDEX: Record<string, number> = { Mon: 0, Tue: 1, Wed: 2, Thu: 3, Fri: 4, Sat: 5, Sun: 6 };
-const MAX_CACHED_MINUTES = 200_000;
+const MINUTE_MS = 60_000;
+const QUARTER_MS = 15 * MINUTE_MS;
+const DAY_MS = 24 * 60 * MINUTE_MS;
+const MAX_CACHED = 100_000;
+
+function setBounded<K, V>(map: Map<K, V>, key: K, value: V): V {
+  if (map.size >= MAX_CACHED) map.clear();
+  map.set(key, value);
+  return value;
+}
 
 export class LocalClock {
   private readonly format: Intl.DateTimeFormat;
-  private readonly byMinute = new Map<number, LocalTime>();
+  /** UTC day number → offset in ms, or null when the offset changes that day. */
+  private readonly offsetByUtcDay = new Map<number, number | null>();
+  private readonly offsetByQuarter = new Map<number, number>();
+  /** Local day number → its date strings. */
+  private readonly datesByLocalDay = new Map<number, { date: string; monthDay: string }>();
 
   constructor(readonly timezone: string) {
     this.format = new Intl.DateTimeFormat('en-US', {
       timeZone: timezone,
       hourCycle: 'h23',
       year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      weekday: 'short',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
     });
   }
 
   /** @param epochMs an instant taken from the event (never from the system clock) */
   at(epochMs: number): LocalTime {
-    const minute = Math.floor(epochMs / 60_000);
-    let local = this.byMinute.get(minute);
-    if (local === undefined) {
-      local = this.compute(minute * 60_000);
-      // Bounded memory: a long-running rater sees an ever-growing range of minutes.
-      if (this.byMinute.size >= MAX_CACHED_MINUTES) this.byMinute.clear();
-      this.byMinute.set(minute, local);
-    }
-    return local;
+    const localMs = epochMs + this.offsetAt(epochMs);
+    const localDay = Math.floor(localMs / DAY_MS);
+    const dates = this.datesByLocalDay.get(localDay) ?? setBounded(this.datesByLocalDay, localDay, this.datesOf(localDay));
+    return {
+      date: dates.date,
+      monthDay: dates.monthDay,
+      // Day 0 (1970-01-01) was a Thursday, index 3 when Monday is 0.
+      weekday: (((localDay + 3) % 7) + 7) % 7,
+      minuteOfDay: Math.floor((localMs - localDay * DAY_MS) / MINUTE_MS),
+    };
   }
 
-  private compute(epochMs: number): LocalTime {
-    const parts: Record<string, string> = {};
-    for (const part of this.format.formatToParts(epochMs)) parts[part.type] = part.value;
-    const monthDay = `${parts.month}-${parts.day}`;
-    return {
-      date: `${parts.year}-${monthDay}`,
-      monthDay,
-      weekday: WEEKDAY_INDEX[parts.weekday],
-      minuteOfDay: Number(parts.hour) * 60 + Number(parts.minute),
-    };
+  private offsetAt(epochMs: number): number {
+    const utcDay = Math.floor(epochMs / DAY_MS);
+    let dayOffset = this.offsetByUtcDay.get(utcDay);
+    if (dayOffset === undefined) {
+      const start = this.computeOffset(utcDay * DAY_MS);
+      const end = this.computeOffset((utcDay + 1) * DAY_MS - MINUTE_MS);
+      dayOffset = setBounded(this.offsetByUtcDay, utcDay, start === end ? start : null);
+    }
+    if (dayOffset !== null) return dayOffset;
+    const quarter = Math.floor(epochMs / QUARTER_MS);
+    return this.offsetByQuarter.get(quarter) ?? setBounded(this.offsetByQuarter, quarter, this.computeOffset(quarter * QUARTER_MS));
+  }
+
+  /** Offset of the zone at a minute-aligned instant, in ms (local = UTC + offset). */
+  private computeOffset(epochMs: number): number {
+    const parts: Record<string, number> = {};
+    for (const part of this.format.formatToParts(epochMs)) if (part.type !== 'literal') parts[part.type] = Number(part.value);
+    const asUtc = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute);
+    return asUtc - epochMs;
+  }
+
+  private datesOf(localDay: number): { date: string; monthDay: string } {
+    const iso = new Date(localDay * DAY_MS).toISOString();
+    return { date: iso.slice(0, 10), monthDay: iso.slice(5, 10) };
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { Decimal, roundTo, toDecimal, ZERO, type RoundingMode } from './decimal';
 import type { PriceModel, RateParams, Unit } from './plan-types';
+import { formatMinimal, formatScaled, parseScaled, rescale, roundDown, type Scaled } from './scaled-decimal';
 
 export interface CompiledTier {
   upTo: Decimal | null;
@@ -21,6 +22,9 @@ export interface CompiledTariff {
   roundingMode: RoundingMode;
   scale: number;
   pricePerUnit?: Decimal;
+  pricePerUnitText?: string;
+  /** The same numbers as scaled BigInts, for the fast path. */
+  scaled: { first: Scaled; next: Scaled; pricePerUnit?: Scaled };
   table?: { model: PriceModel; basis: 'EVENT' | 'PERIOD'; tiers: CompiledTier[] };
 }
 
@@ -37,6 +41,12 @@ export function compileTariff(rule: string, params: RateParams): CompiledTariff 
     roundingMode: params.rounding?.mode ?? 'HALF_UP',
     scale: params.rounding?.scale ?? DEFAULT_SCALE,
     pricePerUnit: params.pricePerUnit !== undefined ? toDecimal(params.pricePerUnit) : undefined,
+    pricePerUnitText: params.pricePerUnit !== undefined ? toDecimal(params.pricePerUnit).toString() : undefined,
+    scaled: {
+      first: parseScaled(String(params.increments?.first ?? 1)),
+      next: parseScaled(String(params.increments?.next ?? 1)),
+      pricePerUnit: params.pricePerUnit !== undefined ? parseScaled(params.pricePerUnit) : undefined,
+    },
     table: params.priceTable && {
       model: params.priceTable.model,
       basis: params.priceTable.basis,
@@ -105,4 +115,26 @@ export function unroundedPrice(tariff: CompiledTariff, units: Decimal, periodUni
 
 export function priceOf(tariff: CompiledTariff, units: Decimal, periodUnitsBefore: Decimal): string {
   return roundTo(unroundedPrice(tariff, units, periodUnitsBefore), tariff.scale, tariff.roundingMode);
+}
+
+/**
+ * chargeableUnits then, for a flat unit price, the rounded price, in scaled BigInt arithmetic.
+ * Gives exactly what the Decimal functions above give (tested in pricing.test.ts).
+ */
+export function fastUnitsAndPrice(tariff: CompiledTariff, quantity: string): { units: string; price?: string } {
+  const q = parseScaled(quantity);
+  const { first, next, pricePerUnit } = tariff.scaled;
+  const scale = Math.max(q.scale, first.scale, next.scale);
+  const qs = rescale(q, scale);
+  const fs = rescale(first, scale);
+  const ns = rescale(next, scale);
+  let units: bigint;
+  if (qs <= 0n) units = 0n;
+  else if (qs <= fs) units = fs;
+  else units = fs + ((qs - fs + ns - 1n) / ns) * ns;
+  const unitsText = formatMinimal(units, scale);
+  if (!pricePerUnit) return { units: unitsText };
+  const raw = units * pricePerUnit.units;
+  const price = roundDown(raw, scale + pricePerUnit.scale, tariff.scale, tariff.roundingMode);
+  return { units: unitsText, price: formatScaled(price, tariff.scale) };
 }

@@ -6,7 +6,7 @@ import { Decimal, roundTo, ZERO } from './decimal';
 import type { FactName } from './facts';
 import type { RuleOutcome, TraceEntry } from './outcome';
 import type { AdjustmentScope, DecimalString, Unit } from './plan-types';
-import { chargeableUnits, priceOf, type CompiledTariff } from './pricing';
+import { fastUnitsAndPrice, priceOf, type CompiledTariff } from './pricing';
 import type { SubscriberContext, UsageEvent } from './usage';
 
 export interface AppliedAdjustment {
@@ -79,10 +79,11 @@ function periodUnitsBefore(tariff: CompiledTariff, event: UsageEvent, ctx: Subsc
  * scale. INVOICE-scope adjustments are listed for invoicing and leave the price alone.
  */
 export function applyAdjustments(
-  outcome: RuleOutcome,
+  outcome: Pick<RuleOutcome, 'surcharges' | 'discounts'>,
   basePrice: string,
   tariff: CompiledTariff,
 ): { price: string; adjustments: AppliedAdjustment[] } {
+  if (outcome.surcharges.length === 0 && outcome.discounts.length === 0) return { price: basePrice, adjustments: [] };
   const zero = roundTo(ZERO, tariff.scale, tariff.roundingMode);
   let running = new Decimal(basePrice);
   const adjustments: AppliedAdjustment[] = [];
@@ -134,33 +135,65 @@ export function buildResult(event: UsageEvent, ctx: SubscriberContext, outcome: 
   if (outcome.deny) return deniedResult(event, result, outcome.deny.reason, outcome);
   const tariff = outcome.tariff;
   if (!tariff) return deniedResult(event, result, 'NO_TARIFF', outcome);
-  const units = chargeableUnits(new Decimal(event.quantity), tariff);
-  const basePrice = priceOf(tariff, units, periodUnitsBefore(tariff, event, ctx));
+  const fast = fastUnitsAndPrice(tariff, event.quantity);
+  const basePrice = fast.price ?? priceOf(tariff, new Decimal(fast.units), periodUnitsBefore(tariff, event, ctx));
   const { price, adjustments } = applyAdjustments(outcome, basePrice, tariff);
-  return {
+  // Built field by field (no spreads): this object is made for every rated event.
+  const rated: RatingResult = {
     eventId: event.id,
     planCode: result.planCode,
     planVersion: result.planVersion,
     currency: result.currency,
     decision: 'RATED',
-    ...(tariff.allowanceId !== undefined ? { allowanceId: tariff.allowanceId } : {}),
     unit: tariff.unit,
     quantity: event.quantity,
-    chargedUnits: units.toString(),
-    ...(tariff.pricePerUnit ? { pricePerUnit: tariff.pricePerUnit.toString() } : {}),
+    chargedUnits: fast.units,
     basePrice,
     price,
     adjustments,
-    notifications: outcome.notifications.map(({ rule, params }) => ({
-      rule,
-      template: params.template,
-      threshold: params.threshold,
-      ...(params.channel !== undefined ? { channel: params.channel } : {}),
-      ...(result.relevantAllowance !== undefined ? { allowanceId: result.relevantAllowance } : {}),
-    })),
-    offers: outcome.offers.map(({ rule, params }) => ({ rule, offerCode: params.offerCode })),
+    notifications: outcome.notifications.length === 0 ? [] : outcome.notifications.map(({ rule, params }) => toNotification(rule, params, result.relevantAllowance)),
+    offers: outcome.offers.length === 0 ? [] : outcome.offers.map(({ rule, params }) => ({ rule, offerCode: params.offerCode })),
     facts: result.facts,
     trace: outcome.trace,
     warnings: outcome.warnings,
   };
+  if (tariff.allowanceId !== undefined) rated.allowanceId = tariff.allowanceId;
+  if (tariff.pricePerUnitText !== undefined) rated.pricePerUnit = tariff.pricePerUnitText;
+  return rated;
+}
+
+/**
+ * Price of part of an event's charged units under the tariff and adjustments rating chose: what
+ * the wallet charges for the units an allowance did not cover. `unitsBefore` are charged units
+ * of the same period already priced (PERIOD-basis tables only).
+ */
+export function priceUnits(
+  tariff: CompiledTariff,
+  adjustments: readonly AppliedAdjustment[],
+  units: string,
+  unitsBefore = '0',
+): string {
+  const base = priceOf(tariff, new Decimal(units), new Decimal(unitsBefore));
+  const asParams = (adjustment: AppliedAdjustment) => ({
+    rule: adjustment.rule,
+    params: {
+      scope: adjustment.scope,
+      ...(adjustment.percent !== undefined ? { percent: adjustment.percent } : { amount: adjustment.amount }),
+    },
+  });
+  return applyAdjustments(
+    {
+      surcharges: adjustments.filter((a) => a.kind === 'SURCHARGE').map(asParams),
+      discounts: adjustments.filter((a) => a.kind === 'DISCOUNT').map(asParams),
+    },
+    base,
+    tariff,
+  ).price;
+}
+
+function toNotification(rule: string, params: RuleOutcome['notifications'][number]['params'], allowanceId: string | undefined): RatingNotification {
+  const notification: RatingNotification = { rule, template: params.template, threshold: params.threshold };
+  if (params.channel !== undefined) notification.channel = params.channel;
+  if (allowanceId !== undefined) notification.allowanceId = allowanceId;
+  return notification;
 }

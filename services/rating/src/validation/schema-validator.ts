@@ -89,10 +89,11 @@ function toProblem(error: ErrorObject): Problem | undefined {
       };
     }
     case 'oneOf': {
-      if (def === 'rateParams') {
+      const properties = (error.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
+      if ('pricePerUnit' in properties) {
         return { pointer: at, code: 'INVALID_EVENT_PARAMS', message: 'A rate rule needs exactly one of "pricePerUnit" or "priceTable".' };
       }
-      if (def === 'adjustmentParams') {
+      if ('percent' in properties && 'scope' in properties) {
         return { pointer: at, code: 'INVALID_EVENT_PARAMS', message: 'A discount or surcharge needs exactly one of "percent" or "amount".' };
       }
       return { pointer: at, code: 'INVALID_VALUE', message: `${field} ${error.message}.` };

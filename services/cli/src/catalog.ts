@@ -1,0 +1,140 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { compilePlan, comparePlans, diffPlans, loadCatalogDir, simulate, validateOffer, validatePlan, type OfferDocument, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
+import { graphClient } from './graph-client';
+
+const DEFAULT_DIR = path.resolve(import.meta.dirname, '..', '..', '..', 'catalog');
+
+function readJsonFile(file: string): unknown {
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+
+function out(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** validate: a directory (plans/ and offers/) or single files; exit 1 with every problem. */
+async function validate(targets: string[]): Promise<number> {
+  let problems = 0;
+  let checked = 0;
+  for (const target of targets.length ? targets : [DEFAULT_DIR]) {
+    if (fs.statSync(target).isDirectory()) {
+      const loaded = await loadCatalogDir(target);
+      checked += loaded.plans.length + loaded.offers.length;
+      for (const p of loaded.problems) out(`${path.join(target, p.file)}: ${p.pointer || '(document)'}: ${p.message} [${p.code}]`);
+      problems += loaded.problems.length;
+      continue;
+    }
+    const text = fs.readFileSync(target, 'utf8');
+    const isOffer = path.basename(path.dirname(target)) === 'offers';
+    const offers = isOffer ? [] : (await loadCatalogDir(path.resolve(path.dirname(target), '..'))).offers.map((o) => o.document as OfferDocument);
+    const report = isOffer ? validateOffer(text) : validatePlan(text, { knownOffers: offers });
+    checked += 1;
+    for (const p of report.problems) out(`${target}: ${p.pointer || '(document)'}: ${p.message} [${p.code}]`);
+    problems += report.problems.length;
+  }
+  out(problems ? `${problems} problem(s) in ${checked} document(s)` : `${checked} document(s) valid`);
+  return problems ? 1 : 0;
+}
+
+async function diff(a: string, b: string | undefined): Promise<number> {
+  const left = readJsonFile(a) as { code: string };
+  let right: object;
+  if (b) right = readJsonFile(b) as object;
+  else {
+    const call = await graphClient();
+    const data = await call<{ plan: { currentVersion: { document: object } | null } | null }>('query($c: String!) { plan(code: $c) { currentVersion { document } } }', { c: left.code });
+    if (!data.plan?.currentVersion) {
+      out(`plan ${left.code} is not published yet: everything in ${a} is new`);
+      return 0;
+    }
+    // Show what publishing the file would change: published → file.
+    right = left;
+    left.code = left.code as string;
+    return printPatch(diffPlans(data.plan.currentVersion.document, right));
+  }
+  return printPatch(diffPlans(left, right));
+}
+
+function printPatch(patch: { op: string; path: string; value?: unknown }[]): number {
+  if (patch.length === 0) out('no differences');
+  for (const op of patch) out(`${op.op.padEnd(7)} ${op.path}${'value' in op ? ` = ${JSON.stringify(op.value)}` : ''}`);
+  return 0;
+}
+
+interface UsageFile {
+  subscriber?: Partial<SubscriberContext>;
+  events: UsageEvent[];
+}
+
+async function simulateCommand(planFile: string, options: { usage: string; compare?: string[] }): Promise<number> {
+  const usage = readJsonFile(options.usage) as UsageFile;
+  const offers = (await loadCatalogDir(DEFAULT_DIR)).offers.map((o) => o.document as OfferDocument);
+  const compiled = compilePlan(readJsonFile(planFile), { version: 'local', knownOffers: offers });
+  const ctx = { accountType: compiled.plan.paymentMode, lineStatus: 'ACTIVE', lineCount: 1, ...usage.subscriber } as SubscriberContext;
+  const report = await simulate(compiled, usage.events, ctx);
+  out(`${report.planCode}: ${report.events} records, ${report.rated} rated, ${report.denied} denied`);
+  for (const c of report.charges) {
+    const r = c.result;
+    out(
+      `  ${r.eventId.padEnd(20)} ${r.decision.padEnd(7)} ${(r.denyReason ?? r.allowanceId ?? '').padEnd(18)} units ${r.chargedUnits.padStart(8)} covered ${c.coveredUnits.padStart(8)} charge ${c.charge.padStart(10)}  ${r.trace.map((t) => t.rule).join(', ')}`,
+    );
+  }
+  out(`usage ${report.usageCharge} + recurring ${report.recurringFee} = ${report.total} ${report.currency}`);
+  if (options.compare?.length) {
+    const plans = [compiled, ...options.compare.map((f) => compilePlan(readJsonFile(f), { version: 'local', knownOffers: offers }))];
+    out('\ncheapest first:');
+    for (const cost of await comparePlans(usage.events, plans, usage.subscriber ?? {})) out(`  ${cost.planCode.padEnd(28)} ${cost.total.padStart(12)} ${cost.currency}`);
+  }
+  return 0;
+}
+
+async function publish(dir: string): Promise<number> {
+  const loaded = await loadCatalogDir(dir);
+  if (!loaded.valid) {
+    for (const p of loaded.problems) out(`${path.join(dir, p.file)}: ${p.pointer || '(document)'}: ${p.message} [${p.code}]`);
+    out('not published: fix the problems above first');
+    return 1;
+  }
+  const call = await graphClient();
+  for (const { file, document } of loaded.offers) {
+    await call('mutation($i: ImportOfferInput!) { importOffer(input: $i) { offer { code } } }', { i: { document } });
+    out(`offer ${document.code} (${file}) published`);
+  }
+  for (const { file, document } of loaded.plans) {
+    const r = await call<{ importPlan: { created: boolean; version: { version: number } } }>('mutation($i: ImportPlanInput!) { importPlan(input: $i) { created version { version } } }', { i: { document } });
+    out(`plan ${document.code} (${file}): ${r.importPlan.created ? `published as version ${r.importPlan.version.version}` : `unchanged (version ${r.importPlan.version.version})`}`);
+  }
+  return 0;
+}
+
+export function registerCatalogCommands(program: Command): void {
+  const catalog = program.command('catalog').description('The catalog as code: validate, diff, simulate and publish catalog/ files.');
+  catalog
+    .command('validate [paths...]')
+    .description('Validate plan and offer files (default: the whole catalog/ directory); exits 1 listing every problem with its JSON pointer.')
+    .action(async (paths: string[]) => {
+      process.exitCode = await validate(paths);
+    });
+  catalog
+    .command('diff <file> [other]')
+    .description('JSON Patch between two plan files, or between the published version and a file.')
+    .action(async (file: string, other?: string) => {
+      process.exitCode = await diff(file, other);
+    });
+  catalog
+    .command('simulate <planFile>')
+    .description('Rate usage records with a plan file locally: rules fired, allowance and charge per record.')
+    .option('--usage <file>', 'usage records (JSON with "events" and optional "subscriber")', path.join(DEFAULT_DIR, 'samples', 'usage.json'))
+    .option('--compare <files...>', 'other plan files to compare the total with')
+    .action(async (planFile: string, options: { usage: string; compare?: string[] }) => {
+      process.exitCode = await simulateCommand(planFile, options);
+    });
+  catalog
+    .command('publish [dir]')
+    .description('Publish every offer and plan of a catalog directory through the gateway (idempotent).')
+    .action(async (dir?: string) => {
+      process.exitCode = await publish(dir ?? DEFAULT_DIR);
+    });
+}

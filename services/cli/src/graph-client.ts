@@ -1,0 +1,17 @@
+import { signToken } from '../../../gateway/src/auth';
+
+/** Talks to the running system through the gateway, as an ADMIN (development token unless LEDGERLINE_TOKEN is set). */
+export async function graphClient(gatewayUrl = process.env.GATEWAY_URL ?? 'http://127.0.0.1:4000/graphql') {
+  const token = process.env.LEDGERLINE_TOKEN ?? (await signToken({ role: 'ADMIN', subject: 'ledgerline-cli' }, process.env.JWT_SECRET));
+  return async function call<T = any>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+    } catch {
+      throw new Error(`cannot reach the gateway at ${gatewayUrl} (is \`npm start\` running? set GATEWAY_URL otherwise)`);
+    }
+    const body = (await response.json()) as { data?: T; errors?: { message: string }[] };
+    if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '));
+    return body.data as T;
+  };
+}

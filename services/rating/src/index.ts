@@ -1,0 +1,25 @@
+/**
+ * @ledgerline/rating: plan documents (JSON rules) → validated, compiled plan versions → exact
+ * rating of usage events, plus the catalog tooling around it. The only entry point.
+ */
+export { FACTS, FACT_NAMES, OPERATORS_BY_TYPE, USAGE_TYPES, DIRECTIONS, TIME_BANDS, DAY_TYPES, LINE_STATUSES } from './domain/facts';
+export type { FactDefinition, FactName, FactType, RatingFacts, UsageType, LineStatus, AccountType, CustomerType } from './domain/facts';
+export type * from './domain/plan-types';
+export type { UsageEvent, SubscriberContext } from './domain/usage';
+export { RatingInputError } from './domain/usage';
+export type { RatingResult, AppliedAdjustment, RatingNotification } from './domain/rating-result';
+export { priceUnits } from './domain/rating-result';
+export type { TraceEntry } from './domain/outcome';
+export type { CompiledTariff } from './domain/pricing';
+
+export { validatePlan, validateOffer, type ValidateOptions } from './validation/validate-plan';
+export type { Problem, ValidationReport } from './validation/problem';
+
+export { compilePlan, PlanValidationError, type CompiledPlan, type CompileOptions } from './engine/compile-plan';
+export { ratePlain } from './engine/rate-plain';
+export { createRater, type Rater, type RaterStats } from './engine/cached-rater';
+export { checkEligibility, type EligibilityFacts } from './engine/eligibility';
+
+export { loadCatalogDir, type LoadedCatalog, type CatalogFileProblem } from './catalog/load-catalog';
+export { diffPlans, type PatchOperation } from './catalog/diff-plans';
+export { simulate, comparePlans, type SimulationReport, type SimulatedCharge, type PlanCost } from './catalog/simulate';
