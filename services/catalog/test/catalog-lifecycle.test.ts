@@ -50,6 +50,9 @@ describe('plan catalog lifecycle (catalog subgraph on PostgreSQL)', () => {
     expect(created.data.createPlanDraft.validation.valid).toBe(false);
     expect(created.data.createPlanDraft.validation.problems).toContainEqual(expect.objectContaining({ pointer: '/rules/0/conditions/all/0/fact', code: 'UNKNOWN_FACT' }));
 
+    const checked = await svc.request('mutation($i: ValidatePlanInput!) { validatePlan(input: $i) { valid problems { pointer } } }', { i: { draftId: created.data.createPlanDraft.draft.id } });
+    expect(checked.data.validatePlan.problems).toEqual(created.data.createPlanDraft.validation.problems.map((p: { pointer: string }) => ({ pointer: p.pointer })));
+
     const refused = await svc.request(PUBLISH, { i: { draftId: created.data.createPlanDraft.draft.id } });
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'PLAN_INVALID' });
     expect((refused.errors?.[0]?.extensions?.problems as { pointer: string }[])[0]?.pointer).toBe('/rules/0/conditions/all/0/fact');

@@ -1,5 +1,5 @@
 import type DataLoader from 'dataloader';
-import { scalarResolvers, pageSize, decodeCursor, toConnection, notFound, type PageArgs } from '@ledgerline/contracts';
+import { scalarResolvers, pageSize, decodeCursor, toConnection, notFound, badInput, type PageArgs } from '@ledgerline/contracts';
 import { requireRole, type Em, type RequestContext } from '@ledgerline/platform';
 import { diffPlans } from '@ledgerline/rating';
 import { Offer, Plan, PlanAudit, PlanVersion } from '../persistence/entities';
@@ -65,6 +65,13 @@ export const resolvers = {
       comparePlans(ctx.em, { ...args.input, now: ctx.runtime.clock.now() }),
   },
   Mutation: {
+    async validatePlan(_: unknown, a: { input: { document?: unknown; draftId?: string } }, ctx: CatalogContext) {
+      if ((a.input.document === undefined) === !a.input.draftId) throw badInput('input', 'Give exactly one of document or draftId', 'VALIDATE_INPUT_AMBIGUOUS');
+      if (a.input.document !== undefined) return validateDocument(ctx.em, a.input.document);
+      const draft = await ctx.planVersions.load(a.input.draftId!);
+      if (!draft) throw notFound('PlanVersion', a.input.draftId!, 'input.draftId');
+      return validateDocument(ctx.em, JSON.parse(draft.document));
+    },
     createPlanDraft: (_: unknown, a: { input: { document: unknown } }, ctx: CatalogContext) =>
       mutate(ctx, 'create plan drafts', (em, now) => createPlanDraft(em, { document: a.input.document, actor: ctx.caller, now })),
     updatePlanDraft: (_: unknown, a: { input: { draftId: string; document: unknown } }, ctx: CatalogContext) =>
