@@ -29,7 +29,7 @@ export default tseslint.config(
   {
     // A service may import the shared contracts and libraries, never another service's code.
     files: ['services/*/src/**/*.ts'],
-    ignores: ['**/*.test.ts'],
+    ignores: ['**/*.test.ts', 'services/cli/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['@ledgerline/*-service', '../../*/src/*', '../../../*/src/*', '../../../../*/src/*'], message: 'Services talk over NATS or GraphQL; import only @ledgerline/contracts, @ledgerline/platform or @ledgerline/rating.' }] }],
     },

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: installs what is missing, finds or starts NATS and Temporal, runs every service,
 // the gateway and the worker with demo data, and prints where to go. Ctrl-C stops what it started.
-import { spawnSync, spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, startSystem } from './system.mjs';

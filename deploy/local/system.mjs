@@ -60,8 +60,6 @@ export async function startSystem({ env, ports = DEFAULT_PORTS, worker = true, s
     ...Object.fromEntries(SERVICES.map((s) => [`${s.toUpperCase()}_URL`, urls[s]])),
     GATEWAY_URL: `http://127.0.0.1:${ports.gateway}/graphql`,
   };
-  const names = [...SERVICES, 'gateway', ...(worker ? ['worker'] : [])];
-
   function launch(name, index) {
     const color = COLORS[index % COLORS.length];
     const prefix = `\u001b[${color}m[${name.padEnd(11)}]\u001b[0m`;

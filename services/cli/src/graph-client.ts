@@ -1,4 +1,4 @@
-import { signToken } from '../../../gateway/src/auth';
+import { signToken } from '@ledgerline/gateway/auth';
 
 /** Talks to the running system through the gateway, as an ADMIN (development token unless LEDGERLINE_TOKEN is set). */
 export async function graphClient(gatewayUrl = process.env.GATEWAY_URL ?? 'http://127.0.0.1:4000/graphql') {

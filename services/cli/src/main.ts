@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { ROLES } from '@ledgerline/contracts';
-import { signToken } from '../../../gateway/src/auth';
+import { signToken } from '@ledgerline/gateway/auth';
 import { registerCatalogCommands } from './catalog';
 
 const program = new Command('ledgerline').description('Ledgerline command line: tokens, catalog, usage import, bill runs.');

@@ -42,7 +42,11 @@ export function numericRepresentatives(fact: FactName, leaves: ConditionLeaf[]):
   // Integer facts (lineCount) only take integers: a half-way value would be a fake situation.
   if (FACTS[fact].type === 'integer') {
     const integers = new Set(representatives.filter((r) => r.isInteger()).map((r) => r.toNumber()));
-    for (const r of representatives) if (!r.isInteger()) integers.add(r.floor().toNumber()), integers.add(r.ceil().toNumber());
+    for (const r of representatives) {
+      if (r.isInteger()) continue;
+      integers.add(r.floor().toNumber());
+      integers.add(r.ceil().toNumber());
+    }
     return [...integers].sort((a, b) => a - b);
   }
   return representatives.map((r) => r.toString());
