@@ -17,7 +17,8 @@ export default defineConfig({
           name: 'integration',
           include: ['services/*/test/**/*.test.ts', 'gateway/test/**/*.test.ts', 'workflows/test/**/*.test.ts'],
           exclude: ['**/node_modules/**'],
-          testTimeout: 60_000,
+          // Generous: a Temporal worker bundles its workflow code on first start, slow on a busy 2-core box.
+          testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
         },

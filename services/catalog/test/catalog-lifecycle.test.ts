@@ -74,6 +74,7 @@ describe('plan catalog lifecycle (catalog subgraph on PostgreSQL)', () => {
     expect(second.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'PLAN_DRAFT_ALREADY_OPEN' });
 
     const draftId = draft.data.createPlanDraft.draft.id;
+    clock.advance(60_000);
     const effectiveFrom = '2026-04-01T00:00:00.000Z';
     const published = await svc.request(PUBLISH, { i: { draftId, effectiveFrom } });
     expect(published.errors).toBeUndefined();
@@ -83,7 +84,7 @@ describe('plan catalog lifecycle (catalog subgraph on PostgreSQL)', () => {
 
     // v1 is unchanged and still in force until v2's effective date; v2 after it.
     const plan = await svc.request(
-      '{ plan(code: "POSTPAID_20GB") { currentVersion { id } march: versionAt(at: "2026-03-31T23:00:00Z") { id version } april: versionAt(at: "2026-04-02T00:00:00Z") { id version document } audit { action actor diff } } }',
+      '{ plan(code: "POSTPAID_20GB") { currentVersion { id } march: versionAt(at: "2026-03-31T23:00:00Z") { id version } april: versionAt(at: "2026-04-02T00:00:00Z") { id version document } audit { action actor planVersionId diff } } }',
     );
     expect(plan.data.plan.currentVersion.id).toBe(v1Id);
     expect(plan.data.plan.march).toEqual({ id: v1Id, version: 1 });
@@ -97,7 +98,7 @@ describe('plan catalog lifecycle (catalog subgraph on PostgreSQL)', () => {
     expect(edit.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'PLAN_VERSION_IMMUTABLE' });
 
     // Every change is audited with who, when and a JSON diff.
-    const published2 = plan.data.plan.audit.find((a: { action: string }) => a.action === 'PUBLISHED');
+    const published2 = plan.data.plan.audit.find((a: { action: string; planVersionId: string }) => a.action === 'PUBLISHED' && a.planVersionId === draftId);
     expect(published2.actor).toBe('ledgerline-system');
     expect(published2.diff).toEqual(
       expect.arrayContaining([
