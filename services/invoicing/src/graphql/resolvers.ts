@@ -1,24 +1,224 @@
 import type DataLoader from 'dataloader';
-import { scalarResolvers } from '@ledgerline/contracts';
-import type { RequestContext } from '@ledgerline/platform';
-import { Invoice } from '../persistence/entities';
+import { dec, decodeCursor, notFound, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
+import type { Em, RequestContext } from '@ledgerline/platform';
+import { BillingAccount, CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment, Receipt } from '../persistence/entities';
+import type { InvoicingDeps } from '../deps';
+import { outstanding } from '../domain/lifecycle';
+import { accountCredit, addDiscount, addOneOffCharge, recordCharges, recordSubscription, registerBillingAccount, registerPlanVersion, upsertTaxRule } from '../application/read-model';
+import { billRunId, billRunView, closeBillingPeriod, previewNextInvoice, processBillRunBatch, startBillRun } from '../application/bill-run';
+import { disputeInvoice, issueInvoice, regenerateInvoice, resolveDispute, voidInvoice } from '../application/invoice-lifecycle';
+import { issueCreditNote, issuePaymentReceipt, recordPayment, refundPayment } from '../application/payments';
+import { renderInvoiceHtml, renderInvoicePdf, type InvoiceDocumentModel } from '../documents/render';
 
 export interface InvoicingContext extends RequestContext {
+  deps: InvoicingDeps;
+  nudgeBillRuns: () => void;
   invoices: DataLoader<string, Invoice | null>;
   invoicesOfAccount: DataLoader<string, Invoice[]>;
+  linesOfInvoice: DataLoader<string, InvoiceLine[]>;
+  paymentsOfInvoice: DataLoader<string, Payment[]>;
+  creditNotesOfInvoice: DataLoader<string, CreditNote[]>;
+  linesOfCreditNote: DataLoader<string, CreditNoteLine[]>;
+}
+
+type Args<T> = { input: T };
+
+async function mutate<T>(ctx: InvoicingContext, work: (em: Em, now: Date) => Promise<T>): Promise<T> {
+  const result = await ctx.em.transactional((em) => work(em as Em, ctx.runtime.clock.now()));
+  ctx.runtime.relay.nudge();
+  return result;
+}
+
+const m = (amount: string, currency: string) => ({ amount: dec(String(amount)).toFixed(), currency });
+const fresh = async (ctx: InvoicingContext, id: string) => ctx.em.fork().findOne(Invoice, { id });
+
+async function page<T extends { id: string }>(ctx: InvoicingContext, entity: any, where: Record<string, unknown>, args: { first?: number | null; after?: string | null }) {
+  const limit = pageSize(args);
+  const filter = args.after ? { ...where, id: { $lt: decodeCursor(args.after) } } : where;
+  const rows = (await ctx.em.find(entity, filter as never, { orderBy: { id: 'desc' } as never, limit: limit + 1 })) as T[];
+  return toConnection(rows, limit, (r) => r.id, Boolean(args.after));
 }
 
 export const resolvers = {
   ...scalarResolvers,
   Query: {
     invoice: (_: unknown, a: { id: string }, ctx: InvoicingContext) => ctx.invoices.load(a.id),
+    invoices: (_: unknown, a: { billingAccountId?: string; state?: string; first?: number; after?: string }, ctx: InvoicingContext) =>
+      page(ctx, Invoice, { ...(a.billingAccountId ? { billingAccountId: a.billingAccountId } : {}), ...(a.state ? { state: a.state } : {}) }, a),
+    payments: (_: unknown, a: { billingAccountId: string; first?: number; after?: string }, ctx: InvoicingContext) => page(ctx, Payment, { billingAccountId: a.billingAccountId }, a),
+    creditNotes: (_: unknown, a: { billingAccountId: string; first?: number; after?: string }, ctx: InvoicingContext) => page(ctx, CreditNote, { billingAccountId: a.billingAccountId }, a),
+    previewNextInvoice: async (_: unknown, a: { billingAccountId: string }, ctx: InvoicingContext) => {
+      const account = await ctx.em.findOne(BillingAccount, { id: a.billingAccountId });
+      if (!account) throw notFound('BillingAccount', a.billingAccountId, 'billingAccountId');
+      const p = await ctx.em.transactional((em) => previewNextInvoice(em as Em, a.billingAccountId, ctx.deps, ctx.runtime.clock.now()));
+      const c = p.invoice.currency;
+      return { billingAccountId: a.billingAccountId, periodStart: p.periodStart, periodEnd: p.periodEnd, lines: p.invoice.lines, netTotal: m(p.invoice.netTotal, c), taxTotal: m(p.invoice.taxTotal, c), total: m(p.invoice.grossTotal, c) };
+    },
+    billRun: (_: unknown, a: { id?: string; cycleDate?: string }, ctx: InvoicingContext) => billRunView(ctx.em, a.id ?? billRunId(a.cycleDate ?? '')),
+  },
+  Mutation: {
+    recordPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
+      const id = await mutate(ctx, (em, now) => recordPayment(em, { ...a.input, now }, ctx.deps.payments));
+      const payment = await ctx.em.fork().findOneOrFail(Payment, { id });
+      return { payment, invoice: payment.invoiceId ? await fresh(ctx, payment.invoiceId) : null };
+    },
+    refundPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
+      await mutate(ctx, (em, now) => refundPayment(em, { ...a.input, now }, ctx.deps.payments));
+      return { payment: await ctx.em.fork().findOneOrFail(Payment, { id: a.input.paymentId }) };
+    },
+    issueCreditNote: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
+      const id = await mutate(ctx, (em, now) => issueCreditNote(em, { ...a.input, now }));
+      const creditNote = await ctx.em.fork().findOneOrFail(CreditNote, { id });
+      return { creditNote, invoice: await fresh(ctx, creditNote.invoiceId) };
+    },
+    startBillRun: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
+      const r = await mutate(ctx, (em, now) => startBillRun(em, { ...a.input, now }));
+      ctx.nudgeBillRuns();
+      return { billRun: r.run, started: r.started };
+    },
+    processBillRunBatch: async (_: unknown, a: Args<{ billRunId: string; batchNo?: number | null }>, ctx: InvoicingContext) => {
+      const r = await mutate(ctx, (em, now) => processBillRunBatch(em, a.input.billRunId, a.input.batchNo ?? null, ctx.deps, now));
+      return { batchNo: r?.batchNo ?? null, accounts: r?.accounts ?? 0, invoicesCreated: r?.invoicesCreated ?? 0, billRun: await billRunView(ctx.em.fork() as Em, a.input.billRunId) };
+    },
+    issueInvoice: async (_: unknown, a: Args<{ invoiceId: string }>, ctx: InvoicingContext) => {
+      await mutate(ctx, (em, now) => issueInvoice(em, a.input.invoiceId, now));
+      return { invoice: await fresh(ctx, a.input.invoiceId) };
+    },
+    voidInvoice: async (_: unknown, a: Args<{ invoiceId: string }>, ctx: InvoicingContext) => {
+      await mutate(ctx, (em, now) => voidInvoice(em, { invoiceId: a.input.invoiceId, now }));
+      return { invoice: await fresh(ctx, a.input.invoiceId) };
+    },
+    regenerateInvoice: async (_: unknown, a: Args<{ invoiceId: string }>, ctx: InvoicingContext) => {
+      const id = await mutate(ctx, (em, now) => regenerateInvoice(em, { invoiceId: a.input.invoiceId, now }, ctx.deps));
+      return { invoice: await fresh(ctx, id) };
+    },
+    disputeInvoice: async (_: unknown, a: Args<{ invoiceId: string; amount: string; reason: string }>, ctx: InvoicingContext) => {
+      await mutate(ctx, (em, now) => disputeInvoice(em, { ...a.input, now }));
+      return { invoice: await fresh(ctx, a.input.invoiceId) };
+    },
+    resolveDispute: async (_: unknown, a: Args<{ invoiceId: string }>, ctx: InvoicingContext) => {
+      await mutate(ctx, (em, now) => resolveDispute(em, { invoiceId: a.input.invoiceId, now }));
+      return { invoice: await fresh(ctx, a.input.invoiceId) };
+    },
+    closeBillingPeriod: async (_: unknown, a: Args<{ billingAccountId: string; periodStart: Date | string; periodEnd: Date | string }>, ctx: InvoicingContext) => {
+      const r = await mutate(ctx, (em, now) => closeBillingPeriod(em, { billingAccountId: a.input.billingAccountId, periodStart: new Date(a.input.periodStart), periodEnd: new Date(a.input.periodEnd), now }, ctx.deps));
+      return { billingPeriod: { id: r.id, invoice: r.invoiceId ? await fresh(ctx, r.invoiceId) : null } };
+    },
+    issuePaymentReceipt: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
+      const id = await mutate(ctx, (em, now) => issuePaymentReceipt(em, { ...a.input, now }));
+      return { receipt: await ctx.em.fork().findOneOrFail(Receipt, { id }) };
+    },
+    registerBillingAccount: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
+      await mutate(ctx, (em, now) => registerBillingAccount(em, { ...a.input, now }));
+      return { ok: true };
+    },
+    recordSubscription: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
+      await mutate(ctx, (em) => recordSubscription(em, { ...a.input, startsAt: new Date(a.input.startsAt), endsAt: a.input.endsAt ? new Date(a.input.endsAt) : null }));
+      return { ok: true };
+    },
+    recordCharges: async (_: unknown, a: { input: any[] }, ctx: InvoicingContext) => {
+      const charges = a.input.map((c) => ({ ...c, occurredAt: new Date(c.occurredAt).toISOString(), amountCharged: c.amount, paymentMode: 'POSTPAID' as const, outcome: 'APPLIED' as const, unitsFromAllowances: '0', lineId: c.lineId ?? '' }));
+      await mutate(ctx, (em, now) => recordCharges(em, charges, now));
+      return { ok: true };
+    },
+    addOneOffCharge: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
+      await mutate(ctx, (em, now) => addOneOffCharge(em, { ...a.input, occurredAt: a.input.occurredAt ? new Date(a.input.occurredAt) : null, now }));
+      return { ok: true };
+    },
+    addDiscount: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
+      await mutate(ctx, (em) => addDiscount(em, { ...a.input, validFrom: new Date(a.input.validFrom), validTo: a.input.validTo ? new Date(a.input.validTo) : null }));
+      return { ok: true };
+    },
+    upsertTaxRule: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
+      await mutate(ctx, (em) => upsertTaxRule(em, a.input));
+      return { ok: true };
+    },
+    registerPlanVersion: async (_: unknown, a: Args<{ id: string; document: Record<string, unknown> }>, ctx: InvoicingContext) => {
+      await mutate(ctx, (em, now) => registerPlanVersion(em, a.input.id, a.input.document, now));
+      return { ok: true };
+    },
   },
   BillingAccount: {
     __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
     invoices: (account: { id: string }, _: unknown, ctx: InvoicingContext) => ctx.invoicesOfAccount.load(account.id),
+    accountCredit: async (account: { id: string }, _: unknown, ctx: InvoicingContext) => {
+      const row = await ctx.em.findOne(BillingAccount, { id: account.id });
+      return row ? m(await accountCredit(ctx.em, account.id), row.currency) : null;
+    },
   },
   Invoice: {
     __resolveReference: (ref: { id: string }, ctx: InvoicingContext) => ctx.invoices.load(ref.id),
-    total: (i: Invoice) => ({ amount: i.total, currency: i.currency }),
+    netTotal: (i: Invoice) => m(i.netTotal, i.currency),
+    taxTotal: (i: Invoice) => m(i.taxTotal, i.currency),
+    total: (i: Invoice) => m(i.total, i.currency),
+    amountPaid: (i: Invoice) => m(i.amountPaid, i.currency),
+    amountCredited: (i: Invoice) => m(i.amountCredited, i.currency),
+    amountDisputed: (i: Invoice) => m(i.amountDisputed, i.currency),
+    amountDue: (i: Invoice) => m(outstanding(i).toFixed(), i.currency),
+    taxSummary: (i: Invoice) => (typeof i.taxSummary === 'string' ? JSON.parse(i.taxSummary) : (i.taxSummary ?? [])),
+    lines: (i: Invoice, _: unknown, ctx: InvoicingContext) => ctx.linesOfInvoice.load(i.id),
+    payments: (i: Invoice, _: unknown, ctx: InvoicingContext) => ctx.paymentsOfInvoice.load(i.id),
+    creditNotes: (i: Invoice, _: unknown, ctx: InvoicingContext) => ctx.creditNotesOfInvoice.load(i.id),
+    documents: async (i: Invoice, _: unknown, ctx: InvoicingContext) => {
+      const model = await documentModel(ctx, i);
+      const html = Buffer.from(renderInvoiceHtml(model), 'utf8');
+      const pdf = await renderInvoicePdf(model, i.issuedAt ?? i.createdAt);
+      return [
+        { kind: 'HTML', mediaType: 'text/html', url: `data:text/html;base64,${html.toString('base64')}`, sizeBytes: html.length },
+        { kind: 'PDF', mediaType: 'application/pdf', url: `data:application/pdf;base64,${pdf.toString('base64')}`, sizeBytes: pdf.length },
+      ];
+    },
+  },
+  InvoiceLine: {
+    netAmount: (l: InvoiceLine, _: unknown, ctx: InvoicingContext) => lineMoney(ctx, l, l.netAmount),
+    taxAmount: (l: InvoiceLine, _: unknown, ctx: InvoicingContext) => lineMoney(ctx, l, l.taxAmount),
+    grossAmount: (l: InvoiceLine, _: unknown, ctx: InvoicingContext) => lineMoney(ctx, l, l.grossAmount),
+    creditedAmount: (l: InvoiceLine, _: unknown, ctx: InvoicingContext) => lineMoney(ctx, l, l.creditedAmount),
+    quantity: (l: InvoiceLine) => dec(String(l.quantity)).toFixed(),
+    taxRate: (l: InvoiceLine) => dec(String(l.taxRate)).toFixed(),
+  },
+  Payment: {
+    __resolveReference: (ref: { id: string }, ctx: InvoicingContext) => ctx.em.findOne(Payment, { id: ref.id }),
+    amount: (p: Payment) => m(p.amount, p.currency),
+    appliedAmount: (p: Payment) => m(p.appliedAmount, p.currency),
+    creditAmount: (p: Payment) => m(p.creditAmount, p.currency),
+    refundedAmount: (p: Payment) => m(p.refundedAmount, p.currency),
+  },
+  CreditNote: {
+    __resolveReference: (ref: { id: string }, ctx: InvoicingContext) => ctx.em.findOne(CreditNote, { id: ref.id }),
+    total: (c: CreditNote) => m(c.total, c.currency),
+    taxTotal: (c: CreditNote) => m(c.taxTotal, c.currency),
+    lines: async (c: CreditNote, _: unknown, ctx: InvoicingContext) => (await ctx.linesOfCreditNote.load(c.id)).map((l) => ({ ...l, amount: m(l.amount, c.currency), taxAmount: m(l.taxAmount, c.currency) })),
+  },
+  Receipt: {
+    amount: (r: Receipt) => m(r.amount, r.currency),
   },
 };
+
+async function lineMoney(ctx: InvoicingContext, l: InvoiceLine, amount: string) {
+  const invoice = await ctx.invoices.load(l.invoiceId);
+  return m(amount, invoice!.currency);
+}
+
+async function documentModel(ctx: InvoicingContext, i: Invoice): Promise<InvoiceDocumentModel> {
+  const [lines, account] = await Promise.all([ctx.linesOfInvoice.load(i.id), ctx.em.findOne(BillingAccount, { id: i.billingAccountId })]);
+  return {
+    number: i.number ?? null,
+    state: i.state,
+    customerName: account?.customerName ?? null,
+    billingAccountId: i.billingAccountId,
+    timezone: account?.timezone ?? 'UTC',
+    currency: i.currency,
+    periodStart: i.periodStart,
+    periodEnd: i.periodEnd,
+    issuedAt: i.issuedAt ?? null,
+    dueDate: i.dueDate ?? null,
+    paymentReference: i.paymentReference ?? null,
+    lines: lines.map((l) => ({ position: l.position, description: l.description, quantity: String(l.quantity), unit: l.unit, netAmount: String(l.netAmount), taxRate: String(l.taxRate), taxAmount: String(l.taxAmount), grossAmount: String(l.grossAmount) })),
+    netTotal: String(i.netTotal),
+    taxTotal: String(i.taxTotal),
+    total: String(i.total),
+    amountPaid: String(i.amountPaid),
+    amountDue: outstanding(i).toFixed(2),
+  };
+}

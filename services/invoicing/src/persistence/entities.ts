@@ -1,21 +1,175 @@
 import { defineEntity, type InferEntity } from '@mikro-orm/core';
 
+
 export const Invoice = defineEntity({
   name: 'Invoice',
   tableName: 'invoice',
-  uniques: [{ properties: ['billingAccountId', 'periodStart'] }],
   properties: (p) => ({
     id: p.string().primary().length(40),
     billingAccountId: p.string().length(40).index(),
+    kind: p.string().length(16),
     number: p.string().length(40).nullable(),
+    series: p.string().length(16),
+    paymentReference: p.string().length(40).nullable(),
     state: p.string().length(16),
     periodStart: p.datetime(),
     periodEnd: p.datetime(),
     currency: p.string().length(3),
+    netTotal: p.decimal('string').precision(18).scale(4),
+    taxTotal: p.decimal('string').precision(18).scale(4),
     total: p.decimal('string').precision(18).scale(4),
+    amountPaid: p.decimal('string').precision(18).scale(4),
+    amountCredited: p.decimal('string').precision(18).scale(4),
+    amountDisputed: p.decimal('string').precision(18).scale(4),
+    roundingMode: p.string().length(16),
+    heldFrom: p.string().length(16).nullable(),
+    billRunId: p.string().length(60).nullable(),
+    taxSummary: p.json<unknown>().nullable(),
+    issuedAt: p.datetime().nullable(),
+    dueDate: p.datetime().nullable(),
+    voidedAt: p.datetime().nullable(),
     createdAt: p.datetime(),
+    updatedAt: p.datetime().nullable(),
   }),
 });
 export type Invoice = InferEntity<typeof Invoice>;
 
-export const entities = [Invoice];
+export const InvoiceLine = defineEntity({
+  name: 'InvoiceLine',
+  tableName: 'invoice_line',
+  properties: (p) => ({
+    id: p.string().primary().length(40),
+    invoiceId: p.string().length(40),
+    position: p.integer(),
+    kind: p.string().length(16),
+    description: p.string().length(300),
+    lineId: p.string().length(40).nullable(),
+    usageType: p.string().length(32).nullable(),
+    zone: p.string().length(40).nullable(),
+    quantity: p.decimal('string').precision(24).scale(6),
+    unit: p.string().length(16),
+    unitPrice: p.decimal('string').precision(18).scale(6).nullable(),
+    taxCategory: p.string().length(40),
+    taxRate: p.decimal('string').precision(9).scale(6),
+    taxInclusive: p.boolean(),
+    netAmount: p.decimal('string').precision(18).scale(4),
+    taxAmount: p.decimal('string').precision(18).scale(4),
+    grossAmount: p.decimal('string').precision(18).scale(4),
+    creditedAmount: p.decimal('string').precision(18).scale(4),
+    sourceRef: p.string().length(80).nullable(),
+  }),
+});
+export type InvoiceLine = InferEntity<typeof InvoiceLine>;
+
+export const BillingAccount = defineEntity({
+  name: 'BillingAccount',
+  tableName: 'billing_account',
+  properties: (p) => ({
+    id: p.string().primary().length(40),
+    customerId: p.string().length(40).nullable(),
+    customerName: p.string().length(200).nullable(),
+    paymentMode: p.string().length(16),
+    currency: p.string().length(3),
+    billCycleDay: p.integer(),
+    timezone: p.string().length(64),
+    jurisdiction: p.string().length(8),
+    roundingMode: p.string().length(16),
+    series: p.string().length(16),
+    paymentTermsDays: p.integer(),
+    status: p.string().length(16),
+    createdAt: p.datetime(),
+  }),
+});
+export type BillingAccount = InferEntity<typeof BillingAccount>;
+
+export const Payment = defineEntity({
+  name: 'Payment',
+  tableName: 'payment',
+  properties: (p) => ({
+    id: p.string().primary().length(40),
+    billingAccountId: p.string().length(40),
+    invoiceId: p.string().length(40).nullable(),
+    channel: p.string().length(16),
+    amount: p.decimal('string').precision(18).scale(4),
+    currency: p.string().length(3),
+    appliedAmount: p.decimal('string').precision(18).scale(4),
+    creditAmount: p.decimal('string').precision(18).scale(4),
+    refundedAmount: p.decimal('string').precision(18).scale(4),
+    reference: p.string().length(80).nullable(),
+    providerRef: p.string().length(80).nullable(),
+    idempotencyKey: p.string().length(200).unique(),
+    requestHash: p.string().length(64),
+    createdAt: p.datetime(),
+  }),
+});
+export type Payment = InferEntity<typeof Payment>;
+
+export const Refund = defineEntity({
+  name: 'Refund',
+  tableName: 'refund',
+  properties: (p) => ({
+    id: p.string().primary().length(40),
+    paymentId: p.string().length(40),
+    amount: p.decimal('string').precision(18).scale(4),
+    currency: p.string().length(3),
+    providerRef: p.string().length(80).nullable(),
+    idempotencyKey: p.string().length(200).unique(),
+    requestHash: p.string().length(64),
+    createdAt: p.datetime(),
+  }),
+});
+export type Refund = InferEntity<typeof Refund>;
+
+export const CreditNote = defineEntity({
+  name: 'CreditNote',
+  tableName: 'credit_note',
+  properties: (p) => ({
+    id: p.string().primary().length(40),
+    number: p.string().length(40).nullable(),
+    invoiceId: p.string().length(40),
+    billingAccountId: p.string().length(40),
+    kind: p.string().length(16),
+    reason: p.string().length(300),
+    total: p.decimal('string').precision(18).scale(4),
+    taxTotal: p.decimal('string').precision(18).scale(4),
+    currency: p.string().length(3),
+    idempotencyKey: p.string().length(200).unique(),
+    requestHash: p.string().length(64),
+    createdAt: p.datetime(),
+  }),
+});
+export type CreditNote = InferEntity<typeof CreditNote>;
+
+export const CreditNoteLine = defineEntity({
+  name: 'CreditNoteLine',
+  tableName: 'credit_note_line',
+  properties: (p) => ({
+    id: p.string().primary().length(40),
+    creditNoteId: p.string().length(40),
+    invoiceLineId: p.string().length(40),
+    amount: p.decimal('string').precision(18).scale(4),
+    taxAmount: p.decimal('string').precision(18).scale(4),
+  }),
+});
+export type CreditNoteLine = InferEntity<typeof CreditNoteLine>;
+
+export const Receipt = defineEntity({
+  name: 'Receipt',
+  tableName: 'receipt',
+  properties: (p) => ({
+    id: p.string().primary().length(40),
+    number: p.string().length(40),
+    billingAccountId: p.string().length(40),
+    rechargeId: p.string().length(80),
+    amount: p.decimal('string').precision(18).scale(4),
+    currency: p.string().length(3),
+    paymentReference: p.string().length(120),
+    channel: p.string().length(32),
+    idempotencyKey: p.string().length(200).unique(),
+    requestHash: p.string().length(64),
+    createdAt: p.datetime(),
+  }),
+});
+export type Receipt = InferEntity<typeof Receipt>;
+
+export const entities = [Invoice, InvoiceLine, BillingAccount, Payment, Refund, CreditNote, CreditNoteLine, Receipt];

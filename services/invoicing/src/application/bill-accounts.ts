@@ -1,0 +1,277 @@
+// Bills many accounts at once: loads what each owes with a handful of set-based queries, composes
+// each invoice in the pure domain, and writes invoices, lines and their events with multi-row
+// inserts. Exactly one invoice per account and period: the partial unique index on
+// (billing_account_id, period_start) decides, and a losing insert is simply skipped.
+import { dec, newId, type RoundingMode } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { composeInvoice, type ComposeInput, type ComposedInvoice, type TaxRule } from '../domain/compose';
+import type { Period } from '../domain/period';
+import { loadPlans, type CatalogClient } from './plans';
+import { enqueueEvents, rows, sql } from './sql';
+
+export interface AccountRow {
+  id: string;
+  currency: string;
+  jurisdiction: string;
+  rounding_mode: string;
+  timezone: string;
+  bill_cycle_day: number;
+  series: string;
+  payment_terms_days: number;
+  customer_name: string | null;
+  payment_mode: string;
+}
+
+export interface BillTarget {
+  account: AccountRow;
+  period: Period;
+}
+
+export interface BillingDeps {
+  catalog: CatalogClient | null;
+}
+
+/** Everything each target account owes for its period, ready for `composeInvoice`. */
+export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps: BillingDeps, now: Date): Promise<Map<string, ComposeInput>> {
+  const ids = targets.map((t) => t.account.id);
+  const starts = targets.map((t) => t.period.start);
+  const ends = targets.map((t) => t.period.end);
+  const periods = 'unnest(?::text[], ?::timestamptz[], ?::timestamptz[]) as p(account_id, period_start, period_end)';
+  // One connection per transaction runs one query at a time: sequential on purpose.
+  const segments = await rows<{ billing_account_id: string; subscription_id: string; line_id: string; msisdn: string | null; plan_code: string; plan_version_id: string; valid_from: Date; valid_to: Date | null }>(
+      em,
+      `select s.* from ${periods} join subscription_segment s on s.billing_account_id = p.account_id
+        where s.valid_from < p.period_end and (s.valid_to is null or s.valid_to > p.period_start)`,
+      [ids, starts, ends],
+    );
+  const usage = await rows<{ billing_account_id: string; usage_type: string; zone: string | null; unit: string; quantity: string; amount: string; n: string }>(
+      em,
+      `select c.billing_account_id, c.usage_type, c.zone, c.unit, sum(c.units) as quantity, sum(c.amount) as amount, count(*) as n
+         from ${periods} join unbilled_charge c on c.billing_account_id = p.account_id
+        where c.invoice_id is null and c.occurred_at < p.period_end
+        group by c.billing_account_id, c.usage_type, c.zone, c.unit`,
+      [ids, starts, ends],
+    );
+  const oneOffs = await rows<{ id: string; billing_account_id: string; code: string; description: string; amount: string; tax_category: string; line_id: string | null }>(
+      em,
+      `select o.* from ${periods} join one_off_charge o on o.billing_account_id = p.account_id where o.invoice_id is null and o.occurred_at < p.period_end`,
+      [ids, starts, ends],
+    );
+  const discounts = await rows<{ billing_account_id: string; code: string; description: string; percent: string | null; amount: string | null }>(
+      em,
+      `select d.* from ${periods} join discount d on d.billing_account_id = p.account_id where d.valid_from < p.period_end and (d.valid_to is null or d.valid_to > p.period_start)`,
+      [ids, starts, ends],
+    );
+  const taxRules = await rows<{ jurisdiction: string; category: string; rate: string; inclusive: boolean; name: string }>(em, 'select * from tax_rule');
+  const plans = await loadPlans(em, [...new Set(segments.map((s) => s.plan_version_id))], deps.catalog, now);
+  const rules: TaxRule[] = taxRules.map((r) => ({ jurisdiction: r.jurisdiction, category: r.category, rate: dec(String(r.rate)).toFixed(), inclusive: r.inclusive, name: r.name }));
+
+  const inputs = new Map<string, ComposeInput>();
+  for (const t of targets) {
+    inputs.set(t.account.id, {
+      currency: t.account.currency,
+      jurisdiction: t.account.jurisdiction,
+      roundingMode: t.account.rounding_mode as RoundingMode,
+      period: t.period,
+      recurring: [],
+      usage: [],
+      oneOffs: [],
+      discounts: [],
+      taxRules: rules,
+    });
+  }
+  const usageCategory = new Map<string, string>();
+  for (const s of segments) {
+    const plan = plans.get(s.plan_version_id)!;
+    const input = inputs.get(s.billing_account_id)!;
+    if (!usageCategory.has(s.billing_account_id)) usageCategory.set(s.billing_account_id, plan.taxCategory);
+    if (!plan.recurringFee) continue;
+    input.recurring.push({
+      subscriptionId: s.subscription_id,
+      lineId: s.line_id,
+      msisdn: s.msisdn,
+      planCode: s.plan_code,
+      planName: plan.name,
+      fee: plan.recurringFee.amount,
+      feePeriod: plan.recurringFee.period,
+      proration: plan.recurringFee.proration,
+      taxCategory: plan.taxCategory,
+      from: new Date(s.valid_from),
+      to: s.valid_to ? new Date(s.valid_to) : null,
+      shared: (plan.maxLines ?? 1) > 1,
+    });
+  }
+  for (const u of usage) {
+    inputs.get(u.billing_account_id)!.usage.push({
+      usageType: u.usage_type,
+      zone: u.zone,
+      unit: u.unit,
+      quantity: dec(String(u.quantity)).toFixed(),
+      amount: dec(String(u.amount)).toFixed(),
+      count: Number(u.n),
+      taxCategory: usageCategory.get(u.billing_account_id) ?? 'TELECOM_STANDARD',
+    });
+  }
+  for (const o of oneOffs) {
+    inputs.get(o.billing_account_id)!.oneOffs.push({ id: o.id, code: o.code, description: o.description, amount: dec(String(o.amount)).toFixed(), taxCategory: o.tax_category, lineId: o.line_id });
+  }
+  for (const d of discounts) {
+    inputs.get(d.billing_account_id)!.discounts.push({ code: d.code, description: d.description, percent: d.percent == null ? null : dec(String(d.percent)).toFixed(), amount: d.amount == null ? null : dec(String(d.amount)).toFixed() });
+  }
+  return inputs;
+}
+
+export interface BillOptions {
+  now: Date;
+  billRunId?: string | null;
+  /** Validate (number) and send the invoices right away, as a bill run does. */
+  autoIssue: boolean;
+}
+
+export interface BillResult {
+  /** Invoices this call created (accounts already billed for the period are skipped). */
+  created: { invoiceId: string; billingAccountId: string }[];
+}
+
+export async function billAccounts(em: Em, targets: BillTarget[], deps: BillingDeps, opts: BillOptions): Promise<BillResult> {
+  if (targets.length === 0) return { created: [] };
+  const inputs = await loadCompositionInputs(em, targets, deps, opts.now);
+  const composed = new Map<string, { target: BillTarget; invoice: ComposedInvoice; id: string }>();
+  for (const t of targets) composed.set(t.account.id, { target: t, invoice: composeInvoice(inputs.get(t.account.id)!), id: newId('invoice') });
+
+  const k = sql(em);
+  const invoiceRows = [...composed.values()].map(({ target, invoice, id }) => ({
+    id,
+    billing_account_id: target.account.id,
+    kind: 'PERIOD',
+    number: null,
+    series: target.account.series,
+    state: 'NEW',
+    period_start: target.period.start,
+    period_end: target.period.end,
+    currency: invoice.currency,
+    net_total: invoice.netTotal,
+    tax_total: invoice.taxTotal,
+    total: invoice.grossTotal,
+    rounding_mode: target.account.rounding_mode,
+    bill_run_id: opts.billRunId ?? null,
+    tax_summary: JSON.stringify(invoice.taxSummary),
+    created_at: opts.now,
+    updated_at: opts.now,
+  }));
+  const created: { id: string; billing_account_id: string }[] = [];
+  for (let i = 0; i < invoiceRows.length; i += 1000) {
+    const result = await k('invoice')
+      .insert(invoiceRows.slice(i, i + 1000))
+      .onConflict(k.raw('(billing_account_id, period_start) where voided_at is null'))
+      .ignore()
+      .returning(['id', 'billing_account_id']);
+    created.push(...(result as { id: string; billing_account_id: string }[]));
+  }
+  if (created.length === 0) return { created: [] };
+
+  const lineRows = created.flatMap(({ id, billing_account_id }) =>
+    composed.get(billing_account_id)!.invoice.lines.map((l) => ({
+      id: newId('invoice').replace('inv_', 'inl_'),
+      invoice_id: id,
+      position: l.position,
+      kind: l.kind,
+      description: l.description.slice(0, 300),
+      line_id: l.lineId,
+      usage_type: l.usageType,
+      zone: l.zone,
+      quantity: l.quantity,
+      unit: l.unit,
+      unit_price: l.unitPrice,
+      tax_category: l.taxCategory,
+      tax_rate: l.taxRate,
+      tax_inclusive: l.taxInclusive,
+      net_amount: l.netAmount,
+      tax_amount: l.taxAmount,
+      gross_amount: l.grossAmount,
+      source_ref: l.sourceRef,
+    })),
+  );
+  for (let i = 0; i < lineRows.length; i += 2000) await k('invoice_line').insert(lineRows.slice(i, i + 2000));
+
+  // Mark what was billed, so the next period does not bill it again (and a void releases it).
+  const accIds = created.map((c) => c.billing_account_id);
+  const invIds = created.map((c) => c.id);
+  const ends = created.map((c) => composed.get(c.billing_account_id)!.target.period.end);
+  const billed = 'unnest(?::text[], ?::text[], ?::timestamptz[]) as p(account_id, invoice_id, period_end)';
+  await k.raw(`update unbilled_charge c set invoice_id = p.invoice_id from ${billed} where c.billing_account_id = p.account_id and c.invoice_id is null and c.occurred_at < p.period_end`, [accIds, invIds, ends]);
+  await k.raw(`update one_off_charge o set invoice_id = p.invoice_id from ${billed} where o.billing_account_id = p.account_id and o.invoice_id is null and o.occurred_at < p.period_end`, [accIds, invIds, ends]);
+
+  if (opts.autoIssue) await issueInvoices(em, invIds, opts.now);
+  return { created: created.map((c) => ({ invoiceId: c.id, billingAccountId: c.billing_account_id })) };
+}
+
+/**
+ * NEW → VALIDATED → SENT for many invoices: gap-free numbers per series from a counter row locked
+ * in this transaction (a rollback returns the numbers), due dates from the account's terms, and a
+ * CustomerBillCreateEvent each, with the totals the ledger needs to move unbilled → invoiced.
+ */
+export async function issueInvoices(em: Em, invoiceIds: string[], now: Date): Promise<void> {
+  if (invoiceIds.length === 0) return;
+  const k = sql(em);
+  const invoices = await rows<{ id: string; billing_account_id: string; series: string; period_start: Date; period_end: Date; currency: string; net_total: string; tax_total: string; total: string; payment_terms_days: number; usage_total: string | null; usage_records: string | null }>(
+    em,
+    `select i.id, i.billing_account_id, i.series, i.period_start, i.period_end, i.currency, i.net_total, i.tax_total, i.total, a.payment_terms_days,
+            u.usage_total, u.usage_records
+       from invoice i join billing_account a on a.id = i.billing_account_id
+       left join lateral (select sum(c.amount) as usage_total, count(*) as usage_records from unbilled_charge c
+                           where c.billing_account_id = i.billing_account_id and c.invoice_id = i.id) u on true
+      where i.id = any(?::text[]) and i.state = 'NEW' and i.voided_at is null order by i.billing_account_id`,
+    [invoiceIds],
+  );
+  const bySeries = new Map<string, typeof invoices>();
+  for (const inv of invoices) bySeries.set(inv.series, [...(bySeries.get(inv.series) ?? []), inv]);
+  const numbers: string[] = [];
+  const ids: string[] = [];
+  const states: string[] = [];
+  const dues: Date[] = [];
+  for (const [series, list] of [...bySeries.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    await k.raw('insert into invoice_series (series, last_number) values (?, 0) on conflict (series) do nothing', [series]);
+    const [{ last_number }] = (await k.raw('select last_number from invoice_series where series = ? for update', [series])).rows;
+    let n = Number(last_number);
+    for (const inv of list) {
+      n += 1;
+      ids.push(inv.id);
+      numbers.push(`${series}-${String(n).padStart(8, '0')}`);
+      states.push(dec(String(inv.total)).lte(0) ? 'SETTLED' : 'SENT');
+      dues.push(new Date(now.getTime() + inv.payment_terms_days * 86_400_000));
+    }
+    await k.raw('update invoice_series set last_number = ? where series = ?', [n, series]);
+  }
+  await k.raw(
+    `update invoice i set number = p.number, payment_reference = p.number, state = p.state, issued_at = ?, due_date = p.due, updated_at = ?
+       from unnest(?::text[], ?::text[], ?::text[], ?::timestamptz[]) as p(id, number, state, due) where i.id = p.id`,
+    [now, now, ids, numbers, states, dues],
+  );
+  const numberOf = new Map(ids.map((id, i) => [id, numbers[i]!]));
+  const stateOf = new Map(ids.map((id, i) => [id, states[i]!]));
+  await enqueueEvents(
+    em,
+    'customerBillCreated',
+    now,
+    invoices.map((inv) => ({
+      subject: inv.id,
+      key: [inv.id, 'issued'],
+      data: {
+        invoiceId: inv.id,
+        number: numberOf.get(inv.id),
+        billingAccountId: inv.billing_account_id,
+        state: stateOf.get(inv.id),
+        periodStart: new Date(inv.period_start).toISOString(),
+        periodEnd: new Date(inv.period_end).toISOString(),
+        currency: inv.currency,
+        netTotal: dec(String(inv.net_total)).toFixed(),
+        taxTotal: dec(String(inv.tax_total)).toFixed(),
+        total: dec(String(inv.total)).toFixed(),
+        /** Unrounded sum of the POSTPAID usage charges this invoice bills (unbilled → invoiced). */
+        usageAmount: dec(String(inv.usage_total ?? '0')).toFixed(),
+        usageRecords: Number(inv.usage_records ?? 0),
+      },
+    })),
+  );
+}

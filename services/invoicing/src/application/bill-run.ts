@@ -1,0 +1,175 @@
+// Bill runs: one cycle date, many accounts, in batches. The run and its batch plan are rows, so a
+// run survives a crash (a batch is billed in one transaction: it is either done or still pending),
+// and starting the same cycle date twice returns the same run. Any driver may process batches
+// (the service's own runner or a Temporal workflow): a batch is claimed with FOR UPDATE SKIP
+// LOCKED, and the invoice's unique index makes a second billing of an account a no-op anyway.
+import { DomainError, badInput, notFound } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { cycleDaysFor, isCycleDate, periodContaining, periodEndingOn } from '../domain/period';
+import { composeInvoice, type ComposedInvoice } from '../domain/compose';
+import { billAccounts, loadCompositionInputs, type AccountRow, type BillingDeps } from './bill-accounts';
+import { rows, sql } from './sql';
+
+export type BillRunDriver = 'SERVICE' | 'WORKFLOW';
+
+export interface StartBillRunCommand {
+  cycleDate: string;
+  batchSize?: number | null;
+  driver?: BillRunDriver | null;
+  /** Issue (number and send) the invoices at once; false leaves drafts (NEW) to review. Default true. */
+  autoIssue?: boolean | null;
+  now: Date;
+}
+
+export interface BillRunView {
+  id: string;
+  cycleDate: string;
+  state: string;
+  driver: string;
+  autoIssue: boolean;
+  batchSize: number;
+  totalAccounts: number;
+  totalBatches: number;
+  batchesDone: number;
+  accountsDone: number;
+  invoicesCreated: number;
+  createdAt: Date;
+  completedAt: Date | null;
+}
+
+export const billRunId = (cycleDate: string): string => `billrun_${cycleDate}`;
+
+/** Latest time zone on earth: a cycle date is in the future until it has begun somewhere. */
+const EARLIEST_OFFSET_MS = 14 * 3_600_000;
+
+export async function startBillRun(em: Em, c: StartBillRunCommand): Promise<{ run: BillRunView; started: boolean }> {
+  if (!isCycleDate(c.cycleDate)) throw badInput('input.cycleDate', 'The cycle date is a calendar date, YYYY-MM-DD', 'BILL_RUN_DATE_INVALID');
+  if (Date.parse(`${c.cycleDate}T00:00:00Z`) - EARLIEST_OFFSET_MS > c.now.getTime()) {
+    throw new DomainError('BILL_RUN_DATE_IN_FUTURE', `${c.cycleDate} has not begun yet; a bill run bills periods that have ended`, { field: 'input.cycleDate' });
+  }
+  const batchSize = c.batchSize ?? 500;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw badInput('input.batchSize', 'The batch size is 1–10000', 'BILL_RUN_BATCH_SIZE_INVALID');
+  const id = billRunId(c.cycleDate);
+  const k = sql(em);
+  const existing = await k('bill_run').where({ id }).first();
+  if (existing) return { run: (await billRunView(em, id))!, started: false };
+
+  const batches = await rows<{ batch_no: number; first_id: string; last_id: string; n: string }>(
+    em,
+    `select b as batch_no, min(id) as first_id, max(id) as last_id, count(*) as n
+       from (select id, (row_number() over (order by id) - 1) / ? as b from billing_account where payment_mode = 'POSTPAID' and bill_cycle_day = any(?::int[])) x
+      group by b order by b`,
+    [batchSize, cycleDaysFor(c.cycleDate)],
+  );
+  const total = batches.reduce((a, b) => a + Number(b.n), 0);
+  const inserted = await k('bill_run')
+    .insert({ id, cycle_date: c.cycleDate, state: batches.length ? 'RUNNING' : 'COMPLETED', driver: c.driver ?? 'SERVICE', auto_issue: c.autoIssue ?? true, batch_size: batchSize, total_accounts: total, total_batches: batches.length, created_at: c.now, completed_at: batches.length ? null : c.now })
+    .onConflict('id')
+    .ignore()
+    .returning('id');
+  if ((inserted as unknown[]).length === 0) return { run: (await billRunView(em, id))!, started: false };
+  for (let i = 0; i < batches.length; i += 1000) {
+    await k('bill_run_batch').insert(
+      batches.slice(i, i + 1000).map((b) => ({ bill_run_id: id, batch_no: Number(b.batch_no), first_account_id: b.first_id, last_account_id: b.last_id, accounts: Number(b.n), state: 'PENDING' })),
+    );
+  }
+  return { run: (await billRunView(em, id))!, started: true };
+}
+
+export async function billRunView(em: Em, id: string): Promise<BillRunView | null> {
+  const [r] = await rows<Record<string, any>>(
+    em,
+    `select r.*, coalesce(sum(case when b.state = 'DONE' then 1 else 0 end), 0) as batches_done,
+            coalesce(sum(case when b.state = 'DONE' then b.accounts else 0 end), 0) as accounts_done,
+            coalesce(sum(b.invoices_created), 0) as invoices_created
+       from bill_run r left join bill_run_batch b on b.bill_run_id = r.id where r.id = ? group by r.id`,
+    [id],
+  );
+  if (!r) return null;
+  return {
+    id: r.id,
+    cycleDate: r.cycle_date,
+    state: r.state,
+    driver: r.driver,
+    autoIssue: Boolean(r.auto_issue),
+    batchSize: r.batch_size,
+    totalAccounts: r.total_accounts,
+    totalBatches: r.total_batches,
+    batchesDone: Number(r.batches_done),
+    accountsDone: Number(r.accounts_done),
+    invoicesCreated: Number(r.invoices_created),
+    createdAt: r.created_at,
+    completedAt: r.completed_at,
+  };
+}
+
+export interface BatchOutcome {
+  batchNo: number;
+  accounts: number;
+  invoicesCreated: number;
+  /** Accounts whose period has not ended yet in their own time zone. */
+  skipped: number;
+}
+
+/**
+ * Bills one pending batch of a run (a given one, or any) in the caller's transaction. Returns null
+ * when there is nothing left to claim. A batch already DONE is reported again, unchanged.
+ */
+export async function processBillRunBatch(em: Em, runId: string, batchNo: number | null, deps: BillingDeps, now: Date): Promise<BatchOutcome | null> {
+  const k = sql(em);
+  const run = await k('bill_run').where({ id: runId }).first();
+  if (!run) throw notFound('BillRun', runId, 'runId');
+  let q = k('bill_run_batch').where({ bill_run_id: runId });
+  q = batchNo == null ? q.andWhere({ state: 'PENDING' }).orderBy('batch_no').limit(1) : q.andWhere({ batch_no: batchNo });
+  const [batch] = await q.forUpdate().skipLocked();
+  if (!batch) return null;
+  if (batch.state === 'DONE') return { batchNo: batch.batch_no, accounts: batch.accounts, invoicesCreated: batch.invoices_created, skipped: 0 };
+
+  const accounts = await rows<AccountRow>(
+    em,
+    `select * from billing_account where payment_mode = 'POSTPAID' and bill_cycle_day = any(?::int[]) and id >= ? and id <= ? order by id`,
+    [cycleDaysFor(run.cycle_date), batch.first_account_id, batch.last_account_id],
+  );
+  const targets = accounts.map((account) => ({ account, period: periodEndingOn(run.cycle_date, account.bill_cycle_day, account.timezone) })).filter((t) => t.period.end <= now);
+  const result = await billAccounts(em, targets, deps, { now, billRunId: runId, autoIssue: Boolean(run.auto_issue) });
+  await k('bill_run_batch').where({ bill_run_id: runId, batch_no: batch.batch_no }).update({ state: 'DONE', invoices_created: result.created.length, completed_at: now });
+  const [{ pending }] = await rows<{ pending: string }>(em, `select count(*) as pending from bill_run_batch where bill_run_id = ? and state <> 'DONE'`, [runId]);
+  if (Number(pending) === 0) await k('bill_run').where({ id: runId }).update({ state: 'COMPLETED', completed_at: now });
+  return { batchNo: batch.batch_no, accounts: accounts.length, invoicesCreated: result.created.length, skipped: accounts.length - targets.length };
+}
+
+/** Runs still waiting for the service's own runner. */
+export async function runnableBillRuns(em: Em): Promise<string[]> {
+  return (await sql(em)('bill_run').where({ state: 'RUNNING', driver: 'SERVICE' }).orderBy('created_at').select('id')).map((r: { id: string }) => r.id);
+}
+
+async function loadAccount(em: Em, billingAccountId: string, field: string): Promise<AccountRow> {
+  const account = await sql(em)('billing_account').where({ id: billingAccountId }).first();
+  if (!account) throw notFound('BillingAccount', billingAccountId, field);
+  return account as AccountRow;
+}
+
+/**
+ * Closes one account's period and bills it (the bill-cycle workflow's activity). Idempotent: the
+ * same account and period gives the same invoice.
+ */
+export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; periodStart: Date; periodEnd: Date; now: Date }, deps: BillingDeps): Promise<{ id: string; invoiceId: string | null }> {
+  const account = await loadAccount(em, c.billingAccountId, 'input.billingAccountId');
+  if (!(c.periodEnd > c.periodStart)) throw badInput('input.periodEnd', 'A period ends after it starts', 'BILLING_PERIOD_INVALID');
+  if (c.periodEnd > c.now) throw new DomainError('BILLING_PERIOD_NOT_ENDED', 'A period can be closed once it has ended', { field: 'input.periodEnd' });
+  const id = `bp_${c.billingAccountId}_${c.periodStart.toISOString().slice(0, 10)}`.slice(0, 60);
+  const k = sql(em);
+  await k('billing_period').insert({ id, billing_account_id: account.id, period_start: c.periodStart, period_end: c.periodEnd, closed_at: c.now }).onConflict(['billing_account_id', 'period_start']).ignore();
+  if (account.payment_mode === 'POSTPAID') await billAccounts(em, [{ account, period: { start: c.periodStart, end: c.periodEnd } }], deps, { now: c.now, autoIssue: true });
+  const invoice = await k('invoice').where({ billing_account_id: account.id, period_start: c.periodStart }).whereNull('voided_at').first();
+  if (invoice) await k('billing_period').where({ id }).update({ invoice_id: invoice.id });
+  return { id, invoiceId: invoice?.id ?? null };
+}
+
+/** The invoice the account would get at the end of its current period, computed and not stored. */
+export async function previewNextInvoice(em: Em, billingAccountId: string, deps: BillingDeps, now: Date): Promise<{ periodStart: Date; periodEnd: Date; invoice: ComposedInvoice }> {
+  const account = await loadAccount(em, billingAccountId, 'billingAccountId');
+  const period = periodContaining(now, account.bill_cycle_day, account.timezone);
+  const inputs = await loadCompositionInputs(em, [{ account, period }], deps, now);
+  return { periodStart: period.start, periodEnd: period.end, invoice: composeInvoice(inputs.get(account.id)!) };
+}

@@ -1,0 +1,71 @@
+// Invoice state changes one at a time: validate/send, hold/release (disputes), void, regenerate.
+import { DomainError, dec, notFound } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { assertTransition, outstanding, settlementState, type InvoiceState } from '../domain/lifecycle';
+import { billAccounts, issueInvoices, type AccountRow, type BillingDeps } from './bill-accounts';
+import { enqueueEvents, sql } from './sql';
+
+export async function lockInvoice(em: Em, invoiceId: string, field = 'input.invoiceId'): Promise<any> {
+  const invoice = await sql(em)('invoice').where({ id: invoiceId }).forUpdate().first();
+  if (!invoice) throw notFound('Invoice', invoiceId, field);
+  return invoice;
+}
+
+export async function stateChanged(em: Em, invoice: { id: string; billing_account_id: string }, from: string, to: string, now: Date, reason: string): Promise<void> {
+  if (from === to) return;
+  await sql(em)('invoice').where({ id: invoice.id }).update({ state: to, updated_at: now });
+  await enqueueEvents(em, 'customerBillStateChanged', now, [
+    { subject: invoice.id, key: [invoice.id, from, to, now.toISOString()], data: { invoiceId: invoice.id, billingAccountId: invoice.billing_account_id, from, to, reason } },
+  ]);
+}
+
+/** NEW → VALIDATED → SENT (numbered) for one draft. */
+export async function issueInvoice(em: Em, invoiceId: string, now: Date): Promise<void> {
+  const invoice = await lockInvoice(em, invoiceId);
+  assertTransition(invoice.state as InvoiceState, 'VALIDATED');
+  await issueInvoices(em, [invoiceId], now);
+}
+
+/** Puts an invoice on hold for a dispute over `amount` (dunning waits while it covers what is owed). */
+export async function disputeInvoice(em: Em, c: { invoiceId: string; amount: string; reason: string; now: Date }): Promise<void> {
+  const invoice = await lockInvoice(em, c.invoiceId);
+  if (dec(c.amount).lte(0)) throw new DomainError('DISPUTE_AMOUNT_NOT_POSITIVE', 'A disputed amount is above zero', { field: 'input.amount' });
+  const owed = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
+  if (dec(c.amount).gt(owed)) throw new DomainError('DISPUTE_EXCEEDS_OUTSTANDING', `Only ${owed.toFixed(2)} is still owed`, { field: 'input.amount' });
+  if (invoice.state !== 'ON_HOLD') assertTransition(invoice.state, 'ON_HOLD');
+  await sql(em)('invoice').where({ id: invoice.id }).update({ amount_disputed: dec(c.amount).toFixed(), held_from: invoice.state === 'ON_HOLD' ? invoice.held_from : invoice.state });
+  await stateChanged(em, invoice, invoice.state, 'ON_HOLD', c.now, `dispute: ${c.reason}`);
+}
+
+/** Ends a dispute (resolved for or against the customer: credit it with a credit note first if upheld). */
+export async function resolveDispute(em: Em, c: { invoiceId: string; now: Date }): Promise<void> {
+  const invoice = await lockInvoice(em, c.invoiceId);
+  if (invoice.state !== 'ON_HOLD') throw new DomainError('INVOICE_NOT_ON_HOLD', 'The invoice is not on hold', { field: 'input.invoiceId' });
+  const back: InvoiceState = invoice.held_from === 'NEW' || invoice.held_from === 'VALIDATED' ? invoice.held_from : settlementState({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
+  await sql(em)('invoice').where({ id: invoice.id }).update({ amount_disputed: '0', held_from: null });
+  await stateChanged(em, invoice, 'ON_HOLD', back, c.now, 'dispute resolved');
+}
+
+/** Voids a draft (NEW, VALIDATED or held before sending) and releases its charges for regeneration. */
+export async function voidInvoice(em: Em, c: { invoiceId: string; now: Date }): Promise<void> {
+  const invoice = await lockInvoice(em, c.invoiceId);
+  if (invoice.state === 'VOIDED') return;
+  if (invoice.state === 'ON_HOLD' ? !['NEW', 'VALIDATED'].includes(invoice.held_from) : !['NEW', 'VALIDATED'].includes(invoice.state)) {
+    throw new DomainError('INVOICE_ILLEGAL_TRANSITION', `A ${invoice.state} invoice cannot be voided; correct it with a credit note`, { field: 'input.invoiceId' });
+  }
+  const k = sql(em);
+  await k('invoice').where({ id: invoice.id }).update({ voided_at: c.now });
+  await k('unbilled_charge').where({ billing_account_id: invoice.billing_account_id, invoice_id: invoice.id }).update({ invoice_id: null });
+  await k('one_off_charge').where({ billing_account_id: invoice.billing_account_id, invoice_id: invoice.id }).update({ invoice_id: null });
+  await stateChanged(em, invoice, invoice.state, 'VOIDED', c.now, 'voided');
+}
+
+/** Voids a draft and composes a fresh one for the same period from today's facts (left as NEW). */
+export async function regenerateInvoice(em: Em, c: { invoiceId: string; now: Date }, deps: BillingDeps): Promise<string> {
+  const invoice = await lockInvoice(em, c.invoiceId);
+  await voidInvoice(em, c);
+  const account = (await sql(em)('billing_account').where({ id: invoice.billing_account_id }).first()) as AccountRow;
+  const { created } = await billAccounts(em, [{ account, period: { start: new Date(invoice.period_start), end: new Date(invoice.period_end) } }], deps, { now: c.now, autoIssue: false, billRunId: invoice.bill_run_id });
+  if (!created[0]) throw new DomainError('INVOICE_REGENERATION_CONFLICT', 'Another live invoice exists for this period', { field: 'input.invoiceId' });
+  return created[0].invoiceId;
+}

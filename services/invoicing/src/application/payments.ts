@@ -1,0 +1,203 @@
+// Money in and out: payments (card, bank transfer matched by reference, wallet), refunds, credit
+// notes and prepaid receipts. Each takes an idempotency key backed by a unique column: the same
+// key with the same input returns the first result, with other input it is a CONFLICT.
+import { DomainError, badInput, dec, minorUnits, newId, notFound } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { allocatePayment, creditNoteLines, settlementState, type InvoiceState } from '../domain/lifecycle';
+import type { PaymentProvider } from '../adapters/payment-provider';
+import { lockInvoice, stateChanged } from './invoice-lifecycle';
+import { enqueueEvents, requestHash, sql } from './sql';
+
+export type PaymentChannel = 'CARD' | 'BANK_TRANSFER' | 'WALLET';
+
+export interface RecordPaymentCommand {
+  invoiceId?: string | null;
+  /** Bank transfers: the reference the customer wrote (the invoice's payment reference). */
+  reference?: string | null;
+  channel: PaymentChannel;
+  amount: { amount: string; currency: string };
+  idempotencyKey: string;
+  paymentMethodToken?: string | null;
+  /** Keep an amount above what is owed as account credit instead of refusing it. */
+  allowOverpayment?: boolean | null;
+  now: Date;
+}
+
+function reused(key: string): DomainError {
+  return new DomainError('IDEMPOTENCY_KEY_REUSED', `Idempotency key "${key}" was used for a different request`, { field: 'input.idempotencyKey' });
+}
+
+async function replay(em: Em, table: string, key: string, hash: string): Promise<string | null> {
+  const row = await sql(em)(table).where({ idempotency_key: key }).first();
+  if (!row) return null;
+  if (row.request_hash !== hash) throw reused(key);
+  return row.id as string;
+}
+
+export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: PaymentProvider): Promise<string> {
+  if (!c.idempotencyKey) throw badInput('input.idempotencyKey', 'An idempotency key is required', 'IDEMPOTENCY_KEY_MISSING');
+  const { now, ...request } = c;
+  const hash = requestHash(request);
+  const again = await replay(em, 'payment', c.idempotencyKey, hash);
+  if (again) return again;
+
+  let invoiceId = c.invoiceId ?? null;
+  if (!invoiceId && c.reference) {
+    const match = await sql(em)('invoice').where({ payment_reference: c.reference }).whereNull('voided_at').first();
+    if (!match) throw new DomainError('PAYMENT_REFERENCE_UNMATCHED', `No invoice has the payment reference "${c.reference}"`, { field: 'input.reference' });
+    invoiceId = match.id;
+  }
+  if (!invoiceId) throw badInput('input.invoiceId', 'Name the invoice, or give its payment reference', 'PAYMENT_INVOICE_MISSING');
+  if (c.channel === 'CARD' && !c.paymentMethodToken) throw badInput('input.paymentMethodToken', 'A card payment needs a payment-method token', 'PAYMENT_METHOD_MISSING');
+  const invoice = await lockInvoice(em, invoiceId);
+  const { applied, toCredit } = allocatePayment({
+    invoice: { state: invoice.state, currency: invoice.currency, total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) },
+    amount: c.amount.amount,
+    currency: c.amount.currency,
+    allowOverpayment: c.allowOverpayment ?? false,
+  });
+  const scale = minorUnits(invoice.currency);
+  const amount = dec(c.amount.amount).toFixed(scale);
+  const providerRef = c.channel === 'CARD' ? (await provider.charge({ paymentMethodToken: c.paymentMethodToken!, amount, currency: invoice.currency, reference: invoice.payment_reference ?? invoice.id, idempotencyKey: c.idempotencyKey })).providerRef : null;
+
+  const id = newId('payment');
+  const k = sql(em);
+  await k('payment').insert({ id, billing_account_id: invoice.billing_account_id, invoice_id: invoice.id, channel: c.channel, amount, currency: invoice.currency, applied_amount: applied, credit_amount: toCredit, reference: c.reference ?? invoice.payment_reference, provider_ref: providerRef, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
+  const paid = dec(String(invoice.amount_paid)).plus(applied).toFixed(scale);
+  await k('invoice').where({ id: invoice.id }).update({ amount_paid: paid, updated_at: now });
+  if (dec(toCredit).gt(0)) await k('account_credit_entry').insert({ id: newId('payment').replace('pay_', 'crd_'), billing_account_id: invoice.billing_account_id, amount: toCredit, currency: invoice.currency, source: 'OVERPAYMENT', source_id: id, created_at: now });
+  const next = invoice.state === 'ON_HOLD' ? 'ON_HOLD' : settlementState({ total: String(invoice.total), amountPaid: paid, amountCredited: String(invoice.amount_credited) });
+  await stateChanged(em, invoice, invoice.state, next, now, `payment ${id}`);
+  await enqueueEvents(em, 'paymentCreated', now, [
+    { subject: id, key: [id], data: { paymentId: id, billingAccountId: invoice.billing_account_id, invoiceId: invoice.id, channel: c.channel, amount, appliedAmount: applied, creditAmount: toCredit, currency: invoice.currency, invoiceState: next } },
+  ]);
+  return id;
+}
+
+export async function refundPayment(em: Em, c: { paymentId: string; amount: { amount: string; currency: string }; idempotencyKey: string; now: Date }, provider: PaymentProvider): Promise<string> {
+  const { now, ...request } = c;
+  const hash = requestHash(request);
+  const again = await replay(em, 'refund', c.idempotencyKey, hash);
+  if (again) return again;
+  const k = sql(em);
+  const payment = await k('payment').where({ id: c.paymentId }).forUpdate().first();
+  if (!payment) throw notFound('Payment', c.paymentId, 'input.paymentId');
+  if (c.amount.currency !== payment.currency) throw new DomainError('REFUND_CURRENCY_MISMATCH', `The payment was in ${payment.currency}`, { field: 'input.amount.currency' });
+  const scale = minorUnits(payment.currency);
+  const amount = dec(c.amount.amount);
+  if (amount.lte(0) || amount.decimalPlaces() > scale) throw badInput('input.amount.amount', `A refund is above zero with at most ${scale} decimals`, 'REFUND_AMOUNT_INVALID');
+  const refundable = dec(String(payment.amount)).minus(String(payment.refunded_amount));
+  if (amount.gt(refundable)) throw new DomainError('REFUND_EXCEEDS_PAYMENT', `Only ${refundable.toFixed(scale)} of this payment can be refunded`, { field: 'input.amount.amount' });
+  const providerRef = payment.channel === 'CARD' ? (await provider.refund({ providerRef: payment.provider_ref, amount: amount.toFixed(scale), currency: payment.currency, idempotencyKey: c.idempotencyKey })).providerRef : null;
+  const id = newId('payment').replace('pay_', 'ref_');
+  await k('refund').insert({ id, payment_id: payment.id, amount: amount.toFixed(scale), currency: payment.currency, provider_ref: providerRef, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
+  await k('payment').where({ id: payment.id }).update({ refunded_amount: dec(String(payment.refunded_amount)).plus(amount).toFixed(scale) });
+  // A refund gives back kept credit first, then reopens the invoice.
+  const fromCredit = dec(String(payment.credit_amount)).minus(String(payment.refunded_amount));
+  const creditPart = fromCredit.gt(0) ? (amount.lt(fromCredit) ? amount : fromCredit) : dec('0');
+  const invoicePart = amount.minus(creditPart);
+  if (creditPart.gt(0)) await k('account_credit_entry').insert({ id: `crd_${id.slice(4)}`, billing_account_id: payment.billing_account_id, amount: creditPart.negated().toFixed(scale), currency: payment.currency, source: 'REFUND', source_id: id, created_at: now });
+  if (invoicePart.gt(0) && payment.invoice_id) {
+    const invoice = await lockInvoice(em, payment.invoice_id);
+    const paid = dec(String(invoice.amount_paid)).minus(invoicePart).toFixed(scale);
+    await k('invoice').where({ id: invoice.id }).update({ amount_paid: paid, updated_at: now });
+    const next = invoice.state === 'ON_HOLD' ? 'ON_HOLD' : settlementState({ total: String(invoice.total), amountPaid: paid, amountCredited: String(invoice.amount_credited) });
+    await stateChanged(em, invoice, invoice.state, next, now, `refund ${id}`);
+  }
+  return id;
+}
+
+export interface IssueCreditNoteCommand {
+  invoiceId: string;
+  kind: 'CREDIT' | 'REFUND' | 'OFFSET';
+  reason: string;
+  lines: { invoiceLineId: string; amount: string }[];
+  idempotencyKey: string;
+  now: Date;
+}
+
+/**
+ * A credit note against invoice lines. CREDIT lowers what the invoice still asks for (any part of
+ * it already paid becomes account credit); OFFSET puts the amount on the account's credit for
+ * later invoices; REFUND pays it back (the paid amount goes down by it).
+ */
+export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand): Promise<string> {
+  const { now, ...request } = c;
+  const hash = requestHash(request);
+  const again = await replay(em, 'credit_note', c.idempotencyKey, hash);
+  if (again) return again;
+  const invoice = await lockInvoice(em, c.invoiceId);
+  if (invoice.state === 'VOIDED') throw new DomainError('INVOICE_VOIDED', 'A voided invoice cannot be credited', { field: 'input.invoiceId' });
+  if (invoice.state === 'NEW') throw new DomainError('INVOICE_NOT_ISSUED', 'Regenerate a draft instead of crediting it', { field: 'input.invoiceId' });
+  if (!c.reason?.trim()) throw badInput('input.reason', 'Say why the customer is credited', 'CREDIT_NOTE_REASON_MISSING');
+  const k = sql(em);
+  const invoiceLines = await k('invoice_line').where({ invoice_id: invoice.id }).forUpdate();
+  const byId = new Map(invoiceLines.map((l: any) => [l.id, { grossAmount: String(l.gross_amount), taxAmount: String(l.tax_amount), creditedAmount: String(l.credited_amount) }]));
+  const lines = creditNoteLines(invoice.currency, c.lines.map((l) => ({ ...l, line: byId.get(l.invoiceLineId) })), invoice.rounding_mode);
+  const scale = minorUnits(invoice.currency);
+  const total = lines.reduce((a, l) => a.plus(l.amount), dec('0'));
+  const taxTotal = lines.reduce((a, l) => a.plus(l.taxAmount), dec('0'));
+  const owed = dec(String(invoice.total)).minus(String(invoice.amount_paid)).minus(String(invoice.amount_credited));
+  if (c.kind === 'REFUND' && total.gt(String(invoice.amount_paid))) throw new DomainError('CREDIT_NOTE_REFUND_EXCEEDS_PAID', `Only ${dec(String(invoice.amount_paid)).toFixed(scale)} was paid`, { field: 'input.lines' });
+
+  const id = newId('invoice').replace('inv_', 'cn_');
+  await k.raw('insert into invoice_series (series, last_number) values (?, 0) on conflict (series) do nothing', ['CN']);
+  const [{ last_number }] = (await k.raw(`update invoice_series set last_number = last_number + 1 where series = 'CN' returning last_number`)).rows;
+  const number = `CN-${String(last_number).padStart(8, '0')}`;
+  await k('credit_note').insert({ id, number, invoice_id: invoice.id, billing_account_id: invoice.billing_account_id, kind: c.kind, reason: c.reason, total: total.toFixed(scale), tax_total: taxTotal.toFixed(scale), currency: invoice.currency, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
+  await k('credit_note_line').insert(lines.map((l, i) => ({ id: `${id}_${i + 1}`.slice(0, 40), credit_note_id: id, invoice_line_id: l.invoiceLineId, amount: l.amount, tax_amount: l.taxAmount })));
+  for (const l of lines) await k('invoice_line').where({ id: l.invoiceLineId }).update({ credited_amount: k.raw('credited_amount + ?::numeric', [l.amount]) });
+
+  let paid = dec(String(invoice.amount_paid));
+  let credited = dec(String(invoice.amount_credited));
+  let toAccount = dec('0');
+  if (c.kind === 'CREDIT') {
+    credited = credited.plus(total);
+    if (total.gt(owed)) {
+      // Part of the credited amount was already paid: the customer keeps it as credit.
+      toAccount = total.minus(owed.isNegative() ? 0 : owed);
+      paid = paid.minus(toAccount);
+    }
+  } else if (c.kind === 'OFFSET') {
+    toAccount = total;
+  } else {
+    credited = credited.plus(total);
+    paid = paid.minus(total);
+  }
+  await k('invoice').where({ id: invoice.id }).update({ amount_paid: paid.toFixed(scale), amount_credited: credited.toFixed(scale), updated_at: now });
+  if (toAccount.gt(0)) await k('account_credit_entry').insert({ id: `crd_${id.slice(3)}`.slice(0, 40), billing_account_id: invoice.billing_account_id, amount: toAccount.toFixed(scale), currency: invoice.currency, source: 'CREDIT_NOTE', source_id: id, created_at: now });
+  if (c.kind !== 'OFFSET' && invoice.state !== 'ON_HOLD' && invoice.state !== 'VALIDATED') {
+    const next = settlementState({ total: String(invoice.total), amountPaid: paid.toFixed(scale), amountCredited: credited.toFixed(scale) });
+    await stateChanged(em, invoice, invoice.state as InvoiceState, next, now, `credit note ${number}`);
+  }
+  await enqueueEvents(em, 'creditNoteCreated', now, [
+    { subject: id, key: [id], data: { creditNoteId: id, number, invoiceId: invoice.id, billingAccountId: invoice.billing_account_id, kind: c.kind, total: total.toFixed(scale), taxTotal: taxTotal.toFixed(scale), currency: invoice.currency, lines } },
+  ]);
+  return id;
+}
+
+export interface IssueReceiptCommand {
+  billingAccountId: string;
+  rechargeId: string;
+  amount: { amount: string; currency: string };
+  paymentReference: string;
+  channel: string;
+  idempotencyKey: string;
+  now: Date;
+}
+
+/** A receipt for a prepaid recharge (the recharge workflow's activity). */
+export async function issuePaymentReceipt(em: Em, c: IssueReceiptCommand): Promise<string> {
+  const { now, ...request } = c;
+  const hash = requestHash(request);
+  const again = await replay(em, 'receipt', c.idempotencyKey, hash);
+  if (again) return again;
+  const amount = dec(c.amount.amount);
+  if (amount.lte(0)) throw badInput('input.amount.amount', 'A receipt is for an amount above zero', 'RECEIPT_AMOUNT_NOT_POSITIVE');
+  const k = sql(em);
+  await k.raw('insert into invoice_series (series, last_number) values (?, 0) on conflict (series) do nothing', ['RCT']);
+  const [{ last_number }] = (await k.raw(`update invoice_series set last_number = last_number + 1 where series = 'RCT' returning last_number`)).rows;
+  const id = newId('payment').replace('pay_', 'rct_');
+  await k('receipt').insert({ id, number: `RCT-${String(last_number).padStart(8, '0')}`, billing_account_id: c.billingAccountId, recharge_id: c.rechargeId, amount: amount.toFixed(), currency: c.amount.currency, payment_reference: c.paymentReference, channel: c.channel, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
+  return id;
+}

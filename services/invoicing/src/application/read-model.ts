@@ -1,0 +1,193 @@
+// Invoicing's local read model of what other services own: billing accounts and subscriptions
+// (from subscribers), plan versions (from catalog), POSTPAID charges (from wallets). Fed by event
+// consumers and, for tests and operators, by explicit mutations. Every write here is idempotent.
+import { DomainError, badInput, dec, isCurrencyCode, minorUnits, notFound, type ChargeResult, type RoundingMode } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { isValidTimeZone } from '../domain/period';
+import { rows, sql } from './sql';
+
+const ROUNDING_MODES = ['HALF_EVEN', 'HALF_UP', 'HALF_DOWN', 'UP', 'DOWN', 'CEILING', 'FLOOR'];
+
+/** Tax jurisdiction when none is given: where the currency is at home. */
+const JURISDICTION_BY_CURRENCY: Record<string, string> = { EUR: 'DE', USD: 'US', GBP: 'GB', CHF: 'CH', SEK: 'SE', NOK: 'NO', DKK: 'DK', PLN: 'PL' };
+
+export interface RegisterAccountCommand {
+  billingAccountId: string;
+  customerId?: string | null;
+  customerName?: string | null;
+  paymentMode: 'PREPAID' | 'POSTPAID';
+  currency: string;
+  billCycleDay?: number | null;
+  timezone?: string | null;
+  jurisdiction?: string | null;
+  roundingMode?: RoundingMode | null;
+  series?: string | null;
+  paymentTermsDays?: number | null;
+  now: Date;
+}
+
+export async function registerBillingAccount(em: Em, c: RegisterAccountCommand): Promise<string> {
+  if (!c.billingAccountId) throw badInput('input.billingAccountId', 'A billing account id is required');
+  if (!isCurrencyCode(c.currency)) throw badInput('input.currency', `"${c.currency}" is not a currency we bill in`, 'MONEY_UNKNOWN_CURRENCY');
+  const day = c.billCycleDay ?? 1;
+  if (!Number.isInteger(day) || day < 1 || day > 31) throw badInput('input.billCycleDay', 'The bill-cycle day is 1–31', 'BILL_CYCLE_DAY_INVALID');
+  const tz = c.timezone ?? 'UTC';
+  if (!isValidTimeZone(tz)) throw badInput('input.timezone', `"${tz}" is not an IANA time zone`, 'TIMEZONE_INVALID');
+  const rounding = c.roundingMode ?? 'HALF_EVEN';
+  if (!ROUNDING_MODES.includes(rounding)) throw badInput('input.roundingMode', `Rounding mode is one of ${ROUNDING_MODES.join(', ')}`, 'ROUNDING_MODE_INVALID');
+  const row = {
+    id: c.billingAccountId,
+    customer_id: c.customerId ?? null,
+    customer_name: c.customerName ?? null,
+    payment_mode: c.paymentMode,
+    currency: c.currency,
+    bill_cycle_day: day,
+    timezone: tz,
+    jurisdiction: c.jurisdiction ?? JURISDICTION_BY_CURRENCY[c.currency] ?? 'XX',
+    rounding_mode: rounding,
+    series: c.series ?? 'INV',
+    payment_terms_days: c.paymentTermsDays ?? 14,
+    status: 'ACTIVE',
+    created_at: c.now,
+  };
+  // Re-delivered events are no-ops; an explicit registration may refine what the event said.
+  await sql(em)('billing_account').insert(row).onConflict('id').merge(['customer_name', 'jurisdiction', 'rounding_mode', 'series', 'payment_terms_days', 'bill_cycle_day', 'timezone']);
+  return c.billingAccountId;
+}
+
+export interface RecordSubscriptionCommand {
+  subscriptionId: string;
+  lineId: string;
+  msisdn?: string | null;
+  billingAccountId: string;
+  planCode: string;
+  planVersionId: string;
+  startsAt: Date;
+  endsAt?: Date | null;
+}
+
+/**
+ * Records which plan version a subscription is on from `startsAt`. A different plan version at a
+ * later instant closes the open segment there (a mid-cycle plan change); the same facts again
+ * change nothing.
+ */
+export async function recordSubscription(em: Em, c: RecordSubscriptionCommand): Promise<void> {
+  const k = sql(em);
+  const open = await k('subscription_segment').where({ subscription_id: c.subscriptionId }).orderBy('valid_from', 'desc').first();
+  if (open && open.plan_version_id === c.planVersionId) {
+    const endsAt = c.endsAt ?? null;
+    if ((open.valid_to?.getTime?.() ?? null) !== (endsAt?.getTime() ?? null)) await k('subscription_segment').where({ seq: open.seq }).update({ valid_to: endsAt });
+    return;
+  }
+  if (open && new Date(open.valid_from) >= c.startsAt) {
+    // An older event arriving late: nothing to add.
+    if (new Date(open.valid_from).getTime() === c.startsAt.getTime()) return;
+    return;
+  }
+  if (open && (open.valid_to === null || new Date(open.valid_to) > c.startsAt)) await k('subscription_segment').where({ seq: open.seq }).update({ valid_to: c.startsAt });
+  await k('subscription_segment')
+    .insert({ subscription_id: c.subscriptionId, line_id: c.lineId, msisdn: c.msisdn ?? null, billing_account_id: c.billingAccountId, plan_code: c.planCode, plan_version_id: c.planVersionId, valid_from: c.startsAt, valid_to: c.endsAt ?? null })
+    .onConflict(['subscription_id', 'valid_from'])
+    .ignore();
+}
+
+/** Keeps POSTPAID charges (idempotent by chargeId); returns how many were new. */
+export async function recordCharges(em: Em, charges: (ChargeResult & { zone?: string | null })[], now: Date): Promise<number> {
+  const kept = charges.filter((c) => c.paymentMode === 'POSTPAID' && c.outcome !== 'DENIED');
+  if (kept.length === 0) return 0;
+  let inserted = 0;
+  for (let i = 0; i < kept.length; i += 1000) {
+    const chunk = kept.slice(i, i + 1000).map((c) => ({
+      charge_id: c.chargeId,
+      billing_account_id: c.billingAccountId,
+      line_id: c.lineId ?? null,
+      usage_type: c.usageType,
+      zone: c.zone ?? null,
+      unit: c.unit,
+      units: dec(c.units).toFixed(),
+      amount: dec(c.amountCharged).toFixed(),
+      currency: c.currency,
+      occurred_at: new Date(c.occurredAt),
+      received_at: now,
+    }));
+    const result = await sql(em)('unbilled_charge').insert(chunk).onConflict('charge_id').ignore().returning('charge_id');
+    inserted += (result as unknown[]).length;
+  }
+  return inserted;
+}
+
+export interface AddOneOffChargeCommand {
+  id: string;
+  billingAccountId: string;
+  lineId?: string | null;
+  code: string;
+  description: string;
+  amount: { amount: string; currency: string };
+  taxCategory?: string | null;
+  occurredAt?: Date | null;
+  now: Date;
+}
+
+/** One-off charges and credits (activation, proration, goodwill): signed amounts; idempotent by id. */
+export async function addOneOffCharge(em: Em, c: AddOneOffChargeCommand): Promise<{ created: boolean }> {
+  const account = await sql(em)('billing_account').where({ id: c.billingAccountId }).first();
+  if (!account) throw notFound('BillingAccount', c.billingAccountId, 'input.billingAccountId');
+  if (c.amount.currency !== account.currency) throw new DomainError('ONE_OFF_CURRENCY_MISMATCH', `The account bills in ${account.currency}`, { field: 'input.amount.currency' });
+  const amount = dec(c.amount.amount);
+  if (amount.decimalPlaces() > minorUnits(account.currency)) throw badInput('input.amount.amount', `${account.currency} has ${minorUnits(account.currency)} decimal places`, 'ONE_OFF_AMOUNT_PRECISION');
+  const existing = await sql(em)('one_off_charge').where({ id: c.id }).first();
+  if (existing) {
+    if (!dec(existing.amount).eq(amount) || existing.billing_account_id !== c.billingAccountId) throw new DomainError('IDEMPOTENCY_KEY_REUSED', `One-off charge ${c.id} was recorded with other facts`, { field: 'input.id' });
+    return { created: false };
+  }
+  await sql(em)('one_off_charge').insert({
+    id: c.id,
+    billing_account_id: c.billingAccountId,
+    line_id: c.lineId ?? null,
+    code: c.code,
+    description: c.description,
+    amount: amount.toFixed(),
+    currency: account.currency,
+    tax_category: c.taxCategory ?? 'TELECOM_STANDARD',
+    occurred_at: c.occurredAt ?? c.now,
+  });
+  return { created: true };
+}
+
+export interface AddDiscountCommand {
+  billingAccountId: string;
+  code: string;
+  description: string;
+  percent?: string | null;
+  amount?: string | null;
+  validFrom: Date;
+  validTo?: Date | null;
+}
+
+export async function addDiscount(em: Em, c: AddDiscountCommand): Promise<void> {
+  if ((c.percent == null) === (c.amount == null)) throw badInput('input.percent', 'Give either a percent or an amount', 'DISCOUNT_SHAPE_INVALID');
+  if (c.percent != null && (dec(c.percent).lte(0) || dec(c.percent).gt(100))) throw badInput('input.percent', 'A percent is above 0 and at most 100', 'DISCOUNT_PERCENT_INVALID');
+  if (c.amount != null && dec(c.amount).lte(0)) throw badInput('input.amount', 'A discount amount is above 0', 'DISCOUNT_AMOUNT_INVALID');
+  const account = await sql(em)('billing_account').where({ id: c.billingAccountId }).first();
+  if (!account) throw notFound('BillingAccount', c.billingAccountId, 'input.billingAccountId');
+  await sql(em)('discount')
+    .insert({ id: `dsc_${c.billingAccountId.slice(-12)}_${c.code}`.slice(0, 40), billing_account_id: c.billingAccountId, code: c.code, description: c.description, percent: c.percent ?? null, amount: c.amount ?? null, valid_from: c.validFrom, valid_to: c.validTo ?? null })
+    .onConflict(['billing_account_id', 'code'])
+    .merge(['description', 'percent', 'amount', 'valid_from', 'valid_to']);
+}
+
+export async function upsertTaxRule(em: Em, c: { jurisdiction: string; category: string; rate: string; inclusive: boolean; name: string }): Promise<void> {
+  const rate = dec(c.rate);
+  if (rate.isNegative() || rate.gte(1)) throw badInput('input.rate', 'A tax rate is a fraction from 0 to below 1, e.g. 0.19', 'TAX_RATE_INVALID');
+  await sql(em)('tax_rule').insert({ jurisdiction: c.jurisdiction, category: c.category, rate: rate.toFixed(), inclusive: c.inclusive, name: c.name }).onConflict(['jurisdiction', 'category']).merge(['rate', 'inclusive', 'name']);
+}
+
+export async function registerPlanVersion(em: Em, id: string, document: Record<string, unknown>, now: Date): Promise<void> {
+  if (typeof document?.code !== 'string') throw badInput('input.document', 'A plan document has a code', 'PLAN_DOCUMENT_INVALID');
+  await sql(em)('plan_version').insert({ id, plan_code: document.code, document: JSON.stringify(document), fetched_at: now }).onConflict('id').ignore();
+}
+
+export async function accountCredit(em: Em, billingAccountId: string): Promise<string> {
+  const [r] = await rows<{ total: string | null }>(em, 'select sum(amount) as total from account_credit_entry where billing_account_id = ?', [billingAccountId]);
+  return dec(r?.total ?? '0').toFixed(4);
+}

@@ -1,0 +1,111 @@
+// Billing-period calendar in the account's time zone. A bill-cycle day D (1–31) means a period
+// starts at 00:00 local time on day D of each month, clamped to the month's last day. Pure: uses
+// only Intl time-zone data.
+
+const DAY_MS = 86_400_000;
+
+export interface Period {
+  /** Inclusive UTC instant. */
+  start: Date;
+  /** Exclusive UTC instant. */
+  end: Date;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+export function isValidTimeZone(tz: string): boolean {
+  try {
+    formatter(tz);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function localParts(utcMs: number, timeZone: string) {
+  const p: Record<string, number> = {};
+  for (const part of formatter(timeZone).formatToParts(new Date(utcMs))) if (part.type !== 'literal') p[part.type] = Number(part.value);
+  return { year: p.year!, month: p.month!, day: p.day!, hour: p.hour!, minute: p.minute!, second: p.second! };
+}
+
+function offsetAt(utcMs: number, timeZone: string): number {
+  const p = localParts(utcMs, timeZone);
+  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(utcMs / 1000) * 1000;
+}
+
+export function daysInMonth(year: number, month1: number): number {
+  return new Date(Date.UTC(year, month1, 0)).getUTCDate();
+}
+
+/** UTC instant of 00:00 local time on y-m-d (first local instant of the day across a DST gap). */
+export function localMidnight(year: number, month1: number, day: number, timeZone: string): Date {
+  const wall = Date.UTC(year, month1 - 1, day);
+  let utc = wall - offsetAt(wall, timeZone);
+  utc = wall - offsetAt(utc, timeZone);
+  if (localParts(utc, timeZone).day !== day) utc = wall - offsetAt(utc - 43_200_000, timeZone);
+  return new Date(utc);
+}
+
+/** The period boundary (00:00 local on the clamped cycle day) in the given local month. */
+export function boundaryIn(year: number, month1: number, billCycleDay: number, timeZone: string): Date {
+  return localMidnight(year, month1, Math.min(billCycleDay, daysInMonth(year, month1)), timeZone);
+}
+
+/**
+ * The period that ends on the cycle date `cycleDate` ("YYYY-MM-DD", local to the account): from
+ * the boundary one month earlier to 00:00 local on the cycle date.
+ */
+export function periodEndingOn(cycleDate: string, billCycleDay: number, timeZone: string): Period {
+  const [y, m] = cycleDate.split('-').map(Number) as [number, number];
+  const end = boundaryIn(y, m, billCycleDay, timeZone);
+  const prevY = m === 1 ? y - 1 : y;
+  const prevM = m === 1 ? 12 : m - 1;
+  return { start: boundaryIn(prevY, prevM, billCycleDay, timeZone), end };
+}
+
+/** The period containing `at`. */
+export function periodContaining(at: Date, billCycleDay: number, timeZone: string): Period {
+  const p = localParts(at.getTime(), timeZone);
+  let end = boundaryIn(p.year, p.month, billCycleDay, timeZone);
+  let y = p.year;
+  let m = p.month;
+  if (end.getTime() <= at.getTime()) {
+    y = m === 12 ? y + 1 : y;
+    m = m === 12 ? 1 : m + 1;
+    end = boundaryIn(y, m, billCycleDay, timeZone);
+  }
+  const prevY = m === 1 ? y - 1 : y;
+  const prevM = m === 1 ? 12 : m - 1;
+  return { start: boundaryIn(prevY, prevM, billCycleDay, timeZone), end };
+}
+
+/** Whole local days between two boundaries (a 23 h or 25 h DST day counts as one). */
+export function daysBetween(from: Date, to: Date): number {
+  return Math.max(0, Math.round((to.getTime() - from.getTime()) / DAY_MS));
+}
+
+const CYCLE_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+export function isCycleDate(value: string): boolean {
+  const m = CYCLE_DATE.exec(value);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth(y, mo);
+}
+
+/** The cycle day a cycle date bills: day D, or every D ≥ last day of a short month. */
+export function cycleDaysFor(cycleDate: string): number[] {
+  const [y, m, d] = cycleDate.split('-').map(Number) as [number, number, number];
+  const last = daysInMonth(y, m);
+  if (d < last) return [d];
+  const days: number[] = [];
+  for (let day = d; day <= 31; day++) days.push(day);
+  return days;
+}

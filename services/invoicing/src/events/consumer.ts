@@ -1,0 +1,105 @@
+// One durable pull consumer on the BILLING stream for everything invoicing learns from others:
+// POSTPAID charges from wallets (batched into `unbilled_charge`, idempotent by chargeId), and
+// accounts, subscriptions and one-off charges from subscribers. Each fetched batch is applied in
+// one transaction, then acknowledged; a crash before the ack redelivers, and every write is idempotent.
+import { AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
+import { BILLING_STREAM, EVENTS, WORK_SUBJECTS, parseCloudEvent, type ChargeResult, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
+import type { Em, ServiceRuntime } from '@ledgerline/platform';
+import { addOneOffCharge, recordCharges, recordSubscription, registerBillingAccount } from '../application/read-model';
+
+const ONE_OFF_SUBJECT = (EVENTS as Record<string, { subject: string }>).oneOffChargeCreated?.subject ?? 'billing.subscribers.oneoffcharge.created';
+
+export const CONSUMED_SUBJECTS = [
+  WORK_SUBJECTS.chargeApplied,
+  EVENTS.billingAccountCreated.subject,
+  EVENTS.subscriptionCreated.subject,
+  EVENTS.subscriptionChanged.subject,
+  ONE_OFF_SUBJECT,
+];
+
+/** Applies one batch of messages; exported so tests can feed messages without NATS. */
+export async function applyMessages(em: Em, messages: { subject: string; data: Uint8Array | string }[], now: Date): Promise<void> {
+  const charges: ChargeResult[] = [];
+  for (const m of messages) {
+    const text = typeof m.data === 'string' ? m.data : new TextDecoder().decode(m.data);
+    if (m.subject === WORK_SUBJECTS.chargeApplied) {
+      const body = JSON.parse(text);
+      // Wallets may publish the bare message or wrap it in a CloudEvent; accept both.
+      charges.push((body?.specversion ? body.data : body) as ChargeResult);
+      continue;
+    }
+    const event = parseCloudEvent(text);
+    if (m.subject === EVENTS.billingAccountCreated.subject) {
+      const d = event.data as { billingAccountId: string; customerId: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; billCycleDay: number; timezone: string };
+      await registerBillingAccount(em, { ...d, now });
+    } else if (m.subject === EVENTS.subscriptionCreated.subject || m.subject === EVENTS.subscriptionChanged.subject) {
+      const d = event.data as SubscriptionData & { effectiveAt?: string };
+      // A plan change takes effect when the event says (or at the event's time).
+      const startsAt = m.subject === EVENTS.subscriptionChanged.subject ? new Date(d.effectiveAt ?? event.time) : new Date(d.startsAt);
+      await recordSubscription(em, { subscriptionId: d.subscriptionId, lineId: d.lineId, msisdn: d.msisdn, billingAccountId: d.billingAccountId, planCode: d.planCode, planVersionId: d.planVersionId, startsAt, endsAt: d.endsAt ? new Date(d.endsAt) : null });
+    } else if (m.subject === ONE_OFF_SUBJECT) {
+      const d = event.data as OneOffChargeData;
+      await addOneOffCharge(em, { id: d.chargeId, billingAccountId: d.billingAccountId, lineId: d.lineId, code: d.reason, description: d.description, amount: { amount: d.amount, currency: d.currency }, occurredAt: new Date(d.chargedAt), now });
+    }
+  }
+  if (charges.length) await recordCharges(em, charges, now);
+}
+
+/**
+ * Two durable consumers (single filter subjects, so NATS servers before 2.10 work too): wallets'
+ * charge results, and everything subscribers publishes (we skip what we do not need).
+ */
+export const CONSUMERS = [
+  { name: 'charges', filter: WORK_SUBJECTS.chargeApplied },
+  { name: 'subscribers', filter: 'billing.subscribers.>' },
+];
+
+export async function startConsumer(runtime: ServiceRuntime): Promise<() => Promise<void>> {
+  const schema = runtime.config.databaseSchema;
+  const throwaway = schema.startsWith('t_');
+  const { jsm, js } = runtime.messaging;
+  let running = true;
+  const loops: Promise<void>[] = [];
+  const names: string[] = [];
+  for (const c of CONSUMERS) {
+    const durable = throwaway ? `invoicing_${c.name}_${schema}` : `invoicing_${c.name}`;
+    names.push(durable);
+    try {
+      await jsm.consumers.info(BILLING_STREAM.name, durable);
+    } catch {
+      await jsm.consumers.add(BILLING_STREAM.name, {
+        durable_name: durable,
+        filter_subject: c.filter,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: throwaway ? DeliverPolicy.New : DeliverPolicy.All,
+        max_ack_pending: 20_000,
+        ack_wait: 60_000_000_000,
+      });
+    }
+    const consumer = await js.consumers.get(BILLING_STREAM.name, durable);
+    loops.push(
+      (async () => {
+        while (running) {
+          try {
+            const batch: JsMsg[] = [];
+            const iter = await consumer.fetch({ max_messages: 1000, expires: 1000 });
+            for await (const m of iter) batch.push(m);
+            if (batch.length === 0) continue;
+            const wanted = batch.filter((m) => CONSUMED_SUBJECTS.includes(m.subject));
+            if (wanted.length) await runtime.orm.em.fork().transactional((em) => applyMessages(em as Em, wanted.map((m) => ({ subject: m.subject, data: m.data })), runtime.clock.now()));
+            for (const m of batch) m.ack();
+          } catch (error) {
+            if (!running) break;
+            runtime.logger.warn({ err: error }, 'invoicing consumer batch failed; it will be redelivered');
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }
+      })(),
+    );
+  }
+  return async () => {
+    running = false;
+    await Promise.all(loops);
+    if (throwaway) for (const n of names) await jsm.consumers.delete(BILLING_STREAM.name, n).catch(() => undefined);
+  };
+}

@@ -1,0 +1,144 @@
+// Dunning: collections for one overdue invoice, firm but fair.
+//
+// From the due date it walks the policy's steps in time order: reminders, a late fee, suspension
+// of the account's lines (through subscribers). Before each step it looks at the invoice again:
+// paid → stop (restoring the lines if they were suspended); under a dispute that covers what is
+// owed → hold (no step fires, the clock of the policy is not advanced) until the dispute ends.
+// After suspension it waits for the payment and restores the lines. A `paymentRecorded` or
+// `disputeChanged` signal makes it look again at once; otherwise it looks once a day.
+import { condition, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { InvoiceStatus, InvoicingActivities } from '../activities/invoicing';
+
+export interface DunningPolicy {
+  /** Days after the due date for each reminder, e.g. [1, 7]. */
+  reminderDays: number[];
+  /** Late fee, as a decimal string in the invoice's currency, charged once after `afterDays`. */
+  lateFee?: { afterDays: number; amount: string } | null;
+  /** Days after the due date to suspend the lines. */
+  suspendAfterDays: number;
+}
+
+export interface DunningInput {
+  invoiceId: string;
+  billingAccountId: string;
+  /** ISO instant. */
+  dueDate: string;
+  policy: DunningPolicy;
+}
+
+export type DunningPhase = 'WAITING' | 'HELD' | 'SUSPENDED' | 'PAID';
+
+export interface DunningStatus {
+  phase: DunningPhase;
+  stepsDone: string[];
+  suspended: boolean;
+}
+
+export const dunningWorkflowId = (invoiceId: string): string => `dunning-${invoiceId}`;
+export const paymentRecordedSignal = defineSignal('paymentRecorded');
+export const disputeChangedSignal = defineSignal('disputeChanged');
+export const dunningStatusQuery = defineQuery<DunningStatus>('dunningStatus');
+
+const acts = proxyActivities<InvoicingActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+});
+
+const DAY = 86_400_000;
+
+/** Exact comparison of two non-negative decimal strings, without floating point. */
+export function decimalGreaterThanZero(value: string): boolean {
+  return /[1-9]/.test(value.replace(/^-.*$/, '0'));
+}
+function compareDecimal(a: string, b: string): number {
+  const [ai, af = ''] = a.split('.');
+  const [bi, bf = ''] = b.split('.');
+  const len = Math.max(af.length, bf.length);
+  const x = BigInt((ai ?? '0') + af.padEnd(len, '0'));
+  const y = BigInt((bi ?? '0') + bf.padEnd(len, '0'));
+  return x === y ? 0 : x > y ? 1 : -1;
+}
+
+/** A dispute holds dunning while it covers everything still owed. */
+export function isHeld(s: InvoiceStatus): boolean {
+  return s.state === 'ON_HOLD' && compareDecimal(s.amountDisputed, s.amountDue) >= 0;
+}
+
+interface Step {
+  at: number;
+  kind: 'REMINDER' | 'LATE_FEE' | 'SUSPEND';
+  level: number;
+}
+
+export async function dunningWorkflow(input: DunningInput): Promise<DunningStatus> {
+  const status: DunningStatus = { phase: 'WAITING', stepsDone: [], suspended: false };
+  let poke = false;
+  setHandler(paymentRecordedSignal, () => void (poke = true));
+  setHandler(disputeChangedSignal, () => void (poke = true));
+  setHandler(dunningStatusQuery, () => status);
+  const key = (step: string) => `${workflowInfo().workflowId}:${step}`;
+
+  const due = Date.parse(input.dueDate);
+  const steps: Step[] = [
+    ...input.policy.reminderDays.map((d, i) => ({ at: due + d * DAY, kind: 'REMINDER' as const, level: i + 1 })),
+    ...(input.policy.lateFee ? [{ at: due + input.policy.lateFee.afterDays * DAY, kind: 'LATE_FEE' as const, level: 0 }] : []),
+    { at: due + input.policy.suspendAfterDays * DAY, kind: 'SUSPEND' as const, level: 0 },
+  ].sort((a, b) => a.at - b.at);
+
+  /** Sleeps until `at` or a signal, whichever comes first. */
+  const waitUntil = async (at: number) => {
+    const ms = at - Date.now();
+    if (ms > 0) await condition(() => poke, ms);
+    poke = false;
+  };
+
+  let heldFor = 0;
+  for (let i = 0; i < steps.length; ) {
+    const step = steps[i]!;
+    await waitUntil(step.at + heldFor);
+    if (Date.now() < step.at + heldFor) {
+      // Woken by a signal before the step: only check whether it was paid.
+      const s = await acts.invoiceStatus({ invoiceId: input.invoiceId });
+      if (!decimalGreaterThanZero(s.amountDue)) return finish(status, input, key);
+      continue;
+    }
+    const s = await acts.invoiceStatus({ invoiceId: input.invoiceId });
+    if (!decimalGreaterThanZero(s.amountDue)) return finish(status, input, key);
+    if (isHeld(s)) {
+      // Held: push every remaining step back by the time the dispute lasts.
+      status.phase = 'HELD';
+      const heldSince = Date.now();
+      await waitUntil(Date.now() + DAY);
+      heldFor += Date.now() - heldSince;
+      continue;
+    }
+    status.phase = 'WAITING';
+    if (step.kind === 'REMINDER') await acts.sendReminder({ invoiceId: input.invoiceId, billingAccountId: input.billingAccountId, level: step.level, idempotencyKey: key(`reminder-${step.level}`) });
+    if (step.kind === 'LATE_FEE') {
+      await acts.addLateFee({ billingAccountId: input.billingAccountId, invoiceId: input.invoiceId, amount: input.policy.lateFee!.amount, currency: s.currency, idempotencyKey: key('late-fee') });
+    }
+    if (step.kind === 'SUSPEND') {
+      await acts.suspendAccountLines({ billingAccountId: input.billingAccountId, reason: `dunning: invoice ${input.invoiceId} unpaid`, idempotencyKey: key('suspend') });
+      status.suspended = true;
+      status.phase = 'SUSPENDED';
+    }
+    status.stepsDone.push(step.kind === 'REMINDER' ? `REMINDER_${step.level}` : step.kind);
+    i += 1;
+  }
+  // Suspended: wait for the payment (a signal, or a daily look), then restore.
+  for (;;) {
+    await waitUntil(Date.now() + DAY);
+    const s = await acts.invoiceStatus({ invoiceId: input.invoiceId });
+    if (!decimalGreaterThanZero(s.amountDue)) return finish(status, input, key);
+  }
+}
+
+async function finish(status: DunningStatus, input: DunningInput, key: (s: string) => string): Promise<DunningStatus> {
+  if (status.suspended) {
+    await acts.restoreAccountLines({ billingAccountId: input.billingAccountId, reason: `dunning: invoice ${input.invoiceId} paid`, idempotencyKey: key('restore') });
+    status.suspended = false;
+    status.stepsDone.push('RESTORE');
+  }
+  status.phase = 'PAID';
+  return status;
+}

@@ -1,0 +1,92 @@
+// Dunning against the time-skipping test server: a partially paid invoice gets reminders, a late
+// fee and suspension as time passes, and its lines are restored when it is paid; a dispute that
+// covers the amount holds every step.
+import { fileURLToPath } from 'node:url';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createInvoicingActivities, type InvoiceStatus, type InvoicingPort, type LateFeeRequest, type LineControlRequest, type ReminderRequest } from '../src/activities/invoicing';
+import { disputeChangedSignal, dunningStatusQuery, dunningWorkflow, dunningWorkflowId, paymentRecordedSignal } from '../src/workflows/dunning';
+import { createTimeSkippingEnv, uniqueId } from './support/env';
+
+class Fakes {
+  status: InvoiceStatus = { invoiceId: 'inv_1', billingAccountId: 'acc_1', state: 'PARTIALLY_PAID', currency: 'EUR', amountDue: '24.63', amountDisputed: '0' };
+  reminders: ReminderRequest[] = [];
+  fees = new Map<string, LateFeeRequest>();
+  suspensions = new Map<string, LineControlRequest>();
+  restorations = new Map<string, LineControlRequest>();
+  invoicing: InvoicingPort = {
+    startBillRun: async () => ({ billRunId: 'x', totalBatches: 0, totalAccounts: 0 }),
+    processBillRunBatch: async (r) => ({ batchNo: r.batchNo, accounts: 0, invoicesCreated: 0 }),
+    invoiceStatus: async () => ({ ...this.status }),
+    addLateFee: async (r) => void this.fees.set(r.idempotencyKey, r),
+  };
+}
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundle;
+beforeAll(async () => {
+  env = await createTimeSkippingEnv();
+  bundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../src/workflows/dunning.ts', import.meta.url)), logger: new DefaultLogger('WARN') });
+});
+afterAll(async () => env?.teardown());
+
+const policy = { reminderDays: [1, 7], lateFee: { afterDays: 10, amount: '5.00' }, suspendAfterDays: 14 };
+
+async function run(f: Fakes, body: (taskQueue: string) => Promise<void>) {
+  const taskQueue = uniqueId('dunning');
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: createInvoicingActivities({
+      invoicing: f.invoicing,
+      reminders: { sendReminder: async (r) => void f.reminders.push(r) },
+      lines: { suspendAccountLines: async (r) => (f.suspensions.set(r.idempotencyKey, r), { lines: 2 }), restoreAccountLines: async (r) => (f.restorations.set(r.idempotencyKey, r), { lines: 2 }) },
+    }),
+    shutdownGraceTime: '1 second',
+  });
+  await worker.runUntil(() => body(taskQueue));
+}
+
+describe('dunningWorkflow', () => {
+  it('partial payment → reminders → late fee → suspension → restoration on payment', async () => {
+    const f = new Fakes();
+    await run(f, async (taskQueue) => {
+      const dueDate = new Date(await env.currentTimeMs()).toISOString();
+      const handle = await env.client.workflow.start(dunningWorkflow, { taskQueue, workflowId: dunningWorkflowId(`inv_${taskQueue}`), args: [{ invoiceId: 'inv_1', billingAccountId: 'acc_1', dueDate, policy }] });
+      await env.sleep('8 days');
+      expect(await handle.query(dunningStatusQuery)).toMatchObject({ phase: 'WAITING', stepsDone: ['REMINDER_1', 'REMINDER_2'], suspended: false });
+      expect(f.suspensions.size).toBe(0);
+      await env.sleep('7 days');
+      expect(await handle.query(dunningStatusQuery)).toMatchObject({ phase: 'SUSPENDED', stepsDone: ['REMINDER_1', 'REMINDER_2', 'LATE_FEE', 'SUSPEND'], suspended: true });
+      expect([...f.fees.values()]).toEqual([expect.objectContaining({ amount: '5.00', currency: 'EUR', billingAccountId: 'acc_1' })]);
+      expect(f.suspensions.size).toBe(1);
+
+      f.status = { ...f.status, state: 'SETTLED', amountDue: '0' };
+      await handle.signal(paymentRecordedSignal);
+      const result = await handle.result();
+      expect(result).toMatchObject({ phase: 'PAID', suspended: false });
+      expect(result.stepsDone.at(-1)).toBe('RESTORE');
+      expect(f.restorations.size).toBe(1);
+    });
+  });
+
+  it('holds every step while a dispute covers what is owed', async () => {
+    const f = new Fakes();
+    f.status = { ...f.status, state: 'ON_HOLD', amountDisputed: '24.63' };
+    await run(f, async (taskQueue) => {
+      const dueDate = new Date(await env.currentTimeMs()).toISOString();
+      const handle = await env.client.workflow.start(dunningWorkflow, { taskQueue, workflowId: dunningWorkflowId(`inv_${taskQueue}`), args: [{ invoiceId: 'inv_1', billingAccountId: 'acc_1', dueDate, policy }] });
+      await env.sleep('20 days');
+      expect(await handle.query(dunningStatusQuery)).toMatchObject({ phase: 'HELD', stepsDone: [] });
+      expect(f.reminders).toHaveLength(0);
+      expect(f.suspensions.size).toBe(0);
+      // The dispute is settled with a credit note for the disputed part: nothing is owed any more.
+      f.status = { ...f.status, state: 'SETTLED', amountDue: '0', amountDisputed: '0' };
+      await handle.signal(disputeChangedSignal);
+      expect(await handle.result()).toMatchObject({ phase: 'PAID', stepsDone: [] });
+      expect(f.restorations.size).toBe(0);
+    });
+  });
+});
