@@ -65,6 +65,8 @@ export interface ChargeResult {
   unitsFromAllowances: string;
   amountCharged: string;
   currency: string;
+  /** Tariff zone the rater put the record in (e.g. ROAMING_EU, NATIONAL); invoices group usage by it. Optional. */
+  zone?: string | null;
   /** Why a charge was denied or cut short, e.g. WALLET_INSUFFICIENT_BALANCE. */
   reason?: string;
 }
@@ -91,4 +93,98 @@ export interface SubscriptionData {
   startsAt: string;
   endsAt: string | null;
   addOns: { code: string; startsAt: string; endsAt: string | null }[];
+}
+
+/**
+ * A usage event as published on `usageIngestSubject(usagePartitionOf(msisdn ?? lineId))`, sent
+ * to `recordUsage`, or read from a CSV row. Idempotent by (source, eventId). Quantities are decimal
+ * strings: seconds (VOICE), messages (SMS/MMS), MB (DATA), items (CONTENT).
+ */
+export interface UsageEventMessage {
+  source?: string;
+  eventId: string;
+  lineId?: string;
+  msisdn?: string;
+  usageType: 'VOICE' | 'SMS' | 'MMS' | 'DATA' | 'CONTENT';
+  direction?: 'OUTGOING' | 'INCOMING' | 'MO' | 'MT';
+  quantity: string;
+  occurredAt: string;
+  calledNumber?: string;
+  roamingCountry?: string;
+  visitedMcc?: string;
+}
+
+/** Nchf-style result codes of the online charging session API. */
+export type ChargingResultCode = 'SUCCESS' | 'QUOTA_LIMIT_REACHED' | 'END_USER_SERVICE_DENIED' | 'USER_UNKNOWN' | 'RATING_FAILED';
+
+/** usage → wallets on `RPC.walletReserve`: hold units (allowances first, then money) for a session. */
+export interface WalletReserveRequest {
+  /** Idempotency key of this reserve: a repeated request answers the same reservation. */
+  requestId: string;
+  sessionId: string;
+  billingAccountId: string;
+  lineId?: string;
+  currency: string;
+  usageType: string;
+  unit: string;
+  requestedUnits: string;
+  pricePerUnit: string;
+  /** Allowance ids to reserve from first, in order. */
+  allowanceIds: string[];
+  allowOverdraft?: boolean;
+  /** How long the reservation holds before it expires (default 300 s). */
+  validitySeconds?: number;
+}
+
+/** Nchf names: what was granted, for how long, and whether these are the last units. */
+export interface WalletReserveReply {
+  resultCode: ChargingResultCode;
+  reservationId?: string;
+  grantedUnit?: { unit: string; units: string; unitsFromAllowances: string; amount: string; currency: string };
+  /** Seconds the grant is valid. */
+  validityTime?: number;
+  /** Present when the grant is all that is left: the network terminates after using it. */
+  finalUnitIndication?: { finalUnitAction: 'TERMINATE' };
+  error?: { code: string; message: string };
+}
+
+/** usage → wallets on `RPC.walletCommit`: charge the used units and release the rest. */
+export interface WalletCommitRequest {
+  reservationId: string;
+  usedUnits: string;
+}
+
+/** usage → wallets on `RPC.walletRelease`: release a reservation without use. */
+export interface WalletReleaseRequest {
+  reservationId: string;
+}
+
+export interface WalletSessionReply {
+  resultCode: ChargingResultCode;
+  reservationId: string;
+  status?: 'RESERVED' | 'COMMITTED' | 'RELEASED' | 'EXPIRED';
+  usedUnits?: string;
+  amountCharged?: string;
+  error?: { code: string; message: string };
+}
+
+/** `data` of `oneOffChargeCreated`: one item for invoicing to put on the account's next bill. */
+export interface OneOffChargeData {
+  chargeId: string;
+  billingAccountId: string;
+  lineId: string | null;
+  subscriptionId: string | null;
+  orderId: string | null;
+  /** CHARGE (amount > 0) or CREDIT (amount < 0). */
+  kind: 'CHARGE' | 'CREDIT';
+  reason: 'PLAN_CHANGE_PRORATION' | 'ACTIVATION_FEE' | 'ADD_ON_PURCHASE';
+  /** Decimal string rounded to the currency's minor unit; negative for a credit. */
+  amount: string;
+  currency: string;
+  description: string;
+  /** Local dates (account time zone) the item covers, end exclusive; null for a fee. */
+  periodStart: string | null;
+  periodEnd: string | null;
+  /** ISO date-time at which the item was incurred. */
+  chargedAt: string;
 }

@@ -24,14 +24,26 @@ export const EVENTS = {
   lineStateChanged: event('subscribers', 'line', 'statechanged', 'ServiceStateChangeEvent', 'A line moved in its lifecycle.'),
   subscriptionCreated: event('subscribers', 'subscription', 'created', 'ProductCreateEvent', 'A line was subscribed to a plan version.'),
   subscriptionChanged: event('subscribers', 'subscription', 'changed', 'ProductAttributeValueChangeEvent', 'A subscription changed plan version, add-ons or status.'),
+  productOrderStateChanged: event('subscribers', 'productorder', 'statechanged', 'ProductOrderStateChangeEvent', 'A product order (new line, plan change, suspend, resume, terminate) moved ACKNOWLEDGED → IN_PROGRESS → COMPLETED / FAILED.'),
+  oneOffChargeCreated: event('subscribers', 'oneoffcharge', 'created', 'AppliedCustomerBillingRateCreateEvent', 'A one-off charge or credit (plan-change proration, activation fee) for invoicing to bill; data is OneOffChargeData.'),
   usageReceived: event('usage', 'record', 'received', 'UsageCreateEvent', 'A usage record was accepted for rating.'),
   usageStateChanged: event('usage', 'record', 'statechanged', 'UsageStateChangeEvent', 'A usage record changed status (RATED, REJECTED, RERATED, BILLED).'),
+  usageThresholdReached: event('usage', 'allowance', 'threshold', 'UsageThresholdEvent', 'A line crossed 50/80/100 % of an allowance in the period (once per line, period, allowance and threshold).'),
+  usageNotificationRequested: event('usage', 'notification', 'requested', 'UsageNotificationEvent', "A plan notify rule asks for a customer notification (template, channel), once per line, period and template."),
+  usageOfferTriggered: event('usage', 'offer', 'triggered', 'UsageOfferEvent', 'A plan offer rule fired: starts the upsell flow, once per line, period and offer.'),
+  usageRerated: event('usage', 'period', 'rerated', 'UsageRerateEvent', "An account's period was re-rated; adjustments were sent as delta charges."),
   balanceTopup: event('wallets', 'balance', 'topup', 'TopupBalanceCreateEvent', 'A wallet was credited by a recharge.'),
   balanceAdjusted: event('wallets', 'balance', 'adjusted', 'AdjustBalanceCreateEvent', 'An agent adjusted a balance.'),
   balanceLow: event('wallets', 'balance', 'low', 'BalanceThresholdEvent', 'A wallet fell below its low-balance threshold.'),
+  balanceDepleted: event('wallets', 'balance', 'depleted', 'BalanceThresholdEvent', 'A prepaid wallet reached zero (or its overdraft floor): service will be cut off.'),
+  bucketThreshold: event('wallets', 'bucket', 'threshold', 'BucketThresholdEvent', 'An allowance bucket crossed 50, 80 or 100 percent used.'),
+  bucketExpiring: event('wallets', 'bucket', 'expiring', 'BucketExpiryWarningEvent', 'An allowance bucket with units left expires soon.'),
+  bucketExpired: event('wallets', 'bucket', 'expired', 'BucketExpiredEvent', 'An allowance bucket expired; its remaining units were forfeited.'),
+  autoTopupRequested: event('wallets', 'autotopup', 'requested', 'TopupBalanceRequestEvent', 'An auto top-up rule asked for a recharge after a low-balance event.'),
   customerBillCreated: event('invoicing', 'customerbill', 'created', 'CustomerBillCreateEvent', 'An invoice was issued.'),
   customerBillStateChanged: event('invoicing', 'customerbill', 'statechanged', 'CustomerBillStateChangeEvent', 'An invoice changed state.'),
   paymentCreated: event('invoicing', 'payment', 'created', 'PaymentCreateEvent', 'A payment was recorded.'),
+  creditNoteCreated: event('invoicing', 'creditnote', 'created', 'CreditNoteCreateEvent', 'A credit note was issued against invoice lines.'),
   system: event('catalog', 'system', 'ping', 'SystemPingEvent', 'A health probe event, used by end-to-end checks.'),
 } as const satisfies Record<string, EventDefinition>;
 
@@ -48,4 +60,14 @@ export const BILLING_STREAM = { name: 'BILLING', subjects: ['billing.>'] } as co
 
 export function subjectFor(name: EventName): string {
   return EVENTS[name].subject;
+}
+
+/** The ingest partition of a subscriber key (MSISDN or line id): FNV-1a 32-bit mod the partition count. */
+export function usagePartitionOf(key: string, partitions: number = USAGE_INGEST_PARTITIONS): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % partitions;
 }
