@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { ROLES } from '@ledgerline/contracts';
 import { signToken } from '@ledgerline/gateway/auth';
 import { registerCatalogCommands } from './catalog';
+import { registerBillRunCommands } from './billrun';
 
 const program = new Command('ledgerline').description('Ledgerline command line: tokens, catalog, usage import, bill runs.');
 
@@ -24,6 +25,7 @@ program
   });
 
 registerCatalogCommands(program);
+registerBillRunCommands(program);
 
 try {
   await program.parseAsync(process.argv);
