@@ -7,9 +7,12 @@ import { join } from 'node:path';
 import { REPO_ROOT, startSystem } from './system.mjs';
 import { ensureNats } from './nats.mjs';
 import { ensureTemporal } from './temporal.mjs';
+import { ensureEmbeddedPostgres } from './postgres.mjs';
 
 const log = (msg) => process.stdout.write(`\u001b[1m[ledgerline]\u001b[0m ${msg}\n`);
-const fail = (msg) => {
+/** One line saying what is wrong, after stopping whatever was started so far. */
+const fail = async (msg) => {
+  await cleanup();
   process.stderr.write(`\u001b[1m[ledgerline]\u001b[0m ${msg}\n`);
   process.exit(1);
 };
@@ -19,26 +22,35 @@ async function cleanup() {
   for (const fn of cleanups.reverse()) await fn().catch(() => {});
 }
 
-function installIfMissing() {
+async function installIfMissing() {
   if (existsSync(join(REPO_ROOT, 'node_modules', '.package-lock.json')) && existsSync(join(REPO_ROOT, 'node_modules', 'tsx'))) return;
   log('installing dependencies (npm ci)…');
   const result = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: REPO_ROOT, stdio: 'inherit' });
-  if (result.status !== 0) fail('npm ci failed; see above. Node 20.19+ and access to the npm registry are needed.');
+  if (result.status !== 0) return fail('npm ci failed; see above. Node 20.19+ and access to the npm registry are needed.');
 }
 
 async function main() {
-  installIfMissing();
+  await installIfMissing();
   const dataDir = process.env.LEDGERLINE_DATA_DIR ?? join(REPO_ROOT, '.data');
   mkdirSync(dataDir, { recursive: true });
 
-  if (process.env.DATABASE_URL) log(`database: PostgreSQL at DATABASE_URL (one schema per service)`);
-  else log(`database: embedded SQLite files in ${dataDir} (set DATABASE_URL to use PostgreSQL)`);
+  let databaseUrl = process.env.DATABASE_URL;
+  if (databaseUrl) log(`database: PostgreSQL at DATABASE_URL (one schema per service)`);
+  else {
+    try {
+      const pg = await ensureEmbeddedPostgres({ log, dataDir });
+      cleanups.push(pg.stop);
+      databaseUrl = pg.url;
+    } catch (error) {
+      await fail(`no DATABASE_URL and the embedded PostgreSQL did not start (${error.message.split('\n')[0]}); set DATABASE_URL to a PostgreSQL server`);
+    }
+  }
 
   let nats;
   try {
     nats = await ensureNats({ log, dataDir });
   } catch (error) {
-    fail(error.message);
+    await fail(error.message);
   }
   cleanups.push(nats.stop);
 
@@ -46,18 +58,20 @@ async function main() {
   try {
     temporal = await ensureTemporal({ log, dataDir: join(dataDir, 'temporal') });
   } catch (error) {
-    await cleanup();
-    fail(error.message.split('\n')[0]);
+    await fail(error.message.split('\n')[0]);
   }
   cleanups.push(temporal.stop);
 
-  const env = { NATS_URL: nats.url, TEMPORAL_ADDRESS: temporal.address, LEDGERLINE_DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
+  // The worker calls the graph as SYSTEM with a development token (set LEDGERLINE_SERVICE_TOKEN in production).
+  const serviceToken =
+    process.env.LEDGERLINE_SERVICE_TOKEN ??
+    spawnSync(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', 'token', '--role', 'SYSTEM', '--subject', 'ledgerline-worker', '--expires-in', '3650d'], { cwd: REPO_ROOT, encoding: 'utf8' }).stdout.trim();
+  const env = { LEDGERLINE_SERVICE_TOKEN: serviceToken, DATABASE_URL: databaseUrl, NATS_URL: nats.url, TEMPORAL_ADDRESS: temporal.address, LEDGERLINE_DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
   let system;
   try {
     system = await startSystem({ env });
   } catch (error) {
-    await cleanup();
-    fail(error.message);
+    await fail(error.message);
   }
   cleanups.push(system.stop);
 
@@ -65,8 +79,7 @@ async function main() {
   const seeded = spawnSync(process.execPath, ['--import', 'tsx', 'deploy/local/seed.ts'], { cwd: REPO_ROOT, env: { ...process.env, GATEWAY_URL: system.gatewayUrl }, encoding: 'utf8' });
   if (seeded.status !== 0) {
     process.stderr.write(seeded.stderr);
-    await cleanup();
-    fail('loading demo data failed (see above)');
+    await fail('loading demo data failed (see above)');
   }
   const demo = JSON.parse(seeded.stdout.trim().split('\n').pop());
   const token = spawnSync(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', 'token', '--role', 'ADMIN'], { cwd: REPO_ROOT, encoding: 'utf8' }).stdout.trim();

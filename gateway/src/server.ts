@@ -66,7 +66,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Subgra
     port,
     portSetting: 'GATEWAY_PORT',
     logger,
-    apollo: (httpServer) => new ApolloServer<GatewayContext>({ gateway, plugins: [ApolloServerPluginDrainHttpServer({ httpServer })], introspection: true, includeStacktraceInErrorResponses: false }),
+    apollo: (httpServer) => new ApolloServer<GatewayContext>({ gateway, plugins: [ApolloServerPluginDrainHttpServer({ httpServer })], introspection: true, includeStacktraceInErrorResponses: false, stopOnTerminationSignals: false }),
     context: async (req) => {
       try {
         return { caller: await callerFromAuthorization(req.headers.authorization, jwtSecret) };

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../deploy/local/system.mjs';
@@ -56,5 +57,38 @@ describe('a misconfiguration stops start-up with one line naming the setting', (
     const { code, stderr } = await run('services/usage/src/main.ts', { NATS_URL: 'nats://127.0.0.1:1', USAGE_PORT: '0', LEDGERLINE_DATA_DIR: `${REPO_ROOT}/.data/e2e-misconfig` });
     expect(code).toBe(78);
     expectOneLine(stderr, 'NATS_URL');
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('a service on SQLite answers, then stops on SIGTERM within seconds with exit code 0', async () => {
+    const dataDir = `${REPO_ROOT}/.data/e2e-shutdown-${process.pid}`;
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const env = { ...process.env, LEDGERLINE_DATA_DIR: dataDir, CATALOG_PORT: String(port), LOG_LEVEL: 'warn' } as Record<string, string>;
+    delete env.DATABASE_URL;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'services/catalog/src/main.ts'], { cwd: REPO_ROOT, env, stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      let answer: unknown = null;
+      for (let i = 0; i < 120 && !answer; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        answer = await fetch(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ plans { totalCount } }"}' })
+          .then((r) => r.json())
+          .catch(() => null);
+      }
+      expect(answer).toEqual({ data: { plans: { totalCount: 0 } } });
+      const started = Date.now();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      child.kill('SIGKILL');
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

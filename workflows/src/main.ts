@@ -10,6 +10,9 @@ import { InMemoryBillingPeriodsClient, InMemoryReceiptsClient, InMemoryWalletsCl
 import { SandboxPaymentProvider } from './adapters/sandbox-payment-provider';
 import { bundlePath } from './bundle';
 import { createWorker, DEFAULT_TASK_QUEUE } from './worker';
+import { createInvoicingActivities, GraphqlInvoicingClient, GraphqlLineControlClient } from './activities/invoicing';
+import { createOrderActivities, GraphqlOrdersClient } from './activities/orders';
+import { LogReminders, SandboxNetworkProvisioning } from './adapters/sandbox-network';
 
 export interface WorkerConfig {
   temporalAddress: string;
@@ -54,6 +57,21 @@ export function buildDeps(config: WorkerConfig, logger: Logger): ActivityDeps {
   };
 }
 
+/** Bill runs, dunning and order fulfilment: they need the graph; without it they are not registered. */
+function moreActivities(config: WorkerConfig, logger: Logger) {
+  const url = config.invoicingUrl;
+  if (!url) return {};
+  const headers: Record<string, string> = config.serviceToken ? { authorization: `Bearer ${config.serviceToken}` } : {};
+  return {
+    ...createInvoicingActivities({
+      invoicing: new GraphqlInvoicingClient({ url, headers }),
+      reminders: new LogReminders(logger),
+      lines: new GraphqlLineControlClient({ url, headers }),
+    }),
+    ...createOrderActivities({ orders: new GraphqlOrdersClient(url, headers), provisioning: new SandboxNetworkProvisioning(logger) }),
+  };
+}
+
 /** Routes the Temporal SDK's logs (worker, workflow `log`, activity `log`) into pino. */
 function temporalLogger(logger: Logger): TemporalLogger {
   const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
@@ -82,7 +100,7 @@ export async function main(): Promise<void> {
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
-    activities: createActivities(buildDeps(config, logger)),
+    activities: { ...createActivities(buildDeps(config, logger)), ...moreActivities(config, logger) },
     // The prebuilt bundle (npm run build) saves the bundling time; without it, bundle now.
     ...(existsSync(bundlePath) ? { workflowBundle: { codePath: bundlePath } } : {}),
   });

@@ -104,10 +104,12 @@ export class OutboxRelay {
       const knex = (tx as Em).getKnex();
       let query = knex('outbox').select('seq', 'id', 'subject', 'payload').whereNull('published_at').orderBy('seq').limit(this.batchSize);
       if (postgres) query = query.forUpdate().skipLocked();
-      const rows: { seq: number; id: string; subject: string; payload: string }[] = await (tx as Em).getConnection().execute(query);
+      // `em.execute` runs inside this transaction; `getConnection().execute` would take a second
+      // connection (no row lock on PostgreSQL, a deadlock on SQLite's single connection).
+      const rows: { seq: number; id: string; subject: string; payload: string }[] = await (tx as Em).execute(query);
       if (rows.length === 0) return 0;
       await Promise.all(rows.map((row) => this.js.publish(row.subject, row.payload, { msgID: row.id })));
-      await (tx as Em).getConnection().execute(
+      await (tx as Em).execute(
         knex('outbox').whereIn('seq', rows.map((r) => r.seq)).update({ published_at: new Date(), attempts: knex.raw('attempts + 1') }),
       );
       return rows.length;

@@ -77,20 +77,23 @@ export interface StartOptions {
 export async function startService<X extends object>(def: ServiceDefinition<X>, options: StartOptions = {}): Promise<RunningService> {
   const config = loadServiceConfig(def.name, options.env ?? process.env);
   const logger = options.logger ?? createLogger(def.name, config.logLevel);
-  const stack: (() => Promise<void>)[] = [];
+  const stack: [string, () => Promise<unknown>][] = [];
   const closeAll = async () => {
-    for (const close of stack.reverse()) await close().catch((error) => logger.warn({ err: error }, 'error while closing'));
+    for (const [what, close] of stack.reverse()) {
+      await close().catch((error) => logger.warn({ err: error, what }, 'error while closing'));
+      logger.debug({ what }, 'closed');
+    }
   };
   try {
     const orm = await openDatabase({ service: def.name, databaseUrl: config.databaseUrl, schema: config.databaseSchema, sqlitePath: config.sqlitePath, entities: def.entities, migrations: def.migrations });
-    stack.push(() => orm.close());
+    stack.push(['database', () => orm.close()]);
     const messaging = await connectMessaging(config.natsUrl, `ledgerline-${def.name}`);
-    stack.push(() => messaging.nc.drain());
+    stack.push(['nats', () => messaging.nc.drain()]);
     const relay = new OutboxRelay(orm, messaging.js, { logger });
     relay.start();
-    stack.push(() => relay.stop());
+    stack.push(['outbox relay', () => relay.stop()]);
     const runtime: ServiceRuntime = { config, logger, orm, messaging, relay, clock: options.clock ?? systemClock };
-    if (def.background) stack.push(await def.background(runtime));
+    if (def.background) stack.push(['background jobs', await def.background(runtime)]);
 
     const server: SubgraphServer = await startSubgraphServer<RequestContext & X>({
       service: def.name,
@@ -117,7 +120,7 @@ export async function startService<X extends object>(def: ServiceDefinition<X>, 
         return { database: 'ok', nats: `ok (${rtt} ms)` };
       },
     });
-    stack.push(() => server.close());
+    stack.push(['graphql server', () => server.close()]);
     logger.info({ url: server.url }, `${def.name} subgraph ready`);
     return { name: def.name, url: server.url, port: server.port, runtime, close: closeAll };
   } catch (error) {

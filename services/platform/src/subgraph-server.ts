@@ -71,6 +71,8 @@ export function startSubgraphServer<C extends BaseContext>(options: SubgraphServ
         plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTrace()],
         introspection: true,
         includeStacktraceInErrorResponses: false,
+        // The service stops its own parts in order on SIGINT/SIGTERM (runServiceMain).
+        stopOnTerminationSignals: false,
       }),
   });
 }

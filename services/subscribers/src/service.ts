@@ -1,19 +1,77 @@
-import { entityLoader, groupLoader, type Em, type ServiceDefinition } from '@ledgerline/platform';
-import { BillingAccount, Customer, entities, Line } from './persistence/entities';
+import { entityLoader, groupLoader, type Em, type ServiceDefinition, type ServiceRuntime } from '@ledgerline/platform';
+import { BillingAccount, Customer, entities, Line, OneOffCharge, ProductOrder, Subscription } from './persistence/entities';
 import { migrations } from './persistence/migrations';
-import { resolvers } from './graphql/resolvers';
+import { resolvers, type SubscribersDeps } from './graphql/resolvers';
+import { GraphqlCatalogClient, type CatalogClient } from './ports/catalog-client';
+import { InlineOrderDispatcher, type OrderDispatcher } from './ports/order-dispatcher';
+import { SandboxProvisioning, type ProvisioningAdapter } from './ports/provisioning';
+import { activateDueSubscriptions } from './application/activate-due-subscriptions';
 
-export const subscribersService: ServiceDefinition = {
-  name: 'subscribers',
-  schemaPath: new URL('../schema.graphql', import.meta.url),
-  entities,
-  migrations,
-  resolvers: resolvers as never,
-  context: ({ em }: { em: Em }) => ({
-    customers: entityLoader(em, Customer),
-    accounts: entityLoader(em, BillingAccount),
-    lines: entityLoader(em, Line),
-    accountsOfCustomer: groupLoader((ids) => em.find(BillingAccount, { customerId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc' } }), (a) => a.customerId),
-    linesOfAccount: groupLoader((ids) => em.find(Line, { billingAccountId: { $in: [...ids] } }, { orderBy: { msisdn: 'asc' } }), (l) => l.billingAccountId),
-  }),
-};
+export interface SubscribersServiceOptions {
+  /** Default: GraphQL client of the catalog at CATALOG_URL. */
+  catalog?: CatalogClient;
+  /** Default: the sandbox network (no real provisioning system is wired yet). */
+  provisioning?: ProvisioningAdapter;
+  /** Default: fulfil orders in-process with the order saga. */
+  dispatcher?: OrderDispatcher;
+  /** How often end-of-cycle plan changes are swept (ms, default 60 s; 0 turns the sweep off). */
+  sweepIntervalMs?: number;
+}
+
+export function createSubscribersService(options: SubscribersServiceOptions = {}): ServiceDefinition & { deps: SubscribersDeps } {
+  const provisioning = options.provisioning ?? new SandboxProvisioning();
+  const deps: SubscribersDeps = {
+    catalog: options.catalog ?? GraphqlCatalogClient.fromEnv(),
+    provisioning,
+    dispatcher: options.dispatcher ?? new InlineOrderDispatcher(provisioning),
+  };
+  const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+  return {
+    name: 'subscribers',
+    schemaPath: new URL('../schema.graphql', import.meta.url),
+    entities,
+    migrations,
+    resolvers: resolvers as never,
+    deps,
+    context: ({ em }: { em: Em }) => ({
+      deps,
+      customers: entityLoader(em, Customer),
+      accounts: entityLoader(em, BillingAccount),
+      lines: entityLoader(em, Line),
+      orders: entityLoader(em, ProductOrder),
+      accountsOfCustomer: groupLoader((ids) => em.find(BillingAccount, { customerId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc', id: 'asc' } }), (a) => a.customerId),
+      childAccounts: groupLoader((ids) => em.find(BillingAccount, { parentAccountId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc', id: 'asc' } }), (a) => a.parentAccountId!),
+      linesOfAccount: groupLoader((ids) => em.find(Line, { billingAccountId: { $in: [...ids] } }, { orderBy: { msisdn: 'asc', createdAt: 'asc' } }), (l) => l.billingAccountId),
+      subscriptionsOfLine: groupLoader((ids) => em.find(Subscription, { lineId: { $in: [...ids] } }, { orderBy: { startsAt: 'desc', createdAt: 'desc' } }), (s) => s.lineId),
+      ordersOfLine: groupLoader((ids) => em.find(ProductOrder, { lineId: { $in: [...ids] } }, { orderBy: { createdAt: 'desc', id: 'asc' } }), (o) => o.lineId),
+      ordersOfAccount: groupLoader((ids) => em.find(ProductOrder, { billingAccountId: { $in: [...ids] } }, { orderBy: { createdAt: 'desc', id: 'asc' } }), (o) => o.billingAccountId),
+      chargesOfAccount: groupLoader((ids) => em.find(OneOffCharge, { billingAccountId: { $in: [...ids] } }, { orderBy: { chargedAt: 'asc', id: 'asc' } }), (c) => c.billingAccountId),
+    }),
+    background: async (runtime: ServiceRuntime) => {
+      if (!sweepIntervalMs) return async () => {};
+      const timer = setInterval(() => {
+        void runtime.orm.em
+          .fork()
+          .transactional((em) => activateDueSubscriptions(em as Em, runtime.clock.now()))
+          .then((n) => n && runtime.relay.nudge())
+          .catch((err) => runtime.logger.warn({ err }, 'subscription sweep failed'));
+        // Orders committed but never handed over (dispatcher down at the time): hand them over again.
+        const stale = new Date(runtime.clock.now().getTime() - sweepIntervalMs);
+        void runtime.orm.em
+          .fork()
+          .find(
+            ProductOrder,
+            // ...and orders whose in-process saga died with its process (every step is idempotent).
+            { $or: [{ status: 'ACKNOWLEDGED', createdAt: { $lt: stale } }, { status: 'IN_PROGRESS', updatedAt: { $lt: new Date(stale.getTime() - 10 * sweepIntervalMs) } }] },
+            { limit: 100, orderBy: { createdAt: 'asc' } },
+          )
+          .then((orders) => Promise.all(orders.map((o) => deps.dispatcher.dispatch(o.id, runtime))))
+          .catch((err) => runtime.logger.warn({ err }, 'order re-dispatch failed'));
+      }, sweepIntervalMs);
+      timer.unref();
+      return async () => clearInterval(timer);
+    },
+  };
+}
+
+export const subscribersService = createSubscribersService();

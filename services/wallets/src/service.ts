@@ -1,16 +1,46 @@
-import { entityLoader, groupLoader, type ServiceDefinition } from '@ledgerline/platform';
-import { entities, Wallet } from './persistence/entities';
+import { ConfigError, type ServiceDefinition, type ServiceRuntime } from '@ledgerline/platform';
+import { entities } from './persistence/entities';
 import { migrations } from './persistence/migrations';
 import { resolvers } from './graphql/resolvers';
+import { openDb } from './persistence/sql';
+import { setDeps } from './deps';
+import { rechargeStarterFromEnv } from './adapters/recharge-starter';
+import { GraphqlCatalogClient } from './adapters/catalog-client';
+import { startConsumers } from './events/consumers';
+import { startJobs } from './jobs/jobs';
 
-export const walletsService: ServiceDefinition = {
-  name: 'wallets',
-  schemaPath: new URL('../schema.graphql', import.meta.url),
-  entities,
-  migrations,
-  resolvers: resolvers as never,
-  context: ({ em }) => ({
-    wallets: entityLoader(em, Wallet),
-    walletsOfAccount: groupLoader((ids) => em.find(Wallet, { billingAccountId: { $in: [...ids] } }, { orderBy: { currency: 'asc' } }), (w) => w.billingAccountId),
-  }),
-};
+export interface WalletsOptions {
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The wallets subgraph. `env` selects Temporal (TEMPORAL_ADDRESS, WALLETS_TEMPORAL=off), CATALOG_URL and the consumers. */
+export function createWalletsService(options: WalletsOptions = {}): ServiceDefinition {
+  const env = options.env ?? process.env;
+  return {
+    name: 'wallets',
+    schemaPath: new URL('../schema.graphql', import.meta.url),
+    entities,
+    migrations,
+    resolvers: resolvers as never,
+    async background(runtime: ServiceRuntime) {
+      if (!runtime.config.databaseUrl) throw new ConfigError('DATABASE_URL', 'the wallets service needs PostgreSQL (its ledger uses row locks and set-based SQL); set DATABASE_URL');
+      const db = openDb(runtime.config.databaseUrl, runtime.config.databaseSchema);
+      const rechargeStarter = rechargeStarterFromEnv(env);
+      const catalog = env.CATALOG_URL ? new GraphqlCatalogClient(env.CATALOG_URL) : null;
+      setDeps(runtime, { db, rechargeStarter, catalog });
+      const stops: (() => Promise<void>)[] = [];
+      if (env.WALLETS_CONSUMERS !== 'off') {
+        const suffix = runtime.config.databaseSchema === 'wallets' ? '' : `-${runtime.config.databaseSchema.replace(/[^a-zA-Z0-9_-]/g, '_')}`;
+        stops.push(startConsumers(runtime, db, catalog, { durableSuffix: suffix, deliverNew: env.WALLETS_CONSUMER_DELIVER === 'new', batchSize: Number(env.WALLETS_CHARGE_BATCH ?? 1000) }));
+      }
+      if (env.WALLETS_JOBS !== 'off') stops.push(startJobs(runtime, db, Number(env.WALLETS_JOB_INTERVAL_MS ?? 30_000)));
+      return async () => {
+        for (const stop of stops.reverse()) await stop();
+        await rechargeStarter?.close();
+        await db.close();
+      };
+    },
+  };
+}
+
+export const walletsService: ServiceDefinition = createWalletsService();

@@ -3,3 +3,7 @@
 export { rechargeWorkflow, rechargeStatusQuery } from './recharge';
 export { billCycleWorkflow, accountClosedSignal, currentPeriodQuery } from './bill-cycle';
 export type { BillCycleInput, BillCycleResult } from './bill-cycle';
+export { billRunWorkflow, billRunBatchWorkflow, billRunProgressQuery } from './bill-run';
+export { dunningWorkflow, paymentRecordedSignal, disputeChangedSignal, dunningStatusQuery } from './dunning';
+export { orderFulfilmentWorkflow, orderStepQuery } from './order-fulfilment';
+export type { OrderFulfilmentInput, OrderFulfilmentResult } from './order-fulfilment';

@@ -1,28 +1,75 @@
 import { conflict, newId, notFound } from '@ledgerline/contracts';
-import { enqueueEvent, type Em } from '@ledgerline/platform';
-import { BillingAccount, Line } from '../persistence/entities';
-import { normalizeMsisdn } from '../domain/validation';
+import type { Em } from '@ledgerline/platform';
+import { BillingAccount, Line, ProductOrder, Subscription } from '../persistence/entities';
+import { normalizeIccid, normalizeImsi, normalizeMsisdn } from '../domain/validation';
+import type { CatalogClient } from '../ports/catalog-client';
+import { emitLineState, emitSubscription } from './events';
+import { assertPlanFits, findPlan } from './plans';
+import { findReplayedOrder, placeOrder } from './place-order';
 
 export interface AddLineCommand {
   billingAccountId: string;
   msisdn: string;
+  iccid?: string | null;
+  imsi?: string | null;
   planCode?: string | null;
+  idempotencyKey?: string | null;
   now: Date;
 }
 
-export async function addLine(em: Em, c: AddLineCommand): Promise<Line> {
+export interface LineOrderResult {
+  line: Line;
+  order: ProductOrder;
+}
+
+/**
+ * Orders a new line: the line (PENDING) and, with a plan, its subscription (PENDING, pinned to
+ * the plan's current version) plus a NEW_LINE order that provisioning fulfils.
+ */
+export async function addLine(em: Em, catalog: CatalogClient, c: AddLineCommand): Promise<LineOrderResult> {
+  const { now, ...input } = c;
+  const replay = await findReplayedOrder(em, c.idempotencyKey, 'NEW_LINE', input);
+  if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }) };
   const msisdn = normalizeMsisdn(c.msisdn);
+  const iccid = c.iccid ? normalizeIccid(c.iccid) : null;
+  const imsi = c.imsi ? normalizeImsi(c.imsi) : null;
   const account = await em.findOne(BillingAccount, { id: c.billingAccountId });
   if (!account) throw notFound('BillingAccount', c.billingAccountId, 'input.billingAccountId');
-  if (await em.findOne(Line, { msisdn })) throw conflict('MSISDN_DUPLICATE', `MSISDN ${msisdn} is already in use`, { field: 'input.msisdn' });
-  const line = em.create(Line, { id: newId('line'), billingAccountId: account.id, msisdn, status: 'ACTIVE', planCode: c.planCode ?? null, createdAt: c.now });
-  enqueueEvent(em, 'lineStateChanged', {
-    source: 'ledgerline/subscribers',
-    subject: line.id,
-    key: [line.id, 'ACTIVE'],
-    time: c.now,
-    data: { lineId: line.id, msisdn, billingAccountId: account.id, status: 'ACTIVE', planCode: line.planCode },
-  });
+  if (await em.findOne(Line, { msisdn, status: { $ne: 'TERMINATED' } })) throw conflict('MSISDN_DUPLICATE', `MSISDN ${msisdn} is already in use`, { field: 'input.msisdn' });
+  if (iccid && (await em.findOne(Line, { iccid, status: { $ne: 'TERMINATED' } }))) throw conflict('ICCID_DUPLICATE', `SIM ${iccid} is already in use`, { field: 'input.iccid' });
+  const resolved = c.planCode ? await findPlan(catalog, c.planCode) : null;
+  const lineId = newId<string>('line');
+  if (resolved) await assertPlanFits(em, resolved, account, { now });
+
+  const line = em.create(Line, { id: lineId, billingAccountId: account.id, msisdn, iccid, imsi, status: 'PENDING', planCode: resolved?.terms.code ?? null, createdAt: now, updatedAt: now });
   await em.flush();
-  return line;
+  let subscription: Subscription | null = null;
+  if (resolved) {
+    subscription = em.create(Subscription, {
+      id: newId('subscription'),
+      lineId,
+      billingAccountId: account.id,
+      planCode: resolved.terms.code,
+      planVersionId: resolved.plan.versionId,
+      status: 'PENDING',
+      sharedAllowances: resolved.terms.sharedAllowances,
+      addOns: '[]',
+      startsAt: now,
+      endsAt: null,
+      createdAt: now,
+    });
+  }
+  const order = placeOrder(em, {
+    kind: 'NEW_LINE',
+    billingAccountId: account.id,
+    lineId,
+    request: { subscriptionId: subscription?.id ?? null, planCode: resolved?.terms.code ?? null, activationFee: resolved?.terms.activationFee ?? null },
+    idempotencyKey: c.idempotencyKey,
+    input,
+    now,
+  });
+  emitLineState(em, line, order.id, now);
+  if (subscription) emitSubscription(em, 'subscriptionCreated', subscription, line, account, order.id, now);
+  await em.flush();
+  return { line, order };
 }

@@ -1,16 +1,29 @@
-import { dec, newId, notFound, badInput } from '@ledgerline/contracts';
+import { badInput, dec, DomainError, isDecimalString, newId, notFound } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
 import { BillingAccount, Customer } from '../persistence/entities';
 import { assertBillCycleDay, assertCurrency, assertTimezone } from '../domain/validation';
+import { SOURCE } from './events';
 
 export interface OpenBillingAccountCommand {
   customerId: string;
   paymentMode: 'PREPAID' | 'POSTPAID';
   currency: string;
+  name?: string | null;
+  parentAccountId?: string | null;
   billCycleDay?: number | null;
+  paymentTermsDays?: number | null;
   timezone?: string | null;
   creditLimit?: string | null;
+  autopayToken?: string | null;
   now: Date;
+}
+
+/** Autopay stores a payment provider's token, never a card number. */
+export function assertAutopayToken(token: string, field = 'input.autopayToken'): string {
+  const digits = token.replace(/[\s-]/g, '');
+  if (/^\d{12,19}$/.test(digits)) throw badInput(field, 'This looks like a card number; store the payment provider token instead', 'AUTOPAY_TOKEN_IS_CARD_NUMBER');
+  if (!/^[A-Za-z0-9_:.-]{8,200}$/.test(token)) throw badInput(field, 'An autopay token is 8-200 letters, digits, _ : . or -', 'AUTOPAY_TOKEN_INVALID');
+  return token;
 }
 
 export async function openBillingAccount(em: Em, c: OpenBillingAccountCommand): Promise<BillingAccount> {
@@ -18,25 +31,52 @@ export async function openBillingAccount(em: Em, c: OpenBillingAccountCommand): 
   const currency = assertCurrency(c.currency);
   const billCycleDay = assertBillCycleDay(c.billCycleDay ?? 1);
   if (c.timezone) assertTimezone(c.timezone, 'input.timezone');
-  if (c.creditLimit != null && dec(c.creditLimit).isNegative()) throw badInput('input.creditLimit', 'A credit limit cannot be negative', 'CREDIT_LIMIT_NEGATIVE');
+  const paymentTermsDays = c.paymentTermsDays ?? 14;
+  if (!Number.isInteger(paymentTermsDays) || paymentTermsDays < 0 || paymentTermsDays > 120) throw badInput('input.paymentTermsDays', `Payment terms must be 0 to 120 days, got ${paymentTermsDays}`, 'PAYMENT_TERMS_OUT_OF_RANGE');
+  if (c.creditLimit != null && (!isDecimalString(c.creditLimit) || dec(c.creditLimit).isNegative())) throw badInput('input.creditLimit', 'A credit limit must be a non-negative decimal', 'CREDIT_LIMIT_INVALID');
+  if (c.creditLimit != null && c.paymentMode === 'PREPAID') throw badInput('input.creditLimit', 'A prepaid account has no credit limit', 'CREDIT_LIMIT_NOT_ALLOWED');
+  const autopayToken = c.autopayToken ? assertAutopayToken(c.autopayToken) : null;
   const customer = await em.findOne(Customer, { id: c.customerId });
   if (!customer) throw notFound('Customer', c.customerId, 'input.customerId');
+  if (c.parentAccountId) {
+    const parent = await em.findOne(BillingAccount, { id: c.parentAccountId });
+    if (!parent) throw notFound('BillingAccount', c.parentAccountId, 'input.parentAccountId');
+    if (parent.customerId !== customer.id) throw badInput('input.parentAccountId', `Account ${parent.id} belongs to another customer`, 'PARENT_ACCOUNT_OTHER_CUSTOMER');
+    if (parent.currency !== currency) {
+      throw new DomainError('CURRENCY_MISMATCH', `The parent account bills in ${parent.currency}; a child account cannot bill in ${currency}`, { field: 'input.currency' }, 'BAD_USER_INPUT');
+    }
+  }
   const account = em.create(BillingAccount, {
     id: newId('billingAccount'),
     customerId: customer.id,
+    parentAccountId: c.parentAccountId ?? null,
+    name: c.name?.trim() || null,
     paymentMode: c.paymentMode,
     currency,
     billCycleDay,
+    paymentTermsDays,
     timezone: c.timezone ?? customer.timezone,
     creditLimit: c.creditLimit ?? null,
+    autopayToken,
     createdAt: c.now,
   });
   enqueueEvent(em, 'billingAccountCreated', {
-    source: 'ledgerline/subscribers',
+    source: SOURCE,
     subject: account.id,
     key: [account.id],
     time: c.now,
-    data: { billingAccountId: account.id, customerId: customer.id, paymentMode: account.paymentMode, currency: account.currency, billCycleDay: account.billCycleDay, timezone: account.timezone },
+    data: {
+      billingAccountId: account.id,
+      customerId: customer.id,
+      parentAccountId: account.parentAccountId,
+      paymentMode: account.paymentMode,
+      currency: account.currency,
+      billCycleDay: account.billCycleDay,
+      paymentTermsDays: account.paymentTermsDays,
+      timezone: account.timezone,
+      creditLimit: account.creditLimit,
+      autopay: Boolean(account.autopayToken),
+    },
   });
   await em.flush();
   return account;

@@ -1,56 +1,208 @@
 import type DataLoader from 'dataloader';
-import { scalarResolvers } from '@ledgerline/contracts';
-import type { RequestContext } from '@ledgerline/platform';
-import { BillingAccount, Customer, Line } from '../persistence/entities';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { conflict, decodeCursor, money as contractMoney, round, DomainError, pageSize, scalarResolvers, toConnection, type PageArgs } from '@ledgerline/contracts';
+import type { Em, RequestContext } from '@ledgerline/platform';
+import { BillingAccount, Customer, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
 import { createCustomer, type CreateCustomerCommand } from '../application/create-customer';
 import { openBillingAccount, type OpenBillingAccountCommand } from '../application/open-billing-account';
-import { addLine, type AddLineCommand } from '../application/add-line';
+import { addLine, type AddLineCommand, type LineOrderResult } from '../application/add-line';
+import { subscribe, type SubscribeCommand } from '../application/subscribe';
+import { addAddOn, type AddAddOnCommand } from '../application/add-add-on';
+import { changePlan, previewPlanChange, type PlanChangeCommand } from '../application/plan-change';
+import { requestLineChange, type LineChangeCommand } from '../application/line-orders';
+import { completeOrder, failOrder, startOrder } from '../application/fulfil-order';
 import { normalizeMsisdn } from '../domain/validation';
+import type { CatalogClient } from '../ports/catalog-client';
+import type { OrderDispatcher } from '../ports/order-dispatcher';
+import type { ProvisioningAdapter } from '../ports/provisioning';
+import { canSeeCustomer, isStaff, requireOwnAccount, requireReader, requireStaff } from './authorization';
+
+export interface SubscribersDeps {
+  catalog: CatalogClient;
+  provisioning: ProvisioningAdapter;
+  dispatcher: OrderDispatcher;
+}
 
 export interface SubscribersContext extends RequestContext {
+  deps: SubscribersDeps;
   customers: DataLoader<string, Customer | null>;
   accounts: DataLoader<string, BillingAccount | null>;
   lines: DataLoader<string, Line | null>;
+  orders: DataLoader<string, ProductOrder | null>;
   accountsOfCustomer: DataLoader<string, BillingAccount[]>;
+  childAccounts: DataLoader<string, BillingAccount[]>;
   linesOfAccount: DataLoader<string, Line[]>;
+  subscriptionsOfLine: DataLoader<string, Subscription[]>;
+  ordersOfLine: DataLoader<string, ProductOrder[]>;
+  ordersOfAccount: DataLoader<string, ProductOrder[]>;
+  chargesOfAccount: DataLoader<string, OneOffCharge[]>;
 }
 
 type Input<C> = { input: Omit<C, 'now'> };
 
 /** Runs a use case in a transaction with the request's clock, then wakes the outbox relay. */
-async function mutate<T>(ctx: SubscribersContext, work: (em: SubscribersContext['em'], now: Date) => Promise<T>): Promise<T> {
-  const result = await ctx.em.transactional((em) => work(em as SubscribersContext['em'], ctx.runtime.clock.now()));
-  ctx.runtime.relay.nudge();
-  return result;
+async function mutate<T>(ctx: SubscribersContext, work: (em: Em, now: Date) => Promise<T>): Promise<T> {
+  try {
+    const result = await ctx.em.transactional((em) => work(em as Em, ctx.runtime.clock.now()));
+    ctx.runtime.relay.nudge();
+    return result;
+  } catch (error) {
+    // Two requests raced past the checks: the partial unique indexes have the last word.
+    if (error instanceof UniqueConstraintViolationException) {
+      const msg = error.message;
+      if (msg.includes('msisdn')) throw conflict('MSISDN_DUPLICATE', 'This MSISDN is already in use', { field: 'input.msisdn' });
+      if (msg.includes('iccid')) throw conflict('ICCID_DUPLICATE', 'This SIM is already in use', { field: 'input.iccid' });
+      if (msg.includes('idempotency')) throw conflict('IDEMPOTENCY_KEY_REUSED', 'This idempotency key is being used by another request', { field: 'input.idempotencyKey' });
+    }
+    throw error;
+  }
 }
+
+/** Places an order, then hands it to fulfilment and reads back the line and order as they are now. */
+async function order(ctx: SubscribersContext, place: (em: Em, now: Date) => Promise<LineOrderResult>) {
+  const placed = await mutate(ctx, place);
+  if (placed.order.status === 'ACKNOWLEDGED') await ctx.deps.dispatcher.dispatch(placed.order.id, ctx.runtime);
+  const em = ctx.em.fork();
+  return { line: await em.findOneOrFail(Line, { id: placed.line.id }), order: await em.findOneOrFail(ProductOrder, { id: placed.order.id }) };
+}
+
+function requireSystem(ctx: SubscribersContext): void {
+  if (ctx.caller.role !== 'SYSTEM') throw new DomainError('FORBIDDEN', 'Only the order workflow may drive order steps', {}, 'FORBIDDEN');
+}
+
+/** Staff may change any line; a customer only their own, and only where `customerMay`. */
+async function authorizeLine(ctx: SubscribersContext, lineId: string, action: string, customerMay: boolean): Promise<void> {
+  if (isStaff(ctx.caller)) return;
+  if (!customerMay) return requireStaff(ctx.caller, action);
+  const line = await ctx.lines.load(lineId);
+  requireOwnAccount(ctx.caller, line ? await ctx.accounts.load(line.billingAccountId) : null, action);
+}
+
+/** Rows of other customers read as null for a customer (existence is not revealed). */
+async function visibleAccount(ctx: SubscribersContext, account: BillingAccount | null): Promise<BillingAccount | null> {
+  requireReader(ctx.caller);
+  return account && canSeeCustomer(ctx.caller, account.customerId) ? account : null;
+}
+async function visibleLine(ctx: SubscribersContext, line: Line | null): Promise<Line | null> {
+  requireReader(ctx.caller);
+  if (!line || isStaff(ctx.caller)) return line;
+  return (await visibleAccount(ctx, await ctx.accounts.load(line.billingAccountId))) ? line : null;
+}
+function visibleCustomer(ctx: SubscribersContext, customer: Customer | null): Customer | null {
+  requireReader(ctx.caller);
+  return customer && canSeeCustomer(ctx.caller, customer.id) ? customer : null;
+}
+
+const lineChange = (kind: LineChangeCommand['kind']) => async (_: unknown, a: Input<Omit<LineChangeCommand, 'kind'>>, ctx: SubscribersContext) => {
+  await authorizeLine(ctx, a.input.lineId, `${kind.toLowerCase()} a line`, kind === 'SUSPEND');
+  return order(ctx, (em, now) => requestLineChange(em, { ...a.input, kind, now }));
+};
 
 export const resolvers = {
   ...scalarResolvers,
   Query: {
-    customer: (_: unknown, a: { id: string }, ctx: SubscribersContext) => ctx.customers.load(a.id),
-    billingAccount: (_: unknown, a: { id: string }, ctx: SubscribersContext) => ctx.accounts.load(a.id),
-    line: (_: unknown, a: { id: string }, ctx: SubscribersContext) => ctx.lines.load(a.id),
-    lineByMsisdn: (_: unknown, a: { msisdn: string }, ctx: SubscribersContext) => ctx.em.findOne(Line, { msisdn: normalizeMsisdn(a.msisdn, 'msisdn') }),
+    customer: async (_: unknown, a: { id: string }, ctx: SubscribersContext) => visibleCustomer(ctx, await ctx.customers.load(a.id)),
+    async customers(_: unknown, a: PageArgs & { filter?: { kind?: string; namePrefix?: string } }, ctx: SubscribersContext) {
+      requireStaff(ctx.caller, 'list customers');
+      const limit = pageSize(a);
+      const where: Record<string, unknown> = {};
+      if (a.filter?.kind) where.kind = a.filter.kind;
+      if (a.filter?.namePrefix) where.name = { $ilike: `${a.filter.namePrefix.replace(/[%_\\]/g, '\\$&')}%` };
+      const totalCount = await ctx.em.count(Customer, where);
+      if (a.after) where.id = { $gt: decodeCursor(a.after) };
+      const rows = await ctx.em.find(Customer, where, { orderBy: { id: 'asc' }, limit: limit + 1 });
+      return toConnection(rows, limit, (c) => c.id, Boolean(a.after), totalCount);
+    },
+    billingAccount: async (_: unknown, a: { id: string }, ctx: SubscribersContext) => visibleAccount(ctx, await ctx.accounts.load(a.id)),
+    line: async (_: unknown, a: { id: string }, ctx: SubscribersContext) => visibleLine(ctx, await ctx.lines.load(a.id)),
+    lineByMsisdn: async (_: unknown, a: { msisdn: string }, ctx: SubscribersContext) => visibleLine(ctx, await ctx.em.findOne(Line, { msisdn: normalizeMsisdn(a.msisdn, 'msisdn'), status: { $ne: 'TERMINATED' } })),
+    async lines(_: unknown, a: PageArgs & { filter?: { billingAccountId?: string; status?: string; planCode?: string } }, ctx: SubscribersContext) {
+      requireStaff(ctx.caller, 'list lines');
+      const limit = pageSize(a);
+      const where: Record<string, unknown> = {};
+      if (a.filter?.billingAccountId) where.billingAccountId = a.filter.billingAccountId;
+      if (a.filter?.status) where.status = a.filter.status;
+      if (a.filter?.planCode) where.planCode = a.filter.planCode;
+      const totalCount = await ctx.em.count(Line, where);
+      if (a.after) where.id = { $gt: decodeCursor(a.after) };
+      const rows = await ctx.em.find(Line, where, { orderBy: { id: 'asc' }, limit: limit + 1 });
+      return toConnection(rows, limit, (l) => l.id, Boolean(a.after), totalCount);
+    },
+    productOrder: async (_: unknown, a: { id: string }, ctx: SubscribersContext) => {
+      const o = await ctx.orders.load(a.id);
+      return o && (await visibleAccount(ctx, await ctx.accounts.load(o.billingAccountId))) ? o : null;
+    },
   },
   Mutation: {
-    createCustomer: async (_: unknown, a: Input<CreateCustomerCommand>, ctx: SubscribersContext) => ({ customer: await mutate(ctx, (em, now) => createCustomer(em, { ...a.input, now })) }),
-    openBillingAccount: async (_: unknown, a: Input<OpenBillingAccountCommand>, ctx: SubscribersContext) => ({
+    createCustomer: async (_: unknown, a: Input<CreateCustomerCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'create customers'), { customer: await mutate(ctx, (em, now) => createCustomer(em, { ...a.input, now })) }),
+    openBillingAccount: async (_: unknown, a: Input<OpenBillingAccountCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'open billing accounts'), {
       billingAccount: await mutate(ctx, (em, now) => openBillingAccount(em, { ...a.input, now })),
     }),
-    addLine: async (_: unknown, a: Input<AddLineCommand>, ctx: SubscribersContext) => ({ line: await mutate(ctx, (em, now) => addLine(em, { ...a.input, now })) }),
+    addLine: (_: unknown, a: Input<AddLineCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'add lines'), order)(ctx, (em, now) => addLine(em, ctx.deps.catalog, { ...a.input, now })),
+    subscribe: async (_: unknown, a: Input<SubscribeCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'subscribe lines'), { subscription: await mutate(ctx, (em, now) => subscribe(em, ctx.deps.catalog, { ...a.input, now })) }),
+    previewPlanChange: async (_: unknown, a: Input<PlanChangeCommand>, ctx: SubscribersContext) => (await authorizeLine(ctx, a.input.lineId, 'change plans', true), previewPlanChange)(ctx.em.fork() as Em, ctx.deps.catalog, { ...a.input, now: ctx.runtime.clock.now() }),
+    async changePlan(_: unknown, a: Input<PlanChangeCommand>, ctx: SubscribersContext) {
+      await authorizeLine(ctx, a.input.lineId, 'change plans', true);
+      let preview = null;
+      const result = await order(ctx, async (em, now) => {
+        const r = await changePlan(em, ctx.deps.catalog, { ...a.input, now });
+        preview = r.preview;
+        return r;
+      });
+      return { ...result, preview };
+    },
+    addAddOn: async (_: unknown, a: Input<AddAddOnCommand>, ctx: SubscribersContext) => (await authorizeLine(ctx, a.input.lineId, 'buy add-ons', true), order)(ctx, (em, now) => addAddOn(em, ctx.deps.catalog, { ...a.input, now })),
+    suspendLine: lineChange('SUSPEND'),
+    barLine: lineChange('BAR'),
+    resumeLine: lineChange('RESUME'),
+    terminateLine: lineChange('TERMINATE'),
+    async startOrder(_: unknown, a: { input: { orderId: string } }, ctx: SubscribersContext) {
+      requireSystem(ctx);
+      return { order: await mutate(ctx, (em, now) => startOrder(em, a.input.orderId, now)) };
+    },
+    async completeOrder(_: unknown, a: { input: { orderId: string } }, ctx: SubscribersContext) {
+      requireSystem(ctx);
+      return { order: await mutate(ctx, (em, now) => completeOrder(em, a.input.orderId, now)) };
+    },
+    async failOrder(_: unknown, a: { input: { orderId: string; failureCode?: string; failureMessage?: string } }, ctx: SubscribersContext) {
+      requireSystem(ctx);
+      const failure = { code: a.input.failureCode ?? 'ORDER_FAILED', message: a.input.failureMessage ?? 'The order failed' };
+      return { order: await mutate(ctx, (em, now) => failOrder(em, a.input.orderId, failure, now)) };
+    },
   },
   Customer: {
-    __resolveReference: (ref: { id: string }, ctx: SubscribersContext) => ctx.customers.load(ref.id),
+    __resolveReference: async (ref: { id: string }, ctx: SubscribersContext) => visibleCustomer(ctx, await ctx.customers.load(ref.id)),
     billingAccounts: (c: Customer, _: unknown, ctx: SubscribersContext) => ctx.accountsOfCustomer.load(c.id),
+    notificationPreferences: (c: Customer) => JSON.parse(c.notificationPreferences),
   },
   BillingAccount: {
-    __resolveReference: (ref: { id: string }, ctx: SubscribersContext) => ctx.accounts.load(ref.id),
+    __resolveReference: async (ref: { id: string }, ctx: SubscribersContext) => visibleAccount(ctx, await ctx.accounts.load(ref.id)),
     customer: (a: BillingAccount, _: unknown, ctx: SubscribersContext) => ctx.customers.load(a.customerId),
+    parentAccount: (a: BillingAccount, _: unknown, ctx: SubscribersContext) => (a.parentAccountId ? ctx.accounts.load(a.parentAccountId) : null),
+    childAccounts: (a: BillingAccount, _: unknown, ctx: SubscribersContext) => ctx.childAccounts.load(a.id),
     lines: (a: BillingAccount, _: unknown, ctx: SubscribersContext) => ctx.linesOfAccount.load(a.id),
-    creditLimit: (a: BillingAccount) => (a.creditLimit == null ? null : { amount: a.creditLimit, currency: a.currency }),
+    orders: (a: BillingAccount, _: unknown, ctx: SubscribersContext) => ctx.ordersOfAccount.load(a.id),
+    oneOffCharges: (a: BillingAccount, _: unknown, ctx: SubscribersContext) => ctx.chargesOfAccount.load(a.id),
+    creditLimit: (a: BillingAccount) => (a.creditLimit == null ? null : round(contractMoney(a.creditLimit, a.currency))),
+    autopay: (a: BillingAccount) => Boolean(a.autopayToken),
   },
   Line: {
-    __resolveReference: (ref: { id: string }, ctx: SubscribersContext) => ctx.lines.load(ref.id),
+    __resolveReference: async (ref: { id: string }, ctx: SubscribersContext) => visibleLine(ctx, await ctx.lines.load(ref.id)),
     billingAccount: (l: Line, _: unknown, ctx: SubscribersContext) => ctx.accounts.load(l.billingAccountId),
+    subscription: async (l: Line, _: unknown, ctx: SubscribersContext) => (await ctx.subscriptionsOfLine.load(l.id)).find((s) => s.status === 'ACTIVE' || s.status === 'PENDING') ?? null,
+    subscriptions: (l: Line, _: unknown, ctx: SubscribersContext) => ctx.subscriptionsOfLine.load(l.id),
+    orders: (l: Line, _: unknown, ctx: SubscribersContext) => ctx.ordersOfLine.load(l.id),
+  },
+  LineSubscription: {
+    line: (s: Subscription, _: unknown, ctx: SubscribersContext) => ctx.lines.load(s.lineId),
+    planVersion: (s: Subscription) => ({ __typename: 'PlanVersion', id: s.planVersionId }),
+    addOns: (s: Subscription) => JSON.parse(s.addOns),
+  },
+  ProductOrder: {
+    line: (o: ProductOrder, _: unknown, ctx: SubscribersContext) => ctx.lines.load(o.lineId),
+    billingAccount: (o: ProductOrder, _: unknown, ctx: SubscribersContext) => ctx.accounts.load(o.billingAccountId),
+  },
+  OneOffCharge: {
+    amount: (c: OneOffCharge) => round(contractMoney(c.amount, c.currency)),
   },
 };

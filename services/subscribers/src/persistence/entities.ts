@@ -8,6 +8,10 @@ export const Customer = defineEntity({
     name: p.string().length(200),
     kind: p.string().length(16),
     email: p.string().length(320).nullable(),
+    phone: p.string().length(16).nullable(),
+    /** JSON: { email, sms, push, webhookUrl } */
+    notificationPreferences: p.text(),
+    creditClass: p.string().length(1),
     locale: p.string().length(16),
     timezone: p.string().length(64),
     createdAt: p.datetime(),
@@ -21,11 +25,15 @@ export const BillingAccount = defineEntity({
   properties: (p) => ({
     id: p.string().primary().length(40),
     customerId: p.string().length(40).index(),
+    parentAccountId: p.string().length(40).nullable(),
+    name: p.string().length(200).nullable(),
     paymentMode: p.string().length(16),
     currency: p.string().length(3),
     billCycleDay: p.integer(),
+    paymentTermsDays: p.integer(),
     timezone: p.string().length(64),
     creditLimit: p.decimal('string').precision(18).scale(4).nullable(),
+    autopayToken: p.string().length(200).nullable(),
     createdAt: p.datetime(),
   }),
 });
@@ -37,12 +45,84 @@ export const Line = defineEntity({
   properties: (p) => ({
     id: p.string().primary().length(40),
     billingAccountId: p.string().length(40).index(),
-    msisdn: p.string().length(16).unique(),
+    /** Unique among lines that are not TERMINATED (partial unique index in the migration). */
+    msisdn: p.string().length(16),
+    iccid: p.string().length(22).nullable(),
+    imsi: p.string().length(15).nullable(),
     status: p.string().length(16),
+    /** Code of the plan of the current subscription (denormalised for reads). */
     planCode: p.string().length(80).nullable(),
     createdAt: p.datetime(),
+    updatedAt: p.datetime(),
   }),
 });
 export type Line = InferEntity<typeof Line>;
 
-export const entities = [Customer, BillingAccount, Line];
+/** A line on a pinned plan version for a span of time (TMF637 Product). */
+export const Subscription = defineEntity({
+  name: 'Subscription',
+  tableName: 'subscription',
+  properties: (p) => ({
+    id: p.string().primary().length(40),
+    lineId: p.string().length(40).index(),
+    billingAccountId: p.string().length(40).index(),
+    planCode: p.string().length(80),
+    planVersionId: p.string().length(40),
+    /** PENDING (line not yet active), ACTIVE, SCHEDULED (starts later), ENDED. */
+    status: p.string().length(16),
+    sharedAllowances: p.boolean(),
+    /** JSON array of { code, startsAt, endsAt }. */
+    addOns: p.text(),
+    startsAt: p.datetime(),
+    endsAt: p.datetime().nullable(),
+    createdAt: p.datetime(),
+  }),
+});
+export type Subscription = InferEntity<typeof Subscription>;
+
+/** TMF622 ProductOrder: one requested change, fulfilled by the order workflow. */
+export const ProductOrder = defineEntity({
+  name: 'ProductOrder',
+  tableName: 'product_order',
+  properties: (p) => ({
+    id: p.string().primary().length(40),
+    kind: p.string().length(16),
+    status: p.string().length(16),
+    billingAccountId: p.string().length(40).index(),
+    lineId: p.string().length(40).index(),
+    /** JSON: what to do (e.g. the plan change quote), fixed when the order is placed. */
+    request: p.text(),
+    idempotencyKey: p.string().length(200).nullable().unique(),
+    requestHash: p.string().length(64).nullable(),
+    failureCode: p.string().length(80).nullable(),
+    failureMessage: p.text().nullable(),
+    createdAt: p.datetime(),
+    updatedAt: p.datetime(),
+    completedAt: p.datetime().nullable(),
+  }),
+});
+export type ProductOrder = InferEntity<typeof ProductOrder>;
+
+/** A one-off credit or charge for invoicing to bill (proration, activation fee). */
+export const OneOffCharge = defineEntity({
+  name: 'OneOffCharge',
+  tableName: 'one_off_charge',
+  properties: (p) => ({
+    id: p.string().primary().length(40),
+    billingAccountId: p.string().length(40).index(),
+    lineId: p.string().length(40).nullable(),
+    subscriptionId: p.string().length(40).nullable(),
+    orderId: p.string().length(40).nullable(),
+    kind: p.string().length(8),
+    reason: p.string().length(40),
+    amount: p.decimal('string').precision(18).scale(4),
+    currency: p.string().length(3),
+    description: p.string().length(300),
+    periodStart: p.string().length(10).nullable(),
+    periodEnd: p.string().length(10).nullable(),
+    chargedAt: p.datetime(),
+  }),
+});
+export type OneOffCharge = InferEntity<typeof OneOffCharge>;
+
+export const entities = [Customer, BillingAccount, Line, Subscription, ProductOrder, OneOffCharge];

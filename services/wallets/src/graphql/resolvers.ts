@@ -1,24 +1,186 @@
-import type DataLoader from 'dataloader';
-import { scalarResolvers } from '@ledgerline/contracts';
+import { Decimal, DomainError, decodeCursor, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
+import type { ChargeRequest, WalletReserveRequest } from '@ledgerline/contracts';
 import type { RequestContext } from '@ledgerline/platform';
-import { Wallet } from '../persistence/entities';
+import { depsOf } from '../deps';
+import type { Db, Sql } from '../persistence/sql';
+import { WALLET_COLUMNS, WALLET_JOINS, openWallet, setWalletLimits, walletById, walletOf, type WalletRow } from '../application/wallets';
+import { bucketsOf, grantBucket, type BucketRow } from '../application/buckets';
+import { topupBalance, type TopupResult } from '../application/topup-balance';
+import { applyChargesIn } from '../application/apply-charges';
+import { adjustBalance, type AdjustmentRow } from '../application/adjust-balance';
+import { issueVoucher, redeemVoucher } from '../application/vouchers';
+import { confirmBankTransfer, recharge, type RechargeRow } from '../application/recharge';
+import { setAutoTopup } from '../application/auto-topup-settings';
+import { closeReservation, reservationById, reserve, type ReservationRow } from '../application/reservations';
+import { headroom } from '../domain/charging';
 
-export interface WalletsContext extends RequestContext {
-  wallets: DataLoader<string, Wallet | null>;
-  walletsOfAccount: DataLoader<string, Wallet[]>;
+export type WalletsContext = RequestContext;
+
+const db = (ctx: WalletsContext): Db => depsOf(ctx.runtime).db;
+const now = (ctx: WalletsContext): Date => ctx.runtime.clock.now();
+const money = (amount: string | Decimal, currency: string) => ({ amount: new Decimal(amount).toFixed(), currency });
+
+/** Runs a use case in one transaction, then wakes the outbox relay. */
+async function mutate<T>(ctx: WalletsContext, work: (sql: Sql, now: Date) => Promise<T>): Promise<T> {
+  if (ctx.caller.role === 'ANONYMOUS') throw new DomainError('UNAUTHENTICATED', 'Sign in to change balances', {}, 'UNAUTHENTICATED');
+  const result = await db(ctx).tx((sql) => work(sql, now(ctx)));
+  ctx.runtime.relay.nudge();
+  return result;
+}
+
+const topupPayload = async (ctx: WalletsContext, t: TopupResult) => ({ topupBalance: t, wallet: await walletById(db(ctx), t.walletId) });
+
+async function ledgerEntries(ctx: WalletsContext, where: string, param: string, args: { first?: number | null; after?: string | null }) {
+  const limit = pageSize(args);
+  const after = args.after ? decodeCursor(args.after) : null;
+  const rows = await db(ctx).query(
+    `select e.id::text as id, e.transaction_id, t.kind as transaction_kind, e.account_id, a.kind as account_kind, e.unit, e.amount, t.reference, e.created_at
+     from ledger_entry e join ledger_account a on a.id = e.account_id join ledger_transaction t on t.id = e.transaction_id
+     where ${where} ${after ? 'and e.id < $3' : ''} order by e.id desc limit $2`,
+    after ? [param, limit + 1, after] : [param, limit + 1],
+  );
+  return toConnection(rows, limit, (r) => String(r.id), !!after);
 }
 
 export const resolvers = {
   ...scalarResolvers,
   Query: {
-    wallet: (_: unknown, a: { id: string }, ctx: WalletsContext) => ctx.wallets.load(a.id),
+    wallet: (_: unknown, a: { id: string }, ctx: WalletsContext) => walletById(db(ctx), a.id),
+    walletOf: (_: unknown, a: { billingAccountId: string; currency: string }, ctx: WalletsContext) => walletOf(db(ctx), a.billingAccountId, a.currency),
+    buckets: (_: unknown, a: { billingAccountId: string; includeExpired?: boolean }, ctx: WalletsContext) => bucketsOf(db(ctx), a.billingAccountId, !!a.includeExpired),
+    reservation: (_: unknown, a: { id: string }, ctx: WalletsContext) => reservationById(db(ctx), a.id),
+    recharge: async (_: unknown, a: { id: string }, ctx: WalletsContext) => (await db(ctx).query(`select * from recharge where id = $1`, [a.id]))[0] ?? null,
+    ledgerEntries: (_: unknown, a: { billingAccountId: string; first?: number; after?: string }, ctx: WalletsContext) => ledgerEntries(ctx, 'a.billing_account_id = $1', a.billingAccountId, a),
+  },
+  Mutation: {
+    openWallet: async (_: unknown, { input }: any, ctx: WalletsContext) => ({ wallet: await mutate(ctx, (sql, t) => openWallet(sql, { ...input, now: t })) }),
+    setWalletLimits: async (_: unknown, { input }: any, ctx: WalletsContext) => ({ wallet: await mutate(ctx, (sql) => setWalletLimits(sql, input)) }),
+    grantBucket: async (_: unknown, { input }: any, ctx: WalletsContext) => ({ bucket: await mutate(ctx, (sql, t) => grantBucket(sql, { ...input, now: t })) }),
+    topupBalance: async (_: unknown, { input }: any, ctx: WalletsContext) => topupPayload(ctx, await mutate(ctx, (sql, t) => topupBalance(sql, { ...input, now: t }))),
+    applyCharge: async (_: unknown, { input }: { input: ChargeRequest & { occurredAt: Date } }, ctx: WalletsContext) => {
+      const [r] = await mutate(ctx, (sql, t) => applyChargesIn(sql, [{ ...input, occurredAt: new Date(input.occurredAt).toISOString(), allowOverdraft: !!input.allowOverdraft }], t));
+      return { result: { ...r!, amountCharged: money(r!.amountCharged, r!.currency) } };
+    },
+    adjustBalance: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      const adjustment = await mutate(ctx, (sql, t) => adjustBalance(sql, { ...input, caller: ctx.caller, now: t }));
+      return { adjustment, wallet: await walletById(db(ctx), adjustment.wallet_id) };
+    },
+    issueVoucher: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      const v = await mutate(ctx, (sql, t) => issueVoucher(sql, { ...input, caller: ctx.caller, now: t }));
+      return { code: v.code, voucher: { id: v.id, amount: money(v.amount, v.currency), expiresAt: v.expiresAt, status: v.status } };
+    },
+    redeemVoucher: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      if (ctx.caller.role === 'ANONYMOUS') throw new DomainError('UNAUTHENTICATED', 'Sign in to redeem a voucher', {}, 'UNAUTHENTICATED');
+      const t = await redeemVoucher(db(ctx), { ...input, now: now(ctx) });
+      ctx.runtime.relay.nudge();
+      return topupPayload(ctx, t);
+    },
+    recharge: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      if (ctx.caller.role === 'ANONYMOUS') throw new DomainError('UNAUTHENTICATED', 'Sign in to recharge', {}, 'UNAUTHENTICATED');
+      return { recharge: await recharge(db(ctx), depsOf(ctx.runtime).rechargeStarter, { ...input, now: now(ctx) }) };
+    },
+    confirmBankTransfer: async (_: unknown, { input }: any, ctx: WalletsContext) => ({ recharge: await mutate(ctx, (sql, t) => confirmBankTransfer(sql, input.rechargeId, input.bankReference, t)) }),
+    setAutoTopup: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      await mutate(ctx, (sql, t) => setAutoTopup(sql, { ...input, now: t }));
+      return { wallet: await walletById(db(ctx), input.walletId) };
+    },
+    reserveBalance: async (_: unknown, { input }: { input: WalletReserveRequest }, ctx: WalletsContext) => {
+      const r = await mutate(ctx, (sql, t) => reserve(sql, input, t));
+      const reservation = r.reservationId ? await reservationById(db(ctx), r.reservationId) : null;
+      return { ...r, reservation, grantedUnit: r.grantedUnit && { ...r.grantedUnit, amount: money(r.grantedUnit.amount, r.grantedUnit.currency) } };
+    },
+    commitReservation: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      const r = await mutate(ctx, (sql, t) => closeReservation(sql, input.reservationId, input.usedUnits, t, 'COMMITTED'));
+      return { ...r, reservation: await reservationById(db(ctx), input.reservationId) };
+    },
+    releaseReservation: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      const r = await mutate(ctx, (sql, t) => closeReservation(sql, input.reservationId, '0', t, 'RELEASED'));
+      return { ...r, reservation: await reservationById(db(ctx), input.reservationId) };
+    },
   },
   BillingAccount: {
     __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-    wallets: (account: { id: string }, _: unknown, ctx: WalletsContext) => ctx.walletsOfAccount.load(account.id),
+    wallets: (account: { id: string }, _: unknown, ctx: WalletsContext) => db(ctx).query(`select ${WALLET_COLUMNS} from wallet w ${WALLET_JOINS} where w.billing_account_id = $1 order by w.currency`, [account.id]),
+    buckets: (account: { id: string }, a: { includeExpired?: boolean }, ctx: WalletsContext) => bucketsOf(db(ctx), account.id, !!a.includeExpired),
+    reservations: (account: { id: string }, a: { status?: string }, ctx: WalletsContext) =>
+      db(ctx).query(`select * from reservation where billing_account_id = $1 ${a.status ? 'and status = $2' : ''} order by created_at desc limit 200`, a.status ? [account.id, a.status] : [account.id]),
+    balanceNotifications: (account: { id: string }, a: { first?: number }, ctx: WalletsContext) =>
+      db(ctx).query(`select * from notification where billing_account_id = $1 order by created_at desc, id limit $2`, [account.id, Math.min(a.first ?? 50, 200)]),
   },
   Wallet: {
-    __resolveReference: (ref: { id: string }, ctx: WalletsContext) => ctx.wallets.load(ref.id),
-    balance: (w: Wallet) => ({ amount: w.balance, currency: w.currency }),
+    __resolveReference: (ref: { id: string }, ctx: WalletsContext) => walletById(db(ctx), ref.id),
+    billingAccountId: (w: WalletRow) => w.billing_account_id,
+    paymentMode: (w: WalletRow) => w.payment_mode,
+    balance: (w: WalletRow) => money(w.balance, w.currency),
+    unbilled: (w: WalletRow) => money(w.unbilled, w.currency),
+    reserved: (w: WalletRow) => money(w.reserved, w.currency),
+    creditLimit: (w: WalletRow) => (w.credit_limit === null ? null : money(w.credit_limit, w.currency)),
+    overdraftLimit: (w: WalletRow) => money(w.overdraft_limit, w.currency),
+    lowBalanceThreshold: (w: WalletRow) => (w.low_balance_threshold === null ? null : money(w.low_balance_threshold, w.currency)),
+    available: (w: WalletRow) => {
+      const room = headroom({ id: w.id, billingAccountId: w.billing_account_id, currency: w.currency, paymentMode: w.payment_mode, balance: new Decimal(w.balance), unbilled: new Decimal(w.unbilled), creditLimit: w.credit_limit === null ? null : new Decimal(w.credit_limit), overdraftLimit: new Decimal(w.overdraft_limit) }, true);
+      return room === null ? null : money(room, w.currency);
+    },
+    autoTopup: async (w: WalletRow, _: unknown, ctx: WalletsContext) => {
+      const r = (await db(ctx).query(`select * from auto_topup_rule where wallet_id = $1`, [w.id]))[0];
+      return r && { enabled: r.enabled, threshold: r.threshold, topupAmount: r.topup_amount, targetBalance: r.target_balance, dailyLimit: r.daily_limit, monthlyLimit: r.monthly_limit };
+    },
+    topupRequests: async (w: WalletRow, _: unknown, ctx: WalletsContext) =>
+      (await db(ctx).query(`select * from topup_request where wallet_id = $1 order by requested_at desc limit 100`, [w.id])).map((r) => ({ id: r.id, amount: money(r.amount, r.currency), status: r.status, reason: r.reason, requestedAt: r.requested_at })),
+    ledgerEntries: (w: WalletRow, a: { first?: number; after?: string }, ctx: WalletsContext) => ledgerEntries(ctx, 'e.account_id = $1', w.id, a),
+    createdAt: (w: WalletRow) => w.created_at,
+  },
+  Bucket: {
+    billingAccountId: (b: BucketRow) => b.billing_account_id,
+    lineId: (b: BucketRow) => b.line_id,
+    shared: (b: BucketRow) => b.line_id === null,
+    allowanceId: (b: BucketRow) => b.allowance_id,
+    initialQuantity: (b: BucketRow) => new Decimal(b.initial_quantity).toFixed(),
+    remaining: (b: BucketRow) => new Decimal(b.remaining).toFixed(),
+    usedPercent: (b: BucketRow) => new Decimal(b.initial_quantity).minus(b.remaining).dividedBy(b.initial_quantity).times(100).toDecimalPlaces(2).toFixed(),
+    validFrom: (b: BucketRow) => b.valid_from,
+    validTo: (b: BucketRow) => b.valid_to,
+    rolloverPercent: (b: BucketRow) => b.rollover_percent,
+  },
+  LedgerEntry: {
+    transactionId: (e: any) => e.transaction_id,
+    transactionKind: (e: any) => e.transaction_kind,
+    accountId: (e: any) => e.account_id,
+    accountKind: (e: any) => e.account_kind,
+    amount: (e: any) => new Decimal(e.amount).toFixed(),
+    createdAt: (e: any) => e.created_at,
+  },
+  Reservation: {
+    sessionId: (r: ReservationRow) => r.session_id,
+    billingAccountId: (r: ReservationRow) => r.billing_account_id,
+    walletId: (r: ReservationRow) => r.wallet_id,
+    lineId: (r: ReservationRow) => r.line_id,
+    requestedUnits: (r: ReservationRow) => new Decimal(r.requested_units).toFixed(),
+    grantedUnits: (r: ReservationRow) => new Decimal(r.granted_units).toFixed(),
+    unitsFromAllowances: (r: ReservationRow) => new Decimal(r.units_from_buckets).toFixed(),
+    moneyReserved: async (r: ReservationRow, _: unknown, ctx: WalletsContext) => money(r.money_reserved, (await walletById(db(ctx), r.wallet_id))!.currency),
+    usedUnits: (r: ReservationRow) => (r.used_units === null ? null : new Decimal(r.used_units).toFixed()),
+    expiresAt: (r: ReservationRow) => r.expires_at,
+    createdAt: (r: ReservationRow) => r.created_at,
+  },
+  TopupBalance: { amount: (t: TopupResult) => money(t.amount, t.currency) },
+  BalanceAdjustment: {
+    walletId: (a: AdjustmentRow) => a.wallet_id,
+    amount: async (a: AdjustmentRow, _: unknown, ctx: WalletsContext) => money(a.amount, (await walletById(db(ctx), a.wallet_id))!.currency),
+    agentRole: (a: AdjustmentRow) => a.agent_role,
+    transactionId: (a: AdjustmentRow) => a.transaction_id,
+    createdAt: (a: AdjustmentRow) => a.created_at,
+  },
+  Recharge: {
+    billingAccountId: (r: RechargeRow) => r.billing_account_id,
+    walletId: (r: RechargeRow) => r.wallet_id,
+    amount: (r: RechargeRow) => money(r.amount, r.currency),
+    workflowId: (r: RechargeRow) => r.workflow_id,
+    createdAt: (r: RechargeRow) => r.created_at,
+  },
+  BalanceNotification: {
+    walletId: (n: any) => n.wallet_id,
+    bucketId: (n: any) => n.bucket_id,
+    createdAt: (n: any) => n.created_at,
   },
 };

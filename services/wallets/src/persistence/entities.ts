@@ -1,5 +1,10 @@
 import { defineEntity, type InferEntity } from '@mikro-orm/core';
 
+/**
+ * The ORM only needs to know the wallet table (migrations and the outbox relay run through it);
+ * the ledger itself is read and written with plain SQL (see src/persistence/sql.ts), because the
+ * charging hot path cannot afford a unit of work per charge.
+ */
 export const Wallet = defineEntity({
   name: 'Wallet',
   tableName: 'wallet',
@@ -8,7 +13,10 @@ export const Wallet = defineEntity({
     id: p.string().primary().length(40),
     billingAccountId: p.string().length(40).index(),
     currency: p.string().length(3),
-    balance: p.decimal('string').precision(20).scale(6),
+    paymentMode: p.string().length(10),
+    creditLimit: p.decimal('string').precision(20).scale(6).nullable(),
+    overdraftLimit: p.decimal('string').precision(20).scale(6),
+    lowBalanceThreshold: p.decimal('string').precision(20).scale(6).nullable(),
     createdAt: p.datetime(),
   }),
 });

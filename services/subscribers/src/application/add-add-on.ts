@@ -1,0 +1,56 @@
+import { conflict, DomainError, money, notFound } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { BillingAccount, Line } from '../persistence/entities';
+import type { CatalogClient } from '../ports/catalog-client';
+import type { LineOrderResult } from './add-line';
+import { assertNoOpenOrder } from './line-orders';
+import { findReplayedOrder, placeOrder } from './place-order';
+import { currentSubscription } from './plans';
+
+export interface AddAddOnCommand {
+  lineId: string;
+  offerCode: string;
+  idempotencyKey?: string | null;
+  now: Date;
+}
+
+export interface AddOnEntry {
+  code: string;
+  startsAt: string;
+  endsAt: string | null;
+}
+
+/** Orders an add-on (data boost, roaming pass) on the line's current subscription, billed once. */
+export async function addAddOn(em: Em, catalog: CatalogClient, c: AddAddOnCommand): Promise<LineOrderResult> {
+  const { now, ...input } = c;
+  const replay = await findReplayedOrder(em, c.idempotencyKey, 'ADD_ON', input);
+  if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }) };
+  const line = await em.findOne(Line, { id: c.lineId });
+  if (!line) throw notFound('Line', c.lineId, 'input.lineId');
+  if (line.status !== 'ACTIVE') throw conflict('LINE_NOT_ACTIVE_CONFLICT', `Add-ons need an ACTIVE line; line ${line.id} is ${line.status}`, { field: 'input.lineId' });
+  const sub = await currentSubscription(em, line.id);
+  if (!sub || sub.status !== 'ACTIVE') throw conflict('SUBSCRIPTION_NOT_FOUND_CONFLICT', `Line ${line.id} has no active plan`, { field: 'input.lineId' });
+  const offer = await catalog.offer(c.offerCode);
+  if (!offer) throw notFound('Offer', c.offerCode, 'input.offerCode');
+  const account = await em.findOneOrFail(BillingAccount, { id: line.billingAccountId });
+  if (offer.currency !== account.currency) {
+    throw new DomainError('OFFER_CURRENCY_MISMATCH', `Offer ${offer.code} is priced in ${offer.currency}, but the account bills in ${account.currency}`, { field: 'input.offerCode' }, 'BAD_USER_INPUT');
+  }
+  if (offer.compatiblePlans.length && !offer.compatiblePlans.includes(sub.planCode)) {
+    throw new DomainError('OFFER_NOT_COMPATIBLE', `Offer ${offer.code} cannot be added to plan ${sub.planCode}`, { field: 'input.offerCode' }, 'BAD_USER_INPUT');
+  }
+  const active = (JSON.parse(sub.addOns) as AddOnEntry[]).find((a) => a.code === offer.code && (!a.endsAt || new Date(a.endsAt) > now));
+  if (active) throw conflict('ADDON_ALREADY_ACTIVE', `${offer.code} is active on this line until ${active.endsAt}`, { field: 'input.offerCode' });
+  await assertNoOpenOrder(em, line.id);
+  const order = placeOrder(em, {
+    kind: 'ADD_ON',
+    billingAccountId: account.id,
+    lineId: line.id,
+    request: { subscriptionId: sub.id, offerCode: offer.code, price: money(offer.price, offer.currency), validityDays: offer.validityDays },
+    idempotencyKey: c.idempotencyKey,
+    input,
+    now,
+  });
+  await em.flush();
+  return { line, order };
+}

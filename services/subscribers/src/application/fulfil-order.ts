@@ -1,0 +1,212 @@
+import { createHash } from 'node:crypto';
+import { LockMode } from '@mikro-orm/core';
+import { DomainError, notFound, type Money } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { transitionLine, type LineStatus } from '../domain/lifecycle';
+import { LINE_ACTION_OF, moveOrder, type OrderKind, type OrderStatus } from '../domain/order';
+import type { OneOffItem } from '../domain/proration';
+import { BillingAccount, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
+import type { ProvisioningRequest } from '../ports/provisioning';
+import { emitLineState, emitOneOffCharge, emitOrderState, emitSubscription } from './events';
+
+/**
+ * Loads the order for a step, row-locked on PostgreSQL: a retried step that overlaps an earlier,
+ * still running attempt (activity timeout, re-dispatch) waits for it and then sees its outcome
+ * instead of applying the effect twice.
+ */
+async function loadOrder(em: Em, orderId: string, lock = true): Promise<ProductOrder> {
+  const postgres = em.getPlatform().constructor.name.startsWith('PostgreSql');
+  const order = await em.findOne(ProductOrder, { id: orderId }, lock && postgres ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
+  if (!order) throw notFound('Order', orderId, 'input.orderId');
+  return order;
+}
+
+/** ACKNOWLEDGED → IN_PROGRESS. Idempotent: an order already in progress (a retried step) is returned as is. */
+export async function startOrder(em: Em, orderId: string, now: Date): Promise<ProductOrder> {
+  const order = await loadOrder(em, orderId);
+  if (order.status === 'IN_PROGRESS') return order;
+  order.status = moveOrder(order.status as OrderStatus, 'IN_PROGRESS');
+  order.updatedAt = now;
+  emitOrderState(em, order, now);
+  await em.flush();
+  return order;
+}
+
+/** What the provisioning adapter is asked to do for this order. */
+export async function provisioningRequest(em: Em, orderId: string): Promise<ProvisioningRequest> {
+  const order = await loadOrder(em, orderId, false);
+  const line = await em.findOneOrFail(Line, { id: order.lineId });
+  const request = JSON.parse(order.request) as { planCode?: string | null; toPlanCode?: string; offerCode?: string };
+  return {
+    orderId: order.id,
+    kind: order.kind as OrderKind,
+    lineId: line.id,
+    msisdn: line.msisdn,
+    iccid: line.iccid ?? null,
+    imsi: line.imsi ?? null,
+    planCode: request.toPlanCode ?? request.planCode ?? request.offerCode ?? null,
+    idempotencyKey: `order:${order.id}`,
+  };
+}
+
+function chargeId(orderId: string, n: number): string {
+  return `chg_${createHash('sha256').update(`${orderId}\u001f${n}`).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * IN_PROGRESS → COMPLETED, applying the order's effect in the same transaction: the line's new
+ * status, subscriptions, one-off charges, and their events. Idempotent for a completed order.
+ * Throws (and changes nothing) if the effect is no longer legal; the saga then compensates.
+ */
+export async function completeOrder(em: Em, orderId: string, now: Date): Promise<ProductOrder> {
+  const order = await loadOrder(em, orderId);
+  if (order.status === 'COMPLETED') return order;
+  order.status = moveOrder(order.status as OrderStatus, 'COMPLETED');
+  const line = await em.findOneOrFail(Line, { id: order.lineId });
+  const account = await em.findOneOrFail(BillingAccount, { id: order.billingAccountId });
+  const kind = order.kind as OrderKind;
+  const action = LINE_ACTION_OF[kind];
+  const charges: OneOffCharge[] = [];
+  if (action) {
+    line.status = transitionLine(line.status as LineStatus, action, 'input.lineId');
+    line.updatedAt = now;
+    emitLineState(em, line, order.id, now);
+  }
+  if (kind === 'NEW_LINE') {
+    const request = JSON.parse(order.request) as { subscriptionId: string | null; activationFee: Money | null };
+    const sub = request.subscriptionId ? await em.findOne(Subscription, { id: request.subscriptionId }) : null;
+    if (sub && sub.status === 'PENDING') {
+      sub.status = 'ACTIVE';
+      sub.startsAt = now;
+      emitSubscription(em, 'subscriptionChanged', sub, line, account, order.id, now);
+    }
+    if (request.activationFee && request.activationFee.amount.replace(/[0.]/g, '') !== '') {
+      charges.push(
+        em.create(OneOffCharge, {
+          id: chargeId(order.id, 0),
+          billingAccountId: account.id,
+          lineId: line.id,
+          subscriptionId: sub?.id ?? null,
+          orderId: order.id,
+          kind: 'CHARGE',
+          reason: 'ACTIVATION_FEE',
+          amount: request.activationFee.amount,
+          currency: request.activationFee.currency,
+          description: `Activation of ${line.msisdn}`,
+          periodStart: null,
+          periodEnd: null,
+          chargedAt: now,
+        }),
+      );
+    }
+  }
+  if (kind === 'TERMINATE') {
+    const live = await em.find(Subscription, { lineId: line.id, status: { $in: ['PENDING', 'ACTIVE', 'SCHEDULED'] } });
+    for (const sub of live) {
+      sub.status = 'ENDED';
+      sub.endsAt = sub.startsAt > now ? sub.startsAt : now;
+      emitSubscription(em, 'subscriptionChanged', sub, line, account, order.id, now);
+    }
+  }
+  if (kind === 'ADD_ON') {
+    const r = JSON.parse(order.request) as { subscriptionId: string; offerCode: string; price: Money; validityDays: number };
+    const sub = await em.findOneOrFail(Subscription, { id: r.subscriptionId });
+    if (sub.status !== 'ACTIVE') throw new DomainError('SUBSCRIPTION_NOT_ACTIVE_CONFLICT', `Subscription ${sub.id} is ${sub.status}`, { field: 'input.lineId' });
+    const endsAt = new Date(now.getTime() + r.validityDays * 86_400_000);
+    sub.addOns = JSON.stringify([...(JSON.parse(sub.addOns) as unknown[]), { code: r.offerCode, startsAt: now.toISOString(), endsAt: endsAt.toISOString() }]);
+    emitSubscription(em, 'subscriptionChanged', sub, line, account, order.id, now);
+    charges.push(
+      em.create(OneOffCharge, {
+        id: chargeId(order.id, 0),
+        billingAccountId: account.id,
+        lineId: line.id,
+        subscriptionId: sub.id,
+        orderId: order.id,
+        kind: 'CHARGE',
+        reason: 'ADD_ON_PURCHASE',
+        amount: r.price.amount,
+        currency: r.price.currency,
+        description: `${r.offerCode} for ${line.msisdn}`,
+        periodStart: null,
+        periodEnd: null,
+        chargedAt: now,
+      }),
+    );
+  }
+  if (kind === 'PLAN_CHANGE') charges.push(...(await applyPlanChange(em, order, line, account, now)));
+  order.updatedAt = now;
+  order.completedAt = now;
+  emitOrderState(em, order, now);
+  await em.flush();
+  for (const charge of charges) emitOneOffCharge(em, charge);
+  await em.flush();
+  return order;
+}
+
+interface PlanChangeRequest {
+  fromPlanVersionId: string;
+  toPlanCode: string;
+  toPlanVersionId: string;
+  sharedAllowances: boolean;
+  timing: 'IMMEDIATE' | 'END_OF_CYCLE';
+  effectiveAt: string;
+  items: OneOffItem[];
+}
+
+async function applyPlanChange(em: Em, order: ProductOrder, line: Line, account: BillingAccount, now: Date): Promise<OneOffCharge[]> {
+  const r = JSON.parse(order.request) as PlanChangeRequest;
+  const effectiveAt = new Date(r.effectiveAt);
+  const current = await em.findOne(Subscription, { lineId: line.id, status: 'ACTIVE' }, { orderBy: { startsAt: 'desc' } });
+  if (!current || current.planVersionId !== r.fromPlanVersionId) {
+    throw new DomainError('PLAN_CHANGE_STALE_CONFLICT', `Line ${line.id} is no longer on the plan version this change was quoted for`, { field: 'input.lineId' });
+  }
+  current.endsAt = effectiveAt;
+  if (r.timing === 'IMMEDIATE') current.status = 'ENDED';
+  emitSubscription(em, 'subscriptionChanged', current, line, account, order.id, effectiveAt);
+  const next = em.create(Subscription, {
+    id: `sub_${createHash('sha256').update(`${order.id}\u001fnext`).digest('hex').slice(0, 32)}`,
+    lineId: line.id,
+    billingAccountId: account.id,
+    planCode: r.toPlanCode,
+    planVersionId: r.toPlanVersionId,
+    status: r.timing === 'IMMEDIATE' ? 'ACTIVE' : 'SCHEDULED',
+    sharedAllowances: r.sharedAllowances,
+    addOns: current.addOns,
+    startsAt: effectiveAt,
+    endsAt: null,
+    createdAt: now,
+  });
+  if (r.timing === 'IMMEDIATE') line.planCode = r.toPlanCode;
+  emitSubscription(em, 'subscriptionCreated', next, line, account, order.id, effectiveAt);
+  await em.flush();
+  return r.items.map((item, i) =>
+    em.create(OneOffCharge, {
+      id: chargeId(order.id, i + 1),
+      billingAccountId: account.id,
+      lineId: line.id,
+      subscriptionId: item.kind === 'CREDIT' ? current.id : next.id,
+      orderId: order.id,
+      kind: item.kind,
+      reason: 'PLAN_CHANGE_PRORATION',
+      amount: item.amount.amount,
+      currency: item.amount.currency,
+      description: item.description,
+      periodStart: item.periodStart,
+      periodEnd: item.periodEnd,
+      chargedAt: effectiveAt,
+    }),
+  );
+}
+
+/** → FAILED with a reason. Idempotent for a failed order; a completed order cannot fail. */
+export async function failOrder(em: Em, orderId: string, failure: { code: string; message: string }, now: Date): Promise<ProductOrder> {
+  const order = await loadOrder(em, orderId);
+  if (order.status === 'FAILED') return order;
+  order.status = moveOrder(order.status as OrderStatus, 'FAILED');
+  order.failureCode = failure.code.slice(0, 80);
+  order.failureMessage = failure.message;
+  order.updatedAt = now;
+  emitOrderState(em, order, now);
+  await em.flush();
+  return order;
+}

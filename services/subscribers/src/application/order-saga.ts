@@ -1,0 +1,67 @@
+import { DomainError } from '@ledgerline/contracts';
+import type { Clock, Em, Orm } from '@ledgerline/platform';
+import type { ProvisioningAdapter } from '../ports/provisioning';
+import type { ProductOrder } from '../persistence/entities';
+import { completeOrder, failOrder, provisioningRequest, startOrder } from './fulfil-order';
+
+export interface SagaOptions {
+  /** Attempts of the provisioning call before the order fails (default 3). */
+  attempts?: number;
+  /** Longest wait for one provisioning call (default 10 s). */
+  callTimeoutMs?: number;
+  /** Wait before the first retry, doubled each time (default 200 ms). */
+  backoffMs?: number;
+}
+
+/**
+ * Fulfils one order in-process, the same steps as the Temporal order workflow:
+ * start → provisioning.execute (retried, with a timeout) → complete; if execute fails for good,
+ * or completing is refused, compensate on the network and fail the order.
+ * Used when no Temporal server is configured (development, tests).
+ */
+export async function runOrderSaga(deps: { orm: Orm; clock: Clock; provisioning: ProvisioningAdapter; onCommit?: () => void }, orderId: string, options: SagaOptions = {}): Promise<ProductOrder> {
+  const attempts = options.attempts ?? 3;
+  const timeoutMs = options.callTimeoutMs ?? 10_000;
+  let backoff = options.backoffMs ?? 200;
+  const tx = async <T>(work: (em: Em) => Promise<T>): Promise<T> => {
+    const result = await deps.orm.em.fork().transactional((em) => work(em as Em));
+    deps.onCommit?.();
+    return result;
+  };
+
+  const started = await tx((em) => startOrder(em, orderId, deps.clock.now()));
+  if (started.status !== 'IN_PROGRESS') return started;
+  const request = await provisioningRequest(deps.orm.em.fork() as Em, orderId);
+
+  let failure: { code: string; message: string } | null = null;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.provisioning.execute(request, { signal: AbortSignal.timeout(timeoutMs) });
+      failure = null;
+      break;
+    } catch (error) {
+      failure = describe(error, timeoutMs);
+      const retryable = !(error instanceof DomainError) || error.details.retryable !== false;
+      if (!retryable || attempt >= attempts) break;
+      await new Promise((r) => setTimeout(r, backoff));
+      backoff *= 2;
+    }
+  }
+  if (!failure) {
+    try {
+      return await tx((em) => completeOrder(em, orderId, deps.clock.now()));
+    } catch (error) {
+      failure = describe(error, timeoutMs);
+    }
+  }
+  // Compensation: undo whatever the network may have applied, then record the failure.
+  await deps.provisioning.compensate(request, { signal: AbortSignal.timeout(timeoutMs) });
+  return tx((em) => failOrder(em, orderId, failure, deps.clock.now()));
+}
+
+function describe(error: unknown, timeoutMs: number): { code: string; message: string } {
+  if (error instanceof DomainError) return { code: error.code, message: error.message };
+  const e = error as Error;
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return { code: 'PROVISIONING_TIMEOUT', message: `The provisioning system did not answer within ${timeoutMs} ms` };
+  return { code: 'PROVISIONING_FAILED', message: e?.message ?? String(error) };
+}

@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import { conflict, newId } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import type { OrderKind } from '../domain/order';
+import { ProductOrder } from '../persistence/entities';
+import { emitOrderState } from './events';
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().filter((k) => (value as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export function requestHash(kind: string, input: unknown): string {
+  return createHash('sha256').update(`${kind}\u001f${canonical(input)}`).digest('hex');
+}
+
+/**
+ * An earlier order with the same idempotency key: the same one again (same input) or CONFLICT
+ * (other input). Checked before any validation so a retry after success returns the first answer.
+ */
+export async function findReplayedOrder(em: Em, idempotencyKey: string | null | undefined, kind: OrderKind, input: unknown): Promise<ProductOrder | null> {
+  if (!idempotencyKey) return null;
+  const existing = await em.findOne(ProductOrder, { idempotencyKey });
+  if (!existing) return null;
+  if (existing.kind !== kind || existing.requestHash !== requestHash(kind, input)) {
+    throw conflict('IDEMPOTENCY_KEY_REUSED', `Idempotency key ${idempotencyKey} was already used for a different request`, { field: 'input.idempotencyKey' });
+  }
+  return existing;
+}
+
+export interface PlaceOrderCommand {
+  kind: OrderKind;
+  billingAccountId: string;
+  lineId: string;
+  request: Record<string, unknown>;
+  idempotencyKey?: string | null;
+  /** The caller's input, hashed for idempotency. */
+  input: unknown;
+  now: Date;
+}
+
+export function placeOrder(em: Em, c: PlaceOrderCommand): ProductOrder {
+  const order = em.create(ProductOrder, {
+    id: newId('order'),
+    kind: c.kind,
+    status: 'ACKNOWLEDGED',
+    billingAccountId: c.billingAccountId,
+    lineId: c.lineId,
+    request: JSON.stringify(c.request),
+    idempotencyKey: c.idempotencyKey ?? null,
+    requestHash: c.idempotencyKey ? requestHash(c.kind, c.input) : null,
+    failureCode: null,
+    failureMessage: null,
+    createdAt: c.now,
+    updatedAt: c.now,
+    completedAt: null,
+  });
+  emitOrderState(em, order, c.now);
+  return order;
+}

@@ -1,0 +1,99 @@
+import { badInput, conflict, money, notFound, type Money } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { localDateOf, startOfLocalDay, billingPeriodOf, formatLocalDate } from '../domain/calendar';
+import { planChangeTiming, planTerms, type PlanChangeTiming } from '../domain/plan-terms';
+import { quotePlanChange, type OneOffItem } from '../domain/proration';
+import { BillingAccount, Line, Subscription } from '../persistence/entities';
+import type { CatalogClient } from '../ports/catalog-client';
+import { assertNoScheduledChange, assertPlanFits, currentSubscription, findPlan } from './plans';
+import { findReplayedOrder, placeOrder } from './place-order';
+import type { LineOrderResult } from './add-line';
+import { assertNoOpenOrder } from './line-orders';
+
+export interface PlanChangeCommand {
+  lineId: string;
+  planCode: string;
+  idempotencyKey?: string | null;
+  now: Date;
+}
+
+export interface PlanChangePreview {
+  lineId: string;
+  fromPlanCode: string;
+  fromPlanVersionId: string;
+  toPlanCode: string;
+  toPlanVersionId: string;
+  sharedAllowances: boolean;
+  timing: PlanChangeTiming;
+  effectiveAt: Date;
+  periodStart: string;
+  periodEnd: string;
+  items: OneOffItem[];
+  total: Money;
+}
+
+/** Works out what a plan change would do, reading only: the same function backs the preview and the order. */
+export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeCommand): Promise<PlanChangePreview> {
+  const line = await em.findOne(Line, { id: c.lineId });
+  if (!line) throw notFound('Line', c.lineId, 'input.lineId');
+  if (line.status !== 'ACTIVE') throw conflict('LINE_NOT_ACTIVE_CONFLICT', `Only an ACTIVE line can change plan; line ${line.id} is ${line.status}`, { field: 'input.lineId' });
+  const current = await currentSubscription(em, line.id);
+  if (!current) throw conflict('SUBSCRIPTION_NOT_FOUND_CONFLICT', `Line ${line.id} has no plan; use subscribe`, { field: 'input.lineId' });
+  assertNoScheduledChange(await em.findOne(Subscription, { lineId: line.id, status: 'SCHEDULED' }));
+  const account = await em.findOneOrFail(BillingAccount, { id: line.billingAccountId });
+  const target = await findPlan(catalog, c.planCode);
+  if (target.plan.versionId === current.planVersionId) throw badInput('input.planCode', `Line ${line.id} is already on ${current.planCode} version ${target.plan.version}`, 'PLAN_CHANGE_SAME_PLAN');
+  await assertPlanFits(em, target, account, { lineId: target.terms.code === current.planCode ? line.id : undefined, now: c.now });
+  const fromDoc = await catalog.planVersionDocument(current.planVersionId);
+  if (fromDoc == null) throw notFound('PlanVersion', current.planVersionId, 'input.lineId');
+  const from = planTerms(fromDoc);
+  const timing = planChangeTiming(from, target.terms);
+  const today = localDateOf(c.now, account.timezone);
+  const base = {
+    lineId: line.id,
+    fromPlanCode: current.planCode,
+    fromPlanVersionId: current.planVersionId,
+    toPlanCode: target.terms.code,
+    toPlanVersionId: target.plan.versionId,
+    sharedAllowances: target.terms.sharedAllowances,
+    timing,
+  };
+  if (timing === 'END_OF_CYCLE') {
+    const period = billingPeriodOf(today, account.billCycleDay);
+    return { ...base, effectiveAt: startOfLocalDay(period.end, account.timezone), periodStart: formatLocalDate(period.start), periodEnd: formatLocalDate(period.end), items: [], total: money('0', account.currency) };
+  }
+  const quote = quotePlanChange({
+    currency: account.currency,
+    billCycleDay: account.billCycleDay,
+    effectiveDate: today,
+    from: { planCode: from.code, fee: from.recurringFee },
+    to: { planCode: target.terms.code, fee: target.terms.recurringFee },
+  });
+  // Effective now; the day of the change is billed on the new plan.
+  return { ...base, effectiveAt: c.now, periodStart: formatLocalDate(quote.period.start), periodEnd: formatLocalDate(quote.period.end), items: quote.items, total: quote.total };
+}
+
+export async function previewPlanChange(em: Em, catalog: CatalogClient, c: PlanChangeCommand): Promise<PlanChangePreview> {
+  return quoteChange(em, catalog, c);
+}
+
+/** Places a PLAN_CHANGE order carrying the quote; fulfilment applies exactly these amounts. */
+export async function changePlan(em: Em, catalog: CatalogClient, c: PlanChangeCommand): Promise<LineOrderResult & { preview: PlanChangePreview | null }> {
+  const { now, ...input } = c;
+  const replay = await findReplayedOrder(em, c.idempotencyKey, 'PLAN_CHANGE', input);
+  if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }), preview: null };
+  const preview = await quoteChange(em, catalog, c);
+  await assertNoOpenOrder(em, c.lineId);
+  const line = await em.findOneOrFail(Line, { id: c.lineId });
+  const order = placeOrder(em, {
+    kind: 'PLAN_CHANGE',
+    billingAccountId: line.billingAccountId,
+    lineId: line.id,
+    request: { ...preview, effectiveAt: preview.effectiveAt.toISOString() },
+    idempotencyKey: c.idempotencyKey,
+    input,
+    now,
+  });
+  await em.flush();
+  return { line, order, preview };
+}

@@ -1,0 +1,59 @@
+import { conflict, DomainError, notFound } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { checkEligibility } from '../domain/eligibility';
+import { planTerms, type PlanTerms } from '../domain/plan-terms';
+import { BillingAccount, Customer, Subscription } from '../persistence/entities';
+import type { CatalogClient, CatalogPlanVersion } from '../ports/catalog-client';
+
+export const LIVE_SUBSCRIPTION = ['PENDING', 'ACTIVE', 'SCHEDULED'];
+
+export interface ResolvedPlan {
+  plan: CatalogPlanVersion;
+  terms: PlanTerms;
+}
+
+/** Looks a plan up in the catalog by code, or NOT_FOUND naming the field. */
+export async function findPlan(catalog: CatalogClient, code: string, field = 'input.planCode'): Promise<ResolvedPlan> {
+  if (!code?.trim()) throw new DomainError('PLAN_CODE_REQUIRED', 'A plan code is required', { field }, 'BAD_USER_INPUT');
+  const plan = await catalog.currentPlanVersion(code.trim());
+  if (!plan) throw notFound('Plan', code, field);
+  return { plan, terms: planTerms(plan.document) };
+}
+
+/**
+ * Whether `account` may take the plan for one more line (`lineId` already on it is not counted
+ * twice): currency and payment mode must match the account, and the plan's eligibility rules
+ * must pass for the customer. Each refusal names the field.
+ */
+export async function assertPlanFits(em: Em, resolved: ResolvedPlan, account: BillingAccount, opts: { lineId?: string; now: Date; field?: string }): Promise<void> {
+  const field = opts.field ?? 'input.planCode';
+  const { terms } = resolved;
+  if (terms.currency !== account.currency) {
+    throw new DomainError('PLAN_CURRENCY_MISMATCH', `Plan ${terms.code} is priced in ${terms.currency}, but billing account ${account.id} bills in ${account.currency}`, { field, planCurrency: terms.currency, accountCurrency: account.currency }, 'BAD_USER_INPUT');
+  }
+  if (terms.paymentMode !== account.paymentMode) {
+    throw new DomainError('PLAN_PAYMENT_MODE_MISMATCH', `Plan ${terms.code} is ${terms.paymentMode}, but billing account ${account.id} is ${account.paymentMode}`, { field }, 'BAD_USER_INPUT');
+  }
+  const customer = await em.findOneOrFail(Customer, { id: account.customerId });
+  const onPlan = await em.find(Subscription, { billingAccountId: account.id, planCode: terms.code, status: { $in: LIVE_SUBSCRIPTION } });
+  const lineIds = new Set(onPlan.map((s) => s.lineId));
+  if (opts.lineId) lineIds.add(opts.lineId);
+  const lineCount = opts.lineId ? lineIds.size : lineIds.size + 1;
+  const tenureMonths = Math.max(0, Math.floor((opts.now.getTime() - customer.createdAt.getTime()) / (30.44 * 86_400_000)));
+  const verdict = await checkEligibility(terms, {
+    accountType: account.paymentMode as 'PREPAID' | 'POSTPAID',
+    customerType: customer.kind as 'INDIVIDUAL' | 'BUSINESS',
+    lineCount,
+    creditClass: customer.creditClass as 'A' | 'B' | 'C' | 'D',
+    tenureMonths,
+  });
+  if (!verdict.eligible) throw new DomainError('PLAN_NOT_ELIGIBLE', `Not eligible for plan ${terms.code}: ${verdict.reason}`, { field, planCode: terms.code }, 'BAD_USER_INPUT');
+}
+
+export async function currentSubscription(em: Em, lineId: string): Promise<Subscription | null> {
+  return em.findOne(Subscription, { lineId, status: { $in: ['PENDING', 'ACTIVE'] } }, { orderBy: { startsAt: 'desc' } });
+}
+
+export function assertNoScheduledChange(scheduled: Subscription | null): void {
+  if (scheduled) throw conflict('PLAN_CHANGE_ALREADY_SCHEDULED', `A change to ${scheduled.planCode} is already scheduled from ${scheduled.startsAt.toISOString()}`, { field: 'input.lineId' });
+}

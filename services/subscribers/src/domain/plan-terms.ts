@@ -1,0 +1,67 @@
+import { badInput, dec, isDecimalString, money, type Money } from '@ledgerline/contracts';
+import type { RecurringFee } from './proration';
+
+/** The commercial terms of a plan document that subscribers needs (the rest is rating's business). */
+export interface PlanTerms {
+  code: string;
+  paymentMode: 'PREPAID' | 'POSTPAID';
+  currency: string;
+  customerType: 'INDIVIDUAL' | 'BUSINESS' | null;
+  recurringFee: RecurringFee | null;
+  activationFee: Money | null;
+  maxLines: number | null;
+  /** Whether any allowance is pooled across the lines of an account. */
+  sharedAllowances: boolean;
+  eligibility: { conditions: unknown; message?: string } | null;
+}
+
+export type PlanChangeTiming = 'IMMEDIATE' | 'END_OF_CYCLE';
+
+interface RawDoc {
+  code?: unknown;
+  paymentMode?: unknown;
+  currency?: unknown;
+  customerType?: unknown;
+  recurringFee?: { amount?: unknown; proration?: unknown };
+  oneOffFees?: { amount?: unknown; trigger?: unknown }[];
+  maxLines?: unknown;
+  allowances?: { shared?: unknown }[];
+  eligibility?: { conditions?: unknown; message?: unknown };
+}
+
+/** Reads the terms from a published plan document (already validated by the catalog). */
+export function planTerms(document: unknown): PlanTerms {
+  const d = (document ?? {}) as RawDoc;
+  if (typeof d.code !== 'string' || typeof d.currency !== 'string' || (d.paymentMode !== 'PREPAID' && d.paymentMode !== 'POSTPAID')) {
+    throw badInput('input.planCode', 'The plan document has no code, currency or payment mode', 'PLAN_DOCUMENT_INVALID');
+  }
+  const currency = d.currency;
+  const fee = d.recurringFee && isDecimalString(d.recurringFee.amount) ? d.recurringFee : null;
+  const activation = (d.oneOffFees ?? []).find((f) => f.trigger === 'ACTIVATION' && isDecimalString(f.amount));
+  return {
+    code: d.code,
+    paymentMode: d.paymentMode,
+    currency,
+    customerType: d.customerType === 'INDIVIDUAL' || d.customerType === 'BUSINESS' ? d.customerType : null,
+    recurringFee: fee ? { amount: money(fee.amount as string, currency), proration: fee.proration === 'NONE' ? 'NONE' : 'DAILY' } : null,
+    activationFee: activation ? money(activation.amount as string, currency) : null,
+    maxLines: typeof d.maxLines === 'number' ? d.maxLines : null,
+    sharedAllowances: (d.allowances ?? []).some((a) => a.shared === true),
+    eligibility: d.eligibility && d.eligibility.conditions ? { conditions: d.eligibility.conditions, message: typeof d.eligibility.message === 'string' ? d.eligibility.message : undefined } : null,
+  };
+}
+
+/**
+ * When a plan change takes effect. Plan documents carry no explicit policy field, so the rule is
+ * the usual operator one, derived from the two plans' terms: upgrades (same or higher recurring
+ * fee) apply at once with daily proration; downgrades, and any change touching a fee that does not
+ * prorate (e.g. a prepaid 30-day bundle), apply at the end of the current cycle.
+ */
+export function planChangeTiming(from: PlanTerms, to: PlanTerms): PlanChangeTiming {
+  const fromFee = from.recurringFee;
+  const toFee = to.recurringFee;
+  if (fromFee?.proration === 'NONE' || toFee?.proration === 'NONE') return 'END_OF_CYCLE';
+  const a = fromFee ? dec(fromFee.amount.amount) : dec('0');
+  const b = toFee ? dec(toFee.amount.amount) : dec('0');
+  return b.greaterThanOrEqualTo(a) ? 'IMMEDIATE' : 'END_OF_CYCLE';
+}

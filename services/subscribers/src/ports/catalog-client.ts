@@ -1,0 +1,111 @@
+import { DomainError, type Caller } from '@ledgerline/contracts';
+import { callerHeaders, DEV_INTERNAL_SECRET, graphqlRequest, SYSTEM_CALLER } from '@ledgerline/platform';
+
+export interface CatalogPlanVersion {
+  planId: string;
+  code: string;
+  paymentMode: 'PREPAID' | 'POSTPAID';
+  currency: string;
+  versionId: string;
+  version: number;
+  /** The published plan document (JSON rules). */
+  document: unknown;
+}
+
+/** The only way subscribers reads plans: from the catalog service, never its database. */
+export interface CatalogClient {
+  /** The newest published version of a plan, or null if the plan does not exist or has none. */
+  currentPlanVersion(code: string): Promise<CatalogPlanVersion | null>;
+  /** A published version's document, by id (immutable, so it may be cached). */
+  planVersionDocument(id: string): Promise<unknown | null>;
+  /** An add-on offer (data boost, roaming pass), or null. */
+  offer(code: string): Promise<CatalogOffer | null>;
+}
+
+export interface CatalogOffer {
+  code: string;
+  currency: string;
+  /** Decimal string in `currency`. */
+  price: string;
+  validityDays: number;
+  /** Plan codes the offer may be bought on; empty = any. */
+  compatiblePlans: string[];
+}
+
+/** Reads an offer document (catalog/offers/*.json shape). */
+export function offerFromDocument(document: unknown): CatalogOffer {
+  const d = (document ?? {}) as { code?: string; currency?: string; price?: string; validityDays?: number; compatiblePlans?: string[] };
+  return { code: String(d.code), currency: String(d.currency), price: String(d.price ?? '0'), validityDays: Number(d.validityDays ?? 30), compatiblePlans: Array.isArray(d.compatiblePlans) ? d.compatiblePlans : [] };
+}
+
+const PLAN_QUERY = /* GraphQL */ `
+  query SubscribersPlan($code: String!) {
+    plan(code: $code) { id code paymentMode currency currentVersion { id version document } }
+  }
+`;
+const OFFER_QUERY = /* GraphQL */ `
+  query SubscribersOffer($code: String!) {
+    offer(code: $code) { code document }
+  }
+`;
+const VERSION_QUERY = /* GraphQL */ `
+  query SubscribersPlanVersion($id: ID!) {
+    planVersion(id: $id) { id document }
+  }
+`;
+
+/** GraphQL over HTTP to the catalog subgraph, as the SYSTEM caller. */
+export class GraphqlCatalogClient implements CatalogClient {
+  private readonly versions = new Map<string, unknown>();
+  private readonly headers: Record<string, string>;
+
+  constructor(
+    private readonly url: string,
+    secret: string,
+    caller: Caller = SYSTEM_CALLER,
+    private readonly timeoutMs = 5000,
+  ) {
+    this.headers = callerHeaders(caller, secret);
+  }
+
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): GraphqlCatalogClient {
+    return new GraphqlCatalogClient(env.CATALOG_URL ?? 'http://127.0.0.1:4001/graphql', env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET);
+  }
+
+  private async query<T>(query: string, variables: Record<string, unknown>): Promise<T> {
+    let result: Awaited<ReturnType<typeof graphqlRequest<T>>>;
+    try {
+      result = await Promise.race([
+        graphqlRequest<T>(this.url, query, variables, { headers: this.headers }),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs).unref()),
+      ]);
+    } catch (error) {
+      throw new DomainError('CATALOG_UNAVAILABLE', `The plan catalog at ${this.url} cannot be reached: ${(error as Error).message}`, {}, 'INTERNAL');
+    }
+    if (result.errors?.length || !result.data) {
+      throw new DomainError('CATALOG_UNAVAILABLE', `The plan catalog answered with an error: ${result.errors?.[0]?.message ?? 'no data'}`, {}, 'INTERNAL');
+    }
+    return result.data;
+  }
+
+  async currentPlanVersion(code: string): Promise<CatalogPlanVersion | null> {
+    const data = await this.query<{ plan: null | { id: string; code: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; currentVersion: null | { id: string; version: number; document: unknown } } }>(PLAN_QUERY, { code });
+    const plan = data.plan;
+    if (!plan || !plan.currentVersion) return null;
+    this.versions.set(plan.currentVersion.id, plan.currentVersion.document);
+    return { planId: plan.id, code: plan.code, paymentMode: plan.paymentMode, currency: plan.currency, versionId: plan.currentVersion.id, version: plan.currentVersion.version, document: plan.currentVersion.document };
+  }
+
+  async offer(code: string): Promise<CatalogOffer | null> {
+    const data = await this.query<{ offer: null | { code: string; document: unknown } }>(OFFER_QUERY, { code });
+    return data.offer ? offerFromDocument(data.offer.document) : null;
+  }
+
+  async planVersionDocument(id: string): Promise<unknown | null> {
+    if (this.versions.has(id)) return this.versions.get(id);
+    const data = await this.query<{ planVersion: null | { id: string; document: unknown } }>(VERSION_QUERY, { id });
+    if (!data.planVersion) return null;
+    this.versions.set(id, data.planVersion.document);
+    return data.planVersion.document;
+  }
+}

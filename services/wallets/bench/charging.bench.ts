@@ -1,0 +1,136 @@
+// Charging benchmark: batched charges (the JetStream consumer's code path) vs the same debits as
+// plain single-row SQL transactions, on 10,000 wallets and on one hot wallet, plus reservation
+// latency over NATS request/reply at a fixed rate. Runs in a throw-away PostgreSQL schema.
+// Usage: npx tsx services/wallets/bench/charging.bench.ts
+import { RPC, type ChargeRequest } from '@ledgerline/contracts';
+import { startServiceForTest } from '@ledgerline/platform';
+import { createWalletsService } from '../src/service';
+import { depsOf } from '../src/deps';
+import { applyCharges } from '../src/application/apply-charges';
+import { checkLedgerInvariants } from '../src/persistence/invariants';
+
+const WALLETS = 10_000;
+const BATCH = 1000;
+const SPREAD_CHARGES = Number(process.env.BENCH_CHARGES ?? 60_000);
+const HOT_CHARGES = 30_000;
+const PLAIN_SECONDS = 4;
+const PLAIN_CONCURRENCY = 8;
+const RATE = 2000;
+const RPC_SECONDS = 5;
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const now = new Date('2026-11-25T10:00:00Z');
+
+const env = { WALLETS_TEMPORAL: 'off', WALLETS_CONSUMER_DELIVER: 'new', WALLETS_JOBS: 'off', WALLETS_PG_POOL_MAX: '12', LOG_LEVEL: 'warn' };
+Object.assign(process.env, env);
+const svc = await startServiceForTest(createWalletsService({ env: { ...process.env, ...env } }), { env });
+const db = depsOf(svc.runtime).db;
+try {
+  log('setting up 10,000 funded wallets + 1 hot wallet…');
+  await db.tx(async (sql) => {
+    await sql.query(`insert into wallet (id, billing_account_id, currency, payment_mode, overdraft_limit, created_at)
+      select 'wal_b' || i, 'acc_b' || i, 'EUR', 'PREPAID', 0, $1::timestamptz from generate_series(0, $2) i`, [now, WALLETS]);
+    await sql.query(`insert into ledger_account (id, billing_account_id, kind, unit, balance, created_at)
+      select 'wal_b' || i, 'acc_b' || i, 'CASH_WALLET', 'EUR', 0, $1::timestamptz from generate_series(0, $2) i
+      union all select 'acc_b' || i || ':' || k || ':EUR', 'acc_b' || i, k, 'EUR', 0, $1::timestamptz from generate_series(0, $2) i,
+        unnest(array['UNBILLED_RECEIVABLE','REVENUE','TAX_PAYABLE','PAYMENTS_CLEARING','VOUCHER_CLEARING','ADJUSTMENTS','RESERVED']) k`, [now, WALLETS]);
+    await sql.query(`insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, created_at) select 'ltx_fund' || i, 'FUND:' || i, 'TOPUP', 'acc_b' || i, $1::timestamptz from generate_series(0, $2) i`, [now, WALLETS]);
+    await sql.query(`insert into ledger_entry (transaction_id, account_id, unit, amount, created_at)
+      select 'ltx_fund' || i, 'wal_b' || i, 'EUR', case when i = $2 then 1000000 else 1000 end, $1::timestamptz from generate_series(0, $2) i
+      union all select 'ltx_fund' || i, 'acc_b' || i || ':PAYMENTS_CLEARING:EUR', 'EUR', case when i = $2 then -1000000 else -1000 end, $1::timestamptz from generate_series(0, $2) i`, [now, WALLETS]);
+    await sql.query(`update ledger_account a set balance = s.total from (select account_id, sum(amount) total from ledger_entry group by 1) s where s.account_id = a.id`);
+  });
+  const HOT = WALLETS; // wallet index 10,000 is the hot one
+  const mk = (i: number, w: number, tag: string): ChargeRequest => ({
+    chargeId: `${tag}-${i}`, billingAccountId: `acc_b${w}`, lineId: 'lin', paymentMode: 'PREPAID', currency: 'EUR', usageType: 'DATA',
+    occurredAt: now.toISOString(), units: '1', unit: 'MB', allowanceIds: [], pricePerUnit: '0.01', allowOverdraft: false,
+  });
+
+  async function batched(total: number, wallet: (i: number) => number, tag: string): Promise<number> {
+    const t0 = performance.now();
+    for (let start = 0; start < total; start += BATCH) {
+      const batch = Array.from({ length: Math.min(BATCH, total - start) }, (_, k) => mk(start + k, wallet(start + k), tag));
+      const results = await applyCharges(db, batch, now);
+      if (results.some((r) => r.outcome !== 'APPLIED')) throw new Error('a benchmark charge was not applied');
+    }
+    return total / ((performance.now() - t0) / 1000);
+  }
+
+  // Plain single-row SQL: one transaction per debit (guarded update + transaction + 2 entries).
+  async function plain(wallet: (i: number) => number, tag: string): Promise<number> {
+    let n = 0;
+    const end = performance.now() + PLAIN_SECONDS * 1000;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: PLAIN_CONCURRENCY }, async (_, worker) => {
+      const client = await db.pool.connect();
+      try {
+        for (let i = worker; performance.now() < end; i += PLAIN_CONCURRENCY) {
+          const w = wallet(i);
+          await client.query('begin');
+          const upd = await client.query(`update ledger_account set balance = balance - 0.01 where id = $1 and balance >= 0.01`, [`wal_b${w}`]);
+          if (upd.rowCount !== 1) throw new Error('plain debit refused');
+          await client.query(`update ledger_account set balance = balance + 0.01 where id = $1`, [`acc_b${w}:REVENUE:EUR`]);
+          await client.query(`insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, created_at) values ($1, $1, 'CHARGE', $2, $3)`, [`${tag}-${i}`, `acc_b${w}`, now]);
+          await client.query(`insert into ledger_entry (transaction_id, account_id, unit, amount, created_at) values ($1, $2, 'EUR', -0.01, $4), ($1, $3, 'EUR', 0.01, $4)`, [`${tag}-${i}`, `wal_b${w}`, `acc_b${w}:REVENUE:EUR`, now]);
+          await client.query('commit');
+          n++;
+        }
+      } finally {
+        client.release();
+      }
+    }));
+    return n / ((performance.now() - t0) / 1000);
+  }
+
+  await batched(2000, (i) => (i * 7919) % WALLETS, 'warm');
+  log('batched, spread over 10,000 wallets…');
+  const spread = await batched(SPREAD_CHARGES, (i) => (i * 7919) % WALLETS, 'spread');
+  log(`  ${spread.toFixed(0)} charges/s`);
+  log('plain SQL, spread…');
+  const plainSpread = await plain((i) => (i * 104729) % WALLETS, 'plain');
+  log(`  ${plainSpread.toFixed(0)} charges/s`);
+  log('batched, one hot wallet…');
+  const hot = await batched(HOT_CHARGES, () => HOT, 'hot');
+  log(`  ${hot.toFixed(0)} charges/s`);
+  log('plain SQL, one hot wallet…');
+  const plainHot = await plain(() => HOT, 'plainhot');
+  log(`  ${plainHot.toFixed(0)} charges/s`);
+
+  log(`reservations over NATS at ${RATE}/s for ${RPC_SECONDS} s…`);
+  const nc = svc.runtime.messaging.nc;
+  const latencies: number[] = [];
+  const total = RATE * RPC_SECONDS;
+  const pending: Promise<void>[] = [];
+  let failed = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const w = (i * 31) % WALLETS;
+    const sent = performance.now();
+    pending.push(
+      nc.request(RPC.walletReserve, JSON.stringify({ requestId: `rq-${i}`, sessionId: `s-${i}`, billingAccountId: `acc_b${w}`, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '10', pricePerUnit: '0.01', allowanceIds: [] }), { timeout: 5000 })
+        .then((m) => {
+          latencies.push(performance.now() - sent);
+          if (m.json<{ resultCode: string }>().resultCode !== 'SUCCESS') failed++;
+        })
+        .catch(() => void failed++),
+    );
+  }
+  await Promise.all(pending);
+  const achieved = total / ((performance.now() - t0) / 1000);
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
+  log(`  ${achieved.toFixed(0)} req/s achieved, p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms, ${failed} failed`);
+
+  const problems = await checkLedgerInvariants(db);
+  if (problems.length) throw new Error(`ledger invariants broken: ${problems.join('; ')}`);
+  const ratio = (a: number, b: number) => (a / b).toFixed(1);
+  console.log(
+    `charging: ${spread.toFixed(0)} charges/s (plain SQL ${plainSpread.toFixed(0)} charges/s, ratio ${ratio(spread, plainSpread)}x); hot wallet ${hot.toFixed(0)}/s vs ${plainHot.toFixed(0)}/s unbatched (ratio ${ratio(hot, plainHot)}x); reserve p50 ${pct(50).toFixed(1)} ms p99 ${pct(99).toFixed(1)} ms @${RATE}/s`,
+  );
+} finally {
+  await svc.close();
+}
+process.exit(0);

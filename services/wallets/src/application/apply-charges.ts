@@ -1,0 +1,162 @@
+import { Decimal, WORK_SUBJECTS, deterministicId } from '@ledgerline/contracts';
+import type { ChargeRequest, ChargeResult } from '@ledgerline/contracts';
+import type { Db, Sql } from '../persistence/sql';
+import { insertOutbox } from '../persistence/sql';
+import { decideCharge, fmt, invalidCharge, toChargeInput, type BucketState, type WalletState } from '../domain/charging';
+import { accountId, newTxId, postTransactions, type NewTransaction } from './ledger';
+import { BUCKET_SELECT, toBucketState, type BucketRow } from './buckets';
+import { emitBalanceEvents, type BucketChange, type WalletChange } from './balance-events';
+
+interface LockedWallet {
+  id: string;
+  billing_account_id: string;
+  currency: string;
+  payment_mode: 'PREPAID' | 'POSTPAID';
+  credit_limit: string | null;
+  overdraft_limit: string;
+  low_balance_threshold: string | null;
+  balance: string;
+  unbilled: string;
+}
+
+export const chargeKey = (chargeId: string): string => `CHARGE:${chargeId}`;
+export const chargeResultMessageId = (chargeId: string): string => deterministicId('event', 'wallets', 'chargeApplied', chargeId);
+
+function result(c: ChargeRequest, outcome: ChargeResult['outcome'], units: Decimal, fromBuckets: Decimal, amount: Decimal, reason?: string): ChargeResult {
+  return {
+    chargeId: c.chargeId,
+    outcome,
+    billingAccountId: c.billingAccountId,
+    lineId: c.lineId,
+    paymentMode: c.paymentMode,
+    usageType: c.usageType,
+    occurredAt: c.occurredAt,
+    units: units.toFixed(),
+    unit: c.unit,
+    unitsFromAllowances: fromBuckets.toFixed(),
+    amountCharged: amount.toFixed(6),
+    currency: c.currency,
+    ...(reason ? { reason } : {}),
+  };
+}
+
+/**
+ * Applies many charges in ONE database transaction: wallets locked once (in id order, so two
+ * batches never deadlock), decisions made in memory in arrival order, then the ledger rows,
+ * the balances aggregated per account, the threshold events and one ChargeResult per charge
+ * written with a handful of statements. A charge already in the ledger (same chargeId) changes
+ * nothing and is answered with its stored result.
+ */
+export async function applyCharges(db: Db, charges: ChargeRequest[], now: Date): Promise<ChargeResult[]> {
+  return db.tx((sql) => applyChargesIn(sql, charges, now));
+}
+
+export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Date): Promise<ChargeResult[]> {
+  const seen = new Set<string>();
+  const batch: ChargeRequest[] = [];
+  for (const c of charges) {
+    if (c && typeof c.chargeId === 'string' && !seen.has(c.chargeId)) {
+      seen.add(c.chargeId);
+      batch.push(c);
+    }
+  }
+  if (batch.length === 0) return [];
+  const pairs = new Map<string, { acc: string; cur: string }>();
+  for (const c of batch) pairs.set(`${c.billingAccountId}\u0000${c.currency}`, { acc: String(c.billingAccountId), cur: String(c.currency) });
+  // Lock first, read after: a read in the locking statement could see balances from before the wait.
+  const ids = await sql.query<{ id: string }>(
+    `select id from wallet where (billing_account_id, currency) in (select * from unnest($1::text[], $2::text[])) order by id for update`,
+    [[...pairs.values()].map((p) => p.acc), [...pairs.values()].map((p) => p.cur)],
+  );
+  const locked = ids.length === 0 ? [] : await sql.query<LockedWallet>(
+    `select w.id, w.billing_account_id, w.currency, w.payment_mode, w.credit_limit, w.overdraft_limit, w.low_balance_threshold, c.balance, -u.balance as unbilled
+     from wallet w join ledger_account c on c.id = w.id join ledger_account u on u.id = w.billing_account_id || ':UNBILLED_RECEIVABLE:' || w.currency
+     where w.id = any($1::text[])`,
+    [ids.map((r) => r.id)],
+  );
+  const existing = await sql.query<{ idempotency_key: string; outcome: ChargeResult }>(`select idempotency_key, outcome from ledger_transaction where idempotency_key = any($1::text[])`, [batch.map((c) => chargeKey(c.chargeId))]);
+  const done = new Map(existing.map((r) => [r.idempotency_key, r.outcome]));
+  const wallets = new Map<string, WalletState & { low: Decimal | null; start: Decimal }>();
+  for (const w of locked) {
+    const balance = new Decimal(w.balance);
+    wallets.set(`${w.billing_account_id}\u0000${w.currency}`, {
+      id: w.id,
+      billingAccountId: w.billing_account_id,
+      currency: w.currency,
+      paymentMode: w.payment_mode,
+      balance,
+      start: balance,
+      unbilled: new Decimal(w.unbilled),
+      creditLimit: w.credit_limit === null ? null : new Decimal(w.credit_limit),
+      overdraftLimit: new Decimal(w.overdraft_limit),
+      low: w.low_balance_threshold === null ? null : new Decimal(w.low_balance_threshold),
+    });
+  }
+  // Buckets only for charges that name allowances.
+  const bucketAccounts = [...new Set(batch.filter((c) => !done.has(chargeKey(c.chargeId)) && Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0).map((c) => c.billingAccountId))];
+  const bucketsByAccount = new Map<string, BucketState[]>();
+  const bucketMeta = new Map<string, { row: BucketRow; before: Decimal }>();
+  if (bucketAccounts.length > 0) {
+    await sql.query(`select id from bucket where billing_account_id = any($1::text[]) and status = 'ACTIVE' order by id for update`, [bucketAccounts]);
+    const rows = await sql.query<BucketRow>(`${BUCKET_SELECT} where b.billing_account_id = any($1::text[]) and b.status = 'ACTIVE'`, [bucketAccounts]);
+    for (const row of rows) {
+      const state = toBucketState(row);
+      bucketMeta.set(row.id, { row, before: state.remaining });
+      const list = bucketsByAccount.get(row.billing_account_id) ?? [];
+      list.push(state);
+      bucketsByAccount.set(row.billing_account_id, list);
+    }
+  }
+
+  const results: ChargeResult[] = [];
+  const fresh: ChargeResult[] = [];
+  const txs: NewTransaction[] = [];
+  const lastCause = new Map<string, string>();
+  for (const c of batch) {
+    const previous = done.get(chargeKey(c.chargeId));
+    if (previous) {
+      results.push(previous);
+      continue;
+    }
+    let r: ChargeResult;
+    const entries: NewTransaction['entries'] = [];
+    const problem = invalidCharge(c);
+    const wallet = wallets.get(`${c.billingAccountId}\u0000${c.currency}`);
+    if (problem) r = result(c, 'DENIED', new Decimal(0), new Decimal(0), new Decimal(0), `RATING_FAILED: ${problem}`);
+    else if (!wallet) r = result(c, 'DENIED', new Decimal(0), new Decimal(0), new Decimal(0), 'USER_UNKNOWN');
+    else {
+      const d = decideCharge(wallet, bucketsByAccount.get(c.billingAccountId) ?? [], toChargeInput(c));
+      r = result(c, d.outcome, d.units, d.unitsFromBuckets, d.amount, d.reason);
+      for (const p of d.bucketParts) {
+        entries.push({ accountId: p.bucketId, unit: c.unit, amount: p.units.negated() }, { accountId: accountId(c.billingAccountId, 'ALLOWANCE_USED', c.unit), unit: c.unit, amount: p.units });
+      }
+      if (!d.amount.isZero()) {
+        const source = wallet.paymentMode === 'PREPAID' ? wallet.id : accountId(c.billingAccountId, 'UNBILLED_RECEIVABLE', c.currency);
+        entries.push({ accountId: source, unit: c.currency, amount: d.amount.negated() }, { accountId: accountId(c.billingAccountId, 'REVENUE', c.currency), unit: c.currency, amount: d.amount });
+      }
+    }
+    const id = newTxId();
+    if (wallet && entries.length > 0) lastCause.set(wallet.id, id);
+    txs.push({ id, idempotencyKey: chargeKey(c.chargeId), kind: 'CHARGE', billingAccountId: typeof c.billingAccountId === 'string' ? c.billingAccountId.slice(0, 40) : null, reference: c.lineId ?? null, outcome: r, entries });
+    results.push(r);
+    fresh.push(r);
+  }
+  await postTransactions(sql, txs, now);
+
+  const walletChanges: WalletChange[] = [];
+  for (const w of wallets.values()) {
+    if (!w.balance.equals(w.start)) walletChanges.push({ walletId: w.id, billingAccountId: w.billingAccountId, currency: w.currency, paymentMode: w.paymentMode, lowBalanceThreshold: w.low, before: w.start, after: w.balance, cause: lastCause.get(w.id) ?? 'batch' });
+  }
+  const bucketChanges: BucketChange[] = [];
+  for (const list of bucketsByAccount.values()) {
+    for (const b of list) {
+      const meta = bucketMeta.get(b.id)!;
+      if (!b.remaining.equals(meta.before)) bucketChanges.push({ bucketId: b.id, billingAccountId: b.billingAccountId, allowanceId: b.allowanceId, unit: b.unit, initial: b.initial, notifiedPercent: meta.row.notified_percent, before: meta.before, after: b.remaining });
+    }
+  }
+  if (walletChanges.length > 0 || bucketChanges.length > 0) await emitBalanceEvents(sql, now, walletChanges, bucketChanges);
+  await insertOutbox(sql, fresh.map((r) => ({ id: chargeResultMessageId(r.chargeId), subject: WORK_SUBJECTS.chargeApplied, payload: JSON.stringify(r), createdAt: now })));
+  return results;
+}
+
+export { fmt };

@@ -1,0 +1,39 @@
+import { Decimal, badInput, notFound } from '@ledgerline/contracts';
+import type { Sql } from '../persistence/sql';
+import { walletById } from './wallets';
+
+export interface SetAutoTopupCommand {
+  walletId: string;
+  enabled: boolean;
+  threshold: string;
+  topupAmount?: string | null;
+  targetBalance?: string | null;
+  paymentMethodToken: string;
+  dailyLimit?: string | null;
+  monthlyLimit?: string | null;
+  now: Date;
+}
+
+const DEC = /^\d+(\.\d{1,6})?$/;
+
+export async function setAutoTopup(sql: Sql, c: SetAutoTopupCommand) {
+  const wallet = await walletById(sql, c.walletId, true);
+  if (!wallet) throw notFound('Wallet', c.walletId, 'input.walletId');
+  for (const f of ['threshold', 'topupAmount', 'targetBalance', 'dailyLimit', 'monthlyLimit'] as const) {
+    const v = c[f];
+    if (v != null && !DEC.test(v)) throw badInput(`input.${f}`, `${f} must be a non-negative decimal (got "${v}")`, 'AMOUNT_INVALID');
+  }
+  if ((c.topupAmount == null) === (c.targetBalance == null)) throw badInput('input.topupAmount', 'Give either topupAmount (top up by) or targetBalance (top up to), not both', 'AUTO_TOPUP_MODE_INVALID');
+  if (c.topupAmount != null && new Decimal(c.topupAmount).isZero()) throw badInput('input.topupAmount', 'topupAmount must be greater than zero', 'AMOUNT_NOT_POSITIVE');
+  if (c.targetBalance != null && !new Decimal(c.targetBalance).greaterThan(new Decimal(c.threshold))) throw badInput('input.targetBalance', 'targetBalance must be above the threshold', 'AUTO_TOPUP_MODE_INVALID');
+  if (!c.paymentMethodToken) throw badInput('input.paymentMethodToken', 'A payment method is required', 'PAYMENT_METHOD_REQUIRED');
+  const rows = await sql.query(
+    `insert into auto_topup_rule (wallet_id, enabled, threshold, topup_amount, target_balance, payment_method_token, daily_limit, monthly_limit, updated_at)
+     values ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+     on conflict (wallet_id) do update set enabled = excluded.enabled, threshold = excluded.threshold, topup_amount = excluded.topup_amount, target_balance = excluded.target_balance,
+       payment_method_token = excluded.payment_method_token, daily_limit = excluded.daily_limit, monthly_limit = excluded.monthly_limit, updated_at = excluded.updated_at
+     returning *`,
+    [wallet.id, c.enabled, c.threshold, c.topupAmount ?? null, c.targetBalance ?? null, c.paymentMethodToken, c.dailyLimit ?? null, c.monthlyLimit ?? null, c.now],
+  );
+  return rows[0]!;
+}

@@ -1,0 +1,154 @@
+import { Decimal, badInput, newId } from '@ledgerline/contracts';
+import type { Sql } from '../persistence/sql';
+import { eventRow, insertOutbox } from '../persistence/sql';
+import { UNIT_ACCOUNT_KINDS, accountId, ensureAccounts, findTransaction, postTransactions, replayOrConflict, requestHash } from './ledger';
+import type { BucketState } from '../domain/charging';
+import { fmt } from '../domain/charging';
+import { requireWallet } from './wallets';
+
+export interface BucketRow {
+  id: string;
+  billing_account_id: string;
+  line_id: string | null;
+  allowance_id: string;
+  name: string | null;
+  unit: string;
+  initial_quantity: string;
+  priority: number;
+  valid_from: Date;
+  valid_to: Date;
+  rollover_percent: string | null;
+  status: string;
+  notified_percent: number;
+  expiry_warned: boolean;
+  created_at: Date;
+  remaining: string;
+}
+
+export const BUCKET_SELECT = `select b.*, a.balance as remaining from bucket b join ledger_account a on a.id = b.id`;
+
+export function toBucketState(r: BucketRow): BucketState {
+  return {
+    id: r.id,
+    billingAccountId: r.billing_account_id,
+    lineId: r.line_id,
+    allowanceId: r.allowance_id,
+    unit: r.unit,
+    priority: r.priority,
+    validFrom: r.valid_from,
+    validTo: r.valid_to,
+    initial: new Decimal(r.initial_quantity),
+    remaining: new Decimal(r.remaining),
+  };
+}
+
+export interface GrantBucketCommand {
+  billingAccountId: string;
+  /** Null: shared by every line of the account. */
+  lineId?: string | null;
+  allowanceId: string;
+  name?: string | null;
+  unit: string;
+  quantity: string;
+  priority?: number | null;
+  validFrom: Date;
+  validTo: Date;
+  rolloverPercent?: string | null;
+  /** Idempotency: one bucket per grant key (e.g. subscription + allowance + period). */
+  grantKey: string;
+  now: Date;
+}
+
+/** Grants an allowance: a bucket and its ledger account, credited from ALLOWANCE_GRANTED. */
+export async function grantBucket(sql: Sql, c: GrantBucketCommand): Promise<BucketRow> {
+  if (!c.grantKey || c.grantKey.length > 200) throw badInput('input.grantKey', 'A grant key (at most 200 characters) is required', 'GRANT_KEY_INVALID');
+  if (!/^[A-Z_]{1,20}$/.test(c.unit ?? '')) throw badInput('input.unit', `"${c.unit}" is not a unit such as MB, SECOND or MESSAGE`, 'UNIT_INVALID');
+  if (!c.allowanceId) throw badInput('input.allowanceId', 'allowanceId is required');
+  if (!/^\d+(\.\d{1,6})?$/.test(c.quantity ?? '') || new Decimal(c.quantity).lessThanOrEqualTo(0)) throw badInput('input.quantity', `The quantity must be greater than zero (got ${c.quantity})`, 'AMOUNT_NOT_POSITIVE');
+  if (!(c.validTo > c.validFrom)) throw badInput('input.validTo', 'validTo must be after validFrom', 'VALIDITY_INVALID');
+  const priority = c.priority ?? 100;
+  const quantity = new Decimal(c.quantity);
+  const hash = requestHash({ b: c.billingAccountId, l: c.lineId ?? null, a: c.allowanceId, u: c.unit, q: fmt(quantity), p: priority, f: c.validFrom.toISOString(), t: c.validTo.toISOString() });
+  const key = `GRANT:${c.grantKey}`;
+  // The account must be known to wallets (any wallet), so a typo does not create orphan allowances.
+  const owner = await sql.query(`select 1 from wallet where billing_account_id = $1 limit 1`, [c.billingAccountId]);
+  if (owner.length === 0) await requireWallet(sql, c.billingAccountId, 'XXX');
+  const existing = await findTransaction(sql, key);
+  if (existing) {
+    replayOrConflict(existing, hash, 'input.grantKey');
+    return (await sql.query<BucketRow>(`${BUCKET_SELECT} where b.grant_key = $1`, [c.grantKey]))[0]!;
+  }
+  const id = newId('bucket');
+  await sql.query(
+    `insert into bucket (id, billing_account_id, line_id, allowance_id, name, unit, initial_quantity, priority, valid_from, valid_to, rollover_percent, status, grant_key, created_at)
+     values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'ACTIVE',$12,$13)`,
+    [id, c.billingAccountId, c.lineId ?? null, c.allowanceId, c.name ?? null, c.unit, fmt(quantity), priority, c.validFrom, c.validTo, c.rolloverPercent ?? null, c.grantKey, c.now],
+  );
+  await ensureAccounts(sql, c.billingAccountId, [{ id, kind: 'UNIT_BUCKET', unit: c.unit }, ...UNIT_ACCOUNT_KINDS.map((kind) => ({ id: accountId(c.billingAccountId, kind, c.unit), kind, unit: c.unit }))], c.now);
+  await postTransactions(
+    sql,
+    [{ idempotencyKey: key, kind: 'BUCKET_GRANT', billingAccountId: c.billingAccountId, requestHash: hash, reference: c.allowanceId, entries: [
+      { accountId: id, unit: c.unit, amount: quantity },
+      { accountId: accountId(c.billingAccountId, 'ALLOWANCE_GRANTED', c.unit), unit: c.unit, amount: quantity.negated() },
+    ] }],
+    c.now,
+  );
+  return (await sql.query<BucketRow>(`${BUCKET_SELECT} where b.id = $1`, [id]))[0]!;
+}
+
+export async function bucketsOf(sql: Sql, billingAccountId: string, includeExpired: boolean): Promise<BucketRow[]> {
+  return sql.query<BucketRow>(`${BUCKET_SELECT} where b.billing_account_id = $1 ${includeExpired ? '' : `and b.status = 'ACTIVE'`} order by b.priority, b.valid_to, b.id`, [billingAccountId]);
+}
+
+/**
+ * The expiry job: buckets past their validity forfeit what is left (ledger: bucket → allowance
+ * expired) and become EXPIRED; buckets about to expire with units left get one warning. Time is
+ * passed in; safe to run from several replicas (row locks, skip locked).
+ */
+export async function expireBuckets(sql: Sql, now: Date, warnBeforeMs = 3 * 24 * 3600_000, limit = 1000): Promise<{ expired: number; warned: number }> {
+  const due = await sql.query<BucketRow>(`${BUCKET_SELECT} where b.status = 'ACTIVE' and b.valid_to <= $1 order by b.valid_to limit $2 for update of b skip locked`, [now, limit]);
+  const txs = due.map((b) => ({
+    idempotencyKey: `EXPIRE:${b.id}`,
+    kind: 'BUCKET_EXPIRY',
+    billingAccountId: b.billing_account_id,
+    reference: b.allowance_id,
+    entries: [
+      { accountId: b.id, unit: b.unit, amount: new Decimal(b.remaining).negated() },
+      { accountId: accountId(b.billing_account_id, 'ALLOWANCE_EXPIRED', b.unit), unit: b.unit, amount: new Decimal(b.remaining) },
+    ],
+  }));
+  await postTransactions(sql, txs, now);
+  if (due.length > 0) await sql.query(`update bucket set status = 'EXPIRED' where id = any($1::text[])`, [due.map((b) => b.id)]);
+  const soon = await sql.query<BucketRow>(
+    `${BUCKET_SELECT} where b.status = 'ACTIVE' and not b.expiry_warned and b.valid_to > $1 and b.valid_to <= $2 and a.balance > 0 order by b.valid_to limit $3 for update of b skip locked`,
+    [now, new Date(now.getTime() + warnBeforeMs), limit],
+  );
+  if (soon.length > 0) await sql.query(`update bucket set expiry_warned = true where id = any($1::text[])`, [soon.map((b) => b.id)]);
+  const notes = [
+    ...due.map((b) => ({ b, kind: 'BUCKET_EXPIRED', event: 'bucketExpired' as const, message: `Your ${b.name ?? b.allowance_id} allowance expired with ${new Decimal(b.remaining).toFixed()} ${b.unit} unused.` })),
+    ...soon.map((b) => ({ b, kind: 'BUCKET_EXPIRING', event: 'bucketExpiring' as const, message: `Your ${b.name ?? b.allowance_id} allowance (${new Decimal(b.remaining).toFixed()} ${b.unit} left) expires on ${b.valid_to.toISOString()}.` })),
+  ];
+  await insertNotifications(sql, notes.map((n) => ({ id: `${n.kind}:${n.b.id}`, billingAccountId: n.b.billing_account_id, walletId: null, bucketId: n.b.id, kind: n.kind, message: n.message })), now);
+  await insertOutbox(sql, notes.map((n) => eventRow(n.event, n.b.id, [n.b.id, n.kind], now, { bucketId: n.b.id, billingAccountId: n.b.billing_account_id, allowanceId: n.b.allowance_id, unit: n.b.unit, remaining: n.b.remaining, validTo: n.b.valid_to.toISOString() })));
+  return { expired: due.length, warned: soon.length };
+}
+
+export interface NotificationInput {
+  id: string;
+  billingAccountId: string;
+  walletId: string | null;
+  bucketId: string | null;
+  kind: string;
+  message: string;
+}
+
+/** Customer notification records (what a notification provider sends); one per id, ever. */
+export async function insertNotifications(sql: Sql, rows: NotificationInput[], now: Date): Promise<void> {
+  if (rows.length === 0) return;
+  await sql.query(
+    `insert into notification (id, billing_account_id, wallet_id, bucket_id, kind, message, created_at)
+     select id, acc, w, b, kind, msg, $7 from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) as t(id, acc, w, b, kind, msg)
+     on conflict (id) do nothing`,
+    [rows.map((r) => r.id.slice(0, 64)), rows.map((r) => r.billingAccountId), rows.map((r) => r.walletId), rows.map((r) => r.bucketId), rows.map((r) => r.kind), rows.map((r) => r.message), now],
+  );
+}

@@ -1,0 +1,149 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Decimal, DomainError, conflict } from '@ledgerline/contracts';
+import type { Sql } from '../persistence/sql';
+import { fmt } from '../domain/charging';
+
+/**
+ * Ledger accounts. Amounts are signed and every transaction sums to zero per unit. Accounts the
+ * customer holds value in (cash wallet, buckets) are positive when they hold value; the others
+ * mirror them: a top-up is +cash / -payments clearing, a prepaid debit -cash / +revenue, a
+ * postpaid accrual -unbilled receivable (owed) / +revenue, a bucket use -bucket / +allowance used.
+ */
+export type AccountKind =
+  | 'CASH_WALLET'
+  | 'UNBILLED_RECEIVABLE'
+  | 'REVENUE'
+  | 'TAX_PAYABLE'
+  | 'PAYMENTS_CLEARING'
+  | 'VOUCHER_CLEARING'
+  | 'ADJUSTMENTS'
+  | 'RESERVED'
+  | 'UNIT_BUCKET'
+  | 'ALLOWANCE_GRANTED'
+  | 'ALLOWANCE_USED'
+  | 'ALLOWANCE_EXPIRED';
+
+export const MONEY_ACCOUNT_KINDS: AccountKind[] = ['UNBILLED_RECEIVABLE', 'REVENUE', 'TAX_PAYABLE', 'PAYMENTS_CLEARING', 'VOUCHER_CLEARING', 'ADJUSTMENTS', 'RESERVED'];
+export const UNIT_ACCOUNT_KINDS: AccountKind[] = ['ALLOWANCE_GRANTED', 'ALLOWANCE_USED', 'ALLOWANCE_EXPIRED', 'RESERVED'];
+
+/** Deterministic ids, so the hot path never looks an account up. The cash account's id is the wallet id; a bucket's is the bucket id. */
+export const accountId = (billingAccountId: string, kind: AccountKind, unit: string): string => `${billingAccountId}:${kind}:${unit}`;
+
+export interface Entry {
+  accountId: string;
+  unit: string;
+  amount: Decimal;
+}
+
+export interface NewTransaction {
+  id?: string;
+  idempotencyKey: string;
+  kind: string;
+  billingAccountId: string | null;
+  requestHash?: string | null;
+  reference?: string | null;
+  outcome?: unknown;
+  entries: Entry[];
+}
+
+export const newTxId = (): string => `ltx_${randomUUID().replace(/-/g, '')}`;
+
+/** A stable fingerprint of a request, to tell "same key, same input" from "same key, other input". */
+export function requestHash(input: unknown): string {
+  const canonical = JSON.stringify(input, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+export async function ensureAccounts(sql: Sql, billingAccountId: string | null, rows: { id: string; kind: AccountKind; unit: string }[], now: Date): Promise<void> {
+  if (rows.length === 0) return;
+  await sql.query(
+    `insert into ledger_account (id, billing_account_id, kind, unit, balance, created_at)
+     select id, $1, kind, unit, 0, $5 from unnest($2::text[], $3::text[], $4::text[]) as t(id, kind, unit)
+     on conflict (id) do nothing`,
+    [billingAccountId, rows.map((r) => r.id), rows.map((r) => r.kind), rows.map((r) => r.unit), now],
+  );
+}
+
+/**
+ * Writes transactions, their entries and the account balances in three statements whatever the
+ * number of transactions. Each transaction must sum to zero per unit (checked here, before any
+ * write). Returns the new balance of every account touched.
+ */
+export async function postTransactions(sql: Sql, txs: NewTransaction[], now: Date): Promise<Map<string, Decimal>> {
+  const txIds: string[] = [];
+  const keys: string[] = [];
+  const kinds: string[] = [];
+  const owners: (string | null)[] = [];
+  const hashes: (string | null)[] = [];
+  const refs: (string | null)[] = [];
+  const outcomes: (string | null)[] = [];
+  const eTx: string[] = [];
+  const eAcc: string[] = [];
+  const eUnit: string[] = [];
+  const eAmt: string[] = [];
+  const deltas = new Map<string, Decimal>();
+  for (const tx of txs) {
+    const id = tx.id ?? newTxId();
+    tx.id = id;
+    const perUnit = new Map<string, Decimal>();
+    for (const e of tx.entries) {
+      if (e.amount.isZero()) continue;
+      perUnit.set(e.unit, (perUnit.get(e.unit) ?? new Decimal(0)).plus(e.amount));
+      eTx.push(id);
+      eAcc.push(e.accountId);
+      eUnit.push(e.unit);
+      eAmt.push(fmt(e.amount));
+      deltas.set(e.accountId, (deltas.get(e.accountId) ?? new Decimal(0)).plus(e.amount));
+    }
+    for (const [unit, total] of perUnit) {
+      if (!total.isZero()) throw new DomainError('INTERNAL', `ledger transaction ${tx.kind} does not balance in ${unit} (${total.toFixed()})`, {}, 'INTERNAL');
+    }
+    txIds.push(id);
+    keys.push(tx.idempotencyKey);
+    kinds.push(tx.kind);
+    owners.push(tx.billingAccountId);
+    hashes.push(tx.requestHash ?? null);
+    refs.push(tx.reference ?? null);
+    outcomes.push(tx.outcome === undefined ? null : JSON.stringify(tx.outcome));
+  }
+  if (txIds.length === 0) return new Map();
+  await sql.query(
+    `insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, request_hash, reference, outcome, created_at)
+     select id, key, kind, owner, hash, ref, outcome::jsonb, $8 from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) as t(id, key, kind, owner, hash, ref, outcome)`,
+    [txIds, keys, kinds, owners, hashes, refs, outcomes, now],
+  );
+  if (eTx.length === 0) return new Map();
+  await sql.query(
+    `insert into ledger_entry (transaction_id, account_id, unit, amount, created_at)
+     select tx, acc, unit, amt, $5 from unnest($1::text[], $2::text[], $3::text[], $4::numeric[]) as t(tx, acc, unit, amt)`,
+    [eTx, eAcc, eUnit, eAmt, now],
+  );
+  const ids = [...deltas.keys()].sort();
+  const rows = await sql.query<{ id: string; balance: string }>(
+    `update ledger_account a set balance = a.balance + d.delta from unnest($1::text[], $2::numeric[]) as d(id, delta) where a.id = d.id returning a.id, a.balance`,
+    [ids, ids.map((id) => fmt(deltas.get(id)!))],
+  );
+  if (rows.length !== ids.length) throw new DomainError('INTERNAL', 'a ledger account of this transaction does not exist', {}, 'INTERNAL');
+  return new Map(rows.map((r) => [r.id, new Decimal(r.balance)]));
+}
+
+export interface StoredTransaction {
+  id: string;
+  kind: string;
+  request_hash: string | null;
+  outcome: any;
+  created_at: Date;
+}
+
+export async function findTransaction(sql: Sql, idempotencyKey: string): Promise<StoredTransaction | null> {
+  const rows = await sql.query<StoredTransaction>(`select id, kind, request_hash, outcome, created_at from ledger_transaction where idempotency_key = $1`, [idempotencyKey]);
+  return rows[0] ?? null;
+}
+
+/** Same key + same input answers the stored result; same key + other input is a conflict. */
+export function replayOrConflict(existing: StoredTransaction, hash: string, field = 'input.idempotencyKey'): StoredTransaction {
+  if (existing.request_hash !== hash) {
+    throw conflict('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different request; use a new key for a new request', { field });
+  }
+  return existing;
+}

@@ -1,0 +1,73 @@
+import { Decimal, badInput, isCurrencyCode } from '@ledgerline/contracts';
+import type { Sql } from '../persistence/sql';
+import { eventRow, insertOutbox } from '../persistence/sql';
+import { accountId, newTxId, findTransaction, postTransactions, replayOrConflict, requestHash, type AccountKind } from './ledger';
+import { positiveAmount, requireWallet } from './wallets';
+import { fmt } from '../domain/charging';
+
+export interface TopupBalanceCommand {
+  billingAccountId: string;
+  amount: { amount: string; currency: string };
+  idempotencyKey: string;
+  reference?: string | null;
+  now: Date;
+}
+
+export interface TopupResult {
+  id: string;
+  walletId: string;
+  billingAccountId: string;
+  amount: string;
+  currency: string;
+  reference: string | null;
+  channel: string;
+  createdAt: Date;
+  /** False when the same request had already been applied (an idempotent replay). */
+  created: boolean;
+}
+
+export function checkKey(key: string, field = 'input.idempotencyKey'): void {
+  if (typeof key !== 'string' || key.length < 8 || key.length > 200) throw badInput(field, 'An idempotency key of 8 to 200 characters is required', 'IDEMPOTENCY_KEY_INVALID');
+}
+
+/**
+ * Credits a wallet (TM Forum TopupBalance) from a funding source: the payment clearing account
+ * (card recharge, bank transfer) or voucher clearing. One ledger transaction per idempotency key.
+ */
+export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { kind: string; contra: AccountKind; channel: string }): Promise<TopupResult> {
+  checkKey(c.idempotencyKey);
+  const amount = positiveAmount(c.amount?.amount);
+  if (!isCurrencyCode(c.amount?.currency)) throw badInput('input.amount.currency', `"${c.amount?.currency}" is not a supported currency`, 'CURRENCY_INVALID');
+  const hash = requestHash({ kind: source.kind, billingAccountId: c.billingAccountId, amount: fmt(amount), currency: c.amount.currency, reference: c.reference ?? null });
+  const wallet = await requireWallet(sql, c.billingAccountId, c.amount.currency);
+  const existing = await findTransaction(sql, `${source.kind}:${c.idempotencyKey}`);
+  if (existing) return { ...(replayOrConflict(existing, hash).outcome as TopupResult), createdAt: existing.created_at, created: false };
+  const result: Omit<TopupResult, 'id' | 'createdAt' | 'created'> = {
+    walletId: wallet.id,
+    billingAccountId: c.billingAccountId,
+    amount: fmt(amount),
+    currency: wallet.currency,
+    reference: c.reference ?? null,
+    channel: source.channel,
+  };
+  const tx = {
+    idempotencyKey: `${source.kind}:${c.idempotencyKey}`,
+    kind: source.kind,
+    billingAccountId: c.billingAccountId,
+    requestHash: hash,
+    reference: c.reference ?? null,
+    entries: [
+      { accountId: wallet.id, unit: wallet.currency, amount },
+      { accountId: accountId(c.billingAccountId, source.contra, wallet.currency), unit: wallet.currency, amount: amount.negated() },
+    ],
+  };
+  const id = newTxId();
+  const outcome = { ...result, id };
+  await postTransactions(sql, [{ ...tx, id, outcome }], c.now);
+  await insertOutbox(sql, [eventRow('balanceTopup', wallet.id, [id], c.now, outcome)]);
+  return { ...outcome, createdAt: c.now, created: true };
+}
+
+export const topupBalance = (sql: Sql, c: TopupBalanceCommand): Promise<TopupResult> => creditWallet(sql, c, { kind: 'TOPUP', contra: 'PAYMENTS_CLEARING', channel: 'PAYMENT' });
+
+export const ZERO_DEC = new Decimal(0);

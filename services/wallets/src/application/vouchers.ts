@@ -1,0 +1,84 @@
+import { createHash, randomInt } from 'node:crypto';
+import { Decimal, DomainError, badInput, isCurrencyCode, newId, type Caller } from '@ledgerline/contracts';
+import type { Db, Sql } from '../persistence/sql';
+import { creditWallet, checkKey, type TopupResult } from './topup-balance';
+import { positiveAmount } from './wallets';
+import { findTransaction } from './ledger';
+import { fmt } from '../domain/charging';
+
+/** 20 characters from a 32-symbol alphabet without look-alikes: 100 bits, not guessable. */
+const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+export const CODE_LENGTH = 20;
+export const MAX_FAILED_ATTEMPTS = 5;
+export const ATTEMPT_WINDOW_MS = 15 * 60_000;
+
+export const normalizeCode = (code: string): string => (code ?? '').toUpperCase().replace(/[\s-]/g, '');
+const hashCode = (code: string): string => createHash('sha256').update(`ledgerline-voucher:${normalizeCode(code)}`).digest('hex');
+
+export function generateCode(): string {
+  let code = '';
+  for (let i = 0; i < CODE_LENGTH; i++) code += ALPHABET[randomInt(ALPHABET.length)];
+  return code.match(/.{4}/g)!.join('-');
+}
+
+export interface IssueVoucherCommand {
+  amount: { amount: string; currency: string };
+  expiresAt: Date;
+  caller: Caller;
+  now: Date;
+}
+
+/** Issues a voucher; the code is shown once and only its hash is stored. */
+export async function issueVoucher(sql: Sql, c: IssueVoucherCommand): Promise<{ id: string; code: string; amount: string; currency: string; expiresAt: Date; status: string }> {
+  if (!['ADMIN', 'SYSTEM'].includes(c.caller.role)) throw new DomainError('FORBIDDEN', 'Only administrators issue vouchers', { field: 'input' }, 'FORBIDDEN');
+  const amount = positiveAmount(c.amount?.amount);
+  if (!isCurrencyCode(c.amount?.currency)) throw badInput('input.amount.currency', `"${c.amount?.currency}" is not a supported currency`, 'CURRENCY_INVALID');
+  if (!(c.expiresAt > c.now)) throw badInput('input.expiresAt', 'A voucher must expire in the future', 'VALIDITY_INVALID');
+  const code = generateCode();
+  const id = newId('payment').replace(/^pay_/, 'vou_');
+  await sql.query(`insert into voucher (id, code_hash, amount, currency, expires_at, status, created_at) values ($1,$2,$3,$4,$5,'ACTIVE',$6)`, [id, hashCode(code), fmt(amount), c.amount.currency, c.expiresAt, c.now]);
+  return { id, code, amount: fmt(amount), currency: c.amount.currency, expiresAt: c.expiresAt, status: 'ACTIVE' };
+}
+
+export interface RedeemVoucherCommand {
+  billingAccountId: string;
+  code: string;
+  idempotencyKey: string;
+  now: Date;
+}
+
+/**
+ * Redeems a voucher into the account's wallet of the voucher's currency: single use (row lock +
+ * status), expiry, and at most MAX_FAILED_ATTEMPTS failed tries per account per 15 minutes.
+ * Failed attempts are recorded outside the redeem transaction so a rollback cannot hide them.
+ */
+export async function redeemVoucher(db: Db, c: RedeemVoucherCommand): Promise<TopupResult> {
+  checkKey(c.idempotencyKey);
+  if (!c.billingAccountId) throw badInput('input.billingAccountId', 'billingAccountId is required');
+  const since = new Date(c.now.getTime() - ATTEMPT_WINDOW_MS);
+  const failed = await db.query<{ n: string }>(`select count(*) as n from voucher_attempt where billing_account_id = $1 and not succeeded and at > $2`, [c.billingAccountId, since]);
+  if (Number(failed[0]!.n) >= MAX_FAILED_ATTEMPTS) {
+    throw new DomainError('VOUCHER_ATTEMPTS_EXCEEDED', `Too many wrong voucher codes; try again after ${ATTEMPT_WINDOW_MS / 60_000} minutes`, { field: 'input.code' }, 'BAD_USER_INPUT');
+  }
+  try {
+    return await db.tx(async (sql) => {
+      const replay = await findTransaction(sql, `VOUCHER:${c.idempotencyKey}`);
+      const code = normalizeCode(c.code);
+      const v = (await sql.query<{ id: string; amount: string; currency: string; expires_at: Date; status: string; transaction_id: string | null }>(`select * from voucher where code_hash = $1 for update`, [hashCode(code)]))[0];
+      if (!v) throw new DomainError('VOUCHER_NOT_FOUND', 'No voucher has this code', { field: 'input.code' });
+      if (replay && v.transaction_id === replay.id) return { ...(replay.outcome as TopupResult), createdAt: replay.created_at, created: false };
+      if (replay) throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different request', { field: 'input.idempotencyKey' });
+      if (v.status !== 'ACTIVE') throw new DomainError('VOUCHER_ALREADY_USED', 'This voucher was already redeemed', { field: 'input.code' });
+      if (v.expires_at <= c.now) throw new DomainError('VOUCHER_EXPIRED', `This voucher expired on ${v.expires_at.toISOString().slice(0, 10)}`, { field: 'input.code' }, 'BAD_USER_INPUT');
+      const topup = await creditWallet(sql, { billingAccountId: c.billingAccountId, amount: { amount: new Decimal(v.amount).toFixed(), currency: v.currency }, idempotencyKey: c.idempotencyKey, reference: v.id, now: c.now }, { kind: 'VOUCHER', contra: 'VOUCHER_CLEARING', channel: 'VOUCHER' });
+      await sql.query(`update voucher set status = 'REDEEMED', redeemed_wallet_id = $2, redeemed_at = $3, transaction_id = $4 where id = $1`, [v.id, topup.walletId, c.now, topup.id]);
+      await sql.query(`insert into voucher_attempt (billing_account_id, succeeded, at) values ($1, true, $2)`, [c.billingAccountId, c.now]);
+      return topup;
+    });
+  } catch (error) {
+    if (error instanceof DomainError && ['VOUCHER_NOT_FOUND', 'VOUCHER_ALREADY_USED', 'VOUCHER_EXPIRED'].includes(error.code)) {
+      await db.query(`insert into voucher_attempt (billing_account_id, succeeded, at) values ($1, false, $2)`, [c.billingAccountId, c.now]);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,111 @@
+import { Decimal, DomainError, badInput, isCurrencyCode, newId, notFound } from '@ledgerline/contracts';
+import type { PaymentMode } from '@ledgerline/contracts';
+import type { Sql } from '../persistence/sql';
+import { MONEY_ACCOUNT_KINDS, accountId, ensureAccounts } from './ledger';
+import { fmt } from '../domain/charging';
+
+export interface WalletRow {
+  id: string;
+  billing_account_id: string;
+  currency: string;
+  payment_mode: PaymentMode;
+  credit_limit: string | null;
+  overdraft_limit: string;
+  low_balance_threshold: string | null;
+  created_at: Date;
+  balance: string;
+  unbilled: string;
+  reserved: string;
+}
+
+export const WALLET_COLUMNS = `w.id, w.billing_account_id, w.currency, w.payment_mode, w.credit_limit, w.overdraft_limit, w.low_balance_threshold, w.created_at,
+  c.balance, -u.balance as unbilled, r.balance as reserved`;
+export const WALLET_JOINS = `join ledger_account c on c.id = w.id
+  join ledger_account u on u.id = w.billing_account_id || ':UNBILLED_RECEIVABLE:' || w.currency
+  join ledger_account r on r.id = w.billing_account_id || ':RESERVED:' || w.currency`;
+
+/** A positive decimal amount of money, checked field by field. */
+export function positiveAmount(value: string, field = 'input.amount.amount'): Decimal {
+  if (typeof value !== 'string' || !/^-?\d+(\.\d+)?$/.test(value)) throw badInput(field, `"${value}" is not a decimal amount`, 'AMOUNT_INVALID');
+  const d = new Decimal(value);
+  if (d.lessThanOrEqualTo(0)) throw badInput(field, `The amount must be greater than zero (got ${value})`, 'AMOUNT_NOT_POSITIVE');
+  if (d.decimalPlaces() > 6) throw badInput(field, 'At most 6 decimal places', 'AMOUNT_INVALID');
+  return d;
+}
+
+function optionalNonNegative(value: string | null | undefined, field: string): Decimal | null {
+  if (value == null) return null;
+  if (!/^\d+(\.\d{1,6})?$/.test(value)) throw badInput(field, `${field} must be a non-negative decimal (got "${value}")`, 'AMOUNT_INVALID');
+  return new Decimal(value);
+}
+
+export interface OpenWalletCommand {
+  billingAccountId: string;
+  currency: string;
+  paymentMode: PaymentMode;
+  creditLimit?: string | null;
+  overdraftLimit?: string | null;
+  lowBalanceThreshold?: string | null;
+  now: Date;
+}
+
+/** Opens the account's wallet in a currency with its ledger accounts; opening it again updates nothing and returns it. */
+export async function openWallet(sql: Sql, c: OpenWalletCommand): Promise<WalletRow> {
+  if (!c.billingAccountId) throw badInput('input.billingAccountId', 'billingAccountId is required');
+  if (!isCurrencyCode(c.currency)) throw badInput('input.currency', `"${c.currency}" is not a supported ISO 4217 currency`, 'CURRENCY_INVALID');
+  if (c.paymentMode !== 'PREPAID' && c.paymentMode !== 'POSTPAID') throw badInput('input.paymentMode', 'paymentMode must be PREPAID or POSTPAID', 'PAYMENT_MODE_INVALID');
+  const creditLimit = optionalNonNegative(c.creditLimit, 'input.creditLimit');
+  const overdraft = optionalNonNegative(c.overdraftLimit, 'input.overdraftLimit') ?? new Decimal(0);
+  const low = optionalNonNegative(c.lowBalanceThreshold, 'input.lowBalanceThreshold');
+  const id = newId('wallet');
+  const inserted = await sql.query<{ id: string }>(
+    `insert into wallet (id, billing_account_id, currency, payment_mode, credit_limit, overdraft_limit, low_balance_threshold, created_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (billing_account_id, currency) do nothing returning id`,
+    [id, c.billingAccountId, c.currency, c.paymentMode, creditLimit && fmt(creditLimit), fmt(overdraft), low && fmt(low), c.now],
+  );
+  if (inserted.length > 0) {
+    await ensureAccounts(sql, c.billingAccountId, [{ id, kind: 'CASH_WALLET', unit: c.currency }, ...MONEY_ACCOUNT_KINDS.map((kind) => ({ id: accountId(c.billingAccountId, kind, c.currency), kind, unit: c.currency }))], c.now);
+  }
+  return (await walletOf(sql, c.billingAccountId, c.currency))!;
+}
+
+export async function walletById(sql: Sql, id: string, lock = false): Promise<WalletRow | null> {
+  // Lock in its own statement, then read: the balances are then those after any concurrent commit.
+  if (lock) await sql.query(`select id from wallet where id = $1 for update`, [id]);
+  const rows = await sql.query<WalletRow>(`select ${WALLET_COLUMNS} from wallet w ${WALLET_JOINS} where w.id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+export async function walletOf(sql: Sql, billingAccountId: string, currency: string, lock = false): Promise<WalletRow | null> {
+  if (lock) await sql.query(`select id from wallet where billing_account_id = $1 and currency = $2 for update`, [billingAccountId, currency]);
+  const rows = await sql.query<WalletRow>(`select ${WALLET_COLUMNS} from wallet w ${WALLET_JOINS} where w.billing_account_id = $1 and w.currency = $2`, [billingAccountId, currency]);
+  return rows[0] ?? null;
+}
+
+/** Locks the wallet the money moves in; unknown account or currency is a coded error. */
+export async function requireWallet(sql: Sql, billingAccountId: string, currency: string, field = 'input.billingAccountId'): Promise<WalletRow> {
+  const wallet = await walletOf(sql, billingAccountId, currency, true);
+  if (wallet) return wallet;
+  const any = await sql.query<{ currency: string }>(`select currency from wallet where billing_account_id = $1`, [billingAccountId]);
+  if (any.length > 0) {
+    throw new DomainError('WALLET_CURRENCY_MISMATCH', `Billing account ${billingAccountId} has no ${currency} wallet (it has ${any.map((r) => r.currency).join(', ')})`, { field: 'input.amount.currency' }, 'BAD_USER_INPUT');
+  }
+  throw notFound('Wallet', `of billing account ${billingAccountId}`, field);
+}
+
+export interface SetWalletLimitsCommand {
+  walletId: string;
+  creditLimit?: string | null;
+  overdraftLimit?: string | null;
+  lowBalanceThreshold?: string | null;
+}
+
+export async function setWalletLimits(sql: Sql, c: SetWalletLimitsCommand): Promise<WalletRow> {
+  const wallet = await walletById(sql, c.walletId, true);
+  if (!wallet) throw notFound('Wallet', c.walletId, 'input.walletId');
+  const credit = c.creditLimit === undefined ? wallet.credit_limit : optionalNonNegative(c.creditLimit, 'input.creditLimit')?.toFixed(6) ?? null;
+  const overdraft = c.overdraftLimit == null ? wallet.overdraft_limit : optionalNonNegative(c.overdraftLimit, 'input.overdraftLimit')!.toFixed(6);
+  const low = c.lowBalanceThreshold === undefined ? wallet.low_balance_threshold : optionalNonNegative(c.lowBalanceThreshold, 'input.lowBalanceThreshold')?.toFixed(6) ?? null;
+  await sql.query(`update wallet set credit_limit = $2, overdraft_limit = $3, low_balance_threshold = $4 where id = $1`, [wallet.id, credit, overdraft, low]);
+  return (await walletById(sql, wallet.id))!;
+}

@@ -1,0 +1,36 @@
+import { Decimal } from '@ledgerline/contracts';
+
+export interface AutoTopupRule {
+  enabled: boolean;
+  threshold: Decimal;
+  /** Top up by this amount… */
+  topupAmount: Decimal | null;
+  /** …or up to this balance. */
+  targetBalance: Decimal | null;
+  paymentMethodToken: string;
+  dailyLimit: Decimal | null;
+  monthlyLimit: Decimal | null;
+}
+
+export type TopupDecision = { kind: 'REQUEST'; amount: Decimal } | { kind: 'NONE' } | { kind: 'LIMIT_REACHED'; amount: Decimal; limit: 'DAILY' | 'MONTHLY' };
+
+/**
+ * What a low-balance event asks of an auto top-up rule: nothing (disabled, or not below its
+ * threshold), a request for an amount, or a refusal because a daily or monthly limit would be
+ * passed. `requestedToday` / `requestedThisMonth` are the sums already requested.
+ */
+export function decideTopup(rule: AutoTopupRule, before: Decimal, after: Decimal, requestedToday: Decimal, requestedThisMonth: Decimal): TopupDecision {
+  if (!rule.enabled || !(before.greaterThanOrEqualTo(rule.threshold) && after.lessThan(rule.threshold))) return { kind: 'NONE' };
+  const amount = rule.topupAmount ?? Decimal.max(rule.targetBalance!.minus(after), 0);
+  if (amount.lessThanOrEqualTo(0)) return { kind: 'NONE' };
+  if (rule.dailyLimit && requestedToday.plus(amount).greaterThan(rule.dailyLimit)) return { kind: 'LIMIT_REACHED', amount, limit: 'DAILY' };
+  if (rule.monthlyLimit && requestedThisMonth.plus(amount).greaterThan(rule.monthlyLimit)) return { kind: 'LIMIT_REACHED', amount, limit: 'MONTHLY' };
+  return { kind: 'REQUEST', amount };
+}
+
+export function startOfUtcDay(now: Date): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+}
+export function startOfUtcMonth(now: Date): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+}

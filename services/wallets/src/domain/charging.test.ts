@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { Decimal } from '@ledgerline/contracts';
+import { decideCharge, type BucketState, type WalletState } from './charging';
+import { crossedBucketThresholds } from './thresholds';
+import { decideTopup } from './auto-topup';
+
+const d = (v: string) => new Decimal(v);
+const wallet = (over: Partial<WalletState> = {}): WalletState => ({ id: 'w', billingAccountId: 'a', currency: 'EUR', paymentMode: 'PREPAID', balance: d('1'), unbilled: d('0'), creditLimit: null, overdraftLimit: d('0'), ...over });
+const bucket = (id: string, remaining: string, priority: number, lineId: string | null = null): BucketState => ({ id, billingAccountId: 'a', lineId, allowanceId: 'data', unit: 'MB', priority, validFrom: new Date('2026-01-01'), validTo: new Date('2027-01-01'), initial: d('100'), remaining: d(remaining) });
+const at = new Date('2026-06-01');
+
+describe('decideCharge', () => {
+  it('takes buckets by priority (other lines’ buckets excluded), then money, cutting to what money is left', () => {
+    const w = wallet({ balance: d('0.30') });
+    const buckets = [bucket('low', '5', 9), bucket('high', '3', 1), bucket('other-line', '50', 0, 'lin_2')];
+    const r = decideCharge(w, buckets, { lineId: 'lin_1', at, units: d('21'), unit: 'MB', allowanceIds: ['data'], pricePerUnit: d('0.025'), allowOverdraft: false });
+    expect(r.bucketParts.map((p) => [p.bucketId, p.units.toFixed()])).toEqual([['high', '3'], ['low', '5']]);
+    expect([r.outcome, r.units.toFixed(), r.amount.toFixed()]).toEqual(['PARTIAL', '20', '0.3']);
+    expect(w.balance.toFixed()).toBe('0');
+  });
+  it('denies without touching buckets or balance when nothing can be granted', () => {
+    const w = wallet({ balance: d('0') });
+    const r = decideCharge(w, [], { lineId: 'l', at, units: d('1'), unit: 'MB', allowanceIds: [], pricePerUnit: d('0.1'), allowOverdraft: false });
+    expect(r).toMatchObject({ outcome: 'DENIED', reason: 'WALLET_INSUFFICIENT_BALANCE' });
+  });
+  it('postpaid accrues within the credit limit', () => {
+    const w = wallet({ paymentMode: 'POSTPAID', creditLimit: d('10'), unbilled: d('9.5') });
+    const r = decideCharge(w, [], { lineId: 'l', at, units: d('3'), unit: 'MIN', allowanceIds: [], pricePerUnit: d('0.25'), allowOverdraft: false });
+    expect([r.outcome, r.units.toFixed(), r.reason]).toEqual(['PARTIAL', '2', 'CREDIT_LIMIT_EXCEEDED']);
+    expect(w.unbilled.toFixed()).toBe('10');
+  });
+});
+
+describe('thresholds and auto top-up', () => {
+  it('reports each bucket threshold once', () => {
+    expect(crossedBucketThresholds(d('100'), d('60'), d('10'), 0)).toEqual([50, 80]);
+    expect(crossedBucketThresholds(d('100'), d('10'), d('0'), 80)).toEqual([100]);
+    expect(crossedBucketThresholds(d('100'), d('60'), d('55'), 0)).toEqual([]);
+  });
+  it('tops up to the target within the daily limit', () => {
+    const rule = { enabled: true, threshold: d('5'), topupAmount: null, targetBalance: d('20'), paymentMethodToken: 't', dailyLimit: d('30'), monthlyLimit: null };
+    expect(decideTopup(rule, d('6'), d('4'), d('0'), d('0'))).toEqual({ kind: 'REQUEST', amount: d('16') });
+    expect(decideTopup(rule, d('6'), d('4'), d('20'), d('20'))).toMatchObject({ kind: 'LIMIT_REACHED', limit: 'DAILY' });
+    expect(decideTopup(rule, d('4'), d('3'), d('0'), d('0'))).toEqual({ kind: 'NONE' });
+  });
+});

@@ -1,0 +1,143 @@
+import { Decimal, dec } from '@ledgerline/contracts';
+import type { ChargeOutcome, ChargeRequest, PaymentMode } from '@ledgerline/contracts';
+
+/** Ledger amounts are NUMERIC(30,6). */
+export const SCALE = 6;
+export const ZERO = new Decimal(0);
+
+export function round6(value: Decimal, mode: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 = Decimal.ROUND_HALF_EVEN): Decimal {
+  return value.toDecimalPlaces(SCALE, mode);
+}
+
+/** Canonical text for SQL parameters and messages: fixed 6 places is what NUMERIC(30,6) stores. */
+export const fmt = (value: Decimal): string => value.toFixed(SCALE);
+
+export interface WalletState {
+  id: string;
+  billingAccountId: string;
+  currency: string;
+  paymentMode: PaymentMode;
+  /** Cash balance the customer holds (prepaid money; for postpaid, credits paid in advance). */
+  balance: Decimal;
+  /** What a postpaid customer owes and has not been billed for yet (positive). */
+  unbilled: Decimal;
+  creditLimit: Decimal | null;
+  overdraftLimit: Decimal;
+}
+
+export interface BucketState {
+  id: string;
+  billingAccountId: string;
+  lineId: string | null;
+  allowanceId: string;
+  unit: string;
+  priority: number;
+  validFrom: Date;
+  validTo: Date;
+  initial: Decimal;
+  remaining: Decimal;
+}
+
+export interface ChargeInput {
+  lineId: string | null;
+  at: Date;
+  units: Decimal;
+  unit: string;
+  allowanceIds: string[];
+  pricePerUnit: Decimal;
+  allowOverdraft: boolean;
+}
+
+export interface BucketPart {
+  bucketId: string;
+  units: Decimal;
+}
+
+export interface ChargeDecision {
+  outcome: ChargeOutcome;
+  /** Units granted (from buckets and from money). */
+  units: Decimal;
+  unitsFromBuckets: Decimal;
+  bucketParts: BucketPart[];
+  /** Money taken: from the prepaid balance, or accrued as unbilled for postpaid. */
+  amount: Decimal;
+  reason?: string;
+}
+
+/** Buckets a charge may draw from, best first: the order of `allowanceIds`, then priority, then the soonest to expire. */
+export function eligibleBuckets(buckets: readonly BucketState[], c: Pick<ChargeInput, 'lineId' | 'at' | 'unit' | 'allowanceIds'>): BucketState[] {
+  const order = new Map(c.allowanceIds.map((id, i) => [id, i]));
+  return buckets
+    .filter((b) => order.has(b.allowanceId) && b.unit === c.unit && (b.lineId === null || b.lineId === c.lineId) && b.validFrom <= c.at && c.at < b.validTo && b.remaining.greaterThan(0))
+    .sort((a, b) => order.get(a.allowanceId)! - order.get(b.allowanceId)! || a.priority - b.priority || a.validTo.getTime() - b.validTo.getTime() || (a.id < b.id ? -1 : 1));
+}
+
+function decimalPlaces(value: Decimal): number {
+  return Math.min(value.decimalPlaces(), SCALE);
+}
+
+/**
+ * How much money may still be taken: prepaid down to zero (or the overdraft floor when the plan
+ * allows it), postpaid up to the credit limit. `null` means no limit.
+ */
+export function headroom(wallet: WalletState, allowOverdraft: boolean): Decimal | null {
+  if (wallet.paymentMode === 'PREPAID') {
+    const floor = allowOverdraft ? wallet.overdraftLimit.negated() : ZERO;
+    return Decimal.max(wallet.balance.minus(floor), ZERO);
+  }
+  if (wallet.creditLimit === null) return null;
+  return Decimal.max(wallet.creditLimit.minus(wallet.unbilled), ZERO);
+}
+
+/**
+ * Decides one charge against the current state and applies it to that state (buckets first in
+ * priority order, then money). Pure: the caller persists the decision. A charge that cannot be
+ * covered in full is cut to what is left (PARTIAL, the final unit indication) or DENIED.
+ */
+export function decideCharge(wallet: WalletState, buckets: readonly BucketState[], c: ChargeInput): ChargeDecision {
+  let rest = c.units;
+  const parts: BucketPart[] = [];
+  for (const bucket of eligibleBuckets(buckets, c)) {
+    if (rest.isZero()) break;
+    const take = Decimal.min(rest, bucket.remaining);
+    parts.push({ bucketId: bucket.id, units: take });
+    rest = rest.minus(take);
+  }
+  const fromBuckets = c.units.minus(rest);
+  let moneyUnits = rest;
+  let amount = round6(rest.times(c.pricePerUnit));
+  let outcome: ChargeOutcome = 'APPLIED';
+  let reason: string | undefined;
+  const room = headroom(wallet, c.allowOverdraft);
+  if (room !== null && amount.greaterThan(room)) {
+    // Grant only the units the money left can pay for, at the precision the units came in.
+    moneyUnits = room.dividedBy(c.pricePerUnit).toDecimalPlaces(decimalPlaces(c.units), Decimal.ROUND_DOWN);
+    amount = round6(moneyUnits.times(c.pricePerUnit), Decimal.ROUND_DOWN);
+    reason = wallet.paymentMode === 'PREPAID' ? 'WALLET_INSUFFICIENT_BALANCE' : 'CREDIT_LIMIT_EXCEEDED';
+    outcome = moneyUnits.plus(fromBuckets).isZero() ? 'DENIED' : 'PARTIAL';
+  }
+  if (outcome === 'DENIED') return { outcome, units: ZERO, unitsFromBuckets: ZERO, bucketParts: [], amount: ZERO, reason };
+  for (const part of parts) {
+    const bucket = buckets.find((b) => b.id === part.bucketId)!;
+    bucket.remaining = bucket.remaining.minus(part.units);
+  }
+  if (wallet.paymentMode === 'PREPAID') wallet.balance = wallet.balance.minus(amount);
+  else wallet.unbilled = wallet.unbilled.plus(amount);
+  return { outcome, units: fromBuckets.plus(moneyUnits), unitsFromBuckets: fromBuckets, bucketParts: parts, amount, reason };
+}
+
+/** Checks the fields of a charge message; returns the reason it cannot be rated, or null. */
+export function invalidCharge(c: ChargeRequest): string | null {
+  const decimal = /^\d+(\.\d{1,6})?$/;
+  if (typeof c.chargeId !== 'string' || c.chargeId.length === 0 || c.chargeId.length > 200) return 'chargeId is required (at most 200 characters)';
+  if (typeof c.units !== 'string' || !decimal.test(c.units)) return 'units must be a non-negative decimal with at most 6 places';
+  if (typeof c.pricePerUnit !== 'string' || !decimal.test(c.pricePerUnit)) return 'pricePerUnit must be a non-negative decimal with at most 6 places';
+  if (Number.isNaN(Date.parse(c.occurredAt))) return 'occurredAt is not a date';
+  if (!Array.isArray(c.allowanceIds)) return 'allowanceIds must be a list';
+  if (c.paymentMode !== 'PREPAID' && c.paymentMode !== 'POSTPAID') return 'paymentMode must be PREPAID or POSTPAID';
+  return null;
+}
+
+export function toChargeInput(c: ChargeRequest): ChargeInput {
+  return { lineId: c.lineId ?? null, at: new Date(c.occurredAt), units: dec(c.units), unit: c.unit, allowanceIds: c.allowanceIds, pricePerUnit: dec(c.pricePerUnit), allowOverdraft: !!c.allowOverdraft };
+}

@@ -1,0 +1,122 @@
+import { AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
+import { BILLING_STREAM, EVENTS, RPC, WORK_SUBJECTS, parseCloudEvent } from '@ledgerline/contracts';
+import type { ChargeRequest, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveRequest } from '@ledgerline/contracts';
+import type { ServiceRuntime } from '@ledgerline/platform';
+import type { Db } from '../persistence/sql';
+import { applyCharges } from '../application/apply-charges';
+import { openWallet } from '../application/wallets';
+import { closeReservation, reserve } from '../application/reservations';
+import { grantFromSubscription } from '../application/grant-from-subscription';
+import type { CatalogClient } from '../adapters/catalog-client';
+
+export interface ConsumerOptions {
+  /** Durable name suffix, so test services in their own schemas do not share a consumer. */
+  durableSuffix: string;
+  deliverNew: boolean;
+  batchSize: number;
+}
+
+/** A durable pull consumer loop: fetch up to `batchSize`, hand the batch over, ack (or nak on failure). */
+async function pullLoop(runtime: ServiceRuntime, durable: string, filter: string, opts: ConsumerOptions, handle: (msgs: JsMsg[]) => Promise<void>, stopped: () => boolean): Promise<void> {
+  const { jsm, js } = runtime.messaging;
+  try {
+    await jsm.consumers.info(BILLING_STREAM.name, durable);
+  } catch {
+    await jsm.consumers.add(BILLING_STREAM.name, {
+      durable_name: durable,
+      filter_subject: filter,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: opts.deliverNew ? DeliverPolicy.New : DeliverPolicy.All,
+      max_ack_pending: 20_000,
+      ack_wait: 30_000_000_000,
+      ...(opts.deliverNew ? { inactive_threshold: 600_000_000_000 } : {}),
+    });
+  }
+  const consumer = await js.consumers.get(BILLING_STREAM.name, durable);
+  while (!stopped()) {
+    const msgs: JsMsg[] = [];
+    try {
+      const iter = await consumer.fetch({ max_messages: opts.batchSize, expires: 1000 });
+      for await (const m of iter) msgs.push(m);
+    } catch (error) {
+      if (stopped()) return;
+      runtime.logger.warn({ err: error, durable }, 'fetch failed; retrying');
+      await new Promise((r) => setTimeout(r, 500));
+      continue;
+    }
+    if (msgs.length === 0) continue;
+    try {
+      await handle(msgs);
+      for (const m of msgs) m.ack();
+      runtime.relay.nudge();
+    } catch (error) {
+      runtime.logger.error({ err: error, durable, count: msgs.length }, 'batch failed; will be redelivered');
+      for (const m of msgs) m.nak(1000);
+    }
+  }
+}
+
+export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: CatalogClient | null, opts: ConsumerOptions): () => Promise<void> {
+  let stopping = false;
+  const stopped = () => stopping;
+  const loops: Promise<void>[] = [];
+  const durable = (name: string) => `wallets-${name}${opts.durableSuffix}`;
+
+  // Charges from usage: one transaction per batch, idempotent by chargeId.
+  loops.push(
+    pullLoop(runtime, durable('charges'), WORK_SUBJECTS.chargeRequested, opts, async (msgs) => {
+      const charges: ChargeRequest[] = [];
+      for (const m of msgs) {
+        try {
+          charges.push(m.json<ChargeRequest>());
+        } catch {
+          runtime.logger.error({ seq: m.seq }, 'charge message is not JSON; dropped');
+        }
+      }
+      await applyCharges(db, charges, runtime.clock.now());
+    }, stopped),
+  );
+
+  // Subscribers' events: open the wallet of a new account; grant the allowances of a new subscription.
+  loops.push(
+    pullLoop(runtime, durable('subscribers'), 'billing.subscribers.>', { ...opts, batchSize: 50 }, async (msgs) => {
+      for (const m of msgs) {
+        const event = parseCloudEvent(m.data);
+        const now = runtime.clock.now();
+        if (m.subject === EVENTS.billingAccountCreated.subject) {
+          const d = event.data as { billingAccountId: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; creditLimit?: string | null };
+          await db.tx((sql) => openWallet(sql, { billingAccountId: d.billingAccountId, currency: d.currency, paymentMode: d.paymentMode, creditLimit: d.creditLimit ?? null, now }));
+        } else if (m.subject === EVENTS.subscriptionCreated.subject && catalog) {
+          const d = event.data as SubscriptionData;
+          const terms = await catalog.planTerms(d.planVersionId);
+          if (terms) await db.tx((sql) => grantFromSubscription(sql, d, terms, now));
+        }
+      }
+    }, stopped),
+  );
+
+  // Online charging over core NATS request/reply (queue group: any replica answers).
+  const nc = runtime.messaging.nc;
+  const subs = [
+    nc.subscribe(RPC.walletReserve, { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletReserveRequest) => db.tx((sql) => reserve(sql, req, runtime.clock.now())))) }),
+    nc.subscribe(RPC.walletCommit, { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletCommitRequest) => db.tx((sql) => closeReservation(sql, req.reservationId, req.usedUnits, runtime.clock.now(), 'COMMITTED')))) }),
+    nc.subscribe(RPC.walletRelease, { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletReleaseRequest) => db.tx((sql) => closeReservation(sql, req.reservationId, '0', runtime.clock.now(), 'RELEASED')))) }),
+  ];
+  async function answer<T>(msg: { json<X>(): X; respond(data: string): boolean }, work: (req: T) => Promise<unknown>): Promise<void> {
+    let reply: unknown;
+    try {
+      reply = await work(msg.json<T>());
+      runtime.relay.nudge();
+    } catch (error) {
+      runtime.logger.error({ err: error }, 'online charging request failed');
+      reply = { resultCode: 'RATING_FAILED', error: { code: 'INTERNAL', message: (error as Error).message } };
+    }
+    msg.respond(JSON.stringify(reply));
+  }
+
+  return async () => {
+    stopping = true;
+    for (const s of subs) s.unsubscribe();
+    await Promise.race([Promise.allSettled(loops), new Promise((r) => setTimeout(r, 2500))]);
+  };
+}

@@ -1,0 +1,42 @@
+/** Something that runs SQL: a MikroORM entity manager (`em.getConnection().execute`) or our `Sql`. */
+type Executor = { getConnection(): { execute(sql: string): Promise<any> } } | { query(text: string): Promise<any[]> };
+
+async function run(x: Executor, text: string): Promise<any[]> {
+  if ('query' in x) return x.query(text);
+  return x.getConnection().execute(text);
+}
+
+const CHECKS: { name: string; sql: string }[] = [
+  { name: 'every ledger transaction sums to zero per unit', sql: `select transaction_id, unit, sum(amount) as total from ledger_entry group by 1, 2 having sum(amount) <> 0 limit 5` },
+  {
+    name: 'every account balance equals the sum of its entries',
+    sql: `select a.id, a.balance, coalesce(e.total, 0) as total from ledger_account a left join (select account_id, sum(amount) as total from ledger_entry group by 1) e on e.account_id = a.id where a.balance <> coalesce(e.total, 0) limit 5`,
+  },
+  { name: 'every entry is in its account unit', sql: `select e.id from ledger_entry e join ledger_account a on a.id = e.account_id where a.unit <> e.unit limit 5` },
+  { name: 'no prepaid wallet below zero beyond its overdraft', sql: `select w.id, a.balance from wallet w join ledger_account a on a.id = w.id where w.payment_mode = 'PREPAID' and a.balance < -w.overdraft_limit limit 5` },
+  {
+    name: 'no postpaid accrual beyond the credit limit',
+    sql: `select w.id from wallet w join ledger_account u on u.id = w.billing_account_id || ':UNBILLED_RECEIVABLE:' || w.currency where w.credit_limit is not null and -u.balance > w.credit_limit limit 5`,
+  },
+  { name: 'no bucket below zero', sql: `select b.id from bucket b join ledger_account a on a.id = b.id where a.balance < 0 limit 5` },
+  {
+    name: 'money held in RESERVED equals the open reservations',
+    sql: `select a.id, a.balance, coalesce(r.total, 0) as open from ledger_account a
+          left join (select rv.billing_account_id || ':RESERVED:' || w.currency as id, sum(rv.money_reserved) as total from reservation rv join wallet w on w.id = rv.wallet_id where rv.status = 'RESERVED' group by 1) r on r.id = a.id
+          where a.kind = 'RESERVED' and exists (select 1 from wallet w2 where w2.currency = a.unit) and a.balance <> coalesce(r.total, 0) limit 5`,
+  },
+  { name: 'every used voucher has its ledger transaction', sql: `select v.id from voucher v left join ledger_transaction t on t.id = v.transaction_id where v.status = 'REDEEMED' and t.id is null limit 5` },
+];
+
+/**
+ * The ledger's invariants; returns the violations (empty when all hold). Integration tests run
+ * it after every test; operators can run it against a live database.
+ */
+export async function checkLedgerInvariants(x: Executor): Promise<string[]> {
+  const problems: string[] = [];
+  for (const check of CHECKS) {
+    const rows = await run(x, check.sql);
+    if (rows.length > 0) problems.push(`${check.name}: ${JSON.stringify(rows)}`);
+  }
+  return problems;
+}

@@ -1,0 +1,72 @@
+import pg from 'pg';
+import { createCloudEvent, EVENTS, type EventName } from '@ledgerline/contracts';
+
+// NUMERIC stays a string (pg's default), bigint too: money never becomes a JS number.
+
+/** One SQL statement runner bound to one connection (inside a transaction when `withTx` made it). */
+export interface Sql {
+  query<R = Record<string, any>>(text: string, params?: unknown[]): Promise<R[]>;
+}
+
+export interface Db {
+  pool: pg.Pool;
+  /** Runs `work` in one transaction (READ COMMITTED + row locks); rolls back on any throw. */
+  tx<T>(work: (sql: Sql) => Promise<T>): Promise<T>;
+  /** Runs one statement outside a transaction. */
+  query<R = Record<string, any>>(text: string, params?: unknown[]): Promise<R[]>;
+  close(): Promise<void>;
+}
+
+export function openDb(databaseUrl: string, schema: string, max = Number(process.env.WALLETS_PG_POOL_MAX ?? 10)): Db {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path="${schema}"` });
+  pool.on('error', () => undefined);
+  const bind = (client: pg.PoolClient | pg.Pool): Sql => ({
+    query: async <R>(text: string, params?: unknown[]) => (await client.query(text, params as unknown[])).rows as R[],
+  });
+  return {
+    pool,
+    async tx(work) {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        const result = await work(bind(client));
+        await client.query('commit');
+        return result;
+      } catch (error) {
+        await client.query('rollback').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    query: (text, params) => bind(pool).query(text, params),
+    close: () => pool.end(),
+  };
+}
+
+export interface OutboxRow {
+  id: string;
+  subject: string;
+  payload: string;
+  createdAt: Date;
+}
+
+/** Inserts outbox rows (the platform relay publishes any subject); a row already queued is kept. */
+export async function insertOutbox(sql: Sql, rows: OutboxRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await sql.query(
+    `insert into outbox (id, subject, payload, created_at, attempts)
+     select * , 0 from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+     on conflict (id) do nothing`,
+    [rows.map((r) => r.id), rows.map((r) => r.subject), rows.map((r) => r.payload), rows.map((r) => r.createdAt)],
+  );
+}
+
+export const WALLETS_SOURCE = 'ledgerline/wallets';
+
+/** A CloudEvent outbox row for a registered event (the same envelope `enqueueEvent` writes). */
+export function eventRow<T>(name: EventName, subject: string, key: string[], time: Date, data: T): OutboxRow {
+  const def = EVENTS[name];
+  const event = createCloudEvent({ source: WALLETS_SOURCE, type: def.type, subject, time, data, key });
+  return { id: event.id, subject: def.subject, payload: JSON.stringify(event), createdAt: time };
+}

@@ -1,0 +1,71 @@
+import { expect } from 'vitest';
+import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { createWalletsService } from '../src/service';
+import { depsOf } from '../src/deps';
+import { checkLedgerInvariants } from '../src/persistence/invariants';
+
+export const T0 = new Date('2026-11-25T10:00:00Z');
+
+export async function startWallets(extraEnv: Record<string, string> = {}): Promise<{ svc: TestService; clock: ManualClock }> {
+  const clock = new ManualClock(T0);
+  const env = { WALLETS_TEMPORAL: 'off', WALLETS_CONSUMER_DELIVER: 'new', WALLETS_JOBS: 'off', ...extraEnv };
+  const svc = await startServiceForTest(createWalletsService({ env: { ...process.env, ...env } }), { clock, env });
+  return { svc, clock };
+}
+
+export const dbOf = (svc: TestService) => depsOf(svc.runtime).db;
+
+/** Run after every test: the ledger invariants hold. */
+export async function expectInvariants(svc: TestService): Promise<void> {
+  expect(await checkLedgerInvariants(svc.runtime.orm.em.fork())).toEqual([]);
+}
+
+let n = 0;
+export const uniq = (p: string) => `${p}_${Date.now().toString(36)}_${(n++).toString(36)}`;
+
+export async function gql<T = any>(svc: TestService, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const res = await svc.request<T>(query, variables);
+  if (res.errors) throw new Error(JSON.stringify(res.errors));
+  return res.data!;
+}
+
+export async function openPrepaid(svc: TestService, opts: { balance?: string; overdraftLimit?: string; lowBalanceThreshold?: string; paymentMode?: string; creditLimit?: string } = {}) {
+  const billingAccountId = uniq('acc');
+  const d = await gql(svc, `mutation($i: OpenWalletInput!) { openWallet(input: $i) { wallet { id } } }`, {
+    i: { billingAccountId, currency: 'EUR', paymentMode: opts.paymentMode ?? 'PREPAID', overdraftLimit: opts.overdraftLimit, lowBalanceThreshold: opts.lowBalanceThreshold, creditLimit: opts.creditLimit },
+  });
+  const walletId = d.openWallet.wallet.id as string;
+  if (opts.balance) await topup(svc, billingAccountId, opts.balance);
+  return { billingAccountId, walletId };
+}
+
+export async function topup(svc: TestService, billingAccountId: string, amount: string, key = uniq('key')) {
+  return gql(svc, `mutation($i: TopupBalanceInput!) { topupBalance(input: $i) { topupBalance { id amount { amount } } wallet { balance { amount } } } }`, {
+    i: { billingAccountId, amount: { amount, currency: 'EUR' }, idempotencyKey: key, reference: 'test' },
+  });
+}
+
+export async function balanceOf(svc: TestService, walletId: string): Promise<string> {
+  const d = await gql(svc, `query($id: ID!) { wallet(id: $id) { balance { amount } } }`, { id: walletId });
+  return d.wallet.balance.amount;
+}
+
+export function charge(billingAccountId: string, over: Record<string, unknown> = {}) {
+  return {
+    chargeId: uniq('chg'),
+    billingAccountId,
+    lineId: 'lin_1',
+    paymentMode: 'PREPAID',
+    currency: 'EUR',
+    usageType: 'DATA',
+    occurredAt: T0.toISOString(),
+    units: '1',
+    unit: 'MB',
+    allowanceIds: [],
+    pricePerUnit: '1.00',
+    allowOverdraft: false,
+    ...over,
+  };
+}
+
+export const APPLY = `mutation($i: ApplyChargeInput!) { applyCharge(input: $i) { result { chargeId outcome units unitsFromAllowances amountCharged { amount } reason } } }`;

@@ -1,0 +1,103 @@
+// Activities of the order fulfilment workflow (subscribers' product orders). Built by a factory so
+// the worker passes the real clients (GraphQL to the subscribers service, the provisioning system)
+// and tests pass fakes. Each is a thin adapter: call the port with an abort signal, map DomainError
+// to a typed ApplicationFailure (type = code; non-retryable unless the error says otherwise).
+import { Context } from '@temporalio/activity';
+import { DomainError, toActivityFailure } from '../errors';
+import type { CallOptions } from '../ports';
+
+/** Same shape as subscribers' ProvisioningRequest (services/subscribers/src/ports/provisioning.ts). */
+export interface OrderProvisioningRequest {
+  orderId: string;
+  kind: 'NEW_LINE' | 'PLAN_CHANGE' | 'ADD_ON' | 'SUSPEND' | 'RESUME' | 'TERMINATE' | 'BAR';
+  lineId: string;
+  msisdn: string;
+  iccid: string | null;
+  imsi: string | null;
+  planCode: string | null;
+  idempotencyKey: string;
+}
+
+/** The network provisioning system. `compensate` undoes `execute` and is safe to call either way. */
+export interface ProvisioningPort {
+  execute(req: OrderProvisioningRequest, opts?: CallOptions): Promise<{ networkRef: string }>;
+  compensate(req: OrderProvisioningRequest, opts?: CallOptions): Promise<void>;
+}
+
+export interface OrderState {
+  orderId: string;
+  status: 'ACKNOWLEDGED' | 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
+  failureCode?: string | null;
+}
+
+/** The subscribers service's order steps (each idempotent: a repeated step returns the order as is). */
+export interface OrdersClient {
+  startOrder(orderId: string, opts?: CallOptions): Promise<OrderState>;
+  completeOrder(orderId: string, opts?: CallOptions): Promise<OrderState>;
+  failOrder(orderId: string, failure: { code: string; message: string }, opts?: CallOptions): Promise<OrderState>;
+}
+
+export interface OrderActivityDeps {
+  orders: OrdersClient;
+  provisioning: ProvisioningPort;
+}
+
+export function createOrderActivities(deps: OrderActivityDeps, { callTimeoutMs = 20_000 }: { callTimeoutMs?: number } = {}) {
+  async function call<T>(port: string, fn: (opts: { signal: AbortSignal }) => Promise<T>): Promise<T> {
+    const timeout = AbortSignal.timeout(callTimeoutMs);
+    try {
+      return await fn({ signal: AbortSignal.any([Context.current().cancellationSignal, timeout]) });
+    } catch (err) {
+      const timedOut = timeout.aborted && !Context.current().cancellationSignal.aborted;
+      throw toActivityFailure(timedOut ? new DomainError(`${port}_TIMEOUT`, `${port} did not answer within ${callTimeoutMs} ms`, { retryable: true }) : err);
+    }
+  }
+  return {
+    startOrder: (orderId: string) => call('SUBSCRIBERS', (o) => deps.orders.startOrder(orderId, o)),
+    executeProvisioning: (req: OrderProvisioningRequest) => call('PROVISIONING', (o) => deps.provisioning.execute(req, o)),
+    compensateProvisioning: (req: OrderProvisioningRequest) => call('PROVISIONING', (o) => deps.provisioning.compensate(req, o)),
+    completeOrder: (orderId: string) => call('SUBSCRIBERS', (o) => deps.orders.completeOrder(orderId, o)),
+    failOrder: (orderId: string, code: string, message: string) => call('SUBSCRIBERS', (o) => deps.orders.failOrder(orderId, { code, message }, o)),
+  };
+}
+
+export type OrderActivities = ReturnType<typeof createOrderActivities>;
+
+const STEP = (name: string) => /* GraphQL */ `
+  mutation($i: OrderStepInput!) { ${name}(input: $i) { order { id status failureCode } } }
+`;
+
+/**
+ * The subscribers subgraph over HTTP, as the SYSTEM caller (`headers` = platform's
+ * `callerHeaders(SYSTEM_CALLER, secret)`). Input errors (CONFLICT, BAD_USER_INPUT, NOT_FOUND,
+ * FORBIDDEN) are decisions and are not retried; anything else is.
+ */
+export class GraphqlOrdersClient implements OrdersClient {
+  constructor(
+    private readonly url: string,
+    private readonly headers: Record<string, string>,
+  ) {}
+
+  private async step(name: string, input: Record<string, unknown>, opts?: CallOptions): Promise<OrderState> {
+    const response = await fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json', ...this.headers }, body: JSON.stringify({ query: STEP(name), variables: { i: input } }), signal: opts?.signal });
+    const body = (await response.json().catch(() => ({}))) as { data?: Record<string, { order: { id: string; status: OrderState['status']; failureCode: string | null } }>; errors?: { message: string; extensions?: { code?: string; reason?: string } }[] };
+    const error = body.errors?.[0];
+    if (error) {
+      const category = error.extensions?.code ?? 'INTERNAL';
+      throw new DomainError(error.extensions?.reason ?? category, error.message, { retryable: !['CONFLICT', 'BAD_USER_INPUT', 'NOT_FOUND', 'FORBIDDEN', 'UNAUTHENTICATED'].includes(category) });
+    }
+    const order = body.data?.[name]?.order;
+    if (!order) throw new DomainError('SUBSCRIBERS_UNAVAILABLE', `subscribers answered ${response.status} without data`, { retryable: true });
+    return { orderId: order.id, status: order.status, failureCode: order.failureCode };
+  }
+
+  startOrder(orderId: string, opts?: CallOptions) {
+    return this.step('startOrder', { orderId }, opts);
+  }
+  completeOrder(orderId: string, opts?: CallOptions) {
+    return this.step('completeOrder', { orderId }, opts);
+  }
+  failOrder(orderId: string, failure: { code: string; message: string }, opts?: CallOptions) {
+    return this.step('failOrder', { orderId, failureCode: failure.code, failureMessage: failure.message }, opts);
+  }
+}

@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { callerHeaders, DEV_INTERNAL_SECRET, ManualClock, startServiceForTest, SYSTEM_CALLER, type TestService } from '@ledgerline/platform';
+import { createOrderActivities, GraphqlOrdersClient, type OrderProvisioningRequest, type OrdersClient, type OrderState, type ProvisioningPort } from '../src/activities/orders';
+import { DomainError } from '../src/errors';
+import { orderFulfilmentWorkflow, orderWorkflowId } from '../src/workflows/order-fulfilment';
+import { createTimeSkippingEnv, uniqueId } from './support/env';
+// The real subscribers service, for the end-to-end case (test files only).
+import { createSubscribersService } from '../../services/subscribers/src/service';
+import { SandboxProvisioning } from '../../services/subscribers/src/ports/provisioning';
+import { TemporalOrderDispatcher } from '../../services/subscribers/src/ports/temporal-order-dispatcher';
+
+const workflowsPath = fileURLToPath(new URL('../src/workflows/order-fulfilment.ts', import.meta.url));
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundle;
+
+beforeAll(async () => {
+  env = await createTimeSkippingEnv();
+  bundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+/** An order store with the service's rules: steps are idempotent, completion may be refused. */
+class FakeOrders implements OrdersClient {
+  readonly orders = new Map<string, OrderState>();
+  refuseCompletion: DomainError | null = null;
+  async startOrder(orderId: string) {
+    const o = this.orders.get(orderId) ?? { orderId, status: 'ACKNOWLEDGED' as const };
+    if (o.status === 'ACKNOWLEDGED') o.status = 'IN_PROGRESS';
+    this.orders.set(orderId, o);
+    return { ...o };
+  }
+  async completeOrder(orderId: string) {
+    if (this.refuseCompletion) throw this.refuseCompletion;
+    const o = this.orders.get(orderId)!;
+    o.status = 'COMPLETED';
+    return { ...o };
+  }
+  async failOrder(orderId: string, failure: { code: string }) {
+    const o = this.orders.get(orderId)!;
+    if (o.status !== 'FAILED') Object.assign(o, { status: 'FAILED', failureCode: failure.code });
+    return { ...o };
+  }
+}
+
+class FakeNetwork implements ProvisioningPort {
+  mode: 'ok' | 'reject' | 'hang' = 'ok';
+  readonly applied = new Set<string>();
+  readonly calls: string[] = [];
+  async execute(req: OrderProvisioningRequest, opts: { signal?: AbortSignal } = {}) {
+    this.calls.push('execute');
+    if (this.mode === 'reject') throw new DomainError('PROVISIONING_SIM_UNKNOWN', 'SIM unknown to the HLR');
+    if (this.mode === 'hang') await new Promise((_, reject) => opts.signal?.addEventListener('abort', () => reject(new Error('aborted'))));
+    this.applied.add(req.msisdn);
+    return { networkRef: `hlr-${req.msisdn}` };
+  }
+  async compensate(req: OrderProvisioningRequest) {
+    this.calls.push('compensate');
+    this.applied.delete(req.msisdn);
+  }
+}
+
+const request = (orderId: string): OrderProvisioningRequest => ({ orderId, kind: 'NEW_LINE', lineId: 'lin_1', msisdn: '+4915123456789', iccid: null, imsi: null, planCode: 'POSTPAID_20GB', idempotencyKey: `order:${orderId}` });
+
+async function run(orders: OrdersClient, network: ProvisioningPort, orderId = uniqueId('ord')) {
+  const taskQueue = uniqueId('orders');
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities: createOrderActivities({ orders, provisioning: network }, { callTimeoutMs: 300 }) });
+  return worker.runUntil(env.client.workflow.execute(orderFulfilmentWorkflow, { workflowId: orderWorkflowId(orderId), taskQueue, args: [{ orderId, provisioning: request(orderId) }] }));
+}
+
+describe('order fulfilment workflow', () => {
+  it('provisions, then completes', async () => {
+    const orders = new FakeOrders();
+    const network = new FakeNetwork();
+    const result = await run(orders, network, 'ord_ok');
+    expect(result).toEqual({ orderId: 'ord_ok', status: 'COMPLETED' });
+    expect(orders.orders.get('ord_ok')?.status).toBe('COMPLETED');
+    expect(network.calls).toEqual(['execute']);
+  });
+
+  it('a refused provisioning is not retried: compensate, then FAILED', async () => {
+    const orders = new FakeOrders();
+    const network = new FakeNetwork();
+    network.mode = 'reject';
+    const result = await run(orders, network, 'ord_rej');
+    expect(result).toEqual({ orderId: 'ord_rej', status: 'FAILED', failureCode: 'PROVISIONING_SIM_UNKNOWN' });
+    expect(network.calls).toEqual(['execute', 'compensate']);
+    expect(orders.orders.get('ord_rej')).toMatchObject({ status: 'FAILED', failureCode: 'PROVISIONING_SIM_UNKNOWN' });
+  });
+
+  it('when the service refuses to complete, the network side is undone', async () => {
+    const orders = new FakeOrders();
+    orders.refuseCompletion = new DomainError('LINE_ILLEGAL_TRANSITION', 'A TERMINATED line cannot activate');
+    const network = new FakeNetwork();
+    const result = await run(orders, network, 'ord_conf');
+    expect(result).toMatchObject({ status: 'FAILED', failureCode: 'LINE_ILLEGAL_TRANSITION' });
+    expect(network.calls).toEqual(['execute', 'compensate']);
+    expect(network.applied.size).toBe(0);
+  });
+
+  it('a hung network is timed out and retried three times, then compensated', async () => {
+    const orders = new FakeOrders();
+    const network = new FakeNetwork();
+    network.mode = 'hang';
+    const result = await run(orders, network, 'ord_hang');
+    expect(result).toMatchObject({ status: 'FAILED', failureCode: 'PROVISIONING_TIMEOUT' });
+    expect(network.calls).toEqual(['execute', 'execute', 'execute', 'compensate']);
+  });
+});
+
+describe('order fulfilment through the real subscribers service', () => {
+  let subscribers: TestService;
+  const sandbox = new SandboxProvisioning();
+  beforeAll(async () => {
+    const def = createSubscribersService({
+      catalog: { currentPlanVersion: async () => null, planVersionDocument: async () => null, offer: async () => null },
+      provisioning: sandbox,
+      dispatcher: new TemporalOrderDispatcher(env.client, 'subscribers-orders'),
+      sweepIntervalMs: 0,
+    });
+    subscribers = await startServiceForTest(def, { clock: new ManualClock(new Date('2026-11-16T10:00:00Z')) });
+  });
+  afterAll(async () => {
+    await subscribers?.close();
+  });
+
+  it('addLine returns ACKNOWLEDGED, the workflow activates the line', async () => {
+    const ok = async (q: string, v: Record<string, unknown>) => {
+      const r = await subscribers.request(q, v);
+      if (r.errors) throw new Error(r.errors[0]!.message);
+      return r.data;
+    };
+    const customerId = (await ok(`mutation { createCustomer(input: { name: "Temporal Tess", kind: INDIVIDUAL }) { customer { id } } }`, {})).createCustomer.customer.id;
+    const accountId = (await ok(`mutation($c: ID!) { openBillingAccount(input: { customerId: $c, paymentMode: PREPAID, currency: "EUR" }) { billingAccount { id } } }`, { c: customerId })).openBillingAccount.billingAccount.id;
+    const placed = (await ok(`mutation($a: ID!) { addLine(input: { billingAccountId: $a, msisdn: "+4915123888001" }) { line { id status } order { id status } } }`, { a: accountId })).addLine;
+    expect(placed).toMatchObject({ line: { status: 'PENDING' }, order: { status: 'ACKNOWLEDGED' } });
+
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'subscribers-orders',
+      workflowBundle: bundle,
+      activities: createOrderActivities({ orders: new GraphqlOrdersClient(subscribers.url, callerHeaders(SYSTEM_CALLER, DEV_INTERNAL_SECRET)), provisioning: sandbox }),
+    });
+    const result = await worker.runUntil(env.client.workflow.getHandle(orderWorkflowId(placed.order.id)).result());
+    expect(result).toEqual({ orderId: placed.order.id, status: 'COMPLETED' });
+    const after = await ok(`query($id: ID!) { line(id: $id) { status orders { status } } }`, { id: placed.line.id });
+    expect(after.line).toEqual({ status: 'ACTIVE', orders: [{ status: 'COMPLETED' }] });
+    expect(sandbox.network.get('+4915123888001')?.status).toBe('ACTIVE');
+    // The order steps are the workflow's alone.
+    const denied = await subscribers.request(`mutation($i: OrderStepInput!) { startOrder(input: $i) { order { id } } }`, { i: { orderId: placed.order.id } }, { role: 'CUSTOMER', subject: 'x', scopes: [] });
+    expect(denied.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+});
