@@ -107,8 +107,12 @@ export async function main(): Promise<void> {
 
   // SIGINT/SIGTERM: stop polling, let in-flight activities finish (shutdownGraceTime), then exit.
   // Temporal redelivers anything unfinished to another worker; activities are idempotent.
+  // Ctrl-C reaches every process of the group and the supervisor then sends SIGTERM: stop once.
+  let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
       logger.info({ signal }, 'shutting down the worker');
       worker.shutdown();
     });
