@@ -76,3 +76,27 @@ export function ok(result: { data?: any; errors?: { message: string }[] }): any 
   if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
   return result.data;
 }
+
+/** Publishes the shipped catalog (offers, then plans) through the gateway, as `ledgerline catalog publish` does. */
+export async function publishCatalog(system: System): Promise<void> {
+  const dir = path.join(REPO_ROOT, 'catalog');
+  for (const kind of ['offers', 'plans'] as const) {
+    for (const file of fs.readdirSync(path.join(dir, kind)).filter((f) => f.endsWith('.json')).sort()) {
+      const document = JSON.parse(fs.readFileSync(path.join(dir, kind, file), 'utf8'));
+      const mutation = kind === 'offers' ? 'mutation($i: ImportOfferInput!) { importOffer(input: $i) { offer { code } } }' : 'mutation($i: ImportPlanInput!) { importPlan(input: $i) { created } }';
+      ok(await system.graphql(mutation, { i: { document } }));
+    }
+  }
+}
+
+/** Polls until `read` returns something truthy (events between services are asynchronous). */
+export async function eventually<T>(read: () => Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await read();
+    if (last) return last as NonNullable<T>;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+}

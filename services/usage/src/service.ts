@@ -1,13 +1,65 @@
-import { entityLoader, type ServiceDefinition } from '@ledgerline/platform';
+import { entityLoader, type ServiceDefinition, type ServiceRuntime } from '@ledgerline/platform';
 import { entities, UsageRecord } from './persistence/entities';
 import { migrations } from './persistence/migrations';
 import { resolvers } from './graphql/resolvers';
+import { createUsageRuntime } from './usage-runtime';
+import type { PlanSource } from './application/plan-cache';
+import { startIngestConsumer } from './events/ingest-consumer';
+import { startSubscriberEventsConsumer } from './events/subscriber-events-consumer';
+import { startChargeResultConsumer } from './events/charge-result-consumer';
+import { startChargingSessionResponder } from './events/charging-session-responder';
 
-export const usageService: ServiceDefinition = {
-  name: 'usage',
-  schemaPath: new URL('../schema.graphql', import.meta.url),
-  entities,
-  migrations,
-  resolvers: resolvers as never,
-  context: ({ em }) => ({ usageRecords: entityLoader(em, UsageRecord) }),
-};
+export interface UsageServiceOptions {
+  /** Where plan documents come from; default: the catalog subgraph at CATALOG_URL. */
+  planSource?: PlanSource;
+  /** Background consumers to run (default from USAGE_CONSUMERS, else all four). */
+  consumers?: ('ingest' | 'subscribers' | 'charges' | 'sessions')[];
+  /** Durable consumer name prefix (default USAGE_CONSUMER_PREFIX, else "usage", or "usage-<schema>" off the default schema). */
+  consumerPrefix?: string;
+  /** New durables start at new messages (tests); default USAGE_DELIVER_NEW=1. */
+  deliverNew?: boolean;
+}
+
+/**
+ * Settings: CATALOG_URL; USAGE_CONSUMERS (default "ingest,subscribers,charges,sessions": which
+ * background consumers run; "none" for none); USAGE_CONSUMER_PREFIX (durable names, default
+ * "usage"); USAGE_DELIVER_NEW=1 makes new durables start at new messages (tests);
+ * USAGE_INGEST_BATCH (default 1000); USAGE_INGEST_CONCURRENCY (batches in flight, default 3); USAGE_INGEST_ACK_WAIT_MS (default 30000: how soon the
+ * events a crashed consumer held are redelivered).
+ */
+export function createUsageService(options: UsageServiceOptions = {}): ServiceDefinition {
+  return {
+    name: 'usage',
+    schemaPath: new URL('../schema.graphql', import.meta.url),
+    entities,
+    migrations,
+    resolvers: resolvers as never,
+    context: ({ em }) => ({ usageRecords: entityLoader(em, UsageRecord) }),
+    background: async (runtime: ServiceRuntime) => {
+      if (!runtime.config.databaseUrl) {
+        runtime.logger.error('usage needs PostgreSQL (DATABASE_URL): ingestion and rating are off');
+        return async () => undefined;
+      }
+      const usage = createUsageRuntime(runtime, options.planSource);
+      const env = process.env;
+      const which = new Set<string>(options.consumers ?? (env.USAGE_CONSUMERS ?? 'ingest,subscribers,charges,sessions').split(',').map((s) => s.trim()));
+      const schema = runtime.config.databaseSchema;
+      const prefix = options.consumerPrefix ?? env.USAGE_CONSUMER_PREFIX ?? (schema === 'usage' ? 'usage' : `usage-${schema}`);
+      const deliverNew = options.deliverNew ?? env.USAGE_DELIVER_NEW === '1';
+      const stops: (() => Promise<void>)[] = [];
+      const { messaging, logger, clock } = runtime;
+      if (which.has('subscribers')) stops.push(await startSubscriberEventsConsumer(messaging, usage.directory, { durable: `${prefix}-subscribers`, deliverNew, logger }));
+      if (which.has('ingest')) stops.push(await startIngestConsumer(messaging, usage.pipeline, { durable: `${prefix}-ingest`, deliverNew, batch: Number(env.USAGE_INGEST_BATCH ?? 1000), concurrency: Number(env.USAGE_INGEST_CONCURRENCY ?? 3), ackWaitMs: Number(env.USAGE_INGEST_ACK_WAIT_MS ?? 30_000), logger }));
+      if (which.has('charges')) {
+        stops.push(await startChargeResultConsumer(messaging, usage.sql, { durable: `${prefix}-charges`, deliverNew, logger, clock, onApplied: (lineId, period) => usage.pipeline.invalidateCounters(lineId, period) }));
+      }
+      if (which.has('sessions')) stops.push(await startChargingSessionResponder(messaging, usage, runtime));
+      return async () => {
+        for (const stop of stops.reverse()) await stop();
+        await usage.sql.end();
+      };
+    },
+  };
+}
+
+export const usageService: ServiceDefinition = createUsageService();

@@ -1,0 +1,61 @@
+// Publishes usage events to JetStream from its own thread (network elements are not the usage process).
+import { parentPort, workerData } from 'node:worker_threads';
+import { connect } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+
+const { natsUrl, mode, subjectPrefix, partitions, lines, count, rate, window, source, runId } = workerData;
+const nc = await connect({ servers: natsUrl });
+const js = jetstream(nc);
+const enc = new TextEncoder();
+const base = Date.now() - 3_600_000;
+
+function fnv(key) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % partitions;
+}
+
+const msisdns = Array.from({ length: lines }, (_, i) => `+4916${String(i).padStart(8, '0')}`);
+const subjects = msisdns.map((m) => `${subjectPrefix}${fnv(m)}`);
+const types = ['DATA', 'VOICE', 'SMS'];
+
+function event(i) {
+  const l = i % lines;
+  const t = types[i % 3];
+  return {
+    subject: subjects[l],
+    body: JSON.stringify({ source, eventId: `${runId}-${mode}-${i}`, msisdn: msisdns[l], usageType: t, quantity: t === 'DATA' ? '1.5' : t === 'VOICE' ? '75' : '1', calledNumber: t === 'DATA' ? undefined : '+4930123456', occurredAt: new Date(base + i).toISOString(), sentAt: Date.now() }),
+  };
+}
+
+const started = Date.now();
+const pending = [];
+if (rate) {
+  // Steady rate: one slice of events every 10 ms.
+  const perTick = Math.max(1, Math.round(rate / 100));
+  let sent = 0;
+  while (sent < count) {
+    const tickStart = Date.now();
+    for (let k = 0; k < perTick && sent < count; k++, sent++) {
+      const e = event(sent);
+      pending.push(js.publish(e.subject, enc.encode(e.body)));
+    }
+    if (pending.length > window) await Promise.all(pending.splice(0));
+    const due = started + (sent / rate) * 1000;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    void tickStart;
+  }
+} else {
+  for (let i = 0; i < count; i++) {
+    const e = event(i);
+    pending.push(js.publish(e.subject, enc.encode(e.body)));
+    if (pending.length >= window) await Promise.all(pending.splice(0));
+  }
+}
+await Promise.all(pending);
+parentPort.postMessage({ started, finished: Date.now() });
+await nc.drain();

@@ -1,0 +1,159 @@
+/**
+ * Line → subscription → plan version read model: rows built from subscribers' events (or the
+ * admin upsert), cached in memory for the rating path and invalidated when an event changes them.
+ */
+import type { LineStateData, SubscriptionData } from '@ledgerline/contracts';
+import type { LineInfo, SubscriptionVersion } from '../domain/subscriber';
+import { inSqlTransaction, type Sql, type SqlClient } from '../persistence/sql';
+
+interface LineRow {
+  line_id: string;
+  msisdn: string | null;
+  billing_account_id: string;
+  status: string;
+  line_count: string;
+}
+interface VersionRow {
+  subscription_id: string;
+  valid_from: Date;
+  line_id: string;
+  billing_account_id: string;
+  payment_mode: 'PREPAID' | 'POSTPAID';
+  currency: string;
+  plan_code: string;
+  plan_version_id: string;
+  status: string;
+  ends_at: Date | null;
+  add_ons: string;
+}
+
+export class LineDirectory {
+  private readonly byLine = new Map<string, LineInfo | null>();
+  private readonly byMsisdn = new Map<string, string>();
+
+  constructor(private readonly sql: Sql) {}
+
+  invalidate(lineId?: string, msisdn?: string | null): void {
+    if (lineId) this.byLine.delete(lineId);
+    if (msisdn) this.byMsisdn.delete(msisdn);
+  }
+
+  clear(): void {
+    this.byLine.clear();
+    this.byMsisdn.clear();
+  }
+
+  /** Loads every line named by id or MSISDN that is not cached yet, in two queries. */
+  async prefetch(lineIds: Iterable<string>, msisdns: Iterable<string>): Promise<void> {
+    const ids = [...new Set(lineIds)].filter((id) => !this.byLine.has(id));
+    const numbers = [...new Set(msisdns)].filter((m) => {
+      const id = this.byMsisdn.get(m);
+      return id === undefined || !this.byLine.has(id);
+    });
+    if (ids.length === 0 && numbers.length === 0) return;
+    const { rows } = await this.sql.query<LineRow>(
+      `select l.line_id, l.msisdn, l.billing_account_id, l.status,
+              (select count(*) from line_state o where o.billing_account_id = l.billing_account_id and o.status <> 'TERMINATED') as line_count
+         from line_state l where l.line_id = any($1::text[]) or l.msisdn = any($2::text[])`,
+      [ids, numbers],
+    );
+    const found = rows.map((r) => r.line_id);
+    const versions = found.length
+      ? (await this.sql.query<VersionRow>('select * from subscription_version where line_id = any($1::text[]) order by valid_from', [found])).rows
+      : [];
+    for (const id of ids) this.byLine.set(id, null);
+    for (const row of rows) {
+      const info: LineInfo = {
+        lineId: row.line_id,
+        msisdn: row.msisdn,
+        billingAccountId: row.billing_account_id,
+        status: row.status,
+        lineCount: Math.max(1, Number(row.line_count)),
+        versions: versions.filter((v) => v.line_id === row.line_id).map(toVersion),
+      };
+      this.byLine.set(row.line_id, info);
+      if (row.msisdn) this.byMsisdn.set(row.msisdn, row.line_id);
+    }
+  }
+
+  /** After prefetch: the line, or undefined when no such line is known. */
+  get(lineId: string | undefined, msisdn: string | undefined): LineInfo | undefined {
+    const id = lineId ?? (msisdn ? this.byMsisdn.get(msisdn) : undefined);
+    return id ? (this.byLine.get(id) ?? undefined) : undefined;
+  }
+
+  async load(lineId: string): Promise<LineInfo | undefined> {
+    await this.prefetch([lineId], []);
+    return this.get(lineId, undefined);
+  }
+
+  /** Idempotent: an older event never overwrites a newer state. */
+  async applyLineState(data: LineStateData, at: Date): Promise<void> {
+    await this.sql.query(
+      `insert into line_state (line_id, msisdn, billing_account_id, status, changed_at) values ($1, $2, $3, $4, $5)
+       on conflict (line_id) do update set msisdn = coalesce(excluded.msisdn, line_state.msisdn), billing_account_id = excluded.billing_account_id,
+         status = excluded.status, changed_at = excluded.changed_at
+       where line_state.changed_at <= excluded.changed_at`,
+      [data.lineId, data.msisdn || null, data.billingAccountId, data.status, at],
+    );
+    this.invalidateAccount(data.billingAccountId);
+    this.invalidate(data.lineId, data.msisdn);
+  }
+
+  /**
+   * A subscription event. A new plan version opens a new row from the moment it took effect, so
+   * events that arrive late still find the version in force at their own time; the same version
+   * updates its latest row (status, end, add-ons). Replaying an event changes nothing.
+   */
+  async applySubscription(data: SubscriptionData, at: Date): Promise<void> {
+    await inSqlTransaction(this.sql, async (db) => {
+      await db.query('select pg_advisory_xact_lock(hashtext($1))', [data.subscriptionId]);
+      const { rows } = await db.query<VersionRow>('select * from subscription_version where subscription_id = $1 order by valid_from', [data.subscriptionId]);
+      const startsAt = new Date(data.startsAt);
+      const endsAt = data.endsAt ? new Date(data.endsAt) : null;
+      const same = rows.filter((r) => r.plan_version_id === data.planVersionId);
+      const values = [data.lineId, data.billingAccountId, data.paymentMode, data.currency, data.planCode, data.planVersionId, data.status, endsAt, JSON.stringify(data.addOns ?? []), at];
+      if (rows.length === 0 || same.length === 0) {
+        const validFrom = rows.length === 0 ? startsAt : new Date(Math.max(at.getTime(), startsAt.getTime()));
+        await insertVersion(db, data.subscriptionId, validFrom, values);
+      } else {
+        const latest = same[same.length - 1];
+        await db.query(
+          `update subscription_version set status = $3, ends_at = $4, add_ons = $5, changed_at = $6
+            where subscription_id = $1 and valid_from = $2 and changed_at <= $6`,
+          [data.subscriptionId, latest.valid_from, data.status, endsAt, JSON.stringify(data.addOns ?? []), at],
+        );
+      }
+      // The end of a subscription ends every version of it.
+      await db.query('update subscription_version set ends_at = $2 where subscription_id = $1 and changed_at <= $3', [data.subscriptionId, endsAt, at]);
+    });
+    this.invalidate(data.lineId, data.msisdn);
+  }
+
+  private invalidateAccount(billingAccountId: string): void {
+    for (const [id, info] of this.byLine) if (info?.billingAccountId === billingAccountId) this.byLine.delete(id);
+  }
+}
+
+async function insertVersion(db: SqlClient, subscriptionId: string, validFrom: Date, values: unknown[]): Promise<void> {
+  await db.query(
+    `insert into subscription_version (subscription_id, valid_from, line_id, billing_account_id, payment_mode, currency, plan_code, plan_version_id, status, ends_at, add_ons, changed_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) on conflict (subscription_id, valid_from) do nothing`,
+    [subscriptionId, validFrom, ...values],
+  );
+}
+
+function toVersion(row: VersionRow): SubscriptionVersion {
+  return {
+    subscriptionId: row.subscription_id,
+    validFrom: new Date(row.valid_from),
+    billingAccountId: row.billing_account_id,
+    paymentMode: row.payment_mode,
+    currency: row.currency,
+    planCode: row.plan_code,
+    planVersionId: row.plan_version_id,
+    status: row.status,
+    endsAt: row.ends_at ? new Date(row.ends_at) : null,
+    addOns: JSON.parse(row.add_ons),
+  };
+}

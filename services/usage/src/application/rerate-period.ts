@@ -1,0 +1,141 @@
+/**
+ * Re-rating an account's period after a catalog correction. Every rated record of the period is
+ * rated again, in event order with fresh live counters, by the plan version in force at its time
+ * (or the corrected version named). Where the money differs from what was charged, a delta
+ * ChargeRequest goes to the ledger with a new deterministic chargeId (record id + rating version):
+ * an adjustment, never a second charge. Running it again with the same catalog changes nothing.
+ */
+import { badInput, dec, deterministicId, type ChargeRequest } from '@ledgerline/contracts';
+import type { RatingResult } from '@ledgerline/rating';
+import { applyUsage, type LineCounters } from '../domain/live-usage';
+import { monthPeriod } from '../domain/period';
+import { versionAt, type SubscriptionVersion } from '../domain/subscriber';
+import type { UsageType } from '../domain/usage-input';
+import { inSqlTransaction } from '../persistence/sql';
+import type { UsageRuntime } from '../usage-runtime';
+import { chargeRequestRow, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
+import { allowanceSizeOf, traceOf } from './usage-pipeline';
+import { priceUnits } from '@ledgerline/rating';
+
+export interface RerateCommand {
+  billingAccountId: string;
+  period: string;
+  planVersionId?: string | null;
+}
+
+export interface RerateAdjustment {
+  usageRecordId: string;
+  chargeId: string;
+  previousPrice: string;
+  newPrice: string;
+  deltaUnits: string;
+}
+
+interface Row {
+  id: string;
+  line_id: string;
+  usage_type: UsageType;
+  direction: 'OUTGOING' | 'INCOMING';
+  quantity: string;
+  unit: string;
+  occurred_at: Date;
+  called_number: string | null;
+  roaming_country: string | null;
+  visited_mcc: string | null;
+  charge_status: string;
+  amount_charged: string | null;
+  price: string;
+  charged_units: string;
+  rating: { estimate?: { spend: string }; chargedTotal?: string } | string | null;
+  rating_version: number;
+  source: string;
+  event_id: string;
+}
+
+export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: Date) {
+  const p = monthPeriod(c.period, now);
+  if (!c.billingAccountId) throw badInput('input.billingAccountId', 'billingAccountId is required');
+  return usage.pipeline.exclusive(async () => {
+    const { rows } = await usage.sql.query<Row>(
+      `select * from usage_record where billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status in ('RATED', 'RERATED', 'BILLED') order by occurred_at, id`,
+      [c.billingAccountId, p.start, p.end],
+    );
+    const counters = new Map<string, LineCounters>();
+    const adjustments: RerateAdjustment[] = [];
+    const updates: unknown[][] = [];
+    const outbox: OutboxRow[] = [];
+    for (const r of rows) {
+      if (typeof r.rating === 'string') r.rating = JSON.parse(r.rating);
+      const line = await usage.directory.load(r.line_id);
+      const inForce = line ? versionAt(line, new Date(r.occurred_at)) : undefined;
+      if (!line || !inForce) continue;
+      const version: SubscriptionVersion = c.planVersionId ? { ...inForce, planVersionId: c.planVersionId } : inForce;
+      const plan = await usage.plans.get(version.planVersionId);
+      if (!plan.ok) throw badInput('input.planVersionId', plan.reason, plan.code);
+      const lineCounters = counters.get(r.line_id) ?? new Map();
+      counters.set(r.line_id, lineCounters);
+      const u = {
+        source: r.source, eventId: r.event_id, lineId: r.line_id, usageType: r.usage_type, direction: r.direction, quantity: dec(r.quantity).toString(), unit: r.unit, occurredAt: new Date(r.occurred_at),
+        ...(r.called_number ? { calledNumber: r.called_number } : {}), ...(r.roaming_country ? { roamingCountry: r.roaming_country } : {}), ...(r.visited_mcc ? { visitedMcc: r.visited_mcc } : {}),
+      };
+      const { result, rater } = await usage.pipeline.rateWith(plan.rater, u, r.id, line, version, lineCounters);
+      let newSpend = '0';
+      let fromAllowance = '0';
+      if (result.decision === 'RATED') {
+        const tariffRule = result.trace.find((t) => t.type === 'rate');
+        const tariff = tariffRule ? rater.compiled.ruleByName.get(tariffRule.rule)?.tariff : undefined;
+        const applied = applyUsage(lineCounters, {
+          usageType: r.usage_type, chargedUnits: result.chargedUnits, price: result.price, allowanceId: result.allowanceId,
+          allowanceSize: result.allowanceId !== undefined ? allowanceSizeOf(rater, result.allowanceId, usage.plans.knownOffers()) : undefined,
+          priceOf: (units) => (tariff ? priceUnits(tariff, result.adjustments, units) : result.price),
+        });
+        newSpend = applied.spend;
+        fromAllowance = applied.fromAllowance;
+      }
+      const prior = r.rating as { estimate?: { spend: string }; chargedTotal?: string } | null;
+      const oldSpend = prior?.chargedTotal ?? (r.charge_status === 'DENIED' ? '0' : (r.amount_charged ?? prior?.estimate?.spend ?? '0'));
+      const delta = dec(newSpend).minus(oldSpend);
+      const samePrice = dec(result.price).eq(r.price ?? '0') && dec(result.chargedUnits).eq(r.charged_units ?? '0');
+      if (delta.isZero() && samePrice) continue;
+      const version2 = r.rating_version + 1;
+      const trace = { ...traceOf(result, version.planVersionId), estimate: { fromAllowance, spend: newSpend }, chargedTotal: newSpend, previous: { price: r.price, chargedTotal: oldSpend, ratingVersion: r.rating_version } };
+      updates.push([r.id, result.price, result.chargedUnits, result.allowanceId ?? null, version.planVersionId, JSON.stringify(trace), version2, result.decision, fromAllowance, newSpend]);
+      if (!delta.isZero()) {
+        const chargeId = deterministicId('usageRecord', r.id, 'rerate', String(version2));
+        outbox.push(chargeRequestRow(adjustmentCharge(chargeId, line.lineId, version, result, r, delta.toString()), now));
+        adjustments.push({ usageRecordId: r.id, chargeId, previousPrice: dec(oldSpend).toString(), newPrice: newSpend, deltaUnits: dec(result.chargedUnits).minus(r.charged_units ?? '0').toString() });
+      }
+    }
+    await inSqlTransaction(usage.sql, async (db) => {
+      for (const u of updates) {
+        await db.query(
+          `update usage_record set status = 'RERATED', price = $2, charged_units = $3, allowance_id = $4, plan_version_id = $5, rating = $6, rating_version = $7, decision = $8,
+             from_allowance = $9, spend = $10, amount_charged = null, units_from_allowances = null, rated_at = $11 where id = $1`,
+          [...u, now],
+        );
+      }
+      if (updates.length) outbox.push(eventRow('usageRerated', c.billingAccountId, [c.billingAccountId, p.period, ...adjustments.map((a) => a.chargeId), String(updates.length)], { billingAccountId: c.billingAccountId, period: p.period, recordsRerated: updates.length, adjustments }, now));
+      await insertOutbox(db, outbox);
+    });
+    usage.pipeline.dropCounters();
+    return { billingAccountId: c.billingAccountId, period: p.period, recordsRerated: updates.length, adjustments };
+  });
+}
+
+/** A money-only adjustment: one ITEM at the delta price (negative = credit). */
+function adjustmentCharge(chargeId: string, lineId: string, version: SubscriptionVersion, result: RatingResult, r: Row, delta: string): ChargeRequest {
+  return {
+    chargeId,
+    billingAccountId: version.billingAccountId,
+    lineId,
+    paymentMode: version.paymentMode,
+    currency: result.currency,
+    usageType: r.usage_type,
+    occurredAt: new Date(r.occurred_at).toISOString(),
+    units: '1',
+    unit: 'ITEM',
+    allowanceIds: [],
+    pricePerUnit: delta,
+    allowOverdraft: true,
+  };
+}

@@ -1,0 +1,410 @@
+/**
+ * The one path every usage record takes, whatever it came by (GraphQL, JetStream, CSV, reprocess):
+ * validate → guide (line → subscription → plan version at the event's time) → rate → persist →
+ * charge. One batch is one database transaction: records are inserted with
+ * `on conflict (source, event_id) do nothing`, and only records actually inserted get their
+ * ChargeRequest, counter increments and threshold events, so a redelivered or resent event is
+ * rated and charged once. Batches run one at a time per process, so one line's events are
+ * rated in order and its live counters (the facts of the next event) move event by event.
+ */
+import { dec, deterministicId, type ChargeRequest } from '@ledgerline/contracts';
+import { priceUnits, RatingInputError, type OfferDocument, type RatingResult, type Rater } from '@ledgerline/rating';
+import type { Clock, Logger } from '@ledgerline/platform';
+import client from 'prom-client';
+import { monthPeriod } from '../domain/period';
+import { activeAddOnsAt, versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
+import { validateUsage, type Rejection, type ValidUsage } from '../domain/usage-input';
+import { applyUsage, ratiosOf, setAllowance, TOTAL_BUCKET, type LineCounters } from '../domain/live-usage';
+import { inSqlTransaction, insertJsonRows, type Sql } from '../persistence/sql';
+import { loadLineCounters } from './live-usage';
+import { chargeRequestRow, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
+import type { LineDirectory } from './line-directory';
+import type { PlanCache } from './plan-cache';
+
+export interface IncomingUsage {
+  raw: unknown;
+  /** Used when the record names no source. */
+  source: string;
+  /** Used when the record names no eventId (e.g. `csv:<file>:<line>`). */
+  eventId?: string;
+}
+
+export interface UsageOutcome {
+  id: string;
+  source: string;
+  eventId: string;
+  status: 'RATED' | 'REJECTED';
+  /** True when the record was already stored: nothing was done again. */
+  duplicate: boolean;
+  rejectionCode?: string;
+  rejectionReason?: string;
+}
+
+export const rejectedCounter = new client.Counter({ name: 'ledgerline_usage_rejected_total', help: 'Usage records stored as REJECTED, by code', labelNames: ['code'] });
+export const ratedCounter = new client.Counter({ name: 'ledgerline_usage_rated_total', help: 'Usage records rated' });
+
+export const RECORD_COLUMNS = [
+  'id', 'source', 'event_id', 'line_id', 'msisdn', 'billing_account_id', 'subscription_id', 'plan_version_id', 'usage_type', 'direction',
+  'quantity', 'unit', 'occurred_at', 'called_number', 'roaming_country', 'visited_mcc', 'status', 'rejection_code', 'rejection_reason',
+  'decision', 'allowance_id', 'charged_units', 'price', 'from_allowance', 'spend', 'currency', 'rating', 'charge_status', 'raw', 'received_at', 'rated_at',
+] as const;
+
+/** Calendar month (UTC) of an instant, `YYYY-MM`: the live-usage period. */
+function periodOf(at: Date): string {
+  return at.toISOString().slice(0, 7);
+}
+
+function rowObject(row: unknown[]): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (let k = 0; k < RECORD_COLUMNS.length; k++) o[RECORD_COLUMNS[k]] = row[k];
+  return o;
+}
+
+export function recordId(source: string, eventId: string): string {
+  return deterministicId('usageRecord', source, eventId);
+}
+
+interface Prepared {
+  id: string;
+  row: unknown[];
+  lineId?: string;
+  period?: string;
+  billingAccountId?: string;
+  outbox: OutboxRow[];
+  outcome: UsageOutcome;
+}
+
+export interface PipelineDeps {
+  sql: Sql;
+  directory: LineDirectory;
+  plans: PlanCache;
+  clock: Clock;
+  logger: Logger;
+  /** Called after a commit that wrote outbox rows. */
+  onCommit?: () => void;
+}
+
+export class UsagePipeline {
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly counters = new Map<string, LineCounters>();
+
+  constructor(readonly deps: PipelineDeps) {}
+
+  /**
+   * Rating runs one batch after another (per process), whoever calls: one line's events are rated
+   * in order against counters that include every event before them. Persisting a rated batch is
+   * not in that queue: while batch k is written, batch k+1 is already being rated, and several
+   * writes run side by side on the pool (the in-memory counters already hold their effects).
+   */
+  async process(items: IncomingUsage[], options: { reprocess?: boolean; precharged?: boolean } = {}): Promise<UsageOutcome[]> {
+    const rated = this.chain.then(() => this.run(items, options.reprocess ?? false, options.precharged ?? false));
+    this.chain = rated.catch(() => undefined);
+    const { prepared, touched, now } = await rated;
+    const write = this.persist(prepared, options.reprocess ?? false, now);
+    this.inflight.add(write);
+    try {
+      await write;
+    } catch (error) {
+      // The in-memory counters moved with events that were not stored: reload them before the next batch.
+      this.chain = this.chain.then(() => {
+        for (const key of touched) this.counters.delete(key);
+      });
+      throw error;
+    } finally {
+      this.inflight.delete(write);
+    }
+    for (const p of prepared) {
+      if (p.outcome.duplicate) continue;
+      if (p.outcome.status === 'REJECTED') rejectedCounter.inc({ code: p.outcome.rejectionCode ?? 'UNKNOWN' });
+      else ratedCounter.inc();
+    }
+    return prepared.map((p) => p.outcome);
+  }
+
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  /** Forget cached counters (e.g. after a re-rate rewrote them), in turn with the batches. */
+  resetCounters(): Promise<void> {
+    const run = this.chain.then(() => this.counters.clear());
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Only inside exclusive(). */
+  dropCounters(): void {
+    this.counters.clear();
+  }
+
+  invalidateCounters(lineId: string, period: string): void {
+    this.chain = this.chain.then(() => this.counters.delete(`${lineId}|${period}`)).catch(() => undefined);
+  }
+
+  /** Runs `work` between batches, once every write in flight is committed (nothing else rates meanwhile). */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(async () => {
+      await Promise.allSettled([...this.inflight]);
+      return work();
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async run(items: IncomingUsage[], reprocess: boolean, precharged: boolean): Promise<{ prepared: Prepared[]; touched: Set<string>; now: Date }> {
+    const now = this.deps.clock.now();
+    const validated = items.map((item) => validateUsage(item.raw, { source: item.source, eventId: item.eventId }, now));
+    const ids = validated.map((v) => recordId(v.ok ? v.usage.source : v.source, v.ok ? v.usage.eventId : v.eventId));
+
+    // Records already stored (and, when reprocessing, no longer rejected) are duplicates: skipped before rating.
+    const existing = new Set(
+      (await this.deps.sql.query<{ id: string }>(`select id from usage_record where id = any($1::text[])${reprocess ? " and status <> 'REJECTED'" : ''}`, [ids])).rows.map((r) => r.id),
+    );
+    await this.deps.directory.prefetch(
+      validated.flatMap((v) => (v.ok && v.usage.lineId ? [v.usage.lineId] : [])),
+      validated.flatMap((v) => (v.ok && !v.usage.lineId && v.usage.msisdn ? [v.usage.msisdn] : [])),
+    );
+    const linesToCount = new Set<string>();
+    for (const v of validated) {
+      if (!v.ok) continue;
+      const line = this.deps.directory.get(v.usage.lineId, v.usage.msisdn);
+      if (line) linesToCount.add(`${line.lineId}|${periodOf(v.usage.occurredAt)}`);
+    }
+    await this.loadCounters([...linesToCount]);
+
+    const prepared: Prepared[] = [];
+    const seen = new Set<string>();
+    const touched = new Set<string>();
+    for (let i = 0; i < items.length; i++) {
+      const v = validated[i];
+      const id = ids[i];
+      const source = v.ok ? v.usage.source : v.source;
+      const eventId = v.ok ? v.usage.eventId : v.eventId;
+      if (existing.has(id) || seen.has(id)) {
+        prepared.push({ id, row: [], outbox: [], outcome: { id, source, eventId, status: 'RATED', duplicate: true } });
+        continue;
+      }
+      seen.add(id);
+      if (!v.ok) {
+        prepared.push(this.rejected(id, source, eventId, v.partial, v.rejection, items[i].raw, now));
+        continue;
+      }
+      try {
+        const p = await this.rate(id, v.usage, items[i].raw, now, precharged);
+        if (p.lineId) touched.add(`${p.lineId}|${p.period}`);
+        prepared.push(p);
+      } catch (error) {
+        if (!(error instanceof RatingInputError)) throw error;
+        prepared.push(this.rejected(id, source, eventId, v.usage, { code: error.code, reason: error.message }, items[i].raw, now));
+      }
+    }
+
+    return { prepared, touched, now };
+  }
+
+  private rejected(id: string, source: string, eventId: string, partial: Partial<ValidUsage>, rejection: Rejection, raw: unknown, now: Date, extra: Partial<Record<'billingAccountId' | 'lineId' | 'subscriptionId' | 'planVersionId' | 'decision' | 'currency', string>> & { rating?: unknown } = {}): Prepared {
+    const row = [
+      id, source, eventId, extra.lineId ?? partial.lineId ?? null, partial.msisdn ?? null, extra.billingAccountId ?? null, extra.subscriptionId ?? null, extra.planVersionId ?? null,
+      partial.usageType ?? null, partial.direction ?? null, partial.quantity ?? null, partial.unit ?? null, partial.occurredAt ?? null,
+      partial.calledNumber ?? null, partial.roamingCountry ?? null, partial.visitedMcc ?? null, 'REJECTED', rejection.code, rejection.reason,
+      extra.decision ?? null, null, null, null, null, null, extra.currency ?? null, extra.rating ?? null, 'NONE',
+      typeof raw === 'string' ? raw : JSON.stringify(raw ?? null), now, null,
+    ];
+    return { id, row, outbox: [], outcome: { id, source, eventId, status: 'REJECTED', duplicate: false, rejectionCode: rejection.code, rejectionReason: rejection.reason } };
+  }
+
+  private async rate(id: string, u: ValidUsage, raw: unknown, now: Date, precharged = false): Promise<Prepared> {
+    const line = this.deps.directory.get(u.lineId, u.msisdn);
+    if (!line) return this.rejected(id, u.source, u.eventId, u, { code: 'LINE_UNKNOWN', reason: `no line ${u.lineId ? `with id ${u.lineId}` : `with MSISDN ${u.msisdn}`} is known to usage` }, raw, now);
+    if (u.lineId && u.msisdn && line.msisdn && line.msisdn !== u.msisdn) {
+      return this.rejected(id, u.source, u.eventId, u, { code: 'SUBSCRIBER_MISMATCH', reason: `line ${u.lineId} has MSISDN ${line.msisdn}, not ${u.msisdn}` }, raw, now, { lineId: line.lineId });
+    }
+    const version = versionAt(line, u.occurredAt);
+    const ids = { lineId: line.lineId, billingAccountId: line.billingAccountId };
+    if (line.status === 'PENDING' || line.status === 'TERMINATED') {
+      return this.rejected(id, u.source, u.eventId, u, { code: `LINE_${line.status}`, reason: `line ${line.lineId} is ${line.status}` }, raw, now, ids);
+    }
+    if (!version) return this.rejected(id, u.source, u.eventId, u, { code: 'SUBSCRIPTION_NOT_FOUND', reason: `line ${line.lineId} had no subscription at ${u.occurredAt.toISOString()}` }, raw, now, ids);
+    const guided = { ...ids, billingAccountId: version.billingAccountId, subscriptionId: version.subscriptionId, planVersionId: version.planVersionId };
+    const plan = this.deps.plans.peek(version.planVersionId) ?? (await this.deps.plans.get(version.planVersionId));
+    if (!plan.ok) return this.rejected(id, u.source, u.eventId, u, { code: plan.code, reason: plan.reason }, raw, now, guided);
+
+    const period = periodOf(u.occurredAt);
+    const counters = this.countersOf(line.lineId, period);
+    const { result, rater } = await this.rateWith(plan.rater, u, id, line, version, counters);
+    const rating = traceOf(result, version.planVersionId);
+    if (result.decision === 'DENIED') {
+      return this.rejected(id, u.source, u.eventId, u, { code: result.denyReason ?? 'DENIED', reason: `rating denied the event: ${result.denyReason}` }, raw, now, { ...guided, decision: 'DENIED', currency: result.currency, rating });
+    }
+
+    const tariff = firstTariff(rater, result);
+    const allowanceSize = result.allowanceId !== undefined ? allowanceSizeOf(rater, result.allowanceId, this.deps.plans.knownOffers()) : undefined;
+    const applied = applyUsage(counters, {
+      usageType: u.usageType,
+      chargedUnits: result.chargedUnits,
+      price: result.price,
+      allowanceId: result.allowanceId,
+      allowanceSize,
+      priceOf: (units) => (tariff ? priceUnits(tariff, result.adjustments, units) : result.price),
+    });
+    (rating as Record<string, unknown>).estimate = { fromAllowance: applied.fromAllowance, spend: applied.spend };
+    const outbox: OutboxRow[] = [];
+    const needsCharge = !dec(result.chargedUnits).isZero() && (result.allowanceId !== undefined || !dec(result.price).isZero());
+    if (needsCharge && !precharged) outbox.push(chargeRequestRow(chargeRequestOf(id, line.lineId, u, version, result, rater), now));
+    for (const c of applied.crossed) {
+      outbox.push(eventRow('usageThresholdReached', line.lineId, [line.lineId, period, c.allowanceId, c.threshold], { lineId: line.lineId, billingAccountId: version.billingAccountId, period, allowanceId: c.allowanceId, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }, now));
+    }
+    for (const n of result.notifications) {
+      outbox.push(eventRow('usageNotificationRequested', line.lineId, [line.lineId, period, n.template], { lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, period, template: n.template, channel: n.channel ?? null, threshold: n.threshold, allowanceId: n.allowanceId ?? null, rule: n.rule, usageRecordId: id }, now));
+    }
+    for (const o of result.offers) {
+      outbox.push(eventRow('usageOfferTriggered', line.lineId, [line.lineId, period, o.offerCode], { lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, subscriptionId: version.subscriptionId, period, offerCode: o.offerCode, rule: o.rule, usageRecordId: id }, now));
+    }
+    const row = [
+      id, u.source, u.eventId, line.lineId, u.msisdn ?? line.msisdn, version.billingAccountId, version.subscriptionId, version.planVersionId, u.usageType, u.direction,
+      u.quantity, u.unit, u.occurredAt, u.calledNumber ?? null, u.roamingCountry ?? null, u.visitedMcc ?? null, 'RATED', null, null,
+      'RATED', result.allowanceId ?? null, result.chargedUnits, result.price, applied.fromAllowance, applied.spend, result.currency, rating, needsCharge ? (precharged ? 'APPLIED' : 'PENDING') : 'NONE', null, now, now,
+    ];
+    return { id, row, lineId: line.lineId, period, billingAccountId: version.billingAccountId, outbox, outcome: { id, source: u.source, eventId: u.eventId, status: 'RATED', duplicate: false } };
+  }
+
+  async rateWith(rater: Rater, u: ValidUsage, id: string, line: LineInfo, version: SubscriptionVersion, counters: LineCounters): Promise<{ result: RatingResult; rater: Rater }> {
+    const total = counters.get(TOTAL_BUCKET);
+    const periodUsage: Record<string, string> = {};
+    for (const [key, b] of counters) if (key.startsWith('type:')) periodUsage[key.slice(5)] = b.used.toString();
+    const event = {
+      id,
+      lineId: line.lineId,
+      ...(line.msisdn ? { msisdn: line.msisdn } : {}),
+      usageType: u.usageType,
+      direction: u.direction,
+      quantity: u.quantity,
+      occurredAt: u.occurredAt.toISOString(),
+      ...(u.calledNumber ? { calledNumber: u.calledNumber } : {}),
+      ...(u.roamingCountry ? { roamingCountry: u.roamingCountry } : {}),
+      ...(u.visitedMcc ? { visitedMcc: u.visitedMcc } : {}),
+    };
+    // Buckets rebuilt from the records do not know their size yet: the plan does.
+    for (const [key, b] of counters) {
+      if (b.allowance === null && !b.sized && key !== TOTAL_BUCKET && !key.startsWith('type:')) {
+        setAllowance(b, allowanceSizeOf(rater, key, this.deps.plans.knownOffers()) ?? null);
+        b.sized = true;
+      }
+    }
+    const ctx = {
+      accountType: version.paymentMode,
+      lineCount: line.lineCount,
+      lineStatus: (line.status === 'SUSPENDED' || line.status === 'BARRED' ? line.status : 'ACTIVE') as 'ACTIVE' | 'SUSPENDED' | 'BARRED',
+      allowanceUsedRatios: ratiosOf(counters),
+      spendInPeriod: total ? total.spend.toString() : '0',
+      activeAddOns: activeAddOnsAt(version, u.occurredAt),
+      periodUsage,
+    };
+    const result = rater.tryRateSync(event, ctx) ?? (await rater.rate(event, ctx));
+    return { result, rater };
+  }
+
+  private countersOf(lineId: string, period: string): LineCounters {
+    const key = `${lineId}|${period}`;
+    let c = this.counters.get(key);
+    if (!c) {
+      c = new Map();
+      this.counters.set(key, c);
+    }
+    return c;
+  }
+
+  private async loadCounters(keys: string[]): Promise<void> {
+    const missing = keys.filter((k) => !this.counters.has(k));
+    if (missing.length === 0) return;
+    if (this.counters.size > 200_000) this.counters.clear();
+    for (const [key, counters] of await loadLineCounters(this.deps.sql, missing)) this.counters.set(key, counters);
+  }
+
+  private async persist(prepared: Prepared[], reprocess: boolean, now: Date): Promise<void> {
+    const fresh = prepared.filter((p) => !p.outcome.duplicate);
+    if (fresh.length === 0) return;
+    let wroteOutbox = false;
+    await inSqlTransaction(this.deps.sql, async (db) => {
+      if (reprocess) await db.query("delete from usage_record where id = any($1::text[]) and status = 'REJECTED'", [fresh.map((p) => p.id)]);
+      const inserted = new Set(
+        (await insertJsonRows<{ id: string }>(db, 'usage_record', RECORD_COLUMNS, fresh.map((p) => rowObject(p.row)), 'on conflict (source, event_id) do nothing returning id')).map((r) => r.id),
+      );
+      const stored = fresh.filter((p) => inserted.has(p.id));
+      for (const p of fresh) if (!inserted.has(p.id)) p.outcome.duplicate = true;
+      wroteOutbox = (await insertOutbox(db, stored.flatMap((p) => p.outbox))) > 0;
+    });
+    // A record another writer stored first was counted here too: rebuild the counters from the records.
+    if (fresh.some((p) => p.outcome.duplicate)) this.chain = this.chain.then(() => this.counters.clear());
+    if (wroteOutbox) this.deps.onCommit?.();
+  }
+}
+
+/** What a rated record keeps as dispute evidence: rules fired (in order), prices, buckets, facts. */
+export function traceOf(result: RatingResult, planVersionId: string): Record<string, unknown> {
+  return {
+    planCode: result.planCode,
+    planVersion: result.planVersion,
+    planVersionId,
+    decision: result.decision,
+    ...(result.denyReason ? { denyReason: result.denyReason } : {}),
+    rules: result.trace,
+    allowanceId: result.allowanceId ?? null,
+    unit: result.unit ?? null,
+    quantity: result.quantity,
+    chargedUnits: result.chargedUnits,
+    pricePerUnit: result.pricePerUnit ?? null,
+    basePrice: result.basePrice,
+    price: result.price,
+    currency: result.currency,
+    adjustments: result.adjustments,
+    facts: result.facts,
+    notifications: result.notifications,
+    offers: result.offers,
+    warnings: result.warnings,
+  };
+}
+
+function firstTariff(rater: Rater, result: RatingResult) {
+  const rateEntry = result.trace.find((t) => t.type === 'rate');
+  return rateEntry ? rater.compiled.ruleByName.get(rateEntry.rule)?.tariff : undefined;
+}
+
+/** Size of an allowance of the plan or of one of its add-ons; null when unlimited, undefined when unknown. */
+const sizeCache = new WeakMap<Rater, Map<string, string | null | undefined>>();
+
+export function allowanceSizeOf(rater: Rater, allowanceId: string, offers: readonly OfferDocument[] = []): string | null | undefined {
+  let sizes = sizeCache.get(rater);
+  if (!sizes) sizeCache.set(rater, (sizes = new Map()));
+  if (sizes.has(allowanceId)) return sizes.get(allowanceId);
+  const size = findAllowanceSize(rater, allowanceId, offers);
+  sizes.set(allowanceId, size);
+  return size;
+}
+
+function findAllowanceSize(rater: Rater, allowanceId: string, offers: readonly OfferDocument[]): string | null | undefined {
+  const plan = rater.compiled.plan;
+  const all = [...plan.allowances, ...(plan.addOns ?? []).flatMap((a) => a.allowances), ...offers.flatMap((o) => o.allowances)];
+  const a = all.find((x) => x.id === allowanceId);
+  if (!a) return undefined;
+  if (a.unlimited) return null;
+  return a.quantity ?? null;
+}
+
+/** The charge the wallets ledger applies: a flat unit price, or the rated price spread over the units. */
+export function chargeRequestOf(chargeId: string, lineId: string, u: Pick<ValidUsage, 'usageType' | 'occurredAt'>, version: SubscriptionVersion, result: RatingResult, rater: Rater): ChargeRequest {
+  const flat = result.pricePerUnit !== undefined && result.adjustments.every((a) => dec(a.applied).isZero());
+  const pricePerUnit = flat ? result.pricePerUnit! : dec(result.price).div(result.chargedUnits).toDecimalPlaces(10).toString();
+  return {
+    chargeId,
+    billingAccountId: version.billingAccountId,
+    lineId,
+    paymentMode: version.paymentMode,
+    currency: result.currency,
+    usageType: u.usageType,
+    occurredAt: u.occurredAt.toISOString(),
+    units: result.chargedUnits,
+    unit: result.unit ?? 'ITEM',
+    allowanceIds: result.allowanceId ? [result.allowanceId] : [],
+    pricePerUnit,
+    allowOverdraft: version.paymentMode === 'POSTPAID' || Boolean(rater.compiled.plan.balancePolicy?.overdraftAllowed),
+  };
+}

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { applyUsage, ratiosOf, type LineCounters } from './live-usage';
+
+const data = (units: string, price: string) => ({ usageType: 'DATA', chargedUnits: units, price, allowanceId: 'data', allowanceSize: '1000', priceOf: (u: string) => (Number(u) * 2).toFixed(2) });
+
+describe('applyUsage', () => {
+  it('takes units from the allowance first, prices the rest, and reports each threshold once', () => {
+    const c: LineCounters = new Map();
+    expect(applyUsage(c, data('400', '800')).crossed).toEqual([]);
+    const second = applyUsage(c, data('450', '900'));
+    expect(second.crossed.map((x) => x.threshold)).toEqual(['0.5', '0.8']);
+    expect(second.spend).toBe('0');
+    const third = applyUsage(c, data('200', '400'));
+    // 150 units left in the bundle, 50 priced at 2.
+    expect(third).toMatchObject({ fromAllowance: '150', spend: '100' });
+    expect(third.crossed.map((x) => x.threshold)).toEqual(['1']);
+    expect(applyUsage(c, data('10', '20'))).toMatchObject({ fromAllowance: '0', spend: '20', crossed: [] });
+    expect(ratiosOf(c)).toEqual({ data: '1' });
+    expect(c.get('')!.spend.toString()).toBe('120');
+    expect(c.get('')!.events).toBe(4);
+  });
+
+  it('charges the full price when there is no allowance, and nothing from an unlimited one', () => {
+    const c: LineCounters = new Map();
+    expect(applyUsage(c, { usageType: 'VOICE', chargedUnits: '60', price: '0.90', priceOf: () => 'x' }).spend).toBe('0.9');
+    expect(applyUsage(c, { usageType: 'VOICE', chargedUnits: '60', price: '0.90', allowanceId: 'voice', allowanceSize: null, priceOf: () => 'x' })).toMatchObject({ spend: '0', fromAllowance: '60', crossed: [] });
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * Live usage of a line in a period: units used per allowance bucket, charged units per usage
+ * type, and money spent. Pure bookkeeping of what rating decided, so the counters (and the
+ * allowanceUsedRatio / spendInPeriod facts the next event is rated with) move with every event.
+ * The wallets ledger stays the authority: its ChargeResult replaces the estimate afterwards.
+ * Values are kept as Decimals (the hot path does not re-parse strings for every event).
+ */
+import { dec } from '@ledgerline/contracts';
+
+type Decimal = ReturnType<typeof dec>;
+const ZERO = dec('0');
+
+export interface Bucket {
+  used: Decimal;
+  /** Size of the allowance; null for totals and unlimited allowances. */
+  allowance: Decimal | null;
+  spend: Decimal;
+  events: number;
+  /** used / allowance as a decimal string, kept up to date ("0" without a size). */
+  ratio: string;
+  /** The allowance size was looked up in the plan (it may be null: unlimited). */
+  sized?: boolean;
+}
+
+export type LineCounters = Map<string, Bucket>;
+
+/** The bucket of every usage of the line: its spend and event count. */
+export const TOTAL_BUCKET = '';
+export const typeBucket = (usageType: string) => `type:${usageType}`;
+export const THRESHOLDS = ['0.5', '0.8', '1'] as const;
+const THRESHOLD_VALUES = THRESHOLDS.map((t) => dec(t));
+
+export interface UsageDecision {
+  usageType: string;
+  chargedUnits: string;
+  /** Rated price of all charged units, as if no allowance applied. */
+  price: string;
+  allowanceId?: string;
+  /** Size of that allowance (null when unlimited), undefined when the plan does not define it. */
+  allowanceSize?: string | null;
+  /** Price of `units` charged outside the allowance (the tariff with its adjustments). */
+  priceOf: (units: string) => string;
+}
+
+export interface Applied {
+  /** Units taken from the allowance (estimate). */
+  fromAllowance: string;
+  spend: string;
+  crossed: { allowanceId: string; threshold: string; ratio: string }[];
+}
+
+export function newBucket(): Bucket {
+  return { used: ZERO, allowance: null, spend: ZERO, events: 0, ratio: '0' };
+}
+
+export function bucketOf(counters: LineCounters, key: string): Bucket {
+  let b = counters.get(key);
+  if (!b) {
+    b = newBucket();
+    counters.set(key, b);
+  }
+  return b;
+}
+
+export function setAllowance(b: Bucket, size: string | null): void {
+  b.allowance = size === null ? null : dec(size);
+  b.ratio = ratioOf(b);
+}
+
+function ratioOf(b: Bucket): string {
+  if (!b.allowance || b.allowance.isZero()) return '0';
+  return b.used.div(b.allowance).toDecimalPlaces(6).toString();
+}
+
+export function usedRatio(b: Bucket): string {
+  return b.ratio;
+}
+
+/** Books one rated event into the counters (mutating them) and says which thresholds it crossed. */
+export function applyUsage(counters: LineCounters, d: UsageDecision): Applied {
+  const charged = dec(d.chargedUnits);
+  let fromAllowance = ZERO;
+  let spend = dec(d.price);
+  const crossed: Applied['crossed'] = [];
+  if (d.allowanceId !== undefined && d.allowanceSize !== undefined) {
+    const b = bucketOf(counters, d.allowanceId);
+    if (b.allowance === null && d.allowanceSize !== null) setAllowance(b, d.allowanceSize);
+    const before = b.allowance ? b.used.div(b.allowance) : ZERO;
+    if (d.allowanceSize === null) {
+      fromAllowance = charged;
+      spend = ZERO;
+    } else {
+      const remaining = b.allowance!.minus(b.used);
+      fromAllowance = remaining.lte(0) ? ZERO : remaining.lt(charged) ? remaining : charged;
+      const priced = charged.minus(fromAllowance);
+      spend = priced.isZero() ? ZERO : priced.eq(charged) ? spend : dec(d.priceOf(priced.toString()));
+    }
+    if (!fromAllowance.isZero()) {
+      b.used = b.used.plus(fromAllowance);
+      b.ratio = ratioOf(b);
+      const after = b.allowance ? b.used.div(b.allowance) : ZERO;
+      for (let k = 0; k < THRESHOLD_VALUES.length; k++) {
+        if (before.lt(THRESHOLD_VALUES[k]) && after.gte(THRESHOLD_VALUES[k])) crossed.push({ allowanceId: d.allowanceId, threshold: THRESHOLDS[k], ratio: b.ratio });
+      }
+    }
+    b.events += 1;
+  }
+  const t = bucketOf(counters, typeBucket(d.usageType));
+  t.used = t.used.plus(charged);
+  t.events += 1;
+  const total = bucketOf(counters, TOTAL_BUCKET);
+  if (!spend.isZero()) total.spend = total.spend.plus(spend);
+  total.events += 1;
+  return { fromAllowance: fromAllowance.toString(), spend: spend.toString(), crossed };
+}
+
+export function ratiosOf(counters: LineCounters): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, b] of counters) if (key !== TOTAL_BUCKET && !key.startsWith('type:')) out[key] = b.ratio;
+  return out;
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { validateUsage } from './usage-input';
+
+const now = new Date('2026-03-20T12:00:00Z');
+const good = { eventId: 'e1', lineId: 'lin_1', usageType: 'DATA', quantity: '12.5', occurredAt: '2026-03-20T11:00:00Z' };
+
+describe('validateUsage', () => {
+  it('normalises a good record (MO → OUTGOING, unit from the usage type, MSISDN in E.164)', () => {
+    const r = validateUsage({ ...good, lineId: undefined, msisdn: '49 151 0000 0001', direction: 'mo', usageType: 'voice' }, { source: 'api' }, now);
+    expect(r).toMatchObject({ ok: true, usage: { source: 'api', eventId: 'e1', msisdn: '+4915100000001', usageType: 'VOICE', direction: 'OUTGOING', unit: 'SECOND', quantity: '12.5' } });
+  });
+
+  it.each([
+    ['not an object', 'garbage', 'RECORD_MALFORMED'],
+    ['an array', [1, 2], 'RECORD_MALFORMED'],
+    ['no event id', { ...good, eventId: undefined }, 'EVENT_ID_MISSING'],
+    ['an event id too long', { ...good, eventId: 'x'.repeat(129) }, 'EVENT_ID_INVALID'],
+    ['no subscriber', { ...good, lineId: undefined }, 'SUBSCRIBER_MISSING'],
+    ['a bad MSISDN', { ...good, lineId: undefined, msisdn: 'call me' }, 'MSISDN_INVALID'],
+    ['an unknown usage type', { ...good, usageType: 'FAX' }, 'USAGE_TYPE_INVALID'],
+    ['no usage type', { ...good, usageType: null }, 'USAGE_TYPE_INVALID'],
+    ['a bad direction', { ...good, direction: 'SIDEWAYS' }, 'DIRECTION_INVALID'],
+    ['no quantity', { ...good, quantity: undefined }, 'QUANTITY_INVALID'],
+    ['a float quantity', { ...good, quantity: 12.5 }, 'QUANTITY_INVALID'],
+    ['a negative quantity', { ...good, quantity: '-1' }, 'QUANTITY_INVALID'],
+    ['an exponent quantity', { ...good, quantity: '1e3' }, 'QUANTITY_INVALID'],
+    ['too many decimals', { ...good, quantity: '1.1234567' }, 'QUANTITY_INVALID'],
+    ['a huge quantity', { ...good, quantity: '999999999999' }, 'QUANTITY_TOO_LARGE'],
+    ['no time', { ...good, occurredAt: undefined }, 'OCCURRED_AT_INVALID'],
+    ['a time without offset', { ...good, occurredAt: '2026-03-20T11:00:00' }, 'OCCURRED_AT_INVALID'],
+    ['an impossible date', { ...good, occurredAt: '2026-02-31T11:00:00Z' }, 'OCCURRED_AT_INVALID'],
+    ['a future time', { ...good, occurredAt: '2026-03-21T11:00:00Z' }, 'OCCURRED_AT_IN_FUTURE'],
+    ['a bad called number', { ...good, calledNumber: 'hello' }, 'CALLED_NUMBER_INVALID'],
+    ['a bad roaming country', { ...good, roamingCountry: 'USA' }, 'ROAMING_COUNTRY_INVALID'],
+    ['a bad MCC', { ...good, visitedMcc: '31' }, 'VISITED_MCC_INVALID'],
+  ])('rejects a record with %s', (_, raw, code) => {
+    const r = validateUsage(raw, { source: 'api' }, now);
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.rejection.code).toBe(code);
+      expect(r.rejection.reason.length).toBeGreaterThan(5);
+      expect(r.eventId).toBeTruthy();
+    }
+  });
+
+  it('gives a record without an id a content id, so a resend is still a duplicate', () => {
+    const a = validateUsage({ ...good, eventId: undefined }, { source: 'api' }, now);
+    const b = validateUsage({ ...good, eventId: undefined }, { source: 'api' }, now);
+    expect(!a.ok && !b.ok && a.eventId === b.eventId && a.eventId.startsWith('noid:')).toBe(true);
+  });
+});

@@ -1,0 +1,25 @@
+import { RPC } from '@ledgerline/contracts';
+import type { ServiceRuntime } from '@ledgerline/platform';
+import { handleChargingSession, type ChargingSessionRequest } from '../application/charging-session';
+import type { UsageRuntime } from '../usage-runtime';
+
+/** Network elements → usage over core NATS request/reply (queue group: any replica answers). */
+export async function startChargingSessionResponder(messaging: ServiceRuntime['messaging'], usage: UsageRuntime, runtime: ServiceRuntime): Promise<() => Promise<void>> {
+  const sub = messaging.nc.subscribe(RPC.chargingSession, {
+    queue: 'usage',
+    callback: (err, msg) => {
+      if (err) return;
+      void (async () => {
+        let reply;
+        try {
+          reply = await handleChargingSession(usage, messaging.nc, msg.json<ChargingSessionRequest>(), runtime.clock.now());
+        } catch (error) {
+          runtime.logger.warn({ err: error }, 'charging session request failed');
+          reply = { sessionId: '', resultCode: 'RATING_FAILED', finalUnitIndication: true, message: (error as Error).message };
+        }
+        msg.respond(JSON.stringify(reply));
+      })();
+    },
+  });
+  return async () => sub.unsubscribe();
+}

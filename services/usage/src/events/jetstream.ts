@@ -1,0 +1,94 @@
+/** A durable pull consumer on the BILLING stream, created if missing (its position survives restarts). */
+import { AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
+import { BILLING_STREAM } from '@ledgerline/contracts';
+import type { Messaging } from '@ledgerline/platform';
+
+export interface DurableOptions {
+  durable: string;
+  filter: string;
+  deliverNew?: boolean;
+  maxAckPending?: number;
+  ackWaitMs?: number;
+}
+
+export async function ensureDurable(messaging: Messaging, o: DurableOptions) {
+  try {
+    await messaging.jsm.consumers.info(BILLING_STREAM.name, o.durable);
+  } catch {
+    await messaging.jsm.consumers.add(BILLING_STREAM.name, {
+      durable_name: o.durable,
+      filter_subject: o.filter,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: o.deliverNew ? DeliverPolicy.New : DeliverPolicy.All,
+      max_ack_pending: o.maxAckPending ?? 20_000,
+      ack_wait: (o.ackWaitMs ?? 30_000) * 1_000_000,
+      max_deliver: -1,
+      // Throw-away durables (tests) disappear 10 minutes after their service stops.
+      ...(o.deliverNew ? { inactive_threshold: 600_000_000_000 } : {}),
+    });
+  }
+  return messaging.js.consumers.get(BILLING_STREAM.name, o.durable);
+}
+
+/**
+ * Reads messages into micro-batches: whatever has arrived, up to `max`, is handed over as one
+ * batch; the handler runs batches one at a time, so order is kept.
+ */
+export async function consumeBatches(
+  messaging: Messaging,
+  o: DurableOptions & { max: number; concurrency?: number; logger: { warn: (o: object, m: string) => void } },
+  handle: (batch: JsMsg[]) => Promise<void>,
+): Promise<() => Promise<void>> {
+  const consumer = await ensureDurable(messaging, o);
+  const messages = await consumer.consume({ max_messages: Math.max(o.max * 2, 1000) });
+  const buffer: JsMsg[] = [];
+  let wake: (() => void) | undefined;
+  let stopped = false;
+  const reader = (async () => {
+    for await (const m of messages) {
+      buffer.push(m);
+      wake?.();
+    }
+    stopped = true;
+    wake?.();
+  })();
+  const inflight = new Set<Promise<void>>();
+  const runBatch = async (batch: JsMsg[]) => {
+    // A batch is retried until it is stored; its messages are acked only then.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await handle(batch);
+        return;
+      } catch (error) {
+        if (stopped) return;
+        o.logger.warn({ err: error, attempt, size: batch.length }, `${o.durable}: batch failed; retrying`);
+        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * attempt)));
+      }
+    }
+  };
+  const worker = (async () => {
+    for (;;) {
+      if (buffer.length === 0) {
+        if (stopped) break;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        continue;
+      }
+      // Up to `concurrency` batches in flight: the handler keeps their order where it matters.
+      if (inflight.size >= (o.concurrency ?? 1)) {
+        await Promise.race(inflight);
+        continue;
+      }
+      const running = runBatch(buffer.splice(0, o.max)).finally(() => inflight.delete(running));
+      inflight.add(running);
+      if ((o.concurrency ?? 1) === 1) await running;
+    }
+    await Promise.allSettled([...inflight]);
+  })();
+  return async () => {
+    await messages.close().catch(() => undefined);
+    stopped = true;
+    wake?.();
+    await Promise.allSettled([reader, worker]);
+  };
+}

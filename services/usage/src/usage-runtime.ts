@@ -1,0 +1,34 @@
+/**
+ * What the usage service builds on top of the platform runtime: the SQL pool of the hot path,
+ * the read model, the compiled plan cache and the pipeline. One per running service instance.
+ */
+import type { ServiceRuntime } from '@ledgerline/platform';
+import { LineDirectory } from './application/line-directory';
+import { catalogPlanSource, PlanCache, type PlanSource } from './application/plan-cache';
+import { UsagePipeline } from './application/usage-pipeline';
+import { openSqlPool, type Sql } from './persistence/sql';
+
+export interface UsageRuntime {
+  sql: Sql;
+  directory: LineDirectory;
+  plans: PlanCache;
+  pipeline: UsagePipeline;
+}
+
+const byRuntime = new WeakMap<ServiceRuntime, UsageRuntime>();
+
+export function createUsageRuntime(runtime: ServiceRuntime, planSource?: PlanSource): UsageRuntime {
+  const sql = openSqlPool(runtime, Number(process.env.USAGE_SQL_POOL_MAX ?? 4));
+  const directory = new LineDirectory(sql);
+  const plans = new PlanCache(planSource ?? catalogPlanSource(process.env.CATALOG_URL ?? 'http://127.0.0.1:4001/graphql', runtime.config.internalSecret));
+  const pipeline = new UsagePipeline({ sql, directory, plans, clock: runtime.clock, logger: runtime.logger, onCommit: () => runtime.relay.nudge() });
+  const usage = { sql, directory, plans, pipeline };
+  byRuntime.set(runtime, usage);
+  return usage;
+}
+
+export function usageRuntimeOf(runtime: ServiceRuntime): UsageRuntime {
+  const usage = byRuntime.get(runtime);
+  if (!usage) throw new Error('the usage runtime is not started (needs PostgreSQL: DATABASE_URL)');
+  return usage;
+}

@@ -1,0 +1,79 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { EVENTS, usageIngestSubject, usagePartitionOf, WORK_SUBJECTS } from '@ledgerline/contracts';
+import { startServiceForTest, TEST_DATABASE_URL, TEST_NATS_URL, type TestService } from '@ledgerline/platform';
+import { createUsageService } from '../src/service';
+import { filePlanSource, setLine, sqlOf, waitFor } from './support';
+
+let svc: TestService;
+let db: pg.Client;
+const run = Math.random().toString(36).slice(2, 8);
+const source = `crash-${run}`;
+const LINES = 20;
+const N = 8_000;
+const children: ChildProcess[] = [];
+
+function startConsumer(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./fixtures/usage-consumer.ts', import.meta.url).pathname], {
+    env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, NATS_URL: TEST_NATS_URL, USAGE_DB_SCHEMA: svc.schema, USAGE_PORT: '0', USAGE_CONSUMER_PREFIX: `usage-crash-${run}`, LOG_LEVEL: 'error', USAGE_INGEST_BATCH: '500', USAGE_INGEST_ACK_WAIT_MS: '4000' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`consumer exited with ${code}`)));
+    child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve(child));
+  });
+}
+
+const count = async (sql: string, params: unknown[] = []) => (await db.query(sql, params)).rows[0].n as number;
+
+beforeAll(async () => {
+  svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(), consumers: [] }));
+  db = await sqlOf(svc);
+  for (let i = 0; i < LINES; i++) await setLine(svc, { lineId: `lin_c${i}`, msisdn: `+4915700000${String(i).padStart(3, '0')}`, account: `acc_c${i}`, planVersionId: 'plv_prepaid', paymentMode: 'PREPAID' });
+});
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await db?.end();
+  await svc?.close();
+});
+
+describe('crash', () => {
+  it('a rating consumer killed with SIGKILL mid-stream and restarted rates and charges every event exactly once', async () => {
+    const first = await startConsumer();
+    const js = svc.runtime.messaging.js;
+    const now = Date.now();
+    const publishes: Promise<unknown>[] = [];
+    for (let i = 0; i < N; i++) {
+      const msisdn = `+4915700000${String(i % LINES).padStart(3, '0')}`;
+      publishes.push(js.publish(usageIngestSubject(usagePartitionOf(msisdn)), JSON.stringify({ source, eventId: `e${i}`, msisdn, usageType: 'DATA', quantity: '30', occurredAt: new Date(now - 60_000).toISOString() })));
+      if (publishes.length >= 500) await Promise.all(publishes.splice(0));
+    }
+    await Promise.all(publishes);
+    await waitFor(async () => (await count('select count(*)::int as n from usage_record where source = $1', [source])) >= N / 4, 60_000, 'a first part to be rated');
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    const atKill = await count('select count(*)::int as n from usage_record where source = $1', [source]);
+    expect(atKill).toBeLessThan(N);
+
+    await startConsumer();
+    await waitFor(async () => (await count('select count(*)::int as n from usage_record where source = $1', [source])) === N, 90_000, 'every event');
+    // Let redeliveries of the batch in flight at the kill arrive and be recognised as duplicates.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await count(`select count(*)::int as n from usage_record where source = $1 and status = 'RATED'`, [source])).toBe(N);
+    const charges = await db.query(`select count(*)::int as n, count(distinct id)::int as d from outbox where subject = $1`, [WORK_SUBJECTS.chargeRequested]);
+    expect(charges.rows[0]).toEqual({ n: N, d: N });
+    // The live counters (the facts each event is rated with) moved exactly once per event across
+    // the crash: 400 × 30 MB per line, 10240 MB from the bundle and 1760 MB at 0.02 EUR.
+    const perLine = await db.query(`select line_id, sum(from_allowance)::text as bundle, sum(spend)::text as spend, count(*)::int as n from usage_record where source = $1 group by line_id`, [source]);
+    expect(perLine.rows).toHaveLength(LINES);
+    for (const row of perLine.rows) {
+      expect(row.n).toBe(N / LINES);
+      expect(Number(row.bundle)).toBe(10240);
+      expect(row.spend).toMatch(/^35\.2/);
+    }
+    expect(await count(`select count(*)::int as n from outbox where subject = $1`, [EVENTS.usageThresholdReached.subject])).toBe(3 * LINES);
+  }, 180_000);
+});

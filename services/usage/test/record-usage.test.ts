@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { dec, WORK_SUBJECTS, EVENTS, type ChargeRequest } from '@ledgerline/contracts';
+import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { createUsageService } from '../src/service';
+import { RECORD_USAGE, filePlanSource, setLine, sqlOf } from './support';
+
+let svc: TestService;
+let db: pg.Client;
+const clock = new ManualClock(new Date('2026-03-20T12:00:00Z'));
+const run = Math.random().toString(36).slice(2, 8);
+
+async function record(records: Record<string, unknown>[], source = `test-${run}`) {
+  const res = await svc.request(RECORD_USAGE, { input: { source, records } });
+  expect(res.errors).toBeUndefined();
+  return res.data.recordUsage;
+}
+
+async function charges(): Promise<ChargeRequest[]> {
+  const { rows } = await db.query(`select payload from outbox where subject = $1 order by seq`, [WORK_SUBJECTS.chargeRequested]);
+  return rows.map((r) => JSON.parse(r.payload));
+}
+
+beforeAll(async () => {
+  svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(), consumers: [] }), { clock });
+  db = await sqlOf(svc);
+  await setLine(svc, { lineId: 'lin_pre', msisdn: '+4915100000001', account: 'acc_pre', planVersionId: 'plv_prepaid', paymentMode: 'PREPAID' });
+  await setLine(svc, { lineId: 'lin_post', msisdn: '+4915100000002', account: 'acc_post', planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' });
+  await setLine(svc, { lineId: 'lin_susp', msisdn: '+4915100000003', account: 'acc_susp', planVersionId: 'plv_prepaid', paymentMode: 'PREPAID', status: 'SUSPENDED' });
+});
+
+afterAll(async () => {
+  await db?.end();
+  await svc?.close();
+});
+
+describe('recordUsage', () => {
+  it('rates prepaid data past the bundle, charges the overage once, and tracks live usage and the 80 % threshold', async () => {
+    const events = [
+      { eventId: 'd1', lineId: 'lin_pre', usageType: 'DATA', quantity: '8000', occurredAt: '2026-03-20T08:00:00Z' },
+      { eventId: 'd2', msisdn: '+4915100000001', usageType: 'DATA', quantity: '300', occurredAt: '2026-03-20T09:00:00Z' },
+      { eventId: 'd3', lineId: 'lin_pre', usageType: 'DATA', quantity: '3000', occurredAt: '2026-03-20T10:00:00Z' },
+    ];
+    const first = await record(events);
+    expect(first).toMatchObject({ rated: 3, rejected: 0, duplicates: 0 });
+    // Every event sent again: nothing is rated or charged twice.
+    const again = await record(events);
+    expect(again).toMatchObject({ rated: 0, rejected: 0, duplicates: 3 });
+
+    const mine = (await charges()).filter((c) => c.lineId === 'lin_pre');
+    expect(mine).toHaveLength(3);
+    expect(new Set(mine.map((c) => c.chargeId)).size).toBe(3);
+    expect(mine[0]).toMatchObject({ billingAccountId: 'acc_pre', paymentMode: 'PREPAID', currency: 'EUR', units: '8000', unit: 'MB', allowanceIds: ['data'], pricePerUnit: '0.02', allowOverdraft: false });
+
+    const usage = await svc.request(`{ _entities(representations: [{ __typename: "Line", id: "lin_pre" }]) { ... on Line { usage(period: "2026-03") { spend events allowances { allowanceId used allowance remaining usedRatio } totals { usageType quantity events } } } } }`);
+    const u = usage.data._entities[0].usage;
+    expect(u.allowances).toEqual([
+      { allowanceId: 'data', used: '10240', allowance: '10240', remaining: '0', usedRatio: '1' },
+      { allowanceId: 'sms', used: '0', allowance: '1000', remaining: '1000', usedRatio: '0' },
+      { allowanceId: 'voice', used: '0', allowance: '60000', remaining: '60000', usedRatio: '0' },
+    ]);
+    // 11300 MB used, 10240 from the bundle: 1060 MB at 0.02 EUR.
+    expect(dec(u.spend).eq('21.2')).toBe(true);
+    expect(u.totals).toEqual([{ usageType: 'DATA', quantity: '11300', events: 3 }]);
+
+    const thresholds = (await db.query(`select payload from outbox where subject = $1`, [EVENTS.usageThresholdReached.subject])).rows.map((r) => JSON.parse(r.payload).data);
+    expect(thresholds.map((t) => t.threshold).sort()).toEqual(['0.5', '0.8', '1']);
+    // The plan's own rules: at 80 % it notifies the customer and starts the data-boost upsell.
+    const third = first.results[2].id;
+    const trace = (await svc.request(`query($id: ID!) { usageRecord(id: $id) { status chargeStatus ratingTrace price { amount currency } } }`, { id: third })).data.usageRecord;
+    expect(trace.status).toBe('RATED');
+    expect(trace.chargeStatus).toBe('PENDING');
+    expect(trace.ratingTrace.rules.map((r: { rule: string }) => r.rule)).toEqual(expect.arrayContaining(['data-bundle', 'notify-data-80', 'offer-data-boost-at-80']));
+    expect(trace.ratingTrace).toMatchObject({ allowanceId: 'data', planVersionId: 'plv_prepaid', chargedUnits: '3000' });
+    const notices = (await db.query(`select payload from outbox where subject = $1`, [EVENTS.usageNotificationRequested.subject])).rows.map((r) => JSON.parse(r.payload).data.template);
+    expect(notices.sort()).toEqual(['DATA_50_PERCENT', 'DATA_80_PERCENT']);
+    const offers = (await db.query(`select payload from outbox where subject = $1`, [EVENTS.usageOfferTriggered.subject])).rows.map((r) => JSON.parse(r.payload).data);
+    expect(offers).toMatchObject([{ lineId: 'lin_pre', offerCode: 'DATA_BOOST_5GB' }]);
+  });
+
+  it('accrues a postpaid roaming charge and denies usage on a suspended line', async () => {
+    const res = await record([
+      { eventId: 'r1', lineId: 'lin_post', usageType: 'DATA', quantity: '10', occurredAt: '2026-03-19T08:00:00Z', roamingCountry: 'US' },
+      { eventId: 's1', lineId: 'lin_susp', usageType: 'VOICE', quantity: '60', occurredAt: '2026-03-19T08:00:00Z', calledNumber: '+4930123456' },
+    ]);
+    expect(res.results.map((r: { status: string }) => r.status)).toEqual(['RATED', 'REJECTED']);
+    expect(res.results[1]).toMatchObject({ rejectionCode: 'LINE_SUSPENDED' });
+    const roaming = (await charges()).find((c) => c.lineId === 'lin_post')!;
+    expect(roaming).toMatchObject({ paymentMode: 'POSTPAID', allowanceIds: [], units: '10', pricePerUnit: '0.49', allowOverdraft: true });
+    expect((await charges()).some((c) => c.lineId === 'lin_susp')).toBe(false);
+  });
+
+  it('rates a late event with the plan version in force at its time', async () => {
+    await setLine(svc, { lineId: 'lin_chg', msisdn: '+4915100000004', account: 'acc_chg', planVersionId: 'plv_prepaid', paymentMode: 'PREPAID', at: '2026-01-01T00:00:00Z' });
+    await setLine(svc, { lineId: 'lin_chg', msisdn: '+4915100000004', account: 'acc_chg', planVersionId: 'plv_payg', paymentMode: 'PREPAID', at: '2026-03-10T00:00:00Z' });
+    const res = await record([
+      { eventId: 'late', lineId: 'lin_chg', usageType: 'SMS', quantity: '1', occurredAt: '2026-03-05T08:00:00Z', calledNumber: '+4915199999999' },
+      { eventId: 'now', lineId: 'lin_chg', usageType: 'SMS', quantity: '1', occurredAt: '2026-03-15T08:00:00Z', calledNumber: '+4915199999999' },
+    ]);
+    const { rows } = await db.query('select event_id, plan_version_id from usage_record where id = any($1) order by event_id', [res.results.map((r: { id: string }) => r.id)]);
+    expect(rows).toEqual([
+      { event_id: 'late', plan_version_id: 'plv_prepaid' },
+      { event_id: 'now', plan_version_id: 'plv_payg' },
+    ]);
+  });
+
+  it('refuses a batch above the documented maximum', async () => {
+    const records = Array.from({ length: 1001 }, (_, i) => ({ eventId: `big${i}` }));
+    const res = await svc.request(RECORD_USAGE, { input: { records } });
+    expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'USAGE_BATCH_TOO_LARGE', field: 'input.records' });
+  });
+});

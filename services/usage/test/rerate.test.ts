@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { dec, WORK_SUBJECTS, type ChargeRequest } from '@ledgerline/contracts';
+import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { createUsageService } from '../src/service';
+import { RECORD_USAGE, filePlanSource, planDocument, setLine, sqlOf } from './support';
+
+let svc: TestService;
+let db: pg.Client;
+
+// A catalog correction: world roaming data at 0.39 instead of 0.49 per MB.
+const corrected = planDocument('postpaid-20gb.json') as { rules: { name: string; event: { params: Record<string, unknown> } }[] };
+corrected.rules.find((r) => r.name === 'roaming-world-data')!.event.params.pricePerUnit = '0.3900';
+
+const RERATE = `mutation($i: RerateInput!) { rerate(input: $i) { recordsRerated adjustments { usageRecordId chargeId previousPrice newPrice } } }`;
+
+beforeAll(async () => {
+  svc = await startServiceForTest(createUsageService({ planSource: filePlanSource({ plv_fixed: corrected }), consumers: [] }), { clock: new ManualClock(new Date('2026-03-20T12:00:00Z')) });
+  db = await sqlOf(svc);
+  await setLine(svc, { lineId: 'lin_rr', msisdn: '+4915100000088', account: 'acc_rr', planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' });
+});
+
+afterAll(async () => {
+  await db?.end();
+  await svc?.close();
+});
+
+describe('rerate', () => {
+  it('re-rates a period after a catalog correction with delta charges, never a second charge', async () => {
+    const res = await svc.request(RECORD_USAGE, {
+      input: {
+        source: 'rr',
+        records: [
+          { eventId: 'a', lineId: 'lin_rr', usageType: 'DATA', quantity: '10', occurredAt: '2026-03-02T10:00:00Z', roamingCountry: 'US' },
+          { eventId: 'b', lineId: 'lin_rr', usageType: 'DATA', quantity: '10', occurredAt: '2026-03-03T10:00:00Z', roamingCountry: 'US' },
+          { eventId: 'c', lineId: 'lin_rr', usageType: 'DATA', quantity: '10', occurredAt: '2026-03-03T11:00:00Z' },
+        ],
+      },
+    });
+    expect(res.data.recordUsage.rated).toBe(3);
+    const unchanged = await svc.request(RERATE, { i: { billingAccountId: 'acc_rr', period: '2026-03' } });
+    expect(unchanged.data.rerate).toEqual({ recordsRerated: 0, adjustments: [] });
+
+    const fixed = await svc.request(RERATE, { i: { billingAccountId: 'acc_rr', period: '2026-03', planVersionId: 'plv_fixed' } });
+    expect(fixed.errors, JSON.stringify(fixed.errors)).toBeUndefined();
+    const adj = fixed.data.rerate.adjustments;
+    expect(fixed.data.rerate.recordsRerated).toBe(2);
+    expect(adj.map((a: { previousPrice: string; newPrice: string }) => [a.previousPrice, a.newPrice])).toEqual([['4.9', '3.9'], ['4.9', '3.9']]);
+
+    const charges: ChargeRequest[] = (await db.query('select payload from outbox where subject = $1 order by seq', [WORK_SUBJECTS.chargeRequested])).rows.map((r) => JSON.parse(r.payload));
+    const deltas = charges.filter((c) => adj.some((a: { chargeId: string }) => a.chargeId === c.chargeId));
+    expect(deltas).toHaveLength(2);
+    expect(deltas.every((d) => d.units === '1' && dec(d.pricePerUnit).eq('-1') && d.unit === 'ITEM')).toBe(true);
+    // The original charges keep their ids; the adjustments have new ones.
+    expect(new Set(charges.map((c) => c.chargeId)).size).toBe(charges.length);
+
+    // Again with the same catalog: nothing left to adjust.
+    const again = await svc.request(RERATE, { i: { billingAccountId: 'acc_rr', period: '2026-03', planVersionId: 'plv_fixed' } });
+    expect(again.data.rerate).toEqual({ recordsRerated: 0, adjustments: [] });
+    const records = await svc.request(`{ usageRecords(filter: { lineId: "lin_rr", status: RERATED }) { totalCount edges { node { ratingVersion price { amount } ratingTrace } } } }`);
+    expect(records.data.usageRecords.totalCount).toBe(2);
+    expect(records.data.usageRecords.edges[0].node.ratingTrace.previous).toMatchObject({ chargedTotal: '4.9' });
+    const usage = await svc.request(`{ _entities(representations: [{ __typename: "BillingAccount", id: "acc_rr" }]) { ... on BillingAccount { usage(period: "2026-03") { spend events } } } }`);
+    expect(dec(usage.data._entities[0].usage.spend).eq('7.8')).toBe(true);
+  });
+});

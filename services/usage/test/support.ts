@@ -1,0 +1,84 @@
+import fs from 'node:fs';
+import pg from 'pg';
+import { TEST_DATABASE_URL, type TestService } from '@ledgerline/platform';
+import type { PlanSource } from '../src/application/plan-cache';
+
+const PLAN_FILES: Record<string, string> = {
+  plv_prepaid: 'prepaid-bundle-30d.json',
+  plv_postpaid: 'postpaid-20gb.json',
+  plv_payg: 'prepaid-payg.json',
+};
+
+export function planDocument(file: string): Record<string, unknown> {
+  return JSON.parse(fs.readFileSync(new URL(`../../../catalog/plans/${file}`, import.meta.url), 'utf8'));
+}
+
+/** Plan versions from catalog/plans/*.json, plus any documents a test adds (e.g. a corrected version). */
+export function filePlanSource(extra: Record<string, unknown> = {}): PlanSource & { loads: number } {
+  const source = {
+    loads: 0,
+    async load(id: string) {
+      source.loads++;
+      if (extra[id]) return { id, version: id, document: extra[id] };
+      const file = PLAN_FILES[id];
+      return file ? { id, version: '1', document: planDocument(file) } : null;
+    },
+  };
+  return source;
+}
+
+export async function sqlOf(svc: TestService): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path="${svc.schema}"` });
+  await client.connect();
+  return client;
+}
+
+export interface LineSetup {
+  lineId: string;
+  msisdn: string;
+  account: string;
+  status?: string;
+  planVersionId: string;
+  paymentMode: 'PREPAID' | 'POSTPAID';
+  startsAt?: string;
+  at?: string;
+  subscriptionId?: string;
+}
+
+export async function setLine(svc: TestService, l: LineSetup): Promise<void> {
+  const res = await svc.request(
+    `mutation($input: LineContextInput!) { upsertLineContext(input: $input) { lineId } }`,
+    {
+      input: {
+        lineId: l.lineId,
+        msisdn: l.msisdn,
+        billingAccountId: l.account,
+        status: l.status ?? 'ACTIVE',
+        at: l.at ?? '2026-01-01T00:00:00Z',
+        subscription: {
+          subscriptionId: l.subscriptionId ?? `sub_${l.lineId}`,
+          paymentMode: l.paymentMode,
+          currency: 'EUR',
+          planCode: l.planVersionId,
+          planVersionId: l.planVersionId,
+          startsAt: l.startsAt ?? '2026-01-01T00:00:00Z',
+        },
+      },
+    },
+  );
+  if (res.errors) throw new Error(JSON.stringify(res.errors));
+}
+
+export const RECORD_USAGE = `mutation($input: RecordUsageInput!) {
+  recordUsage(input: $input) { rated rejected duplicates results { index id status duplicate rejectionCode rejectionReason } }
+}`;
+
+export async function waitFor<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
