@@ -3,6 +3,7 @@ import { ROLES } from '@ledgerline/contracts';
 import { signToken } from '@ledgerline/gateway/auth';
 import { registerCatalogCommands } from './catalog';
 import { registerBillRunCommands } from './billrun';
+import { registerUsageCommands } from './usage';
 
 const program = new Command('ledgerline').description('Ledgerline command line: tokens, catalog, usage import, bill runs.');
 
@@ -26,6 +27,7 @@ program
 
 registerCatalogCommands(program);
 registerBillRunCommands(program);
+registerUsageCommands(program);
 
 try {
   await program.parseAsync(process.argv);

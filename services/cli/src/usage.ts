@@ -1,0 +1,18 @@
+import type { Command } from 'commander';
+import { importUsageCsv } from '../../usage/src/cli/import-csv';
+
+export function registerUsageCommands(program: Command): void {
+  const usage = program.command('usage').description('Usage records.');
+  usage
+    .command('import <file>')
+    .description('Import a CSV CDR file (idempotent by source and event id; resumes from its checkpoint after an interruption).')
+    .option('--source <source>', 'source for rows that name none (default csv:<file name>)')
+    .option('--url <url>', 'usage subgraph GraphQL URL (default USAGE_URL or http://127.0.0.1:4003/graphql)')
+    .option('--batch-size <n>', 'records per request (at most 1000)', (v) => Number(v))
+    .option('--restart', 'ignore the checkpoint and start from the first line')
+    .action(async (file: string, o: { source?: string; url?: string; batchSize?: number; restart?: boolean }) => {
+      const report = await importUsageCsv(file, { ...o, progress: process.stdout.isTTY });
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+      process.exitCode = report.complete ? 0 : 1;
+    });
+}
