@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, ok, publishCatalog, startTestSystem, type System } from './harness';
+import { eventually, ok, publishCatalog, startTestSystem, type System, freshMsisdn } from './harness';
+const msisdn0 = freshMsisdn();
+const msisdn1 = freshMsisdn();
+const msisdn2 = freshMsisdn();
 
 /**
  * Billing situations through the gateway, with every service, NATS, PostgreSQL and the Temporal
@@ -26,7 +29,7 @@ describe('accounts and balances, end to end', () => {
 
   it('a family account with three lines on a shared plan reads back in one query across subgraphs', async () => {
     const { accountId } = await account('POSTPAID', 'The Müllers', { creditLimit: '300.00' });
-    for (const msisdn of ['+4915130000001', '+4915130000002', '+4915130000003']) {
+    for (const msisdn of [msisdn0, msisdn1, msisdn2]) {
       ok(await system.graphql('mutation($i: AddLineInput!) { addLine(input: $i) { line { id } } }', { i: { billingAccountId: accountId, msisdn, planCode: 'FAMILY_SHARE_50GB' } }));
     }
     const query = `query($id: ID!) { billingAccount(id: $id) {

@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { EVENTS, parseCloudEvent } from '@ledgerline/contracts';
-import { NATS_URL, ok, startTestSystem, type System } from './harness';
+import { NATS_URL, ok, startTestSystem, type System, freshMsisdn } from './harness';
+const msisdn0 = freshMsisdn();
+const msisdn1 = freshMsisdn();
+const PERIOD = new Date().toISOString().slice(0, 7);
 
 /**
  * The walking skeleton, for real: every process started as `npm start` starts it, talking to real
@@ -34,9 +37,9 @@ describe('walking skeleton through the gateway', () => {
   }
 
   it('answers one query with fields from several subgraphs', async () => {
-    const { accountId } = await createAccountWithLine('+4915120000001');
+    const { accountId } = await createAccountWithLine(msisdn0);
     const data = ok(
-      await system.graphql('query($id: ID!) { billingAccount(id: $id) { id currency billCycleDay wallets { id } invoices { id } lines { msisdn status usage(period: "2026-11") { period totals { usageType } } } } }', {
+      await system.graphql('query($id: ID!) { billingAccount(id: $id) { id currency billCycleDay wallets { id } invoices { id } lines { msisdn status usage(period: "' + PERIOD + '") { period totals { usageType } } } } }', {
         id: accountId,
       }),
     );
@@ -46,7 +49,7 @@ describe('walking skeleton through the gateway', () => {
       billCycleDay: 15,
       wallets: expect.any(Array), // resolved by the wallets subgraph
       invoices: [], // resolved by the invoicing subgraph
-      lines: [{ msisdn: '+4915120000001', status: 'ACTIVE', usage: { period: '2026-11', totals: [] } }], // usage contributes to Line
+      lines: [{ msisdn: msisdn0, status: 'ACTIVE', usage: { period: PERIOD, totals: [] } }], // usage contributes to Line
     });
   });
 
@@ -55,7 +58,7 @@ describe('walking skeleton through the gateway', () => {
     const name = `e2e_${system.schemaPrefix}customer`;
     await jsm.consumers.add('BILLING', { durable_name: name, filter_subject: EVENTS.customerCreated.subject, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New });
     try {
-      const { customerId } = await createAccountWithLine('+4915120000002');
+      const { customerId } = await createAccountWithLine(msisdn1);
       const consumer = await jetstream(nc).consumers.get('BILLING', name);
       const seen: string[] = [];
       const deadline = Date.now() + 15_000;

@@ -36,7 +36,9 @@ export async function startTestSystem(options: { worker?: boolean } = {}): Promi
   for (const s of SERVICES) ports[s] = await freePort();
   const serviceToken = await signToken({ role: 'SYSTEM', subject: 'ledgerline-worker' });
   const system = await startSystem({
-    env: { DATABASE_URL, DB_SCHEMA_PREFIX: schemaPrefix, NATS_URL, TEMPORAL_ADDRESS: temporal.address, LOG_LEVEL: 'info', LEDGERLINE_SERVICE_TOKEN: serviceToken },
+    env: { DATABASE_URL, DB_SCHEMA_PREFIX: schemaPrefix, NATS_URL, TEMPORAL_ADDRESS: temporal.address, LOG_LEVEL: 'info', LEDGERLINE_SERVICE_TOKEN: serviceToken,
+      // This run shares NATS (and the BILLING stream's history) with other runs: its consumers start at "now".
+      USAGE_DELIVER_NEW: '1', WALLETS_CONSUMER_DELIVER: 'new', INVOICING_CONSUMER_DELIVER: 'new' },
     ports,
     worker: options.worker ?? true,
     sink: (line: string) => log.write(line),
@@ -64,7 +66,7 @@ export async function startTestSystem(options: { worker?: boolean } = {}): Promi
       await temporal.stop();
       const client = new pg.Client({ connectionString: DATABASE_URL });
       await client.connect();
-      for (const s of SERVICES) await client.query(`drop schema if exists "${schemaPrefix}${s}" cascade`);
+      if (!process.env.E2E_KEEP_SCHEMAS) for (const s of SERVICES) await client.query(`drop schema if exists "${schemaPrefix}${s}" cascade`);
       await client.end();
       log.end();
     },
@@ -99,4 +101,12 @@ export async function eventually<T>(read: () => Promise<T>, what: string, timeou
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+}
+
+/**
+ * A fresh German mobile number for each test: end-to-end runs share NATS with other runs, and
+ * read models keyed by MSISDN must not meet another run's line.
+ */
+export function freshMsisdn(): string {
+  return `+49151${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
 }

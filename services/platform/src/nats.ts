@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { BILLING_STREAM } from '@ledgerline/contracts';
 import { ConfigError } from './config';
 
@@ -37,4 +37,17 @@ export async function ensureStream(jsm: JetStreamManager, name: string, subjects
       if (!/already in use|exists/i.test((error as Error).message)) throw error;
     }
   }
+}
+
+/** When this process started: throw-away consumers (tests) read the stream from here on. */
+export const PROCESS_STARTED_AT = new Date();
+
+/**
+ * Where a new durable consumer starts. A real deployment reads the whole stream (its read models
+ * are built from history); a test or end-to-end run that shares NATS with other runs starts at
+ * its own process start, not at "new", which would miss what was published while it was still
+ * creating its consumers.
+ */
+export function deliverFrom(startAtProcessStart: boolean): { deliver_policy: DeliverPolicy; opt_start_time?: string } {
+  return startAtProcessStart ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: PROCESS_STARTED_AT.toISOString() } : { deliver_policy: DeliverPolicy.All };
 }

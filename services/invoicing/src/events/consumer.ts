@@ -2,9 +2,9 @@
 // POSTPAID charges from wallets (batched into `unbilled_charge`, idempotent by chargeId), and
 // accounts, subscriptions and one-off charges from subscribers. Each fetched batch is applied in
 // one transaction, then acknowledged; a crash before the ack redelivers, and every write is idempotent.
-import { AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
 import { BILLING_STREAM, EVENTS, WORK_SUBJECTS, parseCloudEvent, type ChargeResult, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
-import type { Em, ServiceRuntime } from '@ledgerline/platform';
+import { deliverFrom, type Em, type ServiceRuntime } from '@ledgerline/platform';
 import { addOneOffCharge, recordCharges, recordSubscription, registerBillingAccount } from '../application/read-model';
 
 const ONE_OFF_SUBJECT = (EVENTS as Record<string, { subject: string }>).oneOffChargeCreated?.subject ?? 'billing.subscribers.oneoffcharge.created';
@@ -56,13 +56,14 @@ export const CONSUMERS = [
 
 export async function startConsumer(runtime: ServiceRuntime): Promise<() => Promise<void>> {
   const schema = runtime.config.databaseSchema;
-  const throwaway = schema.startsWith('t_');
+  // Tests and end-to-end runs share one NATS: their consumers are their own and start at "now".
+  const throwaway = schema.startsWith('t_') || process.env.INVOICING_CONSUMER_DELIVER === 'new';
   const { jsm, js } = runtime.messaging;
   let running = true;
   const loops: Promise<void>[] = [];
   const names: string[] = [];
   for (const c of CONSUMERS) {
-    const durable = throwaway ? `invoicing_${c.name}_${schema}` : `invoicing_${c.name}`;
+    const durable = schema === 'invoicing' ? `invoicing_${c.name}` : `invoicing_${c.name}_${schema}`;
     names.push(durable);
     try {
       await jsm.consumers.info(BILLING_STREAM.name, durable);
@@ -71,7 +72,7 @@ export async function startConsumer(runtime: ServiceRuntime): Promise<() => Prom
         durable_name: durable,
         filter_subject: c.filter,
         ack_policy: AckPolicy.Explicit,
-        deliver_policy: throwaway ? DeliverPolicy.New : DeliverPolicy.All,
+        ...deliverFrom(Boolean(throwaway)),
         max_ack_pending: 20_000,
         ack_wait: 60_000_000_000,
       });

@@ -89,12 +89,20 @@ export class LineDirectory {
 
   /** Idempotent: an older event never overwrites a newer state. */
   async applyLineState(data: LineStateData, at: Date): Promise<void> {
+    // An MSISDN is reassigned after a line is terminated: the newest line to claim a number owns
+    // it, and an older claim never takes it back (a stale claim must not block the consumer).
+    let msisdn: string | null = data.msisdn || null;
+    if (msisdn) {
+      await this.sql.query('update line_state set msisdn = null where msisdn = $1 and line_id <> $2 and changed_at <= $3', [msisdn, data.lineId, at]);
+      const { rows } = await this.sql.query<{ line_id: string }>('select line_id from line_state where msisdn = $1 and line_id <> $2', [msisdn, data.lineId]);
+      if (rows.length > 0) msisdn = null;
+    }
     await this.sql.query(
       `insert into line_state (line_id, msisdn, billing_account_id, status, changed_at) values ($1, $2, $3, $4, $5)
        on conflict (line_id) do update set msisdn = coalesce(excluded.msisdn, line_state.msisdn), billing_account_id = excluded.billing_account_id,
          status = excluded.status, changed_at = excluded.changed_at
        where line_state.changed_at <= excluded.changed_at`,
-      [data.lineId, data.msisdn || null, data.billingAccountId, data.status, at],
+      [data.lineId, msisdn, data.billingAccountId, data.status, at],
     );
     this.invalidateAccount(data.billingAccountId);
     this.invalidate(data.lineId, data.msisdn);

@@ -1,7 +1,7 @@
 /** A durable pull consumer on the BILLING stream, created if missing (its position survives restarts). */
-import { AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
 import { BILLING_STREAM } from '@ledgerline/contracts';
-import type { Messaging } from '@ledgerline/platform';
+import { deliverFrom, type Messaging } from '@ledgerline/platform';
 
 export interface DurableOptions {
   durable: string;
@@ -19,7 +19,7 @@ export async function ensureDurable(messaging: Messaging, o: DurableOptions) {
       durable_name: o.durable,
       filter_subject: o.filter,
       ack_policy: AckPolicy.Explicit,
-      deliver_policy: o.deliverNew ? DeliverPolicy.New : DeliverPolicy.All,
+      ...deliverFrom(Boolean(o.deliverNew)),
       max_ack_pending: o.maxAckPending ?? 20_000,
       ack_wait: (o.ackWaitMs ?? 30_000) * 1_000_000,
       max_deliver: -1,

@@ -1,7 +1,7 @@
-import { AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
 import { BILLING_STREAM, EVENTS, RPC, WORK_SUBJECTS, parseCloudEvent } from '@ledgerline/contracts';
 import type { ChargeRequest, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveRequest } from '@ledgerline/contracts';
-import type { ServiceRuntime } from '@ledgerline/platform';
+import { deliverFrom, type ServiceRuntime } from '@ledgerline/platform';
 import type { Db } from '../persistence/sql';
 import { applyCharges } from '../application/apply-charges';
 import { openWallet } from '../application/wallets';
@@ -26,7 +26,7 @@ async function pullLoop(runtime: ServiceRuntime, durable: string, filter: string
       durable_name: durable,
       filter_subject: filter,
       ack_policy: AckPolicy.Explicit,
-      deliver_policy: opts.deliverNew ? DeliverPolicy.New : DeliverPolicy.All,
+      ...deliverFrom(Boolean(opts.deliverNew)),
       max_ack_pending: 20_000,
       ack_wait: 30_000_000_000,
       ...(opts.deliverNew ? { inactive_threshold: 600_000_000_000 } : {}),
