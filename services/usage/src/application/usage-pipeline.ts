@@ -11,7 +11,6 @@ import { dec, deterministicId, type ChargeRequest } from '@ledgerline/contracts'
 import { priceUnits, RatingInputError, type OfferDocument, type RatingResult, type Rater } from '@ledgerline/rating';
 import type { Clock, Logger } from '@ledgerline/platform';
 import client from 'prom-client';
-import { monthPeriod } from '../domain/period';
 import { activeAddOnsAt, versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
 import { validateUsage, type Rejection, type ValidUsage } from '../domain/usage-input';
 import { applyUsage, ratiosOf, setAllowance, TOTAL_BUCKET, type LineCounters } from '../domain/live-usage';
@@ -319,7 +318,7 @@ export class UsagePipeline {
     for (const [key, counters] of await loadLineCounters(this.deps.sql, missing)) this.counters.set(key, counters);
   }
 
-  private async persist(prepared: Prepared[], reprocess: boolean, now: Date): Promise<void> {
+  private async persist(prepared: Prepared[], reprocess: boolean, _now: Date): Promise<void> {
     const fresh = prepared.filter((p) => !p.outcome.duplicate);
     if (fresh.length === 0) return;
     let wroteOutbox = false;
