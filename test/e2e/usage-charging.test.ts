@@ -74,6 +74,16 @@ describe('usage is rated and charged end to end', () => {
     const wallet = ok(await system.graphql('query($id: ID!) { billingAccount(id: $id) { wallets { balance { amount } } } }', { id: accountId })).billingAccount.wallets[0];
     expect(Number(wallet.balance.amount)).toBeCloseTo(10 - Number(second.amountCharged.amount), 6);
     expect((await recordsOf(lineId)).map((r: { eventId: string }) => r.eventId).sort()).toEqual([`e2e-data-1-${RUN}`, `e2e-data-2-${RUN}`].sort());
+
+    // Which plan would have been cheaper for this account's month? The catalog prices its real usage.
+    const cmp = ok(
+      await system.graphql('query($i: ComparePlansInput!) { comparePlans(input: $i) { planCode total } }', {
+        i: { planCodes: ['PREPAID_BUNDLE_30D', 'PREPAID_PAYG'], billingAccountId: accountId },
+      }),
+    ).comparePlans;
+    expect(cmp.map((c: { planCode: string }) => c.planCode).sort()).toEqual(['PREPAID_BUNDLE_30D', 'PREPAID_PAYG']);
+    expect(Number(cmp[0].total)).toBeLessThanOrEqual(Number(cmp[1].total));
+    expect(Number(cmp.find((c: { planCode: string }) => c.planCode === 'PREPAID_PAYG').total)).toBeGreaterThan(0); // 10.5 GB pay-as-you-go is not free
   });
 
   it('a suspended line is denied', async () => {

@@ -146,6 +146,8 @@ describe('plan catalog lifecycle (catalog subgraph on PostgreSQL)', () => {
       i: { planCodes: ['POSTPAID_20GB', 'PREPAID_PAYG', 'PREPAID_BUNDLE_30D'], records },
     });
     expect(cmp.errors).toBeUndefined();
+    const ambiguous = await svc.request('query($i: ComparePlansInput!) { comparePlans(input: $i) { total } }', { i: { planCodes: ['PREPAID_PAYG'], records, billingAccountId: 'acc_1' } });
+    expect(ambiguous.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'COMPARE_INPUT_AMBIGUOUS' });
     const totals = cmp.data.comparePlans.map((c: { total: string }) => Number(c.total));
     expect(totals).toEqual([...totals].sort((a, b) => a - b));
   });

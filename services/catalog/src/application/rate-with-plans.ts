@@ -3,6 +3,7 @@ import type { Em } from '@ledgerline/platform';
 import { comparePlans as compareCompiled, compilePlan, simulate, PlanValidationError, RatingInputError, type CompiledPlan, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
 import { Plan, PlanVersion } from '../persistence/entities';
 import { versionInForce } from '../domain/plan-lifecycle';
+import type { UsageHistory } from '../adapters/usage-history';
 import { invalidPlanError, knownOffers } from './plan-documents';
 
 export interface UsageRecordInput {
@@ -103,7 +104,34 @@ export async function simulateRating(em: Em, c: { planVersionId: string; records
 }
 
 /** The same usage under each candidate plan's version in force now, cheapest first. */
-export async function comparePlans(em: Em, c: { planCodes: string[]; records: UsageRecordInput[]; subscriber?: SubscriberFactsInput | null; now: Date }) {
+export interface ComparePlansCommand {
+  planCodes: string[];
+  records?: UsageRecordInput[] | null;
+  billingAccountId?: string | null;
+  period?: string | null;
+  subscriber?: SubscriberFactsInput | null;
+  now: Date;
+}
+
+/** `YYYY-MM` → [first instant, first instant of the next month) in UTC. */
+function monthBounds(period: string | null | undefined, now: Date): { from: Date; to: Date } {
+  const text = period ?? now.toISOString().slice(0, 7);
+  const m = /^(\d{4})-(0[1-9]|1[0-2])$/.exec(text);
+  if (!m) throw badInput('input.period', `"${text}" is not a period in the form YYYY-MM`, 'PERIOD_INVALID');
+  const year = Number(m[1]);
+  const month = Number(m[2]) - 1;
+  return { from: new Date(Date.UTC(year, month, 1)), to: new Date(Date.UTC(year, month + 1, 1)) };
+}
+
+/** The usage to compare: given records, or an account's usage in a period from the usage service. */
+export async function usageToCompare(c: ComparePlansCommand, history: UsageHistory): Promise<UsageRecordInput[]> {
+  if ((c.records == null) === !c.billingAccountId) throw badInput('input', 'Give either records or billingAccountId (with an optional period)', 'COMPARE_INPUT_AMBIGUOUS');
+  if (c.records) return c.records;
+  const { from, to } = monthBounds(c.period, c.now);
+  return history.recordsOf(c.billingAccountId!, from, to);
+}
+
+export async function comparePlans(em: Em, c: ComparePlansCommand & { records: UsageRecordInput[] }) {
   if (c.planCodes.length === 0) throw badInput('input.planCodes', 'Name at least one plan to compare', 'COMPARE_NO_PLANS');
   const compiled: CompiledPlan[] = [];
   for (const [index, code] of c.planCodes.entries()) {

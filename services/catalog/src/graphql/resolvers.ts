@@ -11,7 +11,10 @@ import { publishPlan } from '../application/publish-plan';
 import { retirePlan } from '../application/retire-plan';
 import { importPlan } from '../application/import-plan';
 import { importOffer } from '../application/import-offer';
-import { comparePlans, simulateRating, type SubscriberFactsInput, type UsageRecordInput } from '../application/rate-with-plans';
+import { comparePlans, simulateRating, usageToCompare, type ComparePlansCommand, type SubscriberFactsInput, type UsageRecordInput } from '../application/rate-with-plans';
+import { GraphqlUsageHistory } from '../adapters/usage-history';
+
+const usageHistory = new GraphqlUsageHistory();
 
 export interface CatalogContext extends RequestContext {
   plans: DataLoader<string, Plan | null>;
@@ -61,8 +64,10 @@ export const resolvers = {
     validatePlan: (_: unknown, args: { document: unknown }, ctx: CatalogContext) => validateDocument(ctx.em, args.document),
     simulateRating: (_: unknown, args: { input: { planVersionId: string; records: UsageRecordInput[]; subscriber?: SubscriberFactsInput } }, ctx: CatalogContext) =>
       simulateRating(ctx.em, args.input),
-    comparePlans: (_: unknown, args: { input: { planCodes: string[]; records: UsageRecordInput[]; subscriber?: SubscriberFactsInput } }, ctx: CatalogContext) =>
-      comparePlans(ctx.em, { ...args.input, now: ctx.runtime.clock.now() }),
+    async comparePlans(_: unknown, args: { input: Omit<ComparePlansCommand, 'now'> }, ctx: CatalogContext) {
+      const command = { ...args.input, now: ctx.runtime.clock.now() };
+      return comparePlans(ctx.em, { ...command, records: await usageToCompare(command, usageHistory) });
+    },
   },
   Mutation: {
     async validatePlan(_: unknown, a: { input: { document?: unknown; draftId?: string } }, ctx: CatalogContext) {
