@@ -5,6 +5,7 @@ import { MikroORM as PostgresOrm } from '@mikro-orm/postgresql';
 import { MikroORM as SqliteOrm } from '@mikro-orm/better-sqlite';
 import { Migrator } from '@mikro-orm/migrations';
 import type { EntityManager, MikroORM, AbstractSqlDriver, Knex } from '@mikro-orm/knex';
+import { Migration } from '@mikro-orm/migrations';
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
 import { ConfigError } from './config';
 import { OutboxMessage } from './outbox-entity';
@@ -101,4 +102,16 @@ export async function inTransaction<T>(orm: Orm, work: (em: Em) => Promise<T>): 
 /** Translates knex schema-builder statements into migration SQL, whatever the dialect. */
 export function schemaSql(builder: Knex.SchemaBuilder): string[] {
   return builder.toSQL().map((q: { sql: string }) => q.sql);
+}
+
+/**
+ * A migration built with the portable schema builder (or plain SQL where a step is one dialect's
+ * only): subclasses list their statements, the same class runs on PostgreSQL and SQLite.
+ */
+export abstract class PortableMigration extends Migration {
+  protected abstract statements(knex: Knex): string[];
+
+  override up(): void {
+    for (const sql of this.statements(this.getKnex() as Knex)) this.addSql(sql);
+  }
 }

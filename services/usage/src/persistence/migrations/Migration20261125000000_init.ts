@@ -1,10 +1,8 @@
-import { Migration } from '@mikro-orm/migrations';
-import { createOutboxTable, schemaSql } from '@ledgerline/platform';
+import { createOutboxTable, schemaSql, PortableMigration, type Knex } from '@ledgerline/platform';
 
-export class Migration20261125000000_init extends Migration {
-  override up(): void {
-    const knex = this.getKnex();
-    const statements = [
+export class Migration20261125000000_init extends PortableMigration {
+  protected override statements(knex: Knex): string[] {
+    return [
       ...schemaSql(createOutboxTable(knex)),
       ...schemaSql(
         knex.schema.createTable('usage_record', (t) => {
@@ -97,6 +95,5 @@ export class Migration20261125000000_init extends Migration {
         }),
       ),
     ];
-    for (const sql of statements) this.addSql(sql);
   }
 }

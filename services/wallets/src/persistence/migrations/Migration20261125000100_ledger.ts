@@ -1,12 +1,12 @@
-import { Migration } from '@mikro-orm/migrations';
+import { PortableMigration, type Knex } from '@ledgerline/platform';
 
 /**
  * The double-entry ledger and everything around it. PostgreSQL only: the hot charging path uses
  * `unnest`, row locks and partial indexes, and ledger entries are protected by a trigger.
  */
-export class Migration20261125000100_ledger extends Migration {
-  override up(): void {
-    const statements = [
+export class Migration20261125000100_ledger extends PortableMigration {
+  protected override statements(_knex: Knex): string[] {
+    return [
       `alter table wallet add column payment_mode varchar(10) not null default 'PREPAID'`,
       `alter table wallet add column credit_limit numeric(20,6) null`,
       `alter table wallet add column overdraft_limit numeric(20,6) not null default 0`,
@@ -167,6 +167,5 @@ export class Migration20261125000100_ledger extends Migration {
       )`,
       `create index notification_account_idx on notification (billing_account_id, created_at)`,
     ];
-    for (const sql of statements) this.addSql(sql);
   }
 }
