@@ -188,3 +188,20 @@ export interface OneOffChargeData {
   /** ISO date-time at which the item was incurred. */
   chargedAt: string;
 }
+
+/**
+ * `data` of `budgetReplenished`: an enterprise committed-spend budget was topped up by its
+ * replenishment amount; invoicing issues one invoice per replenishmentId (idempotent).
+ */
+export interface BudgetReplenishmentData {
+  replenishmentId: string;
+  budgetId: string;
+  billingAccountId: string;
+  /** Decimal string in the budget's currency, > 0. */
+  amount: string;
+  currency: string;
+  /** The budget's balance after the replenishment. */
+  remaining: string;
+  /** ISO date-time of the replenishment. */
+  replenishedAt: string;
+}

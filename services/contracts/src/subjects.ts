@@ -39,6 +39,7 @@ export const EVENTS = {
   bucketThreshold: event('wallets', 'bucket', 'threshold', 'BucketThresholdEvent', 'An allowance bucket crossed 50, 80 or 100 percent used.'),
   bucketExpiring: event('wallets', 'bucket', 'expiring', 'BucketExpiryWarningEvent', 'An allowance bucket with units left expires soon.'),
   bucketExpired: event('wallets', 'bucket', 'expired', 'BucketExpiredEvent', 'An allowance bucket expired; its remaining units were forfeited.'),
+  budgetReplenished: event('wallets', 'budget', 'replenished', 'TopupBalanceCreateEvent', "An enterprise committed-spend budget fell below its threshold and was replenished; invoicing bills the replenishment (data is BudgetReplenishmentData)."),
   autoTopupRequested: event('wallets', 'autotopup', 'requested', 'TopupBalanceRequestEvent', 'An auto top-up rule asked for a recharge after a low-balance event.'),
   customerBillCreated: event('invoicing', 'customerbill', 'created', 'CustomerBillCreateEvent', 'An invoice was issued.'),
   customerBillStateChanged: event('invoicing', 'customerbill', 'statechanged', 'CustomerBillStateChangeEvent', 'An invoice changed state.'),
