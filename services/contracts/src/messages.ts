@@ -43,6 +43,13 @@ export interface ChargeRequest {
   pricePerUnit: string;
   /** Whether a prepaid balance may go below zero for this charge. */
   allowOverdraft: boolean;
+  /** Tariff zone the rater put the record in (e.g. ROAMING_EU); wallets echoes it on the ChargeResult. */
+  zone?: string | null;
+  /**
+   * Set on a late record whose period an invoice already billed: that invoice's id. Wallets echoes
+   * it on the ChargeResult; invoicing bills the charge on the next invoice as an adjustment line.
+   */
+  adjustsInvoiceId?: string | null;
 }
 
 export type ChargeOutcome = 'APPLIED' | 'PARTIAL' | 'DENIED';
@@ -67,6 +74,8 @@ export interface ChargeResult {
   currency: string;
   /** Tariff zone the rater put the record in (e.g. ROAMING_EU, NATIONAL); invoices group usage by it. Optional. */
   zone?: string | null;
+  /** Echo of ChargeRequest.adjustsInvoiceId: a late charge for a period an invoice already billed. */
+  adjustsInvoiceId?: string | null;
   /** Why a charge was denied or cut short, e.g. WALLET_INSUFFICIENT_BALANCE. */
   reason?: string;
 }
