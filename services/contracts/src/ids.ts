@@ -30,6 +30,7 @@ export const ID_PREFIX = {
   payment: 'pay',
   event: 'evt',
   order: 'ord',
+  message: 'msg',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

@@ -4,6 +4,7 @@ export * from './database';
 export * from './outbox-entity';
 export * from './outbox';
 export * from './nats';
+export * from './durable-consumer';
 export * from './caller';
 export * from './graphql-errors';
 export * from './subgraph-server';

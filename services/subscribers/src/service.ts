@@ -6,6 +6,9 @@ import { GraphqlCatalogClient, type CatalogClient } from './ports/catalog-client
 import { InlineOrderDispatcher, type OrderDispatcher } from './ports/order-dispatcher';
 import { SandboxProvisioning, type ProvisioningAdapter } from './ports/provisioning';
 import { activateDueSubscriptions } from './application/activate-due-subscriptions';
+import { deliverDueNotifications } from './application/notifications';
+import { startNotificationConsumers } from './events/notification-consumer';
+import { ChannelRouter, type NotificationSender } from './ports/notification-sender';
 
 export interface SubscribersServiceOptions {
   /** Default: GraphQL client of the catalog at CATALOG_URL. */
@@ -16,6 +19,12 @@ export interface SubscribersServiceOptions {
   dispatcher?: OrderDispatcher;
   /** How often end-of-cycle plan changes are swept (ms, default 60 s; 0 turns the sweep off). */
   sweepIntervalMs?: number;
+  /**
+   * Customer notifications from other services' events (default on). `sender` replaces the
+   * channel router (signed webhooks; SMS, e-mail and push logged); `intervalMs` is how often due
+   * messages are retried (default 1 s).
+   */
+  notifications?: { sender?: NotificationSender; intervalMs?: number } | false;
 }
 
 export function createSubscribersService(options: SubscribersServiceOptions = {}): ServiceDefinition & { deps: SubscribersDeps } {
@@ -48,29 +57,67 @@ export function createSubscribersService(options: SubscribersServiceOptions = {}
       chargesOfAccount: groupLoader((ids) => em.find(OneOffCharge, { billingAccountId: { $in: [...ids] } }, { orderBy: { chargedAt: 'asc', id: 'asc' } }), (c) => c.billingAccountId),
     }),
     background: async (runtime: ServiceRuntime) => {
-      if (!sweepIntervalMs) return async () => {};
-      const timer = setInterval(() => {
-        void runtime.orm.em
-          .fork()
-          .transactional((em) => activateDueSubscriptions(em as Em, runtime.clock.now()))
-          .then((n) => n && runtime.relay.nudge())
-          .catch((err) => runtime.logger.warn({ err }, 'subscription sweep failed'));
-        // Orders committed but never handed over (dispatcher down at the time): hand them over again.
-        const stale = new Date(runtime.clock.now().getTime() - sweepIntervalMs);
-        void runtime.orm.em
-          .fork()
-          .find(
-            ProductOrder,
-            // ...and orders whose in-process saga died with its process (every step is idempotent).
-            { $or: [{ status: 'ACKNOWLEDGED', createdAt: { $lt: stale } }, { status: 'IN_PROGRESS', updatedAt: { $lt: new Date(stale.getTime() - 10 * sweepIntervalMs) } }] },
-            { limit: 100, orderBy: { createdAt: 'asc' } },
-          )
-          .then((orders) => Promise.all(orders.map((o) => deps.dispatcher.dispatch(o.id, runtime))))
-          .catch((err) => runtime.logger.warn({ err }, 'order re-dispatch failed'));
-      }, sweepIntervalMs);
-      timer.unref();
-      return async () => clearInterval(timer);
+      const stops = [startSweeps(runtime, deps, sweepIntervalMs)];
+      if (options.notifications !== false) stops.push(await startNotifications(runtime, options.notifications ?? {}));
+      return async () => {
+        for (const stop of stops) await stop();
+      };
     },
+  };
+}
+
+function startSweeps(runtime: ServiceRuntime, deps: SubscribersDeps, sweepIntervalMs: number): () => Promise<void> {
+  if (!sweepIntervalMs) return async () => {};
+  const timer = setInterval(() => {
+    void runtime.orm.em
+      .fork()
+      .transactional((em) => activateDueSubscriptions(em as Em, runtime.clock.now()))
+      .then((n) => n && runtime.relay.nudge())
+      .catch((err) => runtime.logger.warn({ err }, 'subscription sweep failed'));
+    // Orders committed but never handed over (dispatcher down at the time): hand them over again.
+    const stale = new Date(runtime.clock.now().getTime() - sweepIntervalMs);
+    void runtime.orm.em
+      .fork()
+      .find(
+        ProductOrder,
+        // ...and orders whose in-process saga died with its process (every step is idempotent).
+        { $or: [{ status: 'ACKNOWLEDGED', createdAt: { $lt: stale } }, { status: 'IN_PROGRESS', updatedAt: { $lt: new Date(stale.getTime() - 10 * sweepIntervalMs) } }] },
+        { limit: 100, orderBy: { createdAt: 'asc' } },
+      )
+      .then((orders) => Promise.all(orders.map((o) => deps.dispatcher.dispatch(o.id, runtime))))
+      .catch((err) => runtime.logger.warn({ err }, 'order re-dispatch failed'));
+  }, sweepIntervalMs);
+  timer.unref();
+  return async () => clearInterval(timer);
+}
+
+/** Consumes notifying events into messages and sends what is due: at once when stored, and on a timer for retries. */
+async function startNotifications(runtime: ServiceRuntime, options: { sender?: NotificationSender; intervalMs?: number }): Promise<() => Promise<void>> {
+  const sender = options.sender ?? new ChannelRouter({ webhookSecret: process.env.NOTIFY_WEBHOOK_SECRET ?? 'ledgerline-dev-webhook-secret', logger: runtime.logger });
+  let running: Promise<unknown> | null = null;
+  let again = false;
+  const deliver = () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = deliverDueNotifications(runtime.orm.em.fork() as Em, sender, runtime.clock.now(), runtime.logger)
+      .catch((err) => runtime.logger.warn({ err }, 'notification delivery failed'))
+      .finally(() => {
+        running = null;
+        if (again) {
+          again = false;
+          deliver();
+        }
+      });
+  };
+  const stopConsumers = await startNotificationConsumers(runtime, deliver);
+  const timer = setInterval(deliver, options.intervalMs ?? 1000);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await stopConsumers();
+    await running;
   };
 }
 

@@ -83,7 +83,7 @@ export async function startHarness(options: { now?: string; realCatalog?: boolea
   const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await db.connect();
   await db.query(`set search_path to "${subscribers.schema}"`);
-  const tables = ['customer', 'billing_account', 'line', 'subscription', 'product_order', 'one_off_charge', 'outbox'];
+  const tables = ['customer', 'billing_account', 'line', 'subscription', 'product_order', 'one_off_charge', 'communication_message', 'outbox'];
   return {
     catalog,
     catalogClient,

@@ -2,7 +2,7 @@ import type DataLoader from 'dataloader';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { conflict, decodeCursor, money as contractMoney, round, DomainError, pageSize, scalarResolvers, toConnection, type PageArgs } from '@ledgerline/contracts';
 import type { Em, RequestContext } from '@ledgerline/platform';
-import { BillingAccount, Customer, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
+import { BillingAccount, CommunicationMessage, Customer, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
 import { createCustomer, type CreateCustomerCommand } from '../application/create-customer';
 import { openBillingAccount, type OpenBillingAccountCommand } from '../application/open-billing-account';
 import { addLine, type AddLineCommand, type LineOrderResult } from '../application/add-line';
@@ -174,6 +174,7 @@ export const resolvers = {
     __resolveReference: async (ref: { id: string }, ctx: SubscribersContext) => visibleCustomer(ctx, await ctx.customers.load(ref.id)),
     billingAccounts: (c: Customer, _: unknown, ctx: SubscribersContext) => ctx.accountsOfCustomer.load(c.id),
     notificationPreferences: (c: Customer) => JSON.parse(c.notificationPreferences),
+    notifications: (c: Customer, args: { first?: number }, ctx: SubscribersContext) => ctx.em.find(CommunicationMessage, { customerId: c.id }, { orderBy: { createdAt: 'desc', id: 'asc' }, limit: pageSize(args, 50) }),
   },
   BillingAccount: {
     __resolveReference: async (ref: { id: string }, ctx: SubscribersContext) => visibleAccount(ctx, await ctx.accounts.load(ref.id)),
@@ -192,6 +193,7 @@ export const resolvers = {
     subscription: async (l: Line, _: unknown, ctx: SubscribersContext) => (await ctx.subscriptionsOfLine.load(l.id)).find((s) => s.status === 'ACTIVE' || s.status === 'PENDING') ?? null,
     subscriptions: (l: Line, _: unknown, ctx: SubscribersContext) => ctx.subscriptionsOfLine.load(l.id),
     orders: (l: Line, _: unknown, ctx: SubscribersContext) => ctx.ordersOfLine.load(l.id),
+    notifications: (l: Line, args: { first?: number }, ctx: SubscribersContext) => ctx.em.find(CommunicationMessage, { lineId: l.id }, { orderBy: { createdAt: 'desc', id: 'asc' }, limit: pageSize(args, 20) }),
   },
   LineSubscription: {
     line: (s: Subscription, _: unknown, ctx: SubscribersContext) => ctx.lines.load(s.lineId),

@@ -125,4 +125,38 @@ export const OneOffCharge = defineEntity({
 });
 export type OneOffCharge = InferEntity<typeof OneOffCharge>;
 
-export const entities = [Customer, BillingAccount, Line, Subscription, ProductOrder, OneOffCharge];
+/**
+ * A message to a customer on one channel (TMF681 CommunicationMessage): a usage threshold, a low
+ * balance, a cut-off warning. One row per source event and channel, so a redelivered event
+ * sends nothing twice.
+ */
+export const CommunicationMessage = defineEntity({
+  name: 'CommunicationMessage',
+  tableName: 'communication_message',
+  properties: (p) => ({
+    id: p.string().primary().length(60),
+    customerId: p.string().length(40).index(),
+    billingAccountId: p.string().length(40),
+    lineId: p.string().length(40).nullable().index(),
+    /** SMS, EMAIL, PUSH or WEBHOOK. */
+    channel: p.string().length(16),
+    /** Where it goes: an MSISDN, an e-mail address, a push handle or a webhook URL. */
+    receiver: p.string().length(400),
+    template: p.string().length(80),
+    subject: p.string().length(200),
+    content: p.text(),
+    /** CloudEvent that caused it (type and id), for audit. */
+    sourceEventType: p.string().length(80),
+    sourceEventId: p.string().length(120),
+    /** PENDING → SENT, or FAILED after the last attempt. */
+    state: p.string().length(16),
+    attempts: p.integer(),
+    lastError: p.text().nullable(),
+    nextAttemptAt: p.datetime(),
+    createdAt: p.datetime(),
+    sentAt: p.datetime().nullable(),
+  }),
+});
+export type CommunicationMessage = InferEntity<typeof CommunicationMessage>;
+
+export const entities = [Customer, BillingAccount, Line, Subscription, ProductOrder, OneOffCharge, CommunicationMessage];

@@ -1,0 +1,74 @@
+import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
+import { BILLING_STREAM } from '@ledgerline/contracts';
+import { deliverFrom } from './nats';
+import type { ServiceRuntime } from './service';
+
+export interface DurableConsumerSpec {
+  /** Short name, unique within the service: the durable is `<service>_<name>` (plus the schema in tests). */
+  name: string;
+  /** One subject filter per consumer, so NATS servers before 2.10 (no filter_subjects) work too. */
+  filter: string;
+  /**
+   * Applies one fetched batch. It must be idempotent: a batch is acknowledged only after this
+   * resolves, so a crash or an error redelivers all of it.
+   */
+  handle(messages: JsMsg[]): Promise<void>;
+  /** Messages per fetch (default 500). */
+  batchSize?: number;
+}
+
+/**
+ * Runs durable pull consumers on the BILLING stream, one loop each: fetch a batch, apply it,
+ * acknowledge it. A failing batch is logged and redelivered after a pause; the loop never dies.
+ * Test and end-to-end runs (schema starting with `t_` or `e2e_`, or `throwaway`) get their own consumers,
+ * starting at this process's start, deleted on stop.
+ */
+export async function startDurableConsumers(runtime: ServiceRuntime, specs: DurableConsumerSpec[], options: { throwaway?: boolean } = {}): Promise<() => Promise<void>> {
+  const service = runtime.config.service;
+  const schema = runtime.config.databaseSchema;
+  const throwaway = options.throwaway ?? /^(t|e2e)_/.test(schema);
+  const { jsm, js } = runtime.messaging;
+  let running = true;
+  const created: string[] = [];
+  const loops: Promise<void>[] = [];
+  for (const spec of specs) {
+    const durable = schema === service ? `${service}_${spec.name}` : `${service}_${spec.name}_${schema}`;
+    try {
+      await jsm.consumers.info(BILLING_STREAM.name, durable);
+    } catch {
+      await jsm.consumers.add(BILLING_STREAM.name, {
+        durable_name: durable,
+        filter_subject: spec.filter,
+        ack_policy: AckPolicy.Explicit,
+        ...deliverFrom(throwaway),
+        max_ack_pending: 10_000,
+        ack_wait: 60_000_000_000,
+      });
+    }
+    created.push(durable);
+    const consumer = await js.consumers.get(BILLING_STREAM.name, durable);
+    loops.push(
+      (async () => {
+        while (running) {
+          try {
+            const batch: JsMsg[] = [];
+            const iter = await consumer.fetch({ max_messages: spec.batchSize ?? 500, expires: 1000 });
+            for await (const m of iter) batch.push(m);
+            if (batch.length === 0) continue;
+            await spec.handle(batch);
+            for (const m of batch) m.ack();
+          } catch (err) {
+            if (!running) break;
+            runtime.logger.warn({ err, consumer: durable }, 'consumer batch failed; it will be redelivered');
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }
+      })(),
+    );
+  }
+  return async () => {
+    running = false;
+    await Promise.all(loops);
+    if (throwaway) for (const name of created) await jsm.consumers.delete(BILLING_STREAM.name, name).catch(() => undefined);
+  };
+}

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { composeMessage, retryDelaySeconds, routeMessage, triggerFromEvent, type NotificationTrigger } from './notifications';
+
+const usageEvent = (data: Record<string, unknown>) => ({ id: 'evt_1', type: 'UsageNotificationEvent', data });
+const trigger = (t: Partial<NotificationTrigger> = {}): NotificationTrigger => ({ eventType: 'X', eventId: 'evt_1', billingAccountId: 'acc_1', lineId: 'lin_1', template: 'DATA_80_PERCENT', preferredChannel: 'SMS', params: {}, ...t });
+const contacts = { customerId: 'cus_1', email: 'ana@example.com', phone: '+491700000001', msisdn: '+491700000009' };
+
+describe('customer notifications', () => {
+  it("turns a plan's notify rule event into a trigger with the rule's channel and threshold", () => {
+    const r = triggerFromEvent('usageNotification', usageEvent({ billingAccountId: 'acc_1', lineId: 'lin_1', template: 'DATA_80_PERCENT', channel: 'sms', threshold: '0.8', allowanceId: 'data', period: '2026-11' }));
+    expect(r).toEqual({ trigger: { eventType: 'UsageNotificationEvent', eventId: 'evt_1', billingAccountId: 'acc_1', lineId: 'lin_1', template: 'DATA_80_PERCENT', preferredChannel: 'SMS', params: { period: '2026-11', allowance: 'data', percent: '80' } } });
+  });
+
+  it('reports what is missing instead of guessing', () => {
+    expect(triggerFromEvent('usageNotification', usageEvent({ lineId: 'lin_1', template: 'T' }))).toEqual({ invalid: 'data.billingAccountId is missing' });
+    expect(triggerFromEvent('usageNotification', usageEvent({ billingAccountId: 'acc_1' }))).toEqual({ invalid: 'data.template is missing' });
+  });
+
+  it('words thresholds, balances and expiry', () => {
+    expect(composeMessage('DATA_80_PERCENT', { allowance: 'data', period: '2026-11' }).content).toBe('You have used 80% of your data allowance for 2026-11.');
+    expect(composeMessage('DATA_100_PERCENT', { allowance: 'data', period: '2026-11' }).subject).toBe('Your data allowance is used up');
+    const low = triggerFromEvent('balanceLow', { id: 'e', type: 'BalanceThresholdEvent', data: { billingAccountId: 'acc_1', balance: { amount: '1.5', currency: 'EUR' }, threshold: { amount: '2', currency: 'EUR' } } });
+    expect('trigger' in low && composeMessage(low.trigger.template, low.trigger.params).content).toBe('Your balance is 1.50 EUR, below 2.00 EUR. Top up to keep using the service.');
+    expect(composeMessage('SOMETHING_NEW', { period: '2026-11' }).content).toBe('Notice SOMETHING_NEW for 2026-11.');
+  });
+
+  it("sends on the rule's channel to the line's number, and to the webhook when one is registered", () => {
+    expect(routeMessage(trigger(), { sms: true, email: true, push: false, webhookUrl: 'https://hooks.example/x' }, contacts)).toEqual([
+      { channel: 'SMS', receiver: '+491700000009' },
+      { channel: 'WEBHOOK', receiver: 'https://hooks.example/x' },
+    ]);
+  });
+
+  it('falls back to every channel the customer allows when the rule channel is opted out, and to none when all are', () => {
+    expect(routeMessage(trigger(), { sms: false, email: true, push: true, webhookUrl: null }, contacts)).toEqual([
+      { channel: 'EMAIL', receiver: 'ana@example.com' },
+      { channel: 'PUSH', receiver: 'customer:cus_1' },
+    ]);
+    expect(routeMessage(trigger(), { sms: false, email: false, push: false, webhookUrl: null }, contacts)).toEqual([]);
+    expect(routeMessage(trigger({ preferredChannel: null }), { sms: true, email: false, push: false, webhookUrl: null }, { ...contacts, msisdn: null })).toEqual([{ channel: 'SMS', receiver: '+491700000001' }]);
+  });
+
+  it('backs off exponentially and gives up after the last attempt', () => {
+    expect([1, 2, 3, 5].map((n) => retryDelaySeconds(n))).toEqual([5, 10, 20, 80]);
+    expect(retryDelaySeconds(6)).toBeNull();
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * What to tell a customer, and on which channels, when another service reports something they
+ * should know: a usage threshold (from a plan's `notify` rule), a low or used-up balance, an
+ * allowance about to expire. Pure: the consumer feeds it events and the customer's preferences.
+ */
+import { dec } from '@ledgerline/contracts';
+
+export type Channel = 'SMS' | 'EMAIL' | 'PUSH' | 'WEBHOOK';
+
+export interface NotificationTrigger {
+  eventType: string;
+  eventId: string;
+  billingAccountId: string;
+  lineId: string | null;
+  template: string;
+  /** The channel a plan rule asked for, if any. */
+  preferredChannel: Channel | null;
+  params: Record<string, string>;
+}
+
+export interface Preferences {
+  email: boolean;
+  sms: boolean;
+  push: boolean;
+  webhookUrl: string | null;
+}
+
+export interface Contacts {
+  customerId: string;
+  email: string | null;
+  phone: string | null;
+  /** The line's own number, where the message is about a line. */
+  msisdn: string | null;
+}
+
+interface EventLike {
+  id: string;
+  type: string;
+  data?: unknown;
+}
+
+type Data = Record<string, unknown>;
+const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' ? String(v) : null);
+const money = (v: unknown): string => {
+  const m = v as { amount?: string; currency?: string } | undefined;
+  return m?.amount ? `${dec(m.amount).toFixed(2)} ${m.currency ?? ''}`.trim() : '';
+};
+
+/** Builds the trigger for an event kind we notify about, or null (with the reason) when it cannot. */
+export function triggerFromEvent(kind: 'usageNotification' | 'balanceLow' | 'balanceDepleted' | 'bucketExpiring', event: EventLike): { trigger: NotificationTrigger } | { invalid: string } {
+  const d = (event.data ?? {}) as Data;
+  const billingAccountId = str(d.billingAccountId);
+  if (!billingAccountId) return { invalid: 'data.billingAccountId is missing' };
+  const base = { eventType: event.type, eventId: event.id, billingAccountId };
+  switch (kind) {
+    case 'usageNotification': {
+      const template = str(d.template);
+      if (!template) return { invalid: 'data.template is missing' };
+      const channel = str(d.channel)?.toUpperCase() ?? null;
+      const threshold = str(d.threshold);
+      return {
+        trigger: {
+          ...base,
+          lineId: str(d.lineId),
+          template,
+          preferredChannel: channel && ['SMS', 'EMAIL', 'PUSH'].includes(channel) ? (channel as Channel) : null,
+          params: {
+            period: str(d.period) ?? '',
+            allowance: str(d.allowanceId) ?? 'usage',
+            percent: threshold ? dec(threshold).times(100).toFixed(0) : '',
+          },
+        },
+      };
+    }
+    case 'balanceLow':
+      return { trigger: { ...base, lineId: null, template: 'LOW_BALANCE', preferredChannel: null, params: { balance: money(d.balance), threshold: money(d.threshold) } } };
+    case 'balanceDepleted':
+      return { trigger: { ...base, lineId: null, template: 'BALANCE_DEPLETED', preferredChannel: null, params: { balance: money(d.balance) } } };
+    case 'bucketExpiring':
+      return {
+        trigger: {
+          ...base,
+          lineId: null,
+          template: 'ALLOWANCE_EXPIRING',
+          preferredChannel: null,
+          params: { allowance: str(d.allowanceId) ?? 'allowance', remaining: `${str(d.remaining) ?? ''} ${str(d.unit) ?? ''}`.trim(), validTo: str(d.validTo)?.slice(0, 10) ?? '' },
+        },
+      };
+  }
+}
+
+/** Subject and text of a template; a plan may name templates we do not know: they get a plain text. */
+export function composeMessage(template: string, p: Record<string, string>): { subject: string; content: string } {
+  const percent = /^[A-Z]+_(\d{1,3})_PERCENT$/.exec(template)?.[1] ?? p.percent;
+  if (/_PERCENT$/.test(template) && percent) {
+    return percent === '100'
+      ? { subject: `Your ${p.allowance} allowance is used up`, content: `You have used all of your ${p.allowance} allowance for ${p.period}. Further use is charged at your plan's rates or needs a top-up or add-on.` }
+      : { subject: `${percent}% of your ${p.allowance} allowance used`, content: `You have used ${percent}% of your ${p.allowance} allowance for ${p.period}.` };
+  }
+  switch (template) {
+    case 'LOW_BALANCE':
+      return { subject: 'Your balance is low', content: `Your balance is ${p.balance}, below ${p.threshold}. Top up to keep using the service.` };
+    case 'BALANCE_DEPLETED':
+      return { subject: 'Your balance is used up', content: `Your balance is used up (${p.balance}); chargeable service stops until you top up.` };
+    case 'ALLOWANCE_EXPIRING':
+      return { subject: `Your ${p.allowance} allowance expires soon`, content: `Your ${p.allowance} allowance (${p.remaining} left) expires on ${p.validTo}.` };
+    default:
+      return { subject: template, content: `Notice ${template}${p.period ? ` for ${p.period}` : ''}.` };
+  }
+}
+
+/**
+ * Channels and receivers: the rule's channel when the customer allows it, otherwise every channel
+ * the customer allows and we have an address for; a webhook always when one is registered.
+ */
+export function routeMessage(trigger: NotificationTrigger, prefs: Preferences, contacts: Contacts): { channel: Channel; receiver: string }[] {
+  const available: { channel: Channel; receiver: string }[] = [];
+  const smsTo = contacts.msisdn ?? contacts.phone;
+  if (prefs.sms && smsTo) available.push({ channel: 'SMS', receiver: smsTo });
+  if (prefs.email && contacts.email) available.push({ channel: 'EMAIL', receiver: contacts.email });
+  if (prefs.push) available.push({ channel: 'PUSH', receiver: `customer:${contacts.customerId}` });
+  const preferred = available.filter((a) => a.channel === trigger.preferredChannel);
+  const routes = preferred.length ? preferred : available;
+  return prefs.webhookUrl ? [...routes, { channel: 'WEBHOOK', receiver: prefs.webhookUrl }] : routes;
+}
+
+/** Seconds before attempt n+1 after n failed attempts; null once we give up. */
+export function retryDelaySeconds(attempts: number, maxAttempts = 6): number | null {
+  return attempts >= maxAttempts ? null : 5 * 2 ** (attempts - 1);
+}

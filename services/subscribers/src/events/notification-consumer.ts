@@ -1,0 +1,42 @@
+import { EVENTS, parseCloudEvent } from '@ledgerline/contracts';
+import { startDurableConsumers, type Em, type ServiceRuntime } from '@ledgerline/platform';
+import { triggerFromEvent, type NotificationTrigger } from '../domain/notifications';
+import { recordNotifications } from '../application/notifications';
+
+/** The events customers are told about, and the kind of trigger each makes. */
+const NOTIFYING_EVENTS = {
+  usageNotification: EVENTS.usageNotificationRequested,
+  balanceLow: EVENTS.balanceLow,
+  balanceDepleted: EVENTS.balanceDepleted,
+  bucketExpiring: EVENTS.bucketExpiring,
+} as const;
+
+/**
+ * One durable consumer per notifying event: each batch becomes stored messages in one
+ * transaction, then `onStored` wakes the sender. An event that cannot be read is logged as an
+ * error with its payload (it is not retried forever: it would never become readable).
+ */
+export function startNotificationConsumers(runtime: ServiceRuntime, onStored: () => void): Promise<() => Promise<void>> {
+  return startDurableConsumers(
+    runtime,
+    Object.entries(NOTIFYING_EVENTS).map(([kind, definition]) => ({
+      name: `notify_${kind}`,
+      filter: definition.subject,
+      handle: async (messages) => {
+        const triggers: NotificationTrigger[] = [];
+        for (const m of messages) {
+          try {
+            const result = triggerFromEvent(kind as keyof typeof NOTIFYING_EVENTS, parseCloudEvent(m.data));
+            if ('trigger' in result) triggers.push(result.trigger);
+            else runtime.logger.error({ subject: m.subject, reason: result.invalid, payload: m.string() }, 'notification event ignored: it cannot be read');
+          } catch (err) {
+            runtime.logger.error({ subject: m.subject, err, payload: m.string() }, 'notification event ignored: not a CloudEvent');
+          }
+        }
+        const { stored, unknownAccounts } = await runtime.orm.em.fork().transactional((em) => recordNotifications(em as Em, triggers, runtime.clock.now()));
+        if (unknownAccounts.length) runtime.logger.warn({ billingAccountIds: [...new Set(unknownAccounts)] }, 'notification events for unknown billing accounts');
+        if (stored) onStored();
+      },
+    })),
+  );
+}
