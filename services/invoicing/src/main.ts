@@ -1,4 +1,12 @@
 import { runServiceMain } from '@ledgerline/platform';
-import { invoicingService } from './service';
+import { createInvoicingService } from './service';
+import { TemporalDunningStarter } from './adapters/temporal-dunning';
+import { dunningPolicyFromEnv } from './ports/dunning';
 
-await runServiceMain(invoicingService);
+// With TEMPORAL_ADDRESS set, overdue invoices start the dunning workflow (the worker in workflows/
+// registers dunningWorkflow); without it they wait (and the service says so in its log).
+const dunning = process.env.TEMPORAL_ADDRESS
+  ? new TemporalDunningStarter({ address: process.env.TEMPORAL_ADDRESS, namespace: process.env.TEMPORAL_NAMESPACE, taskQueue: process.env.TEMPORAL_TASK_QUEUE })
+  : null;
+if (!dunning) process.stdout.write(`${JSON.stringify({ level: 40, name: 'invoicing', msg: 'TEMPORAL_ADDRESS is not set: overdue invoices do not start dunning' })}\n`);
+await runServiceMain(createInvoicingService({ deps: { dunning, policy: dunningPolicyFromEnv() } }));

@@ -6,6 +6,8 @@ import { SandboxPaymentProvider } from './adapters/payment-provider';
 import { CatalogClient } from './application/plans';
 import { startConsumer } from './events/consumer';
 import { startBillRunRunner } from './events/bill-run-runner';
+import { runCollections, startCollectionsRunner } from './application/collections';
+import { DEFAULT_DUNNING_POLICY } from './ports/dunning';
 import type { InvoicingDeps } from './deps';
 
 export interface InvoicingOptions {
@@ -14,14 +16,21 @@ export interface InvoicingOptions {
   consume?: boolean;
   /** Run SERVICE-driven bill runs in this process (default true). */
   runBillRuns?: boolean;
+  /** Run the due-date job (autopay, dunning start) in this process (default true). */
+  collections?: boolean;
+  /** Pause between due-date job passes (default INVOICING_DUE_DATE_INTERVAL_MS or 60 s). */
+  collectionsIntervalMs?: number;
 }
 
 export function createInvoicingService(options: InvoicingOptions = {}): ServiceDefinition {
   const deps: InvoicingDeps = {
     catalog: options.deps?.catalog !== undefined ? options.deps.catalog : process.env.CATALOG_URL ? new CatalogClient(process.env.CATALOG_URL) : null,
     payments: options.deps?.payments ?? new SandboxPaymentProvider(),
+    dunning: options.deps?.dunning ?? null,
+    policy: options.deps?.policy ?? DEFAULT_DUNNING_POLICY,
   };
   let nudge: () => void = () => undefined;
+  let nudgeCollections: () => void = () => undefined;
   return {
     name: 'invoicing',
     schemaPath: new URL('../schema.graphql', import.meta.url),
@@ -31,6 +40,7 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
     context: ({ em }: { em: Em }) => ({
       deps,
       nudgeBillRuns: () => nudge(),
+      nudgeCollections: () => nudgeCollections(),
       invoices: entityLoader(em, Invoice),
       invoicesOfAccount: groupLoader((ids) => em.find(Invoice, { billingAccountId: { $in: [...ids] } }, { orderBy: { periodStart: 'desc' } }), (i) => i.billingAccountId),
       linesOfInvoice: groupLoader((ids) => em.find(InvoiceLine, { invoiceId: { $in: [...ids] } }, { orderBy: { position: 'asc' } }), (l) => l.invoiceId),
@@ -42,7 +52,18 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
       const stopConsumer = options.consume === false ? async () => undefined : await startConsumer(runtime);
       const runner = options.runBillRuns === false ? null : startBillRunRunner(runtime, deps);
       if (runner) nudge = runner.nudge;
+      const warn = (err: unknown, msg: string) => runtime.logger.warn({ err }, msg);
+      const collections =
+        options.collections === false
+          ? null
+          : startCollectionsRunner(
+              () => runCollections(() => runtime.orm.em.fork() as Em, deps, runtime.clock.now(), { warn }),
+              warn,
+              options.collectionsIntervalMs ?? Number(process.env.INVOICING_DUE_DATE_INTERVAL_MS ?? 60_000),
+            );
+      if (collections) nudgeCollections = collections.nudge;
       return async () => {
+        await collections?.stop();
         await runner?.stop();
         await stopConsumer();
       };

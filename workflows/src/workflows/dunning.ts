@@ -16,6 +16,8 @@ export interface DunningPolicy {
   lateFee?: { afterDays: number; amount: string } | null;
   /** Days after the due date to suspend the lines. */
   suspendAfterDays: number;
+  /** Length of one policy day in ms (default 86,400,000); end-to-end tests use short days. */
+  dayMs?: number;
 }
 
 export interface DunningInput {
@@ -44,7 +46,7 @@ const acts = proxyActivities<InvoicingActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes' },
 });
 
-const DAY = 86_400_000;
+const DEFAULT_DAY = 86_400_000;
 
 /** Exact comparison of two non-negative decimal strings, without floating point. */
 export function decimalGreaterThanZero(value: string): boolean {
@@ -78,6 +80,7 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
   setHandler(dunningStatusQuery, () => status);
   const key = (step: string) => `${workflowInfo().workflowId}:${step}`;
 
+  const DAY = input.policy.dayMs && input.policy.dayMs > 0 ? input.policy.dayMs : DEFAULT_DAY;
   const due = Date.parse(input.dueDate);
   const steps: Step[] = [
     ...input.policy.reminderDays.map((d, i) => ({ at: due + d * DAY, kind: 'REMINDER' as const, level: i + 1 })),

@@ -4,9 +4,10 @@
 // (billing_account_id, period_start) decides, and a losing insert is simply skipped.
 import { dec, newId, type RoundingMode } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { composeInvoice, type ComposeInput, type ComposedInvoice, type TaxRule } from '../domain/compose';
+import { composeInvoice, type ComposeInput, type ComposedInvoice, type DiscountItem, type DiscountTarget, type TaxRule } from '../domain/compose';
 import type { Period } from '../domain/period';
-import { loadPlans, type CatalogClient } from './plans';
+import { loadPlans, planRuleDiscounts, type CatalogClient } from './plans';
+import { applyAccountCredit } from './credit';
 import { enqueueEvents, rows, sql } from './sql';
 
 export interface AccountRow {
@@ -44,20 +45,33 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
         where s.valid_from < p.period_end and (s.valid_to is null or s.valid_to > p.period_start)`,
       [ids, starts, ends],
     );
-  const usage = await rows<{ billing_account_id: string; usage_type: string; zone: string | null; unit: string; quantity: string; amount: string; n: string }>(
+  // Every unbilled charge up to the period end is billed now. One that belongs to an earlier period
+  // an invoice already billed (it arrived late, or usage says which invoice it adjusts) is grouped
+  // apart, per adjusted invoice, and becomes an adjustment line: late usage is never lost.
+  const usage = await rows<{ billing_account_id: string; usage_type: string; zone: string | null; unit: string; adj_invoice_id: string | null; quantity: string; amount: string; n: string }>(
       em,
-      `select c.billing_account_id, c.usage_type, c.zone, c.unit, sum(c.units) as quantity, sum(c.amount) as amount, count(*) as n
-         from ${periods} join unbilled_charge c on c.billing_account_id = p.account_id
-        where c.invoice_id is null and c.occurred_at < p.period_end
-        group by c.billing_account_id, c.usage_type, c.zone, c.unit`,
+      `select x.billing_account_id, x.usage_type, x.zone, x.unit, x.adj_invoice_id, sum(x.units) as quantity, sum(x.amount) as amount, count(*) as n
+         from (select c.billing_account_id, c.usage_type, c.zone, c.unit, c.units, c.amount,
+                      case when c.adjusts_invoice_id is not null then c.adjusts_invoice_id
+                           when c.occurred_at < p.period_start then
+                             (select i.id from invoice i where i.billing_account_id = c.billing_account_id and i.kind = 'PERIOD' and i.voided_at is null
+                                 and i.period_start <= c.occurred_at and i.period_end > c.occurred_at limit 1)
+                      end as adj_invoice_id
+                 from ${periods} join unbilled_charge c on c.billing_account_id = p.account_id
+                where c.invoice_id is null and c.occurred_at < p.period_end) x
+        group by x.billing_account_id, x.usage_type, x.zone, x.unit, x.adj_invoice_id`,
       [ids, starts, ends],
     );
+  const adjustedIds = [...new Set(usage.map((u) => u.adj_invoice_id).filter((v): v is string => Boolean(v)))];
+  const adjusted = new Map(
+    (adjustedIds.length ? await rows<{ id: string; number: string | null; period_start: Date; period_end: Date }>(em, 'select id, number, period_start, period_end from invoice where id = any(?::text[])', [adjustedIds]) : []).map((i) => [i.id, i]),
+  );
   const oneOffs = await rows<{ id: string; billing_account_id: string; code: string; description: string; amount: string; tax_category: string; line_id: string | null }>(
       em,
       `select o.* from ${periods} join one_off_charge o on o.billing_account_id = p.account_id where o.invoice_id is null and o.occurred_at < p.period_end`,
       [ids, starts, ends],
     );
-  const discounts = await rows<{ billing_account_id: string; code: string; description: string; percent: string | null; amount: string | null }>(
+  const discounts = await rows<{ billing_account_id: string; code: string; description: string; percent: string | null; amount: string | null; target: string | null }>(
       em,
       `select d.* from ${periods} join discount d on d.billing_account_id = p.account_id where d.valid_from < p.period_end and (d.valid_to is null or d.valid_to > p.period_start)`,
       [ids, starts, ends],
@@ -110,13 +124,37 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
       amount: dec(String(u.amount)).toFixed(),
       count: Number(u.n),
       taxCategory: usageCategory.get(u.billing_account_id) ?? 'TELECOM_STANDARD',
+      adjusts: u.adj_invoice_id
+        ? (() => {
+            const i = adjusted.get(u.adj_invoice_id!);
+            return { invoiceId: u.adj_invoice_id, invoiceNumber: i?.number ?? null, periodStart: i ? new Date(i.period_start) : null, periodEnd: i ? new Date(i.period_end) : null };
+          })()
+        : null,
     });
   }
   for (const o of oneOffs) {
     inputs.get(o.billing_account_id)!.oneOffs.push({ id: o.id, code: o.code, description: o.description, amount: dec(String(o.amount)).toFixed(), taxCategory: o.tax_category, lineId: o.line_id });
   }
   for (const d of discounts) {
-    inputs.get(d.billing_account_id)!.discounts.push({ code: d.code, description: d.description, percent: d.percent == null ? null : dec(String(d.percent)).toFixed(), amount: d.amount == null ? null : dec(String(d.amount)).toFixed() });
+    inputs.get(d.billing_account_id)!.discounts.push({
+      code: d.code,
+      description: d.description,
+      percent: d.percent == null ? null : dec(String(d.percent)).toFixed(),
+      amount: d.amount == null ? null : dec(String(d.amount)).toFixed(),
+      target: (d.target ?? 'RECURRING') as DiscountTarget,
+    });
+  }
+  // Plan-rule discounts: the invoice-level discount rules of the plans the account was on.
+  const planOfAccount = new Map<string, Set<string>>();
+  const linesOfAccount = new Map<string, Set<string>>();
+  for (const s of segments) {
+    planOfAccount.set(s.billing_account_id, (planOfAccount.get(s.billing_account_id) ?? new Set()).add(s.plan_version_id));
+    linesOfAccount.set(s.billing_account_id, (linesOfAccount.get(s.billing_account_id) ?? new Set()).add(s.line_id));
+  }
+  for (const [accountId, versions] of planOfAccount) {
+    const found: DiscountItem[] = [];
+    for (const v of [...versions].sort()) for (const d of planRuleDiscounts(plans.get(v)!, { lineCount: linesOfAccount.get(accountId)!.size })) if (!found.some((f) => f.code === d.code)) found.push(d);
+    inputs.get(accountId)!.discounts.push(...found);
   }
   return inputs;
 }
@@ -163,7 +201,7 @@ export async function billAccounts(em: Em, targets: BillTarget[], deps: BillingD
   for (let i = 0; i < invoiceRows.length; i += 1000) {
     const result = await k('invoice')
       .insert(invoiceRows.slice(i, i + 1000))
-      .onConflict(k.raw('(billing_account_id, period_start) where voided_at is null'))
+      .onConflict(k.raw(`(billing_account_id, period_start) where voided_at is null and kind = 'PERIOD'`))
       .ignore()
       .returning(['id', 'billing_account_id']);
     created.push(...(result as { id: string; billing_account_id: string }[]));
@@ -274,4 +312,15 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date): Pr
       },
     })),
   );
+
+  // Credit the account keeps (overpayments, offset credit notes) pays the new invoices first.
+  const owing = invoices.filter((i) => dec(String(i.total)).gt(0));
+  if (owing.length === 0) return;
+  const credits = await rows<{ billing_account_id: string }>(
+    em,
+    'select billing_account_id from account_credit_entry where billing_account_id = any(?::text[]) group by billing_account_id having sum(amount) > 0',
+    [[...new Set(owing.map((i) => i.billing_account_id))]],
+  );
+  const withCredit = new Set(credits.map((c) => c.billing_account_id));
+  for (const inv of owing) if (withCredit.has(inv.billing_account_id)) await applyAccountCredit(em, inv.id, now);
 }

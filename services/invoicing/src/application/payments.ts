@@ -48,6 +48,7 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
     invoiceId = match.id;
   }
   if (!invoiceId) throw badInput('input.invoiceId', 'Name the invoice, or give its payment reference', 'PAYMENT_INVOICE_MISSING');
+  if ((c.channel as string) === 'ACCOUNT_CREDIT') throw badInput('input.channel', 'Account credit is applied by invoicing itself, not recorded as a payment', 'PAYMENT_CHANNEL_INVALID');
   if (c.channel === 'CARD' && !c.paymentMethodToken) throw badInput('input.paymentMethodToken', 'A card payment needs a payment-method token', 'PAYMENT_METHOD_MISSING');
   const invoice = await lockInvoice(em, invoiceId);
   const { applied, toCredit } = allocatePayment({
@@ -82,6 +83,7 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
   const k = sql(em);
   const payment = await k('payment').where({ id: c.paymentId }).forUpdate().first();
   if (!payment) throw notFound('Payment', c.paymentId, 'input.paymentId');
+  if (payment.channel === 'ACCOUNT_CREDIT') throw new DomainError('REFUND_NOT_ALLOWED', 'Account credit applied to an invoice is not money to give back; issue a credit note instead', { field: 'input.paymentId' });
   if (c.amount.currency !== payment.currency) throw new DomainError('REFUND_CURRENCY_MISMATCH', `The payment was in ${payment.currency}`, { field: 'input.amount.currency' });
   const scale = minorUnits(payment.currency);
   const amount = dec(c.amount.amount);

@@ -1,6 +1,7 @@
 // Plan versions from the catalog, cached: in memory (versions are immutable) and in the
 // `plan_version` table, so a bill run asks the catalog at most once per version.
-import { DomainError } from '@ledgerline/contracts';
+import { DomainError, dec } from '@ledgerline/contracts';
+import type { DiscountItem, DiscountTarget } from '../domain/compose';
 import type { Em } from '@ledgerline/platform';
 import { rows, sql } from './sql';
 
@@ -10,6 +11,58 @@ export interface PlanDoc {
   taxCategory: string;
   maxLines?: number;
   recurringFee?: { amount: string; period: 'MONTH' | 'DAYS30' | 'WEEK'; proration: 'DAILY' | 'NONE' };
+  rules?: PlanRule[];
+}
+
+interface RuleCondition {
+  fact: string;
+  operator: string;
+  value: unknown;
+}
+interface PlanRule {
+  name: string;
+  conditions?: { all?: RuleCondition[]; any?: RuleCondition[] };
+  event?: { type: string; params?: Record<string, unknown> };
+}
+
+const INVOICE_SCOPES: Record<string, DiscountTarget> = { INVOICE: 'INVOICE', USAGE: 'USAGE', USAGE_TOTAL: 'USAGE', RECURRING: 'RECURRING', RECURRING_FEE: 'RECURRING' };
+
+function holds(c: RuleCondition, facts: Record<string, number>): boolean {
+  const v = facts[c.fact];
+  if (v === undefined || typeof c.value !== 'number') return false;
+  switch (c.operator) {
+    case 'equal': return v === c.value;
+    case 'notEqual': return v !== c.value;
+    case 'greaterThan': return v > c.value;
+    case 'greaterThanInclusive': return v >= c.value;
+    case 'lessThan': return v < c.value;
+    case 'lessThanInclusive': return v <= c.value;
+    default: return false;
+  }
+}
+
+/**
+ * The plan's invoice-level discount rules (event type "discount" with scope INVOICE, USAGE or
+ * RECURRING; scope EVENT is applied by rating, per usage record) whose conditions hold for the
+ * account. Conditions may only use account facts invoicing knows (lineCount); a rule with any
+ * other fact does not apply here.
+ */
+export function planRuleDiscounts(plan: PlanDoc, facts: { lineCount: number }): DiscountItem[] {
+  const out: DiscountItem[] = [];
+  for (const rule of plan.rules ?? []) {
+    if (rule.event?.type !== 'discount') continue;
+    const p = rule.event.params ?? {};
+    const target = INVOICE_SCOPES[String(p.scope ?? '')];
+    if (!target) continue;
+    const all = rule.conditions?.all ?? [];
+    const any = rule.conditions?.any ?? [];
+    if (!all.every((c) => holds(c, facts)) || (any.length > 0 && !any.some((c) => holds(c, facts)))) continue;
+    const percent = p.percent != null ? dec(String(p.percent)).toFixed() : null;
+    const amount = percent == null && p.amount != null ? dec(String(p.amount)).toFixed() : null;
+    if (percent == null && amount == null) continue;
+    out.push({ code: `PLAN:${plan.code}:${rule.name}`.slice(0, 80), description: String(p.label ?? rule.name), percent, amount, target });
+  }
+  return out;
 }
 
 /** Reads `planVersion(id){ document }` from the catalog subgraph. */

@@ -23,6 +23,8 @@ export interface RegisterAccountCommand {
   roundingMode?: RoundingMode | null;
   series?: string | null;
   paymentTermsDays?: number | null;
+  /** Payment-provider token for autopay (a token, never a card number). */
+  autopayToken?: string | null;
   now: Date;
 }
 
@@ -34,6 +36,9 @@ export async function registerBillingAccount(em: Em, c: RegisterAccountCommand):
   const tz = c.timezone ?? 'UTC';
   if (!isValidTimeZone(tz)) throw badInput('input.timezone', `"${tz}" is not an IANA time zone`, 'TIMEZONE_INVALID');
   const rounding = c.roundingMode ?? 'HALF_EVEN';
+  if (c.autopayToken != null && (!/^[A-Za-z0-9_:.-]{3,200}$/.test(c.autopayToken) || /^\d{12,19}$/.test(c.autopayToken))) {
+    throw badInput('input.autopayToken', 'An autopay token is a payment-provider token (letters, digits, _ : . -), never a card number', 'AUTOPAY_TOKEN_INVALID');
+  }
   if (!ROUNDING_MODES.includes(rounding)) throw badInput('input.roundingMode', `Rounding mode is one of ${ROUNDING_MODES.join(', ')}`, 'ROUNDING_MODE_INVALID');
   const row = {
     id: c.billingAccountId,
@@ -47,11 +52,26 @@ export async function registerBillingAccount(em: Em, c: RegisterAccountCommand):
     rounding_mode: rounding,
     series: c.series ?? 'INV',
     payment_terms_days: c.paymentTermsDays ?? 14,
+    autopay_token: c.autopayToken ?? null,
     status: 'ACTIVE',
     created_at: c.now,
   };
-  // Re-delivered events are no-ops; an explicit registration may refine what the event said.
-  await sql(em)('billing_account').insert(row).onConflict('id').merge(['customer_name', 'jurisdiction', 'rounding_mode', 'series', 'payment_terms_days', 'bill_cycle_day', 'timezone']);
+  // Re-delivered events are no-ops; an explicit registration may refine what the event said (a
+  // registration without a token keeps the one on file).
+  const k = sql(em);
+  await k('billing_account')
+    .insert(row)
+    .onConflict('id')
+    .merge({
+      customer_name: k.raw('excluded.customer_name'),
+      jurisdiction: k.raw('excluded.jurisdiction'),
+      rounding_mode: k.raw('excluded.rounding_mode'),
+      series: k.raw('excluded.series'),
+      payment_terms_days: k.raw('excluded.payment_terms_days'),
+      bill_cycle_day: k.raw('excluded.bill_cycle_day'),
+      timezone: k.raw('excluded.timezone'),
+      autopay_token: k.raw('coalesce(excluded.autopay_token, billing_account.autopay_token)'),
+    });
   return c.billingAccountId;
 }
 
@@ -67,26 +87,35 @@ export interface RecordSubscriptionCommand {
 }
 
 /**
- * Records which plan version a subscription is on from `startsAt`. A different plan version at a
- * later instant closes the open segment there (a mid-cycle plan change); the same facts again
- * change nothing.
+ * Records which plan version a subscription is on from `startsAt`, into the subscription's
+ * timeline of segments. A later instant with another plan version closes the segment before it
+ * (a mid-cycle plan change). Facts may arrive out of order (a change before its creation, or a
+ * backfilled history): an earlier segment is inserted before the later ones and ends where the
+ * next begins, and one on the same plan version as the next simply extends it backwards. The
+ * same facts again change nothing.
  */
 export async function recordSubscription(em: Em, c: RecordSubscriptionCommand): Promise<void> {
   const k = sql(em);
-  const open = await k('subscription_segment').where({ subscription_id: c.subscriptionId }).orderBy('valid_from', 'desc').first();
-  if (open && open.plan_version_id === c.planVersionId) {
-    const endsAt = c.endsAt ?? null;
-    if ((open.valid_to?.getTime?.() ?? null) !== (endsAt?.getTime() ?? null)) await k('subscription_segment').where({ seq: open.seq }).update({ valid_to: endsAt });
+  const at = await k('subscription_segment').where({ subscription_id: c.subscriptionId, valid_from: c.startsAt }).first();
+  if (at) {
+    if (at.plan_version_id === c.planVersionId && c.endsAt !== undefined && (at.valid_to?.getTime?.() ?? null) !== (c.endsAt?.getTime() ?? null)) await k('subscription_segment').where({ seq: at.seq }).update({ valid_to: c.endsAt });
     return;
   }
-  if (open && new Date(open.valid_from) >= c.startsAt) {
-    // An older event arriving late: nothing to add.
-    if (new Date(open.valid_from).getTime() === c.startsAt.getTime()) return;
+  const prev = await k('subscription_segment').where({ subscription_id: c.subscriptionId }).andWhere('valid_from', '<', c.startsAt).orderBy('valid_from', 'desc').first();
+  const next = await k('subscription_segment').where({ subscription_id: c.subscriptionId }).andWhere('valid_from', '>', c.startsAt).orderBy('valid_from', 'asc').first();
+  if (prev && prev.plan_version_id === c.planVersionId && (prev.valid_to === null || new Date(prev.valid_to) >= c.startsAt)) {
+    // Already on this plan version at that instant: only an end date can be news.
+    if (c.endsAt && !next && (prev.valid_to === null || new Date(prev.valid_to).getTime() !== c.endsAt.getTime())) await k('subscription_segment').where({ seq: prev.seq }).update({ valid_to: c.endsAt });
     return;
   }
-  if (open && (open.valid_to === null || new Date(open.valid_to) > c.startsAt)) await k('subscription_segment').where({ seq: open.seq }).update({ valid_to: c.startsAt });
+  if (prev && (prev.valid_to === null || new Date(prev.valid_to) > c.startsAt)) await k('subscription_segment').where({ seq: prev.seq }).update({ valid_to: c.startsAt });
+  if (next && next.plan_version_id === c.planVersionId) {
+    await k('subscription_segment').where({ seq: next.seq }).update({ valid_from: c.startsAt });
+    return;
+  }
+  const validTo = next ? new Date(next.valid_from) : (c.endsAt ?? null);
   await k('subscription_segment')
-    .insert({ subscription_id: c.subscriptionId, line_id: c.lineId, msisdn: c.msisdn ?? null, billing_account_id: c.billingAccountId, plan_code: c.planCode, plan_version_id: c.planVersionId, valid_from: c.startsAt, valid_to: c.endsAt ?? null })
+    .insert({ subscription_id: c.subscriptionId, line_id: c.lineId, msisdn: c.msisdn ?? null, billing_account_id: c.billingAccountId, plan_code: c.planCode, plan_version_id: c.planVersionId, valid_from: c.startsAt, valid_to: validTo })
     .onConflict(['subscription_id', 'valid_from'])
     .ignore();
 }
@@ -108,6 +137,7 @@ export async function recordCharges(em: Em, charges: (ChargeResult & { zone?: st
       amount: dec(c.amountCharged).toFixed(),
       currency: c.currency,
       occurred_at: new Date(c.occurredAt),
+      adjusts_invoice_id: c.adjustsInvoiceId ?? null,
       received_at: now,
     }));
     const result = await sql(em)('unbilled_charge').insert(chunk).onConflict('charge_id').ignore().returning('charge_id');
@@ -162,18 +192,22 @@ export interface AddDiscountCommand {
   amount?: string | null;
   validFrom: Date;
   validTo?: Date | null;
+  /** RECURRING (default), USAGE or INVOICE. */
+  target?: string | null;
 }
 
 export async function addDiscount(em: Em, c: AddDiscountCommand): Promise<void> {
   if ((c.percent == null) === (c.amount == null)) throw badInput('input.percent', 'Give either a percent or an amount', 'DISCOUNT_SHAPE_INVALID');
   if (c.percent != null && (dec(c.percent).lte(0) || dec(c.percent).gt(100))) throw badInput('input.percent', 'A percent is above 0 and at most 100', 'DISCOUNT_PERCENT_INVALID');
   if (c.amount != null && dec(c.amount).lte(0)) throw badInput('input.amount', 'A discount amount is above 0', 'DISCOUNT_AMOUNT_INVALID');
+  const target = c.target ?? 'RECURRING';
+  if (!['RECURRING', 'USAGE', 'INVOICE'].includes(target)) throw badInput('input.target', 'A discount targets RECURRING, USAGE or INVOICE', 'DISCOUNT_TARGET_INVALID');
   const account = await sql(em)('billing_account').where({ id: c.billingAccountId }).first();
   if (!account) throw notFound('BillingAccount', c.billingAccountId, 'input.billingAccountId');
   await sql(em)('discount')
-    .insert({ id: `dsc_${c.billingAccountId.slice(-12)}_${c.code}`.slice(0, 40), billing_account_id: c.billingAccountId, code: c.code, description: c.description, percent: c.percent ?? null, amount: c.amount ?? null, valid_from: c.validFrom, valid_to: c.validTo ?? null })
+    .insert({ id: `dsc_${c.billingAccountId.slice(-12)}_${c.code}`.slice(0, 40), billing_account_id: c.billingAccountId, code: c.code, description: c.description, percent: c.percent ?? null, amount: c.amount ?? null, target, valid_from: c.validFrom, valid_to: c.validTo ?? null })
     .onConflict(['billing_account_id', 'code'])
-    .merge(['description', 'percent', 'amount', 'valid_from', 'valid_to']);
+    .merge(['description', 'percent', 'amount', 'target', 'valid_from', 'valid_to']);
 }
 
 export async function upsertTaxRule(em: Em, c: { jurisdiction: string; category: string; rate: string; inclusive: boolean; name: string }): Promise<void> {

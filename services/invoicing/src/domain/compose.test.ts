@@ -53,11 +53,62 @@ describe('composeInvoice', () => {
     );
     expect(inv.lines.map((l) => [l.kind, l.usageType, l.zone, l.netAmount])).toEqual([
       ['RECURRING', null, null, '30.00'],
-      ['DISCOUNT', null, null, '-3.00'],
       ['USAGE', 'DATA', 'ROAMING_WORLD', '10.24'],
       ['USAGE', 'VOICE', 'INTERNATIONAL', '2.00'],
+      ['DISCOUNT', null, null, '-3.00'],
     ]);
     expect(inv.netTotal).toBe('39.24');
+  });
+
+  it('discounts usage or the whole invoice, by percent or amount, before tax and capped at the target', () => {
+    const usage = [
+      { usageType: 'DATA', zone: 'ROAMING_EU', unit: 'MB', quantity: '100', amount: '10.005', count: 2, taxCategory: 'TELECOM_STANDARD' },
+      { usageType: 'SMS', zone: null, unit: 'EVENT', quantity: '10', amount: '1.00', count: 10, taxCategory: 'REDUCED' },
+    ];
+    const inv = composeInvoice(
+      base({
+        recurring: [plan({ fee: '30.00' })],
+        usage,
+        discounts: [
+          { code: 'ROAM20', description: '20% off usage', percent: '20', target: 'USAGE' },
+          { code: 'LOYAL5', description: '5.00 off the invoice', amount: '5.00', target: 'INVOICE' },
+          { code: 'HUGE', description: 'Capped at usage', amount: '1000', target: 'USAGE' },
+        ],
+      }),
+    );
+    const discounts = inv.lines.filter((l) => l.kind === 'DISCOUNT').map((l) => [l.sourceRef, l.taxCategory, l.netAmount]);
+    // 20% of usage: 2.001 on standard (→ 2.00), 0.20 on reduced.
+    expect(discounts).toEqual([
+      ['ROAM20', 'REDUCED', '-0.20'],
+      ['ROAM20', 'TELECOM_STANDARD', '-2.00'],
+      // 5.00 spread over 41.005 of charges: 0.1219… reduced, 4.8780… standard.
+      ['LOYAL5', 'REDUCED', '-0.12'],
+      ['LOYAL5', 'TELECOM_STANDARD', '-4.88'],
+      // An amount above the usage takes off exactly the usage.
+      ['HUGE', 'REDUCED', '-1.00'],
+      ['HUGE', 'TELECOM_STANDARD', '-10.00'],
+    ]);
+    // Tax is computed on the discounted lines like on any other (7% of -0.20 = -0.01).
+    expect(inv.lines.find((l) => l.sourceRef === 'ROAM20' && l.taxCategory === 'REDUCED')!.taxAmount).toBe('-0.01');
+    expect(dec(inv.netTotal).eq(dec('30').plus('10.00').plus('1').minus('0.20').minus('2.00').minus('0.12').minus('4.88').minus('1').minus('10'))).toBe(true);
+  });
+
+  it('puts late usage of a billed period on an adjustment line naming that period and invoice', () => {
+    const inv = composeInvoice(
+      base({
+        usage: [
+          { usageType: 'DATA', zone: null, unit: 'MB', quantity: '10', amount: '1.00', count: 1, taxCategory: 'TELECOM_STANDARD' },
+          {
+            usageType: 'DATA', zone: null, unit: 'MB', quantity: '5', amount: '0.50', count: 1, taxCategory: 'TELECOM_STANDARD',
+            adjusts: { invoiceId: 'inv_1', invoiceNumber: 'INV-00000007', periodStart: new Date('2026-07-31T22:00:00Z'), periodEnd: new Date('2026-08-31T22:00:00Z') },
+          },
+        ],
+      }),
+    );
+    expect(inv.lines.map((l) => [l.kind, l.description, l.netAmount])).toEqual([
+      ['USAGE', 'DATA (1 record)', '1.00'],
+      ['ADJUSTMENT', 'Late usage for 2026-07-31–2026-08-31, invoice INV-00000007: DATA (1 record)', '0.50'],
+    ]);
   });
 
   it('extracts inclusive tax from the gross amount', () => {
@@ -82,7 +133,15 @@ describe('rounding properties', () => {
         modeArb,
         fc.array(fc.record({ amount: amountArb, cat: fc.constantFrom('TELECOM_STANDARD', 'REDUCED', 'UNKNOWN'), type: fc.constantFrom('DATA', 'VOICE', 'SMS') }), { maxLength: 12 }),
         fc.array(fc.record({ fee: fc.integer({ min: 0, max: 100_000 }), days: fc.integer({ min: 1, max: 30 }) }), { maxLength: 4 }),
-        (currency, mode, items, fees) => {
+        fc.array(
+          fc.record({
+            target: fc.constantFrom<'RECURRING' | 'USAGE' | 'INVOICE'>('RECURRING', 'USAGE', 'INVOICE'),
+            percent: fc.option(fc.integer({ min: 1, max: 100 }), { nil: null }),
+            amount: fc.integer({ min: 1, max: 100_000 }).map((n) => `${Math.floor(n / 100)}.${String(n % 100).padStart(2, '0')}`),
+          }),
+          { maxLength: 3 },
+        ),
+        (currency, mode, items, fees, discounts) => {
           const jurisdiction = currency === 'GBP' ? 'GB' : 'DE';
           const inv = composeInvoice(
             base({
@@ -92,6 +151,7 @@ describe('rounding properties', () => {
               usage: items.map((it, i) => ({ usageType: it.type, zone: `Z${i}`, unit: 'MB', quantity: '1', amount: it.amount, count: 1, taxCategory: it.cat })),
               recurring: fees.map((f, i) => plan({ subscriptionId: `s${i}`, fee: `${f.fee}.99`, to: new Date(period.start.getTime() + f.days * 86_400_000) })),
               oneOffs: [{ id: 'o1', code: 'GOODWILL', description: 'Goodwill', amount: '-5', taxCategory: 'TELECOM_STANDARD' }],
+              discounts: discounts.map((d, i) => ({ code: `D${i}`, description: `Discount ${i}`, target: d.target, ...(d.percent != null ? { percent: String(d.percent) } : { amount: d.amount }) })),
             }),
           );
           const scale = minorUnits(currency);

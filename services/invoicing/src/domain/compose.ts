@@ -9,7 +9,7 @@
 import { Decimal, dec, minorUnits, roundDecimal, type RoundingMode } from '@ledgerline/contracts';
 import { daysBetween, type Period } from './period';
 
-export type LineKind = 'RECURRING' | 'USAGE' | 'ONE_OFF' | 'DISCOUNT';
+export type LineKind = 'RECURRING' | 'USAGE' | 'ONE_OFF' | 'DISCOUNT' | 'ADJUSTMENT';
 
 export interface TaxRule {
   jurisdiction: string;
@@ -47,6 +47,11 @@ export interface UsageItem {
   amount: string;
   count: number;
   taxCategory: string;
+  /**
+   * Late usage: charges of a period an earlier invoice already billed. They go on this invoice as
+   * an ADJUSTMENT line naming that period and invoice (never lost, never merged with this period's usage).
+   */
+  adjusts?: { invoiceId: string | null; invoiceNumber: string | null; periodStart: Date | null; periodEnd: Date | null } | null;
 }
 
 export interface OneOffItem {
@@ -59,13 +64,17 @@ export interface OneOffItem {
   lineId?: string | null;
 }
 
+/** What a discount reduces: the recurring fees (default), the usage (incl. late usage), or every charge on the invoice. */
+export type DiscountTarget = 'RECURRING' | 'USAGE' | 'INVOICE';
+
 export interface DiscountItem {
   code: string;
   description: string;
-  /** Percent off the recurring fees, e.g. "10" … */
+  /** Percent off the target, e.g. "10" … */
   percent?: string | null;
-  /** … or a fixed amount off the recurring fees, capped at them. */
+  /** … or a fixed amount off the target (before tax), capped at it. */
   amount?: string | null;
+  target?: DiscountTarget | null;
 }
 
 export interface ComposeInput {
@@ -169,6 +178,11 @@ export function proratedFee(item: RecurringItem, period: Period): { days: number
 
 const iso = (d: Date) => d.toISOString().slice(0, 10);
 
+function adjustedPeriod(a: NonNullable<UsageItem['adjusts']>): string {
+  if (!a.periodStart || !a.periodEnd) return 'an earlier period';
+  return `${iso(a.periodStart)}–${iso(new Date(a.periodEnd.getTime() - 1))}`;
+}
+
 export function composeInvoice(input: ComposeInput): ComposedInvoice {
   const scale = minorUnits(input.currency);
   const drafts: Draft[] = [];
@@ -206,14 +220,47 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   }
   drafts.push(...recurringDrafts);
 
-  // Discounts on the recurring fees, one line per tax category they reduce.
+  // Usage grouped by type and zone with quantities (already aggregated by the caller).
+  const usageDrafts: Draft[] = [];
+  const adjustKey = (u: UsageItem) => (u.adjusts ? `1|${u.adjusts.periodStart?.toISOString() ?? ''}|${u.adjusts.invoiceId ?? ''}` : '0');
+  const usage = [...input.usage].sort((a, b) => adjustKey(a).localeCompare(adjustKey(b)) || a.usageType.localeCompare(b.usageType) || (a.zone ?? '').localeCompare(b.zone ?? ''));
+  for (const u of usage) {
+    const what = `${u.usageType}${u.zone ? ` ${u.zone}` : ''} (${u.count} ${u.count === 1 ? 'record' : 'records'})`;
+    usageDrafts.push({
+      kind: u.adjusts ? 'ADJUSTMENT' : 'USAGE',
+      description: u.adjusts ? `Late usage for ${adjustedPeriod(u.adjusts)}${u.adjusts.invoiceNumber || u.adjusts.invoiceId ? `, invoice ${u.adjusts.invoiceNumber ?? u.adjusts.invoiceId}` : ''}: ${what}` : what,
+      lineId: null,
+      usageType: u.usageType,
+      zone: u.zone,
+      quantity: dec(u.quantity).toFixed(),
+      unit: u.unit,
+      unitPrice: null,
+      taxCategory: u.taxCategory,
+      exact: dec(u.amount),
+      sourceRef: u.adjusts?.invoiceId ?? null,
+    });
+  }
+  drafts.push(...usageDrafts);
+
+  const oneOffDrafts: Draft[] = [];
+  for (const o of [...input.oneOffs].sort((a, b) => a.id.localeCompare(b.id))) {
+    oneOffDrafts.push({ kind: 'ONE_OFF', description: o.description, lineId: o.lineId ?? null, usageType: null, zone: null, quantity: '1', unit: 'ITEM', unitPrice: dec(o.amount).toFixed(), taxCategory: o.taxCategory, exact: dec(o.amount), sourceRef: o.id });
+  }
+  drafts.push(...oneOffDrafts);
+  const chargeDrafts = [...recurringDrafts, ...usageDrafts, ...oneOffDrafts];
+
+  // Discounts (coupons and plan rules) on their target, before tax: one line per tax category they
+  // reduce, each the discount's share of that category. Amounts are capped at the target, so an
+  // invoice never turns negative through a discount; each line is rounded once like any other.
   for (const d of input.discounts) {
+    const target = d.target ?? 'RECURRING';
+    const base = (target === 'RECURRING' ? recurringDrafts : target === 'USAGE' ? usageDrafts : chargeDrafts).filter((c) => c.exact.gt(0));
     const byCategory = new Map<string, Decimal>();
-    for (const r of recurringDrafts) byCategory.set(r.taxCategory, (byCategory.get(r.taxCategory) ?? new Decimal(0)).plus(r.exact));
-    const base = [...byCategory.values()].reduce((a, b) => a.plus(b), new Decimal(0));
-    if (base.lte(0)) continue;
-    const off = d.percent != null ? base.times(dec(d.percent)).dividedBy(100) : Decimal.min(dec(d.amount ?? '0'), base);
-    for (const [category, part] of byCategory) {
+    for (const r of base) byCategory.set(r.taxCategory, (byCategory.get(r.taxCategory) ?? new Decimal(0)).plus(r.exact));
+    const total = [...byCategory.values()].reduce((a, b) => a.plus(b), new Decimal(0));
+    if (total.lte(0)) continue;
+    const off = d.percent != null ? total.times(dec(d.percent)).dividedBy(100) : Decimal.min(dec(d.amount ?? '0'), total);
+    for (const [category, part] of [...byCategory].sort(([a], [b]) => a.localeCompare(b))) {
       drafts.push({
         kind: 'DISCOUNT',
         description: d.description,
@@ -224,32 +271,10 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
         unit: 'ITEM',
         unitPrice: null,
         taxCategory: category,
-        exact: off.times(part).dividedBy(base).negated(),
+        exact: off.times(part).dividedBy(total).negated(),
         sourceRef: d.code,
       });
     }
-  }
-
-  // Usage grouped by type and zone with quantities (already aggregated by the caller).
-  const usage = [...input.usage].sort((a, b) => a.usageType.localeCompare(b.usageType) || (a.zone ?? '').localeCompare(b.zone ?? ''));
-  for (const u of usage) {
-    drafts.push({
-      kind: 'USAGE',
-      description: `${u.usageType}${u.zone ? ` ${u.zone}` : ''} (${u.count} ${u.count === 1 ? 'record' : 'records'})`,
-      lineId: null,
-      usageType: u.usageType,
-      zone: u.zone,
-      quantity: dec(u.quantity).toFixed(),
-      unit: u.unit,
-      unitPrice: null,
-      taxCategory: u.taxCategory,
-      exact: dec(u.amount),
-      sourceRef: null,
-    });
-  }
-
-  for (const o of [...input.oneOffs].sort((a, b) => a.id.localeCompare(b.id))) {
-    drafts.push({ kind: 'ONE_OFF', description: o.description, lineId: o.lineId ?? null, usageType: null, zone: null, quantity: '1', unit: 'ITEM', unitPrice: dec(o.amount).toFixed(), taxCategory: o.taxCategory, exact: dec(o.amount), sourceRef: o.id });
   }
 
   const lines: ComposedLine[] = [];

@@ -3,9 +3,10 @@
 // accounts, subscriptions and one-off charges from subscribers. Each fetched batch is applied in
 // one transaction, then acknowledged; a crash before the ack redelivers, and every write is idempotent.
 import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
-import { BILLING_STREAM, EVENTS, WORK_SUBJECTS, parseCloudEvent, type ChargeResult, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
+import { BILLING_STREAM, DomainError, EVENTS, WORK_SUBJECTS, parseCloudEvent, type BudgetReplenishmentData, type ChargeResult, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
 import { deliverFrom, type Em, type ServiceRuntime } from '@ledgerline/platform';
 import { addOneOffCharge, recordCharges, recordSubscription, registerBillingAccount } from '../application/read-model';
+import { invoiceBudgetReplenishment } from '../application/replenishment';
 
 const ONE_OFF_SUBJECT = (EVENTS as Record<string, { subject: string }>).oneOffChargeCreated?.subject ?? 'billing.subscribers.oneoffcharge.created';
 
@@ -30,8 +31,8 @@ export async function applyMessages(em: Em, messages: { subject: string; data: U
     }
     const event = parseCloudEvent(text);
     if (m.subject === EVENTS.billingAccountCreated.subject) {
-      const d = event.data as { billingAccountId: string; customerId: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; billCycleDay: number; timezone: string };
-      await registerBillingAccount(em, { ...d, now });
+      const d = event.data as { billingAccountId: string; customerId: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; billCycleDay: number; timezone: string; paymentTermsDays?: number; autopayToken?: string | null };
+      await registerBillingAccount(em, { ...d, autopayToken: d.autopayToken ?? null, now });
     } else if (m.subject === EVENTS.subscriptionCreated.subject || m.subject === EVENTS.subscriptionChanged.subject) {
       const d = event.data as SubscriptionData & { effectiveAt?: string };
       // A plan change takes effect when the event says (or at the event's time).
@@ -52,7 +53,34 @@ export async function applyMessages(em: Em, messages: { subject: string; data: U
 export const CONSUMERS = [
   { name: 'charges', filter: WORK_SUBJECTS.chargeApplied },
   { name: 'subscribers', filter: 'billing.subscribers.>' },
+  { name: 'budgets', filter: EVENTS.budgetReplenished.subject },
 ];
+
+/**
+ * Budget replenishments, one message per transaction: the invoice is idempotent per
+ * replenishmentId; an account not known yet (its event still on the way) is retried later; an
+ * event that can never be invoiced (a currency mismatch) is logged and dropped.
+ */
+async function applyReplenishments(runtime: ServiceRuntime, batch: JsMsg[]): Promise<void> {
+  for (const m of batch) {
+    try {
+      const event = parseCloudEvent(new TextDecoder().decode(m.data));
+      await runtime.orm.em.fork().transactional((em) => invoiceBudgetReplenishment(em as Em, event.data as BudgetReplenishmentData, runtime.clock.now()));
+      runtime.relay.nudge();
+      m.ack();
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'BILLINGACCOUNT_NOT_FOUND') {
+        m.nak(5_000);
+      } else if (error instanceof DomainError) {
+        runtime.logger.error({ err: error, subject: m.subject, seq: m.seq }, 'budget replenishment cannot be invoiced; dropped');
+        m.term();
+      } else {
+        runtime.logger.warn({ err: error }, 'budget replenishment failed; it will be redelivered');
+        m.nak(1_000);
+      }
+    }
+  }
+}
 
 export async function startConsumer(runtime: ServiceRuntime): Promise<() => Promise<void>> {
   const schema = runtime.config.databaseSchema;
@@ -86,6 +114,10 @@ export async function startConsumer(runtime: ServiceRuntime): Promise<() => Prom
             const iter = await consumer.fetch({ max_messages: 1000, expires: 1000 });
             for await (const m of iter) batch.push(m);
             if (batch.length === 0) continue;
+            if (c.name === 'budgets') {
+              await applyReplenishments(runtime, batch);
+              continue;
+            }
             const wanted = batch.filter((m) => CONSUMED_SUBJECTS.includes(m.subject));
             if (wanted.length) await runtime.orm.em.fork().transactional((em) => applyMessages(em as Em, wanted.map((m) => ({ subject: m.subject, data: m.data })), runtime.clock.now()));
             for (const m of batch) m.ack();

@@ -9,10 +9,12 @@ import { billRunId, billRunView, closeBillingPeriod, previewNextInvoice, process
 import { disputeInvoice, issueInvoice, regenerateInvoice, resolveDispute, voidInvoice } from '../application/invoice-lifecycle';
 import { issueCreditNote, issuePaymentReceipt, recordPayment, refundPayment } from '../application/payments';
 import { renderInvoiceHtml, renderInvoicePdf, type InvoiceDocumentModel } from '../documents/render';
+import { runCollections } from '../application/collections';
 
 export interface InvoicingContext extends RequestContext {
   deps: InvoicingDeps;
   nudgeBillRuns: () => void;
+  nudgeCollections: () => void;
   invoices: DataLoader<string, Invoice | null>;
   invoicesOfAccount: DataLoader<string, Invoice[]>;
   linesOfInvoice: DataLoader<string, InvoiceLine[]>;
@@ -27,6 +29,14 @@ async function mutate<T>(ctx: InvoicingContext, work: (em: Em, now: Date) => Pro
   const result = await ctx.em.transactional((em) => work(em as Em, ctx.runtime.clock.now()));
   ctx.runtime.relay.nudge();
   return result;
+}
+
+/** After a payment or a dispute change: the invoice's dunning workflow (if any) looks again at once. */
+async function pokeDunning(ctx: InvoicingContext, invoiceId: string | null | undefined, what: 'paymentRecorded' | 'disputeChanged'): Promise<void> {
+  if (!invoiceId || !ctx.deps.dunning) return;
+  const invoice = await ctx.em.fork().findOne(Invoice, { id: invoiceId });
+  if (!invoice?.dunningStartedAt) return;
+  await ctx.deps.dunning.poke(invoiceId, what).catch((err: unknown) => ctx.runtime.logger.warn({ err, invoiceId }, 'could not signal the dunning workflow; it looks again on its own'));
 }
 
 const m = (amount: string, currency: string) => ({ amount: dec(String(amount)).toFixed(), currency });
@@ -60,6 +70,7 @@ export const resolvers = {
     recordPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
       const id = await mutate(ctx, (em, now) => recordPayment(em, { ...a.input, now }, ctx.deps.payments));
       const payment = await ctx.em.fork().findOneOrFail(Payment, { id });
+      await pokeDunning(ctx, payment.invoiceId, 'paymentRecorded');
       return { payment, invoice: payment.invoiceId ? await fresh(ctx, payment.invoiceId) : null };
     },
     refundPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
@@ -94,10 +105,12 @@ export const resolvers = {
     },
     disputeInvoice: async (_: unknown, a: Args<{ invoiceId: string; amount: string; reason: string }>, ctx: InvoicingContext) => {
       await mutate(ctx, (em, now) => disputeInvoice(em, { ...a.input, now }));
+      await pokeDunning(ctx, a.input.invoiceId, 'disputeChanged');
       return { invoice: await fresh(ctx, a.input.invoiceId) };
     },
     resolveDispute: async (_: unknown, a: Args<{ invoiceId: string }>, ctx: InvoicingContext) => {
       await mutate(ctx, (em, now) => resolveDispute(em, { invoiceId: a.input.invoiceId, now }));
+      await pokeDunning(ctx, a.input.invoiceId, 'disputeChanged');
       return { invoice: await fresh(ctx, a.input.invoiceId) };
     },
     closeBillingPeriod: async (_: unknown, a: Args<{ billingAccountId: string; periodStart: Date | string; periodEnd: Date | string }>, ctx: InvoicingContext) => {
@@ -136,6 +149,12 @@ export const resolvers = {
     registerPlanVersion: async (_: unknown, a: Args<{ id: string; document: Record<string, unknown> }>, ctx: InvoicingContext) => {
       await mutate(ctx, (em, now) => registerPlanVersion(em, a.input.id, a.input.document, now));
       return { ok: true };
+    },
+    runDueDateJob: async (_: unknown, __: unknown, ctx: InvoicingContext) => {
+      const orm = ctx.runtime.orm;
+      const r = await runCollections(() => orm.em.fork() as Em, ctx.deps, ctx.runtime.clock.now(), { warn: (err, msg) => ctx.runtime.logger.warn({ err }, msg) });
+      ctx.runtime.relay.nudge();
+      return { autopaid: r.autopaid.length, declined: r.declined.length, dunningStarted: r.dunningStarted.length };
     },
   },
   BillingAccount: {

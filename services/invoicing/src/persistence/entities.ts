@@ -24,6 +24,9 @@ export const Invoice = defineEntity({
     roundingMode: p.string().length(16),
     heldFrom: p.string().length(16).nullable(),
     billRunId: p.string().length(60).nullable(),
+    /** What an event-made invoice bills (a budget replenishment id); null for period invoices. */
+    sourceRef: p.string().length(80).nullable(),
+    dunningStartedAt: p.datetime().nullable(),
     taxSummary: p.json<unknown>().nullable(),
     issuedAt: p.datetime().nullable(),
     dueDate: p.datetime().nullable(),
@@ -76,6 +79,8 @@ export const BillingAccount = defineEntity({
     roundingMode: p.string().length(16),
     series: p.string().length(16),
     paymentTermsDays: p.integer(),
+    /** Payment-provider token for autopay on the due date (never a card number; never returned). */
+    autopayToken: p.string().length(200).nullable(),
     status: p.string().length(16),
     createdAt: p.datetime(),
   }),

@@ -76,6 +76,8 @@ export async function openBillingAccount(em: Em, c: OpenBillingAccountCommand): 
       timezone: account.timezone,
       creditLimit: account.creditLimit,
       autopay: Boolean(account.autopayToken),
+      // Invoicing charges it on the due date (autopay). A provider token, never a card number.
+      autopayToken: account.autopayToken ?? null,
     },
   });
   await em.flush();

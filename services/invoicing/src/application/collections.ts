@@ -1,0 +1,126 @@
+// The due-date job: what happens when an invoice falls due.
+//  1. Autopay: an account with a payment-provider token on file is charged what the invoice still
+//     owes, once per invoice (an `autopay_attempt` row per invoice, the provider call and the
+//     payment keyed `autopay:<invoiceId>`, so a second run or a restart never charges twice).
+//     A decline is recorded and leaves the invoice unpaid; dunning takes over.
+//  2. Dunning: an overdue invoice that still owes money (and is not waiting for its autopay) gets
+//     its dunning workflow, id `dunning-<invoiceId>` (so once, whatever happens). The workflow
+//     holds while a dispute covers the amount, stops on payment in full and restores the lines.
+// Each invoice is handled in its own transaction; anything that fails is retried by the next pass.
+import { DomainError, dec, minorUnits } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import type { PaymentProvider } from '../adapters/payment-provider';
+import { outstanding } from '../domain/lifecycle';
+import type { DunningPolicy, DunningStarter } from '../ports/dunning';
+import { recordPayment } from './payments';
+import { rows, sql } from './sql';
+
+export interface CollectionsDeps {
+  payments: PaymentProvider;
+  dunning: DunningStarter | null;
+  policy: DunningPolicy;
+}
+
+export interface CollectionsOutcome {
+  autopaid: string[];
+  declined: string[];
+  dunningStarted: string[];
+}
+
+const OPEN = `('SENT', 'PARTIALLY_PAID', 'ON_HOLD')`;
+
+export async function runCollections(fork: () => Em, deps: CollectionsDeps, now: Date, opts: { limit?: number; warn?: (err: unknown, msg: string) => void } = {}): Promise<CollectionsOutcome> {
+  const limit = opts.limit ?? 500;
+  const warn = opts.warn ?? (() => undefined);
+  const out: CollectionsOutcome = { autopaid: [], declined: [], dunningStarted: [] };
+
+  const due = await rows<{ id: string; billing_account_id: string; autopay_token: string }>(
+    fork(),
+    `select i.id, i.billing_account_id, a.autopay_token from invoice i
+       join billing_account a on a.id = i.billing_account_id
+       left join autopay_attempt t on t.invoice_id = i.id
+      where i.state in ('SENT', 'PARTIALLY_PAID') and i.voided_at is null and i.due_date <= ? and a.autopay_token is not null and t.invoice_id is null
+      order by i.due_date, i.id limit ?`,
+    [now, limit],
+  );
+  for (const inv of due) {
+    try {
+      const outcome = await fork().transactional((em) => autopay(em as Em, inv.id, inv.autopay_token, deps.payments, now));
+      if (outcome === 'SUCCEEDED') out.autopaid.push(inv.id);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'PAYMENT_DECLINED') {
+        await fork().transactional((em) =>
+          sql(em as Em)('autopay_attempt').insert({ invoice_id: inv.id, billing_account_id: inv.billing_account_id, state: 'DECLINED', failure_code: error.code, attempted_at: now }).onConflict('invoice_id').ignore(),
+        );
+        out.declined.push(inv.id);
+      } else {
+        warn(error, `autopay of invoice ${inv.id} failed; the next pass tries again`);
+      }
+    }
+  }
+
+  if (!deps.dunning) return out;
+  const overdue = await rows<{ id: string; billing_account_id: string; due_date: Date; total: string; amount_paid: string; amount_credited: string }>(
+    fork(),
+    `select i.id, i.billing_account_id, i.due_date, i.total, i.amount_paid, i.amount_credited from invoice i
+       join billing_account a on a.id = i.billing_account_id
+       left join autopay_attempt t on t.invoice_id = i.id
+      where i.state in ${OPEN} and i.voided_at is null and i.due_date <= ? and i.dunning_started_at is null
+        and i.total - i.amount_paid - i.amount_credited > 0
+        and (a.autopay_token is null or t.state = 'DECLINED')
+      order by i.due_date, i.id limit ?`,
+    [now, limit],
+  );
+  for (const inv of overdue) {
+    if (outstanding({ total: String(inv.total), amountPaid: String(inv.amount_paid), amountCredited: String(inv.amount_credited) }).lte(0)) continue;
+    try {
+      await deps.dunning.start({ invoiceId: inv.id, billingAccountId: inv.billing_account_id, dueDate: new Date(inv.due_date).toISOString(), policy: deps.policy });
+      await sql(fork())('invoice').where({ id: inv.id }).whereNull('dunning_started_at').update({ dunning_started_at: now });
+      out.dunningStarted.push(inv.id);
+    } catch (error) {
+      warn(error, `could not start dunning for invoice ${inv.id}; the next pass tries again`);
+    }
+  }
+  return out;
+}
+
+async function autopay(em: Em, invoiceId: string, token: string, provider: PaymentProvider, now: Date): Promise<'SUCCEEDED' | 'NOTHING_OWED'> {
+  const k = sql(em);
+  const invoice = await k('invoice').where({ id: invoiceId }).forUpdate().first();
+  const attempt = { invoice_id: invoiceId, billing_account_id: invoice.billing_account_id, attempted_at: now };
+  const owed = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
+  if (owed.lte(0) || !['SENT', 'PARTIALLY_PAID'].includes(invoice.state)) {
+    await k('autopay_attempt').insert({ ...attempt, state: 'NOTHING_OWED' }).onConflict('invoice_id').ignore();
+    return 'NOTHING_OWED';
+  }
+  const amount = dec(owed).toFixed(minorUnits(invoice.currency));
+  const paymentId = await recordPayment(em, { invoiceId, channel: 'CARD', amount: { amount, currency: invoice.currency }, idempotencyKey: `autopay:${invoiceId}`, paymentMethodToken: token, now }, provider);
+  await k('autopay_attempt').insert({ ...attempt, state: 'SUCCEEDED', payment_id: paymentId }).onConflict('invoice_id').ignore();
+  return 'SUCCEEDED';
+}
+
+/** The service's due-date job: one pass every `intervalMs` (and on `nudge`). */
+export function startCollectionsRunner(run: () => Promise<unknown>, warn: (err: unknown, msg: string) => void, intervalMs: number) {
+  let running = true;
+  let timer: NodeJS.Timeout | undefined;
+  let wake: () => void = () => undefined;
+  const loop = (async () => {
+    while (running) {
+      try {
+        await run();
+      } catch (error) {
+        warn(error, 'due-date job pass failed; the next pass tries again');
+      }
+      if (running) await new Promise<void>((resolve) => ((wake = resolve), (timer = setTimeout(resolve, intervalMs))));
+    }
+  })();
+  return {
+    nudge: () => wake(),
+    stop: async () => {
+      running = false;
+      if (timer) clearTimeout(timer);
+      wake();
+      await loop;
+    },
+  };
+}
