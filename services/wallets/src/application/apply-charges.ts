@@ -36,6 +36,8 @@ function result(c: ChargeRequest, outcome: ChargeResult['outcome'], units: Decim
     unitsFromAllowances: fromBuckets.toFixed(),
     amountCharged: amount.toFixed(6),
     currency: c.currency,
+    ...(typeof c.zone === 'string' ? { zone: c.zone } : {}),
+    ...(typeof c.adjustsInvoiceId === 'string' ? { adjustsInvoiceId: c.adjustsInvoiceId } : {}),
     ...(reason ? { reason } : {}),
   };
 }

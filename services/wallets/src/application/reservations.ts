@@ -1,10 +1,10 @@
 import { Decimal, newId, notFound, badInput } from '@ledgerline/contracts';
 import type { ChargingResultCode, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
-import { decideCharge, fmt, round6, type WalletState } from '../domain/charging';
-import { accountId, newTxId, postTransactions, type Entry } from './ledger';
+import { decideCharge, fmt, round6, type BucketState, type WalletState } from '../domain/charging';
+import { accountId, newTxId, postTransactions, type Entry, type NewTransaction } from './ledger';
 import { BUCKET_SELECT, toBucketState, type BucketRow } from './buckets';
-import { walletOf, walletById, type WalletRow } from './wallets';
+import { WALLET_COLUMNS, WALLET_JOINS, type WalletRow } from './wallets';
 import { emitBalanceEvents } from './balance-events';
 
 export interface ReservationRow {
@@ -56,46 +56,137 @@ function walletState(w: WalletRow): WalletState {
   };
 }
 
+type Wallet = WalletRow & { state: WalletState; start: Decimal; cause: string | null };
+
+/** Locks wallets in id order (so two batches never deadlock), then reads them: balances are those after any concurrent commit. */
+async function lockWallets(sql: Sql, where: { pairs?: { acc: string; cur: string }[]; ids?: string[] }): Promise<Wallet[]> {
+  const locked = where.pairs
+    ? await sql.query<{ id: string }>(`select id from wallet where (billing_account_id, currency) in (select * from unnest($1::text[], $2::text[])) order by id for update`, [where.pairs.map((p) => p.acc), where.pairs.map((p) => p.cur)])
+    : await sql.query<{ id: string }>(`select id from wallet where id = any($1::text[]) order by id for update`, [where.ids]);
+  if (locked.length === 0) return [];
+  const rows = await sql.query<WalletRow>(`select ${WALLET_COLUMNS} from wallet w ${WALLET_JOINS} where w.id = any($1::text[])`, [locked.map((r) => r.id)]);
+  return rows.map((w) => {
+    const state = walletState(w);
+    return { ...w, state, start: state.balance, cause: null };
+  });
+}
+
+type Checked = { req: WalletReserveRequest; reply?: WalletReserveReply };
+
+/** Checks one reserve request's fields; a reply when it is refused without touching the database. */
+function checkReserve(req: WalletReserveRequest): WalletReserveReply | undefined {
+  if (!req || typeof req !== 'object' || typeof req.requestId !== 'string' || !req.requestId || typeof req.sessionId !== 'string' || !req.sessionId) return fail('RATING_FAILED', 'INVALID_INPUT', 'requestId and sessionId are required');
+  if (typeof req.billingAccountId !== 'string' || typeof req.currency !== 'string' || typeof req.unit !== 'string') return fail('RATING_FAILED', 'INVALID_INPUT', 'billingAccountId, currency and unit are required');
+  if (!DECIMAL.test(req.requestedUnits ?? '') || new Decimal(req.requestedUnits).lessThanOrEqualTo(0)) return fail('RATING_FAILED', 'AMOUNT_NOT_POSITIVE', 'requestedUnits must be a positive decimal');
+  if (!DECIMAL.test(req.pricePerUnit ?? '')) return fail('RATING_FAILED', 'AMOUNT_INVALID', 'pricePerUnit must be a non-negative decimal');
+  if (req.allowanceIds != null && (!Array.isArray(req.allowanceIds) || req.allowanceIds.some((a) => typeof a !== 'string'))) return fail('RATING_FAILED', 'INVALID_INPUT', 'allowanceIds must be a list of ids');
+  return undefined;
+}
+
 /**
  * Reserve (Nchf: initial/update request units): hold allowance units first, then money, and grant
  * what can be held. Fewer units than asked comes with a final unit indication; none at all is
  * QUOTA_LIMIT_REACHED. Idempotent by `requestId`.
  */
 export async function reserve(sql: Sql, req: WalletReserveRequest, now: Date): Promise<WalletReserveReply> {
-  if (!req || typeof req.requestId !== 'string' || !req.requestId || typeof req.sessionId !== 'string' || !req.sessionId) return fail('RATING_FAILED', 'INVALID_INPUT', 'requestId and sessionId are required');
-  if (!DECIMAL.test(req.requestedUnits ?? '') || new Decimal(req.requestedUnits).lessThanOrEqualTo(0)) return fail('RATING_FAILED', 'AMOUNT_NOT_POSITIVE', 'requestedUnits must be a positive decimal');
-  if (!DECIMAL.test(req.pricePerUnit ?? '')) return fail('RATING_FAILED', 'AMOUNT_INVALID', 'pricePerUnit must be a non-negative decimal');
-  const wallet = await walletOf(sql, req.billingAccountId, req.currency, true);
-  if (!wallet) return fail('USER_UNKNOWN', 'WALLET_NOT_FOUND', `No ${req.currency} wallet for billing account ${req.billingAccountId}`);
-  const previous = (await sql.query<ReservationRow>(`select * from reservation where request_key = $1`, [req.requestId]))[0];
-  if (previous) return replyOf(previous, wallet.currency, now);
-  const bucketRows = req.allowanceIds?.length ? (await sql.query(`select id from bucket where billing_account_id = $1 and status = 'ACTIVE' order by id for update`, [req.billingAccountId]), await sql.query<BucketRow>(`${BUCKET_SELECT} where b.billing_account_id = $1 and b.status = 'ACTIVE'`, [req.billingAccountId])) : [];
-  const buckets = bucketRows.map(toBucketState);
-  const before = new Map(buckets.map((b) => [b.id, b.remaining]));
-  const state = walletState(wallet);
-  const requested = new Decimal(req.requestedUnits);
-  const d = decideCharge(state, buckets, { lineId: req.lineId ?? null, at: now, units: requested, unit: req.unit, allowanceIds: req.allowanceIds ?? [], pricePerUnit: new Decimal(req.pricePerUnit), allowOverdraft: !!req.allowOverdraft });
-  if (d.outcome === 'DENIED') return fail('QUOTA_LIMIT_REACHED', d.reason ?? 'QUOTA_LIMIT_REACHED', 'No allowance or balance left for this service');
-  const id = newId('bucket').replace(/^bkt_/, 'rsv_');
-  const validity = Math.min(Math.max(req.validitySeconds ?? 300, 1), 86_400);
-  const source = wallet.payment_mode === 'PREPAID' ? wallet.id : accountId(wallet.billing_account_id, 'UNBILLED_RECEIVABLE', wallet.currency);
-  const entries: Entry[] = [];
-  for (const p of d.bucketParts) entries.push({ accountId: p.bucketId, unit: req.unit, amount: p.units.negated() }, { accountId: accountId(req.billingAccountId, 'RESERVED', req.unit), unit: req.unit, amount: p.units });
-  if (!d.amount.isZero()) entries.push({ accountId: source, unit: wallet.currency, amount: d.amount.negated() }, { accountId: accountId(req.billingAccountId, 'RESERVED', wallet.currency), unit: wallet.currency, amount: d.amount });
-  const txId = newTxId();
-  await postTransactions(sql, [{ id: txId, idempotencyKey: `RESERVE:${id}`, kind: 'RESERVE', billingAccountId: req.billingAccountId, reference: req.sessionId, entries }], now);
-  const rows = await sql.query<ReservationRow>(
-    `insert into reservation (id, session_id, request_key, billing_account_id, wallet_id, line_id, unit, price_per_unit, requested_units, granted_units, units_from_buckets, bucket_parts, money_reserved, status, expires_at, created_at)
-     values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,'RESERVED',$14,$15) returning *`,
-    [id, req.sessionId, req.requestId, req.billingAccountId, wallet.id, req.lineId ?? null, req.unit, req.pricePerUnit, fmt(requested), fmt(d.units), fmt(d.unitsFromBuckets), JSON.stringify(d.bucketParts.map((p) => ({ bucketId: p.bucketId, units: fmt(p.units) }))), fmt(d.amount), new Date(now.getTime() + validity * 1000), now],
+  return (await reserveMany(sql, [req], now))[0]!;
+}
+
+/**
+ * Reserves for many requests in ONE transaction with a constant number of statements (group
+ * commit): each request is checked first and decided on its own, in arrival order, so a refused
+ * request never affects the others. Wallets are locked once in id order; reservations, ledger
+ * transactions and entries are written set-based. A repeated `requestId` (in an earlier batch or
+ * in this one) answers the same reservation. One reply per request, in order.
+ */
+export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: Date): Promise<WalletReserveReply[]> {
+  const checked: Checked[] = reqs.map((req) => ({ req, reply: checkReserve(req) }));
+  const live = checked.filter((c) => !c.reply);
+  if (live.length === 0) return checked.map((c) => c.reply!);
+  const pairs = new Map<string, { acc: string; cur: string }>();
+  for (const { req } of live) pairs.set(`${req.billingAccountId}\u0000${req.currency}`, { acc: req.billingAccountId, cur: req.currency });
+  const wallets = new Map((await lockWallets(sql, { pairs: [...pairs.values()] })).map((w) => [`${w.billing_account_id}\u0000${w.currency}`, w]));
+  const previous = new Map(
+    (await sql.query<ReservationRow>(`select * from reservation where request_key = any($1::text[])`, [[...new Set(live.map((c) => c.req.requestId))]])).map((r) => [r.request_key, r]),
   );
-  await emitBalanceEvents(
-    sql,
-    now,
-    wallet.payment_mode === 'PREPAID' && !d.amount.isZero() ? [{ walletId: wallet.id, billingAccountId: wallet.billing_account_id, currency: wallet.currency, paymentMode: wallet.payment_mode, lowBalanceThreshold: wallet.low_balance_threshold === null ? null : new Decimal(wallet.low_balance_threshold), before: new Decimal(wallet.balance), after: state.balance, cause: txId }] : [],
-    buckets.filter((b) => !b.remaining.equals(before.get(b.id)!)).map((b) => ({ bucketId: b.id, billingAccountId: b.billingAccountId, allowanceId: b.allowanceId, unit: b.unit, initial: b.initial, notifiedPercent: bucketRows.find((r) => r.id === b.id)!.notified_percent, before: before.get(b.id)!, after: b.remaining })),
-  );
-  return replyOf(rows[0]!, wallet.currency, now);
+  const bucketAccounts = [...new Set(live.filter((c) => c.req.allowanceIds?.length && !previous.has(c.req.requestId)).map((c) => c.req.billingAccountId))];
+  const bucketsByAccount = new Map<string, BucketState[]>();
+  const bucketRows = new Map<string, BucketRow>();
+  if (bucketAccounts.length > 0) {
+    await sql.query(`select id from bucket where billing_account_id = any($1::text[]) and status = 'ACTIVE' order by id for update`, [bucketAccounts]);
+    for (const row of await sql.query<BucketRow>(`${BUCKET_SELECT} where b.billing_account_id = any($1::text[]) and b.status = 'ACTIVE'`, [bucketAccounts])) {
+      bucketRows.set(row.id, row);
+      const list = bucketsByAccount.get(row.billing_account_id) ?? [];
+      list.push(toBucketState(row));
+      bucketsByAccount.set(row.billing_account_id, list);
+    }
+  }
+  const bucketBefore = new Map([...bucketsByAccount.values()].flat().map((b) => [b.id, b.remaining]));
+
+  const txs: NewTransaction[] = [];
+  const fresh: ReservationRow[] = [];
+  const made = new Map<string, ReservationRow>();
+  for (const c of live) {
+    const { req } = c;
+    const wallet = wallets.get(`${req.billingAccountId}\u0000${req.currency}`);
+    if (!wallet) {
+      c.reply = fail('USER_UNKNOWN', 'WALLET_NOT_FOUND', `No ${req.currency} wallet for billing account ${req.billingAccountId}`);
+      continue;
+    }
+    const prior = previous.get(req.requestId) ?? made.get(req.requestId);
+    if (prior) {
+      c.reply = replyOf(prior, wallet.currency, now);
+      continue;
+    }
+    const requested = new Decimal(req.requestedUnits);
+    const d = decideCharge(wallet.state, bucketsByAccount.get(req.billingAccountId) ?? [], { lineId: req.lineId ?? null, at: now, units: requested, unit: req.unit, allowanceIds: req.allowanceIds ?? [], pricePerUnit: new Decimal(req.pricePerUnit), allowOverdraft: !!req.allowOverdraft });
+    if (d.outcome === 'DENIED') {
+      c.reply = fail('QUOTA_LIMIT_REACHED', d.reason ?? 'QUOTA_LIMIT_REACHED', 'No allowance or balance left for this service');
+      continue;
+    }
+    const id = newId('bucket').replace(/^bkt_/, 'rsv_');
+    const validity = Math.min(Math.max(Number(req.validitySeconds ?? 300) || 300, 1), 86_400);
+    const source = wallet.payment_mode === 'PREPAID' ? wallet.id : accountId(wallet.billing_account_id, 'UNBILLED_RECEIVABLE', wallet.currency);
+    const entries: Entry[] = [];
+    for (const p of d.bucketParts) entries.push({ accountId: p.bucketId, unit: req.unit, amount: p.units.negated() }, { accountId: accountId(req.billingAccountId, 'RESERVED', req.unit), unit: req.unit, amount: p.units });
+    if (!d.amount.isZero()) entries.push({ accountId: source, unit: wallet.currency, amount: d.amount.negated() }, { accountId: accountId(req.billingAccountId, 'RESERVED', wallet.currency), unit: wallet.currency, amount: d.amount });
+    const txId = newTxId();
+    if (!d.amount.isZero()) wallet.cause = txId;
+    txs.push({ id: txId, idempotencyKey: `RESERVE:${id}`, kind: 'RESERVE', billingAccountId: req.billingAccountId, reference: req.sessionId, entries });
+    const row: ReservationRow = {
+      id, session_id: req.sessionId, request_key: req.requestId, billing_account_id: req.billingAccountId, wallet_id: wallet.id, line_id: req.lineId ?? null, unit: req.unit,
+      price_per_unit: req.pricePerUnit, requested_units: fmt(requested), granted_units: fmt(d.units), units_from_buckets: fmt(d.unitsFromBuckets),
+      bucket_parts: d.bucketParts.map((p) => ({ bucketId: p.bucketId, units: fmt(p.units) })), money_reserved: fmt(d.amount), used_units: null, status: 'RESERVED',
+      expires_at: new Date(now.getTime() + validity * 1000), created_at: now, closed_at: null,
+    };
+    made.set(req.requestId, row);
+    fresh.push(row);
+    c.reply = replyOf(row, wallet.currency, now);
+  }
+  if (fresh.length > 0) {
+    await postTransactions(sql, txs, now);
+    const col = <K extends keyof ReservationRow>(k: K) => fresh.map((r) => r[k]);
+    await sql.query(
+      `insert into reservation (id, session_id, request_key, billing_account_id, wallet_id, line_id, unit, price_per_unit, requested_units, granted_units, units_from_buckets, bucket_parts, money_reserved, status, expires_at, created_at)
+       select id, sid, rk, acc, wal, lin, unit, ppu, req, gr, fb, parts::jsonb, money, 'RESERVED', exp, $14
+       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::text[], $13::numeric[], $15::timestamptz[])
+         as t(id, sid, rk, acc, wal, lin, unit, ppu, req, gr, fb, parts, money, exp)`,
+      [col('id'), col('session_id'), col('request_key'), col('billing_account_id'), col('wallet_id'), col('line_id'), col('unit'), col('price_per_unit'), col('requested_units'), col('granted_units'), col('units_from_buckets'), fresh.map((r) => JSON.stringify(r.bucket_parts)), col('money_reserved'), now, col('expires_at')],
+    );
+    const walletChanges = [...wallets.values()]
+      .filter((w) => w.payment_mode === 'PREPAID' && !w.state.balance.equals(w.start))
+      .map((w) => ({ walletId: w.id, billingAccountId: w.billing_account_id, currency: w.currency, paymentMode: w.payment_mode, lowBalanceThreshold: w.low_balance_threshold === null ? null : new Decimal(w.low_balance_threshold), before: w.start, after: w.state.balance, cause: w.cause ?? 'batch' }));
+    const bucketChanges = [...bucketsByAccount.values()].flat().filter((b) => !b.remaining.equals(bucketBefore.get(b.id)!))
+      .map((b) => ({ bucketId: b.id, billingAccountId: b.billingAccountId, allowanceId: b.allowanceId, unit: b.unit, initial: b.initial, notifiedPercent: bucketRows.get(b.id)!.notified_percent, before: bucketBefore.get(b.id)!, after: b.remaining }));
+    if (walletChanges.length > 0 || bucketChanges.length > 0) await emitBalanceEvents(sql, now, walletChanges, bucketChanges);
+  }
+  return checked.map((c) => c.reply!);
+}
+
+export interface CloseRequest {
+  reservationId: string;
+  usedUnits: string;
+  closing: 'COMMITTED' | 'RELEASED' | 'EXPIRED';
 }
 
 /**
@@ -104,45 +195,86 @@ export async function reserve(sql: Sql, req: WalletReserveRequest, now: Date): P
  * Repeating a commit on a closed reservation answers its final state.
  */
 export async function closeReservation(sql: Sql, reservationId: string, usedUnitsText: string, now: Date, closing: 'COMMITTED' | 'RELEASED' | 'EXPIRED'): Promise<WalletSessionReply> {
-  if (!DECIMAL.test(usedUnitsText ?? '')) return { resultCode: 'RATING_FAILED', reservationId, error: { code: 'AMOUNT_INVALID', message: 'usedUnits must be a non-negative decimal' } };
-  const head = (await sql.query<{ wallet_id: string }>(`select wallet_id from reservation where id = $1`, [reservationId]))[0];
-  if (!head) return { resultCode: 'USER_UNKNOWN', reservationId, error: { code: 'RESERVATION_NOT_FOUND', message: `Reservation ${reservationId} does not exist` } };
-  const wallet = (await walletById(sql, head.wallet_id, true))!; // wallet first, then reservation: the same lock order as reserve
-  const r = (await sql.query<ReservationRow>(`select * from reservation where id = $1 for update`, [reservationId]))[0]!;
-  if (r.status !== 'RESERVED') return { resultCode: 'SUCCESS', reservationId, status: r.status, usedUnits: r.used_units ?? '0', amountCharged: r.status === 'COMMITTED' ? undefined : '0' };
-  const granted = new Decimal(r.granted_units);
-  const used = Decimal.min(new Decimal(usedUnitsText), granted);
-  let left = used;
-  const entries: Entry[] = [];
-  const reservedUnits = accountId(r.billing_account_id, 'RESERVED', r.unit);
-  const bucketStatus = new Map((await sql.query<{ id: string; status: string }>(`select id, status from bucket where id = any($1::text[])`, [r.bucket_parts.map((p) => p.bucketId)])).map((b) => [b.id, b.status]));
-  for (const p of r.bucket_parts) {
-    const units = new Decimal(p.units);
-    const take = Decimal.min(left, units);
-    left = left.minus(take);
-    if (!take.isZero()) entries.push({ accountId: reservedUnits, unit: r.unit, amount: take.negated() }, { accountId: accountId(r.billing_account_id, 'ALLOWANCE_USED', r.unit), unit: r.unit, amount: take });
-    const back = units.minus(take);
-    if (!back.isZero()) {
-      const target = bucketStatus.get(p.bucketId) === 'ACTIVE' ? p.bucketId : accountId(r.billing_account_id, 'ALLOWANCE_EXPIRED', r.unit);
-      entries.push({ accountId: reservedUnits, unit: r.unit, amount: back.negated() }, { accountId: target, unit: r.unit, amount: back });
-    }
-  }
-  const reserved = new Decimal(r.money_reserved);
-  const charged = Decimal.min(round6(left.times(new Decimal(r.price_per_unit))), reserved);
-  const reservedMoney = accountId(r.billing_account_id, 'RESERVED', wallet.currency);
-  const source = wallet.payment_mode === 'PREPAID' ? wallet.id : accountId(r.billing_account_id, 'UNBILLED_RECEIVABLE', wallet.currency);
-  if (!charged.isZero()) entries.push({ accountId: reservedMoney, unit: wallet.currency, amount: charged.negated() }, { accountId: accountId(r.billing_account_id, 'REVENUE', wallet.currency), unit: wallet.currency, amount: charged });
-  const refund = reserved.minus(charged);
-  if (!refund.isZero()) entries.push({ accountId: reservedMoney, unit: wallet.currency, amount: refund.negated() }, { accountId: source, unit: wallet.currency, amount: refund });
-  await postTransactions(sql, [{ idempotencyKey: `CLOSE:${r.id}`, kind: closing === 'COMMITTED' ? 'COMMIT' : closing, billingAccountId: r.billing_account_id, reference: r.session_id, outcome: { used: fmt(used), charged: fmt(charged) }, entries }], now);
-  await sql.query(`update reservation set status = $2, used_units = $3, closed_at = $4 where id = $1`, [r.id, closing, fmt(used), now]);
-  return { resultCode: 'SUCCESS', reservationId, status: closing, usedUnits: used.toFixed(), amountCharged: fmt(charged) };
+  return (await closeMany(sql, [{ reservationId, usedUnits: usedUnitsText, closing }], now))[0]!;
 }
 
-/** Stale reservations (past their validity) give everything back. Time is passed in. */
+/**
+ * Closes many reservations in ONE transaction with a constant number of statements: wallets
+ * locked in id order, then the reservations (same lock order as reserve), one ledger
+ * transaction per reservation, one update for all. Each request is answered on its own.
+ */
+export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Promise<WalletSessionReply[]> {
+  const replies: (WalletSessionReply | undefined)[] = items.map((it) => {
+    const reservationId = typeof it?.reservationId === 'string' ? it.reservationId : '';
+    if (!reservationId) return { resultCode: 'RATING_FAILED', reservationId, error: { code: 'INVALID_INPUT', message: 'reservationId is required' } };
+    if (typeof it.usedUnits !== 'string' || !DECIMAL.test(it.usedUnits)) return { resultCode: 'RATING_FAILED', reservationId, error: { code: 'AMOUNT_INVALID', message: 'usedUnits must be a non-negative decimal' } };
+    return undefined;
+  });
+  const ids = [...new Set(items.filter((_, i) => !replies[i]).map((it) => it.reservationId))];
+  if (ids.length === 0) return replies as WalletSessionReply[];
+  const heads = await sql.query<{ wallet_id: string }>(`select distinct wallet_id from reservation where id = any($1::text[])`, [ids]);
+  const wallets = new Map(heads.length === 0 ? [] : (await lockWallets(sql, { ids: heads.map((h) => h.wallet_id) })).map((w) => [w.id, w]));
+  const rows = new Map((await sql.query<ReservationRow>(`select * from reservation where id = any($1::text[]) order by id for update`, [ids])).map((r) => [r.id, r]));
+  const bucketIds = [...new Set([...rows.values()].filter((r) => r.status === 'RESERVED').flatMap((r) => r.bucket_parts.map((p) => p.bucketId)))];
+  const bucketStatus = new Map(bucketIds.length === 0 ? [] : (await sql.query<{ id: string; status: string }>(`select id, status from bucket where id = any($1::text[])`, [bucketIds])).map((b) => [b.id, b.status]));
+  const txs: NewTransaction[] = [];
+  const closed: ReservationRow[] = [];
+  items.forEach((it, i) => {
+    if (replies[i]) return;
+    const { reservationId, closing } = it;
+    const r = rows.get(reservationId);
+    if (!r) {
+      replies[i] = { resultCode: 'USER_UNKNOWN', reservationId, error: { code: 'RESERVATION_NOT_FOUND', message: `Reservation ${reservationId} does not exist` } };
+      return;
+    }
+    if (r.status !== 'RESERVED') {
+      replies[i] = { resultCode: 'SUCCESS', reservationId, status: r.status, usedUnits: r.used_units ?? '0', amountCharged: r.status === 'COMMITTED' ? undefined : '0' };
+      return;
+    }
+    const wallet = wallets.get(r.wallet_id)!;
+    const granted = new Decimal(r.granted_units);
+    const used = Decimal.min(new Decimal(it.usedUnits), granted);
+    let left = used;
+    const entries: Entry[] = [];
+    const reservedUnits = accountId(r.billing_account_id, 'RESERVED', r.unit);
+    for (const p of r.bucket_parts) {
+      const units = new Decimal(p.units);
+      const take = Decimal.min(left, units);
+      left = left.minus(take);
+      if (!take.isZero()) entries.push({ accountId: reservedUnits, unit: r.unit, amount: take.negated() }, { accountId: accountId(r.billing_account_id, 'ALLOWANCE_USED', r.unit), unit: r.unit, amount: take });
+      const back = units.minus(take);
+      if (!back.isZero()) {
+        const target = bucketStatus.get(p.bucketId) === 'ACTIVE' ? p.bucketId : accountId(r.billing_account_id, 'ALLOWANCE_EXPIRED', r.unit);
+        entries.push({ accountId: reservedUnits, unit: r.unit, amount: back.negated() }, { accountId: target, unit: r.unit, amount: back });
+      }
+    }
+    const reserved = new Decimal(r.money_reserved);
+    const charged = Decimal.min(round6(left.times(new Decimal(r.price_per_unit))), reserved);
+    const reservedMoney = accountId(r.billing_account_id, 'RESERVED', wallet.currency);
+    const source = wallet.payment_mode === 'PREPAID' ? wallet.id : accountId(r.billing_account_id, 'UNBILLED_RECEIVABLE', wallet.currency);
+    if (!charged.isZero()) entries.push({ accountId: reservedMoney, unit: wallet.currency, amount: charged.negated() }, { accountId: accountId(r.billing_account_id, 'REVENUE', wallet.currency), unit: wallet.currency, amount: charged });
+    const refund = reserved.minus(charged);
+    if (!refund.isZero()) entries.push({ accountId: reservedMoney, unit: wallet.currency, amount: refund.negated() }, { accountId: source, unit: wallet.currency, amount: refund });
+    txs.push({ idempotencyKey: `CLOSE:${r.id}`, kind: closing === 'COMMITTED' ? 'COMMIT' : closing, billingAccountId: r.billing_account_id, reference: r.session_id, outcome: { used: fmt(used), charged: fmt(charged) }, entries });
+    // A second close of the same reservation in this batch answers the final state.
+    r.status = closing;
+    r.used_units = fmt(used);
+    closed.push(r);
+    replies[i] = { resultCode: 'SUCCESS', reservationId, status: closing, usedUnits: used.toFixed(), amountCharged: fmt(charged) };
+  });
+  if (closed.length > 0) {
+    await postTransactions(sql, txs, now);
+    await sql.query(`update reservation r set status = t.status, used_units = t.used, closed_at = $4 from unnest($1::text[], $2::text[], $3::numeric[]) as t(id, status, used) where r.id = t.id`, [
+      closed.map((r) => r.id), closed.map((r) => r.status), closed.map((r) => r.used_units), now,
+    ]);
+  }
+  return replies as WalletSessionReply[];
+}
+
+/** Stale reservations (past their validity) give everything back, in batches. Time is passed in. */
 export async function expireReservations(sql: Sql, now: Date, limit = 500): Promise<number> {
   const due = await sql.query<{ id: string }>(`select id from reservation where status = 'RESERVED' and expires_at <= $1 order by expires_at limit $2`, [now, limit]);
-  for (const r of due) await closeReservation(sql, r.id, '0', now, 'EXPIRED');
+  if (due.length > 0) await closeMany(sql, due.map((r) => ({ reservationId: r.id, usedUnits: '0', closing: 'EXPIRED' as const })), now);
   return due.length;
 }
 

@@ -1,11 +1,12 @@
 import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
 import { BILLING_STREAM, EVENTS, RPC, WORK_SUBJECTS, parseCloudEvent } from '@ledgerline/contracts';
-import type { ChargeRequest, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveRequest } from '@ledgerline/contracts';
+import type { ChargeRequest, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
 import { deliverFrom, type ServiceRuntime } from '@ledgerline/platform';
 import type { Db } from '../persistence/sql';
 import { applyCharges } from '../application/apply-charges';
 import { openWallet } from '../application/wallets';
-import { closeReservation, reserve } from '../application/reservations';
+import { closeMany, reserveMany, type CloseRequest } from '../application/reservations';
+import { GroupCommit } from '../application/group-commit';
 import { grantFromSubscription } from '../application/grant-from-subscription';
 import type { CatalogClient } from '../adapters/catalog-client';
 
@@ -95,21 +96,28 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
     }, stopped),
   );
 
-  // Online charging over core NATS request/reply (queue group: any replica answers).
+  // Online charging over core NATS request/reply (queue group: any replica answers), with group
+  // commit: the requests of the last ~1 ms are applied together in one transaction, one reply each.
+  const group = { maxWaitMs: Number(process.env.WALLETS_RPC_WAIT_MS ?? 1), maxBatch: Number(process.env.WALLETS_RPC_MAX_BATCH ?? 200), maxInFlight: Number(process.env.WALLETS_RPC_IN_FLIGHT ?? 3) };
+  const internal = (error: unknown) => {
+    runtime.logger.error({ err: error }, 'online charging request failed');
+    return { code: 'INTERNAL', message: (error as Error)?.message ?? 'internal error' };
+  };
+  const nudge = () => runtime.relay.nudge();
+  const reserves = new GroupCommit<WalletReserveRequest, WalletReserveReply>(db, (sql, reqs) => reserveMany(sql, reqs, runtime.clock.now()), (_req, error) => ({ resultCode: 'RATING_FAILED', error: internal(error) }), group, nudge);
+  const closes = new GroupCommit<CloseRequest, WalletSessionReply>(db, (sql, reqs) => closeMany(sql, reqs, runtime.clock.now()), (req, error) => ({ resultCode: 'RATING_FAILED', reservationId: req.reservationId, error: internal(error) }), group, nudge);
   const nc = runtime.messaging.nc;
   const subs = [
-    nc.subscribe(RPC.walletReserve, { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletReserveRequest) => db.tx((sql) => reserve(sql, req, runtime.clock.now())))) }),
-    nc.subscribe(RPC.walletCommit, { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletCommitRequest) => db.tx((sql) => closeReservation(sql, req.reservationId, req.usedUnits, runtime.clock.now(), 'COMMITTED')))) }),
-    nc.subscribe(RPC.walletRelease, { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletReleaseRequest) => db.tx((sql) => closeReservation(sql, req.reservationId, '0', runtime.clock.now(), 'RELEASED')))) }),
+    nc.subscribe(RPC.walletReserve, { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletReserveRequest) => reserves.submit(req))) }),
+    nc.subscribe(RPC.walletCommit, { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletCommitRequest) => closes.submit({ reservationId: req?.reservationId, usedUnits: req?.usedUnits, closing: 'COMMITTED' }))) }),
+    nc.subscribe(RPC.walletRelease, { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletReleaseRequest) => closes.submit({ reservationId: req?.reservationId, usedUnits: '0', closing: 'RELEASED' }))) }),
   ];
   async function answer<T>(msg: { json<X>(): X; respond(data: string): boolean }, work: (req: T) => Promise<unknown>): Promise<void> {
     let reply: unknown;
     try {
       reply = await work(msg.json<T>());
-      runtime.relay.nudge();
     } catch (error) {
-      runtime.logger.error({ err: error }, 'online charging request failed');
-      reply = { resultCode: 'RATING_FAILED', error: { code: 'INTERNAL', message: (error as Error).message } };
+      reply = { resultCode: 'RATING_FAILED', error: internal(error) };
     }
     msg.respond(JSON.stringify(reply));
   }
@@ -117,6 +125,7 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
   return async () => {
     stopping = true;
     for (const s of subs) s.unsubscribe();
+    await Promise.race([Promise.all([reserves.drain(), closes.drain()]), new Promise((r) => setTimeout(r, 2500))]);
     await Promise.race([Promise.allSettled(loops), new Promise((r) => setTimeout(r, 2500))]);
   };
 }

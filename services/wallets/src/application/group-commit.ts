@@ -1,0 +1,94 @@
+import type { Db, Sql } from '../persistence/sql';
+
+export interface GroupCommitOptions {
+  /** How long the first request of a batch waits for others (ms). */
+  maxWaitMs: number;
+  /** A batch is sent at once when this many are waiting. */
+  maxBatch: number;
+  /** Batches in flight at the same time (each holds one pooled connection). */
+  maxInFlight: number;
+}
+
+type Pending<Req, Rep> = { req: Req; resolve: (rep: Rep) => void; reject: (error: unknown) => void };
+
+/**
+ * Group commit: requests are queued and applied together, `work(sql, requests)` in one database
+ * transaction every `maxWaitMs` (or as soon as `maxBatch` are waiting), with one reply each.
+ * `work` decides every request on its own (a refused one is a reply, not a throw). If the batch
+ * transaction still throws (a database error), each request is retried alone in its own
+ * transaction, so one bad request never fails the others; a request that fails alone gets
+ * `onError`'s reply.
+ */
+export class GroupCommit<Req, Rep> {
+  private queue: Pending<Req, Rep>[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight = 0;
+  private readonly idle = new Set<() => void>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly work: (sql: Sql, reqs: Req[]) => Promise<Rep[]>,
+    private readonly onError: (req: Req, error: unknown) => Rep,
+    private readonly opts: GroupCommitOptions,
+    private readonly afterCommit: () => void = () => undefined,
+  ) {}
+
+  submit(req: Req): Promise<Rep> {
+    return new Promise<Rep>((resolve, reject) => {
+      this.queue.push({ req, resolve, reject });
+      if (this.queue.length >= this.opts.maxBatch) this.flush();
+      else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.opts.maxWaitMs);
+    });
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.inFlight > 0) await new Promise<void>((r) => this.idle.add(r));
+  }
+
+  private flush(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    while (this.queue.length > 0 && this.inFlight < this.opts.maxInFlight) {
+      const batch = this.queue.splice(0, this.opts.maxBatch);
+      this.inFlight++;
+      void this.run(batch).finally(() => {
+        this.inFlight--;
+        // Whatever queued meanwhile has already waited: send it now.
+        if (this.queue.length > 0) this.flush();
+        else if (this.inFlight === 0) {
+          for (const r of [...this.idle]) {
+            this.idle.delete(r);
+            r();
+          }
+        }
+      });
+    }
+  }
+
+  private async run(batch: Pending<Req, Rep>[]): Promise<void> {
+    try {
+      const replies = await this.db.tx((sql) => this.work(sql, batch.map((p) => p.req)));
+      batch.forEach((p, i) => p.resolve(replies[i]!));
+      this.afterCommit();
+      return;
+    } catch {
+      // A database error (not a refusal): retry each request alone below.
+    }
+    for (const p of batch) {
+      try {
+        const [reply] = await this.db.tx((sql) => this.work(sql, [p.req]));
+        p.resolve(reply!);
+      } catch (error) {
+        try {
+          p.resolve(this.onError(p.req, error));
+        } catch (e) {
+          p.reject(e);
+        }
+      }
+    }
+    this.afterCommit();
+  }
+}
