@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, ok, publishCatalog, startTestSystem, type System, freshMsisdn } from './harness';
 const msisdn0 = freshMsisdn();
 const msisdn1 = freshMsisdn();
+const msisdn2 = freshMsisdn();
+const msisdn3 = freshMsisdn();
 // Record ids derive from (source, eventId) and are the JetStream message ids: unique per run, since
 // runs share NATS and its duplicate window.
 const RUN = Math.random().toString(36).slice(2, 8);
@@ -26,6 +28,7 @@ describe('usage is rated and charged end to end', () => {
       await system.graphql('mutation($i: OpenBillingAccountInput!) { openBillingAccount(input: $i) { billingAccount { id } } }', { i: { customerId: createCustomer.customer.id, paymentMode, currency: 'EUR', ...extra } }),
     );
     const accountId = openBillingAccount.billingAccount.id as string;
+    customerOf.set(accountId, createCustomer.customer.id);
     const { addLine } = ok(await system.graphql('mutation($i: AddLineInput!) { addLine(input: $i) { line { id } } }', { i: { billingAccountId: accountId, msisdn, planCode } }));
     // Wallets opens the wallet and grants the plan's allowances from subscribers' events.
     await eventually(async () => {
@@ -35,6 +38,7 @@ describe('usage is rated and charged end to end', () => {
     return { accountId, lineId: addLine.line.id as string };
   }
 
+  const customerOf = new Map<string, string>();
   const RECORD = 'mutation($i: RecordUsageInput!) { recordUsage(input: $i) { results { status duplicate rejectionCode } } }';
   const recordsOf = async (lineId: string) =>
     ok(
@@ -84,6 +88,80 @@ describe('usage is rated and charged end to end', () => {
     expect(cmp.map((c: { planCode: string }) => c.planCode).sort()).toEqual(['PREPAID_BUNDLE_30D', 'PREPAID_PAYG']);
     expect(Number(cmp[0].total)).toBeLessThanOrEqual(Number(cmp[1].total));
     expect(Number(cmp.find((c: { planCode: string }) => c.planCode === 'PREPAID_PAYG').total)).toBeGreaterThan(0); // 10.5 GB pay-as-you-go is not free
+  });
+
+  it('a postpaid line roaming outside the EU has the charge accrued as unbilled; EU roaming comes out of the bundle', async () => {
+    const { accountId, lineId } = await lineOn('POSTPAID', 'POSTPAID_20GB', msisdn2);
+    const now = Date.now();
+    ok(
+      await system.graphql(RECORD, {
+        i: {
+          source: 'e2e',
+          records: [
+            { eventId: `e2e-roam-us-${RUN}`, msisdn: msisdn2, usageType: 'DATA', quantity: '12.34', occurredAt: new Date(now - 300).toISOString(), roamingCountry: 'US' },
+            { eventId: `e2e-roam-fr-${RUN}`, msisdn: msisdn2, usageType: 'DATA', quantity: '300', occurredAt: new Date(now - 200).toISOString(), roamingCountry: 'FR' },
+          ],
+        },
+      }),
+    );
+    const done = await eventually(async () => {
+      const nodes = await recordsOf(lineId);
+      return nodes.length === 2 && nodes.every((n: { chargeStatus: string }) => n.chargeStatus === 'APPLIED') ? nodes : null;
+    }, 'both roaming charges applied by the ledger', 30_000);
+    const us = done.find((n: { eventId: string }) => n.eventId === `e2e-roam-us-${RUN}`);
+    const fr = done.find((n: { eventId: string }) => n.eventId === `e2e-roam-fr-${RUN}`);
+    // Outside the EU: 12.34 MB rounded up to 0.1 MB increments = 12.4 MB at 0.49 EUR/MB, no bundle.
+    expect(us).toMatchObject({ status: 'RATED', decision: 'RATED', chargeStatus: 'APPLIED' });
+    expect(Number(us.unitsFromAllowances)).toBe(0);
+    expect(us.amountCharged.amount).toMatch(/^6\.0760*$/);
+    // In the EU, roam like at home: the 20 GB bundle pays, no money.
+    expect(Number(fr.unitsFromAllowances)).toBe(300);
+    expect(Number(fr.amountCharged.amount)).toBe(0);
+
+    const wallet = ok(await system.graphql('query($id: ID!) { billingAccount(id: $id) { wallets { paymentMode balance { amount } unbilled { amount currency } } } }', { id: accountId })).billingAccount.wallets[0];
+    expect(wallet.paymentMode).toBe('POSTPAID');
+    expect(wallet.unbilled.currency).toBe('EUR');
+    expect(wallet.unbilled.amount).toMatch(/^6\.0760*$/);
+    expect(Number(wallet.balance.amount)).toBe(0);
+    const trace = ok(await system.graphql('query($f: UsageRecordFilter) { usageRecords(filter: $f, first: 5) { edges { node { eventId ratingTrace } } } }', { f: { lineId } })).usageRecords.edges.find(
+      (e: { node: { eventId: string } }) => e.node.eventId === `e2e-roam-us-${RUN}`,
+    ).node.ratingTrace;
+    expect(JSON.stringify(trace)).toContain('roaming-world-data');
+  });
+
+  it('a line that reaches 80 % of its data gets the notification once, and the upsell offer it can accept', async () => {
+    const { accountId, lineId } = await lineOn('PREPAID', 'PREPAID_BUNDLE_30D', msisdn3);
+    const now = Date.now();
+    const data = (n: number, quantity: string) => ({ eventId: `e2e-80-${n}-${RUN}`, msisdn: msisdn3, usageType: 'DATA', quantity, occurredAt: new Date(now - 500 + n).toISOString() });
+    ok(await system.graphql(RECORD, { i: { source: 'e2e', records: [data(1, '4000'), data(2, '4300')] } })); // 8,300 of 10,240 MB: 81 %
+    ok(await system.graphql(RECORD, { i: { source: 'e2e', records: [data(3, '500')] } })); // 86 %: still the 80 % band
+
+    const customer = { role: 'CUSTOMER' as const, subject: 'e2e-customer', customerId: customerOf.get(accountId)! };
+    const NOTES = 'query($id: ID!) { line(id: $id) { notifications { channel receiver template content state } usage { allowances { allowanceId usedRatio } } } }';
+    const line = await eventually(async () => {
+      const l = ok(await system.graphql(NOTES, { id: lineId }, customer)).line;
+      return l.notifications.some((n: { template: string; state: string }) => n.template === 'DATA_80_PERCENT' && n.state === 'SENT') ? l : null;
+    }, 'the 80 % notification to be sent', 30_000);
+    expect(Number(line.usage.allowances.find((a: { allowanceId: string }) => a.allowanceId === 'data').usedRatio)).toBeGreaterThanOrEqual(0.8);
+    const eighty = line.notifications.filter((n: { template: string }) => n.template === 'DATA_80_PERCENT');
+    expect(eighty).toEqual([{ channel: 'SMS', receiver: msisdn3, template: 'DATA_80_PERCENT', content: `You have used 80% of your data allowance for ${new Date(now).toISOString().slice(0, 7)}.`, state: 'SENT' }]);
+    expect(line.notifications.some((n: { template: string }) => n.template === 'DATA_50_PERCENT')).toBe(false); // the jump went past 50 % in one batch: only the band it landed in
+
+    // The plan's offer rule fired at 80 % too: the worker's upsell workflow offers the data boost.
+    const OFFERS = 'query($id: ID!) { line(id: $id) { offers { id state offerCode price { amount currency } } notifications { template } } }';
+    const offered = await eventually(async () => {
+      const l = ok(await system.graphql(OFFERS, { id: lineId }, customer)).line;
+      return l.offers.length && l.notifications.some((n: { template: string }) => n.template === 'UPSELL_OFFER') ? l : null;
+    }, 'the upsell offer', 30_000);
+    expect(offered.offers).toEqual([{ id: expect.any(String), state: 'PRESENTED', offerCode: 'DATA_BOOST_5GB', price: { amount: '5.00', currency: 'EUR' } }]);
+    const accepted = ok(
+      await system.graphql('mutation($i: RespondToUpsellOfferInput!) { respondToUpsellOffer(input: $i) { offer { state } order { kind status } } }', { i: { offerId: offered.offers[0].id, accept: true } }, customer),
+    ).respondToUpsellOffer;
+    expect(accepted.offer.state).toBe('ACCEPTED');
+    expect(accepted.order.kind).toBe('ADD_ON');
+    // Another customer cannot read it.
+    const stranger = await system.graphql(NOTES, { id: lineId }, { role: 'CUSTOMER', subject: 'e2e-stranger', customerId: 'cus_someone_else' });
+    expect(stranger.data?.line ?? null).toBeNull();
   });
 
   it('a suspended line is denied', async () => {

@@ -13,6 +13,10 @@ import { createWorker, DEFAULT_TASK_QUEUE } from './worker';
 import { createInvoicingActivities, GraphqlInvoicingClient, GraphqlLineControlClient } from './activities/invoicing';
 import { createOrderActivities, GraphqlOrdersClient } from './activities/orders';
 import { LogReminders, SandboxNetworkProvisioning } from './adapters/sandbox-network';
+import { createUpsellActivities, GraphqlUpsellClient } from './activities/upsell';
+import { startOfferBridge } from './offer-bridge';
+import { Client, Connection } from '@temporalio/client';
+import { connectMessaging } from '@ledgerline/platform';
 
 export interface WorkerConfig {
   temporalAddress: string;
@@ -69,6 +73,7 @@ function moreActivities(config: WorkerConfig, logger: Logger) {
       lines: new GraphqlLineControlClient({ url, headers }),
     }),
     ...createOrderActivities({ orders: new GraphqlOrdersClient(url, headers), provisioning: new SandboxNetworkProvisioning(logger) }),
+    ...createUpsellActivities({ upsell: new GraphqlUpsellClient({ url, headers }) }),
   };
 }
 
@@ -77,6 +82,28 @@ function temporalLogger(logger: Logger): TemporalLogger {
   const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
   const at = (level: LogLevel) => (message: string, meta?: LogMetadata) => logger[levels[level]]({ ...meta }, message);
   return { log: (level, message, meta) => at(level)(message, meta), trace: at('TRACE'), debug: at('DEBUG'), info: at('INFO'), warn: at('WARN'), error: at('ERROR') };
+}
+
+/**
+ * Events that start workflows (a plan's offer rule → upsellOfferWorkflow). Needs NATS_URL and the
+ * graph; an end-to-end run (DB_SCHEMA_PREFIX) gets its own throwaway consumer.
+ */
+async function startEventBridges(config: WorkerConfig, logger: Logger): Promise<() => Promise<void>> {
+  const natsUrl = process.env.NATS_URL;
+  if (!natsUrl || !config.invoicingUrl) {
+    logger.warn('NATS_URL or GATEWAY_URL not set: events do not start upsell offers');
+    return async () => {};
+  }
+  const messaging = await connectMessaging(natsUrl, 'ledgerline-worker');
+  const clientConnection = await Connection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection: clientConnection, namespace: config.namespace });
+  const prefix = process.env.DB_SCHEMA_PREFIX ?? '';
+  const stop = await startOfferBridge({ messaging, client, taskQueue: config.taskQueue, logger, name: prefix ? `worker_${prefix.replace(/_+$/, '')}` : 'worker', throwaway: Boolean(prefix) });
+  return async () => {
+    await stop();
+    await messaging.nc.drain().catch(() => undefined);
+    await clientConnection.close();
+  };
 }
 
 export async function main(): Promise<void> {
@@ -105,6 +132,8 @@ export async function main(): Promise<void> {
     ...(existsSync(bundlePath) ? { workflowBundle: { codePath: bundlePath } } : {}),
   });
 
+  const stopBridges = await startEventBridges(config, logger);
+
   // SIGINT/SIGTERM: stop polling, let in-flight activities finish (shutdownGraceTime), then exit.
   // Temporal redelivers anything unfinished to another worker; activities are idempotent.
   // Ctrl-C reaches every process of the group and the supervisor then sends SIGTERM: stop once.
@@ -122,6 +151,7 @@ export async function main(): Promise<void> {
   try {
     await worker.run();
   } finally {
+    await stopBridges();
     await connection.close();
     logger.info('worker stopped');
   }

@@ -31,6 +31,7 @@ export const ID_PREFIX = {
   event: 'evt',
   order: 'ord',
   message: 'msg',
+  upsellOffer: 'upo',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

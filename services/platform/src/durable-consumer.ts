@@ -1,10 +1,11 @@
-import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { BILLING_STREAM } from '@ledgerline/contracts';
-import { deliverFrom } from './nats';
+import { deliverFrom, type Messaging } from './nats';
+import type { Logger } from './logger';
 import type { ServiceRuntime } from './service';
 
 export interface DurableConsumerSpec {
-  /** Short name, unique within the service: the durable is `<service>_<name>` (plus the schema in tests). */
+  /** Short name, unique within its host: the durable is `<host>_<name>`. */
   name: string;
   /** One subject filter per consumer, so NATS servers before 2.10 (no filter_subjects) work too. */
   filter: string;
@@ -15,24 +16,33 @@ export interface DurableConsumerSpec {
   handle(messages: JsMsg[]): Promise<void>;
   /** Messages per fetch (default 500). */
   batchSize?: number;
+  /**
+   * Where a new (non-throwaway) durable starts: the whole stream (default: read models are built
+   * from history) or only what arrives from now on (bridges that start work, not rebuild state).
+   */
+  startAt?: 'all' | 'new';
+}
+
+export interface ConsumerHost {
+  messaging: Messaging;
+  logger: Logger;
+  /** Prefix of the durable names. */
+  name: string;
+  /** A test or end-to-end run: consumers start at this process's start and are deleted on stop. */
+  throwaway: boolean;
 }
 
 /**
  * Runs durable pull consumers on the BILLING stream, one loop each: fetch a batch, apply it,
  * acknowledge it. A failing batch is logged and redelivered after a pause; the loop never dies.
- * Test and end-to-end runs (schema starting with `t_` or `e2e_`, or `throwaway`) get their own consumers,
- * starting at this process's start, deleted on stop.
  */
-export async function startDurableConsumers(runtime: ServiceRuntime, specs: DurableConsumerSpec[], options: { throwaway?: boolean } = {}): Promise<() => Promise<void>> {
-  const service = runtime.config.service;
-  const schema = runtime.config.databaseSchema;
-  const throwaway = options.throwaway ?? /^(t|e2e)_/.test(schema);
-  const { jsm, js } = runtime.messaging;
+export async function runDurableConsumers(host: ConsumerHost, specs: DurableConsumerSpec[]): Promise<() => Promise<void>> {
+  const { jsm, js } = host.messaging;
   let running = true;
   const created: string[] = [];
   const loops: Promise<void>[] = [];
   for (const spec of specs) {
-    const durable = schema === service ? `${service}_${spec.name}` : `${service}_${spec.name}_${schema}`;
+    const durable = `${host.name}_${spec.name}`;
     try {
       await jsm.consumers.info(BILLING_STREAM.name, durable);
     } catch {
@@ -40,7 +50,7 @@ export async function startDurableConsumers(runtime: ServiceRuntime, specs: Dura
         durable_name: durable,
         filter_subject: spec.filter,
         ack_policy: AckPolicy.Explicit,
-        ...deliverFrom(throwaway),
+        ...(spec.startAt === 'new' && !host.throwaway ? { deliver_policy: DeliverPolicy.New } : deliverFrom(host.throwaway)),
         max_ack_pending: 10_000,
         ack_wait: 60_000_000_000,
       });
@@ -59,7 +69,7 @@ export async function startDurableConsumers(runtime: ServiceRuntime, specs: Dura
             for (const m of batch) m.ack();
           } catch (err) {
             if (!running) break;
-            runtime.logger.warn({ err, consumer: durable }, 'consumer batch failed; it will be redelivered');
+            host.logger.warn({ err, consumer: durable }, 'consumer batch failed; it will be redelivered');
             await new Promise((r) => setTimeout(r, 500));
           }
         }
@@ -69,6 +79,18 @@ export async function startDurableConsumers(runtime: ServiceRuntime, specs: Dura
   return async () => {
     running = false;
     await Promise.all(loops);
-    if (throwaway) for (const name of created) await jsm.consumers.delete(BILLING_STREAM.name, name).catch(() => undefined);
+    if (host.throwaway) for (const name of created) await jsm.consumers.delete(BILLING_STREAM.name, name).catch(() => undefined);
   };
+}
+
+/**
+ * A service's consumers: durables named `<service>_<name>` (plus the schema when it is not the
+ * default one). Test and end-to-end runs (schema starting with `t_` or `e2e_`) are throwaway.
+ */
+export function startDurableConsumers(runtime: ServiceRuntime, specs: DurableConsumerSpec[], options: { throwaway?: boolean } = {}): Promise<() => Promise<void>> {
+  const { service, databaseSchema: schema } = runtime.config;
+  return runDurableConsumers(
+    { messaging: runtime.messaging, logger: runtime.logger, name: schema === service ? service : `${service}_${schema}`, throwaway: options.throwaway ?? /^(t|e2e)_/.test(schema) },
+    specs,
+  );
 }

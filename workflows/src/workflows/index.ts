@@ -7,3 +7,5 @@ export { billRunWorkflow, billRunBatchWorkflow, billRunProgressQuery } from './b
 export { dunningWorkflow, paymentRecordedSignal, disputeChangedSignal, dunningStatusQuery } from './dunning';
 export { orderFulfilmentWorkflow, orderStepQuery } from './order-fulfilment';
 export type { OrderFulfilmentInput, OrderFulfilmentResult } from './order-fulfilment';
+export { upsellOfferWorkflow, upsellOfferStateQuery } from './upsell-offer';
+export type { UpsellOfferInput } from './upsell-offer';

@@ -102,6 +102,10 @@ export function composeMessage(template: string, p: Record<string, string>): { s
       return { subject: 'Your balance is low', content: `Your balance is ${p.balance}, below ${p.threshold}. Top up to keep using the service.` };
     case 'BALANCE_DEPLETED':
       return { subject: 'Your balance is used up', content: `Your balance is used up (${p.balance}); chargeable service stops until you top up.` };
+    case 'UPSELL_OFFER':
+      return { subject: `Offer: ${p.offerName}`, content: `Running low? Add ${p.offerName} for ${p.price}. Accept it in the app before ${p.expiresAt}.` };
+    case 'UPSELL_REMINDER':
+      return { subject: `Last chance: ${p.offerName}`, content: `Your offer of ${p.offerName} for ${p.price} expires at ${p.expiresAt}.` };
     case 'ALLOWANCE_EXPIRING':
       return { subject: `Your ${p.allowance} allowance expires soon`, content: `Your ${p.allowance} allowance (${p.remaining} left) expires on ${p.validTo}.` };
     default:

@@ -2,7 +2,7 @@ import type DataLoader from 'dataloader';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { conflict, decodeCursor, money as contractMoney, round, DomainError, pageSize, scalarResolvers, toConnection, type PageArgs } from '@ledgerline/contracts';
 import type { Em, RequestContext } from '@ledgerline/platform';
-import { BillingAccount, CommunicationMessage, Customer, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
+import { BillingAccount, CommunicationMessage, Customer, Line, OneOffCharge, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
 import { createCustomer, type CreateCustomerCommand } from '../application/create-customer';
 import { openBillingAccount, type OpenBillingAccountCommand } from '../application/open-billing-account';
 import { addLine, type AddLineCommand, type LineOrderResult } from '../application/add-line';
@@ -12,6 +12,7 @@ import { changePlan, previewPlanChange, type PlanChangeCommand } from '../applic
 import { requestLineChange, type LineChangeCommand } from '../application/line-orders';
 import { completeOrder, failOrder, startOrder } from '../application/fulfil-order';
 import { normalizeMsisdn } from '../domain/validation';
+import { closeUpsellOffer, presentUpsellOffer, remindUpsellOffer, respondToUpsellOffer } from '../application/upsell';
 import type { CatalogClient } from '../ports/catalog-client';
 import type { OrderDispatcher } from '../ports/order-dispatcher';
 import type { ProvisioningAdapter } from '../ports/provisioning';
@@ -67,7 +68,7 @@ async function order(ctx: SubscribersContext, place: (em: Em, now: Date) => Prom
 }
 
 function requireSystem(ctx: SubscribersContext): void {
-  if (ctx.caller.role !== 'SYSTEM') throw new DomainError('FORBIDDEN', 'Only the order workflow may drive order steps', {}, 'FORBIDDEN');
+  if (ctx.caller.role !== 'SYSTEM') throw new DomainError('FORBIDDEN', 'Only Ledgerline workflows may do this', {}, 'FORBIDDEN');
 }
 
 /** Staff may change any line; a customer only their own, and only where `customerMay`. */
@@ -151,6 +152,31 @@ export const resolvers = {
       });
       return { ...result, preview };
     },
+    async presentUpsellOffer(_: unknown, a: { input: { lineId: string; offerCode: string; period: string; rule: string; validForHours?: number } }, ctx: SubscribersContext) {
+      requireSystem(ctx);
+      const hours = a.input.validForHours ?? 72;
+      if (!Number.isInteger(hours) || hours < 1 || hours > 720) throw new DomainError('VALIDITY_INVALID', 'validForHours must be a whole number of hours from 1 to 720', { field: 'input.validForHours' }, 'BAD_USER_INPUT');
+      const offer = await mutate(ctx, (em, now) => presentUpsellOffer(em, ctx.deps.catalog, { ...a.input, validForHours: hours, now }));
+      return { offer, order: null };
+    },
+    async respondToUpsellOffer(_: unknown, a: { input: { offerId: string; accept: boolean } }, ctx: SubscribersContext) {
+      if (!isStaff(ctx.caller)) {
+        const offer = await ctx.em.findOne(UpsellOffer, { id: a.input.offerId });
+        requireOwnAccount(ctx.caller, offer ? await ctx.accounts.load(offer.billingAccountId) : null, 'answer offers');
+      }
+      const { offer, placed } = await mutate(ctx, (em, now) => respondToUpsellOffer(em, ctx.deps.catalog, { ...a.input, now }));
+      if (placed?.order.status === 'ACKNOWLEDGED') await ctx.deps.dispatcher.dispatch(placed.order.id, ctx.runtime);
+      const em = ctx.em.fork();
+      return { offer: await em.findOneOrFail(UpsellOffer, { id: offer.id }), order: placed ? await em.findOneOrFail(ProductOrder, { id: placed.order.id }) : null };
+    },
+    async remindUpsellOffer(_: unknown, a: { input: { offerId: string } }, ctx: SubscribersContext) {
+      requireSystem(ctx);
+      return { offer: await mutate(ctx, (em, now) => remindUpsellOffer(em, { ...a.input, now })), order: null };
+    },
+    async closeUpsellOffer(_: unknown, a: { input: { offerId: string } }, ctx: SubscribersContext) {
+      requireSystem(ctx);
+      return { offer: await mutate(ctx, (em, now) => closeUpsellOffer(em, { ...a.input, now })), order: null };
+    },
     addAddOn: async (_: unknown, a: Input<AddAddOnCommand>, ctx: SubscribersContext) => (await authorizeLine(ctx, a.input.lineId, 'buy add-ons', true), order)(ctx, (em, now) => addAddOn(em, ctx.deps.catalog, { ...a.input, now })),
     suspendLine: lineChange('SUSPEND'),
     barLine: lineChange('BAR'),
@@ -193,6 +219,7 @@ export const resolvers = {
     subscription: async (l: Line, _: unknown, ctx: SubscribersContext) => (await ctx.subscriptionsOfLine.load(l.id)).find((s) => s.status === 'ACTIVE' || s.status === 'PENDING') ?? null,
     subscriptions: (l: Line, _: unknown, ctx: SubscribersContext) => ctx.subscriptionsOfLine.load(l.id),
     orders: (l: Line, _: unknown, ctx: SubscribersContext) => ctx.ordersOfLine.load(l.id),
+    offers: (l: Line, args: { state?: string | null }, ctx: SubscribersContext) => ctx.em.find(UpsellOffer, { lineId: l.id, ...(args.state ? { state: args.state } : {}) }, { orderBy: { createdAt: 'desc', id: 'asc' } }),
     notifications: (l: Line, args: { first?: number }, ctx: SubscribersContext) => ctx.em.find(CommunicationMessage, { lineId: l.id }, { orderBy: { createdAt: 'desc', id: 'asc' }, limit: pageSize(args, 20) }),
   },
   LineSubscription: {
@@ -206,5 +233,11 @@ export const resolvers = {
   },
   OneOffCharge: {
     amount: (c: OneOffCharge) => round(contractMoney(c.amount, c.currency)),
+  },
+  UpsellOffer: {
+    name: (o: UpsellOffer) => o.offerName,
+    price: (o: UpsellOffer) => round(contractMoney(o.price, o.currency)),
+    line: (o: UpsellOffer, _: unknown, ctx: SubscribersContext) => ctx.lines.load(o.lineId),
+    order: (o: UpsellOffer, _: unknown, ctx: SubscribersContext) => (o.orderId ? ctx.orders.load(o.orderId) : null),
   },
 };

@@ -159,4 +159,35 @@ export const CommunicationMessage = defineEntity({
 });
 export type CommunicationMessage = InferEntity<typeof CommunicationMessage>;
 
-export const entities = [Customer, BillingAccount, Line, Subscription, ProductOrder, OneOffCharge, CommunicationMessage];
+/**
+ * An add-on offered to a line because its usage called for one (a plan `offer` rule), open until
+ * it expires. PRESENTED → ACCEPTED (an add-on order) / DECLINED / EXPIRED; WITHDRAWN when it could
+ * not be offered (line not active, add-on already active, incompatible plan).
+ */
+export const UpsellOffer = defineEntity({
+  name: 'UpsellOffer',
+  tableName: 'upsell_offer',
+  properties: (p) => ({
+    id: p.string().primary().length(40),
+    lineId: p.string().length(40).index(),
+    billingAccountId: p.string().length(40),
+    offerCode: p.string().length(80),
+    offerName: p.string().length(200),
+    price: p.decimal('string').precision(18).scale(4),
+    currency: p.string().length(3),
+    /** The usage period whose usage triggered it (YYYY-MM). */
+    period: p.string().length(16),
+    /** The plan rule that fired. */
+    rule: p.string().length(120),
+    state: p.string().length(16),
+    reason: p.string().length(200).nullable(),
+    expiresAt: p.datetime(),
+    orderId: p.string().length(40).nullable(),
+    remindedAt: p.datetime().nullable(),
+    respondedAt: p.datetime().nullable(),
+    createdAt: p.datetime(),
+  }),
+});
+export type UpsellOffer = InferEntity<typeof UpsellOffer>;
+
+export const entities = [Customer, BillingAccount, Line, Subscription, ProductOrder, OneOffCharge, CommunicationMessage, UpsellOffer];

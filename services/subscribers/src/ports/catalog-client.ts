@@ -24,6 +24,8 @@ export interface CatalogClient {
 
 export interface CatalogOffer {
   code: string;
+  /** What customers see, e.g. "Data Boost 5 GB". */
+  name: string;
   currency: string;
   /** Decimal string in `currency`. */
   price: string;
@@ -34,8 +36,8 @@ export interface CatalogOffer {
 
 /** Reads an offer document (catalog/offers/*.json shape). */
 export function offerFromDocument(document: unknown): CatalogOffer {
-  const d = (document ?? {}) as { code?: string; currency?: string; price?: string; validityDays?: number; compatiblePlans?: string[] };
-  return { code: String(d.code), currency: String(d.currency), price: String(d.price ?? '0'), validityDays: Number(d.validityDays ?? 30), compatiblePlans: Array.isArray(d.compatiblePlans) ? d.compatiblePlans : [] };
+  const d = (document ?? {}) as { code?: string; name?: string; currency?: string; price?: string; validityDays?: number; compatiblePlans?: string[] };
+  return { code: String(d.code), name: String(d.name ?? d.code), currency: String(d.currency), price: String(d.price ?? '0'), validityDays: Number(d.validityDays ?? 30), compatiblePlans: Array.isArray(d.compatiblePlans) ? d.compatiblePlans : [] };
 }
 
 const PLAN_QUERY = /* GraphQL */ `

@@ -1,0 +1,141 @@
+import { conflict, deterministicId, notFound } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { Line, UpsellOffer } from '../persistence/entities';
+import type { CatalogClient } from '../ports/catalog-client';
+import { addAddOn, type AddOnEntry } from './add-add-on';
+import type { LineOrderResult } from './add-line';
+import { recordNotifications } from './notifications';
+import { currentSubscription } from './plans';
+
+/** The offer id for a line, period and add-on: the same trigger always means the same offer. */
+export function upsellOfferId(lineId: string, period: string, offerCode: string): string {
+  return deterministicId('upsellOffer', lineId, period, offerCode);
+}
+
+export interface PresentOfferCommand {
+  lineId: string;
+  offerCode: string;
+  period: string;
+  rule: string;
+  /** How long the customer has to accept (hours). */
+  validForHours: number;
+  now: Date;
+}
+
+const ISO_MINUTE = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/**
+ * Offers the add-on to the line and tells the customer, once per (line, period, add-on). When it
+ * cannot be offered, the offer is stored as WITHDRAWN with the reason, so the trigger is
+ * answered and auditable rather than dropped.
+ */
+export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: PresentOfferCommand): Promise<UpsellOffer> {
+  const id = upsellOfferId(c.lineId, c.period, c.offerCode);
+  const existing = await em.findOne(UpsellOffer, { id });
+  if (existing) return existing;
+  const line = await em.findOne(Line, { id: c.lineId });
+  if (!line) throw notFound('Line', c.lineId, 'input.lineId');
+  const offer = await catalog.offer(c.offerCode);
+  if (!offer) throw notFound('Offer', c.offerCode, 'input.offerCode');
+  const sub = await currentSubscription(em, line.id);
+  const activeAddOn = sub && (JSON.parse(sub.addOns) as AddOnEntry[]).some((a) => a.code === offer.code && (!a.endsAt || new Date(a.endsAt) > c.now));
+  const reason =
+    line.status !== 'ACTIVE'
+      ? `line is ${line.status}`
+      : !sub || sub.status !== 'ACTIVE'
+        ? 'line has no active plan'
+        : offer.compatiblePlans.length && !offer.compatiblePlans.includes(sub.planCode)
+          ? `${offer.code} is not sold with ${sub.planCode}`
+          : activeAddOn
+            ? `${offer.code} is already active`
+            : null;
+  const expiresAt = new Date(c.now.getTime() + c.validForHours * 3_600_000);
+  const row = em.create(UpsellOffer, {
+    id,
+    lineId: line.id,
+    billingAccountId: line.billingAccountId,
+    offerCode: offer.code,
+    offerName: offer.name,
+    price: offer.price,
+    currency: offer.currency,
+    period: c.period,
+    rule: c.rule,
+    state: reason ? 'WITHDRAWN' : 'PRESENTED',
+    reason,
+    expiresAt,
+    orderId: null,
+    remindedAt: null,
+    respondedAt: null,
+    createdAt: c.now,
+  });
+  await em.flush();
+  if (!reason) await tell(em, row, 'UPSELL_OFFER', c.now);
+  return row;
+}
+
+async function tell(em: Em, offer: UpsellOffer, template: 'UPSELL_OFFER' | 'UPSELL_REMINDER', now: Date): Promise<void> {
+  await recordNotifications(
+    em,
+    [
+      {
+        eventType: template,
+        eventId: `${offer.id}:${template}`,
+        billingAccountId: offer.billingAccountId,
+        lineId: offer.lineId,
+        template,
+        preferredChannel: null,
+        params: { offerName: offer.offerName, price: `${Number(offer.price).toFixed(2)} ${offer.currency}`, expiresAt: ISO_MINUTE(offer.expiresAt) },
+      },
+    ],
+    now,
+  );
+}
+
+async function loadOffer(em: Em, offerId: string): Promise<UpsellOffer> {
+  const offer = await em.findOne(UpsellOffer, { id: offerId });
+  if (!offer) throw notFound('UpsellOffer', offerId, 'input.offerId');
+  return offer;
+}
+
+/**
+ * The customer's answer. Accepting orders the add-on (idempotent by the offer: a retried accept
+ * returns the same order); answering an offer that is no longer open is a CONFLICT.
+ */
+export async function respondToUpsellOffer(em: Em, catalog: CatalogClient, c: { offerId: string; accept: boolean; now: Date }): Promise<{ offer: UpsellOffer; placed: LineOrderResult | null }> {
+  const offer = await loadOffer(em, c.offerId);
+  const idempotencyKey = `upsell:${offer.id}`;
+  if (offer.state === 'ACCEPTED' && c.accept) return { offer, placed: await addAddOn(em, catalog, { lineId: offer.lineId, offerCode: offer.offerCode, idempotencyKey, now: c.now }) };
+  if (offer.state !== 'PRESENTED') throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} is ${offer.state}`, { field: 'input.offerId' });
+  if (offer.expiresAt <= c.now) throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} expired at ${offer.expiresAt.toISOString()}`, { field: 'input.offerId' });
+  let placed: LineOrderResult | null = null;
+  if (c.accept) {
+    placed = await addAddOn(em, catalog, { lineId: offer.lineId, offerCode: offer.offerCode, idempotencyKey, now: c.now });
+    offer.orderId = placed.order.id;
+  }
+  offer.state = c.accept ? 'ACCEPTED' : 'DECLINED';
+  offer.respondedAt = c.now;
+  await em.flush();
+  return { offer, placed };
+}
+
+/** A reminder while the offer is still open; nothing once it was answered or reminded. */
+export async function remindUpsellOffer(em: Em, c: { offerId: string; now: Date }): Promise<UpsellOffer> {
+  const offer = await loadOffer(em, c.offerId);
+  if (offer.state !== 'PRESENTED' || offer.remindedAt || offer.expiresAt <= c.now) return offer;
+  offer.remindedAt = c.now;
+  await em.flush();
+  await tell(em, offer, 'UPSELL_REMINDER', c.now);
+  return offer;
+}
+
+/**
+ * Closes an offer nobody answered once it has expired. An answered offer, or one still open (the
+ * caller's timer ran ahead of our clock), is returned as it is: the caller looks at the state.
+ */
+export async function closeUpsellOffer(em: Em, c: { offerId: string; now: Date }): Promise<UpsellOffer> {
+  const offer = await loadOffer(em, c.offerId);
+  if (offer.state !== 'PRESENTED' || offer.expiresAt > c.now) return offer;
+  offer.state = 'EXPIRED';
+  await em.flush();
+  return offer;
+}

@@ -1,0 +1,71 @@
+// Activities of the upsell offer workflow: the subscribers service presents, reminds and closes
+// an offer. Each step is idempotent on the service (the offer id is derived from line, period
+// and add-on), so Temporal may retry freely.
+import { Context } from '@temporalio/activity';
+import { DomainError, toActivityFailure } from '../errors';
+import { graphqlRequest, type GraphqlClientOptions } from '../adapters/graphql';
+import type { CallOptions } from '../ports';
+
+export type UpsellOfferState = 'PRESENTED' | 'ACCEPTED' | 'DECLINED' | 'EXPIRED' | 'WITHDRAWN';
+
+export interface UpsellOfferView {
+  offerId: string;
+  state: UpsellOfferState;
+  expiresAt: string;
+  reason: string | null;
+}
+
+export interface PresentOfferRequest {
+  lineId: string;
+  offerCode: string;
+  period: string;
+  rule: string;
+  validForHours: number;
+}
+
+export interface UpsellClient {
+  present(req: PresentOfferRequest, opts?: CallOptions): Promise<UpsellOfferView>;
+  remind(offerId: string, opts?: CallOptions): Promise<UpsellOfferView>;
+  close(offerId: string, opts?: CallOptions): Promise<UpsellOfferView>;
+}
+
+const FIELDS = 'offer { id state expiresAt reason }';
+type OfferPayload = { offer: { id: string; state: UpsellOfferState; expiresAt: string; reason: string | null } };
+const view = (p: OfferPayload): UpsellOfferView => ({ offerId: p.offer.id, state: p.offer.state, expiresAt: p.offer.expiresAt, reason: p.offer.reason });
+
+/** subscribers subgraph (directly or through the gateway, with the service token). */
+export class GraphqlUpsellClient implements UpsellClient {
+  constructor(private readonly client: GraphqlClientOptions) {}
+
+  async present(req: PresentOfferRequest, opts?: CallOptions) {
+    const d = await graphqlRequest<{ presentUpsellOffer: OfferPayload }>(this.client, `mutation($i: PresentUpsellOfferInput!) { presentUpsellOffer(input: $i) { ${FIELDS} } }`, { i: req }, opts);
+    return view(d.presentUpsellOffer);
+  }
+  async remind(offerId: string, opts?: CallOptions) {
+    const d = await graphqlRequest<{ remindUpsellOffer: OfferPayload }>(this.client, `mutation($i: UpsellOfferRefInput!) { remindUpsellOffer(input: $i) { ${FIELDS} } }`, { i: { offerId } }, opts);
+    return view(d.remindUpsellOffer);
+  }
+  async close(offerId: string, opts?: CallOptions) {
+    const d = await graphqlRequest<{ closeUpsellOffer: OfferPayload }>(this.client, `mutation($i: UpsellOfferRefInput!) { closeUpsellOffer(input: $i) { ${FIELDS} } }`, { i: { offerId } }, opts);
+    return view(d.closeUpsellOffer);
+  }
+}
+
+export function createUpsellActivities(deps: { upsell: UpsellClient }, { callTimeoutMs = 20_000 }: { callTimeoutMs?: number } = {}) {
+  async function call<T>(fn: (opts: { signal: AbortSignal }) => Promise<T>): Promise<T> {
+    const timeout = AbortSignal.timeout(callTimeoutMs);
+    try {
+      return await fn({ signal: AbortSignal.any([Context.current().cancellationSignal, timeout]) });
+    } catch (err) {
+      const timedOut = timeout.aborted && !Context.current().cancellationSignal.aborted;
+      throw toActivityFailure(timedOut ? new DomainError('SUBSCRIBERS_TIMEOUT', `subscribers did not answer within ${callTimeoutMs} ms`, { retryable: true }) : err);
+    }
+  }
+  return {
+    presentUpsellOffer: (req: PresentOfferRequest) => call((o) => deps.upsell.present(req, o)),
+    remindUpsellOffer: (offerId: string) => call((o) => deps.upsell.remind(offerId, o)),
+    closeUpsellOffer: (offerId: string) => call((o) => deps.upsell.close(offerId, o)),
+  };
+}
+
+export type UpsellActivities = ReturnType<typeof createUpsellActivities>;

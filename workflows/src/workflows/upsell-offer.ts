@@ -1,0 +1,51 @@
+// Upsell offer: started (through the worker's event bridge) by usage's `usageOfferTriggered`
+// event when a plan's `offer` rule fires, e.g. 80 % of the data allowance used.
+//   presentUpsellOffer: subscribers stores the offer and tells the customer (or WITHDRAWN: done)
+//   → sleep until `remindBeforeHours` before expiry → remindUpsellOffer (only if still open)
+//   → sleep until expiry → closeUpsellOffer (EXPIRED unless the customer answered).
+// The customer answers in subscribers (`respondToUpsellOffer`), which orders the add-on; the
+// workflow only owns the timers. Its id is `upsell-<offerId>`, so a trigger runs it once.
+import { defineQuery, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import type { UpsellActivities, UpsellOfferState } from '../activities/upsell';
+
+export interface UpsellOfferInput {
+  lineId: string;
+  offerCode: string;
+  /** Usage period (YYYY-MM) whose usage triggered the offer. */
+  period: string;
+  rule: string;
+  validForHours?: number;
+  remindBeforeHours?: number;
+}
+
+export const upsellOfferStateQuery = defineQuery<UpsellOfferState | 'STARTING'>('upsellOfferState');
+
+const { presentUpsellOffer, remindUpsellOffer, closeUpsellOffer } = proxyActivities<UpsellActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
+});
+
+export async function upsellOfferWorkflow(input: UpsellOfferInput): Promise<{ offerId: string; state: UpsellOfferState }> {
+  let state: UpsellOfferState | 'STARTING' = 'STARTING';
+  setHandler(upsellOfferStateQuery, () => state);
+  const validForHours = input.validForHours ?? 72;
+  const offer = await presentUpsellOffer({ lineId: input.lineId, offerCode: input.offerCode, period: input.period, rule: input.rule, validForHours });
+  state = offer.state;
+  if (offer.state !== 'PRESENTED') return { offerId: offer.offerId, state: offer.state };
+
+  const expiresAt = Date.parse(offer.expiresAt);
+  const remindAt = expiresAt - (input.remindBeforeHours ?? 24) * 3_600_000;
+  if (remindAt > Date.now()) {
+    await sleep(remindAt - Date.now());
+    state = (await remindUpsellOffer(offer.offerId)).state;
+    if (state !== 'PRESENTED') return { offerId: offer.offerId, state };
+  }
+  if (expiresAt > Date.now()) await sleep(expiresAt - Date.now());
+  state = (await closeUpsellOffer(offer.offerId)).state;
+  // The service's clock may be a little behind this timer: it leaves a not-yet-due offer open.
+  for (let attempt = 0; state === 'PRESENTED' && attempt < 10; attempt++) {
+    await sleep('1 minute');
+    state = (await closeUpsellOffer(offer.offerId)).state;
+  }
+  return { offerId: offer.offerId, state };
+}
