@@ -26,7 +26,7 @@ export interface System {
   stop(): Promise<void>;
 }
 
-export async function startTestSystem(options: { worker?: boolean } = {}): Promise<System> {
+export async function startTestSystem(options: { worker?: boolean; /** Extra environment for every process (e.g. a short dunning policy). */ env?: Record<string, string> } = {}): Promise<System> {
   const schemaPrefix = `e2e_${randomBytes(3).toString('hex')}_`;
   const logFile = path.join(REPO_ROOT, '.data', 'e2e', `${schemaPrefix}system.log`);
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
@@ -38,7 +38,7 @@ export async function startTestSystem(options: { worker?: boolean } = {}): Promi
   const system = await startSystem({
     env: { DATABASE_URL, DB_SCHEMA_PREFIX: schemaPrefix, NATS_URL, TEMPORAL_ADDRESS: temporal.address, LOG_LEVEL: 'info', LEDGERLINE_SERVICE_TOKEN: serviceToken,
       // This run shares NATS (and the BILLING stream's history) with other runs: its consumers start at "now".
-      USAGE_DELIVER_NEW: '1', WALLETS_CONSUMER_DELIVER: 'new', INVOICING_CONSUMER_DELIVER: 'new' },
+      USAGE_DELIVER_NEW: '1', WALLETS_CONSUMER_DELIVER: 'new', INVOICING_CONSUMER_DELIVER: 'new', ...options.env },
     ports,
     worker: options.worker ?? true,
     sink: (line: string) => log.write(line),

@@ -1,0 +1,214 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dec, roundDecimal } from '@ledgerline/contracts';
+import { periodContaining } from '../../services/invoicing/src/domain/period';
+import { eventually, freshMsisdn, ok, publishCatalog, startTestSystem, type System } from './harness';
+
+/**
+ * Postpaid billing through the gateway with every service, NATS, PostgreSQL, Temporal and the
+ * worker running: a month with a mid-cycle plan change, a family plan, roaming overage, autopay on
+ * the due date, and a partial payment → dunning → suspension of the lines → restoration on payment.
+ *
+ * Time: no service clock can be moved in a running system, so time is passed in where the APIs
+ * take it. Accounts, lines and plan versions come from subscribers and the catalog; the plan
+ * history of the weeks before today is fed to invoicing's read model with its instants
+ * (`recordSubscription.startsAt`, as subscribers' events carry them), and periods are closed with
+ * explicit bounds (`closeBillingPeriod`, as the bill-cycle workflow does; an early close ends at
+ * the moment of the call). Dunning runs on Temporal with a policy whose "day" is one second
+ * (DUNNING_POLICY), and the due-date job runs every second.
+ */
+const RUN = Math.random().toString(36).slice(2, 8);
+const DAY = 86_400_000;
+const TZ = 'Europe/Berlin';
+const POLICY = { reminderDays: [1], lateFee: { afterDays: 2, amount: '5.00' }, suspendAfterDays: 3, dayMs: 1000 };
+
+const INVOICE = `id number state kind periodStart periodEnd dueDate total { amount currency } amountPaid { amount } amountDue { amount }
+  lines { kind description lineId usageType zone quantity unit netAmount { amount } taxAmount { amount } grossAmount { amount } }`;
+
+describe('billing scenarios, end to end', () => {
+  let system: System;
+  const planVersion = new Map<string, string>();
+
+  beforeAll(async () => {
+    system = await startTestSystem({ env: { DUNNING_POLICY: JSON.stringify(POLICY), INVOICING_DUE_DATE_INTERVAL_MS: '1000' } });
+    await publishCatalog(system);
+    for (const code of ['POSTPAID_20GB', 'FAMILY_SHARE_50GB']) {
+      planVersion.set(code, ok(await system.graphql('query($c: String!) { plan(code: $c) { currentVersion { id } } }', { c: code })).plan.currentVersion.id);
+    }
+  }, 120_000);
+  afterAll(() => system?.stop());
+
+  const gql = async (query: string, variables: Record<string, unknown> = {}) => ok(await system.graphql(query, variables));
+
+  /** A POSTPAID account with lines through subscribers, once invoicing has learnt of them. */
+  async function postpaidAccount(name: string, planCode: string, lines: number, extra: Record<string, unknown> = {}) {
+    const { createCustomer } = await gql('mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } } }', { i: { name, kind: 'INDIVIDUAL', timezone: TZ } });
+    const { openBillingAccount } = await gql('mutation($i: OpenBillingAccountInput!) { openBillingAccount(input: $i) { billingAccount { id } } }', {
+      i: { customerId: createCustomer.customer.id, paymentMode: 'POSTPAID', currency: 'EUR', billCycleDay: 1, timezone: TZ, ...extra },
+    });
+    const accountId = openBillingAccount.billingAccount.id as string;
+    const added: { lineId: string; msisdn: string; subscriptionId: string }[] = [];
+    for (let i = 0; i < lines; i++) {
+      const msisdn = freshMsisdn();
+      const { addLine } = await gql('mutation($i: AddLineInput!) { addLine(input: $i) { line { id subscription { id } } } }', { i: { billingAccountId: accountId, msisdn, planCode } });
+      added.push({ lineId: addLine.line.id, msisdn, subscriptionId: addLine.line.subscription.id });
+    }
+    // Invoicing learns the account and the subscriptions from subscribers' events.
+    const recurring = planCode === 'FAMILY_SHARE_50GB' ? 1 : lines;
+    await eventually(
+      async () => (await system.graphql('query($a: ID!) { previewNextInvoice(billingAccountId: $a) { lines { kind } } }', { a: accountId })).data?.previewNextInvoice.lines.filter((l: { kind: string }) => l.kind === 'RECURRING').length === recurring,
+      `invoicing to know ${name}`,
+      30_000,
+    );
+    return { accountId, lines: added };
+  }
+
+  /** The plan a subscription was on since `startsAt` (history before today, fed with its instant). */
+  async function planSince(accountId: string, line: { lineId: string; msisdn: string; subscriptionId: string }, planCode: string, startsAt: Date) {
+    await gql('mutation($i: RecordSubscriptionInput!) { recordSubscription(input: $i) { ok } }', {
+      i: { subscriptionId: line.subscriptionId, lineId: line.lineId, msisdn: line.msisdn, billingAccountId: accountId, planCode, planVersionId: planVersion.get(planCode), startsAt: startsAt.toISOString() },
+    });
+  }
+
+  async function closePeriod(accountId: string, start: Date, end: Date) {
+    const d = await gql(`mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { ${INVOICE} } } } }`, {
+      i: { billingAccountId: accountId, periodStart: start.toISOString(), periodEnd: end.toISOString() },
+    });
+    return d.closeBillingPeriod.billingPeriod.invoice;
+  }
+
+  const invoice = async (id: string) => (await gql(`query($id: ID!) { invoice(id: $id) { ${INVOICE} } }`, { id })).invoice;
+  const sumsExactly = (inv: any) => inv.lines.reduce((a: any, l: any) => a.plus(l.grossAmount.amount), dec('0')).eq(inv.total.amount);
+
+  const RECORD = 'mutation($i: RecordUsageInput!) { recordUsage(input: $i) { results { status rejectionCode } } }';
+  /**
+   * Records usage that happened just now. Usage learns lines from subscribers' events: until it
+   * has, a record is rejected for an unknown line (and stays rejected under its event id), so the
+   * records are sent again under fresh event ids until they are accepted.
+   */
+  async function usage(records: Record<string, unknown>[]) {
+    let codes: string[] = [];
+    for (let attempt = 0; attempt < 30; attempt++) {
+      const at = Date.now() - 2000;
+      const batch = records.map((r, i) => ({ ...r, eventId: `${String(r.eventId)}-a${attempt}`, occurredAt: new Date(at + i * 100).toISOString() }));
+      const r = await gql(RECORD, { i: { source: 'e2e-billing', records: batch } });
+      const results = r.recordUsage.results as { status: string; rejectionCode: string | null }[];
+      if (results.every((x) => x.status !== 'REJECTED')) return;
+      codes = results.map((x) => x.rejectionCode ?? x.status);
+      if (results.some((x) => x.status !== 'REJECTED')) break; // partly accepted: not a timing question
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    throw new Error(`usage rejected the records: ${codes.join(', ')}`);
+  }
+  /** Waits until invoicing holds `n` unbilled usage records for the account (rated → charged → consumed). */
+  async function unbilledUsage(accountId: string, n: number) {
+    return eventually(async () => {
+      const p = await gql('query($a: ID!) { previewNextInvoice(billingAccountId: $a) { lines { kind description usageType zone quantity } } }', { a: accountId });
+      const usageLines = p.previewNextInvoice.lines.filter((l: { kind: string }) => l.kind === 'USAGE');
+      const records = usageLines.reduce((a: number, l: { description: string }) => a + Number(/\((\d+) record/.exec(l.description)?.[1] ?? 0), 0);
+      return records >= n ? usageLines : null;
+    }, `${n} usage charges to reach invoicing`, 45_000);
+  }
+
+  it('a month with a mid-cycle plan change: both plans prorated by day, and the proration one-off', async () => {
+    const current = periodContaining(new Date(), 1, TZ);
+    const month = periodContaining(new Date(current.start.getTime() - 1), 1, TZ);
+    const { accountId, lines } = await postpaidAccount(`Plan changer ${RUN}`, 'POSTPAID_20GB', 1);
+    // Last month: on the family plan, then on the 16th (local) changed to the line's plan today.
+    const change = new Date(month.start.getTime() + 15 * DAY);
+    await planSince(accountId, lines[0]!, 'FAMILY_SHARE_50GB', month.start);
+    await planSince(accountId, lines[0]!, 'POSTPAID_20GB', change);
+    await gql('mutation($i: AddOneOffChargeInput!) { addOneOffCharge(input: $i) { ok } }', {
+      i: { id: `e2e-proration-${RUN}`, billingAccountId: accountId, lineId: lines[0]!.lineId, code: 'PLAN_CHANGE_PRORATION', description: 'Plan change: unused Family Share 50 GB allowance credited', amount: { amount: '-4.50', currency: 'EUR' }, occurredAt: change.toISOString() },
+    });
+
+    const inv = await closePeriod(accountId, month.start, month.end);
+    const days = Math.round((month.end.getTime() - month.start.getTime()) / DAY);
+    const after = Math.round((month.end.getTime() - change.getTime()) / DAY);
+    expect(inv).toMatchObject({ state: 'SENT', kind: 'PERIOD', periodStart: month.start.toISOString(), periodEnd: month.end.toISOString() });
+    expect(inv.number).toMatch(/^INV-\d{8}$/);
+    expect(inv.lines.map((l: any) => [l.kind, l.netAmount.amount])).toEqual([
+      ['RECURRING', dec(roundDecimal(dec('59.99').times(15).dividedBy(days), 2, 'HALF_EVEN')).toFixed()],
+      ['RECURRING', dec(roundDecimal(dec('29.99').times(after).dividedBy(days), 2, 'HALF_EVEN')).toFixed()],
+      ['ONE_OFF', '-4.5'],
+    ]);
+    expect(inv.lines[0].description).toContain(`15/${days} days`);
+    expect(inv.lines[1].description).toContain(`${after}/${days} days`);
+    expect(inv.lines[1].lineId).toBe(lines[0]!.lineId);
+    expect(sumsExactly(inv)).toBe(true);
+    // Closing the same period again (a retried workflow activity) gives the same invoice.
+    expect((await closePeriod(accountId, month.start, month.end)).id).toBe(inv.id);
+  });
+
+  it('a family plan: one shared fee for three lines, their usage grouped', async () => {
+    const current = periodContaining(new Date(), 1, TZ);
+    const { accountId, lines } = await postpaidAccount(`Family ${RUN}`, 'FAMILY_SHARE_50GB', 3);
+    for (const line of lines) await planSince(accountId, line, 'FAMILY_SHARE_50GB', current.start);
+    await usage(lines.map((l, i) => ({ eventId: `e2e-fam-${RUN}-${i}`, msisdn: l.msisdn, usageType: 'DATA', quantity: String(100 * (i + 1)) })));
+    await unbilledUsage(accountId, 3);
+
+    const inv = await closePeriod(accountId, current.start, new Date(Date.now() - 1000));
+    const recurring = inv.lines.filter((l: any) => l.kind === 'RECURRING');
+    expect(recurring).toHaveLength(1);
+    expect(recurring[0]).toMatchObject({ lineId: null, netAmount: { amount: '59.99' } });
+    expect(recurring[0].description).toContain('(account)');
+    const data = inv.lines.filter((l: any) => l.kind === 'USAGE');
+    expect(data.map((l: any) => [l.usageType, l.quantity, l.unit])).toEqual([['DATA', '600', 'MB']]);
+    expect(data[0].description).toContain('3 records');
+    expect(sumsExactly(inv)).toBe(true);
+  });
+
+  it('roaming overage: postpaid roaming usage recorded through the gateway is an invoice usage line with quantity and zone', async () => {
+    const current = periodContaining(new Date(), 1, TZ);
+    const { accountId, lines } = await postpaidAccount(`Roamer ${RUN}`, 'POSTPAID_20GB', 1);
+    await planSince(accountId, lines[0]!, 'POSTPAID_20GB', current.start);
+    await usage([
+      { eventId: `e2e-roam-${RUN}-1`, msisdn: lines[0]!.msisdn, usageType: 'DATA', quantity: '150', roamingCountry: 'US' },
+      { eventId: `e2e-roam-${RUN}-2`, msisdn: lines[0]!.msisdn, usageType: 'DATA', quantity: '50', roamingCountry: 'US' },
+    ]);
+    await unbilledUsage(accountId, 2);
+    const inv = await closePeriod(accountId, current.start, new Date(Date.now() - 1000));
+    const roaming = inv.lines.filter((l: any) => l.kind === 'USAGE');
+    expect(roaming).toHaveLength(1);
+    expect(roaming[0]).toMatchObject({ usageType: 'DATA', quantity: '200', unit: 'MB' });
+    expect(roaming[0].zone).toMatch(/WORLD/);
+    expect(Number(roaming[0].netAmount.amount)).toBeGreaterThan(0); // roaming data is not in the home allowance
+    expect(sumsExactly(inv)).toBe(true);
+  });
+
+  it('autopay: an account with a token on file is charged once on the due date', async () => {
+    const current = periodContaining(new Date(), 1, TZ);
+    const { accountId, lines } = await postpaidAccount(`Autopayer ${RUN}`, 'POSTPAID_20GB', 1, { paymentTermsDays: 0, autopayToken: `tok_visa_e2e_${RUN}` });
+    await planSince(accountId, lines[0]!, 'POSTPAID_20GB', current.start);
+    const inv = await closePeriod(accountId, current.start, new Date(Date.now() - 1000));
+    const paid = await eventually(async () => {
+      const i = await invoice(inv.id);
+      return i.state === 'SETTLED' ? i : null;
+    }, 'the due-date job to charge the autopay token', 30_000);
+    expect(paid.amountPaid.amount).toBe(inv.total.amount);
+    const payments = await gql('query($a: ID!) { payments(billingAccountId: $a) { edges { node { channel amount { amount } } } } }', { a: accountId });
+    expect(payments.payments.edges.map((e: any) => e.node)).toEqual([{ channel: 'CARD', amount: { amount: inv.total.amount } }]);
+  });
+
+  it('a partial payment, then dunning, suspension of the lines through subscribers, and restoration on payment', async () => {
+    const current = periodContaining(new Date(), 1, TZ);
+    const { accountId, lines } = await postpaidAccount(`Late payer ${RUN}`, 'FAMILY_SHARE_50GB', 2, { paymentTermsDays: 0 });
+    for (const line of lines) await planSince(accountId, line, 'FAMILY_SHARE_50GB', current.start);
+    const inv = await closePeriod(accountId, current.start, new Date(Date.now() - 1000));
+    expect(inv.state).toBe('SENT');
+    const PAY = 'mutation($i: RecordPaymentInput!) { recordPayment(input: $i) { invoice { state amountDue { amount } } } }';
+    const partial = await gql(PAY, { i: { reference: inv.number, channel: 'BANK_TRANSFER', amount: { amount: '10.00', currency: 'EUR' }, idempotencyKey: `e2e-partial-${RUN}` } });
+    expect(partial.recordPayment.invoice.state).toBe('PARTIALLY_PAID');
+    const due = partial.recordPayment.invoice.amountDue.amount as string;
+
+    // The due-date job starts dunning; on policy day 3 every line is barred through subscribers.
+    const statuses = async () => (await gql('query($id: ID!) { billingAccount(id: $id) { lines { id status } } }', { id: accountId })).billingAccount.lines.map((l: { status: string }) => l.status);
+    await eventually(async () => ((await statuses()).every((s: string) => s === 'BARRED' || s === 'SUSPENDED') ? true : null), 'dunning to suspend the lines', 60_000);
+    // The late fee (policy day 2) waits for the next invoice.
+    const preview = await gql('query($a: ID!) { previewNextInvoice(billingAccountId: $a) { lines { kind description netAmount } } }', { a: accountId });
+    expect(preview.previewNextInvoice.lines.some((l: { kind: string; netAmount: string }) => l.kind === 'ONE_OFF' && Number(l.netAmount) === 5)).toBe(true);
+
+    const rest = await gql(PAY, { i: { reference: inv.number, channel: 'BANK_TRANSFER', amount: { amount: due, currency: 'EUR' }, idempotencyKey: `e2e-rest-${RUN}` } });
+    expect(rest.recordPayment.invoice).toMatchObject({ state: 'SETTLED', amountDue: { amount: '0' } });
+    await eventually(async () => ((await statuses()).every((s: string) => s === 'ACTIVE') ? true : null), 'the paid invoice to restore the lines', 30_000);
+  });
+});
