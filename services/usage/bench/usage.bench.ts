@@ -1,68 +1,161 @@
 /**
- * Usage end to end: N events published to the JetStream ingest subjects (from a publisher thread)
- * are consumed, validated, guided, rated, persisted with their ChargeRequests (outbox) and live
- * counters. In the same run: raw JetStream async publish of the same N messages (ceiling), and
- * p99 event-to-persisted latency at a steady 5,000 events/s.
+ * Usage end to end, on a private nats-server (its own JetStream store in a temporary directory,
+ * deleted afterwards: nothing lands in the shared BILLING stream):
+ *   publisher thread → JetStream billing.usage.ingest.p<N> → usage pipeline (validate, guide,
+ *   rate, persist the record with its ChargeRequest, publish the ChargeRequest) → the real wallets
+ *   service (a child process: its charge consumer applies each charge to the double-entry ledger
+ *   and publishes a ChargeResult through its outbox) → usage's ChargeResult consumer.
+ * "Charged" means: the ChargeResult of the event's charge was published by wallets, i.e. the
+ * ledger transaction (allowance bucket and/or wallet balance) is committed. Events that need no
+ * charge count when persisted.
+ * In the same run: raw JetStream async publish of the same N messages (ceiling), and p99
+ * event-to-balance latency (publish → ChargeResult seen) at a steady 5,000 events/s.
  *   npx tsx services/usage/bench/usage.bench.ts [N]
+ * Settings: USAGE_BENCH_BATCH (2000), USAGE_BENCH_CONCURRENCY (3), USAGE_BENCH_WALLETS_BATCH (500).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
-import { USAGE_INGEST_PARTITIONS } from '@ledgerline/contracts';
-import { dropSchema, startService, TEST_DATABASE_URL, TEST_NATS_URL, createLogger } from '@ledgerline/platform';
+import { connect } from '@nats-io/transport-node';
+import { USAGE_INGEST_PARTITIONS, WORK_SUBJECTS } from '@ledgerline/contracts';
+import { callerHeaders, createLogger, DEV_INTERNAL_SECRET, dropSchema, graphqlRequest, startService, SYSTEM_CALLER, TEST_DATABASE_URL, type RunningService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
 import { consumeBatches } from '../src/events/jetstream';
 import { INGEST_FILTER, toIncoming } from '../src/events/ingest-consumer';
-import { filePlanSource } from '../test/support';
+import { parseChargeResult } from '../src/application/apply-charge-result';
+import { recordId } from '../src/application/usage-pipeline';
+import { filePlanSource, planDocument } from '../test/support';
 
 const N = Number(process.argv[2] ?? 60_000);
+const STEADY = Math.min(25_000, N);
 const LINES = 2000;
 const WINDOW = 1000;
-const schema = `bench_${randomBytes(3).toString('hex')}_usage`;
 const runId = randomBytes(4).toString('hex');
+const usageSchema = `bench_${runId}_usage`;
+const walletsSchema = `bench_${runId}_wallets`;
 const source = `bench-${runId}`;
 const logger = createLogger('usage-bench', 'warn');
+const out = (line: string) => process.stdout.write(`${line}\n`);
 
-function publisher(data: Record<string, unknown>): Promise<{ started: number; finished: number }> {
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function until(probe: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function publisher(natsUrl: string, data: Record<string, unknown>): Promise<{ started: number; finished: number }> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./publisher.mjs', import.meta.url), { workerData: { natsUrl: TEST_NATS_URL, partitions: USAGE_INGEST_PARTITIONS, lines: LINES, window: WINDOW, source, runId, ...data } });
+    const w = new Worker(new URL('./publisher.mjs', import.meta.url), { workerData: { natsUrl, partitions: USAGE_INGEST_PARTITIONS, lines: LINES, window: WINDOW, source, runId, ...data } });
     w.once('message', resolve);
     w.once('error', reject);
   });
 }
 
-const svc = await startService(createUsageService({ planSource: filePlanSource(), consumers: [] }), {
-  env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, NATS_URL: TEST_NATS_URL, USAGE_DB_SCHEMA: schema, USAGE_PORT: '0', USAGE_SQL_POOL_MAX: '4' },
-  logger,
-});
-// ChargeRequests stay in the outbox: the bench must not feed them to anybody's wallets.
-await svc.runtime.relay.stop();
-const usage = usageRuntimeOf(svc.runtime);
-const { jsm } = svc.runtime.messaging;
-const rawStream = `USAGE_BENCH_${runId}`;
+const children: ChildProcess[] = [];
+const natsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'usage-bench-nats-'));
+let svc: RunningService | undefined;
 try {
-  process.stdout.write(`usage bench: ${N} events, ${LINES} lines, schema ${schema}\n`);
+  // 0. A private JetStream server, the wallets service (child process) and the usage service.
+  const natsPort = await freePort();
+  const natsUrl = `nats://127.0.0.1:${natsPort}`;
+  children.push(spawn('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', natsDir], { stdio: 'ignore' }));
+  await until(() => connect({ servers: natsUrl }).then((c) => c.close().then(() => true), () => false), 10_000, 'the private nats-server');
+
+  const walletsPort = await freePort();
+  const wallets = spawn(process.execPath, ['--import', 'tsx', new URL('../../wallets/src/main.ts', import.meta.url).pathname], {
+    env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, NATS_URL: natsUrl, WALLETS_DB_SCHEMA: walletsSchema, WALLETS_PORT: String(walletsPort), WALLETS_TEMPORAL: 'off', WALLETS_JOBS: 'off', LOG_LEVEL: 'warn', WALLETS_CHARGE_BATCH: process.env.USAGE_BENCH_WALLETS_BATCH ?? '500' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  children.push(wallets);
+  const walletsUrl = `http://127.0.0.1:${walletsPort}/graphql`;
+  await until(() => fetch(`http://127.0.0.1:${walletsPort}/health`).then((r) => r.ok, () => false), 60_000, 'the wallets service');
+
+  svc = await startService(createUsageService({ planSource: filePlanSource(), consumers: ['charges', 'sweeper'], deliverNew: false }), {
+    env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, NATS_URL: natsUrl, USAGE_DB_SCHEMA: usageSchema, USAGE_PORT: '0', USAGE_SQL_POOL_MAX: '4' },
+    logger,
+  });
+  const usage = usageRuntimeOf(svc.runtime);
+  const { jsm, nc } = svc.runtime.messaging;
+  out(`usage bench: ${N} events, ${LINES} lines, private nats-server ${natsUrl}, schemas ${usageSchema} / ${walletsSchema}`);
+
+  // Lines in usage's read model; wallets and allowance buckets (sized as the plans say) in wallets.
+  const plans = { plv_prepaid: planDocument('prepaid-bundle-30d.json'), plv_postpaid: planDocument('postpaid-20gb.json') } as unknown as Record<string, { allowances: { id: string; unit: string; quantity?: string; unlimited?: boolean; fairUseCap?: string }[] }>;
+  const headers = callerHeaders(SYSTEM_CALLER, process.env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET);
+  const gql = async (query: string, variables: Record<string, unknown>) => {
+    const res = await graphqlRequest(walletsUrl, query, variables, { headers });
+    if (res.errors) throw new Error(JSON.stringify(res.errors));
+  };
+  const setups: (() => Promise<void>)[] = [];
   for (let i = 0; i < LINES; i++) {
     const lineId = `lin_b${i}`;
-    const msisdn = `+4916${String(i).padStart(8, '0')}`;
+    const account = `acc_b${i}`;
     const prepaid = i % 2 === 0;
-    await usage.directory.applyLineState({ lineId, msisdn, billingAccountId: `acc_b${i}`, status: 'ACTIVE' }, new Date('2025-01-01T00:00:00Z'));
-    await usage.directory.applySubscription({ subscriptionId: `sub_b${i}`, lineId, msisdn, billingAccountId: `acc_b${i}`, paymentMode: prepaid ? 'PREPAID' : 'POSTPAID', currency: 'EUR', planCode: 'X', planVersionId: prepaid ? 'plv_prepaid' : 'plv_postpaid', status: 'ACTIVE', startsAt: '2025-01-01T00:00:00Z', endsAt: null, addOns: [] }, new Date('2025-01-01T00:00:00Z'));
+    const planVersionId = prepaid ? 'plv_prepaid' : 'plv_postpaid';
+    await usage.directory.applyLineState({ lineId, msisdn: `+4916${String(i).padStart(8, '0')}`, billingAccountId: account, status: 'ACTIVE' }, new Date('2025-01-01T00:00:00Z'));
+    await usage.directory.applySubscription({ subscriptionId: `sub_b${i}`, lineId, msisdn: `+4916${String(i).padStart(8, '0')}`, billingAccountId: account, paymentMode: prepaid ? 'PREPAID' : 'POSTPAID', currency: 'EUR', planCode: 'X', planVersionId, status: 'ACTIVE', startsAt: '2025-01-01T00:00:00Z', endsAt: null, addOns: [] }, new Date('2025-01-01T00:00:00Z'));
+    setups.push(async () => {
+      await gql(`mutation($i: OpenWalletInput!) { openWallet(input: $i) { __typename } }`, { i: { billingAccountId: account, currency: 'EUR', paymentMode: prepaid ? 'PREPAID' : 'POSTPAID', ...(prepaid ? {} : { creditLimit: '100000' }) } });
+      if (prepaid) await gql(`mutation($i: TopupBalanceInput!) { topupBalance(input: $i) { __typename } }`, { i: { billingAccountId: account, amount: { amount: '1000', currency: 'EUR' }, idempotencyKey: `bench-${runId}-${i}` } });
+      for (const a of plans[planVersionId].allowances) {
+        const quantity = a.unlimited ? a.fairUseCap : a.quantity;
+        if (!quantity) continue;
+        await gql(`mutation($i: GrantBucketInput!) { grantBucket(input: $i) { __typename } }`, { i: { billingAccountId: account, lineId, allowanceId: a.id, unit: a.unit, quantity, validFrom: '2020-01-01T00:00:00Z', validTo: '2100-01-01T00:00:00Z', grantKey: `bench-${runId}-${i}-${a.id}` } });
+      }
+    });
   }
+  await Promise.all(Array.from({ length: 16 }, async () => { for (let job = setups.shift(); job; job = setups.shift()) await job(); }));
 
   // 1. Raw ceiling: JetStream async publish of N messages of the same size, to a stream of its own.
-  await jsm.streams.add({ name: rawStream, subjects: [`benchraw.${runId}.>`] });
-  const raw = await publisher({ mode: 'raw', subjectPrefix: `benchraw.${runId}.p`, count: N });
+  await jsm.streams.add({ name: 'BENCHRAW', subjects: ['benchraw.>'] });
+  const raw = await publisher(natsUrl, { mode: 'raw', subjectPrefix: 'benchraw.p', count: N });
   const rawRate = N / ((raw.finished - raw.started) / 1000);
-  await jsm.streams.delete(rawStream);
-  process.stdout.write(`raw JetStream async publish: ${rawRate.toFixed(0)} msg/s\n`);
+  await jsm.streams.delete('BENCHRAW');
+  out(`raw JetStream async publish: ${rawRate.toFixed(0)} msg/s (load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
 
-  // 2. End to end: publish N to the ingest subjects while the consumer rates and persists them.
+  // ChargeResults as wallets publishes them, by chargeId (= usage record id).
+  const index = new Map<string, { phase: 'e2e' | 'steady'; i: number }>();
+  for (let i = 0; i < N; i++) index.set(recordId(source, `${runId}-e2e-${i}`), { phase: 'e2e', i });
+  for (let i = 0; i < STEADY; i++) index.set(recordId(source, `${runId}-steady-${i}`), { phase: 'steady', i });
+  const results = { e2e: 0, steady: 0, last: 0, applied: 0 };
+  const steadySent = new SharedArrayBuffer(STEADY * 8);
+  const sentAt = new Float64Array(steadySent);
+  const balanceLatencies: number[] = [];
+  const seen = new Set<string>();
+  nc.subscribe(WORK_SUBJECTS.chargeApplied, {
+    callback: (_err, m) => {
+      const r = parseChargeResult(m.string());
+      const at = r && index.get(r.chargeId);
+      if (!r || !at || seen.has(r.chargeId)) return;
+      seen.add(r.chargeId);
+      results[at.phase]++;
+      if (r.outcome === 'APPLIED') results.applied++;
+      results.last = Date.now();
+      if (at.phase === 'steady') balanceLatencies.push(results.last - sentAt[at.i]);
+    },
+  });
+
+  // 2. End to end: publish N to the ingest subjects while usage rates, persists and charges them.
   let persisted = 0;
   let lastPersisted = 0;
-  const latencies: number[] = [];
-  let measureLatency = false;
-  const stop = await consumeBatches(svc.runtime.messaging, { durable: `usage-bench-${runId}`, filter: INGEST_FILTER, deliverNew: true, max: Number(process.env.USAGE_BENCH_BATCH ?? 2000), concurrency: Number(process.env.USAGE_BENCH_CONCURRENCY ?? 3), logger }, async (batch) => {
+  const persistLatencies: number[] = [];
+  let measure = false;
+  const stop = await consumeBatches(svc.runtime.messaging, { durable: 'usage-bench', filter: INGEST_FILTER, max: Number(process.env.USAGE_BENCH_BATCH ?? 2000), concurrency: Number(process.env.USAGE_BENCH_CONCURRENCY ?? 3), logger }, async (batch) => {
     const items = batch.map(toIncoming);
     const outcomes = await usage.pipeline.process(items);
     for (const m of batch) m.ack();
@@ -71,31 +164,50 @@ try {
       const r = items[i].raw as { source?: string; sentAt?: number };
       if (r?.source !== source || outcomes[i].duplicate) continue;
       persisted++;
-      if (measureLatency && r.sentAt) latencies.push(now - r.sentAt);
+      if (measure && r.sentAt) persistLatencies.push(now - r.sentAt);
     }
     lastPersisted = now;
   });
-  const e2e = await publisher({ mode: 'e2e', subjectPrefix: 'billing.usage.ingest.p', count: N });
-  while (persisted < N) await new Promise((r) => setTimeout(r, 20));
-  const e2eRate = N / ((lastPersisted - e2e.started) / 1000);
-  process.stdout.write(`end to end: ${N} events in ${((lastPersisted - e2e.started) / 1000).toFixed(2)} s (publish alone took ${((e2e.finished - e2e.started) / 1000).toFixed(2)} s)\n`);
+  const charged = async (phase: string) => (await usage.sql.query<{ n: number }>(`select count(*)::int as n from usage_record where source = $1 and event_id like $2 and charge is not null`, [source, `${runId}-${phase}-%`])).rows[0].n;
+  const before = { ...usage.pipeline.stats };
+  const e2e = await publisher(natsUrl, { mode: 'e2e', subjectPrefix: 'billing.usage.ingest.p', count: N });
+  await until(() => persisted >= N, 300_000, 'every event persisted');
+  const e2eCharges = await charged('e2e');
+  await until(() => results.e2e >= e2eCharges, 300_000, 'every charge applied by wallets');
+  const e2eEnd = Math.max(lastPersisted, results.last);
+  const e2eRate = N / ((e2eEnd - e2e.started) / 1000);
+  const s = usage.pipeline.stats;
+  const per1000 = (ms: number) => ((ms / (s.events - before.events)) * 1000).toFixed(0);
+  out(`end to end: ${N} events in ${((e2eEnd - e2e.started) / 1000).toFixed(2)} s (publish alone ${((e2e.finished - e2e.started) / 1000).toFixed(2)} s, all persisted after ${((lastPersisted - e2e.started) / 1000).toFixed(2)} s); ${e2eCharges} charges applied by wallets (${results.applied} APPLIED)`);
+  out(`usage per 1000 events: lookups ${per1000(s.lookupMs - before.lookupMs)} ms, rating ${per1000(s.rateMs - before.rateMs)} ms, persist ${per1000(s.persistMs - before.persistMs)} ms, publish charges ${per1000(s.publishMs - before.publishMs)} ms (${s.batches - before.batches} batches, ${s.counterLoads - before.counterLoads} line counters loaded; persist/publish overlap rating)`);
 
   // 3. Latency at a steady 5,000 events/s.
-  const STEADY = Math.min(25_000, N);
   persisted = 0;
-  measureLatency = true;
-  await publisher({ mode: 'steady', subjectPrefix: 'billing.usage.ingest.p', count: STEADY, rate: 5000 });
-  while (persisted < STEADY) await new Promise((r) => setTimeout(r, 20));
+  measure = true;
+  await publisher(natsUrl, { mode: 'steady', subjectPrefix: 'billing.usage.ingest.p', count: STEADY, rate: 5000, sentAt: steadySent });
+  await until(() => persisted >= STEADY, 300_000, 'every steady event persisted');
+  const steadyCharges = await charged('steady');
+  await until(() => results.steady >= steadyCharges, 300_000, 'every steady charge applied');
   await stop();
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-  process.stdout.write(`steady 5000 events/s: p50 ${pct(50)} ms, p99 ${pct(99)} ms event-to-persisted (${latencies.length} events)\n`);
-  const { rows } = await usage.sql.query(`select (select count(*) from usage_record where status = 'RATED')::int as rated, (select count(*) from outbox)::int as outbox`);
-  process.stdout.write(`stored: ${rows[0].rated} rated records, ${rows[0].outbox} outbox rows (ChargeRequests + events)\n`);
-  await jsm.consumers.delete('BILLING', `usage-bench-${runId}`).catch(() => undefined);
-  process.stdout.write(`usage: ${e2eRate.toFixed(0)} events/s (raw publish ${rawRate.toFixed(0)} events/s, ratio ${(e2eRate / rawRate).toFixed(2)}x)\n`);
+  const pct = (list: number[], p: number) => {
+    const sorted = [...list].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  };
+  out(`steady 5000 events/s: event-to-persisted p50 ${pct(persistLatencies, 50)} ms, p99 ${pct(persistLatencies, 99)} ms; event-to-balance (ChargeResult) p50 ${pct(balanceLatencies, 50)} ms, p99 ${pct(balanceLatencies, 99)} ms (${balanceLatencies.length} charges)`);
+  const { rows } = await usage.sql.query(`select count(*) filter (where status = 'RATED')::int as rated, count(*) filter (where charge_status = 'APPLIED')::int as applied from usage_record`);
+  out(`stored: ${rows[0].rated} rated records, ${rows[0].applied} with their ChargeResult applied; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  out(`usage: ${e2eRate.toFixed(0)} events/s (raw publish ${rawRate.toFixed(0)} events/s, ratio ${(e2eRate / rawRate).toFixed(2)}x); p99 ${pct(balanceLatencies, 99)} ms @5000/s`);
 } finally {
-  await jsm.streams.delete(rawStream).catch(() => undefined);
-  await svc.close();
-  await dropSchema(schema);
+  await svc?.close().catch(() => undefined);
+  for (const c of children.reverse()) {
+    if (c.exitCode !== null) continue;
+    c.kill('SIGTERM');
+    await Promise.race([new Promise((r) => c.once('exit', r)), new Promise((r) => setTimeout(r, 5000))]);
+    if (c.exitCode === null) c.kill('SIGKILL');
+  }
+  fs.rmSync(natsDir, { recursive: true, force: true });
+  if (!process.env.USAGE_BENCH_KEEP) {
+    await dropSchema(usageSchema).catch(() => undefined);
+    await dropSchema(walletsSchema).catch(() => undefined);
+  }
 }

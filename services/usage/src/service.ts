@@ -8,12 +8,14 @@ import { startIngestConsumer } from './events/ingest-consumer';
 import { startSubscriberEventsConsumer } from './events/subscriber-events-consumer';
 import { startChargeResultConsumer } from './events/charge-result-consumer';
 import { startChargingSessionResponder } from './events/charging-session-responder';
+import { startBillEventsConsumer } from './events/bill-events-consumer';
+import { startChargeSweeper } from './events/charge-sweeper';
 
 export interface UsageServiceOptions {
   /** Where plan documents come from; default: the catalog subgraph at CATALOG_URL. */
   planSource?: PlanSource;
-  /** Background consumers to run (default from USAGE_CONSUMERS, else all four). */
-  consumers?: ('ingest' | 'subscribers' | 'charges' | 'sessions')[];
+  /** Background consumers to run (default from USAGE_CONSUMERS, else all six). */
+  consumers?: ('ingest' | 'subscribers' | 'charges' | 'sessions' | 'bills' | 'sweeper')[];
   /** Durable consumer name prefix (default USAGE_CONSUMER_PREFIX, else "usage", or "usage-<schema>" off the default schema). */
   consumerPrefix?: string;
   /** New durables start at new messages (tests); default USAGE_DELIVER_NEW=1. */
@@ -21,8 +23,10 @@ export interface UsageServiceOptions {
 }
 
 /**
- * Settings: CATALOG_URL; USAGE_CONSUMERS (default "ingest,subscribers,charges,sessions": which
- * background consumers run; "none" for none); USAGE_CONSUMER_PREFIX (durable names, default
+ * Settings: CATALOG_URL; USAGE_CONSUMERS (default "ingest,subscribers,charges,sessions,bills,sweeper":
+ * which background consumers run; "none" for none); USAGE_CHARGE_SWEEP_MS (default 5000) and
+ * USAGE_CHARGE_RESEND_AFTER_MS (default 60000): how often, and after how long without a
+ * ChargeResult, the sweeper re-publishes a record's ChargeRequest; USAGE_CONSUMER_PREFIX (durable names, default
  * "usage"); USAGE_DELIVER_NEW=1 makes new durables start at new messages (tests);
  * USAGE_INGEST_BATCH (default 1000); USAGE_INGEST_CONCURRENCY (batches in flight, default 3); USAGE_INGEST_ACK_WAIT_MS (default 30000: how soon the
  * events a crashed consumer held are redelivered).
@@ -42,7 +46,7 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
       }
       const usage = createUsageRuntime(runtime, options.planSource);
       const env = process.env;
-      const which = new Set<string>(options.consumers ?? (env.USAGE_CONSUMERS ?? 'ingest,subscribers,charges,sessions').split(',').map((s) => s.trim()));
+      const which = new Set<string>(options.consumers ?? (env.USAGE_CONSUMERS ?? 'ingest,subscribers,charges,sessions,bills,sweeper').split(',').map((s) => s.trim()));
       const schema = runtime.config.databaseSchema;
       const prefix = options.consumerPrefix ?? env.USAGE_CONSUMER_PREFIX ?? (schema === 'usage' ? 'usage' : `usage-${schema}`);
       const deliverNew = options.deliverNew ?? env.USAGE_DELIVER_NEW === '1';
@@ -54,6 +58,10 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
         stops.push(await startChargeResultConsumer(messaging, usage.sql, { durable: `${prefix}-charges`, deliverNew, logger, clock, onApplied: (lineId, period) => usage.pipeline.invalidateCounters(lineId, period) }));
       }
       if (which.has('sessions')) stops.push(await startChargingSessionResponder(messaging, usage, runtime));
+      if (which.has('bills')) stops.push(await startBillEventsConsumer(messaging, usage.sql, usage.pipeline, { durable: `${prefix}-bills`, deliverNew, logger }));
+      if (which.has('sweeper')) {
+        stops.push(startChargeSweeper(usage.sql, usage.publishCharges, { intervalMs: Number(env.USAGE_CHARGE_SWEEP_MS ?? 5000), graceMs: Number(env.USAGE_CHARGE_RESEND_AFTER_MS ?? 60_000), clock, logger }));
+      }
       return async () => {
         for (const stop of stops.reverse()) await stop();
         await usage.sql.end();

@@ -2,6 +2,7 @@
  * What the usage service builds on top of the platform runtime: the SQL pool of the hot path,
  * the read model, the compiled plan cache and the pipeline. One per running service instance.
  */
+import { WORK_SUBJECTS } from '@ledgerline/contracts';
 import type { ServiceRuntime } from '@ledgerline/platform';
 import { LineDirectory } from './application/line-directory';
 import { catalogPlanSource, PlanCache, type PlanSource } from './application/plan-cache';
@@ -13,6 +14,8 @@ export interface UsageRuntime {
   directory: LineDirectory;
   plans: PlanCache;
   pipeline: UsagePipeline;
+  /** Publishes ChargeRequests to wallets (Nats-Msg-Id = chargeId), resolving once JetStream stored them all. */
+  publishCharges: (charges: { id: string; payload: string }[]) => Promise<void>;
 }
 
 const byRuntime = new WeakMap<ServiceRuntime, UsageRuntime>();
@@ -21,8 +24,12 @@ export function createUsageRuntime(runtime: ServiceRuntime, planSource?: PlanSou
   const sql = openSqlPool(runtime, Number(process.env.USAGE_SQL_POOL_MAX ?? 4));
   const directory = new LineDirectory(sql);
   const plans = new PlanCache(planSource ?? catalogPlanSource(process.env.CATALOG_URL ?? 'http://127.0.0.1:4001/graphql', runtime.config.internalSecret));
-  const pipeline = new UsagePipeline({ sql, directory, plans, clock: runtime.clock, logger: runtime.logger, onCommit: () => runtime.relay.nudge() });
-  const usage = { sql, directory, plans, pipeline };
+  const { js } = runtime.messaging;
+  const publishCharges = async (charges: { id: string; payload: string }[]) => {
+    await Promise.all(charges.map((c) => js.publish(WORK_SUBJECTS.chargeRequested, c.payload, { msgID: c.id })));
+  };
+  const pipeline = new UsagePipeline({ sql, directory, plans, clock: runtime.clock, logger: runtime.logger, onCommit: () => runtime.relay.nudge(), publishCharges });
+  const usage = { sql, directory, plans, pipeline, publishCharges };
   byRuntime.set(runtime, usage);
   return usage;
 }

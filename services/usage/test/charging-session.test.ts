@@ -10,10 +10,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { RPC, WORK_SUBJECTS, type WalletCommitRequest, type WalletReserveRequest } from '@ledgerline/contracts';
+import { RPC, type WalletCommitRequest, type WalletReserveRequest } from '@ledgerline/contracts';
 import { startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
-import { filePlanSource, setLine, sqlOf, waitFor } from './support';
+import { filePlanSource, setLine, sqlOf, storedChargeRequests, waitFor } from './support';
 
 let nats: ChildProcess;
 let nc: NatsConnection;
@@ -83,8 +83,7 @@ describe('online charging session', () => {
     const rec = (await db.query('select quantity::text, status, charge_status, source from usage_record where id = $1', [end.data.chargingSession.usageRecordId])).rows[0];
     expect(rec).toMatchObject({ status: 'RATED', charge_status: 'APPLIED', source: 'ocs' });
     expect(Number(rec.quantity)).toBe(130);
-    const charges = await db.query('select count(*)::int as n from outbox where subject = $1', [WORK_SUBJECTS.chargeRequested]);
-    expect(charges.rows[0].n).toBe(0);
+    expect(await storedChargeRequests(db)).toHaveLength(0);
     const again = await svc.request(SESSION, { i: { operation: 'TERMINATE', sessionId: 'gy-1', usedUnits: '30' } });
     expect(again.data.chargingSession.resultCode).toBe('RATING_FAILED');
   });

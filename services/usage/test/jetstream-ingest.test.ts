@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { createCloudEvent, EVENTS, usageIngestSubject, usagePartitionOf, WORK_SUBJECTS, type ChargeResult, type LineStateData, type SubscriptionData } from '@ledgerline/contracts';
 import { startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
-import { filePlanSource, sqlOf, waitFor } from './support';
+import { filePlanSource, sqlOf, storedChargeRequests, waitFor } from './support';
 
 let svc: TestService;
 let db: pg.Client;
@@ -55,8 +55,9 @@ describe('JetStream ingestion with the read model built from subscribers events'
 
     await waitFor(async () => (await countRecords()) === N + 2, 20_000, 'all records');
     expect(await countRecords("status = 'RATED'")).toBe(N);
-    const { rows } = await db.query(`select count(*)::int as n, count(distinct id)::int as d from outbox where subject = $1 and payload like $2`, [WORK_SUBJECTS.chargeRequested, `%${line}%`]);
-    expect(rows[0]).toEqual({ n: N, d: N });
+    const sent = await storedChargeRequests(db, 'payload like $1', [`%${line}%`]);
+    expect(sent).toHaveLength(N);
+    expect(new Set(sent.map((c) => c.chargeId)).size).toBe(N);
 
     const rejected = await svc.request(`{ rejectedUsage(filter: { source: "${source}" }) { totalCount edges { node { eventId rejectionCode rejectionReason } } } }`);
     expect(rejected.data.rejectedUsage.edges.map((e: { node: { rejectionCode: string } }) => e.node.rejectionCode).sort()).toEqual(['LINE_UNKNOWN', 'QUANTITY_INVALID']);
@@ -88,7 +89,6 @@ describe('JetStream ingestion with the read model built from subscribers events'
     // A malformed quantity is fixed by a patch.
     const fixed = await svc.request(q, { i: { rejectionCode: 'QUANTITY_INVALID', patch: { quantity: '2' } } });
     expect(fixed.data.reprocessRejected.results.find((r: { eventId: string }) => r.eventId === 'bad-qty')).toMatchObject({ status: 'REJECTED', rejectionCode: 'LINE_SUSPENDED' });
-    const { rows } = await db.query(`select count(*)::int as n from outbox where subject = $1 and payload like $2`, [WORK_SUBJECTS.chargeRequested, `%${missing}%`]);
-    expect(rows[0].n).toBe(1);
+    expect(await storedChargeRequests(db, 'payload like $1', [`%${missing}%`])).toHaveLength(1);
   });
 });

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { dec, WORK_SUBJECTS, EVENTS, type ChargeRequest } from '@ledgerline/contracts';
+import { dec, EVENTS, type ChargeRequest } from '@ledgerline/contracts';
 import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
-import { RECORD_USAGE, filePlanSource, setLine, sqlOf } from './support';
+import { RECORD_USAGE, filePlanSource, setLine, sqlOf, storedChargeRequests } from './support';
 
 let svc: TestService;
 let db: pg.Client;
@@ -17,8 +17,7 @@ async function record(records: Record<string, unknown>[], source = `test-${run}`
 }
 
 async function charges(): Promise<ChargeRequest[]> {
-  const { rows } = await db.query(`select payload from outbox where subject = $1 order by seq`, [WORK_SUBJECTS.chargeRequested]);
-  return rows.map((r) => JSON.parse(r.payload));
+  return storedChargeRequests(db);
 }
 
 beforeAll(async () => {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { dec, WORK_SUBJECTS, type ChargeRequest } from '@ledgerline/contracts';
+import { dec, type ChargeRequest } from '@ledgerline/contracts';
 import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
-import { RECORD_USAGE, filePlanSource, planDocument, setLine, sqlOf } from './support';
+import { RECORD_USAGE, filePlanSource, planDocument, setLine, sqlOf, storedChargeRequests } from './support';
 
 let svc: TestService;
 let db: pg.Client;
@@ -47,7 +47,7 @@ describe('rerate', () => {
     expect(fixed.data.rerate.recordsRerated).toBe(2);
     expect(adj.map((a: { previousPrice: string; newPrice: string }) => [a.previousPrice, a.newPrice])).toEqual([['4.9', '3.9'], ['4.9', '3.9']]);
 
-    const charges: ChargeRequest[] = (await db.query('select payload from outbox where subject = $1 order by seq', [WORK_SUBJECTS.chargeRequested])).rows.map((r) => JSON.parse(r.payload));
+    const charges: ChargeRequest[] = await storedChargeRequests(db);
     const deltas = charges.filter((c) => adj.some((a: { chargeId: string }) => a.chargeId === c.chargeId));
     expect(deltas).toHaveLength(2);
     expect(deltas.every((d) => d.units === '1' && dec(d.pricePerUnit).eq('-1') && d.unit === 'ITEM')).toBe(true);

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import pg from 'pg';
+import { WORK_SUBJECTS, type ChargeRequest } from '@ledgerline/contracts';
 import { TEST_DATABASE_URL, type TestService } from '@ledgerline/platform';
 import type { PlanSource } from '../src/application/plan-cache';
 
@@ -81,4 +82,19 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | false>, ti
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Every ChargeRequest usage has decided to send: the records' own (the record is the outbox of
+ * its charge) and the re-rating deltas written to the outbox, in the order they were stored.
+ */
+export async function storedChargeRequests(db: pg.Client, where = 'true', params: unknown[] = []): Promise<ChargeRequest[]> {
+  const { rows } = await db.query(
+    `select payload from (
+       select charge as payload, received_at as at, occurred_at as occurred, 0 as seq, id from usage_record where charge is not null
+       union all select payload, created_at as at, created_at as occurred, seq, id from outbox where subject = '${WORK_SUBJECTS.chargeRequested}'
+     ) c where ${where} order by at, occurred, seq, id`,
+    params,
+  );
+  return rows.map((r) => JSON.parse(r.payload));
 }

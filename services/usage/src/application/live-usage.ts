@@ -8,7 +8,7 @@ import { dec } from '@ledgerline/contracts';
 import { monthPeriod } from '../domain/period';
 import { bucketOf, TOTAL_BUCKET, typeBucket, type LineCounters } from '../domain/live-usage';
 import { versionAt } from '../domain/subscriber';
-import type { Sql } from '../persistence/sql';
+import { ACCOUNT_LINES, type Sql } from '../persistence/sql';
 import type { UsageRuntime } from '../usage-runtime';
 import { allowanceSizeOf } from './usage-pipeline';
 
@@ -121,7 +121,7 @@ export async function lineUsage(usage: UsageRuntime, lineId: string, period: str
 export async function accountUsage(usage: UsageRuntime, billingAccountId: string, period: string | null | undefined, now: Date) {
   const p = monthPeriod(period, now);
   const { rows } = await usage.sql.query<{ line_id: string }>(
-    'select distinct line_id from usage_record where billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and line_id is not null order by line_id',
+    `select distinct line_id from usage_record where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and line_id is not null order by line_id`,
     [billingAccountId, p.start, p.end],
   );
   const lines = rows.length ? await views(usage, rows.map((r) => ({ lineId: r.line_id, period: p.period })), now) : [];

@@ -11,7 +11,7 @@ import { applyUsage, type LineCounters } from '../domain/live-usage';
 import { monthPeriod } from '../domain/period';
 import { versionAt, type SubscriptionVersion } from '../domain/subscriber';
 import type { UsageType } from '../domain/usage-input';
-import { inSqlTransaction } from '../persistence/sql';
+import { ACCOUNT_LINES, inSqlTransaction } from '../persistence/sql';
 import type { UsageRuntime } from '../usage-runtime';
 import { chargeRequestRow, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
 import { allowanceSizeOf, traceOf } from './usage-pipeline';
@@ -57,7 +57,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
   if (!c.billingAccountId) throw badInput('input.billingAccountId', 'billingAccountId is required');
   return usage.pipeline.exclusive(async () => {
     const { rows } = await usage.sql.query<Row>(
-      `select * from usage_record where billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status in ('RATED', 'RERATED', 'BILLED') order by occurred_at, id`,
+      `select * from usage_record where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status in ('RATED', 'RERATED', 'BILLED') order by occurred_at, id`,
       [c.billingAccountId, p.start, p.end],
     );
     const counters = new Map<string, LineCounters>();

@@ -2,9 +2,12 @@
  * The one path every usage record takes, whatever it came by (GraphQL, JetStream, CSV, reprocess):
  * validate → guide (line → subscription → plan version at the event's time) → rate → persist →
  * charge. One batch is one database transaction: records are inserted with
- * `on conflict (source, event_id) do nothing`, and only records actually inserted get their
- * ChargeRequest, counter increments and threshold events, so a redelivered or resent event is
- * rated and charged once. Batches run one at a time per process, so one line's events are
+ * `on conflict (id) do nothing` (id = hash of source and event id), and only records actually
+ * inserted get their ChargeRequest, counter increments and threshold events, so a redelivered or
+ * resent event is rated and charged once. The record is the outbox of its own charge: its
+ * ChargeRequest is stored in the row and published right after the commit (Nats-Msg-Id = chargeId);
+ * the charge sweeper re-publishes any that no ChargeResult answered (a crash between commit and
+ * publish). Batches run one at a time per process, so one line's events are
  * rated in order and its live counters (the facts of the next event) move event by event.
  */
 import { dec, deterministicId, type ChargeRequest } from '@ledgerline/contracts';
@@ -14,9 +17,9 @@ import client from 'prom-client';
 import { activeAddOnsAt, versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
 import { validateUsage, type Rejection, type ValidUsage } from '../domain/usage-input';
 import { applyUsage, ratiosOf, setAllowance, TOTAL_BUCKET, type LineCounters } from '../domain/live-usage';
-import { inSqlTransaction, insertJsonRows, type Sql } from '../persistence/sql';
+import { inSqlTransaction, insertArrayRows, type Sql } from '../persistence/sql';
 import { loadLineCounters } from './live-usage';
-import { chargeRequestRow, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
+import { eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
 import type { LineDirectory } from './line-directory';
 import type { PlanCache } from './plan-cache';
 
@@ -46,17 +49,28 @@ export const RECORD_COLUMNS = [
   'id', 'source', 'event_id', 'line_id', 'msisdn', 'billing_account_id', 'subscription_id', 'plan_version_id', 'usage_type', 'direction',
   'quantity', 'unit', 'occurred_at', 'called_number', 'roaming_country', 'visited_mcc', 'status', 'rejection_code', 'rejection_reason',
   'decision', 'allowance_id', 'charged_units', 'price', 'from_allowance', 'spend', 'currency', 'rating', 'charge_status', 'raw', 'received_at', 'rated_at',
+  'charge', 'zone', 'adjusts_invoice_id',
 ] as const;
+
+/** PostgreSQL types of RECORD_COLUMNS, in order (the batch insert sends one typed array per column). */
+const RECORD_TYPES = [
+  'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text',
+  'numeric', 'text', 'timestamptz', 'text', 'text', 'text', 'text', 'text', 'text',
+  'text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'text', 'text', 'text', 'timestamptz', 'timestamptz',
+  'text', 'text', 'text',
+] as const;
+
+/** An invoice that billed an account's period: a later event in it is an adjustment on the next invoice. */
+export interface BilledPeriod {
+  invoiceId: string;
+  start: Date;
+  end: Date;
+}
 
 /** Calendar month (UTC) of an instant, `YYYY-MM`: the live-usage period. */
 function periodOf(at: Date): string {
-  return at.toISOString().slice(0, 7);
-}
-
-function rowObject(row: unknown[]): Record<string, unknown> {
-  const o: Record<string, unknown> = {};
-  for (let k = 0; k < RECORD_COLUMNS.length; k++) o[RECORD_COLUMNS[k]] = row[k];
-  return o;
+  const month = at.getUTCMonth() + 1;
+  return `${at.getUTCFullYear()}-${month < 10 ? '0' : ''}${month}`;
 }
 
 export function recordId(source: string, eventId: string): string {
@@ -70,6 +84,8 @@ interface Prepared {
   period?: string;
   billingAccountId?: string;
   outbox: OutboxRow[];
+  /** The ChargeRequest (JSON) published after commit, if the record is charged. */
+  charge?: string;
   outcome: UsageOutcome;
 }
 
@@ -81,11 +97,20 @@ export interface PipelineDeps {
   logger: Logger;
   /** Called after a commit that wrote outbox rows. */
   onCommit?: () => void;
+  /**
+   * Publishes committed ChargeRequests (subject WORK_SUBJECTS.chargeRequested, Nats-Msg-Id = id).
+   * Without it (or when it fails) the charge sweeper publishes them later.
+   */
+  publishCharges?: (charges: { id: string; payload: string }[]) => Promise<void>;
 }
 
 export class UsagePipeline {
   private chain: Promise<unknown> = Promise.resolve();
+  /** Time spent per stage (ms, summed over batches; persist and publish overlap the next batch's rating). */
+  readonly stats = { batches: 0, events: 0, lookupMs: 0, rateMs: 0, persistMs: 0, publishMs: 0, counterLoads: 0 };
   private readonly counters = new Map<string, LineCounters>();
+  /** Billed periods per billing account (loaded on first use, dropped when an invoice arrives). */
+  private readonly billed = new Map<string, BilledPeriod[]>();
 
   constructor(readonly deps: PipelineDeps) {}
 
@@ -96,10 +121,20 @@ export class UsagePipeline {
    * writes run side by side on the pool (the in-memory counters already hold their effects).
    */
   async process(items: IncomingUsage[], options: { reprocess?: boolean; precharged?: boolean } = {}): Promise<UsageOutcome[]> {
-    const rated = this.chain.then(() => this.run(items, options.reprocess ?? false, options.precharged ?? false));
+    // Validation, ids, the duplicate check and line lookups do not depend on the counters: they run
+    // now, beside the rating of earlier batches; the rating itself waits for its turn (call order).
+    const looked = this.lookup(items, options.reprocess ?? false);
+    looked.catch(() => undefined);
+    const rated = this.chain.then(async () => this.run(items, await looked, options.precharged ?? false));
     this.chain = rated.catch(() => undefined);
     const { prepared, touched, now } = await rated;
-    const write = this.persist(prepared, options.reprocess ?? false, now);
+    const t0 = performance.now();
+    const write = this.persist(prepared, options.reprocess ?? false, now).then(async () => {
+      const t1 = performance.now();
+      this.stats.persistMs += t1 - t0;
+      await this.publish(prepared);
+      this.stats.publishMs += performance.now() - t1;
+    });
     this.inflight.add(write);
     try {
       await write;
@@ -129,6 +164,22 @@ export class UsagePipeline {
     return run;
   }
 
+  /** An invoice billed a period of this account: its late events from now on adjust that invoice. */
+  forgetBilledPeriods(billingAccountId: string): void {
+    this.chain = this.chain.then(() => this.billed.delete(billingAccountId)).catch(() => undefined);
+  }
+
+  /** Publishes the charges of records this batch stored; a failure leaves them to the sweeper. */
+  private async publish(prepared: Prepared[]): Promise<void> {
+    const charges = prepared.filter((p) => p.charge && !p.outcome.duplicate).map((p) => ({ id: p.id, payload: p.charge! }));
+    if (charges.length === 0 || !this.deps.publishCharges) return;
+    try {
+      await this.deps.publishCharges(charges);
+    } catch (error) {
+      this.deps.logger.warn({ err: error, charges: charges.length }, 'publishing ChargeRequests failed; the charge sweeper will re-publish them');
+    }
+  }
+
   /** Only inside exclusive(). */
   dropCounters(): void {
     this.counters.clear();
@@ -148,8 +199,9 @@ export class UsagePipeline {
     return run;
   }
 
-  private async run(items: IncomingUsage[], reprocess: boolean, precharged: boolean): Promise<{ prepared: Prepared[]; touched: Set<string>; now: Date }> {
+  private async lookup(items: IncomingUsage[], reprocess: boolean) {
     const now = this.deps.clock.now();
+    const started = performance.now();
     const validated = items.map((item) => validateUsage(item.raw, { source: item.source, eventId: item.eventId }, now));
     const ids = validated.map((v) => recordId(v.ok ? v.usage.source : v.source, v.ok ? v.usage.eventId : v.eventId));
 
@@ -161,14 +213,35 @@ export class UsagePipeline {
       validated.flatMap((v) => (v.ok && v.usage.lineId ? [v.usage.lineId] : [])),
       validated.flatMap((v) => (v.ok && !v.usage.lineId && v.usage.msisdn ? [v.usage.msisdn] : [])),
     );
+    this.stats.lookupMs += performance.now() - started;
+    return { now, validated, ids, existing };
+  }
+
+  private async run(items: IncomingUsage[], looked: Awaited<ReturnType<UsagePipeline['lookup']>>, precharged: boolean): Promise<{ prepared: Prepared[]; touched: Set<string>; now: Date }> {
+    const { now, validated, ids, existing } = looked;
+    const started = performance.now();
+    // The directory may have dropped a line since the lookup (an event): load it again.
+    if (validated.some((v) => v.ok && !this.deps.directory.get(v.usage.lineId, v.usage.msisdn))) {
+      await this.deps.directory.prefetch(
+        validated.flatMap((v) => (v.ok && v.usage.lineId ? [v.usage.lineId] : [])),
+        validated.flatMap((v) => (v.ok && !v.usage.lineId && v.usage.msisdn ? [v.usage.msisdn] : [])),
+      );
+    }
     const linesToCount = new Set<string>();
+    const accounts = new Set<string>();
     for (const v of validated) {
       if (!v.ok) continue;
       const line = this.deps.directory.get(v.usage.lineId, v.usage.msisdn);
-      if (line) linesToCount.add(`${line.lineId}|${periodOf(v.usage.occurredAt)}`);
+      if (!line) continue;
+      linesToCount.add(`${line.lineId}|${periodOf(v.usage.occurredAt)}`);
+      const version = versionAt(line, v.usage.occurredAt);
+      if (version) accounts.add(version.billingAccountId);
     }
     await this.loadCounters([...linesToCount]);
+    await this.loadBilledPeriods(accounts);
 
+    const rating = performance.now();
+    this.stats.lookupMs += rating - started;
     const prepared: Prepared[] = [];
     const seen = new Set<string>();
     const touched = new Set<string>();
@@ -196,6 +269,9 @@ export class UsagePipeline {
       }
     }
 
+    this.stats.rateMs += performance.now() - rating;
+    this.stats.batches += 1;
+    this.stats.events += items.length;
     return { prepared, touched, now };
   }
 
@@ -204,8 +280,9 @@ export class UsagePipeline {
       id, source, eventId, extra.lineId ?? partial.lineId ?? null, partial.msisdn ?? null, extra.billingAccountId ?? null, extra.subscriptionId ?? null, extra.planVersionId ?? null,
       partial.usageType ?? null, partial.direction ?? null, partial.quantity ?? null, partial.unit ?? null, partial.occurredAt ?? null,
       partial.calledNumber ?? null, partial.roamingCountry ?? null, partial.visitedMcc ?? null, 'REJECTED', rejection.code, rejection.reason,
-      extra.decision ?? null, null, null, null, null, null, extra.currency ?? null, extra.rating ?? null, 'NONE',
+      extra.decision ?? null, null, null, null, null, null, extra.currency ?? null, extra.rating === undefined ? null : JSON.stringify(extra.rating), 'NONE',
       typeof raw === 'string' ? raw : JSON.stringify(raw ?? null), now, null,
+      null, null, null,
     ];
     return { id, row, outbox: [], outcome: { id, source, eventId, status: 'REJECTED', duplicate: false, rejectionCode: rejection.code, rejectionReason: rejection.reason } };
   }
@@ -247,7 +324,9 @@ export class UsagePipeline {
     (rating as Record<string, unknown>).estimate = { fromAllowance: applied.fromAllowance, spend: applied.spend };
     const outbox: OutboxRow[] = [];
     const needsCharge = !dec(result.chargedUnits).isZero() && (result.allowanceId !== undefined || !dec(result.price).isZero());
-    if (needsCharge && !precharged) outbox.push(chargeRequestRow(chargeRequestOf(id, line.lineId, u, version, result, rater), now));
+    const zone = zoneOf(rater, result, u);
+    const adjustsInvoiceId = this.billedInvoiceOf(version.billingAccountId, u.occurredAt);
+    const charge = needsCharge && !precharged ? JSON.stringify(chargeRequestOf(id, line.lineId, u, version, result, rater, { zone, adjustsInvoiceId })) : undefined;
     for (const c of applied.crossed) {
       outbox.push(eventRow('usageThresholdReached', line.lineId, [line.lineId, period, c.allowanceId, c.threshold], { lineId: line.lineId, billingAccountId: version.billingAccountId, period, allowanceId: c.allowanceId, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }, now));
     }
@@ -260,9 +339,10 @@ export class UsagePipeline {
     const row = [
       id, u.source, u.eventId, line.lineId, u.msisdn ?? line.msisdn, version.billingAccountId, version.subscriptionId, version.planVersionId, u.usageType, u.direction,
       u.quantity, u.unit, u.occurredAt, u.calledNumber ?? null, u.roamingCountry ?? null, u.visitedMcc ?? null, 'RATED', null, null,
-      'RATED', result.allowanceId ?? null, result.chargedUnits, result.price, applied.fromAllowance, applied.spend, result.currency, rating, needsCharge ? (precharged ? 'APPLIED' : 'PENDING') : 'NONE', null, now, now,
+      'RATED', result.allowanceId ?? null, result.chargedUnits, result.price, applied.fromAllowance, applied.spend, result.currency, JSON.stringify(rating), needsCharge ? (precharged ? 'APPLIED' : 'PENDING') : 'NONE', null, now, now,
+      charge ?? null, zone, adjustsInvoiceId ?? null,
     ];
-    return { id, row, lineId: line.lineId, period, billingAccountId: version.billingAccountId, outbox, outcome: { id, source: u.source, eventId: u.eventId, status: 'RATED', duplicate: false } };
+    return { id, row, lineId: line.lineId, period, billingAccountId: version.billingAccountId, outbox, charge, outcome: { id, source: u.source, eventId: u.eventId, status: 'RATED', duplicate: false } };
   }
 
   async rateWith(rater: Rater, u: ValidUsage, id: string, line: LineInfo, version: SubscriptionVersion, counters: LineCounters): Promise<{ result: RatingResult; rater: Rater }> {
@@ -311,10 +391,31 @@ export class UsagePipeline {
     return c;
   }
 
+  /** The invoice that already billed the account's period containing `at`, if any. */
+  private billedInvoiceOf(billingAccountId: string, at: Date): string | undefined {
+    const periods = this.billed.get(billingAccountId);
+    if (!periods) return undefined;
+    for (const p of periods) if (at >= p.start && at < p.end) return p.invoiceId;
+    return undefined;
+  }
+
+  private async loadBilledPeriods(accounts: Set<string>): Promise<void> {
+    const missing = [...accounts].filter((a) => !this.billed.has(a));
+    if (missing.length === 0) return;
+    if (this.billed.size > 200_000) this.billed.clear();
+    const { rows } = await this.deps.sql.query<{ billing_account_id: string; invoice_id: string; period_start: Date; period_end: Date }>(
+      'select billing_account_id, invoice_id, period_start, period_end from billed_period where billing_account_id = any($1::text[]) order by period_start',
+      [missing],
+    );
+    for (const a of missing) this.billed.set(a, []);
+    for (const r of rows) this.billed.get(r.billing_account_id)!.push({ invoiceId: r.invoice_id, start: new Date(r.period_start), end: new Date(r.period_end) });
+  }
+
   private async loadCounters(keys: string[]): Promise<void> {
     const missing = keys.filter((k) => !this.counters.has(k));
     if (missing.length === 0) return;
     if (this.counters.size > 200_000) this.counters.clear();
+    this.stats.counterLoads += missing.length;
     for (const [key, counters] of await loadLineCounters(this.deps.sql, missing)) this.counters.set(key, counters);
   }
 
@@ -325,7 +426,7 @@ export class UsagePipeline {
     await inSqlTransaction(this.deps.sql, async (db) => {
       if (reprocess) await db.query("delete from usage_record where id = any($1::text[]) and status = 'REJECTED'", [fresh.map((p) => p.id)]);
       const inserted = new Set(
-        (await insertJsonRows<{ id: string }>(db, 'usage_record', RECORD_COLUMNS, fresh.map((p) => rowObject(p.row)), 'on conflict (source, event_id) do nothing returning id')).map((r) => r.id),
+        (await insertArrayRows<{ id: string }>(db, 'usage_record', RECORD_COLUMNS, RECORD_TYPES, fresh.map((p) => p.row), 'on conflict (id) do nothing returning id')).map((r) => r.id),
       );
       const stored = fresh.filter((p) => inserted.has(p.id));
       for (const p of fresh) if (!inserted.has(p.id)) p.outcome.duplicate = true;
@@ -389,7 +490,15 @@ function findAllowanceSize(rater: Rater, allowanceId: string, offers: readonly O
 }
 
 /** The charge the wallets ledger applies: a flat unit price, or the rated price spread over the units. */
-export function chargeRequestOf(chargeId: string, lineId: string, u: Pick<ValidUsage, 'usageType' | 'occurredAt'>, version: SubscriptionVersion, result: RatingResult, rater: Rater): ChargeRequest {
+export function chargeRequestOf(
+  chargeId: string,
+  lineId: string,
+  u: Pick<ValidUsage, 'usageType' | 'occurredAt'>,
+  version: SubscriptionVersion,
+  result: RatingResult,
+  rater: Rater,
+  extra: { zone?: string | null; adjustsInvoiceId?: string | null } = {},
+): ChargeRequest {
   const flat = result.pricePerUnit !== undefined && result.adjustments.every((a) => dec(a.applied).isZero());
   const pricePerUnit = flat ? result.pricePerUnit! : dec(result.price).div(result.chargedUnits).toDecimalPlaces(10).toString();
   return {
@@ -405,5 +514,25 @@ export function chargeRequestOf(chargeId: string, lineId: string, u: Pick<ValidU
     allowanceIds: result.allowanceId ? [result.allowanceId] : [],
     pricePerUnit,
     allowOverdraft: version.paymentMode === 'POSTPAID' || Boolean(rater.compiled.plan.balancePolicy?.overdraftAllowed),
+    ...(extra.zone ? { zone: extra.zone } : {}),
+    ...(extra.adjustsInvoiceId ? { adjustsInvoiceId: extra.adjustsInvoiceId } : {}),
   };
 }
+
+/**
+ * The tariff zone of a rated event, for invoices to group usage by: the roaming zone when the
+ * line was abroad (e.g. ROAMING_EU), else the destination zone of a call or message
+ * (e.g. NATIONAL, INTERNATIONAL_1), else HOME. Facts the rules read are reused; the plan's zone
+ * tables answer the rest.
+ */
+export function zoneOf(rater: Rater, result: RatingResult, u: Pick<ValidUsage, 'calledNumber' | 'roamingCountry' | 'visitedMcc' | 'usageType' | 'occurredAt' | 'quantity' | 'direction'>): string {
+  const tables = rater.compiled.tables;
+  const event = { id: '', lineId: '', usageType: u.usageType, direction: u.direction, quantity: u.quantity, occurredAt: '', ...(u.calledNumber ? { calledNumber: u.calledNumber } : {}), ...(u.roamingCountry ? { roamingCountry: u.roamingCountry } : {}), ...(u.visitedMcc ? { visitedMcc: u.visitedMcc } : {}) };
+  const roaming = (result.facts.roamingZone as string | undefined) ?? (u.roamingCountry || u.visitedMcc ? tables.roamingZone(event as never) : HOME_ZONE);
+  if (roaming !== HOME_ZONE) return roaming;
+  if (!u.calledNumber) return HOME_ZONE;
+  const destination = (result.facts.destinationZone as string | undefined) ?? tables.destinationZone(u.calledNumber);
+  return destination === 'NONE' ? HOME_ZONE : destination;
+}
+
+const HOME_ZONE = 'HOME';

@@ -1,20 +1,19 @@
 import { WORK_SUBJECTS } from '@ledgerline/contracts';
 import type { Clock, Logger, Messaging } from '@ledgerline/platform';
-import { applyChargeResult, parseChargeResult } from '../application/apply-charge-result';
+import { applyChargeResults, parseChargeResult } from '../application/apply-charge-result';
 import type { Sql } from '../persistence/sql';
 import { consumeBatches } from './jetstream';
 
 /** wallets → usage: the final outcome of each charge (WORK_SUBJECTS.chargeApplied). */
 export function startChargeResultConsumer(messaging: Messaging, sql: Sql, o: { durable: string; deliverNew: boolean; logger: Logger; clock: Clock; onApplied: (lineId: string, period: string) => void }) {
-  return consumeBatches(messaging, { durable: o.durable, filter: WORK_SUBJECTS.chargeApplied, max: 500, deliverNew: o.deliverNew, logger: o.logger }, async (batch) => {
+  return consumeBatches(messaging, { durable: o.durable, filter: WORK_SUBJECTS.chargeApplied, max: 2000, deliverNew: o.deliverNew, logger: o.logger }, async (batch) => {
+    const results = [];
     for (const m of batch) {
       const result = parseChargeResult(m.string());
       if (!result) o.logger.warn({ seq: m.seq }, 'ignoring a charge result that is not a ChargeResult');
-      else {
-        const applied = await applyChargeResult(sql, result);
-        if (applied) o.onApplied(applied.lineId, applied.period);
-      }
-      m.ack();
+      else results.push(result);
     }
+    for (const moved of await applyChargeResults(sql, results)) o.onApplied(moved.lineId, moved.period);
+    for (const m of batch) m.ack();
   });
 }

@@ -4,7 +4,6 @@ import { defineEntity, type InferEntity } from '@mikro-orm/core';
 export const UsageRecord = defineEntity({
   name: 'UsageRecord',
   tableName: 'usage_record',
-  uniques: [{ properties: ['source', 'eventId'] }],
   properties: (p) => ({
     id: p.string().primary().length(40),
     source: p.string().length(64),
@@ -38,6 +37,12 @@ export const UsageRecord = defineEntity({
     amountCharged: p.decimal('string').precision(20).scale(6).nullable(),
     unitsFromAllowances: p.decimal('string').precision(20).scale(6).nullable(),
     chargeReason: p.string().length(64).nullable(),
+    // The ChargeRequest (JSON) this record is the outbox of; see usage-pipeline.ts and charge-sweeper.ts.
+    charge: p.text().nullable(),
+    chargeSentAt: p.datetime().nullable(),
+    chargeAttempts: p.integer(),
+    zone: p.string().length(32).nullable(),
+    adjustsInvoiceId: p.string().length(64).nullable(),
     ratingVersion: p.integer(),
     raw: p.text().nullable(),
     receivedAt: p.datetime(),

@@ -1,5 +1,9 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261125000000_init } from './Migration20261125000000_init';
+import { Migration20261126100000_lean_records } from './Migration20261126100000_lean_records';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
-export const migrations: MigrationObject[] = [{ name: 'Migration20261125000000_init', class: Migration20261125000000_init }];
+export const migrations: MigrationObject[] = [
+  { name: 'Migration20261125000000_init', class: Migration20261125000000_init },
+  { name: 'Migration20261126100000_lean_records', class: Migration20261126100000_lean_records },
+];
