@@ -1,8 +1,9 @@
 // Charging benchmark: batched charges (the JetStream consumer's code path) vs the same debits as
 // plain single-row SQL transactions, on 10,000 wallets and on one hot wallet, plus reservation
 // latency over NATS request/reply at a fixed rate. Runs in a throw-away PostgreSQL schema.
-// Usage: npx tsx services/wallets/bench/charging.bench.ts
-import { RPC, type ChargeRequest } from '@ledgerline/contracts';
+// Usage: npx tsx services/wallets/bench/charging.bench.ts   (BENCH_CHARGES=6000 for a quick check)
+import { jetstream } from '@nats-io/jetstream';
+import { RPC, WORK_SUBJECTS, type ChargeRequest } from '@ledgerline/contracts';
 import { startServiceForTest } from '@ledgerline/platform';
 import { createWalletsService } from '../src/service';
 import { depsOf } from '../src/deps';
@@ -12,11 +13,13 @@ import { checkLedgerInvariants } from '../src/persistence/invariants';
 const WALLETS = 10_000;
 const BATCH = 1000;
 const SPREAD_CHARGES = Number(process.env.BENCH_CHARGES ?? 60_000);
-const HOT_CHARGES = 30_000;
-const PLAIN_SECONDS = 4;
+const SHORT = SPREAD_CHARGES < 60_000;
+const HOT_CHARGES = Math.ceil(SPREAD_CHARGES / 2);
+const JS_CHARGES = Math.ceil(SPREAD_CHARGES / 2);
+const PLAIN_SECONDS = SHORT ? 2 : 4;
 const PLAIN_CONCURRENCY = 8;
-const RATE = 2000;
-const RPC_SECONDS = 5;
+const RATE = Number(process.env.BENCH_RATE ?? 2000);
+const RPC_SECONDS = Number(process.env.BENCH_RPC_SECONDS ?? (SHORT ? 3 : 10));
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const now = new Date('2026-11-25T10:00:00Z');
@@ -46,15 +49,47 @@ try {
     occurredAt: now.toISOString(), units: '1', unit: 'MB', allowanceIds: [], pricePerUnit: '0.01', allowOverdraft: false,
   });
 
+  const batchMs: number[] = [];
   async function batched(total: number, wallet: (i: number) => number, tag: string): Promise<number> {
     const t0 = performance.now();
     for (let start = 0; start < total; start += BATCH) {
       const batch = Array.from({ length: Math.min(BATCH, total - start) }, (_, k) => mk(start + k, wallet(start + k), tag));
+      const b0 = performance.now();
       const results = await applyCharges(db, batch, now);
+      batchMs.push(performance.now() - b0);
       if (results.some((r) => r.outcome !== 'APPLIED')) throw new Error('a benchmark charge was not applied');
     }
     return total / ((performance.now() - t0) / 1000);
   }
+
+  // Through the JetStream consumer the service runs: publish, then wait until every charge is in the ledger.
+  async function viaJetStream(total: number, wallet: (i: number) => number, tag: string): Promise<number> {
+    const js = jetstream(svc.runtime.messaging.nc);
+    const t0 = performance.now();
+    for (let start = 0; start < total; start += 500) {
+      await Promise.all(Array.from({ length: Math.min(500, total - start) }, (_, k) => {
+        const c = mk(start + k, wallet(start + k), tag);
+        return js.publish(WORK_SUBJECTS.chargeRequested, JSON.stringify(c), { msgID: c.chargeId });
+      }));
+    }
+    const published = performance.now();
+    const last = `CHARGE:${mk(total - 1, 0, tag).chargeId}`;
+    for (;;) {
+      // Cheap check first (the last one published is in the ledger), then the full count once.
+      const seen = await db.query(`select 1 from ledger_transaction where idempotency_key = $1`, [last]);
+      const [{ n }] = seen.length ? await db.query<{ n: string }>(`select count(*) n from ledger_transaction where idempotency_key like $1`, [`CHARGE:${tag}-%`]) : [{ n: '0' }];
+      if (Number(n) >= total) break;
+      if (performance.now() - published > 120_000) throw new Error(`JetStream path: only ${n} of ${total} charges applied`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    log(`  (published in ${((published - t0) / 1000).toFixed(2)} s)`);
+    return total / ((performance.now() - t0) / 1000);
+  }
+  const perBatch = () => {
+    const s = [...batchMs].sort((a, b) => a - b);
+    batchMs.length = 0;
+    return `${s[Math.floor(s.length / 2)]!.toFixed(1)} ms per ${BATCH}-charge batch (median of ${s.length})`;
+  };
 
   // Plain single-row SQL: one transaction per debit (guarded update + transaction + 2 entries).
   async function plain(wallet: (i: number) => number, tag: string): Promise<number> {
@@ -84,51 +119,77 @@ try {
 
   await batched(2000, (i) => (i * 7919) % WALLETS, 'warm');
   log('batched, spread over 10,000 wallets…');
+  batchMs.length = 0;
   const spread = await batched(SPREAD_CHARGES, (i) => (i * 7919) % WALLETS, 'spread');
-  log(`  ${spread.toFixed(0)} charges/s`);
+  log(`  ${spread.toFixed(0)} charges/s, ${perBatch()}`);
+  log('batched through the JetStream consumer, spread…');
+  const viaJs = await viaJetStream(JS_CHARGES, (i) => (i * 7919) % WALLETS, 'js');
+  log(`  ${viaJs.toFixed(0)} charges/s end to end (publish → ledger)`);
   log('plain SQL, spread…');
   const plainSpread = await plain((i) => (i * 104729) % WALLETS, 'plain');
   log(`  ${plainSpread.toFixed(0)} charges/s`);
   log('batched, one hot wallet…');
   const hot = await batched(HOT_CHARGES, () => HOT, 'hot');
-  log(`  ${hot.toFixed(0)} charges/s`);
+  log(`  ${hot.toFixed(0)} charges/s, ${perBatch()}`);
   log('plain SQL, one hot wallet…');
   const plainHot = await plain(() => HOT, 'plainhot');
   log(`  ${plainHot.toFixed(0)} charges/s`);
 
-  log(`reservations over NATS at ${RATE}/s for ${RPC_SECONDS} s…`);
+  log(`reservations over NATS at ${RATE}/s for ${RPC_SECONDS} s (open loop)…`);
   const nc = svc.runtime.messaging.nc;
   const latencies: number[] = [];
+  const lateness: number[] = [];
   const total = RATE * RPC_SECONDS;
   const pending: Promise<void>[] = [];
   let failed = 0;
+  const failures = new Map<string, number>();
+  const failure = (why: string) => {
+    failed++;
+    failures.set(why, (failures.get(why) ?? 0) + 1);
+  };
   const t0 = performance.now();
-  for (let i = 0; i < total; i++) {
-    const due = t0 + (i * 1000) / RATE;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const w = (i * 31) % WALLETS;
-    const sent = performance.now();
-    pending.push(
-      nc.request(RPC.walletReserve, JSON.stringify({ requestId: `rq-${i}`, sessionId: `s-${i}`, billingAccountId: `acc_b${w}`, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '10', pricePerUnit: '0.01', allowanceIds: [] }), { timeout: 5000 })
-        .then((m) => {
-          latencies.push(performance.now() - sent);
-          if (m.json<{ resultCode: string }>().resultCode !== 'SUCCESS') failed++;
-        })
-        .catch(() => void failed++),
-    );
-  }
+  let i = 0;
+  // Open loop: a timer sends whatever is due, whatever the replies; each latency from its send.
+  await new Promise<void>((done) => {
+    const tick = () => {
+      const elapsed = performance.now() - t0;
+      for (; i < total && (i * 1000) / RATE <= elapsed; i++) {
+        const w = (i * 31) % WALLETS;
+        const sent = performance.now();
+        lateness.push(sent - (t0 + (i * 1000) / RATE));
+        pending.push(
+          nc.request(RPC.walletReserve, JSON.stringify({ requestId: `rq-${i}`, sessionId: `s-${i}`, billingAccountId: `acc_b${w}`, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '10', pricePerUnit: '0.01', allowanceIds: [] }), { timeout: 5000 })
+            .then((m) => {
+              latencies.push(performance.now() - sent);
+              const code = m.json<{ resultCode: string }>().resultCode;
+              if (code !== 'SUCCESS') failure(code);
+            })
+            .catch((e: Error) => failure(e.message)),
+        );
+      }
+      if (i < total) setTimeout(tick, 1);
+      else done();
+    };
+    tick();
+  });
+  const sendSeconds = (performance.now() - t0) / 1000;
   await Promise.all(pending);
-  const achieved = total / ((performance.now() - t0) / 1000);
+  const achieved = total / sendSeconds;
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
-  log(`  ${achieved.toFixed(0)} req/s achieved, p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms, ${failed} failed`);
+  lateness.sort((a, b) => a - b);
+  const pctOf = (xs: number[], p: number) => xs.length === 0 ? NaN : xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+  const pct = (p: number) => pctOf(latencies, p);
+  log(`  ${achieved.toFixed(0)} req/s sent, p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms, max ${pct(100).toFixed(1)} ms, ${failed} failed ${failures.size ? JSON.stringify(Object.fromEntries(failures)) : ''}`);
+  log(`  (send timer lateness p50 ${pctOf(lateness, 50).toFixed(2)} ms p99 ${pctOf(lateness, 99).toFixed(2)} ms)`);
+  const [{ n: reserved }] = await db.query<{ n: string }>(`select count(*) n from reservation where request_key like 'rq-%'`);
+  if (Number(reserved) !== total - failed) throw new Error(`${reserved} reservations stored, expected ${total - failed}`);
 
   const problems = await checkLedgerInvariants(db);
   if (problems.length) throw new Error(`ledger invariants broken: ${problems.join('; ')}`);
   const ratio = (a: number, b: number) => (a / b).toFixed(1);
+  log(`batched via JetStream consumer: ${viaJs.toFixed(0)} charges/s (direct applyCharges ${spread.toFixed(0)} charges/s)`);
   console.log(
-    `charging: ${spread.toFixed(0)} charges/s (plain SQL ${plainSpread.toFixed(0)} charges/s, ratio ${ratio(spread, plainSpread)}x); hot wallet ${hot.toFixed(0)}/s vs ${plainHot.toFixed(0)}/s unbatched (ratio ${ratio(hot, plainHot)}x); reserve p50 ${pct(50).toFixed(1)} ms p99 ${pct(99).toFixed(1)} ms @${RATE}/s`,
+    `charging: ${spread.toFixed(0)} charges/s (plain SQL ${plainSpread.toFixed(0)} charges/s, ratio ${ratio(spread, plainSpread)}x); hot wallet ${hot.toFixed(0)}/s vs ${plainHot.toFixed(0)}/s unbatched (ratio ${ratio(hot, plainHot)}x); reserve p50 ${pct(50).toFixed(1)} ms p99 ${pct(99).toFixed(1)} ms @${RATE}/s (${achieved.toFixed(0)}/s achieved, ${failed} failed)`,
   );
 } finally {
   await svc.close();

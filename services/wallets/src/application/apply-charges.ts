@@ -1,23 +1,12 @@
 import { Decimal, WORK_SUBJECTS, deterministicId } from '@ledgerline/contracts';
 import type { ChargeRequest, ChargeResult } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
-import { insertOutbox } from '../persistence/sql';
+import { outboxWrite } from '../persistence/sql';
+import { lockWallets } from './locks';
 import { decideCharge, fmt, invalidCharge, toChargeInput, type BucketState, type WalletState } from '../domain/charging';
 import { accountId, newTxId, postTransactions, type NewTransaction } from './ledger';
 import { BUCKET_SELECT, toBucketState, type BucketRow } from './buckets';
 import { emitBalanceEvents, type BucketChange, type WalletChange } from './balance-events';
-
-interface LockedWallet {
-  id: string;
-  billing_account_id: string;
-  currency: string;
-  payment_mode: 'PREPAID' | 'POSTPAID';
-  credit_limit: string | null;
-  overdraft_limit: string;
-  low_balance_threshold: string | null;
-  balance: string;
-  unbilled: string;
-}
 
 export const chargeKey = (chargeId: string): string => `CHARGE:${chargeId}`;
 export const chargeResultMessageId = (chargeId: string): string => deterministicId('event', 'wallets', 'chargeApplied', chargeId);
@@ -65,17 +54,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
   if (batch.length === 0) return [];
   const pairs = new Map<string, { acc: string; cur: string }>();
   for (const c of batch) pairs.set(`${c.billingAccountId}\u0000${c.currency}`, { acc: String(c.billingAccountId), cur: String(c.currency) });
-  // Lock first, read after: a read in the locking statement could see balances from before the wait.
-  const ids = await sql.query<{ id: string }>(
-    `select id from wallet where (billing_account_id, currency) in (select * from unnest($1::text[], $2::text[])) order by id for update`,
-    [[...pairs.values()].map((p) => p.acc), [...pairs.values()].map((p) => p.cur)],
-  );
-  const locked = ids.length === 0 ? [] : await sql.query<LockedWallet>(
-    `select w.id, w.billing_account_id, w.currency, w.payment_mode, w.credit_limit, w.overdraft_limit, w.low_balance_threshold, c.balance, -u.balance as unbilled
-     from wallet w join ledger_account c on c.id = w.id join ledger_account u on u.id = w.billing_account_id || ':UNBILLED_RECEIVABLE:' || w.currency
-     where w.id = any($1::text[])`,
-    [ids.map((r) => r.id)],
-  );
+  const locked = await lockWallets(sql, { pairs: [...pairs.values()] });
   const existing = await sql.query<{ idempotency_key: string; outcome: ChargeResult }>(`select idempotency_key, outcome from ledger_transaction where idempotency_key = any($1::text[])`, [batch.map((c) => chargeKey(c.chargeId))]);
   const done = new Map(existing.map((r) => [r.idempotency_key, r.outcome]));
   const wallets = new Map<string, WalletState & { low: Decimal | null; start: Decimal }>();
@@ -143,7 +122,8 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     results.push(r);
     fresh.push(r);
   }
-  await postTransactions(sql, txs, now);
+  // Ledger rows, balances and one ChargeResult per new charge: one round trip.
+  await postTransactions(sql, txs, now, fresh.length > 0 ? [outboxWrite(fresh.map((r) => ({ id: chargeResultMessageId(r.chargeId), subject: WORK_SUBJECTS.chargeApplied, payload: JSON.stringify(r), createdAt: now })))] : []);
 
   const walletChanges: WalletChange[] = [];
   for (const w of wallets.values()) {
@@ -157,7 +137,6 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     }
   }
   if (walletChanges.length > 0 || bucketChanges.length > 0) await emitBalanceEvents(sql, now, walletChanges, bucketChanges);
-  await insertOutbox(sql, fresh.map((r) => ({ id: chargeResultMessageId(r.chargeId), subject: WORK_SUBJECTS.chargeApplied, payload: JSON.stringify(r), createdAt: now })));
   return results;
 }
 

@@ -65,11 +65,18 @@ export async function ensureAccounts(sql: Sql, billingAccountId: string | null, 
 }
 
 /**
- * Writes transactions, their entries and the account balances in three statements whatever the
- * number of transactions. Each transaction must sum to zero per unit (checked here, before any
+ * Writes transactions, their entries and the account balances in ONE statement (data-modifying
+ * CTEs over `unnest`ed arrays) whatever the number of transactions, plus the caller's `also`
+ * writes (outbox rows, reservations) in the same round trip. Each transaction must sum to zero per unit (checked here, before any
  * write). Returns the new balance of every account touched.
  */
-export async function postTransactions(sql: Sql, txs: NewTransaction[], now: Date): Promise<Map<string, Decimal>> {
+/** A data-modifying statement (with its own $1… parameters) written in the same round trip as the ledger rows. */
+export interface AlsoWrite {
+  text: string;
+  params: unknown[];
+}
+
+export async function postTransactions(sql: Sql, txs: NewTransaction[], now: Date, also: AlsoWrite[] = []): Promise<Map<string, Decimal>> {
   const txIds: string[] = [];
   const keys: string[] = [];
   const kinds: string[] = [];
@@ -106,23 +113,32 @@ export async function postTransactions(sql: Sql, txs: NewTransaction[], now: Dat
     refs.push(tx.reference ?? null);
     outcomes.push(tx.outcome === undefined ? null : JSON.stringify(tx.outcome));
   }
-  if (txIds.length === 0) return new Map();
-  await sql.query(
-    `insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, request_hash, reference, outcome, created_at)
-     select id, key, kind, owner, hash, ref, outcome::jsonb, $8 from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) as t(id, key, kind, owner, hash, ref, outcome)`,
-    [txIds, keys, kinds, owners, hashes, refs, outcomes, now],
-  );
-  if (eTx.length === 0) return new Map();
-  await sql.query(
-    `insert into ledger_entry (transaction_id, account_id, unit, amount, created_at)
-     select tx, acc, unit, amt, $5 from unnest($1::text[], $2::text[], $3::text[], $4::numeric[]) as t(tx, acc, unit, amt)`,
-    [eTx, eAcc, eUnit, eAmt, now],
-  );
+  if (txIds.length === 0) {
+    for (const a of also) await sql.query(a.text, a.params);
+    return new Map();
+  }
   const ids = [...deltas.keys()].sort();
+  // One round trip: transactions, entries, balances and whatever the caller writes with them.
+  const params: unknown[] = [txIds, keys, kinds, owners, hashes, refs, outcomes, now, eTx, eAcc, eUnit, eAmt, ids, ids.map((id) => fmt(deltas.get(id)!))];
+  const extra = also.map((a, i) => {
+    const offset = params.length;
+    params.push(...a.params);
+    return `, also${i} as (${a.text.replace(/\$(\d+)/g, (_m, n: string) => `$${Number(n) + offset}`)})`;
+  });
   const rows = await sql.query<{ id: string; balance: string }>(
-    `update ledger_account a set balance = a.balance + d.delta from unnest($1::text[], $2::numeric[]) as d(id, delta) where a.id = d.id returning a.id, a.balance`,
-    [ids, ids.map((id) => fmt(deltas.get(id)!))],
+    `with t as (
+       insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, request_hash, reference, outcome, created_at)
+       select id, key, kind, owner, hash, ref, outcome::jsonb, $8 from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) as t(id, key, kind, owner, hash, ref, outcome)
+     ), e as (
+       insert into ledger_entry (transaction_id, account_id, unit, amount, created_at)
+       select tx, acc, unit, amt, $8 from unnest($9::text[], $10::text[], $11::text[], $12::numeric[]) as t(tx, acc, unit, amt)
+     )${extra.join('')}, u as (
+       update ledger_account a set balance = a.balance + d.delta from unnest($13::text[], $14::numeric[]) as d(id, delta) where a.id = d.id returning a.id, a.balance
+     )
+     select id, balance from u`,
+    params,
   );
+  // Every account must exist (entries have no foreign key: this check, in the same transaction, stands for it).
   if (rows.length !== ids.length) throw new DomainError('INTERNAL', 'a ledger account of this transaction does not exist', {}, 'INTERNAL');
   return new Map(rows.map((r) => [r.id, new Decimal(r.balance)]));
 }

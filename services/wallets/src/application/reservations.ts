@@ -4,7 +4,7 @@ import type { Sql } from '../persistence/sql';
 import { decideCharge, fmt, round6, type BucketState, type WalletState } from '../domain/charging';
 import { accountId, newTxId, postTransactions, type Entry, type NewTransaction } from './ledger';
 import { BUCKET_SELECT, toBucketState, type BucketRow } from './buckets';
-import { WALLET_COLUMNS, WALLET_JOINS, type WalletRow } from './wallets';
+import { lockWallets, type LockedWalletRow } from './locks';
 import { emitBalanceEvents } from './balance-events';
 
 export interface ReservationRow {
@@ -43,7 +43,7 @@ function replyOf(r: ReservationRow, currency: string, now: Date): WalletReserveR
 
 const fail = (resultCode: ChargingResultCode, code: string, message: string): WalletReserveReply => ({ resultCode, error: { code, message } });
 
-function walletState(w: WalletRow): WalletState {
+function walletState(w: LockedWalletRow): WalletState {
   return {
     id: w.id,
     billingAccountId: w.billing_account_id,
@@ -56,16 +56,10 @@ function walletState(w: WalletRow): WalletState {
   };
 }
 
-type Wallet = WalletRow & { state: WalletState; start: Decimal; cause: string | null };
+type Wallet = LockedWalletRow & { state: WalletState; start: Decimal; cause: string | null };
 
-/** Locks wallets in id order (so two batches never deadlock), then reads them: balances are those after any concurrent commit. */
-async function lockWallets(sql: Sql, where: { pairs?: { acc: string; cur: string }[]; ids?: string[] }): Promise<Wallet[]> {
-  const locked = where.pairs
-    ? await sql.query<{ id: string }>(`select id from wallet where (billing_account_id, currency) in (select * from unnest($1::text[], $2::text[])) order by id for update`, [where.pairs.map((p) => p.acc), where.pairs.map((p) => p.cur)])
-    : await sql.query<{ id: string }>(`select id from wallet where id = any($1::text[]) order by id for update`, [where.ids]);
-  if (locked.length === 0) return [];
-  const rows = await sql.query<WalletRow>(`select ${WALLET_COLUMNS} from wallet w ${WALLET_JOINS} where w.id = any($1::text[])`, [locked.map((r) => r.id)]);
-  return rows.map((w) => {
+async function lockForUpdate(sql: Sql, where: Parameters<typeof lockWallets>[1]): Promise<Wallet[]> {
+  return (await lockWallets(sql, where)).map((w) => {
     const state = walletState(w);
     return { ...w, state, start: state.balance, cause: null };
   });
@@ -105,7 +99,7 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
   if (live.length === 0) return checked.map((c) => c.reply!);
   const pairs = new Map<string, { acc: string; cur: string }>();
   for (const { req } of live) pairs.set(`${req.billingAccountId}\u0000${req.currency}`, { acc: req.billingAccountId, cur: req.currency });
-  const wallets = new Map((await lockWallets(sql, { pairs: [...pairs.values()] })).map((w) => [`${w.billing_account_id}\u0000${w.currency}`, w]));
+  const wallets = new Map((await lockForUpdate(sql, { pairs: [...pairs.values()] })).map((w) => [`${w.billing_account_id}\u0000${w.currency}`, w]));
   const previous = new Map(
     (await sql.query<ReservationRow>(`select * from reservation where request_key = any($1::text[])`, [[...new Set(live.map((c) => c.req.requestId))]])).map((r) => [r.request_key, r]),
   );
@@ -164,15 +158,15 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
     c.reply = replyOf(row, wallet.currency, now);
   }
   if (fresh.length > 0) {
-    await postTransactions(sql, txs, now);
     const col = <K extends keyof ReservationRow>(k: K) => fresh.map((r) => r[k]);
-    await sql.query(
-      `insert into reservation (id, session_id, request_key, billing_account_id, wallet_id, line_id, unit, price_per_unit, requested_units, granted_units, units_from_buckets, bucket_parts, money_reserved, status, expires_at, created_at)
+    // Ledger rows, balances and the reservations: one round trip.
+    await postTransactions(sql, txs, now, [{
+      text: `insert into reservation (id, session_id, request_key, billing_account_id, wallet_id, line_id, unit, price_per_unit, requested_units, granted_units, units_from_buckets, bucket_parts, money_reserved, status, expires_at, created_at)
        select id, sid, rk, acc, wal, lin, unit, ppu, req, gr, fb, parts::jsonb, money, 'RESERVED', exp, $14
        from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::text[], $13::numeric[], $15::timestamptz[])
          as t(id, sid, rk, acc, wal, lin, unit, ppu, req, gr, fb, parts, money, exp)`,
-      [col('id'), col('session_id'), col('request_key'), col('billing_account_id'), col('wallet_id'), col('line_id'), col('unit'), col('price_per_unit'), col('requested_units'), col('granted_units'), col('units_from_buckets'), fresh.map((r) => JSON.stringify(r.bucket_parts)), col('money_reserved'), now, col('expires_at')],
-    );
+      params: [col('id'), col('session_id'), col('request_key'), col('billing_account_id'), col('wallet_id'), col('line_id'), col('unit'), col('price_per_unit'), col('requested_units'), col('granted_units'), col('units_from_buckets'), fresh.map((r) => JSON.stringify(r.bucket_parts)), col('money_reserved'), now, col('expires_at')],
+    }]);
     const walletChanges = [...wallets.values()]
       .filter((w) => w.payment_mode === 'PREPAID' && !w.state.balance.equals(w.start))
       .map((w) => ({ walletId: w.id, billingAccountId: w.billing_account_id, currency: w.currency, paymentMode: w.payment_mode, lowBalanceThreshold: w.low_balance_threshold === null ? null : new Decimal(w.low_balance_threshold), before: w.start, after: w.state.balance, cause: w.cause ?? 'batch' }));
@@ -213,7 +207,7 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
   const ids = [...new Set(items.filter((_, i) => !replies[i]).map((it) => it.reservationId))];
   if (ids.length === 0) return replies as WalletSessionReply[];
   const heads = await sql.query<{ wallet_id: string }>(`select distinct wallet_id from reservation where id = any($1::text[])`, [ids]);
-  const wallets = new Map(heads.length === 0 ? [] : (await lockWallets(sql, { ids: heads.map((h) => h.wallet_id) })).map((w) => [w.id, w]));
+  const wallets = new Map(heads.length === 0 ? [] : (await lockForUpdate(sql, { ids: heads.map((h) => h.wallet_id) })).map((w) => [w.id, w]));
   const rows = new Map((await sql.query<ReservationRow>(`select * from reservation where id = any($1::text[]) order by id for update`, [ids])).map((r) => [r.id, r]));
   const bucketIds = [...new Set([...rows.values()].filter((r) => r.status === 'RESERVED').flatMap((r) => r.bucket_parts.map((p) => p.bucketId)))];
   const bucketStatus = new Map(bucketIds.length === 0 ? [] : (await sql.query<{ id: string; status: string }>(`select id, status from bucket where id = any($1::text[])`, [bucketIds])).map((b) => [b.id, b.status]));
@@ -263,10 +257,10 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
     replies[i] = { resultCode: 'SUCCESS', reservationId, status: closing, usedUnits: used.toFixed(), amountCharged: fmt(charged) };
   });
   if (closed.length > 0) {
-    await postTransactions(sql, txs, now);
-    await sql.query(`update reservation r set status = t.status, used_units = t.used, closed_at = $4 from unnest($1::text[], $2::text[], $3::numeric[]) as t(id, status, used) where r.id = t.id`, [
-      closed.map((r) => r.id), closed.map((r) => r.status), closed.map((r) => r.used_units), now,
-    ]);
+    await postTransactions(sql, txs, now, [{
+      text: `update reservation r set status = t.status, used_units = t.used, closed_at = $4 from unnest($1::text[], $2::text[], $3::numeric[]) as t(id, status, used) where r.id = t.id`,
+      params: [closed.map((r) => r.id), closed.map((r) => r.status), closed.map((r) => r.used_units), now],
+    }]);
   }
   return replies as WalletSessionReply[];
 }

@@ -51,15 +51,21 @@ export interface OutboxRow {
   createdAt: Date;
 }
 
+/** The statement that inserts outbox rows (a row already queued is kept), to run alone or with the ledger writes. */
+export function outboxWrite(rows: OutboxRow[]): { text: string; params: unknown[] } {
+  return {
+    text: `insert into outbox (id, subject, payload, created_at, attempts)
+     select * , 0 from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+     on conflict (id) do nothing`,
+    params: [rows.map((r) => r.id), rows.map((r) => r.subject), rows.map((r) => r.payload), rows.map((r) => r.createdAt)],
+  };
+}
+
 /** Inserts outbox rows (the platform relay publishes any subject); a row already queued is kept. */
 export async function insertOutbox(sql: Sql, rows: OutboxRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await sql.query(
-    `insert into outbox (id, subject, payload, created_at, attempts)
-     select * , 0 from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
-     on conflict (id) do nothing`,
-    [rows.map((r) => r.id), rows.map((r) => r.subject), rows.map((r) => r.payload), rows.map((r) => r.createdAt)],
-  );
+  const w = outboxWrite(rows);
+  await sql.query(w.text, w.params);
 }
 
 export const WALLETS_SOURCE = 'ledgerline/wallets';

@@ -1,0 +1,80 @@
+// Where a 1000-charge batch and a 100-request reserve batch spend their time, statement by statement.
+// Usage: npx tsx services/wallets/bench/profile.ts
+import type { ChargeRequest } from '@ledgerline/contracts';
+import { startServiceForTest } from '@ledgerline/platform';
+import { createWalletsService } from '../src/service';
+import { depsOf } from '../src/deps';
+import { applyChargesIn } from '../src/application/apply-charges';
+import { reserveMany } from '../src/application/reservations';
+import type { Sql } from '../src/persistence/sql';
+
+const now = new Date('2026-11-25T10:00:00Z');
+const env = { WALLETS_TEMPORAL: 'off', WALLETS_CONSUMER_DELIVER: 'new', WALLETS_JOBS: 'off', WALLETS_CONSUMERS: 'off', LOG_LEVEL: 'warn' };
+Object.assign(process.env, env);
+const svc = await startServiceForTest(createWalletsService({ env: { ...process.env, ...env } }), { env });
+const db = depsOf(svc.runtime).db;
+const W = 10_000;
+try {
+  await db.tx(async (sql) => {
+    await sql.query(`insert into wallet (id, billing_account_id, currency, payment_mode, overdraft_limit, created_at) select 'wal_b' || i, 'acc_b' || i, 'EUR', 'PREPAID', 0, $1::timestamptz from generate_series(0, $2) i`, [now, W]);
+    await sql.query(`insert into ledger_account (id, billing_account_id, kind, unit, balance, created_at)
+      select 'wal_b' || i, 'acc_b' || i, 'CASH_WALLET', 'EUR', 1000, $1::timestamptz from generate_series(0, $2) i
+      union all select 'acc_b' || i || ':' || k || ':EUR', 'acc_b' || i, k, 'EUR', case when k = 'PAYMENTS_CLEARING' then -1000 else 0 end, $1::timestamptz from generate_series(0, $2) i,
+        unnest(array['UNBILLED_RECEIVABLE','REVENUE','TAX_PAYABLE','PAYMENTS_CLEARING','VOUCHER_CLEARING','ADJUSTMENTS','RESERVED']) k`, [now, W]);
+  });
+  const times = new Map<string, { n: number; ms: number }>();
+  const timed = (sql: Sql): Sql => ({
+    async query(text, params) {
+      if (process.env.EXPLAIN && /^\s*(with t as|select id, balance)/.test(text)) {
+        await sql.query('savepoint x');
+        const plan = await sql.query<Record<string, string>>(`explain (analyze, buffers) ${text}`, params);
+        await sql.query('rollback to savepoint x');
+        console.log(plan.map((r) => r['QUERY PLAN']).join('\n'));
+      }
+      const t = performance.now();
+      try {
+        return await sql.query(text, params);
+      } finally {
+        const key = text.replace(/\s+/g, ' ').slice(0, 70);
+        const e = times.get(key) ?? { n: 0, ms: 0 };
+        e.n++;
+        e.ms += performance.now() - t;
+        times.set(key, e);
+      }
+    },
+  });
+  const report = (label: string, total: number, runs: number) => {
+    console.log(`\n${label}: ${(total / runs).toFixed(1)} ms per batch`);
+    for (const [k, v] of [...times].sort((a, b) => b[1].ms - a[1].ms)) console.log(`  ${(v.ms / runs).toFixed(2).padStart(8)} ms  x${(v.n / runs).toFixed(1)}  ${k}`);
+    times.clear();
+  };
+  const mk = (i: number, w: number, tag: string): ChargeRequest => ({ chargeId: `${tag}-${i}`, billingAccountId: `acc_b${w}`, lineId: 'lin', paymentMode: 'PREPAID', currency: 'EUR', usageType: 'DATA', occurredAt: now.toISOString(), units: '1', unit: 'MB', allowanceIds: [], pricePerUnit: '0.01', allowOverdraft: false });
+  const RUNS = Number(process.env.RUNS ?? 5);
+  for (const [label, wallet] of [['spread', (i: number) => (i * 7919) % W], ['hot', () => W]] as const) {
+    let total = 0;
+    for (let r = 0; r <= RUNS; r++) {
+      const batch = Array.from({ length: 1000 }, (_, k) => mk(r * 1000 + k, wallet(r * 1000 + k), label));
+      if (r === 0) times.clear();
+      const t = performance.now();
+      const cpu = process.cpuUsage();
+      await db.tx((sql) => applyChargesIn(timed(sql), batch, now));
+      const used = process.cpuUsage(cpu);
+      if (r > 0) console.log(`  node CPU ${((used.user + used.system) / 1000).toFixed(1)} ms for this batch`);
+      if (r > 0) total += performance.now() - t;
+      else times.clear();
+    }
+    report(`charges ${label} (1000)`, total, RUNS);
+  }
+  let total = 0;
+  for (let r = 0; r <= RUNS; r++) {
+    const reqs = Array.from({ length: 100 }, (_, k) => ({ requestId: `rq-${r}-${k}`, sessionId: `s-${r}-${k}`, billingAccountId: `acc_b${(r * 100 + k) * 31 % W}`, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '10', pricePerUnit: '0.01', allowanceIds: [] }));
+    const t = performance.now();
+    await db.tx((sql) => reserveMany(timed(sql), reqs, now));
+    if (r > 0) total += performance.now() - t;
+    else times.clear();
+  }
+  report('reserve (100 requests)', total, RUNS);
+} finally {
+  await svc.close();
+}
+process.exit(0);

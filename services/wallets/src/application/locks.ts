@@ -1,0 +1,44 @@
+import type { PaymentMode } from '@ledgerline/contracts';
+import type { Sql } from '../persistence/sql';
+import { accountId } from './ledger';
+
+export interface LockedWalletRow {
+  id: string;
+  billing_account_id: string;
+  currency: string;
+  payment_mode: PaymentMode;
+  credit_limit: string | null;
+  overdraft_limit: string;
+  low_balance_threshold: string | null;
+  /** Cash balance (ledger account = wallet id). */
+  balance: string;
+  /** What a postpaid customer owes, unbilled (positive). */
+  unbilled: string;
+}
+
+/**
+ * Locks wallets in id order (two batches never deadlock) and reads their balances, in two
+ * statements whatever the number of wallets. The wallet columns come from the locking statement
+ * (a locked row is re-read at its newest version); the balances are read after the lock, so they
+ * include any commit that held it before us. Ledger account ids are computed, not joined.
+ */
+export async function lockWallets(sql: Sql, where: { pairs: { acc: string; cur: string }[] } | { ids: string[] }): Promise<LockedWalletRow[]> {
+  const cols = `id, billing_account_id, currency, payment_mode, credit_limit, overdraft_limit, low_balance_threshold`;
+  const wallets =
+    'pairs' in where
+      ? await sql.query<Omit<LockedWalletRow, 'balance' | 'unbilled'>>(
+          `select ${cols} from wallet where (billing_account_id, currency) in (select * from unnest($1::text[], $2::text[])) order by id for update`,
+          [where.pairs.map((p) => p.acc), where.pairs.map((p) => p.cur)],
+        )
+      : await sql.query<Omit<LockedWalletRow, 'balance' | 'unbilled'>>(`select ${cols} from wallet where id = any($1::text[]) order by id for update`, [where.ids]);
+  if (wallets.length === 0) return [];
+  const unbilledId = (w: { billing_account_id: string; currency: string }) => accountId(w.billing_account_id, 'UNBILLED_RECEIVABLE', w.currency);
+  // The unbilled receivable is negative in the ledger (owed to us); negated by SQL, exactly.
+  const balances = new Map(
+    (await sql.query<{ id: string; balance: string }>(
+      `select id, case when kind = 'UNBILLED_RECEIVABLE' then -balance else balance end as balance from ledger_account where id = any($1::text[])`,
+      [[...wallets.map((w) => w.id), ...wallets.map(unbilledId)]],
+    )).map((r) => [r.id, r.balance]),
+  );
+  return wallets.map((w) => ({ ...w, balance: balances.get(w.id) ?? '0', unbilled: balances.get(unbilledId(w)) ?? '0' }));
+}
