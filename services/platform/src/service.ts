@@ -4,6 +4,7 @@ import { GraphQLError, type DocumentNode } from 'graphql';
 import { gql } from 'graphql-tag';
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
+import client from 'prom-client';
 import { DomainError, sharedTypeDefs, type Caller, type ServiceName } from '@ledgerline/contracts';
 import { ConfigError, loadServiceConfig, type ServiceConfig } from './config';
 import { openDatabase, type Em, type Orm } from './database';
@@ -26,6 +27,8 @@ export interface ServiceRuntime {
   messaging: Messaging;
   relay: OutboxRelay;
   clock: Clock;
+  /** Prometheus registry of this running service, served at `/metrics`: register the service's own metrics here. */
+  metrics: client.Registry;
 }
 
 /** Every resolver gets this; a service adds its own loaders through `context`. */
@@ -92,7 +95,7 @@ export async function startService<X extends object>(def: ServiceDefinition<X>, 
     const relay = new OutboxRelay(orm, messaging.js, { logger });
     relay.start();
     stack.push(['outbox relay', () => relay.stop()]);
-    const runtime: ServiceRuntime = { config, logger, orm, messaging, relay, clock: options.clock ?? systemClock };
+    const runtime: ServiceRuntime = { config, logger, orm, messaging, relay, clock: options.clock ?? systemClock, metrics: new client.Registry() };
     if (def.background) stack.push(['background jobs', await def.background(runtime)]);
 
     const server: SubgraphServer = await startSubgraphServer<RequestContext & X>({
@@ -103,6 +106,7 @@ export async function startService<X extends object>(def: ServiceDefinition<X>, 
       port: config.port,
       portSetting: `${def.name.toUpperCase()}_PORT`,
       logger,
+      registry: runtime.metrics,
       context: async (req: http.IncomingMessage) => {
         let caller: Caller;
         try {

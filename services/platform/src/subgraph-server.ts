@@ -23,6 +23,8 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
   context: (req: http.IncomingMessage) => Promise<C>;
   /** Readiness: resolves when dependencies answer. */
   health: () => Promise<Record<string, string>>;
+  /** The registry `/metrics` serves (the service's own counters live there too); default: a new one. */
+  registry?: client.Registry;
 }
 
 export interface SubgraphServerOptions<C extends BaseContext> extends Omit<GraphQLHttpOptions<C>, 'apollo'> {
@@ -83,7 +85,7 @@ export function startSubgraphServer<C extends BaseContext>(options: SubgraphServ
  * of a web framework for three routes.
  */
 export async function startGraphQLHttpServer<C extends BaseContext>(options: GraphQLHttpOptions<C>): Promise<SubgraphServer> {
-  const registry = new client.Registry();
+  const registry = options.registry ?? new client.Registry();
   registry.setDefaultLabels({ service: options.service });
   client.collectDefaultMetrics({ register: registry });
   const requests = new client.Counter({ name: 'ledgerline_graphql_requests_total', help: 'GraphQL requests', labelNames: ['status'], registers: [registry] });

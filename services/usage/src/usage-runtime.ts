@@ -7,6 +7,7 @@ import type { ServiceRuntime } from '@ledgerline/platform';
 import { LineDirectory } from './application/line-directory';
 import { catalogPlanSource, PlanCache, type PlanSource } from './application/plan-cache';
 import { UsagePipeline } from './application/usage-pipeline';
+import { createUsageMetrics } from './application/metrics';
 import { openSqlPool, type Sql } from './persistence/sql';
 
 export interface UsageRuntime {
@@ -28,7 +29,8 @@ export function createUsageRuntime(runtime: ServiceRuntime, planSource?: PlanSou
   const publishCharges = async (charges: { id: string; payload: string }[]) => {
     await Promise.all(charges.map((c) => js.publish(WORK_SUBJECTS.chargeRequested, c.payload, { msgID: c.id })));
   };
-  const pipeline = new UsagePipeline({ sql, directory, plans, clock: runtime.clock, logger: runtime.logger, onCommit: () => runtime.relay.nudge(), publishCharges });
+  const metrics = createUsageMetrics(runtime.metrics);
+  const pipeline = new UsagePipeline({ sql, directory, plans, clock: runtime.clock, logger: runtime.logger, onCommit: () => runtime.relay.nudge(), publishCharges, metrics });
   const usage = { sql, directory, plans, pipeline, publishCharges };
   byRuntime.set(runtime, usage);
   return usage;

@@ -17,7 +17,7 @@ export async function sweepCharges(sql: Sql, publish: (charges: { id: string; pa
   const { rows } = await sql.query<{ id: string; charge: string }>(
     `select id, charge from usage_record
       where charge_status = 'PENDING' and rated_at < $1 and charge is not null
-        and (charge_sent_at is null or charge_sent_at < $2::timestamptz - least(3600, 30 * power(2, least(charge_attempts, 7))) * interval '1 second')
+        and (charge_sent_at is null or charge_sent_at < $2::timestamptz - least(3600, 30 * power(2, least(greatest(charge_attempts - 1, 0), 7))) * interval '1 second')
       order by rated_at limit $3`,
     [new Date(now.getTime() - o.graceMs), now, o.limit ?? 2000],
   );

@@ -13,7 +13,6 @@
 import { dec, deterministicId, type ChargeRequest } from '@ledgerline/contracts';
 import { priceUnits, RatingInputError, type OfferDocument, type RatingResult, type Rater } from '@ledgerline/rating';
 import type { Clock, Logger } from '@ledgerline/platform';
-import client from 'prom-client';
 import { activeAddOnsAt, versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
 import { validateUsage, type Rejection, type ValidUsage } from '../domain/usage-input';
 import { applyUsage, ratiosOf, setAllowance, TOTAL_BUCKET, type LineCounters } from '../domain/live-usage';
@@ -22,6 +21,7 @@ import { loadLineCounters } from './live-usage';
 import { eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
 import type { LineDirectory } from './line-directory';
 import type { PlanCache } from './plan-cache';
+import { createUsageMetrics, type UsageMetrics } from './metrics';
 
 export interface IncomingUsage {
   raw: unknown;
@@ -42,8 +42,6 @@ export interface UsageOutcome {
   rejectionReason?: string;
 }
 
-export const rejectedCounter = new client.Counter({ name: 'ledgerline_usage_rejected_total', help: 'Usage records stored as REJECTED, by code', labelNames: ['code'] });
-export const ratedCounter = new client.Counter({ name: 'ledgerline_usage_rated_total', help: 'Usage records rated' });
 
 export const RECORD_COLUMNS = [
   'id', 'source', 'event_id', 'line_id', 'msisdn', 'billing_account_id', 'subscription_id', 'plan_version_id', 'usage_type', 'direction',
@@ -102,6 +100,8 @@ export interface PipelineDeps {
    * Without it (or when it fails) the charge sweeper publishes them later.
    */
   publishCharges?: (charges: { id: string; payload: string }[]) => Promise<void>;
+  /** Where rejections and ratings are counted (default: a registry nobody serves). */
+  metrics?: UsageMetrics;
 }
 
 export class UsagePipeline {
@@ -112,7 +112,11 @@ export class UsagePipeline {
   /** Billed periods per billing account (loaded on first use, dropped when an invoice arrives). */
   private readonly billed = new Map<string, BilledPeriod[]>();
 
-  constructor(readonly deps: PipelineDeps) {}
+  private readonly metrics: UsageMetrics;
+
+  constructor(readonly deps: PipelineDeps) {
+    this.metrics = deps.metrics ?? createUsageMetrics();
+  }
 
   /**
    * Rating runs one batch after another (per process), whoever calls: one line's events are rated
@@ -149,8 +153,8 @@ export class UsagePipeline {
     }
     for (const p of prepared) {
       if (p.outcome.duplicate) continue;
-      if (p.outcome.status === 'REJECTED') rejectedCounter.inc({ code: p.outcome.rejectionCode ?? 'UNKNOWN' });
-      else ratedCounter.inc();
+      if (p.outcome.status === 'REJECTED') this.metrics.rejected.inc({ reason: p.outcome.rejectionCode ?? 'UNKNOWN' });
+      else this.metrics.rated.inc();
     }
     return prepared.map((p) => p.outcome);
   }
@@ -520,16 +524,16 @@ export function chargeRequestOf(
 }
 
 /**
- * The tariff zone of a rated event, for invoices to group usage by: the roaming zone when the
- * line was abroad (e.g. ROAMING_EU), else the destination zone of a call or message
- * (e.g. NATIONAL, INTERNATIONAL_1), else HOME. Facts the rules read are reused; the plan's zone
- * tables answer the rest.
+ * The tariff zone of a rated event, for invoices to group usage by: `ROAMING_<zone>` when the
+ * line was abroad (the plan's roaming zone, e.g. ROAMING_EU, ROAMING_WORLD2), else the
+ * destination zone of a call or message (the plan's, e.g. NATIONAL, EU, NORTH_AMERICA), else
+ * HOME. Facts the rules read are reused; the plan's zone tables answer the rest.
  */
 export function zoneOf(rater: Rater, result: RatingResult, u: Pick<ValidUsage, 'calledNumber' | 'roamingCountry' | 'visitedMcc' | 'usageType' | 'occurredAt' | 'quantity' | 'direction'>): string {
   const tables = rater.compiled.tables;
   const event = { id: '', lineId: '', usageType: u.usageType, direction: u.direction, quantity: u.quantity, occurredAt: '', ...(u.calledNumber ? { calledNumber: u.calledNumber } : {}), ...(u.roamingCountry ? { roamingCountry: u.roamingCountry } : {}), ...(u.visitedMcc ? { visitedMcc: u.visitedMcc } : {}) };
   const roaming = (result.facts.roamingZone as string | undefined) ?? (u.roamingCountry || u.visitedMcc ? tables.roamingZone(event as never) : HOME_ZONE);
-  if (roaming !== HOME_ZONE) return roaming;
+  if (roaming !== HOME_ZONE) return `ROAMING_${roaming}`;
   if (!u.calledNumber) return HOME_ZONE;
   const destination = (result.facts.destinationZone as string | undefined) ?? tables.destinationZone(u.calledNumber);
   return destination === 'NONE' ? HOME_ZONE : destination;
