@@ -54,11 +54,11 @@ export function registerBillRunCommands(program: Command): void {
     .option('--no-follow', 'return at once instead of drawing progress')
     .action(async (cycleDate: string, o: { batchSize?: number; driver?: string; autoIssue: boolean; follow: boolean }) => {
       const call = await graphClient();
-      const r = await call<{ startBillRun: { billRun: BillRun; created: boolean } }>(
-        `mutation($i: StartBillRunInput!) { startBillRun(input: $i) { created billRun { ${BILL_RUN_FIELDS} } } }`,
+      const r = await call<{ startBillRun: { billRun: BillRun; started: boolean } }>(
+        `mutation($i: StartBillRunInput!) { startBillRun(input: $i) { started billRun { ${BILL_RUN_FIELDS} } } }`,
         { i: { cycleDate, batchSize: o.batchSize, driver: o.driver, autoIssue: o.autoIssue } },
       );
-      process.stdout.write(`${r.startBillRun.created ? 'started' : 'joined the existing'} bill run ${r.startBillRun.billRun.id} for ${cycleDate}\n`);
+      process.stdout.write(`${r.startBillRun.started ? 'started' : 'joined the existing'} bill run ${r.startBillRun.billRun.id} for ${cycleDate}\n`);
       process.exitCode = await follow(call, cycleDate, o.follow);
     });
   billrun

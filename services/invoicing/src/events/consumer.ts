@@ -63,9 +63,18 @@ export const CONSUMERS = [
  */
 async function applyReplenishments(runtime: ServiceRuntime, batch: JsMsg[]): Promise<void> {
   for (const m of batch) {
+    let data: BudgetReplenishmentData;
     try {
-      const event = parseCloudEvent(new TextDecoder().decode(m.data));
-      await runtime.orm.em.fork().transactional((em) => invoiceBudgetReplenishment(em as Em, event.data as BudgetReplenishmentData, runtime.clock.now()));
+      // A CloudEvent (the outbox's form), or the bare data.
+      const body = JSON.parse(new TextDecoder().decode(m.data));
+      data = (body?.specversion ? parseCloudEvent(JSON.stringify(body)).data : body) as BudgetReplenishmentData;
+    } catch (error) {
+      runtime.logger.error({ err: error, subject: m.subject, seq: m.seq }, 'budget replenishment message is not JSON; dropped');
+      m.term();
+      continue;
+    }
+    try {
+      await runtime.orm.em.fork().transactional((em) => invoiceBudgetReplenishment(em as Em, data, runtime.clock.now()));
       runtime.relay.nudge();
       m.ack();
     } catch (error) {
