@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dec, roundDecimal } from '@ledgerline/contracts';
 import { periodContaining } from '../../services/invoicing/src/domain/period';
@@ -224,6 +225,34 @@ describe('billing scenarios, end to end', () => {
     const rest = await gql(PAY, { i: { reference: inv.number, channel: 'BANK_TRANSFER', amount: { amount: due, currency: 'EUR' }, idempotencyKey: `e2e-rest-${RUN}` } });
     expect(rest.recordPayment.invoice).toMatchObject({ state: 'SETTLED', amountDue: { amount: '0' } });
     await eventually(async () => ((await statuses()).every((s: string) => s === 'ACTIVE') ? true : null), 'the paid invoice to restore the lines', 30_000);
+  });
+
+  it('dunning holds while a dispute covers what is owed, and goes on when the dispute is resolved', async () => {
+    const current = periodContaining(new Date(), 1, TZ);
+    const { accountId, lines } = await postpaidAccount(`Disputer ${RUN}`, 'FAMILY_SHARE_50GB', 1, { paymentTermsDays: 0 });
+    await planSince(accountId, lines[0]!, 'FAMILY_SHARE_50GB', current.start);
+    const inv = await closePeriod(accountId, current.start, new Date(Date.now() - 1000));
+    const held = await gql('mutation($i: DisputeInvoiceInput!) { disputeInvoice(input: $i) { invoice { state } } }', { i: { invoiceId: inv.id, amount: inv.total.amount, reason: 'Roaming charges not recognised' } });
+    expect(held.disputeInvoice.invoice.state).toBe('ON_HOLD');
+    const connection = await Connection.connect({ address: system.temporalAddress });
+    try {
+      const dunning = new Client({ connection }).workflow.getHandle(`dunning-${inv.id}`);
+      const phase = async () => ((await dunning.query('dunningStatus').catch(() => null)) as { phase: string; stepsDone: string[] } | null);
+      await eventually(async () => (await phase())?.phase === 'HELD', 'the dunning workflow to hold', 30_000);
+      await new Promise((r) => setTimeout(r, 5_000)); // past the policy's suspension day
+      expect((await phase())!.stepsDone).not.toContain('SUSPEND'); // (a reminder may have gone out before the dispute came)
+      const status = async () => (await gql('query($id: ID!) { billingAccount(id: $id) { lines { status } } }', { id: accountId })).billingAccount.lines[0].status;
+      expect(await status()).toBe('ACTIVE');
+      // Resolved against the customer: the steps go on from where they were held.
+      await gql('mutation($i: InvoiceIdInput!) { resolveDispute(input: $i) { invoice { state } } }', { i: { invoiceId: inv.id } });
+      await eventually(async () => ((await status()) === 'BARRED' || (await status()) === 'SUSPENDED' ? true : null), 'dunning to go on after the dispute', 30_000);
+      expect((await phase())!.stepsDone).toEqual(expect.arrayContaining(['REMINDER_1', 'LATE_FEE', 'SUSPEND']));
+      await gql('mutation($i: RecordPaymentInput!) { recordPayment(input: $i) { invoice { state } } }', { i: { invoiceId: inv.id, channel: 'CARD', paymentMethodToken: 'tok_visa', amount: { amount: inv.total.amount, currency: 'EUR' }, idempotencyKey: `e2e-dispute-pay-${RUN}` } });
+      await eventually(async () => ((await status()) === 'ACTIVE' ? true : null), 'the payment to restore the line', 30_000);
+      expect((await dunning.result()) as { phase: string }).toMatchObject({ phase: 'PAID' });
+    } finally {
+      await connection.close();
+    }
   });
 
   it('the CLI starts a bill run with a progress bar and reads its status; a period already closed is not billed twice', async () => {
