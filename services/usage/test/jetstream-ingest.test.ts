@@ -68,7 +68,7 @@ describe('JetStream ingestion with the read model built from subscribers events'
     const chargeId = (await db.query(`select id from usage_record where source = $1 and event_id = 'ev0'`, [source])).rows[0].id;
     const result: ChargeResult = { chargeId, outcome: 'APPLIED', billingAccountId: account, lineId: line, paymentMode: 'PREPAID', usageType: 'SMS', occurredAt: new Date().toISOString(), units: '1', unit: 'MESSAGE', unitsFromAllowances: '1', amountCharged: '0', currency: 'EUR' };
     await js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify(result));
-    await waitFor(async () => (await db.query(`select 1 from usage_record where id = $1 and charge_status = 'APPLIED'`, [chargeId])).rowCount, 10_000, 'the charge result');
+    await waitFor(async () => (await db.query(`select 1 from usage_record where id = $1 and charge_status = 'APPLIED'`, [chargeId])).rowCount, 30_000, 'the charge result');
 
     // The line is suspended (an event): its next usage is denied.
     await publishEvent('lineStateChanged', { lineId: line, msisdn, billingAccountId: account, status: 'SUSPENDED' }, new Date().toISOString(), `${run}-l2`);

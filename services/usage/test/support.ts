@@ -8,6 +8,7 @@ const PLAN_FILES: Record<string, string> = {
   plv_prepaid: 'prepaid-bundle-30d.json',
   plv_postpaid: 'postpaid-20gb.json',
   plv_payg: 'prepaid-payg.json',
+  plv_family: 'family-share-50gb.json',
 };
 
 export function planDocument(file: string): Record<string, unknown> {

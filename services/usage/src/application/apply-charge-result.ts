@@ -34,15 +34,15 @@ export async function applyChargeResult(sql: Sql, r: ChargeResult): Promise<{ li
  * ledger figures differ from the rating-time estimate (their live counters must be reloaded);
  * when the ledger agrees with the estimate, nothing needs reloading.
  */
-export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Promise<{ lineId: string; period: string }[]> {
+export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Promise<{ lineId: string; period: string; billingAccountId: string }[]> {
   const byId = new Map(results.map((r) => [r.chargeId, r]));
   const list = [...byId.values()];
   if (list.length === 0) return [];
-  const { rows } = await sql.query<{ line_id: string; occurred_at: Date; differs: boolean }>(
+  const { rows } = await sql.query<{ line_id: string; billing_account_id: string; occurred_at: Date; differs: boolean }>(
     `update usage_record u set charge_status = r.outcome, amount_charged = r.amount, units_from_allowances = r.units, charge_reason = r.reason
        from unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::text[]) as r(id, outcome, amount, units, reason)
       where u.id = r.id and u.charge_status = 'PENDING'
-      returning u.line_id, u.occurred_at, (coalesce(u.spend, 0) <> r.amount or coalesce(u.from_allowance, 0) <> r.units) as differs`,
+      returning u.line_id, u.billing_account_id, u.occurred_at, (coalesce(u.spend, 0) <> r.amount or coalesce(u.from_allowance, 0) <> r.units) as differs`,
     [
       list.map((r) => r.chargeId),
       list.map((r) => r.outcome),
@@ -51,11 +51,11 @@ export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Pro
       list.map((r) => r.reason ?? null),
     ],
   );
-  const moved = new Map<string, { lineId: string; period: string }>();
+  const moved = new Map<string, { lineId: string; period: string; billingAccountId: string }>();
   for (const rec of rows) {
     if (!rec.differs) continue;
     const period = monthPeriod(null, new Date(rec.occurred_at)).period;
-    moved.set(`${rec.line_id}|${period}`, { lineId: rec.line_id, period });
+    moved.set(`${rec.line_id}|${period}`, { lineId: rec.line_id, period, billingAccountId: rec.billing_account_id });
   }
   return [...moved.values()];
 }

@@ -10,7 +10,7 @@ import { bucketOf, TOTAL_BUCKET, typeBucket, type LineCounters } from '../domain
 import { versionAt } from '../domain/subscriber';
 import { ACCOUNT_LINES, type Sql } from '../persistence/sql';
 import type { UsageRuntime } from '../usage-runtime';
-import { allowanceSizeOf } from './usage-pipeline';
+import { allowanceSizeOf, poolKeyOf, sharedAllowancesOf } from './usage-pipeline';
 
 interface SumRow {
   line_id: string;
@@ -58,14 +58,77 @@ export async function loadLineCounters(sql: Sql, keys: string[]): Promise<Map<st
   return out;
 }
 
+const POOL_SUMS = `select k.account, k.period, r.allowance_id, sum(coalesce(r.units_from_allowances, r.from_allowance, 0)) as used, count(*)::int as events
+  from unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) as k(account, period, s, e)
+  join lateral (select line_id from subscription_version v where v.billing_account_id = k.account
+                union select line_id from line_state l where l.billing_account_id = k.account) as a on true
+  join usage_record r on r.line_id = a.line_id and r.billing_account_id = k.account and r.occurred_at >= k.s and r.occurred_at < k.e
+  where r.status in ('RATED', 'RERATED', 'BILLED') and r.allowance_id is not null
+  group by k.account, k.period, r.allowance_id`;
+
+/** Units every line of an account took from each allowance in a period (a shared pool's use). */
+async function poolSums(sql: Sql, keys: { billingAccountId: string; period: string }[]): Promise<Map<string, Map<string, { used: string; events: number }>>> {
+  const out = new Map<string, Map<string, { used: string; events: number }>>(keys.map((k) => [poolKeyOf(k.billingAccountId, k.period), new Map()]));
+  if (keys.length === 0) return out;
+  const periods = keys.map((k) => monthPeriod(k.period, new Date()));
+  const { rows } = await sql.query<{ account: string; period: string; allowance_id: string; used: string; events: number }>(POOL_SUMS, [
+    keys.map((k) => k.billingAccountId),
+    keys.map((k) => k.period),
+    periods.map((p) => p.start),
+    periods.map((p) => p.end),
+  ]);
+  for (const r of rows) out.get(poolKeyOf(r.account, r.period))!.set(r.allowance_id, { used: r.used, events: Number(r.events) });
+  return out;
+}
+
+/** Pool counters (`pool:account|period` keys) for the rating path: one bucket per allowance, summed over the account's lines. */
+export async function loadPoolCounters(sql: Sql, keys: { billingAccountId: string; period: string }[]): Promise<Map<string, LineCounters>> {
+  const out = new Map<string, LineCounters>();
+  for (const [key, sums] of await poolSums(sql, keys)) {
+    const c: LineCounters = new Map();
+    for (const [allowanceId, s] of sums) {
+      const b = bucketOf(c, allowanceId);
+      b.used = b.used.plus(s.used);
+      b.events += s.events;
+    }
+    out.set(key, c);
+  }
+  return out;
+}
+
 export interface LineUsageView {
   lineId: string;
   period: string;
   totals: { usageType: string; unit: string; quantity: string; events: number }[];
-  allowances: { allowanceId: string; used: string; allowance: string | null; remaining: string | null; usedRatio: string }[];
+  allowances: AllowanceView[];
   spend: string;
   events: number;
   updatedAt: Date | null;
+}
+
+export interface AllowanceView {
+  allowanceId: string;
+  /** For a shared pool: what every line of the account used; else this line's use. */
+  used: string;
+  allowance: string | null;
+  remaining: string | null;
+  usedRatio: string;
+  shared: boolean;
+  /** This line's own draw (equals `used` unless the allowance is a shared pool). */
+  usedByLine: string;
+}
+
+function allowanceView(allowanceId: string, used: ReturnType<typeof dec>, byLine: ReturnType<typeof dec>, size: string | null | undefined, shared: boolean): AllowanceView {
+  const s = size ? dec(size) : null;
+  return {
+    allowanceId,
+    used: used.toString(),
+    allowance: s?.toString() ?? null,
+    remaining: s ? (s.minus(used).isNegative() ? '0' : s.minus(used).toString()) : null,
+    usedRatio: s && !s.isZero() ? used.div(s).toDecimalPlaces(4).toString() : '0',
+    shared,
+    usedByLine: byLine.toString(),
+  };
 }
 
 const UNIT: Record<string, string> = { VOICE: 'SECOND', SMS: 'MESSAGE', MMS: 'MESSAGE', DATA: 'MB', CONTENT: 'ITEM' };
@@ -93,20 +156,17 @@ async function views(usage: UsageRuntime, keys: { lineId: string; period: string
     v.spend = spend.toString();
     v.totals = [...types].sort(([a], [b]) => a.localeCompare(b)).map(([usageType, t]) => ({ usageType, unit: UNIT[usageType] ?? 'ITEM', quantity: t.quantity.toString(), events: t.events }));
     // Sizes of the allowances from the plan in force now; every allowance of the plan is listed.
+    // A shared allowance shows the account pool: what all lines used, what is left for all.
     const line = await usage.directory.load(key.lineId);
     const version = line ? versionAt(line, now) : undefined;
     const plan = version ? await usage.plans.get(version.planVersionId).catch(() => undefined) : undefined;
     if (plan?.ok) for (const a of plan.rater.compiled.plan.allowances) if (!buckets.has(a.id)) buckets.set(a.id, dec('0'));
+    const shared = plan?.ok ? sharedAllowancesOf(plan.rater, usage.plans.knownOffers()) : new Set<string>();
+    const pools = shared.size > 0 && version ? (await poolSums(usage.sql, [{ billingAccountId: version.billingAccountId, period: key.period }])).get(poolKeyOf(version.billingAccountId, key.period)) : undefined;
     v.allowances = [...buckets].sort(([a], [b]) => a.localeCompare(b)).map(([allowanceId, used]) => {
       const size = plan?.ok ? allowanceSizeOf(plan.rater, allowanceId, usage.plans.knownOffers()) : undefined;
-      const s = size ? dec(size) : null;
-      return {
-        allowanceId,
-        used: used.toString(),
-        allowance: s?.toString() ?? null,
-        remaining: s ? (s.minus(used).isNegative() ? '0' : s.minus(used).toString()) : null,
-        usedRatio: s && !s.isZero() ? used.div(s).toDecimalPlaces(4).toString() : '0',
-      };
+      const isShared = shared.has(allowanceId);
+      return allowanceView(allowanceId, isShared ? dec(pools?.get(allowanceId)?.used ?? '0') : used, used, size, isShared);
     });
     result.push(v);
   }
@@ -125,5 +185,8 @@ export async function accountUsage(usage: UsageRuntime, billingAccountId: string
     [billingAccountId, p.start, p.end],
   );
   const lines = rows.length ? await views(usage, rows.map((r) => ({ lineId: r.line_id, period: p.period })), now) : [];
-  return { billingAccountId, period: p.period, lines, spend: lines.reduce((s, l) => s.plus(l.spend), dec('0')).toString(), events: lines.reduce((s, l) => s + l.events, 0) };
+  // The account's shared pools, once (each line lists them too, with its own draw).
+  const pools = new Map<string, AllowanceView>();
+  for (const l of lines) for (const a of l.allowances) if (a.shared && !pools.has(a.allowanceId)) pools.set(a.allowanceId, { ...a, usedByLine: a.used });
+  return { billingAccountId, period: p.period, lines, allowances: [...pools.values()], spend: lines.reduce((s, l) => s.plus(l.spend), dec('0')).toString(), events: lines.reduce((s, l) => s + l.events, 0) };
 }

@@ -14,7 +14,7 @@ import type { UsageType } from '../domain/usage-input';
 import { ACCOUNT_LINES, inSqlTransaction } from '../persistence/sql';
 import type { UsageRuntime } from '../usage-runtime';
 import { chargeRequestRow, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
-import { allowanceSizeOf, traceOf } from './usage-pipeline';
+import { allowanceSizeOf, sharedAllowancesOf, traceOf } from './usage-pipeline';
 import { priceUnits } from '@ledgerline/rating';
 
 export interface RerateCommand {
@@ -61,6 +61,8 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       [c.billingAccountId, p.start, p.end],
     );
     const counters = new Map<string, LineCounters>();
+    // The account's shared pools, replayed from zero with the period (every line draws from them).
+    const pool: LineCounters = new Map();
     const adjustments: RerateAdjustment[] = [];
     const updates: unknown[][] = [];
     const outbox: OutboxRow[] = [];
@@ -78,7 +80,8 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
         source: r.source, eventId: r.event_id, lineId: r.line_id, usageType: r.usage_type, direction: r.direction, quantity: dec(r.quantity).toString(), unit: r.unit, occurredAt: new Date(r.occurred_at),
         ...(r.called_number ? { calledNumber: r.called_number } : {}), ...(r.roaming_country ? { roamingCountry: r.roaming_country } : {}), ...(r.visited_mcc ? { visitedMcc: r.visited_mcc } : {}),
       };
-      const { result, rater } = await usage.pipeline.rateWith(plan.rater, u, r.id, line, version, lineCounters);
+      const shared = sharedAllowancesOf(plan.rater, usage.plans.knownOffers());
+      const { result, rater } = await usage.pipeline.rateWith(plan.rater, u, r.id, line, version, lineCounters, shared.size > 0 ? pool : undefined);
       let newSpend = '0';
       let fromAllowance = '0';
       if (result.decision === 'RATED') {
@@ -88,7 +91,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
           usageType: r.usage_type, chargedUnits: result.chargedUnits, price: result.price, allowanceId: result.allowanceId,
           allowanceSize: result.allowanceId !== undefined ? allowanceSizeOf(rater, result.allowanceId, usage.plans.knownOffers()) : undefined,
           priceOf: (units) => (tariff ? priceUnits(tariff, result.adjustments, units) : result.price),
-        });
+        }, result.allowanceId !== undefined && shared.has(result.allowanceId) ? pool : undefined);
         newSpend = applied.spend;
         fromAllowance = applied.fromAllowance;
       }

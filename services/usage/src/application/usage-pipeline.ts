@@ -17,7 +17,7 @@ import { activeAddOnsAt, versionAt, type LineInfo, type SubscriptionVersion } fr
 import { validateUsage, type Rejection, type ValidUsage } from '../domain/usage-input';
 import { applyUsage, ratiosOf, setAllowance, TOTAL_BUCKET, type LineCounters } from '../domain/live-usage';
 import { inSqlTransaction, insertArrayRows, type Sql } from '../persistence/sql';
-import { loadLineCounters } from './live-usage';
+import { loadLineCounters, loadPoolCounters } from './live-usage';
 import { eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
 import type { LineDirectory } from './line-directory';
 import type { PlanCache } from './plan-cache';
@@ -82,6 +82,8 @@ interface Prepared {
   period?: string;
   billingAccountId?: string;
   outbox: OutboxRow[];
+  /** Counters key of the account pool the record drew from (shared allowance), if any. */
+  poolKey?: string;
   /** The ChargeRequest (JSON) published after commit, if the record is charged. */
   charge?: string;
   outcome: UsageOutcome;
@@ -189,8 +191,13 @@ export class UsagePipeline {
     this.counters.clear();
   }
 
-  invalidateCounters(lineId: string, period: string): void {
-    this.chain = this.chain.then(() => this.counters.delete(`${lineId}|${period}`)).catch(() => undefined);
+  invalidateCounters(lineId: string, period: string, billingAccountId?: string): void {
+    this.chain = this.chain
+      .then(() => {
+        this.counters.delete(`${lineId}|${period}`);
+        if (billingAccountId) this.counters.delete(poolKeyOf(billingAccountId, period));
+      })
+      .catch(() => undefined);
   }
 
   /** Runs `work` between batches, once every write in flight is committed (nothing else rates meanwhile). */
@@ -266,6 +273,7 @@ export class UsagePipeline {
       try {
         const p = await this.rate(id, v.usage, items[i].raw, now, precharged);
         if (p.lineId) touched.add(`${p.lineId}|${p.period}`);
+        if (p.poolKey) touched.add(p.poolKey);
         prepared.push(p);
       } catch (error) {
         if (!(error instanceof RatingInputError)) throw error;
@@ -309,14 +317,19 @@ export class UsagePipeline {
 
     const period = periodOf(u.occurredAt);
     const counters = this.countersOf(line.lineId, period);
-    const { result, rater } = await this.rateWith(plan.rater, u, id, line, version, counters);
+    // A plan with shared (pool) allowances: the account's pool counters, loaded once per account and period.
+    const offers = this.deps.plans.knownOffers();
+    const poolKey = sharedAllowancesOf(plan.rater, offers).size > 0 ? poolKeyOf(version.billingAccountId, period) : undefined;
+    const pool = poolKey ? await this.poolCounters(poolKey, version.billingAccountId, period) : undefined;
+    const { result, rater } = await this.rateWith(plan.rater, u, id, line, version, counters, pool);
     const rating = traceOf(result, version.planVersionId);
     if (result.decision === 'DENIED') {
       return this.rejected(id, u.source, u.eventId, u, { code: result.denyReason ?? 'DENIED', reason: `rating denied the event: ${result.denyReason}` }, raw, now, { ...guided, decision: 'DENIED', currency: result.currency, rating });
     }
 
     const tariff = firstTariff(rater, result);
-    const allowanceSize = result.allowanceId !== undefined ? allowanceSizeOf(rater, result.allowanceId, this.deps.plans.knownOffers()) : undefined;
+    const allowanceSize = result.allowanceId !== undefined ? allowanceSizeOf(rater, result.allowanceId, offers) : undefined;
+    const shared = pool !== undefined && result.allowanceId !== undefined && sharedAllowancesOf(rater, offers).has(result.allowanceId);
     const applied = applyUsage(counters, {
       usageType: u.usageType,
       chargedUnits: result.chargedUnits,
@@ -324,7 +337,7 @@ export class UsagePipeline {
       allowanceId: result.allowanceId,
       allowanceSize,
       priceOf: (units) => (tariff ? priceUnits(tariff, result.adjustments, units) : result.price),
-    });
+    }, shared ? pool : undefined);
     (rating as Record<string, unknown>).estimate = { fromAllowance: applied.fromAllowance, spend: applied.spend };
     const outbox: OutboxRow[] = [];
     const needsCharge = !dec(result.chargedUnits).isZero() && (result.allowanceId !== undefined || !dec(result.price).isZero());
@@ -332,10 +345,15 @@ export class UsagePipeline {
     const adjustsInvoiceId = this.billedInvoiceOf(version.billingAccountId, u.occurredAt);
     const charge = needsCharge && !precharged ? JSON.stringify(chargeRequestOf(id, line.lineId, u, version, result, rater, { zone, adjustsInvoiceId })) : undefined;
     for (const c of applied.crossed) {
-      outbox.push(eventRow('usageThresholdReached', line.lineId, [line.lineId, period, c.allowanceId, c.threshold], { lineId: line.lineId, billingAccountId: version.billingAccountId, period, allowanceId: c.allowanceId, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }, now));
+      // A shared pool crosses its thresholds once per account (whichever line's event did it).
+      if (shared) outbox.push(eventRow('usageThresholdReached', version.billingAccountId, ['pool', version.billingAccountId, period, c.allowanceId, c.threshold], { lineId: line.lineId, billingAccountId: version.billingAccountId, period, allowanceId: c.allowanceId, shared: true, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }, now));
+      else outbox.push(eventRow('usageThresholdReached', line.lineId, [line.lineId, period, c.allowanceId, c.threshold], { lineId: line.lineId, billingAccountId: version.billingAccountId, period, allowanceId: c.allowanceId, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }, now));
     }
     for (const n of result.notifications) {
-      outbox.push(eventRow('usageNotificationRequested', line.lineId, [line.lineId, period, n.template], { lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, period, template: n.template, channel: n.channel ?? null, threshold: n.threshold, allowanceId: n.allowanceId ?? null, rule: n.rule, usageRecordId: id }, now));
+      // About a shared pool: once per account, like its thresholds.
+      const aboutPool = pool !== undefined && sharedAllowancesOf(rater, offers).has(n.allowanceId ?? result.allowanceId ?? '');
+      const key = aboutPool ? ['pool', version.billingAccountId, period, n.template] : [line.lineId, period, n.template];
+      outbox.push(eventRow('usageNotificationRequested', aboutPool ? version.billingAccountId : line.lineId, key, { lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, period, template: n.template, channel: n.channel ?? null, threshold: n.threshold, allowanceId: n.allowanceId ?? null, rule: n.rule, usageRecordId: id }, now));
     }
     for (const o of result.offers) {
       outbox.push(eventRow('usageOfferTriggered', line.lineId, [line.lineId, period, o.offerCode], { lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, subscriptionId: version.subscriptionId, period, offerCode: o.offerCode, rule: o.rule, usageRecordId: id }, now));
@@ -346,10 +364,10 @@ export class UsagePipeline {
       'RATED', result.allowanceId ?? null, result.chargedUnits, result.price, applied.fromAllowance, applied.spend, result.currency, JSON.stringify(rating), needsCharge ? (precharged ? 'APPLIED' : 'PENDING') : 'NONE', null, now, now,
       charge ?? null, zone, adjustsInvoiceId ?? null,
     ];
-    return { id, row, lineId: line.lineId, period, billingAccountId: version.billingAccountId, outbox, charge, outcome: { id, source: u.source, eventId: u.eventId, status: 'RATED', duplicate: false } };
+    return { id, row, lineId: line.lineId, period, billingAccountId: version.billingAccountId, outbox, charge, poolKey: shared ? poolKey : undefined, outcome: { id, source: u.source, eventId: u.eventId, status: 'RATED', duplicate: false } };
   }
 
-  async rateWith(rater: Rater, u: ValidUsage, id: string, line: LineInfo, version: SubscriptionVersion, counters: LineCounters): Promise<{ result: RatingResult; rater: Rater }> {
+  async rateWith(rater: Rater, u: ValidUsage, id: string, line: LineInfo, version: SubscriptionVersion, counters: LineCounters, pool?: LineCounters): Promise<{ result: RatingResult; rater: Rater }> {
     const total = counters.get(TOTAL_BUCKET);
     const periodUsage: Record<string, string> = {};
     for (const [key, b] of counters) if (key.startsWith('type:')) periodUsage[key.slice(5)] = b.used.toString();
@@ -366,17 +384,25 @@ export class UsagePipeline {
       ...(u.visitedMcc ? { visitedMcc: u.visitedMcc } : {}),
     };
     // Buckets rebuilt from the records do not know their size yet: the plan does.
-    for (const [key, b] of counters) {
-      if (b.allowance === null && !b.sized && key !== TOTAL_BUCKET && !key.startsWith('type:')) {
-        setAllowance(b, allowanceSizeOf(rater, key, this.deps.plans.knownOffers()) ?? null);
-        b.sized = true;
+    for (const map of pool ? [counters, pool] : [counters]) {
+      for (const [key, b] of map) {
+        if (b.allowance === null && !b.sized && key !== TOTAL_BUCKET && !key.startsWith('type:')) {
+          setAllowance(b, allowanceSizeOf(rater, key, this.deps.plans.knownOffers()) ?? null);
+          b.sized = true;
+        }
       }
+    }
+    // Shared allowances: the account pool's ratio, not the line's own share of it.
+    let ratios = ratiosOf(counters);
+    if (pool) {
+      ratios = { ...ratios };
+      for (const idOf of sharedAllowancesOf(rater, this.deps.plans.knownOffers())) ratios[idOf] = pool.get(idOf)?.ratio ?? '0';
     }
     const ctx = {
       accountType: version.paymentMode,
       lineCount: line.lineCount,
       lineStatus: (line.status === 'SUSPENDED' || line.status === 'BARRED' ? line.status : 'ACTIVE') as 'ACTIVE' | 'SUSPENDED' | 'BARRED',
-      allowanceUsedRatios: ratiosOf(counters),
+      allowanceUsedRatios: ratios,
       spendInPeriod: total ? total.spend.toString() : '0',
       activeAddOns: activeAddOnsAt(version, u.occurredAt),
       periodUsage,
@@ -393,6 +419,16 @@ export class UsagePipeline {
       this.counters.set(key, c);
     }
     return c;
+  }
+
+  private async poolCounters(key: string, billingAccountId: string, period: string): Promise<LineCounters> {
+    let pool = this.counters.get(key);
+    if (!pool) {
+      this.stats.counterLoads += 1;
+      pool = (await loadPoolCounters(this.deps.sql, [{ billingAccountId, period }])).get(key) ?? new Map();
+      this.counters.set(key, pool);
+    }
+    return pool;
   }
 
   /** The invoice that already billed the account's period containing `at`, if any. */
@@ -470,6 +506,25 @@ export function traceOf(result: RatingResult, planVersionId: string): Record<str
 function firstTariff(rater: Rater, result: RatingResult) {
   const rateEntry = result.trace.find((t) => t.type === 'rate');
   return rateEntry ? rater.compiled.ruleByName.get(rateEntry.rule)?.tariff : undefined;
+}
+
+/** Counters key of an account's shared pools in a period (beside the `line|period` keys). */
+export function poolKeyOf(billingAccountId: string, period: string): string {
+  return `pool:${billingAccountId}|${period}`;
+}
+
+/** Ids of the shared (pool) allowances of a plan, its add-ons and the offers it can take. */
+const sharedCache = new WeakMap<Rater, Set<string>>();
+
+export function sharedAllowancesOf(rater: Rater, offers: readonly OfferDocument[] = []): Set<string> {
+  let ids = sharedCache.get(rater);
+  if (!ids) {
+    const plan = rater.compiled.plan;
+    const all = [...plan.allowances, ...(plan.addOns ?? []).flatMap((a) => a.allowances), ...offers.flatMap((o) => o.allowances)];
+    ids = new Set(all.filter((a) => a.shared).map((a) => a.id));
+    sharedCache.set(rater, ids);
+  }
+  return ids;
 }
 
 /** Size of an allowance of the plan or of one of its add-ons; null when unlimited, undefined when unknown. */

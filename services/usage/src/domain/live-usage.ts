@@ -76,14 +76,18 @@ export function usedRatio(b: Bucket): string {
   return b.ratio;
 }
 
-/** Books one rated event into the counters (mutating them) and says which thresholds it crossed. */
-export function applyUsage(counters: LineCounters, d: UsageDecision): Applied {
+/**
+ * Books one rated event into the counters (mutating them) and says which thresholds it crossed.
+ * A shared (pool) allowance is counted in `pool`, the account's counters, which every line of the
+ * account draws from; the line's own counters keep its usage per type and its spend.
+ */
+export function applyUsage(counters: LineCounters, d: UsageDecision, pool?: LineCounters): Applied {
   const charged = dec(d.chargedUnits);
   let fromAllowance = ZERO;
   let spend = dec(d.price);
   const crossed: Applied['crossed'] = [];
   if (d.allowanceId !== undefined && d.allowanceSize !== undefined) {
-    const b = bucketOf(counters, d.allowanceId);
+    const b = bucketOf(pool ?? counters, d.allowanceId);
     if (b.allowance === null && d.allowanceSize !== null) setAllowance(b, d.allowanceSize);
     const before = b.allowance ? b.used.div(b.allowance) : ZERO;
     if (d.allowanceSize === null) {

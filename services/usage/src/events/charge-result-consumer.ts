@@ -5,7 +5,7 @@ import type { Sql } from '../persistence/sql';
 import { consumeBatches } from './jetstream';
 
 /** wallets → usage: the final outcome of each charge (WORK_SUBJECTS.chargeApplied). */
-export function startChargeResultConsumer(messaging: Messaging, sql: Sql, o: { durable: string; deliverNew: boolean; logger: Logger; clock: Clock; onApplied: (lineId: string, period: string) => void }) {
+export function startChargeResultConsumer(messaging: Messaging, sql: Sql, o: { durable: string; deliverNew: boolean; logger: Logger; clock: Clock; onApplied: (lineId: string, period: string, billingAccountId: string) => void }) {
   return consumeBatches(messaging, { durable: o.durable, filter: WORK_SUBJECTS.chargeApplied, max: 2000, deliverNew: o.deliverNew, logger: o.logger }, async (batch) => {
     const results = [];
     for (const m of batch) {
@@ -13,7 +13,7 @@ export function startChargeResultConsumer(messaging: Messaging, sql: Sql, o: { d
       if (!result) o.logger.warn({ seq: m.seq }, 'ignoring a charge result that is not a ChargeResult');
       else results.push(result);
     }
-    for (const moved of await applyChargeResults(sql, results)) o.onApplied(moved.lineId, moved.period);
+    for (const moved of await applyChargeResults(sql, results)) o.onApplied(moved.lineId, moved.period, moved.billingAccountId);
     for (const m of batch) m.ack();
   });
 }
