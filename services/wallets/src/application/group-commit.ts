@@ -9,6 +9,9 @@ export interface GroupCommitOptions {
   maxInFlight: number;
 }
 
+/** Counters per queue name (batches, requests, time in transactions), for benchmarks and logs. */
+export const groupCommitStats = new Map<string, { batches: number; requests: number; txMs: number; retriedAlone: number }>();
+
 type Pending<Req, Rep> = { req: Req; resolve: (rep: Rep) => void; reject: (error: unknown) => void };
 
 /**
@@ -31,7 +34,14 @@ export class GroupCommit<Req, Rep> {
     private readonly onError: (req: Req, error: unknown) => Rep,
     private readonly opts: GroupCommitOptions,
     private readonly afterCommit: () => void = () => undefined,
+    private readonly name = 'default',
   ) {}
+
+  private stat() {
+    let s = groupCommitStats.get(this.name);
+    if (!s) groupCommitStats.set(this.name, (s = { batches: 0, requests: 0, txMs: 0, retriedAlone: 0 }));
+    return s;
+  }
 
   submit(req: Req): Promise<Rep> {
     return new Promise<Rep>((resolve, reject) => {
@@ -69,14 +79,20 @@ export class GroupCommit<Req, Rep> {
   }
 
   private async run(batch: Pending<Req, Rep>[]): Promise<void> {
+    const stat = this.stat();
+    stat.batches++;
+    stat.requests += batch.length;
+    const t0 = performance.now();
     try {
       const replies = await this.db.tx((sql) => this.work(sql, batch.map((p) => p.req)));
+      stat.txMs += performance.now() - t0;
       batch.forEach((p, i) => p.resolve(replies[i]!));
       this.afterCommit();
       return;
     } catch {
       // A database error (not a refusal): retry each request alone below.
     }
+    stat.retriedAlone += batch.length;
     for (const p of batch) {
       try {
         const [reply] = await this.db.tx((sql) => this.work(sql, [p.req]));

@@ -15,6 +15,12 @@ export interface ConsumerOptions {
   durableSuffix: string;
   deliverNew: boolean;
   batchSize: number;
+  /** Prepended to the online charging subjects (tests and benchmarks sharing a NATS server with other wallets services). */
+  rpcPrefix?: string;
+  /** Group commit of online charging requests: wait (ms), largest batch, batches in flight. */
+  rpcWaitMs?: number;
+  rpcMaxBatch?: number;
+  rpcInFlight?: number;
 }
 
 /** A durable pull consumer loop: fetch up to `batchSize`, hand the batch over, ack (or nak on failure). */
@@ -98,19 +104,20 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
 
   // Online charging over core NATS request/reply (queue group: any replica answers), with group
   // commit: the requests of the last ~1 ms are applied together in one transaction, one reply each.
-  const group = { maxWaitMs: Number(process.env.WALLETS_RPC_WAIT_MS ?? 1), maxBatch: Number(process.env.WALLETS_RPC_MAX_BATCH ?? 200), maxInFlight: Number(process.env.WALLETS_RPC_IN_FLIGHT ?? 3) };
+  const group = { maxWaitMs: opts.rpcWaitMs ?? 1, maxBatch: opts.rpcMaxBatch ?? 200, maxInFlight: opts.rpcInFlight ?? 3 };
+  const rpc = (subject: string) => `${opts.rpcPrefix ?? ''}${subject}`;
   const internal = (error: unknown) => {
     runtime.logger.error({ err: error }, 'online charging request failed');
     return { code: 'INTERNAL', message: (error as Error)?.message ?? 'internal error' };
   };
   const nudge = () => runtime.relay.nudge();
-  const reserves = new GroupCommit<WalletReserveRequest, WalletReserveReply>(db, (sql, reqs) => reserveMany(sql, reqs, runtime.clock.now()), (_req, error) => ({ resultCode: 'RATING_FAILED', error: internal(error) }), group, nudge);
-  const closes = new GroupCommit<CloseRequest, WalletSessionReply>(db, (sql, reqs) => closeMany(sql, reqs, runtime.clock.now()), (req, error) => ({ resultCode: 'RATING_FAILED', reservationId: req.reservationId, error: internal(error) }), group, nudge);
+  const reserves = new GroupCommit<WalletReserveRequest, WalletReserveReply>(db, (sql, reqs) => reserveMany(sql, reqs, runtime.clock.now()), (_req, error) => ({ resultCode: 'RATING_FAILED', error: internal(error) }), group, nudge, 'reserve');
+  const closes = new GroupCommit<CloseRequest, WalletSessionReply>(db, (sql, reqs) => closeMany(sql, reqs, runtime.clock.now()), (req, error) => ({ resultCode: 'RATING_FAILED', reservationId: req.reservationId, error: internal(error) }), group, nudge, 'close');
   const nc = runtime.messaging.nc;
   const subs = [
-    nc.subscribe(RPC.walletReserve, { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletReserveRequest) => reserves.submit(req))) }),
-    nc.subscribe(RPC.walletCommit, { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletCommitRequest) => closes.submit({ reservationId: req?.reservationId, usedUnits: req?.usedUnits, closing: 'COMMITTED' }))) }),
-    nc.subscribe(RPC.walletRelease, { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletReleaseRequest) => closes.submit({ reservationId: req?.reservationId, usedUnits: '0', closing: 'RELEASED' }))) }),
+    nc.subscribe(rpc(RPC.walletReserve), { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletReserveRequest) => reserves.submit(req))) }),
+    nc.subscribe(rpc(RPC.walletCommit), { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletCommitRequest) => closes.submit({ reservationId: req?.reservationId, usedUnits: req?.usedUnits, closing: 'COMMITTED' }))) }),
+    nc.subscribe(rpc(RPC.walletRelease), { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletReleaseRequest) => closes.submit({ reservationId: req?.reservationId, usedUnits: '0', closing: 'RELEASED' }))) }),
   ];
   async function answer<T>(msg: { json<X>(): X; respond(data: string): boolean }, work: (req: T) => Promise<unknown>): Promise<void> {
     let reply: unknown;

@@ -1,0 +1,132 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RPC, type ChargeRequest, type ChargeResult, type WalletReserveReply, type WalletSessionReply } from '@ledgerline/contracts';
+import type { TestService } from '@ledgerline/platform';
+import { T0, balanceOf, charge, dbOf, expectInvariants, openPrepaid, startWallets, uniq } from './support';
+import { applyCharges, chargeResultMessageId } from '../src/application/apply-charges';
+import { reserveMany } from '../src/application/reservations';
+
+// The batched paths: many charges in one transaction, and reservations grouped over NATS.
+let svc: TestService;
+// Own RPC subjects: other wallets services (other test runs) may share this NATS server.
+const PREFIX = `${uniq('t')}.`;
+beforeAll(async () => {
+  ({ svc } = await startWallets({ WALLETS_RPC_PREFIX: PREFIX }));
+});
+afterAll(async () => svc?.close());
+afterEach(async () => expectInvariants(svc));
+
+const c = (billingAccountId: string, over: Partial<ChargeRequest> = {}) => charge(billingAccountId, over) as unknown as ChargeRequest;
+const txCount = async (chargeIds: string[]) =>
+  Number((await dbOf(svc).query<{ n: string }>(`select count(*) n from ledger_transaction where idempotency_key = any($1::text[])`, [chargeIds.map((id) => `CHARGE:${id}`)]))[0]!.n);
+
+describe('batched charges', () => {
+  it('32 concurrent batches on one wallet funded for exactly 11 debits: exactly 11 applied, never below zero', async () => {
+    const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '11.00' });
+    const other = await openPrepaid(svc, { balance: '100.00' });
+    // Each batch also touches a second wallet, in varying order, so lock ordering is exercised.
+    const batches = Array.from({ length: 32 }, (_, i) => (i % 2 ? [c(billingAccountId), c(other.billingAccountId)] : [c(other.billingAccountId), c(billingAccountId)]));
+    const results = (await Promise.all(batches.map((b) => applyCharges(dbOf(svc), b, T0)))).flat().filter((r) => r.billingAccountId === billingAccountId);
+    expect(results.filter((r) => r.outcome === 'APPLIED')).toHaveLength(11);
+    expect(results.filter((r) => r.outcome === 'DENIED' && r.reason === 'WALLET_INSUFFICIENT_BALANCE')).toHaveLength(21);
+    expect(await balanceOf(svc, walletId)).toBe('0');
+    expect(await balanceOf(svc, other.walletId)).toBe('68');
+  });
+
+  it('a duplicate within a batch and across batches has one effect and gets the first result', async () => {
+    const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '10.00' });
+    const a = c(billingAccountId, { pricePerUnit: '2.00' });
+    const b = c(billingAccountId, { pricePerUnit: '3.00' });
+    const first = await applyCharges(dbOf(svc), [a, b, a, { ...a }], T0);
+    expect(first.map((r) => [r.chargeId, r.outcome])).toEqual([[a.chargeId, 'APPLIED'], [b.chargeId, 'APPLIED']]);
+    const d = c(billingAccountId, { pricePerUnit: '1.00' });
+    // Across batches: a and b again (even with other amounts) are answered from the ledger; d is new.
+    const second = await applyCharges(dbOf(svc), [{ ...b, pricePerUnit: '9.00' }, d, a], T0);
+    expect(second.find((r) => r.chargeId === b.chargeId)).toEqual(first[1]);
+    expect(second.find((r) => r.chargeId === a.chargeId)).toEqual(first[0]);
+    expect(second.find((r) => r.chargeId === d.chargeId)?.outcome).toBe('APPLIED');
+    expect(await balanceOf(svc, walletId)).toBe('4');
+    expect(await txCount([a.chargeId, b.chargeId, d.chargeId])).toBe(3);
+    const outbox = await dbOf(svc).query(`select id from outbox where id = any($1::text[])`, [[a, b, d].map((x) => chargeResultMessageId(x.chargeId))]);
+    expect(outbox).toHaveLength(3);
+  });
+
+  it('one bad charge among good ones is refused on its own; the others are applied', async () => {
+    const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '10.00' });
+    const good1 = c(billingAccountId);
+    const bad = c(billingAccountId, { units: '-3' });
+    const unknown = c('acc_nobody');
+    const tooBig = c(billingAccountId, { units: '100' });
+    const good2 = c(billingAccountId, { units: '2' });
+    const results = await applyCharges(dbOf(svc), [good1, bad, unknown, tooBig, good2], T0);
+    const byId = new Map(results.map((r) => [r.chargeId, r]));
+    expect(byId.get(good1.chargeId)?.outcome).toBe('APPLIED');
+    expect(byId.get(bad.chargeId)).toMatchObject({ outcome: 'DENIED', amountCharged: '0.000000' });
+    expect(byId.get(bad.chargeId)?.reason).toMatch(/^RATING_FAILED/);
+    expect(byId.get(unknown.chargeId)).toMatchObject({ outcome: 'DENIED', reason: 'USER_UNKNOWN' });
+    // 100 units at 1.00 with 9.00 left: only what is left is granted.
+    expect(byId.get(tooBig.chargeId)).toMatchObject({ outcome: 'PARTIAL', units: '9', reason: 'WALLET_INSUFFICIENT_BALANCE' });
+    expect(byId.get(good2.chargeId)).toMatchObject({ outcome: 'DENIED', reason: 'WALLET_INSUFFICIENT_BALANCE' });
+    expect(await balanceOf(svc, walletId)).toBe('0');
+    // Every charge has its one ledger transaction (refusals too), so a retry changes nothing.
+    expect(await txCount(results.map((r) => r.chargeId))).toBe(5);
+  });
+
+  it('the ChargeResult echoes zone and adjustsInvoiceId (returned and published)', async () => {
+    const { billingAccountId } = await openPrepaid(svc, { balance: '10.00' });
+    const roaming = c(billingAccountId, { zone: 'ROAMING_EU', adjustsInvoiceId: 'inv_123' });
+    const plain = c(billingAccountId);
+    const [r1, r2] = await applyCharges(dbOf(svc), [roaming, plain], T0);
+    expect(r1).toMatchObject({ zone: 'ROAMING_EU', adjustsInvoiceId: 'inv_123', outcome: 'APPLIED' });
+    expect(r2!.zone).toBeUndefined();
+    expect(r2!.adjustsInvoiceId).toBeUndefined();
+    const [row] = await dbOf(svc).query<{ payload: string }>(`select payload from outbox where id = $1`, [chargeResultMessageId(roaming.chargeId)]);
+    expect(JSON.parse(row!.payload) as ChargeResult).toMatchObject({ zone: 'ROAMING_EU', adjustsInvoiceId: 'inv_123' });
+    // A duplicate is answered with the stored result, echo included.
+    expect((await applyCharges(dbOf(svc), [roaming], T0))[0]).toEqual(r1);
+  });
+});
+
+describe('grouped reservations', () => {
+  const req = (billingAccountId: string, over: Record<string, unknown> = {}) => ({
+    requestId: uniq('rq'), sessionId: uniq('s'), billingAccountId, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '10', pricePerUnit: '0.10', allowanceIds: [], ...over,
+  });
+
+  it('one batch decides each request on its own: some granted, some refused, duplicates answered the same', async () => {
+    const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '3.50' });
+    const dup = req(billingAccountId);
+    const reqs = [req(billingAccountId), dup, req(billingAccountId, { requestedUnits: '0' }), req('acc_nobody'), { ...dup }, req(billingAccountId), req(billingAccountId), req(billingAccountId)];
+    const replies = await dbOf(svc).tx((sql) => reserveMany(sql, reqs as never, T0));
+    expect(replies.map((r) => r.resultCode)).toEqual(['SUCCESS', 'SUCCESS', 'RATING_FAILED', 'USER_UNKNOWN', 'SUCCESS', 'SUCCESS', 'SUCCESS', 'QUOTA_LIMIT_REACHED']);
+    expect(replies[4]!.reservationId).toBe(replies[1]!.reservationId);
+    // 3.50 holds three 1.00 reservations and then 5 MB (a final unit indication), then nothing.
+    expect(replies[6]).toMatchObject({ grantedUnit: { units: '5', amount: '0.500000' }, finalUnitIndication: { finalUnitAction: 'TERMINATE' } });
+    expect(replies[2]!.error?.code).toBe('AMOUNT_NOT_POSITIVE');
+    expect(await balanceOf(svc, walletId)).toBe('0');
+    const again = await dbOf(svc).tx((sql) => reserveMany(sql, [dup] as never, T0));
+    expect(again[0]!.reservationId).toBe(replies[1]!.reservationId);
+  });
+
+  it('over NATS: 40 concurrent reserves on a wallet funded for 15 → exactly 15 granted; a bad request fails alone; commits and releases are grouped too', async () => {
+    const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '15.00' });
+    const nc = svc.runtime.messaging.nc;
+    const ask = async <T>(subject: string, body: unknown) => (await nc.request(`${PREFIX}${subject}`, JSON.stringify(body), { timeout: 10_000 })).json<T>();
+    // lineId longer than its column: a database error inside the batch (free units, so it is granted
+    // whatever the balance, and written), then each request is retried alone.
+    const poison = req(billingAccountId, { lineId: 'x'.repeat(60), pricePerUnit: '0' });
+    const replies = await Promise.all([...Array.from({ length: 20 }, () => req(billingAccountId)), poison, ...Array.from({ length: 20 }, () => req(billingAccountId))].map((r) => ask<WalletReserveReply>(RPC.walletReserve, r)));
+    const granted = replies.filter((r) => r.resultCode === 'SUCCESS');
+    expect(granted).toHaveLength(15);
+    expect(replies.filter((r) => r.resultCode === 'QUOTA_LIMIT_REACHED')).toHaveLength(25);
+    expect(replies[20]).toMatchObject({ resultCode: 'RATING_FAILED', error: { code: 'INTERNAL' } });
+    expect(await balanceOf(svc, walletId)).toBe('0');
+    const closes = await Promise.all(granted.map((g, i) => (i % 3 === 0 ? ask<WalletSessionReply>(RPC.walletRelease, { reservationId: g.reservationId }) : ask<WalletSessionReply>(RPC.walletCommit, { reservationId: g.reservationId, usedUnits: '4' }))));
+    expect(closes.every((r) => r.resultCode === 'SUCCESS')).toBe(true);
+    expect(closes.filter((r) => r.status === 'RELEASED')).toHaveLength(5);
+    // 10 commits charge 0.40 each; everything else comes back.
+    expect(await balanceOf(svc, walletId)).toBe('11');
+    const twice = await Promise.all([ask<WalletSessionReply>(RPC.walletCommit, { reservationId: granted[1]!.reservationId, usedUnits: '9' }), ask<WalletSessionReply>(RPC.walletCommit, { reservationId: 'rsv_nope', usedUnits: '1' })]);
+    expect(twice[0]).toMatchObject({ resultCode: 'SUCCESS', status: 'COMMITTED' });
+    expect(twice[1]).toMatchObject({ resultCode: 'USER_UNKNOWN', error: { code: 'RESERVATION_NOT_FOUND' } });
+    expect(await balanceOf(svc, walletId)).toBe('11');
+  });
+});
