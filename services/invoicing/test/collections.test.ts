@@ -78,6 +78,15 @@ describe('the due-date job', () => {
     expect(dunning.pokes).toContain(`${plain.id}:paymentRecorded`);
   });
 
+  it('an autopaid invoice that owes again (a refund) goes to dunning; autopay is not tried twice', async () => {
+    const [inv] = await invoicesOf(h, 'acc_ap_ok');
+    const payments = await h.gql<any>('query { payments(billingAccountId: "acc_ap_ok") { edges { node { id } } } }');
+    await h.gql('mutation($i: RefundPaymentInput!) { refundPayment(input: $i) { payment { id } } }', { i: { paymentId: payments.payments.edges[0].node.id, amount: { amount: '5.00', currency: 'EUR' }, idempotencyKey: 'ap-refund' } });
+    expect((await h.gql<any>(JOB)).runDueDateJob).toEqual({ autopaid: 0, declined: 0, dunningStarted: 1 });
+    expect(dunning.started.get(inv.id)).toHaveLength(1);
+    expect(h.payments.charges.size).toBe(1);
+  });
+
   it('when Temporal is down the invoice waits and the next pass starts its dunning', async () => {
     await account(h, 'acc_late_start', { paymentTermsDays: 0 });
     await subscribe(h, 'acc_late_start', 'sub_late_start', 'postpaid20', '2026-08-01T00:00:00Z');

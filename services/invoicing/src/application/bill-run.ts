@@ -161,7 +161,7 @@ export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; 
   const k = sql(em);
   await k('billing_period').insert({ id, billing_account_id: account.id, period_start: c.periodStart, period_end: c.periodEnd, closed_at: c.now }).onConflict(['billing_account_id', 'period_start']).ignore();
   if (account.payment_mode === 'POSTPAID') await billAccounts(em, [{ account, period: { start: c.periodStart, end: c.periodEnd } }], deps, { now: c.now, autoIssue: true });
-  const invoice = await k('invoice').where({ billing_account_id: account.id, period_start: c.periodStart }).whereNull('voided_at').first();
+  const invoice = await k('invoice').where({ billing_account_id: account.id, period_start: c.periodStart, kind: 'PERIOD' }).whereNull('voided_at').first();
   if (invoice) await k('billing_period').where({ id }).update({ invoice_id: invoice.id });
   return { id, invoiceId: invoice?.id ?? null };
 }

@@ -3,7 +3,7 @@
 //     owes, once per invoice (an `autopay_attempt` row per invoice, the provider call and the
 //     payment keyed `autopay:<invoiceId>`, so a second run or a restart never charges twice).
 //     A decline is recorded and leaves the invoice unpaid; dunning takes over.
-//  2. Dunning: an overdue invoice that still owes money (and is not waiting for its autopay) gets
+//  2. Dunning: an overdue invoice that still owes money (autopay, if any, tried already) gets
 //     its dunning workflow, id `dunning-<invoiceId>` (so once, whatever happens). The workflow
 //     holds while a dispute covers the amount, stops on payment in full and restores the lines.
 // Each invoice is handled in its own transaction; anything that fails is retried by the next pass.
@@ -67,7 +67,7 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
        left join autopay_attempt t on t.invoice_id = i.id
       where i.state in ${OPEN} and i.voided_at is null and i.due_date <= ? and i.dunning_started_at is null
         and i.total - i.amount_paid - i.amount_credited > 0
-        and (a.autopay_token is null or t.state = 'DECLINED')
+        and (a.autopay_token is null or t.invoice_id is not null)
       order by i.due_date, i.id limit ?`,
     [now, limit],
   );
