@@ -1,4 +1,4 @@
-import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { ApplicationFailure, Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { DomainError } from '@ledgerline/contracts';
 
 /** What the recharge workflow (workflows/src/domain/recharge.ts RechargeInput) takes. */
@@ -11,9 +11,29 @@ export interface RechargeWorkflowInput {
   channel: string;
 }
 
+/** How a recharge workflow ended, as the recharge row records it. */
+export type RechargeOutcomeStatus = 'COMPLETED' | 'DECLINED' | 'FAILED' | 'REFUNDED';
+export interface RechargeOutcome {
+  status: RechargeOutcomeStatus;
+  /** The workflow's failure code (PAYMENT_DECLINED, PAYMENT_CAPTURE_FAILED, WALLET_CREDIT_FAILED, TERMINATED…). */
+  failure: string | null;
+}
+
+/**
+ * The workflow's failure code → the recharge's status: a decline took no money; a failed capture
+ * voided the authorization (no money taken); a failed wallet credit refunded the capture.
+ */
+export function outcomeOfFailure(code: string): RechargeOutcome {
+  if (code === 'PAYMENT_DECLINED' || code === 'PAYMENT_CAPTURE_REJECTED') return { status: 'DECLINED', failure: code };
+  if (code === 'WALLET_CREDIT_FAILED') return { status: 'REFUNDED', failure: code };
+  return { status: 'FAILED', failure: code };
+}
+
 /** Starts the Recharge workflow; one recharge id is one workflow, ever. */
 export interface RechargeStarter {
   start(input: RechargeWorkflowInput): Promise<{ workflowId: string }>;
+  /** The workflow's outcome: waits for it when `wait`, else null while it still runs. */
+  outcome(workflowId: string, wait: boolean): Promise<RechargeOutcome | null>;
   close(): Promise<void>;
 }
 
@@ -58,6 +78,25 @@ export class TemporalRechargeStarter implements RechargeStarter {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
     }
     return { workflowId };
+  }
+
+  async outcome(workflowId: string, wait: boolean): Promise<RechargeOutcome | null> {
+    const client = await this.connect();
+    const handle = client.workflow.getHandle(workflowId);
+    if (!wait) {
+      const { status } = await handle.describe();
+      if (status.name === 'RUNNING') return null;
+      if (status.name !== 'COMPLETED' && status.name !== 'FAILED') return { status: 'FAILED', failure: status.name };
+    }
+    try {
+      await handle.result();
+      return { status: 'COMPLETED', failure: null };
+    } catch (error) {
+      if (!(error instanceof WorkflowFailedError)) throw error;
+      const cause = error.cause;
+      const code = cause instanceof ApplicationFailure && cause.type ? cause.type : (cause?.name ?? 'WORKFLOW_FAILED');
+      return outcomeOfFailure(code === 'TerminatedFailure' ? 'TERMINATED' : code === 'CancelledFailure' ? 'CANCELLED' : code === 'TimeoutFailure' ? 'WORKFLOW_TIMED_OUT' : code);
+    }
   }
 
   async close(): Promise<void> {

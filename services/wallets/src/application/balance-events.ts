@@ -5,6 +5,7 @@ import { crossedBucketThresholds, depleted, fellBelow } from '../domain/threshol
 import { decideTopup, startOfUtcDay, startOfUtcMonth, type AutoTopupRule } from '../domain/auto-topup';
 import { fmt } from '../domain/charging';
 import { insertNotifications, type NotificationInput } from './buckets';
+import { replenishBudgets } from './budget';
 
 export interface WalletChange {
   walletId: string;
@@ -32,7 +33,8 @@ export interface BucketChange {
 /**
  * Turns balance movements into threshold events and customer notifications, in the same
  * database transaction as the movement: low balance, depleted, bucket 50/80/100 %, and the auto
- * top-up request a low balance starts.
+ * top-up request a low balance starts. A wallet that is a committed-spend budget and fell below its
+ * threshold is replenished here, in the same transaction (see budget.ts).
  */
 export async function emitBalanceEvents(sql: Sql, now: Date, wallets: WalletChange[], buckets: BucketChange[]): Promise<void> {
   const notes: NotificationInput[] = [];
@@ -61,7 +63,10 @@ export async function emitBalanceEvents(sql: Sql, now: Date, wallets: WalletChan
   if (notified.length > 0) {
     await sql.query(`update bucket b set notified_percent = greatest(b.notified_percent, t.pct) from unnest($1::text[], $2::int[]) as t(id, pct) where b.id = t.id`, [notified.map((n) => n.id), notified.map((n) => n.pct)]);
   }
-  if (downs.length > 0) await requestAutoTopups(sql, now, downs, notes, events);
+  if (downs.length > 0) {
+    await replenishBudgets(sql, now, downs.map((w) => ({ walletId: w.walletId, cause: w.cause })), events);
+    await requestAutoTopups(sql, now, downs, notes, events);
+  }
   await insertNotifications(sql, notes, now);
   await insertOutbox(sql, events);
 }
@@ -82,8 +87,8 @@ interface RuleRow {
 async function requestAutoTopups(sql: Sql, now: Date, downs: WalletChange[], notes: NotificationInput[], events: OutboxRow[]): Promise<void> {
   const rules = await sql.query<RuleRow>(
     `select r.*,
-       coalesce((select sum(amount) from topup_request t where t.wallet_id = r.wallet_id and t.status <> 'LIMIT_REACHED' and t.requested_at >= $2), 0) as today,
-       coalesce((select sum(amount) from topup_request t where t.wallet_id = r.wallet_id and t.status <> 'LIMIT_REACHED' and t.requested_at >= $3), 0) as month
+       coalesce((select sum(amount) from topup_request t where t.wallet_id = r.wallet_id and t.status not in ('LIMIT_REACHED', 'RECHARGE_DECLINED', 'RECHARGE_FAILED', 'RECHARGE_REFUNDED', 'RECHARGE_REFUSED') and t.requested_at >= $2), 0) as today,
+       coalesce((select sum(amount) from topup_request t where t.wallet_id = r.wallet_id and t.status not in ('LIMIT_REACHED', 'RECHARGE_DECLINED', 'RECHARGE_FAILED', 'RECHARGE_REFUNDED', 'RECHARGE_REFUSED') and t.requested_at >= $3), 0) as month
      from auto_topup_rule r where r.wallet_id = any($1::text[]) and r.enabled`,
     [downs.map((w) => w.walletId), startOfUtcDay(now), startOfUtcMonth(now)],
   );

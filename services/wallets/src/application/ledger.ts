@@ -17,6 +17,8 @@ export type AccountKind =
   | 'PAYMENTS_CLEARING'
   | 'VOUCHER_CLEARING'
   | 'ADJUSTMENTS'
+  /** What an enterprise owes for committed-spend budget replenishments, until invoicing bills them. */
+  | 'BUDGET_RECEIVABLE'
   | 'RESERVED'
   | 'UNIT_BUCKET'
   | 'ALLOWANCE_GRANTED'

@@ -4,7 +4,7 @@ import { requestHash } from './ledger';
 import { positiveAmount, requireWallet } from './wallets';
 import { checkKey, creditWallet } from './topup-balance';
 import { fmt } from '../domain/charging';
-import { rechargeUnavailable, rechargeWorkflowId, type RechargeStarter } from '../adapters/recharge-starter';
+import { rechargeUnavailable, rechargeWorkflowId, type RechargeOutcome, type RechargeStarter } from '../adapters/recharge-starter';
 
 export interface RechargeRow {
   id: string;
@@ -19,6 +19,7 @@ export interface RechargeRow {
   workflow_id: string | null;
   failure: string | null;
   created_at: Date;
+  updated_at: Date | null;
 }
 
 export interface RechargeCommand {
@@ -29,6 +30,10 @@ export interface RechargeCommand {
   channel?: string | null;
   idempotencyKey: string;
   now: Date;
+  /** The service clock, read when the workflow's outcome is recorded later. */
+  clock?: () => Date;
+  /** Called when the workflow's outcome has been recorded (tests, auto top-up). */
+  onSettled?: (row: RechargeRow) => void;
 }
 
 /**
@@ -62,9 +67,63 @@ export async function recharge(db: Db, starter: RechargeStarter | null, c: Recha
     if (!starter) throw rechargeUnavailable('Temporal is not configured for this wallets service');
     // Starting is idempotent by workflow id, so a retry of this mutation after a failure here is safe.
     await starter.start({ rechargeId: row.id, billingAccountId: row.billing_account_id, amount: row.amount, currency: row.currency, paymentMethodToken: c.paymentMethodToken!, channel: row.channel });
-    row = (await db.query<RechargeRow>(`update recharge set status = 'STARTED' where id = $1 returning *`, [row.id]))[0]!;
+    row = (await db.query<RechargeRow>(`update recharge set status = 'STARTED', updated_at = $2 where id = $1 and status = 'STARTING' returning *`, [row.id, c.now]))[0] ?? row;
+    watchRecharge(db, starter, row, c.clock ?? (() => c.now), c.onSettled);
   }
   return row;
+}
+
+/** Statuses a card recharge can still leave; the others are final. */
+export const OPEN_RECHARGE_STATUSES = ['STARTING', 'STARTED'];
+
+/**
+ * Records how the workflow ended (once: only an open recharge changes), and the auto top-up
+ * request it served. COMPLETED: the workflow credited the wallet (ledger key `TOPUP:recharge-<id>:creditWallet`);
+ * DECLINED / FAILED: no money was taken (authorization declined or voided); REFUNDED: the capture was refunded.
+ */
+export async function settleRecharge(db: Db, rechargeId: string, outcome: RechargeOutcome, now: Date): Promise<RechargeRow | null> {
+  return db.tx(async (sql) => {
+    const row = (await sql.query<RechargeRow>(`update recharge set status = $2, failure = $3, updated_at = $4 where id = $1 and status = any($5::text[]) returning *`, [rechargeId, outcome.status, outcome.failure, now, OPEN_RECHARGE_STATUSES]))[0];
+    if (row) await sql.query(`update topup_request set status = $2 where recharge_id = $1`, [rechargeId, outcome.status === 'COMPLETED' ? 'COMPLETED' : `RECHARGE_${outcome.status}`]);
+    return row ?? null;
+  });
+}
+
+/** Waits (in the background) for the workflow's result and records it; the sync job catches what this misses (restart). */
+export function watchRecharge(db: Db, starter: RechargeStarter, row: RechargeRow, clock: () => Date, onSettled?: (row: RechargeRow) => void): void {
+  if (!row.workflow_id || !OPEN_RECHARGE_STATUSES.includes(row.status)) return;
+  starter
+    .outcome(row.workflow_id, true)
+    .then(async (outcome) => {
+      if (!outcome) return;
+      const settled = await settleRecharge(db, row.id, outcome, clock());
+      if (settled) onSettled?.(settled);
+    })
+    .catch(() => undefined); // connection closed or Temporal away: syncRecharges settles it later
+}
+
+/**
+ * The recharge sync job: asks Temporal about card recharges still open (a watcher lost to a
+ * restart, a start that failed after the row was written) and records finished ones; a recharge
+ * stuck in STARTING for a minute is started again (idempotent by workflow id).
+ */
+export async function syncRecharges(db: Db, starter: RechargeStarter, now: Date, limit = 100): Promise<number> {
+  const open = await db.query<RechargeRow & { payment_method_token: string | null }>(
+    `select * from recharge where method = 'CARD' and status = any($1::text[]) order by created_at limit $2`,
+    [OPEN_RECHARGE_STATUSES, limit],
+  );
+  let settled = 0;
+  for (const r of open) {
+    if (r.status === 'STARTING') {
+      if (now.getTime() - r.created_at.getTime() < 60_000 || !r.payment_method_token) continue;
+      await starter.start({ rechargeId: r.id, billingAccountId: r.billing_account_id, amount: r.amount, currency: r.currency, paymentMethodToken: r.payment_method_token, channel: r.channel });
+      await db.query(`update recharge set status = 'STARTED', updated_at = $2 where id = $1 and status = 'STARTING'`, [r.id, now]);
+      continue;
+    }
+    const outcome = await starter.outcome(r.workflow_id!, false).catch(() => null);
+    if (outcome && (await settleRecharge(db, r.id, outcome, now))) settled++;
+  }
+  return settled;
 }
 
 /** A bank transfer arrived: credit the wallet once (ledger key = the recharge id). */

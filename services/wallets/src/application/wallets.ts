@@ -46,10 +46,16 @@ export interface OpenWalletCommand {
   creditLimit?: string | null;
   overdraftLimit?: string | null;
   lowBalanceThreshold?: string | null;
+  /** The customer who owns the account (subscribers' event): kept for ownership checks. */
+  customerId?: string | null;
   now: Date;
 }
 
-/** Opens the account's wallet in a currency with its ledger accounts; opening it again updates nothing and returns it. */
+/**
+ * Opens the account's wallet in a currency with its ledger accounts; opening it again returns it
+ * and changes nothing, except that a credit limit given for a wallet that has none is taken (the
+ * wallet may have been opened first from a subscription event, which carries no limit).
+ */
 export async function openWallet(sql: Sql, c: OpenWalletCommand): Promise<WalletRow> {
   if (!c.billingAccountId) throw badInput('input.billingAccountId', 'billingAccountId is required');
   if (!isCurrencyCode(c.currency)) throw badInput('input.currency', `"${c.currency}" is not a supported ISO 4217 currency`, 'CURRENCY_INVALID');
@@ -65,7 +71,10 @@ export async function openWallet(sql: Sql, c: OpenWalletCommand): Promise<Wallet
   );
   if (inserted.length > 0) {
     await ensureAccounts(sql, c.billingAccountId, [{ id, kind: 'CASH_WALLET', unit: c.currency }, ...MONEY_ACCOUNT_KINDS.map((kind) => ({ id: accountId(c.billingAccountId, kind, c.currency), kind, unit: c.currency }))], c.now);
+  } else if (creditLimit) {
+    await sql.query(`update wallet set credit_limit = $3 where billing_account_id = $1 and currency = $2 and credit_limit is null`, [c.billingAccountId, c.currency, fmt(creditLimit)]);
   }
+  if (c.customerId) await recordAccountOwner(sql, c.billingAccountId, c.customerId, c.now);
   return (await walletOf(sql, c.billingAccountId, c.currency))!;
 }
 
@@ -108,4 +117,13 @@ export async function setWalletLimits(sql: Sql, c: SetWalletLimitsCommand): Prom
   const low = c.lowBalanceThreshold === undefined ? wallet.low_balance_threshold : optionalNonNegative(c.lowBalanceThreshold, 'input.lowBalanceThreshold')?.toFixed(6) ?? null;
   await sql.query(`update wallet set credit_limit = $2, overdraft_limit = $3, low_balance_threshold = $4 where id = $1`, [wallet.id, credit, overdraft, low]);
   return (await walletById(sql, wallet.id))!;
+}
+
+/** Records (or corrects) which customer owns a billing account. */
+export async function recordAccountOwner(sql: Sql, billingAccountId: string, customerId: string, now: Date): Promise<void> {
+  await sql.query(
+    `insert into account_owner (billing_account_id, customer_id, updated_at) values ($1, $2, $3)
+     on conflict (billing_account_id) do update set customer_id = excluded.customer_id, updated_at = excluded.updated_at`,
+    [billingAccountId, customerId, now],
+  );
 }

@@ -9,6 +9,8 @@ import { closeMany, reserveMany, type CloseRequest } from '../application/reserv
 import { GroupCommit } from '../application/group-commit';
 import { grantFromSubscription } from '../application/grant-from-subscription';
 import type { CatalogClient } from '../adapters/catalog-client';
+import { startAutoTopup, type AutoTopupRequestedData } from '../application/auto-topup-recharge'; // wallets-features
+import { depsOf } from '../deps'; // wallets-features
 
 export interface ConsumerOptions {
   /** Durable name suffix, so test services in their own schemas do not share a consumer. */
@@ -91,14 +93,21 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
         const event = parseCloudEvent(m.data);
         const now = runtime.clock.now();
         if (m.subject === EVENTS.billingAccountCreated.subject) {
-          const d = event.data as { billingAccountId: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; creditLimit?: string | null };
-          await db.tx((sql) => openWallet(sql, { billingAccountId: d.billingAccountId, currency: d.currency, paymentMode: d.paymentMode, creditLimit: d.creditLimit ?? null, now }));
+          const d = event.data as { billingAccountId: string; customerId?: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; creditLimit?: string | null };
+          await db.tx((sql) => openWallet(sql, { billingAccountId: d.billingAccountId, currency: d.currency, paymentMode: d.paymentMode, creditLimit: d.creditLimit ?? null, customerId: d.customerId ?? null, now })); // wallets-features: owner
         } else if (m.subject === EVENTS.subscriptionCreated.subject && catalog) {
           const d = event.data as SubscriptionData;
           const terms = await catalog.planTerms(d.planVersionId);
           if (terms) await db.tx((sql) => grantFromSubscription(sql, d, terms, now));
         }
       }
+    }, stopped),
+  );
+
+  // wallets-features: an auto top-up request starts a card recharge (key = the request id, so a redelivery starts nothing new).
+  loops.push(
+    pullLoop(runtime, durable('autotopup'), EVENTS.autoTopupRequested.subject, { ...opts, batchSize: 20 }, async (msgs) => {
+      for (const m of msgs) await startAutoTopup(db, depsOf(runtime).rechargeStarter, parseCloudEvent(m.data).data as AutoTopupRequestedData, runtime.clock.now(), () => runtime.clock.now());
     }, stopped),
   );
 

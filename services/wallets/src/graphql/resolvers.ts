@@ -13,6 +13,8 @@ import { confirmBankTransfer, recharge, type RechargeRow } from '../application/
 import { setAutoTopup } from '../application/auto-topup-settings';
 import { closeReservation, reservationById, reserve, type ReservationRow } from '../application/reservations';
 import { headroom } from '../domain/charging';
+import { budgetOf, setBudget, type BudgetRow } from '../application/budget';
+import { requireAccount, requireRowAccount, requireStaff } from './authorization';
 
 export type WalletsContext = RequestContext;
 
@@ -45,19 +47,46 @@ async function ledgerEntries(ctx: WalletsContext, where: string, param: string, 
 export const resolvers = {
   ...scalarResolvers,
   Query: {
-    wallet: (_: unknown, a: { id: string }, ctx: WalletsContext) => walletById(db(ctx), a.id),
-    walletOf: (_: unknown, a: { billingAccountId: string; currency: string }, ctx: WalletsContext) => walletOf(db(ctx), a.billingAccountId, a.currency),
-    buckets: (_: unknown, a: { billingAccountId: string; includeExpired?: boolean }, ctx: WalletsContext) => bucketsOf(db(ctx), a.billingAccountId, !!a.includeExpired),
-    reservation: (_: unknown, a: { id: string }, ctx: WalletsContext) => reservationById(db(ctx), a.id),
-    recharge: async (_: unknown, a: { id: string }, ctx: WalletsContext) => (await db(ctx).query(`select * from recharge where id = $1`, [a.id]))[0] ?? null,
-    ledgerEntries: (_: unknown, a: { billingAccountId: string; first?: number; after?: string }, ctx: WalletsContext) => ledgerEntries(ctx, 'a.billing_account_id = $1', a.billingAccountId, a),
+    wallet: async (_: unknown, a: { id: string }, ctx: WalletsContext) => requireRowAccount(db(ctx), ctx.caller, await walletById(db(ctx), a.id), 'read this wallet'),
+    walletOf: async (_: unknown, a: { billingAccountId: string; currency: string }, ctx: WalletsContext) => {
+      await requireAccount(db(ctx), ctx.caller, a.billingAccountId, 'read the wallets of this account');
+      return walletOf(db(ctx), a.billingAccountId, a.currency);
+    },
+    buckets: async (_: unknown, a: { billingAccountId: string; includeExpired?: boolean }, ctx: WalletsContext) => {
+      await requireAccount(db(ctx), ctx.caller, a.billingAccountId, 'read the buckets of this account');
+      return bucketsOf(db(ctx), a.billingAccountId, !!a.includeExpired);
+    },
+    reservation: async (_: unknown, a: { id: string }, ctx: WalletsContext) => requireRowAccount(db(ctx), ctx.caller, await reservationById(db(ctx), a.id), 'read this reservation'),
+    recharge: async (_: unknown, a: { id: string }, ctx: WalletsContext) => requireRowAccount(db(ctx), ctx.caller, (await db(ctx).query<RechargeRow>(`select * from recharge where id = $1`, [a.id]))[0] ?? null, 'read this recharge'),
+    ledgerEntries: async (_: unknown, a: { billingAccountId: string; first?: number; after?: string }, ctx: WalletsContext) => {
+      await requireAccount(db(ctx), ctx.caller, a.billingAccountId, 'read the ledger of this account');
+      return ledgerEntries(ctx, 'a.billing_account_id = $1', a.billingAccountId, a);
+    },
   },
   Mutation: {
-    openWallet: async (_: unknown, { input }: any, ctx: WalletsContext) => ({ wallet: await mutate(ctx, (sql, t) => openWallet(sql, { ...input, now: t })) }),
-    setWalletLimits: async (_: unknown, { input }: any, ctx: WalletsContext) => ({ wallet: await mutate(ctx, (sql) => setWalletLimits(sql, input)) }),
-    grantBucket: async (_: unknown, { input }: any, ctx: WalletsContext) => ({ bucket: await mutate(ctx, (sql, t) => grantBucket(sql, { ...input, now: t })) }),
-    topupBalance: async (_: unknown, { input }: any, ctx: WalletsContext) => topupPayload(ctx, await mutate(ctx, (sql, t) => topupBalance(sql, { ...input, now: t }))),
+    setBudget: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      requireStaff(ctx.caller, 'set a committed-spend budget');
+      const row = await mutate(ctx, (sql, t) => setBudget(sql, { billingAccountId: input.billingAccountId, currency: input.committed?.currency, committed: input.committed?.amount, threshold: input.threshold, enabled: input.enabled, updatedBy: `${ctx.caller.role}:${ctx.caller.subject}`, now: t }));
+      return { budget: (await budgetOf(db(ctx), row.billing_account_id)).find((b) => b.id === row.id) };
+    },
+    openWallet: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      requireStaff(ctx.caller, 'open wallets');
+      return { wallet: await mutate(ctx, (sql, t) => openWallet(sql, { ...input, now: t })) };
+    },
+    setWalletLimits: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      requireStaff(ctx.caller, 'change wallet limits');
+      return { wallet: await mutate(ctx, (sql) => setWalletLimits(sql, input)) };
+    },
+    grantBucket: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      requireStaff(ctx.caller, 'grant allowances');
+      return { bucket: await mutate(ctx, (sql, t) => grantBucket(sql, { ...input, now: t })) };
+    },
+    topupBalance: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      requireStaff(ctx.caller, 'credit wallets directly');
+      return topupPayload(ctx, await mutate(ctx, (sql, t) => topupBalance(sql, { ...input, now: t })));
+    },
     applyCharge: async (_: unknown, { input }: { input: ChargeRequest & { occurredAt: Date } }, ctx: WalletsContext) => {
+      requireStaff(ctx.caller, 'apply charges');
       const [r] = await mutate(ctx, (sql, t) => applyChargesIn(sql, [{ ...input, occurredAt: new Date(input.occurredAt).toISOString(), allowOverdraft: !!input.allowOverdraft }], t));
       return { result: { ...r!, amountCharged: money(r!.amountCharged, r!.currency) } };
     },
@@ -70,45 +99,56 @@ export const resolvers = {
       return { code: v.code, voucher: { id: v.id, amount: money(v.amount, v.currency), expiresAt: v.expiresAt, status: v.status } };
     },
     redeemVoucher: async (_: unknown, { input }: any, ctx: WalletsContext) => {
-      if (ctx.caller.role === 'ANONYMOUS') throw new DomainError('UNAUTHENTICATED', 'Sign in to redeem a voucher', {}, 'UNAUTHENTICATED');
+      await requireAccount(db(ctx), ctx.caller, input.billingAccountId, 'redeem a voucher on this account');
       const t = await redeemVoucher(db(ctx), { ...input, now: now(ctx) });
       ctx.runtime.relay.nudge();
       return topupPayload(ctx, t);
     },
     recharge: async (_: unknown, { input }: any, ctx: WalletsContext) => {
-      if (ctx.caller.role === 'ANONYMOUS') throw new DomainError('UNAUTHENTICATED', 'Sign in to recharge', {}, 'UNAUTHENTICATED');
-      return { recharge: await recharge(db(ctx), depsOf(ctx.runtime).rechargeStarter, { ...input, now: now(ctx) }) };
+      await requireAccount(db(ctx), ctx.caller, input.billingAccountId, 'recharge this account');
+      return { recharge: await recharge(db(ctx), depsOf(ctx.runtime).rechargeStarter, { ...input, now: now(ctx), clock: () => now(ctx) }) };
     },
-    confirmBankTransfer: async (_: unknown, { input }: any, ctx: WalletsContext) => ({ recharge: await mutate(ctx, (sql, t) => confirmBankTransfer(sql, input.rechargeId, input.bankReference, t)) }),
+    confirmBankTransfer: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      requireStaff(ctx.caller, 'confirm bank transfers');
+      return { recharge: await mutate(ctx, (sql, t) => confirmBankTransfer(sql, input.rechargeId, input.bankReference, t)) };
+    },
     setAutoTopup: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      await requireRowAccount(db(ctx), ctx.caller, await walletById(db(ctx), input.walletId), 'change auto top-up of this wallet');
       await mutate(ctx, (sql, t) => setAutoTopup(sql, { ...input, now: t }));
       return { wallet: await walletById(db(ctx), input.walletId) };
     },
     reserveBalance: async (_: unknown, { input }: { input: WalletReserveRequest }, ctx: WalletsContext) => {
+      requireStaff(ctx.caller, 'reserve balances');
       const r = await mutate(ctx, (sql, t) => reserve(sql, input, t));
       const reservation = r.reservationId ? await reservationById(db(ctx), r.reservationId) : null;
       return { ...r, reservation, grantedUnit: r.grantedUnit && { ...r.grantedUnit, amount: money(r.grantedUnit.amount, r.grantedUnit.currency) } };
     },
     commitReservation: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      requireStaff(ctx.caller, 'commit reservations');
       const r = await mutate(ctx, (sql, t) => closeReservation(sql, input.reservationId, input.usedUnits, t, 'COMMITTED'));
       return { ...r, reservation: await reservationById(db(ctx), input.reservationId) };
     },
     releaseReservation: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      requireStaff(ctx.caller, 'release reservations');
       const r = await mutate(ctx, (sql, t) => closeReservation(sql, input.reservationId, '0', t, 'RELEASED'));
       return { ...r, reservation: await reservationById(db(ctx), input.reservationId) };
     },
   },
   BillingAccount: {
     __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-    wallets: (account: { id: string }, _: unknown, ctx: WalletsContext) => db(ctx).query(`select ${WALLET_COLUMNS} from wallet w ${WALLET_JOINS} where w.billing_account_id = $1 order by w.currency`, [account.id]),
-    buckets: (account: { id: string }, a: { includeExpired?: boolean }, ctx: WalletsContext) => bucketsOf(db(ctx), account.id, !!a.includeExpired),
-    reservations: (account: { id: string }, a: { status?: string }, ctx: WalletsContext) =>
-      db(ctx).query(`select * from reservation where billing_account_id = $1 ${a.status ? 'and status = $2' : ''} order by created_at desc limit 200`, a.status ? [account.id, a.status] : [account.id]),
-    balanceNotifications: (account: { id: string }, a: { first?: number }, ctx: WalletsContext) =>
-      db(ctx).query(`select * from notification where billing_account_id = $1 order by created_at desc, id limit $2`, [account.id, Math.min(a.first ?? 50, 200)]),
+    wallets: async (account: { id: string }, _: unknown, ctx: WalletsContext) => (await requireAccount(db(ctx), ctx.caller, account.id, 'read the wallets of this account'), db(ctx).query(`select ${WALLET_COLUMNS} from wallet w ${WALLET_JOINS} where w.billing_account_id = $1 order by w.currency`, [account.id])),
+    buckets: async (account: { id: string }, a: { includeExpired?: boolean }, ctx: WalletsContext) => (await requireAccount(db(ctx), ctx.caller, account.id, 'read the buckets of this account'), bucketsOf(db(ctx), account.id, !!a.includeExpired)),
+    reservations: async (account: { id: string }, a: { status?: string }, ctx: WalletsContext) =>
+      (await requireAccount(db(ctx), ctx.caller, account.id, 'read the reservations of this account'), db(ctx).query(`select * from reservation where billing_account_id = $1 ${a.status ? 'and status = $2' : ''} order by created_at desc limit 200`, a.status ? [account.id, a.status] : [account.id])),
+    balanceNotifications: async (account: { id: string }, a: { first?: number }, ctx: WalletsContext) =>
+      (await requireAccount(db(ctx), ctx.caller, account.id, 'read the notifications of this account'), db(ctx).query(`select * from notification where billing_account_id = $1 order by created_at desc, id limit $2`, [account.id, Math.min(a.first ?? 50, 200)])),
+    budget: async (account: { id: string }, _: unknown, ctx: WalletsContext) => {
+      await requireAccount(db(ctx), ctx.caller, account.id, 'read the budget of this account');
+      return (await budgetOf(db(ctx), account.id))[0] ?? null;
+    },
   },
   Wallet: {
-    __resolveReference: (ref: { id: string }, ctx: WalletsContext) => walletById(db(ctx), ref.id),
+    __resolveReference: async (ref: { id: string }, ctx: WalletsContext) => requireRowAccount(db(ctx), ctx.caller, await walletById(db(ctx), ref.id), 'read this wallet'),
     billingAccountId: (w: WalletRow) => w.billing_account_id,
     paymentMode: (w: WalletRow) => w.payment_mode,
     balance: (w: WalletRow) => money(w.balance, w.currency),
@@ -126,7 +166,7 @@ export const resolvers = {
       return r && { enabled: r.enabled, threshold: r.threshold, topupAmount: r.topup_amount, targetBalance: r.target_balance, dailyLimit: r.daily_limit, monthlyLimit: r.monthly_limit };
     },
     topupRequests: async (w: WalletRow, _: unknown, ctx: WalletsContext) =>
-      (await db(ctx).query(`select * from topup_request where wallet_id = $1 order by requested_at desc limit 100`, [w.id])).map((r) => ({ id: r.id, amount: money(r.amount, r.currency), status: r.status, reason: r.reason, requestedAt: r.requested_at })),
+      (await db(ctx).query(`select * from topup_request where wallet_id = $1 order by requested_at desc limit 100`, [w.id])).map((r) => ({ id: r.id, amount: money(r.amount, r.currency), status: r.status, reason: r.reason, rechargeId: r.recharge_id, requestedAt: r.requested_at })),
     ledgerEntries: (w: WalletRow, a: { first?: number; after?: string }, ctx: WalletsContext) => ledgerEntries(ctx, 'e.account_id = $1', w.id, a),
     createdAt: (w: WalletRow) => w.created_at,
   },
@@ -177,6 +217,24 @@ export const resolvers = {
     amount: (r: RechargeRow) => money(r.amount, r.currency),
     workflowId: (r: RechargeRow) => r.workflow_id,
     createdAt: (r: RechargeRow) => r.created_at,
+    updatedAt: (r: RechargeRow) => r.updated_at,
+  },
+  Budget: {
+    billingAccountId: (b: BudgetRow) => b.billing_account_id,
+    walletId: (b: BudgetRow) => b.wallet_id,
+    committed: (b: BudgetRow) => money(b.committed, b.currency),
+    threshold: (b: BudgetRow) => money(b.threshold, b.currency),
+    remaining: (b: BudgetRow & { balance: string }) => money(b.balance, b.currency),
+    replenishmentCount: (b: BudgetRow) => b.replenishments,
+    replenishments: (b: BudgetRow, a: { first?: number }, ctx: WalletsContext) =>
+      db(ctx).query(`select * from budget_replenishment where budget_id = $1 order by sequence desc limit $2`, [b.id, Math.min(a.first ?? 20, 200)]),
+    updatedAt: (b: BudgetRow) => b.updated_at,
+  },
+  BudgetReplenishment: {
+    amount: (r: any) => money(r.amount, r.currency),
+    remaining: (r: any) => money(r.remaining, r.currency),
+    transactionId: (r: any) => r.transaction_id,
+    createdAt: (r: any) => r.created_at,
   },
   BalanceNotification: {
     walletId: (n: any) => n.wallet_id,

@@ -2,10 +2,12 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261125000000_init } from './Migration20261125000000_init';
 import { Migration20261125000100_ledger } from './Migration20261125000100_ledger';
 import { Migration20261126100000_ledger_hot_path } from './Migration20261126100000_ledger_hot_path';
+import { Migration20261126200000_budgets_ownership } from './Migration20261126200000_budgets_ownership';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
   { name: 'Migration20261125000000_init', class: Migration20261125000000_init },
   { name: 'Migration20261125000100_ledger', class: Migration20261125000100_ledger },
   { name: 'Migration20261126100000_ledger_hot_path', class: Migration20261126100000_ledger_hot_path },
+  { name: 'Migration20261126200000_budgets_ownership', class: Migration20261126200000_budgets_ownership },
 ];

@@ -1,0 +1,126 @@
+import { Decimal, DomainError, badInput, isCurrencyCode, newId } from '@ledgerline/contracts';
+import type { BudgetReplenishmentData } from '@ledgerline/contracts';
+import type { Sql } from '../persistence/sql';
+import { eventRow, insertOutbox, type OutboxRow } from '../persistence/sql';
+import { accountId, ensureAccounts, newTxId, postTransactions, type NewTransaction } from './ledger';
+import { requireWallet } from './wallets';
+import { fmt } from '../domain/charging';
+
+/**
+ * An enterprise committed-spend budget is the account's (prepaid) wallet plus a replenishment
+ * rule: charges draw the wallet down as usual; when what remains falls below the threshold, the
+ * wallet is credited with the committed amount (ledger: + cash wallet / − BUDGET_RECEIVABLE, the
+ * receivable invoicing bills) and `budgetReplenished` asks invoicing for one invoice per
+ * replenishment. Replenishing happens in the same database transaction as the movement that
+ * caused it, under the wallet's row lock, so it happens exactly once per such movement.
+ */
+export interface BudgetRow {
+  id: string;
+  wallet_id: string;
+  billing_account_id: string;
+  currency: string;
+  committed: string;
+  threshold: string;
+  enabled: boolean;
+  replenishments: number;
+  updated_by: string;
+  updated_at: Date;
+}
+
+export interface SetBudgetCommand {
+  billingAccountId: string;
+  currency: string;
+  committed: string;
+  threshold: string;
+  enabled?: boolean | null;
+  updatedBy: string;
+  now: Date;
+}
+
+const DEC = /^\d+(\.\d{1,6})?$/;
+/** A replenishment that still leaves the budget below its threshold is followed by another, at most this many per movement. */
+const MAX_REPLENISHMENTS_PER_MOVEMENT = 20;
+
+export const replenishmentId = (budgetId: string, sequence: number): string => `brp_${budgetId.replace(/^bud_/, '')}_${sequence}`;
+
+export async function setBudget(sql: Sql, c: SetBudgetCommand): Promise<BudgetRow> {
+  if (!isCurrencyCode(c.currency)) throw badInput('input.committed.currency', `"${c.currency}" is not a supported currency`, 'CURRENCY_INVALID');
+  if (typeof c.committed !== 'string' || !DEC.test(c.committed) || new Decimal(c.committed).lessThanOrEqualTo(0)) {
+    throw badInput('input.committed.amount', `The committed amount must be a decimal greater than zero (got "${c.committed}")`, 'AMOUNT_NOT_POSITIVE');
+  }
+  if (typeof c.threshold !== 'string' || !DEC.test(c.threshold)) throw badInput('input.threshold', `The threshold must be a non-negative decimal (got "${c.threshold}")`, 'AMOUNT_INVALID');
+  if (new Decimal(c.threshold).greaterThanOrEqualTo(c.committed)) {
+    throw badInput('input.threshold', 'The threshold must be below the committed amount (else one replenishment could never lift the budget above it)', 'BUDGET_THRESHOLD_INVALID');
+  }
+  const wallet = await requireWallet(sql, c.billingAccountId, c.currency);
+  if (wallet.payment_mode !== 'PREPAID') {
+    throw new DomainError('BUDGET_WALLET_NOT_PREPAID', `A committed-spend budget is drawn down like a prepaid balance; the ${c.currency} wallet of ${c.billingAccountId} is ${wallet.payment_mode}`, { field: 'input.billingAccountId' }, 'BAD_USER_INPUT');
+  }
+  await ensureAccounts(sql, c.billingAccountId, [{ id: accountId(c.billingAccountId, 'BUDGET_RECEIVABLE', c.currency), kind: 'BUDGET_RECEIVABLE', unit: c.currency }], c.now);
+  const row = (await sql.query<BudgetRow>(
+    `insert into budget (id, wallet_id, billing_account_id, currency, committed, threshold, enabled, replenishments, updated_by, updated_at)
+     values ($1,$2,$3,$4,$5,$6,$7,0,$8,$9)
+     on conflict (wallet_id) do update set committed = excluded.committed, threshold = excluded.threshold, enabled = excluded.enabled, updated_by = excluded.updated_by, updated_at = excluded.updated_at
+     returning *`,
+    [newId('wallet').replace(/^[a-z]+_/, 'bud_'), wallet.id, c.billingAccountId, c.currency, c.committed, c.threshold, c.enabled ?? true, c.updatedBy, c.now],
+  ))[0]!;
+  // A new (or lowered-below) budget is funded at once: the same rule as after a charge.
+  const events: OutboxRow[] = [];
+  await replenishBudgets(sql, c.now, [{ walletId: wallet.id, cause: `set:${c.now.toISOString()}` }], events);
+  await insertOutbox(sql, events);
+  return (await sql.query<BudgetRow>(`select * from budget where id = $1`, [row.id]))[0]!;
+}
+
+/**
+ * Replenishes the enabled budgets of these wallets that are below their threshold (balances read
+ * after the movement, in the caller's transaction). Appends `budgetReplenished` events to `events`.
+ */
+export async function replenishBudgets(sql: Sql, now: Date, wallets: { walletId: string; cause: string }[], events: OutboxRow[]): Promise<number> {
+  if (wallets.length === 0) return 0;
+  const budgets = await sql.query<BudgetRow & { balance: string }>(
+    `select b.*, a.balance from budget b join ledger_account a on a.id = b.wallet_id
+     where b.wallet_id = any($1::text[]) and b.enabled and a.balance < b.threshold order by b.wallet_id for update of b`,
+    [wallets.map((w) => w.walletId)],
+  );
+  const txs: NewTransaction[] = [];
+  const rows: unknown[][] = [];
+  for (const b of budgets) {
+    const cause = wallets.find((w) => w.walletId === b.wallet_id)!.cause;
+    const committed = new Decimal(b.committed);
+    let remaining = new Decimal(b.balance);
+    let sequence = b.replenishments;
+    for (let i = 0; i < MAX_REPLENISHMENTS_PER_MOVEMENT && remaining.lessThan(b.threshold); i++) {
+      sequence++;
+      remaining = remaining.plus(committed);
+      const id = replenishmentId(b.id, sequence);
+      const txId = newTxId();
+      txs.push({
+        id: txId,
+        idempotencyKey: `BUDGET:${id}`,
+        kind: 'BUDGET_REPLENISHMENT',
+        billingAccountId: b.billing_account_id,
+        reference: id,
+        entries: [
+          { accountId: b.wallet_id, unit: b.currency, amount: committed },
+          { accountId: accountId(b.billing_account_id, 'BUDGET_RECEIVABLE', b.currency), unit: b.currency, amount: committed.negated() },
+        ],
+      });
+      rows.push([id, b.id, b.billing_account_id, sequence, fmt(committed), b.currency, fmt(remaining), txId, cause]);
+      const data: BudgetReplenishmentData = { replenishmentId: id, budgetId: b.id, billingAccountId: b.billing_account_id, amount: fmt(committed), currency: b.currency, remaining: fmt(remaining), replenishedAt: now.toISOString() };
+      events.push(eventRow('budgetReplenished', b.id, [id], now, data));
+    }
+    if (sequence !== b.replenishments) await sql.query(`update budget set replenishments = $2 where id = $1`, [b.id, sequence]);
+  }
+  if (txs.length === 0) return 0;
+  await postTransactions(sql, txs, now);
+  await sql.query(
+    `insert into budget_replenishment (id, budget_id, billing_account_id, sequence, amount, currency, remaining, transaction_id, cause, created_at)
+     select id, bud, acc, seq, amt, cur, rem, tx, cause, $10 from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::numeric[], $6::text[], $7::numeric[], $8::text[], $9::text[]) as t(id, bud, acc, seq, amt, cur, rem, tx, cause)`,
+    [...Array.from({ length: 9 }, (_, k) => rows.map((r) => r[k])), now],
+  );
+  return txs.length;
+}
+
+export async function budgetOf(sql: Sql, billingAccountId: string): Promise<(BudgetRow & { balance: string })[]> {
+  return sql.query(`select b.*, a.balance from budget b join ledger_account a on a.id = b.wallet_id where b.billing_account_id = $1 order by b.currency`, [billingAccountId]);
+}

@@ -1,0 +1,55 @@
+import { DomainError, type Caller } from '@ledgerline/contracts';
+import type { Sql } from '../persistence/sql';
+
+/**
+ * Who may do what in wallets. Staff (agents, admins, the system: usage, the worker, network
+ * elements) read and act on every account. A CUSTOMER reads and acts (recharge, vouchers, auto
+ * top-up) only on the billing accounts of their own customer id (the token's `customerId`
+ * claim); wallets knows which customer owns an account from subscribers' billingaccount.created
+ * event (`account_owner`). Everyone else is refused. Refusals are coded DomainErrors.
+ */
+export const STAFF: readonly Caller['role'][] = ['AGENT', 'ADMIN', 'SYSTEM'];
+export const isStaff = (caller: Caller): boolean => STAFF.includes(caller.role);
+
+export function forbidden(action: string): DomainError {
+  return new DomainError('FORBIDDEN', `You may not ${action}`, {}, 'FORBIDDEN');
+}
+
+function requireSignedIn(caller: Caller, action: string): void {
+  if (caller.role === 'ANONYMOUS') throw new DomainError('UNAUTHENTICATED', `Sign in to ${action}`, {}, 'UNAUTHENTICATED');
+}
+
+/** Staff only (opening wallets, direct credits, charges, reservations, budgets, limits). */
+export function requireStaff(caller: Caller, action: string): void {
+  requireSignedIn(caller, action);
+  if (!isStaff(caller)) throw forbidden(action);
+}
+
+/** Per request: account id → may this caller act on it (one query per account per request). */
+const cache = new WeakMap<Caller, Map<string, Promise<boolean>>>();
+
+export async function mayAccessAccount(sql: Sql, caller: Caller, billingAccountId: string): Promise<boolean> {
+  if (isStaff(caller)) return true;
+  if (caller.role !== 'CUSTOMER' || !caller.customerId || typeof billingAccountId !== 'string') return false;
+  let byAccount = cache.get(caller);
+  if (!byAccount) cache.set(caller, (byAccount = new Map()));
+  let answer = byAccount.get(billingAccountId);
+  if (!answer) {
+    answer = sql.query(`select 1 from account_owner where billing_account_id = $1 and customer_id = $2`, [billingAccountId, caller.customerId]).then((r) => r.length > 0);
+    byAccount.set(billingAccountId, answer);
+  }
+  return answer;
+}
+
+/** Staff, or the customer who owns the account; UNAUTHENTICATED / FORBIDDEN otherwise. */
+export async function requireAccount(sql: Sql, caller: Caller, billingAccountId: string, action: string): Promise<void> {
+  requireSignedIn(caller, action);
+  if (!(await mayAccessAccount(sql, caller, billingAccountId))) throw forbidden(action);
+}
+
+/** The same for a row that names its account (wallet, reservation, recharge); a missing row passes (the caller answers null / NOT_FOUND). */
+export async function requireRowAccount<T extends { billing_account_id: string } | null | undefined>(sql: Sql, caller: Caller, row: T, action: string): Promise<T> {
+  requireSignedIn(caller, action);
+  if (row && !(await mayAccessAccount(sql, caller, row.billing_account_id))) throw forbidden(action);
+  return row;
+}
