@@ -69,7 +69,10 @@ try {
   for (let r = 0; r <= RUNS; r++) {
     const reqs = Array.from({ length: 100 }, (_, k) => ({ requestId: `rq-${r}-${k}`, sessionId: `s-${r}-${k}`, billingAccountId: `acc_b${(r * 100 + k) * 31 % W}`, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '10', pricePerUnit: '0.01', allowanceIds: [] }));
     const t = performance.now();
+    const cpu = process.cpuUsage();
     await db.tx((sql) => reserveMany(timed(sql), reqs, now));
+    const used = process.cpuUsage(cpu);
+    if (r > 0) console.log(`  node CPU ${((used.user + used.system) / 1000).toFixed(1)} ms for this reserve batch`);
     if (r > 0) total += performance.now() - t;
     else times.clear();
   }
