@@ -41,6 +41,8 @@ describe('rerate', () => {
     const unchanged = await svc.request(RERATE, { i: { billingAccountId: 'acc_rr', period: '2026-03' } });
     expect(unchanged.data.rerate).toEqual({ recordsRerated: 0, adjustments: [] });
 
+    // March was already invoiced: the deltas adjust that invoice (next invoice, adjustment lines).
+    await db.query(`insert into billed_period (billing_account_id, invoice_id, period_start, period_end, billed_at) values ('acc_rr', 'inv_rr_march', '2026-03-01', '2026-04-01', '2026-04-01T06:00:00Z')`);
     const fixed = await svc.request(RERATE, { i: { billingAccountId: 'acc_rr', period: '2026-03', planVersionId: 'plv_fixed' } });
     expect(fixed.errors, JSON.stringify(fixed.errors)).toBeUndefined();
     const adj = fixed.data.rerate.adjustments;
@@ -51,6 +53,7 @@ describe('rerate', () => {
     const deltas = charges.filter((c) => adj.some((a: { chargeId: string }) => a.chargeId === c.chargeId));
     expect(deltas).toHaveLength(2);
     expect(deltas.every((d) => d.units === '1' && dec(d.pricePerUnit).eq('-1') && d.unit === 'ITEM')).toBe(true);
+    expect(deltas.map((d) => [d.adjustsInvoiceId, d.zone])).toEqual([['inv_rr_march', 'ROAMING_WORLD1'], ['inv_rr_march', 'ROAMING_WORLD1']]);
     // The original charges keep their ids; the adjustments have new ones.
     expect(new Set(charges.map((c) => c.chargeId)).size).toBe(charges.length);
 

@@ -14,7 +14,7 @@ import type { UsageType } from '../domain/usage-input';
 import { ACCOUNT_LINES, inSqlTransaction } from '../persistence/sql';
 import type { UsageRuntime } from '../usage-runtime';
 import { chargeRequestRow, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
-import { allowanceSizeOf, sharedAllowancesOf, traceOf } from './usage-pipeline';
+import { allowanceSizeOf, sharedAllowancesOf, traceOf, zoneOf } from './usage-pipeline';
 import { priceUnits } from '@ledgerline/rating';
 
 export interface RerateCommand {
@@ -60,6 +60,12 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       `select * from usage_record where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status in ('RATED', 'RERATED', 'BILLED') order by occurred_at, id`,
       [c.billingAccountId, p.start, p.end],
     );
+    // Invoices that already billed (part of) the period: a delta of an event they billed adjusts them.
+    const billed = (await usage.sql.query<{ invoice_id: string; period_start: Date; period_end: Date }>(
+      'select invoice_id, period_start, period_end from billed_period where billing_account_id = $1 and period_start < $3 and period_end > $2',
+      [c.billingAccountId, p.start, p.end],
+    )).rows;
+    const invoiceOf = (at: Date) => billed.find((b) => at >= new Date(b.period_start) && at < new Date(b.period_end))?.invoice_id ?? null;
     const counters = new Map<string, LineCounters>();
     // The account's shared pools, replayed from zero with the period (every line draws from them).
     const pool: LineCounters = new Map();
@@ -105,7 +111,8 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       updates.push([r.id, result.price, result.chargedUnits, result.allowanceId ?? null, version.planVersionId, JSON.stringify(trace), version2, result.decision, fromAllowance, newSpend]);
       if (!delta.isZero()) {
         const chargeId = deterministicId('usageRecord', r.id, 'rerate', String(version2));
-        outbox.push(chargeRequestRow(adjustmentCharge(chargeId, line.lineId, version, result, r, delta.toString()), now));
+        const extra = { zone: zoneOf(rater, result, u), adjustsInvoiceId: invoiceOf(new Date(r.occurred_at)) };
+        outbox.push(chargeRequestRow(adjustmentCharge(chargeId, line.lineId, version, result, r, delta.toString(), extra), now));
         adjustments.push({ usageRecordId: r.id, chargeId, previousPrice: dec(oldSpend).toString(), newPrice: newSpend, deltaUnits: dec(result.chargedUnits).minus(r.charged_units ?? '0').toString() });
       }
     }
@@ -126,7 +133,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
 }
 
 /** A money-only adjustment: one ITEM at the delta price (negative = credit). */
-function adjustmentCharge(chargeId: string, lineId: string, version: SubscriptionVersion, result: RatingResult, r: Row, delta: string): ChargeRequest {
+function adjustmentCharge(chargeId: string, lineId: string, version: SubscriptionVersion, result: RatingResult, r: Row, delta: string, extra: { zone: string; adjustsInvoiceId: string | null }): ChargeRequest {
   return {
     chargeId,
     billingAccountId: version.billingAccountId,
@@ -140,5 +147,7 @@ function adjustmentCharge(chargeId: string, lineId: string, version: Subscriptio
     allowanceIds: [],
     pricePerUnit: delta,
     allowOverdraft: true,
+    zone: extra.zone,
+    ...(extra.adjustsInvoiceId ? { adjustsInvoiceId: extra.adjustsInvoiceId } : {}),
   };
 }
