@@ -2,7 +2,7 @@
 // The subscribers service is an in-memory stand-in that records when each step was called.
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorker } from '../src/worker';
+import { Worker } from '@temporalio/worker';
 import { createUpsellActivities, type PresentOfferRequest, type UpsellClient, type UpsellOfferState, type UpsellOfferView } from '../src/activities/upsell';
 import { createTimeSkippingEnv, uniqueId, workflowBundle } from './support/env';
 
@@ -40,7 +40,7 @@ class FakeSubscribers implements UpsellClient {
 
 async function run(fake: FakeSubscribers, whileRunning?: () => void) {
   const taskQueue = uniqueId('tq');
-  const worker = await createWorker({ connection: env.nativeConnection, taskQueue, activities: createUpsellActivities({ upsell: fake }), workflowBundle: await workflowBundle(), shutdownGraceTime: '1 second' });
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, activities: createUpsellActivities({ upsell: fake }), workflowBundle: await workflowBundle(), shutdownGraceTime: '1 second' });
   const handle = await env.client.workflow.start('upsellOfferWorkflow', { workflowId: uniqueId('upsell'), taskQueue, args: [{ lineId: 'lin_1', offerCode: 'DATA_BOOST_5GB', period: '2026-11', rule: 'offer-data-boost-at-80' }] });
   return worker.runUntil(async () => {
     whileRunning?.();
