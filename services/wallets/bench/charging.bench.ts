@@ -46,6 +46,8 @@ try {
       union all select 'ltx_fund' || i, 'acc_b' || i || ':PAYMENTS_CLEARING:EUR', 'EUR', case when i = $2 then -1000000 else -1000 end, $1::timestamptz from generate_series(0, $2) i`, [now, WALLETS]);
     await sql.query(`update ledger_account a set balance = s.total from (select account_id, sum(amount) total from ledger_entry group by 1) s where s.account_id = a.id`);
   });
+  // A live database has statistics (autovacuum); a freshly loaded one must be analyzed, or plans are for empty tables.
+  await db.query('analyze');
   const HOT = WALLETS; // wallet index 10,000 is the hot one
   const mk = (i: number, w: number, tag: string): ChargeRequest => ({
     chargeId: `${tag}-${i}`, billingAccountId: `acc_b${w}`, lineId: 'lin', paymentMode: 'PREPAID', currency: 'EUR', usageType: 'DATA',

@@ -18,7 +18,7 @@ export interface Db {
 }
 
 export function openDb(databaseUrl: string, schema: string, max = Number(process.env.WALLETS_PG_POOL_MAX ?? 10)): Db {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path="${schema}"` });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path="${schema}" -c random_page_cost=1.1` });
   pool.on('error', () => undefined);
   const bind = (client: pg.PoolClient | pg.Pool): Sql => ({
     query: async <R>(text: string, params?: unknown[]) => (await client.query(text, params as unknown[])).rows as R[],

@@ -2,6 +2,7 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261125000000_init } from './Migration20261125000000_init';
 import { Migration20261125000100_ledger } from './Migration20261125000100_ledger';
 import { Migration20261126100000_ledger_hot_path } from './Migration20261126100000_ledger_hot_path';
+import { Migration20261126100100_ledger_account_fillfactor } from './Migration20261126100100_ledger_account_fillfactor';
 import { Migration20261126200000_budgets_ownership } from './Migration20261126200000_budgets_ownership';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
@@ -9,5 +10,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261125000000_init', class: Migration20261125000000_init },
   { name: 'Migration20261125000100_ledger', class: Migration20261125000100_ledger },
   { name: 'Migration20261126100000_ledger_hot_path', class: Migration20261126100000_ledger_hot_path },
+  { name: 'Migration20261126100100_ledger_account_fillfactor', class: Migration20261126100100_ledger_account_fillfactor },
   { name: 'Migration20261126200000_budgets_ownership', class: Migration20261126200000_budgets_ownership },
 ];
