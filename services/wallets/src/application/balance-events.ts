@@ -5,7 +5,7 @@ import { crossedBucketThresholds, depleted, fellBelow } from '../domain/threshol
 import { decideTopup, startOfUtcDay, startOfUtcMonth, type AutoTopupRule } from '../domain/auto-topup';
 import { fmt } from '../domain/charging';
 import { insertNotifications, type NotificationInput } from './buckets';
-import { replenishBudgets } from './budget';
+import { BUDGET_BELOW_THRESHOLD_COLUMNS, replenishBudgets, type BudgetBelowThreshold } from './budget';
 
 export interface WalletChange {
   walletId: string;
@@ -64,8 +64,16 @@ export async function emitBalanceEvents(sql: Sql, now: Date, wallets: WalletChan
     await sql.query(`update bucket b set notified_percent = greatest(b.notified_percent, t.pct) from unnest($1::text[], $2::int[]) as t(id, pct) where b.id = t.id`, [notified.map((n) => n.id), notified.map((n) => n.pct)]);
   }
   if (downs.length > 0) {
-    await replenishBudgets(sql, now, downs.map((w) => ({ walletId: w.walletId, cause: w.cause })), events);
-    await requestAutoTopups(sql, now, downs, notes, events);
+    // One round trip for both rules a falling balance can trigger: budget replenishment and auto top-up.
+    const found = await sql.query<{ rule: 'BUDGET' | 'TOPUP'; row: BudgetBelowThreshold & RuleRow }>(
+      `select 'BUDGET' as rule, to_jsonb(x) as row from (select ${BUDGET_BELOW_THRESHOLD_COLUMNS} from budget b join ledger_account a on a.id = b.wallet_id
+         where b.wallet_id = any($1::text[]) and b.enabled and a.balance < b.threshold order by b.wallet_id) x
+       union all
+       select 'TOPUP', to_jsonb(y) from (${TOPUP_RULES}) y`,
+      [downs.map((w) => w.walletId), startOfUtcDay(now), startOfUtcMonth(now)],
+    );
+    await replenishBudgets(sql, now, downs.map((w) => ({ walletId: w.walletId, cause: w.cause })), events, found.filter((f) => f.rule === 'BUDGET').map((f) => f.row));
+    await requestAutoTopups(sql, now, downs, notes, events, found.filter((f) => f.rule === 'TOPUP').map((f) => f.row));
   }
   await insertNotifications(sql, notes, now);
   await insertOutbox(sql, events);
@@ -84,14 +92,15 @@ interface RuleRow {
   month: string;
 }
 
-async function requestAutoTopups(sql: Sql, now: Date, downs: WalletChange[], notes: NotificationInput[], events: OutboxRow[]): Promise<void> {
-  const rules = await sql.query<RuleRow>(
-    `select r.*,
-       coalesce((select sum(amount) from topup_request t where t.wallet_id = r.wallet_id and t.status not in ('LIMIT_REACHED', 'RECHARGE_DECLINED', 'RECHARGE_FAILED', 'RECHARGE_REFUNDED', 'RECHARGE_REFUSED') and t.requested_at >= $2), 0) as today,
-       coalesce((select sum(amount) from topup_request t where t.wallet_id = r.wallet_id and t.status not in ('LIMIT_REACHED', 'RECHARGE_DECLINED', 'RECHARGE_FAILED', 'RECHARGE_REFUNDED', 'RECHARGE_REFUSED') and t.requested_at >= $3), 0) as month
-     from auto_topup_rule r where r.wallet_id = any($1::text[]) and r.enabled`,
-    [downs.map((w) => w.walletId), startOfUtcDay(now), startOfUtcMonth(now)],
-  );
+/** Enabled auto top-up rules of the wallets in $1 with what was requested today ($2) and this month ($3); numbers as text. */
+const COUNTED = `t.wallet_id = r.wallet_id and t.status not in ('LIMIT_REACHED', 'RECHARGE_DECLINED', 'RECHARGE_FAILED', 'RECHARGE_REFUNDED', 'RECHARGE_REFUSED')`;
+const TOPUP_RULES = `select r.wallet_id, r.enabled, r.threshold::text as threshold, r.topup_amount::text as topup_amount, r.target_balance::text as target_balance, r.payment_method_token,
+    r.daily_limit::text as daily_limit, r.monthly_limit::text as monthly_limit,
+    coalesce((select sum(amount) from topup_request t where ${COUNTED} and t.requested_at >= $2), 0)::text as today,
+    coalesce((select sum(amount) from topup_request t where ${COUNTED} and t.requested_at >= $3), 0)::text as month
+  from auto_topup_rule r where r.wallet_id = any($1::text[]) and r.enabled`;
+
+async function requestAutoTopups(sql: Sql, now: Date, downs: WalletChange[], notes: NotificationInput[], events: OutboxRow[], rules: RuleRow[]): Promise<void> {
   for (const r of rules) {
     const w = downs.find((d) => d.walletId === r.wallet_id)!;
     const rule: AutoTopupRule = {

@@ -71,17 +71,18 @@ export async function setBudget(sql: Sql, c: SetBudgetCommand): Promise<BudgetRo
   return (await sql.query<BudgetRow>(`select * from budget where id = $1`, [row.id]))[0]!;
 }
 
+/** An enabled budget whose wallet is below its threshold (numbers as decimal strings). */
+export type BudgetBelowThreshold = Pick<BudgetRow, 'id' | 'wallet_id' | 'billing_account_id' | 'currency' | 'committed' | 'threshold' | 'replenishments'> & { balance: string };
+export const BUDGET_BELOW_THRESHOLD_COLUMNS = `b.id, b.wallet_id, b.billing_account_id, b.currency, b.committed::text as committed, b.threshold::text as threshold, b.replenishments, a.balance::text as balance`;
+
 /**
  * Replenishes the enabled budgets of these wallets that are below their threshold (balances read
  * after the movement, in the caller's transaction). Appends `budgetReplenished` events to `events`.
  */
-export async function replenishBudgets(sql: Sql, now: Date, wallets: { walletId: string; cause: string }[], events: OutboxRow[]): Promise<number> {
+export async function replenishBudgets(sql: Sql, now: Date, wallets: { walletId: string; cause: string }[], events: OutboxRow[], preloaded?: BudgetBelowThreshold[]): Promise<number> {
   if (wallets.length === 0) return 0;
-  const budgets = await sql.query<BudgetRow & { balance: string }>(
-    `select b.*, a.balance from budget b join ledger_account a on a.id = b.wallet_id
-     where b.wallet_id = any($1::text[]) and b.enabled and a.balance < b.threshold order by b.wallet_id for update of b`,
-    [wallets.map((w) => w.walletId)],
-  );
+  // No row lock on budget: every path that moves a wallet's money (and setBudget) holds the wallet's row lock.
+  const budgets = preloaded ?? (await sql.query<BudgetBelowThreshold>(`select ${BUDGET_BELOW_THRESHOLD_COLUMNS} from budget b join ledger_account a on a.id = b.wallet_id where b.wallet_id = any($1::text[]) and b.enabled and a.balance < b.threshold order by b.wallet_id`, [wallets.map((w) => w.walletId)]));
   const txs: NewTransaction[] = [];
   const rows: unknown[][] = [];
   for (const b of budgets) {
