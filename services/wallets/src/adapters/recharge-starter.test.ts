@@ -1,0 +1,15 @@
+import { describe, expect, it } from 'vitest';
+import { outcomeOfFailure } from './recharge-starter';
+
+describe('a recharge workflow failure → the recharge status', () => {
+  it.each([
+    ['PAYMENT_DECLINED', 'DECLINED'],
+    ['PAYMENT_CAPTURE_REJECTED', 'DECLINED'],
+    ['PAYMENT_CAPTURE_FAILED', 'FAILED'],
+    ['WALLET_CREDIT_FAILED', 'REFUNDED'],
+    ['INVALID_RECHARGE_INPUT', 'FAILED'],
+    ['TERMINATED', 'FAILED'],
+  ])('%s → %s', (code, status) => {
+    expect(outcomeOfFailure(code)).toEqual({ status, failure: code });
+  });
+});
