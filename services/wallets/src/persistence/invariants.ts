@@ -29,6 +29,13 @@ const CHECKS: { name: string; sql: string }[] = [
           left join (select rv.billing_account_id || ':RESERVED:' || w.currency as id, sum(rv.money_reserved) as total from reservation rv join wallet w on w.id = rv.wallet_id where rv.status = 'RESERVED' group by 1) r on r.id = a.id
           where a.kind = 'RESERVED' and exists (select 1 from wallet w2 where w2.currency = a.unit) and a.balance <> coalesce(r.total, 0) limit 5`,
   },
+  {
+    name: 'every budget replenishment is in the ledger, and the budget receivable is what was replenished',
+    sql: `select r.id from budget_replenishment r left join ledger_transaction t on t.id = r.transaction_id where t.id is null
+          union all
+          select a.id from ledger_account a left join (select billing_account_id || ':BUDGET_RECEIVABLE:' || currency as id, sum(amount) as total from budget_replenishment group by 1) r on r.id = a.id
+          where a.kind = 'BUDGET_RECEIVABLE' and a.balance <> -coalesce(r.total, 0) limit 5`,
+  },
   { name: 'every used voucher has its ledger transaction', sql: `select v.id from voucher v left join ledger_transaction t on t.id = v.transaction_id where v.status = 'REDEEMED' and t.id is null limit 5` },
 ];
 
