@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, ok, publishCatalog, startTestSystem, type System, freshMsisdn } from './harness';
+
+/**
+ * Wallets through the gateway with every service and the Temporal worker running: a customer's
+ * token reaches only their own wallets (the owner comes from subscribers' account event), the
+ * postpaid credit limit and the pooled shared allowance come from subscribers' events, a card
+ * recharge's status follows the workflow, and an enterprise budget is visible on the account.
+ */
+describe('wallets features, end to end', () => {
+  let system: System;
+
+  beforeAll(async () => {
+    system = await startTestSystem();
+    await publishCatalog(system);
+  });
+  afterAll(() => system?.stop());
+
+  async function account(paymentMode: 'PREPAID' | 'POSTPAID', name: string, extra: Record<string, unknown> = {}) {
+    const { createCustomer } = ok(await system.graphql('mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } } }', { i: { name, kind: 'INDIVIDUAL', timezone: 'Europe/Berlin' } }));
+    const { openBillingAccount } = ok(
+      await system.graphql('mutation($i: OpenBillingAccountInput!) { openBillingAccount(input: $i) { billingAccount { id } } }', {
+        i: { customerId: createCustomer.customer.id, paymentMode, currency: 'EUR', billCycleDay: 1, ...extra },
+      }),
+    );
+    const accountId = openBillingAccount.billingAccount.id as string;
+    await eventually(async () => ok(await system.graphql('query($id: ID!) { billingAccount(id: $id) { wallets { id } } }', { id: accountId })).billingAccount.wallets[0], 'the wallet');
+    return { customerId: createCustomer.customer.id as string, accountId };
+  }
+  const customer = (customerId: string) => ({ role: 'CUSTOMER' as const, subject: `e2e-${customerId}`, customerId });
+  const WALLET_OF = 'query($a: ID!) { walletOf(billingAccountId: $a, currency: "EUR") { id balance { amount } creditLimit { amount } } }';
+
+  it('a customer recharges and reads only their own wallet; the recharge status follows the workflow', async () => {
+    const alice = await account('PREPAID', 'Alice');
+    const bob = await account('PREPAID', 'Bob');
+    expect(ok(await system.graphql(WALLET_OF, { a: alice.accountId }, customer(alice.customerId))).walletOf.balance.amount).toBe('0');
+    const refused = await system.graphql(WALLET_OF, { a: alice.accountId }, customer(bob.customerId));
+    expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+
+    const RECHARGE = 'mutation($i: RechargeInput!) { recharge(input: $i) { recharge { id status } } }';
+    const input = (key: string) => ({ i: { billingAccountId: alice.accountId, amount: { amount: '15.00', currency: 'EUR' }, method: 'CARD', paymentMethodToken: 'sandbox_approve', idempotencyKey: key } });
+    expect((await system.graphql(RECHARGE, input('e2e-wf-bob-key'), customer(bob.customerId))).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const r = ok(await system.graphql(RECHARGE, input('e2e-wf-alice-key'), customer(alice.customerId))).recharge.recharge;
+    const done = await eventually(async () => {
+      const s = ok(await system.graphql('query($id: ID!) { recharge(id: $id) { status failure } }', { id: r.id }, customer(alice.customerId))).recharge;
+      return s.status === 'COMPLETED' ? s : null;
+    }, 'the recharge to complete', 60_000);
+    expect(done).toEqual({ status: 'COMPLETED', failure: null });
+    expect(ok(await system.graphql(WALLET_OF, { a: alice.accountId }, customer(alice.customerId))).walletOf.balance.amount).toBe('15');
+
+    const declined = ok(await system.graphql(RECHARGE, { i: { ...input('x').i, paymentMethodToken: 'sandbox_decline', idempotencyKey: 'e2e-wf-alice-decline' } }, customer(alice.customerId))).recharge.recharge;
+    await eventually(async () => ok(await system.graphql('query($id: ID!) { recharge(id: $id) { status } }', { id: declined.id })).recharge.status === 'DECLINED', 'the decline', 60_000);
+    expect(ok(await system.graphql(WALLET_OF, { a: alice.accountId })).walletOf.balance.amount).toBe('15');
+  });
+
+  it('postpaid credit limit and one pooled shared allowance come from subscribers; a budget is visible on the account', async () => {
+    const family = await account('POSTPAID', 'The Schmidts', { creditLimit: '300.00' });
+    expect(ok(await system.graphql(WALLET_OF, { a: family.accountId })).walletOf.creditLimit).toEqual({ amount: '300' });
+    for (const msisdn of [freshMsisdn(), freshMsisdn(), freshMsisdn()]) {
+      ok(await system.graphql('mutation($i: AddLineInput!) { addLine(input: $i) { line { id } } }', { i: { billingAccountId: family.accountId, msisdn, planCode: 'FAMILY_SHARE_50GB' } }));
+    }
+    const buckets = await eventually(async () => {
+      const b = ok(await system.graphql('query($id: ID!) { billingAccount(id: $id) { buckets { allowanceId lineId shared } } }', { id: family.accountId })).billingAccount.buckets as { allowanceId: string; lineId: string | null; shared: boolean }[];
+      return new Set(b.filter((x) => !x.shared).map((x) => x.lineId)).size === 3 ? b : null;
+    }, 'the buckets of three lines', 60_000);
+    const shared = buckets.filter((b) => b.shared);
+    expect(shared.length).toBeGreaterThan(0);
+    expect(new Set(shared.map((b) => b.allowanceId)).size).toBe(shared.length); // one bucket per shared allowance, not one per line
+
+    const corp = await account('PREPAID', 'ACME GmbH');
+    ok(await system.graphql('mutation($i: SetBudgetInput!) { setBudget(input: $i) { budget { id } } }', { i: { billingAccountId: corp.accountId, committed: { amount: '1000.00', currency: 'EUR' }, threshold: '100.00' } }));
+    const budget = ok(await system.graphql('query($id: ID!) { billingAccount(id: $id) { budget { committed { amount } remaining { amount } replenishmentCount } } }', { id: corp.accountId })).billingAccount.budget;
+    expect(budget).toEqual({ committed: { amount: '1000' }, remaining: { amount: '1000' }, replenishmentCount: 1 });
+  });
+});
