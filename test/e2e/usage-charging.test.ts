@@ -154,11 +154,19 @@ describe('usage is rated and charged end to end', () => {
       return l.offers.length && l.notifications.some((n: { template: string }) => n.template === 'UPSELL_OFFER') ? l : null;
     }, 'the upsell offer', 30_000);
     expect(offered.offers).toEqual([{ id: expect.any(String), state: 'PRESENTED', offerCode: 'DATA_BOOST_5GB', price: { amount: '5.00', currency: 'EUR' } }]);
+    // Accepting pays from the prepaid balance and grants the boost to the line.
+    ok(
+      await system.graphql('mutation($i: TopupBalanceInput!) { topupBalance(input: $i) { wallet { id } } }', {
+        i: { billingAccountId: accountId, amount: { amount: '12.00', currency: 'EUR' }, idempotencyKey: `e2e-topup-80-${RUN}`, reference: 'e2e' },
+      }),
+    );
     const accepted = ok(
-      await system.graphql('mutation($i: RespondToUpsellOfferInput!) { respondToUpsellOffer(input: $i) { offer { state } order { kind status } } }', { i: { offerId: offered.offers[0].id, accept: true } }, customer),
+      await system.graphql('mutation($i: RespondToUpsellOfferInput!) { respondToUpsellOffer(input: $i) { offer { state } order { kind status failureCode } } }', { i: { offerId: offered.offers[0].id, accept: true } }, customer),
     ).respondToUpsellOffer;
-    expect(accepted.offer.state).toBe('ACCEPTED');
-    expect(accepted.order.kind).toBe('ADD_ON');
+    expect(accepted).toEqual({ offer: { state: 'ACCEPTED' }, order: { kind: 'ADD_ON', status: 'COMPLETED', failureCode: null } });
+    const balances = ok(await system.graphql('query($id: ID!) { billingAccount(id: $id) { wallets { balance { amount } } buckets { allowanceId lineId remaining } } }', { id: accountId })).billingAccount;
+    expect(Number(balances.wallets[0].balance.amount)).toBe(7);
+    expect(balances.buckets.filter((b: { allowanceId: string }) => b.allowanceId === 'boost-data')).toEqual([{ allowanceId: 'boost-data', lineId, remaining: '5120' }]);
     // Another customer cannot read it.
     const stranger = await system.graphql(NOTES, { id: lineId }, { role: 'CUSTOMER', subject: 'e2e-stranger', customerId: 'cus_someone_else' });
     expect(stranger.data?.line ?? null).toBeNull();

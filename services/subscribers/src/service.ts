@@ -9,6 +9,7 @@ import { activateDueSubscriptions } from './application/activate-due-subscriptio
 import { deliverDueNotifications } from './application/notifications';
 import { startNotificationConsumers } from './events/notification-consumer';
 import { ChannelRouter, type NotificationSender } from './ports/notification-sender';
+import { GraphqlWalletsClient, type WalletsPort } from './ports/wallets-client';
 
 export interface SubscribersServiceOptions {
   /** Default: GraphQL client of the catalog at CATALOG_URL. */
@@ -17,6 +18,8 @@ export interface SubscribersServiceOptions {
   provisioning?: ProvisioningAdapter;
   /** Default: fulfil orders in-process with the order saga. */
   dispatcher?: OrderDispatcher;
+  /** Wallets for add-on settlement (default: the wallets service at WALLETS_URL, or none). */
+  wallets?: WalletsPort | null;
   /** How often end-of-cycle plan changes are swept (ms, default 60 s; 0 turns the sweep off). */
   sweepIntervalMs?: number;
   /**
@@ -29,11 +32,12 @@ export interface SubscribersServiceOptions {
 
 export function createSubscribersService(options: SubscribersServiceOptions = {}): ServiceDefinition & { deps: SubscribersDeps } {
   const provisioning = options.provisioning ?? new SandboxProvisioning();
-  const deps: SubscribersDeps = {
-    catalog: options.catalog ?? GraphqlCatalogClient.fromEnv(),
-    provisioning,
-    dispatcher: options.dispatcher ?? new InlineOrderDispatcher(provisioning),
-  };
+  const catalog = options.catalog ?? GraphqlCatalogClient.fromEnv();
+  const wallets = options.wallets === undefined ? GraphqlWalletsClient.fromEnv() : options.wallets;
+  const dispatcher = options.dispatcher ?? new InlineOrderDispatcher(provisioning);
+  // An in-process saga completes orders itself: it settles add-ons with the same wallets and catalog.
+  if (dispatcher instanceof InlineOrderDispatcher) dispatcher.effects ??= { wallets, catalog };
+  const deps: SubscribersDeps = { catalog, wallets, provisioning, dispatcher };
   const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
   return {
     name: 'subscribers',

@@ -6,6 +6,7 @@ import { createSubscribersService } from '../src/service';
 import { GraphqlCatalogClient, offerFromDocument, type CatalogClient, type CatalogPlanVersion } from '../src/ports/catalog-client';
 import { InlineOrderDispatcher } from '../src/ports/order-dispatcher';
 import { SandboxProvisioning } from '../src/ports/provisioning';
+import type { WalletsPort } from '../src/ports/wallets-client';
 
 export const PLAN_FILES = ['family-share-50gb', 'postpaid-20gb', 'business-pool', 'prepaid-payg'];
 
@@ -55,7 +56,7 @@ export interface Harness {
   rows<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
 }
 
-export async function startHarness(options: { now?: string; realCatalog?: boolean } = {}): Promise<Harness> {
+export async function startHarness(options: { now?: string; realCatalog?: boolean; wallets?: WalletsPort } = {}): Promise<Harness> {
   const clock = new ManualClock(new Date(options.now ?? '2026-11-16T10:00:00Z'));
   let catalog: TestService | null = null;
   let catalogClient: CatalogClient = new FileCatalog();
@@ -78,6 +79,7 @@ export async function startHarness(options: { now?: string; realCatalog?: boolea
     provisioning: sandbox,
     dispatcher: new InlineOrderDispatcher(sandbox, { attempts: 2, callTimeoutMs: 300, backoffMs: 10 }),
     sweepIntervalMs: 0,
+    wallets: options.wallets ?? null,
   });
   const subscribers = await startServiceForTest(def, { clock, env: catalog ? { CATALOG_URL: catalog.url } : {} });
   const db = new pg.Client({ connectionString: TEST_DATABASE_URL });

@@ -8,6 +8,7 @@ import type { OneOffItem } from '../domain/proration';
 import { BillingAccount, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
 import type { ProvisioningRequest } from '../ports/provisioning';
 import { emitLineState, emitOneOffCharge, emitOrderState, emitSubscription } from './events';
+import { settleAddOn, type OrderEffects } from './add-on-settlement';
 
 /**
  * Loads the order for a step, row-locked on PostgreSQL: a retried step that overlaps an earlier,
@@ -58,7 +59,7 @@ function chargeId(orderId: string, n: number): string {
  * status, subscriptions, one-off charges, and their events. Idempotent for a completed order.
  * Throws (and changes nothing) if the effect is no longer legal; the saga then compensates.
  */
-export async function completeOrder(em: Em, orderId: string, now: Date): Promise<ProductOrder> {
+export async function completeOrder(em: Em, orderId: string, now: Date, effects?: OrderEffects): Promise<ProductOrder> {
   const order = await loadOrder(em, orderId);
   if (order.status === 'COMPLETED') return order;
   order.status = moveOrder(order.status as OrderStatus, 'COMPLETED');
@@ -113,6 +114,7 @@ export async function completeOrder(em: Em, orderId: string, now: Date): Promise
     const sub = await em.findOneOrFail(Subscription, { id: r.subscriptionId });
     if (sub.status !== 'ACTIVE') throw new DomainError('SUBSCRIPTION_NOT_ACTIVE_CONFLICT', `Subscription ${sub.id} is ${sub.status}`, { field: 'input.lineId' });
     const endsAt = new Date(now.getTime() + r.validityDays * 86_400_000);
+    if (effects) await settleAddOn(effects, { orderId: order.id, chargeId: chargeId(order.id, 0), line, account, offerCode: r.offerCode, price: r.price, startsAt: now, endsAt });
     sub.addOns = JSON.stringify([...(JSON.parse(sub.addOns) as unknown[]), { code: r.offerCode, startsAt: now.toISOString(), endsAt: endsAt.toISOString() }]);
     emitSubscription(em, 'subscriptionChanged', sub, line, account, order.id, now);
     charges.push(

@@ -3,6 +3,7 @@ import type { Clock, Em, Orm } from '@ledgerline/platform';
 import type { ProvisioningAdapter } from '../ports/provisioning';
 import type { ProductOrder } from '../persistence/entities';
 import { completeOrder, failOrder, provisioningRequest, startOrder } from './fulfil-order';
+import type { OrderEffects } from './add-on-settlement';
 
 export interface SagaOptions {
   /** Attempts of the provisioning call before the order fails (default 3). */
@@ -19,7 +20,7 @@ export interface SagaOptions {
  * or completing is refused, compensate on the network and fail the order.
  * Used when no Temporal server is configured (development, tests).
  */
-export async function runOrderSaga(deps: { orm: Orm; clock: Clock; provisioning: ProvisioningAdapter; onCommit?: () => void }, orderId: string, options: SagaOptions = {}): Promise<ProductOrder> {
+export async function runOrderSaga(deps: { orm: Orm; clock: Clock; provisioning: ProvisioningAdapter; effects?: OrderEffects; onCommit?: () => void }, orderId: string, options: SagaOptions = {}): Promise<ProductOrder> {
   const attempts = options.attempts ?? 3;
   const timeoutMs = options.callTimeoutMs ?? 10_000;
   let backoff = options.backoffMs ?? 200;
@@ -49,7 +50,7 @@ export async function runOrderSaga(deps: { orm: Orm; clock: Clock; provisioning:
   }
   if (!failure) {
     try {
-      return await tx((em) => completeOrder(em, orderId, deps.clock.now()));
+      return await tx((em) => completeOrder(em, orderId, deps.clock.now(), deps.effects));
     } catch (error) {
       failure = describe(error, timeoutMs);
     }

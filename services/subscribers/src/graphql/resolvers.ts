@@ -15,11 +15,14 @@ import { normalizeMsisdn } from '../domain/validation';
 import { closeUpsellOffer, presentUpsellOffer, remindUpsellOffer, respondToUpsellOffer } from '../application/upsell';
 import type { CatalogClient } from '../ports/catalog-client';
 import type { OrderDispatcher } from '../ports/order-dispatcher';
+import type { WalletsPort } from '../ports/wallets-client';
 import type { ProvisioningAdapter } from '../ports/provisioning';
 import { canSeeCustomer, isStaff, requireOwnAccount, requireReader, requireStaff } from './authorization';
 
 export interface SubscribersDeps {
   catalog: CatalogClient;
+  /** Settles add-ons (prepaid payment, buckets); null without a wallets service. */
+  wallets: WalletsPort | null;
   provisioning: ProvisioningAdapter;
   dispatcher: OrderDispatcher;
 }
@@ -188,7 +191,7 @@ export const resolvers = {
     },
     async completeOrder(_: unknown, a: { input: { orderId: string } }, ctx: SubscribersContext) {
       requireSystem(ctx);
-      return { order: await mutate(ctx, (em, now) => completeOrder(em, a.input.orderId, now)) };
+      return { order: await mutate(ctx, (em, now) => completeOrder(em, a.input.orderId, now, { wallets: ctx.deps.wallets, catalog: ctx.deps.catalog })) };
     },
     async failOrder(_: unknown, a: { input: { orderId: string; failureCode?: string; failureMessage?: string } }, ctx: SubscribersContext) {
       requireSystem(ctx);

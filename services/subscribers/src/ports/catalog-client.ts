@@ -32,12 +32,23 @@ export interface CatalogOffer {
   validityDays: number;
   /** Plan codes the offer may be bought on; empty = any. */
   compatiblePlans: string[];
+  /** Units the add-on grants, each valid `validityDays` (or its own `days`) from the purchase. */
+  allowances: OfferAllowance[];
+}
+
+export interface OfferAllowance {
+  id: string;
+  name: string | null;
+  unit: string;
+  quantity: string;
+  days: number | null;
 }
 
 /** Reads an offer document (catalog/offers/*.json shape). */
 export function offerFromDocument(document: unknown): CatalogOffer {
-  const d = (document ?? {}) as { code?: string; name?: string; currency?: string; price?: string; validityDays?: number; compatiblePlans?: string[] };
-  return { code: String(d.code), name: String(d.name ?? d.code), currency: String(d.currency), price: String(d.price ?? '0'), validityDays: Number(d.validityDays ?? 30), compatiblePlans: Array.isArray(d.compatiblePlans) ? d.compatiblePlans : [] };
+  const d = (document ?? {}) as { code?: string; name?: string; currency?: string; price?: string; validityDays?: number; compatiblePlans?: string[]; allowances?: { id: string; name?: string; unit: string; quantity: string; validity?: { days?: number } }[] };
+  const allowances = (Array.isArray(d.allowances) ? d.allowances : []).map((a) => ({ id: a.id, name: a.name ?? null, unit: a.unit, quantity: String(a.quantity), days: a.validity?.days ?? null }));
+  return { code: String(d.code), name: String(d.name ?? d.code), currency: String(d.currency), price: String(d.price ?? '0'), validityDays: Number(d.validityDays ?? 30), compatiblePlans: Array.isArray(d.compatiblePlans) ? d.compatiblePlans : [], allowances };
 }
 
 const PLAN_QUERY = /* GraphQL */ `

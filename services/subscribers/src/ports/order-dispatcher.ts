@@ -1,5 +1,6 @@
 import type { ServiceRuntime } from '@ledgerline/platform';
 import { runOrderSaga, type SagaOptions } from '../application/order-saga';
+import type { OrderEffects } from '../application/add-on-settlement';
 import type { ProvisioningAdapter } from './provisioning';
 
 /** Hands a placed (committed) order to whatever fulfils it. */
@@ -13,9 +14,11 @@ export class InlineOrderDispatcher implements OrderDispatcher {
   constructor(
     private readonly provisioning: ProvisioningAdapter,
     private readonly options: SagaOptions = {},
+    /** Wallets and catalog for add-on settlement; the service sets them (see createSubscribersService). */
+    public effects?: OrderEffects,
   ) {}
 
   async dispatch(orderId: string, runtime: ServiceRuntime): Promise<void> {
-    await runOrderSaga({ orm: runtime.orm, clock: runtime.clock, provisioning: this.provisioning, onCommit: () => runtime.relay.nudge() }, orderId, this.options);
+    await runOrderSaga({ orm: runtime.orm, clock: runtime.clock, provisioning: this.provisioning, effects: this.effects, onCommit: () => runtime.relay.nudge() }, orderId, this.options);
   }
 }
