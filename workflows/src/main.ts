@@ -98,7 +98,7 @@ async function startEventBridges(config: WorkerConfig, logger: Logger): Promise<
   const clientConnection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection: clientConnection, namespace: config.namespace });
   const prefix = process.env.DB_SCHEMA_PREFIX ?? '';
-  const stop = await startOfferBridge({ messaging, client, taskQueue: config.taskQueue, logger, name: prefix ? `worker_${prefix.replace(/_+$/, '')}` : 'worker', throwaway: Boolean(prefix) });
+  const stop = await startOfferBridge({ messaging, client, taskQueue: config.taskQueue, logger, name: 'worker', suffix: prefix ? prefix.replace(/_+$/, '') : undefined, throwaway: Boolean(prefix) });
   return async () => {
     await stop();
     await messaging.nc.drain().catch(() => undefined);

@@ -14,14 +14,15 @@ export interface OfferBridgeOptions {
   client: Client;
   taskQueue: string;
   logger: Logger;
-  /** Durable consumer name prefix: `worker`, or one per end-to-end run. */
+  /** Durable consumer name prefix (`worker`) and a suffix per end-to-end run. */
   name: string;
+  suffix?: string;
   throwaway: boolean;
   validForHours?: number;
 }
 
 export async function startOfferBridge(o: OfferBridgeOptions): Promise<() => Promise<void>> {
-  return runDurableConsumers({ messaging: o.messaging, logger: o.logger, name: o.name, throwaway: o.throwaway }, [
+  return runDurableConsumers({ messaging: o.messaging, logger: o.logger, name: o.name, suffix: o.suffix, throwaway: o.throwaway }, [
     {
       name: 'upsell',
       filter: EVENTS.usageOfferTriggered.subject,

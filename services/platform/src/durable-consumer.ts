@@ -5,7 +5,7 @@ import type { Logger } from './logger';
 import type { ServiceRuntime } from './service';
 
 export interface DurableConsumerSpec {
-  /** Short name, unique within its host: the durable is `<host>_<name>`. */
+  /** Short name, unique within its host: the durable is `<host>_<name>[_<suffix>]`. */
   name: string;
   /** One subject filter per consumer, so NATS servers before 2.10 (no filter_subjects) work too. */
   filter: string;
@@ -16,6 +16,13 @@ export interface DurableConsumerSpec {
   handle(messages: JsMsg[]): Promise<void>;
   /** Messages per fetch (default 500). */
   batchSize?: number;
+  /** Unacknowledged messages the server lets this consumer have (default 10,000). */
+  maxAckPending?: number;
+  /**
+   * The handler acknowledges (ack, nak with a delay, term) each message itself, e.g. to retry one
+   * message later without holding up the rest; by default the loop acknowledges the whole batch.
+   */
+  settlesItself?: boolean;
   /**
    * Where a new (non-throwaway) durable starts: the whole stream (default: read models are built
    * from history) or only what arrives from now on (bridges that start work, not rebuild state).
@@ -28,6 +35,8 @@ export interface ConsumerHost {
   logger: Logger;
   /** Prefix of the durable names. */
   name: string;
+  /** Suffix of the durable names (a test's schema), so runs sharing NATS do not share consumers. */
+  suffix?: string;
   /** A test or end-to-end run: consumers start at this process's start and are deleted on stop. */
   throwaway: boolean;
 }
@@ -42,7 +51,7 @@ export async function runDurableConsumers(host: ConsumerHost, specs: DurableCons
   const created: string[] = [];
   const loops: Promise<void>[] = [];
   for (const spec of specs) {
-    const durable = `${host.name}_${spec.name}`;
+    const durable = `${host.name}_${spec.name}${host.suffix ? `_${host.suffix}` : ''}`;
     try {
       await jsm.consumers.info(BILLING_STREAM.name, durable);
     } catch {
@@ -51,7 +60,7 @@ export async function runDurableConsumers(host: ConsumerHost, specs: DurableCons
         filter_subject: spec.filter,
         ack_policy: AckPolicy.Explicit,
         ...(spec.startAt === 'new' && !host.throwaway ? { deliver_policy: DeliverPolicy.New } : deliverFrom(host.throwaway)),
-        max_ack_pending: 10_000,
+        max_ack_pending: spec.maxAckPending ?? 10_000,
         ack_wait: 60_000_000_000,
       });
     }
@@ -66,7 +75,7 @@ export async function runDurableConsumers(host: ConsumerHost, specs: DurableCons
             for await (const m of iter) batch.push(m);
             if (batch.length === 0) continue;
             await spec.handle(batch);
-            for (const m of batch) m.ack();
+            if (!spec.settlesItself) for (const m of batch) m.ack();
           } catch (err) {
             if (!running) break;
             host.logger.warn({ err, consumer: durable }, 'consumer batch failed; it will be redelivered');
@@ -84,13 +93,13 @@ export async function runDurableConsumers(host: ConsumerHost, specs: DurableCons
 }
 
 /**
- * A service's consumers: durables named `<service>_<name>` (plus the schema when it is not the
- * default one). Test and end-to-end runs (schema starting with `t_` or `e2e_`) are throwaway.
+ * A service's consumers: durables named `<service>_<name>`, plus `_<schema>` when the schema is
+ * not the default one. Test and end-to-end runs (schema starting with `t_` or `e2e_`) are throwaway.
  */
 export function startDurableConsumers(runtime: ServiceRuntime, specs: DurableConsumerSpec[], options: { throwaway?: boolean } = {}): Promise<() => Promise<void>> {
   const { service, databaseSchema: schema } = runtime.config;
   return runDurableConsumers(
-    { messaging: runtime.messaging, logger: runtime.logger, name: schema === service ? service : `${service}_${schema}`, throwaway: options.throwaway ?? /^(t|e2e)_/.test(schema) },
+    { messaging: runtime.messaging, logger: runtime.logger, name: service, suffix: schema === service ? undefined : schema, throwaway: options.throwaway ?? /^(t|e2e)_/.test(schema) },
     specs,
   );
 }

@@ -2,9 +2,9 @@
 // POSTPAID charges from wallets (batched into `unbilled_charge`, idempotent by chargeId), and
 // accounts, subscriptions and one-off charges from subscribers. Each fetched batch is applied in
 // one transaction, then acknowledged; a crash before the ack redelivers, and every write is idempotent.
-import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
-import { BILLING_STREAM, DomainError, EVENTS, WORK_SUBJECTS, parseCloudEvent, type BudgetReplenishmentData, type ChargeResult, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
-import { deliverFrom, type Em, type ServiceRuntime } from '@ledgerline/platform';
+import type { JsMsg } from '@nats-io/jetstream';
+import { DomainError, EVENTS, WORK_SUBJECTS, parseCloudEvent, type BudgetReplenishmentData, type ChargeResult, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
+import { startDurableConsumers, type Em, type ServiceRuntime } from '@ledgerline/platform';
 import { addOneOffCharge, recordCharges, recordSubscription, registerBillingAccount } from '../application/read-model';
 import { invoiceBudgetReplenishment } from '../application/replenishment';
 
@@ -91,57 +91,25 @@ async function applyReplenishments(runtime: ServiceRuntime, batch: JsMsg[]): Pro
   }
 }
 
-export async function startConsumer(runtime: ServiceRuntime): Promise<() => Promise<void>> {
+export function startConsumer(runtime: ServiceRuntime): Promise<() => Promise<void>> {
   const schema = runtime.config.databaseSchema;
   // Tests and end-to-end runs share one NATS: their consumers are their own and start at "now".
-  const throwaway = schema.startsWith('t_') || process.env.INVOICING_CONSUMER_DELIVER === 'new';
-  const { jsm, js } = runtime.messaging;
-  let running = true;
-  const loops: Promise<void>[] = [];
-  const names: string[] = [];
-  for (const c of CONSUMERS) {
-    const durable = schema === 'invoicing' ? `invoicing_${c.name}` : `invoicing_${c.name}_${schema}`;
-    names.push(durable);
-    try {
-      await jsm.consumers.info(BILLING_STREAM.name, durable);
-    } catch {
-      await jsm.consumers.add(BILLING_STREAM.name, {
-        durable_name: durable,
-        filter_subject: c.filter,
-        ack_policy: AckPolicy.Explicit,
-        ...deliverFrom(Boolean(throwaway)),
-        max_ack_pending: 20_000,
-        ack_wait: 60_000_000_000,
-      });
-    }
-    const consumer = await js.consumers.get(BILLING_STREAM.name, durable);
-    loops.push(
-      (async () => {
-        while (running) {
-          try {
-            const batch: JsMsg[] = [];
-            const iter = await consumer.fetch({ max_messages: 1000, expires: 1000 });
-            for await (const m of iter) batch.push(m);
-            if (batch.length === 0) continue;
-            if (c.name === 'budgets') {
-              await applyReplenishments(runtime, batch);
-              continue;
-            }
-            const wanted = batch.filter((m) => CONSUMED_SUBJECTS.includes(m.subject));
-            if (wanted.length) await runtime.orm.em.fork().transactional((em) => applyMessages(em as Em, wanted.map((m) => ({ subject: m.subject, data: m.data })), runtime.clock.now()));
-            for (const m of batch) m.ack();
-          } catch (error) {
-            if (!running) break;
-            runtime.logger.warn({ err: error }, 'invoicing consumer batch failed; it will be redelivered');
-            await new Promise((r) => setTimeout(r, 500));
-          }
-        }
-      })(),
-    );
-  }
-  return async () => {
-    running = false;
-    await Promise.all(loops);
-    if (throwaway) for (const n of names) await jsm.consumers.delete(BILLING_STREAM.name, n).catch(() => undefined);
-  };
+  const throwaway = /^(t|e2e)_/.test(schema) || process.env.INVOICING_CONSUMER_DELIVER === 'new';
+  return startDurableConsumers(
+    runtime,
+    CONSUMERS.map((c) => ({
+      ...c,
+      batchSize: 1000,
+      maxAckPending: 20_000,
+      ...(c.name === 'budgets'
+        ? { settlesItself: true, handle: (batch: JsMsg[]) => applyReplenishments(runtime, batch) }
+        : {
+            handle: async (batch: JsMsg[]) => {
+              const wanted = batch.filter((m) => CONSUMED_SUBJECTS.includes(m.subject));
+              if (wanted.length) await runtime.orm.em.fork().transactional((em) => applyMessages(em as Em, wanted.map((m) => ({ subject: m.subject, data: m.data })), runtime.clock.now()));
+            },
+          }),
+    })),
+    { throwaway },
+  );
 }
