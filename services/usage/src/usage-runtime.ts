@@ -2,6 +2,7 @@
  * What the usage service builds on top of the platform runtime: the SQL pool of the hot path,
  * the read model, the compiled plan cache and the pipeline. One per running service instance.
  */
+import { headers } from '@nats-io/transport-node';
 import { WORK_SUBJECTS } from '@ledgerline/contracts';
 import type { ServiceRuntime } from '@ledgerline/platform';
 import { LineDirectory } from './application/line-directory';
@@ -25,8 +26,22 @@ export function createUsageRuntime(runtime: ServiceRuntime, planSource?: PlanSou
   const sql = openSqlPool(runtime, Number(process.env.USAGE_SQL_POOL_MAX ?? 4));
   const directory = new LineDirectory(sql);
   const plans = new PlanCache(planSource ?? catalogPlanSource(process.env.CATALOG_URL ?? 'http://127.0.0.1:4001/graphql', runtime.config.internalSecret));
-  const { js } = runtime.messaging;
+  const { js, nc } = runtime.messaging;
+  // USAGE_CHARGE_PUBLISH=ack (default): JetStream publish, each awaited for its PubAck. "fire":
+  // core-NATS publish into the stream (JetStream still dedups by Nats-Msg-Id) and one flush per
+  // batch, without a PubAck per message; a charge the server did not store is re-published by
+  // the charge sweeper after USAGE_CHARGE_RESEND_AFTER_MS.
+  const fire = process.env.USAGE_CHARGE_PUBLISH === 'fire';
   const publishCharges = async (charges: { id: string; payload: string }[]) => {
+    if (fire) {
+      for (const c of charges) {
+        const h = headers();
+        h.set('Nats-Msg-Id', c.id);
+        nc.publish(WORK_SUBJECTS.chargeRequested, c.payload, { headers: h });
+      }
+      await nc.flush();
+      return;
+    }
     await Promise.all(charges.map((c) => js.publish(WORK_SUBJECTS.chargeRequested, c.payload, { msgID: c.id })));
   };
   const metrics = createUsageMetrics(runtime.metrics);
