@@ -14,15 +14,12 @@
  * Settings: USAGE_BENCH_BATCH (2000), USAGE_BENCH_CONCURRENCY (3), USAGE_BENCH_WALLETS_BATCH (500).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
 import { USAGE_INGEST_PARTITIONS, WORK_SUBJECTS } from '@ledgerline/contracts';
-import { callerHeaders, createLogger, DEV_INTERNAL_SECRET, dropSchema, graphqlRequest, startService, SYSTEM_CALLER, TEST_DATABASE_URL, type RunningService } from '@ledgerline/platform';
+import { callerHeaders, createLogger, DEV_INTERNAL_SECRET, dropSchema, graphqlRequest, startPrivateNats, startService, SYSTEM_CALLER, TEST_DATABASE_URL, type RunningService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
 import { consumeBatches } from '../src/events/jetstream';
@@ -68,14 +65,12 @@ function publisher(natsUrl: string, data: Record<string, unknown>): Promise<{ st
 }
 
 const children: ChildProcess[] = [];
-const natsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'usage-bench-nats-'));
+let privateNats: Awaited<ReturnType<typeof startPrivateNats>> | undefined;
 let svc: RunningService | undefined;
 try {
   // 0. A private JetStream server, the wallets service (child process) and the usage service.
-  const natsPort = await freePort();
-  const natsUrl = `nats://127.0.0.1:${natsPort}`;
-  children.push(spawn('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', natsDir], { stdio: 'ignore' }));
-  await until(() => connect({ servers: natsUrl }).then((c) => c.close().then(() => true), () => false), 10_000, 'the private nats-server');
+  privateNats = await startPrivateNats();
+  const natsUrl = privateNats.url;
 
   const walletsPort = await freePort();
   const wallets = spawn(process.execPath, ['--import', 'tsx', new URL('../../wallets/src/main.ts', import.meta.url).pathname], {
@@ -205,7 +200,7 @@ try {
     await Promise.race([new Promise((r) => c.once('exit', r)), new Promise((r) => setTimeout(r, 5000))]);
     if (c.exitCode === null) c.kill('SIGKILL');
   }
-  fs.rmSync(natsDir, { recursive: true, force: true });
+  await privateNats?.stop();
   if (!process.env.USAGE_BENCH_KEEP) {
     await dropSchema(usageSchema).catch(() => undefined);
     await dropSchema(walletsSchema).catch(() => undefined);

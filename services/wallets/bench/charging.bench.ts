@@ -4,7 +4,7 @@
 // Usage: npx tsx services/wallets/bench/charging.bench.ts   (BENCH_CHARGES=6000 for a quick check)
 import { jetstream } from '@nats-io/jetstream';
 import { RPC, WORK_SUBJECTS, type ChargeRequest } from '@ledgerline/contracts';
-import { startServiceForTest } from '@ledgerline/platform';
+import { startPrivateNats, startServiceForTest } from '@ledgerline/platform';
 import { createWalletsService } from '../src/service';
 import { depsOf } from '../src/deps';
 import { applyCharges } from '../src/application/apply-charges';
@@ -27,7 +27,9 @@ const now = new Date('2026-11-25T10:00:00Z');
 
 // Own RPC subjects, so another wallets service on the same NATS server (a test run) cannot answer.
 const PREFIX = `bench${process.pid}.`;
-const env = { WALLETS_TEMPORAL: 'off', WALLETS_CONSUMER_DELIVER: 'new', WALLETS_JOBS: 'off', WALLETS_PG_POOL_MAX: '12', LOG_LEVEL: 'warn', WALLETS_RPC_PREFIX: PREFIX };
+// A private nats-server: the bench's hundreds of thousands of ChargeResults stay out of the shared BILLING stream.
+const nats = await startPrivateNats();
+const env = { NATS_URL: nats.url, WALLETS_TEMPORAL: 'off', WALLETS_CONSUMER_DELIVER: 'new', WALLETS_JOBS: 'off', WALLETS_PG_POOL_MAX: '12', LOG_LEVEL: 'warn', WALLETS_RPC_PREFIX: PREFIX };
 Object.assign(process.env, env);
 const svc = await startServiceForTest(createWalletsService({ env: { ...process.env, ...env } }), { env });
 const db = depsOf(svc.runtime).db;
@@ -218,5 +220,6 @@ try {
   );
 } finally {
   await svc.close();
+  await nats.stop();
 }
 process.exit(0);
