@@ -1,4 +1,4 @@
-import { PortableMigration, type Knex } from '@ledgerline/platform';
+import { PortableMigration, schemaSql, type Knex } from '@ledgerline/platform';
 
 /**
  * The hot path writes one usage_record row per event and nothing else:
@@ -13,20 +13,36 @@ import { PortableMigration, type Knex } from '@ledgerline/platform';
  * - billed_period: which invoice billed which account period (from invoicing's customerBillCreated).
  */
 export class Migration20261126100000_lean_records extends PortableMigration {
-  protected override statements(_knex: Knex): string[] {
+  // Built with knex's schema builder so the same migration runs on PostgreSQL and SQLite.
+  protected override statements(knex: Knex): string[] {
     return [
-      'alter table usage_record drop constraint if exists usage_record_source_event_id_unique',
-      'drop index if exists usage_record_billing_account_id_occurred_at_index',
-      'alter table usage_record add column charge text null, add column charge_sent_at timestamptz null, add column charge_attempts integer not null default 0, add column zone varchar(32) null, add column adjusts_invoice_id varchar(64) null',
-      `create index usage_record_charge_pending_idx on usage_record (rated_at) where charge_status = 'PENDING'`,
-      'create index subscription_version_billing_account_id_index on subscription_version (billing_account_id)',
-      `create table billed_period (
-         billing_account_id varchar(40) not null,
-         invoice_id varchar(64) not null,
-         period_start timestamptz not null,
-         period_end timestamptz not null,
-         billed_at timestamptz not null,
-         primary key (billing_account_id, invoice_id))`,
+      ...schemaSql(
+        knex.schema.alterTable('usage_record', (t) => {
+          t.dropUnique(['source', 'event_id']);
+          t.dropIndex(['billing_account_id', 'occurred_at']);
+        }),
+      ),
+      ...schemaSql(
+        knex.schema.alterTable('usage_record', (t) => {
+          t.text('charge').nullable();
+          t.timestamp('charge_sent_at', { useTz: true }).nullable();
+          t.integer('charge_attempts').notNullable().defaultTo(0);
+          t.string('zone', 32).nullable();
+          t.string('adjusts_invoice_id', 64).nullable();
+          t.index(['rated_at'], 'usage_record_charge_pending_idx', { predicate: knex.whereRaw("charge_status = 'PENDING'") });
+        }),
+      ),
+      ...schemaSql(knex.schema.alterTable('subscription_version', (t) => t.index(['billing_account_id']))),
+      ...schemaSql(
+        knex.schema.createTable('billed_period', (t) => {
+          t.string('billing_account_id', 40).notNullable();
+          t.string('invoice_id', 64).notNullable();
+          t.timestamp('period_start', { useTz: true }).notNullable();
+          t.timestamp('period_end', { useTz: true }).notNullable();
+          t.timestamp('billed_at', { useTz: true }).notNullable();
+          t.primary(['billing_account_id', 'invoice_id']);
+        }),
+      ),
     ];
   }
 }
