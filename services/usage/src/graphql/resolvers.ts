@@ -38,6 +38,14 @@ async function listRecords(ctx: UsageContext, args: PageArgs, filter: RecordFilt
   const where: Record<string, unknown> = {};
   for (const key of ['lineId', 'billingAccountId', 'status', 'usageType', 'source', 'chargeStatus', 'rejectionCode'] as const) if (filter[key]) where[key] = filter[key];
   if (filter.from || filter.to) where.occurredAt = { ...(filter.from ? { $gte: filter.from } : {}), ...(filter.to ? { $lt: filter.to } : {}) };
+  if (filter.billingAccountId && !filter.lineId) {
+    // usage_record has no account index (it slowed every insert): go through the account's lines.
+    const lines = await ctx.em.getConnection().execute<{ line_id: string }[]>(
+      'select line_id from subscription_version where billing_account_id = ? union select line_id from line_state where billing_account_id = ?',
+      [filter.billingAccountId, filter.billingAccountId],
+    );
+    where.lineId = { $in: lines.map((l) => l.line_id) };
+  }
   const totalCount = await ctx.em.count(UsageRecord, where);
   if (args.after) where.id = { $gt: decodeCursor(args.after) };
   const rows = await ctx.em.find(UsageRecord, where, { orderBy: { id: 'asc' }, limit: limit + 1 });
