@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, ok, publishCatalog, startTestSystem, type System, freshMsisdn } from './harness';
+import { eventually, ok, openAccount, publishCatalog, startTestSystem, type System, freshMsisdn } from './harness';
 const msisdn0 = freshMsisdn();
 const msisdn1 = freshMsisdn();
 const msisdn2 = freshMsisdn();
@@ -17,15 +17,7 @@ describe('accounts and balances, end to end', () => {
   });
   afterAll(() => system?.stop());
 
-  async function account(paymentMode: 'PREPAID' | 'POSTPAID', name: string, extra: Record<string, unknown> = {}) {
-    const { createCustomer } = ok(await system.graphql('mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } } }', { i: { name, kind: 'INDIVIDUAL', timezone: 'Europe/Berlin' } }));
-    const { openBillingAccount } = ok(
-      await system.graphql('mutation($i: OpenBillingAccountInput!) { openBillingAccount(input: $i) { billingAccount { id } } }', {
-        i: { customerId: createCustomer.customer.id, paymentMode, currency: 'EUR', billCycleDay: 1, ...extra },
-      }),
-    );
-    return { customerId: createCustomer.customer.id as string, accountId: openBillingAccount.billingAccount.id as string };
-  }
+  const account = (paymentMode: 'PREPAID' | 'POSTPAID', name: string, extra: Record<string, unknown> = {}) => openAccount(system, paymentMode, name, extra);
 
   it('a family account with three lines on a shared plan reads back in one query across subgraphs', async () => {
     const { accountId } = await account('POSTPAID', 'The Müllers', { creditLimit: '300.00' });

@@ -110,3 +110,14 @@ export async function eventually<T>(read: () => Promise<T>, what: string, timeou
 export function freshMsisdn(): string {
   return `+49151${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
 }
+
+/** A customer and a billing account in EUR (bill-cycle day 1) through the gateway; `extra` adds to the account input. */
+export async function openAccount(system: System, paymentMode: 'PREPAID' | 'POSTPAID', name: string, extra: Record<string, unknown> = {}): Promise<{ customerId: string; accountId: string }> {
+  const { createCustomer } = ok(await system.graphql('mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } } }', { i: { name, kind: 'INDIVIDUAL', timezone: 'Europe/Berlin' } }));
+  const { openBillingAccount } = ok(
+    await system.graphql('mutation($i: OpenBillingAccountInput!) { openBillingAccount(input: $i) { billingAccount { id } } }', {
+      i: { customerId: createCustomer.customer.id, paymentMode, currency: 'EUR', billCycleDay: 1, ...extra },
+    }),
+  );
+  return { customerId: createCustomer.customer.id as string, accountId: openBillingAccount.billingAccount.id as string };
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, ok, publishCatalog, startTestSystem, type System, freshMsisdn } from './harness';
+import { eventually, ok, openAccount, publishCatalog, startTestSystem, type System, freshMsisdn } from './harness';
 
 /**
  * Wallets through the gateway with every service and the Temporal worker running: a customer's
@@ -17,15 +17,9 @@ describe('wallets features, end to end', () => {
   afterAll(() => system?.stop());
 
   async function account(paymentMode: 'PREPAID' | 'POSTPAID', name: string, extra: Record<string, unknown> = {}) {
-    const { createCustomer } = ok(await system.graphql('mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } } }', { i: { name, kind: 'INDIVIDUAL', timezone: 'Europe/Berlin' } }));
-    const { openBillingAccount } = ok(
-      await system.graphql('mutation($i: OpenBillingAccountInput!) { openBillingAccount(input: $i) { billingAccount { id } } }', {
-        i: { customerId: createCustomer.customer.id, paymentMode, currency: 'EUR', billCycleDay: 1, ...extra },
-      }),
-    );
-    const accountId = openBillingAccount.billingAccount.id as string;
-    await eventually(async () => ok(await system.graphql('query($id: ID!) { billingAccount(id: $id) { wallets { id } } }', { id: accountId })).billingAccount.wallets[0], 'the wallet');
-    return { customerId: createCustomer.customer.id as string, accountId };
+    const opened = await openAccount(system, paymentMode, name, extra);
+    await eventually(async () => ok(await system.graphql('query($id: ID!) { billingAccount(id: $id) { wallets { id } } }', { id: opened.accountId })).billingAccount.wallets[0], 'the wallet');
+    return opened;
   }
   const customer = (customerId: string) => ({ role: 'CUSTOMER' as const, subject: `e2e-${customerId}`, customerId });
   const WALLET_OF = 'query($a: ID!) { walletOf(billingAccountId: $a, currency: "EUR") { id balance { amount } creditLimit { amount } } }';
