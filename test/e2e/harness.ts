@@ -104,6 +104,18 @@ export async function eventually<T>(read: () => Promise<T>, what: string, timeou
 }
 
 /**
+ * Waits until the usage service knows a line and its plan (it learns them from subscribers'
+ * events): a record sent before that is rejected as LINE_UNKNOWN, which is right for the service
+ * but makes a test that records usage right after `addLine` race the event.
+ */
+export async function usageKnowsLine(system: System, lineId: string): Promise<void> {
+  await eventually(async () => {
+    const d = ok(await system.graphql('query($id: ID!) { line(id: $id) { usage { allowances { allowanceId } } } }', { id: lineId }));
+    return d.line?.usage.allowances.length ? true : null;
+  }, `usage to know line ${lineId} and its plan`);
+}
+
+/**
  * A fresh German mobile number for each test: end-to-end runs share NATS with other runs, and
  * read models keyed by MSISDN must not meet another run's line.
  */
