@@ -66,4 +66,25 @@ describe('wallets features, end to end', () => {
     const budget = ok(await system.graphql('query($id: ID!) { billingAccount(id: $id) { budget { committed { amount } remaining { amount } replenishmentCount } } }', { id: corp.accountId })).billingAccount.budget;
     expect(budget).toEqual({ committed: { amount: '1000' }, remaining: { amount: '1000' }, replenishmentCount: 1 });
   });
+
+  it("a plan change ends the old plan's allowances when it takes effect, and a termination ends them at once", async () => {
+    const owner = await account('PREPAID', 'Plan changer');
+    const added = ok(await system.graphql('mutation($i: AddLineInput!) { addLine(input: $i) { line { id } } }', { i: { billingAccountId: owner.accountId, msisdn: freshMsisdn(), planCode: 'PREPAID_BUNDLE_30D' } }));
+    const lineId = added.addLine.line.id as string;
+    const BUCKETS = 'query($id: ID!) { billingAccount(id: $id) { buckets { allowanceId lineId validFrom validTo } } }';
+    const bucketsOf = async () => (ok(await system.graphql(BUCKETS, { id: owner.accountId })).billingAccount.buckets as { allowanceId: string; lineId: string; validFrom: string; validTo: string }[]).filter((b) => b.lineId === lineId);
+    const first = await eventually(async () => ((await bucketsOf()).length === 3 ? bucketsOf() : null), "the bundle's three allowances");
+    // 30 days: the bundle's recurring fee period.
+    for (const b of first) expect(new Date(b.validTo).getTime() - new Date(b.validFrom).getTime()).toBe(30 * 86_400_000);
+
+    // The bundle's fee is not prorated: the change to pay-as-you-go takes effect at the end of the bill cycle.
+    const change = ok(await system.graphql('mutation($i: ChangePlanInput!) { changePlan(input: $i) { order { status } preview { timing effectiveAt } } }', { i: { lineId, planCode: 'PREPAID_PAYG', idempotencyKey: `e2e-change-${lineId}` } })).changePlan;
+    expect(change.preview.timing).toBe('END_OF_CYCLE');
+    const effectiveAt = new Date(change.preview.effectiveAt).toISOString();
+    await eventually(async () => ((await bucketsOf()).every((b) => new Date(b.validTo).toISOString() === effectiveAt) ? true : null), `the allowances to end at ${effectiveAt}`);
+
+    const stopped = Date.now();
+    ok(await system.graphql('mutation($i: LineChangeInput!) { terminateLine(input: $i) { order { status } } }', { i: { lineId } }));
+    await eventually(async () => ((await bucketsOf()).every((b) => new Date(b.validTo).getTime() <= Date.now() && new Date(b.validTo).getTime() >= stopped - 1000) ? true : null), 'the allowances to end at the termination');
+  });
 });

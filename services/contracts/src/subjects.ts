@@ -39,6 +39,8 @@ export const EVENTS = {
   bucketThreshold: event('wallets', 'bucket', 'threshold', 'BucketThresholdEvent', 'An allowance bucket crossed 50, 80 or 100 percent used.'),
   bucketExpiring: event('wallets', 'bucket', 'expiring', 'BucketExpiryWarningEvent', 'An allowance bucket with units left expires soon.'),
   bucketExpired: event('wallets', 'bucket', 'expired', 'BucketExpiredEvent', 'An allowance bucket expired; its remaining units were forfeited.'),
+  bundleRenewed: event('wallets', 'bundle', 'renewed', 'BucketCreateEvent', "A subscription's allowances were granted for its next period, with any rollover (prepaid: after its recurring fee was taken from the balance)."),
+  bundleRenewalFailed: event('wallets', 'bundle', 'renewalfailed', 'BalanceThresholdEvent', 'A prepaid balance did not cover the recurring fee: the allowances were not renewed; they are, from that moment, once a top-up covers it.'),
   budgetReplenished: event('wallets', 'budget', 'replenished', 'TopupBalanceCreateEvent', "An enterprise committed-spend budget fell below its threshold and was replenished; invoicing bills the replenishment (data is BudgetReplenishmentData)."),
   autoTopupRequested: event('wallets', 'autotopup', 'requested', 'TopupBalanceRequestEvent', 'An auto top-up rule asked for a recharge after a low-balance event.'),
   customerBillCreated: event('invoicing', 'customerbill', 'created', 'CustomerBillCreateEvent', 'An invoice was issued.'),

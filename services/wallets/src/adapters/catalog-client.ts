@@ -13,6 +13,8 @@ export interface PlanAllowance {
 
 export interface PlanTerms {
   allowances: PlanAllowance[];
+  /** The plan's recurring fee: its period sets the allowance period; a prepaid balance pays it at each renewal. */
+  recurringFee?: { amount: string; period: 'MONTH' | 'DAYS30' | 'WEEK' };
   balancePolicy?: { overdraftAllowed: boolean; overdraftLimit?: string; creditLimitHint?: string };
 }
 
@@ -31,6 +33,6 @@ export class GraphqlCatalogClient implements CatalogClient {
     const body = (await res.json()) as { data?: { planVersion: { document: PlanTerms } | null }; errors?: { message: string }[] };
     if (body.errors?.length) throw new Error(`catalog: ${body.errors[0]!.message}`);
     const doc = body.data?.planVersion?.document;
-    return doc ? { allowances: doc.allowances ?? [], balancePolicy: doc.balancePolicy } : null;
+    return doc ? { allowances: doc.allowances ?? [], balancePolicy: doc.balancePolicy, recurringFee: doc.recurringFee } : null;
   }
 }

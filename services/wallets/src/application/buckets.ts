@@ -56,6 +56,11 @@ export interface GrantBucketCommand {
   rolloverPercent?: string | null;
   /** Idempotency: one bucket per grant key (e.g. subscription + allowance + period). */
   grantKey: string;
+  /**
+   * Where the units come from: a fresh grant (the account's ALLOWANCE_GRANTED, by default), or
+   * another bucket (a rollover moves units from the bucket that ends into the next period's).
+   */
+  fromBucketId?: string;
   now: Date;
 }
 
@@ -87,9 +92,9 @@ export async function grantBucket(sql: Sql, c: GrantBucketCommand): Promise<Buck
   await ensureAccounts(sql, c.billingAccountId, [{ id, kind: 'UNIT_BUCKET', unit: c.unit }, ...UNIT_ACCOUNT_KINDS.map((kind) => ({ id: accountId(c.billingAccountId, kind, c.unit), kind, unit: c.unit }))], c.now);
   await postTransactions(
     sql,
-    [{ idempotencyKey: key, kind: 'BUCKET_GRANT', billingAccountId: c.billingAccountId, requestHash: hash, reference: c.allowanceId, entries: [
+    [{ idempotencyKey: key, kind: c.fromBucketId ? 'BUCKET_ROLLOVER' : 'BUCKET_GRANT', billingAccountId: c.billingAccountId, requestHash: hash, reference: c.allowanceId, entries: [
       { accountId: id, unit: c.unit, amount: quantity },
-      { accountId: accountId(c.billingAccountId, 'ALLOWANCE_GRANTED', c.unit), unit: c.unit, amount: quantity.negated() },
+      { accountId: c.fromBucketId ?? accountId(c.billingAccountId, 'ALLOWANCE_GRANTED', c.unit), unit: c.unit, amount: quantity.negated() },
     ] }],
     c.now,
   );

@@ -8,6 +8,7 @@ import { openWallet } from '../application/wallets';
 import { closeMany, reserveMany, type CloseRequest } from '../application/reservations';
 import { GroupCommit } from '../application/group-commit';
 import { grantFromSubscription } from '../application/grant-from-subscription';
+import { endSubscriptionBuckets, trackSubscription } from '../application/subscription-terms';
 import type { CatalogClient } from '../adapters/catalog-client';
 import { startAutoTopup, type AutoTopupRequestedData } from '../application/auto-topup-recharge'; // wallets-features
 import { depsOf } from '../deps'; // wallets-features
@@ -23,6 +24,20 @@ export interface ConsumerOptions {
   rpcWaitMs?: number;
   rpcMaxBatch?: number;
   rpcInFlight?: number;
+  /**
+   * Several wallets deployments share this NATS (test runs side by side, or ledgers sharded by
+   * account): apply only charges for accounts this one holds and leave the others to theirs, instead
+   * of answering them USER_UNKNOWN (a charge's result has one message id: the first answer wins).
+   */
+  ownAccountsOnly?: boolean;
+}
+
+/** The charges whose billing account has a wallet here. */
+async function ofKnownAccounts(db: Db, charges: ChargeRequest[]): Promise<ChargeRequest[]> {
+  const accounts = [...new Set(charges.map((c) => c?.billingAccountId).filter((a): a is string => typeof a === 'string'))];
+  if (accounts.length === 0) return [];
+  const known = new Set((await db.query<{ billing_account_id: string }>('select distinct billing_account_id from wallet where billing_account_id = any($1::text[])', [accounts])).map((r) => r.billing_account_id));
+  return charges.filter((c) => known.has(c?.billingAccountId));
 }
 
 /** A durable pull consumer loop: fetch up to `batchSize`, hand the batch over, ack (or nak on failure). */
@@ -82,11 +97,11 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
           runtime.logger.error({ seq: m.seq }, 'charge message is not JSON; dropped');
         }
       }
-      await applyCharges(db, charges, runtime.clock.now());
+      await applyCharges(db, opts.ownAccountsOnly ? await ofKnownAccounts(db, charges) : charges, runtime.clock.now());
     }, stopped),
   );
 
-  // Subscribers' events: open the wallet of a new account; grant the allowances of a new subscription.
+  // Subscribers' events: open the wallet of a new account; grant the allowances of a new subscription; follow its changes.
   loops.push(
     pullLoop(runtime, durable('subscribers'), 'billing.subscribers.>', { ...opts, batchSize: 50 }, async (msgs) => {
       for (const m of msgs) {
@@ -99,6 +114,14 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
           const d = event.data as SubscriptionData;
           const terms = await catalog.planTerms(d.planVersionId);
           if (terms) await db.tx((sql) => grantFromSubscription(sql, d, terms, now));
+        } else if (m.subject === EVENTS.subscriptionChanged.subject && catalog) {
+          // Status and end for the renewal job; an end also ends the subscription's own buckets.
+          const d = event.data as SubscriptionData;
+          const terms = await catalog.planTerms(d.planVersionId);
+          await db.tx(async (sql) => {
+            if (terms) await trackSubscription(sql, d, terms, now);
+            if (d.endsAt) await endSubscriptionBuckets(sql, d.subscriptionId, new Date(d.endsAt));
+          });
         }
       }
     }, stopped),

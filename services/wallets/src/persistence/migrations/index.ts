@@ -4,6 +4,7 @@ import { Migration20261125000100_ledger } from './Migration20261125000100_ledger
 import { Migration20261126100000_ledger_hot_path } from './Migration20261126100000_ledger_hot_path';
 import { Migration20261126100100_ledger_account_fillfactor } from './Migration20261126100100_ledger_account_fillfactor';
 import { Migration20261126200000_budgets_ownership } from './Migration20261126200000_budgets_ownership';
+import { Migration20261127100000_allowance_periods } from './Migration20261127100000_allowance_periods';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -12,4 +13,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126100000_ledger_hot_path', class: Migration20261126100000_ledger_hot_path },
   { name: 'Migration20261126100100_ledger_account_fillfactor', class: Migration20261126100100_ledger_account_fillfactor },
   { name: 'Migration20261126200000_budgets_ownership', class: Migration20261126200000_budgets_ownership },
+  { name: 'Migration20261127100000_allowance_periods', class: Migration20261127100000_allowance_periods },
 ];

@@ -1,0 +1,53 @@
+import type { SubscriptionData } from '@ledgerline/contracts';
+import type { Sql } from '../persistence/sql';
+import type { PlanTerms } from '../adapters/catalog-client';
+import { periodEndOf } from '../domain/allowance-period';
+
+export interface SubscriptionTermRow {
+  subscription_id: string;
+  billing_account_id: string;
+  line_id: string;
+  plan_version_id: string;
+  payment_mode: 'PREPAID' | 'POSTPAID';
+  currency: string;
+  status: string;
+  starts_at: Date;
+  ends_at: Date | null;
+  period_start: Date;
+  period_end: Date;
+  /** Whose day of the month calendar-month periods keep: the start, or the moment a late renewal restarted them. */
+  anchor_at: Date;
+  /** DUE: the last renewal found the prepaid balance short of the fee; retried on every pass. */
+  fee_state: string | null;
+  renewals: number;
+  updated_at: Date;
+}
+
+/**
+ * Keeps wallets' copy of a subscription (from subscribers' created/changed events): a new one
+ * starts its first allowance period at its start; a change updates status and end, never the
+ * period (that is the renewal job's). Replaying an event changes nothing.
+ */
+export async function trackSubscription(sql: Sql, d: SubscriptionData, terms: PlanTerms, now: Date): Promise<void> {
+  const start = new Date(d.startsAt);
+  await sql.query(
+    `insert into subscription_term (subscription_id, billing_account_id, line_id, plan_version_id, payment_mode, currency, status, starts_at, ends_at, period_start, period_end, anchor_at, updated_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8, $10, $8, $11)
+     on conflict (subscription_id) do update set status = excluded.status, ends_at = excluded.ends_at, updated_at = excluded.updated_at`,
+    [d.subscriptionId, d.billingAccountId, d.lineId, d.planVersionId, d.paymentMode, d.currency, d.status, start, d.endsAt ? new Date(d.endsAt) : null, periodEndOf(start, terms.recurringFee?.period), now],
+  );
+}
+
+/**
+ * A subscription that ends (terminated line, plan change) takes its own allowances with it: its
+ * per-line buckets that run past the end now end there, and the expiry job forfeits what is left.
+ * Shared pool buckets stay: the account's other lines still use them.
+ */
+export async function endSubscriptionBuckets(sql: Sql, subscriptionId: string, endsAt: Date): Promise<number> {
+  const prefix = `${subscriptionId.replace(/[\\%_]/g, (ch) => `\\${ch}`)}:%`;
+  const rows = await sql.query(
+    `update bucket set valid_to = greatest(valid_from, $2::timestamptz) where grant_key like $1 and line_id is not null and status = 'ACTIVE' and valid_to > $2 returning id`,
+    [prefix, endsAt],
+  );
+  return rows.length;
+}

@@ -1,0 +1,137 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS, type SubscriptionData } from '@ledgerline/contracts';
+import type { TestService } from '@ledgerline/platform';
+import { APPLY, T0, balanceOf, charge, dbOf, expectInvariants, gql, openPrepaid, startWallets, topup, uniq } from './support';
+import { grantFromSubscription } from '../src/application/grant-from-subscription';
+import { endSubscriptionBuckets, trackSubscription } from '../src/application/subscription-terms';
+import { runWalletJobs } from '../src/jobs/jobs';
+import type { CatalogClient, PlanTerms } from '../src/adapters/catalog-client';
+
+let svc: TestService;
+beforeAll(async () => {
+  ({ svc } = await startWallets());
+});
+afterAll(async () => svc?.close());
+afterEach(async () => expectInvariants(svc));
+
+const DAY = 86_400_000;
+const at = (days: number, minutes = 0) => new Date(T0.getTime() + days * DAY + minutes * 60_000);
+
+/** A 10 GB bundle for 15.00 every 30 days; half of the unused data (at most 5 GB) rolls over. */
+const BUNDLE: PlanTerms = {
+  recurringFee: { amount: '15.00', period: 'DAYS30' },
+  allowances: [
+    { id: 'data', name: '10 GB', unit: 'MB', quantity: '10240', validity: 'PERIOD', rollover: { percent: '50', maxQuantity: '5120' } },
+    { id: 'voice', unit: 'SECOND', quantity: '60000', validity: 'PERIOD' },
+  ],
+};
+/** The catalog as the renewal job sees it: the plan versions it has published. */
+const catalog = (plans: Record<string, PlanTerms>): CatalogClient => ({ planTerms: async (id) => plans[id] ?? null });
+const CATALOG = catalog({ pv_bundle: BUNDLE, pv_post: { ...BUNDLE, allowances: [BUNDLE.allowances[1]!] } });
+
+const subscription = (billingAccountId: string, over: Partial<SubscriptionData> = {}): SubscriptionData => ({
+  subscriptionId: uniq('sub'), lineId: uniq('lin'), msisdn: '4915100000000', billingAccountId, paymentMode: 'PREPAID', currency: 'EUR', planCode: 'BUNDLE', planVersionId: 'pv_bundle',
+  status: 'ACTIVE', startsAt: T0.toISOString(), endsAt: null, addOns: [], ...over,
+});
+
+interface BucketView { id: string; allowanceId: string; lineId: string | null; initialQuantity: string; remaining: string; priority: number; validFrom: string; validTo: string; status: string }
+const buckets = async (acc: string): Promise<BucketView[]> =>
+  (await gql(svc, `query($a: ID!) { buckets(billingAccountId: $a, includeExpired: true) { id allowanceId lineId initialQuantity remaining priority validFrom validTo status } }`, { a: acc })).buckets;
+const active = async (acc: string) => (await buckets(acc)).filter((b) => b.status === 'ACTIVE');
+const term = async (subscriptionId: string) => (await dbOf(svc).query(`select period_start, period_end, fee_state, renewals from subscription_term where subscription_id = $1`, [subscriptionId]))[0];
+const outboxOf = async (subject: string, subscriptionId: string) =>
+  (await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1`, [subject])).map((r) => JSON.parse(r.payload).data).filter((d) => d.subscriptionId === subscriptionId);
+
+describe('allowance periods: renewal, recurring fee, rollover and the end of a subscription', () => {
+  it('a prepaid bundle renews at the end of its period: the fee is taken once, the allowances are granted again, and half the unused data rolls over and is drawn first', async () => {
+    const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '20.00' });
+    const sub = subscription(acc);
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0));
+    await gql(svc, APPLY, { i: charge(acc, { lineId: sub.lineId, units: '1000', allowanceIds: ['data'] }) }); // 9,240 MB left
+
+    // Not yet due one minute before the end: nothing happens.
+    await runWalletJobs(dbOf(svc), at(30, -1), null, CATALOG);
+    expect(await balanceOf(svc, walletId)).toBe('20');
+    // Due: two job passes at once (two replicas) and a third later renew it once.
+    await Promise.all([runWalletJobs(dbOf(svc), at(30, 1), null, CATALOG), runWalletJobs(dbOf(svc), at(30, 1), null, CATALOG)]);
+    await runWalletJobs(dbOf(svc), at(30, 2), null, CATALOG);
+    expect(await balanceOf(svc, walletId)).toBe('5');
+    expect(await term(sub.subscriptionId)).toMatchObject({ period_start: at(30), period_end: at(60), fee_state: null, renewals: 1 });
+
+    const now = await active(acc);
+    const data = now.filter((b) => b.allowanceId === 'data').sort((a, b) => a.priority - b.priority);
+    // 50 % of 9,240 = 4,620 (under the 5,120 cap) moved into a rollover bucket drawn before the new 10,240.
+    expect(data.map((b) => ({ q: b.initialQuantity, r: b.remaining, p: b.priority, from: b.validFrom, to: b.validTo }))).toEqual([
+      { q: '4620', r: '4620', p: 50, from: at(30).toISOString(), to: at(60).toISOString() },
+      { q: '10240', r: '10240', p: 100, from: at(30).toISOString(), to: at(60).toISOString() },
+    ]);
+    expect(now.filter((b) => b.allowanceId === 'voice').map((b) => b.initialQuantity)).toEqual(['60000']);
+    // The first period's data bucket expired with what did not roll over.
+    const old = (await buckets(acc)).find((b) => b.allowanceId === 'data' && b.validFrom === T0.toISOString())!;
+    expect(old).toMatchObject({ status: 'EXPIRED', remaining: '0' });
+    const expiry = await dbOf(svc).query<{ amount: string }>(`select e.amount from ledger_entry e join ledger_transaction t on t.id = e.transaction_id where t.idempotency_key = $1 and e.account_id = $2`, [`EXPIRE:${old.id}`, `${acc}:ALLOWANCE_EXPIRED:MB`]);
+    expect(expiry.map((e) => Number(e.amount))).toEqual([4620]);
+
+    // A charge after the renewal draws the rollover first.
+    await gql(svc, APPLY, { i: charge(acc, { lineId: sub.lineId, units: '100', allowanceIds: ['data'], occurredAt: at(31).toISOString() }) });
+    expect((await active(acc)).filter((b) => b.allowanceId === 'data').map((b) => b.remaining).sort()).toEqual(['10240', '4520']);
+    const renewed = await outboxOf(EVENTS.bundleRenewed.subject, sub.subscriptionId);
+    expect(renewed).toEqual([expect.objectContaining({ periodStart: at(30).toISOString(), periodEnd: at(60).toISOString(), fee: { amount: '15.000000', currency: 'EUR' }, rollover: [{ allowanceId: 'data', quantity: '4620.000000' }] })]);
+  });
+
+  it('a balance short of the fee: not renewed, the customer told once; a top-up renews it from that moment', async () => {
+    const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '10.00' });
+    const sub = subscription(acc);
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0));
+
+    await runWalletJobs(dbOf(svc), at(30, 1), null, CATALOG);
+    await runWalletJobs(dbOf(svc), at(30, 5), null, CATALOG); // tried again: still short, no second message
+    expect(await balanceOf(svc, walletId)).toBe('10');
+    expect(await term(sub.subscriptionId)).toMatchObject({ period_end: at(30), fee_state: 'DUE', renewals: 0 });
+    expect(await active(acc)).toEqual([]); // the first period's buckets expired; nothing new
+    const notes = await dbOf(svc).query(`select kind, message from notification where billing_account_id = $1 and kind = 'BUNDLE_NOT_RENEWED'`, [acc]);
+    expect(notes).toEqual([{ kind: 'BUNDLE_NOT_RENEWED', message: 'Your bundle could not be renewed: it costs 15.00 EUR and your balance is 10.00 EUR. Top up to renew it.' }]);
+    expect(await outboxOf(EVENTS.bundleRenewalFailed.subject, sub.subscriptionId)).toHaveLength(1);
+
+    await topup(svc, acc, '10.00');
+    await runWalletJobs(dbOf(svc), at(33), null, CATALOG);
+    expect(await balanceOf(svc, walletId)).toBe('5');
+    expect(await term(sub.subscriptionId)).toMatchObject({ period_start: at(33), period_end: at(63), fee_state: null, renewals: 1 });
+    // Renewed late, nothing rolls over (the old bucket had already expired).
+    expect((await active(acc)).map((b) => [b.allowanceId, b.initialQuantity, b.validFrom]).sort()).toEqual([
+      ['data', '10240', at(33).toISOString()],
+      ['voice', '60000', at(33).toISOString()],
+    ]);
+  });
+
+  it('a postpaid plan renews its allowances without touching the balance (invoicing bills the fee); periods missed while the job was down are skipped', async () => {
+    const { billingAccountId: acc, walletId } = await openPrepaid(svc, { paymentMode: 'POSTPAID', creditLimit: '100' });
+    const sub = subscription(acc, { paymentMode: 'POSTPAID', planVersionId: 'pv_post' });
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0));
+    await runWalletJobs(dbOf(svc), at(95), null, CATALOG); // three periods later
+    expect(await balanceOf(svc, walletId)).toBe('0');
+    expect(await term(sub.subscriptionId)).toMatchObject({ period_start: at(90), period_end: at(120), renewals: 1 });
+    expect((await active(acc)).map((b) => [b.allowanceId, b.validFrom, b.validTo])).toEqual([['voice', at(90).toISOString(), at(120).toISOString()]]);
+  });
+
+  it('a subscription that ends (plan change, termination) ends its own buckets there and is not renewed after', async () => {
+    const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '50.00' });
+    const sub = subscription(acc);
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0));
+    // What the subscriptionChanged consumer does with an end-of-cycle plan change effective on day 20 (and with the event again).
+    const ended = { ...sub, endsAt: at(20).toISOString() };
+    for (let i = 0; i < 2; i++) {
+      await dbOf(svc).tx(async (sql) => {
+        await trackSubscription(sql, ended, BUNDLE, at(5));
+        await endSubscriptionBuckets(sql, sub.subscriptionId, new Date(ended.endsAt));
+      });
+    }
+    expect((await active(acc)).map((b) => b.validTo)).toEqual([at(20).toISOString(), at(20).toISOString()]);
+    await runWalletJobs(dbOf(svc), at(21), null, CATALOG);
+    expect(await active(acc)).toEqual([]);
+    await runWalletJobs(dbOf(svc), at(31), null, CATALOG);
+    expect(await balanceOf(svc, walletId)).toBe('50');
+    expect(await term(sub.subscriptionId)).toMatchObject({ renewals: 0 });
+    expect(await active(acc)).toEqual([]);
+  });
+});
