@@ -29,12 +29,20 @@ describe('usage is rated and charged end to end', () => {
     );
     const accountId = openBillingAccount.billingAccount.id as string;
     customerOf.set(accountId, createCustomer.customer.id);
+    const fee = planCode === 'PREPAID_BUNDLE_30D' ? '15.00' : null;
+    if (fee) {
+      // A prepaid bundle is paid from the balance before its allowances are granted: top up its first period.
+      await eventually(async () => ok(await system.graphql('query($id: ID!) { billingAccount(id: $id) { wallets { id } } }', { id: accountId })).billingAccount.wallets[0], 'the wallet');
+      ok(await system.graphql('mutation($i: TopupBalanceInput!) { topupBalance(input: $i) { wallet { id } } }', { i: { billingAccountId: accountId, amount: { amount: fee, currency: 'EUR' }, idempotencyKey: `e2e-fee-${accountId}`, reference: 'e2e' } }));
+    }
     const { addLine } = ok(await system.graphql('mutation($i: AddLineInput!) { addLine(input: $i) { line { id } } }', { i: { billingAccountId: accountId, msisdn, planCode } }));
     // Wallets opens the wallet and grants the plan's allowances from subscribers' events.
     await eventually(async () => {
       const d = ok(await system.graphql('query($id: ID!) { billingAccount(id: $id) { wallets { id } buckets { allowanceId } } }', { id: accountId }));
       return d.billingAccount.wallets.length && d.billingAccount.buckets.length ? true : null;
     }, 'wallet and buckets');
+    // The bundle's first period took the whole top-up.
+    if (fee) expect(ok(await system.graphql('query($id: ID!) { billingAccount(id: $id) { wallets { balance { amount } } } }', { id: accountId })).billingAccount.wallets[0].balance.amount).toBe('0');
     await usageKnowsLine(system, addLine.line.id);
     return { accountId, lineId: addLine.line.id as string };
   }

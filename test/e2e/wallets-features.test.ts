@@ -11,7 +11,8 @@ describe('wallets features, end to end', () => {
   let system: System;
 
   beforeAll(async () => {
-    system = await startTestSystem();
+    // Wallets' job pass (renewals, expiry) every 2 s instead of 30 s, so a top-up shows within the test.
+    system = await startTestSystem({ env: { WALLETS_JOB_INTERVAL_MS: '2000' } });
     await publishCatalog(system);
   });
   afterAll(() => system?.stop());
@@ -67,8 +68,30 @@ describe('wallets features, end to end', () => {
     expect(budget).toEqual({ committed: { amount: '1000' }, remaining: { amount: '1000' }, replenishmentCount: 1 });
   });
 
+  it('a prepaid bundle the balance cannot pay gives no allowances and an SMS; a top-up starts it', async () => {
+    const owner = await account('PREPAID', 'Short of credit');
+    const msisdn = freshMsisdn();
+    const lineId = ok(await system.graphql('mutation($i: AddLineInput!) { addLine(input: $i) { line { id } } }', { i: { billingAccountId: owner.accountId, msisdn, planCode: 'PREPAID_BUNDLE_30D' } })).addLine.line.id as string;
+    const sms = await eventually(async () => {
+      const notes = ok(await system.graphql('query($id: ID!) { line(id: $id) { notifications { channel receiver template content state } } }', { id: lineId })).line.notifications as { template: string; state: string }[];
+      return notes.find((n) => n.template === 'BUNDLE_FEE_DUE' && n.state === 'SENT') ?? null;
+    }, 'the SMS asking for a top-up', 30_000);
+    expect(sms).toEqual({ channel: 'SMS', receiver: msisdn, template: 'BUNDLE_FEE_DUE', content: 'Your bundle costs 15.00 EUR and your balance is 0.00 EUR: top up and it starts within a minute.', state: 'SENT' });
+    const BUCKETS = 'query($id: ID!) { billingAccount(id: $id) { buckets { allowanceId } wallets { balance { amount } } } }';
+    expect(ok(await system.graphql(BUCKETS, { id: owner.accountId })).billingAccount.buckets).toEqual([]);
+
+    ok(await system.graphql('mutation($i: TopupBalanceInput!) { topupBalance(input: $i) { wallet { id } } }', { i: { billingAccountId: owner.accountId, amount: { amount: '15.00', currency: 'EUR' }, idempotencyKey: `e2e-fee-${owner.accountId}`, reference: 'e2e' } }));
+    const started = await eventually(async () => {
+      const a = ok(await system.graphql(BUCKETS, { id: owner.accountId })).billingAccount;
+      return a.buckets.length === 3 ? a : null;
+    }, 'the bundle to start after the top-up', 30_000);
+    expect(started.wallets[0].balance.amount).toBe('0');
+  });
+
   it("a plan change ends the old plan's allowances when it takes effect, and a termination ends them at once", async () => {
     const owner = await account('PREPAID', 'Plan changer');
+    // The bundle (15.00 every 30 days) is paid from the balance before its allowances come.
+    ok(await system.graphql('mutation($i: TopupBalanceInput!) { topupBalance(input: $i) { wallet { id } } }', { i: { billingAccountId: owner.accountId, amount: { amount: '20.00', currency: 'EUR' }, idempotencyKey: `e2e-fee-${owner.accountId}`, reference: 'e2e' } }));
     const added = ok(await system.graphql('mutation($i: AddLineInput!) { addLine(input: $i) { line { id } } }', { i: { billingAccountId: owner.accountId, msisdn: freshMsisdn(), planCode: 'PREPAID_BUNDLE_30D' } }));
     const lineId = added.addLine.line.id as string;
     const BUCKETS = 'query($id: ID!) { billingAccount(id: $id) { buckets { allowanceId lineId validFrom validTo } } }';
@@ -76,6 +99,7 @@ describe('wallets features, end to end', () => {
     const first = await eventually(async () => ((await bucketsOf()).length === 3 ? bucketsOf() : null), "the bundle's three allowances");
     // 30 days: the bundle's recurring fee period.
     for (const b of first) expect(new Date(b.validTo).getTime() - new Date(b.validFrom).getTime()).toBe(30 * 86_400_000);
+    expect(ok(await system.graphql(WALLET_OF, { a: owner.accountId })).walletOf.balance.amount).toBe('5');
 
     // The bundle's fee is not prorated: the change to pay-as-you-go takes effect at the end of the bill cycle.
     const change = ok(await system.graphql('mutation($i: ChangePlanInput!) { changePlan(input: $i) { order { status } preview { timing effectiveAt } } }', { i: { lineId, planCode: 'PREPAID_PAYG', idempotencyKey: `e2e-change-${lineId}` } })).changePlan;

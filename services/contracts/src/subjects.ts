@@ -40,7 +40,7 @@ export const EVENTS = {
   bucketExpiring: event('wallets', 'bucket', 'expiring', 'BucketExpiryWarningEvent', 'An allowance bucket with units left expires soon.'),
   bucketExpired: event('wallets', 'bucket', 'expired', 'BucketExpiredEvent', 'An allowance bucket expired; its remaining units were forfeited.'),
   bundleRenewed: event('wallets', 'bundle', 'renewed', 'BucketCreateEvent', "A subscription's allowances were granted for its next period, with any rollover (prepaid: after its recurring fee was taken from the balance)."),
-  bundleRenewalFailed: event('wallets', 'bundle', 'renewalfailed', 'BalanceThresholdEvent', 'A prepaid balance did not cover the recurring fee: the allowances were not renewed; they are, from that moment, once a top-up covers it.'),
+  bundleFeeDue: event('wallets', 'bundle', 'feedue', 'BalanceThresholdEvent', "A prepaid balance did not cover a bundle's recurring fee (its first period or a renewal): no allowances until a top-up covers it, then they start at once."),
   budgetReplenished: event('wallets', 'budget', 'replenished', 'TopupBalanceCreateEvent', "An enterprise committed-spend budget fell below its threshold and was replenished; invoicing bills the replenishment (data is BudgetReplenishmentData)."),
   autoTopupRequested: event('wallets', 'autotopup', 'requested', 'TopupBalanceRequestEvent', 'An auto top-up rule asked for a recharge after a low-balance event.'),
   customerBillCreated: event('invoicing', 'customerbill', 'created', 'CustomerBillCreateEvent', 'An invoice was issued.'),

@@ -44,9 +44,9 @@ const outboxOf = async (subject: string, subscriptionId: string) =>
 
 describe('allowance periods: renewal, recurring fee, rollover and the end of a subscription', () => {
   it('a prepaid bundle renews at the end of its period: the fee is taken once, the allowances are granted again, and half the unused data rolls over and is drawn first', async () => {
-    const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '20.00' });
+    const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '35.00' });
     const sub = subscription(acc);
-    await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0));
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0)); // the first period: 15.00
     await gql(svc, APPLY, { i: charge(acc, { lineId: sub.lineId, units: '1000', allowanceIds: ['data'] }) }); // 9,240 MB left
 
     // Not yet due one minute before the end: nothing happens.
@@ -80,18 +80,18 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
   });
 
   it('a balance short of the fee: not renewed, the customer told once; a top-up renews it from that moment', async () => {
-    const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '10.00' });
+    const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '25.00' });
     const sub = subscription(acc);
-    await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0));
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0)); // 10.00 left
 
     await runWalletJobs(dbOf(svc), at(30, 1), null, CATALOG);
     await runWalletJobs(dbOf(svc), at(30, 5), null, CATALOG); // tried again: still short, no second message
     expect(await balanceOf(svc, walletId)).toBe('10');
     expect(await term(sub.subscriptionId)).toMatchObject({ period_end: at(30), fee_state: 'DUE', renewals: 0 });
     expect(await active(acc)).toEqual([]); // the first period's buckets expired; nothing new
-    const notes = await dbOf(svc).query(`select kind, message from notification where billing_account_id = $1 and kind = 'BUNDLE_NOT_RENEWED'`, [acc]);
-    expect(notes).toEqual([{ kind: 'BUNDLE_NOT_RENEWED', message: 'Your bundle could not be renewed: it costs 15.00 EUR and your balance is 10.00 EUR. Top up to renew it.' }]);
-    expect(await outboxOf(EVENTS.bundleRenewalFailed.subject, sub.subscriptionId)).toHaveLength(1);
+    const notes = await dbOf(svc).query(`select kind, message from notification where billing_account_id = $1 and kind = 'BUNDLE_FEE_DUE'`, [acc]);
+    expect(notes).toEqual([{ kind: 'BUNDLE_FEE_DUE', message: 'Your bundle costs 15.00 EUR and your balance is 10.00 EUR: top up and it starts within a minute.' }]);
+    expect(await outboxOf(EVENTS.bundleFeeDue.subject, sub.subscriptionId)).toHaveLength(1);
 
     await topup(svc, acc, '10.00');
     await runWalletJobs(dbOf(svc), at(33), null, CATALOG);
@@ -102,6 +102,37 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
       ['data', '10240', at(33).toISOString()],
       ['voice', '60000', at(33).toISOString()],
     ]);
+  });
+
+  it('a prepaid bundle is paid before its first allowances: a balance short of the fee gets none until a top-up, however often the event comes', async () => {
+    const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '5.00' });
+    const sub = subscription(acc);
+    for (let i = 0; i < 2; i++) await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0));
+    expect(await active(acc)).toEqual([]);
+    expect(await balanceOf(svc, walletId)).toBe('5');
+    expect(await term(sub.subscriptionId)).toMatchObject({ fee_state: 'DUE', renewals: 0 });
+    expect(await outboxOf(EVENTS.bundleFeeDue.subject, sub.subscriptionId)).toEqual([expect.objectContaining({ fee: { amount: '15.000000', currency: 'EUR' }, balance: { amount: '5.000000', currency: 'EUR' } })]);
+
+    await topup(svc, acc, '20.00');
+    await runWalletJobs(dbOf(svc), at(0, 2), null, CATALOG);
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0)); // the event once more: nothing
+    expect(await balanceOf(svc, walletId)).toBe('10');
+    expect((await active(acc)).map((b) => [b.allowanceId, b.validFrom, b.validTo]).sort()).toEqual([
+      ['data', at(0, 2).toISOString(), at(30, 2).toISOString()],
+      ['voice', at(0, 2).toISOString(), at(30, 2).toISOString()],
+    ]);
+  });
+
+  it('a prepaid bundle that starts later (an end-of-cycle plan change) is paid and granted when it starts', async () => {
+    const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '20.00' });
+    const sub = subscription(acc, { status: 'SCHEDULED', startsAt: at(20).toISOString() });
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0));
+    await runWalletJobs(dbOf(svc), at(19), null, CATALOG);
+    expect(await balanceOf(svc, walletId)).toBe('20');
+    expect(await active(acc)).toEqual([]);
+    await runWalletJobs(dbOf(svc), at(20, 1), null, CATALOG);
+    expect(await balanceOf(svc, walletId)).toBe('5');
+    expect((await active(acc)).map((b) => [b.allowanceId, b.validFrom]).sort()).toEqual([['data', at(20).toISOString()], ['voice', at(20).toISOString()]]);
   });
 
   it('a postpaid plan renews its allowances without touching the balance (invoicing bills the fee); periods missed while the job was down are skipped', async () => {
@@ -130,7 +161,7 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     await runWalletJobs(dbOf(svc), at(21), null, CATALOG);
     expect(await active(acc)).toEqual([]);
     await runWalletJobs(dbOf(svc), at(31), null, CATALOG);
-    expect(await balanceOf(svc, walletId)).toBe('50');
+    expect(await balanceOf(svc, walletId)).toBe('35');
     expect(await term(sub.subscriptionId)).toMatchObject({ renewals: 0 });
     expect(await active(acc)).toEqual([]);
   });

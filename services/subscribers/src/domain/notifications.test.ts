@@ -24,10 +24,10 @@ describe('customer notifications', () => {
     expect(composeMessage('SOMETHING_NEW', { period: '2026-11' }).content).toBe('Notice SOMETHING_NEW for 2026-11.');
   });
 
-  it('tells the line whose prepaid bundle its balance could not renew', () => {
-    const r = triggerFromEvent('bundleRenewalFailed', { id: 'e', type: 'BalanceThresholdEvent', data: { billingAccountId: 'acc_1', lineId: 'lin_1', fee: { amount: '15.000000', currency: 'EUR' }, balance: { amount: '10', currency: 'EUR' } } });
-    expect('trigger' in r && r.trigger).toMatchObject({ lineId: 'lin_1', template: 'BUNDLE_NOT_RENEWED' });
-    expect('trigger' in r && composeMessage(r.trigger.template, r.trigger.params).content).toBe('Your bundle could not be renewed: it costs 15.00 EUR and your balance is 10.00 EUR. Top up and it renews at once.');
+  it('tells the line whose prepaid bundle its balance could not pay for', () => {
+    const r = triggerFromEvent('bundleFeeDue', { id: 'e', type: 'BalanceThresholdEvent', data: { billingAccountId: 'acc_1', lineId: 'lin_1', fee: { amount: '15.000000', currency: 'EUR' }, balance: { amount: '10', currency: 'EUR' } } });
+    expect('trigger' in r && r.trigger).toMatchObject({ lineId: 'lin_1', template: 'BUNDLE_FEE_DUE' });
+    expect('trigger' in r && composeMessage(r.trigger.template, r.trigger.params).content).toBe('Your bundle costs 15.00 EUR and your balance is 10.00 EUR: top up and it starts within a minute.');
   });
 
   it("sends on the rule's channel to the line's number, and to the webhook when one is registered", () => {

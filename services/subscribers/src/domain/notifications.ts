@@ -1,7 +1,7 @@
 /**
  * What to tell a customer, and on which channels, when another service reports something they
  * should know: a usage threshold (from a plan's `notify` rule), a low or used-up balance, an
- * allowance about to expire, a prepaid bundle its balance could not renew. Pure: the consumer feeds it events and the customer's preferences.
+ * allowance about to expire, a prepaid bundle its balance could not pay for. Pure: the consumer feeds it events and the customer's preferences.
  */
 import { dec } from '@ledgerline/contracts';
 
@@ -47,7 +47,7 @@ const money = (v: unknown): string => {
 };
 
 /** Builds the trigger for an event kind we notify about, or null (with the reason) when it cannot. */
-export function triggerFromEvent(kind: 'usageNotification' | 'balanceLow' | 'balanceDepleted' | 'bucketExpiring' | 'bundleRenewalFailed', event: EventLike): { trigger: NotificationTrigger } | { invalid: string } {
+export function triggerFromEvent(kind: 'usageNotification' | 'balanceLow' | 'balanceDepleted' | 'bucketExpiring' | 'bundleFeeDue', event: EventLike): { trigger: NotificationTrigger } | { invalid: string } {
   const d = (event.data ?? {}) as Data;
   const billingAccountId = str(d.billingAccountId);
   if (!billingAccountId) return { invalid: 'data.billingAccountId is missing' };
@@ -76,8 +76,8 @@ export function triggerFromEvent(kind: 'usageNotification' | 'balanceLow' | 'bal
       return { trigger: { ...base, lineId: null, template: 'LOW_BALANCE', preferredChannel: null, params: { balance: money(d.balance), threshold: money(d.threshold) } } };
     case 'balanceDepleted':
       return { trigger: { ...base, lineId: null, template: 'BALANCE_DEPLETED', preferredChannel: null, params: { balance: money(d.balance) } } };
-    case 'bundleRenewalFailed':
-      return { trigger: { ...base, lineId: str(d.lineId), template: 'BUNDLE_NOT_RENEWED', preferredChannel: null, params: { fee: money(d.fee), balance: money(d.balance) } } };
+    case 'bundleFeeDue':
+      return { trigger: { ...base, lineId: str(d.lineId), template: 'BUNDLE_FEE_DUE', preferredChannel: null, params: { fee: money(d.fee), balance: money(d.balance) } } };
     case 'bucketExpiring':
       return {
         trigger: {
@@ -108,8 +108,8 @@ export function composeMessage(template: string, p: Record<string, string>): { s
       return { subject: `Offer: ${p.offerName}`, content: `Running low? Add ${p.offerName} for ${p.price}. Accept it in the app before ${p.expiresAt}.` };
     case 'UPSELL_REMINDER':
       return { subject: `Last chance: ${p.offerName}`, content: `Your offer of ${p.offerName} for ${p.price} expires at ${p.expiresAt}.` };
-    case 'BUNDLE_NOT_RENEWED':
-      return { subject: 'Your bundle was not renewed', content: `Your bundle could not be renewed: it costs ${p.fee} and your balance is ${p.balance}. Top up and it renews at once.` };
+    case 'BUNDLE_FEE_DUE':
+      return { subject: 'Top up for your bundle', content: `Your bundle costs ${p.fee} and your balance is ${p.balance}: top up and it starts within a minute.` };
     case 'ALLOWANCE_EXPIRING':
       return { subject: `Your ${p.allowance} allowance expires soon`, content: `Your ${p.allowance} allowance (${p.remaining} left) expires on ${p.validTo}.` };
     default:

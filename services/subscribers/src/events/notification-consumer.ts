@@ -9,7 +9,7 @@ const NOTIFYING_EVENTS = {
   balanceLow: EVENTS.balanceLow,
   balanceDepleted: EVENTS.balanceDepleted,
   bucketExpiring: EVENTS.bucketExpiring,
-  bundleRenewalFailed: EVENTS.bundleRenewalFailed,
+  bundleFeeDue: EVENTS.bundleFeeDue,
 } as const;
 
 /**

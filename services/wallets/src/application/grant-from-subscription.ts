@@ -6,6 +6,7 @@ import { periodEndOf } from '../domain/allowance-period';
 import { grantBucket } from './buckets';
 import { openWallet, walletById } from './wallets';
 import { trackSubscription } from './subscription-terms';
+import { markFeeDue, payPeriodFee, periodFeeOf } from './period-fee';
 
 const DAY = 86_400_000;
 
@@ -15,8 +16,10 @@ export type GrantSubject = Pick<SubscriptionData, 'subscriptionId' | 'billingAcc
 /**
  * The allowances of a new subscription become buckets for its first period (PERIOD validity: until
  * the end of the allowance period, see `periodEndOf`; `{days}` as written), and the subscription
- * is tracked so the renewal job grants the next periods. Unlimited allowances are granted their
- * fair-use cap. Idempotent: a redelivered event grants nothing.
+ * is tracked so the renewal job grants the next periods. A prepaid plan with a recurring fee takes
+ * the first period's fee from the balance first; when it does not cover it nothing is granted
+ * until a top-up does (see period-fee.ts). Unlimited allowances are granted their fair-use cap.
+ * Idempotent: a redelivered event takes and grants nothing more.
  */
 export async function grantFromSubscription(sql: Sql, d: SubscriptionData, terms: PlanTerms, now: Date): Promise<number> {
   const opened = await openWallet(sql, { billingAccountId: d.billingAccountId, currency: d.currency, paymentMode: d.paymentMode, now });
@@ -27,6 +30,23 @@ export async function grantFromSubscription(sql: Sql, d: SubscriptionData, terms
   }
   const start = new Date(d.startsAt);
   await trackSubscription(sql, d, terms, now);
+  const term = { subscription_id: d.subscriptionId, billing_account_id: d.billingAccountId, line_id: d.lineId, payment_mode: d.paymentMode, currency: d.currency };
+  if (!periodFeeOf(term, terms).isZero()) {
+    // A prepaid bundle is paid before its allowances are given. Once the renewal job has the
+    // subscription (it renewed it, or waits for a top-up) a redelivered event leaves it alone.
+    const [row] = await sql.query<{ fee_state: string | null; renewals: number }>(`select fee_state, renewals from subscription_term where subscription_id = $1 for update`, [d.subscriptionId]);
+    if (!row || row.renewals > 0 || row.fee_state === 'DUE') return 0;
+    // One that starts later (an end-of-cycle plan change) is paid and granted by the job when it starts.
+    if (start > now) {
+      await sql.query(`update subscription_term set period_end = period_start where subscription_id = $1`, [d.subscriptionId]);
+      return 0;
+    }
+    const payment = await payPeriodFee(sql, term, terms, start, now);
+    if (!payment.paid) {
+      await markFeeDue(sql, term, payment, start, false, now);
+      return 0;
+    }
+  }
   return grantAllowances(sql, d, terms, start, periodEndOf(start, terms.recurringFee?.period), now);
 }
 

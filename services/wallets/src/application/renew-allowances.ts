@@ -1,15 +1,13 @@
-import { Decimal, deterministicId } from '@ledgerline/contracts';
+import { Decimal } from '@ledgerline/contracts';
 import type { Logger } from '@ledgerline/platform';
 import type { Db, Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import type { CatalogClient, PlanTerms } from '../adapters/catalog-client';
-import { covers, periodEndOf, rolloverOf } from '../domain/allowance-period';
+import { periodEndOf, rolloverOf } from '../domain/allowance-period';
 import { fmt } from '../domain/charging';
-import { accountId, newTxId, postTransactions } from './ledger';
-import { BUCKET_SELECT, grantBucket, insertNotifications, type BucketRow } from './buckets';
+import { BUCKET_SELECT, grantBucket, type BucketRow } from './buckets';
 import { allowanceGrantKey, grantAllowances } from './grant-from-subscription';
-import { emitBalanceEvents } from './balance-events';
-import { walletOf } from './wallets';
+import { markFeeDue, payPeriodFee, periodFeeOf } from './period-fee';
 import type { SubscriptionTermRow } from './subscription-terms';
 
 export type RenewalOutcome = 'RENEWED' | 'FEE_NOT_COVERED' | 'NOT_DUE';
@@ -25,10 +23,9 @@ export async function renewDueAllowances(db: Db, catalog: CatalogClient, now: Da
   const due = await db.query<{ subscription_id: string; plan_version_id: string }>(
     `select subscription_id, plan_version_id from subscription_term
       where status in ('ACTIVE', 'SCHEDULED') and period_end <= $1 and (ends_at is null or ends_at > period_end)
-        and (fee_state is null or fee_state <> 'DUE' or updated_at <= $2)
-      order by period_end limit $3`,
-    // A renewal refused for want of balance is tried again at most once a minute.
-    [now, new Date(now.getTime() - 60_000), limit],
+        and (fee_state is distinct from 'DUE' or retry_at <= $1)
+      order by period_end limit $2`,
+    [now, limit],
   );
   const plans = new Map<string, PlanTerms | null>();
   for (const row of due) {
@@ -68,33 +65,12 @@ export async function renewSubscription(sql: Sql, subscriptionId: string, terms:
   while (periodEndOf(start, feePeriod, anchor) <= now) start = periodEndOf(start, feePeriod, anchor);
   const end = periodEndOf(start, feePeriod, anchor);
 
-  const wallet = await walletOf(sql, term.billing_account_id, term.currency, true);
-  const fee = term.payment_mode === 'PREPAID' && terms.recurringFee ? new Decimal(terms.recurringFee.amount) : new Decimal(0);
-  if (fee.greaterThan(0)) {
-    if (!wallet) return 'NOT_DUE';
-    const balance = new Decimal(wallet.balance);
-    if (!covers(balance, new Decimal(wallet.overdraft_limit), fee)) {
-      if (term.fee_state !== 'DUE') await tellNotRenewed(sql, term, fee, balance, now);
-      await sql.query(`update subscription_term set fee_state = 'DUE', updated_at = $2 where subscription_id = $1`, [subscriptionId, now]);
-      return 'FEE_NOT_COVERED';
-    }
-    const txId = newTxId();
-    await postTransactions(sql, [{
-      id: txId,
-      idempotencyKey: `RENEWAL:${subscriptionId}:${start.toISOString()}`,
-      kind: 'RECURRING_FEE',
-      billingAccountId: term.billing_account_id,
-      reference: subscriptionId,
-      entries: [
-        { accountId: wallet.id, unit: term.currency, amount: fee.negated() },
-        { accountId: accountId(term.billing_account_id, 'REVENUE', term.currency), unit: term.currency, amount: fee },
-      ],
-    }], now);
-    await emitBalanceEvents(sql, now, [{
-      walletId: wallet.id, billingAccountId: wallet.billing_account_id, currency: wallet.currency, paymentMode: wallet.payment_mode,
-      lowBalanceThreshold: wallet.low_balance_threshold === null ? null : new Decimal(wallet.low_balance_threshold), before: balance, after: balance.minus(fee), cause: txId,
-    }], []);
+  const payment = await payPeriodFee(sql, term, terms, start, now);
+  if (!payment.paid) {
+    await markFeeDue(sql, term, payment, term.period_end, term.fee_state === 'DUE', now);
+    return 'FEE_NOT_COVERED';
   }
+  const fee = periodFeeOf(term, terms);
 
   const subject = { subscriptionId, billingAccountId: term.billing_account_id, lineId: term.line_id, planVersionId: term.plan_version_id };
   const rolled: { allowanceId: string; quantity: string }[] = [];
@@ -120,15 +96,4 @@ export async function renewSubscription(sql: Sql, subscriptionId: string, terms:
     periodStart: start.toISOString(), periodEnd: end.toISOString(), fee: fee.greaterThan(0) ? { amount: fmt(fee), currency: term.currency } : null, allowancesGranted: granted, rollover: rolled,
   })]);
   return 'RENEWED';
-}
-
-async function tellNotRenewed(sql: Sql, term: SubscriptionTermRow, fee: Decimal, balance: Decimal, now: Date): Promise<void> {
-  const period = term.period_end.toISOString();
-  await insertNotifications(sql, [{
-    id: deterministicId('message', 'BUNDLE_NOT_RENEWED', term.subscription_id, period), billingAccountId: term.billing_account_id, walletId: null, bucketId: null, kind: 'BUNDLE_NOT_RENEWED',
-    message: `Your bundle could not be renewed: it costs ${fee.toFixed(2)} ${term.currency} and your balance is ${balance.toFixed(2)} ${term.currency}. Top up to renew it.`,
-  }], now);
-  await insertOutbox(sql, [eventRow('bundleRenewalFailed', term.subscription_id, [term.subscription_id, period], now, {
-    subscriptionId: term.subscription_id, billingAccountId: term.billing_account_id, lineId: term.line_id, fee: { amount: fmt(fee), currency: term.currency }, balance: { amount: fmt(balance), currency: term.currency }, periodEnded: period,
-  })]);
 }

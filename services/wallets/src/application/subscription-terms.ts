@@ -19,6 +19,8 @@ export interface SubscriptionTermRow {
   anchor_at: Date;
   /** DUE: the last renewal found the prepaid balance short of the fee; retried on every pass. */
   fee_state: string | null;
+  /** When a DUE fee is tried again (a top-up brings it forward). */
+  retry_at: Date | null;
   renewals: number;
   updated_at: Date;
 }

@@ -2,6 +2,7 @@ import { Decimal, badInput, isCurrencyCode } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { accountId, newTxId, findTransaction, postTransactions, replayOrConflict, requestHash, type AccountKind } from './ledger';
+import { feeDueCanRetry } from './period-fee';
 import { positiveAmount, requireWallet } from './wallets';
 import { fmt } from '../domain/charging';
 
@@ -65,6 +66,7 @@ export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { k
   const outcome = { ...result, id };
   await postTransactions(sql, [{ ...tx, id, outcome }], c.now);
   await insertOutbox(sql, [eventRow('balanceTopup', wallet.id, [id], c.now, outcome)]);
+  await feeDueCanRetry(sql, wallet.billing_account_id, c.now);
   return { ...outcome, createdAt: c.now, created: true };
 }
 

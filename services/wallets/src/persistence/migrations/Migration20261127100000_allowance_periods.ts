@@ -3,7 +3,8 @@ import { PortableMigration, type Knex } from '@ledgerline/platform';
 /**
  * Subscriptions as wallets sees them (from subscribers' events), with the allowance period each
  * is in: the renewal job grants the next period's buckets when one ends (prepaid: after taking the
- * recurring fee from the balance) and stops at the subscription's end.
+ * recurring fee from the balance; `retry_at` paces the retries of a fee the balance did not cover)
+ * and stops at the subscription's end.
  */
 export class Migration20261127100000_allowance_periods extends PortableMigration {
   protected override statements(_knex: Knex): string[] {
@@ -22,6 +23,7 @@ export class Migration20261127100000_allowance_periods extends PortableMigration
         period_end timestamptz not null,
         anchor_at timestamptz not null,
         fee_state varchar(16) null,
+        retry_at timestamptz null,
         renewals integer not null default 0,
         updated_at timestamptz not null
       )`,

@@ -1,0 +1,74 @@
+import { Decimal, deterministicId } from '@ledgerline/contracts';
+import type { Sql } from '../persistence/sql';
+import { eventRow, insertOutbox } from '../persistence/sql';
+import type { PlanTerms } from '../adapters/catalog-client';
+import { covers } from '../domain/allowance-period';
+import { fmt } from '../domain/charging';
+import { accountId, findTransaction, newTxId, postTransactions } from './ledger';
+import { insertNotifications } from './buckets';
+import { emitBalanceEvents } from './balance-events';
+import { walletOf } from './wallets';
+import type { SubscriptionTermRow } from './subscription-terms';
+
+type Term = Pick<SubscriptionTermRow, 'subscription_id' | 'billing_account_id' | 'line_id' | 'payment_mode' | 'currency'>;
+
+/** What a period of this subscription costs its prepaid balance (postpaid: invoicing bills the fee). */
+export function periodFeeOf(term: Pick<Term, 'payment_mode'>, terms: PlanTerms): Decimal {
+  return term.payment_mode === 'PREPAID' && terms.recurringFee ? new Decimal(terms.recurringFee.amount) : new Decimal(0);
+}
+
+/**
+ * Takes the recurring fee of the period starting at `start` from the prepaid balance (ledger:
+ * wallet → revenue, key `RENEWAL:<subscription>:<start>`, with the low-balance events a charge
+ * would raise), or reports that the balance and its overdraft do not cover it. Paid already
+ * (the same key): nothing more is taken.
+ */
+export async function payPeriodFee(sql: Sql, term: Term, terms: PlanTerms, start: Date, now: Date): Promise<{ paid: true } | { paid: false; fee: Decimal; balance: Decimal }> {
+  const fee = periodFeeOf(term, terms);
+  const key = `RENEWAL:${term.subscription_id}:${start.toISOString()}`;
+  if (fee.isZero() || (await findTransaction(sql, key))) return { paid: true };
+  const wallet = await walletOf(sql, term.billing_account_id, term.currency, true);
+  const balance = new Decimal(wallet?.balance ?? 0);
+  if (!wallet || !covers(balance, new Decimal(wallet.overdraft_limit), fee)) return { paid: false, fee, balance };
+  const txId = newTxId();
+  await postTransactions(sql, [{
+    id: txId,
+    idempotencyKey: key,
+    kind: 'RECURRING_FEE',
+    billingAccountId: term.billing_account_id,
+    reference: term.subscription_id,
+    entries: [
+      { accountId: wallet.id, unit: term.currency, amount: fee.negated() },
+      { accountId: accountId(term.billing_account_id, 'REVENUE', term.currency), unit: term.currency, amount: fee },
+    ],
+  }], now);
+  await emitBalanceEvents(sql, now, [{
+    walletId: wallet.id, billingAccountId: wallet.billing_account_id, currency: wallet.currency, paymentMode: wallet.payment_mode,
+    lowBalanceThreshold: wallet.low_balance_threshold === null ? null : new Decimal(wallet.low_balance_threshold), before: balance, after: balance.minus(fee), cause: txId,
+  }], []);
+  return { paid: true };
+}
+
+/**
+ * A period the balance could not pay: nothing is granted, the subscription is due from now on
+ * (the renewal job tries again each minute, and at its next pass after a top-up, and starts the
+ * period when the balance covers it), and the customer is told once per period (`periodKey`).
+ */
+export async function markFeeDue(sql: Sql, term: Term, unpaid: { fee: Decimal; balance: Decimal }, periodKey: Date, alreadyDue: boolean, now: Date): Promise<void> {
+  // Tried again in a minute, or at the next job pass after a top-up (see `feeDueCanRetry`).
+  await sql.query(`update subscription_term set fee_state = 'DUE', period_end = least(period_end, $2), retry_at = $3, updated_at = $2 where subscription_id = $1`, [term.subscription_id, now, new Date(now.getTime() + 60_000)]);
+  if (alreadyDue) return;
+  const { fee, balance } = unpaid;
+  await insertNotifications(sql, [{
+    id: deterministicId('message', 'BUNDLE_FEE_DUE', term.subscription_id, periodKey.toISOString()), billingAccountId: term.billing_account_id, walletId: null, bucketId: null, kind: 'BUNDLE_FEE_DUE',
+    message: `Your bundle costs ${fee.toFixed(2)} ${term.currency} and your balance is ${balance.toFixed(2)} ${term.currency}: top up and it starts within a minute.`,
+  }], now);
+  await insertOutbox(sql, [eventRow('bundleFeeDue', term.subscription_id, [term.subscription_id, periodKey.toISOString()], now, {
+    subscriptionId: term.subscription_id, billingAccountId: term.billing_account_id, lineId: term.line_id, fee: { amount: fmt(fee), currency: term.currency }, balance: { amount: fmt(balance), currency: term.currency }, period: periodKey.toISOString(),
+  })]);
+}
+
+/** A top-up: the account's bundles waiting for their fee are tried at the next job pass. */
+export async function feeDueCanRetry(sql: Sql, billingAccountId: string, now: Date): Promise<void> {
+  await sql.query(`update subscription_term set retry_at = $2 where billing_account_id = $1 and fee_state = 'DUE' and retry_at > $2`, [billingAccountId, now]);
+}
