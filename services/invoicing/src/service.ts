@@ -2,6 +2,7 @@ import { entityLoader, groupLoader, type Em, type ServiceDefinition } from '@led
 import { CreditNote, CreditNoteLine, entities, Invoice, InvoiceLine, Payment } from './persistence/entities';
 import { migrations } from './persistence/migrations';
 import { resolvers } from './graphql/resolvers';
+import { SubscribersAutopayTokens } from './ports/autopay-tokens';
 import { SandboxPaymentProvider } from './adapters/payment-provider';
 import { CatalogClient } from './application/plans';
 import { startConsumer } from './events/consumer';
@@ -28,6 +29,7 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
     payments: options.deps?.payments ?? new SandboxPaymentProvider(),
     dunning: options.deps?.dunning ?? null,
     policy: options.deps?.policy ?? DEFAULT_DUNNING_POLICY,
+    autopayTokens: options.deps?.autopayTokens !== undefined ? options.deps.autopayTokens : SubscribersAutopayTokens.fromEnv(),
   };
   let nudge: () => void = () => undefined;
   let nudgeCollections: () => void = () => undefined;

@@ -3,6 +3,7 @@ import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/
 import { SandboxPaymentProvider } from '../src/adapters/payment-provider';
 import { createInvoicingService } from '../src/service';
 import type { DunningPolicy, DunningStarter } from '../src/ports/dunning';
+import type { AutopayTokens } from '../src/ports/autopay-tokens';
 
 const plan = (file: string) => JSON.parse(fs.readFileSync(new URL(`../../../catalog/plans/${file}.json`, import.meta.url), 'utf8'));
 
@@ -20,11 +21,11 @@ export interface Harness {
   gqlError(query: string, variables?: Record<string, unknown>): Promise<{ code: string; reason: string; field?: string }>;
 }
 
-export async function startHarness(now: string, opts: { consume?: boolean; runBillRuns?: boolean; collections?: boolean; dunning?: DunningStarter; policy?: DunningPolicy } = {}): Promise<Harness> {
+export async function startHarness(now: string, opts: { consume?: boolean; runBillRuns?: boolean; collections?: boolean; dunning?: DunningStarter; policy?: DunningPolicy; autopayTokens?: AutopayTokens } = {}): Promise<Harness> {
   const clock = new ManualClock(new Date(now));
   const payments = new SandboxPaymentProvider();
-  const { dunning, policy, ...rest } = opts;
-  const svc = await startServiceForTest(createInvoicingService({ deps: { payments, catalog: null, dunning: dunning ?? null, ...(policy ? { policy } : {}) }, collections: false, ...rest }), { clock });
+  const { dunning, policy, autopayTokens, ...rest } = opts;
+  const svc = await startServiceForTest(createInvoicingService({ deps: { payments, catalog: null, dunning: dunning ?? null, autopayTokens: autopayTokens ?? null, ...(policy ? { policy } : {}) }, collections: false, ...rest }), { clock });
   const gql = async <T>(query: string, variables?: Record<string, unknown>): Promise<T> => {
     const r = await svc.request<T>(query, variables);
     if (r.errors?.length) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);

@@ -59,6 +59,13 @@ describe('family account with three lines on a shared plan', () => {
     const read = await gql(`query($id: ID!) { billingAccount(id: $id) { autopay creditLimit { amount currency } customer { id } childAccounts { id } lines { msisdn status } oneOffCharges { kind reason amount { amount currency } } } }`, { id: accountId });
     expect(read.billingAccount.lines).toHaveLength(3);
     expect(read.billingAccount.autopay).toBe(true);
+    // Partners read the account event: it says autopay, never the token; invoicing asks for it as SYSTEM.
+    const opened = await h.rows<{ payload: string }>(`select payload from outbox where subject = 'billing.subscribers.billingaccount.created' and payload like $1`, [`%${accountId}%`]);
+    expect(JSON.parse(opened[0]!.payload).data).toMatchObject({ billingAccountId: accountId, autopay: true });
+    expect(opened[0]!.payload).not.toContain('tok_visa_4Xk29fLq');
+    const TOKEN = 'query($id: ID!) { autopayToken(billingAccountId: $id) }';
+    expect((await h.subscribers.request<any>(TOKEN, { id: accountId }, { role: 'SYSTEM', subject: 'invoicing', scopes: [] })).data).toEqual({ autopayToken: 'tok_visa_4Xk29fLq' });
+    expect((await h.subscribers.request<any>(TOKEN, { id: accountId }, { role: 'ADMIN', subject: 'ops', scopes: [] })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN'); // not even an ADMIN
     expect(read.billingAccount.childAccounts).toHaveLength(1);
     expect(read.billingAccount.oneOffCharges).toEqual(Array(3).fill({ kind: 'CHARGE', reason: 'ACTIVATION_FEE', amount: { amount: '9.99', currency: 'EUR' } }));
 

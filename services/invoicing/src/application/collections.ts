@@ -2,7 +2,9 @@
 //  1. Autopay: an account with a payment-provider token on file is charged what the invoice still
 //     owes, once per invoice (an `autopay_attempt` row per invoice, the provider call and the
 //     payment keyed `autopay:<invoiceId>`, so a second run or a restart never charges twice).
-//     A decline is recorded and leaves the invoice unpaid; dunning takes over.
+//     The token is asked of subscribers when the account event said there is one (it never
+//     travels on the event bus), or was registered here. A decline, or no token after all, is
+//     recorded and leaves the invoice unpaid; dunning takes over.
 //  2. Dunning: an overdue invoice that still owes money (autopay, if any, tried already) gets
 //     its dunning workflow, id `dunning-<invoiceId>` (so once, whatever happens). The workflow
 //     holds while a dispute covers the amount, stops on payment in full and restores the lines.
@@ -12,11 +14,13 @@ import type { Em } from '@ledgerline/platform';
 import type { PaymentProvider } from '../adapters/payment-provider';
 import { outstanding } from '../domain/lifecycle';
 import type { DunningPolicy, DunningStarter } from '../ports/dunning';
+import type { AutopayTokens } from '../ports/autopay-tokens';
 import { recordPayment } from './payments';
 import { rows, sql } from './sql';
 
 export interface CollectionsDeps {
   payments: PaymentProvider;
+  autopayTokens: AutopayTokens | null;
   dunning: DunningStarter | null;
   policy: DunningPolicy;
 }
@@ -34,18 +38,26 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
   const warn = opts.warn ?? (() => undefined);
   const out: CollectionsOutcome = { autopaid: [], declined: [], dunningStarted: [] };
 
-  const due = await rows<{ id: string; billing_account_id: string; autopay_token: string }>(
+  const due = await rows<{ id: string; billing_account_id: string; autopay_token: string | null }>(
     fork(),
     `select i.id, i.billing_account_id, a.autopay_token from invoice i
        join billing_account a on a.id = i.billing_account_id
        left join autopay_attempt t on t.invoice_id = i.id
-      where i.state in ('SENT', 'PARTIALLY_PAID') and i.voided_at is null and i.due_date <= ? and a.autopay_token is not null and t.invoice_id is null
+      where i.state in ('SENT', 'PARTIALLY_PAID') and i.voided_at is null and i.due_date <= ? and (a.autopay_token is not null or a.autopay) and t.invoice_id is null
       order by i.due_date, i.id limit ?`,
     [now, limit],
   );
+  const noToken = (inv: { id: string; billing_account_id: string }) =>
+    fork().transactional((em) => sql(em as Em)('autopay_attempt').insert({ invoice_id: inv.id, billing_account_id: inv.billing_account_id, state: 'NO_TOKEN', attempted_at: now }).onConflict('invoice_id').ignore());
   for (const inv of due) {
     try {
-      const outcome = await fork().transactional((em) => autopay(em as Em, inv.id, inv.autopay_token, deps.payments, now));
+      const token = inv.autopay_token ?? (deps.autopayTokens ? await deps.autopayTokens.tokenOf(inv.billing_account_id) : null);
+      if (!token) {
+        await noToken(inv);
+        warn(null, `invoice ${inv.id}: the account has autopay but no token could be found; dunning takes over`);
+        continue;
+      }
+      const outcome = await fork().transactional((em) => autopay(em as Em, inv.id, token, deps.payments, now));
       if (outcome === 'SUCCEEDED') out.autopaid.push(inv.id);
     } catch (error) {
       if (error instanceof DomainError && error.code === 'PAYMENT_DECLINED') {
@@ -67,7 +79,7 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
        left join autopay_attempt t on t.invoice_id = i.id
       where i.state in ${OPEN} and i.voided_at is null and i.due_date <= ? and i.dunning_started_at is null
         and i.total - i.amount_paid - i.amount_credited > 0
-        and (a.autopay_token is null or t.invoice_id is not null)
+        and ((a.autopay_token is null and not a.autopay) or t.invoice_id is not null)
       order by i.due_date, i.id limit ?`,
     [now, limit],
   );

@@ -23,8 +23,10 @@ export interface RegisterAccountCommand {
   roundingMode?: RoundingMode | null;
   series?: string | null;
   paymentTermsDays?: number | null;
-  /** Payment-provider token for autopay (a token, never a card number). */
+  /** Payment-provider token for autopay (a token, never a card number), registered here directly. */
   autopayToken?: string | null;
+  /** A token is on file at subscribers (its account event says so): the due-date job asks for it. */
+  autopay?: boolean | null;
   now: Date;
 }
 
@@ -53,6 +55,7 @@ export async function registerBillingAccount(em: Em, c: RegisterAccountCommand):
     series: c.series ?? 'INV',
     payment_terms_days: c.paymentTermsDays ?? 14,
     autopay_token: c.autopayToken ?? null,
+    autopay: Boolean(c.autopay) || c.autopayToken != null,
     status: 'ACTIVE',
     created_at: c.now,
   };
@@ -71,6 +74,7 @@ export async function registerBillingAccount(em: Em, c: RegisterAccountCommand):
       bill_cycle_day: k.raw('excluded.bill_cycle_day'),
       timezone: k.raw('excluded.timezone'),
       autopay_token: k.raw('coalesce(excluded.autopay_token, billing_account.autopay_token)'),
+      autopay: k.raw('excluded.autopay or billing_account.autopay'),
     });
   return c.billingAccountId;
 }

@@ -31,8 +31,9 @@ export async function applyMessages(em: Em, messages: { subject: string; data: U
     }
     const event = parseCloudEvent(text);
     if (m.subject === EVENTS.billingAccountCreated.subject) {
-      const d = event.data as { billingAccountId: string; customerId: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; billCycleDay: number; timezone: string; paymentTermsDays?: number; autopayToken?: string | null };
-      await registerBillingAccount(em, { ...d, autopayToken: d.autopayToken ?? null, now });
+      const d = event.data as { billingAccountId: string; customerId: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; billCycleDay: number; timezone: string; paymentTermsDays?: number; autopay?: boolean };
+      // The token is not on the event (partners read it): only that there is one.
+      await registerBillingAccount(em, { ...d, autopay: d.autopay === true, autopayToken: null, now });
     } else if (m.subject === EVENTS.subscriptionCreated.subject || m.subject === EVENTS.subscriptionChanged.subject) {
       const d = event.data as SubscriptionData & { effectiveAt?: string };
       // A plan change takes effect when the event says (or at the event's time).

@@ -75,9 +75,8 @@ export async function openBillingAccount(em: Em, c: OpenBillingAccountCommand): 
       paymentTermsDays: account.paymentTermsDays,
       timezone: account.timezone,
       creditLimit: account.creditLimit,
+      // Partners read this event: the token itself stays here; invoicing asks for it (as SYSTEM) when it charges.
       autopay: Boolean(account.autopayToken),
-      // Invoicing charges it on the due date (autopay). A provider token, never a card number.
-      autopayToken: account.autopayToken ?? null,
     },
   });
   await em.flush();

@@ -105,6 +105,10 @@ const lineChange = (kind: LineChangeCommand['kind']) => async (_: unknown, a: In
 export const resolvers = {
   ...scalarResolvers,
   Query: {
+    async autopayToken(_: unknown, a: { billingAccountId: string }, ctx: SubscribersContext) {
+      requireSystem(ctx);
+      return (await ctx.em.fork().findOne(BillingAccount, { id: a.billingAccountId }))?.autopayToken ?? null;
+    },
     customer: async (_: unknown, a: { id: string }, ctx: SubscribersContext) => visibleCustomer(ctx, await ctx.customers.load(a.id)),
     async customers(_: unknown, a: PageArgs & { filter?: { kind?: string; namePrefix?: string } }, ctx: SubscribersContext) {
       requireStaff(ctx.caller, 'list customers');
