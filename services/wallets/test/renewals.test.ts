@@ -112,11 +112,15 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     expect(await balanceOf(svc, walletId)).toBe('5');
     expect(await term(sub.subscriptionId)).toMatchObject({ fee_state: 'DUE', renewals: 0 });
     expect(await outboxOf(EVENTS.bundleFeeDue.subject, sub.subscriptionId)).toEqual([expect.objectContaining({ fee: { amount: '15.000000', currency: 'EUR' }, balance: { amount: '5.000000', currency: 'EUR' } })]);
+    const PERIODS = `query($r: [_Any!]!) { _entities(representations: $r) { ... on BillingAccount { allowancePeriods { subscriptionId lineId feeDue renewals periodEnd } } } }`;
+    const periods = async () => (await gql(svc, PERIODS, { r: [{ __typename: 'BillingAccount', id: acc }] }))._entities[0].allowancePeriods;
+    expect(await periods()).toEqual([{ subscriptionId: sub.subscriptionId, lineId: sub.lineId, feeDue: true, renewals: 0, periodEnd: T0.toISOString() }]);
 
     await topup(svc, acc, '20.00');
     await runWalletJobs(dbOf(svc), at(0, 2), null, CATALOG);
     await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0)); // the event once more: nothing
     expect(await balanceOf(svc, walletId)).toBe('10');
+    expect(await periods()).toEqual([{ subscriptionId: sub.subscriptionId, lineId: sub.lineId, feeDue: false, renewals: 1, periodEnd: at(30, 2).toISOString() }]);
     expect((await active(acc)).map((b) => [b.allowanceId, b.validFrom, b.validTo]).sort()).toEqual([
       ['data', at(0, 2).toISOString(), at(30, 2).toISOString()],
       ['voice', at(0, 2).toISOString(), at(30, 2).toISOString()],

@@ -1,4 +1,4 @@
-import { Decimal, deterministicId } from '@ledgerline/contracts';
+import { Decimal, deterministicId, minorUnits } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import type { PlanTerms } from '../adapters/catalog-client';
@@ -61,7 +61,7 @@ export async function markFeeDue(sql: Sql, term: Term, unpaid: { fee: Decimal; b
   const { fee, balance } = unpaid;
   await insertNotifications(sql, [{
     id: deterministicId('message', 'BUNDLE_FEE_DUE', term.subscription_id, periodKey.toISOString()), billingAccountId: term.billing_account_id, walletId: null, bucketId: null, kind: 'BUNDLE_FEE_DUE',
-    message: `Your bundle costs ${fee.toFixed(2)} ${term.currency} and your balance is ${balance.toFixed(2)} ${term.currency}: top up and it starts within a minute.`,
+    message: `Your bundle costs ${fee.toFixed(minorUnits(term.currency))} ${term.currency} and your balance is ${balance.toFixed(minorUnits(term.currency))} ${term.currency}: top up and it starts within a minute.`,
   }], now);
   await insertOutbox(sql, [eventRow('bundleFeeDue', term.subscription_id, [term.subscription_id, periodKey.toISOString()], now, {
     subscriptionId: term.subscription_id, billingAccountId: term.billing_account_id, lineId: term.line_id, fee: { amount: fmt(fee), currency: term.currency }, balance: { amount: fmt(balance), currency: term.currency }, period: periodKey.toISOString(),

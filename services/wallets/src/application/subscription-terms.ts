@@ -53,3 +53,8 @@ export async function endSubscriptionBuckets(sql: Sql, subscriptionId: string, e
   );
   return rows.length;
 }
+
+/** The account's subscriptions as wallets renews them, newest first. */
+export async function subscriptionTermsOf(sql: Sql, billingAccountId: string): Promise<SubscriptionTermRow[]> {
+  return sql.query<SubscriptionTermRow>(`select * from subscription_term where billing_account_id = $1 order by starts_at desc, subscription_id`, [billingAccountId]);
+}

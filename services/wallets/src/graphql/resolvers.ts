@@ -14,6 +14,7 @@ import { setAutoTopup } from '../application/auto-topup-settings';
 import { closeReservation, reservationById, reserve, type ReservationRow } from '../application/reservations';
 import { headroom } from '../domain/charging';
 import { budgetOf, setBudget, type BudgetRow } from '../application/budget';
+import { subscriptionTermsOf, type SubscriptionTermRow } from '../application/subscription-terms';
 import { requireAccount, requireRowAccount, requireStaff } from './authorization';
 
 export type WalletsContext = RequestContext;
@@ -146,6 +147,17 @@ export const resolvers = {
       await requireAccount(db(ctx), ctx.caller, account.id, 'read the budget of this account');
       return (await budgetOf(db(ctx), account.id))[0] ?? null;
     },
+    allowancePeriods: async (account: { id: string }, _: unknown, ctx: WalletsContext) =>
+      (await requireAccount(db(ctx), ctx.caller, account.id, 'read the allowance periods of this account'), subscriptionTermsOf(db(ctx), account.id)),
+  },
+  AllowancePeriod: {
+    subscriptionId: (t: SubscriptionTermRow) => t.subscription_id,
+    lineId: (t: SubscriptionTermRow) => t.line_id,
+    planVersionId: (t: SubscriptionTermRow) => t.plan_version_id,
+    periodStart: (t: SubscriptionTermRow) => t.period_start,
+    periodEnd: (t: SubscriptionTermRow) => t.period_end,
+    feeDue: (t: SubscriptionTermRow) => t.fee_state === 'DUE',
+    endsAt: (t: SubscriptionTermRow) => t.ends_at,
   },
   Wallet: {
     __resolveReference: async (ref: { id: string }, ctx: WalletsContext) => requireRowAccount(db(ctx), ctx.caller, await walletById(db(ctx), ref.id), 'read this wallet'),
