@@ -106,7 +106,8 @@ export async function eventually<T>(read: () => Promise<T>, what: string, timeou
 /**
  * Waits until the usage service knows a line and its plan (it learns them from subscribers'
  * events): a record sent before that is rejected as LINE_UNKNOWN, which is right for the service
- * but makes a test that records usage right after `addLine` race the event.
+ * but makes a test that records usage right after `addLine` race the event. The line's plan must
+ * have allowances (they are what shows that usage has the plan).
  */
 export async function usageKnowsLine(system: System, lineId: string): Promise<void> {
   await eventually(async () => {
