@@ -78,7 +78,7 @@ describe('applying charges', () => {
     for (const c of charges) await js.publish(WORK_SUBJECTS.chargeRequested, JSON.stringify(c), { msgID: c.chargeId });
     // A redelivered charge (a new message id, same chargeId) changes nothing.
     await js.publish(WORK_SUBJECTS.chargeRequested, JSON.stringify(charges[0]), { msgID: `${charges[0]!.chargeId}-again` });
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 45_000;
     while (results.size < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     sub.unsubscribe();
     expect(results.size).toBe(40);

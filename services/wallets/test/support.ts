@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createWalletsService } from '../src/service';
@@ -21,7 +22,11 @@ export async function expectInvariants(svc: TestService): Promise<void> {
 }
 
 let n = 0;
-export const uniq = (p: string) => `${p}_${Date.now().toString(36)}_${(n++).toString(36)}`;
+/**
+ * An id no other test process makes: test files run side by side on one NATS server, whose
+ * duplicate window drops a second message with the same id (a charge id from another file).
+ */
+export const uniq = (p: string) => `${p}_${Date.now().toString(36)}_${(n++).toString(36)}_${randomBytes(4).toString('hex')}`;
 
 export async function gql<T = any>(svc: TestService, query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const res = await svc.request<T>(query, variables);
