@@ -116,14 +116,18 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     const periods = async () => (await gql(svc, PERIODS, { r: [{ __typename: 'BillingAccount', id: acc }] }))._entities[0].allowancePeriods;
     expect(await periods()).toEqual([{ subscriptionId: sub.subscriptionId, lineId: sub.lineId, feeDue: true, renewals: 0, periodEnd: T0.toISOString() }]);
 
+    // Tried again a minute after it was refused, not before…
+    await runWalletJobs(dbOf(svc), at(0, 0.5), null, CATALOG);
+    expect(await term(sub.subscriptionId)).toMatchObject({ fee_state: 'DUE', renewals: 0 });
+    // …unless a top-up comes first: then at the next pass.
     await topup(svc, acc, '20.00');
-    await runWalletJobs(dbOf(svc), at(0, 2), null, CATALOG);
+    await runWalletJobs(dbOf(svc), at(0, 0.5), null, CATALOG);
     await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0)); // the event once more: nothing
     expect(await balanceOf(svc, walletId)).toBe('10');
-    expect(await periods()).toEqual([{ subscriptionId: sub.subscriptionId, lineId: sub.lineId, feeDue: false, renewals: 1, periodEnd: at(30, 2).toISOString() }]);
+    expect(await periods()).toEqual([{ subscriptionId: sub.subscriptionId, lineId: sub.lineId, feeDue: false, renewals: 1, periodEnd: at(30, 0.5).toISOString() }]);
     expect((await active(acc)).map((b) => [b.allowanceId, b.validFrom, b.validTo]).sort()).toEqual([
-      ['data', at(0, 2).toISOString(), at(30, 2).toISOString()],
-      ['voice', at(0, 2).toISOString(), at(30, 2).toISOString()],
+      ['data', at(0, 0.5).toISOString(), at(30, 0.5).toISOString()],
+      ['voice', at(0, 0.5).toISOString(), at(30, 0.5).toISOString()],
     ]);
   });
 
