@@ -62,7 +62,7 @@ describe('recordUsage', () => {
     expect(dec(u.spend).eq('21.2')).toBe(true);
     expect(u.totals).toEqual([{ usageType: 'DATA', quantity: '11300', events: 3 }]);
 
-    const thresholds = (await db.query(`select payload from outbox where subject = $1`, [EVENTS.usageThresholdReached.subject])).rows.map((r) => JSON.parse(r.payload).data);
+    const thresholds = (await db.query(`select payload from outbox where subject = $1 order by seq`, [EVENTS.usageThresholdReached.subject])).rows.map((r) => JSON.parse(r.payload).data);
     expect(thresholds.map((t) => t.threshold).sort()).toEqual(['0.5', '0.8', '1']);
     // The plan's own rules: at 80 % it notifies the customer and starts the data-boost upsell.
     const third = first.results[2].id;
@@ -71,9 +71,9 @@ describe('recordUsage', () => {
     expect(trace.chargeStatus).toBe('PENDING');
     expect(trace.ratingTrace.rules.map((r: { rule: string }) => r.rule)).toEqual(expect.arrayContaining(['data-bundle', 'notify-data-80', 'offer-data-boost-at-80']));
     expect(trace.ratingTrace).toMatchObject({ allowanceId: 'data', planVersionId: 'plv_prepaid', chargedUnits: '3000' });
-    const notices = (await db.query(`select payload from outbox where subject = $1`, [EVENTS.usageNotificationRequested.subject])).rows.map((r) => JSON.parse(r.payload).data.template);
+    const notices = (await db.query(`select payload from outbox where subject = $1 order by seq`, [EVENTS.usageNotificationRequested.subject])).rows.map((r) => JSON.parse(r.payload).data.template);
     expect(notices.sort()).toEqual(['DATA_50_PERCENT', 'DATA_80_PERCENT']);
-    const offers = (await db.query(`select payload from outbox where subject = $1`, [EVENTS.usageOfferTriggered.subject])).rows.map((r) => JSON.parse(r.payload).data);
+    const offers = (await db.query(`select payload from outbox where subject = $1 order by seq`, [EVENTS.usageOfferTriggered.subject])).rows.map((r) => JSON.parse(r.payload).data);
     expect(offers).toMatchObject([{ lineId: 'lin_pre', offerCode: 'DATA_BOOST_5GB' }]);
   });
 

@@ -51,14 +51,14 @@ describe('shared (pool) allowances', () => {
     expect(byEvent).toEqual({ a1: ['20480', '0'], b1: ['10240', '0'], b2: ['10240', '0'], c1: ['10240', '51.2'], a2: ['0', '1'] });
 
     // 50 / 80 / 100 % of the pool, each once, for the account (not per line).
-    const thresholds = (await db.query(`select payload from outbox where subject = $1`, [EVENTS.usageThresholdReached.subject])).rows.map((r) => JSON.parse(r.payload));
+    const thresholds = (await db.query(`select payload from outbox where subject = $1 order by seq`, [EVENTS.usageThresholdReached.subject])).rows.map((r) => JSON.parse(r.payload));
     const pool = thresholds.filter((e) => e.data.billingAccountId === account);
     expect(pool.map((e) => [e.subject, e.data.allowanceId, e.data.threshold, e.data.shared, e.data.lineId])).toEqual([
       [account, 'family-data', '0.5', true, lines[1]],
       [account, 'family-data', '0.8', true, lines[1]],
       [account, 'family-data', '1', true, lines[2]],
     ]);
-    const notices = (await db.query(`select payload from outbox where subject = $1`, [EVENTS.usageNotificationRequested.subject])).rows.map((r) => JSON.parse(r.payload)).filter((e) => e.data.billingAccountId === account);
+    const notices = (await db.query(`select payload from outbox where subject = $1 order by seq`, [EVENTS.usageNotificationRequested.subject])).rows.map((r) => JSON.parse(r.payload)).filter((e) => e.data.billingAccountId === account);
     expect(new Set(notices.map((e) => e.data.template)).size).toBe(notices.length);
 
     const lineView = await svc.request(LINE_USAGE, { reps: lines.map((id) => ({ __typename: 'Line', id })) });

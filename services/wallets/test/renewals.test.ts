@@ -40,7 +40,7 @@ const buckets = async (acc: string): Promise<BucketView[]> =>
 const active = async (acc: string) => (await buckets(acc)).filter((b) => b.status === 'ACTIVE');
 const term = async (subscriptionId: string) => (await dbOf(svc).query(`select period_start, period_end, fee_state, renewals from subscription_term where subscription_id = $1`, [subscriptionId]))[0];
 const outboxOf = async (subject: string, subscriptionId: string) =>
-  (await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1`, [subject])).map((r) => JSON.parse(r.payload).data).filter((d) => d.subscriptionId === subscriptionId);
+  (await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1 order by seq`, [subject])).map((r) => JSON.parse(r.payload).data).filter((d) => d.subscriptionId === subscriptionId);
 
 describe('allowance periods: renewal, recurring fee, rollover and the end of a subscription', () => {
   it('a prepaid bundle renews at the end of its period: the fee is taken once, the allowances are granted again, and half the unused data rolls over and is drawn first', async () => {
