@@ -80,7 +80,11 @@ describe('wallets features, end to end', () => {
     const BUCKETS = 'query($id: ID!) { billingAccount(id: $id) { buckets { allowanceId } wallets { balance { amount } } } }';
     expect(ok(await system.graphql(BUCKETS, { id: owner.accountId })).billingAccount.buckets).toEqual([]);
 
-    ok(await system.graphql('mutation($i: TopupBalanceInput!) { topupBalance(input: $i) { wallet { id } } }', { i: { billingAccountId: owner.accountId, amount: { amount: '15.00', currency: 'EUR' }, idempotencyKey: `e2e-fee-${owner.accountId}`, reference: 'e2e' } }));
+    // The starter pack (4.95) waits for the top-up too, and is paid first.
+    const DUE = 'query($id: ID!) { billingAccount(id: $id) { dueCharges { reason amount { amount } } } }';
+    expect(await eventually(async () => ok(await system.graphql(DUE, { id: owner.accountId })).billingAccount.dueCharges[0], 'the starter pack to be due')).toEqual({ reason: 'ACTIVATION_FEE', amount: { amount: '4.95' } });
+    ok(await system.graphql('mutation($i: TopupBalanceInput!) { topupBalance(input: $i) { wallet { id } } }', { i: { billingAccountId: owner.accountId, amount: { amount: '19.95', currency: 'EUR' }, idempotencyKey: `e2e-fee-${owner.accountId}`, reference: 'e2e' } }));
+    expect(ok(await system.graphql(DUE, { id: owner.accountId })).billingAccount.dueCharges).toEqual([]);
     const started = await eventually(async () => {
       const a = ok(await system.graphql(BUCKETS, { id: owner.accountId })).billingAccount;
       return a.buckets.length === 3 ? a : null;
@@ -99,7 +103,8 @@ describe('wallets features, end to end', () => {
     const first = await eventually(async () => ((await bucketsOf()).length === 3 ? bucketsOf() : null), "the bundle's three allowances");
     // 30 days: the bundle's recurring fee period.
     for (const b of first) expect(new Date(b.validTo).getTime() - new Date(b.validFrom).getTime()).toBe(30 * 86_400_000);
-    expect(ok(await system.graphql(WALLET_OF, { a: owner.accountId })).walletOf.balance.amount).toBe('5');
+    // 20.00 - the bundle's 15.00 - the starter pack's 4.95.
+    await eventually(async () => (ok(await system.graphql(WALLET_OF, { a: owner.accountId })).walletOf.balance.amount === '0.05' ? true : null), 'the bundle fee and the starter pack taken');
 
     // The bundle's fee is not prorated: the change to pay-as-you-go takes effect at the end of the bill cycle.
     const change = ok(await system.graphql('mutation($i: ChangePlanInput!) { changePlan(input: $i) { order { status } preview { timing effectiveAt } } }', { i: { lineId, planCode: 'PREPAID_PAYG', idempotencyKey: `e2e-change-${lineId}` } })).changePlan;

@@ -3,6 +3,7 @@ import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { accountId, newTxId, findTransaction, postTransactions, replayOrConflict, requestHash, type AccountKind } from './ledger';
 import { feeDueCanRetry } from './period-fee';
+import { settleDueCharges } from './one-off-charges';
 import { positiveAmount, requireWallet } from './wallets';
 import { fmt } from '../domain/charging';
 
@@ -34,6 +35,7 @@ export function checkKey(key: string, field = 'input.idempotencyKey'): void {
 /**
  * Credits a wallet (TM Forum TopupBalance) from a funding source: the payment clearing account
  * (card recharge, bank transfer) or voucher clearing. One ledger transaction per idempotency key.
+ * The same transaction then pays the account's due one-off charges (see one-off-charges.ts).
  */
 export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { kind: string; contra: AccountKind; channel: string }): Promise<TopupResult> {
   checkKey(c.idempotencyKey);
@@ -66,6 +68,8 @@ export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { k
   const outcome = { ...result, id };
   await postTransactions(sql, [{ ...tx, id, outcome }], c.now);
   await insertOutbox(sql, [eventRow('balanceTopup', wallet.id, [id], c.now, outcome)]);
+  // What the balance owes comes first: due one-off charges now, then bundles waiting for their fee.
+  await settleDueCharges(sql, wallet.billing_account_id, wallet.currency, c.now);
   await feeDueCanRetry(sql, wallet.billing_account_id, c.now);
   return { ...outcome, createdAt: c.now, created: true };
 }

@@ -1,6 +1,6 @@
 import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
 import { BILLING_STREAM, EVENTS, RPC, WORK_SUBJECTS, parseCloudEvent } from '@ledgerline/contracts';
-import type { ChargeRequest, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
+import type { ChargeRequest, OneOffChargeData, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
 import { deliverFrom, type ServiceRuntime } from '@ledgerline/platform';
 import type { Db } from '../persistence/sql';
 import { applyCharges } from '../application/apply-charges';
@@ -9,6 +9,7 @@ import { closeMany, reserveMany, type CloseRequest } from '../application/reserv
 import { GroupCommit } from '../application/group-commit';
 import { grantFromSubscription } from '../application/grant-from-subscription';
 import { endSubscriptionBuckets, trackSubscription } from '../application/subscription-terms';
+import { applyOneOffCharge } from '../application/one-off-charges';
 import type { CatalogClient } from '../adapters/catalog-client';
 import { startAutoTopup, type AutoTopupRequestedData } from '../application/auto-topup-recharge'; // wallets-features
 import { depsOf } from '../deps'; // wallets-features
@@ -101,7 +102,8 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
     }, stopped),
   );
 
-  // Subscribers' events: open the wallet of a new account; grant the allowances of a new subscription; follow its changes.
+  // Subscribers' events: open the wallet of a new account; grant the allowances of a new subscription; follow its changes;
+  // take a prepaid account's one-off fees.
   loops.push(
     pullLoop(runtime, durable('subscribers'), 'billing.subscribers.>', { ...opts, batchSize: 50 }, async (msgs) => {
       for (const m of msgs) {
@@ -122,6 +124,11 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
             if (terms) await trackSubscription(sql, d, terms, now);
             if (d.endsAt) await endSubscriptionBuckets(sql, d.subscriptionId, new Date(d.endsAt));
           });
+        } else if (m.subject === EVENTS.oneOffChargeCreated.subject) {
+          // A prepaid account's one-off fee comes out of its balance (postpaid: invoicing bills it).
+          const d = event.data as OneOffChargeData;
+          const outcome = await db.tx((sql) => applyOneOffCharge(sql, d, now));
+          if (outcome === 'INVALID') runtime.logger.error({ chargeId: d?.chargeId }, 'one-off charge event without a usable account, amount or currency; skipped');
         }
       }
     }, stopped),

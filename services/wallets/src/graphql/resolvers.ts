@@ -15,6 +15,7 @@ import { closeReservation, reservationById, reserve, type ReservationRow } from 
 import { headroom } from '../domain/charging';
 import { budgetOf, setBudget, type BudgetRow } from '../application/budget';
 import { subscriptionTermsOf, type SubscriptionTermRow } from '../application/subscription-terms';
+import { openDueCharges, type DueChargeRow } from '../application/one-off-charges';
 import { requireAccount, requireRowAccount, requireStaff } from './authorization';
 
 export type WalletsContext = RequestContext;
@@ -149,6 +150,13 @@ export const resolvers = {
     },
     allowancePeriods: async (account: { id: string }, _: unknown, ctx: WalletsContext) =>
       (await requireAccount(db(ctx), ctx.caller, account.id, 'read the allowance periods of this account'), subscriptionTermsOf(db(ctx), account.id)),
+    dueCharges: async (account: { id: string }, _: unknown, ctx: WalletsContext) =>
+      (await requireAccount(db(ctx), ctx.caller, account.id, 'read the due charges of this account'), openDueCharges(db(ctx), account.id)),
+  },
+  DueCharge: {
+    lineId: (d: DueChargeRow) => d.line_id,
+    amount: (d: DueChargeRow) => money(d.amount, d.currency),
+    createdAt: (d: DueChargeRow) => d.created_at,
   },
   AllowancePeriod: {
     subscriptionId: (t: SubscriptionTermRow) => t.subscription_id,

@@ -5,6 +5,7 @@ import { Migration20261126100000_ledger_hot_path } from './Migration202611261000
 import { Migration20261126100100_ledger_account_fillfactor } from './Migration20261126100100_ledger_account_fillfactor';
 import { Migration20261126200000_budgets_ownership } from './Migration20261126200000_budgets_ownership';
 import { Migration20261127100000_allowance_periods } from './Migration20261127100000_allowance_periods';
+import { Migration20261129000000_due_charges } from './Migration20261129000000_due_charges';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -14,4 +15,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126100100_ledger_account_fillfactor', class: Migration20261126100100_ledger_account_fillfactor },
   { name: 'Migration20261126200000_budgets_ownership', class: Migration20261126200000_budgets_ownership },
   { name: 'Migration20261127100000_allowance_periods', class: Migration20261127100000_allowance_periods },
+  { name: 'Migration20261129000000_due_charges', class: Migration20261129000000_due_charges },
 ];

@@ -1,0 +1,132 @@
+import { Decimal, deterministicId, isDecimalString, minorUnits, type OneOffChargeData } from '@ledgerline/contracts';
+import type { Sql } from '../persistence/sql';
+import { covers } from '../domain/allowance-period';
+import { fmt } from '../domain/charging';
+import { accountId, findTransaction, newTxId, postTransactions, type NewTransaction } from './ledger';
+import { insertNotifications } from './buckets';
+import { emitBalanceEvents } from './balance-events';
+import { walletOf, type WalletRow } from './wallets';
+import { chargeKey } from './apply-charges';
+
+/**
+ * One-off charges and credits of PREPAID accounts (subscribers' `oneoffcharge.created`: the
+ * starter-pack fee at activation, an add-on bought from the balance); a postpaid account's are
+ * invoicing's, on its next bill. A charge is taken from the balance (ledger: wallet → revenue)
+ * under the key `CHARGE:<chargeId>`: an add-on already paid from the balance when it was ordered
+ * used that key, so it is not taken twice, and a redelivered event takes nothing more. A charge
+ * the balance (and its overdraft) does not cover waits as a due charge, the customer is told
+ * once, and the next top-up pays it before anything else (see `settleDueCharges`). A credit goes
+ * to the balance.
+ */
+export type OneOffOutcome = 'TAKEN' | 'CREDITED' | 'DUE' | 'ALREADY' | 'NOT_PREPAID' | 'INVALID';
+
+export async function applyOneOffCharge(sql: Sql, d: OneOffChargeData, now: Date): Promise<OneOffOutcome> {
+  if (!d || typeof d.chargeId !== 'string' || typeof d.billingAccountId !== 'string' || !isDecimalString(d.amount) || typeof d.currency !== 'string') return 'INVALID';
+  const wallet = await walletOf(sql, d.billingAccountId, d.currency, true);
+  if (!wallet || wallet.payment_mode !== 'PREPAID') return 'NOT_PREPAID';
+  const amount = new Decimal(d.amount);
+  if (amount.isZero()) return 'INVALID';
+  if (await findTransaction(sql, chargeKey(d.chargeId))) return 'ALREADY';
+  const balance = new Decimal(wallet.balance);
+  if (amount.isNegative()) {
+    await take(sql, wallet, [{ id: d.chargeId, lineId: d.lineId, reason: d.reason, amount }], balance, now);
+    return 'CREDITED';
+  }
+  const [open] = await sql.query<{ settled_at: Date | null }>(`select settled_at from due_charge where id = $1`, [d.chargeId]);
+  if (open) return 'DUE';
+  if (covers(balance, new Decimal(wallet.overdraft_limit), amount)) {
+    await take(sql, wallet, [{ id: d.chargeId, lineId: d.lineId, reason: d.reason, amount }], balance, now);
+    return 'TAKEN';
+  }
+  await sql.query(
+    `insert into due_charge (id, billing_account_id, line_id, reason, description, amount, currency, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (id) do nothing`,
+    [d.chargeId, d.billingAccountId, d.lineId ?? null, d.reason, String(d.description ?? d.reason), fmt(amount), wallet.currency, now],
+  );
+  const digits = minorUnits(wallet.currency);
+  await insertNotifications(sql, [{
+    id: deterministicId('message', 'CHARGE_DUE', d.chargeId), billingAccountId: d.billingAccountId, walletId: wallet.id, bucketId: null, kind: 'CHARGE_DUE',
+    message: `${d.description ?? d.reason}: ${amount.toFixed(digits)} ${wallet.currency} is due and your balance is ${balance.toFixed(digits)} ${wallet.currency}; your next top-up pays it first.`,
+  }], now);
+  return 'DUE';
+}
+
+/**
+ * Pays the account's due charges from its balance, oldest first, while the balance covers the
+ * next one (a top-up calls this in its own transaction, after crediting). Returns how many it paid.
+ */
+export async function settleDueCharges(sql: Sql, billingAccountId: string, currency: string, now: Date): Promise<number> {
+  const due = await sql.query<{ id: string; line_id: string | null; reason: string; amount: string }>(
+    `select id, line_id, reason, amount::text from due_charge where billing_account_id = $1 and currency = $2 and settled_at is null order by created_at, id`,
+    [billingAccountId, currency],
+  );
+  if (due.length === 0) return 0;
+  const wallet = await walletOf(sql, billingAccountId, currency, true);
+  if (!wallet) return 0;
+  const balance = new Decimal(wallet.balance);
+  const overdraft = new Decimal(wallet.overdraft_limit);
+  const paying: Charge[] = [];
+  let left = balance;
+  for (const c of due) {
+    const amount = new Decimal(c.amount);
+    if (!covers(left, overdraft, amount)) break;
+    left = left.minus(amount);
+    paying.push({ id: c.id, lineId: c.line_id, reason: c.reason, amount });
+  }
+  if (paying.length === 0) return 0;
+  const txIds = await take(sql, wallet, paying, balance, now);
+  await sql.query(
+    `update due_charge d set settled_at = $2, transaction_id = t.tx from unnest($1::text[], $3::text[]) as t(id, tx) where d.id = t.id`,
+    [paying.map((c) => c.id), now, txIds],
+  );
+  return paying.length;
+}
+
+export interface DueChargeRow {
+  id: string;
+  billing_account_id: string;
+  line_id: string | null;
+  reason: string;
+  description: string;
+  amount: string;
+  currency: string;
+  created_at: Date;
+}
+
+/** The account's charges still waiting for a top-up, oldest first. */
+export async function openDueCharges(sql: Sql, billingAccountId: string): Promise<DueChargeRow[]> {
+  return sql.query<DueChargeRow>(
+    `select id, billing_account_id, line_id, reason, description, amount::text, currency, created_at from due_charge where billing_account_id = $1 and settled_at is null order by created_at, id`,
+    [billingAccountId],
+  );
+}
+
+interface Charge {
+  id: string;
+  lineId: string | null;
+  reason: string;
+  /** Positive: taken from the balance; negative: credited to it. */
+  amount: Decimal;
+}
+
+/** Ledger transactions (wallet ↔ revenue), one per charge, and the balance events of the change. */
+async function take(sql: Sql, wallet: WalletRow, charges: Charge[], before: Decimal, now: Date): Promise<string[]> {
+  const txs: NewTransaction[] = charges.map((c) => ({
+    id: newTxId(),
+    idempotencyKey: chargeKey(c.id),
+    kind: c.amount.isNegative() ? 'ONE_OFF_CREDIT' : 'ONE_OFF_CHARGE',
+    billingAccountId: wallet.billing_account_id,
+    reference: c.lineId,
+    outcome: { chargeId: c.id, reason: c.reason, amount: fmt(c.amount), currency: wallet.currency },
+    entries: [
+      { accountId: wallet.id, unit: wallet.currency, amount: c.amount.negated() },
+      { accountId: accountId(wallet.billing_account_id, 'REVENUE', wallet.currency), unit: wallet.currency, amount: c.amount },
+    ],
+  }));
+  await postTransactions(sql, txs, now);
+  const after = charges.reduce((b, c) => b.minus(c.amount), before);
+  await emitBalanceEvents(sql, now, [{
+    walletId: wallet.id, billingAccountId: wallet.billing_account_id, currency: wallet.currency, paymentMode: wallet.payment_mode,
+    lowBalanceThreshold: wallet.low_balance_threshold === null ? null : new Decimal(wallet.low_balance_threshold), before, after, cause: txs[txs.length - 1]!.id!,
+  }], []);
+  return txs.map((t) => t.id!);
+}
