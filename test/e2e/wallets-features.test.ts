@@ -51,6 +51,9 @@ describe('wallets features, end to end', () => {
   it('postpaid credit limit and one pooled shared allowance come from subscribers; a budget is visible on the account', async () => {
     const family = await account('POSTPAID', 'The Schmidts', { creditLimit: '300.00' });
     expect(ok(await system.graphql(WALLET_OF, { a: family.accountId })).walletOf.creditLimit).toEqual({ amount: '300' });
+    // An agent raises it in subscribers later; charging follows.
+    ok(await system.graphql('mutation($i: UpdateBillingAccountInput!) { updateBillingAccount(input: $i) { changed } }', { i: { billingAccountId: family.accountId, creditLimit: '500.00' } }));
+    await eventually(async () => (ok(await system.graphql(WALLET_OF, { a: family.accountId })).walletOf.creditLimit?.amount === '500' ? true : null), 'the new credit limit in wallets');
     for (const msisdn of [freshMsisdn(), freshMsisdn(), freshMsisdn()]) {
       ok(await system.graphql('mutation($i: AddLineInput!) { addLine(input: $i) { line { id } } }', { i: { billingAccountId: family.accountId, msisdn, planCode: 'FAMILY_SHARE_50GB' } }));
     }

@@ -177,6 +177,18 @@ export interface WalletSessionReply {
   error?: { code: string; message: string };
 }
 
+/** `data` of `billingAccountChanged`: the account's terms after the change, and which of them changed. */
+export interface BillingAccountChangedData {
+  billingAccountId: string;
+  paymentMode: 'PREPAID' | 'POSTPAID';
+  currency: string;
+  /** Decimal string; null: no credit limit. */
+  creditLimit: string | null;
+  /** Whether a payment-provider token is on file (the token stays in subscribers). */
+  autopay: boolean;
+  changed: ('creditLimit' | 'autopay')[];
+}
+
 /** `data` of `oneOffChargeCreated`: one item for invoicing to put on the account's next bill. */
 export interface OneOffChargeData {
   chargeId: string;

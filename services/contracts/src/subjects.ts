@@ -21,6 +21,7 @@ export const EVENTS = {
   planRetired: event('catalog', 'plan', 'retired', 'ProductOfferingStateChangeEvent', 'A plan was retired; existing subscriptions keep their pinned version.'),
   customerCreated: event('subscribers', 'customer', 'created', 'CustomerCreateEvent', 'A customer was created.'),
   billingAccountCreated: event('subscribers', 'billingaccount', 'created', 'BillingAccountCreateEvent', 'A billing account was opened.'),
+  billingAccountChanged: event('subscribers', 'billingaccount', 'changed', 'BillingAccountAttributeValueChangeEvent', "A billing account's credit limit or autopay changed; data is BillingAccountChangedData (whether a token is on file, never the token)."),
   lineStateChanged: event('subscribers', 'line', 'statechanged', 'ServiceStateChangeEvent', 'A line moved in its lifecycle.'),
   subscriptionCreated: event('subscribers', 'subscription', 'created', 'ProductCreateEvent', 'A line was subscribed to a plan version.'),
   subscriptionChanged: event('subscribers', 'subscription', 'changed', 'ProductAttributeValueChangeEvent', 'A subscription changed plan version, add-ons or status.'),

@@ -72,4 +72,27 @@ describe('autopay with the token kept by subscribers', () => {
     expect((await h.gql<any>(JOB)).runDueDateJob).toEqual({ autopaid: 0, declined: 0, dunningStarted: 0 });
     expect(asked.filter((a) => a === 'acc_tok_sub')).toHaveLength(1);
   });
+
+  it('follows billingaccount.changed: autopay turned on later is charged on the due date, turned off goes to dunning', async () => {
+    tokens.set('acc_ap_on', 'tok_mc_later');
+    tokens.set('acc_ap_off', 'tok_visa_removed');
+    await accountEvent('acc_ap_on', false);
+    await accountEvent('acc_ap_off', true);
+    for (const [acc, autopay] of [['acc_ap_on', true], ['acc_ap_off', false]] as const) {
+      const data = { billingAccountId: acc, paymentMode: 'POSTPAID', currency: 'EUR', creditLimit: null, autopay, changed: ['autopay'] };
+      await h.svc.runtime.messaging.js.publish(EVENTS.billingAccountChanged.subject, JSON.stringify(createCloudEvent({ source: 'ledgerline/subscribers', type: EVENTS.billingAccountChanged.type, subject: acc, time: new Date('2026-08-02T00:00:00Z'), data, key: [acc, String(autopay)] })));
+      await subscribe(h, acc, `sub_${acc}`, 'postpaid20', '2026-08-01T00:00:00Z');
+    }
+    const flag = async (acc: string) => (await h.svc.runtime.orm.em.fork().getConnection().execute('select autopay from billing_account where id = ?', [acc]))[0]?.autopay;
+    await waitFor(async () => (await flag('acc_ap_on')) === true && (await flag('acc_ap_off')) === false);
+    const invoices = new Map<string, any>();
+    for (const acc of ['acc_ap_on', 'acc_ap_off']) invoices.set(acc, await waitFor(async () => (await h.gql<any>(CLOSE, { i: { billingAccountId: acc, ...SEP } }).catch(() => null))?.closeBillingPeriod.billingPeriod.invoice ?? null));
+
+    started.length = 0;
+    h.clock.set(new Date('2026-10-09T09:00:00Z'));
+    expect((await h.gql<any>(JOB)).runDueDateJob).toEqual({ autopaid: 1, declined: 0, dunningStarted: 1 });
+    expect([...h.payments.charges.values()].filter((c) => c.req.paymentMethodToken === 'tok_mc_later').map((c) => c.req.idempotencyKey)).toEqual([`autopay:${invoices.get('acc_ap_on').id}`]);
+    expect([...h.payments.charges.values()].some((c) => c.req.paymentMethodToken === 'tok_visa_removed')).toBe(false);
+    expect(started.map((s) => s.billingAccountId)).toEqual(['acc_ap_off']);
+  });
 });

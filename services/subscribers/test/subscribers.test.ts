@@ -313,3 +313,58 @@ describe('order steps under retries', () => {
     expect((await gqlError(STEP('failOrder'), { i: { orderId: placed.order.id, failureCode: 'X' } })).extensions).toMatchObject({ code: 'CONFLICT', reason: 'ORDER_ILLEGAL_TRANSITION' });
   });
 });
+
+describe('changing an account: credit limit and autopay', () => {
+  const UPDATE = `mutation($i: UpdateBillingAccountInput!) { updateBillingAccount(input: $i) { billingAccount { id autopay creditLimit { amount } } changed } }`;
+  const TOKEN = 'query($id: ID!) { autopayToken(billingAccountId: $id) }';
+  const SYSTEM = { role: 'SYSTEM' as const, subject: 'invoicing', scopes: [] };
+  const changedEvents = async (accountId: string) =>
+    (await h.rows<{ payload: string }>(`select payload from outbox where subject = 'billing.subscribers.billingaccount.changed' and payload like $1 order by seq`, [`%${accountId}%`])).map((r) => r.payload);
+
+  it('staff change the credit limit, the customer their autopay token; each change is one event that never carries the token', async () => {
+    const { customerId, accountId } = await family();
+    const me = { role: 'CUSTOMER' as const, subject: customerId, customerId, scopes: [] };
+
+    expect((await gql(UPDATE, { i: { billingAccountId: accountId, creditLimit: '450.00' } })).updateBillingAccount).toEqual({ billingAccount: { id: accountId, autopay: true, creditLimit: { amount: '450.00' } }, changed: ['creditLimit'] });
+    // The same limit again changes nothing and tells nobody.
+    expect((await gql(UPDATE, { i: { billingAccountId: accountId, creditLimit: '450' } })).updateBillingAccount.changed).toEqual([]);
+    // The customer pays with a new card (a new token); only staff touch the limit.
+    expect((await h.subscribers.request<any>(UPDATE, { i: { billingAccountId: accountId, autopayToken: 'tok_mc_9Hd72kPq' } }, me)).data.updateBillingAccount.changed).toEqual(['autopay']);
+    expect((await h.subscribers.request<any>(UPDATE, { i: { billingAccountId: accountId, creditLimit: '5000' } }, me)).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
+    expect((await h.subscribers.request<any>(TOKEN, { id: accountId }, SYSTEM)).data).toEqual({ autopayToken: 'tok_mc_9Hd72kPq' });
+    // ...and turns autopay off.
+    expect((await h.subscribers.request<any>(UPDATE, { i: { billingAccountId: accountId, autopayToken: null } }, me)).data.updateBillingAccount).toEqual({ billingAccount: { id: accountId, autopay: false, creditLimit: { amount: '450.00' } }, changed: ['autopay'] });
+    expect((await h.subscribers.request<any>(TOKEN, { id: accountId }, SYSTEM)).data).toEqual({ autopayToken: null });
+
+    const events = await changedEvents(accountId);
+    expect(events.map((p) => JSON.parse(p).data)).toEqual([
+      { billingAccountId: accountId, paymentMode: 'POSTPAID', currency: 'EUR', creditLimit: '450', autopay: true, changed: ['creditLimit'] },
+      { billingAccountId: accountId, paymentMode: 'POSTPAID', currency: 'EUR', creditLimit: '450', autopay: true, changed: ['autopay'] },
+      { billingAccountId: accountId, paymentMode: 'POSTPAID', currency: 'EUR', creditLimit: '450', autopay: false, changed: ['autopay'] },
+    ]);
+    for (const p of events) expect(p).not.toMatch(/tok_/);
+
+    // Someone else's account is not the customer's to change.
+    const other = await family();
+    expect((await h.subscribers.request<any>(UPDATE, { i: { billingAccountId: other.accountId, autopayToken: 'tok_mc_9Hd72kPq' } }, me)).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
+    expect((await h.subscribers.request<any>(TOKEN, { id: other.accountId }, SYSTEM)).data).toEqual({ autopayToken: 'tok_visa_4Xk29fLq' });
+  });
+
+  it('refuses a card number, a negative limit and a limit on a prepaid account, naming the field and changing nothing', async () => {
+    const { customerId, accountId } = await family();
+    const prepaid = (await gql(OPEN_ACCOUNT, { i: { customerId, paymentMode: 'PREPAID', currency: 'EUR' } })).openBillingAccount.billingAccount.id;
+    const cases: [Record<string, unknown>, string, string][] = [
+      [{ billingAccountId: accountId, autopayToken: '4111 1111 1111 1111' }, 'input.autopayToken', 'AUTOPAY_TOKEN_IS_CARD_NUMBER'],
+      [{ billingAccountId: accountId, creditLimit: '-1' }, 'input.creditLimit', 'CREDIT_LIMIT_INVALID'],
+      [{ billingAccountId: prepaid, creditLimit: '100' }, 'input.creditLimit', 'CREDIT_LIMIT_NOT_ALLOWED'],
+      [{ billingAccountId: 'acc_nope', creditLimit: '100' }, 'input.billingAccountId', 'BILLINGACCOUNT_NOT_FOUND'],
+    ];
+    for (const [input, field, reason] of cases) {
+      expect((await gqlError(UPDATE, { i: input })).extensions, reason).toMatchObject({ reason, field });
+    }
+    // A bad token with a good limit: the whole call is refused.
+    expect((await gqlError(UPDATE, { i: { billingAccountId: accountId, creditLimit: '999', autopayToken: 'x' } })).extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.autopayToken' });
+    expect((await gql(`query($id: ID!) { billingAccount(id: $id) { autopay creditLimit { amount } } }`, { id: accountId })).billingAccount).toEqual({ autopay: true, creditLimit: { amount: '300.00' } });
+    expect(await changedEvents(accountId)).toEqual([]);
+  });
+});

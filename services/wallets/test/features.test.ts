@@ -172,6 +172,24 @@ describe('accounts from subscribers: credit limit and shared allowances', () => 
     // The limit is enforced: 300 of accrual → 250 applied (PARTIAL).
     const r = await gql(svc, APPLY, { i: charge(a, { paymentMode: 'POSTPAID', units: '300', pricePerUnit: '1' }) });
     expect(r.applyCharge.result).toMatchObject({ outcome: 'PARTIAL', amountCharged: { amount: '250' } });
+
+    // Later the agent raises a's limit to 400 in subscribers (billingaccount.changed): 150 more fit, and no more.
+    const changed = (creditLimit: string | null, changes: string[]) =>
+      svc.runtime.messaging.js.publish(
+        EVENTS.billingAccountChanged.subject,
+        JSON.stringify(createCloudEvent({ source: 'ledgerline/subscribers', type: EVENTS.billingAccountChanged.type, subject: a, time: T0, key: [a, String(creditLimit), ...changes], data: { billingAccountId: a, paymentMode: 'POSTPAID', currency: 'EUR', creditLimit, autopay: false, changed: changes } })),
+      );
+    await changed(null, ['autopay']); // not about the limit: it stays
+    await changed('400', ['creditLimit']);
+    for (let i = 0; i < 100 && (await limit(a)).creditLimit.amount !== '400'; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await limit(a)).toEqual({ creditLimit: { amount: '400' }, paymentMode: 'POSTPAID' });
+    const more = await gql(svc, APPLY, { i: charge(a, { paymentMode: 'POSTPAID', units: '200', pricePerUnit: '1' }) });
+    expect(more.applyCharge.result).toMatchObject({ outcome: 'PARTIAL', amountCharged: { amount: '150' } });
+    // No limit at all: charging accrues whatever comes.
+    await changed(null, ['creditLimit']);
+    for (let i = 0; i < 100 && (await limit(a)).creditLimit !== null; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await limit(a)).toEqual({ creditLimit: null, paymentMode: 'POSTPAID' });
+    expect((await gql(svc, APPLY, { i: charge(a, { paymentMode: 'POSTPAID', units: '1000', pricePerUnit: '1' }) })).applyCharge.result).toMatchObject({ outcome: 'APPLIED', amountCharged: { amount: '1000' } });
   });
 
   const sub = (billingAccountId: string, lineId: string, planVersionId: string, startsAt = T0.toISOString()): SubscriptionData => ({

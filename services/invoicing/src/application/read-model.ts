@@ -79,6 +79,14 @@ export async function registerBillingAccount(em: Em, c: RegisterAccountCommand):
   return c.billingAccountId;
 }
 
+/**
+ * Subscribers turned autopay on or off (`billingaccount.changed`; the token stays there and is
+ * fetched when an invoice falls due). A token registered here directly gives way to it.
+ */
+export async function setAutopay(em: Em, billingAccountId: string, autopay: boolean): Promise<void> {
+  await sql(em)('billing_account').where({ id: billingAccountId }).update({ autopay, autopay_token: null });
+}
+
 export interface RecordSubscriptionCommand {
   subscriptionId: string;
   lineId: string;

@@ -3,9 +3,9 @@
 // accounts, subscriptions and one-off charges from subscribers. Each fetched batch is applied in
 // one transaction, then acknowledged; a crash before the ack redelivers, and every write is idempotent.
 import type { JsMsg } from '@nats-io/jetstream';
-import { DomainError, EVENTS, WORK_SUBJECTS, parseCloudEvent, type BudgetReplenishmentData, type ChargeResult, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
+import { DomainError, EVENTS, WORK_SUBJECTS, parseCloudEvent, type BillingAccountChangedData, type BudgetReplenishmentData, type ChargeResult, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
 import { startDurableConsumers, type Em, type ServiceRuntime } from '@ledgerline/platform';
-import { addOneOffCharge, recordCharges, recordSubscription, registerBillingAccount } from '../application/read-model';
+import { addOneOffCharge, recordCharges, recordSubscription, registerBillingAccount, setAutopay } from '../application/read-model';
 import { invoiceBudgetReplenishment } from '../application/replenishment';
 
 const ONE_OFF_SUBJECT = (EVENTS as Record<string, { subject: string }>).oneOffChargeCreated?.subject ?? 'billing.subscribers.oneoffcharge.created';
@@ -13,6 +13,7 @@ const ONE_OFF_SUBJECT = (EVENTS as Record<string, { subject: string }>).oneOffCh
 export const CONSUMED_SUBJECTS = [
   WORK_SUBJECTS.chargeApplied,
   EVENTS.billingAccountCreated.subject,
+  EVENTS.billingAccountChanged.subject,
   EVENTS.subscriptionCreated.subject,
   EVENTS.subscriptionChanged.subject,
   ONE_OFF_SUBJECT,
@@ -34,6 +35,9 @@ export async function applyMessages(em: Em, messages: { subject: string; data: U
       const d = event.data as { billingAccountId: string; customerId: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; billCycleDay: number; timezone: string; paymentTermsDays?: number; autopay?: boolean };
       // The token is not on the event (partners read it): only that there is one.
       await registerBillingAccount(em, { ...d, autopay: d.autopay === true, autopayToken: null, now });
+    } else if (m.subject === EVENTS.billingAccountChanged.subject) {
+      const d = event.data as BillingAccountChangedData;
+      if (d.changed?.includes('autopay')) await setAutopay(em, d.billingAccountId, d.autopay === true);
     } else if (m.subject === EVENTS.subscriptionCreated.subject || m.subject === EVENTS.subscriptionChanged.subject) {
       const d = event.data as SubscriptionData & { effectiveAt?: string };
       // A plan change takes effect when the event says (or at the event's time).

@@ -5,6 +5,7 @@ import type { Em, RequestContext } from '@ledgerline/platform';
 import { BillingAccount, CommunicationMessage, Customer, Line, OneOffCharge, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
 import { createCustomer, type CreateCustomerCommand } from '../application/create-customer';
 import { openBillingAccount, type OpenBillingAccountCommand } from '../application/open-billing-account';
+import { updateBillingAccount, type UpdateBillingAccountCommand } from '../application/update-billing-account';
 import { addLine, type AddLineCommand, type LineOrderResult } from '../application/add-line';
 import { subscribe, type SubscribeCommand } from '../application/subscribe';
 import { addAddOn, type AddAddOnCommand } from '../application/add-add-on';
@@ -146,6 +147,13 @@ export const resolvers = {
     openBillingAccount: async (_: unknown, a: Input<OpenBillingAccountCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'open billing accounts'), {
       billingAccount: await mutate(ctx, (em, now) => openBillingAccount(em, { ...a.input, now })),
     }),
+    async updateBillingAccount(_: unknown, a: Input<UpdateBillingAccountCommand>, ctx: SubscribersContext) {
+      // The customer may change how they pay; only staff change how much credit they get.
+      if (a.input.creditLimit !== undefined) requireStaff(ctx.caller, 'change credit limits');
+      requireOwnAccount(ctx.caller, await ctx.accounts.load(a.input.billingAccountId), 'change this billing account');
+      const { account, changed } = await mutate(ctx, (em, now) => updateBillingAccount(em, { ...a.input, now }));
+      return { billingAccount: account, changed };
+    },
     addLine: (_: unknown, a: Input<AddLineCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'add lines'), order)(ctx, (em, now) => addLine(em, ctx.deps.catalog, { ...a.input, now })),
     subscribe: async (_: unknown, a: Input<SubscribeCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'subscribe lines'), { subscription: await mutate(ctx, (em, now) => subscribe(em, ctx.deps.catalog, { ...a.input, now })) }),
     previewPlanChange: async (_: unknown, a: Input<PlanChangeCommand>, ctx: SubscribersContext) => (await authorizeLine(ctx, a.input.lineId, 'change plans', true), previewPlanChange)(ctx.em.fork() as Em, ctx.deps.catalog, { ...a.input, now: ctx.runtime.clock.now() }),

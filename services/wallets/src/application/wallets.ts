@@ -119,6 +119,19 @@ export async function setWalletLimits(sql: Sql, c: SetWalletLimitsCommand): Prom
   return (await walletById(sql, wallet.id))!;
 }
 
+/**
+ * The credit limit subscribers now gives a postpaid account (`billingaccount.changed`; null: none).
+ * Under the wallet's row lock, so a batch of charges decides against the old limit or the new one,
+ * never half of each. A limit below what is already unbilled refuses new charges; it takes nothing back.
+ */
+export async function setCreditLimit(sql: Sql, billingAccountId: string, currency: string, creditLimit: string | null): Promise<boolean> {
+  const wallet = await walletOf(sql, billingAccountId, currency, true);
+  if (!wallet || wallet.payment_mode !== 'POSTPAID') return false;
+  const limit = optionalNonNegative(creditLimit, 'creditLimit');
+  await sql.query(`update wallet set credit_limit = $2 where id = $1`, [wallet.id, limit ? limit.toFixed(6) : null]);
+  return true;
+}
+
 /** Records (or corrects) which customer owns a billing account. */
 export async function recordAccountOwner(sql: Sql, billingAccountId: string, customerId: string, now: Date): Promise<void> {
   await sql.query(

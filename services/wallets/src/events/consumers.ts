@@ -1,10 +1,10 @@
 import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
 import { BILLING_STREAM, EVENTS, RPC, WORK_SUBJECTS, parseCloudEvent } from '@ledgerline/contracts';
-import type { ChargeRequest, OneOffChargeData, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
+import type { BillingAccountChangedData, ChargeRequest, OneOffChargeData, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
 import { deliverFrom, type ServiceRuntime } from '@ledgerline/platform';
 import type { Db } from '../persistence/sql';
 import { applyCharges } from '../application/apply-charges';
-import { openWallet } from '../application/wallets';
+import { openWallet, setCreditLimit } from '../application/wallets';
 import { closeMany, reserveMany, type CloseRequest } from '../application/reservations';
 import { GroupCommit } from '../application/group-commit';
 import { grantFromSubscription } from '../application/grant-from-subscription';
@@ -124,6 +124,10 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
             if (terms) await trackSubscription(sql, d, terms, now);
             if (d.endsAt) await endSubscriptionBuckets(sql, d.subscriptionId, new Date(d.endsAt));
           });
+        } else if (m.subject === EVENTS.billingAccountChanged.subject) {
+          // A later credit limit (from subscribers) is what charging allows from now on.
+          const d = event.data as BillingAccountChangedData;
+          if (d.changed?.includes('creditLimit')) await db.tx((sql) => setCreditLimit(sql, d.billingAccountId, d.currency, d.creditLimit));
         } else if (m.subject === EVENTS.oneOffChargeCreated.subject) {
           // A prepaid account's one-off fee comes out of its balance (postpaid: invoicing bills it).
           const d = event.data as OneOffChargeData;

@@ -1,0 +1,62 @@
+import { badInput, dec, isDecimalString, notFound } from '@ledgerline/contracts';
+import { enqueueEvent, type Em } from '@ledgerline/platform';
+import { BillingAccount } from '../persistence/entities';
+import { assertAutopayToken } from './open-billing-account';
+import { SOURCE } from './events';
+
+/** Fields left out stay as they are; an explicit null removes (the autopay token) or lifts (the credit limit). */
+export interface UpdateBillingAccountCommand {
+  billingAccountId: string;
+  creditLimit?: string | null;
+  autopayToken?: string | null;
+  now: Date;
+}
+
+export type BillingAccountChange = 'creditLimit' | 'autopay';
+
+/**
+ * Changes an account's credit limit or autopay token and tells the other services
+ * (`billingaccount.changed`: wallets applies the credit limit to charging, invoicing the autopay
+ * flag to collections). Like `billingaccount.created`, the event says only whether a token is on
+ * file, never the token. Setting what is already there changes nothing and emits nothing.
+ */
+export async function updateBillingAccount(em: Em, c: UpdateBillingAccountCommand): Promise<{ account: BillingAccount; changed: BillingAccountChange[] }> {
+  const account = await em.findOne(BillingAccount, { id: c.billingAccountId });
+  if (!account) throw notFound('BillingAccount', c.billingAccountId, 'input.billingAccountId');
+  const changed: BillingAccountChange[] = [];
+  if (c.creditLimit !== undefined) {
+    if (c.creditLimit !== null && (!isDecimalString(c.creditLimit) || dec(c.creditLimit).isNegative())) throw badInput('input.creditLimit', 'A credit limit must be a non-negative decimal', 'CREDIT_LIMIT_INVALID');
+    if (c.creditLimit !== null && account.paymentMode === 'PREPAID') throw badInput('input.creditLimit', 'A prepaid account has no credit limit', 'CREDIT_LIMIT_NOT_ALLOWED');
+    const before = account.creditLimit == null ? null : dec(account.creditLimit);
+    const after = c.creditLimit === null ? null : dec(c.creditLimit);
+    if ((before === null) !== (after === null) || (before && after && !before.eq(after))) {
+      account.creditLimit = after === null ? null : after.toFixed();
+      changed.push('creditLimit');
+    }
+  }
+  if (c.autopayToken !== undefined) {
+    const token = c.autopayToken === null ? null : assertAutopayToken(c.autopayToken);
+    // A new token is a change for collections even when autopay was already on (the next charge uses it).
+    if (token !== (account.autopayToken ?? null)) {
+      account.autopayToken = token;
+      changed.push('autopay');
+    }
+  }
+  if (changed.length === 0) return { account, changed };
+  enqueueEvent(em, 'billingAccountChanged', {
+    source: SOURCE,
+    subject: account.id,
+    key: [account.id, c.now.toISOString(), ...changed, account.creditLimit ?? '', String(Boolean(account.autopayToken))],
+    time: c.now,
+    data: {
+      billingAccountId: account.id,
+      paymentMode: account.paymentMode,
+      currency: account.currency,
+      creditLimit: account.creditLimit == null ? null : dec(account.creditLimit).toFixed(),
+      autopay: Boolean(account.autopayToken),
+      changed,
+    },
+  });
+  await em.flush();
+  return { account, changed };
+}
