@@ -4,6 +4,7 @@ import { EVENTS } from './subjects';
 import { DomainError, categorize, toGraphQLExtensions } from './errors';
 import { DecimalScalar, DateTimeScalar, CurrencyCodeScalar } from './scalars';
 import { decodeCaller, encodeCaller } from './caller';
+import { chargeResultsOf } from './messages';
 
 describe('event registry', () => {
   it('spells every subject as billing.<service>.<entity>.<event> in lower-case tokens', () => {
@@ -62,5 +63,16 @@ describe('caller', () => {
   it('round-trips through its header', () => {
     const caller = { role: 'CUSTOMER' as const, subject: 'u1', customerId: 'cus_1', scopes: ['read'] };
     expect(decodeCaller(encodeCaller(caller))).toEqual({ ...caller, partnerId: undefined });
+  });
+});
+
+describe('chargeResultsOf', () => {
+  const r = (chargeId: string) => ({ chargeId, outcome: 'APPLIED', billingAccountId: 'acc_1', lineId: 'lin_1', paymentMode: 'PREPAID', usageType: 'DATA', occurredAt: '2026-11-25T10:00:00Z', units: '1', unit: 'MB', unitsFromAllowances: '0', amountCharged: '0.01', currency: 'EUR' });
+  it('reads one result, a batch, or either inside a CloudEvent, and leaves out what is not a result', () => {
+    expect(chargeResultsOf(r('a')).results.map((x) => x.chargeId)).toEqual(['a']);
+    expect(chargeResultsOf([r('a'), r('b')]).results.map((x) => x.chargeId)).toEqual(['a', 'b']);
+    expect(chargeResultsOf({ specversion: '1.0', data: [r('c')] }).results.map((x) => x.chargeId)).toEqual(['c']);
+    expect(chargeResultsOf([r('a'), { chargeId: 7 }, null, 'x'])).toMatchObject({ invalid: 3, results: [{ chargeId: 'a' }] });
+    expect(chargeResultsOf(null)).toEqual({ results: [], invalid: 1 });
   });
 });

@@ -55,8 +55,9 @@ export interface ChargeRequest {
 export type ChargeOutcome = 'APPLIED' | 'PARTIAL' | 'DENIED';
 
 /**
- * Published by wallets (through its outbox, on `WORK_SUBJECTS.chargeApplied`) once a charge is in
- * the ledger. Usage moves the record to its final status; invoicing keeps POSTPAID accruals as
+ * Published by wallets on `WORK_SUBJECTS.chargeApplied` once a charge is in the ledger: alone
+ * (a charge applied through GraphQL, by the outbox) or in a batch (the charge consumer publishes
+ * its batch's results in a few messages; see `chargeResultsOf`). Usage moves the record to its final status; invoicing keeps POSTPAID accruals as
  * unbilled charges for the next bill. It repeats the charge's facts so consumers need no lookup.
  */
 export interface ChargeResult {
@@ -226,3 +227,27 @@ export interface BudgetReplenishmentData {
   /** ISO date-time of the replenishment. */
   replenishedAt: string;
 }
+
+/**
+ * The ChargeResults in the body of a `WORK_SUBJECTS.chargeApplied` message: one result, an array
+ * of results, or either wrapped in a CloudEvent's `data`. Entries that are not ChargeResults are
+ * left out (`invalid` counts them), so one bad entry never costs the others.
+ */
+export function chargeResultsOf(body: unknown): { results: ChargeResult[]; invalid: number } {
+  const value = body && typeof body === 'object' && 'specversion' in body ? (body as { data?: unknown }).data : body;
+  const list = Array.isArray(value) ? value : [value];
+  const results = list.filter((r): r is ChargeResult => !!r && typeof r === 'object' && typeof (r as ChargeResult).chargeId === 'string' && typeof (r as ChargeResult).outcome === 'string');
+  return { results, invalid: list.length - results.length };
+}
+
+/**
+ * The ChargeRequests in the body of a `WORK_SUBJECTS.chargeRequested` message: one request or a
+ * JSON array of them (usage publishes its batches so). Entries that are not objects with a
+ * `chargeId` are left out (`invalid` counts them); the ledger validates the rest one by one.
+ */
+export function chargeRequestsOf(body: unknown): { requests: ChargeRequest[]; invalid: number } {
+  const list = Array.isArray(body) ? body : [body];
+  const requests = list.filter((r): r is ChargeRequest => !!r && typeof r === 'object' && typeof (r as ChargeRequest).chargeId === 'string');
+  return { requests, invalid: list.length - requests.length };
+}
+

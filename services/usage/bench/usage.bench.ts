@@ -24,7 +24,7 @@ import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
 import { consumeBatches } from '../src/events/jetstream';
 import { INGEST_FILTER, toIncoming } from '../src/events/ingest-consumer';
-import { parseChargeResult } from '../src/application/apply-charge-result';
+import { parseChargeResults } from '../src/application/apply-charge-result';
 import { recordId } from '../src/application/usage-pipeline';
 import { filePlanSource, planDocument } from '../test/support';
 
@@ -134,14 +134,15 @@ try {
   const seen = new Set<string>();
   nc.subscribe(WORK_SUBJECTS.chargeApplied, {
     callback: (_err, m) => {
-      const r = parseChargeResult(m.string());
-      const at = r && index.get(r.chargeId);
-      if (!r || !at || seen.has(r.chargeId)) return;
-      seen.add(r.chargeId);
-      results[at.phase]++;
-      if (r.outcome === 'APPLIED') results.applied++;
-      results.last = Date.now();
-      if (at.phase === 'steady') balanceLatencies.push(results.last - sentAt[at.i]);
+      for (const r of parseChargeResults(m.string())?.results ?? []) {
+        const at = index.get(r.chargeId);
+        if (!at || seen.has(r.chargeId)) continue;
+        seen.add(r.chargeId);
+        results[at.phase]++;
+        if (r.outcome === 'APPLIED') results.applied++;
+        results.last = Date.now();
+        if (at.phase === 'steady') balanceLatencies.push(results.last - sentAt[at.i]);
+      }
     },
   });
 

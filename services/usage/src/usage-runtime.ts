@@ -3,7 +3,7 @@
  * the read model, the compiled plan cache and the pipeline. One per running service instance.
  */
 import { headers } from '@nats-io/transport-node';
-import { WORK_SUBJECTS } from '@ledgerline/contracts';
+import { WORK_SUBJECTS, deterministicId } from '@ledgerline/contracts';
 import type { ServiceRuntime } from '@ledgerline/platform';
 import { LineDirectory } from './application/line-directory';
 import { catalogPlanSource, PlanCache, type PlanSource } from './application/plan-cache';
@@ -16,7 +16,7 @@ export interface UsageRuntime {
   directory: LineDirectory;
   plans: PlanCache;
   pipeline: UsagePipeline;
-  /** Publishes ChargeRequests to wallets (Nats-Msg-Id = chargeId), resolving once JetStream stored them all. */
+  /** Publishes ChargeRequests to wallets (in chunks, see chargeChunks), resolving once JetStream stored them all. */
   publishCharges: (charges: { id: string; payload: string }[]) => Promise<void>;
 }
 
@@ -32,9 +32,12 @@ export function createUsageRuntime(runtime: ServiceRuntime, planSource?: PlanSou
   // batch, without a PubAck per message; a charge the server did not store is re-published by
   // the charge sweeper after USAGE_CHARGE_RESEND_AFTER_MS.
   const fire = process.env.USAGE_CHARGE_PUBLISH === 'fire';
+  // A batch's ChargeRequests go out as a few JSON arrays (CHARGES_PER_MESSAGE each), not one
+  // message per charge; the message id is made from the chunk's charge ids.
   const publishCharges = async (charges: { id: string; payload: string }[]) => {
+    const chunks = chargeChunks(charges);
     if (fire) {
-      for (const c of charges) {
+      for (const c of chunks) {
         const h = headers();
         h.set('Nats-Msg-Id', c.id);
         nc.publish(WORK_SUBJECTS.chargeRequested, c.payload, { headers: h });
@@ -42,7 +45,7 @@ export function createUsageRuntime(runtime: ServiceRuntime, planSource?: PlanSou
       await nc.flush();
       return;
     }
-    await Promise.all(charges.map((c) => js.publish(WORK_SUBJECTS.chargeRequested, c.payload, { msgID: c.id })));
+    await Promise.all(chunks.map((c) => js.publish(WORK_SUBJECTS.chargeRequested, c.payload, { msgID: c.id })));
   };
   const metrics = createUsageMetrics(runtime.metrics);
   const pipeline = new UsagePipeline({ sql, directory, plans, clock: runtime.clock, logger: runtime.logger, onCommit: () => runtime.relay.nudge(), publishCharges, metrics });
@@ -56,3 +59,17 @@ export function usageRuntimeOf(runtime: ServiceRuntime): UsageRuntime {
   if (!usage) throw new Error('the usage runtime is not started (needs PostgreSQL: DATABASE_URL)');
   return usage;
 }
+
+/** ChargeRequests per chargeRequested message (~90 KB: far below NATS's 1 MB payload limit). */
+const CHARGES_PER_MESSAGE = 250;
+
+/** Stored ChargeRequests (JSON) as messages of up to CHARGES_PER_MESSAGE, each a JSON array. */
+export function chargeChunks(charges: { id: string; payload: string }[]): { id: string; payload: string }[] {
+  const chunks: { id: string; payload: string }[] = [];
+  for (let i = 0; i < charges.length; i += CHARGES_PER_MESSAGE) {
+    const chunk = charges.slice(i, i + CHARGES_PER_MESSAGE);
+    chunks.push({ id: deterministicId('event', 'usage', 'chargesRequested', ...chunk.map((c) => c.id)), payload: `[${chunk.map((c) => c.payload).join(',')}]` });
+  }
+  return chunks;
+}
+

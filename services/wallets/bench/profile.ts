@@ -27,7 +27,7 @@ try {
   const times = new Map<string, { n: number; ms: number }>();
   const timed = (sql: Sql): Sql => ({
     async query(text, params) {
-      if (process.env.EXPLAIN && /^\s*(with t as|select id, case)/.test(text)) {
+      if (process.env.EXPLAIN && /^\s*(with t as|select id, case|select a.id, case)/.test(text)) {
         await sql.query('savepoint x');
         const plan = await sql.query<Record<string, string>>(`explain (analyze, buffers) ${text}`, params);
         await sql.query('rollback to savepoint x');
@@ -59,7 +59,7 @@ try {
       if (r === 0) times.clear();
       const t = performance.now();
       const cpu = process.cpuUsage();
-      await db.tx((sql) => applyChargesIn(timed(sql), batch, now));
+      await db.tx((sql) => applyChargesIn(timed(sql), batch, now, { results: 'caller' }));
       const used = process.cpuUsage(cpu);
       if (r > 0) console.log(`  node CPU ${((used.user + used.system) / 1000).toFixed(1)} ms for this batch`);
       if (r > 0) total += performance.now() - t;

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream } from '@nats-io/jetstream';
-import { WORK_SUBJECTS, type ChargeResult } from '@ledgerline/contracts';
+import { WORK_SUBJECTS, chargeResultsOf, type ChargeRequest, type ChargeResult } from '@ledgerline/contracts';
 import type { TestService } from '@ledgerline/platform';
 import { APPLY, T0, balanceOf, charge, dbOf, expectInvariants, gql, openPrepaid, startWallets, topup, uniq } from './support';
-import { applyCharges } from '../src/application/apply-charges';
+import { applyCharges, chargeResultMessageId } from '../src/application/apply-charges';
 
 let svc: TestService;
 beforeAll(async () => {
@@ -11,6 +11,11 @@ beforeAll(async () => {
 });
 afterAll(async () => svc?.close());
 afterEach(async () => expectInvariants(svc));
+
+/** The results of one account in a chargeApplied message (the consumer publishes them in batches). */
+function collect(body: unknown, billingAccountId: string, into: Map<string, ChargeResult>): void {
+  for (const r of chargeResultsOf(body).results) if (r.billingAccountId === billingAccountId) into.set(r.chargeId, r);
+}
 
 describe('applying charges', () => {
   it('32 concurrent debits on a wallet funded for exactly 11: exactly 11 succeed and the balance never goes below zero', async () => {
@@ -69,13 +74,15 @@ describe('applying charges', () => {
     expect(await balanceOf(svc, pre.walletId)).toBe('-2');
   });
 
-  it('consumes ChargeRequests from JetStream in batches and publishes one ChargeResult per charge', async () => {
+  it('consumes ChargeRequests from JetStream, alone or many to a message, and publishes one ChargeResult per charge', async () => {
     const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '100.00' });
     const js = jetstream(svc.runtime.messaging.nc);
     const charges = Array.from({ length: 40 }, () => charge(billingAccountId, { units: '1', pricePerUnit: '0.25' }));
     const results = new Map<string, ChargeResult>();
-    const sub = svc.runtime.messaging.nc.subscribe(WORK_SUBJECTS.chargeApplied, { callback: (_e, m) => { const r = m.json<ChargeResult>(); if (r.billingAccountId === billingAccountId) results.set(r.chargeId, r); } });
-    for (const c of charges) await js.publish(WORK_SUBJECTS.chargeRequested, JSON.stringify(c), { msgID: c.chargeId });
+    const sub = svc.runtime.messaging.nc.subscribe(WORK_SUBJECTS.chargeApplied, { callback: (_e, m) => collect(m.json(), billingAccountId, results) });
+    // Ten alone, thirty in one message (a JSON array, as usage publishes a batch).
+    for (const c of charges.slice(0, 10)) await js.publish(WORK_SUBJECTS.chargeRequested, JSON.stringify(c), { msgID: c.chargeId });
+    await js.publish(WORK_SUBJECTS.chargeRequested, JSON.stringify(charges.slice(10)), { msgID: uniq('chunk') });
     // A redelivered charge (a new message id, same chargeId) changes nothing.
     await js.publish(WORK_SUBJECTS.chargeRequested, JSON.stringify(charges[0]), { msgID: `${charges[0]!.chargeId}-again` });
     const deadline = Date.now() + 45_000;
@@ -85,6 +92,28 @@ describe('applying charges', () => {
     expect([...results.values()].every((r) => r.outcome === 'APPLIED' && r.amountCharged === '0.250000')).toBe(true);
     await new Promise((r) => setTimeout(r, 500));
     expect(await balanceOf(svc, walletId)).toBe('90');
+    // The consumer publishes results itself (after the commit): none went through the outbox.
+    expect(await dbOf(svc).query(`select id from outbox where id = any($1::text[])`, [charges.map((c) => chargeResultMessageId(c.chargeId))])).toEqual([]);
+  });
+
+  it('a crash after the commit, before the results were published, loses no result: the redelivered requests are answered from the ledger', async () => {
+    const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '10.00' });
+    const charges = Array.from({ length: 5 }, () => charge(billingAccountId, { pricePerUnit: '1.00' }));
+    // What the consumer did before it died: the ledger transaction committed, nothing published, nothing acknowledged.
+    const applied = await applyCharges(dbOf(svc), charges as ChargeRequest[], T0, { results: 'caller' });
+    expect(applied.map((r) => r.outcome)).toEqual(Array(5).fill('APPLIED'));
+    expect(await balanceOf(svc, walletId)).toBe('5');
+
+    const results = new Map<string, ChargeResult>();
+    const sub = svc.runtime.messaging.nc.subscribe(WORK_SUBJECTS.chargeApplied, { callback: (_e, m) => collect(m.json(), billingAccountId, results) });
+    // JetStream redelivers the unacknowledged requests (here: published again under new message ids).
+    const js = jetstream(svc.runtime.messaging.nc);
+    for (const c of charges) await js.publish(WORK_SUBJECTS.chargeRequested, JSON.stringify(c), { msgID: `${c.chargeId}-redelivered` });
+    const deadline = Date.now() + 45_000;
+    while (results.size < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    sub.unsubscribe();
+    expect([...results.values()].map((r) => [r.outcome, r.amountCharged])).toEqual(Array(5).fill(['APPLIED', '1.000000']));
+    expect(await balanceOf(svc, walletId)).toBe('5');
   });
 });
 

@@ -3,7 +3,7 @@
 // accounts, subscriptions and one-off charges from subscribers. Each fetched batch is applied in
 // one transaction, then acknowledged; a crash before the ack redelivers, and every write is idempotent.
 import type { JsMsg } from '@nats-io/jetstream';
-import { DomainError, EVENTS, WORK_SUBJECTS, parseCloudEvent, type BillingAccountChangedData, type BudgetReplenishmentData, type ChargeResult, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
+import { DomainError, EVENTS, WORK_SUBJECTS, parseCloudEvent, chargeResultsOf, type BillingAccountChangedData, type BudgetReplenishmentData, type ChargeResult, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
 import { startDurableConsumers, type Em, type ServiceRuntime } from '@ledgerline/platform';
 import { addOneOffCharge, recordCharges, recordSubscription, registerBillingAccount, setAutopay } from '../application/read-model';
 import { invoiceBudgetReplenishment } from '../application/replenishment';
@@ -25,9 +25,8 @@ export async function applyMessages(em: Em, messages: { subject: string; data: U
   for (const m of messages) {
     const text = typeof m.data === 'string' ? m.data : new TextDecoder().decode(m.data);
     if (m.subject === WORK_SUBJECTS.chargeApplied) {
-      const body = JSON.parse(text);
-      // Wallets may publish the bare message or wrap it in a CloudEvent; accept both.
-      charges.push((body?.specversion ? body.data : body) as ChargeResult);
+      // One result or a batch of them, bare or in a CloudEvent.
+      charges.push(...chargeResultsOf(JSON.parse(text)).results);
       continue;
     }
     const event = parseCloudEvent(text);

@@ -4,17 +4,16 @@
  * rating-time estimate to the ledger's figures (live usage sums prefer them). Idempotent: only a
  * PENDING charge moves.
  */
-import type { ChargeResult } from '@ledgerline/contracts';
+import { chargeResultsOf, type ChargeResult } from '@ledgerline/contracts';
 import { monthPeriod } from '../domain/period';
 import type { Sql } from '../persistence/sql';
 
-export function parseChargeResult(text: string): ChargeResult | undefined {
+/** The ChargeResults of one chargeApplied message (one, or a batch); null when it is not JSON. */
+export function parseChargeResults(text: string): { results: ChargeResult[]; invalid: number } | null {
   try {
-    const value = JSON.parse(text) as Record<string, unknown>;
-    const data = (value.specversion && value.data ? value.data : value) as ChargeResult;
-    return typeof data.chargeId === 'string' && typeof data.outcome === 'string' ? data : undefined;
+    return chargeResultsOf(JSON.parse(text));
   } catch {
-    return undefined;
+    return null;
   }
 }
 

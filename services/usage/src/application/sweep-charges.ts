@@ -3,8 +3,9 @@
  * right after the batch commits. If the process died in between, or the publish failed, the
  * charge stays PENDING with no ChargeResult. The sweeper re-publishes PENDING charges older than
  * `graceMs` (wallets normally answers within a second), with back-off per record (30 s, 1 min,
- * 2 min … up to 1 h) counted in charge_attempts. Re-publishing is harmless: JetStream drops a
- * repeated Nats-Msg-Id within its duplicate window and wallets applies a chargeId once.
+ * 2 min … up to 1 h) counted in charge_attempts. Re-publishing is harmless: wallets applies a
+ * chargeId once and answers a repeat from its ledger. A charge that was published but is not
+ * answered yet (wallets down or slow beyond `graceMs`) is on the stream once more per re-send.
  */
 import type { Sql } from '../persistence/sql';
 

@@ -5,7 +5,8 @@
  * `on conflict (id) do nothing` (id = hash of source and event id), and only records actually
  * inserted get their ChargeRequest, counter increments and threshold events, so a redelivered or
  * resent event is rated and charged once. The record is the outbox of its own charge: its
- * ChargeRequest is stored in the row and published right after the commit (Nats-Msg-Id = chargeId);
+ * ChargeRequest is stored in the row and published right after the commit (the batch's requests in
+ * a few messages, see chargeChunks);
  * the charge sweeper re-publishes any that no ChargeResult answered (a crash between commit and
  * publish). Batches run one at a time per process, so one line's events are
  * rated in order and its live counters (the facts of the next event) move event by event.
@@ -98,7 +99,7 @@ export interface PipelineDeps {
   /** Called after a commit that wrote outbox rows. */
   onCommit?: () => void;
   /**
-   * Publishes committed ChargeRequests (subject WORK_SUBJECTS.chargeRequested, Nats-Msg-Id = id).
+   * Publishes committed ChargeRequests (subject WORK_SUBJECTS.chargeRequested, in chunks).
    * Without it (or when it fails) the charge sweeper publishes them later.
    */
   publishCharges?: (charges: { id: string; payload: string }[]) => Promise<void>;

@@ -32,17 +32,28 @@ function result(c: ChargeRequest, outcome: ChargeResult['outcome'], units: Decim
 }
 
 /**
+ * Where each charge's ChargeResult goes. `outbox` (default): written in the ledger transaction and
+ * published by the relay. `caller`: returned only, for a caller that publishes every result after
+ * the commit and only then acknowledges what brought the charges (the JetStream consumer): a
+ * crash in between redelivers the requests, which are answered again from the ledger, so no
+ * result is lost, and each is published under one message id (duplicates are dropped).
+ */
+export interface ApplyChargesOptions {
+  results?: 'outbox' | 'caller';
+}
+
+/**
  * Applies many charges in ONE database transaction: wallets locked once (in id order, so two
  * batches never deadlock), decisions made in memory in arrival order, then the ledger rows,
  * the balances aggregated per account, the threshold events and one ChargeResult per charge
  * written with a handful of statements. A charge already in the ledger (same chargeId) changes
  * nothing and is answered with its stored result.
  */
-export async function applyCharges(db: Db, charges: ChargeRequest[], now: Date): Promise<ChargeResult[]> {
-  return db.tx((sql) => applyChargesIn(sql, charges, now));
+export async function applyCharges(db: Db, charges: ChargeRequest[], now: Date, options: ApplyChargesOptions = {}): Promise<ChargeResult[]> {
+  return db.tx((sql) => applyChargesIn(sql, charges, now, options));
 }
 
-export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Date): Promise<ChargeResult[]> {
+export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Date, options: ApplyChargesOptions = {}): Promise<ChargeResult[]> {
   const seen = new Set<string>();
   const batch: ChargeRequest[] = [];
   for (const c of charges) {
@@ -122,8 +133,9 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     results.push(r);
     fresh.push(r);
   }
-  // Ledger rows, balances and one ChargeResult per new charge: one round trip.
-  await postTransactions(sql, txs, now, fresh.length > 0 ? [outboxWrite(fresh.map((r) => ({ id: chargeResultMessageId(r.chargeId), subject: WORK_SUBJECTS.chargeApplied, payload: JSON.stringify(r), createdAt: now })))] : []);
+  // Ledger rows, balances and (outbox mode) one ChargeResult per new charge: one round trip.
+  const outbox = options.results !== 'caller' && fresh.length > 0;
+  await postTransactions(sql, txs, now, outbox ? [outboxWrite(fresh.map((r) => ({ id: chargeResultMessageId(r.chargeId), subject: WORK_SUBJECTS.chargeApplied, payload: JSON.stringify(r), createdAt: now })))] : []);
 
   const walletChanges: WalletChange[] = [];
   for (const w of wallets.values()) {

@@ -36,7 +36,8 @@ export async function lockWallets(sql: Sql, where: { pairs: { acc: string; cur: 
   // The unbilled receivable is negative in the ledger (owed to us); negated by SQL, exactly.
   const balances = new Map(
     (await sql.query<{ id: string; balance: string }>(
-      `select id, case when kind = 'UNBILLED_RECEIVABLE' then -balance else balance end as balance from ledger_account where id = any($1::text[])`,
+      // A join on the unnested ids, not `id = any(...)`: with thousands of ids the planner would scan the whole table.
+      `select a.id, case when a.kind = 'UNBILLED_RECEIVABLE' then -a.balance else a.balance end as balance from unnest($1::text[]) as t(id) join ledger_account a on a.id = t.id`,
       [[...wallets.map((w) => w.id), ...wallets.map(unbilledId)]],
     )).map((r) => [r.id, r.balance]),
   );

@@ -1,6 +1,6 @@
 import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
-import { BILLING_STREAM, EVENTS, RPC, WORK_SUBJECTS, parseCloudEvent } from '@ledgerline/contracts';
-import type { BillingAccountChangedData, ChargeRequest, OneOffChargeData, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
+import { BILLING_STREAM, EVENTS, RPC, WORK_SUBJECTS, chargeRequestsOf, deterministicId, parseCloudEvent } from '@ledgerline/contracts';
+import type { BillingAccountChangedData, ChargeRequest, ChargeResult, OneOffChargeData, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
 import { deliverFrom, type ServiceRuntime } from '@ledgerline/platform';
 import type { Db } from '../persistence/sql';
 import { applyCharges } from '../application/apply-charges';
@@ -31,6 +31,27 @@ export interface ConsumerOptions {
    * of answering them USER_UNKNOWN (a charge's result has one message id: the first answer wins).
    */
   ownAccountsOnly?: boolean;
+  /** Fetch by size instead of by count: at most this many bytes (at least the largest message), for messages that carry many charges each. */
+  maxBytes?: number;
+}
+
+/** ChargeResults per chargeApplied message: ~100 KB, well under NATS's 1 MB payload limit. */
+/** Bytes per fetch of charge messages: NATS's largest payload (1 MiB), so any one message fits. */
+const FETCH_BYTES = 1024 * 1024;
+
+const RESULTS_PER_MESSAGE = 250;
+
+/**
+ * A batch's ChargeResults, a few messages of up to RESULTS_PER_MESSAGE results (a JSON array):
+ * one JetStream publish per chunk instead of one per charge. The message id is made from the
+ * chunk's charge ids, so the same batch answered again is dropped by JetStream; a batch that
+ * comes back composed otherwise is published again, and usage and invoicing apply each
+ * chargeId once.
+ */
+export async function publishChargeResults(js: ServiceRuntime['messaging']['js'], results: ChargeResult[]): Promise<void> {
+  const chunks: ChargeResult[][] = [];
+  for (let i = 0; i < results.length; i += RESULTS_PER_MESSAGE) chunks.push(results.slice(i, i + RESULTS_PER_MESSAGE));
+  await Promise.all(chunks.map((chunk) => js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify(chunk), { msgID: deterministicId('event', 'wallets', 'chargesApplied', ...chunk.map((r) => r.chargeId)) })));
 }
 
 /** The charges whose billing account has a wallet here. */
@@ -41,8 +62,15 @@ async function ofKnownAccounts(db: Db, charges: ChargeRequest[]): Promise<Charge
   return charges.filter((c) => known.has(c?.billingAccountId));
 }
 
+/**
+ * What a handler may return: work to finish before its batch is acknowledged (publishing the
+ * batch's results). It runs while the next batch is fetched and handled; batches are still
+ * acknowledged in order, and one whose finish fails is redelivered.
+ */
+type Finish = () => Promise<void>;
+
 /** A durable pull consumer loop: fetch up to `batchSize`, hand the batch over, ack (or nak on failure). */
-async function pullLoop(runtime: ServiceRuntime, durable: string, filter: string, opts: ConsumerOptions, handle: (msgs: JsMsg[]) => Promise<void>, stopped: () => boolean): Promise<void> {
+async function pullLoop(runtime: ServiceRuntime, durable: string, filter: string, opts: ConsumerOptions, handle: (msgs: JsMsg[]) => Promise<void | Finish>, stopped: () => boolean): Promise<void> {
   const { jsm, js } = runtime.messaging;
   try {
     await jsm.consumers.info(BILLING_STREAM.name, durable);
@@ -58,27 +86,40 @@ async function pullLoop(runtime: ServiceRuntime, durable: string, filter: string
     });
   }
   const consumer = await js.consumers.get(BILLING_STREAM.name, durable);
+  let finishing: Promise<void> = Promise.resolve();
   while (!stopped()) {
     const msgs: JsMsg[] = [];
     try {
-      const iter = await consumer.fetch({ max_messages: opts.batchSize, expires: 1000 });
+      const iter = await consumer.fetch(opts.maxBytes ? { max_bytes: opts.maxBytes, expires: 1000 } : { max_messages: opts.batchSize, expires: 1000 });
       for await (const m of iter) msgs.push(m);
     } catch (error) {
-      if (stopped()) return;
+      if (stopped()) break;
       runtime.logger.warn({ err: error, durable }, 'fetch failed; retrying');
       await new Promise((r) => setTimeout(r, 500));
       continue;
     }
     if (msgs.length === 0) continue;
-    try {
-      await handle(msgs);
-      for (const m of msgs) m.ack();
-      runtime.relay.nudge();
-    } catch (error) {
+    const failed = (error: unknown) => {
       runtime.logger.error({ err: error, durable, count: msgs.length }, 'batch failed; will be redelivered');
       for (const m of msgs) m.nak(1000);
+    };
+    try {
+      const finish = await handle(msgs);
+      await finishing;
+      finishing = (async () => {
+        try {
+          if (finish) await finish();
+          for (const m of msgs) m.ack();
+          runtime.relay.nudge();
+        } catch (error) {
+          failed(error);
+        }
+      })();
+    } catch (error) {
+      failed(error);
     }
   }
+  await finishing;
 }
 
 export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: CatalogClient | null, opts: ConsumerOptions): () => Promise<void> {
@@ -87,18 +128,28 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
   const loops: Promise<void>[] = [];
   const durable = (name: string) => `wallets-${name}${opts.durableSuffix}`;
 
-  // Charges from usage: one transaction per batch, idempotent by chargeId.
+  // Charges from usage: a message carries one ChargeRequest or a batch of them; they are applied
+  // `batchSize` at a time, one transaction each, idempotent by chargeId, and their results are
+  // published before the messages are acknowledged.
   loops.push(
-    pullLoop(runtime, durable('charges'), WORK_SUBJECTS.chargeRequested, opts, async (msgs) => {
+    pullLoop(runtime, durable('charges'), WORK_SUBJECTS.chargeRequested, { ...opts, maxBytes: FETCH_BYTES }, async (msgs) => {
       const charges: ChargeRequest[] = [];
       for (const m of msgs) {
+        let parsed: ReturnType<typeof chargeRequestsOf>;
         try {
-          charges.push(m.json<ChargeRequest>());
+          parsed = chargeRequestsOf(m.json());
         } catch {
           runtime.logger.error({ seq: m.seq }, 'charge message is not JSON; dropped');
+          continue;
         }
+        if (parsed.invalid > 0) runtime.logger.error({ seq: m.seq, invalid: parsed.invalid }, 'entries of a charge message without a chargeId; dropped');
+        charges.push(...parsed.requests);
       }
-      await applyCharges(db, opts.ownAccountsOnly ? await ofKnownAccounts(db, charges) : charges, runtime.clock.now());
+      const mine = opts.ownAccountsOnly ? await ofKnownAccounts(db, charges) : charges;
+      const results: ChargeResult[] = [];
+      for (let i = 0; i < mine.length; i += opts.batchSize) results.push(...(await applyCharges(db, mine.slice(i, i + opts.batchSize), runtime.clock.now(), { results: 'caller' })));
+      // Published after the commit, acknowledged after the publish (see ApplyChargesOptions).
+      return () => publishChargeResults(runtime.messaging.js, results);
     }, stopped),
   );
 

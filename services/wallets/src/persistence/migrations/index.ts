@@ -6,6 +6,7 @@ import { Migration20261126100100_ledger_account_fillfactor } from './Migration20
 import { Migration20261126200000_budgets_ownership } from './Migration20261126200000_budgets_ownership';
 import { Migration20261127100000_allowance_periods } from './Migration20261127100000_allowance_periods';
 import { Migration20261129000000_due_charges } from './Migration20261129000000_due_charges';
+import { Migration20261129100000_ledger_transaction_account_index } from './Migration20261129100000_ledger_transaction_account_index';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -16,4 +17,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126200000_budgets_ownership', class: Migration20261126200000_budgets_ownership },
   { name: 'Migration20261127100000_allowance_periods', class: Migration20261127100000_allowance_periods },
   { name: 'Migration20261129000000_due_charges', class: Migration20261129000000_due_charges },
+  { name: 'Migration20261129100000_ledger_transaction_account_index', class: Migration20261129100000_ledger_transaction_account_index },
 ];
