@@ -11,7 +11,8 @@
  * In the same run: raw JetStream async publish of the same N messages (ceiling), and p99
  * event-to-balance latency (publish → ChargeResult seen) at a steady 5,000 events/s.
  *   npx tsx services/usage/bench/usage.bench.ts [N]
- * Settings: USAGE_BENCH_BATCH (2000), USAGE_BENCH_CONCURRENCY (3), USAGE_BENCH_WALLETS_BATCH (500).
+ * Settings: USAGE_BENCH_BATCH (2000), USAGE_BENCH_CONCURRENCY (3), USAGE_BENCH_WALLETS_BATCH (2000),
+ * USAGE_BENCH_WALLETS_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the wallets process).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
@@ -73,8 +74,8 @@ try {
   const natsUrl = privateNats.url;
 
   const walletsPort = await freePort();
-  const wallets = spawn(process.execPath, ['--import', 'tsx', new URL('../../wallets/src/main.ts', import.meta.url).pathname], {
-    env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, NATS_URL: natsUrl, WALLETS_DB_SCHEMA: walletsSchema, WALLETS_PORT: String(walletsPort), WALLETS_TEMPORAL: 'off', WALLETS_JOBS: 'off', LOG_LEVEL: 'warn', WALLETS_CHARGE_BATCH: process.env.USAGE_BENCH_WALLETS_BATCH ?? '500' },
+  const wallets = spawn(process.execPath, [...(process.env.USAGE_BENCH_WALLETS_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', new URL('../../wallets/src/main.ts', import.meta.url).pathname], {
+    env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, NATS_URL: natsUrl, WALLETS_DB_SCHEMA: walletsSchema, WALLETS_PORT: String(walletsPort), WALLETS_TEMPORAL: 'off', WALLETS_JOBS: 'off', LOG_LEVEL: 'warn', WALLETS_CHARGE_BATCH: process.env.USAGE_BENCH_WALLETS_BATCH ?? '2000' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   children.push(wallets);

@@ -36,8 +36,11 @@ export interface ConsumerOptions {
 }
 
 /** ChargeResults per chargeApplied message: ~100 KB, well under NATS's 1 MB payload limit. */
-/** Bytes per fetch of charge messages: NATS's largest payload (1 MiB), so any one message fits. */
-const FETCH_BYTES = 1024 * 1024;
+/**
+ * Bytes per fetch of charge messages (~1,300 charges): more than the largest message (usage's
+ * 250-charge chunks, ~120 KB). A fetch returns when this is filled, or after a second.
+ */
+const FETCH_BYTES = 512 * 1024;
 
 const RESULTS_PER_MESSAGE = 250;
 
@@ -94,9 +97,12 @@ async function pullLoop(runtime: ServiceRuntime, durable: string, filter: string
       for await (const m of iter) msgs.push(m);
     } catch (error) {
       if (stopped()) break;
-      runtime.logger.warn({ err: error, durable }, 'fetch failed; retrying');
-      await new Promise((r) => setTimeout(r, 500));
-      continue;
+      // A fetch by size ends with "message size exceeds maxbytes" when the next message does not
+      // fit what is left: what came before it is a normal batch.
+      if (msgs.length === 0 || !/exceeds maxbytes/i.test((error as Error).message)) {
+        runtime.logger.warn({ err: error, durable, received: msgs.length }, 'fetch failed; retrying');
+        if (msgs.length === 0) await new Promise((r) => setTimeout(r, 500));
+      }
     }
     if (msgs.length === 0) continue;
     const failed = (error: unknown) => {
