@@ -85,11 +85,10 @@ try {
     const answered = new Set<string>();
     const sub = svc.runtime.messaging.nc.subscribe(WORK_SUBJECTS.chargeApplied, { callback: (_e, m) => { for (const r of chargeResultsOf(m.json()).results) if (r.chargeId.startsWith(`${tag}-`)) answered.add(r.chargeId); } });
     const t0 = performance.now();
-    for (let start = 0; start < total; start += 500) {
-      await Promise.all(Array.from({ length: Math.min(500, total - start) }, (_, k) => {
-        const c = mk(start + k, wallet(start + k), tag);
-        return js.publish(WORK_SUBJECTS.chargeRequested, JSON.stringify(c), { msgID: c.chargeId });
-      }));
+    // As usage publishes them: up to 250 ChargeRequests a message.
+    for (let start = 0; start < total; start += 250) {
+      const chunk = Array.from({ length: Math.min(250, total - start) }, (_, k) => mk(start + k, wallet(start + k), tag));
+      await js.publish(WORK_SUBJECTS.chargeRequested, JSON.stringify(chunk), { msgID: `${tag}-chunk-${start}` });
     }
     const published = performance.now();
     while (answered.size < total) {

@@ -31,16 +31,11 @@ export interface ConsumerOptions {
    * of answering them USER_UNKNOWN (a charge's result has one message id: the first answer wins).
    */
   ownAccountsOnly?: boolean;
-  /** Fetch by size instead of by count: at most this many bytes (at least the largest message), for messages that carry many charges each. */
-  maxBytes?: number;
+  /** Messages per fetch (default batchSize). */
+  fetchMessages?: number;
 }
 
 /** ChargeResults per chargeApplied message: ~100 KB, well under NATS's 1 MB payload limit. */
-/**
- * Bytes per fetch of charge messages (~1,300 charges): more than the largest message (usage's
- * 250-charge chunks, ~120 KB). A fetch returns when this is filled, or after a second.
- */
-const FETCH_BYTES = 512 * 1024;
 
 const RESULTS_PER_MESSAGE = 250;
 
@@ -93,16 +88,13 @@ async function pullLoop(runtime: ServiceRuntime, durable: string, filter: string
   while (!stopped()) {
     const msgs: JsMsg[] = [];
     try {
-      const iter = await consumer.fetch(opts.maxBytes ? { max_bytes: opts.maxBytes, expires: 1000 } : { max_messages: opts.batchSize, expires: 1000 });
+      const iter = await consumer.fetch({ max_messages: opts.fetchMessages ?? opts.batchSize, expires: 1000 });
       for await (const m of iter) msgs.push(m);
     } catch (error) {
       if (stopped()) break;
-      // A fetch by size ends with "message size exceeds maxbytes" when the next message does not
-      // fit what is left: what came before it is a normal batch.
-      if (msgs.length === 0 || !/exceeds maxbytes/i.test((error as Error).message)) {
-        runtime.logger.warn({ err: error, durable, received: msgs.length }, 'fetch failed; retrying');
-        if (msgs.length === 0) await new Promise((r) => setTimeout(r, 500));
-      }
+      // What arrived before the error is a batch like any other (unacknowledged, it would only come back later).
+      runtime.logger.warn({ err: error, durable, received: msgs.length }, 'fetch failed; retrying');
+      if (msgs.length === 0) await new Promise((r) => setTimeout(r, 500));
     }
     if (msgs.length === 0) continue;
     const failed = (error: unknown) => {
@@ -134,11 +126,12 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
   const loops: Promise<void>[] = [];
   const durable = (name: string) => `wallets-${name}${opts.durableSuffix}`;
 
-  // Charges from usage: a message carries one ChargeRequest or a batch of them; they are applied
-  // `batchSize` at a time, one transaction each, idempotent by chargeId, and their results are
-  // published before the messages are acknowledged.
+  // Charges from usage: a message carries one ChargeRequest or a batch of them (usage sends up to
+  // 250 a message), so a fetch takes batchSize / 10 messages; the charges are applied `batchSize`
+  // at a time, one transaction each, idempotent by chargeId, and their results are published
+  // before the messages are acknowledged.
   loops.push(
-    pullLoop(runtime, durable('charges'), WORK_SUBJECTS.chargeRequested, { ...opts, maxBytes: FETCH_BYTES }, async (msgs) => {
+    pullLoop(runtime, durable('charges'), WORK_SUBJECTS.chargeRequested, { ...opts, fetchMessages: Math.max(16, Math.ceil(opts.batchSize / 10)) }, async (msgs) => {
       const charges: ChargeRequest[] = [];
       for (const m of msgs) {
         let parsed: ReturnType<typeof chargeRequestsOf>;
@@ -153,7 +146,11 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
       }
       const mine = opts.ownAccountsOnly ? await ofKnownAccounts(db, charges) : charges;
       const results: ChargeResult[] = [];
-      for (let i = 0; i < mine.length; i += opts.batchSize) results.push(...(await applyCharges(db, mine.slice(i, i + opts.batchSize), runtime.clock.now(), { results: 'caller' })));
+      for (let i = 0; i < mine.length; i += opts.batchSize) {
+        // A fetch of many-charge messages takes several transactions: keep its messages ours meanwhile.
+        if (i > 0) for (const m of msgs) m.working();
+        results.push(...(await applyCharges(db, mine.slice(i, i + opts.batchSize), runtime.clock.now(), { results: 'caller' })));
+      }
       // Published after the commit, acknowledged after the publish (see ApplyChargesOptions).
       return () => publishChargeResults(runtime.messaging.js, results);
     }, stopped),
