@@ -36,7 +36,6 @@ export interface ConsumerOptions {
 }
 
 /** ChargeResults per chargeApplied message: ~100 KB, well under NATS's 1 MB payload limit. */
-
 const RESULTS_PER_MESSAGE = 250;
 
 /**
