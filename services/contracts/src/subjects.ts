@@ -42,6 +42,7 @@ export const EVENTS = {
   bucketExpired: event('wallets', 'bucket', 'expired', 'BucketExpiredEvent', 'An allowance bucket expired; its remaining units were forfeited.'),
   bundleRenewed: event('wallets', 'bundle', 'renewed', 'BucketCreateEvent', "A subscription's allowances were granted for its next period, with any rollover (prepaid: after its recurring fee was taken from the balance)."),
   bundleFeeDue: event('wallets', 'bundle', 'feedue', 'BalanceThresholdEvent', "A prepaid balance did not cover a bundle's recurring fee (its first period or a renewal): no allowances until a top-up covers it, then they start at once."),
+  chargeDue: event('wallets', 'charge', 'due', 'BalanceThresholdEvent', "A prepaid balance did not cover a one-off charge (e.g. the starter pack): it waits, and the next top-up pays it first."),
   budgetReplenished: event('wallets', 'budget', 'replenished', 'TopupBalanceCreateEvent', "An enterprise committed-spend budget fell below its threshold and was replenished; invoicing bills the replenishment (data is BudgetReplenishmentData)."),
   autoTopupRequested: event('wallets', 'autotopup', 'requested', 'TopupBalanceRequestEvent', 'An auto top-up rule asked for a recharge after a low-balance event.'),
   customerBillCreated: event('invoicing', 'customerbill', 'created', 'CustomerBillCreateEvent', 'An invoice was issued.'),

@@ -47,6 +47,11 @@ describe("a prepaid account's one-off charges come out of its balance", () => {
       { id: starter.chargeId, reason: 'ACTIVATION_FEE', description: 'Starter pack', amount: { amount: '3', currency: 'EUR' } },
       { id: addOn.chargeId, reason: 'ADD_ON_PURCHASE', description: 'Data boost', amount: { amount: '8', currency: 'EUR' } },
     ]);
+    const dueEvents = (await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1 order by seq`, [EVENTS.chargeDue.subject])).map((r) => JSON.parse(r.payload).data).filter((e) => e.billingAccountId === acc);
+    expect(dueEvents.map((e) => [e.chargeId, e.amount, e.balance])).toEqual([
+      [starter.chargeId, { amount: '3.000000', currency: 'EUR' }, { amount: '0.000000', currency: 'EUR' }],
+      [addOn.chargeId, { amount: '8.000000', currency: 'EUR' }, { amount: '0.000000', currency: 'EUR' }],
+    ]);
     expect(view.balanceNotifications.filter((n: { kind: string }) => n.kind === 'CHARGE_DUE').map((n: { message: string }) => n.message).sort()).toEqual([
       'Data boost: 8.00 EUR is due and your balance is 0.00 EUR; your next top-up pays it first.',
       'Starter pack: 3.00 EUR is due and your balance is 0.00 EUR; your next top-up pays it first.',

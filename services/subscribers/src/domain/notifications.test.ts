@@ -30,6 +30,12 @@ describe('customer notifications', () => {
     expect('trigger' in r && composeMessage(r.trigger.template, r.trigger.params).content).toBe('Your bundle costs 15.00 EUR and your balance is 10.00 EUR: top up and it starts within a minute.');
   });
 
+  it('tells the line whose one-off charge (the starter pack) waits for a top-up', () => {
+    const r = triggerFromEvent('chargeDue', { id: 'e', type: 'BalanceThresholdEvent', data: { billingAccountId: 'acc_1', lineId: 'lin_1', description: 'Activation of +4915111000001', amount: { amount: '4.950000', currency: 'EUR' }, balance: { amount: '0', currency: 'EUR' } } });
+    expect('trigger' in r && r.trigger).toMatchObject({ lineId: 'lin_1', template: 'CHARGE_DUE' });
+    expect('trigger' in r && composeMessage(r.trigger.template, r.trigger.params).content).toBe('Activation of +4915111000001: 4.95 EUR is due and your balance is 0.00 EUR. Your next top-up pays it first.');
+  });
+
   it("sends on the rule's channel to the line's number, and to the webhook when one is registered", () => {
     expect(routeMessage(trigger(), { sms: true, email: true, push: false, webhookUrl: 'https://hooks.example/x' }, contacts)).toEqual([
       { channel: 'SMS', receiver: '+491700000009' },

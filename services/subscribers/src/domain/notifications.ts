@@ -47,7 +47,7 @@ const money = (v: unknown): string => {
 };
 
 /** Builds the trigger for an event kind we notify about, or null (with the reason) when it cannot. */
-export function triggerFromEvent(kind: 'usageNotification' | 'balanceLow' | 'balanceDepleted' | 'bucketExpiring' | 'bundleFeeDue', event: EventLike): { trigger: NotificationTrigger } | { invalid: string } {
+export function triggerFromEvent(kind: 'usageNotification' | 'balanceLow' | 'balanceDepleted' | 'bucketExpiring' | 'bundleFeeDue' | 'chargeDue', event: EventLike): { trigger: NotificationTrigger } | { invalid: string } {
   const d = (event.data ?? {}) as Data;
   const billingAccountId = str(d.billingAccountId);
   if (!billingAccountId) return { invalid: 'data.billingAccountId is missing' };
@@ -78,6 +78,8 @@ export function triggerFromEvent(kind: 'usageNotification' | 'balanceLow' | 'bal
       return { trigger: { ...base, lineId: null, template: 'BALANCE_DEPLETED', preferredChannel: null, params: { balance: money(d.balance) } } };
     case 'bundleFeeDue':
       return { trigger: { ...base, lineId: str(d.lineId), template: 'BUNDLE_FEE_DUE', preferredChannel: null, params: { fee: money(d.fee), balance: money(d.balance) } } };
+    case 'chargeDue':
+      return { trigger: { ...base, lineId: str(d.lineId), template: 'CHARGE_DUE', preferredChannel: null, params: { description: str(d.description) ?? 'A charge', amount: money(d.amount), balance: money(d.balance) } } };
     case 'bucketExpiring':
       return {
         trigger: {
@@ -110,6 +112,8 @@ export function composeMessage(template: string, p: Record<string, string>): { s
       return { subject: `Last chance: ${p.offerName}`, content: `Your offer of ${p.offerName} for ${p.price} expires at ${p.expiresAt}.` };
     case 'BUNDLE_FEE_DUE':
       return { subject: 'Top up for your bundle', content: `Your bundle costs ${p.fee} and your balance is ${p.balance}: top up and it starts within a minute.` };
+    case 'CHARGE_DUE':
+      return { subject: 'A charge waits for your top-up', content: `${p.description}: ${p.amount} is due and your balance is ${p.balance}. Your next top-up pays it first.` };
     case 'ALLOWANCE_EXPIRING':
       return { subject: `Your ${p.allowance} allowance expires soon`, content: `Your ${p.allowance} allowance (${p.remaining} left) expires on ${p.validTo}.` };
     default:

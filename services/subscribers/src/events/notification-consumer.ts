@@ -10,6 +10,7 @@ const NOTIFYING_EVENTS = {
   balanceDepleted: EVENTS.balanceDepleted,
   bucketExpiring: EVENTS.bucketExpiring,
   bundleFeeDue: EVENTS.bundleFeeDue,
+  chargeDue: EVENTS.chargeDue,
 } as const;
 
 /**

@@ -1,5 +1,6 @@
 import { Decimal, deterministicId, isDecimalString, minorUnits, type OneOffChargeData } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
+import { eventRow, insertOutbox } from '../persistence/sql';
 import { covers } from '../domain/allowance-period';
 import { fmt } from '../domain/charging';
 import { accountId, findTransaction, newTxId, postTransactions, type NewTransaction } from './ledger';
@@ -15,7 +16,7 @@ import { chargeKey } from './apply-charges';
  * under the key `CHARGE:<chargeId>`: an add-on already paid from the balance when it was ordered
  * used that key, so it is not taken twice, and a redelivered event takes nothing more. A charge
  * the balance (and its overdraft) does not cover waits as a due charge, the customer is told
- * once, and the next top-up pays it before anything else (see `settleDueCharges`). A credit goes
+ * once (`CHARGE_DUE` notification and `billing.wallets.charge.due`, an SMS from subscribers), and the next top-up pays it before anything else (see `settleDueCharges`). A credit goes
  * to the balance.
  */
 export type OneOffOutcome = 'TAKEN' | 'CREDITED' | 'DUE' | 'ALREADY' | 'NOT_PREPAID' | 'INVALID';
@@ -43,6 +44,10 @@ export async function applyOneOffCharge(sql: Sql, d: OneOffChargeData, now: Date
     [d.chargeId, d.billingAccountId, d.lineId ?? null, d.reason, String(d.description ?? d.reason), fmt(amount), wallet.currency, now],
   );
   const digits = minorUnits(wallet.currency);
+  await insertOutbox(sql, [eventRow('chargeDue', d.chargeId, [d.chargeId], now, {
+    chargeId: d.chargeId, billingAccountId: d.billingAccountId, lineId: d.lineId ?? null, reason: d.reason, description: d.description ?? d.reason,
+    amount: { amount: fmt(amount), currency: wallet.currency }, balance: { amount: fmt(balance), currency: wallet.currency },
+  })]);
   await insertNotifications(sql, [{
     id: deterministicId('message', 'CHARGE_DUE', d.chargeId), billingAccountId: d.billingAccountId, walletId: wallet.id, bucketId: null, kind: 'CHARGE_DUE',
     message: `${d.description ?? d.reason}: ${amount.toFixed(digits)} ${wallet.currency} is due and your balance is ${balance.toFixed(digits)} ${wallet.currency}; your next top-up pays it first.`,
