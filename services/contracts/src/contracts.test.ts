@@ -4,7 +4,7 @@ import { EVENTS } from './subjects';
 import { DomainError, categorize, toGraphQLExtensions } from './errors';
 import { DecimalScalar, DateTimeScalar, CurrencyCodeScalar } from './scalars';
 import { decodeCaller, encodeCaller } from './caller';
-import { chargeResultsOf } from './messages';
+import { CHARGES_PER_MESSAGE, chargeResultsOf, inChargeMessages } from './messages';
 
 describe('event registry', () => {
   it('spells every subject as billing.<service>.<entity>.<event> in lower-case tokens', () => {
@@ -76,3 +76,14 @@ describe('chargeResultsOf', () => {
     expect(chargeResultsOf(null)).toEqual({ results: [], invalid: 1 });
   });
 });
+
+describe('inChargeMessages', () => {
+  it('cuts a batch into messages of at most CHARGES_PER_MESSAGE, in order, with nothing lost', () => {
+    const items = Array.from({ length: 2 * CHARGES_PER_MESSAGE + 1 }, (_, i) => i);
+    const groups = inChargeMessages(items);
+    expect(groups.map((g) => g.length)).toEqual([CHARGES_PER_MESSAGE, CHARGES_PER_MESSAGE, 1]);
+    expect(groups.flat()).toEqual(items);
+    expect(inChargeMessages([])).toEqual([]);
+  });
+});
+

@@ -251,3 +251,16 @@ export function chargeRequestsOf(body: unknown): { requests: ChargeRequest[]; in
   return { requests, invalid: list.length - requests.length };
 }
 
+/**
+ * Charges (requests from usage, results from wallets) per message: ~100 KB, far below NATS's 1 MB
+ * payload limit. Both sides cut their batches with `inChargeMessages`.
+ */
+export const CHARGES_PER_MESSAGE = 250;
+
+/** A batch cut into the groups that each become one message, in order. */
+export function inChargeMessages<T>(items: T[]): T[][] {
+  const groups: T[][] = [];
+  for (let i = 0; i < items.length; i += CHARGES_PER_MESSAGE) groups.push(items.slice(i, i + CHARGES_PER_MESSAGE));
+  return groups;
+}
+

@@ -3,7 +3,7 @@
  * the read model, the compiled plan cache and the pipeline. One per running service instance.
  */
 import { headers } from '@nats-io/transport-node';
-import { WORK_SUBJECTS, deterministicId } from '@ledgerline/contracts';
+import { WORK_SUBJECTS, deterministicId, inChargeMessages } from '@ledgerline/contracts';
 import type { ServiceRuntime } from '@ledgerline/platform';
 import { LineDirectory } from './application/line-directory';
 import { catalogPlanSource, PlanCache, type PlanSource } from './application/plan-cache';
@@ -60,16 +60,7 @@ export function usageRuntimeOf(runtime: ServiceRuntime): UsageRuntime {
   return usage;
 }
 
-/** ChargeRequests per chargeRequested message (~90 KB: far below NATS's 1 MB payload limit). */
-const CHARGES_PER_MESSAGE = 250;
-
 /** Stored ChargeRequests (JSON) as messages of up to CHARGES_PER_MESSAGE, each a JSON array. */
 export function chargeChunks(charges: { id: string; payload: string }[]): { id: string; payload: string }[] {
-  const chunks: { id: string; payload: string }[] = [];
-  for (let i = 0; i < charges.length; i += CHARGES_PER_MESSAGE) {
-    const chunk = charges.slice(i, i + CHARGES_PER_MESSAGE);
-    chunks.push({ id: deterministicId('event', 'usage', 'chargesRequested', ...chunk.map((c) => c.id)), payload: `[${chunk.map((c) => c.payload).join(',')}]` });
-  }
-  return chunks;
+  return inChargeMessages(charges).map((chunk) => ({ id: deterministicId('event', 'usage', 'chargesRequested', ...chunk.map((c) => c.id)), payload: `[${chunk.map((c) => c.payload).join(',')}]` }));
 }
-

@@ -1,5 +1,5 @@
 import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
-import { BILLING_STREAM, EVENTS, RPC, WORK_SUBJECTS, chargeRequestsOf, deterministicId, parseCloudEvent } from '@ledgerline/contracts';
+import { BILLING_STREAM, EVENTS, RPC, WORK_SUBJECTS, chargeRequestsOf, deterministicId, inChargeMessages, parseCloudEvent } from '@ledgerline/contracts';
 import type { BillingAccountChangedData, ChargeRequest, ChargeResult, OneOffChargeData, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
 import { deliverFrom, type ServiceRuntime } from '@ledgerline/platform';
 import type { Db } from '../persistence/sql';
@@ -35,20 +35,15 @@ export interface ConsumerOptions {
   fetchMessages?: number;
 }
 
-/** ChargeResults per chargeApplied message: ~100 KB, well under NATS's 1 MB payload limit. */
-const RESULTS_PER_MESSAGE = 250;
-
 /**
- * A batch's ChargeResults, a few messages of up to RESULTS_PER_MESSAGE results (a JSON array):
+ * A batch's ChargeResults, a few messages of up to CHARGES_PER_MESSAGE results (a JSON array):
  * one JetStream publish per chunk instead of one per charge. The message id is made from the
  * chunk's charge ids, so the same batch answered again is dropped by JetStream; a batch that
  * comes back composed otherwise is published again, and usage and invoicing apply each
  * chargeId once.
  */
 export async function publishChargeResults(js: ServiceRuntime['messaging']['js'], results: ChargeResult[]): Promise<void> {
-  const chunks: ChargeResult[][] = [];
-  for (let i = 0; i < results.length; i += RESULTS_PER_MESSAGE) chunks.push(results.slice(i, i + RESULTS_PER_MESSAGE));
-  await Promise.all(chunks.map((chunk) => js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify(chunk), { msgID: deterministicId('event', 'wallets', 'chargesApplied', ...chunk.map((r) => r.chargeId)) })));
+  await Promise.all(inChargeMessages(results).map((chunk) => js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify(chunk), { msgID: deterministicId('event', 'wallets', 'chargesApplied', ...chunk.map((r) => r.chargeId)) })));
 }
 
 /** The charges whose billing account has a wallet here. */
