@@ -135,6 +135,8 @@ export class UsagePipeline {
     const rated = this.chain.then(async () => this.run(items, await looked, options.precharged ?? false));
     this.chain = rated.catch(() => undefined);
     const { prepared, touched, now } = await rated;
+    // The ids `run` marked as being written (persist may still find some stored by another writer).
+    const writtenIds = prepared.filter((p) => !p.outcome.duplicate).map((p) => p.id);
     const t0 = performance.now();
     const write = this.persist(prepared, options.reprocess ?? false, now).then(async () => {
       const t1 = performance.now();
@@ -153,6 +155,7 @@ export class UsagePipeline {
       throw error;
     } finally {
       this.inflight.delete(write);
+      for (const id of writtenIds) this.writing.delete(id);
     }
     for (const p of prepared) {
       if (p.outcome.duplicate) continue;
@@ -163,6 +166,8 @@ export class UsagePipeline {
   }
 
   private readonly inflight = new Set<Promise<unknown>>();
+  /** Ids of records rated and not yet written (their batch's write is in flight). */
+  private readonly writing = new Set<string>();
 
   /** Forget cached counters (e.g. after a re-rate rewrote them), in turn with the batches. */
   resetCounters(): Promise<void> {
@@ -232,6 +237,16 @@ export class UsagePipeline {
   private async run(items: IncomingUsage[], looked: Awaited<ReturnType<UsagePipeline['lookup']>>, precharged: boolean): Promise<{ prepared: Prepared[]; touched: Set<string>; now: Date }> {
     const { now, validated, ids, existing } = looked;
     const started = performance.now();
+    if (ids.some((id) => this.writing.has(id))) {
+      // A redelivery of events whose first delivery is still being written (the broker's ack wait
+      // ran out): rated now, they would move the counters a second time and their threshold
+      // crossings would be dropped with their duplicate records. Wait for those writes, take what
+      // they stored as duplicates, and reload the counters (a failed write left its effects in them).
+      await Promise.allSettled([...this.inflight]);
+      const stored = await this.deps.sql.query<{ id: string }>(`select id from usage_record where id = any($1::text[])`, [ids.filter((id) => !existing.has(id))]);
+      for (const r of stored.rows) existing.add(r.id);
+      this.counters.clear();
+    }
     // The directory may have dropped a line since the lookup (an event): load it again.
     if (validated.some((v) => v.ok && !this.deps.directory.get(v.usage.lineId, v.usage.msisdn))) {
       await this.deps.directory.prefetch(
@@ -285,6 +300,7 @@ export class UsagePipeline {
     this.stats.rateMs += performance.now() - rating;
     this.stats.batches += 1;
     this.stats.events += items.length;
+    for (const p of prepared) if (!p.outcome.duplicate) this.writing.add(p.id);
     return { prepared, touched, now };
   }
 
