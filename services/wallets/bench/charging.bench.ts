@@ -2,6 +2,8 @@
 // plain single-row SQL transactions, on 10,000 wallets and on one hot wallet, plus reservation
 // latency over NATS request/reply at a fixed rate. Runs in a throw-away PostgreSQL schema.
 // Usage: npx tsx services/wallets/bench/charging.bench.ts   (BENCH_CHARGES=6000 for a quick check)
+import { spawn } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { jetstream } from '@nats-io/jetstream';
 import { RPC, WORK_SUBJECTS, chargeResultsOf, type ChargeRequest } from '@ledgerline/contracts';
 import { startPrivateNats, startServiceForTest } from '@ledgerline/platform';
@@ -22,8 +24,20 @@ const PLAIN_SECONDS = SHORT ? 2 : 4;
 const PLAIN_CONCURRENCY = 8;
 const RATE = Number(process.env.BENCH_RATE ?? 2000);
 const RPC_SECONDS = Number(process.env.BENCH_RPC_SECONDS ?? (SHORT ? 3 : 10));
+const ECHO_SECONDS = SHORT ? 2 : 5;
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
+const pctOf = (xs: number[], p: number) => (xs.length === 0 ? NaN : xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!);
+/** Runs the network element (reserve-load.ts) as its own process and returns what it measured. */
+async function reserveLoad(natsUrl: string, subject: string, seconds: number): Promise<{ sent: number; sendSeconds: number; latencies: number[]; lateness: number[]; failures: Record<string, number> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./reserve-load.ts', import.meta.url).pathname, natsUrl, subject, String(RATE), String(seconds), String(WALLETS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`reserve load generator exited with ${code}`);
+  return JSON.parse(out);
+}
+
 const now = new Date('2026-11-25T10:00:00Z');
 
 // Own RPC subjects, so another wallets service on the same NATS server (a test run) cannot answer.
@@ -167,54 +181,32 @@ try {
   log(`  ${plainHot.toFixed(0)} charges/s`);
 
   await drainOutbox('after hot wallet');
-  log(`reservations over NATS at ${RATE}/s for ${RPC_SECONDS} s (open loop)…`);
-  const nc = svc.runtime.messaging.nc;
-  const latencies: number[] = [];
-  const lateness: number[] = [];
-  const total = RATE * RPC_SECONDS;
-  const pending: Promise<void>[] = [];
-  let failed = 0;
-  const failures = new Map<string, number>();
-  const failure = (why: string) => {
-    failed++;
-    failures.set(why, (failures.get(why) ?? 0) + 1);
-  };
-  const t0 = performance.now();
-  let i = 0;
-  // Open loop: a timer sends whatever is due, whatever the replies; each latency from its send.
-  await new Promise<void>((done) => {
-    const tick = () => {
-      const elapsed = performance.now() - t0;
-      for (; i < total && (i * 1000) / RATE <= elapsed; i++) {
-        const w = (i * 31) % WALLETS;
-        const sent = performance.now();
-        lateness.push(sent - (t0 + (i * 1000) / RATE));
-        pending.push(
-          nc.request(`${PREFIX}${RPC.walletReserve}`, JSON.stringify({ requestId: `rq-${i}`, sessionId: `s-${i}`, billingAccountId: `acc_b${w}`, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '10', pricePerUnit: '0.01', allowanceIds: [] }), { timeout: 5000 })
-            .then((m) => {
-              latencies.push(performance.now() - sent);
-              const code = m.json<{ resultCode: string }>().resultCode;
-              if (code !== 'SUCCESS') failure(code);
-            })
-            .catch((e: Error) => failure(e.message)),
-        );
-      }
-      if (i < total) setTimeout(tick, 1);
-      else done();
-    };
-    tick();
-  });
-  const sendSeconds = (performance.now() - t0) / 1000;
-  await Promise.all(pending);
-  const achieved = total / sendSeconds;
-  latencies.sort((a, b) => a - b);
-  lateness.sort((a, b) => a - b);
-  const pctOf = (xs: number[], p: number) => xs.length === 0 ? NaN : xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+  // The transport alone, as the ceiling: the same client and rate against a responder that answers at once.
+  log(`NATS request/reply echo at ${RATE}/s for ${ECHO_SECONDS} s (same client process)…`);
+  const echo = svc.runtime.messaging.nc.subscribe(`${PREFIX}echo`, { callback: (_e, m) => void m.respond('{"resultCode":"SUCCESS"}') });
+  const echoLoad = await reserveLoad(nats.url, `${PREFIX}echo`, ECHO_SECONDS);
+  echo.unsubscribe();
+  const echoLatencies = echoLoad.latencies.sort((a, b) => a - b);
+  log(`  p50 ${pctOf(echoLatencies, 50).toFixed(2)} ms, p99 ${pctOf(echoLatencies, 99).toFixed(2)} ms`);
+  log(`reservations over NATS at ${RATE}/s for ${RPC_SECONDS} s (open loop, from a separate client process)…`);
+  const cpu0 = process.cpuUsage();
+  const eld = monitorEventLoopDelay({ resolution: 1 });
+  eld.enable();
+  const load = await reserveLoad(nats.url, `${PREFIX}${RPC.walletReserve}`, RPC_SECONDS);
+  const cpu = process.cpuUsage(cpu0);
+  eld.disable();
+  log(`  wallets event loop delay p50 ${(eld.percentile(50) / 1e6).toFixed(1)} ms p99 ${(eld.percentile(99) / 1e6).toFixed(1)} ms max ${(eld.max / 1e6).toFixed(1)} ms`);
+  const total = load.sent;
+  const failed = Object.values(load.failures).reduce((a, b) => a + b, 0);
+  const achieved = total / load.sendSeconds;
+  const latencies = load.latencies.sort((a, b) => a - b);
+  const lateness = load.lateness.sort((a, b) => a - b);
   const pct = (p: number) => pctOf(latencies, p);
-  log(`  ${achieved.toFixed(0)} req/s sent, p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms, max ${pct(100).toFixed(1)} ms, ${failed} failed ${failures.size ? JSON.stringify(Object.fromEntries(failures)) : ''}`);
+  log(`  ${achieved.toFixed(0)} req/s sent, p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms, max ${pct(100).toFixed(1)} ms, ${failed} failed ${failed ? JSON.stringify(load.failures) : ''}`);
+  log(`  wallets process CPU ${(((cpu.user + cpu.system) / 1e6 / load.sendSeconds) * 100).toFixed(0)}% of one core`);
   const gs = groupCommitStats.get('reserve');
   if (gs) log(`  group commit: ${gs.batches} transactions, ${(gs.requests / gs.batches).toFixed(1)} requests each, ${(gs.txMs / gs.batches).toFixed(1)} ms each, ${gs.retriedAlone} retried alone`);
-  log(`  (send timer lateness p50 ${pctOf(lateness, 50).toFixed(2)} ms p99 ${pctOf(lateness, 99).toFixed(2)} ms)`);
+  log(`  (client send timer lateness p50 ${pctOf(lateness, 50).toFixed(2)} ms p99 ${pctOf(lateness, 99).toFixed(2)} ms)`);
   const [{ n: reserved }] = await db.query<{ n: string }>(`select count(*) n from reservation where request_key like 'rq-%'`);
   // A request that timed out on the client may still have been granted; never more than were sent.
   if (Number(reserved) < total - failed || Number(reserved) > total) throw new Error(`${reserved} reservations stored, expected ${total - failed} to ${total}`);
@@ -224,7 +216,7 @@ try {
   const ratio = (a: number, b: number) => (a / b).toFixed(1);
   log(`batched via JetStream consumer: ${viaJs.toFixed(0)} charges/s (direct applyCharges ${spread.toFixed(0)} charges/s)`);
   console.log(
-    `charging: ${spread.toFixed(0)} charges/s (plain SQL ${plainSpread.toFixed(0)} charges/s, ratio ${ratio(spread, plainSpread)}x); hot wallet ${hot.toFixed(0)}/s vs ${plainHot.toFixed(0)}/s unbatched (ratio ${ratio(hot, plainHot)}x); reserve p50 ${pct(50).toFixed(1)} ms p99 ${pct(99).toFixed(1)} ms @${RATE}/s (${achieved.toFixed(0)}/s achieved, ${failed} failed)`,
+    `charging: ${spread.toFixed(0)} charges/s (plain SQL ${plainSpread.toFixed(0)} charges/s, ratio ${ratio(spread, plainSpread)}x); hot wallet ${hot.toFixed(0)}/s vs ${plainHot.toFixed(0)}/s unbatched (ratio ${ratio(hot, plainHot)}x); reserve p50 ${pct(50).toFixed(1)} ms p99 ${pct(99).toFixed(1)} ms @${RATE}/s (NATS echo p99 ${pctOf(echoLatencies, 99).toFixed(1)} ms; ${achieved.toFixed(0)}/s achieved, ${failed} failed)`,
   );
 } finally {
   await svc.close();

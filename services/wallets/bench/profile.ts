@@ -69,7 +69,8 @@ try {
   }
   let total = 0;
   for (let r = 0; r <= RUNS; r++) {
-    const reqs = Array.from({ length: 100 }, (_, k) => ({ requestId: `rq-${r}-${k}`, sessionId: `s-${r}-${k}`, billingAccountId: `acc_b${(r * 100 + k) * 31 % W}`, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '10', pricePerUnit: '0.01', allowanceIds: [] }));
+    const RB = Number(process.env.RESERVE_BATCH ?? 100);
+    const reqs = Array.from({ length: RB }, (_, k) => ({ requestId: `rq-${r}-${k}`, sessionId: `s-${r}-${k}`, billingAccountId: `acc_b${(r * RB + k) * 31 % W}`, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '10', pricePerUnit: '0.01', allowanceIds: [] }));
     const t = performance.now();
     const cpu = process.cpuUsage();
     await db.tx((sql) => reserveMany(timed(sql), reqs, now));
@@ -78,7 +79,7 @@ try {
     if (r > 0) total += performance.now() - t;
     else times.clear();
   }
-  report('reserve (100 requests)', total, RUNS);
+  report(`reserve (${process.env.RESERVE_BATCH ?? 100} requests)`, total, RUNS);
 } finally {
   await svc.close();
 }

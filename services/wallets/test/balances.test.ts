@@ -102,6 +102,22 @@ describe('adjustments, thresholds, auto top-up, expiry', () => {
     expect(events.map((e) => e.subject)).toEqual(expect.arrayContaining(['billing.wallets.balance.low', 'billing.wallets.autotopup.requested']));
   });
 
+  it('a reservation that holds the balance below the threshold requests the auto top-up; a disabled rule requests nothing', async () => {
+    const nc = svc.runtime.messaging.nc;
+    const reserve = async (billingAccountId: string) =>
+      (await nc.request(RPC.walletReserve, JSON.stringify({ requestId: uniq('rq'), sessionId: uniq('s'), billingAccountId, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '700', pricePerUnit: '0.01', allowanceIds: [] }), { timeout: 5000 })).json<WalletReserveReply>();
+    const requests = async (walletId: string) => (await dbOf(svc).query(`select amount::text, status from topup_request where wallet_id = $1`, [walletId])).map((r) => [r.amount, r.status]);
+    const on = await openPrepaid(svc, { balance: '10.00' });
+    const off = await openPrepaid(svc, { balance: '10.00' });
+    for (const [w, enabled] of [[on, true], [off, false]] as const) {
+      await gql(svc, `mutation($i: SetAutoTopupInput!) { setAutoTopup(input: $i) { wallet { id } } }`, { i: { walletId: w.walletId, enabled, threshold: '5.00', topupAmount: '15.00', paymentMethodToken: 'tok_visa' } });
+    }
+    expect((await reserve(on.billingAccountId)).grantedUnit?.amount).toBe('7.000000'); // 10 → 3 held back
+    expect((await reserve(off.billingAccountId)).grantedUnit?.amount).toBe('7.000000');
+    expect(await requests(on.walletId)).toEqual([['15.000000', 'REQUESTED']]);
+    expect(await requests(off.walletId)).toEqual([]);
+  });
+
   it('the expiry job warns before expiry, then forfeits what is left', async () => {
     const { billingAccountId } = await openPrepaid(svc);
     const validTo = new Date(clock.now().getTime() + 2 * 86_400_000);

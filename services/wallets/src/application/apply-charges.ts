@@ -68,7 +68,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
   const locked = await lockWallets(sql, { pairs: [...pairs.values()] });
   const existing = await sql.query<{ idempotency_key: string; outcome: ChargeResult }>(`select idempotency_key, outcome from ledger_transaction where idempotency_key = any($1::text[])`, [batch.map((c) => chargeKey(c.chargeId))]);
   const done = new Map(existing.map((r) => [r.idempotency_key, r.outcome]));
-  const wallets = new Map<string, WalletState & { low: Decimal | null; start: Decimal }>();
+  const wallets = new Map<string, WalletState & { low: Decimal | null; start: Decimal; hasRules: boolean }>();
   for (const w of locked) {
     const balance = new Decimal(w.balance);
     wallets.set(`${w.billing_account_id}\u0000${w.currency}`, {
@@ -82,6 +82,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
       creditLimit: w.credit_limit === null ? null : new Decimal(w.credit_limit),
       overdraftLimit: new Decimal(w.overdraft_limit),
       low: w.low_balance_threshold === null ? null : new Decimal(w.low_balance_threshold),
+      hasRules: w.has_rules,
     });
   }
   // Buckets only for charges that name allowances.
@@ -136,10 +137,11 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
   // Ledger rows, balances and (outbox mode) one ChargeResult per new charge: one round trip.
   const outbox = options.results !== 'caller' && fresh.length > 0;
   await postTransactions(sql, txs, now, outbox ? [outboxWrite(fresh.map((r) => ({ id: chargeResultMessageId(r.chargeId), subject: WORK_SUBJECTS.chargeApplied, payload: JSON.stringify(r), createdAt: now })))] : []);
+  if (outbox) sql.eventsQueued = true;
 
   const walletChanges: WalletChange[] = [];
   for (const w of wallets.values()) {
-    if (!w.balance.equals(w.start)) walletChanges.push({ walletId: w.id, billingAccountId: w.billingAccountId, currency: w.currency, paymentMode: w.paymentMode, lowBalanceThreshold: w.low, before: w.start, after: w.balance, cause: lastCause.get(w.id) ?? 'batch' });
+    if (!w.balance.equals(w.start)) walletChanges.push({ walletId: w.id, billingAccountId: w.billingAccountId, currency: w.currency, paymentMode: w.paymentMode, lowBalanceThreshold: w.low, before: w.start, after: w.balance, cause: lastCause.get(w.id) ?? 'batch', hasRules: w.hasRules });
   }
   const bucketChanges: BucketChange[] = [];
   for (const list of bucketsByAccount.values()) {

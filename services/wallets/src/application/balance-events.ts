@@ -17,6 +17,8 @@ export interface WalletChange {
   after: Decimal;
   /** What caused it (a transaction id), so the same change always gives the same event id. */
   cause: string;
+  /** Whether the wallet has an enabled budget or auto top-up rule, when the caller read it under the lock (see lockWallets); unknown = look. */
+  hasRules?: boolean;
 }
 
 export interface BucketChange {
@@ -63,17 +65,18 @@ export async function emitBalanceEvents(sql: Sql, now: Date, wallets: WalletChan
   if (notified.length > 0) {
     await sql.query(`update bucket b set notified_percent = greatest(b.notified_percent, t.pct) from unnest($1::text[], $2::int[]) as t(id, pct) where b.id = t.id`, [notified.map((n) => n.id), notified.map((n) => n.pct)]);
   }
-  if (downs.length > 0) {
+  const ruled = downs.filter((w) => w.hasRules !== false);
+  if (ruled.length > 0) {
     // One round trip for both rules a falling balance can trigger: budget replenishment and auto top-up.
     const found = await sql.query<{ rule: 'BUDGET' | 'TOPUP'; row: BudgetBelowThreshold & RuleRow }>(
       `select 'BUDGET' as rule, to_jsonb(x) as row from (select ${BUDGET_BELOW_THRESHOLD_COLUMNS} from budget b join ledger_account a on a.id = b.wallet_id
          where b.wallet_id = any($1::text[]) and b.enabled and a.balance < b.threshold order by b.wallet_id) x
        union all
        select 'TOPUP', to_jsonb(y) from (${TOPUP_RULES}) y`,
-      [downs.map((w) => w.walletId), startOfUtcDay(now), startOfUtcMonth(now)],
+      [ruled.map((w) => w.walletId), startOfUtcDay(now), startOfUtcMonth(now)],
     );
-    await replenishBudgets(sql, now, downs.map((w) => ({ walletId: w.walletId, cause: w.cause })), events, found.filter((f) => f.rule === 'BUDGET').map((f) => f.row));
-    await requestAutoTopups(sql, now, downs, notes, events, found.filter((f) => f.rule === 'TOPUP').map((f) => f.row));
+    await replenishBudgets(sql, now, ruled.map((w) => ({ walletId: w.walletId, cause: w.cause })), events, found.filter((f) => f.rule === 'BUDGET').map((f) => f.row));
+    await requestAutoTopups(sql, now, ruled, notes, events, found.filter((f) => f.rule === 'TOPUP').map((f) => f.row));
   }
   await insertNotifications(sql, notes, now);
   await insertOutbox(sql, events);

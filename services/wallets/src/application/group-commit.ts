@@ -33,6 +33,7 @@ export class GroupCommit<Req, Rep> {
     private readonly work: (sql: Sql, reqs: Req[]) => Promise<Rep[]>,
     private readonly onError: (req: Req, error: unknown) => Rep,
     private readonly opts: GroupCommitOptions,
+    /** Runs after a commit that queued outbox rows (wakes the relay). */
     private readonly afterCommit: () => void = () => undefined,
     private readonly name = 'default',
   ) {}
@@ -84,10 +85,15 @@ export class GroupCommit<Req, Rep> {
     stat.requests += batch.length;
     const t0 = performance.now();
     try {
-      const replies = await this.db.tx((sql) => this.work(sql, batch.map((p) => p.req)));
+      let queued = false;
+      const replies = await this.db.tx(async (sql) => {
+        const r = await this.work(sql, batch.map((p) => p.req));
+        queued = Boolean(sql.eventsQueued);
+        return r;
+      });
       stat.txMs += performance.now() - t0;
       batch.forEach((p, i) => p.resolve(replies[i]!));
-      this.afterCommit();
+      if (queued) this.afterCommit();
       return;
     } catch {
       // A database error (not a refusal): retry each request alone below.
@@ -95,8 +101,14 @@ export class GroupCommit<Req, Rep> {
     stat.retriedAlone += batch.length;
     for (const p of batch) {
       try {
-        const [reply] = await this.db.tx((sql) => this.work(sql, [p.req]));
+        let queued = false;
+        const [reply] = await this.db.tx(async (sql) => {
+          const r = await this.work(sql, [p.req]);
+          queued = Boolean(sql.eventsQueued);
+          return r;
+        });
         p.resolve(reply!);
+        if (queued) this.afterCommit();
       } catch (error) {
         try {
           p.resolve(this.onError(p.req, error));
@@ -105,6 +117,5 @@ export class GroupCommit<Req, Rep> {
         }
       }
     }
-    this.afterCommit();
   }
 }

@@ -169,7 +169,7 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
     }]);
     const walletChanges = [...wallets.values()]
       .filter((w) => w.payment_mode === 'PREPAID' && !w.state.balance.equals(w.start))
-      .map((w) => ({ walletId: w.id, billingAccountId: w.billing_account_id, currency: w.currency, paymentMode: w.payment_mode, lowBalanceThreshold: w.low_balance_threshold === null ? null : new Decimal(w.low_balance_threshold), before: w.start, after: w.state.balance, cause: w.cause ?? 'batch' }));
+      .map((w) => ({ walletId: w.id, billingAccountId: w.billing_account_id, currency: w.currency, paymentMode: w.payment_mode, lowBalanceThreshold: w.low_balance_threshold === null ? null : new Decimal(w.low_balance_threshold), before: w.start, after: w.state.balance, cause: w.cause ?? 'batch', hasRules: w.has_rules }));
     const bucketChanges = [...bucketsByAccount.values()].flat().filter((b) => !b.remaining.equals(bucketBefore.get(b.id)!))
       .map((b) => ({ bucketId: b.id, billingAccountId: b.billingAccountId, allowanceId: b.allowanceId, unit: b.unit, initial: b.initial, notifiedPercent: bucketRows.get(b.id)!.notified_percent, before: bucketBefore.get(b.id)!, after: b.remaining }));
     if (walletChanges.length > 0 || bucketChanges.length > 0) await emitBalanceEvents(sql, now, walletChanges, bucketChanges);

@@ -6,6 +6,8 @@ import { createCloudEvent, EVENTS, type EventName } from '@ledgerline/contracts'
 /** One SQL statement runner bound to one connection (inside a transaction when `withTx` made it). */
 export interface Sql {
   query<R = Record<string, any>>(text: string, params?: unknown[]): Promise<R[]>;
+  /** Set once this transaction has queued outbox rows: only then need the relay be woken after the commit. */
+  eventsQueued?: boolean;
 }
 
 export interface Db {
@@ -17,11 +19,28 @@ export interface Db {
   close(): Promise<void>;
 }
 
+const statementNames = new Map<string, string>();
+const MAX_PREPARED = 1000;
+
+/**
+ * A statement with parameters runs as a named prepared statement, so each connection parses and
+ * plans it once instead of on every call (a charge or reserve batch is a handful of the same
+ * statements, thousands of times a second). Our statement texts are a bounded set (values are
+ * always parameters); past MAX_PREPARED distinct texts the rest run unnamed, so a text built with
+ * literals can never grow the cache without bound.
+ */
+function prepared(text: string, values: unknown[] | undefined): pg.QueryConfig {
+  if (!values?.length) return { text };
+  let name = statementNames.get(text);
+  if (!name && statementNames.size < MAX_PREPARED) statementNames.set(text, (name = `w${statementNames.size}`));
+  return name ? { name, text, values } : { text, values };
+}
+
 export function openDb(databaseUrl: string, schema: string, max = Number(process.env.WALLETS_PG_POOL_MAX ?? 10)): Db {
   const pool = new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path="${schema}" -c random_page_cost=1.1` });
   pool.on('error', () => undefined);
   const bind = (client: pg.PoolClient | pg.Pool): Sql => ({
-    query: async <R>(text: string, params?: unknown[]) => (await client.query(text, params as unknown[])).rows as R[],
+    query: async <R>(text: string, params?: unknown[]) => (await client.query(prepared(text, params))).rows as R[],
   });
   return {
     pool,
@@ -51,7 +70,7 @@ export interface OutboxRow {
   createdAt: Date;
 }
 
-/** The statement that inserts outbox rows (a row already queued is kept), to run alone or with the ledger writes. */
+/** The statement that inserts outbox rows (a row already queued is kept), to run alone or with the ledger writes (then set `sql.eventsQueued`). */
 export function outboxWrite(rows: OutboxRow[]): { text: string; params: unknown[] } {
   return {
     text: `insert into outbox (id, subject, payload, created_at, attempts)
@@ -66,6 +85,7 @@ export async function insertOutbox(sql: Sql, rows: OutboxRow[]): Promise<void> {
   if (rows.length === 0) return;
   const w = outboxWrite(rows);
   await sql.query(w.text, w.params);
+  sql.eventsQueued = true;
 }
 
 export const WALLETS_SOURCE = 'ledgerline/wallets';
