@@ -31,7 +31,7 @@ export function createWalletsService(options: WalletsOptions = {}): ServiceDefin
       const stops: (() => Promise<void>)[] = [];
       if (env.WALLETS_CONSUMERS !== 'off') {
         const suffix = runtime.config.databaseSchema === 'wallets' ? '' : `-${runtime.config.databaseSchema.replace(/[^a-zA-Z0-9_-]/g, '_')}`;
-        stops.push(startConsumers(runtime, db, catalog, { durableSuffix: suffix, deliverNew: env.WALLETS_CONSUMER_DELIVER === 'new', batchSize: Number(env.WALLETS_CHARGE_BATCH ?? 1000), rpcPrefix: env.WALLETS_RPC_PREFIX ?? '', rpcWaitMs: Number(env.WALLETS_RPC_WAIT_MS ?? 1), rpcMaxBatch: Number(env.WALLETS_RPC_MAX_BATCH ?? 200), rpcInFlight: Number(env.WALLETS_RPC_IN_FLIGHT ?? 3), ownAccountsOnly: ownAccountsOnly(env, runtime.config.databaseSchema) }));
+        stops.push(startConsumers(runtime, db, catalog, { durableSuffix: suffix, deliverNew: env.WALLETS_CONSUMER_DELIVER === 'new', batchSize: Number(env.WALLETS_CHARGE_BATCH ?? 1000), chargeLanes: Number(env.WALLETS_CHARGE_LANES ?? 2), rpcPrefix: env.WALLETS_RPC_PREFIX ?? '', rpcWaitMs: Number(env.WALLETS_RPC_WAIT_MS ?? 1), rpcMaxBatch: Number(env.WALLETS_RPC_MAX_BATCH ?? 200), rpcInFlight: Number(env.WALLETS_RPC_IN_FLIGHT ?? 3), ownAccountsOnly: ownAccountsOnly(env, runtime.config.databaseSchema) }));
       }
       if (env.WALLETS_JOBS !== 'off') stops.push(startJobs(runtime, db, Number(env.WALLETS_JOB_INTERVAL_MS ?? 30_000)));
       return async () => {

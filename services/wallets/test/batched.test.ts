@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RPC, type ChargeRequest, type ChargeResult, type WalletReserveReply, type WalletSessionReply } from '@ledgerline/contracts';
 import type { TestService } from '@ledgerline/platform';
 import { T0, balanceOf, charge, dbOf, expectInvariants, openPrepaid, startWallets, uniq } from './support';
-import { applyCharges, chargeResultMessageId } from '../src/application/apply-charges';
+import { applyCharges, applyChargesInLanes, chargeResultMessageId, laneOf } from '../src/application/apply-charges';
 import { reserveMany } from '../src/application/reservations';
 
 // The batched paths: many charges in one transaction, and reservations grouped over NATS.
@@ -30,6 +30,29 @@ describe('batched charges', () => {
     expect(results.filter((r) => r.outcome === 'DENIED' && r.reason === 'WALLET_INSUFFICIENT_BALANCE')).toHaveLength(21);
     expect(await balanceOf(svc, walletId)).toBe('0');
     expect(await balanceOf(svc, other.walletId)).toBe('68');
+  });
+
+  it('in lanes: an account is decided in arrival order across transactions, each chargeId once, every charge answered', async () => {
+    // Wallet A is funded for exactly 3 of its 6 charges, which are spread among 40 other accounts'
+    // charges; 3 lanes of 4-charge transactions make A's charges span several transactions.
+    const a = await openPrepaid(svc, { balance: '3.00' });
+    const others = await Promise.all(Array.from({ length: 8 }, () => openPrepaid(svc, { balance: '100.00' })));
+    const mine = Array.from({ length: 6 }, (_, i) => c(a.billingAccountId, { chargeId: `${uniq('lane')}-${i}` }));
+    const input: ChargeRequest[] = [];
+    for (let i = 0; i < 6; i++) input.push(mine[i]!, ...others.slice(0, 5).map((o) => c(o.billingAccountId)), ...others.slice(5).map((o) => c(o.billingAccountId)));
+    // The same chargeId again, naming another account: taken once (the first), whatever lane the copy would go to.
+    input.push({ ...mine[0]!, billingAccountId: others[0]!.billingAccountId });
+    let extraBatches = 0;
+    const results = await applyChargesInLanes(dbOf(svc), input, T0, { lanes: 3, batchSize: 4, onBatch: () => extraBatches++ });
+    expect(results).toHaveLength(input.length - 1);
+    expect(results.map((r) => r.chargeId)).toEqual(input.slice(0, -1).map((x) => x.chargeId));
+    expect(extraBatches).toBeGreaterThan(3);
+    expect(mine.map((m) => results.find((r) => r.chargeId === m.chargeId)!.outcome)).toEqual(['APPLIED', 'APPLIED', 'APPLIED', 'DENIED', 'DENIED', 'DENIED']);
+    expect(await balanceOf(svc, a.walletId)).toBe('0');
+    expect(await txCount(mine.map((m) => m.chargeId))).toBe(6); // one each, denials recorded too (a retry answers the same)
+    for (const o of others) expect(await balanceOf(svc, o.walletId)).toBe('94');
+    // An account's lane is a function of its id alone (stable across fetches and restarts).
+    expect(new Set(Array.from({ length: 5 }, () => laneOf(a.billingAccountId, 3))).size).toBe(1);
   });
 
   it('a duplicate within a batch and across batches has one effect and gets the first result', async () => {

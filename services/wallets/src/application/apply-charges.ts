@@ -53,6 +53,48 @@ export async function applyCharges(db: Db, charges: ChargeRequest[], now: Date, 
   return db.tx((sql) => applyChargesIn(sql, charges, now, options));
 }
 
+export interface LaneOptions extends ApplyChargesOptions {
+  /** Transactions applied side by side, each on its own connection. */
+  lanes: number;
+  /** Charges per transaction. */
+  batchSize: number;
+  /** Called before each transaction after the first of a lane (e.g. to keep messages leased). */
+  onBatch?: () => void;
+}
+
+/**
+ * Applies many charges as several transactions running side by side ("lanes"), so one lane's
+ * statements run in PostgreSQL while another lane's decisions run here. A billing account's
+ * charges all go to one lane, in arrival order, so its wallets, buckets and ledger accounts are
+ * only ever touched by one lane at a time: lanes never wait for each other's locks, and charges
+ * of one account are decided in the order they came. A chargeId is taken once (the first),
+ * whichever account it names. Results come back in input order (one per distinct chargeId).
+ */
+export async function applyChargesInLanes(db: Db, charges: ChargeRequest[], now: Date, options: LaneOptions): Promise<ChargeResult[]> {
+  const lanes: ChargeRequest[][] = Array.from({ length: Math.max(1, options.lanes) }, () => []);
+  const seen = new Set<string>();
+  for (const c of charges) {
+    if (!c || typeof c.chargeId !== 'string' || seen.has(c.chargeId)) continue;
+    seen.add(c.chargeId);
+    lanes[laneOf(String(c.billingAccountId), lanes.length)]!.push(c);
+  }
+  const byId = new Map<string, ChargeResult>();
+  await Promise.all(lanes.map(async (lane) => {
+    for (let i = 0; i < lane.length; i += options.batchSize) {
+      if (i > 0) options.onBatch?.();
+      for (const r of await applyCharges(db, lane.slice(i, i + options.batchSize), now, options)) byId.set(r.chargeId, r);
+    }
+  }));
+  return [...seen].map((id) => byId.get(id)).filter((r): r is ChargeResult => r !== undefined);
+}
+
+/** A stable lane for a billing account (FNV-1a of its id). */
+export function laneOf(billingAccountId: string, lanes: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < billingAccountId.length; i++) h = Math.imul(h ^ billingAccountId.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % lanes;
+}
+
 export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Date, options: ApplyChargesOptions = {}): Promise<ChargeResult[]> {
   const seen = new Set<string>();
   const batch: ChargeRequest[] = [];

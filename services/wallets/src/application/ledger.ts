@@ -48,7 +48,13 @@ export interface NewTransaction {
   entries: Entry[];
 }
 
-export const newTxId = (): string => `ltx_${randomUUID().replace(/-/g, '')}`;
+// Ledger transaction ids rise within a process (its start time, a random part, then a counter),
+// so their index and the entries' transaction index take new keys at the right edge instead of
+// at random pages: measurably cheaper inserts on the charging path. Unique across processes by
+// the random part; nothing relies on their order.
+const TX_ID_PREFIX = `ltx_${Math.floor(performance.timeOrigin).toString(16).padStart(12, '0')}${randomUUID().slice(0, 8)}`;
+let txCounter = 0;
+export const newTxId = (): string => `${TX_ID_PREFIX}${(txCounter++).toString(16).padStart(12, '0')}`;
 
 /** A stable fingerprint of a request, to tell "same key, same input" from "same key, other input". */
 export function requestHash(input: unknown): string {

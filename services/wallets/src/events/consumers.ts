@@ -3,7 +3,7 @@ import { BILLING_STREAM, EVENTS, RPC, WORK_SUBJECTS, chargeRequestsOf, determini
 import type { BillingAccountChangedData, ChargeRequest, ChargeResult, OneOffChargeData, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
 import { deliverFrom, type ServiceRuntime } from '@ledgerline/platform';
 import type { Db } from '../persistence/sql';
-import { applyCharges } from '../application/apply-charges';
+import { applyChargesInLanes } from '../application/apply-charges';
 import { openWallet, setCreditLimit } from '../application/wallets';
 import { closeMany, reserveMany, type CloseRequest } from '../application/reservations';
 import { GroupCommit } from '../application/group-commit';
@@ -22,6 +22,8 @@ export interface ConsumerOptions {
   /** Prepended to the online charging subjects (tests and benchmarks sharing a NATS server with other wallets services). */
   rpcPrefix?: string;
   /** Group commit of online charging requests: wait (ms), largest batch, batches in flight. */
+  /** Charge transactions side by side (see applyChargesInLanes). */
+  chargeLanes?: number;
   rpcWaitMs?: number;
   rpcMaxBatch?: number;
   rpcInFlight?: number;
@@ -139,12 +141,13 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
         charges.push(...parsed.requests);
       }
       const mine = opts.ownAccountsOnly ? await ofKnownAccounts(db, charges) : charges;
-      const results: ChargeResult[] = [];
-      for (let i = 0; i < mine.length; i += opts.batchSize) {
+      const results = await applyChargesInLanes(db, mine, runtime.clock.now(), {
+        results: 'caller',
+        lanes: opts.chargeLanes ?? 2,
+        batchSize: opts.batchSize,
         // A fetch of many-charge messages takes several transactions: keep its messages ours meanwhile.
-        if (i > 0) for (const m of msgs) m.working();
-        results.push(...(await applyCharges(db, mine.slice(i, i + opts.batchSize), runtime.clock.now(), { results: 'caller' })));
-      }
+        onBatch: () => msgs.forEach((m) => m.working()),
+      });
       // Published after the commit, acknowledged after the publish (see ApplyChargesOptions).
       return () => publishChargeResults(runtime.messaging.js, results);
     }, stopped),
