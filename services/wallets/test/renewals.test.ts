@@ -79,6 +79,38 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     expect(renewed).toEqual([expect.objectContaining({ periodStart: at(30).toISOString(), periodEnd: at(60).toISOString(), fee: { amount: '15.000000', currency: 'EUR' }, rollover: [{ allowanceId: 'data', quantity: '4620.000000' }] })]);
   });
 
+  it('a shared pool rolls over once, with the line whose renewal opens the next pool; the lines renewed later carry nothing', async () => {
+    const FAMILY: PlanTerms = {
+      recurringFee: { amount: '15.00', period: 'DAYS30' },
+      allowances: [{ id: 'data', unit: 'MB', quantity: '20000', validity: 'PERIOD', shared: true, rollover: { percent: '50', maxQuantity: '5000' } }],
+    };
+    const plans = catalog({ pv_family: FAMILY });
+    const { billingAccountId: acc } = await openPrepaid(svc, { balance: '70.00' });
+    const a = subscription(acc, { planVersionId: 'pv_family' });
+    const b = subscription(acc, { planVersionId: 'pv_family', startsAt: at(1).toISOString() });
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, a, FAMILY, T0)); // opens the pool [0, 30)
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, b, FAMILY, at(1))); // covered by it
+    await gql(svc, APPLY, { i: charge(acc, { lineId: b.lineId, units: '12000', allowanceIds: ['data'], occurredAt: at(2).toISOString() }) }); // 8,000 left
+
+    // Line a's renewal opens the next pool and carries 50 % of 8,000 = 4,000 (under the 5,000 cap); twice at once changes nothing.
+    await Promise.all([runWalletJobs(dbOf(svc), at(30, 1), null, plans), runWalletJobs(dbOf(svc), at(30, 1), null, plans)]);
+    // Line b renews a day later inside that pool's period: no pool, no rollover of its own.
+    await runWalletJobs(dbOf(svc), at(31, 1), null, plans);
+    await runWalletJobs(dbOf(svc), at(31, 2), null, plans);
+    const pools = (await active(acc)).filter((x) => x.allowanceId === 'data').sort((x, y) => x.priority - y.priority);
+    expect(pools.map((x) => ({ line: x.lineId, q: x.initialQuantity, p: x.priority, from: x.validFrom, to: x.validTo }))).toEqual([
+      { line: null, q: '4000', p: 50, from: at(30).toISOString(), to: at(60).toISOString() },
+      { line: null, q: '20000', p: 100, from: at(30).toISOString(), to: at(60).toISOString() },
+    ]);
+    const old = (await buckets(acc)).find((x) => x.allowanceId === 'data' && x.validFrom === T0.toISOString())!;
+    expect(old).toMatchObject({ status: 'EXPIRED', remaining: '0' });
+    expect((await outboxOf(EVENTS.bundleRenewed.subject, a.subscriptionId)).map((d) => d.rollover)).toEqual([[{ allowanceId: 'data', quantity: '4000.000000' }]]);
+    expect((await outboxOf(EVENTS.bundleRenewed.subject, b.subscriptionId)).map((d) => d.rollover)).toEqual([[]]);
+    // Either line draws the carried-over units first.
+    await gql(svc, APPLY, { i: charge(acc, { lineId: b.lineId, units: '1000', allowanceIds: ['data'], occurredAt: at(32).toISOString() }) });
+    expect((await active(acc)).filter((x) => x.allowanceId === 'data').map((x) => x.remaining).sort()).toEqual(['20000', '3000']);
+  });
+
   it('a balance short of the fee: not renewed, the customer told once; a top-up renews it from that moment', async () => {
     const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '25.00' });
     const sub = subscription(acc);

@@ -3,7 +3,7 @@ import type { SubscriptionData } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import type { PlanTerms } from '../adapters/catalog-client';
 import { periodEndOf } from '../domain/allowance-period';
-import { grantBucket } from './buckets';
+import { BUCKET_SELECT, grantBucket, type BucketRow } from './buckets';
 import { openWallet, walletById } from './wallets';
 import { trackSubscription } from './subscription-terms';
 import { markFeeDue, payPeriodFee, periodFeeOf } from './period-fee';
@@ -66,14 +66,7 @@ export async function grantAllowances(sql: Sql, d: GrantSubject, terms: PlanTerm
     const quantity = a.unlimited ? a.fairUseCap : a.quantity;
     if (!quantity) continue;
     const validTo = a.validity === 'PERIOD' ? periodEnd : new Date(start.getTime() + a.validity.days * DAY);
-    const pool = `shared:${d.billingAccountId}:${d.planVersionId}:${a.id}:`;
-    if (a.shared) {
-      const covering = await sql.query(
-        `select 1 from bucket where billing_account_id = $1 and line_id is null and allowance_id = $2 and grant_key like $3 and status = 'ACTIVE' and valid_from <= $4 and valid_to > $4 limit 1`,
-        [d.billingAccountId, a.id, `${pool.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`, start],
-      );
-      if (covering.length > 0) continue;
-    }
+    if (a.shared && (await sharedPoolCovering(sql, d, a.id, start))) continue;
     await grantBucket(sql, {
       billingAccountId: d.billingAccountId,
       lineId: a.shared ? null : d.lineId,
@@ -90,6 +83,28 @@ export async function grantAllowances(sql: Sql, d: GrantSubject, terms: PlanTerm
     granted++;
   }
   return granted;
+}
+
+/** The LIKE pattern of every period's pool of a shared allowance (the account's lines on one plan version). */
+function sharedPoolPattern(d: GrantSubject, allowanceId: string): string {
+  return `${`shared:${d.billingAccountId}:${d.planVersionId}:${allowanceId}:`.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+}
+
+/** Whether an active pool of this shared allowance covers `at` (another line opened its period). */
+export async function sharedPoolCovering(sql: Sql, d: GrantSubject, allowanceId: string, at: Date): Promise<boolean> {
+  const rows = await sql.query(
+    `select 1 from bucket where billing_account_id = $1 and line_id is null and allowance_id = $2 and grant_key like $3 and status = 'ACTIVE' and valid_from <= $4 and valid_to > $4 limit 1`,
+    [d.billingAccountId, allowanceId, sharedPoolPattern(d, allowanceId), at],
+  );
+  return rows.length > 0;
+}
+
+/** The shared allowance's pool that ended by `end` and is still active (what it has left can roll over), if any. */
+export async function endedSharedPool(sql: Sql, d: GrantSubject, allowanceId: string, end: Date): Promise<BucketRow | undefined> {
+  return (await sql.query<BucketRow>(
+    `${BUCKET_SELECT} where b.billing_account_id = $1 and b.line_id is null and b.allowance_id = $2 and b.grant_key like $3 and b.status = 'ACTIVE' and b.valid_to <= $4 order by b.valid_to desc limit 1`,
+    [d.billingAccountId, allowanceId, sharedPoolPattern(d, allowanceId), end],
+  ))[0];
 }
 
 /** The grant key of an allowance's bucket for the period starting at `start`. */

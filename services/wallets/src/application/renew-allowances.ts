@@ -6,7 +6,7 @@ import type { CatalogClient, PlanTerms } from '../adapters/catalog-client';
 import { periodEndOf, rolloverOf } from '../domain/allowance-period';
 import { fmt } from '../domain/charging';
 import { BUCKET_SELECT, grantBucket, type BucketRow } from './buckets';
-import { allowanceGrantKey, grantAllowances } from './grant-from-subscription';
+import { allowanceGrantKey, endedSharedPool, grantAllowances, sharedPoolCovering } from './grant-from-subscription';
 import { markFeeDue, payPeriodFee, periodFeeOf } from './period-fee';
 import type { SubscriptionTermRow } from './subscription-terms';
 
@@ -49,9 +49,9 @@ export async function renewDueAllowances(db: Db, catalog: CatalogClient, now: Da
  * Renews one subscription's allowances if its period has ended: a prepaid plan's recurring fee is
  * taken from the balance first (refused when the balance and overdraft do not cover it: nothing is
  * granted, the customer is told once, and a later pass renews from the moment a top-up covers it);
- * then the plan's allowances are granted for the new period, and what each per-line allowance's
- * rollover rule carries over moves from the ending bucket into a bucket of the new period that is
- * drawn first.
+ * then the plan's allowances are granted for the new period, and what each allowance's rollover
+ * rule carries over moves from the ending bucket (a shared allowance: the account's ending pool)
+ * into a bucket of the new period that is drawn first.
  */
 export async function renewSubscription(sql: Sql, subscriptionId: string, terms: PlanTerms, now: Date): Promise<RenewalOutcome> {
   const [term] = await sql.query<SubscriptionTermRow>(`select * from subscription_term where subscription_id = $1 for update`, [subscriptionId]);
@@ -75,14 +75,20 @@ export async function renewSubscription(sql: Sql, subscriptionId: string, terms:
   const subject = { subscriptionId, billingAccountId: term.billing_account_id, lineId: term.line_id, planVersionId: term.plan_version_id };
   const rolled: { allowanceId: string; quantity: string }[] = [];
   for (const a of terms.allowances) {
-    if (a.shared || !a.rollover) continue;
-    const [ending] = await sql.query<BucketRow>(`${BUCKET_SELECT} where b.grant_key = $1 and b.status = 'ACTIVE'`, [allowanceGrantKey(subject, a.id, false, term.period_start)]);
+    if (!a.rollover) continue;
+    // A shared pool rolls over once, with the renewal that opens the account's next pool (the
+    // lines renewed after it find that pool covering them and carry nothing).
+    if (a.shared && (await sharedPoolCovering(sql, subject, a.id, start))) continue;
+    const ending = a.shared
+      ? await endedSharedPool(sql, subject, a.id, start)
+      : (await sql.query<BucketRow>(`${BUCKET_SELECT} where b.grant_key = $1 and b.status = 'ACTIVE'`, [allowanceGrantKey(subject, a.id, false, term.period_start)]))[0];
     const carried = ending ? rolloverOf(new Decimal(ending.remaining), a.rollover) : new Decimal(0);
     if (!ending || carried.isZero()) continue;
     await grantBucket(sql, {
-      billingAccountId: term.billing_account_id, lineId: term.line_id, allowanceId: a.id, name: `${a.name ?? a.id} (rollover)`, unit: a.unit, quantity: fmt(carried),
+      billingAccountId: term.billing_account_id, lineId: a.shared ? null : term.line_id, allowanceId: a.id, name: `${a.name ?? a.id} (rollover)`, unit: a.unit, quantity: fmt(carried),
       // Drawn before the period's own allowance (lower priority first): what was carried over goes first.
-      priority: 50, validFrom: start, validTo: end, grantKey: `${subscriptionId}:${a.id}:rollover:${start.toISOString()}`, fromBucketId: ending.id, now,
+      // A shared rollover's key must not look like a pool's (`shared:…`), or it would count as the next period's pool.
+      priority: 50, validFrom: start, validTo: end, grantKey: a.shared ? `rollover:${allowanceGrantKey(subject, a.id, true, start)}` : `${subscriptionId}:${a.id}:rollover:${start.toISOString()}`, fromBucketId: ending.id, now,
     });
     rolled.push({ allowanceId: a.id, quantity: fmt(carried) });
   }
