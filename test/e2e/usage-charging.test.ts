@@ -37,6 +37,7 @@ describe('usage is rated and charged end to end', () => {
       ok(await system.graphql('mutation($i: TopupBalanceInput!) { topupBalance(input: $i) { wallet { id } } }', { i: { billingAccountId: accountId, amount: { amount: fee, currency: 'EUR' }, idempotencyKey: `e2e-fee-${accountId}`, reference: 'e2e' } }));
     }
     const { addLine } = ok(await system.graphql('mutation($i: AddLineInput!) { addLine(input: $i) { line { id } } }', { i: { billingAccountId: accountId, msisdn, planCode } }));
+    const activatedBy = Date.now();
     // Wallets opens the wallet and grants the plan's allowances from subscribers' events.
     await eventually(async () => {
       const d = ok(await system.graphql('query($id: ID!) { billingAccount(id: $id) { wallets { id } buckets { allowanceId } } }', { id: accountId }));
@@ -48,6 +49,9 @@ describe('usage is rated and charged end to end', () => {
       await eventually(async () => (ok(await system.graphql(BALANCE, { id: accountId })).billingAccount.wallets[0].balance.amount === '0' ? true : null), 'the bundle fee and the starter pack taken from the balance');
     }
     await usageKnowsLine(system, addLine.line.id);
+    // The tests record usage a few hundred ms in the past: it must still be after the subscription
+    // started (usage rejects earlier events as SUBSCRIPTION_NOT_FOUND), however quickly the services answered.
+    await new Promise((r) => setTimeout(r, Math.max(0, activatedBy + 1000 - Date.now())));
     return { accountId, lineId: addLine.line.id as string };
   }
 

@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { BILLING_STREAM } from '@ledgerline/contracts';
 import { deliverFrom, type Messaging } from './nats';
 import type { Logger } from './logger';
@@ -14,7 +14,7 @@ export interface DurableConsumerSpec {
    * resolves, so a crash or an error redelivers all of it.
    */
   handle(messages: JsMsg[]): Promise<void>;
-  /** Messages per fetch (default 500). */
+  /** Messages per batch at most (default 500). */
   batchSize?: number;
   /** Unacknowledged messages the server lets this consumer have (default 10,000). */
   maxAckPending?: number;
@@ -30,6 +30,62 @@ export interface DurableConsumerSpec {
   startAt?: 'all' | 'new';
 }
 
+/** Batches of a pull consumer's messages, as they arrive (see `messageBatches`). */
+export interface MessageBatches {
+  /** The next batch (never empty), or null once closed. */
+  next(): Promise<JsMsg[] | null>;
+  /** Stops reading; messages read but not handed over are given back at once (nak), not after the ack wait. */
+  close(): Promise<void>;
+}
+
+/**
+ * Micro-batches from a pull consumer: whatever has arrived, up to `max` messages, handed over as
+ * soon as it is asked for. The server pushes messages ahead (`consume`, up to `buffer`), so a quiet
+ * consumer hands a lone message over at once and a busy one full batches; a `fetch` instead waits
+ * until its batch is full or its wait (at least a second) runs out, which is latency at low rates
+ * and idle time at high ones. If the message stream ends by itself (the consumer was deleted,
+ * the connection gave up), it is opened again after a pause.
+ */
+export function messageBatches(consumer: Consumer, o: { max: number; buffer?: number; logger: { warn: (obj: object, msg: string) => void }; name: string }): MessageBatches {
+  const buffer: JsMsg[] = [];
+  let wake: (() => void) | undefined;
+  let closed = false;
+  let messages: ConsumerMessages | undefined;
+  const signal = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const reader = (async () => {
+    while (!closed) {
+      try {
+        messages = await consumer.consume({ max_messages: o.buffer ?? Math.max(2 * o.max, 64) });
+        for await (const m of messages) {
+          buffer.push(m);
+          signal();
+        }
+      } catch (err) {
+        if (!closed) o.logger.warn({ err, consumer: o.name }, 'consumer stream failed; reopening');
+      }
+      if (!closed) await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  return {
+    async next() {
+      while (buffer.length === 0 && !closed) await new Promise<void>((resolve) => (wake = resolve));
+      return closed ? null : buffer.splice(0, o.max);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      signal();
+      await messages?.close().catch(() => undefined);
+      await reader;
+      for (const m of buffer.splice(0)) m.nak();
+    },
+  };
+}
+
 export interface ConsumerHost {
   messaging: Messaging;
   logger: Logger;
@@ -42,14 +98,16 @@ export interface ConsumerHost {
 }
 
 /**
- * Runs durable pull consumers on the BILLING stream, one loop each: fetch a batch, apply it,
- * acknowledge it. A failing batch is logged and redelivered after a pause; the loop never dies.
+ * Runs durable pull consumers on the BILLING stream, one loop each: take what has arrived (see
+ * `messageBatches`), apply it, acknowledge it. A failing batch is logged and redelivered after a
+ * pause; the loop never dies.
  */
 export async function runDurableConsumers(host: ConsumerHost, specs: DurableConsumerSpec[]): Promise<() => Promise<void>> {
   const { jsm, js } = host.messaging;
   let running = true;
   const created: string[] = [];
   const loops: Promise<void>[] = [];
+  const readers: MessageBatches[] = [];
   for (const spec of specs) {
     const durable = `${host.name}_${spec.name}${host.suffix ? `_${host.suffix}` : ''}`;
     try {
@@ -65,21 +123,18 @@ export async function runDurableConsumers(host: ConsumerHost, specs: DurableCons
       });
     }
     created.push(durable);
-    const consumer = await js.consumers.get(BILLING_STREAM.name, durable);
+    const batches = messageBatches(await js.consumers.get(BILLING_STREAM.name, durable), { max: spec.batchSize ?? 500, logger: host.logger, name: durable });
+    readers.push(batches);
     loops.push(
       (async () => {
-        while (running) {
+        for (let batch = await batches.next(); batch; batch = await batches.next()) {
           try {
-            const batch: JsMsg[] = [];
-            const iter = await consumer.fetch({ max_messages: spec.batchSize ?? 500, expires: 1000 });
-            for await (const m of iter) batch.push(m);
-            if (batch.length === 0) continue;
             await spec.handle(batch);
             if (!spec.settlesItself) for (const m of batch) m.ack();
           } catch (err) {
             if (!running) break;
             host.logger.warn({ err, consumer: durable }, 'consumer batch failed; it will be redelivered');
-            await new Promise((r) => setTimeout(r, 500));
+            for (const m of batch) m.nak(500);
           }
         }
       })(),
@@ -87,6 +142,7 @@ export async function runDurableConsumers(host: ConsumerHost, specs: DurableCons
   }
   return async () => {
     running = false;
+    await Promise.all(readers.map((r) => r.close()));
     await Promise.all(loops);
     if (host.throwaway) for (const name of created) await jsm.consumers.delete(BILLING_STREAM.name, name).catch(() => undefined);
   };

@@ -1,7 +1,7 @@
 /** A durable pull consumer on the BILLING stream, created if missing (its position survives restarts). */
 import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
 import { BILLING_STREAM } from '@ledgerline/contracts';
-import { deliverFrom, type Messaging } from '@ledgerline/platform';
+import { deliverFrom, messageBatches, type Messaging } from '@ledgerline/platform';
 
 export interface DurableOptions {
   durable: string;
@@ -31,27 +31,16 @@ export async function ensureDurable(messaging: Messaging, o: DurableOptions) {
 }
 
 /**
- * Reads messages into micro-batches: whatever has arrived, up to `max`, is handed over as one
- * batch; the handler runs batches one at a time, so order is kept.
+ * Reads messages into micro-batches (`messageBatches`: whatever has arrived, up to `max`); the
+ * handler runs batches one at a time (or `concurrency` at a time), so order is kept.
  */
 export async function consumeBatches(
   messaging: Messaging,
   o: DurableOptions & { max: number; concurrency?: number; logger: { warn: (o: object, m: string) => void } },
   handle: (batch: JsMsg[]) => Promise<void>,
 ): Promise<() => Promise<void>> {
-  const consumer = await ensureDurable(messaging, o);
-  const messages = await consumer.consume({ max_messages: Math.max(o.max * 2, 1000) });
-  const buffer: JsMsg[] = [];
-  let wake: (() => void) | undefined;
+  const batches = messageBatches(await ensureDurable(messaging, o), { max: o.max, buffer: Math.max(o.max * 2, 1000), logger: o.logger, name: o.durable });
   let stopped = false;
-  const reader = (async () => {
-    for await (const m of messages) {
-      buffer.push(m);
-      wake?.();
-    }
-    stopped = true;
-    wake?.();
-  })();
   const inflight = new Set<Promise<void>>();
   const runBatch = async (batch: JsMsg[]) => {
     // A batch is retried until it is stored; its messages are acked only then.
@@ -68,27 +57,18 @@ export async function consumeBatches(
   };
   const worker = (async () => {
     for (;;) {
-      if (buffer.length === 0) {
-        if (stopped) break;
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-        continue;
-      }
       // Up to `concurrency` batches in flight: the handler keeps their order where it matters.
-      if (inflight.size >= (o.concurrency ?? 1)) {
-        await Promise.race(inflight);
-        continue;
-      }
-      const running = runBatch(buffer.splice(0, o.max)).finally(() => inflight.delete(running));
+      while (inflight.size >= (o.concurrency ?? 1)) await Promise.race(inflight);
+      const batch = await batches.next();
+      if (!batch) break;
+      const running = runBatch(batch).finally(() => inflight.delete(running));
       inflight.add(running);
-      if ((o.concurrency ?? 1) === 1) await running;
     }
     await Promise.allSettled([...inflight]);
   })();
   return async () => {
-    await messages.close().catch(() => undefined);
     stopped = true;
-    wake?.();
-    await Promise.allSettled([reader, worker]);
+    await batches.close();
+    await worker;
   };
 }

@@ -1,7 +1,7 @@
 import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
 import { BILLING_STREAM, EVENTS, RPC, WORK_SUBJECTS, chargeRequestsOf, deterministicId, inChargeMessages, parseCloudEvent } from '@ledgerline/contracts';
 import type { BillingAccountChangedData, ChargeRequest, ChargeResult, OneOffChargeData, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
-import { deliverFrom, type ServiceRuntime } from '@ledgerline/platform';
+import { deliverFrom, messageBatches, type MessageBatches, type ServiceRuntime } from '@ledgerline/platform';
 import type { Db } from '../persistence/sql';
 import { applyChargesInLanes } from '../application/apply-charges';
 import { openWallet, setCreditLimit } from '../application/wallets';
@@ -63,8 +63,12 @@ async function ofKnownAccounts(db: Db, charges: ChargeRequest[]): Promise<Charge
  */
 type Finish = () => Promise<void>;
 
-/** A durable pull consumer loop: fetch up to `batchSize`, hand the batch over, ack (or nak on failure). */
-async function pullLoop(runtime: ServiceRuntime, durable: string, filter: string, opts: ConsumerOptions, handle: (msgs: JsMsg[]) => Promise<void | Finish>, stopped: () => boolean): Promise<void> {
+/**
+ * A durable pull consumer loop: take what has arrived (up to `fetchMessages`, see
+ * `messageBatches`), hand the batch over, ack (or nak on failure). `readers` collects the reader so
+ * that stopping can close it.
+ */
+async function pullLoop(runtime: ServiceRuntime, durable: string, filter: string, opts: ConsumerOptions, handle: (msgs: JsMsg[]) => Promise<void | Finish>, readers: MessageBatches[]): Promise<void> {
   const { jsm, js } = runtime.messaging;
   try {
     await jsm.consumers.info(BILLING_STREAM.name, durable);
@@ -79,31 +83,22 @@ async function pullLoop(runtime: ServiceRuntime, durable: string, filter: string
       ...(opts.deliverNew ? { inactive_threshold: 600_000_000_000 } : {}),
     });
   }
-  const consumer = await js.consumers.get(BILLING_STREAM.name, durable);
+  const batches = messageBatches(await js.consumers.get(BILLING_STREAM.name, durable), { max: opts.fetchMessages ?? opts.batchSize, logger: runtime.logger, name: durable });
+  readers.push(batches);
   let finishing: Promise<void> = Promise.resolve();
-  while (!stopped()) {
-    const msgs: JsMsg[] = [];
-    try {
-      const iter = await consumer.fetch({ max_messages: opts.fetchMessages ?? opts.batchSize, expires: 1000 });
-      for await (const m of iter) msgs.push(m);
-    } catch (error) {
-      if (stopped()) break;
-      // What arrived before the error is a batch like any other (unacknowledged, it would only come back later).
-      runtime.logger.warn({ err: error, durable, received: msgs.length }, 'fetch failed; retrying');
-      if (msgs.length === 0) await new Promise((r) => setTimeout(r, 500));
-    }
-    if (msgs.length === 0) continue;
+  for (let msgs = await batches.next(); msgs; msgs = await batches.next()) {
+    const batch = msgs;
     const failed = (error: unknown) => {
-      runtime.logger.error({ err: error, durable, count: msgs.length }, 'batch failed; will be redelivered');
-      for (const m of msgs) m.nak(1000);
+      runtime.logger.error({ err: error, durable, count: batch.length }, 'batch failed; will be redelivered');
+      for (const m of batch) m.nak(1000);
     };
     try {
-      const finish = await handle(msgs);
+      const finish = await handle(batch);
       await finishing;
       finishing = (async () => {
         try {
           if (finish) await finish();
-          for (const m of msgs) m.ack();
+          for (const m of batch) m.ack();
           runtime.relay.nudge();
         } catch (error) {
           failed(error);
@@ -117,15 +112,14 @@ async function pullLoop(runtime: ServiceRuntime, durable: string, filter: string
 }
 
 export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: CatalogClient | null, opts: ConsumerOptions): () => Promise<void> {
-  let stopping = false;
-  const stopped = () => stopping;
   const loops: Promise<void>[] = [];
+  const readers: MessageBatches[] = [];
   const durable = (name: string) => `wallets-${name}${opts.durableSuffix}`;
 
   // Charges from usage: a message carries one ChargeRequest or a batch of them (usage sends up to
-  // 250 a message), so a fetch takes batchSize / 10 messages; the charges are applied `batchSize`
-  // at a time, one transaction each, idempotent by chargeId, and their results are published
-  // before the messages are acknowledged.
+  // 250 a message), so a batch is at most batchSize / 10 messages; the charges are applied in
+  // lanes of `batchSize`, one transaction each, idempotent by chargeId, and their results are
+  // published before the messages are acknowledged.
   loops.push(
     pullLoop(runtime, durable('charges'), WORK_SUBJECTS.chargeRequested, { ...opts, fetchMessages: Math.max(16, Math.ceil(opts.batchSize / 10)) }, async (msgs) => {
       const charges: ChargeRequest[] = [];
@@ -150,7 +144,7 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
       });
       // Published after the commit, acknowledged after the publish (see ApplyChargesOptions).
       return () => publishChargeResults(runtime.messaging.js, results);
-    }, stopped),
+    }, readers),
   );
 
   // Subscribers' events: open the wallet of a new account; grant the allowances of a new subscription; follow its changes;
@@ -186,14 +180,14 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
           if (outcome === 'INVALID') runtime.logger.error({ chargeId: d?.chargeId }, 'one-off charge event without a usable account, amount or currency; skipped');
         }
       }
-    }, stopped),
+    }, readers),
   );
 
   // wallets-features: an auto top-up request starts a card recharge (key = the request id, so a redelivery starts nothing new).
   loops.push(
     pullLoop(runtime, durable('autotopup'), EVENTS.autoTopupRequested.subject, { ...opts, batchSize: 20 }, async (msgs) => {
       for (const m of msgs) await startAutoTopup(db, depsOf(runtime).rechargeStarter, parseCloudEvent(m.data).data as AutoTopupRequestedData, runtime.clock.now(), () => runtime.clock.now());
-    }, stopped),
+    }, readers),
   );
 
   // Online charging over core NATS request/reply (queue group: any replica answers), with group
@@ -224,7 +218,7 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
   }
 
   return async () => {
-    stopping = true;
+    await Promise.all(readers.map((r) => r.close()));
     for (const s of subs) s.unsubscribe();
     await Promise.race([Promise.all([reserves.drain(), closes.drain()]), new Promise((r) => setTimeout(r, 2500))]);
     await Promise.race([Promise.allSettled(loops), new Promise((r) => setTimeout(r, 2500))]);
