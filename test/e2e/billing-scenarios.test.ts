@@ -85,11 +85,11 @@ describe('billing scenarios, end to end', () => {
   const RECORD = 'mutation($i: RecordUsageInput!) { recordUsage(input: $i) { results { status rejectionCode } } }';
   /**
    * Records usage that happened just now. Usage learns lines from subscribers' events: until it
-   * has, a record is rejected for an unknown line (and stays rejected under its event id), so the
-   * records are sent again under fresh event ids until they are accepted.
+   * has (the line, its subscription, its activation), a record is rejected (and stays rejected
+   * under its event id), so the records are sent again under fresh event ids until they are accepted.
    */
   async function usage(records: Record<string, unknown>[]) {
-    const NOT_YET = ['LINE_UNKNOWN', 'SUBSCRIPTION_NOT_FOUND', 'USER_UNKNOWN'];
+    const NOT_YET = ['LINE_UNKNOWN', 'SUBSCRIPTION_NOT_FOUND', 'USER_UNKNOWN', 'LINE_PENDING'];
     let pending = records;
     let codes: string[] = [];
     for (let attempt = 0; attempt < 30 && pending.length > 0; attempt++) {
