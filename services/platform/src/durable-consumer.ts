@@ -34,7 +34,7 @@ export interface DurableConsumerSpec {
 export interface MessageBatches {
   /** The next batch (never empty), or null once closed. */
   next(): Promise<JsMsg[] | null>;
-  /** Stops reading; messages read but not handed over are given back at once (nak), not after the ack wait. */
+  /** Stops reading. Messages read ahead but not handed over are given back at once (nak); any still on the way at the close come back after the ack wait. */
   close(): Promise<void>;
 }
 
