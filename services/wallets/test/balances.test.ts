@@ -118,6 +118,29 @@ describe('adjustments, thresholds, auto top-up, expiry', () => {
     expect(await requests(off.walletId)).toEqual([]);
   });
 
+  it('setWalletLimits sets the overdraft and the warning threshold (staff); the credit limit is the account\'s, not settable here', async () => {
+    const LIMITS = `mutation($i: SetWalletLimitsInput!) { setWalletLimits(input: $i) { wallet { overdraftLimit { amount } lowBalanceThreshold { amount } creditLimit { amount } } } }`;
+    const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '1.00' });
+    const set = await gql(svc, LIMITS, { i: { walletId, overdraftLimit: '5.00', lowBalanceThreshold: '2.00' } });
+    expect(set.setWalletLimits.wallet).toEqual({ overdraftLimit: { amount: '5' }, lowBalanceThreshold: { amount: '2' }, creditLimit: null });
+    // A plan that allows overdraft may now take the balance down to -5, not further.
+    const over = await gql(svc, APPLY, { i: charge(billingAccountId, { units: '8', allowOverdraft: true }) });
+    expect(over.applyCharge.result).toMatchObject({ outcome: 'PARTIAL', units: '6' });
+    expect(await balanceOf(svc, walletId)).toBe('-5');
+    // Bad input names its field and changes nothing; a customer may not set limits.
+    const post = await openPrepaid(svc, { paymentMode: 'POSTPAID', creditLimit: '100' });
+    const credit = await svc.request(LIMITS, { i: { walletId: post.walletId, creditLimit: '500' } });
+    expect(credit.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(credit.errors?.[0]?.message).toContain('creditLimit');
+    const negative = await svc.request(LIMITS, { i: { walletId, overdraftLimit: '-1' } });
+    expect(negative.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.overdraftLimit' });
+    const customer = await svc.request(LIMITS, { i: { walletId, overdraftLimit: '50' } }, { role: 'CUSTOMER', subject: 'c1', customerId: 'cus_x', scopes: [] });
+    expect(customer.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const after = await gql(svc, `query($id: ID!) { wallet(id: $id) { overdraftLimit { amount } creditLimit { amount } } }`, { id: post.walletId });
+    expect(after.wallet.creditLimit).toEqual({ amount: '100' });
+    expect((await gql(svc, `query($id: ID!) { wallet(id: $id) { overdraftLimit { amount } } }`, { id: walletId })).wallet.overdraftLimit).toEqual({ amount: '5' });
+  });
+
   it('the expiry job warns before expiry, then forfeits what is left', async () => {
     const { billingAccountId } = await openPrepaid(svc);
     const validTo = new Date(clock.now().getTime() + 2 * 86_400_000);

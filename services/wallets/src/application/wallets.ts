@@ -102,9 +102,13 @@ export async function requireWallet(sql: Sql, billingAccountId: string, currency
   throw notFound('Wallet', `of billing account ${billingAccountId}`, field);
 }
 
+/**
+ * The limits wallets owns. A postpaid credit limit is not one of them: it belongs to the billing
+ * account in subscribers (`updateBillingAccount`), which wallets follows (`setCreditLimit`), so
+ * there is one writer and subscribers' view never disagrees with the one charging uses.
+ */
 export interface SetWalletLimitsCommand {
   walletId: string;
-  creditLimit?: string | null;
   overdraftLimit?: string | null;
   lowBalanceThreshold?: string | null;
 }
@@ -112,10 +116,9 @@ export interface SetWalletLimitsCommand {
 export async function setWalletLimits(sql: Sql, c: SetWalletLimitsCommand): Promise<WalletRow> {
   const wallet = await walletById(sql, c.walletId, true);
   if (!wallet) throw notFound('Wallet', c.walletId, 'input.walletId');
-  const credit = c.creditLimit === undefined ? wallet.credit_limit : optionalNonNegative(c.creditLimit, 'input.creditLimit')?.toFixed(6) ?? null;
   const overdraft = c.overdraftLimit == null ? wallet.overdraft_limit : optionalNonNegative(c.overdraftLimit, 'input.overdraftLimit')!.toFixed(6);
   const low = c.lowBalanceThreshold === undefined ? wallet.low_balance_threshold : optionalNonNegative(c.lowBalanceThreshold, 'input.lowBalanceThreshold')?.toFixed(6) ?? null;
-  await sql.query(`update wallet set credit_limit = $2, overdraft_limit = $3, low_balance_threshold = $4 where id = $1`, [wallet.id, credit, overdraft, low]);
+  await sql.query(`update wallet set overdraft_limit = $2, low_balance_threshold = $3 where id = $1`, [wallet.id, overdraft, low]);
   return (await walletById(sql, wallet.id))!;
 }
 
