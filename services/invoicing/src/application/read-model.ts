@@ -171,6 +171,12 @@ export interface AddOneOffChargeCommand {
 }
 
 /** One-off charges and credits (activation, proration, goodwill): signed amounts; idempotent by id. */
+/** Whether the account is known here and PREPAID (an unknown account is not: its event may still be on the way). */
+export async function isPrepaid(em: Em, billingAccountId: string): Promise<boolean> {
+  const account = await sql(em)('billing_account').where({ id: billingAccountId }).first('payment_mode');
+  return account?.payment_mode === 'PREPAID';
+}
+
 export async function addOneOffCharge(em: Em, c: AddOneOffChargeCommand): Promise<{ created: boolean }> {
   const account = await sql(em)('billing_account').where({ id: c.billingAccountId }).first();
   if (!account) throw notFound('BillingAccount', c.billingAccountId, 'input.billingAccountId');

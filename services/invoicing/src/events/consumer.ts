@@ -5,7 +5,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { DomainError, EVENTS, WORK_SUBJECTS, parseCloudEvent, chargeResultsOf, type BillingAccountChangedData, type BudgetReplenishmentData, type ChargeResult, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
 import { startDurableConsumers, type Em, type ServiceRuntime } from '@ledgerline/platform';
-import { addOneOffCharge, recordCharges, recordSubscription, registerBillingAccount, setAutopay } from '../application/read-model';
+import { addOneOffCharge, isPrepaid, recordCharges, recordSubscription, registerBillingAccount, setAutopay } from '../application/read-model';
 import { invoiceBudgetReplenishment } from '../application/replenishment';
 
 const ONE_OFF_SUBJECT = (EVENTS as Record<string, { subject: string }>).oneOffChargeCreated?.subject ?? 'billing.subscribers.oneoffcharge.created';
@@ -44,6 +44,8 @@ export async function applyMessages(em: Em, messages: { subject: string; data: U
       await recordSubscription(em, { subscriptionId: d.subscriptionId, lineId: d.lineId, msisdn: d.msisdn, billingAccountId: d.billingAccountId, planCode: d.planCode, planVersionId: d.planVersionId, startsAt, endsAt: d.endsAt ? new Date(d.endsAt) : null });
     } else if (m.subject === ONE_OFF_SUBJECT) {
       const d = event.data as OneOffChargeData;
+      // A prepaid account's one-offs come out of its balance (wallets); it has no bill to put them on.
+      if (await isPrepaid(em, d.billingAccountId)) continue;
       await addOneOffCharge(em, { id: d.chargeId, billingAccountId: d.billingAccountId, lineId: d.lineId, code: d.reason, description: d.description, amount: { amount: d.amount, currency: d.currency }, occurredAt: new Date(d.chargedAt), now });
     }
   }

@@ -1,0 +1,35 @@
+// Subscribers' one-off charges (activation fees, add-ons, plan-change prorations) over JetStream:
+// a postpaid account's go on its next invoice; a prepaid account's are taken from its balance by
+// wallets, so invoicing does not record them (it would never bill them). Real PostgreSQL and NATS.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS, createCloudEvent, dec, type OneOffChargeData } from '@ledgerline/contracts';
+import { startHarness, waitFor, type Harness } from './support';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('2026-10-01T08:00:00Z');
+});
+afterAll(async () => h?.svc.close());
+
+const publish = async (subject: string, type: string, id: string, data: unknown) =>
+  h.svc.runtime.messaging.js.publish(subject, JSON.stringify(createCloudEvent({ source: 'ledgerline/subscribers', type, subject: id, time: new Date('2026-10-01T08:00:00Z'), data, key: [id] })));
+
+describe("subscribers' one-off charges", () => {
+  it("are recorded for a postpaid account (once, however often the event comes) and not for a prepaid one", async () => {
+    const run = Date.now().toString(36);
+    const accounts = { post: `acc_oo_post_${run}`, pre: `acc_oo_pre_${run}` };
+    for (const [mode, id] of [['POSTPAID', accounts.post], ['PREPAID', accounts.pre]] as const) {
+      await publish(EVENTS.billingAccountCreated.subject, EVENTS.billingAccountCreated.type, id, { billingAccountId: id, customerId: `cus_${id}`, paymentMode: mode, currency: 'EUR', billCycleDay: 1, paymentTermsDays: 14, timezone: 'Europe/Berlin', creditLimit: null, autopay: false });
+    }
+    const fee = (billingAccountId: string): OneOffChargeData => ({
+      chargeId: `chg_${billingAccountId}`, billingAccountId, lineId: null, subscriptionId: null, orderId: null, kind: 'CHARGE', reason: 'ACTIVATION_FEE',
+      amount: '4.95', currency: 'EUR', description: 'Starter pack', periodStart: null, periodEnd: null, chargedAt: '2026-10-01T08:00:00Z',
+    } as OneOffChargeData);
+    for (const id of [accounts.pre, accounts.post, accounts.post]) await publish(EVENTS.oneOffChargeCreated.subject, EVENTS.oneOffChargeCreated.type, `chg_${id}`, fee(id));
+    const rows = async (id: string) => (await h.svc.runtime.orm.em.fork().getConnection().execute(`select id, amount from one_off_charge where billing_account_id = ?`, [id])) as { id: string; amount: string }[];
+    await waitFor(async () => (await rows(accounts.post)).length > 0);
+    // The prepaid account's event came first on the same subject: had it been recorded, it would be there by now.
+    expect((await rows(accounts.post)).map((r) => [r.id, dec(String(r.amount)).toFixed()])).toEqual([[`chg_${accounts.post}`, '4.95']]);
+    expect(await rows(accounts.pre)).toEqual([]);
+  });
+});
