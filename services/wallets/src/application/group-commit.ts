@@ -79,21 +79,27 @@ export class GroupCommit<Req, Rep> {
     }
   }
 
+  /** `work` in one transaction; after the commit, `afterCommit` if it queued outbox rows. */
+  private async commit(reqs: Req[]): Promise<Rep[]> {
+    let queued = false;
+    const replies = await this.db.tx(async (sql) => {
+      const r = await this.work(sql, reqs);
+      queued = Boolean(sql.eventsQueued);
+      return r;
+    });
+    if (queued) this.afterCommit();
+    return replies;
+  }
+
   private async run(batch: Pending<Req, Rep>[]): Promise<void> {
     const stat = this.stat();
     stat.batches++;
     stat.requests += batch.length;
     const t0 = performance.now();
     try {
-      let queued = false;
-      const replies = await this.db.tx(async (sql) => {
-        const r = await this.work(sql, batch.map((p) => p.req));
-        queued = Boolean(sql.eventsQueued);
-        return r;
-      });
+      const replies = await this.commit(batch.map((p) => p.req));
       stat.txMs += performance.now() - t0;
       batch.forEach((p, i) => p.resolve(replies[i]!));
-      if (queued) this.afterCommit();
       return;
     } catch {
       // A database error (not a refusal): retry each request alone below.
@@ -101,14 +107,8 @@ export class GroupCommit<Req, Rep> {
     stat.retriedAlone += batch.length;
     for (const p of batch) {
       try {
-        let queued = false;
-        const [reply] = await this.db.tx(async (sql) => {
-          const r = await this.work(sql, [p.req]);
-          queued = Boolean(sql.eventsQueued);
-          return r;
-        });
+        const [reply] = await this.commit([p.req]);
         p.resolve(reply!);
-        if (queued) this.afterCommit();
       } catch (error) {
         try {
           p.resolve(this.onError(p.req, error));
