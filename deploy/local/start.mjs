@@ -18,8 +18,9 @@ const fail = async (msg) => {
 };
 
 const cleanups = [];
+/** Stops what was started, last first; a second call finds nothing left to stop. */
 async function cleanup() {
-  for (const fn of cleanups.reverse()) await fn().catch(() => {});
+  while (cleanups.length > 0) await cleanups.pop()().catch(() => {});
 }
 
 async function installIfMissing() {
@@ -104,6 +105,12 @@ async function main() {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // A supervisor that stops `npm start` with SIGTERM reaches npm, not us (npm's shell does not pass
+  // it on): when our parent is gone, stop everything we started instead of running on as orphans.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void stop();
+  }, 1000).unref();
   const watchdog = setInterval(async () => {
     const failure = system.failed();
     if (failure) {
