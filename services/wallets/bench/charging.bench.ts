@@ -185,7 +185,7 @@ try {
 
   await drainOutbox('after hot wallet');
   // The transport alone, as the ceiling: the same client and rate against a responder that answers at once.
-  log(`NATS request/reply echo at ${RATE}/s for ${ECHO_SECONDS} s (same client process)…`);
+  log(`NATS request/reply echo at ${RATE}/s for ${ECHO_SECONDS} s (the same client against a responder that answers at once)…`);
   const echo = svc.runtime.messaging.nc.subscribe(`${PREFIX}echo`, { callback: (_e, m) => void m.respond('{"resultCode":"SUCCESS"}') });
   const echoLoad = await reserveLoad(nats.url, `${PREFIX}echo`, ECHO_SECONDS);
   echo.unsubscribe();

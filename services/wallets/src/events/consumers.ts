@@ -21,9 +21,9 @@ export interface ConsumerOptions {
   batchSize: number;
   /** Prepended to the online charging subjects (tests and benchmarks sharing a NATS server with other wallets services). */
   rpcPrefix?: string;
-  /** Group commit of online charging requests: wait (ms), largest batch, batches in flight. */
   /** Charge transactions side by side (see applyChargesInLanes). */
   chargeLanes?: number;
+  /** Group commit of online charging requests: wait (ms), largest batch, batches in flight. */
   rpcWaitMs?: number;
   rpcMaxBatch?: number;
   rpcInFlight?: number;
@@ -33,7 +33,7 @@ export interface ConsumerOptions {
    * of answering them USER_UNKNOWN (a charge's result has one message id: the first answer wins).
    */
   ownAccountsOnly?: boolean;
-  /** Messages per fetch (default batchSize). */
+  /** Messages per batch at most (default batchSize). */
   fetchMessages?: number;
 }
 
@@ -139,7 +139,7 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
         results: 'caller',
         lanes: opts.chargeLanes ?? 2,
         batchSize: opts.batchSize,
-        // A fetch of many-charge messages takes several transactions: keep its messages ours meanwhile.
+        // A batch of many-charge messages takes several transactions: keep its messages ours meanwhile.
         onBatch: () => msgs.forEach((m) => m.working()),
       });
       // Published after the commit, acknowledged after the publish (see ApplyChargesOptions).
