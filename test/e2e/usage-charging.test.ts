@@ -154,14 +154,20 @@ describe('usage is rated and charged end to end', () => {
     ok(await system.graphql(RECORD, { i: { source: 'e2e', records: [data(3, '500')] } })); // 86 %: still the 80 % band
 
     const customer = { role: 'CUSTOMER' as const, subject: 'e2e-customer', customerId: customerOf.get(accountId)! };
-    const NOTES = 'query($id: ID!) { line(id: $id) { notifications { channel receiver template content state } usage { allowances { allowanceId usedRatio } } } }';
+    const NOTES = 'query($id: ID!) { line(id: $id) { notifications { channel receiver template content state } usage { period periodStart periodEnd allowances { allowanceId usedRatio } } } }';
     const line = await eventually(async () => {
       const l = ok(await system.graphql(NOTES, { id: lineId }, customer)).line;
       return l.notifications.some((n: { template: string; state: string }) => n.template === 'DATA_80_PERCENT' && n.state === 'SENT') ? l : null;
     }, 'the 80 % notification to be sent', 30_000);
     expect(Number(line.usage.allowances.find((a: { allowanceId: string }) => a.allowanceId === 'data').usedRatio)).toBeGreaterThanOrEqual(0.8);
     const eighty = line.notifications.filter((n: { template: string }) => n.template === 'DATA_80_PERCENT');
-    expect(eighty).toEqual([{ channel: 'SMS', receiver: msisdn3, template: 'DATA_80_PERCENT', content: `You have used 80% of your data allowance for ${new Date(now).toISOString().slice(0, 7)}.`, state: 'SENT' }]);
+    // The bundle's allowance period: 30 days from the line's activation (not the calendar month).
+    const { period, periodStart, periodEnd } = line.usage;
+    expect(Date.parse(periodEnd) - Date.parse(periodStart)).toBe(30 * 86_400_000);
+    expect(Date.parse(periodStart)).toBeLessThanOrEqual(now);
+    expect(now - Date.parse(periodStart)).toBeLessThan(60_000);
+    const content = `You have used 80% of your data allowance for the period from ${period}. It renews on ${periodEnd.slice(0, 10)}.`;
+    expect(eighty).toEqual([{ channel: 'SMS', receiver: msisdn3, template: 'DATA_80_PERCENT', content, state: 'SENT' }]);
     expect(line.notifications.some((n: { template: string }) => n.template === 'DATA_50_PERCENT')).toBe(false); // the jump went past 50 % in one batch: only the band it landed in
 
     // The plan's offer rule fired at 80 % too: the worker's upsell workflow offers the data boost.

@@ -7,3 +7,4 @@ export * from './cloudevents';
 export * from './caller';
 export * from './pagination';
 export * from './messages';
+export * from './allowance-period';

@@ -81,7 +81,7 @@ afterAll(async () => {
 
 describe('customer notifications', () => {
   it("a plan's 80 % notify rule becomes one SMS to the line and one signed webhook, even when the event comes twice", async () => {
-    const data = { lineId, msisdn, billingAccountId: accountId, period: '2026-11', template: 'DATA_80_PERCENT', channel: 'SMS', threshold: '0.8', allowanceId: 'data', rule: 'notify-data-80' };
+    const data = { lineId, msisdn, billingAccountId: accountId, period: '2026-11-15', periodStart: '2026-11-15T09:30:00.000Z', periodEnd: '2026-12-15T09:30:00.000Z', template: 'DATA_80_PERCENT', channel: 'SMS', threshold: '0.8', allowanceId: 'data', rule: 'notify-data-80' };
     const event = await publish('usageNotificationRequested', ['80'], data);
     await publish('usageNotificationRequested', ['80'], data, `${event.id}-again`); // past NATS dedupe: the same CloudEvent redelivered
 
@@ -90,7 +90,7 @@ describe('customer notifications', () => {
       return n.length === 2 && n.every((m: { state: string }) => m.state === 'SENT') ? n : null;
     }, 'both messages sent');
     expect(sent.map((m: { channel: string }) => m.channel).sort()).toEqual(['SMS', 'WEBHOOK']);
-    expect(sent.find((m: { channel: string }) => m.channel === 'SMS')).toMatchObject({ receiver: msisdn, template: 'DATA_80_PERCENT', content: 'You have used 80% of your data allowance for 2026-11.', attempts: 1, sourceEventType: EVENTS.usageNotificationRequested.type });
+    expect(sent.find((m: { channel: string }) => m.channel === 'SMS')).toMatchObject({ receiver: msisdn, template: 'DATA_80_PERCENT', content: 'You have used 80% of your data allowance for the period from 2026-11-15. It renews on 2026-12-15.', attempts: 1, sourceEventType: EVENTS.usageNotificationRequested.type });
     await new Promise((r) => setTimeout(r, 1500)); // a second delivery, if there were one, would have happened by now
     expect(hooks).toHaveLength(1);
     expect(hooks[0]!.signature).toBe(webhookSignature('ledgerline-dev-webhook-secret', hooks[0]!.body));

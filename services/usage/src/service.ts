@@ -55,7 +55,7 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
       if (which.has('subscribers')) stops.push(await startSubscriberEventsConsumer(messaging, usage.directory, { durable: `${prefix}-subscribers`, deliverNew, logger }));
       if (which.has('ingest')) stops.push(await startIngestConsumer(messaging, usage.pipeline, { durable: `${prefix}-ingest`, deliverNew, batch: Number(env.USAGE_INGEST_BATCH ?? 1000), concurrency: Number(env.USAGE_INGEST_CONCURRENCY ?? 3), ackWaitMs: Number(env.USAGE_INGEST_ACK_WAIT_MS ?? 30_000), logger }));
       if (which.has('charges')) {
-        stops.push(await startChargeResultConsumer(messaging, usage.sql, { durable: `${prefix}-charges`, deliverNew, logger, clock, onApplied: (lineId, period, billingAccountId) => usage.pipeline.invalidateCounters(lineId, period, billingAccountId) }));
+        stops.push(await startChargeResultConsumer(messaging, usage.sql, { durable: `${prefix}-charges`, deliverNew, logger, clock, onApplied: (lineId, billingAccountId) => usage.pipeline.invalidateCounters(lineId, billingAccountId) }));
       }
       if (which.has('sessions')) stops.push(await startChargingSessionResponder(messaging, usage, runtime));
       if (which.has('bills')) stops.push(await startBillEventsConsumer(messaging, usage.sql, usage.pipeline, { durable: `${prefix}-bills`, deliverNew, logger }));

@@ -51,8 +51,13 @@ describe('recordUsage', () => {
     expect(new Set(mine.map((c) => c.chargeId)).size).toBe(3);
     expect(mine[0]).toMatchObject({ billingAccountId: 'acc_pre', paymentMode: 'PREPAID', currency: 'EUR', units: '8000', unit: 'MB', allowanceIds: ['data'], pricePerUnit: '0.02', allowOverdraft: false });
 
-    const usage = await svc.request(`{ _entities(representations: [{ __typename: "Line", id: "lin_pre" }]) { ... on Line { usage(period: "2026-03") { spend events allowances { allowanceId used allowance remaining usedRatio } totals { usageType quantity events } } } } }`);
+    // The bundle runs 30 days from the subscription's start (1 Jan): the period that holds 20 March began 2 March.
+    const usage = await svc.request(`{ _entities(representations: [{ __typename: "Line", id: "lin_pre" }]) { ... on Line { usage(period: "2026-03-20") { period periodStart periodEnd spend events allowances { allowanceId used allowance remaining usedRatio } totals { usageType quantity events } } } } }`);
     const u = usage.data._entities[0].usage;
+    expect([u.period, u.periodStart, u.periodEnd]).toEqual(['2026-03-02', '2026-03-02T00:00:00.000Z', '2026-04-01T00:00:00.000Z']);
+    // Without a period: the current one (the clock says 20 March).
+    const current = await svc.request(`{ _entities(representations: [{ __typename: "Line", id: "lin_pre" }]) { ... on Line { usage { period spend } } } }`);
+    expect(current.data._entities[0].usage).toEqual({ period: '2026-03-02', spend: u.spend });
     expect(u.allowances).toEqual([
       { allowanceId: 'data', used: '10240', allowance: '10240', remaining: '0', usedRatio: '1' },
       { allowanceId: 'sms', used: '0', allowance: '1000', remaining: '1000', usedRatio: '0' },
@@ -101,6 +106,42 @@ describe('recordUsage', () => {
       { event_id: 'late', plan_version_id: 'plv_prepaid' },
       { event_id: 'now', plan_version_id: 'plv_payg' },
     ]);
+  });
+
+  it("counts live usage in the subscription's allowance periods, not calendar months", async () => {
+    // A postpaid 20 GB plan (monthly fee) that started on 15 February at 10:00: its allowance
+    // periods run 15th to 15th, the periods wallets grants the bundle for.
+    clock.set('2026-04-06T12:00:00Z');
+    await setLine(svc, { lineId: 'lin_mid', msisdn: '+4915100000005', account: 'acc_mid', planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID', startsAt: '2026-02-15T10:00:00Z', at: '2026-02-15T10:00:00Z' });
+    const res = await record([
+      { eventId: 'm1', lineId: 'lin_mid', usageType: 'DATA', quantity: '15000', occurredAt: '2026-03-10T08:00:00Z' },
+      // A new allowance period (15 March 10:00): the bundle is whole again, though the month is not.
+      { eventId: 'm2', lineId: 'lin_mid', usageType: 'DATA', quantity: '18000', occurredAt: '2026-03-20T08:00:00Z' },
+      // Still the period of 15 March, though April: 21000 MB > 20480 MB, the excess is charged.
+      { eventId: 'm3', lineId: 'lin_mid', usageType: 'DATA', quantity: '3000', occurredAt: '2026-04-05T08:00:00Z' },
+    ]);
+    expect(res.rated).toBe(3);
+    const { rows } = await db.query(`select event_id, from_allowance, spend from usage_record where line_id = 'lin_mid' order by occurred_at`);
+    expect(rows.map((r) => [r.event_id, dec(r.from_allowance).toString(), dec(r.spend).toString()])).toEqual([
+      ['m1', '15000', '0'],
+      ['m2', '18000', '0'],
+      ['m3', '2480', '5.2'], // 520 MB over, at 1 cent
+    ]);
+    const usageIn = async (period: string) =>
+      (await svc.request(`query($p: String) { _entities(representations: [{ __typename: "Line", id: "lin_mid" }]) { ... on Line { usage(period: $p) { period periodStart periodEnd spend allowances { allowanceId used remaining } } } } }`, { p: period })).data._entities[0].usage;
+    const march = await usageIn('2026-03-15');
+    expect(march).toMatchObject({ period: '2026-03-15', periodStart: '2026-03-15T10:00:00.000Z', periodEnd: '2026-04-15T10:00:00.000Z', spend: '5.2' });
+    expect(march.allowances.find((a: { allowanceId: string }) => a.allowanceId === 'data')).toEqual({ allowanceId: 'data', used: '20480', remaining: '0' });
+    expect(await usageIn('2026-03-01T00:00:00Z')).toMatchObject({ period: '2026-02-15', periodEnd: '2026-03-15T10:00:00.000Z', spend: '0' });
+    // Thresholds are per allowance period: 50 % in February's, 50/80/100 % in March's.
+    const crossed = (await db.query(`select payload from outbox where subject = $1`, [EVENTS.usageThresholdReached.subject])).rows
+      .map((r) => JSON.parse(r.payload).data)
+      .filter((t) => t.lineId === 'lin_mid')
+      .map((t) => `${t.period} ${t.threshold}`)
+      .sort();
+    expect(crossed).toEqual(['2026-02-15 0.5', '2026-03-15 0.5', '2026-03-15 0.8', '2026-03-15 1']);
+    const bad = await svc.request(`{ _entities(representations: [{ __typename: "Line", id: "lin_mid" }]) { ... on Line { usage(period: "2026-03") { period } } } }`);
+    expect(bad.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'period' });
   });
 
   it('refuses a batch above the documented maximum', async () => {

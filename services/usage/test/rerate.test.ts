@@ -63,7 +63,29 @@ describe('rerate', () => {
     const records = await svc.request(`{ usageRecords(filter: { lineId: "lin_rr", status: RERATED }) { totalCount edges { node { ratingVersion price { amount } ratingTrace } } } }`);
     expect(records.data.usageRecords.totalCount).toBe(2);
     expect(records.data.usageRecords.edges[0].node.ratingTrace.previous).toMatchObject({ chargedTotal: '4.9' });
-    const usage = await svc.request(`{ _entities(representations: [{ __typename: "BillingAccount", id: "acc_rr" }]) { ... on BillingAccount { usage(period: "2026-03") { spend events } } } }`);
+    const usage = await svc.request(`{ _entities(representations: [{ __typename: "BillingAccount", id: "acc_rr" }]) { ... on BillingAccount { usage(period: "2026-03-01") { spend events } } } }`);
     expect(dec(usage.data._entities[0].usage.spend).eq('7.8')).toBe(true);
+  });
+
+  it("replays the allowance period from its start when it began before the month", async () => {
+    // Allowance periods from 15 February 10:00: February's 20 GB is nearly gone when March begins.
+    await setLine(svc, { lineId: 'lin_rs', msisdn: '+4915100000089', account: 'acc_rs', planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID', startsAt: '2026-02-15T10:00:00Z', at: '2026-02-15T10:00:00Z' });
+    const res = await svc.request(RECORD_USAGE, {
+      input: {
+        source: 'rs',
+        records: [
+          { eventId: 'feb', lineId: 'lin_rs', usageType: 'DATA', quantity: '20000', occurredAt: '2026-02-20T10:00:00Z' },
+          { eventId: 'mar', lineId: 'lin_rs', usageType: 'DATA', quantity: '1000', occurredAt: '2026-03-02T10:00:00Z' },
+        ],
+      },
+    });
+    expect(res.data.recordUsage.rated).toBe(2);
+    const { rows } = await db.query(`select event_id, spend from usage_record where line_id = 'lin_rs' order by occurred_at`);
+    expect(rows.map((r) => [r.event_id, dec(r.spend).toString()])).toEqual([['feb', '0'], ['mar', '5.2']]); // 520 MB over
+    // Re-rating March with the same catalog: March's record still comes after February's 20000 MB
+    // of the same allowance period, so nothing changed (counting from 1 March would credit 5.2).
+    const same = await svc.request(RERATE, { i: { billingAccountId: 'acc_rs', period: '2026-03' } });
+    expect(same.errors, JSON.stringify(same.errors)).toBeUndefined();
+    expect(same.data.rerate).toEqual({ recordsRerated: 0, adjustments: [] });
   });
 });

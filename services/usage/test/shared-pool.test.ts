@@ -35,8 +35,8 @@ afterAll(async () => {
   await svc?.close();
 });
 
-const LINE_USAGE = `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Line { id usage(period: "2026-05") { allowances { allowanceId shared used usedByLine allowance remaining usedRatio } spend } } } }`;
-const ACCOUNT_USAGE = `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on BillingAccount { usage(period: "2026-05") { allowances { allowanceId shared used usedByLine allowance remaining usedRatio } lines { lineId } spend } } } }`;
+const LINE_USAGE = `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Line { id usage(period: "2026-05-01") { allowances { allowanceId shared used usedByLine allowance remaining usedRatio } spend } } } }`;
+const ACCOUNT_USAGE = `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on BillingAccount { usage(period: "2026-05-01") { allowances { allowanceId shared used usedByLine allowance remaining usedRatio } lines { lineId } spend } } } }`;
 
 describe('shared (pool) allowances', () => {
   it('counts every line of the account against one pool, fires its thresholds once per account, and shows the pool on lines and the account', async () => {

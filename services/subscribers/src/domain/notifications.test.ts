@@ -7,8 +7,8 @@ const contacts = { customerId: 'cus_1', email: 'ana@example.com', phone: '+49170
 
 describe('customer notifications', () => {
   it("turns a plan's notify rule event into a trigger with the rule's channel and threshold", () => {
-    const r = triggerFromEvent('usageNotification', usageEvent({ billingAccountId: 'acc_1', lineId: 'lin_1', template: 'DATA_80_PERCENT', channel: 'sms', threshold: '0.8', allowanceId: 'data', period: '2026-11' }));
-    expect(r).toEqual({ trigger: { eventType: 'UsageNotificationEvent', eventId: 'evt_1', billingAccountId: 'acc_1', lineId: 'lin_1', template: 'DATA_80_PERCENT', preferredChannel: 'SMS', params: { period: '2026-11', allowance: 'data', percent: '80' } } });
+    const r = triggerFromEvent('usageNotification', usageEvent({ billingAccountId: 'acc_1', lineId: 'lin_1', template: 'DATA_80_PERCENT', channel: 'sms', threshold: '0.8', allowanceId: 'data', period: '2026-11-15', periodStart: '2026-11-15T09:30:00.000Z', periodEnd: '2026-12-15T09:30:00.000Z' }));
+    expect(r).toEqual({ trigger: { eventType: 'UsageNotificationEvent', eventId: 'evt_1', billingAccountId: 'acc_1', lineId: 'lin_1', template: 'DATA_80_PERCENT', preferredChannel: 'SMS', params: { period: '2026-11-15', renews: '2026-12-15', allowance: 'data', percent: '80' } } });
   });
 
   it('reports what is missing instead of guessing', () => {
@@ -17,11 +17,12 @@ describe('customer notifications', () => {
   });
 
   it('words thresholds, balances and expiry', () => {
-    expect(composeMessage('DATA_80_PERCENT', { allowance: 'data', period: '2026-11' }).content).toBe('You have used 80% of your data allowance for 2026-11.');
-    expect(composeMessage('DATA_100_PERCENT', { allowance: 'data', period: '2026-11' }).subject).toBe('Your data allowance is used up');
+    expect(composeMessage('DATA_80_PERCENT', { allowance: 'data', period: '2026-11-15', renews: '2026-12-15' }).content).toBe('You have used 80% of your data allowance for the period from 2026-11-15. It renews on 2026-12-15.');
+    expect(composeMessage('DATA_80_PERCENT', { allowance: 'data', period: '2026-11-15' }).content).toBe('You have used 80% of your data allowance for the period from 2026-11-15.');
+    expect(composeMessage('DATA_100_PERCENT', { allowance: 'data', period: '2026-11-15' }).subject).toBe('Your data allowance is used up');
     const low = triggerFromEvent('balanceLow', { id: 'e', type: 'BalanceThresholdEvent', data: { billingAccountId: 'acc_1', balance: { amount: '1.5', currency: 'EUR' }, threshold: { amount: '2', currency: 'EUR' } } });
     expect('trigger' in low && composeMessage(low.trigger.template, low.trigger.params).content).toBe('Your balance is 1.50 EUR, below 2.00 EUR. Top up to keep using the service.');
-    expect(composeMessage('SOMETHING_NEW', { period: '2026-11' }).content).toBe('Notice SOMETHING_NEW for 2026-11.');
+    expect(composeMessage('SOMETHING_NEW', { period: '2026-11-15' }).content).toBe('Notice SOMETHING_NEW for 2026-11-15.');
   });
 
   it('tells the line whose prepaid bundle its balance could not pay for', () => {

@@ -66,6 +66,8 @@ export function triggerFromEvent(kind: 'usageNotification' | 'balanceLow' | 'bal
           preferredChannel: channel && ['SMS', 'EMAIL', 'PUSH'].includes(channel) ? (channel as Channel) : null,
           params: {
             period: str(d.period) ?? '',
+            // The allowance period's end (usage sends it): the day the allowance is whole again.
+            renews: str(d.periodEnd)?.slice(0, 10) ?? '',
             allowance: str(d.allowanceId) ?? 'usage',
             percent: threshold ? dec(threshold).times(100).toFixed(0) : '',
           },
@@ -93,13 +95,17 @@ export function triggerFromEvent(kind: 'usageNotification' | 'balanceLow' | 'bal
   }
 }
 
+function renews(p: Record<string, string>): string {
+  return p.renews ? ` It renews on ${p.renews}.` : '';
+}
+
 /** Subject and text of a template; a plan may name templates we do not know: they get a plain text. */
 export function composeMessage(template: string, p: Record<string, string>): { subject: string; content: string } {
   const percent = /^[A-Z]+_(\d{1,3})_PERCENT$/.exec(template)?.[1] ?? p.percent;
   if (/_PERCENT$/.test(template) && percent) {
     return percent === '100'
-      ? { subject: `Your ${p.allowance} allowance is used up`, content: `You have used all of your ${p.allowance} allowance for ${p.period}. Further use is charged at your plan's rates or needs a top-up or add-on.` }
-      : { subject: `${percent}% of your ${p.allowance} allowance used`, content: `You have used ${percent}% of your ${p.allowance} allowance for ${p.period}.` };
+      ? { subject: `Your ${p.allowance} allowance is used up`, content: `You have used all of your ${p.allowance} allowance for the period from ${p.period}.${renews(p)} Further use is charged at your plan's rates or needs a top-up or add-on.` }
+      : { subject: `${percent}% of your ${p.allowance} allowance used`, content: `You have used ${percent}% of your ${p.allowance} allowance for the period from ${p.period}.${renews(p)}` };
   }
   switch (template) {
     case 'LOW_BALANCE':

@@ -5,7 +5,6 @@
  * PENDING charge moves.
  */
 import { chargeResultsOf, type ChargeResult } from '@ledgerline/contracts';
-import { monthPeriod } from '../domain/period';
 import type { Sql } from '../persistence/sql';
 
 /** The ChargeResults of one chargeApplied message (one, or a batch); null when it is not JSON. */
@@ -17,31 +16,20 @@ export function parseChargeResults(text: string): { results: ChargeResult[]; inv
   }
 }
 
-export async function applyChargeResult(sql: Sql, r: ChargeResult): Promise<{ lineId: string; period: string } | undefined> {
-  const { rows } = await sql.query<{ line_id: string; occurred_at: Date }>(
-    `update usage_record set charge_status = $2, amount_charged = $3, units_from_allowances = $4, charge_reason = $5
-      where id = $1 and charge_status = 'PENDING'
-      returning line_id, occurred_at`,
-    [r.chargeId, r.outcome, r.outcome === 'DENIED' ? '0' : (r.amountCharged ?? '0'), r.outcome === 'DENIED' ? '0' : (r.unitsFromAllowances ?? '0'), r.reason ?? null],
-  );
-  const rec = rows[0];
-  return rec ? { lineId: rec.line_id, period: monthPeriod(null, new Date(rec.occurred_at)).period } : undefined;
-}
-
 /**
- * Many ChargeResults in one statement (the consumer's batch). Returns the line periods whose
+ * Many ChargeResults in one statement (the consumer's batch). Returns the lines whose
  * ledger figures differ from the rating-time estimate (their live counters must be reloaded);
  * when the ledger agrees with the estimate, nothing needs reloading.
  */
-export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Promise<{ lineId: string; period: string; billingAccountId: string }[]> {
+export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Promise<{ lineId: string; billingAccountId: string }[]> {
   const byId = new Map(results.map((r) => [r.chargeId, r]));
   const list = [...byId.values()];
   if (list.length === 0) return [];
-  const { rows } = await sql.query<{ line_id: string; billing_account_id: string; occurred_at: Date; differs: boolean }>(
+  const { rows } = await sql.query<{ line_id: string; billing_account_id: string; differs: boolean }>(
     `update usage_record u set charge_status = r.outcome, amount_charged = r.amount, units_from_allowances = r.units, charge_reason = r.reason
        from unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::text[]) as r(id, outcome, amount, units, reason)
       where u.id = r.id and u.charge_status = 'PENDING'
-      returning u.line_id, u.billing_account_id, u.occurred_at, (coalesce(u.spend, 0) <> r.amount or coalesce(u.from_allowance, 0) <> r.units) as differs`,
+      returning u.line_id, u.billing_account_id, (coalesce(u.spend, 0) <> r.amount or coalesce(u.from_allowance, 0) <> r.units) as differs`,
     [
       list.map((r) => r.chargeId),
       list.map((r) => r.outcome),
@@ -50,11 +38,7 @@ export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Pro
       list.map((r) => r.reason ?? null),
     ],
   );
-  const moved = new Map<string, { lineId: string; period: string; billingAccountId: string }>();
-  for (const rec of rows) {
-    if (!rec.differs) continue;
-    const period = monthPeriod(null, new Date(rec.occurred_at)).period;
-    moved.set(`${rec.line_id}|${period}`, { lineId: rec.line_id, period, billingAccountId: rec.billing_account_id });
-  }
+  const moved = new Map<string, { lineId: string; billingAccountId: string }>();
+  for (const rec of rows) if (rec.differs) moved.set(rec.line_id, { lineId: rec.line_id, billingAccountId: rec.billing_account_id });
   return [...moved.values()];
 }

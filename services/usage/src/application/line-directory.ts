@@ -3,6 +3,7 @@
  * admin upsert), cached in memory for the rating path and invalidated when an event changes them.
  */
 import type { LineStateData, SubscriptionData } from '@ledgerline/contracts';
+import type { PoolMember } from '../domain/period';
 import type { LineInfo, SubscriptionVersion } from '../domain/subscriber';
 import { inSqlTransaction, type Sql, type SqlClient } from '../persistence/sql';
 
@@ -30,6 +31,8 @@ interface VersionRow {
 export class LineDirectory {
   private readonly byLine = new Map<string, LineInfo | null>();
   private readonly byMsisdn = new Map<string, string>();
+  /** `account|planVersionId` → the account's subscriptions on that plan version (who shares its pools). */
+  private readonly pools = new Map<string, Promise<PoolMember[]>>();
 
   constructor(private readonly sql: Sql) {}
 
@@ -41,6 +44,30 @@ export class LineDirectory {
   clear(): void {
     this.byLine.clear();
     this.byMsisdn.clear();
+    this.pools.clear();
+  }
+
+  /** The account's subscriptions on a plan version, with their start and end (cached until one of them changes). */
+  poolMembers(billingAccountId: string, planVersionId: string): Promise<PoolMember[]> {
+    const key = `${billingAccountId}|${planVersionId}`;
+    let members = this.pools.get(key);
+    if (!members) {
+      if (this.pools.size > 100_000) this.pools.clear();
+      members = this.sql
+        .query<{ starts_at: Date; ends_at: Date | null }>(
+          `select min(valid_from) as starts_at, case when bool_or(ends_at is null) then null else max(ends_at) end as ends_at from subscription_version
+            where billing_account_id = $1 and plan_version_id = $2 group by subscription_id`,
+          [billingAccountId, planVersionId],
+        )
+        .then(({ rows }) => rows.map((r) => ({ startsAt: new Date(r.starts_at), endsAt: r.ends_at ? new Date(r.ends_at) : null })));
+      members.catch(() => this.pools.delete(key));
+      this.pools.set(key, members);
+    }
+    return members;
+  }
+
+  private forgetPools(billingAccountId: string): void {
+    for (const key of this.pools.keys()) if (key.startsWith(`${billingAccountId}|`)) this.pools.delete(key);
   }
 
   /** Loads every line named by id or MSISDN that is not cached yet, in two queries. */
@@ -136,6 +163,7 @@ export class LineDirectory {
       await db.query('update subscription_version set ends_at = $2 where subscription_id = $1 and changed_at <= $3', [data.subscriptionId, endsAt, at]);
     });
     this.invalidate(data.lineId, data.msisdn);
+    this.forgetPools(data.billingAccountId);
   }
 
   private invalidateAccount(billingAccountId: string): void {

@@ -4,13 +4,19 @@
  * replaces it with the ledger's figures). Records are stored exactly once, so the sums are exact
  * without a separate counter table to keep in step; the hot path only inserts.
  */
-import { dec } from '@ledgerline/contracts';
-import { monthPeriod } from '../domain/period';
+import { dec, type AllowancePeriod } from '@ledgerline/contracts';
+import { calendarMonthAt, linePeriodAt, periodQueryInstant, poolPeriodAt } from '../domain/period';
 import { bucketOf, TOTAL_BUCKET, typeBucket, type LineCounters } from '../domain/live-usage';
 import { versionAt } from '../domain/subscriber';
 import { ACCOUNT_LINES, type Sql } from '../persistence/sql';
 import type { UsageRuntime } from '../usage-runtime';
-import { allowanceSizeOf, poolKeyOf, sharedAllowancesOf } from './usage-pipeline';
+import { allowanceSizeOf, feePeriodOf, poolKeyOf, sharedAllowancesOf } from './usage-pipeline';
+
+/** A line and the allowance period whose usage is summed. */
+export interface LinePeriod {
+  lineId: string;
+  period: AllowancePeriod;
+}
 
 interface SumRow {
   line_id: string;
@@ -33,16 +39,15 @@ const SUMS = `select r.line_id, k.period, r.usage_type, r.allowance_id, sum(r.ch
   where r.status in ('RATED', 'RERATED', 'BILLED')
   group by r.line_id, k.period, r.usage_type, r.allowance_id`;
 
-async function sums(sql: Sql, keys: { lineId: string; period: string }[]): Promise<SumRow[]> {
-  const periods = keys.map((k) => monthPeriod(k.period, new Date()));
-  const { rows } = await sql.query<SumRow>(SUMS, [keys.map((k) => k.lineId), keys.map((k) => k.period), periods.map((p) => p.start), periods.map((p) => p.end)]);
+async function sums(sql: Sql, keys: LinePeriod[]): Promise<SumRow[]> {
+  const { rows } = await sql.query<SumRow>(SUMS, [keys.map((k) => k.lineId), keys.map((k) => k.period.period), keys.map((k) => k.period.start), keys.map((k) => k.period.end)]);
   return rows;
 }
 
-/** Counters of `line|period` keys for the rating path (allowance sizes are filled from the plan). */
-export async function loadLineCounters(sql: Sql, keys: string[]): Promise<Map<string, LineCounters>> {
-  const out = new Map<string, LineCounters>(keys.map((k) => [k, new Map()]));
-  const rows = await sums(sql, keys.map((k) => ({ lineId: k.split('|')[0], period: k.split('|')[1] })));
+/** Counters (`line|period` keys) for the rating path (allowance sizes are filled from the plan). */
+export async function loadLineCounters(sql: Sql, keys: LinePeriod[]): Promise<Map<string, LineCounters>> {
+  const out = new Map<string, LineCounters>(keys.map((k) => [`${k.lineId}|${k.period.period}`, new Map()]));
+  const rows = await sums(sql, keys);
   for (const r of rows) {
     const c = out.get(`${r.line_id}|${r.period}`)!;
     const add = (bucket: string, used: string, spend: string) => {
@@ -67,22 +72,21 @@ const POOL_SUMS = `select k.account, k.period, r.allowance_id, sum(coalesce(r.un
   group by k.account, k.period, r.allowance_id`;
 
 /** Units every line of an account took from each allowance in a period (a shared pool's use). */
-async function poolSums(sql: Sql, keys: { billingAccountId: string; period: string }[]): Promise<Map<string, Map<string, { used: string; events: number }>>> {
-  const out = new Map<string, Map<string, { used: string; events: number }>>(keys.map((k) => [poolKeyOf(k.billingAccountId, k.period), new Map()]));
+async function poolSums(sql: Sql, keys: { billingAccountId: string; period: AllowancePeriod }[]): Promise<Map<string, Map<string, { used: string; events: number }>>> {
+  const out = new Map<string, Map<string, { used: string; events: number }>>(keys.map((k) => [poolKeyOf(k.billingAccountId, k.period.period), new Map()]));
   if (keys.length === 0) return out;
-  const periods = keys.map((k) => monthPeriod(k.period, new Date()));
   const { rows } = await sql.query<{ account: string; period: string; allowance_id: string; used: string; events: number }>(POOL_SUMS, [
     keys.map((k) => k.billingAccountId),
-    keys.map((k) => k.period),
-    periods.map((p) => p.start),
-    periods.map((p) => p.end),
+    keys.map((k) => k.period.period),
+    keys.map((k) => k.period.start),
+    keys.map((k) => k.period.end),
   ]);
   for (const r of rows) out.get(poolKeyOf(r.account, r.period))!.set(r.allowance_id, { used: r.used, events: Number(r.events) });
   return out;
 }
 
 /** Pool counters (`pool:account|period` keys) for the rating path: one bucket per allowance, summed over the account's lines. */
-export async function loadPoolCounters(sql: Sql, keys: { billingAccountId: string; period: string }[]): Promise<Map<string, LineCounters>> {
+export async function loadPoolCounters(sql: Sql, keys: { billingAccountId: string; period: AllowancePeriod }[]): Promise<Map<string, LineCounters>> {
   const out = new Map<string, LineCounters>();
   for (const [key, sums] of await poolSums(sql, keys)) {
     const c: LineCounters = new Map();
@@ -99,6 +103,8 @@ export async function loadPoolCounters(sql: Sql, keys: { billingAccountId: strin
 export interface LineUsageView {
   lineId: string;
   period: string;
+  periodStart: Date;
+  periodEnd: Date;
   totals: { usageType: string; unit: string; quantity: string; events: number }[];
   allowances: AllowanceView[];
   spend: string;
@@ -133,13 +139,14 @@ function allowanceView(allowanceId: string, used: ReturnType<typeof dec>, byLine
 
 const UNIT: Record<string, string> = { VOICE: 'SECOND', SMS: 'MESSAGE', MMS: 'MESSAGE', DATA: 'MB', CONTENT: 'ITEM' };
 
-async function views(usage: UsageRuntime, keys: { lineId: string; period: string }[], now: Date): Promise<LineUsageView[]> {
+/** Live usage of lines, each in its allowance period containing `at`. */
+async function views(usage: UsageRuntime, keys: LinePeriod[], at: Date, keepEmpty: boolean): Promise<LineUsageView[]> {
   const rows = await sums(usage.sql, keys);
   const result: LineUsageView[] = [];
   for (const key of keys) {
-    const mine = rows.filter((r) => r.line_id === key.lineId && r.period === key.period);
-    if (mine.length === 0 && keys.length > 1) continue;
-    const v: LineUsageView = { lineId: key.lineId, period: key.period, totals: [], allowances: [], spend: '0', events: 0, updatedAt: null };
+    const mine = rows.filter((r) => r.line_id === key.lineId && r.period === key.period.period);
+    if (mine.length === 0 && !keepEmpty) continue;
+    const v: LineUsageView = { lineId: key.lineId, period: key.period.period, periodStart: key.period.start, periodEnd: key.period.end, totals: [], allowances: [], spend: '0', events: 0, updatedAt: null };
     const types = new Map<string, { quantity: ReturnType<typeof dec>; events: number }>();
     const buckets = new Map<string, ReturnType<typeof dec>>();
     let spend = dec('0');
@@ -155,14 +162,19 @@ async function views(usage: UsageRuntime, keys: { lineId: string; period: string
     }
     v.spend = spend.toString();
     v.totals = [...types].sort(([a], [b]) => a.localeCompare(b)).map(([usageType, t]) => ({ usageType, unit: UNIT[usageType] ?? 'ITEM', quantity: t.quantity.toString(), events: t.events }));
-    // Sizes of the allowances from the plan in force now; every allowance of the plan is listed.
-    // A shared allowance shows the account pool: what all lines used, what is left for all.
+    // Sizes of the allowances from the plan in force at the moment asked about; every allowance of
+    // the plan is listed. A shared allowance shows the account pool (in the pool's period: it runs
+    // from the account's first subscription): what all lines used, what is left for all.
     const line = await usage.directory.load(key.lineId);
-    const version = line ? versionAt(line, now) : undefined;
+    const version = line ? versionAt(line, at) : undefined;
     const plan = version ? await usage.plans.get(version.planVersionId).catch(() => undefined) : undefined;
     if (plan?.ok) for (const a of plan.rater.compiled.plan.allowances) if (!buckets.has(a.id)) buckets.set(a.id, dec('0'));
     const shared = plan?.ok ? sharedAllowancesOf(plan.rater, usage.plans.knownOffers()) : new Set<string>();
-    const pools = shared.size > 0 && version ? (await poolSums(usage.sql, [{ billingAccountId: version.billingAccountId, period: key.period }])).get(poolKeyOf(version.billingAccountId, key.period)) : undefined;
+    let pools: Map<string, { used: string; events: number }> | undefined;
+    if (shared.size > 0 && version && plan?.ok) {
+      const poolPeriod = poolPeriodAt(await usage.directory.poolMembers(version.billingAccountId, version.planVersionId), feePeriodOf(plan.rater), at) ?? key.period;
+      pools = (await poolSums(usage.sql, [{ billingAccountId: version.billingAccountId, period: poolPeriod }])).get(poolKeyOf(version.billingAccountId, poolPeriod.period));
+    }
     v.allowances = [...buckets].sort(([a], [b]) => a.localeCompare(b)).map(([allowanceId, used]) => {
       const size = plan?.ok ? allowanceSizeOf(plan.rater, allowanceId, usage.plans.knownOffers()) : undefined;
       const isShared = shared.has(allowanceId);
@@ -173,20 +185,30 @@ async function views(usage: UsageRuntime, keys: { lineId: string; period: string
   return result;
 }
 
-export async function lineUsage(usage: UsageRuntime, lineId: string, period: string | null | undefined, now: Date): Promise<LineUsageView> {
-  const p = monthPeriod(period, now);
-  return (await views(usage, [{ lineId, period: p.period }], now))[0];
+/** The allowance period of the line containing `at`: its subscription's then (the calendar month without one). */
+async function periodOfLine(usage: UsageRuntime, lineId: string, at: Date): Promise<AllowancePeriod> {
+  const line = await usage.directory.load(lineId);
+  const version = line ? versionAt(line, at) : undefined;
+  if (!line || !version) return calendarMonthAt(at);
+  const plan = await usage.plans.get(version.planVersionId).catch(() => undefined);
+  return linePeriodAt(line, version, plan?.ok ? feePeriodOf(plan.rater) : undefined, at);
 }
 
+/** `period`: the day a period starts (its name), an instant in it, or nothing for the current one. */
+export async function lineUsage(usage: UsageRuntime, lineId: string, period: string | null | undefined, now: Date): Promise<LineUsageView> {
+  const at = periodQueryInstant(period, now);
+  return (await views(usage, [{ lineId, period: await periodOfLine(usage, lineId, at) }], at, true))[0];
+}
+
+/** Every line of the account that has usage in its own allowance period containing the moment asked about. */
 export async function accountUsage(usage: UsageRuntime, billingAccountId: string, period: string | null | undefined, now: Date) {
-  const p = monthPeriod(period, now);
-  const { rows } = await usage.sql.query<{ line_id: string }>(
-    `select distinct line_id from usage_record where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and line_id is not null order by line_id`,
-    [billingAccountId, p.start, p.end],
-  );
-  const lines = rows.length ? await views(usage, rows.map((r) => ({ lineId: r.line_id, period: p.period })), now) : [];
+  const at = periodQueryInstant(period, now);
+  const { rows } = await usage.sql.query<{ line_id: string }>(`select line_id from ${ACCOUNT_LINES} as a(line_id) where line_id is not null order by line_id`, [billingAccountId]);
+  const keys: LinePeriod[] = [];
+  for (const r of rows) keys.push({ lineId: r.line_id, period: await periodOfLine(usage, r.line_id, at) });
+  const lines = keys.length ? await views(usage, keys, at, false) : [];
   // The account's shared pools, once (each line lists them too, with its own draw).
   const pools = new Map<string, AllowanceView>();
   for (const l of lines) for (const a of l.allowances) if (a.shared && !pools.has(a.allowanceId)) pools.set(a.allowanceId, { ...a, usedByLine: a.used });
-  return { billingAccountId, period: p.period, lines, allowances: [...pools.values()], spend: lines.reduce((s, l) => s.plus(l.spend), dec('0')).toString(), events: lines.reduce((s, l) => s + l.events, 0) };
+  return { billingAccountId, period: at.toISOString().slice(0, 10), lines, allowances: [...pools.values()], spend: lines.reduce((s, l) => s.plus(l.spend), dec('0')).toString(), events: lines.reduce((s, l) => s + l.events, 0) };
 }

@@ -1,20 +1,22 @@
 /**
- * Re-rating an account's period after a catalog correction. Every rated record of the period is
- * rated again, in event order with fresh live counters, by the plan version in force at its time
- * (or the corrected version named). Where the money differs from what was charged, a delta
+ * Re-rating an account's period (a calendar month) after a catalog correction. Every rated record
+ * of the period is rated again, in event order, by the plan version in force at its time (or the
+ * corrected version named), with live counters rebuilt from the start of each line's allowance
+ * period: the records of that allowance period before the month are replayed first (they only
+ * move the counters; their own adjustments belong to the month they are in). Where the money differs from what was charged, a delta
  * ChargeRequest goes to the ledger with a new deterministic chargeId (record id + rating version):
  * an adjustment, never a second charge. Running it again with the same catalog changes nothing.
  */
 import { badInput, dec, deterministicId, type ChargeRequest } from '@ledgerline/contracts';
 import type { RatingResult } from '@ledgerline/rating';
 import { applyUsage, type LineCounters } from '../domain/live-usage';
-import { monthPeriod } from '../domain/period';
+import { linePeriodAt, monthPeriod, poolPeriodAt } from '../domain/period';
 import { versionAt, type SubscriptionVersion } from '../domain/subscriber';
 import type { UsageType } from '../domain/usage-input';
 import { ACCOUNT_LINES, inSqlTransaction } from '../persistence/sql';
 import type { UsageRuntime } from '../usage-runtime';
 import { chargeRequestRow, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
-import { allowanceSizeOf, sharedAllowancesOf, traceOf, zoneOf } from './usage-pipeline';
+import { allowanceSizeOf, feePeriodOf, sharedAllowancesOf, traceOf, zoneOf } from './usage-pipeline';
 import { priceUnits } from '@ledgerline/rating';
 
 export interface RerateCommand {
@@ -56,9 +58,10 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
   const p = monthPeriod(c.period, now);
   if (!c.billingAccountId) throw badInput('input.billingAccountId', 'billingAccountId is required');
   return usage.pipeline.exclusive(async () => {
+    const from = await countingFrom(usage, c.billingAccountId, p.start);
     const { rows } = await usage.sql.query<Row>(
       `select * from usage_record where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status in ('RATED', 'RERATED', 'BILLED') order by occurred_at, id`,
-      [c.billingAccountId, p.start, p.end],
+      [c.billingAccountId, from, p.end],
     );
     // Invoices that already billed (part of) the period: a delta of an event they billed adjusts them.
     const billed = (await usage.sql.query<{ invoice_id: string; period_start: Date; period_end: Date }>(
@@ -66,9 +69,10 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       [c.billingAccountId, p.start, p.end],
     )).rows;
     const invoiceOf = (at: Date) => billed.find((b) => at >= new Date(b.period_start) && at < new Date(b.period_end))?.invoice_id ?? null;
+    // Per line and allowance period; the account's shared pools per pool period (every line draws from them).
     const counters = new Map<string, LineCounters>();
-    // The account's shared pools, replayed from zero with the period (every line draws from them).
-    const pool: LineCounters = new Map();
+    const pools = new Map<string, LineCounters>();
+    const countersOf = (map: Map<string, LineCounters>, key: string) => map.get(key) ?? map.set(key, new Map()).get(key)!;
     const adjustments: RerateAdjustment[] = [];
     const updates: unknown[][] = [];
     const outbox: OutboxRow[] = [];
@@ -80,13 +84,17 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       const version: SubscriptionVersion = c.planVersionId ? { ...inForce, planVersionId: c.planVersionId } : inForce;
       const plan = await usage.plans.get(version.planVersionId);
       if (!plan.ok) throw badInput('input.planVersionId', plan.reason, plan.code);
-      const lineCounters = counters.get(r.line_id) ?? new Map();
-      counters.set(r.line_id, lineCounters);
+      const occurredAt = new Date(r.occurred_at);
+      const inForcePlan = await usage.plans.get(inForce.planVersionId);
+      const feePeriod = inForcePlan.ok ? feePeriodOf(inForcePlan.rater) : undefined;
+      const lineCounters = countersOf(counters, `${r.line_id}|${linePeriodAt(line, inForce, feePeriod, occurredAt).period}`);
       const u = {
         source: r.source, eventId: r.event_id, lineId: r.line_id, usageType: r.usage_type, direction: r.direction, quantity: dec(r.quantity).toString(), unit: r.unit, occurredAt: new Date(r.occurred_at),
         ...(r.called_number ? { calledNumber: r.called_number } : {}), ...(r.roaming_country ? { roamingCountry: r.roaming_country } : {}), ...(r.visited_mcc ? { visitedMcc: r.visited_mcc } : {}),
       };
       const shared = sharedAllowancesOf(plan.rater, usage.plans.knownOffers());
+      const poolPeriod = shared.size > 0 ? poolPeriodAt(await usage.directory.poolMembers(inForce.billingAccountId, inForce.planVersionId), feePeriod, occurredAt) : undefined;
+      const pool = countersOf(pools, poolPeriod?.period ?? '');
       const { result, rater } = await usage.pipeline.rateWith(plan.rater, u, r.id, line, version, lineCounters, shared.size > 0 ? pool : undefined);
       let newSpend = '0';
       let fromAllowance = '0';
@@ -101,6 +109,8 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
         newSpend = applied.spend;
         fromAllowance = applied.fromAllowance;
       }
+      // Before the month: replayed only so the month's first records see what the allowance period had used.
+      if (occurredAt < p.start) continue;
       const prior = r.rating as { estimate?: { spend: string }; chargedTotal?: string } | null;
       const oldSpend = prior?.chargedTotal ?? (r.charge_status === 'DENIED' ? '0' : (r.amount_charged ?? prior?.estimate?.spend ?? '0'));
       const delta = dec(newSpend).minus(oldSpend);
@@ -130,6 +140,26 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
     usage.pipeline.dropCounters();
     return { billingAccountId: c.billingAccountId, period: p.period, recordsRerated: updates.length, adjustments };
   });
+}
+
+/**
+ * Where the replay starts: the earliest start of the allowance periods (of the account's lines and
+ * shared pools) running at the month's start.
+ */
+async function countingFrom(usage: UsageRuntime, billingAccountId: string, monthStart: Date): Promise<Date> {
+  let from = monthStart;
+  const { rows } = await usage.sql.query<{ line_id: string }>(`select line_id from ${ACCOUNT_LINES} as a(line_id) where line_id is not null`, [billingAccountId]);
+  for (const { line_id } of rows) {
+    const line = await usage.directory.load(line_id);
+    const version = line ? versionAt(line, monthStart) : undefined;
+    if (!line || !version) continue;
+    const plan = await usage.plans.get(version.planVersionId);
+    const feePeriod = plan.ok ? feePeriodOf(plan.rater) : undefined;
+    const start = linePeriodAt(line, version, feePeriod, monthStart).start;
+    const pool = poolPeriodAt(await usage.directory.poolMembers(version.billingAccountId, version.planVersionId), feePeriod, monthStart);
+    for (const s of [start, pool?.start]) if (s && s < from) from = s;
+  }
+  return from;
 }
 
 /** A money-only adjustment: one ITEM at the delta price (negative = credit). */

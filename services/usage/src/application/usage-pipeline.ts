@@ -11,10 +11,12 @@
  * publish). Batches run one at a time per process, so one line's events are
  * rated in order and its live counters (the facts of the next event) move event by event.
  */
-import { dec, deterministicId, type ChargeRequest } from '@ledgerline/contracts';
+import { dec, deterministicId, type AllowancePeriod, type ChargeRequest, type FeePeriod } from '@ledgerline/contracts';
 import { priceUnits, RatingInputError, type OfferDocument, type RatingResult, type Rater } from '@ledgerline/rating';
 import type { Clock, Logger } from '@ledgerline/platform';
 import { activeAddOnsAt, versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
+import { calendarMonthAt, linePeriodAt, poolPeriodAt } from '../domain/period';
+import { CounterStore } from './counter-store';
 import { validateUsage, type Rejection, type ValidUsage } from '../domain/usage-input';
 import { applyUsage, ratiosOf, setAllowance, TOTAL_BUCKET, type LineCounters } from '../domain/live-usage';
 import { inSqlTransaction, insertArrayRows, type Sql } from '../persistence/sql';
@@ -66,12 +68,6 @@ export interface BilledPeriod {
   end: Date;
 }
 
-/** Calendar month (UTC) of an instant, `YYYY-MM`: the live-usage period. */
-function periodOf(at: Date): string {
-  const month = at.getUTCMonth() + 1;
-  return `${at.getUTCFullYear()}-${month < 10 ? '0' : ''}${month}`;
-}
-
 export function recordId(source: string, eventId: string): string {
   return deterministicId('usageRecord', source, eventId);
 }
@@ -111,7 +107,7 @@ export class UsagePipeline {
   private chain: Promise<unknown> = Promise.resolve();
   /** Time spent per stage (ms, summed over batches; persist and publish overlap the next batch's rating). */
   readonly stats = { batches: 0, events: 0, lookupMs: 0, rateMs: 0, persistMs: 0, publishMs: 0, counterLoads: 0 };
-  private readonly counters = new Map<string, LineCounters>();
+  private readonly counters = new CounterStore();
   /** Billed periods per billing account (loaded on first use, dropped when an invoice arrives). */
   private readonly billed = new Map<string, BilledPeriod[]>();
 
@@ -197,11 +193,12 @@ export class UsagePipeline {
     this.counters.clear();
   }
 
-  invalidateCounters(lineId: string, period: string, billingAccountId?: string): void {
+  /** The ledger settled a line's charge differently from the estimate: its counters (and its account's pools) are loaded again. */
+  invalidateCounters(lineId: string, billingAccountId?: string): void {
     this.chain = this.chain
       .then(() => {
-        this.counters.delete(`${lineId}|${period}`);
-        if (billingAccountId) this.counters.delete(poolKeyOf(billingAccountId, period));
+        this.counters.dropOwner(lineId);
+        if (billingAccountId) this.counters.dropOwner(poolOwnerOf(billingAccountId));
       })
       .catch(() => undefined);
   }
@@ -254,17 +251,18 @@ export class UsagePipeline {
         validated.flatMap((v) => (v.ok && !v.usage.lineId && v.usage.msisdn ? [v.usage.msisdn] : [])),
       );
     }
-    const linesToCount = new Set<string>();
+    const linesToCount = new Map<string, { lineId: string; period: AllowancePeriod }>();
     const accounts = new Set<string>();
     for (const v of validated) {
       if (!v.ok) continue;
       const line = this.deps.directory.get(v.usage.lineId, v.usage.msisdn);
       if (!line) continue;
-      linesToCount.add(`${line.lineId}|${periodOf(v.usage.occurredAt)}`);
       const version = versionAt(line, v.usage.occurredAt);
+      const period = await this.linePeriod(line, version, v.usage.occurredAt);
+      linesToCount.set(`${line.lineId}|${period.period}`, { lineId: line.lineId, period });
       if (version) accounts.add(version.billingAccountId);
     }
-    await this.loadCounters([...linesToCount]);
+    await this.loadCounters(linesToCount);
     await this.loadBilledPeriods(accounts);
 
     const rating = performance.now();
@@ -332,12 +330,17 @@ export class UsagePipeline {
     const plan = this.deps.plans.peek(version.planVersionId) ?? (await this.deps.plans.get(version.planVersionId));
     if (!plan.ok) return this.rejected(id, u.source, u.eventId, u, { code: plan.code, reason: plan.reason }, raw, now, guided);
 
-    const period = periodOf(u.occurredAt);
+    // Counted in the allowance period of the subscription (the one wallets grants its buckets for).
+    const linePeriod = linePeriodAt(line, version, feePeriodOf(plan.rater), u.occurredAt);
+    const period = linePeriod.period;
     const counters = this.countersOf(line.lineId, period);
-    // A plan with shared (pool) allowances: the account's pool counters, loaded once per account and period.
+    // A plan with shared (pool) allowances: the account's pool counters, loaded once per account and pool period.
     const offers = this.deps.plans.knownOffers();
-    const poolKey = sharedAllowancesOf(plan.rater, offers).size > 0 ? poolKeyOf(version.billingAccountId, period) : undefined;
-    const pool = poolKey ? await this.poolCounters(poolKey, version.billingAccountId, period) : undefined;
+    const poolPeriod = sharedAllowancesOf(plan.rater, offers).size > 0 ? await this.poolPeriod(version, plan.rater, u.occurredAt, linePeriod) : undefined;
+    const poolKey = poolPeriod ? poolKeyOf(version.billingAccountId, poolPeriod.period) : undefined;
+    const pool = poolKey && poolPeriod ? await this.poolCounters(poolKey, version.billingAccountId, poolPeriod) : undefined;
+    const periodOfEvents = { period, periodStart: linePeriod.start.toISOString(), periodEnd: linePeriod.end.toISOString() };
+    const periodOfPool = poolPeriod ? { period: poolPeriod.period, periodStart: poolPeriod.start.toISOString(), periodEnd: poolPeriod.end.toISOString() } : periodOfEvents;
     const { result, rater } = await this.rateWith(plan.rater, u, id, line, version, counters, pool);
     const rating = traceOf(result, version.planVersionId);
     if (result.decision === 'DENIED') {
@@ -363,17 +366,17 @@ export class UsagePipeline {
     const charge = needsCharge && !precharged ? JSON.stringify(chargeRequestOf(id, line.lineId, u, version, result, rater, { zone, adjustsInvoiceId })) : undefined;
     for (const c of applied.crossed) {
       // A shared pool crosses its thresholds once per account (whichever line's event did it).
-      if (shared) outbox.push(eventRow('usageThresholdReached', version.billingAccountId, ['pool', version.billingAccountId, period, c.allowanceId, c.threshold], { lineId: line.lineId, billingAccountId: version.billingAccountId, period, allowanceId: c.allowanceId, shared: true, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }, now));
-      else outbox.push(eventRow('usageThresholdReached', line.lineId, [line.lineId, period, c.allowanceId, c.threshold], { lineId: line.lineId, billingAccountId: version.billingAccountId, period, allowanceId: c.allowanceId, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }, now));
+      if (shared) outbox.push(eventRow('usageThresholdReached', version.billingAccountId, ['pool', version.billingAccountId, periodOfPool.period, c.allowanceId, c.threshold], { lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfPool, allowanceId: c.allowanceId, shared: true, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }, now));
+      else outbox.push(eventRow('usageThresholdReached', line.lineId, [line.lineId, period, c.allowanceId, c.threshold], { lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfEvents, allowanceId: c.allowanceId, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }, now));
     }
     for (const n of result.notifications) {
       // About a shared pool: once per account, like its thresholds.
       const aboutPool = pool !== undefined && sharedAllowancesOf(rater, offers).has(n.allowanceId ?? result.allowanceId ?? '');
-      const key = aboutPool ? ['pool', version.billingAccountId, period, n.template] : [line.lineId, period, n.template];
-      outbox.push(eventRow('usageNotificationRequested', aboutPool ? version.billingAccountId : line.lineId, key, { lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, period, template: n.template, channel: n.channel ?? null, threshold: n.threshold, allowanceId: n.allowanceId ?? null, rule: n.rule, usageRecordId: id }, now));
+      const key = aboutPool ? ['pool', version.billingAccountId, periodOfPool.period, n.template] : [line.lineId, period, n.template];
+      outbox.push(eventRow('usageNotificationRequested', aboutPool ? version.billingAccountId : line.lineId, key, { lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, ...(aboutPool ? periodOfPool : periodOfEvents), template: n.template, channel: n.channel ?? null, threshold: n.threshold, allowanceId: n.allowanceId ?? null, rule: n.rule, usageRecordId: id }, now));
     }
     for (const o of result.offers) {
-      outbox.push(eventRow('usageOfferTriggered', line.lineId, [line.lineId, period, o.offerCode], { lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, subscriptionId: version.subscriptionId, period, offerCode: o.offerCode, rule: o.rule, usageRecordId: id }, now));
+      outbox.push(eventRow('usageOfferTriggered', line.lineId, [line.lineId, period, o.offerCode], { lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, subscriptionId: version.subscriptionId, ...periodOfEvents, offerCode: o.offerCode, rule: o.rule, usageRecordId: id }, now));
     }
     const row = [
       id, u.source, u.eventId, line.lineId, u.msisdn ?? line.msisdn, version.billingAccountId, version.subscriptionId, version.planVersionId, u.usageType, u.direction,
@@ -438,7 +441,20 @@ export class UsagePipeline {
     return c;
   }
 
-  private async poolCounters(key: string, billingAccountId: string, period: string): Promise<LineCounters> {
+  /** The allowance period live usage counts a line's event in (see linePeriodAt). */
+  private async linePeriod(line: LineInfo, version: SubscriptionVersion | undefined, at: Date): Promise<AllowancePeriod> {
+    if (!version) return calendarMonthAt(at);
+    const plan = this.deps.plans.peek(version.planVersionId) ?? (await this.deps.plans.get(version.planVersionId));
+    return linePeriodAt(line, version, plan.ok ? feePeriodOf(plan.rater) : undefined, at);
+  }
+
+  /** The period of the account's shared pool at `at` (see poolPeriodAt); the line's own when it is the only member known. */
+  private async poolPeriod(version: SubscriptionVersion, rater: Rater, at: Date, linePeriod: AllowancePeriod): Promise<AllowancePeriod> {
+    const members = await this.deps.directory.poolMembers(version.billingAccountId, version.planVersionId);
+    return poolPeriodAt(members, feePeriodOf(rater), at) ?? linePeriod;
+  }
+
+  private async poolCounters(key: string, billingAccountId: string, period: AllowancePeriod): Promise<LineCounters> {
     let pool = this.counters.get(key);
     if (!pool) {
       this.stats.counterLoads += 1;
@@ -468,8 +484,8 @@ export class UsagePipeline {
     for (const r of rows) this.billed.get(r.billing_account_id)!.push({ invoiceId: r.invoice_id, start: new Date(r.period_start), end: new Date(r.period_end) });
   }
 
-  private async loadCounters(keys: string[]): Promise<void> {
-    const missing = keys.filter((k) => !this.counters.has(k));
+  private async loadCounters(wanted: Map<string, { lineId: string; period: AllowancePeriod }>): Promise<void> {
+    const missing = [...wanted].filter(([k]) => !this.counters.has(k)).map(([, v]) => v);
     if (missing.length === 0) return;
     if (this.counters.size > 200_000) this.counters.clear();
     this.stats.counterLoads += missing.length;
@@ -527,7 +543,16 @@ function firstTariff(rater: Rater, result: RatingResult) {
 
 /** Counters key of an account's shared pools in a period (beside the `line|period` keys). */
 export function poolKeyOf(billingAccountId: string, period: string): string {
-  return `pool:${billingAccountId}|${period}`;
+  return `${poolOwnerOf(billingAccountId)}|${period}`;
+}
+
+function poolOwnerOf(billingAccountId: string): string {
+  return `pool:${billingAccountId}`;
+}
+
+/** How often the plan's allowances come round (wallets' periods; no recurring fee: 30 days). */
+export function feePeriodOf(rater: Rater): FeePeriod | undefined {
+  return rater.compiled.plan.recurringFee?.period;
 }
 
 /** Ids of the shared (pool) allowances of a plan, its add-ons and the offers it can take. */

@@ -1,15 +1,57 @@
 import { describe, expect, it } from 'vitest';
-import { monthPeriod } from './period';
+import { calendarMonthAt, linePeriodAt, monthPeriod, periodQueryInstant, poolPeriodAt } from './period';
+import type { LineInfo, SubscriptionVersion } from './subscriber';
 
-describe('monthPeriod', () => {
+describe('monthPeriod (rerate)', () => {
   it('defaults to the month of now and is half-open', () => {
     const p = monthPeriod(undefined, new Date('2026-02-14T10:00:00Z'));
     expect(p).toEqual({ period: '2026-02', start: new Date('2026-02-01T00:00:00Z'), end: new Date('2026-03-01T00:00:00Z') });
   });
   it('rolls December into January', () => {
-    expect(monthPeriod('2026-12', new Date()).end).toEqual(new Date('2027-01-01T00:00:00Z'));
+    expect(monthPeriod('2026-12', new Date('2026-11-26T00:00:00Z')).end).toEqual(new Date('2027-01-01T00:00:00Z'));
   });
   it.each(['2026-13', '2026-1', 'last month'])('rejects %s', (p) => {
-    expect(() => monthPeriod(p, new Date())).toThrow(/YYYY-MM/);
+    expect(() => monthPeriod(p, new Date('2026-11-26T00:00:00Z'))).toThrow(/YYYY-MM/);
+  });
+});
+
+const version = (subscriptionId: string, validFrom: string): SubscriptionVersion => ({
+  subscriptionId, validFrom: new Date(validFrom), billingAccountId: 'acc', paymentMode: 'PREPAID', currency: 'EUR', planCode: 'P', planVersionId: 'plv', status: 'ACTIVE', endsAt: null, addOns: [],
+});
+
+describe('live usage periods', () => {
+  // A subscription that started on the 15th, suspended (a second row of it) on the 20th.
+  const line: LineInfo = { lineId: 'lin', msisdn: null, billingAccountId: 'acc', status: 'ACTIVE', lineCount: 1, versions: [version('sub', '2026-10-15T09:30:00Z'), version('sub', '2026-10-20T00:00:00Z')] };
+
+  it("follow the subscription's start (all its rows), not the calendar month", () => {
+    const p = linePeriodAt(line, line.versions[1], 'MONTH', new Date('2026-11-20T00:00:00Z'));
+    expect(p).toEqual({ period: '2026-11-15', start: new Date('2026-11-15T09:30:00Z'), end: new Date('2026-12-15T09:30:00Z') });
+    expect(linePeriodAt(line, line.versions[1], 'MONTH', new Date('2026-11-15T09:29:59Z')).period).toBe('2026-10-15');
+    expect(linePeriodAt(line, line.versions[1], undefined, new Date('2026-11-20T00:00:00Z')).period).toBe('2026-11-14'); // no fee: 30 days
+  });
+
+  it('fall back to the calendar month without a subscription', () => {
+    expect(linePeriodAt(line, undefined, 'MONTH', new Date('2026-11-20T00:00:00Z'))).toEqual(calendarMonthAt(new Date('2026-11-20T00:00:00Z')));
+    expect(calendarMonthAt(new Date('2026-12-31T23:00:00Z'))).toEqual({ period: '2026-12-01', start: new Date('2026-12-01T00:00:00Z'), end: new Date('2027-01-01T00:00:00Z') });
+  });
+
+  it("run a shared pool from the earliest member subscription still in force", () => {
+    const members = [
+      { startsAt: new Date('2026-10-10T00:00:00Z'), endsAt: new Date('2026-11-25T00:00:00Z') },
+      { startsAt: new Date('2026-10-20T00:00:00Z'), endsAt: null },
+    ];
+    expect(poolPeriodAt(members, 'MONTH', new Date('2026-11-20T00:00:00Z'))?.period).toBe('2026-11-10');
+    expect(poolPeriodAt(members, 'MONTH', new Date('2026-11-26T00:00:00Z'))?.period).toBe('2026-11-20');
+    expect(poolPeriodAt(members, 'MONTH', new Date('2026-10-01T00:00:00Z'))).toBeUndefined();
+  });
+
+  it('are asked for by their first day, an instant, or nothing (now)', () => {
+    const now = new Date('2026-11-26T08:00:00Z');
+    expect(periodQueryInstant(undefined, now)).toBe(now);
+    expect(periodQueryInstant('2026-11-15', now)).toEqual(new Date('2026-11-15T23:59:59.999Z'));
+    expect(periodQueryInstant('2026-11-15T09:00:00Z', now)).toEqual(new Date('2026-11-15T09:00:00Z'));
+    // The day names the period that starts on it, though it starts mid-day.
+    expect(linePeriodAt(line, line.versions[0], 'MONTH', periodQueryInstant('2026-11-15', now)).period).toBe('2026-11-15');
+    for (const bad of ['2026-11', '2026-02-30', 'yesterday', '2026-13-01T00:00:00Z']) expect(() => periodQueryInstant(bad, now), bad).toThrow(/YYYY-MM-DD/);
   });
 });

@@ -1,6 +1,7 @@
-import { badInput } from '@ledgerline/contracts';
+import { allowancePeriodAt, badInput, type AllowancePeriod, type FeePeriod } from '@ledgerline/contracts';
+import type { LineInfo, SubscriptionVersion } from './subscriber';
 
-/** A calendar-month period `YYYY-MM` as a half-open UTC interval [start, end). */
+/** A calendar-month period `YYYY-MM` as a half-open UTC interval [start, end): what `rerate` takes (a billing month). */
 export function monthPeriod(period: string | null | undefined, now: Date): { period: string; start: Date; end: Date } {
   const text = period ?? now.toISOString().slice(0, 7);
   const match = /^(\d{4})-(\d{2})$/.exec(text);
@@ -8,4 +9,65 @@ export function monthPeriod(period: string | null | undefined, now: Date): { per
   const year = Number(match[1]);
   const month = Number(match[2]) - 1;
   return { period: text, start: new Date(Date.UTC(year, month, 1)), end: new Date(Date.UTC(year, month + 1, 1)) };
+}
+
+/** When a subscription started: its first row in the line's history (later rows are changes to it). */
+export function subscriptionStart(line: LineInfo, subscriptionId: string): Date {
+  let start: Date | undefined;
+  for (const v of line.versions) if (v.subscriptionId === subscriptionId && (!start || v.validFrom < start)) start = v.validFrom;
+  return start ?? new Date(0);
+}
+
+/**
+ * The period live usage counts `at` in: the allowance period of the line's subscription in force
+ * then (from the subscription's start, the plan's fee period: the periods wallets grants buckets
+ * for), or the calendar month when the line had no subscription (nothing is rated then).
+ */
+export function linePeriodAt(line: LineInfo, version: SubscriptionVersion | undefined, feePeriod: FeePeriod | undefined, at: Date): AllowancePeriod {
+  if (!version) return calendarMonthAt(at);
+  return allowancePeriodAt(subscriptionStart(line, version.subscriptionId), feePeriod, at);
+}
+
+/** A subscription of the account on the plan version that shares a pool: when it started and ended. */
+export interface PoolMember {
+  startsAt: Date;
+  endsAt: Date | null;
+}
+
+/**
+ * The period of an account's shared pool at `at`: wallets opens a pool with the first line's
+ * subscription and the account's other lines on that plan version draw from it, so the pool's
+ * periods run from the earliest of those subscriptions still in force.
+ */
+export function poolPeriodAt(members: readonly PoolMember[], feePeriod: FeePeriod | undefined, at: Date): AllowancePeriod | undefined {
+  let anchor: Date | undefined;
+  for (const m of members) {
+    if (m.startsAt > at || (m.endsAt && m.endsAt <= at)) continue;
+    if (!anchor || m.startsAt < anchor) anchor = m.startsAt;
+  }
+  return anchor ? allowancePeriodAt(anchor, feePeriod, at) : undefined;
+}
+
+export function calendarMonthAt(at: Date): AllowancePeriod {
+  const start = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), 1));
+  return { period: start.toISOString().slice(0, 10), start, end: new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1)) };
+}
+
+const DAY = 86_400_000;
+
+/**
+ * The moment a live-usage query asks about (`Line.usage(period:)`): none → now; an instant → that
+ * instant; a day `YYYY-MM-DD` (a period's name) → the last moment of that day, so the period that
+ * starts that day is the one shown (a period is never shorter than a week, so one that was running
+ * at the day's end and started before it covers the whole day).
+ */
+export function periodQueryInstant(period: string | null | undefined, now: Date): Date {
+  if (period === null || period === undefined) return now;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(period)) {
+    const day = new Date(`${period}T00:00:00.000Z`);
+    if (!Number.isNaN(day.getTime()) && day.toISOString().startsWith(period)) return new Date(day.getTime() + DAY - 1);
+  } else if (/^\d{4}-\d{2}-\d{2}T/.test(period) && !Number.isNaN(new Date(period).getTime())) {
+    return new Date(period);
+  }
+  throw badInput('period', `"${period}" is not a day (YYYY-MM-DD, the name of the period that starts that day) or an ISO 8601 instant`, 'PERIOD_INVALID');
 }

@@ -1,24 +1,6 @@
 import { Decimal } from '@ledgerline/contracts';
 
-/** How often a plan's recurring fee (and with it, its allowances) comes round. */
-export type FeePeriod = 'MONTH' | 'DAYS30' | 'WEEK';
-
-const DAY = 86_400_000;
-
-/**
- * The end of the allowance period that starts at `start`: 30 or 7 days later, or the same time on
- * the next month's day of `anchor` (the subscription's start; the month's last day when it is
- * shorter, without drifting: 31 Jan → 28 Feb → 31 Mar), in UTC. Allowance periods run from the
- * subscription's start; invoicing's bill cycle is separate.
- */
-export function periodEndOf(start: Date, period: FeePeriod = 'DAYS30', anchor: Date = start): Date {
-  if (period === 'WEEK') return new Date(start.getTime() + 7 * DAY);
-  if (period === 'DAYS30') return new Date(start.getTime() + 30 * DAY);
-  const y = start.getUTCFullYear();
-  const m = start.getUTCMonth() + 1;
-  const lastDay = new Date(Date.UTC(y, m + 1, 0)).getUTCDate();
-  return new Date(Date.UTC(y, m, Math.min(anchor.getUTCDate(), lastDay), start.getUTCHours(), start.getUTCMinutes(), start.getUTCSeconds(), start.getUTCMilliseconds()));
-}
+export { periodEndOf, type FeePeriod } from '@ledgerline/contracts';
 
 /**
  * What of an allowance's unused units carries into the next period: `percent` of what is left,
