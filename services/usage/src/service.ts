@@ -6,6 +6,7 @@ import { createUsageRuntime } from './usage-runtime';
 import type { PlanSource } from './application/plan-cache';
 import { startIngestConsumer } from './events/ingest-consumer';
 import { startSubscriberEventsConsumer } from './events/subscriber-events-consumer';
+import { reprocessWaiting } from './application/reprocess-rejected';
 import { startChargeResultConsumer } from './events/charge-result-consumer';
 import { startChargingSessionResponder } from './events/charging-session-responder';
 import { startBillEventsConsumer } from './events/bill-events-consumer';
@@ -52,7 +53,10 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
       const deliverNew = options.deliverNew ?? env.USAGE_DELIVER_NEW === '1';
       const stops: (() => Promise<void>)[] = [];
       const { messaging, logger, clock } = runtime;
-      if (which.has('subscribers')) stops.push(await startSubscriberEventsConsumer(messaging, usage.directory, { durable: `${prefix}-subscribers`, deliverNew, logger }));
+      if (which.has('subscribers')) {
+        const onLines = (lines: { lineIds: string[]; msisdns: string[] }) => reprocessWaiting(usage.sql, usage.pipeline, lines, logger);
+        stops.push(await startSubscriberEventsConsumer(messaging, usage.directory, { durable: `${prefix}-subscribers`, deliverNew, logger, onLines }));
+      }
       if (which.has('ingest')) stops.push(await startIngestConsumer(messaging, usage.pipeline, { durable: `${prefix}-ingest`, deliverNew, batch: Number(env.USAGE_INGEST_BATCH ?? 1000), concurrency: Number(env.USAGE_INGEST_CONCURRENCY ?? 3), ackWaitMs: Number(env.USAGE_INGEST_ACK_WAIT_MS ?? 30_000), logger }));
       if (which.has('charges')) {
         stops.push(await startChargeResultConsumer(messaging, usage.sql, { durable: `${prefix}-charges`, deliverNew, logger, clock, onApplied: (lineId, billingAccountId) => usage.pipeline.invalidateCounters(lineId, billingAccountId) }));

@@ -91,4 +91,27 @@ describe('JetStream ingestion with the read model built from subscribers events'
     expect(fixed.data.reprocessRejected.results.find((r: { eventId: string }) => r.eventId === 'bad-qty')).toMatchObject({ status: 'REJECTED', rejectionCode: 'LINE_SUSPENDED' });
     expect(await storedChargeRequests(db, 'payload like $1', [`%${missing}%`])).toHaveLength(1);
   });
+
+  it('rates usage that came before the events provisioning its line as soon as they arrive', async () => {
+    const early = `lin_early${run}`;
+    const number = `+49152${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
+    const js = svc.runtime.messaging.js;
+    const subject = usageIngestSubject(usagePartitionOf(number));
+    const at = new Date(Date.now() - 60_000).toISOString();
+    await js.publish(subject, JSON.stringify({ source, eventId: 'too-early', msisdn: number, usageType: 'SMS', quantity: '1', calledNumber: '+4915199999999', occurredAt: at }));
+    await js.publish(subject, JSON.stringify({ source, eventId: 'early-and-broken', msisdn: number, usageType: 'SMS', quantity: 'one', occurredAt: at }));
+    const codeOf = async (eventId: string) => (await db.query('select status, rejection_code from usage_record where source = $1 and event_id = $2', [source, eventId])).rows[0];
+    await waitFor(async () => (await codeOf('too-early'))?.rejection_code === 'LINE_UNKNOWN', 10_000, 'the rejection of usage for a number usage does not know');
+
+    // The line arrives first: the record is rated again and now waits for its subscription.
+    await publishEvent('lineStateChanged', { lineId: early, msisdn: number, billingAccountId: account, status: 'ACTIVE' }, new Date(Date.now() - 3_600_000).toISOString(), `${run}-e1`);
+    await waitFor(async () => (await codeOf('too-early'))?.rejection_code === 'SUBSCRIPTION_NOT_FOUND', 10_000, 'the record to be tried again when the line arrives');
+    // Then the subscription: rated and charged once, with no one calling reprocessRejected.
+    const started = new Date(Date.now() - 3_600_000).toISOString();
+    await publishEvent('subscriptionCreated', { subscriptionId: `sub_e${run}`, lineId: early, msisdn: number, billingAccountId: account, paymentMode: 'PREPAID', currency: 'EUR', planCode: 'PREPAID_BUNDLE_30D', planVersionId: 'plv_prepaid', status: 'ACTIVE', startsAt: started, endsAt: null, addOns: [] }, started, `${run}-e2`);
+    await waitFor(async () => (await codeOf('too-early'))?.status === 'RATED', 10_000, 'the record to be rated when its subscription arrives');
+    expect(await storedChargeRequests(db, 'payload like $1', [`%${early}%`])).toHaveLength(1);
+    // A record that was wrong, not early, is left for a person to fix.
+    expect(await codeOf('early-and-broken')).toEqual({ status: 'REJECTED', rejection_code: 'QUANTITY_INVALID' });
+  });
 });

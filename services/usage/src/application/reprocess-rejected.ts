@@ -1,4 +1,6 @@
 import { badInput } from '@ledgerline/contracts';
+import type { Logger } from '@ledgerline/platform';
+import { WAITING_CODES } from '../domain/waiting-codes';
 import type { Sql } from '../persistence/sql';
 import type { UsageOutcome, UsagePipeline } from './usage-pipeline';
 
@@ -42,4 +44,35 @@ export async function reprocessRejected(sql: Sql, pipeline: UsagePipeline, c: Re
     return { raw: fixed, source: r.source, eventId: r.event_id };
   });
   return pipeline.process(items, { reprocess: true });
+}
+
+/** How many waiting records one subscribers batch rates again (the rest wait for a manual `reprocessRejected`). */
+const WAITING_LIMIT = 10_000;
+
+/**
+ * Usage that came before the events provisioning its line (WAITING_CODES) is rated once those
+ * events have been applied: the records of these lines and MSISDNs that were rejected only for
+ * that. A record still not ratable stays REJECTED with its new reason. Failures are logged, not
+ * thrown: the read model must keep up even when rating cannot (the records stay for a manual
+ * `reprocessRejected`).
+ */
+export async function reprocessWaiting(sql: Sql, pipeline: UsagePipeline, lines: { lineIds: string[]; msisdns: string[] }, logger: Logger): Promise<UsageOutcome[]> {
+  if (lines.lineIds.length === 0 && lines.msisdns.length === 0) return [];
+  try {
+    const { rows } = await sql.query<{ id: string }>(
+      `select id from usage_record where status = 'REJECTED' and rejection_code = any($1::text[]) and line_id = any($2::text[])
+       union
+       select id from usage_record where status = 'REJECTED' and rejection_code = any($1::text[]) and msisdn = any($3::text[])
+       limit ${WAITING_LIMIT}`,
+      [WAITING_CODES, lines.lineIds, lines.msisdns],
+    );
+    if (rows.length === 0) return [];
+    if (rows.length === WAITING_LIMIT) logger.warn({ limit: WAITING_LIMIT }, 'more usage waits for these lines than one pass rates; reprocessRejected rates the rest');
+    const outcomes = await reprocessRejected(sql, pipeline, { ids: rows.map((r) => r.id), limit: WAITING_LIMIT });
+    logger.info({ records: outcomes.length, rated: outcomes.filter((o) => o.status === 'RATED').length }, 'rated usage that had come before its line');
+    return outcomes;
+  } catch (error) {
+    logger.error({ err: error, lines: lines.lineIds.length, msisdns: lines.msisdns.length }, 'rating usage that waited for its line failed; it stays REJECTED for reprocessRejected');
+    return [];
+  }
 }
