@@ -114,10 +114,12 @@ describe('wallets features, end to end', () => {
     // 20.00 - the bundle's 15.00 - the starter pack's 4.95.
     await eventually(async () => (ok(await system.graphql(WALLET_OF, { a: owner.accountId })).walletOf.balance.amount === '0.05' ? true : null), 'the bundle fee and the starter pack taken');
 
-    // The bundle's fee is not prorated: the change to pay-as-you-go takes effect at the end of the bill cycle.
+    // The bundle's fee is not prorated: the change to pay-as-you-go takes effect when the 30 days it paid for end
+    // (subscribers and wallets compute the same allowance period), not at the bill cycle.
     const change = ok(await system.graphql('mutation($i: ChangePlanInput!) { changePlan(input: $i) { order { status } preview { timing effectiveAt } } }', { i: { lineId, planCode: 'PREPAID_PAYG', idempotencyKey: `e2e-change-${lineId}` } })).changePlan;
     expect(change.preview.timing).toBe('END_OF_CYCLE');
     const effectiveAt = new Date(change.preview.effectiveAt).toISOString();
+    expect(effectiveAt).toBe(new Date(first[0]!.validTo).toISOString());
     await eventually(async () => ((await bucketsOf()).every((b) => new Date(b.validTo).toISOString() === effectiveAt) ? true : null), `the allowances to end at ${effectiveAt}`);
 
     const stopped = Date.now();

@@ -20,7 +20,10 @@ class RecordingWallets implements WalletsPort {
   }
   async grantBucket(g: BucketGrant) {
     this.grants.push(g);
+  }  async allowancePeriod() {
+    return null;
   }
+
 }
 
 let h: Harness;

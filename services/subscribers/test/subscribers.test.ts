@@ -239,6 +239,25 @@ describe('plan change with proration', () => {
   });
 });
 
+describe('plan change on a prepaid line', () => {
+  it('never cuts a paid bundle period short: a change from the bundle waits for its end, a change to one applies at once; the balance settles the fees', async () => {
+    h.clock.set('2026-11-16T10:00:00Z');
+    const { customerId } = await family();
+    const prepaid = async () => (await gql(OPEN_ACCOUNT, { i: { customerId, paymentMode: 'PREPAID', currency: 'EUR', billCycleDay: 1 } })).openBillingAccount.billingAccount.id;
+    const bundle = (await gql(ADD_LINE, { i: { billingAccountId: await prepaid(), msisdn: msisdn(), planCode: 'PREPAID_BUNDLE_30D' } })).addLine.line;
+    const payg = (await gql(ADD_LINE, { i: { billingAccountId: await prepaid(), msisdn: msisdn(), planCode: 'PREPAID_PAYG' } })).addLine.line;
+
+    // The bundle paid 30 days from 16 November 10:00: dropping it waits for 16 December, not the bill cycle (1 December).
+    const down = (await gql(PREVIEW, { i: { lineId: bundle.id, planCode: 'PREPAID_PAYG' } })).previewPlanChange;
+    expect(down).toEqual({ timing: 'END_OF_CYCLE', effectiveAt: '2026-12-16T10:00:00.000Z', periodStart: '2026-11-16', periodEnd: '2026-12-16', total: { amount: '0', currency: 'EUR' }, items: [] });
+    // Pay as you go has no paid period: the bundle starts now, paid from the balance by wallets as it starts (no prorated one-offs).
+    const up = (await gql(CHANGE, { i: { lineId: payg.id, planCode: 'PREPAID_BUNDLE_30D' } })).changePlan;
+    expect(up.preview).toMatchObject({ timing: 'IMMEDIATE', total: { amount: '0' } });
+    expect(up.line.subscription).toMatchObject({ planCode: 'PREPAID_BUNDLE_30D', status: 'ACTIVE' });
+    expect(await h.rows(`select id from one_off_charge where line_id = $1 and reason = 'PLAN_CHANGE_PRORATION'`, [payg.id])).toEqual([]);
+  });
+});
+
 describe('add-ons', () => {
   it('adds a data boost to the current subscription, bills it once, and refuses it twice', async () => {
     h.clock.set('2026-11-16T10:00:00Z');

@@ -8,7 +8,7 @@ import { InlineOrderDispatcher } from '../src/ports/order-dispatcher';
 import { SandboxProvisioning } from '../src/ports/provisioning';
 import type { WalletsPort } from '../src/ports/wallets-client';
 
-export const PLAN_FILES = ['family-share-50gb', 'postpaid-20gb', 'business-pool', 'prepaid-payg'];
+export const PLAN_FILES = ['family-share-50gb', 'postpaid-20gb', 'business-pool', 'prepaid-payg', 'prepaid-bundle-30d'];
 
 export function planDocument(name: string): unknown {
   return JSON.parse(fs.readFileSync(new URL(`../../../catalog/plans/${name}.json`, import.meta.url), 'utf8'));

@@ -3,7 +3,7 @@ import { EVENTS, type SubscriptionData } from '@ledgerline/contracts';
 import type { TestService } from '@ledgerline/platform';
 import { APPLY, T0, balanceOf, charge, dbOf, expectInvariants, gql, openPrepaid, startWallets, topup, uniq } from './support';
 import { grantFromSubscription } from '../src/application/grant-from-subscription';
-import { endSubscriptionBuckets, trackSubscription } from '../src/application/subscription-terms';
+import { followSubscriptionChange } from '../src/application/subscription-terms';
 import { runWalletJobs } from '../src/jobs/jobs';
 import type { CatalogClient, PlanTerms } from '../src/adapters/catalog-client';
 
@@ -189,14 +189,9 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '50.00' });
     const sub = subscription(acc);
     await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0));
-    // What the subscriptionChanged consumer does with an end-of-cycle plan change effective on day 20 (and with the event again).
+    // What the subscriptionChanged consumer does with a plan change effective on day 20 (and with the event again).
     const ended = { ...sub, endsAt: at(20).toISOString() };
-    for (let i = 0; i < 2; i++) {
-      await dbOf(svc).tx(async (sql) => {
-        await trackSubscription(sql, ended, BUNDLE, at(5));
-        await endSubscriptionBuckets(sql, sub.subscriptionId, new Date(ended.endsAt));
-      });
-    }
+    for (let i = 0; i < 2; i++) await dbOf(svc).tx((sql) => followSubscriptionChange(sql, ended, BUNDLE, at(5)));
     expect((await active(acc)).map((b) => b.validTo)).toEqual([at(20).toISOString(), at(20).toISOString()]);
     await runWalletJobs(dbOf(svc), at(21), null, CATALOG);
     expect(await active(acc)).toEqual([]);
@@ -204,5 +199,33 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     expect(await balanceOf(svc, walletId)).toBe('35');
     expect(await term(sub.subscriptionId)).toMatchObject({ renewals: 0 });
     expect(await active(acc)).toEqual([]);
+  });
+
+  it('a prepaid period cut short gives back its unused whole days when the fee prorates daily, once, and only if it was paid', async () => {
+    const DAILY: PlanTerms = { ...BUNDLE, recurringFee: { amount: '15.00', period: 'DAYS30', proration: 'DAILY' } };
+    const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '20.00' });
+    const sub = subscription(acc);
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, DAILY, T0)); // 15.00 for days 0–30
+    expect(await balanceOf(svc, walletId)).toBe('5');
+    // Ends on day 20 at noon: day 20 counts as used, 9 whole days come back: 15.00 × 9 / 30 = 4.50.
+    const ended = { ...sub, status: 'ENDED', endsAt: at(20, 12 * 60).toISOString() };
+    await Promise.all([0, 1, 2].map(() => dbOf(svc).tx((sql) => followSubscriptionChange(sql, ended, DAILY, at(20, 12 * 60)))));
+    expect(await balanceOf(svc, walletId)).toBe('9.5');
+    const notes = await dbOf(svc).query<{ message: string }>(`select message from notification where billing_account_id = $1 and kind = 'BUNDLE_REFUND'`, [acc]);
+    expect(notes.map((n) => n.message)).toEqual(['Your bundle ended 9 day(s) early: 4.50 EUR is back on your balance.']);
+
+    // The same fee without daily proration: nothing comes back.
+    const other = await openPrepaid(svc, { balance: '20.00' });
+    const plain = subscription(other.billingAccountId);
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, plain, BUNDLE, T0));
+    await dbOf(svc).tx((sql) => followSubscriptionChange(sql, { ...plain, status: 'ENDED', endsAt: at(20).toISOString() }, BUNDLE, at(20)));
+    expect(await balanceOf(svc, other.walletId)).toBe('5');
+
+    // A bundle whose fee was never taken (the balance did not cover it) gives nothing back.
+    const poor = await openPrepaid(svc, { balance: '3.00' });
+    const unpaid = subscription(poor.billingAccountId);
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, unpaid, DAILY, T0));
+    await dbOf(svc).tx((sql) => followSubscriptionChange(sql, { ...unpaid, status: 'ENDED', endsAt: at(10).toISOString() }, DAILY, at(10)));
+    expect(await balanceOf(svc, poor.walletId)).toBe('3');
   });
 });

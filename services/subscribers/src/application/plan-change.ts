@@ -1,10 +1,11 @@
-import { badInput, conflict, money, notFound, type Money } from '@ledgerline/contracts';
+import { allowancePeriodAt, badInput, conflict, money, notFound, type FeePeriod, type Money } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { localDateOf, startOfLocalDay, billingPeriodOf, formatLocalDate } from '../domain/calendar';
-import { planChangeTiming, planTerms, type PlanChangeTiming } from '../domain/plan-terms';
+import { planChangeTiming, planTerms, prepaidPlanChangeTiming, type PlanChangeTiming } from '../domain/plan-terms';
 import { quotePlanChange, type OneOffItem } from '../domain/proration';
 import { BillingAccount, Line, Subscription } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
+import type { WalletsPort } from '../ports/wallets-client';
 import { assertNoScheduledChange, assertPlanFits, currentSubscription, findPlan } from './plans';
 import { findReplayedOrder, placeOrder } from './place-order';
 import type { LineOrderResult } from './add-line';
@@ -32,8 +33,11 @@ export interface PlanChangePreview {
   total: Money;
 }
 
-/** Works out what a plan change would do, reading only: the same function backs the preview and the order. */
-export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeCommand): Promise<PlanChangePreview> {
+/**
+ * Works out what a plan change would do, reading only: the same function backs the preview and
+ * the order. `wallets`: where a prepaid line's paid allowance period is asked for.
+ */
+export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeCommand, wallets: WalletsPort | null = null): Promise<PlanChangePreview> {
   const line = await em.findOne(Line, { id: c.lineId });
   if (!line) throw notFound('Line', c.lineId, 'input.lineId');
   if (line.status !== 'ACTIVE') throw conflict('LINE_NOT_ACTIVE_CONFLICT', `Only an ACTIVE line can change plan; line ${line.id} is ${line.status}`, { field: 'input.lineId' });
@@ -47,7 +51,8 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
   const fromDoc = await catalog.planVersionDocument(current.planVersionId);
   if (fromDoc == null) throw notFound('PlanVersion', current.planVersionId, 'input.lineId');
   const from = planTerms(fromDoc);
-  const timing = planChangeTiming(from, target.terms);
+  const prepaid = account.paymentMode === 'PREPAID';
+  const timing = prepaid ? prepaidPlanChangeTiming(from, target.terms) : planChangeTiming(from, target.terms);
   const today = localDateOf(c.now, account.timezone);
   const base = {
     lineId: line.id,
@@ -58,6 +63,13 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
     sharedAllowances: target.terms.sharedAllowances,
     timing,
   };
+  if (prepaid) {
+    // The balance settles a prepaid line's fees (wallets): no prorated one-offs here. The period
+    // shown is the allowance period the old plan paid for; a later change starts when it ends.
+    const paid = await paidPeriod(wallets, account.id, current, from.recurringFee?.period, c.now);
+    const period = { periodStart: formatLocalDate(localDateOf(paid.start, account.timezone)), periodEnd: formatLocalDate(localDateOf(paid.end, account.timezone)) };
+    return { ...base, effectiveAt: timing === 'IMMEDIATE' ? c.now : paid.end, ...period, items: [], total: money('0', account.currency) };
+  }
   if (timing === 'END_OF_CYCLE') {
     const period = billingPeriodOf(today, account.billCycleDay);
     return { ...base, effectiveAt: startOfLocalDay(period.end, account.timezone), periodStart: formatLocalDate(period.start), periodEnd: formatLocalDate(period.end), items: [], total: money('0', account.currency) };
@@ -73,16 +85,25 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
   return { ...base, effectiveAt: c.now, periodStart: formatLocalDate(quote.period.start), periodEnd: formatLocalDate(quote.period.end), items: quote.items, total: quote.total };
 }
 
-export async function previewPlanChange(em: Em, catalog: CatalogClient, c: PlanChangeCommand): Promise<PlanChangePreview> {
-  return quoteChange(em, catalog, c);
+/**
+ * The allowance period a prepaid line's balance paid: wallets' own (it knows when a bundle that
+ * waited for a top-up restarted), else the same rule computed from the subscription's start.
+ */
+async function paidPeriod(wallets: WalletsPort | null, billingAccountId: string, current: Subscription, feePeriod: FeePeriod | undefined, now: Date): Promise<{ start: Date; end: Date }> {
+  const known = wallets ? await wallets.allowancePeriod(billingAccountId, current.id) : null;
+  return known && known.end > now ? known : allowancePeriodAt(current.startsAt, feePeriod, now);
+}
+
+export async function previewPlanChange(em: Em, catalog: CatalogClient, c: PlanChangeCommand, wallets: WalletsPort | null = null): Promise<PlanChangePreview> {
+  return quoteChange(em, catalog, c, wallets);
 }
 
 /** Places a PLAN_CHANGE order carrying the quote; fulfilment applies exactly these amounts. */
-export async function changePlan(em: Em, catalog: CatalogClient, c: PlanChangeCommand): Promise<LineOrderResult & { preview: PlanChangePreview | null }> {
+export async function changePlan(em: Em, catalog: CatalogClient, c: PlanChangeCommand, wallets: WalletsPort | null = null): Promise<LineOrderResult & { preview: PlanChangePreview | null }> {
   const { now, ...input } = c;
   const replay = await findReplayedOrder(em, c.idempotencyKey, 'PLAN_CHANGE', input);
   if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }), preview: null };
-  const preview = await quoteChange(em, catalog, c);
+  const preview = await quoteChange(em, catalog, c, wallets);
   await assertNoOpenOrder(em, c.lineId);
   const line = await em.findOneOrFail(Line, { id: c.lineId });
   const order = placeOrder(em, {

@@ -22,7 +22,7 @@ interface RawDoc {
   paymentMode?: unknown;
   currency?: unknown;
   customerType?: unknown;
-  recurringFee?: { amount?: unknown; proration?: unknown };
+  recurringFee?: { amount?: unknown; proration?: unknown; period?: unknown };
   oneOffFees?: { amount?: unknown; trigger?: unknown }[];
   maxLines?: unknown;
   allowances?: { shared?: unknown }[];
@@ -43,7 +43,7 @@ export function planTerms(document: unknown): PlanTerms {
     paymentMode: d.paymentMode,
     currency,
     customerType: d.customerType === 'INDIVIDUAL' || d.customerType === 'BUSINESS' ? d.customerType : null,
-    recurringFee: fee ? { amount: money(fee.amount as string, currency), proration: fee.proration === 'NONE' ? 'NONE' : 'DAILY' } : null,
+    recurringFee: fee ? { amount: money(fee.amount as string, currency), proration: fee.proration === 'NONE' ? 'NONE' : 'DAILY', period: fee.period === 'MONTH' || fee.period === 'WEEK' ? fee.period : 'DAYS30' } : null,
     activationFee: activation ? money(activation.amount as string, currency) : null,
     maxLines: typeof d.maxLines === 'number' ? d.maxLines : null,
     sharedAllowances: (d.allowances ?? []).some((a) => a.shared === true),
@@ -64,4 +64,19 @@ export function planChangeTiming(from: PlanTerms, to: PlanTerms): PlanChangeTimi
   const a = fromFee ? dec(fromFee.amount.amount) : dec('0');
   const b = toFee ? dec(toFee.amount.amount) : dec('0');
   return b.greaterThanOrEqualTo(a) ? 'IMMEDIATE' : 'END_OF_CYCLE';
+}
+
+/**
+ * When a PREPAID line's plan change takes effect. Its balance paid the current allowance period
+ * up front (wallets), so a change never cuts a paid period short without giving back its unused
+ * days: from a plan without a fee, or to one that costs as much or more when the old fee prorates
+ * daily (wallets refunds the unused days), it applies at once; otherwise at the end of the paid
+ * period. The new plan's first period is paid from the balance as it starts.
+ */
+export function prepaidPlanChangeTiming(from: PlanTerms, to: PlanTerms): PlanChangeTiming {
+  const fromFee = from.recurringFee;
+  if (!fromFee) return 'IMMEDIATE';
+  if (fromFee.proration === 'NONE') return 'END_OF_CYCLE';
+  const b = to.recurringFee ? dec(to.recurringFee.amount.amount) : dec('0');
+  return b.greaterThanOrEqualTo(dec(fromFee.amount.amount)) ? 'IMMEDIATE' : 'END_OF_CYCLE';
 }

@@ -33,8 +33,8 @@ describe('daily proration', () => {
           currency,
           billCycleDay: bcd,
           effectiveDate,
-          from: { planCode: 'OLD', fee: { amount: oldFee, proration: 'DAILY' } },
-          to: { planCode: 'NEW', fee: { amount: newFee, proration: 'DAILY' } },
+          from: { planCode: 'OLD', fee: { amount: oldFee, proration: 'DAILY', period: 'MONTH' } },
+          to: { planCode: 'NEW', fee: { amount: newFee, proration: 'DAILY', period: 'MONTH' } },
         });
         const used = priceOfDays(oldFee, 0, quote.usedDays, quote.period.days).amount;
         const credit = quote.items.find((i) => i.kind === 'CREDIT')?.amount.amount ?? '0';
@@ -59,8 +59,8 @@ describe('daily proration', () => {
       currency: 'EUR',
       billCycleDay: 1,
       effectiveDate: { year: 2026, month: 11, day: 16 },
-      from: { planCode: 'POSTPAID_20GB', fee: { amount: money('29.99', 'EUR'), proration: 'DAILY' } },
-      to: { planCode: 'FAMILY_SHARE_50GB', fee: { amount: money('59.99', 'EUR'), proration: 'DAILY' } },
+      from: { planCode: 'POSTPAID_20GB', fee: { amount: money('29.99', 'EUR'), proration: 'DAILY', period: 'MONTH' } },
+      to: { planCode: 'FAMILY_SHARE_50GB', fee: { amount: money('59.99', 'EUR'), proration: 'DAILY', period: 'MONTH' } },
     });
     expect(q.period).toEqual({ start: { year: 2026, month: 11, day: 1 }, end: { year: 2026, month: 12, day: 1 }, days: 30 });
     expect(q.usedDays).toBe(15);
@@ -76,7 +76,7 @@ describe('daily proration', () => {
       currency: 'EUR',
       billCycleDay: 5,
       effectiveDate: { year: 2026, month: 3, day: 20 },
-      from: { planCode: 'A', fee: { amount: money('15', 'EUR'), proration: 'NONE' } },
+      from: { planCode: 'A', fee: { amount: money('15', 'EUR'), proration: 'NONE', period: 'MONTH' } },
       to: { planCode: 'B', fee: null },
     });
     expect(q.items).toEqual([]);

@@ -1,4 +1,4 @@
-import { allocate, dec, money, negate, round, type Money } from '@ledgerline/contracts';
+import { allocate, dec, money, negate, round, type FeePeriod, type Money } from '@ledgerline/contracts';
 import { billingPeriodOf, dayNumber, formatLocalDate, type BillingPeriod, type LocalDate } from './calendar';
 
 /**
@@ -29,6 +29,8 @@ export function priceOfDays(fee: Money, fromDay: number, toDay: number, periodDa
 export interface RecurringFee {
   amount: Money;
   proration: 'DAILY' | 'NONE';
+  /** How often it comes round (the allowance period; wallets' default when a plan names none: 30 days). */
+  period: FeePeriod;
 }
 
 export interface OneOffItem {

@@ -156,12 +156,12 @@ export const resolvers = {
     },
     addLine: (_: unknown, a: Input<AddLineCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'add lines'), order)(ctx, (em, now) => addLine(em, ctx.deps.catalog, { ...a.input, now })),
     subscribe: async (_: unknown, a: Input<SubscribeCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'subscribe lines'), { subscription: await mutate(ctx, (em, now) => subscribe(em, ctx.deps.catalog, { ...a.input, now })) }),
-    previewPlanChange: async (_: unknown, a: Input<PlanChangeCommand>, ctx: SubscribersContext) => (await authorizeLine(ctx, a.input.lineId, 'change plans', true), previewPlanChange)(ctx.em.fork() as Em, ctx.deps.catalog, { ...a.input, now: ctx.runtime.clock.now() }),
+    previewPlanChange: async (_: unknown, a: Input<PlanChangeCommand>, ctx: SubscribersContext) => (await authorizeLine(ctx, a.input.lineId, 'change plans', true), previewPlanChange)(ctx.em.fork() as Em, ctx.deps.catalog, { ...a.input, now: ctx.runtime.clock.now() }, ctx.deps.wallets),
     async changePlan(_: unknown, a: Input<PlanChangeCommand>, ctx: SubscribersContext) {
       await authorizeLine(ctx, a.input.lineId, 'change plans', true);
       let preview = null;
       const result = await order(ctx, async (em, now) => {
-        const r = await changePlan(em, ctx.deps.catalog, { ...a.input, now });
+        const r = await changePlan(em, ctx.deps.catalog, { ...a.input, now }, ctx.deps.wallets);
         preview = r.preview;
         return r;
       });

@@ -24,14 +24,20 @@ export interface BucketGrant {
   grantKey: string;
 }
 
-/** What orders need from the wallets service. Both calls are idempotent. */
+/** What orders need from the wallets service. The two writes are idempotent. */
 export interface WalletsPort {
   chargePurchase(charge: PurchaseCharge): Promise<{ outcome: 'APPLIED' | 'PARTIAL' | 'DENIED'; reason: string | null }>;
   grantBucket(grant: BucketGrant): Promise<void>;
+  /**
+   * The allowance period wallets is in for a subscription (what a prepaid balance paid for), or
+   * null when wallets does not know the subscription (yet).
+   */
+  allowancePeriod(billingAccountId: string, subscriptionId: string): Promise<{ start: Date; end: Date } | null>;
 }
 
 const APPLY = /* GraphQL */ `mutation($i: ApplyChargeInput!) { applyCharge(input: $i) { result { outcome reason } } }`;
 const GRANT = /* GraphQL */ `mutation($i: GrantBucketInput!) { grantBucket(input: $i) { bucket { id } } }`;
+const PERIODS = /* GraphQL */ `query($i: [_Any!]!) { _entities(representations: $i) { ... on BillingAccount { allowancePeriods { subscriptionId periodStart periodEnd } } } }`;
 
 /** GraphQL over HTTP to the wallets subgraph, as the SYSTEM caller. */
 export class GraphqlWalletsClient implements WalletsPort {
@@ -48,7 +54,7 @@ export class GraphqlWalletsClient implements WalletsPort {
     return env.WALLETS_URL ? new GraphqlWalletsClient(env.WALLETS_URL, env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET) : null;
   }
 
-  private async call<T>(query: string, input: Record<string, unknown>): Promise<T> {
+  private async call<T>(query: string, input: unknown): Promise<T> {
     let result: Awaited<ReturnType<typeof graphqlRequest<T>>>;
     try {
       result = await graphqlRequest<T>(this.url, query, { i: input }, { headers: this.headers });
@@ -79,5 +85,11 @@ export class GraphqlWalletsClient implements WalletsPort {
 
   async grantBucket(g: BucketGrant) {
     await this.call(GRANT, { ...g, validFrom: g.validFrom.toISOString(), validTo: g.validTo.toISOString() });
+  }
+
+  async allowancePeriod(billingAccountId: string, subscriptionId: string) {
+    const d = await this.call<{ _entities: ({ allowancePeriods: { subscriptionId: string; periodStart: string; periodEnd: string }[] } | null)[] }>(PERIODS, [{ __typename: 'BillingAccount', id: billingAccountId }]);
+    const p = d._entities[0]?.allowancePeriods.find((a) => a.subscriptionId === subscriptionId);
+    return p ? { start: new Date(p.periodStart), end: new Date(p.periodEnd) } : null;
   }
 }

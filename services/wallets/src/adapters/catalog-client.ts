@@ -13,8 +13,11 @@ export interface PlanAllowance {
 
 export interface PlanTerms {
   allowances: PlanAllowance[];
-  /** The plan's recurring fee: its period sets the allowance period; a prepaid balance pays it at each renewal. */
-  recurringFee?: { amount: string; period: 'MONTH' | 'DAYS30' | 'WEEK' };
+  /**
+   * The plan's recurring fee: its period sets the allowance period; a prepaid balance pays it at
+   * each renewal. `proration: 'DAILY'`: a prepaid period cut short gives back its unused days.
+   */
+  recurringFee?: { amount: string; period: 'MONTH' | 'DAYS30' | 'WEEK'; proration?: 'DAILY' | 'NONE' };
   balancePolicy?: { overdraftAllowed: boolean; overdraftLimit?: string; creditLimitHint?: string };
 }
 

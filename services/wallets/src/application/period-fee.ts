@@ -72,3 +72,50 @@ export async function markFeeDue(sql: Sql, term: Term, unpaid: { fee: Decimal; b
 export async function feeDueCanRetry(sql: Sql, billingAccountId: string, now: Date): Promise<void> {
   await sql.query(`update subscription_term set retry_at = $2 where billing_account_id = $1 and fee_state = 'DUE' and retry_at > $2`, [billingAccountId, now]);
 }
+
+const DAY = 86_400_000;
+
+/**
+ * A prepaid subscription that ends inside a period it paid for (an immediate plan change, a
+ * termination), on a plan whose fee prorates DAILY: the whole days it will not use come back to
+ * the balance (fee × unused days / days of the period, to the currency's minor unit, half-even;
+ * ledger: revenue → wallet, key `RENEWAL_REFUND:<subscription>:<period start>`, so a redelivered
+ * end gives nothing more). The day of the end counts as used. Nothing comes back for a period
+ * whose fee was not taken (a bundle waiting for a top-up) or a fee that does not prorate.
+ */
+export async function refundUnusedPeriod(sql: Sql, term: SubscriptionTermRow, terms: PlanTerms, endsAt: Date, now: Date): Promise<Decimal> {
+  const fee = periodFeeOf(term, terms);
+  if (fee.isZero() || terms.recurringFee?.proration !== 'DAILY' || endsAt >= term.period_end) return new Decimal(0);
+  const periodDays = Math.round((term.period_end.getTime() - term.period_start.getTime()) / DAY);
+  const unusedDays = Math.min(periodDays, Math.floor((term.period_end.getTime() - Math.max(endsAt.getTime(), term.period_start.getTime())) / DAY));
+  if (periodDays <= 0 || unusedDays <= 0) return new Decimal(0);
+  const period = term.period_start.toISOString();
+  const key = `RENEWAL_REFUND:${term.subscription_id}:${period}`;
+  if (!(await findTransaction(sql, `RENEWAL:${term.subscription_id}:${period}`)) || (await findTransaction(sql, key))) return new Decimal(0);
+  const refund = fee.times(unusedDays).dividedBy(periodDays).toDecimalPlaces(minorUnits(term.currency), Decimal.ROUND_HALF_EVEN);
+  if (refund.isZero()) return refund;
+  const wallet = await walletOf(sql, term.billing_account_id, term.currency, true);
+  if (!wallet) return new Decimal(0);
+  const txId = newTxId();
+  await postTransactions(sql, [{
+    id: txId,
+    idempotencyKey: key,
+    kind: 'RECURRING_FEE_REFUND',
+    billingAccountId: term.billing_account_id,
+    reference: term.subscription_id,
+    entries: [
+      { accountId: accountId(term.billing_account_id, 'REVENUE', term.currency), unit: term.currency, amount: refund.negated() },
+      { accountId: wallet.id, unit: term.currency, amount: refund },
+    ],
+  }], now);
+  const balance = new Decimal(wallet.balance);
+  await emitBalanceEvents(sql, now, [{
+    walletId: wallet.id, billingAccountId: wallet.billing_account_id, currency: wallet.currency, paymentMode: wallet.payment_mode,
+    lowBalanceThreshold: wallet.low_balance_threshold === null ? null : new Decimal(wallet.low_balance_threshold), before: balance, after: balance.plus(refund), cause: txId,
+  }], []);
+  await insertNotifications(sql, [{
+    id: deterministicId('message', 'BUNDLE_REFUND', term.subscription_id, period), billingAccountId: term.billing_account_id, walletId: wallet.id, bucketId: null, kind: 'BUNDLE_REFUND',
+    message: `Your bundle ended ${unusedDays} day(s) early: ${refund.toFixed(minorUnits(term.currency))} ${term.currency} is back on your balance.`,
+  }], now);
+  return refund;
+}

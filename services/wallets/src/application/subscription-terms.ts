@@ -2,6 +2,7 @@ import type { SubscriptionData } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import type { PlanTerms } from '../adapters/catalog-client';
 import { periodEndOf } from '../domain/allowance-period';
+import { refundUnusedPeriod } from './period-fee';
 
 export interface SubscriptionTermRow {
   subscription_id: string;
@@ -38,6 +39,20 @@ export async function trackSubscription(sql: Sql, d: SubscriptionData, terms: Pl
      on conflict (subscription_id) do update set status = excluded.status, ends_at = excluded.ends_at, updated_at = excluded.updated_at`,
     [d.subscriptionId, d.billingAccountId, d.lineId, d.planVersionId, d.paymentMode, d.currency, d.status, start, d.endsAt ? new Date(d.endsAt) : null, periodEndOf(start, terms.recurringFee?.period), now],
   );
+}
+
+/**
+ * Follows subscribers' `subscription.changed`: status and end for the renewal job; an end also
+ * ends the subscription's own buckets and, for a prepaid fee that prorates daily, gives back the
+ * unused days of the period it paid for (`refundUnusedPeriod`). Replaying the event changes nothing.
+ */
+export async function followSubscriptionChange(sql: Sql, d: SubscriptionData, terms: PlanTerms | null, now: Date): Promise<void> {
+  if (terms) await trackSubscription(sql, d, terms, now);
+  if (!d.endsAt) return;
+  const endsAt = new Date(d.endsAt);
+  await endSubscriptionBuckets(sql, d.subscriptionId, endsAt);
+  const [term] = await sql.query<SubscriptionTermRow>(`select * from subscription_term where subscription_id = $1 for update`, [d.subscriptionId]);
+  if (term && terms) await refundUnusedPeriod(sql, term, terms, endsAt, now);
 }
 
 /**

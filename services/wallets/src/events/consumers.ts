@@ -8,7 +8,7 @@ import { openWallet, setCreditLimit } from '../application/wallets';
 import { closeMany, reserveMany, type CloseRequest } from '../application/reservations';
 import { GroupCommit } from '../application/group-commit';
 import { grantFromSubscription } from '../application/grant-from-subscription';
-import { endSubscriptionBuckets, trackSubscription } from '../application/subscription-terms';
+import { followSubscriptionChange } from '../application/subscription-terms';
 import { applyOneOffCharge } from '../application/one-off-charges';
 import type { CatalogClient } from '../adapters/catalog-client';
 import { startAutoTopup, type AutoTopupRequestedData } from '../application/auto-topup-recharge'; // wallets-features
@@ -162,13 +162,10 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
           const terms = await catalog.planTerms(d.planVersionId);
           if (terms) await db.tx((sql) => grantFromSubscription(sql, d, terms, now));
         } else if (m.subject === EVENTS.subscriptionChanged.subject && catalog) {
-          // Status and end for the renewal job; an end also ends the subscription's own buckets.
+          // Status and end for the renewal job; an end also ends its own buckets (and refunds unused prorated days).
           const d = event.data as SubscriptionData;
           const terms = await catalog.planTerms(d.planVersionId);
-          await db.tx(async (sql) => {
-            if (terms) await trackSubscription(sql, d, terms, now);
-            if (d.endsAt) await endSubscriptionBuckets(sql, d.subscriptionId, new Date(d.endsAt));
-          });
+          await db.tx((sql) => followSubscriptionChange(sql, d, terms, now));
         } else if (m.subject === EVENTS.billingAccountChanged.subject) {
           // A later credit limit (from subscribers) is what charging allows from now on.
           const d = event.data as BillingAccountChangedData;
