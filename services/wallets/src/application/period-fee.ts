@@ -7,7 +7,7 @@ import { fmt } from '../domain/charging';
 import { accountId, findTransaction, newTxId, postTransactions } from './ledger';
 import { insertNotifications } from './buckets';
 import { emitBalanceEvents } from './balance-events';
-import { walletOf } from './wallets';
+import { walletOf, type WalletRow } from './wallets';
 import type { SubscriptionTermRow } from './subscription-terms';
 
 type Term = Pick<SubscriptionTermRow, 'subscription_id' | 'billing_account_id' | 'line_id' | 'payment_mode' | 'currency'>;
@@ -30,23 +30,32 @@ export async function payPeriodFee(sql: Sql, term: Term, terms: PlanTerms, start
   const wallet = await walletOf(sql, term.billing_account_id, term.currency, true);
   const balance = new Decimal(wallet?.balance ?? 0);
   if (!wallet || !covers(balance, new Decimal(wallet.overdraft_limit), fee)) return { paid: false, fee, balance };
+  await moveFee(sql, term, wallet, { key, kind: 'RECURRING_FEE', intoWallet: fee.negated() }, now);
+  return { paid: true };
+}
+
+/**
+ * One ledger transaction between the prepaid wallet and revenue (`intoWallet` negative: a fee
+ * taken; positive: a refund), with the balance events it raises.
+ */
+async function moveFee(sql: Sql, term: Term, wallet: WalletRow, t: { key: string; kind: string; intoWallet: Decimal }, now: Date): Promise<void> {
   const txId = newTxId();
   await postTransactions(sql, [{
     id: txId,
-    idempotencyKey: key,
-    kind: 'RECURRING_FEE',
+    idempotencyKey: t.key,
+    kind: t.kind,
     billingAccountId: term.billing_account_id,
     reference: term.subscription_id,
     entries: [
-      { accountId: wallet.id, unit: term.currency, amount: fee.negated() },
-      { accountId: accountId(term.billing_account_id, 'REVENUE', term.currency), unit: term.currency, amount: fee },
+      { accountId: wallet.id, unit: term.currency, amount: t.intoWallet },
+      { accountId: accountId(term.billing_account_id, 'REVENUE', term.currency), unit: term.currency, amount: t.intoWallet.negated() },
     ],
   }], now);
+  const before = new Decimal(wallet.balance);
   await emitBalanceEvents(sql, now, [{
     walletId: wallet.id, billingAccountId: wallet.billing_account_id, currency: wallet.currency, paymentMode: wallet.payment_mode,
-    lowBalanceThreshold: wallet.low_balance_threshold === null ? null : new Decimal(wallet.low_balance_threshold), before: balance, after: balance.minus(fee), cause: txId,
+    lowBalanceThreshold: wallet.low_balance_threshold === null ? null : new Decimal(wallet.low_balance_threshold), before, after: before.plus(t.intoWallet), cause: txId,
   }], []);
-  return { paid: true };
 }
 
 /**
@@ -96,23 +105,7 @@ export async function refundUnusedPeriod(sql: Sql, term: SubscriptionTermRow, te
   if (refund.isZero()) return refund;
   const wallet = await walletOf(sql, term.billing_account_id, term.currency, true);
   if (!wallet) return new Decimal(0);
-  const txId = newTxId();
-  await postTransactions(sql, [{
-    id: txId,
-    idempotencyKey: key,
-    kind: 'RECURRING_FEE_REFUND',
-    billingAccountId: term.billing_account_id,
-    reference: term.subscription_id,
-    entries: [
-      { accountId: accountId(term.billing_account_id, 'REVENUE', term.currency), unit: term.currency, amount: refund.negated() },
-      { accountId: wallet.id, unit: term.currency, amount: refund },
-    ],
-  }], now);
-  const balance = new Decimal(wallet.balance);
-  await emitBalanceEvents(sql, now, [{
-    walletId: wallet.id, billingAccountId: wallet.billing_account_id, currency: wallet.currency, paymentMode: wallet.payment_mode,
-    lowBalanceThreshold: wallet.low_balance_threshold === null ? null : new Decimal(wallet.low_balance_threshold), before: balance, after: balance.plus(refund), cause: txId,
-  }], []);
+  await moveFee(sql, term, wallet, { key, kind: 'RECURRING_FEE_REFUND', intoWallet: refund }, now);
   await insertNotifications(sql, [{
     id: deterministicId('message', 'BUNDLE_REFUND', term.subscription_id, period), billingAccountId: term.billing_account_id, walletId: wallet.id, bucketId: null, kind: 'BUNDLE_REFUND',
     message: `Your bundle ended ${unusedDays} day(s) early: ${refund.toFixed(minorUnits(term.currency))} ${term.currency} is back on your balance.`,
