@@ -204,6 +204,7 @@ export async function lineUsage(usage: UsageRuntime, lineId: string, period: str
 export async function accountUsage(usage: UsageRuntime, billingAccountId: string, period: string | null | undefined, now: Date) {
   const at = periodQueryInstant(period, now);
   const { rows } = await usage.sql.query<{ line_id: string }>(`select line_id from ${ACCOUNT_LINES} as a(line_id) where line_id is not null order by line_id`, [billingAccountId]);
+  await usage.directory.prefetch(rows.map((r) => r.line_id), []); // every line in two queries, not two per line
   const keys: LinePeriod[] = [];
   for (const r of rows) keys.push({ lineId: r.line_id, period: await periodOfLine(usage, r.line_id, at) });
   const lines = keys.length ? await views(usage, keys, at, false) : [];

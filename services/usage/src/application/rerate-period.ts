@@ -149,6 +149,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
 async function countingFrom(usage: UsageRuntime, billingAccountId: string, monthStart: Date): Promise<Date> {
   let from = monthStart;
   const { rows } = await usage.sql.query<{ line_id: string }>(`select line_id from ${ACCOUNT_LINES} as a(line_id) where line_id is not null`, [billingAccountId]);
+  await usage.directory.prefetch(rows.map((r) => r.line_id), []);
   for (const { line_id } of rows) {
     const line = await usage.directory.load(line_id);
     const version = line ? versionAt(line, monthStart) : undefined;
