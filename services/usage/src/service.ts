@@ -6,6 +6,7 @@ import { createUsageRuntime } from './usage-runtime';
 import type { PlanSource } from './application/plan-cache';
 import { startIngestConsumer } from './events/ingest-consumer';
 import { startSubscriberEventsConsumer } from './events/subscriber-events-consumer';
+import { startBundleEventsConsumer } from './events/bundle-events-consumer';
 import { reprocessWaiting } from './application/reprocess-rejected';
 import { startChargeResultConsumer } from './events/charge-result-consumer';
 import { startChargingSessionResponder } from './events/charging-session-responder';
@@ -15,8 +16,8 @@ import { startChargeSweeper } from './events/charge-sweeper';
 export interface UsageServiceOptions {
   /** Where plan documents come from; default: the catalog subgraph at CATALOG_URL. */
   planSource?: PlanSource;
-  /** Background consumers to run (default from USAGE_CONSUMERS, else all six). */
-  consumers?: ('ingest' | 'subscribers' | 'charges' | 'sessions' | 'bills' | 'sweeper')[];
+  /** Background consumers to run (default from USAGE_CONSUMERS, else all seven). */
+  consumers?: ('ingest' | 'subscribers' | 'charges' | 'sessions' | 'bills' | 'sweeper' | 'bundles')[];
   /** Durable consumer name prefix (default USAGE_CONSUMER_PREFIX, else "usage", or "usage-<schema>" off the default schema). */
   consumerPrefix?: string;
   /** New durables start at new messages (tests); default USAGE_DELIVER_NEW=1. */
@@ -24,7 +25,7 @@ export interface UsageServiceOptions {
 }
 
 /**
- * Settings: CATALOG_URL; USAGE_CONSUMERS (default "ingest,subscribers,charges,sessions,bills,sweeper":
+ * Settings: CATALOG_URL; USAGE_CONSUMERS (default "ingest,subscribers,charges,sessions,bills,sweeper,bundles":
  * which background consumers run; "none" for none); USAGE_CHARGE_SWEEP_MS (default 5000) and
  * USAGE_CHARGE_RESEND_AFTER_MS (default 60000): how often, and after how long without a
  * ChargeResult, the sweeper re-publishes a record's ChargeRequest; USAGE_CONSUMER_PREFIX (durable names, default
@@ -47,7 +48,7 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
       }
       const usage = createUsageRuntime(runtime, options.planSource);
       const env = process.env;
-      const which = new Set<string>(options.consumers ?? (env.USAGE_CONSUMERS ?? 'ingest,subscribers,charges,sessions,bills,sweeper').split(',').map((s) => s.trim()));
+      const which = new Set<string>(options.consumers ?? (env.USAGE_CONSUMERS ?? 'ingest,subscribers,charges,sessions,bills,sweeper,bundles').split(',').map((s) => s.trim()));
       const schema = runtime.config.databaseSchema;
       const prefix = options.consumerPrefix ?? env.USAGE_CONSUMER_PREFIX ?? (schema === 'usage' ? 'usage' : `usage-${schema}`);
       const deliverNew = options.deliverNew ?? env.USAGE_DELIVER_NEW === '1';
@@ -62,6 +63,10 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
         stops.push(await startChargeResultConsumer(messaging, usage.sql, { durable: `${prefix}-charges`, deliverNew, logger, clock, onApplied: (lineId, billingAccountId) => usage.pipeline.invalidateCounters(lineId, billingAccountId) }));
       }
       if (which.has('sessions')) stops.push(await startChargingSessionResponder(messaging, usage, runtime));
+      if (which.has('bundles')) {
+        const onLine = (lineId: string, billingAccountId: string) => usage.pipeline.invalidateCounters(lineId, billingAccountId || undefined);
+        stops.push(await startBundleEventsConsumer(messaging, usage.directory, { durable: `${prefix}-bundles`, deliverNew, logger, onLine }));
+      }
       if (which.has('bills')) stops.push(await startBillEventsConsumer(messaging, usage.sql, usage.pipeline, { durable: `${prefix}-bills`, deliverNew, logger }));
       if (which.has('sweeper')) {
         stops.push(startChargeSweeper(usage.sql, usage.publishCharges, { intervalMs: Number(env.USAGE_CHARGE_SWEEP_MS ?? 5000), graceMs: Number(env.USAGE_CHARGE_RESEND_AFTER_MS ?? 60_000), clock, logger }));

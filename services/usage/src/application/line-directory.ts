@@ -88,6 +88,9 @@ export class LineDirectory {
     const versions = found.length
       ? (await this.sql.query<VersionRow>('select * from subscription_version where line_id = any($1::text[]) order by valid_from', [found])).rows
       : [];
+    const anchors = found.length
+      ? (await this.sql.query<{ subscription_id: string; line_id: string; anchor_at: Date }>('select * from period_anchor where line_id = any($1::text[]) order by anchor_at', [found])).rows
+      : [];
     for (const id of ids) this.byLine.set(id, null);
     for (const row of rows) {
       const info: LineInfo = {
@@ -97,6 +100,7 @@ export class LineDirectory {
         status: row.status,
         lineCount: Math.max(1, Number(row.line_count)),
         versions: versions.filter((v) => v.line_id === row.line_id).map(toVersion),
+        restarts: restartsOf(anchors.filter((a) => a.line_id === row.line_id)),
       };
       this.byLine.set(row.line_id, info);
       if (row.msisdn) this.byMsisdn.set(row.msisdn, row.line_id);
@@ -166,6 +170,12 @@ export class LineDirectory {
     this.forgetPools(data.billingAccountId);
   }
 
+  /** Wallets' bundle.renewed: where the subscription's periods run from now (idempotent). */
+  async applyPeriodAnchor(subscriptionId: string, lineId: string, anchorAt: Date): Promise<void> {
+    await this.sql.query('insert into period_anchor (subscription_id, anchor_at, line_id) values ($1, $2, $3) on conflict do nothing', [subscriptionId, anchorAt, lineId]);
+    this.invalidate(lineId);
+  }
+
   private invalidateAccount(billingAccountId: string): void {
     for (const [id, info] of this.byLine) if (info?.billingAccountId === billingAccountId) this.byLine.delete(id);
   }
@@ -177,6 +187,12 @@ async function insertVersion(db: SqlClient, subscriptionId: string, validFrom: D
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) on conflict (subscription_id, valid_from) do nothing`,
     [subscriptionId, validFrom, ...values],
   );
+}
+
+function restartsOf(rows: { subscription_id: string; anchor_at: Date }[]): Record<string, Date[]> {
+  const out: Record<string, Date[]> = {};
+  for (const r of rows) (out[r.subscription_id] ??= []).push(new Date(r.anchor_at));
+  return out;
 }
 
 function toVersion(row: VersionRow): SubscriptionVersion {

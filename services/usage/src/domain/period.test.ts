@@ -30,6 +30,16 @@ describe('live usage periods', () => {
     expect(linePeriodAt(line, line.versions[1], undefined, new Date('2026-11-20T00:00:00Z')).period).toBe('2026-11-14'); // no fee: 30 days
   });
 
+  it('restart where wallets renewed late, and the period cut short ends there', () => {
+    // The 15 November period ended on 15 December; the fee waited for a top-up on 18 December 12:00.
+    const late: LineInfo = { ...line, restarts: { sub: [new Date('2026-12-18T12:00:00Z')] } };
+    expect(linePeriodAt(late, line.versions[0], 'MONTH', new Date('2026-12-16T00:00:00Z'))).toEqual({ period: '2026-12-15', start: new Date('2026-12-15T09:30:00Z'), end: new Date('2026-12-18T12:00:00Z') });
+    expect(linePeriodAt(late, line.versions[0], 'MONTH', new Date('2027-01-10T00:00:00Z'))).toEqual({ period: '2026-12-18', start: new Date('2026-12-18T12:00:00Z'), end: new Date('2027-01-18T12:00:00Z') });
+    // Before the restart nothing changes; another subscription's restarts are not this one's.
+    expect(linePeriodAt(late, line.versions[0], 'MONTH', new Date('2026-11-20T00:00:00Z')).period).toBe('2026-11-15');
+    expect(linePeriodAt({ ...line, restarts: { other: [new Date('2026-12-18T12:00:00Z')] } }, line.versions[0], 'MONTH', new Date('2026-12-20T00:00:00Z')).period).toBe('2026-12-15');
+  });
+
   it('fall back to the calendar month without a subscription', () => {
     expect(linePeriodAt(line, undefined, 'MONTH', new Date('2026-11-20T00:00:00Z'))).toEqual(calendarMonthAt(new Date('2026-11-20T00:00:00Z')));
     expect(calendarMonthAt(new Date('2026-12-31T23:00:00Z'))).toEqual({ period: '2026-12-01', start: new Date('2026-12-01T00:00:00Z'), end: new Date('2027-01-01T00:00:00Z') });

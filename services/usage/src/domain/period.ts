@@ -25,7 +25,20 @@ export function subscriptionStart(line: LineInfo, subscriptionId: string): Date 
  */
 export function linePeriodAt(line: LineInfo, version: SubscriptionVersion | undefined, feePeriod: FeePeriod | undefined, at: Date): AllowancePeriod {
   if (!version) return calendarMonthAt(at);
-  return allowancePeriodAt(subscriptionStart(line, version.subscriptionId), feePeriod, at);
+  // A renewal wallets made late (the fee waited for a top-up) restarts the periods there, and the
+  // period it cut short ends there.
+  let anchor = subscriptionStart(line, version.subscriptionId);
+  let next: Date | undefined;
+  for (const r of line.restarts?.[version.subscriptionId] ?? []) {
+    if (r <= anchor) continue;
+    if (r <= at) anchor = r;
+    else {
+      next = r;
+      break;
+    }
+  }
+  const p = allowancePeriodAt(anchor, feePeriod, at);
+  return next && next < p.end ? { ...p, end: next } : p;
 }
 
 /** A subscription of the account on the plan version that shares a pool: when it started and ended. */

@@ -29,6 +29,8 @@ export interface LineInfo {
   lineCount: number;
   /** Sorted by validFrom. */
   versions: SubscriptionVersion[];
+  /** Per subscription: where wallets restarted its allowance periods (late renewals), sorted. */
+  restarts?: Record<string, Date[]>;
 }
 
 /** The plan version in force at `at`: late events are rated with the version of their own time. */

@@ -99,7 +99,8 @@ export async function renewSubscription(sql: Sql, subscriptionId: string, terms:
   );
   await insertOutbox(sql, [eventRow('bundleRenewed', subscriptionId, [subscriptionId, start.toISOString()], now, {
     subscriptionId, billingAccountId: term.billing_account_id, lineId: term.line_id, planVersionId: term.plan_version_id,
-    periodStart: start.toISOString(), periodEnd: end.toISOString(), fee: fee.greaterThan(0) ? { amount: fmt(fee), currency: term.currency } : null, allowancesGranted: granted, rollover: rolled,
+    // anchorAt: where this subscription's periods now run from (a renewal late for want of balance restarts them).
+    periodStart: start.toISOString(), periodEnd: end.toISOString(), anchorAt: anchor.toISOString(), fee: fee.greaterThan(0) ? { amount: fmt(fee), currency: term.currency } : null, allowancesGranted: granted, rollover: rolled,
   })]);
   return 'RENEWED';
 }

@@ -1,0 +1,31 @@
+/** wallets → usage: bundle.renewed says where a subscription's allowance periods run from (see linePeriodAt). */
+import { EVENTS, parseCloudEvent } from '@ledgerline/contracts';
+import type { Logger, Messaging } from '@ledgerline/platform';
+import type { LineDirectory } from '../application/line-directory';
+import { consumeBatches } from './jetstream';
+
+/** Returns the line whose periods may have moved, if the event says so. */
+export async function applyBundleEvent(directory: LineDirectory, payload: string, logger: Logger): Promise<{ lineId: string; billingAccountId: string } | undefined> {
+  let event;
+  try {
+    event = parseCloudEvent(payload);
+  } catch (error) {
+    return void logger.warn({ err: error }, 'ignoring a wallets message that is not a CloudEvent');
+  }
+  const d = event.data as { subscriptionId?: string; lineId?: string; billingAccountId?: string; anchorAt?: string };
+  const anchorAt = d?.anchorAt ? new Date(d.anchorAt) : undefined;
+  if (!d?.subscriptionId || !d.lineId || !anchorAt || Number.isNaN(anchorAt.getTime())) return void logger.warn({ id: event.id }, 'bundle.renewed without subscriptionId/lineId/anchorAt ignored');
+  await directory.applyPeriodAnchor(d.subscriptionId, d.lineId, anchorAt);
+  return { lineId: d.lineId, billingAccountId: d.billingAccountId ?? '' };
+}
+
+export function startBundleEventsConsumer(messaging: Messaging, directory: LineDirectory, o: { durable: string; deliverNew: boolean; logger: Logger; onLine: (lineId: string, billingAccountId: string) => void }) {
+  return consumeBatches(messaging, { durable: o.durable, filter: EVENTS.bundleRenewed.subject, max: 200, deliverNew: o.deliverNew, logger: o.logger }, async (batch) => {
+    for (const m of batch) {
+      const moved = await applyBundleEvent(directory, m.string(), o.logger);
+      // Events rated before usage learned of the restart were counted in the old period: count again.
+      if (moved) o.onLine(moved.lineId, moved.billingAccountId);
+    }
+    for (const m of batch) m.ack();
+  });
+}

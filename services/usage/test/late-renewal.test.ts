@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { createCloudEvent, dec, EVENTS } from '@ledgerline/contracts';
+import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { createUsageService } from '../src/service';
+import { RECORD_USAGE, filePlanSource, setLine, sqlOf, waitFor } from './support';
+
+let svc: TestService;
+let db: pg.Client;
+const run = Math.random().toString(36).slice(2, 8);
+const line = `lin_late${run}`;
+const account = `acc_late${run}`;
+
+beforeAll(async () => {
+  svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(), consumers: ['bundles'], deliverNew: true }), { clock: new ManualClock(new Date('2026-04-10T12:00:00Z')) });
+  db = await sqlOf(svc);
+});
+
+afterAll(async () => {
+  await db?.end();
+  await svc?.close();
+});
+
+describe('a prepaid bundle renewed late', () => {
+  it("counts live usage from where wallets restarted the bundle, not from the subscription's first period", async () => {
+    // 30-day bundle (10 GB) since 1 January: its periods would start 1 January, 31 January, 2 March, 1 April…
+    await setLine(svc, { lineId: line, msisdn: `+4915177${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`, account, planVersionId: 'plv_prepaid', paymentMode: 'PREPAID' });
+    // …but on 1 April the balance did not cover the fee; a top-up on 3 April 12:00 renewed it from then.
+    const data = { subscriptionId: `sub_${line}`, billingAccountId: account, lineId: line, planVersionId: 'plv_prepaid', periodStart: '2026-04-03T12:00:00.000Z', periodEnd: '2026-05-03T12:00:00.000Z', anchorAt: '2026-04-03T12:00:00.000Z', fee: { amount: '15.00', currency: 'EUR' }, allowancesGranted: 3, rollover: [] };
+    const e = createCloudEvent({ source: 'ledgerline/wallets', type: EVENTS.bundleRenewed.type, subject: data.subscriptionId, time: new Date('2026-04-03T12:00:00Z'), data, key: [data.subscriptionId, data.periodStart] });
+    for (let i = 0; i < 2; i++) await svc.runtime.messaging.js.publish(EVENTS.bundleRenewed.subject, JSON.stringify(e), { msgID: `${e.id}-${i}` }); // delivered twice
+    await waitFor(async () => (await db.query('select 1 from period_anchor where line_id = $1', [line])).rowCount, 10_000, 'the restart to reach usage');
+
+    const res = await svc.request(RECORD_USAGE, {
+      input: {
+        source: `late-${run}`,
+        records: [
+          { eventId: 'gap', lineId: line, usageType: 'DATA', quantity: '1000', occurredAt: '2026-04-02T08:00:00Z' }, // no bundle in wallets then
+          { eventId: 'after', lineId: line, usageType: 'DATA', quantity: '9000', occurredAt: '2026-04-05T08:00:00Z' },
+          { eventId: 'more', lineId: line, usageType: 'DATA', quantity: '2000', occurredAt: '2026-04-06T08:00:00Z' },
+        ],
+      },
+    });
+    expect(res.data.recordUsage.rated).toBe(3);
+    // The restarted period holds 11000 MB: 760 over the 10240 at 0.02 (counting from 1 April it would be 1760 over).
+    const { rows } = await db.query(`select event_id, spend from usage_record where line_id = $1 order by occurred_at`, [line]);
+    expect(rows.map((r) => [r.event_id, dec(r.spend).toString()])).toEqual([['gap', '0'], ['after', '0'], ['more', '15.2']]);
+
+    const usageIn = async (period: string) =>
+      (await svc.request(`query($p: String) { _entities(representations: [{ __typename: "Line", id: "${line}" }]) { ... on Line { usage(period: $p) { period periodStart periodEnd } } } }`, { p: period })).data._entities[0].usage;
+    expect(await usageIn('2026-04-05')).toEqual({ period: '2026-04-03', periodStart: '2026-04-03T12:00:00.000Z', periodEnd: '2026-05-03T12:00:00.000Z' });
+    // The period the late fee cut short ends at the restart.
+    expect(await usageIn('2026-04-02')).toEqual({ period: '2026-04-01', periodStart: '2026-04-01T00:00:00.000Z', periodEnd: '2026-04-03T12:00:00.000Z' });
+    expect((await db.query('select count(*)::int as n from period_anchor where line_id = $1', [line])).rows[0].n).toBe(1);
+  });
+});
