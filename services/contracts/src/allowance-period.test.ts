@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { allowancePeriodAt, periodEndOf, type FeePeriod } from './allowance-period';
+import { allowancePeriodAt, periodEndOf, unusedDaysRefund, type FeePeriod } from './allowance-period';
+import { Decimal } from './money';
 
 /** The periods as wallets' renewal job walks them, one `periodEndOf` at a time. */
 function walked(anchor: Date, fee: FeePeriod, at: Date): { start: Date; end: Date } {
@@ -43,5 +44,19 @@ describe('allowance periods', () => {
         }
       }
     }
+  });
+});
+
+describe('unused days of a prepaid period', () => {
+  const period = { start: new Date('2026-11-01T09:30:00Z'), end: new Date('2026-12-01T09:30:00Z') };
+  it('gives back the whole days after the end (its own day counts as used), half-even to the cent', () => {
+    expect(unusedDaysRefund(new Decimal('15.00'), period, new Date('2026-11-21T12:00:00Z'), 'EUR')).toEqual({ unusedDays: 9, periodDays: 30, amount: new Decimal('4.5') });
+    expect(unusedDaysRefund(new Decimal('10.00'), period, new Date('2026-11-02T09:30:00Z'), 'EUR').amount.toFixed()).toBe('9.67'); // 29/30 of 10
+    expect(unusedDaysRefund(new Decimal('1000'), period, new Date('2026-11-02T09:30:00Z'), 'JPY').amount.toFixed()).toBe('967');
+  });
+  it('gives nothing back at or after the end, and everything for a period that never began', () => {
+    expect(unusedDaysRefund(new Decimal('15'), period, period.end, 'EUR').amount.isZero()).toBe(true);
+    expect(unusedDaysRefund(new Decimal('15'), period, new Date('2026-11-30T12:00:00Z'), 'EUR').amount.isZero()).toBe(true); // less than a whole day left
+    expect(unusedDaysRefund(new Decimal('15'), period, new Date('2026-10-20T00:00:00Z'), 'EUR')).toMatchObject({ unusedDays: 30, amount: new Decimal('15') });
   });
 });

@@ -1,3 +1,5 @@
+import { Decimal, minorUnits } from './money';
+
 /**
  * Allowance periods: the stretch of time a plan's allowances (and its recurring fee) cover. They
  * run from each subscription's start, not by calendar month, and two services must agree on them:
@@ -56,4 +58,16 @@ export function allowancePeriodAt(anchor: Date, feePeriod: FeePeriod = 'DAYS30',
     end = monthBoundary(anchor, k + 1);
   }
   return { period: start.toISOString().slice(0, 10), start, end };
+}
+
+/**
+ * What a prepaid period's fee gives back when the period is cut short at `endsAt` (a fee that
+ * prorates daily): the whole days not used (the day of the end counts as used) over the period's
+ * days, to the currency's minor unit, half-even. Wallets refunds it; subscribers' preview shows it.
+ */
+export function unusedDaysRefund(fee: Decimal, period: { start: Date; end: Date }, endsAt: Date, currency: string): { unusedDays: number; periodDays: number; amount: Decimal } {
+  const periodDays = Math.round((period.end.getTime() - period.start.getTime()) / DAY);
+  const unusedDays = endsAt >= period.end ? 0 : Math.min(periodDays, Math.floor((period.end.getTime() - Math.max(endsAt.getTime(), period.start.getTime())) / DAY));
+  if (periodDays <= 0 || unusedDays <= 0) return { unusedDays: 0, periodDays, amount: new Decimal(0) };
+  return { unusedDays, periodDays, amount: fee.times(unusedDays).dividedBy(periodDays).toDecimalPlaces(minorUnits(currency), Decimal.ROUND_HALF_EVEN) };
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LINE_FIELDS, ORDER_FIELDS, startHarness, type Harness } from './support';
+import { FileCatalog, LINE_FIELDS, ORDER_FIELDS, startHarness, type Harness } from './support';
 
 let h: Harness;
 beforeAll(async () => {
@@ -26,7 +26,7 @@ const ADD_LINE = `mutation($i: AddLineInput!) { addLine(input: $i) { line { ${LI
 const SUSPEND = `mutation($i: LineChangeInput!) { suspendLine(input: $i) { line { id status } order { ${ORDER_FIELDS} } } }`;
 const RESUME = `mutation($i: LineChangeInput!) { resumeLine(input: $i) { line { id status } order { ${ORDER_FIELDS} } } }`;
 const TERMINATE = `mutation($i: LineChangeInput!) { terminateLine(input: $i) { line { id status subscription { id } } order { ${ORDER_FIELDS} } } }`;
-const PREVIEW = `mutation($i: ChangePlanInput!) { previewPlanChange(input: $i) { timing effectiveAt periodStart periodEnd total { amount currency } items { kind amount { amount currency } planCode days periodStart periodEnd } } }`;
+const PREVIEW = `mutation($i: ChangePlanInput!) { previewPlanChange(input: $i) { timing effectiveAt periodStart periodEnd total { amount currency } items { kind amount { amount currency } planCode days periodStart periodEnd } prepaid { newPeriodFee { amount } refund { amount } refundDays } } }`;
 const CHANGE = `mutation($i: ChangePlanInput!) { changePlan(input: $i) { line { ${LINE_FIELDS} subscriptions { planCode status startsAt endsAt } } order { ${ORDER_FIELDS} } preview { timing total { amount } } } }`;
 
 let n = 0;
@@ -249,12 +249,35 @@ describe('plan change on a prepaid line', () => {
 
     // The bundle paid 30 days from 16 November 10:00: dropping it waits for 16 December, not the bill cycle (1 December).
     const down = (await gql(PREVIEW, { i: { lineId: bundle.id, planCode: 'PREPAID_PAYG' } })).previewPlanChange;
-    expect(down).toEqual({ timing: 'END_OF_CYCLE', effectiveAt: '2026-12-16T10:00:00.000Z', periodStart: '2026-11-16', periodEnd: '2026-12-16', total: { amount: '0', currency: 'EUR' }, items: [] });
+    expect(down).toEqual({ timing: 'END_OF_CYCLE', effectiveAt: '2026-12-16T10:00:00.000Z', periodStart: '2026-11-16', periodEnd: '2026-12-16', total: { amount: '0', currency: 'EUR' }, items: [], prepaid: { newPeriodFee: null, refund: null, refundDays: 0 } });
     // Pay as you go has no paid period: the bundle starts now, paid from the balance by wallets as it starts (no prorated one-offs).
     const up = (await gql(CHANGE, { i: { lineId: payg.id, planCode: 'PREPAID_BUNDLE_30D' } })).changePlan;
     expect(up.preview).toMatchObject({ timing: 'IMMEDIATE', total: { amount: '0' } });
     expect(up.line.subscription).toMatchObject({ planCode: 'PREPAID_BUNDLE_30D', status: 'ACTIVE' });
     expect(await h.rows(`select id from one_off_charge where line_id = $1 and reason = 'PLAN_CHANGE_PRORATION'`, [payg.id])).toEqual([]);
+  });
+
+  it('a daily-prorating prepaid bundle changed at once: the preview says what the balance gives back and pays, and no one-off bills it twice', async () => {
+    h.clock.set('2026-11-16T10:00:00Z');
+    // Two prepaid plans whose fees prorate daily (none ships; product managers can publish them).
+    const catalog = h.catalogClient as FileCatalog;
+    const bundle = (await catalog.currentPlanVersion('PREPAID_BUNDLE_30D'))!;
+    for (const [code, amount] of [['PREPAID_DAILY_S', '15.00'], ['PREPAID_DAILY_L', '30.00']] as const) {
+      const document = { ...(bundle.document as Record<string, unknown>), code, recurringFee: { amount, period: 'DAYS30', proration: 'DAILY' } };
+      catalog.plans.set(code, { ...bundle, code, planId: `pln_${code}`, versionId: `plv_${code}_1`, document });
+    }
+    const { customerId } = await family();
+    const prepaid = (await gql(OPEN_ACCOUNT, { i: { customerId, paymentMode: 'PREPAID', currency: 'EUR', billCycleDay: 1 } })).openBillingAccount.billingAccount.id;
+    const line = (await gql(ADD_LINE, { i: { billingAccountId: prepaid, msisdn: msisdn(), planCode: 'PREPAID_DAILY_S' } })).addLine.line;
+    // Ten days later (26 November 10:00): 20 whole days of the 30 the 15.00 paid for are unused.
+    h.clock.set('2026-11-26T10:00:00Z');
+    const preview = (await gql(PREVIEW, { i: { lineId: line.id, planCode: 'PREPAID_DAILY_L' } })).previewPlanChange;
+    expect(preview).toMatchObject({ timing: 'IMMEDIATE', effectiveAt: '2026-11-26T10:00:00.000Z', periodStart: '2026-11-16', periodEnd: '2026-12-16', items: [], total: { amount: '0' } });
+    expect(preview.prepaid).toEqual({ newPeriodFee: { amount: '30.00' }, refund: { amount: '10.00' }, refundDays: 20 });
+    const changed = (await gql(CHANGE, { i: { lineId: line.id, planCode: 'PREPAID_DAILY_L' } })).changePlan;
+    expect(changed.preview).toMatchObject({ timing: 'IMMEDIATE', total: { amount: '0' } });
+    // Before, this billed "20 day(s) of PREPAID_DAILY_L" as a one-off on top of the full period wallets takes.
+    expect(await h.rows(`select kind from one_off_charge where line_id = $1 and reason = 'PLAN_CHANGE_PRORATION'`, [line.id])).toEqual([]);
   });
 });
 

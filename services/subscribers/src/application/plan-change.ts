@@ -1,4 +1,4 @@
-import { allowancePeriodAt, badInput, conflict, money, notFound, type FeePeriod, type Money } from '@ledgerline/contracts';
+import { allowancePeriodAt, badInput, conflict, dec, money, notFound, round, unusedDaysRefund, type FeePeriod, type Money } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { localDateOf, startOfLocalDay, billingPeriodOf, formatLocalDate } from '../domain/calendar';
 import { planChangeTiming, planTerms, prepaidPlanChangeTiming, type PlanChangeTiming } from '../domain/plan-terms';
@@ -31,6 +31,16 @@ export interface PlanChangePreview {
   periodEnd: string;
   items: OneOffItem[];
   total: Money;
+  /** A prepaid line: what its balance does at the change (wallets settles it); null for postpaid. */
+  prepaid: PrepaidSettlement | null;
+}
+
+export interface PrepaidSettlement {
+  /** Taken from the balance as the new plan starts (its first period), if it has a fee. */
+  newPeriodFee: Money | null;
+  /** Given back for the unused whole days of the period the old fee paid (a fee prorating daily, changed at once). */
+  refund: Money | null;
+  refundDays: number;
 }
 
 /**
@@ -68,11 +78,18 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
     // shown is the allowance period the old plan paid for; a later change starts when it ends.
     const paid = await paidPeriod(wallets, account.id, current, from.recurringFee?.period, c.now);
     const period = { periodStart: formatLocalDate(localDateOf(paid.start, account.timezone)), periodEnd: formatLocalDate(localDateOf(paid.end, account.timezone)) };
-    return { ...base, effectiveAt: timing === 'IMMEDIATE' ? c.now : paid.end, ...period, items: [], total: money('0', account.currency) };
+    const effectiveAt = timing === 'IMMEDIATE' ? c.now : paid.end;
+    const refund = from.recurringFee?.proration === 'DAILY' ? unusedDaysRefund(dec(from.recurringFee.amount.amount), paid, effectiveAt, account.currency) : null;
+    const prepaid = {
+      newPeriodFee: target.terms.recurringFee ? round(target.terms.recurringFee.amount) : null,
+      refund: refund && !refund.amount.isZero() ? round(money(refund.amount, account.currency)) : null,
+      refundDays: refund?.unusedDays ?? 0,
+    };
+    return { ...base, effectiveAt, ...period, items: [], total: money('0', account.currency), prepaid };
   }
   if (timing === 'END_OF_CYCLE') {
     const period = billingPeriodOf(today, account.billCycleDay);
-    return { ...base, effectiveAt: startOfLocalDay(period.end, account.timezone), periodStart: formatLocalDate(period.start), periodEnd: formatLocalDate(period.end), items: [], total: money('0', account.currency) };
+    return { ...base, effectiveAt: startOfLocalDay(period.end, account.timezone), periodStart: formatLocalDate(period.start), periodEnd: formatLocalDate(period.end), items: [], total: money('0', account.currency), prepaid: null };
   }
   const quote = quotePlanChange({
     currency: account.currency,
@@ -82,7 +99,7 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
     to: { planCode: target.terms.code, fee: target.terms.recurringFee },
   });
   // Effective now; the day of the change is billed on the new plan.
-  return { ...base, effectiveAt: c.now, periodStart: formatLocalDate(quote.period.start), periodEnd: formatLocalDate(quote.period.end), items: quote.items, total: quote.total };
+  return { ...base, effectiveAt: c.now, periodStart: formatLocalDate(quote.period.start), periodEnd: formatLocalDate(quote.period.end), items: quote.items, total: quote.total, prepaid: null };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Decimal, deterministicId, minorUnits } from '@ledgerline/contracts';
+import { Decimal, deterministicId, minorUnits, unusedDaysRefund } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import type { PlanTerms } from '../adapters/catalog-client';
@@ -82,8 +82,6 @@ export async function feeDueCanRetry(sql: Sql, billingAccountId: string, now: Da
   await sql.query(`update subscription_term set retry_at = $2 where billing_account_id = $1 and fee_state = 'DUE' and retry_at > $2`, [billingAccountId, now]);
 }
 
-const DAY = 86_400_000;
-
 /**
  * A prepaid subscription that ends inside a period it paid for (an immediate plan change, a
  * termination), on a plan whose fee prorates DAILY: the whole days it will not use come back to
@@ -94,15 +92,12 @@ const DAY = 86_400_000;
  */
 export async function refundUnusedPeriod(sql: Sql, term: SubscriptionTermRow, terms: PlanTerms, endsAt: Date, now: Date): Promise<Decimal> {
   const fee = periodFeeOf(term, terms);
-  if (fee.isZero() || terms.recurringFee?.proration !== 'DAILY' || endsAt >= term.period_end) return new Decimal(0);
-  const periodDays = Math.round((term.period_end.getTime() - term.period_start.getTime()) / DAY);
-  const unusedDays = Math.min(periodDays, Math.floor((term.period_end.getTime() - Math.max(endsAt.getTime(), term.period_start.getTime())) / DAY));
-  if (periodDays <= 0 || unusedDays <= 0) return new Decimal(0);
+  if (fee.isZero() || terms.recurringFee?.proration !== 'DAILY') return new Decimal(0);
+  const { unusedDays, amount: refund } = unusedDaysRefund(fee, { start: term.period_start, end: term.period_end }, endsAt, term.currency);
+  if (refund.isZero()) return refund;
   const period = term.period_start.toISOString();
   const key = `RENEWAL_REFUND:${term.subscription_id}:${period}`;
   if (!(await findTransaction(sql, `RENEWAL:${term.subscription_id}:${period}`)) || (await findTransaction(sql, key))) return new Decimal(0);
-  const refund = fee.times(unusedDays).dividedBy(periodDays).toDecimalPlaces(minorUnits(term.currency), Decimal.ROUND_HALF_EVEN);
-  if (refund.isZero()) return refund;
   const wallet = await walletOf(sql, term.billing_account_id, term.currency, true);
   if (!wallet) return new Decimal(0);
   await moveFee(sql, term, wallet, { key, kind: 'RECURRING_FEE_REFUND', intoWallet: refund }, now);
