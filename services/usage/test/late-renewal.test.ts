@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { createCloudEvent, dec, EVENTS } from '@ledgerline/contracts';
+import { createCloudEvent, dec, EVENTS, type SubscriptionData } from '@ledgerline/contracts';
 import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
 import { RECORD_USAGE, filePlanSource, setLine, sqlOf, waitFor } from './support';
@@ -12,7 +12,7 @@ const line = `lin_late${run}`;
 const account = `acc_late${run}`;
 
 beforeAll(async () => {
-  svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(), consumers: ['bundles'], deliverNew: true }), { clock: new ManualClock(new Date('2026-04-10T12:00:00Z')) });
+  svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(), consumers: ['bundles', 'subscribers'], deliverNew: true }), { clock: new ManualClock(new Date('2026-04-10T12:00:00Z')) });
   db = await sqlOf(svc);
 });
 
@@ -21,7 +21,7 @@ afterAll(async () => {
   await svc?.close();
 });
 
-describe('a prepaid bundle renewed late', () => {
+describe('allowance periods that do not start where the subscription was created', () => {
   it("counts live usage from where wallets restarted the bundle, not from the subscription's first period", async () => {
     // 30-day bundle (10 GB) since 1 January: its periods would start 1 January, 31 January, 2 March, 1 April…
     await setLine(svc, { lineId: line, msisdn: `+4915177${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`, account, planVersionId: 'plv_prepaid', paymentMode: 'PREPAID' });
@@ -52,5 +52,24 @@ describe('a prepaid bundle renewed late', () => {
     // The period the late fee cut short ends at the restart.
     expect(await usageIn('2026-04-02')).toEqual({ period: '2026-04-01', periodStart: '2026-04-01T00:00:00.000Z', periodEnd: '2026-04-03T12:00:00.000Z' });
     expect((await db.query('select count(*)::int as n from period_anchor where line_id = $1', [line])).rows[0].n).toBe(1);
+  });
+
+  it('a line activated after its order was placed counts from the activation, as wallets grants its bundle then', async () => {
+    const late = `lin_act${run}`;
+    const msisdn = `+4915178${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
+    const publish = async (name: 'subscriptionCreated' | 'subscriptionChanged' | 'lineStateChanged', data: object, time: string, key: string) => {
+      const e = createCloudEvent({ source: 'ledgerline/subscribers', type: EVENTS[name].type, subject: late, time: new Date(time), data, key: [key] });
+      await svc.runtime.messaging.js.publish(EVENTS[name].subject, JSON.stringify(e), { msgID: e.id });
+    };
+    const sub: SubscriptionData = { subscriptionId: `sub_${late}`, lineId: late, msisdn, billingAccountId: account, paymentMode: 'PREPAID', currency: 'EUR', planCode: 'PREPAID_BUNDLE_30D', planVersionId: 'plv_prepaid', status: 'PENDING', startsAt: '2026-03-01T08:00:00.000Z', endsAt: null, addOns: [] };
+    await publish('lineStateChanged', { lineId: late, msisdn, billingAccountId: account, status: 'PENDING' }, '2026-03-01T08:00:00Z', `${late}-l1`);
+    await publish('subscriptionCreated', sub, '2026-03-01T08:00:00Z', `${late}-s1`);
+    // Provisioning took two days: activated on 3 March 08:00.
+    await publish('lineStateChanged', { lineId: late, msisdn, billingAccountId: account, status: 'ACTIVE' }, '2026-03-03T08:00:00Z', `${late}-l2`);
+    await publish('subscriptionChanged', { ...sub, status: 'ACTIVE', startsAt: '2026-03-03T08:00:00.000Z' }, '2026-03-03T08:00:00Z', `${late}-s2`);
+    const periodAt = async (day: string) =>
+      (await svc.request(`query($p: String) { _entities(representations: [{ __typename: "Line", id: "${late}" }]) { ... on Line { usage(period: $p) { period periodEnd } } } }`, { p: day })).data._entities[0].usage;
+    await waitFor(async () => (await periodAt('2026-03-10')).period === '2026-03-03', 10_000, 'usage to follow the activation');
+    expect(await periodAt('2026-04-01')).toEqual({ period: '2026-03-03', periodEnd: '2026-04-02T08:00:00.000Z' });
   });
 });

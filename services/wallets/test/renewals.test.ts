@@ -203,6 +203,32 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     expect(await active(acc)).toEqual([]);
   });
 
+  it("a line not yet activated pays and gets nothing; its bundle is paid once and starts when it is activated", async () => {
+    const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '20.00' });
+    const sub = subscription(acc, { status: 'PENDING' });
+    for (let i = 0; i < 2; i++) await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0));
+    expect(await balanceOf(svc, walletId)).toBe('20'); // an activation that fails costs nothing
+    expect(await active(acc)).toEqual([]);
+    // Activated five minutes later (subscribers moves startsAt there); the event comes twice.
+    const activated = { ...sub, status: 'ACTIVE', startsAt: at(0, 5).toISOString() };
+    for (let i = 0; i < 2; i++) await dbOf(svc).tx((sql) => followSubscriptionChange(sql, activated, BUNDLE, at(0, 5)));
+    expect(await balanceOf(svc, walletId)).toBe('5');
+    expect(await term(sub.subscriptionId)).toMatchObject({ period_start: at(0, 5), period_end: at(30, 5) });
+    expect((await active(acc)).map((b) => [b.allowanceId, b.validFrom, b.validTo]).sort()).toEqual([
+      ['data', at(0, 5).toISOString(), at(30, 5).toISOString()],
+      ['voice', at(0, 5).toISOString(), at(30, 5).toISOString()],
+    ]);
+
+    // A subscription paid at its creation while pending (before wallets waited for activations) is not paid again.
+    const legacy = await openPrepaid(svc, { balance: '20.00' });
+    const old = subscription(legacy.billingAccountId);
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, old, BUNDLE, T0));
+    await dbOf(svc).query(`update subscription_term set status = 'PENDING' where subscription_id = $1`, [old.subscriptionId]);
+    await dbOf(svc).tx((sql) => followSubscriptionChange(sql, { ...old, status: 'ACTIVE', startsAt: at(0, 5).toISOString() }, BUNDLE, at(0, 5)));
+    expect(await balanceOf(svc, legacy.walletId)).toBe('5');
+    expect(await term(old.subscriptionId)).toMatchObject({ period_start: T0, period_end: at(30) });
+  });
+
   it('a prepaid period cut short gives back its unused whole days when the fee prorates daily, once, and only if it was paid', async () => {
     const DAILY: PlanTerms = { ...BUNDLE, recurringFee: { amount: '15.00', period: 'DAYS30', proration: 'DAILY' } };
     const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '20.00' });

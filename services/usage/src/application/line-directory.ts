@@ -157,10 +157,18 @@ export class LineDirectory {
         await insertVersion(db, data.subscriptionId, validFrom, values);
       } else {
         const latest = same[same.length - 1];
+        let validFrom = latest.valid_from;
+        // The line was activated: subscribers moves startsAt to the activation, and the allowance
+        // periods run from there (wallets pays and grants the first one then). Nothing was rated
+        // while it was pending, so its only row can move.
+        if (rows.length === 1 && latest.status === 'PENDING' && data.status !== 'PENDING' && startsAt.getTime() !== new Date(latest.valid_from).getTime()) {
+          await db.query('update subscription_version set valid_from = $3 where subscription_id = $1 and valid_from = $2 and changed_at <= $4', [data.subscriptionId, latest.valid_from, startsAt, at]);
+          validFrom = startsAt;
+        }
         await db.query(
           `update subscription_version set status = $3, ends_at = $4, add_ons = $5, changed_at = $6
             where subscription_id = $1 and valid_from = $2 and changed_at <= $6`,
-          [data.subscriptionId, latest.valid_from, data.status, endsAt, JSON.stringify(data.addOns ?? []), at],
+          [data.subscriptionId, validFrom, data.status, endsAt, JSON.stringify(data.addOns ?? []), at],
         );
       }
       // The end of a subscription ends every version of it.

@@ -16,7 +16,9 @@ export type GrantSubject = Pick<SubscriptionData, 'subscriptionId' | 'billingAcc
 /**
  * The allowances of a new subscription become buckets for its first period (PERIOD validity: until
  * the end of the allowance period, see `periodEndOf`; `{days}` as written), and the subscription
- * is tracked so the renewal job grants the next periods. A prepaid plan with a recurring fee takes
+ * is tracked so the renewal job grants the next periods. A subscription of a line not yet
+ * activated (PENDING) is only tracked: nothing is paid or granted until the line is activated
+ * (`activateSubscription`), so an activation that fails costs the customer nothing. A prepaid plan with a recurring fee takes
  * the first period's fee from the balance first; when it does not cover it nothing is granted
  * until a top-up does (see period-fee.ts). Unlimited allowances are granted their fair-use cap.
  * Idempotent: a redelivered event takes and grants nothing more.
@@ -30,6 +32,7 @@ export async function grantFromSubscription(sql: Sql, d: SubscriptionData, terms
   }
   const start = new Date(d.startsAt);
   await trackSubscription(sql, d, terms, now);
+  if (d.status === 'PENDING') return 0;
   const term = { subscription_id: d.subscriptionId, billing_account_id: d.billingAccountId, line_id: d.lineId, payment_mode: d.paymentMode, currency: d.currency };
   if (!periodFeeOf(term, terms).isZero()) {
     // A prepaid bundle is paid before its allowances are given. Once the renewal job has the

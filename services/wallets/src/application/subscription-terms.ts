@@ -3,6 +3,7 @@ import type { Sql } from '../persistence/sql';
 import type { PlanTerms } from '../adapters/catalog-client';
 import { periodEndOf } from '../domain/allowance-period';
 import { refundUnusedPeriod } from './period-fee';
+import { allowanceGrantKey, grantFromSubscription } from './grant-from-subscription';
 
 export interface SubscriptionTermRow {
   subscription_id: string;
@@ -47,12 +48,33 @@ export async function trackSubscription(sql: Sql, d: SubscriptionData, terms: Pl
  * unused days of the period it paid for (`refundUnusedPeriod`). Replaying the event changes nothing.
  */
 export async function followSubscriptionChange(sql: Sql, d: SubscriptionData, terms: PlanTerms | null, now: Date): Promise<void> {
-  if (terms) await trackSubscription(sql, d, terms, now);
+  const [before] = await sql.query<Pick<SubscriptionTermRow, 'status'>>(`select status from subscription_term where subscription_id = $1 for update`, [d.subscriptionId]);
+  if (terms && before?.status === 'PENDING' && d.status === 'ACTIVE') await activateSubscription(sql, d, terms, now);
+  else if (terms) await trackSubscription(sql, d, terms, now);
   if (!d.endsAt) return;
   const endsAt = new Date(d.endsAt);
   await endSubscriptionBuckets(sql, d.subscriptionId, endsAt);
   const [term] = await sql.query<SubscriptionTermRow>(`select * from subscription_term where subscription_id = $1 for update`, [d.subscriptionId]);
   if (term && terms) await refundUnusedPeriod(sql, term, terms, endsAt, now);
+}
+
+/**
+ * A line activated: its subscription's first period starts at the activation (subscribers moves
+ * `startsAt` there), and is paid and granted now. A subscription that was already paid or granted
+ * at its creation (before wallets waited for activations) keeps its period.
+ */
+async function activateSubscription(sql: Sql, d: SubscriptionData, terms: PlanTerms, now: Date): Promise<void> {
+  const [term] = await sql.query<Pick<SubscriptionTermRow, 'starts_at'>>(`select starts_at from subscription_term where subscription_id = $1`, [d.subscriptionId]);
+  const created = term.starts_at;
+  const keys = terms.allowances.map((a) => allowanceGrantKey(d, a.id, false, created));
+  const granted = await sql.query(
+    `select 1 from bucket where grant_key = any($1::text[]) union all select 1 from ledger_transaction where idempotency_key = $2 limit 1`,
+    [keys, `RENEWAL:${d.subscriptionId}:${created.toISOString()}`],
+  );
+  if (granted.length > 0) return void (await trackSubscription(sql, d, terms, now));
+  const start = new Date(d.startsAt);
+  await sql.query(`update subscription_term set starts_at = $2, period_start = $2, period_end = $3, anchor_at = $2 where subscription_id = $1`, [d.subscriptionId, start, periodEndOf(start, terms.recurringFee?.period)]);
+  await grantFromSubscription(sql, d, terms, now);
 }
 
 /**
