@@ -43,13 +43,14 @@ export async function trackSubscription(sql: Sql, d: SubscriptionData, terms: Pl
 }
 
 /**
- * Follows subscribers' `subscription.changed`: status and end for the renewal job; an end also
- * ends the subscription's own buckets and, for a prepaid fee that prorates daily, gives back the
- * unused days of the period it paid for (`refundUnusedPeriod`). Replaying the event changes nothing.
+ * Follows subscribers' `subscription.changed`: status and end for the renewal job; the activation
+ * of a pending line pays and grants its first period (`activateSubscription`); an end also ends
+ * the subscription's own buckets and, for a prepaid fee that prorates daily, gives back the unused
+ * days of the period it paid for (`refundUnusedPeriod`). Replaying the event changes nothing.
  */
 export async function followSubscriptionChange(sql: Sql, d: SubscriptionData, terms: PlanTerms | null, now: Date): Promise<void> {
-  const [before] = await sql.query<Pick<SubscriptionTermRow, 'status'>>(`select status from subscription_term where subscription_id = $1 for update`, [d.subscriptionId]);
-  if (terms && before?.status === 'PENDING' && d.status === 'ACTIVE') await activateSubscription(sql, d, terms, now);
+  const [before] = await sql.query<Pick<SubscriptionTermRow, 'status' | 'starts_at'>>(`select status, starts_at from subscription_term where subscription_id = $1 for update`, [d.subscriptionId]);
+  if (terms && before?.status === 'PENDING' && d.status === 'ACTIVE') await activateSubscription(sql, d, terms, before.starts_at, now);
   else if (terms) await trackSubscription(sql, d, terms, now);
   if (!d.endsAt) return;
   const endsAt = new Date(d.endsAt);
@@ -61,11 +62,9 @@ export async function followSubscriptionChange(sql: Sql, d: SubscriptionData, te
 /**
  * A line activated: its subscription's first period starts at the activation (subscribers moves
  * `startsAt` there), and is paid and granted now. A subscription that was already paid or granted
- * at its creation (before wallets waited for activations) keeps its period.
+ * at its creation (`created`: before wallets waited for activations) keeps its period.
  */
-async function activateSubscription(sql: Sql, d: SubscriptionData, terms: PlanTerms, now: Date): Promise<void> {
-  const [term] = await sql.query<Pick<SubscriptionTermRow, 'starts_at'>>(`select starts_at from subscription_term where subscription_id = $1`, [d.subscriptionId]);
-  const created = term.starts_at;
+async function activateSubscription(sql: Sql, d: SubscriptionData, terms: PlanTerms, created: Date, now: Date): Promise<void> {
   const keys = terms.allowances.map((a) => allowanceGrantKey(d, a.id, false, created));
   const granted = await sql.query(
     `select 1 from bucket where grant_key = any($1::text[]) union all select 1 from ledger_transaction where idempotency_key = $2 limit 1`,
