@@ -253,12 +253,16 @@ export class UsagePipeline {
     }
     const linesToCount = new Map<string, { lineId: string; period: AllowancePeriod }>();
     const accounts = new Set<string>();
-    for (const v of validated) {
+    // Each event's allowance period, found once: its counters are loaded for it and it is rated in it.
+    const periods: (AllowancePeriod | undefined)[] = new Array(validated.length);
+    for (let i = 0; i < validated.length; i++) {
+      const v = validated[i];
       if (!v.ok) continue;
       const line = this.deps.directory.get(v.usage.lineId, v.usage.msisdn);
       if (!line) continue;
       const version = versionAt(line, v.usage.occurredAt);
       const period = await this.linePeriod(line, version, v.usage.occurredAt);
+      periods[i] = period;
       linesToCount.set(`${line.lineId}|${period.period}`, { lineId: line.lineId, period });
       if (version) accounts.add(version.billingAccountId);
     }
@@ -285,7 +289,7 @@ export class UsagePipeline {
         continue;
       }
       try {
-        const p = await this.rate(id, v.usage, items[i].raw, now, precharged);
+        const p = await this.rate(id, v.usage, items[i].raw, now, precharged, periods[i]);
         if (p.lineId) touched.add(`${p.lineId}|${p.period}`);
         if (p.poolKey) touched.add(p.poolKey);
         prepared.push(p);
@@ -314,7 +318,7 @@ export class UsagePipeline {
     return { id, row, outbox: [], outcome: { id, source, eventId, status: 'REJECTED', duplicate: false, rejectionCode: rejection.code, rejectionReason: rejection.reason } };
   }
 
-  private async rate(id: string, u: ValidUsage, raw: unknown, now: Date, precharged = false): Promise<Prepared> {
+  private async rate(id: string, u: ValidUsage, raw: unknown, now: Date, precharged = false, knownPeriod?: AllowancePeriod): Promise<Prepared> {
     const line = this.deps.directory.get(u.lineId, u.msisdn);
     if (!line) return this.rejected(id, u.source, u.eventId, u, { code: 'LINE_UNKNOWN', reason: `no line ${u.lineId ? `with id ${u.lineId}` : `with MSISDN ${u.msisdn}`} is known to usage` }, raw, now);
     if (u.lineId && u.msisdn && line.msisdn && line.msisdn !== u.msisdn) {
@@ -331,7 +335,7 @@ export class UsagePipeline {
     if (!plan.ok) return this.rejected(id, u.source, u.eventId, u, { code: plan.code, reason: plan.reason }, raw, now, guided);
 
     // Counted in the allowance period of the subscription (the one wallets grants its buckets for).
-    const linePeriod = linePeriodAt(line, version, feePeriodOf(plan.rater), u.occurredAt);
+    const linePeriod = knownPeriod ?? linePeriodAt(line, version, feePeriodOf(plan.rater), u.occurredAt);
     const period = linePeriod.period;
     const counters = this.countersOf(line.lineId, period);
     // A plan with shared (pool) allowances: the account's pool counters, loaded once per account and pool period.
@@ -339,8 +343,9 @@ export class UsagePipeline {
     const poolPeriod = sharedAllowancesOf(plan.rater, offers).size > 0 ? await this.poolPeriod(version, plan.rater, u.occurredAt, linePeriod) : undefined;
     const poolKey = poolPeriod ? poolKeyOf(version.billingAccountId, poolPeriod.period) : undefined;
     const pool = poolKey && poolPeriod ? await this.poolCounters(poolKey, version.billingAccountId, poolPeriod) : undefined;
-    const periodOfEvents = { period, periodStart: linePeriod.start.toISOString(), periodEnd: linePeriod.end.toISOString() };
-    const periodOfPool = poolPeriod ? { period: poolPeriod.period, periodStart: poolPeriod.start.toISOString(), periodEnd: poolPeriod.end.toISOString() } : periodOfEvents;
+    // What threshold, notification and offer events say of the period (few events need it).
+    const periodOfEvents = () => ({ period, periodStart: linePeriod.start.toISOString(), periodEnd: linePeriod.end.toISOString() });
+    const periodOfPool = () => (poolPeriod ? { period: poolPeriod.period, periodStart: poolPeriod.start.toISOString(), periodEnd: poolPeriod.end.toISOString() } : periodOfEvents());
     const { result, rater } = await this.rateWith(plan.rater, u, id, line, version, counters, pool);
     const rating = traceOf(result, version.planVersionId);
     if (result.decision === 'DENIED') {
@@ -366,17 +371,17 @@ export class UsagePipeline {
     const charge = needsCharge && !precharged ? JSON.stringify(chargeRequestOf(id, line.lineId, u, version, result, rater, { zone, adjustsInvoiceId })) : undefined;
     for (const c of applied.crossed) {
       // A shared pool crosses its thresholds once per account (whichever line's event did it).
-      if (shared) outbox.push(eventRow('usageThresholdReached', version.billingAccountId, ['pool', version.billingAccountId, periodOfPool.period, c.allowanceId, c.threshold], { lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfPool, allowanceId: c.allowanceId, shared: true, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }, now));
-      else outbox.push(eventRow('usageThresholdReached', line.lineId, [line.lineId, period, c.allowanceId, c.threshold], { lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfEvents, allowanceId: c.allowanceId, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }, now));
+      if (shared) outbox.push(eventRow('usageThresholdReached', version.billingAccountId, ['pool', version.billingAccountId, periodOfPool().period, c.allowanceId, c.threshold], { lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfPool(), allowanceId: c.allowanceId, shared: true, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }, now));
+      else outbox.push(eventRow('usageThresholdReached', line.lineId, [line.lineId, period, c.allowanceId, c.threshold], { lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfEvents(), allowanceId: c.allowanceId, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }, now));
     }
     for (const n of result.notifications) {
       // About a shared pool: once per account, like its thresholds.
       const aboutPool = pool !== undefined && sharedAllowancesOf(rater, offers).has(n.allowanceId ?? result.allowanceId ?? '');
-      const key = aboutPool ? ['pool', version.billingAccountId, periodOfPool.period, n.template] : [line.lineId, period, n.template];
-      outbox.push(eventRow('usageNotificationRequested', aboutPool ? version.billingAccountId : line.lineId, key, { lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, ...(aboutPool ? periodOfPool : periodOfEvents), template: n.template, channel: n.channel ?? null, threshold: n.threshold, allowanceId: n.allowanceId ?? null, rule: n.rule, usageRecordId: id }, now));
+      const key = aboutPool ? ['pool', version.billingAccountId, periodOfPool().period, n.template] : [line.lineId, period, n.template];
+      outbox.push(eventRow('usageNotificationRequested', aboutPool ? version.billingAccountId : line.lineId, key, { lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, ...(aboutPool ? periodOfPool() : periodOfEvents()), template: n.template, channel: n.channel ?? null, threshold: n.threshold, allowanceId: n.allowanceId ?? null, rule: n.rule, usageRecordId: id }, now));
     }
     for (const o of result.offers) {
-      outbox.push(eventRow('usageOfferTriggered', line.lineId, [line.lineId, period, o.offerCode], { lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, subscriptionId: version.subscriptionId, ...periodOfEvents, offerCode: o.offerCode, rule: o.rule, usageRecordId: id }, now));
+      outbox.push(eventRow('usageOfferTriggered', line.lineId, [line.lineId, period, o.offerCode], { lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, subscriptionId: version.subscriptionId, ...periodOfEvents(), offerCode: o.offerCode, rule: o.rule, usageRecordId: id }, now));
     }
     const row = [
       id, u.source, u.eventId, line.lineId, u.msisdn ?? line.msisdn, version.billingAccountId, version.subscriptionId, version.planVersionId, u.usageType, u.direction,
