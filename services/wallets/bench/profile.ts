@@ -1,4 +1,5 @@
-// Where a 1000-charge batch and a 100-request reserve batch spend their time, statement by statement.
+// Where a 1000-charge batch (money only, from allowance buckets, on one hot wallet) and a 100-request
+// reserve batch spend their time, statement by statement.
 // Usage: npx tsx services/wallets/bench/profile.ts
 import type { ChargeRequest } from '@ledgerline/contracts';
 import { startServiceForTest } from '@ledgerline/platform';
@@ -22,12 +23,22 @@ try {
       union all select 'acc_b' || i || ':' || k || ':EUR', 'acc_b' || i, k, 'EUR', case when k = 'PAYMENTS_CLEARING' then -1000 else 0 end, $1::timestamptz from generate_series(0, $2) i,
         unnest(array['UNBILLED_RECEIVABLE','REVENUE','TAX_PAYABLE','PAYMENTS_CLEARING','VOUCHER_CLEARING','ADJUSTMENTS','RESERVED']) k`, [now, W]);
   });
+  // Allowance buckets (data, voice, SMS) for the first 2,000 accounts, as usage's bench grants them: the 'bucketed' run.
+  await db.tx(async (sql) => {
+    await sql.query(`insert into bucket (id, billing_account_id, line_id, allowance_id, name, unit, initial_quantity, priority, valid_from, valid_to, rollover_percent, status, grant_key, created_at)
+      select 'bkt_b' || i || '_' || a, 'acc_b' || i, 'lin', a, a, u, 1000000, 100, '2020-01-01', '2100-01-01', 0, 'ACTIVE', 'g' || i || a, $1::timestamptz
+        from generate_series(0, 1999) i, (values ('data', 'MB'), ('voice', 'SECOND'), ('sms', 'MESSAGE')) as x(a, u)`, [now]);
+    await sql.query(`insert into ledger_account (id, billing_account_id, kind, unit, balance, created_at)
+      select 'bkt_b' || i || '_' || a, 'acc_b' || i, 'UNIT_BUCKET', u, 1000000, $1::timestamptz from generate_series(0, 1999) i, (values ('data', 'MB'), ('voice', 'SECOND'), ('sms', 'MESSAGE')) as x(a, u)
+      union all select 'acc_b' || i || ':' || k || ':' || u, 'acc_b' || i, k, u, case when k = 'ALLOWANCE_GRANTED' then -1000000 else 0 end, $1::timestamptz
+        from generate_series(0, 1999) i, (values ('MB'), ('SECOND'), ('MESSAGE')) as x(u), unnest(array['ALLOWANCE_GRANTED','ALLOWANCE_USED','RESERVED']) k`, [now]);
+  });
   // A live database has statistics (autovacuum); a freshly loaded one must be analyzed, or plans are for empty tables.
   await db.query('analyze');
   const times = new Map<string, { n: number; ms: number }>();
   const timed = (sql: Sql): Sql => ({
     async query(text, params) {
-      if (process.env.EXPLAIN && /^\s*(with t as|select id, case|select a.id, case)/.test(text)) {
+      if (process.env.EXPLAIN && /^\s*(with t as|select id, case|select a.id, case|select b.\*, a.balance)/.test(text)) {
         await sql.query('savepoint x');
         const plan = await sql.query<Record<string, string>>(`explain (analyze, buffers) ${text}`, params);
         await sql.query('rollback to savepoint x');
@@ -50,9 +61,9 @@ try {
     for (const [k, v] of [...times].sort((a, b) => b[1].ms - a[1].ms)) console.log(`  ${(v.ms / runs).toFixed(2).padStart(8)} ms  x${(v.n / runs).toFixed(1)}  ${k}`);
     times.clear();
   };
-  const mk = (i: number, w: number, tag: string): ChargeRequest => ({ chargeId: `${tag}-${i}`, billingAccountId: `acc_b${w}`, lineId: 'lin', paymentMode: 'PREPAID', currency: 'EUR', usageType: 'DATA', occurredAt: now.toISOString(), units: '1', unit: 'MB', allowanceIds: [], pricePerUnit: '0.01', allowOverdraft: false });
+  const mk = (i: number, w: number, tag: string): ChargeRequest => ({ chargeId: `${tag}-${i}`, billingAccountId: `acc_b${w}`, lineId: 'lin', paymentMode: 'PREPAID', currency: 'EUR', usageType: 'DATA', occurredAt: now.toISOString(), units: '1', unit: 'MB', allowanceIds: tag === 'bucketed' ? ['data'] : [], pricePerUnit: '0.01', allowOverdraft: false });
   const RUNS = Number(process.env.RUNS ?? 5);
-  for (const [label, wallet] of process.env.ONLY === 'reserve' ? [] : ([['spread', (i: number) => (i * 7919) % W], ['hot', () => W]] as const)) {
+  for (const [label, wallet] of process.env.ONLY === 'reserve' ? [] : ([['spread', (i: number) => (i * 7919) % W], ['bucketed', (i: number) => (i * 7919) % 2000], ['hot', () => W]] as const)) {
     let total = 0;
     for (let r = 0; r <= RUNS; r++) {
       const batch = Array.from({ length: 1000 }, (_, k) => mk(r * 1000 + k, wallet(r * 1000 + k), label));

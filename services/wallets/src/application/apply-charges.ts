@@ -5,7 +5,7 @@ import { outboxWrite } from '../persistence/sql';
 import { lockWallets } from './locks';
 import { decideCharge, fmt, invalidCharge, toChargeInput, type BucketState, type WalletState } from '../domain/charging';
 import { accountId, newTxId, postTransactions, type NewTransaction } from './ledger';
-import { BUCKET_SELECT, toBucketState, type BucketRow } from './buckets';
+import { lockAccountBuckets, toBucketState, type LiveBucketRow } from './buckets';
 import { emitBalanceEvents, type BucketChange, type WalletChange } from './balance-events';
 
 export const chargeKey = (chargeId: string): string => `CHARGE:${chargeId}`;
@@ -130,11 +130,9 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
   // Buckets only for charges that name allowances.
   const bucketAccounts = [...new Set(batch.filter((c) => !done.has(chargeKey(c.chargeId)) && Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0).map((c) => c.billingAccountId))];
   const bucketsByAccount = new Map<string, BucketState[]>();
-  const bucketMeta = new Map<string, { row: BucketRow; before: Decimal }>();
+  const bucketMeta = new Map<string, { row: LiveBucketRow; before: Decimal }>();
   if (bucketAccounts.length > 0) {
-    await sql.query(`select id from bucket where billing_account_id = any($1::text[]) and status = 'ACTIVE' order by id for update`, [bucketAccounts]);
-    const rows = await sql.query<BucketRow>(`${BUCKET_SELECT} where b.billing_account_id = any($1::text[]) and b.status = 'ACTIVE'`, [bucketAccounts]);
-    for (const row of rows) {
+    for (const row of await lockAccountBuckets(sql, bucketAccounts)) {
       const state = toBucketState(row);
       bucketMeta.set(row.id, { row, before: state.remaining });
       const list = bucketsByAccount.get(row.billing_account_id) ?? [];

@@ -27,7 +27,28 @@ export interface BucketRow {
 
 export const BUCKET_SELECT = `select b.*, a.balance as remaining from bucket b join ledger_account a on a.id = b.id`;
 
-export function toBucketState(r: BucketRow): BucketState {
+/**
+ * Locks the active buckets of these billing accounts (in id order, so two batches never deadlock)
+ * and reads them with their remaining units. The balances are read after the lock, so they
+ * include any commit that held it before us. Both statements start from the unnested account ids:
+ * with `billing_account_id = any(...)` over a thousand accounts the planner scanned the whole
+ * ledger_account table for the join (~100 ms of a 1000-charge batch, against ~10 ms now).
+ */
+export async function lockAccountBuckets(sql: Sql, billingAccountIds: string[]): Promise<LiveBucketRow[]> {
+  if (billingAccountIds.length === 0) return [];
+  await sql.query(`select b.id from unnest($1::text[]) as t(acc) join bucket b on b.billing_account_id = t.acc where b.status = 'ACTIVE' order by b.id for update of b`, [billingAccountIds]);
+  // Only what charging reads: every timestamp more is a Date parsed per row.
+  return sql.query<LiveBucketRow>(
+    `select b.id, b.billing_account_id, b.line_id, b.allowance_id, b.unit, b.initial_quantity, b.priority, b.valid_from, b.valid_to, b.notified_percent, a.balance as remaining
+       from unnest($1::text[]) as t(acc) join bucket b on b.billing_account_id = t.acc join ledger_account a on a.id = b.id where b.status = 'ACTIVE'`,
+    [billingAccountIds],
+  );
+}
+
+/** The columns of a bucket charging and reservations work with. */
+export type LiveBucketRow = Pick<BucketRow, 'id' | 'billing_account_id' | 'line_id' | 'allowance_id' | 'unit' | 'initial_quantity' | 'priority' | 'valid_from' | 'valid_to' | 'notified_percent' | 'remaining'>;
+
+export function toBucketState(r: LiveBucketRow): BucketState {
   return {
     id: r.id,
     billingAccountId: r.billing_account_id,

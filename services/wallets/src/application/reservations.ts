@@ -3,7 +3,7 @@ import type { ChargingResultCode, WalletReserveReply, WalletReserveRequest, Wall
 import type { Sql } from '../persistence/sql';
 import { decideCharge, fmt, round6, type BucketState, type WalletState } from '../domain/charging';
 import { accountId, newTxId, postTransactions, type Entry, type NewTransaction } from './ledger';
-import { BUCKET_SELECT, toBucketState, type BucketRow } from './buckets';
+import { lockAccountBuckets, toBucketState, type LiveBucketRow } from './buckets';
 import { lockWallets, type LockedWalletRow } from './locks';
 import { emitBalanceEvents } from './balance-events';
 
@@ -105,10 +105,9 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
   );
   const bucketAccounts = [...new Set(live.filter((c) => c.req.allowanceIds?.length && !previous.has(c.req.requestId)).map((c) => c.req.billingAccountId))];
   const bucketsByAccount = new Map<string, BucketState[]>();
-  const bucketRows = new Map<string, BucketRow>();
+  const bucketRows = new Map<string, LiveBucketRow>();
   if (bucketAccounts.length > 0) {
-    await sql.query(`select id from bucket where billing_account_id = any($1::text[]) and status = 'ACTIVE' order by id for update`, [bucketAccounts]);
-    for (const row of await sql.query<BucketRow>(`${BUCKET_SELECT} where b.billing_account_id = any($1::text[]) and b.status = 'ACTIVE'`, [bucketAccounts])) {
+    for (const row of await lockAccountBuckets(sql, bucketAccounts)) {
       bucketRows.set(row.id, row);
       const list = bucketsByAccount.get(row.billing_account_id) ?? [];
       list.push(toBucketState(row));
