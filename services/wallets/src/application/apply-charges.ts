@@ -128,11 +128,11 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     });
   }
   // Buckets only for charges that name allowances.
-  const bucketAccounts = [...new Set(batch.filter((c) => !done.has(chargeKey(c.chargeId)) && Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0).map((c) => c.billingAccountId))];
+  const drawing = batch.filter((c) => !done.has(chargeKey(c.chargeId)) && Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0);
   const bucketsByAccount = new Map<string, BucketState[]>();
   const bucketMeta = new Map<string, { row: LiveBucketRow; before: Decimal }>();
-  if (bucketAccounts.length > 0) {
-    for (const row of await lockAccountBuckets(sql, bucketAccounts)) {
+  if (drawing.length > 0) {
+    for (const row of await lockAccountBuckets(sql, drawing)) {
       const state = toBucketState(row);
       bucketMeta.set(row.id, { row, before: state.remaining });
       const list = bucketsByAccount.get(row.billing_account_id) ?? [];

@@ -103,11 +103,11 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
   const previous = new Map(
     (await sql.query<ReservationRow>(`select * from reservation where request_key = any($1::text[])`, [[...new Set(live.map((c) => c.req.requestId))]])).map((r) => [r.request_key, r]),
   );
-  const bucketAccounts = [...new Set(live.filter((c) => c.req.allowanceIds?.length && !previous.has(c.req.requestId)).map((c) => c.req.billingAccountId))];
+  const drawing = live.filter((c) => c.req.allowanceIds?.length && !previous.has(c.req.requestId)).map((c) => c.req);
   const bucketsByAccount = new Map<string, BucketState[]>();
   const bucketRows = new Map<string, LiveBucketRow>();
-  if (bucketAccounts.length > 0) {
-    for (const row of await lockAccountBuckets(sql, bucketAccounts)) {
+  if (drawing.length > 0) {
+    for (const row of await lockAccountBuckets(sql, drawing)) {
       bucketRows.set(row.id, row);
       const list = bucketsByAccount.get(row.billing_account_id) ?? [];
       list.push(toBucketState(row));
