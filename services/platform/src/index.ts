@@ -11,3 +11,4 @@ export * from './subgraph-server';
 export * from './service';
 export * from './loaders';
 export * from './testing';
+export * from './pg-arrays';

@@ -5,6 +5,7 @@
  * PENDING charge moves.
  */
 import { chargeResultsOf, type ChargeResult } from '@ledgerline/contracts';
+import { arrayParam } from '@ledgerline/platform';
 import type { Sql } from '../persistence/sql';
 
 /** The ChargeResults of one chargeApplied message (one, or a batch); null when it is not JSON. */
@@ -30,13 +31,14 @@ export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Pro
        from unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::text[]) as r(id, outcome, amount, units, reason)
       where u.id = r.id and u.charge_status = 'PENDING'
       returning u.line_id, u.billing_account_id, (coalesce(u.spend, 0) <> r.amount or coalesce(u.from_allowance, 0) <> r.units) as differs`,
+    // Written as literals in one pass each (arrayParam): a batch is thousands of results.
     [
       list.map((r) => r.chargeId),
       list.map((r) => r.outcome),
       list.map((r) => (r.outcome === 'DENIED' ? '0' : (r.amountCharged ?? '0'))),
       list.map((r) => (r.outcome === 'DENIED' ? '0' : (r.unitsFromAllowances ?? '0'))),
       list.map((r) => r.reason ?? null),
-    ],
+    ].map(arrayParam),
   );
   const moved = new Map<string, { lineId: string; billingAccountId: string }>();
   for (const rec of rows) if (rec.differs) moved.set(rec.line_id, { lineId: rec.line_id, billingAccountId: rec.billing_account_id });

@@ -13,7 +13,7 @@
  */
 import { dec, deterministicId, type AllowancePeriod, type ChargeRequest, type FeePeriod } from '@ledgerline/contracts';
 import { priceUnits, RatingInputError, type OfferDocument, type RatingResult, type Rater } from '@ledgerline/rating';
-import type { Clock, Logger } from '@ledgerline/platform';
+import { arrayParam, type Clock, type Logger } from '@ledgerline/platform';
 import { activeAddOnsAt, versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
 import { calendarMonthAt, linePeriodAt, poolPeriodAt } from '../domain/period';
 import { CounterStore } from './counter-store';
@@ -221,7 +221,7 @@ export class UsagePipeline {
 
     // Records already stored (and, when reprocessing, no longer rejected) are duplicates: skipped before rating.
     const existing = new Set(
-      (await this.deps.sql.query<{ id: string }>(`select id from usage_record where id = any($1::text[])${reprocess ? " and status <> 'REJECTED'" : ''}`, [ids])).rows.map((r) => r.id),
+      (await this.deps.sql.query<{ id: string }>(`select id from usage_record where id = any($1::text[])${reprocess ? " and status <> 'REJECTED'" : ''}`, [arrayParam(ids)])).rows.map((r) => r.id),
     );
     await this.deps.directory.prefetch(
       validated.flatMap((v) => (v.ok && v.usage.lineId ? [v.usage.lineId] : [])),

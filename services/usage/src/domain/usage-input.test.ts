@@ -29,6 +29,10 @@ describe('validateUsage', () => {
     ['no time', { ...good, occurredAt: undefined }, 'OCCURRED_AT_INVALID'],
     ['a time without offset', { ...good, occurredAt: '2026-03-20T11:00:00' }, 'OCCURRED_AT_INVALID'],
     ['an impossible date', { ...good, occurredAt: '2026-02-31T11:00:00Z' }, 'OCCURRED_AT_INVALID'],
+    ['29 February of a common year', { ...good, occurredAt: '2025-02-29T11:00:00Z' }, 'OCCURRED_AT_INVALID'],
+    ['31 April', { ...good, occurredAt: '2026-04-31T11:00:00Z' }, 'OCCURRED_AT_INVALID'],
+    ['hour 24', { ...good, occurredAt: '2026-03-20T24:00:00Z' }, 'OCCURRED_AT_INVALID'],
+    ['minute 60', { ...good, occurredAt: '2026-03-20T11:60:00Z' }, 'OCCURRED_AT_INVALID'],
     ['a future time', { ...good, occurredAt: '2026-03-21T11:00:00Z' }, 'OCCURRED_AT_IN_FUTURE'],
     ['a bad called number', { ...good, calledNumber: 'hello' }, 'CALLED_NUMBER_INVALID'],
     ['a bad roaming country', { ...good, roamingCountry: 'USA' }, 'ROAMING_COUNTRY_INVALID'],
@@ -41,6 +45,15 @@ describe('validateUsage', () => {
       expect(r.rejection.reason.length).toBeGreaterThan(5);
       expect(r.eventId).toBeTruthy();
     }
+  });
+
+  it.each(['2024-02-29T23:59:59Z', '2000-02-29T00:00:00Z', '2026-01-31T00:00:00+01:00', '2025-12-31T23:59:59.999Z'])('accepts the real calendar instant %s', (occurredAt) => {
+    expect(validateUsage({ ...good, occurredAt }, { source: 'api' }, now).ok).toBe(true);
+  });
+
+  it('refuses 29 February 1900 (a century, not a leap year)', () => {
+    const r = validateUsage({ ...good, occurredAt: '1900-02-29T00:00:00Z' }, { source: 'api' }, now);
+    expect(r.ok ? 'accepted' : r.rejection.code).toBe('OCCURRED_AT_INVALID');
   });
 
   it('gives a record without an id a content id, so a resend is still a duplicate', () => {

@@ -44,9 +44,16 @@ const MSISDN = /^\+?[1-9]\d{6,14}$/;
 
 /** JS dates roll 2026-02-31 over to March; a record with an impossible date is refused instead. */
 function calendarValid(iso: string): boolean {
-  const [y, m, d] = iso.slice(0, 10).split('-').map(Number);
-  const [hh, mm] = iso.slice(11, 16).split(':').map(Number);
-  return m >= 1 && m <= 12 && d >= 1 && d <= new Date(Date.UTC(y, m, 0)).getUTCDate() && hh < 24 && mm < 60;
+  // Fixed positions: ISO_INSTANT matched first. No split/map: this runs for every event.
+  const y = Number(iso.slice(0, 4));
+  const m = Number(iso.slice(5, 7));
+  const d = Number(iso.slice(8, 10));
+  return m >= 1 && m <= 12 && d >= 1 && d <= daysInMonth(y, m) && Number(iso.slice(11, 13)) < 24 && Number(iso.slice(14, 16)) < 60;
+}
+
+function daysInMonth(y: number, m: number): number {
+  if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
+  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
 }
 
 function text(value: unknown): string | undefined {

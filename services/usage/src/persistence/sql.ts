@@ -3,7 +3,7 @@
  * is ~50x slower per row). One pool per service instance, on the service's own schema.
  */
 import pg from 'pg';
-import { ConfigError, type ServiceRuntime } from '@ledgerline/platform';
+import { arrayParam, ConfigError, type ServiceRuntime } from '@ledgerline/platform';
 
 export type Sql = pg.Pool;
 export type SqlClient = pg.PoolClient;
@@ -69,56 +69,22 @@ export async function insertJsonRows<R = Record<string, unknown>>(db: Queryable,
 
 /**
  * `insert into <table> (<columns>) select * from unnest($1::<type>[], $2::<type>[], ...)`: one
- * array parameter per column, whatever the number of rows (no JSON for PostgreSQL to parse).
- * `types` are the columns' PostgreSQL types in the same order. Values are strings, numbers,
- * booleans, Dates or null; other objects are stored as their JSON text.
+ * array parameter per column, whatever the number of rows (no JSON for PostgreSQL to parse), each
+ * written as its literal by arrayParam. `types` are the columns' PostgreSQL types in the same
+ * order. Values are strings, numbers, booleans, Dates or null; other objects are stored as their
+ * JSON text.
  */
 export async function insertArrayRows<R = Record<string, unknown>>(db: Queryable, table: string, columns: readonly string[], types: readonly string[], rows: unknown[][], suffix = ''): Promise<R[]> {
   if (rows.length === 0) return [];
-  const literals: string[] = new Array(columns.length);
-  const column: unknown[] = new Array(rows.length);
+  const literals: unknown[] = new Array(columns.length);
   for (let c = 0; c < columns.length; c++) {
-    for (let r = 0; r < rows.length; r++) {
-      const v = rows[r][c];
-      column[r] = v !== null && typeof v === 'object' && !(v instanceof Date) ? JSON.stringify(v) : v;
-    }
-    literals[c] = arrayLiteral(column as Parameters<typeof arrayLiteral>[0]);
+    const column: unknown[] = new Array(rows.length);
+    for (let r = 0; r < rows.length; r++) column[r] = rows[r][c];
+    literals[c] = arrayParam(column);
   }
   const casts = types.map((t, i) => `$${i + 1}::${t}[]`).join(', ');
   const result = await db.query(`insert into ${table} (${columns.join(',')}) select * from unnest(${casts}) ${suffix}`, literals);
   return (result.rows ?? []) as R[];
-}
-
-/** A JSON escape PostgreSQL's array syntax does not share (\n, \t, \u0001...), or an escaped backslash before such a letter. */
-const JSON_ONLY_ESCAPE = /\\[bfnrtu]/;
-
-/**
- * The PostgreSQL array literal of `values` (one-dimensional: strings, numbers, booleans, Dates, null). A JSON array of the same values is
- * one: `"` and `\\` are escaped the same way in both, `null` is NULL, numbers and booleans go
- * unquoted. JSON.stringify writes it natively, about three times faster than quoting element by
- * element, which cost ~13 % of usage's CPU at full load. Only a value with a control character
- * (which JSON writes as `\n`, `\u0001`, ... and PostgreSQL would read as `n`, `u0001`) needs the
- * slow path; a backslash followed by one of those letters takes it too, to be safe.
- */
-export function arrayLiteral(values: readonly (string | number | boolean | Date | null | undefined)[]): string {
-  const json = JSON.stringify(values);
-  if (!JSON_ONLY_ESCAPE.test(json)) return `{${json.slice(1, -1)}}`;
-  let text = '{';
-  for (let r = 0; r < values.length; r++) {
-    if (r > 0) text += ',';
-    text += arrayElement(values[r]);
-  }
-  return `${text}}`;
-}
-
-const NEEDS_ESCAPE = /["\\]/;
-const ESCAPE = /["\\]/g;
-
-/** One element of a PostgreSQL array literal: NULL, or a double-quoted value with " and \\ escaped. */
-export function arrayElement(value: unknown): string {
-  if (value === null || value === undefined) return 'NULL';
-  const text = value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return NEEDS_ESCAPE.test(text) ? `"${text.replace(ESCAPE, '\\$&')}"` : `"${text}"`;
 }
 
 /**

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { createCloudEvent, EVENTS, type EventName } from '@ledgerline/contracts';
+import { arrayParam } from '@ledgerline/platform';
 
 // NUMERIC stays a string (pg's default), bigint too: money never becomes a JS number.
 
@@ -29,10 +30,12 @@ const MAX_PREPARED = 1000;
  * always parameters); past MAX_PREPARED distinct texts the rest run unnamed, so a text built with
  * literals can never grow the cache without bound.
  */
-function prepared(text: string, values: unknown[] | undefined): pg.QueryConfig {
-  if (!values?.length) return { text };
+function prepared(text: string, params: unknown[] | undefined): pg.QueryConfig {
+  if (!params?.length) return { text };
   let name = statementNames.get(text);
   if (!name && statementNames.size < MAX_PREPARED) statementNames.set(text, (name = `w${statementNames.size}`));
+  // Batch statements pass arrays of thousands of values: written as literals in one pass (arrayParam).
+  const values = params.map(arrayParam);
   return name ? { name, text, values } : { text, values };
 }
 

@@ -1,0 +1,60 @@
+/**
+ * PostgreSQL array literals for batch statements (`unnest($1::text[], ...)`, `= any($1)`), written
+ * by one native JSON.stringify instead of node-postgres' element-by-element escaping, which cost
+ * ~13 % of usage's CPU and much of the wallets' charge write at full load.
+ *
+ * A JSON array of strings, numbers, booleans and nulls is a PostgreSQL array literal once its
+ * brackets become braces: `"` and `\` are escaped the same way in both, `null` reads as NULL,
+ * numbers and booleans go unquoted. Only control characters differ (JSON writes `\n`, `\u0001`,
+ * which PostgreSQL would read as `n`, `u0001`): a value with one, or a backslash before such a
+ * letter, takes the element-by-element path.
+ */
+
+/** A JSON escape PostgreSQL's array syntax does not share, or an escaped backslash before such a letter. */
+const JSON_ONLY_ESCAPE = /\\[bfnrtu]/;
+const NEEDS_ESCAPE = /["\\]/;
+const ESCAPE = /["\\]/g;
+
+export type ArrayElement = string | number | boolean | Date | null | undefined;
+
+/** The literal of a one-dimensional array of strings, numbers, booleans, Dates (ISO, UTC) and nulls. */
+export function arrayLiteral(values: readonly ArrayElement[]): string {
+  const json = JSON.stringify(values);
+  if (!JSON_ONLY_ESCAPE.test(json)) return `{${json.slice(1, -1)}}`;
+  let text = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) text += ',';
+    text += arrayElement(values[i]);
+  }
+  return `${text}}`;
+}
+
+/** One element of a PostgreSQL array literal: NULL, or a double-quoted value with " and \ escaped. */
+export function arrayElement(value: ArrayElement): string {
+  if (value === null || value === undefined) return 'NULL';
+  const text = value instanceof Date ? value.toISOString() : String(value);
+  return NEEDS_ESCAPE.test(text) ? `"${text.replace(ESCAPE, '\\$&')}"` : `"${text}"`;
+}
+
+/**
+ * A query parameter with every flat array as its literal (objects in it as their JSON text, as
+ * node-postgres would send them). Nested arrays and Buffers are left to node-postgres.
+ */
+export function arrayParam(value: unknown): unknown {
+  if (!Array.isArray(value)) return value;
+  let flat: ArrayElement[] | undefined;
+  for (let i = 0; i < value.length; i++) {
+    const v: unknown = value[i];
+    if (typeof v === 'bigint' || (typeof v === 'number' && !Number.isFinite(v))) {
+      // JSON has no bigint, and would write NaN and Infinity as null.
+      flat ??= value.slice();
+      flat[i] = String(v);
+      continue;
+    }
+    if (v === null || v === undefined || typeof v !== 'object' || v instanceof Date) continue;
+    if (Array.isArray(v) || Buffer.isBuffer(v)) return value;
+    flat ??= value.slice();
+    flat[i] = JSON.stringify(v);
+  }
+  return arrayLiteral((flat ?? value) as ArrayElement[]);
+}

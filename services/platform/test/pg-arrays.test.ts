@@ -1,0 +1,62 @@
+/**
+ * Batch statements' array parameters written as literals by one JSON.stringify (arrayParam) read
+ * back exactly what was written, on a real PostgreSQL: quotes, backslashes, control characters
+ * (the slow path), the text "NULL", braces and commas, non-ASCII, JSON documents, numbers, bigint,
+ * NaN, Dates, null, objects (stored as JSON text) and nested arrays (left to node-postgres).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { TEST_DATABASE_URL } from '../src/testing';
+import { arrayLiteral, arrayParam } from '../src/pg-arrays';
+
+let db: pg.Client;
+const table = `array_literal_${Math.random().toString(36).slice(2, 8)}`;
+
+beforeAll(async () => {
+  db = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await db.connect();
+  await db.query(`create temporary table ${table} (n int, t text, q numeric(20,6), at timestamptz)`);
+});
+
+afterAll(async () => {
+  await db?.end();
+});
+
+const awkward = [
+  'plain', '', 'NULL', 'null', 'with "quotes"', 'back\\slash', 'a \\n that is two characters', 'line\nbreak', 'tab\tand\rreturn',
+  '\u0001 bell', '{braces}, commas', '  spaces  ', 'grüße 👋', '{"planCode":"P","rules":[{"rule":"r \\"x\\""}]}', null,
+];
+
+const insert = (columns: unknown[][]) =>
+  db.query(`insert into ${table} (n, t, q, at) select * from unnest($1::int[], $2::text[], $3::numeric[], $4::timestamptz[])`, columns.map(arrayParam));
+
+describe('array parameters as literals', () => {
+  it('read back every awkward text exactly, through the fast path and the slow one', async () => {
+    const n = awkward.map((_, i) => i);
+    const q = n.map((i) => (i === 3 ? null : `${i}.25`));
+    const at = n.map((i) => new Date(Date.UTC(2026, 10, 26, 12, 0, i)));
+    await insert([n, awkward, q, at]);
+    const back = (await db.query<{ t: string | null; q: string | null; at: Date }>(`select t, q::text, at from ${table} order by n`)).rows;
+    expect(back.map((r) => r.t)).toEqual(awkward);
+    expect(back.map((r) => r.q)).toEqual(q.map((v) => (v === null ? null : Number(v).toFixed(6))));
+    expect(back.map((r) => r.at.toISOString())).toEqual(at.map((d) => d.toISOString()));
+  });
+
+  it('take the fast path (one JSON.stringify) unless a JSON-only escape appears', () => {
+    expect(arrayLiteral(['a "b"', null, 1.5, true])).toBe('{"a \\"b\\"",null,1.5,true}');
+    expect(arrayLiteral(['x\ny'])).toBe('{"x\ny"}');
+  });
+
+  it('store objects as their JSON text, bigint and NaN as PostgreSQL reads them, and serve = any() without a cast', async () => {
+    await db.query(`truncate ${table}`);
+    await insert([[1, 2, 3], [{ rule: 'r', note: 'a\nb' }, { list: ['x', null] }, 'plain'], [10n ** 12n, Number.NaN, 0.5], [null, null, null]]);
+    const rows = (await db.query<{ n: number; t: string; q: string }>(`select n, t, q::text from ${table} where n = any($1) order by n`, [arrayParam([1, 2])])).rows;
+    expect(rows.map((r) => JSON.parse(r.t))).toEqual([{ rule: 'r', note: 'a\nb' }, { list: ['x', null] }]);
+    expect(rows.map((r) => r.q)).toEqual(['1000000000000.000000', 'NaN']);
+  });
+
+  it('leave nested arrays to node-postgres', () => {
+    const nested = [['a', 'b'], ['c', 'd']];
+    expect(arrayParam(nested)).toBe(nested);
+  });
+});
