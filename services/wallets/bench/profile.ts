@@ -1,4 +1,4 @@
-// Where a 1000-charge batch (money only, from allowance buckets, on one hot wallet) and a 100-request
+// Where a charge batch (money only, from allowance buckets, on one hot wallet; BATCH charges, 1000 by default) and a 100-request
 // reserve batch spend their time, statement by statement.
 // Usage: npx tsx services/wallets/bench/profile.ts
 import type { ChargeRequest } from '@ledgerline/contracts';
@@ -63,10 +63,12 @@ try {
   };
   const mk = (i: number, w: number, tag: string): ChargeRequest => ({ chargeId: `${tag}-${i}`, billingAccountId: `acc_b${w}`, lineId: 'lin', paymentMode: 'PREPAID', currency: 'EUR', usageType: 'DATA', occurredAt: now.toISOString(), units: '1', unit: 'MB', allowanceIds: tag === 'bucketed' ? ['data'] : [], pricePerUnit: '0.01', allowOverdraft: false });
   const RUNS = Number(process.env.RUNS ?? 5);
+  // Charges per batch (BATCH=1: the fixed cost of a batch, what a lightly loaded consumer pays per message).
+  const BATCH = Number(process.env.BATCH ?? 1000);
   for (const [label, wallet] of process.env.ONLY === 'reserve' ? [] : ([['spread', (i: number) => (i * 7919) % W], ['bucketed', (i: number) => (i * 7919) % 2000], ['hot', () => W]] as const)) {
     let total = 0;
     for (let r = 0; r <= RUNS; r++) {
-      const batch = Array.from({ length: 1000 }, (_, k) => mk(r * 1000 + k, wallet(r * 1000 + k), label));
+      const batch = Array.from({ length: BATCH }, (_, k) => mk(r * BATCH + k, wallet(r * BATCH + k), label));
       if (r === 0) times.clear();
       const t = performance.now();
       const cpu = process.cpuUsage();
@@ -76,7 +78,7 @@ try {
       if (r > 0) total += performance.now() - t;
       else times.clear();
     }
-    report(`charges ${label} (1000)`, total, RUNS);
+    report(`charges ${label} (${BATCH})`, total, RUNS);
   }
   let total = 0;
   for (let r = 0; r <= RUNS; r++) {
