@@ -34,17 +34,40 @@ export class LineDirectory {
   /** `account|planVersionId` → the account's subscriptions on that plan version (who shares its pools). */
   private readonly pools = new Map<string, Promise<PoolMember[]>>();
 
+  /**
+   * Invalidations counted, so that a load that read the database before an event was applied does
+   * not cache what it read after the event dropped that line (it would stay stale until the line's
+   * next event): the epoch of each line's and account's last invalidation, and of the last clear.
+   */
+  private epoch = 0;
+  private readonly lineInvalidated = new Map<string, number>();
+  private readonly accountInvalidated = new Map<string, number>();
+  private clearedAt = 0;
+  private reading = 0;
+
   constructor(private readonly sql: Sql) {}
 
   invalidate(lineId?: string, msisdn?: string | null): void {
-    if (lineId) this.byLine.delete(lineId);
+    this.epoch++;
+    if (lineId) {
+      this.byLine.delete(lineId);
+      this.lineInvalidated.set(lineId, this.epoch);
+    }
     if (msisdn) this.byMsisdn.delete(msisdn);
   }
 
   clear(): void {
+    this.clearedAt = ++this.epoch;
     this.byLine.clear();
     this.byMsisdn.clear();
     this.pools.clear();
+    this.lineInvalidated.clear();
+    this.accountInvalidated.clear();
+  }
+
+  /** Whether a line (of this account) was invalidated after a load that started at `since` read it. */
+  private changedSince(since: number, lineId: string, billingAccountId?: string): boolean {
+    return this.clearedAt > since || (this.lineInvalidated.get(lineId) ?? 0) > since || (billingAccountId !== undefined && (this.accountInvalidated.get(billingAccountId) ?? 0) > since);
   }
 
   /** The account's subscriptions on a plan version, with their start and end (cached until one of them changes). */
@@ -72,12 +95,36 @@ export class LineDirectory {
 
   /** Loads every line named by id or MSISDN that is not cached yet, in two queries. */
   async prefetch(lineIds: Iterable<string>, msisdns: Iterable<string>): Promise<void> {
-    const ids = [...new Set(lineIds)].filter((id) => !this.byLine.has(id));
-    const numbers = [...new Set(msisdns)].filter((m) => {
+    const wantedIds = [...new Set(lineIds)];
+    const wantedNumbers = [...new Set(msisdns)];
+    // A line an event changed while it was being read is read again (a few times at most: after
+    // that, what was read is kept, as fresh as the last event before it).
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (!(await this.readUncached(wantedIds, wantedNumbers, attempt === 4))) return;
+    }
+  }
+
+  /** One read of the lines not cached; true when some were changed meanwhile and were not cached. */
+  private async readUncached(lineIds: string[], msisdns: string[], keepStale: boolean): Promise<boolean> {
+    const ids = lineIds.filter((id) => !this.byLine.has(id));
+    const numbers = msisdns.filter((m) => {
       const id = this.byMsisdn.get(m);
       return id === undefined || !this.byLine.has(id);
     });
-    if (ids.length === 0 && numbers.length === 0) return;
+    if (ids.length === 0 && numbers.length === 0) return false;
+    this.reading++;
+    try {
+      return await this.read(ids, numbers, this.epoch, keepStale);
+    } finally {
+      // Invalidation marks only matter to reads in flight.
+      if (--this.reading === 0) {
+        this.lineInvalidated.clear();
+        this.accountInvalidated.clear();
+      }
+    }
+  }
+
+  private async read(ids: string[], numbers: string[], since: number, keepStale: boolean): Promise<boolean> {
     const { rows } = await this.sql.query<LineRow>(
       `select l.line_id, l.msisdn, l.billing_account_id, l.status,
               (select count(*) from line_state o where o.billing_account_id = l.billing_account_id and o.status <> 'TERMINATED') as line_count
@@ -91,8 +138,17 @@ export class LineDirectory {
     const anchors = found.length
       ? (await this.sql.query<{ subscription_id: string; line_id: string; anchor_at: Date }>('select * from period_anchor where line_id = any($1::text[]) order by anchor_at', [found])).rows
       : [];
-    for (const id of ids) this.byLine.set(id, null);
+    let stale = false;
+    for (const id of ids) {
+      if (!keepStale && this.changedSince(since, id)) stale = true;
+      else if (!this.byLine.has(id)) this.byLine.set(id, null);
+    }
     for (const row of rows) {
+      if (!keepStale && this.changedSince(since, row.line_id, row.billing_account_id)) {
+        stale = true;
+        this.byLine.delete(row.line_id);
+        continue;
+      }
       const info: LineInfo = {
         lineId: row.line_id,
         msisdn: row.msisdn,
@@ -105,6 +161,7 @@ export class LineDirectory {
       this.byLine.set(row.line_id, info);
       if (row.msisdn) this.byMsisdn.set(row.msisdn, row.line_id);
     }
+    return stale;
   }
 
   /** After prefetch: the line, or undefined when no such line is known. */
@@ -185,6 +242,7 @@ export class LineDirectory {
   }
 
   private invalidateAccount(billingAccountId: string): void {
+    this.accountInvalidated.set(billingAccountId, ++this.epoch);
     for (const [id, info] of this.byLine) if (info?.billingAccountId === billingAccountId) this.byLine.delete(id);
   }
 }
