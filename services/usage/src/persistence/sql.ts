@@ -31,31 +31,6 @@ export async function inSqlTransaction<T>(pool: Sql, work: (client: SqlClient) =
 }
 
 /**
- * `insert into <table> (<columns>) values (...), (...) <suffix>` in chunks that stay under
- * PostgreSQL's 65,535 parameters. Returns the rows of `returning`, if the suffix has one.
- */
-export async function insertRows<R = Record<string, unknown>>(db: Queryable, table: string, columns: readonly string[], rows: unknown[][], suffix = ''): Promise<R[]> {
-  const out: R[] = [];
-  const perChunk = Math.max(1, Math.floor(60_000 / columns.length));
-  for (let start = 0; start < rows.length; start += perChunk) {
-    const chunk = rows.slice(start, start + perChunk);
-    const params: unknown[] = [];
-    const tuples: string[] = [];
-    for (const row of chunk) {
-      const marks: string[] = [];
-      for (const value of row) {
-        params.push(value);
-        marks.push(`$${params.length}`);
-      }
-      tuples.push(`(${marks.join(',')})`);
-    }
-    const result = await db.query(`insert into ${table} (${columns.join(',')}) values ${tuples.join(',')} ${suffix}`, params);
-    if (result.rows) out.push(...(result.rows as R[]));
-  }
-  return out;
-}
-
-/**
  * `insert into <table> (<columns>) select ... from json_populate_recordset(null::<table>, $1)`:
  * one JSON parameter for the whole batch. About twice as fast as a multi-row VALUES list with
  * tens of thousands of parameters on a wide table. jsonb columns take nested JSON values.
