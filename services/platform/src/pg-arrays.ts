@@ -58,3 +58,39 @@ export function arrayParam(value: unknown): unknown {
   }
   return arrayLiteral((flat ?? value) as ArrayElement[]);
 }
+
+const QUOTE = /'/g;
+const BACKSLASH = /\\/g;
+
+/**
+ * A query parameter as an SQL literal (NULL, or quoted with `'` doubled; `E'…'` with `\` doubled
+ * when it holds a backslash, so it reads the same whatever standard_conforming_strings says).
+ * Arrays are written as by `arrayParam`, Dates as ISO (UTC), objects as their JSON text.
+ */
+export function sqlLiteral(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  const v = arrayParam(value);
+  let text: string;
+  if (typeof v === 'string') text = v;
+  else if (v instanceof Date) text = v.toISOString();
+  else if (typeof v === 'object') {
+    if (Array.isArray(v) || Buffer.isBuffer(v)) throw new TypeError('nested arrays and Buffers cannot be written as SQL literals');
+    text = JSON.stringify(v);
+  } else text = String(v);
+  text = text.replace(QUOTE, "''");
+  return text.includes('\\') ? ` E'${text.replace(BACKSLASH, '\\\\')}'` : `'${text}'`;
+}
+
+/**
+ * A statement with its `$n` parameters written in as literals, for the simple query protocol,
+ * which can carry several statements in one round trip (node-postgres sends a query without
+ * values that way). Only for statement texts of our own: a `$` inside a quoted string or a
+ * dollar-quoted body would be replaced too.
+ */
+export function inlineParams(text: string, params: readonly unknown[] = []): string {
+  return text.replace(/\$(\d+)/g, (_m, n: string) => {
+    const i = Number(n) - 1;
+    if (i < 0 || i >= params.length) throw new RangeError(`statement refers to $${n} but has ${params.length} parameters`);
+    return sqlLiteral(params[i]);
+  });
+}

@@ -2,12 +2,14 @@
  * Batch statements' array parameters written as literals by one JSON.stringify (arrayParam) read
  * back exactly what was written, on a real PostgreSQL: quotes, backslashes, control characters
  * (the slow path), the text "NULL", braces and commas, non-ASCII, JSON documents, numbers, bigint,
- * NaN, Dates, null, objects (stored as JSON text) and nested arrays (left to node-postgres).
+ * NaN, Dates, null, objects (stored as JSON text) and nested arrays (left to node-postgres); and
+ * the same values written into statements as literals (inlineParams), several statements in one
+ * round trip of the simple query protocol.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { TEST_DATABASE_URL } from '../src/testing';
-import { arrayLiteral, arrayParam } from '../src/pg-arrays';
+import { arrayLiteral, arrayParam, inlineParams, sqlLiteral } from '../src/pg-arrays';
 
 let db: pg.Client;
 const table = `array_literal_${Math.random().toString(36).slice(2, 8)}`;
@@ -58,5 +60,34 @@ describe('array parameters as literals', () => {
   it('leave nested arrays to node-postgres', () => {
     const nested = [['a', 'b'], ['c', 'd']];
     expect(arrayParam(nested)).toBe(nested);
+  });
+});
+
+describe('parameters written into the statement (simple query protocol)', () => {
+  it('read back every awkward text, array and scalar exactly, whatever standard_conforming_strings says', async () => {
+    for (const conforming of ['on', 'off']) {
+      await db.query(`set standard_conforming_strings = ${conforming}`);
+      await db.query(`truncate ${table}`);
+      const n = awkward.map((_, i) => i);
+      const text = [
+        inlineParams(`insert into ${table} (n, t, q, at) select * from unnest($1::int[], $2::text[], $3::numeric[], $4::timestamptz[])`, [n, awkward, n.map((i) => `${i}.5`), n.map((i) => new Date(Date.UTC(2026, 0, 1, 0, 0, i)))]),
+        ...awkward.map((t, i) => inlineParams(`insert into ${table} (n, t, q, at) values ($1, $2, $3, $4)`, [100 + i, t, 0.25, new Date(Date.UTC(2026, 0, 2))])),
+        inlineParams(`select t from ${table} where n = any($1::int[]) order by n`, [n]),
+        inlineParams(`select t from ${table} where n >= $1 order by n`, [100]),
+      ].join(';\n');
+      const results = (await db.query(text)) as unknown as pg.QueryResult<{ t: string | null }>[];
+      expect(results).toHaveLength(awkward.length + 3);
+      expect(results.at(-2)!.rows.map((r) => r.t)).toEqual(awkward);
+      expect(results.at(-1)!.rows.map((r) => r.t)).toEqual(awkward);
+    }
+    await db.query('set standard_conforming_strings = on');
+  });
+
+  it('write NULL, numbers, booleans, Dates in UTC and objects as JSON; refuse a parameter that is not there', () => {
+    expect([null, undefined, 12, 1.5, true].map(sqlLiteral)).toEqual(['NULL', 'NULL', "'12'", "'1.5'", "'true'"]);
+    expect(sqlLiteral(new Date(Date.UTC(2026, 10, 26, 1, 2, 3)))).toBe("'2026-11-26T01:02:03.000Z'");
+    expect(sqlLiteral({ a: "it's" })).toBe(`'{"a":"it''s"}'`);
+    expect(sqlLiteral('a\\b')).toBe(" E'a\\\\b'");
+    expect(() => inlineParams('select $2', [1])).toThrow(/\$2/);
   });
 });

@@ -208,7 +208,10 @@ try {
   log(`  ${achieved.toFixed(0)} req/s sent, p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms, max ${pct(100).toFixed(1)} ms, ${failed} failed ${failed ? JSON.stringify(load.failures) : ''}`);
   log(`  wallets process CPU ${(((cpu.user + cpu.system) / 1e6 / load.sendSeconds) * 100).toFixed(0)}% of one core`);
   const gs = groupCommitStats.get('reserve');
-  if (gs) log(`  group commit: ${gs.batches} transactions, ${(gs.requests / gs.batches).toFixed(1)} requests each, ${(gs.txMs / gs.batches).toFixed(1)} ms each, ${gs.retriedAlone} retried alone`);
+  if (gs) {
+    const tx = [...gs.recentTxMs].sort((a, b) => a - b);
+    log(`  group commit: ${gs.batches} transactions, ${(gs.requests / gs.batches).toFixed(1)} requests each, ${(gs.txMs / gs.batches).toFixed(1)} ms each (p50 ${pctOf(tx, 50).toFixed(1)}, p99 ${pctOf(tx, 99).toFixed(1)}, max ${tx[tx.length - 1]?.toFixed(1)} ms), ${gs.retriedAlone} retried alone`);
+  }
   log(`  (client send timer lateness p50 ${pctOf(lateness, 50).toFixed(2)} ms p99 ${pctOf(lateness, 99).toFixed(2)} ms)`);
   const [{ n: reserved }] = await db.query<{ n: string }>(`select count(*) n from reservation where request_key like 'rq-%'`);
   // A request that timed out on the client may still have been granted; never more than were sent.

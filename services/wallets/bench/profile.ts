@@ -36,6 +36,18 @@ try {
   // A live database has statistics (autovacuum); a freshly loaded one must be analyzed, or plans are for empty tables.
   await db.query('analyze');
   const times = new Map<string, { n: number; ms: number }>();
+  const time = async <T>(key: string, run: () => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    try {
+      return await run();
+    } finally {
+      const e = times.get(key) ?? { n: 0, ms: 0 };
+      e.n++;
+      e.ms += performance.now() - t;
+      times.set(key, e);
+    }
+  };
+  const label = (text: string) => text.replace(/\s+/g, ' ').slice(0, 70);
   const timed = (sql: Sql): Sql => ({
     async query(text, params) {
       if (process.env.EXPLAIN && /^\s*(with t as|select id, case|select a.id, case|select b.\*, a.balance)/.test(text)) {
@@ -44,17 +56,9 @@ try {
         await sql.query('rollback to savepoint x');
         console.log(plan.map((r) => r['QUERY PLAN']).join('\n'));
       }
-      const t = performance.now();
-      try {
-        return await sql.query(text, params);
-      } finally {
-        const key = text.replace(/\s+/g, ' ').slice(0, 70);
-        const e = times.get(key) ?? { n: 0, ms: 0 };
-        e.n++;
-        e.ms += performance.now() - t;
-        times.set(key, e);
-      }
+      return time(label(text), () => sql.query(text, params));
     },
+    queries: (statements) => time(`${statements.length} together: ${statements.map((s) => label(s.text).slice(0, 20)).join(' | ')}`, () => sql.queries(statements)),
   });
   const report = (label: string, total: number, runs: number) => {
     console.log(`\n${label}: ${(total / runs).toFixed(1)} ms per batch`);

@@ -1,11 +1,11 @@
 import { Decimal, WORK_SUBJECTS, deterministicId } from '@ledgerline/contracts';
 import type { ChargeRequest, ChargeResult } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
-import { outboxWrite } from '../persistence/sql';
-import { lockWallets } from './locks';
+import { outboxWrite, readTogether, rowsOf } from '../persistence/sql';
+import { walletLock, type LockedWalletRow } from './locks';
 import { decideCharge, fmt, invalidCharge, toChargeInput, type BucketState, type WalletState } from '../domain/charging';
 import { accountId, newTxId, postTransactions, type NewTransaction } from './ledger';
-import { lockAccountBuckets, toBucketState, type LiveBucketRow } from './buckets';
+import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
 import { emitBalanceEvents, type BucketChange, type WalletChange } from './balance-events';
 
 export const chargeKey = (chargeId: string): string => `CHARGE:${chargeId}`;
@@ -107,8 +107,15 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
   if (batch.length === 0) return [];
   const pairs = new Map<string, { acc: string; cur: string }>();
   for (const c of batch) pairs.set(`${c.billingAccountId}\u0000${c.currency}`, { acc: String(c.billingAccountId), cur: String(c.currency) });
-  const locked = await lockWallets(sql, { pairs: [...pairs.values()] });
-  const existing = await sql.query<{ idempotency_key: string; outcome: ChargeResult }>(`select idempotency_key, outcome from ledger_transaction where idempotency_key = any($1::text[])`, [batch.map((c) => chargeKey(c.chargeId))]);
+  // Every read of the batch in one round trip, in lock order (wallets, then buckets): the wallets
+  // and their balances, the charges already in the ledger, the buckets the charges may draw on
+  // (also a repeated charge's: a lock for nothing, fewer round trips for everyone else).
+  const [locked, existing, buckets] = await readTogether<[LockedWalletRow[], { idempotency_key: string; outcome: ChargeResult }[], LiveBucketRow[]]>(
+    sql,
+    walletLock([...pairs.values()]),
+    rowsOf(`select idempotency_key, outcome from ledger_transaction where idempotency_key = any($1::text[])`, [batch.map((c) => chargeKey(c.chargeId))]),
+    bucketLock(batch.filter((c) => Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0)),
+  );
   const done = new Map(existing.map((r) => [r.idempotency_key, r.outcome]));
   const wallets = new Map<string, WalletState & { low: Decimal | null; start: Decimal; hasRules: boolean }>();
   for (const w of locked) {
@@ -127,18 +134,14 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
       hasRules: w.has_rules,
     });
   }
-  // Buckets only for charges that name allowances.
-  const drawing = batch.filter((c) => !done.has(chargeKey(c.chargeId)) && Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0);
   const bucketsByAccount = new Map<string, BucketState[]>();
   const bucketMeta = new Map<string, { row: LiveBucketRow; before: Decimal }>();
-  if (drawing.length > 0) {
-    for (const row of await lockAccountBuckets(sql, drawing)) {
-      const state = toBucketState(row);
-      bucketMeta.set(row.id, { row, before: state.remaining });
-      const list = bucketsByAccount.get(row.billing_account_id) ?? [];
-      list.push(state);
-      bucketsByAccount.set(row.billing_account_id, list);
-    }
+  for (const row of buckets) {
+    const state = toBucketState(row);
+    bucketMeta.set(row.id, { row, before: state.remaining });
+    const list = bucketsByAccount.get(row.billing_account_id) ?? [];
+    list.push(state);
+    bucketsByAccount.set(row.billing_account_id, list);
   }
 
   const results: ChargeResult[] = [];

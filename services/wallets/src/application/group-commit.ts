@@ -9,8 +9,9 @@ export interface GroupCommitOptions {
   maxInFlight: number;
 }
 
-/** Counters per queue name (batches, requests, time in transactions), for benchmarks and logs. */
-export const groupCommitStats = new Map<string, { batches: number; requests: number; txMs: number; retriedAlone: number }>();
+/** Counters per queue name (batches, requests, time in transactions, the last transaction times), for benchmarks and logs. */
+export const groupCommitStats = new Map<string, { batches: number; requests: number; txMs: number; retriedAlone: number; successes: number; recentTxMs: number[] }>();
+const RECENT = 10_000;
 
 type Pending<Req, Rep> = { req: Req; resolve: (rep: Rep) => void; reject: (error: unknown) => void };
 
@@ -40,7 +41,7 @@ export class GroupCommit<Req, Rep> {
 
   private stat() {
     let s = groupCommitStats.get(this.name);
-    if (!s) groupCommitStats.set(this.name, (s = { batches: 0, requests: 0, txMs: 0, retriedAlone: 0 }));
+    if (!s) groupCommitStats.set(this.name, (s = { batches: 0, requests: 0, txMs: 0, retriedAlone: 0, successes: 0, recentTxMs: [] }));
     return s;
   }
 
@@ -98,7 +99,9 @@ export class GroupCommit<Req, Rep> {
     const t0 = performance.now();
     try {
       const replies = await this.commit(batch.map((p) => p.req));
-      stat.txMs += performance.now() - t0;
+      const ms = performance.now() - t0;
+      stat.txMs += ms;
+      stat.recentTxMs[stat.successes++ % RECENT] = ms;
       batch.forEach((p, i) => p.resolve(replies[i]!));
       return;
     } catch {

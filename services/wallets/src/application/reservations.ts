@@ -1,10 +1,10 @@
 import { Decimal, newId, notFound, badInput } from '@ledgerline/contracts';
 import type { ChargingResultCode, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
-import type { Sql } from '../persistence/sql';
+import { readTogether, rowsOf, type Sql } from '../persistence/sql';
 import { decideCharge, fmt, round6, type BucketState, type WalletState } from '../domain/charging';
 import { accountId, newTxId, postTransactions, type Entry, type NewTransaction } from './ledger';
-import { lockAccountBuckets, toBucketState, type LiveBucketRow } from './buckets';
-import { lockWallets, type LockedWalletRow } from './locks';
+import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
+import { lockWallets, walletLock, type LockedWalletRow } from './locks';
 import { emitBalanceEvents } from './balance-events';
 
 export interface ReservationRow {
@@ -58,11 +58,13 @@ function walletState(w: LockedWalletRow): WalletState {
 
 type Wallet = LockedWalletRow & { state: WalletState; start: Decimal; cause: string | null };
 
+function withState(w: LockedWalletRow): Wallet {
+  const state = walletState(w);
+  return { ...w, state, start: state.balance, cause: null };
+}
+
 async function lockForUpdate(sql: Sql, where: Parameters<typeof lockWallets>[1]): Promise<Wallet[]> {
-  return (await lockWallets(sql, where)).map((w) => {
-    const state = walletState(w);
-    return { ...w, state, start: state.balance, cause: null };
-  });
+  return (await lockWallets(sql, where)).map(withState);
 }
 
 type Checked = { req: WalletReserveRequest; reply?: WalletReserveReply };
@@ -99,20 +101,23 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
   if (live.length === 0) return checked.map((c) => c.reply!);
   const pairs = new Map<string, { acc: string; cur: string }>();
   for (const { req } of live) pairs.set(`${req.billingAccountId}\u0000${req.currency}`, { acc: req.billingAccountId, cur: req.currency });
-  const wallets = new Map((await lockForUpdate(sql, { pairs: [...pairs.values()] })).map((w) => [`${w.billing_account_id}\u0000${w.currency}`, w]));
-  const previous = new Map(
-    (await sql.query<ReservationRow>(`select * from reservation where request_key = any($1::text[])`, [[...new Set(live.map((c) => c.req.requestId))]])).map((r) => [r.request_key, r]),
+  // Every read in one round trip, in lock order (wallets, then buckets): the wallets and their
+  // balances, the requests answered before, the buckets the requests may draw on.
+  const [locked, earlier, buckets] = await readTogether<[LockedWalletRow[], ReservationRow[], LiveBucketRow[]]>(
+    sql,
+    walletLock([...pairs.values()]),
+    rowsOf(`select * from reservation where request_key = any($1::text[])`, [[...new Set(live.map((c) => c.req.requestId))]]),
+    bucketLock(live.filter((c) => c.req.allowanceIds?.length).map((c) => c.req)),
   );
-  const drawing = live.filter((c) => c.req.allowanceIds?.length && !previous.has(c.req.requestId)).map((c) => c.req);
+  const wallets = new Map(locked.map((w) => [`${w.billing_account_id}\u0000${w.currency}`, withState(w)]));
+  const previous = new Map(earlier.map((r) => [r.request_key, r]));
   const bucketsByAccount = new Map<string, BucketState[]>();
   const bucketRows = new Map<string, LiveBucketRow>();
-  if (drawing.length > 0) {
-    for (const row of await lockAccountBuckets(sql, drawing)) {
-      bucketRows.set(row.id, row);
-      const list = bucketsByAccount.get(row.billing_account_id) ?? [];
-      list.push(toBucketState(row));
-      bucketsByAccount.set(row.billing_account_id, list);
-    }
+  for (const row of buckets) {
+    bucketRows.set(row.id, row);
+    const list = bucketsByAccount.get(row.billing_account_id) ?? [];
+    list.push(toBucketState(row));
+    bucketsByAccount.set(row.billing_account_id, list);
   }
   const bucketBefore = new Map([...bucketsByAccount.values()].flat().map((b) => [b.id, b.remaining]));
 

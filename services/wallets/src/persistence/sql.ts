@@ -1,12 +1,20 @@
 import pg from 'pg';
 import { createCloudEvent, EVENTS, type EventName } from '@ledgerline/contracts';
-import { arrayParam } from '@ledgerline/platform';
+import { arrayParam, inlineParams } from '@ledgerline/platform';
 
 // NUMERIC stays a string (pg's default), bigint too: money never becomes a JS number.
 
 /** One SQL statement runner bound to one connection (inside a transaction when `withTx` made it). */
 export interface Sql {
   query<R = Record<string, any>>(text: string, params?: unknown[]): Promise<R[]>;
+  /**
+   * Runs several statements, in order, in ONE round trip (the simple query protocol, parameters
+   * written in as literals; in a transaction the `begin` goes with them when nothing ran before),
+   * and returns each statement's rows. For the reads at the start of a batch transaction, which
+   * otherwise wait on each other's round trips while locks are held. Each statement sees what
+   * was committed before it started, as separate statements do.
+   */
+  queries(statements: readonly Statement[]): Promise<Record<string, any>[][]>;
   /** Set once this transaction has queued outbox rows: only then need the relay be woken after the commit. */
   eventsQueued?: boolean;
 }
@@ -17,7 +25,35 @@ export interface Db {
   tx<T>(work: (sql: Sql) => Promise<T>): Promise<T>;
   /** Runs one statement outside a transaction. */
   query<R = Record<string, any>>(text: string, params?: unknown[]): Promise<R[]>;
+  /** Runs several statements in one round trip, outside a transaction (see Sql.queries). */
+  queries(statements: readonly Statement[]): Promise<Record<string, any>[][]>;
   close(): Promise<void>;
+}
+
+export interface Statement {
+  text: string;
+  params?: unknown[];
+}
+
+/** Statements read together in one round trip (`sql.queries`) and what their rows mean. */
+export interface Reading<T> {
+  statements: Statement[];
+  parse(rows: Record<string, any>[][]): T;
+}
+
+/** One statement's rows, as a reading. */
+export function rowsOf<R>(text: string, params: unknown[]): Reading<R[]> {
+  return { statements: [{ text, params }], parse: ([rows]) => rows as R[] };
+}
+
+/** Runs the readings' statements, in the order given, in one round trip; one result per reading. */
+export async function readTogether<T extends unknown[]>(sql: Sql, ...readings: { [K in keyof T]: Reading<T[K]> }): Promise<T> {
+  const rows = await sql.queries(readings.flatMap((r) => r.statements));
+  let at = 0;
+  return readings.map((r) => {
+    const mine = rows.slice(at, (at += r.statements.length));
+    return r.parse(mine);
+  }) as T;
 }
 
 const statementNames = new Map<string, string>();
@@ -42,26 +78,43 @@ function prepared(text: string, params: unknown[] | undefined): pg.QueryConfig {
 export function openDb(databaseUrl: string, schema: string, max = Number(process.env.WALLETS_PG_POOL_MAX ?? 10)): Db {
   const pool = new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path="${schema}" -c random_page_cost=1.1` });
   pool.on('error', () => undefined);
-  const bind = (client: pg.PoolClient | pg.Pool): Sql => ({
-    query: async <R>(text: string, params?: unknown[]) => (await client.query(prepared(text, params))).rows as R[],
+  /** A runner on one connection; `begin` (a transaction) is sent with its first statement(s). */
+  const bind = (client: pg.PoolClient | pg.Pool, tx?: { begun: boolean }): Sql => ({
+    async query<R>(text: string, params?: unknown[]) {
+      if (tx && !tx.begun) {
+        tx.begun = true;
+        await client.query('begin');
+      }
+      return (await client.query(prepared(text, params))).rows as R[];
+    },
+    async queries(statements) {
+      if (statements.length === 0) return [];
+      const begin = tx !== undefined && !tx.begun;
+      if (tx) tx.begun = true;
+      const text = `${begin ? 'begin;\n' : ''}${statements.map((s) => inlineParams(s.text, s.params)).join(';\n')}`;
+      const results = (await client.query(text)) as unknown as pg.QueryResult | pg.QueryResult[];
+      const list = Array.isArray(results) ? results : [results];
+      return list.slice(begin ? 1 : 0).map((r) => r.rows);
+    },
   });
   return {
     pool,
     async tx(work) {
       const client = await pool.connect();
+      const state = { begun: false };
       try {
-        await client.query('begin');
-        const result = await work(bind(client));
-        await client.query('commit');
+        const result = await work(bind(client, state));
+        if (state.begun) await client.query('commit');
         return result;
       } catch (error) {
-        await client.query('rollback').catch(() => undefined);
+        if (state.begun) await client.query('rollback').catch(() => undefined);
         throw error;
       } finally {
         client.release();
       }
     },
     query: (text, params) => bind(pool).query(text, params),
+    queries: (statements) => bind(pool).queries(statements),
     close: () => pool.end(),
   };
 }
