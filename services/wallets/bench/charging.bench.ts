@@ -210,7 +210,8 @@ try {
   const gs = groupCommitStats.get('reserve');
   if (gs) {
     const tx = [...gs.recentTxMs].sort((a, b) => a - b);
-    log(`  group commit: ${gs.batches} transactions, ${(gs.requests / gs.batches).toFixed(1)} requests each, ${(gs.txMs / gs.batches).toFixed(1)} ms each (p50 ${pctOf(tx, 50).toFixed(1)}, p99 ${pctOf(tx, 99).toFixed(1)}, max ${tx[tx.length - 1]?.toFixed(1)} ms), ${gs.retriedAlone} retried alone`);
+    const inService = [...gs.recentReplyMs].sort((a, b) => a - b);
+    log(`  group commit: ${gs.batches} transactions, ${(gs.requests / gs.batches).toFixed(1)} requests each, ${(gs.txMs / gs.batches).toFixed(1)} ms each (p50 ${pctOf(tx, 50).toFixed(1)}, p99 ${pctOf(tx, 99).toFixed(1)}, max ${tx[tx.length - 1]?.toFixed(1)} ms), ${gs.retriedAlone} retried alone; in the service (queue + transaction) p50 ${pctOf(inService, 50).toFixed(1)} ms, p99 ${pctOf(inService, 99).toFixed(1)} ms`);
   }
   log(`  (client send timer lateness p50 ${pctOf(lateness, 50).toFixed(2)} ms p99 ${pctOf(lateness, 99).toFixed(2)} ms)`);
   const [{ n: reserved }] = await db.query<{ n: string }>(`select count(*) n from reservation where request_key like 'rq-%'`);

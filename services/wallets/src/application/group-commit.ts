@@ -9,11 +9,14 @@ export interface GroupCommitOptions {
   maxInFlight: number;
 }
 
-/** Counters per queue name (batches, requests, time in transactions, the last transaction times), for benchmarks and logs. */
-export const groupCommitStats = new Map<string, { batches: number; requests: number; txMs: number; retriedAlone: number; successes: number; recentTxMs: number[] }>();
+/**
+ * Counters per queue name, for benchmarks and logs: batches, requests, time in transactions, and
+ * the times of the last transactions and of the last requests from submit to reply.
+ */
+export const groupCommitStats = new Map<string, { batches: number; requests: number; txMs: number; retriedAlone: number; successes: number; replies: number; recentTxMs: number[]; recentReplyMs: number[] }>();
 const RECENT = 10_000;
 
-type Pending<Req, Rep> = { req: Req; resolve: (rep: Rep) => void; reject: (error: unknown) => void };
+type Pending<Req, Rep> = { req: Req; at: number; resolve: (rep: Rep) => void; reject: (error: unknown) => void };
 
 /**
  * Group commit: requests are queued and applied together, `work(sql, requests)` in one database
@@ -41,13 +44,13 @@ export class GroupCommit<Req, Rep> {
 
   private stat() {
     let s = groupCommitStats.get(this.name);
-    if (!s) groupCommitStats.set(this.name, (s = { batches: 0, requests: 0, txMs: 0, retriedAlone: 0, successes: 0, recentTxMs: [] }));
+    if (!s) groupCommitStats.set(this.name, (s = { batches: 0, requests: 0, txMs: 0, retriedAlone: 0, successes: 0, replies: 0, recentTxMs: [], recentReplyMs: [] }));
     return s;
   }
 
   submit(req: Req): Promise<Rep> {
     return new Promise<Rep>((resolve, reject) => {
-      this.queue.push({ req, resolve, reject });
+      this.queue.push({ req, at: performance.now(), resolve, reject });
       if (this.queue.length >= this.opts.maxBatch) this.flush();
       else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.opts.maxWaitMs);
     });
@@ -102,7 +105,11 @@ export class GroupCommit<Req, Rep> {
       const ms = performance.now() - t0;
       stat.txMs += ms;
       stat.recentTxMs[stat.successes++ % RECENT] = ms;
-      batch.forEach((p, i) => p.resolve(replies[i]!));
+      const done = performance.now();
+      batch.forEach((p, i) => {
+        stat.recentReplyMs[stat.replies++ % RECENT] = done - p.at;
+        p.resolve(replies[i]!);
+      });
       return;
     } catch {
       // A database error (not a refusal): retry each request alone below.
