@@ -44,6 +44,33 @@ describe('online charging over NATS request/reply', () => {
     const released = await ask<WalletSessionReply>(RPC.walletRelease, { reservationId: big.reservationId });
     expect(released.status).toBe('EXPIRED');
   });
+  it('a release gives allowance units back to their bucket, or to ALLOWANCE_EXPIRED once the bucket has expired', async () => {
+    const { billingAccountId } = await openPrepaid(svc, { balance: '10.00' });
+    const grant = async (validTo: string) =>
+      (await gql(svc, `mutation($i: GrantBucketInput!) { grantBucket(input: $i) { bucket { id } } }`, {
+        i: { billingAccountId, allowanceId: 'data', unit: 'MB', quantity: '100', validFrom: '2026-11-01T00:00:00Z', validTo, grantKey: uniq('g') },
+      })).grantBucket.bucket.id as string;
+    const bucketId = await grant(new Date(clock.now().getTime() + 60_000).toISOString());
+    const units = async (id: string) => (await dbOf(svc).query<{ balance: string }>(`select balance::text from ledger_account where id = $1`, [id]))[0]!.balance;
+    const nc = svc.runtime.messaging.nc;
+    const ask = async <T>(subject: string, body: unknown) => (await nc.request(subject, JSON.stringify(body), { timeout: 5000 })).json<T>();
+    const reserve = () => ask<WalletReserveReply>(RPC.walletReserve, { sessionId: uniq('s'), requestId: uniq('rq'), billingAccountId, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '40', pricePerUnit: '0.01', allowanceIds: ['data'] });
+    const first = await reserve();
+    expect(first.grantedUnit).toMatchObject({ units: '40', unitsFromAllowances: '40' });
+    expect(await units(bucketId)).toBe('60.000000');
+    const back = await ask<WalletSessionReply>(RPC.walletCommit, { reservationId: first.reservationId, usedUnits: '15' });
+    expect(back).toMatchObject({ status: 'COMMITTED', usedUnits: '15' });
+    expect(await units(bucketId)).toBe('85.000000');
+    const second = await reserve();
+    expect(await units(bucketId)).toBe('45.000000');
+    clock.advance(61_000);
+    expect((await runWalletJobs(dbOf(svc), clock.now())).bucketsExpired).toBeGreaterThanOrEqual(1);
+    expect(await units(bucketId)).toBe('0.000000');
+    const released = await ask<WalletSessionReply>(RPC.walletRelease, { reservationId: second.reservationId });
+    expect(released).toMatchObject({ status: 'RELEASED', usedUnits: '0' });
+    expect(await units(bucketId)).toBe('0.000000');
+    expect(await units(`${billingAccountId}:ALLOWANCE_EXPIRED:MB`)).toBe('85.000000');
+  });
 });
 
 describe('vouchers', () => {

@@ -1,5 +1,5 @@
 import type { PaymentMode } from '@ledgerline/contracts';
-import { readTogether, type Reading, type Sql } from '../persistence/sql';
+import type { Reading } from '../persistence/sql';
 import { accountId } from './ledger';
 
 export interface LockedWalletRow {
@@ -18,30 +18,19 @@ export interface LockedWalletRow {
   has_rules: boolean;
 }
 
-/**
- * Locks wallets in id order (two batches never deadlock) and reads their balances and whether
- * they have balance rules: two statements whatever the number of wallets, sent together in one
- * round trip (`walletLock`). The wallet columns come from the locking statement (a locked row is
- * re-read at its newest version); the balances are read by the next statement, after the lock, so
- * they include any commit that held it before us. Ledger account ids are computed, not joined.
- */
-export async function lockWallets(sql: Sql, where: { pairs: WalletPair[] } | { ids: string[] }): Promise<LockedWalletRow[]> {
-  const pairs =
-    'pairs' in where
-      ? where.pairs
-      : // A wallet's account and currency never change: found without a lock, then locked as by pairs.
-        (await sql.query<WalletPair>(`select billing_account_id as acc, currency as cur from wallet where id = any($1::text[])`, [where.ids]));
-  if (pairs.length === 0) return [];
-  const [wallets] = await readTogether<[LockedWalletRow[]]>(sql, walletLock(pairs));
-  return wallets;
-}
-
 export interface WalletPair {
   acc: string;
   cur: string;
 }
 
-/** The wallets of these (billing account, currency) pairs locked and read (see lockWallets), to read together with other statements. */
+/**
+ * Locks the wallets of these (billing account, currency) pairs in id order (two batches never
+ * deadlock) and reads their balances and whether they have balance rules: two statements whatever
+ * the number of wallets, to send in one round trip with the batch's other reads (`readTogether`).
+ * The wallet columns come from the locking statement (a locked row is re-read at its newest
+ * version); the balances are read by the next statement, after the lock, so they include any
+ * commit that held it before us. Ledger account ids are computed, not joined.
+ */
 export function walletLock(pairs: readonly WalletPair[]): Reading<LockedWalletRow[]> {
   const acc = pairs.map((p) => p.acc);
   const cur = pairs.map((p) => p.cur);

@@ -4,7 +4,7 @@ import { readTogether, rowsOf, type Sql } from '../persistence/sql';
 import { decideCharge, fmt, round6, type BucketState, type WalletState } from '../domain/charging';
 import { accountId, newTxId, postTransactions, type Entry, type NewTransaction } from './ledger';
 import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
-import { lockWallets, walletLock, type LockedWalletRow } from './locks';
+import { walletLock, type LockedWalletRow, type WalletPair } from './locks';
 import { emitBalanceEvents } from './balance-events';
 
 export interface ReservationRow {
@@ -61,10 +61,6 @@ type Wallet = LockedWalletRow & { state: WalletState; start: Decimal; cause: str
 function withState(w: LockedWalletRow): Wallet {
   const state = walletState(w);
   return { ...w, state, start: state.balance, cause: null };
-}
-
-async function lockForUpdate(sql: Sql, where: Parameters<typeof lockWallets>[1]): Promise<Wallet[]> {
-  return (await lockWallets(sql, where)).map(withState);
 }
 
 type Checked = { req: WalletReserveRequest; reply?: WalletReserveReply };
@@ -210,11 +206,23 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
   });
   const ids = [...new Set(items.filter((_, i) => !replies[i]).map((it) => it.reservationId))];
   if (ids.length === 0) return replies as WalletSessionReply[];
-  const heads = await sql.query<{ wallet_id: string }>(`select distinct wallet_id from reservation where id = any($1::text[])`, [ids]);
-  const wallets = new Map(heads.length === 0 ? [] : (await lockForUpdate(sql, { ids: heads.map((h) => h.wallet_id) })).map((w) => [w.id, w]));
-  const rows = new Map((await sql.query<ReservationRow>(`select * from reservation where id = any($1::text[]) order by id for update`, [ids])).map((r) => [r.id, r]));
-  const bucketIds = [...new Set([...rows.values()].filter((r) => r.status === 'RESERVED').flatMap((r) => r.bucket_parts.map((p) => p.bucketId)))];
-  const bucketStatus = new Map(bucketIds.length === 0 ? [] : (await sql.query<{ id: string; status: string }>(`select id, status from bucket where id = any($1::text[])`, [bucketIds])).map((b) => [b.id, b.status]));
+  // The reservations' wallets (a wallet's account and currency never change: read without a lock),
+  // then every read in one round trip, in lock order (wallets, then reservations, as reserve
+  // locks them): the wallets and their balances, the reservations, the status of the buckets
+  // they hold units of.
+  const pairs = await sql.query<WalletPair>(`select distinct w.billing_account_id as acc, w.currency as cur from reservation r join wallet w on w.id = r.wallet_id where r.id = any($1::text[])`, [ids]);
+  const [locked, reservations, buckets] = await readTogether<[LockedWalletRow[], ReservationRow[], { id: string; status: string }[]]>(
+    sql,
+    pairs.length === 0 ? { statements: [], parse: () => [] } : walletLock(pairs),
+    rowsOf(`select * from reservation where id = any($1::text[]) order by id for update`, [ids]),
+    rowsOf(
+      `select b.id, b.status from bucket b where b.id in (select p->>'bucketId' from reservation r, jsonb_array_elements(r.bucket_parts) p where r.id = any($1::text[]) and r.status = 'RESERVED')`,
+      [ids],
+    ),
+  );
+  const wallets = new Map(locked.map((w) => [w.id, withState(w)]));
+  const rows = new Map(reservations.map((r) => [r.id, r]));
+  const bucketStatus = new Map(buckets.map((b) => [b.id, b.status]));
   const txs: NewTransaction[] = [];
   const closed: ReservationRow[] = [];
   items.forEach((it, i) => {
