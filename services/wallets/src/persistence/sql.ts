@@ -90,8 +90,8 @@ export function openDb(databaseUrl: string, schema: string, max = Number(process
     async queries(statements) {
       if (statements.length === 0) return [];
       const begin = tx !== undefined && !tx.begun;
-      if (tx) tx.begun = true;
       const text = `${begin ? 'begin;\n' : ''}${statements.map((s) => inlineParams(s.text, s.params)).join(';\n')}`;
+      if (tx) tx.begun = true;
       const results = (await client.query(text)) as unknown as pg.QueryResult | pg.QueryResult[];
       const list = Array.isArray(results) ? results : [results];
       return list.slice(begin ? 1 : 0).map((r) => r.rows);

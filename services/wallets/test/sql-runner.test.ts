@@ -1,0 +1,82 @@
+/**
+ * The statement runner's one-round-trip reads (`Sql.queries`, ADR 12) on a real PostgreSQL: the
+ * `begin` travels with the first statements, a failure rolls back the statements before it too,
+ * and a statement that runs after a lock was granted sees what the previous holder committed
+ * (what the balance reads after the wallet lock rely on).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestService } from '@ledgerline/platform';
+import type { Db } from '../src/persistence/sql';
+import { dbOf, startWallets, uniq } from './support';
+
+let svc: TestService;
+let db: Db;
+beforeAll(async () => {
+  ({ svc } = await startWallets());
+  db = dbOf(svc);
+  await db.query(`create table if not exists sql_runner_probe (id text primary key, n int not null)`);
+});
+afterAll(async () => {
+  await db?.query(`drop table if exists sql_runner_probe`);
+  await svc?.close();
+});
+
+describe('several statements in one round trip', () => {
+  it('run in order inside the transaction, with values written in as literals', async () => {
+    const id = uniq("it's");
+    const [inserted, read] = await db.tx((sql) =>
+      sql.queries([
+        { text: `insert into sql_runner_probe (id, n) select * from unnest($1::text[], $2::int[]) returning id`, params: [[id, `${id}\\2`], [1, 2]] },
+        { text: `select id, n from sql_runner_probe where id = any($1::text[]) order by n`, params: [[id, `${id}\\2`]] },
+      ]),
+    );
+    expect(inserted).toHaveLength(2);
+    expect(read).toEqual([{ id, n: 1 }, { id: `${id}\\2`, n: 2 }]);
+  });
+
+  it('a failing statement rolls back the ones before it, and the connection is clean afterwards', async () => {
+    const id = uniq('dup');
+    await expect(
+      db.tx((sql) =>
+        sql.queries([
+          { text: `insert into sql_runner_probe (id, n) values ($1, 1)`, params: [id] },
+          { text: `insert into sql_runner_probe (id, n) values ($1, 2)`, params: [id] },
+        ]),
+      ),
+    ).rejects.toThrow(/duplicate key/);
+    expect(await db.query(`select 1 from sql_runner_probe where id = $1`, [id])).toEqual([]);
+    // Every pooled connection still works in a new transaction (none was left inside the failed one).
+    const ok = await Promise.all(Array.from({ length: 12 }, () => db.tx(async (sql) => (await sql.queries([{ text: 'select 1 as one' }]))[0])));
+    expect(ok.flat()).toEqual(Array.from({ length: 12 }, () => ({ one: 1 })));
+  });
+
+  it('a statement after a lock sees what the lock holder committed while it waited', async () => {
+    const lock = uniq('lock');
+    const value = uniq('value');
+    await db.query(`insert into sql_runner_probe (id, n) values ($1, 0), ($2, 10)`, [lock, value]);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((r) => (locked = r));
+    // The holder locks `lock`, changes `value` and commits only when released.
+    const holder = db.tx(async (sql) => {
+      await sql.query(`select id from sql_runner_probe where id = $1 for update`, [lock]);
+      await sql.query(`update sql_runner_probe set n = 7 where id = $1`, [value]);
+      locked();
+      await held;
+    });
+    await lockTaken;
+    const reader = db.tx((sql) =>
+      sql.queries([
+        { text: `select id from sql_runner_probe where id = $1 for update`, params: [lock] },
+        { text: `select n from sql_runner_probe where id = $1`, params: [value] },
+      ]),
+    );
+    // The reader is waiting for the lock; let the holder commit.
+    await new Promise((r) => setTimeout(r, 100));
+    release();
+    await holder;
+    const [, [after]] = await reader;
+    expect(after).toEqual({ n: 7 });
+  });
+});
