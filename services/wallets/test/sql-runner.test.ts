@@ -2,11 +2,12 @@
  * The statement runner's one-round-trip reads (`Sql.queries`, ADR 12) on a real PostgreSQL: the
  * `begin` travels with the first statements, a failure rolls back the statements before it too,
  * and a statement that runs after a lock was granted sees what the previous holder committed
- * (what the balance reads after the wallet lock rely on).
+ * (what the balance reads after the wallet lock rely on); each statement is prepared once per
+ * connection, also when a message failed after its PREPARE (which outlives the rollback).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestService } from '@ledgerline/platform';
-import type { Db } from '../src/persistence/sql';
+import { openDb, type Db } from '../src/persistence/sql';
 import { dbOf, startWallets, uniq } from './support';
 
 let svc: TestService;
@@ -78,5 +79,24 @@ describe('several statements in one round trip', () => {
     await holder;
     const [, [after]] = await reader;
     expect(after).toEqual({ n: 7 });
+  });
+
+  it('prepare a statement once per connection and reuse it, also after a failed PREPARE beside it', async () => {
+    const one = openDb(svc.runtime.config.databaseUrl!, svc.runtime.config.databaseSchema, 1);
+    try {
+      const id = uniq('prep');
+      await one.query(`insert into sql_runner_probe (id, n) values ($1, 5)`, [id]);
+      const text = `select n from sql_runner_probe where id = any($1::text[]) and $2::text is not null`;
+      // Prepared together with a statement on a table that does not exist: that PREPARE fails after this one ran.
+      await expect(one.tx((sql) => sql.queries([{ text, params: [[id], 'x'] }, { text: `select n from sql_runner_no_such_table where id = $1::text`, params: ['y'] }]))).rejects.toThrow(/sql_runner_no_such_table/);
+      // Not prepared again ("already exists" would fail this): one prepared statement serves every call.
+      for (let i = 0; i < 3; i++) expect(await one.tx((sql) => sql.queries([{ text, params: [[id], `call ${i}`] }]))).toEqual([[{ n: 5 }]]);
+      const mine = await one.query<{ calls: number }>(
+        `select (generic_plans + custom_plans)::int as calls from pg_prepared_statements where name like 'q%' and statement like '%prepare ' || name || ' as select n from sql_runner_probe%'`,
+      );
+      expect(mine).toEqual([{ calls: 3 }]);
+    } finally {
+      await one.close();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { createCloudEvent, EVENTS, type EventName } from '@ledgerline/contracts';
-import { arrayParam, inlineParams } from '@ledgerline/platform';
+import { arrayParam, inlineParams, sqlLiteral } from '@ledgerline/platform';
 
 // NUMERIC stays a string (pg's default), bigint too: money never becomes a JS number.
 
@@ -75,9 +75,47 @@ function prepared(text: string, params: unknown[] | undefined): pg.QueryConfig {
   return name ? { name, text, values } : { text, values };
 }
 
+const sqlStatementNames = new Map<string, string>();
+/** The SQL-level prepared statements (PREPARE) each connection holds; asked again after a failed PREPARE. */
+const preparedOn = new WeakMap<object, Set<string>>();
+
+/**
+ * One simple-protocol message for these statements. A statement with parameters runs as
+ * `execute q<n>(literals)` of a statement prepared (PREPARE) once per connection, so PostgreSQL
+ * plans it once instead of on every batch (planning the three reads of a reserve group took
+ * ~0.27 ms, a quarter of its PostgreSQL time). Past MAX_PREPARED texts, parameters are written
+ * into the statement. `rows[i]` is the index of statement i's result among the message's results;
+ * `prepare` lists the statements the connection must PREPARE first.
+ */
+function simpleMessage(statements: readonly Statement[], begin: boolean, known: Set<string> | undefined): { text: string; rows: number[]; prepare: { name: string; text: string }[] } {
+  const parts: string[] = begin ? ['begin'] : [];
+  const rows: number[] = [];
+  const prepare: { name: string; text: string }[] = [];
+  for (const s of statements) {
+    let name = known && s.params?.length ? sqlStatementNames.get(s.text) : undefined;
+    if (known && s.params?.length && !name && sqlStatementNames.size < MAX_PREPARED) sqlStatementNames.set(s.text, (name = `q${sqlStatementNames.size}`));
+    if (!name) parts.push(inlineParams(s.text, s.params));
+    else {
+      if (!known!.has(name) && !prepare.some((p) => p.name === name)) prepare.push({ name, text: s.text });
+      parts.push(`execute ${name}(${s.params!.map(sqlLiteral).join(', ')})`);
+    }
+    rows.push(parts.length - 1);
+  }
+  return { text: parts.join(';\n'), rows, prepare };
+}
+
 export function openDb(databaseUrl: string, schema: string, max = Number(process.env.WALLETS_PG_POOL_MAX ?? 10)): Db {
   const pool = new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path="${schema}" -c random_page_cost=1.1` });
   pool.on('error', () => undefined);
+  /** Our SQL-level prepared statements on this connection (asked from PostgreSQL after a failed message). */
+  async function preparedStatementsOf(client: pg.PoolClient): Promise<Set<string>> {
+    let known = preparedOn.get(client);
+    if (!known) {
+      const names = (await client.query<{ name: string }>(`select name from pg_prepared_statements where name like 'q%'`)).rows;
+      preparedOn.set(client, (known = new Set(names.map((r) => r.name))));
+    }
+    return known;
+  }
   /** A runner on one connection; `begin` (a transaction) is sent with its first statement(s). */
   const bind = (client: pg.PoolClient | pg.Pool, tx?: { begun: boolean }): Sql => ({
     async query<R>(text: string, params?: unknown[]) {
@@ -90,11 +128,26 @@ export function openDb(databaseUrl: string, schema: string, max = Number(process
     async queries(statements) {
       if (statements.length === 0) return [];
       const begin = tx !== undefined && !tx.begun;
-      const text = `${begin ? 'begin;\n' : ''}${statements.map((s) => inlineParams(s.text, s.params)).join(';\n')}`;
+      // A pool hands each query to any connection: prepared statements only on one held connection.
+      const known = client instanceof pg.Pool ? undefined : await preparedStatementsOf(client);
+      const message = simpleMessage(statements, begin, known);
+      if (message.prepare.length > 0) {
+        // In a message of their own (PostgreSQL keeps the text of the message that prepared a
+        // statement, and a batch's literals would stay with it). Their parameter types are
+        // inferred: our statements cast them.
+        try {
+          await client.query(message.prepare.map((p) => `prepare ${p.name} as ${p.text}`).join(';\n'));
+        } catch (error) {
+          // Which of them were prepared is not known (a PREPARE outlives a rollback): asked again next time.
+          preparedOn.delete(client);
+          throw error;
+        }
+        for (const p of message.prepare) known!.add(p.name);
+      }
       if (tx) tx.begun = true;
-      const results = (await client.query(text)) as unknown as pg.QueryResult | pg.QueryResult[];
+      const results = (await client.query(message.text)) as unknown as pg.QueryResult | pg.QueryResult[];
       const list = Array.isArray(results) ? results : [results];
-      return list.slice(begin ? 1 : 0).map((r) => r.rows);
+      return message.rows.map((i) => list[i]!.rows);
     },
   });
   return {
