@@ -2,7 +2,7 @@ import { Decimal, WORK_SUBJECTS, deterministicId } from '@ledgerline/contracts';
 import type { ChargeRequest, ChargeResult } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
 import { outboxWrite, readTogether, rowsOf } from '../persistence/sql';
-import { walletLock, type LockedWalletRow } from './locks';
+import { walletLock, type LockedWalletRow, type WalletPair } from './locks';
 import { decideCharge, fmt, invalidCharge, toChargeInput, type BucketState, type WalletState } from '../domain/charging';
 import { accountId, newTxId, postTransactions, type NewTransaction } from './ledger';
 import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
@@ -105,7 +105,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     }
   }
   if (batch.length === 0) return [];
-  const pairs = new Map<string, { acc: string; cur: string }>();
+  const pairs = new Map<string, WalletPair>();
   for (const c of batch) pairs.set(`${c.billingAccountId}\u0000${c.currency}`, { acc: String(c.billingAccountId), cur: String(c.currency) });
   // Every read of the batch in one round trip, in lock order (wallets, then buckets): the wallets
   // and their balances, the charges already in the ledger, the buckets the charges may draw on

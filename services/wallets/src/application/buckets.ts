@@ -1,5 +1,5 @@
 import { Decimal, badInput, newId } from '@ledgerline/contracts';
-import { readTogether, type Reading, type Sql } from '../persistence/sql';
+import { NOTHING_TO_READ, type Reading, type Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { UNIT_ACCOUNT_KINDS, accountId, ensureAccounts, findTransaction, postTransactions, replayOrConflict, requestHash } from './ledger';
 import type { BucketState } from '../domain/charging';
@@ -27,30 +27,24 @@ export interface BucketRow {
 
 export const BUCKET_SELECT = `select b.*, a.balance as remaining from bucket b join ledger_account a on a.id = b.id`;
 
-/**
- * Locks the active buckets a batch may draw on, those of the allowances its charges or requests
- * name on their billing accounts (in id order, so two batches never deadlock), and reads them with
- * their remaining units (`bucketLock`, two statements in one round trip). The balances are read by
- * the second statement, after the lock, so they include any commit that held it before us. Both
- * start from the unnested (account, allowance) pairs: with `billing_account_id = any(...)` over a
- * thousand accounts the planner joined ledger_account by a scan, and the buckets of other
- * allowances were locked and read for nothing.
- */
-export async function lockAccountBuckets(sql: Sql, wanted: readonly BucketWanted[]): Promise<LiveBucketRow[]> {
-  const [rows] = await readTogether<[LiveBucketRow[]]>(sql, bucketLock(wanted));
-  return rows;
-}
-
 export interface BucketWanted {
   billingAccountId: string;
   allowanceIds?: readonly unknown[] | null;
 }
 
-/** The buckets these charges or requests may draw on, locked and read (see lockAccountBuckets), to read together with other statements. */
+/**
+ * Locks the active buckets a batch may draw on, those of the allowances its charges or requests
+ * name on their billing accounts (in id order, so two batches never deadlock), and reads them with
+ * their remaining units: two statements, to send in one round trip with the batch's other reads
+ * (`readTogether`). The balances are read by the second statement, after the lock, so they include
+ * any commit that held it before us. Both start from the unnested (account, allowance) pairs: with
+ * `billing_account_id = any(...)` over a thousand accounts the planner joined ledger_account by a
+ * scan, and the buckets of other allowances were locked and read for nothing.
+ */
 export function bucketLock(wanted: readonly BucketWanted[]): Reading<LiveBucketRow[]> {
   const pairs = new Map<string, [string, string]>();
   for (const w of wanted) for (const a of w.allowanceIds ?? []) if (typeof a === 'string') pairs.set(`${w.billingAccountId}\u0000${a}`, [String(w.billingAccountId), a]);
-  if (pairs.size === 0) return { statements: [], parse: () => [] };
+  if (pairs.size === 0) return NOTHING_TO_READ;
   const params = [[...pairs.values()].map((p) => p[0]), [...pairs.values()].map((p) => p[1])];
   const from = `from unnest($1::text[], $2::text[]) as t(acc, allowance) join bucket b on b.billing_account_id = t.acc and b.allowance_id = t.allowance and b.status = 'ACTIVE'`;
   return {

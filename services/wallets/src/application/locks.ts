@@ -1,5 +1,5 @@
 import type { PaymentMode } from '@ledgerline/contracts';
-import type { Reading } from '../persistence/sql';
+import { NOTHING_TO_READ, type Reading } from '../persistence/sql';
 import { accountId } from './ledger';
 
 export interface LockedWalletRow {
@@ -32,6 +32,7 @@ export interface WalletPair {
  * commit that held it before us. Ledger account ids are computed, not joined.
  */
 export function walletLock(pairs: readonly WalletPair[]): Reading<LockedWalletRow[]> {
+  if (pairs.length === 0) return NOTHING_TO_READ;
   const acc = pairs.map((p) => p.acc);
   const cur = pairs.map((p) => p.cur);
   const unbilled = pairs.map((p) => accountId(p.acc, 'UNBILLED_RECEIVABLE', p.cur));

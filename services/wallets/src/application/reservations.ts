@@ -95,7 +95,7 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
   const checked: Checked[] = reqs.map((req) => ({ req, reply: checkReserve(req) }));
   const live = checked.filter((c) => !c.reply);
   if (live.length === 0) return checked.map((c) => c.reply!);
-  const pairs = new Map<string, { acc: string; cur: string }>();
+  const pairs = new Map<string, WalletPair>();
   for (const { req } of live) pairs.set(`${req.billingAccountId}\u0000${req.currency}`, { acc: req.billingAccountId, cur: req.currency });
   // Every read in one round trip, in lock order (wallets, then buckets): the wallets and their
   // balances, the requests answered before, the buckets the requests may draw on.
@@ -213,7 +213,7 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
   const pairs = await sql.query<WalletPair>(`select distinct w.billing_account_id as acc, w.currency as cur from reservation r join wallet w on w.id = r.wallet_id where r.id = any($1::text[])`, [ids]);
   const [locked, reservations, buckets] = await readTogether<[LockedWalletRow[], ReservationRow[], { id: string; status: string }[]]>(
     sql,
-    pairs.length === 0 ? { statements: [], parse: () => [] } : walletLock(pairs),
+    walletLock(pairs),
     rowsOf(`select * from reservation where id = any($1::text[]) order by id for update`, [ids]),
     rowsOf(
       `select b.id, b.status from bucket b where b.id in (select p->>'bucketId' from reservation r, jsonb_array_elements(r.bucket_parts) p where r.id = any($1::text[]) and r.status = 'RESERVED')`,

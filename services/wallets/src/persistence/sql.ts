@@ -41,6 +41,9 @@ export interface Reading<T> {
   parse(rows: Record<string, any>[][]): T;
 }
 
+/** A reading with no statements (nothing to lock or read): no rows. */
+export const NOTHING_TO_READ: Reading<never[]> = { statements: [], parse: () => [] };
+
 /** One statement's rows, as a reading. */
 export function rowsOf<R>(text: string, params: unknown[]): Reading<R[]> {
   return { statements: [{ text, params }], parse: ([rows]) => rows as R[] };
