@@ -58,6 +58,7 @@ try {
       }
       return time(label(text), () => sql.query(text, params));
     },
+    write: (text, params) => time(`held: ${label(text)}`, () => sql.write(text, params)),
     queries: (statements) => time(`${statements.length} together: ${statements.map((s) => label(s.text).slice(0, 20)).join(' | ')}`, () => sql.queries(statements)),
   });
   const report = (label: string, total: number, runs: number) => {

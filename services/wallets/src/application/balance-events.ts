@@ -63,7 +63,7 @@ export async function emitBalanceEvents(sql: Sql, now: Date, wallets: WalletChan
     if (crossed.length > 0) notified.push({ id: b.bucketId, pct: Math.max(...crossed) });
   }
   if (notified.length > 0) {
-    await sql.query(`update bucket b set notified_percent = greatest(b.notified_percent, t.pct) from unnest($1::text[], $2::int[]) as t(id, pct) where b.id = t.id`, [notified.map((n) => n.id), notified.map((n) => n.pct)]);
+    await sql.write(`update bucket b set notified_percent = greatest(b.notified_percent, t.pct) from unnest($1::text[], $2::int[]) as t(id, pct) where b.id = t.id`, [notified.map((n) => n.id), notified.map((n) => n.pct)]);
   }
   const ruled = downs.filter((w) => w.hasRules !== false);
   if (ruled.length > 0) {
@@ -120,7 +120,7 @@ async function requestAutoTopups(sql: Sql, now: Date, downs: WalletChange[], not
     const id = deterministicId('event', 'AUTO_TOPUP', w.walletId, w.cause).replace(/^evt_/, 'atu_');
     const status = decision.kind === 'REQUEST' ? 'REQUESTED' : 'LIMIT_REACHED';
     const reason = decision.kind === 'LIMIT_REACHED' ? `${decision.limit}_LIMIT_REACHED` : null;
-    await sql.query(
+    await sql.write(
       `insert into topup_request (id, wallet_id, billing_account_id, amount, currency, payment_method_token, status, reason, requested_at) values ($1,$2,$3,$4,$5,$6,$7,$8,$9) on conflict (id) do nothing`,
       [id, w.walletId, w.billingAccountId, fmt(decision.amount), w.currency, r.payment_method_token, status, reason, now],
     );

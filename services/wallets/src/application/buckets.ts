@@ -187,7 +187,7 @@ export interface NotificationInput {
 /** Customer notification records (what a notification provider sends); one per id, ever. */
 export async function insertNotifications(sql: Sql, rows: NotificationInput[], now: Date): Promise<void> {
   if (rows.length === 0) return;
-  await sql.query(
+  await sql.write(
     `insert into notification (id, billing_account_id, wallet_id, bucket_id, kind, message, created_at)
      select id, acc, w, b, kind, msg, $7 from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) as t(id, acc, w, b, kind, msg)
      on conflict (id) do nothing`,

@@ -110,11 +110,11 @@ export async function replenishBudgets(sql: Sql, now: Date, wallets: { walletId:
       const data: BudgetReplenishmentData = { replenishmentId: id, budgetId: b.id, billingAccountId: b.billing_account_id, amount: fmt(committed), currency: b.currency, remaining: fmt(remaining), replenishedAt: now.toISOString() };
       events.push(eventRow('budgetReplenished', b.id, [id], now, data));
     }
-    if (sequence !== b.replenishments) await sql.query(`update budget set replenishments = $2 where id = $1`, [b.id, sequence]);
+    if (sequence !== b.replenishments) await sql.write(`update budget set replenishments = $2 where id = $1`, [b.id, sequence]);
   }
   if (txs.length === 0) return 0;
   await postTransactions(sql, txs, now);
-  await sql.query(
+  await sql.write(
     `insert into budget_replenishment (id, budget_id, billing_account_id, sequence, amount, currency, remaining, transaction_id, cause, created_at)
      select id, bud, acc, seq, amt, cur, rem, tx, cause, $10 from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::numeric[], $6::text[], $7::numeric[], $8::text[], $9::text[]) as t(id, bud, acc, seq, amt, cur, rem, tx, cause)`,
     [...Array.from({ length: 9 }, (_, k) => rows.map((r) => r[k])), now],

@@ -72,19 +72,21 @@ export async function ensureAccounts(sql: Sql, billingAccountId: string | null, 
   );
 }
 
-/**
- * Writes transactions, their entries and the account balances in ONE statement (data-modifying
- * CTEs over `unnest`ed arrays) whatever the number of transactions, plus the caller's `also`
- * writes (outbox rows, reservations) in the same round trip. Each transaction must sum to zero per unit (checked here, before any
- * write). Returns the new balance of every account touched.
- */
 /** A data-modifying statement (with its own $1… parameters) written in the same round trip as the ledger rows. */
 export interface AlsoWrite {
   text: string;
   params: unknown[];
 }
 
-export async function postTransactions(sql: Sql, txs: NewTransaction[], now: Date, also: AlsoWrite[] = []): Promise<Map<string, Decimal>> {
+/**
+ * Writes transactions, their entries and the account balances in ONE statement (data-modifying
+ * CTEs over `unnest`ed arrays) whatever the number of transactions, plus the caller's `also`
+ * writes (outbox rows, reservations) in it. Each transaction must sum to zero per unit (checked
+ * here, before any write). The statement is a `sql.write`: in a transaction it goes with the next
+ * statement or the commit, and it fails (LL001, rolling everything back) when an account it
+ * moves does not exist.
+ */
+export async function postTransactions(sql: Sql, txs: NewTransaction[], now: Date, also: AlsoWrite[] = []): Promise<void> {
   const txIds: string[] = [];
   const keys: string[] = [];
   const kinds: string[] = [];
@@ -122,18 +124,19 @@ export async function postTransactions(sql: Sql, txs: NewTransaction[], now: Dat
     outcomes.push(tx.outcome === undefined ? null : JSON.stringify(tx.outcome));
   }
   if (txIds.length === 0) {
-    for (const a of also) await sql.query(a.text, a.params);
-    return new Map();
+    for (const a of also) await sql.write(a.text, a.params);
+    return;
   }
   const ids = [...deltas.keys()].sort();
-  // One round trip: transactions, entries, balances and whatever the caller writes with them.
-  const params: unknown[] = [txIds, keys, kinds, owners, hashes, refs, outcomes, now, eTx, eAcc, eUnit, eAmt, ids, ids.map((id) => fmt(deltas.get(id)!))];
+  // One statement: transactions, entries, balances and whatever the caller writes with them.
+  const params: unknown[] = [txIds, keys, kinds, owners, hashes, refs, outcomes, now, eTx, eAcc, eUnit, eAmt, ids, ids.map((id) => fmt(deltas.get(id)!)), ids.length];
   const extra = also.map((a, i) => {
     const offset = params.length;
     params.push(...a.params);
     return `, also${i} as (${a.text.replace(/\$(\d+)/g, (_m, n: string) => `$${Number(n) + offset}`)})`;
   });
-  const rows = await sql.query<{ id: string; balance: string }>(
+  // Every account must exist (entries have no foreign key): the balance update must find them all.
+  await sql.write(
     `with t as (
        insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, request_hash, reference, outcome, created_at)
        select id, key, kind, owner, hash, ref, outcome::jsonb, $8 from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) as t(id, key, kind, owner, hash, ref, outcome)
@@ -141,14 +144,11 @@ export async function postTransactions(sql: Sql, txs: NewTransaction[], now: Dat
        insert into ledger_entry (transaction_id, account_id, unit, amount, created_at)
        select tx, acc, unit, amt, $8 from unnest($9::text[], $10::text[], $11::text[], $12::numeric[]) as t(tx, acc, unit, amt)
      )${extra.join('')}, u as (
-       update ledger_account a set balance = a.balance + d.delta from unnest($13::text[], $14::numeric[]) as d(id, delta) where a.id = d.id returning a.id, a.balance
+       update ledger_account a set balance = a.balance + d.delta from unnest($13::text[], $14::numeric[]) as d(id, delta) where a.id = d.id returning a.id
      )
-     select id, balance from u`,
+     select ledger_require(count(*) = $15::int, 'a ledger account of this transaction does not exist') from u`,
     params,
   );
-  // Every account must exist (entries have no foreign key: this check, in the same transaction, stands for it).
-  if (rows.length !== ids.length) throw new DomainError('INTERNAL', 'a ledger account of this transaction does not exist', {}, 'INTERNAL');
-  return new Map(rows.map((r) => [r.id, new Decimal(r.balance)]));
 }
 
 export interface StoredTransaction {

@@ -7,6 +7,7 @@ import { Migration20261126200000_budgets_ownership } from './Migration2026112620
 import { Migration20261127100000_allowance_periods } from './Migration20261127100000_allowance_periods';
 import { Migration20261129000000_due_charges } from './Migration20261129000000_due_charges';
 import { Migration20261129100000_ledger_transaction_account_index } from './Migration20261129100000_ledger_transaction_account_index';
+import { Migration20261130000000_ledger_require } from './Migration20261130000000_ledger_require';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -18,4 +19,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261127100000_allowance_periods', class: Migration20261127100000_allowance_periods },
   { name: 'Migration20261129000000_due_charges', class: Migration20261129000000_due_charges },
   { name: 'Migration20261129100000_ledger_transaction_account_index', class: Migration20261129100000_ledger_transaction_account_index },
+  { name: 'Migration20261130000000_ledger_require', class: Migration20261130000000_ledger_require },
 ];
