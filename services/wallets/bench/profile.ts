@@ -1,6 +1,6 @@
 // Where a charge batch (money only, from allowance buckets, on one hot wallet; BATCH charges, 1000 by default) and a 100-request
 // reserve batch spend their time, statement by statement.
-// Usage: npx tsx services/wallets/bench/profile.ts
+// Usage: npx tsx services/wallets/bench/profile.ts (RUNS, BATCH, RESERVE_BATCH, ONLY=reserve, EXPLAIN=1, APART=1)
 import type { ChargeRequest } from '@ledgerline/contracts';
 import { startServiceForTest } from '@ledgerline/platform';
 import { createWalletsService } from '../src/service';
@@ -59,7 +59,13 @@ try {
       return time(label(text), () => sql.query(text, params));
     },
     write: (text, params) => time(`held: ${label(text)}`, () => sql.write(text, params)),
-    queries: (statements) => time(`${statements.length} together: ${statements.map((s) => label(s.text).slice(0, 20)).join(' | ')}`, () => sql.queries(statements)),
+    // APART=1: each statement of a reading in a round trip of its own, to time them one by one.
+    queries: async (statements) => {
+      if (!process.env.APART) return time(`${statements.length} together: ${statements.map((s) => label(s.text).slice(0, 20)).join(' | ')}`, () => sql.queries(statements));
+      const rows: Record<string, any>[][] = [];
+      for (const s of statements) rows.push((await time(`apart: ${label(s.text)}`, () => sql.queries([s])))[0]!);
+      return rows;
+    },
   });
   const report = (label: string, total: number, runs: number) => {
     console.log(`\n${label}: ${(total / runs).toFixed(1)} ms per batch`);

@@ -36,8 +36,6 @@ export function walletLock(pairs: readonly WalletPair[]): Reading<LockedWalletRo
   const acc = pairs.map((p) => p.acc);
   const cur = pairs.map((p) => p.cur);
   const unbilled = pairs.map((p) => accountId(p.acc, 'UNBILLED_RECEIVABLE', p.cur));
-  // Joins on the unnested pairs, not `id = any(...)`: with thousands of ids the planner would scan the whole table.
-  const byPair = `from unnest($1::text[], $2::text[]) as t(acc, cur) join wallet w on w.billing_account_id = t.acc and w.currency = t.cur`;
   return {
     statements: [
       {
@@ -46,30 +44,29 @@ export function walletLock(pairs: readonly WalletPair[]): Reading<LockedWalletRo
         params: [acc, cur],
       },
       {
+        // One row per wallet, its figures read by key (subqueries run for the batch's wallets
+        // only: a filter joined over wallets once made PostgreSQL test every wallet of the table).
         // The unbilled receivable is negative in the ledger (owed to us); negated by SQL, exactly.
         // The same statement tells which wallets have a rule a falling balance can trigger (an
         // enabled budget or auto top-up; both are only changed under the wallet lock), so that
         // most movements need not look for them afterwards.
-        text: `select a.id, a.balance ${byPair} join ledger_account a on a.id = w.id
-               union all select a.id, -a.balance from unnest($3::text[]) as t(id) join ledger_account a on a.id = t.id
-               union all select w.id, null ${byPair}
-                 where exists (select 1 from budget b where b.wallet_id = w.id and b.enabled) or exists (select 1 from auto_topup_rule r where r.wallet_id = w.id and r.enabled)`,
+        text: `select w.id,
+                 (select a.balance from ledger_account a where a.id = w.id) as balance,
+                 (select -a.balance from ledger_account a where a.id = t.unbilled) as unbilled,
+                 exists (select 1 from budget b where b.wallet_id = w.id and b.enabled) or exists (select 1 from auto_topup_rule r where r.wallet_id = w.id and r.enabled) as has_rules
+               from unnest($1::text[], $2::text[], $3::text[]) as t(acc, cur, unbilled) join wallet w on w.billing_account_id = t.acc and w.currency = t.cur`,
         params: [acc, cur, unbilled],
       },
     ],
     parse([locked, read]) {
-      const balances = new Map<string, string>();
-      const withRules = new Set<string>();
-      for (const r of read as { id: string; balance: string | null }[]) {
-        if (r.balance === null) withRules.add(r.id);
-        else balances.set(r.id, r.balance);
-      }
+      const figures = new Map((read as { id: string; balance: string | null; unbilled: string | null; has_rules: boolean }[]).map((r) => [r.id, r]));
       // The rows are ours: completed in place (a copy per wallet showed in profiles of 1000-wallet batches).
       const wallets = locked as LockedWalletRow[];
       for (const w of wallets) {
-        w.balance = balances.get(w.id) ?? '0';
-        w.unbilled = balances.get(accountId(w.billing_account_id, 'UNBILLED_RECEIVABLE', w.currency)) ?? '0';
-        w.has_rules = withRules.has(w.id);
+        const f = figures.get(w.id);
+        w.balance = f?.balance ?? '0';
+        w.unbilled = f?.unbilled ?? '0';
+        w.has_rules = f?.has_rules ?? false;
       }
       return wallets;
     },
