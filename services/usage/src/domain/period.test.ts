@@ -40,6 +40,18 @@ describe('live usage periods', () => {
     expect(linePeriodAt({ ...line, restarts: { other: [new Date('2026-12-18T12:00:00Z')] } }, line.versions[0], 'MONTH', new Date('2026-12-20T00:00:00Z')).period).toBe('2026-12-15');
   });
 
+  it('a period cut short on the day it began is named by its start instant, so it never shares a name with the restart', () => {
+    // The 15 December period began at 09:30; the fee of the next waited for a top-up at 18:00 the same day.
+    const sameDay: LineInfo = { ...line, restarts: { sub: [new Date('2026-12-15T18:00:00Z')] } };
+    const cut = linePeriodAt(sameDay, line.versions[0], 'MONTH', new Date('2026-12-15T12:00:00Z'));
+    const restarted = linePeriodAt(sameDay, line.versions[0], 'MONTH', new Date('2026-12-15T19:00:00Z'));
+    expect(cut).toEqual({ period: '2026-12-15T09:30:00.000Z', start: new Date('2026-12-15T09:30:00Z'), end: new Date('2026-12-15T18:00:00Z') });
+    expect(restarted).toEqual({ period: '2026-12-15', start: new Date('2026-12-15T18:00:00Z'), end: new Date('2027-01-15T18:00:00Z') });
+    // Each is found by its name: the day → the restart's period; the instant → the one cut short.
+    expect(linePeriodAt(sameDay, line.versions[0], 'MONTH', periodQueryInstant('2026-12-15', new Date())).period).toBe('2026-12-15');
+    expect(linePeriodAt(sameDay, line.versions[0], 'MONTH', periodQueryInstant(cut.period, new Date())).period).toBe(cut.period);
+  });
+
   it('fall back to the calendar month without a subscription', () => {
     expect(linePeriodAt(line, undefined, 'MONTH', new Date('2026-11-20T00:00:00Z'))).toEqual(calendarMonthAt(new Date('2026-11-20T00:00:00Z')));
     expect(calendarMonthAt(new Date('2026-12-31T23:00:00Z'))).toEqual({ period: '2026-12-01', start: new Date('2026-12-01T00:00:00Z'), end: new Date('2027-01-01T00:00:00Z') });

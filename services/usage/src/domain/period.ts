@@ -38,7 +38,12 @@ export function linePeriodAt(line: LineInfo, version: SubscriptionVersion | unde
     }
   }
   const p = allowancePeriodAt(anchor, feePeriod, at);
-  return next && next < p.end ? { ...p, end: next } : p;
+  if (!next || next >= p.end) return p;
+  // Cut short on the day it began, it would share that day's name (its counters, the keys of its
+  // notifications) with the restart's period: it is named by its start instant instead, and the
+  // restart's period, which a query by the day finds (periodQueryInstant), keeps the day.
+  const period = next.toISOString().slice(0, 10) === p.period ? p.start.toISOString() : p.period;
+  return { period, start: p.start, end: next };
 }
 
 /** A subscription of the account on the plan version that shares a pool: when it started and ended. */
