@@ -1,6 +1,6 @@
 // Where a charge batch (money only, from allowance buckets, on one hot wallet; BATCH charges, 1000 by default) and a 100-request
 // reserve batch spend their time, statement by statement.
-// Usage: npx tsx services/wallets/bench/profile.ts (RUNS, BATCH, RESERVE_BATCH, ONLY=reserve, EXPLAIN=1, APART=1)
+// Usage: npx tsx services/wallets/bench/profile.ts (RUNS, BATCH, RESERVE_BATCH, ONLY=spread|bucketed|hot|reserve, EXPLAIN=1, APART=1)
 import type { ChargeRequest } from '@ledgerline/contracts';
 import { startServiceForTest } from '@ledgerline/platform';
 import { createWalletsService } from '../src/service';
@@ -76,7 +76,8 @@ try {
   const RUNS = Number(process.env.RUNS ?? 5);
   // Charges per batch (BATCH=1: the fixed cost of a batch, what a lightly loaded consumer pays per message).
   const BATCH = Number(process.env.BATCH ?? 1000);
-  for (const [label, wallet] of process.env.ONLY === 'reserve' ? [] : ([['spread', (i: number) => (i * 7919) % W], ['bucketed', (i: number) => (i * 7919) % 2000], ['hot', () => W]] as const)) {
+  const runs = ([['spread', (i: number) => (i * 7919) % W], ['bucketed', (i: number) => (i * 7919) % 2000], ['hot', () => W]] as const).filter(([label]) => !process.env.ONLY || process.env.ONLY === label);
+  for (const [label, wallet] of runs) {
     let total = 0;
     for (let r = 0; r <= RUNS; r++) {
       const batch = Array.from({ length: BATCH }, (_, k) => mk(r * BATCH + k, wallet(r * BATCH + k), label));
@@ -92,7 +93,7 @@ try {
     report(`charges ${label} (${BATCH})`, total, RUNS);
   }
   let total = 0;
-  for (let r = 0; r <= RUNS; r++) {
+  for (let r = 0; r <= (process.env.ONLY && process.env.ONLY !== 'reserve' ? -1 : RUNS); r++) {
     const RB = Number(process.env.RESERVE_BATCH ?? 100);
     const reqs = Array.from({ length: RB }, (_, k) => ({ requestId: `rq-${r}-${k}`, sessionId: `s-${r}-${k}`, billingAccountId: `acc_b${(r * RB + k) * 31 % W}`, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '10', pricePerUnit: '0.01', allowanceIds: [] }));
     const t = performance.now();

@@ -36,6 +36,10 @@ describe('thresholds and auto top-up', () => {
     expect(crossedBucketThresholds(d('100'), d('60'), d('10'), 0)).toEqual([50, 80]);
     expect(crossedBucketThresholds(d('100'), d('10'), d('0'), 80)).toEqual([100]);
     expect(crossedBucketThresholds(d('100'), d('60'), d('55'), 0)).toEqual([]);
+    // Exactly on a threshold counts; already told of 100 % → nothing more.
+    expect(crossedBucketThresholds(d('3'), d('3'), d('0.6'), 0)).toEqual([50, 80]);
+    expect(crossedBucketThresholds(d('3'), d('0.6'), d('0.599999'), 80)).toEqual([]);
+    expect(crossedBucketThresholds(d('3'), d('0.6'), d('0'), 100)).toEqual([]);
   });
   it('tops up to the target within the daily limit', () => {
     const rule = { enabled: true, threshold: d('5'), topupAmount: null, targetBalance: d('20'), paymentMethodToken: 't', dailyLimit: d('30'), monthlyLimit: null };

@@ -4,11 +4,15 @@ export const BUCKET_THRESHOLDS = [50, 80, 100] as const;
 
 /** The used-percent thresholds a bucket crossed going from `before` to `after` remaining units. */
 export function crossedBucketThresholds(initial: Decimal, before: Decimal, after: Decimal, alreadyNotified: number): number[] {
-  if (initial.lessThanOrEqualTo(0)) return [];
-  const usedPct = (remaining: Decimal) => initial.minus(remaining).dividedBy(initial).times(100);
-  const was = usedPct(before);
-  const now = usedPct(after);
-  return BUCKET_THRESHOLDS.filter((t) => t > alreadyNotified && now.greaterThanOrEqualTo(t) && was.lessThan(t));
+  if (initial.lessThanOrEqualTo(0) || alreadyNotified >= BUCKET_THRESHOLDS[BUCKET_THRESHOLDS.length - 1]) return [];
+  // used % ≥ t  ⇔  (initial − remaining) × 100 ≥ t × initial: exact, and no division per charge.
+  const usedBefore = initial.minus(before).times(100);
+  const usedAfter = initial.minus(after).times(100);
+  return BUCKET_THRESHOLDS.filter((t) => {
+    if (t <= alreadyNotified) return false;
+    const bar = initial.times(t);
+    return usedAfter.greaterThanOrEqualTo(bar) && usedBefore.lessThan(bar);
+  });
 }
 
 /** True when a balance went from at/above `threshold` to below it. */
