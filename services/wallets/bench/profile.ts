@@ -93,6 +93,7 @@ try {
     report(`charges ${label} (${BATCH})`, total, RUNS);
   }
   let total = 0;
+  let windowStart = 0;
   for (let r = 0; r <= (process.env.ONLY && process.env.ONLY !== 'reserve' ? -1 : RUNS); r++) {
     const RB = Number(process.env.RESERVE_BATCH ?? 100);
     const reqs = Array.from({ length: RB }, (_, k) => ({ requestId: `rq-${r}-${k}`, sessionId: `s-${r}-${k}`, billingAccountId: `acc_b${(r * RB + k) * 31 % W}`, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '10', pricePerUnit: '0.01', allowanceIds: [] }));
@@ -100,9 +101,14 @@ try {
     const cpu = process.cpuUsage();
     await db.tx((sql) => reserveMany(timed(sql), reqs, now));
     const used = process.cpuUsage(cpu);
-    if (r > 0) console.log(`  node CPU ${((used.user + used.system) / 1000).toFixed(1)} ms for this reserve batch`);
+    if (r > 0 && RUNS < 1000) console.log(`  node CPU ${((used.user + used.system) / 1000).toFixed(1)} ms for this reserve batch`);
     if (r > 0) total += performance.now() - t;
     else times.clear();
+    // Many runs: the time per batch every 500, to see it drift as reservations accumulate (ADR 13).
+    if (RUNS >= 1000 && r > 0 && r % 500 === 0) {
+      console.log(`  batches ${r - 499}-${r}: ${((total - windowStart) / 500).toFixed(2)} ms per batch`);
+      windowStart = total;
+    }
   }
   report(`reserve (${process.env.RESERVE_BATCH ?? 100} requests)`, total, RUNS);
 } finally {
