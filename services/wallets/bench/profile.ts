@@ -1,12 +1,12 @@
 // Where a charge batch (money only, from allowance buckets, on one hot wallet; BATCH charges, 1000 by default) and a 100-request
-// reserve batch spend their time, statement by statement.
+// reserve batch (then its commit) spend their time, statement by statement.
 // Usage: npx tsx services/wallets/bench/profile.ts (RUNS, BATCH, RESERVE_BATCH, ONLY=spread|bucketed|hot|reserve, EXPLAIN=1, APART=1)
 import type { ChargeRequest } from '@ledgerline/contracts';
 import { startServiceForTest } from '@ledgerline/platform';
 import { createWalletsService } from '../src/service';
 import { depsOf } from '../src/deps';
 import { applyChargesIn } from '../src/application/apply-charges';
-import { reserveMany } from '../src/application/reservations';
+import { closeMany, reserveMany } from '../src/application/reservations';
 import type { Sql } from '../src/persistence/sql';
 
 const now = new Date('2026-11-25T10:00:00Z');
@@ -94,12 +94,14 @@ try {
   }
   let total = 0;
   let windowStart = 0;
+  const reserved: string[][] = [];
   for (let r = 0; r <= (process.env.ONLY && process.env.ONLY !== 'reserve' ? -1 : RUNS); r++) {
     const RB = Number(process.env.RESERVE_BATCH ?? 100);
     const reqs = Array.from({ length: RB }, (_, k) => ({ requestId: `rq-${r}-${k}`, sessionId: `s-${r}-${k}`, billingAccountId: `acc_b${(r * RB + k) * 31 % W}`, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '10', pricePerUnit: '0.01', allowanceIds: [] }));
     const t = performance.now();
     const cpu = process.cpuUsage();
-    await db.tx((sql) => reserveMany(timed(sql), reqs, now));
+    const replies = await db.tx((sql) => reserveMany(timed(sql), reqs, now));
+    reserved.push(replies.flatMap((x) => (x.reservationId ? [x.reservationId] : [])));
     const used = process.cpuUsage(cpu);
     if (r > 0 && RUNS < 1000) console.log(`  node CPU ${((used.user + used.system) / 1000).toFixed(1)} ms for this reserve batch`);
     if (r > 0) total += performance.now() - t;
@@ -111,6 +113,15 @@ try {
     }
   }
   report(`reserve (${process.env.RESERVE_BATCH ?? 100} requests)`, total, RUNS);
+  // The same groups committed (half the units used), as a network element's final reports.
+  let closing = 0;
+  for (const [r, ids] of reserved.entries()) {
+    const t = performance.now();
+    await db.tx((sql) => closeMany(timed(sql), ids.map((reservationId) => ({ reservationId, usedUnits: '5', closing: 'COMMITTED' as const })), now));
+    if (r > 0) closing += performance.now() - t;
+    else times.clear();
+  }
+  if (reserved.length > 1) report(`commit (${process.env.RESERVE_BATCH ?? 100} reservations)`, closing, reserved.length - 1);
 } finally {
   await svc.close();
 }

@@ -1,6 +1,5 @@
 import type { PaymentMode } from '@ledgerline/contracts';
 import { NOTHING_TO_READ, type Reading } from '../persistence/sql';
-import { accountId } from './ledger';
 
 export interface LockedWalletRow {
   id: string;
@@ -29,19 +28,36 @@ export interface WalletPair {
  * the number of wallets, to send in one round trip with the batch's other reads (`readTogether`).
  * The wallet columns come from the locking statement (a locked row is re-read at its newest
  * version); the balances are read by the next statement, after the lock, so they include any
- * commit that held it before us. Ledger account ids are computed, not joined.
+ * commit that held it before us.
  */
 export function walletLock(pairs: readonly WalletPair[]): Reading<LockedWalletRow[]> {
   if (pairs.length === 0) return NOTHING_TO_READ;
-  const acc = pairs.map((p) => p.acc);
-  const cur = pairs.map((p) => p.cur);
-  const unbilled = pairs.map((p) => accountId(p.acc, 'UNBILLED_RECEIVABLE', p.cur));
+  // Joins on the unnested pairs, not `id = any(...)`: with thousands of ids the planner would scan the whole table.
+  return lockAndRead(
+    `(billing_account_id, currency) in (select * from unnest($1::text[], $2::text[]))`,
+    `select w.* from unnest($1::text[], $2::text[]) as t(acc, cur) join wallet w on w.billing_account_id = t.acc and w.currency = t.cur`,
+    [pairs.map((p) => p.acc), pairs.map((p) => p.cur)],
+  );
+}
+
+/**
+ * The same for the wallets these reservations hold money of (a wallet's account and currency
+ * never change): no round trip to find them first.
+ */
+export function walletLockOfReservations(reservationIds: readonly string[]): Reading<LockedWalletRow[]> {
+  if (reservationIds.length === 0) return NOTHING_TO_READ;
+  const ofReservations = `id in (select r.wallet_id from reservation r where r.id = any($1::text[]))`;
+  return lockAndRead(ofReservations, `select w.* from wallet w where w.${ofReservations}`, [reservationIds]);
+}
+
+/** The lock of the wallets `where` selects and the read of the same wallets (`wallets`), both with `params`. */
+function lockAndRead(where: string, wallets: string, params: unknown[]): Reading<LockedWalletRow[]> {
   return {
     statements: [
       {
         text: `select id, billing_account_id, currency, payment_mode, credit_limit, overdraft_limit, low_balance_threshold
-                 from wallet where (billing_account_id, currency) in (select * from unnest($1::text[], $2::text[])) order by id for update`,
-        params: [acc, cur],
+                 from wallet where ${where} order by id for update`,
+        params,
       },
       {
         // One row per wallet, its figures read by key (subqueries run for the batch's wallets
@@ -52,10 +68,10 @@ export function walletLock(pairs: readonly WalletPair[]): Reading<LockedWalletRo
         // most movements need not look for them afterwards.
         text: `select w.id,
                  (select a.balance from ledger_account a where a.id = w.id) as balance,
-                 (select -a.balance from ledger_account a where a.id = t.unbilled) as unbilled,
+                 (select -a.balance from ledger_account a where a.id = w.billing_account_id || ':UNBILLED_RECEIVABLE:' || w.currency) as unbilled,
                  exists (select 1 from budget b where b.wallet_id = w.id and b.enabled) or exists (select 1 from auto_topup_rule r where r.wallet_id = w.id and r.enabled) as has_rules
-               from unnest($1::text[], $2::text[], $3::text[]) as t(acc, cur, unbilled) join wallet w on w.billing_account_id = t.acc and w.currency = t.cur`,
-        params: [acc, cur, unbilled],
+               from (${wallets}) w`,
+        params,
       },
     ],
     parse([locked, read]) {

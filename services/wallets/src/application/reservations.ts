@@ -4,7 +4,7 @@ import { readTogether, rowsOf, type Sql } from '../persistence/sql';
 import { decideCharge, fmt, round6, type BucketState, type WalletState } from '../domain/charging';
 import { accountId, newTxId, postTransactions, type Entry, type NewTransaction } from './ledger';
 import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
-import { walletLock, type LockedWalletRow, type WalletPair } from './locks';
+import { walletLock, walletLockOfReservations, type LockedWalletRow, type WalletPair } from './locks';
 import { emitBalanceEvents } from './balance-events';
 
 export interface ReservationRow {
@@ -193,9 +193,10 @@ export async function closeReservation(sql: Sql, reservationId: string, usedUnit
 }
 
 /**
- * Closes many reservations in ONE transaction with a constant number of statements: wallets
- * locked in id order, then the reservations (same lock order as reserve), one ledger
- * transaction per reservation, one update for all. Each request is answered on its own.
+ * Closes many reservations in ONE transaction with a constant number of statements (two round
+ * trips with the commit): wallets locked in id order, then the reservations (same lock order as
+ * reserve), one ledger transaction per reservation, one update for all. Each request is answered
+ * on its own.
  */
 export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Promise<WalletSessionReply[]> {
   const replies: (WalletSessionReply | undefined)[] = items.map((it) => {
@@ -206,14 +207,12 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
   });
   const ids = [...new Set(items.filter((_, i) => !replies[i]).map((it) => it.reservationId))];
   if (ids.length === 0) return replies as WalletSessionReply[];
-  // The reservations' wallets (a wallet's account and currency never change: read without a lock),
-  // then every read in one round trip, in lock order (wallets, then reservations, as reserve
-  // locks them): the wallets and their balances, the reservations, the status of the buckets
-  // they hold units of.
-  const pairs = await sql.query<WalletPair>(`select distinct w.billing_account_id as acc, w.currency as cur from reservation r join wallet w on w.id = r.wallet_id where r.id = any($1::text[])`, [ids]);
+  // Every read in one round trip, in lock order (wallets, then reservations, as reserve locks
+  // them): the reservations' wallets and their balances, the reservations, the status of the
+  // buckets they hold units of.
   const [locked, reservations, buckets] = await readTogether<[LockedWalletRow[], ReservationRow[], { id: string; status: string }[]]>(
     sql,
-    walletLock(pairs),
+    walletLockOfReservations(ids),
     rowsOf(`select * from reservation where id = any($1::text[]) order by id for update`, [ids]),
     rowsOf(
       `select b.id, b.status from bucket b where b.id in (select p->>'bucketId' from reservation r, jsonb_array_elements(r.bucket_parts) p where r.id = any($1::text[]) and r.status = 'RESERVED')`,
