@@ -48,8 +48,8 @@ describe('live usage periods', () => {
     expect(cut).toEqual({ period: '2026-12-15T09:30:00.000Z', start: new Date('2026-12-15T09:30:00Z'), end: new Date('2026-12-15T18:00:00Z') });
     expect(restarted).toEqual({ period: '2026-12-15', start: new Date('2026-12-15T18:00:00Z'), end: new Date('2027-01-15T18:00:00Z') });
     // Each is found by its name: the day → the restart's period; the instant → the one cut short.
-    expect(linePeriodAt(sameDay, line.versions[0], 'MONTH', periodQueryInstant('2026-12-15', new Date())).period).toBe('2026-12-15');
-    expect(linePeriodAt(sameDay, line.versions[0], 'MONTH', periodQueryInstant(cut.period, new Date())).period).toBe(cut.period);
+    expect(linePeriodAt(sameDay, line.versions[0], 'MONTH', periodQueryInstant('2026-12-15', new Date('2027-01-01T00:00:00Z'))).period).toBe('2026-12-15');
+    expect(linePeriodAt(sameDay, line.versions[0], 'MONTH', periodQueryInstant(cut.period, new Date('2027-01-01T00:00:00Z'))).period).toBe(cut.period);
   });
 
   it('fall back to the calendar month without a subscription', () => {
