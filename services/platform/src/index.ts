@@ -12,3 +12,4 @@ export * from './service';
 export * from './loaders';
 export * from './testing';
 export * from './pg-arrays';
+export * from './pg-pool-errors';

@@ -24,7 +24,7 @@ export function createWalletsService(options: WalletsOptions = {}): ServiceDefin
     resolvers: resolvers as never,
     async background(runtime: ServiceRuntime) {
       if (!runtime.config.databaseUrl) throw new ConfigError('DATABASE_URL', 'the wallets service needs PostgreSQL (its ledger uses row locks and set-based SQL); set DATABASE_URL');
-      const db = openDb(runtime.config.databaseUrl, runtime.config.databaseSchema);
+      const db = openDb(runtime.config.databaseUrl, runtime.config.databaseSchema, undefined, runtime.logger);
       const rechargeStarter = rechargeStarterFromEnv(env);
       const catalog = env.CATALOG_URL ? new GraphqlCatalogClient(env.CATALOG_URL) : null;
       setDeps(runtime, { db, rechargeStarter, catalog });

@@ -5,6 +5,7 @@
  * (what the balance reads after the wallet lock rely on); each statement is prepared once per
  * connection, also when a message failed after its PREPARE (which outlives the rollback).
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestService } from '@ledgerline/platform';
 import { Decimal } from '@ledgerline/contracts';
@@ -177,5 +178,20 @@ describe('the ledger write checks its accounts itself', () => {
       expect(await db.query(`select balance from ledger_account where id = $1`, [real])).toEqual([{ balance: '0.000000' }]);
       expect(await db.query(`select count(*)::int as n from ledger_transaction where billing_account_id = $1`, [acc])).toEqual([{ n: 0 }]);
     }
+  });
+});
+
+describe('an idle database connection lost under the service', () => {
+  it('is replaced: the process lives on and the next transaction runs (an unhandled pool error would end the process)', async () => {
+    const [{ pid }] = await db.query<{ pid: number }>('select pg_backend_pid() as pid');
+    const admin = new pg.Client({ connectionString: svc.runtime.config.databaseUrl! });
+    await admin.connect();
+    try {
+      expect((await admin.query('select pg_terminate_backend($1) as done', [pid])).rows).toEqual([{ done: true }]);
+    } finally {
+      await admin.end();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await db.tx((sql) => sql.queries([{ text: 'select 1 as one' }]))).toEqual([[{ one: 1 }]]);
   });
 });

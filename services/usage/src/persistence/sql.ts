@@ -3,7 +3,7 @@
  * is ~50x slower per row). One pool per service instance, on the service's own schema.
  */
 import pg from 'pg';
-import { arrayParam, ConfigError, type ServiceRuntime } from '@ledgerline/platform';
+import { arrayParam, ConfigError, logIdleConnectionErrors, type ServiceRuntime } from '@ledgerline/platform';
 
 export type Sql = pg.Pool;
 export type SqlClient = pg.PoolClient;
@@ -12,7 +12,9 @@ type Queryable = Pick<pg.PoolClient, 'query'>;
 export function openSqlPool(runtime: ServiceRuntime, max = 4): Sql {
   const { databaseUrl, databaseSchema } = runtime.config;
   if (!databaseUrl) throw new ConfigError('DATABASE_URL', 'the usage service rates on PostgreSQL; set DATABASE_URL (SQLite is not supported for usage ingestion)');
-  return new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path="${databaseSchema}"` });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path="${databaseSchema}"` });
+  logIdleConnectionErrors(pool, runtime.logger, 'usage');
+  return pool;
 }
 
 export async function inSqlTransaction<T>(pool: Sql, work: (client: SqlClient) => Promise<T>): Promise<T> {

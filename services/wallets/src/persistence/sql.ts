@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { createCloudEvent, EVENTS, type EventName } from '@ledgerline/contracts';
-import { arrayParam, inlineParams, sqlLiteral } from '@ledgerline/platform';
+import { arrayParam, inlineParams, logIdleConnectionErrors, sqlLiteral, type Logger } from '@ledgerline/platform';
 
 // NUMERIC stays a string (pg's default), bigint too: money never becomes a JS number.
 
@@ -135,13 +135,14 @@ interface TxState {
   held: Statement[];
 }
 
-export function openDb(databaseUrl: string, schema: string, max = Number(process.env.WALLETS_PG_POOL_MAX ?? 10)): Db {
+export function openDb(databaseUrl: string, schema: string, max = Number(process.env.WALLETS_PG_POOL_MAX ?? 10), logger?: Logger): Db {
   // plan_cache_mode: a prepared statement is still parsed once per connection, but planned on each
   // run. A generic plan is made once and kept: made while a table was empty (a new deployment, a
   // fresh benchmark schema) it scans the whole table for ever after (reserve groups grew 2.6 -> 8 ms
   // in 30 s as their reservation lookup read every row); each run's own plan sees the table as it is.
   const pool = new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path="${schema}" -c random_page_cost=1.1 -c plan_cache_mode=force_custom_plan` });
-  pool.on('error', () => undefined);
+  if (logger) logIdleConnectionErrors(pool, logger, 'wallets');
+  else pool.on('error', () => undefined);
   /** Our SQL-level prepared statements on this connection (asked from PostgreSQL on first use and after a failed PREPARE). */
   async function preparedStatementsOf(client: pg.PoolClient): Promise<Set<string>> {
     let known = preparedOn.get(client);
