@@ -1,10 +1,10 @@
 // The network element of the charging benchmark: sends reserve requests over NATS request/reply
 // at a fixed rate (open loop) and reports each latency from its scheduled send. It runs as its
 // own process, as a real network element would, so its work never queues behind the service's.
-// Usage (from charging.bench.ts): node --import tsx reserve-load.ts <natsUrl> <subject> <rate> <seconds> <wallets>
+// Usage (from charging.bench.ts): node --import tsx reserve-load.ts <natsUrl> <subject> <rate> <seconds> <wallets> [requestIdPrefix]
 import { connect } from '@nats-io/transport-node';
 
-const [url, subject, rateText, secondsText, walletsText] = process.argv.slice(2);
+const [url, subject, rateText, secondsText, walletsText, idPrefix = 'rq'] = process.argv.slice(2);
 const RATE = Number(rateText);
 const total = RATE * Number(secondsText);
 const WALLETS = Number(walletsText);
@@ -26,7 +26,7 @@ await new Promise<void>((done) => {
       const w = (i * 31) % WALLETS;
       const due = t0 + (i * 1000) / RATE;
       lateness.push(performance.now() - due);
-      const body = JSON.stringify({ requestId: `rq-${i}`, sessionId: `s-${i}`, billingAccountId: `acc_b${w}`, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '10', pricePerUnit: '0.01', allowanceIds: [] });
+      const body = JSON.stringify({ requestId: `${idPrefix}-${i}`, sessionId: `${idPrefix}-s-${i}`, billingAccountId: `acc_b${w}`, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '10', pricePerUnit: '0.01', allowanceIds: [] });
       pending.push(
         nc.request(subject!, body, { timeout: 5000 })
           .then((m) => {
