@@ -111,6 +111,62 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     expect((await active(acc)).filter((x) => x.allowanceId === 'data').map((x) => x.remaining).sort()).toEqual(['20000', '3000']);
   });
 
+  it("a shared pool renews on its own cadence after the line that opened it has gone: the other lines keep it from its end, once; it stops when no member is left", async () => {
+    const FAMILY: PlanTerms = {
+      recurringFee: { amount: '15.00', period: 'DAYS30' },
+      allowances: [{ id: 'data', unit: 'MB', quantity: '20000', validity: 'PERIOD', shared: true, rollover: { percent: '50', maxQuantity: '5000' } }],
+    };
+    const plans = catalog({ pv_family2: FAMILY });
+    const { billingAccountId: acc } = await openPrepaid(svc, { balance: '100.00' });
+    const a = subscription(acc, { planVersionId: 'pv_family2' });
+    const b = subscription(acc, { planVersionId: 'pv_family2', startsAt: at(10).toISOString() });
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, a, FAMILY, T0)); // opens the pool [0, 30)
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, b, FAMILY, at(10))); // covered by it; b's periods run [10, 40), [40, 70)…
+    await gql(svc, APPLY, { i: charge(acc, { lineId: b.lineId, units: '12000', allowanceIds: ['data'], occurredAt: at(12).toISOString() }) }); // 8,000 left
+    // Line a leaves on day 20: its own periods end, the pool stays for b.
+    await dbOf(svc).tx((sql) => followSubscriptionChange(sql, { ...a, endsAt: at(20).toISOString() }, FAMILY, at(15)));
+
+    // Day 30: nobody's own renewal is due, yet b's paid period covers the pool's end: the pool opens
+    // its next period there and carries 50 % of 8,000; two passes at once grant it once.
+    await Promise.all([runWalletJobs(dbOf(svc), at(30, 1), null, plans), runWalletJobs(dbOf(svc), at(30, 1), null, plans)]);
+    const pools = async () => (await active(acc)).filter((x) => x.allowanceId === 'data').map((x) => ({ q: x.initialQuantity, r: x.remaining, p: x.priority, from: x.validFrom, to: x.validTo })).sort((x, y) => x.p - y.p);
+    expect(await pools()).toEqual([
+      { q: '4000', r: '4000', p: 50, from: at(30).toISOString(), to: at(60).toISOString() },
+      { q: '20000', r: '20000', p: 100, from: at(30).toISOString(), to: at(60).toISOString() },
+    ]);
+    // b uses it on day 31, before its own renewal: the carried-over units first, nothing from the balance.
+    const before = await balanceOf(svc, (await dbOf(svc).query<{ id: string }>(`select id from wallet where billing_account_id = $1`, [acc]))[0]!.id);
+    await gql(svc, APPLY, { i: charge(acc, { lineId: b.lineId, units: '1000', allowanceIds: ['data'], occurredAt: at(31).toISOString() }) });
+    expect((await pools()).map((x) => x.r)).toEqual(['3000', '20000']);
+    // b's own renewal on day 40 pays its fee and finds the pool covering it: nothing more granted or carried.
+    await runWalletJobs(dbOf(svc), at(40, 1), null, plans);
+    expect((await outboxOf(EVENTS.bundleRenewed.subject, b.subscriptionId)).map((d) => [d.periodStart, d.allowancesGranted, d.rollover])).toEqual([[at(40).toISOString(), 0, []]]);
+    expect(await pools()).toHaveLength(2);
+    expect(await balanceOf(svc, (await dbOf(svc).query<{ id: string }>(`select id from wallet where billing_account_id = $1`, [acc]))[0]!.id)).toBe(String(Number(before) - 15));
+
+    // Day 60: the pool's cadence holds (b's period [40, 70) covers it).
+    await runWalletJobs(dbOf(svc), at(60, 1), null, plans);
+    expect((await pools()).map((x) => [x.from, x.to])).toEqual([[at(60).toISOString(), at(90).toISOString()], [at(60).toISOString(), at(90).toISOString()]]);
+    // b leaves on day 65: at day 90 no member covers the end, so no pool opens.
+    await dbOf(svc).tx((sql) => followSubscriptionChange(sql, { ...b, endsAt: at(65).toISOString() }, FAMILY, at(64)));
+    await runWalletJobs(dbOf(svc), at(90, 1), null, plans);
+    expect(await pools()).toEqual([]);
+  });
+
+  it('a monthly shared pool keeps the day of the month of the first pool of its run (31 Jan → 28 Feb → 31 Mar), whoever is left', async () => {
+    const MONTHLY: PlanTerms = { recurringFee: { amount: '10.00', period: 'MONTH' }, allowances: [{ id: 'data', unit: 'MB', quantity: '5000', validity: 'PERIOD', shared: true }] };
+    const plans = catalog({ pv_family_month: MONTHLY });
+    const d = (iso: string) => new Date(`${iso}T00:00:00.000Z`);
+    const { billingAccountId: acc } = await openPrepaid(svc, { balance: '100.00' });
+    const a = subscription(acc, { planVersionId: 'pv_family_month', startsAt: d('2027-01-31').toISOString() });
+    const b = subscription(acc, { planVersionId: 'pv_family_month', startsAt: d('2027-02-05').toISOString() });
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, a, MONTHLY, d('2027-01-31')));
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, b, MONTHLY, d('2027-02-05')));
+    await dbOf(svc).tx((sql) => followSubscriptionChange(sql, { ...a, endsAt: d('2027-02-10').toISOString() }, MONTHLY, d('2027-02-09')));
+    await runWalletJobs(dbOf(svc), new Date(d('2027-02-28').getTime() + 60_000), null, plans);
+    expect((await active(acc)).map((x) => [x.validFrom, x.validTo])).toEqual([[d('2027-02-28').toISOString(), d('2027-03-31').toISOString()]]);
+  });
+
   it('a balance short of the fee: not renewed, the customer told once; a top-up renews it from that moment', async () => {
     const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '25.00' });
     const sub = subscription(acc);

@@ -57,14 +57,27 @@ describe('live usage periods', () => {
     expect(calendarMonthAt(new Date('2026-12-31T23:00:00Z'))).toEqual({ period: '2026-12-01', start: new Date('2026-12-01T00:00:00Z'), end: new Date('2027-01-01T00:00:00Z') });
   });
 
-  it("run a shared pool from the earliest member subscription still in force", () => {
+  it("run a shared pool on the cadence of its first member while any member is in force at a period's end, as wallets renews it", () => {
     const members = [
       { startsAt: new Date('2026-10-10T00:00:00Z'), endsAt: new Date('2026-11-25T00:00:00Z') },
       { startsAt: new Date('2026-10-20T00:00:00Z'), endsAt: null },
     ];
     expect(poolPeriodAt(members, 'MONTH', new Date('2026-11-20T00:00:00Z'))?.period).toBe('2026-11-10');
-    expect(poolPeriodAt(members, 'MONTH', new Date('2026-11-26T00:00:00Z'))?.period).toBe('2026-11-20');
+    // The first member left on 25 November: the pool keeps its periods (wallets renews it on 10 December for the other line).
+    expect(poolPeriodAt(members, 'MONTH', new Date('2026-11-26T00:00:00Z'))?.period).toBe('2026-11-10');
+    expect(poolPeriodAt(members, 'MONTH', new Date('2026-12-15T00:00:00Z'))?.period).toBe('2026-12-10');
     expect(poolPeriodAt(members, 'MONTH', new Date('2026-10-01T00:00:00Z'))).toBeUndefined();
+    // Nobody in force at the end of a period (10 November): no pool until the next member, who starts a new run.
+    const gap = [
+      { startsAt: new Date('2026-10-10T00:00:00Z'), endsAt: new Date('2026-10-20T00:00:00Z') },
+      { startsAt: new Date('2026-10-25T00:00:00Z'), endsAt: new Date('2026-11-05T00:00:00Z') },
+      { startsAt: new Date('2026-12-01T00:00:00Z'), endsAt: null },
+    ];
+    // The second joined the first one's period after it had left: it draws on that pool.
+    expect(poolPeriodAt(gap, 'MONTH', new Date('2026-10-26T00:00:00Z'))?.period).toBe('2026-10-10');
+    expect(poolPeriodAt(gap, 'MONTH', new Date('2026-11-15T00:00:00Z'))).toBeUndefined();
+    expect(poolPeriodAt(gap, 'MONTH', new Date('2026-12-05T00:00:00Z'))?.period).toBe('2026-12-01');
+    expect(poolPeriodAt(gap, 'MONTH', new Date('2027-01-05T00:00:00Z'))?.period).toBe('2027-01-01');
   });
 
   it('are asked for by their first day, an instant, or nothing (now)', () => {

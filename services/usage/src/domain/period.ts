@@ -53,17 +53,25 @@ export interface PoolMember {
 }
 
 /**
- * The period of an account's shared pool at `at`: wallets opens a pool with the first line's
- * subscription and the account's other lines on that plan version draw from it, so the pool's
- * periods run from the earliest of those subscriptions still in force.
+ * The period of an account's shared pool at `at`, as wallets runs it: the first member's
+ * subscription opens the pool, a line joining later draws on the pool in force, and at each
+ * period's end the pool opens the next period on the same cadence while a member is in force then
+ * (wallets' renewDueSharedPools), whether or not the line that opened it is still there. When no
+ * member is left at a period's end the run stops; the next member to start begins a new one.
  */
 export function poolPeriodAt(members: readonly PoolMember[], feePeriod: FeePeriod | undefined, at: Date): AllowancePeriod | undefined {
-  let anchor: Date | undefined;
-  for (const m of members) {
-    if (m.startsAt > at || (m.endsAt && m.endsAt <= at)) continue;
-    if (!anchor || m.startsAt < anchor) anchor = m.startsAt;
+  const sorted = [...members].sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime());
+  const inForceAt = (t: Date) => sorted.some((m) => m.startsAt <= t && (!m.endsAt || m.endsAt > t));
+  let i = 0;
+  while (i < sorted.length && sorted[i]!.startsAt <= at) {
+    const anchor = sorted[i]!.startsAt;
+    let p = allowancePeriodAt(anchor, feePeriod, anchor);
+    while (p.end <= at && inForceAt(p.end)) p = allowancePeriodAt(anchor, feePeriod, p.end);
+    if (p.end > at) return p;
+    // The run stopped at p.end: the members that started by then are behind it.
+    while (i < sorted.length && sorted[i]!.startsAt <= p.end) i++;
   }
-  return anchor ? allowancePeriodAt(anchor, feePeriod, at) : undefined;
+  return undefined;
 }
 
 export function calendarMonthAt(at: Date): AllowancePeriod {

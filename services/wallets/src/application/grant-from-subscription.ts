@@ -60,32 +60,48 @@ export async function grantFromSubscription(sql: Sql, d: SubscriptionData, terms
  * A SHARED allowance is one bucket per account, plan version, allowance and period, used by every
  * line: the first line's subscription grants it (its start opens the period), the account's other
  * lines on the same plan version find the active bucket whose period covers their start and
- * grant nothing. The caller holds the wallet row lock, so two subscriptions of one account never
- * race to grant the pool twice.
+ * grant nothing (under lockSharedPools, so two of them never grant the pool twice). The pool then
+ * renews on its own cadence while a member's paid period covers its end (renewDueSharedPools).
  */
 export async function grantAllowances(sql: Sql, d: GrantSubject, terms: PlanTerms, start: Date, periodEnd: Date, now: Date): Promise<number> {
+  if (terms.allowances.some((a) => a.shared)) await lockSharedPools(sql, d.billingAccountId);
   let granted = 0;
-  for (const a of terms.allowances) {
-    const quantity = a.unlimited ? a.fairUseCap : a.quantity;
-    if (!quantity) continue;
-    const validTo = a.validity === 'PERIOD' ? periodEnd : new Date(start.getTime() + a.validity.days * DAY);
-    if (a.shared && (await sharedPoolCovering(sql, d, a.id, start))) continue;
-    await grantBucket(sql, {
-      billingAccountId: d.billingAccountId,
-      lineId: a.shared ? null : d.lineId,
-      allowanceId: a.id,
-      name: a.name ?? a.id,
-      unit: a.unit,
-      quantity,
-      validFrom: start,
-      validTo,
-      rolloverPercent: a.rollover?.percent ?? null,
-      grantKey: allowanceGrantKey(d, a.id, a.shared === true, start),
-      now,
-    });
-    granted++;
-  }
+  for (const a of terms.allowances) if (await grantAllowance(sql, d, a, start, periodEnd, now)) granted++;
   return granted;
+}
+
+export type Allowance = PlanTerms['allowances'][number];
+
+/** Grants one allowance for the period starting at `start`: false when it grants nothing (no quantity, or a shared pool already covers `start`). */
+export async function grantAllowance(sql: Sql, d: GrantSubject, a: Allowance, start: Date, periodEnd: Date, now: Date): Promise<boolean> {
+  const quantity = a.unlimited ? a.fairUseCap : a.quantity;
+  if (!quantity) return false;
+  const validTo = a.validity === 'PERIOD' ? periodEnd : new Date(start.getTime() + a.validity.days * DAY);
+  if (a.shared && (await sharedPoolCovering(sql, d, a.id, start))) return false;
+  await grantBucket(sql, {
+    billingAccountId: d.billingAccountId,
+    lineId: a.shared ? null : d.lineId,
+    allowanceId: a.id,
+    name: a.name ?? a.id,
+    unit: a.unit,
+    quantity,
+    validFrom: start,
+    validTo,
+    rolloverPercent: a.rollover?.percent ?? null,
+    grantKey: allowanceGrantKey(d, a.id, a.shared === true, start),
+    now,
+  });
+  return true;
+}
+
+/**
+ * Serializes everything that opens an account's shared pools (a line's first grant, a line's
+ * renewal, the pool's own renewal) until the transaction ends: whoever comes second finds the pool
+ * covering its start and grants nothing. Taken before any of them writes to a unit account, so
+ * they cannot deadlock on one.
+ */
+export async function lockSharedPools(sql: Sql, billingAccountId: string): Promise<void> {
+  await sql.query(`select pg_advisory_xact_lock(hashtext('shared-pools:' || $1::text))`, [billingAccountId]);
 }
 
 /** The LIKE pattern of every period's pool of a shared allowance (the account's lines on one plan version). */

@@ -6,7 +6,7 @@ import type { CatalogClient, PlanTerms } from '../adapters/catalog-client';
 import { periodEndOf, rolloverOf } from '../domain/allowance-period';
 import { fmt } from '../domain/charging';
 import { BUCKET_SELECT, grantBucket, type BucketRow } from './buckets';
-import { allowanceGrantKey, endedSharedPool, grantAllowances, sharedPoolCovering } from './grant-from-subscription';
+import { allowanceGrantKey, endedSharedPool, grantAllowance, grantAllowances, lockSharedPools, sharedPoolCovering, type Allowance, type GrantSubject } from './grant-from-subscription';
 import { markFeeDue, payPeriodFee, periodFeeOf } from './period-fee';
 import type { SubscriptionTermRow } from './subscription-terms';
 
@@ -73,24 +73,11 @@ export async function renewSubscription(sql: Sql, subscriptionId: string, terms:
   const fee = periodFeeOf(term, terms);
 
   const subject = { subscriptionId, billingAccountId: term.billing_account_id, lineId: term.line_id, planVersionId: term.plan_version_id };
+  if (terms.allowances.some((a) => a.shared)) await lockSharedPools(sql, term.billing_account_id);
   const rolled: { allowanceId: string; quantity: string }[] = [];
   for (const a of terms.allowances) {
-    if (!a.rollover) continue;
-    // A shared pool rolls over once, with the renewal that opens the account's next pool (the
-    // lines renewed after it find that pool covering them and carry nothing).
-    if (a.shared && (await sharedPoolCovering(sql, subject, a.id, start))) continue;
-    const ending = a.shared
-      ? await endedSharedPool(sql, subject, a.id, start)
-      : (await sql.query<BucketRow>(`${BUCKET_SELECT} where b.grant_key = $1 and b.status = 'ACTIVE'`, [allowanceGrantKey(subject, a.id, false, term.period_start)]))[0];
-    const carried = ending ? rolloverOf(new Decimal(ending.remaining), a.rollover) : new Decimal(0);
-    if (!ending || carried.isZero()) continue;
-    await grantBucket(sql, {
-      billingAccountId: term.billing_account_id, lineId: a.shared ? null : term.line_id, allowanceId: a.id, name: `${a.name ?? a.id} (rollover)`, unit: a.unit, quantity: fmt(carried),
-      // Drawn before the period's own allowance (lower priority first): what was carried over goes first.
-      // A shared rollover's key must not look like a pool's (`shared:…`), or it would count as the next period's pool.
-      priority: 50, validFrom: start, validTo: end, grantKey: a.shared ? `rollover:${allowanceGrantKey(subject, a.id, true, start)}` : `${subscriptionId}:${a.id}:rollover:${start.toISOString()}`, fromBucketId: ending.id, now,
-    });
-    rolled.push({ allowanceId: a.id, quantity: fmt(carried) });
+    const quantity = await carryOver(sql, subject, term.period_start, a, start, end, now);
+    if (quantity) rolled.push({ allowanceId: a.id, quantity });
   }
   const granted = await grantAllowances(sql, subject, terms, start, end, now);
   await sql.query(
@@ -103,4 +90,107 @@ export async function renewSubscription(sql: Sql, subscriptionId: string, terms:
     periodStart: start.toISOString(), periodEnd: end.toISOString(), anchorAt: anchor.toISOString(), fee: fee.greaterThan(0) ? { amount: fmt(fee), currency: term.currency } : null, allowancesGranted: granted, rollover: rolled,
   })]);
   return 'RENEWED';
+}
+
+/**
+ * What an allowance's rollover rule carries over from its ending bucket (a shared allowance: the
+ * account's ending pool) moves into a bucket of the new period [start, end) that is drawn first.
+ * A shared pool rolls over once, with whatever opens the account's next pool (the lines renewed
+ * after it find that pool covering them and carry nothing). Returns the quantity carried, if any.
+ */
+async function carryOver(sql: Sql, subject: GrantSubject, endingPeriodStart: Date, a: Allowance, start: Date, end: Date, now: Date): Promise<string | undefined> {
+  if (!a.rollover) return undefined;
+  if (a.shared && (await sharedPoolCovering(sql, subject, a.id, start))) return undefined;
+  const ending = a.shared
+    ? await endedSharedPool(sql, subject, a.id, start)
+    : (await sql.query<BucketRow>(`${BUCKET_SELECT} where b.grant_key = $1 and b.status = 'ACTIVE'`, [allowanceGrantKey(subject, a.id, false, endingPeriodStart)]))[0];
+  const carried = ending ? rolloverOf(new Decimal(ending.remaining), a.rollover) : new Decimal(0);
+  if (!ending || carried.isZero()) return undefined;
+  await grantBucket(sql, {
+    billingAccountId: subject.billingAccountId, lineId: a.shared ? null : subject.lineId, allowanceId: a.id, name: `${a.name ?? a.id} (rollover)`, unit: a.unit, quantity: fmt(carried),
+    // Drawn before the period's own allowance (lower priority first): what was carried over goes first.
+    // A shared rollover's key must not look like a pool's (`shared:…`), or it would count as the next period's pool.
+    priority: 50, validFrom: start, validTo: end, grantKey: a.shared ? `rollover:${allowanceGrantKey(subject, a.id, true, start)}` : `${subject.subscriptionId}:${a.id}:rollover:${start.toISOString()}`, fromBucketId: ending.id, now,
+  });
+  return fmt(carried);
+}
+
+/** A shared pool whose period has ended, with the member whose paid period covers that end. */
+interface EndedPool {
+  billing_account_id: string;
+  allowance_id: string;
+  valid_to: Date;
+  subscription_id: string;
+  line_id: string;
+  plan_version_id: string;
+}
+
+/**
+ * A shared pool belongs to the account, not to the line whose subscription opened it: when its
+ * period ends it opens the next one on its own cadence, as long as a member line's paid period
+ * covers that moment. Without this the account's other lines were left without their pool from its
+ * end until one of them renewed (the line that opened it gone, or not renewed for want of
+ * balance), and paid out of bundle meanwhile. A member whose own period ends at the same moment
+ * renews first (renewDueAllowances runs before this) and opens the same pool; under
+ * lockSharedPools the second finds it covering and grants nothing. Pools of allowances valid
+ * `{days}` follow their lines' grants only. No fee: the members' recurring fees pay for the pool.
+ */
+export async function renewDueSharedPools(db: Db, catalog: CatalogClient, now: Date, logger?: Logger, limit = 200): Promise<number> {
+  // Still ACTIVE: the expiry job, which runs after the renewals, has not yet closed them.
+  const ended = await db.query<EndedPool>(
+    `select p.billing_account_id, p.allowance_id, p.valid_to, t.subscription_id, t.line_id, t.plan_version_id
+       from bucket p
+       join lateral (
+         select t.subscription_id, t.line_id, t.plan_version_id from subscription_term t
+          where t.billing_account_id = p.billing_account_id
+            and starts_with(p.grant_key, 'shared:' || t.billing_account_id || ':' || t.plan_version_id || ':' || p.allowance_id || ':')
+            and t.status in ('ACTIVE', 'SCHEDULED') and t.period_start <= p.valid_to and t.period_end > p.valid_to
+            and (t.ends_at is null or t.ends_at > p.valid_to)
+          order by t.starts_at, t.subscription_id limit 1
+       ) t on true
+      where p.status = 'ACTIVE' and p.line_id is null and p.valid_to <= $1 and starts_with(p.grant_key, 'shared:')
+      order by p.valid_to limit $2`,
+    [now, limit],
+  );
+  let renewed = 0;
+  for (const pool of ended) {
+    const terms = await catalog.planTerms(pool.plan_version_id);
+    const a = terms?.allowances.find((x) => x.id === pool.allowance_id && x.shared && x.validity === 'PERIOD');
+    if (!terms || !a) continue;
+    try {
+      if (await db.tx((sql) => renewSharedPool(sql, pool, terms, a, now))) renewed++;
+    } catch (error) {
+      logger?.error({ err: error, billingAccountId: pool.billing_account_id, allowanceId: pool.allowance_id }, 'shared pool renewal failed');
+    }
+  }
+  return renewed;
+}
+
+async function renewSharedPool(sql: Sql, pool: EndedPool, terms: PlanTerms, a: Allowance, now: Date): Promise<boolean> {
+  const subject = { subscriptionId: pool.subscription_id, billingAccountId: pool.billing_account_id, lineId: pool.line_id, planVersionId: pool.plan_version_id };
+  await lockSharedPools(sql, pool.billing_account_id);
+  const feePeriod = terms.recurringFee?.period;
+  // The cadence of this run of pools (calendar months keep its first day of the month); periods that
+  // passed unseen are skipped, as for a line.
+  const anchor = await poolRunStart(sql, subject, a.id, pool.valid_to);
+  let start = pool.valid_to;
+  while (periodEndOf(start, feePeriod, anchor) <= now) start = periodEndOf(start, feePeriod, anchor);
+  if (await sharedPoolCovering(sql, subject, a.id, start)) return false;
+  const end = periodEndOf(start, feePeriod, anchor);
+  await carryOver(sql, subject, start, a, start, end, now);
+  return grantAllowance(sql, subject, a, start, end, now);
+}
+
+/** Where the run of back-to-back pools ending at `end` began (the start of its first period). */
+async function poolRunStart(sql: Sql, subject: GrantSubject, allowanceId: string, end: Date): Promise<Date> {
+  const pools = await sql.query<{ valid_from: Date; valid_to: Date }>(
+    `select valid_from, valid_to from bucket where billing_account_id = $1 and line_id is null and allowance_id = $2 and starts_with(grant_key, $3) and valid_to <= $4 order by valid_to desc`,
+    [subject.billingAccountId, allowanceId, `shared:${subject.billingAccountId}:${subject.planVersionId}:${allowanceId}:`, end],
+  );
+  let start = end;
+  for (const p of pools) {
+    if (p.valid_to.getTime() !== start.getTime()) break;
+    start = p.valid_from;
+  }
+  return start;
 }

@@ -6,7 +6,7 @@ import { syncRecharges } from '../application/recharge';
 import type { RechargeStarter } from '../adapters/recharge-starter';
 import { depsOf } from '../deps';
 import type { CatalogClient } from '../adapters/catalog-client';
-import { renewDueAllowances } from '../application/renew-allowances';
+import { renewDueAllowances, renewDueSharedPools } from '../application/renew-allowances';
 
 /** One pass of the periodic jobs, with the clock passed in (tests call it with a manual clock). */
 export async function runWalletJobs(
@@ -15,13 +15,15 @@ export async function runWalletJobs(
   starter: RechargeStarter | null = null,
   catalog: CatalogClient | null = null,
   logger?: Logger,
-): Promise<{ reservationsExpired: number; bundlesRenewed: number; renewalsRefused: number; bucketsExpired: number; bucketsWarned: number; rechargesSettled: number }> {
+): Promise<{ reservationsExpired: number; bundlesRenewed: number; renewalsRefused: number; poolsRenewed: number; bucketsExpired: number; bucketsWarned: number; rechargesSettled: number }> {
   const reservationsExpired = await db.tx((sql) => expireReservations(sql, now));
   // Renewals before expiry: a rollover reads what the ending bucket has left before it is forfeited.
   const renewals = catalog ? await renewDueAllowances(db, catalog, now, logger) : { RENEWED: 0, FEE_NOT_COVERED: 0 };
+  // After the lines: a member renewing at the pool's end opens the next pool itself (and rolls it over).
+  const poolsRenewed = catalog ? await renewDueSharedPools(db, catalog, now, logger) : 0;
   const buckets = await db.tx((sql) => expireBuckets(sql, now));
   const rechargesSettled = starter ? await syncRecharges(db, starter, now) : 0;
-  return { reservationsExpired, bundlesRenewed: renewals.RENEWED, renewalsRefused: renewals.FEE_NOT_COVERED, bucketsExpired: buckets.expired, bucketsWarned: buckets.warned, rechargesSettled };
+  return { reservationsExpired, bundlesRenewed: renewals.RENEWED, renewalsRefused: renewals.FEE_NOT_COVERED, poolsRenewed, bucketsExpired: buckets.expired, bucketsWarned: buckets.warned, rechargesSettled };
 }
 
 export function startJobs(runtime: ServiceRuntime, db: Db, intervalMs: number): () => Promise<void> {
