@@ -30,6 +30,8 @@ export const UNIT_ACCOUNT_KINDS: AccountKind[] = ['ALLOWANCE_GRANTED', 'ALLOWANC
 
 /** Deterministic ids, so the hot path never looks an account up. The cash account's id is the wallet id; a bucket's is the bucket id. */
 export const accountId = (billingAccountId: string, kind: AccountKind, unit: string): string => `${billingAccountId}:${kind}:${unit}`;
+/** accountId as a SQL expression over two SQL expressions (columns), for statements that join an account by its id. */
+export const accountIdSql = (billingAccountIdSql: string, kind: AccountKind, unitSql: string): string => `${billingAccountIdSql} || ':${kind}:' || ${unitSql}`;
 
 export interface Entry {
   accountId: string;

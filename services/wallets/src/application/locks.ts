@@ -1,5 +1,6 @@
 import type { PaymentMode } from '@ledgerline/contracts';
 import { NOTHING_TO_READ, type Reading } from '../persistence/sql';
+import { accountIdSql } from './ledger';
 
 export interface LockedWalletRow {
   id: string;
@@ -68,7 +69,7 @@ function lockAndRead(where: string, wallets: string, params: unknown[]): Reading
         // most movements need not look for them afterwards.
         text: `select w.id,
                  (select a.balance from ledger_account a where a.id = w.id) as balance,
-                 (select -a.balance from ledger_account a where a.id = w.billing_account_id || ':UNBILLED_RECEIVABLE:' || w.currency) as unbilled,
+                 (select -a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'UNBILLED_RECEIVABLE', 'w.currency')}) as unbilled,
                  exists (select 1 from budget b where b.wallet_id = w.id and b.enabled) or exists (select 1 from auto_topup_rule r where r.wallet_id = w.id and r.enabled) as has_rules
                from (${wallets}) w`,
         params,

@@ -1,7 +1,7 @@
 import { Decimal, DomainError, badInput, isCurrencyCode, newId, notFound } from '@ledgerline/contracts';
 import type { PaymentMode } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
-import { MONEY_ACCOUNT_KINDS, accountId, ensureAccounts } from './ledger';
+import { MONEY_ACCOUNT_KINDS, accountId, accountIdSql, ensureAccounts } from './ledger';
 import { fmt } from '../domain/charging';
 
 export interface WalletRow {
@@ -21,8 +21,8 @@ export interface WalletRow {
 export const WALLET_COLUMNS = `w.id, w.billing_account_id, w.currency, w.payment_mode, w.credit_limit, w.overdraft_limit, w.low_balance_threshold, w.created_at,
   c.balance, -u.balance as unbilled, r.balance as reserved`;
 export const WALLET_JOINS = `join ledger_account c on c.id = w.id
-  join ledger_account u on u.id = w.billing_account_id || ':UNBILLED_RECEIVABLE:' || w.currency
-  join ledger_account r on r.id = w.billing_account_id || ':RESERVED:' || w.currency`;
+  join ledger_account u on u.id = ${accountIdSql('w.billing_account_id', 'UNBILLED_RECEIVABLE', 'w.currency')}
+  join ledger_account r on r.id = ${accountIdSql('w.billing_account_id', 'RESERVED', 'w.currency')}`;
 
 /** A positive decimal amount of money, checked field by field. */
 export function positiveAmount(value: string, field = 'input.amount.amount'): Decimal {

@@ -1,3 +1,5 @@
+import { accountIdSql } from '../application/ledger';
+
 /** Something that runs SQL: a MikroORM entity manager (`em.getConnection().execute`) or our `Sql`. */
 type Executor = { getConnection(): { execute(sql: string): Promise<any> } } | { query(text: string): Promise<any[]> };
 
@@ -20,13 +22,13 @@ const CHECKS: { name: string; sql: string }[] = [
   { name: 'no prepaid wallet below zero beyond its overdraft', sql: `select w.id, a.balance from wallet w join ledger_account a on a.id = w.id where w.payment_mode = 'PREPAID' and a.balance < -w.overdraft_limit limit 5` },
   {
     name: 'no postpaid accrual beyond the credit limit',
-    sql: `select w.id from wallet w join ledger_account u on u.id = w.billing_account_id || ':UNBILLED_RECEIVABLE:' || w.currency where w.credit_limit is not null and -u.balance > w.credit_limit limit 5`,
+    sql: `select w.id from wallet w join ledger_account u on u.id = ${accountIdSql('w.billing_account_id', 'UNBILLED_RECEIVABLE', 'w.currency')} where w.credit_limit is not null and -u.balance > w.credit_limit limit 5`,
   },
   { name: 'no bucket below zero', sql: `select b.id from bucket b join ledger_account a on a.id = b.id where a.balance < 0 limit 5` },
   {
     name: 'money held in RESERVED equals the open reservations',
     sql: `select a.id, a.balance, coalesce(r.total, 0) as open from ledger_account a
-          left join (select rv.billing_account_id || ':RESERVED:' || w.currency as id, sum(rv.money_reserved) as total from reservation rv join wallet w on w.id = rv.wallet_id where rv.status = 'RESERVED' group by 1) r on r.id = a.id
+          left join (select ${accountIdSql('rv.billing_account_id', 'RESERVED', 'w.currency')} as id, sum(rv.money_reserved) as total from reservation rv join wallet w on w.id = rv.wallet_id where rv.status = 'RESERVED' group by 1) r on r.id = a.id
           where a.kind = 'RESERVED' and exists (select 1 from wallet w2 where w2.currency = a.unit) and a.balance <> coalesce(r.total, 0) limit 5`,
   },
   {
