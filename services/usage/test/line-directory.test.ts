@@ -11,6 +11,7 @@ import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
 import { LineDirectory } from '../src/application/line-directory';
 import { filePlanSource } from './support';
+import { poolPeriodAt } from '../src/domain/period';
 
 let svc: TestService;
 const run = Math.random().toString(36).slice(2, 8);
@@ -62,5 +63,33 @@ describe('the line directory', () => {
     expect(line?.versions.map((v) => [v.status, new Date(v.validFrom).toISOString()])).toEqual([['ACTIVE', '2026-03-03T08:00:00.000Z']]);
     expect(readsOfVersions).toBe(2);
     expect(directory.get(lineId, undefined)?.versions[0].status).toBe('ACTIVE');
+  });
+  it("cuts a pool member's lapse (a late renewal) out of the pool's run: the pool restarts where wallets reopened it, unless another member kept it going", async () => {
+    const pool = usageRuntimeOf(svc.runtime).sql;
+    const directory = new LineDirectory(pool);
+    const member = async (account: string, lineId: string, startsAt: string) => {
+      const at = new Date(startsAt);
+      const sub = { subscriptionId: `sub_${lineId}`, lineId, msisdn: null, billingAccountId: account, paymentMode: 'PREPAID', currency: 'EUR', planCode: 'FAMILY', planVersionId: 'plv_family', status: 'ACTIVE', startsAt, endsAt: null, addOns: [] } as unknown as SubscriptionData;
+      await directory.applyLineState({ lineId, msisdn: null, billingAccountId: account, status: 'ACTIVE' } as never, at);
+      await directory.applySubscription(sub, at);
+    };
+    const periodAt = async (account: string, at: string) => poolPeriodAt(await directory.poolMembers(account, 'plv_family'), 'MONTH', new Date(at))?.period;
+    // One member since 1 January; its fee was not covered on 1 April, a top-up renewed it on 3 April at noon.
+    const alone = `acc_lapse${run}`;
+    await member(alone, `lin_lapse${run}`, '2026-01-01T00:00:00.000Z');
+    expect(await periodAt(alone, '2026-04-05T00:00:00Z')).toBe('2026-04-01');
+    // Twice, as a redelivery would.
+    for (let i = 0; i < 2; i++) await directory.applyPeriodAnchor(`sub_lin_lapse${run}`, `lin_lapse${run}`, new Date('2026-04-03T12:00:00Z'), new Date('2026-04-01T00:00:00Z'), alone);
+    expect(await periodAt(alone, '2026-03-15T00:00:00Z')).toBe('2026-03-01');
+    expect(await periodAt(alone, '2026-04-02T00:00:00Z')).toBeUndefined(); // no pool in wallets then
+    expect(await periodAt(alone, '2026-04-05T00:00:00Z')).toBe('2026-04-03');
+    expect(await periodAt(alone, '2026-05-05T00:00:00Z')).toBe('2026-05-03');
+    // With a second member whose paid period covered 1 April, wallets renewed the pool then: its run goes on.
+    const family = `acc_lapse2${run}`;
+    await member(family, `lin_lapse2a${run}`, '2026-01-01T00:00:00.000Z');
+    await member(family, `lin_lapse2b${run}`, '2026-02-10T00:00:00.000Z');
+    await directory.applyPeriodAnchor(`sub_lin_lapse2a${run}`, `lin_lapse2a${run}`, new Date('2026-04-03T12:00:00Z'), new Date('2026-04-01T00:00:00Z'), family);
+    expect(await periodAt(family, '2026-04-02T00:00:00Z')).toBe('2026-04-01');
+    expect(await periodAt(family, '2026-04-05T00:00:00Z')).toBe('2026-04-01');
   });
 });

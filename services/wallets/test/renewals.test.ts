@@ -76,7 +76,7 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     await gql(svc, APPLY, { i: charge(acc, { lineId: sub.lineId, units: '100', allowanceIds: ['data'], occurredAt: at(31).toISOString() }) });
     expect((await active(acc)).filter((b) => b.allowanceId === 'data').map((b) => b.remaining).sort()).toEqual(['10240', '4520']);
     const renewed = await outboxOf(EVENTS.bundleRenewed.subject, sub.subscriptionId);
-    expect(renewed).toEqual([expect.objectContaining({ periodStart: at(30).toISOString(), periodEnd: at(60).toISOString(), anchorAt: T0.toISOString(), fee: { amount: '15.000000', currency: 'EUR' }, rollover: [{ allowanceId: 'data', quantity: '4620.000000' }] })]);
+    expect(renewed).toEqual([expect.objectContaining({ periodStart: at(30).toISOString(), periodEnd: at(60).toISOString(), anchorAt: T0.toISOString(), lapsedAt: null, fee: { amount: '15.000000', currency: 'EUR' }, rollover: [{ allowanceId: 'data', quantity: '4620.000000' }] })]);
   });
 
   it('a shared pool rolls over once, with the line whose renewal opens the next pool; the lines renewed later carry nothing', async () => {
@@ -190,8 +190,9 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
       ['data', '10240', at(33).toISOString()],
       ['voice', '60000', at(33).toISOString()],
     ]);
-    // Usage counts live usage by the same periods: the event says they run from the top-up now.
-    expect((await outboxOf(EVENTS.bundleRenewed.subject, sub.subscriptionId)).map((d) => [d.periodStart, d.anchorAt])).toEqual([[at(33).toISOString(), at(33).toISOString()]]);
+    // Usage counts live usage by the same periods: the event says they run from the top-up now, and
+    // that the subscription had no paid period from day 30 (its pools' periods depend on it).
+    expect((await outboxOf(EVENTS.bundleRenewed.subject, sub.subscriptionId)).map((d) => [d.periodStart, d.anchorAt, d.lapsedAt])).toEqual([[at(33).toISOString(), at(33).toISOString(), at(30).toISOString()]]);
   });
 
   it('a prepaid bundle is paid before its first allowances: a balance short of the fee gets none until a top-up, however often the event comes', async () => {

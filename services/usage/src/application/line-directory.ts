@@ -77,12 +77,14 @@ export class LineDirectory {
     if (!members) {
       if (this.pools.size > 100_000) this.pools.clear();
       members = this.sql
-        .query<{ starts_at: Date; ends_at: Date | null }>(
-          `select min(valid_from) as starts_at, case when bool_or(ends_at is null) then null else max(ends_at) end as ends_at from subscription_version
-            where billing_account_id = $1 and plan_version_id = $2 group by subscription_id`,
+        .query<{ starts_at: Date; ends_at: Date | null; lapses: { lapsedAt: string; resumedAt: string }[] | null }>(
+          `select min(v.valid_from) as starts_at, case when bool_or(v.ends_at is null) then null else max(v.ends_at) end as ends_at,
+                  (select json_agg(json_build_object('lapsedAt', a.lapsed_at, 'resumedAt', a.anchor_at) order by a.anchor_at) from period_anchor a
+                    where a.subscription_id = v.subscription_id and a.lapsed_at is not null) as lapses
+             from subscription_version v where v.billing_account_id = $1 and v.plan_version_id = $2 group by v.subscription_id`,
           [billingAccountId, planVersionId],
         )
-        .then(({ rows }) => rows.map((r) => ({ startsAt: new Date(r.starts_at), endsAt: r.ends_at ? new Date(r.ends_at) : null })));
+        .then(({ rows }) => rows.flatMap((r) => paidStretches(new Date(r.starts_at), r.ends_at ? new Date(r.ends_at) : null, r.lapses ?? [])));
       members.catch(() => this.pools.delete(key));
       this.pools.set(key, members);
     }
@@ -235,10 +237,11 @@ export class LineDirectory {
     this.forgetPools(data.billingAccountId);
   }
 
-  /** Wallets' bundle.renewed: where the subscription's periods run from now (idempotent). */
-  async applyPeriodAnchor(subscriptionId: string, lineId: string, anchorAt: Date): Promise<void> {
-    await this.sql.query('insert into period_anchor (subscription_id, anchor_at, line_id) values ($1, $2, $3) on conflict do nothing', [subscriptionId, anchorAt, lineId]);
+  /** Wallets' bundle.renewed: where the subscription's periods run from now, and where its last paid period had ended if it lapsed (idempotent). */
+  async applyPeriodAnchor(subscriptionId: string, lineId: string, anchorAt: Date, lapsedAt: Date | null = null, billingAccountId?: string): Promise<void> {
+    await this.sql.query('insert into period_anchor (subscription_id, anchor_at, line_id, lapsed_at) values ($1, $2, $3, $4) on conflict do nothing', [subscriptionId, anchorAt, lineId, lapsedAt]);
     this.invalidate(lineId);
+    if (billingAccountId) this.forgetPools(billingAccountId);
   }
 
   private invalidateAccount(billingAccountId: string): void {
@@ -253,6 +256,23 @@ async function insertVersion(db: SqlClient, subscriptionId: string, validFrom: D
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) on conflict (subscription_id, valid_from) do nothing`,
     [subscriptionId, validFrom, ...values],
   );
+}
+
+/**
+ * A pool member as the stretches in which it had paid allowance periods: a late renewal's lapse
+ * (from its last paid period's end to the restart) is cut out, so it does not keep the pool going then.
+ */
+function paidStretches(startsAt: Date, endsAt: Date | null, lapses: { lapsedAt: string; resumedAt: string }[]): PoolMember[] {
+  const out: PoolMember[] = [];
+  let from = startsAt;
+  for (const l of lapses) {
+    const lapsed = new Date(l.lapsedAt);
+    if (lapsed > from) out.push({ startsAt: from, endsAt: endsAt && endsAt < lapsed ? endsAt : lapsed });
+    const resumed = new Date(l.resumedAt);
+    if (resumed > from) from = resumed;
+  }
+  if (!endsAt || endsAt > from) out.push({ startsAt: from, endsAt });
+  return out;
 }
 
 function restartsOf(rows: { subscription_id: string; anchor_at: Date }[]): Record<string, Date[]> {

@@ -12,10 +12,11 @@ export async function applyBundleEvent(directory: LineDirectory, payload: string
   } catch (error) {
     return void logger.warn({ err: error }, 'ignoring a wallets message that is not a CloudEvent');
   }
-  const d = event.data as { subscriptionId?: string; lineId?: string; billingAccountId?: string; anchorAt?: string };
+  const d = event.data as { subscriptionId?: string; lineId?: string; billingAccountId?: string; anchorAt?: string; lapsedAt?: string | null };
   const anchorAt = d?.anchorAt ? new Date(d.anchorAt) : undefined;
   if (!d?.subscriptionId || !d.lineId || !anchorAt || Number.isNaN(anchorAt.getTime())) return void logger.warn({ id: event.id }, 'bundle.renewed without subscriptionId/lineId/anchorAt ignored');
-  await directory.applyPeriodAnchor(d.subscriptionId, d.lineId, anchorAt);
+  const lapsedAt = d.lapsedAt ? new Date(d.lapsedAt) : null;
+  await directory.applyPeriodAnchor(d.subscriptionId, d.lineId, anchorAt, lapsedAt && !Number.isNaN(lapsedAt.getTime()) ? lapsedAt : null, d.billingAccountId);
   return { lineId: d.lineId, billingAccountId: d.billingAccountId ?? '' };
 }
 

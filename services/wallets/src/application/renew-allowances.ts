@@ -86,8 +86,9 @@ export async function renewSubscription(sql: Sql, subscriptionId: string, terms:
   );
   await insertOutbox(sql, [eventRow('bundleRenewed', subscriptionId, [subscriptionId, start.toISOString()], now, {
     subscriptionId, billingAccountId: term.billing_account_id, lineId: term.line_id, planVersionId: term.plan_version_id,
-    // anchorAt: where this subscription's periods now run from (a renewal late for want of balance restarts them).
-    periodStart: start.toISOString(), periodEnd: end.toISOString(), anchorAt: anchor.toISOString(), fee: fee.greaterThan(0) ? { amount: fmt(fee), currency: term.currency } : null, allowancesGranted: granted, rollover: rolled,
+    // anchorAt: where this subscription's periods now run from (a renewal late for want of balance restarts them);
+    // lapsedAt: when late, where its last paid period had ended (it had no allowances from then until periodStart).
+    periodStart: start.toISOString(), periodEnd: end.toISOString(), anchorAt: anchor.toISOString(), lapsedAt: late ? term.period_end.toISOString() : null, fee: fee.greaterThan(0) ? { amount: fmt(fee), currency: term.currency } : null, allowancesGranted: granted, rollover: rolled,
   })]);
   return 'RENEWED';
 }

@@ -3,6 +3,7 @@ import { Migration20261125000000_init } from './Migration20261125000000_init';
 import { Migration20261126100000_lean_records } from './Migration20261126100000_lean_records';
 import { Migration20261126200000_waiting_rejections } from './Migration20261126200000_waiting_rejections';
 import { Migration20261126300000_period_anchors } from './Migration20261126300000_period_anchors';
+import { Migration20261127000000_period_lapses } from './Migration20261127000000_period_lapses';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -10,4 +11,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126100000_lean_records', class: Migration20261126100000_lean_records },
   { name: 'Migration20261126200000_waiting_rejections', class: Migration20261126200000_waiting_rejections },
   { name: 'Migration20261126300000_period_anchors', class: Migration20261126300000_period_anchors },
+  { name: 'Migration20261127000000_period_lapses', class: Migration20261127000000_period_lapses },
 ];
