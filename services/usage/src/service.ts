@@ -6,7 +6,7 @@ import { createUsageRuntime } from './usage-runtime';
 import type { PlanSource } from './application/plan-cache';
 import { startIngestConsumer } from './events/ingest-consumer';
 import { startSubscriberEventsConsumer } from './events/subscriber-events-consumer';
-import { startBundleEventsConsumer } from './events/bundle-events-consumer';
+import { startBundleEventsConsumer, startBundleFeeDueConsumer } from './events/bundle-events-consumer';
 import { reprocessWaiting } from './application/reprocess-rejected';
 import { startChargeResultConsumer } from './events/charge-result-consumer';
 import { startChargingSessionResponder } from './events/charging-session-responder';
@@ -26,7 +26,7 @@ export interface UsageServiceOptions {
 
 /**
  * Settings: CATALOG_URL; USAGE_CONSUMERS (default "ingest,subscribers,charges,sessions,bills,sweeper,bundles":
- * which background consumers run; "none" for none); USAGE_CHARGE_SWEEP_MS (default 5000) and
+ * which background consumers run, "bundles" being wallets' bundle.renewed and bundle.feedue; "none" for none); USAGE_CHARGE_SWEEP_MS (default 5000) and
  * USAGE_CHARGE_RESEND_AFTER_MS (default 60000): how often, and after how long without a
  * ChargeResult, the sweeper re-publishes a record's ChargeRequest; USAGE_CONSUMER_PREFIX (durable names, default
  * "usage"); USAGE_DELIVER_NEW=1 makes new durables start at new messages (tests);
@@ -66,6 +66,7 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
       if (which.has('bundles')) {
         const onLine = (lineId: string, billingAccountId: string) => usage.pipeline.invalidateCounters(lineId, billingAccountId || undefined);
         stops.push(await startBundleEventsConsumer(messaging, usage.directory, { durable: `${prefix}-bundles`, deliverNew, logger, onLine }));
+        stops.push(await startBundleFeeDueConsumer(messaging, usage.directory, { durable: `${prefix}-bundle-fees`, deliverNew, logger }));
       }
       if (which.has('bills')) stops.push(await startBillEventsConsumer(messaging, usage.sql, usage.pipeline, { durable: `${prefix}-bills`, deliverNew, logger }));
       if (which.has('sweeper')) {

@@ -54,6 +54,22 @@ describe('allowance periods that do not start where the subscription was created
     expect((await db.query('select count(*)::int as n from period_anchor where line_id = $1', [line])).rows[0].n).toBe(1);
   });
 
+  it("keeps where a subscription's paid periods lapsed (bundle.feedue) and where a late renewal resumed them (bundle.renewed lapsedAt)", async () => {
+    const sub = `sub_lapse${run}`;
+    const lineId = `lin_lapse${run}`;
+    const publish = async (name: 'bundleFeeDue' | 'bundleRenewed', data: object, key: string) => {
+      const e = createCloudEvent({ source: 'ledgerline/wallets', type: EVENTS[name].type, subject: sub, time: new Date('2026-04-03T12:00:00Z'), data, key: [sub, key] });
+      await svc.runtime.messaging.js.publish(EVENTS[name].subject, JSON.stringify(e), { msgID: e.id });
+    };
+    const lapses = async () => (await db.query('select lapsed_at, resumed_at from period_lapse where subscription_id = $1', [sub])).rows.map((r) => [r.lapsed_at.toISOString(), r.resumed_at?.toISOString() ?? null]);
+    await publish('bundleFeeDue', { subscriptionId: sub, billingAccountId: account, lineId, fee: { amount: '15.00', currency: 'EUR' }, balance: { amount: '2.00', currency: 'EUR' }, period: '2026-04-01T00:00:00.000Z' }, 'due');
+    await waitFor(async () => (await lapses()).length, 10_000, 'the lapse to reach usage');
+    expect(await lapses()).toEqual([['2026-04-01T00:00:00.000Z', null]]);
+    await publish('bundleRenewed', { subscriptionId: sub, billingAccountId: account, lineId, planVersionId: 'plv_prepaid', periodStart: '2026-04-03T12:00:00.000Z', periodEnd: '2026-05-03T12:00:00.000Z', anchorAt: '2026-04-03T12:00:00.000Z', lapsedAt: '2026-04-01T00:00:00.000Z', fee: null, allowancesGranted: 1, rollover: [] }, 'renewed');
+    await waitFor(async () => (await lapses())[0]?.[1], 10_000, 'the resumption to reach usage');
+    expect(await lapses()).toEqual([['2026-04-01T00:00:00.000Z', '2026-04-03T12:00:00.000Z']]);
+  });
+
   it('a line activated after its order was placed counts from the activation, as wallets grants its bundle then', async () => {
     const late = `lin_act${run}`;
     const msisdn = `+4915178${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;

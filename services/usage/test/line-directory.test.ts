@@ -78,7 +78,10 @@ describe('the line directory', () => {
     const alone = `acc_lapse${run}`;
     await member(alone, `lin_lapse${run}`, '2026-01-01T00:00:00.000Z');
     expect(await periodAt(alone, '2026-04-05T00:00:00Z')).toBe('2026-04-01');
-    // Twice, as a redelivery would.
+    // bundle.feedue: from 1 April it has no paid period, so wallets opened no pool.
+    await directory.applyLapse(`sub_lin_lapse${run}`, `lin_lapse${run}`, new Date('2026-04-01T00:00:00Z'), null, alone);
+    expect(await periodAt(alone, '2026-04-05T00:00:00Z')).toBeUndefined();
+    // bundle.renewed (late, lapsedAt 1 April), twice as a redelivery would.
     for (let i = 0; i < 2; i++) await directory.applyPeriodAnchor(`sub_lin_lapse${run}`, `lin_lapse${run}`, new Date('2026-04-03T12:00:00Z'), new Date('2026-04-01T00:00:00Z'), alone);
     expect(await periodAt(alone, '2026-03-15T00:00:00Z')).toBe('2026-03-01');
     expect(await periodAt(alone, '2026-04-02T00:00:00Z')).toBeUndefined(); // no pool in wallets then

@@ -77,10 +77,10 @@ export class LineDirectory {
     if (!members) {
       if (this.pools.size > 100_000) this.pools.clear();
       members = this.sql
-        .query<{ starts_at: Date; ends_at: Date | null; lapses: { lapsedAt: string; resumedAt: string }[] | null }>(
+        .query<{ starts_at: Date; ends_at: Date | null; lapses: { lapsedAt: string; resumedAt: string | null }[] | null }>(
           `select min(v.valid_from) as starts_at, case when bool_or(v.ends_at is null) then null else max(v.ends_at) end as ends_at,
-                  (select json_agg(json_build_object('lapsedAt', a.lapsed_at, 'resumedAt', a.anchor_at) order by a.anchor_at) from period_anchor a
-                    where a.subscription_id = v.subscription_id and a.lapsed_at is not null) as lapses
+                  (select json_agg(json_build_object('lapsedAt', l.lapsed_at, 'resumedAt', l.resumed_at) order by l.lapsed_at) from period_lapse l
+                    where l.subscription_id = v.subscription_id) as lapses
              from subscription_version v where v.billing_account_id = $1 and v.plan_version_id = $2 group by v.subscription_id`,
           [billingAccountId, planVersionId],
         )
@@ -237,10 +237,21 @@ export class LineDirectory {
     this.forgetPools(data.billingAccountId);
   }
 
-  /** Wallets' bundle.renewed: where the subscription's periods run from now, and where its last paid period had ended if it lapsed (idempotent). */
+  /** Wallets' bundle.renewed: where the subscription's periods run from now; a late one also ends the lapse that began at `lapsedAt` (idempotent). */
   async applyPeriodAnchor(subscriptionId: string, lineId: string, anchorAt: Date, lapsedAt: Date | null = null, billingAccountId?: string): Promise<void> {
-    await this.sql.query('insert into period_anchor (subscription_id, anchor_at, line_id, lapsed_at) values ($1, $2, $3, $4) on conflict do nothing', [subscriptionId, anchorAt, lineId, lapsedAt]);
+    await this.sql.query('insert into period_anchor (subscription_id, anchor_at, line_id) values ($1, $2, $3) on conflict do nothing', [subscriptionId, anchorAt, lineId]);
+    if (lapsedAt) await this.applyLapse(subscriptionId, lineId, lapsedAt, anchorAt);
     this.invalidate(lineId);
+    if (billingAccountId) this.forgetPools(billingAccountId);
+  }
+
+  /** Wallets' bundle.feedue: the subscription's paid periods lapsed at `lapsedAt` (until a late renewal resumes them). Idempotent. */
+  async applyLapse(subscriptionId: string, lineId: string, lapsedAt: Date, resumedAt: Date | null = null, billingAccountId?: string): Promise<void> {
+    await this.sql.query(
+      `insert into period_lapse (subscription_id, lapsed_at, resumed_at, line_id) values ($1, $2, $3, $4)
+       on conflict (subscription_id, lapsed_at) do update set resumed_at = coalesce(excluded.resumed_at, period_lapse.resumed_at)`,
+      [subscriptionId, lapsedAt, resumedAt, lineId],
+    );
     if (billingAccountId) this.forgetPools(billingAccountId);
   }
 
@@ -259,15 +270,17 @@ async function insertVersion(db: SqlClient, subscriptionId: string, validFrom: D
 }
 
 /**
- * A pool member as the stretches in which it had paid allowance periods: a late renewal's lapse
- * (from its last paid period's end to the restart) is cut out, so it does not keep the pool going then.
+ * A pool member as the stretches in which it had paid allowance periods: a lapse (its fee not
+ * covered, from where its last paid period ended until a late renewal, if any yet) is cut out, so
+ * it does not keep the pool going then.
  */
-function paidStretches(startsAt: Date, endsAt: Date | null, lapses: { lapsedAt: string; resumedAt: string }[]): PoolMember[] {
+function paidStretches(startsAt: Date, endsAt: Date | null, lapses: { lapsedAt: string; resumedAt: string | null }[]): PoolMember[] {
   const out: PoolMember[] = [];
   let from = startsAt;
   for (const l of lapses) {
     const lapsed = new Date(l.lapsedAt);
     if (lapsed > from) out.push({ startsAt: from, endsAt: endsAt && endsAt < lapsed ? endsAt : lapsed });
+    if (!l.resumedAt) return out;
     const resumed = new Date(l.resumedAt);
     if (resumed > from) from = resumed;
   }

@@ -1,4 +1,7 @@
-/** wallets → usage: bundle.renewed says where a subscription's allowance periods run from (see linePeriodAt). */
+/**
+ * wallets → usage: bundle.renewed says where a subscription's allowance periods run from (see
+ * linePeriodAt); bundle.feedue that its paid periods lapsed (see poolPeriodAt).
+ */
 import { EVENTS, parseCloudEvent } from '@ledgerline/contracts';
 import type { Logger, Messaging } from '@ledgerline/platform';
 import type { LineDirectory } from '../application/line-directory';
@@ -27,6 +30,27 @@ export function startBundleEventsConsumer(messaging: Messaging, directory: LineD
       // Events rated before usage learned of the restart were counted in the old period: count again.
       if (moved) o.onLine(moved.lineId, moved.billingAccountId);
     }
+    for (const m of batch) m.ack();
+  });
+}
+
+/** bundle.feedue: the subscription has no paid period from `period` until a top-up renews it. */
+export async function applyFeeDueEvent(directory: LineDirectory, payload: string, logger: Logger): Promise<void> {
+  let event;
+  try {
+    event = parseCloudEvent(payload);
+  } catch (error) {
+    return void logger.warn({ err: error }, 'ignoring a wallets message that is not a CloudEvent');
+  }
+  const d = event.data as { subscriptionId?: string; lineId?: string; billingAccountId?: string; period?: string };
+  const lapsedAt = d?.period ? new Date(d.period) : undefined;
+  if (!d?.subscriptionId || !d.lineId || !lapsedAt || Number.isNaN(lapsedAt.getTime())) return void logger.warn({ id: event.id }, 'bundle.feedue without subscriptionId/lineId/period ignored');
+  await directory.applyLapse(d.subscriptionId, d.lineId, lapsedAt, null, d.billingAccountId);
+}
+
+export function startBundleFeeDueConsumer(messaging: Messaging, directory: LineDirectory, o: { durable: string; deliverNew: boolean; logger: Logger }) {
+  return consumeBatches(messaging, { durable: o.durable, filter: EVENTS.bundleFeeDue.subject, max: 200, deliverNew: o.deliverNew, logger: o.logger }, async (batch) => {
+    for (const m of batch) await applyFeeDueEvent(directory, m.string(), o.logger);
     for (const m of batch) m.ack();
   });
 }
