@@ -82,6 +82,22 @@ describe('recordUsage', () => {
     expect(offers).toMatchObject([{ lineId: 'lin_pre', offerCode: 'DATA_BOOST_5GB' }]);
   });
 
+  it("judges a late event by the line's status at the event's time: usage from before a suspension or a termination is still rated", async () => {
+    const line = { lineId: 'lin_hist', msisdn: '+4915100000004', account: 'acc_hist', planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' as const };
+    await setLine(svc, { ...line, status: 'ACTIVE', at: '2026-01-01T00:00:00Z' });
+    await setLine(svc, { ...line, status: 'SUSPENDED', at: '2026-02-10T00:00:00Z' });
+    await setLine(svc, { ...line, status: 'TERMINATED', at: '2026-02-20T00:00:00Z' });
+    // The CDRs arrive after the termination (roaming files come days late).
+    const call = (eventId: string, occurredAt: string) => ({ eventId, lineId: 'lin_hist', usageType: 'VOICE', quantity: '60', occurredAt, calledNumber: '+4930123456' });
+    const res = await record([call('h-active', '2026-02-05T08:00:00Z'), call('h-suspended', '2026-02-12T08:00:00Z'), call('h-terminated', '2026-02-25T08:00:00Z')]);
+    expect(res.results.map((r: { status: string; rejectionCode: string | null }) => [r.status, r.rejectionCode ?? null])).toEqual([
+      ['RATED', null],
+      ['REJECTED', 'LINE_SUSPENDED'],
+      ['REJECTED', 'LINE_TERMINATED'],
+    ]);
+    expect((await charges()).filter((c) => c.lineId === 'lin_hist').map((c) => c.occurredAt)).toEqual(['2026-02-05T08:00:00.000Z']);
+  });
+
   it('accrues a postpaid roaming charge and denies usage on a suspended line', async () => {
     const res = await record([
       { eventId: 'r1', lineId: 'lin_post', usageType: 'DATA', quantity: '10', occurredAt: '2026-03-19T08:00:00Z', roamingCountry: 'US' },

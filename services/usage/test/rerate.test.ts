@@ -88,4 +88,15 @@ describe('rerate', () => {
     expect(same.errors, JSON.stringify(same.errors)).toBeUndefined();
     expect(same.data.rerate).toEqual({ recordsRerated: 0, adjustments: [] });
   });
+  it('re-rating a line suspended since then changes nothing: its usage is judged by its status at the time', async () => {
+    const line = { lineId: 'lin_rsus', msisdn: '+4915100000087', account: 'acc_rsus', planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' as const };
+    await setLine(svc, line);
+    const res = await svc.request(RECORD_USAGE, { input: { source: 'rsus', records: [{ eventId: 'x', lineId: 'lin_rsus', usageType: 'DATA', quantity: '10', occurredAt: '2026-03-02T10:00:00Z', roamingCountry: 'US' }] } });
+    expect(res.data.recordUsage.rated).toBe(1);
+    // Suspended on 10 March (unpaid bill): a re-rate of March must not credit the usage before it.
+    await setLine(svc, { ...line, status: 'SUSPENDED', at: '2026-03-10T00:00:00Z' });
+    const again = await svc.request(RERATE, { i: { billingAccountId: 'acc_rsus', period: '2026-03' } });
+    expect(again.errors, JSON.stringify(again.errors)).toBeUndefined();
+    expect(again.data.rerate).toEqual({ recordsRerated: 0, adjustments: [] });
+  });
 });

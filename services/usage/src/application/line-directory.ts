@@ -95,7 +95,7 @@ export class LineDirectory {
     for (const key of this.pools.keys()) if (key.startsWith(`${billingAccountId}|`)) this.pools.delete(key);
   }
 
-  /** Loads every line named by id or MSISDN that is not cached yet (three queries a read). */
+  /** Loads every line named by id or MSISDN that is not cached yet (four queries a read). */
   async prefetch(lineIds: Iterable<string>, msisdns: Iterable<string>): Promise<void> {
     const wantedIds = [...new Set(lineIds)];
     const wantedNumbers = [...new Set(msisdns)];
@@ -140,6 +140,9 @@ export class LineDirectory {
     const anchors = found.length
       ? (await this.sql.query<{ subscription_id: string; line_id: string; anchor_at: Date }>('select * from period_anchor where line_id = any($1::text[]) order by anchor_at', [found])).rows
       : [];
+    const statuses = found.length
+      ? (await this.sql.query<{ line_id: string; changed_at: Date; status: string }>('select line_id, changed_at, status from line_status_history where line_id = any($1::text[]) order by changed_at', [found])).rows
+      : [];
     let stale = false;
     for (const id of ids) {
       if (!keepStale && this.changedSince(since, id)) stale = true;
@@ -159,6 +162,7 @@ export class LineDirectory {
         lineCount: Math.max(1, Number(row.line_count)),
         versions: versions.filter((v) => v.line_id === row.line_id).map(toVersion),
         restarts: restartsOf(anchors.filter((a) => a.line_id === row.line_id)),
+        statuses: statuses.filter((s) => s.line_id === row.line_id).map((s) => ({ at: new Date(s.changed_at), status: s.status })),
       };
       this.byLine.set(row.line_id, info);
       if (row.msisdn) this.byMsisdn.set(row.msisdn, row.line_id);
@@ -193,6 +197,10 @@ export class LineDirectory {
          status = excluded.status, changed_at = excluded.changed_at
        where line_state.changed_at <= excluded.changed_at`,
       [data.lineId, msisdn, data.billingAccountId, data.status, at],
+    );
+    await this.sql.query(
+      'insert into line_status_history (line_id, changed_at, status) values ($1, $2, $3) on conflict (line_id, changed_at) do update set status = excluded.status',
+      [data.lineId, at, data.status],
     );
     this.invalidateAccount(data.billingAccountId);
     this.invalidate(data.lineId, data.msisdn);

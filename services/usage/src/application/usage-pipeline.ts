@@ -14,7 +14,7 @@
 import { dec, deterministicId, type AllowancePeriod, type ChargeRequest, type FeePeriod } from '@ledgerline/contracts';
 import { priceUnits, RatingInputError, type OfferDocument, type RatingResult, type Rater } from '@ledgerline/rating';
 import { arrayParam, type Clock, type Logger } from '@ledgerline/platform';
-import { activeAddOnsAt, versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
+import { activeAddOnsAt, statusAt, versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
 import { calendarMonthAt, linePeriodAt, poolPeriodAt } from '../domain/period';
 import { CounterStore } from './counter-store';
 import { validateUsage, type Rejection, type ValidUsage } from '../domain/usage-input';
@@ -326,8 +326,10 @@ export class UsagePipeline {
     }
     const version = versionAt(line, u.occurredAt);
     const ids = { lineId: line.lineId, billingAccountId: line.billingAccountId };
-    if (line.status === 'PENDING' || line.status === 'TERMINATED') {
-      return this.rejected(id, u.source, u.eventId, u, { code: `LINE_${line.status}`, reason: `line ${line.lineId} is ${line.status}` }, raw, now, ids);
+    // Judged by the line's status at the event's time: usage from before a suspension or a termination is still rated.
+    const status = statusAt(line, u.occurredAt);
+    if (status === 'PENDING' || status === 'TERMINATED') {
+      return this.rejected(id, u.source, u.eventId, u, { code: `LINE_${status}`, reason: `line ${line.lineId} was ${status} at ${u.occurredAt.toISOString()}` }, raw, now, ids);
     }
     if (!version) return this.rejected(id, u.source, u.eventId, u, { code: 'SUBSCRIPTION_NOT_FOUND', reason: `line ${line.lineId} had no subscription at ${u.occurredAt.toISOString()}` }, raw, now, ids);
     const guided = { ...ids, billingAccountId: version.billingAccountId, subscriptionId: version.subscriptionId, planVersionId: version.planVersionId };
@@ -426,7 +428,7 @@ export class UsagePipeline {
     const ctx = {
       accountType: version.paymentMode,
       lineCount: line.lineCount,
-      lineStatus: (line.status === 'SUSPENDED' || line.status === 'BARRED' ? line.status : 'ACTIVE') as 'ACTIVE' | 'SUSPENDED' | 'BARRED',
+      lineStatus: lineStatusFact(statusAt(line, u.occurredAt)),
       allowanceUsedRatios: ratios,
       spendInPeriod: total ? total.spend.toString() : '0',
       activeAddOns: activeAddOnsAt(version, u.occurredAt),
@@ -642,3 +644,8 @@ export function zoneOf(rater: Rater, result: RatingResult, u: Pick<ValidUsage, '
 }
 
 const HOME_ZONE = 'HOME';
+
+/** The rules' lineStatus fact: a suspended or barred line as such, any other status rated as active. */
+function lineStatusFact(status: string): 'ACTIVE' | 'SUSPENDED' | 'BARRED' {
+  return status === 'SUSPENDED' || status === 'BARRED' ? status : 'ACTIVE';
+}

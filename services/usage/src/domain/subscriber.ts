@@ -24,7 +24,10 @@ export interface LineInfo {
   lineId: string;
   msisdn: string | null;
   billingAccountId: string;
+  /** The line's status now (see statusAt for the status at an event's time). */
   status: string;
+  /** Every status the line has had and since when, oldest first (see statusAt). */
+  statuses?: { at: Date; status: string }[];
   /** Lines of the billing account (family and business plans read it). */
   lineCount: number;
   /** Sorted by validFrom. */
@@ -43,6 +46,22 @@ export function versionAt(line: LineInfo, at: Date): SubscriptionVersion | undef
     if (!found || v.validFrom.getTime() >= found.validFrom.getTime()) found = v;
   }
   return found;
+}
+
+/**
+ * The line's status at `at`: a late event is judged by its own time, so usage from before a
+ * suspension or a termination is still rated. Before the first change known, the first status
+ * known; with no history, the status now.
+ */
+export function statusAt(line: LineInfo, at: Date): string {
+  const history = line.statuses;
+  if (!history || history.length === 0) return line.status;
+  let status = history[0]!.status;
+  for (const h of history) {
+    if (h.at > at) break;
+    status = h.status;
+  }
+  return status;
 }
 
 export function activeAddOnsAt(version: SubscriptionVersion, at: Date): string[] {

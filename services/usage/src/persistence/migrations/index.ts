@@ -4,6 +4,7 @@ import { Migration20261126100000_lean_records } from './Migration20261126100000_
 import { Migration20261126200000_waiting_rejections } from './Migration20261126200000_waiting_rejections';
 import { Migration20261126300000_period_anchors } from './Migration20261126300000_period_anchors';
 import { Migration20261127000000_period_lapses } from './Migration20261127000000_period_lapses';
+import { Migration20261127100000_line_status_history } from './Migration20261127100000_line_status_history';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -12,4 +13,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126200000_waiting_rejections', class: Migration20261126200000_waiting_rejections },
   { name: 'Migration20261126300000_period_anchors', class: Migration20261126300000_period_anchors },
   { name: 'Migration20261127000000_period_lapses', class: Migration20261127000000_period_lapses },
+  { name: 'Migration20261127100000_line_status_history', class: Migration20261127100000_line_status_history },
 ];
