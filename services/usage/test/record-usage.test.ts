@@ -98,6 +98,27 @@ describe('recordUsage', () => {
     expect((await charges()).filter((c) => c.lineId === 'lin_hist').map((c) => c.occurredAt)).toEqual(['2026-02-05T08:00:00.000Z']);
   });
 
+  it('gives a late event named by its number to the line that held the number then, not to the line it was given to since', async () => {
+    const number = '+4915100000006';
+    const old = { lineId: 'lin_num_old', msisdn: number, account: 'acc_num_old', planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' as const };
+    await setLine(svc, { ...old, status: 'ACTIVE', at: '2026-01-01T00:00:00Z' });
+    await setLine(svc, { ...old, status: 'TERMINATED', at: '2026-02-01T00:00:00Z' });
+    // The number goes to a new customer on 15 February.
+    await setLine(svc, { lineId: 'lin_num_new', msisdn: number, account: 'acc_num_new', planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID', status: 'ACTIVE', at: '2026-02-15T00:00:00Z', startsAt: '2026-02-15T00:00:00Z' });
+    const call = (eventId: string, occurredAt: string) => ({ eventId, msisdn: number, usageType: 'VOICE', quantity: '60', occurredAt, calledNumber: '+4930123456' });
+    const res = await record([call('n-old', '2026-01-20T08:00:00Z'), call('n-gap', '2026-02-05T08:00:00Z'), call('n-new', '2026-02-20T08:00:00Z')]);
+    expect(res.results.map((r: { status: string; rejectionCode: string | null }) => [r.status, r.rejectionCode ?? null])).toEqual([
+      ['RATED', null],
+      ['REJECTED', 'LINE_TERMINATED'],
+      ['RATED', null],
+    ]);
+    const byLine = (await charges()).filter((c) => c.lineId === 'lin_num_old' || c.lineId === 'lin_num_new').map((c) => [c.lineId, c.billingAccountId, c.occurredAt]).sort();
+    expect(byLine).toEqual([
+      ['lin_num_new', 'acc_num_new', '2026-02-20T08:00:00.000Z'],
+      ['lin_num_old', 'acc_num_old', '2026-01-20T08:00:00.000Z'],
+    ]);
+  });
+
   it('accrues a postpaid roaming charge and denies usage on a suspended line', async () => {
     const res = await record([
       { eventId: 'r1', lineId: 'lin_post', usageType: 'DATA', quantity: '10', occurredAt: '2026-03-19T08:00:00Z', roamingCountry: 'US' },

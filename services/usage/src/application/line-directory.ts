@@ -31,6 +31,8 @@ interface VersionRow {
 export class LineDirectory {
   private readonly byLine = new Map<string, LineInfo | null>();
   private readonly byMsisdn = new Map<string, string>();
+  /** MSISDN → every line that has held it and since when, oldest first (a number is given again after a line ends). */
+  private readonly holders = new Map<string, { at: Date; lineId: string }[]>();
   /** `account|planVersionId` → the account's subscriptions on that plan version (who shares its pools). */
   private readonly pools = new Map<string, Promise<PoolMember[]>>();
 
@@ -42,6 +44,7 @@ export class LineDirectory {
   private epoch = 0;
   private readonly lineInvalidated = new Map<string, number>();
   private readonly accountInvalidated = new Map<string, number>();
+  private readonly msisdnInvalidated = new Map<string, number>();
   private clearedAt = 0;
   private reading = 0;
 
@@ -53,13 +56,18 @@ export class LineDirectory {
       this.byLine.delete(lineId);
       this.lineInvalidated.set(lineId, this.epoch);
     }
-    if (msisdn) this.byMsisdn.delete(msisdn);
+    if (msisdn) {
+      this.byMsisdn.delete(msisdn);
+      this.holders.delete(msisdn);
+      this.msisdnInvalidated.set(msisdn, this.epoch);
+    }
   }
 
   clear(): void {
     this.clearedAt = ++this.epoch;
     this.byLine.clear();
     this.byMsisdn.clear();
+    this.holders.clear();
     this.pools.clear();
     this.lineInvalidated.clear();
     this.accountInvalidated.clear();
@@ -95,7 +103,7 @@ export class LineDirectory {
     for (const key of this.pools.keys()) if (key.startsWith(`${billingAccountId}|`)) this.pools.delete(key);
   }
 
-  /** Loads every line named by id or MSISDN that is not cached yet (four queries a read). */
+  /** Loads every line named by id or MSISDN that is not cached yet (four or five queries a read). */
   async prefetch(lineIds: Iterable<string>, msisdns: Iterable<string>): Promise<void> {
     const wantedIds = [...new Set(lineIds)];
     const wantedNumbers = [...new Set(msisdns)];
@@ -111,7 +119,8 @@ export class LineDirectory {
     const ids = lineIds.filter((id) => !this.byLine.has(id));
     const numbers = msisdns.filter((m) => {
       const id = this.byMsisdn.get(m);
-      return id === undefined || !this.byLine.has(id);
+      const held = this.holders.get(m);
+      return id === undefined || !this.byLine.has(id) || !held || held.some((h) => !this.byLine.has(h.lineId));
     });
     if (ids.length === 0 && numbers.length === 0) return false;
     this.reading++;
@@ -122,16 +131,21 @@ export class LineDirectory {
       if (--this.reading === 0) {
         this.lineInvalidated.clear();
         this.accountInvalidated.clear();
+        this.msisdnInvalidated.clear();
       }
     }
   }
 
   private async read(ids: string[], numbers: string[], since: number, keepStale: boolean): Promise<boolean> {
+    // Every line that has held a number named: an event is the line's that held it at the event's time.
+    const held = numbers.length
+      ? (await this.sql.query<{ msisdn: string; assigned_at: Date; line_id: string }>('select msisdn, assigned_at, line_id from msisdn_assignment where msisdn = any($1::text[]) order by assigned_at', [numbers])).rows
+      : [];
     const { rows } = await this.sql.query<LineRow>(
       `select l.line_id, l.msisdn, l.billing_account_id, l.status,
               (select count(*) from line_state o where o.billing_account_id = l.billing_account_id and o.status <> 'TERMINATED') as line_count
          from line_state l where l.line_id = any($1::text[]) or l.msisdn = any($2::text[])`,
-      [ids, numbers],
+      [[...new Set([...ids, ...held.map((h) => h.line_id)])], numbers],
     );
     const found = rows.map((r) => r.line_id);
     const versions = found.length
@@ -167,12 +181,20 @@ export class LineDirectory {
       this.byLine.set(row.line_id, info);
       if (row.msisdn) this.byMsisdn.set(row.msisdn, row.line_id);
     }
+    for (const m of numbers) {
+      if (!keepStale && (this.clearedAt > since || (this.msisdnInvalidated.get(m) ?? 0) > since)) stale = true;
+      else this.holders.set(m, held.filter((h) => h.msisdn === m).map((h) => ({ at: new Date(h.assigned_at), lineId: h.line_id })));
+    }
     return stale;
   }
 
   /** After prefetch: the line, or undefined when no such line is known. */
-  get(lineId: string | undefined, msisdn: string | undefined): LineInfo | undefined {
-    const id = lineId ?? (msisdn ? this.byMsisdn.get(msisdn) : undefined);
+  /**
+   * A line by id, or by MSISDN: the line that held the number at `at` when given (a late event of a
+   * number given to another line since is its old line's), else the line holding it now.
+   */
+  get(lineId: string | undefined, msisdn: string | undefined, at?: Date): LineInfo | undefined {
+    const id = lineId ?? (msisdn ? ((at && holderAt(this.holders.get(msisdn), at)) ?? this.byMsisdn.get(msisdn)) : undefined);
     return id ? (this.byLine.get(id) ?? undefined) : undefined;
   }
 
@@ -202,6 +224,8 @@ export class LineDirectory {
       'insert into line_status_history (line_id, changed_at, status) values ($1, $2, $3) on conflict (line_id, changed_at) do update set status = excluded.status',
       [data.lineId, at, data.status],
     );
+    // Who held the number when, whatever the order events come in (line_state keeps only the newest claim).
+    if (data.msisdn) await this.sql.query('insert into msisdn_assignment (msisdn, assigned_at, line_id) values ($1, $2, $3) on conflict (msisdn, assigned_at) do nothing', [data.msisdn, at, data.lineId]);
     this.invalidateAccount(data.billingAccountId);
     this.invalidate(data.lineId, data.msisdn);
   }
@@ -275,6 +299,16 @@ async function insertVersion(db: SqlClient, subscriptionId: string, validFrom: D
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) on conflict (subscription_id, valid_from) do nothing`,
     [subscriptionId, validFrom, ...values],
   );
+}
+
+/** The line that held a number at `at`: the last claim at or before it; before the first claim known, its claimant. */
+function holderAt(holders: { at: Date; lineId: string }[] | undefined, at: Date): string | undefined {
+  let id = holders?.[0]?.lineId;
+  for (const h of holders ?? []) {
+    if (h.at > at) break;
+    id = h.lineId;
+  }
+  return id;
 }
 
 /**

@@ -245,7 +245,7 @@ export class UsagePipeline {
       this.counters.clear();
     }
     // The directory may have dropped a line since the lookup (an event): load it again.
-    if (validated.some((v) => v.ok && !this.deps.directory.get(v.usage.lineId, v.usage.msisdn))) {
+    if (validated.some((v) => v.ok && !this.deps.directory.get(v.usage.lineId, v.usage.msisdn, v.usage.occurredAt))) {
       await this.deps.directory.prefetch(
         validated.flatMap((v) => (v.ok && v.usage.lineId ? [v.usage.lineId] : [])),
         validated.flatMap((v) => (v.ok && !v.usage.lineId && v.usage.msisdn ? [v.usage.msisdn] : [])),
@@ -258,7 +258,7 @@ export class UsagePipeline {
     for (let i = 0; i < validated.length; i++) {
       const v = validated[i];
       if (!v.ok) continue;
-      const line = this.deps.directory.get(v.usage.lineId, v.usage.msisdn);
+      const line = this.deps.directory.get(v.usage.lineId, v.usage.msisdn, v.usage.occurredAt);
       if (!line) continue;
       const version = versionAt(line, v.usage.occurredAt);
       const period = await this.linePeriod(line, version, v.usage.occurredAt);
@@ -319,7 +319,7 @@ export class UsagePipeline {
   }
 
   private async rate(id: string, u: ValidUsage, raw: unknown, now: Date, precharged = false, knownPeriod?: AllowancePeriod): Promise<Prepared> {
-    const line = this.deps.directory.get(u.lineId, u.msisdn);
+    const line = this.deps.directory.get(u.lineId, u.msisdn, u.occurredAt);
     if (!line) return this.rejected(id, u.source, u.eventId, u, { code: 'LINE_UNKNOWN', reason: `no line ${u.lineId ? `with id ${u.lineId}` : `with MSISDN ${u.msisdn}`} is known to usage` }, raw, now);
     if (u.lineId && u.msisdn && line.msisdn && line.msisdn !== u.msisdn) {
       return this.rejected(id, u.source, u.eventId, u, { code: 'SUBSCRIBER_MISMATCH', reason: `line ${u.lineId} has MSISDN ${line.msisdn}, not ${u.msisdn}` }, raw, now, { lineId: line.lineId });

@@ -5,6 +5,7 @@ import { Migration20261126200000_waiting_rejections } from './Migration202611262
 import { Migration20261126300000_period_anchors } from './Migration20261126300000_period_anchors';
 import { Migration20261127000000_period_lapses } from './Migration20261127000000_period_lapses';
 import { Migration20261127100000_line_status_history } from './Migration20261127100000_line_status_history';
+import { Migration20261127200000_msisdn_assignments } from './Migration20261127200000_msisdn_assignments';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -14,4 +15,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126300000_period_anchors', class: Migration20261126300000_period_anchors },
   { name: 'Migration20261127000000_period_lapses', class: Migration20261127000000_period_lapses },
   { name: 'Migration20261127100000_line_status_history', class: Migration20261127100000_line_status_history },
+  { name: 'Migration20261127200000_msisdn_assignments', class: Migration20261127200000_msisdn_assignments },
 ];
