@@ -212,4 +212,24 @@ describe('usage is rated and charged end to end', () => {
     const node = denied.node;
     expect(node?.amountCharged ?? null).toBeNull();
   });
+
+  it('a roaming call made before the line was suspended, whose record arrives after, is still rated and charged', async () => {
+    const msisdn = freshMsisdn();
+    const { lineId } = await lineOn('POSTPAID', 'POSTPAID_20GB', msisdn);
+    const before = new Date(Date.now() - 300).toISOString();
+    await new Promise((r) => setTimeout(r, 50));
+    ok(await system.graphql('mutation($i: LineChangeInput!) { suspendLine(input: $i) { line { status } } }', { i: { lineId } }));
+    // Once usage knows of the suspension, a call made now is denied…
+    let attempt = 0;
+    await eventually(async () => {
+      const eventId = `e2e-late-susp-${++attempt}-${RUN}`;
+      const r = ok(await system.graphql(RECORD, { i: { source: 'e2e', records: [{ eventId, msisdn, usageType: 'VOICE', quantity: '60', occurredAt: new Date().toISOString(), calledNumber: '+4930123456', roamingCountry: 'US' }] } }));
+      return r.recordUsage.results[0].status === 'REJECTED' && r.recordUsage.results[0].rejectionCode === 'LINE_SUSPENDED' ? true : null;
+    }, 'a call on the suspended line to be denied');
+    // …but the late record of a call made before it is rated and its charge accrued.
+    const late = ok(await system.graphql(RECORD, { i: { source: 'e2e', records: [{ eventId: `e2e-late-before-${RUN}`, msisdn, usageType: 'VOICE', quantity: '60', occurredAt: before, calledNumber: '+4930123456', roamingCountry: 'US' }] } }));
+    expect(late.recordUsage.results[0]).toMatchObject({ status: 'RATED', duplicate: false });
+    const charged = await eventually(async () => (await recordsOf(lineId)).find((n: { eventId: string; chargeStatus: string }) => n.eventId === `e2e-late-before-${RUN}` && n.chargeStatus === 'APPLIED') ?? null, 'the late call charged by the ledger', 30_000);
+    expect(Number(charged.amountCharged.amount)).toBeGreaterThan(0);
+  });
 });
