@@ -154,8 +154,10 @@ export async function renewDueSharedPools(db: Db, catalog: CatalogClient, now: D
     [now, limit],
   );
   let renewed = 0;
+  const plans = new Map<string, PlanTerms | null>();
   for (const pool of ended) {
-    const terms = await catalog.planTerms(pool.plan_version_id);
+    if (!plans.has(pool.plan_version_id)) plans.set(pool.plan_version_id, await catalog.planTerms(pool.plan_version_id));
+    const terms = plans.get(pool.plan_version_id);
     const a = terms?.allowances.find((x) => x.id === pool.allowance_id && x.shared && x.validity === 'PERIOD');
     if (!terms || !a) continue;
     try {
