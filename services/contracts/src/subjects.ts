@@ -39,7 +39,7 @@ export const EVENTS = {
   balanceDepleted: event('wallets', 'balance', 'depleted', 'BalanceThresholdEvent', 'A prepaid wallet reached zero (or its overdraft floor): service will be cut off.'),
   bucketThreshold: event('wallets', 'bucket', 'threshold', 'BucketThresholdEvent', 'An allowance bucket crossed 50, 80 or 100 percent used.'),
   bucketExpiring: event('wallets', 'bucket', 'expiring', 'BucketExpiryWarningEvent', 'An allowance bucket with units left expires soon.'),
-  bucketExpired: event('wallets', 'bucket', 'expired', 'BucketExpiredEvent', 'An allowance bucket expired; its remaining units were forfeited.'),
+  bucketExpired: event('wallets', 'bucket', 'expired', 'BucketExpiredEvent', 'An allowance bucket expired and its late-usage grace (WALLETS_LATE_USAGE_GRACE_MS after validTo) ended; its remaining units were forfeited.'),
   bundleRenewed: event('wallets', 'bundle', 'renewed', 'BucketCreateEvent', "A subscription's allowances were granted for its next period, with any rollover (prepaid: after its recurring fee was taken from the balance); anchorAt is where its periods run from (a late renewal restarts them); lapsedAt (late renewals only) is where its last paid period had ended."),
   bundleFeeDue: event('wallets', 'bundle', 'feedue', 'BalanceThresholdEvent', "A prepaid balance did not cover a bundle's recurring fee (its first period or a renewal): no allowances until a top-up covers it, then they start at once."),
   chargeDue: event('wallets', 'charge', 'due', 'BalanceThresholdEvent', "A prepaid balance did not cover a one-off charge (e.g. the starter pack): it waits, and the next top-up pays it first."),

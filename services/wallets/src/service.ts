@@ -33,7 +33,7 @@ export function createWalletsService(options: WalletsOptions = {}): ServiceDefin
         const suffix = runtime.config.databaseSchema === 'wallets' ? '' : `-${runtime.config.databaseSchema.replace(/[^a-zA-Z0-9_-]/g, '_')}`;
         stops.push(startConsumers(runtime, db, catalog, { durableSuffix: suffix, deliverNew: env.WALLETS_CONSUMER_DELIVER === 'new', batchSize: Number(env.WALLETS_CHARGE_BATCH ?? 1000), chargeLanes: Number(env.WALLETS_CHARGE_LANES ?? 2), rpcPrefix: env.WALLETS_RPC_PREFIX ?? '', rpcWaitMs: Number(env.WALLETS_RPC_WAIT_MS ?? 1), rpcMaxBatch: Number(env.WALLETS_RPC_MAX_BATCH ?? 200), rpcInFlight: Number(env.WALLETS_RPC_IN_FLIGHT ?? 3), ownAccountsOnly: ownAccountsOnly(env, runtime.config.databaseSchema) }));
       }
-      if (env.WALLETS_JOBS !== 'off') stops.push(startJobs(runtime, db, Number(env.WALLETS_JOB_INTERVAL_MS ?? 30_000)));
+      if (env.WALLETS_JOBS !== 'off') stops.push(startJobs(runtime, db, Number(env.WALLETS_JOB_INTERVAL_MS ?? 30_000), { lateUsageGraceMs: env.WALLETS_LATE_USAGE_GRACE_MS ? Number(env.WALLETS_LATE_USAGE_GRACE_MS) : undefined }));
       return async () => {
         for (const stop of stops.reverse()) await stop();
         await rechargeStarter?.close();

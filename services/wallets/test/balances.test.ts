@@ -3,6 +3,7 @@ import { RPC, type WalletReserveReply, type WalletSessionReply } from '@ledgerli
 import type { ManualClock, TestService } from '@ledgerline/platform';
 import { APPLY, balanceOf, charge, dbOf, expectInvariants, gql, openPrepaid, startWallets, uniq } from './support';
 import { runWalletJobs } from '../src/jobs/jobs';
+import { LATE_USAGE_GRACE_MS } from '../src/application/buckets';
 
 let svc: TestService;
 let clock: ManualClock;
@@ -64,7 +65,8 @@ describe('online charging over NATS request/reply', () => {
     const second = await reserve();
     expect(await units(bucketId)).toBe('45.000000');
     clock.advance(61_000);
-    expect((await runWalletJobs(dbOf(svc), clock.now())).bucketsExpired).toBeGreaterThanOrEqual(1);
+    // Forfeited at once (no late-usage grace): the release below finds the bucket closed.
+    expect((await runWalletJobs(dbOf(svc), clock.now(), null, null, undefined, { lateUsageGraceMs: 0 })).bucketsExpired).toBeGreaterThanOrEqual(1);
     expect(await units(bucketId)).toBe('0.000000');
     const released = await ask<WalletSessionReply>(RPC.walletRelease, { reservationId: second.reservationId });
     expect(released).toMatchObject({ status: 'RELEASED', usedUnits: '0' });
@@ -168,19 +170,26 @@ describe('adjustments, thresholds, auto top-up, expiry', () => {
     expect((await gql(svc, `query($id: ID!) { wallet(id: $id) { overdraftLimit { amount } } }`, { id: walletId })).wallet.overdraftLimit).toEqual({ amount: '5' });
   });
 
-  it('the expiry job warns before expiry, then forfeits what is left', async () => {
+  it('the expiry job warns before expiry; the bucket shows as expired at its end and forfeits what is left after the late-usage grace', async () => {
     const { billingAccountId } = await openPrepaid(svc);
     const validTo = new Date(clock.now().getTime() + 2 * 86_400_000);
     await gql(svc, `mutation($i: GrantBucketInput!) { grantBucket(input: $i) { bucket { id } } }`, {
       i: { billingAccountId, allowanceId: 'data', unit: 'MB', quantity: '500', validFrom: clock.now().toISOString(), validTo: validTo.toISOString(), grantKey: uniq('g') },
     });
     expect((await runWalletJobs(dbOf(svc), clock.now())).bucketsWarned).toBeGreaterThanOrEqual(1);
+    const seen = async () => (await gql(svc, `query($a: ID!) { buckets(billingAccountId: $a, includeExpired: true) { status remaining } }`, { a: billingAccountId })).buckets;
+    const current = async () => (await gql(svc, `query($a: ID!) { buckets(billingAccountId: $a) { id } }`, { a: billingAccountId })).buckets;
+    const kinds = async () => (await dbOf(svc).query(`select kind from notification where billing_account_id = $1 order by kind`, [billingAccountId])).map((n) => n.kind);
     clock.set(new Date(validTo.getTime() + 1000));
     await runWalletJobs(dbOf(svc), clock.now());
-    const b = await gql(svc, `query($a: ID!) { buckets(billingAccountId: $a, includeExpired: true) { status remaining } }`, { a: billingAccountId });
-    expect(b.buckets).toEqual([{ status: 'EXPIRED', remaining: '0' }]);
-    const kinds = (await dbOf(svc).query(`select kind from notification where billing_account_id = $1 order by kind`, [billingAccountId])).map((n) => n.kind);
-    expect(kinds).toEqual(['BUCKET_EXPIRED', 'BUCKET_EXPIRING']);
+    // Expired for the customer, but what is left waits for late usage of its period.
+    expect(await seen()).toEqual([{ status: 'EXPIRED', remaining: '500' }]);
+    expect(await current()).toEqual([]);
+    expect(await kinds()).toEqual(['BUCKET_EXPIRING']);
+    clock.set(new Date(validTo.getTime() + LATE_USAGE_GRACE_MS + 1000));
+    await runWalletJobs(dbOf(svc), clock.now());
+    expect(await seen()).toEqual([{ status: 'EXPIRED', remaining: '0' }]);
+    expect(await kinds()).toEqual(['BUCKET_EXPIRED', 'BUCKET_EXPIRING']);
   });
 
   it('a card recharge without Temporal says so clearly; a bank transfer credits once on confirmation', async () => {

@@ -15,6 +15,9 @@ afterAll(async () => svc?.close());
 afterEach(async () => expectInvariants(svc));
 
 const DAY = 86_400_000;
+// These tests are about renewals: the jobs pass forfeits what an ended bucket has left at once (no
+// grace for late usage; 'late usage draws on the ended period's bucket' below has its own).
+const runJobs = (now: Date, starter: null = null, catalog: CatalogClient | null = null) => runWalletJobs(dbOf(svc), now, starter, catalog, undefined, { lateUsageGraceMs: 0 });
 const at = (days: number, minutes = 0) => new Date(T0.getTime() + days * DAY + minutes * 60_000);
 
 /** A 10 GB bundle for 15.00 every 30 days; half of the unused data (at most 5 GB) rolls over. */
@@ -50,11 +53,11 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     await gql(svc, APPLY, { i: charge(acc, { lineId: sub.lineId, units: '1000', allowanceIds: ['data'] }) }); // 9,240 MB left
 
     // Not yet due one minute before the end: nothing happens.
-    await runWalletJobs(dbOf(svc), at(30, -1), null, CATALOG);
+    await runJobs(at(30, -1), null, CATALOG);
     expect(await balanceOf(svc, walletId)).toBe('20');
     // Due: two job passes at once (two replicas) and a third later renew it once.
-    await Promise.all([runWalletJobs(dbOf(svc), at(30, 1), null, CATALOG), runWalletJobs(dbOf(svc), at(30, 1), null, CATALOG)]);
-    await runWalletJobs(dbOf(svc), at(30, 2), null, CATALOG);
+    await Promise.all([runJobs(at(30, 1), null, CATALOG), runJobs(at(30, 1), null, CATALOG)]);
+    await runJobs(at(30, 2), null, CATALOG);
     expect(await balanceOf(svc, walletId)).toBe('5');
     expect(await term(sub.subscriptionId)).toMatchObject({ period_start: at(30), period_end: at(60), fee_state: null, renewals: 1 });
 
@@ -79,6 +82,30 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     expect(renewed).toEqual([expect.objectContaining({ periodStart: at(30).toISOString(), periodEnd: at(60).toISOString(), anchorAt: T0.toISOString(), lapsedAt: null, fee: { amount: '15.000000', currency: 'EUR' }, rollover: [{ allowanceId: 'data', quantity: '4620.000000' }] })]);
   });
 
+  it("late usage of an ended period draws on that period's bucket, not on the balance, until the late-usage grace ends", async () => {
+    const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '35.00' });
+    const sub = subscription(acc);
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0));
+    await gql(svc, APPLY, { i: charge(acc, { lineId: sub.lineId, units: '1000', allowanceIds: ['data'], occurredAt: at(2).toISOString() }) }); // 9,240 MB left
+    // The renewal on day 30 (the default grace): 4,620 MB roll over, the other 4,620 stay for late usage of the first period.
+    await runWalletJobs(dbOf(svc), at(30, 1), null, CATALOG);
+    expect(await balanceOf(svc, walletId)).toBe('5');
+    const remaining = async () => (await dbOf(svc).query<{ valid_from: Date; priority: number; remaining: string }>(
+      `select b.valid_from, b.priority, a.balance::text as remaining from bucket b join ledger_account a on a.id = b.id where b.billing_account_id = $1 and b.allowance_id = 'data' order by b.valid_from, b.priority`, [acc],
+    )).map((r) => [r.valid_from.toISOString(), r.priority, Number(r.remaining)]);
+    expect(await remaining()).toEqual([[T0.toISOString(), 100, 4620], [at(30).toISOString(), 50, 4620], [at(30).toISOString(), 100, 10240]]);
+    // A CDR of day 29 arrives on day 31: it is the first period's usage, from the first period's bucket.
+    const late = await gql(svc, APPLY, { i: charge(acc, { lineId: sub.lineId, units: '3000', allowanceIds: ['data'], occurredAt: at(29).toISOString() }) });
+    expect(late.applyCharge.result).toMatchObject({ outcome: 'APPLIED', unitsFromAllowances: '3000', amountCharged: { amount: '0' } });
+    expect(await remaining()).toEqual([[T0.toISOString(), 100, 1620], [at(30).toISOString(), 50, 4620], [at(30).toISOString(), 100, 10240]]);
+    expect(await balanceOf(svc, walletId)).toBe('5');
+    // The grace over (48 h), what is left is forfeited; later CDRs of that period find no bucket.
+    await runWalletJobs(dbOf(svc), at(32, 1), null, CATALOG);
+    expect(await remaining()).toEqual([[T0.toISOString(), 100, 0], [at(30).toISOString(), 50, 4620], [at(30).toISOString(), 100, 10240]]);
+    const tooLate = await gql(svc, APPLY, { i: charge(acc, { lineId: sub.lineId, units: '100', allowanceIds: ['data'], occurredAt: at(29, 5).toISOString() }) });
+    expect(tooLate.applyCharge.result.unitsFromAllowances).toBe('0');
+  });
+
   it('a shared pool rolls over once, with the line whose renewal opens the next pool; the lines renewed later carry nothing', async () => {
     const FAMILY: PlanTerms = {
       recurringFee: { amount: '15.00', period: 'DAYS30' },
@@ -93,10 +120,10 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     await gql(svc, APPLY, { i: charge(acc, { lineId: b.lineId, units: '12000', allowanceIds: ['data'], occurredAt: at(2).toISOString() }) }); // 8,000 left
 
     // Line a's renewal opens the next pool and carries 50 % of 8,000 = 4,000 (under the 5,000 cap); twice at once changes nothing.
-    await Promise.all([runWalletJobs(dbOf(svc), at(30, 1), null, plans), runWalletJobs(dbOf(svc), at(30, 1), null, plans)]);
+    await Promise.all([runJobs(at(30, 1), null, plans), runJobs(at(30, 1), null, plans)]);
     // Line b renews a day later inside that pool's period: no pool, no rollover of its own.
-    await runWalletJobs(dbOf(svc), at(31, 1), null, plans);
-    await runWalletJobs(dbOf(svc), at(31, 2), null, plans);
+    await runJobs(at(31, 1), null, plans);
+    await runJobs(at(31, 2), null, plans);
     const pools = (await active(acc)).filter((x) => x.allowanceId === 'data').sort((x, y) => x.priority - y.priority);
     expect(pools.map((x) => ({ line: x.lineId, q: x.initialQuantity, p: x.priority, from: x.validFrom, to: x.validTo }))).toEqual([
       { line: null, q: '4000', p: 50, from: at(30).toISOString(), to: at(60).toISOString() },
@@ -128,7 +155,7 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
 
     // Day 30: nobody's own renewal is due, yet b's paid period covers the pool's end: the pool opens
     // its next period there and carries 50 % of 8,000; two passes at once grant it once.
-    await Promise.all([runWalletJobs(dbOf(svc), at(30, 1), null, plans), runWalletJobs(dbOf(svc), at(30, 1), null, plans)]);
+    await Promise.all([runJobs(at(30, 1), null, plans), runJobs(at(30, 1), null, plans)]);
     const pools = async () => (await active(acc)).filter((x) => x.allowanceId === 'data').map((x) => ({ q: x.initialQuantity, r: x.remaining, p: x.priority, from: x.validFrom, to: x.validTo })).sort((x, y) => x.p - y.p);
     expect(await pools()).toEqual([
       { q: '4000', r: '4000', p: 50, from: at(30).toISOString(), to: at(60).toISOString() },
@@ -139,17 +166,17 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     await gql(svc, APPLY, { i: charge(acc, { lineId: b.lineId, units: '1000', allowanceIds: ['data'], occurredAt: at(31).toISOString() }) });
     expect((await pools()).map((x) => x.r)).toEqual(['3000', '20000']);
     // b's own renewal on day 40 pays its fee and finds the pool covering it: nothing more granted or carried.
-    await runWalletJobs(dbOf(svc), at(40, 1), null, plans);
+    await runJobs(at(40, 1), null, plans);
     expect((await outboxOf(EVENTS.bundleRenewed.subject, b.subscriptionId)).map((d) => [d.periodStart, d.allowancesGranted, d.rollover])).toEqual([[at(40).toISOString(), 0, []]]);
     expect(await pools()).toHaveLength(2);
     expect(await balanceOf(svc, (await dbOf(svc).query<{ id: string }>(`select id from wallet where billing_account_id = $1`, [acc]))[0]!.id)).toBe(String(Number(before) - 15));
 
     // Day 60: the pool's cadence holds (b's period [40, 70) covers it).
-    await runWalletJobs(dbOf(svc), at(60, 1), null, plans);
+    await runJobs(at(60, 1), null, plans);
     expect((await pools()).map((x) => [x.from, x.to])).toEqual([[at(60).toISOString(), at(90).toISOString()], [at(60).toISOString(), at(90).toISOString()]]);
     // b leaves on day 65: at day 90 no member covers the end, so no pool opens.
     await dbOf(svc).tx((sql) => followSubscriptionChange(sql, { ...b, endsAt: at(65).toISOString() }, FAMILY, at(64)));
-    await runWalletJobs(dbOf(svc), at(90, 1), null, plans);
+    await runJobs(at(90, 1), null, plans);
     expect(await pools()).toEqual([]);
   });
 
@@ -163,7 +190,7 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     await dbOf(svc).tx((sql) => grantFromSubscription(sql, a, MONTHLY, d('2027-01-31')));
     await dbOf(svc).tx((sql) => grantFromSubscription(sql, b, MONTHLY, d('2027-02-05')));
     await dbOf(svc).tx((sql) => followSubscriptionChange(sql, { ...a, endsAt: d('2027-02-10').toISOString() }, MONTHLY, d('2027-02-09')));
-    await runWalletJobs(dbOf(svc), new Date(d('2027-02-28').getTime() + 60_000), null, plans);
+    await runJobs(new Date(d('2027-02-28').getTime() + 60_000), null, plans);
     expect((await active(acc)).map((x) => [x.validFrom, x.validTo])).toEqual([[d('2027-02-28').toISOString(), d('2027-03-31').toISOString()]]);
   });
 
@@ -172,8 +199,8 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     const sub = subscription(acc);
     await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0)); // 10.00 left
 
-    await runWalletJobs(dbOf(svc), at(30, 1), null, CATALOG);
-    await runWalletJobs(dbOf(svc), at(30, 5), null, CATALOG); // tried again: still short, no second message
+    await runJobs(at(30, 1), null, CATALOG);
+    await runJobs(at(30, 5), null, CATALOG); // tried again: still short, no second message
     expect(await balanceOf(svc, walletId)).toBe('10');
     expect(await term(sub.subscriptionId)).toMatchObject({ period_end: at(30), fee_state: 'DUE', renewals: 0 });
     expect(await active(acc)).toEqual([]); // the first period's buckets expired; nothing new
@@ -182,7 +209,7 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     expect(await outboxOf(EVENTS.bundleFeeDue.subject, sub.subscriptionId)).toHaveLength(1);
 
     await topup(svc, acc, '10.00');
-    await runWalletJobs(dbOf(svc), at(33), null, CATALOG);
+    await runJobs(at(33), null, CATALOG);
     expect(await balanceOf(svc, walletId)).toBe('5');
     expect(await term(sub.subscriptionId)).toMatchObject({ period_start: at(33), period_end: at(63), fee_state: null, renewals: 1 });
     // Renewed late, nothing rolls over (the old bucket had already expired).
@@ -208,11 +235,11 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     expect(await periods()).toEqual([{ subscriptionId: sub.subscriptionId, lineId: sub.lineId, feeDue: true, renewals: 0, periodEnd: T0.toISOString() }]);
 
     // Tried again a minute after it was refused, not before…
-    await runWalletJobs(dbOf(svc), at(0, 0.5), null, CATALOG);
+    await runJobs(at(0, 0.5), null, CATALOG);
     expect(await term(sub.subscriptionId)).toMatchObject({ fee_state: 'DUE', renewals: 0 });
     // …unless a top-up comes first: then at the next pass.
     await topup(svc, acc, '20.00');
-    await runWalletJobs(dbOf(svc), at(0, 0.5), null, CATALOG);
+    await runJobs(at(0, 0.5), null, CATALOG);
     await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0)); // the event once more: nothing
     expect(await balanceOf(svc, walletId)).toBe('10');
     expect(await periods()).toEqual([{ subscriptionId: sub.subscriptionId, lineId: sub.lineId, feeDue: false, renewals: 1, periodEnd: at(30, 0.5).toISOString() }]);
@@ -226,10 +253,10 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     const { billingAccountId: acc, walletId } = await openPrepaid(svc, { balance: '20.00' });
     const sub = subscription(acc, { status: 'SCHEDULED', startsAt: at(20).toISOString() });
     await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0));
-    await runWalletJobs(dbOf(svc), at(19), null, CATALOG);
+    await runJobs(at(19), null, CATALOG);
     expect(await balanceOf(svc, walletId)).toBe('20');
     expect(await active(acc)).toEqual([]);
-    await runWalletJobs(dbOf(svc), at(20, 1), null, CATALOG);
+    await runJobs(at(20, 1), null, CATALOG);
     expect(await balanceOf(svc, walletId)).toBe('5');
     expect((await active(acc)).map((b) => [b.allowanceId, b.validFrom]).sort()).toEqual([['data', at(20).toISOString()], ['voice', at(20).toISOString()]]);
   });
@@ -238,7 +265,7 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     const { billingAccountId: acc, walletId } = await openPrepaid(svc, { paymentMode: 'POSTPAID', creditLimit: '100' });
     const sub = subscription(acc, { paymentMode: 'POSTPAID', planVersionId: 'pv_post' });
     await dbOf(svc).tx((sql) => grantFromSubscription(sql, sub, BUNDLE, T0));
-    await runWalletJobs(dbOf(svc), at(95), null, CATALOG); // three periods later
+    await runJobs(at(95), null, CATALOG); // three periods later
     expect(await balanceOf(svc, walletId)).toBe('0');
     expect(await term(sub.subscriptionId)).toMatchObject({ period_start: at(90), period_end: at(120), renewals: 1 });
     expect((await active(acc)).map((b) => [b.allowanceId, b.validFrom, b.validTo])).toEqual([['voice', at(90).toISOString(), at(120).toISOString()]]);
@@ -252,9 +279,9 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     const ended = { ...sub, endsAt: at(20).toISOString() };
     for (let i = 0; i < 2; i++) await dbOf(svc).tx((sql) => followSubscriptionChange(sql, ended, BUNDLE, at(5)));
     expect((await active(acc)).map((b) => b.validTo)).toEqual([at(20).toISOString(), at(20).toISOString()]);
-    await runWalletJobs(dbOf(svc), at(21), null, CATALOG);
+    await runJobs(at(21), null, CATALOG);
     expect(await active(acc)).toEqual([]);
-    await runWalletJobs(dbOf(svc), at(31), null, CATALOG);
+    await runJobs(at(31), null, CATALOG);
     expect(await balanceOf(svc, walletId)).toBe('35');
     expect(await term(sub.subscriptionId)).toMatchObject({ renewals: 0 });
     expect(await active(acc)).toEqual([]);

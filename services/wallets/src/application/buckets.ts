@@ -138,17 +138,32 @@ export async function grantBucket(sql: Sql, c: GrantBucketCommand): Promise<Buck
   return (await sql.query<BucketRow>(`${BUCKET_SELECT} where b.id = $1`, [id]))[0]!;
 }
 
-export async function bucketsOf(sql: Sql, billingAccountId: string, includeExpired: boolean): Promise<BucketRow[]> {
-  return sql.query<BucketRow>(`${BUCKET_SELECT} where b.billing_account_id = $1 ${includeExpired ? '' : `and b.status = 'ACTIVE'`} order by b.priority, b.valid_to, b.id`, [billingAccountId]);
+export async function bucketsOf(sql: Sql, billingAccountId: string, includeExpired: boolean, now: Date): Promise<BucketRow[]> {
+  return includeExpired
+    ? sql.query<BucketRow>(`${BUCKET_SELECT} where b.billing_account_id = $1 order by b.priority, b.valid_to, b.id`, [billingAccountId])
+    : sql.query<BucketRow>(`${BUCKET_SELECT} where b.billing_account_id = $1 and b.status = 'ACTIVE' and b.valid_to > $2 order by b.priority, b.valid_to, b.id`, [billingAccountId, now]);
+}
+
+/** A bucket's status as customers see it: EXPIRED from its validTo, though it keeps late usage's units for a grace time. */
+export function bucketStatusAt(b: Pick<BucketRow, 'status' | 'valid_to'>, now: Date): string {
+  return b.status === 'ACTIVE' && b.valid_to <= now ? 'EXPIRED' : b.status;
 }
 
 /**
- * The expiry job: buckets past their validity forfeit what is left (ledger: bucket → allowance
- * expired) and become EXPIRED; buckets about to expire with units left get one warning. Time is
+ * How long after its validity a bucket keeps what is left for late usage: a CDR of the bucket's
+ * period that arrives late (roaming files come days later) still draws on it, as usage rated it.
+ * Only events of the bucket's own period can (charges pick buckets by the event's time).
+ */
+export const LATE_USAGE_GRACE_MS = 48 * 3600_000;
+
+/**
+ * The expiry job: buckets past their validity and the late-usage grace forfeit what is left
+ * (ledger: bucket → allowance expired) and become EXPIRED; buckets about to expire with units left
+ * get one warning. (A bucket shows as EXPIRED from its validTo; see bucketStatusAt.) Time is
  * passed in; safe to run from several replicas (row locks, skip locked).
  */
-export async function expireBuckets(sql: Sql, now: Date, warnBeforeMs = 3 * 24 * 3600_000, limit = 1000): Promise<{ expired: number; warned: number }> {
-  const due = await sql.query<BucketRow>(`${BUCKET_SELECT} where b.status = 'ACTIVE' and b.valid_to <= $1 order by b.valid_to limit $2 for update of b skip locked`, [now, limit]);
+export async function expireBuckets(sql: Sql, now: Date, warnBeforeMs = 3 * 24 * 3600_000, limit = 1000, graceMs = LATE_USAGE_GRACE_MS): Promise<{ expired: number; warned: number }> {
+  const due = await sql.query<BucketRow>(`${BUCKET_SELECT} where b.status = 'ACTIVE' and b.valid_to <= $1 order by b.valid_to limit $2 for update of b skip locked`, [new Date(now.getTime() - graceMs), limit]);
   const txs = due.map((b) => ({
     idempotencyKey: `EXPIRE:${b.id}`,
     kind: 'BUCKET_EXPIRY',

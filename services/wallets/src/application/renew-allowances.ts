@@ -137,7 +137,8 @@ interface EndedPool {
  * `{days}` follow their lines' grants only. No fee: the members' recurring fees pay for the pool.
  */
 export async function renewDueSharedPools(db: Db, catalog: CatalogClient, now: Date, logger?: Logger, limit = 200): Promise<number> {
-  // Still ACTIVE: the expiry job, which runs after the renewals, has not yet closed them.
+  // Still ACTIVE: ended pools keep late usage's units for a grace time (see expireBuckets); those
+  // followed by a pool already are done.
   const ended = await db.query<EndedPool>(
     `select p.billing_account_id, p.allowance_id, p.valid_to, t.subscription_id, t.line_id, t.plan_version_id
        from bucket p
@@ -150,6 +151,8 @@ export async function renewDueSharedPools(db: Db, catalog: CatalogClient, now: D
           order by t.starts_at, t.subscription_id limit 1
        ) t on true
       where p.status = 'ACTIVE' and p.line_id is null and p.valid_to <= $1 and starts_with(p.grant_key, 'shared:')
+        and not exists (select 1 from bucket n where n.billing_account_id = p.billing_account_id and n.line_id is null and n.allowance_id = p.allowance_id
+                          and n.valid_from >= p.valid_to and starts_with(n.grant_key, 'shared:' || p.billing_account_id || ':' || t.plan_version_id || ':' || p.allowance_id || ':'))
       order by p.valid_to limit $2`,
     [now, limit],
   );

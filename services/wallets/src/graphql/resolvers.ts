@@ -4,7 +4,7 @@ import type { RequestContext } from '@ledgerline/platform';
 import { depsOf } from '../deps';
 import type { Db, Sql } from '../persistence/sql';
 import { WALLET_COLUMNS, WALLET_JOINS, openWallet, setWalletLimits, walletById, walletOf, type WalletRow } from '../application/wallets';
-import { bucketsOf, grantBucket, type BucketRow } from '../application/buckets';
+import { bucketStatusAt, bucketsOf, grantBucket, type BucketRow } from '../application/buckets';
 import { topupBalance, type TopupResult } from '../application/topup-balance';
 import { applyChargesIn } from '../application/apply-charges';
 import { adjustBalance, type AdjustmentRow } from '../application/adjust-balance';
@@ -56,7 +56,7 @@ export const resolvers = {
     },
     buckets: async (_: unknown, a: { billingAccountId: string; includeExpired?: boolean }, ctx: WalletsContext) => {
       await requireAccount(db(ctx), ctx.caller, a.billingAccountId, 'read the buckets of this account');
-      return bucketsOf(db(ctx), a.billingAccountId, !!a.includeExpired);
+      return bucketsOf(db(ctx), a.billingAccountId, !!a.includeExpired, now(ctx));
     },
     reservation: async (_: unknown, a: { id: string }, ctx: WalletsContext) => requireRowAccount(db(ctx), ctx.caller, await reservationById(db(ctx), a.id), 'read this reservation'),
     recharge: async (_: unknown, a: { id: string }, ctx: WalletsContext) => requireRowAccount(db(ctx), ctx.caller, (await db(ctx).query<RechargeRow>(`select * from recharge where id = $1`, [a.id]))[0] ?? null, 'read this recharge'),
@@ -139,7 +139,7 @@ export const resolvers = {
   BillingAccount: {
     __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
     wallets: async (account: { id: string }, _: unknown, ctx: WalletsContext) => (await requireAccount(db(ctx), ctx.caller, account.id, 'read the wallets of this account'), db(ctx).query(`select ${WALLET_COLUMNS} from wallet w ${WALLET_JOINS} where w.billing_account_id = $1 order by w.currency`, [account.id])),
-    buckets: async (account: { id: string }, a: { includeExpired?: boolean }, ctx: WalletsContext) => (await requireAccount(db(ctx), ctx.caller, account.id, 'read the buckets of this account'), bucketsOf(db(ctx), account.id, !!a.includeExpired)),
+    buckets: async (account: { id: string }, a: { includeExpired?: boolean }, ctx: WalletsContext) => (await requireAccount(db(ctx), ctx.caller, account.id, 'read the buckets of this account'), bucketsOf(db(ctx), account.id, !!a.includeExpired, now(ctx))),
     reservations: async (account: { id: string }, a: { status?: string }, ctx: WalletsContext) =>
       (await requireAccount(db(ctx), ctx.caller, account.id, 'read the reservations of this account'), db(ctx).query(`select * from reservation where billing_account_id = $1 ${a.status ? 'and status = $2' : ''} order by created_at desc limit 200`, a.status ? [account.id, a.status] : [account.id])),
     balanceNotifications: async (account: { id: string }, a: { first?: number }, ctx: WalletsContext) =>
@@ -201,6 +201,7 @@ export const resolvers = {
     validFrom: (b: BucketRow) => b.valid_from,
     validTo: (b: BucketRow) => b.valid_to,
     rolloverPercent: (b: BucketRow) => b.rollover_percent,
+    status: (b: BucketRow, _a: unknown, ctx: WalletsContext) => bucketStatusAt(b, now(ctx)),
   },
   LedgerEntry: {
     transactionId: (e: any) => e.transaction_id,
