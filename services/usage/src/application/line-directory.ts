@@ -188,10 +188,10 @@ export class LineDirectory {
     return stale;
   }
 
-  /** After prefetch: the line, or undefined when no such line is known. */
   /**
-   * A line by id, or by MSISDN: the line that held the number at `at` when given (a late event of a
-   * number given to another line since is its old line's), else the line holding it now.
+   * After prefetch: a line by id, or by MSISDN: the line that held the number at `at` when given (a
+   * late event of a number given to another line since is its old line's), else the line holding it
+   * now; undefined when no such line is known.
    */
   get(lineId: string | undefined, msisdn: string | undefined, at?: Date): LineInfo | undefined {
     const id = lineId ?? (msisdn ? ((at && holderAt(this.holders.get(msisdn), at)) ?? this.byMsisdn.get(msisdn)) : undefined);
