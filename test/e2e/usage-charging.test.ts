@@ -59,7 +59,7 @@ describe('usage is rated and charged end to end', () => {
   const RECORD = 'mutation($i: RecordUsageInput!) { recordUsage(input: $i) { results { status duplicate rejectionCode } } }';
   const recordsOf = async (lineId: string) =>
     ok(
-      await system.graphql('query($f: UsageRecordFilter) { usageRecords(filter: $f, first: 20) { edges { node { eventId status rejectionCode decision chargeStatus amountCharged { amount } unitsFromAllowances } } } }', {
+      await system.graphql('query($f: UsageRecordFilter) { usageRecords(filter: $f, first: 20) { edges { node { eventId status rejectionCode decision chargeStatus amountCharged { amount } unitsFromAllowances quantity } } } }', {
         f: { lineId },
       }),
     ).usageRecords.edges.map((e: { node: Record<string, any> }) => e.node);
@@ -231,5 +231,58 @@ describe('usage is rated and charged end to end', () => {
     expect(late.recordUsage.results[0]).toMatchObject({ status: 'RATED', duplicate: false });
     const charged = await eventually(async () => (await recordsOf(lineId)).find((n: { eventId: string; chargeStatus: string }) => n.eventId === `e2e-late-before-${RUN}` && n.chargeStatus === 'APPLIED') ?? null, 'the late call charged by the ledger', 30_000);
     expect(Number(charged.amountCharged.amount)).toBeGreaterThan(0);
+  });
+  it('an online charging session is charged exactly once under retries, and units past its grant are charged as usage', async () => {
+    const msisdn = freshMsisdn();
+    const { accountId, lineId } = await lineOn('PREPAID', 'PREPAID_BUNDLE_30D', msisdn);
+    const SESSION = 'mutation($i: ChargingSessionInput!) { chargingSession(input: $i) { sessionId resultCode grantedUnit validityTime finalUnitIndication usageRecordId } }';
+    const sessionId = `e2e-ocs-${RUN}`;
+    const ask = async (i: Record<string, unknown>) => ok(await system.graphql(SESSION, { i: { sessionId, ...i } })).chargingSession;
+    const state = async () => {
+      const d = ok(await system.graphql('query($id: ID!) { billingAccount(id: $id) { buckets { allowanceId remaining } reservations { sessionId status grantedUnits usedUnits } } }', { id: accountId })).billingAccount;
+      return { data: Number(d.buckets.find((b: { allowanceId: string }) => b.allowanceId === 'data').remaining), reservations: d.reservations.filter((r: { sessionId: string }) => r.sessionId === sessionId) };
+    };
+    const reserve = { operation: 'RESERVE', invocationSequenceNumber: 0, lineId, usageType: 'DATA', requestedUnits: '100' };
+    const granted = await ask(reserve);
+    expect(granted).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '100', finalUnitIndication: false });
+    // The network element lost the reply and asks again: the same answer, nothing more held.
+    expect(await ask(reserve)).toEqual(granted);
+    expect((await state()).reservations).toHaveLength(1);
+    expect((await state()).data).toBe(10240 - 100);
+
+    // An update retried three times at once and once after: 100 MB used once, 50 more held once.
+    const update = { operation: 'UPDATE', invocationSequenceNumber: 1, usedUnits: '100', requestedUnits: '50' };
+    const updates = await Promise.all([ask(update), ask(update), ask(update)]);
+    expect(updates[0]).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '50' });
+    expect(updates.slice(1)).toEqual([updates[0], updates[0]]);
+    expect(await ask(update)).toEqual(updates[0]);
+    let s = await state();
+    expect(s.reservations.map((r: { status: string; usedUnits: string | null }) => [r.status, r.usedUnits === null ? null : Number(r.usedUnits)]).sort()).toEqual([['COMMITTED', 100], ['RESERVED', null]]);
+    expect(s.data).toBe(10240 - 150);
+    // The same number with other figures, or a number out of turn, is refused and changes nothing.
+    expect(await ask({ ...update, usedUnits: '99' })).toMatchObject({ resultCode: 'RATING_FAILED' });
+    expect(await ask({ operation: 'UPDATE', invocationSequenceNumber: 3, usedUnits: '10' })).toMatchObject({ resultCode: 'RATING_FAILED' });
+    const missing = await system.graphql(SESSION, { i: { sessionId, operation: 'UPDATE', usedUnits: '10' } });
+    expect(missing.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.invocationSequenceNumber' });
+    expect((await state()).data).toBe(10240 - 150);
+
+    // The network went 30 MB past the 50 granted before it terminated (and it terminates twice).
+    const terminate = { operation: 'TERMINATE', invocationSequenceNumber: 2, usedUnits: '80' };
+    const [end, endAgain] = await Promise.all([ask(terminate), ask(terminate)]);
+    expect(end).toMatchObject({ resultCode: 'SUCCESS', finalUnitIndication: true });
+    expect(endAgain).toEqual(end);
+    const records = await eventually(async () => {
+      const rs = (await recordsOf(lineId)).filter((r: { eventId: string }) => r.eventId.startsWith(sessionId));
+      return rs.length === 2 && rs.every((r: { chargeStatus: string }) => r.chargeStatus === 'APPLIED') ? rs : null;
+    }, 'the session record and the over-grant record charged', 30_000);
+    const byEvent = new Map(records.map((r: { eventId: string }) => [r.eventId, r]));
+    // What the reservations charged (100 + 50) is the session's record; the 30 MB past the grant is a record of its own, charged by the ledger.
+    expect(byEvent.get(sessionId)).toMatchObject({ status: 'RATED', chargeStatus: 'APPLIED' });
+    expect(Number((byEvent.get(sessionId) as { quantity: string }).quantity)).toBe(150);
+    expect(Number((byEvent.get(`${sessionId}#2`) as { quantity: string; unitsFromAllowances: string }).quantity)).toBe(30);
+    expect(Number((byEvent.get(`${sessionId}#2`) as { unitsFromAllowances: string }).unitsFromAllowances)).toBe(30);
+    s = await state();
+    expect(s.data).toBe(10240 - 180);
+    expect(s.reservations.map((r: { status: string }) => r.status)).toEqual(['COMMITTED', 'COMMITTED']);
   });
 });

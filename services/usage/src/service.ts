@@ -11,7 +11,9 @@ import { reprocessWaiting } from './application/reprocess-rejected';
 import { startChargeResultConsumer } from './events/charge-result-consumer';
 import { startChargingSessionResponder } from './events/charging-session-responder';
 import { startBillEventsConsumer } from './events/bill-events-consumer';
-import { startChargeSweeper } from './events/charge-sweeper';
+import { startSweeper } from './events/sweeper';
+import { sweepCharges } from './application/sweep-charges';
+import { closeStaleSessions } from './application/charging-session';
 
 export interface UsageServiceOptions {
   /** Where plan documents come from; default: the catalog subgraph at CATALOG_URL. */
@@ -31,7 +33,9 @@ export interface UsageServiceOptions {
  * ChargeResult, the sweeper re-publishes a record's ChargeRequest; USAGE_CONSUMER_PREFIX (durable names, default
  * "usage"); USAGE_DELIVER_NEW=1 makes new durables start at new messages (tests);
  * USAGE_INGEST_BATCH (default 1000); USAGE_INGEST_CONCURRENCY (batches in flight, default 3); USAGE_INGEST_ACK_WAIT_MS (default 30000: how soon the
- * events a crashed consumer held are redelivered).
+ * events a crashed consumer held are redelivered); USAGE_SESSION_IDLE_MS (default 900000: an online charging session
+ * with no request for this long is closed as TIMED_OUT, longer than wallets' 300 s reservation validity) and
+ * USAGE_SESSION_SWEEP_MS (default 60000: how often that is looked for).
  */
 export function createUsageService(options: UsageServiceOptions = {}): ServiceDefinition {
   return {
@@ -62,7 +66,15 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
       if (which.has('charges')) {
         stops.push(await startChargeResultConsumer(messaging, usage.sql, { durable: `${prefix}-charges`, deliverNew, logger, clock, onApplied: (lineId, billingAccountId) => usage.pipeline.invalidateCounters(lineId, billingAccountId) }));
       }
-      if (which.has('sessions')) stops.push(await startChargingSessionResponder(messaging, usage, runtime));
+      if (which.has('sessions')) {
+        stops.push(await startChargingSessionResponder(messaging, usage, runtime));
+        // Sessions whose network element stopped reporting are closed (reservation released, record stored).
+        const idleMs = Number(env.USAGE_SESSION_IDLE_MS ?? 15 * 60_000);
+        stops.push(startSweeper({ what: 'closed charging sessions that stopped reporting', intervalMs: Number(env.USAGE_SESSION_SWEEP_MS ?? 60_000), logger, pass: async () => {
+          const n = await closeStaleSessions(usage, messaging.nc, clock.now(), idleMs);
+          return { done: n, more: n >= 100 };
+        } }));
+      }
       if (which.has('bundles')) {
         const onLine = (lineId: string, billingAccountId: string) => usage.pipeline.invalidateCounters(lineId, billingAccountId || undefined);
         stops.push(await startBundleEventsConsumer(messaging, usage.directory, { durable: `${prefix}-bundles`, deliverNew, logger, onLine }));
@@ -70,7 +82,11 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
       }
       if (which.has('bills')) stops.push(await startBillEventsConsumer(messaging, usage.sql, usage.pipeline, { durable: `${prefix}-bills`, deliverNew, logger }));
       if (which.has('sweeper')) {
-        stops.push(startChargeSweeper(usage.sql, usage.publishCharges, { intervalMs: Number(env.USAGE_CHARGE_SWEEP_MS ?? 5000), graceMs: Number(env.USAGE_CHARGE_RESEND_AFTER_MS ?? 60_000), clock, logger }));
+        const graceMs = Number(env.USAGE_CHARGE_RESEND_AFTER_MS ?? 60_000);
+        stops.push(startSweeper({ what: 're-published ChargeRequests that no ChargeResult answered', intervalMs: Number(env.USAGE_CHARGE_SWEEP_MS ?? 5000), logger, pass: async () => {
+          const n = await sweepCharges(usage.sql, usage.publishCharges, clock.now(), { graceMs });
+          return { done: n, more: n >= 2000 };
+        } }));
       }
       return async () => {
         for (const stop of stops.reverse()) await stop();

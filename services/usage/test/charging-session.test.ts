@@ -13,6 +13,8 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { RPC, type WalletCommitRequest, type WalletReserveRequest } from '@ledgerline/contracts';
 import { startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
+import { usageRuntimeOf } from '../src/usage-runtime';
+import { closeStaleSessions } from '../src/application/charging-session';
 import { filePlanSource, setLine, sqlOf, storedChargeRequests, waitFor } from './support';
 
 let nats: ChildProcess;
@@ -22,6 +24,8 @@ let db: pg.Client;
 const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'usage-ocs-nats-'));
 const reserves: WalletReserveRequest[] = [];
 const commits: WalletCommitRequest[] = [];
+/** Reservations the stand-in treats as expired (as wallets answers a commit after the expiry job released one). */
+const expired = new Set<string>();
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -53,7 +57,8 @@ beforeAll(async () => {
     callback: (_, msg) => {
       const req = msg.json<WalletCommitRequest>();
       commits.push(req);
-      msg.respond(JSON.stringify({ resultCode: 'SUCCESS', reservationId: req.reservationId, status: 'COMMITTED', usedUnits: req.usedUnits }));
+      if (expired.has(req.reservationId)) msg.respond(JSON.stringify({ resultCode: 'SUCCESS', reservationId: req.reservationId, status: 'EXPIRED', usedUnits: '0', amountCharged: '0' }));
+      else msg.respond(JSON.stringify({ resultCode: 'SUCCESS', reservationId: req.reservationId, status: 'COMMITTED', usedUnits: req.usedUnits }));
     },
   });
   svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(), consumers: ['sessions'] }), { env: { NATS_URL: url } });
@@ -72,20 +77,71 @@ afterAll(async () => {
 
 describe('online charging session', () => {
   it('reserve → update → terminate over GraphQL reserves in wallets and stores one record, charged through the reservation', async () => {
-    const reserve = await svc.request(SESSION, { i: { operation: 'RESERVE', sessionId: 'gy-1', lineId: 'lin_ocs', usageType: 'DATA', requestedUnits: '150' } });
+    const reserve = await svc.request(SESSION, { i: { operation: 'RESERVE', sessionId: 'gy-1', invocationSequenceNumber: 0, lineId: 'lin_ocs', usageType: 'DATA', requestedUnits: '150' } });
     expect(reserve.data.chargingSession).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '100', validityTime: 300, finalUnitIndication: false });
-    expect(reserves[0]).toMatchObject({ billingAccountId: 'acc_ocs', lineId: 'lin_ocs', unit: 'MB', requestedUnits: '150', allowanceIds: ['data'], pricePerUnit: '0.02', allowOverdraft: false });
-    const update = await svc.request(SESSION, { i: { operation: 'UPDATE', sessionId: 'gy-1', usedUnits: '100', requestedUnits: '50' } });
+    expect(reserves[0]).toMatchObject({ requestId: 'gy-1#0', billingAccountId: 'acc_ocs', lineId: 'lin_ocs', unit: 'MB', requestedUnits: '150', allowanceIds: ['data'], pricePerUnit: '0.02', allowOverdraft: false });
+    const update = await svc.request(SESSION, { i: { operation: 'UPDATE', sessionId: 'gy-1', invocationSequenceNumber: 1, usedUnits: '100', requestedUnits: '50' } });
     expect(update.data.chargingSession).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '50' });
-    const end = await svc.request(SESSION, { i: { operation: 'TERMINATE', sessionId: 'gy-1', usedUnits: '30' } });
+    const end = await svc.request(SESSION, { i: { operation: 'TERMINATE', sessionId: 'gy-1', invocationSequenceNumber: 2, usedUnits: '30' } });
     expect(end.data.chargingSession).toMatchObject({ resultCode: 'SUCCESS', finalUnitIndication: true });
     expect(commits.map((c) => [c.reservationId, c.usedUnits])).toEqual([['rsv_1', '100'], ['rsv_2', '30']]);
     const rec = (await db.query('select quantity::text, status, charge_status, source from usage_record where id = $1', [end.data.chargingSession.usageRecordId])).rows[0];
     expect(rec).toMatchObject({ status: 'RATED', charge_status: 'APPLIED', source: 'ocs' });
     expect(Number(rec.quantity)).toBe(130);
     expect(await storedChargeRequests(db)).toHaveLength(0);
-    const again = await svc.request(SESSION, { i: { operation: 'TERMINATE', sessionId: 'gy-1', usedUnits: '30' } });
-    expect(again.data.chargingSession.resultCode).toBe('RATING_FAILED');
+    // A repeated TERMINATE (the reply was lost) gets the same answer and commits nothing again.
+    const again = await svc.request(SESSION, { i: { operation: 'TERMINATE', sessionId: 'gy-1', invocationSequenceNumber: 2, usedUnits: '30' } });
+    expect(again.data.chargingSession).toEqual(end.data.chargingSession);
+    expect(commits).toHaveLength(2);
+    // Input errors name their field.
+    const bad = await svc.request(SESSION, { i: { operation: 'UPDATE', sessionId: 'gy-1', invocationSequenceNumber: -1 } });
+    expect(bad.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.invocationSequenceNumber' });
+  });
+
+  it('units used on a reservation that expired are charged as a usage record of their own, once', async () => {
+    const ask = async (i: object) => (await svc.request(SESSION, { i: { sessionId: 'gy-exp', ...i } })).data.chargingSession;
+    expect(await ask({ operation: 'RESERVE', lineId: 'lin_ocs', usageType: 'DATA', requestedUnits: '40' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '40' });
+    const held = reserves.find((r) => r.sessionId === 'gy-exp')!;
+    expect(held.requestId).toBe('gy-exp#0'); // RESERVE is number 0 unless told
+    // Wallets' expiry job released the reservation before the network element reported its 25 MB.
+    const reservationId = `rsv_${reserves.indexOf(held) + 1}`;
+    expired.add(reservationId);
+    const update = { operation: 'UPDATE', invocationSequenceNumber: 1, usedUnits: '25', requestedUnits: '0' };
+    const first = await ask(update);
+    expect(first).toMatchObject({ resultCode: 'SUCCESS' });
+    expect(await ask(update)).toEqual(first);
+    const late = await storedChargeRequests(db, "payload::jsonb->>'lineId' = 'lin_ocs' and payload::jsonb->>'usageType' = 'DATA' and payload::jsonb->>'units' = '25'");
+    expect(late).toHaveLength(1);
+    const rec = (await db.query(`select quantity::text, status, charge_status from usage_record where source = 'ocs' and event_id = 'gy-exp#1'`)).rows;
+    expect(rec).toEqual([{ quantity: expect.stringMatching(/^25(\.0+)?$/), status: 'RATED', charge_status: 'PENDING' }]);
+    // Nothing was held after it (0 asked): the terminate's own units are charged as usage too; the session's record has none.
+    const end = await ask({ operation: 'TERMINATE', invocationSequenceNumber: 2, usedUnits: '5' });
+    const records = (await db.query(`select event_id, quantity::float8 as q, charge_status from usage_record where source = 'ocs' and event_id like 'gy-exp%' order by event_id`)).rows;
+    expect(records).toEqual([{ event_id: 'gy-exp', q: 0, charge_status: expect.any(String) }, { event_id: 'gy-exp#1', q: 25, charge_status: 'PENDING' }, { event_id: 'gy-exp#2', q: 5, charge_status: 'PENDING' }]);
+    expect(end.usageRecordId).toBeTruthy();
+  });
+
+  it('a session that stops reporting is closed: reservation released, its record stored; a report after that is charged as usage', async () => {
+    const ask = async (i: object) => (await svc.request(SESSION, { i: { sessionId: 'gy-idle', ...i } })).data.chargingSession;
+    await ask({ operation: 'RESERVE', lineId: 'lin_ocs', usageType: 'DATA', requestedUnits: '60' });
+    expect(await ask({ operation: 'UPDATE', invocationSequenceNumber: 1, usedUnits: '60', requestedUnits: '40' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '40' });
+    const usage = usageRuntimeOf(svc.runtime);
+    const idle = 15 * 60_000;
+    // Not yet idle long enough: nothing closes.
+    expect(await closeStaleSessions(usage, nc, new Date(Date.now() + idle - 60_000), idle)).toBe(0);
+    const later = new Date(Date.now() + idle + 60_000);
+    expect(await closeStaleSessions(usage, nc, later, idle)).toBe(1);
+    expect(await closeStaleSessions(usage, nc, later, idle)).toBe(0);
+    const second = `rsv_${reserves.findIndex((r) => r.requestId === 'gy-idle#1') + 1}`;
+    expect(commits.filter((c) => c.reservationId === second)).toEqual([{ reservationId: second, usedUnits: '0' }]); // released
+    const state = async () => (await db.query(`select state, (select json_agg(json_build_object('e', event_id, 'q', quantity::float8, 'c', charge_status) order by event_id) from usage_record where source = 'ocs' and event_id like 'gy-idle%') as records from charging_session where id = 'gy-idle'`)).rows[0];
+    expect(await state()).toEqual({ state: 'TIMED_OUT', records: [{ e: 'gy-idle', q: 60, c: 'APPLIED' }] });
+    // The network element reports after all (twice): its 10 MB are charged once, as usage, and nothing more is granted.
+    const end = { operation: 'TERMINATE', invocationSequenceNumber: 2, usedUnits: '10' };
+    expect(await ask(end)).toMatchObject({ resultCode: 'SUCCESS', finalUnitIndication: true, grantedUnit: null });
+    await ask(end);
+    expect(await state()).toEqual({ state: 'TIMED_OUT', records: [{ e: 'gy-idle', q: 60, c: 'APPLIED' }, { e: 'gy-idle#2', q: 10, c: 'PENDING' }] });
+    expect(reserves.filter((r) => r.sessionId === 'gy-idle')).toHaveLength(2);
   });
 
   it('answers over NATS request/reply: a suspended line is denied, an unknown one is USER_UNKNOWN', async () => {

@@ -3,9 +3,24 @@
  * wallets to hold them (allowances first, then money); UPDATE commits what was used and reserves
  * again; TERMINATE commits the last units and stores the session as one rated usage record,
  * already charged through the reservation (no ChargeRequest, so it is never charged twice).
+ *
+ * Exactly once under retries: every request carries the session's invocation sequence number
+ * (RESERVE 0 unless given; UPDATE and TERMINATE must give it, one more than the last). A request
+ * with the number handled last is a retry (the network element lost the reply) and gets that
+ * reply again with no effect; another number out of turn is refused. Every step derives its ids
+ * from (session, number) - the reservation's request id, the commit's reservation, the record's
+ * event id - and wallets and the record store are idempotent by them, so a retry racing the first
+ * attempt, or one after a crash between the wallet and the session write, changes nothing twice;
+ * the session row moves on only from the number before (the loser of a race answers the winner's
+ * reply).
+ *
+ * Units reported used but not charged through a reservation (it had expired, the network went
+ * past the grant, or none was held) are charged like any usage event: a record of their own
+ * (event id `<session>#<number>`) whose ChargeRequest goes to wallets, so they are neither lost
+ * nor free.
  */
 import { RPC, type ChargingResultCode, type WalletCommitRequest, type WalletReserveReply, type WalletReserveRequest, type WalletSessionReply } from '@ledgerline/contracts';
-import { dec } from '@ledgerline/contracts';
+import { dec, type Decimal } from '@ledgerline/contracts';
 import type { NatsConnection } from '@ledgerline/platform';
 import { versionAt, activeAddOnsAt } from '../domain/subscriber';
 import { validateUsage } from '../domain/usage-input';
@@ -14,6 +29,8 @@ import type { UsageRuntime } from '../usage-runtime';
 export interface ChargingSessionRequest {
   operation: 'RESERVE' | 'UPDATE' | 'TERMINATE' | string;
   sessionId: string;
+  /** Nchf invocationSequenceNumber: 0 (or the first number) on RESERVE, then one more per request. */
+  invocationSequenceNumber?: number | null;
   lineId?: string | null;
   msisdn?: string | null;
   usageType?: string | null;
@@ -45,24 +62,69 @@ interface SessionContext {
   allowanceIds: string[];
   allowOverdraft: boolean;
   reservationId: string | null;
-  step: number;
   startedAt: string;
   event: Record<string, unknown>;
 }
 
+interface StoredSession {
+  state: string;
+  used: string;
+  unreserved: string;
+  context: string;
+  sequence_number: number;
+  last_request: string | null;
+  last_reply: string | null;
+}
+
 const SOURCE = 'ocs';
+const OPERATIONS = ['RESERVE', 'UPDATE', 'TERMINATE'];
+const UNITS = /^\d{1,12}(\.\d{1,6})?$/;
+const MAX_SEQUENCE = 2_147_483_647;
+
+/** The first problem with a request's own fields (named as in the input), or null. */
+export function sessionInputProblem(req: ChargingSessionRequest): { field: string; message: string } | null {
+  if (!req || typeof req !== 'object') return { field: 'input', message: 'a charging session request is required' };
+  if (typeof req.sessionId !== 'string' || !req.sessionId || req.sessionId.length > 128) return { field: 'sessionId', message: 'sessionId is required (at most 128 characters)' };
+  const op = String(req.operation ?? '').toUpperCase();
+  if (!OPERATIONS.includes(op)) return { field: 'operation', message: 'operation must be RESERVE, UPDATE or TERMINATE' };
+  const n = req.invocationSequenceNumber;
+  if (n == null) {
+    if (op !== 'RESERVE') return { field: 'invocationSequenceNumber', message: `invocationSequenceNumber is required for ${op} (one more than the session's last request), so a repeated request is recognised` };
+  } else if (!Number.isSafeInteger(n) || n < 0 || n > MAX_SEQUENCE) {
+    return { field: 'invocationSequenceNumber', message: 'invocationSequenceNumber must be a whole number from 0' };
+  }
+  if (op !== 'RESERVE' && req.usedUnits != null && !UNITS.test(req.usedUnits)) return { field: 'usedUnits', message: 'usedUnits must be a non-negative decimal' };
+  if (op === 'UPDATE' && req.requestedUnits != null && !UNITS.test(req.requestedUnits)) return { field: 'requestedUnits', message: 'requestedUnits must be a non-negative decimal' };
+  return null;
+}
+
+/** What makes two requests with the same number the same request. */
+function fingerprintOf(op: string, n: number, req: ChargingSessionRequest): string {
+  return JSON.stringify([op, n, req.usedUnits ?? null, req.requestedUnits ?? null, req.lineId ?? null, req.msisdn ?? null, req.usageType ?? null, req.calledNumber ?? null, req.roamingCountry ?? null, req.visitedMcc ?? null]);
+}
 
 async function rpc<T>(nc: NatsConnection, subject: string, body: unknown): Promise<T> {
   const reply = await nc.request(subject, JSON.stringify(body), { timeout: 3000 });
   return reply.json<T>();
 }
 
+async function loadSession(usage: UsageRuntime, sessionId: string): Promise<StoredSession | undefined> {
+  const { rows } = await usage.sql.query<StoredSession>('select state, used::text as used, unreserved::text as unreserved, context, sequence_number, last_request, last_reply from charging_session where id = $1', [sessionId]);
+  return rows[0];
+}
+
 export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnection, req: ChargingSessionRequest, now: Date): Promise<ChargingSessionReply> {
   const fail = (resultCode: ChargingResultCode, message: string): ChargingSessionReply => ({ sessionId: req?.sessionId ?? '', resultCode, finalUnitIndication: true, message });
-  if (!req || typeof req.sessionId !== 'string' || !req.sessionId || req.sessionId.length > 128) return fail('RATING_FAILED', 'sessionId is required (at most 128 characters)');
-  const op = String(req.operation ?? '').toUpperCase();
-  const { rows } = await usage.sql.query<{ state: string; used: string; context: string }>('select state, used, context from charging_session where id = $1', [req.sessionId]);
-  const existing = rows[0];
+  const problem = sessionInputProblem(req);
+  if (problem) return fail('RATING_FAILED', problem.message);
+  const op = String(req.operation).toUpperCase();
+  const n = req.invocationSequenceNumber ?? 0;
+  const fingerprint = fingerprintOf(op, n, req);
+  /** The reply a session gave to this number, or why another request with it is refused. */
+  const replay = (s: StoredSession): ChargingSessionReply =>
+    s.last_request === fingerprint && s.last_reply ? (JSON.parse(s.last_reply) as ChargingSessionReply) : fail('RATING_FAILED', `invocationSequenceNumber ${n} of session ${req.sessionId} was used by another request`);
+  const existing = await loadSession(usage, req.sessionId);
+  if (existing && n === existing.sequence_number) return replay(existing);
 
   if (op === 'RESERVE') {
     if (existing) return fail('RATING_FAILED', `session ${req.sessionId} already exists; use UPDATE or TERMINATE`);
@@ -83,48 +145,113 @@ export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnect
     const ctx: SessionContext = {
       lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, usageType: u.usageType, unit: result.unit ?? u.unit, currency: result.currency, pricePerUnit,
       allowanceIds: result.allowanceId ? [result.allowanceId] : [], allowOverdraft: version.paymentMode === 'POSTPAID' || Boolean(plan.rater.compiled.plan.balancePolicy?.overdraftAllowed),
-      reservationId: null, step: 0, startedAt: now.toISOString(), event: { ...event, id: undefined, quantity: undefined },
+      reservationId: null, startedAt: now.toISOString(), event: { ...event, id: undefined, quantity: undefined },
     };
-    const grant = await reserveUnits(nc, req.sessionId, ctx, result.chargedUnits);
+    const grant = await reserveUnits(nc, req.sessionId, n, ctx, result.chargedUnits);
     ctx.reservationId = grant.reservationId ?? null;
-    await usage.sql.query(
-      `insert into charging_session (id, line_id, billing_account_id, usage_type, state, granted, used, context, started_at, updated_at) values ($1,$2,$3,$4,'OPEN',$5,0,$6,$7,$7) on conflict (id) do nothing`,
-      [req.sessionId, ctx.lineId, ctx.billingAccountId, ctx.usageType, grant.grantedUnit?.units ?? '0', JSON.stringify(ctx), now],
+    const reply = replyOf(req.sessionId, grant);
+    const { rowCount } = await usage.sql.query(
+      `insert into charging_session (id, line_id, billing_account_id, usage_type, state, granted, used, context, started_at, updated_at, sequence_number, last_request, last_reply)
+       values ($1,$2,$3,$4,'OPEN',$5,0,$6,$7,$7,$8,$9,$10) on conflict (id) do nothing`,
+      [req.sessionId, ctx.lineId, ctx.billingAccountId, ctx.usageType, grant.grantedUnit?.units ?? '0', JSON.stringify(ctx), now, n, fingerprint, JSON.stringify(reply)],
     );
-    return replyOf(req.sessionId, grant);
+    // A twin of this request got there first (same reservation, by its request id): its reply.
+    return rowCount === 1 ? reply : replayAfterRace(usage, req.sessionId, replay, fail);
   }
 
-  if (op !== 'UPDATE' && op !== 'TERMINATE') return fail('RATING_FAILED', 'operation must be RESERVE, UPDATE or TERMINATE');
   if (!existing) return fail('RATING_FAILED', `no session ${req.sessionId}`);
-  if (existing.state !== 'OPEN') return fail('RATING_FAILED', `session ${req.sessionId} is ${existing.state}`);
-  const used = req.usedUnits ?? '0';
-  if (!/^\d{1,12}(\.\d{1,6})?$/.test(used)) return fail('RATING_FAILED', 'usedUnits must be a non-negative decimal');
   const ctx = JSON.parse(existing.context) as SessionContext;
-  if (ctx.reservationId) {
-    const commit = await rpc<WalletSessionReply>(nc, RPC.walletCommit, { reservationId: ctx.reservationId, usedUnits: used } satisfies WalletCommitRequest);
-    if (commit.resultCode !== 'SUCCESS') return fail(commit.resultCode, commit.error?.message ?? 'commit failed');
+  const used = dec(req.usedUnits ?? '0');
+  if (existing.state === 'TIMED_OUT' && n > existing.sequence_number) {
+    // Closed for silence (closeStaleSessions): what it reports now is charged as usage; nothing more is granted.
+    await chargeUnreserved(usage, req.sessionId, n, ctx, used, now);
+    return { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true };
   }
-  const totalUsed = dec(existing.used).plus(used).toString();
+  if (n !== existing.sequence_number + 1) return fail('RATING_FAILED', `invocationSequenceNumber ${n} is out of turn: session ${req.sessionId} expects ${existing.sequence_number + 1}`);
+  if (existing.state !== 'OPEN') return fail('RATING_FAILED', `session ${req.sessionId} is ${existing.state}`);
+  const commit = await commitUsed(nc, ctx, used);
+  if ('failed' in commit) return fail(commit.failed.resultCode, commit.failed.error?.message ?? 'commit failed');
+  const unreserved = used.minus(commit.charged);
+  await chargeUnreserved(usage, req.sessionId, n, ctx, unreserved, now);
+  const totalUsed = dec(existing.used).plus(used);
+  const totalUnreserved = dec(existing.unreserved).plus(unreserved);
+  let reply: ChargingSessionReply;
+  let granted = '0';
   if (op === 'UPDATE') {
     const requested = req.requestedUnits ?? '0';
-    const grant = dec(requested).gt(0) ? await reserveUnits(nc, req.sessionId, ctx, requested) : ({ resultCode: 'SUCCESS' } as WalletReserveReply);
+    const grant = dec(requested).gt(0) ? await reserveUnits(nc, req.sessionId, n, ctx, requested) : ({ resultCode: 'SUCCESS' } as WalletReserveReply);
     ctx.reservationId = grant.reservationId ?? null;
-    await usage.sql.query('update charging_session set used = $2, granted = $3, context = $4, updated_at = $5 where id = $1', [req.sessionId, totalUsed, grant.grantedUnit?.units ?? '0', JSON.stringify(ctx), now]);
-    return replyOf(req.sessionId, grant);
+    granted = grant.grantedUnit?.units ?? '0';
+    reply = replyOf(req.sessionId, grant);
+  } else {
+    const recordId = await recordSession(usage, req.sessionId, ctx, totalUsed.minus(totalUnreserved));
+    ctx.reservationId = null;
+    reply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true, usageRecordId: recordId };
   }
-  // TERMINATE: the session becomes one usage record, charged already through the reservation.
-  const [outcome] = await usage.pipeline.process(
-    [{ raw: { ...ctx.event, source: SOURCE, eventId: req.sessionId, lineId: ctx.lineId, quantity: totalUsed, occurredAt: ctx.startedAt }, source: SOURCE }],
-    { precharged: true },
+  const { rowCount } = await usage.sql.query(
+    `update charging_session set state = $2, used = $3, unreserved = $4, granted = $5, context = $6, sequence_number = $7, last_request = $8, last_reply = $9, updated_at = $10
+     where id = $1 and sequence_number = $11 and state = 'OPEN'`,
+    [req.sessionId, op === 'TERMINATE' ? 'CLOSED' : 'OPEN', totalUsed.toFixed(), totalUnreserved.toFixed(), granted, JSON.stringify(ctx), n, fingerprint, JSON.stringify(reply), now, existing.sequence_number],
   );
-  await usage.sql.query("update charging_session set used = $2, state = 'CLOSED', context = $3, updated_at = $4 where id = $1", [req.sessionId, totalUsed, JSON.stringify({ ...ctx, reservationId: null }), now]);
-  return { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true, usageRecordId: outcome.id };
+  return rowCount === 1 ? reply : replayAfterRace(usage, req.sessionId, replay, fail);
 }
 
-async function reserveUnits(nc: NatsConnection, sessionId: string, ctx: SessionContext, units: string): Promise<WalletReserveReply> {
-  ctx.step += 1;
+/**
+ * Closes an OPEN session that has not reported since `idleMs` before `now` (its network element
+ * is gone, or lost the session): its reservation is released, what the reservations charged
+ * becomes its record, as a TERMINATE would, and it is TIMED_OUT. A report that still comes later
+ * is charged as usage (see above). Returns how many it closed.
+ */
+export async function closeStaleSessions(usage: UsageRuntime, nc: NatsConnection, now: Date, idleMs: number, limit = 100): Promise<number> {
+  const { rows } = await usage.sql.query<{ id: string }>(`select id from charging_session where state = 'OPEN' and updated_at <= $1 order by updated_at limit $2`, [new Date(now.getTime() - idleMs), limit]);
+  let closed = 0;
+  for (const { id } of rows) {
+    const s = await loadSession(usage, id);
+    if (!s || s.state !== 'OPEN') continue;
+    const ctx = JSON.parse(s.context) as SessionContext;
+    const release = await commitUsed(nc, ctx, dec('0'));
+    if ('failed' in release) throw new Error(`session ${id}: releasing reservation ${ctx.reservationId} failed: ${release.failed.error?.message ?? release.failed.resultCode}`);
+    await recordSession(usage, id, ctx, dec(s.used).minus(s.unreserved));
+    ctx.reservationId = null;
+    const { rowCount } = await usage.sql.query(
+      `update charging_session set state = 'TIMED_OUT', granted = 0, context = $2, updated_at = $3 where id = $1 and sequence_number = $4 and state = 'OPEN'`,
+      [id, JSON.stringify(ctx), now, s.sequence_number],
+    );
+    closed += rowCount ?? 0;
+  }
+  return closed;
+}
+
+/** Commits `used` on the session's reservation; `charged` is what the reservation covered (none when it had expired or none was held). */
+async function commitUsed(nc: NatsConnection, ctx: SessionContext, used: Decimal): Promise<{ charged: Decimal } | { failed: WalletSessionReply }> {
+  if (!ctx.reservationId) return { charged: dec('0') };
+  const commit = await rpc<WalletSessionReply>(nc, RPC.walletCommit, { reservationId: ctx.reservationId, usedUnits: used.toFixed() } satisfies WalletCommitRequest);
+  if (commit.resultCode !== 'SUCCESS') return { failed: commit };
+  return { charged: commit.status === 'COMMITTED' ? dec(commit.usedUnits ?? '0') : dec('0') };
+}
+
+/** Units used but not charged through a reservation: a record of their own, rated and charged as usage reported now (a refusal is a REJECTED record, kept and counted). */
+async function chargeUnreserved(usage: UsageRuntime, sessionId: string, n: number, ctx: SessionContext, units: Decimal, now: Date): Promise<void> {
+  if (!units.gt(0)) return;
+  await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId: `${sessionId}#${n}`, lineId: ctx.lineId, quantity: units.toFixed(), occurredAt: now.toISOString() }, source: SOURCE }]);
+}
+
+/** What the reservations charged becomes the session's record (event id = the session's), charged already. */
+async function recordSession(usage: UsageRuntime, sessionId: string, ctx: SessionContext, units: Decimal): Promise<string> {
+  const [outcome] = await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId: sessionId, lineId: ctx.lineId, quantity: units.toFixed(), occurredAt: ctx.startedAt }, source: SOURCE }], { precharged: true });
+  return outcome.id;
+}
+
+/** After losing a race for a session's next number: the winner's reply when it was the same request. */
+async function replayAfterRace(usage: UsageRuntime, sessionId: string, replay: (s: StoredSession) => ChargingSessionReply, fail: (code: ChargingResultCode, message: string) => ChargingSessionReply): Promise<ChargingSessionReply> {
+  const now = await loadSession(usage, sessionId);
+  return now ? replay(now) : fail('RATING_FAILED', `session ${sessionId} could not be stored`);
+}
+
+/** Holds units in wallets; the request id is the session's and the number's, so a retry holds nothing more. */
+async function reserveUnits(nc: NatsConnection, sessionId: string, n: number, ctx: SessionContext, units: string): Promise<WalletReserveReply> {
   const request: WalletReserveRequest = {
-    requestId: `${sessionId}:${ctx.step}`, sessionId, billingAccountId: ctx.billingAccountId, lineId: ctx.lineId, currency: ctx.currency, usageType: ctx.usageType,
+    requestId: `${sessionId}#${n}`, sessionId, billingAccountId: ctx.billingAccountId, lineId: ctx.lineId, currency: ctx.currency, usageType: ctx.usageType,
     unit: ctx.unit, requestedUnits: units, pricePerUnit: ctx.pricePerUnit, allowanceIds: ctx.allowanceIds, allowOverdraft: ctx.allowOverdraft,
   };
   return rpc<WalletReserveReply>(nc, RPC.walletReserve, request);

@@ -1,4 +1,4 @@
-import { decodeCursor, DomainError, pageSize, scalarResolvers, toConnection, type Caller, type PageArgs } from '@ledgerline/contracts';
+import { badInput, decodeCursor, DomainError, pageSize, scalarResolvers, toConnection, type Caller, type PageArgs } from '@ledgerline/contracts';
 import type DataLoader from 'dataloader';
 import type { RequestContext } from '@ledgerline/platform';
 import { UsageRecord } from '../persistence/entities';
@@ -8,7 +8,7 @@ import { reprocessRejected, type ReprocessCommand } from '../application/reproce
 import { accountUsage, lineUsage } from '../application/live-usage';
 import { upsertLineContext, type LineContextCommand } from '../application/upsert-line-context';
 import { reratePeriod, type RerateCommand } from '../application/rerate-period';
-import { handleChargingSession, type ChargingSessionRequest } from '../application/charging-session';
+import { handleChargingSession, sessionInputProblem, type ChargingSessionRequest } from '../application/charging-session';
 import type { UsageOutcome } from '../application/usage-pipeline';
 
 export interface UsageContext extends RequestContext {
@@ -96,6 +96,8 @@ export const resolvers = {
     },
     chargingSession(_: unknown, a: { input: ChargingSessionRequest }, ctx: UsageContext) {
       allow(ctx.caller, ['SYSTEM', 'ADMIN', 'PARTNER']);
+      const problem = sessionInputProblem(a.input);
+      if (problem) throw badInput(`input.${problem.field}`, problem.message);
       return handleChargingSession(usageRuntimeOf(ctx.runtime), ctx.runtime.messaging.nc, a.input, now(ctx));
     },
   },

@@ -37,7 +37,7 @@ export const UsageRecord = defineEntity({
     amountCharged: p.decimal('string').precision(20).scale(6).nullable(),
     unitsFromAllowances: p.decimal('string').precision(20).scale(6).nullable(),
     chargeReason: p.string().length(64).nullable(),
-    // The ChargeRequest (JSON) this record is the outbox of; see usage-pipeline.ts and charge-sweeper.ts.
+    // The ChargeRequest (JSON) this record is the outbox of; see usage-pipeline.ts and sweep-charges.ts.
     charge: p.text().nullable(),
     chargeSentAt: p.datetime().nullable(),
     chargeAttempts: p.integer(),

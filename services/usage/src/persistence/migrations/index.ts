@@ -6,6 +6,7 @@ import { Migration20261126300000_period_anchors } from './Migration2026112630000
 import { Migration20261127000000_period_lapses } from './Migration20261127000000_period_lapses';
 import { Migration20261127100000_line_status_history } from './Migration20261127100000_line_status_history';
 import { Migration20261127200000_msisdn_assignments } from './Migration20261127200000_msisdn_assignments';
+import { Migration20261128000000_session_sequence } from './Migration20261128000000_session_sequence';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -16,4 +17,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261127000000_period_lapses', class: Migration20261127000000_period_lapses },
   { name: 'Migration20261127100000_line_status_history', class: Migration20261127100000_line_status_history },
   { name: 'Migration20261127200000_msisdn_assignments', class: Migration20261127200000_msisdn_assignments },
+  { name: 'Migration20261128000000_session_sequence', class: Migration20261128000000_session_sequence },
 ];
