@@ -127,6 +127,13 @@ describe('grouped reservations', () => {
     expect(await balanceOf(svc, walletId)).toBe('0');
     const again = await dbOf(svc).tx((sql) => reserveMany(sql, [dup] as never, T0));
     expect(again[0]!.reservationId).toBe(replies[1]!.reservationId);
+    // The same requestId asking for something else (more units, another session) is refused and holds nothing.
+    // Within a batch too (free units: granted whatever the balance).
+    const free = req(billingAccountId, { pricePerUnit: '0' });
+    const reused = await dbOf(svc).tx((sql) => reserveMany(sql, [{ ...dup, requestedUnits: '20' }, { ...dup, sessionId: 'another' }, dup, free, { ...free, requestedUnits: '11' }] as never, T0));
+    expect(reused.map((r) => r.error?.code ?? r.resultCode)).toEqual(['IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_KEY_REUSED', 'SUCCESS', 'SUCCESS', 'IDEMPOTENCY_KEY_REUSED']);
+    expect(reused[2]!.reservationId).toBe(replies[1]!.reservationId);
+    expect((await dbOf(svc).query<{ n: string }>(`select count(*) n from reservation where request_key = $1`, [dup.requestId]))[0]!.n).toBe('1');
   });
 
   it('over NATS: 40 concurrent reserves on a wallet funded for 15 → exactly 15 granted; a bad request fails alone; commits and releases are grouped too', async () => {

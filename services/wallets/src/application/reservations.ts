@@ -65,6 +65,12 @@ function withState(w: LockedWalletRow): Wallet {
 
 type Checked = { req: WalletReserveRequest; reply?: WalletReserveReply };
 
+/** Whether a repeated requestId asks for what its reservation was made for (then it gets the same reply). */
+function sameReserve(prior: ReservationRow, req: WalletReserveRequest, walletId: string): boolean {
+  return prior.session_id === req.sessionId && prior.wallet_id === walletId && prior.unit === req.unit && (prior.line_id ?? null) === (req.lineId ?? null)
+    && new Decimal(prior.requested_units).equals(req.requestedUnits) && new Decimal(prior.price_per_unit).equals(req.pricePerUnit);
+}
+
 /** Checks one reserve request's fields; a reply when it is refused without touching the database. */
 function checkReserve(req: WalletReserveRequest): WalletReserveReply | undefined {
   if (!req || typeof req !== 'object' || typeof req.requestId !== 'string' || !req.requestId || typeof req.sessionId !== 'string' || !req.sessionId) return fail('RATING_FAILED', 'INVALID_INPUT', 'requestId and sessionId are required');
@@ -129,7 +135,9 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
     }
     const prior = previous.get(req.requestId) ?? made.get(req.requestId);
     if (prior) {
-      c.reply = replyOf(prior, wallet.currency, now);
+      c.reply = sameReserve(prior, req, wallet.id)
+        ? replyOf(prior, wallet.currency, now)
+        : fail('RATING_FAILED', 'IDEMPOTENCY_KEY_REUSED', `requestId ${req.requestId} was already used for a different reservation; use a new requestId for a new request`);
       continue;
     }
     const requested = new Decimal(req.requestedUnits);
