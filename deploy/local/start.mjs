@@ -93,6 +93,7 @@ async function main() {
     `curl -s ${system.gatewayUrl} -H 'content-type: application/json' -H 'authorization: Bearer ${token}' \\\n` +
       `  -d '{"query":"{ billingAccount(id: \\"${demo.billingAccountId}\\") { currency wallets { balance { amount currency } } invoices { number } lines { msisdn status usage { period totals { usageType quantity } } } } }"}'\n\n`,
   );
+  log(`The demo family (postpaid, three lines sharing FAMILY_SHARE_50GB) is ${demo.billingAccountId}; a prepaid customer on PREPAID_BUNDLE_30D, topped up, is ${demo.prepaid.billingAccountId} (its wallet shows the bundle fee taken).`);
   log('Press Ctrl-C to stop everything this command started.');
 
   let stopping = false;
