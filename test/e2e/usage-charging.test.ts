@@ -279,6 +279,8 @@ describe('usage is rated and charged end to end', () => {
     // What the reservations charged (100 + 50) is the session's record; the 30 MB past the grant is a record of its own, charged by the ledger.
     expect(byEvent.get(sessionId)).toMatchObject({ status: 'RATED', chargeStatus: 'APPLIED' });
     expect(Number((byEvent.get(sessionId) as { quantity: string }).quantity)).toBe(150);
+    // It carries what the commits took: 150 MB from the bundle, no money.
+    expect(byEvent.get(sessionId)).toMatchObject({ unitsFromAllowances: expect.stringMatching(/^150(\.0+)?$/), amountCharged: { amount: expect.stringMatching(/^0(\.0+)?$/) } });
     expect(Number((byEvent.get(`${sessionId}#2`) as { quantity: string; unitsFromAllowances: string }).quantity)).toBe(30);
     expect(Number((byEvent.get(`${sessionId}#2`) as { unitsFromAllowances: string }).unitsFromAllowances)).toBe(30);
     s = await state();

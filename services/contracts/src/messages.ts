@@ -174,6 +174,8 @@ export interface WalletSessionReply {
   reservationId: string;
   status?: 'RESERVED' | 'COMMITTED' | 'RELEASED' | 'EXPIRED';
   usedUnits?: string;
+  /** Of the used units, those taken from allowance buckets (the rest was priced). */
+  unitsFromAllowances?: string;
   amountCharged?: string;
   error?: { code: string; message: string };
 }

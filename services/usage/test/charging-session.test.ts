@@ -58,7 +58,7 @@ beforeAll(async () => {
       const req = msg.json<WalletCommitRequest>();
       commits.push(req);
       if (expired.has(req.reservationId)) msg.respond(JSON.stringify({ resultCode: 'SUCCESS', reservationId: req.reservationId, status: 'EXPIRED', usedUnits: '0', amountCharged: '0' }));
-      else msg.respond(JSON.stringify({ resultCode: 'SUCCESS', reservationId: req.reservationId, status: 'COMMITTED', usedUnits: req.usedUnits }));
+      else msg.respond(JSON.stringify({ resultCode: 'SUCCESS', reservationId: req.reservationId, status: 'COMMITTED', usedUnits: req.usedUnits, unitsFromAllowances: req.usedUnits, amountCharged: '0.000000' }));
     },
   });
   svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(), consumers: ['sessions'] }), { env: { NATS_URL: url } });
@@ -85,8 +85,9 @@ describe('online charging session', () => {
     const end = await svc.request(SESSION, { i: { operation: 'TERMINATE', sessionId: 'gy-1', invocationSequenceNumber: 2, usedUnits: '30' } });
     expect(end.data.chargingSession).toMatchObject({ resultCode: 'SUCCESS', finalUnitIndication: true });
     expect(commits.map((c) => [c.reservationId, c.usedUnits])).toEqual([['rsv_1', '100'], ['rsv_2', '30']]);
-    const rec = (await db.query('select quantity::text, status, charge_status, source from usage_record where id = $1', [end.data.chargingSession.usageRecordId])).rows[0];
-    expect(rec).toMatchObject({ status: 'RATED', charge_status: 'APPLIED', source: 'ocs' });
+    const rec = (await db.query('select quantity::text, status, charge_status, source, units_from_allowances::float8 as from_allowances, amount_charged::float8 as amount from usage_record where id = $1', [end.data.chargingSession.usageRecordId])).rows[0];
+    // What the two commits took (all from the data allowance) is on the record, as a ChargeResult would put it.
+    expect(rec).toMatchObject({ status: 'RATED', charge_status: 'APPLIED', source: 'ocs', from_allowances: 130, amount: 0 });
     expect(Number(rec.quantity)).toBe(130);
     expect(await storedChargeRequests(db)).toHaveLength(0);
     // A repeated TERMINATE (the reply was lost) gets the same answer and commits nothing again.

@@ -30,7 +30,8 @@ describe('online charging over NATS request/reply', () => {
     expect(r.finalUnitIndication).toBeUndefined();
     expect(await balanceOf(svc, walletId)).toBe('7.6');
     const c = await ask<WalletSessionReply>(RPC.walletCommit, { reservationId: r.reservationId, usedUnits: '100' });
-    expect(c).toMatchObject({ resultCode: 'SUCCESS', status: 'COMMITTED', usedUnits: '100', amountCharged: '0.400000' });
+    // 60 s from the voice allowance, 40 s at 0.01.
+    expect(c).toMatchObject({ resultCode: 'SUCCESS', status: 'COMMITTED', usedUnits: '100', unitsFromAllowances: '60', amountCharged: '0.400000' });
     expect(await balanceOf(svc, walletId)).toBe('9.6');
     // Asking for more than is left grants what is left, with a final unit indication.
     const big = await ask<WalletReserveReply>(RPC.walletReserve, { ...base, requestId: uniq('rq'), requestedUnits: '5000' });

@@ -155,7 +155,8 @@ describe('grouped reservations', () => {
     // 10 commits charge 0.40 each; everything else comes back.
     expect(await balanceOf(svc, walletId)).toBe('11');
     const twice = await Promise.all([ask<WalletSessionReply>(RPC.walletCommit, { reservationId: granted[1]!.reservationId, usedUnits: '9' }), ask<WalletSessionReply>(RPC.walletCommit, { reservationId: 'rsv_nope', usedUnits: '1' })]);
-    expect(twice[0]).toMatchObject({ resultCode: 'SUCCESS', status: 'COMMITTED' });
+    // A repeated commit answers what the first one charged (4 MB at 0.10), whatever it reports.
+    expect(twice[0]).toMatchObject({ resultCode: 'SUCCESS', status: 'COMMITTED', usedUnits: '4', unitsFromAllowances: '0', amountCharged: '0.400000' });
     expect(twice[1]).toMatchObject({ resultCode: 'USER_UNKNOWN', error: { code: 'RESERVATION_NOT_FOUND' } });
     expect(await balanceOf(svc, walletId)).toBe('11');
   });

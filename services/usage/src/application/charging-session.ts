@@ -64,6 +64,9 @@ interface SessionContext {
   reservationId: string | null;
   startedAt: string;
   event: Record<string, unknown>;
+  /** What the session's reservations charged so far (wallets' commit answers): money, and units from allowances. */
+  chargedAmount?: string;
+  chargedFromAllowances?: string;
 }
 
 interface StoredSession {
@@ -171,7 +174,7 @@ export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnect
   if (existing.state !== 'OPEN') return fail('RATING_FAILED', `session ${req.sessionId} is ${existing.state}`);
   const commit = await commitUsed(nc, ctx, used);
   if ('failed' in commit) return fail(commit.failed.resultCode, commit.failed.error?.message ?? 'commit failed');
-  const unreserved = used.minus(commit.charged);
+  const unreserved = used.minus(commit.units);
   await chargeUnreserved(usage, req.sessionId, n, ctx, unreserved, now);
   const totalUsed = dec(existing.used).plus(used);
   const totalUnreserved = dec(existing.unreserved).plus(unreserved);
@@ -222,12 +225,19 @@ export async function closeStaleSessions(usage: UsageRuntime, nc: NatsConnection
   return closed;
 }
 
-/** Commits `used` on the session's reservation; `charged` is what the reservation covered (none when it had expired or none was held). */
-async function commitUsed(nc: NatsConnection, ctx: SessionContext, used: Decimal): Promise<{ charged: Decimal } | { failed: WalletSessionReply }> {
-  if (!ctx.reservationId) return { charged: dec('0') };
+/**
+ * Commits `used` on the session's reservation and adds what it charged to the session's figures
+ * (`ctx`); `units` is how many of them the reservation covered (none when it had expired or none
+ * was held). A repeated commit is answered with the first one's figures, so a retry adds the same.
+ */
+async function commitUsed(nc: NatsConnection, ctx: SessionContext, used: Decimal): Promise<{ units: Decimal } | { failed: WalletSessionReply }> {
+  if (!ctx.reservationId) return { units: dec('0') };
   const commit = await rpc<WalletSessionReply>(nc, RPC.walletCommit, { reservationId: ctx.reservationId, usedUnits: used.toFixed() } satisfies WalletCommitRequest);
   if (commit.resultCode !== 'SUCCESS') return { failed: commit };
-  return { charged: commit.status === 'COMMITTED' ? dec(commit.usedUnits ?? '0') : dec('0') };
+  if (commit.status !== 'COMMITTED') return { units: dec('0') };
+  ctx.chargedAmount = dec(ctx.chargedAmount ?? '0').plus(commit.amountCharged ?? '0').toFixed();
+  ctx.chargedFromAllowances = dec(ctx.chargedFromAllowances ?? '0').plus(commit.unitsFromAllowances ?? '0').toFixed();
+  return { units: dec(commit.usedUnits ?? '0') };
 }
 
 /** Units used but not charged through a reservation: a record of their own, rated and charged as usage reported now (a refusal is a REJECTED record, kept and counted). */
@@ -236,9 +246,15 @@ async function chargeUnreserved(usage: UsageRuntime, sessionId: string, n: numbe
   await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId: `${sessionId}#${n}`, lineId: ctx.lineId, quantity: units.toFixed(), occurredAt: now.toISOString() }, source: SOURCE }]);
 }
 
-/** What the reservations charged becomes the session's record (event id = the session's), charged already. */
+/**
+ * What the reservations charged becomes the session's record (event id = the session's), charged
+ * already: it carries the money and allowance units the commits took, as a ChargeResult would.
+ */
 async function recordSession(usage: UsageRuntime, sessionId: string, ctx: SessionContext, units: Decimal): Promise<string> {
   const [outcome] = await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId: sessionId, lineId: ctx.lineId, quantity: units.toFixed(), occurredAt: ctx.startedAt }, source: SOURCE }], { precharged: true });
+  if (outcome.status === 'RATED') {
+    await usage.sql.query(`update usage_record set amount_charged = $2, units_from_allowances = $3 where id = $1 and charge_status = 'APPLIED'`, [outcome.id, ctx.chargedAmount ?? '0', ctx.chargedFromAllowances ?? '0']);
+  }
   return outcome.id;
 }
 

@@ -185,6 +185,17 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
   return checked.map((c) => c.reply!);
 }
 
+/**
+ * What closing a reservation with `used` units charges: allowance units first (its bucket parts in
+ * order), the rest priced, never more money than was held. The one rule for a close and for the
+ * answer to a repeated close.
+ */
+function closedFigures(r: ReservationRow, used: Decimal): { fromBuckets: Decimal; charged: Decimal } {
+  const fromBuckets = Decimal.min(used, new Decimal(r.units_from_buckets));
+  const charged = Decimal.min(round6(used.minus(fromBuckets).times(new Decimal(r.price_per_unit))), new Decimal(r.money_reserved));
+  return { fromBuckets, charged };
+}
+
 export interface CloseRequest {
   reservationId: string;
   usedUnits: string;
@@ -241,7 +252,8 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
       return;
     }
     if (r.status !== 'RESERVED') {
-      replies[i] = { resultCode: 'SUCCESS', reservationId, status: r.status, usedUnits: r.used_units ?? '0', amountCharged: r.status === 'COMMITTED' ? undefined : '0' };
+      const { fromBuckets, charged } = closedFigures(r, new Decimal(r.used_units ?? '0'));
+      replies[i] = { resultCode: 'SUCCESS', reservationId, status: r.status, usedUnits: new Decimal(r.used_units ?? '0').toFixed(), unitsFromAllowances: fromBuckets.toFixed(), amountCharged: fmt(charged) };
       return;
     }
     const wallet = wallets.get(r.wallet_id)!;
@@ -262,7 +274,7 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
       }
     }
     const reserved = new Decimal(r.money_reserved);
-    const charged = Decimal.min(round6(left.times(new Decimal(r.price_per_unit))), reserved);
+    const { fromBuckets, charged } = closedFigures(r, used);
     const reservedMoney = accountId(r.billing_account_id, 'RESERVED', wallet.currency);
     const source = wallet.payment_mode === 'PREPAID' ? wallet.id : accountId(r.billing_account_id, 'UNBILLED_RECEIVABLE', wallet.currency);
     if (!charged.isZero()) entries.push({ accountId: reservedMoney, unit: wallet.currency, amount: charged.negated() }, { accountId: accountId(r.billing_account_id, 'REVENUE', wallet.currency), unit: wallet.currency, amount: charged });
@@ -273,7 +285,7 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
     r.status = closing;
     r.used_units = fmt(used);
     closed.push(r);
-    replies[i] = { resultCode: 'SUCCESS', reservationId, status: closing, usedUnits: used.toFixed(), amountCharged: fmt(charged) };
+    replies[i] = { resultCode: 'SUCCESS', reservationId, status: closing, usedUnits: used.toFixed(), unitsFromAllowances: fromBuckets.toFixed(), amountCharged: fmt(charged) };
   });
   if (closed.length > 0) {
     await postTransactions(sql, txs, now, [{
