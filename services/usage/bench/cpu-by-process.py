@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Where the CPU of usage's end-to-end benchmark goes, per process kind, per event.
+"""Where the CPU of a benchmark phase goes, per process kind, per event.
 
-Runs `npm run bench:usage` (or the command given after --), samples the CPU time of every
-PostgreSQL, NATS and node process from /proc, and prints the CPU each kind spent during the
-end-to-end phase (from the raw-publish line to the "end to end:" line) divided by its events.
-On 2 cores, N events/s leave at most 2,000,000 / N microseconds of CPU per event for all of them.
+Runs a benchmark, samples the CPU time of every PostgreSQL, NATS and node process from /proc, and
+prints the CPU each kind spent during one phase divided by its events. On 2 cores, N events/s
+leave at most 2,000,000 / N microseconds of CPU per event for all of them.
 
-Usage: python3 services/usage/bench/cpu-by-process.py [-- command ...]   (Linux only)
+  python3 services/usage/bench/cpu-by-process.py            usage's end-to-end phase (npm run bench:usage)
+  python3 services/usage/bench/cpu-by-process.py --reserve  the charging bench's reservation phase (npm run bench:charging)
+  ... [--reserve] -- command ...                            another command printing the same phase lines
+
+Linux only.
 """
 import os
 import re
@@ -32,7 +35,20 @@ def kind(pid: str) -> str | None:
         return 'wallets (node)'
     if 'usage.bench.ts' in cmd:
         return 'usage + publisher (node)'
+    if 'reserve-load.ts' in cmd:
+        return 'load client (node)'
+    if 'charging.bench.ts' in cmd:
+        return 'wallets (node, bench process)'
     return None
+
+
+# A phase: the line that starts it, the line that ends it, and how many events it had (from a match of either).
+PHASES = {
+    'usage': dict(command=['npm', 'run', 'bench:usage'], start=re.compile(r'raw JetStream'), end=re.compile(r'end to end: (\d+) events'),
+                  events=lambda start, end: int(end.group(1)), name='the end-to-end phase'),
+    'reserve': dict(command=['npm', 'run', 'bench:charging'], start=re.compile(r'reservations over NATS at (\d+)/s for (\d+) s'), end=re.compile(r'  wallets event loop delay'),
+                    events=lambda start, end: int(start.group(1)) * int(start.group(2)), name='the reservation phase'),
+}
 
 
 class Sampler(threading.Thread):
@@ -79,33 +95,38 @@ class Sampler(threading.Thread):
 
 
 def main() -> None:
-    command = sys.argv[sys.argv.index('--') + 1:] if '--' in sys.argv else ['npm', 'run', 'bench:usage']
+    phase = PHASES['reserve' if '--reserve' in sys.argv[1:sys.argv.index('--') if '--' in sys.argv else None] else 'usage']
+    command = sys.argv[sys.argv.index('--') + 1:] if '--' in sys.argv else phase['command']
     sampler = Sampler()
     sampler.start()
     time.sleep(0.5)
     marks: dict[str, float] = {}
+    started = None
     events = 0
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in proc.stdout:  # type: ignore[union-attr]
         sys.stdout.write(line)
-        if line.startswith('raw JetStream'):
-            marks['start'] = time.time()
-        match = re.match(r'end to end: (\d+) events', line)
-        if match:
-            marks['end'] = time.time()
-            events = int(match.group(1))
+        if started is None:
+            started = phase['start'].search(line)
+            if started:
+                marks['start'] = time.time()
+        elif 'end' not in marks:
+            ended = phase['end'].search(line)
+            if ended:
+                marks['end'] = time.time()
+                events = phase['events'](started, ended)
     proc.wait()
     sampler.running = False
     if 'start' not in marks or 'end' not in marks or events == 0:
-        sys.exit(f'no end-to-end phase found in the output (exit code {proc.returncode})')
+        sys.exit(f"no {phase['name']} found in the output (exit code {proc.returncode})")
     before, after = sampler.at(marks['start']), sampler.at(marks['end'])
     wall = marks['end'] - marks['start']
     total = 0.0
-    print(f'\nCPU during the end-to-end phase ({events} events, {wall:.1f} s):')
+    print(f"\nCPU during {phase['name']} ({events} events, {wall:.1f} s):")
     for k in sorted(after, key=lambda k: after[k] - before[k], reverse=True):
         spent = after[k] - before[k]
         total += spent
-        print(f'  {k:26s} {spent:6.1f} s  {spent / events * 1e6:6.0f} us/event')
+        print(f'  {k:30s} {spent:6.1f} s  {spent / events * 1e6:6.0f} us/event')
     print(f'cpu by process: {total / events * 1e6:.0f} us/event ({total:.1f} s of {os.cpu_count() * wall:.1f} s on {os.cpu_count()} cores)')
 
 
