@@ -145,6 +145,21 @@ describe('online charging session', () => {
     expect(reserves.filter((r) => r.sessionId === 'gy-idle')).toHaveLength(2);
   });
 
+  it('a line suspended during a session is granted nothing more; what it used is still charged', async () => {
+    await setLine(svc, { lineId: 'lin_ocs_u', msisdn: '+4915100000096', account: 'acc_ocs_u', planVersionId: 'plv_prepaid', paymentMode: 'PREPAID' });
+    const ask = async (i: object) => (await svc.request(SESSION, { i: { sessionId: 'gy-susp', ...i } })).data.chargingSession;
+    expect(await ask({ operation: 'RESERVE', lineId: 'lin_ocs_u', usageType: 'DATA', requestedUnits: '50' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '50' });
+    await setLine(svc, { lineId: 'lin_ocs_u', msisdn: '+4915100000096', account: 'acc_ocs_u', planVersionId: 'plv_prepaid', paymentMode: 'PREPAID', status: 'SUSPENDED', at: new Date().toISOString() });
+    const denied = await ask({ operation: 'UPDATE', invocationSequenceNumber: 1, usedUnits: '50', requestedUnits: '50' });
+    expect(denied).toMatchObject({ resultCode: 'END_USER_SERVICE_DENIED', finalUnitIndication: true, grantedUnit: null });
+    expect(reserves.filter((r) => r.sessionId === 'gy-susp').map((r) => r.requestId)).toEqual(['gy-susp#0']);
+    const held = `rsv_${reserves.findIndex((r) => r.requestId === 'gy-susp#0') + 1}`;
+    expect(commits.filter((c) => c.reservationId === held)).toEqual([{ reservationId: held, usedUnits: '50' }]);
+    const end = await ask({ operation: 'TERMINATE', invocationSequenceNumber: 2, usedUnits: '0' });
+    const rec = (await db.query('select quantity::float8 as q, charge_status from usage_record where id = $1', [end.usageRecordId])).rows[0];
+    expect(rec).toEqual({ q: 50, charge_status: 'APPLIED' });
+  });
+
   it('answers over NATS request/reply: a suspended line is denied, an unknown one is USER_UNKNOWN', async () => {
     const ask = async (body: object) => (await nc.request(RPC.chargingSession, JSON.stringify(body), { timeout: 5000 })).json<{ resultCode: string }>();
     expect(await ask({ operation: 'RESERVE', sessionId: 'gy-2', msisdn: '+4915100000098', usageType: 'VOICE', requestedUnits: '60', calledNumber: '+4930123456' })).toMatchObject({ resultCode: 'END_USER_SERVICE_DENIED' });

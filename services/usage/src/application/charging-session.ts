@@ -181,11 +181,18 @@ export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnect
   let reply: ChargingSessionReply;
   let granted = '0';
   if (op === 'UPDATE') {
-    const requested = req.requestedUnits ?? '0';
-    const grant = dec(requested).gt(0) ? await reserveUnits(nc, req.sessionId, n, ctx, requested) : ({ resultCode: 'SUCCESS' } as WalletReserveReply);
-    ctx.reservationId = grant.reservationId ?? null;
-    granted = grant.grantedUnit?.units ?? '0';
-    reply = replyOf(req.sessionId, grant);
+    const requested = dec(req.requestedUnits ?? '0');
+    const status = requested.gt(0) ? await lineStatusNow(usage, ctx.lineId) : 'ACTIVE';
+    if (status !== 'ACTIVE') {
+      // Suspended (or ended) since the session began: what was used is charged above, nothing more is granted.
+      ctx.reservationId = null;
+      reply = fail('END_USER_SERVICE_DENIED', `line ${ctx.lineId} is ${status}`);
+    } else {
+      const grant = requested.gt(0) ? await reserveUnits(nc, req.sessionId, n, ctx, requested.toFixed()) : ({ resultCode: 'SUCCESS' } as WalletReserveReply);
+      ctx.reservationId = grant.reservationId ?? null;
+      granted = grant.grantedUnit?.units ?? '0';
+      reply = replyOf(req.sessionId, grant);
+    }
   } else {
     const recordId = await recordSession(usage, req.sessionId, ctx, totalUsed.minus(totalUnreserved));
     ctx.reservationId = null;
@@ -262,6 +269,12 @@ async function recordSession(usage: UsageRuntime, sessionId: string, ctx: Sessio
 async function replayAfterRace(usage: UsageRuntime, sessionId: string, replay: (s: StoredSession) => ChargingSessionReply, fail: (code: ChargingResultCode, message: string) => ChargingSessionReply): Promise<ChargingSessionReply> {
   const now = await loadSession(usage, sessionId);
   return now ? replay(now) : fail('RATING_FAILED', `session ${sessionId} could not be stored`);
+}
+
+/** The line's status now, as the directory knows it from subscribers' events. */
+async function lineStatusNow(usage: UsageRuntime, lineId: string): Promise<string> {
+  await usage.directory.prefetch([lineId], []);
+  return usage.directory.get(lineId, undefined)?.status ?? 'UNKNOWN';
 }
 
 /** Holds units in wallets; the request id is the session's and the number's, so a retry holds nothing more. */
