@@ -160,6 +160,20 @@ describe('online charging session', () => {
     expect(rec).toEqual({ q: 50, charge_status: 'APPLIED' });
   });
 
+  it('more units are rated again at each UPDATE: after a plan change mid-session they are held on the new plan', async () => {
+    await setLine(svc, { lineId: 'lin_ocs_r', msisdn: '+4915100000095', account: 'acc_ocs_r', planVersionId: 'plv_prepaid', paymentMode: 'PREPAID' });
+    const ask = async (i: object) => (await svc.request(SESSION, { i: { sessionId: 'gy-rr', ...i } })).data.chargingSession;
+    await ask({ operation: 'RESERVE', lineId: 'lin_ocs_r', usageType: 'DATA', requestedUnits: '50' });
+    const at = new Date().toISOString();
+    await setLine(svc, { lineId: 'lin_ocs_r', msisdn: '+4915100000095', account: 'acc_ocs_r', planVersionId: 'plv_payg', paymentMode: 'PREPAID', subscriptionId: 'sub_lin_ocs_r_payg', startsAt: at, at });
+    expect(await ask({ operation: 'UPDATE', invocationSequenceNumber: 1, usedUnits: '50', requestedUnits: '50' })).toMatchObject({ resultCode: 'SUCCESS' });
+    const [first, second] = reserves.filter((r) => r.sessionId === 'gy-rr');
+    expect(first).toMatchObject({ requestId: 'gy-rr#0', allowanceIds: ['data'], pricePerUnit: '0.02' });
+    // Pay as you go: no data allowance, its own price.
+    expect(second).toMatchObject({ requestId: 'gy-rr#1', allowanceIds: [] });
+    expect(second!.pricePerUnit).not.toBe('0.02');
+  });
+
   it('answers over NATS request/reply: a suspended line is denied, an unknown one is USER_UNKNOWN', async () => {
     const ask = async (body: object) => (await nc.request(RPC.chargingSession, JSON.stringify(body), { timeout: 5000 })).json<{ resultCode: string }>();
     expect(await ask({ operation: 'RESERVE', sessionId: 'gy-2', msisdn: '+4915100000098', usageType: 'VOICE', requestedUnits: '60', calledNumber: '+4930123456' })).toMatchObject({ resultCode: 'END_USER_SERVICE_DENIED' });

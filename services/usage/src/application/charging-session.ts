@@ -22,7 +22,7 @@
 import { RPC, type ChargingResultCode, type WalletCommitRequest, type WalletReserveReply, type WalletReserveRequest, type WalletSessionReply } from '@ledgerline/contracts';
 import { dec, type Decimal } from '@ledgerline/contracts';
 import type { NatsConnection } from '@ledgerline/platform';
-import { versionAt, activeAddOnsAt } from '../domain/subscriber';
+import { versionAt, activeAddOnsAt, type LineInfo } from '../domain/subscriber';
 import { validateUsage } from '../domain/usage-input';
 import type { UsageRuntime } from '../usage-runtime';
 
@@ -134,23 +134,15 @@ export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnect
     const probe = validateUsage({ eventId: `${req.sessionId}:probe`, lineId: req.lineId, msisdn: req.msisdn, usageType: req.usageType, quantity: req.requestedUnits, occurredAt: now.toISOString(), calledNumber: req.calledNumber, roamingCountry: req.roamingCountry, visitedMcc: req.visitedMcc }, { source: SOURCE }, now);
     if (!probe.ok) return fail('RATING_FAILED', `${probe.rejection.code}: ${probe.rejection.reason}`);
     const u = probe.usage;
-    await usage.directory.prefetch(u.lineId ? [u.lineId] : [], u.msisdn && !u.lineId ? [u.msisdn] : []);
-    const line = usage.directory.get(u.lineId, u.msisdn);
-    const version = line ? versionAt(line, now) : undefined;
-    if (!line || !version) return fail('USER_UNKNOWN', 'no line with an active subscription');
-    const plan = await usage.plans.get(version.planVersionId);
-    if (!plan.ok) return fail('RATING_FAILED', plan.reason);
-    const event = { id: `${req.sessionId}:probe`, lineId: line.lineId, usageType: u.usageType, direction: u.direction, quantity: u.quantity, occurredAt: now.toISOString(), ...(u.calledNumber ? { calledNumber: u.calledNumber } : {}), ...(u.roamingCountry ? { roamingCountry: u.roamingCountry } : {}), ...(u.visitedMcc ? { visitedMcc: u.visitedMcc } : {}) };
-    const lineStatus = (line.status === 'SUSPENDED' || line.status === 'BARRED' ? line.status : line.status === 'ACTIVE' ? 'ACTIVE' : 'BARRED') as 'ACTIVE' | 'SUSPENDED' | 'BARRED';
-    const result = await plan.rater.rate(event, { accountType: version.paymentMode, lineStatus, lineCount: line.lineCount, activeAddOns: activeAddOnsAt(version, now) });
-    if (result.decision === 'DENIED') return fail('END_USER_SERVICE_DENIED', result.denyReason ?? 'DENIED');
-    const pricePerUnit = result.pricePerUnit ?? (dec(result.chargedUnits).isZero() ? '0' : dec(result.price).div(result.chargedUnits).toDecimalPlaces(10).toString());
+    const base = { usageType: u.usageType, direction: u.direction, ...(u.calledNumber ? { calledNumber: u.calledNumber } : {}), ...(u.roamingCountry ? { roamingCountry: u.roamingCountry } : {}), ...(u.visitedMcc ? { visitedMcc: u.visitedMcc } : {}) };
+    const rated = await rateUnits(usage, { lineId: u.lineId, msisdn: u.msisdn }, base, { quantity: u.quantity, unit: u.unit }, now);
+    if ('failed' in rated) return fail(...rated.failed);
+    const { line, terms } = rated;
     const ctx: SessionContext = {
-      lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, usageType: u.usageType, unit: result.unit ?? u.unit, currency: result.currency, pricePerUnit,
-      allowanceIds: result.allowanceId ? [result.allowanceId] : [], allowOverdraft: version.paymentMode === 'POSTPAID' || Boolean(plan.rater.compiled.plan.balancePolicy?.overdraftAllowed),
-      reservationId: null, startedAt: now.toISOString(), event: { ...event, id: undefined, quantity: undefined },
+      lineId: line.lineId, msisdn: line.msisdn, usageType: u.usageType, ...terms.hold,
+      reservationId: null, startedAt: now.toISOString(), event: { ...base, lineId: line.lineId },
     };
-    const grant = await reserveUnits(nc, req.sessionId, n, ctx, result.chargedUnits);
+    const grant = await reserveUnits(nc, req.sessionId, n, ctx, terms.units);
     ctx.reservationId = grant.reservationId ?? null;
     const reply = replyOf(req.sessionId, grant);
     const { rowCount } = await usage.sql.query(
@@ -182,13 +174,15 @@ export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnect
   let granted = '0';
   if (op === 'UPDATE') {
     const requested = dec(req.requestedUnits ?? '0');
-    const status = requested.gt(0) ? await lineStatusNow(usage, ctx.lineId) : 'ACTIVE';
-    if (status !== 'ACTIVE') {
+    // More units are rated again now: the plan, add-ons and line status in force now, not at the RESERVE.
+    const rated = requested.gt(0) ? await rateUnits(usage, { lineId: ctx.lineId }, ctx.event, { quantity: requested.toFixed(), unit: ctx.unit }, now) : undefined;
+    if (rated && 'failed' in rated) {
       // Suspended (or ended) since the session began: what was used is charged above, nothing more is granted.
       ctx.reservationId = null;
-      reply = fail('END_USER_SERVICE_DENIED', `line ${ctx.lineId} is ${status}`);
+      reply = fail(...rated.failed);
     } else {
-      const grant = requested.gt(0) ? await reserveUnits(nc, req.sessionId, n, ctx, requested.toFixed()) : ({ resultCode: 'SUCCESS' } as WalletReserveReply);
+      if (rated) Object.assign(ctx, rated.terms.hold);
+      const grant = rated ? await reserveUnits(nc, req.sessionId, n, ctx, rated.terms.units) : ({ resultCode: 'SUCCESS' } as WalletReserveReply);
       ctx.reservationId = grant.reservationId ?? null;
       granted = grant.grantedUnit?.units ?? '0';
       reply = replyOf(req.sessionId, grant);
@@ -271,10 +265,39 @@ async function replayAfterRace(usage: UsageRuntime, sessionId: string, replay: (
   return now ? replay(now) : fail('RATING_FAILED', `session ${sessionId} could not be stored`);
 }
 
-/** The line's status now, as the directory knows it from subscribers' events. */
-async function lineStatusNow(usage: UsageRuntime, lineId: string): Promise<string> {
-  await usage.directory.prefetch([lineId], []);
-  return usage.directory.get(lineId, undefined)?.status ?? 'UNKNOWN';
+/** What units are held on: the line's plan in force at the time, priced per unit, its allowances, how many units it charges. */
+interface HoldTerms {
+  hold: Pick<SessionContext, 'billingAccountId' | 'unit' | 'currency' | 'pricePerUnit' | 'allowanceIds' | 'allowOverdraft'>;
+  units: string;
+}
+
+/**
+ * Rates `units` of the session's service at `now` with the catalog's rating engine, as a usage
+ * event of that moment would be: the plan version, add-ons and line status in force then. A line
+ * that may not use the service is END_USER_SERVICE_DENIED.
+ */
+async function rateUnits(usage: UsageRuntime, who: { lineId?: string; msisdn?: string }, base: Record<string, unknown>, units: { quantity: string; unit: string }, now: Date): Promise<{ line: LineInfo; terms: HoldTerms } | { failed: [ChargingResultCode, string] }> {
+  await usage.directory.prefetch(who.lineId ? [who.lineId] : [], who.msisdn && !who.lineId ? [who.msisdn] : []);
+  const line = usage.directory.get(who.lineId, who.msisdn);
+  const version = line ? versionAt(line, now) : undefined;
+  if (!line || !version) return { failed: ['USER_UNKNOWN', 'no line with an active subscription'] };
+  const plan = await usage.plans.get(version.planVersionId);
+  if (!plan.ok) return { failed: ['RATING_FAILED', plan.reason] };
+  const event = { ...base, id: `probe:${line.lineId}`, lineId: line.lineId, quantity: units.quantity, occurredAt: now.toISOString() } as Parameters<typeof plan.rater.rate>[0];
+  const lineStatus = (line.status === 'SUSPENDED' || line.status === 'BARRED' ? line.status : line.status === 'ACTIVE' ? 'ACTIVE' : 'BARRED') as 'ACTIVE' | 'SUSPENDED' | 'BARRED';
+  const result = await plan.rater.rate(event, { accountType: version.paymentMode, lineStatus, lineCount: line.lineCount, activeAddOns: activeAddOnsAt(version, now) });
+  if (result.decision === 'DENIED') return { failed: ['END_USER_SERVICE_DENIED', result.denyReason ?? 'DENIED'] };
+  const pricePerUnit = result.pricePerUnit ?? (dec(result.chargedUnits).isZero() ? '0' : dec(result.price).div(result.chargedUnits).toDecimalPlaces(10).toString());
+  return {
+    line,
+    terms: {
+      hold: {
+        billingAccountId: version.billingAccountId, unit: result.unit ?? units.unit, currency: result.currency, pricePerUnit,
+        allowanceIds: result.allowanceId ? [result.allowanceId] : [], allowOverdraft: version.paymentMode === 'POSTPAID' || Boolean(plan.rater.compiled.plan.balancePolicy?.overdraftAllowed),
+      },
+      units: result.chargedUnits,
+    },
+  };
 }
 
 /** Holds units in wallets; the request id is the session's and the number's, so a retry holds nothing more. */
