@@ -85,10 +85,14 @@ describe('online charging session', () => {
     const end = await svc.request(SESSION, { i: { operation: 'TERMINATE', sessionId: 'gy-1', invocationSequenceNumber: 2, usedUnits: '30' } });
     expect(end.data.chargingSession).toMatchObject({ resultCode: 'SUCCESS', finalUnitIndication: true });
     expect(commits.map((c) => [c.reservationId, c.usedUnits])).toEqual([['rsv_1', '100'], ['rsv_2', '30']]);
-    const rec = (await db.query('select quantity::text, status, charge_status, source, units_from_allowances::float8 as from_allowances, amount_charged::float8 as amount from usage_record where id = $1', [end.data.chargingSession.usageRecordId])).rows[0];
-    // What the two commits took (all from the data allowance) is on the record, as a ChargeResult would put it.
-    expect(rec).toMatchObject({ status: 'RATED', charge_status: 'APPLIED', source: 'ocs', from_allowances: 130, amount: 0 });
-    expect(Number(rec.quantity)).toBe(130);
+    // Each commit's units are a record of their own (the update's as it happens, the closing one at the end), with what
+    // the commit took (all from the data allowance), as a ChargeResult would put it.
+    const recs = (await db.query(`select id, event_id, quantity::float8 as q, status, charge_status, units_from_allowances::float8 as from_allowances, amount_charged::float8 as amount from usage_record where source = 'ocs' and event_id like 'gy-1%' order by event_id`)).rows;
+    expect(recs.map(({ id: _, ...r }) => r)).toEqual([
+      { event_id: 'gy-1', q: 30, status: 'RATED', charge_status: 'APPLIED', from_allowances: 30, amount: 0 },
+      { event_id: 'gy-1#1', q: 100, status: 'RATED', charge_status: 'APPLIED', from_allowances: 100, amount: 0 },
+    ]);
+    expect(recs[0].id).toBe(end.data.chargingSession.usageRecordId);
     expect(await storedChargeRequests(db)).toHaveLength(0);
     // A repeated TERMINATE (the reply was lost) gets the same answer and commits nothing again.
     const again = await svc.request(SESSION, { i: { operation: 'TERMINATE', sessionId: 'gy-1', invocationSequenceNumber: 2, usedUnits: '30' } });
@@ -113,16 +117,16 @@ describe('online charging session', () => {
     expect(await ask(update)).toEqual(first);
     const late = await storedChargeRequests(db, "payload::jsonb->>'lineId' = 'lin_ocs' and payload::jsonb->>'usageType' = 'DATA' and payload::jsonb->>'units' = '25'");
     expect(late).toHaveLength(1);
-    const rec = (await db.query(`select quantity::text, status, charge_status from usage_record where source = 'ocs' and event_id = 'gy-exp#1'`)).rows;
+    const rec = (await db.query(`select quantity::text, status, charge_status from usage_record where source = 'ocs' and event_id = 'gy-exp#1:unreserved'`)).rows;
     expect(rec).toEqual([{ quantity: expect.stringMatching(/^25(\.0+)?$/), status: 'RATED', charge_status: 'PENDING' }]);
     // Nothing was held after it (0 asked): the terminate's own units are charged as usage too; the session's record has none.
     const end = await ask({ operation: 'TERMINATE', invocationSequenceNumber: 2, usedUnits: '5' });
     const records = (await db.query(`select event_id, quantity::float8 as q, charge_status from usage_record where source = 'ocs' and event_id like 'gy-exp%' order by event_id`)).rows;
-    expect(records).toEqual([{ event_id: 'gy-exp', q: 0, charge_status: expect.any(String) }, { event_id: 'gy-exp#1', q: 25, charge_status: 'PENDING' }, { event_id: 'gy-exp#2', q: 5, charge_status: 'PENDING' }]);
+    expect(records).toEqual([{ event_id: 'gy-exp', q: 0, charge_status: expect.any(String) }, { event_id: 'gy-exp#1:unreserved', q: 25, charge_status: 'PENDING' }, { event_id: 'gy-exp#2:unreserved', q: 5, charge_status: 'PENDING' }]);
     expect(end.usageRecordId).toBeTruthy();
   });
 
-  it('a session that stops reporting is closed: reservation released, its record stored; a report after that is charged as usage', async () => {
+  it('a session that stops reporting is closed and its reservation released; a report after that is charged as usage', async () => {
     const ask = async (i: object) => (await svc.request(SESSION, { i: { sessionId: 'gy-idle', ...i } })).data.chargingSession;
     await ask({ operation: 'RESERVE', lineId: 'lin_ocs', usageType: 'DATA', requestedUnits: '60' });
     expect(await ask({ operation: 'UPDATE', invocationSequenceNumber: 1, usedUnits: '60', requestedUnits: '40' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '40' });
@@ -136,12 +140,12 @@ describe('online charging session', () => {
     const second = `rsv_${reserves.findIndex((r) => r.requestId === 'gy-idle#1') + 1}`;
     expect(commits.filter((c) => c.reservationId === second)).toEqual([{ reservationId: second, usedUnits: '0' }]); // released
     const state = async () => (await db.query(`select state, (select json_agg(json_build_object('e', event_id, 'q', quantity::float8, 'c', charge_status) order by event_id) from usage_record where source = 'ocs' and event_id like 'gy-idle%') as records from charging_session where id = 'gy-idle'`)).rows[0];
-    expect(await state()).toEqual({ state: 'TIMED_OUT', records: [{ e: 'gy-idle', q: 60, c: 'APPLIED' }] });
+    expect(await state()).toEqual({ state: 'TIMED_OUT', records: [{ e: 'gy-idle#1', q: 60, c: 'APPLIED' }] });
     // The network element reports after all (twice): its 10 MB are charged once, as usage, and nothing more is granted.
     const end = { operation: 'TERMINATE', invocationSequenceNumber: 2, usedUnits: '10' };
     expect(await ask(end)).toMatchObject({ resultCode: 'SUCCESS', finalUnitIndication: true, grantedUnit: null });
     await ask(end);
-    expect(await state()).toEqual({ state: 'TIMED_OUT', records: [{ e: 'gy-idle', q: 60, c: 'APPLIED' }, { e: 'gy-idle#2', q: 10, c: 'PENDING' }] });
+    expect(await state()).toEqual({ state: 'TIMED_OUT', records: [{ e: 'gy-idle#1', q: 60, c: 'APPLIED' }, { e: 'gy-idle#2:unreserved', q: 10, c: 'PENDING' }] });
     expect(reserves.filter((r) => r.sessionId === 'gy-idle')).toHaveLength(2);
   });
 
@@ -155,8 +159,7 @@ describe('online charging session', () => {
     expect(reserves.filter((r) => r.sessionId === 'gy-susp').map((r) => r.requestId)).toEqual(['gy-susp#0']);
     const held = `rsv_${reserves.findIndex((r) => r.requestId === 'gy-susp#0') + 1}`;
     expect(commits.filter((c) => c.reservationId === held)).toEqual([{ reservationId: held, usedUnits: '50' }]);
-    const end = await ask({ operation: 'TERMINATE', invocationSequenceNumber: 2, usedUnits: '0' });
-    const rec = (await db.query('select quantity::float8 as q, charge_status from usage_record where id = $1', [end.usageRecordId])).rows[0];
+    const rec = (await db.query(`select quantity::float8 as q, charge_status from usage_record where source = 'ocs' and event_id = 'gy-susp#1'`)).rows[0];
     expect(rec).toEqual({ q: 50, charge_status: 'APPLIED' });
   });
 

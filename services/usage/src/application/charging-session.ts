@@ -1,8 +1,10 @@
 /**
  * Online charging (Nchf-style): RESERVE rates the requested units on the line's plan and asks
  * wallets to hold them (allowances first, then money); UPDATE commits what was used and reserves
- * again; TERMINATE commits the last units and stores the session as one rated usage record,
- * already charged through the reservation (no ChargeRequest, so it is never charged twice).
+ * again (rated again then); TERMINATE commits the last units. What each commit charged becomes a
+ * rated usage record of that interval (`<session>#<number>`, the closing one `<session>`), already
+ * charged through the reservation (no ChargeRequest, so it is never charged twice), so live usage
+ * follows a long session as it goes.
  *
  * Exactly once under retries: every request carries the session's invocation sequence number
  * (RESERVE 0 unless given; UPDATE and TERMINATE must give it, one more than the last). A request
@@ -16,8 +18,8 @@
  *
  * Units reported used but not charged through a reservation (it had expired, the network went
  * past the grant, or none was held) are charged like any usage event: a record of their own
- * (event id `<session>#<number>`) whose ChargeRequest goes to wallets, so they are neither lost
- * nor free.
+ * (event id `<session>#<number>:unreserved`) whose ChargeRequest goes to wallets, so they are
+ * neither lost nor free.
  */
 import { RPC, type ChargingResultCode, type WalletCommitRequest, type WalletReserveReply, type WalletReserveRequest, type WalletSessionReply } from '@ledgerline/contracts';
 import { dec, type Decimal } from '@ledgerline/contracts';
@@ -64,9 +66,8 @@ interface SessionContext {
   reservationId: string | null;
   startedAt: string;
   event: Record<string, unknown>;
-  /** What the session's reservations charged so far (wallets' commit answers): money, and units from allowances. */
-  chargedAmount?: string;
-  chargedFromAllowances?: string;
+  /** When the session last reported used units (the start of the next report's interval); the RESERVE's time before. */
+  reportedAt?: string;
 }
 
 interface StoredSession {
@@ -166,8 +167,11 @@ export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnect
   if (existing.state !== 'OPEN') return fail('RATING_FAILED', `session ${req.sessionId} is ${existing.state}`);
   const commit = await commitUsed(nc, ctx, used);
   if ('failed' in commit) return fail(commit.failed.resultCode, commit.failed.error?.message ?? 'commit failed');
+  // What the reservation charged is this report's record (the closing one at TERMINATE, kept even when empty).
+  const recordId = op === 'TERMINATE' || commit.units.gt(0) ? await recordCommitted(usage, op === 'TERMINATE' ? req.sessionId : `${req.sessionId}#${n}`, ctx, commit) : undefined;
   const unreserved = used.minus(commit.units);
   await chargeUnreserved(usage, req.sessionId, n, ctx, unreserved, now);
+  ctx.reportedAt = now.toISOString();
   const totalUsed = dec(existing.used).plus(used);
   const totalUnreserved = dec(existing.unreserved).plus(unreserved);
   let reply: ChargingSessionReply;
@@ -188,7 +192,6 @@ export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnect
       reply = replyOf(req.sessionId, grant);
     }
   } else {
-    const recordId = await recordSession(usage, req.sessionId, ctx, totalUsed.minus(totalUnreserved));
     ctx.reservationId = null;
     reply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true, usageRecordId: recordId };
   }
@@ -202,9 +205,9 @@ export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnect
 
 /**
  * Closes an OPEN session that has not reported since `idleMs` before `now` (its network element
- * is gone, or lost the session): its reservation is released, what the reservations charged
- * becomes its record, as a TERMINATE would, and it is TIMED_OUT. A report that still comes later
- * is charged as usage (see above). Returns how many it closed.
+ * is gone, or lost the session): its reservation is released and it is TIMED_OUT (what it
+ * reported is on its records already). A report that still comes later is charged as usage (see
+ * above). Returns how many it closed.
  */
 export async function closeStaleSessions(usage: UsageRuntime, nc: NatsConnection, now: Date, idleMs: number, limit = 100): Promise<number> {
   const { rows } = await usage.sql.query<{ id: string }>(`select id from charging_session where state = 'OPEN' and updated_at <= $1 order by updated_at limit $2`, [new Date(now.getTime() - idleMs), limit]);
@@ -215,7 +218,6 @@ export async function closeStaleSessions(usage: UsageRuntime, nc: NatsConnection
     const ctx = JSON.parse(s.context) as SessionContext;
     const release = await commitUsed(nc, ctx, dec('0'));
     if ('failed' in release) throw new Error(`session ${id}: releasing reservation ${ctx.reservationId} failed: ${release.failed.error?.message ?? release.failed.resultCode}`);
-    await recordSession(usage, id, ctx, dec(s.used).minus(s.unreserved));
     ctx.reservationId = null;
     const { rowCount } = await usage.sql.query(
       `update charging_session set state = 'TIMED_OUT', granted = 0, context = $2, updated_at = $3 where id = $1 and sequence_number = $4 and state = 'OPEN'`,
@@ -226,35 +228,38 @@ export async function closeStaleSessions(usage: UsageRuntime, nc: NatsConnection
   return closed;
 }
 
-/**
- * Commits `used` on the session's reservation and adds what it charged to the session's figures
- * (`ctx`); `units` is how many of them the reservation covered (none when it had expired or none
- * was held). A repeated commit is answered with the first one's figures, so a retry adds the same.
- */
-async function commitUsed(nc: NatsConnection, ctx: SessionContext, used: Decimal): Promise<{ units: Decimal } | { failed: WalletSessionReply }> {
-  if (!ctx.reservationId) return { units: dec('0') };
+interface Committed {
+  /** How many of the used units the reservation covered (none when it had expired or none was held). */
+  units: Decimal;
+  amountCharged: string;
+  unitsFromAllowances: string;
+}
+
+/** Commits `used` on the session's reservation. A repeated commit is answered with the first one's figures. */
+async function commitUsed(nc: NatsConnection, ctx: SessionContext, used: Decimal): Promise<Committed | { failed: WalletSessionReply }> {
+  const none = { units: dec('0'), amountCharged: '0', unitsFromAllowances: '0' };
+  if (!ctx.reservationId) return none;
   const commit = await rpc<WalletSessionReply>(nc, RPC.walletCommit, { reservationId: ctx.reservationId, usedUnits: used.toFixed() } satisfies WalletCommitRequest);
   if (commit.resultCode !== 'SUCCESS') return { failed: commit };
-  if (commit.status !== 'COMMITTED') return { units: dec('0') };
-  ctx.chargedAmount = dec(ctx.chargedAmount ?? '0').plus(commit.amountCharged ?? '0').toFixed();
-  ctx.chargedFromAllowances = dec(ctx.chargedFromAllowances ?? '0').plus(commit.unitsFromAllowances ?? '0').toFixed();
-  return { units: dec(commit.usedUnits ?? '0') };
+  if (commit.status !== 'COMMITTED') return none;
+  return { units: dec(commit.usedUnits ?? '0'), amountCharged: commit.amountCharged ?? '0', unitsFromAllowances: commit.unitsFromAllowances ?? '0' };
 }
 
 /** Units used but not charged through a reservation: a record of their own, rated and charged as usage reported now (a refusal is a REJECTED record, kept and counted). */
 async function chargeUnreserved(usage: UsageRuntime, sessionId: string, n: number, ctx: SessionContext, units: Decimal, now: Date): Promise<void> {
   if (!units.gt(0)) return;
-  await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId: `${sessionId}#${n}`, lineId: ctx.lineId, quantity: units.toFixed(), occurredAt: now.toISOString() }, source: SOURCE }]);
+  await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId: `${sessionId}#${n}:unreserved`, lineId: ctx.lineId, quantity: units.toFixed(), occurredAt: now.toISOString() }, source: SOURCE }]);
 }
 
 /**
- * What the reservations charged becomes the session's record (event id = the session's), charged
- * already: it carries the money and allowance units the commits took, as a ChargeResult would.
+ * What a commit charged becomes a usage record of the interval since the last report (live usage
+ * and thresholds follow the session as it goes), charged already: it carries the money and
+ * allowance units the commit took, as a ChargeResult would.
  */
-async function recordSession(usage: UsageRuntime, sessionId: string, ctx: SessionContext, units: Decimal): Promise<string> {
-  const [outcome] = await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId: sessionId, lineId: ctx.lineId, quantity: units.toFixed(), occurredAt: ctx.startedAt }, source: SOURCE }], { precharged: true });
+async function recordCommitted(usage: UsageRuntime, eventId: string, ctx: SessionContext, commit: Committed): Promise<string> {
+  const [outcome] = await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId, lineId: ctx.lineId, quantity: commit.units.toFixed(), occurredAt: ctx.reportedAt ?? ctx.startedAt }, source: SOURCE }], { precharged: true });
   if (outcome.status === 'RATED') {
-    await usage.sql.query(`update usage_record set amount_charged = $2, units_from_allowances = $3 where id = $1 and charge_status = 'APPLIED'`, [outcome.id, ctx.chargedAmount ?? '0', ctx.chargedFromAllowances ?? '0']);
+    await usage.sql.query(`update usage_record set amount_charged = $2, units_from_allowances = $3 where id = $1 and charge_status = 'APPLIED'`, [outcome.id, commit.amountCharged, commit.unitsFromAllowances]);
   }
   return outcome.id;
 }
