@@ -288,4 +288,24 @@ describe('usage is rated and charged end to end', () => {
     expect(s.data).toBe(10240 - 180);
     expect(s.reservations.map((r: { status: string }) => r.status)).toEqual(['COMMITTED', 'COMMITTED']);
   });
+  it('a postpaid line\'s online session roaming outside the EU reaches its next invoice', async () => {
+    const msisdn = freshMsisdn();
+    const { accountId, lineId } = await lineOn('POSTPAID', 'POSTPAID_20GB', msisdn);
+    const SESSION = 'mutation($i: ChargingSessionInput!) { chargingSession(input: $i) { resultCode grantedUnit usageRecordId } }';
+    const sessionId = `e2e-ocs-post-${RUN}`;
+    const ask = async (i: Record<string, unknown>) => ok(await system.graphql(SESSION, { i: { sessionId, ...i } })).chargingSession;
+    expect(await ask({ operation: 'RESERVE', lineId, usageType: 'VOICE', requestedUnits: '120', calledNumber: '+4930123456', roamingCountry: 'US' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '120' });
+    expect(await ask({ operation: 'TERMINATE', invocationSequenceNumber: 1, usedUnits: '90' })).toMatchObject({ resultCode: 'SUCCESS' });
+    // Wallets accrued the commit as unbilled and published its ChargeResult; invoicing bills it with the account's usage.
+    const line = await eventually(async () => {
+      const p = ok(await system.graphql('query($a: ID!) { previewNextInvoice(billingAccountId: $a) { lines { kind usageType zone quantity netAmount } } }', { a: accountId })).previewNextInvoice;
+      return p.lines.find((l: { kind: string; usageType: string }) => l.kind === 'USAGE' && l.usageType === 'VOICE') ?? null;
+    }, 'the session on the next invoice', 30_000);
+    expect(line.zone).toMatch(/^ROAMING_/);
+    expect(Number(line.quantity)).toBe(90);
+    expect(Number(line.netAmount)).toBeGreaterThan(0);
+    // The same money as the session's record in usage.
+    const record = await eventually(async () => (await recordsOf(lineId)).find((r: { eventId: string }) => r.eventId === sessionId) ?? null, 'the session record');
+    expect(Number(record.amountCharged.amount)).toBeGreaterThan(0);
+  });
 });

@@ -31,7 +31,7 @@ export function asyncApiDocument(): Record<string, unknown> {
   }
   const work = {
     [WORK_SUBJECTS.chargeRequested]: 'usage → wallets: a ChargeRequest (contracts/messages.ts); Nats-Msg-Id = chargeId.',
-    [WORK_SUBJECTS.chargeApplied]: 'wallets → usage, invoicing: ChargeResults once the charges are in the ledger; a message holds one result or a JSON array of them (the charge consumer publishes its batches so).',
+    [WORK_SUBJECTS.chargeApplied]: 'wallets → usage, invoicing: ChargeResults once the charges are in the ledger (a rated charge, or a committed online-charging reservation: chargeId = the reservation id); a message holds one result or a JSON array of them (the charge consumer publishes its batches so).',
     [usageIngestSubject(0).replace(/p0$/, 'p{partition}')]: `Usage records in, partitioned by subscriber (0..${USAGE_INGEST_PARTITIONS - 1}) so one subscriber's records stay ordered.`,
   };
   for (const [address, summary] of Object.entries(work)) {

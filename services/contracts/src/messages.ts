@@ -56,8 +56,9 @@ export type ChargeOutcome = 'APPLIED' | 'PARTIAL' | 'DENIED';
 
 /**
  * Published by wallets on `WORK_SUBJECTS.chargeApplied` once a charge is in the ledger: alone
- * (a charge applied through GraphQL, by the outbox) or in a batch (the charge consumer publishes
- * its batch's results in a few messages; see `chargeResultsOf`). Usage moves the record to its final status; invoicing keeps POSTPAID accruals as
+ * (a charge applied through GraphQL, or a committed online-charging reservation - chargeId = the
+ * reservation id -, by the outbox) or in a batch (the charge consumer publishes its batch's results
+ * in a few messages; see `chargeResultsOf`). Usage moves the record to its final status; invoicing keeps POSTPAID accruals as
  * unbilled charges for the next bill. It repeats the charge's facts so consumers need no lookup.
  */
 export interface ChargeResult {
@@ -144,6 +145,8 @@ export interface WalletReserveRequest {
   allowOverdraft?: boolean;
   /** How long the reservation holds before it expires (default 300 s). */
   validitySeconds?: number;
+  /** Tariff zone the units were rated in; echoed on the ChargeResult of the commit (invoices group usage by it). */
+  zone?: string | null;
 }
 
 /** Nchf names: what was granted, for how long, and whether these are the last units. */

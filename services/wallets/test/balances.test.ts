@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RPC, type WalletReserveReply, type WalletSessionReply } from '@ledgerline/contracts';
+import { RPC, WORK_SUBJECTS, type WalletReserveReply, type WalletSessionReply } from '@ledgerline/contracts';
 import type { ManualClock, TestService } from '@ledgerline/platform';
 import { APPLY, balanceOf, charge, dbOf, expectInvariants, gql, openPrepaid, startWallets, uniq } from './support';
 import { runWalletJobs } from '../src/jobs/jobs';
@@ -46,6 +46,23 @@ describe('online charging over NATS request/reply', () => {
     const released = await ask<WalletSessionReply>(RPC.walletRelease, { reservationId: big.reservationId });
     expect(released.status).toBe('EXPIRED');
   });
+  it('a commit that used units publishes its ChargeResult (invoicing bills a postpaid one from it); a release or a repeat publishes nothing', async () => {
+    const { billingAccountId } = await openPrepaid(svc, { paymentMode: 'POSTPAID', creditLimit: '100.00' });
+    const nc = svc.runtime.messaging.nc;
+    const ask = async <T>(subject: string, body: unknown) => (await nc.request(subject, JSON.stringify(body), { timeout: 5000 })).json<T>();
+    const base = { sessionId: uniq('s'), billingAccountId, currency: 'EUR', usageType: 'VOICE', unit: 'SECOND', pricePerUnit: '0.05', allowanceIds: [], allowOverdraft: true, zone: 'ROAMING_WORLD' };
+    const used = await ask<WalletReserveReply>(RPC.walletReserve, { ...base, requestId: uniq('rq'), requestedUnits: '120' });
+    const unused = await ask<WalletReserveReply>(RPC.walletReserve, { ...base, requestId: uniq('rq'), requestedUnits: '60' });
+    expect(await ask<WalletSessionReply>(RPC.walletCommit, { reservationId: used.reservationId, usedUnits: '90' })).toMatchObject({ status: 'COMMITTED', amountCharged: '4.500000' });
+    await ask<WalletSessionReply>(RPC.walletCommit, { reservationId: used.reservationId, usedUnits: '90' });
+    await ask<WalletSessionReply>(RPC.walletRelease, { reservationId: unused.reservationId });
+    const rows = await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1 and payload like $2`, [WORK_SUBJECTS.chargeApplied, `%${billingAccountId}%`]);
+    expect(rows.map((r) => JSON.parse(r.payload))).toEqual([{
+      chargeId: used.reservationId, outcome: 'APPLIED', billingAccountId, lineId: '', paymentMode: 'POSTPAID', usageType: 'VOICE', occurredAt: expect.any(String),
+      units: '90', unit: 'SECOND', unitsFromAllowances: '0', amountCharged: '4.500000', currency: 'EUR', zone: 'ROAMING_WORLD',
+    }]);
+  });
+
   it('a release gives allowance units back to their bucket, or to ALLOWANCE_EXPIRED once the bucket has expired', async () => {
     const { billingAccountId } = await openPrepaid(svc, { balance: '10.00' });
     const grant = async (validTo: string) =>

@@ -27,6 +27,7 @@ import type { NatsConnection } from '@ledgerline/platform';
 import { versionAt, activeAddOnsAt, type LineInfo } from '../domain/subscriber';
 import { validateUsage } from '../domain/usage-input';
 import type { UsageRuntime } from '../usage-runtime';
+import { zoneOf } from './usage-pipeline';
 
 export interface ChargingSessionRequest {
   operation: 'RESERVE' | 'UPDATE' | 'TERMINATE' | string;
@@ -63,6 +64,8 @@ interface SessionContext {
   pricePerUnit: string;
   allowanceIds: string[];
   allowOverdraft: boolean;
+  /** Tariff zone of the units held (HOME, a destination zone, ROAMING_<zone>): wallets echoes it on the commit's ChargeResult. */
+  zone?: string;
   reservationId: string | null;
   startedAt: string;
   event: Record<string, unknown>;
@@ -272,7 +275,7 @@ async function replayAfterRace(usage: UsageRuntime, sessionId: string, replay: (
 
 /** What units are held on: the line's plan in force at the time, priced per unit, its allowances, how many units it charges. */
 interface HoldTerms {
-  hold: Pick<SessionContext, 'billingAccountId' | 'unit' | 'currency' | 'pricePerUnit' | 'allowanceIds' | 'allowOverdraft'>;
+  hold: Pick<SessionContext, 'billingAccountId' | 'unit' | 'currency' | 'pricePerUnit' | 'allowanceIds' | 'allowOverdraft' | 'zone'>;
   units: string;
 }
 
@@ -299,6 +302,7 @@ async function rateUnits(usage: UsageRuntime, who: { lineId?: string; msisdn?: s
       hold: {
         billingAccountId: version.billingAccountId, unit: result.unit ?? units.unit, currency: result.currency, pricePerUnit,
         allowanceIds: result.allowanceId ? [result.allowanceId] : [], allowOverdraft: version.paymentMode === 'POSTPAID' || Boolean(plan.rater.compiled.plan.balancePolicy?.overdraftAllowed),
+        zone: zoneOf(plan.rater, result, { ...base, quantity: units.quantity, occurredAt: now } as Parameters<typeof zoneOf>[2]),
       },
       units: result.chargedUnits,
     },
@@ -309,7 +313,7 @@ async function rateUnits(usage: UsageRuntime, who: { lineId?: string; msisdn?: s
 async function reserveUnits(nc: NatsConnection, sessionId: string, n: number, ctx: SessionContext, units: string): Promise<WalletReserveReply> {
   const request: WalletReserveRequest = {
     requestId: `${sessionId}#${n}`, sessionId, billingAccountId: ctx.billingAccountId, lineId: ctx.lineId, currency: ctx.currency, usageType: ctx.usageType,
-    unit: ctx.unit, requestedUnits: units, pricePerUnit: ctx.pricePerUnit, allowanceIds: ctx.allowanceIds, allowOverdraft: ctx.allowOverdraft,
+    unit: ctx.unit, requestedUnits: units, pricePerUnit: ctx.pricePerUnit, allowanceIds: ctx.allowanceIds, allowOverdraft: ctx.allowOverdraft, zone: ctx.zone ?? null,
   };
   return rpc<WalletReserveReply>(nc, RPC.walletReserve, request);
 }

@@ -1,6 +1,7 @@
 import { Decimal, newId, notFound, badInput } from '@ledgerline/contracts';
-import type { ChargingResultCode, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
-import { readTogether, rowsOf, type Sql } from '../persistence/sql';
+import { WORK_SUBJECTS, type ChargeResult, type ChargingResultCode, type WalletReserveReply, type WalletReserveRequest, type WalletSessionReply } from '@ledgerline/contracts';
+import { outboxWrite, readTogether, rowsOf, type Sql } from '../persistence/sql';
+import { chargeResultMessageId } from './apply-charges';
 import { decideCharge, fmt, round6, type BucketState, type WalletState } from '../domain/charging';
 import { accountId, newTxId, postTransactions, type Entry, type NewTransaction } from './ledger';
 import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
@@ -26,6 +27,8 @@ export interface ReservationRow {
   expires_at: Date;
   created_at: Date;
   closed_at: Date | null;
+  usage_type: string | null;
+  zone: string | null;
 }
 
 const DECIMAL = /^\d+(\.\d{1,6})?$/;
@@ -160,6 +163,7 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
       price_per_unit: req.pricePerUnit, requested_units: fmt(requested), granted_units: fmt(d.units), units_from_buckets: fmt(d.unitsFromBuckets),
       bucket_parts: d.bucketParts.map((p) => ({ bucketId: p.bucketId, units: fmt(p.units) })), money_reserved: fmt(d.amount), used_units: null, status: 'RESERVED',
       expires_at: new Date(now.getTime() + validity * 1000), created_at: now, closed_at: null,
+      usage_type: typeof req.usageType === 'string' ? req.usageType.slice(0, 16) : null, zone: typeof req.zone === 'string' ? req.zone.slice(0, 40) : null,
     };
     made.set(req.requestId, row);
     fresh.push(row);
@@ -169,11 +173,11 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
     const col = <K extends keyof ReservationRow>(k: K) => fresh.map((r) => r[k]);
     // Ledger rows, balances and the reservations: one round trip.
     await postTransactions(sql, txs, now, [{
-      text: `insert into reservation (id, session_id, request_key, billing_account_id, wallet_id, line_id, unit, price_per_unit, requested_units, granted_units, units_from_buckets, bucket_parts, money_reserved, status, expires_at, created_at)
-       select id, sid, rk, acc, wal, lin, unit, ppu, req, gr, fb, parts::jsonb, money, 'RESERVED', exp, $14
-       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::text[], $13::numeric[], $15::timestamptz[])
-         as t(id, sid, rk, acc, wal, lin, unit, ppu, req, gr, fb, parts, money, exp)`,
-      params: [col('id'), col('session_id'), col('request_key'), col('billing_account_id'), col('wallet_id'), col('line_id'), col('unit'), col('price_per_unit'), col('requested_units'), col('granted_units'), col('units_from_buckets'), fresh.map((r) => JSON.stringify(r.bucket_parts)), col('money_reserved'), now, col('expires_at')],
+      text: `insert into reservation (id, session_id, request_key, billing_account_id, wallet_id, line_id, unit, price_per_unit, requested_units, granted_units, units_from_buckets, bucket_parts, money_reserved, status, expires_at, created_at, usage_type, zone)
+       select id, sid, rk, acc, wal, lin, unit, ppu, req, gr, fb, parts::jsonb, money, 'RESERVED', exp, $14, ut, zone
+       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::text[], $13::numeric[], $15::timestamptz[], $16::text[], $17::text[])
+         as t(id, sid, rk, acc, wal, lin, unit, ppu, req, gr, fb, parts, money, exp, ut, zone)`,
+      params: [col('id'), col('session_id'), col('request_key'), col('billing_account_id'), col('wallet_id'), col('line_id'), col('unit'), col('price_per_unit'), col('requested_units'), col('granted_units'), col('units_from_buckets'), fresh.map((r) => JSON.stringify(r.bucket_parts)), col('money_reserved'), now, col('expires_at'), col('usage_type'), col('zone')],
     }]);
     const walletChanges = [...wallets.values()]
       .filter((w) => w.payment_mode === 'PREPAID' && !w.state.balance.equals(w.start))
@@ -194,6 +198,15 @@ function closedFigures(r: ReservationRow, used: Decimal): { fromBuckets: Decimal
   const fromBuckets = Decimal.min(used, new Decimal(r.units_from_buckets));
   const charged = Decimal.min(round6(used.minus(fromBuckets).times(new Decimal(r.price_per_unit))), new Decimal(r.money_reserved));
   return { fromBuckets, charged };
+}
+
+/** The ChargeResult of a committed reservation: the reservation is the charge (its id the chargeId), dated when the units were held. */
+function chargeResultOf(r: ReservationRow, wallet: Wallet, used: Decimal, fromBuckets: Decimal, charged: Decimal): ChargeResult {
+  return {
+    chargeId: r.id, outcome: 'APPLIED', billingAccountId: r.billing_account_id, lineId: r.line_id ?? '', paymentMode: wallet.payment_mode,
+    usageType: r.usage_type ?? 'UNKNOWN', occurredAt: new Date(r.created_at).toISOString(), units: used.toFixed(), unit: r.unit,
+    unitsFromAllowances: fromBuckets.toFixed(), amountCharged: fmt(charged), currency: wallet.currency, zone: r.zone,
+  };
 }
 
 export interface CloseRequest {
@@ -243,6 +256,7 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
   const bucketStatus = new Map(buckets.map((b) => [b.id, b.status]));
   const txs: NewTransaction[] = [];
   const closed: ReservationRow[] = [];
+  const results: ChargeResult[] = [];
   items.forEach((it, i) => {
     if (replies[i]) return;
     const { reservationId, closing } = it;
@@ -281,6 +295,8 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
     const refund = reserved.minus(charged);
     if (!refund.isZero()) entries.push({ accountId: reservedMoney, unit: wallet.currency, amount: refund.negated() }, { accountId: source, unit: wallet.currency, amount: refund });
     txs.push({ idempotencyKey: `CLOSE:${r.id}`, kind: closing === 'COMMITTED' ? 'COMMIT' : closing, billingAccountId: r.billing_account_id, reference: r.session_id, outcome: { used: fmt(used), charged: fmt(charged) }, entries });
+    // A commit that used something is a charge like any other: its ChargeResult (invoicing bills a postpaid one from it).
+    if (closing === 'COMMITTED' && used.gt(0)) results.push(chargeResultOf(r, wallet, used, fromBuckets, charged));
     // A second close of the same reservation in this batch answers the final state.
     r.status = closing;
     r.used_units = fmt(used);
@@ -288,10 +304,12 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
     replies[i] = { resultCode: 'SUCCESS', reservationId, status: closing, usedUnits: used.toFixed(), unitsFromAllowances: fromBuckets.toFixed(), amountCharged: fmt(charged) };
   });
   if (closed.length > 0) {
+    const resultRows = results.map((c) => ({ id: chargeResultMessageId(c.chargeId), subject: WORK_SUBJECTS.chargeApplied, payload: JSON.stringify(c), createdAt: now }));
     await postTransactions(sql, txs, now, [{
       text: `update reservation r set status = t.status, used_units = t.used, closed_at = $4 from unnest($1::text[], $2::text[], $3::numeric[]) as t(id, status, used) where r.id = t.id`,
       params: [closed.map((r) => r.id), closed.map((r) => r.status), closed.map((r) => r.used_units), now],
-    }]);
+    }, ...(resultRows.length > 0 ? [outboxWrite(resultRows)] : [])]);
+    if (resultRows.length > 0) sql.eventsQueued = true;
   }
   return replies as WalletSessionReply[];
 }
