@@ -31,10 +31,13 @@ function prefixLines(stream, prefix, sink) {
   stream.on('end', () => buffer && sink(`${prefix} ${buffer}\n`));
 }
 
-async function healthy(url) {
+/** Whether `service` answers healthy at `url` (another server on that port, even a healthy one, is not it). */
+async function healthy(url, service) {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(1500) });
-    return response.ok;
+    if (!response.ok) return false;
+    const body = await response.json().catch(() => null);
+    return body?.service === service;
   } catch {
     return false;
   }
@@ -89,7 +92,7 @@ export async function startSystem({ env, ports = DEFAULT_PORTS, worker = true, s
     for (const name of SERVICES) {
       await waitFor(async () => {
         if (failure) throw new Error(failure);
-        return healthy(urls[name].replace(/\/graphql$/, '/health'));
+        return healthy(urls[name].replace(/\/graphql$/, '/health'), name);
       }, { timeoutMs: 120_000, what: `${name} to become healthy` });
       log(`${name} is up at ${urls[name]}`);
     }
@@ -97,7 +100,7 @@ export async function startSystem({ env, ports = DEFAULT_PORTS, worker = true, s
     if (worker) launch('worker', SERVICES.length + 1);
     await waitFor(async () => {
       if (failure) throw new Error(failure);
-      return healthy(`http://127.0.0.1:${ports.gateway}/health`);
+      return healthy(`http://127.0.0.1:${ports.gateway}/health`, 'gateway');
     }, { timeoutMs: 60_000, what: 'the gateway to become healthy' });
   } catch (error) {
     await stop();

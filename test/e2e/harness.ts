@@ -8,7 +8,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { startSystem, SERVICES, REPO_ROOT } from '../../deploy/local/system.mjs';
-import { freePort } from '../../deploy/local/net.mjs';
+import { freeStablePort } from '../../deploy/local/net.mjs';
 import { ensureTemporal } from '../../deploy/local/temporal.mjs';
 import { signToken, type TokenClaims } from '../../gateway/src/auth';
 
@@ -31,9 +31,10 @@ export async function startTestSystem(options: { worker?: boolean; /** Extra env
   const logFile = path.join(REPO_ROOT, '.data', 'e2e', `${schemaPrefix}system.log`);
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const log = fs.createWriteStream(logFile);
-  const temporal = await ensureTemporal({ log: (m: string) => log.write(`[temporal] ${m}\n`), dataDir: path.join(REPO_ROOT, '.data', 'e2e', 'temporal'), port: await freePort() });
-  const ports: Record<string, number> = { gateway: await freePort() };
-  for (const s of SERVICES) ports[s] = await freePort();
+  const temporal = await ensureTemporal({ log: (m: string) => log.write(`[temporal] ${m}\n`), dataDir: path.join(REPO_ROOT, '.data', 'e2e', 'temporal'), port: await freeStablePort() });
+  // Ports below the ephemeral range: another test's listen(0) cannot take them before our servers start.
+  const ports: Record<string, number> = { gateway: await freeStablePort() };
+  for (const s of SERVICES) ports[s] = await freeStablePort();
   const serviceToken = await signToken({ role: 'SYSTEM', subject: 'ledgerline-worker' });
   const system = await startSystem({
     env: { DATABASE_URL, DB_SCHEMA_PREFIX: schemaPrefix, NATS_URL, TEMPORAL_ADDRESS: temporal.address, LOG_LEVEL: 'info', LEDGERLINE_SERVICE_TOKEN: serviceToken,
