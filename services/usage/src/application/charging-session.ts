@@ -76,7 +76,6 @@ interface SessionContext {
 interface StoredSession {
   state: string;
   used: string;
-  unreserved: string;
   context: string;
   sequence_number: number;
   last_request: string | null;
@@ -116,7 +115,7 @@ async function rpc<T>(nc: NatsConnection, subject: string, body: unknown): Promi
 }
 
 async function loadSession(usage: UsageRuntime, sessionId: string): Promise<StoredSession | undefined> {
-  const { rows } = await usage.sql.query<StoredSession>('select state, used::text as used, unreserved::text as unreserved, context, sequence_number, last_request, last_reply from charging_session where id = $1', [sessionId]);
+  const { rows } = await usage.sql.query<StoredSession>('select state, used::text as used, context, sequence_number, last_request, last_reply from charging_session where id = $1', [sessionId]);
   return rows[0];
 }
 
@@ -176,7 +175,6 @@ export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnect
   await chargeUnreserved(usage, req.sessionId, n, ctx, unreserved, now);
   ctx.reportedAt = now.toISOString();
   const totalUsed = dec(existing.used).plus(used);
-  const totalUnreserved = dec(existing.unreserved).plus(unreserved);
   let reply: ChargingSessionReply;
   let granted = '0';
   if (op === 'UPDATE') {
@@ -199,9 +197,9 @@ export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnect
     reply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true, usageRecordId: recordId };
   }
   const { rowCount } = await usage.sql.query(
-    `update charging_session set state = $2, used = $3, unreserved = $4, granted = $5, context = $6, sequence_number = $7, last_request = $8, last_reply = $9, updated_at = $10
-     where id = $1 and sequence_number = $11 and state = 'OPEN'`,
-    [req.sessionId, op === 'TERMINATE' ? 'CLOSED' : 'OPEN', totalUsed.toFixed(), totalUnreserved.toFixed(), granted, JSON.stringify(ctx), n, fingerprint, JSON.stringify(reply), now, existing.sequence_number],
+    `update charging_session set state = $2, used = $3, granted = $4, context = $5, sequence_number = $6, last_request = $7, last_reply = $8, updated_at = $9
+     where id = $1 and sequence_number = $10 and state = 'OPEN'`,
+    [req.sessionId, op === 'TERMINATE' ? 'CLOSED' : 'OPEN', totalUsed.toFixed(), granted, JSON.stringify(ctx), n, fingerprint, JSON.stringify(reply), now, existing.sequence_number],
   );
   return rowCount === 1 ? reply : replayAfterRace(usage, req.sessionId, replay, fail);
 }

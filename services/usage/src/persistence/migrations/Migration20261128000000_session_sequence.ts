@@ -3,9 +3,8 @@ import { PortableMigration, schemaSql, type Knex } from '@ledgerline/platform';
 /**
  * Online charging sessions answer a repeated request (a network element's retry after a lost
  * reply) with the reply they gave, instead of applying it again: each session keeps the
- * invocation sequence number it handled last, that request's fingerprint and its reply, and the
- * units used but not charged through a reservation (expired, or over the grant), charged as
- * usage records of their own. Sessions opened before this start at number 0.
+ * invocation sequence number it handled last, that request's fingerprint and its reply. Sessions
+ * opened before this start at number 0.
  */
 export class Migration20261128000000_session_sequence extends PortableMigration {
   protected override statements(knex: Knex): string[] {
@@ -15,7 +14,6 @@ export class Migration20261128000000_session_sequence extends PortableMigration 
           t.integer('sequence_number').notNullable().defaultTo(0);
           t.text('last_request');
           t.text('last_reply');
-          t.decimal('unreserved', 20, 6).notNullable().defaultTo(0);
         }),
       ),
     ];
