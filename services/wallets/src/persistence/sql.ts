@@ -136,11 +136,14 @@ interface TxState {
 }
 
 export function openDb(databaseUrl: string, schema: string, max = Number(process.env.WALLETS_PG_POOL_MAX ?? 10), logger?: Logger): Db {
-  // plan_cache_mode: a prepared statement is still parsed once per connection, but planned on each
-  // run. A generic plan is made once and kept: made while a table was empty (a new deployment, a
-  // fresh benchmark schema) it scans the whole table for ever after (reserve groups grew 2.6 -> 8 ms
-  // in 30 s as their reservation lookup read every row); each run's own plan sees the table as it is.
-  const pool = new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path="${schema}" -c random_page_cost=1.1 -c plan_cache_mode=force_custom_plan` });
+  // Plans (ADR 15): a statement is parsed once per connection and, after a few runs, planned once
+  // (plan_cache_mode auto). A generic plan made while a table was empty (a new deployment, a fresh
+  // benchmark schema) chose a sequential scan and kept it as the table grew (reserve groups 2.6 ->
+  // 8 ms in 30 s, ADR 13); with sequential scans off, a plan reads by index wherever one fits,
+  // whatever the table's size when it was made. Every statement here reads or writes a few rows by
+  // key, so nothing needs a sequential scan where an index exists (a table without a usable index is
+  // still scanned). Planning each run instead (force_custom_plan) cost a reserve group ~2 ms of 5.
+  const pool = new pg.Pool({ connectionString: databaseUrl, max, options: `-c search_path="${schema}" -c random_page_cost=1.1 -c plan_cache_mode=auto -c enable_seqscan=off` });
   if (logger) logIdleConnectionErrors(pool, logger, 'wallets');
   else pool.on('error', () => undefined);
   /** Our SQL-level prepared statements on this connection (asked from PostgreSQL on first use and after a failed PREPARE). */
