@@ -1,6 +1,7 @@
 import { createCloudEvent, EVENTS, type EventName } from '@ledgerline/contracts';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
+import client from 'prom-client';
 import { dialectOf, type Em, type Orm } from './database';
 import { OutboxMessage } from './outbox-entity';
 
@@ -30,7 +31,17 @@ export interface RelayOptions {
   batchSize?: number;
   idleDelayMs?: number;
   logger: Logger;
+  /**
+   * How long a published row is kept (ms), to look at and to replay by hand; then the relay deletes
+   * it. Default OUTBOX_RETENTION_HOURS (72 h); 0 keeps every row.
+   */
+  retentionMs?: number;
+  /** How often, at most, published rows past their retention are deleted (ms; default 60 s). */
+  pruneEveryMs?: number;
 }
+
+/** Rows deleted per statement when pruning: a short transaction, whatever the backlog. */
+const PRUNE_BATCH = 5000;
 
 /**
  * Publishes outbox rows to JetStream in order, then marks them published. Rows are claimed with
@@ -43,6 +54,11 @@ export class OutboxRelay {
   private busy: Promise<void> = Promise.resolve();
   private readonly batchSize: number;
   private readonly idleDelayMs: number;
+  private readonly retentionMs: number;
+  private readonly pruneEveryMs: number;
+  private lastPrune = 0;
+  private readonly published = new client.Counter({ name: 'ledgerline_outbox_published_total', help: 'Outbox events published to JetStream (a row published again after a crash counts again)', registers: [] });
+  private readonly pruned = new client.Counter({ name: 'ledgerline_outbox_pruned_total', help: 'Published outbox rows deleted after their retention', registers: [] });
 
   constructor(
     private readonly orm: Orm,
@@ -51,6 +67,30 @@ export class OutboxRelay {
   ) {
     this.batchSize = options.batchSize ?? 500;
     this.idleDelayMs = options.idleDelayMs ?? 100;
+    this.retentionMs = options.retentionMs ?? Number(process.env.OUTBOX_RETENTION_HOURS ?? 72) * 3_600_000;
+    this.pruneEveryMs = options.pruneEveryMs ?? 60_000;
+  }
+
+  /**
+   * Puts the relay's metrics on a service's registry: events published and pruned, and, read at
+   * each scrape, how many events wait to be published and how long the oldest has waited (an
+   * outbox that does not drain means partners and other services stop hearing from this one).
+   */
+  registerMetrics(registry: client.Registry): void {
+    registry.registerMetric(this.published);
+    registry.registerMetric(this.pruned);
+    const waiting = async () => {
+      const knex = (this.orm.em.fork() as Em).getKnex();
+      const [row] = await knex('outbox').whereNull('published_at').select(knex.raw('count(*) as n'), knex.raw('min(created_at) as oldest'));
+      return { n: Number(row?.n ?? 0), oldest: row?.oldest == null ? null : new Date(row.oldest) };
+    };
+    new client.Gauge({ name: 'ledgerline_outbox_pending_events', help: 'Outbox events not published yet', registers: [registry], async collect() {
+      this.set((await waiting()).n);
+    } });
+    new client.Gauge({ name: 'ledgerline_outbox_oldest_pending_seconds', help: 'Age of the oldest outbox event not published yet (0 when none waits)', registers: [registry], async collect() {
+      const { oldest } = await waiting();
+      this.set(oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0);
+    } });
   }
 
   start(): void {
@@ -94,7 +134,30 @@ export class OutboxRelay {
     } catch (error) {
       this.options.logger.warn({ err: error }, 'outbox relay pass failed; will retry');
     }
+    if (published < this.batchSize && this.retentionMs > 0 && Date.now() - this.lastPrune >= this.pruneEveryMs) {
+      this.lastPrune = Date.now();
+      try {
+        await this.prune(new Date(Date.now() - this.retentionMs));
+      } catch (error) {
+        this.options.logger.warn({ err: error }, 'pruning published outbox rows failed; will retry');
+      }
+    }
     if (this.running) this.schedule(published >= this.batchSize ? 0 : this.idleDelayMs);
+  }
+
+  /**
+   * Deletes rows published before `cutoff` (wall-clock time of their publish, not the event's
+   * time), PRUNE_BATCH at a time; returns how many. Unpublished rows are never touched.
+   */
+  async prune(cutoff: Date): Promise<number> {
+    const knex = (this.orm.em.fork() as Em).getKnex();
+    let total = 0;
+    for (;;) {
+      const n = Number(await knex('outbox').whereIn('seq', knex('outbox').select('seq').whereNotNull('published_at').where('published_at', '<', cutoff).orderBy('published_at').limit(PRUNE_BATCH)).delete());
+      total += n;
+      this.pruned.inc(n);
+      if (n < PRUNE_BATCH) return total;
+    }
   }
 
   private async publishBatch(): Promise<number> {
@@ -109,6 +172,7 @@ export class OutboxRelay {
       const rows: { seq: number; id: string; subject: string; payload: string }[] = await (tx as Em).execute(query);
       if (rows.length === 0) return 0;
       await Promise.all(rows.map((row) => this.js.publish(row.subject, row.payload, { msgID: row.id })));
+      this.published.inc(rows.length);
       await (tx as Em).execute(
         knex('outbox').whereIn('seq', rows.map((r) => r.seq)).update({ published_at: new Date(), attempts: knex.raw('attempts + 1') }),
       );

@@ -44,6 +44,23 @@ export async function startServiceForTest<X extends object>(def: ServiceDefiniti
   };
 }
 
+/**
+ * A running service's `/metrics`, as `name{labels}` → value (the `service` label left out, labels
+ * in the order served): `ledgerline_wallets_charges_total{outcome="APPLIED"}`, or the bare name for
+ * a metric without labels.
+ */
+export async function scrapeMetrics(service: { url: string }): Promise<Record<string, number>> {
+  const text = await (await fetch(service.url.replace(/\/graphql$/, '/metrics'))).text();
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels = (m[2] ?? '').split(',').filter((l) => l && !l.startsWith('service=')).join(',');
+    out[labels ? `${m[1]}{${labels}}` : m[1]] = Number(m[3]);
+  }
+  return out;
+}
+
 export async function dropSchema(schema: string, databaseUrl = TEST_DATABASE_URL): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();

@@ -12,7 +12,7 @@ import { startChargeResultConsumer } from './events/charge-result-consumer';
 import { startChargingSessionResponder } from './events/charging-session-responder';
 import { startBillEventsConsumer } from './events/bill-events-consumer';
 import { startSweeper } from './events/sweeper';
-import { sweepCharges } from './application/sweep-charges';
+import { sweepChargesCounted } from './application/sweep-charges';
 import { closeStaleSessions } from './application/charging-session';
 
 export interface UsageServiceOptions {
@@ -64,7 +64,7 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
       }
       if (which.has('ingest')) stops.push(await startIngestConsumer(messaging, usage.pipeline, { durable: `${prefix}-ingest`, deliverNew, batch: Number(env.USAGE_INGEST_BATCH ?? 1000), concurrency: Number(env.USAGE_INGEST_CONCURRENCY ?? 3), ackWaitMs: Number(env.USAGE_INGEST_ACK_WAIT_MS ?? 30_000), logger }));
       if (which.has('charges')) {
-        stops.push(await startChargeResultConsumer(messaging, usage.sql, { durable: `${prefix}-charges`, deliverNew, logger, clock, onApplied: (lineId, billingAccountId) => usage.pipeline.invalidateCounters(lineId, billingAccountId) }));
+        stops.push(await startChargeResultConsumer(messaging, usage.sql, { durable: `${prefix}-charges`, deliverNew, logger, clock, onApplied: (lineId, billingAccountId) => usage.pipeline.invalidateCounters(lineId, billingAccountId), onSettled: (outcome, records) => usage.metrics.chargesSettled.inc({ outcome }, records) }));
       }
       if (which.has('sessions')) {
         stops.push(await startChargingSessionResponder(messaging, usage, runtime));
@@ -84,7 +84,7 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
       if (which.has('sweeper')) {
         const graceMs = Number(env.USAGE_CHARGE_RESEND_AFTER_MS ?? 60_000);
         stops.push(startSweeper({ what: 're-published ChargeRequests that no ChargeResult answered', intervalMs: Number(env.USAGE_CHARGE_SWEEP_MS ?? 5000), logger, pass: async () => {
-          const n = await sweepCharges(usage.sql, usage.publishCharges, clock.now(), { graceMs });
+          const n = await sweepChargesCounted(usage, clock.now(), { graceMs });
           return { done: n, more: n >= 2000 };
         } }));
       }

@@ -8,7 +8,7 @@ import type { ServiceRuntime } from '@ledgerline/platform';
 import { LineDirectory } from './application/line-directory';
 import { catalogPlanSource, PlanCache, type PlanSource } from './application/plan-cache';
 import { UsagePipeline } from './application/usage-pipeline';
-import { createUsageMetrics } from './application/metrics';
+import { createUsageMetrics, registerPendingChargeGauges, type UsageMetrics } from './application/metrics';
 import { openSqlPool, type Sql } from './persistence/sql';
 
 export interface UsageRuntime {
@@ -18,6 +18,8 @@ export interface UsageRuntime {
   pipeline: UsagePipeline;
   /** Publishes ChargeRequests to wallets (in chunks, see chargeChunks), resolving once JetStream stored them all. */
   publishCharges: (charges: { id: string; payload: string }[]) => Promise<void>;
+  /** The service's own Prometheus metrics (on the runtime's registry, served at /metrics). */
+  metrics: UsageMetrics;
 }
 
 const byRuntime = new WeakMap<ServiceRuntime, UsageRuntime>();
@@ -48,8 +50,9 @@ export function createUsageRuntime(runtime: ServiceRuntime, planSource?: PlanSou
     await Promise.all(chunks.map((c) => js.publish(WORK_SUBJECTS.chargeRequested, c.payload, { msgID: c.id })));
   };
   const metrics = createUsageMetrics(runtime.metrics);
+  registerPendingChargeGauges(runtime.metrics, (text) => sql.query(text), () => runtime.clock.now());
   const pipeline = new UsagePipeline({ sql, directory, plans, clock: runtime.clock, logger: runtime.logger, onCommit: () => runtime.relay.nudge(), publishCharges, metrics });
-  const usage = { sql, directory, plans, pipeline, publishCharges };
+  const usage = { sql, directory, plans, pipeline, publishCharges, metrics };
   byRuntime.set(runtime, usage);
   return usage;
 }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { RPC, type WalletCommitRequest, type WalletReserveRequest } from '@ledgerline/contracts';
-import { startServiceForTest, type TestService } from '@ledgerline/platform';
+import { scrapeMetrics, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
 import { closeStaleSessions } from '../src/application/charging-session';
@@ -179,8 +179,17 @@ describe('online charging session', () => {
 
   it('answers over NATS request/reply: a suspended line is denied, an unknown one is USER_UNKNOWN', async () => {
     const ask = async (body: object) => (await nc.request(RPC.chargingSession, JSON.stringify(body), { timeout: 5000 })).json<{ resultCode: string }>();
+    const before = await scrapeMetrics(svc);
     expect(await ask({ operation: 'RESERVE', sessionId: 'gy-2', msisdn: '+4915100000098', usageType: 'VOICE', requestedUnits: '60', calledNumber: '+4930123456' })).toMatchObject({ resultCode: 'END_USER_SERVICE_DENIED' });
     expect(await ask({ operation: 'RESERVE', sessionId: 'gy-3', msisdn: '+4915100000097', usageType: 'VOICE', requestedUnits: '60' })).toMatchObject({ resultCode: 'USER_UNKNOWN' });
     expect(await ask({ operation: 'RESERVE', sessionId: 'gy-4', lineId: 'lin_ocs', usageType: 'VOICE', requestedUnits: '60', calledNumber: '+4930123456' })).toMatchObject({ resultCode: 'SUCCESS' });
+    expect(await ask({ operation: 'TRANSFER', sessionId: 'gy-5' })).toMatchObject({ resultCode: 'RATING_FAILED' });
+    // Each request is counted by operation and result code on /metrics.
+    const after = await scrapeMetrics(svc);
+    const delta = (labels: string) => (after[`ledgerline_usage_charging_session_requests_total{${labels}}`] ?? 0) - (before[`ledgerline_usage_charging_session_requests_total{${labels}}`] ?? 0);
+    expect(delta('operation="RESERVE",result_code="END_USER_SERVICE_DENIED"')).toBe(1);
+    expect(delta('operation="RESERVE",result_code="USER_UNKNOWN"')).toBe(1);
+    expect(delta('operation="RESERVE",result_code="SUCCESS"')).toBe(1);
+    expect(delta('operation="INVALID",result_code="RATING_FAILED"')).toBe(1);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { createCloudEvent, EVENTS, usageIngestSubject, usagePartitionOf, WORK_SUBJECTS, type ChargeResult, type LineStateData, type SubscriptionData } from '@ledgerline/contracts';
-import { startServiceForTest, type TestService } from '@ledgerline/platform';
+import { scrapeMetrics, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
 import { filePlanSource, sqlOf, storedChargeRequests, waitFor } from './support';
 
@@ -67,8 +67,21 @@ describe('JetStream ingestion with the read model built from subscribers events'
     // Wallets answers one charge: the record moves to its final charge status, once.
     const chargeId = (await db.query(`select id from usage_record where source = $1 and event_id = 'ev0'`, [source])).rows[0].id;
     const result: ChargeResult = { chargeId, outcome: 'APPLIED', billingAccountId: account, lineId: line, paymentMode: 'PREPAID', usageType: 'SMS', occurredAt: new Date().toISOString(), units: '1', unit: 'MESSAGE', unitsFromAllowances: '1', amountCharged: '0', currency: 'EUR' };
+    const before = await scrapeMetrics(svc);
+    // Every rated event's charge waits for wallets: /metrics shows the backlog and its age.
+    expect(before.ledgerline_usage_charges_pending).toBe(N);
+    expect(before.ledgerline_usage_oldest_pending_charge_seconds).toBeGreaterThanOrEqual(0);
+    expect(before.ledgerline_usage_oldest_pending_charge_seconds).toBeLessThan(120);
+    expect(before.ledgerline_usage_batch_seconds_count).toBeGreaterThanOrEqual(1);
     await js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify(result));
     await waitFor(async () => (await db.query(`select 1 from usage_record where id = $1 and charge_status = 'APPLIED'`, [chargeId])).rowCount, 30_000, 'the charge result');
+    // The same result again (a redelivery) settles nothing more.
+    await js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify([result]));
+    await waitFor(async () => (await scrapeMetrics(svc))['ledgerline_usage_charges_settled_total{outcome="APPLIED"}'] === 1, 10_000, 'the settled counter');
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await scrapeMetrics(svc);
+    expect(after['ledgerline_usage_charges_settled_total{outcome="APPLIED"}']).toBe(1);
+    expect(after.ledgerline_usage_charges_pending).toBe(N - 1);
 
     // The line is suspended (an event): its next usage is denied.
     await publishEvent('lineStateChanged', { lineId: line, msisdn, billingAccountId: account, status: 'SUSPENDED' }, new Date().toISOString(), `${run}-l2`);

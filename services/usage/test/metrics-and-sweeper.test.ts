@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { ManualClock, scrapeMetrics, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
-import { sweepCharges } from '../src/application/sweep-charges';
+import { sweepCharges, sweepChargesCounted } from '../src/application/sweep-charges';
 import { applyChargeResults } from '../src/application/apply-charge-result';
 import { RECORD_USAGE, filePlanSource, setLine, sqlOf } from './support';
 
@@ -79,8 +79,14 @@ describe('charge sweeper', () => {
     // Back-off: not again 10 s later, again after 30 s more.
     await sweepCharges(usage.sql, publish, at(71), { graceMs: 60_000 });
     expect(sent).toHaveLength(2);
-    await sweepCharges(usage.sql, publish, at(92), { graceMs: 60_000 });
+    // The service's pass (here with a publish that records) counts what it re-sent on /metrics.
+    const resent = async () => (await scrapeMetrics(svc)).ledgerline_usage_charges_resent_total ?? 0;
+    const before = await resent();
+    // (The other test's unanswered SMS is due too: the pass re-sends it and counts it.)
+    const n = await sweepChargesCounted({ ...usage, publishCharges: publish }, at(92), { graceMs: 60_000 });
     expect(sent).toHaveLength(4);
+    expect(n).toBeGreaterThanOrEqual(2);
+    expect((await resent()) - before).toBe(n);
     const attempts = (await db.query('select charge_attempts from usage_record where id = any($1::text[]) order by charge_attempts', [ids])).rows.map((r) => r.charge_attempts);
     expect(attempts).toEqual([0, 2, 2]);
   });

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RPC, type ChargeRequest, type ChargeResult, type WalletReserveReply, type WalletSessionReply } from '@ledgerline/contracts';
-import type { TestService } from '@ledgerline/platform';
+import { scrapeMetrics, type TestService } from '@ledgerline/platform';
 import { T0, balanceOf, charge, dbOf, expectInvariants, openPrepaid, startWallets, uniq } from './support';
 import { applyCharges, applyChargesInLanes, chargeResultMessageId, laneOf } from '../src/application/apply-charges';
 import { reserveMany } from '../src/application/reservations';
@@ -138,6 +138,7 @@ describe('grouped reservations', () => {
 
   it('over NATS: 40 concurrent reserves on a wallet funded for 15 → exactly 15 granted; a bad request fails alone; commits and releases are grouped too', async () => {
     const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '15.00' });
+    const before = await scrapeMetrics(svc);
     const nc = svc.runtime.messaging.nc;
     const ask = async <T>(subject: string, body: unknown) => (await nc.request(`${PREFIX}${subject}`, JSON.stringify(body), { timeout: 10_000 })).json<T>();
     // lineId longer than its column: a database error inside the batch (free units, so it is granted
@@ -159,5 +160,17 @@ describe('grouped reservations', () => {
     expect(twice[0]).toMatchObject({ resultCode: 'SUCCESS', status: 'COMMITTED', usedUnits: '4', unitsFromAllowances: '0', amountCharged: '0.400000' });
     expect(twice[1]).toMatchObject({ resultCode: 'USER_UNKNOWN', error: { code: 'RESERVATION_NOT_FOUND' } });
     expect(await balanceOf(svc, walletId)).toBe('11');
+
+    // /metrics counts every request by operation and result code, and times each in the service.
+    const after = await scrapeMetrics(svc);
+    const delta = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+    expect(delta('ledgerline_wallets_online_requests_total{operation="reserve",result_code="SUCCESS"}')).toBe(15);
+    expect(delta('ledgerline_wallets_online_requests_total{operation="reserve",result_code="QUOTA_LIMIT_REACHED"}')).toBe(25);
+    expect(delta('ledgerline_wallets_online_requests_total{operation="reserve",result_code="RATING_FAILED"}')).toBe(1);
+    expect(delta('ledgerline_wallets_online_requests_total{operation="commit",result_code="SUCCESS"}')).toBe(11);
+    expect(delta('ledgerline_wallets_online_requests_total{operation="commit",result_code="USER_UNKNOWN"}')).toBe(1);
+    expect(delta('ledgerline_wallets_online_requests_total{operation="release",result_code="SUCCESS"}')).toBe(5);
+    expect(delta('ledgerline_wallets_online_request_seconds_count{operation="reserve"}')).toBe(41);
+    expect(delta('ledgerline_wallets_online_request_seconds_bucket{le="+Inf",operation="reserve"}')).toBe(41);
   });
 });

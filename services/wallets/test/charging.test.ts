@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream } from '@nats-io/jetstream';
 import { WORK_SUBJECTS, chargeResultsOf, type ChargeRequest, type ChargeResult } from '@ledgerline/contracts';
-import type { TestService } from '@ledgerline/platform';
+import { scrapeMetrics, type TestService } from '@ledgerline/platform';
 import { APPLY, T0, balanceOf, charge, dbOf, expectInvariants, gql, openPrepaid, startWallets, topup, uniq } from './support';
 import { applyCharges, chargeResultMessageId } from '../src/application/apply-charges';
 
@@ -76,6 +76,7 @@ describe('applying charges', () => {
 
   it('consumes ChargeRequests from JetStream, alone or many to a message, and publishes one ChargeResult per charge', async () => {
     const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '100.00' });
+    const before = await scrapeMetrics(svc);
     const js = jetstream(svc.runtime.messaging.nc);
     const charges = Array.from({ length: 40 }, () => charge(billingAccountId, { units: '1', pricePerUnit: '0.25' }));
     const results = new Map<string, ChargeResult>();
@@ -94,6 +95,21 @@ describe('applying charges', () => {
     expect(await balanceOf(svc, walletId)).toBe('90');
     // The consumer publishes results itself (after the commit): none went through the outbox.
     expect(await dbOf(svc).query(`select id from outbox where id = any($1::text[])`, [charges.map((c) => chargeResultMessageId(c.chargeId))])).toEqual([]);
+
+    // Unreadable messages are dropped, logged and counted: /metrics tells the operator.
+    await js.publish(WORK_SUBJECTS.chargeRequested, 'not json', { msgID: uniq('garbage') });
+    await js.publish(WORK_SUBJECTS.chargeRequested, JSON.stringify([{ billingAccountId, units: '1' }]), { msgID: uniq('nameless') });
+    let after = await scrapeMetrics(svc);
+    const delta = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+    while ((delta('ledgerline_wallets_charge_messages_dropped_total{reason="NOT_JSON"}') < 1 || delta('ledgerline_wallets_charge_messages_dropped_total{reason="NO_CHARGE_ID"}') < 1) && Date.now() < deadline + 15_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await scrapeMetrics(svc);
+    }
+    expect(delta('ledgerline_wallets_charge_messages_dropped_total{reason="NOT_JSON"}')).toBe(1);
+    expect(delta('ledgerline_wallets_charge_messages_dropped_total{reason="NO_CHARGE_ID"}')).toBe(1);
+    // 40 charges, and the redelivered one answered again from the ledger.
+    expect(delta('ledgerline_wallets_charges_total{outcome="APPLIED"}')).toBe(41);
+    expect(delta('ledgerline_wallets_charge_batch_seconds_count')).toBeGreaterThanOrEqual(1);
   });
 
   it('a crash after the commit, before the results were published, loses no result: the redelivered requests are answered from the ledger', async () => {

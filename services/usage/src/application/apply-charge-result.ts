@@ -19,18 +19,19 @@ export function parseChargeResults(text: string): { results: ChargeResult[]; inv
 
 /**
  * Many ChargeResults in one statement (the consumer's batch). Returns the lines whose
- * ledger figures differ from the rating-time estimate (their live counters must be reloaded);
- * when the ledger agrees with the estimate, nothing needs reloading.
+ * ledger figures differ from the rating-time estimate (their live counters must be reloaded;
+ * when the ledger agrees with the estimate, nothing needs reloading), and how many records each
+ * outcome settled (a result for a charge already settled, or not a record's, settles nothing).
  */
-export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Promise<{ lineId: string; billingAccountId: string }[]> {
+export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Promise<{ moved: { lineId: string; billingAccountId: string }[]; settled: Map<string, number> }> {
   const byId = new Map(results.map((r) => [r.chargeId, r]));
   const list = [...byId.values()];
-  if (list.length === 0) return [];
-  const { rows } = await sql.query<{ line_id: string; billing_account_id: string; differs: boolean }>(
+  if (list.length === 0) return { moved: [], settled: new Map() };
+  const { rows } = await sql.query<{ line_id: string; billing_account_id: string; differs: boolean; outcome: string }>(
     `update usage_record u set charge_status = r.outcome, amount_charged = r.amount, units_from_allowances = r.units, charge_reason = r.reason
        from unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::text[]) as r(id, outcome, amount, units, reason)
       where u.id = r.id and u.charge_status = 'PENDING'
-      returning u.line_id, u.billing_account_id, (coalesce(u.spend, 0) <> r.amount or coalesce(u.from_allowance, 0) <> r.units) as differs`,
+      returning u.line_id, u.billing_account_id, (coalesce(u.spend, 0) <> r.amount or coalesce(u.from_allowance, 0) <> r.units) as differs, r.outcome`,
     // Written as literals in one pass each (arrayParam): a batch is thousands of results.
     [
       list.map((r) => r.chargeId),
@@ -41,6 +42,10 @@ export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Pro
     ].map(arrayParam),
   );
   const moved = new Map<string, { lineId: string; billingAccountId: string }>();
-  for (const rec of rows) if (rec.differs) moved.set(rec.line_id, { lineId: rec.line_id, billingAccountId: rec.billing_account_id });
-  return [...moved.values()];
+  const settled = new Map<string, number>();
+  for (const rec of rows) {
+    if (rec.differs) moved.set(rec.line_id, { lineId: rec.line_id, billingAccountId: rec.billing_account_id });
+    settled.set(rec.outcome, (settled.get(rec.outcome) ?? 0) + 1);
+  }
+  return { moved: [...moved.values()], settled };
 }

@@ -119,7 +119,21 @@ async function loadSession(usage: UsageRuntime, sessionId: string): Promise<Stor
   return rows[0];
 }
 
+/** Answers one session request (NATS or GraphQL) and counts it by operation and result code. */
 export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnection, req: ChargingSessionRequest, now: Date): Promise<ChargingSessionReply> {
+  const op = String(req?.operation ?? '').toUpperCase();
+  const operation = OPERATIONS.includes(op) ? op : 'INVALID';
+  try {
+    const reply = await answerChargingSession(usage, nc, req, now);
+    usage.metrics.sessionRequests.inc({ operation, result_code: reply.resultCode });
+    return reply;
+  } catch (error) {
+    usage.metrics.sessionRequests.inc({ operation, result_code: 'ERROR' });
+    throw error;
+  }
+}
+
+async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, req: ChargingSessionRequest, now: Date): Promise<ChargingSessionReply> {
   const fail = (resultCode: ChargingResultCode, message: string): ChargingSessionReply => ({ sessionId: req?.sessionId ?? '', resultCode, finalUnitIndication: true, message });
   const problem = sessionInputProblem(req);
   if (problem) return fail('RATING_FAILED', problem.message);

@@ -5,11 +5,40 @@ export interface UsageMetrics {
   /** Records stored as REJECTED, labelled by their reason code (QUANTITY_INVALID, LINE_UNKNOWN, …). */
   rejected: client.Counter<'reason'>;
   rated: client.Counter;
+  /** One batch through the pipeline (validate, rate, persist), whatever path it came by. */
+  batchSeconds: client.Histogram;
+  /** Records whose charge a ChargeResult settled, by outcome (APPLIED, PARTIAL, DENIED). */
+  chargesSettled: client.Counter<'outcome'>;
+  /** ChargeRequests the sweeper published again because no ChargeResult answered them in time. */
+  chargesResent: client.Counter;
+  /** Online charging session requests (NATS and GraphQL), by operation and Nchf result code. */
+  sessionRequests: client.Counter<'operation' | 'result_code'>;
 }
 
 export function createUsageMetrics(registry: client.Registry = new client.Registry()): UsageMetrics {
   return {
     rejected: new client.Counter({ name: 'ledgerline_usage_rejected_total', help: 'Usage records stored as REJECTED, by reason code', labelNames: ['reason'], registers: [registry] }),
     rated: new client.Counter({ name: 'ledgerline_usage_rated_total', help: 'Usage records rated', registers: [registry] }),
+    batchSeconds: new client.Histogram({ name: 'ledgerline_usage_batch_seconds', help: 'Time for one batch of usage records through the pipeline (validate, rate, persist)', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
+    chargesSettled: new client.Counter({ name: 'ledgerline_usage_charges_settled_total', help: 'Usage records whose charge a ChargeResult settled, by outcome', labelNames: ['outcome'], registers: [registry] }),
+    chargesResent: new client.Counter({ name: 'ledgerline_usage_charges_resent_total', help: 'ChargeRequests published again by the sweeper (no ChargeResult in time)', registers: [registry] }),
+    sessionRequests: new client.Counter({ name: 'ledgerline_usage_charging_session_requests_total', help: 'Online charging session requests, by operation and result code', labelNames: ['operation', 'result_code'], registers: [registry] }),
   };
+}
+
+/**
+ * Read at each scrape: records whose ChargeRequest no ChargeResult has answered yet, and how long
+ * the oldest has waited. A backlog that grows, or an age past a few minutes, means wallets is not
+ * charging (down, or failing on these requests); the sweeper keeps re-sending them meanwhile.
+ */
+export function registerPendingChargeGauges(registry: client.Registry, query: (text: string) => Promise<{ rows: { n: string | number; oldest: Date | null }[] }>, now: () => Date): void {
+  // The partial index on PENDING charges keeps this cheap whatever the number of records.
+  const pending = async () => (await query(`select count(*) as n, min(rated_at) as oldest from usage_record where charge_status = 'PENDING' and charge is not null`)).rows[0];
+  new client.Gauge({ name: 'ledgerline_usage_charges_pending', help: 'Rated records whose charge no ChargeResult has answered yet', registers: [registry], async collect() {
+    this.set(Number((await pending())?.n ?? 0));
+  } });
+  new client.Gauge({ name: 'ledgerline_usage_oldest_pending_charge_seconds', help: 'How long the oldest unanswered charge has waited since it was rated (0 when none waits)', registers: [registry], async collect() {
+    const oldest = (await pending())?.oldest;
+    this.set(oldest ? Math.max(0, (now().getTime() - new Date(oldest).getTime()) / 1000) : 0);
+  } });
 }

@@ -8,6 +8,7 @@
  * answered yet (wallets down or slow beyond `graceMs`) is on the stream once more per re-send.
  */
 import type { Sql } from '../persistence/sql';
+import type { UsageRuntime } from '../usage-runtime';
 
 export interface SweepOptions {
   graceMs: number;
@@ -26,4 +27,11 @@ export async function sweepCharges(sql: Sql, publish: (charges: { id: string; pa
   await publish(rows.map((r) => ({ id: r.id, payload: r.charge })));
   await sql.query(`update usage_record set charge_sent_at = $2, charge_attempts = charge_attempts + 1 where id = any($1::text[]) and charge_status = 'PENDING'`, [rows.map((r) => r.id), now]);
   return rows.length;
+}
+
+/** The sweeper's pass in the service: re-publishes what is due and counts it on /metrics. */
+export async function sweepChargesCounted(usage: Pick<UsageRuntime, 'sql' | 'publishCharges' | 'metrics'>, now: Date, o: SweepOptions): Promise<number> {
+  const n = await sweepCharges(usage.sql, usage.publishCharges, now, o);
+  usage.metrics.chargesResent.inc(n);
+  return n;
 }

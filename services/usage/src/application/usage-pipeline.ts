@@ -126,6 +126,7 @@ export class UsagePipeline {
   async process(items: IncomingUsage[], options: { reprocess?: boolean; precharged?: boolean } = {}): Promise<UsageOutcome[]> {
     // Validation, ids, the duplicate check and line lookups do not depend on the counters: they run
     // now, beside the rating of earlier batches; the rating itself waits for its turn (call order).
+    const timer = this.metrics.batchSeconds.startTimer();
     const looked = this.lookup(items, options.reprocess ?? false);
     looked.catch(() => undefined);
     const rated = this.chain.then(async () => this.run(items, await looked, options.precharged ?? false));
@@ -153,6 +154,7 @@ export class UsagePipeline {
       this.inflight.delete(write);
       for (const id of writtenIds) this.writing.delete(id);
     }
+    timer();
     for (const p of prepared) {
       if (p.outcome.duplicate) continue;
       if (p.outcome.status === 'REJECTED') this.metrics.rejected.inc({ reason: p.outcome.rejectionCode ?? 'UNKNOWN' });

@@ -13,6 +13,7 @@ import { applyOneOffCharge } from '../application/one-off-charges';
 import type { CatalogClient } from '../adapters/catalog-client';
 import { startAutoTopup, type AutoTopupRequestedData } from '../application/auto-topup-recharge'; // wallets-features
 import { depsOf } from '../deps'; // wallets-features
+import { createWalletsMetrics } from '../application/metrics';
 
 export interface ConsumerOptions {
   /** Durable name suffix, so test services in their own schemas do not share a consumer. */
@@ -115,6 +116,7 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
   const loops: Promise<void>[] = [];
   const readers: MessageBatches[] = [];
   const durable = (name: string) => `wallets-${name}${opts.durableSuffix}`;
+  const metrics = createWalletsMetrics(runtime.metrics);
 
   // Charges from usage: a message carries one ChargeRequest or a batch of them (usage sends up to
   // 250 a message), so a batch is at most batchSize / 10 messages; the charges are applied in
@@ -129,12 +131,17 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
           parsed = chargeRequestsOf(m.json());
         } catch {
           runtime.logger.error({ seq: m.seq }, 'charge message is not JSON; dropped');
+          metrics.chargeMessagesDropped.inc({ reason: 'NOT_JSON' });
           continue;
         }
-        if (parsed.invalid > 0) runtime.logger.error({ seq: m.seq, invalid: parsed.invalid }, 'entries of a charge message without a chargeId; dropped');
+        if (parsed.invalid > 0) {
+          runtime.logger.error({ seq: m.seq, invalid: parsed.invalid }, 'entries of a charge message without a chargeId; dropped');
+          metrics.chargeMessagesDropped.inc({ reason: 'NO_CHARGE_ID' }, parsed.invalid);
+        }
         charges.push(...parsed.requests);
       }
       const mine = opts.ownAccountsOnly ? await ofKnownAccounts(db, charges) : charges;
+      const timer = metrics.chargeBatchSeconds.startTimer();
       const results = await applyChargesInLanes(db, mine, runtime.clock.now(), {
         results: 'caller',
         lanes: opts.chargeLanes ?? 2,
@@ -142,6 +149,8 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
         // A batch of many-charge messages takes several transactions: keep its messages ours meanwhile.
         onBatch: () => msgs.forEach((m) => m.working()),
       });
+      if (mine.length > 0) timer();
+      for (const r of results) metrics.charges.inc({ outcome: r.outcome });
       // Published after the commit, acknowledged after the publish (see ApplyChargesOptions).
       return () => publishChargeResults(runtime.messaging.js, results);
     }, readers),
@@ -200,18 +209,21 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
   const closes = new GroupCommit<CloseRequest, WalletSessionReply>(db, (sql, reqs) => closeMany(sql, reqs, runtime.clock.now()), (req, error) => ({ resultCode: 'RATING_FAILED', reservationId: req.reservationId, error: internal(error) }), group, nudge, 'close');
   const nc = runtime.messaging.nc;
   const subs = [
-    nc.subscribe(rpc(RPC.walletReserve), { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletReserveRequest) => reserves.submit(req))) }),
-    nc.subscribe(rpc(RPC.walletCommit), { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletCommitRequest) => closes.submit({ reservationId: req?.reservationId, usedUnits: req?.usedUnits, closing: 'COMMITTED' }))) }),
-    nc.subscribe(rpc(RPC.walletRelease), { queue: 'wallets', callback: (err, msg) => void (err || answer(msg, (req: WalletReleaseRequest) => closes.submit({ reservationId: req?.reservationId, usedUnits: '0', closing: 'RELEASED' }))) }),
+    nc.subscribe(rpc(RPC.walletReserve), { queue: 'wallets', callback: (err, msg) => void (err || answer('reserve', msg, (req: WalletReserveRequest) => reserves.submit(req))) }),
+    nc.subscribe(rpc(RPC.walletCommit), { queue: 'wallets', callback: (err, msg) => void (err || answer('commit', msg, (req: WalletCommitRequest) => closes.submit({ reservationId: req?.reservationId, usedUnits: req?.usedUnits, closing: 'COMMITTED' }))) }),
+    nc.subscribe(rpc(RPC.walletRelease), { queue: 'wallets', callback: (err, msg) => void (err || answer('release', msg, (req: WalletReleaseRequest) => closes.submit({ reservationId: req?.reservationId, usedUnits: '0', closing: 'RELEASED' }))) }),
   ];
-  async function answer<T>(msg: { json<X>(): X; respond(data: string): boolean }, work: (req: T) => Promise<unknown>): Promise<void> {
-    let reply: unknown;
+  async function answer<T>(operation: string, msg: { json<X>(): X; respond(data: string): boolean }, work: (req: T) => Promise<{ resultCode?: string }>): Promise<void> {
+    const timer = metrics.onlineRequestSeconds.startTimer({ operation });
+    let reply: { resultCode?: string };
     try {
       reply = await work(msg.json<T>());
     } catch (error) {
-      reply = { resultCode: 'RATING_FAILED', error: internal(error) };
+      reply = { resultCode: 'RATING_FAILED', error: internal(error) } as { resultCode: string };
     }
     msg.respond(JSON.stringify(reply));
+    timer();
+    metrics.onlineRequests.inc({ operation, result_code: reply?.resultCode ?? 'NONE' });
   }
 
   return async () => {
