@@ -73,10 +73,11 @@ export class OutboxRelay {
 
   /**
    * Puts the relay's metrics on a service's registry: events published and pruned, and, read at
-   * each scrape, how many events wait to be published and how long the oldest has waited (an
-   * outbox that does not drain means partners and other services stop hearing from this one).
+   * each scrape, how many events wait to be published and how long the oldest has waited by the
+   * service's clock `now` (an outbox that does not drain means partners and other services stop
+   * hearing from this one).
    */
-  registerMetrics(registry: client.Registry): void {
+  registerMetrics(registry: client.Registry, now: () => Date = () => new Date()): void {
     registry.registerMetric(this.published);
     registry.registerMetric(this.pruned);
     const waiting = async () => {
@@ -89,7 +90,8 @@ export class OutboxRelay {
     } });
     new client.Gauge({ name: 'ledgerline_outbox_oldest_pending_seconds', help: 'Age of the oldest outbox event not published yet (0 when none waits)', registers: [registry], async collect() {
       const { oldest } = await waiting();
-      this.set(oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0);
+      // Rows are stamped with the service's clock: their age is read on the same clock.
+      this.set(oldest ? Math.max(0, (now().getTime() - oldest.getTime()) / 1000) : 0);
     } });
   }
 

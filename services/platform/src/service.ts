@@ -96,7 +96,7 @@ export async function startService<X extends object>(def: ServiceDefinition<X>, 
     relay.start();
     stack.push(['outbox relay', () => relay.stop()]);
     const runtime: ServiceRuntime = { config, logger, orm, messaging, relay, clock: options.clock ?? systemClock, metrics: new client.Registry() };
-    relay.registerMetrics(runtime.metrics);
+    relay.registerMetrics(runtime.metrics, () => runtime.clock.now());
     if (def.background) stack.push(['background jobs', await def.background(runtime)]);
 
     const server: SubgraphServer = await startSubgraphServer<RequestContext & X>({
