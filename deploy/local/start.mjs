@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, startSystem } from './system.mjs';
+import { REPO_ROOT, portsFromEnv, startSystem } from './system.mjs';
 import { ensureNats } from './nats.mjs';
 import { ensureTemporal } from './temporal.mjs';
 import { ensureEmbeddedPostgres } from './postgres.mjs';
@@ -70,7 +70,7 @@ async function main() {
   const env = { LEDGERLINE_SERVICE_TOKEN: serviceToken, DATABASE_URL: databaseUrl, NATS_URL: nats.url, TEMPORAL_ADDRESS: temporal.address, LEDGERLINE_DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
   let system;
   try {
-    system = await startSystem({ env });
+    system = await startSystem({ env, ports: portsFromEnv() });
   } catch (error) {
     await fail(error.message);
   }

@@ -1,6 +1,7 @@
 export const REPO_ROOT: string;
 export const SERVICES: string[];
 export const DEFAULT_PORTS: Record<string, number>;
+export function portsFromEnv(env?: Record<string, string | undefined>): Record<string, number>;
 export function startSystem(options: {
   env: Record<string, string>;
   ports?: Record<string, number>;

@@ -10,6 +10,11 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', 
 export const SERVICES = ['catalog', 'subscribers', 'usage', 'wallets', 'invoicing'];
 export const DEFAULT_PORTS = { gateway: 4000, catalog: 4001, subscribers: 4002, usage: 4003, wallets: 4004, invoicing: 4005 };
 
+/** The ports the README's settings ask for (`GATEWAY_PORT`, `CATALOG_PORT` …), else the defaults. */
+export function portsFromEnv(env = process.env) {
+  return Object.fromEntries(Object.entries(DEFAULT_PORTS).map(([name, port]) => [name, Number(env[`${name.toUpperCase()}_PORT`] || port)]));
+}
+
 const COLORS = [36, 32, 33, 35, 34, 31, 96];
 const CONFIG_ERROR_EXIT = 78;
 
