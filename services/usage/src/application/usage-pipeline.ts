@@ -17,7 +17,7 @@ import { arrayParam, type Clock, type Logger } from '@ledgerline/platform';
 import { activeAddOnsAt, statusAt, versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
 import { calendarMonthAt, linePeriodAt, poolPeriodAt } from '../domain/period';
 import { CounterStore } from './counter-store';
-import { validateUsage, type Rejection, type ValidUsage } from '../domain/usage-input';
+import { storable, validateUsage, type Rejection, type ValidUsage } from '../domain/usage-input';
 import { applyUsage, ratiosOf, setAllowance, TOTAL_BUCKET, type LineCounters } from '../domain/live-usage';
 import { inSqlTransaction, insertArrayRows, type Sql } from '../persistence/sql';
 import { loadLineCounters, loadPoolCounters } from './live-usage';
@@ -314,7 +314,7 @@ export class UsagePipeline {
       partial.usageType ?? null, partial.direction ?? null, partial.quantity ?? null, partial.unit ?? null, partial.occurredAt ?? null,
       partial.calledNumber ?? null, partial.roamingCountry ?? null, partial.visitedMcc ?? null, 'REJECTED', rejection.code, rejection.reason,
       extra.decision ?? null, null, null, null, null, null, extra.currency ?? null, extra.rating === undefined ? null : JSON.stringify(extra.rating), 'NONE',
-      typeof raw === 'string' ? raw : JSON.stringify(raw ?? null), now, null,
+      typeof raw === 'string' ? storable(raw) : JSON.stringify(raw ?? null), now, null,
       null, null, null,
     ];
     return { id, row, outbox: [], outcome: { id, source, eventId, status: 'REJECTED', duplicate: false, rejectionCode: rejection.code, rejectionReason: rejection.reason } };

@@ -37,6 +37,11 @@ describe('validateUsage', () => {
     ['a bad called number', { ...good, calledNumber: 'hello' }, 'CALLED_NUMBER_INVALID'],
     ['a bad roaming country', { ...good, roamingCountry: 'USA' }, 'ROAMING_COUNTRY_INVALID'],
     ['a bad MCC', { ...good, visitedMcc: '31' }, 'VISITED_MCC_INVALID'],
+    // PostgreSQL stores no NUL in text and has no year 0000: each failed the whole batch's insert.
+    ['a NUL in its event id', { ...good, eventId: 'e\u0000' }, 'RECORD_MALFORMED'],
+    ['a NUL in its called number', { ...good, calledNumber: '+4930\u0000' }, 'RECORD_MALFORMED'],
+    ['the year 0000', { ...good, occurredAt: '0000-01-01T00:00:00Z' }, 'OCCURRED_AT_INVALID'],
+    ['a time before 1970', { ...good, occurredAt: '1969-12-31T23:59:59Z' }, 'OCCURRED_AT_INVALID'],
   ])('rejects a record with %s', (_, raw, code) => {
     const r = validateUsage(raw, { source: 'api' }, now);
     expect(r.ok).toBe(false);
@@ -49,6 +54,11 @@ describe('validateUsage', () => {
 
   it.each(['2024-02-29T23:59:59Z', '2000-02-29T00:00:00Z', '2026-01-31T00:00:00+01:00', '2025-12-31T23:59:59.999Z'])('accepts the real calendar instant %s', (occurredAt) => {
     expect(validateUsage({ ...good, occurredAt }, { source: 'api' }, now).ok).toBe(true);
+  });
+
+  it('keeps what it stores of a rejected record storable: a NUL in its ids shows as U+FFFD', () => {
+    const r = validateUsage({ ...good, source: 'sw\u0000', eventId: 'e\u0000' }, { source: 'api' }, now);
+    expect(r).toMatchObject({ ok: false, source: 'sw\uFFFD', eventId: 'e\uFFFD', rejection: { code: 'RECORD_MALFORMED', reason: expect.stringMatching(/^(source|eventId) contains a NUL character$/) } });
   });
 
   it('refuses 29 February 1900 (a century, not a leap year)', () => {

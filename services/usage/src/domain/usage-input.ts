@@ -41,6 +41,23 @@ export type ValidationResult = { ok: true; usage: ValidUsage } | { ok: false; so
 const DECIMAL = /^\d{1,12}(\.\d{1,6})?$/;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 const MSISDN = /^\+?[1-9]\d{6,14}$/;
+/** Usage from before this is a typo or a broken clock (and PostgreSQL has no year 0000). */
+const EARLIEST_YEAR = 1970;
+
+/**
+ * Text PostgreSQL can store: it refuses the NUL character in any text value, and one such value
+ * used to fail the whole batch's insert. A record holding one is rejected; what is stored of it
+ * (ids, raw payload) shows the character as U+FFFD.
+ */
+export function storable(value: string): string {
+  return value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value;
+}
+
+/** The first top-level field of a record whose text holds a NUL character. */
+function fieldWithNul(r: Record<string, unknown>): string | undefined {
+  for (const [key, value] of Object.entries(r)) if (typeof value === 'string' && value.includes('\u0000')) return key;
+  return undefined;
+}
 
 /** JS dates roll 2026-02-31 over to March; a record with an impossible date is refused instead. */
 function calendarValid(iso: string): boolean {
@@ -75,8 +92,8 @@ export function contentEventId(raw: unknown): string {
 export function validateUsage(raw: unknown, defaults: { source: string; eventId?: string }, now: Date): ValidationResult {
   const reject = (code: string, reason: string, source: string, eventId: string, partial: Partial<ValidUsage> = {}): ValidationResult => ({
     ok: false,
-    source,
-    eventId,
+    source: storable(source),
+    eventId: storable(eventId),
     rejection: { code, reason },
     partial,
   });
@@ -88,6 +105,8 @@ export function validateUsage(raw: unknown, defaults: { source: string; eventId?
   const rawEventId = text(r.eventId) ?? defaults.eventId;
   const eventId = rawEventId ?? contentEventId(raw);
   const partial: Partial<ValidUsage> = {};
+  const nul = fieldWithNul(r);
+  if (nul) return reject('RECORD_MALFORMED', `${nul} contains a NUL character`, source.slice(0, 64), eventId.slice(0, 128));
   if (source.length > 64) return reject('SOURCE_INVALID', 'source is longer than 64 characters', source.slice(0, 64), eventId);
   if (typeof r.unparseable === 'string') return reject('RECORD_MALFORMED', `the record could not be parsed at its source: ${r.unparseable.slice(0, 300)}`, source, eventId);
   if (!rawEventId) return reject('EVENT_ID_MISSING', 'eventId is missing: every record needs a unique id within its source', source, eventId);
@@ -130,6 +149,9 @@ export function validateUsage(raw: unknown, defaults: { source: string; eventId?
   const occurredAt = new Date(occurredText);
   if (!ISO_INSTANT.test(occurredText) || Number.isNaN(occurredAt.getTime()) || !calendarValid(occurredText)) {
     return reject('OCCURRED_AT_INVALID', `occurredAt "${occurredText.slice(0, 40)}" is not an ISO 8601 instant with an offset, e.g. 2026-03-14T08:15:00Z`, source, eventId, partial);
+  }
+  if (occurredAt.getUTCFullYear() < EARLIEST_YEAR) {
+    return reject('OCCURRED_AT_INVALID', `occurredAt ${occurredText.slice(0, 40)} is before ${EARLIEST_YEAR}`, source, eventId, partial);
   }
   if (occurredAt.getTime() > now.getTime() + MAX_CLOCK_SKEW_MS) {
     return reject('OCCURRED_AT_IN_FUTURE', `occurredAt ${occurredAt.toISOString()} is in the future`, source, eventId, partial);
