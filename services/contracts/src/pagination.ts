@@ -1,4 +1,6 @@
 /** Relay cursor connections over an ordered key (we page by id/created order, opaque cursors). */
+import { badInput } from './errors';
+
 export interface PageArgs {
   first?: number | null;
   after?: string | null;
@@ -23,7 +25,8 @@ export function decodeCursor(cursor: string): string {
 export function pageSize(args: PageArgs, fallback = 50): number {
   const first = args.first ?? fallback;
   if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
-    throw Object.assign(new Error(`first must be between 0 and ${MAX_PAGE_SIZE}`), { field: 'first' });
+    // A coded input error (BAD_USER_INPUT naming `first`); a plain Error became INTERNAL_SERVER_ERROR.
+    throw badInput('first', `first must be between 0 and ${MAX_PAGE_SIZE}`, 'PAGE_SIZE_INVALID');
   }
   return first;
 }

@@ -1,11 +1,11 @@
 import { allowancePeriodAt, badInput, type AllowancePeriod, type FeePeriod } from '@ledgerline/contracts';
 import type { LineInfo, SubscriptionVersion } from './subscriber';
 
-/** A calendar-month period `YYYY-MM` as a half-open UTC interval [start, end): what `rerate` takes (a billing month). */
-export function monthPeriod(period: string | null | undefined, now: Date): { period: string; start: Date; end: Date } {
+/** A calendar-month period `YYYY-MM` as a half-open UTC interval [start, end): what `rerate` takes (a billing month); `field` names it in the input error. */
+export function monthPeriod(period: string | null | undefined, now: Date, field = 'period'): { period: string; start: Date; end: Date } {
   const text = period ?? now.toISOString().slice(0, 7);
   const match = /^(\d{4})-(\d{2})$/.exec(text);
-  if (!match || Number(match[2]) < 1 || Number(match[2]) > 12) throw badInput('period', `"${text}" is not a period in the form YYYY-MM`, 'PERIOD_INVALID');
+  if (!match || Number(match[2]) < 1 || Number(match[2]) > 12) throw badInput(field, `"${text}" is not a period in the form YYYY-MM`, 'PERIOD_INVALID');
   const year = Number(match[1]);
   const month = Number(match[2]) - 1;
   return { period: text, start: new Date(Date.UTC(year, month, 1)), end: new Date(Date.UTC(year, month + 1, 1)) };
