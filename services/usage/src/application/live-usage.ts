@@ -30,17 +30,24 @@ interface SumRow {
   updated_at: Date;
 }
 
-const SUMS = `select r.line_id, k.period, r.usage_type, r.allowance_id, sum(r.charged_units) as units,
+const sumsSql = (ofAccount: boolean) => `select r.line_id, k.period, r.usage_type, r.allowance_id, sum(r.charged_units) as units,
     sum(coalesce(r.units_from_allowances, r.from_allowance, 0)) as from_allowance,
     sum(case when r.charge_status = 'DENIED' then 0 else coalesce(r.amount_charged, r.spend, 0) end) as spend,
     count(*)::int as events, max(r.rated_at) as updated_at
   from usage_record r join unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) as k(line_id, period, s, e)
     on r.line_id = k.line_id and r.occurred_at >= k.s and r.occurred_at < k.e
-  where r.status in ('RATED', 'RERATED', 'BILLED')
+  where r.status in ('RATED', 'RERATED', 'BILLED')${ofAccount ? ' and r.billing_account_id = $5' : ''}
   group by r.line_id, k.period, r.usage_type, r.allowance_id`;
+const SUMS = sumsSql(false);
+const SUMS_OF_ACCOUNT = sumsSql(true);
 
-async function sums(sql: Sql, keys: LinePeriod[]): Promise<SumRow[]> {
-  const { rows } = await sql.query<SumRow>(SUMS, [keys.map((k) => k.lineId), keys.map((k) => k.period.period), keys.map((k) => k.period.start), keys.map((k) => k.period.end)]);
+/**
+ * Each line's sums in its period; with `billingAccountId`, only the records rated to that account
+ * (a line that moved between accounts: the other account's usage on it is not this one's).
+ */
+async function sums(sql: Sql, keys: LinePeriod[], billingAccountId?: string): Promise<SumRow[]> {
+  const params: unknown[] = [keys.map((k) => k.lineId), keys.map((k) => k.period.period), keys.map((k) => k.period.start), keys.map((k) => k.period.end)];
+  const { rows } = await sql.query<SumRow>(billingAccountId ? SUMS_OF_ACCOUNT : SUMS, billingAccountId ? [...params, billingAccountId] : params);
   return rows;
 }
 
@@ -140,8 +147,8 @@ function allowanceView(allowanceId: string, used: ReturnType<typeof dec>, byLine
 const UNIT: Record<string, string> = { VOICE: 'SECOND', SMS: 'MESSAGE', MMS: 'MESSAGE', DATA: 'MB', CONTENT: 'ITEM' };
 
 /** Live usage of lines, each in its allowance period containing `at`. */
-async function views(usage: UsageRuntime, keys: LinePeriod[], at: Date, keepEmpty: boolean): Promise<LineUsageView[]> {
-  const rows = await sums(usage.sql, keys);
+async function views(usage: UsageRuntime, keys: LinePeriod[], at: Date, keepEmpty: boolean, billingAccountId?: string): Promise<LineUsageView[]> {
+  const rows = await sums(usage.sql, keys, billingAccountId);
   const result: LineUsageView[] = [];
   for (const key of keys) {
     const mine = rows.filter((r) => r.line_id === key.lineId && r.period === key.period.period);
@@ -207,7 +214,8 @@ export async function accountUsage(usage: UsageRuntime, billingAccountId: string
   await usage.directory.prefetch(rows.map((r) => r.line_id), []); // every line in two queries, not two per line
   const keys: LinePeriod[] = [];
   for (const r of rows) keys.push({ lineId: r.line_id, period: await periodOfLine(usage, r.line_id, at) });
-  const lines = keys.length ? await views(usage, keys, at, false) : [];
+  // Only this account's records: a line it had before another account took it over shows its time here.
+  const lines = keys.length ? await views(usage, keys, at, false, billingAccountId) : [];
   // The account's shared pools, once (each line lists them too, with its own draw).
   const pools = new Map<string, AllowanceView>();
   for (const l of lines) for (const a of l.allowances) if (a.shared && !pools.has(a.allowanceId)) pools.set(a.allowanceId, { ...a, usedByLine: a.used });
