@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { dec, type ChargeRequest } from '@ledgerline/contracts';
 import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
-import { RECORD_USAGE, filePlanSource, planDocument, setLine, sqlOf, storedChargeRequests } from './support';
+import { RECORD_USAGE, filePlanSource, planDocument, setLine, settleCharges, sqlOf, storedChargeRequests } from './support';
 
 let svc: TestService;
 let db: pg.Client;
@@ -38,6 +38,11 @@ describe('rerate', () => {
       },
     });
     expect(res.data.recordUsage.rated).toBe(3);
+    // Wallets has not answered yet: no adjustment can be made against a charge not settled.
+    const early = await svc.request(RERATE, { i: { billingAccountId: 'acc_rr', period: '2026-03', planVersionId: 'plv_fixed' } });
+    expect(early.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'RERATE_CHARGES_PENDING', field: 'input.period' });
+    expect(await storedChargeRequests(db)).toHaveLength(3);
+    expect(await settleCharges(db, ['lin_rr'])).toBe(3);
     const unchanged = await svc.request(RERATE, { i: { billingAccountId: 'acc_rr', period: '2026-03' } });
     expect(unchanged.data.rerate).toEqual({ recordsRerated: 0, adjustments: [] });
 
@@ -82,6 +87,7 @@ describe('rerate', () => {
     expect(res.data.recordUsage.rated).toBe(2);
     const { rows } = await db.query(`select event_id, spend from usage_record where line_id = 'lin_rs' order by occurred_at`);
     expect(rows.map((r) => [r.event_id, dec(r.spend).toString()])).toEqual([['feb', '0'], ['mar', '5.2']]); // 520 MB over
+    await settleCharges(db, ['lin_rs']);
     // Re-rating March with the same catalog: March's record still comes after February's 20000 MB
     // of the same allowance period, so nothing changed (counting from 1 March would credit 5.2).
     const same = await svc.request(RERATE, { i: { billingAccountId: 'acc_rs', period: '2026-03' } });
@@ -93,6 +99,7 @@ describe('rerate', () => {
     await setLine(svc, line);
     const res = await svc.request(RECORD_USAGE, { input: { source: 'rsus', records: [{ eventId: 'x', lineId: 'lin_rsus', usageType: 'DATA', quantity: '10', occurredAt: '2026-03-02T10:00:00Z', roamingCountry: 'US' }] } });
     expect(res.data.recordUsage.rated).toBe(1);
+    await settleCharges(db, ['lin_rsus']);
     // Suspended on 10 March (unpaid bill): a re-rate of March must not credit the usage before it.
     await setLine(svc, { ...line, status: 'SUSPENDED', at: '2026-03-10T00:00:00Z' });
     const again = await svc.request(RERATE, { i: { billingAccountId: 'acc_rsus', period: '2026-03' } });

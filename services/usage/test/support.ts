@@ -99,3 +99,19 @@ export async function storedChargeRequests(db: pg.Client, where = 'true', params
   );
   return rows.map((r) => JSON.parse(r.payload));
 }
+
+/**
+ * Wallets' answer to every charge of these lines still waiting for one, as wallets gives it when
+ * the ledger agrees with the rating (the record's own estimate: money and allowance units).
+ * Usage tests run without wallets; a re-rate needs the period's charges settled.
+ */
+export async function settleCharges(db: pg.Client, lineIds: string[], outcome: 'APPLIED' | 'DENIED' = 'APPLIED'): Promise<number> {
+  const { rowCount } = await db.query(
+    `update usage_record set charge_status = $2::text,
+        amount_charged = case when $2::text = 'DENIED' then 0 else coalesce(spend, 0) end,
+        units_from_allowances = case when $2::text = 'DENIED' then 0 else coalesce(from_allowance, 0) end
+      where line_id = any($1::text[]) and charge_status = 'PENDING'`,
+    [lineIds, outcome],
+  );
+  return rowCount ?? 0;
+}

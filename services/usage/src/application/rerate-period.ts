@@ -6,8 +6,11 @@
  * move the counters; their own adjustments belong to the month they are in). Where the money differs from what was charged, a delta
  * ChargeRequest goes to the ledger with a new deterministic chargeId (record id + rating version):
  * an adjustment, never a second charge. Running it again with the same catalog changes nothing.
+ * Adjustments are made against what the ledger settled: a period with charges wallets has not
+ * answered yet is refused (the delta's base would be a guess, and a credit could be given for a
+ * charge wallets then denies), and a charge wallets denied has nothing to adjust.
  */
-import { badInput, dec, deterministicId, type ChargeRequest } from '@ledgerline/contracts';
+import { badInput, conflict, dec, deterministicId, type ChargeRequest } from '@ledgerline/contracts';
 import type { RatingResult } from '@ledgerline/rating';
 import { applyUsage, type LineCounters } from '../domain/live-usage';
 import { linePeriodAt, monthPeriod, poolPeriodAt } from '../domain/period';
@@ -55,7 +58,7 @@ interface Row {
 }
 
 export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: Date) {
-  const p = monthPeriod(c.period, now);
+  const p = monthPeriod(c.period, now, 'input.period');
   if (!c.billingAccountId) throw badInput('input.billingAccountId', 'billingAccountId is required');
   return usage.pipeline.exclusive(async () => {
     const from = await countingFrom(usage, c.billingAccountId, p.start);
@@ -63,6 +66,10 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       `select * from usage_record where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status in ('RATED', 'RERATED', 'BILLED') order by occurred_at, id`,
       [c.billingAccountId, from, p.end],
     );
+    const unsettled = rows.filter((r) => r.charge_status === 'PENDING' && new Date(r.occurred_at) >= p.start).length;
+    if (unsettled > 0) {
+      throw conflict('RERATE_CHARGES_PENDING', `${unsettled} usage records of ${p.period} still wait for wallets to settle their charges; re-rate once they are settled`, { field: 'input.period' });
+    }
     // Invoices that already billed (part of) the period: a delta of an event they billed adjusts them.
     const billed = (await usage.sql.query<{ invoice_id: string; period_start: Date; period_end: Date }>(
       'select invoice_id, period_start, period_end from billed_period where billing_account_id = $1 and period_start < $3 and period_end > $2',
@@ -111,8 +118,10 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       }
       // Before the month: replayed only so the month's first records see what the allowance period had used.
       if (occurredAt < p.start) continue;
+      // Refused by the ledger (no balance, over the credit limit): nothing was charged, nothing to adjust.
+      if (r.charge_status === 'DENIED') continue;
       const prior = r.rating as { estimate?: { spend: string }; chargedTotal?: string } | null;
-      const oldSpend = prior?.chargedTotal ?? (r.charge_status === 'DENIED' ? '0' : (r.amount_charged ?? prior?.estimate?.spend ?? '0'));
+      const oldSpend = dec(prior?.chargedTotal ?? r.amount_charged ?? prior?.estimate?.spend ?? '0').toString();
       const delta = dec(newSpend).minus(oldSpend);
       const samePrice = dec(result.price).eq(r.price ?? '0') && dec(result.chargedUnits).eq(r.charged_units ?? '0');
       if (delta.isZero() && samePrice) continue;
@@ -122,7 +131,9 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       if (!delta.isZero()) {
         const chargeId = deterministicId('usageRecord', r.id, 'rerate', String(version2));
         const extra = { zone: zoneOf(rater, result, u), adjustsInvoiceId: invoiceOf(new Date(r.occurred_at)) };
-        outbox.push(chargeRequestRow(adjustmentCharge(chargeId, line.lineId, version, result, r, delta.toString(), extra), now));
+        // A credit always goes through; a dearer price is collected as the plan collects any charge.
+        const allowOverdraft = delta.isNegative() || version.paymentMode === 'POSTPAID' || Boolean(rater.compiled.plan.balancePolicy?.overdraftAllowed);
+        outbox.push(chargeRequestRow(adjustmentCharge(chargeId, line.lineId, version, result, r, delta.toString(), extra, allowOverdraft), now));
         adjustments.push({ usageRecordId: r.id, chargeId, previousPrice: dec(oldSpend).toString(), newPrice: newSpend, deltaUnits: dec(result.chargedUnits).minus(r.charged_units ?? '0').toString() });
       }
     }
@@ -164,7 +175,7 @@ async function countingFrom(usage: UsageRuntime, billingAccountId: string, month
 }
 
 /** A money-only adjustment: one ITEM at the delta price (negative = credit). */
-function adjustmentCharge(chargeId: string, lineId: string, version: SubscriptionVersion, result: RatingResult, r: Row, delta: string, extra: { zone: string; adjustsInvoiceId: string | null }): ChargeRequest {
+function adjustmentCharge(chargeId: string, lineId: string, version: SubscriptionVersion, result: RatingResult, r: Row, delta: string, extra: { zone: string; adjustsInvoiceId: string | null }, allowOverdraft: boolean): ChargeRequest {
   return {
     chargeId,
     billingAccountId: version.billingAccountId,
@@ -177,7 +188,7 @@ function adjustmentCharge(chargeId: string, lineId: string, version: Subscriptio
     unit: 'ITEM',
     allowanceIds: [],
     pricePerUnit: delta,
-    allowOverdraft: true,
+    allowOverdraft,
     zone: extra.zone,
     ...(extra.adjustsInvoiceId ? { adjustsInvoiceId: extra.adjustsInvoiceId } : {}),
   };
