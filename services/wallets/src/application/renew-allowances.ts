@@ -8,6 +8,7 @@ import { fmt } from '../domain/charging';
 import { BUCKET_SELECT, grantBucket, type BucketRow } from './buckets';
 import { allowanceGrantKey, endedSharedPool, grantAllowance, grantAllowances, lockSharedPools, sharedPoolCovering, type Allowance, type GrantSubject } from './grant-from-subscription';
 import { markFeeDue, payPeriodFee, periodFeeOf } from './period-fee';
+import { lockAccountWallets } from './wallets';
 import type { SubscriptionTermRow } from './subscription-terms';
 
 export type RenewalOutcome = 'RENEWED' | 'FEE_NOT_COVERED' | 'NOT_DUE';
@@ -65,6 +66,8 @@ export async function renewSubscription(sql: Sql, subscriptionId: string, terms:
   while (periodEndOf(start, feePeriod, anchor) <= now) start = periodEndOf(start, feePeriod, anchor);
   const end = periodEndOf(start, feePeriod, anchor);
 
+  // Before the fee and the rollover (which reads what the ending bucket has left), whatever the fee.
+  await lockAccountWallets(sql, term.billing_account_id);
   const payment = await payPeriodFee(sql, term, terms, start, now);
   if (!payment.paid) {
     await markFeeDue(sql, term, payment, term.period_end, term.fee_state === 'DUE', now);
@@ -174,6 +177,8 @@ export async function renewDueSharedPools(db: Db, catalog: CatalogClient, now: D
 
 async function renewSharedPool(sql: Sql, pool: EndedPool, terms: PlanTerms, a: Allowance, now: Date): Promise<boolean> {
   const subject = { subscriptionId: pool.subscription_id, billingAccountId: pool.billing_account_id, lineId: pool.line_id, planVersionId: pool.plan_version_id };
+  // Wallets first, as a line's renewal takes them (before the pools' lock): the rollover reads the ending pool.
+  await lockAccountWallets(sql, pool.billing_account_id);
   await lockSharedPools(sql, pool.billing_account_id);
   const feePeriod = terms.recurringFee?.period;
   // The cadence of this run of pools (calendar months keep its first day of the month); periods that

@@ -91,6 +91,16 @@ export async function walletOf(sql: Sql, billingAccountId: string, currency: str
   return rows[0] ?? null;
 }
 
+/**
+ * Every wallet of an account, locked in id order as charging locks them. Charges, reservations and
+ * commits change a bucket only under its account's wallet lock: whoever holds these reads buckets
+ * that cannot move under it (a renewal's rollover read a bucket a late charge then drew on, and
+ * carried units that were already used).
+ */
+export async function lockAccountWallets(sql: Sql, billingAccountId: string): Promise<void> {
+  await sql.query(`select id from wallet where billing_account_id = $1 order by id for update`, [billingAccountId]);
+}
+
 /** Locks the wallet the money moves in; unknown account or currency is a coded error. */
 export async function requireWallet(sql: Sql, billingAccountId: string, currency: string, field = 'input.billingAccountId'): Promise<WalletRow> {
   const wallet = await walletOf(sql, billingAccountId, currency, true);
