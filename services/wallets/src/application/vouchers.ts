@@ -50,35 +50,48 @@ export interface RedeemVoucherCommand {
 /**
  * Redeems a voucher into the account's wallet of the voucher's currency: single use (row lock +
  * status), expiry, and at most MAX_FAILED_ATTEMPTS failed tries per account per 15 minutes.
- * Failed attempts are recorded outside the redeem transaction so a rollback cannot hide them.
+ * An account's redemptions run one at a time (an advisory lock held to the end of the
+ * transaction): guesses sent together used to be counted before any of them had failed, so all
+ * were tried. A failed try (refused before anything is written) is recorded in the same
+ * transaction, which commits with it, so the next try counts it. The idempotency key is
+ * looked up after the voucher row lock (a retry that waited for the first redemption gets its
+ * answer) and answers only the same account.
  */
 export async function redeemVoucher(db: Db, c: RedeemVoucherCommand): Promise<TopupResult> {
   checkKey(c.idempotencyKey);
   if (!c.billingAccountId) throw badInput('input.billingAccountId', 'billingAccountId is required');
   const since = new Date(c.now.getTime() - ATTEMPT_WINDOW_MS);
-  const failed = await db.query<{ n: string }>(`select count(*) as n from voucher_attempt where billing_account_id = $1 and not succeeded and at > $2`, [c.billingAccountId, since]);
-  if (Number(failed[0]!.n) >= MAX_FAILED_ATTEMPTS) {
-    throw new DomainError('VOUCHER_ATTEMPTS_EXCEEDED', `Too many wrong voucher codes; try again after ${ATTEMPT_WINDOW_MS / 60_000} minutes`, { field: 'input.code' }, 'BAD_USER_INPUT');
-  }
-  try {
-    return await db.tx(async (sql) => {
-      const replay = await findTransaction(sql, `VOUCHER:${c.idempotencyKey}`);
+  const outcome = await db.tx(async (sql): Promise<{ topup: TopupResult } | { refused: DomainError }> => {
+    await sql.query(`select pg_advisory_xact_lock(hashtext('voucher-attempts:' || $1::text))`, [c.billingAccountId]);
+    const failed = await sql.query<{ n: string }>(`select count(*) as n from voucher_attempt where billing_account_id = $1 and not succeeded and at > $2`, [c.billingAccountId, since]);
+    if (Number(failed[0]!.n) >= MAX_FAILED_ATTEMPTS) {
+      throw new DomainError('VOUCHER_ATTEMPTS_EXCEEDED', `Too many wrong voucher codes; try again after ${ATTEMPT_WINDOW_MS / 60_000} minutes`, { field: 'input.code' }, 'BAD_USER_INPUT');
+    }
+    try {
       const code = normalizeCode(c.code);
       const v = (await sql.query<{ id: string; amount: string; currency: string; expires_at: Date; status: string; transaction_id: string | null }>(`select * from voucher where code_hash = $1 for update`, [hashCode(code)]))[0];
       if (!v) throw new DomainError('VOUCHER_NOT_FOUND', 'No voucher has this code', { field: 'input.code' });
-      if (replay && v.transaction_id === replay.id) return { ...(replay.outcome as TopupResult), createdAt: replay.created_at, created: false };
-      if (replay) throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different request', { field: 'input.idempotencyKey' });
+      const replay = await findTransaction(sql, `VOUCHER:${c.idempotencyKey}`);
+      if (replay) {
+        const first = replay.outcome as TopupResult;
+        if (v.transaction_id === replay.id && first.billingAccountId === c.billingAccountId) return { topup: { ...first, createdAt: replay.created_at, created: false } };
+        throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different request', { field: 'input.idempotencyKey' });
+      }
       if (v.status !== 'ACTIVE') throw new DomainError('VOUCHER_ALREADY_USED', 'This voucher was already redeemed', { field: 'input.code' });
       if (v.expires_at <= c.now) throw new DomainError('VOUCHER_EXPIRED', `This voucher expired on ${v.expires_at.toISOString().slice(0, 10)}`, { field: 'input.code' }, 'BAD_USER_INPUT');
       const topup = await creditWallet(sql, { billingAccountId: c.billingAccountId, amount: { amount: new Decimal(v.amount).toFixed(), currency: v.currency }, idempotencyKey: c.idempotencyKey, reference: v.id, now: c.now }, { kind: 'VOUCHER', contra: 'VOUCHER_CLEARING', channel: 'VOUCHER' });
       await sql.query(`update voucher set status = 'REDEEMED', redeemed_wallet_id = $2, redeemed_at = $3, transaction_id = $4 where id = $1`, [v.id, topup.walletId, c.now, topup.id]);
       await sql.query(`insert into voucher_attempt (billing_account_id, succeeded, at) values ($1, true, $2)`, [c.billingAccountId, c.now]);
-      return topup;
-    });
-  } catch (error) {
-    if (error instanceof DomainError && ['VOUCHER_NOT_FOUND', 'VOUCHER_ALREADY_USED', 'VOUCHER_EXPIRED'].includes(error.code)) {
-      await db.query(`insert into voucher_attempt (billing_account_id, succeeded, at) values ($1, false, $2)`, [c.billingAccountId, c.now]);
+      return { topup };
+    } catch (error) {
+      // Refused before anything was written: the failed try is all this transaction commits.
+      if (error instanceof DomainError && ['VOUCHER_NOT_FOUND', 'VOUCHER_ALREADY_USED', 'VOUCHER_EXPIRED'].includes(error.code)) {
+        await sql.query(`insert into voucher_attempt (billing_account_id, succeeded, at) values ($1, false, $2)`, [c.billingAccountId, c.now]);
+        return { refused: error };
+      }
+      throw error;
     }
-    throw error;
-  }
+  });
+  if ('refused' in outcome) throw outcome.refused;
+  return outcome.topup;
 }
