@@ -49,6 +49,9 @@ export async function recharge(db: Db, starter: RechargeStarter | null, c: Recha
   const channel = c.channel ?? 'SELF_CARE';
   const hash = requestHash({ b: c.billingAccountId, a: fmt(amount), c: c.amount.currency, m: c.method, t: c.paymentMethodToken ?? null, ch: channel });
   let row = await db.tx(async (sql) => {
+    // One request per key at a time: copies sent together (a double click, a client retry) wait and
+    // find the first one's recharge, instead of one failing on the key's unique index.
+    await sql.query(`select pg_advisory_xact_lock(hashtext('recharge:' || $1::text))`, [c.idempotencyKey]);
     const existing = (await sql.query<RechargeRow & { request_hash: string }>(`select * from recharge where idempotency_key = $1`, [c.idempotencyKey]))[0];
     if (existing) {
       if (existing.request_hash !== hash) throw conflict('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different recharge', { field: 'input.idempotencyKey' });
