@@ -44,6 +44,15 @@ describe('records PostgreSQL cannot store as they are', () => {
     expect(res.data.recordUsage).toMatchObject({ rated: 1, rejected: 1 });
   });
 
+  it('two event ids too long that share their first 128 characters are two rejected records, not a record and its duplicate', async () => {
+    const long = 'x'.repeat(128);
+    const res = await svc.request(RECORD_USAGE, { input: { source: `rl-${run}`, records: [good(`${long}-a`), good(`${long}-b`)] } });
+    expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
+    expect(res.data.recordUsage).toMatchObject({ rated: 0, rejected: 2 });
+    const stored = await db.query(`select event_id, rejection_code from usage_record where source = $1`, [`rl-${run}`]);
+    expect(stored.rows).toEqual([{ event_id: long, rejection_code: 'EVENT_ID_INVALID' }, { event_id: long, rejection_code: 'EVENT_ID_INVALID' }]);
+  });
+
   it('a message that is not JSON and holds a NUL (as from JetStream) is stored with its raw text', async () => {
     const usage = usageRuntimeOf(svc.runtime);
     const [outcome] = await usage.pipeline.process([{ raw: 'garbage\u0000here', source: 'nats', eventId: `nats:nul-${run}` }]);

@@ -310,7 +310,7 @@ export class UsagePipeline {
 
   private rejected(id: string, source: string, eventId: string, partial: Partial<ValidUsage>, rejection: Rejection, raw: unknown, now: Date, extra: Partial<Record<'billingAccountId' | 'lineId' | 'subscriptionId' | 'planVersionId' | 'decision' | 'currency', string>> & { rating?: unknown } = {}): Prepared {
     const row = [
-      id, source, eventId, extra.lineId ?? partial.lineId ?? null, partial.msisdn ?? null, extra.billingAccountId ?? null, extra.subscriptionId ?? null, extra.planVersionId ?? null,
+      id, source.slice(0, 64), eventId.slice(0, 128), extra.lineId ?? partial.lineId ?? null, partial.msisdn ?? null, extra.billingAccountId ?? null, extra.subscriptionId ?? null, extra.planVersionId ?? null,
       partial.usageType ?? null, partial.direction ?? null, partial.quantity ?? null, partial.unit ?? null, partial.occurredAt ?? null,
       partial.calledNumber ?? null, partial.roamingCountry ?? null, partial.visitedMcc ?? null, 'REJECTED', rejection.code, rejection.reason,
       extra.decision ?? null, null, null, null, null, null, extra.currency ?? null, extra.rating === undefined ? null : JSON.stringify(extra.rating), 'NONE',

@@ -106,11 +106,13 @@ export function validateUsage(raw: unknown, defaults: { source: string; eventId?
   const eventId = rawEventId ?? contentEventId(raw);
   const partial: Partial<ValidUsage> = {};
   const nul = fieldWithNul(r);
-  if (nul) return reject('RECORD_MALFORMED', `${nul} contains a NUL character`, source.slice(0, 64), eventId.slice(0, 128));
-  if (source.length > 64) return reject('SOURCE_INVALID', 'source is longer than 64 characters', source.slice(0, 64), eventId);
+  // Rejections keep the ids as sent (the record id is made from them, so two long ids that share
+  // their first characters stay two records); the stored columns are cut to size when written.
+  if (nul) return reject('RECORD_MALFORMED', `${nul} contains a NUL character`, source, eventId);
+  if (source.length > 64) return reject('SOURCE_INVALID', 'source is longer than 64 characters', source, eventId);
   if (typeof r.unparseable === 'string') return reject('RECORD_MALFORMED', `the record could not be parsed at its source: ${r.unparseable.slice(0, 300)}`, source, eventId);
   if (!rawEventId) return reject('EVENT_ID_MISSING', 'eventId is missing: every record needs a unique id within its source', source, eventId);
-  if (eventId.length > 128) return reject('EVENT_ID_INVALID', 'eventId is longer than 128 characters', source, eventId.slice(0, 128));
+  if (eventId.length > 128) return reject('EVENT_ID_INVALID', 'eventId is longer than 128 characters', source, eventId);
 
   const lineId = text(r.lineId);
   const msisdnText = text(r.msisdn);
