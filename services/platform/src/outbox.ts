@@ -40,6 +40,15 @@ export interface RelayOptions {
   pruneEveryMs?: number;
 }
 
+/**
+ * `read`, shared by the calls made while one is running: two gauges filled from one query at a
+ * scrape (prom-client collects them side by side) run it once.
+ */
+export function onceAtATime<T>(read: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  return () => (running ??= read().finally(() => (running = undefined)));
+}
+
 /** Rows deleted per statement when pruning: a short transaction, whatever the backlog. */
 const PRUNE_BATCH = 5000;
 
@@ -80,11 +89,11 @@ export class OutboxRelay {
   registerMetrics(registry: client.Registry, now: () => Date = () => new Date()): void {
     registry.registerMetric(this.published);
     registry.registerMetric(this.pruned);
-    const waiting = async () => {
+    const waiting = onceAtATime(async () => {
       const knex = (this.orm.em.fork() as Em).getKnex();
       const [row] = await knex('outbox').whereNull('published_at').select(knex.raw('count(*) as n'), knex.raw('min(created_at) as oldest'));
       return { n: Number(row?.n ?? 0), oldest: row?.oldest == null ? null : new Date(row.oldest) };
-    };
+    });
     new client.Gauge({ name: 'ledgerline_outbox_pending_events', help: 'Outbox events not published yet', registers: [registry], async collect() {
       this.set((await waiting()).n);
     } });

@@ -1,5 +1,6 @@
 /** The usage service's Prometheus metrics, on the running service's registry (served at /metrics). */
 import client from 'prom-client';
+import { onceAtATime } from '@ledgerline/platform';
 
 export interface UsageMetrics {
   /** Records stored as REJECTED, labelled by their reason code (QUANTITY_INVALID, LINE_UNKNOWN, …). */
@@ -33,7 +34,7 @@ export function createUsageMetrics(registry: client.Registry = new client.Regist
  */
 export function registerPendingChargeGauges(registry: client.Registry, query: (text: string) => Promise<{ rows: { n: string | number; oldest: Date | null }[] }>, now: () => Date): void {
   // The partial index on PENDING charges keeps this cheap whatever the number of records.
-  const pending = async () => (await query(`select count(*) as n, min(rated_at) as oldest from usage_record where charge_status = 'PENDING' and charge is not null`)).rows[0];
+  const pending = onceAtATime(async () => (await query(`select count(*) as n, min(rated_at) as oldest from usage_record where charge_status = 'PENDING' and charge is not null`)).rows[0]);
   new client.Gauge({ name: 'ledgerline_usage_charges_pending', help: 'Rated records whose charge no ChargeResult has answered yet', registers: [registry], async collect() {
     this.set(Number((await pending())?.n ?? 0));
   } });
