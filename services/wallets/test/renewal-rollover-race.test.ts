@@ -70,10 +70,12 @@ describe('rollover at renewal and late usage of the ending period at the same mo
 
     const units = async (id: string) => (await db.query<{ balance: string }>(`select balance::text from ledger_account where id = $1`, [id]))[0]!.balance;
     const [rolled] = await db.query<{ id: string; initial_quantity: string }>(`select id, initial_quantity::text from bucket where grant_key = $1`, [`${sub.subscriptionId}:data:rollover:${at(30).toISOString()}`]);
-    // The 1000 MB left at the renewal rolled over; the late CDR came after it and found the ending
-    // bucket empty, so it was accrued as money. Before, it drew 300 MB that had also rolled over:
-    // 1000 carried, the ending bucket at -300 (units counted twice).
-    expect({ rolledOver: rolled!.initial_quantity, endingBucket: await units(ending!.id) }).toEqual({ rolledOver: '1000.000000', endingBucket: '0.000000' });
-    expect(lateResult.unitsFromAllowances).toBe('0');
+    // The 1000 MB left at the renewal rolled over; the late CDR came after it, found the ending
+    // bucket empty and drew on the units carried over from its period (late-usage-rollover.test.ts).
+    // Before the wallet lock, it drew 300 MB that had also rolled over: 1000 carried, the ending
+    // bucket at -300 (units counted twice).
+    expect({ rolledOver: rolled!.initial_quantity, endingBucket: await units(ending!.id), rolloverBucket: await units(rolled!.id) })
+      .toEqual({ rolledOver: '1000.000000', endingBucket: '0.000000', rolloverBucket: '700.000000' });
+    expect(lateResult.unitsFromAllowances).toBe('300');
   });
 });

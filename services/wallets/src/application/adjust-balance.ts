@@ -6,6 +6,7 @@ import { walletById } from './wallets';
 import { checkKey } from './topup-balance';
 import { emitBalanceEvents } from './balance-events';
 import { fmt } from '../domain/charging';
+import { requireMinorUnits } from '../domain/entered-money';
 
 export interface AdjustBalanceCommand {
   walletId: string;
@@ -39,6 +40,7 @@ export async function adjustBalance(sql: Sql, c: AdjustBalanceCommand): Promise<
   const wallet = await walletById(sql, c.walletId, true);
   if (!wallet) throw notFound('Wallet', c.walletId, 'input.walletId');
   if (wallet.currency !== c.amount.currency) throw new DomainError('WALLET_CURRENCY_MISMATCH', `Wallet ${wallet.id} holds ${wallet.currency}, not ${c.amount.currency}`, { field: 'input.amount.currency' }, 'BAD_USER_INPUT');
+  requireMinorUnits(amount, wallet.currency, 'input.amount.amount');
   const hash = requestHash({ w: c.walletId, a: fmt(amount), c: c.amount.currency, r: c.reason });
   const existing = await findTransaction(sql, `ADJUST:${c.idempotencyKey}`);
   if (existing) {

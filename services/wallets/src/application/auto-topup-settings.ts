@@ -1,6 +1,7 @@
 import { Decimal, badInput, notFound } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { walletById } from './wallets';
+import { requireMinorUnits } from '../domain/entered-money';
 
 export interface SetAutoTopupCommand {
   walletId: string;
@@ -16,12 +17,21 @@ export interface SetAutoTopupCommand {
 
 const DEC = /^\d+(\.\d{1,6})?$/;
 
+/** Under the wallet's row lock, as setBudget reads rules: the two can never both be enabled. */
+async function hasEnabledBudget(sql: Sql, walletId: string): Promise<boolean> {
+  return (await sql.query(`select 1 from budget where wallet_id = $1 and enabled`, [walletId])).length > 0;
+}
+
 export async function setAutoTopup(sql: Sql, c: SetAutoTopupCommand) {
   const wallet = await walletById(sql, c.walletId, true);
   if (!wallet) throw notFound('Wallet', c.walletId, 'input.walletId');
+  if (c.enabled && (await hasEnabledBudget(sql, wallet.id))) {
+    throw badInput('input.walletId', 'This wallet is a committed-spend budget: its budget replenishes it (and invoices the account), so an automatic card top-up would pay for the same low balance twice', 'AUTO_TOPUP_ON_BUDGET_WALLET');
+  }
   for (const f of ['threshold', 'topupAmount', 'targetBalance', 'dailyLimit', 'monthlyLimit'] as const) {
     const v = c[f];
     if (v != null && !DEC.test(v)) throw badInput(`input.${f}`, `${f} must be a non-negative decimal (got "${v}")`, 'AMOUNT_INVALID');
+    if (v != null) requireMinorUnits(new Decimal(v), wallet.currency, `input.${f}`);
   }
   if ((c.topupAmount == null) === (c.targetBalance == null)) throw badInput('input.topupAmount', 'Give either topupAmount (top up by) or targetBalance (top up to), not both', 'AUTO_TOPUP_MODE_INVALID');
   if (c.topupAmount != null && new Decimal(c.topupAmount).isZero()) throw badInput('input.topupAmount', 'topupAmount must be greater than zero', 'AMOUNT_NOT_POSITIVE');

@@ -5,7 +5,7 @@ import { crossedBucketThresholds, depleted, fellBelow } from '../domain/threshol
 import { decideTopup, startOfUtcDay, startOfUtcMonth, type AutoTopupRule } from '../domain/auto-topup';
 import { fmt } from '../domain/charging';
 import { insertNotifications, type NotificationInput } from './buckets';
-import { BUDGET_BELOW_THRESHOLD_COLUMNS, replenishBudgets, type BudgetBelowThreshold } from './budget';
+import { BUDGETS_BELOW_THRESHOLD, replenishBudgets, type BudgetBelowThreshold } from './budget';
 
 export interface WalletChange {
   walletId: string;
@@ -69,8 +69,7 @@ export async function emitBalanceEvents(sql: Sql, now: Date, wallets: WalletChan
   if (ruled.length > 0) {
     // One round trip for both rules a falling balance can trigger: budget replenishment and auto top-up.
     const found = await sql.query<{ rule: 'BUDGET' | 'TOPUP'; row: BudgetBelowThreshold & RuleRow }>(
-      `select 'BUDGET' as rule, to_jsonb(x) as row from (select ${BUDGET_BELOW_THRESHOLD_COLUMNS} from budget b join ledger_account a on a.id = b.wallet_id
-         where b.wallet_id = any($1::text[]) and b.enabled and a.balance < b.threshold order by b.wallet_id) x
+      `select 'BUDGET' as rule, to_jsonb(x) as row from (${BUDGETS_BELOW_THRESHOLD}) x
        union all
        select 'TOPUP', to_jsonb(y) from (${TOPUP_RULES}) y`,
       [ruled.map((w) => w.walletId), startOfUtcDay(now), startOfUtcMonth(now)],
@@ -95,13 +94,18 @@ interface RuleRow {
   month: string;
 }
 
-/** Enabled auto top-up rules of the wallets in $1 with what was requested today ($2) and this month ($3); numbers as text. */
+/**
+ * Enabled auto top-up rules of the wallets in $1 with what was requested today ($2) and this month ($3); numbers as text.
+ * Not of a wallet that is a committed-spend budget: its budget replenishes it (a rule stored before
+ * the two were refused together would have paid for the same low balance a second time, by card).
+ */
 const COUNTED = `t.wallet_id = r.wallet_id and t.status not in ('LIMIT_REACHED', 'RECHARGE_DECLINED', 'RECHARGE_FAILED', 'RECHARGE_REFUNDED', 'RECHARGE_REFUSED')`;
 const TOPUP_RULES = `select r.wallet_id, r.enabled, r.threshold::text as threshold, r.topup_amount::text as topup_amount, r.target_balance::text as target_balance, r.payment_method_token,
     r.daily_limit::text as daily_limit, r.monthly_limit::text as monthly_limit,
     coalesce((select sum(amount) from topup_request t where ${COUNTED} and t.requested_at >= $2), 0)::text as today,
     coalesce((select sum(amount) from topup_request t where ${COUNTED} and t.requested_at >= $3), 0)::text as month
-  from auto_topup_rule r where r.wallet_id = any($1::text[]) and r.enabled`;
+  from auto_topup_rule r where r.wallet_id = any($1::text[]) and r.enabled
+    and not exists (select 1 from budget b where b.wallet_id = r.wallet_id and b.enabled)`;
 
 async function requestAutoTopups(sql: Sql, now: Date, downs: WalletChange[], notes: NotificationInput[], events: OutboxRow[], rules: RuleRow[]): Promise<void> {
   for (const r of rules) {
@@ -114,6 +118,7 @@ async function requestAutoTopups(sql: Sql, now: Date, downs: WalletChange[], not
       paymentMethodToken: r.payment_method_token,
       dailyLimit: r.daily_limit === null ? null : new Decimal(r.daily_limit),
       monthlyLimit: r.monthly_limit === null ? null : new Decimal(r.monthly_limit),
+      currency: w.currency,
     };
     const decision = decideTopup(rule, w.before, w.after, new Decimal(r.today), new Decimal(r.month));
     if (decision.kind === 'NONE') continue;

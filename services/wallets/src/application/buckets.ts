@@ -17,6 +17,8 @@ export interface BucketRow {
   priority: number;
   valid_from: Date;
   valid_to: Date;
+  /** A rollover bucket: the bucket its units were carried from (see BucketState.carriedFrom). */
+  carried_from: string | null;
   rollover_percent: string | null;
   status: string;
   notified_percent: number;
@@ -52,7 +54,7 @@ export function bucketLock(wanted: readonly BucketWanted[]): Reading<LiveBucketR
       { text: `select b.id ${from} order by b.id for update of b`, params },
       // Only what charging reads: every timestamp more is a Date parsed per row.
       {
-        text: `select b.id, b.billing_account_id, b.line_id, b.allowance_id, b.unit, b.initial_quantity, b.priority, b.valid_from, b.valid_to, b.notified_percent, a.balance as remaining
+        text: `select b.id, b.billing_account_id, b.line_id, b.allowance_id, b.unit, b.initial_quantity, b.priority, b.valid_from, b.valid_to, b.carried_from, b.notified_percent, a.balance as remaining
                  ${from} join ledger_account a on a.id = b.id`,
         params,
       },
@@ -62,7 +64,7 @@ export function bucketLock(wanted: readonly BucketWanted[]): Reading<LiveBucketR
 }
 
 /** The columns of a bucket charging and reservations work with. */
-export type LiveBucketRow = Pick<BucketRow, 'id' | 'billing_account_id' | 'line_id' | 'allowance_id' | 'unit' | 'initial_quantity' | 'priority' | 'valid_from' | 'valid_to' | 'notified_percent' | 'remaining'>;
+export type LiveBucketRow = Pick<BucketRow, 'id' | 'billing_account_id' | 'line_id' | 'allowance_id' | 'unit' | 'initial_quantity' | 'priority' | 'valid_from' | 'valid_to' | 'carried_from' | 'notified_percent' | 'remaining'>;
 
 export function toBucketState(r: LiveBucketRow): BucketState {
   return {
@@ -74,6 +76,7 @@ export function toBucketState(r: LiveBucketRow): BucketState {
     priority: r.priority,
     validFrom: r.valid_from,
     validTo: r.valid_to,
+    carriedFrom: r.carried_from ?? null,
     initial: new Decimal(r.initial_quantity),
     remaining: new Decimal(r.remaining),
   };
@@ -121,10 +124,11 @@ export async function grantBucket(sql: Sql, c: GrantBucketCommand): Promise<Buck
     return (await sql.query<BucketRow>(`${BUCKET_SELECT} where b.grant_key = $1`, [c.grantKey]))[0]!;
   }
   const id = newId('bucket');
+  // A rollover bucket remembers the bucket it carries units from: late usage of that bucket's period may draw on them.
   await sql.query(
-    `insert into bucket (id, billing_account_id, line_id, allowance_id, name, unit, initial_quantity, priority, valid_from, valid_to, rollover_percent, status, grant_key, created_at)
-     values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'ACTIVE',$12,$13)`,
-    [id, c.billingAccountId, c.lineId ?? null, c.allowanceId, c.name ?? null, c.unit, fmt(quantity), priority, c.validFrom, c.validTo, c.rolloverPercent ?? null, c.grantKey, c.now],
+    `insert into bucket (id, billing_account_id, line_id, allowance_id, name, unit, initial_quantity, priority, valid_from, valid_to, rollover_percent, status, grant_key, created_at, carried_from)
+     values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'ACTIVE',$12,$13,$14)`,
+    [id, c.billingAccountId, c.lineId ?? null, c.allowanceId, c.name ?? null, c.unit, fmt(quantity), priority, c.validFrom, c.validTo, c.rolloverPercent ?? null, c.grantKey, c.now, c.fromBucketId ?? null],
   );
   await ensureAccounts(sql, c.billingAccountId, [{ id, kind: 'UNIT_BUCKET', unit: c.unit }, ...UNIT_ACCOUNT_KINDS.map((kind) => ({ id: accountId(c.billingAccountId, kind, c.unit), kind, unit: c.unit }))], c.now);
   await postTransactions(
@@ -152,7 +156,9 @@ export function bucketStatusAt(b: Pick<BucketRow, 'status' | 'valid_to'>, now: D
 /**
  * How long after its validity a bucket keeps what is left for late usage: a CDR of the bucket's
  * period that arrives late (roaming files come days later) still draws on it, as usage rated it.
- * Only events of the bucket's own period can (charges pick buckets by the event's time).
+ * Only events of the bucket's own period can (charges pick buckets by the event's time); what the
+ * renewal carried over into a rollover bucket serves them too, as long as the bucket it came from
+ * is active (BucketState.carriedFrom).
  */
 export const LATE_USAGE_GRACE_MS = 48 * 3600_000;
 
@@ -163,7 +169,13 @@ export const LATE_USAGE_GRACE_MS = 48 * 3600_000;
  * passed in; safe to run from several replicas (row locks, skip locked).
  */
 export async function expireBuckets(sql: Sql, now: Date, warnBeforeMs = 3 * 24 * 3600_000, limit = 1000, graceMs = LATE_USAGE_GRACE_MS): Promise<{ expired: number; warned: number }> {
-  const due = await sql.query<BucketRow>(`${BUCKET_SELECT} where b.status = 'ACTIVE' and b.valid_to <= $1 order by b.valid_to limit $2 for update of b skip locked`, [new Date(now.getTime() - graceMs), limit]);
+  // The bucket's ledger account is locked too (`of b, a`): what is left is then read at its newest
+  // version. With the bucket row alone, a charge that committed after this statement's snapshot and
+  // before it reached the row left `remaining` as it was before the charge, and the expiry took the
+  // charged units a second time (the bucket below zero). Skip locked on both: a bucket or account
+  // another transaction is moving waits for the next pass, and this statement never waits, so it
+  // cannot deadlock with charging's order (wallets, then buckets, then accounts).
+  const due = await sql.query<BucketRow>(`${BUCKET_SELECT} where b.status = 'ACTIVE' and b.valid_to <= $1 order by b.valid_to limit $2 for update of b, a skip locked`, [new Date(now.getTime() - graceMs), limit]);
   const txs = due.map((b) => ({
     idempotencyKey: `EXPIRE:${b.id}`,
     kind: 'BUCKET_EXPIRY',

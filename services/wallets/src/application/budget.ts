@@ -2,17 +2,19 @@ import { Decimal, DomainError, badInput, isCurrencyCode, newId } from '@ledgerli
 import type { BudgetReplenishmentData } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox, type OutboxRow } from '../persistence/sql';
-import { accountId, ensureAccounts, newTxId, postTransactions, type NewTransaction } from './ledger';
+import { accountId, accountIdSql, ensureAccounts, newTxId, postTransactions, type NewTransaction } from './ledger';
 import { requireWallet } from './wallets';
 import { fmt } from '../domain/charging';
+import { requireMinorUnits } from '../domain/entered-money';
 
 /**
  * An enterprise committed-spend budget is the account's (prepaid) wallet plus a replenishment
- * rule: charges draw the wallet down as usual; when what remains falls below the threshold, the
- * wallet is credited with the committed amount (ledger: + cash wallet / − BUDGET_RECEIVABLE, the
- * receivable invoicing bills) and `budgetReplenished` asks invoicing for one invoice per
- * replenishment. Replenishing happens in the same database transaction as the movement that
- * caused it, under the wallet's row lock, so it happens exactly once per such movement.
+ * rule: charges draw the wallet down as usual; when what remains unspent (the balance and what
+ * reservations hold) falls below the threshold, the wallet is credited with the committed amount
+ * (ledger: + cash wallet / − BUDGET_RECEIVABLE, the receivable invoicing bills) and
+ * `budgetReplenished` asks invoicing for one invoice per replenishment. Replenishing happens in
+ * the same database transaction as the movement that caused it, under the wallet's row lock, so it
+ * happens exactly once per such movement.
  */
 export interface BudgetRow {
   id: string;
@@ -49,12 +51,19 @@ export async function setBudget(sql: Sql, c: SetBudgetCommand): Promise<BudgetRo
     throw badInput('input.committed.amount', `The committed amount must be a decimal greater than zero (got "${c.committed}")`, 'AMOUNT_NOT_POSITIVE');
   }
   if (typeof c.threshold !== 'string' || !DEC.test(c.threshold)) throw badInput('input.threshold', `The threshold must be a non-negative decimal (got "${c.threshold}")`, 'AMOUNT_INVALID');
+  requireMinorUnits(new Decimal(c.committed), c.currency, 'input.committed.amount');
+  requireMinorUnits(new Decimal(c.threshold), c.currency, 'input.threshold');
   if (new Decimal(c.threshold).greaterThanOrEqualTo(c.committed)) {
     throw badInput('input.threshold', 'The threshold must be below the committed amount (else one replenishment could never lift the budget above it)', 'BUDGET_THRESHOLD_INVALID');
   }
   const wallet = await requireWallet(sql, c.billingAccountId, c.currency);
   if (wallet.payment_mode !== 'PREPAID') {
     throw new DomainError('BUDGET_WALLET_NOT_PREPAID', `A committed-spend budget is drawn down like a prepaid balance; the ${c.currency} wallet of ${c.billingAccountId} is ${wallet.payment_mode}`, { field: 'input.billingAccountId' }, 'BAD_USER_INPUT');
+  }
+  // A budget wallet is funded by its replenishments alone: with an auto top-up as well, one low
+  // balance was both replenished (invoiced) and topped up by card.
+  if ((c.enabled ?? true) && (await sql.query(`select 1 from auto_topup_rule where wallet_id = $1 and enabled`, [wallet.id])).length > 0) {
+    throw badInput('input.billingAccountId', `The ${c.currency} wallet of ${c.billingAccountId} has an automatic card top-up; turn it off (setAutoTopup enabled: false) before making the wallet a committed-spend budget`, 'BUDGET_WALLET_HAS_AUTO_TOPUP');
   }
   await ensureAccounts(sql, c.billingAccountId, [{ id: accountId(c.billingAccountId, 'BUDGET_RECEIVABLE', c.currency), kind: 'BUDGET_RECEIVABLE', unit: c.currency }], c.now);
   const row = (await sql.query<BudgetRow>(
@@ -71,28 +80,43 @@ export async function setBudget(sql: Sql, c: SetBudgetCommand): Promise<BudgetRo
   return (await sql.query<BudgetRow>(`select * from budget where id = $1`, [row.id]))[0]!;
 }
 
-/** An enabled budget whose wallet is below its threshold (numbers as decimal strings). */
-export type BudgetBelowThreshold = Pick<BudgetRow, 'id' | 'wallet_id' | 'billing_account_id' | 'currency' | 'committed' | 'threshold' | 'replenishments'> & { balance: string };
-export const BUDGET_BELOW_THRESHOLD_COLUMNS = `b.id, b.wallet_id, b.billing_account_id, b.currency, b.committed::text as committed, b.threshold::text as threshold, b.replenishments, a.balance::text as balance`;
+/** An enabled budget whose unspent money is below its threshold (numbers as decimal strings). */
+export type BudgetBelowThreshold = Pick<BudgetRow, 'id' | 'wallet_id' | 'billing_account_id' | 'currency' | 'committed' | 'threshold' | 'replenishments'> & { balance: string; unspent: string };
 
 /**
- * Replenishes the enabled budgets of these wallets that are below their threshold (balances read
- * after the movement, in the caller's transaction). Appends `budgetReplenished` events to `events`.
+ * The enabled budgets of the wallets in $1 whose unspent money is below their threshold. Unspent
+ * is the wallet balance plus what open reservations hold (the account's RESERVED money account in
+ * the budget's currency): a hold is not spending. Counted on the balance alone, a reservation
+ * replenished the budget (an invoice) and its release then left the money of that invoice unspent
+ * on top; reserving and releasing again and again invoiced the account each time for nothing
+ * spent. A commit turns held money into spending, and is where such a replenishment happens.
+ */
+export const BUDGETS_BELOW_THRESHOLD = `select b.id, b.wallet_id, b.billing_account_id, b.currency, b.committed::text as committed, b.threshold::text as threshold, b.replenishments,
+    a.balance::text as balance, (a.balance + coalesce(h.balance, 0))::text as unspent
+  from budget b join ledger_account a on a.id = b.wallet_id left join ledger_account h on h.id = ${accountIdSql('b.billing_account_id', 'RESERVED', 'b.currency')}
+  where b.wallet_id = any($1::text[]) and b.enabled and a.balance + coalesce(h.balance, 0) < b.threshold order by b.wallet_id`;
+
+/**
+ * Replenishes the enabled budgets of these wallets whose unspent money is below their threshold
+ * (read after the movement, in the caller's transaction). Appends `budgetReplenished` events to `events`.
  */
 export async function replenishBudgets(sql: Sql, now: Date, wallets: { walletId: string; cause: string }[], events: OutboxRow[], preloaded?: BudgetBelowThreshold[]): Promise<number> {
   if (wallets.length === 0) return 0;
   // No row lock on budget: every path that moves a wallet's money (and setBudget) holds the wallet's row lock.
-  const budgets = preloaded ?? (await sql.query<BudgetBelowThreshold>(`select ${BUDGET_BELOW_THRESHOLD_COLUMNS} from budget b join ledger_account a on a.id = b.wallet_id where b.wallet_id = any($1::text[]) and b.enabled and a.balance < b.threshold order by b.wallet_id`, [wallets.map((w) => w.walletId)]));
+  const budgets = preloaded ?? (await sql.query<BudgetBelowThreshold>(BUDGETS_BELOW_THRESHOLD, [wallets.map((w) => w.walletId)]));
   const txs: NewTransaction[] = [];
   const rows: unknown[][] = [];
   for (const b of budgets) {
     const cause = wallets.find((w) => w.walletId === b.wallet_id)!.cause;
     const committed = new Decimal(b.committed);
+    // Each replenishment reports as `remaining` the wallet balance after it (GraphQL's Budget.remaining).
     let remaining = new Decimal(b.balance);
+    let unspent = new Decimal(b.unspent);
     let sequence = b.replenishments;
-    for (let i = 0; i < MAX_REPLENISHMENTS_PER_MOVEMENT && remaining.lessThan(b.threshold); i++) {
+    for (let i = 0; i < MAX_REPLENISHMENTS_PER_MOVEMENT && unspent.lessThan(b.threshold); i++) {
       sequence++;
       remaining = remaining.plus(committed);
+      unspent = unspent.plus(committed);
       const id = replenishmentId(b.id, sequence);
       const txId = newTxId();
       txs.push({

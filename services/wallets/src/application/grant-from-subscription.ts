@@ -118,10 +118,13 @@ export async function sharedPoolCovering(sql: Sql, d: GrantSubject, allowanceId:
   return rows.length > 0;
 }
 
-/** The shared allowance's pool that ended by `end` and is still active (what it has left can roll over), if any. */
+/**
+ * The shared allowance's pool that ended by `end` and is still active (what it has left can roll
+ * over), if any; locked with its ledger account, so the expiry job cannot forfeit what is carried.
+ */
 export async function endedSharedPool(sql: Sql, d: GrantSubject, allowanceId: string, end: Date): Promise<BucketRow | undefined> {
   return (await sql.query<BucketRow>(
-    `${BUCKET_SELECT} where b.billing_account_id = $1 and b.line_id is null and b.allowance_id = $2 and b.grant_key like $3 and b.status = 'ACTIVE' and b.valid_to <= $4 order by b.valid_to desc limit 1`,
+    `${BUCKET_SELECT} where b.billing_account_id = $1 and b.line_id is null and b.allowance_id = $2 and b.grant_key like $3 and b.status = 'ACTIVE' and b.valid_to <= $4 order by b.valid_to desc limit 1 for update of b, a`,
     [d.billingAccountId, allowanceId, sharedPoolPattern(d, allowanceId), end],
   ))[0];
 }

@@ -1,7 +1,7 @@
-import { DomainError, badInput, conflict, isCurrencyCode, newId, notFound } from '@ledgerline/contracts';
+import { DomainError, badInput, conflict, newId, notFound } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
 import { requestHash } from './ledger';
-import { positiveAmount, requireWallet } from './wallets';
+import { enteredAmount, requireWallet } from './wallets';
 import { checkKey, creditWallet } from './topup-balance';
 import { fmt } from '../domain/charging';
 import { rechargeUnavailable, rechargeWorkflowId, type RechargeOutcome, type RechargeStarter } from '../adapters/recharge-starter';
@@ -43,8 +43,8 @@ export interface RechargeCommand {
  */
 export async function recharge(db: Db, starter: RechargeStarter | null, c: RechargeCommand): Promise<RechargeRow> {
   checkKey(c.idempotencyKey);
-  const amount = positiveAmount(c.amount?.amount);
-  if (!isCurrencyCode(c.amount?.currency)) throw badInput('input.amount.currency', `"${c.amount?.currency}" is not a supported currency`, 'CURRENCY_INVALID');
+  // What a card or a bank transfer pays: no finer than the currency's minor unit.
+  const amount = enteredAmount(c.amount);
   if (c.method === 'CARD' && !c.paymentMethodToken) throw badInput('input.paymentMethodToken', 'A card recharge needs a payment method token', 'PAYMENT_METHOD_REQUIRED');
   const channel = c.channel ?? 'SELF_CARE';
   const hash = requestHash({ b: c.billingAccountId, a: fmt(amount), c: c.amount.currency, m: c.method, t: c.paymentMethodToken ?? null, ch: channel });

@@ -105,9 +105,13 @@ export async function renewSubscription(sql: Sql, subscriptionId: string, terms:
 async function carryOver(sql: Sql, subject: GrantSubject, endingPeriodStart: Date, a: Allowance, start: Date, end: Date, now: Date): Promise<string | undefined> {
   if (!a.rollover) return undefined;
   if (a.shared && (await sharedPoolCovering(sql, subject, a.id, start))) return undefined;
+  // The ending bucket and its ledger account are locked (after the wallets, as charging locks
+  // buckets): the expiry job takes no wallet lock, and at the end of the late-usage grace it used
+  // to forfeit the units this renewal was carrying over (the bucket below zero). Now it skips a
+  // bucket held here, or this waits for it and finds the bucket expired (nothing to carry).
   const ending = a.shared
     ? await endedSharedPool(sql, subject, a.id, start)
-    : (await sql.query<BucketRow>(`${BUCKET_SELECT} where b.grant_key = $1 and b.status = 'ACTIVE'`, [allowanceGrantKey(subject, a.id, false, endingPeriodStart)]))[0];
+    : (await sql.query<BucketRow>(`${BUCKET_SELECT} where b.grant_key = $1 and b.status = 'ACTIVE' for update of b, a`, [allowanceGrantKey(subject, a.id, false, endingPeriodStart)]))[0];
   const carried = ending ? rolloverOf(new Decimal(ending.remaining), a.rollover) : new Decimal(0);
   if (!ending || carried.isZero()) return undefined;
   await grantBucket(sql, {

@@ -1,12 +1,13 @@
 import { Decimal, newId, notFound, badInput } from '@ledgerline/contracts';
 import { WORK_SUBJECTS, type ChargeResult, type ChargingResultCode, type WalletReserveReply, type WalletReserveRequest, type WalletSessionReply } from '@ledgerline/contracts';
-import { outboxWrite, readTogether, rowsOf, type Sql } from '../persistence/sql';
+import { insertOutbox, outboxWrite, readTogether, rowsOf, type OutboxRow, type Sql } from '../persistence/sql';
 import { chargeResultMessageId } from './apply-charges';
 import { decideCharge, fmt, round6, type BucketState, type WalletState } from '../domain/charging';
 import { accountId, newTxId, postTransactions, type Entry, type NewTransaction } from './ledger';
 import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
 import { walletLock, walletLockOfReservations, type LockedWalletRow, type WalletPair } from './locks';
 import { emitBalanceEvents } from './balance-events';
+import { replenishBudgets } from './budget';
 
 export interface ReservationRow {
   id: string;
@@ -294,7 +295,9 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
     if (!charged.isZero()) entries.push({ accountId: reservedMoney, unit: wallet.currency, amount: charged.negated() }, { accountId: accountId(r.billing_account_id, 'REVENUE', wallet.currency), unit: wallet.currency, amount: charged });
     const refund = reserved.minus(charged);
     if (!refund.isZero()) entries.push({ accountId: reservedMoney, unit: wallet.currency, amount: refund.negated() }, { accountId: source, unit: wallet.currency, amount: refund });
-    txs.push({ idempotencyKey: `CLOSE:${r.id}`, kind: closing === 'COMMITTED' ? 'COMMIT' : closing, billingAccountId: r.billing_account_id, reference: r.session_id, outcome: { used: fmt(used), charged: fmt(charged) }, entries });
+    const txId = newTxId();
+    if (!charged.isZero()) wallet.cause = txId;
+    txs.push({ id: txId, idempotencyKey: `CLOSE:${r.id}`, kind: closing === 'COMMITTED' ? 'COMMIT' : closing, billingAccountId: r.billing_account_id, reference: r.session_id, outcome: { used: fmt(used), charged: fmt(charged) }, entries });
     // A commit that used something is a charge like any other: its ChargeResult (invoicing bills a postpaid one from it).
     if (closing === 'COMMITTED' && used.gt(0)) results.push(chargeResultOf(r, wallet, used, fromBuckets, charged));
     // A second close of the same reservation in this batch answers the final state.
@@ -310,8 +313,22 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
       params: [closed.map((r) => r.id), closed.map((r) => r.status), closed.map((r) => r.used_units), now],
     }, ...(resultRows.length > 0 ? [outboxWrite(resultRows)] : [])]);
     if (resultRows.length > 0) sql.eventsQueued = true;
+    await replenishSpentBudgets(sql, now, [...wallets.values()]);
   }
   return replies as WalletSessionReply[];
+}
+
+/**
+ * A commit is where held money becomes spent: a committed-spend budget whose unspent money it took
+ * below the threshold is replenished here (a hold alone replenishes nothing, see budget.ts). Only
+ * wallets with a rule and money charged by this batch (`cause`) are looked at.
+ */
+async function replenishSpentBudgets(sql: Sql, now: Date, wallets: Wallet[]): Promise<void> {
+  const spent = wallets.filter((w) => w.cause !== null && w.has_rules && w.payment_mode === 'PREPAID');
+  if (spent.length === 0) return;
+  const events: OutboxRow[] = [];
+  await replenishBudgets(sql, now, spent.map((w) => ({ walletId: w.id, cause: w.cause! })), events);
+  await insertOutbox(sql, events);
 }
 
 /** Stale reservations (past their validity) give everything back, in batches. Time is passed in. */

@@ -4,7 +4,7 @@ import { eventRow, insertOutbox } from '../persistence/sql';
 import { accountId, newTxId, findTransaction, postTransactions, replayOrConflict, requestHash, type AccountKind } from './ledger';
 import { feeDueCanRetry } from './period-fee';
 import { settleDueCharges } from './one-off-charges';
-import { positiveAmount, requireWallet } from './wallets';
+import { enteredAmount, positiveAmount, requireWallet } from './wallets';
 import { fmt } from '../domain/charging';
 
 export interface TopupBalanceCommand {
@@ -74,6 +74,14 @@ export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { k
   return { ...outcome, createdAt: c.now, created: true };
 }
 
-export const topupBalance = (sql: Sql, c: TopupBalanceCommand): Promise<TopupResult> => creditWallet(sql, c, { kind: 'TOPUP', contra: 'PAYMENTS_CLEARING', channel: 'PAYMENT' });
+/**
+ * A top-up by staff (and the Recharge workflow's credit): entered money, no finer than the
+ * currency's minor unit. (creditWallet also credits vouchers and bank transfers, whose amounts were
+ * checked when they were issued or requested.)
+ */
+export async function topupBalance(sql: Sql, c: TopupBalanceCommand): Promise<TopupResult> {
+  enteredAmount(c.amount);
+  return creditWallet(sql, c, { kind: 'TOPUP', contra: 'PAYMENTS_CLEARING', channel: 'PAYMENT' });
+}
 
 export const ZERO_DEC = new Decimal(0);

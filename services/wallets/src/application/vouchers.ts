@@ -1,8 +1,8 @@
 import { createHash, randomInt } from 'node:crypto';
-import { Decimal, DomainError, badInput, isCurrencyCode, newId, type Caller } from '@ledgerline/contracts';
+import { Decimal, DomainError, badInput, newId, type Caller } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
 import { creditWallet, checkKey, type TopupResult } from './topup-balance';
-import { positiveAmount } from './wallets';
+import { enteredAmount } from './wallets';
 import { findTransaction } from './ledger';
 import { fmt } from '../domain/charging';
 
@@ -31,8 +31,7 @@ export interface IssueVoucherCommand {
 /** Issues a voucher; the code is shown once and only its hash is stored. */
 export async function issueVoucher(sql: Sql, c: IssueVoucherCommand): Promise<{ id: string; code: string; amount: string; currency: string; expiresAt: Date; status: string }> {
   if (!['ADMIN', 'SYSTEM'].includes(c.caller.role)) throw new DomainError('FORBIDDEN', 'Only administrators issue vouchers', { field: 'input' }, 'FORBIDDEN');
-  const amount = positiveAmount(c.amount?.amount);
-  if (!isCurrencyCode(c.amount?.currency)) throw badInput('input.amount.currency', `"${c.amount?.currency}" is not a supported currency`, 'CURRENCY_INVALID');
+  const amount = enteredAmount(c.amount);
   if (!(c.expiresAt > c.now)) throw badInput('input.expiresAt', 'A voucher must expire in the future', 'VALIDITY_INVALID');
   const code = generateCode();
   const id = newId('payment').replace(/^pay_/, 'vou_');

@@ -3,6 +3,7 @@ import type { PaymentMode } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { MONEY_ACCOUNT_KINDS, accountId, accountIdSql, ensureAccounts } from './ledger';
 import { fmt } from '../domain/charging';
+import { requireMinorUnits } from '../domain/entered-money';
 
 export interface WalletRow {
   id: string;
@@ -33,6 +34,14 @@ export function positiveAmount(value: string, field = 'input.amount.amount'): De
   return d;
 }
 
+/** A positive amount a person entered with its currency: a supported currency, and no finer than its minor unit. */
+export function enteredAmount(m: { amount: string; currency: string } | undefined, field = 'input.amount'): Decimal {
+  const amount = positiveAmount(m?.amount as string, `${field}.amount`);
+  if (!m || !isCurrencyCode(m.currency)) throw badInput(`${field}.currency`, `"${m?.currency}" is not a supported currency`, 'CURRENCY_INVALID');
+  requireMinorUnits(amount, m.currency, `${field}.amount`);
+  return amount;
+}
+
 function optionalNonNegative(value: string | null | undefined, field: string): Decimal | null {
   if (value == null) return null;
   if (!/^\d+(\.\d{1,6})?$/.test(value)) throw badInput(field, `${field} must be a non-negative decimal (got "${value}")`, 'AMOUNT_INVALID');
@@ -48,6 +57,12 @@ export interface OpenWalletCommand {
   lowBalanceThreshold?: string | null;
   /** The customer who owns the account (subscribers' event): kept for ownership checks. */
   customerId?: string | null;
+  /**
+   * The limits were entered by a person (staff tooling): no finer than the currency's minor unit.
+   * Not for subscribers' events: their credit limit has subscribers' scale, and an event refused
+   * here would be redelivered for ever.
+   */
+  limitsEntered?: boolean;
   now: Date;
 }
 
@@ -60,9 +75,14 @@ export async function openWallet(sql: Sql, c: OpenWalletCommand): Promise<Wallet
   if (!c.billingAccountId) throw badInput('input.billingAccountId', 'billingAccountId is required');
   if (!isCurrencyCode(c.currency)) throw badInput('input.currency', `"${c.currency}" is not a supported ISO 4217 currency`, 'CURRENCY_INVALID');
   if (c.paymentMode !== 'PREPAID' && c.paymentMode !== 'POSTPAID') throw badInput('input.paymentMode', 'paymentMode must be PREPAID or POSTPAID', 'PAYMENT_MODE_INVALID');
-  const creditLimit = optionalNonNegative(c.creditLimit, 'input.creditLimit');
-  const overdraft = optionalNonNegative(c.overdraftLimit, 'input.overdraftLimit') ?? new Decimal(0);
-  const low = optionalNonNegative(c.lowBalanceThreshold, 'input.lowBalanceThreshold');
+  const limit = (value: string | null | undefined, field: string): Decimal | null => {
+    const d = optionalNonNegative(value, field);
+    if (d && c.limitsEntered) requireMinorUnits(d, c.currency, field);
+    return d;
+  };
+  const creditLimit = limit(c.creditLimit, 'input.creditLimit');
+  const overdraft = limit(c.overdraftLimit, 'input.overdraftLimit') ?? new Decimal(0);
+  const low = limit(c.lowBalanceThreshold, 'input.lowBalanceThreshold');
   const id = newId('wallet');
   const inserted = await sql.query<{ id: string }>(
     `insert into wallet (id, billing_account_id, currency, payment_mode, credit_limit, overdraft_limit, low_balance_threshold, created_at)
@@ -126,8 +146,14 @@ export interface SetWalletLimitsCommand {
 export async function setWalletLimits(sql: Sql, c: SetWalletLimitsCommand): Promise<WalletRow> {
   const wallet = await walletById(sql, c.walletId, true);
   if (!wallet) throw notFound('Wallet', c.walletId, 'input.walletId');
-  const overdraft = c.overdraftLimit == null ? wallet.overdraft_limit : optionalNonNegative(c.overdraftLimit, 'input.overdraftLimit')!.toFixed(6);
-  const low = c.lowBalanceThreshold === undefined ? wallet.low_balance_threshold : optionalNonNegative(c.lowBalanceThreshold, 'input.lowBalanceThreshold')?.toFixed(6) ?? null;
+  // Entered by staff: no finer than the wallet currency's minor unit.
+  const entered = (value: string | null | undefined, field: string): Decimal | null => {
+    const d = optionalNonNegative(value, field);
+    if (d) requireMinorUnits(d, wallet.currency, field);
+    return d;
+  };
+  const overdraft = c.overdraftLimit == null ? wallet.overdraft_limit : entered(c.overdraftLimit, 'input.overdraftLimit')!.toFixed(6);
+  const low = c.lowBalanceThreshold === undefined ? wallet.low_balance_threshold : entered(c.lowBalanceThreshold, 'input.lowBalanceThreshold')?.toFixed(6) ?? null;
   await sql.query(`update wallet set overdraft_limit = $2, low_balance_threshold = $3 where id = $1`, [wallet.id, overdraft, low]);
   return (await walletById(sql, wallet.id))!;
 }

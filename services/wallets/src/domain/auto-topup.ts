@@ -1,4 +1,5 @@
 import { Decimal } from '@ledgerline/contracts';
+import { upToMinorUnit } from './entered-money';
 
 export interface AutoTopupRule {
   enabled: boolean;
@@ -10,6 +11,8 @@ export interface AutoTopupRule {
   paymentMethodToken: string;
   dailyLimit: Decimal | null;
   monthlyLimit: Decimal | null;
+  /** The wallet's currency: a request is a card payment, in whole minor units. */
+  currency: string;
 }
 
 export type TopupDecision = { kind: 'REQUEST'; amount: Decimal } | { kind: 'NONE' } | { kind: 'LIMIT_REACHED'; amount: Decimal; limit: 'DAILY' | 'MONTHLY' };
@@ -21,7 +24,9 @@ export type TopupDecision = { kind: 'REQUEST'; amount: Decimal } | { kind: 'NONE
  */
 export function decideTopup(rule: AutoTopupRule, before: Decimal, after: Decimal, requestedToday: Decimal, requestedThisMonth: Decimal): TopupDecision {
   if (!rule.enabled || !(before.greaterThanOrEqualTo(rule.threshold) && after.lessThan(rule.threshold))) return { kind: 'NONE' };
-  const amount = rule.topupAmount ?? Decimal.max(rule.targetBalance!.minus(after), 0);
+  // Rounded up to the minor unit: "up to the target" from a balance rated charges left at 9.876544
+  // is a card payment of 40.13, not 40.123456 (and a rule stored with a finer amount is paid as one).
+  const amount = upToMinorUnit(rule.topupAmount ?? Decimal.max(rule.targetBalance!.minus(after), 0), rule.currency);
   if (amount.lessThanOrEqualTo(0)) return { kind: 'NONE' };
   if (rule.dailyLimit && requestedToday.plus(amount).greaterThan(rule.dailyLimit)) return { kind: 'LIMIT_REACHED', amount, limit: 'DAILY' };
   if (rule.monthlyLimit && requestedThisMonth.plus(amount).greaterThan(rule.monthlyLimit)) return { kind: 'LIMIT_REACHED', amount, limit: 'MONTHLY' };

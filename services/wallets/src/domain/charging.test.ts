@@ -6,7 +6,7 @@ import { decideTopup } from './auto-topup';
 
 const d = (v: string) => new Decimal(v);
 const wallet = (over: Partial<WalletState> = {}): WalletState => ({ id: 'w', billingAccountId: 'a', currency: 'EUR', paymentMode: 'PREPAID', balance: d('1'), unbilled: d('0'), creditLimit: null, overdraftLimit: d('0'), ...over });
-const bucket = (id: string, remaining: string, priority: number, lineId: string | null = null): BucketState => ({ id, billingAccountId: 'a', lineId, allowanceId: 'data', unit: 'MB', priority, validFrom: new Date('2026-01-01'), validTo: new Date('2027-01-01'), initial: d('100'), remaining: d(remaining) });
+const bucket = (id: string, remaining: string, priority: number, lineId: string | null = null): BucketState => ({ id, billingAccountId: 'a', lineId, allowanceId: 'data', unit: 'MB', priority, validFrom: new Date('2026-01-01'), validTo: new Date('2027-01-01'), carriedFrom: null, initial: d('100'), remaining: d(remaining) });
 const at = new Date('2026-06-01');
 
 describe('decideCharge', () => {
@@ -29,6 +29,19 @@ describe('decideCharge', () => {
     expect([r.outcome, r.units.toFixed(), r.reason]).toEqual(['PARTIAL', '2', 'CREDIT_LIMIT_EXCEEDED']);
     expect(w.unbilled.toFixed()).toBe('10');
   });
+  it('a late event of a rolled-over period: the ending bucket first, then the units carried from it; the next period\'s own never', () => {
+    const [ending, next] = [new Date('2026-05-01'), new Date('2026-06-01')];
+    const period = (id: string, remaining: string, priority: number, from: Date, carriedFrom: string | null = null): BucketState => ({ ...bucket(id, remaining, priority), validFrom: from, validTo: new Date(from.getTime() + 31 * 86_400_000), carriedFrom });
+    const buckets = [period('own-next', '100', 100, next), period('rollover', '50', 50, next, 'ending'), period('ending', '20', 100, ending)];
+    const late = decideCharge(wallet({ balance: d('0') }), buckets, { lineId: 'l', at: new Date('2026-05-31'), units: d('60'), unit: 'MB', allowanceIds: ['data'], pricePerUnit: d('1'), allowOverdraft: false });
+    expect(late.bucketParts.map((p) => [p.bucketId, p.units.toFixed()])).toEqual([['ending', '20'], ['rollover', '40']]);
+    // In the new period the carried units still go first (priority 50).
+    const now = decideCharge(wallet({ balance: d('0') }), buckets, { lineId: 'l', at: new Date('2026-06-02'), units: d('15'), unit: 'MB', allowanceIds: ['data'], pricePerUnit: d('1'), allowOverdraft: false });
+    expect(now.bucketParts.map((p) => [p.bucketId, p.units.toFixed()])).toEqual([['rollover', '10'], ['own-next', '5']]);
+    // Once the ending bucket has expired (not among the active buckets), its period's late usage is money.
+    const afterGrace = decideCharge(wallet({ balance: d('5') }), buckets.filter((b) => b.id !== 'ending'), { lineId: 'l', at: new Date('2026-05-31'), units: d('1'), unit: 'MB', allowanceIds: ['data'], pricePerUnit: d('1'), allowOverdraft: false });
+    expect([afterGrace.unitsFromBuckets.toFixed(), afterGrace.amount.toFixed()]).toEqual(['0', '1']);
+  });
 });
 
 describe('thresholds and auto top-up', () => {
@@ -42,9 +55,14 @@ describe('thresholds and auto top-up', () => {
     expect(crossedBucketThresholds(d('3'), d('0.6'), d('0'), 100)).toEqual([]);
   });
   it('tops up to the target within the daily limit', () => {
-    const rule = { enabled: true, threshold: d('5'), topupAmount: null, targetBalance: d('20'), paymentMethodToken: 't', dailyLimit: d('30'), monthlyLimit: null };
+    const rule = { enabled: true, threshold: d('5'), topupAmount: null, targetBalance: d('20'), paymentMethodToken: 't', dailyLimit: d('30'), monthlyLimit: null, currency: 'EUR' };
     expect(decideTopup(rule, d('6'), d('4'), d('0'), d('0'))).toEqual({ kind: 'REQUEST', amount: d('16') });
     expect(decideTopup(rule, d('6'), d('4'), d('20'), d('20'))).toMatchObject({ kind: 'LIMIT_REACHED', limit: 'DAILY' });
     expect(decideTopup(rule, d('4'), d('3'), d('0'), d('0'))).toEqual({ kind: 'NONE' });
+  });
+  it('asks for whole minor units, rounded up: a card cannot pay the sub-cent rest a rated charge left', () => {
+    const rule = { enabled: true, threshold: d('10'), topupAmount: null, targetBalance: d('50'), paymentMethodToken: 't', dailyLimit: null, monthlyLimit: null, currency: 'EUR' };
+    expect(decideTopup(rule, d('50'), d('9.876544'), d('0'), d('0'))).toEqual({ kind: 'REQUEST', amount: d('40.13') });
+    expect(decideTopup({ ...rule, targetBalance: d('5000'), threshold: d('1000'), currency: 'JPY' }, d('1000'), d('999.5'), d('0'), d('0'))).toEqual({ kind: 'REQUEST', amount: d('4001') });
   });
 });

@@ -34,6 +34,12 @@ export interface BucketState {
   priority: number;
   validFrom: Date;
   validTo: Date;
+  /**
+   * A rollover bucket: the bucket (of the ending period) its units were carried from. While that
+   * bucket is still active (the late-usage grace), the rollover bucket also serves late usage of
+   * its period: the renewal emptied the ending bucket into it. Null for other buckets.
+   */
+  carriedFrom: string | null;
   initial: Decimal;
   remaining: Decimal;
 }
@@ -64,12 +70,30 @@ export interface ChargeDecision {
   reason?: string;
 }
 
-/** Buckets a charge may draw from, best first: the order of `allowanceIds`, then priority, then the soonest to expire. */
+const validAt = (b: BucketState, at: Date): boolean => b.validFrom <= at && at < b.validTo;
+
+/**
+ * Whether a rollover bucket serves `at` with the units it carried: `at` is in the period of the
+ * bucket they were carried from, and that bucket is still active (among `buckets`, which hold the
+ * account's active buckets only), i.e. it would still serve late usage itself.
+ */
+function carriedServes(b: BucketState, at: Date, buckets: readonly BucketState[]): boolean {
+  if (b.carriedFrom === null) return false;
+  const source = buckets.find((s) => s.id === b.carriedFrom);
+  return source !== undefined && validAt(source, at);
+}
+
+/**
+ * Buckets a charge may draw from, best first: the order of `allowanceIds`, then the buckets valid
+ * at the event's time before the units carried over from its period (a late CDR takes first what
+ * the ending bucket kept, which is forfeited otherwise), then priority, then the soonest to expire.
+ */
 export function eligibleBuckets(buckets: readonly BucketState[], c: Pick<ChargeInput, 'lineId' | 'at' | 'unit' | 'allowanceIds'>): BucketState[] {
   const order = new Map(c.allowanceIds.map((id, i) => [id, i]));
+  const carriedOnly = (b: BucketState): number => (validAt(b, c.at) ? 0 : 1);
   return buckets
-    .filter((b) => order.has(b.allowanceId) && b.unit === c.unit && (b.lineId === null || b.lineId === c.lineId) && b.validFrom <= c.at && c.at < b.validTo && b.remaining.greaterThan(0))
-    .sort((a, b) => order.get(a.allowanceId)! - order.get(b.allowanceId)! || a.priority - b.priority || a.validTo.getTime() - b.validTo.getTime() || (a.id < b.id ? -1 : 1));
+    .filter((b) => order.has(b.allowanceId) && b.unit === c.unit && (b.lineId === null || b.lineId === c.lineId) && (validAt(b, c.at) || carriedServes(b, c.at, buckets)) && b.remaining.greaterThan(0))
+    .sort((a, b) => order.get(a.allowanceId)! - order.get(b.allowanceId)! || carriedOnly(a) - carriedOnly(b) || a.priority - b.priority || a.validTo.getTime() - b.validTo.getTime() || (a.id < b.id ? -1 : 1));
 }
 
 function decimalPlaces(value: Decimal): number {

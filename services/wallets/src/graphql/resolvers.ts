@@ -73,7 +73,7 @@ export const resolvers = {
     },
     openWallet: async (_: unknown, { input }: any, ctx: WalletsContext) => {
       requireStaff(ctx.caller, 'open wallets');
-      return { wallet: await mutate(ctx, (sql, t) => openWallet(sql, { ...input, now: t })) };
+      return { wallet: await mutate(ctx, (sql, t) => openWallet(sql, { ...input, limitsEntered: true, now: t })) };
     },
     setWalletLimits: async (_: unknown, { input }: any, ctx: WalletsContext) => {
       requireStaff(ctx.caller, 'change wallet limits');

@@ -9,6 +9,7 @@ import { Migration20261129000000_due_charges } from './Migration20261129000000_d
 import { Migration20261129100000_ledger_transaction_account_index } from './Migration20261129100000_ledger_transaction_account_index';
 import { Migration20261130000000_ledger_require } from './Migration20261130000000_ledger_require';
 import { Migration20261130100000_reservation_usage } from './Migration20261130100000_reservation_usage';
+import { Migration20261201000000_bucket_carried_from } from './Migration20261201000000_bucket_carried_from';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -22,4 +23,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261129100000_ledger_transaction_account_index', class: Migration20261129100000_ledger_transaction_account_index },
   { name: 'Migration20261130000000_ledger_require', class: Migration20261130000000_ledger_require },
   { name: 'Migration20261130100000_reservation_usage', class: Migration20261130100000_reservation_usage },
+  { name: 'Migration20261201000000_bucket_carried_from', class: Migration20261201000000_bucket_carried_from },
 ];
