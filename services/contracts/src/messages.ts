@@ -40,7 +40,23 @@ export interface ChargeRequest {
   unit: string;
   /** Allowance ids to consume first, in order; units not covered are priced at `pricePerUnit`. */
   allowanceIds: string[];
+  /**
+   * Price of one unit, up to 10 decimal places (a tiered price's average). Without `amount`, the
+   * money part is units x pricePerUnit rounded to 6 places; with it, pricePerUnit only decides how
+   * many units a short balance still pays for.
+   */
   pricePerUnit: string;
+  /**
+   * The rated price of all `units` (6 places). When given, the ledger takes exactly this when no
+   * allowance covers a unit, and this pro rata to the units left to money otherwise.
+   */
+  amount?: string;
+  /**
+   * `USAGE` (default): a rated usage record. `ADJUSTMENT`: a rerate's correction of one (no
+   * allowances; pricePerUnit and amount may be negative: a credit back to the wallet or off what
+   * the account owes).
+   */
+  kind?: 'USAGE' | 'ADJUSTMENT';
   /** Whether a prepaid balance may go below zero for this charge. */
   allowOverdraft: boolean;
   /** Tariff zone the rater put the record in (e.g. ROAMING_EU); wallets echoes it on the ChargeResult. */

@@ -8,13 +8,37 @@ import { chargeResultsOf, type ChargeResult } from '@ledgerline/contracts';
 import { arrayParam } from '@ledgerline/platform';
 import type { Sql } from '../persistence/sql';
 
-/** The ChargeResults of one chargeApplied message (one, or a batch); null when it is not JSON. */
+/** What usage_record can store of a ChargeResult: an amount as numeric(20,6), a reason of 64 characters. */
+const STORABLE_AMOUNT = /^-?\d{1,14}(\.\d{1,6})?$/;
+const OUTCOMES = new Set(['APPLIED', 'PARTIAL', 'DENIED']);
+export const CHARGE_REASON_LENGTH = 64;
+
+/**
+ * A ChargeResult this service can settle a record with, or null. Checked one by one because the
+ * batch is written by one statement: a single amount that is not a number failed it, and the
+ * consumer retried that batch for ever while every other charge stayed PENDING. A longer reason
+ * (wallets writes `RATING_FAILED: <problem>`) is cut to what the column holds, not refused.
+ */
+export function storableChargeResult(r: ChargeResult): ChargeResult | null {
+  if (!OUTCOMES.has(r.outcome)) return null;
+  for (const amount of [r.amountCharged, r.unitsFromAllowances]) if (amount != null && (typeof amount !== 'string' || !STORABLE_AMOUNT.test(amount))) return null;
+  if (r.reason != null && typeof r.reason !== 'string') return null;
+  return r.reason && r.reason.length > CHARGE_REASON_LENGTH ? { ...r, reason: r.reason.slice(0, CHARGE_REASON_LENGTH) } : r;
+}
+
+/**
+ * The ChargeResults of one chargeApplied message (one, or a batch) that can be stored; `invalid`
+ * counts the entries that are not (not ChargeResults, or not storable). Null when it is not JSON.
+ */
 export function parseChargeResults(text: string): { results: ChargeResult[]; invalid: number } | null {
+  let parsed: { results: ChargeResult[]; invalid: number };
   try {
-    return chargeResultsOf(JSON.parse(text));
+    parsed = chargeResultsOf(JSON.parse(text));
   } catch {
     return null;
   }
+  const results = parsed.results.flatMap((r) => storableChargeResult(r) ?? []);
+  return { results, invalid: parsed.invalid + parsed.results.length - results.length };
 }
 
 /**

@@ -10,6 +10,8 @@ export interface UsageMetrics {
   batchSeconds: client.Histogram;
   /** Records whose charge a ChargeResult settled, by outcome (APPLIED, PARTIAL, DENIED). */
   chargesSettled: client.Counter<'outcome'>;
+  /** ChargeResults (or whole messages) the consumer could not apply, by reason: not_json, invalid, unstorable. */
+  chargeResultsDropped: client.Counter<'reason'>;
   /** ChargeRequests the sweeper published again because no ChargeResult answered them in time. */
   chargesResent: client.Counter;
   /** Online charging session requests (NATS and GraphQL), by operation and Nchf result code. */
@@ -22,6 +24,7 @@ export function createUsageMetrics(registry: client.Registry = new client.Regist
     rated: new client.Counter({ name: 'ledgerline_usage_rated_total', help: 'Usage records rated', registers: [registry] }),
     batchSeconds: new client.Histogram({ name: 'ledgerline_usage_batch_seconds', help: 'Time for one batch of usage records through the pipeline (validate, rate, persist)', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
     chargesSettled: new client.Counter({ name: 'ledgerline_usage_charges_settled_total', help: 'Usage records whose charge a ChargeResult settled, by outcome', labelNames: ['outcome'], registers: [registry] }),
+    chargeResultsDropped: new client.Counter({ name: 'ledgerline_usage_charge_results_dropped_total', help: 'ChargeResults the consumer could not apply, by reason (not_json, invalid, unstorable); their records stay PENDING for the sweeper', labelNames: ['reason'], registers: [registry] }),
     chargesResent: new client.Counter({ name: 'ledgerline_usage_charges_resent_total', help: 'ChargeRequests published again by the sweeper (no ChargeResult in time)', registers: [registry] }),
     sessionRequests: new client.Counter({ name: 'ledgerline_usage_charging_session_requests_total', help: 'Online charging session requests, by operation and result code', labelNames: ['operation', 'result_code'], registers: [registry] }),
   };

@@ -187,7 +187,10 @@ function adjustmentCharge(chargeId: string, lineId: string, version: Subscriptio
     units: '1',
     unit: 'ITEM',
     allowanceIds: [],
+    // An adjustment: wallets takes a positive delta as a charge and credits a negative one back.
+    kind: 'ADJUSTMENT',
     pricePerUnit: delta,
+    amount: delta,
     allowOverdraft,
     zone: extra.zone,
     ...(extra.adjustsInvoiceId ? { adjustsInvoiceId: extra.adjustsInvoiceId } : {}),

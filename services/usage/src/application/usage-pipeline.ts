@@ -623,6 +623,9 @@ export function chargeRequestOf(
     unit: result.unit ?? 'ITEM',
     allowanceIds: result.allowanceId ? [result.allowanceId] : [],
     pricePerUnit,
+    // The rated price itself: a tiered price's average per unit is rounded, so units x pricePerUnit
+    // misses the rated price by a fraction; wallets takes this (pro rata when allowances cover part).
+    amount: dec(result.price).toDecimalPlaces(6).toFixed(),
     allowOverdraft: version.paymentMode === 'POSTPAID' || Boolean(rater.compiled.plan.balancePolicy?.overdraftAllowed),
     ...(extra.zone ? { zone: extra.zone } : {}),
     ...(extra.adjustsInvoiceId ? { adjustsInvoiceId: extra.adjustsInvoiceId } : {}),

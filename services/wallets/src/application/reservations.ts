@@ -33,6 +33,8 @@ export interface ReservationRow {
 }
 
 const DECIMAL = /^\d+(\.\d{1,6})?$/;
+/** A price per unit: an average of a tiered price may need 10 places (amounts are still rounded to 6). */
+const PRICE = /^\d+(\.\d{1,10})?$/;
 
 function replyOf(r: ReservationRow, currency: string, now: Date): WalletReserveReply {
   const granted = new Decimal(r.granted_units);
@@ -80,7 +82,7 @@ function checkReserve(req: WalletReserveRequest): WalletReserveReply | undefined
   if (!req || typeof req !== 'object' || typeof req.requestId !== 'string' || !req.requestId || typeof req.sessionId !== 'string' || !req.sessionId) return fail('RATING_FAILED', 'INVALID_INPUT', 'requestId and sessionId are required');
   if (typeof req.billingAccountId !== 'string' || typeof req.currency !== 'string' || typeof req.unit !== 'string') return fail('RATING_FAILED', 'INVALID_INPUT', 'billingAccountId, currency and unit are required');
   if (!DECIMAL.test(req.requestedUnits ?? '') || new Decimal(req.requestedUnits).lessThanOrEqualTo(0)) return fail('RATING_FAILED', 'AMOUNT_NOT_POSITIVE', 'requestedUnits must be a positive decimal');
-  if (!DECIMAL.test(req.pricePerUnit ?? '')) return fail('RATING_FAILED', 'AMOUNT_INVALID', 'pricePerUnit must be a non-negative decimal');
+  if (!PRICE.test(req.pricePerUnit ?? '')) return fail('RATING_FAILED', 'AMOUNT_INVALID', 'pricePerUnit must be a non-negative decimal with at most 10 places');
   if (req.allowanceIds != null && (!Array.isArray(req.allowanceIds) || req.allowanceIds.some((a) => typeof a !== 'string'))) return fail('RATING_FAILED', 'INVALID_INPUT', 'allowanceIds must be a list of ids');
   return undefined;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '@ledgerline/contracts';
-import { decideCharge, type BucketState, type WalletState } from './charging';
+import { decideCharge, invalidCharge, type BucketState, type WalletState } from './charging';
+import type { ChargeRequest } from '@ledgerline/contracts';
 import { crossedBucketThresholds } from './thresholds';
 import { decideTopup } from './auto-topup';
 
@@ -10,6 +11,29 @@ const bucket = (id: string, remaining: string, priority: number, lineId: string 
 const at = new Date('2026-06-01');
 
 describe('decideCharge', () => {
+  it('a tiered price (an average per unit that does not end after 6 places) is charged exactly as rated; pro rata when a bucket covers part', () => {
+    // 1,500.3 MB rated at 12.621500 EUR over tiers: 0.0084126508… per MB.
+    const c = { lineId: 'l', at, units: d('1500.3'), unit: 'MB', allowanceIds: ['data'], pricePerUnit: d('0.0084126508'), amount: d('12.6215'), allowOverdraft: false };
+    expect(decideCharge(wallet({ balance: d('100') }), [], c).amount.toFixed()).toBe('12.6215');
+    // A bucket covers a third: two thirds of the rated price, not 1000.2 x the average.
+    const half = decideCharge(wallet({ balance: d('100') }), [bucket('b', '500.1', 1)], c);
+    expect([half.unitsFromBuckets.toFixed(), half.amount.toFixed()]).toEqual(['500.1', '8.414333']);
+    // A short balance: the units it pays for at the average price (down to the units' precision), priced pro rata, never past what is left.
+    const short = decideCharge(wallet({ balance: d('5') }), [], c);
+    expect([short.outcome, short.units.toFixed(), short.amount.toFixed()]).toEqual(['PARTIAL', '594.3', '4.999638']);
+  });
+  it('an ADJUSTMENT may be a credit (negative); a usage charge may not; prices have up to 10 places, amounts 6', () => {
+    const base: ChargeRequest = { chargeId: 'c', billingAccountId: 'a', lineId: 'l', paymentMode: 'PREPAID', currency: 'EUR', usageType: 'DATA', occurredAt: at.toISOString(), units: '1', unit: 'ITEM', allowanceIds: [], pricePerUnit: '-1.5', amount: '-1.5', allowOverdraft: false };
+    expect(invalidCharge({ ...base, kind: 'ADJUSTMENT' })).toBeNull();
+    expect(invalidCharge(base)).toMatch(/pricePerUnit must be a non-negative decimal/);
+    expect(invalidCharge({ ...base, pricePerUnit: '0.0084126508', amount: '12.6215' })).toBeNull();
+    expect(invalidCharge({ ...base, pricePerUnit: '0.00841265081', amount: '12.6215' })).toMatch(/at most 10 places/);
+    expect(invalidCharge({ ...base, pricePerUnit: '0.01', amount: '0.0000001' })).toMatch(/amount must be/);
+    expect(invalidCharge({ ...base, kind: 'ADJUSTMENT', allowanceIds: ['data'] })).toMatch(/no allowance/);
+    const w = wallet({ balance: d('2') });
+    const credit = decideCharge(w, [], { lineId: 'l', at, units: d('1'), unit: 'ITEM', allowanceIds: [], pricePerUnit: d('-1.5'), amount: d('-1.5'), allowOverdraft: false });
+    expect([credit.outcome, credit.amount.toFixed(), w.balance.toFixed()]).toEqual(['APPLIED', '-1.5', '3.5']);
+  });
   it('takes buckets by priority (other lines’ buckets excluded), then money, cutting to what money is left', () => {
     const w = wallet({ balance: d('0.30') });
     const buckets = [bucket('low', '5', 9), bucket('high', '3', 1), bucket('other-line', '50', 0, 'lin_2')];

@@ -51,6 +51,8 @@ export interface ChargeInput {
   unit: string;
   allowanceIds: string[];
   pricePerUnit: Decimal;
+  /** The rated price of all `units`, when the request gave it: the money part is priced from it exactly (see moneyFor). */
+  amount?: Decimal;
   allowOverdraft: boolean;
 }
 
@@ -129,14 +131,14 @@ export function decideCharge(wallet: WalletState, buckets: readonly BucketState[
   }
   const fromBuckets = c.units.minus(rest);
   let moneyUnits = rest;
-  let amount = round6(rest.times(c.pricePerUnit));
+  let amount = moneyFor(c, rest);
   let outcome: ChargeOutcome = 'APPLIED';
   let reason: string | undefined;
   const room = headroom(wallet, c.allowOverdraft);
   if (room !== null && amount.greaterThan(room)) {
     // Grant only the units the money left can pay for, at the precision the units came in.
     moneyUnits = room.dividedBy(c.pricePerUnit).toDecimalPlaces(decimalPlaces(c.units), Decimal.ROUND_DOWN);
-    amount = round6(moneyUnits.times(c.pricePerUnit), Decimal.ROUND_DOWN);
+    amount = Decimal.min(moneyFor(c, moneyUnits, Decimal.ROUND_DOWN), room);
     reason = wallet.paymentMode === 'PREPAID' ? 'WALLET_INSUFFICIENT_BALANCE' : 'CREDIT_LIMIT_EXCEEDED';
     outcome = moneyUnits.plus(fromBuckets).isZero() ? 'DENIED' : 'PARTIAL';
   }
@@ -150,12 +152,35 @@ export function decideCharge(wallet: WalletState, buckets: readonly BucketState[
   return { outcome, units: fromBuckets.plus(moneyUnits), unitsFromBuckets: fromBuckets, bucketParts: parts, amount, reason };
 }
 
+/**
+ * The money for `units` of a charge: from the rated `amount` pro rata when the request has one
+ * (all of it when no allowance covered a unit), so the ledger takes exactly what usage rated; else
+ * units x pricePerUnit. A tiered price has no exact price per unit (1,500.3 MB for 12.62 is
+ * 0.0084126508... per MB), so its pricePerUnit is an average and its product is off by a fraction.
+ */
+function moneyFor(c: ChargeInput, units: Decimal, rounding: Parameters<typeof round6>[1] = Decimal.ROUND_HALF_EVEN): Decimal {
+  if (c.amount === undefined) return round6(units.times(c.pricePerUnit), rounding);
+  if (units.equals(c.units)) return c.amount;
+  return c.units.isZero() ? ZERO : round6(c.amount.times(units).dividedBy(c.units), rounding);
+}
+
+const UNITS = /^\d+(\.\d{1,6})?$/;
+/** A price per unit may need 10 places (an average of a tiered price); amounts have 6. */
+const PRICE = /^\d+(\.\d{1,10})?$/;
+const AMOUNT = /^\d+(\.\d{1,6})?$/;
+/** An adjustment (a rerate's correction) may be a credit: negative. */
+const SIGNED_PRICE = /^-?\d+(\.\d{1,10})?$/;
+const SIGNED_AMOUNT = /^-?\d+(\.\d{1,6})?$/;
+
 /** Checks the fields of a charge message; returns the reason it cannot be rated, or null. */
 export function invalidCharge(c: ChargeRequest): string | null {
-  const decimal = /^\d+(\.\d{1,6})?$/;
+  const adjustment = c.kind === 'ADJUSTMENT';
+  if (c.kind !== undefined && c.kind !== 'USAGE' && !adjustment) return 'kind must be USAGE or ADJUSTMENT';
   if (typeof c.chargeId !== 'string' || c.chargeId.length === 0 || c.chargeId.length > 200) return 'chargeId is required (at most 200 characters)';
-  if (typeof c.units !== 'string' || !decimal.test(c.units)) return 'units must be a non-negative decimal with at most 6 places';
-  if (typeof c.pricePerUnit !== 'string' || !decimal.test(c.pricePerUnit)) return 'pricePerUnit must be a non-negative decimal with at most 6 places';
+  if (typeof c.units !== 'string' || !UNITS.test(c.units)) return 'units must be a non-negative decimal with at most 6 places';
+  if (typeof c.pricePerUnit !== 'string' || !(adjustment ? SIGNED_PRICE : PRICE).test(c.pricePerUnit)) return `pricePerUnit must be a ${adjustment ? '' : 'non-negative '}decimal with at most 10 places`;
+  if (c.amount != null && (typeof c.amount !== 'string' || !(adjustment ? SIGNED_AMOUNT : AMOUNT).test(c.amount))) return `amount must be a ${adjustment ? '' : 'non-negative '}decimal with at most 6 places`;
+  if (adjustment && Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0) return 'an adjustment draws on no allowance (allowanceIds must be empty)';
   if (Number.isNaN(Date.parse(c.occurredAt))) return 'occurredAt is not a date';
   if (!Array.isArray(c.allowanceIds)) return 'allowanceIds must be a list';
   if (c.paymentMode !== 'PREPAID' && c.paymentMode !== 'POSTPAID') return 'paymentMode must be PREPAID or POSTPAID';
@@ -163,5 +188,5 @@ export function invalidCharge(c: ChargeRequest): string | null {
 }
 
 export function toChargeInput(c: ChargeRequest): ChargeInput {
-  return { lineId: c.lineId ?? null, at: new Date(c.occurredAt), units: dec(c.units), unit: c.unit, allowanceIds: c.allowanceIds, pricePerUnit: dec(c.pricePerUnit), allowOverdraft: !!c.allowOverdraft };
+  return { lineId: c.lineId ?? null, at: new Date(c.occurredAt), units: dec(c.units), unit: c.unit, allowanceIds: c.allowanceIds, pricePerUnit: dec(c.pricePerUnit), ...(c.amount != null ? { amount: dec(c.amount) } : {}), allowOverdraft: !!c.allowOverdraft };
 }

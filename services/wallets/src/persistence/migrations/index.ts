@@ -10,6 +10,7 @@ import { Migration20261129100000_ledger_transaction_account_index } from './Migr
 import { Migration20261130000000_ledger_require } from './Migration20261130000000_ledger_require';
 import { Migration20261130100000_reservation_usage } from './Migration20261130100000_reservation_usage';
 import { Migration20261201000000_bucket_carried_from } from './Migration20261201000000_bucket_carried_from';
+import { Migration20261201100000_reservation_price_precision } from './Migration20261201100000_reservation_price_precision';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -24,4 +25,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261130000000_ledger_require', class: Migration20261130000000_ledger_require },
   { name: 'Migration20261130100000_reservation_usage', class: Migration20261130100000_reservation_usage },
   { name: 'Migration20261201000000_bucket_carried_from', class: Migration20261201000000_bucket_carried_from },
+  { name: 'Migration20261201100000_reservation_price_precision', class: Migration20261201100000_reservation_price_precision },
 ];
