@@ -10,7 +10,12 @@ export function registerUsageCommands(program: Command): void {
     .option('--url <url>', 'usage subgraph GraphQL URL (default USAGE_URL or http://127.0.0.1:4003/graphql)')
     .option('--batch-size <n>', 'records per request (at most 1000)', (v) => Number(v))
     .option('--restart', 'ignore the checkpoint and start from the first line')
-    .action(async (file: string, o: { source?: string; url?: string; batchSize?: number; restart?: boolean }) => {
+    .option(
+      '--ignore-columns <names>',
+      'header columns that are not usage fields, to leave out (comma-separated); any other such column stops the import',
+      (v) => v.split(','),
+    )
+    .action(async (file: string, o: { source?: string; url?: string; batchSize?: number; restart?: boolean; ignoreColumns?: string[] }) => {
       const report = await importUsageCsv(file, { ...o, progress: process.stdout.isTTY });
       process.stdout.write(`${JSON.stringify(report)}\n`);
       process.exitCode = report.complete ? 0 : 1;

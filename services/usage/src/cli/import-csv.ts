@@ -3,15 +3,30 @@
  * (idempotent by (source, eventId), so a re-run never charges twice), with a progress bar, and
  * resumable: after each committed batch the last line number is written to a checkpoint file
  * next to the input (`<file>.checkpoint.json`, keyed by the file's path, size and mtime); a new
- * run skips what is behind it. Rows with a broken CSV syntax are sent as malformed records, so
- * they end up REJECTED with their reason like any other bad record, never silently dropped.
+ * run skips what is behind it.
+ *
+ * One line is one row: a quoted field may not run on to the next line (no usage field holds a line
+ * break), so a broken row never swallows the rows after it. A row that cannot be read (broken
+ * quoting, more or fewer fields than the header, a value under a column the header does not name,
+ * longer than MAX_ROW_BYTES) is sent as a malformed record with the reason and the row's text (a
+ * row over the limit: its first and last KEPT_OF_LONG_ROW_BYTES bytes), so it ends up REJECTED
+ * RECORD_MALFORMED, never silently dropped, and can be repaired with reprocessRejected. Batches are
+ * cut at `batchSize` records or MAX_BATCH_BYTES of JSON, whichever comes first.
+ *
+ * A row without an event id gets `line<N>:<hash>`: its line number and a hash of its fields (as
+ * read, trimmed, in a fixed order). The same file imported again, or resumed, gives the same ids
+ * (duplicates); another file with the same name and other rows does not (new usage); two identical
+ * rows of one file are two events (their line numbers differ).
  *
  * Columns (header row; snake_case or camelCase): event_id, source, line_id, msisdn, usage_type,
- * direction, quantity, occurred_at, called_number, roaming_country, visited_mcc.
+ * direction, quantity, occurred_at, called_number, roaming_country, visited_mcc. A header naming
+ * any other column is refused before anything is sent (its values would be lost), unless the
+ * column is listed in `ignoreColumns`; a column with no name is allowed if it holds no values.
  */
+import { hash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'csv-parse';
+import { parse as parseCsv } from 'csv-parse/sync';
 import cliProgress from 'cli-progress';
 import { callerHeaders, graphqlRequest, SYSTEM_CALLER, DEV_INTERNAL_SECRET } from '@ledgerline/platform';
 
@@ -37,6 +52,8 @@ export interface ImportCsvOptions {
   restart?: boolean;
   /** Stop after this many batches (to test resuming). */
   maxBatches?: number;
+  /** Header columns that are not usage fields and may be left out (any other such column stops the import). */
+  ignoreColumns?: string[];
 }
 
 export interface ImportCsvReport extends ImportedBatchResult {
@@ -48,10 +65,181 @@ export interface ImportCsvReport extends ImportedBatchResult {
 }
 
 const FIELDS: Record<string, string> = {
-  event_id: 'eventId', eventid: 'eventId', source: 'source', line_id: 'lineId', lineid: 'lineId', msisdn: 'msisdn', usage_type: 'usageType', usagetype: 'usageType',
-  direction: 'direction', quantity: 'quantity', occurred_at: 'occurredAt', occurredat: 'occurredAt', called_number: 'calledNumber', callednumber: 'calledNumber',
-  roaming_country: 'roamingCountry', roamingcountry: 'roamingCountry', visited_mcc: 'visitedMcc', visitedmcc: 'visitedMcc',
+  event_id: 'eventId',
+  eventid: 'eventId',
+  source: 'source',
+  line_id: 'lineId',
+  lineid: 'lineId',
+  msisdn: 'msisdn',
+  usage_type: 'usageType',
+  usagetype: 'usageType',
+  direction: 'direction',
+  quantity: 'quantity',
+  occurred_at: 'occurredAt',
+  occurredat: 'occurredAt',
+  called_number: 'calledNumber',
+  callednumber: 'calledNumber',
+  roaming_country: 'roamingCountry',
+  roamingcountry: 'roamingCountry',
+  visited_mcc: 'visitedMcc',
+  visitedmcc: 'visitedMcc',
 };
+
+/** Longest row read (bytes, without its line break). A CDR row is a few hundred bytes; a longer one is RECORD_MALFORMED. */
+export const MAX_ROW_BYTES = 64 * 1024;
+/** What a rejected row over MAX_ROW_BYTES keeps of its text: its first and its last this many bytes. */
+export const KEPT_OF_LONG_ROW_BYTES = 2 * 1024;
+/** Largest batch sent in one request, as JSON (the subgraph refuses request bodies over 5 MiB). */
+export const MAX_BATCH_BYTES = 2 * 1024 * 1024;
+
+/** The usage fields in a fixed order: what the default event id hashes. */
+const FIELD_ORDER = [...new Set(Object.values(FIELDS))].filter((f) => f !== 'eventId');
+/** One header name per usage field (the snake_case one), for messages. */
+const COLUMN_NAMES = Object.keys(FIELDS).filter((k, i, keys) => keys.findIndex((o) => FIELDS[o] === FIELDS[k]) === i);
+
+interface FileLine {
+  /** 1-based. */
+  line: number;
+  /** Without its line break; for a line over MAX_ROW_BYTES only its first and last bytes. */
+  text: string;
+  /** Its length in bytes, without the line break. */
+  bytes: number;
+  /** Offset just past it in the file. */
+  end: number;
+}
+
+/**
+ * The file's lines, streamed. Memory holds at most MAX_ROW_BYTES of a line: past that only its
+ * last bytes are kept, so a huge field neither exhausts memory nor reaches usage.
+ */
+async function* fileLines(file: string): AsyncGenerator<FileLine> {
+  const keep = KEPT_OF_LONG_ROW_BYTES;
+  let head: Buffer[] = [];
+  let headBytes = 0;
+  let tail = Buffer.alloc(0);
+  let bytes = 0;
+  let line = 0;
+  let offset = 0;
+  const take = (piece: Buffer) => {
+    bytes += piece.length;
+    if (headBytes <= MAX_ROW_BYTES) {
+      const part = piece.subarray(0, MAX_ROW_BYTES + 1 - headBytes);
+      head.push(part);
+      headBytes += part.length;
+      piece = piece.subarray(part.length);
+    }
+    if (piece.length > 0) tail = Buffer.concat([tail, piece.subarray(-keep)]).subarray(-keep);
+  };
+  const finish = (end: number): FileLine => {
+    line++;
+    let text: string;
+    if (bytes <= MAX_ROW_BYTES) {
+      const buf = head.length === 1 ? head[0] : Buffer.concat(head, headBytes);
+      text = buf.toString('utf8', 0, buf.length > 0 && buf[buf.length - 1] === 0x0d ? buf.length - 1 : buf.length);
+    } else {
+      const first = Buffer.concat(head, headBytes);
+      // `tail` holds the last bytes after `first`; fewer than `keep` only if none were left out.
+      const last = Buffer.concat([first, tail]).subarray(-keep);
+      text = `${first.toString('utf8', 0, keep)}…[${bytes - 2 * keep} bytes left out]…${last.toString('utf8').replace(/\r$/, '')}`;
+    }
+    const result = { line, text, bytes, end };
+    head = [];
+    headBytes = 0;
+    tail = Buffer.alloc(0);
+    bytes = 0;
+    return result;
+  };
+  for await (const chunk of fs.createReadStream(file) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+      take(chunk.subarray(start, nl));
+      yield finish(offset + nl + 1);
+      start = nl + 1;
+    }
+    take(chunk.subarray(start));
+    offset += chunk.length;
+  }
+  if (bytes > 0) yield finish(offset);
+}
+
+/**
+ * The fields of one row (one line), trimmed. Rows with a quote go through csv-parse (RFC 4180:
+ * quoted fields, `""` escapes), one row at a time, so a quote left open breaks this row only.
+ */
+function fieldsOf(text: string): string[] {
+  if (!text.includes('"')) return text.split(',').map((f) => f.trim());
+  let rows: string[][];
+  try {
+    rows = parseCsv(text, { trim: true, relax_column_count: true, record_delimiter: '\n' }) as string[][];
+  } catch (error) {
+    const e = error as Error & { code?: string; column?: number };
+    const field = typeof e.column === 'number' ? `field ${e.column + 1}` : 'a field';
+    throw new Error(
+      e.code === 'CSV_QUOTE_NOT_CLOSED'
+        ? `${field} opens a quote that is not closed on its line`
+        : e.code === 'INVALID_OPENING_QUOTE'
+          ? `${field} has a quote inside an unquoted value`
+          : e.code === 'CSV_INVALID_CLOSING_QUOTE'
+            ? `${field} has text after its closing quote`
+            : e.message.replace(/ at line \d+/, ''),
+    );
+  }
+  return rows[0] ?? [];
+}
+
+/** What each header column holds: a usage field, '' (no name: must stay empty) or null (ignored). */
+function columnsOf(file: string, text: string, ignore: string[]): (string | null)[] {
+  let names: string[];
+  try {
+    names = fieldsOf(text.replace(/^\uFEFF/, ''));
+  } catch (error) {
+    throw new Error(`${file}: the header (first line) is not valid CSV: ${(error as Error).message}`);
+  }
+  const ignored = new Set(ignore.map((c) => c.trim().toLowerCase()));
+  const columns = names.map((n) => (n === '' ? '' : (FIELDS[n.toLowerCase()] ?? (ignored.has(n.toLowerCase()) ? null : undefined))));
+  const unknown = names.filter((_, i) => columns[i] === undefined);
+  if (unknown.length > 0) {
+    throw new Error(
+      `${file}: the header names columns that are not usage fields: ${unknown.join(', ')} (usage fields: ${COLUMN_NAMES.join(', ')}); ` +
+        `rename them, or import without them with --ignore-columns ${unknown.join(',')}`,
+    );
+  }
+  const fields = columns.filter((c): c is string => !!c);
+  const twice = fields.find((c, i) => fields.indexOf(c) !== i);
+  if (twice) throw new Error(`${file}: the header names ${twice} twice`);
+  return columns as (string | null)[];
+}
+
+const digest = (text: string) => hash('sha256', text).slice(0, 32);
+
+/** The record sent for one row: its usage fields, or a malformed record with the reason and the row's text. */
+function recordOf(row: FileLine, columns: (string | null)[]): Record<string, string> {
+  const malformed = (problem: string) => ({
+    eventId: `line${row.line}:${digest(row.text)}`,
+    unparseable: `line ${row.line}: ${problem}; the row: ${row.text}`,
+  });
+  if (row.bytes > MAX_ROW_BYTES) {
+    return malformed(
+      `the row is ${row.bytes} bytes long, over the limit of ${MAX_ROW_BYTES}; only its first and last ${KEPT_OF_LONG_ROW_BYTES} bytes are kept`,
+    );
+  }
+  let fields: string[];
+  try {
+    fields = fieldsOf(row.text);
+  } catch (error) {
+    return malformed((error as Error).message);
+  }
+  if (fields.length !== columns.length) return malformed(`the row has ${fields.length} fields, the header ${columns.length} columns`);
+  const record: Record<string, string> = {};
+  for (let i = 0; i < fields.length; i++) {
+    const column = columns[i];
+    if (fields[i] === '' || column === null) continue;
+    if (column === '') return malformed(`field ${i + 1} has a value, but its column has no name in the header`);
+    record[column] = fields[i];
+  }
+  record.eventId ??= `line${row.line}:${digest(JSON.stringify(FIELD_ORDER.map((f) => record[f] ?? null)))}`;
+  return record;
+}
 
 export function checkpointPath(file: string): string {
   return `${file}.checkpoint.json`;
@@ -93,68 +281,73 @@ export function graphqlSink(url: string, secret: string): UsageSink {
 export async function importUsageCsv(file: string, options: ImportCsvOptions = {}): Promise<ImportCsvReport> {
   if (!fs.existsSync(file)) throw new Error(`${file}: no such file`);
   const source = options.source ?? `csv:${path.basename(file)}`;
-  const sink = options.sink ?? graphqlSink(options.url ?? process.env.USAGE_URL ?? 'http://127.0.0.1:4003/graphql', options.secret ?? process.env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET);
+  const sink =
+    options.sink ??
+    graphqlSink(
+      options.url ?? process.env.USAGE_URL ?? 'http://127.0.0.1:4003/graphql',
+      options.secret ?? process.env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET,
+    );
   const batchSize = Math.min(options.batchSize ?? 1000, 1000);
   const resumeAfter = options.restart ? 0 : readCheckpoint(file);
   const totals: ImportedBatchResult = { rated: 0, rejected: 0, duplicates: 0 };
   const size = fs.statSync(file).size;
-  const bar = options.progress === false ? undefined : new cliProgress.SingleBar({ format: 'usage import |{bar}| {percentage}% | line {line} | rated {rated} rejected {rejected} duplicates {duplicates}', hideCursor: true }, cliProgress.Presets.shades_classic);
+  const bar =
+    options.progress === false
+      ? undefined
+      : new cliProgress.SingleBar(
+          { format: 'usage import |{bar}| {percentage}% | line {line} | rated {rated} rejected {rejected} duplicates {duplicates}', hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        );
   bar?.start(size, 0, { line: resumeAfter, ...totals });
 
   let batch: Record<string, unknown>[] = [];
+  let batchBytes = 0;
   let batchLastLine = resumeAfter;
+  let batchEnd = 0;
   let lastLine = resumeAfter;
   let batches = 0;
   let stopped = false;
-  const skipped: { line: number; raw: string }[] = [];
-  const flush = async () => {
-    if (batch.length === 0) return;
+  /** Sends the batch; true when maxBatches says to stop here. */
+  const flush = async (): Promise<boolean> => {
+    if (batch.length === 0) return false;
     const r = await sink(source, batch);
     totals.rated += r.rated;
     totals.rejected += r.rejected;
     totals.duplicates += r.duplicates;
     writeCheckpoint(file, batchLastLine);
     batch = [];
+    batchBytes = 0;
     batches++;
+    bar?.update(batchEnd, { line: batchLastLine, ...totals });
+    return options.maxBatches !== undefined && batches >= options.maxBatches;
   };
 
-  const parser = fs.createReadStream(file).pipe(
-    parse({
-      columns: (header: string[]) => header.map((h) => FIELDS[h.trim().toLowerCase()] ?? h.trim()),
-      info: true,
-      trim: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      skip_records_with_error: true,
-      on_skip: (err, raw) => {
-        skipped.push({ line: Number((err as { lines?: number } | undefined)?.lines ?? 0), raw: String(raw ?? err?.message ?? '') });
-        return undefined;
-      },
-    }),
-  );
-  for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number; bytes: number } }>) {
-    for (const s of skipped.splice(0)) {
-      if (s.line > resumeAfter) batch.push({ eventId: `${path.basename(file)}:${s.line}`, unparseable: `CSV line ${s.line}: ${s.raw.slice(0, 500)}` });
+  let columns: (string | null)[] | undefined;
+  for await (const row of fileLines(file)) {
+    lastLine = row.line;
+    if (row.bytes <= MAX_ROW_BYTES && row.text.trim() === '') continue;
+    if (!columns) {
+      columns = columnsOf(file, row.text, options.ignoreColumns ?? []);
+      continue;
     }
-    lastLine = info.lines;
-    if (info.lines <= resumeAfter) continue;
-    const clean: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(record)) if (Object.values(FIELDS).includes(k) && v !== '') clean[k] = v;
-    clean.eventId ??= `${path.basename(file)}:${info.lines}`;
-    batch.push(clean);
-    batchLastLine = info.lines;
-    if (batch.length >= batchSize) {
-      await flush();
-      bar?.update(info.bytes, { line: info.lines, ...totals });
-      if (options.maxBatches !== undefined && batches >= options.maxBatches) {
-        stopped = true;
-        parser.destroy();
-        break;
-      }
+    if (row.line <= resumeAfter) continue;
+    const record = recordOf(row, columns);
+    // The JSON of a record is as long in the request as here (+1 for the comma between records).
+    const bytes = Buffer.byteLength(JSON.stringify(record)) + 1;
+    if (batchBytes + bytes > MAX_BATCH_BYTES && (await flush())) {
+      stopped = true;
+      break;
+    }
+    batch.push(record);
+    batchBytes += bytes;
+    batchLastLine = row.line;
+    batchEnd = row.end;
+    if (batch.length >= batchSize && (await flush())) {
+      stopped = true;
+      break;
     }
   }
   if (!stopped) {
-    for (const s of skipped.splice(0)) if (s.line > resumeAfter) batch.push({ eventId: `${path.basename(file)}:${s.line}`, unparseable: `CSV line ${s.line}: ${s.raw.slice(0, 500)}` });
     batchLastLine = Math.max(batchLastLine, lastLine);
     await flush();
   }
