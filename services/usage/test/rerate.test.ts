@@ -3,6 +3,8 @@ import type pg from 'pg';
 import { dec, type ChargeRequest } from '@ledgerline/contracts';
 import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
+import { usageRuntimeOf } from '../src/usage-runtime';
+import { applyChargeResults } from '../src/application/apply-charge-result';
 import { RECORD_USAGE, filePlanSource, planDocument, setLine, settleCharges, sqlOf, storedChargeRequests } from './support';
 
 let svc: TestService;
@@ -62,6 +64,13 @@ describe('rerate', () => {
     // The original charges keep their ids; the adjustments have new ones.
     expect(new Set(charges.map((c) => c.chargeId)).size).toBe(charges.length);
 
+    // A re-rate waits for wallets to settle the adjustments, as it waits for the charges.
+    const waiting = await svc.request(RERATE, { i: { billingAccountId: 'acc_rr', period: '2026-03', planVersionId: 'plv_fixed' } });
+    expect(waiting.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'RERATE_ADJUSTMENTS_PENDING', field: 'input.period' });
+    await applyChargeResults(usageRuntimeOf(svc.runtime).sql, deltas.map((d) => ({
+      chargeId: d.chargeId, outcome: 'APPLIED' as const, billingAccountId: d.billingAccountId, lineId: d.lineId, paymentMode: d.paymentMode, usageType: d.usageType, occurredAt: d.occurredAt,
+      units: d.units, unit: d.unit, unitsFromAllowances: '0', amountCharged: d.pricePerUnit, currency: d.currency,
+    })));
     // Again with the same catalog: nothing left to adjust.
     const again = await svc.request(RERATE, { i: { billingAccountId: 'acc_rr', period: '2026-03', planVersionId: 'plv_fixed' } });
     expect(again.data.rerate).toEqual({ recordsRerated: 0, adjustments: [] });

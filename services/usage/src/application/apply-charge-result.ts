@@ -45,17 +45,18 @@ export function parseChargeResults(text: string): { results: ChargeResult[]; inv
  * Many ChargeResults in one statement (the consumer's batch). Returns the lines whose
  * ledger figures differ from the rating-time estimate (their live counters must be reloaded;
  * when the ledger agrees with the estimate, nothing needs reloading), and how many records each
- * outcome settled (a result for a charge already settled, or not a record's, settles nothing).
+ * outcome settled (a result for a charge already settled, or not a record's, settles nothing; a
+ * re-rate adjustment's result settles its rerate_adjustment row, not counted here).
  */
 export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Promise<{ moved: { lineId: string; billingAccountId: string }[]; settled: Map<string, number> }> {
   const byId = new Map(results.map((r) => [r.chargeId, r]));
   const list = [...byId.values()];
   if (list.length === 0) return { moved: [], settled: new Map() };
-  const { rows } = await sql.query<{ line_id: string; billing_account_id: string; differs: boolean; outcome: string }>(
-    `update usage_record u set charge_status = r.outcome, amount_charged = r.amount, units_from_allowances = r.units, charge_reason = r.reason
-       from unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::text[]) as r(id, outcome, amount, units, reason)
+  const { rows } = await sql.query<{ id: string; line_id: string; billing_account_id: string; differs: boolean; outcome: string }>(
+    `update usage_record u set charge_status = r.outcome, amount_charged = r.amount, units_from_allowances = r.units, charge_reason = r.reason, granted_units = r.granted
+       from unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::text[], $6::numeric[]) as r(id, outcome, amount, units, reason, granted)
       where u.id = r.id and u.charge_status = 'PENDING'
-      returning u.line_id, u.billing_account_id, (coalesce(u.spend, 0) <> r.amount or coalesce(u.from_allowance, 0) <> r.units) as differs, r.outcome`,
+      returning u.id, u.line_id, u.billing_account_id, (coalesce(u.spend, 0) <> r.amount or coalesce(u.from_allowance, 0) <> r.units) as differs, r.outcome`,
     // Written as literals in one pass each (arrayParam): a batch is thousands of results.
     [
       list.map((r) => r.chargeId),
@@ -63,6 +64,8 @@ export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Pro
       list.map((r) => (r.outcome === 'DENIED' ? '0' : (r.amountCharged ?? '0'))),
       list.map((r) => (r.outcome === 'DENIED' ? '0' : (r.unitsFromAllowances ?? '0'))),
       list.map((r) => r.reason ?? null),
+      // The units the ledger granted (fewer than charged on a PARTIAL charge): a re-rate prices these.
+      list.map((r) => (r.outcome === 'DENIED' ? '0' : typeof r.units === 'string' && STORABLE_AMOUNT.test(r.units) ? r.units : null)),
     ].map(arrayParam),
   );
   const moved = new Map<string, { lineId: string; billingAccountId: string }>();
@@ -71,5 +74,36 @@ export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Pro
     if (rec.differs) moved.set(rec.line_id, { lineId: rec.line_id, billingAccountId: rec.billing_account_id });
     settled.set(rec.outcome, (settled.get(rec.outcome) ?? 0) + 1);
   }
+  // Not a record's charge: maybe a re-rate's adjustment (rerate_adjustment), settled here too.
+  const records = new Set(rows.map((rec) => rec.id));
+  for (const line of await settleRerateAdjustments(sql, list.filter((r) => !records.has(r.chargeId)))) moved.set(line.lineId, line);
   return { moved: [...moved.values()], settled };
+}
+
+/**
+ * ChargeResults of re-rate adjustments (see rerate-period.ts): each PENDING adjustment takes its
+ * outcome and the amount the ledger took (none when DENIED), and the record it adjusts holds what
+ * the ledger now holds for it: what it held before the adjustment plus that amount. Returns the
+ * lines whose live spend this moves away from the re-rated estimate (a refused adjustment).
+ * Idempotent: only a PENDING adjustment moves.
+ */
+async function settleRerateAdjustments(sql: Sql, results: ChargeResult[]): Promise<{ lineId: string; billingAccountId: string }[]> {
+  if (results.length === 0) return [];
+  const { rows } = await sql.query<{ line_id: string; billing_account_id: string; differs: boolean }>(
+    `with settled as (
+       update rerate_adjustment a set status = r.outcome, amount_charged = r.amount, reason = r.reason
+         from unnest($1::text[], $2::text[], $3::numeric[], $4::text[]) as r(id, outcome, amount, reason)
+        where a.charge_id = r.id and a.status = 'PENDING'
+        returning a.usage_record_id, a.previous_charged, a.amount, r.amount as taken
+     )
+     update usage_record u set amount_charged = s.previous_charged + s.taken from settled s where u.id = s.usage_record_id
+     returning u.line_id, u.billing_account_id, (s.taken <> s.amount) as differs`,
+    [
+      results.map((r) => r.chargeId),
+      results.map((r) => r.outcome),
+      results.map((r) => (r.outcome === 'DENIED' ? '0' : (r.amountCharged ?? '0'))),
+      results.map((r) => r.reason ?? null),
+    ].map(arrayParam),
+  );
+  return rows.filter((r) => r.differs && r.line_id).map((r) => ({ lineId: r.line_id, billingAccountId: r.billing_account_id }));
 }

@@ -3,7 +3,7 @@ import client from 'prom-client';
 import { onceAtATime } from '@ledgerline/platform';
 
 export interface UsageMetrics {
-  /** Records stored as REJECTED, labelled by their reason code (QUANTITY_INVALID, LINE_UNKNOWN, …). */
+  /** Records REJECTED, labelled by their reason code (QUANTITY_INVALID, LINE_UNKNOWN, …): stored so, or refused unstored (EVENT_ID_CONFLICT). */
   rejected: client.Counter<'reason'>;
   rated: client.Counter;
   /** One batch through the pipeline (validate, rate, persist), whatever path it came by. */
@@ -20,7 +20,7 @@ export interface UsageMetrics {
 
 export function createUsageMetrics(registry: client.Registry = new client.Registry()): UsageMetrics {
   return {
-    rejected: new client.Counter({ name: 'ledgerline_usage_rejected_total', help: 'Usage records stored as REJECTED, by reason code', labelNames: ['reason'], registers: [registry] }),
+    rejected: new client.Counter({ name: 'ledgerline_usage_rejected_total', help: 'Usage records rejected, by reason code (stored as REJECTED; EVENT_ID_CONFLICT: refused, not stored)', labelNames: ['reason'], registers: [registry] }),
     rated: new client.Counter({ name: 'ledgerline_usage_rated_total', help: 'Usage records rated', registers: [registry] }),
     batchSeconds: new client.Histogram({ name: 'ledgerline_usage_batch_seconds', help: 'Time for one batch of usage records through the pipeline (validate, rate, persist)', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
     chargesSettled: new client.Counter({ name: 'ledgerline_usage_charges_settled_total', help: 'Usage records whose charge a ChargeResult settled, by outcome', labelNames: ['outcome'], registers: [registry] }),

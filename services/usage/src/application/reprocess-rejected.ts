@@ -2,7 +2,7 @@ import { badInput } from '@ledgerline/contracts';
 import type { Logger } from '@ledgerline/platform';
 import { WAITING_CODES } from '../domain/waiting-codes';
 import type { Sql } from '../persistence/sql';
-import type { UsageOutcome, UsagePipeline } from './usage-pipeline';
+import { recordId, type IncomingUsage, type UsageOutcome, type UsagePipeline } from './usage-pipeline';
 
 export interface ReprocessCommand {
   ids?: string[] | null;
@@ -12,10 +12,39 @@ export interface ReprocessCommand {
   limit?: number | null;
 }
 
+/** Rejections for the record's ids themselves (see unratableIds). */
+const ID_REJECTIONS = new Set(['EVENT_ID_INVALID', 'SOURCE_INVALID']);
+
+interface RejectedRow {
+  id: string;
+  source: string;
+  event_id: string;
+  raw: string | null;
+  rejection_code: string | null;
+  rejection_reason: string | null;
+  fingerprint: string | null;
+}
+
+/**
+ * A record whose source or eventId could not be stored as sent (too long: cut to the column; a NUL:
+ * shown as U+FFFD) has no id of its own to be rated under: sent again with the stored ids it would
+ * be rated and charged under an eventId the source never used and a new record id, beside the
+ * REJECTED one. It stays REJECTED; the source sends the usage again under a valid eventId.
+ */
+function unratableIds(r: RejectedRow, raw: unknown): boolean {
+  if (r.rejection_code !== null && ID_REJECTIONS.has(r.rejection_code)) return true;
+  if (recordId(r.source, r.event_id) !== r.id) return true;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return false;
+  const o = raw as Record<string, unknown>;
+  return [o.source, o.eventId].some((x) => typeof x === 'string' && x.includes('\u0000'));
+}
+
 /**
  * Runs REJECTED records through the pipeline again (after the line, plan or data was fixed), from
  * their stored original payload with `patch` merged in. Source and eventId stay: the record keeps
- * its id, and a record that rates now is charged once like any other.
+ * its id (and the fingerprint it was received with), and a record that rates now is charged once
+ * like any other. Records rejected for their ids themselves stay REJECTED (unratableIds): their
+ * result says so.
  */
 export async function reprocessRejected(sql: Sql, pipeline: UsagePipeline, c: ReprocessCommand): Promise<UsageOutcome[]> {
   const limit = c.limit ?? 1000;
@@ -27,23 +56,32 @@ export async function reprocessRejected(sql: Sql, pipeline: UsagePipeline, c: Re
   if (c.ids?.length) where.push(`id = any($${params.push(c.ids)}::text[])`);
   if (c.rejectionCode) where.push(`rejection_code = $${params.push(c.rejectionCode)}`);
   if (c.lineId) where.push(`line_id = $${params.push(c.lineId)}`);
-  const { rows } = await sql.query<{ id: string; source: string; event_id: string; raw: string | null }>(
-    `select id, source, event_id, raw from usage_record where ${where.join(' and ')} order by occurred_at nulls first, id limit ${limit}`,
+  const { rows } = await sql.query<RejectedRow>(
+    `select id, source, event_id, raw, rejection_code, rejection_reason, fingerprint from usage_record where ${where.join(' and ')} order by occurred_at nulls first, id limit ${limit}`,
     params,
   );
   if (rows.length === 0) return [];
-  const items = rows.map((r) => {
+  const outcomes: (UsageOutcome | undefined)[] = new Array<undefined>(rows.length).fill(undefined);
+  const items: IncomingUsage[] = [];
+  rows.forEach((r, i) => {
     let raw: unknown = r.raw;
     try {
       raw = r.raw === null ? {} : JSON.parse(r.raw);
     } catch {
       /* a payload that was never JSON stays text unless the patch replaces it */
     }
+    if (unratableIds(r, raw)) {
+      const reason = `not reprocessed: its source or eventId could not be stored as sent, so it cannot be rated under its own id; the source must send the usage again under a valid eventId (${r.rejection_reason ?? 'no reason stored'})`;
+      outcomes[i] = { id: r.id, source: r.source, eventId: r.event_id, status: 'REJECTED', duplicate: false, rejectionCode: r.rejection_code ?? 'RECORD_MALFORMED', rejectionReason: reason };
+      return;
+    }
     const base = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : c.patch ? {} : raw;
     const fixed = typeof base === 'object' && base !== null ? { ...(base as object), ...(c.patch ?? {}), source: r.source, eventId: r.event_id } : base;
-    return { raw: fixed, source: r.source, eventId: r.event_id };
+    items.push({ raw: fixed, source: r.source, eventId: r.event_id, fingerprint: r.fingerprint });
   });
-  return pipeline.process(items, { reprocess: true });
+  const processed = items.length > 0 ? await pipeline.process(items, { reprocess: true }) : [];
+  let next = 0;
+  return outcomes.map((o) => o ?? processed[next++]);
 }
 
 /** How many waiting records one subscribers batch rates again (the rest wait for a manual `reprocessRejected`). */

@@ -9,10 +9,17 @@
  * Adjustments are made against what the ledger settled: a period with charges wallets has not
  * answered yet is refused (the delta's base would be a guess, and a credit could be given for a
  * charge wallets then denies), and a charge wallets denied has nothing to adjust.
+ *
+ * The replay follows the ledger too: a denied charge took nothing from the allowance and cost
+ * nothing, a charge wallets cut short (PARTIAL) is priced for the units it granted, never for the
+ * units it refused. Each adjustment is kept (rerate_adjustment) until its ChargeResult settles it
+ * (apply-charge-result.ts); what the ledger holds for a record is its charge plus the adjustments
+ * it took (usage_record.amount_charged once they are settled), and a period with an adjustment
+ * not settled yet is refused like one with a charge not settled.
  */
 import { badInput, conflict, dec, deterministicId, type ChargeRequest } from '@ledgerline/contracts';
 import type { RatingResult } from '@ledgerline/rating';
-import { applyUsage, type LineCounters } from '../domain/live-usage';
+import { applyUsage, bucketOf, typeBucket, type LineCounters } from '../domain/live-usage';
 import { linePeriodAt, monthPeriod, poolPeriodAt } from '../domain/period';
 import { versionAt, type SubscriptionVersion } from '../domain/subscriber';
 import type { UsageType } from '../domain/usage-input';
@@ -51,6 +58,8 @@ interface Row {
   amount_charged: string | null;
   price: string;
   charged_units: string;
+  /** ChargeResult.units: what the ledger granted of charged_units (fewer when PARTIAL); null before it answered. */
+  granted_units: string | null;
   rating: { estimate?: { spend: string }; chargedTotal?: string } | string | null;
   rating_version: number;
   source: string;
@@ -70,6 +79,14 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
     if (unsettled > 0) {
       throw conflict('RERATE_CHARGES_PENDING', `${unsettled} usage records of ${p.period} still wait for wallets to settle their charges; re-rate once they are settled`, { field: 'input.period' });
     }
+    // An earlier re-rate's adjustments not answered yet: what the ledger holds for their records is not known.
+    const pendingAdjustments = (await usage.sql.query<{ n: number }>(
+      `select count(*)::int as n from rerate_adjustment where billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status = 'PENDING'`,
+      [c.billingAccountId, p.start, p.end],
+    )).rows[0]?.n ?? 0;
+    if (pendingAdjustments > 0) {
+      throw conflict('RERATE_ADJUSTMENTS_PENDING', `${pendingAdjustments} re-rate adjustments of ${p.period} still wait for wallets to settle them; re-rate once they are settled`, { field: 'input.period' });
+    }
     // Invoices that already billed (part of) the period: a delta of an event they billed adjusts them.
     const billed = (await usage.sql.query<{ invoice_id: string; period_start: Date; period_end: Date }>(
       'select invoice_id, period_start, period_end from billed_period where billing_account_id = $1 and period_start < $3 and period_end > $2',
@@ -82,6 +99,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
     const countersOf = (map: Map<string, LineCounters>, key: string) => map.get(key) ?? map.set(key, new Map()).get(key)!;
     const adjustments: RerateAdjustment[] = [];
     const updates: unknown[][] = [];
+    const pending: unknown[][] = [];
     const outbox: OutboxRow[] = [];
     for (const r of rows) {
       if (typeof r.rating === 'string') r.rating = JSON.parse(r.rating);
@@ -108,11 +126,20 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       if (result.decision === 'RATED') {
         const tariffRule = result.trace.find((t) => t.type === 'rate');
         const tariff = tariffRule ? rater.compiled.ruleByName.get(tariffRule.rule)?.tariff : undefined;
+        // What the ledger granted: nothing of a denied charge, part of a PARTIAL one. Only that draws
+        // on the allowance and costs money; what it refused still counts as usage of its type (as in live usage).
+        const granted = grantedUnitsOf(r, result.chargedUnits);
+        const whole = dec(granted).eq(result.chargedUnits);
+        const grantedPrice = whole ? result.price : dec(granted).isZero() ? '0' : tariff ? priceUnits(tariff, result.adjustments, granted) : dec(result.price).times(granted).div(result.chargedUnits).toDecimalPlaces(6).toString();
         const applied = applyUsage(lineCounters, {
-          usageType: r.usage_type, chargedUnits: result.chargedUnits, price: result.price, allowanceId: result.allowanceId,
+          usageType: r.usage_type, chargedUnits: granted, price: grantedPrice, allowanceId: result.allowanceId,
           allowanceSize: result.allowanceId !== undefined ? allowanceSizeOf(rater, result.allowanceId, usage.plans.knownOffers()) : undefined,
           priceOf: (units) => (tariff ? priceUnits(tariff, result.adjustments, units) : result.price),
         }, result.allowanceId !== undefined && shared.has(result.allowanceId) ? pool : undefined);
+        if (!whole) {
+          const byType = bucketOf(lineCounters, typeBucket(r.usage_type));
+          byType.used = byType.used.plus(dec(result.chargedUnits).minus(granted));
+        }
         newSpend = applied.spend;
         fromAllowance = applied.fromAllowance;
       }
@@ -120,14 +147,20 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       if (occurredAt < p.start) continue;
       // Refused by the ledger (no balance, over the credit limit): nothing was charged, nothing to adjust.
       if (r.charge_status === 'DENIED') continue;
+      // Cut short before the ledger's granted units were kept: what it granted is not known, nothing is adjusted.
+      if (r.charge_status === 'PARTIAL' && r.granted_units === null) continue;
+      // What the ledger holds for the record: its charge plus the adjustments it took (amount_charged;
+      // chargedTotal only on records re-rated before adjustments were settled, the estimate before wallets answered).
       const prior = r.rating as { estimate?: { spend: string }; chargedTotal?: string } | null;
-      const oldSpend = dec(prior?.chargedTotal ?? r.amount_charged ?? prior?.estimate?.spend ?? '0').toString();
+      const oldSpend = dec(r.amount_charged ?? prior?.chargedTotal ?? prior?.estimate?.spend ?? '0').toString();
       const delta = dec(newSpend).minus(oldSpend);
       const samePrice = dec(result.price).eq(r.price ?? '0') && dec(result.chargedUnits).eq(r.charged_units ?? '0');
       if (delta.isZero() && samePrice) continue;
       const version2 = r.rating_version + 1;
-      const trace = { ...traceOf(result, version.planVersionId), estimate: { fromAllowance, spend: newSpend }, chargedTotal: newSpend, previous: { price: r.price, chargedTotal: oldSpend, ratingVersion: r.rating_version } };
-      updates.push([r.id, result.price, result.chargedUnits, result.allowanceId ?? null, version.planVersionId, JSON.stringify(trace), version2, result.decision, fromAllowance, newSpend]);
+      // No chargedTotal: what the ledger holds after this version is known once its adjustment is settled.
+      const trace = { ...traceOf(result, version.planVersionId), estimate: { fromAllowance, spend: newSpend }, previous: { price: r.price, chargedTotal: oldSpend, ratingVersion: r.rating_version } };
+      // amount_charged: unchanged money stays what the ledger holds; with an adjustment, the estimate until it is settled.
+      updates.push([r.id, result.price, result.chargedUnits, result.allowanceId ?? null, version.planVersionId, JSON.stringify(trace), version2, result.decision, fromAllowance, newSpend, delta.isZero() ? oldSpend : null]);
       if (!delta.isZero()) {
         const chargeId = deterministicId('usageRecord', r.id, 'rerate', String(version2));
         const extra = { zone: zoneOf(rater, result, u), adjustsInvoiceId: invoiceOf(new Date(r.occurred_at)) };
@@ -135,14 +168,22 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
         const allowOverdraft = delta.isNegative() || version.paymentMode === 'POSTPAID' || Boolean(rater.compiled.plan.balancePolicy?.overdraftAllowed);
         outbox.push(chargeRequestRow(adjustmentCharge(chargeId, line.lineId, version, result, r, delta.toString(), extra, allowOverdraft), now));
         adjustments.push({ usageRecordId: r.id, chargeId, previousPrice: dec(oldSpend).toString(), newPrice: newSpend, deltaUnits: dec(result.chargedUnits).minus(r.charged_units ?? '0').toString() });
+        pending.push([chargeId, r.id, c.billingAccountId, occurredAt, version2, oldSpend, delta.toString(), result.currency, now]);
       }
     }
     await inSqlTransaction(usage.sql, async (db) => {
       for (const u of updates) {
         await db.query(
           `update usage_record set status = 'RERATED', price = $2, charged_units = $3, allowance_id = $4, plan_version_id = $5, rating = $6, rating_version = $7, decision = $8,
-             from_allowance = $9, spend = $10, amount_charged = null, units_from_allowances = null, rated_at = $11 where id = $1`,
+             from_allowance = $9, spend = $10, amount_charged = $11, units_from_allowances = null, rated_at = $12 where id = $1`,
           [...u, now],
+        );
+      }
+      for (const a of pending) {
+        await db.query(
+          `insert into rerate_adjustment (charge_id, usage_record_id, billing_account_id, occurred_at, rating_version, previous_charged, amount, currency, status, created_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, 'PENDING', $9)`,
+          a,
         );
       }
       if (updates.length) outbox.push(eventRow('usageRerated', c.billingAccountId, [c.billingAccountId, p.period, ...adjustments.map((a) => a.chargeId), String(updates.length)], { billingAccountId: c.billingAccountId, period: p.period, recordsRerated: updates.length, adjustments }, now));
@@ -172,6 +213,16 @@ async function countingFrom(usage: UsageRuntime, billingAccountId: string, month
     for (const s of [start, pool?.start]) if (s && s < from) from = s;
   }
   return from;
+}
+
+/**
+ * The units the ledger granted of a record's charged units: none of a denied charge, ChargeResult.units
+ * of a PARTIAL one (all of them when not known), all of the others'.
+ */
+function grantedUnitsOf(r: Row, chargedUnits: string): string {
+  if (r.charge_status === 'DENIED') return '0';
+  if (r.charge_status === 'PARTIAL' && r.granted_units !== null && dec(r.granted_units).lt(chargedUnits)) return dec(r.granted_units).toString();
+  return chargedUnits;
 }
 
 /** A money-only adjustment: one ITEM at the delta price (negative = credit). */

@@ -14,6 +14,7 @@
 import { dec, deterministicId, type AllowancePeriod, type ChargeRequest, type FeePeriod } from '@ledgerline/contracts';
 import { priceUnits, RatingInputError, type OfferDocument, type RatingResult, type Rater } from '@ledgerline/rating';
 import { arrayParam, type Clock, type Logger } from '@ledgerline/platform';
+import { hash } from 'node:crypto';
 import { activeAddOnsAt, statusAt, versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
 import { calendarMonthAt, linePeriodAt, poolPeriodAt } from '../domain/period';
 import { CounterStore } from './counter-store';
@@ -32,13 +33,25 @@ export interface IncomingUsage {
   source: string;
   /** Used when the record names no eventId (e.g. `csv:<file>:<line>`). */
   eventId?: string;
+  /**
+   * Set when usage sends a stored record again (reprocessRejected): the fingerprint it was first
+   * received with (null: stored before fingerprints). Otherwise the fingerprint of `raw`.
+   */
+  fingerprint?: string | null;
+  /**
+   * A record usage makes itself (online charging sessions): exactly once by the session's sequence
+   * numbers, so a repeat with other content (a late report stamped with the time it came) is a
+   * duplicate, not a conflict. No fingerprint is kept.
+   */
+  internal?: boolean;
 }
 
 export interface UsageOutcome {
   id: string;
   source: string;
   eventId: string;
-  status: 'RATED' | 'REJECTED';
+  /** A duplicate's is the stored record's status (and rejection code and reason). */
+  status: 'RATED' | 'REJECTED' | 'RERATED' | 'BILLED';
   /** True when the record was already stored: nothing was done again. */
   duplicate: boolean;
   rejectionCode?: string;
@@ -50,7 +63,7 @@ export const RECORD_COLUMNS = [
   'id', 'source', 'event_id', 'line_id', 'msisdn', 'billing_account_id', 'subscription_id', 'plan_version_id', 'usage_type', 'direction',
   'quantity', 'unit', 'occurred_at', 'called_number', 'roaming_country', 'visited_mcc', 'status', 'rejection_code', 'rejection_reason',
   'decision', 'allowance_id', 'charged_units', 'price', 'from_allowance', 'spend', 'currency', 'rating', 'charge_status', 'raw', 'received_at', 'rated_at',
-  'charge', 'zone', 'adjusts_invoice_id',
+  'charge', 'zone', 'adjusts_invoice_id', 'fingerprint',
 ] as const;
 
 /** PostgreSQL types of RECORD_COLUMNS, in order (the batch insert sends one typed array per column). */
@@ -58,7 +71,7 @@ const RECORD_TYPES = [
   'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text',
   'numeric', 'text', 'timestamptz', 'text', 'text', 'text', 'text', 'text', 'text',
   'text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'text', 'text', 'text', 'timestamptz', 'timestamptz',
-  'text', 'text', 'text',
+  'text', 'text', 'text', 'text',
 ] as const;
 
 /** An invoice that billed an account's period: a later event in it is an adjustment on the next invoice. */
@@ -72,6 +85,42 @@ export function recordId(source: string, eventId: string): string {
   return deterministicId('usageRecord', source, eventId);
 }
 
+/** The answer to a record sent again under a known (source, eventId) with other content: refused, nothing stored. */
+export const EVENT_ID_CONFLICT = 'EVENT_ID_CONFLICT';
+
+/**
+ * What makes two records sent under one (source, eventId) the same record (CONVENTIONS rule 5:
+ * same key + same input is a duplicate, other input a conflict): a hash of the record as sent, in
+ * canonical JSON - keys sorted at every level, null members left out (the validator reads null as
+ * missing; GraphQL gives absent fields as null), and the top-level `source` and `eventId` left out
+ * (they are the key, and may come from the batch instead). A text that is not JSON (a broken
+ * JetStream message) is hashed as it is.
+ */
+export function fingerprintOf(raw: unknown): string {
+  return hash('sha256', typeof raw === 'string' ? `text:${raw}` : canonicalJson(raw, true), 'base64url');
+}
+
+function canonicalJson(value: unknown, top = false): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
+  const o = value as Record<string, unknown>;
+  let out = '';
+  for (const key of Object.keys(o).sort()) {
+    const v = o[key];
+    if (v === null || v === undefined || (top && (key === 'source' || key === 'eventId'))) continue;
+    out += `${out ? ',' : ''}${JSON.stringify(key)}:${canonicalJson(v)}`;
+  }
+  return `{${out}}`;
+}
+
+/** What the duplicate check reads of a stored record. */
+interface StoredRecord {
+  status: UsageOutcome['status'];
+  rejection_code: string | null;
+  rejection_reason: string | null;
+  fingerprint: string | null;
+}
+
 interface Prepared {
   id: string;
   row: unknown[];
@@ -83,8 +132,21 @@ interface Prepared {
   poolKey?: string;
   /** The ChargeRequest (JSON) published after commit, if the record is charged. */
   charge?: string;
+  /** Answered without being stored (EVENT_ID_CONFLICT): no write, no counters. */
+  refused?: boolean;
   outcome: UsageOutcome;
 }
+
+/** How many committed writes the pipeline remembers the ids of (a duplicate check further back is done again). */
+const COMMITS_KEPT = 64;
+
+/** Why a record sent again under a known (source, eventId) with other content is refused. */
+function conflictReason(source: string, eventId: string, known: StoredRecord): string {
+  return `eventId "${eventId.slice(0, 128)}" of source "${source.slice(0, 64)}" was received before with other content (${known.status}${known.rejection_code ? ` ${known.rejection_code}` : ''}); new usage needs a new eventId${known.status === 'REJECTED' ? ', and a rejected record is fixed with reprocessRejected (patch)' : ''}`;
+}
+
+/** A record this batch writes (not a duplicate, not refused). */
+const toWrite = (p: Prepared): boolean => !p.outcome.duplicate && !p.refused;
 
 export interface PipelineDeps {
   sql: Sql;
@@ -133,7 +195,7 @@ export class UsagePipeline {
     this.chain = rated.catch(() => undefined);
     const { prepared, touched, now } = await rated;
     // The ids `run` marked as being written (persist may still find some stored by another writer).
-    const writtenIds = prepared.filter((p) => !p.outcome.duplicate).map((p) => p.id);
+    const writtenIds = prepared.filter(toWrite).map((p) => p.id);
     const t0 = performance.now();
     const write = this.persist(prepared, options.reprocess ?? false, now).then(async () => {
       const t1 = performance.now();
@@ -159,6 +221,11 @@ export class UsagePipeline {
       if (p.outcome.duplicate) continue;
       if (p.outcome.status === 'REJECTED') this.metrics.rejected.inc({ reason: p.outcome.rejectionCode ?? 'UNKNOWN' });
       else this.metrics.rated.inc();
+    }
+    // Refused, not stored: the sender is told (GraphQL) or the message acked (JetStream: a redelivery would be refused again).
+    const refused = prepared.filter((p) => p.refused);
+    if (refused.length > 0) {
+      this.deps.logger.warn({ refused: refused.length, records: refused.slice(0, 10).map((p) => ({ id: p.id, source: p.outcome.source, eventId: p.outcome.eventId })) }, 'usage records refused: their (source, eventId) was received before with other content (EVENT_ID_CONFLICT)');
     }
     return prepared.map((p) => p.outcome);
   }
@@ -220,31 +287,60 @@ export class UsagePipeline {
     const started = performance.now();
     const validated = items.map((item) => validateUsage(item.raw, { source: item.source, eventId: item.eventId }, now));
     const ids = validated.map((v) => recordId(v.ok ? v.usage.source : v.source, v.ok ? v.usage.eventId : v.eventId));
+    const fingerprints = items.map((item) => (item.internal ? null : item.fingerprint !== undefined ? item.fingerprint : fingerprintOf(item.raw)));
 
     // Records already stored (and, when reprocessing, no longer rejected) are duplicates: skipped before rating.
-    const existing = new Set(
-      (await this.deps.sql.query<{ id: string }>(`select id from usage_record where id = any($1::text[])${reprocess ? " and status <> 'REJECTED'" : ''}`, [arrayParam(ids)])).rows.map((r) => r.id),
-    );
+    // `commits` before the query: `run` checks again for what writes committed after it stored.
+    const commits = this.commits;
+    const stored = await this.storedRecords(ids, reprocess);
     await this.deps.directory.prefetch(
       validated.flatMap((v) => (v.ok && v.usage.lineId ? [v.usage.lineId] : [])),
       validated.flatMap((v) => (v.ok && !v.usage.lineId && v.usage.msisdn ? [v.usage.msisdn] : [])),
     );
     this.stats.lookupMs += performance.now() - started;
-    return { now, validated, ids, existing };
+    return { now, validated, ids, fingerprints, stored, commits, reprocess };
+  }
+
+  /** Records already stored (when reprocessing: those no longer REJECTED), by id. */
+  private async storedRecords(ids: string[], reprocess: boolean): Promise<Map<string, StoredRecord>> {
+    const { rows } = await this.deps.sql.query<StoredRecord & { id: string }>(
+      `select id, status, rejection_code, rejection_reason, fingerprint from usage_record where id = any($1::text[])${reprocess ? " and status <> 'REJECTED'" : ''}`,
+      [arrayParam(ids)],
+    );
+    return new Map(rows.map((r) => [r.id, r]));
+  }
+
+  /** Writes committed so far (a sequence number), and the ids each of the last COMMITS_KEPT stored. */
+  private commits = 0;
+  private readonly committed: { seq: number; ids: string[] }[] = [];
+
+  /** Whether a write committed after a duplicate check that saw `seen` commits stored one of `ids` (true when that is further back than what is kept). */
+  private storedSince(seen: number, ids: string[]): boolean {
+    if (this.commits === seen || ids.length === 0) return false;
+    const since = this.committed.filter((c) => c.seq > seen);
+    if (since.length < this.commits - seen) return true;
+    const mine = new Set(ids);
+    return since.some((c) => c.ids.some((id) => mine.has(id)));
   }
 
   private async run(items: IncomingUsage[], looked: Awaited<ReturnType<UsagePipeline['lookup']>>, precharged: boolean): Promise<{ prepared: Prepared[]; touched: Set<string>; now: Date }> {
-    const { now, validated, ids, existing } = looked;
+    const { now, validated, ids, fingerprints, stored } = looked;
     const started = performance.now();
     if (ids.some((id) => this.writing.has(id))) {
       // A redelivery of events whose first delivery is still being written (the broker's ack wait
-      // ran out): rated now, they would move the counters a second time and their threshold
-      // crossings would be dropped with their duplicate records. Wait for those writes, take what
-      // they stored as duplicates, and reload the counters (a failed write left its effects in them).
+      // ran out): wait for those writes (what they stored is found just below), and reload the
+      // counters (a failed write left its effects in them).
       await Promise.allSettled([...this.inflight]);
-      const stored = await this.deps.sql.query<{ id: string }>(`select id from usage_record where id = any($1::text[])`, [ids.filter((id) => !existing.has(id))]);
-      for (const r of stored.rows) existing.add(r.id);
       this.counters.clear();
+    }
+    // Records a write stored after this batch's duplicate check (a second reprocess of the same
+    // records, a client resending a batch still in the pipeline, a redelivery): rated again, they
+    // would move the live counters a second time, and the batches rated before the insert found
+    // them stored would see the doubled counters (lost threshold crossings, false 100 % notices).
+    // Known in memory which ids the writes since then stored: one more check only when one is here.
+    const unknown = ids.filter((id) => !stored.has(id));
+    if (this.storedSince(looked.commits, unknown)) {
+      for (const [id, r] of await this.storedRecords(unknown, looked.reprocess)) stored.set(id, r);
     }
     // The directory may have dropped a line since the lookup (an event): load it again.
     if (validated.some((v) => v.ok && !this.deps.directory.get(v.usage.lineId, v.usage.msisdn, v.usage.occurredAt))) {
@@ -274,37 +370,48 @@ export class UsagePipeline {
     const rating = performance.now();
     this.stats.lookupMs += rating - started;
     const prepared: Prepared[] = [];
-    const seen = new Set<string>();
+    /** Records earlier in this batch, by id: a second copy is a duplicate of the first, or a conflict. */
+    const seen = new Map<string, StoredRecord>();
     const touched = new Set<string>();
     for (let i = 0; i < items.length; i++) {
       const v = validated[i];
       const id = ids[i];
       const source = v.ok ? v.usage.source : v.source;
       const eventId = v.ok ? v.usage.eventId : v.eventId;
-      if (existing.has(id) || seen.has(id)) {
-        prepared.push({ id, row: [], outbox: [], outcome: { id, source, eventId, status: 'RATED', duplicate: true } });
+      const known = stored.get(id) ?? seen.get(id);
+      if (known) {
+        // Same key, same record: a duplicate, answered as stored. Other content: refused (a reprocess
+        // sends its stored records again with their first fingerprint; records stored before
+        // fingerprints have none and are duplicates).
+        if (known.fingerprint !== null && fingerprints[i] !== null && known.fingerprint !== fingerprints[i] && !looked.reprocess) {
+          prepared.push({ id, row: [], outbox: [], refused: true, outcome: { id, source, eventId, status: 'REJECTED', duplicate: false, rejectionCode: EVENT_ID_CONFLICT, rejectionReason: conflictReason(source, eventId, known) } });
+        } else {
+          prepared.push({ id, row: [], outbox: [], outcome: { id, source, eventId, status: known.status, duplicate: true, ...(known.rejection_code ? { rejectionCode: known.rejection_code } : {}), ...(known.rejection_reason ? { rejectionReason: known.rejection_reason } : {}) } });
+        }
         continue;
       }
-      seen.add(id);
+      let p: Prepared;
       if (!v.ok) {
-        prepared.push(this.rejected(id, source, eventId, v.partial, v.rejection, items[i].raw, now));
-        continue;
+        p = this.rejected(id, source, eventId, v.partial, v.rejection, items[i].raw, now);
+      } else {
+        try {
+          p = await this.rate(id, v.usage, items[i].raw, now, precharged, periods[i]);
+          if (p.lineId) touched.add(`${p.lineId}|${p.period}`);
+          if (p.poolKey) touched.add(p.poolKey);
+        } catch (error) {
+          if (!(error instanceof RatingInputError)) throw error;
+          p = this.rejected(id, source, eventId, v.usage, { code: error.code, reason: error.message }, items[i].raw, now);
+        }
       }
-      try {
-        const p = await this.rate(id, v.usage, items[i].raw, now, precharged, periods[i]);
-        if (p.lineId) touched.add(`${p.lineId}|${p.period}`);
-        if (p.poolKey) touched.add(p.poolKey);
-        prepared.push(p);
-      } catch (error) {
-        if (!(error instanceof RatingInputError)) throw error;
-        prepared.push(this.rejected(id, source, eventId, v.usage, { code: error.code, reason: error.message }, items[i].raw, now));
-      }
+      p.row.push(fingerprints[i]); // the last of RECORD_COLUMNS
+      seen.set(id, { status: p.outcome.status, rejection_code: p.outcome.rejectionCode ?? null, rejection_reason: p.outcome.rejectionReason ?? null, fingerprint: fingerprints[i] });
+      prepared.push(p);
     }
 
     this.stats.rateMs += performance.now() - rating;
     this.stats.batches += 1;
     this.stats.events += items.length;
-    for (const p of prepared) if (!p.outcome.duplicate) this.writing.add(p.id);
+    for (const p of prepared) if (toWrite(p)) this.writing.add(p.id);
     return { prepared, touched, now };
   }
 
@@ -502,7 +609,7 @@ export class UsagePipeline {
   }
 
   private async persist(prepared: Prepared[], reprocess: boolean, _now: Date): Promise<void> {
-    const fresh = prepared.filter((p) => !p.outcome.duplicate);
+    const fresh = prepared.filter(toWrite);
     if (fresh.length === 0) return;
     let wroteOutbox = false;
     await inSqlTransaction(this.deps.sql, async (db) => {
@@ -514,6 +621,12 @@ export class UsagePipeline {
       for (const p of fresh) if (!inserted.has(p.id)) p.outcome.duplicate = true;
       wroteOutbox = (await insertOutbox(db, stored.flatMap((p) => p.outbox))) > 0;
     });
+    // Committed: batches whose duplicate check ran before this look again when they hold one of these ids (see storedSince).
+    const committedIds = fresh.filter((p) => !p.outcome.duplicate).map((p) => p.id);
+    if (committedIds.length > 0) {
+      this.committed.push({ seq: ++this.commits, ids: committedIds });
+      if (this.committed.length > COMMITS_KEPT) this.committed.shift();
+    }
     // A record another writer stored first was counted here too: rebuild the counters from the records.
     if (fresh.some((p) => p.outcome.duplicate)) this.chain = this.chain.then(() => this.counters.clear());
     if (wroteOutbox) this.deps.onCommit?.();

@@ -7,6 +7,8 @@ import { Migration20261127000000_period_lapses } from './Migration20261127000000
 import { Migration20261127100000_line_status_history } from './Migration20261127100000_line_status_history';
 import { Migration20261127200000_msisdn_assignments } from './Migration20261127200000_msisdn_assignments';
 import { Migration20261128000000_session_sequence } from './Migration20261128000000_session_sequence';
+import { Migration20261129000000_record_fingerprint } from './Migration20261129000000_record_fingerprint';
+import { Migration20261202100000_rerate_adjustments } from './Migration20261202100000_rerate_adjustments';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -18,4 +20,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261127100000_line_status_history', class: Migration20261127100000_line_status_history },
   { name: 'Migration20261127200000_msisdn_assignments', class: Migration20261127200000_msisdn_assignments },
   { name: 'Migration20261128000000_session_sequence', class: Migration20261128000000_session_sequence },
+  { name: 'Migration20261129000000_record_fingerprint', class: Migration20261129000000_record_fingerprint },
+  { name: 'Migration20261202100000_rerate_adjustments', class: Migration20261202100000_rerate_adjustments },
 ];
