@@ -12,15 +12,19 @@
  * reply again with no effect; another number out of turn is refused. Every step derives its ids
  * from (session, number) - the reservation's request id, the commit's reservation, the record's
  * event id - and wallets and the record store are idempotent by them, so a retry racing the first
- * attempt, or one after a crash between the wallet and the session write, changes nothing twice;
- * the session row moves on only from the number before (the loser of a race answers the winner's
- * reply).
+ * attempt, or one after a crash between the wallet and the session write, changes nothing twice.
+ * An UPDATE or TERMINATE first claims its number on the session row (it moves on only from the
+ * number before), with its fingerprint, before any effect: another request with the same number
+ * is refused and charges nothing, while a twin of it (same figures) does the same idempotent
+ * steps; the first to write its reply wins, the others answer that reply.
  *
  * Units reported used but not charged through a reservation (it had expired, the network went
  * past the grant, or none was held) are charged like any usage event: a record of their own
  * (event id `<session>#<number>:unreserved`) whose ChargeRequest goes to wallets, so they are
- * neither lost nor free.
+ * neither lost nor free. `<session>` in record ids is sessionRecordKey: the session id, or for a
+ * long one (over 106 characters) its head and a hash of it, so every event id fits 128 characters.
  */
+import { createHash } from 'node:crypto';
 import { RPC, type ChargingResultCode, type WalletCommitRequest, type WalletReserveReply, type WalletReserveRequest, type WalletSessionReply } from '@ledgerline/contracts';
 import { dec, type Decimal } from '@ledgerline/contracts';
 import type { NatsConnection } from '@ledgerline/platform';
@@ -80,17 +84,56 @@ interface StoredSession {
   sequence_number: number;
   last_request: string | null;
   last_reply: string | null;
+  /** When the row last changed: for a number claimed and not answered yet, when it was claimed. */
+  updated_at: Date;
 }
 
 const SOURCE = 'ocs';
 const OPERATIONS = ['RESERVE', 'UPDATE', 'TERMINATE'];
 const UNITS = /^\d{1,12}(\.\d{1,6})?$/;
+/** Most units one request may report or ask for: what one usage record may hold (usage-input's MAX_QUANTITY); more would be a REJECTED, uncharged record. */
+const MAX_UNITS = 1_000_000_000;
 const MAX_SEQUENCE = 2_147_483_647;
+const MAX_SESSION_ID = 128;
+/** Usage records' event ids are at most 128 characters; the longest a session adds to its key is `#<n>:unreserved`. */
+const MAX_RECORD_KEY = 128 - `#${MAX_SEQUENCE}:unreserved`.length;
+/** Text fields of a request (PostgreSQL refuses NUL in text, so none may hold one). */
+const TEXT_FIELDS = ['operation', 'sessionId', 'lineId', 'msisdn', 'usageType', 'requestedUnits', 'usedUnits', 'calledNumber', 'roamingCountry', 'visitedMcc'] as const;
+/** The unit fields each operation reads. */
+const UNIT_FIELDS: Record<string, ('requestedUnits' | 'usedUnits')[]> = { RESERVE: ['requestedUnits'], UPDATE: ['usedUnits', 'requestedUnits'], TERMINATE: ['usedUnits'] };
+/** Which request field a RESERVE's rating probe (validateUsage) refused, by its rejection code. */
+const PROBE_FIELDS: Record<string, string> = {
+  SUBSCRIBER_MISSING: 'lineId', LINE_ID_INVALID: 'lineId', MSISDN_INVALID: 'msisdn', USAGE_TYPE_INVALID: 'usageType', QUANTITY_INVALID: 'requestedUnits', QUANTITY_TOO_LARGE: 'requestedUnits',
+  CALLED_NUMBER_INVALID: 'calledNumber', ROAMING_COUNTRY_INVALID: 'roamingCountry', VISITED_MCC_INVALID: 'visitedMcc',
+};
 
-/** The first problem with a request's own fields (named as in the input), or null. */
-export function sessionInputProblem(req: ChargingSessionRequest): { field: string; message: string } | null {
-  if (!req || typeof req !== 'object') return { field: 'input', message: 'a charging session request is required' };
-  if (typeof req.sessionId !== 'string' || !req.sessionId || req.sessionId.length > 128) return { field: 'sessionId', message: 'sessionId is required (at most 128 characters)' };
+/**
+ * A unit field as a decimal string, or undefined when it is not one. Over NATS a whole number may
+ * come as a JSON number: it is taken exactly (a fraction is not: it may not be what was sent).
+ */
+function unitsOf(value: unknown): string | undefined {
+  const text = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value;
+  return typeof text === 'string' && UNITS.test(text) && Number(text.split('.')[0]) <= MAX_UNITS ? text : undefined;
+}
+
+/**
+ * The id a session's usage records are named by: the session id, or for one that would make an
+ * event id over 128 characters (or one the record store would trim), its first characters and a
+ * hash of all of it - the same for every request of the session, so retries find their records.
+ */
+export function sessionRecordKey(sessionId: string): string {
+  if (sessionId.length <= MAX_RECORD_KEY && sessionId === sessionId.trim()) return sessionId;
+  const hash = createHash('sha256').update(sessionId).digest('hex').slice(0, 32);
+  return `${sessionId.slice(0, MAX_RECORD_KEY - hash.length - 1).trim()}~${hash}`;
+}
+
+/** The first problem with a request's own fields (named as in the input), or null. `now`: when a RESERVE's units would be rated. */
+export function sessionInputProblem(req: ChargingSessionRequest, now: Date): { field: string; message: string } | null {
+  if (!req || typeof req !== 'object' || Array.isArray(req)) return { field: 'input', message: 'a charging session request is required' };
+  const fields = req as unknown as Record<string, unknown>;
+  const nul = TEXT_FIELDS.find((f) => typeof fields[f] === 'string' && (fields[f] as string).includes('\u0000'));
+  if (nul) return { field: nul, message: `${nul} contains a NUL character` };
+  if (typeof req.sessionId !== 'string' || !req.sessionId.trim() || req.sessionId.length > MAX_SESSION_ID) return { field: 'sessionId', message: `sessionId is required (at most ${MAX_SESSION_ID} characters)` };
   const op = String(req.operation ?? '').toUpperCase();
   if (!OPERATIONS.includes(op)) return { field: 'operation', message: 'operation must be RESERVE, UPDATE or TERMINATE' };
   const n = req.invocationSequenceNumber;
@@ -99,9 +142,32 @@ export function sessionInputProblem(req: ChargingSessionRequest): { field: strin
   } else if (!Number.isSafeInteger(n) || n < 0 || n > MAX_SEQUENCE) {
     return { field: 'invocationSequenceNumber', message: 'invocationSequenceNumber must be a whole number from 0' };
   }
-  if (op !== 'RESERVE' && req.usedUnits != null && !UNITS.test(req.usedUnits)) return { field: 'usedUnits', message: 'usedUnits must be a non-negative decimal' };
-  if (op === 'UPDATE' && req.requestedUnits != null && !UNITS.test(req.requestedUnits)) return { field: 'requestedUnits', message: 'requestedUnits must be a non-negative decimal' };
+  if (op === 'RESERVE' && req.requestedUnits == null) return { field: 'requestedUnits', message: 'requestedUnits is required for RESERVE' };
+  for (const field of UNIT_FIELDS[op]!) {
+    if (fields[field] != null && unitsOf(fields[field]) === undefined) {
+      return { field, message: `${field} must be a non-negative decimal string such as "12.5", with at most 6 decimals and at most ${MAX_UNITS}` };
+    }
+  }
+  if (op === 'RESERVE') {
+    const probe = validateUsage(probeOf(req, now), { source: SOURCE }, now);
+    if (!probe.ok) {
+      const field = PROBE_FIELDS[probe.rejection.code] ?? 'input';
+      return { field, message: probe.rejection.code === 'SUBSCRIBER_MISSING' ? 'lineId or msisdn is required' : probe.rejection.reason.replace(/^quantity/, 'requestedUnits') };
+    }
+  }
   return null;
+}
+
+/** A RESERVE's units as a usage event of `now`, to validate and rate them (never stored). */
+function probeOf(req: ChargingSessionRequest, now: Date): Record<string, unknown> {
+  return { eventId: 'probe', lineId: req.lineId, msisdn: req.msisdn, usageType: req.usageType, quantity: unitsOf(req.requestedUnits) ?? req.requestedUnits, occurredAt: now.toISOString(), calledNumber: req.calledNumber, roamingCountry: req.roamingCountry, visitedMcc: req.visitedMcc };
+}
+
+/** The request with its unit fields as decimal strings (whole JSON numbers over NATS become their digits); after sessionInputProblem. */
+function normalised(req: ChargingSessionRequest, op: string): ChargingSessionRequest {
+  const copy = { ...req };
+  for (const field of UNIT_FIELDS[op]!) if (copy[field] != null) copy[field] = unitsOf(copy[field]);
+  return copy;
 }
 
 /** What makes two requests with the same number the same request. */
@@ -115,7 +181,7 @@ async function rpc<T>(nc: NatsConnection, subject: string, body: unknown): Promi
 }
 
 async function loadSession(usage: UsageRuntime, sessionId: string): Promise<StoredSession | undefined> {
-  const { rows } = await usage.sql.query<StoredSession>('select state, used::text as used, context, sequence_number, last_request, last_reply from charging_session where id = $1', [sessionId]);
+  const { rows } = await usage.sql.query<StoredSession>('select state, used::text as used, context, sequence_number, last_request, last_reply, updated_at from charging_session where id = $1', [sessionId]);
   return rows[0];
 }
 
@@ -133,22 +199,30 @@ export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnect
   }
 }
 
-async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, req: ChargingSessionRequest, now: Date): Promise<ChargingSessionReply> {
-  const fail = (resultCode: ChargingResultCode, message: string): ChargingSessionReply => ({ sessionId: req?.sessionId ?? '', resultCode, finalUnitIndication: true, message });
-  const problem = sessionInputProblem(req);
+async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, input: ChargingSessionRequest, now: Date): Promise<ChargingSessionReply> {
+  const fail = (resultCode: ChargingResultCode, message: string): ChargingSessionReply => ({ sessionId: typeof input?.sessionId === 'string' ? input.sessionId : '', resultCode, finalUnitIndication: true, message });
+  // Over NATS an input error is a RATING_FAILED reply whose message names the field (GraphQL: BAD_USER_INPUT, in the resolver).
+  const problem = sessionInputProblem(input, now);
   if (problem) return fail('RATING_FAILED', problem.message);
-  const op = String(req.operation).toUpperCase();
+  const op = String(input.operation).toUpperCase();
+  const req = normalised(input, op);
   const n = req.invocationSequenceNumber ?? 0;
+  const key = sessionRecordKey(req.sessionId);
   const fingerprint = fingerprintOf(op, n, req);
   /** The reply a session gave to this number, or why another request with it is refused. */
   const replay = (s: StoredSession): ChargingSessionReply =>
-    s.last_request === fingerprint && s.last_reply ? (JSON.parse(s.last_reply) as ChargingSessionReply) : fail('RATING_FAILED', `invocationSequenceNumber ${n} of session ${req.sessionId} was used by another request`);
+    s.last_request === fingerprint && s.last_reply ? (JSON.parse(s.last_reply) as ChargingSessionReply)
+      : s.last_request === fingerprint ? fail('RATING_FAILED', `invocationSequenceNumber ${n} of session ${req.sessionId} was not completed before the session was ${s.state}`)
+        : fail('RATING_FAILED', `invocationSequenceNumber ${n} of session ${req.sessionId} was used by another request`);
   const existing = await loadSession(usage, req.sessionId);
-  if (existing && n === existing.sequence_number) return replay(existing);
+  // This number is claimed by this very request (same figures) and not answered yet: a twin of it is
+  // running now, or an attempt stopped midway (crash, lost connection). Every step is idempotent: do them (again).
+  const resuming = op !== 'RESERVE' && existing?.state === 'OPEN' && n === existing.sequence_number && existing.last_request === fingerprint && !existing.last_reply;
+  if (existing && n === existing.sequence_number && !resuming) return replay(existing);
 
   if (op === 'RESERVE') {
     if (existing) return fail('RATING_FAILED', `session ${req.sessionId} already exists; use UPDATE or TERMINATE`);
-    const probe = validateUsage({ eventId: `${req.sessionId}:probe`, lineId: req.lineId, msisdn: req.msisdn, usageType: req.usageType, quantity: req.requestedUnits, occurredAt: now.toISOString(), calledNumber: req.calledNumber, roamingCountry: req.roamingCountry, visitedMcc: req.visitedMcc }, { source: SOURCE }, now);
+    const probe = validateUsage(probeOf(req, now), { source: SOURCE }, now);
     if (!probe.ok) return fail('RATING_FAILED', `${probe.rejection.code}: ${probe.rejection.reason}`);
     const u = probe.usage;
     const base = { usageType: u.usageType, direction: u.direction, ...(u.calledNumber ? { calledNumber: u.calledNumber } : {}), ...(u.roamingCountry ? { roamingCountry: u.roamingCountry } : {}), ...(u.visitedMcc ? { visitedMcc: u.visitedMcc } : {}) };
@@ -176,18 +250,39 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, re
   const used = dec(req.usedUnits ?? '0');
   if (existing.state === 'TIMED_OUT' && n > existing.sequence_number) {
     // Closed for silence (closeStaleSessions): what it reports now is charged as usage; nothing more is granted.
-    await chargeUnreserved(usage, req.sessionId, n, ctx, used, now);
+    await chargeUnreserved(usage, key, n, ctx, used, now);
     return { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true };
   }
-  if (n !== existing.sequence_number + 1) return fail('RATING_FAILED', `invocationSequenceNumber ${n} is out of turn: session ${req.sessionId} expects ${existing.sequence_number + 1}`);
-  if (existing.state !== 'OPEN') return fail('RATING_FAILED', `session ${req.sessionId} is ${existing.state}`);
+  if (!resuming) {
+    if (n !== existing.sequence_number + 1) return fail('RATING_FAILED', `invocationSequenceNumber ${n} is out of turn: session ${req.sessionId} expects ${existing.sequence_number + 1}`);
+    if (existing.state !== 'OPEN') return fail('RATING_FAILED', `session ${req.sessionId} is ${existing.state}`);
+    if (existing.last_request != null && !existing.last_reply) return fail('RATING_FAILED', `invocationSequenceNumber ${existing.sequence_number} of session ${req.sessionId} is not answered yet`);
+    // Claim the number before any effect: of two different requests with it, the one refused changes nothing.
+    const { rowCount } = await usage.sql.query(
+      `update charging_session set sequence_number = $2, last_request = $3, last_reply = null, updated_at = $4 where id = $1 and sequence_number = $5 and state = 'OPEN'`,
+      [req.sessionId, n, fingerprint, now, existing.sequence_number],
+    );
+    // Another request got there first: answered as it stands now (a twin of this one joins it).
+    if (rowCount !== 1) return answerChargingSession(usage, nc, input, now);
+  }
   const commit = await commitUsed(nc, ctx, used);
-  if ('failed' in commit) return fail(commit.failed.resultCode, commit.failed.error?.message ?? 'commit failed');
+  if ('failed' in commit) {
+    // Wallets refused the commit, so nothing was charged: the number is given back, the session is as before the request.
+    if (!resuming) {
+      await usage.sql.query(
+        `update charging_session set sequence_number = $2, last_request = $3, last_reply = $4 where id = $1 and sequence_number = $5 and last_request = $6 and last_reply is null`,
+        [req.sessionId, existing.sequence_number, existing.last_request, existing.last_reply, n, fingerprint],
+      );
+    }
+    return fail(commit.failed.resultCode, commit.failed.error?.message ?? 'commit failed');
+  }
   // What the reservation charged is this report's record (the closing one at TERMINATE, kept even when empty).
-  const recordId = op === 'TERMINATE' || commit.units.gt(0) ? await recordCommitted(usage, op === 'TERMINATE' ? req.sessionId : `${req.sessionId}#${n}`, ctx, commit) : undefined;
+  const recordId = op === 'TERMINATE' || commit.units.gt(0) ? await recordCommitted(usage, op === 'TERMINATE' ? key : `${key}#${n}`, ctx, commit) : undefined;
   const unreserved = used.minus(commit.units);
-  await chargeUnreserved(usage, req.sessionId, n, ctx, unreserved, now);
-  ctx.reportedAt = now.toISOString();
+  // The report's time is when its number was claimed, the same for a retry that resumes it: its records are the same records.
+  const reportedAt = resuming ? new Date(existing.updated_at) : now;
+  await chargeUnreserved(usage, key, n, ctx, unreserved, reportedAt);
+  ctx.reportedAt = reportedAt.toISOString();
   const totalUsed = dec(existing.used).plus(used);
   let reply: ChargingSessionReply;
   let granted = '0';
@@ -211,9 +306,9 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, re
     reply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true, usageRecordId: recordId };
   }
   const { rowCount } = await usage.sql.query(
-    `update charging_session set state = $2, used = $3, granted = $4, context = $5, sequence_number = $6, last_request = $7, last_reply = $8, updated_at = $9
-     where id = $1 and sequence_number = $10 and state = 'OPEN'`,
-    [req.sessionId, op === 'TERMINATE' ? 'CLOSED' : 'OPEN', totalUsed.toFixed(), granted, JSON.stringify(ctx), n, fingerprint, JSON.stringify(reply), now, existing.sequence_number],
+    `update charging_session set state = $2, used = $3, granted = $4, context = $5, last_reply = $6, updated_at = $7
+     where id = $1 and sequence_number = $8 and last_request = $9 and last_reply is null and state = 'OPEN'`,
+    [req.sessionId, op === 'TERMINATE' ? 'CLOSED' : 'OPEN', totalUsed.toFixed(), granted, JSON.stringify(ctx), JSON.stringify(reply), now, n, fingerprint],
   );
   return rowCount === 1 ? reply : replayAfterRace(usage, req.sessionId, replay, fail);
 }
@@ -261,9 +356,9 @@ async function commitUsed(nc: NatsConnection, ctx: SessionContext, used: Decimal
 }
 
 /** Units used but not charged through a reservation: a record of their own, rated and charged as usage reported now (a refusal is a REJECTED record, kept and counted). */
-async function chargeUnreserved(usage: UsageRuntime, sessionId: string, n: number, ctx: SessionContext, units: Decimal, now: Date): Promise<void> {
+async function chargeUnreserved(usage: UsageRuntime, key: string, n: number, ctx: SessionContext, units: Decimal, now: Date): Promise<void> {
   if (!units.gt(0)) return;
-  await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId: `${sessionId}#${n}:unreserved`, lineId: ctx.lineId, quantity: units.toFixed(), occurredAt: now.toISOString() }, source: SOURCE }]);
+  await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId: `${key}#${n}:unreserved`, lineId: ctx.lineId, quantity: units.toFixed(), occurredAt: now.toISOString() }, source: SOURCE, internal: true }]);
 }
 
 /**
@@ -272,7 +367,7 @@ async function chargeUnreserved(usage: UsageRuntime, sessionId: string, n: numbe
  * allowance units the commit took, as a ChargeResult would.
  */
 async function recordCommitted(usage: UsageRuntime, eventId: string, ctx: SessionContext, commit: Committed): Promise<string> {
-  const [outcome] = await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId, lineId: ctx.lineId, quantity: commit.units.toFixed(), occurredAt: ctx.reportedAt ?? ctx.startedAt }, source: SOURCE }], { precharged: true });
+  const [outcome] = await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId, lineId: ctx.lineId, quantity: commit.units.toFixed(), occurredAt: ctx.reportedAt ?? ctx.startedAt }, source: SOURCE, internal: true }], { precharged: true });
   if (outcome.status === 'RATED') {
     await usage.sql.query(`update usage_record set amount_charged = $2, units_from_allowances = $3 where id = $1 and charge_status = 'APPLIED'`, [outcome.id, commit.amountCharged, commit.unitsFromAllowances]);
   }

@@ -96,7 +96,7 @@ export const resolvers = {
     },
     chargingSession(_: unknown, a: { input: ChargingSessionRequest }, ctx: UsageContext) {
       allow(ctx.caller, ['SYSTEM', 'ADMIN', 'PARTNER']);
-      const problem = sessionInputProblem(a.input);
+      const problem = sessionInputProblem(a.input, now(ctx));
       if (problem) throw badInput(`input.${problem.field}`, problem.message);
       return handleChargingSession(usageRuntimeOf(ctx.runtime), ctx.runtime.messaging.nc, a.input, now(ctx));
     },
