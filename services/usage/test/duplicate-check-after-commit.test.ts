@@ -1,5 +1,5 @@
 /**
- * Review: reprocessRejected of records another reprocess is rating at the same time (two
+ * reprocessRejected of records another reprocess is rating at the same time (two
  * operators, or an operator and the subscribers' consumer's reprocessWaiting after a line event)
  * while ingestion is busy.
  *

@@ -1,5 +1,5 @@
 /**
- * Review: reprocessRejected of records whose ids could not be stored as sent.
+ * reprocessRejected of records whose ids could not be stored as sent.
  *
  * A record rejected for its event id (over 128 characters: EVENT_ID_INVALID; or holding a NUL)
  * is stored with the id cut to 128 characters (or the NUL shown as U+FFFD), under a record id made

@@ -1,5 +1,5 @@
 /**
- * Review: what recordUsage answers for a record it has seen before.
+ * what recordUsage answers for a record it has seen before.
  *
  * - Every duplicate is answered `status: RATED, duplicate: true` (usage-pipeline.ts builds the
  *   outcome of a known id with a fixed 'RATED'), also when the stored record is REJECTED: a client

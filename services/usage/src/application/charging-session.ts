@@ -31,7 +31,7 @@ import type { NatsConnection } from '@ledgerline/platform';
 import { versionAt, activeAddOnsAt, type LineInfo } from '../domain/subscriber';
 import { validateUsage } from '../domain/usage-input';
 import type { UsageRuntime } from '../usage-runtime';
-import { zoneOf } from './usage-pipeline';
+import { SESSION_SOURCE, zoneOf } from './usage-pipeline';
 
 export interface ChargingSessionRequest {
   operation: 'RESERVE' | 'UPDATE' | 'TERMINATE' | string;
@@ -88,7 +88,7 @@ interface StoredSession {
   updated_at: Date;
 }
 
-const SOURCE = 'ocs';
+const SOURCE = SESSION_SOURCE;
 const OPERATIONS = ['RESERVE', 'UPDATE', 'TERMINATE'];
 const UNITS = /^\d{1,12}(\.\d{1,6})?$/;
 /** Most units one request may report or ask for: what one usage record may hold (usage-input's MAX_QUANTITY); more would be a REJECTED, uncharged record. */

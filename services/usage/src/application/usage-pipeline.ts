@@ -18,7 +18,7 @@ import { hash } from 'node:crypto';
 import { activeAddOnsAt, statusAt, versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
 import { calendarMonthAt, linePeriodAt, poolPeriodAt } from '../domain/period';
 import { CounterStore } from './counter-store';
-import { storable, validateUsage, type Rejection, type ValidUsage } from '../domain/usage-input';
+import { storable, validateUsage, type Rejection, type ValidationResult, type ValidUsage } from '../domain/usage-input';
 import { applyUsage, ratiosOf, setAllowance, TOTAL_BUCKET, type LineCounters } from '../domain/live-usage';
 import { inSqlTransaction, insertArrayRows, type Sql } from '../persistence/sql';
 import { loadLineCounters, loadPoolCounters } from './live-usage';
@@ -83,6 +83,24 @@ export interface BilledPeriod {
 
 export function recordId(source: string, eventId: string): string {
   return deterministicId('usageRecord', source, eventId);
+}
+
+/**
+ * Sources only usage itself writes: `ocs`, the records of online charging sessions (named by
+ * session and sequence number). A record from outside (recordUsage, JetStream, CSV) naming one is
+ * REJECTED `SOURCE_RESERVED` and stored under an id of its own, so it can never take a session
+ * record's id first (the session's own record would then be a duplicate or a conflict).
+ */
+export const SESSION_SOURCE = 'ocs';
+export const RESERVED_SOURCES: ReadonlySet<string> = new Set([SESSION_SOURCE]);
+export const SOURCE_RESERVED = 'SOURCE_RESERVED';
+
+/** `v` as a record from outside may be: refused when it names a reserved source, with the id source it is then stored under. */
+function fromOutside(v: ValidationResult): { v: ValidationResult; idSource: string } {
+  const source = v.ok ? v.usage.source : v.source;
+  if (!RESERVED_SOURCES.has(source)) return { v, idSource: source };
+  const rejection = { code: SOURCE_RESERVED, reason: `source "${source}" is reserved for records usage makes itself (online charging sessions); send usage under a source of your own` };
+  return { v: { ok: false, source, eventId: v.ok ? v.usage.eventId : v.eventId, rejection, partial: v.ok ? v.usage : v.partial }, idSource: `outside:${source}` };
 }
 
 /** The answer to a record sent again under a known (source, eventId) with other content: refused, nothing stored. */
@@ -285,8 +303,13 @@ export class UsagePipeline {
   private async lookup(items: IncomingUsage[], reprocess: boolean) {
     const now = this.deps.clock.now();
     const started = performance.now();
-    const validated = items.map((item) => validateUsage(item.raw, { source: item.source, eventId: item.eventId }, now));
-    const ids = validated.map((v) => recordId(v.ok ? v.usage.source : v.source, v.ok ? v.usage.eventId : v.eventId));
+    // Records usage makes itself, and stored records sent again (reprocess: their ids are already theirs), may name a reserved source.
+    const checked = items.map((item) => {
+      const v = validateUsage(item.raw, { source: item.source, eventId: item.eventId }, now);
+      return item.internal || reprocess ? { v, idSource: v.ok ? v.usage.source : v.source } : fromOutside(v);
+    });
+    const validated = checked.map((c) => c.v);
+    const ids = checked.map(({ v, idSource }) => recordId(idSource, v.ok ? v.usage.eventId : v.eventId));
     const fingerprints = items.map((item) => (item.internal ? null : item.fingerprint !== undefined ? item.fingerprint : fingerprintOf(item.raw)));
 
     // Records already stored (and, when reprocessing, no longer rejected) are duplicates: skipped before rating.
