@@ -4,7 +4,7 @@
  *
  * Wallets writes the reason of a charge it refuses as `RATING_FAILED: <problem>` (apply-charges.ts),
  * e.g. `RATING_FAILED: pricePerUnit must be a non-negative decimal with at most 6 places` - 80
- * characters, and usage sends such charges (see review-wallets-contract.test.ts).
+ * characters, and usage sends such charges (see wallets-contract.test.ts).
  * usage_record.charge_reason is varchar(64), and the whole batch is one `update … from unnest(…)`:
  * the statement fails, consumeBatches retries the same batch for ever and no ChargeResult is
  * applied any more (every charge stays PENDING, the sweeper re-sends them all, rerate is refused

@@ -62,7 +62,7 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** One event of a line whose plan the catalog is slow to give. */
 const slow = (which: 'a' | 'b' | 'c' | 'd') => ({ input: { source: `slow-${run}`, records: [{ eventId: `slow-${which}`, lineId: `lin_slow${which}${run}`, usageType: 'SMS', quantity: '1', calledNumber: '+4930123456', occurredAt: '2026-03-10T11:00:00Z' }] } });
 
-describe('a second copy of records read before the first copy was stored (review)', () => {
+describe('a second copy of records read before the first copy was stored', () => {
   it('records rated by one reprocess are not counted again by the other: the next crossing is found and live usage is right', async () => {
     const lineId = `lin_rpr${run}`;
     const source = `rpr-${run}`;

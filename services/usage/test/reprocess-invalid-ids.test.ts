@@ -29,7 +29,7 @@ afterAll(async () => {
 
 const REPROCESS = `mutation($i: ReprocessRejectedInput!) { reprocessRejected(input: $i) { rated stillRejected results { eventId status rejectionCode } } }`;
 
-describe('reprocessRejected of a record rejected for its event id (review)', () => {
+describe('reprocessRejected of a record rejected for its event id', () => {
   it('keeps it one REJECTED record (EVENT_ID_INVALID): it is not rated under the cut id beside it', async () => {
     const source = `rpi-${run}`;
     const eventId = `${'x'.repeat(128)}-${run}`;

@@ -98,7 +98,7 @@ async function record(source: string, records: Record<string, unknown>[]): Promi
   return res.data.recordUsage.results.map((r: { id: string }) => r.id);
 }
 
-describe('rerate against what the ledger settled (review)', () => {
+describe('rerate against what the ledger settled', () => {
   it('a charge wallets cut short (PARTIAL) is not billed again in full by a re-rate with the same catalog', async () => {
     const lineId = `lin_rvp${run}`;
     const account = `acc_rvp${run}`;
