@@ -62,9 +62,20 @@ export interface CreditWalletRequest {
   /** What the credit is for, e.g. the recharge id; shown on the ledger entry. */
   reference: string;
 }
+export interface CloseCreditKeyRequest {
+  billingAccountId: string;
+  /** The idempotency key the credit was (or would have been) made with. */
+  idempotencyKey: string;
+}
 /** The wallets service (TM Forum TopupBalance). */
 export interface WalletsClient {
   creditWallet(req: CreditWalletRequest, opts?: CallOptions): Promise<{ transactionId: string }>;
+  /**
+   * Settles a credit key before the money is given back elsewhere (a refund): the credit made
+   * under the key (`transactionId`), or null when none was, and then none ever will be (a credit
+   * still on its way under that key is refused). Idempotent: the same key, the same answer.
+   */
+  closeCreditKey(req: CloseCreditKeyRequest, opts?: CallOptions): Promise<{ transactionId: string | null }>;
 }
 
 export interface IssueReceiptRequest {

@@ -104,24 +104,58 @@ describe('rechargeWorkflow (time-skipping server)', () => {
     expect(systems.wallets.credits).toHaveLength(1);
   });
 
-  it('wallet credit refused for good after capture: the payment is refunded, no money lost', async () => {
+  it('wallet credit refused for good after capture: the credit key is closed, then the payment is refunded, no money lost', async () => {
     const systems = fakeSystems({ wallets: { script: ['reject'], rejectCode: 'WALLET_ACCOUNT_CLOSED' } });
-    const failure = workflowFailure(await runRecharge(systems, rechargeInput('sandbox_approve')));
+    const input = rechargeInput('sandbox_approve');
+    const failure = workflowFailure(await runRecharge(systems, input));
 
     expect(failure.type).toBe('WALLET_CREDIT_FAILED');
+    expect(failure.details?.[0]).toMatchObject({ cause: 'WALLET_ACCOUNT_CLOSED' });
     expect(systems.wallets.calls).toBe(1); // a decision is not retried
+    expect(systems.wallets.closeCalls).toBe(1);
     expect(systems.payments.effective('refund')).toEqual([expect.objectContaining({ amount: '20.00', currency: 'EUR' })]);
     expect(systems.payments.netCaptured()).toEqual({ EUR: '0' });
     expect(systems.wallets.credits).toHaveLength(0);
+    // The key is closed before the refund: a credit under it arriving late (an earlier request still on its way) is refused.
+    expect(systems.wallets.closedKeys).toEqual(new Set([`recharge-${input.rechargeId}:creditWallet`]));
   });
 
-  it('wallet unavailable on every attempt: retried 5 times, then refunded', async () => {
-    const systems = fakeSystems({ wallets: { script: ['fail'] } });
-    const failure = workflowFailure(await runRecharge(systems, rechargeInput('sandbox_approve')));
+  it('wallet unavailable for minutes after capture: the credit is retried until wallets answers, credited once, never refunded', async () => {
+    // 9 failures: back-offs of 1, 2, 4, 8, 16, 32, 60, 60, 60 s (skipped time), well past the old 5 tries.
+    const systems = fakeSystems({ wallets: { script: ['fail', 'fail', 'fail', 'fail', 'fail', 'fail', 'fail', 'fail', 'fail', 'ok'] } });
+    const outcome = await runRecharge(systems, rechargeInput('sandbox_approve'));
 
-    expect(failure.type).toBe('WALLET_CREDIT_FAILED');
-    expect(systems.wallets.calls).toBe(5);
-    expect(systems.payments.netCaptured()).toEqual({ EUR: '0' });
+    expect(outcome).toMatchObject({ ok: true, value: { status: 'COMPLETED' } });
+    expect(systems.wallets.calls).toBe(10);
+    expect(systems.wallets.credits).toHaveLength(1);
+    expect(systems.wallets.closeCalls).toBe(0);
+    expect(systems.payments.effective('refund')).toHaveLength(0);
+    expect(systems.payments.netCaptured()).toEqual({ EUR: '20' });
+  });
+
+  it('the credit commits but its answers are lost for minutes: retried until one arrives, the same credit, never refunded', async () => {
+    const systems = fakeSystems({ wallets: { script: ['apply-then-fail', 'apply-then-fail', 'apply-then-fail', 'apply-then-fail', 'apply-then-fail', 'apply-then-fail', 'apply-then-hang', 'ok'] } });
+    const outcome = await runRecharge(systems, rechargeInput('sandbox_approve'));
+
+    expect(outcome).toMatchObject({ ok: true, value: { status: 'COMPLETED', walletTransactionId: 'wtx_1' } });
+    expect(systems.wallets.calls).toBe(8);
+    expect(systems.wallets.credits).toHaveLength(1);
+    expect(systems.wallets.balance('ba-1001', 'EUR')).toBe('20');
+    expect(systems.payments.effective('refund')).toHaveLength(0);
+    expect(systems.payments.netCaptured()).toEqual({ EUR: '20' });
+  });
+
+  it('an earlier try committed (answer lost), then wallets refuses: the key\'s close answers that credit, the recharge stands, no refund', async () => {
+    const systems = fakeSystems({ wallets: { script: ['apply-then-fail', 'reject'], rejectCode: 'WALLET_ACCOUNT_CLOSED' } });
+    const outcome = await runRecharge(systems, rechargeInput('sandbox_approve'));
+
+    expect(outcome).toMatchObject({ ok: true, value: { status: 'COMPLETED', walletTransactionId: 'wtx_1', receiptId: expect.any(String) } });
+    expect(systems.wallets.calls).toBe(2);
+    expect(systems.wallets.closeCalls).toBe(1);
+    expect(systems.wallets.credits).toHaveLength(1);
+    expect(systems.wallets.closedKeys.size).toBe(0);
+    expect(systems.payments.effective('refund')).toHaveLength(0);
+    expect(systems.payments.netCaptured()).toEqual({ EUR: '20' });
   });
 
   it('starting the same recharge twice (while running and after completion) is one recharge', async () => {

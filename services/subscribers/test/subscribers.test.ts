@@ -392,12 +392,13 @@ describe('changing an account: credit limit and autopay', () => {
     expect((await h.subscribers.request<any>(TOKEN, { id: other.accountId }, SYSTEM)).data).toEqual({ autopayToken: 'tok_visa_4Xk29fLq' });
   });
 
-  it('refuses a card number, a negative limit and a limit on a prepaid account, naming the field and changing nothing', async () => {
+  it('refuses a card number, a negative limit, a limit finer than a cent and a limit on a prepaid account, naming the field and changing nothing', async () => {
     const { customerId, accountId } = await family();
     const prepaid = (await gql(OPEN_ACCOUNT, { i: { customerId, paymentMode: 'PREPAID', currency: 'EUR' } })).openBillingAccount.billingAccount.id;
     const cases: [Record<string, unknown>, string, string][] = [
       [{ billingAccountId: accountId, autopayToken: '4111 1111 1111 1111' }, 'input.autopayToken', 'AUTOPAY_TOKEN_IS_CARD_NUMBER'],
       [{ billingAccountId: accountId, creditLimit: '-1' }, 'input.creditLimit', 'CREDIT_LIMIT_INVALID'],
+      [{ billingAccountId: accountId, creditLimit: '800.1234567' }, 'input.creditLimit', 'AMOUNT_PRECISION'],
       [{ billingAccountId: prepaid, creditLimit: '100' }, 'input.creditLimit', 'CREDIT_LIMIT_NOT_ALLOWED'],
       [{ billingAccountId: 'acc_nope', creditLimit: '100' }, 'input.billingAccountId', 'BILLINGACCOUNT_NOT_FOUND'],
     ];

@@ -46,6 +46,7 @@ beforeAll(async () => {
       if (refuseCreditFor.has(req.billingAccountId)) throw new DomainError('WALLET_CLOSED', 'test: this wallet refuses credits');
       return graphqlWallets.creditWallet(req, opts);
     },
+    closeCreditKey: (req, opts) => graphqlWallets.closeCreditKey(req, opts),
   };
   native = await NativeConnection.connect({ address: server.address });
   worker = await createWorker({

@@ -14,6 +14,7 @@ import type {
   AuthorizeRequest,
   BillingPeriodsClient,
   CaptureRequest,
+  CloseCreditKeyRequest,
   ClosePeriodRequest,
   CreditWalletRequest,
   IssueReceiptRequest,
@@ -38,6 +39,19 @@ export interface ActivityOptions {
 
 function isWorkerShutdown(reason: unknown): boolean {
   return reason instanceof CancelledFailure && reason.message === 'WORKER_SHUTDOWN';
+}
+
+/**
+ * For a call whose answer must be had before money moves back (the credit key's close before a
+ * refund): a refusal (a worker without the right token, wallets without the mutation yet) is
+ * retried like an outage, under the workflow's unlimited retry policy, until an operator fixes its
+ * cause. The failure keeps its type and message, for the pending activity's last failure.
+ */
+function retriedAlways(err: unknown): never {
+  if (err instanceof ApplicationFailure && err.nonRetryable) {
+    throw ApplicationFailure.create({ message: err.message, type: err.type ?? undefined, details: err.details ?? undefined, nonRetryable: false, cause: err });
+  }
+  throw err;
 }
 
 export function createActivities(deps: ActivityDeps, { callTimeoutMs = 20_000 }: ActivityOptions = {}) {
@@ -65,6 +79,7 @@ export function createActivities(deps: ActivityDeps, { callTimeoutMs = 20_000 }:
     voidAuthorization: (req: VoidRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.void(req, o)),
     refundPayment: (req: RefundRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.refund(req, o)),
     creditWallet: (req: CreditWalletRequest) => call('WALLETS', (o) => deps.wallets.creditWallet(req, o)),
+    closeWalletCreditKey: (req: CloseCreditKeyRequest) => call('WALLETS', (o) => deps.wallets.closeCreditKey(req, o)).catch(retriedAlways),
     issueReceipt: (req: IssueReceiptRequest) => call('RECEIPTS', (o) => deps.receipts.issueReceipt(req, o)),
     closePeriod: (req: ClosePeriodRequest) => call('BILLING_PERIODS', (o) => deps.billingPeriods.closePeriod(req, o)),
   };

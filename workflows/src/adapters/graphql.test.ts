@@ -38,11 +38,39 @@ describe('GraphqlWalletsClient', () => {
 
   it('leaves internal errors and HTTP failures as plain (retryable) errors', async () => {
     const internal = fakeFetch(200, { errors: [{ message: 'boom', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    // A service's own internal DomainError has the category INTERNAL.
+    const internalDomain = fakeFetch(200, { errors: [{ message: 'ledger out of balance', extensions: { code: 'INTERNAL', reason: 'INTERNAL' } }] });
+    // The gateway's answer when the subgraph could not be reached or answered 502.
+    const gateway = fakeFetch(200, { errors: [{ message: '502: Bad Gateway', extensions: { code: 'DOWNSTREAM_SERVICE_ERROR', serviceName: 'wallets' } }] });
     const down = fakeFetch(503, { message: 'unavailable' });
-    for (const { impl } of [internal, down]) {
+    const badGateway = fakeFetch(502, '<html>bad gateway</html>');
+    for (const { impl } of [internal, internalDomain, gateway, down, badGateway]) {
       const err = await new GraphqlWalletsClient({ url: 'http://w', fetch: impl }).creditWallet(credit).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Error);
       expect(err).not.toBeInstanceOf(DomainError);
     }
+  });
+
+  it("the worker's own credentials refused (UNAUTHENTICATED, FORBIDDEN) are retried for the wallet: they are no refusal of the credit", async () => {
+    for (const code of ['UNAUTHENTICATED', 'FORBIDDEN']) {
+      const { impl } = fakeFetch(200, { errors: [{ message: 'who are you', extensions: { code } }] });
+      const err = await new GraphqlWalletsClient({ url: 'http://w', fetch: impl }).creditWallet(credit).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(err).not.toBeInstanceOf(DomainError);
+    }
+  });
+
+  it('closes a credit key with closeTopupKey: the credit made under it, or null', async () => {
+    const made = fakeFetch(200, { data: { closeTopupKey: { topupBalance: { id: 'ltx_1' } } } });
+    const client = new GraphqlWalletsClient({ url: 'http://w', fetch: made.impl });
+    await expect(client.closeCreditKey({ billingAccountId: 'ba-1', idempotencyKey: 'recharge-r1:creditWallet' })).resolves.toEqual({ transactionId: 'ltx_1' });
+    const body = JSON.parse(String(made.requests[0].init.body));
+    expect(body.query).toMatch(/mutation CloseTopupKey\(\$input: CloseTopupKeyInput!\)\s*{\s*closeTopupKey\(input: \$input\)/);
+    expect(body.variables.input).toEqual({ billingAccountId: 'ba-1', idempotencyKey: 'recharge-r1:creditWallet' });
+
+    const none = fakeFetch(200, { data: { closeTopupKey: { topupBalance: null } } });
+    await expect(new GraphqlWalletsClient({ url: 'http://w', fetch: none.impl }).closeCreditKey({ billingAccountId: 'ba-1', idempotencyKey: 'recharge-r1:creditWallet' })).resolves.toEqual({
+      transactionId: null,
+    });
   });
 });

@@ -5,6 +5,7 @@ import { DomainError } from '../errors';
 import type {
   BillingPeriodsClient,
   CallOptions,
+  CloseCreditKeyRequest,
   ClosePeriodRequest,
   CreditWalletRequest,
   IssueReceiptRequest,
@@ -20,11 +21,20 @@ export interface GraphqlClientOptions {
 }
 
 /**
- * Codes that mean "try again later". Every other code (BAD_USER_INPUT, CONFLICT, NOT_FOUND, a
- * service's WALLET_… code) is a decision by the service that a retry of the same request cannot
- * change, so it becomes a non-retryable DomainError.
+ * Codes that mean "try again later": a failure inside the service (INTERNAL_SERVER_ERROR, and
+ * INTERNAL, the category the services give their own internal DomainErrors), a subgraph the
+ * gateway could not reach or that answered with an HTTP error (DOWNSTREAM_SERVICE_ERROR), an
+ * outage or a timeout. Every other code (BAD_USER_INPUT, CONFLICT, NOT_FOUND, a service's WALLET_…
+ * code) is a decision by the service that a retry of the same request cannot change, so it
+ * becomes a non-retryable DomainError.
  */
-const TRANSIENT_CODE = /^(INTERNAL_SERVER_ERROR|.+_UNAVAILABLE|.+_TIMEOUT)$/;
+const TRANSIENT_CODE = /^(INTERNAL_SERVER_ERROR|INTERNAL|DOWNSTREAM_SERVICE_ERROR|.+_UNAVAILABLE|.+_TIMEOUT)$/;
+/**
+ * For the wallet credit, also the worker's own credentials (UNAUTHENTICATED, FORBIDDEN): they say
+ * the request was not heard, not that wallets refused this credit, and a refused credit is refunded.
+ * Retried until an operator fixes the token, then credited.
+ */
+const WALLETS_TRANSIENT_CODE = /^(INTERNAL_SERVER_ERROR|INTERNAL|DOWNSTREAM_SERVICE_ERROR|UNAUTHENTICATED|FORBIDDEN|.+_UNAVAILABLE|.+_TIMEOUT)$/;
 
 interface GraphqlError {
   message: string;
@@ -36,6 +46,7 @@ export async function graphqlRequest<T>(
   query: string,
   variables: Record<string, unknown>,
   opts?: CallOptions,
+  transient: RegExp = TRANSIENT_CODE,
 ): Promise<T> {
   const doFetch = client.fetch ?? fetch;
   const res = await doFetch(client.url, {
@@ -48,7 +59,7 @@ export async function graphqlRequest<T>(
   const first = body?.errors?.[0];
   if (first) {
     const code = first.extensions?.code ?? 'INTERNAL_SERVER_ERROR';
-    if (!TRANSIENT_CODE.test(code)) {
+    if (!transient.test(code)) {
       throw new DomainError(code, first.message, { details: { extensions: first.extensions } });
     }
     throw new Error(`${client.url}: ${code}: ${first.message}`);
@@ -67,7 +78,18 @@ const TOPUP_BALANCE = /* GraphQL */ `
   }
 `;
 
-/** wallets subgraph: `topupBalance(input)` credits a monetary wallet (TM Forum TopupBalance). */
+const CLOSE_TOPUP_KEY = /* GraphQL */ `
+  mutation CloseTopupKey($input: CloseTopupKeyInput!) {
+    closeTopupKey(input: $input) {
+      topupBalance { id }
+    }
+  }
+`;
+
+/**
+ * wallets subgraph: `topupBalance(input)` credits a monetary wallet (TM Forum TopupBalance);
+ * `closeTopupKey(input)` settles a credit's key before a refund.
+ */
 export class GraphqlWalletsClient implements WalletsClient {
   constructor(private readonly client: GraphqlClientOptions) {}
 
@@ -78,8 +100,14 @@ export class GraphqlWalletsClient implements WalletsClient {
       idempotencyKey: req.idempotencyKey,
       reference: req.reference,
     };
-    const data = await graphqlRequest<{ topupBalance: { topupBalance: { id: string } } }>(this.client, TOPUP_BALANCE, { input }, opts);
+    const data = await graphqlRequest<{ topupBalance: { topupBalance: { id: string } } }>(this.client, TOPUP_BALANCE, { input }, opts, WALLETS_TRANSIENT_CODE);
     return { transactionId: data.topupBalance.topupBalance.id };
+  }
+
+  async closeCreditKey(req: CloseCreditKeyRequest, opts?: CallOptions): Promise<{ transactionId: string | null }> {
+    const input = { billingAccountId: req.billingAccountId, idempotencyKey: req.idempotencyKey };
+    const data = await graphqlRequest<{ closeTopupKey: { topupBalance: { id: string } | null } }>(this.client, CLOSE_TOPUP_KEY, { input }, opts, WALLETS_TRANSIENT_CODE);
+    return { transactionId: data.closeTopupKey.topupBalance?.id ?? null };
   }
 }
 

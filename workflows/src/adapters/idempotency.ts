@@ -17,6 +17,11 @@ export class IdempotencyStore<T> {
     return hit.result;
   }
 
+  /** The result stored under `key`, whatever the request was. */
+  find(key: string): T | undefined {
+    return this.entries.get(key)?.result;
+  }
+
   put(key: string, request: unknown, result: T): T {
     this.entries.set(key, { fingerprint: fingerprint(request), result });
     return result;

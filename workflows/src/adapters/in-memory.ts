@@ -2,10 +2,11 @@
 // worker without the services. Idempotent by key like the real ones; failures are scripted per
 // call so tests can make the n-th call hang, fail, or succeed after losing its answer.
 import Decimal from 'decimal.js';
-import { DomainError } from '../errors';
+import { DomainError, ErrorCode } from '../errors';
 import type {
   BillingPeriodsClient,
   CallOptions,
+  CloseCreditKeyRequest,
   ClosePeriodRequest,
   CreditWalletRequest,
   IssueReceiptRequest,
@@ -67,13 +68,29 @@ export interface WalletCredit extends CreditWalletRequest {
 }
 
 export class InMemoryWalletsClient extends ScriptedFake<CreditWalletRequest, WalletCredit> implements WalletsClient {
+  /** Keys closed with nothing credited: a credit under one of them is refused (CONFLICT). */
+  readonly closedKeys = new Set<string>();
+  closeCalls = 0;
+
   constructor(opts?: FakeOptions) {
     super('wallets.creditWallet', opts);
   }
 
   async creditWallet(req: CreditWalletRequest, opts?: CallOptions): Promise<{ transactionId: string }> {
-    const credit = await this.handle(req, opts, () => ({ ...req, transactionId: `wtx_${this.store.size + 1}` }));
+    const credit = await this.handle(req, opts, () => {
+      if (this.closedKeys.has(req.idempotencyKey)) throw new DomainError(ErrorCode.CONFLICT, `credit key ${req.idempotencyKey} was closed`);
+      return { ...req, transactionId: `wtx_${this.store.size + 1}` };
+    });
     return { transactionId: credit.transactionId };
+  }
+
+  /** Not scripted: answers at once, like wallets' `closeTopupKey`. */
+  async closeCreditKey(req: CloseCreditKeyRequest): Promise<{ transactionId: string | null }> {
+    this.closeCalls += 1;
+    const credit = this.store.find(req.idempotencyKey);
+    if (credit) return { transactionId: credit.transactionId };
+    this.closedKeys.add(req.idempotencyKey);
+    return { transactionId: null };
   }
 
   /** Credits that took effect (one per idempotency key). */

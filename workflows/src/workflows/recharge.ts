@@ -2,7 +2,13 @@
 //
 // Money moves only in capture and credit, so those are where compensation lives:
 //   capture fails (after retries) → void the authorization: the customer is not charged;
-//   credit fails (after retries)  → refund the capture: the customer gets the money back.
+//   credit refused by wallets     → close the credit's key, then refund the capture: the customer
+//                                   gets the money back, and the wallet is never credited with it.
+// Once the card is charged the credit is retried until wallets gives a definite answer: a credit
+// whose answers were lost (timeout, 502, restart) may have committed, and only its own key can
+// tell. A refusal (a coded DomainError: no such wallet, currency mismatch…) is final, but even
+// then the key is closed first (wallets answers the credit made under it by an earlier attempt,
+// or makes sure none ever will be): what the card paid is what the wallet got.
 // A failed receipt does not undo a recharge: the money is where it should be, so the result just
 // has no receipt id (and the failure is in the history for operations to re-issue).
 // Every activity call carries the key `${workflowId}:${step}`; the workflow id is
@@ -27,14 +33,19 @@ const { capturePayment } = proxyActivities<Activities>({
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes: [ErrorCode.PAYMENT_CAPTURE_REJECTED] },
 });
 
+// Credit: the card is charged by now, so giving up would mean refunding a credit that may have
+// committed. Transient failures (no answer in time, a 5xx or 502, wallets or the worker restarting)
+// are retried without limit, backing off to a minute; the key makes a retry replay a committed
+// credit. Only a non-retryable failure (wallets' coded refusal) ends it.
 const { creditWallet } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 5 },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
 // Compensations must eventually succeed: money is held or taken. Retry without limit, backing
-// off to a minute, so an outage delays the void/refund but never skips it.
-const { voidAuthorization, refundPayment } = proxyActivities<Activities>({
+// off to a minute, so an outage delays the void/refund but never skips it. The same for the close
+// of the credit key that decides whether a refund is due (its activity retries even a refusal).
+const { voidAuthorization, refundPayment, closeWalletCreditKey } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
@@ -89,20 +100,31 @@ export async function rechargeWorkflow(input: RechargeInput): Promise<RechargeRe
   status.captureId = captureId;
 
   status.step = 'creditWallet';
+  const creditKey = key('creditWallet');
   let walletTransactionId: string;
   try {
-    ({ transactionId: walletTransactionId } = await creditWallet({ billingAccountId, amount, currency, reference: rechargeId, idempotencyKey: key('creditWallet') }));
+    ({ transactionId: walletTransactionId } = await creditWallet({ billingAccountId, amount, currency, reference: rechargeId, idempotencyKey: creditKey }));
   } catch (err) {
-    status.failure = failureType(err);
-    log.warn('wallet credit failed; refunding the payment', { rechargeId, captureId, failure: status.failure });
-    status.step = 'refund';
-    await refundPayment({ captureId, amount, currency, idempotencyKey: key('refund') });
-    status.step = 'compensated';
-    throw ApplicationFailure.nonRetryable(`wallet credit failed for recharge ${rechargeId}; payment refunded`, ErrorCode.WALLET_CREDIT_FAILED, {
-      rechargeId,
-      captureId,
-      cause: status.failure,
-    });
+    // Only a definite refusal gets here (anything transient is retried without limit). An earlier
+    // attempt may still have committed (its answer lost): the key's close tells, and makes sure
+    // that a credit still on its way under the key can no longer land once the card is refunded.
+    const refusal = failureType(err);
+    status.step = 'closeCreditKey';
+    const closed = await closeWalletCreditKey({ billingAccountId, idempotencyKey: creditKey });
+    if (closed.transactionId === null) {
+      status.failure = refusal;
+      log.warn('wallet refused the credit and nothing was credited under its key; refunding the payment', { rechargeId, captureId, failure: refusal });
+      status.step = 'refund';
+      await refundPayment({ captureId, amount, currency, idempotencyKey: key('refund') });
+      status.step = 'compensated';
+      throw ApplicationFailure.nonRetryable(`wallet credit failed for recharge ${rechargeId}; payment refunded`, ErrorCode.WALLET_CREDIT_FAILED, {
+        rechargeId,
+        captureId,
+        cause: refusal,
+      });
+    }
+    log.warn('wallet refused the credit, but an earlier attempt had made it; the recharge stands', { rechargeId, captureId, failure: refusal, walletTransactionId: closed.transactionId });
+    walletTransactionId = closed.transactionId;
   }
   status.walletTransactionId = walletTransactionId;
 

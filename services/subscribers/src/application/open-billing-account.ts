@@ -1,7 +1,7 @@
-import { badInput, dec, DomainError, isDecimalString, newId, notFound } from '@ledgerline/contracts';
+import { badInput, DomainError, newId, notFound } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
 import { BillingAccount, Customer } from '../persistence/entities';
-import { assertBillCycleDay, assertCurrency, assertTimezone } from '../domain/validation';
+import { assertBillCycleDay, assertCreditLimit, assertCurrency, assertTimezone } from '../domain/validation';
 import { SOURCE } from './events';
 
 export interface OpenBillingAccountCommand {
@@ -33,7 +33,7 @@ export async function openBillingAccount(em: Em, c: OpenBillingAccountCommand): 
   if (c.timezone) assertTimezone(c.timezone, 'input.timezone');
   const paymentTermsDays = c.paymentTermsDays ?? 14;
   if (!Number.isInteger(paymentTermsDays) || paymentTermsDays < 0 || paymentTermsDays > 120) throw badInput('input.paymentTermsDays', `Payment terms must be 0 to 120 days, got ${paymentTermsDays}`, 'PAYMENT_TERMS_OUT_OF_RANGE');
-  if (c.creditLimit != null && (!isDecimalString(c.creditLimit) || dec(c.creditLimit).isNegative())) throw badInput('input.creditLimit', 'A credit limit must be a non-negative decimal', 'CREDIT_LIMIT_INVALID');
+  if (c.creditLimit != null) assertCreditLimit(c.creditLimit, currency);
   if (c.creditLimit != null && c.paymentMode === 'PREPAID') throw badInput('input.creditLimit', 'A prepaid account has no credit limit', 'CREDIT_LIMIT_NOT_ALLOWED');
   const autopayToken = c.autopayToken ? assertAutopayToken(c.autopayToken) : null;
   const customer = await em.findOne(Customer, { id: c.customerId });

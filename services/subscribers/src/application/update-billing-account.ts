@@ -1,7 +1,8 @@
-import { badInput, dec, isDecimalString, notFound } from '@ledgerline/contracts';
+import { badInput, dec, notFound } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
 import { BillingAccount } from '../persistence/entities';
 import { assertAutopayToken } from './open-billing-account';
+import { assertCreditLimit } from '../domain/validation';
 import { SOURCE } from './events';
 
 /** Fields left out stay as they are; an explicit null removes (the autopay token) or lifts (the credit limit). */
@@ -25,7 +26,7 @@ export async function updateBillingAccount(em: Em, c: UpdateBillingAccountComman
   if (!account) throw notFound('BillingAccount', c.billingAccountId, 'input.billingAccountId');
   const changed: BillingAccountChange[] = [];
   if (c.creditLimit !== undefined) {
-    if (c.creditLimit !== null && (!isDecimalString(c.creditLimit) || dec(c.creditLimit).isNegative())) throw badInput('input.creditLimit', 'A credit limit must be a non-negative decimal', 'CREDIT_LIMIT_INVALID');
+    if (c.creditLimit !== null) assertCreditLimit(c.creditLimit, account.currency);
     if (c.creditLimit !== null && account.paymentMode === 'PREPAID') throw badInput('input.creditLimit', 'A prepaid account has no credit limit', 'CREDIT_LIMIT_NOT_ALLOWED');
     const before = account.creditLimit == null ? null : dec(account.creditLimit);
     const after = c.creditLimit === null ? null : dec(c.creditLimit);

@@ -1,5 +1,5 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { badInput, isCurrencyCode } from '@ledgerline/contracts';
+import { Decimal, badInput, isCurrencyCode, isDecimalString, minorUnits } from '@ledgerline/contracts';
 
 /** Returns the canonical E.164 form (`+4915123456789`) or throws naming the field. */
 export function normalizeMsisdn(raw: string, field = 'input.msisdn'): string {
@@ -28,6 +28,26 @@ export function assertBillCycleDay(day: number, field = 'input.billCycleDay'): n
 export function assertCurrency(code: string, field = 'input.currency'): string {
   if (!isCurrencyCode(code)) throw badInput(field, `"${code}" is not a supported ISO 4217 currency`, 'CURRENCY_INVALID');
   return code;
+}
+
+/** Whole digits a credit limit may have (below 10^12): what wallets' ledger takes as an entered amount. */
+const CREDIT_LIMIT_BELOW = new Decimal(10).pow(12);
+
+/**
+ * A credit limit as staff enter it: a non-negative amount of the account's currency, no finer than
+ * its minor unit (2 places for EUR, 0 for JPY), below 10^12. billingaccount.created / .changed carry
+ * it to wallets, which charges against it: a limit of 2500.1234567 EUR is not an amount anyone can
+ * owe, and wallets' ledger keeps 6 places. `currency` must be a supported one (assertCurrency).
+ */
+export function assertCreditLimit(value: string, currency: string, field = 'input.creditLimit'): string {
+  if (!isDecimalString(value) || value.startsWith('-')) throw badInput(field, 'A credit limit must be a non-negative decimal', 'CREDIT_LIMIT_INVALID');
+  const limit = new Decimal(value);
+  if (!limit.lessThan(CREDIT_LIMIT_BELOW)) throw badInput(field, `A credit limit must be below ${CREDIT_LIMIT_BELOW.toFixed()} (got ${value})`, 'AMOUNT_TOO_LARGE');
+  const digits = minorUnits(currency);
+  if (limit.decimalPlaces() > digits) {
+    throw badInput(field, `${currency} amounts have ${digits === 0 ? 'no decimal places' : `at most ${digits} decimal place${digits === 1 ? '' : 's'}`} (got ${value})`, 'AMOUNT_PRECISION');
+  }
+  return value;
 }
 
 /** ICCID (SIM serial, ITU-T E.118): 19-20 digits starting 89, Luhn check digit. */

@@ -1,8 +1,9 @@
-import { Decimal, DomainError, badInput, newId, notFound, type Caller } from '@ledgerline/contracts';
+import { Decimal, DomainError, WORK_SUBJECTS, badInput, newId, notFound, type Caller, type ChargeResult } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
-import { eventRow, insertOutbox } from '../persistence/sql';
+import { eventRow, insertOutbox, type OutboxRow } from '../persistence/sql';
 import { accountId, findTransaction, newTxId, postTransactions, replayOrConflict, requestHash } from './ledger';
-import { walletById } from './wallets';
+import { walletById, type WalletRow } from './wallets';
+import { chargeResultMessageId } from './apply-charges';
 import { checkKey } from './topup-balance';
 import { emitBalanceEvents } from './balance-events';
 import { fmt } from '../domain/charging';
@@ -29,7 +30,15 @@ export interface AdjustmentRow {
   created_at: Date;
 }
 
-/** An agent's goodwill credit or debit (TM Forum AdjustBalance): reason required, audited, never below the overdraft floor. */
+/**
+ * An agent's goodwill credit or debit (TM Forum AdjustBalance): reason required, audited, idempotent
+ * by key. On a PREPAID wallet it moves the balance (never below the overdraft floor). A POSTPAID
+ * account has no balance anyone draws on: it owes what its UNBILLED_RECEIVABLE holds and pays
+ * invoices. There the adjustment changes what it owes (a credit lowers it, a debit raises it, never
+ * beyond the credit limit) and reaches its next invoice as a line: a ChargeResult of its own
+ * (chargeId = the adjustment id, usage type ADJUSTMENT, negative for a credit), which invoicing
+ * records as an unbilled charge like a rerate's correction.
+ */
 export async function adjustBalance(sql: Sql, c: AdjustBalanceCommand): Promise<AdjustmentRow> {
   if (!['AGENT', 'ADMIN', 'SYSTEM'].includes(c.caller.role)) throw new DomainError('FORBIDDEN', 'Only agents may adjust a balance', { field: 'input' }, 'FORBIDDEN');
   checkKey(c.idempotencyKey);
@@ -47,14 +56,19 @@ export async function adjustBalance(sql: Sql, c: AdjustBalanceCommand): Promise<
     replayOrConflict(existing, hash);
     return (await sql.query<AdjustmentRow>(`select * from balance_adjustment where transaction_id = $1`, [existing.id]))[0]!;
   }
+  const postpaid = wallet.payment_mode === 'POSTPAID';
   const before = new Decimal(wallet.balance);
-  const after = before.plus(amount);
-  if (amount.isNegative() && after.lessThan(new Decimal(wallet.overdraft_limit).negated())) {
+  const after = postpaid ? before : before.plus(amount);
+  if (postpaid) requireWithinCreditLimit(wallet, amount);
+  else if (amount.isNegative() && after.lessThan(new Decimal(wallet.overdraft_limit).negated())) {
     throw new DomainError('WALLET_INSUFFICIENT_BALANCE', `A debit of ${amount.negated().toFixed()} ${wallet.currency} would take the balance below its overdraft limit (balance ${before.toFixed(2)})`, { field: 'input.amount.amount' }, 'BAD_USER_INPUT');
   }
+  // What the adjustment moves: the prepaid balance, or what a postpaid account owes (a credit is
+  // + on UNBILLED_RECEIVABLE, whose balance is minus what is owed; a charge books it − like this).
+  const moved = postpaid ? accountId(wallet.billing_account_id, 'UNBILLED_RECEIVABLE', wallet.currency) : wallet.id;
   const txId = newTxId();
   await postTransactions(sql, [{ id: txId, idempotencyKey: `ADJUST:${c.idempotencyKey}`, kind: 'ADJUSTMENT', billingAccountId: wallet.billing_account_id, requestHash: hash, reference: c.reason, entries: [
-    { accountId: wallet.id, unit: wallet.currency, amount },
+    { accountId: moved, unit: wallet.currency, amount },
     { accountId: accountId(wallet.billing_account_id, 'ADJUSTMENTS', wallet.currency), unit: wallet.currency, amount: amount.negated() },
   ] }], c.now);
   const id = newId('payment').replace(/^pay_/, 'adj_');
@@ -62,7 +76,42 @@ export async function adjustBalance(sql: Sql, c: AdjustBalanceCommand): Promise<
     `insert into balance_adjustment (id, wallet_id, amount, reason, agent, agent_role, transaction_id, created_at) values ($1,$2,$3,$4,$5,$6,$7,$8) returning *`,
     [id, wallet.id, fmt(amount), c.reason.trim(), c.caller.subject, c.caller.role, txId, c.now],
   ))[0]!;
-  await insertOutbox(sql, [eventRow('balanceAdjusted', wallet.id, [id], c.now, { adjustmentId: id, walletId: wallet.id, billingAccountId: wallet.billing_account_id, amount: { amount: fmt(amount), currency: wallet.currency }, reason: row.reason, agent: row.agent })]);
-  await emitBalanceEvents(sql, c.now, [{ walletId: wallet.id, billingAccountId: wallet.billing_account_id, currency: wallet.currency, paymentMode: wallet.payment_mode, lowBalanceThreshold: wallet.low_balance_threshold === null ? null : new Decimal(wallet.low_balance_threshold), before, after, cause: txId }], []);
+  const events: OutboxRow[] = [eventRow('balanceAdjusted', wallet.id, [id], c.now, { adjustmentId: id, walletId: wallet.id, billingAccountId: wallet.billing_account_id, amount: { amount: fmt(amount), currency: wallet.currency }, reason: row.reason, agent: row.agent })];
+  if (postpaid) {
+    const result = adjustmentChargeResult(wallet, id, amount, c.now);
+    events.push({ id: chargeResultMessageId(result.chargeId), subject: WORK_SUBJECTS.chargeApplied, payload: JSON.stringify(result), createdAt: c.now });
+  }
+  await insertOutbox(sql, events);
+  if (!postpaid) await emitBalanceEvents(sql, c.now, [{ walletId: wallet.id, billingAccountId: wallet.billing_account_id, currency: wallet.currency, paymentMode: wallet.payment_mode, lowBalanceThreshold: wallet.low_balance_threshold === null ? null : new Decimal(wallet.low_balance_threshold), before, after, cause: txId }], []);
   return row;
+}
+
+/** A postpaid debit accrues like a charge: what the account owes stays within its credit limit (none: no limit). */
+function requireWithinCreditLimit(wallet: WalletRow, amount: Decimal): void {
+  if (!amount.isNegative() || wallet.credit_limit === null) return;
+  const owed = new Decimal(wallet.unbilled);
+  const limit = new Decimal(wallet.credit_limit);
+  const debit = amount.negated();
+  if (owed.plus(debit).lte(limit)) return;
+  const room = Decimal.max(limit.minus(owed), 0);
+  throw new DomainError(
+    'CREDIT_LIMIT_EXCEEDED',
+    `A debit of ${debit.toFixed()} ${wallet.currency} would take what the account owes to ${owed.plus(debit).toFixed(2)} ${wallet.currency}, beyond its credit limit of ${limit.toFixed(2)} ${wallet.currency} (at most ${room.toFixed(2)} ${wallet.currency} may still be debited)`,
+    { field: 'input.amount.amount' },
+    'BAD_USER_INPUT',
+  );
+}
+
+/**
+ * The ChargeResult a postpaid adjustment publishes for invoicing (WORK_SUBJECTS.chargeApplied): one
+ * item of usage type ADJUSTMENT, amountCharged the opposite of the credit (a credit of 10 is a
+ * charge of -10, a credit line on the next invoice). Usage finds no record with this chargeId and
+ * ignores it.
+ */
+export function adjustmentChargeResult(wallet: WalletRow, adjustmentId: string, amount: Decimal, now: Date): ChargeResult {
+  return {
+    chargeId: adjustmentId, outcome: 'APPLIED', billingAccountId: wallet.billing_account_id, lineId: '', paymentMode: 'POSTPAID',
+    usageType: 'ADJUSTMENT', occurredAt: now.toISOString(), units: '1', unit: 'ITEM', unitsFromAllowances: '0',
+    amountCharged: fmt(amount.negated()), currency: wallet.currency,
+  };
 }

@@ -6,7 +6,7 @@ import { walletLock, type LockedWalletRow, type WalletPair } from './locks';
 import { decideCharge, fmt, invalidCharge, toChargeInput, type BucketState, type WalletState } from '../domain/charging';
 import { accountId, newTxId, postTransactions, type NewTransaction } from './ledger';
 import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
-import { emitBalanceEvents, type BucketChange, type WalletChange } from './balance-events';
+import { bucketUse, bucketUseWrite, emitBalanceEvents, type BucketUse, type WalletChange } from './balance-events';
 
 export const chargeKey = (chargeId: string): string => `CHARGE:${chargeId}`;
 export const chargeResultMessageId = (chargeId: string): string => deterministicId('event', 'wallets', 'chargeApplied', chargeId);
@@ -177,23 +177,28 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     results.push(r);
     fresh.push(r);
   }
-  // Ledger rows, balances and (outbox mode) one ChargeResult per new charge: one round trip.
+  // Every bucket read (those not drawn on too): an allowance is judged on all its buckets.
+  const bucketUses: BucketUse[] = [];
+  for (const list of bucketsByAccount.values()) {
+    for (const b of list) {
+      const meta = bucketMeta.get(b.id)!;
+      bucketUses.push(bucketUse(meta.row, meta.before.minus(b.remaining)));
+    }
+  }
+  const useWrite = bucketUseWrite(bucketUses);
+  // Ledger rows, balances, the units used of buckets and (outbox mode) one ChargeResult per new charge: one round trip.
   const outbox = options.results !== 'caller' && fresh.length > 0;
-  await postTransactions(sql, txs, now, outbox ? [outboxWrite(fresh.map((r) => ({ id: chargeResultMessageId(r.chargeId), subject: WORK_SUBJECTS.chargeApplied, payload: JSON.stringify(r), createdAt: now })))] : []);
+  await postTransactions(sql, txs, now, [
+    ...(useWrite ? [useWrite] : []),
+    ...(outbox ? [outboxWrite(fresh.map((r) => ({ id: chargeResultMessageId(r.chargeId), subject: WORK_SUBJECTS.chargeApplied, payload: JSON.stringify(r), createdAt: now })))] : []),
+  ]);
   if (outbox) sql.eventsQueued = true;
 
   const walletChanges: WalletChange[] = [];
   for (const w of wallets.values()) {
     if (!w.balance.equals(w.start)) walletChanges.push({ walletId: w.id, billingAccountId: w.billingAccountId, currency: w.currency, paymentMode: w.paymentMode, lowBalanceThreshold: w.low, before: w.start, after: w.balance, cause: lastCause.get(w.id) ?? 'batch', hasRules: w.hasRules });
   }
-  const bucketChanges: BucketChange[] = [];
-  for (const list of bucketsByAccount.values()) {
-    for (const b of list) {
-      const meta = bucketMeta.get(b.id)!;
-      if (!b.remaining.equals(meta.before)) bucketChanges.push({ bucketId: b.id, billingAccountId: b.billingAccountId, allowanceId: b.allowanceId, unit: b.unit, initial: b.initial, notifiedPercent: meta.row.notified_percent, before: meta.before, after: b.remaining });
-    }
-  }
-  if (walletChanges.length > 0 || bucketChanges.length > 0) await emitBalanceEvents(sql, now, walletChanges, bucketChanges);
+  if (walletChanges.length > 0 || useWrite) await emitBalanceEvents(sql, now, walletChanges, useWrite ? bucketUses : []);
   return results;
 }
 

@@ -22,6 +22,23 @@ async function hasEnabledBudget(sql: Sql, walletId: string): Promise<boolean> {
   return (await sql.query(`select 1 from budget where wallet_id = $1 and enabled`, [walletId])).length > 0;
 }
 
+/**
+ * A daily or monthly limit below the smallest top-up the rule asks for would refuse every one of
+ * them (LIMIT_REACHED): the rule could never top up. The smallest: `topupAmount`, or (up to a
+ * target) a little more than target - threshold, since it fires only once the balance is below the
+ * threshold. Amounts are checked before (decimals, no finer than the minor unit).
+ */
+function requireLimitsAllowATopup(c: SetAutoTopupCommand): void {
+  const smallest = c.topupAmount != null ? new Decimal(c.topupAmount) : new Decimal(c.targetBalance!).minus(c.threshold);
+  const tooLow = (limit: Decimal) => (c.topupAmount != null ? limit.lessThan(smallest) : limit.lessThanOrEqualTo(smallest));
+  for (const f of ['dailyLimit', 'monthlyLimit'] as const) {
+    const v = c[f];
+    if (v == null || !tooLow(new Decimal(v))) continue;
+    const what = c.topupAmount != null ? `the top-up amount (${smallest.toFixed()})` : `what a top-up to the target takes from below the threshold (more than ${smallest.toFixed()})`;
+    throw badInput(`input.${f}`, `${f} (${v}) is below ${what}: every top-up would be refused, the rule could never top up`, 'AUTO_TOPUP_LIMIT_BELOW_AMOUNT');
+  }
+}
+
 export async function setAutoTopup(sql: Sql, c: SetAutoTopupCommand) {
   const wallet = await walletById(sql, c.walletId, true);
   if (!wallet) throw notFound('Wallet', c.walletId, 'input.walletId');
@@ -36,6 +53,8 @@ export async function setAutoTopup(sql: Sql, c: SetAutoTopupCommand) {
   if ((c.topupAmount == null) === (c.targetBalance == null)) throw badInput('input.topupAmount', 'Give either topupAmount (top up by) or targetBalance (top up to), not both', 'AUTO_TOPUP_MODE_INVALID');
   if (c.topupAmount != null && new Decimal(c.topupAmount).isZero()) throw badInput('input.topupAmount', 'topupAmount must be greater than zero', 'AMOUNT_NOT_POSITIVE');
   if (c.targetBalance != null && !new Decimal(c.targetBalance).greaterThan(new Decimal(c.threshold))) throw badInput('input.targetBalance', 'targetBalance must be above the threshold', 'AUTO_TOPUP_MODE_INVALID');
+  // Only for a rule that is on: turning off a rule stored before this check is never refused.
+  if (c.enabled) requireLimitsAllowATopup(c);
   if (!c.paymentMethodToken) throw badInput('input.paymentMethodToken', 'A payment method is required', 'PAYMENT_METHOD_REQUIRED');
   const rows = await sql.query(
     `insert into auto_topup_rule (wallet_id, enabled, threshold, topup_amount, target_balance, payment_method_token, daily_limit, monthly_limit, updated_at)

@@ -1,10 +1,11 @@
 import { Decimal, deterministicId } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox, type OutboxRow } from '../persistence/sql';
-import { crossedBucketThresholds, depleted, fellBelow } from '../domain/thresholds';
+import { allowanceCrossings, depleted, fellBelow, type AllowanceBucket } from '../domain/thresholds';
 import { decideTopup, startOfUtcDay, startOfUtcMonth, type AutoTopupRule } from '../domain/auto-topup';
 import { fmt } from '../domain/charging';
 import { insertNotifications, type NotificationInput } from './buckets';
+import type { AlsoWrite } from './ledger';
 import { BUDGETS_BELOW_THRESHOLD, replenishBudgets, type BudgetBelowThreshold } from './budget';
 
 export interface WalletChange {
@@ -21,24 +22,42 @@ export interface WalletChange {
   hasRules?: boolean;
 }
 
-export interface BucketChange {
-  bucketId: string;
-  billingAccountId: string;
-  allowanceId: string;
+/**
+ * A bucket of an allowance a change used units of (charged or committed; a hold uses nothing), or
+ * another active bucket of that allowance (`usedNow` 0): the allowance is judged as a whole.
+ */
+export type BucketUse = AllowanceBucket;
+
+/** The columns of a bucket a BucketUse is made from. */
+export interface BucketUseRow {
+  id: string;
+  billing_account_id: string;
+  line_id: string | null;
+  allowance_id: string;
   unit: string;
-  initial: Decimal;
-  notifiedPercent: number;
-  before: Decimal;
-  after: Decimal;
+  priority: number;
+  valid_from: Date;
+  valid_to: Date;
+  initial_quantity: string;
+  used_quantity: string;
+  notified_percent: number;
+}
+
+export function bucketUse(row: BucketUseRow, usedNow: Decimal): BucketUse {
+  return {
+    id: row.id, billingAccountId: row.billing_account_id, lineId: row.line_id, allowanceId: row.allowance_id, unit: row.unit, priority: row.priority,
+    validFrom: row.valid_from, validTo: row.valid_to, initial: new Decimal(row.initial_quantity), used: new Decimal(row.used_quantity), notifiedPercent: row.notified_percent, usedNow,
+  };
 }
 
 /**
  * Turns balance movements into threshold events and customer notifications, in the same
- * database transaction as the movement: low balance, depleted, bucket 50/80/100 %, and the auto
- * top-up request a low balance starts. A wallet that is a committed-spend budget and fell below its
- * threshold is replenished here, in the same transaction (see budget.ts).
+ * database transaction as the movement: low balance, depleted, allowance 50/80/100 % used, and the
+ * auto top-up request a low balance starts. A wallet that is a committed-spend budget and fell below
+ * its threshold is replenished here, in the same transaction (see budget.ts). `buckets`: the
+ * buckets a change used units of, with the other active buckets of those allowances (BucketUse).
  */
-export async function emitBalanceEvents(sql: Sql, now: Date, wallets: WalletChange[], buckets: BucketChange[]): Promise<void> {
+export async function emitBalanceEvents(sql: Sql, now: Date, wallets: WalletChange[], buckets: BucketUse[]): Promise<void> {
   const notes: NotificationInput[] = [];
   const events: OutboxRow[] = [];
   const downs = wallets.filter((w) => w.after.lessThan(w.before));
@@ -53,18 +72,7 @@ export async function emitBalanceEvents(sql: Sql, now: Date, wallets: WalletChan
       events.push(eventRow('balanceDepleted', w.walletId, [w.walletId, w.cause], now, data));
     }
   }
-  const notified: { id: string; pct: number }[] = [];
-  for (const b of buckets) {
-    const crossed = crossedBucketThresholds(b.initial, b.before, b.after, b.notifiedPercent);
-    for (const pct of crossed) {
-      notes.push({ id: deterministicId('event', 'BUCKET', b.bucketId, String(pct)), billingAccountId: b.billingAccountId, walletId: null, bucketId: b.bucketId, kind: pct === 100 ? 'BUCKET_100' : `BUCKET_${pct}`, message: pct === 100 ? `Your ${b.allowanceId} allowance is used up.` : `You have used ${pct}% of your ${b.allowanceId} allowance (${b.after.toFixed()} ${b.unit} left).` });
-      events.push(eventRow('bucketThreshold', b.bucketId, [b.bucketId, String(pct)], now, { bucketId: b.bucketId, billingAccountId: b.billingAccountId, allowanceId: b.allowanceId, percentUsed: pct, remaining: fmt(b.after), unit: b.unit }));
-    }
-    if (crossed.length > 0) notified.push({ id: b.bucketId, pct: Math.max(...crossed) });
-  }
-  if (notified.length > 0) {
-    await sql.write(`update bucket b set notified_percent = greatest(b.notified_percent, t.pct) from unnest($1::text[], $2::int[]) as t(id, pct) where b.id = t.id`, [notified.map((n) => n.id), notified.map((n) => n.pct)]);
-  }
+  if (buckets.length > 0) await notifyAllowances(sql, now, buckets, notes, events);
   const ruled = downs.filter((w) => w.hasRules !== false);
   if (ruled.length > 0) {
     // One round trip for both rules a falling balance can trigger: budget replenishment and auto top-up.
@@ -79,6 +87,43 @@ export async function emitBalanceEvents(sql: Sql, now: Date, wallets: WalletChan
   }
   await insertNotifications(sql, notes, now);
   await insertOutbox(sql, events);
+}
+
+/**
+ * The write that adds what a change used of buckets to their `used_quantity` (and, for a rollover
+ * bucket, units carried into it later to its `initial_quantity`), to send with the change's ledger
+ * rows (postTransactions' `also`: no round trip of its own). Null when there is nothing to write.
+ */
+export function bucketUseWrite(buckets: readonly BucketUse[], carried: ReadonlyMap<string, Decimal> = new Map()): AlsoWrite | null {
+  const rows = new Map<string, { used: Decimal; carried: Decimal }>();
+  for (const b of buckets) if (b.usedNow.greaterThan(0)) rows.set(b.id, { used: b.usedNow, carried: new Decimal(0) });
+  for (const [id, units] of carried) rows.set(id, { used: rows.get(id)?.used ?? new Decimal(0), carried: units });
+  if (rows.size === 0) return null;
+  const ids = [...rows.keys()];
+  return {
+    text: `update bucket b set used_quantity = b.used_quantity + t.used, initial_quantity = b.initial_quantity + t.carried
+             from unnest($1::text[], $2::numeric[], $3::numeric[]) as t(id, used, carried) where b.id = t.id`,
+    params: [ids, ids.map((id) => fmt(rows.get(id)!.used)), ids.map((id) => fmt(rows.get(id)!.carried))],
+  };
+}
+
+/**
+ * Notifies the allowances that crossed 50, 80 or 100 % used (judged per allowance on what was used,
+ * see allowanceCrossings) and marks all their buckets notified. What was used is written by the
+ * caller with its ledger rows (bucketUseWrite).
+ */
+async function notifyAllowances(sql: Sql, now: Date, buckets: BucketUse[], notes: NotificationInput[], events: OutboxRow[]): Promise<void> {
+  const rows = new Map<string, number>();
+  for (const c of allowanceCrossings(buckets)) {
+    const b = c.bucket;
+    for (const pct of c.percents) {
+      notes.push({ id: deterministicId('event', 'BUCKET', b.id, String(pct)), billingAccountId: b.billingAccountId, walletId: null, bucketId: b.id, kind: pct === 100 ? 'BUCKET_100' : `BUCKET_${pct}`, message: pct === 100 ? `Your ${b.allowanceId} allowance is used up.` : `You have used ${pct}% of your ${b.allowanceId} allowance (${c.left.toFixed()} ${b.unit} left).` });
+      events.push(eventRow('bucketThreshold', b.id, [b.id, String(pct)], now, { bucketId: b.id, billingAccountId: b.billingAccountId, allowanceId: b.allowanceId, percentUsed: pct, remaining: fmt(c.left), unit: b.unit }));
+    }
+    for (const id of c.bucketIds) rows.set(id, Math.max(...c.percents));
+  }
+  if (rows.size === 0) return;
+  await sql.write(`update bucket b set notified_percent = greatest(b.notified_percent, t.pct) from unnest($1::text[], $2::int[]) as t(id, pct) where b.id = t.id`, [[...rows.keys()], [...rows.values()]]);
 }
 
 interface RuleRow {

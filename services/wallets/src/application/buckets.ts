@@ -22,6 +22,8 @@ export interface BucketRow {
   rollover_percent: string | null;
   status: string;
   notified_percent: number;
+  /** Units used of it (charged, committed): what the allowance notifications judge. */
+  used_quantity: string;
   expiry_warned: boolean;
   created_at: Date;
   remaining: string;
@@ -54,7 +56,7 @@ export function bucketLock(wanted: readonly BucketWanted[]): Reading<LiveBucketR
       { text: `select b.id ${from} order by b.id for update of b`, params },
       // Only what charging reads: every timestamp more is a Date parsed per row.
       {
-        text: `select b.id, b.billing_account_id, b.line_id, b.allowance_id, b.unit, b.initial_quantity, b.priority, b.valid_from, b.valid_to, b.carried_from, b.notified_percent, a.balance as remaining
+        text: `select b.id, b.billing_account_id, b.line_id, b.allowance_id, b.unit, b.initial_quantity, b.priority, b.valid_from, b.valid_to, b.carried_from, b.notified_percent, b.used_quantity, a.balance as remaining
                  ${from} join ledger_account a on a.id = b.id`,
         params,
       },
@@ -64,7 +66,7 @@ export function bucketLock(wanted: readonly BucketWanted[]): Reading<LiveBucketR
 }
 
 /** The columns of a bucket charging and reservations work with. */
-export type LiveBucketRow = Pick<BucketRow, 'id' | 'billing_account_id' | 'line_id' | 'allowance_id' | 'unit' | 'initial_quantity' | 'priority' | 'valid_from' | 'valid_to' | 'carried_from' | 'notified_percent' | 'remaining'>;
+export type LiveBucketRow = Pick<BucketRow, 'id' | 'billing_account_id' | 'line_id' | 'allowance_id' | 'unit' | 'initial_quantity' | 'priority' | 'valid_from' | 'valid_to' | 'carried_from' | 'notified_percent' | 'used_quantity' | 'remaining'>;
 
 export function toBucketState(r: LiveBucketRow): BucketState {
   return {

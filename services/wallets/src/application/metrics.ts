@@ -6,6 +6,8 @@ export interface WalletsMetrics {
   charges: client.Counter<'outcome'>;
   /** Charge messages (or entries of one) that could not be read, by reason: the sender must send them again. */
   chargeMessagesDropped: client.Counter<'reason'>;
+  /** Subscribers' events refused with a coded error (or unreadable), by subject and reason: acknowledged, never applied. */
+  subscriberEventsDropped: client.Counter<'subject' | 'reason'>;
   /** One consumer batch of charges applied (every lane's transaction), before its results are published. */
   chargeBatchSeconds: client.Histogram;
   /** Online charging requests over NATS, by operation (reserve, commit, release) and Nchf result code. */
@@ -18,6 +20,7 @@ export function createWalletsMetrics(registry: client.Registry = new client.Regi
   return {
     charges: new client.Counter({ name: 'ledgerline_wallets_charges_total', help: 'Charges applied by the charge consumer, by outcome', labelNames: ['outcome'], registers: [registry] }),
     chargeMessagesDropped: new client.Counter({ name: 'ledgerline_wallets_charge_messages_dropped_total', help: 'Charge messages or entries that could not be read (not JSON, no chargeId)', labelNames: ['reason'], registers: [registry] }),
+    subscriberEventsDropped: new client.Counter({ name: 'ledgerline_wallets_subscriber_events_dropped_total', help: "Subscribers' events refused with a coded error or not readable, acknowledged without effect", labelNames: ['subject', 'reason'], registers: [registry] }),
     chargeBatchSeconds: new client.Histogram({ name: 'ledgerline_wallets_charge_batch_seconds', help: 'Time to apply one consumer batch of charges', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
     onlineRequests: new client.Counter({ name: 'ledgerline_wallets_online_requests_total', help: 'Online charging requests over NATS, by operation and result code', labelNames: ['operation', 'result_code'], registers: [registry] }),
     // The issue's target is a p99 under 10 ms: buckets fine enough around it.

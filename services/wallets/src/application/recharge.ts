@@ -2,7 +2,7 @@ import { DomainError, badInput, conflict, newId, notFound } from '@ledgerline/co
 import type { Db, Sql } from '../persistence/sql';
 import { requestHash } from './ledger';
 import { enteredAmount, requireWallet } from './wallets';
-import { checkKey, creditWallet } from './topup-balance';
+import { checkKey, creditWallet, requirePrepaid } from './topup-balance';
 import { fmt } from '../domain/charging';
 import { rechargeUnavailable, rechargeWorkflowId, type RechargeOutcome, type RechargeStarter } from '../adapters/recharge-starter';
 
@@ -37,16 +37,45 @@ export interface RechargeCommand {
 }
 
 /**
+ * Where a person made a recharge (`RechargeInput.channel`; none: SELF_CARE). AUTO_TOPUP is not one
+ * of them: it is the channel of the recharge wallets makes for an auto top-up request itself.
+ */
+export const RECHARGE_CHANNELS = ['SELF_CARE', 'APP', 'WEB', 'AGENT', 'IVR', 'USSD', 'RETAIL'] as const;
+export const AUTO_TOPUP_CHANNEL = 'AUTO_TOPUP';
+
+function rechargeChannel(channel: string | null | undefined): string {
+  if (channel == null) return 'SELF_CARE';
+  if (channel === AUTO_TOPUP_CHANNEL || (RECHARGE_CHANNELS as readonly string[]).includes(channel)) return channel;
+  const shown = typeof channel === 'string' ? `"${channel.slice(0, 40)}"` : String(channel);
+  throw badInput('input.channel', `${shown} is not a recharge channel: one of ${RECHARGE_CHANNELS.join(', ')}`, 'RECHARGE_CHANNEL_INVALID');
+}
+
+/**
+ * A recharge on channel AUTO_TOPUP is the one wallets makes for an auto top-up request
+ * (auto-topup-recharge.ts): its key is the request's id, and it is that request's recharge (this
+ * account, amount and card, the request still waiting for it). Anyone else naming the channel is refused.
+ */
+async function requireAutoTopupRequest(sql: Sql, c: RechargeCommand, amount: string): Promise<void> {
+  const found = await sql.query(
+    `select 1 from topup_request where id = $1 and billing_account_id = $2 and amount = $3::numeric and currency = $4 and payment_method_token = $5 and status in ('REQUESTED', 'RECHARGE_STARTED')`,
+    [c.idempotencyKey, c.billingAccountId, amount, c.amount.currency, c.paymentMethodToken ?? ''],
+  );
+  if (found.length === 0) throw badInput('input.channel', `${AUTO_TOPUP_CHANNEL} is the channel of recharges wallets makes for an auto top-up; a recharge made by a person uses one of ${RECHARGE_CHANNELS.join(', ')}`, 'RECHARGE_CHANNEL_INVALID');
+}
+
+/**
  * A recharge: by card through the Recharge workflow (authorize → capture → credit → receipt,
  * started with workflow id `recharge-<id>`), or by bank transfer (PENDING until the transfer is
- * confirmed). Same key + same input returns the same recharge; other input is a CONFLICT.
+ * confirmed). Same key + same input returns the same recharge; other input is a CONFLICT. Only a
+ * PREPAID wallet is recharged: a POSTPAID account is refused (WALLET_NOT_PREPAID) before the row is
+ * written, so its card is never charged.
  */
 export async function recharge(db: Db, starter: RechargeStarter | null, c: RechargeCommand): Promise<RechargeRow> {
   checkKey(c.idempotencyKey);
   // What a card or a bank transfer pays: no finer than the currency's minor unit.
   const amount = enteredAmount(c.amount);
   if (c.method === 'CARD' && !c.paymentMethodToken) throw badInput('input.paymentMethodToken', 'A card recharge needs a payment method token', 'PAYMENT_METHOD_REQUIRED');
-  const channel = c.channel ?? 'SELF_CARE';
+  const channel = rechargeChannel(c.channel);
   const hash = requestHash({ b: c.billingAccountId, a: fmt(amount), c: c.amount.currency, m: c.method, t: c.paymentMethodToken ?? null, ch: channel });
   let row = await db.tx(async (sql) => {
     // One request per key at a time: copies sent together (a double click, a client retry) wait and
@@ -57,8 +86,10 @@ export async function recharge(db: Db, starter: RechargeStarter | null, c: Recha
       if (existing.request_hash !== hash) throw conflict('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different recharge', { field: 'input.idempotencyKey' });
       return existing;
     }
-    if (c.method === 'CARD' && !starter) throw rechargeUnavailable('Temporal is not configured for this wallets service (WALLETS_TEMPORAL=off)');
     const wallet = await requireWallet(sql, c.billingAccountId, c.amount.currency);
+    requirePrepaid(wallet);
+    if (channel === AUTO_TOPUP_CHANNEL) await requireAutoTopupRequest(sql, c, fmt(amount));
+    if (c.method === 'CARD' && !starter) throw rechargeUnavailable('Temporal is not configured for this wallets service (WALLETS_TEMPORAL=off)');
     const id = newId('payment').replace(/^pay_/, 'rch_');
     return (await sql.query<RechargeRow>(
       `insert into recharge (id, idempotency_key, request_hash, billing_account_id, wallet_id, amount, currency, channel, method, payment_method_token, status, workflow_id, created_at)
@@ -135,7 +166,9 @@ export async function confirmBankTransfer(sql: Sql, rechargeId: string, bankRefe
   if (!r) throw notFound('Recharge', rechargeId, 'input.rechargeId');
   if (r.method !== 'BANK_TRANSFER') throw new DomainError('RECHARGE_ILLEGAL_TRANSITION', 'Only bank-transfer recharges are confirmed by hand', { field: 'input.rechargeId' });
   if (r.status === 'COMPLETED') return r;
-  await requireWallet(sql, r.billing_account_id, r.currency);
+  // A transfer announced for a postpaid account (before these were refused) is not parked on its
+  // wallet: it is a payment of the account's invoice, recorded in invoicing.
+  requirePrepaid(await requireWallet(sql, r.billing_account_id, r.currency, 'input.rechargeId'), 'input.rechargeId');
   await creditWallet(sql, { billingAccountId: r.billing_account_id, amount: { amount: r.amount, currency: r.currency }, idempotencyKey: `recharge:${r.id}`, reference: bankReference, now }, { kind: 'TOPUP', contra: 'PAYMENTS_CLEARING', channel: 'BANK_TRANSFER' });
   return (await sql.query<RechargeRow>(`update recharge set status = 'COMPLETED' where id = $1 returning *`, [r.id]))[0]!;
 }

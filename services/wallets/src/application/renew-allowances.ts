@@ -114,12 +114,14 @@ async function carryOver(sql: Sql, subject: GrantSubject, endingPeriodStart: Dat
     : (await sql.query<BucketRow>(`${BUCKET_SELECT} where b.grant_key = $1 and b.status = 'ACTIVE' for update of b, a`, [allowanceGrantKey(subject, a.id, false, endingPeriodStart)]))[0];
   const carried = ending ? rolloverOf(new Decimal(ending.remaining), a.rollover) : new Decimal(0);
   if (!ending || carried.isZero()) return undefined;
-  await grantBucket(sql, {
+  const rollover = await grantBucket(sql, {
     billingAccountId: subject.billingAccountId, lineId: a.shared ? null : subject.lineId, allowanceId: a.id, name: `${a.name ?? a.id} (rollover)`, unit: a.unit, quantity: fmt(carried),
     // Drawn before the period's own allowance (lower priority first): what was carried over goes first.
     // A shared rollover's key must not look like a pool's (`shared:…`), or it would count as the next period's pool.
     priority: 50, validFrom: start, validTo: end, grantKey: a.shared ? `rollover:${allowanceGrantKey(subject, a.id, true, start)}` : `${subject.subscriptionId}:${a.id}:rollover:${start.toISOString()}`, fromBucketId: ending.id, now,
   });
+  // The rule that carried them: units an open session gives back to the ending bucket later carry over by it too (closeMany).
+  await sql.query(`update bucket set carried_percent = $2, carried_max = $3 where id = $1`, [rollover.id, a.rollover.percent ?? '100', a.rollover.maxQuantity ?? null]);
   return fmt(carried);
 }
 

@@ -5,8 +5,9 @@ import { chargeResultMessageId } from './apply-charges';
 import { decideCharge, fmt, round6, type BucketState, type WalletState } from '../domain/charging';
 import { accountId, newTxId, postTransactions, type Entry, type NewTransaction } from './ledger';
 import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
+import { rolloverOf } from '../domain/allowance-period';
 import { walletLock, walletLockOfReservations, type LockedWalletRow, type WalletPair } from './locks';
-import { emitBalanceEvents } from './balance-events';
+import { bucketUse, bucketUseWrite, emitBalanceEvents, type BucketUseRow } from './balance-events';
 import { replenishBudgets } from './budget';
 
 export interface ReservationRow {
@@ -120,14 +121,11 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
   const wallets = new Map(locked.map((w) => [`${w.billing_account_id}\u0000${w.currency}`, withState(w)]));
   const previous = new Map(earlier.map((r) => [r.request_key, r]));
   const bucketsByAccount = new Map<string, BucketState[]>();
-  const bucketRows = new Map<string, LiveBucketRow>();
   for (const row of buckets) {
-    bucketRows.set(row.id, row);
     const list = bucketsByAccount.get(row.billing_account_id) ?? [];
     list.push(toBucketState(row));
     bucketsByAccount.set(row.billing_account_id, list);
   }
-  const bucketBefore = new Map([...bucketsByAccount.values()].flat().map((b) => [b.id, b.remaining]));
 
   const txs: NewTransaction[] = [];
   const fresh: ReservationRow[] = [];
@@ -185,9 +183,8 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
     const walletChanges = [...wallets.values()]
       .filter((w) => w.payment_mode === 'PREPAID' && !w.state.balance.equals(w.start))
       .map((w) => ({ walletId: w.id, billingAccountId: w.billing_account_id, currency: w.currency, paymentMode: w.payment_mode, lowBalanceThreshold: w.low_balance_threshold === null ? null : new Decimal(w.low_balance_threshold), before: w.start, after: w.state.balance, cause: w.cause ?? 'batch', hasRules: w.has_rules }));
-    const bucketChanges = [...bucketsByAccount.values()].flat().filter((b) => !b.remaining.equals(bucketBefore.get(b.id)!))
-      .map((b) => ({ bucketId: b.id, billingAccountId: b.billingAccountId, allowanceId: b.allowanceId, unit: b.unit, initial: b.initial, notifiedPercent: bucketRows.get(b.id)!.notified_percent, before: bucketBefore.get(b.id)!, after: b.remaining }));
-    if (walletChanges.length > 0 || bucketChanges.length > 0) await emitBalanceEvents(sql, now, walletChanges, bucketChanges);
+    // Units held are not used: a hold raises no allowance notification (the commit does, for what was used).
+    if (walletChanges.length > 0) await emitBalanceEvents(sql, now, walletChanges, []);
   }
   return checked.map((c) => c.reply!);
 }
@@ -243,20 +240,21 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
   const ids = [...new Set(items.filter((_, i) => !replies[i]).map((it) => it.reservationId))];
   if (ids.length === 0) return replies as WalletSessionReply[];
   // Every read in one round trip, in lock order (wallets, then reservations, as reserve locks
-  // them): the reservations' wallets and their balances, the reservations, the status of the
-  // buckets they hold units of.
-  const [locked, reservations, buckets] = await readTogether<[LockedWalletRow[], ReservationRow[], { id: string; status: string }[]]>(
+  // them): the reservations' wallets and their balances, the reservations, the buckets they hold
+  // units of with the other active buckets of those allowances (notifications, rollover).
+  const [locked, reservations, buckets] = await readTogether<[LockedWalletRow[], ReservationRow[], CloseBucketRow[]]>(
     sql,
     walletLockOfReservations(ids),
     rowsOf(`select * from reservation where id = any($1::text[]) order by id for update`, [ids]),
-    rowsOf(
-      `select b.id, b.status from bucket b where b.id in (select p->>'bucketId' from reservation r, jsonb_array_elements(r.bucket_parts) p where r.id = any($1::text[]) and r.status = 'RESERVED')`,
-      [ids],
-    ),
+    rowsOf(CLOSE_BUCKETS, [ids]),
   );
   const wallets = new Map(locked.map((w) => [w.id, withState(w)]));
   const rows = new Map(reservations.map((r) => [r.id, r]));
-  const bucketStatus = new Map(buckets.map((b) => [b.id, b.status]));
+  const bucketRows = new Map(buckets.map((b) => [b.id, b]));
+  // The rollover bucket a bucket's units were carried into at its renewal (with the rule that carried them).
+  const rolloverOfBucket = new Map(buckets.filter((b) => b.carried_from !== null && b.status === 'ACTIVE' && b.carried_percent !== null).map((b) => [b.carried_from!, b]));
+  const usedOf = new Map<string, Decimal>();
+  const carriedMore = new Map<string, Decimal>();
   const txs: NewTransaction[] = [];
   const closed: ReservationRow[] = [];
   const results: ChargeResult[] = [];
@@ -283,11 +281,19 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
       const units = new Decimal(p.units);
       const take = Decimal.min(left, units);
       left = left.minus(take);
-      if (!take.isZero()) entries.push({ accountId: reservedUnits, unit: r.unit, amount: take.negated() }, { accountId: accountId(r.billing_account_id, 'ALLOWANCE_USED', r.unit), unit: r.unit, amount: take });
+      if (!take.isZero()) {
+        entries.push({ accountId: reservedUnits, unit: r.unit, amount: take.negated() }, { accountId: accountId(r.billing_account_id, 'ALLOWANCE_USED', r.unit), unit: r.unit, amount: take });
+        usedOf.set(p.bucketId, (usedOf.get(p.bucketId) ?? new Decimal(0)).plus(take));
+      }
       const back = units.minus(take);
       if (!back.isZero()) {
-        const target = bucketStatus.get(p.bucketId) === 'ACTIVE' ? p.bucketId : accountId(r.billing_account_id, 'ALLOWANCE_EXPIRED', r.unit);
-        entries.push({ accountId: reservedUnits, unit: r.unit, amount: back.negated() }, { accountId: target, unit: r.unit, amount: back });
+        entries.push({ accountId: reservedUnits, unit: r.unit, amount: back.negated() });
+        // Given back after the bucket's period rolled over: the rollover share goes on to the next period's rollover bucket.
+        const carried = carryReturned(rolloverOfBucket.get(p.bucketId), back, carriedMore);
+        if (!carried.isZero()) entries.push({ accountId: rolloverOfBucket.get(p.bucketId)!.id, unit: r.unit, amount: carried });
+        const rest = back.minus(carried);
+        const target = bucketRows.get(p.bucketId)?.status === 'ACTIVE' ? p.bucketId : accountId(r.billing_account_id, 'ALLOWANCE_EXPIRED', r.unit);
+        if (!rest.isZero()) entries.push({ accountId: target, unit: r.unit, amount: rest });
       }
     }
     const reserved = new Decimal(r.money_reserved);
@@ -309,15 +315,57 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
     replies[i] = { resultCode: 'SUCCESS', reservationId, status: closing, usedUnits: used.toFixed(), unitsFromAllowances: fromBuckets.toFixed(), amountCharged: fmt(charged) };
   });
   if (closed.length > 0) {
+    // The buckets units were used of (with the other active buckets of their allowances) and rollover buckets carried more into.
+    const uses = buckets.filter((b) => b.status === 'ACTIVE' || usedOf.has(b.id))
+      .map((b) => bucketUse({ ...b, initial_quantity: fmt(new Decimal(b.initial_quantity).plus(carriedMore.get(b.id) ?? 0)) }, usedOf.get(b.id) ?? new Decimal(0)));
+    const useWrite = bucketUseWrite(uses, carriedMore);
     const resultRows = results.map((c) => ({ id: chargeResultMessageId(c.chargeId), subject: WORK_SUBJECTS.chargeApplied, payload: JSON.stringify(c), createdAt: now }));
     await postTransactions(sql, txs, now, [{
       text: `update reservation r set status = t.status, used_units = t.used, closed_at = $4 from unnest($1::text[], $2::text[], $3::numeric[]) as t(id, status, used) where r.id = t.id`,
       params: [closed.map((r) => r.id), closed.map((r) => r.status), closed.map((r) => r.used_units), now],
-    }, ...(resultRows.length > 0 ? [outboxWrite(resultRows)] : [])]);
+    }, ...(resultRows.length > 0 ? [outboxWrite(resultRows)] : []), ...(useWrite ? [useWrite] : [])]);
     if (resultRows.length > 0) sql.eventsQueued = true;
+    // What was used (not what was held) is what the allowance notifications judge.
+    if (usedOf.size > 0) await emitBalanceEvents(sql, now, [], uses);
     await replenishSpentBudgets(sql, now, [...wallets.values()]);
   }
   return replies as WalletSessionReply[];
+}
+
+/** A bucket a close touches, or another active bucket of its allowance (see CLOSE_BUCKETS). */
+interface CloseBucketRow extends BucketUseRow {
+  status: string;
+  carried_from: string | null;
+  carried_percent: string | null;
+  carried_max: string | null;
+}
+
+/**
+ * The buckets the reservations $1 hold units of (whatever their status), and every active bucket of
+ * those allowances on the same account: the allowance is judged as a whole, and a rollover bucket
+ * (`carried_from`) takes the rollover share of units given back to the bucket it was carried from.
+ */
+const CLOSE_BUCKET_COLUMNS = `b.id, b.status, b.billing_account_id, b.line_id, b.allowance_id, b.unit, b.priority, b.valid_from, b.valid_to, b.initial_quantity, b.used_quantity,
+  b.notified_percent, b.carried_from, b.carried_percent::text as carried_percent, b.carried_max::text as carried_max`;
+const CLOSE_BUCKETS = `with held as (select b.id, b.billing_account_id, b.allowance_id from bucket b
+    where b.id in (select p->>'bucketId' from reservation r, jsonb_array_elements(r.bucket_parts) p where r.id = any($1::text[]) and r.status = 'RESERVED'))
+  select ${CLOSE_BUCKET_COLUMNS} from bucket b where b.id in (select id from held)
+  union
+  select ${CLOSE_BUCKET_COLUMNS} from (select distinct billing_account_id, allowance_id from held) k
+    join bucket b on b.billing_account_id = k.billing_account_id and b.status = 'ACTIVE' and b.allowance_id = k.allowance_id`;
+
+/**
+ * The part of `back` units, given back to a bucket whose period has rolled over, that goes on to its
+ * rollover bucket: what the renewal would have carried had they been there (the rule's percent),
+ * within what the rule still allows (its max, less what the rollover bucket was given so far).
+ */
+function carryReturned(rollover: CloseBucketRow | undefined, back: Decimal, carriedMore: Map<string, Decimal>): Decimal {
+  if (!rollover) return new Decimal(0);
+  const given = carriedMore.get(rollover.id) ?? new Decimal(0);
+  const room = rollover.carried_max === null ? undefined : fmt(Decimal.max(0, new Decimal(rollover.carried_max).minus(rollover.initial_quantity).minus(given)));
+  const carried = rolloverOf(back, { percent: rollover.carried_percent!, ...(room === undefined ? {} : { maxQuantity: room }) });
+  if (!carried.isZero()) carriedMore.set(rollover.id, given.plus(carried));
+  return carried;
 }
 
 /**

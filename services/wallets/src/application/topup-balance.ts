@@ -1,10 +1,10 @@
-import { Decimal, badInput, isCurrencyCode } from '@ledgerline/contracts';
+import { Decimal, DomainError, badInput, isCurrencyCode } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { accountId, newTxId, findTransaction, postTransactions, replayOrConflict, requestHash, type AccountKind } from './ledger';
 import { feeDueCanRetry } from './period-fee';
 import { settleDueCharges } from './one-off-charges';
-import { enteredAmount, positiveAmount, requireWallet } from './wallets';
+import { enteredAmount, positiveAmount, requireWallet, type WalletRow } from './wallets';
 import { fmt } from '../domain/charging';
 
 export interface TopupBalanceCommand {
@@ -33,6 +33,22 @@ export function checkKey(key: string, field = 'input.idempotencyKey'): void {
 }
 
 /**
+ * Only a PREPAID wallet is credited with money (top-up, voucher, recharge): a POSTPAID account's
+ * charges accrue on what it owes (UNBILLED_RECEIVABLE) and it pays its invoices; money parked on its
+ * wallet would lower nothing it owes, raise nothing it may spend and reach no invoice. Refused
+ * before anything moves. (An agent's goodwill credit on a postpaid account is adjustBalance.)
+ */
+export function requirePrepaid(wallet: Pick<WalletRow, 'billing_account_id' | 'payment_mode'>, field = 'input.billingAccountId'): void {
+  if (wallet.payment_mode === 'PREPAID') return;
+  throw new DomainError(
+    'WALLET_NOT_PREPAID',
+    `Billing account ${wallet.billing_account_id} is ${wallet.payment_mode}: it has no balance to top up; it pays its invoices (record the money as a payment on its invoice in invoicing, recordPayment)`,
+    { field },
+    'BAD_USER_INPUT',
+  );
+}
+
+/**
  * Credits a wallet (TM Forum TopupBalance) from a funding source: the payment clearing account
  * (card recharge, bank transfer) or voucher clearing. One ledger transaction per idempotency key.
  * The same transaction then pays the account's due one-off charges (see one-off-charges.ts).
@@ -45,6 +61,7 @@ export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { k
   const wallet = await requireWallet(sql, c.billingAccountId, c.amount.currency);
   const existing = await findTransaction(sql, `${source.kind}:${c.idempotencyKey}`);
   if (existing) return { ...(replayOrConflict(existing, hash).outcome as TopupResult), createdAt: existing.created_at, created: false };
+  requirePrepaid(wallet);
   const result: Omit<TopupResult, 'id' | 'createdAt' | 'created'> = {
     walletId: wallet.id,
     billingAccountId: c.billingAccountId,

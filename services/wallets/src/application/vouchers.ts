@@ -1,7 +1,8 @@
 import { createHash, randomInt } from 'node:crypto';
-import { Decimal, DomainError, badInput, newId, type Caller } from '@ledgerline/contracts';
+import { Decimal, DomainError, badInput, newId, notFound, type Caller } from '@ledgerline/contracts';
+import type { PaymentMode } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
-import { creditWallet, checkKey, type TopupResult } from './topup-balance';
+import { creditWallet, checkKey, requirePrepaid, type TopupResult } from './topup-balance';
 import { enteredAmount } from './wallets';
 import { findTransaction } from './ledger';
 import { fmt } from '../domain/charging';
@@ -54,11 +55,16 @@ export interface RedeemVoucherCommand {
  * were tried. A failed try (refused before anything is written) is recorded in the same
  * transaction, which commits with it, so the next try counts it. The idempotency key is
  * looked up after the voucher row lock (a retry that waited for the first redemption gets its
- * answer) and answers only the same account.
+ * answer) and answers only the same account. A POSTPAID account is refused before any code is
+ * looked up (WALLET_NOT_PREPAID: it pays its invoices; the voucher stays unused), and a voucher in
+ * a currency the account has no wallet in is refused naming the code, and stays unused too.
  */
 export async function redeemVoucher(db: Db, c: RedeemVoucherCommand): Promise<TopupResult> {
   checkKey(c.idempotencyKey);
   if (!c.billingAccountId) throw badInput('input.billingAccountId', 'billingAccountId is required');
+  const wallets = await db.query<{ currency: string; payment_mode: PaymentMode }>(`select currency, payment_mode from wallet where billing_account_id = $1`, [c.billingAccountId]);
+  if (wallets.length === 0) throw notFound('Wallet', `of billing account ${c.billingAccountId}`, 'input.billingAccountId');
+  if (!wallets.some((w) => w.payment_mode === 'PREPAID')) requirePrepaid({ billing_account_id: c.billingAccountId, payment_mode: wallets[0]!.payment_mode });
   const since = new Date(c.now.getTime() - ATTEMPT_WINDOW_MS);
   const outcome = await db.tx(async (sql): Promise<{ topup: TopupResult } | { refused: DomainError }> => {
     await sql.query(`select pg_advisory_xact_lock(hashtext('voucher-attempts:' || $1::text))`, [c.billingAccountId]);
@@ -78,6 +84,10 @@ export async function redeemVoucher(db: Db, c: RedeemVoucherCommand): Promise<To
       }
       if (v.status !== 'ACTIVE') throw new DomainError('VOUCHER_ALREADY_USED', 'This voucher was already redeemed', { field: 'input.code' });
       if (v.expires_at <= c.now) throw new DomainError('VOUCHER_EXPIRED', `This voucher expired on ${v.expires_at.toISOString().slice(0, 10)}`, { field: 'input.code' }, 'BAD_USER_INPUT');
+      // The voucher's currency picks the wallet; the input has no amount, so a mismatch names the code.
+      const wallet = wallets.find((w) => w.currency === v.currency);
+      if (!wallet) throw new DomainError('WALLET_CURRENCY_MISMATCH', `This voucher is worth ${new Decimal(v.amount).toFixed()} ${v.currency}; billing account ${c.billingAccountId} has no ${v.currency} wallet (it has ${wallets.map((w) => w.currency).join(', ')})`, { field: 'input.code' }, 'BAD_USER_INPUT');
+      requirePrepaid({ billing_account_id: c.billingAccountId, payment_mode: wallet.payment_mode });
       const topup = await creditWallet(sql, { billingAccountId: c.billingAccountId, amount: { amount: new Decimal(v.amount).toFixed(), currency: v.currency }, idempotencyKey: c.idempotencyKey, reference: v.id, now: c.now }, { kind: 'VOUCHER', contra: 'VOUCHER_CLEARING', channel: 'VOUCHER' });
       await sql.query(`update voucher set status = 'REDEEMED', redeemed_wallet_id = $2, redeemed_at = $3, transaction_id = $4 where id = $1`, [v.id, topup.walletId, c.now, topup.id]);
       await sql.query(`insert into voucher_attempt (billing_account_id, succeeded, at) values ($1, true, $2)`, [c.billingAccountId, c.now]);

@@ -3,7 +3,7 @@ import type { PaymentMode } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { MONEY_ACCOUNT_KINDS, accountId, accountIdSql, ensureAccounts } from './ledger';
 import { fmt } from '../domain/charging';
-import { requireMinorUnits } from '../domain/entered-money';
+import { LARGEST_AMOUNT, requireLedgerSize, requireMinorUnits } from '../domain/entered-money';
 
 export interface WalletRow {
   id: string;
@@ -31,6 +31,7 @@ export function positiveAmount(value: string, field = 'input.amount.amount'): De
   const d = new Decimal(value);
   if (d.lessThanOrEqualTo(0)) throw badInput(field, `The amount must be greater than zero (got ${value})`, 'AMOUNT_NOT_POSITIVE');
   if (d.decimalPlaces() > 6) throw badInput(field, 'At most 6 decimal places', 'AMOUNT_INVALID');
+  requireLedgerSize(d, field);
   return d;
 }
 
@@ -45,7 +46,23 @@ export function enteredAmount(m: { amount: string; currency: string } | undefine
 function optionalNonNegative(value: string | null | undefined, field: string): Decimal | null {
   if (value == null) return null;
   if (!/^\d+(\.\d{1,6})?$/.test(value)) throw badInput(field, `${field} must be a non-negative decimal (got "${value}")`, 'AMOUNT_INVALID');
-  return new Decimal(value);
+  const d = new Decimal(value);
+  requireLedgerSize(d, field);
+  return d;
+}
+
+/**
+ * A credit limit as subscribers sends it (billingaccount.created / .changed). Subscribers checks
+ * what is entered, but its events may carry more places than the ledger's 6 (or, sent before that
+ * check, more than the ledger holds): such a limit is taken rounded DOWN to 6 places and capped at
+ * the largest amount the ledger holds. Both only make the limit stricter, never looser, and the
+ * account gets its wallet: refusing the event left it without one (it was redelivered for ever).
+ * Only what is not a non-negative decimal at all is refused.
+ */
+function creditLimitFromEvent(value: string | null | undefined): Decimal | null {
+  if (value == null) return null;
+  if (typeof value !== 'string' || !/^\d+(\.\d+)?$/.test(value)) throw badInput('creditLimit', `A credit limit must be a non-negative decimal (got "${value}")`, 'AMOUNT_INVALID');
+  return Decimal.min(new Decimal(value).toDecimalPlaces(6, Decimal.ROUND_DOWN), LARGEST_AMOUNT);
 }
 
 export interface OpenWalletCommand {
@@ -59,8 +76,8 @@ export interface OpenWalletCommand {
   customerId?: string | null;
   /**
    * The limits were entered by a person (staff tooling): no finer than the currency's minor unit.
-   * Not for subscribers' events: their credit limit has subscribers' scale, and an event refused
-   * here would be redelivered for ever.
+   * Not for subscribers' events: their credit limit is taken as `creditLimitFromEvent` says (an
+   * event is not refused for its scale).
    */
   limitsEntered?: boolean;
   now: Date;
@@ -80,7 +97,7 @@ export async function openWallet(sql: Sql, c: OpenWalletCommand): Promise<Wallet
     if (d && c.limitsEntered) requireMinorUnits(d, c.currency, field);
     return d;
   };
-  const creditLimit = limit(c.creditLimit, 'input.creditLimit');
+  const creditLimit = c.limitsEntered ? limit(c.creditLimit, 'input.creditLimit') : creditLimitFromEvent(c.creditLimit);
   const overdraft = limit(c.overdraftLimit, 'input.overdraftLimit') ?? new Decimal(0);
   const low = limit(c.lowBalanceThreshold, 'input.lowBalanceThreshold');
   const id = newId('wallet');
@@ -92,7 +109,8 @@ export async function openWallet(sql: Sql, c: OpenWalletCommand): Promise<Wallet
   if (inserted.length > 0) {
     await ensureAccounts(sql, c.billingAccountId, [{ id, kind: 'CASH_WALLET', unit: c.currency }, ...MONEY_ACCOUNT_KINDS.map((kind) => ({ id: accountId(c.billingAccountId, kind, c.currency), kind, unit: c.currency }))], c.now);
   } else if (creditLimit) {
-    await sql.query(`update wallet set credit_limit = $3 where billing_account_id = $1 and currency = $2 and credit_limit is null`, [c.billingAccountId, c.currency, fmt(creditLimit)]);
+    const taken = await sql.query<{ id: string }>(`update wallet set credit_limit = $3 where billing_account_id = $1 and currency = $2 and credit_limit is null returning id`, [c.billingAccountId, c.currency, fmt(creditLimit)]);
+    if (taken[0]) await recordCreditLimitChange(sql, taken[0].id, null, creditLimit, c.now);
   }
   if (c.customerId) await recordAccountOwner(sql, c.billingAccountId, c.customerId, c.now);
   return (await walletOf(sql, c.billingAccountId, c.currency))!;
@@ -153,22 +171,48 @@ export async function setWalletLimits(sql: Sql, c: SetWalletLimitsCommand): Prom
     return d;
   };
   const overdraft = c.overdraftLimit == null ? wallet.overdraft_limit : entered(c.overdraftLimit, 'input.overdraftLimit')!.toFixed(6);
+  // An overdraft the balance already uses can be lowered to what is used, not below: charging
+  // never takes the balance past the overdraft, and a lower one would leave it past it (the
+  // ledger invariant "no prepaid wallet below zero beyond its overdraft" would no longer hold).
+  const used = Decimal.max(new Decimal(wallet.balance).negated(), 0);
+  if (c.overdraftLimit != null && new Decimal(overdraft).lessThan(used)) {
+    throw badInput('input.overdraftLimit', `The balance (${new Decimal(wallet.balance).toFixed()} ${wallet.currency}) already uses ${used.toFixed()} of the overdraft: it can be lowered to ${used.toFixed()} now, and further once the balance is topped up`, 'OVERDRAFT_BELOW_USED');
+  }
   const low = c.lowBalanceThreshold === undefined ? wallet.low_balance_threshold : entered(c.lowBalanceThreshold, 'input.lowBalanceThreshold')?.toFixed(6) ?? null;
   await sql.query(`update wallet set overdraft_limit = $2, low_balance_threshold = $3 where id = $1`, [wallet.id, overdraft, low]);
   return (await walletById(sql, wallet.id))!;
 }
 
 /**
- * The credit limit subscribers now gives a postpaid account (`billingaccount.changed`; null: none).
- * Under the wallet's row lock, so a batch of charges decides against the old limit or the new one,
- * never half of each. A limit below what is already unbilled refuses new charges; it takes nothing back.
+ * The credit limit subscribers now gives a postpaid account (`billingaccount.changed`; null: none),
+ * as `creditLimitFromEvent` takes it. Under the wallet's row lock, so a batch of charges decides
+ * against the old limit or the new one, never half of each. A limit below what is already unbilled
+ * refuses new charges; it takes nothing back. The change is recorded (`credit_limit_change`), so
+ * the ledger invariants judge each charge by the limit in force when it was made.
  */
-export async function setCreditLimit(sql: Sql, billingAccountId: string, currency: string, creditLimit: string | null): Promise<boolean> {
+export async function setCreditLimit(sql: Sql, billingAccountId: string, currency: string, creditLimit: string | null, now?: Date): Promise<boolean> {
   const wallet = await walletOf(sql, billingAccountId, currency, true);
   if (!wallet || wallet.payment_mode !== 'POSTPAID') return false;
-  const limit = optionalNonNegative(creditLimit, 'creditLimit');
+  const limit = creditLimitFromEvent(creditLimit);
+  const before = wallet.credit_limit === null ? null : new Decimal(wallet.credit_limit);
+  if (before === null ? limit === null : limit !== null && before.equals(limit)) return true;
   await sql.query(`update wallet set credit_limit = $2 where id = $1`, [wallet.id, limit ? limit.toFixed(6) : null]);
+  await recordCreditLimitChange(sql, wallet.id, before, limit, now);
   return true;
+}
+
+/**
+ * Records a wallet's credit limit change, with the last ledger entry written before it. The caller
+ * holds the wallet's row lock, and every write to the account's UNBILLED_RECEIVABLE (charges,
+ * reservations, closes) takes it: entries up to `from_entry` were decided under the previous limit,
+ * later ones under this one (entry ids are taken in write order).
+ */
+async function recordCreditLimitChange(sql: Sql, walletId: string, before: Decimal | null, after: Decimal | null, now?: Date): Promise<void> {
+  await sql.query(
+    `insert into credit_limit_change (wallet_id, previous_limit, credit_limit, from_entry, changed_at)
+     values ($1, $2, $3, (select coalesce(max(id), 0) from ledger_entry), coalesce($4::timestamptz, now()))`,
+    [walletId, before && fmt(before), after && fmt(after), now ?? null],
+  );
 }
 
 /** Records (or corrects) which customer owns a billing account. */

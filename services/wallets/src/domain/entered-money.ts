@@ -1,13 +1,34 @@
 import { Decimal, badInput, minorUnits } from '@ledgerline/contracts';
 
 /**
+ * Whole digits an amount may have: below 10^12 (a trillion in any currency). The ledger keeps an
+ * amount in NUMERIC(20,6) (14 whole digits) and a larger one failed in PostgreSQL (numeric field
+ * overflow, an INTERNAL_SERVER_ERROR); the margin leaves room for what is computed from entered
+ * amounts and stored in the same columns (a top-up up to a target from an overdraft, a day's
+ * top-ups).
+ */
+export const MAX_WHOLE_DIGITS = 12;
+const TOO_LARGE = new Decimal(10).pow(MAX_WHOLE_DIGITS);
+
+/** Refuses an amount the ledger cannot hold (AMOUNT_TOO_LARGE, naming the field). */
+export function requireLedgerSize(value: Decimal, field: string): void {
+  if (value.abs().lessThan(TOO_LARGE)) return;
+  throw badInput(field, `An amount must be below ${TOO_LARGE.toFixed()} (got ${value.toFixed()})`, 'AMOUNT_TOO_LARGE');
+}
+
+/** The largest amount the ledger takes with 6 decimal places (999999999999.999999). */
+export const LARGEST_AMOUNT = TOO_LARGE.minus('0.000001');
+
+/**
  * Money a person enters (a top-up, a recharge, an adjustment, a voucher, a budget, a limit or a
  * threshold) is money that can be paid and shown: at most the currency's minor unit (ISO 4217
  * exponent: 2 for EUR, 0 for JPY, 3 for KWD). A card cannot be charged 10.123 USD. Rated prices
  * and the charges made from them keep 6 places (sub-cent rating): they are not entered, and are
  * not checked here. `currency` must be a supported one (checked before, see isCurrencyCode).
+ * It must also fit the ledger (requireLedgerSize): every caller checks both at once.
  */
 export function requireMinorUnits(value: Decimal, currency: string, field: string): void {
+  requireLedgerSize(value, field);
   const digits = minorUnits(currency);
   if (value.decimalPlaces() <= digits) return;
   const allowed = digits === 0 ? 'no decimal places' : `at most ${digits} decimal place${digits === 1 ? '' : 's'}`;

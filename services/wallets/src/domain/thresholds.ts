@@ -15,6 +15,100 @@ export function crossedBucketThresholds(initial: Decimal, before: Decimal, after
   });
 }
 
+/**
+ * A bucket as the allowance notifications see it: what it granted (`initial`), what was used of it
+ * before the change being judged (`used`: charged or committed units; units a session only holds
+ * are not used, nor units a renewal carried over into the next period), and what the change used
+ * of it (`usedNow`, 0 for a bucket of the allowance the change did not draw on).
+ */
+export interface AllowanceBucket {
+  id: string;
+  billingAccountId: string;
+  lineId: string | null;
+  allowanceId: string;
+  unit: string;
+  priority: number;
+  validFrom: Date;
+  validTo: Date;
+  initial: Decimal;
+  used: Decimal;
+  notifiedPercent: number;
+  usedNow: Decimal;
+}
+
+export interface AllowanceCrossing {
+  /** The buckets judged together: every one of them is marked notified up to the highest percent. */
+  bucketIds: string[];
+  /** Where the notice is filed (its id, the event's bucketId): the bucket drawn last, the period's own rather than its rollover. */
+  bucket: AllowanceBucket;
+  percents: number[];
+  /** Granted in all and left unused (held units count as left) after the change. */
+  granted: Decimal;
+  left: Decimal;
+}
+
+/**
+ * The used-percent thresholds an allowance crossed. An allowance is judged as a whole: the active
+ * buckets of one account, line, allowance and unit whose validity overlaps (the period's own, its
+ * rollover, an add-on) are one allowance, used vs granted in total, so an emptied rollover bucket
+ * does not say "used up" while the period's own units are untouched. Only allowances the change
+ * used units of are judged; each is said once per threshold (the highest `notifiedPercent` of its
+ * buckets). Pure and linear in the number of buckets (plus a sort per allowance).
+ */
+export function allowanceCrossings(buckets: readonly AllowanceBucket[]): AllowanceCrossing[] {
+  const byKey = new Map<string, AllowanceBucket[]>();
+  for (const b of buckets) {
+    const key = `${b.billingAccountId}\u0000${b.lineId ?? ''}\u0000${b.allowanceId}\u0000${b.unit}`;
+    const list = byKey.get(key);
+    if (list) list.push(b);
+    else byKey.set(key, [b]);
+  }
+  const crossings: AllowanceCrossing[] = [];
+  for (const list of byKey.values()) {
+    if (!list.some((b) => b.usedNow.greaterThan(0))) continue;
+    list.sort((a, b) => a.validFrom.getTime() - b.validFrom.getTime() || a.validTo.getTime() - b.validTo.getTime());
+    // Buckets whose validities overlap (one after the other, as periods follow each other, do not).
+    let group: AllowanceBucket[] = [];
+    let groupEnd = -Infinity;
+    const judge = () => {
+      if (group.length > 0) {
+        const c = judgeAllowance(group);
+        if (c) crossings.push(c);
+      }
+    };
+    for (const b of list) {
+      if (b.validFrom.getTime() >= groupEnd) {
+        judge();
+        group = [];
+      }
+      group.push(b);
+      groupEnd = Math.max(groupEnd, b.validTo.getTime());
+    }
+    judge();
+  }
+  return crossings;
+}
+
+function judgeAllowance(group: AllowanceBucket[]): AllowanceCrossing | null {
+  let granted = new Decimal(0);
+  let usedBefore = new Decimal(0);
+  let usedNow = new Decimal(0);
+  let notified = 0;
+  for (const b of group) {
+    granted = granted.plus(b.initial);
+    usedBefore = usedBefore.plus(b.used);
+    usedNow = usedNow.plus(b.usedNow);
+    notified = Math.max(notified, b.notifiedPercent);
+  }
+  if (usedNow.lessThanOrEqualTo(0)) return null;
+  const usedAfter = usedBefore.plus(usedNow);
+  const percents = crossedBucketThresholds(granted, granted.minus(usedBefore), granted.minus(usedAfter), notified);
+  if (percents.length === 0) return null;
+  // Drawn last: the highest priority number, then the latest end; the id keeps it stable.
+  const bucket = group.reduce((a, b) => (b.priority > a.priority || (b.priority === a.priority && (b.validTo > a.validTo || (b.validTo.getTime() === a.validTo.getTime() && b.id > a.id))) ? b : a));
+  return { bucketIds: group.map((b) => b.id), bucket, percents, granted, left: Decimal.max(0, granted.minus(usedAfter)) };
+}
+
 /** True when a balance went from at/above `threshold` to below it. */
 export function fellBelow(before: Decimal, after: Decimal, threshold: Decimal | null): boolean {
   return threshold !== null && before.greaterThanOrEqualTo(threshold) && after.lessThan(threshold);

@@ -1,6 +1,6 @@
 import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
-import { BILLING_STREAM, EVENTS, RPC, WORK_SUBJECTS, chargeRequestsOf, deterministicId, inChargeMessages, parseCloudEvent } from '@ledgerline/contracts';
-import type { BillingAccountChangedData, ChargeRequest, ChargeResult, OneOffChargeData, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
+import { BILLING_STREAM, DomainError, EVENTS, RPC, WORK_SUBJECTS, chargeRequestsOf, deterministicId, inChargeMessages, parseCloudEvent } from '@ledgerline/contracts';
+import type { BillingAccountChangedData, ChargeRequest, CloudEvent, ChargeResult, OneOffChargeData, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
 import { deliverFrom, messageBatches, type MessageBatches, type ServiceRuntime } from '@ledgerline/platform';
 import type { Db } from '../persistence/sql';
 import { applyChargesInLanes } from '../application/apply-charges';
@@ -158,32 +158,53 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
 
   // Subscribers' events: open the wallet of a new account; grant the allowances of a new subscription; follow its changes;
   // take a prepaid account's one-off fees.
+  async function followSubscribers(subject: string, event: CloudEvent): Promise<void> {
+    const now = runtime.clock.now();
+    if (subject === EVENTS.billingAccountCreated.subject) {
+      const d = event.data as { billingAccountId: string; customerId?: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; creditLimit?: string | null };
+      await db.tx((sql) => openWallet(sql, { billingAccountId: d.billingAccountId, currency: d.currency, paymentMode: d.paymentMode, creditLimit: d.creditLimit ?? null, customerId: d.customerId ?? null, now })); // wallets-features: owner
+    } else if (subject === EVENTS.subscriptionCreated.subject && catalog) {
+      const d = event.data as SubscriptionData;
+      const terms = await catalog.planTerms(d.planVersionId);
+      if (terms) await db.tx((sql) => grantFromSubscription(sql, d, terms, now));
+    } else if (subject === EVENTS.subscriptionChanged.subject && catalog) {
+      // Status and end for the renewal job; an end also ends its own buckets (and refunds unused prorated days).
+      const d = event.data as SubscriptionData;
+      const terms = await catalog.planTerms(d.planVersionId);
+      await db.tx((sql) => followSubscriptionChange(sql, d, terms, now));
+    } else if (subject === EVENTS.billingAccountChanged.subject) {
+      // A later credit limit (from subscribers) is what charging allows from now on.
+      const d = event.data as BillingAccountChangedData;
+      if (d.changed?.includes('creditLimit')) await db.tx((sql) => setCreditLimit(sql, d.billingAccountId, d.currency, d.creditLimit, now));
+    } else if (subject === EVENTS.oneOffChargeCreated.subject) {
+      // A prepaid account's one-off fee comes out of its balance (postpaid: invoicing bills it).
+      const d = event.data as OneOffChargeData;
+      const outcome = await db.tx((sql) => applyOneOffCharge(sql, d, now));
+      if (outcome === 'INVALID') runtime.logger.error({ chargeId: d?.chargeId }, 'one-off charge event without a usable account, amount or currency; skipped');
+    }
+  }
+  // An event refused with a coded error (or not a CloudEvent at all) is refused the same way every
+  // time: it is logged, counted and acknowledged with its batch, so it never holds back the other
+  // events. Anything else (the database or the catalog unreachable) fails the batch, which comes back.
+  const dropSubscriberEvent = (m: JsMsg, reason: string, error: unknown) => {
+    runtime.logger.error({ err: error, subject: m.subject, seq: m.seq, reason }, "subscribers' event refused; acknowledged without effect");
+    metrics.subscriberEventsDropped.inc({ subject: m.subject, reason });
+  };
   loops.push(
     pullLoop(runtime, durable('subscribers'), 'billing.subscribers.>', { ...opts, batchSize: 50 }, async (msgs) => {
       for (const m of msgs) {
-        const event = parseCloudEvent(m.data);
-        const now = runtime.clock.now();
-        if (m.subject === EVENTS.billingAccountCreated.subject) {
-          const d = event.data as { billingAccountId: string; customerId?: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; creditLimit?: string | null };
-          await db.tx((sql) => openWallet(sql, { billingAccountId: d.billingAccountId, currency: d.currency, paymentMode: d.paymentMode, creditLimit: d.creditLimit ?? null, customerId: d.customerId ?? null, now })); // wallets-features: owner
-        } else if (m.subject === EVENTS.subscriptionCreated.subject && catalog) {
-          const d = event.data as SubscriptionData;
-          const terms = await catalog.planTerms(d.planVersionId);
-          if (terms) await db.tx((sql) => grantFromSubscription(sql, d, terms, now));
-        } else if (m.subject === EVENTS.subscriptionChanged.subject && catalog) {
-          // Status and end for the renewal job; an end also ends its own buckets (and refunds unused prorated days).
-          const d = event.data as SubscriptionData;
-          const terms = await catalog.planTerms(d.planVersionId);
-          await db.tx((sql) => followSubscriptionChange(sql, d, terms, now));
-        } else if (m.subject === EVENTS.billingAccountChanged.subject) {
-          // A later credit limit (from subscribers) is what charging allows from now on.
-          const d = event.data as BillingAccountChangedData;
-          if (d.changed?.includes('creditLimit')) await db.tx((sql) => setCreditLimit(sql, d.billingAccountId, d.currency, d.creditLimit));
-        } else if (m.subject === EVENTS.oneOffChargeCreated.subject) {
-          // A prepaid account's one-off fee comes out of its balance (postpaid: invoicing bills it).
-          const d = event.data as OneOffChargeData;
-          const outcome = await db.tx((sql) => applyOneOffCharge(sql, d, now));
-          if (outcome === 'INVALID') runtime.logger.error({ chargeId: d?.chargeId }, 'one-off charge event without a usable account, amount or currency; skipped');
+        let event: CloudEvent;
+        try {
+          event = parseCloudEvent(m.data);
+        } catch (error) {
+          dropSubscriberEvent(m, 'NOT_A_CLOUD_EVENT', error);
+          continue;
+        }
+        try {
+          await followSubscribers(m.subject, event);
+        } catch (error) {
+          if (!(error instanceof DomainError)) throw error;
+          dropSubscriberEvent(m, error.code, error);
         }
       }
     }, readers),

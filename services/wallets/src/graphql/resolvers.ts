@@ -1,4 +1,4 @@
-import { Decimal, DomainError, decodeCursor, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
+import { Decimal, DomainError, badInput, decodeCursor, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
 import type { ChargeRequest, WalletReserveRequest } from '@ledgerline/contracts';
 import type { RequestContext } from '@ledgerline/platform';
 import { depsOf } from '../deps';
@@ -6,6 +6,7 @@ import type { Db, Sql } from '../persistence/sql';
 import { WALLET_COLUMNS, WALLET_JOINS, openWallet, setWalletLimits, walletById, walletOf, type WalletRow } from '../application/wallets';
 import { bucketStatusAt, bucketsOf, grantBucket, type BucketRow } from '../application/buckets';
 import { topupBalance, type TopupResult } from '../application/topup-balance';
+import { closeTopupKey } from '../application/close-topup-key';
 import { applyChargesIn } from '../application/apply-charges';
 import { adjustBalance, type AdjustmentRow } from '../application/adjust-balance';
 import { issueVoucher, redeemVoucher } from '../application/vouchers';
@@ -34,9 +35,17 @@ async function mutate<T>(ctx: WalletsContext, work: (sql: Sql, now: Date) => Pro
 
 const topupPayload = async (ctx: WalletsContext, t: TopupResult) => ({ topupBalance: t, wallet: await walletById(db(ctx), t.walletId) });
 
+/** A ledger cursor is an entry id (a bigint) this service issued; anything else names `after`. */
+function entryCursor(after: string | null | undefined): string | null {
+  if (!after) return null;
+  const id = decodeCursor(after);
+  if (!/^\d{1,18}$/.test(id)) throw badInput('after', 'This cursor was not issued by ledgerEntries; pass an edge cursor or pageInfo.endCursor', 'CURSOR_INVALID');
+  return id;
+}
+
 async function ledgerEntries(ctx: WalletsContext, where: string, param: string, args: { first?: number | null; after?: string | null }) {
   const limit = pageSize(args);
-  const after = args.after ? decodeCursor(args.after) : null;
+  const after = entryCursor(args.after);
   const rows = await db(ctx).query(
     `select e.id::text as id, e.transaction_id, t.kind as transaction_kind, e.account_id, a.kind as account_kind, e.unit, e.amount, t.reference, e.created_at
      from ledger_entry e join ledger_account a on a.id = e.account_id join ledger_transaction t on t.id = e.transaction_id
@@ -86,6 +95,10 @@ export const resolvers = {
     topupBalance: async (_: unknown, { input }: any, ctx: WalletsContext) => {
       requireStaff(ctx.caller, 'credit wallets directly');
       return topupPayload(ctx, await mutate(ctx, (sql, t) => topupBalance(sql, { ...input, now: t })));
+    },
+    closeTopupKey: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      requireStaff(ctx.caller, 'close top-up keys');
+      return { topupBalance: await mutate(ctx, (sql, t) => closeTopupKey(sql, { billingAccountId: input.billingAccountId, idempotencyKey: input.idempotencyKey, now: t })) };
     },
     applyCharge: async (_: unknown, { input }: { input: ChargeRequest & { occurredAt: Date } }, ctx: WalletsContext) => {
       requireStaff(ctx.caller, 'apply charges');
@@ -143,7 +156,7 @@ export const resolvers = {
     reservations: async (account: { id: string }, a: { status?: string }, ctx: WalletsContext) =>
       (await requireAccount(db(ctx), ctx.caller, account.id, 'read the reservations of this account'), db(ctx).query(`select * from reservation where billing_account_id = $1 ${a.status ? 'and status = $2' : ''} order by created_at desc limit 200`, a.status ? [account.id, a.status] : [account.id])),
     balanceNotifications: async (account: { id: string }, a: { first?: number }, ctx: WalletsContext) =>
-      (await requireAccount(db(ctx), ctx.caller, account.id, 'read the notifications of this account'), db(ctx).query(`select * from notification where billing_account_id = $1 order by created_at desc, id limit $2`, [account.id, Math.min(a.first ?? 50, 200)])),
+      (await requireAccount(db(ctx), ctx.caller, account.id, 'read the notifications of this account'), db(ctx).query(`select * from notification where billing_account_id = $1 order by created_at desc, id limit $2`, [account.id, pageSize(a)])),
     budget: async (account: { id: string }, _: unknown, ctx: WalletsContext) => {
       await requireAccount(db(ctx), ctx.caller, account.id, 'read the budget of this account');
       return (await budgetOf(db(ctx), account.id))[0] ?? null;
@@ -248,7 +261,7 @@ export const resolvers = {
     remaining: (b: BudgetRow & { balance: string }) => money(b.balance, b.currency),
     replenishmentCount: (b: BudgetRow) => b.replenishments,
     replenishments: (b: BudgetRow, a: { first?: number }, ctx: WalletsContext) =>
-      db(ctx).query(`select * from budget_replenishment where budget_id = $1 order by sequence desc limit $2`, [b.id, Math.min(a.first ?? 20, 200)]),
+      db(ctx).query(`select * from budget_replenishment where budget_id = $1 order by sequence desc limit $2`, [b.id, pageSize(a, 20)]),
     updatedAt: (b: BudgetRow) => b.updated_at,
   },
   BudgetReplenishment: {

@@ -21,8 +21,26 @@ const CHECKS: { name: string; sql: string }[] = [
   { name: 'every entry is in its account unit', sql: `select e.id from ledger_entry e join ledger_account a on a.id = e.account_id where a.unit <> e.unit limit 5` },
   { name: 'no prepaid wallet below zero beyond its overdraft', sql: `select w.id, a.balance from wallet w join ledger_account a on a.id = w.id where w.payment_mode = 'PREPAID' and a.balance < -w.overdraft_limit limit 5` },
   {
-    name: 'no postpaid accrual beyond the credit limit',
-    sql: `select w.id from wallet w join ledger_account u on u.id = ${accountIdSql('w.billing_account_id', 'UNBILLED_RECEIVABLE', 'w.currency')} where w.credit_limit is not null and -u.balance > w.credit_limit limit 5`,
+    // What charging guarantees: each charge or reservation that raises what an account owes is
+    // decided under its wallet's lock against the credit limit in force then, and leaves it at or
+    // below that limit. A limit lowered later below what is already unbilled is accepted on purpose
+    // (it refuses new charges, takes nothing back), so "unbilled <= today's limit" is not an
+    // invariant. The limit in force at an entry: the previous limit of the first change recorded
+    // after it (credit_limit_change.from_entry >= the entry), else the wallet's current limit.
+    // Entries of a wallet's UNBILLED_RECEIVABLE are written under its lock, so id order is the
+    // order they were decided in, and the running sum is what was unbilled after each.
+    name: 'no postpaid charge took what is unbilled beyond the credit limit in force when it was made',
+    sql: `select wallet_id, entry_id, unbilled, credit_limit from (
+            select e.wallet_id, e.entry_id, e.amount, e.unbilled, case when later.found then later.previous_limit else e.current_limit end as credit_limit
+            from (
+              select w.id as wallet_id, w.credit_limit as current_limit, le.id as entry_id, le.amount, -sum(le.amount) over (partition by le.account_id order by le.id) as unbilled
+              from wallet w join ledger_entry le on le.account_id = ${accountIdSql('w.billing_account_id', 'UNBILLED_RECEIVABLE', 'w.currency')}
+            ) e
+            left join lateral (
+              select true as found, c.previous_limit from credit_limit_change c where c.wallet_id = e.wallet_id and c.from_entry >= e.entry_id order by c.from_entry, c.id limit 1
+            ) later on true
+          ) x
+          where amount < 0 and credit_limit is not null and unbilled > credit_limit limit 5`,
   },
   { name: 'no bucket below zero', sql: `select b.id from bucket b join ledger_account a on a.id = b.id where a.balance < 0 limit 5` },
   {

@@ -11,6 +11,8 @@ import { Migration20261130000000_ledger_require } from './Migration2026113000000
 import { Migration20261130100000_reservation_usage } from './Migration20261130100000_reservation_usage';
 import { Migration20261201000000_bucket_carried_from } from './Migration20261201000000_bucket_carried_from';
 import { Migration20261201100000_reservation_price_precision } from './Migration20261201100000_reservation_price_precision';
+import { Migration20261202000000_bucket_use } from './Migration20261202000000_bucket_use';
+import { Migration20261202100000_credit_limit_change } from './Migration20261202100000_credit_limit_change';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -26,4 +28,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261130100000_reservation_usage', class: Migration20261130100000_reservation_usage },
   { name: 'Migration20261201000000_bucket_carried_from', class: Migration20261201000000_bucket_carried_from },
   { name: 'Migration20261201100000_reservation_price_precision', class: Migration20261201100000_reservation_price_precision },
+  { name: 'Migration20261202000000_bucket_use', class: Migration20261202000000_bucket_use },
+  { name: 'Migration20261202100000_credit_limit_change', class: Migration20261202100000_credit_limit_change },
 ];
