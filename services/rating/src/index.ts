@@ -2,7 +2,7 @@
  * @ledgerline/rating: plan documents (JSON rules) → validated, compiled plan versions → exact
  * rating of usage events, plus the catalog tooling around it. The only entry point.
  */
-export { FACTS, FACT_NAMES, OPERATORS_BY_TYPE, USAGE_TYPES, DIRECTIONS, TIME_BANDS, DAY_TYPES, LINE_STATUSES } from './domain/facts';
+export { FACTS, FACT_NAMES, USAGE_STATE_FACTS, NOTICE_EVENT_TYPES, OPERATORS_BY_TYPE, USAGE_TYPES, DIRECTIONS, TIME_BANDS, DAY_TYPES, LINE_STATUSES } from './domain/facts';
 export type { FactDefinition, FactName, FactType, RatingFacts, UsageType, LineStatus, AccountType, CustomerType } from './domain/facts';
 export type * from './domain/plan-types';
 export type { UsageEvent, SubscriberContext } from './domain/usage';
@@ -16,7 +16,7 @@ export { validatePlan, validateOffer, type ValidateOptions } from './validation/
 export type { Problem, ValidationReport } from './validation/problem';
 
 export { compilePlan, PlanValidationError, type CompiledPlan, type CompileOptions } from './engine/compile-plan';
-export { ratePlain } from './engine/rate-plain';
+export { ratePlain, noticesAfterPlain } from './engine/rate-plain';
 export { createRater, type Rater, type RaterStats } from './engine/cached-rater';
 export { checkEligibility, type EligibilityFacts } from './engine/eligibility';
 

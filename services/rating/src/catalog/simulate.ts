@@ -1,7 +1,8 @@
 /**
  * Simulation: rate a usage history under a plan as the wallet would charge it (allowances
  * consumed first, the rest priced), to compare plans on real usage. A simplified wallet: one
- * subscriber, one period, events in the order given.
+ * subscriber, one period, events in the order given. Like usage, it prices each event on the
+ * period's usage before it and evaluates notify and offer rules on the usage after it.
  */
 import { Decimal, ZERO } from '../domain/decimal';
 import { priceUnits, type RatingResult } from '../domain/rating-result';
@@ -45,18 +46,23 @@ export async function simulate(compiled: CompiledPlan, events: readonly UsageEve
   let rated = 0;
   const charges: SimulatedCharge[] = [];
 
-  for (const event of events) {
+  // The period's usage as the rules see it: pricing rules before an event, notify and offer rules after it.
+  const stateNow = (): SubscriberContext => {
     const allowanceUsedRatios: Record<string, string> = {};
     for (const [id, size] of capacity) {
       if (size !== null && size.gt(0)) allowanceUsedRatios[id] = (used.get(id) ?? ZERO).div(size).toString();
     }
-    const eventCtx: SubscriberContext = {
+    return {
       ...ctx,
       allowanceUsedRatios: { ...ctx.allowanceUsedRatios, ...allowanceUsedRatios },
       spendInPeriod: spend.toString(),
       periodUsage: Object.fromEntries([...periodUsage].map(([type, units]) => [type, units.toString()])),
     };
-    const result = rater.tryRateSync(event, eventCtx) ?? (await rater.rate(event, eventCtx));
+  };
+
+  for (const event of events) {
+    const eventCtx = stateNow();
+    let result = rater.tryRateSync(event, eventCtx) ?? (await rater.rate(event, eventCtx));
     if (result.decision === 'DENIED') {
       charges.push({ result, coveredUnits: '0', charge: '0' });
       continue;
@@ -79,6 +85,8 @@ export async function simulate(compiled: CompiledPlan, events: readonly UsageEve
     }
     periodUsage.set(event.usageType, (periodUsage.get(event.usageType) ?? ZERO).plus(uncovered));
     spend = spend.plus(charge);
+    const after = stateNow();
+    result = rater.tryNoticesAfterSync(result, event, after) ?? (await rater.noticesAfter(result, event, after));
     charges.push({ result, coveredUnits: covered.toString(), charge });
   }
   const recurringFee = compiled.plan.recurringFee?.amount ?? '0';

@@ -107,12 +107,12 @@ export const FACTS = {
   },
   allowanceUsedRatio: {
     type: 'decimal', source: 'subscriber', scopes: ['rating'],
-    description: "Used share (\"0\" to \"1\", above 1 when over a fair-use cap) of the relevant allowance: the first plan allowance whose usageTypes include the event's usageType. \"0\" when none.",
+    description: "Used share (\"0\" to \"1\", above 1 when over a fair-use cap) of the relevant allowance: the first plan allowance whose usageTypes include the event's usageType. \"0\" when none. `rate`, `discount`, `surcharge` and `deny` rules read it as it was before the event (an event's price depends on the usage before it); `notify` and `offer` rules read it after the event is counted, so `>= 0.8` → notify fires on the event that reaches 80 %.",
     example: '0.80',
   },
   spendInPeriod: {
     type: 'decimal', source: 'subscriber', scopes: ['rating'],
-    description: 'Money charged so far in the current period, in plan currency (decimal string).',
+    description: 'Money charged in the current period, in plan currency (decimal string): before the event for `rate`, `discount`, `surcharge` and `deny` rules, with the event for `notify` and `offer` rules.',
     example: '12.50',
   },
   activeAddOns: {
@@ -134,6 +134,16 @@ export const FACTS = {
 
 export type FactName = keyof typeof FACTS;
 export const FACT_NAMES = Object.keys(FACTS) as FactName[];
+
+/**
+ * Facts the rated event itself moves (the period's usage and spend). Pricing rules read them as
+ * they were before the event; `notify` and `offer` rules as they are after it (Rater.noticesAfter),
+ * so a notice fires on the event that crosses its threshold, not on the one after it.
+ */
+export const USAGE_STATE_FACTS: readonly FactName[] = ['allowanceUsedRatio', 'spendInPeriod'];
+
+/** Rule event types evaluated on the state after the event (see USAGE_STATE_FACTS). */
+export const NOTICE_EVENT_TYPES: ReadonlySet<string> = new Set(['notify', 'offer']);
 
 export function isFactName(name: string): name is FactName {
   return Object.prototype.hasOwnProperty.call(FACTS, name);

@@ -52,8 +52,13 @@ export interface RatingResult {
   adjustments: AppliedAdjustment[];
   notifications: RatingNotification[];
   offers: Array<{ rule: string; offerCode: string }>;
-  /** The facts the plan's rules read, with the values they had for this event. */
+  /** The facts the plan's rules read, with the values they had for this event (the period's usage before it). */
   facts: Partial<Record<FactName, unknown>>;
+  /**
+   * The usage-state facts (allowanceUsedRatio, spendInPeriod) the plan's rules read, after the
+   * event was counted: what its `notify` and `offer` rules saw. Set by Rater.noticesAfter.
+   */
+  factsAfter?: Partial<Record<FactName, unknown>>;
   /** Every rule that fired, in resolution order. */
   trace: TraceEntry[];
   warnings: string[];
@@ -191,7 +196,7 @@ export function priceUnits(
   ).price;
 }
 
-function toNotification(rule: string, params: RuleOutcome['notifications'][number]['params'], allowanceId: string | undefined): RatingNotification {
+export function toNotification(rule: string, params: RuleOutcome['notifications'][number]['params'], allowanceId: string | undefined): RatingNotification {
   const notification: RatingNotification = { rule, template: params.template, threshold: params.threshold };
   if (params.channel !== undefined) notification.channel = params.channel;
   if (allowanceId !== undefined) notification.allowanceId = allowanceId;

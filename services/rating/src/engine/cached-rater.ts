@@ -14,6 +14,7 @@ import { resolveOutcome, type RuleOutcome } from '../domain/outcome';
 import { buildResult, type RatingResult } from '../domain/rating-result';
 import type { SubscriberContext, UsageEvent } from '../domain/usage';
 import type { CompiledPlan } from './compile-plan';
+import { factsAfterOf, noticePlanOf, noticesSettled, withNoticesAfter } from './notices-after';
 import { prepareEvent } from './prepare-event';
 
 export interface RaterStats {
@@ -31,6 +32,15 @@ export interface Rater {
   rate(event: UsageEvent, ctx: SubscriberContext): Promise<RatingResult>;
   /** The synchronous hit path: the result, or undefined when the engine has to run first. */
   tryRateSync(event: UsageEvent, ctx: SubscriberContext): RatingResult | undefined;
+  /**
+   * `rated` (this event rated on the state before it) with the plan's `notify` and `offer` rules
+   * evaluated on `after`, the subscriber's state once the event is counted (its allowance ratios
+   * and spend include the event): the notices the event itself triggers. Pricing stays as rated.
+   * See notices-after.ts.
+   */
+  noticesAfter(rated: RatingResult, event: UsageEvent, after: SubscriberContext): Promise<RatingResult>;
+  /** The synchronous path of noticesAfter: undefined when the engine has to run first. */
+  tryNoticesAfterSync(rated: RatingResult, event: UsageEvent, after: SubscriberContext): RatingResult | undefined;
   stats(): RaterStats;
 }
 
@@ -168,5 +178,42 @@ export function createRater(compiled: CompiledPlan): Rater {
     return buildResult(event, ctx, outcome, prepared.resultContext);
   };
 
-  return { compiled, rate, tryRateSync, stats: () => ({ hits, misses, entries: outcomes.size }) };
+  // noticesAfter: the state facts' keys before and after the event. Equal keys make every rule
+  // fire as it did when the event was rated, so the rated notices stand (the usual case: most
+  // events do not take the usage across a threshold a rule names).
+  const stateKeyers = noticePlanOf(compiled).stateFacts.map((fact) => [fact, compiled.factKeyers.get(fact)!] as const);
+  const noticesUnchanged = (rated: RatingResult, state: Partial<Record<FactName, unknown>>): boolean => {
+    for (const [fact, keyer] of stateKeyers) if (keyer(rated.facts[fact]) !== keyer(state[fact])) return false;
+    return true;
+  };
+  /** The notices after the event when known without running the engine; `facts` for the engine otherwise. */
+  const noticesFromCache = (rated: RatingResult, event: UsageEvent, after: SubscriberContext): { result: RatingResult } | { facts: Partial<Record<FactName, unknown>>; state: Partial<Record<FactName, unknown>>; keys: number[] | undefined } => {
+    if (noticesSettled(compiled, rated)) return { result: rated };
+    const { facts, state } = factsAfterOf(compiled, rated, event, after);
+    if (noticesUnchanged(rated, state)) return { result: { ...rated, factsAfter: state } };
+    const keys = factKeys(facts);
+    const outcome = keys && lookup(keys);
+    if (outcome !== undefined) return { result: withNoticesAfter(compiled, rated, event, outcome, state) };
+    return { facts, state, keys };
+  };
+
+  const tryNoticesAfterSync = (rated: RatingResult, event: UsageEvent, after: SubscriberContext): RatingResult | undefined => {
+    const found = noticesFromCache(rated, event, after);
+    return 'result' in found ? found.result : undefined;
+  };
+
+  const noticesAfter = async (rated: RatingResult, event: UsageEvent, after: SubscriberContext): Promise<RatingResult> => {
+    const found = noticesFromCache(rated, event, after);
+    if ('result' in found) return found.result;
+    misses++;
+    const fired = await compiled.engine.run(found.facts);
+    let outcome: RuleOutcome;
+    if (found.keys) {
+      learn(found.keys, fired);
+      outcome = lookup(found.keys)!;
+    } else outcome = resolveOutcome(fired.map((name) => compiled.ruleByName.get(name)!));
+    return withNoticesAfter(compiled, rated, event, outcome, found.state);
+  };
+
+  return { compiled, rate, tryRateSync, noticesAfter, tryNoticesAfterSync, stats: () => ({ hits, misses, entries: outcomes.size }) };
 }

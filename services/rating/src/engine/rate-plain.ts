@@ -6,6 +6,7 @@ import { resolveOutcome, type RuleOutcome } from '../domain/outcome';
 import { buildResult, type RatingResult } from '../domain/rating-result';
 import type { SubscriberContext, UsageEvent } from '../domain/usage';
 import type { CompiledPlan } from './compile-plan';
+import { factsAfterOf, noticesSettled, withNoticesAfter } from './notices-after';
 import { prepareEvent } from './prepare-event';
 
 export async function evaluateRules(compiled: CompiledPlan, facts: Record<string, unknown>): Promise<RuleOutcome> {
@@ -18,4 +19,14 @@ export async function ratePlain(compiled: CompiledPlan, event: UsageEvent, ctx: 
   if (prepared.done) return prepared.result;
   const outcome = await evaluateRules(compiled, prepared.facts);
   return buildResult(event, ctx, outcome, prepared.resultContext);
+}
+
+/**
+ * The naive baseline of Rater.noticesAfter: the rated event's notify and offer rules evaluated
+ * afresh on the subscriber's state after the event (`after`).
+ */
+export async function noticesAfterPlain(compiled: CompiledPlan, rated: RatingResult, event: UsageEvent, after: SubscriberContext): Promise<RatingResult> {
+  if (noticesSettled(compiled, rated)) return rated;
+  const { facts, state } = factsAfterOf(compiled, rated, event, after);
+  return withNoticesAfter(compiled, rated, event, await evaluateRules(compiled, facts), state);
 }

@@ -2,10 +2,10 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCatalogDir } from '../catalog/load-catalog';
 import type { RatingResult } from '../domain/rating-result';
-import { randomUsage } from '../testing/random-usage';
+import { randomContext, randomUsage, seededRandom } from '../testing/random-usage';
 import { createRater } from './cached-rater';
 import { compilePlan, type CompiledPlan } from './compile-plan';
-import { ratePlain } from './rate-plain';
+import { noticesAfterPlain, ratePlain } from './rate-plain';
 
 const CATALOG_DIR = fileURLToPath(new URL('../../../../catalog', import.meta.url));
 const EVENTS = 10_000;
@@ -50,5 +50,33 @@ describe('cached rater vs plain json-rules-engine', () => {
     expect(seen.notifications).toBeGreaterThan(100);
     expect(seen.offers).toBeGreaterThan(100);
     expect(seen.adjustments).toBeGreaterThan(100);
+  }, 120_000);
+
+  it('gives deep-equal notices after the event (notify and offer rules on the state that includes it)', async () => {
+    const usage = randomUsage(20261203, 3000);
+    const random = seededRandom(7);
+    const seen = { changed: 0, unchanged: 0, notifications: 0, offers: 0 };
+    for (const compiled of plans) {
+      const rater = createRater(compiled);
+      for (const { event, ctx } of usage) {
+        // The state after the event: another draw of ratios and spend (half the time the same state).
+        const drawn = randomContext(random);
+        const after = random() < 0.5 ? ctx : { ...ctx, allowanceUsedRatios: drawn.allowanceUsedRatios, spendInPeriod: drawn.spendInPeriod };
+        const plainRated = await ratePlain(compiled, event, ctx);
+        const plain = await noticesAfterPlain(compiled, plainRated, event, after);
+        const rated = rater.tryRateSync(event, ctx) ?? (await rater.rate(event, ctx));
+        const cached = rater.tryNoticesAfterSync(rated, event, after) ?? (await rater.noticesAfter(rated, event, after));
+        if (JSON.stringify(cached) !== JSON.stringify(plain)) expect({ event, ctx, after, cached }).toEqual({ event, ctx, after, cached: plain });
+        if (JSON.stringify(plain.notifications) === JSON.stringify(plainRated.notifications) && JSON.stringify(plain.offers) === JSON.stringify(plainRated.offers)) seen.unchanged++;
+        else seen.changed++;
+        seen.notifications += plain.notifications.length;
+        seen.offers += plain.offers.length;
+      }
+    }
+    // Both kinds occur: notices that the state after the event changes, and ones it leaves alone.
+    expect(seen.changed).toBeGreaterThan(100);
+    expect(seen.unchanged).toBeGreaterThan(100);
+    expect(seen.notifications).toBeGreaterThan(100);
+    expect(seen.offers).toBeGreaterThan(100);
   }, 120_000);
 });

@@ -6,7 +6,7 @@ import type { SubscriberContext, UsageEvent } from '../domain/usage';
 import { createRater } from './cached-rater';
 import { compilePlan, PlanValidationError } from './compile-plan';
 import { checkEligibility } from './eligibility';
-import { ratePlain } from './rate-plain';
+import { noticesAfterPlain, ratePlain } from './rate-plain';
 
 const read = <T>(path: string): T => JSON.parse(readFileSync(fileURLToPath(new URL(`../../../../catalog/${path}`, import.meta.url)), 'utf8'));
 const knownOffers = [read<OfferDocument>('offers/data-boost-5gb.json'), read<OfferDocument>('offers/roam-world-pass-7d.json')];
@@ -48,6 +48,32 @@ describe('rating', () => {
     const at79 = await ratePlain(postpaid, data, { ...ctx, allowanceUsedRatios: { data: '0.79999' } });
     expect(at79.offers).toEqual([]);
     expect(at79.notifications.map((n) => n.template)).toEqual(['DATA_50_PERCENT']);
+  });
+
+  it('evaluates notify and offer rules on the usage after the event, pricing on the usage before it', async () => {
+    const data = call({ usageType: 'DATA', calledNumber: undefined, quantity: '12.34' });
+    const before = { ...ctx, allowanceUsedRatios: { data: '0.79' } };
+    const after = { ...ctx, allowanceUsedRatios: { data: '0.81' } };
+    const rater = createRater(postpaid);
+    const rated = await rater.rate(data, before);
+    expect(rated.notifications.map((n) => n.template)).toEqual(['DATA_50_PERCENT']);
+    // The event that takes the bundle past 80 % asks for the 80 % notice and the offer itself.
+    const settled = rater.tryNoticesAfterSync(rated, data, after) ?? (await rater.noticesAfter(rated, data, after));
+    expect(settled.notifications).toEqual([{ rule: 'notify-data-80', template: 'DATA_80_PERCENT', threshold: '0.8', channel: 'SMS', allowanceId: 'data' }]);
+    expect(settled.offers).toEqual([{ rule: 'offer-data-boost-at-80', offerCode: 'DATA_BOOST_5GB' }]);
+    expect(settled.trace.map((t) => t.rule)).not.toContain('notify-data-50');
+    expect(settled.trace.map((t) => t.rule)).toEqual(expect.arrayContaining(['notify-data-80', 'offer-data-boost-at-80']));
+    // Pricing is what the usage before the event gave; the facts say both states.
+    expect({ ...settled, notifications: rated.notifications, offers: rated.offers, trace: rated.trace, factsAfter: undefined }).toEqual({ ...rated, factsAfter: undefined });
+    expect(settled.facts.allowanceUsedRatio).toBe('0.79');
+    expect(settled.factsAfter).toEqual({ allowanceUsedRatio: '0.81' });
+    expect(await noticesAfterPlain(postpaid, rated, data, after)).toEqual(settled);
+    // Within one band, nothing changes but the recorded state.
+    const inBand = rater.tryNoticesAfterSync(rated, data, { ...ctx, allowanceUsedRatios: { data: '0.795' } })!;
+    expect(inBand).toEqual({ ...rated, factsAfter: { allowanceUsedRatio: '0.795' } });
+    // A denied event counts nothing: its result stands.
+    const suspended = await rater.rate(data, { ...before, lineStatus: 'SUSPENDED' });
+    expect(rater.tryNoticesAfterSync(suspended, data, after)).toBe(suspended);
   });
 
   it('uses the roaming pass bucket when the pass is active in WORLD1', async () => {
