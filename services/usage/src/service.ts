@@ -5,7 +5,7 @@ import { resolvers } from './graphql/resolvers';
 import { createUsageRuntime } from './usage-runtime';
 import type { PlanSource } from './application/plan-cache';
 import { startIngestConsumer } from './events/ingest-consumer';
-import { startSubscriberEventsConsumer } from './events/subscriber-events-consumer';
+import { startAccountOwnersConsumer, startSubscriberEventsConsumer } from './events/subscriber-events-consumer';
 import { startBundleEventsConsumer, startBundleFeeDueConsumer } from './events/bundle-events-consumer';
 import { reprocessWaiting } from './application/reprocess-rejected';
 import { startChargeResultConsumer } from './events/charge-result-consumer';
@@ -18,8 +18,8 @@ import { closeStaleSessions } from './application/charging-session';
 export interface UsageServiceOptions {
   /** Where plan documents come from; default: the catalog subgraph at CATALOG_URL. */
   planSource?: PlanSource;
-  /** Background consumers to run (default from USAGE_CONSUMERS, else all seven). */
-  consumers?: ('ingest' | 'subscribers' | 'charges' | 'sessions' | 'bills' | 'sweeper' | 'bundles')[];
+  /** Background consumers to run (default from USAGE_CONSUMERS, else all eight). */
+  consumers?: ('ingest' | 'subscribers' | 'owners' | 'charges' | 'sessions' | 'bills' | 'sweeper' | 'bundles')[];
   /** Durable consumer name prefix (default USAGE_CONSUMER_PREFIX, else "usage", or "usage-<schema>" off the default schema). */
   consumerPrefix?: string;
   /** New durables start at new messages (tests); default USAGE_DELIVER_NEW=1. */
@@ -27,8 +27,9 @@ export interface UsageServiceOptions {
 }
 
 /**
- * Settings: CATALOG_URL; USAGE_CONSUMERS (default "ingest,subscribers,charges,sessions,bills,sweeper,bundles":
- * which background consumers run, "bundles" being wallets' bundle.renewed and bundle.feedue; "none" for none); USAGE_CHARGE_SWEEP_MS (default 5000) and
+ * Settings: CATALOG_URL; USAGE_CONSUMERS (default "ingest,subscribers,owners,charges,sessions,bills,sweeper,bundles":
+ * which background consumers run, "owners" being subscribers' billingaccount events (who may read an account's usage),
+ * "bundles" being wallets' bundle.renewed and bundle.feedue; "none" for none); USAGE_CHARGE_SWEEP_MS (default 5000) and
  * USAGE_CHARGE_RESEND_AFTER_MS (default 60000): how often, and after how long without a
  * ChargeResult, the sweeper re-publishes a record's ChargeRequest; USAGE_CONSUMER_PREFIX (durable names, default
  * "usage"); USAGE_DELIVER_NEW=1 makes new durables start at new messages (tests);
@@ -52,16 +53,18 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
       }
       const usage = createUsageRuntime(runtime, options.planSource);
       const env = process.env;
-      const which = new Set<string>(options.consumers ?? (env.USAGE_CONSUMERS ?? 'ingest,subscribers,charges,sessions,bills,sweeper,bundles').split(',').map((s) => s.trim()));
+      const which = new Set<string>(options.consumers ?? (env.USAGE_CONSUMERS ?? 'ingest,subscribers,owners,charges,sessions,bills,sweeper,bundles').split(',').map((s) => s.trim()));
       const schema = runtime.config.databaseSchema;
       const prefix = options.consumerPrefix ?? env.USAGE_CONSUMER_PREFIX ?? (schema === 'usage' ? 'usage' : `usage-${schema}`);
       const deliverNew = options.deliverNew ?? env.USAGE_DELIVER_NEW === '1';
       const stops: (() => Promise<void>)[] = [];
       const { messaging, logger, clock } = runtime;
+      const onDropped = (subject: string, reason: string) => usage.metrics.subscriberEventsDropped.inc({ subject, reason });
       if (which.has('subscribers')) {
         const onLines = (lines: { lineIds: string[]; msisdns: string[] }) => reprocessWaiting(usage.sql, usage.pipeline, lines, logger);
-        stops.push(await startSubscriberEventsConsumer(messaging, usage.directory, { durable: `${prefix}-subscribers`, deliverNew, logger, onLines }));
+        stops.push(await startSubscriberEventsConsumer(messaging, usage.directory, { durable: `${prefix}-subscribers`, deliverNew, logger, onLines, onDropped }));
       }
+      if (which.has('owners')) stops.push(await startAccountOwnersConsumer(messaging, usage.sql, { durable: `${prefix}-owners`, deliverNew, logger, onDropped }));
       if (which.has('ingest')) stops.push(await startIngestConsumer(messaging, usage.pipeline, { durable: `${prefix}-ingest`, deliverNew, batch: Number(env.USAGE_INGEST_BATCH ?? 1000), concurrency: Number(env.USAGE_INGEST_CONCURRENCY ?? 3), ackWaitMs: Number(env.USAGE_INGEST_ACK_WAIT_MS ?? 30_000), logger }));
       if (which.has('charges')) {
         stops.push(await startChargeResultConsumer(messaging, usage.sql, { durable: `${prefix}-charges`, deliverNew, logger, clock, onApplied: (lineId, billingAccountId) => usage.pipeline.invalidateCounters(lineId, billingAccountId), onSettled: (outcome, records) => usage.metrics.chargesSettled.inc({ outcome }, records), onDropped: (reason, results) => usage.metrics.chargeResultsDropped.inc({ reason }, results) }));

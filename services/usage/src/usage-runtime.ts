@@ -52,6 +52,8 @@ export function createUsageRuntime(runtime: ServiceRuntime, planSource?: PlanSou
   const metrics = createUsageMetrics(runtime.metrics);
   registerPendingChargeGauges(runtime.metrics, (text) => sql.query(text), () => runtime.clock.now());
   const pipeline = new UsagePipeline({ sql, directory, plans, clock: runtime.clock, logger: runtime.logger, onCommit: () => runtime.relay.nudge(), publishCharges, metrics });
+  // A subscription's start or end moves (or renames) the line's allowance periods: its counters are counted again.
+  directory.onSubscriptionChanged = (lineId, billingAccountId) => pipeline.invalidateCounters(lineId, billingAccountId);
   const usage = { sql, directory, plans, pipeline, publishCharges, metrics };
   byRuntime.set(runtime, usage);
   return usage;

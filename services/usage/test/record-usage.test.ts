@@ -69,17 +69,20 @@ describe('recordUsage', () => {
 
     const thresholds = (await db.query(`select payload from outbox where subject = $1 order by seq`, [EVENTS.usageThresholdReached.subject])).rows.map((r) => JSON.parse(r.payload).data);
     expect(thresholds.map((t) => t.threshold).sort()).toEqual(['0.5', '0.8', '1']);
-    // The plan's own rules: at 80 % it notifies the customer and starts the data-boost upsell.
-    const third = first.results[2].id;
-    const trace = (await svc.request(`query($id: ID!) { usageRecord(id: $id) { status chargeStatus ratingTrace price { amount currency } } }`, { id: third })).data.usageRecord;
+    // The plan's own rules, on the usage with each event counted: the event that reaches 50 %
+    // (d1, 78 %) and the one that reaches 80 % (d2) ask for their notices, and d2 starts the
+    // data-boost upsell; the event that uses the bundle up (d3) asks for the 100 % notice. Its
+    // price was rated on the usage before it (81 %).
+    const [d1, d2, d3] = first.results.map((r: { id: string }) => r.id);
+    const trace = (await svc.request(`query($id: ID!) { usageRecord(id: $id) { status chargeStatus ratingTrace price { amount currency } } }`, { id: d3 })).data.usageRecord;
     expect(trace.status).toBe('RATED');
     expect(trace.chargeStatus).toBe('PENDING');
-    expect(trace.ratingTrace.rules.map((r: { rule: string }) => r.rule)).toEqual(expect.arrayContaining(['data-bundle', 'notify-data-80', 'offer-data-boost-at-80']));
-    expect(trace.ratingTrace).toMatchObject({ allowanceId: 'data', planVersionId: 'plv_prepaid', chargedUnits: '3000' });
-    const notices = (await db.query(`select payload from outbox where subject = $1 order by seq`, [EVENTS.usageNotificationRequested.subject])).rows.map((r) => JSON.parse(r.payload).data.template);
-    expect(notices.sort()).toEqual(['DATA_50_PERCENT', 'DATA_80_PERCENT']);
+    expect(trace.ratingTrace.rules.map((r: { rule: string }) => r.rule).sort()).toEqual(['data-bundle', 'notify-data-100', 'offer-data-boost-at-80']);
+    expect(trace.ratingTrace).toMatchObject({ allowanceId: 'data', planVersionId: 'plv_prepaid', chargedUnits: '3000', facts: { allowanceUsedRatio: '0.810547' }, factsAfter: { allowanceUsedRatio: '1' } });
+    const notices = (await db.query(`select payload from outbox where subject = $1 order by seq`, [EVENTS.usageNotificationRequested.subject])).rows.map((r) => JSON.parse(r.payload).data);
+    expect(notices.map((n) => [n.template, n.usageRecordId])).toEqual([['DATA_50_PERCENT', d1], ['DATA_80_PERCENT', d2], ['DATA_100_PERCENT', d3]]);
     const offers = (await db.query(`select payload from outbox where subject = $1 order by seq`, [EVENTS.usageOfferTriggered.subject])).rows.map((r) => JSON.parse(r.payload).data);
-    expect(offers).toMatchObject([{ lineId: 'lin_pre', offerCode: 'DATA_BOOST_5GB' }]);
+    expect(offers).toMatchObject([{ lineId: 'lin_pre', offerCode: 'DATA_BOOST_5GB', usageRecordId: d2 }]);
   });
 
   it("judges a late event by the line's status at the event's time: usage from before a suspension or a termination is still rated", async () => {

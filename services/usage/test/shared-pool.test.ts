@@ -60,6 +60,12 @@ describe('shared (pool) allowances', () => {
     ]);
     const notices = (await db.query(`select payload from outbox where subject = $1 order by seq`, [EVENTS.usageNotificationRequested.subject])).rows.map((r) => JSON.parse(r.payload)).filter((e) => e.data.billingAccountId === account);
     expect(new Set(notices.map((e) => e.data.template)).size).toBe(notices.length);
+    // Each asked for by the event that took the pool into the rule's band (notify rules read the pool with the event counted), once for the account.
+    expect(notices.map((e) => [e.data.template, e.subject, e.data.lineId])).toEqual([
+      ['DATA_50_PERCENT', account, lines[1]],
+      ['DATA_80_PERCENT', account, lines[1]],
+      ['DATA_100_PERCENT', account, lines[2]],
+    ]);
 
     const lineView = await svc.request(LINE_USAGE, { reps: lines.map((id) => ({ __typename: 'Line', id })) });
     expect(lineView.errors).toBeUndefined();

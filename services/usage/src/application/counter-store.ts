@@ -1,8 +1,9 @@
 import type { LineCounters } from '../domain/live-usage';
 
 /**
- * The rating path's live counters by key: `line|period` for a line, `pool:account|period` for an
- * account's shared pools. A line's (or an account's pools') counters of every period can be
+ * The rating path's live counters by key: `line|period` for a line, `pool:account|planVersion@period`
+ * for an account's shared pools of a plan version. A line's (or an account's pools') counters of every
+ * period (and plan version) can be
  * dropped at once, without knowing which periods are loaded: a ChargeResult names the line, and
  * the period is the subscription's, not something the result carries.
  */

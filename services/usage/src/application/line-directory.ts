@@ -4,7 +4,7 @@
  */
 import type { LineStateData, SubscriptionData } from '@ledgerline/contracts';
 import type { PoolMember } from '../domain/period';
-import type { LineInfo, SubscriptionVersion } from '../domain/subscriber';
+import type { LineCountStep, LineInfo, SubscriptionVersion } from '../domain/subscriber';
 import { inSqlTransaction, type Sql, type SqlClient } from '../persistence/sql';
 
 interface LineRow {
@@ -12,7 +12,15 @@ interface LineRow {
   msisdn: string | null;
   billing_account_id: string;
   status: string;
-  line_count: string;
+}
+/** A line of an account, for the account's line count over time (see lineCountsOf). */
+interface AccountLineRow {
+  billing_account_id: string;
+  line_id: string;
+  status: string;
+  first_subscription: Date | null;
+  changes: (Date | string)[];
+  statuses: string[];
 }
 interface VersionRow {
   subscription_id: string;
@@ -35,6 +43,8 @@ export class LineDirectory {
   private readonly holders = new Map<string, { at: Date; lineId: string }[]>();
   /** `account|planVersionId` → the account's subscriptions on that plan version (who shares its pools). */
   private readonly pools = new Map<string, Promise<PoolMember[]>>();
+  /** Account → its line count now and over time (shared by the LineInfo of its lines; dropped with the account's lines). */
+  private readonly accountLines = new Map<string, { now: number; steps: LineCountStep[] }>();
 
   /**
    * Invalidations counted, so that a load that read the database before an event was applied does
@@ -47,6 +57,13 @@ export class LineDirectory {
   private readonly msisdnInvalidated = new Map<string, number>();
   private clearedAt = 0;
   private reading = 0;
+
+  /**
+   * Told after a subscription event (a start, an end, a plan change): the line's allowance periods
+   * may have moved or been renamed (see linePeriodAt), so the rating path's counters of the line
+   * (and its account's pools) are loaded again from the records.
+   */
+  onSubscriptionChanged?: (lineId: string, billingAccountId: string) => void;
 
   constructor(private readonly sql: Sql) {}
 
@@ -69,6 +86,7 @@ export class LineDirectory {
     this.byMsisdn.clear();
     this.holders.clear();
     this.pools.clear();
+    this.accountLines.clear();
     this.lineInvalidated.clear();
     this.accountInvalidated.clear();
   }
@@ -142,12 +160,11 @@ export class LineDirectory {
       ? (await this.sql.query<{ msisdn: string; assigned_at: Date; line_id: string }>('select msisdn, assigned_at, line_id from msisdn_assignment where msisdn = any($1::text[]) order by assigned_at', [numbers])).rows
       : [];
     const { rows } = await this.sql.query<LineRow>(
-      `select l.line_id, l.msisdn, l.billing_account_id, l.status,
-              (select count(*) from line_state o where o.billing_account_id = l.billing_account_id and o.status <> 'TERMINATED') as line_count
-         from line_state l where l.line_id = any($1::text[]) or l.msisdn = any($2::text[])`,
+      'select l.line_id, l.msisdn, l.billing_account_id, l.status from line_state l where l.line_id = any($1::text[]) or l.msisdn = any($2::text[])',
       [[...new Set([...ids, ...held.map((h) => h.line_id)])], numbers],
     );
     const found = rows.map((r) => r.line_id);
+    const lineCounts = await this.lineCountsOf([...new Set(rows.map((r) => r.billing_account_id))], since, keepStale);
     const versions = found.length
       ? (await this.sql.query<VersionRow>('select * from subscription_version where line_id = any($1::text[]) order by valid_from', [found])).rows
       : [];
@@ -173,7 +190,8 @@ export class LineDirectory {
         msisdn: row.msisdn,
         billingAccountId: row.billing_account_id,
         status: row.status,
-        lineCount: Math.max(1, Number(row.line_count)),
+        lineCount: Math.max(1, lineCounts.get(row.billing_account_id)?.now ?? 1),
+        lineCounts: lineCounts.get(row.billing_account_id)?.steps,
         versions: versions.filter((v) => v.line_id === row.line_id).map(toVersion),
         restarts: restartsOf(anchors.filter((a) => a.line_id === row.line_id)),
         statuses: statuses.filter((s) => s.line_id === row.line_id).map((s) => ({ at: new Date(s.changed_at), status: s.status })),
@@ -186,6 +204,43 @@ export class LineDirectory {
       else this.holders.set(m, held.filter((h) => h.msisdn === m).map((h) => ({ at: new Date(h.assigned_at), lineId: h.line_id })));
     }
     return stale;
+  }
+
+  /**
+   * The line count of each account, now and over time (the `lineCount` fact of an event is the one
+   * of its time: see lineCountAt): cached per account, one query for the accounts not cached, none
+   * per event. A line counts from when it is known (its first status, or its first subscription's
+   * start when that is earlier: lines whose history began with the migration that created it)
+   * while its status is not TERMINATED. Dropped with the account's lines when a line of it changes.
+   */
+  private async lineCountsOf(accounts: string[], since: number, keepStale: boolean): Promise<Map<string, { now: number; steps: LineCountStep[] }>> {
+    const out = new Map<string, { now: number; steps: LineCountStep[] }>();
+    const missing: string[] = [];
+    for (const a of accounts) {
+      const cached = this.accountLines.get(a);
+      if (cached) out.set(a, cached);
+      else missing.push(a);
+    }
+    if (missing.length === 0) return out;
+    const { rows } = await this.sql.query<AccountLineRow>(
+      `select l.billing_account_id, l.line_id, l.status,
+              (select min(v.valid_from) from subscription_version v where v.line_id = l.line_id) as first_subscription,
+              coalesce(array_agg(h.changed_at order by h.changed_at) filter (where h.line_id is not null), '{}') as changes,
+              coalesce(array_agg(h.status order by h.changed_at) filter (where h.line_id is not null), '{}') as statuses
+         from line_state l left join line_status_history h on h.line_id = l.line_id
+        where l.billing_account_id = any($1::text[])
+        group by l.billing_account_id, l.line_id, l.status`,
+      [missing],
+    );
+    const byAccount = new Map<string, AccountLineRow[]>(missing.map((a) => [a, []]));
+    for (const r of rows) byAccount.get(r.billing_account_id)?.push(r);
+    if (this.accountLines.size > 100_000) this.accountLines.clear();
+    for (const [a, lines] of byAccount) {
+      const counts = accountLineCounts(lines);
+      out.set(a, counts);
+      if (keepStale || !(this.clearedAt > since || (this.accountInvalidated.get(a) ?? 0) > since)) this.accountLines.set(a, counts);
+    }
+    return out;
   }
 
   /**
@@ -267,6 +322,7 @@ export class LineDirectory {
     });
     this.invalidate(data.lineId, data.msisdn);
     this.forgetPools(data.billingAccountId);
+    this.onSubscriptionChanged?.(data.lineId, data.billingAccountId);
   }
 
   /** Wallets' bundle.renewed: where the subscription's periods run from now; a late one also ends the lapse that began at `lapsedAt` (idempotent). */
@@ -289,6 +345,7 @@ export class LineDirectory {
 
   private invalidateAccount(billingAccountId: string): void {
     this.accountInvalidated.set(billingAccountId, ++this.epoch);
+    this.accountLines.delete(billingAccountId);
     for (const [id, info] of this.byLine) if (info?.billingAccountId === billingAccountId) this.byLine.delete(id);
   }
 }
@@ -328,6 +385,38 @@ function paidStretches(startsAt: Date, endsAt: Date | null, lapses: { lapsedAt: 
   }
   if (!endsAt || endsAt > from) out.push({ startsAt: from, endsAt });
   return out;
+}
+
+/** An account's line count now and as steps over time, from its lines' status histories (see lineCountsOf). */
+function accountLineCounts(lines: AccountLineRow[]): { now: number; steps: LineCountStep[] } {
+  const deltas: { t: number; d: number }[] = [];
+  let now = 0;
+  for (const l of lines) {
+    if (l.status !== 'TERMINATED') now++;
+    const changes = l.changes.map((c) => new Date(c).getTime());
+    const firstSubscription = l.first_subscription ? new Date(l.first_subscription).getTime() : Number.POSITIVE_INFINITY;
+    // Known since its first change or its first subscription's start, whichever is earlier (the epoch
+    // with neither); before its first change it had its first known status (as statusAt reads it).
+    const known = Math.min(changes[0] ?? Number.POSITIVE_INFINITY, firstSubscription);
+    const from = Number.isFinite(known) ? known : 0;
+    const history = changes.length > 0 ? changes.map((t, i) => ({ t, status: l.statuses[i] })) : [{ t: from, status: l.status }];
+    let counted = false;
+    for (const [i, h] of history.entries()) {
+      const counts = h.status !== 'TERMINATED';
+      if (counts !== counted) deltas.push({ t: i === 0 ? from : h.t, d: counts ? 1 : -1 });
+      counted = counts;
+    }
+  }
+  deltas.sort((a, b) => a.t - b.t);
+  const steps: LineCountStep[] = [];
+  let count = 0;
+  for (const { t, d } of deltas) {
+    count += d;
+    const last = steps[steps.length - 1];
+    if (last && last.at.getTime() === t) last.count = count;
+    else steps.push({ at: new Date(t), count });
+  }
+  return { now, steps };
 }
 
 function restartsOf(rows: { subscription_id: string; anchor_at: Date }[]): Record<string, Date[]> {

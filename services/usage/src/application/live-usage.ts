@@ -70,30 +70,41 @@ export async function loadLineCounters(sql: Sql, keys: LinePeriod[]): Promise<Ma
   return out;
 }
 
-const POOL_SUMS = `select k.account, k.period, r.allowance_id, sum(coalesce(r.units_from_allowances, r.from_allowance, 0)) as used, count(*)::int as events
-  from unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) as k(account, period, s, e)
+// One pool per account, plan version and allowance, as wallets keeps them: only the records the
+// account's lines were rated by that plan version with count.
+const POOL_SUMS = `select k.account, k.plan_version, k.period, r.allowance_id, sum(coalesce(r.units_from_allowances, r.from_allowance, 0)) as used, count(*)::int as events
+  from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) as k(account, plan_version, period, s, e)
   join lateral (select line_id from subscription_version v where v.billing_account_id = k.account
                 union select line_id from line_state l where l.billing_account_id = k.account) as a on true
-  join usage_record r on r.line_id = a.line_id and r.billing_account_id = k.account and r.occurred_at >= k.s and r.occurred_at < k.e
+  join usage_record r on r.line_id = a.line_id and r.billing_account_id = k.account and r.plan_version_id = k.plan_version
+    and r.occurred_at >= k.s and r.occurred_at < k.e
   where r.status in ('RATED', 'RERATED', 'BILLED') and r.allowance_id is not null
-  group by k.account, k.period, r.allowance_id`;
+  group by k.account, k.plan_version, k.period, r.allowance_id`;
 
-/** Units every line of an account took from each allowance in a period (a shared pool's use). */
-async function poolSums(sql: Sql, keys: { billingAccountId: string; period: AllowancePeriod }[]): Promise<Map<string, Map<string, { used: string; events: number }>>> {
-  const out = new Map<string, Map<string, { used: string; events: number }>>(keys.map((k) => [poolKeyOf(k.billingAccountId, k.period.period), new Map()]));
+/** A shared pool: an account's, of a plan version, in a pool period. */
+export interface PoolOf {
+  billingAccountId: string;
+  planVersionId: string;
+  period: AllowancePeriod;
+}
+
+/** Units the account's lines on a plan version took from each allowance in a period (a shared pool's use). */
+async function poolSums(sql: Sql, keys: PoolOf[]): Promise<Map<string, Map<string, { used: string; events: number }>>> {
+  const out = new Map<string, Map<string, { used: string; events: number }>>(keys.map((k) => [poolKeyOf(k.billingAccountId, k.planVersionId, k.period.period), new Map()]));
   if (keys.length === 0) return out;
-  const { rows } = await sql.query<{ account: string; period: string; allowance_id: string; used: string; events: number }>(POOL_SUMS, [
+  const { rows } = await sql.query<{ account: string; plan_version: string; period: string; allowance_id: string; used: string; events: number }>(POOL_SUMS, [
     keys.map((k) => k.billingAccountId),
+    keys.map((k) => k.planVersionId),
     keys.map((k) => k.period.period),
     keys.map((k) => k.period.start),
     keys.map((k) => k.period.end),
   ]);
-  for (const r of rows) out.get(poolKeyOf(r.account, r.period))!.set(r.allowance_id, { used: r.used, events: Number(r.events) });
+  for (const r of rows) out.get(poolKeyOf(r.account, r.plan_version, r.period))!.set(r.allowance_id, { used: r.used, events: Number(r.events) });
   return out;
 }
 
-/** Pool counters (`pool:account|period` keys) for the rating path: one bucket per allowance, summed over the account's lines. */
-export async function loadPoolCounters(sql: Sql, keys: { billingAccountId: string; period: AllowancePeriod }[]): Promise<Map<string, LineCounters>> {
+/** Pool counters (`pool:account|planVersion@period` keys) for the rating path: one bucket per allowance, summed over the pool's lines. */
+export async function loadPoolCounters(sql: Sql, keys: PoolOf[]): Promise<Map<string, LineCounters>> {
   const out = new Map<string, LineCounters>();
   for (const [key, sums] of await poolSums(sql, keys)) {
     const c: LineCounters = new Map();
@@ -121,7 +132,7 @@ export interface LineUsageView {
 
 export interface AllowanceView {
   allowanceId: string;
-  /** For a shared pool: what every line of the account used; else this line's use. */
+  /** For a shared pool: what every line of the account on the plan version used; else this line's use. */
   used: string;
   allowance: string | null;
   remaining: string | null;
@@ -180,7 +191,7 @@ async function views(usage: UsageRuntime, keys: LinePeriod[], at: Date, keepEmpt
     let pools: Map<string, { used: string; events: number }> | undefined;
     if (shared.size > 0 && version && plan?.ok) {
       const poolPeriod = poolPeriodAt(await usage.directory.poolMembers(version.billingAccountId, version.planVersionId), feePeriodOf(plan.rater), at) ?? key.period;
-      pools = (await poolSums(usage.sql, [{ billingAccountId: version.billingAccountId, period: poolPeriod }])).get(poolKeyOf(version.billingAccountId, poolPeriod.period));
+      pools = (await poolSums(usage.sql, [{ billingAccountId: version.billingAccountId, planVersionId: version.planVersionId, period: poolPeriod }])).get(poolKeyOf(version.billingAccountId, version.planVersionId, poolPeriod.period));
     }
     v.allowances = [...buckets].sort(([a], [b]) => a.localeCompare(b)).map(([allowanceId, used]) => {
       const size = plan?.ok ? allowanceSizeOf(plan.rater, allowanceId, usage.plans.knownOffers()) : undefined;

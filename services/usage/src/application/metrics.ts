@@ -16,6 +16,8 @@ export interface UsageMetrics {
   chargesResent: client.Counter;
   /** Online charging session requests (NATS and GraphQL), by operation and Nchf result code. */
   sessionRequests: client.Counter<'operation' | 'result_code'>;
+  /** Subscribers' events acknowledged without effect (not a CloudEvent, or ids the read model cannot store), by subject and reason. */
+  subscriberEventsDropped: client.Counter<'subject' | 'reason'>;
 }
 
 export function createUsageMetrics(registry: client.Registry = new client.Registry()): UsageMetrics {
@@ -27,6 +29,7 @@ export function createUsageMetrics(registry: client.Registry = new client.Regist
     chargeResultsDropped: new client.Counter({ name: 'ledgerline_usage_charge_results_dropped_total', help: 'ChargeResults the consumer could not apply, by reason (not_json, invalid, unstorable); their records stay PENDING for the sweeper', labelNames: ['reason'], registers: [registry] }),
     chargesResent: new client.Counter({ name: 'ledgerline_usage_charges_resent_total', help: 'ChargeRequests published again by the sweeper (no ChargeResult in time)', registers: [registry] }),
     sessionRequests: new client.Counter({ name: 'ledgerline_usage_charging_session_requests_total', help: 'Online charging session requests, by operation and result code', labelNames: ['operation', 'result_code'], registers: [registry] }),
+    subscriberEventsDropped: new client.Counter({ name: 'ledgerline_usage_subscriber_events_dropped_total', help: "Subscribers' events acknowledged without effect (not a CloudEvent, an invalid time, ids or numbers the read model cannot store), by subject and reason", labelNames: ['subject', 'reason'], registers: [registry] }),
   };
 }
 

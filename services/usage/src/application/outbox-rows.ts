@@ -1,9 +1,12 @@
 /**
  * Outbox rows written with raw SQL in the pipeline's transaction. The platform relay publishes
  * any row (subject, payload) with `Nats-Msg-Id` = id; `on conflict do nothing` on the id makes
- * a repeated write a no-op, so deterministic ids give exactly-once emission.
+ * a repeated write a no-op while the row is kept. Rows marked `once` (thresholds, notifications,
+ * offers: once per line, period and what they are about) are also remembered for good in
+ * `emitted_event`, because the relay deletes published rows after OUTBOX_RETENTION_HOURS.
  */
-import { createCloudEvent, EVENTS, WORK_SUBJECTS, type ChargeRequest, type EventName } from '@ledgerline/contracts';
+import { arrayParam } from '@ledgerline/platform';
+import { createCloudEvent, deterministicId, EVENTS, WORK_SUBJECTS, type ChargeRequest, type EventName } from '@ledgerline/contracts';
 import { insertJsonRows, type SqlClient } from '../persistence/sql';
 
 export const USAGE_SOURCE = 'ledgerline/usage';
@@ -13,6 +16,8 @@ export interface OutboxRow {
   subject: string;
   payload: string;
   createdAt: Date;
+  /** Emitted at most once ever: dropped when its id is in emitted_event (see insertOutbox). */
+  once?: boolean;
 }
 
 /** A ChargeRequest is a plain message (not a CloudEvent, see contracts/messages.ts), keyed by chargeId. */
@@ -25,9 +30,46 @@ export function eventRow<T>(name: EventName, subject: string, key: string[], dat
   return { id: event.id, subject: EVENTS[name].subject, payload: JSON.stringify(event), createdAt: now };
 }
 
-export async function insertOutbox(db: SqlClient, rows: OutboxRow[]): Promise<number> {
+/** The id eventRow gives the event `name` with `key` (createCloudEvent's deterministic id). */
+export function eventIdOf(name: EventName, key: string[]): string {
+  return deterministicId('event', USAGE_SOURCE, EVENTS[name].type, ...key);
+}
+
+/** How many ids insertOutbox keeps in a caller's `emitted` set before starting it afresh. */
+const EMITTED_KEPT = 200_000;
+
+/**
+ * Writes outbox rows (the first of each id: the batch's first event that asks for a notice is the
+ * one it names). Rows marked `once` whose id is already in emitted_event are dropped, the others
+ * are remembered there, in one statement with the outbox insert. `emitted` (optional, the caller's
+ * memory of ids known to be emitted, so later batches skip them without asking the database)
+ * learns the ids found already emitted; ids written now are learnt at their next repeat, once
+ * committed.
+ */
+export async function insertOutbox(db: SqlClient, rows: OutboxRow[], emitted?: Set<string>): Promise<number> {
   if (rows.length === 0) return 0;
-  const unique = [...new Map(rows.map((r) => [r.id, r])).values()];
-  const inserted = await insertJsonRows<{ id: string }>(db, 'outbox', ['id', 'subject', 'payload', 'created_at', 'attempts'], unique.map((r) => ({ id: r.id, subject: r.subject, payload: r.payload, created_at: r.createdAt, attempts: 0 })), 'on conflict (id) do nothing returning id');
+  const byId = new Map<string, OutboxRow>();
+  for (const r of rows) if (!byId.has(r.id)) byId.set(r.id, r);
+  const unique = [...byId.values()];
+  const json = unique.map((r) => ({ id: r.id, subject: r.subject, payload: r.payload, created_at: r.createdAt, attempts: 0 }));
+  const once = unique.filter((r) => r.once);
+  if (once.length === 0) {
+    return (await insertJsonRows<{ id: string }>(db, 'outbox', ['id', 'subject', 'payload', 'created_at', 'attempts'], json, 'on conflict (id) do nothing returning id')).length;
+  }
+  const { rows: inserted } = await db.query<{ id: string }>(
+    `with fresh as (
+       insert into emitted_event (id, created_at) select * from unnest($2::text[], $3::timestamptz[]) on conflict (id) do nothing returning id
+     )
+     insert into outbox (id, subject, payload, created_at, attempts)
+     select r.id, r.subject, r.payload, r.created_at, r.attempts from json_populate_recordset(null::outbox, $1) r
+     where not (r.id = any($2::text[])) or r.id in (select id from fresh)
+     on conflict (id) do nothing returning id`,
+    [JSON.stringify(json), arrayParam(once.map((r) => r.id)), arrayParam(once.map((r) => r.createdAt))],
+  );
+  if (emitted) {
+    const written = new Set(inserted.map((r) => r.id));
+    if (emitted.size > EMITTED_KEPT) emitted.clear();
+    for (const r of once) if (!written.has(r.id)) emitted.add(r.id);
+  }
   return inserted.length;
 }

@@ -93,10 +93,16 @@ const WAITING_LIMIT = 10_000;
  * that. A record still not ratable stays REJECTED with its new reason. Failures are logged, not
  * thrown: the read model must keep up even when rating cannot (the records stay for a manual
  * `reprocessRejected`).
+ *
+ * They are looked for once the batches rated so far are written: a batch rated before the events
+ * were applied but committed after the look-up would otherwise stay REJECTED for good (nothing else
+ * retries it; no other event about the line may come for months). Batches rated after the events
+ * know the line.
  */
 export async function reprocessWaiting(sql: Sql, pipeline: UsagePipeline, lines: { lineIds: string[]; msisdns: string[] }, logger: Logger): Promise<UsageOutcome[]> {
   if (lines.lineIds.length === 0 && lines.msisdns.length === 0) return [];
   try {
+    await pipeline.writesSettled();
     const { rows } = await sql.query<{ id: string }>(
       `select id from usage_record where status = 'REJECTED' and rejection_code = any($1::text[]) and line_id = any($2::text[])
        union

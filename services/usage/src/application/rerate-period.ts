@@ -93,7 +93,8 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       [c.billingAccountId, p.start, p.end],
     )).rows;
     const invoiceOf = (at: Date) => billed.find((b) => at >= new Date(b.period_start) && at < new Date(b.period_end))?.invoice_id ?? null;
-    // Per line and allowance period; the account's shared pools per pool period (every line draws from them).
+    // Per line and allowance period; the account's shared pools per plan version and pool period, as
+    // wallets keeps them (every line on that version draws from them).
     const counters = new Map<string, LineCounters>();
     const pools = new Map<string, LineCounters>();
     const countersOf = (map: Map<string, LineCounters>, key: string) => map.get(key) ?? map.set(key, new Map()).get(key)!;
@@ -119,7 +120,8 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       };
       const shared = sharedAllowancesOf(plan.rater, usage.plans.knownOffers());
       const poolPeriod = shared.size > 0 ? poolPeriodAt(await usage.directory.poolMembers(inForce.billingAccountId, inForce.planVersionId), feePeriod, occurredAt) : undefined;
-      const pool = countersOf(pools, poolPeriod?.period ?? '');
+      // The pool of the subscription's plan version (wallets granted it), also when a corrected version is named.
+      const pool = countersOf(pools, `${inForce.planVersionId}|${poolPeriod?.period ?? ''}`);
       const { result, rater } = await usage.pipeline.rateWith(plan.rater, u, r.id, line, version, lineCounters, shared.size > 0 ? pool : undefined);
       let newSpend = '0';
       let fromAllowance = '0';

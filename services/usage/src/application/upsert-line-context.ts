@@ -1,5 +1,6 @@
 import { badInput, type PaymentMode } from '@ledgerline/contracts';
 import type { LineDirectory } from './line-directory';
+import { lineProblem, normalizeMsisdn, subscriptionProblem } from '../domain/line-context';
 
 export interface LineContextCommand {
   lineId: string;
@@ -22,19 +23,27 @@ export interface LineContextCommand {
 
 const LINE_STATUSES = ['PENDING', 'ACTIVE', 'SUSPENDED', 'BARRED', 'TERMINATED'] as const;
 
-/** The same effect as subscribers' line and subscription events, for admins and tests. */
+/**
+ * The same effect as subscribers' line and subscription events, for admins and tests. The whole
+ * input is checked before anything is applied (ids within their columns, no NUL, an E.164 number,
+ * stored as usage events are matched: `+` and digits): a coded BAD_USER_INPUT naming the field,
+ * never half a change.
+ */
 export async function upsertLineContext(directory: LineDirectory, c: LineContextCommand, now: Date): Promise<void> {
   if (!(LINE_STATUSES as readonly string[]).includes(c.status)) throw badInput('input.status', `status must be one of ${LINE_STATUSES.join(', ')}`, 'LINE_STATUS_INVALID');
-  const at = c.at ?? now;
-  await directory.applyLineState({ lineId: c.lineId, msisdn: c.msisdn ?? '', billingAccountId: c.billingAccountId, status: c.status as (typeof LINE_STATUSES)[number] }, at);
+  const problem = lineProblem(c) ?? (c.subscription ? subscriptionProblem(c.subscription) : undefined);
+  if (problem) throw badInput(`input.${problem.field}`, problem.message, problem.code);
   const s = c.subscription;
+  if (s && s.paymentMode !== 'PREPAID' && s.paymentMode !== 'POSTPAID') throw badInput('input.subscription.paymentMode', 'paymentMode must be PREPAID or POSTPAID', 'PAYMENT_MODE_INVALID');
+  const msisdn = c.msisdn ? normalizeMsisdn(c.msisdn)! : '';
+  const at = c.at ?? now;
+  await directory.applyLineState({ lineId: c.lineId, msisdn, billingAccountId: c.billingAccountId, status: c.status as (typeof LINE_STATUSES)[number] }, at);
   if (!s) return;
-  if (s.paymentMode !== 'PREPAID' && s.paymentMode !== 'POSTPAID') throw badInput('input.subscription.paymentMode', 'paymentMode must be PREPAID or POSTPAID', 'PAYMENT_MODE_INVALID');
   await directory.applySubscription(
     {
       subscriptionId: s.subscriptionId,
       lineId: c.lineId,
-      msisdn: c.msisdn ?? '',
+      msisdn,
       billingAccountId: c.billingAccountId,
       paymentMode: s.paymentMode as PaymentMode,
       currency: s.currency,

@@ -11,18 +11,18 @@
  * publish). Batches run one at a time per process, so one line's events are
  * rated in order and its live counters (the facts of the next event) move event by event.
  */
-import { dec, deterministicId, type AllowancePeriod, type ChargeRequest, type FeePeriod } from '@ledgerline/contracts';
-import { priceUnits, RatingInputError, type OfferDocument, type RatingResult, type Rater } from '@ledgerline/rating';
+import { dec, deterministicId, type AllowancePeriod, type ChargeRequest, type EventName, type FeePeriod } from '@ledgerline/contracts';
+import { priceUnits, RatingInputError, type OfferDocument, type RatingResult, type Rater, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
 import { arrayParam, type Clock, type Logger } from '@ledgerline/platform';
 import { hash } from 'node:crypto';
-import { activeAddOnsAt, statusAt, versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
+import { activeAddOnsAt, lineCountAt, statusAt, versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
 import { calendarMonthAt, linePeriodAt, poolPeriodAt } from '../domain/period';
 import { CounterStore } from './counter-store';
 import { storable, validateUsage, type Rejection, type ValidationResult, type ValidUsage } from '../domain/usage-input';
-import { applyUsage, ratiosOf, setAllowance, TOTAL_BUCKET, type LineCounters } from '../domain/live-usage';
+import { applyUsage, setAllowance, TOTAL_BUCKET, usageStateOf, type LineCounters } from '../domain/live-usage';
 import { inSqlTransaction, insertArrayRows, type Sql } from '../persistence/sql';
 import { loadLineCounters, loadPoolCounters } from './live-usage';
-import { eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
+import { eventIdOf, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
 import type { LineDirectory } from './line-directory';
 import type { PlanCache } from './plan-cache';
 import { createUsageMetrics, type UsageMetrics } from './metrics';
@@ -190,6 +190,11 @@ export class UsagePipeline {
   private readonly counters = new CounterStore();
   /** Billed periods per billing account (loaded on first use, dropped when an invoice arrives). */
   private readonly billed = new Map<string, BilledPeriod[]>();
+  /**
+   * Ids of threshold, notification and offer events known to be emitted (in emitted_event): a
+   * later event asking for one again is skipped here, without a statement (see insertOutbox).
+   */
+  private readonly emitted = new Set<string>();
 
   private readonly metrics: UsageMetrics;
 
@@ -225,8 +230,9 @@ export class UsagePipeline {
     try {
       await write;
     } catch (error) {
-      // The in-memory counters moved with events that were not stored: reload them before the next batch.
-      this.chain = this.chain.then(() => {
+      // The in-memory counters moved with events that were not stored: reload them before the next batch
+      // (once the other writes in flight have committed: the reload must find their records).
+      void this.dropAfterWrites(() => {
         for (const key of touched) this.counters.delete(key);
       });
       throw error;
@@ -252,11 +258,38 @@ export class UsagePipeline {
   /** Ids of records rated and not yet written (their batch's write is in flight). */
   private readonly writing = new Set<string>();
 
-  /** Forget cached counters (e.g. after a re-rate rewrote them), in turn with the batches. */
+  /** Forget cached counters (e.g. after a re-rate rewrote them), in turn with the batches (see dropAfterWrites). */
   resetCounters(): Promise<void> {
-    const run = this.chain.then(() => this.counters.clear());
+    return this.dropAfterWrites(() => this.counters.clear());
+  }
+
+  /**
+   * Drops in-memory counters at the next turn of the rating queue, once every write in flight has
+   * settled. Dropped counters are loaded again from usage_record by the next batch that needs
+   * them, and the batches rated before are in the counters but maybe not yet committed (batch k+1
+   * is rated while batch k is written): reloaded before their commit, the counters would lose
+   * them (a threshold crossing missed, a period-graduated price charged at a lower-volume tier).
+   * Only a drop waits; the batches rate beside the writes of the ones before them otherwise.
+   */
+  private dropAfterWrites(drop: () => void): Promise<void> {
+    const run = this.chain.then(async () => {
+      await Promise.allSettled([...this.inflight]);
+      drop();
+    });
     this.chain = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Resolves once every batch queued so far is rated and its write has settled (committed or
+   * failed), without holding back the batches queued after this call: what those batches stored is
+   * then in usage_record (e.g. usage rejected as waiting for its line, looked for once the line is
+   * known: reprocessWaiting).
+   */
+  async writesSettled(): Promise<void> {
+    // A batch's write joins `inflight` as soon as its turn in the queue ends (before the next turn).
+    await this.chain;
+    await Promise.allSettled([...this.inflight]);
   }
 
   /** An invoice billed a period of this account: its late events from now on adjust that invoice. */
@@ -275,19 +308,20 @@ export class UsagePipeline {
     }
   }
 
-  /** Only inside exclusive(). */
+  /** Only inside exclusive() (every write in flight is settled there, so a reload finds them). */
   dropCounters(): void {
     this.counters.clear();
   }
 
-  /** The ledger settled a line's charge differently from the estimate: its counters (and its account's pools) are loaded again. */
+  /**
+   * The ledger settled a line's charge differently from the estimate, or its bundle restarted: its
+   * counters (and its account's pools) are loaded again, after the writes in flight (see dropAfterWrites).
+   */
   invalidateCounters(lineId: string, billingAccountId?: string): void {
-    this.chain = this.chain
-      .then(() => {
-        this.counters.dropOwner(lineId);
-        if (billingAccountId) this.counters.dropOwner(poolOwnerOf(billingAccountId));
-      })
-      .catch(() => undefined);
+    void this.dropAfterWrites(() => {
+      this.counters.dropOwner(lineId);
+      if (billingAccountId) this.counters.dropOwner(poolOwnerOf(billingAccountId));
+    });
   }
 
   /** Runs `work` between batches, once every write in flight is committed (nothing else rates meanwhile). */
@@ -472,50 +506,65 @@ export class UsagePipeline {
     const linePeriod = knownPeriod ?? linePeriodAt(line, version, feePeriodOf(plan.rater), u.occurredAt);
     const period = linePeriod.period;
     const counters = this.countersOf(line.lineId, period);
-    // A plan with shared (pool) allowances: the account's pool counters, loaded once per account and pool period.
+    // A plan with shared (pool) allowances: the pool counters, loaded once per account, plan version
+    // and pool period (wallets keeps one pool per account, plan version and allowance).
     const offers = this.deps.plans.knownOffers();
     const poolPeriod = sharedAllowancesOf(plan.rater, offers).size > 0 ? await this.poolPeriod(version, plan.rater, u.occurredAt, linePeriod) : undefined;
-    const poolKey = poolPeriod ? poolKeyOf(version.billingAccountId, poolPeriod.period) : undefined;
-    const pool = poolKey && poolPeriod ? await this.poolCounters(poolKey, version.billingAccountId, poolPeriod) : undefined;
+    const poolKey = poolPeriod ? poolKeyOf(version.billingAccountId, version.planVersionId, poolPeriod.period) : undefined;
+    const pool = poolKey && poolPeriod ? await this.poolCounters(poolKey, version.billingAccountId, version.planVersionId, poolPeriod) : undefined;
     // What threshold, notification and offer events say of the period (few events need it).
+    // Their ids name the period by its start: a period's name can pass to another one (a period cut
+    // short on the day it began is renamed by its start instant once the cut is known, see linePeriodAt).
     const periodOfEvents = () => ({ period, periodStart: linePeriod.start.toISOString(), periodEnd: linePeriod.end.toISOString() });
     const periodOfPool = () => (poolPeriod ? { period: poolPeriod.period, periodStart: poolPeriod.start.toISOString(), periodEnd: poolPeriod.end.toISOString() } : periodOfEvents());
-    const { result, rater } = await this.rateWith(plan.rater, u, id, line, version, counters, pool);
-    const rating = traceOf(result, version.planVersionId);
-    if (result.decision === 'DENIED') {
-      return this.rejected(id, u.source, u.eventId, u, { code: result.denyReason ?? 'DENIED', reason: `rating denied the event: ${result.denyReason}` }, raw, now, { ...guided, decision: 'DENIED', currency: result.currency, rating });
+    // Priced on the period's usage before the event.
+    const { result: rated, rater, event, ctx } = await this.rateWith(plan.rater, u, id, line, version, counters, pool);
+    if (rated.decision === 'DENIED') {
+      return this.rejected(id, u.source, u.eventId, u, { code: rated.denyReason ?? 'DENIED', reason: `rating denied the event: ${rated.denyReason}` }, raw, now, { ...guided, decision: 'DENIED', currency: rated.currency, rating: traceOf(rated, version.planVersionId) });
     }
 
-    const tariff = firstTariff(rater, result);
-    const allowanceSize = result.allowanceId !== undefined ? allowanceSizeOf(rater, result.allowanceId, offers) : undefined;
-    const shared = pool !== undefined && result.allowanceId !== undefined && sharedAllowancesOf(rater, offers).has(result.allowanceId);
+    const tariff = firstTariff(rater, rated);
+    const allowanceSize = rated.allowanceId !== undefined ? allowanceSizeOf(rater, rated.allowanceId, offers) : undefined;
+    const shared = pool !== undefined && rated.allowanceId !== undefined && sharedAllowancesOf(rater, offers).has(rated.allowanceId);
     const applied = applyUsage(counters, {
       usageType: u.usageType,
-      chargedUnits: result.chargedUnits,
-      price: result.price,
-      allowanceId: result.allowanceId,
+      chargedUnits: rated.chargedUnits,
+      price: rated.price,
+      allowanceId: rated.allowanceId,
       allowanceSize,
-      priceOf: (units) => (tariff ? priceUnits(tariff, result.adjustments, units) : result.price),
+      priceOf: (units) => (tariff ? priceUnits(tariff, rated.adjustments, units) : rated.price),
     }, shared ? pool : undefined);
+    // The plan's notify and offer rules read the usage with this event counted: the event that
+    // takes the bundle past 80 % (or uses it up) asks for that notice itself, before any later
+    // event is charged as overage. Pricing stays what the usage before the event gave.
+    const after = { ...ctx, ...usageStateOf(counters, pool, pool ? sharedAllowancesOf(rater, offers) : undefined) };
+    const result = rater.tryNoticesAfterSync(rated, event, after) ?? (await rater.noticesAfter(rated, event, after));
+    const rating = traceOf(result, version.planVersionId);
     (rating as Record<string, unknown>).estimate = { fromAllowance: applied.fromAllowance, spend: applied.spend };
     const outbox: OutboxRow[] = [];
+    // Thresholds, notifications and offers: once per line (or pool), period and what they are
+    // about, for good (remembered in emitted_event: the outbox forgets published rows after
+    // OUTBOX_RETENTION_HOURS, and notify / offer rules fire on every event in their band).
+    const once = <T>(name: EventName, subject: string, key: string[], data: () => T): void => {
+      if (!this.emitted.has(eventIdOf(name, key))) outbox.push({ ...eventRow(name, subject, key, data(), now), once: true });
+    };
     const needsCharge = !dec(result.chargedUnits).isZero() && (result.allowanceId !== undefined || !dec(result.price).isZero());
     const zone = zoneOf(rater, result, u);
     const adjustsInvoiceId = this.billedInvoiceOf(version.billingAccountId, u.occurredAt);
     const charge = needsCharge && !precharged ? JSON.stringify(chargeRequestOf(id, line.lineId, u, version, result, rater, { zone, adjustsInvoiceId })) : undefined;
     for (const c of applied.crossed) {
-      // A shared pool crosses its thresholds once per account (whichever line's event did it).
-      if (shared) outbox.push(eventRow('usageThresholdReached', version.billingAccountId, ['pool', version.billingAccountId, periodOfPool().period, c.allowanceId, c.threshold], { lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfPool(), allowanceId: c.allowanceId, shared: true, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }, now));
-      else outbox.push(eventRow('usageThresholdReached', line.lineId, [line.lineId, period, c.allowanceId, c.threshold], { lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfEvents(), allowanceId: c.allowanceId, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }, now));
+      // A shared pool crosses its thresholds once per account and plan version (whichever line's event did it).
+      if (shared) once('usageThresholdReached', version.billingAccountId, ['pool', version.billingAccountId, version.planVersionId, periodOfPool().period, c.allowanceId, c.threshold], () => ({ lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfPool(), allowanceId: c.allowanceId, shared: true, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }));
+      else once('usageThresholdReached', line.lineId, [line.lineId, linePeriod.start.toISOString(), c.allowanceId, c.threshold], () => ({ lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfEvents(), allowanceId: c.allowanceId, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }));
     }
     for (const n of result.notifications) {
-      // About a shared pool: once per account, like its thresholds.
+      // About a shared pool: once per account and plan version, like its thresholds.
       const aboutPool = pool !== undefined && sharedAllowancesOf(rater, offers).has(n.allowanceId ?? result.allowanceId ?? '');
-      const key = aboutPool ? ['pool', version.billingAccountId, periodOfPool().period, n.template] : [line.lineId, period, n.template];
-      outbox.push(eventRow('usageNotificationRequested', aboutPool ? version.billingAccountId : line.lineId, key, { lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, ...(aboutPool ? periodOfPool() : periodOfEvents()), template: n.template, channel: n.channel ?? null, threshold: n.threshold, allowanceId: n.allowanceId ?? null, rule: n.rule, usageRecordId: id }, now));
+      const key = aboutPool ? ['pool', version.billingAccountId, version.planVersionId, periodOfPool().period, n.template] : [line.lineId, linePeriod.start.toISOString(), n.template];
+      once('usageNotificationRequested', aboutPool ? version.billingAccountId : line.lineId, key, () => ({ lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, ...(aboutPool ? periodOfPool() : periodOfEvents()), template: n.template, channel: n.channel ?? null, threshold: n.threshold, allowanceId: n.allowanceId ?? null, rule: n.rule, usageRecordId: id }));
     }
     for (const o of result.offers) {
-      outbox.push(eventRow('usageOfferTriggered', line.lineId, [line.lineId, period, o.offerCode], { lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, subscriptionId: version.subscriptionId, ...periodOfEvents(), offerCode: o.offerCode, rule: o.rule, usageRecordId: id }, now));
+      once('usageOfferTriggered', line.lineId, [line.lineId, linePeriod.start.toISOString(), o.offerCode], () => ({ lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, subscriptionId: version.subscriptionId, ...periodOfEvents(), offerCode: o.offerCode, rule: o.rule, usageRecordId: id }));
     }
     const row = [
       id, u.source, u.eventId, line.lineId, u.msisdn ?? line.msisdn, version.billingAccountId, version.subscriptionId, version.planVersionId, u.usageType, u.direction,
@@ -526,11 +575,15 @@ export class UsagePipeline {
     return { id, row, lineId: line.lineId, period, billingAccountId: version.billingAccountId, outbox, charge, poolKey: shared ? poolKey : undefined, outcome: { id, source: u.source, eventId: u.eventId, status: 'RATED', duplicate: false } };
   }
 
-  async rateWith(rater: Rater, u: ValidUsage, id: string, line: LineInfo, version: SubscriptionVersion, counters: LineCounters, pool?: LineCounters): Promise<{ result: RatingResult; rater: Rater }> {
-    const total = counters.get(TOTAL_BUCKET);
+  /**
+   * Rates `u` on the period's usage before it (the counters as they stand; a shared allowance's
+   * ratio is the account pool's). Returns the event and context it was rated with, so the caller
+   * can evaluate the notify and offer rules on the usage after it (Rater.noticesAfter).
+   */
+  async rateWith(rater: Rater, u: ValidUsage, id: string, line: LineInfo, version: SubscriptionVersion, counters: LineCounters, pool?: LineCounters): Promise<{ result: RatingResult; rater: Rater; event: UsageEvent; ctx: SubscriberContext }> {
     const periodUsage: Record<string, string> = {};
     for (const [key, b] of counters) if (key.startsWith('type:')) periodUsage[key.slice(5)] = b.used.toString();
-    const event = {
+    const event: UsageEvent = {
       id,
       lineId: line.lineId,
       ...(line.msisdn ? { msisdn: line.msisdn } : {}),
@@ -552,22 +605,18 @@ export class UsagePipeline {
       }
     }
     // Shared allowances: the account pool's ratio, not the line's own share of it.
-    let ratios = ratiosOf(counters);
-    if (pool) {
-      ratios = { ...ratios };
-      for (const idOf of sharedAllowancesOf(rater, this.deps.plans.knownOffers())) ratios[idOf] = pool.get(idOf)?.ratio ?? '0';
-    }
-    const ctx = {
+    const state = usageStateOf(counters, pool, pool ? sharedAllowancesOf(rater, this.deps.plans.knownOffers()) : undefined);
+    const ctx: SubscriberContext = {
       accountType: version.paymentMode,
-      lineCount: line.lineCount,
+      lineCount: lineCountAt(line, u.occurredAt),
       lineStatus: lineStatusFact(statusAt(line, u.occurredAt)),
-      allowanceUsedRatios: ratios,
-      spendInPeriod: total ? total.spend.toString() : '0',
+      allowanceUsedRatios: state.allowanceUsedRatios,
+      spendInPeriod: state.spendInPeriod,
       activeAddOns: activeAddOnsAt(version, u.occurredAt),
       periodUsage,
     };
     const result = rater.tryRateSync(event, ctx) ?? (await rater.rate(event, ctx));
-    return { result, rater };
+    return { result, rater, event, ctx };
   }
 
   private countersOf(lineId: string, period: string): LineCounters {
@@ -593,11 +642,11 @@ export class UsagePipeline {
     return poolPeriodAt(members, feePeriodOf(rater), at) ?? linePeriod;
   }
 
-  private async poolCounters(key: string, billingAccountId: string, period: AllowancePeriod): Promise<LineCounters> {
+  private async poolCounters(key: string, billingAccountId: string, planVersionId: string, period: AllowancePeriod): Promise<LineCounters> {
     let pool = this.counters.get(key);
     if (!pool) {
       this.stats.counterLoads += 1;
-      pool = (await loadPoolCounters(this.deps.sql, [{ billingAccountId, period }])).get(key) ?? new Map();
+      pool = (await loadPoolCounters(this.deps.sql, [{ billingAccountId, planVersionId, period }])).get(key) ?? new Map();
       this.counters.set(key, pool);
     }
     return pool;
@@ -624,9 +673,14 @@ export class UsagePipeline {
   }
 
   private async loadCounters(wanted: Map<string, { lineId: string; period: AllowancePeriod }>): Promise<void> {
-    const missing = [...wanted].filter(([k]) => !this.counters.has(k)).map(([, v]) => v);
+    let missing = [...wanted].filter(([k]) => !this.counters.has(k)).map(([, v]) => v);
     if (missing.length === 0) return;
-    if (this.counters.size > 200_000) this.counters.clear();
+    if (this.counters.size > 200_000) {
+      // Everything is loaded again, this batch's lines included: after the writes in flight are committed (see dropAfterWrites).
+      await Promise.allSettled([...this.inflight]);
+      this.counters.clear();
+      missing = [...wanted.values()];
+    }
     this.stats.counterLoads += missing.length;
     for (const [key, counters] of await loadLineCounters(this.deps.sql, missing)) this.counters.set(key, counters);
   }
@@ -642,7 +696,7 @@ export class UsagePipeline {
       );
       const stored = fresh.filter((p) => inserted.has(p.id));
       for (const p of fresh) if (!inserted.has(p.id)) p.outcome.duplicate = true;
-      wroteOutbox = (await insertOutbox(db, stored.flatMap((p) => p.outbox))) > 0;
+      wroteOutbox = (await insertOutbox(db, stored.flatMap((p) => p.outbox), this.emitted)) > 0;
     });
     // Committed: batches whose duplicate check ran before this look again when they hold one of these ids (see storedSince).
     const committedIds = fresh.filter((p) => !p.outcome.duplicate).map((p) => p.id);
@@ -650,8 +704,9 @@ export class UsagePipeline {
       this.committed.push({ seq: ++this.commits, ids: committedIds });
       if (this.committed.length > COMMITS_KEPT) this.committed.shift();
     }
-    // A record another writer stored first was counted here too: rebuild the counters from the records.
-    if (fresh.some((p) => p.outcome.duplicate)) this.chain = this.chain.then(() => this.counters.clear());
+    // A record another writer stored first was counted here too: rebuild the counters from the records
+    // (after this write and the others in flight: see dropAfterWrites).
+    if (fresh.some((p) => p.outcome.duplicate)) void this.dropAfterWrites(() => this.counters.clear());
     if (wroteOutbox) this.deps.onCommit?.();
   }
 }
@@ -675,6 +730,7 @@ export function traceOf(result: RatingResult, planVersionId: string): Record<str
     currency: result.currency,
     adjustments: result.adjustments,
     facts: result.facts,
+    ...(result.factsAfter ? { factsAfter: result.factsAfter } : {}),
     notifications: result.notifications,
     offers: result.offers,
     warnings: result.warnings,
@@ -686,9 +742,14 @@ function firstTariff(rater: Rater, result: RatingResult) {
   return rateEntry ? rater.compiled.ruleByName.get(rateEntry.rule)?.tariff : undefined;
 }
 
-/** Counters key of an account's shared pools in a period (beside the `line|period` keys). */
-export function poolKeyOf(billingAccountId: string, period: string): string {
-  return `${poolOwnerOf(billingAccountId)}|${period}`;
+/**
+ * Counters key of an account's shared pools of a plan version in a period (beside the `line|period`
+ * keys): wallets keeps one pool per account, plan version and allowance, so lines of the account on
+ * another version of the plan draw on other pools. The owner (before the last `|`) is the account's,
+ * so a ChargeResult drops the account's pools of every plan version at once.
+ */
+export function poolKeyOf(billingAccountId: string, planVersionId: string, period: string): string {
+  return `${poolOwnerOf(billingAccountId)}|${planVersionId}@${period}`;
 }
 
 function poolOwnerOf(billingAccountId: string): string {

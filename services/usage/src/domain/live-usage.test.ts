@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyUsage, ratiosOf, type LineCounters } from './live-usage';
+import { applyUsage, ratiosOf, usageStateOf, type LineCounters } from './live-usage';
 
 const data = (units: string, price: string) => ({ usageType: 'DATA', chargedUnits: units, price, allowanceId: 'data', allowanceSize: '1000', priceOf: (u: string) => (Number(u) * 2).toFixed(2) });
 
@@ -24,5 +24,21 @@ describe('applyUsage', () => {
     const c: LineCounters = new Map();
     expect(applyUsage(c, { usageType: 'VOICE', chargedUnits: '60', price: '0.90', priceOf: () => 'x' }).spend).toBe('0.9');
     expect(applyUsage(c, { usageType: 'VOICE', chargedUnits: '60', price: '0.90', allowanceId: 'voice', allowanceSize: null, priceOf: () => 'x' })).toMatchObject({ spend: '0', fromAllowance: '60', crossed: [] });
+  });
+
+  it('gives the usage state the rules read: before an event for its price, after it for its notices', () => {
+    const line: LineCounters = new Map();
+    const pool: LineCounters = new Map();
+    applyUsage(line, data('700', '1400'));
+    const before = usageStateOf(line);
+    applyUsage(line, data('400', '800')); // 300 units left: 100 priced at 2
+    expect({ before, after: usageStateOf(line) }).toEqual({
+      before: { allowanceUsedRatios: { data: '0.7' }, spendInPeriod: '0' },
+      after: { allowanceUsedRatios: { data: '1' }, spendInPeriod: '200' },
+    });
+    // A shared allowance's ratio is the account pool's, not the line's own share.
+    applyUsage(line, { ...data('250', '500'), allowanceId: 'family' }, pool);
+    expect(usageStateOf(line, pool, ['family']).allowanceUsedRatios).toEqual({ data: '1', family: '0.25' });
+    expect(usageStateOf(line, pool, ['family', 'other']).allowanceUsedRatios.other).toBe('0');
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Live usage of a line in a period: units used per allowance bucket, charged units per usage
  * type, and money spent. Pure bookkeeping of what rating decided, so the counters (and the
- * allowanceUsedRatio / spendInPeriod facts the next event is rated with) move with every event.
+ * allowanceUsedRatio / spendInPeriod facts: the next event's price is rated on them, this event's
+ * notify and offer rules read them once it is booked) move with every event.
  * The wallets ledger stays the authority: its ChargeResult replaces the estimate afterwards.
  * Values are kept as Decimals (the hot path does not re-parse strings for every event).
  */
@@ -122,4 +123,25 @@ export function ratiosOf(counters: LineCounters): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, b] of counters) if (key !== TOTAL_BUCKET && !key.startsWith('type:')) out[key] = b.ratio;
   return out;
+}
+
+/** The period's usage as the rules read it (the allowanceUsedRatio and spendInPeriod facts). */
+export interface UsageState {
+  /** Used ratio per allowance id. */
+  allowanceUsedRatios: Record<string, string>;
+  /** Money spent in the period (the line's). */
+  spendInPeriod: string;
+}
+
+/**
+ * The usage state of a line as the counters stand: before booking an event, what its price is
+ * rated on; after applyUsage, what the plan's notify and offer rules read (the event that takes
+ * the bundle past 80 % asks for the 80 % notice). A shared allowance's ratio is the account
+ * pool's (`pool`, for the ids in `shared`), not the line's own share of it.
+ */
+export function usageStateOf(counters: LineCounters, pool?: LineCounters, shared?: Iterable<string>): UsageState {
+  const allowanceUsedRatios = ratiosOf(counters);
+  if (pool && shared) for (const id of shared) allowanceUsedRatios[id] = pool.get(id)?.ratio ?? '0';
+  const total = counters.get(TOTAL_BUCKET);
+  return { allowanceUsedRatios, spendInPeriod: total ? total.spend.toString() : '0' };
 }

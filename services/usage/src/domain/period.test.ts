@@ -52,6 +52,21 @@ describe('live usage periods', () => {
     expect(linePeriodAt(sameDay, line.versions[0], 'MONTH', periodQueryInstant(cut.period, new Date('2027-01-01T00:00:00Z'))).period).toBe(cut.period);
   });
 
+  it("end at the subscription's end; cut short on the day it began, a period is named by its start instant (a plan change is a new subscription)", () => {
+    // The 15 December period began at 09:30; a plan change at 12:00 the same day ends the subscription, the new one starts then.
+    const ended = { ...version('sub', '2026-10-15T09:30:00Z'), endsAt: new Date('2026-12-15T12:00:00Z') };
+    const next = version('sub2', '2026-12-15T12:00:00Z');
+    const changed: LineInfo = { ...line, versions: [ended, next] };
+    expect(linePeriodAt(changed, ended, 'MONTH', new Date('2026-12-15T10:00:00Z'))).toEqual({ period: '2026-12-15T09:30:00.000Z', start: new Date('2026-12-15T09:30:00Z'), end: new Date('2026-12-15T12:00:00Z') });
+    expect(linePeriodAt(changed, next, 'MONTH', new Date('2026-12-15T13:00:00Z'))).toEqual({ period: '2026-12-15', start: new Date('2026-12-15T12:00:00Z'), end: new Date('2027-01-15T12:00:00Z') });
+    // Periods before the end are whole; one cut on a later day keeps its day's name.
+    expect(linePeriodAt(changed, ended, 'MONTH', new Date('2026-12-01T00:00:00Z')).end).toEqual(new Date('2026-12-15T09:30:00Z'));
+    const later = { ...ended, endsAt: new Date('2026-12-20T00:00:00Z') };
+    expect(linePeriodAt({ ...line, versions: [later] }, later, 'MONTH', new Date('2026-12-16T00:00:00Z'))).toEqual({ period: '2026-12-15', start: new Date('2026-12-15T09:30:00Z'), end: new Date('2026-12-20T00:00:00Z') });
+    // The day finds the new subscription's period, the instant the one cut short.
+    expect(linePeriodAt(changed, next, 'MONTH', periodQueryInstant('2026-12-15', new Date('2027-01-01T00:00:00Z'))).period).toBe('2026-12-15');
+  });
+
   it('fall back to the calendar month without a subscription', () => {
     expect(linePeriodAt(line, undefined, 'MONTH', new Date('2026-11-20T00:00:00Z'))).toEqual(calendarMonthAt(new Date('2026-11-20T00:00:00Z')));
     expect(calendarMonthAt(new Date('2026-12-31T23:00:00Z'))).toEqual({ period: '2026-12-01', start: new Date('2026-12-01T00:00:00Z'), end: new Date('2027-01-01T00:00:00Z') });

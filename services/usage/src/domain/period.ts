@@ -7,6 +7,8 @@ export function monthPeriod(period: string | null | undefined, now: Date, field 
   const match = /^(\d{4})-(\d{2})$/.exec(text);
   if (!match || Number(match[2]) < 1 || Number(match[2]) > 12) throw badInput(field, `"${text}" is not a period in the form YYYY-MM`, 'PERIOD_INVALID');
   const year = Number(match[1]);
+  // Date.UTC reads years 0-99 as 1900-1999: "0099-05" would be May 1999.
+  if (year < EARLIEST_YEAR) throw badInput(field, `"${text}" is before ${EARLIEST_YEAR}: no usage is that old`, 'PERIOD_INVALID');
   const month = Number(match[2]) - 1;
   return { period: text, start: new Date(Date.UTC(year, month, 1)), end: new Date(Date.UTC(year, month + 1, 1)) };
 }
@@ -21,7 +23,9 @@ export function subscriptionStart(line: LineInfo, subscriptionId: string): Date 
 /**
  * The period live usage counts `at` in: the allowance period of the line's subscription in force
  * then (from the subscription's start, the plan's fee period: the periods wallets grants buckets
- * for), or the calendar month when the line had no subscription (nothing is rated then).
+ * for), or the calendar month when the line had no subscription (nothing is rated then). The
+ * subscription's end ends its last period: a plan change is a new subscription from there, whose
+ * periods (and buckets) start afresh.
  */
 export function linePeriodAt(line: LineInfo, version: SubscriptionVersion | undefined, feePeriod: FeePeriod | undefined, at: Date): AllowancePeriod {
   if (!version) return calendarMonthAt(at);
@@ -37,11 +41,13 @@ export function linePeriodAt(line: LineInfo, version: SubscriptionVersion | unde
       break;
     }
   }
+  if (version.endsAt && version.endsAt > at && (!next || version.endsAt < next)) next = version.endsAt;
   const p = allowancePeriodAt(anchor, feePeriod, at);
   if (!next || next >= p.end) return p;
   // Cut short on the day it began, it would share that day's name (its counters, the keys of its
-  // notifications) with the restart's period: it is named by its start instant instead, and the
-  // restart's period, which a query by the day finds (periodQueryInstant), keeps the day.
+  // notifications) with the period that starts at the cut (the restart's, or the next
+  // subscription's after a plan change): it is named by its start instant instead, and the period
+  // after it, which a query by the day finds (periodQueryInstant), keeps the day.
   const period = next.toISOString().slice(0, 10) === p.period ? p.start.toISOString() : p.period;
   return { period, start: p.start, end: next };
 }
@@ -80,6 +86,8 @@ export function calendarMonthAt(at: Date): AllowancePeriod {
 }
 
 const DAY = 86_400_000;
+/** No usage is older (validateUsage refuses records before it too); years below 100 are not read as 19xx. */
+const EARLIEST_YEAR = 1970;
 
 /**
  * The moment a live-usage query asks about (`Line.usage(period:)`): none → now; an instant → that
@@ -89,6 +97,8 @@ const DAY = 86_400_000;
  */
 export function periodQueryInstant(period: string | null | undefined, now: Date): Date {
   if (period === null || period === undefined) return now;
+  // Years 0-99 became 1900-1999 in the calendar-month arithmetic (Date.UTC): "0001-01-01" answered January 1901.
+  if (/^\d{4}-/.test(period) && Number(period.slice(0, 4)) < EARLIEST_YEAR) throw badInput('period', `"${period.slice(0, 40)}" is before ${EARLIEST_YEAR}: no usage is that old`, 'PERIOD_INVALID');
   if (/^\d{4}-\d{2}-\d{2}$/.test(period)) {
     const day = new Date(`${period}T00:00:00.000Z`);
     if (!Number.isNaN(day.getTime()) && day.toISOString().startsWith(period)) return new Date(day.getTime() + DAY - 1);

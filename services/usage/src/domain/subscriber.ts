@@ -28,12 +28,39 @@ export interface LineInfo {
   status: string;
   /** Every status the line has had and since when, oldest first (see statusAt). */
   statuses?: { at: Date; status: string }[];
-  /** Lines of the billing account (family and business plans read it). */
+  /** Lines of the billing account now, not TERMINATED (family and business plans read it: see lineCountAt). */
   lineCount: number;
+  /** The account's line count over time, oldest first: `count` lines from `at` on (see lineCountAt). */
+  lineCounts?: LineCountStep[];
   /** Sorted by validFrom. */
   versions: SubscriptionVersion[];
   /** Per subscription: where wallets restarted its allowance periods (late renewals), sorted. */
   restarts?: Record<string, Date[]>;
+}
+
+export interface LineCountStep {
+  at: Date;
+  count: number;
+}
+
+/**
+ * The account's line count at `at` (the `lineCount` fact: family and business discounts): the
+ * lines that were not TERMINATED then, so a late event or a re-rate is priced with the count of
+ * its own time, not with lines that ended or joined since. Never below 1 (the line itself).
+ */
+export function lineCountAt(line: LineInfo, at: Date): number {
+  const steps = line.lineCounts;
+  if (!steps || steps.length === 0) return Math.max(1, line.lineCount);
+  const t = at.getTime();
+  // The last step at or before `at` (binary search: a business account may have many changes).
+  let lo = 0;
+  let hi = steps.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (steps[mid]!.at.getTime() <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return Math.max(1, lo === 0 ? 0 : steps[lo - 1]!.count);
 }
 
 /** The plan version in force at `at`: late events are rated with the version of their own time. */

@@ -1,30 +1,66 @@
-/** Builds the line → subscription → plan version read model from subscribers' events. */
-import { EVENTS, parseCloudEvent, type LineStateData, type SubscriptionData } from '@ledgerline/contracts';
+/**
+ * Subscribers' events: the line → subscription → plan version read model (consumer `subscribers`)
+ * and who owns each billing account (consumer `owners`, for the read authorization of GraphQL).
+ *
+ * An event refused as it is (not a CloudEvent, an invalid time, an id or number that the read
+ * model cannot store: see domain/line-context.ts) is refused the same way every time: it is
+ * logged, counted (`onDropped`, ledgerline_usage_subscriber_events_dropped_total) and acknowledged
+ * with its batch, so it never holds back the events after it (a batch that fails is retried until
+ * it is stored). Anything else (the database unreachable) fails the batch, which comes back.
+ */
+import { EVENTS, parseCloudEvent, type CloudEvent, type LineStateData, type SubscriptionData } from '@ledgerline/contracts';
 import type { Logger, Messaging } from '@ledgerline/platform';
 import type { LineDirectory } from '../application/line-directory';
+import { recordAccountOwner } from '../application/record-account-owner';
+import { accountOwnerProblem, lineProblem, normalizeMsisdn, subscriptionProblem } from '../domain/line-context';
+import type { Sql } from '../persistence/sql';
 import { consumeBatches } from './jetstream';
 
-/** Applies one subscribers event to the read model; returns the line (and number) it was about, if any. */
-export async function applySubscriberEvent(directory: LineDirectory, subject: string, payload: string, logger: Logger): Promise<{ lineId: string; msisdn?: string | null } | undefined> {
-  if (subject !== EVENTS.lineStateChanged.subject && subject !== EVENTS.subscriptionCreated.subject && subject !== EVENTS.subscriptionChanged.subject) return;
-  let event;
+/** Why an event was acknowledged without effect: `not_a_cloud_event`, `invalid`. */
+export type DropEvent = (subject: string, reason: 'not_a_cloud_event' | 'invalid', details: Record<string, unknown>) => void;
+
+function dropper(logger: Logger, onDropped?: (subject: string, reason: string) => void): DropEvent {
+  return (subject, reason, details) => {
+    logger.error({ subject, reason, ...details }, "subscribers' event refused; acknowledged without effect");
+    onDropped?.(subject, reason);
+  };
+}
+
+/** The CloudEvent and its time, or undefined (dropped) when it is not one. */
+function eventOf(subject: string, payload: string, drop: DropEvent): { event: CloudEvent; at: Date } | undefined {
+  let event: CloudEvent;
   try {
     event = parseCloudEvent(payload);
   } catch (error) {
-    logger.warn({ err: error, subject }, 'ignoring a subscribers message that is not a CloudEvent');
-    return;
+    return void drop(subject, 'not_a_cloud_event', { err: error });
   }
   const at = new Date(event.time);
+  if (Number.isNaN(at.getTime())) return void drop(subject, 'invalid', { id: event.id, field: 'time', problem: `time "${String(event.time).slice(0, 40)}" is not a date-time` });
+  return { event, at };
+}
+
+/** Applies one subscribers event to the read model; returns the line (and number) it was about, if any. */
+export async function applySubscriberEvent(directory: LineDirectory, subject: string, payload: string, drop: DropEvent): Promise<{ lineId: string; msisdn?: string | null } | undefined> {
+  if (subject !== EVENTS.lineStateChanged.subject && subject !== EVENTS.subscriptionCreated.subject && subject !== EVENTS.subscriptionChanged.subject) return;
+  const parsed = eventOf(subject, payload, drop);
+  if (!parsed) return;
+  const { event, at } = parsed;
+  const invalid = (problem: { field: string; message: string }) => void drop(subject, 'invalid', { id: event.id, field: problem.field, problem: problem.message });
+  if (typeof event.data !== 'object' || event.data === null) return invalid({ field: 'data', message: 'the event has no data' });
   if (subject === EVENTS.lineStateChanged.subject) {
     const d = event.data as LineStateData;
-    if (!d?.lineId || !d.billingAccountId || !d.status) return void logger.warn({ id: event.id }, 'line event without lineId/billingAccountId/status ignored');
-    await directory.applyLineState(d, at);
-    return { lineId: d.lineId, msisdn: d.msisdn };
+    const problem = lineProblem(d);
+    if (problem) return invalid(problem);
+    const msisdn = d.msisdn ? normalizeMsisdn(d.msisdn)! : '';
+    await directory.applyLineState({ ...d, msisdn }, at);
+    return { lineId: d.lineId, msisdn };
   } else {
     const d = event.data as SubscriptionData;
-    if (!d?.subscriptionId || !d.lineId || !d.planVersionId || !d.startsAt) return void logger.warn({ id: event.id }, 'subscription event without ids ignored');
-    await directory.applySubscription(d, at);
-    return { lineId: d.lineId, msisdn: d.msisdn };
+    const problem = lineProblem({ lineId: d.lineId, billingAccountId: d.billingAccountId, msisdn: d.msisdn, status: 'ACTIVE' }) ?? subscriptionProblem(d, '');
+    if (problem) return invalid(problem);
+    const msisdn = d.msisdn ? normalizeMsisdn(d.msisdn)! : '';
+    await directory.applySubscription({ ...d, msisdn }, at);
+    return { lineId: d.lineId, msisdn };
   }
 }
 
@@ -32,16 +68,48 @@ export async function applySubscriberEvent(directory: LineDirectory, subject: st
  * `onLines`: called once per batch, after its events are applied and before they are acked, with
  * the lines and numbers they were about (usage waiting for them is rated then; see reprocessWaiting).
  */
-export function startSubscriberEventsConsumer(messaging: Messaging, directory: LineDirectory, o: { durable: string; deliverNew: boolean; logger: Logger; onLines?: (lines: { lineIds: string[]; msisdns: string[] }) => Promise<unknown> }) {
+export function startSubscriberEventsConsumer(
+  messaging: Messaging,
+  directory: LineDirectory,
+  o: { durable: string; deliverNew: boolean; logger: Logger; onLines?: (lines: { lineIds: string[]; msisdns: string[] }) => Promise<unknown>; onDropped?: (subject: string, reason: string) => void },
+) {
+  const drop = dropper(o.logger, o.onDropped);
   return consumeBatches(messaging, { durable: o.durable, filter: 'billing.subscribers.>', max: 200, deliverNew: o.deliverNew, logger: o.logger }, async (batch) => {
     const lineIds = new Set<string>();
     const msisdns = new Set<string>();
     for (const m of batch) {
-      const about = await applySubscriberEvent(directory, m.subject, m.string(), o.logger);
+      const about = await applySubscriberEvent(directory, m.subject, m.string(), drop);
       if (about) lineIds.add(about.lineId);
       if (about?.msisdn) msisdns.add(about.msisdn);
     }
     if (o.onLines && lineIds.size > 0) await o.onLines({ lineIds: [...lineIds], msisdns: [...msisdns] });
+    for (const m of batch) m.ack();
+  });
+}
+
+/** Records the owner a billingaccount event names (created: always; changed: when it carries a customerId). */
+export async function applyAccountOwnerEvent(sql: Sql, subject: string, payload: string, drop: DropEvent): Promise<void> {
+  if (subject !== EVENTS.billingAccountCreated.subject && subject !== EVENTS.billingAccountChanged.subject) return;
+  const parsed = eventOf(subject, payload, drop);
+  if (!parsed) return;
+  const { event, at } = parsed;
+  const d = (typeof event.data === 'object' && event.data !== null ? event.data : {}) as { billingAccountId?: unknown; customerId?: unknown };
+  // billingaccount.changed carries no owner today (an account stays with its customer).
+  if (subject === EVENTS.billingAccountChanged.subject && d.customerId === undefined) return;
+  const problem = accountOwnerProblem(d);
+  if (problem) return void drop(subject, 'invalid', { id: event.id, field: problem.field, problem: problem.message });
+  await recordAccountOwner(sql, d.billingAccountId as string, d.customerId as string, at);
+}
+
+/**
+ * Consumer `owners`: billing account → customer, from subscribers' billingaccount events. Its own
+ * durable (not the `subscribers` one), so that a deployment that adds it reads every account
+ * opened before from the stream's start (new durables start there unless USAGE_DELIVER_NEW=1).
+ */
+export function startAccountOwnersConsumer(messaging: Messaging, sql: Sql, o: { durable: string; deliverNew: boolean; logger: Logger; onDropped?: (subject: string, reason: string) => void }) {
+  const drop = dropper(o.logger, o.onDropped);
+  return consumeBatches(messaging, { durable: o.durable, filter: 'billing.subscribers.billingaccount.>', max: 200, deliverNew: o.deliverNew, logger: o.logger }, async (batch) => {
+    for (const m of batch) await applyAccountOwnerEvent(sql, m.subject, m.string(), drop);
     for (const m of batch) m.ack();
   });
 }

@@ -1,4 +1,4 @@
-import { badInput, decodeCursor, DomainError, pageSize, scalarResolvers, toConnection, type Caller, type PageArgs } from '@ledgerline/contracts';
+import { badInput, decodeCursor, DomainError, encodeCursor, pageSize, scalarResolvers, toConnection, type Caller, type PageArgs } from '@ledgerline/contracts';
 import type DataLoader from 'dataloader';
 import type { RequestContext } from '@ledgerline/platform';
 import { UsageRecord } from '../persistence/entities';
@@ -9,13 +9,15 @@ import { accountUsage, lineUsage } from '../application/live-usage';
 import { upsertLineContext, type LineContextCommand } from '../application/upsert-line-context';
 import { reratePeriod, type RerateCommand } from '../application/rerate-period';
 import { handleChargingSession, sessionInputProblem, type ChargingSessionRequest } from '../application/charging-session';
-import type { UsageOutcome } from '../application/usage-pipeline';
+import { EVENT_ID_CONFLICT, type UsageOutcome } from '../application/usage-pipeline';
+import { forbidden, isStaff, mayReadAccount, ownedAccounts, requireAccount, requireLine, requireReader, requireSignedIn, requireStaff } from './authorization';
 
 export interface UsageContext extends RequestContext {
   usageRecords: DataLoader<string, UsageRecord | null>;
 }
 
 function allow(caller: Caller, roles: Caller['role'][]): void {
+  requireSignedIn(caller, 'do this');
   if (!roles.includes(caller.role)) throw new DomainError('FORBIDDEN', `this operation needs one of the roles ${roles.join(', ')}`, {}, 'FORBIDDEN');
 }
 const OPERATORS: Caller['role'][] = ['SYSTEM', 'ADMIN', 'AGENT'];
@@ -33,27 +35,81 @@ interface RecordFilter {
   to?: Date;
 }
 
+/** A record id as usage makes them (`deterministicId`): what a cursor of these connections holds. */
+const RECORD_ID = /^usg_[0-9a-f]{32}$/;
+
+/** The record id in `after`, or BAD_USER_INPUT naming `after` when it is not a cursor these connections hand out. */
+function recordCursor(after: string): string {
+  const id = decodeCursor(after);
+  // Base64 decoding takes any text: only a cursor that encodes a record id, written as we write it, pages.
+  if (!RECORD_ID.test(id) || encodeCursor(id) !== after) throw badInput('after', 'after is not a cursor of this list: pass an edge cursor or pageInfo.endCursor as it was given', 'CURSOR_INVALID');
+  return id;
+}
+
+/** PostgreSQL refuses the NUL character in any text: refused here, naming the field, instead of failing the query. */
+function refuseNul(fields: Record<string, unknown>): void {
+  for (const [field, value] of Object.entries(fields)) if (typeof value === 'string' && value.includes('\u0000')) throw badInput(field, `${field} contains a NUL character`, 'TEXT_INVALID');
+}
+
+const RECORD_FILTER_TEXTS = ['lineId', 'billingAccountId', 'source', 'rejectionCode'] as const;
+
+/** The lines that ever belonged to any of the accounts (the read model); usage_record has no account index. */
+async function linesOfAccounts(ctx: UsageContext, accounts: string[]): Promise<string[]> {
+  const { rows } = await usageRuntimeOf(ctx.runtime).sql.query<{ line_id: string }>(
+    'select line_id from subscription_version where billing_account_id = any($1::text[]) union select line_id from line_state where billing_account_id = any($1::text[])',
+    [accounts],
+  );
+  return rows.map((r) => r.line_id);
+}
+
+/**
+ * A page of records. Staff see every record; a customer only records rated to accounts they own
+ * (a line's records from before it came to them, or after it left, stay with the account that
+ * was billed), and naming an account that is not theirs is FORBIDDEN.
+ */
 async function listRecords(ctx: UsageContext, args: PageArgs, filter: RecordFilter) {
   const limit = pageSize(args);
+  const after = args.after ? recordCursor(args.after) : undefined;
   const where: Record<string, unknown> = {};
   for (const key of ['lineId', 'billingAccountId', 'status', 'usageType', 'source', 'chargeStatus', 'rejectionCode'] as const) if (filter[key]) where[key] = filter[key];
   if (filter.from || filter.to) where.occurredAt = { ...(filter.from ? { $gte: filter.from } : {}), ...(filter.to ? { $lt: filter.to } : {}) };
-  if (filter.billingAccountId && !filter.lineId) {
-    // usage_record has no account index (it slowed every insert): go through the account's lines.
-    const lines = await ctx.em.getConnection().execute<{ line_id: string }[]>(
-      'select line_id from subscription_version where billing_account_id = ? union select line_id from line_state where billing_account_id = ?',
-      [filter.billingAccountId, filter.billingAccountId],
-    );
-    where.lineId = { $in: lines.map((l) => l.line_id) };
+  let accounts: string[] | undefined = filter.billingAccountId ? [filter.billingAccountId] : undefined;
+  if (!isStaff(ctx.caller)) {
+    const owned = await ownedAccounts(usageRuntimeOf(ctx.runtime).sql, ctx.caller);
+    if (filter.billingAccountId && !owned.has(filter.billingAccountId)) throw forbidden('read the usage of this billing account');
+    if (!filter.billingAccountId) {
+      if (owned.size === 0) return toConnection([], limit, (r: UsageRecord) => r.id, Boolean(after), 0);
+      accounts = [...owned];
+      where.billingAccountId = { $in: accounts };
+    }
+  }
+  if (accounts && !filter.lineId) {
+    // usage_record has no account index (it slowed every insert): go through the accounts' lines.
+    where.lineId = { $in: await linesOfAccounts(ctx, accounts) };
   }
   const totalCount = await ctx.em.count(UsageRecord, where);
-  if (args.after) where.id = { $gt: decodeCursor(args.after) };
+  if (after) where.id = { $gt: after };
   const rows = await ctx.em.find(UsageRecord, where, { orderBy: { id: 'asc' }, limit: limit + 1 });
-  return toConnection(rows, limit, (r) => r.id, Boolean(args.after), totalCount);
+  return toConnection(rows, limit, (r) => r.id, Boolean(after), totalCount);
 }
 
+/** Staff, or the customer who owns the account the record was rated to (FORBIDDEN otherwise); a missing record is null. */
+async function readableRecord(ctx: UsageContext, id: string): Promise<UsageRecord | null> {
+  requireReader(ctx.caller, 'read usage records');
+  refuseNul({ id });
+  const record = await ctx.usageRecords.load(id);
+  if (record && !(await mayReadAccount(usageRuntimeOf(ctx.runtime).sql, ctx.caller, record.billingAccountId))) throw forbidden('read this usage record');
+  return record;
+}
+
+/**
+ * A partner gets back the records its call stored, not a record stored before under the same
+ * (source, eventId) (a duplicate, or other content refused as EVENT_ID_CONFLICT): that one may be
+ * someone else's, and the record shows a customer's call. Staff get every record.
+ */
 function results(outcomes: UsageOutcome[], ctx: UsageContext) {
-  return outcomes.map((o, index) => ({ index, ...o, status: o.status, record: () => ctx.usageRecords.load(o.id) }));
+  const mayRead = (o: UsageOutcome) => isStaff(ctx.caller) || (!o.duplicate && o.rejectionCode !== EVENT_ID_CONFLICT);
+  return outcomes.map((o, index) => ({ index, ...o, status: o.status, record: () => (mayRead(o) ? ctx.usageRecords.load(o.id) : null) }));
 }
 
 const now = (ctx: RequestContext) => ctx.runtime.clock.now();
@@ -61,10 +117,18 @@ const now = (ctx: RequestContext) => ctx.runtime.clock.now();
 export const resolvers = {
   ...scalarResolvers,
   Query: {
-    usageRecord: (_: unknown, a: { id: string }, ctx: UsageContext) => ctx.usageRecords.load(a.id),
-    usageRecords: (_: unknown, a: PageArgs & { lineId?: string; status?: string; filter?: RecordFilter }, ctx: UsageContext) =>
-      listRecords(ctx, a, { ...(a.filter ?? {}), ...(a.lineId ? { lineId: a.lineId } : {}), ...(a.status ? { status: a.status } : {}) }),
-    rejectedUsage: (_: unknown, a: PageArgs & { filter?: RecordFilter }, ctx: UsageContext) => listRecords(ctx, a, { ...(a.filter ?? {}), status: 'REJECTED' }),
+    usageRecord: (_: unknown, a: { id: string }, ctx: UsageContext) => readableRecord(ctx, a.id),
+    usageRecords: (_: unknown, a: PageArgs & { lineId?: string; status?: string; filter?: RecordFilter }, ctx: UsageContext) => {
+      requireReader(ctx.caller, 'read usage records');
+      refuseNul({ lineId: a.lineId, ...Object.fromEntries(RECORD_FILTER_TEXTS.map((k) => [`filter.${k}`, a.filter?.[k]])) });
+      return listRecords(ctx, a, { ...(a.filter ?? {}), ...(a.lineId ? { lineId: a.lineId } : {}), ...(a.status ? { status: a.status } : {}) });
+    },
+    // Raw feed payloads of every source: operations data (see authorization.ts for why not a partner's own).
+    rejectedUsage: (_: unknown, a: PageArgs & { filter?: RecordFilter }, ctx: UsageContext) => {
+      requireStaff(ctx.caller, 'read rejected usage records');
+      refuseNul(Object.fromEntries(RECORD_FILTER_TEXTS.map((k) => [`filter.${k}`, a.filter?.[k]])));
+      return listRecords(ctx, a, { ...(a.filter ?? {}), status: 'REJECTED' });
+    },
   },
   Mutation: {
     async recordUsage(_: unknown, a: { input: { source?: string; records: unknown[] } }, ctx: UsageContext) {
@@ -103,14 +167,22 @@ export const resolvers = {
   },
   Line: {
     __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-    usage: (line: { id: string }, args: { period?: string }, ctx: UsageContext) => lineUsage(usageRuntimeOf(ctx.runtime), line.id, args.period, now(ctx)),
+    async usage(line: { id: string }, args: { period?: string }, ctx: UsageContext) {
+      refuseNul({ id: line.id });
+      await requireLine(usageRuntimeOf(ctx.runtime).sql, ctx.caller, line.id, "read this line's usage");
+      return lineUsage(usageRuntimeOf(ctx.runtime), line.id, args.period, now(ctx));
+    },
   },
   BillingAccount: {
     __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-    usage: (account: { id: string }, args: { period?: string }, ctx: UsageContext) => accountUsage(usageRuntimeOf(ctx.runtime), account.id, args.period, now(ctx)),
+    async usage(account: { id: string }, args: { period?: string }, ctx: UsageContext) {
+      refuseNul({ id: account.id });
+      await requireAccount(usageRuntimeOf(ctx.runtime).sql, ctx.caller, account.id, "read this billing account's usage");
+      return accountUsage(usageRuntimeOf(ctx.runtime), account.id, args.period, now(ctx));
+    },
   },
   UsageRecord: {
-    __resolveReference: (ref: { id: string }, ctx: UsageContext) => ctx.usageRecords.load(ref.id),
+    __resolveReference: (ref: { id: string }, ctx: UsageContext) => readableRecord(ctx, ref.id),
     price: (r: UsageRecord) => (r.price != null && r.currency ? { amount: r.price, currency: r.currency } : null),
     amountCharged: (r: UsageRecord) => (r.amountCharged != null && r.currency ? { amount: r.amountCharged, currency: r.currency } : null),
     ratingTrace: (r: UsageRecord) => (r.rating ? JSON.parse(r.rating) : null),

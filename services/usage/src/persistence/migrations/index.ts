@@ -9,6 +9,8 @@ import { Migration20261127200000_msisdn_assignments } from './Migration202611272
 import { Migration20261128000000_session_sequence } from './Migration20261128000000_session_sequence';
 import { Migration20261129000000_record_fingerprint } from './Migration20261129000000_record_fingerprint';
 import { Migration20261202100000_rerate_adjustments } from './Migration20261202100000_rerate_adjustments';
+import { Migration20261203000000_account_owners } from './Migration20261203000000_account_owners';
+import { Migration20261203150000_emitted_events } from './Migration20261203150000_emitted_events';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -22,4 +24,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261128000000_session_sequence', class: Migration20261128000000_session_sequence },
   { name: 'Migration20261129000000_record_fingerprint', class: Migration20261129000000_record_fingerprint },
   { name: 'Migration20261202100000_rerate_adjustments', class: Migration20261202100000_rerate_adjustments },
+  { name: 'Migration20261203000000_account_owners', class: Migration20261203000000_account_owners },
+  { name: 'Migration20261203150000_emitted_events', class: Migration20261203150000_emitted_events },
 ];

@@ -1,0 +1,74 @@
+import { DomainError, type Caller } from '@ledgerline/contracts';
+import type { Sql } from '../persistence/sql';
+
+/**
+ * Who may read what in usage (the same policy as wallets' and subscribers'). Staff (agents,
+ * admins, the system: the worker, invoicing, the CSV import, network elements) read every record.
+ * A CUSTOMER reads only what belongs to the billing accounts of their own customer id (the token's
+ * `customerId` claim): records rated to such an account, the live usage of such an account and of
+ * the lines it holds now. Usage knows who owns an account from subscribers' billingaccount events
+ * (`account_owner`, consumer `owners`). Rejected records (raw partner feed payloads, operations
+ * data) are staff only: a record does not say which partner sent it (`source` is any text a
+ * caller chooses), so a partner cannot be given "its own" rejections. Everyone else is refused.
+ * Refusals are coded DomainErrors: UNAUTHENTICATED without a caller, FORBIDDEN otherwise.
+ */
+export const STAFF: readonly Caller['role'][] = ['AGENT', 'ADMIN', 'SYSTEM'];
+export const isStaff = (caller: Caller): boolean => STAFF.includes(caller.role);
+
+export function forbidden(action: string): DomainError {
+  return new DomainError('FORBIDDEN', `You may not ${action}`, {}, 'FORBIDDEN');
+}
+
+export function requireSignedIn(caller: Caller, action: string): void {
+  if (caller.role === 'ANONYMOUS') throw new DomainError('UNAUTHENTICATED', `Sign in to ${action}`, {}, 'UNAUTHENTICATED');
+}
+
+/** Staff only (rejected records). */
+export function requireStaff(caller: Caller, action: string): void {
+  requireSignedIn(caller, action);
+  if (!isStaff(caller)) throw forbidden(action);
+}
+
+/** A customer's own reads: UNAUTHENTICATED for nobody, FORBIDDEN for any role but staff and CUSTOMER (partners read no records). */
+export function requireReader(caller: Caller, action: string): void {
+  requireSignedIn(caller, action);
+  if (!isStaff(caller) && !(caller.role === 'CUSTOMER' && caller.customerId)) throw forbidden(action);
+}
+
+/** Per request (the caller object is the request's): the accounts of the calling customer. */
+const owned = new WeakMap<Caller, Promise<Set<string>>>();
+
+/** The billing accounts the calling customer owns (empty for anyone else; staff need no list). */
+export function ownedAccounts(sql: Sql, caller: Caller): Promise<Set<string>> {
+  if (caller.role !== 'CUSTOMER' || !caller.customerId) return Promise.resolve(new Set());
+  let accounts = owned.get(caller);
+  if (!accounts) {
+    accounts = sql.query<{ billing_account_id: string }>('select billing_account_id from account_owner where customer_id = $1', [caller.customerId]).then((r) => new Set(r.rows.map((row) => row.billing_account_id)));
+    owned.set(caller, accounts);
+  }
+  return accounts;
+}
+
+/** Staff, or the customer who owns the account. */
+export async function mayReadAccount(sql: Sql, caller: Caller, billingAccountId: string | null | undefined): Promise<boolean> {
+  if (isStaff(caller)) return true;
+  return Boolean(billingAccountId) && (await ownedAccounts(sql, caller)).has(billingAccountId!);
+}
+
+/** Staff, or the customer who owns the account; UNAUTHENTICATED / FORBIDDEN otherwise. */
+export async function requireAccount(sql: Sql, caller: Caller, billingAccountId: string, action: string): Promise<void> {
+  requireReader(caller, action);
+  if (!(await mayReadAccount(sql, caller, billingAccountId))) throw forbidden(action);
+}
+
+/** Staff, or the customer who owns the account that holds the line now (the read model's line_state; a line seen only in a subscription: its latest). */
+export async function requireLine(sql: Sql, caller: Caller, lineId: string, action: string): Promise<void> {
+  requireReader(caller, action);
+  if (isStaff(caller)) return;
+  const { rows } = await sql.query<{ billing_account_id: string | null }>(
+    `select coalesce((select billing_account_id from line_state where line_id = $1),
+       (select billing_account_id from subscription_version where line_id = $1 order by valid_from desc limit 1)) as billing_account_id`,
+    [lineId],
+  );
+  if (!(await mayReadAccount(sql, caller, rows[0]?.billing_account_id))) throw forbidden(action);
+}
