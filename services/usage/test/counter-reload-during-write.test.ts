@@ -23,8 +23,7 @@ import type pg from 'pg';
 import { EVENTS, WORK_SUBJECTS, type ChargeResult } from '@ledgerline/contracts';
 import { ManualClock, startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
-import { usageRuntimeOf } from '../src/usage-runtime';
-import { RECORD_USAGE, filePlanSource, planDocument, setLine, sqlOf, waitFor } from './support';
+import { RECORD_USAGE, commitHolder, filePlanSource, planDocument, setLine, sqlOf, waitFor } from './support';
 
 let nats: Awaited<ReturnType<typeof startPrivateNats>>;
 let svc: TestService;
@@ -36,8 +35,8 @@ const source = `ri-${run}`;
 /** A fleet line on the enterprise plan: DATA priced GRADUATED over the period's volume (0.005 USD/MB to 102,400 MB, then 0.003). */
 const fleetLine = `lin_rf${run}`;
 
-/** Holds the COMMIT of the next transaction the pipeline opens until `release`. */
-let hold: { reached: () => void; release: Promise<void> } | undefined;
+/** Holds the next pipeline transaction at its COMMIT (see commitHolder). */
+let holdNextCommit: ReturnType<typeof commitHolder>['holdNextCommit'];
 
 beforeAll(async () => {
   nats = await startPrivateNats();
@@ -49,32 +48,7 @@ beforeAll(async () => {
   await setLine(svc, { lineId, msisdn: '+4915100009501', account, planVersionId: 'plv_prepaid', paymentMode: 'PREPAID' });
   await setLine(svc, { lineId: fleetLine, msisdn: '+4915100009502', account: `acc_rf${run}`, planVersionId: 'plv_enterprise', paymentMode: 'POSTPAID' });
 
-  // The pipeline's pool: a transaction's client (pool.connect() without a callback) may be held at COMMIT.
-  const pool = usageRuntimeOf(svc.runtime).sql as unknown as { connect: (cb?: unknown) => Promise<any> };
-  const connect = pool.connect.bind(pool);
-  pool.connect = (cb?: unknown) => {
-    if (typeof cb === 'function') return connect(cb); // pool.query
-    return connect().then((client: any) => {
-      const h = hold;
-      if (!h) return client;
-      hold = undefined;
-      const query = client.query;
-      client.query = async (...args: unknown[]) => {
-        if (args[0] === 'commit') {
-          h.reached();
-          await h.release;
-        }
-        return query.apply(client, args);
-      };
-      const release = client.release;
-      client.release = (...args: unknown[]) => {
-        delete client.query;
-        delete client.release;
-        return release.apply(client, args);
-      };
-      return client;
-    });
-  };
+  ({ holdNextCommit } = commitHolder(svc));
 });
 
 afterAll(async () => {
@@ -84,15 +58,6 @@ afterAll(async () => {
 });
 
 const data = (eventId: string, quantity: string, occurredAt: string, line = lineId) => ({ input: { source, records: [{ eventId, lineId: line, usageType: 'DATA', quantity, occurredAt }] } });
-
-/** Holds the next pipeline transaction at its COMMIT: resolves once it is held, with the function that lets it go. */
-function holdNextCommit(): { held: Promise<void>; release: () => void } {
-  let reached!: () => void;
-  const held = new Promise<void>((r) => (reached = r));
-  let release!: () => void;
-  hold = { reached, release: new Promise<void>((r) => (release = r)) };
-  return { held, release };
-}
 
 describe('counters reloaded while a write of the line is in flight', () => {
   it('a ChargeResult that differs from the estimate, applied while a batch is written, does not lose that batch from the counters', async () => {

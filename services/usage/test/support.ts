@@ -3,6 +3,7 @@ import pg from 'pg';
 import { WORK_SUBJECTS, type ChargeRequest } from '@ledgerline/contracts';
 import { TEST_DATABASE_URL, type TestService } from '@ledgerline/platform';
 import type { PlanSource } from '../src/application/plan-cache';
+import { usageRuntimeOf } from '../src/usage-runtime';
 
 const PLAN_FILES: Record<string, string> = {
   plv_prepaid: 'prepaid-bundle-30d.json',
@@ -114,4 +115,47 @@ export async function settleCharges(db: pg.Client, lineIds: string[], outcome: '
     [lineIds, outcome],
   );
   return rowCount ?? 0;
+}
+
+/**
+ * Holds the COMMIT of the next transaction the usage pipeline opens on `svc`'s pool: `holdNextCommit()`
+ * returns `held` (resolves when that transaction reaches its COMMIT) and `release` (lets it commit).
+ * For races with a write in flight; the pool's callback form (`pool.query`) is left alone.
+ */
+export function commitHolder(svc: TestService): { holdNextCommit: () => { held: Promise<void>; release: () => void } } {
+  let hold: { reached: () => void; release: Promise<void> } | undefined;
+  const pool = usageRuntimeOf(svc.runtime).sql as unknown as { connect: (cb?: unknown) => Promise<any> };
+  const connect = pool.connect.bind(pool);
+  pool.connect = (cb?: unknown) => {
+    if (typeof cb === 'function') return connect(cb);
+    return connect().then((client: any) => {
+      const h = hold;
+      if (!h) return client;
+      hold = undefined;
+      const query = client.query;
+      client.query = async (...args: unknown[]) => {
+        if (args[0] === 'commit') {
+          h.reached();
+          await h.release;
+        }
+        return query.apply(client, args);
+      };
+      const release = client.release;
+      client.release = (...args: unknown[]) => {
+        delete client.query;
+        delete client.release;
+        return release.apply(client, args);
+      };
+      return client;
+    });
+  };
+  return {
+    holdNextCommit() {
+      let reached!: () => void;
+      const held = new Promise<void>((r) => (reached = r));
+      let release!: () => void;
+      hold = { reached, release: new Promise<void>((r) => (release = r)) };
+      return { held, release };
+    },
+  };
 }

@@ -19,8 +19,7 @@ import type pg from 'pg';
 import { createCloudEvent, EVENTS, type LineStateData, type SubscriptionData } from '@ledgerline/contracts';
 import { ManualClock, startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
-import { usageRuntimeOf } from '../src/usage-runtime';
-import { RECORD_USAGE, filePlanSource, sqlOf, waitFor } from './support';
+import { RECORD_USAGE, commitHolder, filePlanSource, sqlOf, waitFor } from './support';
 
 let nats: Awaited<ReturnType<typeof startPrivateNats>>;
 let svc: TestService;
@@ -30,8 +29,8 @@ const lineId = `lin_wr${run}`;
 const account = `acc_wr${run}`;
 const msisdn = '+4915100009901';
 
-/** Holds the COMMIT of the next transaction the pipeline opens until `release`. */
-let hold: { reached: () => void; release: Promise<void> } | undefined;
+/** Holds the next pipeline transaction at its COMMIT (see commitHolder). */
+let holdNextCommit: ReturnType<typeof commitHolder>['holdNextCommit'];
 
 async function publishEvent(name: 'lineStateChanged' | 'subscriptionCreated', data: LineStateData | SubscriptionData, time: string, key: string) {
   const e = createCloudEvent({ source: 'ledgerline/subscribers', type: EVENTS[name].type, subject: data.lineId, time: new Date(time), data, key: [key] });
@@ -45,31 +44,7 @@ beforeAll(async () => {
     clock: new ManualClock(new Date('2026-03-20T12:00:00Z')),
   });
   db = await sqlOf(svc);
-  const pool = usageRuntimeOf(svc.runtime).sql as unknown as { connect: (cb?: unknown) => Promise<any> };
-  const connect = pool.connect.bind(pool);
-  pool.connect = (cb?: unknown) => {
-    if (typeof cb === 'function') return connect(cb); // pool.query
-    return connect().then((client: any) => {
-      const h = hold;
-      if (!h) return client;
-      hold = undefined;
-      const query = client.query;
-      client.query = async (...args: unknown[]) => {
-        if (args[0] === 'commit') {
-          h.reached();
-          await h.release;
-        }
-        return query.apply(client, args);
-      };
-      const release = client.release;
-      client.release = (...args: unknown[]) => {
-        delete client.query;
-        delete client.release;
-        return release.apply(client, args);
-      };
-      return client;
-    });
-  };
+  ({ holdNextCommit } = commitHolder(svc));
 });
 
 afterAll(async () => {
@@ -81,10 +56,7 @@ afterAll(async () => {
 describe('usage that came just before its line', () => {
   it('is rated once the line is known, also when its write commits after the line events were applied', async () => {
     // The line's first call reaches usage before its activation events; its write is slow to commit.
-    let reached!: () => void;
-    const atCommit = new Promise<void>((r) => (reached = r));
-    let release!: () => void;
-    hold = { reached, release: new Promise<void>((r) => (release = r)) };
+    const { held: atCommit, release } = holdNextCommit();
     const first = svc.request(RECORD_USAGE, { input: { source: `wr-${run}`, records: [{ eventId: 'first-call', lineId, usageType: 'VOICE', quantity: '60', calledNumber: '+4930123456', occurredAt: '2026-03-10T10:05:00Z' }] } });
     await atCommit;
 
