@@ -13,6 +13,7 @@ import { Migration20261201000000_bucket_carried_from } from './Migration20261201
 import { Migration20261201100000_reservation_price_precision } from './Migration20261201100000_reservation_price_precision';
 import { Migration20261202000000_bucket_use } from './Migration20261202000000_bucket_use';
 import { Migration20261202100000_credit_limit_change } from './Migration20261202100000_credit_limit_change';
+import { Migration20261203200000_bucket_fillfactor } from './Migration20261203200000_bucket_fillfactor';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -30,4 +31,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261201100000_reservation_price_precision', class: Migration20261201100000_reservation_price_precision },
   { name: 'Migration20261202000000_bucket_use', class: Migration20261202000000_bucket_use },
   { name: 'Migration20261202100000_credit_limit_change', class: Migration20261202100000_credit_limit_change },
+  { name: 'Migration20261203200000_bucket_fillfactor', class: Migration20261203200000_bucket_fillfactor },
 ];
