@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRecharge } from '../src/client';
+import { rechargeStatusQuery } from '../src/workflows';
 import type { RechargeInput } from '../src/domain/recharge';
 import { createTimeSkippingEnv, fakeSystems, startWorker, uniqueId, workflowBundle, type FakeSystems } from './support/env';
 
@@ -118,6 +119,26 @@ describe('rechargeWorkflow (time-skipping server)', () => {
     expect(systems.wallets.credits).toHaveLength(0);
     // The key is closed before the refund: a credit under it arriving late (an earlier request still on its way) is refused.
     expect(systems.wallets.closedKeys).toEqual(new Set([`recharge-${input.rechargeId}:creditWallet`]));
+  });
+
+  it('cancelled while the credit is retried after capture: the key is closed and the card refunded, never left charged and uncredited', async () => {
+    const systems = fakeSystems({ wallets: { script: Array.from({ length: 40 }, () => 'fail' as const) } });
+    const input = rechargeInput('sandbox_approve');
+    const taskQueue = uniqueId('tq');
+    const worker = await startWorker(env.nativeConnection, systems, { taskQueue });
+    const handle = await startRecharge(env.client, input, { taskQueue });
+    const outcome = await worker.runUntil(async () => {
+      // Cancelled (an operator, or a client giving up) while wallets does not answer.
+      while (!((await handle.query(rechargeStatusQuery)).step === 'creditWallet' && systems.wallets.calls >= 2)) await new Promise((r) => setTimeout(r, 20));
+      await handle.cancel();
+      return handle.result().then(() => 'completed', () => 'ended');
+    });
+
+    expect(outcome).toBe('ended');
+    expect(systems.wallets.credits).toHaveLength(0);
+    expect(systems.wallets.closeCalls).toBe(1);
+    expect(systems.payments.effective('refund')).toEqual([expect.objectContaining({ amount: '20.00', currency: 'EUR' })]);
+    expect(systems.payments.netCaptured()).toEqual({ EUR: '0' });
   });
 
   it('wallet unavailable for minutes after capture: the credit is retried until wallets answers, credited once, never refunded', async () => {

@@ -13,12 +13,19 @@
 // has no receipt id (and the failure is in the history for operations to re-issue).
 // Every activity call carries the key `${workflowId}:${step}`; the workflow id is
 // `recharge-${rechargeId}`, so a second start, a retry or a replay can never charge twice.
-import { ActivityFailure, ApplicationFailure, defineQuery, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { validateRechargeInput, type RechargeInput, type RechargeResult, type RechargeStatus, type RechargeStep } from '../domain/recharge';
 import { ErrorCode } from '../errors';
 
 export const rechargeStatusQuery = defineQuery<RechargeStatus>('rechargeStatus');
+
+/**
+ * A compensation runs to its end even when the workflow is cancelled: cancelled while the credit
+ * was retried, the workflow would otherwise stop with the card charged and the wallet not credited.
+ * (A cancellation reaches the step being compensated as its failure, so it is settled like a refusal.)
+ */
+const compensating = <T>(step: () => Promise<T>): Promise<T> => CancellationScope.nonCancellable(step);
 
 // Authorization is safe to retry a few times (idempotent by key); a decline is never retried.
 const { authorizePayment } = proxyActivities<Activities>({
@@ -89,7 +96,7 @@ export async function rechargeWorkflow(input: RechargeInput): Promise<RechargeRe
     status.failure = failureType(err);
     log.warn('capture failed; voiding the authorization', { rechargeId, authorizationId, failure: status.failure });
     status.step = 'void';
-    await voidAuthorization({ authorizationId, idempotencyKey: key('void') });
+    await compensating(() => voidAuthorization({ authorizationId, idempotencyKey: key('void') }));
     status.step = 'compensated';
     throw ApplicationFailure.nonRetryable(`capture failed for recharge ${rechargeId}; authorization voided`, ErrorCode.PAYMENT_CAPTURE_FAILED, {
       rechargeId,
@@ -110,12 +117,12 @@ export async function rechargeWorkflow(input: RechargeInput): Promise<RechargeRe
     // that a credit still on its way under the key can no longer land once the card is refunded.
     const refusal = failureType(err);
     status.step = 'closeCreditKey';
-    const closed = await closeWalletCreditKey({ billingAccountId, idempotencyKey: creditKey });
+    const closed = await compensating(() => closeWalletCreditKey({ billingAccountId, idempotencyKey: creditKey }));
     if (closed.transactionId === null) {
       status.failure = refusal;
       log.warn('wallet refused the credit and nothing was credited under its key; refunding the payment', { rechargeId, captureId, failure: refusal });
       status.step = 'refund';
-      await refundPayment({ captureId, amount, currency, idempotencyKey: key('refund') });
+      await compensating(() => refundPayment({ captureId, amount, currency, idempotencyKey: key('refund') }));
       status.step = 'compensated';
       throw ApplicationFailure.nonRetryable(`wallet credit failed for recharge ${rechargeId}; payment refunded`, ErrorCode.WALLET_CREDIT_FAILED, {
         rechargeId,
