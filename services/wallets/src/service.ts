@@ -8,6 +8,7 @@ import { rechargeStarterFromEnv } from './adapters/recharge-starter';
 import { GraphqlCatalogClient } from './adapters/catalog-client';
 import { startConsumers } from './events/consumers';
 import { startJobs } from './jobs/jobs';
+import { registerOpenRechargeGauges } from './application/metrics';
 
 export interface WalletsOptions {
   env?: NodeJS.ProcessEnv;
@@ -28,6 +29,7 @@ export function createWalletsService(options: WalletsOptions = {}): ServiceDefin
       const rechargeStarter = rechargeStarterFromEnv(env);
       const catalog = env.CATALOG_URL ? new GraphqlCatalogClient(env.CATALOG_URL) : null;
       setDeps(runtime, { db, rechargeStarter, catalog });
+      registerOpenRechargeGauges(runtime.metrics, async () => (await db.query<{ n: string; oldest: Date | null }>(`select count(*) as n, min(created_at) as oldest from recharge where status in ('STARTING', 'STARTED')`))[0], () => runtime.clock.now());
       const stops: (() => Promise<void>)[] = [];
       if (env.WALLETS_CONSUMERS !== 'off') {
         const suffix = runtime.config.databaseSchema === 'wallets' ? '' : `-${runtime.config.databaseSchema.replace(/[^a-zA-Z0-9_-]/g, '_')}`;

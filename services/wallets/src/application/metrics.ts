@@ -1,5 +1,6 @@
 /** The wallets service's Prometheus metrics, on the running service's registry (served at /metrics). */
 import client from 'prom-client';
+import { onceAtATime } from '@ledgerline/platform';
 
 export interface WalletsMetrics {
   /** ChargeResults of the charge consumer, by outcome (APPLIED, PARTIAL, DENIED). */
@@ -26,4 +27,22 @@ export function createWalletsMetrics(registry: client.Registry = new client.Regi
     // The target is a p99 under 10 ms: buckets fine enough around it.
     onlineRequestSeconds: new client.Histogram({ name: 'ledgerline_wallets_online_request_seconds', help: 'Online charging requests from arrival to reply, in the service', labelNames: ['operation'], buckets: [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry] }),
   };
+}
+
+/**
+ * Read at each scrape: card recharges still running (STARTING / STARTED) and how long the oldest has
+ * run. The Recharge workflow retries the wallet credit without limit once the card is charged (a
+ * refund must wait for a definite answer), so wallets unreachable or the worker's token refused
+ * shows here as a recharge that ages, not as a failure. The partial index on open recharges keeps
+ * this cheap.
+ */
+export function registerOpenRechargeGauges(registry: client.Registry, read: () => Promise<{ n: string | number; oldest: Date | null } | undefined>, now: () => Date): void {
+  const open = onceAtATime(read);
+  new client.Gauge({ name: 'ledgerline_wallets_recharges_open', help: 'Card recharges whose workflow has not ended (STARTING, STARTED)', registers: [registry], async collect() {
+    this.set(Number((await open())?.n ?? 0));
+  } });
+  new client.Gauge({ name: 'ledgerline_wallets_oldest_open_recharge_seconds', help: 'How long the oldest open card recharge has run (0 when none is open)', registers: [registry], async collect() {
+    const oldest = (await open())?.oldest;
+    this.set(oldest ? Math.max(0, (now().getTime() - new Date(oldest).getTime()) / 1000) : 0);
+  } });
 }

@@ -14,6 +14,7 @@ import { Migration20261201100000_reservation_price_precision } from './Migration
 import { Migration20261202000000_bucket_use } from './Migration20261202000000_bucket_use';
 import { Migration20261202100000_credit_limit_change } from './Migration20261202100000_credit_limit_change';
 import { Migration20261203200000_bucket_fillfactor } from './Migration20261203200000_bucket_fillfactor';
+import { Migration20261203300000_open_recharges_index } from './Migration20261203300000_open_recharges_index';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -32,4 +33,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261202000000_bucket_use', class: Migration20261202000000_bucket_use },
   { name: 'Migration20261202100000_credit_limit_change', class: Migration20261202100000_credit_limit_change },
   { name: 'Migration20261203200000_bucket_fillfactor', class: Migration20261203200000_bucket_fillfactor },
+  { name: 'Migration20261203300000_open_recharges_index', class: Migration20261203300000_open_recharges_index },
 ];
