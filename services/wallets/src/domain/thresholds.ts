@@ -1,4 +1,5 @@
 import { Decimal } from '@ledgerline/contracts';
+import type { BucketState } from './charging';
 
 export const BUCKET_THRESHOLDS = [50, 80, 100] as const;
 
@@ -21,16 +22,7 @@ export function crossedBucketThresholds(initial: Decimal, before: Decimal, after
  * are not used, nor units a renewal carried over into the next period), and what the change used
  * of it (`usedNow`, 0 for a bucket of the allowance the change did not draw on).
  */
-export interface AllowanceBucket {
-  id: string;
-  billingAccountId: string;
-  lineId: string | null;
-  allowanceId: string;
-  unit: string;
-  priority: number;
-  validFrom: Date;
-  validTo: Date;
-  initial: Decimal;
+export interface AllowanceBucket extends Pick<BucketState, 'id' | 'billingAccountId' | 'lineId' | 'allowanceId' | 'unit' | 'priority' | 'validFrom' | 'validTo' | 'initial'> {
   used: Decimal;
   notifiedPercent: number;
   usedNow: Decimal;
