@@ -10,7 +10,8 @@
  * pool's thresholds and notifications are once per account, plan version and period, and a
  * re-rate replays each version's pool on its own. So the v2 member's usage is in its own pool's
  * bundle (not estimated as overage), each pool crosses its own thresholds, Line.usage shows the
- * line's own pool, and re-rating the month with the same catalog charges nothing more.
+ * line's own pool, BillingAccount.usage lists both pools (naming their plan versions), and
+ * re-rating the month with the same catalog charges nothing more.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
@@ -59,16 +60,30 @@ describe('shared pools per plan version, as wallets keeps them', () => {
     const thresholds = (await db.query('select payload from outbox where subject = $1', [EVENTS.usageThresholdReached.subject])).rows
       .map((r) => JSON.parse(r.payload).data)
       .filter((d) => d.billingAccountId === account)
-      .map((d) => d.threshold)
+      .map((d) => `${d.planVersionId} ${d.threshold}`)
       .sort();
     const usage = await svc.request(`{ _entities(representations: [{ __typename: "Line", id: "${v2Line}" }]) { ... on Line { usage(period: "2026-03-06T12:00:00Z") { allowances { allowanceId used usedByLine } } } } }`);
     const pool = usage.data._entities[0].usage.allowances.find((a: { allowanceId: string }) => a.allowanceId === 'family-data');
     expect({ v2, thresholds, pool }).toEqual({
       v2: { from_allowance: '30000.000000', spend: '0.000000' },
-      // Each pool crossed 50 % once.
-      thresholds: ['0.5', '0.5'],
+      // Each pool crossed 50 % once, and its event names the pool's plan version.
+      thresholds: ['plv_family 0.5', 'plv_family_v2 0.5'],
       pool: { allowanceId: 'family-data', used: '30000', usedByLine: '30000' },
     });
+  });
+
+  it("the account's usage lists one pool per plan version, each with its own use", async () => {
+    const res = await svc.request(`query($reps: [_Any!]!) { _entities(representations: $reps) { ... on BillingAccount { usage(period: "2026-03-06T12:00:00Z") { allowances { allowanceId planVersionId shared used remaining } } } } }`, {
+      reps: [{ __typename: 'BillingAccount', id: account }],
+    });
+    expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
+    const pools = res.data._entities[0].usage.allowances
+      .filter((a: { allowanceId: string }) => a.allowanceId === 'family-data')
+      .sort((x: { planVersionId: string }, y: { planVersionId: string }) => x.planVersionId.localeCompare(y.planVersionId));
+    expect(pools).toEqual([
+      { allowanceId: 'family-data', planVersionId: 'plv_family', shared: true, used: '30000', remaining: '21200' },
+      { allowanceId: 'family-data', planVersionId: 'plv_family_v2', shared: true, used: '30000', remaining: '21200' },
+    ]);
   });
 
   it('re-rating the month with the same catalog charges nothing more for the v2 member', async () => {

@@ -140,9 +140,11 @@ export interface AllowanceView {
   shared: boolean;
   /** This line's own draw (equals `used` unless the allowance is a shared pool). */
   usedByLine: string;
+  /** The plan version the allowance comes from (a shared pool is one per account and plan version). */
+  planVersionId: string | null;
 }
 
-function allowanceView(allowanceId: string, used: ReturnType<typeof dec>, byLine: ReturnType<typeof dec>, size: string | null | undefined, shared: boolean): AllowanceView {
+function allowanceView(allowanceId: string, used: ReturnType<typeof dec>, byLine: ReturnType<typeof dec>, size: string | null | undefined, shared: boolean, planVersionId: string | null): AllowanceView {
   const s = size ? dec(size) : null;
   return {
     allowanceId,
@@ -152,6 +154,7 @@ function allowanceView(allowanceId: string, used: ReturnType<typeof dec>, byLine
     usedRatio: s && !s.isZero() ? used.div(s).toDecimalPlaces(4).toString() : '0',
     shared,
     usedByLine: byLine.toString(),
+    planVersionId,
   };
 }
 
@@ -196,7 +199,7 @@ async function views(usage: UsageRuntime, keys: LinePeriod[], at: Date, keepEmpt
     v.allowances = [...buckets].sort(([a], [b]) => a.localeCompare(b)).map(([allowanceId, used]) => {
       const size = plan?.ok ? allowanceSizeOf(plan.rater, allowanceId, usage.plans.knownOffers()) : undefined;
       const isShared = shared.has(allowanceId);
-      return allowanceView(allowanceId, isShared ? dec(pools?.get(allowanceId)?.used ?? '0') : used, used, size, isShared);
+      return allowanceView(allowanceId, isShared ? dec(pools?.get(allowanceId)?.used ?? '0') : used, used, size, isShared, version?.planVersionId ?? null);
     });
     result.push(v);
   }
@@ -227,8 +230,15 @@ export async function accountUsage(usage: UsageRuntime, billingAccountId: string
   for (const r of rows) keys.push({ lineId: r.line_id, period: await periodOfLine(usage, r.line_id, at) });
   // Only this account's records: a line it had before another account took it over shows its time here.
   const lines = keys.length ? await views(usage, keys, at, false, billingAccountId) : [];
-  // The account's shared pools, once (each line lists them too, with its own draw).
+  // The account's shared pools, once each (each line lists its pool too, with its own draw): one
+  // per allowance and plan version, as wallets keeps them, so members on two versions of a plan
+  // show two pools.
   const pools = new Map<string, AllowanceView>();
-  for (const l of lines) for (const a of l.allowances) if (a.shared && !pools.has(a.allowanceId)) pools.set(a.allowanceId, { ...a, usedByLine: a.used });
+  for (const l of lines) {
+    for (const a of l.allowances) {
+      const key = `${a.allowanceId}\u0000${a.planVersionId}`;
+      if (a.shared && !pools.has(key)) pools.set(key, { ...a, usedByLine: a.used });
+    }
+  }
   return { billingAccountId, period: at.toISOString().slice(0, 10), lines, allowances: [...pools.values()], spend: lines.reduce((s, l) => s.plus(l.spend), dec('0')).toString(), events: lines.reduce((s, l) => s + l.events, 0) };
 }

@@ -554,7 +554,7 @@ export class UsagePipeline {
     const charge = needsCharge && !precharged ? JSON.stringify(chargeRequestOf(id, line.lineId, u, version, result, rater, { zone, adjustsInvoiceId })) : undefined;
     for (const c of applied.crossed) {
       // A shared pool crosses its thresholds once per account and plan version (whichever line's event did it).
-      if (shared) once('usageThresholdReached', version.billingAccountId, ['pool', version.billingAccountId, version.planVersionId, periodOfPool().period, c.allowanceId, c.threshold], () => ({ lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfPool(), allowanceId: c.allowanceId, shared: true, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }));
+      if (shared) once('usageThresholdReached', version.billingAccountId, ['pool', version.billingAccountId, version.planVersionId, periodOfPool().period, c.allowanceId, c.threshold], () => ({ lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfPool(), allowanceId: c.allowanceId, shared: true, planVersionId: version.planVersionId, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }));
       else once('usageThresholdReached', line.lineId, [line.lineId, linePeriod.start.toISOString(), c.allowanceId, c.threshold], () => ({ lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfEvents(), allowanceId: c.allowanceId, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }));
     }
     for (const n of result.notifications) {
