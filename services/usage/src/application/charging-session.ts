@@ -18,6 +18,11 @@
  * is refused and charges nothing, while a twin of it (same figures) does the same idempotent
  * steps; the first to write its reply wins, the others answer that reply.
  *
+ * A session closed TIMED_OUT (closeStaleSessions) still takes reports, numbered past its last one:
+ * their units are charged as usage (below), nothing is granted. Such a report claims its number the
+ * same way (its fingerprint marked LATE): a retransmission gets the stored reply, another report with
+ * that number is refused RATING_FAILED and charges nothing.
+ *
  * Units reported used but not charged through a reservation (it had expired, the network went
  * past the grant, or none was held) are charged like any usage event: a record of their own
  * (event id `<session>#<number>:unreserved`) whose ChargeRequest goes to wallets, so they are
@@ -170,6 +175,13 @@ function normalised(req: ChargingSessionRequest, op: string): ChargingSessionReq
   return copy;
 }
 
+/**
+ * Marks the fingerprint a report on a TIMED_OUT session claims its number with, so such a claim is
+ * told from one the session made while OPEN (a request cut short before the session timed out is
+ * not resumed: a retry of it is answered "not completed before the session was TIMED_OUT").
+ */
+const LATE = 'late:';
+
 /** What makes two requests with the same number the same request. */
 function fingerprintOf(op: string, n: number, req: ChargingSessionRequest): string {
   return JSON.stringify([op, n, req.usedUnits ?? null, req.requestedUnits ?? null, req.lineId ?? null, req.msisdn ?? null, req.usageType ?? null, req.calledNumber ?? null, req.roamingCountry ?? null, req.visitedMcc ?? null]);
@@ -209,15 +221,18 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
   const n = req.invocationSequenceNumber ?? 0;
   const key = sessionRecordKey(req.sessionId);
   const fingerprint = fingerprintOf(op, n, req);
+  const lateFingerprint = LATE + fingerprint;
+  const same = (s: StoredSession): boolean => s.last_request === fingerprint || s.last_request === lateFingerprint;
   /** The reply a session gave to this number, or why another request with it is refused. */
   const replay = (s: StoredSession): ChargingSessionReply =>
-    s.last_request === fingerprint && s.last_reply ? (JSON.parse(s.last_reply) as ChargingSessionReply)
-      : s.last_request === fingerprint ? fail('RATING_FAILED', `invocationSequenceNumber ${n} of session ${req.sessionId} was not completed before the session was ${s.state}`)
+    same(s) && s.last_reply ? (JSON.parse(s.last_reply) as ChargingSessionReply)
+      : same(s) ? fail('RATING_FAILED', `invocationSequenceNumber ${n} of session ${req.sessionId} was not completed before the session was ${s.state}`)
         : fail('RATING_FAILED', `invocationSequenceNumber ${n} of session ${req.sessionId} was used by another request`);
   const existing = await loadSession(usage, req.sessionId);
   // This number is claimed by this very request (same figures) and not answered yet: a twin of it is
   // running now, or an attempt stopped midway (crash, lost connection). Every step is idempotent: do them (again).
-  const resuming = op !== 'RESERVE' && existing?.state === 'OPEN' && n === existing.sequence_number && existing.last_request === fingerprint && !existing.last_reply;
+  const resuming = op !== 'RESERVE' && n === existing?.sequence_number && !existing.last_reply
+    && ((existing.state === 'OPEN' && existing.last_request === fingerprint) || (existing.state === 'TIMED_OUT' && existing.last_request === lateFingerprint));
   if (existing && n === existing.sequence_number && !resuming) return replay(existing);
 
   if (op === 'RESERVE') {
@@ -248,10 +263,27 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
   if (!existing) return fail('RATING_FAILED', `no session ${req.sessionId}`);
   const ctx = JSON.parse(existing.context) as SessionContext;
   const used = dec(req.usedUnits ?? '0');
-  if (existing.state === 'TIMED_OUT' && n > existing.sequence_number) {
+  if (existing.state === 'TIMED_OUT' && (n > existing.sequence_number || resuming)) {
     // Closed for silence (closeStaleSessions): what it reports now is charged as usage; nothing more is granted.
-    await chargeUnreserved(usage, key, n, ctx, used, now);
-    return { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true };
+    // Its record is named by the number (`<session>#<n>:unreserved`), so the number is claimed first, as an OPEN
+    // session's is: a retransmission gets this reply, another report with the number is refused and charges
+    // nothing (its units would otherwise be dropped as a duplicate of the first's record, answered SUCCESS).
+    if (!resuming) {
+      if (existing.last_request?.startsWith(LATE) && !existing.last_reply) return fail('RATING_FAILED', `invocationSequenceNumber ${existing.sequence_number} of session ${req.sessionId} is not answered yet`);
+      const { rowCount } = await usage.sql.query(
+        `update charging_session set sequence_number = $2, last_request = $3, last_reply = null, updated_at = $4 where id = $1 and sequence_number = $5 and state = 'TIMED_OUT'`,
+        [req.sessionId, n, lateFingerprint, now, existing.sequence_number],
+      );
+      if (rowCount !== 1) return answerChargingSession(usage, nc, input, now);
+    }
+    // The report's time is when its number was claimed, the same for a twin or a retry that resumes it: the same record.
+    await chargeUnreserved(usage, key, n, ctx, used, resuming ? new Date(existing.updated_at) : now);
+    const reply: ChargingSessionReply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true };
+    const { rowCount } = await usage.sql.query(
+      `update charging_session set last_reply = $2 where id = $1 and sequence_number = $3 and last_request = $4 and last_reply is null and state = 'TIMED_OUT'`,
+      [req.sessionId, JSON.stringify(reply), n, lateFingerprint],
+    );
+    return rowCount === 1 ? reply : replayAfterRace(usage, req.sessionId, replay, fail);
   }
   if (!resuming) {
     if (n !== existing.sequence_number + 1) return fail('RATING_FAILED', `invocationSequenceNumber ${n} is out of turn: session ${req.sessionId} expects ${existing.sequence_number + 1}`);
@@ -316,8 +348,8 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
 /**
  * Closes an OPEN session that has not reported since `idleMs` before `now` (its network element
  * is gone, or lost the session): its reservation is released and it is TIMED_OUT (what it
- * reported is on its records already). A report that still comes later is charged as usage (see
- * above). Returns how many it closed.
+ * reported is on its records already). A report that still comes later is charged as usage, once
+ * per number (see above). Returns how many it closed.
  */
 export async function closeStaleSessions(usage: UsageRuntime, nc: NatsConnection, now: Date, idleMs: number, limit = 100): Promise<number> {
   const { rows } = await usage.sql.query<{ id: string }>(`select id from charging_session where state = 'OPEN' and updated_at <= $1 order by updated_at limit $2`, [new Date(now.getTime() - idleMs), limit]);
