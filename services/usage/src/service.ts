@@ -31,7 +31,9 @@ export interface UsageServiceOptions {
  * which background consumers run, "owners" being subscribers' billingaccount events (who may read an account's usage),
  * "bundles" being wallets' bundle.renewed and bundle.feedue; "none" for none); USAGE_CHARGE_SWEEP_MS (default 5000) and
  * USAGE_CHARGE_RESEND_AFTER_MS (default 60000): how often, and after how long without a
- * ChargeResult, the sweeper re-publishes a record's ChargeRequest; USAGE_CONSUMER_PREFIX (durable names, default
+ * ChargeResult, the sweeper re-publishes a record's (or a re-rate adjustment's) ChargeRequest;
+ * USAGE_EMITTED_EVENT_RETENTION_DAYS (default 400, 0 keeps all: how long the sweeper keeps the ids of notices already
+ * sent, which make them once per period); USAGE_CONSUMER_PREFIX (durable names, default
  * "usage"); USAGE_DELIVER_NEW=1 makes new durables start at new messages (tests);
  * USAGE_INGEST_BATCH (default 1000); USAGE_INGEST_CONCURRENCY (batches in flight, default 3); USAGE_INGEST_ACK_WAIT_MS (default 30000: how soon the
  * events a crashed consumer held are redelivered); USAGE_SESSION_IDLE_MS (default 900000: an online charging session

@@ -12,8 +12,12 @@ export interface UsageMetrics {
   chargesSettled: client.Counter<'outcome'>;
   /** ChargeResults (or whole messages) the consumer could not apply, by reason: not_json, invalid, unstorable. */
   chargeResultsDropped: client.Counter<'reason'>;
-  /** ChargeRequests the sweeper published again because no ChargeResult answered them in time. */
+  /** Records' ChargeRequests the sweeper published again because no ChargeResult answered them in time. */
   chargesResent: client.Counter;
+  /** Re-rate adjustments' ChargeRequests the sweeper published again (same chargeId) because no ChargeResult settled them in time. */
+  adjustmentsResent: client.Counter;
+  /** Rows of emitted_event the sweeper deleted after USAGE_EMITTED_EVENT_RETENTION_DAYS. */
+  emittedEventsPruned: client.Counter;
   /** Online charging session requests (NATS and GraphQL), by operation and Nchf result code. */
   sessionRequests: client.Counter<'operation' | 'result_code'>;
   /** Subscribers' events acknowledged without effect (not a CloudEvent, or ids the read model cannot store), by subject and reason. */
@@ -27,7 +31,9 @@ export function createUsageMetrics(registry: client.Registry = new client.Regist
     batchSeconds: new client.Histogram({ name: 'ledgerline_usage_batch_seconds', help: 'Time for one batch of usage records through the pipeline (validate, rate, persist)', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
     chargesSettled: new client.Counter({ name: 'ledgerline_usage_charges_settled_total', help: 'Usage records whose charge a ChargeResult settled, by outcome', labelNames: ['outcome'], registers: [registry] }),
     chargeResultsDropped: new client.Counter({ name: 'ledgerline_usage_charge_results_dropped_total', help: 'ChargeResults the consumer could not apply, by reason (not_json, invalid, unstorable); their records stay PENDING for the sweeper', labelNames: ['reason'], registers: [registry] }),
-    chargesResent: new client.Counter({ name: 'ledgerline_usage_charges_resent_total', help: 'ChargeRequests published again by the sweeper (no ChargeResult in time)', registers: [registry] }),
+    chargesResent: new client.Counter({ name: 'ledgerline_usage_charges_resent_total', help: "Usage records' ChargeRequests published again by the sweeper (no ChargeResult in time)", registers: [registry] }),
+    adjustmentsResent: new client.Counter({ name: 'ledgerline_usage_rerate_adjustments_resent_total', help: "Re-rate adjustments' ChargeRequests published again by the sweeper, same chargeId (no ChargeResult in time; their month cannot be re-rated until settled)", registers: [registry] }),
+    emittedEventsPruned: new client.Counter({ name: 'ledgerline_usage_emitted_events_pruned_total', help: 'Rows of emitted_event (events emitted once per line and period) deleted after USAGE_EMITTED_EVENT_RETENTION_DAYS', registers: [registry] }),
     sessionRequests: new client.Counter({ name: 'ledgerline_usage_charging_session_requests_total', help: 'Online charging session requests, by operation and result code', labelNames: ['operation', 'result_code'], registers: [registry] }),
     subscriberEventsDropped: new client.Counter({ name: 'ledgerline_usage_subscriber_events_dropped_total', help: "Subscribers' events acknowledged without effect (not a CloudEvent, an invalid time, ids or numbers the read model cannot store), by subject and reason", labelNames: ['subject', 'reason'], registers: [registry] }),
   };

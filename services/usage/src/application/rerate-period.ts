@@ -15,7 +15,9 @@
  * units it refused. Each adjustment is kept (rerate_adjustment) until its ChargeResult settles it
  * (apply-charge-result.ts); what the ledger holds for a record is its charge plus the adjustments
  * it took (usage_record.amount_charged once they are settled), and a period with an adjustment
- * not settled yet is refused like one with a charge not settled.
+ * not settled yet is refused like one with a charge not settled. The adjustment keeps its
+ * ChargeRequest: one no ChargeResult answers in time is re-sent, same chargeId, by the charge
+ * sweeper (sweep-charges.ts), so a lost message does not keep the month's re-rates refused.
  */
 import { badInput, conflict, dec, deterministicId, type ChargeRequest } from '@ledgerline/contracts';
 import type { RatingResult } from '@ledgerline/rating';
@@ -168,9 +170,11 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
         const extra = { zone: zoneOf(rater, result, u), adjustsInvoiceId: invoiceOf(new Date(r.occurred_at)) };
         // A credit always goes through; a dearer price is collected as the plan collects any charge.
         const allowOverdraft = delta.isNegative() || version.paymentMode === 'POSTPAID' || Boolean(rater.compiled.plan.balancePolicy?.overdraftAllowed);
-        outbox.push(chargeRequestRow(adjustmentCharge(chargeId, line.lineId, version, result, r, delta.toString(), extra, allowOverdraft), now));
+        const request = chargeRequestRow(adjustmentCharge(chargeId, line.lineId, version, result, r, delta.toString(), extra, allowOverdraft), now);
+        outbox.push(request);
         adjustments.push({ usageRecordId: r.id, chargeId, previousPrice: dec(oldSpend).toString(), newPrice: newSpend, deltaUnits: dec(result.chargedUnits).minus(r.charged_units ?? '0').toString() });
-        pending.push([chargeId, r.id, c.billingAccountId, occurredAt, version2, oldSpend, delta.toString(), result.currency, now]);
+        // The request is kept with the adjustment: the charge sweeper re-sends it while no ChargeResult settles it.
+        pending.push([chargeId, r.id, c.billingAccountId, occurredAt, version2, oldSpend, delta.toString(), result.currency, now, request.payload]);
       }
     }
     await inSqlTransaction(usage.sql, async (db) => {
@@ -183,8 +187,8 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       }
       for (const a of pending) {
         await db.query(
-          `insert into rerate_adjustment (charge_id, usage_record_id, billing_account_id, occurred_at, rating_version, previous_charged, amount, currency, status, created_at)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, 'PENDING', $9)`,
+          `insert into rerate_adjustment (charge_id, usage_record_id, billing_account_id, occurred_at, rating_version, previous_charged, amount, currency, status, created_at, charge)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, 'PENDING', $9, $10)`,
           a,
         );
       }
