@@ -112,17 +112,112 @@ async function carryOver(sql: Sql, subject: GrantSubject, endingPeriodStart: Dat
   const ending = a.shared
     ? await endedSharedPool(sql, subject, a.id, start)
     : (await sql.query<BucketRow>(`${BUCKET_SELECT} where b.grant_key = $1 and b.status = 'ACTIVE' for update of b, a`, [allowanceGrantKey(subject, a.id, false, endingPeriodStart)]))[0];
-  const carried = ending ? rolloverOf(new Decimal(ending.remaining), a.rollover) : new Decimal(0);
-  if (!ending || carried.isZero()) return undefined;
+  if (!ending) return undefined;
+  const carried = rolloverOf(new Decimal(ending.remaining), a.rollover);
+  if (carried.isZero()) {
+    // Nothing to carry now (an open session may hold all that was left): the rule stays on the
+    // ending bucket, so units the session gives back later roll over by it (closeMany makes the
+    // rollover bucket then, see rolloverTargetOf). Its `carried_from` is null: not a rollover bucket.
+    await sql.query(`update bucket set carried_percent = $2, carried_max = $3 where id = $1`, [ending.id, a.rollover.percent ?? '100', a.rollover.maxQuantity ?? null]);
+    return undefined;
+  }
+  await grantRollover(sql, subject, { ...a, rollover: a.rollover }, ending.id, carried, start, end, now);
+  return fmt(carried);
+}
+
+/** What a rollover bucket is made from: its allowance (name, unit, shared) and the rule that carries units into it. */
+export type RolloverAllowance = Pick<Allowance, 'id' | 'name' | 'unit' | 'shared'> & { rollover: NonNullable<Allowance['rollover']> };
+
+/** The grant key of the rollover bucket of an allowance's period starting at `start`: one per allowance and period. */
+export function rolloverGrantKey(subject: GrantSubject, allowanceId: string, shared: boolean, start: Date): string {
+  // A shared rollover's key must not look like a pool's (`shared:…`), or it would count as the next period's pool.
+  return shared ? `rollover:${allowanceGrantKey(subject, allowanceId, true, start)}` : `${subject.subscriptionId}:${allowanceId}:rollover:${start.toISOString()}`;
+}
+
+/**
+ * The rollover bucket of the period [start, end): `carried` units moved from the ending bucket
+ * `fromBucketId` (ledger `BUCKET_ROLLOVER`), drawn before the period's own allowance, with the rule
+ * that carried them. Made by the renewal, or, when the renewal carried nothing because an open
+ * session held what was left, by the close that gives units back (closeMany); the grant key makes
+ * it one per allowance and period either way.
+ */
+export async function grantRollover(sql: Sql, subject: GrantSubject, a: RolloverAllowance, fromBucketId: string, carried: Decimal, start: Date, end: Date, now: Date): Promise<BucketRow> {
   const rollover = await grantBucket(sql, {
     billingAccountId: subject.billingAccountId, lineId: a.shared ? null : subject.lineId, allowanceId: a.id, name: `${a.name ?? a.id} (rollover)`, unit: a.unit, quantity: fmt(carried),
     // Drawn before the period's own allowance (lower priority first): what was carried over goes first.
-    // A shared rollover's key must not look like a pool's (`shared:…`), or it would count as the next period's pool.
-    priority: 50, validFrom: start, validTo: end, grantKey: a.shared ? `rollover:${allowanceGrantKey(subject, a.id, true, start)}` : `${subject.subscriptionId}:${a.id}:rollover:${start.toISOString()}`, fromBucketId: ending.id, now,
+    priority: 50, validFrom: start, validTo: end, grantKey: rolloverGrantKey(subject, a.id, a.shared === true, start), fromBucketId, now,
   });
   // The rule that carried them: units an open session gives back to the ending bucket later carry over by it too (closeMany).
   await sql.query(`update bucket set carried_percent = $2, carried_max = $3 where id = $1`, [rollover.id, a.rollover.percent ?? '100', a.rollover.maxQuantity ?? null]);
-  return fmt(carried);
+  return rollover;
+}
+
+/** A bucket whose period ended and whose renewal carried nothing over, with the rule it left on it (carryOver). */
+export interface UncarriedBucket {
+  id: string;
+  billing_account_id: string;
+  line_id: string | null;
+  allowance_id: string;
+  name: string | null;
+  unit: string;
+  grant_key: string;
+  valid_from: Date;
+  valid_to: Date;
+  carried_percent: string;
+  carried_max: string | null;
+}
+
+/** Where units given back to an ended bucket roll over to when its renewal made no rollover bucket (see rolloverTargetOf). */
+export interface RolloverTarget {
+  subject: GrantSubject;
+  allowance: RolloverAllowance;
+  start: Date;
+  end: Date;
+}
+
+/**
+ * The rollover bucket the renewal of `b` would have made had it carried something: same subject,
+ * grant key, validity and rule. A line's: its subscription's period, which the renewal moved on
+ * (to where its bucket ends if the subscription ends inside it, as endSubscriptionBuckets ends
+ * the period's buckets). A shared pool's: the next pool's period, which the same renewal opened.
+ * Undefined when there is none to make: `b` is not a period's allowance bucket, or the period has
+ * a rollover bucket (then it was made and has ended: what comes back to `b` is forfeited).
+ */
+export async function rolloverTargetOf(sql: Sql, b: UncarriedBucket): Promise<RolloverTarget | undefined> {
+  const shared = b.line_id === null;
+  const suffix = `:${b.allowance_id}:${b.valid_from.toISOString()}`;
+  if (!b.grant_key.endsWith(suffix)) return undefined;
+  const head = b.grant_key.slice(0, -suffix.length);
+  let subject: GrantSubject;
+  let start: Date;
+  let end: Date;
+  if (shared) {
+    const pools = `shared:${b.billing_account_id}:`;
+    if (!head.startsWith(pools)) return undefined;
+    subject = { subscriptionId: '', billingAccountId: b.billing_account_id, lineId: '', planVersionId: head.slice(pools.length) };
+    const [next] = await sql.query<{ valid_from: Date; valid_to: Date }>(
+      `select valid_from, valid_to from bucket where billing_account_id = $1 and line_id is null and allowance_id = $2 and starts_with(grant_key, $3) and valid_from > $4 order by valid_from limit 1`,
+      [b.billing_account_id, b.allowance_id, `${head}:${b.allowance_id}:`, b.valid_from],
+    );
+    if (!next) return undefined;
+    ({ valid_from: start, valid_to: end } = next);
+  } else {
+    const [term] = await sql.query<SubscriptionTermRow>(`select * from subscription_term where subscription_id = $1`, [head]);
+    if (!term || term.billing_account_id !== b.billing_account_id || term.line_id !== b.line_id || term.period_start <= b.valid_from) return undefined;
+    subject = { subscriptionId: term.subscription_id, billingAccountId: term.billing_account_id, lineId: term.line_id, planVersionId: term.plan_version_id };
+    start = term.period_start;
+    end = term.ends_at && term.ends_at < term.period_end ? term.ends_at : term.period_end;
+  }
+  if (allowanceGrantKey(subject, b.allowance_id, shared, b.valid_from) !== b.grant_key || !(end > start)) return undefined;
+  // Made already (and ended since, or it would have been found), or a period between (a session open over two renewals): nothing to make.
+  const [found] = await sql.query<{ taken: boolean }>(
+    `select exists (select 1 from bucket where grant_key = $1)
+         or exists (select 1 from bucket where billing_account_id = $2 and allowance_id = $3 and starts_with(grant_key, $4) and valid_from > $5 and valid_from < $6) as taken`,
+    [rolloverGrantKey(subject, b.allowance_id, shared, start), b.billing_account_id, b.allowance_id, `${head}:${b.allowance_id}:`, b.valid_from, start],
+  );
+  if (found?.taken) return undefined;
+  const rule = { percent: b.carried_percent, ...(b.carried_max === null ? {} : { maxQuantity: b.carried_max }) };
+  return { subject, allowance: { id: b.allowance_id, name: b.name ?? undefined, unit: b.unit, shared, rollover: rule }, start, end };
 }
 
 /** A shared pool whose period has ended, with the member whose paid period covers that end. */

@@ -1,12 +1,13 @@
 import { Decimal, newId, notFound, badInput } from '@ledgerline/contracts';
 import { WORK_SUBJECTS, type ChargeResult, type ChargingResultCode, type WalletReserveReply, type WalletReserveRequest, type WalletSessionReply } from '@ledgerline/contracts';
-import { insertOutbox, outboxWrite, readTogether, rowsOf, type OutboxRow, type Sql } from '../persistence/sql';
+import { insertOutbox, outboxWrite, readTogether, rowsOf, type OutboxRow, type Reading, type Sql } from '../persistence/sql';
 import { chargeResultMessageId } from './apply-charges';
 import { decideCharge, fmt, round6, type BucketState, type WalletState } from '../domain/charging';
 import { accountId, newTxId, postTransactions, type Entry, type NewTransaction } from './ledger';
 import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
 import { rolloverOf } from '../domain/allowance-period';
 import { walletLock, walletLockOfReservations, type LockedWalletRow, type WalletPair } from './locks';
+import { grantRollover, rolloverTargetOf, type RolloverTarget } from './renew-allowances';
 import { bucketUse, bucketUseWrite, emitBalanceEvents, type BucketUseRow } from './balance-events';
 import { replenishBudgets } from './budget';
 
@@ -240,19 +241,29 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
   const ids = [...new Set(items.filter((_, i) => !replies[i]).map((it) => it.reservationId))];
   if (ids.length === 0) return replies as WalletSessionReply[];
   // Every read in one round trip, in lock order (wallets, then reservations, as reserve locks
-  // them): the reservations' wallets and their balances, the reservations, the buckets they hold
-  // units of with the other active buckets of those allowances (notifications, rollover).
+  // them, then buckets): the reservations' wallets and their balances, the reservations, the
+  // buckets they hold units of with the other active buckets of those allowances (notifications,
+  // rollover), locked.
   const [locked, reservations, buckets] = await readTogether<[LockedWalletRow[], ReservationRow[], CloseBucketRow[]]>(
     sql,
     walletLockOfReservations(ids),
     rowsOf(`select * from reservation where id = any($1::text[]) order by id for update`, [ids]),
-    rowsOf(CLOSE_BUCKETS, [ids]),
+    closeBucketLock(ids),
   );
   const wallets = new Map(locked.map((w) => [w.id, withState(w)]));
   const rows = new Map(reservations.map((r) => [r.id, r]));
   const bucketRows = new Map(buckets.map((b) => [b.id, b]));
   // The rollover bucket a bucket's units were carried into at its renewal (with the rule that carried them).
   const rolloverOfBucket = new Map(buckets.filter((b) => b.carried_from !== null && b.status === 'ACTIVE' && b.carried_percent !== null).map((b) => [b.carried_from!, b]));
+  // A bucket whose renewal carried nothing (an open session held all that was left) has the rule
+  // on it and no rollover bucket: the units given back make it (rare: a few round trips for each).
+  const held = new Set(reservations.filter((r) => r.status === 'RESERVED').flatMap((r) => r.bucket_parts.map((p) => p.bucketId)));
+  const uncarried = new Map<string, { target: RolloverTarget; carried: Decimal }>();
+  for (const b of buckets) {
+    if (!held.has(b.id) || b.carried_from !== null || b.carried_percent === null || new Decimal(b.carried_percent).lte(0) || rolloverOfBucket.has(b.id)) continue;
+    const target = await rolloverTargetOf(sql, { ...b, carried_percent: b.carried_percent });
+    if (target) uncarried.set(b.id, { target, carried: new Decimal(0) });
+  }
   const usedOf = new Map<string, Decimal>();
   const carriedMore = new Map<string, Decimal>();
   const txs: NewTransaction[] = [];
@@ -291,9 +302,16 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
         // Given back after the bucket's period rolled over: the rollover share goes on to the next period's rollover bucket.
         const carried = carryReturned(rolloverOfBucket.get(p.bucketId), back, carriedMore);
         if (!carried.isZero()) entries.push({ accountId: rolloverOfBucket.get(p.bucketId)!.id, unit: r.unit, amount: carried });
-        const rest = back.minus(carried);
-        const target = bucketRows.get(p.bucketId)?.status === 'ACTIVE' ? p.bucketId : accountId(r.billing_account_id, 'ALLOWANCE_EXPIRED', r.unit);
-        if (!rest.isZero()) entries.push({ accountId: target, unit: r.unit, amount: rest });
+        // None made yet: the share goes back to the bucket and moves on from there when the rollover bucket is made (below).
+        const uncarriedOf = uncarried.get(p.bucketId);
+        const share = uncarriedOf ? carryUncarried(uncarriedOf, back) : new Decimal(0);
+        const rest = back.minus(carried).minus(share);
+        if (bucketRows.get(p.bucketId)?.status === 'ACTIVE') {
+          if (!rest.plus(share).isZero()) entries.push({ accountId: p.bucketId, unit: r.unit, amount: rest.plus(share) });
+        } else {
+          if (!share.isZero()) entries.push({ accountId: p.bucketId, unit: r.unit, amount: share });
+          if (!rest.isZero()) entries.push({ accountId: accountId(r.billing_account_id, 'ALLOWANCE_EXPIRED', r.unit), unit: r.unit, amount: rest });
+        }
       }
     }
     const reserved = new Decimal(r.money_reserved);
@@ -325,6 +343,10 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
       params: [closed.map((r) => r.id), closed.map((r) => r.status), closed.map((r) => r.used_units), now],
     }, ...(resultRows.length > 0 ? [outboxWrite(resultRows)] : []), ...(useWrite ? [useWrite] : [])]);
     if (resultRows.length > 0) sql.eventsQueued = true;
+    // The rollover buckets the renewals would have made, with what was given back to roll over (BUCKET_ROLLOVER from the ended bucket).
+    for (const [bucketId, u] of uncarried) {
+      if (!u.carried.isZero()) await grantRollover(sql, u.target.subject, u.target.allowance, bucketId, u.carried, u.target.start, u.target.end, now);
+    }
     // What was used (not what was held) is what the allowance notifications judge.
     if (usedOf.size > 0) await emitBalanceEvents(sql, now, [], uses);
     await replenishSpentBudgets(sql, now, [...wallets.values()]);
@@ -332,26 +354,50 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
   return replies as WalletSessionReply[];
 }
 
-/** A bucket a close touches, or another active bucket of its allowance (see CLOSE_BUCKETS). */
+/** A bucket a close touches, or another active bucket of its allowance (see closeBucketLock). */
 interface CloseBucketRow extends BucketUseRow {
   status: string;
+  name: string | null;
+  grant_key: string;
+  /** A rollover bucket: the bucket its units were carried from. */
   carried_from: string | null;
+  /**
+   * The rollover rule: on a rollover bucket, the one that carried units into it; on a bucket whose
+   * renewal carried nothing (no carried_from), the one units given back to it roll over by.
+   */
   carried_percent: string | null;
   carried_max: string | null;
 }
 
 /**
- * The buckets the reservations $1 hold units of (whatever their status), and every active bucket of
+ * The buckets the reservations hold units of (whatever their status), and every active bucket of
  * those allowances on the same account: the allowance is judged as a whole, and a rollover bucket
  * (`carried_from`) takes the rollover share of units given back to the bucket it was carried from.
+ * Locked in id order first (after the wallets and the reservations, as charging locks buckets after
+ * the wallets), then read: the expiry job takes no wallet lock, and a bucket it expired between an
+ * unlocked read of its status and the close's write kept the units given back, expired. Now the
+ * expiry skips a bucket locked here (and forfeits the units at its next pass), or this waits for it
+ * and reads the bucket EXPIRED (the units go to ALLOWANCE_EXPIRED, or roll over). Two statements,
+ * to send with the close's other reads.
  */
-const CLOSE_BUCKET_COLUMNS = `b.id, b.status, b.billing_account_id, b.line_id, b.allowance_id, b.unit, b.priority, b.valid_from, b.valid_to, b.initial_quantity, b.used_quantity,
+function closeBucketLock(reservationIds: readonly string[]): Reading<CloseBucketRow[]> {
+  const params = [reservationIds];
+  return {
+    statements: [
+      { text: `select b.id from bucket b where b.id in (${closeBuckets('b.id')}) order by b.id for update of b`, params },
+      { text: closeBuckets(CLOSE_BUCKET_COLUMNS), params },
+    ],
+    parse: ([, rows]) => rows as CloseBucketRow[],
+  };
+}
+
+const CLOSE_BUCKET_COLUMNS = `b.id, b.status, b.name, b.grant_key, b.billing_account_id, b.line_id, b.allowance_id, b.unit, b.priority, b.valid_from, b.valid_to, b.initial_quantity, b.used_quantity,
   b.notified_percent, b.carried_from, b.carried_percent::text as carried_percent, b.carried_max::text as carried_max`;
-const CLOSE_BUCKETS = `with held as (select b.id, b.billing_account_id, b.allowance_id from bucket b
+const closeBuckets = (columns: string) => `with held as (select b.id, b.billing_account_id, b.allowance_id from bucket b
     where b.id in (select p->>'bucketId' from reservation r, jsonb_array_elements(r.bucket_parts) p where r.id = any($1::text[]) and r.status = 'RESERVED'))
-  select ${CLOSE_BUCKET_COLUMNS} from bucket b where b.id in (select id from held)
+  select ${columns} from bucket b where b.id in (select id from held)
   union
-  select ${CLOSE_BUCKET_COLUMNS} from (select distinct billing_account_id, allowance_id from held) k
+  select ${columns} from (select distinct billing_account_id, allowance_id from held) k
     join bucket b on b.billing_account_id = k.billing_account_id and b.status = 'ACTIVE' and b.allowance_id = k.allowance_id`;
 
 /**
@@ -365,6 +411,18 @@ function carryReturned(rollover: CloseBucketRow | undefined, back: Decimal, carr
   const room = rollover.carried_max === null ? undefined : fmt(Decimal.max(0, new Decimal(rollover.carried_max).minus(rollover.initial_quantity).minus(given)));
   const carried = rolloverOf(back, { percent: rollover.carried_percent!, ...(room === undefined ? {} : { maxQuantity: room }) });
   if (!carried.isZero()) carriedMore.set(rollover.id, given.plus(carried));
+  return carried;
+}
+
+/**
+ * The same for a bucket whose renewal carried nothing: nothing of the period was carried yet, so
+ * the rule's whole max is room, less what this batch gives it already (`u.carried`, which grows).
+ */
+function carryUncarried(u: { target: RolloverTarget; carried: Decimal }, back: Decimal): Decimal {
+  const { percent, maxQuantity } = u.target.allowance.rollover;
+  const room = maxQuantity === undefined ? undefined : fmt(Decimal.max(0, new Decimal(maxQuantity).minus(u.carried)));
+  const carried = rolloverOf(back, { ...(percent === undefined ? {} : { percent }), ...(room === undefined ? {} : { maxQuantity: room }) });
+  u.carried = u.carried.plus(carried);
   return carried;
 }
 
