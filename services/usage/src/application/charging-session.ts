@@ -347,25 +347,39 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
 
 /**
  * Closes an OPEN session that has not reported since `idleMs` before `now` (its network element
- * is gone, or lost the session): its reservation is released and it is TIMED_OUT (what it
- * reported is on its records already). A report that still comes later is charged as usage, once
- * per number (see above). Returns how many it closed.
+ * is gone, or lost the session): it is TIMED_OUT and its reservation released (what it reported is
+ * on its records already). A report that still comes later is charged as usage, once per number
+ * (see above). Returns how many it closed.
+ *
+ * The session is claimed first, then its reservation released: one conditional update moves it to
+ * TIMED_OUT only if it is still OPEN and still silent, and returns the context it holds then. A
+ * report that claimed its number or was answered since the sessions were read moved `updated_at`
+ * on, so the session is left OPEN and the reservation that report uses or was just granted is not
+ * touched; one that comes after the claim finds the session TIMED_OUT (its own claim, from OPEN,
+ * fails) and is charged as usage with nothing granted. After the claim nothing but this writes the
+ * context (every report's write needs OPEN), so the reservation released is the one the session
+ * held at its close, and no report commits it. (Before, the sessions were read, the reservation
+ * in the row read again was released, and the session closed if its number had not moved: a report
+ * answered in between had the reservation it was just granted released and its session closed.)
+ * A crash between the claim and the release leaves that reservation to wallets' expiry job (it
+ * holds units for its validity only, 300 s as usage asks for them, far less than `idleMs`).
  */
 export async function closeStaleSessions(usage: UsageRuntime, nc: NatsConnection, now: Date, idleMs: number, limit = 100): Promise<number> {
-  const { rows } = await usage.sql.query<{ id: string }>(`select id from charging_session where state = 'OPEN' and updated_at <= $1 order by updated_at limit $2`, [new Date(now.getTime() - idleMs), limit]);
+  const silentSince = new Date(now.getTime() - idleMs);
+  const { rows } = await usage.sql.query<{ id: string }>(`select id from charging_session where state = 'OPEN' and updated_at <= $1 order by updated_at limit $2`, [silentSince, limit]);
   let closed = 0;
   for (const { id } of rows) {
-    const s = await loadSession(usage, id);
-    if (!s || s.state !== 'OPEN') continue;
-    const ctx = JSON.parse(s.context) as SessionContext;
-    const release = await commitUsed(nc, ctx, dec('0'));
-    if ('failed' in release) throw new Error(`session ${id}: releasing reservation ${ctx.reservationId} failed: ${release.failed.error?.message ?? release.failed.resultCode}`);
-    ctx.reservationId = null;
-    const { rowCount } = await usage.sql.query(
-      `update charging_session set state = 'TIMED_OUT', granted = 0, context = $2, updated_at = $3 where id = $1 and sequence_number = $4 and state = 'OPEN'`,
-      [id, JSON.stringify(ctx), now, s.sequence_number],
+    const { rows: [claimed] } = await usage.sql.query<{ context: string }>(
+      `update charging_session set state = 'TIMED_OUT', granted = 0, updated_at = $3 where id = $1 and state = 'OPEN' and updated_at <= $2 returning context`,
+      [id, silentSince, now],
     );
-    closed += rowCount ?? 0;
+    if (!claimed) continue;
+    closed += 1;
+    const ctx = JSON.parse(claimed.context) as SessionContext;
+    if (!ctx.reservationId) continue;
+    const release = await commitUsed(nc, ctx, dec('0')).catch((error: Error) => ({ failed: { resultCode: 'RATING_FAILED', error: { message: error.message } } as WalletSessionReply }));
+    if ('failed' in release) throw new Error(`session ${id} is TIMED_OUT; releasing its reservation ${ctx.reservationId} failed (wallets' expiry job will): ${release.failed.error?.message ?? release.failed.resultCode}`);
+    await usage.sql.query(`update charging_session set context = $2 where id = $1 and state = 'TIMED_OUT' and context = $3`, [id, JSON.stringify({ ...ctx, reservationId: null }), claimed.context]);
   }
   return closed;
 }
