@@ -4,6 +4,7 @@ import type { PlanTerms } from '../adapters/catalog-client';
 import { periodEndOf } from '../domain/allowance-period';
 import { refundUnusedPeriod } from './period-fee';
 import { allowanceGrantKey, grantFromSubscription } from './grant-from-subscription';
+import { lockAccountWallets } from './wallets';
 
 export interface SubscriptionTermRow {
   subscription_id: string;
@@ -80,12 +81,29 @@ async function activateSubscription(sql: Sql, d: SubscriptionData, terms: PlanTe
  * A subscription that ends (terminated line, plan change) takes its own allowances with it: its
  * per-line buckets that run past the end now end there, and the expiry job forfeits what is left.
  * Shared pool buckets stay: the account's other lines still use them.
+ *
+ * In charging's lock order: the account's wallets first (`lockAccountWallets`), then the buckets
+ * in id order, then the write. Before, the buckets were updated without the wallet lock and in
+ * scan order: a charge batch or a reservation close (wallet, then buckets) deadlocked (40P01) with
+ * an end that then locked the wallet for its refund (`refundUnusedPeriod`;
+ * end-subscription-lock-order.test.ts), and could with one whose update reached two of the
+ * charge's buckets against id order (bucket ids are random).
  */
 export async function endSubscriptionBuckets(sql: Sql, subscriptionId: string, endsAt: Date): Promise<number> {
   const prefix = `${subscriptionId.replace(/[\\%_]/g, (ch) => `\\${ch}`)}:%`;
+  const ending = `grant_key like $1 and line_id is not null and status = 'ACTIVE' and valid_to > $2`;
+  // Whose wallets to lock (a subscription's, one account; a bucket's account never changes): nothing to end, no lock.
+  const accounts = await sql.query<{ billing_account_id: string }>(`select distinct billing_account_id from bucket where ${ending} order by billing_account_id`, [prefix, endsAt]);
+  if (accounts.length === 0) return 0;
+  for (const a of accounts) await lockAccountWallets(sql, a.billing_account_id);
+  const locked = await sql.query<{ id: string }>(
+    `select id from bucket where ${ending} and billing_account_id = any($3::text[]) order by id for update`,
+    [prefix, endsAt, accounts.map((a) => a.billing_account_id)],
+  );
+  if (locked.length === 0) return 0;
   const rows = await sql.query(
-    `update bucket set valid_to = greatest(valid_from, $2::timestamptz) where grant_key like $1 and line_id is not null and status = 'ACTIVE' and valid_to > $2 returning id`,
-    [prefix, endsAt],
+    `update bucket set valid_to = greatest(valid_from, $2::timestamptz) where id = any($1::text[]) and status = 'ACTIVE' and valid_to > $2 returning id`,
+    [locked.map((b) => b.id), endsAt],
   );
   return rows.length;
 }
