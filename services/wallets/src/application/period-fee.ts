@@ -77,9 +77,18 @@ export async function markFeeDue(sql: Sql, term: Term, unpaid: { fee: Decimal; b
   })]);
 }
 
-/** A top-up: the account's bundles waiting for their fee are tried at the next job pass. */
+/**
+ * A top-up: the account's bundles waiting for their fee are tried at the next job pass. The top-up
+ * holds the wallet lock, and a renewal locks its term before the wallet: a term another transaction
+ * holds is left as it is (that one is renewing it now, and takes the wallet once the top-up
+ * commits). Waiting for it deadlocked the two (topup-renewal-lock-order.test.ts).
+ */
 export async function feeDueCanRetry(sql: Sql, billingAccountId: string, now: Date): Promise<void> {
-  await sql.query(`update subscription_term set retry_at = $2 where billing_account_id = $1 and fee_state = 'DUE' and retry_at > $2`, [billingAccountId, now]);
+  await sql.query(
+    `update subscription_term set retry_at = $2 where subscription_id in (
+       select subscription_id from subscription_term where billing_account_id = $1 and fee_state = 'DUE' and retry_at > $2 for update skip locked)`,
+    [billingAccountId, now],
+  );
 }
 
 /**
