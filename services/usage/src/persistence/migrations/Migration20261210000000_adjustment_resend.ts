@@ -22,7 +22,8 @@ export class Migration20261210000000_adjustment_resend extends PortableMigration
           t.integer('charge_attempts').notNullable().defaultTo(0);
         }),
       ),
-      `update rerate_adjustment a set charge = o.payload from outbox o where o.id = a.charge_id and a.status = 'PENDING' and a.charge is null`,
+      // A correlated subquery, not UPDATE … FROM: the same statement runs on SQLite (usage's file database without DATABASE_URL).
+      `update rerate_adjustment set charge = (select o.payload from outbox o where o.id = rerate_adjustment.charge_id) where status = 'PENDING' and charge is null`,
       ...schemaSql(
         knex.schema.alterTable('emitted_event', (t) => {
           t.index(['created_at'], 'emitted_event_created_at_idx');
