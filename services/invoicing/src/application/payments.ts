@@ -3,10 +3,10 @@
 // key with the same input returns the first result, with other input it is a CONFLICT.
 import { DomainError, badInput, dec, minorUnits, newId, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { allocatePayment, creditNoteLines, settlementState, type InvoiceState } from '../domain/lifecycle';
+import { allocatePayment, assertCreditNoteWithinInvoice, creditNoteLines, isDraft, settlementState, splitRefund, type InvoiceState } from '../domain/lifecycle';
 import type { PaymentProvider } from '../adapters/payment-provider';
 import { lockInvoice, stateChanged } from './invoice-lifecycle';
-import { enqueueEvents, requestHash, sql } from './sql';
+import { enqueueEvents, requestHash, rows, sql } from './sql';
 
 export type PaymentChannel = 'CARD' | 'BANK_TRANSFER' | 'WALLET';
 
@@ -27,7 +27,14 @@ function reused(key: string): DomainError {
   return new DomainError('IDEMPOTENCY_KEY_REUSED', `Idempotency key "${key}" was used for a different request`, { field: 'input.idempotencyKey' });
 }
 
+/**
+ * Looks the key up once the transaction holds it: requests with the same key (a client retrying
+ * while its first request still runs, two replicas) queue here until the first commits or rolls
+ * back, then find its row instead of running into the unique index. Two-int advisory locks are a
+ * key space apart from the one-bigint `credit:<account>` locks. Taken before any row lock.
+ */
 async function replay(em: Em, table: string, key: string, hash: string): Promise<string | null> {
+  await sql(em).raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', [`idempotency:${table}`, key]);
   const row = await sql(em)(table).where({ idempotency_key: key }).first();
   if (!row) return null;
   if (row.request_hash !== hash) throw reused(key);
@@ -52,7 +59,7 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
   if (c.channel === 'CARD' && !c.paymentMethodToken) throw badInput('input.paymentMethodToken', 'A card payment needs a payment-method token', 'PAYMENT_METHOD_MISSING');
   const invoice = await lockInvoice(em, invoiceId);
   const { applied, toCredit } = allocatePayment({
-    invoice: { state: invoice.state, currency: invoice.currency, total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) },
+    invoice: { state: invoice.state, heldFrom: invoice.held_from, currency: invoice.currency, total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) },
     amount: c.amount.amount,
     currency: c.amount.currency,
     allowOverpayment: c.allowOverpayment ?? false,
@@ -81,8 +88,11 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
   const again = await replay(em, 'refund', c.idempotencyKey, hash);
   if (again) return again;
   const k = sql(em);
+  const found = await k('payment').where({ id: c.paymentId }).first();
+  if (!found) throw notFound('Payment', c.paymentId, 'input.paymentId');
+  // Locks in the order credit notes take them too: the invoice, its payments, the account's credit.
+  const invoice = found.invoice_id ? await lockInvoice(em, found.invoice_id, 'input.paymentId') : null;
   const payment = await k('payment').where({ id: c.paymentId }).forUpdate().first();
-  if (!payment) throw notFound('Payment', c.paymentId, 'input.paymentId');
   if (payment.channel === 'ACCOUNT_CREDIT') throw new DomainError('REFUND_NOT_ALLOWED', 'Account credit applied to an invoice is not money to give back; issue a credit note instead', { field: 'input.paymentId' });
   if (c.amount.currency !== payment.currency) throw new DomainError('REFUND_CURRENCY_MISMATCH', `The payment was in ${payment.currency}`, { field: 'input.amount.currency' });
   const scale = minorUnits(payment.currency);
@@ -90,23 +100,59 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
   if (amount.lte(0) || amount.decimalPlaces() > scale) throw badInput('input.amount.amount', `A refund is above zero with at most ${scale} decimals`, 'REFUND_AMOUNT_INVALID');
   const refundable = dec(String(payment.amount)).minus(String(payment.refunded_amount));
   if (amount.gt(refundable)) throw new DomainError('REFUND_EXCEEDS_PAYMENT', `Only ${refundable.toFixed(scale)} of this payment can be refunded`, { field: 'input.amount.amount' });
+
+  // A refund gives back kept credit first, then reopens the invoice — each only as far as the money
+  // is still there: kept credit the account has since spent on other invoices, or paid money a
+  // credit note already took off the invoice, is not given back a second time.
+  const fromCreditBefore = dec((await refundedFromCredit(em, [payment.id])).get(payment.id) ?? '0');
+  const keptLeft = dec(String(payment.credit_amount)).minus(fromCreditBefore);
+  let creditBalance = dec('0');
+  if (keptLeft.gt(0)) {
+    // Serialise with other users of the same account's credit (applyAccountCredit).
+    await k.raw('select pg_advisory_xact_lock(hashtext(?))', [`credit:${payment.billing_account_id}`]);
+    const [balance] = await rows<{ total: string | null }>(em, 'select sum(amount) as total from account_credit_entry where billing_account_id = ? and currency = ?', [payment.billing_account_id, payment.currency]);
+    creditBalance = dec(String(balance?.total ?? '0'));
+  }
+  const { fromCredit: creditPart, fromInvoice: invoicePart } = splitRefund({
+    currency: payment.currency,
+    amount: amount.toFixed(scale),
+    keptCredit: keptLeft.toFixed(scale),
+    creditBalance: creditBalance.toFixed(),
+    paidOnInvoice: dec(String(payment.applied_amount)).minus(dec(String(payment.refunded_amount)).minus(fromCreditBefore)).toFixed(scale),
+    invoicePaid: invoice ? dec(String(invoice.amount_paid)).toFixed() : '0',
+  });
+
   const providerRef = payment.channel === 'CARD' ? (await provider.refund({ providerRef: payment.provider_ref, amount: amount.toFixed(scale), currency: payment.currency, idempotencyKey: c.idempotencyKey })).providerRef : null;
   const id = newId('payment').replace('pay_', 'ref_');
   await k('refund').insert({ id, payment_id: payment.id, amount: amount.toFixed(scale), currency: payment.currency, provider_ref: providerRef, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
   await k('payment').where({ id: payment.id }).update({ refunded_amount: dec(String(payment.refunded_amount)).plus(amount).toFixed(scale) });
-  // A refund gives back kept credit first, then reopens the invoice.
-  const fromCredit = dec(String(payment.credit_amount)).minus(String(payment.refunded_amount));
-  const creditPart = fromCredit.gt(0) ? (amount.lt(fromCredit) ? amount : fromCredit) : dec('0');
-  const invoicePart = amount.minus(creditPart);
-  if (creditPart.gt(0)) await k('account_credit_entry').insert({ id: `crd_${id.slice(4)}`, billing_account_id: payment.billing_account_id, amount: creditPart.negated().toFixed(scale), currency: payment.currency, source: 'REFUND', source_id: id, created_at: now });
-  if (invoicePart.gt(0) && payment.invoice_id) {
-    const invoice = await lockInvoice(em, payment.invoice_id);
+  // The credit entry (source REFUND, source_id the refund) is how later refunds know this part came from credit.
+  if (dec(creditPart).gt(0)) await k('account_credit_entry').insert({ id: `crd_${id.slice(4)}`, billing_account_id: payment.billing_account_id, amount: dec(creditPart).negated().toFixed(scale), currency: payment.currency, source: 'REFUND', source_id: id, created_at: now });
+  if (dec(invoicePart).gt(0) && invoice) {
     const paid = dec(String(invoice.amount_paid)).minus(invoicePart).toFixed(scale);
     await k('invoice').where({ id: invoice.id }).update({ amount_paid: paid, updated_at: now });
-    const next = invoice.state === 'ON_HOLD' ? 'ON_HOLD' : settlementState({ total: String(invoice.total), amountPaid: paid, amountCredited: String(invoice.amount_credited) });
+    const next = invoice.state === 'ON_HOLD' || invoice.state === 'VOIDED' ? invoice.state : settlementState({ total: String(invoice.total), amountPaid: paid, amountCredited: String(invoice.amount_credited) });
     await stateChanged(em, invoice, invoice.state, next, now, `refund ${id}`);
   }
   return id;
+}
+
+/**
+ * How much of each payment's refunds came out of the credit it kept (a REFUND credit entry per
+ * refund); the rest of its refunded_amount was given back from what it paid on its invoice (a
+ * refund that reopened the invoice, or a REFUND credit note).
+ */
+async function refundedFromCredit(em: Em, paymentIds: string[]): Promise<Map<string, string>> {
+  if (paymentIds.length === 0) return new Map();
+  const found = await rows<{ payment_id: string; amount: string }>(
+    em,
+    `select r.payment_id, sum(-e.amount) as amount
+       from refund r join payment p on p.id = r.payment_id
+       join account_credit_entry e on e.billing_account_id = p.billing_account_id and e.source = 'REFUND' and e.source_id = r.id
+      where r.payment_id = any(?::text[]) group by r.payment_id`,
+    [paymentIds],
+  );
+  return new Map(found.map((f) => [f.payment_id, String(f.amount)]));
 }
 
 export interface IssueCreditNoteCommand {
@@ -130,17 +176,40 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand): Promis
   if (again) return again;
   const invoice = await lockInvoice(em, c.invoiceId);
   if (invoice.state === 'VOIDED') throw new DomainError('INVOICE_VOIDED', 'A voided invoice cannot be credited', { field: 'input.invoiceId' });
-  if (invoice.state === 'NEW') throw new DomainError('INVOICE_NOT_ISSUED', 'Regenerate a draft instead of crediting it', { field: 'input.invoiceId' });
+  if (isDraft({ state: invoice.state, heldFrom: invoice.held_from })) throw new DomainError('INVOICE_NOT_ISSUED', 'Regenerate a draft instead of crediting it', { field: 'input.invoiceId' });
   if (!c.reason?.trim()) throw badInput('input.reason', 'Say why the customer is credited', 'CREDIT_NOTE_REASON_MISSING');
   const k = sql(em);
   const invoiceLines = await k('invoice_line').where({ invoice_id: invoice.id }).forUpdate();
   const byId = new Map(invoiceLines.map((l: any) => [l.id, { grossAmount: String(l.gross_amount), taxAmount: String(l.tax_amount), creditedAmount: String(l.credited_amount) }]));
   const lines = creditNoteLines(invoice.currency, c.lines.map((l) => ({ ...l, line: byId.get(l.invoiceLineId) })), invoice.rounding_mode);
   const scale = minorUnits(invoice.currency);
-  const total = lines.reduce((a, l) => a.plus(l.amount), dec('0'));
+  // All of the invoice's credit notes together credit at most what it billed.
+  const [before] = await rows<{ total: string | null }>(em, 'select sum(total) as total from credit_note where invoice_id = ?', [invoice.id]);
+  const total = dec(assertCreditNoteWithinInvoice(invoice.currency, String(invoice.total), String(before?.total ?? '0'), lines));
   const taxTotal = lines.reduce((a, l) => a.plus(l.taxAmount), dec('0'));
   const owed = dec(String(invoice.total)).minus(String(invoice.amount_paid)).minus(String(invoice.amount_credited));
   if (c.kind === 'REFUND' && total.gt(String(invoice.amount_paid))) throw new DomainError('CREDIT_NOTE_REFUND_EXCEEDS_PAID', `Only ${dec(String(invoice.amount_paid)).toFixed(scale)} was paid`, { field: 'input.lines' });
+  // A REFUND note pays money back: it is given back from the invoice's payments (money first, then
+  // account credit applied to it) and counts as refunded on them, so a refund of the same payment
+  // cannot give it back a second time.
+  const payouts: { id: string; refunded: string }[] = [];
+  if (c.kind === 'REFUND') {
+    const payments = await k('payment').where({ invoice_id: invoice.id }).orderByRaw(`channel = 'ACCOUNT_CREDIT', created_at, id`).forUpdate();
+    const fromCredit = await refundedFromCredit(em, payments.map((p: any) => p.id as string));
+    let left = total;
+    for (const p of payments) {
+      if (!left.gt(0)) break;
+      const paidLeft = dec(String(p.applied_amount)).minus(dec(String(p.refunded_amount)).minus(fromCredit.get(p.id) ?? '0'));
+      if (!paidLeft.gt(0)) continue;
+      const take = paidLeft.lt(left) ? paidLeft : left;
+      payouts.push({ id: p.id, refunded: dec(String(p.refunded_amount)).plus(take).toFixed(scale) });
+      left = left.minus(take);
+    }
+    if (left.gt(0)) {
+      const can = total.minus(left).toFixed(scale);
+      throw new DomainError('CREDIT_NOTE_REFUND_EXCEEDS_PAID', `Only ${can} of what was paid on this invoice has not been given back yet`, { field: 'input.lines', refundable: can });
+    }
+  }
 
   const id = newId('invoice').replace('inv_', 'cn_');
   await k.raw('insert into invoice_series (series, last_number) values (?, 0) on conflict (series) do nothing', ['CN']);
@@ -149,6 +218,7 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand): Promis
   await k('credit_note').insert({ id, number, invoice_id: invoice.id, billing_account_id: invoice.billing_account_id, kind: c.kind, reason: c.reason, total: total.toFixed(scale), tax_total: taxTotal.toFixed(scale), currency: invoice.currency, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
   await k('credit_note_line').insert(lines.map((l, i) => ({ id: `${id}_${i + 1}`.slice(0, 40), credit_note_id: id, invoice_line_id: l.invoiceLineId, amount: l.amount, tax_amount: l.taxAmount })));
   for (const l of lines) await k('invoice_line').where({ id: l.invoiceLineId }).update({ credited_amount: k.raw('credited_amount + ?::numeric', [l.amount]) });
+  for (const p of payouts) await k('payment').where({ id: p.id }).update({ refunded_amount: p.refunded });
 
   let paid = dec(String(invoice.amount_paid));
   let credited = dec(String(invoice.amount_credited));
@@ -156,8 +226,10 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand): Promis
   if (c.kind === 'CREDIT') {
     credited = credited.plus(total);
     if (total.gt(owed)) {
-      // Part of the credited amount was already paid: the customer keeps it as credit.
+      // Part of the credited amount was already paid: the customer keeps it as credit — never more
+      // than was paid (the invoice-total cap above already ensures it).
       toAccount = total.minus(owed.isNegative() ? 0 : owed);
+      if (toAccount.gt(paid)) toAccount = paid.isNegative() ? dec('0') : paid;
       paid = paid.minus(toAccount);
     }
   } else if (c.kind === 'OFFSET') {

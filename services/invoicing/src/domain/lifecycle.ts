@@ -19,6 +19,16 @@ export function assertTransition(from: InvoiceState, to: InvoiceState): void {
   }
 }
 
+/**
+ * A draft has no number and asks nobody for money yet: NEW, VALIDATED, or either of them put on hold
+ * by a dispute (a bill on hold is still the bill it was). It is regenerated or voided, never paid
+ * or credited.
+ */
+export function isDraft(inv: { state: InvoiceState; heldFrom?: string | null }): boolean {
+  const state = inv.state === 'ON_HOLD' ? inv.heldFrom : inv.state;
+  return state === 'NEW' || state === 'VALIDATED';
+}
+
 /** Amount still owed: gross − paid − credited (never below zero). */
 export function outstanding(inv: { total: string; amountPaid: string; amountCredited: string }): Decimal {
   const d = dec(inv.total).minus(inv.amountPaid).minus(inv.amountCredited);
@@ -32,7 +42,8 @@ export function settlementState(inv: { total: string; amountPaid: string; amount
 }
 
 export interface PaymentCheckInput {
-  invoice: { state: InvoiceState; currency: string; total: string; amountPaid: string; amountCredited: string };
+  /** `heldFrom`: the state an ON_HOLD invoice was in when the dispute put it on hold. */
+  invoice: { state: InvoiceState; heldFrom?: string | null; currency: string; total: string; amountPaid: string; amountCredited: string };
   amount: string;
   currency: string;
   allowOverpayment: boolean;
@@ -48,7 +59,7 @@ export function allocatePayment(p: PaymentCheckInput): { applied: string; toCred
   if (amount.lte(0)) throw new DomainError('PAYMENT_AMOUNT_NOT_POSITIVE', 'A payment must be greater than zero', { field: 'input.amount.amount' });
   if (amount.decimalPlaces() > scale) throw new DomainError('PAYMENT_AMOUNT_PRECISION', `${p.currency} has ${scale} decimal places`, { field: 'input.amount.amount' });
   if (p.invoice.state === 'VOIDED') throw new DomainError('INVOICE_VOIDED', 'The invoice was voided; it cannot be paid', { field: 'input.invoiceId' });
-  if (p.invoice.state === 'NEW') throw new DomainError('INVOICE_NOT_ISSUED', 'The invoice is a draft; issue it before paying it', { field: 'input.invoiceId' });
+  if (isDraft(p.invoice)) throw new DomainError('INVOICE_NOT_ISSUED', 'The invoice is a draft; issue it before paying it', { field: 'input.invoiceId' });
   const remaining = outstanding(p.invoice);
   if (amount.gt(remaining) && !p.allowOverpayment) {
     throw new DomainError('PAYMENT_EXCEEDS_REMAINING', `The payment ${amount.toFixed(scale)} is above the ${remaining.toFixed(scale)} still owed; set allowOverpayment to keep the rest as credit`, {
@@ -87,4 +98,66 @@ export function creditNoteLines(currency: string, items: CreditLineCheck[], mode
     const tax = gross.isZero() ? dec('0').toFixed(scale) : roundDecimal(amount.times(item.line.taxAmount).dividedBy(gross), scale, mode);
     return { invoiceLineId: item.invoiceLineId, amount: amount.toFixed(scale), taxAmount: tax };
   });
+}
+
+/**
+ * What all of an invoice's credit notes credit (CREDIT, REFUND and OFFSET alike) never exceeds what
+ * the invoice billed: a line may be credited up to its own gross, but a discount line already took
+ * part of it off. `alreadyCredited` is what earlier credit notes credited; returns the note's total.
+ */
+export function assertCreditNoteWithinInvoice(currency: string, invoiceTotal: string, alreadyCredited: string, lines: { amount: string }[]): string {
+  const scale = minorUnits(currency);
+  const total = lines.reduce((a, l) => a.plus(l.amount), dec('0'));
+  const left = dec(invoiceTotal).minus(alreadyCredited);
+  const creditable = left.isNegative() ? dec('0') : left;
+  if (total.gt(creditable)) {
+    throw new DomainError(
+      'CREDIT_NOTE_EXCEEDS_INVOICE',
+      `The invoice billed ${dec(invoiceTotal).toFixed(scale)} and ${dec(alreadyCredited).toFixed(scale)} of it is already credited; this note credits ${total.toFixed(scale)}, only ${creditable.toFixed(scale)} can still be credited`,
+      { field: 'input.lines', creditable: creditable.toFixed(scale) },
+    );
+  }
+  return total.toFixed(scale);
+}
+
+export interface RefundSplitInput {
+  currency: string;
+  amount: string;
+  /** What the payment kept as account credit and no refund has given back yet. */
+  keptCredit: string;
+  /** The account's credit balance now (other invoices may have used the kept credit since). */
+  creditBalance: string;
+  /** What the payment paid on its invoice and nothing (refund, REFUND credit note) has given back yet. */
+  paidOnInvoice: string;
+  /** The invoice's amount paid now (a CREDIT credit note may have moved paid money to account credit). */
+  invoicePaid: string;
+}
+
+/**
+ * Where a refund of a payment comes from: the credit it kept first, then what it paid on its invoice
+ * (which reopens it) — each only as far as that money is still there, so nothing is given back twice
+ * and neither the account's credit nor the invoice's amount paid goes below zero.
+ */
+export function splitRefund(p: RefundSplitInput): { fromCredit: string; fromInvoice: string } {
+  const scale = minorUnits(p.currency);
+  const zero = dec('0');
+  const min = (a: Decimal, b: Decimal) => (a.lt(b) ? a : b);
+  const kept = dec(p.keptCredit);
+  const creditAvailable = min(kept, dec(p.creditBalance)).toDecimalPlaces(scale, 1);
+  const credit = creditAvailable.gt(zero) ? creditAvailable : zero;
+  const paid = dec(p.paidOnInvoice);
+  const onInvoiceRaw = min(paid, dec(p.invoicePaid));
+  const onInvoice = onInvoiceRaw.gt(zero) ? onInvoiceRaw : zero;
+  const amount = dec(p.amount);
+  const fromCredit = min(amount, credit);
+  const fromInvoice = amount.minus(fromCredit);
+  if (fromInvoice.gt(onInvoice)) {
+    const why = [
+      kept.gt(credit) ? `${kept.minus(credit).toFixed(scale)} it left as account credit has since paid other invoices` : null,
+      paid.gt(onInvoice) ? `${paid.minus(onInvoice).toFixed(scale)} it paid on its invoice was since taken off the invoice by a credit note` : null,
+    ].filter(Boolean);
+    const refundable = credit.plus(onInvoice).toFixed(scale);
+    throw new DomainError('REFUND_EXCEEDS_AVAILABLE', `Only ${refundable} of this payment can be refunded now${why.length ? `: ${why.join('; ')}` : ''}`, { field: 'input.amount.amount', refundable });
+  }
+  return { fromCredit: fromCredit.toFixed(scale), fromInvoice: fromInvoice.toFixed(scale) };
 }
