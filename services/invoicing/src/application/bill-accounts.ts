@@ -2,7 +2,7 @@
 // each invoice in the pure domain, and writes invoices, lines and their events with multi-row
 // inserts. Exactly one invoice per account and period: the partial unique index on
 // (billing_account_id, period_start) decides, and a losing insert is simply skipped.
-import { dec, newId, type RoundingMode } from '@ledgerline/contracts';
+import { dec, minorUnits, newId, type RoundingMode } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { composeInvoice, type ComposeInput, type ComposedInvoice, type DiscountItem, type DiscountTarget, type TaxRule } from '../domain/compose';
 import type { Period } from '../domain/period';
@@ -313,7 +313,25 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date): Pr
     })),
   );
 
-  // Credit the account keeps (overpayments, offset credit notes) pays the new invoices first.
+  // An invoice whose credits exceed its charges (a rerate credit on the last invoice of a
+  // terminated line) asks nothing and is SETTLED: what it owes the customer (−total) is kept as
+  // account credit, which pays the account's next invoices (below, and applyAccountCredit later).
+  const negative = invoices.filter((i) => dec(String(i.total)).lt(0));
+  if (negative.length > 0) {
+    await k('account_credit_entry').insert(
+      negative.map((inv) => ({
+        id: `crd_${inv.id}`.slice(0, 40),
+        billing_account_id: inv.billing_account_id,
+        amount: dec(String(inv.total)).negated().toFixed(minorUnits(inv.currency)),
+        currency: inv.currency,
+        source: 'NEGATIVE_INVOICE',
+        source_id: inv.id,
+        created_at: now,
+      })),
+    );
+  }
+
+  // Credit the account keeps (overpayments, offset credit notes, negative invoices) pays the new invoices first.
   const owing = invoices.filter((i) => dec(String(i.total)).gt(0));
   if (owing.length === 0) return;
   const credits = await rows<{ billing_account_id: string }>(

@@ -3,6 +3,9 @@
 // and starting the same cycle date twice returns the same run. Any driver may process batches
 // (the service's own runner or a Temporal workflow): a batch is claimed with FOR UPDATE SKIP
 // LOCKED, and the invoice's unique index makes a second billing of an account a no-op anyway.
+// A run may start before every account's period has ended in its own time zone (from UTC+14): a
+// batch with such accounts bills the others and is WAITING until their periods end; it is billed
+// again then (the service's runner claims it by itself, or the same cycle date is started again).
 import { DomainError, badInput, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { cycleDaysFor, isCycleDate, periodContaining, periodEndingOn } from '../domain/period';
@@ -52,7 +55,11 @@ export async function startBillRun(em: Em, c: StartBillRunCommand): Promise<{ ru
   const id = billRunId(c.cycleDate);
   const k = sql(em);
   const existing = await k('bill_run').where({ id }).first();
-  if (existing) return { run: (await billRunView(em, id))!, started: false };
+  if (existing) {
+    // Started again: accounts whose period had not ended the first time are billed now if it has.
+    await requeueWaitingBatches(em, id, c.now);
+    return { run: (await billRunView(em, id))!, started: false };
+  }
 
   const batches = await rows<{ batch_no: number; first_id: string; last_id: string; n: string }>(
     em,
@@ -76,11 +83,20 @@ export async function startBillRun(em: Em, c: StartBillRunCommand): Promise<{ ru
   return { run: (await billRunView(em, id))!, started: true };
 }
 
+/** Puts the WAITING batches whose first unbilled period has ended back to PENDING (and the run to RUNNING). */
+async function requeueWaitingBatches(em: Em, runId: string, now: Date): Promise<number> {
+  const k = sql(em);
+  // Batch rows first, then the run row: the order processBillRunBatch takes them in.
+  const requeued = (await k('bill_run_batch').where({ bill_run_id: runId, state: 'WAITING' }).andWhere('wait_until', '<=', now).update({ state: 'PENDING' }).returning('batch_no')) as unknown[];
+  if (requeued.length > 0) await k('bill_run').where({ id: runId }).update({ state: 'RUNNING', completed_at: null });
+  return requeued.length;
+}
+
 export async function billRunView(em: Em, id: string): Promise<BillRunView | null> {
   const [r] = await rows<Record<string, any>>(
     em,
     `select r.*, coalesce(sum(case when b.state = 'DONE' then 1 else 0 end), 0) as batches_done,
-            coalesce(sum(case when b.state = 'DONE' then b.accounts else 0 end), 0) as accounts_done,
+            coalesce(sum(case when b.state = 'DONE' then b.accounts when b.waiting > 0 then b.accounts - b.waiting else 0 end), 0) as accounts_done,
             coalesce(sum(b.invoices_created), 0) as invoices_created
        from bill_run r left join bill_run_batch b on b.bill_run_id = r.id where r.id = ? group by r.id`,
     [id],
@@ -106,41 +122,90 @@ export async function billRunView(em: Em, id: string): Promise<BillRunView | nul
 export interface BatchOutcome {
   batchNo: number;
   accounts: number;
+  /** Invoices the batch has created so far (over all its passes). */
   invoicesCreated: number;
-  /** Accounts whose period has not ended yet in their own time zone. */
-  skipped: number;
+  /** Accounts whose period has not ended yet in their own time zone: the batch bills them later. */
+  waiting: number;
 }
 
 /**
- * Bills one pending batch of a run (a given one, or any) in the caller's transaction. Returns null
- * when there is nothing left to claim. A batch already DONE is reported again, unchanged.
+ * Bills one pending batch of a run (a given one, or any pending one, or a WAITING one whose first
+ * unbilled period has ended) in the caller's transaction. Returns null when there is nothing to
+ * claim. A batch already DONE is reported again, unchanged. A batch with accounts whose period has
+ * not ended yet bills the others and stays WAITING until then; the run is COMPLETED once no batch
+ * is PENDING (accounts still waiting are billed by a later pass, see the file header).
  */
 export async function processBillRunBatch(em: Em, runId: string, batchNo: number | null, deps: BillingDeps, now: Date): Promise<BatchOutcome | null> {
   const k = sql(em);
   const run = await k('bill_run').where({ id: runId }).first();
   if (!run) throw notFound('BillRun', runId, 'runId');
   let q = k('bill_run_batch').where({ bill_run_id: runId });
-  q = batchNo == null ? q.andWhere({ state: 'PENDING' }).orderBy('batch_no').limit(1) : q.andWhere({ batch_no: batchNo });
+  q =
+    batchNo == null
+      ? q.andWhere((w) => w.where({ state: 'PENDING' }).orWhere((x) => x.where({ state: 'WAITING' }).andWhere('wait_until', '<=', now))).orderBy('batch_no').limit(1)
+      : q.andWhere({ batch_no: batchNo });
   const [batch] = await q.forUpdate().skipLocked();
-  if (!batch) return null;
-  if (batch.state === 'DONE') return { batchNo: batch.batch_no, accounts: batch.accounts, invoicesCreated: batch.invoices_created, skipped: 0 };
+  if (!batch) {
+    if (batchNo == null) await settleRun(em, runId, now);
+    return null;
+  }
+  if (batch.state === 'DONE') return { batchNo: batch.batch_no, accounts: batch.accounts, invoicesCreated: batch.invoices_created, waiting: 0 };
 
   const accounts = await rows<AccountRow>(
     em,
     `select * from billing_account where payment_mode = 'POSTPAID' and bill_cycle_day = any(?::int[]) and id >= ? and id <= ? order by id`,
     [cycleDaysFor(run.cycle_date), batch.first_account_id, batch.last_account_id],
   );
-  const targets = accounts.map((account) => ({ account, period: periodEndingOn(run.cycle_date, account.bill_cycle_day, account.timezone) })).filter((t) => t.period.end <= now);
+  const all = accounts.map((account) => ({ account, period: periodEndingOn(run.cycle_date, account.bill_cycle_day, account.timezone) }));
+  let targets = all.filter((t) => t.period.end <= now);
+  const waiting = all.filter((t) => t.period.end > now);
+  if (batch.waiting > 0 && targets.length > 0) {
+    // A later pass: the accounts an earlier pass billed have their invoice; compose only the others.
+    const billed = new Set(
+      (
+        await rows<{ billing_account_id: string }>(
+          em,
+          `select i.billing_account_id from unnest(?::text[], ?::timestamptz[]) as p(account_id, period_start)
+             join invoice i on i.billing_account_id = p.account_id and i.period_start = p.period_start and i.voided_at is null and i.kind = 'PERIOD'`,
+          [targets.map((t) => t.account.id), targets.map((t) => t.period.start)],
+        )
+      ).map((r) => r.billing_account_id),
+    );
+    targets = targets.filter((t) => !billed.has(t.account.id));
+  }
   const result = await billAccounts(em, targets, deps, { now, billRunId: runId, autoIssue: Boolean(run.auto_issue) });
-  await k('bill_run_batch').where({ bill_run_id: runId, batch_no: batch.batch_no }).update({ state: 'DONE', invoices_created: result.created.length, completed_at: now });
-  const [{ pending }] = await rows<{ pending: string }>(em, `select count(*) as pending from bill_run_batch where bill_run_id = ? and state <> 'DONE'`, [runId]);
-  if (Number(pending) === 0) await k('bill_run').where({ id: runId }).update({ state: 'COMPLETED', completed_at: now });
-  return { batchNo: batch.batch_no, accounts: accounts.length, invoicesCreated: result.created.length, skipped: accounts.length - targets.length };
+  const invoicesCreated = Number(batch.invoices_created) + result.created.length;
+  const waitUntil = waiting.length > 0 ? new Date(Math.min(...waiting.map((t) => t.period.end.getTime()))) : null;
+  await k('bill_run_batch')
+    .where({ bill_run_id: runId, batch_no: batch.batch_no })
+    .update({ state: waiting.length > 0 ? 'WAITING' : 'DONE', invoices_created: invoicesCreated, waiting: waiting.length, wait_until: waitUntil, completed_at: waiting.length > 0 ? null : now });
+  await settleRun(em, runId, now);
+  return { batchNo: batch.batch_no, accounts: accounts.length, invoicesCreated, waiting: waiting.length };
 }
 
-/** Runs still waiting for the service's own runner. */
+/**
+ * COMPLETED when no batch is PENDING, RUNNING otherwise. The run row is locked first, so batches
+ * finishing side by side see each other's commits here (each could otherwise count the other as
+ * still pending, and neither would complete the run).
+ */
+async function settleRun(em: Em, runId: string, now: Date): Promise<void> {
+  const k = sql(em);
+  await k('bill_run').where({ id: runId }).forUpdate().first();
+  const [{ pending }] = await rows<{ pending: string }>(em, `select count(*) as pending from bill_run_batch where bill_run_id = ? and state = 'PENDING'`, [runId]);
+  if (Number(pending) === 0) await k('bill_run').where({ id: runId }).whereNot({ state: 'COMPLETED' }).update({ state: 'COMPLETED', completed_at: now });
+  else await k('bill_run').where({ id: runId }).whereNot({ state: 'RUNNING' }).update({ state: 'RUNNING', completed_at: null });
+}
+
+/** Runs the service's own runner has work for: running ones, and finished ones with accounts still waiting. */
 export async function runnableBillRuns(em: Em): Promise<string[]> {
-  return (await sql(em)('bill_run').where({ state: 'RUNNING', driver: 'SERVICE' }).orderBy('created_at').select('id')).map((r: { id: string }) => r.id);
+  return (
+    await rows<{ id: string }>(
+      em,
+      `select r.id from bill_run r
+        where r.driver = 'SERVICE' and (r.state = 'RUNNING' or exists (select 1 from bill_run_batch b where b.bill_run_id = r.id and b.state = 'WAITING'))
+        order by r.created_at`,
+    )
+  ).map((r) => r.id);
 }
 
 async function loadAccount(em: Em, billingAccountId: string, field: string): Promise<AccountRow> {

@@ -1,9 +1,9 @@
 // Invoice state changes one at a time: validate/send, hold/release (disputes), void, regenerate.
-import { DomainError, dec, notFound } from '@ledgerline/contracts';
+import { DomainError, badInput, conflict, dec, minorUnits, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { assertTransition, outstanding, settlementState, type InvoiceState } from '../domain/lifecycle';
 import { billAccounts, issueInvoices, type AccountRow, type BillingDeps } from './bill-accounts';
-import { enqueueEvents, sql } from './sql';
+import { enqueueEvents, rows, sql } from './sql';
 
 export async function lockInvoice(em: Em, invoiceId: string, field = 'input.invoiceId'): Promise<any> {
   const invoice = await sql(em)('invoice').where({ id: invoiceId }).forUpdate().first();
@@ -29,11 +29,17 @@ export async function issueInvoice(em: Em, invoiceId: string, now: Date): Promis
 /** Puts an invoice on hold for a dispute over `amount` (dunning waits while it covers what is owed). */
 export async function disputeInvoice(em: Em, c: { invoiceId: string; amount: string; reason: string; now: Date }): Promise<void> {
   const invoice = await lockInvoice(em, c.invoiceId);
-  if (dec(c.amount).lte(0)) throw new DomainError('DISPUTE_AMOUNT_NOT_POSITIVE', 'A disputed amount is above zero', { field: 'input.amount' });
+  const amount = dec(c.amount);
+  if (amount.lte(0)) throw new DomainError('DISPUTE_AMOUNT_NOT_POSITIVE', 'A disputed amount is above zero', { field: 'input.amount' });
+  // An amount finer than the currency's minor unit (5.005 EUR) is not an amount anyone can owe.
+  const scale = minorUnits(invoice.currency);
+  if (amount.decimalPlaces() > scale) {
+    throw badInput('input.amount', `${invoice.currency} amounts have ${scale === 0 ? 'no decimal places' : `at most ${scale} decimal place${scale === 1 ? '' : 's'}`} (got ${c.amount})`, 'DISPUTE_AMOUNT_PRECISION');
+  }
   const owed = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
-  if (dec(c.amount).gt(owed)) throw new DomainError('DISPUTE_EXCEEDS_OUTSTANDING', `Only ${owed.toFixed(2)} is still owed`, { field: 'input.amount' });
+  if (amount.gt(owed)) throw new DomainError('DISPUTE_EXCEEDS_OUTSTANDING', `Only ${owed.toFixed(scale)} ${invoice.currency} is still owed`, { field: 'input.amount' });
   if (invoice.state !== 'ON_HOLD') assertTransition(invoice.state, 'ON_HOLD');
-  await sql(em)('invoice').where({ id: invoice.id }).update({ amount_disputed: dec(c.amount).toFixed(), held_from: invoice.state === 'ON_HOLD' ? invoice.held_from : invoice.state });
+  await sql(em)('invoice').where({ id: invoice.id }).update({ amount_disputed: amount.toFixed(), held_from: invoice.state === 'ON_HOLD' ? invoice.held_from : invoice.state });
   await stateChanged(em, invoice, invoice.state, 'ON_HOLD', c.now, `dispute: ${c.reason}`);
 }
 
@@ -46,7 +52,11 @@ export async function resolveDispute(em: Em, c: { invoiceId: string; now: Date }
   await stateChanged(em, invoice, 'ON_HOLD', back, c.now, 'dispute resolved');
 }
 
-/** Voids a draft (NEW, VALIDATED or held before sending) and releases its charges for regeneration. */
+/**
+ * Voids a draft (NEW, VALIDATED or held before sending) and releases its charges for regeneration.
+ * A draft that holds money (a payment not refunded in full, a credit note) is refused: the voided
+ * invoice would keep it and a regenerated draft would ask for the full amount again.
+ */
 export async function voidInvoice(em: Em, c: { invoiceId: string; now: Date }): Promise<void> {
   const invoice = await lockInvoice(em, c.invoiceId);
   if (invoice.state === 'VOIDED') return;
@@ -54,6 +64,15 @@ export async function voidInvoice(em: Em, c: { invoiceId: string; now: Date }): 
     throw new DomainError('INVOICE_ILLEGAL_TRANSITION', `A ${invoice.state} invoice cannot be voided; correct it with a credit note`, { field: 'input.invoiceId' });
   }
   const k = sql(em);
+  const scale = minorUnits(invoice.currency);
+  const [held] = await rows<{ n: string; held: string | null }>(em, 'select count(*) as n, sum(amount - refunded_amount) as held from payment where invoice_id = ? and amount > refunded_amount', [invoice.id]);
+  if (Number(held?.n ?? 0) > 0) {
+    throw conflict('INVOICE_HAS_PAYMENTS', `Invoice ${invoice.id} holds ${dec(String(held!.held)).toFixed(scale)} ${invoice.currency} of payments; refund them before voiding it, or issue it and correct it with a credit note`, { field: 'input.invoiceId' });
+  }
+  const notes = await k('credit_note').where({ invoice_id: invoice.id }).orderBy('number').pluck('number');
+  if (notes.length > 0) {
+    throw conflict('INVOICE_HAS_CREDIT_NOTES', `Invoice ${invoice.id} was credited (${notes.join(', ')}); it cannot be voided, correct it with a credit note`, { field: 'input.invoiceId' });
+  }
   await k('invoice').where({ id: invoice.id }).update({ voided_at: c.now });
   await k('unbilled_charge').where({ billing_account_id: invoice.billing_account_id, invoice_id: invoice.id }).update({ invoice_id: null });
   await k('one_off_charge').where({ billing_account_id: invoice.billing_account_id, invoice_id: invoice.id }).update({ invoice_id: null });

@@ -3,6 +3,7 @@ import { Migration20261125000000_init } from './Migration20261125000000_init';
 import { Migration20261126000000_billing } from './Migration20261126000000_billing';
 import { Migration20261127000000_collections } from './Migration20261127000000_collections';
 import { Migration20261128000000_autopay_flag } from './Migration20261128000000_autopay_flag';
+import { Migration20261203000000_bill_run_waiting } from './Migration20261203000000_bill_run_waiting';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -10,4 +11,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126000000_billing', class: Migration20261126000000_billing },
   { name: 'Migration20261127000000_collections', class: Migration20261127000000_collections },
   { name: 'Migration20261128000000_autopay_flag', class: Migration20261128000000_autopay_flag },
+  { name: 'Migration20261203000000_bill_run_waiting', class: Migration20261203000000_bill_run_waiting },
 ];
