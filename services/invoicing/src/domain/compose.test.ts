@@ -77,20 +77,20 @@ describe('composeInvoice', () => {
       }),
     );
     const discounts = inv.lines.filter((l) => l.kind === 'DISCOUNT').map((l) => [l.sourceRef, l.taxCategory, l.netAmount]);
-    // 20% of usage: 2.001 on standard (→ 2.00), 0.20 on reduced.
+    // Percents first, then amounts (targeted before invoice-wide), each from what the earlier ones left.
     expect(discounts).toEqual([
+      // 20% of usage: 2.001 on standard (→ 2.00), 0.20 on reduced.
       ['ROAM20', 'REDUCED', '-0.20'],
       ['ROAM20', 'TELECOM_STANDARD', '-2.00'],
-      // 5.00 spread over 41.005 of charges: 0.1219… reduced, 4.8780… standard.
-      ['LOYAL5', 'REDUCED', '-0.12'],
-      ['LOYAL5', 'TELECOM_STANDARD', '-4.88'],
-      // An amount above the usage takes off exactly the usage.
-      ['HUGE', 'REDUCED', '-1.00'],
-      ['HUGE', 'TELECOM_STANDARD', '-10.00'],
+      // An amount above the usage takes off exactly what is left of it: 8.004 standard, 0.80 reduced.
+      ['HUGE', 'REDUCED', '-0.80'],
+      ['HUGE', 'TELECOM_STANDARD', '-8.00'],
+      // Only the 30.00 fee is left to discount: 5.00 off it, none off the (fully discounted) usage.
+      ['LOYAL5', 'TELECOM_STANDARD', '-5.00'],
     ]);
     // Tax is computed on the discounted lines like on any other (7% of -0.20 = -0.01).
     expect(inv.lines.find((l) => l.sourceRef === 'ROAM20' && l.taxCategory === 'REDUCED')!.taxAmount).toBe('-0.01');
-    expect(dec(inv.netTotal).eq(dec('30').plus('10.00').plus('1').minus('0.20').minus('2.00').minus('0.12').minus('4.88').minus('1').minus('10'))).toBe(true);
+    expect(dec(inv.netTotal).eq(dec('30').plus('10.00').plus('1').minus('0.20').minus('2.00').minus('0.80').minus('8.00').minus('5.00'))).toBe(true);
   });
 
   it('puts late usage of a billed period on an adjustment line naming that period and invoice', () => {

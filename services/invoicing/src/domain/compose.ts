@@ -140,6 +140,14 @@ interface Draft {
   sourceRef: string | null;
 }
 
+/** What is left to discount of one charge group (RECURRING, USAGE, ONE_OFF) in one tax category: exact, and in rounded lines. */
+interface DiscountBucket {
+  group: DiscountTarget | 'ONE_OFF';
+  category: string;
+  left: Decimal;
+  roundedLeft: Decimal;
+}
+
 const NO_TAX: TaxRule = { jurisdiction: '*', category: '*', rate: '0', inclusive: false, name: 'No tax' };
 
 export function findTaxRule(rules: TaxRule[], jurisdiction: string, category: string): TaxRule {
@@ -165,16 +173,58 @@ export function taxLine(exact: Decimal | string, rule: Pick<TaxRule, 'rate' | 'i
 
 /** Days of the period a plan covered, and the prorated exact fee. */
 export function proratedFee(item: RecurringItem, period: Period): { days: number; periodDays: number; exact: Decimal } {
-  const from = item.from > period.start ? item.from : period.start;
-  const to = item.to && item.to < period.end ? item.to : period.end;
+  const { from, to } = clipToPeriod(item, period);
+  return feeForDays(item, to > from ? daysBetween(from, to) : 0, period);
+}
+
+/** The exact fee for `days` days of the period (the whole fee from the whole period on, or with proration NONE). */
+export function feeForDays(item: Pick<RecurringItem, 'fee' | 'feePeriod' | 'proration'>, days: number, period: Period): { days: number; periodDays: number; exact: Decimal } {
   const periodDays = daysBetween(period.start, period.end);
-  const days = to > from ? daysBetween(from, to) : 0;
   const fee = dec(item.fee);
   const perPeriod = item.feePeriod === 'MONTH' ? fee : fee.times(periodDays).dividedBy(item.feePeriod === 'WEEK' ? 7 : 30);
   if (days === 0 || periodDays === 0) return { days, periodDays, exact: new Decimal(0) };
   if (item.proration === 'NONE' || days >= periodDays) return { days, periodDays, exact: perPeriod };
   return { days, periodDays, exact: perPeriod.times(days).dividedBy(periodDays) };
 }
+
+interface Span {
+  from: Date;
+  to: Date;
+}
+
+function clipToPeriod(item: Pick<RecurringItem, 'from' | 'to'>, period: Period): Span {
+  return { from: item.from > period.start ? item.from : period.start, to: item.to && item.to < period.end ? item.to : period.end };
+}
+
+/** Sorted, disjoint spans covering the same instants as `spans` (overlapping and touching spans merged). */
+function unionSpans(spans: Span[]): Span[] {
+  const out: Span[] = [];
+  for (const s of spans.filter((x) => x.to > x.from).sort((a, b) => a.from.getTime() - b.from.getTime())) {
+    const last = out[out.length - 1];
+    if (last && s.from <= last.to) {
+      if (s.to > last.to) out[out.length - 1] = { from: last.from, to: s.to };
+    } else out.push({ from: s.from, to: s.to });
+  }
+  return out;
+}
+
+/** The parts of `span` outside `covered` (sorted and disjoint, as `unionSpans` returns them). */
+function subtractSpans(span: Span, covered: Span[]): Span[] {
+  const out: Span[] = [];
+  let from = span.from;
+  for (const c of covered) {
+    if (c.to <= from) continue;
+    if (c.from >= span.to) break;
+    if (c.from > from) out.push({ from, to: c.from });
+    from = c.to;
+    if (from >= span.to) break;
+  }
+  if (from < span.to) out.push({ from, to: span.to });
+  return out;
+}
+
+const samePrice = (a: RecurringItem, b: RecurringItem) =>
+  a.planName === b.planName && dec(a.fee).eq(dec(b.fee)) && a.feePeriod === b.feePeriod && a.proration === b.proration && a.taxCategory === b.taxCategory;
 
 const iso = (d: Date) => d.toISOString().slice(0, 10);
 
@@ -187,26 +237,46 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   const scale = minorUnits(input.currency);
   const drafts: Draft[] = [];
 
-  // Recurring fees: shared plans once per account (earliest line's coverage), others per line.
-  const sharedOwner = new Map<string, string>();
+  // Recurring fees, one per line on its plan. A shared plan (family/business pool) is one fee for the
+  // account: prorated over the union of the days any of the account's lines had it in the period, so
+  // it is billed as long as one line keeps it and never twice for a day two lines share. Each day is
+  // priced by the earliest line covering it (a later version of the plan at another price bills its
+  // own days on its own line).
   const recurring = [...input.recurring].sort((a, b) => a.from.getTime() - b.from.getTime() || a.subscriptionId.localeCompare(b.subscriptionId));
-  const recurringDrafts: Draft[] = [];
+  const fees: { item: RecurringItem; spans: Span[] }[] = [];
+  const sharedFees = new Map<string, { item: RecurringItem; spans: Span[] }[]>();
+  const sharedCovered = new Map<string, Span[]>();
   for (const item of recurring) {
-    if (item.shared) {
-      // The first line on a shared plan carries its fee (and its plan changes); the others ride along.
-      const owner = sharedOwner.get(item.planCode) ?? item.subscriptionId;
-      sharedOwner.set(item.planCode, owner);
-      if (owner !== item.subscriptionId) continue;
+    const span = clipToPeriod(item, input.period);
+    if (span.to <= span.from) continue;
+    if (!item.shared) {
+      fees.push({ item, spans: [span] });
+      continue;
     }
-    const { days, periodDays, exact } = proratedFee(item, input.period);
+    const covered = sharedCovered.get(item.planCode) ?? [];
+    const fresh = subtractSpans(span, covered);
+    sharedCovered.set(item.planCode, unionSpans([...covered, span]));
+    if (fresh.length === 0) continue;
+    const parts = sharedFees.get(item.planCode) ?? [];
+    sharedFees.set(item.planCode, parts);
+    let part = parts.find((p) => samePrice(p.item, item));
+    if (!part) {
+      part = { item, spans: [] };
+      parts.push(part);
+      fees.push(part);
+    }
+    part.spans = unionSpans([...part.spans, ...fresh]);
+  }
+  const recurringDrafts: Draft[] = [];
+  for (const { item, spans } of fees) {
+    const { days, periodDays, exact } = feeForDays(item, spans.reduce((n, s) => n + daysBetween(s.from, s.to), 0), input.period);
     if (days === 0) continue;
     const partial = days < periodDays && item.proration === 'DAILY';
-    const from = item.from > input.period.start ? item.from : input.period.start;
-    const to = item.to && item.to < input.period.end ? item.to : input.period.end;
+    const ranges = spans.map((s) => `${iso(s.from)}–${iso(new Date(s.to.getTime() - 1))}`).join(', ');
     const who = item.shared ? 'account' : (item.msisdn ?? item.lineId);
     recurringDrafts.push({
       kind: 'RECURRING',
-      description: `${item.planName} (${who})${partial ? `, ${days}/${periodDays} days ${iso(from)}–${iso(new Date(to.getTime() - 1))}` : ''}`,
+      description: `${item.planName} (${who})${partial ? `, ${days}/${periodDays} days ${ranges}` : ''}`,
       lineId: item.shared ? null : item.lineId,
       usageType: null,
       zone: null,
@@ -247,20 +317,63 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
     oneOffDrafts.push({ kind: 'ONE_OFF', description: o.description, lineId: o.lineId ?? null, usageType: null, zone: null, quantity: '1', unit: 'ITEM', unitPrice: dec(o.amount).toFixed(), taxCategory: o.taxCategory, exact: dec(o.amount), sourceRef: o.id });
   }
   drafts.push(...oneOffDrafts);
-  const chargeDrafts = [...recurringDrafts, ...usageDrafts, ...oneOffDrafts];
 
-  // Discounts (coupons and plan rules) on their target, before tax: one line per tax category they
-  // reduce, each the discount's share of that category. Amounts are capped at the target, so an
-  // invoice never turns negative through a discount; each line is rounded once like any other.
-  for (const d of input.discounts) {
+  // Discounts (coupons and plan rules) reduce their target before tax. What is left to discount is
+  // kept per charge group (recurring fees; usage incl. late usage; one-offs) and tax category, and
+  // each discount is taken from what is left of its target and capped there, so stacked discounts
+  // together never take off more than their target and an invoice never turns negative through
+  // discounts. Order (the same whatever order the discounts arrive in, up to ties): percent
+  // discounts first, each that percent of what is left (two 10 % take 19 %); then amounts,
+  // RECURRING and USAGE before INVOICE (targeted before invoice-wide), each spread over what is left
+  // of its target pro rata; ties in the given order. A 20.00 coupon and 50 % on a 30.00 fee take
+  // 15.00 + 15.00. One line per tax category a discount reduces, rounded once like any other line,
+  // and never more than the rounded charge lines of its target in that category not yet discounted
+  // (so rounding cannot take a cent more than the lines show either).
+  const buckets = new Map<string, DiscountBucket>();
+  const charges: [DiscountTarget | 'ONE_OFF', Draft[]][] = [['RECURRING', recurringDrafts], ['USAGE', usageDrafts], ['ONE_OFF', oneOffDrafts]];
+  for (const [group, ds] of charges) {
+    for (const c of ds.filter((x) => x.exact.gt(0))) {
+      const key = `${group}|${c.taxCategory}`;
+      const bucket = buckets.get(key) ?? { group, category: c.taxCategory, left: new Decimal(0), roundedLeft: new Decimal(0) };
+      bucket.left = bucket.left.plus(c.exact);
+      bucket.roundedLeft = bucket.roundedLeft.plus(roundDecimal(c.exact, scale, input.roundingMode));
+      buckets.set(key, bucket);
+    }
+  }
+  // A discount line is rounded as the negative amount it is (FLOOR, UP… are not symmetric around zero).
+  const rounded = (x: Decimal) => dec(roundDecimal(x.negated(), scale, input.roundingMode)).negated();
+  const TARGETS: DiscountTarget[] = ['RECURRING', 'USAGE', 'INVOICE'];
+  const rank = (d: DiscountItem) => (d.percent != null ? 0 : TARGETS.length) + TARGETS.indexOf(d.target ?? 'RECURRING');
+  const ordered = input.discounts.map((d, i) => ({ d, i })).sort((x, y) => rank(x.d) - rank(y.d) || x.i - y.i);
+  for (const { d } of ordered) {
     const target = d.target ?? 'RECURRING';
-    const base = (target === 'RECURRING' ? recurringDrafts : target === 'USAGE' ? usageDrafts : chargeDrafts).filter((c) => c.exact.gt(0));
-    const byCategory = new Map<string, Decimal>();
-    for (const r of base) byCategory.set(r.taxCategory, (byCategory.get(r.taxCategory) ?? new Decimal(0)).plus(r.exact));
-    const total = [...byCategory.values()].reduce((a, b) => a.plus(b), new Decimal(0));
+    const from = [...buckets.values()].filter((b) => (target === 'INVOICE' || b.group === target) && b.left.gt(0));
+    const total = from.reduce((n, b) => n.plus(b.left), new Decimal(0));
     if (total.lte(0)) continue;
-    const off = d.percent != null ? total.times(dec(d.percent)).dividedBy(100) : Decimal.min(dec(d.amount ?? '0'), total);
-    for (const [category, part] of [...byCategory].sort(([a], [b]) => a.localeCompare(b))) {
+    const share = d.percent != null ? Decimal.min(Decimal.max(dec(d.percent), 0), 100).dividedBy(100) : null;
+    const amount = share == null ? Decimal.max(dec(d.amount ?? '0'), 0) : null;
+    const byCategory = new Map<string, { off: Decimal; takes: [DiscountBucket, Decimal][] }>();
+    for (const b of from) {
+      const take = share != null ? b.left.times(share) : amount!.gte(total) ? b.left : amount!.times(b.left).dividedBy(total);
+      b.left = b.left.minus(take);
+      const c = byCategory.get(b.category) ?? { off: new Decimal(0), takes: [] };
+      c.off = c.off.plus(take);
+      c.takes.push([b, take]);
+      byCategory.set(b.category, c);
+    }
+    for (const [category, { off, takes }] of [...byCategory].sort(([x], [y]) => x.localeCompare(y))) {
+      const room = takes.reduce((n, [b]) => n.plus(b.roundedLeft), new Decimal(0));
+      const exact = rounded(off).gt(room) ? room : off;
+      const line = rounded(exact);
+      if (exact.lte(0) || line.isZero()) continue;
+      // The rounded line comes off its buckets' rounded room in whole minor units, pro rata, within each room.
+      const parts = takes.map(([b, t]) => Decimal.min(b.roundedLeft, dec(roundDecimal(line.times(t).dividedBy(off), scale, 'DOWN'))));
+      let rest = line.minus(parts.reduce((n, x) => n.plus(x), new Decimal(0)));
+      takes.forEach(([b], i) => {
+        const more = Decimal.min(rest, b.roundedLeft.minus(parts[i]!));
+        rest = rest.minus(more);
+        b.roundedLeft = b.roundedLeft.minus(parts[i]!.plus(more));
+      });
       drafts.push({
         kind: 'DISCOUNT',
         description: d.description,
@@ -271,7 +384,7 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
         unit: 'ITEM',
         unitPrice: null,
         taxCategory: category,
-        exact: off.times(part).dividedBy(total).negated(),
+        exact: exact.negated(),
         sourceRef: d.code,
       });
     }
