@@ -1,4 +1,4 @@
-import { conflict, DomainError, money, notFound } from '@ledgerline/contracts';
+import { conflict, DomainError, money, notFound, type Money } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { BillingAccount, Line } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
@@ -14,14 +14,25 @@ export interface AddAddOnCommand {
   now: Date;
 }
 
+/**
+ * Terms already promised to the customer (an accepted upsell offer): the order charges this
+ * price, not the catalog's price of the day. Not part of the public input: only use cases pass it.
+ */
+export interface OfferedTerms {
+  price: Money;
+}
+
 export interface AddOnEntry {
   code: string;
   startsAt: string;
   endsAt: string | null;
 }
 
-/** Orders an add-on (data boost, roaming pass) on the line's current subscription, billed once. */
-export async function addAddOn(em: Em, catalog: CatalogClient, c: AddAddOnCommand): Promise<LineOrderResult> {
+/**
+ * Orders an add-on (data boost, roaming pass) on the line's current subscription, billed once, at
+ * the catalog price, or at the `offered` price when the customer accepted an offer for it.
+ */
+export async function addAddOn(em: Em, catalog: CatalogClient, c: AddAddOnCommand, offered?: OfferedTerms): Promise<LineOrderResult> {
   const { now, ...input } = c;
   const replay = await findReplayedOrder(em, c.idempotencyKey, 'ADD_ON', input);
   if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }) };
@@ -33,8 +44,9 @@ export async function addAddOn(em: Em, catalog: CatalogClient, c: AddAddOnComman
   const offer = await catalog.offer(c.offerCode);
   if (!offer) throw notFound('Offer', c.offerCode, 'input.offerCode');
   const account = await em.findOneOrFail(BillingAccount, { id: line.billingAccountId });
-  if (offer.currency !== account.currency) {
-    throw new DomainError('OFFER_CURRENCY_MISMATCH', `Offer ${offer.code} is priced in ${offer.currency}, but the account bills in ${account.currency}`, { field: 'input.offerCode' }, 'BAD_USER_INPUT');
+  const price = offered?.price ?? money(offer.price, offer.currency);
+  if (price.currency !== account.currency) {
+    throw new DomainError('OFFER_CURRENCY_MISMATCH', `Offer ${offer.code} is priced in ${price.currency}, but the account bills in ${account.currency}`, { field: 'input.offerCode' }, 'BAD_USER_INPUT');
   }
   if (offer.compatiblePlans.length && !offer.compatiblePlans.includes(sub.planCode)) {
     throw new DomainError('OFFER_NOT_COMPATIBLE', `Offer ${offer.code} cannot be added to plan ${sub.planCode}`, { field: 'input.offerCode' }, 'BAD_USER_INPUT');
@@ -46,7 +58,7 @@ export async function addAddOn(em: Em, catalog: CatalogClient, c: AddAddOnComman
     kind: 'ADD_ON',
     billingAccountId: account.id,
     lineId: line.id,
-    request: { subscriptionId: sub.id, offerCode: offer.code, price: money(offer.price, offer.currency), validityDays: offer.validityDays },
+    request: { subscriptionId: sub.id, offerCode: offer.code, price, validityDays: offer.validityDays },
     idempotencyKey: c.idempotencyKey,
     input,
     now,

@@ -9,6 +9,7 @@ import { BillingAccount, Line, OneOffCharge, ProductOrder, Subscription } from '
 import type { ProvisioningRequest } from '../ports/provisioning';
 import { emitLineState, emitOneOffCharge, emitOrderState, emitSubscription } from './events';
 import { settleAddOn, type OrderEffects } from './add-on-settlement';
+import { flushOrder, lockLine } from './line-orders';
 
 /**
  * Loads the order for a step, row-locked on PostgreSQL: a retried step that overlaps an earlier,
@@ -63,7 +64,10 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
   const order = await loadOrder(em, orderId);
   if (order.status === 'COMPLETED') return order;
   order.status = moveOrder(order.status as OrderStatus, 'COMPLETED');
-  const line = await em.findOneOrFail(Line, { id: order.lineId });
+  // The line is locked too, so placing an order for it (which locks the line) waits for this
+  // effect and checks the line as this order leaves it. Always the order row first, then the line.
+  const line = await lockLine(em, order.lineId);
+  if (!line) throw notFound('Line', order.lineId, 'input.lineId');
   const account = await em.findOneOrFail(BillingAccount, { id: order.billingAccountId });
   const kind = order.kind as OrderKind;
   const action = LINE_ACTION_OF[kind];
@@ -75,11 +79,13 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
   }
   if (kind === 'NEW_LINE') {
     const request = JSON.parse(order.request) as { subscriptionId: string | null; activationFee: Money | null };
-    const sub = request.subscriptionId ? await em.findOne(Subscription, { id: request.subscriptionId }) : null;
-    if (sub && sub.status === 'PENDING') {
-      sub.status = 'ACTIVE';
-      sub.startsAt = now;
-      emitSubscription(em, 'subscriptionChanged', sub, line, account, order.id, now);
+    // Every plan waiting for the line starts with it: the one ordered with the line and one
+    // subscribed while the line was still PENDING (the order fulfilled later, as with Temporal).
+    const pending = await em.find(Subscription, { lineId: line.id, status: 'PENDING' }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+    for (const waiting of pending) {
+      waiting.status = 'ACTIVE';
+      waiting.startsAt = now;
+      emitSubscription(em, 'subscriptionChanged', waiting, line, account, order.id, now);
     }
     if (request.activationFee && request.activationFee.amount.replace(/[0.]/g, '') !== '') {
       charges.push(
@@ -87,7 +93,7 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
           id: chargeId(order.id, 0),
           billingAccountId: account.id,
           lineId: line.id,
-          subscriptionId: sub?.id ?? null,
+          subscriptionId: request.subscriptionId,
           orderId: order.id,
           kind: 'CHARGE',
           reason: 'ACTIVATION_FEE',
@@ -139,7 +145,7 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
   order.updatedAt = now;
   order.completedAt = now;
   emitOrderState(em, order, now);
-  await em.flush();
+  await flushOrder(em);
   for (const charge of charges) emitOneOffCharge(em, charge);
   await em.flush();
   return order;
@@ -180,7 +186,7 @@ async function applyPlanChange(em: Em, order: ProductOrder, line: Line, account:
   });
   if (r.timing === 'IMMEDIATE') line.planCode = r.toPlanCode;
   emitSubscription(em, 'subscriptionCreated', next, line, account, order.id, effectiveAt);
-  await em.flush();
+  await flushOrder(em);
   return r.items.map((item, i) =>
     em.create(OneOffCharge, {
       id: chargeId(order.id, i + 1),

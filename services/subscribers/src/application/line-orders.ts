@@ -1,4 +1,5 @@
-import { conflict, notFound } from '@ledgerline/contracts';
+import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { conflict, notFound, type DomainError } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { transitionLine } from '../domain/lifecycle';
 import { LINE_ACTION_OF, type OrderKind } from '../domain/order';
@@ -20,20 +21,65 @@ export interface LineChangeCommand {
  */
 export async function requestLineChange(em: Em, c: LineChangeCommand): Promise<LineOrderResult> {
   const { now, ...input } = c;
+  // Locked before the checks: a second request for the line waits here, then sees this order
+  // (a replay of its idempotency key, or refused as a later request would be).
+  const line = await lockLine(em, c.lineId);
   const replay = await findReplayedOrder(em, c.idempotencyKey, c.kind, input);
   if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }) };
-  const line = await em.findOne(Line, { id: c.lineId });
   if (!line) throw notFound('Line', c.lineId, 'input.lineId');
   transitionLine(line.status as never, LINE_ACTION_OF[c.kind]!, 'input.lineId');
   await assertNoOpenOrder(em, line.id);
   const order = placeOrder(em, { kind: c.kind, billingAccountId: line.billingAccountId, lineId: line.id, request: { reason: c.reason ?? null }, idempotencyKey: c.idempotencyKey, input, now });
-  await em.flush();
+  await flushOrder(em);
   return { line, order };
 }
 
+/**
+ * Loads the line row-locked (PostgreSQL `for update`, fresh from the database) until the
+ * transaction ends. Placing an order and completing one both take this lock, so the checks made
+ * under it (status, open orders, scheduled change) still hold when the order is written or
+ * applied. SQLite runs one writer at a time and needs no lock.
+ */
+export async function lockLine(em: Em, lineId: string): Promise<Line | null> {
+  const postgres = em.getPlatform().constructor.name.startsWith('PostgreSql');
+  return em.findOne(Line, { id: lineId }, postgres ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {});
+}
+
+/**
+ * One open order per line. Takes the line's lock first (see `lockLine`), so a concurrent order
+ * for the same line is either seen here or waits for this transaction; the partial unique index
+ * `product_order_line_open_unique` backs it (see `flushOrder`).
+ */
 export async function assertNoOpenOrder(em: Em, lineId: string): Promise<void> {
+  await lockLine(em, lineId);
   const open = await em.findOne(ProductOrder, { lineId, status: { $in: ['ACKNOWLEDGED', 'IN_PROGRESS'] } });
   if (open) {
     throw conflict('ORDER_ALREADY_OPEN', `Order ${open.id} (${open.kind}) for this line is still ${open.status}`, { field: 'input.lineId', orderId: open.id });
+  }
+}
+
+/**
+ * The coded CONFLICT for a violation of one of the per-line unique indexes (the index name on
+ * PostgreSQL; table and column on SQLite), or null for any other error.
+ */
+export function lineUniqueConflict(error: unknown): DomainError | null {
+  if (!(error instanceof UniqueConstraintViolationException)) return null;
+  const constraint = (error as { constraint?: string }).constraint ?? '';
+  const message = error.message;
+  if (constraint === 'product_order_line_open_unique' || message.includes('product_order.line_id')) {
+    return conflict('ORDER_ALREADY_OPEN', 'Another order for this line is still open', { field: 'input.lineId' });
+  }
+  if (constraint === 'subscription_line_scheduled_unique' || message.includes('subscription.line_id')) {
+    return conflict('PLAN_CHANGE_ALREADY_SCHEDULED', 'A plan change is already scheduled for this line', { field: 'input.lineId' });
+  }
+  return null;
+}
+
+/** Flushes a placed order; a second open order for the line (a race past the checks) is ORDER_ALREADY_OPEN. */
+export async function flushOrder(em: Em): Promise<void> {
+  try {
+    await em.flush();
+  } catch (error) {
+    throw lineUniqueConflict(error) ?? error;
   }
 }

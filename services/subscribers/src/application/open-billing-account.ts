@@ -30,7 +30,8 @@ export async function openBillingAccount(em: Em, c: OpenBillingAccountCommand): 
   // Check the input before touching the database, so the caller hears about every field it controls.
   const currency = assertCurrency(c.currency);
   const billCycleDay = assertBillCycleDay(c.billCycleDay ?? 1);
-  if (c.timezone) assertTimezone(c.timezone, 'input.timezone');
+  // Omitted (null) means the customer's zone; anything given, "" included, must be a real zone.
+  if (c.timezone != null) assertTimezone(c.timezone, 'input.timezone');
   const paymentTermsDays = c.paymentTermsDays ?? 14;
   if (!Number.isInteger(paymentTermsDays) || paymentTermsDays < 0 || paymentTermsDays > 120) throw badInput('input.paymentTermsDays', `Payment terms must be 0 to 120 days, got ${paymentTermsDays}`, 'PAYMENT_TERMS_OUT_OF_RANGE');
   if (c.creditLimit != null) assertCreditLimit(c.creditLimit, currency);

@@ -9,7 +9,7 @@ import type { WalletsPort } from '../ports/wallets-client';
 import { assertNoScheduledChange, assertPlanFits, currentSubscription, findPlan } from './plans';
 import { findReplayedOrder, placeOrder } from './place-order';
 import type { LineOrderResult } from './add-line';
-import { assertNoOpenOrder } from './line-orders';
+import { assertNoOpenOrder, flushOrder, lockLine } from './line-orders';
 
 export interface PlanChangeCommand {
   lineId: string;
@@ -118,8 +118,13 @@ export async function previewPlanChange(em: Em, catalog: CatalogClient, c: PlanC
 /** Places a PLAN_CHANGE order carrying the quote; fulfilment applies exactly these amounts. */
 export async function changePlan(em: Em, catalog: CatalogClient, c: PlanChangeCommand, wallets: WalletsPort | null = null): Promise<LineOrderResult & { preview: PlanChangePreview | null }> {
   const { now, ...input } = c;
+  // Locked before the checks (idempotency key, no scheduled change, no open order): a second
+  // change for the line sent at the same moment waits here, then sees this one (a replay, or
+  // refused as a later one would be).
+  const locked = await lockLine(em, c.lineId);
   const replay = await findReplayedOrder(em, c.idempotencyKey, 'PLAN_CHANGE', input);
   if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }), preview: null };
+  if (!locked) throw notFound('Line', c.lineId, 'input.lineId');
   const preview = await quoteChange(em, catalog, c, wallets);
   await assertNoOpenOrder(em, c.lineId);
   const line = await em.findOneOrFail(Line, { id: c.lineId });
@@ -132,6 +137,6 @@ export async function changePlan(em: Em, catalog: CatalogClient, c: PlanChangeCo
     input,
     now,
   });
-  await em.flush();
+  await flushOrder(em);
   return { line, order, preview };
 }

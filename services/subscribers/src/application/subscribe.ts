@@ -1,9 +1,10 @@
 import { conflict, newId, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { BillingAccount, Line, Subscription } from '../persistence/entities';
+import { BillingAccount, Subscription } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
 import { emitSubscription } from './events';
 import { assertPlanFits, findPlan, LIVE_SUBSCRIPTION } from './plans';
+import { lockLine } from './line-orders';
 
 export interface SubscribeCommand {
   lineId: string;
@@ -13,7 +14,9 @@ export interface SubscribeCommand {
 
 /** Puts a line without a plan on the current version of `planCode` (a change of plan is changePlan). */
 export async function subscribe(em: Em, catalog: CatalogClient, c: SubscribeCommand): Promise<Subscription> {
-  const line = await em.findOne(Line, { id: c.lineId });
+  // Locked: completing the line's NEW_LINE order (which activates its PENDING plans) or another
+  // subscribe waits for this one, and this one sees the line as they leave it.
+  const line = await lockLine(em, c.lineId);
   if (!line) throw notFound('Line', c.lineId, 'input.lineId');
   if (line.status === 'TERMINATED') throw conflict('LINE_TERMINATED_CONFLICT', `Line ${line.id} is terminated`, { field: 'input.lineId' });
   const existing = await em.findOne(Subscription, { lineId: line.id, status: { $in: LIVE_SUBSCRIPTION } });

@@ -1,6 +1,7 @@
-import { conflict, deterministicId, notFound } from '@ledgerline/contracts';
+import { LockMode } from '@mikro-orm/core';
+import { conflict, deterministicId, money, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { Line, UpsellOffer } from '../persistence/entities';
+import { BillingAccount, Line, ProductOrder, UpsellOffer } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
 import { addAddOn, type AddOnEntry } from './add-add-on';
 import type { LineOrderResult } from './add-line';
@@ -37,6 +38,7 @@ export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: Pres
   if (!line) throw notFound('Line', c.lineId, 'input.lineId');
   const offer = await catalog.offer(c.offerCode);
   if (!offer) throw notFound('Offer', c.offerCode, 'input.offerCode');
+  const account = await em.findOneOrFail(BillingAccount, { id: line.billingAccountId });
   const sub = await currentSubscription(em, line.id);
   const activeAddOn = sub && (JSON.parse(sub.addOns) as AddOnEntry[]).some((a) => a.code === offer.code && (!a.endsAt || new Date(a.endsAt) > c.now));
   const reason =
@@ -44,11 +46,13 @@ export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: Pres
       ? `line is ${line.status}`
       : !sub || sub.status !== 'ACTIVE'
         ? 'line has no active plan'
-        : offer.compatiblePlans.length && !offer.compatiblePlans.includes(sub.planCode)
-          ? `${offer.code} is not sold with ${sub.planCode}`
-          : activeAddOn
-            ? `${offer.code} is already active`
-            : null;
+        : offer.currency !== account.currency
+          ? `${offer.code} is priced in ${offer.currency}, but the account bills in ${account.currency}`
+          : offer.compatiblePlans.length && !offer.compatiblePlans.includes(sub.planCode)
+            ? `${offer.code} is not sold with ${sub.planCode}`
+            : activeAddOn
+              ? `${offer.code} is already active`
+              : null;
   const expiresAt = new Date(c.now.getTime() + c.validForHours * 3_600_000);
   const row = em.create(UpsellOffer, {
     id,
@@ -91,25 +95,41 @@ async function tell(em: Em, offer: UpsellOffer, template: 'UPSELL_OFFER' | 'UPSE
   );
 }
 
+/**
+ * The offer row, locked (PostgreSQL `for update`, read fresh from the database) until the
+ * transaction ends: answers, reminders and closing of one offer are taken one at a time, each
+ * seeing the state the previous one left. SQLite runs one writer at a time and needs no lock.
+ */
 async function loadOffer(em: Em, offerId: string): Promise<UpsellOffer> {
-  const offer = await em.findOne(UpsellOffer, { id: offerId });
+  const postgres = em.getPlatform().constructor.name.startsWith('PostgreSql');
+  const offer = await em.findOne(UpsellOffer, { id: offerId }, postgres ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {});
   if (!offer) throw notFound('UpsellOffer', offerId, 'input.offerId');
   return offer;
 }
 
 /**
- * The customer's answer. Accepting orders the add-on (idempotent by the offer: a retried accept
- * returns the same order); answering an offer that is no longer open is a CONFLICT.
+ * The customer's answer, given once: accept XOR decline. The offer row is locked first, so of two
+ * answers sent at the same time one wins and the other sees the offer answered. The same answer
+ * repeated returns the first one's result (for an accept, the order it placed); any other answer
+ * to an offer no longer open (answered otherwise, withdrawn, expired) is a CONFLICT naming the
+ * state. Accepting orders the add-on on the terms offered (the offer's stored price and
+ * currency), not the catalog's price of the day.
  */
 export async function respondToUpsellOffer(em: Em, catalog: CatalogClient, c: { offerId: string; accept: boolean; now: Date }): Promise<{ offer: UpsellOffer; placed: LineOrderResult | null }> {
   const offer = await loadOffer(em, c.offerId);
   const idempotencyKey = `upsell:${offer.id}`;
-  if (offer.state === 'ACCEPTED' && c.accept) return { offer, placed: await addAddOn(em, catalog, { lineId: offer.lineId, offerCode: offer.offerCode, idempotencyKey, now: c.now }) };
-  if (offer.state !== 'PRESENTED') throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} is ${offer.state}`, { field: 'input.offerId' });
+  const command = { lineId: offer.lineId, offerCode: offer.offerCode, idempotencyKey, now: c.now };
+  if (offer.state === 'ACCEPTED' && c.accept) {
+    const order = offer.orderId ? await em.findOne(ProductOrder, { id: offer.orderId }) : null;
+    if (order) return { offer, placed: { order, line: await em.findOneOrFail(Line, { id: order.lineId }) } };
+    return { offer, placed: await addAddOn(em, catalog, command, { price: money(offer.price, offer.currency) }) };
+  }
+  if (offer.state === 'DECLINED' && !c.accept) return { offer, placed: null };
+  if (offer.state !== 'PRESENTED') throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} is ${offer.state}`, { field: 'input.offerId', state: offer.state });
   if (offer.expiresAt <= c.now) throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} expired at ${offer.expiresAt.toISOString()}`, { field: 'input.offerId' });
   let placed: LineOrderResult | null = null;
   if (c.accept) {
-    placed = await addAddOn(em, catalog, { lineId: offer.lineId, offerCode: offer.offerCode, idempotencyKey, now: c.now });
+    placed = await addAddOn(em, catalog, command, { price: money(offer.price, offer.currency) });
     offer.orderId = placed.order.id;
   }
   offer.state = c.accept ? 'ACCEPTED' : 'DECLINED';

@@ -10,7 +10,7 @@ import { addLine, type AddLineCommand, type LineOrderResult } from '../applicati
 import { subscribe, type SubscribeCommand } from '../application/subscribe';
 import { addAddOn, type AddAddOnCommand } from '../application/add-add-on';
 import { changePlan, previewPlanChange, type PlanChangeCommand } from '../application/plan-change';
-import { requestLineChange, type LineChangeCommand } from '../application/line-orders';
+import { lineUniqueConflict, requestLineChange, type LineChangeCommand } from '../application/line-orders';
 import { completeOrder, failOrder, startOrder } from '../application/fulfil-order';
 import { normalizeMsisdn } from '../domain/validation';
 import { closeUpsellOffer, presentUpsellOffer, remindUpsellOffer, respondToUpsellOffer } from '../application/upsell';
@@ -54,6 +54,8 @@ async function mutate<T>(ctx: SubscribersContext, work: (em: Em, now: Date) => P
   } catch (error) {
     // Two requests raced past the checks: the partial unique indexes have the last word.
     if (error instanceof UniqueConstraintViolationException) {
+      const perLine = lineUniqueConflict(error);
+      if (perLine) throw perLine;
       const msg = error.message;
       if (msg.includes('msisdn')) throw conflict('MSISDN_DUPLICATE', 'This MSISDN is already in use', { field: 'input.msisdn' });
       if (msg.includes('iccid')) throw conflict('ICCID_DUPLICATE', 'This SIM is already in use', { field: 'input.iccid' });
