@@ -69,6 +69,8 @@ describe('dunningWorkflow', () => {
       expect(result).toMatchObject({ phase: 'PAID', suspended: false });
       expect(result.stepsDone.at(-1)).toBe('RESTORE');
       expect(f.restorations.size).toBe(1);
+      // The restoration lifts only this workflow's own suspension (its bars are found by that key).
+      expect([...f.restorations.values()][0]).toMatchObject({ suspendKey: `${handle.workflowId}:suspend` });
     });
   });
 

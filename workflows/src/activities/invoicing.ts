@@ -50,6 +50,20 @@ export interface LineControlRequest {
   reason: string;
   idempotencyKey: string;
 }
+/**
+ * A restoration lifts only the bars of one suspension: those placed with `suspendKey` (by default
+ * the restore key with its `:restore` step read as `:suspend`, i.e. the same workflow's
+ * suspension), and, when `lineIds` is given, only on those lines (the ones the suspension reported).
+ */
+export interface LineRestoreRequest extends LineControlRequest {
+  suspendKey?: string;
+  lineIds?: string[];
+}
+/** `lineIds`: the lines this suspension barred (or lifted); absent from fakes and older workers. */
+export interface LineControlResult {
+  lines: number;
+  lineIds?: string[];
+}
 
 /** The invoicing service, as the bill-run and dunning workflows use it. */
 export interface InvoicingPort {
@@ -64,10 +78,10 @@ export interface RemindersPort {
   sendReminder(req: ReminderRequest, opts?: CallOptions): Promise<void>;
 }
 
-/** Subscribers: suspend and restore all lines of an account (dunning). */
+/** Subscribers: suspend the active lines of an account, and later lift exactly those bars (dunning). */
 export interface LineControlPort {
-  suspendAccountLines(req: LineControlRequest, opts?: CallOptions): Promise<{ lines: number }>;
-  restoreAccountLines(req: LineControlRequest, opts?: CallOptions): Promise<{ lines: number }>;
+  suspendAccountLines(req: LineControlRequest, opts?: CallOptions): Promise<LineControlResult>;
+  restoreAccountLines(req: LineRestoreRequest, opts?: CallOptions): Promise<LineControlResult>;
 }
 
 export interface InvoicingActivityDeps {
@@ -91,7 +105,7 @@ export function createInvoicingActivities(deps: InvoicingActivityDeps) {
     addLateFee: (req: LateFeeRequest) => call(() => deps.invoicing.addLateFee(req)),
     sendReminder: (req: ReminderRequest) => call(() => deps.reminders.sendReminder(req)),
     suspendAccountLines: (req: LineControlRequest) => call(() => deps.lines.suspendAccountLines(req)),
-    restoreAccountLines: (req: LineControlRequest) => call(() => deps.lines.restoreAccountLines(req)),
+    restoreAccountLines: (req: LineRestoreRequest) => call(() => deps.lines.restoreAccountLines(req)),
   };
 }
 
@@ -144,29 +158,112 @@ export class GraphqlInvoicingClient implements InvoicingPort {
   }
 }
 
-/** subscribers subgraph: suspend/resume every active line of the account, each with its own key. */
+/** A line as the line-control client sees it: its status and its orders, newest first. */
+interface ControlledLine {
+  id: string;
+  status: string;
+  orders: { kind: string; status: string; idempotencyKey: string | null }[];
+}
+
+const OPEN_ORDER = new Set(['ACKNOWLEDGED', 'IN_PROGRESS']);
+
+/**
+ * Whether the line's bar is the one placed with `barKey`: HELD (it is the line's latest completed
+ * bar and the line is still BARRED), OPEN (that bar order is not fulfilled yet), or null (never
+ * barred with this key, the bar failed, or the line was resumed, re-barred or terminated since).
+ */
+function barState(line: ControlledLine, barKey: string): 'HELD' | 'OPEN' | null {
+  const ours = line.orders.find((o) => o.kind === 'BAR' && o.idempotencyKey === barKey);
+  if (!ours) return null;
+  if (OPEN_ORDER.has(ours.status)) return 'OPEN';
+  const latestBar = line.orders.find((o) => o.kind === 'BAR' && o.status === 'COMPLETED');
+  return line.status === 'BARRED' && latestBar === ours ? 'HELD' : null;
+}
+
+/** subscribers refuses a change while another order for the line is open: a passing state. */
+function isOrderOpen(err: unknown): boolean {
+  return err instanceof DomainError && err.code === 'CONFLICT' && (err.details?.extensions as { reason?: string } | undefined)?.reason === 'ORDER_ALREADY_OPEN';
+}
+
+/** Retryable: the activity is retried (its keys replay what it did) until the lines' orders are done. */
+function linesBusy(what: string, lineIds: string[]): DomainError {
+  return new DomainError('ORDER_ALREADY_OPEN', `Could not ${what} line(s) ${lineIds.join(', ')} yet: an order for each is still open; retried`, { retryable: true, details: { lineIds } });
+}
+
+/**
+ * subscribers subgraph: bars the account's ACTIVE lines and later lifts only those bars, each line
+ * with its own key (`${key}:${lineId}`), so a retry replays and the bar says who placed it. A line
+ * the customer suspended, or one barred by anyone else (another invoice's dunning, fraud), is left
+ * as it is. A line with an order still open is done on a retry; the others are not held up by it.
+ */
 export class GraphqlLineControlClient implements LineControlPort {
   constructor(private readonly client: GraphqlClientOptions) {}
 
-  private async lines(billingAccountId: string, opts?: CallOptions): Promise<{ id: string; status: string }[]> {
-    const d = await graphqlRequest<{ billingAccount: { lines: { id: string; status: string }[] } | null }>(this.client, `query($id: ID!) { billingAccount(id: $id) { lines { id status } } }`, { id: billingAccountId }, opts);
+  private async lines(billingAccountId: string, opts?: CallOptions): Promise<ControlledLine[]> {
+    const d = await graphqlRequest<{ billingAccount: { lines: ControlledLine[] } | null }>(
+      this.client,
+      `query($id: ID!) { billingAccount(id: $id) { lines { id status orders { kind status idempotencyKey } } } }`,
+      { id: billingAccountId },
+      opts,
+    );
     if (!d.billingAccount) throw new DomainError('BILLINGACCOUNT_NOT_FOUND', `Billing account ${billingAccountId} does not exist`);
     return d.billingAccount.lines;
   }
 
-  async suspendAccountLines(req: LineControlRequest, opts?: CallOptions): Promise<{ lines: number }> {
-    const lines = (await this.lines(req.billingAccountId, opts)).filter((l) => l.status === 'ACTIVE');
-    for (const l of lines) {
-      await graphqlRequest(this.client, `mutation($i: LineChangeInput!) { barLine(input: $i) { line { id } } }`, { i: { lineId: l.id, reason: req.reason, idempotencyKey: `${req.idempotencyKey}:${l.id}` } }, opts);
+  /** Bars every ACTIVE line; `lineIds` are the lines barred under this key (this call or an earlier attempt). */
+  async suspendAccountLines(req: LineControlRequest, opts?: CallOptions): Promise<LineControlResult> {
+    const barred: string[] = [];
+    const busy: string[] = [];
+    for (const l of await this.lines(req.billingAccountId, opts)) {
+      const barKey = `${req.idempotencyKey}:${l.id}`;
+      if (barState(l, barKey)) {
+        barred.push(l.id); // barred by an earlier attempt
+        continue;
+      }
+      if (l.status !== 'ACTIVE') continue;
+      try {
+        const d = await graphqlRequest<{ barLine: { order: { status: string } } }>(this.client, `mutation($i: LineChangeInput!) { barLine(input: $i) { order { status } } }`, { i: { lineId: l.id, reason: req.reason, idempotencyKey: barKey } }, opts);
+        if (d.barLine.order.status !== 'FAILED') barred.push(l.id); // placed (fulfilled now or by the order workflow)
+      } catch (err) {
+        if (!isOrderOpen(err)) throw err;
+        busy.push(l.id);
+      }
     }
-    return { lines: lines.length };
+    if (busy.length > 0) throw linesBusy('bar', busy);
+    return { lines: barred.length, lineIds: barred };
   }
 
-  async restoreAccountLines(req: LineControlRequest, opts?: CallOptions): Promise<{ lines: number }> {
-    const lines = (await this.lines(req.billingAccountId, opts)).filter((l) => l.status === 'BARRED' || l.status === 'SUSPENDED');
-    for (const l of lines) {
-      await graphqlRequest(this.client, `mutation($i: LineChangeInput!) { resumeLine(input: $i) { line { id } } }`, { i: { lineId: l.id, reason: req.reason, idempotencyKey: `${req.idempotencyKey}:${l.id}` } }, opts);
+  /** Resumes the lines still barred by the suspension's own bars (see LineRestoreRequest). */
+  async restoreAccountLines(req: LineRestoreRequest, opts?: CallOptions): Promise<LineControlResult> {
+    const suspendKey = req.suspendKey ?? suspendKeyOf(req.idempotencyKey);
+    const only = req.lineIds ? new Set(req.lineIds) : null;
+    const restored: string[] = [];
+    const busy: string[] = [];
+    for (const l of await this.lines(req.billingAccountId, opts)) {
+      if (only && !only.has(l.id)) continue;
+      const state = barState(l, `${suspendKey}:${l.id}`);
+      if (state === 'OPEN') {
+        busy.push(l.id); // our bar is not fulfilled yet: lifting it now would leave it barred after
+        continue;
+      }
+      if (state !== 'HELD') continue;
+      try {
+        await graphqlRequest(this.client, `mutation($i: LineChangeInput!) { resumeLine(input: $i) { line { id } } }`, { i: { lineId: l.id, reason: req.reason, idempotencyKey: `${req.idempotencyKey}:${l.id}` } }, opts);
+        restored.push(l.id);
+      } catch (err) {
+        if (!isOrderOpen(err)) throw err;
+        busy.push(l.id);
+      }
     }
-    return { lines: lines.length };
+    if (busy.length > 0) throw linesBusy('resume', busy);
+    return { lines: restored.length, lineIds: restored };
   }
+}
+
+/** The suspension a restore undoes, by the `${workflowId}:${step}` key convention. */
+function suspendKeyOf(restoreKey: string): string {
+  if (!restoreKey.endsWith(':restore')) {
+    throw new DomainError('BAD_USER_INPUT', `restoreAccountLines: give suspendKey, or an idempotencyKey ending in ":restore" (got "${restoreKey}")`);
+  }
+  return `${restoreKey.slice(0, -':restore'.length)}:suspend`;
 }

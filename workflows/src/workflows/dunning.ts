@@ -6,6 +6,18 @@
 // owed → hold (no step fires, the clock of the policy is not advanced) until the dispute ends.
 // After suspension it waits for the payment and restores the lines. A `paymentRecorded` or
 // `disputeChanged` signal makes it look again at once; otherwise it looks once a day.
+//
+// Suspension bars only the lines that are ACTIVE, and the restoration lifts only the bars this
+// workflow placed (the lines the suspension reported, still barred by its own bar orders): a line
+// the customer suspended (lost phone), or one barred by another invoice's dunning or for fraud,
+// stays as it is. A line with an order still open is barred/resumed on a retry of the activity.
+// Versioning: only the activities' arguments and results changed, not the commands, so runs
+// started before need no patch; their suspension result has no `lineIds`, and their restoration
+// finds this workflow's bars by their keys in subscribers.
+// Known gap: a line has one bar, so when two invoices' dunnings overlap, the later one holds
+// nothing; if the earlier invoice is paid first its bars are lifted while the later one is still
+// unpaid. Closing it needs a hold per dunning on the line in subscribers (resume only when none is
+// left), not something this workflow can decide alone.
 import { condition, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { InvoiceStatus, InvoicingActivities } from '../activities/invoicing';
 
@@ -34,6 +46,8 @@ export interface DunningStatus {
   phase: DunningPhase;
   stepsDone: string[];
   suspended: boolean;
+  /** The lines this workflow barred (absent for a suspension made by an older worker). */
+  barredLineIds?: string[];
 }
 
 export const dunningWorkflowId = (invoiceId: string): string => `dunning-${invoiceId}`;
@@ -121,7 +135,8 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
       await acts.addLateFee({ billingAccountId: input.billingAccountId, invoiceId: input.invoiceId, amount: input.policy.lateFee!.amount, currency: s.currency, idempotencyKey: key('late-fee') });
     }
     if (step.kind === 'SUSPEND') {
-      await acts.suspendAccountLines({ billingAccountId: input.billingAccountId, reason: `dunning: invoice ${input.invoiceId} unpaid`, idempotencyKey: key('suspend') });
+      const barred = await acts.suspendAccountLines({ billingAccountId: input.billingAccountId, reason: `dunning: invoice ${input.invoiceId} unpaid`, idempotencyKey: key('suspend') });
+      if (barred.lineIds) status.barredLineIds = barred.lineIds;
       status.suspended = true;
       status.phase = 'SUSPENDED';
     }
@@ -138,7 +153,8 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
 
 async function finish(status: DunningStatus, input: DunningInput, key: (s: string) => string): Promise<DunningStatus> {
   if (status.suspended) {
-    await acts.restoreAccountLines({ billingAccountId: input.billingAccountId, reason: `dunning: invoice ${input.invoiceId} paid`, idempotencyKey: key('restore') });
+    // Only this workflow's own bars (see the top); lineIds undefined: every line, still by its bar's key.
+    await acts.restoreAccountLines({ billingAccountId: input.billingAccountId, reason: `dunning: invoice ${input.invoiceId} paid`, idempotencyKey: key('restore'), suspendKey: key('suspend'), lineIds: status.barredLineIds });
     status.suspended = false;
     status.stepsDone.push('RESTORE');
   }
