@@ -11,29 +11,63 @@ import { createTimeSkippingEnv, uniqueId } from './support/env';
 
 class FakeInvoicing implements InvoicingPort {
   readonly invoices = new Map<string, number>();
+  /** When each invoice was made (the time-skipping server's clock). */
+  readonly billedAt = new Map<string, number>();
   batchCalls = 0;
   /** Batches whose first call commits and then loses its answer (a crash after the commit). */
   crashAfterCommit = new Set<number>();
-  constructor(private readonly accounts: string[], private readonly batchSize: number) {}
+  /**
+   * Accounts whose period ends at the given instant (a zone west of where the run started), as
+   * invoicing keeps them: their batch bills the others and waits for them.
+   */
+  readonly periodEndsAt = new Map<string, number>();
+  constructor(private readonly accounts: string[], private readonly batchSize: number, private readonly now: () => Promise<number> = async () => 0) {}
   async startBillRun() {
     return { billRunId: 'billrun_test', totalBatches: Math.ceil(this.accounts.length / this.batchSize), totalAccounts: this.accounts.length };
   }
   private readonly done = new Map<number, { batchNo: number; accounts: number; invoicesCreated: number }>();
+  private readonly waiting = new Set<number>();
+  private readonly created = new Map<number, number>();
+  private slice = (batchNo: number) => this.accounts.slice(batchNo * this.batchSize, (batchNo + 1) * this.batchSize);
   async processBillRunBatch(req: BillBatchRequest) {
     this.batchCalls += 1;
+    const now = await this.now();
+    // No batch named: any one due (invoicing picks a waiting batch whose first period has ended).
+    const batchNo = req.batchNo ?? [...this.waiting].find((b) => this.slice(b).some((a) => !this.invoices.has(a) && (this.periodEndsAt.get(a) ?? 0) <= now));
+    if (batchNo === undefined) return { batchNo: null, accounts: 0, invoicesCreated: 0 };
     // Like invoicing: a batch already committed reports what it did, and bills nothing again.
-    const seen = this.done.get(req.batchNo);
-    if (seen) return seen;
-    const slice = this.accounts.slice(req.batchNo * this.batchSize, (req.batchNo + 1) * this.batchSize);
-    let created = 0;
-    for (const a of slice) {
-      if (!this.invoices.has(a)) created += 1;
+    const seen = this.done.get(batchNo);
+    if (seen && !this.waiting.has(batchNo)) return seen;
+    let created = this.created.get(batchNo) ?? 0;
+    let left = 0;
+    for (const a of this.slice(batchNo)) {
+      if (this.invoices.has(a)) continue;
+      if ((this.periodEndsAt.get(a) ?? 0) > now) {
+        left += 1;
+        continue;
+      }
+      created += 1;
       this.invoices.set(a, (this.invoices.get(a) ?? 0) + 1);
+      this.billedAt.set(a, now);
     }
-    const result = { batchNo: req.batchNo, accounts: slice.length, invoicesCreated: created };
-    this.done.set(req.batchNo, result);
-    if (this.crashAfterCommit.delete(req.batchNo)) throw new Error(`worker died after committing batch ${req.batchNo}`);
+    this.created.set(batchNo, created);
+    if (left > 0) this.waiting.add(batchNo);
+    else this.waiting.delete(batchNo);
+    const result = { batchNo, accounts: this.slice(batchNo).length, invoicesCreated: created };
+    this.done.set(batchNo, result);
+    if (this.crashAfterCommit.delete(batchNo)) throw new Error(`worker died after committing batch ${batchNo}`);
     return result;
+  }
+  async billRunState() {
+    const waitingAccounts = this.accounts.filter((a) => !this.invoices.has(a));
+    const ends = waitingAccounts.map((a) => this.periodEndsAt.get(a) ?? 0);
+    return {
+      batchesDone: [...this.done.keys()].filter((b) => !this.waiting.has(b)).length,
+      accountsDone: this.invoices.size,
+      invoicesCreated: [...this.created.values()].reduce((x, y) => x + y, 0),
+      accountsWaiting: waitingAccounts.length,
+      nextAttemptAt: ends.length ? new Date(Math.min(...ends)).toISOString() : null,
+    };
   }
   async invoiceStatus(): Promise<never> {
     throw new Error('unused');
@@ -82,5 +116,28 @@ describe('billRunWorkflow', () => {
     expect([...invoicing.invoices.values()].every((n) => n === 1)).toBe(true);
     expect(invoicing.invoices.size).toBe(10);
     expect(invoicing.batchCalls).toBe(5);
+  });
+
+  // A run started early: cycle dates are local to each account, so at 03:00 UTC on the 1st the
+  // Los Angeles and Honolulu accounts' September has not ended. Invoicing bills the others and
+  // keeps those waiting; the workflow sleeps until each period ends and bills them then, once.
+  it('bills accounts whose period had not ended when the run started once it has, each once', async () => {
+    const accounts = Array.from({ length: 6 }, (_, i) => `acc_${i}`);
+    const invoicing = new FakeInvoicing(accounts, 3, () => env.currentTimeMs());
+    const start = await env.currentTimeMs();
+    const losAngeles = start + 4 * 3_600_000;
+    const honolulu = start + 7 * 3_600_000;
+    invoicing.periodEndsAt.set('acc_1', losAngeles).set('acc_4', losAngeles).set('acc_5', honolulu);
+    const taskQueue = uniqueId('billrun');
+    const w = await worker(taskQueue, invoicing);
+    const workflowId = billRunWorkflowId(`2026-10-01-${taskQueue}`);
+    const result = await w.runUntil(() => env.client.workflow.execute(billRunWorkflow, { taskQueue, workflowId, args: [{ cycleDate: '2026-10-01', batchSize: 3 }] }));
+    expect(result).toMatchObject({ totalAccounts: 6, accountsDone: 6, invoicesCreated: 6, batchesDone: 2, done: true });
+    expect([...invoicing.invoices.entries()].sort()).toEqual(accounts.map((a) => [a, 1]));
+    // Each waiting account billed once its own period had ended (and not hours later).
+    for (const [a, end] of [['acc_1', losAngeles], ['acc_4', losAngeles], ['acc_5', honolulu]] as const) {
+      expect(invoicing.billedAt.get(a)).toBeGreaterThanOrEqual(end);
+      expect(invoicing.billedAt.get(a)! - end).toBeLessThan(3_600_000);
+    }
   });
 });

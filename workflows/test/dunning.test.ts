@@ -18,6 +18,7 @@ class Fakes {
   invoicing: InvoicingPort = {
     startBillRun: async () => ({ billRunId: 'x', totalBatches: 0, totalAccounts: 0 }),
     processBillRunBatch: async (r) => ({ batchNo: r.batchNo, accounts: 0, invoicesCreated: 0 }),
+    billRunState: async () => ({ batchesDone: 0, accountsDone: 0, invoicesCreated: 0, accountsWaiting: 0, nextAttemptAt: null }),
     invoiceStatus: async () => ({ ...this.status }),
     addLateFee: async (r) => void this.fees.set(r.idempotencyKey, r),
   };

@@ -83,6 +83,7 @@ describe('review3: dunning while an order is open on one of the lines', () => {
         invoicing: {
           startBillRun: async () => ({ billRunId: 'x', totalBatches: 0, totalAccounts: 0 }),
           processBillRunBatch: async (r) => ({ batchNo: r.batchNo, accounts: 0, invoicesCreated: 0 }),
+          billRunState: async () => ({ batchesDone: 0, accountsDone: 0, invoicesCreated: 0, accountsWaiting: 0, nextAttemptAt: null }),
           invoiceStatus: async () => ({ ...status }),
           addLateFee: async () => {},
         },

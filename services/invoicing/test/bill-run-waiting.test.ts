@@ -34,7 +34,7 @@ describe('bill run started before every period has ended', () => {
     expect(first).toEqual({ batchNo: 0, accounts: 3, invoicesCreated: 1, waiting: 2 });
     expect(await query(`select state, waiting, wait_until = '2026-10-01T07:00:00Z' as at_la_end from bill_run_batch`)).toEqual([{ state: 'WAITING', waiting: 2, at_la_end: true }]);
     // Nothing is pending: the run is COMPLETED for now, and says one account of three is billed.
-    expect(await tx((em) => billRunView(em, run.id))).toMatchObject({ state: 'COMPLETED', batchesDone: 0, accountsDone: 1, invoicesCreated: 1 });
+    expect(await tx((em) => billRunView(em, run.id))).toMatchObject({ state: 'COMPLETED', batchesDone: 0, accountsDone: 1, invoicesCreated: 1, accountsWaiting: 2, nextAttemptAt: new Date('2026-10-01T07:00:00Z') });
     // Before the first waiting period ends there is nothing to claim (no busy loop for a runner)…
     expect(await tx((em) => processBillRunBatch(em, run.id, null, deps, at('2026-10-01T06:59:59Z')))).toBeNull();
     // …but the service's runner (driver SERVICE, the default) keeps looking at the run.
@@ -51,7 +51,7 @@ describe('bill run started before every period has ended', () => {
     const third = await tx((em) => processBillRunBatch(em, run.id, null, deps, at('2026-10-02T12:00:00Z')));
     expect(third).toEqual({ batchNo: 0, accounts: 3, invoicesCreated: 3, waiting: 0 });
     expect(await tx((em) => processBillRunBatch(em, run.id, null, deps, at('2026-10-02T12:00:00Z')))).toBeNull();
-    expect(await tx((em) => billRunView(em, run.id))).toMatchObject({ state: 'COMPLETED', batchesDone: 1, accountsDone: 3, invoicesCreated: 3 });
+    expect(await tx((em) => billRunView(em, run.id))).toMatchObject({ state: 'COMPLETED', batchesDone: 1, accountsDone: 3, invoicesCreated: 3, accountsWaiting: 0, nextAttemptAt: null });
     expect(await tx((em) => runnableBillRuns(em))).toEqual([]);
     // Replaying the finished batch is a no-op; exactly one invoice per account and period.
     expect(await tx((em) => processBillRunBatch(em, run.id, 0, deps, at('2026-10-03T12:00:00Z')))).toEqual(third);

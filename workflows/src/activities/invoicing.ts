@@ -14,14 +14,26 @@ export interface BillRunPlan {
   totalBatches: number;
   totalAccounts: number;
 }
+/** `batchNo` null: any batch due (pending, or waiting for accounts whose period has ended since). */
 export interface BillBatchRequest {
   billRunId: string;
-  batchNo: number;
+  batchNo: number | null;
 }
+/** `batchNo` null: nothing was due. */
 export interface BillBatchResult {
-  batchNo: number;
+  batchNo: number | null;
   accounts: number;
   invoicesCreated: number;
+}
+/** Where a bill run stands in invoicing (its batches' totals). */
+export interface BillRunState {
+  batchesDone: number;
+  accountsDone: number;
+  invoicesCreated: number;
+  /** Accounts whose period had not ended in their own time zone when their batch ran (a run started early). */
+  accountsWaiting: number;
+  /** ISO instant the first of those periods ends; null when none waits. */
+  nextAttemptAt: string | null;
 }
 export interface InvoiceStatus {
   invoiceId: string;
@@ -69,6 +81,7 @@ export interface LineControlResult {
 export interface InvoicingPort {
   startBillRun(req: StartBillRunRequest, opts?: CallOptions): Promise<BillRunPlan>;
   processBillRunBatch(req: BillBatchRequest, opts?: CallOptions): Promise<BillBatchResult>;
+  billRunState(req: { billRunId: string }, opts?: CallOptions): Promise<BillRunState>;
   invoiceStatus(req: { invoiceId: string }, opts?: CallOptions): Promise<InvoiceStatus>;
   addLateFee(req: LateFeeRequest, opts?: CallOptions): Promise<void>;
 }
@@ -101,6 +114,7 @@ export function createInvoicingActivities(deps: InvoicingActivityDeps) {
   return {
     startBillRun: (req: StartBillRunRequest) => call(() => deps.invoicing.startBillRun(req)),
     processBillRunBatch: (req: BillBatchRequest) => call(() => deps.invoicing.processBillRunBatch(req)),
+    billRunState: (req: { billRunId: string }) => call(() => deps.invoicing.billRunState(req)),
     invoiceStatus: (req: { invoiceId: string }) => call(() => deps.invoicing.invoiceStatus(req)),
     addLateFee: (req: LateFeeRequest) => call(() => deps.invoicing.addLateFee(req)),
     sendReminder: (req: ReminderRequest) => call(() => deps.reminders.sendReminder(req)),
@@ -135,6 +149,17 @@ export class GraphqlInvoicingClient implements InvoicingPort {
       opts,
     );
     return { batchNo: d.processBillRunBatch.batchNo ?? req.batchNo, accounts: d.processBillRunBatch.accounts, invoicesCreated: d.processBillRunBatch.invoicesCreated };
+  }
+
+  async billRunState(req: { billRunId: string }, opts?: CallOptions): Promise<BillRunState> {
+    const d = await graphqlRequest<{ billRun: (Omit<BillRunState, 'nextAttemptAt'> & { nextAttemptAt: string | null }) | null }>(
+      this.client,
+      `query($id: ID!) { billRun(id: $id) { batchesDone accountsDone invoicesCreated accountsWaiting nextAttemptAt } }`,
+      { id: req.billRunId },
+      opts,
+    );
+    if (!d.billRun) throw new DomainError('BILL_RUN_NOT_FOUND', `No bill run ${req.billRunId}`);
+    return d.billRun;
   }
 
   async invoiceStatus(req: { invoiceId: string }, opts?: CallOptions): Promise<InvoiceStatus> {

@@ -6,7 +6,12 @@
 // At most `concurrency` children run at once. Progress is a query. Exactly one invoice per account
 // and period is guaranteed underneath by invoicing (a batch is one transaction, the invoice is
 // unique per account and period), so a batch retried after a crash is a no-op.
-import { defineQuery, executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+//
+// A run started early (cycle dates are local to each account: from UTC+14) finds accounts whose
+// period has not ended yet in their own time zone; invoicing bills the others and keeps those
+// waiting. The workflow then sleeps until the first of those periods ends and bills whatever is
+// due, until none waits.
+import { defineQuery, executeChild, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { InvoicingActivities } from '../activities/invoicing';
 
 export interface BillRunInput {
@@ -30,7 +35,8 @@ export interface BillRunProgress {
 
 export interface BillRunBatchInput {
   billRunId: string;
-  batchNo: number;
+  /** null: any batch due (pending, or with waiting accounts whose period has ended since). */
+  batchNo: number | null;
 }
 
 /** Workflow id of the run of a cycle date: starting it twice finds the running one. */
@@ -43,7 +49,7 @@ const { startBillRun } = proxyActivities<InvoicingActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
-const { processBillRunBatch } = proxyActivities<InvoicingActivities>({
+const { processBillRunBatch, billRunState } = proxyActivities<InvoicingActivities>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
@@ -70,10 +76,36 @@ export async function billRunWorkflow(input: BillRunInput): Promise<BillRunProgr
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, plan.totalBatches) }, worker));
+  // Runs started before this existed finish here, as they did (their waiting accounts are billed
+  // by starting the cycle date again).
+  if (patched('bill-run-bills-waiting-accounts')) await billWaitingAccounts(plan.billRunId, parentId, progress);
   progress.done = true;
   return progress;
 }
 
-export async function billRunBatchWorkflow(input: BillRunBatchInput): Promise<{ batchNo: number; accounts: number; invoicesCreated: number }> {
+/** If a retry of a pass finds nothing due (clocks a little apart), the next look is this much later. */
+const IDLE_RETRY_MS = 60_000;
+
+/** Sleeps until the first waiting account's period has ended, bills what is due, until none waits. */
+async function billWaitingAccounts(billRunId: string, parentId: string, progress: BillRunProgress): Promise<void> {
+  let billedLastPass = true;
+  for (let pass = 1; ; pass++) {
+    const state = await billRunState({ billRunId });
+    progress.batchesDone = state.batchesDone;
+    progress.accountsDone = state.accountsDone;
+    progress.invoicesCreated = state.invoicesCreated;
+    if (state.accountsWaiting === 0 || !state.nextAttemptAt) return;
+    const wait = Date.parse(state.nextAttemptAt) - Date.now();
+    await sleep(Math.max(wait, billedLastPass ? 0 : IDLE_RETRY_MS, 1));
+    billedLastPass = false;
+    for (let i = 0; ; i++) {
+      const r = await executeChild(billRunBatchWorkflow, { workflowId: `${parentId}-pass-${pass}-${i}`, args: [{ billRunId, batchNo: null }] });
+      if (r.batchNo === null) break;
+      billedLastPass = true;
+    }
+  }
+}
+
+export async function billRunBatchWorkflow(input: BillRunBatchInput): Promise<{ batchNo: number | null; accounts: number; invoicesCreated: number }> {
   return processBillRunBatch({ billRunId: input.billRunId, batchNo: input.batchNo });
 }

@@ -36,6 +36,10 @@ export interface BillRunView {
   batchesDone: number;
   accountsDone: number;
   invoicesCreated: number;
+  /** Accounts whose period had not ended in their own time zone when their batch ran: billed by a later pass. */
+  accountsWaiting: number;
+  /** When the first of those periods ends (a later pass bills them from then on); null when none waits. */
+  nextAttemptAt: Date | null;
   createdAt: Date;
   completedAt: Date | null;
 }
@@ -97,7 +101,9 @@ export async function billRunView(em: Em, id: string): Promise<BillRunView | nul
     em,
     `select r.*, coalesce(sum(case when b.state = 'DONE' then 1 else 0 end), 0) as batches_done,
             coalesce(sum(case when b.state = 'DONE' then b.accounts when b.waiting > 0 then b.accounts - b.waiting else 0 end), 0) as accounts_done,
-            coalesce(sum(b.invoices_created), 0) as invoices_created
+            coalesce(sum(b.invoices_created), 0) as invoices_created,
+            coalesce(sum(case when b.state = 'WAITING' then b.waiting else 0 end), 0) as accounts_waiting,
+            min(case when b.state = 'WAITING' then b.wait_until end) as next_attempt_at
        from bill_run r left join bill_run_batch b on b.bill_run_id = r.id where r.id = ? group by r.id`,
     [id],
   );
@@ -114,6 +120,8 @@ export async function billRunView(em: Em, id: string): Promise<BillRunView | nul
     batchesDone: Number(r.batches_done),
     accountsDone: Number(r.accounts_done),
     invoicesCreated: Number(r.invoices_created),
+    accountsWaiting: Number(r.accounts_waiting),
+    nextAttemptAt: r.next_attempt_at ? new Date(r.next_attempt_at) : null,
     createdAt: r.created_at,
     completedAt: r.completed_at,
   };
