@@ -42,7 +42,8 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
   const segments = await rows<{ billing_account_id: string; subscription_id: string; line_id: string; msisdn: string | null; plan_code: string; plan_version_id: string; valid_from: Date; valid_to: Date | null }>(
       em,
       `select s.* from ${periods} join subscription_segment s on s.billing_account_id = p.account_id
-        where s.valid_from < p.period_end and (s.valid_to is null or s.valid_to > p.period_start)`,
+        where s.valid_from < p.period_end and (s.valid_to is null or s.valid_to > p.period_start)
+        order by s.billing_account_id, s.valid_from, s.subscription_id`,
       [ids, starts, ends],
     );
   // Every unbilled charge up to the period end is billed now. One that belongs to an earlier period
@@ -73,7 +74,9 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
     );
   const discounts = await rows<{ billing_account_id: string; code: string; description: string; percent: string | null; amount: string | null; target: string | null }>(
       em,
-      `select d.* from ${periods} join discount d on d.billing_account_id = p.account_id where d.valid_from < p.period_end and (d.valid_to is null or d.valid_to > p.period_start)`,
+      // In a stable order: compose settles which of two fixed discounts on one target is capped by it.
+      `select d.* from ${periods} join discount d on d.billing_account_id = p.account_id where d.valid_from < p.period_end and (d.valid_to is null or d.valid_to > p.period_start)
+        order by d.billing_account_id, d.valid_from, d.code`,
       [ids, starts, ends],
     );
   const taxRules = await rows<{ jurisdiction: string; category: string; rate: string; inclusive: boolean; name: string }>(em, 'select * from tax_rule');
@@ -94,6 +97,7 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
       taxRules: rules,
     });
   }
+  // Usage is taxed in the category of the account's earliest plan segment in the period (segments are in time order).
   const usageCategory = new Map<string, string>();
   for (const s of segments) {
     const plan = plans.get(s.plan_version_id)!;

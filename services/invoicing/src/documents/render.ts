@@ -1,6 +1,6 @@
 // The customer's invoice document: HTML and a PDF (pdfkit), from the same view model.
 import PDFDocument from 'pdfkit';
-import { dec } from '@ledgerline/contracts';
+import { dec, minorUnits } from '@ledgerline/contracts';
 
 export interface InvoiceDocumentModel {
   number: string | null;
@@ -24,7 +24,9 @@ export interface InvoiceDocumentModel {
 }
 
 const localDate = (d: Date | null, timeZone: string) => (d ? new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(d)) : '—');
-const amount = (v: string, currency: string) => `${dec(v).toFixed(2)} ${currency}`;
+/** An amount in the currency's minor unit (2 places for EUR, 0 for JPY, 3 for BHD). */
+const money = (v: string, currency: string) => dec(v).toFixed(minorUnits(currency));
+const amount = (v: string, currency: string) => `${money(v, currency)} ${currency}`;
 const pct = (rate: string) => `${dec(rate).times(100).toFixed()}%`;
 const qty = (q: string) => dec(q).toDecimalPlaces(3).toFixed();
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -88,9 +90,9 @@ export function renderInvoicePdf(m: InvoiceDocumentModel, now: Date): Promise<Bu
       doc.text(String(l.position), cols[0]!, y, { width: 20 });
       doc.text(l.description, cols[1]!, y, { width: 220 });
       doc.text(`${qty(l.quantity)} ${l.unit}`, cols[2]!, y, { width: 60, align: 'right' });
-      doc.text(dec(l.netAmount).toFixed(2), cols[3]!, y, { width: 60, align: 'right' });
-      doc.text(`${dec(l.taxAmount).toFixed(2)} (${pct(l.taxRate)})`, cols[4]!, y, { width: 60, align: 'right' });
-      doc.text(dec(l.grossAmount).toFixed(2), cols[5]!, y, { width: 60, align: 'right' });
+      doc.text(money(l.netAmount, m.currency), cols[3]!, y, { width: 60, align: 'right' });
+      doc.text(`${money(l.taxAmount, m.currency)} (${pct(l.taxRate)})`, cols[4]!, y, { width: 60, align: 'right' });
+      doc.text(money(l.grossAmount, m.currency), cols[5]!, y, { width: 60, align: 'right' });
       y += h + 4;
     }
     doc.moveTo(50, y).lineTo(545, y).stroke();

@@ -1,5 +1,5 @@
 import type DataLoader from 'dataloader';
-import { dec, decodeCursor, notFound, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
+import { dec, decodeCursor, minorUnits, notFound, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
 import type { Em, RequestContext } from '@ledgerline/platform';
 import { BillingAccount, CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment, Receipt } from '../persistence/entities';
 import type { InvoicingDeps } from '../deps';
@@ -238,6 +238,6 @@ async function documentModel(ctx: InvoicingContext, i: Invoice): Promise<Invoice
     taxTotal: String(i.taxTotal),
     total: String(i.total),
     amountPaid: String(i.amountPaid),
-    amountDue: outstanding(i).toFixed(2),
+    amountDue: outstanding(i).toFixed(minorUnits(i.currency)),
   };
 }
