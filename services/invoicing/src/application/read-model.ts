@@ -220,8 +220,12 @@ export async function addDiscount(em: Em, c: AddDiscountCommand): Promise<void> 
   if (c.amount != null && dec(c.amount).lte(0)) throw badInput('input.amount', 'A discount amount is above 0', 'DISCOUNT_AMOUNT_INVALID');
   const target = c.target ?? 'RECURRING';
   if (!['RECURRING', 'USAGE', 'INVOICE'].includes(target)) throw badInput('input.target', 'A discount targets RECURRING, USAGE or INVOICE', 'DISCOUNT_TARGET_INVALID');
+  if (c.validTo != null && new Date(c.validTo) <= new Date(c.validFrom)) throw badInput('input.validTo', 'A discount ends after it starts', 'DISCOUNT_PERIOD_INVALID');
   const account = await sql(em)('billing_account').where({ id: c.billingAccountId }).first();
   if (!account) throw notFound('BillingAccount', c.billingAccountId, 'input.billingAccountId');
+  if (c.amount != null && dec(c.amount).decimalPlaces() > minorUnits(account.currency)) {
+    throw badInput('input.amount', `A discount amount in ${account.currency} has at most ${minorUnits(account.currency)} decimal places`, 'DISCOUNT_AMOUNT_PRECISION');
+  }
   await sql(em)('discount')
     .insert({ id: `dsc_${c.billingAccountId.slice(-12)}_${c.code}`.slice(0, 40), billing_account_id: c.billingAccountId, code: c.code, description: c.description, percent: c.percent ?? null, amount: c.amount ?? null, target, valid_from: c.validFrom, valid_to: c.validTo ?? null })
     .onConflict(['billing_account_id', 'code'])
