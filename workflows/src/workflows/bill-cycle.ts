@@ -3,8 +3,11 @@
 // Each run owns one billing period: it sleeps (a durable Temporal timer) until the period ends at
 // 00:00 local on the bill-cycle day, closes the period, and continues as new with the next one,
 // so the history stays one period long however many years the account lives. An `accountClosed`
-// signal closes the current period early (at the signal's time) and ends the workflow.
-import { ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+// signal closes the current period early (at the signal's time) and ends the workflow. A signal
+// that reaches a run catching up (its period already over, the account closed one or more cycles
+// later) closes every whole period up to the closing time on its own, then a final stub from the
+// last boundary: a closed period never spans a bill-cycle boundary (one invoice per period).
+import { ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { isValidBillCycleDay, isValidTimeZone, nextPeriodEnd, type BillingPeriod } from '../domain/bill-cycle';
 import { ErrorCode } from '../errors';
@@ -24,6 +27,15 @@ export interface BillCycleResult {
   closedAt: string;
   lastPeriod: BillingPeriod;
 }
+
+/**
+ * Runs started before this change billed everything after the period's end as one stub, even
+ * across bill-cycle boundaries; a run replaying such a history (stub already scheduled) must keep
+ * doing so (the stub's key `…:closePeriod:${periodEnd}` is the one the first whole period now
+ * uses). Once every run that predates it has ended (one bill cycle after the deploy), this can
+ * become `deprecatePatch`, and a cycle later go.
+ */
+export const CLOSE_WHOLE_PERIODS_BEFORE_STUB = 'bill-cycle-close-whole-periods-before-final-stub';
 
 export const accountClosedSignal = defineSignal('accountClosed');
 export const currentPeriodQuery = defineQuery<BillingPeriod>('currentPeriod');
@@ -59,13 +71,24 @@ export async function billCycleWorkflow(input: BillCycleInput): Promise<BillCycl
   await close(billingAccountId, period);
 
   if (closedAtMs !== undefined) {
-    // Closed early, or the signal came while closing the period: a final stub period, if any.
+    const closedAt = new Date(closedAtMs).toISOString();
+    // Closed after the period's end (the run was catching up, or the signal came while closing
+    // the period): each whole period up to the closing time on its own, then a final stub, if any.
     if (!closesEarly && closedAtMs > Date.parse(periodEnd)) {
-      const stub = { periodStart: periodEnd, periodEnd: new Date(closedAtMs).toISOString() };
-      await close(billingAccountId, stub);
-      return { billingAccountId, closedAt: stub.periodEnd, lastPeriod: stub };
+      let last = period;
+      if (patched(CLOSE_WHOLE_PERIODS_BEFORE_STUB)) {
+        for (let end = nextPeriodEnd(last.periodEnd, billCycleDay, timezone); Date.parse(end) <= closedAtMs; end = nextPeriodEnd(end, billCycleDay, timezone)) {
+          last = { periodStart: last.periodEnd, periodEnd: end };
+          await close(billingAccountId, last);
+        }
+      }
+      if (closedAtMs > Date.parse(last.periodEnd)) {
+        last = { periodStart: last.periodEnd, periodEnd: closedAt };
+        await close(billingAccountId, last);
+      }
+      return { billingAccountId, closedAt, lastPeriod: last };
     }
-    return { billingAccountId, closedAt: new Date(closedAtMs).toISOString(), lastPeriod: period };
+    return { billingAccountId, closedAt, lastPeriod: period };
   }
   return continueAsNew<typeof billCycleWorkflow>({ ...input, startFrom: periodEnd });
 }

@@ -3,11 +3,16 @@
 //   startOrder (ACKNOWLEDGED → IN_PROGRESS)
 //   → executeProvisioning on the network (retried; a hung call times out and is retried)
 //   → completeOrder: the service applies the effect (line status, subscriptions, one-off charges)
-// If provisioning fails for good, or the service refuses to complete (e.g. the line changed in the
-// meantime), compensateProvisioning undoes the network side and failOrder records why (→ FAILED).
+// completeOrder is idempotent (a completed order is returned as is) and an attempt whose answer was
+// lost may have committed, so an outage is retried until the service answers; only its refusal
+// (e.g. the line changed in the meantime) fails the order. If provisioning fails for good, or the
+// service refuses to complete, failOrder records why (→ FAILED) and then compensateProvisioning
+// undoes the network side. Failing the order first settles it: once FAILED it can no longer
+// complete, and an order the service did complete refuses to fail (ORDER_ILLEGAL_TRANSITION): the
+// line is live in billing, so the network keeps it and the workflow ends COMPLETED.
 // The workflow id is `order-${orderId}`, so an order can only ever be fulfilled once; every step is
 // idempotent on the service and the network (key `order:${orderId}`).
-import { ActivityFailure, ApplicationFailure, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, log, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { OrderActivities, OrderProvisioningRequest } from '../activities/orders';
 
 export interface OrderFulfilmentInput {
@@ -27,9 +32,18 @@ export const orderStepQuery = defineQuery<OrderFulfilmentStep>('orderStep');
 export const orderWorkflowId = (orderId: string): string => `order-${orderId}`;
 
 // Decisions of the service (CONFLICT, NOT_FOUND...) come back non-retryable; outages retry.
-const { startOrder, completeOrder } = proxyActivities<OrderActivities>({
+const { startOrder } = proxyActivities<OrderActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+
+// Completion: the network side is done by now, and an attempt whose answer was lost (timeout, 5xx,
+// restart) may have committed, so giving up would undo a line the service holds live. Transient
+// failures are retried without limit, backing off to a minute (the step is idempotent); only a
+// non-retryable refusal ends it. (As the recharge workflow retries the wallet credit.)
+const { completeOrder } = proxyActivities<OrderActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
 // The network gets a bounded number of tries, then the order fails and is compensated.
@@ -43,6 +57,26 @@ const { compensateProvisioning, failOrder } = proxyActivities<OrderActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
+
+// Only for runs that compensated before failing the order (see FAIL_ORDER_BEFORE_COMPENSATING): a
+// network undone for an order the service had completed is provisioned again, without limit.
+const { executeProvisioning: reprovision } = proxyActivities<OrderActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/**
+ * Runs started before failOrder moved in front of the compensation may already have scheduled the
+ * compensation (no marker in their history); they keep the old order. Once every such run has
+ * ended, this can become `deprecatePatch`, and later go.
+ */
+export const FAIL_ORDER_BEFORE_COMPENSATING = 'order-fail-before-compensating';
+
+/** failOrder's refusal for an order that is COMPLETED (subscribers' only illegal move to FAILED). */
+const ORDER_ILLEGAL_TRANSITION = 'ORDER_ILLEGAL_TRANSITION';
+
+/** A compensation runs to its end even when the workflow is cancelled (as in the recharge saga). */
+const compensating = <T>(step: () => Promise<T>): Promise<T> => CancellationScope.nonCancellable(step);
 
 function failureOf(err: unknown): { code: string; message: string } {
   const cause = err instanceof ActivityFailure ? err.cause : err;
@@ -77,13 +111,47 @@ export async function orderFulfilmentWorkflow(input: OrderFulfilmentInput): Prom
       step = 'done';
       return { orderId: input.orderId, status: 'COMPLETED' };
     } catch (err) {
+      // A refusal (outages are retried without limit), or a run whose bounded retries predate that.
       failure = failureOf(err);
     }
   }
-  step = 'compensate';
-  await compensateProvisioning(input.provisioning);
+  const completed = (): OrderFulfilmentResult => {
+    log.warn('the service had completed the order (an answer lost); the line stays provisioned', { orderId: input.orderId, failure });
+    step = 'done';
+    return { orderId: input.orderId, status: 'COMPLETED' };
+  };
+
+  if (!patched(FAIL_ORDER_BEFORE_COMPENSATING)) {
+    // A run from before the patch that had already scheduled the compensation (replay): the old
+    // order of steps; if the order then turns out COMPLETED, the network is provisioned again.
+    step = 'compensate';
+    await compensating(() => compensateProvisioning(input.provisioning));
+    step = 'fail';
+    try {
+      await compensating(() => failOrder(input.orderId, failure.code, failure.message));
+    } catch (err) {
+      if (failureOf(err).code !== ORDER_ILLEGAL_TRANSITION) throw err;
+      step = 'provision';
+      await compensating(() => reprovision(input.provisioning));
+      return completed();
+    }
+    step = 'done';
+    return { orderId: input.orderId, status: 'FAILED', failureCode: failure.code };
+  }
+
+  // Fail the order first: once FAILED no completion can land; an order the service completed
+  // refuses to fail, and then there is nothing to compensate.
   step = 'fail';
-  await failOrder(input.orderId, failure.code, failure.message);
+  let failOrderRefusal: unknown = null;
+  try {
+    await compensating(() => failOrder(input.orderId, failure.code, failure.message));
+  } catch (err) {
+    if (failureOf(err).code === ORDER_ILLEGAL_TRANSITION) return completed();
+    failOrderRefusal = err; // some other refusal (e.g. NOT_FOUND): still undo the network, then fail
+  }
+  step = 'compensate';
+  await compensating(() => compensateProvisioning(input.provisioning));
+  if (failOrderRefusal) throw failOrderRefusal;
   step = 'done';
   return { orderId: input.orderId, status: 'FAILED', failureCode: failure.code };
 }
