@@ -10,23 +10,18 @@
  * Also here: the same sweeper prunes emitted_event (ids of the events emitted once per line and
  * period) after USAGE_EMITTED_EVENT_RETENTION_DAYS (default 400).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { dec, WORK_SUBJECTS, type ChargeResult } from '@ledgerline/contracts';
-import { DEV_INTERNAL_SECRET, ManualClock, SYSTEM_CALLER, TEST_DATABASE_URL, callerHeaders, dropSchema, graphqlRequest, scrapeMetrics, startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { ManualClock, scrapeMetrics, startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
 import { emittedEventRetentionDays, sweepChargesCounted } from '../src/application/sweep-charges';
-import { RECORD_USAGE, filePlanSource, planDocument, setLine, sqlOf, waitFor } from './support';
+import { RECORD_USAGE, filePlanSource, planDocument, setLine, sqlOf, startWalletsProcess, waitFor, type WalletsProcess } from './support';
 
 let nats: Awaited<ReturnType<typeof startPrivateNats>>;
-let wallets: ChildProcess;
-let walletsUrl: string;
-const walletsSchema = `t_${randomBytes(4).toString('hex')}_wallets`;
+let wallets: WalletsProcess;
 let listener: NatsConnection;
 /** Every ChargeResult wallets published (also those JetStream dropped as duplicates), by chargeId. */
 const answers = new Map<string, ChargeResult[]>();
@@ -41,46 +36,16 @@ corrected.rules.find((r) => r.name === 'roaming-world-data')!.event.params.price
 
 const RERATE = `mutation($i: RerateInput!) { rerate(input: $i) { recordsRerated adjustments { chargeId previousPrice newPrice } } }`;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function walletsGql<T = any>(query: string, variables: Record<string, unknown>): Promise<T> {
-  const res = await graphqlRequest<T>(walletsUrl, query, variables, { headers: callerHeaders(SYSTEM_CALLER, DEV_INTERNAL_SECRET) });
-  if (res.errors) throw new Error(JSON.stringify(res.errors));
-  return res.data!;
-}
-
-/** A POSTPAID account in wallets (credit limit 150) with the plan's 20 GB data bucket for the line. */
-async function postpaidWallet(account: string, lineId: string): Promise<string> {
-  const opened = await walletsGql<{ openWallet: { wallet: { id: string } } }>(`mutation($i: OpenWalletInput!) { openWallet(input: $i) { wallet { id } } }`, { i: { billingAccountId: account, currency: 'EUR', paymentMode: 'POSTPAID', creditLimit: '150' } });
-  await walletsGql(`mutation($i: GrantBucketInput!) { grantBucket(input: $i) { bucket { id } } }`, {
-    i: { billingAccountId: account, lineId, allowanceId: 'data', unit: 'MB', quantity: '20480', validFrom: '2020-01-01T00:00:00Z', validTo: '2100-01-01T00:00:00Z', grantKey: `${account}-data` },
-  });
-  return opened.openWallet.wallet.id;
-}
-
-const unbilledOf = async (walletId: string) => dec((await walletsGql<{ wallet: { unbilled: { amount: string } } }>(`query($id: ID!) { wallet(id: $id) { unbilled { amount } } }`, { id: walletId })).wallet.unbilled.amount).toString();
 /** How many ledger transactions wallets holds for a chargeId (its idempotency key). */
-const ledgerTransactionsOf = async (chargeId: string) => Number((await db.query(`select count(*)::int as n from "${walletsSchema}".ledger_transaction where idempotency_key = $1`, [`CHARGE:${chargeId}`])).rows[0].n);
+const unbilledOf = async (walletId: string) => dec(await wallets.unbilledOf(walletId)).toString();
+const ledgerTransactionsOf = async (chargeId: string) => Number((await db.query(`select count(*)::int as n from "${wallets.schema}".ledger_transaction where idempotency_key = $1`, [`CHARGE:${chargeId}`])).rows[0].n);
 const adjustmentOf = async (chargeId: string) => (await db.query<{ status: string; amount_charged: string | null }>('select status, amount_charged from rerate_adjustment where charge_id = $1', [chargeId])).rows[0];
 const resentOnMetrics = async () => (await scrapeMetrics(svc)).ledgerline_usage_rerate_adjustments_resent_total ?? 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   nats = await startPrivateNats();
-  const port = await freePort();
-  wallets = spawn(process.execPath, ['--import', 'tsx', new URL('../../wallets/src/main.ts', import.meta.url).pathname], {
-    env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, NATS_URL: nats.url, WALLETS_DB_SCHEMA: walletsSchema, WALLETS_PORT: String(port), WALLETS_TEMPORAL: 'off', WALLETS_JOBS: 'off', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  walletsUrl = `http://127.0.0.1:${port}/graphql`;
-  await waitFor(() => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false), 90_000, 'the wallets service');
+  wallets = await startWalletsProcess(nats.url);
   listener = await connect({ servers: nats.url });
   // A plain subscription: it sees every answer wallets publishes, also one JetStream keeps out of the stream as a duplicate.
   listener.subscribe(WORK_SUBJECTS.chargeApplied, {
@@ -105,20 +70,15 @@ afterAll(async () => {
   await db?.end();
   await svc?.close();
   await listener?.close();
-  if (wallets && wallets.exitCode === null) {
-    wallets.kill('SIGTERM');
-    await Promise.race([new Promise((r) => wallets.once('exit', r)), new Promise((r) => setTimeout(r, 5000))]);
-    if (wallets.exitCode === null) wallets.kill('SIGKILL');
-  }
+  await wallets?.stop();
   await nats?.stop();
-  await dropSchema(walletsSchema).catch(() => undefined);
 });
 
 /** A postpaid line that used 10 MB roaming in the US an hour ago (4.90 EUR), charged and settled APPLIED by wallets. */
 async function chargedRoamingLine(tag: string, msisdn: string): Promise<{ lineId: string; account: string; walletId: string; recordId: string; period: string }> {
   const lineId = `lin_${tag}${run}`;
   const account = `acc_${tag}${run}`;
-  const walletId = await postpaidWallet(account, lineId);
+  const walletId = await wallets.postpaidWallet(account, lineId);
   await setLine(svc, { lineId, msisdn, account, planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' });
   const at = new Date(clock.now().getTime() - 3_600_000).toISOString();
   const res = await svc.request(RECORD_USAGE, { input: { source: `${tag}-${run}`, records: [{ eventId: 'us', lineId, usageType: 'DATA', quantity: '10', roamingCountry: 'US', occurredAt: at }] } });

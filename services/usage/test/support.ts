@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import pg from 'pg';
 import { WORK_SUBJECTS, type ChargeRequest } from '@ledgerline/contracts';
-import { TEST_DATABASE_URL, type TestService } from '@ledgerline/platform';
+import { DEV_INTERNAL_SECRET, SYSTEM_CALLER, TEST_DATABASE_URL, callerHeaders, dropSchema, graphqlRequest, type TestService } from '@ledgerline/platform';
 import type { PlanSource } from '../src/application/plan-cache';
 import { usageRuntimeOf } from '../src/usage-runtime';
 
@@ -156,6 +159,65 @@ export function commitHolder(svc: TestService): { holdNextCommit: () => { held: 
       let release!: () => void;
       hold = { reached, release: new Promise<void>((r) => (release = r)) };
       return { held, release };
+    },
+  };
+}
+
+/** The real wallets service in a child process (a schema of its own), as the benchmark runs it. */
+export interface WalletsProcess {
+  schema: string;
+  /** Its GraphQL API as SYSTEM; throws on errors. */
+  gql<T = any>(query: string, variables: Record<string, unknown>): Promise<T>;
+  /** A POSTPAID account in wallets (credit limit 150) with a 20 GB data bucket for the line: its wallet id. */
+  postpaidWallet(account: string, lineId: string): Promise<string>;
+  /** What a postpaid wallet's account owes, unbilled (wallets' decimal string). */
+  unbilledOf(walletId: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startWalletsProcess(natsUrl: string): Promise<WalletsProcess> {
+  const schema = `t_${randomBytes(4).toString('hex')}_wallets`;
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('../../wallets/src/main.ts', import.meta.url).pathname], {
+    env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, NATS_URL: natsUrl, WALLETS_DB_SCHEMA: schema, WALLETS_PORT: String(port), WALLETS_TEMPORAL: 'off', WALLETS_JOBS: 'off', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}/graphql`;
+  await waitFor(() => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false), 90_000, 'the wallets service');
+  const gql = async <T = any>(query: string, variables: Record<string, unknown>): Promise<T> => {
+    const res = await graphqlRequest<T>(url, query, variables, { headers: callerHeaders(SYSTEM_CALLER, DEV_INTERNAL_SECRET) });
+    if (res.errors) throw new Error(JSON.stringify(res.errors));
+    return res.data!;
+  };
+  return {
+    schema,
+    gql,
+    async postpaidWallet(account, lineId) {
+      const opened = await gql<{ openWallet: { wallet: { id: string } } }>(`mutation($i: OpenWalletInput!) { openWallet(input: $i) { wallet { id } } }`, { i: { billingAccountId: account, currency: 'EUR', paymentMode: 'POSTPAID', creditLimit: '150' } });
+      await gql(`mutation($i: GrantBucketInput!) { grantBucket(input: $i) { bucket { id } } }`, {
+        i: { billingAccountId: account, lineId, allowanceId: 'data', unit: 'MB', quantity: '20480', validFrom: '2020-01-01T00:00:00Z', validTo: '2100-01-01T00:00:00Z', grantKey: `${account}-data` },
+      });
+      return opened.openWallet.wallet.id;
+    },
+    async unbilledOf(walletId) {
+      return (await gql<{ wallet: { unbilled: { amount: string } } }>(`query($id: ID!) { wallet(id: $id) { unbilled { amount } } }`, { id: walletId })).wallet.unbilled.amount;
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 5000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+      await dropSchema(schema).catch(() => undefined);
     },
   };
 }

@@ -10,20 +10,15 @@
  *   refused negative unit prices, so the customer never got the credit while usage's records said
  *   the lower amount was charged.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { dec, WORK_SUBJECTS, type ChargeResult } from '@ledgerline/contracts';
-import { DEV_INTERNAL_SECRET, SYSTEM_CALLER, TEST_DATABASE_URL, callerHeaders, dropSchema, graphqlRequest, startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
-import { RECORD_USAGE, filePlanSource, planDocument, setLine, waitFor } from './support';
+import { RECORD_USAGE, filePlanSource, planDocument, setLine, startWalletsProcess, waitFor, type WalletsProcess } from './support';
 
 let nats: Awaited<ReturnType<typeof startPrivateNats>>;
-let wallets: ChildProcess;
-let walletsUrl: string;
-const walletsSchema = `t_${randomBytes(4).toString('hex')}_wallets`;
+let wallets: WalletsProcess;
 let listener: NatsConnection;
 /** Every ChargeResult wallets published, by chargeId. */
 const results = new Map<string, ChargeResult>();
@@ -34,41 +29,10 @@ const run = Math.random().toString(36).slice(2, 8);
 const corrected = planDocument('postpaid-20gb.json') as { rules: { name: string; event: { params: Record<string, unknown> } }[] };
 corrected.rules.find((r) => r.name === 'roaming-world-data')!.event.params.pricePerUnit = '0.3900';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function walletsGql<T = any>(query: string, variables: Record<string, unknown>): Promise<T> {
-  const res = await graphqlRequest<T>(walletsUrl, query, variables, { headers: callerHeaders(SYSTEM_CALLER, DEV_INTERNAL_SECRET) });
-  if (res.errors) throw new Error(JSON.stringify(res.errors));
-  return res.data!;
-}
-
-/** A POSTPAID account in wallets (credit limit 150) with the plan's 20 GB data bucket for the line. */
-async function postpaidWallet(account: string, lineId: string): Promise<string> {
-  const opened = await walletsGql<{ openWallet: { wallet: { id: string } } }>(`mutation($i: OpenWalletInput!) { openWallet(input: $i) { wallet { id } } }`, { i: { billingAccountId: account, currency: 'EUR', paymentMode: 'POSTPAID', creditLimit: '150' } });
-  await walletsGql(`mutation($i: GrantBucketInput!) { grantBucket(input: $i) { bucket { id } } }`, {
-    i: { billingAccountId: account, lineId, allowanceId: 'data', unit: 'MB', quantity: '20480', validFrom: '2020-01-01T00:00:00Z', validTo: '2100-01-01T00:00:00Z', grantKey: `${account}-data` },
-  });
-  return opened.openWallet.wallet.id;
-}
-
-const unbilledOf = async (walletId: string) => (await walletsGql<{ wallet: { unbilled: { amount: string } } }>(`query($id: ID!) { wallet(id: $id) { unbilled { amount } } }`, { id: walletId })).wallet.unbilled.amount;
 
 beforeAll(async () => {
   nats = await startPrivateNats();
-  const port = await freePort();
-  wallets = spawn(process.execPath, ['--import', 'tsx', new URL('../../wallets/src/main.ts', import.meta.url).pathname], {
-    env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, NATS_URL: nats.url, WALLETS_DB_SCHEMA: walletsSchema, WALLETS_PORT: String(port), WALLETS_TEMPORAL: 'off', WALLETS_JOBS: 'off', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  walletsUrl = `http://127.0.0.1:${port}/graphql`;
-  await waitFor(() => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false), 90_000, 'the wallets service');
+  wallets = await startWalletsProcess(nats.url);
   listener = await connect({ servers: nats.url });
   listener.subscribe(WORK_SUBJECTS.chargeApplied, {
     callback: (_, msg) => {
@@ -89,13 +53,8 @@ afterEach(async () => {
 
 afterAll(async () => {
   await listener?.close();
-  if (wallets && wallets.exitCode === null) {
-    wallets.kill('SIGTERM');
-    await Promise.race([new Promise((r) => wallets.once('exit', r)), new Promise((r) => setTimeout(r, 5000))]);
-    if (wallets.exitCode === null) wallets.kill('SIGKILL');
-  }
+  await wallets?.stop();
   await nats?.stop();
-  await dropSchema(walletsSchema).catch(() => undefined);
 });
 
 const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
@@ -105,7 +64,7 @@ describe('usage → wallets', () => {
   it('a postpaid data session of 1,500.3 MB (across price tiers) is drawn from the data bucket and settled APPLIED', async () => {
     const lineId = `lin_wt${run}`;
     const account = `acc_wt${run}`;
-    await postpaidWallet(account, lineId);
+    await wallets.postpaidWallet(account, lineId);
     await setLine(svc, { lineId, msisdn: '+4915100007951', account, planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' });
     const res = await svc.request(RECORD_USAGE, { input: { source: `wt-${run}`, records: [{ eventId: 'big', lineId, usageType: 'DATA', quantity: '1500.3', occurredAt: hoursAgo(1) }] } });
     expect(res.data.recordUsage.rated).toBe(1);
@@ -119,14 +78,14 @@ describe('usage → wallets', () => {
   it('a re-rate that lowers the price credits the difference on the wallet', async () => {
     const lineId = `lin_wc${run}`;
     const account = `acc_wc${run}`;
-    const walletId = await postpaidWallet(account, lineId);
+    const walletId = await wallets.postpaidWallet(account, lineId);
     await setLine(svc, { lineId, msisdn: '+4915100007952', account, planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' });
     const at = hoursAgo(1);
     const res = await svc.request(RECORD_USAGE, { input: { source: `wc-${run}`, records: [{ eventId: 'us', lineId, usageType: 'DATA', quantity: '10', roamingCountry: 'US', occurredAt: at }] } });
     expect(res.data.recordUsage.rated).toBe(1);
     const id = res.data.recordUsage.results[0].id as string;
     await waitFor(async () => (await chargeStatusOf(id)) === 'APPLIED', 30_000, 'the charge applied');
-    expect(dec(await unbilledOf(walletId)).toString()).toBe('4.9');
+    expect(dec(await wallets.unbilledOf(walletId)).toString()).toBe('4.9');
 
     const rerate = await svc.request(`mutation($i: RerateInput!) { rerate(input: $i) { adjustments { chargeId previousPrice newPrice } } }`, { i: { billingAccountId: account, period: at.slice(0, 7), planVersionId: 'plv_fixed' } });
     expect(rerate.errors, JSON.stringify(rerate.errors)).toBeUndefined();
@@ -134,6 +93,6 @@ describe('usage → wallets', () => {
     expect(credit).toMatchObject({ previousPrice: '4.9', newPrice: '3.9' });
     const answer = await waitFor(async () => results.get(credit.chargeId), 30_000, "wallets' answer to the credit");
     expect({ outcome: answer.outcome, reason: answer.reason }).toEqual({ outcome: 'APPLIED', reason: undefined });
-    expect(dec(await unbilledOf(walletId)).toString()).toBe('3.9');
+    expect(dec(await wallets.unbilledOf(walletId)).toString()).toBe('3.9');
   });
 });
