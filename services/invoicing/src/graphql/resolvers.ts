@@ -1,5 +1,5 @@
 import type DataLoader from 'dataloader';
-import { dec, decodeCursor, minorUnits, notFound, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
+import { badInput, dec, decodeCursor, minorUnits, notFound, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
 import type { Em, RequestContext } from '@ledgerline/platform';
 import { BillingAccount, CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment, Receipt } from '../persistence/entities';
 import type { InvoicingDeps } from '../deps';
@@ -10,6 +10,18 @@ import { disputeInvoice, issueInvoice, regenerateInvoice, resolveDispute, voidIn
 import { issueCreditNote, issuePaymentReceipt, recordPayment, refundPayment } from '../application/payments';
 import { renderInvoiceHtml, renderInvoicePdf, type InvoiceDocumentModel } from '../documents/render';
 import { runCollections } from '../application/collections';
+
+
+/**
+ * The keys invoicing itself pays with (autopay on the due date, account credit on issue): a caller
+ * that took one first would answer those payments with its own (an autopay never charged).
+ */
+const RESERVED_KEY_PREFIXES = ['autopay:', 'account-credit:'];
+function callerKey(key: unknown): void {
+  if (typeof key === 'string' && RESERVED_KEY_PREFIXES.some((p) => key.startsWith(p))) {
+    throw badInput('input.idempotencyKey', `Idempotency keys starting with ${RESERVED_KEY_PREFIXES.join(' or ')} are reserved for invoicing's own payments`, 'IDEMPOTENCY_KEY_RESERVED');
+  }
+}
 
 export interface InvoicingContext extends RequestContext {
   deps: InvoicingDeps;
@@ -68,6 +80,7 @@ export const resolvers = {
   },
   Mutation: {
     recordPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
+      callerKey(a.input?.idempotencyKey);
       const id = await mutate(ctx, (em, now) => recordPayment(em, { ...a.input, now }, ctx.deps.payments));
       const payment = await ctx.em.fork().findOneOrFail(Payment, { id });
       await pokeDunning(ctx, payment.invoiceId, 'paymentRecorded');
