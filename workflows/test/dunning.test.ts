@@ -92,4 +92,30 @@ describe('dunningWorkflow', () => {
       expect(f.restorations.size).toBe(0);
     });
   });
+
+  // A dunning started late (its worker or Temporal down for days, a backlog of overdue invoices)
+  // fired every step already past at once: both reminders, the fee and the suspension in the same
+  // minute, so the customer was cut off with no notice. The policy's spacing is kept from the first
+  // step that fires: 6 days from the first reminder to the second, 13 to the suspension.
+  it('started late, keeps the policy\'s notice between the steps instead of firing them all at once', async () => {
+    const f = new Fakes();
+    const firedAt: Record<string, number> = {};
+    f.invoicing.addLateFee = async (r) => void (f.fees.set(r.idempotencyKey, r), (firedAt.LATE_FEE = await env.currentTimeMs()));
+    await run(f, async (taskQueue) => {
+      const DAY = 86_400_000;
+      const start = await env.currentTimeMs();
+      const dueDate = new Date(start - 20 * DAY).toISOString();
+      const handle = await env.client.workflow.start(dunningWorkflow, { taskQueue, workflowId: dunningWorkflowId(`inv_${taskQueue}`), args: [{ invoiceId: 'inv_1', billingAccountId: 'acc_1', dueDate, policy }] });
+      await env.sleep('1 hour');
+      expect((await handle.query(dunningStatusQuery)).stepsDone).toEqual(['REMINDER_1']);
+      await env.sleep('6 days');
+      expect((await handle.query(dunningStatusQuery)).stepsDone).toEqual(['REMINDER_1', 'REMINDER_2']);
+      await env.sleep('7 days');
+      expect((await handle.query(dunningStatusQuery)).stepsDone).toEqual(['REMINDER_1', 'REMINDER_2', 'LATE_FEE', 'SUSPEND']);
+      expect(firedAt.LATE_FEE! - start).toBeGreaterThanOrEqual(9 * DAY);
+      f.status = { ...f.status, state: 'SETTLED', amountDue: '0' };
+      await handle.signal(paymentRecordedSignal);
+      expect(await handle.result()).toMatchObject({ phase: 'PAID' });
+    });
+  });
 });

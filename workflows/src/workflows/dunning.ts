@@ -1,7 +1,8 @@
 // Dunning: collections for one overdue invoice, firm but fair.
 //
 // From the due date it walks the policy's steps in time order: reminders, a late fee, suspension
-// of the account's lines (through subscribers). Before each step it looks at the invoice again:
+// of the account's lines (through subscribers), keeping the policy's spacing between them when it
+// starts late (a step already past fires now and moves the later ones back as far). Before each step it looks at the invoice again:
 // paid → stop (restoring the lines if they were suspended); under a dispute that covers what is
 // owed → hold (no step fires, the clock of the policy is not advanced) until the dispute ends.
 // After suspension it waits for the payment and restores the lines. A `paymentRecorded` or
@@ -18,7 +19,7 @@
 // nothing; if the earlier invoice is paid first its bars are lifted while the later one is still
 // unpaid. Closing it needs a hold per dunning on the line in subscribers (resume only when none is
 // left), not something this workflow can decide alone.
-import { condition, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, defineQuery, defineSignal, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { InvoiceStatus, InvoicingActivities } from '../activities/invoicing';
 
 export interface DunningPolicy {
@@ -88,6 +89,8 @@ interface Step {
 
 export async function dunningWorkflow(input: DunningInput): Promise<DunningStatus> {
   const status: DunningStatus = { phase: 'WAITING', stepsDone: [], suspended: false };
+  // Runs started before this patch keep firing past steps at once (their histories say so).
+  const keepSpacing = patched('dunning-keeps-step-spacing');
   let poke = false;
   setHandler(paymentRecordedSignal, () => void (poke = true));
   setHandler(disputeChangedSignal, () => void (poke = true));
@@ -141,6 +144,10 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
       status.phase = 'SUSPENDED';
     }
     status.stepsDone.push(step.kind === 'REMINDER' ? `REMINDER_${step.level}` : step.kind);
+    // A step that fired late (the workflow started, or its worker came back, days after it was
+    // due) pushes the rest back as far: the customer still gets the policy's notice between steps
+    // instead of every reminder, the fee and the suspension in the same minute.
+    if (keepSpacing) heldFor = Math.max(heldFor, Date.now() - step.at);
     i += 1;
   }
   // Suspended: wait for the payment (a signal, or a daily look), then restore.
