@@ -29,11 +29,7 @@ class RecordingWallets implements WalletsPort {
 let h: Harness;
 const wallets = new RecordingWallets();
 
-async function ok(query: string, variables: Record<string, unknown>) {
-  const r = await h.subscribers.request<any>(query, variables);
-  if (r.errors?.length) throw new Error(JSON.stringify(r.errors));
-  return r.data;
-}
+const ok = (query: string, variables: Record<string, unknown>) => h.ok(query, variables);
 async function lineOn(paymentMode: 'PREPAID' | 'POSTPAID', planCode: string, msisdn: string) {
   const c = await ok(`mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } } }`, { i: { name: `Owner ${msisdn}`, kind: 'INDIVIDUAL' } });
   const a = await ok(`mutation($i: OpenBillingAccountInput!) { openBillingAccount(input: $i) { billingAccount { id } } }`, { i: { customerId: c.createCustomer.customer.id, paymentMode, currency: 'EUR', ...(paymentMode === 'POSTPAID' ? { creditLimit: '100.00' } : {}) } });

@@ -9,11 +9,7 @@ import { startHarness, type Harness } from './support';
  * answers INTERNAL_SERVER_ERROR instead of working (or the account being refused up front).
  */
 let h: Harness;
-async function ok(query: string, variables: Record<string, unknown>) {
-  const r = await h.subscribers.request<any>(query, variables);
-  if (r.errors?.length) throw new Error(JSON.stringify(r.errors));
-  return r.data;
-}
+const ok = (query: string, variables: Record<string, unknown>) => h.ok(query, variables);
 beforeAll(async () => {
   h = await startHarness({ now: '2026-11-16T10:00:00Z' });
 });

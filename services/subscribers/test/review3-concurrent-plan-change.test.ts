@@ -10,11 +10,7 @@ import { startHarness, type Harness } from './support';
  * into two ACTIVE ones: the line is on its plan twice and every recurring fee is billed twice.
  */
 let h: Harness;
-async function ok(query: string, variables: Record<string, unknown>) {
-  const r = await h.subscribers.request<any>(query, variables);
-  if (r.errors?.length) throw new Error(JSON.stringify(r.errors));
-  return r.data;
-}
+const ok = (query: string, variables: Record<string, unknown>) => h.ok(query, variables);
 beforeAll(async () => {
   h = await startHarness({ now: '2026-11-16T10:00:00Z' });
 });

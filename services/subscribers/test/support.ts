@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import pg from 'pg';
+import type { Caller } from '@ledgerline/contracts';
 import { DEV_INTERNAL_SECRET, ManualClock, startServiceForTest, TEST_DATABASE_URL, type TestService } from '@ledgerline/platform';
 import { catalogService } from '../../catalog/src/service';
 import { createSubscribersService } from '../src/service';
@@ -54,6 +55,8 @@ export interface Harness {
   /** Row counts of every table of the subscribers schema (to prove a refusal changed nothing). */
   counts(): Promise<Record<string, number>>;
   rows<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** A GraphQL request to subscribers (as `caller`, staff by default) that must succeed: its data. */
+  ok(query: string, variables: Record<string, unknown>, caller?: Caller): Promise<any>;
 }
 
 export async function startHarness(options: { now?: string; realCatalog?: boolean; wallets?: WalletsPort } = {}): Promise<Harness> {
@@ -100,6 +103,11 @@ export async function startHarness(options: { now?: string; realCatalog?: boolea
     },
     async rows(sql, params) {
       return (await db.query(sql, params as unknown[])).rows;
+    },
+    async ok(query, variables, caller) {
+      const r = await subscribers.request<any>(query, variables, caller);
+      if (r.errors?.length) throw new Error(JSON.stringify(r.errors));
+      return r.data;
     },
     async close() {
       await db.end();

@@ -34,8 +34,8 @@ import { startPrivateNats, startServiceForTest, type TestService } from '@ledger
 import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
 import { startChargingSessionResponder } from '../src/events/charging-session-responder';
-import { closeStaleSessions, type ChargingSessionReply, type ChargingSessionRequest } from '../src/application/charging-session';
-import { filePlanSource, setLine, sqlOf, waitFor } from './support';
+import { closeStaleSessions, type ChargingSessionRequest } from '../src/application/charging-session';
+import { askChargingSession, filePlanSource, setLine, sqlOf, waitFor } from './support';
 
 let nats: Awaited<ReturnType<typeof startPrivateNats>>;
 let nc: NatsConnection;
@@ -111,11 +111,7 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-/** One request to ocs.usage.session, as a network element sends it. */
-async function ask(sessionId: string, req: Omit<ChargingSessionRequest, 'sessionId'>): Promise<ChargingSessionReply> {
-  const reply = await nc.request(RPC.chargingSession, JSON.stringify({ sessionId, ...req }), { timeout: 10_000 });
-  return reply.json<ChargingSessionReply>();
-}
+const ask = (sessionId: string, req: Omit<ChargingSessionRequest, 'sessionId'>) => askChargingSession(nc, sessionId, req);
 
 /** A session of its own that reserved 60 MB and has been silent for an hour. */
 async function silentSession(name: string): Promise<string> {

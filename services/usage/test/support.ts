@@ -3,9 +3,11 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import pg from 'pg';
-import { WORK_SUBJECTS, type ChargeRequest } from '@ledgerline/contracts';
+import { RPC, WORK_SUBJECTS, type ChargeRequest } from '@ledgerline/contracts';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { DEV_INTERNAL_SECRET, SYSTEM_CALLER, TEST_DATABASE_URL, callerHeaders, dropSchema, graphqlRequest, type TestService } from '@ledgerline/platform';
 import type { PlanSource } from '../src/application/plan-cache';
+import type { ChargingSessionReply, ChargingSessionRequest } from '../src/application/charging-session';
 import { usageRuntimeOf } from '../src/usage-runtime';
 
 const PLAN_FILES: Record<string, string> = {
@@ -220,4 +222,10 @@ export async function startWalletsProcess(natsUrl: string): Promise<WalletsProce
       await dropSchema(schema).catch(() => undefined);
     },
   };
+}
+
+/** One request to ocs.usage.session over NATS, as a network element sends it. */
+export async function askChargingSession(nc: NatsConnection, sessionId: string, req: Omit<ChargingSessionRequest, 'sessionId'>): Promise<ChargingSessionReply> {
+  const reply = await nc.request(RPC.chargingSession, JSON.stringify({ sessionId, ...req }), { timeout: 10_000 });
+  return reply.json<ChargingSessionReply>();
 }

@@ -25,8 +25,8 @@ import { RPC, dec, type WalletCommitRequest, type WalletReserveRequest } from '@
 import { startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
-import { closeStaleSessions, type ChargingSessionReply, type ChargingSessionRequest } from '../src/application/charging-session';
-import { filePlanSource, setLine, sqlOf, waitFor } from './support';
+import { closeStaleSessions, type ChargingSessionRequest } from '../src/application/charging-session';
+import { askChargingSession, filePlanSource, setLine, sqlOf, waitFor } from './support';
 
 let nats: Awaited<ReturnType<typeof startPrivateNats>>;
 let nc: NatsConnection;
@@ -65,11 +65,7 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-/** One request to ocs.usage.session, as a network element sends it. */
-async function ask(sessionId: string, req: Omit<ChargingSessionRequest, 'sessionId'>): Promise<ChargingSessionReply> {
-  const reply = await nc.request(RPC.chargingSession, JSON.stringify({ sessionId, ...req }), { timeout: 10_000 });
-  return reply.json<ChargingSessionReply>();
-}
+const ask = (sessionId: string, req: Omit<ChargingSessionRequest, 'sessionId'>) => askChargingSession(nc, sessionId, req);
 
 /** A session of its own that reserved, reported 60 MB (number 1), then went silent and was closed TIMED_OUT. */
 async function timedOutSession(name: string): Promise<string> {
