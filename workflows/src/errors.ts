@@ -47,3 +47,19 @@ export function toActivityFailure(err: unknown): unknown {
     cause: err,
   });
 }
+
+/**
+ * Whether a GraphQL error (`extensions.code`) is worth retrying; the one table the GraphQL clients
+ * share. Retried: outages (INTERNAL_SERVER_ERROR, a service's INTERNAL, the gateway's
+ * DOWNSTREAM_SERVICE_ERROR, …_UNAVAILABLE, …_TIMEOUT) and UNAUTHENTICATED: the worker was not
+ * recognised (its token expired, the gateway restarted with other keys), so the service has
+ * decided nothing yet; the retry sends a fresh credential where the client can get one, otherwise
+ * the same one after a back-off. Final: a service's decision (BAD_USER_INPUT, CONFLICT,
+ * NOT_FOUND, FORBIDDEN, a service's own code) or a request it cannot read
+ * (GRAPHQL_VALIDATION_FAILED): the same request gets the same answer.
+ */
+export const RETRYABLE_GRAPHQL_CODE = /^(INTERNAL_SERVER_ERROR|INTERNAL|DOWNSTREAM_SERVICE_ERROR|UNAUTHENTICATED|.+_UNAVAILABLE|.+_TIMEOUT)$/;
+
+export function isRetryableGraphqlCode(code: string): boolean {
+  return RETRYABLE_GRAPHQL_CODE.test(code);
+}

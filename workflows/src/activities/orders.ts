@@ -3,7 +3,7 @@
 // and tests pass fakes. Each is a thin adapter: call the port with an abort signal, map DomainError
 // to a typed ApplicationFailure (type = code; non-retryable unless the error says otherwise).
 import { Context } from '@temporalio/activity';
-import { DomainError, toActivityFailure } from '../errors';
+import { DomainError, isRetryableGraphqlCode, toActivityFailure } from '../errors';
 import type { CallOptions } from '../ports';
 
 /** Same shape as subscribers' ProvisioningRequest (services/subscribers/src/ports/provisioning.ts). */
@@ -67,24 +67,29 @@ const STEP = (name: string) => /* GraphQL */ `
   mutation($i: OrderStepInput!) { ${name}(input: $i) { order { id status failureCode } } }
 `;
 
+/** Fixed headers, or a source asked again on every request (so a retry carries a fresh credential). */
+export type OrdersCredentials = Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
+
 /**
  * The subscribers subgraph over HTTP, as the SYSTEM caller (`headers` = platform's
- * `callerHeaders(SYSTEM_CALLER, secret)`). Input errors (CONFLICT, BAD_USER_INPUT, NOT_FOUND,
- * FORBIDDEN) are decisions and are not retried; anything else is.
+ * `callerHeaders(SYSTEM_CALLER, secret)`, or a function giving them per request). Decisions
+ * (CONFLICT, BAD_USER_INPUT, NOT_FOUND, FORBIDDEN) are not retried; UNAUTHENTICATED (an expired
+ * token, a restarted gateway) and outages are (errors.ts, isRetryableGraphqlCode).
  */
 export class GraphqlOrdersClient implements OrdersClient {
   constructor(
     private readonly url: string,
-    private readonly headers: Record<string, string>,
+    private readonly headers: OrdersCredentials,
   ) {}
 
   private async step(name: string, input: Record<string, unknown>, opts?: CallOptions): Promise<OrderState> {
-    const response = await fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json', ...this.headers }, body: JSON.stringify({ query: STEP(name), variables: { i: input } }), signal: opts?.signal });
+    const credentials = typeof this.headers === 'function' ? await this.headers() : this.headers;
+    const response = await fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json', ...credentials }, body: JSON.stringify({ query: STEP(name), variables: { i: input } }), signal: opts?.signal });
     const body = (await response.json().catch(() => ({}))) as { data?: Record<string, { order: { id: string; status: OrderState['status']; failureCode: string | null } }>; errors?: { message: string; extensions?: { code?: string; reason?: string } }[] };
     const error = body.errors?.[0];
     if (error) {
       const category = error.extensions?.code ?? 'INTERNAL';
-      throw new DomainError(error.extensions?.reason ?? category, error.message, { retryable: !['CONFLICT', 'BAD_USER_INPUT', 'NOT_FOUND', 'FORBIDDEN', 'UNAUTHENTICATED'].includes(category) });
+      throw new DomainError(error.extensions?.reason ?? category, error.message, { retryable: isRetryableGraphqlCode(category) });
     }
     const order = body.data?.[name]?.order;
     if (!order) throw new DomainError('SUBSCRIBERS_UNAVAILABLE', `subscribers answered ${response.status} without data`, { retryable: true });

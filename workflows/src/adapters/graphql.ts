@@ -1,7 +1,7 @@
 // Thin GraphQL-over-HTTP clients for the services the activities call (through the gateway or
 // straight to a subgraph). They only translate: request → POST, `errors[].extensions.code` →
 // DomainError (decisions, not retried) or a plain Error (outages, retried by Temporal).
-import { DomainError } from '../errors';
+import { DomainError, RETRYABLE_GRAPHQL_CODE } from '../errors';
 import type {
   BillingPeriodsClient,
   CallOptions,
@@ -21,14 +21,15 @@ export interface GraphqlClientOptions {
 }
 
 /**
- * Codes that mean "try again later": a failure inside the service (INTERNAL_SERVER_ERROR, and
- * INTERNAL, the category the services give their own internal DomainErrors), a subgraph the
- * gateway could not reach or that answered with an HTTP error (DOWNSTREAM_SERVICE_ERROR), an
- * outage or a timeout. Every other code (BAD_USER_INPUT, CONFLICT, NOT_FOUND, a service's WALLET_…
- * code) is a decision by the service that a retry of the same request cannot change, so it
- * becomes a non-retryable DomainError.
+ * Codes that mean "try again later" (errors.ts, isRetryableGraphqlCode): a failure inside the
+ * service (INTERNAL_SERVER_ERROR, and INTERNAL, the category the services give their own internal
+ * DomainErrors), a subgraph the gateway could not reach or that answered with an HTTP error
+ * (DOWNSTREAM_SERVICE_ERROR), an outage or a timeout, and UNAUTHENTICATED (an expired token, a
+ * restarted gateway: nothing was decided). Every other code (BAD_USER_INPUT, CONFLICT, NOT_FOUND,
+ * FORBIDDEN, a service's WALLET_… code) is a decision by the service that a retry of the same
+ * request cannot change, so it becomes a non-retryable DomainError.
  */
-const TRANSIENT_CODE = /^(INTERNAL_SERVER_ERROR|INTERNAL|DOWNSTREAM_SERVICE_ERROR|.+_UNAVAILABLE|.+_TIMEOUT)$/;
+const TRANSIENT_CODE = RETRYABLE_GRAPHQL_CODE;
 /**
  * For the wallet credit, also the worker's own credentials (UNAUTHENTICATED, FORBIDDEN): they say
  * the request was not heard, not that wallets refused this credit, and a refused credit is refunded.

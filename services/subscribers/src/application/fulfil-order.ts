@@ -3,7 +3,7 @@ import { LockMode } from '@mikro-orm/core';
 import { DomainError, notFound, type Money } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { transitionLine, type LineStatus } from '../domain/lifecycle';
-import { LINE_ACTION_OF, moveOrder, type OrderKind, type OrderStatus } from '../domain/order';
+import { isFinal, LINE_ACTION_OF, moveOrder, type OrderKind, type OrderStatus } from '../domain/order';
 import type { OneOffItem } from '../domain/proration';
 import { BillingAccount, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
 import type { ProvisioningRequest } from '../ports/provisioning';
@@ -23,10 +23,14 @@ async function loadOrder(em: Em, orderId: string, lock = true): Promise<ProductO
   return order;
 }
 
-/** ACKNOWLEDGED → IN_PROGRESS. Idempotent: an order already in progress (a retried step) is returned as is. */
+/**
+ * ACKNOWLEDGED → IN_PROGRESS. Idempotent: an order already in progress (a retried step) is returned
+ * as is, and so is one already COMPLETED or FAILED (a retried start after the saga finished): the
+ * caller sees the outcome and ends there.
+ */
 export async function startOrder(em: Em, orderId: string, now: Date): Promise<ProductOrder> {
   const order = await loadOrder(em, orderId);
-  if (order.status === 'IN_PROGRESS') return order;
+  if (order.status === 'IN_PROGRESS' || isFinal(order.status as OrderStatus)) return order;
   order.status = moveOrder(order.status as OrderStatus, 'IN_PROGRESS');
   order.updatedAt = now;
   emitOrderState(em, order, now);

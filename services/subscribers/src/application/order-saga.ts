@@ -1,7 +1,7 @@
 import { DomainError } from '@ledgerline/contracts';
 import type { Clock, Em, Orm } from '@ledgerline/platform';
 import type { ProvisioningAdapter } from '../ports/provisioning';
-import type { ProductOrder } from '../persistence/entities';
+import { ProductOrder } from '../persistence/entities';
 import { completeOrder, failOrder, provisioningRequest, startOrder } from './fulfil-order';
 import type { OrderEffects } from './add-on-settlement';
 
@@ -17,7 +17,8 @@ export interface SagaOptions {
 /**
  * Fulfils one order in-process, the same steps as the Temporal order workflow:
  * start → provisioning.execute (retried, with a timeout) → complete; if execute fails for good,
- * or completing is refused, compensate on the network and fail the order.
+ * or completing is refused, fail the order and then compensate on the network (unless the order
+ * turns out COMPLETED).
  * Used when no Temporal server is configured (development, tests).
  */
 export async function runOrderSaga(deps: { orm: Orm; clock: Clock; provisioning: ProvisioningAdapter; effects?: OrderEffects; onCommit?: () => void }, orderId: string, options: SagaOptions = {}): Promise<ProductOrder> {
@@ -55,9 +56,29 @@ export async function runOrderSaga(deps: { orm: Orm; clock: Clock; provisioning:
       failure = describe(error, timeoutMs);
     }
   }
-  // Compensation: undo whatever the network may have applied, then record the failure.
-  await deps.provisioning.compensate(request, { signal: AbortSignal.timeout(timeoutMs) });
-  return tx((em) => failOrder(em, orderId, failure, deps.clock.now()));
+  // Record the failure first, then undo the network (as the workflow does, patch
+  // `order-fail-before-compensating`): once FAILED the order can no longer complete. An order that
+  // refuses to fail because its completion landed after all (an answer lost, another runner) is
+  // COMPLETED and live in billing, so the network keeps it.
+  const compensate = () => deps.provisioning.compensate(request, { signal: AbortSignal.timeout(timeoutMs) });
+  let failed: ProductOrder;
+  try {
+    failed = await tx((em) => failOrder(em, orderId, failure, deps.clock.now()));
+  } catch (error) {
+    const current = await deps.orm.em.fork().findOne(ProductOrder, { id: orderId });
+    if (current?.status === 'COMPLETED') return current;
+    if (current?.status === 'FAILED') {
+      await compensate(); // it did fail; only the answer was lost
+      return current;
+    }
+    // A refusal (e.g. the order is gone): still undo the network. Anything else (the database)
+    // leaves the order IN_PROGRESS and the network as it is, as a crash would: undoing the
+    // network of an order that may still complete is the mistake this order of steps avoids.
+    if (error instanceof DomainError) await compensate();
+    throw error;
+  }
+  await compensate();
+  return failed;
 }
 
 function describe(error: unknown, timeoutMs: number): { code: string; message: string } {
