@@ -149,7 +149,7 @@ describe('adjustments, thresholds, auto top-up, expiry', () => {
     expect(events.map((e) => e.subject)).toEqual(expect.arrayContaining(['billing.wallets.balance.low', 'billing.wallets.autotopup.requested']));
   });
 
-  it('a reservation that holds the balance below the threshold requests the auto top-up; a disabled rule requests nothing', async () => {
+  it('a reservation that holds the balance below the threshold requests nothing (a hold spends nothing); its commit does; a disabled rule requests nothing', async () => {
     const nc = svc.runtime.messaging.nc;
     const reserve = async (billingAccountId: string) =>
       (await nc.request(RPC.walletReserve, JSON.stringify({ requestId: uniq('rq'), sessionId: uniq('s'), billingAccountId, currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '700', pricePerUnit: '0.01', allowanceIds: [] }), { timeout: 5000 })).json<WalletReserveReply>();
@@ -159,8 +159,12 @@ describe('adjustments, thresholds, auto top-up, expiry', () => {
     for (const [w, enabled] of [[on, true], [off, false]] as const) {
       await gql(svc, `mutation($i: SetAutoTopupInput!) { setAutoTopup(input: $i) { wallet { id } } }`, { i: { walletId: w.walletId, enabled, threshold: '5.00', topupAmount: '15.00', paymentMethodToken: 'tok_visa' } });
     }
-    expect((await reserve(on.billingAccountId)).grantedUnit?.amount).toBe('7.000000'); // 10 → 3 held back
-    expect((await reserve(off.billingAccountId)).grantedUnit?.amount).toBe('7.000000');
+    const held = await reserve(on.billingAccountId);
+    expect(held.grantedUnit?.amount).toBe('7.000000'); // 10 → 3 available, 10 unspent
+    const heldOff = await reserve(off.billingAccountId);
+    expect(heldOff.grantedUnit?.amount).toBe('7.000000');
+    expect(await requests(on.walletId)).toEqual([]);
+    for (const r of [held, heldOff]) await nc.request(RPC.walletCommit, JSON.stringify({ reservationId: r.reservationId, usedUnits: '700' }), { timeout: 5000 }); // 3 unspent: below 5
     expect(await requests(on.walletId)).toEqual([['15.000000', 'REQUESTED']]);
     expect(await requests(off.walletId)).toEqual([]);
   });

@@ -21,7 +21,9 @@
  * A session closed TIMED_OUT (closeStaleSessions) still takes reports, numbered past its last one:
  * their units are charged as usage (below), nothing is granted. Such a report claims its number the
  * same way (its fingerprint marked LATE): a retransmission gets the stored reply, another report with
- * that number is refused RATING_FAILED and charges nothing.
+ * that number is refused RATING_FAILED and charges nothing. A request whose session is closed while
+ * it holds its number (or before its retry after a crash) is answered as a late report too, and the
+ * reservation it was granted is released: no reservation stays held for a closed session.
  *
  * Units reported used but not charged through a reservation (it had expired, the network went
  * past the grant, or none was held) are charged like any usage event: a record of their own
@@ -177,8 +179,9 @@ function normalised(req: ChargingSessionRequest, op: string): ChargingSessionReq
 
 /**
  * Marks the fingerprint a report on a TIMED_OUT session claims its number with, so such a claim is
- * told from one the session made while OPEN (a request cut short before the session timed out is
- * not resumed: a retry of it is answered "not completed before the session was TIMED_OUT").
+ * told from one the session made while OPEN (a request cut short by the session's close is resumed
+ * through its commit and ends as a late report, see answerClosedUnder; a late claim charges all
+ * its units as usage).
  */
 const LATE = 'late:';
 
@@ -231,8 +234,11 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
   const existing = await loadSession(usage, req.sessionId);
   // This number is claimed by this very request (same figures) and not answered yet: a twin of it is
   // running now, or an attempt stopped midway (crash, lost connection). Every step is idempotent: do them (again).
+  // A claim made while the session was OPEN is resumed even if the sweeper closed the session since
+  // (TIMED_OUT): its steps are redone and it ends as a late report (answerClosedUnder), so that what it
+  // was granted is released and what it used is charged once, through the commit it made.
   const resuming = op !== 'RESERVE' && n === existing?.sequence_number && !existing.last_reply
-    && ((existing.state === 'OPEN' && existing.last_request === fingerprint) || (existing.state === 'TIMED_OUT' && existing.last_request === lateFingerprint));
+    && (((existing.state === 'OPEN' || existing.state === 'TIMED_OUT') && existing.last_request === fingerprint) || (existing.state === 'TIMED_OUT' && existing.last_request === lateFingerprint));
   if (existing && n === existing.sequence_number && !resuming) return replay(existing);
 
   if (op === 'RESERVE') {
@@ -263,7 +269,7 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
   if (!existing) return fail('RATING_FAILED', `no session ${req.sessionId}`);
   const ctx = JSON.parse(existing.context) as SessionContext;
   const used = dec(req.usedUnits ?? '0');
-  if (existing.state === 'TIMED_OUT' && (n > existing.sequence_number || resuming)) {
+  if (existing.state === 'TIMED_OUT' && (n > existing.sequence_number || (resuming && existing.last_request === lateFingerprint))) {
     // Closed for silence (closeStaleSessions): what it reports now is charged as usage; nothing more is granted.
     // Its record is named by the number (`<session>#<n>:unreserved`), so the number is claimed first, as an OPEN
     // session's is: a retransmission gets this reply, another report with the number is refused and charges
@@ -342,7 +348,37 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
      where id = $1 and sequence_number = $8 and last_request = $9 and last_reply is null and state = 'OPEN'`,
     [req.sessionId, op === 'TERMINATE' ? 'CLOSED' : 'OPEN', totalUsed.toFixed(), granted, JSON.stringify(ctx), JSON.stringify(reply), now, n, fingerprint],
   );
-  return rowCount === 1 ? reply : replayAfterRace(usage, req.sessionId, replay, fail);
+  if (rowCount === 1) return reply;
+  // Not OPEN any more: the sweeper closed the session while this request held its number (or before a retry of it).
+  const late: ChargingSessionReply = op === 'UPDATE' && reply.resultCode === 'SUCCESS' ? { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true } : reply;
+  return answerClosedUnder(usage, nc, { sessionId: req.sessionId, n, fingerprint }, ctx, totalUsed, late, replay, fail);
+}
+
+/**
+ * The end of a request whose session the sweeper closed (TIMED_OUT) while the request held its
+ * number unanswered: it ends as a late report. What it used was charged already (its commit, the
+ * units past it as usage); the reservation it was granted or found (`ctx.reservationId`, by its
+ * request id `<session>#<n>`: a retry after a crash gets the crashed attempt's) is released, since
+ * nobody would commit it and wallets would hold it until its expiry; the reply (nothing granted) is
+ * stored for retransmissions. Released before the reply is stored: a crash in between leaves the
+ * claim unanswered, and the retry does it again.
+ */
+async function answerClosedUnder(
+  usage: UsageRuntime, nc: NatsConnection, claim: { sessionId: string; n: number; fingerprint: string }, ctx: SessionContext, totalUsed: Decimal, reply: ChargingSessionReply,
+  replay: (s: StoredSession) => ChargingSessionReply, fail: (code: ChargingResultCode, message: string) => ChargingSessionReply,
+): Promise<ChargingSessionReply> {
+  const s = await loadSession(usage, claim.sessionId);
+  if (!s) return fail('RATING_FAILED', `session ${claim.sessionId} could not be stored`);
+  if (s.state !== 'TIMED_OUT' || s.sequence_number !== claim.n || s.last_request !== claim.fingerprint || s.last_reply) return replay(s);
+  if (ctx.reservationId) {
+    const release = await commitUsed(nc, ctx, dec('0'));
+    if ('failed' in release) return fail(release.failed.resultCode, `session ${claim.sessionId} is TIMED_OUT; releasing reservation ${ctx.reservationId} failed: ${release.failed.error?.message ?? release.failed.resultCode}`);
+  }
+  const { rowCount } = await usage.sql.query(
+    `update charging_session set used = $2, context = $3, last_reply = $4 where id = $1 and sequence_number = $5 and last_request = $6 and last_reply is null and state = 'TIMED_OUT'`,
+    [claim.sessionId, totalUsed.toFixed(), JSON.stringify({ ...ctx, reservationId: null }), JSON.stringify(reply), claim.n, claim.fingerprint],
+  );
+  return rowCount === 1 ? reply : replayAfterRace(usage, claim.sessionId, replay, fail);
 }
 
 /**
@@ -369,8 +405,13 @@ export async function closeStaleSessions(usage: UsageRuntime, nc: NatsConnection
   const { rows } = await usage.sql.query<{ id: string }>(`select id from charging_session where state = 'OPEN' and updated_at <= $1 order by updated_at limit $2`, [silentSince, limit]);
   let closed = 0;
   for (const { id } of rows) {
-    const { rows: [claimed] } = await usage.sql.query<{ context: string }>(
-      `update charging_session set state = 'TIMED_OUT', granted = 0, updated_at = $3 where id = $1 and state = 'OPEN' and updated_at <= $2 returning context`,
+    // A number claimed and not answered (a request cut short, or still running) keeps its claim time
+    // and the reservation it commits: its retry ends as a late report (answerClosedUnder) and commits
+    // on that reservation (wallets answers what was committed, or that this release came first), so
+    // its units are charged once either way, and it releases what it was granted itself.
+    const { rows: [claimed] } = await usage.sql.query<{ context: string; pending: boolean }>(
+      `update charging_session set state = 'TIMED_OUT', granted = 0, updated_at = case when last_request is not null and last_reply is null then updated_at else $3 end
+       where id = $1 and state = 'OPEN' and updated_at <= $2 returning context, (last_request is not null and last_reply is null) as pending`,
       [id, silentSince, now],
     );
     if (!claimed) continue;
@@ -379,7 +420,7 @@ export async function closeStaleSessions(usage: UsageRuntime, nc: NatsConnection
     if (!ctx.reservationId) continue;
     const release = await commitUsed(nc, ctx, dec('0')).catch((error: Error) => ({ failed: { resultCode: 'RATING_FAILED', error: { message: error.message } } as WalletSessionReply }));
     if ('failed' in release) throw new Error(`session ${id} is TIMED_OUT; releasing its reservation ${ctx.reservationId} failed (wallets' expiry job will): ${release.failed.error?.message ?? release.failed.resultCode}`);
-    await usage.sql.query(`update charging_session set context = $2 where id = $1 and state = 'TIMED_OUT' and context = $3`, [id, JSON.stringify({ ...ctx, reservationId: null }), claimed.context]);
+    if (!claimed.pending) await usage.sql.query(`update charging_session set context = $2 where id = $1 and state = 'TIMED_OUT' and context = $3`, [id, JSON.stringify({ ...ctx, reservationId: null }), claimed.context]);
   }
   return closed;
 }

@@ -117,7 +117,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     bucketLock(batch.filter((c) => Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0)),
   );
   const done = new Map(existing.map((r) => [r.idempotency_key, r.outcome]));
-  const wallets = new Map<string, WalletState & { low: Decimal | null; start: Decimal; hasRules: boolean }>();
+  const wallets = new Map<string, WalletState & { low: Decimal | null; start: Decimal; held: Decimal; hasRules: boolean }>();
   for (const w of locked) {
     const balance = new Decimal(w.balance);
     wallets.set(`${w.billing_account_id}\u0000${w.currency}`, {
@@ -131,6 +131,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
       creditLimit: w.credit_limit === null ? null : new Decimal(w.credit_limit),
       overdraftLimit: new Decimal(w.overdraft_limit),
       low: w.low_balance_threshold === null ? null : new Decimal(w.low_balance_threshold),
+      held: new Decimal(w.held),
       hasRules: w.has_rules,
     });
   }
@@ -194,9 +195,10 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
   ]);
   if (outbox) sql.eventsQueued = true;
 
+  // Thresholds judge the unspent money (balance + held); a charge leaves what reservations hold as it was.
   const walletChanges: WalletChange[] = [];
   for (const w of wallets.values()) {
-    if (!w.balance.equals(w.start)) walletChanges.push({ walletId: w.id, billingAccountId: w.billingAccountId, currency: w.currency, paymentMode: w.paymentMode, lowBalanceThreshold: w.low, before: w.start, after: w.balance, cause: lastCause.get(w.id) ?? 'batch', hasRules: w.hasRules });
+    if (!w.balance.equals(w.start)) walletChanges.push({ walletId: w.id, billingAccountId: w.billingAccountId, currency: w.currency, paymentMode: w.paymentMode, lowBalanceThreshold: w.low, before: w.start, after: w.balance, held: { before: w.held, after: w.held }, cause: lastCause.get(w.id) ?? 'batch', hasRules: w.hasRules });
   }
   if (walletChanges.length > 0 || useWrite) await emitBalanceEvents(sql, now, walletChanges, useWrite ? bucketUses : []);
   return results;

@@ -1,11 +1,11 @@
 import { Decimal, deterministicId } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox, type OutboxRow } from '../persistence/sql';
-import { allowanceCrossings, depleted, fellBelow, type AllowanceBucket } from '../domain/thresholds';
+import { allowanceCrossings, depleted, fellBelow, unspentMove, type AllowanceBucket } from '../domain/thresholds';
 import { decideTopup, startOfUtcDay, startOfUtcMonth, type AutoTopupRule } from '../domain/auto-topup';
 import { fmt } from '../domain/charging';
 import { insertNotifications, type NotificationInput } from './buckets';
-import type { AlsoWrite } from './ledger';
+import { accountId, type AlsoWrite } from './ledger';
 import { BUDGETS_BELOW_THRESHOLD, replenishBudgets, type BudgetBelowThreshold } from './budget';
 
 export interface WalletChange {
@@ -14,8 +14,15 @@ export interface WalletChange {
   currency: string;
   paymentMode: string;
   lowBalanceThreshold: Decimal | null;
+  /** The balance (cash account) before and after the change. */
   before: Decimal;
   after: Decimal;
+  /**
+   * Money open reservations held of the wallet before and after the change (a commit or release
+   * lowers it); thresholds judge balance + held, the unspent money (see unspentMove). Left out:
+   * unchanged by the change and read here.
+   */
+  held?: { before: Decimal; after: Decimal };
   /** What caused it (a transaction id), so the same change always gives the same event id. */
   cause: string;
   /** Whether the wallet has an enabled budget or auto top-up rule, when the caller read it under the lock (see lockWallets); unknown = look. */
@@ -53,14 +60,16 @@ export function bucketUse(row: BucketUseRow, usedNow: Decimal): BucketUse {
 /**
  * Turns balance movements into threshold events and customer notifications, in the same
  * database transaction as the movement: low balance, depleted, allowance 50/80/100 % used, and the
- * auto top-up request a low balance starts. A wallet that is a committed-spend budget and fell below
+ * auto top-up request a low balance starts. Low balance, depleted and auto top-up judge the
+ * unspent money (balance + held, see unspentMove): a hold or a release is no change here, a
+ * commit is. A wallet that is a committed-spend budget and fell below
  * its threshold is replenished here, in the same transaction (see budget.ts). `buckets`: the
  * buckets a change used units of, with the other active buckets of those allowances (BucketUse).
  */
 export async function emitBalanceEvents(sql: Sql, now: Date, wallets: WalletChange[], buckets: BucketUse[]): Promise<void> {
   const notes: NotificationInput[] = [];
   const events: OutboxRow[] = [];
-  const downs = wallets.filter((w) => w.after.lessThan(w.before));
+  const downs = await unspentDowns(sql, wallets);
   for (const w of downs) {
     const data = { walletId: w.walletId, billingAccountId: w.billingAccountId, balance: { amount: fmt(w.after), currency: w.currency } };
     if (fellBelow(w.before, w.after, w.lowBalanceThreshold)) {
@@ -69,7 +78,8 @@ export async function emitBalanceEvents(sql: Sql, now: Date, wallets: WalletChan
     }
     if (w.paymentMode === 'PREPAID' && depleted(w.before, w.after)) {
       notes.push({ id: deterministicId('event', 'DEPLETED', w.walletId, w.cause), billingAccountId: w.billingAccountId, walletId: w.walletId, bucketId: null, kind: 'DEPLETED', message: `Your balance is used up; service stops until you top up.` });
-      events.push(eventRow('balanceDepleted', w.walletId, [w.walletId, w.cause], now, data));
+      // Its own key: balanceLow has the same CloudEvent type, and a movement crossing both gave one id (the outbox kept only the first).
+      events.push(eventRow('balanceDepleted', w.walletId, [w.walletId, w.cause, 'DEPLETED'], now, data));
     }
   }
   if (buckets.length > 0) await notifyAllowances(sql, now, buckets, notes, events);
@@ -151,6 +161,31 @@ const TOPUP_RULES = `select r.wallet_id, r.enabled, r.threshold::text as thresho
     coalesce((select sum(amount) from topup_request t where ${COUNTED} and t.requested_at >= $3), 0)::text as month
   from auto_topup_rule r where r.wallet_id = any($1::text[]) and r.enabled
     and not exists (select 1 from budget b where b.wallet_id = r.wallet_id and b.enabled)`;
+
+/**
+ * The changes that lowered the unspent money, as changes of it (`before`/`after` unspent). The held
+ * money of those that did not say is read in one statement (not for a change that raised its
+ * balance, and held money it did not change cannot make it fall).
+ */
+async function unspentDowns(sql: Sql, wallets: WalletChange[]): Promise<WalletChange[]> {
+  const unknown = wallets.filter((w) => !w.held && w.after.lessThan(w.before));
+  const heldOf = new Map<string, Decimal>();
+  if (unknown.length > 0) {
+    const ids = unknown.map((w) => accountId(w.billingAccountId, 'RESERVED', w.currency));
+    for (const r of await sql.query<{ id: string; balance: string }>(`select id, balance::text as balance from ledger_account where id = any($1::text[])`, [ids])) heldOf.set(r.id, new Decimal(r.balance));
+  }
+  const downs: WalletChange[] = [];
+  for (const w of wallets) {
+    const held = w.held ?? (() => {
+      const h = heldOf.get(accountId(w.billingAccountId, 'RESERVED', w.currency)) ?? new Decimal(0);
+      return { before: h, after: h };
+    })();
+    const unspent = unspentMove({ before: w.before, after: w.after }, held);
+    // From here `before`/`after` are the unspent money: what the notices say and the top-up tops up to.
+    if (unspent.after.lessThan(unspent.before)) downs.push({ ...w, before: unspent.before, after: unspent.after });
+  }
+  return downs;
+}
 
 async function requestAutoTopups(sql: Sql, now: Date, downs: WalletChange[], notes: NotificationInput[], events: OutboxRow[], rules: RuleRow[]): Promise<void> {
   for (const r of rules) {

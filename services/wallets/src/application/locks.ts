@@ -14,6 +14,8 @@ export interface LockedWalletRow {
   balance: string;
   /** What a postpaid customer owes, unbilled (positive). */
   unbilled: string;
+  /** Money open reservations hold of it (the account's RESERVED account in the currency): balance + held = unspent. */
+  held: string;
   /** Has an enabled budget or auto top-up rule (read under the lock). */
   has_rules: boolean;
 }
@@ -70,19 +72,21 @@ function lockAndRead(where: string, wallets: string, params: unknown[]): Reading
         text: `select w.id,
                  (select a.balance from ledger_account a where a.id = w.id) as balance,
                  (select -a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'UNBILLED_RECEIVABLE', 'w.currency')}) as unbilled,
+                 (select a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'RESERVED', 'w.currency')}) as held,
                  exists (select 1 from budget b where b.wallet_id = w.id and b.enabled) or exists (select 1 from auto_topup_rule r where r.wallet_id = w.id and r.enabled) as has_rules
                from (${wallets}) w`,
         params,
       },
     ],
     parse([locked, read]) {
-      const figures = new Map((read as { id: string; balance: string | null; unbilled: string | null; has_rules: boolean }[]).map((r) => [r.id, r]));
+      const figures = new Map((read as { id: string; balance: string | null; unbilled: string | null; held: string | null; has_rules: boolean }[]).map((r) => [r.id, r]));
       // The rows are ours: completed in place (a copy per wallet showed in profiles of 1000-wallet batches).
       const wallets = locked as LockedWalletRow[];
       for (const w of wallets) {
         const f = figures.get(w.id);
         w.balance = f?.balance ?? '0';
         w.unbilled = f?.unbilled ?? '0';
+        w.held = f?.held ?? '0';
         w.has_rules = f?.has_rules ?? false;
       }
       return wallets;

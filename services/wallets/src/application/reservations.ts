@@ -1,6 +1,6 @@
 import { Decimal, newId, notFound, badInput } from '@ledgerline/contracts';
 import { WORK_SUBJECTS, type ChargeResult, type ChargingResultCode, type WalletReserveReply, type WalletReserveRequest, type WalletSessionReply } from '@ledgerline/contracts';
-import { insertOutbox, outboxWrite, readTogether, rowsOf, type OutboxRow, type Reading, type Sql } from '../persistence/sql';
+import { outboxWrite, readTogether, rowsOf, type Reading, type Sql } from '../persistence/sql';
 import { chargeResultMessageId } from './apply-charges';
 import { decideCharge, fmt, round6, type BucketState, type WalletState } from '../domain/charging';
 import { accountId, newTxId, postTransactions, type Entry, type NewTransaction } from './ledger';
@@ -8,8 +8,7 @@ import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
 import { rolloverOf } from '../domain/allowance-period';
 import { walletLock, walletLockOfReservations, type LockedWalletRow, type WalletPair } from './locks';
 import { grantRollover, rolloverTargetOf, type RolloverTarget } from './renew-allowances';
-import { bucketUse, bucketUseWrite, emitBalanceEvents, type BucketUseRow } from './balance-events';
-import { replenishBudgets } from './budget';
+import { bucketUse, bucketUseWrite, emitBalanceEvents, type BucketUseRow, type WalletChange } from './balance-events';
 
 export interface ReservationRow {
   id: string;
@@ -64,11 +63,13 @@ function walletState(w: LockedWalletRow): WalletState {
   };
 }
 
-type Wallet = LockedWalletRow & { state: WalletState; start: Decimal; cause: string | null };
+/** A locked wallet with its balance and held money as a batch moves them (`start`, `heldStart`: as read). */
+type Wallet = LockedWalletRow & { state: WalletState; start: Decimal; heldStart: Decimal; heldNow: Decimal; cause: string | null };
 
 function withState(w: LockedWalletRow): Wallet {
   const state = walletState(w);
-  return { ...w, state, start: state.balance, cause: null };
+  const held = new Decimal(w.held);
+  return { ...w, state, start: state.balance, heldStart: held, heldNow: held, cause: null };
 }
 
 type Checked = { req: WalletReserveRequest; reply?: WalletReserveReply };
@@ -158,7 +159,6 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
     for (const p of d.bucketParts) entries.push({ accountId: p.bucketId, unit: req.unit, amount: p.units.negated() }, { accountId: accountId(req.billingAccountId, 'RESERVED', req.unit), unit: req.unit, amount: p.units });
     if (!d.amount.isZero()) entries.push({ accountId: source, unit: wallet.currency, amount: d.amount.negated() }, { accountId: accountId(req.billingAccountId, 'RESERVED', wallet.currency), unit: wallet.currency, amount: d.amount });
     const txId = newTxId();
-    if (!d.amount.isZero()) wallet.cause = txId;
     txs.push({ id: txId, idempotencyKey: `RESERVE:${id}`, kind: 'RESERVE', billingAccountId: req.billingAccountId, reference: req.sessionId, entries });
     const row: ReservationRow = {
       id, session_id: req.sessionId, request_key: req.requestId, billing_account_id: req.billingAccountId, wallet_id: wallet.id, line_id: req.lineId ?? null, unit: req.unit,
@@ -181,11 +181,9 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
          as t(id, sid, rk, acc, wal, lin, unit, ppu, req, gr, fb, parts, money, exp, ut, zone)`,
       params: [col('id'), col('session_id'), col('request_key'), col('billing_account_id'), col('wallet_id'), col('line_id'), col('unit'), col('price_per_unit'), col('requested_units'), col('granted_units'), col('units_from_buckets'), fresh.map((r) => JSON.stringify(r.bucket_parts)), col('money_reserved'), now, col('expires_at'), col('usage_type'), col('zone')],
     }]);
-    const walletChanges = [...wallets.values()]
-      .filter((w) => w.payment_mode === 'PREPAID' && !w.state.balance.equals(w.start))
-      .map((w) => ({ walletId: w.id, billingAccountId: w.billing_account_id, currency: w.currency, paymentMode: w.payment_mode, lowBalanceThreshold: w.low_balance_threshold === null ? null : new Decimal(w.low_balance_threshold), before: w.start, after: w.state.balance, cause: w.cause ?? 'batch', hasRules: w.has_rules }));
-    // Units held are not used: a hold raises no allowance notification (the commit does, for what was used).
-    if (walletChanges.length > 0) await emitBalanceEvents(sql, now, walletChanges, []);
+    // A hold spends nothing: no balance or allowance notice, no auto top-up, no budget
+    // replenishment (the unspent money, balance + held, is what they judge; see unspentMove).
+    // The commit says what was spent, once; a release or an expiry says nothing.
   }
   return checked.map((c) => c.reply!);
 }
@@ -321,6 +319,10 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
     if (!charged.isZero()) entries.push({ accountId: reservedMoney, unit: wallet.currency, amount: charged.negated() }, { accountId: accountId(r.billing_account_id, 'REVENUE', wallet.currency), unit: wallet.currency, amount: charged });
     const refund = reserved.minus(charged);
     if (!refund.isZero()) entries.push({ accountId: reservedMoney, unit: wallet.currency, amount: refund.negated() }, { accountId: source, unit: wallet.currency, amount: refund });
+    if (wallet.payment_mode === 'PREPAID') {
+      wallet.state.balance = wallet.state.balance.plus(refund);
+      wallet.heldNow = wallet.heldNow.minus(reserved);
+    }
     const txId = newTxId();
     if (!charged.isZero()) wallet.cause = txId;
     txs.push({ id: txId, idempotencyKey: `CLOSE:${r.id}`, kind: closing === 'COMMITTED' ? 'COMMIT' : closing, billingAccountId: r.billing_account_id, reference: r.session_id, outcome: { used: fmt(used), charged: fmt(charged) }, entries });
@@ -347,9 +349,15 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
     for (const [bucketId, u] of uncarried) {
       if (!u.carried.isZero()) await grantRollover(sql, u.target.subject, u.target.allowance, bucketId, u.carried, u.target.start, u.target.end, now);
     }
-    // What was used (not what was held) is what the allowance notifications judge.
-    if (usedOf.size > 0) await emitBalanceEvents(sql, now, [], uses);
-    await replenishSpentBudgets(sql, now, [...wallets.values()]);
+    // What was used (not what was held) is what the allowance notifications judge; what was spent
+    // (charged: it left the unspent money) is what low balance, depleted, auto top-up and a
+    // committed-spend budget's replenishment judge. A release or an expiry spends nothing.
+    const spent: WalletChange[] = [...wallets.values()].filter((w) => w.cause !== null && w.payment_mode === 'PREPAID').map((w) => ({
+      walletId: w.id, billingAccountId: w.billing_account_id, currency: w.currency, paymentMode: w.payment_mode,
+      lowBalanceThreshold: w.low_balance_threshold === null ? null : new Decimal(w.low_balance_threshold),
+      before: w.start, after: w.state.balance, held: { before: w.heldStart, after: w.heldNow }, cause: w.cause!, hasRules: w.has_rules,
+    }));
+    if (usedOf.size > 0 || spent.length > 0) await emitBalanceEvents(sql, now, spent, usedOf.size > 0 ? uses : []);
   }
   return replies as WalletSessionReply[];
 }
@@ -424,19 +432,6 @@ function carryUncarried(u: { target: RolloverTarget; carried: Decimal }, back: D
   const carried = rolloverOf(back, { ...(percent === undefined ? {} : { percent }), ...(room === undefined ? {} : { maxQuantity: room }) });
   u.carried = u.carried.plus(carried);
   return carried;
-}
-
-/**
- * A commit is where held money becomes spent: a committed-spend budget whose unspent money it took
- * below the threshold is replenished here (a hold alone replenishes nothing, see budget.ts). Only
- * wallets with a rule and money charged by this batch (`cause`) are looked at.
- */
-async function replenishSpentBudgets(sql: Sql, now: Date, wallets: Wallet[]): Promise<void> {
-  const spent = wallets.filter((w) => w.cause !== null && w.has_rules && w.payment_mode === 'PREPAID');
-  if (spent.length === 0) return;
-  const events: OutboxRow[] = [];
-  await replenishBudgets(sql, now, spent.map((w) => ({ walletId: w.id, cause: w.cause! })), events);
-  await insertOutbox(sql, events);
 }
 
 /** Stale reservations (past their validity) give everything back, in batches. Time is passed in. */

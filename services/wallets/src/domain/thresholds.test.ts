@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '@ledgerline/contracts';
-import { allowanceCrossings, type AllowanceBucket } from './thresholds';
+import { allowanceCrossings, depleted, fellBelow, unspentMove, type AllowanceBucket } from './thresholds';
 
 const d = (v: string) => new Decimal(v);
 const P1 = [new Date('2026-11-01'), new Date('2026-12-01')] as const;
@@ -40,5 +40,26 @@ describe('allowanceCrossings: an allowance is judged on all its buckets, on what
   it('an add-on valid across both periods joins them into one allowance', () => {
     const bs = [bucket('p1', '100', '0', '60'), bucket('p2', '100', '0', '0', { validFrom: P2[0], validTo: P2[1] }), bucket('addon', '100', '0', '0', { validFrom: new Date('2026-11-15'), validTo: new Date('2026-12-15') })];
     expect(summary(bs)).toEqual([]); // 60 of 300
+  });
+});
+
+describe('balance notices judge the unspent money (balance + held)', () => {
+  const crossings = (balance: [string, string], held: [string, string]) => {
+    const u = unspentMove({ before: d(balance[0]), after: d(balance[1]) }, { before: d(held[0]), after: d(held[1]) });
+    return { low: fellBelow(u.before, u.after, d('5')), depleted: depleted(u.before, u.after) };
+  };
+  it('a hold of the whole balance crosses nothing; a release neither', () => {
+    expect(crossings(['10', '0'], ['0', '10'])).toEqual({ low: false, depleted: false });
+    expect(crossings(['0', '10'], ['10', '0'])).toEqual({ low: false, depleted: false });
+  });
+  it('a commit crosses what it spent: all of it (low and depleted), or part of it', () => {
+    // 10 held, 10 spent: nothing returned to the balance.
+    expect(crossings(['0', '0'], ['10', '0'])).toEqual({ low: true, depleted: true });
+    // 10 held, 6 spent, 4 returned: 4 unspent.
+    expect(crossings(['0', '4'], ['10', '0'])).toEqual({ low: true, depleted: false });
+  });
+  it('a charge while money is held: judged with the held money counted', () => {
+    expect(crossings(['6', '3'], ['4', '4'])).toEqual({ low: false, depleted: false });
+    expect(crossings(['3', '0'], ['4', '4'])).toEqual({ low: true, depleted: false });
   });
 });

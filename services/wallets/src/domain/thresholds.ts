@@ -101,6 +101,19 @@ function judgeAllowance(group: AllowanceBucket[]): AllowanceCrossing | null {
   return { bucketIds: group.map((b) => b.id), bucket, percents, granted, left: Decimal.max(0, granted.minus(usedAfter)) };
 }
 
+/**
+ * The money a balance notice (LOW_BALANCE, DEPLETED) and an auto top-up judge: the wallet's unspent
+ * money, its balance plus what open reservations hold of it. A hold moves money from the balance
+ * to the reservation and spends none of it (it may be released unused a minute later), a release
+ * moves it back; a commit or a charge spends. So a hold or a release crosses no threshold, a
+ * commit crosses one when what it spent does, and one movement (a charge batch, a batch of closes)
+ * crosses it at most once. A final-unit grant says nothing either: the commit of those units does.
+ * The same rule as a committed-spend budget's replenishment (budget.ts).
+ */
+export function unspentMove(balance: { before: Decimal; after: Decimal }, held: { before: Decimal; after: Decimal }): { before: Decimal; after: Decimal } {
+  return { before: balance.before.plus(held.before), after: balance.after.plus(held.after) };
+}
+
 /** True when a balance went from at/above `threshold` to below it. */
 export function fellBelow(before: Decimal, after: Decimal, threshold: Decimal | null): boolean {
   return threshold !== null && before.greaterThanOrEqualTo(threshold) && after.lessThan(threshold);
