@@ -72,7 +72,7 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
       `select o.* from ${periods} join one_off_charge o on o.billing_account_id = p.account_id where o.invoice_id is null and o.occurred_at < p.period_end`,
       [ids, starts, ends],
     );
-  const discounts = await rows<{ billing_account_id: string; code: string; description: string; percent: string | null; amount: string | null; target: string | null }>(
+  const discounts = await rows<{ billing_account_id: string; code: string; description: string; percent: string | null; amount: string | null; target: string | null; valid_from: Date; valid_to: Date | null }>(
       em,
       // In a stable order: compose settles which of two fixed discounts on one target is capped by it.
       `select d.* from ${periods} join discount d on d.billing_account_id = p.account_id where d.valid_from < p.period_end and (d.valid_to is null or d.valid_to > p.period_start)
@@ -90,6 +90,7 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
       jurisdiction: t.account.jurisdiction,
       roundingMode: t.account.rounding_mode as RoundingMode,
       period: t.period,
+      timeZone: t.account.timezone,
       recurring: [],
       usage: [],
       oneOffs: [],
@@ -146,6 +147,9 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
       percent: d.percent == null ? null : dec(String(d.percent)).toFixed(),
       amount: d.amount == null ? null : dec(String(d.amount)).toFixed(),
       target: (d.target ?? 'RECURRING') as DiscountTarget,
+      // Valid for part of the period: compose prorates it to those days.
+      validFrom: new Date(d.valid_from),
+      validTo: d.valid_to ? new Date(d.valid_to) : null,
     });
   }
   // Plan-rule discounts: the invoice-level discount rules of the plans the account was on.
@@ -319,7 +323,7 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date): Pr
 
   // An invoice whose credits exceed its charges (a rerate credit on the last invoice of a
   // terminated line) asks nothing and is SETTLED: what it owes the customer (−total) is kept as
-  // account credit, which pays the account's next invoices (below, and applyAccountCredit later).
+  // account credit, which pays what the account owes (below: older open invoices too).
   const negative = invoices.filter((i) => dec(String(i.total)).lt(0));
   if (negative.length > 0) {
     await k('account_credit_entry').insert(
@@ -335,14 +339,13 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date): Pr
     );
   }
 
-  // Credit the account keeps (overpayments, offset credit notes, negative invoices) pays the new invoices first.
-  const owing = invoices.filter((i) => dec(String(i.total)).gt(0));
-  if (owing.length === 0) return;
-  const credits = await rows<{ billing_account_id: string }>(
+  // Credit the account keeps (overpayments, credit notes, the negative invoices above) pays what it
+  // owes: these invoices, and older ones a negative invoice's credit now reaches, oldest due first.
+  if (invoices.length === 0) return;
+  const credits = await rows<{ billing_account_id: string; currency: string }>(
     em,
-    'select billing_account_id from account_credit_entry where billing_account_id = any(?::text[]) group by billing_account_id having sum(amount) > 0',
-    [[...new Set(owing.map((i) => i.billing_account_id))]],
+    'select billing_account_id, currency from account_credit_entry where billing_account_id = any(?::text[]) group by billing_account_id, currency having sum(amount) > 0 order by billing_account_id, currency',
+    [[...new Set(invoices.map((i) => i.billing_account_id))]],
   );
-  const withCredit = new Set(credits.map((c) => c.billing_account_id));
-  for (const inv of owing) if (withCredit.has(inv.billing_account_id)) await applyAccountCredit(em, inv.id, now);
+  for (const c of credits) await applyAccountCredit(em, c.billing_account_id, c.currency, now);
 }

@@ -1,27 +1,80 @@
-// Account credit (overpayments, OFFSET credit notes, refunds given back as credit) pays the
-// account's next invoice by itself: a payment on channel ACCOUNT_CREDIT, one per invoice.
-import { dec, minorUnits, newId } from '@ledgerline/contracts';
+// Account credit (overpayments, credit notes turned into credit, negative invoices) pays the
+// account's issued, unpaid invoices by itself: a payment on channel ACCOUNT_CREDIT and a −amount
+// credit entry per invoice paid, whether the credit arrives after the invoice was issued or the
+// invoice is issued (or released from a dispute) while the credit is there.
+import { dec, minorUnits, newId, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { outstanding, settlementState } from '../domain/lifecycle';
+import { isDraft, outstanding, settlementState, type InvoiceState } from '../domain/lifecycle';
 import { stateChanged } from './invoice-lifecycle';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 
-/** Applies what credit the account has (up to what the invoice still owes); returns the amount applied. */
-export async function applyAccountCredit(em: Em, invoiceId: string, now: Date): Promise<string> {
+/**
+ * Serialises everything that reads or moves one account's credit (a transaction advisory lock;
+ * taking it again in the same transaction returns at once). Lock order: this lock before any row
+ * lock on the account's invoices, in every use case that takes both — applying credit locks
+ * several of them, so a use case holding one invoice while waiting here could deadlock with it.
+ */
+export async function lockAccountCredit(em: Em, billingAccountId: string): Promise<void> {
+  await sql(em).raw('select pg_advisory_xact_lock(hashtext(?))', [`credit:${billingAccountId}`]);
+}
+
+/**
+ * The credit lock of an issued invoice's account, taken before the caller locks the invoice. Not for
+ * a draft: issuing locks the draft first and takes the credit lock after it, and a draft neither
+ * gives nor takes credit (an invoice issued between this read and the caller's lock is a rare race
+ * that can at worst deadlock, which PostgreSQL breaks by failing one transaction, rolled back).
+ */
+export async function lockCreditOfInvoice(em: Em, invoiceId: string): Promise<void> {
+  const invoice = await sql(em)('invoice').where({ id: invoiceId }).first();
+  if (invoice && invoice.state !== 'VOIDED' && !isDraft({ state: invoice.state as InvoiceState, heldFrom: invoice.held_from })) await lockAccountCredit(em, invoice.billing_account_id);
+}
+
+/** The account's credit in one currency: the sum of its entries. */
+export async function creditBalance(em: Em, billingAccountId: string, currency: string): Promise<Decimal> {
+  const [balance] = await rows<{ total: string | null }>(em, 'select sum(amount) as total from account_credit_entry where billing_account_id = ? and currency = ?', [billingAccountId, currency]);
+  return dec(String(balance?.total ?? '0'));
+}
+
+/**
+ * Applies the account's credit in `currency` to its issued invoices that still owe — SENT or
+ * PARTIALLY_PAID: a disputed invoice is ON_HOLD, a draft is not issued, a voided one owes nothing —
+ * oldest due first, never more than the credit nor than an invoice owes. Called in the transaction
+ * that brings the credit (or issues or releases the invoice), under the credit lock, so retries and
+ * credits arriving at once apply what is there exactly once. Returns the invoices it paid.
+ */
+export async function applyAccountCredit(em: Em, billingAccountId: string, currency: string, now: Date): Promise<string[]> {
+  await lockAccountCredit(em, billingAccountId);
+  const scale = minorUnits(currency);
+  let credit = (await creditBalance(em, billingAccountId, currency)).toDecimalPlaces(scale, 1);
+  if (credit.lte(0)) return [];
   const k = sql(em);
-  const invoice = await k('invoice').where({ id: invoiceId }).forUpdate().first();
-  if (!invoice || !['SENT', 'PARTIALLY_PAID'].includes(invoice.state)) return '0';
-  const key = `account-credit:${invoice.id}`;
-  if (await k('payment').where({ idempotency_key: key }).first()) return '0';
-  // Serialise with other users of the same account's credit.
-  await k.raw('select pg_advisory_xact_lock(hashtext(?))', [`credit:${invoice.billing_account_id}`]);
-  const [balance] = await rows<{ total: string | null }>(em, 'select sum(amount) as total from account_credit_entry where billing_account_id = ? and currency = ?', [invoice.billing_account_id, invoice.currency]);
-  const credit = dec(String(balance?.total ?? '0'));
-  const owed = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
-  if (credit.lte(0) || owed.lte(0)) return '0';
+  const open = await k('invoice')
+    .where({ billing_account_id: billingAccountId, currency })
+    .whereIn('state', ['SENT', 'PARTIALLY_PAID'])
+    .whereNull('voided_at')
+    .whereRaw('total - amount_paid - amount_credited > 0')
+    .orderBy([{ column: 'due_date' }, { column: 'issued_at' }, { column: 'id' }])
+    .forUpdate();
+  const paidIds: string[] = [];
+  for (const invoice of open) {
+    if (credit.lte(0)) break;
+    const owed = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
+    const applied = (credit.lt(owed) ? credit : owed).toFixed(scale);
+    if (dec(applied).lte(0)) continue;
+    await payFromCredit(em, invoice, applied, now);
+    credit = credit.minus(applied);
+    paidIds.push(invoice.id);
+  }
+  return paidIds;
+}
+
+async function payFromCredit(em: Em, invoice: any, applied: string, now: Date): Promise<void> {
+  const k = sql(em);
   const scale = minorUnits(invoice.currency);
-  const applied = (credit.lt(owed) ? credit : owed).toDecimalPlaces(scale, 1).toFixed(scale);
-  if (dec(applied).lte(0)) return '0';
+  // One key per application, unique on payment.idempotency_key: the first keeps the key it had
+  // when credit was applied only at issue, later ones (more credit arrived) are numbered.
+  const [{ n }] = await rows<{ n: string }>(em, `select count(*) as n from payment where invoice_id = ? and channel = 'ACCOUNT_CREDIT'`, [invoice.id]);
+  const key = Number(n) === 0 ? `account-credit:${invoice.id}` : `account-credit:${invoice.id}:${Number(n) + 1}`;
   const id = newId('payment');
   await k('payment').insert({
     id, billing_account_id: invoice.billing_account_id, invoice_id: invoice.id, channel: 'ACCOUNT_CREDIT', amount: applied, currency: invoice.currency, applied_amount: applied, credit_amount: '0',
@@ -35,5 +88,4 @@ export async function applyAccountCredit(em: Em, invoiceId: string, now: Date): 
   await enqueueEvents(em, 'paymentCreated', now, [
     { subject: id, key: [id], data: { paymentId: id, billingAccountId: invoice.billing_account_id, invoiceId: invoice.id, channel: 'ACCOUNT_CREDIT', amount: applied, appliedAmount: applied, creditAmount: '0', currency: invoice.currency, invoiceState: next } },
   ]);
-  return applied;
 }

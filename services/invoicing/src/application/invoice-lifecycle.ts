@@ -3,6 +3,7 @@ import { DomainError, badInput, conflict, dec, minorUnits, notFound } from '@led
 import type { Em } from '@ledgerline/platform';
 import { assertTransition, outstanding, settlementState, type InvoiceState } from '../domain/lifecycle';
 import { billAccounts, issueInvoices, type AccountRow, type BillingDeps } from './bill-accounts';
+import { applyAccountCredit, lockCreditOfInvoice } from './credit';
 import { enqueueEvents, rows, sql } from './sql';
 
 export async function lockInvoice(em: Em, invoiceId: string, field = 'input.invoiceId'): Promise<any> {
@@ -22,6 +23,8 @@ export async function stateChanged(em: Em, invoice: { id: string; billing_accoun
 /** NEW → VALIDATED → SENT (numbered) for one draft. */
 export async function issueInvoice(em: Em, invoiceId: string, now: Date): Promise<void> {
   const invoice = await lockInvoice(em, invoiceId);
+  // A held draft is released by resolving its dispute, not by issuing it (that did nothing, quietly).
+  if (invoice.state === 'ON_HOLD') throw conflict('INVOICE_ON_HOLD', `Invoice ${invoice.id} is on hold for a dispute; resolve the dispute before issuing it`, { field: 'input.invoiceId' });
   assertTransition(invoice.state as InvoiceState, 'VALIDATED');
   await issueInvoices(em, [invoiceId], now);
 }
@@ -45,11 +48,15 @@ export async function disputeInvoice(em: Em, c: { invoiceId: string; amount: str
 
 /** Ends a dispute (resolved for or against the customer: credit it with a credit note first if upheld). */
 export async function resolveDispute(em: Em, c: { invoiceId: string; now: Date }): Promise<void> {
+  // The released invoice may take the account's credit: credit lock first (lockAccountCredit).
+  await lockCreditOfInvoice(em, c.invoiceId);
   const invoice = await lockInvoice(em, c.invoiceId);
   if (invoice.state !== 'ON_HOLD') throw new DomainError('INVOICE_NOT_ON_HOLD', 'The invoice is not on hold', { field: 'input.invoiceId' });
   const back: InvoiceState = invoice.held_from === 'NEW' || invoice.held_from === 'VALIDATED' ? invoice.held_from : settlementState({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
   await sql(em)('invoice').where({ id: invoice.id }).update({ amount_disputed: '0', held_from: null });
   await stateChanged(em, invoice, 'ON_HOLD', back, c.now, 'dispute resolved');
+  // Credit the account kept while the invoice was disputed pays it now, as at issue.
+  if (back === 'SENT' || back === 'PARTIALLY_PAID') await applyAccountCredit(em, invoice.billing_account_id, invoice.currency, c.now);
 }
 
 /**
@@ -79,12 +86,25 @@ export async function voidInvoice(em: Em, c: { invoiceId: string; now: Date }): 
   await stateChanged(em, invoice, invoice.state, 'VOIDED', c.now, 'voided');
 }
 
-/** Voids a draft and composes a fresh one for the same period from today's facts (left as NEW). */
+/**
+ * Voids a draft and composes a fresh one for the same period from today's facts (left as NEW).
+ * A disputed draft's dispute carries over: the new draft is ON_HOLD (from NEW) for the disputed
+ * amount, at most its own total, until resolveDispute — regenerating (often the fix the dispute
+ * asked for) must not be what quietly ends the customer's dispute.
+ */
 export async function regenerateInvoice(em: Em, c: { invoiceId: string; now: Date }, deps: BillingDeps): Promise<string> {
   const invoice = await lockInvoice(em, c.invoiceId);
   await voidInvoice(em, c);
   const account = (await sql(em)('billing_account').where({ id: invoice.billing_account_id }).first()) as AccountRow;
   const { created } = await billAccounts(em, [{ account, period: { start: new Date(invoice.period_start), end: new Date(invoice.period_end) } }], deps, { now: c.now, autoIssue: false, billRunId: invoice.bill_run_id });
   if (!created[0]) throw new DomainError('INVOICE_REGENERATION_CONFLICT', 'Another live invoice exists for this period', { field: 'input.invoiceId' });
+  if (invoice.state === 'ON_HOLD') {
+    const fresh = await lockInvoice(em, created[0].invoiceId);
+    const total = dec(String(fresh.total));
+    const disputed = dec(String(invoice.amount_disputed));
+    const amount = disputed.lt(total) ? disputed : total.isNegative() ? dec('0') : total;
+    await sql(em)('invoice').where({ id: fresh.id }).update({ amount_disputed: amount.toFixed(minorUnits(fresh.currency)), held_from: 'NEW' });
+    await stateChanged(em, fresh, 'NEW', 'ON_HOLD', c.now, `dispute carried over from ${invoice.id}`);
+  }
   return created[0].invoiceId;
 }

@@ -5,6 +5,7 @@ import { DomainError, badInput, dec, minorUnits, newId, notFound } from '@ledger
 import type { Em } from '@ledgerline/platform';
 import { allocatePayment, assertCreditNoteWithinInvoice, creditNoteLines, isDraft, settlementState, splitRefund, type InvoiceState } from '../domain/lifecycle';
 import type { PaymentProvider } from '../adapters/payment-provider';
+import { applyAccountCredit, creditBalance, lockAccountCredit, lockCreditOfInvoice } from './credit';
 import { lockInvoice, stateChanged } from './invoice-lifecycle';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 
@@ -57,6 +58,9 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
   if (!invoiceId) throw badInput('input.invoiceId', 'Name the invoice, or give its payment reference', 'PAYMENT_INVOICE_MISSING');
   if ((c.channel as string) === 'ACCOUNT_CREDIT') throw badInput('input.channel', 'Account credit is applied by invoicing itself, not recorded as a payment', 'PAYMENT_CHANNEL_INVALID');
   if (c.channel === 'CARD' && !c.paymentMethodToken) throw badInput('input.paymentMethodToken', 'A card payment needs a payment-method token', 'PAYMENT_METHOD_MISSING');
+  // An overpayment becomes credit that pays the account's other open invoices: the credit lock
+  // comes before the invoice lock (see lockAccountCredit).
+  if (c.allowOverpayment) await lockCreditOfInvoice(em, invoiceId);
   const invoice = await lockInvoice(em, invoiceId);
   const { applied, toCredit } = allocatePayment({
     invoice: { state: invoice.state, heldFrom: invoice.held_from, currency: invoice.currency, total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) },
@@ -79,6 +83,7 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
   await enqueueEvents(em, 'paymentCreated', now, [
     { subject: id, key: [id], data: { paymentId: id, billingAccountId: invoice.billing_account_id, invoiceId: invoice.id, channel: c.channel, amount, appliedAmount: applied, creditAmount: toCredit, currency: invoice.currency, invoiceState: next } },
   ]);
+  if (dec(toCredit).gt(0)) await applyAccountCredit(em, invoice.billing_account_id, invoice.currency, now);
   return id;
 }
 
@@ -90,7 +95,8 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
   const k = sql(em);
   const found = await k('payment').where({ id: c.paymentId }).first();
   if (!found) throw notFound('Payment', c.paymentId, 'input.paymentId');
-  // Locks in the order credit notes take them too: the invoice, its payments, the account's credit.
+  // Locks in the order credit notes take them too: the account's credit, the invoice, its payments.
+  await lockAccountCredit(em, found.billing_account_id);
   const invoice = found.invoice_id ? await lockInvoice(em, found.invoice_id, 'input.paymentId') : null;
   const payment = await k('payment').where({ id: c.paymentId }).forUpdate().first();
   if (payment.channel === 'ACCOUNT_CREDIT') throw new DomainError('REFUND_NOT_ALLOWED', 'Account credit applied to an invoice is not money to give back; issue a credit note instead', { field: 'input.paymentId' });
@@ -106,18 +112,13 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
   // credit note already took off the invoice, is not given back a second time.
   const fromCreditBefore = dec((await refundedFromCredit(em, [payment.id])).get(payment.id) ?? '0');
   const keptLeft = dec(String(payment.credit_amount)).minus(fromCreditBefore);
-  let creditBalance = dec('0');
-  if (keptLeft.gt(0)) {
-    // Serialise with other users of the same account's credit (applyAccountCredit).
-    await k.raw('select pg_advisory_xact_lock(hashtext(?))', [`credit:${payment.billing_account_id}`]);
-    const [balance] = await rows<{ total: string | null }>(em, 'select sum(amount) as total from account_credit_entry where billing_account_id = ? and currency = ?', [payment.billing_account_id, payment.currency]);
-    creditBalance = dec(String(balance?.total ?? '0'));
-  }
+  // Under the credit lock taken above: nothing else spends the account's credit meanwhile.
+  const balance = keptLeft.gt(0) ? await creditBalance(em, payment.billing_account_id, payment.currency) : dec('0');
   const { fromCredit: creditPart, fromInvoice: invoicePart } = splitRefund({
     currency: payment.currency,
     amount: amount.toFixed(scale),
     keptCredit: keptLeft.toFixed(scale),
-    creditBalance: creditBalance.toFixed(),
+    creditBalance: balance.toFixed(),
     paidOnInvoice: dec(String(payment.applied_amount)).minus(dec(String(payment.refunded_amount)).minus(fromCreditBefore)).toFixed(scale),
     invoicePaid: invoice ? dec(String(invoice.amount_paid)).toFixed() : '0',
   });
@@ -174,6 +175,8 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand): Promis
   const hash = requestHash(request);
   const again = await replay(em, 'credit_note', c.idempotencyKey, hash);
   if (again) return again;
+  // A note may turn into account credit that pays other invoices: credit lock first (lockAccountCredit).
+  await lockCreditOfInvoice(em, c.invoiceId);
   const invoice = await lockInvoice(em, c.invoiceId);
   if (invoice.state === 'VOIDED') throw new DomainError('INVOICE_VOIDED', 'A voided invoice cannot be credited', { field: 'input.invoiceId' });
   if (isDraft({ state: invoice.state, heldFrom: invoice.held_from })) throw new DomainError('INVOICE_NOT_ISSUED', 'Regenerate a draft instead of crediting it', { field: 'input.invoiceId' });
@@ -247,6 +250,8 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand): Promis
   await enqueueEvents(em, 'creditNoteCreated', now, [
     { subject: id, key: [id], data: { creditNoteId: id, number, invoiceId: invoice.id, billingAccountId: invoice.billing_account_id, kind: c.kind, total: total.toFixed(scale), taxTotal: taxTotal.toFixed(scale), currency: invoice.currency, lines } },
   ]);
+  // The credit pays the account's open invoices (an OFFSET note on an open invoice pays that one too).
+  if (toAccount.gt(0)) await applyAccountCredit(em, invoice.billing_account_id, invoice.currency, now);
   return id;
 }
 

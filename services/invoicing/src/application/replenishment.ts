@@ -33,6 +33,7 @@ export async function invoiceBudgetReplenishment(em: Em, d: BudgetReplenishmentD
     jurisdiction: account.jurisdiction,
     roundingMode: account.rounding_mode as RoundingMode,
     period: { start: at, end: at },
+    timeZone: account.timezone,
     recurring: [],
     usage: [],
     oneOffs: [{ id: d.replenishmentId, code: 'BUDGET_REPLENISHMENT', description: `Budget replenishment (budget ${d.budgetId}, ${at.toISOString().slice(0, 10)})`, amount: amount.toFixed(), taxCategory: REPLENISHMENT_TAX_CATEGORY }],

@@ -14,7 +14,7 @@ const plan = (over: Partial<RecurringItem> = {}): RecurringItem => ({
   subscriptionId: 'sub_1', lineId: 'lin_1', msisdn: '+4915100000001', planCode: 'POSTPAID_20GB', planName: 'Postpaid 20 GB', fee: '29.99', feePeriod: 'MONTH', proration: 'DAILY',
   taxCategory: 'TELECOM_STANDARD', from: new Date('2026-01-01T00:00:00Z'), to: null, shared: false, ...over,
 });
-const base = (over: Partial<ComposeInput> = {}): ComposeInput => ({ currency: 'EUR', jurisdiction: 'DE', roundingMode: 'HALF_EVEN', period, recurring: [], usage: [], oneOffs: [], discounts: [], taxRules: RULES, ...over });
+const base = (over: Partial<ComposeInput> = {}): ComposeInput => ({ currency: 'EUR', jurisdiction: 'DE', roundingMode: 'HALF_EVEN', timeZone: 'Europe/Berlin', period, recurring: [], usage: [], oneOffs: [], discounts: [], taxRules: RULES, ...over });
 
 describe('composeInvoice', () => {
   it('bills a full month fee with exclusive 19% tax', () => {

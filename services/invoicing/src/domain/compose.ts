@@ -6,8 +6,14 @@
 //  * tax-exclusive rule: net = round(exact), tax = round(net × rate), gross = net + tax;
 //  * tax-inclusive rule: gross = round(exact), net = round(gross / (1 + rate)), tax = gross − net;
 //  * invoice totals are the plain sums of the line amounts, so lines always add up to the totals.
+//
+// Day rule (proration of recurring fees and of discount validity, `periodDays` in period.ts): the
+// period's days are the account's local days; an instant inside the period counts from the start
+// of its local day, so the day of a plan change is billed wholly on the new plan (never on both),
+// and the days of a line's segments add up to the period's days. Fees and discounts are prorated
+// exactly (days / period days) and rounded once, per line, as above.
 import { Decimal, dec, minorUnits, roundDecimal, type RoundingMode } from '@ledgerline/contracts';
-import { daysBetween, type Period } from './period';
+import { daysBetween, periodDays, type Period, type PeriodDays } from './period';
 
 export type LineKind = 'RECURRING' | 'USAGE' | 'ONE_OFF' | 'DISCOUNT' | 'ADJUSTMENT';
 
@@ -75,6 +81,14 @@ export interface DiscountItem {
   /** … or a fixed amount off the target (before tax), capped at it. */
   amount?: string | null;
   target?: DiscountTarget | null;
+  /**
+   * When the discount is valid (a missing bound is open). Only its days of the period count, by the
+   * day rule: an amount is prorated to them (amount × valid days / period days); a percent takes
+   * that percent of the recurring fees of those days (fees are dated by their plan segments) and of
+   * the prorated share of usage and one-offs (they reach composition undated, as sums).
+   */
+  validFrom?: Date | null;
+  validTo?: Date | null;
 }
 
 export interface ComposeInput {
@@ -82,6 +96,8 @@ export interface ComposeInput {
   jurisdiction: string;
   roundingMode: RoundingMode;
   period: Period;
+  /** The account's IANA time zone: the period's days are its local days (day rule above). */
+  timeZone: string;
   recurring: RecurringItem[];
   usage: UsageItem[];
   oneOffs: OneOffItem[];
@@ -138,13 +154,18 @@ interface Draft {
   taxCategory: string;
   exact: Decimal;
   sourceRef: string | null;
+  /** Recurring fees: the days of the period they cover, [from, to) as day numbers (`PeriodDays.dayOf`). */
+  days?: [number, number][];
 }
 
-/** What is left to discount of one charge group (RECURRING, USAGE, ONE_OFF) in one tax category: exact, and in rounded lines. */
+/**
+ * What is left to discount of one charge group (RECURRING, USAGE, ONE_OFF) in one tax category:
+ * exact per slice of the period (the days between discount validity bounds), and in rounded lines.
+ */
 interface DiscountBucket {
   group: DiscountTarget | 'ONE_OFF';
   category: string;
-  left: Decimal;
+  slices: Decimal[];
   roundedLeft: Decimal;
 }
 
@@ -171,10 +192,11 @@ export function taxLine(exact: Decimal | string, rule: Pick<TaxRule, 'rate' | 'i
   return { net, tax, gross: dec(net).plus(tax).toFixed(scale) };
 }
 
-/** Days of the period a plan covered, and the prorated exact fee. */
-export function proratedFee(item: RecurringItem, period: Period): { days: number; periodDays: number; exact: Decimal } {
+/** Days of the period a plan covered (by the day rule), and the prorated exact fee. */
+export function proratedFee(item: RecurringItem, period: Period, timeZone: string): { days: number; periodDays: number; exact: Decimal } {
   const { from, to } = clipToPeriod(item, period);
-  return feeForDays(item, to > from ? daysBetween(from, to) : 0, period);
+  const pd = periodDays(period, timeZone);
+  return feeForDays(item, to > from ? pd.dayOf(to) - pd.dayOf(from) : 0, period);
 }
 
 /** The exact fee for `days` days of the period (the whole fee from the whole period on, or with proration NONE). */
@@ -236,6 +258,9 @@ function adjustedPeriod(a: NonNullable<UsageItem['adjusts']>): string {
 export function composeInvoice(input: ComposeInput): ComposedInvoice {
   const scale = minorUnits(input.currency);
   const drafts: Draft[] = [];
+  const pd: PeriodDays = periodDays(input.period, input.timeZone);
+  // A span's days by the day rule; spans are cut at local day starts, so a day is in one span only.
+  const spanDays = (s: Span) => pd.dayOf(s.to) - pd.dayOf(s.from);
 
   // Recurring fees, one per line on its plan. A shared plan (family/business pool) is one fee for the
   // account: prorated over the union of the days any of the account's lines had it in the period, so
@@ -247,7 +272,8 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   const sharedFees = new Map<string, { item: RecurringItem; spans: Span[] }[]>();
   const sharedCovered = new Map<string, Span[]>();
   for (const item of recurring) {
-    const span = clipToPeriod(item, input.period);
+    const clipped = clipToPeriod(item, input.period);
+    const span = { from: pd.startOf(clipped.from), to: pd.startOf(clipped.to) };
     if (span.to <= span.from) continue;
     if (!item.shared) {
       fees.push({ item, spans: [span] });
@@ -269,7 +295,7 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   }
   const recurringDrafts: Draft[] = [];
   for (const { item, spans } of fees) {
-    const { days, periodDays, exact } = feeForDays(item, spans.reduce((n, s) => n + daysBetween(s.from, s.to), 0), input.period);
+    const { days, periodDays, exact } = feeForDays(item, spans.reduce((n, s) => n + spanDays(s), 0), input.period);
     if (days === 0) continue;
     const partial = days < periodDays && item.proration === 'DAILY';
     const ranges = spans.map((s) => `${iso(s.from)}–${iso(new Date(s.to.getTime() - 1))}`).join(', ');
@@ -286,6 +312,7 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
       taxCategory: item.taxCategory,
       exact,
       sourceRef: item.subscriptionId,
+      days: spans.map((s) => [pd.dayOf(s.from), pd.dayOf(s.to)]),
     });
   }
   drafts.push(...recurringDrafts);
@@ -329,13 +356,27 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   // 15.00 + 15.00. One line per tax category a discount reduces, rounded once like any other line,
   // and never more than the rounded charge lines of its target in that category not yet discounted
   // (so rounding cannot take a cent more than the lines show either).
+  // A discount valid for part of the period takes only from its days: what is left is kept per
+  // slice of the period between validity bounds (a recurring fee in the slices of the days it
+  // covers, usage and one-offs spread evenly), so stacked discounts on the same days are capped by
+  // those days' charges too. An amount is prorated to its valid days first.
+  const dayCount = Math.max(pd.total, 1); // a period shorter than a day: one slice, every discount whole
+  const windowOf = (d: DiscountItem): [number, number] => (pd.total === 0 ? [0, 1] : [d.validFrom ? pd.dayOf(d.validFrom) : 0, d.validTo ? pd.dayOf(d.validTo) : pd.total]);
+  const cuts = [...new Set([0, dayCount, ...input.discounts.flatMap(windowOf)])].sort((a, b) => a - b);
+  const sliceSpans = cuts.slice(0, -1).map((from, j) => [from, cuts[j + 1]!] as const);
+  const overlap = (a: number, b: number, [from, to]: readonly [number, number]) => Math.max(0, Math.min(b, to) - Math.max(a, from));
+  const spread = (c: Draft): Decimal[] => {
+    if (!c.days) return sliceSpans.map(([from, to]) => c.exact.times(to - from).dividedBy(dayCount));
+    const covered = c.days.reduce((n, [a, b]) => n + b - a, 0);
+    return sliceSpans.map((slice) => c.exact.times(c.days!.reduce((n, [a, b]) => n + overlap(a, b, slice), 0)).dividedBy(covered));
+  };
   const buckets = new Map<string, DiscountBucket>();
   const charges: [DiscountTarget | 'ONE_OFF', Draft[]][] = [['RECURRING', recurringDrafts], ['USAGE', usageDrafts], ['ONE_OFF', oneOffDrafts]];
   for (const [group, ds] of charges) {
     for (const c of ds.filter((x) => x.exact.gt(0))) {
       const key = `${group}|${c.taxCategory}`;
-      const bucket = buckets.get(key) ?? { group, category: c.taxCategory, left: new Decimal(0), roundedLeft: new Decimal(0) };
-      bucket.left = bucket.left.plus(c.exact);
+      const bucket = buckets.get(key) ?? { group, category: c.taxCategory, slices: sliceSpans.map(() => new Decimal(0)), roundedLeft: new Decimal(0) };
+      spread(c).forEach((x, j) => (bucket.slices[j] = bucket.slices[j]!.plus(x)));
       bucket.roundedLeft = bucket.roundedLeft.plus(roundDecimal(c.exact, scale, input.roundingMode));
       buckets.set(key, bucket);
     }
@@ -347,15 +388,24 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   const ordered = input.discounts.map((d, i) => ({ d, i })).sort((x, y) => rank(x.d) - rank(y.d) || x.i - y.i);
   for (const { d } of ordered) {
     const target = d.target ?? 'RECURRING';
-    const from = [...buckets.values()].filter((b) => (target === 'INVOICE' || b.group === target) && b.left.gt(0));
-    const total = from.reduce((n, b) => n.plus(b.left), new Decimal(0));
+    const [validFrom, validTo] = windowOf(d);
+    if (validTo <= validFrom) continue;
+    const valid = sliceSpans.map(([from, to]) => from >= validFrom && to <= validTo);
+    const leftIn = (b: DiscountBucket) => b.slices.reduce((n, x, j) => (valid[j] ? n.plus(x) : n), new Decimal(0));
+    const from = [...buckets.values()].filter((b) => (target === 'INVOICE' || b.group === target) && leftIn(b).gt(0));
+    const total = from.reduce((n, b) => n.plus(leftIn(b)), new Decimal(0));
     if (total.lte(0)) continue;
     const share = d.percent != null ? Decimal.min(Decimal.max(dec(d.percent), 0), 100).dividedBy(100) : null;
-    const amount = share == null ? Decimal.max(dec(d.amount ?? '0'), 0) : null;
+    const amount = share == null ? Decimal.max(dec(d.amount ?? '0'), 0).times(validTo - validFrom).dividedBy(dayCount) : null;
     const byCategory = new Map<string, { off: Decimal; takes: [DiscountBucket, Decimal][] }>();
     for (const b of from) {
-      const take = share != null ? b.left.times(share) : amount!.gte(total) ? b.left : amount!.times(b.left).dividedBy(total);
-      b.left = b.left.minus(take);
+      let take = new Decimal(0);
+      b.slices.forEach((x, j) => {
+        if (!valid[j]) return;
+        const t = share != null ? x.times(share) : amount!.gte(total) ? x : amount!.times(x).dividedBy(total);
+        b.slices[j] = x.minus(t);
+        take = take.plus(t);
+      });
       const c = byCategory.get(b.category) ?? { off: new Decimal(0), takes: [] };
       c.off = c.off.plus(take);
       c.takes.push([b, take]);

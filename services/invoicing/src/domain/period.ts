@@ -87,9 +87,53 @@ export function periodContaining(at: Date, billCycleDay: number, timeZone: strin
   return { start: boundaryIn(prevY, prevM, billCycleDay, timeZone), end };
 }
 
-/** Whole local days between two boundaries (a 23 h or 25 h DST day counts as one). */
+/**
+ * Whole local days between two boundaries (a 23 h or 25 h DST day counts as one). Only for local
+ * midnights: between instants inside days it rounds, and rounded pieces of a period need not add
+ * up to its days (a change at noon made both halves round up: the change day billed twice). Prorate
+ * with `periodDays` instead.
+ */
 export function daysBetween(from: Date, to: Date): number {
   return Math.max(0, Math.round((to.getTime() - from.getTime()) / DAY_MS));
+}
+
+/** 00:00 local (the first local instant) of the local day `at` falls in. */
+export function startOfLocalDay(at: Date, timeZone: string): Date {
+  const p = localParts(at.getTime(), timeZone);
+  return localMidnight(p.year, p.month, p.day, timeZone);
+}
+
+export interface PeriodDays {
+  /** Local days in the period. */
+  total: number;
+  /** Whole local days from the period start to the start of `at`'s local day, within 0…total. */
+  dayOf(at: Date): number;
+  /** The instant `dayOf` counts to: the start of `at`'s local day, kept within the period. */
+  startOf(at: Date): Date;
+}
+
+/**
+ * The day rule of every proration (recurring fees, discount validity): an instant inside the
+ * period counts from the start of its local day, so a day on which something changes belongs
+ * wholly to what is in effect at its end — the change day to the new plan (as subscribers' plan
+ * change quote has it), the day a discount starts to the discount, the day a line or a discount
+ * ends to nothing of what ended. The days of [from, to) are dayOf(to) − dayOf(from): they
+ * telescope, so the pieces of any partition of the period add up to exactly `total`, each day once.
+ */
+export function periodDays(period: Period, timeZone: string): PeriodDays {
+  const total = daysBetween(period.start, period.end);
+  const startOf = (at: Date): Date => {
+    if (at <= period.start) return period.start;
+    if (at >= period.end) return period.end;
+    const day = startOfLocalDay(at, timeZone);
+    return day > period.start ? day : period.start;
+  };
+  const dayOf = (at: Date): number => {
+    const day = startOf(at);
+    if (day.getTime() === period.end.getTime()) return total;
+    return Math.min(total, daysBetween(period.start, day));
+  };
+  return { total, dayOf, startOf };
 }
 
 const CYCLE_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;

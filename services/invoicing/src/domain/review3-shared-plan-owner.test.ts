@@ -16,7 +16,7 @@ const line = (n: number, over: Partial<RecurringItem> = {}): RecurringItem => ({
 describe('review3: shared plan fee when the first line leaves', () => {
   it('bills the whole shared fee while other lines keep the plan for the whole period', () => {
     const inv = composeInvoice({
-      currency: 'EUR', jurisdiction: 'DE', roundingMode: 'HALF_EVEN', period, usage: [], oneOffs: [], discounts: [], taxRules: [],
+      currency: 'EUR', jurisdiction: 'DE', roundingMode: 'HALF_EVEN', timeZone: 'Europe/Berlin', period, usage: [], oneOffs: [], discounts: [], taxRules: [],
       // Line 1 (the first on the plan) is terminated on 10 Sep; lines 2 and 3 stay all month.
       recurring: [line(1, { to: new Date('2026-09-09T22:00:00Z') }), line(2), line(3)],
     });

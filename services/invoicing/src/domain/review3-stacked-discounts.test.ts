@@ -13,6 +13,7 @@ const input = (over: Partial<ComposeInput> = {}): ComposeInput => ({
   currency: 'EUR',
   jurisdiction: 'DE',
   roundingMode: 'HALF_EVEN',
+  timeZone: 'Europe/Berlin',
   period,
   recurring: [
     { subscriptionId: 'sub_1', lineId: 'lin_1', msisdn: '+4915100000001', planCode: 'P20', planName: 'Postpaid 20 GB', fee: '30.00', feePeriod: 'MONTH', proration: 'DAILY', taxCategory: 'TELECOM_STANDARD', from: new Date('2026-01-01T00:00:00Z'), to: null, shared: false },

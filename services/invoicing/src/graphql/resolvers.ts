@@ -10,10 +10,11 @@ import { disputeInvoice, issueInvoice, regenerateInvoice, resolveDispute, voidIn
 import { issueCreditNote, issuePaymentReceipt, recordPayment, refundPayment } from '../application/payments';
 import { renderInvoiceHtml, renderInvoicePdf, type InvoiceDocumentModel } from '../documents/render';
 import { runCollections } from '../application/collections';
+import { rows } from '../application/sql';
 
 
 /**
- * The keys invoicing itself pays with (autopay on the due date, account credit on issue): a caller
+ * The keys invoicing itself pays with (autopay on the due date, account credit applied): a caller
  * that took one first would answer those payments with its own (an autopay never charged).
  */
 const RESERVED_KEY_PREFIXES = ['autopay:', 'account-credit:'];
@@ -37,8 +38,8 @@ export interface InvoicingContext extends RequestContext {
 
 type Args<T> = { input: T };
 
-async function mutate<T>(ctx: InvoicingContext, work: (em: Em, now: Date) => Promise<T>): Promise<T> {
-  const result = await ctx.em.transactional((em) => work(em as Em, ctx.runtime.clock.now()));
+async function mutate<T>(ctx: InvoicingContext, work: (em: Em, now: Date) => Promise<T>, now: Date = ctx.runtime.clock.now()): Promise<T> {
+  const result = await ctx.em.transactional((em) => work(em as Em, now));
   ctx.runtime.relay.nudge();
   return result;
 }
@@ -49,6 +50,21 @@ async function pokeDunning(ctx: InvoicingContext, invoiceId: string | null | und
   const invoice = await ctx.em.fork().findOne(Invoice, { id: invoiceId });
   if (!invoice?.dunningStartedAt) return;
   await ctx.deps.dunning.poke(invoiceId, what).catch((err: unknown) => ctx.runtime.logger.warn({ err, invoiceId }, 'could not signal the dunning workflow; it looks again on its own'));
+}
+
+/**
+ * After a mutation that may have brought account credit (which pays the account's open invoices by
+ * itself): the invoices it paid at `now` whose dunning has started look again, as after a payment.
+ */
+async function pokeCreditPaid(ctx: InvoicingContext, billingAccountId: string | null | undefined, now: Date): Promise<void> {
+  if (!billingAccountId || !ctx.deps.dunning) return;
+  const paid = await rows<{ id: string }>(
+    ctx.em.fork() as Em,
+    `select distinct i.id from payment p join invoice i on i.id = p.invoice_id
+      where p.billing_account_id = ? and p.channel = 'ACCOUNT_CREDIT' and p.created_at >= ? and i.dunning_started_at is not null`,
+    [billingAccountId, now],
+  );
+  for (const { id } of paid) await pokeDunning(ctx, id, 'paymentRecorded');
 }
 
 const m = (amount: string, currency: string) => ({ amount: dec(String(amount)).toFixed(), currency });
@@ -81,9 +97,11 @@ export const resolvers = {
   Mutation: {
     recordPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
       callerKey(a.input?.idempotencyKey);
-      const id = await mutate(ctx, (em, now) => recordPayment(em, { ...a.input, now }, ctx.deps.payments));
+      const at = ctx.runtime.clock.now();
+      const id = await mutate(ctx, (em, now) => recordPayment(em, { ...a.input, now }, ctx.deps.payments), at);
       const payment = await ctx.em.fork().findOneOrFail(Payment, { id });
       await pokeDunning(ctx, payment.invoiceId, 'paymentRecorded');
+      await pokeCreditPaid(ctx, payment.billingAccountId, at);
       return { payment, invoice: payment.invoiceId ? await fresh(ctx, payment.invoiceId) : null };
     },
     refundPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
@@ -91,8 +109,10 @@ export const resolvers = {
       return { payment: await ctx.em.fork().findOneOrFail(Payment, { id: a.input.paymentId }) };
     },
     issueCreditNote: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
-      const id = await mutate(ctx, (em, now) => issueCreditNote(em, { ...a.input, now }));
+      const at = ctx.runtime.clock.now();
+      const id = await mutate(ctx, (em, now) => issueCreditNote(em, { ...a.input, now }), at);
       const creditNote = await ctx.em.fork().findOneOrFail(CreditNote, { id });
+      await pokeCreditPaid(ctx, creditNote.billingAccountId, at);
       return { creditNote, invoice: await fresh(ctx, creditNote.invoiceId) };
     },
     startBillRun: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
@@ -105,8 +125,11 @@ export const resolvers = {
       return { batchNo: r?.batchNo ?? null, accounts: r?.accounts ?? 0, invoicesCreated: r?.invoicesCreated ?? 0, billRun: await billRunView(ctx.em.fork() as Em, a.input.billRunId) };
     },
     issueInvoice: async (_: unknown, a: Args<{ invoiceId: string }>, ctx: InvoicingContext) => {
-      await mutate(ctx, (em, now) => issueInvoice(em, a.input.invoiceId, now));
-      return { invoice: await fresh(ctx, a.input.invoiceId) };
+      const at = ctx.runtime.clock.now();
+      await mutate(ctx, (em, now) => issueInvoice(em, a.input.invoiceId, now), at);
+      const invoice = await fresh(ctx, a.input.invoiceId);
+      await pokeCreditPaid(ctx, invoice?.billingAccountId, at); // a negative invoice's credit
+      return { invoice };
     },
     voidInvoice: async (_: unknown, a: Args<{ invoiceId: string }>, ctx: InvoicingContext) => {
       await mutate(ctx, (em, now) => voidInvoice(em, { invoiceId: a.input.invoiceId, now }));
@@ -127,7 +150,9 @@ export const resolvers = {
       return { invoice: await fresh(ctx, a.input.invoiceId) };
     },
     closeBillingPeriod: async (_: unknown, a: Args<{ billingAccountId: string; periodStart: Date | string; periodEnd: Date | string }>, ctx: InvoicingContext) => {
-      const r = await mutate(ctx, (em, now) => closeBillingPeriod(em, { billingAccountId: a.input.billingAccountId, periodStart: new Date(a.input.periodStart), periodEnd: new Date(a.input.periodEnd), now }, ctx.deps));
+      const at = ctx.runtime.clock.now();
+      const r = await mutate(ctx, (em, now) => closeBillingPeriod(em, { billingAccountId: a.input.billingAccountId, periodStart: new Date(a.input.periodStart), periodEnd: new Date(a.input.periodEnd), now }, ctx.deps), at);
+      await pokeCreditPaid(ctx, a.input.billingAccountId, at); // a negative invoice's credit
       return { billingPeriod: { id: r.id, invoice: r.invoiceId ? await fresh(ctx, r.invoiceId) : null } };
     },
     issuePaymentReceipt: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
