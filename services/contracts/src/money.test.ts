@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { add, allocate, dec, money, round, subtract, sum } from './money';
+import { add, allocate, dec, isCurrencyCode, minorUnits, money, round, subtract, sum } from './money';
 import { DomainError } from './errors';
 
 const cents = fc.bigInt({ min: -10_000_000_00n, max: 10_000_000_00n }).map((c) => {
@@ -59,5 +59,26 @@ describe('money', () => {
         expect(dec(subtract(add(money(a, 'USD'), money(b, 'USD')), money(b, 'USD')).amount).equals(dec(a))).toBe(true);
       }),
     );
+  });
+
+  it('knows the minor units of every ISO 4217 currency it accepts, with ISO exponents (not CLDR display digits)', () => {
+    // Every code the CurrencyCode scalar and the plan validator accept must be roundable.
+    for (const code of ['CAD', 'AUD', 'CZK', 'MXN', 'HUF', 'TRY', 'EUR']) expect([code, minorUnits(code)]).toEqual([code, 2]);
+    for (const code of ['JPY', 'KRW', 'ISK', 'CLP', 'VND', 'XOF']) expect([code, minorUnits(code)]).toEqual([code, 0]);
+    // ISO 4217 and CLDR disagree here; billing follows ISO.
+    for (const code of ['IQD', 'KWD', 'BHD', 'TND', 'LYD', 'JOD', 'OMR']) expect([code, minorUnits(code)]).toEqual([code, 3]);
+    for (const code of ['ALL', 'LBP', 'IDR', 'RSD']) expect([code, minorUnits(code)]).toEqual([code, 2]);
+    // Every currency Intl knows is either billable (with minor units) or refused by isCurrencyCode.
+    for (const code of Intl.supportedValuesOf('currency')) {
+      if (isCurrencyCode(code)) expect(Number.isInteger(minorUnits(code)), code).toBe(true);
+      else expect(() => minorUnits(code), code).toThrow(DomainError);
+    }
+  });
+
+  it('refuses codes that are not currencies one can bill in: test, metals, units of account, withdrawn', () => {
+    for (const code of ['XXX', 'XTS', 'XAU', 'XDR', 'HRK', 'ABC', 'eur', 'EURO']) {
+      expect([code, isCurrencyCode(code)]).toEqual([code, false]);
+    }
+    expect(() => minorUnits('XXX')).toThrow(DomainError);
   });
 });

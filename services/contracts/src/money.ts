@@ -26,8 +26,28 @@ const ROUNDING: Record<RoundingMode, DecimalBase.Rounding> = {
   FLOOR: DecimalBase.ROUND_FLOOR,
 };
 
-/** Minor-unit digits for the currencies we bill in; ISO 4217 exponents. */
-const MINOR_UNITS: Record<string, number> = { EUR: 2, USD: 2, GBP: 2, CHF: 2, SEK: 2, NOK: 2, DKK: 2, PLN: 2, JPY: 0, KRW: 0, BHD: 3, KWD: 3, INR: 2, BRL: 2, ZAR: 2, NGN: 2, KES: 2 };
+/**
+ * The currencies we bill in and their minor-unit digits: every currency of ISO 4217 List One as
+ * published 2026-01-01, with ISO's exponents (not CLDR's display digits, which differ for e.g.
+ * IQD, ALL, LBP). Left out: fund codes (BOV, CHE, CHW, CLF, COU, MXV, USN, UYI, UYW), units of
+ * account and metals without a minor unit (XAU, XDR, XSU, XAD…), the test codes (XTS, XXX) and
+ * withdrawn currencies (HRK, BGN, ANG, CUC, SLL, ZWL…). The one source of truth: `isCurrencyCode`,
+ * the CurrencyCode scalar, the plan validator and `minorUnits` all read this table, so a currency
+ * one service accepts, every other can round.
+ */
+const ISO_4217_EXPONENTS: ReadonlyArray<readonly [digits: number, codes: string]> = [
+  [0, 'BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF'],
+  [
+    2,
+    'AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF CNY COP CRC CUP CVE CZK ' +
+      'DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD ' +
+      'KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP ' +
+      'PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH ' +
+      'USD UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG',
+  ],
+  [3, 'BHD IQD JOD KWD LYD OMR TND'],
+];
+const MINOR_UNITS: ReadonlyMap<string, number> = new Map(ISO_4217_EXPONENTS.flatMap(([digits, codes]) => codes.split(' ').map((code) => [code, digits] as const)));
 
 const DECIMAL_PATTERN = /^-?\d+(\.\d+)?$/;
 const CURRENCY_PATTERN = /^[A-Z]{3}$/;
@@ -37,11 +57,12 @@ export function isDecimalString(value: unknown): value is string {
 }
 
 export function isCurrencyCode(value: unknown): value is string {
-  return typeof value === 'string' && CURRENCY_PATTERN.test(value) && value in MINOR_UNITS;
+  return typeof value === 'string' && CURRENCY_PATTERN.test(value) && MINOR_UNITS.has(value);
 }
 
+/** Minor-unit digits of a currency we bill in (ISO 4217 exponent): 2 for EUR, 0 for JPY, 3 for KWD. */
 export function minorUnits(currency: string): number {
-  const digits = MINOR_UNITS[currency];
+  const digits = MINOR_UNITS.get(currency);
   if (digits === undefined) throw new DomainError('MONEY_UNKNOWN_CURRENCY', `Unknown currency "${currency}"`, { field: 'currency' });
   return digits;
 }

@@ -7,6 +7,7 @@ export type { FactDefinition, FactName, FactType, RatingFacts, UsageType, LineSt
 export type * from './domain/plan-types';
 export type { UsageEvent, SubscriberContext } from './domain/usage';
 export { RatingInputError } from './domain/usage';
+export { MAX_QUANTITY_DECIMALS } from './domain/derive-facts';
 export type { RatingResult, AppliedAdjustment, RatingNotification } from './domain/rating-result';
 export { priceUnits } from './domain/rating-result';
 export type { TraceEntry } from './domain/outcome';

@@ -5,8 +5,20 @@
 import { Decimal, isDecimalString } from './decimal';
 import type { Condition, ConditionLeaf } from './plan-types';
 
+/**
+ * The boolean key json-rules-engine reads from a node, in its order of precedence (condition.js
+ * booleanOperator: `any`, then `all`, then `not`). A node with one is a boolean node whatever
+ * else it holds: its fact/operator/value are ignored (the validator refuses such mixed nodes).
+ */
+export function booleanKeyOf(condition: Condition): 'any' | 'all' | 'not' | undefined {
+  if (typeof condition !== 'object' || condition === null) return undefined;
+  const has = (key: string) => Object.prototype.hasOwnProperty.call(condition, key);
+  return has('any') ? 'any' : has('all') ? 'all' : has('not') ? 'not' : undefined;
+}
+
+/** A leaf as json-rules-engine sees it: a `fact` and no boolean key. */
 export function isLeaf(condition: Condition): condition is ConditionLeaf {
-  return typeof condition === 'object' && condition !== null && 'fact' in condition;
+  return typeof condition === 'object' && condition !== null && 'fact' in condition && booleanKeyOf(condition) === undefined;
 }
 
 /** Every leaf of a condition tree with its JSON pointer (relative to `basePointer`). */
@@ -17,9 +29,11 @@ export function leavesOf(condition: Condition, basePointer = ''): Array<{ leaf: 
       leaves.push({ leaf: node, pointer });
       return;
     }
-    if ('all' in node && Array.isArray(node.all)) node.all.forEach((child, i) => walk(child, `${pointer}/all/${i}`));
-    else if ('any' in node && Array.isArray(node.any)) node.any.forEach((child, i) => walk(child, `${pointer}/any/${i}`));
-    else if ('not' in node && node.not) walk(node.not, `${pointer}/not`);
+    const key = booleanKeyOf(node);
+    if (key === 'any' || key === 'all') {
+      const children = (node as Record<string, unknown>)[key];
+      if (Array.isArray(children)) children.forEach((child: Condition, i) => walk(child, `${pointer}/${key}/${i}`));
+    } else if (key === 'not' && (node as { not: Condition }).not) walk((node as { not: Condition }).not, `${pointer}/not`);
   };
   walk(condition, basePointer);
   return leaves;
@@ -69,9 +83,20 @@ export function applyOperator(operator: string, factValue: unknown, value: unkno
   }
 }
 
+/**
+ * json-rules-engine's result for a condition: boolean keys take precedence over a leaf's keys
+ * (any, then all, then not), and an empty `all` or `any` list holds (rule.js prioritizeAndRun:
+ * "if (conditions.length === 0) return true"), `any` included. The validator refuses empty lists,
+ * but what it evaluates must still be what the engine would do.
+ */
 export function evaluateCondition(condition: Condition, facts: Record<string, unknown>): boolean {
-  if (isLeaf(condition)) return applyOperator(condition.operator, facts[condition.fact], condition.value);
-  if ('all' in condition) return condition.all.every((child) => evaluateCondition(child, facts));
-  if ('any' in condition) return condition.any.some((child) => evaluateCondition(child, facts));
-  return !evaluateCondition(condition.not, facts);
+  const key = booleanKeyOf(condition);
+  if (key === undefined) {
+    const leaf = condition as ConditionLeaf;
+    return applyOperator(leaf.operator, facts[leaf.fact], leaf.value);
+  }
+  if (key === 'not') return !evaluateCondition((condition as { not: Condition }).not, facts);
+  const children = (condition as Record<string, Condition[]>)[key];
+  if (children.length === 0) return true;
+  return key === 'all' ? children.every((child) => evaluateCondition(child, facts)) : children.some((child) => evaluateCondition(child, facts));
 }

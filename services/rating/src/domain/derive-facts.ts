@@ -148,6 +148,12 @@ export class PlanFactTables {
   }
 }
 
+/**
+ * Most decimals an event quantity may have: what usage ingestion accepts and stores (NUMERIC(20, 6),
+ * services/usage usage-input.ts), so a record rates the same in simulation as in production.
+ */
+export const MAX_QUANTITY_DECIMALS = 6;
+
 /** Checks an event before any fact is read, so both rating paths reject the same inputs. */
 export function assertValidEvent(event: UsageEvent): number {
   if (!USAGE_TYPES.includes(event.usageType)) {
@@ -158,6 +164,11 @@ export function assertValidEvent(event: UsageEvent): number {
   }
   if (!isDecimalString(event.quantity) || event.quantity.startsWith('-')) {
     throw new RatingInputError('RATING_INVALID_EVENT', `event ${event.id}: quantity must be a non-negative decimal string`);
+  }
+  const dot = event.quantity.indexOf('.');
+  if (dot !== -1 && event.quantity.length - dot - 1 > MAX_QUANTITY_DECIMALS) {
+    const shown = event.quantity.length > 24 ? `${event.quantity.slice(0, 24)}…` : event.quantity;
+    throw new RatingInputError('RATING_INVALID_EVENT', `event ${event.id}: quantity ${shown} has more than ${MAX_QUANTITY_DECIMALS} decimals; round it to at most ${MAX_QUANTITY_DECIMALS} (as usage records are)`);
   }
   const epochMs = Date.parse(event.occurredAt);
   if (Number.isNaN(epochMs)) {

@@ -13,6 +13,15 @@ export interface Scaled {
 
 const POWERS: bigint[] = Array.from({ length: 40 }, (_, i) => 10n ** BigInt(i));
 
+/** 10^exponent; beyond the table computed (exact, just slower). A negative or fractional exponent is a bug of the caller. */
+function pow10(exponent: number): bigint {
+  const cached = POWERS[exponent];
+  if (cached !== undefined) return cached;
+  if (!Number.isSafeInteger(exponent) || exponent < 0) throw new RangeError(`scaled-decimal: 10^${exponent} is not a whole power of ten`);
+  return 10n ** BigInt(exponent);
+}
+
+/** `text` is a non-negative decimal string (checked before: assertValidEvent, the plan validator). */
 export function parseScaled(text: string): Scaled {
   const dot = text.indexOf('.');
   if (dot === -1) return { units: BigInt(text), scale: 0 };
@@ -20,7 +29,7 @@ export function parseScaled(text: string): Scaled {
 }
 
 export function rescale(value: Scaled, scale: number): bigint {
-  return value.units * POWERS[scale - value.scale];
+  return value.units * pow10(scale - value.scale);
 }
 
 export function formatScaled(units: bigint, scale: number): string {
@@ -38,8 +47,8 @@ export function formatMinimal(units: bigint, scale: number): string {
 
 /** Divides a non-negative scaled value down to `scale` digits with the given rounding. */
 export function roundDown(units: bigint, fromScale: number, toScale: number, mode: RoundingMode): bigint {
-  if (fromScale <= toScale) return units * POWERS[toScale - fromScale];
-  const divisor = POWERS[fromScale - toScale];
+  if (fromScale <= toScale) return units * pow10(toScale - fromScale);
+  const divisor = pow10(fromScale - toScale);
   const quotient = units / divisor;
   const remainder = units % divisor;
   if (remainder === 0n || mode === 'DOWN') return quotient;

@@ -4,6 +4,7 @@
  * timezone and currency validity. Written defensively: it also runs on documents the schema
  * rejected, so one pass reports as many mistakes as possible.
  */
+import { isCurrencyCode, minorUnits } from '@ledgerline/contracts';
 import { isDecimalString, Decimal } from '../domain/decimal';
 import { FACT_NAMES, FACTS, isFactName, OPERATORS_BY_TYPE, ALL_OPERATORS, type FactScope } from '../domain/facts';
 import { isValidTimezone } from '../domain/local-time';
@@ -19,7 +20,55 @@ function asArray(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
-const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+/**
+ * A currency the platform can bill in: contracts' ISO 4217 table, the same one minorUnits (and so
+ * proration, invoices and payments) reads. A problem at /currency; none when it is fine or
+ * not a three-letter code at all (the schema reports that).
+ */
+export function currencyProblems(currency: unknown): Problem[] {
+  if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency) || isCurrencyCode(currency)) return [];
+  return [{ pointer: '/currency', code: 'UNKNOWN_CURRENCY', message: `"${currency}" is not an ISO 4217 currency the platform bills in; use a current code with minor units such as "EUR", "CAD" or "JPY" (not a fund, metal or withdrawn code).` }];
+}
+
+/**
+ * Money amounts that are charged or held as they are (fees, add-on and offer prices, balance
+ * limits, committed-spend amounts, invoice-level adjustments) may not be finer than the
+ * currency's minor unit: 100.5 JPY cannot be invoiced or paid. Usage prices (pricePerUnit,
+ * tiers, EVENT adjustments) are sub-cent by design and rounded per invoice line, so they are
+ * not checked here.
+ */
+export function amountPrecisionProblems(currency: unknown, amounts: ReadonlyArray<readonly [pointer: string, amount: unknown]>): Problem[] {
+  if (!isCurrencyCode(currency)) return [];
+  const digits = minorUnits(currency);
+  const problems: Problem[] = [];
+  for (const [pointer, amount] of amounts) {
+    if (!isDecimalString(amount) || new Decimal(amount).decimalPlaces() <= digits) continue;
+    problems.push({
+      pointer,
+      code: 'AMOUNT_PRECISION',
+      message: `${amount} ${currency} is finer than the currency's minor unit: ${currency} amounts have ${digits === 0 ? 'no decimals' : `at most ${digits} decimal${digits === 1 ? '' : 's'}`}. Round it, e.g. to ${new Decimal(amount).toDecimalPlaces(digits, Decimal.ROUND_HALF_UP).toFixed(digits)}.`,
+    });
+  }
+  return problems;
+}
+
+function planAmounts(plan: PlanDocument): Array<readonly [string, unknown]> {
+  const amounts: Array<readonly [string, unknown]> = [];
+  const field = (container: unknown, key: string, pointer: string) => {
+    if (isObject(container) && container[key] !== undefined) amounts.push([`${pointer}/${key}`, container[key]]);
+  };
+  field(plan.recurringFee, 'amount', '/recurringFee');
+  asArray(plan.oneOffFees).forEach((fee, i) => field(fee, 'amount', `/oneOffFees/${i}`));
+  asArray(plan.addOns).forEach((addOn, i) => field(addOn, 'price', `/addOns/${i}`));
+  for (const key of ['overdraftLimit', 'creditLimitHint']) field(plan.balancePolicy, key, '/balancePolicy');
+  for (const key of ['budget', 'threshold', 'replenishAmount']) field(plan.committedSpend, key, '/committedSpend');
+  asArray(plan.rules).forEach((rule, i) => {
+    const event = isObject(rule) && isObject(rule.event) ? rule.event : undefined;
+    const params = event && isObject(event.params) ? event.params : undefined;
+    if (params && (event!.type === 'discount' || event!.type === 'surcharge') && params.scope === 'INVOICE') field(params, 'amount', `/rules/${i}/event/params`);
+  });
+  return amounts;
+}
 
 export function conditionProblems(condition: unknown, pointer: string, scope: FactScope, plan: PlanDocument): Problem[] {
   const problems: Problem[] = [];
@@ -30,6 +79,17 @@ export function conditionProblems(condition: unknown, pointer: string, scope: Fa
       return;
     }
     const keys = ['all', 'any', 'not'].filter((key) => key in node);
+    const leafKeys = ['fact', 'operator', 'value'].filter((key) => key in node);
+    if (keys.length > 0 && leafKeys.length > 0) {
+      // json-rules-engine reads such a node as its boolean part and ignores the leaf: the rule would
+      // test facts the compiler never derives (every event fails) or fire on the wrong events.
+      problems.push({
+        pointer: at,
+        code: 'INVALID_CONDITION',
+        message: `A condition is either a leaf {"fact", "operator", "value"} or a group {"${keys[0]}": ...}, not both: this one has ${[...leafKeys, ...keys].map((key) => `"${key}"`).join(', ')}. Put the leaf inside the group, beside the other conditions, e.g. {"all": [{"fact": ...}, {"${keys[0]}": ...}]}.`,
+      });
+      return;
+    }
     if ('fact' in node) {
       for (const unsupported of ['path', 'params', 'condition']) {
         if (unsupported in node) {
@@ -49,7 +109,14 @@ export function conditionProblems(condition: unknown, pointer: string, scope: Fa
     }
     const key = keys[0];
     if (key === 'not') walk(node.not, `${at}/not`);
-    else asArray(node[key]).forEach((child, i) => walk(child, `${at}/${key}/${i}`));
+    else if (Array.isArray(node[key]) && node[key].length === 0) {
+      // json-rules-engine holds an empty list true, for "any" too: the rule would fire for every event.
+      problems.push({
+        pointer: `${at}/${key}`,
+        code: 'INVALID_CONDITION',
+        message: `An empty "${key}" list is always true for the rating engine, so the rule would apply to every event. Add conditions, or remove the rule to switch it off.`,
+      });
+    } else asArray(node[key]).forEach((child, i) => walk(child, `${at}/${key}/${i}`));
   };
   const leafProblems = (leaf: Json, at: string): void => {
     const fact = leaf.fact;
@@ -126,9 +193,8 @@ export function semanticProblems(plan: PlanDocument, knownOffers: readonly Offer
   if (typeof plan.timezone === 'string' && !isValidTimezone(plan.timezone)) {
     problems.push({ pointer: '/timezone', code: 'INVALID_TIMEZONE', message: `"${plan.timezone}" is not an IANA timezone; use e.g. "Europe/Berlin".` });
   }
-  if (typeof plan.currency === 'string' && /^[A-Z]{3}$/.test(plan.currency) && !CURRENCIES.has(plan.currency)) {
-    problems.push({ pointer: '/currency', code: 'UNKNOWN_CURRENCY', message: `"${plan.currency}" is not an ISO 4217 currency code.` });
-  }
+  problems.push(...currencyProblems(plan.currency));
+  problems.push(...amountPrecisionProblems(plan.currency, planAmounts(plan)));
   problems.push(...allowanceProblems(asArray(plan.allowances), '/allowances'));
   asArray(plan.addOns).forEach((addOn, i) => {
     if (isObject(addOn)) problems.push(...allowanceProblems(asArray(addOn.allowances), `/addOns/${i}/allowances`));

@@ -3,7 +3,7 @@ import { parseJsonDocument } from './parse-json';
 import type { Problem, ValidationReport } from './problem';
 import { ambiguousTariffProblems } from './rate-ambiguity';
 import { schemaProblems, validateOfferSchema, validatePlanSchema } from './schema-validator';
-import { semanticProblems, conditionProblems } from './semantic-validator';
+import { amountPrecisionProblems, conditionProblems, currencyProblems, semanticProblems } from './semantic-validator';
 import { isObject } from './util';
 
 export interface ValidateOptions {
@@ -47,9 +47,8 @@ export function validateOffer(input: unknown): ValidationReport {
   }
   const problems = [...schemaProblems(validateOfferSchema, document)];
   const offer = document as unknown as OfferDocument;
-  if (typeof offer.currency === 'string' && /^[A-Z]{3}$/.test(offer.currency) && !Intl.supportedValuesOf('currency').includes(offer.currency)) {
-    problems.push({ pointer: '/currency', code: 'UNKNOWN_CURRENCY', message: `"${offer.currency}" is not an ISO 4217 currency code.` });
-  }
+  problems.push(...currencyProblems(offer.currency));
+  problems.push(...amountPrecisionProblems(offer.currency, [['/price', offer.price]]));
   return { valid: problems.length === 0, problems };
 }
 
