@@ -1,6 +1,9 @@
-import { callerHeaders, DEV_INTERNAL_SECRET, SYSTEM_CALLER } from '@ledgerline/platform';
-import { DomainError } from '@ledgerline/contracts';
+import { callerHeaders } from '@ledgerline/platform';
+import { DomainError, type Caller } from '@ledgerline/contracts';
 import type { UsageRecordInput } from '../application/rate-with-plans';
+
+/** Read once, when the module loads (tests set it before importing the service). */
+const USAGE_URL = process.env.USAGE_URL ?? 'http://127.0.0.1:4003/graphql';
 
 /** An account's accepted usage in a period, read from the usage subgraph (for comparePlans). */
 export interface UsageHistory {
@@ -26,10 +29,20 @@ interface Node {
   status: string;
 }
 
+/** How the usage service's refusals come back to the catalog's caller: the same category, naming the input field. */
+const PASSED_ON = ['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND'] as const;
+
+/**
+ * Reads usage as the catalog's own caller, never as SYSTEM: the request carries the caller's
+ * signed identity (as the gateway forwards it), so the usage service's own authorization applies
+ * (staff read every account, a customer only the accounts they own). The catalog does not know
+ * who owns an account; usage does, from its read model.
+ */
 export class GraphqlUsageHistory implements UsageHistory {
   constructor(
-    private readonly url = process.env.USAGE_URL ?? 'http://127.0.0.1:4003/graphql',
-    private readonly secret = process.env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET,
+    private readonly caller: Caller,
+    private readonly secret: string,
+    private readonly url = USAGE_URL,
   ) {}
 
   async recordsOf(billingAccountId: string, from: Date, to: Date): Promise<UsageRecordInput[]> {
@@ -38,13 +51,19 @@ export class GraphqlUsageHistory implements UsageHistory {
     for (let page = 0; page < 500; page++) {
       const response: Response = await fetch(this.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...callerHeaders(SYSTEM_CALLER, this.secret) },
+        headers: { 'content-type': 'application/json', ...callerHeaders(this.caller, this.secret) },
         body: JSON.stringify({ query: QUERY, variables: { f: { billingAccountId, from: from.toISOString(), to: to.toISOString() }, after } }),
       }).catch(() => {
         throw new DomainError('USAGE_UNAVAILABLE', `The usage service at ${this.url} did not answer`, {}, 'INTERNAL');
       });
-      const body = (await response.json()) as { data?: { usageRecords: { edges: { node: Node }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }; errors?: { message: string }[] };
-      if (!body.data) throw new DomainError('USAGE_UNAVAILABLE', `The usage service refused: ${body.errors?.[0]?.message ?? response.status}`, {}, 'INTERNAL');
+      const body = (await response.json().catch(() => ({}))) as {
+        data?: { usageRecords: { edges: { node: Node }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } | null } | null;
+        errors?: { message: string; extensions?: { code?: string; reason?: string } }[];
+      };
+      const refusal = body.errors?.[0];
+      const category = PASSED_ON.find((c) => c === refusal?.extensions?.code);
+      if (refusal && category) throw new DomainError(refusal.extensions?.reason ?? category, refusal.message, { field: 'input.billingAccountId' }, category);
+      if (!body.data?.usageRecords) throw new DomainError('USAGE_UNAVAILABLE', `The usage service refused: ${refusal?.message ?? response.status}`, {}, 'INTERNAL');
       for (const { node } of body.data.usageRecords.edges) {
         if (node.status === 'REJECTED' || !node.usageType || !node.quantity || !node.occurredAt) continue;
         records.push({

@@ -1,9 +1,10 @@
 import { conflict, newId, type Caller } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { Plan, PlanVersion } from '../persistence/entities';
+import { PlanVersion } from '../persistence/entities';
 import { assertNotRetired, contentHash } from '../domain/plan-lifecycle';
 import { planHeader, validateDocument } from './plan-documents';
 import { recordAudit } from './plan-audit';
+import { flushDraft, lockOrCreatePlan } from './plan-locks';
 
 export interface CreatePlanDraftCommand {
   document: unknown;
@@ -11,12 +12,16 @@ export interface CreatePlanDraftCommand {
   now: Date;
 }
 
-/** Opens a draft: a new plan, or the next version of an existing one. One open draft per plan. */
+/**
+ * Opens a draft: a new plan, or the next version of an existing one. One open draft per plan: the
+ * check runs under the plan's lock (plan-locks.ts), so of several calls at once one opens the draft
+ * and the others get CONFLICT PLAN_DRAFT_ALREADY_OPEN.
+ */
 export async function createPlanDraft(em: Em, c: CreatePlanDraftCommand) {
   const header = planHeader(c.document);
-  let plan = await em.findOne(Plan, { code: header.code });
+  const { plan, created } = await lockOrCreatePlan(em, header, c.now);
   let before: object = {};
-  if (plan) {
+  if (!created) {
     assertNotRetired(plan.status, plan.code);
     if (plan.currency !== header.currency) {
       throw conflict('PLAN_CURRENCY_CHANGE', `Plan ${plan.code} is billed in ${plan.currency}; a new version cannot change the currency (create a new plan)`, { field: 'input.document.currency' });
@@ -28,9 +33,6 @@ export async function createPlanDraft(em: Em, c: CreatePlanDraftCommand) {
     if (open) throw conflict('PLAN_DRAFT_ALREADY_OPEN', `Plan ${plan.code} already has an open draft ${open.id}; update it instead`, { field: 'input.document.code', draftId: open.id });
     const current = await em.findOne(PlanVersion, { planId: plan.id, status: 'PUBLISHED' }, { orderBy: { version: 'desc' } });
     if (current) before = JSON.parse(current.document);
-  } else {
-    plan = em.create(Plan, { id: newId('plan'), code: header.code, name: header.name, status: 'DRAFT', paymentMode: header.paymentMode, currency: header.currency, latestVersion: 0, retiredAt: null, createdAt: c.now });
-    await em.flush();
   }
   const draft = em.create(PlanVersion, {
     id: newId('planVersion'),
@@ -45,6 +47,6 @@ export async function createPlanDraft(em: Em, c: CreatePlanDraftCommand) {
     updatedAt: c.now,
   });
   recordAudit(em, { planId: plan.id, planVersionId: draft.id, action: 'DRAFT_CREATED', actor: c.actor, at: c.now, before, after: c.document as object });
-  await em.flush();
+  await flushDraft(em, plan.code);
   return { draft, validation: await validateDocument(em, c.document) };
 }

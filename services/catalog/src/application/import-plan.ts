@@ -1,8 +1,9 @@
 import type { Caller } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { Plan, PlanVersion } from '../persistence/entities';
+import { PlanVersion } from '../persistence/entities';
 import { contentHash } from '../domain/plan-lifecycle';
 import { planHeader } from './plan-documents';
+import { lockOrCreatePlan } from './plan-locks';
 import { createPlanDraft } from './create-plan-draft';
 import { updatePlanDraft } from './update-plan-draft';
 import { publishPlan } from './publish-plan';
@@ -10,17 +11,16 @@ import { publishPlan } from './publish-plan';
 /**
  * Catalog as code: draft + publish a document from catalog/plans. Publishing a document that is
  * already the plan's published content changes nothing, so `ledgerline catalog publish` can run
- * on every merge.
+ * on every merge. The plan is locked (or created) first, so two imports of the same document at
+ * once publish it once: the second waits, then finds it published (`created: false`).
  */
 export async function importPlan(em: Em, c: { document: unknown; effectiveFrom?: Date | null; actor: Caller; now: Date }) {
   const header = planHeader(c.document);
   const hash = contentHash(c.document);
-  const existingPlan = await em.findOne(Plan, { code: header.code });
-  if (existingPlan) {
-    const same = await em.findOne(PlanVersion, { planId: existingPlan.id, contentHash: hash, status: 'PUBLISHED' });
-    if (same) return { plan: existingPlan, version: same, created: false };
-  }
-  const openDraft = existingPlan ? await em.findOne(PlanVersion, { planId: existingPlan.id, status: 'DRAFT' }) : null;
+  const { plan } = await lockOrCreatePlan(em, header, c.now);
+  const same = await em.findOne(PlanVersion, { planId: plan.id, contentHash: hash, status: 'PUBLISHED' });
+  if (same) return { plan, version: same, created: false };
+  const openDraft = await em.findOne(PlanVersion, { planId: plan.id, status: 'DRAFT' });
   const { draft } = openDraft
     ? await updatePlanDraft(em, { draftId: openDraft.id, document: c.document, actor: c.actor, now: c.now })
     : await createPlanDraft(em, { document: c.document, actor: c.actor, now: c.now });

@@ -1,9 +1,10 @@
 import { badInput, notFound, type Caller } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
-import { Plan, PlanVersion } from '../persistence/entities';
+import { PlanVersion } from '../persistence/entities';
 import { assertNotRetired } from '../domain/plan-lifecycle';
 import { invalidPlanError, validateDocument } from './plan-documents';
 import { recordAudit } from './plan-audit';
+import { lockPlan } from './plan-locks';
 
 export interface PublishPlanCommand {
   draftId: string;
@@ -14,12 +15,16 @@ export interface PublishPlanCommand {
 
 /**
  * Publishes a draft as the plan's next version. Publishing the same draft again returns the
- * version it became (idempotent). Existing subscriptions keep the version they pinned.
+ * version it became (idempotent), also when the calls overlap: the draft's status and the plan's
+ * latest version are read under the plan's lock (plan-locks.ts), so a second publish waits for the
+ * first and then answers the version it published. Existing subscriptions keep the version they pinned.
  */
 export async function publishPlan(em: Em, c: PublishPlanCommand) {
-  const draft = await em.findOne(PlanVersion, { id: c.draftId });
-  if (!draft) throw notFound('PlanVersion', c.draftId, 'input.draftId');
-  const plan = (await em.findOne(Plan, { id: draft.planId }))!;
+  const found = await em.findOne(PlanVersion, { id: c.draftId });
+  if (!found) throw notFound('PlanVersion', c.draftId, 'input.draftId');
+  const plan = (await lockPlan(em, { id: found.planId }))!;
+  // Read again under the lock: a publish that held it before us has changed the draft.
+  const draft = (await em.findOne(PlanVersion, { id: c.draftId }, { refresh: true }))!;
   if (draft.status === 'PUBLISHED') return { plan, version: draft };
   assertNotRetired(plan.status, plan.code);
   const effectiveFrom = c.effectiveFrom ?? c.now;

@@ -1,11 +1,11 @@
 import { conflict, notFound, type Caller } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
-import { Plan } from '../persistence/entities';
 import { recordAudit } from './plan-audit';
+import { lockPlan } from './plan-locks';
 
 /** Stops selling a plan. Idempotent; pinned subscriptions are untouched. */
 export async function retirePlan(em: Em, c: { code: string; actor: Caller; now: Date }) {
-  const plan = await em.findOne(Plan, { code: c.code });
+  const plan = await lockPlan(em, { code: c.code });
   if (!plan) throw notFound('Plan', c.code, 'input.code');
   if (plan.status === 'RETIRED') return { plan };
   if (plan.status !== 'PUBLISHED') throw conflict('PLAN_NOT_PUBLISHED', `Plan ${plan.code} was never published; discard its draft instead`, { field: 'input.code' });

@@ -1,9 +1,10 @@
 import { badInput, notFound, type Caller } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { Plan, PlanVersion } from '../persistence/entities';
+import { PlanVersion } from '../persistence/entities';
 import { assertEditable, contentHash } from '../domain/plan-lifecycle';
 import { planHeader, validateDocument } from './plan-documents';
 import { recordAudit } from './plan-audit';
+import { lockPlan } from './plan-locks';
 
 export interface UpdatePlanDraftCommand {
   draftId: string;
@@ -12,11 +13,13 @@ export interface UpdatePlanDraftCommand {
   now: Date;
 }
 
+/** Edits an open draft; under the plan's lock, so a publish of the draft at the same moment is either before (refused: immutable) or after. */
 export async function updatePlanDraft(em: Em, c: UpdatePlanDraftCommand) {
-  const draft = await em.findOne(PlanVersion, { id: c.draftId });
-  if (!draft) throw notFound('PlanVersion', c.draftId, 'input.draftId');
+  const found = await em.findOne(PlanVersion, { id: c.draftId });
+  if (!found) throw notFound('PlanVersion', c.draftId, 'input.draftId');
+  const plan = (await lockPlan(em, { id: found.planId }))!;
+  const draft = (await em.findOne(PlanVersion, { id: c.draftId }, { refresh: true }))!;
   assertEditable(draft, draft.id);
-  const plan = (await em.findOne(Plan, { id: draft.planId }))!;
   const header = planHeader(c.document);
   if (header.code !== plan.code) throw badInput('input.document.code', `This draft belongs to plan ${plan.code}; the code cannot change`, 'PLAN_CODE_CHANGE');
   if (header.currency !== plan.currency) throw badInput('input.document.currency', `Plan ${plan.code} is billed in ${plan.currency}`, 'PLAN_CURRENCY_CHANGE');

@@ -1,5 +1,6 @@
 import type DataLoader from 'dataloader';
 import { scalarResolvers, pageSize, decodeCursor, toConnection, notFound, badInput, type PageArgs } from '@ledgerline/contracts';
+import { raw } from '@mikro-orm/core';
 import { requireRole, type Em, type RequestContext } from '@ledgerline/platform';
 import { diffPlans } from '@ledgerline/rating';
 import { Offer, Plan, PlanAudit, PlanVersion } from '../persistence/entities';
@@ -13,8 +14,7 @@ import { importPlan } from '../application/import-plan';
 import { importOffer } from '../application/import-offer';
 import { comparePlans, simulateRating, usageToCompare, type ComparePlansCommand, type SubscriberFactsInput, type UsageRecordInput } from '../application/rate-with-plans';
 import { GraphqlUsageHistory } from '../adapters/usage-history';
-
-const usageHistory = new GraphqlUsageHistory();
+import { EDITORS, mayReadDrafts, requireAccountReader, requireEditor } from './authorization';
 
 export interface CatalogContext extends RequestContext {
   plans: DataLoader<string, Plan | null>;
@@ -27,8 +27,21 @@ interface PlanFilter {
   codePrefix?: string;
 }
 
-/** Product managers (ADMIN) and trusted systems change the catalog; anyone may read it. */
-const EDITORS = ['ADMIN', 'SYSTEM'] as const;
+/** `LIKE` pattern of a literal prefix: `%`, `_` and the escape character `!` match only themselves (`escape '!'`). */
+const likePrefix = (prefix: string): string => `${prefix.replace(/[!%_]/g, '!$&')}%`;
+
+/**
+ * What a caller who may not read drafts (see authorization.ts) gets for a version: published ones;
+ * a draft is refused (UNAUTHENTICATED / FORBIDDEN naming `field`), or null where `refuse` is false.
+ */
+function readableVersion(ctx: CatalogContext, version: PlanVersion | null, field: string, refuse = true): PlanVersion | null {
+  if (!version || version.status !== 'DRAFT' || mayReadDrafts(ctx.caller)) return version;
+  if (refuse) requireEditor(ctx.caller, 'read plan drafts', field);
+  return null;
+}
+
+/** A plan never published (status DRAFT) is an editor's draft too: null for anyone else. */
+const readablePlan = (ctx: CatalogContext, plan: Plan | null): Plan | null => (plan && plan.status === 'DRAFT' && !mayReadDrafts(ctx.caller) ? null : plan);
 
 async function mutate<T>(ctx: CatalogContext, action: string, work: (em: Em, now: Date) => Promise<T>): Promise<T> {
   requireRole(ctx.caller, EDITORS, action);
@@ -43,37 +56,48 @@ export const resolvers = {
     async plans(_: unknown, args: PageArgs & { filter?: PlanFilter }, ctx: CatalogContext) {
       const limit = pageSize(args);
       const where: Record<string, unknown> = {};
+      if (args.filter?.status === 'DRAFT') requireEditor(ctx.caller, 'list plans never published', 'filter.status');
       if (args.filter?.status) where.status = args.filter.status;
+      else if (!mayReadDrafts(ctx.caller)) where.status = { $ne: 'DRAFT' };
       if (args.filter?.paymentMode) where.paymentMode = args.filter.paymentMode;
-      if (args.filter?.codePrefix) where.code = { $like: `${args.filter.codePrefix.replace(/[%_]/g, '')}%` };
-      const totalCount = await ctx.em.count(Plan, where);
-      if (args.after) where.code = { ...(where.code as object), $gt: decodeCursor(args.after) };
-      const rows = await ctx.em.find(Plan, where, { orderBy: { code: 'asc' }, limit: limit + 1 });
+      const prefix = args.filter?.codePrefix;
+      // A raw fragment is consumed by the query that uses it: one per query.
+      const withPrefix = (w: Record<string, unknown>) => (prefix ? { ...w, [raw((alias) => `${alias}.code like ? escape '!'`, [likePrefix(prefix)])]: [] } : w);
+      const totalCount = await ctx.em.count(Plan, withPrefix(where));
+      if (args.after) where.code = { $gt: decodeCursor(args.after) };
+      const rows = await ctx.em.find(Plan, withPrefix(where), { orderBy: { code: 'asc' }, limit: limit + 1 });
       return toConnection(rows, limit, (p) => p.code, Boolean(args.after), totalCount);
     },
-    plan: (_: unknown, args: { code: string }, ctx: CatalogContext) => ctx.em.findOne(Plan, { code: args.code }),
-    planVersion: (_: unknown, args: { id: string }, ctx: CatalogContext) => ctx.planVersions.load(args.id),
+    plan: async (_: unknown, args: { code: string }, ctx: CatalogContext) => readablePlan(ctx, await ctx.em.findOne(Plan, { code: args.code })),
+    planVersion: async (_: unknown, args: { id: string }, ctx: CatalogContext) => readableVersion(ctx, await ctx.planVersions.load(args.id), 'id'),
     offers: (_: unknown, __: unknown, ctx: CatalogContext) => ctx.em.find(Offer, {}, { orderBy: { code: 'asc' } }),
     offer: (_: unknown, args: { code: string }, ctx: CatalogContext) => ctx.em.findOne(Offer, { code: args.code }),
     async diffPlanVersions(_: unknown, args: { fromId: string; toId: string }, ctx: CatalogContext) {
       const [from, to] = await Promise.all([ctx.planVersions.load(args.fromId), ctx.planVersions.load(args.toId)]);
       if (!from) throw notFound('PlanVersion', args.fromId, 'fromId');
       if (!to) throw notFound('PlanVersion', args.toId, 'toId');
+      readableVersion(ctx, from, 'fromId');
+      readableVersion(ctx, to, 'toId');
       return diffPlans(JSON.parse(from.document), JSON.parse(to.document));
     },
     validatePlan: (_: unknown, args: { document: unknown }, ctx: CatalogContext) => validateDocument(ctx.em, args.document),
-    simulateRating: (_: unknown, args: { input: { planVersionId: string; records: UsageRecordInput[]; subscriber?: SubscriberFactsInput } }, ctx: CatalogContext) =>
-      simulateRating(ctx.em, args.input),
+    async simulateRating(_: unknown, args: { input: { planVersionId: string; records: UsageRecordInput[]; subscriber?: SubscriberFactsInput } }, ctx: CatalogContext) {
+      readableVersion(ctx, await ctx.planVersions.load(args.input.planVersionId), 'input.planVersionId');
+      return simulateRating(ctx.em, args.input);
+    },
     async comparePlans(_: unknown, args: { input: Omit<ComparePlansCommand, 'now'> }, ctx: CatalogContext) {
       const command = { ...args.input, now: ctx.runtime.clock.now() };
-      return comparePlans(ctx.em, { ...command, records: await usageToCompare(command, usageHistory) });
+      // An account's usage is read as this caller (not SYSTEM), so usage decides whose account it is.
+      if (command.billingAccountId) requireAccountReader(ctx.caller, 'input.billingAccountId');
+      const usage = new GraphqlUsageHistory(ctx.caller, ctx.runtime.config.internalSecret);
+      return comparePlans(ctx.em, { ...command, records: await usageToCompare(command, usage) });
     },
   },
   Mutation: {
     async validatePlan(_: unknown, a: { input: { document?: unknown; draftId?: string } }, ctx: CatalogContext) {
       if ((a.input.document === undefined) === !a.input.draftId) throw badInput('input', 'Give exactly one of document or draftId', 'VALIDATE_INPUT_AMBIGUOUS');
       if (a.input.document !== undefined) return validateDocument(ctx.em, a.input.document);
-      const draft = await ctx.planVersions.load(a.input.draftId!);
+      const draft = readableVersion(ctx, await ctx.planVersions.load(a.input.draftId!), 'input.draftId');
       if (!draft) throw notFound('PlanVersion', a.input.draftId!, 'input.draftId');
       return validateDocument(ctx.em, JSON.parse(draft.document));
     },
@@ -89,19 +113,27 @@ export const resolvers = {
     importOffer: (_: unknown, a: { input: { document: unknown } }, ctx: CatalogContext) => mutate(ctx, 'publish offers', (em, now) => importOffer(em, { document: a.input.document, now })),
   },
   Plan: {
-    __resolveReference: (ref: { id: string }, ctx: CatalogContext) => ctx.plans.load(ref.id),
+    __resolveReference: async (ref: { id: string }, ctx: CatalogContext) => readablePlan(ctx, await ctx.plans.load(ref.id)),
     async currentVersion(plan: Plan, _: unknown, ctx: CatalogContext) {
       return versionInForce(await ctx.em.find(PlanVersion, { planId: plan.id, status: 'PUBLISHED' }), ctx.runtime.clock.now());
     },
     async versionAt(plan: Plan, args: { at: Date }, ctx: CatalogContext) {
       return versionInForce(await ctx.em.find(PlanVersion, { planId: plan.id, status: 'PUBLISHED' }), args.at);
     },
-    draft: (plan: Plan, _: unknown, ctx: CatalogContext) => ctx.em.findOne(PlanVersion, { planId: plan.id, status: 'DRAFT' }),
-    versions: (plan: Plan, _: unknown, ctx: CatalogContext) => ctx.em.find(PlanVersion, { planId: plan.id }, { orderBy: { createdAt: 'asc' } }),
-    audit: (plan: Plan, _: unknown, ctx: CatalogContext) => ctx.em.find(PlanAudit, { planId: plan.id }, { orderBy: { at: 'desc', id: 'desc' } }),
+    draft(plan: Plan, _: unknown, ctx: CatalogContext) {
+      requireEditor(ctx.caller, 'read plan drafts');
+      return ctx.em.findOne(PlanVersion, { planId: plan.id, status: 'DRAFT' });
+    },
+    /** Everyone sees the published versions; editors the drafts too. */
+    versions: (plan: Plan, _: unknown, ctx: CatalogContext) =>
+      ctx.em.find(PlanVersion, { planId: plan.id, ...(mayReadDrafts(ctx.caller) ? {} : { status: { $ne: 'DRAFT' } }) }, { orderBy: { createdAt: 'asc' } }),
+    audit(plan: Plan, _: unknown, ctx: CatalogContext) {
+      requireEditor(ctx.caller, "read a plan's audit trail");
+      return ctx.em.find(PlanAudit, { planId: plan.id }, { orderBy: { at: 'desc', id: 'desc' } });
+    },
   },
   PlanVersion: {
-    __resolveReference: (ref: { id: string }, ctx: CatalogContext) => ctx.planVersions.load(ref.id),
+    __resolveReference: async (ref: { id: string }, ctx: CatalogContext) => readableVersion(ctx, await ctx.planVersions.load(ref.id), 'id', false),
     plan: (version: PlanVersion, _: unknown, ctx: CatalogContext) => ctx.plans.load(version.planId),
     document: (version: PlanVersion) => JSON.parse(version.document),
     validation: (version: PlanVersion, _: unknown, ctx: CatalogContext) => validateDocument(ctx.em, JSON.parse(version.document)),

@@ -1,0 +1,55 @@
+import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { conflict, newId } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { Plan } from '../persistence/entities';
+import type { PlanHeader } from './plan-documents';
+
+/**
+ * Every change to a plan (opening, editing and publishing a draft, retiring) first locks the plan
+ * row until the transaction ends: PostgreSQL `select … for update`, read fresh from the database,
+ * so the checks made under it (one open draft, the draft's status, the next version number) still
+ * hold when the change is written. A second call for the same plan waits here, then sees what the
+ * first wrote. SQLite runs one writer at a time (one connection) and needs no lock.
+ */
+export async function lockPlan(em: Em, where: { id: string } | { code: string }): Promise<Plan | null> {
+  const postgres = em.getPlatform().constructor.name.startsWith('PostgreSql');
+  return em.findOne(Plan, where, postgres ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {});
+}
+
+/**
+ * The plan with this code, locked; created (status DRAFT, no versions) when there is none. Two
+ * callers creating the same new plan at once do not collide on the unique code: the second's
+ * insert (`on conflict (code) do nothing`) waits for the first's transaction, then inserts nothing,
+ * and the second locks and reads the plan the first wrote (`created: false`).
+ */
+export async function lockOrCreatePlan(em: Em, header: PlanHeader, now: Date): Promise<{ plan: Plan; created: boolean }> {
+  const existing = await lockPlan(em, { code: header.code });
+  if (existing) return { plan: existing, created: false };
+  const id = newId('plan');
+  const knex = em.getKnex();
+  await em.execute(
+    knex('plan')
+      .insert({ id, code: header.code, name: header.name, status: 'DRAFT', payment_mode: header.paymentMode, currency: header.currency, latest_version: 0, retired_at: null, created_at: now })
+      .onConflict('code')
+      .ignore(),
+  );
+  const plan = await lockPlan(em, { code: header.code });
+  if (!plan) throw new Error(`plan ${header.code} was neither inserted nor found`);
+  return { plan, created: plan.id === id };
+}
+
+/**
+ * Flushes a new draft. One open draft per plan is checked under the plan's lock; the partial unique
+ * index `plan_version_open_draft_unique` backs it (a draft that slips past the check anyway is the
+ * same coded CONFLICT, not an internal error).
+ */
+export async function flushDraft(em: Em, code: string): Promise<void> {
+  try {
+    await em.flush();
+  } catch (error) {
+    if (error instanceof UniqueConstraintViolationException && /plan_version_open_draft_unique|plan_version\.plan_id/.test(`${(error as { constraint?: string }).constraint ?? ''} ${error.message}`)) {
+      throw conflict('PLAN_DRAFT_ALREADY_OPEN', `Plan ${code} already has an open draft; update it instead`, { field: 'input.document.code' });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Bug: `comparePlans(input: { billingAccountId })` reads the account's usage from the usage
+ * service as the SYSTEM caller (services/catalog/src/adapters/usage-history.ts sends
+ * `callerHeaders(SYSTEM_CALLER, …)`), and the resolver (services/catalog/src/graphql/resolvers.ts,
+ * Query.comparePlans) checks nothing about who asks. So anyone, even an anonymous caller through
+ * the gateway, can name any billing account and get that customer's usage priced under each
+ * plan: the usage service's own per-account check (`mayReadAccount`) is bypassed.
+ *
+ * How a user meets it: an unauthenticated client (or customer A) sends
+ * `comparePlans(input: { planCodes: ["POSTPAID_20GB"], billingAccountId: "<B's account>" })`
+ * and reads B's monthly spend and how much B uses.
+ *
+ * Fix: the catalog must not read usage with its own SYSTEM identity on behalf of a caller. Either
+ * refuse an anonymous caller (UNAUTHENTICATED) / a caller who may not read the account, or
+ * forward the caller's own (signed) identity to the usage service so its authorization applies.
+ * Then the usage service is never asked as SYSTEM for an anonymous caller and no costs come back.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeCaller, CALLER_HEADER, type Caller } from '@ledgerline/contracts';
+import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
+
+const root = path.resolve(import.meta.dirname, '..', '..', '..', 'catalog');
+const readJson = (file: string) => JSON.parse(fs.readFileSync(path.join(root, file), 'utf8'));
+
+describe('comparePlans for a billing account', () => {
+  let svc: TestService;
+  let usage: http.Server;
+  /** The callers the usage service was asked as. */
+  const askedAs: Caller[] = [];
+
+  beforeAll(async () => {
+    // A stand-in for the usage subgraph: one page with one DATA record of the victim's account.
+    usage = http.createServer((req, res) => {
+      askedAs.push(decodeCaller(req.headers[CALLER_HEADER] as string | undefined));
+      req.resume();
+      req.on('end', () => {
+        const node = { eventId: 'victim-1', usageType: 'DATA', direction: 'OUTGOING', quantity: '2048', occurredAt: '2026-03-10T10:00:00Z', calledNumber: null, roamingCountry: null, visitedMcc: null, status: 'RATED' };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: { usageRecords: { edges: [{ node }], pageInfo: { hasNextPage: false, endCursor: null } } } }));
+      });
+    });
+    await new Promise<void>((resolve) => usage.listen(0, '127.0.0.1', resolve));
+    // The catalog reads USAGE_URL when its resolvers module loads.
+    process.env.USAGE_URL = `http://127.0.0.1:${(usage.address() as AddressInfo).port}/graphql`;
+    const { catalogService } = await import('../src/service');
+    svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date('2026-03-15T09:00:00Z')) });
+    for (const f of fs.readdirSync(path.join(root, 'offers'))) {
+      await svc.request('mutation($i: ImportOfferInput!) { importOffer(input: $i) { offer { code } } }', { i: { document: readJson(`offers/${f}`) } });
+    }
+    const r = await svc.request('mutation($i: ImportPlanInput!) { importPlan(input: $i) { created } }', { i: { document: readJson('plans/postpaid-20gb.json') } });
+    expect(r.errors).toBeUndefined();
+  });
+  afterAll(async () => {
+    await svc?.close();
+    usage?.close();
+    delete process.env.USAGE_URL;
+  });
+
+  it('does not price another account\'s usage for an anonymous caller by reading it as SYSTEM', async () => {
+    const anonymous: Caller = { role: 'ANONYMOUS', subject: 'anonymous', scopes: [] };
+    const r = await svc.request(
+      'query($i: ComparePlansInput!) { comparePlans(input: $i) { planCode usageCharge total } }',
+      { i: { planCodes: ['POSTPAID_20GB'], billingAccountId: 'acc_of_someone_else', period: '2026-03' } },
+      anonymous,
+    );
+    expect(askedAs.map((c) => c.role), 'roles the usage service was asked as').not.toContain('SYSTEM');
+    expect(r.data?.comparePlans ?? null, `the victim's costs came back: ${JSON.stringify(r.data)}`).toBeNull();
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * Bug: "one open draft per plan" is checked with a plain read
+ * (services/catalog/src/application/create-plan-draft.ts: `em.findOne(PlanVersion, { planId,
+ * status: 'DRAFT' })` then insert), with no lock on the plan and no unique index on open drafts.
+ * Product managers (or Plan Studio tabs) opening a draft of the same plan at the same moment all
+ * succeed: the plan now has several open drafts. Publishing them then hands out the same version
+ * number twice (one publish fails with INTERNAL_SERVER_ERROR) and another PM's edits silently
+ * become the next version.
+ *
+ * The test makes the overlap certain instead of lucky: it holds an EXCLUSIVE lock on plan_audit
+ * (reads go on, the audit insert at the end of each call waits) until all four calls are waiting.
+ *
+ * Fix: take a row lock on the plan (`select … for update`) before checking for an open draft, or
+ * back the rule with a partial unique index (plan_id where status = 'DRAFT') and map its violation
+ * to CONFLICT PLAN_DRAFT_ALREADY_OPEN. Exactly one of several overlapping calls opens a draft; the
+ * others get CONFLICT PLAN_DRAFT_ALREADY_OPEN.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock, startServiceForTest, TEST_DATABASE_URL, type TestService } from '@ledgerline/platform';
+import { catalogService } from '../src/service';
+
+const root = path.resolve(import.meta.dirname, '..', '..', '..', 'catalog');
+const readJson = (file: string) => JSON.parse(fs.readFileSync(path.join(root, file), 'utf8'));
+const DRAFT = 'mutation($i: CreatePlanDraftInput!) { createPlanDraft(input: $i) { draft { id } } }';
+
+/** Waits (up to 10 s) until `n` backends working on this schema wait for a lock (the statements name the schema). */
+async function waitForLockWaiters(db: pg.Client, schema: string, n: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    // pg_stat_activity is read once per transaction (and `db` holds one open): refresh it each time.
+    await db.query('select pg_stat_clear_snapshot()');
+    const { rows } = await db.query(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like $1`, [`%${schema}%`]);
+    if (rows[0].n >= n) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('drafts of one plan opened at the same moment', () => {
+  let svc: TestService;
+  const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
+
+  beforeAll(async () => {
+    svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date('2026-03-01T09:00:00Z')) });
+    await db.connect();
+    for (const f of fs.readdirSync(path.join(root, 'offers'))) {
+      await svc.request('mutation($i: ImportOfferInput!) { importOffer(input: $i) { offer { code } } }', { i: { document: readJson(`offers/${f}`) } });
+    }
+    const r = await svc.request('mutation($i: ImportPlanInput!) { importPlan(input: $i) { created } }', { i: { document: readJson('plans/postpaid-20gb.json') } });
+    expect(r.errors).toBeUndefined();
+  });
+  afterAll(async () => {
+    await db.end();
+    await svc?.close();
+  });
+
+  it('opens exactly one draft; the other calls get CONFLICT PLAN_DRAFT_ALREADY_OPEN', async () => {
+    const doc = readJson('plans/postpaid-20gb.json');
+    const editors = ['Alice', 'Bob', 'Carol', 'Dave'];
+    await db.query('begin');
+    await db.query(`lock table "${svc.schema}".plan_audit in exclusive mode`);
+    const pending = Promise.all(editors.map((who) => svc.request(DRAFT, { i: { document: { ...structuredClone(doc), name: `Smart 20 GB (${who})` } } })));
+    await waitForLockWaiters(db, svc.schema, editors.length);
+    await db.query('commit');
+    const results = await pending;
+
+    const versions = await svc.request('{ plan(code: "POSTPAID_20GB") { versions { status } } }');
+    const openDrafts = versions.data.plan.versions.filter((v: { status: string }) => v.status === 'DRAFT');
+    expect(openDrafts, 'open drafts of POSTPAID_20GB').toHaveLength(1);
+    expect(results.map((r) => r.errors?.[0]?.extensions?.reason ?? 'OK').sort()).toEqual(['OK', 'PLAN_DRAFT_ALREADY_OPEN', 'PLAN_DRAFT_ALREADY_OPEN', 'PLAN_DRAFT_ALREADY_OPEN']);
+  });
+});
