@@ -1,4 +1,4 @@
-// Subscribers' one-off charges (activation fees, add-ons, plan-change prorations) over JetStream:
+// Subscribers' one-off charges (activation fees, add-ons) over JetStream:
 // a postpaid account's go on its next invoice; a prepaid account's are taken from its balance by
 // wallets, so invoicing does not record them (it would never bill them). Real PostgreSQL and NATS.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,5 +31,21 @@ describe("subscribers' one-off charges", () => {
     // The prepaid account's event came first on the same subject: had it been recorded, it would be there by now.
     expect((await rows(accounts.post)).map((r) => [r.id, dec(String(r.amount)).toFixed()])).toEqual([[`chg_${accounts.post}`, '4.95']]);
     expect(await rows(accounts.pre)).toEqual([]);
+  });
+
+  it('a plan-change proration one-off (sent by subscribers before the plan segments billed changes) is not billed again', async () => {
+    const run = Date.now().toString(36);
+    const id = `acc_oo_prorate_${run}`;
+    await publish(EVENTS.billingAccountCreated.subject, EVENTS.billingAccountCreated.type, id, { billingAccountId: id, customerId: `cus_${id}`, paymentMode: 'POSTPAID', currency: 'EUR', billCycleDay: 1, paymentTermsDays: 14, timezone: 'Europe/Berlin', creditLimit: null, autopay: false });
+    const oneOff = (chargeId: string, reason: string, amount: string): OneOffChargeData => ({
+      chargeId, billingAccountId: id, lineId: null, subscriptionId: null, orderId: 'ord_x', kind: 'CHARGE', reason,
+      amount, currency: 'EUR', description: reason, periodStart: null, periodEnd: null, chargedAt: '2026-10-01T08:00:00Z',
+    } as OneOffChargeData);
+    await publish(EVENTS.oneOffChargeCreated.subject, EVENTS.oneOffChargeCreated.type, `p_${run}`, oneOff(`chg_prorate_${run}`, 'PLAN_CHANGE_PRORATION', '8.00'));
+    await publish(EVENTS.oneOffChargeCreated.subject, EVENTS.oneOffChargeCreated.type, `a_${run}`, oneOff(`chg_addon_${run}`, 'ADD_ON_PURCHASE', '3.00'));
+    const rows = async () => (await h.svc.runtime.orm.em.fork().getConnection().execute(`select id from one_off_charge where billing_account_id = ?`, [id])) as { id: string }[];
+    // The add-on came after the proration on the same subject: by the time it is there, the proration was seen.
+    await waitFor(async () => (await rows()).length > 0);
+    expect((await rows()).map((r) => r.id)).toEqual([`chg_addon_${run}`]);
   });
 });

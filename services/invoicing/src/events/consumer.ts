@@ -1,4 +1,4 @@
-// One durable pull consumer on the BILLING stream for everything invoicing learns from others:
+// Durable pull consumers on the BILLING stream (CONSUMERS, below) for everything invoicing learns from others:
 // POSTPAID charges from wallets (batched into `unbilled_charge`, idempotent by chargeId), and
 // accounts, subscriptions and one-off charges from subscribers. Each fetched batch is applied in
 // one transaction, then acknowledged; a crash before the ack redelivers, and every write is idempotent.
@@ -46,6 +46,10 @@ export async function applyMessages(em: Em, messages: { subject: string; data: U
       const d = event.data as OneOffChargeData;
       // A prepaid account's one-offs come out of its balance (wallets); it has no bill to put them on.
       if (await isPrepaid(em, d.billingAccountId)) continue;
+      // A postpaid line's plan change is billed by the period's plan segments (each day once, on
+      // the plan held then); the proration one-offs an older subscribers sent would bill it again.
+      // Subscribers no longer sends them; this guards a deployment's overlap and old events replayed.
+      if (d.reason === 'PLAN_CHANGE_PRORATION') continue;
       await addOneOffCharge(em, { id: d.chargeId, billingAccountId: d.billingAccountId, lineId: d.lineId, code: d.reason, description: d.description, amount: { amount: d.amount, currency: d.currency }, occurredAt: new Date(d.chargedAt), now });
     }
   }
@@ -53,8 +57,8 @@ export async function applyMessages(em: Em, messages: { subject: string; data: U
 }
 
 /**
- * Two durable consumers (single filter subjects, so NATS servers before 2.10 work too): wallets'
- * charge results, and everything subscribers publishes (we skip what we do not need).
+ * Three durable consumers (single filter subjects, so NATS servers before 2.10 work too): wallets'
+ * charge results, everything subscribers publishes (we skip what we do not need), and budget replenishments.
  */
 export const CONSUMERS = [
   { name: 'charges', filter: WORK_SUBJECTS.chargeApplied },
