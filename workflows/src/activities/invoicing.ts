@@ -61,17 +61,22 @@ export interface LineControlRequest {
   billingAccountId: string;
   reason: string;
   idempotencyKey: string;
+  /**
+   * Who holds the lines in subscribers: one collections hold per holder and line (the dunning
+   * workflow's id). Absent from runs of older workers: read from the key (`<holder>:suspend`).
+   */
+  holdId?: string;
 }
 /**
- * A restoration lifts only the bars of one suspension: those placed with `suspendKey` (by default
- * the restore key with its `:restore` step read as `:suspend`, i.e. the same workflow's
- * suspension), and, when `lineIds` is given, only on those lines (the ones the suspension reported).
+ * Lifts the holder's collections holds. Without `holdId` (runs of older workers) the holder is read
+ * from `suspendKey`, the suspension's key, or else from the restore key (`<holder>:restore`);
+ * `lineIds`, also from older runs, is not needed any more (the holds know their lines).
  */
 export interface LineRestoreRequest extends LineControlRequest {
   suspendKey?: string;
   lineIds?: string[];
 }
-/** `lineIds`: the lines this suspension barred (or lifted); absent from fakes and older workers. */
+/** `lineIds`: the lines under this holder's holds (suspension) or resumed (restoration); absent from fakes. */
 export interface LineControlResult {
   lines: number;
   lineIds?: string[];
@@ -91,7 +96,7 @@ export interface RemindersPort {
   sendReminder(req: ReminderRequest, opts?: CallOptions): Promise<void>;
 }
 
-/** Subscribers: suspend the active lines of an account, and later lift exactly those bars (dunning). */
+/** Subscribers: hold the lines of an account for one dunning (barring the active ones), and later lift that hold. */
 export interface LineControlPort {
   suspendAccountLines(req: LineControlRequest, opts?: CallOptions): Promise<LineControlResult>;
   restoreAccountLines(req: LineRestoreRequest, opts?: CallOptions): Promise<LineControlResult>;
@@ -183,112 +188,61 @@ export class GraphqlInvoicingClient implements InvoicingPort {
   }
 }
 
-/** A line as the line-control client sees it: its status and its orders, newest first. */
-interface ControlledLine {
-  id: string;
-  status: string;
-  orders: { kind: string; status: string; idempotencyKey: string | null }[];
-}
-
-const OPEN_ORDER = new Set(['ACKNOWLEDGED', 'IN_PROGRESS']);
-
-/**
- * Whether the line's bar is the one placed with `barKey`: HELD (it is the line's latest completed
- * bar and the line is still BARRED), OPEN (that bar order is not fulfilled yet), or null (never
- * barred with this key, the bar failed, or the line was resumed, re-barred or terminated since).
- */
-function barState(line: ControlledLine, barKey: string): 'HELD' | 'OPEN' | null {
-  const ours = line.orders.find((o) => o.kind === 'BAR' && o.idempotencyKey === barKey);
-  if (!ours) return null;
-  if (OPEN_ORDER.has(ours.status)) return 'OPEN';
-  const latestBar = line.orders.find((o) => o.kind === 'BAR' && o.status === 'COMPLETED');
-  return line.status === 'BARRED' && latestBar === ours ? 'HELD' : null;
-}
-
-/** subscribers refuses a change while another order for the line is open: a passing state. */
-function isOrderOpen(err: unknown): boolean {
-  return err instanceof DomainError && err.code === 'CONFLICT' && (err.details?.extensions as { reason?: string } | undefined)?.reason === 'ORDER_ALREADY_OPEN';
-}
-
-/** Retryable: the activity is retried (its keys replay what it did) until the lines' orders are done. */
+/** Retryable: the activity is retried (its key replays what it did) until the lines' other orders are done. */
 function linesBusy(what: string, lineIds: string[]): DomainError {
-  return new DomainError('ORDER_ALREADY_OPEN', `Could not ${what} line(s) ${lineIds.join(', ')} yet: an order for each is still open; retried`, { retryable: true, details: { lineIds } });
+  return new DomainError('ORDER_ALREADY_OPEN', `Could not ${what} line(s) ${lineIds.join(', ')} yet: another order for each is still open; retried`, { retryable: true, details: { lineIds } });
 }
 
+interface HoldPayload {
+  holds: { line: { id: string } }[];
+  lines: { id: string }[];
+  waiting: { id: string }[];
+}
+const HOLD_FIELDS = 'holds { line { id } } lines { id } waiting { id }';
+
 /**
- * subscribers subgraph: bars the account's ACTIVE lines and later lifts only those bars, each line
- * with its own key (`${key}:${lineId}`), so a retry replays and the bar says who placed it. A line
- * the customer suspended, or one barred by anyone else (another invoice's dunning, fraud), is left
- * as it is. A line with an order still open is done on a retry; the others are not held up by it.
+ * subscribers subgraph: dunning's collections holds (placeCollectionsHold / liftCollectionsHold).
+ * A suspension holds every live line of the account for this dunning and bars the ACTIVE ones; the
+ * restoration lifts this dunning's holds, and subscribers resumes a line only when no other
+ * dunning still holds it and its bar is a collections bar (a line the customer suspended, or one
+ * barred for fraud, stays as it is). Both are idempotent by key; a line with another order open is
+ * done on a retry of the activity, the others are not held up by it.
  */
 export class GraphqlLineControlClient implements LineControlPort {
   constructor(private readonly client: GraphqlClientOptions) {}
 
-  private async lines(billingAccountId: string, opts?: CallOptions): Promise<ControlledLine[]> {
-    const d = await graphqlRequest<{ billingAccount: { lines: ControlledLine[] } | null }>(
+  private async hold(mutation: 'placeCollectionsHold' | 'liftCollectionsHold', req: LineControlRequest, holder: string, opts?: CallOptions): Promise<HoldPayload> {
+    const d = await graphqlRequest<Record<typeof mutation, HoldPayload>>(
       this.client,
-      `query($id: ID!) { billingAccount(id: $id) { lines { id status orders { kind status idempotencyKey } } } }`,
-      { id: billingAccountId },
+      `mutation($i: CollectionsHoldInput!) { ${mutation}(input: $i) { ${HOLD_FIELDS} } }`,
+      { i: { billingAccountId: req.billingAccountId, holder, reason: req.reason, idempotencyKey: req.idempotencyKey } },
       opts,
     );
-    if (!d.billingAccount) throw new DomainError('BILLINGACCOUNT_NOT_FOUND', `Billing account ${billingAccountId} does not exist`);
-    return d.billingAccount.lines;
+    return d[mutation];
   }
 
-  /** Bars every ACTIVE line; `lineIds` are the lines barred under this key (this call or an earlier attempt). */
+  /** Holds the account's lines for this dunning; `lineIds` are the lines it holds. */
   async suspendAccountLines(req: LineControlRequest, opts?: CallOptions): Promise<LineControlResult> {
-    const barred: string[] = [];
-    const busy: string[] = [];
-    for (const l of await this.lines(req.billingAccountId, opts)) {
-      const barKey = `${req.idempotencyKey}:${l.id}`;
-      if (barState(l, barKey)) {
-        barred.push(l.id); // barred by an earlier attempt
-        continue;
-      }
-      if (l.status !== 'ACTIVE') continue;
-      try {
-        const d = await graphqlRequest<{ barLine: { order: { status: string } } }>(this.client, `mutation($i: LineChangeInput!) { barLine(input: $i) { order { status } } }`, { i: { lineId: l.id, reason: req.reason, idempotencyKey: barKey } }, opts);
-        if (d.barLine.order.status !== 'FAILED') barred.push(l.id); // placed (fulfilled now or by the order workflow)
-      } catch (err) {
-        if (!isOrderOpen(err)) throw err;
-        busy.push(l.id);
-      }
-    }
-    if (busy.length > 0) throw linesBusy('bar', busy);
-    return { lines: barred.length, lineIds: barred };
+    const r = await this.hold('placeCollectionsHold', req, req.holdId ?? holderOf(req.idempotencyKey, ':suspend'), opts);
+    if (r.waiting.length > 0) throw linesBusy('bar', r.waiting.map((l) => l.id));
+    const lineIds = r.holds.map((h) => h.line.id);
+    return { lines: lineIds.length, lineIds };
   }
 
-  /** Resumes the lines still barred by the suspension's own bars (see LineRestoreRequest). */
+  /** Lifts this dunning's holds; `lineIds` are the lines resumed (no other hold left on them). */
   async restoreAccountLines(req: LineRestoreRequest, opts?: CallOptions): Promise<LineControlResult> {
-    const suspendKey = req.suspendKey ?? suspendKeyOf(req.idempotencyKey);
-    const only = req.lineIds ? new Set(req.lineIds) : null;
-    const restored: string[] = [];
-    const busy: string[] = [];
-    for (const l of await this.lines(req.billingAccountId, opts)) {
-      if (only && !only.has(l.id)) continue;
-      const state = barState(l, `${suspendKey}:${l.id}`);
-      if (state === 'OPEN') {
-        busy.push(l.id); // our bar is not fulfilled yet: lifting it now would leave it barred after
-        continue;
-      }
-      if (state !== 'HELD') continue;
-      try {
-        await graphqlRequest(this.client, `mutation($i: LineChangeInput!) { resumeLine(input: $i) { line { id } } }`, { i: { lineId: l.id, reason: req.reason, idempotencyKey: `${req.idempotencyKey}:${l.id}` } }, opts);
-        restored.push(l.id);
-      } catch (err) {
-        if (!isOrderOpen(err)) throw err;
-        busy.push(l.id);
-      }
-    }
-    if (busy.length > 0) throw linesBusy('resume', busy);
-    return { lines: restored.length, lineIds: restored };
+    const holder = req.holdId ?? (req.suspendKey ? holderOf(req.suspendKey, ':suspend') : holderOf(req.idempotencyKey, ':restore'));
+    const r = await this.hold('liftCollectionsHold', req, holder, opts);
+    if (r.waiting.length > 0) throw linesBusy('resume', r.waiting.map((l) => l.id));
+    const lineIds = r.lines.map((l) => l.id);
+    return { lines: lineIds.length, lineIds };
   }
 }
 
-/** The suspension a restore undoes, by the `${workflowId}:${step}` key convention. */
-function suspendKeyOf(restoreKey: string): string {
-  if (!restoreKey.endsWith(':restore')) {
-    throw new DomainError('BAD_USER_INPUT', `restoreAccountLines: give suspendKey, or an idempotencyKey ending in ":restore" (got "${restoreKey}")`);
+/** The holder of an older run's request, by the `${workflowId}:${step}` key convention. */
+function holderOf(key: string, step: ':suspend' | ':restore'): string {
+  if (!key.endsWith(step)) {
+    throw new DomainError('BAD_USER_INPUT', `line control: give holdId, or an idempotencyKey ending in "${step}" (got "${key}")`);
   }
-  return `${restoreKey.slice(0, -':restore'.length)}:suspend`;
+  return key.slice(0, -step.length);
 }

@@ -8,17 +8,23 @@
 // After suspension it waits for the payment and restores the lines. A `paymentRecorded` or
 // `disputeChanged` signal makes it look again at once; otherwise it looks once a day.
 //
-// Suspension bars only the lines that are ACTIVE, and the restoration lifts only the bars this
-// workflow placed (the lines the suspension reported, still barred by its own bar orders): a line
-// the customer suspended (lost phone), or one barred by another invoice's dunning or for fraud,
-// stays as it is. A line with an order still open is barred/resumed on a retry of the activity.
-// Versioning: only the activities' arguments and results changed, not the commands, so runs
-// started before need no patch; their suspension result has no `lineIds`, and their restoration
-// finds this workflow's bars by their keys in subscribers.
-// Known gap: a line has one bar, so when two invoices' dunnings overlap, the later one holds
-// nothing; if the earlier invoice is paid first its bars are lifted while the later one is still
-// unpaid. Closing it needs a hold per dunning on the line in subscribers (resume only when none is
-// left), not something this workflow can decide alone.
+// Suspension is a collections hold in subscribers, one per dunning (holder = this workflow's id)
+// on each live line of the account: the ACTIVE lines are barred, the others held as they are. The
+// restoration lifts this dunning's hold; subscribers resumes a line only when no other dunning
+// still holds it (two unpaid invoices: paying one leaves the lines barred for the other) and only
+// a line barred for collections (one the customer suspended, or barred for fraud, stays as it is).
+// A line with an order still open is barred/resumed on a retry of the activity.
+//
+// A dispute that comes after the suspension (patch `dunning-dispute-lifts-suspension`): while it
+// covers what is owed, this dunning lifts its hold (the service comes back unless another unpaid
+// invoice holds the lines) and waits. Resolved in the customer's favour (nothing owed): the
+// dunning ends. Resolved against them, the invoice still unpaid: the policy goes on where its
+// clock stood, past the suspension day, so the hold is placed again at once (`suspend-<n>`).
+// A partial dispute (less than what is owed) holds nothing: the undisputed rest is still due.
+// Versioning: activity arguments and results are not part of the history's commands, so the
+// switch from bars to holds needed no patch (runs of older workers are read by their keys, and
+// subscribers' migration turned their bars into holds); the dispute branch is patched at the point
+// it decides, so a run already waiting after its suspension takes it from its next look.
 import { condition, defineQuery, defineSignal, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { InvoiceStatus, InvoicingActivities } from '../activities/invoicing';
 
@@ -45,9 +51,11 @@ export type DunningPhase = 'WAITING' | 'HELD' | 'SUSPENDED' | 'PAID';
 
 export interface DunningStatus {
   phase: DunningPhase;
+  /** Steps in the order they happened; `DISPUTE_RESTORE` when a dispute lifted the hold, `SUSPEND` again when it came back. */
   stepsDone: string[];
+  /** Whether this dunning holds the account's lines now. */
   suspended: boolean;
-  /** The lines this workflow barred (absent for a suspension made by an older worker). */
+  /** The lines under this dunning's hold (absent for a suspension made by an older worker). */
   barredLineIds?: string[];
 }
 
@@ -62,6 +70,8 @@ const acts = proxyActivities<InvoicingActivities>({
 });
 
 const DEFAULT_DAY = 86_400_000;
+/** A dispute after the suspension lifts this dunning's hold while it lasts (see the top). */
+const DISPUTE_LIFTS_SUSPENSION = 'dunning-dispute-lifts-suspension';
 
 /** Exact comparison of two non-negative decimal strings, without floating point. */
 export function decimalGreaterThanZero(value: string): boolean {
@@ -137,31 +147,50 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
     if (step.kind === 'LATE_FEE') {
       await acts.addLateFee({ billingAccountId: input.billingAccountId, invoiceId: input.invoiceId, amount: input.policy.lateFee!.amount, currency: s.currency, idempotencyKey: key('late-fee') });
     }
-    if (step.kind === 'SUSPEND') {
-      const barred = await acts.suspendAccountLines({ billingAccountId: input.billingAccountId, reason: `dunning: invoice ${input.invoiceId} unpaid`, idempotencyKey: key('suspend') });
-      if (barred.lineIds) status.barredLineIds = barred.lineIds;
-      status.suspended = true;
-      status.phase = 'SUSPENDED';
-    }
-    status.stepsDone.push(step.kind === 'REMINDER' ? `REMINDER_${step.level}` : step.kind);
+    if (step.kind === 'SUSPEND') await suspend(status, input, key('suspend'));
+    else status.stepsDone.push(step.kind === 'REMINDER' ? `REMINDER_${step.level}` : step.kind);
     // A step that fired late (the workflow started, or its worker came back, days after it was
     // due) pushes the rest back as far: the customer still gets the policy's notice between steps
     // instead of every reminder, the fee and the suspension in the same minute.
     if (keepSpacing) heldFor = Math.max(heldFor, Date.now() - step.at);
     i += 1;
   }
-  // Suspended: wait for the payment (a signal, or a daily look), then restore.
+  // Suspended: wait for the payment (a signal, or a daily look), then restore. A dispute that
+  // covers what is owed lifts this dunning's hold while it lasts; lost, the hold comes back.
+  let holds = 1;
   for (;;) {
     await waitUntil(Date.now() + DAY);
     const s = await acts.invoiceStatus({ invoiceId: input.invoiceId });
     if (!decimalGreaterThanZero(s.amountDue)) return finish(status, input, key);
+    const disputed = isHeld(s);
+    if (disputed !== status.suspended) continue; // as it should be: held while owed, lifted while disputed
+    if (!patched(DISPUTE_LIFTS_SUSPENSION)) continue; // replaying a run of an older worker, which did nothing here
+    if (disputed) {
+      await acts.restoreAccountLines({ billingAccountId: input.billingAccountId, reason: `dunning: invoice ${input.invoiceId} disputed`, idempotencyKey: key(`dispute-restore-${holds}`), holdId: workflowInfo().workflowId });
+      status.suspended = false;
+      status.barredLineIds = [];
+      status.phase = 'HELD';
+      status.stepsDone.push('DISPUTE_RESTORE');
+    } else {
+      holds += 1;
+      await suspend(status, input, key(`suspend-${holds}`));
+    }
   }
+}
+
+/** Holds the account's lines for this dunning (subscribers bars the ACTIVE ones). */
+async function suspend(status: DunningStatus, input: DunningInput, idempotencyKey: string): Promise<void> {
+  const held = await acts.suspendAccountLines({ billingAccountId: input.billingAccountId, reason: `dunning: invoice ${input.invoiceId} unpaid`, idempotencyKey, holdId: workflowInfo().workflowId });
+  if (held.lineIds) status.barredLineIds = held.lineIds;
+  status.suspended = true;
+  status.phase = 'SUSPENDED';
+  status.stepsDone.push('SUSPEND');
 }
 
 async function finish(status: DunningStatus, input: DunningInput, key: (s: string) => string): Promise<DunningStatus> {
   if (status.suspended) {
-    // Only this workflow's own bars (see the top); lineIds undefined: every line, still by its bar's key.
-    await acts.restoreAccountLines({ billingAccountId: input.billingAccountId, reason: `dunning: invoice ${input.invoiceId} paid`, idempotencyKey: key('restore'), suspendKey: key('suspend'), lineIds: status.barredLineIds });
+    // Lifts this dunning's hold (see the top): lines another dunning holds stay barred.
+    await acts.restoreAccountLines({ billingAccountId: input.billingAccountId, reason: `dunning: invoice ${input.invoiceId} paid`, idempotencyKey: key('restore'), holdId: workflowInfo().workflowId, suspendKey: key('suspend') });
     status.suspended = false;
     status.stepsDone.push('RESTORE');
   }

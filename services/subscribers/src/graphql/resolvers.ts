@@ -2,7 +2,7 @@ import type DataLoader from 'dataloader';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { conflict, decodeCursor, money as contractMoney, round, DomainError, pageSize, scalarResolvers, toConnection, type PageArgs } from '@ledgerline/contracts';
 import type { Em, RequestContext } from '@ledgerline/platform';
-import { BillingAccount, CommunicationMessage, Customer, Line, OneOffCharge, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
+import { BillingAccount, CollectionsHold, CommunicationMessage, Customer, Line, OneOffCharge, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
 import { createCustomer, type CreateCustomerCommand } from '../application/create-customer';
 import { openBillingAccount, type OpenBillingAccountCommand } from '../application/open-billing-account';
 import { updateBillingAccount, type UpdateBillingAccountCommand } from '../application/update-billing-account';
@@ -12,6 +12,7 @@ import { addAddOn, type AddAddOnCommand } from '../application/add-add-on';
 import { changePlan, previewPlanChange, type PlanChangeCommand } from '../application/plan-change';
 import { lineUniqueConflict, requestLineChange, type LineChangeCommand } from '../application/line-orders';
 import { completeOrder, failOrder, startOrder } from '../application/fulfil-order';
+import { liftCollectionsHold, placeCollectionsHold, type CollectionsHoldCommand, type CollectionsHoldOutcome } from '../application/collections-holds';
 import { normalizeMsisdn } from '../domain/validation';
 import { closeUpsellOffer, presentUpsellOffer, remindUpsellOffer, respondToUpsellOffer } from '../application/upsell';
 import type { CatalogClient } from '../ports/catalog-client';
@@ -71,6 +72,21 @@ async function order(ctx: SubscribersContext, place: (em: Em, now: Date) => Prom
   if (placed.order.status === 'ACKNOWLEDGED') await ctx.deps.dispatcher.dispatch(placed.order.id, ctx.runtime);
   const em = ctx.em.fork();
   return { line: await em.findOneOrFail(Line, { id: placed.line.id }), order: await em.findOneOrFail(ProductOrder, { id: placed.order.id }) };
+}
+
+/**
+ * Places or lifts a collections hold, then hands its bar/resume orders to fulfilment and reads
+ * back the lines they changed (a FAILED order changed nothing) and the lines still waiting.
+ */
+async function collectionsHold(ctx: SubscribersContext, work: (em: Em, now: Date) => Promise<CollectionsHoldOutcome>) {
+  requireStaff(ctx.caller, 'hold or release lines for collections');
+  const r = await mutate(ctx, work);
+  for (const o of r.orders) if (o.status === 'ACKNOWLEDGED') await ctx.deps.dispatcher.dispatch(o.id, ctx.runtime);
+  const em = ctx.em.fork();
+  const orders = r.orders.length ? await em.find(ProductOrder, { id: { $in: r.orders.map((o) => o.id) }, status: { $ne: 'FAILED' } }) : [];
+  const ids = [...new Set([...orders.map((o) => o.lineId), ...r.waiting])];
+  const lines = new Map((ids.length ? await em.find(Line, { id: { $in: ids } }) : []).map((l) => [l.id, l]));
+  return { holds: r.holds, lines: orders.map((o) => lines.get(o.lineId)!), waiting: r.waiting.map((id) => lines.get(id)!) };
 }
 
 function requireSystem(ctx: SubscribersContext): void {
@@ -199,6 +215,8 @@ export const resolvers = {
     barLine: lineChange('BAR'),
     resumeLine: lineChange('RESUME'),
     terminateLine: lineChange('TERMINATE'),
+    placeCollectionsHold: (_: unknown, a: Input<CollectionsHoldCommand>, ctx: SubscribersContext) => collectionsHold(ctx, (em, now) => placeCollectionsHold(em, { ...a.input, now })),
+    liftCollectionsHold: (_: unknown, a: Input<CollectionsHoldCommand>, ctx: SubscribersContext) => collectionsHold(ctx, (em, now) => liftCollectionsHold(em, { ...a.input, now })),
     async startOrder(_: unknown, a: { input: { orderId: string } }, ctx: SubscribersContext) {
       requireSystem(ctx);
       return { order: await mutate(ctx, (em, now) => startOrder(em, a.input.orderId, now)) };
@@ -238,6 +256,11 @@ export const resolvers = {
     orders: (l: Line, _: unknown, ctx: SubscribersContext) => ctx.ordersOfLine.load(l.id),
     offers: (l: Line, args: { state?: string | null }, ctx: SubscribersContext) => ctx.em.find(UpsellOffer, { lineId: l.id, ...(args.state ? { state: args.state } : {}) }, { orderBy: { createdAt: 'desc', id: 'asc' } }),
     notifications: (l: Line, args: { first?: number }, ctx: SubscribersContext) => ctx.em.find(CommunicationMessage, { lineId: l.id }, { orderBy: { createdAt: 'desc', id: 'asc' }, limit: pageSize(args, 20) }),
+    collectionsHolds: (l: Line, args: { all?: boolean | null }, ctx: SubscribersContext) => ctx.em.find(CollectionsHold, { lineId: l.id, ...(args.all ? {} : { liftedAt: null }) }, { orderBy: { placedAt: 'asc', id: 'asc' } }),
+  },
+  CollectionsHold: {
+    line: (h: CollectionsHold, _: unknown, ctx: SubscribersContext) => ctx.lines.load(h.lineId),
+    barOrder: (h: CollectionsHold, _: unknown, ctx: SubscribersContext) => (h.barOrderId ? ctx.orders.load(h.barOrderId) : null),
   },
   LineSubscription: {
     line: (s: Subscription, _: unknown, ctx: SubscribersContext) => ctx.lines.load(s.lineId),

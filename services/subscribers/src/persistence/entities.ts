@@ -190,4 +190,32 @@ export const UpsellOffer = defineEntity({
 });
 export type UpsellOffer = InferEntity<typeof UpsellOffer>;
 
-export const entities = [Customer, BillingAccount, Line, Subscription, ProductOrder, OneOffCharge, CommunicationMessage, UpsellOffer];
+/**
+ * A collections hold on a line: one per holder (the dunning workflow of one unpaid invoice,
+ * `dunning-<invoiceId>`) and line while it lasts. A line barred for collections stays barred while
+ * any hold remains on it; lifting the last one resumes it, and only if its bar is still the one a
+ * hold placed (a line suspended or barred for another reason is never resumed by a lift).
+ */
+export const CollectionsHold = defineEntity({
+  name: 'CollectionsHold',
+  tableName: 'collections_hold',
+  properties: (p) => ({
+    id: p.string().primary().length(40),
+    lineId: p.string().length(40).index(),
+    billingAccountId: p.string().length(40),
+    /** Who holds the line; at most one hold per holder and line is not lifted (partial unique index). */
+    holder: p.string().length(160),
+    reason: p.string().length(300).nullable(),
+    /** Idempotency key of the request that placed it: a retry finishes that request, never places again. */
+    placedKey: p.string().length(160),
+    /** The BAR order this hold placed (the line was ACTIVE); null when the line was already barred or suspended. */
+    barOrderId: p.string().length(40).nullable(),
+    placedAt: p.datetime(),
+    /** Idempotency key of the request that lifted it. */
+    liftedKey: p.string().length(160).nullable(),
+    liftedAt: p.datetime().nullable(),
+  }),
+});
+export type CollectionsHold = InferEntity<typeof CollectionsHold>;
+
+export const entities = [Customer, BillingAccount, Line, Subscription, ProductOrder, OneOffCharge, CommunicationMessage, UpsellOffer, CollectionsHold];

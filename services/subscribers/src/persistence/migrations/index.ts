@@ -3,6 +3,7 @@ import { Migration20261125000000_init } from './Migration20261125000000_init';
 import { Migration20261126000000_notifications } from './Migration20261126000000_notifications';
 import { Migration20261126000100_upsell_offers } from './Migration20261126000100_upsell_offers';
 import { Migration20261127000000_one_open_order_per_line } from './Migration20261127000000_one_open_order_per_line';
+import { Migration20261128000000_collections_holds } from './Migration20261128000000_collections_holds';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -10,4 +11,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126000000_notifications', class: Migration20261126000000_notifications },
   { name: 'Migration20261126000100_upsell_offers', class: Migration20261126000100_upsell_offers },
   { name: 'Migration20261127000000_one_open_order_per_line', class: Migration20261127000000_one_open_order_per_line },
+  { name: 'Migration20261128000000_collections_holds', class: Migration20261128000000_collections_holds },
 ];

@@ -1,0 +1,165 @@
+// Collections holds (see domain/collections-holds.ts): dunning holds an account's lines while its
+// invoice is unpaid, one hold per dunning (holder) and line, and lifts them when it ends.
+//
+// Idempotent under retries: a request's key is kept on the holds it placed (or lifted), and a
+// request seen again only finishes what it started (a bar or resumption that had to wait for
+// another order of the line); it never places or lifts anything else, so a late retry of a
+// placement that has been lifted since changes nothing. Bars and resumptions are ordinary line
+// orders (BAR, RESUME) keyed `${key}:${lineId}`, fulfilled like any other.
+import { createHash } from 'node:crypto';
+import { LockMode } from '@mikro-orm/core';
+import { badInput, conflict, notFound } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { isHoldable, liftStep, placeStep, type OpenOrder } from '../domain/collections-holds';
+import type { LineStatus } from '../domain/lifecycle';
+import { BillingAccount, CollectionsHold, Line, ProductOrder } from '../persistence/entities';
+import { requestLineChange } from './line-orders';
+
+export interface CollectionsHoldCommand {
+  billingAccountId: string;
+  /** Who holds, e.g. `dunning-<invoiceId>`: one hold per holder and line. */
+  holder: string;
+  reason?: string | null;
+  idempotencyKey: string;
+  now: Date;
+}
+
+export interface CollectionsHoldOutcome {
+  /** Place: the holder's holds on the account. Lift: the holds this request lifted. */
+  holds: CollectionsHold[];
+  /** The BAR (place) or RESUME (lift) orders of this request, with those of earlier attempts. */
+  orders: ProductOrder[];
+  /** Lines whose bar or resumption waits for another order of the line: ask again with the same key. */
+  waiting: string[];
+}
+
+const OPEN = ['ACKNOWLEDGED', 'IN_PROGRESS'];
+/** Keys and holders leave room for `:${lineId}` within the order key's 200 characters. */
+const MAX_KEY = 160;
+
+function validate(c: CollectionsHoldCommand): void {
+  if (!c.holder.trim() || c.holder.length > MAX_KEY) throw badInput('input.holder', `holder is 1 to ${MAX_KEY} characters`, 'HOLDER_INVALID');
+  if (!c.idempotencyKey.trim() || c.idempotencyKey.length > MAX_KEY)
+    throw badInput('input.idempotencyKey', `idempotencyKey is 1 to ${MAX_KEY} characters`, 'IDEMPOTENCY_KEY_INVALID');
+  if (c.reason && c.reason.length > 300) throw badInput('input.reason', 'reason is at most 300 characters', 'REASON_TOO_LONG');
+}
+
+/** The account's lines, each row-locked (in id order, so two requests never lock them crosswise). */
+async function lockAccountLines(em: Em, billingAccountId: string): Promise<Line[]> {
+  const account = await em.findOne(BillingAccount, { id: billingAccountId });
+  if (!account) throw notFound('BillingAccount', billingAccountId, 'input.billingAccountId');
+  // As lockLine does for one line: PostgreSQL `for update`, fresh; SQLite runs one writer at a time.
+  const postgres = em.getPlatform().constructor.name.startsWith('PostgreSql');
+  return em.find(Line, { billingAccountId }, { orderBy: { id: 'asc' }, ...(postgres ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {}) });
+}
+
+/** A key already used by another holder is refused (rule 5). */
+function assertSameHolder(holds: CollectionsHold[], c: CollectionsHoldCommand): void {
+  if (holds.some((h) => h.holder !== c.holder)) {
+    throw conflict('IDEMPOTENCY_KEY_REUSED', `Idempotency key ${c.idempotencyKey} was already used for a different request`, { field: 'input.idempotencyKey' });
+  }
+}
+
+async function isCollectionsBar(em: Em, orderId: string): Promise<boolean> {
+  return (await em.count(CollectionsHold, { barOrderId: orderId })) > 0;
+}
+
+async function openOrder(em: Em, lineId: string): Promise<OpenOrder | null> {
+  const open = await em.findOne(ProductOrder, { lineId, status: { $in: OPEN } });
+  return open ? { kind: open.kind, collectionsBar: open.kind === 'BAR' && (await isCollectionsBar(em, open.id)) } : null;
+}
+
+const holdId = (lineId: string, holder: string, key: string) =>
+  `hld_${createHash('sha256').update(`${lineId}\u001f${holder}\u001f${key}`).digest('hex').slice(0, 32)}`;
+
+/**
+ * Holds every live line of the account for `holder` (PENDING and TERMINATED lines are not held)
+ * and bars the ACTIVE ones. A line already suspended or barred, for whatever reason, is held as it
+ * is. A line with another order open is held, and barred on a later call with the same key.
+ */
+export async function placeCollectionsHold(em: Em, c: CollectionsHoldCommand): Promise<CollectionsHoldOutcome> {
+  validate(c);
+  const lines = await lockAccountLines(em, c.billingAccountId);
+  const placed = await em.find(CollectionsHold, { billingAccountId: c.billingAccountId, placedKey: c.idempotencyKey });
+  assertSameHolder(placed, c);
+  // Seen before and lifted since: a late retry, nothing to do.
+  if (placed.some((h) => h.liftedAt)) return { holds: placed, orders: [], waiting: [] };
+  const active = new Map(
+    (await em.find(CollectionsHold, { billingAccountId: c.billingAccountId, holder: c.holder, liftedAt: null })).map((h) => [h.lineId, h]),
+  );
+  const out: CollectionsHoldOutcome = { holds: [], orders: [], waiting: [] };
+  for (const line of lines) {
+    let hold = active.get(line.id);
+    if (!hold) {
+      if (placed.length > 0 || !isHoldable(line.status as LineStatus)) continue; // a retry takes no new lines
+      hold = em.create(CollectionsHold, {
+        id: holdId(line.id, c.holder, c.idempotencyKey),
+        lineId: line.id,
+        billingAccountId: c.billingAccountId,
+        holder: c.holder,
+        reason: c.reason ?? null,
+        placedKey: c.idempotencyKey,
+        barOrderId: null,
+        placedAt: c.now,
+        liftedKey: null,
+        liftedAt: null,
+      });
+    }
+    out.holds.push(hold);
+    const barKey = `${c.idempotencyKey}:${line.id}`;
+    const step = placeStep(line.status as LineStatus, await openOrder(em, line.id));
+    if (step === 'WAIT') out.waiting.push(line.id);
+    if (step !== 'BAR') {
+      const earlier = await em.findOne(ProductOrder, { idempotencyKey: barKey });
+      if (earlier) out.orders.push(earlier);
+      continue;
+    }
+    // The key replays a bar placed by an earlier attempt (an agent may have resumed the line since).
+    const { order } = await requestLineChange(em, { kind: 'BAR', lineId: line.id, reason: c.reason ?? null, idempotencyKey: barKey, now: c.now });
+    hold.barOrderId ??= order.id;
+    out.orders.push(order);
+  }
+  await em.flush();
+  return out;
+}
+
+/**
+ * Lifts `holder`'s holds on the account. A line whose last hold this was is resumed when it is
+ * BARRED by a collections bar; a line still held by someone else stays barred, and a line suspended
+ * or barred for another reason stays as it is. A resumption that must wait for another open order
+ * of the line is made on a later call with the same key.
+ */
+export async function liftCollectionsHold(em: Em, c: CollectionsHoldCommand): Promise<CollectionsHoldOutcome> {
+  validate(c);
+  const lines = new Map((await lockAccountLines(em, c.billingAccountId)).map((l) => [l.id, l]));
+  let lifted = await em.find(CollectionsHold, { billingAccountId: c.billingAccountId, liftedKey: c.idempotencyKey }, { orderBy: { lineId: 'asc' } });
+  assertSameHolder(lifted, c);
+  if (lifted.length === 0) {
+    // First time: this request lifts the holder's holds there are now (a retry lifts no others).
+    lifted = await em.find(CollectionsHold, { billingAccountId: c.billingAccountId, holder: c.holder, liftedAt: null }, { orderBy: { lineId: 'asc' } });
+    for (const h of lifted) Object.assign(h, { liftedAt: c.now, liftedKey: c.idempotencyKey });
+    await em.flush();
+  }
+  const out: CollectionsHoldOutcome = { holds: lifted, orders: [], waiting: [] };
+  for (const hold of lifted) {
+    const line = lines.get(hold.lineId)!;
+    const resumeKey = `${c.idempotencyKey}:${line.id}`;
+    const earlier = await em.findOne(ProductOrder, { idempotencyKey: resumeKey });
+    if (earlier) {
+      out.orders.push(earlier);
+      continue;
+    }
+    const latestBar = await em.findOne(ProductOrder, { lineId: line.id, kind: 'BAR', status: 'COMPLETED' }, { orderBy: { createdAt: 'desc', id: 'desc' } });
+    const step = liftStep({
+      status: line.status as LineStatus,
+      otherHolds: await em.count(CollectionsHold, { lineId: line.id, liftedAt: null }),
+      open: await openOrder(em, line.id),
+      latestBarIsCollections: latestBar ? await isCollectionsBar(em, latestBar.id) : false,
+    });
+    if (step === 'WAIT') out.waiting.push(line.id);
+    if (step !== 'RESUME') continue;
+    const { order } = await requestLineChange(em, { kind: 'RESUME', lineId: line.id, reason: c.reason ?? null, idempotencyKey: resumeKey, now: c.now });
+    out.orders.push(order);
+  }
+  return out;
+}
