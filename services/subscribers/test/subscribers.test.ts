@@ -179,7 +179,7 @@ describe('provisioning failures compensate', () => {
 });
 
 describe('plan change with proration', () => {
-  it('previews without committing, then an upgrade applies at once with a credit and a charge that invoicing can bill', async () => {
+  it('previews the change to the period\'s bill without committing, then an upgrade applies at once and is billed by the plans held, not by one-offs', async () => {
     h.clock.set('2026-11-16T10:00:00Z');
     const { accountId } = await family();
     const line = (await gql(ADD_LINE, { i: { billingAccountId: accountId, msisdn: msisdn(), planCode: 'POSTPAID_20GB' } })).addLine.line;
@@ -202,17 +202,27 @@ describe('plan change with proration', () => {
         ['POSTPAID_20GB', 'ENDED'],
       ]),
     );
-    const charges = await h.rows<{ kind: string; amount: string; reason: string }>(`select kind, amount::text, reason from one_off_charge where line_id = $1 and reason = 'PLAN_CHANGE_PRORATION' order by amount`, [line.id]);
-    expect(charges).toEqual([
-      { kind: 'CREDIT', amount: '-14.9900', reason: 'PLAN_CHANGE_PRORATION' },
-      { kind: 'CHARGE', amount: '29.9900', reason: 'PLAN_CHANGE_PRORATION' },
+    // The preview's credit and charge are an estimate, kept on the order: no one-off charge is made
+    // of them. Invoicing bills the period's fees from the subscriptions (POSTPAID_20GB until the
+    // change, FAMILY_SHARE_50GB from it); one-offs on top billed the change twice (until 2026-12).
+    expect(JSON.parse((await h.rows<{ request: string }>(`select request from product_order where id = $1`, [changed.order.id]))[0]!.request)).toMatchObject({ timing: 'IMMEDIATE', effectiveAt: '2026-11-16T10:00:00.000Z', total: { amount: '15.00' } });
+    expect(await h.rows(`select kind, amount::text, reason from one_off_charge where line_id = $1 and reason = 'PLAN_CHANGE_PRORATION'`, [line.id])).toEqual([]);
+    const billed = async () => {
+      const events = await h.rows<{ subject: string; payload: string }>(`select subject, payload from outbox where (subject like 'billing.subscribers.subscription.%' or subject = 'billing.subscribers.oneoffcharge.created') and payload like $1 order by seq`, [`%${line.id}%`]);
+      return events.map((e) => ({ subject: e.subject.split('.').slice(2).join('.'), time: JSON.parse(e.payload).time, data: JSON.parse(e.payload).data }));
+    };
+    const events = await billed();
+    expect(events.filter((e) => e.subject === 'oneoffcharge.created').map((e) => e.data.reason)).toEqual(['ACTIVATION_FEE']);
+    // What invoicing prorates by: the old plan ends and the new one starts at the change.
+    expect(events.filter((e) => e.subject.startsWith('subscription.')).slice(-2).map((e) => [e.subject, e.time, e.data.planCode, e.data.status, e.data.startsAt, e.data.endsAt])).toEqual([
+      ['subscription.changed', '2026-11-16T10:00:00.000Z', 'POSTPAID_20GB', 'ENDED', '2026-11-16T10:00:00.000Z', '2026-11-16T10:00:00.000Z'],
+      ['subscription.created', '2026-11-16T10:00:00.000Z', 'FAMILY_SHARE_50GB', 'ACTIVE', '2026-11-16T10:00:00.000Z', null],
     ]);
-    const events = await h.rows<{ payload: string }>(`select payload from outbox where subject = 'billing.subscribers.oneoffcharge.created' and payload like $1`, [`%${changed.order.id}%`]);
-    expect(events.map((e) => JSON.parse(e.payload).data.amount).sort()).toEqual(['-14.99', '29.99']);
-    // Replaying the same key returns the same order and bills nothing twice.
+    // Replaying the same key returns the same order and changes nothing more.
     const replay = (await gql(CHANGE, { i: { lineId: line.id, planCode: 'FAMILY_SHARE_50GB', idempotencyKey: `chg-${line.id}` } })).changePlan;
     expect(replay.order.id).toBe(changed.order.id);
-    expect(await h.rows(`select id from one_off_charge where line_id = $1 and reason = 'PLAN_CHANGE_PRORATION'`, [line.id])).toHaveLength(2);
+    expect(await billed()).toEqual(events);
+    expect(await h.rows(`select id from one_off_charge where line_id = $1 and reason = 'PLAN_CHANGE_PRORATION'`, [line.id])).toEqual([]);
   });
 
   it('a downgrade waits for the end of the cycle, then the sweep switches it on', async () => {
@@ -349,8 +359,11 @@ describe('order steps under retries', () => {
     expect((await gql(STEP('startOrder'), { i: { orderId: placed.order.id } })).startOrder.order.status).toBe('IN_PROGRESS');
     const [a, b] = await Promise.all([gql(STEP('completeOrder'), { i: { orderId: placed.order.id } }), gql(STEP('completeOrder'), { i: { orderId: placed.order.id } })]);
     expect([a.completeOrder.order.status, b.completeOrder.order.status]).toEqual(['COMPLETED', 'COMPLETED']);
-    expect(await h.rows(`select id from one_off_charge where order_id = $1`, [placed.order.id])).toHaveLength(2);
+    // Once: one new subscription, announced once (the change is billed from it, with no one-offs).
+    expect(await h.rows(`select id from one_off_charge where order_id = $1`, [placed.order.id])).toEqual([]);
     expect(await h.rows(`select id from subscription where line_id = $1 and status = 'ACTIVE'`, [line.id])).toHaveLength(1);
+    expect(await h.rows(`select id from subscription where line_id = $1 and status = 'ENDED'`, [line.id])).toHaveLength(1);
+    expect(await h.rows(`select seq from outbox where subject = 'billing.subscribers.subscription.created' and payload like $1 and payload like '%FAMILY_SHARE_50GB%'`, [`%${line.id}%`])).toHaveLength(1);
     // A completed order cannot fail afterwards.
     expect((await gqlError(STEP('failOrder'), { i: { orderId: placed.order.id, failureCode: 'X' } })).extensions).toMatchObject({ code: 'CONFLICT', reason: 'ORDER_ILLEGAL_TRANSITION' });
   });

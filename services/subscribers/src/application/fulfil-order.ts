@@ -145,7 +145,7 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
       }),
     );
   }
-  if (kind === 'PLAN_CHANGE') charges.push(...(await applyPlanChange(em, order, line, account, now)));
+  if (kind === 'PLAN_CHANGE') await applyPlanChange(em, order, line, account, now);
   order.updatedAt = now;
   order.completedAt = now;
   emitOrderState(em, order, now);
@@ -162,10 +162,21 @@ interface PlanChangeRequest {
   sharedAllowances: boolean;
   timing: 'IMMEDIATE' | 'END_OF_CYCLE';
   effectiveAt: string;
+  /** The quote's estimate of what the change does to the period's bill (kept on the order, not charged). */
   items: OneOffItem[];
 }
 
-async function applyPlanChange(em: Em, order: ProductOrder, line: Line, account: BillingAccount, now: Date): Promise<OneOffCharge[]> {
+/**
+ * Ends the current subscription and starts the new one (at once or as SCHEDULED). No one-off
+ * charges: each day of a line's recurring fee is billed once, in one place. A postpaid line's fees
+ * are billed by invoicing at the period's close from the subscription segments these events give
+ * it (the old plan for the days it was held, the new plan for the rest), so the prorated credit
+ * and charge of the quote stay an estimate on the order; before 2026-12 they were also created as
+ * PLAN_CHANGE_PRORATION one-offs and the change was billed twice. A prepaid line's balance settles
+ * its fees (wallets), and its quote has no items. An order placed before then still carries its
+ * items: it is fulfilled the same way, without them.
+ */
+async function applyPlanChange(em: Em, order: ProductOrder, line: Line, account: BillingAccount, now: Date): Promise<void> {
   const r = JSON.parse(order.request) as PlanChangeRequest;
   const effectiveAt = new Date(r.effectiveAt);
   const current = await em.findOne(Subscription, { lineId: line.id, status: 'ACTIVE' }, { orderBy: { startsAt: 'desc' } });
@@ -191,23 +202,6 @@ async function applyPlanChange(em: Em, order: ProductOrder, line: Line, account:
   if (r.timing === 'IMMEDIATE') line.planCode = r.toPlanCode;
   emitSubscription(em, 'subscriptionCreated', next, line, account, order.id, effectiveAt);
   await flushOrder(em);
-  return r.items.map((item, i) =>
-    em.create(OneOffCharge, {
-      id: chargeId(order.id, i + 1),
-      billingAccountId: account.id,
-      lineId: line.id,
-      subscriptionId: item.kind === 'CREDIT' ? current.id : next.id,
-      orderId: order.id,
-      kind: item.kind,
-      reason: 'PLAN_CHANGE_PRORATION',
-      amount: item.amount.amount,
-      currency: item.amount.currency,
-      description: item.description,
-      periodStart: item.periodStart,
-      periodEnd: item.periodEnd,
-      chargedAt: effectiveAt,
-    }),
-  );
 }
 
 /** → FAILED with a reason. Idempotent for a failed order; a completed order cannot fail. */

@@ -29,7 +29,13 @@ export interface PlanChangePreview {
   effectiveAt: Date;
   periodStart: string;
   periodEnd: string;
+  /**
+   * Postpaid, changed at once: the prorated credit (old plan's unused days) and charge (new plan's
+   * remaining days), an estimate of what the change does to the period's bill. Nothing is charged
+   * from them: invoicing bills the period's fees from the plans held (see `applyPlanChange`).
+   */
   items: OneOffItem[];
+  /** The sum of `items`: how much the period's bill changes. */
   total: Money;
   /** A prepaid line: what its balance does at the change (wallets settles it); null for postpaid. */
   prepaid: PrepaidSettlement | null;
@@ -115,7 +121,7 @@ export async function previewPlanChange(em: Em, catalog: CatalogClient, c: PlanC
   return quoteChange(em, catalog, c, wallets);
 }
 
-/** Places a PLAN_CHANGE order carrying the quote; fulfilment applies exactly these amounts. */
+/** Places a PLAN_CHANGE order carrying the quote; fulfilment switches exactly these plan versions at `effectiveAt` (the items stay an estimate). */
 export async function changePlan(em: Em, catalog: CatalogClient, c: PlanChangeCommand, wallets: WalletsPort | null = null): Promise<LineOrderResult & { preview: PlanChangePreview | null }> {
   const { now, ...input } = c;
   // Locked before the checks (idempotency key, no scheduled change, no open order): a second

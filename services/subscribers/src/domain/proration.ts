@@ -65,9 +65,12 @@ export interface QuoteInput {
 }
 
 /**
- * An immediate plan change inside a billing period: credit the unused days of the old fee, charge
- * the remaining days of the new one. The day of the change is billed on the new plan. A fee that
- * does not prorate (proration NONE) is neither credited nor charged here.
+ * What an immediate plan change inside a billing period does to the period's bill: the unused
+ * days of the old fee come off it, the remaining days of the new one go on. The day of the change
+ * is billed on the new plan. A fee that does not prorate (proration NONE) is neither credited nor
+ * charged here. An estimate for the customer (the preview): invoicing bills a postpaid line's fees
+ * at the period's close from the plans held, day by day with the same rule, so these items are
+ * never charged themselves (they were, until 2026-12, and the change was billed twice).
  */
 export function quotePlanChange(q: QuoteInput): PlanChangeQuote {
   const period = billingPeriodOf(q.effectiveDate, q.billCycleDay);
