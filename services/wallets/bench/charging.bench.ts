@@ -3,7 +3,7 @@
 // latency over NATS request/reply at a fixed rate. Runs in a throw-away PostgreSQL schema.
 // Usage: npx tsx services/wallets/bench/charging.bench.ts   (BENCH_CHARGES=6000 for a quick check)
 import { spawn } from 'node:child_process';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 import { jetstream } from '@nats-io/jetstream';
 import { RPC, WORK_SUBJECTS, chargeResultsOf, type ChargeRequest } from '@ledgerline/contracts';
 import { startPrivateNats, startServiceForTest } from '@ledgerline/platform';
@@ -45,6 +45,12 @@ async function reserveLoad(natsUrl: string, subject: string, seconds: number, id
 }
 
 const now = new Date('2026-11-25T10:00:00Z');
+
+/** Checkpoints PostgreSQL has started (timed or requested), server-wide. */
+async function checkpointCounts(): Promise<number> {
+  const [row] = await db.query<{ n: string }>('select checkpoints_timed + checkpoints_req as n from pg_stat_bgwriter');
+  return Number(row?.n ?? 0);
+}
 
 // Own RPC subjects, so another wallets service on the same NATS server (a test run) cannot answer.
 const PREFIX = `bench${process.pid}.`;
@@ -205,10 +211,19 @@ try {
   const cpu0 = process.cpuUsage();
   const eld = monitorEventLoopDelay({ resolution: 1 });
   eld.enable();
+  // What can stall a reservation besides the transport: the service's own GC pauses and PostgreSQL
+  // checkpoints (their writes and fsyncs share the disk with the commits' WAL flushes).
+  const gcPauses: number[] = [];
+  const gcObserver = new PerformanceObserver((list) => list.getEntries().forEach((e) => gcPauses.push(e.duration)));
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const checkpointsBefore = await checkpointCounts();
   const load = await reserveLoad(nats.url, `${PREFIX}${RPC.walletReserve}`, RPC_SECONDS);
   const cpu = process.cpuUsage(cpu0);
   eld.disable();
+  gcObserver.disconnect();
+  const checkpointsAfter = await checkpointCounts();
   log(`  wallets event loop delay p50 ${(eld.percentile(50) / 1e6).toFixed(1)} ms p99 ${(eld.percentile(99) / 1e6).toFixed(1)} ms max ${(eld.max / 1e6).toFixed(1)} ms`);
+  log(`  GC pauses in the service's process: ${gcPauses.length}, ${gcPauses.filter((d) => d > 10).length} over 10 ms, longest ${Math.max(0, ...gcPauses).toFixed(1)} ms; PostgreSQL checkpoints during the run: ${checkpointsAfter - checkpointsBefore}`);
   const total = load.sent;
   const failed = Object.values(load.failures).reduce((a, b) => a + b, 0);
   const achieved = total / load.sendSeconds;
