@@ -7,16 +7,13 @@
  * - Drafts, never-published plans and the audit trail are the editors' (ADMIN, SYSTEM); published
  *   versions stay public (wallets and invoicing read `planVersion(id)` without a caller).
  */
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '@ledgerline/contracts';
 import { callerFromHeaders, DEV_INTERNAL_SECRET, graphqlRequest, ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { importOffers, readJson } from './support';
 
-const root = path.resolve(import.meta.dirname, '..', '..', '..', 'catalog');
-const readJson = (file: string) => JSON.parse(fs.readFileSync(path.join(root, file), 'utf8'));
 
 const ANONYMOUS: Caller = { role: 'ANONYMOUS', subject: 'anonymous', scopes: [] };
 const CUSTOMER: Caller = { role: 'CUSTOMER', subject: 'cus_1', customerId: 'cus_1', scopes: [] };
@@ -54,9 +51,7 @@ describe('catalog authorization', () => {
     process.env.USAGE_URL = `http://127.0.0.1:${(usage.address() as AddressInfo).port}/graphql`;
     const { catalogService } = await import('../src/service');
     svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date('2026-03-15T09:00:00Z')) });
-    for (const f of fs.readdirSync(path.join(root, 'offers'))) {
-      await svc.request('mutation($i: ImportOfferInput!) { importOffer(input: $i) { offer { code } } }', { i: { document: readJson(`offers/${f}`) } });
-    }
+    await importOffers(svc);
     const doc = readJson('plans/postpaid-20gb.json');
     const imported = await svc.request('mutation($i: ImportPlanInput!) { importPlan(input: $i) { version { id } } }', { i: { document: doc } });
     publishedId = imported.data.importPlan.version.id;

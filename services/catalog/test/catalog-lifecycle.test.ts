@@ -3,9 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { catalogService } from '../src/service';
+import { readJson, CATALOG_DIR as root } from './support';
 
-const root = path.resolve(import.meta.dirname, '..', '..', '..', 'catalog');
-const readJson = (file: string) => JSON.parse(fs.readFileSync(path.join(root, file), 'utf8'));
 const planFiles = fs.readdirSync(path.join(root, 'plans')).filter((f) => f.endsWith('.json'));
 const offerFiles = fs.readdirSync(path.join(root, 'offers')).filter((f) => f.endsWith('.json'));
 const samples = readJson('samples/usage.json') as { events: Record<string, string>[] };

@@ -11,9 +11,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { catalogService } from '../src/service';
+import { importOffers, readJson } from './support';
 
-const root = path.resolve(import.meta.dirname, '..', '..', '..', 'catalog');
-const readJson = (file: string) => JSON.parse(fs.readFileSync(path.join(root, file), 'utf8'));
 const IMPORT = 'mutation($i: ImportPlanInput!) { importPlan(input: $i) { created version { id version } } }';
 const DRAFT = 'mutation($i: CreatePlanDraftInput!) { createPlanDraft(input: $i) { draft { id } } }';
 const PUBLISH = 'mutation($i: PublishPlanInput!) { publishPlan(input: $i) { version { id version status } } }';
@@ -25,9 +24,7 @@ describe('catalog on SQLite', () => {
 
   beforeAll(async () => {
     svc = await startServiceForTest(catalogService, { env: { DATABASE_URL: '', LEDGERLINE_DATA_DIR: dataDir }, clock: new ManualClock(new Date('2026-03-01T09:00:00Z')) });
-    for (const f of fs.readdirSync(path.join(root, 'offers'))) {
-      expect((await svc.request('mutation($i: ImportOfferInput!) { importOffer(input: $i) { offer { code } } }', { i: { document: readJson(`offers/${f}`) } })).errors).toBeUndefined();
-    }
+    await importOffers(svc);
   });
   afterAll(async () => {
     await svc?.close();

@@ -7,27 +7,14 @@
  * gets CONFLICT PLAN_DRAFT_ALREADY_OPEN. The overlap is made certain as in the reviewer's race
  * tests: an EXCLUSIVE lock on plan_audit holds the first call before its commit.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, startServiceForTest, TEST_DATABASE_URL, type TestService } from '@ledgerline/platform';
 import { catalogService } from '../src/service';
+import { importOffers, waitForLockWaiters, readJson } from './support';
 
-const root = path.resolve(import.meta.dirname, '..', '..', '..', 'catalog');
-const readJson = (file: string) => JSON.parse(fs.readFileSync(path.join(root, file), 'utf8'));
 const IMPORT = 'mutation($i: ImportPlanInput!) { importPlan(input: $i) { created version { id version } } }';
 const DRAFT = 'mutation($i: CreatePlanDraftInput!) { createPlanDraft(input: $i) { draft { id } } }';
-
-/** Backends of this test waiting for a lock: statements naming the schema, or the plan insert (which names no schema). */
-async function waitForLockWaiters(db: pg.Client, schema: string, n: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    await db.query('select pg_stat_clear_snapshot()');
-    const { rows } = await db.query(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and (query like $1 or query like $2)`, [`%${schema}%`, `insert into "plan"%on conflict%`]);
-    if (rows[0].n >= n) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('two callers creating the same new plan at once', () => {
   let svc: TestService;
@@ -36,9 +23,7 @@ describe('two callers creating the same new plan at once', () => {
   beforeAll(async () => {
     svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date('2026-03-01T09:00:00Z')) });
     await db.connect();
-    for (const f of fs.readdirSync(path.join(root, 'offers'))) {
-      await svc.request('mutation($i: ImportOfferInput!) { importOffer(input: $i) { offer { code } } }', { i: { document: readJson(`offers/${f}`) } });
-    }
+    await importOffers(svc);
   });
   afterAll(async () => {
     await db.end();
@@ -50,7 +35,7 @@ describe('two callers creating the same new plan at once', () => {
     await db.query('begin');
     await db.query(`lock table "${svc.schema}".plan_audit in exclusive mode`);
     const pending = Promise.all(calls.map((call) => call()));
-    await waitForLockWaiters(db, svc.schema, calls.length);
+    await waitForLockWaiters(db, calls.length, [`%${svc.schema}%`, `insert into "plan"%on conflict%`]);
     await db.query('commit');
     return pending;
   }

@@ -9,14 +9,11 @@
  * ESCAPE clause, or compare with a `starts-with` expression), so the prefix matches literally:
  * "PREPAID_B" finds PREPAID_BUNDLE_30D and not PREPAID_PAYG, and totalCount agrees.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { catalogService } from '../src/service';
+import { importOffers, readJson } from './support';
 
-const root = path.resolve(import.meta.dirname, '..', '..', '..', 'catalog');
-const readJson = (file: string) => JSON.parse(fs.readFileSync(path.join(root, file), 'utf8'));
 const IMPORT = 'mutation($i: ImportPlanInput!) { importPlan(input: $i) { created version { id version } } }';
 
 describe('plans(filter: { codePrefix }) with an underscore in the prefix', () => {
@@ -24,10 +21,7 @@ describe('plans(filter: { codePrefix }) with an underscore in the prefix', () =>
 
   beforeAll(async () => {
     svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date('2026-03-01T09:00:00Z')) });
-    for (const f of fs.readdirSync(path.join(root, 'offers'))) {
-      const r = await svc.request('mutation($i: ImportOfferInput!) { importOffer(input: $i) { offer { code } } }', { i: { document: readJson(`offers/${f}`) } });
-      expect(r.errors).toBeUndefined();
-    }
+    await importOffers(svc);
     for (const f of ['prepaid-payg.json', 'prepaid-bundle-30d.json', 'postpaid-20gb.json']) {
       const r = await svc.request(IMPORT, { i: { document: readJson(`plans/${f}`) } });
       expect(r.errors, f).toBeUndefined();

@@ -15,16 +15,13 @@
  * forward the caller's own (signed) identity to the usage service so its authorization applies.
  * Then the usage service is never asked as SYSTEM for an anonymous caller and no costs come back.
  */
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCaller, CALLER_HEADER, type Caller } from '@ledgerline/contracts';
 import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { importOffers, readJson } from './support';
 
-const root = path.resolve(import.meta.dirname, '..', '..', '..', 'catalog');
-const readJson = (file: string) => JSON.parse(fs.readFileSync(path.join(root, file), 'utf8'));
 
 describe('comparePlans for a billing account', () => {
   let svc: TestService;
@@ -47,9 +44,7 @@ describe('comparePlans for a billing account', () => {
     process.env.USAGE_URL = `http://127.0.0.1:${(usage.address() as AddressInfo).port}/graphql`;
     const { catalogService } = await import('../src/service');
     svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date('2026-03-15T09:00:00Z')) });
-    for (const f of fs.readdirSync(path.join(root, 'offers'))) {
-      await svc.request('mutation($i: ImportOfferInput!) { importOffer(input: $i) { offer { code } } }', { i: { document: readJson(`offers/${f}`) } });
-    }
+    await importOffers(svc);
     const r = await svc.request('mutation($i: ImportPlanInput!) { importPlan(input: $i) { created } }', { i: { document: readJson('plans/postpaid-20gb.json') } });
     expect(r.errors).toBeUndefined();
   });

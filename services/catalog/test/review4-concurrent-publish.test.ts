@@ -14,28 +14,14 @@
  * overlapping call returns the same published version, with one PUBLISHED audit entry and one
  * plan.published event.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, startServiceForTest, TEST_DATABASE_URL, type TestService } from '@ledgerline/platform';
 import { catalogService } from '../src/service';
+import { importOffers, waitForLockWaiters, readJson } from './support';
 
-const root = path.resolve(import.meta.dirname, '..', '..', '..', 'catalog');
-const readJson = (file: string) => JSON.parse(fs.readFileSync(path.join(root, file), 'utf8'));
 const DRAFT = 'mutation($i: CreatePlanDraftInput!) { createPlanDraft(input: $i) { draft { id } validation { valid } } }';
 const PUBLISH = 'mutation($i: PublishPlanInput!) { publishPlan(input: $i) { version { id version status } } }';
-
-/** Waits (up to 10 s) until `n` backends working on this schema wait for a lock (the statements name the schema). */
-async function waitForLockWaiters(db: pg.Client, schema: string, n: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    // pg_stat_activity is read once per transaction (and `db` holds one open): refresh it each time.
-    await db.query('select pg_stat_clear_snapshot()');
-    const { rows } = await db.query(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like $1`, [`%${schema}%`]);
-    if (rows[0].n >= n) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('publishPlan called several times at once', () => {
   let svc: TestService;
@@ -44,9 +30,7 @@ describe('publishPlan called several times at once', () => {
   beforeAll(async () => {
     svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date('2026-03-01T09:00:00Z')) });
     await db.connect();
-    for (const f of fs.readdirSync(path.join(root, 'offers'))) {
-      await svc.request('mutation($i: ImportOfferInput!) { importOffer(input: $i) { offer { code } } }', { i: { document: readJson(`offers/${f}`) } });
-    }
+    await importOffers(svc);
   });
   afterAll(async () => {
     await db.end();
@@ -62,7 +46,7 @@ describe('publishPlan called several times at once', () => {
     await db.query('begin');
     await db.query(`lock table "${svc.schema}".plan_audit in exclusive mode`);
     const pending = Promise.all([1, 2, 3].map(() => svc.request(PUBLISH, { i: { draftId } })));
-    await waitForLockWaiters(db, svc.schema, 3);
+    await waitForLockWaiters(db, 3, [`%${svc.schema}%`]);
     await db.query('commit');
     const results = await pending;
 

@@ -14,15 +14,12 @@
  * (ADMIN/SYSTEM, the roles that may change the catalog): an anonymous or CUSTOMER caller gets
  * null or FORBIDDEN/UNAUTHENTICATED, never the draft document or the audit entries.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '@ledgerline/contracts';
 import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { catalogService } from '../src/service';
+import { importOffers, readJson } from './support';
 
-const root = path.resolve(import.meta.dirname, '..', '..', '..', 'catalog');
-const readJson = (file: string) => JSON.parse(fs.readFileSync(path.join(root, file), 'utf8'));
 
 describe('unpublished drafts and the audit trail', () => {
   let svc: TestService;
@@ -30,9 +27,7 @@ describe('unpublished drafts and the audit trail', () => {
 
   beforeAll(async () => {
     svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date('2026-03-01T09:00:00Z')) });
-    for (const f of fs.readdirSync(path.join(root, 'offers'))) {
-      await svc.request('mutation($i: ImportOfferInput!) { importOffer(input: $i) { offer { code } } }', { i: { document: readJson(`offers/${f}`) } });
-    }
+    await importOffers(svc);
     const doc = readJson('plans/postpaid-20gb.json');
     expect((await svc.request('mutation($i: ImportPlanInput!) { importPlan(input: $i) { created } }', { i: { document: doc } })).errors).toBeUndefined();
     const next = { ...structuredClone(doc), name: 'Smart 20 GB (Q3 price rise)', recurringFee: { ...doc.recurringFee, amount: '34.99' } };

@@ -15,27 +15,13 @@
  * to CONFLICT PLAN_DRAFT_ALREADY_OPEN. Exactly one of several overlapping calls opens a draft; the
  * others get CONFLICT PLAN_DRAFT_ALREADY_OPEN.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, startServiceForTest, TEST_DATABASE_URL, type TestService } from '@ledgerline/platform';
 import { catalogService } from '../src/service';
+import { importOffers, waitForLockWaiters, readJson } from './support';
 
-const root = path.resolve(import.meta.dirname, '..', '..', '..', 'catalog');
-const readJson = (file: string) => JSON.parse(fs.readFileSync(path.join(root, file), 'utf8'));
 const DRAFT = 'mutation($i: CreatePlanDraftInput!) { createPlanDraft(input: $i) { draft { id } } }';
-
-/** Waits (up to 10 s) until `n` backends working on this schema wait for a lock (the statements name the schema). */
-async function waitForLockWaiters(db: pg.Client, schema: string, n: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    // pg_stat_activity is read once per transaction (and `db` holds one open): refresh it each time.
-    await db.query('select pg_stat_clear_snapshot()');
-    const { rows } = await db.query(`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like $1`, [`%${schema}%`]);
-    if (rows[0].n >= n) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('drafts of one plan opened at the same moment', () => {
   let svc: TestService;
@@ -44,9 +30,7 @@ describe('drafts of one plan opened at the same moment', () => {
   beforeAll(async () => {
     svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date('2026-03-01T09:00:00Z')) });
     await db.connect();
-    for (const f of fs.readdirSync(path.join(root, 'offers'))) {
-      await svc.request('mutation($i: ImportOfferInput!) { importOffer(input: $i) { offer { code } } }', { i: { document: readJson(`offers/${f}`) } });
-    }
+    await importOffers(svc);
     const r = await svc.request('mutation($i: ImportPlanInput!) { importPlan(input: $i) { created } }', { i: { document: readJson('plans/postpaid-20gb.json') } });
     expect(r.errors).toBeUndefined();
   });
@@ -61,7 +45,7 @@ describe('drafts of one plan opened at the same moment', () => {
     await db.query('begin');
     await db.query(`lock table "${svc.schema}".plan_audit in exclusive mode`);
     const pending = Promise.all(editors.map((who) => svc.request(DRAFT, { i: { document: { ...structuredClone(doc), name: `Smart 20 GB (${who})` } } })));
-    await waitForLockWaiters(db, svc.schema, editors.length);
+    await waitForLockWaiters(db, editors.length, [`%${svc.schema}%`]);
     await db.query('commit');
     const results = await pending;
 
