@@ -54,6 +54,10 @@ export function startOfLocalDay(d: LocalDate, tz: string): Date {
   let instant = guess - offsetMs(new Date(guess), tz);
   // A second pass settles the offset when midnight is near a DST switch.
   instant = guess - offsetMs(new Date(instant), tz);
+  // Where the clocks spring forward at midnight (America/Santiago, America/Havana) the day has no
+  // 00:00 and the passes land on the evening before; the offset in force before the gap gives the
+  // day's first instant (01:00), as invoicing's localMidnight and the bill-cycle workflow do.
+  if (parts(new Date(instant), tz).day !== d.day) instant = guess - offsetMs(new Date(instant - 43_200_000), tz);
   return new Date(instant);
 }
 
