@@ -136,13 +136,15 @@ describe('collections holds', () => {
     expect(await statuses(lines), 'the customer’s suspension and the fraud bar stay').toEqual(['ACTIVE', 'SUSPENDED', 'BARRED']);
   });
 
-  it('a bar an agent lifted and another placed since is not resumed by the dunning', async () => {
+  it('an agent cannot resume a line the dunning holds (LINE_HELD_FOR_COLLECTIONS); lifting the hold resumes it', async () => {
+    // Before, the agent's resume switched the line on while the debt was unpaid (and a fraud bar
+    // placed after it was then the line's latest bar). See also collections-holds-refusals.test.ts.
     const { accountId, lines } = await account(1);
     await place(accountId, 'dunning-inv_d');
-    await lineChange('resumeLine', lines[0]!, 'goodwill');
-    await lineChange('barLine', lines[0]!, 'fraud');
-    expect((await lift(accountId, 'dunning-inv_d')).lines).toEqual([]);
+    const resumed = await svc.request(`mutation($i: LineChangeInput!) { resumeLine(input: $i) { line { status } } }`, { i: { lineId: lines[0]!, reason: 'goodwill' } });
+    expect(resumed.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'LINE_HELD_FOR_COLLECTIONS', field: 'input.lineId' });
     expect(await statuses(lines)).toEqual(['BARRED']);
+    expect((await lift(accountId, 'dunning-inv_d')).lines.map((l: { status: string }) => l.status)).toEqual(['ACTIVE']);
   });
 
   it('is idempotent per key: placed or lifted twice has one effect, and a late retry of a lifted placement changes nothing', async () => {
@@ -227,13 +229,16 @@ describe('collections holds', () => {
       await dispatcher.fulfil();
       expect((await place(accountId, 'dunning-inv_g')).waiting, 'suspended now: held as it is').toEqual([]);
       expect(await statuses(lines)).toEqual(['SUSPENDED']);
+      // Held, the customer's suspension is not resumed by an agent; once lifted (it stays suspended), it is.
+      await lift(accountId, 'dunning-inv_g');
       await lineChange('resumeLine', line, 'back home');
       await dispatcher.fulfil();
 
       // A new dunning bars the line; its bar is still on its way when another hold is lifted.
       const h = await place(accountId, 'dunning-inv_h');
       expect(h.lines.map((l: { status: string }) => l.status)).toEqual(['ACTIVE']); // BAR ordered, not fulfilled yet
-      await lift(accountId, 'dunning-inv_g');
+      expect((await place(accountId, 'dunning-inv_g', 'dunning-inv_g:suspend-2')).lines, 'the bar is on its way: held, nothing more').toEqual([]);
+      await lift(accountId, 'dunning-inv_g', 'dunning-inv_g:restore-2');
       const waiting = await lift(accountId, 'dunning-inv_h');
       expect(
         waiting.waiting.map((l: { id: string }) => l.id),

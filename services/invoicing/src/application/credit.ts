@@ -68,6 +68,26 @@ export async function applyAccountCredit(em: Em, billingAccountId: string, curre
   return paidIds;
 }
 
+/**
+ * Invoices whose dunning has started that account credit paid at `at` or later, on the accounts of
+ * one batch of a bill run (its account id range): a negative invoice the batch issued may pay an
+ * older invoice whose dunning is waiting. Read after the batch commits, so its driver can tell those
+ * dunning workflows to look again, as the resolvers do after a payment. An account of the range the
+ * run did not bill may be answered too (credit paid it since `at`): telling its dunning is harmless.
+ */
+export async function dunnedInvoicesPaidFromCreditInBatch(em: Em, billRunId: string, batchNo: number, at: Date): Promise<string[]> {
+  const paid = await rows<{ id: string }>(
+    em,
+    `select distinct i.id from bill_run_batch b
+       join payment p on p.billing_account_id between b.first_account_id and b.last_account_id
+       join invoice i on i.id = p.invoice_id
+      where b.bill_run_id = ? and b.batch_no = ? and p.channel = 'ACCOUNT_CREDIT' and p.created_at >= ? and i.dunning_started_at is not null
+      order by i.id`,
+    [billRunId, batchNo, at],
+  );
+  return paid.map((r) => r.id);
+}
+
 async function payFromCredit(em: Em, invoice: any, applied: string, now: Date): Promise<void> {
   const k = sql(em);
   const scale = minorUnits(invoice.currency);

@@ -62,14 +62,29 @@ export async function resolveDispute(em: Em, c: { invoiceId: string; now: Date }
 /**
  * Voids a draft (NEW, VALIDATED or held before sending) and releases its charges for regeneration.
  * A draft that holds money (a payment not refunded in full, a credit note) is refused: the voided
- * invoice would keep it and a regenerated draft would ask for the full amount again.
+ * invoice would keep it and a regenerated draft would ask for the full amount again. A draft with
+ * an open dispute is refused too (`INVOICE_DISPUTED`): its charges would go to the next invoice
+ * without the dispute. Resolve the dispute first, or regenerate the draft (the dispute carries over).
  */
 export async function voidInvoice(em: Em, c: { invoiceId: string; now: Date }): Promise<void> {
   const invoice = await lockInvoice(em, c.invoiceId);
   if (invoice.state === 'VOIDED') return;
+  assertVoidable(invoice);
+  if (invoice.state === 'ON_HOLD' || dec(String(invoice.amount_disputed ?? '0')).gt(0)) {
+    throw conflict('INVOICE_DISPUTED', `Invoice ${invoice.id} is disputed (${dec(String(invoice.amount_disputed ?? '0')).toFixed(minorUnits(invoice.currency))} ${invoice.currency}); resolve the dispute before voiding it, or regenerate it (the dispute carries over to the new draft)`, { field: 'input.invoiceId' });
+  }
+  await voidDraft(em, invoice, c.now);
+}
+
+function assertVoidable(invoice: any): void {
   if (invoice.state === 'ON_HOLD' ? !['NEW', 'VALIDATED'].includes(invoice.held_from) : !['NEW', 'VALIDATED'].includes(invoice.state)) {
     throw new DomainError('INVOICE_ILLEGAL_TRANSITION', `A ${invoice.state} invoice cannot be voided; correct it with a credit note`, { field: 'input.invoiceId' });
   }
+}
+
+/** Voids a draft, locked by the caller, disputed or not (regenerating carries a dispute over). */
+async function voidDraft(em: Em, invoice: any, now: Date): Promise<void> {
+  assertVoidable(invoice);
   const k = sql(em);
   const scale = minorUnits(invoice.currency);
   const [held] = await rows<{ n: string; held: string | null }>(em, 'select count(*) as n, sum(amount - refunded_amount) as held from payment where invoice_id = ? and amount > refunded_amount', [invoice.id]);
@@ -80,10 +95,10 @@ export async function voidInvoice(em: Em, c: { invoiceId: string; now: Date }): 
   if (notes.length > 0) {
     throw conflict('INVOICE_HAS_CREDIT_NOTES', `Invoice ${invoice.id} was credited (${notes.join(', ')}); it cannot be voided, correct it with a credit note`, { field: 'input.invoiceId' });
   }
-  await k('invoice').where({ id: invoice.id }).update({ voided_at: c.now });
+  await k('invoice').where({ id: invoice.id }).update({ voided_at: now });
   await k('unbilled_charge').where({ billing_account_id: invoice.billing_account_id, invoice_id: invoice.id }).update({ invoice_id: null });
   await k('one_off_charge').where({ billing_account_id: invoice.billing_account_id, invoice_id: invoice.id }).update({ invoice_id: null });
-  await stateChanged(em, invoice, invoice.state, 'VOIDED', c.now, 'voided');
+  await stateChanged(em, invoice, invoice.state, 'VOIDED', now, 'voided');
 }
 
 /**
@@ -94,7 +109,7 @@ export async function voidInvoice(em: Em, c: { invoiceId: string; now: Date }): 
  */
 export async function regenerateInvoice(em: Em, c: { invoiceId: string; now: Date }, deps: BillingDeps): Promise<string> {
   const invoice = await lockInvoice(em, c.invoiceId);
-  await voidInvoice(em, c);
+  if (invoice.state !== 'VOIDED') await voidDraft(em, invoice, c.now);
   const account = (await sql(em)('billing_account').where({ id: invoice.billing_account_id }).first()) as AccountRow;
   const { created } = await billAccounts(em, [{ account, period: { start: new Date(invoice.period_start), end: new Date(invoice.period_end) } }], deps, { now: c.now, autoIssue: false, billRunId: invoice.bill_run_id });
   if (!created[0]) throw new DomainError('INVOICE_REGENERATION_CONFLICT', 'Another live invoice exists for this period', { field: 'input.invoiceId' });

@@ -1,11 +1,26 @@
 // The service's own bill-run driver: processes pending batches of SERVICE-driven runs, one batch
 // per transaction, until none is left. Several replicas may run it side by side (batches are
 // claimed with SKIP LOCKED). A Temporal-driven run (driver WORKFLOW) is left to its workflow.
+// After each batch commits, the dunning workflows of invoices its account credit paid (a negative
+// invoice paying an older, dunned one) are told to look again, as after a payment.
 import type { Em, ServiceRuntime } from '@ledgerline/platform';
 import { processBillRunBatch, runnableBillRuns } from '../application/bill-run';
 import type { BillingDeps } from '../application/bill-accounts';
+import { dunnedInvoicesPaidFromCreditInBatch } from '../application/credit';
+import type { DunningStarter } from '../ports/dunning';
 
-export function startBillRunRunner(runtime: ServiceRuntime, deps: BillingDeps, { idleMs = 500 } = {}) {
+/** Best effort: a dunning not told looks again at its next step. */
+async function signalCreditPaid(runtime: ServiceRuntime, dunning: DunningStarter, runId: string, batchNo: number, at: Date): Promise<void> {
+  try {
+    for (const invoiceId of await dunnedInvoicesPaidFromCreditInBatch(runtime.orm.em.fork() as Em, runId, batchNo, at)) {
+      await dunning.poke(invoiceId, 'paymentRecorded').catch((err: unknown) => runtime.logger.warn({ err, invoiceId }, 'could not signal the dunning workflow; it looks again on its own'));
+    }
+  } catch (err) {
+    runtime.logger.warn({ err, runId, batchNo }, 'could not find the dunned invoices a bill run batch paid from credit; their dunning looks again on its own');
+  }
+}
+
+export function startBillRunRunner(runtime: ServiceRuntime, deps: BillingDeps & { dunning?: DunningStarter | null }, { idleMs = 500 } = {}) {
   let running = true;
   let timer: NodeJS.Timeout | undefined;
   let wake: () => void = () => undefined;
@@ -16,9 +31,11 @@ export function startBillRunRunner(runtime: ServiceRuntime, deps: BillingDeps, {
         for (const runId of await runnableBillRuns(runtime.orm.em.fork() as Em)) {
           for (;;) {
             if (!running) break;
-            const done = await runtime.orm.em.fork().transactional((em) => processBillRunBatch(em as Em, runId, null, deps, runtime.clock.now()));
+            const now = runtime.clock.now();
+            const done = await runtime.orm.em.fork().transactional((em) => processBillRunBatch(em as Em, runId, null, deps, now));
             if (!done) break;
             worked = true;
+            if (deps.dunning) await signalCreditPaid(runtime, deps.dunning, runId, done.batchNo, now);
           }
         }
       } catch (error) {

@@ -8,6 +8,7 @@ import { accountCredit, addDiscount, addOneOffCharge, recordCharges, recordSubsc
 import { billRunId, billRunView, closeBillingPeriod, previewNextInvoice, processBillRunBatch, startBillRun } from '../application/bill-run';
 import { disputeInvoice, issueInvoice, regenerateInvoice, resolveDispute, voidInvoice } from '../application/invoice-lifecycle';
 import { issueCreditNote, issuePaymentReceipt, recordPayment, refundPayment } from '../application/payments';
+import { dunnedInvoicesPaidFromCreditInBatch } from '../application/credit';
 import { renderInvoiceHtml, renderInvoicePdf, type InvoiceDocumentModel } from '../documents/render';
 import { runCollections } from '../application/collections';
 import { rows } from '../application/sql';
@@ -56,7 +57,7 @@ async function pokeDunning(ctx: InvoicingContext, invoiceId: string | null | und
  * After a mutation that may have brought account credit (which pays the account's open invoices by
  * itself): the invoices it paid at `now` whose dunning has started look again, as after a payment.
  */
-async function pokeCreditPaid(ctx: InvoicingContext, billingAccountId: string | null | undefined, now: Date): Promise<void> {
+async function pokeCreditPaid(ctx: InvoicingContext, billingAccountId: string | null | undefined, now: Date, alreadyTold: string[] = []): Promise<void> {
   if (!billingAccountId || !ctx.deps.dunning) return;
   const paid = await rows<{ id: string }>(
     ctx.em.fork() as Em,
@@ -64,7 +65,13 @@ async function pokeCreditPaid(ctx: InvoicingContext, billingAccountId: string | 
       where p.billing_account_id = ? and p.channel = 'ACCOUNT_CREDIT' and p.created_at >= ? and i.dunning_started_at is not null`,
     [billingAccountId, now],
   );
-  for (const { id } of paid) await pokeDunning(ctx, id, 'paymentRecorded');
+  for (const { id } of paid) if (!alreadyTold.includes(id)) await pokeDunning(ctx, id, 'paymentRecorded');
+}
+
+/** After a bill run batch: the dunned invoices its account credit paid (a negative invoice's) look again. */
+async function pokeBatchCreditPaid(ctx: InvoicingContext, billRunId: string, batchNo: number, now: Date): Promise<void> {
+  if (!ctx.deps.dunning) return;
+  for (const id of await dunnedInvoicesPaidFromCreditInBatch(ctx.em.fork() as Em, billRunId, batchNo, now)) await pokeDunning(ctx, id, 'paymentRecorded');
 }
 
 const m = (amount: string, currency: string) => ({ amount: dec(String(amount)).toFixed(), currency });
@@ -112,7 +119,9 @@ export const resolvers = {
       const at = ctx.runtime.clock.now();
       const id = await mutate(ctx, (em, now) => issueCreditNote(em, { ...a.input, now }), at);
       const creditNote = await ctx.em.fork().findOneOrFail(CreditNote, { id });
-      await pokeCreditPaid(ctx, creditNote.billingAccountId, at);
+      // The note cleared or reduced what its invoice owes: its dunning looks again, as after a payment.
+      await pokeDunning(ctx, creditNote.invoiceId, 'paymentRecorded');
+      await pokeCreditPaid(ctx, creditNote.billingAccountId, at, [creditNote.invoiceId]);
       return { creditNote, invoice: await fresh(ctx, creditNote.invoiceId) };
     },
     startBillRun: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
@@ -121,7 +130,9 @@ export const resolvers = {
       return { billRun: r.run, started: r.started };
     },
     processBillRunBatch: async (_: unknown, a: Args<{ billRunId: string; batchNo?: number | null }>, ctx: InvoicingContext) => {
-      const r = await mutate(ctx, (em, now) => processBillRunBatch(em, a.input.billRunId, a.input.batchNo ?? null, ctx.deps, now));
+      const at = ctx.runtime.clock.now();
+      const r = await mutate(ctx, (em, now) => processBillRunBatch(em, a.input.billRunId, a.input.batchNo ?? null, ctx.deps, now), at);
+      if (r) await pokeBatchCreditPaid(ctx, a.input.billRunId, r.batchNo, at);
       return { batchNo: r?.batchNo ?? null, accounts: r?.accounts ?? 0, invoicesCreated: r?.invoicesCreated ?? 0, billRun: await billRunView(ctx.em.fork() as Em, a.input.billRunId) };
     },
     issueInvoice: async (_: unknown, a: Args<{ invoiceId: string }>, ctx: InvoicingContext) => {

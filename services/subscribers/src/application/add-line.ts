@@ -1,6 +1,6 @@
 import { conflict, newId, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { BillingAccount, Line, ProductOrder, Subscription } from '../persistence/entities';
+import { BillingAccount, CollectionsHold, Line, ProductOrder, Subscription } from '../persistence/entities';
 import { normalizeIccid, normalizeImsi, normalizeMsisdn } from '../domain/validation';
 import type { CatalogClient } from '../ports/catalog-client';
 import { emitLineState, emitSubscription } from './events';
@@ -24,7 +24,9 @@ export interface LineOrderResult {
 
 /**
  * Orders a new line: the line (PENDING) and, with a plan, its subscription (PENDING, pinned to
- * the plan's current version) plus a NEW_LINE order that provisioning fulfils.
+ * the plan's current version) plus a NEW_LINE order that provisioning fulfils. Refused while the
+ * account's lines are held for collections (an unpaid invoice's dunning): no new service for an
+ * account dunned for non-payment. A retry of an order placed before the hold still replays it.
  */
 export async function addLine(em: Em, catalog: CatalogClient, c: AddLineCommand): Promise<LineOrderResult> {
   const { now, ...input } = c;
@@ -35,6 +37,7 @@ export async function addLine(em: Em, catalog: CatalogClient, c: AddLineCommand)
   const imsi = c.imsi ? normalizeImsi(c.imsi) : null;
   const account = await em.findOne(BillingAccount, { id: c.billingAccountId });
   if (!account) throw notFound('BillingAccount', c.billingAccountId, 'input.billingAccountId');
+  await assertNotInCollections(em, account.id);
   if (await em.findOne(Line, { msisdn, status: { $ne: 'TERMINATED' } })) throw conflict('MSISDN_DUPLICATE', `MSISDN ${msisdn} is already in use`, { field: 'input.msisdn' });
   if (iccid && (await em.findOne(Line, { iccid, status: { $ne: 'TERMINATED' } }))) throw conflict('ICCID_DUPLICATE', `SIM ${iccid} is already in use`, { field: 'input.iccid' });
   const resolved = c.planCode ? await findPlan(catalog, c.planCode) : null;
@@ -72,4 +75,16 @@ export async function addLine(em: Em, catalog: CatalogClient, c: AddLineCommand)
   if (subscription) emitSubscription(em, 'subscriptionCreated', subscription, line, account, order.id, now);
   await em.flush();
   return { line, order };
+}
+
+/** An account with open collections holds (its dunning still running) takes no new line. */
+async function assertNotInCollections(em: Em, billingAccountId: string): Promise<void> {
+  const holds = await em.find(CollectionsHold, { billingAccountId, liftedAt: null }, { orderBy: { placedAt: 'asc', id: 'asc' } });
+  if (holds.length === 0) return;
+  const holders = [...new Set(holds.map((h) => h.holder))];
+  throw conflict(
+    'ACCOUNT_IN_COLLECTIONS',
+    `Billing account ${billingAccountId} is held for collections by ${holders.join(', ')}; no new line until the debt is settled and the hold lifted`,
+    { field: 'input.billingAccountId', holders },
+  );
 }

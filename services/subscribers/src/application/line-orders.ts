@@ -3,7 +3,7 @@ import { conflict, notFound, type DomainError } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { transitionLine } from '../domain/lifecycle';
 import { LINE_ACTION_OF, type OrderKind } from '../domain/order';
-import { Line, ProductOrder } from '../persistence/entities';
+import { CollectionsHold, Line, ProductOrder } from '../persistence/entities';
 import type { LineOrderResult } from './add-line';
 import { findReplayedOrder, placeOrder } from './place-order';
 
@@ -17,7 +17,9 @@ export interface LineChangeCommand {
 
 /**
  * Orders a lifecycle change. Refused at once (CONFLICT) when the line's status does not allow it,
- * or when another order for the line is still open.
+ * when another order for the line is still open, or (RESUME) while a collections hold is left on
+ * the line: an unpaid invoice's dunning holds it, and only lifting the hold (`liftCollectionsHold`,
+ * which resumes the line when its last hold goes) switches it back on.
  */
 export async function requestLineChange(em: Em, c: LineChangeCommand): Promise<LineOrderResult> {
   const { now, ...input } = c;
@@ -28,10 +30,27 @@ export async function requestLineChange(em: Em, c: LineChangeCommand): Promise<L
   if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }) };
   if (!line) throw notFound('Line', c.lineId, 'input.lineId');
   transitionLine(line.status as never, LINE_ACTION_OF[c.kind]!, 'input.lineId');
+  if (c.kind === 'RESUME') await assertNotHeldForCollections(em, line.id);
   await assertNoOpenOrder(em, line.id);
   const order = placeOrder(em, { kind: c.kind, billingAccountId: line.billingAccountId, lineId: line.id, request: { reason: c.reason ?? null }, idempotencyKey: c.idempotencyKey, input, now });
   await flushOrder(em);
   return { line, order };
+}
+
+/**
+ * A line with a collections hold left is not resumed by an order: the hold is lifted instead
+ * (`liftCollectionsHold`, staff), which resumes it once no hold is left. Read under the line's lock,
+ * which placing and lifting holds take too.
+ */
+async function assertNotHeldForCollections(em: Em, lineId: string): Promise<void> {
+  const holds = await em.find(CollectionsHold, { lineId, liftedAt: null }, { orderBy: { placedAt: 'asc', id: 'asc' } });
+  if (holds.length === 0) return;
+  const holders = [...new Set(holds.map((h) => h.holder))];
+  throw conflict(
+    'LINE_HELD_FOR_COLLECTIONS',
+    `Line ${lineId} is held for collections by ${holders.join(', ')}; lift the hold with liftCollectionsHold to resume it`,
+    { field: 'input.lineId', holders },
+  );
 }
 
 /**
