@@ -2,7 +2,7 @@
 // was applied only when an invoice was issued: an overpayment, a credit note turned into credit or a
 // negative invoice sat next to open (even overdue, dunned) invoices of the same account until some
 // later invoice was issued. Now credit pays the account's issued, unpaid invoices (SENT or
-// PARTIALLY_PAID in its currency; never a disputed one, never a draft) oldest due first, as an
+// PARTIALLY_PAID in its currency, and the undisputed part of one on hold for a dispute; never a draft) oldest due first, as an
 // ACCOUNT_CREDIT payment like the one at issue, once, under retries and two credits at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dec } from '@ledgerline/contracts';
@@ -86,7 +86,7 @@ describe('account credit arriving after an invoice was issued', () => {
     expect((await byId('acc_cp_over')).get(sep.id).amountPaid.amount).toBe('4.31');
   });
 
-  it('a credit note turned into credit pays an open invoice, never a disputed one; resolving the dispute takes what is left', async () => {
+  it('a credit note turned into credit pays the undisputed part of a disputed invoice, then the open one after it, never the disputed amount', async () => {
     await accountWithPlan('acc_cp_note');
     const aug = await close('acc_cp_note', 'aug');
     const sep = await close('acc_cp_note', 'sep');
@@ -101,17 +101,19 @@ describe('account credit arriving after an invoice was issued', () => {
     let now = await byId('acc_cp_note');
     expect(
       { sep: [now.get(sep.id).state, now.get(sep.id).amountPaid.amount], oct: [now.get(oct.id).state, now.get(oct.id).amountDue.amount], credit: await credit('acc_cp_note') },
-      'October (open, 25.69 due) must take 25.69 of the 35.69; disputed September nothing',
-    ).toEqual({ sep: ['ON_HOLD', '0'], oct: ['SETTLED', '0'], credit: '10' });
+      'September (oldest due; 10.00 of its 35.69 disputed) takes its undisputed 25.69 and stays on hold; October (25.69 due) the other 10',
+    ).toEqual({ sep: ['ON_HOLD', '25.69'], oct: ['PARTIALLY_PAID', '15.69'], credit: '0' });
 
     // The same credit note again (a retry): nothing more.
     await h.gql(NOTE, { i: note });
-    expect(await credit('acc_cp_note')).toBe('10');
+    expect(await credit('acc_cp_note')).toBe('0');
+    expect(sum(await creditPayments('acc_cp_note'))).toBe('35.69');
 
     await h.gql('mutation($i: InvoiceIdInput!) { resolveDispute(input: $i) { invoice { state } } }', { i: { invoiceId: sep.id } });
     now = await byId('acc_cp_note');
+    // Released, September owes what was disputed (the dispute was resolved against the customer here).
     expect({ sep: [now.get(sep.id).state, now.get(sep.id).amountPaid.amount, now.get(sep.id).amountDue.amount], credit: await credit('acc_cp_note') }).toEqual({
-      sep: ['PARTIALLY_PAID', '10', '25.69'],
+      sep: ['PARTIALLY_PAID', '25.69', '10'],
       credit: '0',
     });
     expect(sum(await creditPayments('acc_cp_note'))).toBe('35.69');

@@ -37,7 +37,8 @@ export async function creditBalance(em: Em, billingAccountId: string, currency: 
 
 /**
  * Applies the account's credit in `currency` to its issued invoices that still owe — SENT or
- * PARTIALLY_PAID: a disputed invoice is ON_HOLD, a draft is not issued, a voided one owes nothing —
+ * PARTIALLY_PAID, and the undisputed part of one a dispute holds (ON_HOLD after it was issued) — a
+ * draft is not issued, a voided one owes nothing —
  * oldest due first, never more than the credit nor than an invoice owes. Called in the transaction
  * that brings the credit (or issues or releases the invoice), under the credit lock, so retries and
  * credits arriving at once apply what is there exactly once. Returns the invoices it paid.
@@ -48,17 +49,20 @@ export async function applyAccountCredit(em: Em, billingAccountId: string, curre
   let credit = (await creditBalance(em, billingAccountId, currency)).toDecimalPlaces(scale, 1);
   if (credit.lte(0)) return [];
   const k = sql(em);
+  // An issued invoice on hold for a dispute is still due for what is not disputed (dunning goes on
+  // for it): credit pays that part, never the disputed amount.
   const open = await k('invoice')
     .where({ billing_account_id: billingAccountId, currency })
-    .whereIn('state', ['SENT', 'PARTIALLY_PAID'])
+    .where((q) => q.whereIn('state', ['SENT', 'PARTIALLY_PAID']).orWhere((h) => h.where('state', 'ON_HOLD').whereIn('held_from', ['SENT', 'PARTIALLY_PAID'])))
     .whereNull('voided_at')
-    .whereRaw('total - amount_paid - amount_credited > 0')
+    .whereRaw(`total - amount_paid - amount_credited - case when state = 'ON_HOLD' then coalesce(amount_disputed, 0) else 0 end > 0`)
     .orderBy([{ column: 'due_date' }, { column: 'issued_at' }, { column: 'id' }])
     .forUpdate();
   const paidIds: string[] = [];
   for (const invoice of open) {
     if (credit.lte(0)) break;
-    const owed = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
+    const disputed = invoice.state === 'ON_HOLD' ? dec(String(invoice.amount_disputed ?? '0')) : dec('0');
+    const owed = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) }).minus(disputed);
     const applied = (credit.lt(owed) ? credit : owed).toFixed(scale);
     if (dec(applied).lte(0)) continue;
     await payFromCredit(em, invoice, applied, now);
@@ -103,7 +107,8 @@ async function payFromCredit(em: Em, invoice: any, applied: string, now: Date): 
   await k('account_credit_entry').insert({ id: `crd_${id.slice(4)}`.slice(0, 40), billing_account_id: invoice.billing_account_id, amount: dec(applied).negated().toFixed(scale), currency: invoice.currency, source: 'INVOICE', source_id: invoice.id, created_at: now });
   const paid = dec(String(invoice.amount_paid)).plus(applied).toFixed(scale);
   await k('invoice').where({ id: invoice.id }).update({ amount_paid: paid, updated_at: now });
-  const next = settlementState({ total: String(invoice.total), amountPaid: paid, amountCredited: String(invoice.amount_credited) });
+  // On hold it stays on hold (the dispute decides the rest), as a payment on it does.
+  const next = invoice.state === 'ON_HOLD' ? 'ON_HOLD' : settlementState({ total: String(invoice.total), amountPaid: paid, amountCredited: String(invoice.amount_credited) });
   await stateChanged(em, invoice, invoice.state, next, now, 'account credit applied');
   await enqueueEvents(em, 'paymentCreated', now, [
     { subject: id, key: [id], data: { paymentId: id, billingAccountId: invoice.billing_account_id, invoiceId: invoice.id, channel: 'ACCOUNT_CREDIT', amount: applied, appliedAmount: applied, creditAmount: '0', currency: invoice.currency, invoiceState: next } },
