@@ -86,7 +86,9 @@ export async function simulateRating(em: Em, c: { planVersionId: string; records
   const plan = (await em.findOne(Plan, { id: version.planId }))!;
   const compiled = await compileVersion(em, version, plan);
   const events = toEvents(c.records);
-  const report = await guardRecords(() => simulate(compiled, events, toContext(plan, c.subscriber)));
+  // The offers named in activeAddOns add their allowances; the fee is charged per fee period over the records' days.
+  const offers = await knownOffers(em);
+  const report = await guardRecords(() => simulate(compiled, events, toContext(plan, c.subscriber), { offers }));
   return {
     ...report,
     records: report.charges.map((charge) => ({
@@ -143,11 +145,19 @@ export async function comparePlans(em: Em, c: ComparePlansCommand & { records: U
     compiled.push(await compileVersion(em, current, plan));
   }
   const { accountType: _ignored, ...facts } = c.subscriber ?? {};
+  // An account's month is the span every plan's fees are counted over (a weekly fee four or five times); given records span their own days.
+  const span = c.billingAccountId ? monthBounds(c.period, c.now) : undefined;
+  const offers = await knownOffers(em);
   return guardRecords(() =>
-    compareCompiled(toEvents(c.records), compiled, {
-      ...(facts.lineCount != null ? { lineCount: facts.lineCount } : {}),
-      ...(facts.spendInPeriod ? { spendInPeriod: facts.spendInPeriod } : {}),
-      ...(facts.activeAddOns ? { activeAddOns: facts.activeAddOns } : {}),
-    }),
+    compareCompiled(
+      toEvents(c.records),
+      compiled,
+      {
+        ...(facts.lineCount != null ? { lineCount: facts.lineCount } : {}),
+        ...(facts.spendInPeriod ? { spendInPeriod: facts.spendInPeriod } : {}),
+        ...(facts.activeAddOns ? { activeAddOns: facts.activeAddOns } : {}),
+      },
+      { offers, ...(span ? { span } : {}) },
+    ),
   );
 }

@@ -52,7 +52,9 @@ describe('the shipped catalog', () => {
     const report = await simulate(bundle, usage.events, { ...usage.subscriber, accountType: 'PREPAID' });
     const sum = report.charges.reduce((total, charge) => total.plus(charge.charge), new Decimal(0));
     expect(report.usageCharge).toBe(sum.toString());
-    expect(report.total).toBe(sum.plus('15.00').toString());
+    // A 30-day fee over the 31 days of March: 1-31 March, and 1 day of 30 of the period from 31 March.
+    expect(report.recurringFee).toBe('15.50');
+    expect(report.total).toBe(sum.plus('15.50').toString());
     expect(report.charges.find((c) => c.result.denyReason === 'PREMIUM_BARRED')).toBeDefined();
     const firstNationalCall = report.charges.find((c) => c.result.allowanceId === 'voice')!;
     expect(firstNationalCall.charge).toBe('0');

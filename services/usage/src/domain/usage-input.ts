@@ -4,6 +4,7 @@
  * person can act on. Nothing is dropped: rejected records are stored with their raw payload.
  */
 import { createHash } from 'node:crypto';
+import { MAX_QUANTITY_DECIMALS } from '@ledgerline/rating';
 
 export const USAGE_TYPES = ['VOICE', 'SMS', 'MMS', 'DATA', 'CONTENT'] as const;
 export type UsageType = (typeof USAGE_TYPES)[number];
@@ -38,7 +39,11 @@ export interface Rejection {
 
 export type ValidationResult = { ok: true; usage: ValidUsage } | { ok: false; source: string; eventId: string; rejection: Rejection; partial: Partial<ValidUsage> };
 
-const DECIMAL = /^\d{1,12}(\.\d{1,6})?$/;
+/**
+ * A quantity: a non-negative decimal with at most rating's `MAX_QUANTITY_DECIMALS` decimals (the
+ * one rule: what rating accepts, what the NUMERIC(20, 6) quantity column stores exactly).
+ */
+const DECIMAL = new RegExp(`^\\d{1,12}(\\.\\d{1,${MAX_QUANTITY_DECIMALS}})?$`);
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 const MSISDN = /^\+?[1-9]\d{6,14}$/;
 /** Usage from before this is a typo or a broken clock (and PostgreSQL has no year 0000). */
@@ -142,7 +147,7 @@ export function validateUsage(raw: unknown, defaults: { source: string; eventId?
   if (quantity === undefined) {
     return reject('QUANTITY_INVALID', r.quantity === undefined || r.quantity === null || r.quantity === '' ? 'quantity is missing' : 'quantity must be a decimal string such as "12.5" (fractional numbers are not accepted as JSON numbers)', source, eventId, partial);
   }
-  if (!DECIMAL.test(quantity)) return reject('QUANTITY_INVALID', `quantity "${quantity.slice(0, 24)}" is not a non-negative decimal with at most 6 decimals`, source, eventId, partial);
+  if (!DECIMAL.test(quantity)) return reject('QUANTITY_INVALID', `quantity "${quantity.slice(0, 24)}" is not a non-negative decimal with at most ${MAX_QUANTITY_DECIMALS} decimals`, source, eventId, partial);
   if (Number(quantity.split('.')[0]) > MAX_QUANTITY) return reject('QUANTITY_TOO_LARGE', `quantity ${quantity} is above the ${MAX_QUANTITY} limit of one record`, source, eventId, partial);
   partial.quantity = quantity;
 
