@@ -14,7 +14,7 @@ export type { TraceEntry } from './domain/outcome';
 export type { CompiledTariff } from './domain/pricing';
 
 export { validatePlan, validateOffer, type ValidateOptions } from './validation/validate-plan';
-export type { Problem, ValidationReport } from './validation/problem';
+export type { Problem, ValidationMode, ValidationReport } from './validation/problem';
 
 export { compilePlan, PlanValidationError, type CompiledPlan, type CompileOptions } from './engine/compile-plan';
 export { ratePlain, noticesAfterPlain } from './engine/rate-plain';

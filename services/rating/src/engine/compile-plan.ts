@@ -49,12 +49,18 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export interface CompileOptions extends ValidateOptions {
+export interface CompileOptions extends Omit<ValidateOptions, 'mode'> {
   version: string;
 }
 
+/**
+ * Validates in 'rating' mode: what rating needs to be safe (schema, facts, operators, values,
+ * references, tiers, timezone, currency, one reading of every condition). Authoring-only rules
+ * (AMOUNT_PRECISION, empty `all`/`any` lists, ambiguous tariffs) are for drafts and publishing:
+ * a version published before them stays immutable and its pinned subscriptions must keep rating.
+ */
 export function compilePlan(planDoc: unknown, options: CompileOptions): CompiledPlan {
-  const report = validatePlan(planDoc, options);
+  const report = validatePlan(planDoc, { knownOffers: options.knownOffers, mode: 'rating' });
   const rawCode = typeof planDoc === 'object' && planDoc !== null ? String((planDoc as { code?: unknown }).code) : 'unknown';
   if (!report.valid) throw new PlanValidationError(rawCode, report.problems);
   // A private frozen copy: traces hand out params objects, and nobody may change a published version.

@@ -6,11 +6,28 @@ export interface Problem {
   message: string;
   /** Stable code, e.g. MISSING_FIELD, UNKNOWN_FACT, AMBIGUOUS_TARIFF. */
   code: string;
+  /**
+   * Set on problems only authoring refuses (AMOUNT_PRECISION, an empty `all`/`any` list,
+   * AMBIGUOUS_TARIFF): a new draft or publish must fix them, but a version published before the
+   * rule existed still compiles and rates as the engine reads it (validatePlan's 'rating' mode).
+   * Unset: the document cannot be rated safely either.
+   */
+  authoringOnly?: true;
 }
 
+/**
+ * What a validation is for. 'authoring' (drafts, publishing, `catalog validate`): every rule.
+ * 'rating' (compiling a version to rate with it, e.g. a published version subscriptions are pinned
+ * to): only what rating needs to be safe; authoring-only problems are warnings.
+ */
+export type ValidationMode = 'authoring' | 'rating';
+
 export interface ValidationReport {
+  /** No problems: nothing in the document is refused in the mode it was validated in. */
   valid: boolean;
   problems: Problem[];
+  /** 'rating' mode only: authoring-only problems, which do not stop the version from rating. */
+  warnings?: Problem[];
 }
 
 /** RFC 6901 escaping of one reference token. */

@@ -56,6 +56,7 @@ export function ambiguousTariffProblems(plan: PlanDocument): Problem[] {
       problems.push({
         pointer: `/rules/${b.index}`,
         code: 'AMBIGUOUS_TARIFF',
+        authoringOnly: true,
         message:
           `Rate rules "${a.rule.name}" (/rules/${a.index}) and "${b.rule.name}" (/rules/${b.index}) can both apply at priority ${priority}, ${when}. ` +
           'Give the more specific rule a higher priority, or make their conditions exclusive.',

@@ -35,7 +35,8 @@ export function currencyProblems(currency: unknown): Problem[] {
  * limits, committed-spend amounts, invoice-level adjustments) may not be finer than the
  * currency's minor unit: 100.5 JPY cannot be invoiced or paid. Usage prices (pricePerUnit,
  * tiers, EVENT adjustments) are sub-cent by design and rounded per invoice line, so they are
- * not checked here.
+ * not checked here. An authoring rule: versions published before it (the schema allows 6
+ * decimals) still rate, and invoicing rounds their fee lines.
  */
 export function amountPrecisionProblems(currency: unknown, amounts: ReadonlyArray<readonly [pointer: string, amount: unknown]>): Problem[] {
   if (!isCurrencyCode(currency)) return [];
@@ -46,6 +47,7 @@ export function amountPrecisionProblems(currency: unknown, amounts: ReadonlyArra
     problems.push({
       pointer,
       code: 'AMOUNT_PRECISION',
+      authoringOnly: true,
       message: `${amount} ${currency} is finer than the currency's minor unit: ${currency} amounts have ${digits === 0 ? 'no decimals' : `at most ${digits} decimal${digits === 1 ? '' : 's'}`}. Round it, e.g. to ${new Decimal(amount).toDecimalPlaces(digits, Decimal.ROUND_HALF_UP).toFixed(digits)}.`,
     });
   }
@@ -83,6 +85,7 @@ export function conditionProblems(condition: unknown, pointer: string, scope: Fa
     if (keys.length > 0 && leafKeys.length > 0) {
       // json-rules-engine reads such a node as its boolean part and ignores the leaf: the rule would
       // test facts the compiler never derives (every event fails) or fire on the wrong events.
+      // Not authoring-only: no reading of the document rates what it says, so compiling refuses it too.
       problems.push({
         pointer: at,
         code: 'INVALID_CONDITION',
@@ -111,9 +114,12 @@ export function conditionProblems(condition: unknown, pointer: string, scope: Fa
     if (key === 'not') walk(node.not, `${at}/not`);
     else if (Array.isArray(node[key]) && node[key].length === 0) {
       // json-rules-engine holds an empty list true, for "any" too: the rule would fire for every event.
+      // Authoring-only: the engine, the compiler and evaluateCondition all read it as true, so a
+      // version published with one (e.g. an {"all": []} catch-all) rates as it always did.
       problems.push({
         pointer: `${at}/${key}`,
         code: 'INVALID_CONDITION',
+        authoringOnly: true,
         message: `An empty "${key}" list is always true for the rating engine, so the rule would apply to every event. Add conditions, or remove the rule to switch it off.`,
       });
     } else asArray(node[key]).forEach((child, i) => walk(child, `${at}/${key}/${i}`));
