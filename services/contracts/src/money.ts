@@ -163,6 +163,18 @@ export function allocate(total: Money, ratios: readonly (string | Decimal)[], sc
   return floors.map((f) => ({ amount: f.times(unit).times(sign).toFixed(digits), currency: total.currency }));
 }
 
-export function formatMoney(m: Money): string {
-  return `${round(m).amount} ${m.currency}`;
+/**
+ * An amount as a person reads it (notification texts, messages): rounded once to the currency's
+ * minor unit with a named mode (HALF_EVEN by default, as invoice documents round) and printed with
+ * exactly that many decimals — "4.995 JOD", "480 JPY", "12.30 EUR". Exact: decimal.js on the
+ * decimal string, never a JS number. Throws MONEY_UNKNOWN_CURRENCY for a currency we do not bill in
+ * and MONEY_INVALID_AMOUNT for a string that is not a decimal.
+ */
+export function formatAmount(amount: string | Decimal, currency: string, mode: RoundingMode = 'HALF_EVEN'): string {
+  const digits = minorUnits(currency);
+  return `${dec(amount).toDecimalPlaces(digits, ROUNDING[mode]).toFixed(digits)} ${currency}`;
+}
+
+export function formatMoney(m: Money, mode: RoundingMode = 'HALF_EVEN'): string {
+  return formatAmount(m.amount, m.currency, mode);
 }

@@ -1,5 +1,5 @@
 import { LockMode } from '@mikro-orm/core';
-import { conflict, deterministicId, money, notFound } from '@ledgerline/contracts';
+import { conflict, deterministicId, formatAmount, money, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { BillingAccount, Line, ProductOrder, UpsellOffer } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
@@ -24,6 +24,14 @@ export interface PresentOfferCommand {
 }
 
 const ISO_MINUTE = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/**
+ * The parameters of an offer's UPSELL_OFFER / UPSELL_REMINDER text: the price in the currency's
+ * minor unit ("5.00 EUR", "500 JPY", "1.500 KWD"), exact from the stored decimal string.
+ */
+export function upsellMessageParams(offer: Pick<UpsellOffer, 'offerName' | 'price' | 'currency' | 'expiresAt'>): Record<string, string> {
+  return { offerName: offer.offerName, price: formatAmount(offer.price, offer.currency), expiresAt: ISO_MINUTE(offer.expiresAt) };
+}
 
 /**
  * Offers the add-on to the line and tells the customer, once per (line, period, add-on). When it
@@ -88,7 +96,7 @@ async function tell(em: Em, offer: UpsellOffer, template: 'UPSELL_OFFER' | 'UPSE
         lineId: offer.lineId,
         template,
         preferredChannel: null,
-        params: { offerName: offer.offerName, price: `${Number(offer.price).toFixed(2)} ${offer.currency}`, expiresAt: ISO_MINUTE(offer.expiresAt) },
+        params: upsellMessageParams(offer),
       },
     ],
     now,

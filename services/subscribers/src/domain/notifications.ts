@@ -3,7 +3,7 @@
  * should know: a usage threshold (from a plan's `notify` rule), a low or used-up balance, an
  * allowance about to expire, a prepaid bundle its balance could not pay for. Pure: the consumer feeds it events and the customer's preferences.
  */
-import { dec } from '@ledgerline/contracts';
+import { dec, formatAmount, isCurrencyCode, type RoundingMode } from '@ledgerline/contracts';
 
 export type Channel = 'SMS' | 'EMAIL' | 'PUSH' | 'WEBHOOK';
 
@@ -41,10 +41,19 @@ interface EventLike {
 
 type Data = Record<string, unknown>;
 const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' ? String(v) : null);
-const money = (v: unknown): string => {
+/**
+ * An event's money as the customer reads it: in the currency's minor unit ("4.995 JOD", "480 JPY",
+ * "12.30 EUR"), exact (contracts' formatAmount, never a JS number). Balances are floored: the
+ * balance shown is never more than the one held, so a balance of 4.996 EUR that fell below 5 EUR
+ * reads "4.99 EUR", not "5.00 EUR, below 5.00 EUR". A currency we do not bill in (an event we
+ * should not get) is printed as sent rather than failing the notification.
+ */
+const money = (v: unknown, mode: RoundingMode = 'HALF_EVEN'): string => {
   const m = v as { amount?: string; currency?: string } | undefined;
-  return m?.amount ? `${dec(m.amount).toFixed(2)} ${m.currency ?? ''}`.trim() : '';
+  if (!m?.amount) return '';
+  return isCurrencyCode(m.currency) ? formatAmount(m.amount, m.currency, mode) : `${dec(m.amount).toFixed()} ${m.currency ?? ''}`.trim();
 };
+const balance = (v: unknown): string => money(v, 'FLOOR');
 
 /** Builds the trigger for an event kind we notify about, or null (with the reason) when it cannot. */
 export function triggerFromEvent(kind: 'usageNotification' | 'balanceLow' | 'balanceDepleted' | 'bucketExpiring' | 'bundleFeeDue' | 'chargeDue', event: EventLike): { trigger: NotificationTrigger } | { invalid: string } {
@@ -75,13 +84,13 @@ export function triggerFromEvent(kind: 'usageNotification' | 'balanceLow' | 'bal
       };
     }
     case 'balanceLow':
-      return { trigger: { ...base, lineId: null, template: 'LOW_BALANCE', preferredChannel: null, params: { balance: money(d.balance), threshold: money(d.threshold) } } };
+      return { trigger: { ...base, lineId: null, template: 'LOW_BALANCE', preferredChannel: null, params: { balance: balance(d.balance), threshold: money(d.threshold) } } };
     case 'balanceDepleted':
-      return { trigger: { ...base, lineId: null, template: 'BALANCE_DEPLETED', preferredChannel: null, params: { balance: money(d.balance) } } };
+      return { trigger: { ...base, lineId: null, template: 'BALANCE_DEPLETED', preferredChannel: null, params: { balance: balance(d.balance) } } };
     case 'bundleFeeDue':
-      return { trigger: { ...base, lineId: str(d.lineId), template: 'BUNDLE_FEE_DUE', preferredChannel: null, params: { fee: money(d.fee), balance: money(d.balance) } } };
+      return { trigger: { ...base, lineId: str(d.lineId), template: 'BUNDLE_FEE_DUE', preferredChannel: null, params: { fee: money(d.fee), balance: balance(d.balance) } } };
     case 'chargeDue':
-      return { trigger: { ...base, lineId: str(d.lineId), template: 'CHARGE_DUE', preferredChannel: null, params: { description: str(d.description) ?? 'A charge', amount: money(d.amount), balance: money(d.balance) } } };
+      return { trigger: { ...base, lineId: str(d.lineId), template: 'CHARGE_DUE', preferredChannel: null, params: { description: str(d.description) ?? 'A charge', amount: money(d.amount), balance: balance(d.balance) } } };
     case 'bucketExpiring':
       return {
         trigger: {

@@ -1,4 +1,4 @@
-import { Decimal, deterministicId } from '@ledgerline/contracts';
+import { Decimal, deterministicId, formatAmount } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox, type OutboxRow } from '../persistence/sql';
 import { allowanceCrossings, depleted, fellBelow, unspentMove, type AllowanceBucket } from '../domain/thresholds';
@@ -58,6 +58,19 @@ export function bucketUse(row: BucketUseRow, usedNow: Decimal): BucketUse {
 }
 
 /**
+ * LOW_BALANCE text, amounts in the currency's minor unit (4.995 JOD, 480 JPY). The balance is
+ * floored, as subscribers' notification texts do: it never reads as the threshold it fell below.
+ */
+export function lowBalanceMessage(balance: Decimal, threshold: Decimal, currency: string): string {
+  return `Your balance is ${formatAmount(balance, currency, 'FLOOR')}, below ${formatAmount(threshold, currency)}. Top up to keep using the service.`;
+}
+
+/** AUTO_TOPUP_LIMIT text: the top-up that a daily or monthly limit stopped, in the currency's minor unit. */
+export function autoTopupLimitMessage(amount: Decimal, limit: 'DAILY' | 'MONTHLY', currency: string): string {
+  return `Automatic top-up of ${formatAmount(amount, currency)} skipped: your ${limit.toLowerCase()} limit is reached.`;
+}
+
+/**
  * Turns balance movements into threshold events and customer notifications, in the same
  * database transaction as the movement: low balance, depleted, allowance 50/80/100 % used, and the
  * auto top-up request a low balance starts. Low balance, depleted and auto top-up judge the
@@ -73,7 +86,7 @@ export async function emitBalanceEvents(sql: Sql, now: Date, wallets: WalletChan
   for (const w of downs) {
     const data = { walletId: w.walletId, billingAccountId: w.billingAccountId, balance: { amount: fmt(w.after), currency: w.currency } };
     if (fellBelow(w.before, w.after, w.lowBalanceThreshold)) {
-      notes.push({ id: deterministicId('event', 'LOW_BALANCE', w.walletId, w.cause), billingAccountId: w.billingAccountId, walletId: w.walletId, bucketId: null, kind: 'LOW_BALANCE', message: `Your balance is ${w.after.toFixed(2)} ${w.currency}, below ${w.lowBalanceThreshold!.toFixed(2)} ${w.currency}. Top up to keep using the service.` });
+      notes.push({ id: deterministicId('event', 'LOW_BALANCE', w.walletId, w.cause), billingAccountId: w.billingAccountId, walletId: w.walletId, bucketId: null, kind: 'LOW_BALANCE', message: lowBalanceMessage(w.after, w.lowBalanceThreshold!, w.currency) });
       events.push(eventRow('balanceLow', w.walletId, [w.walletId, w.cause], now, { ...data, threshold: { amount: fmt(w.lowBalanceThreshold!), currency: w.currency } }));
     }
     if (w.paymentMode === 'PREPAID' && depleted(w.before, w.after)) {
@@ -212,7 +225,7 @@ async function requestAutoTopups(sql: Sql, now: Date, downs: WalletChange[], not
     if (decision.kind === 'REQUEST') {
       events.push(eventRow('autoTopupRequested', w.walletId, [id], now, { topupRequestId: id, walletId: w.walletId, billingAccountId: w.billingAccountId, amount: { amount: fmt(decision.amount), currency: w.currency }, paymentMethodToken: r.payment_method_token }));
     } else {
-      notes.push({ id: deterministicId('event', 'AUTO_TOPUP_LIMIT', id), billingAccountId: w.billingAccountId, walletId: w.walletId, bucketId: null, kind: 'AUTO_TOPUP_LIMIT', message: `Automatic top-up of ${decision.amount.toFixed(2)} ${w.currency} skipped: your ${decision.limit.toLowerCase()} limit is reached.` });
+      notes.push({ id: deterministicId('event', 'AUTO_TOPUP_LIMIT', id), billingAccountId: w.billingAccountId, walletId: w.walletId, bucketId: null, kind: 'AUTO_TOPUP_LIMIT', message: autoTopupLimitMessage(decision.amount, decision.limit, w.currency) });
     }
   }
 }
