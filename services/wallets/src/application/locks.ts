@@ -16,7 +16,7 @@ export interface LockedWalletRow {
   unbilled: string;
   /** Money open reservations hold of it (the account's RESERVED account in the currency): balance + held = unspent. */
   held: string;
-  /** Has an enabled budget or auto top-up rule (the wallet's column, kept by triggers; read under the lock). */
+  /** Has an enabled budget or auto top-up rule (read under the lock). */
   has_rules: boolean;
 }
 
@@ -27,7 +27,7 @@ export interface WalletPair {
 
 /**
  * Locks the wallets of these (billing account, currency) pairs in id order (two batches never
- * deadlock) with whether they have balance rules, and reads their balances: two statements whatever
+ * deadlock) and reads their balances and whether they have balance rules: two statements whatever
  * the number of wallets, to send in one round trip with the batch's other reads (`readTogether`).
  * The wallet columns come from the locking statement (a locked row is re-read at its newest
  * version); the balances are read by the next statement, after the lock, so they include any
@@ -58,7 +58,7 @@ function lockAndRead(where: string, wallets: string, params: unknown[]): Reading
   return {
     statements: [
       {
-        text: `select id, billing_account_id, currency, payment_mode, credit_limit, overdraft_limit, low_balance_threshold, has_rules
+        text: `select id, billing_account_id, currency, payment_mode, credit_limit, overdraft_limit, low_balance_threshold
                  from wallet where ${where} order by id for update`,
         params,
       },
@@ -66,19 +66,20 @@ function lockAndRead(where: string, wallets: string, params: unknown[]): Reading
         // One row per wallet, its figures read by key (subqueries run for the batch's wallets
         // only: a filter joined over wallets once made PostgreSQL test every wallet of the table).
         // The unbilled receivable is negative in the ledger (owed to us); negated by SQL, exactly.
-        // Whether a wallet has a rule a falling balance can trigger (an enabled budget or auto
-        // top-up) is its `has_rules` column, read by the lock: triggers on the rule tables keep it
-        // (migration …211000000_wallet_has_rules), so most movements need not look for rules.
+        // The same statement tells which wallets have a rule a falling balance can trigger (an
+        // enabled budget or auto top-up; both are only changed under the wallet lock), so that
+        // most movements need not look for them afterwards.
         text: `select w.id,
                  (select a.balance from ledger_account a where a.id = w.id) as balance,
                  (select -a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'UNBILLED_RECEIVABLE', 'w.currency')}) as unbilled,
-                 (select a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'RESERVED', 'w.currency')}) as held
+                 (select a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'RESERVED', 'w.currency')}) as held,
+                 exists (select 1 from budget b where b.wallet_id = w.id and b.enabled) or exists (select 1 from auto_topup_rule r where r.wallet_id = w.id and r.enabled) as has_rules
                from (${wallets}) w`,
         params,
       },
     ],
     parse([locked, read]) {
-      const figures = new Map((read as { id: string; balance: string | null; unbilled: string | null; held: string | null }[]).map((r) => [r.id, r]));
+      const figures = new Map((read as { id: string; balance: string | null; unbilled: string | null; held: string | null; has_rules: boolean }[]).map((r) => [r.id, r]));
       // The rows are ours: completed in place (a copy per wallet showed in profiles of 1000-wallet batches).
       const wallets = locked as LockedWalletRow[];
       for (const w of wallets) {
@@ -86,6 +87,7 @@ function lockAndRead(where: string, wallets: string, params: unknown[]): Reading
         w.balance = f?.balance ?? '0';
         w.unbilled = f?.unbilled ?? '0';
         w.held = f?.held ?? '0';
+        w.has_rules = f?.has_rules ?? false;
       }
       return wallets;
     },

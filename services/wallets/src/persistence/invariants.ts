@@ -18,7 +18,6 @@ const CHECKS: { name: string; sql: string }[] = [
     name: 'every entry has its account and its transaction',
     sql: `select e.id from ledger_entry e where not exists (select 1 from ledger_account a where a.id = e.account_id) or not exists (select 1 from ledger_transaction t where t.id = e.transaction_id) limit 5`,
   },
-  { name: 'every wallet says whether it has an enabled budget or auto top-up rule', sql: `select w.id, w.has_rules from wallet w where w.has_rules <> wallet_has_rules(w.id) limit 5` },
   { name: 'every entry is in its account unit', sql: `select e.id from ledger_entry e join ledger_account a on a.id = e.account_id where a.unit <> e.unit limit 5` },
   { name: 'no prepaid wallet below zero beyond its overdraft', sql: `select w.id, a.balance from wallet w join ledger_account a on a.id = w.id where w.payment_mode = 'PREPAID' and a.balance < -w.overdraft_limit limit 5` },
   {
