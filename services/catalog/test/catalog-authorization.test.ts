@@ -7,12 +7,10 @@
  * - Drafts, never-published plans and the audit trail are the editors' (ADMIN, SYSTEM); published
  *   versions stay public (wallets and invoicing read `planVersion(id)` without a caller).
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '@ledgerline/contracts';
-import { callerFromHeaders, DEV_INTERNAL_SECRET, graphqlRequest, ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
-import { importOffers, readJson } from './support';
+import { callerFromHeaders, DEV_INTERNAL_SECRET, graphqlRequest, type TestService } from '@ledgerline/platform';
+import { readJson, startCatalogWithUsage, usagePage, usageRecord } from './support';
 
 
 const ANONYMOUS: Caller = { role: 'ANONYMOUS', subject: 'anonymous', scopes: [] };
@@ -24,7 +22,7 @@ const COMPARE = 'query($i: ComparePlansInput!) { comparePlans(input: $i) { planC
 
 describe('catalog authorization', () => {
   let svc: TestService;
-  let usage: http.Server;
+  let close: () => Promise<void>;
   /** The callers the usage service was asked as (verified signatures). */
   const askedAs: Caller[] = [];
   let draftId: string;
@@ -32,26 +30,15 @@ describe('catalog authorization', () => {
 
   beforeAll(async () => {
     // A stand-in for usage: cus_1 owns acc_1 only; staff read every account (as usage's mayReadAccount).
-    usage = http.createServer((req, res) => {
-      let text = '';
-      req.on('data', (chunk) => (text += chunk));
-      req.on('end', () => {
-        const caller = callerFromHeaders((name) => req.headers[name] as string | undefined, DEV_INTERNAL_SECRET);
-        askedAs.push(caller);
-        const account = JSON.parse(text).variables.f.billingAccountId;
-        const reply = (body: object) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-        if (caller.role === 'CUSTOMER' && !(caller.customerId === 'cus_1' && account === 'acc_1')) {
-          return reply({ data: null, errors: [{ message: 'You may not read the usage of this billing account', extensions: { code: 'FORBIDDEN', reason: 'FORBIDDEN' } }] });
-        }
-        const node = { eventId: `${account}-1`, usageType: 'DATA', direction: 'OUTGOING', quantity: '2048', occurredAt: '2026-03-10T10:00:00Z', calledNumber: null, roamingCountry: null, visitedMcc: null, status: 'RATED' };
-        reply({ data: { usageRecords: { edges: [{ node }], pageInfo: { hasNextPage: false, endCursor: null } } } });
-      });
-    });
-    await new Promise<void>((resolve) => usage.listen(0, '127.0.0.1', resolve));
-    process.env.USAGE_URL = `http://127.0.0.1:${(usage.address() as AddressInfo).port}/graphql`;
-    const { catalogService } = await import('../src/service');
-    svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date('2026-03-15T09:00:00Z')) });
-    await importOffers(svc);
+    ({ svc, close } = await startCatalogWithUsage((headers, body) => {
+      const caller = callerFromHeaders((name) => headers[name] as string | undefined, DEV_INTERNAL_SECRET);
+      askedAs.push(caller);
+      const account = body.variables.f.billingAccountId;
+      if (caller.role === 'CUSTOMER' && !(caller.customerId === 'cus_1' && account === 'acc_1')) {
+        return { data: null, errors: [{ message: 'You may not read the usage of this billing account', extensions: { code: 'FORBIDDEN', reason: 'FORBIDDEN' } }] };
+      }
+      return usagePage([usageRecord(`${account}-1`, '2048', '2026-03-10T10:00:00Z')]);
+    }, '2026-03-15T09:00:00Z'));
     const doc = readJson('plans/postpaid-20gb.json');
     const imported = await svc.request('mutation($i: ImportPlanInput!) { importPlan(input: $i) { version { id } } }', { i: { document: doc } });
     publishedId = imported.data.importPlan.version.id;
@@ -60,11 +47,7 @@ describe('catalog authorization', () => {
     // A plan that was never published: its code and name are not public yet.
     expect((await svc.request('mutation($i: CreatePlanDraftInput!) { createPlanDraft(input: $i) { draft { id } } }', { i: { document: { ...doc, code: 'SECRET_LAUNCH' } } }, ADMIN)).errors).toBeUndefined();
   });
-  afterAll(async () => {
-    await svc?.close();
-    usage?.close();
-    delete process.env.USAGE_URL;
-  });
+  afterAll(async () => close?.());
 
   const compare = (caller: Caller, account: string) => svc.request(COMPARE, { i: { planCodes: ['POSTPAID_20GB'], billingAccountId: account, period: '2026-03' } }, caller);
 

@@ -15,44 +15,28 @@
  * forward the caller's own (signed) identity to the usage service so its authorization applies.
  * Then the usage service is never asked as SYSTEM for an anonymous caller and no costs come back.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCaller, CALLER_HEADER, type Caller } from '@ledgerline/contracts';
-import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
-import { importOffers, readJson } from './support';
+import type { TestService } from '@ledgerline/platform';
+import { readJson, startCatalogWithUsage, usagePage, usageRecord } from './support';
 
 
 describe('comparePlans for a billing account', () => {
   let svc: TestService;
-  let usage: http.Server;
+  let close: () => Promise<void>;
   /** The callers the usage service was asked as. */
   const askedAs: Caller[] = [];
 
   beforeAll(async () => {
     // A stand-in for the usage subgraph: one page with one DATA record of the victim's account.
-    usage = http.createServer((req, res) => {
-      askedAs.push(decodeCaller(req.headers[CALLER_HEADER] as string | undefined));
-      req.resume();
-      req.on('end', () => {
-        const node = { eventId: 'victim-1', usageType: 'DATA', direction: 'OUTGOING', quantity: '2048', occurredAt: '2026-03-10T10:00:00Z', calledNumber: null, roamingCountry: null, visitedMcc: null, status: 'RATED' };
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: { usageRecords: { edges: [{ node }], pageInfo: { hasNextPage: false, endCursor: null } } } }));
-      });
-    });
-    await new Promise<void>((resolve) => usage.listen(0, '127.0.0.1', resolve));
-    // The catalog reads USAGE_URL when its resolvers module loads.
-    process.env.USAGE_URL = `http://127.0.0.1:${(usage.address() as AddressInfo).port}/graphql`;
-    const { catalogService } = await import('../src/service');
-    svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date('2026-03-15T09:00:00Z')) });
-    await importOffers(svc);
+    ({ svc, close } = await startCatalogWithUsage((headers) => {
+      askedAs.push(decodeCaller(headers[CALLER_HEADER] as string | undefined));
+      return usagePage([usageRecord('victim-1', '2048', '2026-03-10T10:00:00Z')]);
+    }, '2026-03-15T09:00:00Z'));
     const r = await svc.request('mutation($i: ImportPlanInput!) { importPlan(input: $i) { created } }', { i: { document: readJson('plans/postpaid-20gb.json') } });
     expect(r.errors).toBeUndefined();
   });
-  afterAll(async () => {
-    await svc?.close();
-    usage?.close();
-    delete process.env.USAGE_URL;
-  });
+  afterAll(async () => close?.());
 
   it('does not price another account\'s usage for an anonymous caller by reading it as SYSTEM', async () => {
     const anonymous: Caller = { role: 'ANONYMOUS', subject: 'anonymous', scopes: [] };

@@ -5,33 +5,20 @@
  * - simulateRating counts the allowances of an offer named in subscriber.activeAddOns: the World
  *   pass's 1024 MB cover roaming data in the USA.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '@ledgerline/contracts';
-import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
-import { importOffers, readJson } from './support';
+import type { TestService } from '@ledgerline/platform';
+import { readJson, startCatalogWithUsage, usagePage, usageRecord } from './support';
 
 const ADMIN: Caller = { role: 'ADMIN', subject: 'pm.alice@operator.example', scopes: [] };
 
 describe('catalog simulation: fee periods and offers', () => {
   let svc: TestService;
-  let usage: http.Server;
+  let close: () => Promise<void>;
 
   beforeAll(async () => {
     // A stand-in for usage: one record on 10 February 2026, whatever the account.
-    usage = http.createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        const node = { eventId: 'feb-1', usageType: 'DATA', direction: 'OUTGOING', quantity: '10', occurredAt: '2026-02-10T10:00:00Z', calledNumber: null, roamingCountry: null, visitedMcc: null, status: 'RATED' };
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: { usageRecords: { edges: [{ node }], pageInfo: { hasNextPage: false, endCursor: null } } } }));
-      });
-    });
-    await new Promise<void>((resolve) => usage.listen(0, '127.0.0.1', resolve));
-    process.env.USAGE_URL = `http://127.0.0.1:${(usage.address() as AddressInfo).port}/graphql`;
-    const { catalogService } = await import('../src/service');
-    svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date('2026-03-15T09:00:00Z')) });
-    await importOffers(svc);
+    ({ svc, close } = await startCatalogWithUsage(() => usagePage([usageRecord('feb-1', '10', '2026-02-10T10:00:00Z')]), '2026-03-15T09:00:00Z'));
     const monthly = readJson('plans/postpaid-20gb.json');
     const weekly = { ...structuredClone(monthly), code: 'POSTPAID_20GB_WEEKLY', name: 'Smart 20 GB weekly', recurringFee: { amount: '7.00', period: 'WEEK', proration: 'DAILY' } };
     for (const document of [monthly, weekly]) {
@@ -39,11 +26,7 @@ describe('catalog simulation: fee periods and offers', () => {
       expect(r.errors).toBeUndefined();
     }
   });
-  afterAll(async () => {
-    await svc?.close();
-    usage?.close();
-    delete process.env.USAGE_URL;
-  });
+  afterAll(async () => close?.());
 
   it("charges each plan's fee for every fee period of the compared month", async () => {
     const r = await svc.request(

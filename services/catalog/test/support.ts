@@ -1,9 +1,12 @@
 // What the catalog's integration tests share: the catalog folder's documents, the offers every
-// test catalog starts with, and a wait for callers blocked on a lock (the race tests).
+// test catalog starts with, a wait for callers blocked on a lock (the race tests), and a stand-in
+// usage subgraph for comparePlans on an account.
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type pg from 'pg';
-import type { TestService } from '@ledgerline/platform';
+import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
 
 export const CATALOG_DIR = path.resolve(import.meta.dirname, '..', '..', '..', 'catalog');
 export const readJson = (file: string) => JSON.parse(fs.readFileSync(path.join(CATALOG_DIR, file), 'utf8'));
@@ -28,4 +31,42 @@ export async function waitForLockWaiters(db: pg.Client, n: number, likes: string
     if (rows[0].n >= n) return;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A DATA record as the usage subgraph's `usageRecords` gives it. */
+export const usageRecord = (eventId: string, quantity: string, occurredAt: string) => ({
+  eventId, usageType: 'DATA', direction: 'OUTGOING', quantity, occurredAt, calledNumber: null, roamingCountry: null, visitedMcc: null, status: 'RATED',
+});
+
+/** One page of `usageRecords`, the last. */
+export const usagePage = (nodes: object[]) => ({ data: { usageRecords: { edges: nodes.map((node) => ({ node })), pageInfo: { hasNextPage: false, endCursor: null } } } });
+
+/**
+ * The catalog service started against a stand-in for the usage subgraph (for comparePlans on an
+ * account): `answer` gives the GraphQL response to each request from its headers and parsed body.
+ * The catalog reads USAGE_URL when its modules load, so it is imported once the stand-in listens.
+ * The offers are imported; `close` stops both.
+ */
+export async function startCatalogWithUsage(
+  answer: (headers: http.IncomingHttpHeaders, body: { variables: { f: { billingAccountId: string } } }) => object,
+  now: string,
+): Promise<{ svc: TestService; close: () => Promise<void> }> {
+  const usage = http.createServer((req, res) => {
+    let text = '';
+    req.on('data', (chunk) => (text += chunk));
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer(req.headers, JSON.parse(text)))));
+  });
+  await new Promise<void>((resolve) => usage.listen(0, '127.0.0.1', resolve));
+  process.env.USAGE_URL = `http://127.0.0.1:${(usage.address() as AddressInfo).port}/graphql`;
+  const { catalogService } = await import('../src/service');
+  const svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date(now)) });
+  await importOffers(svc);
+  return {
+    svc,
+    close: async () => {
+      await svc.close();
+      usage.close();
+      delete process.env.USAGE_URL;
+    },
+  };
 }
