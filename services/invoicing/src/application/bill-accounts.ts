@@ -152,16 +152,29 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
       validTo: d.valid_to ? new Date(d.valid_to) : null,
     });
   }
-  // Plan-rule discounts: the invoice-level discount rules of the plans the account was on.
-  const planOfAccount = new Map<string, Set<string>>();
+  // Plan-rule discounts: the invoice-level discount rules of the plans the account was on, each for
+  // the days that plan was held (its segments, any line of the account: compose counts them by the
+  // day rule, like a coupon's validity) and, on RECURRING, off that plan's own fees only.
+  const segmentsOfAccount = new Map<string, Map<string, { from: Date; to: Date | null }[]>>();
   const linesOfAccount = new Map<string, Set<string>>();
+  const planCodeOf = new Map<string, string>(); // as the recurring fees name it
   for (const s of segments) {
-    planOfAccount.set(s.billing_account_id, (planOfAccount.get(s.billing_account_id) ?? new Set()).add(s.plan_version_id));
+    planCodeOf.set(s.plan_version_id, s.plan_code);
+    const byVersion = segmentsOfAccount.get(s.billing_account_id) ?? new Map<string, { from: Date; to: Date | null }[]>();
+    segmentsOfAccount.set(s.billing_account_id, byVersion);
+    byVersion.set(s.plan_version_id, [...(byVersion.get(s.plan_version_id) ?? []), { from: new Date(s.valid_from), to: s.valid_to ? new Date(s.valid_to) : null }]);
     linesOfAccount.set(s.billing_account_id, (linesOfAccount.get(s.billing_account_id) ?? new Set()).add(s.line_id));
   }
-  for (const [accountId, versions] of planOfAccount) {
+  for (const [accountId, byVersion] of segmentsOfAccount) {
     const found: DiscountItem[] = [];
-    for (const v of [...versions].sort()) for (const d of planRuleDiscounts(plans.get(v)!, { lineCount: linesOfAccount.get(accountId)!.size })) if (!found.some((f) => f.code === d.code)) found.push(d);
+    for (const v of [...byVersion.keys()].sort()) {
+      for (const d of planRuleDiscounts(plans.get(v)!, { lineCount: linesOfAccount.get(accountId)!.size })) {
+        // Versions of one plan with the same rule: one discount over the days of all of them.
+        const same = found.find((f) => f.code === d.code && f.percent === d.percent && f.amount === d.amount && f.target === d.target);
+        if (same) same.heldDuring!.push(...byVersion.get(v)!);
+        else found.push({ ...d, heldDuring: [...byVersion.get(v)!], planCode: d.target === 'RECURRING' ? planCodeOf.get(v)! : null });
+      }
+    }
     inputs.get(accountId)!.discounts.push(...found);
   }
   return inputs;

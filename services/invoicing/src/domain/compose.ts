@@ -89,6 +89,18 @@ export interface DiscountItem {
    */
   validFrom?: Date | null;
   validTo?: Date | null;
+  /**
+   * Plan-rule discounts: the spans the plan carrying the rule was held (its subscription segments,
+   * any of the account's lines; `to` null = open). Only the days of their union count, by the same
+   * day rule and caps as validFrom/validTo (which still narrow them, if given); an empty list
+   * means no day of the period, so no discount.
+   */
+  heldDuring?: { from: Date; to: Date | null }[] | null;
+  /**
+   * Plan-rule discounts with target RECURRING: only this plan's recurring fees (`RecurringItem.planCode`)
+   * are discounted, not another plan's fee on the same days (another line of the account).
+   */
+  planCode?: string | null;
 }
 
 export interface ComposeInput {
@@ -156,6 +168,8 @@ interface Draft {
   sourceRef: string | null;
   /** Recurring fees: the days of the period they cover, [from, to) as day numbers (`PeriodDays.dayOf`). */
   days?: [number, number][];
+  /** Recurring fees: the plan they are for (plan-rule RECURRING discounts take from their own plan's fees only). */
+  planCode?: string;
 }
 
 /**
@@ -165,6 +179,8 @@ interface Draft {
 interface DiscountBucket {
   group: DiscountTarget | 'ONE_OFF';
   category: string;
+  /** Recurring fees are kept per plan too (null for usage and one-offs). */
+  plan: string | null;
   slices: Decimal[];
   roundedLeft: Decimal;
 }
@@ -313,6 +329,7 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
       exact,
       sourceRef: item.subscriptionId,
       days: spans.map((s) => [pd.dayOf(s.from), pd.dayOf(s.to)]),
+      planCode: item.planCode,
     });
   }
   drafts.push(...recurringDrafts);
@@ -360,11 +377,28 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   // slice of the period between validity bounds (a recurring fee in the slices of the days it
   // covers, usage and one-offs spread evenly), so stacked discounts on the same days are capped by
   // those days' charges too. An amount is prorated to its valid days first.
+  // A plan-rule discount counts the same way, its valid days being the days the plan carrying the
+  // rule was held (`heldDuring`: its segments); with target RECURRING it takes from that plan's fees
+  // only. Usage reaches composition summed per type × zone (not per plan), so a plan rule on USAGE
+  // takes the prorated share of the usage for the plan's days, as a coupon does.
   const dayCount = Math.max(pd.total, 1); // a period shorter than a day: one slice, every discount whole
-  const windowOf = (d: DiscountItem): [number, number] => (pd.total === 0 ? [0, 1] : [d.validFrom ? pd.dayOf(d.validFrom) : 0, d.validTo ? pd.dayOf(d.validTo) : pd.total]);
-  const cuts = [...new Set([0, dayCount, ...input.discounts.flatMap(windowOf)])].sort((a, b) => a - b);
-  const sliceSpans = cuts.slice(0, -1).map((from, j) => [from, cuts[j + 1]!] as const);
   const overlap = (a: number, b: number, [from, to]: readonly [number, number]) => Math.max(0, Math.min(b, to) - Math.max(a, from));
+  /** The discount's valid days as sorted, disjoint [from, to) day ranges (empty: none). */
+  const windowsOf = (d: DiscountItem): [number, number][] => {
+    if (pd.total === 0) return d.heldDuring && !d.heldDuring.some((h) => h.from < input.period.end && (h.to == null || h.to > input.period.start)) ? [] : [[0, 1]];
+    const valid: [number, number] = [d.validFrom ? pd.dayOf(d.validFrom) : 0, d.validTo ? pd.dayOf(d.validTo) : pd.total];
+    const held: [number, number][] = d.heldDuring ? d.heldDuring.map((h) => [pd.dayOf(h.from), h.to ? pd.dayOf(h.to) : pd.total]) : [[0, pd.total]];
+    const out: [number, number][] = [];
+    for (const [a, b] of held.map(([a, b]): [number, number] => [Math.max(a, valid[0]), Math.min(b, valid[1])]).filter(([a, b]) => b > a).sort(([a], [b]) => a - b)) {
+      const last = out[out.length - 1];
+      if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+      else out.push([a, b]);
+    }
+    return out;
+  };
+  const windows = input.discounts.map(windowsOf);
+  const cuts = [...new Set([0, dayCount, ...windows.flat(2)])].sort((a, b) => a - b);
+  const sliceSpans = cuts.slice(0, -1).map((from, j) => [from, cuts[j + 1]!] as const);
   const spread = (c: Draft): Decimal[] => {
     if (!c.days) return sliceSpans.map(([from, to]) => c.exact.times(to - from).dividedBy(dayCount));
     const covered = c.days.reduce((n, [a, b]) => n + b - a, 0);
@@ -374,8 +408,9 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   const charges: [DiscountTarget | 'ONE_OFF', Draft[]][] = [['RECURRING', recurringDrafts], ['USAGE', usageDrafts], ['ONE_OFF', oneOffDrafts]];
   for (const [group, ds] of charges) {
     for (const c of ds.filter((x) => x.exact.gt(0))) {
-      const key = `${group}|${c.taxCategory}`;
-      const bucket = buckets.get(key) ?? { group, category: c.taxCategory, slices: sliceSpans.map(() => new Decimal(0)), roundedLeft: new Decimal(0) };
+      const plan = group === 'RECURRING' ? (c.planCode ?? '') : null;
+      const key = `${group}|${c.taxCategory}|${plan ?? ''}`;
+      const bucket = buckets.get(key) ?? { group, category: c.taxCategory, plan, slices: sliceSpans.map(() => new Decimal(0)), roundedLeft: new Decimal(0) };
       spread(c).forEach((x, j) => (bucket.slices[j] = bucket.slices[j]!.plus(x)));
       bucket.roundedLeft = bucket.roundedLeft.plus(roundDecimal(c.exact, scale, input.roundingMode));
       buckets.set(key, bucket);
@@ -386,17 +421,19 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   const TARGETS: DiscountTarget[] = ['RECURRING', 'USAGE', 'INVOICE'];
   const rank = (d: DiscountItem) => (d.percent != null ? 0 : TARGETS.length) + TARGETS.indexOf(d.target ?? 'RECURRING');
   const ordered = input.discounts.map((d, i) => ({ d, i })).sort((x, y) => rank(x.d) - rank(y.d) || x.i - y.i);
-  for (const { d } of ordered) {
+  for (const { d, i } of ordered) {
     const target = d.target ?? 'RECURRING';
-    const [validFrom, validTo] = windowOf(d);
-    if (validTo <= validFrom) continue;
-    const valid = sliceSpans.map(([from, to]) => from >= validFrom && to <= validTo);
+    const ranges = windows[i]!;
+    const validDays = ranges.reduce((n, [a, b]) => n + b - a, 0);
+    if (validDays <= 0) continue;
+    const valid = sliceSpans.map(([from, to]) => ranges.some(([a, b]) => from >= a && to <= b));
     const leftIn = (b: DiscountBucket) => b.slices.reduce((n, x, j) => (valid[j] ? n.plus(x) : n), new Decimal(0));
-    const from = [...buckets.values()].filter((b) => (target === 'INVOICE' || b.group === target) && leftIn(b).gt(0));
+    const ownPlan = (b: DiscountBucket) => target !== 'RECURRING' || d.planCode == null || b.plan === d.planCode;
+    const from = [...buckets.values()].filter((b) => (target === 'INVOICE' || b.group === target) && ownPlan(b) && leftIn(b).gt(0));
     const total = from.reduce((n, b) => n.plus(leftIn(b)), new Decimal(0));
     if (total.lte(0)) continue;
     const share = d.percent != null ? Decimal.min(Decimal.max(dec(d.percent), 0), 100).dividedBy(100) : null;
-    const amount = share == null ? Decimal.max(dec(d.amount ?? '0'), 0).times(validTo - validFrom).dividedBy(dayCount) : null;
+    const amount = share == null ? Decimal.max(dec(d.amount ?? '0'), 0).times(validDays).dividedBy(dayCount) : null;
     const byCategory = new Map<string, { off: Decimal; takes: [DiscountBucket, Decimal][] }>();
     for (const b of from) {
       let take = new Decimal(0);
