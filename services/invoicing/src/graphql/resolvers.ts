@@ -156,9 +156,13 @@ export const resolvers = {
       return { invoice: await fresh(ctx, a.input.invoiceId) };
     },
     resolveDispute: async (_: unknown, a: Args<{ invoiceId: string }>, ctx: InvoicingContext) => {
-      await mutate(ctx, (em, now) => resolveDispute(em, { invoiceId: a.input.invoiceId, now }));
+      const at = ctx.runtime.clock.now();
+      await mutate(ctx, (em, now) => resolveDispute(em, { invoiceId: a.input.invoiceId, now }), at);
       await pokeDunning(ctx, a.input.invoiceId, 'disputeChanged');
-      return { invoice: await fresh(ctx, a.input.invoiceId) };
+      const invoice = await fresh(ctx, a.input.invoiceId);
+      // The account's credit may have paid its other open invoices too (applyAccountCredit).
+      await pokeCreditPaid(ctx, invoice?.billingAccountId, at, [a.input.invoiceId]);
+      return { invoice };
     },
     closeBillingPeriod: async (_: unknown, a: Args<{ billingAccountId: string; periodStart: Date | string; periodEnd: Date | string }>, ctx: InvoicingContext) => {
       const at = ctx.runtime.clock.now();

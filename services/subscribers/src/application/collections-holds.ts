@@ -124,6 +124,52 @@ export async function placeCollectionsHold(em: Em, c: CollectionsHoldCommand): P
 }
 
 /**
+ * A line that goes live (its NEW_LINE order completed, PENDING → ACTIVE) on an account some
+ * dunnings hold: it was still PENDING when they placed their holds, so none took it. Each holder
+ * with holds left on the account's other lines now holds it too, under the key of its latest
+ * placement there (so a retry of that placement sees the hold as its own), and the line is barred:
+ * a BAR order keyed `${placedKey}:${lineId}` like a placement's, recorded as the first holder's
+ * bar, so lifting the holds resumes it as it resumes the others. Called by `completeOrder` in the
+ * completion's transaction, after the NEW_LINE order is flushed COMPLETED (one open order per line)
+ * and under the line's lock, which placing and lifting holds take too. Returns the BAR order
+ * (ACKNOWLEDGED, for the caller to hand to fulfilment) or null when nobody holds the account.
+ */
+export async function holdActivatedLine(em: Em, line: Line, now: Date): Promise<ProductOrder | null> {
+  if (line.status !== 'ACTIVE') return null;
+  const others = await em.find(
+    CollectionsHold,
+    { billingAccountId: line.billingAccountId, lineId: { $ne: line.id }, liftedAt: null },
+    { orderBy: { placedAt: 'desc', id: 'desc' } },
+  );
+  if (others.length === 0) return null;
+  const mine = new Set((await em.find(CollectionsHold, { lineId: line.id, liftedAt: null })).map((h) => h.holder));
+  // Each holder's latest placement on the account, holders in the order they first held it.
+  const latest = new Map<string, CollectionsHold>();
+  for (const h of others) if (!latest.has(h.holder) && !mine.has(h.holder)) latest.set(h.holder, h);
+  const placements = [...latest.values()].sort((a, b) => a.placedAt.getTime() - b.placedAt.getTime() || a.id.localeCompare(b.id));
+  if (placements.length === 0) return null;
+  const holds = placements.map((p) =>
+    em.create(CollectionsHold, {
+      id: holdId(line.id, p.holder, p.placedKey),
+      lineId: line.id,
+      billingAccountId: line.billingAccountId,
+      holder: p.holder,
+      reason: p.reason ?? null,
+      placedKey: p.placedKey,
+      barOrderId: null,
+      placedAt: now,
+      liftedKey: null,
+      liftedAt: null,
+    }),
+  );
+  const first = holds[0]!;
+  const { order } = await requestLineChange(em, { kind: 'BAR', lineId: line.id, reason: first.reason ?? null, idempotencyKey: `${first.placedKey}:${line.id}`, now });
+  first.barOrderId = order.id;
+  await em.flush();
+  return order;
+}
+
+/**
  * Lifts `holder`'s holds on the account. A line whose last hold this was is resumed when it is
  * BARRED by a collections bar; a line still held by someone else stays barred, and a line suspended
  * or barred for another reason stays as it is. A resumption that must wait for another open order

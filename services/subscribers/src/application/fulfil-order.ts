@@ -5,11 +5,12 @@ import type { Em } from '@ledgerline/platform';
 import { transitionLine, type LineStatus } from '../domain/lifecycle';
 import { isFinal, LINE_ACTION_OF, moveOrder, type OrderKind, type OrderStatus } from '../domain/order';
 import type { OneOffItem } from '../domain/proration';
-import { BillingAccount, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
+import { BillingAccount, CollectionsHold, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
 import type { ProvisioningRequest } from '../ports/provisioning';
 import { emitLineState, emitOneOffCharge, emitOrderState, emitSubscription } from './events';
 import { settleAddOn, type OrderEffects } from './add-on-settlement';
 import { flushOrder, lockLine } from './line-orders';
+import { holdActivatedLine } from './collections-holds';
 
 /**
  * Loads the order for a step, row-locked on PostgreSQL: a retried step that overlaps an earlier,
@@ -152,7 +153,24 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
   await flushOrder(em);
   for (const charge of charges) emitOneOffCharge(em, charge);
   await em.flush();
+  // A line going live on an account held for collections is held and barred like the others
+  // (its BAR is placed now that this order is COMPLETED: one open order per line).
+  if (kind === 'NEW_LINE') await holdActivatedLine(em, line, now);
   return order;
+}
+
+/**
+ * Orders the completion of `order` placed, still to be handed to fulfilment by whoever completed
+ * it (the saga, the completeOrder mutation): the collections BAR of a line that went live on a held
+ * account (see `holdActivatedLine`). Read again on a repeated completion, whose first answer may
+ * have been lost before the hand-over; handing an order over twice joins the first hand-over.
+ */
+export async function ordersAfterCompletion(em: Em, order: ProductOrder): Promise<ProductOrder[]> {
+  if (order.kind !== 'NEW_LINE' || order.status !== 'COMPLETED') return [];
+  const bars = await em.find(ProductOrder, { lineId: order.lineId, kind: 'BAR', status: 'ACKNOWLEDGED' });
+  if (bars.length === 0) return [];
+  const held = new Set((await em.find(CollectionsHold, { barOrderId: { $in: bars.map((b) => b.id) } })).map((h) => h.barOrderId));
+  return bars.filter((b) => held.has(b.id));
 }
 
 interface PlanChangeRequest {

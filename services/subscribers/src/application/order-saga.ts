@@ -2,7 +2,7 @@ import { DomainError } from '@ledgerline/contracts';
 import type { Clock, Em, Orm } from '@ledgerline/platform';
 import type { ProvisioningAdapter } from '../ports/provisioning';
 import { ProductOrder } from '../persistence/entities';
-import { completeOrder, failOrder, provisioningRequest, startOrder } from './fulfil-order';
+import { completeOrder, failOrder, ordersAfterCompletion, provisioningRequest, startOrder } from './fulfil-order';
 import type { OrderEffects } from './add-on-settlement';
 
 export interface SagaOptions {
@@ -51,7 +51,16 @@ export async function runOrderSaga(deps: { orm: Orm; clock: Clock; provisioning:
   }
   if (!failure) {
     try {
-      return await tx((em) => completeOrder(em, orderId, deps.clock.now(), deps.effects));
+      const completed = await tx((em) => completeOrder(em, orderId, deps.clock.now(), deps.effects));
+      // The completion's own orders (a collections bar of a line gone live on a held account), run
+      // now. Never throws: this order is COMPLETED whatever becomes of them, and one that cannot
+      // run now (the database) is left ACKNOWLEDGED for the re-dispatch sweep.
+      await ordersAfterCompletion(deps.orm.em.fork() as Em, completed)
+        .then(async (next) => {
+          for (const o of next) await runOrderSaga(deps, o.id, options);
+        })
+        .catch(() => undefined);
+      return completed;
     } catch (error) {
       failure = describe(error, timeoutMs);
     }

@@ -11,7 +11,7 @@ import { subscribe, type SubscribeCommand } from '../application/subscribe';
 import { addAddOn, type AddAddOnCommand } from '../application/add-add-on';
 import { changePlan, previewPlanChange, type PlanChangeCommand } from '../application/plan-change';
 import { lineUniqueConflict, requestLineChange, type LineChangeCommand } from '../application/line-orders';
-import { completeOrder, failOrder, startOrder } from '../application/fulfil-order';
+import { completeOrder, failOrder, ordersAfterCompletion, startOrder } from '../application/fulfil-order';
 import { liftCollectionsHold, placeCollectionsHold, type CollectionsHoldCommand, type CollectionsHoldOutcome } from '../application/collections-holds';
 import { normalizeMsisdn } from '../domain/validation';
 import { closeUpsellOffer, presentUpsellOffer, remindUpsellOffer, respondToUpsellOffer } from '../application/upsell';
@@ -223,7 +223,13 @@ export const resolvers = {
     },
     async completeOrder(_: unknown, a: { input: { orderId: string } }, ctx: SubscribersContext) {
       requireSystem(ctx);
-      return { order: await mutate(ctx, (em, now) => completeOrder(em, a.input.orderId, now, { wallets: ctx.deps.wallets, catalog: ctx.deps.catalog })) };
+      const order = await mutate(ctx, (em, now) => completeOrder(em, a.input.orderId, now, { wallets: ctx.deps.wallets, catalog: ctx.deps.catalog }));
+      // The completion's own orders (a collections bar of a line gone live on a held account). The
+      // completion is committed: a hand-over that fails is left to the re-dispatch sweep.
+      for (const next of await ordersAfterCompletion(ctx.em.fork() as Em, order)) {
+        await ctx.deps.dispatcher.dispatch(next.id, ctx.runtime).catch((err: unknown) => ctx.runtime.logger.warn({ err, orderId: next.id }, 'could not hand the order over; the sweep hands it over again'));
+      }
+      return { order };
     },
     async failOrder(_: unknown, a: { input: { orderId: string; failureCode?: string; failureMessage?: string } }, ctx: SubscribersContext) {
       requireSystem(ctx);
