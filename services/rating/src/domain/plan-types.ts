@@ -90,8 +90,15 @@ export interface RateParams {
   rounding?: { mode: RoundingMode; scale: number };
 }
 
-export type AdjustmentScope = 'EVENT' | 'INVOICE';
+/**
+ * EVENT: rating applies it to the event's price. INVOICE, USAGE, RECURRING: invoice-level, rating
+ * lists it with nothing applied and invoicing takes it (services/invoicing, `planRuleDiscounts`)
+ * off the invoice's charges, its usage or the plan's recurring fees. USAGE and RECURRING are for
+ * `discount` rules only (the schema refuses them on a `surcharge`; invoicing reads no surcharges).
+ */
+export type AdjustmentScope = 'EVENT' | 'INVOICE' | 'USAGE' | 'RECURRING';
 
+/** Exactly one of `percent` or `amount` (the schema's oneOf); no validity: a rule applies while its plan is held. */
 export interface AdjustmentParams {
   percent?: DecimalString;
   amount?: DecimalString;
