@@ -19,4 +19,13 @@ describe('planRuleDiscounts', () => {
       ['PLAN:FAMILY:loyalty', 'INVOICE', null],
     ]);
   });
+
+  it('applies no rule whose conditions it cannot read (a top-level not, a nested group): never a discount for every account', () => {
+    const doc = plan([
+      { name: 'not-single', conditions: { not: { fact: 'lineCount', operator: 'equal', value: 1 } }, event: { type: 'discount', params: { percent: '10', scope: 'RECURRING' } } },
+      { name: 'leaf-on-top', conditions: { fact: 'lineCount', operator: 'equal', value: 2 }, event: { type: 'discount', params: { percent: '10', scope: 'RECURRING' } } },
+      rule('nested', { percent: '10', scope: 'INVOICE' }, [{ any: [{ fact: 'lineCount', operator: 'equal', value: 1 }] }]),
+    ]);
+    for (const lineCount of [1, 2, 3]) expect(planRuleDiscounts(doc, { lineCount })).toEqual([]);
+  });
 });

@@ -21,7 +21,7 @@ interface RuleCondition {
 }
 interface PlanRule {
   name: string;
-  conditions?: { all?: RuleCondition[]; any?: RuleCondition[] };
+  conditions?: { all?: RuleCondition[]; any?: RuleCondition[]; [other: string]: unknown };
   event?: { type: string; params?: Record<string, unknown> };
 }
 
@@ -44,8 +44,9 @@ function holds(c: RuleCondition, facts: Record<string, number>): boolean {
 /**
  * The plan's invoice-level discount rules (event type "discount" with scope INVOICE, USAGE or
  * RECURRING; scope EVENT is applied by rating, per usage record) whose conditions hold for the
- * account. Conditions may only use account facts invoicing knows (lineCount); a rule with any
- * other fact does not apply here.
+ * account. Conditions may only use account facts invoicing knows (lineCount), in one flat `all`
+ * or `any` list (the catalog validator says the same for these scopes); a rule with any other fact
+ * or shape does not apply here.
  */
 export function planRuleDiscounts(plan: PlanDoc, facts: { lineCount: number }): DiscountItem[] {
   const out: DiscountItem[] = [];
@@ -54,6 +55,9 @@ export function planRuleDiscounts(plan: PlanDoc, facts: { lineCount: number }): 
     const p = rule.event.params ?? {};
     const target = INVOICE_SCOPES[String(p.scope ?? '')];
     if (!target) continue;
+    // Only a flat `all`/`any` of account facts is read here; anything else (a top-level `not`, a
+    // lone leaf) would otherwise count as no condition and give the discount to every account.
+    if (rule.conditions && Object.keys(rule.conditions).some((k) => k !== 'all' && k !== 'any')) continue;
     const all = rule.conditions?.all ?? [];
     const any = rule.conditions?.any ?? [];
     if (!all.every((c) => holds(c, facts)) || (any.length > 0 && !any.some((c) => holds(c, facts)))) continue;
