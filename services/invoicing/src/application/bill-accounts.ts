@@ -110,6 +110,7 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
       lineId: s.line_id,
       msisdn: s.msisdn,
       planCode: s.plan_code,
+      planVersionId: s.plan_version_id,
       planName: plan.name,
       fee: plan.recurringFee.amount,
       feePeriod: plan.recurringFee.period,
@@ -154,7 +155,8 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
   }
   // Plan-rule discounts: the invoice-level discount rules of the plans the account was on, each for
   // the days that plan was held (its segments, any line of the account: compose counts them by the
-  // day rule, like a coupon's validity) and, on RECURRING, off that plan's own fees only.
+  // day rule, like a coupon's validity) and, on RECURRING, off the fees of the segments on the plan
+  // versions carrying the rule only (not a line on another version of the plan, with its own rule).
   const segmentsOfAccount = new Map<string, Map<string, { from: Date; to: Date | null }[]>>();
   const linesOfAccount = new Map<string, Set<string>>();
   const planCodeOf = new Map<string, string>(); // as the recurring fees name it
@@ -171,11 +173,16 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
       for (const d of planRuleDiscounts(plans.get(v)!, { lineCount: linesOfAccount.get(accountId)!.size })) {
         // Versions of one plan with the same rule: one discount over the days of all of them.
         const same = found.find((f) => f.code === d.code && f.percent === d.percent && f.amount === d.amount && f.target === d.target);
-        if (same) same.heldDuring!.push(...byVersion.get(v)!);
-        else found.push({ ...d, heldDuring: [...byVersion.get(v)!], planCode: d.target === 'RECURRING' ? planCodeOf.get(v)! : null });
+        if (same) {
+          same.heldDuring!.push(...byVersion.get(v)!);
+          same.planVersionIds?.push(v);
+        } else found.push({ ...d, heldDuring: [...byVersion.get(v)!], planCode: d.target === 'RECURRING' ? planCodeOf.get(v)! : null, planVersionIds: d.target === 'RECURRING' ? [v] : null });
       }
     }
-    inputs.get(accountId)!.discounts.push(...found);
+    const input = inputs.get(accountId)!;
+    input.discounts.push(...found);
+    // Usage and one-offs (undated) lie on the days the account held any plan, fee or not.
+    input.planHeld = [...byVersion.values()].flat();
   }
   return inputs;
 }

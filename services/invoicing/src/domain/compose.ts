@@ -31,6 +31,8 @@ export interface RecurringItem {
   lineId: string;
   msisdn?: string | null;
   planCode: string;
+  /** The plan version the line held (plan-rule RECURRING discounts take from their versions' fees only). */
+  planVersionId?: string | null;
   planName: string;
   /** Fee per billing period (MONTH), per 30 days (DAYS30) or per week (WEEK). */
   fee: string;
@@ -85,7 +87,8 @@ export interface DiscountItem {
    * When the discount is valid (a missing bound is open). Only its days of the period count, by the
    * day rule: an amount is prorated to them (amount × valid days / period days); a percent takes
    * that percent of the recurring fees of those days (fees are dated by their plan segments) and of
-   * the prorated share of usage and one-offs (they reach composition undated, as sums).
+   * the share of usage and one-offs for those days (they reach composition undated, as sums, and are
+   * spread evenly over the days the account held a plan: `ComposeInput.planHeld`).
    */
   validFrom?: Date | null;
   validTo?: Date | null;
@@ -101,6 +104,13 @@ export interface DiscountItem {
    * are discounted, not another plan's fee on the same days (another line of the account).
    */
   planCode?: string | null;
+  /**
+   * Plan-rule discounts with target RECURRING: the plan versions carrying the rule (several when
+   * versions carry an identical rule). If given, it decides instead of `planCode`: only the fees of
+   * segments on these versions (`RecurringItem.planVersionId`) are discounted, not those of a line
+   * on another version of the same plan (with a rule of its own); an empty list means no fee.
+   */
+  planVersionIds?: string[] | null;
 }
 
 export interface ComposeInput {
@@ -111,6 +121,13 @@ export interface ComposeInput {
   /** The account's IANA time zone: the period's days are its local days (day rule above). */
   timeZone: string;
   recurring: RecurringItem[];
+  /**
+   * The spans the account held any plan (its subscription segments, any line, with a fee or not; `to`
+   * null = open). Usage and one-offs reach composition undated and are spread over the days of their
+   * union when discounts are sliced by day. Absent: the spans of `recurring`. No day of the period
+   * held (or none given): the whole period.
+   */
+  planHeld?: { from: Date; to: Date | null }[] | null;
   usage: UsageItem[];
   oneOffs: OneOffItem[];
   discounts: DiscountItem[];
@@ -170,6 +187,8 @@ interface Draft {
   days?: [number, number][];
   /** Recurring fees: the plan they are for (plan-rule RECURRING discounts take from their own plan's fees only). */
   planCode?: string;
+  /** Recurring fees: the plan versions of the segments the fee is for (sorted; a shared fee: every version held on its days). */
+  planVersions?: string[];
 }
 
 /**
@@ -179,8 +198,9 @@ interface Draft {
 interface DiscountBucket {
   group: DiscountTarget | 'ONE_OFF';
   category: string;
-  /** Recurring fees are kept per plan too (null for usage and one-offs). */
+  /** Recurring fees are kept per plan and plan versions too (null / empty for usage and one-offs). */
   plan: string | null;
+  versions: string[];
   slices: Decimal[];
   roundedLeft: Decimal;
 }
@@ -282,19 +302,24 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   // account: prorated over the union of the days any of the account's lines had it in the period, so
   // it is billed as long as one line keeps it and never twice for a day two lines share. Each day is
   // priced by the earliest line covering it (a later version of the plan at another price bills its
-  // own days on its own line).
+  // own days on its own line). A fee is for the plan versions of its segments: a line's own, or for a
+  // shared fee every version of the plan held on its days (plan-rule RECURRING discounts match them).
   const recurring = [...input.recurring].sort((a, b) => a.from.getTime() - b.from.getTime() || a.subscriptionId.localeCompare(b.subscriptionId));
-  const fees: { item: RecurringItem; spans: Span[] }[] = [];
-  const sharedFees = new Map<string, { item: RecurringItem; spans: Span[] }[]>();
+  type Fee = { item: RecurringItem; spans: Span[]; versions: Set<string> };
+  const versionsOf = (item: RecurringItem) => new Set(item.planVersionId ? [item.planVersionId] : []);
+  const fees: Fee[] = [];
+  const sharedFees = new Map<string, Fee[]>();
   const sharedCovered = new Map<string, Span[]>();
+  const sharedHeld: { item: RecurringItem; span: Span }[] = [];
   for (const item of recurring) {
     const clipped = clipToPeriod(item, input.period);
     const span = { from: pd.startOf(clipped.from), to: pd.startOf(clipped.to) };
     if (span.to <= span.from) continue;
     if (!item.shared) {
-      fees.push({ item, spans: [span] });
+      fees.push({ item, spans: [span], versions: versionsOf(item) });
       continue;
     }
+    sharedHeld.push({ item, span });
     const covered = sharedCovered.get(item.planCode) ?? [];
     const fresh = subtractSpans(span, covered);
     sharedCovered.set(item.planCode, unionSpans([...covered, span]));
@@ -303,14 +328,18 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
     sharedFees.set(item.planCode, parts);
     let part = parts.find((p) => samePrice(p.item, item));
     if (!part) {
-      part = { item, spans: [] };
+      part = { item, spans: [], versions: new Set() };
       parts.push(part);
       fees.push(part);
     }
     part.spans = unionSpans([...part.spans, ...fresh]);
   }
+  for (const { item, span } of sharedHeld) {
+    if (!item.planVersionId) continue;
+    for (const part of sharedFees.get(item.planCode) ?? []) if (part.spans.some((s) => s.from < span.to && span.from < s.to)) part.versions.add(item.planVersionId);
+  }
   const recurringDrafts: Draft[] = [];
-  for (const { item, spans } of fees) {
+  for (const { item, spans, versions } of fees) {
     const { days, periodDays, exact } = feeForDays(item, spans.reduce((n, s) => n + spanDays(s), 0), input.period);
     if (days === 0) continue;
     const partial = days < periodDays && item.proration === 'DAILY';
@@ -330,6 +359,7 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
       sourceRef: item.subscriptionId,
       days: spans.map((s) => [pd.dayOf(s.from), pd.dayOf(s.to)]),
       planCode: item.planCode,
+      planVersions: [...versions].sort(),
     });
   }
   drafts.push(...recurringDrafts);
@@ -375,42 +405,54 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   // (so rounding cannot take a cent more than the lines show either).
   // A discount valid for part of the period takes only from its days: what is left is kept per
   // slice of the period between validity bounds (a recurring fee in the slices of the days it
-  // covers, usage and one-offs spread evenly), so stacked discounts on the same days are capped by
+  // covers, usage and one-offs spread evenly over the days the account held any plan, `planHeld`:
+  // there is no usage on days without a line), so stacked discounts on the same days are capped by
   // those days' charges too. An amount is prorated to its valid days first.
   // A plan-rule discount counts the same way, its valid days being the days the plan carrying the
-  // rule was held (`heldDuring`: its segments); with target RECURRING it takes from that plan's fees
-  // only. Usage reaches composition summed per type × zone (not per plan), so a plan rule on USAGE
-  // takes the prorated share of the usage for the plan's days, as a coupon does.
+  // rule was held (`heldDuring`: its segments); with target RECURRING it takes from the fees of the
+  // segments on the plan versions carrying it only (`planVersionIds`, else `planCode`). Usage
+  // reaches composition summed per type × zone (not per plan), so a plan rule on USAGE takes the
+  // share of the usage for the plan's days, as a coupon does: all of it when that plan was the only
+  // one the account held.
   const dayCount = Math.max(pd.total, 1); // a period shorter than a day: one slice, every discount whole
   const overlap = (a: number, b: number, [from, to]: readonly [number, number]) => Math.max(0, Math.min(b, to) - Math.max(a, from));
-  /** The discount's valid days as sorted, disjoint [from, to) day ranges (empty: none). */
-  const windowsOf = (d: DiscountItem): [number, number][] => {
-    if (pd.total === 0) return d.heldDuring && !d.heldDuring.some((h) => h.from < input.period.end && (h.to == null || h.to > input.period.start)) ? [] : [[0, 1]];
-    const valid: [number, number] = [d.validFrom ? pd.dayOf(d.validFrom) : 0, d.validTo ? pd.dayOf(d.validTo) : pd.total];
-    const held: [number, number][] = d.heldDuring ? d.heldDuring.map((h) => [pd.dayOf(h.from), h.to ? pd.dayOf(h.to) : pd.total]) : [[0, pd.total]];
+  /** Sorted, disjoint [from, to) day ranges covering the same days as `ranges` (empty ones dropped). */
+  const mergeRanges = (ranges: [number, number][]): [number, number][] => {
     const out: [number, number][] = [];
-    for (const [a, b] of held.map(([a, b]): [number, number] => [Math.max(a, valid[0]), Math.min(b, valid[1])]).filter(([a, b]) => b > a).sort(([a], [b]) => a - b)) {
+    for (const [a, b] of ranges.filter(([a, b]) => b > a).sort(([a], [b]) => a - b)) {
       const last = out[out.length - 1];
       if (last && a <= last[1]) last[1] = Math.max(last[1], b);
       else out.push([a, b]);
     }
     return out;
   };
+  const daysOf = (spans: { from: Date; to: Date | null }[]): [number, number][] => spans.map((h) => [pd.dayOf(h.from), h.to ? pd.dayOf(h.to) : pd.total]);
+  /** The discount's valid days as sorted, disjoint [from, to) day ranges (empty: none). */
+  const windowsOf = (d: DiscountItem): [number, number][] => {
+    if (pd.total === 0) return d.heldDuring && !d.heldDuring.some((h) => h.from < input.period.end && (h.to == null || h.to > input.period.start)) ? [] : [[0, 1]];
+    const valid: [number, number] = [d.validFrom ? pd.dayOf(d.validFrom) : 0, d.validTo ? pd.dayOf(d.validTo) : pd.total];
+    const held: [number, number][] = d.heldDuring ? daysOf(d.heldDuring) : [[0, pd.total]];
+    return mergeRanges(held.map(([a, b]): [number, number] => [Math.max(a, valid[0]), Math.min(b, valid[1])]));
+  };
   const windows = input.discounts.map(windowsOf);
   const cuts = [...new Set([0, dayCount, ...windows.flat(2)])].sort((a, b) => a - b);
   const sliceSpans = cuts.slice(0, -1).map((from, j) => [from, cuts[j + 1]!] as const);
+  // Undated charges (usage, one-offs) lie on the days the account held a plan; none: the whole period.
+  const heldAny = pd.total === 0 ? [] : mergeRanges(daysOf(input.planHeld ?? input.recurring));
+  const undatedDays: [number, number][] = heldAny.length > 0 ? heldAny : [[0, dayCount]];
   const spread = (c: Draft): Decimal[] => {
-    if (!c.days) return sliceSpans.map(([from, to]) => c.exact.times(to - from).dividedBy(dayCount));
-    const covered = c.days.reduce((n, [a, b]) => n + b - a, 0);
-    return sliceSpans.map((slice) => c.exact.times(c.days!.reduce((n, [a, b]) => n + overlap(a, b, slice), 0)).dividedBy(covered));
+    const days = c.days ?? undatedDays;
+    const covered = days.reduce((n, [a, b]) => n + b - a, 0);
+    return sliceSpans.map((slice) => c.exact.times(days.reduce((n, [a, b]) => n + overlap(a, b, slice), 0)).dividedBy(covered));
   };
   const buckets = new Map<string, DiscountBucket>();
   const charges: [DiscountTarget | 'ONE_OFF', Draft[]][] = [['RECURRING', recurringDrafts], ['USAGE', usageDrafts], ['ONE_OFF', oneOffDrafts]];
   for (const [group, ds] of charges) {
     for (const c of ds.filter((x) => x.exact.gt(0))) {
       const plan = group === 'RECURRING' ? (c.planCode ?? '') : null;
-      const key = `${group}|${c.taxCategory}|${plan ?? ''}`;
-      const bucket = buckets.get(key) ?? { group, category: c.taxCategory, plan, slices: sliceSpans.map(() => new Decimal(0)), roundedLeft: new Decimal(0) };
+      const versions = group === 'RECURRING' ? (c.planVersions ?? []) : [];
+      const key = `${group}|${c.taxCategory}|${plan ?? ''}|${versions.join(',')}`;
+      const bucket = buckets.get(key) ?? { group, category: c.taxCategory, plan, versions, slices: sliceSpans.map(() => new Decimal(0)), roundedLeft: new Decimal(0) };
       spread(c).forEach((x, j) => (bucket.slices[j] = bucket.slices[j]!.plus(x)));
       bucket.roundedLeft = bucket.roundedLeft.plus(roundDecimal(c.exact, scale, input.roundingMode));
       buckets.set(key, bucket);
@@ -428,7 +470,8 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
     if (validDays <= 0) continue;
     const valid = sliceSpans.map(([from, to]) => ranges.some(([a, b]) => from >= a && to <= b));
     const leftIn = (b: DiscountBucket) => b.slices.reduce((n, x, j) => (valid[j] ? n.plus(x) : n), new Decimal(0));
-    const ownPlan = (b: DiscountBucket) => target !== 'RECURRING' || d.planCode == null || b.plan === d.planCode;
+    const ownPlan = (b: DiscountBucket) =>
+      target !== 'RECURRING' || (d.planVersionIds != null ? b.versions.some((v) => d.planVersionIds!.includes(v)) : d.planCode == null || b.plan === d.planCode);
     const from = [...buckets.values()].filter((b) => (target === 'INVOICE' || b.group === target) && ownPlan(b) && leftIn(b).gt(0));
     const total = from.reduce((n, b) => n.plus(leftIn(b)), new Decimal(0));
     if (total.lte(0)) continue;

@@ -55,6 +55,11 @@ describe('a discount valid for part of the period', () => {
     expect(off(inv)).toEqual([['ROAM20', '-2.00']]); // 20 % × 30.00 × 10/30
   });
 
+  it('usage lies on the days the account held a plan: a line from the 16th, 20 % on usage from the 21st takes 10 of those 15 days', () => {
+    const inv = composeInvoice(base({ recurring: [plan({ from: local(16) })], usage: [usage('30.00')], discounts: [d('ROAM20', { percent: '20', target: 'USAGE', validFrom: local(21) })] }));
+    expect(off(inv)).toEqual([['ROAM20', '-4.00']]); // 20 % × 30.00 × 10/15 (no usage before the line joined), not × 10/30
+  });
+
   it('a fixed amount is capped by its target in its days: nothing when the plan starts after it ends', () => {
     const inv = composeInvoice(base({ recurring: [plan({ from: local(21) })], discounts: [d('WELCOME', { amount: '15.00', validTo: local(16) })] }));
     expect(off(inv)).toEqual([]);

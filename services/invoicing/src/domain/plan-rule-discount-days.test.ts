@@ -125,3 +125,65 @@ describe('plan-rule discounts count only the days their plan was held', () => {
     );
   });
 });
+
+// Review 6: (1) two versions of one plan on two lines at once, each with its own RECURRING rule of the
+// same name, stacked on both fees (the discount named only the plan code); (2) a USAGE rule on an
+// account whose only line joined mid-period took half its percent (usage was spread over days with no plan).
+describe('plan-rule discounts by plan version, and usage on the days a plan was held', () => {
+  const v = (version: string, over: Partial<RecurringItem> = {}) => planA({ planVersionId: version, ...over });
+  const line2 = { subscriptionId: 'sub_2', lineId: 'lin_2', msisdn: '+4915100000002' };
+  const byVersion = (version: string, percent: string, over: Partial<DiscountItem> = {}) =>
+    rule({ percent, description: `Loyalty ${percent}%`, planVersionIds: [version], ...over }, [{ from: LONG_AGO, to: null }]);
+
+  it('two versions on two lines: each version’s RECURRING rule takes from its own line’s fee only', () => {
+    const inv = composeInvoice(base({ recurring: [v('plv_1'), v('plv_2', line2)], discounts: [byVersion('plv_1', '10'), byVersion('plv_2', '20')] }));
+    expect(inv.lines.filter((l) => l.kind === 'DISCOUNT').map((l) => [l.description, l.netAmount])).toEqual([
+      ['Loyalty 10%', '-3.00'], // 10 % × 29.99, not 10 % × 59.98
+      ['Loyalty 20%', '-6.00'], // 20 % × 29.99, not 20 % of what is left of both fees
+    ]);
+    expect(inv.netTotal).toBe('50.98');
+  });
+
+  it('an identical rule carried by both versions is one discount over both fees', () => {
+    const inv = composeInvoice(base({ recurring: [v('plv_1'), v('plv_2', line2)], discounts: [rule({ percent: '10', planVersionIds: ['plv_1', 'plv_2'] }, [{ from: LONG_AGO, to: null }])] }));
+    expect(off(inv)).toEqual([['PLAN:LOYAL:loyalty', '-6.00']]); // 10 % × 59.98 = 5.998
+  });
+
+  it('planVersionIds decides over planCode: another version of the plan (no rule) is not discounted', () => {
+    const inv = composeInvoice(base({ recurring: [v('plv_1'), v('plv_2', line2)], discounts: [byVersion('plv_1', '10')] }));
+    expect(off(inv)).toEqual([['PLAN:LOYAL:loyalty', '-3.00']]);
+  });
+
+  it('a shared fee (one per account) is for every version held on its days: a rule of either version takes from it', () => {
+    const family = (version: string, over: Partial<RecurringItem> = {}) => v(version, { planCode: 'FAMILY', planName: 'Family Share', fee: '60.00', shared: true, ...over });
+    const inv = composeInvoice(base({ recurring: [family('plv_f1'), family('plv_f2', line2)], discounts: [rule({ percent: '10', planCode: 'FAMILY', planVersionIds: ['plv_f2'] }, [{ from: LONG_AGO, to: null }])] }));
+    expect(inv.lines.filter((l) => l.kind === 'RECURRING').map((l) => l.netAmount)).toEqual(['60.00']);
+    expect(off(inv)).toEqual([['PLAN:LOYAL:loyalty', '-6.00']]);
+  });
+
+  it('a USAGE rule of the only plan, held from the 16th: the whole percent of the usage', () => {
+    const at = local(16);
+    const inv = composeInvoice(base({ recurring: [planA({ from: at })], usage: [usage('30.00')], discounts: [rule({ code: 'PLAN:LOYAL:usage', percent: '20', target: 'USAGE' }, [{ from: at, to: null }])] }));
+    expect(off(inv)).toEqual([['PLAN:LOYAL:usage', '-6.00']]); // 20 % × 30.00, not × 15/30
+  });
+
+  it('a USAGE rule of a plan left on the 11th for another: the share of the held days (10 of 30), as before', () => {
+    const at = local(11);
+    const inv = composeInvoice(
+      base({ recurring: [planA({ to: at }), planB({ subscriptionId: 'sub_2', from: at })], usage: [usage('30.00')], discounts: [rule({ code: 'PLAN:LOYAL:usage', percent: '20', target: 'USAGE' }, [{ from: LONG_AGO, to: at }])] }),
+    );
+    expect(off(inv)).toEqual([['PLAN:LOYAL:usage', '-2.00']]);
+  });
+
+  it('a line terminated on the 11th: usage lies on its 10 days, so its plan’s USAGE rule takes it all', () => {
+    const at = local(11);
+    const inv = composeInvoice(base({ recurring: [planA({ to: at })], usage: [usage('30.00')], discounts: [rule({ code: 'PLAN:LOYAL:usage', percent: '20', target: 'USAGE' }, [{ from: LONG_AGO, to: at }])] }));
+    expect(off(inv)).toEqual([['PLAN:LOYAL:usage', '-6.00']]);
+  });
+
+  it('a plan without a fee (no recurring item): `planHeld` gives the days usage lies on', () => {
+    const at = local(16);
+    const inv = composeInvoice(base({ planHeld: [{ from: at, to: null }], usage: [usage('30.00')], discounts: [rule({ code: 'PLAN:PAYG:usage', percent: '20', target: 'USAGE' }, [{ from: at, to: null }])] }));
+    expect(off(inv)).toEqual([['PLAN:PAYG:usage', '-6.00']]);
+  });
+});
