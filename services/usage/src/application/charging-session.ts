@@ -34,6 +34,7 @@
 import { createHash } from 'node:crypto';
 import { RPC, type ChargingResultCode, type WalletCommitRequest, type WalletReserveReply, type WalletReserveRequest, type WalletSessionReply } from '@ledgerline/contracts';
 import { dec, type Decimal } from '@ledgerline/contracts';
+import { MAX_QUANTITY_DECIMALS } from '@ledgerline/rating';
 import type { NatsConnection } from '@ledgerline/platform';
 import { versionAt, activeAddOnsAt, type LineInfo } from '../domain/subscriber';
 import { validateUsage } from '../domain/usage-input';
@@ -97,7 +98,8 @@ interface StoredSession {
 
 const SOURCE = SESSION_SOURCE;
 const OPERATIONS = ['RESERVE', 'UPDATE', 'TERMINATE'];
-const UNITS = /^\d{1,12}(\.\d{1,6})?$/;
+/** Units as usage records hold them: at most rating's MAX_QUANTITY_DECIMALS decimals (more would be a REJECTED, uncharged record). */
+const UNITS = new RegExp(`^\\d{1,12}(\\.\\d{1,${MAX_QUANTITY_DECIMALS}})?$`);
 /** Most units one request may report or ask for: what one usage record may hold (usage-input's MAX_QUANTITY); more would be a REJECTED, uncharged record. */
 const MAX_UNITS = 1_000_000_000;
 const MAX_SEQUENCE = 2_147_483_647;
@@ -152,7 +154,7 @@ export function sessionInputProblem(req: ChargingSessionRequest, now: Date): { f
   if (op === 'RESERVE' && req.requestedUnits == null) return { field: 'requestedUnits', message: 'requestedUnits is required for RESERVE' };
   for (const field of UNIT_FIELDS[op]!) {
     if (fields[field] != null && unitsOf(fields[field]) === undefined) {
-      return { field, message: `${field} must be a non-negative decimal string such as "12.5", with at most 6 decimals and at most ${MAX_UNITS}` };
+      return { field, message: `${field} must be a non-negative decimal string such as "12.5", with at most ${MAX_QUANTITY_DECIMALS} decimals and at most ${MAX_UNITS}` };
     }
   }
   if (op === 'RESERVE') {
