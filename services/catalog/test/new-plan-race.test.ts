@@ -9,9 +9,8 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, startServiceForTest, TEST_DATABASE_URL, type TestService } from '@ledgerline/platform';
-import { catalogService } from '../src/service';
-import { importOffers, waitForLockWaiters, readJson } from './support';
+import { TEST_DATABASE_URL, type TestService } from '@ledgerline/platform';
+import { readJson, startCatalog, waitForLockWaiters } from './support';
 
 const IMPORT = 'mutation($i: ImportPlanInput!) { importPlan(input: $i) { created version { id version } } }';
 const DRAFT = 'mutation($i: CreatePlanDraftInput!) { createPlanDraft(input: $i) { draft { id } } }';
@@ -21,9 +20,8 @@ describe('two callers creating the same new plan at once', () => {
   const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
 
   beforeAll(async () => {
-    svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date('2026-03-01T09:00:00Z')) });
+    svc = await startCatalog('2026-03-01T09:00:00Z');
     await db.connect();
-    await importOffers(svc);
   });
   afterAll(async () => {
     await db.end();

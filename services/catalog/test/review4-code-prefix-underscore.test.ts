@@ -10,9 +10,8 @@
  * "PREPAID_B" finds PREPAID_BUNDLE_30D and not PREPAID_PAYG, and totalCount agrees.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
-import { catalogService } from '../src/service';
-import { importOffers, readJson } from './support';
+import type { TestService } from '@ledgerline/platform';
+import { readJson, startCatalog } from './support';
 
 const IMPORT = 'mutation($i: ImportPlanInput!) { importPlan(input: $i) { created version { id version } } }';
 
@@ -20,8 +19,7 @@ describe('plans(filter: { codePrefix }) with an underscore in the prefix', () =>
   let svc: TestService;
 
   beforeAll(async () => {
-    svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date('2026-03-01T09:00:00Z')) });
-    await importOffers(svc);
+    svc = await startCatalog('2026-03-01T09:00:00Z');
     for (const f of ['prepaid-payg.json', 'prepaid-bundle-30d.json', 'postpaid-20gb.json']) {
       const r = await svc.request(IMPORT, { i: { document: readJson(`plans/${f}`) } });
       expect(r.errors, f).toBeUndefined();

@@ -16,9 +16,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '@ledgerline/contracts';
-import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
-import { catalogService } from '../src/service';
-import { importOffers, readJson } from './support';
+import type { TestService } from '@ledgerline/platform';
+import { readJson, startCatalog } from './support';
 
 
 describe('unpublished drafts and the audit trail', () => {
@@ -26,8 +25,7 @@ describe('unpublished drafts and the audit trail', () => {
   let draftId: string;
 
   beforeAll(async () => {
-    svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date('2026-03-01T09:00:00Z')) });
-    await importOffers(svc);
+    svc = await startCatalog('2026-03-01T09:00:00Z');
     const doc = readJson('plans/postpaid-20gb.json');
     expect((await svc.request('mutation($i: ImportPlanInput!) { importPlan(input: $i) { created } }', { i: { document: doc } })).errors).toBeUndefined();
     const next = { ...structuredClone(doc), name: 'Smart 20 GB (Q3 price rise)', recurringFee: { ...doc.recurringFee, amount: '34.99' } };

@@ -33,6 +33,17 @@ export async function waitForLockWaiters(db: pg.Client, n: number, likes: string
   }
 }
 
+/**
+ * The catalog service on its own schema, its clock at `now`, with the offers imported. Imported
+ * here when called: the service reads USAGE_URL when its modules load (see startCatalogWithUsage).
+ */
+export async function startCatalog(now: string): Promise<TestService> {
+  const { catalogService } = await import('../src/service');
+  const svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date(now)) });
+  await importOffers(svc);
+  return svc;
+}
+
 /** A DATA record as the usage subgraph's `usageRecords` gives it. */
 export const usageRecord = (eventId: string, quantity: string, occurredAt: string) => ({
   eventId, usageType: 'DATA', direction: 'OUTGOING', quantity, occurredAt, calledNumber: null, roamingCountry: null, visitedMcc: null, status: 'RATED',
@@ -58,9 +69,7 @@ export async function startCatalogWithUsage(
   });
   await new Promise<void>((resolve) => usage.listen(0, '127.0.0.1', resolve));
   process.env.USAGE_URL = `http://127.0.0.1:${(usage.address() as AddressInfo).port}/graphql`;
-  const { catalogService } = await import('../src/service');
-  const svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date(now)) });
-  await importOffers(svc);
+  const svc = await startCatalog(now);
   return {
     svc,
     close: async () => {

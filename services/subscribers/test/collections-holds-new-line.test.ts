@@ -2,15 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, openDatabase, startServiceForTest, type Em, type TestService } from '@ledgerline/platform';
+import { ManualClock, openDatabase, type Em, type TestService } from '@ledgerline/platform';
 import { liftCollectionsHold, placeCollectionsHold } from '../src/application/collections-holds';
 import { completeOrder, ordersAfterCompletion, startOrder } from '../src/application/fulfil-order';
 import { BillingAccount, CollectionsHold, Customer, entities, Line, ProductOrder } from '../src/persistence/entities';
 import { migrations } from '../src/persistence/migrations';
-import { createSubscribersService } from '../src/service';
-import { InlineOrderDispatcher, type OrderDispatcher } from '../src/ports/order-dispatcher';
-import { SandboxProvisioning } from '../src/ports/provisioning';
-import { FileCatalog } from './support';
+import { DeferrableDispatcher, startHoldsService } from './holds-support';
 
 /**
  * A line ordered before a dunning held its account (still PENDING then, so not held) that goes
@@ -18,32 +15,12 @@ import { FileCatalog } from './support';
  * the holders' lifts resume it with them. Before, it went ACTIVE and stayed in service while the
  * rest of the account was barred for non-payment.
  */
-class DeferrableDispatcher implements OrderDispatcher {
-  defer = false;
-  readonly queued: string[] = [];
-  constructor(private readonly inner: InlineOrderDispatcher) {}
-  async dispatch(orderId: string): Promise<void> {
-    if (this.defer) this.queued.push(orderId);
-    else await this.inner.dispatch(orderId, svc.runtime);
-  }
-  async fulfil(): Promise<void> {
-    this.defer = false;
-    for (const id of this.queued.splice(0)) await this.inner.dispatch(id, svc.runtime);
-  }
-}
-
 let svc: TestService;
 let dispatcher: DeferrableDispatcher;
 const clock = new ManualClock(new Date('2026-11-16T10:00:00Z'));
 const SYSTEM = { role: 'SYSTEM' as const, subject: 'workflows', scopes: [] };
 beforeAll(async () => {
-  const sandbox = new SandboxProvisioning();
-  const catalog = new FileCatalog();
-  dispatcher = new DeferrableDispatcher(new InlineOrderDispatcher(sandbox, { attempts: 2, callTimeoutMs: 300, backoffMs: 10 }, { wallets: null, catalog }));
-  svc = await startServiceForTest(
-    createSubscribersService({ catalog, provisioning: sandbox, dispatcher, sweepIntervalMs: 0, wallets: null, notifications: false }),
-    { clock },
-  );
+  ({ svc, dispatcher } = await startHoldsService(clock));
 });
 afterAll(() => svc?.close());
 
@@ -135,6 +112,7 @@ describe('a line going live on an account held for collections', () => {
     expect(done.completeOrder.order.status).toBe('COMPLETED');
     expect(dispatcher.queued, 'the new line’s BAR was handed over').toHaveLength(1);
     dispatcher.queued.push(...queued.filter((id) => id !== newLineOrder));
+    dispatcher.defer = false;
     await dispatcher.fulfil();
     expect(await statuses([live, pending])).toEqual(['BARRED', 'BARRED']);
     expect((await lift(accountId, 'dunning-inv_nc')).lines.map((l: { status: string }) => l.status)).toEqual(['ACTIVE', 'ACTIVE']);

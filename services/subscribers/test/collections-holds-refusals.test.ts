@@ -5,19 +5,13 @@
 // with liftCollectionsHold if they mean to), and a new line on an account with open holds is
 // ACCOUNT_IN_COLLECTIONS; other suspensions resume as before, and a replayed addLine still answers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
-import { createSubscribersService } from '../src/service';
-import { InlineOrderDispatcher } from '../src/ports/order-dispatcher';
-import { SandboxProvisioning } from '../src/ports/provisioning';
-import { FileCatalog } from './support';
+import { ManualClock, type TestService } from '@ledgerline/platform';
+import { startHoldsService } from './holds-support';
 
 let svc: TestService;
 const clock = new ManualClock(new Date('2026-11-20T10:00:00Z'));
 beforeAll(async () => {
-  const sandbox = new SandboxProvisioning();
-  const catalog = new FileCatalog();
-  const dispatcher = new InlineOrderDispatcher(sandbox, { attempts: 2, callTimeoutMs: 300, backoffMs: 10 }, { wallets: null, catalog });
-  svc = await startServiceForTest(createSubscribersService({ catalog, provisioning: sandbox, dispatcher, sweepIntervalMs: 0, wallets: null, notifications: false }), { clock });
+  ({ svc } = await startHoldsService(clock));
 });
 afterAll(() => svc?.close());
 

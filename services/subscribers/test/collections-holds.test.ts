@@ -2,13 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropSchema, ManualClock, openDatabase, startServiceForTest, TEST_DATABASE_URL, type Orm, type TestService } from '@ledgerline/platform';
+import { dropSchema, ManualClock, openDatabase, TEST_DATABASE_URL, type Orm, type TestService } from '@ledgerline/platform';
 import { BillingAccount, CollectionsHold, Customer, entities, Line, ProductOrder } from '../src/persistence/entities';
 import { migrations } from '../src/persistence/migrations';
-import { createSubscribersService } from '../src/service';
-import { InlineOrderDispatcher, type OrderDispatcher } from '../src/ports/order-dispatcher';
-import { SandboxProvisioning } from '../src/ports/provisioning';
-import { FileCatalog } from './support';
+import { DeferrableDispatcher, startHoldsService } from './holds-support';
 
 /**
  * Collections holds: each unpaid invoice's dunning holds the account's lines; a line barred for
@@ -17,31 +14,12 @@ import { FileCatalog } from './support';
  * Orders are fulfilled in process, except where the test hands them over and fulfils them later
  * (as Temporal fulfilment does).
  */
-class DeferrableDispatcher implements OrderDispatcher {
-  defer = false;
-  readonly queued: string[] = [];
-  constructor(private readonly inner: InlineOrderDispatcher) {}
-  async dispatch(orderId: string): Promise<void> {
-    if (this.defer) this.queued.push(orderId);
-    else await this.inner.dispatch(orderId, svc.runtime);
-  }
-  async fulfil(): Promise<void> {
-    for (const id of this.queued.splice(0)) await this.inner.dispatch(id, svc.runtime);
-  }
-}
-
 let svc: TestService;
 let dispatcher: DeferrableDispatcher;
 // Every request a second later: which bar is a line's latest is read from the orders' times.
 const clock = new ManualClock(new Date('2026-11-16T10:00:00Z'));
 beforeAll(async () => {
-  const sandbox = new SandboxProvisioning();
-  const catalog = new FileCatalog();
-  dispatcher = new DeferrableDispatcher(new InlineOrderDispatcher(sandbox, { attempts: 2, callTimeoutMs: 300, backoffMs: 10 }, { wallets: null, catalog }));
-  svc = await startServiceForTest(
-    createSubscribersService({ catalog, provisioning: sandbox, dispatcher, sweepIntervalMs: 0, wallets: null, notifications: false }),
-    { clock },
-  );
+  ({ svc, dispatcher } = await startHoldsService(clock));
 });
 afterAll(() => svc?.close());
 
