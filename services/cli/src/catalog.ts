@@ -81,7 +81,7 @@ async function simulateCommand(planFile: string, options: { usage: string; compa
       `  ${r.eventId.padEnd(20)} ${r.decision.padEnd(7)} ${(r.denyReason ?? r.allowanceId ?? '').padEnd(18)} units ${r.chargedUnits.padStart(8)} covered ${c.coveredUnits.padStart(8)} charge ${c.charge.padStart(10)}  ${r.trace.map((t) => t.rule).join(', ')}`,
     );
   }
-  out(`usage ${report.usageCharge} + recurring ${report.recurringFee} = ${report.total} ${report.currency}`);
+  out(`usage ${report.usageCharge} + recurring ${report.recurringFee} + add-ons ${report.addOnFee} + one-off ${report.oneOffFee} = ${report.total} ${report.currency}`);
   if (options.compare?.length) {
     const plans = [compiled, ...options.compare.map((f) => compilePlan(readJsonFile(f), { version: 'local', knownOffers: offers }))];
     out('\ncheapest first:');

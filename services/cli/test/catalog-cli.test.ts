@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Decimal from 'decimal.js';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '..', '..', '..');
@@ -40,7 +41,11 @@ describe('ledgerline catalog', () => {
   it('simulates a plan on sample usage and compares plans', () => {
     const r = cli('catalog', 'simulate', 'catalog/plans/postpaid-20gb.json', '--compare', 'catalog/plans/prepaid-payg.json');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^usage [\d.]+ \+ recurring 29\.99 = [\d.]+ EUR$/m);
+    const sum = /^usage ([\d.]+) \+ recurring 29\.99 \+ add-ons ([\d.]+) \+ one-off ([\d.]+) = ([\d.]+) EUR$/m.exec(r.stdout);
+    expect(sum).not.toBeNull();
+    // The parts add up to the total (the activation fee counts since simulation prices one-off fees).
+    const [usage, addOns, oneOff, total] = [sum![1], sum![2], sum![3], sum![4]].map((x) => new Decimal(x));
+    expect(usage.plus('29.99').plus(addOns).plus(oneOff).toFixed()).toBe(total.toFixed());
     expect(r.stdout).toMatch(/cheapest first:\n {2}POSTPAID_20GB/);
   });
 });

@@ -86,7 +86,7 @@ export async function simulateRating(em: Em, c: { planVersionId: string; records
   const plan = (await em.findOne(Plan, { id: version.planId }))!;
   const compiled = await compileVersion(em, version, plan);
   const events = toEvents(c.records);
-  // The offers named in activeAddOns add their allowances; the fee is charged per fee period over the records' days.
+  // The offers named in activeAddOns add their allowances and price; fees are counted over the records' days.
   const offers = await knownOffers(em);
   const report = await guardRecords(() => simulate(compiled, events, toContext(plan, c.subscriber), { offers }));
   return {

@@ -127,8 +127,9 @@ export const resolvers = {
     /** Everyone sees the published versions; editors the drafts too. */
     versions: (plan: Plan, _: unknown, ctx: CatalogContext) =>
       ctx.em.find(PlanVersion, { planId: plan.id, ...(mayReadDrafts(ctx.caller) ? {} : { status: { $ne: 'DRAFT' } }) }, { orderBy: { createdAt: 'asc' } }),
+    /** Nullable in the schema: the refusal nulls only `audit`, not the plan a page asked it with. */
     audit(plan: Plan, _: unknown, ctx: CatalogContext) {
-      requireEditor(ctx.caller, "read a plan's audit trail");
+      requireEditor(ctx.caller, "read a plan's audit trail", 'audit');
       return ctx.em.find(PlanAudit, { planId: plan.id }, { orderBy: { at: 'desc', id: 'desc' } });
     },
   },

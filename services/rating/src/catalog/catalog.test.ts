@@ -54,7 +54,9 @@ describe('the shipped catalog', () => {
     expect(report.usageCharge).toBe(sum.toString());
     // A 30-day fee over the 31 days of March: 1-31 March, and 1 day of 30 of the period from 31 March.
     expect(report.recurringFee).toBe('15.50');
-    expect(report.total).toBe(sum.plus('15.50').toString());
+    // And its starter pack (an ACTIVATION fee): the simulated subscription starts with the span.
+    expect(report.oneOffFee).toBe('4.95');
+    expect(report.total).toBe(sum.plus('15.50').plus('4.95').toString());
     expect(report.charges.find((c) => c.result.denyReason === 'PREMIUM_BARRED')).toBeDefined();
     const firstNationalCall = report.charges.find((c) => c.result.allowanceId === 'voice')!;
     expect(firstNationalCall.charge).toBe('0');

@@ -5,13 +5,14 @@
  * wallets and usage cut a subscription (`allowancePeriodAt` from the span's start): each period
  * has its own allowances, spend and period usage, and its own recurring fee. Like usage, it prices
  * each event on the period's usage before it and evaluates notify and offer rules on the usage
- * after it. The add-ons and offers named in `activeAddOns` add their allowances, granted once
- * for the span.
+ * after it. The add-ons and offers named in `activeAddOns` are held through the span: bought at
+ * its start and again whenever their validity runs out, each purchase with its allowances and its
+ * price. The plan's activation fees are charged: the simulated subscription starts with the span.
  */
 import { allowancePeriodAt, Decimal as MoneyDecimal, minorUnits, unusedDaysRefund, type AllowancePeriod, type FeePeriod } from '@ledgerline/contracts';
 import { Decimal, ZERO } from '../domain/decimal';
 import { assertValidEvent } from '../domain/derive-facts';
-import type { Allowance, OfferDocument, RecurringFee } from '../domain/plan-types';
+import type { Allowance, OfferDocument, OneOffFee, RecurringFee } from '../domain/plan-types';
 import { priceUnits, type RatingResult } from '../domain/rating-result';
 import type { SubscriberContext, UsageEvent } from '../domain/usage';
 import { createRater } from '../engine/cached-rater';
@@ -23,6 +24,18 @@ export interface SimulatedCharge {
   coveredUnits: string;
   /** Money charged after the allowance. */
   charge: string;
+}
+
+/** A fee of the simulation besides usage and the recurring fee, one line each. */
+export interface SimulatedFee {
+  /** ADD_ON: an add-on or offer named active; ONE_OFF: a one-off fee of the plan. */
+  kind: 'ADD_ON' | 'ONE_OFF';
+  code: string;
+  name: string;
+  /** Times charged in the span: an add-on's purchases (the last one prorated when the span's end cuts it), 1 for a one-off fee. */
+  count: number;
+  /** Exact, to the currency's minor unit at least. */
+  amount: string;
 }
 
 export interface SimulationReport {
@@ -38,6 +51,12 @@ export interface SimulationReport {
   recurringFee: string;
   /** How many fee periods start in the span (the last one may be cut by its end). */
   feePeriods: number;
+  /** What the add-ons named active cost over the span (the ADD_ON lines of `fees`), "0" without any. */
+  addOnFee: string;
+  /** The plan's one-off fees the span includes (the ONE_OFF lines of `fees`): its ACTIVATION fees; "0" without any. */
+  oneOffFee: string;
+  /** The add-on and one-off lines, add-ons in the order named active, then the plan's one-off fees in its order. */
+  fees: SimulatedFee[];
   /** The simulated span [from, to), ISO instants; null without records or an explicit span (then one whole period is charged). */
   span: { from: string; to: string } | null;
   total: string;
@@ -51,7 +70,7 @@ export interface SimulationOptions {
    * midnight after the last one.
    */
   span?: { from: Date; to: Date };
-  /** The catalog's offers: the allowances of those named in `activeAddOns` are counted. */
+  /** The catalog's offers: those named in `activeAddOns` that can be bought on the plan are counted. */
   offers?: readonly OfferDocument[];
 }
 
@@ -89,16 +108,54 @@ export function recurringFeesOver(fee: RecurringFee | undefined, currency: strin
   return { periods: before + 1, amount: new Decimal(fee.amount).times(before).plus(lastFee.toString()) };
 }
 
-/** The allowances of the plan's add-ons and the catalog's offers named active, not the plan's own. */
-function activeAddOnAllowances(compiled: CompiledPlan, active: readonly string[] | undefined, offers: readonly OfferDocument[]): Allowance[] {
-  if (!active || active.length === 0) return [];
-  const own = new Set(compiled.plan.allowances.map((a) => a.id));
-  const found: Allowance[] = [];
-  for (const addOn of compiled.plan.addOns ?? []) if (active.includes(addOn.code)) found.push(...addOn.allowances);
-  for (const offer of offers) if (active.includes(offer.code)) found.push(...offer.allowances);
-  const seen = new Set<string>();
-  return found.filter((a) => !own.has(a.id) && !seen.has(a.id) && seen.add(a.id));
+/**
+ * What an add-on held through the span costs: bought at the span's start and again each time its
+ * `validityDays` run out (subscribers sells one valid that many days from the purchase, and no
+ * second one while it is active). The purchase the span's end cuts is charged for its days in the
+ * span, as `recurringFeesOver` charges a cut fee period, and for the same reason.
+ */
+export function addOnPurchasesOver(price: string, validityDays: number, currency: string, span: { from: Date; to: Date }): { purchases: number; amount: Decimal } {
+  if (span.to <= span.from) return { purchases: 0, amount: ZERO };
+  const length = validityDays * DAY;
+  const purchases = Math.ceil((span.to.getTime() - span.from.getTime()) / length);
+  const start = new Date(span.from.getTime() + (purchases - 1) * length);
+  const full = new MoneyDecimal(price);
+  const last = full.minus(unusedDaysRefund(full, { start, end: new Date(start.getTime() + length) }, span.to, currency).amount);
+  return { purchases, amount: new Decimal(price).times(purchases - 1).plus(last.toString()) };
 }
+
+interface HeldAddOn {
+  code: string;
+  name: string;
+  price: string;
+  validityDays: number;
+  allowances: readonly Allowance[];
+}
+
+/** An offer subscribers would sell on this plan: in the plan's currency, and compatible with it when it names plans. */
+const buyableOn = (compiled: CompiledPlan, offer: OfferDocument): boolean =>
+  offer.currency === compiled.currency && (!offer.compatiblePlans?.length || offer.compatiblePlans.includes(compiled.code));
+
+/**
+ * The add-ons named active that the plan can hold, in the order named: its own `addOns` (which win
+ * over an offer of the same code) and the catalog's offers it can buy. `notBuyable`: codes of known
+ * offers it cannot buy (another currency, not compatible), which therefore are not active on it.
+ */
+function heldAddOns(compiled: CompiledPlan, active: readonly string[] | undefined, offers: readonly OfferDocument[]): { held: HeldAddOn[]; notBuyable: Set<string> } {
+  const held: HeldAddOn[] = [];
+  const notBuyable = new Set<string>();
+  for (const code of new Set(active ?? [])) {
+    const own = compiled.plan.addOns?.find((addOn) => addOn.code === code);
+    const named = own ? [] : offers.filter((offer) => offer.code === code);
+    const found = own ?? named.find((offer) => buyableOn(compiled, offer));
+    if (found) held.push({ code, name: found.name, price: found.price, validityDays: found.validityDays, allowances: found.allowances });
+    else if (named.length > 0) notBuyable.add(code);
+  }
+  return { held, notBuyable };
+}
+
+/** The one-off fees a simulated span includes: it starts the subscription, so ACTIVATION; no SIM swap, plan change or termination happens in it. */
+const oneOffFeesIn = (fees: readonly OneOffFee[] | undefined): OneOffFee[] => (fees ?? []).filter((fee) => fee.trigger === 'ACTIVATION');
 
 const sizeOf = (allowance: Allowance): Decimal | null => {
   const size = allowance.unlimited ? allowance.fairUseCap : allowance.quantity;
@@ -119,10 +176,21 @@ export async function simulate(compiled: CompiledPlan, events: readonly UsageEve
   const periodOf = (at: number): AllowancePeriod | undefined => (span ? allowancePeriodAt(span.from, feePeriod, new Date(at)) : undefined);
 
   const rater = createRater(compiled);
-  // The plan's allowances come round with each fee period; the active add-ons' and offers' are granted once.
+  const { held, notBuyable } = heldAddOns(compiled, ctx.activeAddOns, options.offers ?? []);
+  // An offer the plan cannot buy is not active on it: its rules do not see it either.
+  const subscriber = notBuyable.size > 0 ? { ...ctx, activeAddOns: ctx.activeAddOns!.filter((code) => !notBuyable.has(code)) } : ctx;
+  // The plan's allowances come round with each fee period; an add-on's with each purchase of it.
   const capacity = new Map<string, Decimal | null>(compiled.plan.allowances.map((a) => [a.id, sizeOf(a)]));
-  const addOnCapacity = new Map<string, Decimal | null>(activeAddOnAllowances(compiled, ctx.activeAddOns, options.offers ?? []).map((a) => [a.id, sizeOf(a)]));
+  const addOnBuckets = new Map<string, { size: Decimal | null; validityDays: number }>();
+  for (const addOn of held) {
+    for (const a of addOn.allowances) if (!capacity.has(a.id) && !addOnBuckets.has(a.id)) addOnBuckets.set(a.id, { size: sizeOf(a), validityDays: addOn.validityDays });
+  }
+  /** Units used per add-on allowance and purchase: `${id} ${purchase}`, purchases counted from the span's start. */
   const addOnUsed = new Map<string, Decimal>();
+  const addOnKey = (id: string, at: number): string => {
+    const length = addOnBuckets.get(id)!.validityDays * DAY;
+    return `${id} ${span ? Math.max(0, Math.floor((at - span.from.getTime()) / length)) : 0}`;
+  };
   const periods = new Map<string, PeriodState>();
   const stateOf = (period: AllowancePeriod | undefined): PeriodState => {
     const key = period?.start.toISOString() ?? '';
@@ -135,16 +203,17 @@ export async function simulate(compiled: CompiledPlan, events: readonly UsageEve
   const charges: SimulatedCharge[] = [];
 
   // The period's usage as the rules see it: pricing rules before an event, notify and offer rules after it.
-  const stateNow = (state: PeriodState): SubscriberContext => {
+  const stateNow = (state: PeriodState, at: number): SubscriberContext => {
     const allowanceUsedRatios: Record<string, string> = {};
-    for (const [buckets, used] of [[capacity, state.used], [addOnCapacity, addOnUsed]] as const) {
-      for (const [id, size] of buckets) {
-        if (size !== null && size.gt(0)) allowanceUsedRatios[id] = (used.get(id) ?? ZERO).div(size).toString();
-      }
+    for (const [id, size] of capacity) {
+      if (size !== null && size.gt(0)) allowanceUsedRatios[id] = (state.used.get(id) ?? ZERO).div(size).toString();
+    }
+    for (const [id, { size }] of addOnBuckets) {
+      if (size !== null && size.gt(0)) allowanceUsedRatios[id] = (addOnUsed.get(addOnKey(id, at)) ?? ZERO).div(size).toString();
     }
     return {
-      ...ctx,
-      allowanceUsedRatios: { ...ctx.allowanceUsedRatios, ...allowanceUsedRatios },
+      ...subscriber,
+      allowanceUsedRatios: { ...subscriber.allowanceUsedRatios, ...allowanceUsedRatios },
       spendInPeriod: state.spend.toString(),
       periodUsage: Object.fromEntries([...state.periodUsage].map(([type, units]) => [type, units.toString()])),
     };
@@ -152,7 +221,7 @@ export async function simulate(compiled: CompiledPlan, events: readonly UsageEve
 
   for (const [index, event] of events.entries()) {
     const state = stateOf(periodOf(times[index]));
-    const eventCtx = stateNow(state);
+    const eventCtx = stateNow(state, times[index]);
     let result = rater.tryRateSync(event, eventCtx) ?? (await rater.rate(event, eventCtx));
     if (result.decision === 'DENIED') {
       charges.push({ result, coveredUnits: '0', charge: '0' });
@@ -162,11 +231,15 @@ export async function simulate(compiled: CompiledPlan, events: readonly UsageEve
     const units = new Decimal(result.chargedUnits);
     let covered = ZERO;
     const id = result.allowanceId;
-    const bucket = id === undefined ? undefined : capacity.has(id) ? { size: capacity.get(id)!, used: state.used } : addOnCapacity.has(id) ? { size: addOnCapacity.get(id)!, used: addOnUsed } : undefined;
-    if (id !== undefined && bucket) {
-      const already = bucket.used.get(id) ?? ZERO;
+    const bucket =
+      id === undefined ? undefined
+      : capacity.has(id) ? { size: capacity.get(id)!, used: state.used, key: id }
+      : addOnBuckets.has(id) ? { size: addOnBuckets.get(id)!.size, used: addOnUsed, key: addOnKey(id, times[index]) }
+      : undefined;
+    if (bucket) {
+      const already = bucket.used.get(bucket.key) ?? ZERO;
       covered = bucket.size === null ? units : Decimal.max(ZERO, Decimal.min(units, bucket.size.minus(already)));
-      bucket.used.set(id, already.plus(covered));
+      bucket.used.set(bucket.key, already.plus(covered));
     }
     const uncovered = units.minus(covered);
     let charge = result.price;
@@ -178,7 +251,7 @@ export async function simulate(compiled: CompiledPlan, events: readonly UsageEve
     state.periodUsage.set(event.usageType, (state.periodUsage.get(event.usageType) ?? ZERO).plus(uncovered));
     state.spend = state.spend.plus(charge);
     spend = spend.plus(charge);
-    const after = stateNow(state);
+    const after = stateNow(state, times[index]);
     result = rater.tryNoticesAfterSync(result, event, after) ?? (await rater.noticesAfter(result, event, after));
     charges.push({ result, coveredUnits: covered.toString(), charge });
   }
@@ -187,7 +260,27 @@ export async function simulate(compiled: CompiledPlan, events: readonly UsageEve
   // Without records or a span there is nothing to count periods over: one whole period, as a price list shows it.
   const fees = span ? recurringFeesOver(fee, compiled.currency, span) : { periods: fee ? 1 : 0, amount: new Decimal(fee?.amount ?? 0) };
   // Shown to the currency's minor unit ("31.00"), never rounded: a fee finer than it keeps its digits.
-  const recurringFee = fee ? fees.amount.toFixed(Math.max(minorUnits(compiled.currency), fees.amount.decimalPlaces())) : '0';
+  const shown = (amount: Decimal): string => amount.toFixed(Math.max(minorUnits(compiled.currency), amount.decimalPlaces()));
+  const recurringFee = fee ? shown(fees.amount) : '0';
+  const lines: Array<SimulatedFee & { exact: Decimal }> = [];
+  for (const addOn of held) {
+    // Without a span, one purchase, as the single fee period above.
+    const bought = span ? addOnPurchasesOver(addOn.price, addOn.validityDays, compiled.currency, span) : { purchases: 1, amount: new Decimal(addOn.price) };
+    if (bought.purchases > 0) lines.push({ kind: 'ADD_ON', code: addOn.code, name: addOn.name, count: bought.purchases, amount: shown(bought.amount), exact: bought.amount });
+  }
+  if (!span || span.to > span.from) {
+    for (const oneOff of oneOffFeesIn(compiled.plan.oneOffFees)) {
+      const amount = new Decimal(oneOff.amount);
+      lines.push({ kind: 'ONE_OFF', code: oneOff.code, name: oneOff.name, count: 1, amount: shown(amount), exact: amount });
+    }
+  }
+  const sumOf = (kind: SimulatedFee['kind']): { text: string; exact: Decimal } => {
+    const of = lines.filter((line) => line.kind === kind);
+    const exact = of.reduce((sum, line) => sum.plus(line.exact), ZERO);
+    return { text: of.length > 0 ? shown(exact) : '0', exact };
+  };
+  const addOnFee = sumOf('ADD_ON');
+  const oneOffFee = sumOf('ONE_OFF');
   return {
     planCode: compiled.code,
     planVersion: compiled.version,
@@ -198,8 +291,11 @@ export async function simulate(compiled: CompiledPlan, events: readonly UsageEve
     usageCharge: spend.toString(),
     recurringFee,
     feePeriods: fees.periods,
+    addOnFee: addOnFee.text,
+    oneOffFee: oneOffFee.text,
+    fees: lines.map(({ exact: _exact, ...line }) => line),
     span: span ? { from: span.from.toISOString(), to: span.to.toISOString() } : null,
-    total: spend.plus(fees.amount).toString(),
+    total: spend.plus(fees.amount).plus(addOnFee.exact).plus(oneOffFee.exact).toString(),
     charges,
   };
 }
@@ -210,6 +306,8 @@ export interface PlanCost {
   currency: string;
   usageCharge: string;
   recurringFee: string;
+  addOnFee: string;
+  oneOffFee: string;
   total: string;
   denied: number;
 }
@@ -235,8 +333,8 @@ export async function comparePlans(
       lineCount: 1,
       ...ctx,
     }, options);
-    const { planCode, planVersion, currency, usageCharge, recurringFee, total, denied } = report;
-    costs.push({ planCode, planVersion, currency, usageCharge, recurringFee, total, denied });
+    const { planCode, planVersion, currency, usageCharge, recurringFee, addOnFee, oneOffFee, total, denied } = report;
+    costs.push({ planCode, planVersion, currency, usageCharge, recurringFee, addOnFee, oneOffFee, total, denied });
   }
   return costs.sort((a, b) => a.currency.localeCompare(b.currency) || new Decimal(a.total).comparedTo(new Decimal(b.total)) || a.planCode.localeCompare(b.planCode));
 }
