@@ -4,9 +4,9 @@
 // (billing_account_id, period_start) decides, and a losing insert is simply skipped.
 import { dec, minorUnits, newId, type RoundingMode } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { composeInvoice, type ComposeInput, type ComposedInvoice, type DiscountItem, type DiscountTarget, type TaxRule } from '../domain/compose';
+import { composeInvoice, type ComposeInput, type ComposedInvoice, type DiscountItem, type DiscountTarget, type SurchargeItem, type TaxRule } from '../domain/compose';
 import type { Period } from '../domain/period';
-import { loadPlans, planRuleDiscounts, type CatalogClient } from './plans';
+import { loadPlans, planRuleDiscounts, planRuleSurcharges, type CatalogClient } from './plans';
 import { applyAccountCredit } from './credit';
 import { enqueueEvents, rows, sql } from './sql';
 
@@ -95,6 +95,7 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
       usage: [],
       oneOffs: [],
       discounts: [],
+      surcharges: [],
       taxRules: rules,
     });
   }
@@ -179,8 +180,21 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
         } else found.push({ ...d, heldDuring: [...byVersion.get(v)!], planCode: d.target === 'RECURRING' ? planCodeOf.get(v)! : null, planVersionIds: d.target === 'RECURRING' ? [v] : null });
       }
     }
+    // Plan-rule surcharges (scope INVOICE), likewise for the days their plan was held. The same rule
+    // (name, percent or amount) on several of the account's plans or versions is one surcharge over
+    // the days of all of them: an operator who puts "regulatory fee 2 %" on every plan means 2 % of
+    // the invoice, not 4 % for an account with two lines on two plans.
+    const fees: (SurchargeItem & { rule: string })[] = [];
+    for (const v of [...byVersion.keys()].sort()) {
+      for (const f of planRuleSurcharges(plans.get(v)!, { lineCount: linesOfAccount.get(accountId)!.size })) {
+        const same = fees.find((x) => x.rule === f.rule && x.percent === f.percent && x.amount === f.amount);
+        if (same) same.heldDuring!.push(...byVersion.get(v)!);
+        else fees.push({ ...f, heldDuring: [...byVersion.get(v)!] });
+      }
+    }
     const input = inputs.get(accountId)!;
     input.discounts.push(...found);
+    input.surcharges = fees.map(({ rule: _rule, ...f }) => f);
     // Usage and one-offs (undated) lie on the days the account held any plan, fee or not.
     input.planHeld = [...byVersion.values()].flat();
   }

@@ -134,6 +134,11 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
     await k('invoice').where({ id: invoice.id }).update({ amount_paid: paid, updated_at: now });
     const next = invoice.state === 'ON_HOLD' || invoice.state === 'VOIDED' ? invoice.state : settlementState({ total: String(invoice.total), amountPaid: paid, amountCredited: String(invoice.amount_credited) });
     await stateChanged(em, invoice, invoice.state, next, now, `refund ${id}`);
+    // The reopened invoice owes again: credit the account has pays it, as it pays any open invoice
+    // (under the credit lock taken above, in this transaction, so a replayed key applies nothing
+    // again). Only after the refund took back the payment's kept credit (the REFUND entry above):
+    // what is left is credit from elsewhere, never the money being given back.
+    await applyAccountCredit(em, payment.billing_account_id, payment.currency, now);
   }
   return id;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planRuleDiscounts, type PlanDoc } from './plans';
+import { planRuleDiscounts, planRuleSurcharges, type PlanDoc } from './plans';
 
 const plan = (rules: unknown[]): PlanDoc => ({ code: 'FAMILY', name: 'Family', taxCategory: 'TELECOM_STANDARD', rules: rules as PlanDoc['rules'] });
 const rule = (name: string, params: Record<string, unknown>, all: unknown[] = []) => ({ name, conditions: { all }, event: { type: 'discount', params } });
@@ -27,5 +27,21 @@ describe('planRuleDiscounts', () => {
       rule('nested', { percent: '10', scope: 'INVOICE' }, [{ any: [{ fact: 'lineCount', operator: 'equal', value: 1 }] }]),
     ]);
     for (const lineCount of [1, 2, 3]) expect(planRuleDiscounts(doc, { lineCount })).toEqual([]);
+  });
+
+  it('surcharges: INVOICE-scope rules whose lineCount conditions hold; EVENT ones are rating’s, another fact or shape never applies', () => {
+    const surcharge = (name: string, params: Record<string, unknown>, all: unknown[] = []) => ({ name, conditions: { all }, event: { type: 'surcharge', params } });
+    const doc = plan([
+      surcharge('regulatory', { percent: '2', scope: 'INVOICE', label: 'Regulatory fee' }),
+      surcharge('multi-line', { amount: '5.00', scope: 'INVOICE' }, [{ fact: 'lineCount', operator: 'greaterThanInclusive', value: 2 }]),
+      surcharge('peak', { amount: '0.10', scope: 'EVENT' }),
+      surcharge('night', { percent: '5', scope: 'INVOICE' }, [{ fact: 'timeBand', operator: 'equal', value: 'NIGHT' }]),
+      { name: 'not-single', conditions: { not: { fact: 'lineCount', operator: 'equal', value: 1 } }, event: { type: 'surcharge', params: { amount: '1.00', scope: 'INVOICE' } } },
+    ]);
+    expect(planRuleSurcharges(doc, { lineCount: 1 })).toEqual([{ code: 'PLAN:FAMILY:regulatory', rule: 'regulatory', description: 'Regulatory fee', percent: '2', amount: null, taxCategory: 'TELECOM_STANDARD' }]);
+    expect(planRuleSurcharges(doc, { lineCount: 2 }).map((s) => [s.rule, s.percent, s.amount])).toEqual([
+      ['regulatory', '2', null],
+      ['multi-line', null, '5'],
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 // Plan versions from the catalog, cached: in memory (versions are immutable) and in the
 // `plan_version` table, so a bill run asks the catalog at most once per version.
 import { DomainError, dec } from '@ledgerline/contracts';
-import type { DiscountItem, DiscountTarget } from '../domain/compose';
+import type { DiscountItem, DiscountTarget, SurchargeItem } from '../domain/compose';
 import type { Em } from '@ledgerline/platform';
 import { rows, sql } from './sql';
 
@@ -42,6 +42,18 @@ function holds(c: RuleCondition, facts: Record<string, number>): boolean {
 }
 
 /**
+ * Whether an invoice-level rule's conditions hold for the account. Only a flat `all`/`any` of account
+ * facts is read; anything else (a top-level `not`, a lone leaf) would otherwise count as no
+ * condition and apply the rule to every account, so it does not apply.
+ */
+function ruleApplies(rule: PlanRule, facts: Record<string, number>): boolean {
+  if (rule.conditions && Object.keys(rule.conditions).some((k) => k !== 'all' && k !== 'any')) return false;
+  const all = rule.conditions?.all ?? [];
+  const any = rule.conditions?.any ?? [];
+  return all.every((c) => holds(c, facts)) && (any.length === 0 || any.some((c) => holds(c, facts)));
+}
+
+/**
  * The plan's invoice-level discount rules (event type "discount" with scope INVOICE, USAGE or
  * RECURRING; scope EVENT is applied by rating, per usage record) whose conditions hold for the
  * account. Conditions may only use account facts invoicing knows (lineCount), in one flat `all`
@@ -55,16 +67,32 @@ export function planRuleDiscounts(plan: PlanDoc, facts: { lineCount: number }): 
     const p = rule.event.params ?? {};
     const target = INVOICE_SCOPES[String(p.scope ?? '')];
     if (!target) continue;
-    // Only a flat `all`/`any` of account facts is read here; anything else (a top-level `not`, a
-    // lone leaf) would otherwise count as no condition and give the discount to every account.
-    if (rule.conditions && Object.keys(rule.conditions).some((k) => k !== 'all' && k !== 'any')) continue;
-    const all = rule.conditions?.all ?? [];
-    const any = rule.conditions?.any ?? [];
-    if (!all.every((c) => holds(c, facts)) || (any.length > 0 && !any.some((c) => holds(c, facts)))) continue;
+    if (!ruleApplies(rule, facts)) continue;
     const percent = p.percent != null ? dec(String(p.percent)).toFixed() : null;
     const amount = percent == null && p.amount != null ? dec(String(p.amount)).toFixed() : null;
     if (percent == null && amount == null) continue;
     out.push({ code: `PLAN:${plan.code}:${rule.name}`.slice(0, 80), description: String(p.label ?? rule.name), percent, amount, target });
+  }
+  return out;
+}
+
+/**
+ * The plan's invoice-level surcharge rules (event type "surcharge" with scope INVOICE; the schema
+ * allows only EVENT, priced by rating per usage record, and INVOICE) whose conditions hold for the
+ * account, read as discounts' are (lineCount in one flat `all`/`any`; another fact is held false).
+ * A fixed amount is taxed in the plan's tax category. `rule` is the rule's name: the same rule on
+ * several of the account's plans is one surcharge (bill-accounts).
+ */
+export function planRuleSurcharges(plan: PlanDoc, facts: { lineCount: number }): (SurchargeItem & { rule: string })[] {
+  const out: (SurchargeItem & { rule: string })[] = [];
+  for (const rule of plan.rules ?? []) {
+    if (rule.event?.type !== 'surcharge') continue;
+    const p = rule.event.params ?? {};
+    if (p.scope !== 'INVOICE' || !ruleApplies(rule, facts)) continue;
+    const percent = p.percent != null ? dec(String(p.percent)).toFixed() : null;
+    const amount = percent == null && p.amount != null ? dec(String(p.amount)).toFixed() : null;
+    if (percent == null && amount == null) continue;
+    out.push({ code: `PLAN:${plan.code}:${rule.name}`.slice(0, 80), rule: rule.name, description: String(p.label ?? rule.name), percent, amount, taxCategory: plan.taxCategory });
   }
   return out;
 }

@@ -113,6 +113,27 @@ export interface DiscountItem {
   planVersionIds?: string[] | null;
 }
 
+/**
+ * A plan's `surcharge` rule with scope INVOICE (EVENT surcharges are priced by rating, per usage
+ * record). Billed for the days of the period the plan carrying it was held (`heldDuring`, the day
+ * rule of discounts), on its own ONE_OFF line(s) with `code` as source reference:
+ *  - a percent: that percent of every charge of those days (recurring fees of those days, the share
+ *    of usage and one-offs for them, as a discount counts them) after discounts, before tax; one
+ *    line per tax category of those charges, taxed at that category's rule; credits (negative
+ *    one-offs) and other surcharges are not in the base;
+ *  - an amount: per billing period, prorated to those days, one line in `taxCategory`.
+ */
+export interface SurchargeItem {
+  code: string;
+  description: string;
+  percent?: string | null;
+  amount?: string | null;
+  /** The tax category of a fixed amount: the plan's (a percent follows the charges it is computed on). */
+  taxCategory: string;
+  /** The spans the plan carrying the rule was held (as for plan-rule discounts); absent: the whole period. */
+  heldDuring?: { from: Date; to: Date | null }[] | null;
+}
+
 export interface ComposeInput {
   currency: string;
   jurisdiction: string;
@@ -131,6 +152,8 @@ export interface ComposeInput {
   usage: UsageItem[];
   oneOffs: OneOffItem[];
   discounts: DiscountItem[];
+  /** Plan-rule surcharges (scope INVOICE), after discounts. */
+  surcharges?: SurchargeItem[] | null;
   taxRules: TaxRule[];
 }
 
@@ -428,14 +451,16 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   };
   const daysOf = (spans: { from: Date; to: Date | null }[]): [number, number][] => spans.map((h) => [pd.dayOf(h.from), h.to ? pd.dayOf(h.to) : pd.total]);
   /** The discount's valid days as sorted, disjoint [from, to) day ranges (empty: none). */
-  const windowsOf = (d: DiscountItem): [number, number][] => {
+  const windowsOf = (d: Pick<DiscountItem, 'validFrom' | 'validTo' | 'heldDuring'>): [number, number][] => {
     if (pd.total === 0) return d.heldDuring && !d.heldDuring.some((h) => h.from < input.period.end && (h.to == null || h.to > input.period.start)) ? [] : [[0, 1]];
     const valid: [number, number] = [d.validFrom ? pd.dayOf(d.validFrom) : 0, d.validTo ? pd.dayOf(d.validTo) : pd.total];
     const held: [number, number][] = d.heldDuring ? daysOf(d.heldDuring) : [[0, pd.total]];
     return mergeRanges(held.map(([a, b]): [number, number] => [Math.max(a, valid[0]), Math.min(b, valid[1])]));
   };
   const windows = input.discounts.map(windowsOf);
-  const cuts = [...new Set([0, dayCount, ...windows.flat(2)])].sort((a, b) => a - b);
+  const surcharges = input.surcharges ?? [];
+  const surchargeWindows = surcharges.map(windowsOf);
+  const cuts = [...new Set([0, dayCount, ...windows.flat(2), ...surchargeWindows.flat(2)])].sort((a, b) => a - b);
   const sliceSpans = cuts.slice(0, -1).map((from, j) => [from, cuts[j + 1]!] as const);
   // Undated charges (usage, one-offs) lie on the days the account held a plan; none: the whole period.
   const heldAny = pd.total === 0 ? [] : mergeRanges(daysOf(input.planHeld ?? input.recurring));
@@ -519,6 +544,39 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
       });
     }
   }
+
+  // Surcharges come after every discount: a percent is of what the customer is charged for the
+  // plan's days (what the discounts left of each charge group, per tax category), never of another
+  // surcharge; they stack side by side (2 % and 3 % are 5 % of that base, not compounded).
+  surcharges.forEach((s, i) => {
+    const ranges = surchargeWindows[i]!;
+    const validDays = ranges.reduce((n, [a, b]) => n + b - a, 0);
+    if (validDays <= 0) return;
+    const valid = sliceSpans.map(([from, to]) => ranges.some(([a, b]) => from >= a && to <= b));
+    const line = (category: string, exact: Decimal, quantity: string, unitPrice: string | null, description: string) => {
+      if (exact.lte(0) || dec(roundDecimal(exact, scale, input.roundingMode)).isZero()) return;
+      drafts.push({ kind: 'ONE_OFF', description, lineId: null, usageType: null, zone: null, quantity, unit: 'ITEM', unitPrice, taxCategory: category, exact, sourceRef: s.code });
+    };
+    if (s.percent != null) {
+      const share = Decimal.max(dec(s.percent), 0).dividedBy(100);
+      const byCategory = new Map<string, Decimal>();
+      for (const b of buckets.values()) {
+        const left = b.slices.reduce((n, x, j) => (valid[j] ? n.plus(x) : n), new Decimal(0));
+        byCategory.set(b.category, (byCategory.get(b.category) ?? new Decimal(0)).plus(left));
+      }
+      for (const [category, left] of [...byCategory].sort(([x], [y]) => x.localeCompare(y))) line(category, left.times(share), '1', null, s.description);
+    } else if (s.amount != null) {
+      const whole = Decimal.max(dec(s.amount), 0);
+      const partial = validDays < dayCount;
+      line(
+        s.taxCategory,
+        whole.times(validDays).dividedBy(dayCount),
+        partial ? dec(String(validDays)).dividedBy(dayCount).toDecimalPlaces(6).toFixed() : '1',
+        whole.toFixed(),
+        partial ? `${s.description}, ${validDays}/${dayCount} days` : s.description,
+      );
+    }
+  });
 
   const lines: ComposedLine[] = [];
   const summary = new Map<string, TaxSummary>();

@@ -112,8 +112,11 @@ export const resolvers = {
       return { payment, invoice: payment.invoiceId ? await fresh(ctx, payment.invoiceId) : null };
     },
     refundPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
-      await mutate(ctx, (em, now) => refundPayment(em, { ...a.input, now }, ctx.deps.payments));
-      return { payment: await ctx.em.fork().findOneOrFail(Payment, { id: a.input.paymentId }) };
+      const at = ctx.runtime.clock.now();
+      await mutate(ctx, (em, now) => refundPayment(em, { ...a.input, now }, ctx.deps.payments), at);
+      const payment = await ctx.em.fork().findOneOrFail(Payment, { id: a.input.paymentId });
+      await pokeCreditPaid(ctx, payment.billingAccountId, at); // the invoice it reopened, paid from the account's credit
+      return { payment };
     },
     issueCreditNote: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
       const at = ctx.runtime.clock.now();

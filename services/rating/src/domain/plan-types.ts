@@ -93,8 +93,9 @@ export interface RateParams {
 /**
  * EVENT: rating applies it to the event's price. INVOICE, USAGE, RECURRING: invoice-level, rating
  * lists it with nothing applied and invoicing takes it (services/invoicing, `planRuleDiscounts`)
- * off the invoice's charges, its usage or the plan's recurring fees. USAGE and RECURRING are for
- * `discount` rules only (the schema refuses them on a `surcharge`; invoicing reads no surcharges).
+ * off the invoice's charges, its usage or the plan's recurring fees; an INVOICE `surcharge` it bills
+ * on a line of its own (`planRuleSurcharges`). USAGE and RECURRING are for `discount` rules only
+ * (the schema refuses them on a `surcharge`).
  */
 export type AdjustmentScope = 'EVENT' | 'INVOICE' | 'USAGE' | 'RECURRING';
 

@@ -100,4 +100,20 @@ describe('discount rules with scope USAGE and RECURRING', () => {
     // Rating can still rate such a version (a published one keeps compiling): warnings only.
     expect(validatePlan(plan, { knownOffers, mode: 'rating' })).toMatchObject({ valid: true, problems: [] });
   });
+
+  it('hold for INVOICE surcharges too (invoicing bills them from lineCount alone), not for EVENT ones', () => {
+    const surcharge = (name: string, scope: string, conditions: unknown) => ({ name, conditions, event: { type: 'surcharge', params: { percent: '2', scope, label: 'Regulatory fee' } } });
+    const { plan, at } = withRules(
+      surcharge('by-time', 'INVOICE', { all: [{ fact: 'timeBand', operator: 'equal', value: 'PEAK' }] }),
+      surcharge('negated', 'INVOICE', { not: { fact: 'lineCount', operator: 'greaterThan', value: 3 } }),
+      surcharge('fine', 'INVOICE', { any: [{ fact: 'lineCount', operator: 'greaterThanInclusive', value: 1 }] }),
+      surcharge('event-scope', 'EVENT', { all: [{ fact: 'usageType', operator: 'equal', value: 'DATA' }] }),
+    );
+    const report = validatePlan(plan, { knownOffers });
+    expect(report.problems.map(({ pointer, code, authoringOnly }) => ({ pointer, code, authoringOnly }))).toEqual([
+      { pointer: `/rules/${at}/conditions/all/0/fact`, code: 'FACT_NOT_ALLOWED_HERE', authoringOnly: true },
+      { pointer: `/rules/${at + 1}/conditions/not`, code: 'INVALID_CONDITION', authoringOnly: true },
+    ]);
+    expect(report.problems[0].message).toContain('invoice-level surcharge');
+  });
 });

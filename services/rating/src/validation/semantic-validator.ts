@@ -18,8 +18,8 @@ type Json = Record<string, unknown>;
 
 /**
  * Adjustment scopes invoicing applies (services/invoicing `planRuleDiscounts`: INVOICE, USAGE,
- * RECURRING; USAGE and RECURRING only on `discount` rules, the schema says so); rating lists such
- * an adjustment on the event with nothing applied.
+ * RECURRING; `planRuleSurcharges`: INVOICE; USAGE and RECURRING only on `discount` rules, the
+ * schema says so); rating lists such an adjustment on the event with nothing applied.
  */
 const INVOICE_LEVEL_SCOPES: readonly string[] = ['INVOICE', 'USAGE', 'RECURRING'];
 
@@ -27,32 +27,35 @@ const INVOICE_LEVEL_SCOPES: readonly string[] = ['INVOICE', 'USAGE', 'RECURRING'
 const INVOICE_OPERATORS = ['equal', 'notEqual', 'lessThan', 'lessThanInclusive', 'greaterThan', 'greaterThanInclusive'];
 
 /**
- * Invoicing decides an invoice-level `discount` rule (scope INVOICE, USAGE or RECURRING) itself,
- * from the account's lines in the period: conditions a flat "all" or "any" list of `lineCount`
- * comparisons. Anything else is not what invoicing applies: a condition reading another fact, an
- * `in` list or a nested group is held false, and a top-level "not" is not read at all (the discount
- * would apply to every account). Authoring-only: rating does not depend on it.
+ * Invoicing decides an invoice-level `discount` rule (scope INVOICE, USAGE or RECURRING) or
+ * `surcharge` rule (scope INVOICE) itself, from the account's lines in the period: conditions a
+ * flat "all" or "any" list of `lineCount` comparisons. Anything else is not what invoicing applies:
+ * a condition reading another fact, an `in` list or a nested group is held false, and a top-level
+ * "not" is not read at all (the adjustment would apply to every account). Authoring-only: rating
+ * does not depend on it.
  */
-function invoiceLevelDiscountProblems(rule: Json, at: string): Problem[] {
+function invoiceLevelAdjustmentProblems(rule: Json, at: string, kind: 'discount' | 'surcharge'): Problem[] {
   const conditions = rule.conditions;
   if (!isObject(conditions)) return [];
   const authoringOnly = true as const;
+  const what = kind === 'discount' ? 'an invoice-level discount (scope INVOICE, USAGE or RECURRING)' : 'an invoice-level surcharge (scope INVOICE)';
   if ('not' in conditions && !('all' in conditions) && !('any' in conditions)) {
-    return [{ pointer: `${at}/conditions/not`, code: 'INVALID_CONDITION', authoringOnly, message: 'Invoicing applies an invoice-level discount (scope INVOICE, USAGE or RECURRING) when its conditions, an "all" or "any" list of lineCount comparisons, hold; it does not read "not". Write the opposite comparison instead, e.g. {"all": [{"fact": "lineCount", "operator": "lessThan", "value": 4}]}.' }];
+    return [{ pointer: `${at}/conditions/not`, code: 'INVALID_CONDITION', authoringOnly, message: `Invoicing applies ${what} when its conditions, an "all" or "any" list of lineCount comparisons, hold; it does not read "not". Write the opposite comparison instead, e.g. {"all": [{"fact": "lineCount", "operator": "lessThan", "value": 4}]}.` }];
   }
   const key = 'all' in conditions ? 'all' : 'any';
+  const never = key === 'all' ? ` and the ${kind} never applies` : '';
   const problems: Problem[] = [];
   asArray(conditions[key]).forEach((leaf, i) => {
     const leafAt = `${at}/conditions/${key}/${i}`;
     if (!isObject(leaf) || !('fact' in leaf)) {
-      problems.push({ pointer: leafAt, code: 'INVALID_CONDITION', authoringOnly, message: `Invoicing reads an invoice-level discount's conditions as one flat "${key}" list of lineCount comparisons, not nested groups: it holds a group false${key === 'all' ? ', so the discount would never apply' : ''}. Flatten it.` });
+      problems.push({ pointer: leafAt, code: 'INVALID_CONDITION', authoringOnly, message: `Invoicing reads the conditions of ${what} as one flat "${key}" list of lineCount comparisons, not nested groups: it holds a group false${never}. Flatten it.` });
       return;
     }
     // Unknown facts and operators are reported by conditionProblems already.
     if (typeof leaf.fact === 'string' && isFactName(leaf.fact) && leaf.fact !== 'lineCount') {
-      problems.push({ pointer: `${leafAt}/fact`, code: 'FACT_NOT_ALLOWED_HERE', authoringOnly, message: `Fact "${leaf.fact}" is for rating, per event; invoicing decides an invoice-level discount (scope INVOICE, USAGE or RECURRING) once per invoice and knows only "lineCount", so it holds this condition false${key === 'all' ? ' and the discount never applies' : ''}. Use "lineCount", or scope EVENT to discount matching events.` });
+      problems.push({ pointer: `${leafAt}/fact`, code: 'FACT_NOT_ALLOWED_HERE', authoringOnly, message: `Fact "${leaf.fact}" is for rating, per event; invoicing decides ${what} once per invoice and knows only "lineCount", so it holds this condition false${never}. Use "lineCount", or scope EVENT to ${kind} matching events.` });
     } else if (leaf.fact === 'lineCount' && typeof leaf.operator === 'string' && ALL_OPERATORS.includes(leaf.operator) && !INVOICE_OPERATORS.includes(leaf.operator)) {
-      problems.push({ pointer: `${leafAt}/operator`, code: 'OPERATOR_NOT_ALLOWED', authoringOnly, message: `Invoicing compares "lineCount" with one number for an invoice-level discount; "${leaf.operator}" is held false${key === 'all' ? ' (the discount never applies)' : ''}. Use one of: ${INVOICE_OPERATORS.join(', ')}.` });
+      problems.push({ pointer: `${leafAt}/operator`, code: 'OPERATOR_NOT_ALLOWED', authoringOnly, message: `Invoicing compares "lineCount" with one number for ${what}; "${leaf.operator}" is held false${never}. Use one of: ${INVOICE_OPERATORS.join(', ')}.` });
     }
   });
   return problems;
@@ -291,7 +294,7 @@ export function semanticProblems(plan: PlanDocument, knownOffers: readonly Offer
       const table = isObject(params.priceTable) ? params.priceTable : undefined;
       if (table) problems.push(...tierProblems(table, `${at}/event/params/priceTable`));
     }
-    if (event.type === 'discount' && typeof params.scope === 'string' && INVOICE_LEVEL_SCOPES.includes(params.scope)) problems.push(...invoiceLevelDiscountProblems(rawRule, at));
+    if ((event.type === 'discount' || event.type === 'surcharge') && typeof params.scope === 'string' && INVOICE_LEVEL_SCOPES.includes(params.scope)) problems.push(...invoiceLevelAdjustmentProblems(rawRule, at, event.type));
     if (event.type === 'offer' && typeof params.offerCode === 'string' && !offerCodes.has(params.offerCode) && !knownOffers.some((offer) => offer.code === params.offerCode)) {
       problems.push({ pointer: `${at}/event/params/offerCode`, code: 'UNKNOWN_OFFER', message: `Offer "${params.offerCode}" is neither an add-on of this plan nor listed in "compatibleOffers".` });
     }
