@@ -29,7 +29,7 @@ import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
 import { startChargingSessionResponder } from '../src/events/charging-session-responder';
 import { closeStaleSessions, type ChargingSessionRequest } from '../src/application/charging-session';
-import { askChargingSession, filePlanSource, setLine, sqlOf, startWalletsProcess, waitFor, type WalletsProcess } from './support';
+import { askChargingSession, filePlanSource, setLine, sqlOf, startWalletsProcess, statementHook, waitFor, type WalletsProcess } from './support';
 
 let nats: Awaited<ReturnType<typeof startPrivateNats>>;
 let wallets: WalletsProcess;
@@ -44,7 +44,7 @@ const account = `acc_srt${run}`;
 const IDLE_MS = 15 * 60_000;
 
 /** What the usage pool does just before it writes an OPEN session's reply (once): throw (a crash) or run something first. */
-let beforeReplyWrite: (() => Promise<void>) | undefined;
+let beforeReplyWrite: (hook: () => Promise<void>) => void;
 
 beforeAll(async () => {
   nats = await startPrivateNats();
@@ -52,16 +52,8 @@ beforeAll(async () => {
   nc = await waitFor(() => connect({ servers: nats.url }).catch(() => undefined), 10_000, 'the private nats-server');
   svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(), consumers: [] }), { env: { NATS_URL: nats.url } });
   const usage = usageRuntimeOf(svc.runtime);
-  const pool = usage.sql as unknown as { query: (...args: unknown[]) => Promise<unknown> };
-  const query = pool.query.bind(pool);
-  pool.query = async (...args: unknown[]) => {
-    const hook = beforeReplyWrite;
-    if (hook && typeof args[0] === 'string' && args[0].trimStart().startsWith('update charging_session set state = $2')) {
-      beforeReplyWrite = undefined;
-      await hook();
-    }
-    return query(...args);
-  };
+  const hooks = statementHook(svc);
+  beforeReplyWrite = (hook) => hooks.once('update charging_session set state = $2', hook);
   stopResponder = await startChargingSessionResponder(svc.runtime.messaging, usage, svc.runtime);
   db = await sqlOf(svc);
   walletsDb = new pg.Client({ connectionString: TEST_DATABASE_URL });
@@ -103,9 +95,9 @@ async function crashedUpdate(name: string): Promise<{ sessionId: string; update:
   const sessionId = `gy-${name}-${run}`;
   expect(await ask(sessionId, { operation: 'RESERVE', invocationSequenceNumber: 0, lineId, usageType: 'DATA', requestedUnits: '60' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '60' });
   const update = { operation: 'UPDATE', invocationSequenceNumber: 1, usedUnits: '60', requestedUnits: '40' };
-  beforeReplyWrite = async () => {
+  beforeReplyWrite(async () => {
     throw new Error('usage crashed before writing the session row');
-  };
+  });
   expect(await ask(sessionId, update)).toMatchObject({ resultCode: 'RATING_FAILED', message: expect.stringContaining('crashed') });
   // Wallets committed the 60 and holds the 40 granted to the crashed attempt.
   expect(await reservations(sessionId)).toEqual({ [`${sessionId}#0`]: 'COMMITTED 60', [`${sessionId}#1`]: 'RESERVED -' });
@@ -134,9 +126,9 @@ describe('a retried report and the idle sweeper: no reservation is left held for
   it('the sweeper closes the session while the retry runs (after wallets granted it, before its reply is stored): the retry releases what it was granted', async () => {
     const { sessionId, update } = await crashedUpdate('swept-during');
     let closed = -1;
-    beforeReplyWrite = async () => {
+    beforeReplyWrite(async () => {
       closed = await sweep();
-    };
+    });
     const retry = await ask(sessionId, update);
     expect(closed).toBe(1);
     expect(await reservations(sessionId), 'nothing held for the closed session').toEqual({ [`${sessionId}#0`]: 'COMMITTED 60', [`${sessionId}#1`]: 'COMMITTED 0' });

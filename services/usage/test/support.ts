@@ -229,3 +229,23 @@ export async function askChargingSession(nc: NatsConnection, sessionId: string, 
   const reply = await nc.request(RPC.chargingSession, JSON.stringify({ sessionId, ...req }), { timeout: 10_000 });
   return reply.json<ChargingSessionReply>();
 }
+
+/**
+ * A crash window or a race at one statement of usage's pool: `once(prefix, hook)` runs `hook` just
+ * before the next statement (`pool.query`, promise form) whose text starts with `prefix`, once. A
+ * hook that throws is a crash of the request at that point; one that runs requests is a race there.
+ */
+export function statementHook(svc: TestService): { once: (prefix: string, hook: () => Promise<void>) => void } {
+  const pool = usageRuntimeOf(svc.runtime).sql as unknown as { query: (...args: unknown[]) => Promise<unknown> };
+  const query = pool.query.bind(pool);
+  let armed: { prefix: string; hook: () => Promise<void> } | undefined;
+  pool.query = async (...args: unknown[]) => {
+    const next = armed;
+    if (next && typeof args[0] === 'string' && args[0].trimStart().startsWith(next.prefix)) {
+      armed = undefined;
+      await next.hook();
+    }
+    return query(...args);
+  };
+  return { once: (prefix, hook) => void (armed = { prefix, hook }) };
+}

@@ -23,7 +23,9 @@
  * same way (its fingerprint marked LATE): a retransmission gets the stored reply, another report with
  * that number is refused RATING_FAILED and charges nothing. A request whose session is closed while
  * it holds its number (or before its retry after a crash) is answered as a late report too, and the
- * reservation it was granted is released: no reservation stays held for a closed session.
+ * reservation it was granted is released: no reservation stays held for a closed session. A later
+ * report that finds such a claim unanswered finishes it so (as its retry would) before it takes the
+ * session on past it, so that reservation is released then, not left to wallets' expiry.
  *
  * Units reported used but not charged through a reservation (it had expired, the network went
  * past the grant, or none was held) are charged like any usage event: a record of their own
@@ -192,6 +194,20 @@ function fingerprintOf(op: string, n: number, req: ChargingSessionRequest): stri
   return JSON.stringify([op, n, req.usedUnits ?? null, req.requestedUnits ?? null, req.lineId ?? null, req.msisdn ?? null, req.usageType ?? null, req.calledNumber ?? null, req.roamingCountry ?? null, req.visitedMcc ?? null]);
 }
 
+/** The request a fingerprint was made of (fingerprintOf holds every field that shapes its effects), or undefined for another form. */
+function requestOfFingerprint(sessionId: string, fingerprint: string): ChargingSessionRequest | undefined {
+  let fields: unknown;
+  try {
+    fields = JSON.parse(fingerprint);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(fields) || fields.length !== 10 || typeof fields[0] !== 'string' || typeof fields[1] !== 'number') return undefined;
+  const [operation, invocationSequenceNumber, usedUnits, requestedUnits, lineId, msisdn, usageType, calledNumber, roamingCountry, visitedMcc] = fields as [string, number, ...(string | null)[]];
+  const req: ChargingSessionRequest = { operation, sessionId, invocationSequenceNumber, usedUnits, requestedUnits, lineId, msisdn, usageType, calledNumber, roamingCountry, visitedMcc };
+  return fingerprintOf(operation, invocationSequenceNumber, req) === fingerprint ? req : undefined;
+}
+
 async function rpc<T>(nc: NatsConnection, subject: string, body: unknown): Promise<T> {
   const reply = await nc.request(subject, JSON.stringify(body), { timeout: 3000 });
   return reply.json<T>();
@@ -278,6 +294,7 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
     // nothing (its units would otherwise be dropped as a duplicate of the first's record, answered SUCCESS).
     if (!resuming) {
       if (existing.last_request?.startsWith(LATE) && !existing.last_reply) return fail('RATING_FAILED', `invocationSequenceNumber ${existing.sequence_number} of session ${req.sessionId} is not answered yet`);
+      if (existing.last_request != null && !existing.last_reply) return finishBeforeTakeover(usage, nc, existing, input, now, fail);
       const { rowCount } = await usage.sql.query(
         `update charging_session set sequence_number = $2, last_request = $3, last_reply = null, updated_at = $4 where id = $1 and sequence_number = $5 and state = 'TIMED_OUT'`,
         [req.sessionId, n, lateFingerprint, now, existing.sequence_number],
@@ -357,6 +374,31 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
 }
 
 /**
+ * A late report found its number's predecessor n claimed while the session was OPEN and never
+ * answered: n's attempt crashed between wallets' grant and the session write, or is still running,
+ * when the sweeper closed the session. Taking the number over from that claim would leave the
+ * reservation n was granted (`<session>#<n>`, which the sweeper does not know) held until wallets'
+ * expiry, and nobody would finish n afterwards (its retry is out of turn from then on, its write
+ * fails). So n is finished first, as its retry would finish it: its request is read back from the
+ * claim's fingerprint, its steps redone (the commit answered with the first one's figures, the
+ * reservation found again by its request id) and it ends as a late report (answerClosedUnder: that
+ * reservation released, n's reply stored). Then the report is answered against the session as it
+ * is now, claiming its own number from n's. If n could not be finished (wallets refused, or failed),
+ * the report is refused too and takes nothing over: the network element's retry finishes n then.
+ */
+async function finishBeforeTakeover(
+  usage: UsageRuntime, nc: NatsConnection, claimed: StoredSession, input: ChargingSessionRequest, now: Date, fail: (code: ChargingResultCode, message: string) => ChargingSessionReply,
+): Promise<ChargingSessionReply> {
+  const earlier = requestOfFingerprint(input.sessionId, claimed.last_request!);
+  const finished = earlier ? await answerChargingSession(usage, nc, earlier, now) : undefined;
+  const after = await loadSession(usage, input.sessionId);
+  if (after && after.sequence_number === claimed.sequence_number && after.last_request === claimed.last_request && !after.last_reply) {
+    return fail('RATING_FAILED', `invocationSequenceNumber ${claimed.sequence_number} of session ${input.sessionId} is not answered yet${finished?.message ? ` (${finished.message})` : ''}`);
+  }
+  return answerChargingSession(usage, nc, input, now);
+}
+
+/**
  * The end of a request whose session the sweeper closed (TIMED_OUT) while the request held its
  * number unanswered: it ends as a late report. What it used was charged already (its commit, the
  * units past it as usage); the reservation it was granted or found (`ctx.reservationId`, by its
@@ -371,6 +413,17 @@ async function answerClosedUnder(
 ): Promise<ChargingSessionReply> {
   const s = await loadSession(usage, claim.sessionId);
   if (!s) return fail('RATING_FAILED', `session ${claim.sessionId} could not be stored`);
+  if (s.state === 'TIMED_OUT' && s.sequence_number > claim.n) {
+    // A later report took the session on past this number while this attempt ran (it finished this number first,
+    // finishBeforeTakeover). What this attempt was granted is released here unless the session names it (then it
+    // is the session's to release): the finishing may have rated otherwise (a suspension, a plan change in between)
+    // and not have found it, and nobody else knows it. Releasing what the finishing released is answered the same.
+    if (ctx.reservationId && (JSON.parse(s.context) as SessionContext).reservationId !== ctx.reservationId) {
+      const release = await commitUsed(nc, ctx, dec('0'));
+      if ('failed' in release) return fail(release.failed.resultCode, `session ${claim.sessionId} is TIMED_OUT; releasing reservation ${ctx.reservationId} failed: ${release.failed.error?.message ?? release.failed.resultCode}`);
+    }
+    return fail('RATING_FAILED', `invocationSequenceNumber ${claim.n} of session ${claim.sessionId} was taken over by a later report (${s.sequence_number}); the session is TIMED_OUT`);
+  }
   if (s.state !== 'TIMED_OUT' || s.sequence_number !== claim.n || s.last_request !== claim.fingerprint || s.last_reply) return replay(s);
   if (ctx.reservationId) {
     const release = await commitUsed(nc, ctx, dec('0'));
