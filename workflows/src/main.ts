@@ -15,6 +15,7 @@ import { createOrderActivities, GraphqlOrdersClient } from './activities/orders'
 import { LogReminders, SandboxNetworkProvisioning } from './adapters/sandbox-network';
 import { createUpsellActivities, GraphqlUpsellClient } from './activities/upsell';
 import { startOfferBridge } from './offer-bridge';
+import { createDunningHoldSweep, GraphqlOpenHoldsClient, startDunningHoldSweep, TemporalDunningRuns } from './dunning-hold-sweep';
 import { Client, Connection } from '@temporalio/client';
 import { connectMessaging } from '@ledgerline/platform';
 
@@ -27,6 +28,17 @@ export interface WorkerConfig {
   invoicingUrl?: string;
   serviceToken?: string;
   paymentProvider: 'sandbox';
+  /** Lifting the collections holds of dunnings that ended without lifting them (src/dunning-hold-sweep.ts). */
+  dunningHoldSweep: { enabled: boolean; intervalMs: number; missingGraceMs: number };
+}
+
+/** A whole number of milliseconds from the environment, or a message naming the variable. */
+function millis(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${name}=${raw}: give a whole number of milliseconds, at least ${min}`);
+  return n;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -35,6 +47,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   if (paymentProvider !== 'sandbox') {
     throw new Error(`PAYMENT_PROVIDER=${paymentProvider} is not supported; the only provider so far is "sandbox"`);
   }
+  const sweep = env.DUNNING_HOLD_SWEEP || 'on';
+  if (sweep !== 'on' && sweep !== 'off') throw new Error(`DUNNING_HOLD_SWEEP=${sweep}: give "on" or "off"`);
   return {
     temporalAddress: env.TEMPORAL_ADDRESS || '127.0.0.1:7233',
     namespace: env.TEMPORAL_NAMESPACE || 'default',
@@ -43,6 +57,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     invoicingUrl: env.INVOICING_GRAPHQL_URL || gateway,
     serviceToken: env.LEDGERLINE_SERVICE_TOKEN || undefined,
     paymentProvider,
+    dunningHoldSweep: {
+      enabled: sweep === 'on',
+      intervalMs: millis(env, 'DUNNING_HOLD_SWEEP_INTERVAL_MS', 5 * 60_000, 1000),
+      missingGraceMs: millis(env, 'DUNNING_HOLD_SWEEP_MISSING_GRACE_MS', 7 * 86_400_000, 0),
+    },
   };
 }
 
@@ -74,6 +93,37 @@ function moreActivities(config: WorkerConfig, logger: Logger) {
     }),
     ...createOrderActivities({ orders: new GraphqlOrdersClient(url, headers), provisioning: new SandboxNetworkProvisioning(logger) }),
     ...createUpsellActivities({ upsell: new GraphqlUpsellClient({ url, headers }) }),
+  };
+}
+
+/**
+ * The sweep that lifts the collections holds of dunnings an operator terminated (or that failed,
+ * timed out, were cancelled). Needs the graph (subscribers) and a Temporal client of the namespace
+ * invoicing starts dunnings in; every worker may run it (the lifts are keyed by the holds).
+ */
+async function startDunningHoldSweeper(config: WorkerConfig, logger: Logger): Promise<() => Promise<void>> {
+  const { enabled, intervalMs, missingGraceMs } = config.dunningHoldSweep;
+  if (!enabled) {
+    logger.info('DUNNING_HOLD_SWEEP=off: holds of terminated dunnings are not lifted by the worker');
+    return async () => {};
+  }
+  const url = config.invoicingUrl;
+  if (!url) return async () => {}; // no graph, no dunning activities either (warned above)
+  const headers: Record<string, string> = config.serviceToken ? { authorization: `Bearer ${config.serviceToken}` } : {};
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection, namespace: config.namespace });
+  const sweep = createDunningHoldSweep({
+    holds: new GraphqlOpenHoldsClient({ url, headers }),
+    lines: new GraphqlLineControlClient({ url, headers }),
+    runs: new TemporalDunningRuns(client),
+    logger,
+    missingGraceMs,
+  });
+  const stop = startDunningHoldSweep(sweep, { intervalMs, logger });
+  logger.info({ intervalMs, missingGraceMs, namespace: config.namespace }, 'dunning hold sweep running');
+  return async () => {
+    await stop();
+    await connection.close();
   };
 }
 
@@ -133,6 +183,7 @@ export async function main(): Promise<void> {
   });
 
   const stopBridges = await startEventBridges(config, logger);
+  const stopSweep = await startDunningHoldSweeper(config, logger);
 
   // SIGINT/SIGTERM: stop polling, let in-flight activities finish (shutdownGraceTime), then exit.
   // Temporal redelivers anything unfinished to another worker; activities are idempotent.
@@ -151,6 +202,7 @@ export async function main(): Promise<void> {
   try {
     await worker.run();
   } finally {
+    await stopSweep();
     await stopBridges();
     await connection.close();
     logger.info('worker stopped');

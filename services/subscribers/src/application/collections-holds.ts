@@ -7,7 +7,7 @@
 // placement that has been lifted since changes nothing. Bars and resumptions are ordinary line
 // orders (BAR, RESUME) keyed `${key}:${lineId}`, fulfilled like any other.
 import { createHash } from 'node:crypto';
-import { LockMode } from '@mikro-orm/core';
+import { LockMode, raw } from '@mikro-orm/core';
 import { badInput, conflict, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { isHoldable, liftStep, placeStep, type OpenOrder } from '../domain/collections-holds';
@@ -208,4 +208,25 @@ export async function liftCollectionsHold(em: Em, c: CollectionsHoldCommand): Pr
     out.orders.push(order);
   }
   return out;
+}
+
+/**
+ * The holds still in force, in id order after `after` (a hold id), at most `limit`; with
+ * `holderPrefix`, only holders starting with it (e.g. `dunning-`: what the worker's sweep of holds
+ * whose dunning ended reads). `totalCount` counts them all, `after` aside.
+ */
+export async function listOpenCollectionsHolds(
+  em: Em,
+  q: { holderPrefix?: string | null; after?: string | null; limit: number },
+): Promise<{ rows: CollectionsHold[]; totalCount: number }> {
+  // The partial unique index (line, holder) where lifted_at is null covers exactly these rows.
+  const where: Record<string, unknown> = { liftedAt: null };
+  const prefix = q.holderPrefix;
+  // A literal, case-sensitive prefix on PostgreSQL and SQLite alike (SQLite's LIKE ignores case);
+  // a raw fragment is consumed by the query that uses it: one per query.
+  const withPrefix = (w: Record<string, unknown>) => (prefix ? { ...w, [raw((alias) => `substr(${alias}.holder, 1, ?) = ?`, [prefix.length, prefix])]: [] } : w);
+  const totalCount = await em.count(CollectionsHold, withPrefix(where));
+  if (q.after) where.id = { $gt: q.after };
+  const rows = await em.find(CollectionsHold, withPrefix(where), { orderBy: { id: 'asc' }, limit: q.limit });
+  return { rows, totalCount };
 }

@@ -12,7 +12,7 @@ import { addAddOn, type AddAddOnCommand } from '../application/add-add-on';
 import { changePlan, previewPlanChange, type PlanChangeCommand } from '../application/plan-change';
 import { lineUniqueConflict, requestLineChange, type LineChangeCommand } from '../application/line-orders';
 import { completeOrder, failOrder, ordersAfterCompletion, startOrder } from '../application/fulfil-order';
-import { liftCollectionsHold, placeCollectionsHold, type CollectionsHoldCommand, type CollectionsHoldOutcome } from '../application/collections-holds';
+import { liftCollectionsHold, listOpenCollectionsHolds, placeCollectionsHold, type CollectionsHoldCommand, type CollectionsHoldOutcome } from '../application/collections-holds';
 import { normalizeMsisdn } from '../domain/validation';
 import { closeUpsellOffer, presentUpsellOffer, remindUpsellOffer, respondToUpsellOffer } from '../application/upsell';
 import type { CatalogClient } from '../ports/catalog-client';
@@ -155,6 +155,12 @@ export const resolvers = {
       const rows = await ctx.em.find(Line, where, { orderBy: { id: 'asc' }, limit: limit + 1 });
       return toConnection(rows, limit, (l) => l.id, Boolean(a.after), totalCount);
     },
+    async openCollectionsHolds(_: unknown, a: PageArgs & { filter?: { holderPrefix?: string | null } | null }, ctx: SubscribersContext) {
+      requireStaff(ctx.caller, 'list collections holds');
+      const limit = pageSize(a);
+      const { rows, totalCount } = await listOpenCollectionsHolds(ctx.em, { holderPrefix: a.filter?.holderPrefix, after: a.after ? decodeCursor(a.after) : null, limit: limit + 1 });
+      return toConnection(rows, limit, (h) => h.id, Boolean(a.after), totalCount);
+    },
     productOrder: async (_: unknown, a: { id: string }, ctx: SubscribersContext) => {
       const o = await ctx.orders.load(a.id);
       return o && (await visibleAccount(ctx, await ctx.accounts.load(o.billingAccountId))) ? o : null;
@@ -267,6 +273,7 @@ export const resolvers = {
   CollectionsHold: {
     line: (h: CollectionsHold, _: unknown, ctx: SubscribersContext) => ctx.lines.load(h.lineId),
     barOrder: (h: CollectionsHold, _: unknown, ctx: SubscribersContext) => (h.barOrderId ? ctx.orders.load(h.barOrderId) : null),
+    billingAccount: (h: CollectionsHold, _: unknown, ctx: SubscribersContext) => ctx.accounts.load(h.billingAccountId),
   },
   LineSubscription: {
     line: (s: Subscription, _: unknown, ctx: SubscribersContext) => ctx.lines.load(s.lineId),

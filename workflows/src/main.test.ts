@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { readConfig } from './main';
+
+describe('worker settings: the dunning hold sweep', () => {
+  it('runs every 5 minutes by default and waits 7 days before lifting the holds of a run Temporal cannot find', () => {
+    expect(readConfig({}).dunningHoldSweep).toEqual({ enabled: true, intervalMs: 300_000, missingGraceMs: 604_800_000 });
+  });
+
+  it('is tuned and switched off by DUNNING_HOLD_SWEEP*', () => {
+    expect(readConfig({ DUNNING_HOLD_SWEEP: 'off' }).dunningHoldSweep.enabled).toBe(false);
+    expect(readConfig({ DUNNING_HOLD_SWEEP_INTERVAL_MS: '60000', DUNNING_HOLD_SWEEP_MISSING_GRACE_MS: '0' }).dunningHoldSweep).toEqual({ enabled: true, intervalMs: 60_000, missingGraceMs: 0 });
+  });
+
+  it('refuses a value it cannot use, naming the variable', () => {
+    expect(() => readConfig({ DUNNING_HOLD_SWEEP: 'no' })).toThrow(/DUNNING_HOLD_SWEEP=no/);
+    expect(() => readConfig({ DUNNING_HOLD_SWEEP_INTERVAL_MS: '5m' })).toThrow(/DUNNING_HOLD_SWEEP_INTERVAL_MS=5m/);
+    expect(() => readConfig({ DUNNING_HOLD_SWEEP_INTERVAL_MS: '0' })).toThrow(/at least 1000/);
+    expect(() => readConfig({ DUNNING_HOLD_SWEEP_MISSING_GRACE_MS: '-1' })).toThrow(/DUNNING_HOLD_SWEEP_MISSING_GRACE_MS/);
+  });
+});
