@@ -1,7 +1,7 @@
 import { Decimal, DomainError, WORK_SUBJECTS, badInput, newId, notFound, type Caller, type ChargeResult } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox, type OutboxRow } from '../persistence/sql';
-import { accountId, findTransaction, newTxId, postTransactions, replayOrConflict, requestHash } from './ledger';
+import { accountId, findTransaction, lockIdempotencyKey, newTxId, postTransactions, replayOrConflict, requestHash } from './ledger';
 import { walletById, type WalletRow } from './wallets';
 import { chargeResultMessageId } from './apply-charges';
 import { checkKey } from './topup-balance';
@@ -51,6 +51,7 @@ export async function adjustBalance(sql: Sql, c: AdjustBalanceCommand): Promise<
   if (wallet.currency !== c.amount.currency) throw new DomainError('WALLET_CURRENCY_MISMATCH', `Wallet ${wallet.id} holds ${wallet.currency}, not ${c.amount.currency}`, { field: 'input.amount.currency' }, 'BAD_USER_INPUT');
   requireMinorUnits(amount, wallet.currency, 'input.amount.amount');
   const hash = requestHash({ w: c.walletId, a: fmt(amount), c: c.amount.currency, r: c.reason });
+  await lockIdempotencyKey(sql, `ADJUST:${c.idempotencyKey}`);
   const existing = await findTransaction(sql, `ADJUST:${c.idempotencyKey}`);
   if (existing) {
     replayOrConflict(existing, hash);

@@ -2,7 +2,8 @@ import { Decimal, deterministicId, formatAmount } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox, type OutboxRow } from '../persistence/sql';
 import { allowanceCrossings, depleted, fellBelow, unspentMove, type AllowanceBucket } from '../domain/thresholds';
-import { decideTopup, startOfUtcDay, startOfUtcMonth, type AutoTopupRule } from '../domain/auto-topup';
+import { decideTopup, requestedInWindows, type AutoTopupRule } from '../domain/auto-topup';
+import { earliestLocalMonthStart } from '../domain/local-time';
 import { fmt } from '../domain/charging';
 import { insertNotifications, type NotificationInput } from './buckets';
 import { accountId, type AlsoWrite } from './ledger';
@@ -83,31 +84,42 @@ export async function emitBalanceEvents(sql: Sql, now: Date, wallets: WalletChan
   const notes: NotificationInput[] = [];
   const events: OutboxRow[] = [];
   const downs = await unspentDowns(sql, wallets);
+  const ruled = downs.filter((w) => w.hasRules !== false);
+  let topupRules: RuleRow[] = [];
+  const budgetEvents: OutboxRow[] = [];
+  let replenished = new Map<string, Decimal>();
+  if (ruled.length > 0) {
+    // One round trip for both rules a falling balance can trigger: budget replenishment and auto
+    // top-up. The top-up requests are read back to the earliest start of a local month in any
+    // zone: the account's day and month are cut in the domain (requestedInWindows), in its zone.
+    const found = await sql.query<{ rule: 'BUDGET' | 'TOPUP'; row: BudgetBelowThreshold & RuleRow }>(
+      `select 'BUDGET' as rule, to_jsonb(x) as row from (${BUDGETS_BELOW_THRESHOLD}) x
+       union all
+       select 'TOPUP', to_jsonb(y) from (${TOPUP_RULES}) y`,
+      [ruled.map((w) => w.walletId), earliestLocalMonthStart(now)],
+    );
+    replenished = await replenishBudgets(sql, now, ruled.map((w) => ({ walletId: w.walletId, cause: w.cause })), budgetEvents, found.filter((f) => f.rule === 'BUDGET').map((f) => f.row));
+    topupRules = found.filter((f) => f.rule === 'TOPUP').map((f) => f.row);
+  }
   for (const w of downs) {
-    const data = { walletId: w.walletId, billingAccountId: w.billingAccountId, balance: { amount: fmt(w.after), currency: w.currency } };
-    if (fellBelow(w.before, w.after, w.lowBalanceThreshold)) {
-      notes.push({ id: deterministicId('event', 'LOW_BALANCE', w.walletId, w.cause), billingAccountId: w.billingAccountId, walletId: w.walletId, bucketId: null, kind: 'LOW_BALANCE', message: lowBalanceMessage(w.after, w.lowBalanceThreshold!, w.currency) });
+    // Judged on the money after a budget's replenishment in this same transaction: a budget
+    // wallet a charge emptied holds its committed amount again, and nothing stops.
+    const after = w.after.plus(replenished.get(w.walletId) ?? 0);
+    const data = { walletId: w.walletId, billingAccountId: w.billingAccountId, balance: { amount: fmt(after), currency: w.currency } };
+    if (fellBelow(w.before, after, w.lowBalanceThreshold)) {
+      notes.push({ id: deterministicId('event', 'LOW_BALANCE', w.walletId, w.cause), billingAccountId: w.billingAccountId, walletId: w.walletId, bucketId: null, kind: 'LOW_BALANCE', message: lowBalanceMessage(after, w.lowBalanceThreshold!, w.currency) });
       events.push(eventRow('balanceLow', w.walletId, [w.walletId, w.cause], now, { ...data, threshold: { amount: fmt(w.lowBalanceThreshold!), currency: w.currency } }));
     }
-    if (w.paymentMode === 'PREPAID' && depleted(w.before, w.after)) {
+    if (w.paymentMode === 'PREPAID' && depleted(w.before, after)) {
       notes.push({ id: deterministicId('event', 'DEPLETED', w.walletId, w.cause), billingAccountId: w.billingAccountId, walletId: w.walletId, bucketId: null, kind: 'DEPLETED', message: `Your balance is used up; service stops until you top up.` });
       // Its own key: balanceLow has the same CloudEvent type, and a movement crossing both gave one id (the outbox kept only the first).
       events.push(eventRow('balanceDepleted', w.walletId, [w.walletId, w.cause, 'DEPLETED'], now, data));
     }
   }
   if (buckets.length > 0) await notifyAllowances(sql, now, buckets, notes, events);
-  const ruled = downs.filter((w) => w.hasRules !== false);
-  if (ruled.length > 0) {
-    // One round trip for both rules a falling balance can trigger: budget replenishment and auto top-up.
-    const found = await sql.query<{ rule: 'BUDGET' | 'TOPUP'; row: BudgetBelowThreshold & RuleRow }>(
-      `select 'BUDGET' as rule, to_jsonb(x) as row from (${BUDGETS_BELOW_THRESHOLD}) x
-       union all
-       select 'TOPUP', to_jsonb(y) from (${TOPUP_RULES}) y`,
-      [ruled.map((w) => w.walletId), startOfUtcDay(now), startOfUtcMonth(now)],
-    );
-    await replenishBudgets(sql, now, ruled.map((w) => ({ walletId: w.walletId, cause: w.cause })), events, found.filter((f) => f.rule === 'BUDGET').map((f) => f.row));
-    await requestAutoTopups(sql, now, ruled, notes, events, found.filter((f) => f.rule === 'TOPUP').map((f) => f.row));
-  }
+  events.push(...budgetEvents);
+  // A wallet with an enabled budget has no top-up rule here (TOPUP_RULES): what it judges is the change itself.
+  if (topupRules.length > 0) await requestAutoTopups(sql, now, ruled, notes, events, topupRules);
   await insertNotifications(sql, notes, now);
   await insertOutbox(sql, events);
 }
@@ -158,21 +170,24 @@ interface RuleRow {
   payment_method_token: string;
   daily_limit: string | null;
   monthly_limit: string | null;
-  today: string;
-  month: string;
+  /** The account's IANA time zone (from subscribers' billingaccount.created); null: unknown, the limits count UTC days. */
+  timezone: string | null;
+  /** The counted requests since $2 (earliestLocalMonthStart): [epoch ms, amount as text]. */
+  requests: [number, string][];
 }
 
 /**
- * Enabled auto top-up rules of the wallets in $1 with what was requested today ($2) and this month ($3); numbers as text.
- * Not of a wallet that is a committed-spend budget: its budget replenishes it (a rule stored before
- * the two were refused together would have paid for the same low balance a second time, by card).
+ * Enabled auto top-up rules of the wallets in $1, with the account's time zone and the counted
+ * requests since $2; numbers as text. Not of a wallet that is a committed-spend budget: its budget
+ * replenishes it (a rule stored before the two were refused together would have paid for the same
+ * low balance a second time, by card).
  */
 const COUNTED = `t.wallet_id = r.wallet_id and t.status not in ('LIMIT_REACHED', 'RECHARGE_DECLINED', 'RECHARGE_FAILED', 'RECHARGE_REFUNDED', 'RECHARGE_REFUSED')`;
 const TOPUP_RULES = `select r.wallet_id, r.enabled, r.threshold::text as threshold, r.topup_amount::text as topup_amount, r.target_balance::text as target_balance, r.payment_method_token,
-    r.daily_limit::text as daily_limit, r.monthly_limit::text as monthly_limit,
-    coalesce((select sum(amount) from topup_request t where ${COUNTED} and t.requested_at >= $2), 0)::text as today,
-    coalesce((select sum(amount) from topup_request t where ${COUNTED} and t.requested_at >= $3), 0)::text as month
-  from auto_topup_rule r where r.wallet_id = any($1::text[]) and r.enabled
+    r.daily_limit::text as daily_limit, r.monthly_limit::text as monthly_limit, o.timezone,
+    coalesce((select jsonb_agg(jsonb_build_array((extract(epoch from t.requested_at) * 1000)::bigint, t.amount::text)) from topup_request t where ${COUNTED} and t.requested_at >= $2), '[]'::jsonb) as requests
+  from auto_topup_rule r join wallet w on w.id = r.wallet_id left join account_owner o on o.billing_account_id = w.billing_account_id
+  where r.wallet_id = any($1::text[]) and r.enabled
     and not exists (select 1 from budget b where b.wallet_id = r.wallet_id and b.enabled)`;
 
 /**
@@ -213,7 +228,8 @@ async function requestAutoTopups(sql: Sql, now: Date, downs: WalletChange[], not
       monthlyLimit: r.monthly_limit === null ? null : new Decimal(r.monthly_limit),
       currency: w.currency,
     };
-    const decision = decideTopup(rule, w.before, w.after, new Decimal(r.today), new Decimal(r.month));
+    const requested = requestedInWindows(r.requests.map(([at, amount]) => ({ at: new Date(Number(at)), amount: new Decimal(amount) })), now, r.timezone);
+    const decision = decideTopup(rule, w.before, w.after, requested.today, requested.month);
     if (decision.kind === 'NONE') continue;
     const id = deterministicId('event', 'AUTO_TOPUP', w.walletId, w.cause).replace(/^evt_/, 'atu_');
     const status = decision.kind === 'REQUEST' ? 'REQUESTED' : 'LIMIT_REACHED';

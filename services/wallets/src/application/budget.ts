@@ -99,9 +99,11 @@ export const BUDGETS_BELOW_THRESHOLD = `select b.id, b.wallet_id, b.billing_acco
 /**
  * Replenishes the enabled budgets of these wallets whose unspent money is below their threshold
  * (read after the movement, in the caller's transaction). Appends `budgetReplenished` events to `events`.
+ * Returns what each replenished wallet was credited (the balance notices judge the money after it).
  */
-export async function replenishBudgets(sql: Sql, now: Date, wallets: { walletId: string; cause: string }[], events: OutboxRow[], preloaded?: BudgetBelowThreshold[]): Promise<number> {
-  if (wallets.length === 0) return 0;
+export async function replenishBudgets(sql: Sql, now: Date, wallets: { walletId: string; cause: string }[], events: OutboxRow[], preloaded?: BudgetBelowThreshold[]): Promise<Map<string, Decimal>> {
+  const credited = new Map<string, Decimal>();
+  if (wallets.length === 0) return credited;
   // No row lock on budget: every path that moves a wallet's money (and setBudget) holds the wallet's row lock.
   const budgets = preloaded ?? (await sql.query<BudgetBelowThreshold>(BUDGETS_BELOW_THRESHOLD, [wallets.map((w) => w.walletId)]));
   const txs: NewTransaction[] = [];
@@ -134,16 +136,19 @@ export async function replenishBudgets(sql: Sql, now: Date, wallets: { walletId:
       const data: BudgetReplenishmentData = { replenishmentId: id, budgetId: b.id, billingAccountId: b.billing_account_id, amount: fmt(committed), currency: b.currency, remaining: fmt(remaining), replenishedAt: now.toISOString() };
       events.push(eventRow('budgetReplenished', b.id, [id], now, data));
     }
-    if (sequence !== b.replenishments) await sql.write(`update budget set replenishments = $2 where id = $1`, [b.id, sequence]);
+    if (sequence !== b.replenishments) {
+      await sql.write(`update budget set replenishments = $2 where id = $1`, [b.id, sequence]);
+      credited.set(b.wallet_id, committed.times(sequence - b.replenishments));
+    }
   }
-  if (txs.length === 0) return 0;
+  if (txs.length === 0) return credited;
   await postTransactions(sql, txs, now);
   await sql.write(
     `insert into budget_replenishment (id, budget_id, billing_account_id, sequence, amount, currency, remaining, transaction_id, cause, created_at)
      select id, bud, acc, seq, amt, cur, rem, tx, cause, $10 from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::numeric[], $6::text[], $7::numeric[], $8::text[], $9::text[]) as t(id, bud, acc, seq, amt, cur, rem, tx, cause)`,
     [...Array.from({ length: 9 }, (_, k) => rows.map((r) => r[k])), now],
   );
-  return txs.length;
+  return credited;
 }
 
 export async function budgetOf(sql: Sql, billingAccountId: string): Promise<(BudgetRow & { balance: string })[]> {

@@ -1,6 +1,6 @@
 import { badInput, conflict } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
-import { newTxId } from './ledger';
+import { lockIdempotencyKey, newTxId } from './ledger';
 import { checkKey, type TopupResult } from './topup-balance';
 
 /** Kind (and request hash) of the row that closes a top-up key: no entries, no money. */
@@ -20,8 +20,8 @@ export interface CloseTopupKeyCommand {
  *
  * A key is closed with a row of its own in `ledger_transaction` under the top-up's unique key
  * (`TOPUP:<key>`, kind TOPUP_KEY_CLOSED, no entries). A top-up still on its way under that key (an
- * earlier attempt whose request outlived its answer) then fails on the unique key, or later
- * finds the row and is refused as IDEMPOTENCY_KEY_REUSED: it can never land after the refund.
+ * earlier attempt whose request outlived its answer) then finds the row and is refused as
+ * IDEMPOTENCY_KEY_REUSED (both hold the key's lock), or fails on the unique key: it can never land after the refund.
  * A top-up that is committing while the key is closed makes the insert wait for it, and is then
  * answered. Same key again: the same answer.
  */
@@ -29,6 +29,9 @@ export async function closeTopupKey(sql: Sql, c: CloseTopupKeyCommand): Promise<
   checkKey(c.idempotencyKey);
   if (typeof c.billingAccountId !== 'string' || c.billingAccountId.trim() === '') throw badInput('input.billingAccountId', 'A billing account id is required', 'BILLING_ACCOUNT_ID_REQUIRED');
   const key = `TOPUP:${c.idempotencyKey}`;
+  // The top-up's own key lock (creditWallet): a top-up between its lookup and its insert finishes
+  // first and is answered; one that comes after finds the closed key, IDEMPOTENCY_KEY_REUSED.
+  await lockIdempotencyKey(sql, key);
   await sql.query(
     `insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, request_hash, reference, outcome, created_at)
      values ($1, $2, $3, $4, $5, null, null, $6) on conflict (idempotency_key) do nothing`,

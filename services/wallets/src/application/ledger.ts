@@ -161,6 +161,17 @@ export interface StoredTransaction {
   created_at: Date;
 }
 
+/**
+ * Holds a ledger idempotency key to the end of the transaction (an advisory lock on its hash). A
+ * request takes it after its wallet's lock and before it looks the key up: two requests with the
+ * same key for different wallets each held only their own wallet's lock, both found the key unused,
+ * and the second failed on ledger_transaction's unique key (a raw error, not IDEMPOTENCY_KEY_REUSED).
+ * Separate statement from the lookup: a statement's snapshot is taken before it waits for the lock.
+ */
+export async function lockIdempotencyKey(sql: Sql, idempotencyKey: string): Promise<void> {
+  await sql.query(`select pg_advisory_xact_lock(hashtext('ledger-key:' || $1::text))`, [idempotencyKey]);
+}
+
 export async function findTransaction(sql: Sql, idempotencyKey: string): Promise<StoredTransaction | null> {
   const rows = await sql.query<StoredTransaction>(`select id, kind, request_hash, outcome, created_at from ledger_transaction where idempotency_key = $1`, [idempotencyKey]);
   return rows[0] ?? null;

@@ -1,7 +1,7 @@
 import { Decimal, DomainError, badInput, isCurrencyCode } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
-import { accountId, newTxId, findTransaction, postTransactions, replayOrConflict, requestHash, type AccountKind } from './ledger';
+import { accountId, newTxId, findTransaction, lockIdempotencyKey, postTransactions, replayOrConflict, requestHash, type AccountKind } from './ledger';
 import { feeDueCanRetry } from './period-fee';
 import { settleDueCharges } from './one-off-charges';
 import { enteredAmount, positiveAmount, requireWallet, type WalletRow } from './wallets';
@@ -59,6 +59,7 @@ export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { k
   if (!isCurrencyCode(c.amount?.currency)) throw badInput('input.amount.currency', `"${c.amount?.currency}" is not a supported currency`, 'CURRENCY_INVALID');
   const hash = requestHash({ kind: source.kind, billingAccountId: c.billingAccountId, amount: fmt(amount), currency: c.amount.currency, reference: c.reference ?? null });
   const wallet = await requireWallet(sql, c.billingAccountId, c.amount.currency);
+  await lockIdempotencyKey(sql, `${source.kind}:${c.idempotencyKey}`);
   const existing = await findTransaction(sql, `${source.kind}:${c.idempotencyKey}`);
   if (existing) return { ...(replayOrConflict(existing, hash).outcome as TopupResult), createdAt: existing.created_at, created: false };
   requirePrepaid(wallet);

@@ -4,7 +4,7 @@ import type { PaymentMode } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
 import { creditWallet, checkKey, requirePrepaid, type TopupResult } from './topup-balance';
 import { enteredAmount } from './wallets';
-import { findTransaction } from './ledger';
+import { findTransaction, type StoredTransaction } from './ledger';
 import { fmt } from '../domain/charging';
 
 /** 20 characters from a 32-symbol alphabet without look-alikes: 100 bits, not guessable. */
@@ -54,8 +54,10 @@ export interface RedeemVoucherCommand {
  * transaction): guesses sent together used to be counted before any of them had failed, so all
  * were tried. A failed try (refused before anything is written) is recorded in the same
  * transaction, which commits with it, so the next try counts it. The idempotency key is
- * looked up after the voucher row lock (a retry that waited for the first redemption gets its
- * answer) and answers only the same account. A POSTPAID account is refused before any code is
+ * looked up under the account's lock, before the attempts are counted (a retry that waited for the
+ * first redemption, or comes after 5 wrong codes, gets its answer), and answers only the same
+ * account and code; another account using the key at the same time meets it in creditWallet's key
+ * lock (IDEMPOTENCY_KEY_REUSED). A POSTPAID account is refused before any code is
  * looked up (WALLET_NOT_PREPAID: it pays its invoices; the voucher stays unused), and a voucher in
  * a currency the account has no wallet in is refused naming the code, and stays unused too.
  */
@@ -68,6 +70,10 @@ export async function redeemVoucher(db: Db, c: RedeemVoucherCommand): Promise<To
   const since = new Date(c.now.getTime() - ATTEMPT_WINDOW_MS);
   const outcome = await db.tx(async (sql): Promise<{ topup: TopupResult } | { refused: DomainError }> => {
     await sql.query(`select pg_advisory_xact_lock(hashtext('voucher-attempts:' || $1::text))`, [c.billingAccountId]);
+    // A retry of a redemption that was made is answered before the attempts are counted: it is
+    // not a guess (it got VOUCHER_ATTEMPTS_EXCEEDED once the account had 5 wrong codes).
+    const replay = await findTransaction(sql, `VOUCHER:${c.idempotencyKey}`);
+    if (replay) return { topup: await replayRedemption(sql, c, replay) };
     const failed = await sql.query<{ n: string }>(`select count(*) as n from voucher_attempt where billing_account_id = $1 and not succeeded and at > $2`, [c.billingAccountId, since]);
     if (Number(failed[0]!.n) >= MAX_FAILED_ATTEMPTS) {
       throw new DomainError('VOUCHER_ATTEMPTS_EXCEEDED', `Too many wrong voucher codes; try again after ${ATTEMPT_WINDOW_MS / 60_000} minutes`, { field: 'input.code' }, 'BAD_USER_INPUT');
@@ -76,12 +82,6 @@ export async function redeemVoucher(db: Db, c: RedeemVoucherCommand): Promise<To
       const code = normalizeCode(c.code);
       const v = (await sql.query<{ id: string; amount: string; currency: string; expires_at: Date; status: string; transaction_id: string | null }>(`select * from voucher where code_hash = $1 for update`, [hashCode(code)]))[0];
       if (!v) throw new DomainError('VOUCHER_NOT_FOUND', 'No voucher has this code', { field: 'input.code' });
-      const replay = await findTransaction(sql, `VOUCHER:${c.idempotencyKey}`);
-      if (replay) {
-        const first = replay.outcome as TopupResult;
-        if (v.transaction_id === replay.id && first.billingAccountId === c.billingAccountId) return { topup: { ...first, createdAt: replay.created_at, created: false } };
-        throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different request', { field: 'input.idempotencyKey' });
-      }
       if (v.status !== 'ACTIVE') throw new DomainError('VOUCHER_ALREADY_USED', 'This voucher was already redeemed', { field: 'input.code' });
       if (v.expires_at <= c.now) throw new DomainError('VOUCHER_EXPIRED', `This voucher expired on ${v.expires_at.toISOString().slice(0, 10)}`, { field: 'input.code' }, 'BAD_USER_INPUT');
       // The voucher's currency picks the wallet; the input has no amount, so a mismatch names the code.
@@ -103,4 +103,15 @@ export async function redeemVoucher(db: Db, c: RedeemVoucherCommand): Promise<To
   });
   if ('refused' in outcome) throw outcome.refused;
   return outcome.topup;
+}
+
+/**
+ * The answer to a redemption whose key is already in the ledger: the stored top-up when it was
+ * this account redeeming this code, else IDEMPOTENCY_KEY_REUSED (counted as no attempt).
+ */
+async function replayRedemption(sql: Sql, c: RedeemVoucherCommand, replay: StoredTransaction): Promise<TopupResult> {
+  const first = replay.outcome as TopupResult;
+  const redeemed = await sql.query(`select 1 from voucher where code_hash = $1 and transaction_id = $2`, [hashCode(normalizeCode(c.code)), replay.id]);
+  if (redeemed.length > 0 && first?.billingAccountId === c.billingAccountId) return { ...first, createdAt: replay.created_at, created: false };
+  throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different request', { field: 'input.idempotencyKey' });
 }

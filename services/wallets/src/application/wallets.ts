@@ -4,6 +4,7 @@ import type { Sql } from '../persistence/sql';
 import { MONEY_ACCOUNT_KINDS, accountId, accountIdSql, ensureAccounts } from './ledger';
 import { fmt } from '../domain/charging';
 import { LARGEST_AMOUNT, requireLedgerSize, requireMinorUnits } from '../domain/entered-money';
+import { isTimeZone } from '../domain/local-time';
 
 export interface WalletRow {
   id: string;
@@ -75,6 +76,11 @@ export interface OpenWalletCommand {
   /** The customer who owns the account (subscribers' event): kept for ownership checks. */
   customerId?: string | null;
   /**
+   * The account's IANA time zone (subscribers' event), recorded with its owner: auto top-up limits
+   * count its local days and months. Not a zone this runtime knows: not recorded (UTC).
+   */
+  timezone?: string | null;
+  /**
    * The limits were entered by a person (staff tooling): no finer than the currency's minor unit.
    * Not for subscribers' events: their credit limit is taken as `creditLimitFromEvent` says (an
    * event is not refused for its scale).
@@ -112,7 +118,7 @@ export async function openWallet(sql: Sql, c: OpenWalletCommand): Promise<Wallet
     const taken = await sql.query<{ id: string }>(`update wallet set credit_limit = $3 where billing_account_id = $1 and currency = $2 and credit_limit is null returning id`, [c.billingAccountId, c.currency, fmt(creditLimit)]);
     if (taken[0]) await recordCreditLimitChange(sql, taken[0].id, null, creditLimit, c.now);
   }
-  if (c.customerId) await recordAccountOwner(sql, c.billingAccountId, c.customerId, c.now);
+  if (c.customerId) await recordAccountOwner(sql, c.billingAccountId, c.customerId, c.now, isTimeZone(c.timezone) ? c.timezone : null);
   return (await walletOf(sql, c.billingAccountId, c.currency))!;
 }
 
@@ -215,11 +221,15 @@ async function recordCreditLimitChange(sql: Sql, walletId: string, before: Decim
   );
 }
 
-/** Records (or corrects) which customer owns a billing account. */
-export async function recordAccountOwner(sql: Sql, billingAccountId: string, customerId: string, now: Date): Promise<void> {
+/**
+ * Records (or corrects) which customer owns a billing account, and its time zone (null: keep the
+ * one recorded, if any; an account never told one counts UTC days for its auto top-up limits).
+ */
+export async function recordAccountOwner(sql: Sql, billingAccountId: string, customerId: string, now: Date, timezone: string | null = null): Promise<void> {
   await sql.query(
-    `insert into account_owner (billing_account_id, customer_id, updated_at) values ($1, $2, $3)
-     on conflict (billing_account_id) do update set customer_id = excluded.customer_id, updated_at = excluded.updated_at`,
-    [billingAccountId, customerId, now],
+    `insert into account_owner (billing_account_id, customer_id, updated_at, timezone) values ($1, $2, $3, $4)
+     on conflict (billing_account_id) do update set customer_id = excluded.customer_id, updated_at = excluded.updated_at,
+       timezone = coalesce(excluded.timezone, account_owner.timezone)`,
+    [billingAccountId, customerId, now, timezone],
   );
 }

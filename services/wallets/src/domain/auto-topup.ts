@@ -1,5 +1,6 @@
 import { Decimal } from '@ledgerline/contracts';
 import { upToMinorUnit } from './entered-money';
+import { startOfLocalDay, startOfLocalMonth } from './local-time';
 
 export interface AutoTopupRule {
   enabled: boolean;
@@ -33,9 +34,27 @@ export function decideTopup(rule: AutoTopupRule, before: Decimal, after: Decimal
   return { kind: 'REQUEST', amount };
 }
 
-export function startOfUtcDay(now: Date): Date {
-  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+/** A top-up request that counts toward the limits (see COUNTED in balance-events.ts): when, how much. */
+export interface CountedRequest {
+  at: Date;
+  amount: Decimal;
 }
-export function startOfUtcMonth(now: Date): Date {
-  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+
+/**
+ * What was requested in the account's current local day and month (its IANA zone; null, unknown:
+ * UTC), the figures decideTopup takes. `requests` must reach back to the start of the local month
+ * (earliestLocalMonthStart reads far enough for any zone). A day or month of the customer's: a
+ * customer in Tokyo tops up at 01:00 and 10:00 of one day, which are two UTC days.
+ */
+export function requestedInWindows(requests: readonly CountedRequest[], now: Date, timeZone: string | null): { today: Decimal; month: Decimal } {
+  const day = startOfLocalDay(now, timeZone).getTime();
+  const month = startOfLocalMonth(now, timeZone).getTime();
+  let today = new Decimal(0);
+  let thisMonth = new Decimal(0);
+  for (const r of requests) {
+    const at = r.at.getTime();
+    if (at >= month) thisMonth = thisMonth.plus(r.amount);
+    if (at >= day) today = today.plus(r.amount);
+  }
+  return { today, month: thisMonth };
 }

@@ -22,6 +22,22 @@ describe('decideCharge', () => {
     const short = decideCharge(wallet({ balance: d('5') }), [], c);
     expect([short.outcome, short.units.toFixed(), short.amount.toFixed()]).toEqual(['PARTIAL', '594.3', '4.999638']);
   });
+  it('a rated amount with pricePerUnit 0 (priced per event) is cut by the amount, never to Infinity units', () => {
+    // Review 7: 5.00 left, 10 units rated 20.00 at "0" per unit: room / 0 granted Infinity units.
+    const c = { lineId: 'l', at, units: d('10'), unit: 'MB', allowanceIds: [], pricePerUnit: d('0'), amount: d('20'), allowOverdraft: false };
+    const w = wallet({ balance: d('5') });
+    const short = decideCharge(w, [], c);
+    // 10 x 5 / 20 = 2.5, down to the units' precision (whole units): 2 units, priced pro rata 4.00.
+    expect([short.outcome, short.units.toFixed(), short.amount.toFixed(), w.balance.toFixed()]).toEqual(['PARTIAL', '2', '4', '1']);
+    // 10.5 units: 10.5 x 5 / 20 = 2.625, down to one place.
+    expect(decideCharge(wallet({ balance: d('5') }), [], { ...c, units: d('10.5') }).units.toFixed()).toBe('2.6');
+    expect(decideCharge(wallet({ balance: d('1') }), [], c)).toMatchObject({ outcome: 'DENIED', reason: 'WALLET_INSUFFICIENT_BALANCE' });
+    expect(decideCharge(wallet({ balance: d('20') }), [], c)).toMatchObject({ outcome: 'APPLIED' });
+    // Without an amount a zero price is free: nothing to cut.
+    expect(decideCharge(wallet({ balance: d('0') }), [], { ...c, amount: undefined })).toMatchObject({ outcome: 'APPLIED' });
+    // A zero-unit charge with an amount the balance cannot pay: nothing granted, nothing taken.
+    expect(decideCharge(wallet({ balance: d('1') }), [], { ...c, units: d('0') })).toMatchObject({ outcome: 'DENIED' });
+  });
   it('an ADJUSTMENT may be a credit (negative); a usage charge may not; prices have up to 10 places, amounts 6', () => {
     const base: ChargeRequest = { chargeId: 'c', billingAccountId: 'a', lineId: 'l', paymentMode: 'PREPAID', currency: 'EUR', usageType: 'DATA', occurredAt: at.toISOString(), units: '1', unit: 'ITEM', allowanceIds: [], pricePerUnit: '-1.5', amount: '-1.5', allowOverdraft: false };
     expect(invalidCharge({ ...base, kind: 'ADJUSTMENT' })).toBeNull();

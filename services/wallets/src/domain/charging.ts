@@ -136,8 +136,12 @@ export function decideCharge(wallet: WalletState, buckets: readonly BucketState[
   let reason: string | undefined;
   const room = headroom(wallet, c.allowOverdraft);
   if (room !== null && amount.greaterThan(room)) {
-    // Grant only the units the money left can pay for, at the precision the units came in.
-    moneyUnits = room.dividedBy(c.pricePerUnit).toDecimalPlaces(decimalPlaces(c.units), Decimal.ROUND_DOWN);
+    // Grant only the units the money left can pay for, at the precision the units came in. With a
+    // rated amount those are priced by it (units x room / amount, as moneyFor prices them): its
+    // pricePerUnit may be 0 (priced per event, or a tiered average that rounds to 0 at 10 places),
+    // and room / 0 granted Infinity units. The amount is > room >= 0 here, never 0.
+    const paidFor = c.amount === undefined ? room.dividedBy(c.pricePerUnit) : c.units.times(room).dividedBy(c.amount);
+    moneyUnits = Decimal.min(paidFor.toDecimalPlaces(decimalPlaces(c.units), Decimal.ROUND_DOWN), rest);
     amount = Decimal.min(moneyFor(c, moneyUnits, Decimal.ROUND_DOWN), room);
     reason = wallet.paymentMode === 'PREPAID' ? 'WALLET_INSUFFICIENT_BALANCE' : 'CREDIT_LIMIT_EXCEEDED';
     outcome = moneyUnits.plus(fromBuckets).isZero() ? 'DENIED' : 'PARTIAL';

@@ -161,8 +161,8 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
   async function followSubscribers(subject: string, event: CloudEvent): Promise<void> {
     const now = runtime.clock.now();
     if (subject === EVENTS.billingAccountCreated.subject) {
-      const d = event.data as { billingAccountId: string; customerId?: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; creditLimit?: string | null };
-      await db.tx((sql) => openWallet(sql, { billingAccountId: d.billingAccountId, currency: d.currency, paymentMode: d.paymentMode, creditLimit: d.creditLimit ?? null, customerId: d.customerId ?? null, now })); // wallets-features: owner
+      const d = event.data as { billingAccountId: string; customerId?: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; creditLimit?: string | null; timezone?: string | null };
+      await db.tx((sql) => openWallet(sql, { billingAccountId: d.billingAccountId, currency: d.currency, paymentMode: d.paymentMode, creditLimit: d.creditLimit ?? null, customerId: d.customerId ?? null, timezone: d.timezone ?? null, now })); // wallets-features: owner
     } else if (subject === EVENTS.subscriptionCreated.subject && catalog) {
       const d = event.data as SubscriptionData;
       const terms = await catalog.planTerms(d.planVersionId);

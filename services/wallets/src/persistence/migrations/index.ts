@@ -15,6 +15,7 @@ import { Migration20261202000000_bucket_use } from './Migration20261202000000_bu
 import { Migration20261202100000_credit_limit_change } from './Migration20261202100000_credit_limit_change';
 import { Migration20261203200000_bucket_fillfactor } from './Migration20261203200000_bucket_fillfactor';
 import { Migration20261203300000_open_recharges_index } from './Migration20261203300000_open_recharges_index';
+import { Migration20261204000000_account_timezone } from './Migration20261204000000_account_timezone';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -34,4 +35,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261202100000_credit_limit_change', class: Migration20261202100000_credit_limit_change },
   { name: 'Migration20261203200000_bucket_fillfactor', class: Migration20261203200000_bucket_fillfactor },
   { name: 'Migration20261203300000_open_recharges_index', class: Migration20261203300000_open_recharges_index },
+  { name: 'Migration20261204000000_account_timezone', class: Migration20261204000000_account_timezone },
 ];
