@@ -6,11 +6,11 @@
  */
 import { dec, type AllowancePeriod } from '@ledgerline/contracts';
 import { calendarMonthAt, linePeriodAt, periodQueryInstant, poolPeriodAt } from '../domain/period';
-import { bucketOf, TOTAL_BUCKET, typeBucket, type LineCounters } from '../domain/live-usage';
+import { addOnPurchasesShown, bucketOf, newBucket, TOTAL_BUCKET, typeBucket, type AddOnPurchase, type LineCounters } from '../domain/live-usage';
 import { versionAt } from '../domain/subscriber';
 import { ACCOUNT_LINES, type Sql } from '../persistence/sql';
 import type { UsageRuntime } from '../usage-runtime';
-import { allowanceSizeOf, feePeriodOf, poolKeyOf, sharedAllowancesOf } from './usage-pipeline';
+import { addOnAllowancesOf, allowanceSizeOf, feePeriodOf, poolKeyOf, sharedAllowancesOf } from './usage-pipeline';
 
 /** A line and the allowance period whose usage is summed. */
 export interface LinePeriod {
@@ -36,18 +36,18 @@ const sumsSql = (ofAccount: boolean) => `select r.line_id, k.period, r.usage_typ
     count(*)::int as events, max(r.rated_at) as updated_at
   from usage_record r join unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) as k(line_id, period, s, e)
     on r.line_id = k.line_id and r.occurred_at >= k.s and r.occurred_at < k.e
-  where r.status in ('RATED', 'RERATED', 'BILLED')${ofAccount ? ' and r.billing_account_id = $5' : ''}
+  where r.status in ('RATED', 'RERATED', 'BILLED')${ofAccount ? ' and r.billing_account_id = any($5::text[])' : ''}
   group by r.line_id, k.period, r.usage_type, r.allowance_id`;
 const SUMS = sumsSql(false);
 const SUMS_OF_ACCOUNT = sumsSql(true);
 
 /**
- * Each line's sums in its period; with `billingAccountId`, only the records rated to that account
+ * Each line's sums in its period; with `accounts`, only the records rated to those accounts
  * (a line that moved between accounts: the other account's usage on it is not this one's).
  */
-async function sums(sql: Sql, keys: LinePeriod[], billingAccountId?: string): Promise<SumRow[]> {
+async function sums(sql: Sql, keys: LinePeriod[], accounts?: readonly string[]): Promise<SumRow[]> {
   const params: unknown[] = [keys.map((k) => k.lineId), keys.map((k) => k.period.period), keys.map((k) => k.period.start), keys.map((k) => k.period.end)];
-  const { rows } = await sql.query<SumRow>(billingAccountId ? SUMS_OF_ACCOUNT : SUMS, billingAccountId ? [...params, billingAccountId] : params);
+  const { rows } = await sql.query<SumRow>(accounts ? SUMS_OF_ACCOUNT : SUMS, accounts ? [...params, [...accounts]] : params);
   return rows;
 }
 
@@ -66,6 +66,30 @@ export async function loadLineCounters(sql: Sql, keys: LinePeriod[]): Promise<Ma
     add(TOTAL_BUCKET, '0', r.spend);
     add(typeBucket(r.usage_type), r.units, '0');
     if (r.allowance_id) add(r.allowance_id, r.from_allowance, '0');
+  }
+  return out;
+}
+
+// What each add-on purchase's allowance took, over the purchase's validity (wallets' bucket of it).
+const addOnSumsSql = (ofAccount: boolean) => `select k.key, sum(coalesce(r.units_from_allowances, r.from_allowance, 0)) as used, count(*)::int as events
+  from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) as k(key, line_id, allowance_id, s, e)
+  join usage_record r on r.line_id = k.line_id and r.occurred_at >= k.s and r.occurred_at < k.e and r.allowance_id = k.allowance_id
+  where r.status in ('RATED', 'RERATED', 'BILLED')${ofAccount ? ' and r.billing_account_id = any($6::text[])' : ''}
+  group by k.key`;
+const ADD_ON_SUMS = addOnSumsSql(false);
+const ADD_ON_SUMS_OF_ACCOUNT = addOnSumsSql(true);
+
+/** Counters of add-on purchases (keyed by `purchase.key`): one bucket, the purchase's allowance. */
+export async function loadAddOnCounters(sql: Sql, purchases: AddOnPurchase[], accounts?: readonly string[]): Promise<Map<string, LineCounters>> {
+  const out = new Map<string, LineCounters>(purchases.map((p) => [p.key, new Map([[p.allowanceId, newBucket()]])]));
+  if (purchases.length === 0) return out;
+  const params: unknown[] = [purchases.map((p) => p.key), purchases.map((p) => p.lineId), purchases.map((p) => p.allowanceId), purchases.map((p) => p.start), purchases.map((p) => p.end)];
+  const { rows } = await sql.query<{ key: string; used: string; events: number }>(accounts ? ADD_ON_SUMS_OF_ACCOUNT : ADD_ON_SUMS, accounts ? [...params, [...accounts]] : params);
+  const byKey = new Map(purchases.map((p) => [p.key, p]));
+  for (const r of rows) {
+    const b = out.get(r.key)!.get(byKey.get(r.key)!.allowanceId)!;
+    b.used = b.used.plus(r.used);
+    b.events += Number(r.events);
   }
   return out;
 }
@@ -160,9 +184,13 @@ function allowanceView(allowanceId: string, used: ReturnType<typeof dec>, byLine
 
 const UNIT: Record<string, string> = { VOICE: 'SECOND', SMS: 'MESSAGE', MMS: 'MESSAGE', DATA: 'MB', CONTENT: 'ITEM' };
 
-/** Live usage of lines, each in its allowance period containing `at`. */
-async function views(usage: UsageRuntime, keys: LinePeriod[], at: Date, keepEmpty: boolean, billingAccountId?: string): Promise<LineUsageView[]> {
-  const rows = await sums(usage.sql, keys, billingAccountId);
+/**
+ * Live usage of lines, each in its allowance period containing `at`. With `accounts`, only what
+ * was rated to those accounts, and no plan or pool of a subscription held by another account then
+ * (a pool shows every line of its account: the previous holder's other lines).
+ */
+async function views(usage: UsageRuntime, keys: LinePeriod[], at: Date, keepEmpty: boolean, accounts?: readonly string[]): Promise<LineUsageView[]> {
+  const rows = await sums(usage.sql, keys, accounts);
   const result: LineUsageView[] = [];
   for (const key of keys) {
     const mine = rows.filter((r) => r.line_id === key.lineId && r.period === key.period.period);
@@ -187,9 +215,18 @@ async function views(usage: UsageRuntime, keys: LinePeriod[], at: Date, keepEmpt
     // the plan is listed. A shared allowance shows the account pool (in the pool's period: it runs
     // from the account's first subscription): what all lines used, what is left for all.
     const line = await usage.directory.load(key.lineId);
-    const version = line ? versionAt(line, at) : undefined;
+    const held = line ? versionAt(line, at) : undefined;
+    const version = held && (!accounts || accounts.includes(held.billingAccountId)) ? held : undefined;
     const plan = version ? await usage.plans.get(version.planVersionId).catch(() => undefined) : undefined;
     if (plan?.ok) for (const a of plan.rater.compiled.plan.allowances) if (!buckets.has(a.id)) buckets.set(a.id, dec('0'));
+    // An add-on's allowance: the purchase in force at `at` (else the last one of the period before
+    // it), over that purchase's validity, as wallets keeps one bucket per purchase; a pass bought
+    // twice in the period is not shown used up by the first one.
+    const purchases = version && plan?.ok && version.addOns.length > 0 ? addOnPurchasesShown(key.lineId, version.addOns, at, key.period.start, addOnAllowancesOf(plan.rater, usage.plans.knownOffers())) : undefined;
+    if (purchases?.size) {
+      const used = await loadAddOnCounters(usage.sql, [...purchases.values()], accounts);
+      for (const p of purchases.values()) buckets.set(p.allowanceId, used.get(p.key)?.get(p.allowanceId)?.used ?? dec('0'));
+    }
     const shared = plan?.ok ? sharedAllowancesOf(plan.rater, usage.plans.knownOffers()) : new Set<string>();
     let pools: Map<string, { used: string; events: number }> | undefined;
     if (shared.size > 0 && version && plan?.ok) {
@@ -215,10 +252,14 @@ async function periodOfLine(usage: UsageRuntime, lineId: string, at: Date): Prom
   return linePeriodAt(line, version, plan?.ok ? feePeriodOf(plan.rater) : undefined, at);
 }
 
-/** `period`: the day a period starts (its name), an instant in it, or nothing for the current one. */
-export async function lineUsage(usage: UsageRuntime, lineId: string, period: string | null | undefined, now: Date): Promise<LineUsageView> {
+/**
+ * `period`: the day a period starts (its name), an instant in it, or nothing for the current one.
+ * `accounts`: a customer's own accounts; the line's records rated to any other account (it held
+ * the line before, or after) are not summed. Staff pass nothing and see every record of the line.
+ */
+export async function lineUsage(usage: UsageRuntime, lineId: string, period: string | null | undefined, now: Date, accounts?: readonly string[]): Promise<LineUsageView> {
   const at = periodQueryInstant(period, now);
-  return (await views(usage, [{ lineId, period: await periodOfLine(usage, lineId, at) }], at, true))[0];
+  return (await views(usage, [{ lineId, period: await periodOfLine(usage, lineId, at) }], at, true, accounts))[0];
 }
 
 /** Every line of the account that has usage in its own allowance period containing the moment asked about. */
@@ -229,7 +270,7 @@ export async function accountUsage(usage: UsageRuntime, billingAccountId: string
   const keys: LinePeriod[] = [];
   for (const r of rows) keys.push({ lineId: r.line_id, period: await periodOfLine(usage, r.line_id, at) });
   // Only this account's records: a line it had before another account took it over shows its time here.
-  const lines = keys.length ? await views(usage, keys, at, false, billingAccountId) : [];
+  const lines = keys.length ? await views(usage, keys, at, false, [billingAccountId]) : [];
   // The account's shared pools, once each (each line lists its pool too, with its own draw): one
   // per allowance and plan version, as wallets keeps them, so members on two versions of a plan
   // show two pools.

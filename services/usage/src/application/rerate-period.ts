@@ -1,11 +1,16 @@
 /**
  * Re-rating an account's period (a calendar month) after a catalog correction. Every rated record
- * of the period is rated again, in event order, by the plan version in force at its time (or the
- * corrected version named), with live counters rebuilt from the start of each line's allowance
- * period: the records of that allowance period before the month are replayed first (they only
+ * of the period is rated again, in the order it was first rated (see REPLAY_ORDER), by the plan
+ * version in force at its time, or by the corrected version named when that version is of the
+ * same plan (the other plans' records keep their own version and are left as they are), with
+ * live counters rebuilt from the start of each line's allowance
+ * period: the records of that allowance period before the month are replayed too (they only
  * move the counters; their own adjustments belong to the month they are in). Where the money differs from what was charged, a delta
  * ChargeRequest goes to the ledger with a new deterministic chargeId (record id + rating version):
  * an adjustment, never a second charge. Running it again with the same catalog changes nothing.
+ * A record re-priced by a corrected version keeps the subscription's version as its
+ * plan_version_id (what shared pools, live usage and invoices group by: wallets still draws that
+ * version's pool); its rating trace names the version that priced it.
  * Adjustments are made against what the ledger settled: a period with charges wallets has not
  * answered yet is refused (the delta's base would be a guess, and a credit could be given for a
  * charge wallets then denies), and a charge wallets denied has nothing to adjust.
@@ -30,6 +35,17 @@ import type { UsageRuntime } from '../usage-runtime';
 import { chargeRequestRow, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
 import { allowanceSizeOf, feePeriodOf, sharedAllowancesOf, traceOf, zoneOf } from './usage-pipeline';
 import { priceUnits } from '@ledgerline/rating';
+
+/**
+ * The order usage rated the records in, which is the order wallets drew the allowances in: a late
+ * CDR found the bundle used by the records rated before it and was charged as overage. Replayed
+ * in event-time order instead, a re-rate with the same catalog would move the bundle onto the late
+ * record (a credit on one record, a charge on another). received_at is when the record was rated
+ * (the rating queue takes batches in call order; a re-rate never rewrites it, unlike rated_at).
+ * Ties (one batch, or batches in the same millisecond) fall back to event time: the order inside
+ * a batch is not stored.
+ */
+const REPLAY_ORDER = 'received_at, occurred_at, id';
 
 export interface RerateCommand {
   billingAccountId: string;
@@ -66,6 +82,7 @@ interface Row {
   rating_version: number;
   source: string;
   event_id: string;
+  plan_version_id: string | null;
 }
 
 export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: Date) {
@@ -74,7 +91,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
   return usage.pipeline.exclusive(async () => {
     const from = await countingFrom(usage, c.billingAccountId, p.start);
     const { rows } = await usage.sql.query<Row>(
-      `select * from usage_record where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status in ('RATED', 'RERATED', 'BILLED') order by occurred_at, id`,
+      `select * from usage_record where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status in ('RATED', 'RERATED', 'BILLED') order by ${REPLAY_ORDER}`,
       [c.billingAccountId, from, p.end],
     );
     const unsettled = rows.filter((r) => r.charge_status === 'PENDING' && new Date(r.occurred_at) >= p.start).length;
@@ -104,16 +121,22 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
     const updates: unknown[][] = [];
     const pending: unknown[][] = [];
     const outbox: OutboxRow[] = [];
+    // The corrected version prices the records of its own plan only: another line's plan, or the
+    // line's plan before a plan change in the month, keeps its own prices.
+    const corrected = c.planVersionId ? await usage.plans.get(c.planVersionId) : undefined;
+    if (corrected && !corrected.ok) throw badInput('input.planVersionId', corrected.reason, corrected.code);
     for (const r of rows) {
       if (typeof r.rating === 'string') r.rating = JSON.parse(r.rating);
       const line = await usage.directory.load(r.line_id);
       const inForce = line ? versionAt(line, new Date(r.occurred_at)) : undefined;
       if (!line || !inForce) continue;
-      const version: SubscriptionVersion = c.planVersionId ? { ...inForce, planVersionId: c.planVersionId } : inForce;
-      const plan = await usage.plans.get(version.planVersionId);
+      const inForcePlan = await usage.plans.get(inForce.planVersionId);
+      // A version's plan is the code of its catalog document (the subscription's planCode may name the plan otherwise).
+      const correcting = corrected?.ok === true && inForcePlan.ok && inForcePlan.rater.compiled.code === corrected.rater.compiled.code;
+      const version: SubscriptionVersion = correcting ? { ...inForce, planVersionId: c.planVersionId! } : inForce;
+      const plan = correcting ? corrected! : inForcePlan;
       if (!plan.ok) throw badInput('input.planVersionId', plan.reason, plan.code);
       const occurredAt = new Date(r.occurred_at);
-      const inForcePlan = await usage.plans.get(inForce.planVersionId);
       const feePeriod = inForcePlan.ok ? feePeriodOf(inForcePlan.rater) : undefined;
       const lineCounters = countersOf(counters, `${r.line_id}|${linePeriodAt(line, inForce, feePeriod, occurredAt).period}`);
       const u = {
@@ -149,6 +172,8 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       }
       // Before the month: replayed only so the month's first records see what the allowance period had used.
       if (occurredAt < p.start) continue;
+      // Another plan's record in a re-rate correcting one plan: replayed for the counters only, left as it is.
+      if (corrected && !correcting) continue;
       // Refused by the ledger (no balance, over the credit limit): nothing was charged, nothing to adjust.
       if (r.charge_status === 'DENIED') continue;
       // Cut short before the ledger's granted units were kept: what it granted is not known, nothing is adjusted.
@@ -159,12 +184,19 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       const oldSpend = dec(r.amount_charged ?? prior?.chargedTotal ?? prior?.estimate?.spend ?? '0').toString();
       const delta = dec(newSpend).minus(oldSpend);
       const samePrice = dec(result.price).eq(r.price ?? '0') && dec(result.chargedUnits).eq(r.charged_units ?? '0');
-      if (delta.isZero() && samePrice) continue;
+      // Stored under another version than the subscription's (a corrected version's id, as re-rates stored it
+      // before): rewritten, so the record counts in its subscription's pool again.
+      const sameVersion = r.plan_version_id === inForce.planVersionId;
+      if (delta.isZero() && samePrice && sameVersion) continue;
       const version2 = r.rating_version + 1;
       // No chargedTotal: what the ledger holds after this version is known once its adjustment is settled.
-      const trace = { ...traceOf(result, version.planVersionId), estimate: { fromAllowance, spend: newSpend }, previous: { price: r.price, chargedTotal: oldSpend, ratingVersion: r.rating_version } };
+      // The trace (dispute evidence) names the version that priced the record; plan_version_id stays the subscription's.
+      const trace = {
+        ...traceOf(result, version.planVersionId), ...(correcting ? { subscriptionPlanVersionId: inForce.planVersionId } : {}),
+        estimate: { fromAllowance, spend: newSpend }, previous: { price: r.price, chargedTotal: oldSpend, ratingVersion: r.rating_version },
+      };
       // amount_charged: unchanged money stays what the ledger holds; with an adjustment, the estimate until it is settled.
-      updates.push([r.id, result.price, result.chargedUnits, result.allowanceId ?? null, version.planVersionId, JSON.stringify(trace), version2, result.decision, fromAllowance, newSpend, delta.isZero() ? oldSpend : null]);
+      updates.push([r.id, result.price, result.chargedUnits, result.allowanceId ?? null, inForce.planVersionId, JSON.stringify(trace), version2, result.decision, fromAllowance, newSpend, delta.isZero() ? oldSpend : null]);
       if (!delta.isZero()) {
         const chargeId = deterministicId('usageRecord', r.id, 'rerate', String(version2));
         const extra = { zone: zoneOf(rater, result, u), adjustsInvoiceId: invoiceOf(new Date(r.occurred_at)) };

@@ -19,9 +19,9 @@ import { activeAddOnsAt, lineCountAt, statusAt, versionAt, type LineInfo, type S
 import { calendarMonthAt, linePeriodAt, poolPeriodAt } from '../domain/period';
 import { CounterStore } from './counter-store';
 import { storable, validateUsage, type Rejection, type ValidationResult, type ValidUsage } from '../domain/usage-input';
-import { applyUsage, setAllowance, TOTAL_BUCKET, usageStateOf, type LineCounters } from '../domain/live-usage';
-import { inSqlTransaction, insertArrayRows, type Sql } from '../persistence/sql';
-import { loadLineCounters, loadPoolCounters } from './live-usage';
+import { addOnPurchasesAt, applyUsage, setAllowance, TOTAL_BUCKET, usageStateOf, type AddOnAllowances, type AddOnPurchase, type LineCounters } from '../domain/live-usage';
+import { inSqlTransaction, insertArrayRows, type Sql, type SqlClient } from '../persistence/sql';
+import { loadAddOnCounters, loadLineCounters, loadPoolCounters } from './live-usage';
 import { eventIdOf, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
 import type { LineDirectory } from './line-directory';
 import type { PlanCache } from './plan-cache';
@@ -73,6 +73,26 @@ const RECORD_TYPES = [
   'text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'text', 'text', 'text', 'timestamptz', 'timestamptz',
   'text', 'text', 'text', 'text',
 ] as const;
+
+/** Where a record's receipt time sits in its row (a reprocess writes the first receipt's there). */
+const RECEIVED_AT = RECORD_COLUMNS.indexOf('received_at');
+
+/**
+ * Reprocess only: the REJECTED rows being replaced are deleted, and what they were goes to
+ * usage_rejection_history (code, reason, the payload as sent, received, rejected - the reprocess
+ * before it, for a record rejected again - and reprocessed now). Answers each deleted row's receipt
+ * time: the replacement keeps it.
+ */
+const REPLACE_REJECTED = `with gone as (
+    delete from usage_record where id = any($1::text[]) and status = 'REJECTED'
+    returning id, rejection_code, rejection_reason, raw, received_at
+  ), kept as (
+    insert into usage_rejection_history (record_id, rejection_code, rejection_reason, raw, received_at, rejected_at, reprocessed_at)
+    select g.id, g.rejection_code, g.rejection_reason, g.raw, g.received_at,
+      coalesce((select max(h.reprocessed_at) from usage_rejection_history h where h.record_id = g.id), g.received_at), $2
+    from gone g
+  )
+  select id, received_at from gone`;
 
 /** An invoice that billed an account's period: a later event in it is an adjustment on the next invoice. */
 export interface BilledPeriod {
@@ -148,6 +168,8 @@ interface Prepared {
   outbox: OutboxRow[];
   /** Counters key of the account pool the record drew from (shared allowance), if any. */
   poolKey?: string;
+  /** Counters key of the add-on purchase the record drew from, if any. */
+  addOnKey?: string;
   /** The ChargeRequest (JSON) published after commit, if the record is charged. */
   charge?: string;
   /** Answered without being stored (EVENT_ID_CONFLICT): no write, no counters. */
@@ -410,6 +432,9 @@ export class UsagePipeline {
     const accounts = new Set<string>();
     // Each event's allowance period, found once: its counters are loaded for it and it is rated in it.
     const periods: (AllowancePeriod | undefined)[] = new Array(validated.length);
+    // Add-on purchases in force at each event (only lines with add-ons): each counted on its own.
+    let purchases: (Map<string, AddOnPurchase> | undefined)[] | undefined;
+    let purchasesToCount: Map<string, AddOnPurchase> | undefined;
     for (let i = 0; i < validated.length; i++) {
       const v = validated[i];
       if (!v.ok) continue;
@@ -420,8 +445,15 @@ export class UsagePipeline {
       periods[i] = period;
       linesToCount.set(`${line.lineId}|${period.period}`, { lineId: line.lineId, period });
       if (version) accounts.add(version.billingAccountId);
+      if (version && version.addOns.length > 0) {
+        const inForce = this.addOnPurchases(line.lineId, version, v.usage.occurredAt);
+        if (inForce) {
+          (purchases ??= new Array(validated.length))[i] = inForce;
+          for (const p of inForce.values()) (purchasesToCount ??= new Map()).set(p.key, p);
+        }
+      }
     }
-    await this.loadCounters(linesToCount);
+    await this.loadCounters(linesToCount, purchasesToCount);
     await this.loadBilledPeriods(accounts);
 
     const rating = performance.now();
@@ -452,9 +484,10 @@ export class UsagePipeline {
         p = this.rejected(id, source, eventId, v.partial, v.rejection, items[i].raw, now);
       } else {
         try {
-          p = await this.rate(id, v.usage, items[i].raw, now, precharged, periods[i]);
+          p = await this.rate(id, v.usage, items[i].raw, now, precharged, periods[i], purchases?.[i]);
           if (p.lineId) touched.add(`${p.lineId}|${p.period}`);
           if (p.poolKey) touched.add(p.poolKey);
+          if (p.addOnKey) touched.add(p.addOnKey);
         } catch (error) {
           if (!(error instanceof RatingInputError)) throw error;
           p = this.rejected(id, source, eventId, v.usage, { code: error.code, reason: error.message }, items[i].raw, now);
@@ -484,7 +517,7 @@ export class UsagePipeline {
     return { id, row, outbox: [], outcome: { id, source, eventId, status: 'REJECTED', duplicate: false, rejectionCode: rejection.code, rejectionReason: rejection.reason } };
   }
 
-  private async rate(id: string, u: ValidUsage, raw: unknown, now: Date, precharged = false, knownPeriod?: AllowancePeriod): Promise<Prepared> {
+  private async rate(id: string, u: ValidUsage, raw: unknown, now: Date, precharged = false, knownPeriod?: AllowancePeriod, inForce?: Map<string, AddOnPurchase>): Promise<Prepared> {
     const line = this.deps.directory.get(u.lineId, u.msisdn, u.occurredAt);
     if (!line) return this.rejected(id, u.source, u.eventId, u, { code: 'LINE_UNKNOWN', reason: `no line ${u.lineId ? `with id ${u.lineId}` : `with MSISDN ${u.msisdn}`} is known to usage` }, raw, now);
     if (u.lineId && u.msisdn && line.msisdn && line.msisdn !== u.msisdn) {
@@ -512,13 +545,16 @@ export class UsagePipeline {
     const poolPeriod = sharedAllowancesOf(plan.rater, offers).size > 0 ? await this.poolPeriod(version, plan.rater, u.occurredAt, linePeriod) : undefined;
     const poolKey = poolPeriod ? poolKeyOf(version.billingAccountId, version.planVersionId, poolPeriod.period) : undefined;
     const pool = poolKey && poolPeriod ? await this.poolCounters(poolKey, version.billingAccountId, version.planVersionId, poolPeriod) : undefined;
+    // Add-on allowances are counted per purchase, over the purchase's own validity (wallets' bucket of it).
+    const purchases = inForce ?? (version.addOns.length > 0 ? this.addOnPurchases(line.lineId, version, u.occurredAt) : undefined);
+    const addOns = purchases ? await this.addOnCounters(purchases) : undefined;
     // What threshold, notification and offer events say of the period (few events need it).
     // Their ids name the period by its start: a period's name can pass to another one (a period cut
     // short on the day it began is renamed by its start instant once the cut is known, see linePeriodAt).
     const periodOfEvents = () => ({ period, periodStart: linePeriod.start.toISOString(), periodEnd: linePeriod.end.toISOString() });
     const periodOfPool = () => (poolPeriod ? { period: poolPeriod.period, periodStart: poolPeriod.start.toISOString(), periodEnd: poolPeriod.end.toISOString() } : periodOfEvents());
     // Priced on the period's usage before the event.
-    const { result: rated, rater, event, ctx } = await this.rateWith(plan.rater, u, id, line, version, counters, pool);
+    const { result: rated, rater, event, ctx } = await this.rateWith(plan.rater, u, id, line, version, counters, pool, addOns);
     if (rated.decision === 'DENIED') {
       return this.rejected(id, u.source, u.eventId, u, { code: rated.denyReason ?? 'DENIED', reason: `rating denied the event: ${rated.denyReason}` }, raw, now, { ...guided, decision: 'DENIED', currency: rated.currency, rating: traceOf(rated, version.planVersionId) });
     }
@@ -526,6 +562,7 @@ export class UsagePipeline {
     const tariff = firstTariff(rater, rated);
     const allowanceSize = rated.allowanceId !== undefined ? allowanceSizeOf(rater, rated.allowanceId, offers) : undefined;
     const shared = pool !== undefined && rated.allowanceId !== undefined && sharedAllowancesOf(rater, offers).has(rated.allowanceId);
+    const purchase = !shared && rated.allowanceId !== undefined ? purchases?.get(rated.allowanceId) : undefined;
     const applied = applyUsage(counters, {
       usageType: u.usageType,
       chargedUnits: rated.chargedUnits,
@@ -533,11 +570,11 @@ export class UsagePipeline {
       allowanceId: rated.allowanceId,
       allowanceSize,
       priceOf: (units) => (tariff ? priceUnits(tariff, rated.adjustments, units) : rated.price),
-    }, shared ? pool : undefined);
+    }, shared ? pool : purchase ? addOns!.get(purchase.allowanceId) : undefined);
     // The plan's notify and offer rules read the usage with this event counted: the event that
     // takes the bundle past 80 % (or uses it up) asks for that notice itself, before any later
     // event is charged as overage. Pricing stays what the usage before the event gave.
-    const after = { ...ctx, ...usageStateOf(counters, pool, pool ? sharedAllowancesOf(rater, offers) : undefined) };
+    const after = { ...ctx, ...usageStateOf(counters, pool, pool ? sharedAllowancesOf(rater, offers) : undefined, addOns) };
     const result = rater.tryNoticesAfterSync(rated, event, after) ?? (await rater.noticesAfter(rated, event, after));
     const rating = traceOf(result, version.planVersionId);
     (rating as Record<string, unknown>).estimate = { fromAllowance: applied.fromAllowance, spend: applied.spend };
@@ -554,13 +591,17 @@ export class UsagePipeline {
     const charge = needsCharge && !precharged ? JSON.stringify(chargeRequestOf(id, line.lineId, u, version, result, rater, { zone, adjustsInvoiceId })) : undefined;
     for (const c of applied.crossed) {
       // A shared pool crosses its thresholds once per account and plan version (whichever line's event did it).
-      if (shared) once('usageThresholdReached', version.billingAccountId, ['pool', version.billingAccountId, version.planVersionId, periodOfPool().period, c.allowanceId, c.threshold], () => ({ lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfPool(), allowanceId: c.allowanceId, shared: true, planVersionId: version.planVersionId, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }));
+      // An add-on purchase's: once per purchase (a pass bought again in the period is a new bucket in wallets).
+      const bought = c.allowanceId === purchase?.allowanceId ? purchase : undefined;
+      if (bought) once('usageThresholdReached', line.lineId, [line.lineId, `addon@${bought.start.toISOString()}`, c.allowanceId, c.threshold], () => ({ lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfEvents(), allowanceId: c.allowanceId, addOnCode: bought.code, addOnValidFrom: bought.start.toISOString(), addOnValidTo: bought.end.toISOString(), threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }));
+      else if (shared) once('usageThresholdReached', version.billingAccountId, ['pool', version.billingAccountId, version.planVersionId, periodOfPool().period, c.allowanceId, c.threshold], () => ({ lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfPool(), allowanceId: c.allowanceId, shared: true, planVersionId: version.planVersionId, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }));
       else once('usageThresholdReached', line.lineId, [line.lineId, linePeriod.start.toISOString(), c.allowanceId, c.threshold], () => ({ lineId: line.lineId, billingAccountId: version.billingAccountId, ...periodOfEvents(), allowanceId: c.allowanceId, threshold: c.threshold, usedRatio: c.ratio, usageRecordId: id }));
     }
     for (const n of result.notifications) {
       // About a shared pool: once per account and plan version, like its thresholds.
       const aboutPool = pool !== undefined && sharedAllowancesOf(rater, offers).has(n.allowanceId ?? result.allowanceId ?? '');
-      const key = aboutPool ? ['pool', version.billingAccountId, version.planVersionId, periodOfPool().period, n.template] : [line.lineId, linePeriod.start.toISOString(), n.template];
+      const bought = aboutPool ? undefined : purchases?.get(n.allowanceId ?? result.allowanceId ?? '');
+      const key = aboutPool ? ['pool', version.billingAccountId, version.planVersionId, periodOfPool().period, n.template] : bought ? [line.lineId, `addon@${bought.start.toISOString()}`, n.template] : [line.lineId, linePeriod.start.toISOString(), n.template];
       once('usageNotificationRequested', aboutPool ? version.billingAccountId : line.lineId, key, () => ({ lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, ...(aboutPool ? periodOfPool() : periodOfEvents()), template: n.template, channel: n.channel ?? null, threshold: n.threshold, allowanceId: n.allowanceId ?? null, rule: n.rule, usageRecordId: id }));
     }
     for (const o of result.offers) {
@@ -572,7 +613,7 @@ export class UsagePipeline {
       'RATED', result.allowanceId ?? null, result.chargedUnits, result.price, applied.fromAllowance, applied.spend, result.currency, JSON.stringify(rating), needsCharge ? (precharged ? 'APPLIED' : 'PENDING') : 'NONE', null, now, now,
       charge ?? null, zone, adjustsInvoiceId ?? null,
     ];
-    return { id, row, lineId: line.lineId, period, billingAccountId: version.billingAccountId, outbox, charge, poolKey: shared ? poolKey : undefined, outcome: { id, source: u.source, eventId: u.eventId, status: 'RATED', duplicate: false } };
+    return { id, row, lineId: line.lineId, period, billingAccountId: version.billingAccountId, outbox, charge, poolKey: shared ? poolKey : undefined, addOnKey: purchase?.key, outcome: { id, source: u.source, eventId: u.eventId, status: 'RATED', duplicate: false } };
   }
 
   /**
@@ -580,7 +621,7 @@ export class UsagePipeline {
    * ratio is the account pool's). Returns the event and context it was rated with, so the caller
    * can evaluate the notify and offer rules on the usage after it (Rater.noticesAfter).
    */
-  async rateWith(rater: Rater, u: ValidUsage, id: string, line: LineInfo, version: SubscriptionVersion, counters: LineCounters, pool?: LineCounters): Promise<{ result: RatingResult; rater: Rater; event: UsageEvent; ctx: SubscriberContext }> {
+  async rateWith(rater: Rater, u: ValidUsage, id: string, line: LineInfo, version: SubscriptionVersion, counters: LineCounters, pool?: LineCounters, addOns?: ReadonlyMap<string, LineCounters>): Promise<{ result: RatingResult; rater: Rater; event: UsageEvent; ctx: SubscriberContext }> {
     const periodUsage: Record<string, string> = {};
     for (const [key, b] of counters) if (key.startsWith('type:')) periodUsage[key.slice(5)] = b.used.toString();
     const event: UsageEvent = {
@@ -596,7 +637,9 @@ export class UsagePipeline {
       ...(u.visitedMcc ? { visitedMcc: u.visitedMcc } : {}),
     };
     // Buckets rebuilt from the records do not know their size yet: the plan does.
-    for (const map of pool ? [counters, pool] : [counters]) {
+    const maps = pool ? [counters, pool] : [counters];
+    if (addOns) for (const c of addOns.values()) maps.push(c);
+    for (const map of maps) {
       for (const [key, b] of map) {
         if (b.allowance === null && !b.sized && key !== TOTAL_BUCKET && !key.startsWith('type:')) {
           setAllowance(b, allowanceSizeOf(rater, key, this.deps.plans.knownOffers()) ?? null);
@@ -605,7 +648,7 @@ export class UsagePipeline {
       }
     }
     // Shared allowances: the account pool's ratio, not the line's own share of it.
-    const state = usageStateOf(counters, pool, pool ? sharedAllowancesOf(rater, this.deps.plans.knownOffers()) : undefined);
+    const state = usageStateOf(counters, pool, pool ? sharedAllowancesOf(rater, this.deps.plans.knownOffers()) : undefined, addOns);
     const ctx: SubscriberContext = {
       accountType: version.paymentMode,
       lineCount: lineCountAt(line, u.occurredAt),
@@ -627,6 +670,23 @@ export class UsagePipeline {
       this.counters.set(key, c);
     }
     return c;
+  }
+
+  /** The add-on purchases in force at `at` (see addOnPurchasesAt); the plan is cached by then (the event's period was found with it). */
+  private addOnPurchases(lineId: string, version: SubscriptionVersion, at: Date): Map<string, AddOnPurchase> | undefined {
+    const plan = this.deps.plans.peek(version.planVersionId);
+    if (!plan?.ok) return undefined;
+    return addOnPurchasesAt(lineId, version.addOns, at, addOnAllowancesOf(plan.rater, this.deps.plans.knownOffers()));
+  }
+
+  /** Each purchase's counters (loaded with the batch's; one query for any still missing), by allowance id. */
+  private async addOnCounters(purchases: Map<string, AddOnPurchase>): Promise<Map<string, LineCounters>> {
+    const missing = [...purchases.values()].filter((p) => !this.counters.has(p.key));
+    if (missing.length > 0) {
+      this.stats.counterLoads += missing.length;
+      for (const [key, c] of await loadAddOnCounters(this.deps.sql, missing)) this.counters.set(key, c);
+    }
+    return new Map([...purchases.values()].map((p) => [p.allowanceId, this.counters.get(p.key)!]));
   }
 
   /** The allowance period live usage counts a line's event in (see linePeriodAt). */
@@ -672,25 +732,28 @@ export class UsagePipeline {
     for (const r of rows) this.billed.get(r.billing_account_id)!.push({ invoiceId: r.invoice_id, start: new Date(r.period_start), end: new Date(r.period_end) });
   }
 
-  private async loadCounters(wanted: Map<string, { lineId: string; period: AllowancePeriod }>): Promise<void> {
+  private async loadCounters(wanted: Map<string, { lineId: string; period: AllowancePeriod }>, purchases?: Map<string, AddOnPurchase>): Promise<void> {
     let missing = [...wanted].filter(([k]) => !this.counters.has(k)).map(([, v]) => v);
-    if (missing.length === 0) return;
+    let missingPurchases = purchases ? [...purchases.values()].filter((p) => !this.counters.has(p.key)) : [];
+    if (missing.length === 0 && missingPurchases.length === 0) return;
     if (this.counters.size > 200_000) {
       // Everything is loaded again, this batch's lines included: after the writes in flight are committed (see dropAfterWrites).
       await Promise.allSettled([...this.inflight]);
       this.counters.clear();
       missing = [...wanted.values()];
+      missingPurchases = purchases ? [...purchases.values()] : [];
     }
-    this.stats.counterLoads += missing.length;
-    for (const [key, counters] of await loadLineCounters(this.deps.sql, missing)) this.counters.set(key, counters);
+    this.stats.counterLoads += missing.length + missingPurchases.length;
+    if (missing.length > 0) for (const [key, counters] of await loadLineCounters(this.deps.sql, missing)) this.counters.set(key, counters);
+    if (missingPurchases.length > 0) for (const [key, counters] of await loadAddOnCounters(this.deps.sql, missingPurchases)) this.counters.set(key, counters);
   }
 
-  private async persist(prepared: Prepared[], reprocess: boolean, _now: Date): Promise<void> {
+  private async persist(prepared: Prepared[], reprocess: boolean, now: Date): Promise<void> {
     const fresh = prepared.filter(toWrite);
     if (fresh.length === 0) return;
     let wroteOutbox = false;
     await inSqlTransaction(this.deps.sql, async (db) => {
-      if (reprocess) await db.query("delete from usage_record where id = any($1::text[]) and status = 'REJECTED'", [fresh.map((p) => p.id)]);
+      if (reprocess) await replaceRejected(db, fresh, now);
       const inserted = new Set(
         (await insertArrayRows<{ id: string }>(db, 'usage_record', RECORD_COLUMNS, RECORD_TYPES, fresh.map((p) => p.row), 'on conflict (id) do nothing returning id')).map((r) => r.id),
       );
@@ -708,6 +771,16 @@ export class UsagePipeline {
     // (after this write and the others in flight: see dropAfterWrites).
     if (fresh.some((p) => p.outcome.duplicate)) void this.dropAfterWrites(() => this.counters.clear());
     if (wroteOutbox) this.deps.onCommit?.();
+  }
+}
+
+/** The reprocess path's part of persist (see REPLACE_REJECTED): the new rows keep the first receipt's time. */
+async function replaceRejected(db: SqlClient, fresh: Prepared[], now: Date): Promise<void> {
+  const { rows } = await db.query<{ id: string; received_at: Date }>(REPLACE_REJECTED, [fresh.map((p) => p.id), now]);
+  const received = new Map(rows.map((r) => [r.id, r.received_at]));
+  for (const p of fresh) {
+    const at = received.get(p.id);
+    if (at) p.row[RECEIVED_AT] = at;
   }
 }
 
@@ -773,6 +846,26 @@ export function sharedAllowancesOf(rater: Rater, offers: readonly OfferDocument[
     sharedCache.set(rater, ids);
   }
   return ids;
+}
+
+/**
+ * The per-line allowances of each add-on the plan can take (its own add-ons and the offers), by
+ * code, with their validity in days: each purchase of them is counted on its own (see AddOnPurchase).
+ * Shared ones stay in the account's pool.
+ */
+const addOnCache = new WeakMap<Rater, AddOnAllowances>();
+
+export function addOnAllowancesOf(rater: Rater, offers: readonly OfferDocument[] = []): AddOnAllowances {
+  let byCode = addOnCache.get(rater);
+  if (!byCode) {
+    const map = new Map<string, { id: string; days: number | null }[]>();
+    for (const a of [...(rater.compiled.plan.addOns ?? []), ...offers]) {
+      if (map.has(a.code)) continue;
+      map.set(a.code, a.allowances.filter((x) => !x.shared).map((x) => ({ id: x.id, days: x.validity === 'PERIOD' ? (a.validityDays ?? null) : x.validity.days })));
+    }
+    addOnCache.set(rater, (byCode = map));
+  }
+  return byCode;
 }
 
 /** Size of an allowance of the plan or of one of its add-ons; null when unlimited, undefined when unknown. */

@@ -7,6 +7,7 @@
  * Values are kept as Decimals (the hot path does not re-parse strings for every event).
  */
 import { dec } from '@ledgerline/contracts';
+import type { AddOnTerm } from './subscriber';
 
 type Decimal = ReturnType<typeof dec>;
 const ZERO = dec('0');
@@ -139,9 +140,84 @@ export interface UsageState {
  * the bundle past 80 % asks for the 80 % notice). A shared allowance's ratio is the account
  * pool's (`pool`, for the ids in `shared`), not the line's own share of it.
  */
-export function usageStateOf(counters: LineCounters, pool?: LineCounters, shared?: Iterable<string>): UsageState {
+export function usageStateOf(counters: LineCounters, pool?: LineCounters, shared?: Iterable<string>, addOns?: ReadonlyMap<string, LineCounters>): UsageState {
   const allowanceUsedRatios = ratiosOf(counters);
   if (pool && shared) for (const id of shared) allowanceUsedRatios[id] = pool.get(id)?.ratio ?? '0';
+  // An add-on allowance's ratio is the purchase's in force (its own bucket), not the period's.
+  if (addOns) for (const [id, c] of addOns) allowanceUsedRatios[id] = c.get(id)?.ratio ?? '0';
   const total = counters.get(TOTAL_BUCKET);
   return { allowanceUsedRatios, spendInPeriod: total ? total.spend.toString() : '0' };
+}
+
+/**
+ * One purchase of an add-on's allowance. Wallets grants each purchase its own bucket (grant key
+ * `addon:<order>:<allowance>`), valid from the purchase's start for the allowance's days (never past
+ * the add-on's end), whatever the line's allowance period: two passes bought in one period are two
+ * buckets, and a pass running over a renewal is one. Its usage is counted on its own, under `key`.
+ */
+export interface AddOnPurchase {
+  /** Counters key: `<line>|addon:<allowance>@<start instant>` (the line owns it, see CounterStore). */
+  key: string;
+  lineId: string;
+  allowanceId: string;
+  code: string;
+  start: Date;
+  end: Date;
+}
+
+/** Per add-on code, its (per-line) allowances and how many days each is valid (null: as long as the add-on). */
+export type AddOnAllowances = ReadonlyMap<string, readonly { id: string; days: number | null }[]>;
+
+const NEVER = 8.64e15;
+
+export const addOnKeyOf = (lineId: string, allowanceId: string, start: Date): string => `${lineId}|addon:${allowanceId}@${start.toISOString()}`;
+
+function purchasesOf(lineId: string, term: AddOnTerm, allowancesOf: AddOnAllowances): AddOnPurchase[] {
+  const allowances = allowancesOf.get(term.code);
+  if (!allowances) return [];
+  const start = new Date(term.startsAt);
+  const ends = term.endsAt === null ? NEVER : new Date(term.endsAt).getTime();
+  return allowances.map((a) => ({
+    key: addOnKeyOf(lineId, a.id, start),
+    lineId,
+    allowanceId: a.id,
+    code: term.code,
+    start,
+    end: new Date(a.days === null ? ends : Math.min(ends, start.getTime() + a.days * 86_400_000)),
+  }));
+}
+
+/**
+ * The add-on purchases in force at `at` (as rating's activeAddOns sees them), by allowance id;
+ * undefined when there are none. Two purchases of one add-on in force at once (subscribers sells a
+ * second only once the first has ended): the earlier one.
+ */
+export function addOnPurchasesAt(lineId: string, addOns: readonly AddOnTerm[], at: Date, allowancesOf: AddOnAllowances): Map<string, AddOnPurchase> | undefined {
+  let out: Map<string, AddOnPurchase> | undefined;
+  const t = at.getTime();
+  for (const term of addOns) {
+    if (new Date(term.startsAt).getTime() > t || (term.endsAt !== null && t >= new Date(term.endsAt).getTime())) continue;
+    for (const p of purchasesOf(lineId, term, allowancesOf)) {
+      const known = out?.get(p.allowanceId);
+      if (!known || p.start < known.start) (out ??= new Map()).set(p.allowanceId, p);
+    }
+  }
+  return out;
+}
+
+/**
+ * What live usage shows of each add-on allowance at `at`: the purchase in force then, else the
+ * latest one that began by `at` and was still valid after `since` (a pass used up and ended earlier
+ * in the period). By allowance id.
+ */
+export function addOnPurchasesShown(lineId: string, addOns: readonly AddOnTerm[], at: Date, since: Date, allowancesOf: AddOnAllowances): Map<string, AddOnPurchase> {
+  const out = new Map(addOnPurchasesAt(lineId, addOns, at, allowancesOf) ?? []);
+  for (const term of addOns) {
+    for (const p of purchasesOf(lineId, term, allowancesOf)) {
+      if (p.start > at || p.end <= since) continue;
+      const known = out.get(p.allowanceId);
+      if (!known || (known.end <= at && p.start > known.start)) out.set(p.allowanceId, p);
+    }
+  }
+  return out;
 }

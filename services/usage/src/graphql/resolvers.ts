@@ -1,6 +1,6 @@
 import { badInput, decodeCursor, DomainError, encodeCursor, pageSize, scalarResolvers, toConnection, type Caller, type PageArgs } from '@ledgerline/contracts';
 import type DataLoader from 'dataloader';
-import type { RequestContext } from '@ledgerline/platform';
+import { groupLoader, type RequestContext } from '@ledgerline/platform';
 import { UsageRecord } from '../persistence/entities';
 import { usageRuntimeOf } from '../usage-runtime';
 import { recordUsage } from '../application/record-usage';
@@ -114,6 +114,36 @@ function results(outcomes: UsageOutcome[], ctx: UsageContext) {
 
 const now = (ctx: RequestContext) => ctx.runtime.clock.now();
 
+interface RejectionRow {
+  record_id: string;
+  rejection_code: string | null;
+  rejection_reason: string | null;
+  received_at: Date;
+  rejected_at: Date;
+  reprocessed_at: Date;
+}
+
+/** Per request: the rejection history of the records a query asks it of, in one statement. */
+const rejectionLoaders = new WeakMap<UsageContext, DataLoader<string, RejectionRow[]>>();
+
+function rejectionsOf(ctx: UsageContext, recordId: string): Promise<RejectionRow[]> {
+  let loader = rejectionLoaders.get(ctx);
+  if (!loader) {
+    loader = groupLoader(
+      async (ids) =>
+        (
+          await usageRuntimeOf(ctx.runtime).sql.query<RejectionRow>(
+            'select record_id, rejection_code, rejection_reason, received_at, rejected_at, reprocessed_at from usage_rejection_history where record_id = any($1::text[]) order by id',
+            [[...ids]],
+          )
+        ).rows,
+      (r) => r.record_id,
+    );
+    rejectionLoaders.set(ctx, loader);
+  }
+  return loader.load(recordId);
+}
+
 export const resolvers = {
   ...scalarResolvers,
   Query: {
@@ -169,8 +199,12 @@ export const resolvers = {
     __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
     async usage(line: { id: string }, args: { period?: string }, ctx: UsageContext) {
       refuseNul({ id: line.id });
-      await requireLine(usageRuntimeOf(ctx.runtime).sql, ctx.caller, line.id, "read this line's usage");
-      return lineUsage(usageRuntimeOf(ctx.runtime), line.id, args.period, now(ctx));
+      const sql = usageRuntimeOf(ctx.runtime).sql;
+      await requireLine(sql, ctx.caller, line.id, "read this line's usage");
+      // A customer is let in by the account holding the line now; the line's time with another
+      // holder (records rated to an account they do not own) is not theirs to read.
+      const accounts = isStaff(ctx.caller) ? undefined : [...(await ownedAccounts(sql, ctx.caller))];
+      return lineUsage(usageRuntimeOf(ctx.runtime), line.id, args.period, now(ctx), accounts);
     },
   },
   BillingAccount: {
@@ -186,5 +220,8 @@ export const resolvers = {
     price: (r: UsageRecord) => (r.price != null && r.currency ? { amount: r.price, currency: r.currency } : null),
     amountCharged: (r: UsageRecord) => (r.amountCharged != null && r.currency ? { amount: r.amountCharged, currency: r.currency } : null),
     ratingTrace: (r: UsageRecord) => (r.rating ? JSON.parse(r.rating) : null),
+    // The payload as sent stays in the table (operations data, like a rejected record's raw).
+    rejections: async (r: UsageRecord, _: unknown, ctx: UsageContext) =>
+      (await rejectionsOf(ctx, r.id)).map((h) => ({ rejectionCode: h.rejection_code, rejectionReason: h.rejection_reason, receivedAt: h.received_at, rejectedAt: h.rejected_at, reprocessedAt: h.reprocessed_at })),
   },
 };

@@ -12,6 +12,7 @@ import { Migration20261202100000_rerate_adjustments } from './Migration202612021
 import { Migration20261203000000_account_owners } from './Migration20261203000000_account_owners';
 import { Migration20261203150000_emitted_events } from './Migration20261203150000_emitted_events';
 import { Migration20261210000000_adjustment_resend } from './Migration20261210000000_adjustment_resend';
+import { Migration20261211000000_rejection_history } from './Migration20261211000000_rejection_history';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -28,4 +29,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261203000000_account_owners', class: Migration20261203000000_account_owners },
   { name: 'Migration20261203150000_emitted_events', class: Migration20261203150000_emitted_events },
   { name: 'Migration20261210000000_adjustment_resend', class: Migration20261210000000_adjustment_resend },
+  { name: 'Migration20261211000000_rejection_history', class: Migration20261211000000_rejection_history },
 ];
