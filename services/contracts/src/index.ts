@@ -8,3 +8,4 @@ export * from './caller';
 export * from './pagination';
 export * from './messages';
 export * from './allowance-period';
+export * from './local-time';

@@ -1,6 +1,7 @@
 // Billing-period calendar in the account's time zone. A bill-cycle day D (1–31) means a period
 // starts at 00:00 local time on day D of each month, clamped to the month's last day. Pure: uses
-// only Intl time-zone data.
+// only Intl time-zone data, through contracts' local-time (the one local-midnight rule).
+import { daysInMonth, isTimeZone, localMidnight, localParts, startOfLocalDay } from '@ledgerline/contracts';
 
 const DAY_MS = 86_400_000;
 
@@ -11,48 +12,10 @@ export interface Period {
   end: Date;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
+/** Whether `tz` is an IANA time zone (the account's billing days are counted in it). */
+export const isValidTimeZone = (tz: string): boolean => isTimeZone(tz);
 
-export function isValidTimeZone(tz: string): boolean {
-  try {
-    formatter(tz);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function localParts(utcMs: number, timeZone: string) {
-  const p: Record<string, number> = {};
-  for (const part of formatter(timeZone).formatToParts(new Date(utcMs))) if (part.type !== 'literal') p[part.type] = Number(part.value);
-  return { year: p.year!, month: p.month!, day: p.day!, hour: p.hour!, minute: p.minute!, second: p.second! };
-}
-
-function offsetAt(utcMs: number, timeZone: string): number {
-  const p = localParts(utcMs, timeZone);
-  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(utcMs / 1000) * 1000;
-}
-
-export function daysInMonth(year: number, month1: number): number {
-  return new Date(Date.UTC(year, month1, 0)).getUTCDate();
-}
-
-/** UTC instant of 00:00 local time on y-m-d (first local instant of the day across a DST gap). */
-export function localMidnight(year: number, month1: number, day: number, timeZone: string): Date {
-  const wall = Date.UTC(year, month1 - 1, day);
-  let utc = wall - offsetAt(wall, timeZone);
-  utc = wall - offsetAt(utc, timeZone);
-  if (localParts(utc, timeZone).day !== day) utc = wall - offsetAt(utc - 43_200_000, timeZone);
-  return new Date(utc);
-}
+export { daysInMonth, localMidnight, startOfLocalDay };
 
 /** The period boundary (00:00 local on the clamped cycle day) in the given local month. */
 export function boundaryIn(year: number, month1: number, billCycleDay: number, timeZone: string): Date {
@@ -73,7 +36,7 @@ export function periodEndingOn(cycleDate: string, billCycleDay: number, timeZone
 
 /** The period containing `at`. */
 export function periodContaining(at: Date, billCycleDay: number, timeZone: string): Period {
-  const p = localParts(at.getTime(), timeZone);
+  const p = localParts(at, timeZone);
   let end = boundaryIn(p.year, p.month, billCycleDay, timeZone);
   let y = p.year;
   let m = p.month;
@@ -97,11 +60,6 @@ export function daysBetween(from: Date, to: Date): number {
   return Math.max(0, Math.round((to.getTime() - from.getTime()) / DAY_MS));
 }
 
-/** 00:00 local (the first local instant) of the local day `at` falls in. */
-export function startOfLocalDay(at: Date, timeZone: string): Date {
-  const p = localParts(at.getTime(), timeZone);
-  return localMidnight(p.year, p.month, p.day, timeZone);
-}
 
 export interface PeriodDays {
   /** Local days in the period. */
