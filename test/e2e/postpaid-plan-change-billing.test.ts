@@ -80,9 +80,9 @@ describe('a postpaid plan change, billed end to end', () => {
     expect(recurring.map((l: { netAmount: string }) => dec(l.netAmount).toFixed(2)).sort()).toEqual(expected.map((e) => e.toFixed(2)).sort());
     // The period's bill: old fee × used days / period days + new fee × remaining days / period
     // days, plus the line's activation fee; before the fix also the change's credit and charge.
-    const activation = bill.lines.find((l: { kind: string; description: string }) => l.kind === 'ONE_OFF' && l.description === `Activation of ${line.msisdn}`);
+    const activation = bill.lines.find((l: { kind: string; description: string }) => l.kind === 'ONE_OFF' && l.description === `Activation fee for ${line.msisdn}`);
     expect(dec(bill.netTotal.amount).toFixed(2), JSON.stringify(bill.lines)).toBe(expected.reduce((a, e) => a.plus(e), dec(activation.netAmount)).toFixed(2));
     // No prorated one-off credit or charge for the change: the activation fee is the only one-off.
-    expect(bill.lines.filter((l: { kind: string }) => l.kind !== 'RECURRING').map((l: { kind: string; description: string }) => [l.kind, l.description])).toEqual([['ONE_OFF', `Activation of ${line.msisdn}`]]);
+    expect(bill.lines.filter((l: { kind: string }) => l.kind !== 'RECURRING').map((l: { kind: string; description: string }) => [l.kind, l.description])).toEqual([['ONE_OFF', `Activation fee for ${line.msisdn}`]]);
   });
 });

@@ -90,7 +90,7 @@ describe('wallets features, end to end', () => {
       const notes = ok(await system.graphql('query($id: ID!) { line(id: $id) { notifications { template content state } } }', { id: lineId })).line.notifications as { template: string; content: string; state: string }[];
       return notes.find((n) => n.template === 'CHARGE_DUE' && n.state === 'SENT') ?? null;
     }, 'the SMS about the starter pack', 30_000);
-    expect(starterSms.content).toBe(`Activation of ${msisdn}: 4.95 EUR is due and your balance is 0.00 EUR. Your next top-up pays it first.`);
+    expect(starterSms.content).toBe(`Starter pack for ${msisdn}: 4.95 EUR is due and your balance is 0.00 EUR. Your next top-up pays it first.`);
     ok(await system.graphql('mutation($i: TopupBalanceInput!) { topupBalance(input: $i) { wallet { id } } }', { i: { billingAccountId: owner.accountId, amount: { amount: '19.95', currency: 'EUR' }, idempotencyKey: `e2e-fee-${owner.accountId}`, reference: 'e2e' } }));
     expect(ok(await system.graphql(DUE, { id: owner.accountId })).billingAccount.dueCharges).toEqual([]);
     const started = await eventually(async () => {

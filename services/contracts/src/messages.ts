@@ -220,7 +220,7 @@ export interface OneOffChargeData {
   orderId: string | null;
   /** CHARGE (amount > 0) or CREDIT (amount < 0). */
   kind: 'CHARGE' | 'CREDIT';
-  reason: 'PLAN_CHANGE_PRORATION' | 'ACTIVATION_FEE' | 'ADD_ON_PURCHASE';
+  reason: 'PLAN_CHANGE_PRORATION' | 'ACTIVATION_FEE' | 'PLAN_CHANGE_FEE' | 'TERMINATION_FEE' | 'ADD_ON_PURCHASE';
   /** Decimal string rounded to the currency's minor unit; negative for a credit. */
   amount: string;
   currency: string;

@@ -4,6 +4,7 @@ import { BillingAccount, CollectionsHold, Line, ProductOrder, Subscription } fro
 import { normalizeIccid, normalizeImsi, normalizeMsisdn } from '../domain/validation';
 import type { CatalogClient } from '../ports/catalog-client';
 import { emitLineState, emitSubscription } from './events';
+import { feesOn } from '../domain/plan-terms';
 import { assertPlanFits, findPlan } from './plans';
 import { findReplayedOrder, placeOrder } from './place-order';
 
@@ -66,7 +67,8 @@ export async function addLine(em: Em, catalog: CatalogClient, c: AddLineCommand)
     kind: 'NEW_LINE',
     billingAccountId: account.id,
     lineId,
-    request: { subscriptionId: subscription?.id ?? null, planCode: resolved?.terms.code ?? null, activationFee: resolved?.terms.activationFee ?? null },
+    // Every ACTIVATION fee of the plan (a starter pack and a SIM card are two), charged when the line goes live.
+    request: { subscriptionId: subscription?.id ?? null, planCode: resolved?.terms.code ?? null, fees: resolved ? feesOn(resolved.terms, 'ACTIVATION') : [] },
     idempotencyKey: c.idempotencyKey,
     input,
     now,

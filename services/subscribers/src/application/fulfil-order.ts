@@ -4,6 +4,7 @@ import { DomainError, notFound, type Money } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { transitionLine, type LineStatus } from '../domain/lifecycle';
 import { isFinal, LINE_ACTION_OF, moveOrder, type OrderKind, type OrderStatus } from '../domain/order';
+import type { FeeTrigger, PlanFee } from '../domain/plan-terms';
 import type { OneOffItem } from '../domain/proration';
 import { BillingAccount, CollectionsHold, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
 import type { ProvisioningRequest } from '../ports/provisioning';
@@ -61,6 +62,60 @@ function chargeId(orderId: string, n: number): string {
 }
 
 /**
+ * The id of a plan fee's charge: deterministic per order (so per line), trigger and fee code, and
+ * `n`, which of the plan's fees with that code it is (a plan may repeat one). A completion whose
+ * commit was lost and is run again makes the same charge, and wallets (`CHARGE:<id>`) and invoicing
+ * (one row per id) take it once, however often its event is delivered.
+ */
+export function feeChargeId(orderId: string, trigger: FeeTrigger, code: string, n: number): string {
+  return `chg_${createHash('sha256').update(`${orderId}\u001f${trigger}\u001f${code}\u001f${n}`).digest('hex').slice(0, 32)}`;
+}
+
+/** `reason` of a plan fee's charge on `oneOffChargeCreated` (invoicing's one-off code), by trigger. */
+const FEE_REASON: Record<FeeTrigger, string> = {
+  ACTIVATION: 'ACTIVATION_FEE',
+  PLAN_CHANGE: 'PLAN_CHANGE_FEE',
+  SIM_REPLACEMENT: 'SIM_REPLACEMENT_FEE',
+  TERMINATION: 'TERMINATION_FEE',
+};
+
+/**
+ * One CHARGE per plan fee the order carries (read from the plan when it was placed), described by
+ * the fee's name and the line, as the bill and the customer's SMS show it: "Starter pack for
+ * +4915…", "Plan change fee for +4915… (to Family Share 50 GB)".
+ */
+function planFeeCharges(
+  em: Em,
+  c: { order: ProductOrder; line: Line; account: BillingAccount; subscriptionId: string | null; fees: readonly PlanFee[]; trigger: FeeTrigger; wording?: string; now: Date },
+): OneOffCharge[] {
+  const seen = new Map<string, number>();
+  const charges: OneOffCharge[] = [];
+  for (const fee of c.fees) {
+    if (fee.trigger !== c.trigger) continue;
+    const n = seen.get(fee.code) ?? 0;
+    seen.set(fee.code, n + 1);
+    charges.push(
+      em.create(OneOffCharge, {
+        id: feeChargeId(c.order.id, c.trigger, fee.code, n),
+        billingAccountId: c.account.id,
+        lineId: c.line.id,
+        subscriptionId: c.subscriptionId,
+        orderId: c.order.id,
+        kind: 'CHARGE',
+        reason: FEE_REASON[c.trigger],
+        amount: fee.amount.amount,
+        currency: fee.amount.currency,
+        description: `${fee.name} for ${c.line.msisdn}${c.wording ? ` ${c.wording}` : ''}`.slice(0, 300),
+        periodStart: null,
+        periodEnd: null,
+        chargedAt: c.now,
+      }),
+    );
+  }
+  return charges;
+}
+
+/**
  * IN_PROGRESS → COMPLETED, applying the order's effect in the same transaction: the line's new
  * status, subscriptions, one-off charges, and their events. Idempotent for a completed order.
  * Throws (and changes nothing) if the effect is no longer legal; the saga then compensates.
@@ -83,7 +138,9 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
     emitLineState(em, line, order.id, now);
   }
   if (kind === 'NEW_LINE') {
-    const request = JSON.parse(order.request) as { subscriptionId: string | null; activationFee: Money | null };
+    // `fees`: every ACTIVATION fee of the plan. An order placed before them carries `activationFee`
+    // (the plan's first activation fee only), charged as it was then.
+    const request = JSON.parse(order.request) as { subscriptionId: string | null; fees?: PlanFee[]; activationFee?: Money | null };
     // Every plan waiting for the line starts with it: the one ordered with the line and one
     // subscribed while the line was still PENDING (the order fulfilled later, as with Temporal).
     const pending = await em.find(Subscription, { lineId: line.id, status: 'PENDING' }, { orderBy: { createdAt: 'asc', id: 'asc' } });
@@ -92,7 +149,9 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
       waiting.startsAt = now;
       emitSubscription(em, 'subscriptionChanged', waiting, line, account, order.id, now);
     }
-    if (request.activationFee && request.activationFee.amount.replace(/[0.]/g, '') !== '') {
+    if (request.fees) {
+      charges.push(...planFeeCharges(em, { order, line, account, subscriptionId: request.subscriptionId, fees: request.fees, trigger: 'ACTIVATION', now }));
+    } else if (request.activationFee && request.activationFee.amount.replace(/[0.]/g, '') !== '') {
       charges.push(
         em.create(OneOffCharge, {
           id: chargeId(order.id, 0),
@@ -113,6 +172,9 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
     }
   }
   if (kind === 'TERMINATE') {
+    // The TERMINATION fees of the plan the line was on (none for a line that never went live).
+    const request = JSON.parse(order.request) as { subscriptionId?: string | null; fees?: PlanFee[] };
+    charges.push(...planFeeCharges(em, { order, line, account, subscriptionId: request.subscriptionId ?? null, fees: request.fees ?? [], trigger: 'TERMINATION', now }));
     const live = await em.find(Subscription, { lineId: line.id, status: { $in: ['PENDING', 'ACTIVE', 'SCHEDULED'] } });
     for (const sub of live) {
       sub.status = 'ENDED';
@@ -146,7 +208,13 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
       }),
     );
   }
-  if (kind === 'PLAN_CHANGE') await applyPlanChange(em, order, line, account, now);
+  if (kind === 'PLAN_CHANGE') {
+    const r = JSON.parse(order.request) as PlanChangeRequest;
+    const next = await applyPlanChange(em, order, line, account, now);
+    // The new plan's PLAN_CHANGE fees, when the change is done: an END_OF_CYCLE change is charged
+    // now, as the order completes, not when the new plan starts. An order placed before fees has none.
+    charges.push(...planFeeCharges(em, { order, line, account, subscriptionId: next.id, fees: r.fees ?? [], trigger: 'PLAN_CHANGE', wording: `(to ${r.toPlanName ?? r.toPlanCode})`, now }));
+  }
   order.updatedAt = now;
   order.completedAt = now;
   emitOrderState(em, order, now);
@@ -182,19 +250,23 @@ interface PlanChangeRequest {
   effectiveAt: string;
   /** The quote's estimate of what the change does to the period's bill (kept on the order, not charged). */
   items: OneOffItem[];
+  /** The new plan's PLAN_CHANGE fees, charged at completion; absent on orders placed before them. */
+  fees?: PlanFee[];
+  toPlanName?: string;
 }
 
 /**
- * Ends the current subscription and starts the new one (at once or as SCHEDULED). No one-off
- * charges: each day of a line's recurring fee is billed once, in one place. A postpaid line's fees
- * are billed by invoicing at the period's close from the subscription segments these events give
- * it (the old plan for the days it was held, the new plan for the rest), so the prorated credit
+ * Ends the current subscription and starts the new one (at once or as SCHEDULED). No prorated
+ * one-off charges (the new plan's PLAN_CHANGE fee is `completeOrder`'s): each day of a line's
+ * recurring fee is billed once, in one place. A postpaid line's fees are billed by invoicing at
+ * the period's close from the subscription segments these events give it (the old plan for the
+ * days it was held, the new plan for the rest), so the prorated credit
  * and charge of the quote stay an estimate on the order; before 2026-12 they were also created as
  * PLAN_CHANGE_PRORATION one-offs and the change was billed twice. A prepaid line's balance settles
  * its fees (wallets), and its quote has no items. An order placed before then still carries its
  * items: it is fulfilled the same way, without them.
  */
-async function applyPlanChange(em: Em, order: ProductOrder, line: Line, account: BillingAccount, now: Date): Promise<void> {
+async function applyPlanChange(em: Em, order: ProductOrder, line: Line, account: BillingAccount, now: Date): Promise<Subscription> {
   const r = JSON.parse(order.request) as PlanChangeRequest;
   const effectiveAt = new Date(r.effectiveAt);
   const current = await em.findOne(Subscription, { lineId: line.id, status: 'ACTIVE' }, { orderBy: { startsAt: 'desc' } });
@@ -220,6 +292,7 @@ async function applyPlanChange(em: Em, order: ProductOrder, line: Line, account:
   if (r.timing === 'IMMEDIATE') line.planCode = r.toPlanCode;
   emitSubscription(em, 'subscriptionCreated', next, line, account, order.id, effectiveAt);
   await flushOrder(em);
+  return next;
 }
 
 /** → FAILED with a reason. Idempotent for a failed order; a completed order cannot fail. */

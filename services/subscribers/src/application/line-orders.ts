@@ -3,7 +3,9 @@ import { conflict, notFound, type DomainError } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { transitionLine } from '../domain/lifecycle';
 import { LINE_ACTION_OF, type OrderKind } from '../domain/order';
-import { CollectionsHold, Line, ProductOrder } from '../persistence/entities';
+import { feesOn, planTerms, type PlanFee } from '../domain/plan-terms';
+import { CollectionsHold, Line, ProductOrder, Subscription } from '../persistence/entities';
+import type { CatalogClient } from '../ports/catalog-client';
 import type { LineOrderResult } from './add-line';
 import { findReplayedOrder, placeOrder } from './place-order';
 
@@ -19,9 +21,10 @@ export interface LineChangeCommand {
  * Orders a lifecycle change. Refused at once (CONFLICT) when the line's status does not allow it,
  * when another order for the line is still open, or (RESUME) while a collections hold is left on
  * the line: an unpaid invoice's dunning holds it, and only lifting the hold (`liftCollectionsHold`,
- * which resumes the line when its last hold goes) switches it back on.
+ * which resumes the line when its last hold goes) switches it back on. A TERMINATE order carries the
+ * TERMINATION fees of the plan the line is on (read from `catalog`), charged when it completes.
  */
-export async function requestLineChange(em: Em, c: LineChangeCommand): Promise<LineOrderResult> {
+export async function requestLineChange(em: Em, c: LineChangeCommand, catalog: CatalogClient | null = null): Promise<LineOrderResult> {
   const { now, ...input } = c;
   // Locked before the checks: a second request for the line waits here, then sees this order
   // (a replay of its idempotency key, or refused as a later request would be).
@@ -32,9 +35,26 @@ export async function requestLineChange(em: Em, c: LineChangeCommand): Promise<L
   transitionLine(line.status as never, LINE_ACTION_OF[c.kind]!, 'input.lineId');
   if (c.kind === 'RESUME') await assertNotHeldForCollections(em, line.id);
   await assertNoOpenOrder(em, line.id);
-  const order = placeOrder(em, { kind: c.kind, billingAccountId: line.billingAccountId, lineId: line.id, request: { reason: c.reason ?? null }, idempotencyKey: c.idempotencyKey, input, now });
+  const termination = c.kind === 'TERMINATE' ? await terminationFees(em, catalog, line.id) : {};
+  const order = placeOrder(em, { kind: c.kind, billingAccountId: line.billingAccountId, lineId: line.id, request: { reason: c.reason ?? null, ...termination }, idempotencyKey: c.idempotencyKey, input, now });
   await flushOrder(em);
   return { line, order };
+}
+
+/**
+ * The TERMINATION fees of the plan version the line is on (its ACTIVE subscription), as the order
+ * will charge them. A line that never went live (PENDING, cancelled) was never on its plan and owes
+ * none. Read when the order is placed, as the activation fee is: one open order per line, so the
+ * plan does not change before it completes (short of an end-of-cycle change falling due meanwhile).
+ */
+async function terminationFees(em: Em, catalog: CatalogClient | null, lineId: string): Promise<{ subscriptionId: string | null; fees: PlanFee[] }> {
+  const current = await em.findOne(Subscription, { lineId, status: 'ACTIVE' }, { orderBy: { startsAt: 'desc' } });
+  if (!current) return { subscriptionId: null, fees: [] };
+  // Never skipped for want of a catalog: a termination fee silently not charged is what this prevents.
+  if (!catalog) throw new Error('A TERMINATE order needs the catalog to read the plan\'s termination fees');
+  const document = await catalog.planVersionDocument(current.planVersionId);
+  if (document == null) throw notFound('PlanVersion', current.planVersionId, 'input.lineId');
+  return { subscriptionId: current.id, fees: feesOn(planTerms(document), 'TERMINATION') };
 }
 
 /**

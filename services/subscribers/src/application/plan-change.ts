@@ -1,7 +1,7 @@
 import { allowancePeriodAt, badInput, conflict, dec, money, notFound, round, unusedDaysRefund, type FeePeriod, type Money } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { localDateOf, startOfLocalDay, billingPeriodOf, formatLocalDate } from '../domain/calendar';
-import { planChangeTiming, planTerms, prepaidPlanChangeTiming, type PlanChangeTiming } from '../domain/plan-terms';
+import { feesOn, planChangeTiming, planTerms, prepaidPlanChangeTiming, type PlanChangeTiming, type PlanFee } from '../domain/plan-terms';
 import { quotePlanChange, type OneOffItem } from '../domain/proration';
 import { BillingAccount, Line, Subscription } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
@@ -23,9 +23,17 @@ export interface PlanChangePreview {
   fromPlanCode: string;
   fromPlanVersionId: string;
   toPlanCode: string;
+  /** The new plan's name, for the bill's wording of its fees. */
+  toPlanName: string;
   toPlanVersionId: string;
   sharedAllowances: boolean;
   timing: PlanChangeTiming;
+  /**
+   * The PLAN_CHANGE fees the order charges when it completes: those of the plan changed TO (its
+   * price list's change fee; the plan left has no say). Not part of `items`/`total`, which estimate
+   * the prorated recurring fees only.
+   */
+  fees: PlanFee[];
   effectiveAt: Date;
   periodStart: string;
   periodEnd: string;
@@ -75,9 +83,11 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
     fromPlanCode: current.planCode,
     fromPlanVersionId: current.planVersionId,
     toPlanCode: target.terms.code,
+    toPlanName: target.terms.name,
     toPlanVersionId: target.plan.versionId,
     sharedAllowances: target.terms.sharedAllowances,
     timing,
+    fees: feesOn(target.terms, 'PLAN_CHANGE'),
   };
   if (prepaid) {
     // The balance settles a prepaid line's fees (wallets): no prorated one-offs here. The period

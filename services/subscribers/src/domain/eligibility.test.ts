@@ -22,7 +22,7 @@ describe('plan eligibility', () => {
     expect((await checkEligibility(plan('business-pool'), facts({ customerType: 'BUSINESS', creditClass: 'A' }))).eligible).toBe(true);
   });
   it('reads the terms subscribers needs', () => {
-    expect(family).toMatchObject({ code: 'FAMILY_SHARE_50GB', currency: 'EUR', paymentMode: 'POSTPAID', maxLines: 5, sharedAllowances: true, recurringFee: { amount: { amount: '59.99' }, proration: 'DAILY' }, activationFee: { amount: '9.99' } });
+    expect(family).toMatchObject({ code: 'FAMILY_SHARE_50GB', currency: 'EUR', paymentMode: 'POSTPAID', maxLines: 5, sharedAllowances: true, recurringFee: { amount: { amount: '59.99' }, proration: 'DAILY' }, oneOffFees: [{ code: 'ACTIVATION', name: 'Activation fee per line', trigger: 'ACTIVATION', amount: { amount: '9.99', currency: 'EUR' } }] });
   });
 });
 

@@ -3,7 +3,7 @@ import { money } from '@ledgerline/contracts';
 import { planChangeTiming, prepaidPlanChangeTiming, type PlanTerms } from './plan-terms';
 
 const plan = (code: string, fee: PlanTerms['recurringFee']): PlanTerms => ({
-  code, paymentMode: 'PREPAID', currency: 'EUR', customerType: null, recurringFee: fee, activationFee: null, maxLines: null, sharedAllowances: false, eligibility: null,
+  code, name: code, paymentMode: 'PREPAID', currency: 'EUR', customerType: null, recurringFee: fee, oneOffFees: [], maxLines: null, sharedAllowances: false, eligibility: null,
 });
 const fee = (amount: string, proration: 'DAILY' | 'NONE') => ({ amount: money(amount, 'EUR'), proration, period: 'DAYS30' as const });
 

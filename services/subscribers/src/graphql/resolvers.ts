@@ -118,7 +118,7 @@ function visibleCustomer(ctx: SubscribersContext, customer: Customer | null): Cu
 
 const lineChange = (kind: LineChangeCommand['kind']) => async (_: unknown, a: Input<Omit<LineChangeCommand, 'kind'>>, ctx: SubscribersContext) => {
   await authorizeLine(ctx, a.input.lineId, `${kind.toLowerCase()} a line`, kind === 'SUSPEND');
-  return order(ctx, (em, now) => requestLineChange(em, { ...a.input, kind, now }));
+  return order(ctx, (em, now) => requestLineChange(em, { ...a.input, kind, now }, ctx.deps.catalog));
 };
 
 export const resolvers = {
