@@ -26,26 +26,32 @@
  */
 import { badInput, conflict, dec, deterministicId, type ChargeRequest } from '@ledgerline/contracts';
 import type { RatingResult } from '@ledgerline/rating';
-import { applyUsage, bucketOf, typeBucket, type LineCounters } from '../domain/live-usage';
+import { addOnPurchasesAt, applyUsage, bucketOf, typeBucket, type LineCounters } from '../domain/live-usage';
 import { linePeriodAt, monthPeriod, poolPeriodAt } from '../domain/period';
 import { versionAt, type SubscriptionVersion } from '../domain/subscriber';
 import type { UsageType } from '../domain/usage-input';
 import { ACCOUNT_LINES, inSqlTransaction } from '../persistence/sql';
 import type { UsageRuntime } from '../usage-runtime';
 import { chargeRequestRow, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
-import { allowanceSizeOf, feePeriodOf, sharedAllowancesOf, traceOf, zoneOf } from './usage-pipeline';
+import { addOnAllowancesOf, allowanceSizeOf, feePeriodOf, sharedAllowancesOf, traceOf, zoneOf } from './usage-pipeline';
 import { priceUnits } from '@ledgerline/rating';
+
+/**
+ * When a record was rated for the ledger: the latest reprocessRejected that replaced it (it keeps
+ * its first received_at, but was rated and charged at the reprocess; usage_rejection_history is
+ * indexed by record), else received_at (a re-rate never rewrites either, unlike rated_at).
+ */
+const RATED_FOR_LEDGER_AT = `coalesce((select max(h.reprocessed_at) from usage_rejection_history h where h.record_id = usage_record.id), usage_record.received_at)`;
 
 /**
  * The order usage rated the records in, which is the order wallets drew the allowances in: a late
  * CDR found the bundle used by the records rated before it and was charged as overage. Replayed
  * in event-time order instead, a re-rate with the same catalog would move the bundle onto the late
- * record (a credit on one record, a charge on another). received_at is when the record was rated
- * (the rating queue takes batches in call order; a re-rate never rewrites it, unlike rated_at).
- * Ties (one batch, or batches in the same millisecond) fall back to event time: the order inside
- * a batch is not stored.
+ * record (a credit on one record, a charge on another). The rating queue takes batches in call
+ * order, so the order is RATED_FOR_LEDGER_AT's. Ties (one batch, or batches in the same
+ * millisecond) are in event time here, then drawn as the ledger drew them (withinTiesAsDrawn).
  */
-const REPLAY_ORDER = 'received_at, occurred_at, id';
+const REPLAY_ORDER = 'rated_for_ledger_at, occurred_at, id';
 
 export interface RerateCommand {
   billingAccountId: string;
@@ -83,6 +89,12 @@ interface Row {
   source: string;
   event_id: string;
   plan_version_id: string | null;
+  /** RATED_FOR_LEDGER_AT. */
+  rated_for_ledger_at: Date;
+  allowance_id: string | null;
+  /** Usage's estimate of the units its allowance covered; units_from_allowances: the ledger's, once settled. */
+  from_allowance: string | null;
+  units_from_allowances: string | null;
 }
 
 export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: Date) {
@@ -91,9 +103,10 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
   return usage.pipeline.exclusive(async () => {
     const from = await countingFrom(usage, c.billingAccountId, p.start);
     const { rows } = await usage.sql.query<Row>(
-      `select * from usage_record where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status in ('RATED', 'RERATED', 'BILLED') order by ${REPLAY_ORDER}`,
+      `select *, ${RATED_FOR_LEDGER_AT} as rated_for_ledger_at from usage_record where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status in ('RATED', 'RERATED', 'BILLED') order by ${REPLAY_ORDER}`,
       [c.billingAccountId, from, p.end],
     );
+    withinTiesAsDrawn(rows);
     const unsettled = rows.filter((r) => r.charge_status === 'PENDING' && new Date(r.occurred_at) >= p.start).length;
     if (unsettled > 0) {
       throw conflict('RERATE_CHARGES_PENDING', `${unsettled} usage records of ${p.period} still wait for wallets to settle their charges; re-rate once they are settled`, { field: 'input.period' });
@@ -116,6 +129,8 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
     // wallets keeps them (every line on that version draws from them).
     const counters = new Map<string, LineCounters>();
     const pools = new Map<string, LineCounters>();
+    // Each add-on purchase on its own (wallets grants each its own bucket), by AddOnPurchase.key.
+    const purchaseCounters = new Map<string, LineCounters>();
     const countersOf = (map: Map<string, LineCounters>, key: string) => map.get(key) ?? map.set(key, new Map()).get(key)!;
     const adjustments: RerateAdjustment[] = [];
     const updates: unknown[][] = [];
@@ -147,7 +162,12 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       const poolPeriod = shared.size > 0 ? poolPeriodAt(await usage.directory.poolMembers(inForce.billingAccountId, inForce.planVersionId), feePeriod, occurredAt) : undefined;
       // The pool of the subscription's plan version (wallets granted it), also when a corrected version is named.
       const pool = countersOf(pools, `${inForce.planVersionId}|${poolPeriod?.period ?? ''}`);
-      const { result, rater } = await usage.pipeline.rateWith(plan.rater, u, r.id, line, version, lineCounters, shared.size > 0 ? pool : undefined);
+      // Add-on allowances per purchase in force at the event, over the purchase's own validity, as the
+      // live pipeline counts them (a pass bought twice in a period is two buckets; one bought before a
+      // renewal keeps what it used before it). The purchases are the subscription's, as wallets granted them.
+      const purchases = inForce.addOns.length > 0 && inForcePlan.ok ? addOnPurchasesAt(r.line_id, inForce.addOns, occurredAt, addOnAllowancesOf(inForcePlan.rater, usage.plans.knownOffers())) : undefined;
+      const addOns = purchases ? new Map([...purchases.values()].map((b) => [b.allowanceId, countersOf(purchaseCounters, b.key)])) : undefined;
+      const { result, rater } = await usage.pipeline.rateWith(plan.rater, u, r.id, line, version, lineCounters, shared.size > 0 ? pool : undefined, addOns);
       let newSpend = '0';
       let fromAllowance = '0';
       if (result.decision === 'RATED') {
@@ -158,11 +178,13 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
         const granted = grantedUnitsOf(r, result.chargedUnits);
         const whole = dec(granted).eq(result.chargedUnits);
         const grantedPrice = whole ? result.price : dec(granted).isZero() ? '0' : tariff ? priceUnits(tariff, result.adjustments, granted) : dec(result.price).times(granted).div(result.chargedUnits).toDecimalPlaces(6).toString();
+        const fromPool = result.allowanceId !== undefined && shared.has(result.allowanceId);
+        const purchase = !fromPool && result.allowanceId !== undefined ? purchases?.get(result.allowanceId) : undefined;
         const applied = applyUsage(lineCounters, {
           usageType: r.usage_type, chargedUnits: granted, price: grantedPrice, allowanceId: result.allowanceId,
           allowanceSize: result.allowanceId !== undefined ? allowanceSizeOf(rater, result.allowanceId, usage.plans.knownOffers()) : undefined,
           priceOf: (units) => (tariff ? priceUnits(tariff, result.adjustments, units) : result.price),
-        }, result.allowanceId !== undefined && shared.has(result.allowanceId) ? pool : undefined);
+        }, fromPool ? pool : purchase ? addOns!.get(purchase.allowanceId) : undefined);
         if (!whole) {
           const byType = bucketOf(lineCounters, typeBucket(r.usage_type));
           byType.used = byType.used.plus(dec(result.chargedUnits).minus(granted));
@@ -234,7 +256,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
 
 /**
  * Where the replay starts: the earliest start of the allowance periods (of the account's lines and
- * shared pools) running at the month's start.
+ * shared pools) and of the add-on purchases running at the month's start.
  */
 async function countingFrom(usage: UsageRuntime, billingAccountId: string, monthStart: Date): Promise<Date> {
   let from = monthStart;
@@ -248,9 +270,60 @@ async function countingFrom(usage: UsageRuntime, billingAccountId: string, month
     const feePeriod = plan.ok ? feePeriodOf(plan.rater) : undefined;
     const start = linePeriodAt(line, version, feePeriod, monthStart).start;
     const pool = poolPeriodAt(await usage.directory.poolMembers(version.billingAccountId, version.planVersionId), feePeriod, monthStart);
-    for (const s of [start, pool?.start]) if (s && s < from) from = s;
+    const purchases = version.addOns.length > 0 && plan.ok ? addOnPurchasesAt(line_id, version.addOns, monthStart, addOnAllowancesOf(plan.rater, usage.plans.knownOffers())) : undefined;
+    for (const s of [start, pool?.start, ...[...(purchases?.values() ?? [])].map((b) => b.start)]) if (s && s < from) from = s;
   }
   return from;
+}
+
+/**
+ * Records rated at one time (one batch, or batches in the same millisecond) were rated, and their
+ * allowances drawn, in the order the caller gave them (usage-pipeline.ts rates a batch as given;
+ * reprocessRejected gives its records in event time): that order is not stored, and keeping it
+ * would take a rating sequence written with every record on the ingest path. What each record
+ * drew is stored: in the order it was drawn, one allowance gives whole draws, then at most one
+ * partial one, then nothing. Where the event-time order of such a group breaks that pattern among
+ * the records of one allowance id, their places in the group are refilled in draw order (whole,
+ * partial, none; event time within each): the replay then gives each record what the ledger gave
+ * it. Records of other allowances keep their places, and a group already in that pattern is left
+ * as it is. What stays in event time: the order among records that drew alike, and against other
+ * allowances' records (see STATUS.md: usage-based prices and spend rules within one such group).
+ */
+function withinTiesAsDrawn(rows: Row[]): void {
+  for (let start = 0; start < rows.length; ) {
+    const at = new Date(rows[start].rated_for_ledger_at).getTime();
+    let end = start + 1;
+    while (end < rows.length && new Date(rows[end].rated_for_ledger_at).getTime() === at) end++;
+    if (end - start > 1) {
+      // Places in the group of each allowance id's records (one id may be several buckets - lines,
+      // periods, purchases -: each one's records keep their order among themselves when it is sorted).
+      const places = new Map<string, number[]>();
+      for (let i = start; i < end; i++) {
+        const id = rows[i].allowance_id;
+        if (id !== null && drawOf(rows[i]) !== undefined) (places.get(id) ?? places.set(id, []).get(id)!).push(i);
+      }
+      for (const slots of places.values()) {
+        const drawn = slots.map((i) => ({ row: rows[i], draw: drawOf(rows[i])! }));
+        if (drawn.every((d, k) => k === 0 || drawn[k - 1].draw <= d.draw)) continue;
+        drawn.sort((x, y) => x.draw - y.draw); // stable: event time within each kind of draw
+        slots.forEach((i, k) => (rows[i] = drawn[k].row));
+      }
+    }
+    start = end;
+  }
+}
+
+/**
+ * What a record drew from its allowance, as the ledger settled it (usage's estimate before): 0 all
+ * its units, 1 part of them, 2 none; undefined when it drew on no allowance the ledger saw (no
+ * allowance, no units, a denied charge: the replay draws nothing for it anyway).
+ */
+function drawOf(r: Row): number | undefined {
+  if (r.allowance_id === null || r.charge_status === 'DENIED') return undefined;
+  const charged = dec(r.charged_units ?? '0');
+  if (charged.lte(0)) return undefined;
+  const covered = dec(r.units_from_allowances ?? r.from_allowance ?? '0');
+  return covered.gte(charged) ? 0 : covered.gt(0) ? 1 : 2;
 }
 
 /**
