@@ -195,7 +195,9 @@ function fingerprintOf(op: string, n: number, req: ChargingSessionRequest): stri
 }
 
 /** The request a fingerprint was made of (fingerprintOf holds every field that shapes its effects), or undefined for another form. */
-function requestOfFingerprint(sessionId: string, fingerprint: string): ChargingSessionRequest | undefined {
+function requestOfFingerprint(sessionId: string, claimed: string): ChargingSessionRequest | undefined {
+  // A late report's claim is its fingerprint marked LATE: the request is the same.
+  const fingerprint = claimed.startsWith(LATE) ? claimed.slice(LATE.length) : claimed;
   let fields: unknown;
   try {
     fields = JSON.parse(fingerprint);
@@ -293,7 +295,7 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
     // session's is: a retransmission gets this reply, another report with the number is refused and charges
     // nothing (its units would otherwise be dropped as a duplicate of the first's record, answered SUCCESS).
     if (!resuming) {
-      if (existing.last_request?.startsWith(LATE) && !existing.last_reply) return fail('RATING_FAILED', `invocationSequenceNumber ${existing.sequence_number} of session ${req.sessionId} is not answered yet`);
+      // An unanswered claim (made while the session was OPEN, or a late report's own) is finished first.
       if (existing.last_request != null && !existing.last_reply) return finishBeforeTakeover(usage, nc, existing, input, now, fail);
       const { rowCount } = await usage.sql.query(
         `update charging_session set sequence_number = $2, last_request = $3, last_reply = null, updated_at = $4 where id = $1 and sequence_number = $5 and state = 'TIMED_OUT'`,
@@ -385,6 +387,9 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
  * reservation released, n's reply stored). Then the report is answered against the session as it
  * is now, claiming its own number from n's. If n could not be finished (wallets refused, or failed),
  * the report is refused too and takes nothing over: the network element's retry finishes n then.
+ * A late report's own unanswered claim (it crashed before its reply was stored) is finished the
+ * same way: its units charged as usage once, its reply stored; refusing the reports after it
+ * blocked the session, and what they reported was never charged.
  */
 async function finishBeforeTakeover(
   usage: UsageRuntime, nc: NatsConnection, claimed: StoredSession, input: ChargingSessionRequest, now: Date, fail: (code: ChargingResultCode, message: string) => ChargingSessionReply,

@@ -1,7 +1,7 @@
 import { Decimal, badInput, newId } from '@ledgerline/contracts';
 import { NOTHING_TO_READ, type Reading, type Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
-import { UNIT_ACCOUNT_KINDS, accountId, ensureAccounts, findTransaction, postTransactions, replayOrConflict, requestHash } from './ledger';
+import { UNIT_ACCOUNT_KINDS, accountId, ensureAccounts, findTransaction, lockIdempotencyKey, postTransactions, replayOrConflict, requestHash } from './ledger';
 import type { BucketState } from '../domain/charging';
 import { fmt } from '../domain/charging';
 import { requireWallet } from './wallets';
@@ -120,6 +120,8 @@ export async function grantBucket(sql: Sql, c: GrantBucketCommand): Promise<Buck
   // The account must be known to wallets (any wallet), so a typo does not create orphan allowances.
   const owner = await sql.query(`select 1 from wallet where billing_account_id = $1 limit 1`, [c.billingAccountId]);
   if (owner.length === 0) await requireWallet(sql, c.billingAccountId, 'XXX');
+  // Two grants with one key at once (a retry racing its first attempt): the second waits and replays.
+  await lockIdempotencyKey(sql, key);
   const existing = await findTransaction(sql, key);
   if (existing) {
     replayOrConflict(existing, hash, 'input.grantKey');
