@@ -104,6 +104,8 @@ export interface LineStateData {
   msisdn: string;
   billingAccountId: string;
   status: 'PENDING' | 'ACTIVE' | 'SUSPENDED' | 'BARRED' | 'TERMINATED';
+  /** The line's SIM (ICCID), when one is recorded; a SIM replacement is a line event with the status unchanged and the new SIM here. */
+  iccid?: string;
 }
 
 export interface SubscriptionData {
@@ -220,7 +222,7 @@ export interface OneOffChargeData {
   orderId: string | null;
   /** CHARGE (amount > 0) or CREDIT (amount < 0). */
   kind: 'CHARGE' | 'CREDIT';
-  reason: 'PLAN_CHANGE_PRORATION' | 'ACTIVATION_FEE' | 'PLAN_CHANGE_FEE' | 'TERMINATION_FEE' | 'ADD_ON_PURCHASE';
+  reason: 'PLAN_CHANGE_PRORATION' | 'ACTIVATION_FEE' | 'PLAN_CHANGE_FEE' | 'SIM_REPLACEMENT_FEE' | 'TERMINATION_FEE' | 'ADD_ON_PURCHASE';
   /** Decimal string rounded to the currency's minor unit; negative for a credit. */
   amount: string;
   currency: string;

@@ -9,10 +9,13 @@ import type { CallOptions } from '../ports';
 /** Same shape as subscribers' ProvisioningRequest (services/subscribers/src/ports/provisioning.ts). */
 export interface OrderProvisioningRequest {
   orderId: string;
-  kind: 'NEW_LINE' | 'PLAN_CHANGE' | 'ADD_ON' | 'SUSPEND' | 'RESUME' | 'TERMINATE' | 'BAR';
+  kind: 'NEW_LINE' | 'PLAN_CHANGE' | 'ADD_ON' | 'SUSPEND' | 'RESUME' | 'TERMINATE' | 'BAR' | 'SIM_REPLACEMENT';
   lineId: string;
   msisdn: string;
+  /** The line's SIM; for a SIM_REPLACEMENT, the new SIM the network moves the line onto. */
   iccid: string | null;
+  /** SIM_REPLACEMENT only: the SIM the line is moved off (what compensation moves it back to). */
+  previousIccid?: string | null;
   imsi: string | null;
   planCode: string | null;
   idempotencyKey: string;

@@ -12,7 +12,7 @@ export class SandboxNetworkProvisioning implements ProvisioningPort {
 
   async execute(req: OrderProvisioningRequest): Promise<{ networkRef: string }> {
     const networkRef = `net_${createHash('sha256').update(req.idempotencyKey).digest('hex').slice(0, 16)}`;
-    this.logger.info({ orderId: req.orderId, kind: req.kind, msisdn: req.msisdn, networkRef }, 'sandbox network: provisioned');
+    this.logger.info({ orderId: req.orderId, kind: req.kind, msisdn: req.msisdn, iccid: req.iccid, previousIccid: req.previousIccid, networkRef }, 'sandbox network: provisioned');
     return { networkRef };
   }
 

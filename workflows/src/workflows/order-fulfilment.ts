@@ -1,5 +1,5 @@
 // Order fulfilment (subscribers' product orders: new line, plan change, suspend, resume, bar,
-// terminate) as a saga:
+// terminate, SIM replacement) as a saga:
 //   startOrder (ACKNOWLEDGED → IN_PROGRESS)
 //   → executeProvisioning on the network (retried; a hung call times out and is retried)
 //   → completeOrder: the service applies the effect (line status, subscriptions, one-off charges)

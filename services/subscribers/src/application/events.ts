@@ -6,7 +6,7 @@ export const SOURCE = 'ledgerline/subscribers';
 
 /** `change` names the state change (an order id, or a timestamp) so the event id is deterministic. */
 export function emitLineState(em: Em, line: Line, change: string, now: Date): void {
-  const data: LineStateData = { lineId: line.id, msisdn: line.msisdn, billingAccountId: line.billingAccountId, status: line.status as LineStateData['status'] };
+  const data: LineStateData = { lineId: line.id, msisdn: line.msisdn, billingAccountId: line.billingAccountId, status: line.status as LineStateData['status'], ...(line.iccid ? { iccid: line.iccid } : {}) };
   enqueueEvent(em, 'lineStateChanged', { source: SOURCE, subject: line.id, key: [line.id, line.status, change], time: now, data });
 }
 

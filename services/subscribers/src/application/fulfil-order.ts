@@ -12,6 +12,7 @@ import { emitLineState, emitOneOffCharge, emitOrderState, emitSubscription } fro
 import { settleAddOn, type OrderEffects } from './add-on-settlement';
 import { flushOrder, lockLine } from './line-orders';
 import { holdActivatedLine } from './collections-holds';
+import { assertSimFree, type SimReplacementRequest } from './replace-sim';
 
 /**
  * Loads the order for a step, row-locked on PostgreSQL: a retried step that overlaps an earlier,
@@ -44,13 +45,16 @@ export async function startOrder(em: Em, orderId: string, now: Date): Promise<Pr
 export async function provisioningRequest(em: Em, orderId: string): Promise<ProvisioningRequest> {
   const order = await loadOrder(em, orderId, false);
   const line = await em.findOneOrFail(Line, { id: order.lineId });
-  const request = JSON.parse(order.request) as { planCode?: string | null; toPlanCode?: string; offerCode?: string };
+  const request = JSON.parse(order.request) as { planCode?: string | null; toPlanCode?: string; offerCode?: string } & Partial<SimReplacementRequest>;
+  // A SIM replacement names the new SIM (and the one it replaces) as the order was placed: the
+  // line takes the new one only when the order completes.
+  const sim = order.kind === 'SIM_REPLACEMENT' ? { iccid: request.iccid ?? null, previousIccid: request.previousIccid ?? null } : { iccid: line.iccid ?? null };
   return {
     orderId: order.id,
     kind: order.kind as OrderKind,
     lineId: line.id,
     msisdn: line.msisdn,
-    iccid: line.iccid ?? null,
+    ...sim,
     imsi: line.imsi ?? null,
     planCode: request.toPlanCode ?? request.planCode ?? request.offerCode ?? null,
     idempotencyKey: `order:${order.id}`,
@@ -132,6 +136,13 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
   const kind = order.kind as OrderKind;
   const action = LINE_ACTION_OF[kind];
   const charges: OneOffCharge[] = [];
+  const sim = kind === 'SIM_REPLACEMENT' ? (JSON.parse(order.request) as SimReplacementRequest) : null;
+  if (sim) {
+    // Another line may have been given the SIM since the order was placed (addLine): refused, so
+    // the order fails and the network is moved back.
+    await assertSimFree(em, sim.iccid, line, false);
+    line.iccid = sim.iccid;
+  }
   if (action) {
     line.status = transitionLine(line.status as LineStatus, action, 'input.lineId');
     line.updatedAt = now;
@@ -181,6 +192,10 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
       sub.endsAt = sub.startsAt > now ? sub.startsAt : now;
       emitSubscription(em, 'subscriptionChanged', sub, line, account, order.id, now);
     }
+  }
+  if (sim) {
+    // The plan's SIM_REPLACEMENT fees (read when the order was placed), charged once the SIM is in.
+    charges.push(...planFeeCharges(em, { order, line, account, subscriptionId: sim.subscriptionId, fees: sim.fees, trigger: 'SIM_REPLACEMENT', now }));
   }
   if (kind === 'ADD_ON') {
     const r = JSON.parse(order.request) as { subscriptionId: string; offerCode: string; price: Money; validityDays: number };

@@ -3,7 +3,7 @@ import { conflict, notFound, type DomainError } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { transitionLine } from '../domain/lifecycle';
 import { LINE_ACTION_OF, type OrderKind } from '../domain/order';
-import { feesOn, planTerms, type PlanFee } from '../domain/plan-terms';
+import { feesOn, planTerms, type FeeTrigger, type PlanFee } from '../domain/plan-terms';
 import { CollectionsHold, Line, ProductOrder, Subscription } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
 import type { LineOrderResult } from './add-line';
@@ -35,26 +35,27 @@ export async function requestLineChange(em: Em, c: LineChangeCommand, catalog: C
   transitionLine(line.status as never, LINE_ACTION_OF[c.kind]!, 'input.lineId');
   if (c.kind === 'RESUME') await assertNotHeldForCollections(em, line.id);
   await assertNoOpenOrder(em, line.id);
-  const termination = c.kind === 'TERMINATE' ? await terminationFees(em, catalog, line.id) : {};
+  const termination = c.kind === 'TERMINATE' ? await currentPlanFees(em, catalog, line.id, 'TERMINATION') : {};
   const order = placeOrder(em, { kind: c.kind, billingAccountId: line.billingAccountId, lineId: line.id, request: { reason: c.reason ?? null, ...termination }, idempotencyKey: c.idempotencyKey, input, now });
   await flushOrder(em);
   return { line, order };
 }
 
 /**
- * The TERMINATION fees of the plan version the line is on (its ACTIVE subscription), as the order
- * will charge them. A line that never went live (PENDING, cancelled) was never on its plan and owes
- * none. Read when the order is placed, as the activation fee is: one open order per line, so the
- * plan does not change before it completes (short of an end-of-cycle change falling due meanwhile).
+ * The `trigger` fees (TERMINATION, SIM_REPLACEMENT) of the plan version the line is on (its ACTIVE
+ * subscription), as the order will charge them. A line that never went live (PENDING, cancelled) was
+ * never on its plan and owes none, nor does a line without a plan. Read when the order is placed, as
+ * the activation fee is: one open order per line, so the plan does not change before it completes
+ * (short of an end-of-cycle change falling due meanwhile).
  */
-async function terminationFees(em: Em, catalog: CatalogClient | null, lineId: string): Promise<{ subscriptionId: string | null; fees: PlanFee[] }> {
+export async function currentPlanFees(em: Em, catalog: CatalogClient | null, lineId: string, trigger: FeeTrigger): Promise<{ subscriptionId: string | null; fees: PlanFee[] }> {
   const current = await em.findOne(Subscription, { lineId, status: 'ACTIVE' }, { orderBy: { startsAt: 'desc' } });
   if (!current) return { subscriptionId: null, fees: [] };
-  // Never skipped for want of a catalog: a termination fee silently not charged is what this prevents.
-  if (!catalog) throw new Error('A TERMINATE order needs the catalog to read the plan\'s termination fees');
+  // Never skipped for want of a catalog: a fee silently not charged is what this prevents.
+  if (!catalog) throw new Error(`An order charging ${trigger} fees needs the catalog to read the plan's fees`);
   const document = await catalog.planVersionDocument(current.planVersionId);
   if (document == null) throw notFound('PlanVersion', current.planVersionId, 'input.lineId');
-  return { subscriptionId: current.id, fees: feesOn(planTerms(document), 'TERMINATION') };
+  return { subscriptionId: current.id, fees: feesOn(planTerms(document), trigger) };
 }
 
 /**
@@ -110,6 +111,9 @@ export function lineUniqueConflict(error: unknown): DomainError | null {
   }
   if (constraint === 'subscription_line_scheduled_unique' || message.includes('subscription.line_id')) {
     return conflict('PLAN_CHANGE_ALREADY_SCHEDULED', 'A plan change is already scheduled for this line', { field: 'input.lineId' });
+  }
+  if (constraint === 'line_iccid_live_unique' || message.includes('line.iccid')) {
+    return conflict('ICCID_DUPLICATE', 'This SIM is already in use', { field: 'input.iccid' });
   }
   return null;
 }

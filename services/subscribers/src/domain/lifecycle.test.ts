@@ -14,6 +14,8 @@ const LEGAL: [LineStatus, LineAction, LineStatus][] = [
   ['SUSPENDED', 'TERMINATE', 'TERMINATED'],
   ['BARRED', 'RESUME', 'ACTIVE'],
   ['BARRED', 'TERMINATE', 'TERMINATED'],
+  ['ACTIVE', 'REPLACE_SIM', 'ACTIVE'],
+  ['SUSPENDED', 'REPLACE_SIM', 'SUSPENDED'],
 ];
 const legalKey = new Set(LEGAL.map(([from, action]) => `${from}:${action}`));
 const ILLEGAL = LINE_STATUSES.flatMap((from) => LINE_ACTIONS.filter((action) => !legalKey.has(`${from}:${action}`)).map((action) => [from, action] as const));
@@ -23,9 +25,9 @@ describe('line lifecycle', () => {
     expect(transitionLine(from, action)).toBe(to);
   });
 
-  it('covers all 25 (status, action) pairs', () => {
+  it('covers all 30 (status, action) pairs', () => {
     expect(LEGAL.length + ILLEGAL.length).toBe(LINE_STATUSES.length * LINE_ACTIONS.length);
-    expect(ILLEGAL.length).toBe(15);
+    expect(ILLEGAL.length).toBe(18);
   });
 
   it.each(ILLEGAL)('%s cannot %s: CONFLICT LINE_ILLEGAL_TRANSITION', (from, action) => {

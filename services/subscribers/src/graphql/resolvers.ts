@@ -11,6 +11,7 @@ import { subscribe, type SubscribeCommand } from '../application/subscribe';
 import { addAddOn, type AddAddOnCommand } from '../application/add-add-on';
 import { changePlan, previewPlanChange, type PlanChangeCommand } from '../application/plan-change';
 import { lineUniqueConflict, requestLineChange, type LineChangeCommand } from '../application/line-orders';
+import { replaceSim, type ReplaceSimCommand } from '../application/replace-sim';
 import { completeOrder, failOrder, ordersAfterCompletion, startOrder } from '../application/fulfil-order';
 import { liftCollectionsHold, listOpenCollectionsHolds, placeCollectionsHold, type CollectionsHoldCommand, type CollectionsHoldOutcome } from '../application/collections-holds';
 import { normalizeMsisdn } from '../domain/validation';
@@ -221,6 +222,10 @@ export const resolvers = {
     barLine: lineChange('BAR'),
     resumeLine: lineChange('RESUME'),
     terminateLine: lineChange('TERMINATE'),
+    // A customer may, as they may suspend their own line when the phone is lost.
+    // Staff only: a SIM replacement moves the number to another card, the SIM-swap fraud a taken-over
+    // customer login would allow; an agent checks the customer's identity first.
+    replaceSim: async (_: unknown, a: Input<ReplaceSimCommand>, ctx: SubscribersContext) => (await authorizeLine(ctx, a.input.lineId, 'replace SIMs', false), order)(ctx, (em, now) => replaceSim(em, ctx.deps.catalog, { ...a.input, now })),
     placeCollectionsHold: (_: unknown, a: Input<CollectionsHoldCommand>, ctx: SubscribersContext) => collectionsHold(ctx, (em, now) => placeCollectionsHold(em, { ...a.input, now })),
     liftCollectionsHold: (_: unknown, a: Input<CollectionsHoldCommand>, ctx: SubscribersContext) => collectionsHold(ctx, (em, now) => liftCollectionsHold(em, { ...a.input, now })),
     async startOrder(_: unknown, a: { input: { orderId: string } }, ctx: SubscribersContext) {

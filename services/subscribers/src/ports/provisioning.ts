@@ -7,7 +7,10 @@ export interface ProvisioningRequest {
   kind: OrderKind;
   lineId: string;
   msisdn: string;
+  /** The line's SIM; for a SIM_REPLACEMENT, the new SIM the network moves the line onto. */
   iccid: string | null;
+  /** SIM_REPLACEMENT only: the SIM the line is moved off (what compensation moves it back to). */
+  previousIccid?: string | null;
   imsi: string | null;
   /** The plan whose service profile the network should apply (new line, plan change). */
   planCode: string | null;
@@ -40,15 +43,23 @@ export type SandboxBehaviour =
   /** Never answer (until aborted). */
   | { mode: 'hang' };
 
+/** What the sandbox network holds for one MSISDN (the SIM it is served on: `iccid`). */
+export interface NetworkEntry {
+  status: string;
+  planCode: string | null;
+  iccid: string | null;
+  networkRef: string;
+}
+
 /**
  * An in-memory network that tests can make fail or hang. Network state per MSISDN shows what
  * was applied and whether compensation undid it.
  */
 export class SandboxProvisioning implements ProvisioningAdapter {
-  readonly network = new Map<string, { status: string; planCode: string | null; networkRef: string }>();
+  readonly network = new Map<string, NetworkEntry>();
   readonly calls: { op: 'execute' | 'compensate'; kind: OrderKind; msisdn: string }[] = [];
   private readonly behaviours = new Map<string, SandboxBehaviour>();
-  private readonly applied = new Map<string, { before: { status: string; planCode: string | null; networkRef: string } | undefined }>();
+  private readonly applied = new Map<string, { before: NetworkEntry | undefined }>();
 
   /** Make orders of `kind` on `msisdn` (or any, with '*') behave badly. */
   behave(kind: OrderKind | '*', msisdn: string | '*', behaviour: SandboxBehaviour | null): void {
@@ -82,7 +93,7 @@ export class SandboxProvisioning implements ProvisioningAdapter {
       const before = this.network.get(req.msisdn);
       this.applied.set(req.idempotencyKey, { before: before && { ...before } });
       const networkRef = before?.networkRef ?? `hlr-${req.msisdn.slice(1)}`;
-      this.network.set(req.msisdn, { status: statusAfter(req.kind, before?.status), planCode: req.planCode ?? before?.planCode ?? null, networkRef });
+      this.network.set(req.msisdn, { status: statusAfter(req.kind, before?.status), planCode: req.planCode ?? before?.planCode ?? null, iccid: req.iccid ?? before?.iccid ?? null, networkRef });
     }
     if (behaviour?.mode === 'fail-after-apply') throw new Error(`provisioning of ${req.msisdn} timed out after it was applied (sandbox)`);
     return { networkRef: this.network.get(req.msisdn)!.networkRef };

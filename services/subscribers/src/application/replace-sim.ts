@@ -1,0 +1,76 @@
+import { badInput, conflict, notFound } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { transitionLine, type LineStatus } from '../domain/lifecycle';
+import { LINE_ACTION_OF } from '../domain/order';
+import type { PlanFee } from '../domain/plan-terms';
+import { normalizeIccid } from '../domain/validation';
+import { Line, ProductOrder } from '../persistence/entities';
+import type { CatalogClient } from '../ports/catalog-client';
+import type { LineOrderResult } from './add-line';
+import { assertNoOpenOrder, currentPlanFees, flushOrder, lockLine } from './line-orders';
+import { findReplayedOrder, placeOrder } from './place-order';
+
+export interface ReplaceSimCommand {
+  lineId: string;
+  /** The new SIM's ICCID (ITU-T E.118), as printed on the card: spaces and dashes are dropped. */
+  iccid: string;
+  reason?: string | null;
+  /** Required: the order charges the plan's SIM_REPLACEMENT fees. */
+  idempotencyKey: string;
+  now: Date;
+}
+
+/** What a SIM_REPLACEMENT order carries from placement to completion (`request` JSON). */
+export interface SimReplacementRequest {
+  reason: string | null;
+  /** The new SIM, normalised. */
+  iccid: string;
+  /** The SIM the line had when the order was placed (the network moves the line off it). */
+  previousIccid: string | null;
+  subscriptionId: string | null;
+  fees: PlanFee[];
+}
+
+/**
+ * Orders a new SIM for a live line (lost, stolen, broken card). Refused at once when the line's
+ * status does not allow it (ACTIVE and SUSPENDED do, `lifecycle.ts`), when another order for the
+ * line is open, or when the SIM is in use: on a line that is not terminated (this one included) or
+ * reserved by another open SIM replacement. The order carries the SIM_REPLACEMENT fees of the
+ * line's plan, read now and charged when it completes; the line takes the SIM only then, after the
+ * network has.
+ */
+export async function replaceSim(em: Em, catalog: CatalogClient | null, c: ReplaceSimCommand): Promise<LineOrderResult> {
+  const { now, ...input } = c;
+  if (!c.idempotencyKey?.trim()) throw badInput('input.idempotencyKey', 'A SIM replacement is charged: give it an idempotency key so a retry is not charged twice', 'IDEMPOTENCY_KEY_REQUIRED');
+  // Locked before the checks, as every line order: a second request waits, then sees this order.
+  const line = await lockLine(em, c.lineId);
+  const replay = await findReplayedOrder(em, c.idempotencyKey, 'SIM_REPLACEMENT', input);
+  if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }) };
+  const iccid = normalizeIccid(c.iccid ?? '');
+  if (!line) throw notFound('Line', c.lineId, 'input.lineId');
+  transitionLine(line.status as LineStatus, LINE_ACTION_OF.SIM_REPLACEMENT!, 'input.lineId');
+  await assertNoOpenOrder(em, line.id);
+  await assertSimFree(em, iccid, line);
+  const { subscriptionId, fees } = await currentPlanFees(em, catalog, line.id, 'SIM_REPLACEMENT');
+  const request: SimReplacementRequest = { reason: c.reason ?? null, iccid, previousIccid: line.iccid ?? null, subscriptionId, fees };
+  const order = placeOrder(em, { kind: 'SIM_REPLACEMENT', billingAccountId: line.billingAccountId, lineId: line.id, request: { ...request }, idempotencyKey: c.idempotencyKey, input, now });
+  await flushOrder(em);
+  return { line, order };
+}
+
+/**
+ * CONFLICT `ICCID_DUPLICATE` (`input.iccid`) when `iccid` is on a line that is not terminated (the
+ * partial unique index `line_iccid_live_unique` would refuse it) or, with `openOrders`, when another
+ * open SIM replacement is taking it.
+ */
+export async function assertSimFree(em: Em, iccid: string, line: Line, openOrders = true): Promise<void> {
+  const holder = await em.findOne(Line, { iccid, status: { $ne: 'TERMINATED' } });
+  if (holder) {
+    // The other line is not named: the caller may be a customer, and it may be someone else's.
+    throw conflict('ICCID_DUPLICATE', holder.id === line.id ? `SIM ${iccid} is already this line's SIM` : `SIM ${iccid} is in use by another line`, { field: 'input.iccid' });
+  }
+  if (!openOrders) return;
+  const open = await em.find(ProductOrder, { kind: 'SIM_REPLACEMENT', status: { $in: ['ACKNOWLEDGED', 'IN_PROGRESS'] }, lineId: { $ne: line.id } });
+  const taking = open.find((o) => (JSON.parse(o.request) as Partial<SimReplacementRequest>).iccid === iccid);
+  if (taking) throw conflict('ICCID_DUPLICATE', `SIM ${iccid} is being put on another line`, { field: 'input.iccid' });
+}
