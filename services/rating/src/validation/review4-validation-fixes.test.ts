@@ -55,7 +55,11 @@ describe('amounts finer than the currency minor unit', () => {
     expect(problemsOf(plan)).toEqual([]);
     const rule: PlanRule = { name: 'loyalty-credit', conditions: { all: [{ fact: 'lineCount', operator: 'greaterThan', value: 0 }] }, event: { type: 'discount', params: { amount: '1.5', scope: 'INVOICE' } } };
     const jpy = { ...payg(), currency: 'JPY', oneOffFees: [], rules: [...payg().rules, rule] };
-    expect(problemsOf(jpy)).toEqual([{ pointer: `/rules/${jpy.rules.length - 1}/event/params/amount`, code: 'AMOUNT_PRECISION' }]);
+    // (A prepaid plan has no invoice to apply it to either: SCOPE_NOT_BILLED.)
+    expect(problemsOf(jpy)).toEqual([
+      { pointer: `/rules/${jpy.rules.length - 1}/event/params/amount`, code: 'AMOUNT_PRECISION' },
+      { pointer: `/rules/${jpy.rules.length - 1}/event/params/scope`, code: 'SCOPE_NOT_BILLED' },
+    ]);
   });
 
   it('checks an offer price the same way', () => {

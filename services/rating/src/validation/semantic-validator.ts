@@ -294,7 +294,14 @@ export function semanticProblems(plan: PlanDocument, knownOffers: readonly Offer
       const table = isObject(params.priceTable) ? params.priceTable : undefined;
       if (table) problems.push(...tierProblems(table, `${at}/event/params/priceTable`));
     }
-    if ((event.type === 'discount' || event.type === 'surcharge') && typeof params.scope === 'string' && INVOICE_LEVEL_SCOPES.includes(params.scope)) problems.push(...invoiceLevelAdjustmentProblems(rawRule, at, event.type));
+    if ((event.type === 'discount' || event.type === 'surcharge') && typeof params.scope === 'string' && INVOICE_LEVEL_SCOPES.includes(params.scope)) {
+      problems.push(...invoiceLevelAdjustmentProblems(rawRule, at, event.type));
+      // Invoicing bills postpaid accounts only; a prepaid balance is charged per event and by
+      // wallets, which read no plan rules: an invoice-level rule there would never apply.
+      if (plan.paymentMode === 'PREPAID') {
+        problems.push({ pointer: `${at}/event/params/scope`, code: 'SCOPE_NOT_BILLED', authoringOnly: true, message: `A PREPAID plan has no invoice: a ${event.type} with scope ${params.scope} would never be applied. Use scope EVENT to ${event.type} the events themselves, or put the rule on a POSTPAID plan.` });
+      }
+    }
     if (event.type === 'offer' && typeof params.offerCode === 'string' && !offerCodes.has(params.offerCode) && !knownOffers.some((offer) => offer.code === params.offerCode)) {
       problems.push({ pointer: `${at}/event/params/offerCode`, code: 'UNKNOWN_OFFER', message: `Offer "${params.offerCode}" is neither an add-on of this plan nor listed in "compatibleOffers".` });
     }
