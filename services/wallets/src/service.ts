@@ -9,6 +9,8 @@ import { GraphqlCatalogClient } from './adapters/catalog-client';
 import { startConsumers } from './events/consumers';
 import { startJobs } from './jobs/jobs';
 import { registerOpenRechargeGauges } from './application/metrics';
+import { setAutoTopupRetryPolicy } from './application/balance-events';
+import { DEFAULT_RETRY_POLICY } from './domain/auto-topup';
 
 export interface WalletsOptions {
   env?: NodeJS.ProcessEnv;
@@ -29,6 +31,10 @@ export function createWalletsService(options: WalletsOptions = {}): ServiceDefin
       const rechargeStarter = rechargeStarterFromEnv(env);
       const catalog = env.CATALOG_URL ? new GraphqlCatalogClient(env.CATALOG_URL) : null;
       setDeps(runtime, { db, rechargeStarter, catalog });
+      setAutoTopupRetryPolicy({
+        backoffMs: Number(env.WALLETS_AUTO_TOPUP_RETRY_BACKOFF_MS ?? DEFAULT_RETRY_POLICY.backoffMs),
+        maxDeclinedPerDay: Number(env.WALLETS_AUTO_TOPUP_RETRY_MAX_PER_DAY ?? DEFAULT_RETRY_POLICY.maxDeclinedPerDay),
+      });
       registerOpenRechargeGauges(runtime.metrics, async () => (await db.query<{ n: string; oldest: Date | null }>(`select count(*) as n, min(created_at) as oldest from recharge where status in ('STARTING', 'STARTED')`))[0], () => runtime.clock.now());
       const stops: (() => Promise<void>)[] = [];
       if (env.WALLETS_CONSUMERS !== 'off') {

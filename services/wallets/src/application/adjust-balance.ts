@@ -6,6 +6,7 @@ import { walletById, type WalletRow } from './wallets';
 import { chargeResultMessageId } from './apply-charges';
 import { checkKey } from './topup-balance';
 import { emitBalanceEvents } from './balance-events';
+import { settleAfterCredit } from './one-off-charges';
 import { fmt } from '../domain/charging';
 import { requireMinorUnits } from '../domain/entered-money';
 
@@ -84,6 +85,8 @@ export async function adjustBalance(sql: Sql, c: AdjustBalanceCommand): Promise<
   }
   await insertOutbox(sql, events);
   if (!postpaid) await emitBalanceEvents(sql, c.now, [{ walletId: wallet.id, billingAccountId: wallet.billing_account_id, currency: wallet.currency, paymentMode: wallet.payment_mode, lowBalanceThreshold: wallet.low_balance_threshold === null ? null : new Decimal(wallet.low_balance_threshold), before, after, cause: txId }], []);
+  // A goodwill credit is money on the balance like a top-up: it pays what is due first.
+  if (!postpaid && amount.isPositive()) await settleAfterCredit(sql, wallet.billing_account_id, wallet.currency, c.now);
   return row;
 }
 

@@ -130,6 +130,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
       unbilled: new Decimal(w.unbilled),
       creditLimit: w.credit_limit === null ? null : new Decimal(w.credit_limit),
       overdraftLimit: new Decimal(w.overdraft_limit),
+      budgetCommitted: w.payment_mode === 'PREPAID' && w.budget_committed !== null ? new Decimal(w.budget_committed) : null,
       low: w.low_balance_threshold === null ? null : new Decimal(w.low_balance_threshold),
       held: new Decimal(w.held),
       hasRules: w.has_rules,

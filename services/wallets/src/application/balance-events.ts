@@ -1,12 +1,12 @@
 import { Decimal, deterministicId, formatAmount } from '@ledgerline/contracts';
-import type { Sql } from '../persistence/sql';
+import type { Db, Sql } from '../persistence/sql';
 import { eventRow, insertOutbox, type OutboxRow } from '../persistence/sql';
 import { allowanceCrossings, depleted, fellBelow, unspentMove, type AllowanceBucket } from '../domain/thresholds';
-import { decideTopup, requestedInWindows, type AutoTopupRule } from '../domain/auto-topup';
+import { DEFAULT_RETRY_POLICY, PENDING_STATUSES, RETRIED_STATUSES, countToday, decideTopup, requestedInWindows, retryDecision, type AutoTopupRule, type RetryPolicy, type TopupDecision } from '../domain/auto-topup';
 import { earliestLocalMonthStart } from '../domain/local-time';
 import { fmt } from '../domain/charging';
 import { insertNotifications, type NotificationInput } from './buckets';
-import { accountId, type AlsoWrite } from './ledger';
+import { accountId, accountIdSql, type AlsoWrite } from './ledger';
 import { BUDGETS_BELOW_THRESHOLD, replenishBudgets, type BudgetBelowThreshold } from './budget';
 
 export interface WalletChange {
@@ -174,6 +174,12 @@ interface RuleRow {
   timezone: string | null;
   /** The counted requests since $2 (earliestLocalMonthStart): [epoch ms, amount as text]. */
   requests: [number, string][];
+  /** The wallet's latest request: [id, status, when it ended (its recharge settled, else made), epoch ms]; null: none. */
+  last: [string, string, number] | null;
+  /** Whether a request is waiting for its money (PENDING_STATUSES). */
+  pending: boolean;
+  /** When the declined/failed requests since $2 ended, epoch ms (the day's cap of retryDecision). */
+  declined: number[];
 }
 
 /**
@@ -183,9 +189,15 @@ interface RuleRow {
  * low balance a second time, by card).
  */
 const COUNTED = `t.wallet_id = r.wallet_id and t.status not in ('LIMIT_REACHED', 'RECHARGE_DECLINED', 'RECHARGE_FAILED', 'RECHARGE_REFUNDED', 'RECHARGE_REFUSED')`;
-const TOPUP_RULES = `select r.wallet_id, r.enabled, r.threshold::text as threshold, r.topup_amount::text as topup_amount, r.target_balance::text as target_balance, r.payment_method_token,
+const ENDED = `coalesce(c.updated_at, t.requested_at)`;
+export const TOPUP_RULES = `select r.wallet_id, r.enabled, r.threshold::text as threshold, r.topup_amount::text as topup_amount, r.target_balance::text as target_balance, r.payment_method_token,
     r.daily_limit::text as daily_limit, r.monthly_limit::text as monthly_limit, o.timezone,
-    coalesce((select jsonb_agg(jsonb_build_array((extract(epoch from t.requested_at) * 1000)::bigint, t.amount::text)) from topup_request t where ${COUNTED} and t.requested_at >= $2), '[]'::jsonb) as requests
+    coalesce((select jsonb_agg(jsonb_build_array((extract(epoch from t.requested_at) * 1000)::bigint, t.amount::text)) from topup_request t where ${COUNTED} and t.requested_at >= $2), '[]'::jsonb) as requests,
+    (select jsonb_build_array(t.id, t.status, (extract(epoch from ${ENDED}) * 1000)::bigint) from topup_request t left join recharge c on c.id = t.recharge_id
+      where t.wallet_id = r.wallet_id order by t.requested_at desc, t.id desc limit 1) as last,
+    exists (select 1 from topup_request t where t.wallet_id = r.wallet_id and t.status = any('{${PENDING_STATUSES.join(',')}}'::text[])) as pending,
+    coalesce((select jsonb_agg((extract(epoch from ${ENDED}) * 1000)::bigint) from topup_request t left join recharge c on c.id = t.recharge_id
+      where t.wallet_id = r.wallet_id and t.status in ('RECHARGE_DECLINED', 'RECHARGE_FAILED') and t.requested_at >= $2), '[]'::jsonb) as declined
   from auto_topup_rule r join wallet w on w.id = r.wallet_id left join account_owner o on o.billing_account_id = w.billing_account_id
   where r.wallet_id = any($1::text[]) and r.enabled
     and not exists (select 1 from budget b where b.wallet_id = r.wallet_id and b.enabled)`;
@@ -215,33 +227,114 @@ async function unspentDowns(sql: Sql, wallets: WalletChange[]): Promise<WalletCh
   return downs;
 }
 
+let retryPolicy: RetryPolicy = DEFAULT_RETRY_POLICY;
+/** The service's auto top-up retry policy (WALLETS_AUTO_TOPUP_RETRY_*, set once at start): a debit and the jobs pass judge alike. */
+export function setAutoTopupRetryPolicy(policy: RetryPolicy): void {
+  retryPolicy = policy;
+}
+export const autoTopupRetryPolicy = (): RetryPolicy => retryPolicy;
+
+/** The wallet a top-up decision is for, with its unspent money before and after the movement (equal: nothing moved, the jobs pass). */
+export interface TopupSubject {
+  walletId: string;
+  billingAccountId: string;
+  currency: string;
+  before: Decimal;
+  after: Decimal;
+  /** The movement (its id makes the request's); null: the jobs pass, which only asks again. */
+  cause: string | null;
+}
+
 async function requestAutoTopups(sql: Sql, now: Date, downs: WalletChange[], notes: NotificationInput[], events: OutboxRow[], rules: RuleRow[]): Promise<void> {
   for (const r of rules) {
     const w = downs.find((d) => d.walletId === r.wallet_id)!;
-    const rule: AutoTopupRule = {
-      enabled: r.enabled,
-      threshold: new Decimal(r.threshold),
-      topupAmount: r.topup_amount === null ? null : new Decimal(r.topup_amount),
-      targetBalance: r.target_balance === null ? null : new Decimal(r.target_balance),
-      paymentMethodToken: r.payment_method_token,
-      dailyLimit: r.daily_limit === null ? null : new Decimal(r.daily_limit),
-      monthlyLimit: r.monthly_limit === null ? null : new Decimal(r.monthly_limit),
-      currency: w.currency,
-    };
-    const requested = requestedInWindows(r.requests.map(([at, amount]) => ({ at: new Date(Number(at)), amount: new Decimal(amount) })), now, r.timezone);
-    const decision = decideTopup(rule, w.before, w.after, requested.today, requested.month);
-    if (decision.kind === 'NONE') continue;
-    const id = deterministicId('event', 'AUTO_TOPUP', w.walletId, w.cause).replace(/^evt_/, 'atu_');
-    const status = decision.kind === 'REQUEST' ? 'REQUESTED' : 'LIMIT_REACHED';
-    const reason = decision.kind === 'LIMIT_REACHED' ? `${decision.limit}_LIMIT_REACHED` : null;
-    await sql.write(
-      `insert into topup_request (id, wallet_id, billing_account_id, amount, currency, payment_method_token, status, reason, requested_at) values ($1,$2,$3,$4,$5,$6,$7,$8,$9) on conflict (id) do nothing`,
-      [id, w.walletId, w.billingAccountId, fmt(decision.amount), w.currency, r.payment_method_token, status, reason, now],
-    );
-    if (decision.kind === 'REQUEST') {
-      events.push(eventRow('autoTopupRequested', w.walletId, [id], now, { topupRequestId: id, walletId: w.walletId, billingAccountId: w.billingAccountId, amount: { amount: fmt(decision.amount), currency: w.currency }, paymentMethodToken: r.payment_method_token }));
-    } else {
-      notes.push({ id: deterministicId('event', 'AUTO_TOPUP_LIMIT', id), billingAccountId: w.billingAccountId, walletId: w.walletId, bucketId: null, kind: 'AUTO_TOPUP_LIMIT', message: autoTopupLimitMessage(decision.amount, decision.limit, w.currency) });
-    }
+    await requestAutoTopup(sql, now, w, r, notes, events, retryPolicy);
   }
+}
+
+/**
+ * Decides and records one wallet's auto top-up: a request when the movement took the unspent money
+ * across the threshold (id from the movement), else, still below it, a retry of the last request
+ * that ended without money (retryDecision; id from that request, so a debit and the jobs pass, or
+ * two replicas, ask once per request retried).
+ */
+export async function requestAutoTopup(sql: Sql, now: Date, w: TopupSubject, r: RuleRow, notes: NotificationInput[], events: OutboxRow[], policy: RetryPolicy): Promise<boolean> {
+  const rule: AutoTopupRule = {
+    enabled: r.enabled,
+    threshold: new Decimal(r.threshold),
+    topupAmount: r.topup_amount === null ? null : new Decimal(r.topup_amount),
+    targetBalance: r.target_balance === null ? null : new Decimal(r.target_balance),
+    paymentMethodToken: r.payment_method_token,
+    dailyLimit: r.daily_limit === null ? null : new Decimal(r.daily_limit),
+    monthlyLimit: r.monthly_limit === null ? null : new Decimal(r.monthly_limit),
+    currency: w.currency,
+  };
+  const requested = requestedInWindows(r.requests.map(([at, amount]) => ({ at: new Date(Number(at)), amount: new Decimal(amount) })), now, r.timezone);
+  let decision: TopupDecision = w.cause === null ? { kind: 'NONE' } : decideTopup(rule, w.before, w.after, requested.today, requested.month);
+  let id = w.cause === null ? '' : deterministicId('event', 'AUTO_TOPUP', w.walletId, w.cause).replace(/^evt_/, 'atu_');
+  if (decision.kind === 'NONE' && w.before.lessThan(rule.threshold) && r.last) {
+    const [lastId, status, endedAt] = r.last;
+    const declinedToday = countToday(r.declined.map((t) => new Date(Number(t))), now, r.timezone);
+    decision = retryDecision(rule, w.after, { id: lastId, status, endedAt: new Date(Number(endedAt)) }, r.pending, declinedToday, requested.today, requested.month, now, policy);
+    id = deterministicId('event', 'AUTO_TOPUP_RETRY', w.walletId, lastId).replace(/^evt_/, 'atu_');
+  }
+  if (decision.kind === 'NONE') return false;
+  const status = decision.kind === 'REQUEST' ? 'REQUESTED' : 'LIMIT_REACHED';
+  const reason = decision.kind === 'LIMIT_REACHED' ? `${decision.limit}_LIMIT_REACHED` : null;
+  await sql.write(
+    `insert into topup_request (id, wallet_id, billing_account_id, amount, currency, payment_method_token, status, reason, requested_at) values ($1,$2,$3,$4,$5,$6,$7,$8,$9) on conflict (id) do nothing`,
+    [id, w.walletId, w.billingAccountId, fmt(decision.amount), w.currency, r.payment_method_token, status, reason, now],
+  );
+  if (decision.kind === 'REQUEST') {
+    events.push(eventRow('autoTopupRequested', w.walletId, [id], now, { topupRequestId: id, walletId: w.walletId, billingAccountId: w.billingAccountId, amount: { amount: fmt(decision.amount), currency: w.currency }, paymentMethodToken: r.payment_method_token }));
+  } else {
+    notes.push({ id: deterministicId('event', 'AUTO_TOPUP_LIMIT', id), billingAccountId: w.billingAccountId, walletId: w.walletId, bucketId: null, kind: 'AUTO_TOPUP_LIMIT', message: autoTopupLimitMessage(decision.amount, decision.limit, w.currency) });
+  }
+  return true;
+}
+
+/**
+ * The jobs pass's half of asking again (see retryDecision): wallets with an enabled rule (no
+ * budget) whose unspent money is below its threshold and whose latest request ended without money
+ * and none is pending, each in its own transaction under the wallet lock (the same lock charging
+ * takes, so a debit asking at the same moment finds the request, same id), judged again there.
+ * For a wallet nobody charges any more: a used-up balance refuses every charge, so no debit asks.
+ */
+export async function retryAutoTopups(db: Db, now: Date, policy: RetryPolicy = retryPolicy, limit = 500): Promise<number> {
+  const candidates = await db.query<{ wallet_id: string }>(
+    `select r.wallet_id from auto_topup_rule r join wallet w on w.id = r.wallet_id
+      where r.enabled and w.payment_mode = 'PREPAID'
+        and not exists (select 1 from budget b where b.wallet_id = r.wallet_id and b.enabled)
+        and coalesce((select a.balance from ledger_account a where a.id = w.id), 0)
+            + coalesce((select a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'RESERVED', 'w.currency')}), 0) < r.threshold
+        and (select t.status from topup_request t where t.wallet_id = r.wallet_id order by t.requested_at desc, t.id desc limit 1) = any($1::text[])
+        and not exists (select 1 from topup_request t where t.wallet_id = r.wallet_id and t.status = any($2::text[]))
+      order by r.wallet_id limit $3`,
+    [RETRIED_STATUSES, PENDING_STATUSES, limit],
+  );
+  let asked = 0;
+  for (const c of candidates) {
+    const done = await db.tx(async (sql) => {
+      const [w] = await sql.query<{ id: string; billing_account_id: string; currency: string; unspent: string }>(
+        `with l as (select id, billing_account_id, currency from wallet where id = $1 for update)
+         select l.id, l.billing_account_id, l.currency,
+                (coalesce((select a.balance from ledger_account a where a.id = l.id), 0)
+                 + coalesce((select a.balance from ledger_account a where a.id = ${accountIdSql('l.billing_account_id', 'RESERVED', 'l.currency')}), 0))::text as unspent
+           from l`,
+        [c.wallet_id],
+      );
+      if (!w) return false;
+      const [rule] = await sql.query<RuleRow>(`select * from (${TOPUP_RULES}) y`, [[w.id], earliestLocalMonthStart(now)]);
+      if (!rule) return false;
+      const notes: NotificationInput[] = [];
+      const events: OutboxRow[] = [];
+      const unspent = new Decimal(w.unspent);
+      const made = await requestAutoTopup(sql, now, { walletId: w.id, billingAccountId: w.billing_account_id, currency: w.currency, before: unspent, after: unspent, cause: null }, rule, notes, events, policy);
+      await insertNotifications(sql, notes, now);
+      await insertOutbox(sql, events);
+      return made;
+    });
+    if (done) asked++;
+  }
+  return asked;
 }

@@ -18,6 +18,8 @@ export interface LockedWalletRow {
   held: string;
   /** Has an enabled budget or auto top-up rule (read under the lock). */
   has_rules: boolean;
+  /** The committed amount of the wallet's enabled budget (a charge's headroom includes the next replenishment); null: none. */
+  budget_committed: string | null;
 }
 
 export interface WalletPair {
@@ -73,13 +75,14 @@ function lockAndRead(where: string, wallets: string, params: unknown[]): Reading
                  (select a.balance from ledger_account a where a.id = w.id) as balance,
                  (select -a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'UNBILLED_RECEIVABLE', 'w.currency')}) as unbilled,
                  (select a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'RESERVED', 'w.currency')}) as held,
-                 exists (select 1 from budget b where b.wallet_id = w.id and b.enabled) or exists (select 1 from auto_topup_rule r where r.wallet_id = w.id and r.enabled) as has_rules
-               from (${wallets}) w`,
+                 b.committed as budget_committed,
+                 b.committed is not null or exists (select 1 from auto_topup_rule r where r.wallet_id = w.id and r.enabled) as has_rules
+               from (${wallets}) w left join budget b on b.wallet_id = w.id and b.enabled`,
         params,
       },
     ],
     parse([locked, read]) {
-      const figures = new Map((read as { id: string; balance: string | null; unbilled: string | null; held: string | null; has_rules: boolean }[]).map((r) => [r.id, r]));
+      const figures = new Map((read as { id: string; balance: string | null; unbilled: string | null; held: string | null; has_rules: boolean; budget_committed: string | null }[]).map((r) => [r.id, r]));
       // The rows are ours: completed in place (a copy per wallet showed in profiles of 1000-wallet batches).
       const wallets = locked as LockedWalletRow[];
       for (const w of wallets) {
@@ -88,6 +91,7 @@ function lockAndRead(where: string, wallets: string, params: unknown[]): Reading
         w.unbilled = f?.unbilled ?? '0';
         w.held = f?.held ?? '0';
         w.has_rules = f?.has_rules ?? false;
+        w.budget_committed = f?.budget_committed ?? null;
       }
       return wallets;
     },

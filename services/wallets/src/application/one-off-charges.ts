@@ -8,6 +8,7 @@ import { insertNotifications } from './buckets';
 import { emitBalanceEvents } from './balance-events';
 import { walletOf, type WalletRow } from './wallets';
 import { chargeKey } from './apply-charges';
+import { feeDueCanRetry } from './period-fee';
 
 /**
  * One-off charges and credits of PREPAID accounts (subscribers' `oneoffcharge.created`: the
@@ -31,6 +32,7 @@ export async function applyOneOffCharge(sql: Sql, d: OneOffChargeData, now: Date
   const balance = new Decimal(wallet.balance);
   if (amount.isNegative()) {
     await take(sql, wallet, [{ id: d.chargeId, lineId: d.lineId, reason: d.reason, amount }], balance, now);
+    await settleAfterCredit(sql, wallet.billing_account_id, wallet.currency, now);
     return 'CREDITED';
   }
   const [open] = await sql.query<{ settled_at: Date | null }>(`select settled_at from due_charge where id = $1`, [d.chargeId]);
@@ -53,6 +55,17 @@ export async function applyOneOffCharge(sql: Sql, d: OneOffChargeData, now: Date
     message: `${d.description ?? d.reason}: ${amount.toFixed(digits)} ${wallet.currency} is due and your balance is ${balance.toFixed(digits)} ${wallet.currency}; your next top-up pays it first.`,
   }], now);
   return 'DUE';
+}
+
+/**
+ * What every credit to a prepaid wallet does next, in its own transaction with the wallet locked
+ * (top-ups, vouchers, recharges through creditWallet; adjustBalance; a one-off CREDIT): the
+ * balance pays what is due first, due one-off charges oldest first, then the bundles waiting for
+ * their fee are tried at the next job pass. A replayed credit returns before this: it pays nothing twice.
+ */
+export async function settleAfterCredit(sql: Sql, billingAccountId: string, currency: string, now: Date): Promise<void> {
+  await settleDueCharges(sql, billingAccountId, currency, now);
+  await feeDueCanRetry(sql, billingAccountId, now);
 }
 
 /**

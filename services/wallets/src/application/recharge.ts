@@ -68,7 +68,8 @@ async function requireAutoTopupRequest(sql: Sql, c: RechargeCommand, amount: str
  * started with workflow id `recharge-<id>`), or by bank transfer (PENDING until the transfer is
  * confirmed). Same key + same input returns the same recharge; other input is a CONFLICT. Only a
  * PREPAID wallet is recharged: a POSTPAID account is refused (WALLET_NOT_PREPAID) before the row is
- * written, so its card is never charged.
+ * written, so its card is never charged. Once its row is written a card recharge is accepted: if its
+ * workflow cannot be started now it is answered STARTING (pending) and the jobs pass starts it.
  */
 export async function recharge(db: Db, starter: RechargeStarter | null, c: RechargeCommand): Promise<RechargeRow> {
   checkKey(c.idempotencyKey);
@@ -99,8 +100,16 @@ export async function recharge(db: Db, starter: RechargeStarter | null, c: Recha
   });
   if (row.method === 'CARD' && row.status === 'STARTING') {
     if (!starter) throw rechargeUnavailable('Temporal is not configured for this wallets service');
-    // Starting is idempotent by workflow id, so a retry of this mutation after a failure here is safe.
-    await starter.start({ rechargeId: row.id, billingAccountId: row.billing_account_id, amount: row.amount, currency: row.currency, paymentMethodToken: c.paymentMethodToken!, channel: row.channel });
+    // Once the row is written the recharge is accepted: a start that fails here (Temporal away, or
+    // a lost answer after Temporal started it) is answered with the recharge as it stands,
+    // STARTING, i.e. pending, and syncRecharges starts it (idempotent by workflow id), as does a
+    // retry with the same key. An error here used to invite a retry under a new key while the jobs
+    // pass started this one too: the customer paid twice.
+    try {
+      await starter.start({ rechargeId: row.id, billingAccountId: row.billing_account_id, amount: row.amount, currency: row.currency, paymentMethodToken: c.paymentMethodToken!, channel: row.channel });
+    } catch {
+      return row;
+    }
     row = (await db.query<RechargeRow>(`update recharge set status = 'STARTED', updated_at = $2 where id = $1 and status = 'STARTING' returning *`, [row.id, c.now]))[0] ?? row;
     watchRecharge(db, starter, row, c.clock ?? (() => c.now), c.onSettled);
   }

@@ -2,8 +2,7 @@ import { Decimal, DomainError, badInput, isCurrencyCode } from '@ledgerline/cont
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { accountId, newTxId, findTransaction, lockIdempotencyKey, postTransactions, replayOrConflict, requestHash, type AccountKind } from './ledger';
-import { feeDueCanRetry } from './period-fee';
-import { settleDueCharges } from './one-off-charges';
+import { settleAfterCredit } from './one-off-charges';
 import { enteredAmount, positiveAmount, requireWallet, type WalletRow } from './wallets';
 import { fmt } from '../domain/charging';
 
@@ -87,8 +86,7 @@ export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { k
   await postTransactions(sql, [{ ...tx, id, outcome }], c.now);
   await insertOutbox(sql, [eventRow('balanceTopup', wallet.id, [id], c.now, outcome)]);
   // What the balance owes comes first: due one-off charges now, then bundles waiting for their fee.
-  await settleDueCharges(sql, wallet.billing_account_id, wallet.currency, c.now);
-  await feeDueCanRetry(sql, wallet.billing_account_id, c.now);
+  await settleAfterCredit(sql, wallet.billing_account_id, wallet.currency, c.now);
   return { ...outcome, createdAt: c.now, created: true };
 }
 

@@ -25,6 +25,10 @@ export type TopupDecision = { kind: 'REQUEST'; amount: Decimal } | { kind: 'NONE
  */
 export function decideTopup(rule: AutoTopupRule, before: Decimal, after: Decimal, requestedToday: Decimal, requestedThisMonth: Decimal): TopupDecision {
   if (!rule.enabled || !(before.greaterThanOrEqualTo(rule.threshold) && after.lessThan(rule.threshold))) return { kind: 'NONE' };
+  return amountWithinLimits(rule, after, requestedToday, requestedThisMonth);
+}
+
+function amountWithinLimits(rule: AutoTopupRule, after: Decimal, requestedToday: Decimal, requestedThisMonth: Decimal): TopupDecision {
   // Rounded up to the minor unit: "up to the target" from a balance rated charges left at 9.876544
   // is a card payment of 40.13, not 40.123456 (and a rule stored with a finer amount is paid as one).
   const amount = upToMinorUnit(rule.topupAmount ?? Decimal.max(rule.targetBalance!.minus(after), 0), rule.currency);
@@ -57,4 +61,64 @@ export function requestedInWindows(requests: readonly CountedRequest[], now: Dat
     if (at >= day) today = today.plus(r.amount);
   }
   return { today, month: thisMonth };
+}
+
+/** Statuses of a request that ended without money and is asked again (retryDecision); RECHARGE_REFUSED (bad token, wallet gone) and REFUNDED are not. */
+export const RETRIED_STATUSES = ['LIMIT_REACHED', 'RECHARGE_DECLINED', 'RECHARGE_FAILED'] as const;
+/** Statuses of a request still waiting for its money: while one is, nothing asks again. */
+export const PENDING_STATUSES = ['REQUESTED', 'RECHARGE_STARTED'] as const;
+
+export interface RetryPolicy {
+  /** How long after a declined/failed recharge the card is asked again. */
+  backoffMs: number;
+  /** Declined/failed requests in the account's local day after which the card is left alone until the next day. */
+  maxDeclinedPerDay: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { backoffMs: 3_600_000, maxDeclinedPerDay: 3 };
+
+/** The wallet's latest request, as retryDecision judges it. */
+export interface LastRequest {
+  id: string;
+  status: string;
+  /** When it ended: its recharge settled, or (LIMIT_REACHED) when it was made. */
+  endedAt: Date;
+}
+
+/**
+ * Whether a wallet still below its threshold asks again (a debit that crossed nothing, or the jobs
+ * pass). Only after a request that ended without money (RETRIED_STATUSES) and with none pending:
+ * - LIMIT_REACHED: when the limit allows the amount now (the local day or month has turned, or the
+ *   limit was raised); a limit still reached writes nothing again (no notice per debit);
+ * - RECHARGE_DECLINED / FAILED: at least `backoffMs` after it ended and while fewer than
+ *   `maxDeclinedPerDay` were declined or failed in the account's local day (`declinedToday`), so a
+ *   bad card is not hammered; the limits apply as to any request.
+ * `unspent` is the balance + held money now. The caller derives the new request's id from `last.id`:
+ * one retry per request retried.
+ */
+export function retryDecision(
+  rule: AutoTopupRule,
+  unspent: Decimal,
+  last: LastRequest | null,
+  pending: boolean,
+  declinedToday: number,
+  requestedToday: Decimal,
+  requestedThisMonth: Decimal,
+  now: Date,
+  policy: RetryPolicy,
+): TopupDecision {
+  if (!rule.enabled || pending || !last || !unspent.lessThan(rule.threshold)) return { kind: 'NONE' };
+  if (!(RETRIED_STATUSES as readonly string[]).includes(last.status)) return { kind: 'NONE' };
+  if (last.status !== 'LIMIT_REACHED') {
+    if (now.getTime() - last.endedAt.getTime() < policy.backoffMs || declinedToday >= policy.maxDeclinedPerDay) return { kind: 'NONE' };
+  }
+  const decision = amountWithinLimits(rule, unspent, requestedToday, requestedThisMonth);
+  if (decision.kind === 'LIMIT_REACHED' && last.status === 'LIMIT_REACHED') return { kind: 'NONE' };
+  return decision;
+}
+
+/** How many of these ended-without-money requests (their times) fall in the account's local day of `now`. */
+export function countToday(times: readonly Date[], now: Date, timeZone: string | null): number {
+  const day = startOfLocalDay(now, timeZone).getTime();
+  return times.filter((t) => t.getTime() >= day).length;
 }

@@ -23,6 +23,13 @@ export interface WalletState {
   unbilled: Decimal;
   creditLimit: Decimal | null;
   overdraftLimit: Decimal;
+  /**
+   * A committed-spend budget wallet (PREPAID): the committed amount its next replenishment credits
+   * in the same transaction (budget.ts). A charge may draw on it: the budget refills the wallet
+   * right after, so cutting the charge to the balance refused what the customer committed to pay.
+   * Absent: no budget (reservations leave it out: a hold replenishes nothing).
+   */
+  budgetCommitted?: Decimal | null;
 }
 
 export interface BucketState {
@@ -109,7 +116,10 @@ function decimalPlaces(value: Decimal): number {
 export function headroom(wallet: WalletState, allowOverdraft: boolean): Decimal | null {
   if (wallet.paymentMode === 'PREPAID') {
     const floor = allowOverdraft ? wallet.overdraftLimit.negated() : ZERO;
-    return Decimal.max(wallet.balance.minus(floor), ZERO);
+    // A budget's next replenishment (its committed amount, not yet drawn) is headroom too: the
+    // balance may go down to −committed, and the replenishments that follow in the same
+    // transaction bring it back to the threshold (at most two: −committed + 2 × committed ≥ threshold).
+    return Decimal.max(wallet.balance.minus(floor).plus(wallet.budgetCommitted ?? ZERO), ZERO);
   }
   if (wallet.creditLimit === null) return null;
   return Decimal.max(wallet.creditLimit.minus(wallet.unbilled), ZERO);
