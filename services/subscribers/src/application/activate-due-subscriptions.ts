@@ -1,29 +1,55 @@
 import type { Em } from '@ledgerline/platform';
-import { BillingAccount, Line, Subscription } from '../persistence/entities';
-import { emitSubscription } from './events';
+import { BillingAccount, Subscription, type Line, type OneOffCharge } from '../persistence/entities';
+import { emitOneOffCharge, emitSubscription } from './events';
+import { lockLine } from './line-orders';
+import { scheduledChangeFees } from './plan-fees';
 
 /**
  * Moves end-of-cycle plan changes on when their time comes: ACTIVE subscriptions whose end has
- * passed become ENDED, SCHEDULED ones whose start has passed become ACTIVE. Idempotent; run by a
- * background timer (and by tests with a moved clock).
+ * passed become ENDED, SCHEDULED ones whose start has passed become ACTIVE, and the change's
+ * PLAN_CHANGE fees are charged as the new plan starts. Idempotent; run by a background timer (and
+ * by tests with a moved clock). Each line is locked (in id order, so two sweeps cannot deadlock)
+ * and read again under the lock: a TERMINATE completing meanwhile ends a scheduled plan before it
+ * starts, and that plan must then neither start nor be charged.
  */
 export async function activateDueSubscriptions(em: Em, now: Date, limit = 500): Promise<number> {
   const ending = await em.find(Subscription, { status: 'ACTIVE', endsAt: { $lte: now } }, { limit, orderBy: { endsAt: 'asc' } });
   const starting = await em.find(Subscription, { status: 'SCHEDULED', startsAt: { $lte: now } }, { limit, orderBy: { startsAt: 'asc' } });
-  const lines = new Map((await em.find(Line, { id: { $in: [...ending, ...starting].map((s) => s.lineId) } })).map((l) => [l.id, l]));
-  const accounts = new Map((await em.find(BillingAccount, { id: { $in: [...lines.values()].map((l) => l.billingAccountId) } })).map((a) => [a.id, a]));
-  for (const sub of ending) {
-    sub.status = 'ENDED';
-    const line = lines.get(sub.lineId)!;
-    emitSubscription(em, 'subscriptionChanged', sub, line, accounts.get(line.billingAccountId)!, 'due', now);
-  }
-  for (const sub of starting) {
-    sub.status = 'ACTIVE';
-    const line = lines.get(sub.lineId)!;
-    line.planCode = sub.planCode;
-    line.updatedAt = now;
-    emitSubscription(em, 'subscriptionChanged', sub, line, accounts.get(line.billingAccountId)!, 'due', now);
+  const lineIds = [...new Set([...ending, ...starting].map((s) => s.lineId))].sort();
+  let moved = 0;
+  for (const lineId of lineIds) {
+    const line = await lockLine(em, lineId);
+    if (line) moved += await applyDueSubscriptions(em, line, now);
   }
   await em.flush();
+  return moved;
+}
+
+/**
+ * Brings one line's subscriptions up to `now` (the caller holds the line's lock): the ACTIVE ones
+ * that have ended become ENDED, the SCHEDULED ones that have started become ACTIVE (the line's
+ * plan with them) and charge their change's PLAN_CHANGE fees. Returns how many moved.
+ */
+export async function applyDueSubscriptions(em: Em, line: Line, now: Date): Promise<number> {
+  const ending = await em.find(Subscription, { lineId: line.id, status: 'ACTIVE', endsAt: { $lte: now } }, { orderBy: { endsAt: 'asc' }, refresh: true });
+  const starting = await em.find(Subscription, { lineId: line.id, status: 'SCHEDULED', startsAt: { $lte: now } }, { orderBy: { startsAt: 'asc' }, refresh: true });
+  if (ending.length + starting.length === 0) return 0;
+  const account = await em.findOneOrFail(BillingAccount, { id: line.billingAccountId });
+  for (const sub of ending) {
+    sub.status = 'ENDED';
+    emitSubscription(em, 'subscriptionChanged', sub, line, account, 'due', now);
+  }
+  const charges: OneOffCharge[] = [];
+  for (const sub of starting) {
+    sub.status = 'ACTIVE';
+    line.planCode = sub.planCode;
+    line.updatedAt = now;
+    emitSubscription(em, 'subscriptionChanged', sub, line, account, 'due', now);
+    charges.push(...(await scheduledChangeFees(em, sub, line, account)));
+  }
+  // The charge rows first: a concurrent start of the same plan (which the line lock rules out on
+  // PostgreSQL) would fail on their primary keys here rather than send a second event.
+  await em.flush();
+  for (const charge of charges) emitOneOffCharge(em, charge);
   return ending.length + starting.length;
 }

@@ -12,6 +12,8 @@ import { emitLineState, emitOneOffCharge, emitOrderState, emitSubscription } fro
 import { settleAddOn, type OrderEffects } from './add-on-settlement';
 import { flushOrder, lockLine } from './line-orders';
 import { holdActivatedLine } from './collections-holds';
+import { applyDueSubscriptions } from './activate-due-subscriptions';
+import { feesInForce, planChangeSubscriptionId, planChangeWording, planFeeCharges, type PlanFeesRequest } from './plan-fees';
 import { assertSimFree, type SimReplacementRequest } from './replace-sim';
 
 /**
@@ -65,59 +67,7 @@ function chargeId(orderId: string, n: number): string {
   return `chg_${createHash('sha256').update(`${orderId}\u001f${n}`).digest('hex').slice(0, 32)}`;
 }
 
-/**
- * The id of a plan fee's charge: deterministic per order (so per line), trigger and fee code, and
- * `n`, which of the plan's fees with that code it is (a plan may repeat one). A completion whose
- * commit was lost and is run again makes the same charge, and wallets (`CHARGE:<id>`) and invoicing
- * (one row per id) take it once, however often its event is delivered.
- */
-export function feeChargeId(orderId: string, trigger: FeeTrigger, code: string, n: number): string {
-  return `chg_${createHash('sha256').update(`${orderId}\u001f${trigger}\u001f${code}\u001f${n}`).digest('hex').slice(0, 32)}`;
-}
-
-/** `reason` of a plan fee's charge on `oneOffChargeCreated` (invoicing's one-off code), by trigger. */
-const FEE_REASON: Record<FeeTrigger, string> = {
-  ACTIVATION: 'ACTIVATION_FEE',
-  PLAN_CHANGE: 'PLAN_CHANGE_FEE',
-  SIM_REPLACEMENT: 'SIM_REPLACEMENT_FEE',
-  TERMINATION: 'TERMINATION_FEE',
-};
-
-/**
- * One CHARGE per plan fee the order carries (read from the plan when it was placed), described by
- * the fee's name and the line, as the bill and the customer's SMS show it: "Starter pack for
- * +4915…", "Plan change fee for +4915… (to Family Share 50 GB)".
- */
-function planFeeCharges(
-  em: Em,
-  c: { order: ProductOrder; line: Line; account: BillingAccount; subscriptionId: string | null; fees: readonly PlanFee[]; trigger: FeeTrigger; wording?: string; now: Date },
-): OneOffCharge[] {
-  const seen = new Map<string, number>();
-  const charges: OneOffCharge[] = [];
-  for (const fee of c.fees) {
-    if (fee.trigger !== c.trigger) continue;
-    const n = seen.get(fee.code) ?? 0;
-    seen.set(fee.code, n + 1);
-    charges.push(
-      em.create(OneOffCharge, {
-        id: feeChargeId(c.order.id, c.trigger, fee.code, n),
-        billingAccountId: c.account.id,
-        lineId: c.line.id,
-        subscriptionId: c.subscriptionId,
-        orderId: c.order.id,
-        kind: 'CHARGE',
-        reason: FEE_REASON[c.trigger],
-        amount: fee.amount.amount,
-        currency: fee.amount.currency,
-        description: `${fee.name} for ${c.line.msisdn}${c.wording ? ` ${c.wording}` : ''}`.slice(0, 300),
-        periodStart: null,
-        periodEnd: null,
-        chargedAt: c.now,
-      }),
-    );
-  }
-  return charges;
-}
+export { feeChargeId } from './plan-fees';
 
 /**
  * IN_PROGRESS → COMPLETED, applying the order's effect in the same transaction: the line's new
@@ -161,7 +111,7 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
       emitSubscription(em, 'subscriptionChanged', waiting, line, account, order.id, now);
     }
     if (request.fees) {
-      charges.push(...planFeeCharges(em, { order, line, account, subscriptionId: request.subscriptionId, fees: request.fees, trigger: 'ACTIVATION', now }));
+      charges.push(...planFeeCharges(em, { orderId: order.id, line, account, subscriptionId: request.subscriptionId, fees: request.fees, trigger: 'ACTIVATION', now }));
     } else if (request.activationFee && request.activationFee.amount.replace(/[0.]/g, '') !== '') {
       charges.push(
         em.create(OneOffCharge, {
@@ -183,9 +133,11 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
     }
   }
   if (kind === 'TERMINATE') {
-    // The TERMINATION fees of the plan the line was on (none for a line that never went live).
-    const request = JSON.parse(order.request) as { subscriptionId?: string | null; fees?: PlanFee[] };
-    charges.push(...planFeeCharges(em, { order, line, account, subscriptionId: request.subscriptionId ?? null, fees: request.fees ?? [], trigger: 'TERMINATION', now }));
+    // The TERMINATION fees of the plan the line is on now (none for a line that never went live).
+    const fees = await feesOfPlanInForce(em, line, JSON.parse(order.request) as PlanFeesRequest, 'TERMINATION', now);
+    charges.push(...planFeeCharges(em, { orderId: order.id, line, account, ...fees, trigger: 'TERMINATION', now }));
+    // A plan scheduled to start later never starts: ended where it would have begun, so its change
+    // fee (charged only when a plan starts) is never charged.
     const live = await em.find(Subscription, { lineId: line.id, status: { $in: ['PENDING', 'ACTIVE', 'SCHEDULED'] } });
     for (const sub of live) {
       sub.status = 'ENDED';
@@ -194,8 +146,9 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
     }
   }
   if (sim) {
-    // The plan's SIM_REPLACEMENT fees (read when the order was placed), charged once the SIM is in.
-    charges.push(...planFeeCharges(em, { order, line, account, subscriptionId: sim.subscriptionId, fees: sim.fees, trigger: 'SIM_REPLACEMENT', now }));
+    // The SIM_REPLACEMENT fees of the plan the line is on now, charged once the SIM is in.
+    const fees = await feesOfPlanInForce(em, line, sim, 'SIM_REPLACEMENT', now);
+    charges.push(...planFeeCharges(em, { orderId: order.id, line, account, ...fees, trigger: 'SIM_REPLACEMENT', now }));
   }
   if (kind === 'ADD_ON') {
     const r = JSON.parse(order.request) as { subscriptionId: string; offerCode: string; price: Money; validityDays: number };
@@ -226,9 +179,12 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
   if (kind === 'PLAN_CHANGE') {
     const r = JSON.parse(order.request) as PlanChangeRequest;
     const next = await applyPlanChange(em, order, line, account, now);
-    // The new plan's PLAN_CHANGE fees, when the change is done: an END_OF_CYCLE change is charged
-    // now, as the order completes, not when the new plan starts. An order placed before fees has none.
-    charges.push(...planFeeCharges(em, { order, line, account, subscriptionId: next.id, fees: r.fees ?? [], trigger: 'PLAN_CHANGE', wording: `(to ${r.toPlanName ?? r.toPlanCode})`, now }));
+    // The new plan's PLAN_CHANGE fees, when the new plan starts: an IMMEDIATE change now; an
+    // END_OF_CYCLE one when its subscription becomes ACTIVE (`applyDueSubscriptions`), and never if
+    // the line is terminated first. An order placed before fees has none.
+    if (r.timing === 'IMMEDIATE') {
+      charges.push(...planFeeCharges(em, { orderId: order.id, line, account, subscriptionId: next.id, fees: r.fees ?? [], trigger: 'PLAN_CHANGE', wording: planChangeWording(r), now }));
+    }
   }
   order.updatedAt = now;
   order.completedAt = now;
@@ -240,6 +196,17 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
   // (its BAR is placed now that this order is COMPLETED: one open order per line).
   if (kind === 'NEW_LINE') await holdActivatedLine(em, line, now);
   return order;
+}
+
+/**
+ * The `trigger` fees of the plan the line is on as the order completes: its subscriptions are first
+ * brought up to `now` (an END_OF_CYCLE change that fell due since the order was placed starts now,
+ * if the sweep has not started it yet), then the ACTIVE one's fees, as the order carries them.
+ */
+async function feesOfPlanInForce(em: Em, line: Line, request: PlanFeesRequest, trigger: FeeTrigger, now: Date): Promise<{ subscriptionId: string | null; fees: PlanFee[] }> {
+  await applyDueSubscriptions(em, line, now);
+  const current = await em.findOne(Subscription, { lineId: line.id, status: 'ACTIVE' }, { orderBy: { startsAt: 'desc' } });
+  return feesInForce(request, current, trigger);
 }
 
 /**
@@ -265,7 +232,7 @@ interface PlanChangeRequest {
   effectiveAt: string;
   /** The quote's estimate of what the change does to the period's bill (kept on the order, not charged). */
   items: OneOffItem[];
-  /** The new plan's PLAN_CHANGE fees, charged at completion; absent on orders placed before them. */
+  /** The new plan's PLAN_CHANGE fees, charged when it starts; absent on orders placed before them. */
   fees?: PlanFee[];
   toPlanName?: string;
 }
@@ -292,7 +259,7 @@ async function applyPlanChange(em: Em, order: ProductOrder, line: Line, account:
   if (r.timing === 'IMMEDIATE') current.status = 'ENDED';
   emitSubscription(em, 'subscriptionChanged', current, line, account, order.id, effectiveAt);
   const next = em.create(Subscription, {
-    id: `sub_${createHash('sha256').update(`${order.id}\u001fnext`).digest('hex').slice(0, 32)}`,
+    id: planChangeSubscriptionId(order.id),
     lineId: line.id,
     billingAccountId: account.id,
     planCode: r.toPlanCode,

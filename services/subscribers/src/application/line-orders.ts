@@ -7,6 +7,7 @@ import { feesOn, planTerms, type FeeTrigger, type PlanFee } from '../domain/plan
 import { CollectionsHold, Line, ProductOrder, Subscription } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
 import type { LineOrderResult } from './add-line';
+import type { PlanFeesRequest, SubscriptionFees } from './plan-fees';
 import { findReplayedOrder, placeOrder } from './place-order';
 
 export interface LineChangeCommand {
@@ -22,10 +23,16 @@ export interface LineChangeCommand {
  * when another order for the line is still open, or (RESUME) while a collections hold is left on
  * the line: an unpaid invoice's dunning holds it, and only lifting the hold (`liftCollectionsHold`,
  * which resumes the line when its last hold goes) switches it back on. A TERMINATE order carries the
- * TERMINATION fees of the plan the line is on (read from `catalog`), charged when it completes.
+ * TERMINATION fees of each plan the line may be on when it completes (read from `catalog`, see
+ * `planFeesOfLine`); completion charges those of the plan then in force.
  */
 export async function requestLineChange(em: Em, c: LineChangeCommand, catalog: CatalogClient | null = null): Promise<LineOrderResult> {
   const { now, ...input } = c;
+  // The catalog is asked before the line is locked (it may take seconds; not for a replay, which
+  // needs no fees), and under the lock only for a plan it did not show then.
+  const early = c.kind === 'TERMINATE' ? await findReplayedOrder(em, c.idempotencyKey, c.kind, input) : null;
+  if (early) return { order: early, line: await em.findOneOrFail(Line, { id: early.lineId }) };
+  const read = c.kind === 'TERMINATE' ? await planFeesOfLine(em, catalog, c.lineId, 'TERMINATION') : null;
   // Locked before the checks: a second request for the line waits here, then sees this order
   // (a replay of its idempotency key, or refused as a later request would be).
   const line = await lockLine(em, c.lineId);
@@ -35,27 +42,38 @@ export async function requestLineChange(em: Em, c: LineChangeCommand, catalog: C
   transitionLine(line.status as never, LINE_ACTION_OF[c.kind]!, 'input.lineId');
   if (c.kind === 'RESUME') await assertNotHeldForCollections(em, line.id);
   await assertNoOpenOrder(em, line.id);
-  const termination = c.kind === 'TERMINATE' ? await currentPlanFees(em, catalog, line.id, 'TERMINATION') : {};
+  const termination: PlanFeesRequest = read ? { planFees: (await planFeesOfLine(em, catalog, line.id, 'TERMINATION', read.byVersion)).planFees } : {};
   const order = placeOrder(em, { kind: c.kind, billingAccountId: line.billingAccountId, lineId: line.id, request: { reason: c.reason ?? null, ...termination }, idempotencyKey: c.idempotencyKey, input, now });
   await flushOrder(em);
   return { line, order };
 }
 
 /**
- * The `trigger` fees (TERMINATION, SIM_REPLACEMENT) of the plan version the line is on (its ACTIVE
- * subscription), as the order will charge them. A line that never went live (PENDING, cancelled) was
- * never on its plan and owes none, nor does a line without a plan. Read when the order is placed, as
- * the activation fee is: one open order per line, so the plan does not change before it completes
- * (short of an end-of-cycle change falling due meanwhile).
+ * The `trigger` fees (TERMINATION, SIM_REPLACEMENT) of every plan the line may be on when an order
+ * placed now completes: its ACTIVE subscription and its SCHEDULED one (an END_OF_CYCLE change may
+ * fall due before the order completes; no other change can come, one open order per line). A line
+ * that never went live (PENDING, cancelled) was never on its plan and owes none, nor does a line
+ * without a plan. `known`: plan version → fees already read (before the line was locked); only the
+ * others are asked of the catalog. Called under the lock, the subscriptions are read afresh.
  */
-export async function currentPlanFees(em: Em, catalog: CatalogClient | null, lineId: string, trigger: FeeTrigger): Promise<{ subscriptionId: string | null; fees: PlanFee[] }> {
-  const current = await em.findOne(Subscription, { lineId, status: 'ACTIVE' }, { orderBy: { startsAt: 'desc' } });
-  if (!current) return { subscriptionId: null, fees: [] };
-  // Never skipped for want of a catalog: a fee silently not charged is what this prevents.
-  if (!catalog) throw new Error(`An order charging ${trigger} fees needs the catalog to read the plan's fees`);
-  const document = await catalog.planVersionDocument(current.planVersionId);
-  if (document == null) throw notFound('PlanVersion', current.planVersionId, 'input.lineId');
-  return { subscriptionId: current.id, fees: feesOn(planTerms(document), trigger) };
+export async function planFeesOfLine(
+  em: Em,
+  catalog: CatalogClient | null,
+  lineId: string,
+  trigger: FeeTrigger,
+  known?: ReadonlyMap<string, PlanFee[]>,
+): Promise<{ planFees: SubscriptionFees[]; byVersion: Map<string, PlanFee[]> }> {
+  const subs = await em.find(Subscription, { lineId, status: { $in: ['ACTIVE', 'SCHEDULED'] } }, { orderBy: { startsAt: 'asc', id: 'asc' }, ...(known ? { refresh: true } : {}) });
+  const byVersion = new Map(known ?? []);
+  for (const sub of subs) {
+    if (byVersion.has(sub.planVersionId)) continue;
+    // Never skipped for want of a catalog: a fee silently not charged is what this prevents.
+    if (!catalog) throw new Error(`An order charging ${trigger} fees needs the catalog to read the plan's fees`);
+    const document = await catalog.planVersionDocument(sub.planVersionId);
+    if (document == null) throw notFound('PlanVersion', sub.planVersionId, 'input.lineId');
+    byVersion.set(sub.planVersionId, feesOn(planTerms(document), trigger));
+  }
+  return { planFees: subs.map((s) => ({ subscriptionId: s.id, fees: byVersion.get(s.planVersionId)! })), byVersion };
 }
 
 /**

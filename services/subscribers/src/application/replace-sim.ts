@@ -2,12 +2,12 @@ import { badInput, conflict, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { transitionLine, type LineStatus } from '../domain/lifecycle';
 import { LINE_ACTION_OF } from '../domain/order';
-import type { PlanFee } from '../domain/plan-terms';
 import { normalizeIccid } from '../domain/validation';
 import { Line, ProductOrder } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
 import type { LineOrderResult } from './add-line';
-import { assertNoOpenOrder, currentPlanFees, flushOrder, lockLine } from './line-orders';
+import { assertNoOpenOrder, flushOrder, lockLine, planFeesOfLine } from './line-orders';
+import type { PlanFeesRequest } from './plan-fees';
 import { findReplayedOrder, placeOrder } from './place-order';
 
 export interface ReplaceSimCommand {
@@ -20,15 +20,13 @@ export interface ReplaceSimCommand {
   now: Date;
 }
 
-/** What a SIM_REPLACEMENT order carries from placement to completion (`request` JSON). */
-export interface SimReplacementRequest {
+/** What a SIM_REPLACEMENT order carries from placement to completion (`request` JSON), with its plan fees. */
+export interface SimReplacementRequest extends PlanFeesRequest {
   reason: string | null;
   /** The new SIM, normalised. */
   iccid: string;
   /** The SIM the line had when the order was placed (the network moves the line off it). */
   previousIccid: string | null;
-  subscriptionId: string | null;
-  fees: PlanFee[];
 }
 
 /**
@@ -36,12 +34,17 @@ export interface SimReplacementRequest {
  * status does not allow it (ACTIVE and SUSPENDED do, `lifecycle.ts`), when another order for the
  * line is open, or when the SIM is in use: on a line that is not terminated (this one included) or
  * reserved by another open SIM replacement. The order carries the SIM_REPLACEMENT fees of the
- * line's plan, read now and charged when it completes; the line takes the SIM only then, after the
- * network has.
+ * line's plans (`planFeesOfLine`), read now; completion charges those of the plan then in force. The
+ * line takes the SIM only then, after the network has.
  */
 export async function replaceSim(em: Em, catalog: CatalogClient | null, c: ReplaceSimCommand): Promise<LineOrderResult> {
   const { now, ...input } = c;
   if (!c.idempotencyKey?.trim()) throw badInput('input.idempotencyKey', 'A SIM replacement is charged: give it an idempotency key so a retry is not charged twice', 'IDEMPOTENCY_KEY_REQUIRED');
+  // The catalog is asked before the line is locked (it may take seconds; not for a replay), and
+  // under the lock only for a plan it did not show then.
+  const early = await findReplayedOrder(em, c.idempotencyKey, 'SIM_REPLACEMENT', input);
+  if (early) return { order: early, line: await em.findOneOrFail(Line, { id: early.lineId }) };
+  const read = await planFeesOfLine(em, catalog, c.lineId, 'SIM_REPLACEMENT');
   // Locked before the checks, as every line order: a second request waits, then sees this order.
   const line = await lockLine(em, c.lineId);
   const replay = await findReplayedOrder(em, c.idempotencyKey, 'SIM_REPLACEMENT', input);
@@ -51,8 +54,8 @@ export async function replaceSim(em: Em, catalog: CatalogClient | null, c: Repla
   transitionLine(line.status as LineStatus, LINE_ACTION_OF.SIM_REPLACEMENT!, 'input.lineId');
   await assertNoOpenOrder(em, line.id);
   await assertSimFree(em, iccid, line);
-  const { subscriptionId, fees } = await currentPlanFees(em, catalog, line.id, 'SIM_REPLACEMENT');
-  const request: SimReplacementRequest = { reason: c.reason ?? null, iccid, previousIccid: line.iccid ?? null, subscriptionId, fees };
+  const { planFees } = await planFeesOfLine(em, catalog, line.id, 'SIM_REPLACEMENT', read.byVersion);
+  const request: SimReplacementRequest = { reason: c.reason ?? null, iccid, previousIccid: line.iccid ?? null, planFees };
   const order = placeOrder(em, { kind: 'SIM_REPLACEMENT', billingAccountId: line.billingAccountId, lineId: line.id, request: { ...request }, idempotencyKey: c.idempotencyKey, input, now });
   await flushOrder(em);
   return { line, order };
