@@ -180,23 +180,32 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
         } else found.push({ ...d, heldDuring: [...byVersion.get(v)!], planCode: d.target === 'RECURRING' ? planCodeOf.get(v)! : null, planVersionIds: d.target === 'RECURRING' ? [v] : null });
       }
     }
-    // Plan-rule surcharges (scope INVOICE), likewise for the days their plan was held. The same rule
-    // (name, percent or amount) on several of the account's plans or versions is one surcharge over
-    // the days of all of them: an operator who puts "regulatory fee 2 %" on every plan means 2 % of
-    // the invoice, not 4 % for an account with two lines on two plans.
+    // Plan-rule surcharges (scope INVOICE), likewise for the days their plan was held, a percent of
+    // the charges of the versions carrying it only (`planVersionIds`: their segments' fees, their
+    // lines' share of usage and one-offs). The same rule (name, percent or amount) on several of the
+    // account's plans or versions is one surcharge over the days and charges of all of them: an
+    // operator who puts "regulatory fee 2 %" on every plan means 2 % of the invoice, not 4 % for an
+    // account with two lines on two plans; 2 % on one plan and 3 % on another are two surcharges,
+    // each of its own plan's charges.
     const fees: (SurchargeItem & { rule: string })[] = [];
     for (const v of [...byVersion.keys()].sort()) {
       for (const f of planRuleSurcharges(plans.get(v)!, { lineCount: linesOfAccount.get(accountId)!.size })) {
         const same = fees.find((x) => x.rule === f.rule && x.percent === f.percent && x.amount === f.amount);
-        if (same) same.heldDuring!.push(...byVersion.get(v)!);
-        else fees.push({ ...f, heldDuring: [...byVersion.get(v)!] });
+        if (same) {
+          same.heldDuring!.push(...byVersion.get(v)!);
+          same.planVersionIds!.push(v);
+        } else fees.push({ ...f, heldDuring: [...byVersion.get(v)!], planVersionIds: [v] });
       }
     }
     const input = inputs.get(accountId)!;
     input.discounts.push(...found);
     input.surcharges = fees.map(({ rule: _rule, ...f }) => f);
-    // Usage and one-offs (undated) lie on the days the account held any plan, fee or not.
-    input.planHeld = [...byVersion.values()].flat();
+  }
+  // Usage and one-offs (undated) lie on the days the account held any plan, fee or not; each span
+  // says its line and plan version (whose share of them a plan's percent surcharge takes).
+  for (const s of segments) {
+    const input = inputs.get(s.billing_account_id)!;
+    (input.planHeld ??= []).push({ from: new Date(s.valid_from), to: s.valid_to ? new Date(s.valid_to) : null, lineId: s.line_id, planVersionId: s.plan_version_id });
   }
   return inputs;
 }

@@ -117,10 +117,14 @@ export interface DiscountItem {
  * A plan's `surcharge` rule with scope INVOICE (EVENT surcharges are priced by rating, per usage
  * record). Billed for the days of the period the plan carrying it was held (`heldDuring`, the day
  * rule of discounts), on its own ONE_OFF line(s) with `code` as source reference:
- *  - a percent: that percent of every charge of those days (recurring fees of those days, the share
- *    of usage and one-offs for them, as a discount counts them) after discounts, before tax; one
- *    line per tax category of those charges, taxed at that category's rule; credits (negative
- *    one-offs) and other surcharges are not in the base;
+ *  - a percent: that percent of the charges of its plan on those days after discounts, before tax
+ *    (with `planVersionIds`; without, of every charge of those days): the recurring fees of the
+ *    segments on those versions (as a plan-rule RECURRING discount picks them), and the part of
+ *    usage and one-offs that is that plan's — they reach composition undated and without their
+ *    plan, so per day the share of the lines held on those versions among the account's lines
+ *    that day (`ComposeInput.planHeld`), and a one-off with a `lineId` its line's plan. One line
+ *    per tax category of that base, taxed at that category's rule; credits (negative one-offs) and
+ *    other surcharges are not in the base;
  *  - an amount: per billing period, prorated to those days, one line in `taxCategory`.
  */
 export interface SurchargeItem {
@@ -132,6 +136,12 @@ export interface SurchargeItem {
   taxCategory: string;
   /** The spans the plan carrying the rule was held (as for plan-rule discounts); absent: the whole period. */
   heldDuring?: { from: Date; to: Date | null }[] | null;
+  /**
+   * The plan versions carrying the rule (several when versions or plans carry an identical rule: one
+   * surcharge over the charges of all of them). A percent is of their charges only, not of another
+   * plan's line on the same days; absent: of every charge of its days.
+   */
+  planVersionIds?: string[] | null;
 }
 
 export interface ComposeInput {
@@ -146,9 +156,10 @@ export interface ComposeInput {
    * The spans the account held any plan (its subscription segments, any line, with a fee or not; `to`
    * null = open). Usage and one-offs reach composition undated and are spread over the days of their
    * union when discounts are sliced by day. Absent: the spans of `recurring`. No day of the period
-   * held (or none given): the whole period.
+   * held (or none given): the whole period. With the line and plan version of each span, a percent
+   * surcharge of a plan takes that plan's lines' share of each day's undated charges.
    */
-  planHeld?: { from: Date; to: Date | null }[] | null;
+  planHeld?: { from: Date; to: Date | null; lineId?: string | null; planVersionId?: string | null }[] | null;
   usage: UsageItem[];
   oneOffs: OneOffItem[];
   discounts: DiscountItem[];
@@ -226,6 +237,13 @@ interface DiscountBucket {
   versions: string[];
   slices: Decimal[];
   roundedLeft: Decimal;
+  /**
+   * Usage and one-offs: per slice, what was put in (`slices` before discounts) and the part of it
+   * attributed to each plan version (percent surcharges). Every discount takes the same fraction of
+   * a slice's charges, so a version keeps its share of what is left.
+   */
+  put: Decimal[];
+  byVersion: Map<string, Decimal[]>;
 }
 
 const NO_TAX: TaxRule = { jurisdiction: '*', category: '*', rate: '0', inclusive: false, name: 'No tax' };
@@ -470,6 +488,52 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
     const covered = days.reduce((n, [a, b]) => n + b - a, 0);
     return sliceSpans.map((slice) => c.exact.times(days.reduce((n, [a, b]) => n + overlap(a, b, slice), 0)).dividedBy(covered));
   };
+  // Whose undated charges are whose (percent surcharges of a plan): per day, the plan version of
+  // each of the account's lines held that day (from `planHeld`, else the recurring segments). A
+  // usage charge's part for a version is, per day it is spread on, the share of that day's lines on
+  // the version. A one-off with a line is that line's: spread over the line's own days and going to
+  // its version of each day (so a line that joined on the 16th has all of it on its plan's days; for
+  // discounts it stays spread over the account's days, and the surcharge takes each slice's share of
+  // what discounts left there); a line with no day held: as usage. A day no line is known on goes to
+  // no version (only when nothing held is known at all).
+  // Only a percent surcharge of a plan asks whose the undated charges are.
+  const attributing = surcharges.some((x) => x.percent != null && x.planVersionIds != null);
+  const held: NonNullable<ComposeInput['planHeld']> = input.planHeld ?? input.recurring;
+  const heldSpans = pd.total === 0 || !attributing ? [] : held.map((h, i) => ({ days: daysOf([h])[0]!, line: h.lineId ?? `#${i}`, version: h.planVersionId ?? null }));
+  const linesOn: Map<string, string | null>[] = Array.from({ length: attributing ? dayCount : 0 }, () => new Map());
+  for (const h of heldSpans) for (let d = Math.max(0, h.days[0]); d < Math.min(dayCount, h.days[1]); d++) linesOn[d]!.set(h.line, h.version);
+  type Shares = Map<string, Decimal>;
+  const add = (m: Shares, v: string | null, x: Decimal) => {
+    if (v != null && !x.isZero()) m.set(v, (m.get(v) ?? new Decimal(0)).plus(x));
+  };
+  const dayShares = linesOn.map((lines) => {
+    const m: Shares = new Map();
+    for (const v of lines.values()) add(m, v, new Decimal(1).dividedBy(lines.size));
+    return m;
+  });
+  /** Per slice, the part of an undated charge for each plan version (what `spread` puts there, for usage). */
+  const attribute = (c: Draft, line: string | null): Map<string, Decimal[]> => {
+    const own = line == null ? [] : linesOn.flatMap((l, d): [number, number][] => (l.has(line) ? [[d, d + 1]] : []));
+    const days = own.length > 0 ? own : (c.days ?? undatedDays);
+    const covered = days.reduce((n, [a, b]) => n + b - a, 0);
+    const out = new Map<string, Decimal[]>();
+    sliceSpans.forEach(([from, to], j) => {
+      const sum: Shares = new Map();
+      for (const [a, b] of days) {
+        for (let d = Math.max(a, from); d < Math.min(b, to); d++) {
+          if (own.length > 0) add(sum, linesOn[d]!.get(line!) ?? null, new Decimal(1));
+          else for (const [v, share] of dayShares[d]!) add(sum, v, share);
+        }
+      }
+      for (const [v, share] of sum) {
+        const parts = out.get(v) ?? sliceSpans.map(() => new Decimal(0));
+        parts[j] = c.exact.times(share).dividedBy(covered);
+        out.set(v, parts);
+      }
+    });
+    return out;
+  };
+  const lineOf = new Map(input.oneOffs.map((o) => [o.id, o.lineId ?? null]));
   const buckets = new Map<string, DiscountBucket>();
   const charges: [DiscountTarget | 'ONE_OFF', Draft[]][] = [['RECURRING', recurringDrafts], ['USAGE', usageDrafts], ['ONE_OFF', oneOffDrafts]];
   for (const [group, ds] of charges) {
@@ -477,8 +541,18 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
       const plan = group === 'RECURRING' ? (c.planCode ?? '') : null;
       const versions = group === 'RECURRING' ? (c.planVersions ?? []) : [];
       const key = `${group}|${c.taxCategory}|${plan ?? ''}|${versions.join(',')}`;
-      const bucket = buckets.get(key) ?? { group, category: c.taxCategory, plan, versions, slices: sliceSpans.map(() => new Decimal(0)), roundedLeft: new Decimal(0) };
-      spread(c).forEach((x, j) => (bucket.slices[j] = bucket.slices[j]!.plus(x)));
+      const zeros = () => sliceSpans.map(() => new Decimal(0));
+      const bucket: DiscountBucket = buckets.get(key) ?? { group, category: c.taxCategory, plan, versions, slices: zeros(), roundedLeft: new Decimal(0), put: zeros(), byVersion: new Map() };
+      spread(c).forEach((x, j) => {
+        bucket.slices[j] = bucket.slices[j]!.plus(x);
+        bucket.put[j] = bucket.put[j]!.plus(x);
+      });
+      if (attributing && group !== 'RECURRING') {
+        for (const [v, parts] of attribute(c, group === 'ONE_OFF' ? (lineOf.get(c.sourceRef ?? '') ?? null) : null)) {
+          const sum = bucket.byVersion.get(v) ?? zeros();
+          bucket.byVersion.set(v, sum.map((x, j) => x.plus(parts[j]!)));
+        }
+      }
       bucket.roundedLeft = bucket.roundedLeft.plus(roundDecimal(c.exact, scale, input.roundingMode));
       buckets.set(key, bucket);
     }
@@ -546,8 +620,11 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   }
 
   // Surcharges come after every discount: a percent is of what the customer is charged for the
-  // plan's days (what the discounts left of each charge group, per tax category), never of another
-  // surcharge; they stack side by side (2 % and 3 % are 5 % of that base, not compounded).
+  // plan's charges on its days (what the discounts left of each charge group, per tax category: the
+  // fees of its versions' segments, its share of usage and one-offs, above), never of another
+  // surcharge, nor of another plan's charges (two lines on plans with 2 % and 3 % pay 2 % and 3 % of
+  // their own charges, not 5 % of both); two surcharges of one plan stack side by side (2 % and 3 %
+  // of its charges are 5 %, not compounded).
   surcharges.forEach((s, i) => {
     const ranges = surchargeWindows[i]!;
     const validDays = ranges.reduce((n, [a, b]) => n + b - a, 0);
@@ -560,8 +637,14 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
     if (s.percent != null) {
       const share = Decimal.max(dec(s.percent), 0).dividedBy(100);
       const byCategory = new Map<string, Decimal>();
+      const own = s.planVersionIds;
       for (const b of buckets.values()) {
-        const left = b.slices.reduce((n, x, j) => (valid[j] ? n.plus(x) : n), new Decimal(0));
+        if (own != null && b.group === 'RECURRING' && !b.versions.some((v) => own.includes(v))) continue;
+        const part = (x: Decimal, j: number) => {
+          if (own == null || b.group === 'RECURRING' || b.put[j]!.isZero()) return x;
+          return x.times(own.reduce((n, v) => n.plus(b.byVersion.get(v)?.[j] ?? 0), new Decimal(0))).dividedBy(b.put[j]!);
+        };
+        const left = b.slices.reduce((n, x, j) => (valid[j] ? n.plus(part(x, j)) : n), new Decimal(0));
         byCategory.set(b.category, (byCategory.get(b.category) ?? new Decimal(0)).plus(left));
       }
       for (const [category, left] of [...byCategory].sort(([x], [y]) => x.localeCompare(y))) line(category, left.times(share), '1', null, s.description);
