@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { MAX_RECORD_USAGE_BATCH } from '../../usage/src/application/record-usage';
 import { importUsageCsv } from '../../usage/src/cli/import-csv';
+import { wholeNumber } from './options';
 
 export function registerUsageCommands(program: Command): void {
   const usage = program.command('usage').description('Usage records.');
@@ -8,7 +10,7 @@ export function registerUsageCommands(program: Command): void {
     .description('Import a CSV CDR file (idempotent by source and event id; resumes from its checkpoint after an interruption).')
     .option('--source <source>', 'source for rows that name none (default csv:<file name>)')
     .option('--url <url>', 'usage subgraph GraphQL URL (default USAGE_URL or http://127.0.0.1:4003/graphql)')
-    .option('--batch-size <n>', 'records per request (at most 1000)', (v) => Number(v))
+    .option('--batch-size <n>', `records per request, 1 to ${MAX_RECORD_USAGE_BATCH} (default ${MAX_RECORD_USAGE_BATCH})`, wholeNumber('--batch-size', MAX_RECORD_USAGE_BATCH))
     .option('--restart', 'ignore the checkpoint and start from the first line')
     .option(
       '--ignore-columns <names>',

@@ -85,7 +85,7 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
         stops.push(await startBundleEventsConsumer(messaging, usage.directory, { durable: `${prefix}-bundles`, deliverNew, logger, onLine }));
         stops.push(await startBundleFeeDueConsumer(messaging, usage.directory, { durable: `${prefix}-bundle-fees`, deliverNew, logger }));
       }
-      if (which.has('bills')) stops.push(await startBillEventsConsumer(messaging, usage.sql, usage.pipeline, { durable: `${prefix}-bills`, deliverNew, logger }));
+      if (which.has('bills')) stops.push(await startBillEventsConsumer(messaging, usage.sql, usage.pipeline, { durable: `${prefix}-bills`, deliverNew, logger, onDropped: (reason) => usage.metrics.billEventsDropped.inc({ reason }) }));
       if (which.has('sweeper')) {
         const graceMs = Number(env.USAGE_CHARGE_RESEND_AFTER_MS ?? 60_000);
         stops.push(startSweeper({ what: 're-published ChargeRequests that no ChargeResult answered', intervalMs: Number(env.USAGE_CHARGE_SWEEP_MS ?? 5000), logger, pass: async () => {

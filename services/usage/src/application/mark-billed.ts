@@ -1,33 +1,29 @@
 /**
- * Invoicing issued an invoice for an account's period (customerBillCreated): the account's rated
- * records of [periodStart, periodEnd) that were rated by then move RATED → BILLED, and the period
- * is remembered as billed, so a late event in it is rated (with the plan version in force at its
- * time), stays RATED and its ChargeRequest carries adjustsInvoiceId = this invoice: invoicing
- * puts it on the next invoice as an adjustment. Idempotent: a redelivered event changes nothing.
+ * Invoicing issued an invoice for an account's period (customerBillCreated). The records it
+ * billed move to BILLED, and the period is remembered as billed, so a late event in it is rated
+ * (with the plan version in force at its time), stays RATED and its ChargeRequest carries
+ * adjustsInvoiceId = this invoice. Idempotent: a redelivered event changes nothing.
  *
- * Records rated after the invoice was issued are left RATED: their charges may have reached the
- * ledger after the bill run read the unbilled charges (the event does not list what it billed).
+ * What an invoice bills is what invoicing had unbilled when it was issued (bill-accounts.ts): every
+ * charge of the account that occurred before the period's end, whatever its period - an earlier
+ * period's one (a late event, a re-rate's adjustment) becomes an adjustment line of this invoice.
+ * So a record is BILLED by the first invoice issued after all of its money reached the ledger:
+ * - RATED or RERATED (a BILLED record re-rated is RERATED again until its adjustment is billed),
+ *   rated (or last re-rated) by the invoice's time, occurred before the period's end;
+ * - not DENIED (invoicing keeps no denied charge), and no re-rate adjustment of it still PENDING
+ *   (its credit or charge is not on this invoice; the next one bills it).
+ * Records rated after the invoice was issued stay for the next invoice: their charges may have
+ * reached the ledger after the bill run read the unbilled charges (the event does not list them).
+ * Left: a late event rated while this event is applied may miss its adjustsInvoiceId and, being
+ * before the last billed period, then waits for no invoice.
  */
+import type { BillIssued } from '../domain/bill-issued';
 import { ACCOUNT_LINES, inSqlTransaction, type Sql } from '../persistence/sql';
 
-export interface BillIssued {
-  invoiceId: string;
-  billingAccountId: string;
-  periodStart: Date;
-  periodEnd: Date;
-  /** When the invoice was issued (the event's time). */
-  issuedAt: Date;
-}
+export { parseBillIssued, type BillIssued } from '../domain/bill-issued';
 
-export function parseBillIssued(data: unknown, time: string): BillIssued | undefined {
-  const d = data as Record<string, unknown> | null;
-  if (!d || typeof d.invoiceId !== 'string' || typeof d.billingAccountId !== 'string' || typeof d.periodStart !== 'string' || typeof d.periodEnd !== 'string') return undefined;
-  const periodStart = new Date(d.periodStart);
-  const periodEnd = new Date(d.periodEnd);
-  const issuedAt = new Date(time);
-  if ([periodStart, periodEnd, issuedAt].some((x) => Number.isNaN(x.getTime())) || !(periodEnd > periodStart)) return undefined;
-  return { invoiceId: d.invoiceId, billingAccountId: d.billingAccountId, periodStart, periodEnd, issuedAt };
-}
+const BILLABLE = `billing_account_id = $1 and status in ('RATED', 'RERATED') and charge_status <> 'DENIED' and rated_at <= $2
+  and not exists (select 1 from rerate_adjustment a where a.usage_record_id = usage_record.id and a.status = 'PENDING')`;
 
 /** Returns how many records moved to BILLED. */
 export async function markPeriodBilled(sql: Sql, bill: BillIssued): Promise<number> {
@@ -36,12 +32,30 @@ export async function markPeriodBilled(sql: Sql, bill: BillIssued): Promise<numb
       'insert into billed_period (billing_account_id, invoice_id, period_start, period_end, billed_at) values ($1, $2, $3, $4, $5) on conflict do nothing',
       [bill.billingAccountId, bill.invoiceId, bill.periodStart, bill.periodEnd, bill.issuedAt],
     );
-    const { rowCount } = await db.query(
-      `update usage_record set status = 'BILLED'
-        where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3
-          and status = 'RATED' and adjusts_invoice_id is null and rated_at <= $4`,
-      [bill.billingAccountId, bill.periodStart, bill.periodEnd, bill.issuedAt],
+    // Since the end of the last period billed before this one (all history for a first invoice),
+    // any unbilled record counts; before it, only late and re-rated ones can be left (the earlier
+    // invoices billed the rest): those are found through their own partial index.
+    const { rows } = await db.query<{ floor: Date | string | null }>(
+      'select max(period_end) as floor from billed_period where billing_account_id = $1 and invoice_id <> $2 and period_end <= $3',
+      [bill.billingAccountId, bill.invoiceId, bill.periodStart],
     );
-    return rowCount ?? 0;
+    const floor = rows[0]?.floor ? new Date(rows[0].floor) : null;
+    let billed = 0;
+    const recent = await db.query(
+      `update usage_record set status = 'BILLED'
+        where line_id in ${ACCOUNT_LINES} and ${BILLABLE} and occurred_at < $3${floor ? ' and occurred_at >= $4' : ''}`,
+      floor ? [bill.billingAccountId, bill.issuedAt, bill.periodEnd, floor] : [bill.billingAccountId, bill.issuedAt, bill.periodEnd],
+    );
+    billed += recent.rowCount ?? 0;
+    if (floor) {
+      const earlier = await db.query(
+        `update usage_record set status = 'BILLED'
+          where line_id in ${ACCOUNT_LINES} and ${BILLABLE} and occurred_at < $3
+            and status in ('RATED', 'RERATED') and (status = 'RERATED' or adjusts_invoice_id is not null)`,
+        [bill.billingAccountId, bill.issuedAt, floor],
+      );
+      billed += earlier.rowCount ?? 0;
+    }
+    return billed;
   });
 }

@@ -22,6 +22,8 @@ export interface UsageMetrics {
   sessionRequests: client.Counter<'operation' | 'result_code'>;
   /** Subscribers' events acknowledged without effect (not a CloudEvent, or ids the read model cannot store), by subject and reason. */
   subscriberEventsDropped: client.Counter<'subject' | 'reason'>;
+  /** Bill events acknowledged or parked without effect (refused by the parser, or unstorable). */
+  billEventsDropped: client.Counter<'reason'>;
 }
 
 export function createUsageMetrics(registry: client.Registry = new client.Registry()): UsageMetrics {
@@ -36,6 +38,7 @@ export function createUsageMetrics(registry: client.Registry = new client.Regist
     emittedEventsPruned: new client.Counter({ name: 'ledgerline_usage_emitted_events_pruned_total', help: 'Rows of emitted_event (events emitted once per line and period) deleted after USAGE_EMITTED_EVENT_RETENTION_DAYS', registers: [registry] }),
     sessionRequests: new client.Counter({ name: 'ledgerline_usage_charging_session_requests_total', help: 'Online charging session requests, by operation and result code', labelNames: ['operation', 'result_code'], registers: [registry] }),
     subscriberEventsDropped: new client.Counter({ name: 'ledgerline_usage_subscriber_events_dropped_total', help: "Subscribers' events acknowledged without effect (not a CloudEvent, an invalid time, ids or numbers the read model cannot store), by subject and reason", labelNames: ['subject', 'reason'], registers: [registry] }),
+    billEventsDropped: new client.Counter({ name: 'ledgerline_usage_bill_events_dropped_total', help: "Invoicing's bill events acknowledged or parked without marking records BILLED (not_a_cloud_event; invalid: refused by the parser; unstorable: refused by the database again and again, parked), by reason", labelNames: ['reason'], registers: [registry] }),
   };
 }
 

@@ -29,6 +29,7 @@ import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import cliProgress from 'cli-progress';
 import { callerHeaders, graphqlRequest, SYSTEM_CALLER, DEV_INTERNAL_SECRET } from '@ledgerline/platform';
+import { MAX_RECORD_USAGE_BATCH } from '../application/record-usage';
 
 export interface ImportedBatchResult {
   rated: number;
@@ -278,7 +279,24 @@ export function graphqlSink(url: string, secret: string): UsageSink {
   };
 }
 
+/**
+ * A count option (`batchSize`, the CLI's `--batch-size`): a whole number from 1 to `max`, given
+ * as a number or as the text typed; anything else throws, naming `name`.
+ */
+export function wholeNumberOption(name: string, value: number | string, max: number): number {
+  const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) {
+    const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : String(value);
+    throw new Error(`${name} must be a whole number from 1 to ${max} (got ${shown})`);
+  }
+  return n;
+}
+
 export async function importUsageCsv(file: string, options: ImportCsvOptions = {}): Promise<ImportCsvReport> {
+  // Checked before anything is read or sent: NaN (`--batch-size abc`) never filled a batch, so
+  // batches were cut only at MAX_BATCH_BYTES and could exceed what recordUsage takes mid-import.
+  const batchSize = wholeNumberOption('batchSize', options.batchSize ?? MAX_RECORD_USAGE_BATCH, MAX_RECORD_USAGE_BATCH);
+  if (options.maxBatches !== undefined) wholeNumberOption('maxBatches', options.maxBatches, Number.MAX_SAFE_INTEGER);
   if (!fs.existsSync(file)) throw new Error(`${file}: no such file`);
   const source = options.source ?? `csv:${path.basename(file)}`;
   const sink =
@@ -287,7 +305,6 @@ export async function importUsageCsv(file: string, options: ImportCsvOptions = {
       options.url ?? process.env.USAGE_URL ?? 'http://127.0.0.1:4003/graphql',
       options.secret ?? process.env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET,
     );
-  const batchSize = Math.min(options.batchSize ?? 1000, 1000);
   const resumeAfter = options.restart ? 0 : readCheckpoint(file);
   const totals: ImportedBatchResult = { rated: 0, rejected: 0, duplicates: 0 };
   const size = fs.statSync(file).size;

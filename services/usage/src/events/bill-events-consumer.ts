@@ -1,29 +1,100 @@
-/** invoicing → usage: customerBillCreated marks the period's records BILLED (application/mark-billed.ts). */
+/**
+ * invoicing → usage: customerBillCreated marks the invoice's records BILLED (application/mark-billed.ts).
+ *
+ * A bill usage cannot apply must not hold back the bills after it (their records would never be
+ * BILLED, late events in their periods never sent as adjustments): consumeBatches retries a failed
+ * batch for ever. So each bill is applied on its own, and
+ * - one refused as it is (not a CloudEvent; a field PostgreSQL would refuse or no invoice has, see
+ *   domain/bill-issued.ts) is logged, counted (`onDropped`) and acknowledged;
+ * - one that fails while the database answers is the bill's own problem: a data error (SQLSTATE
+ *   class 22) at once, anything else after BILL_ATTEMPTS attempts (deliveries before a restart
+ *   count), it is parked - terminated in JetStream, logged as an error, counted `unstorable` - as
+ *   the subscribers and charges consumers drop what they cannot store;
+ * - one that fails while the database does not answer, or on a conflict worth retrying (class 40),
+ *   fails the batch, which is retried.
+ */
+import type { JsMsg } from '@nats-io/jetstream';
 import { EVENTS, parseCloudEvent } from '@ledgerline/contracts';
 import type { Logger, Messaging } from '@ledgerline/platform';
-import { markPeriodBilled, parseBillIssued } from '../application/mark-billed';
+import { markPeriodBilled } from '../application/mark-billed';
 import type { UsagePipeline } from '../application/usage-pipeline';
+import { parseBillIssued } from '../domain/bill-issued';
 import type { Sql } from '../persistence/sql';
 import { consumeBatches } from './jetstream';
 
-export async function applyBillEvent(sql: Sql, pipeline: UsagePipeline, payload: string, logger: Logger): Promise<void> {
+/** Why a bill event was acknowledged (or terminated) without effect. */
+export type DroppedBillReason = 'not_a_cloud_event' | 'invalid' | 'unstorable';
+export type DropBill = (reason: DroppedBillReason, details: { id?: string; field?: string; problem?: string; err?: unknown; seq?: number }) => void;
+
+/** How many times a bill that fails while the database answers is tried before it is parked. */
+export const BILL_ATTEMPTS = 3;
+
+const sqlState = (error: unknown): string => (typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : '');
+/** The data itself refused (a value too long, out of range, an invalid byte): the same every time. */
+const isDataError = (error: unknown): boolean => sqlState(error).startsWith('22');
+/** Serialization failures and deadlocks: another attempt may well succeed. */
+const isRetryable = (error: unknown): boolean => sqlState(error).startsWith('40');
+
+async function databaseAnswers(sql: Sql): Promise<boolean> {
+  try {
+    await sql.query('select 1');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Applies one bill; a bill refused as it is goes to `drop`. Throws what the database refused. */
+export async function applyBillEvent(sql: Sql, pipeline: UsagePipeline, payload: string, logger: Logger, drop: DropBill): Promise<void> {
   let event;
   try {
     event = parseCloudEvent(payload);
   } catch (error) {
-    return void logger.warn({ err: error }, 'ignoring an invoicing message that is not a CloudEvent');
+    return drop('not_a_cloud_event', { err: error });
   }
-  const bill = parseBillIssued(event.data, event.time);
-  if (!bill) return void logger.warn({ id: event.id }, 'customerBillCreated without invoiceId/billingAccountId/period ignored');
+  const parsed = parseBillIssued(event.data, event.time);
+  if (!parsed.ok) return drop('invalid', { id: event.id, field: parsed.problem.field, problem: parsed.problem.message });
+  const bill = parsed.bill;
   pipeline.forgetBilledPeriods(bill.billingAccountId);
-  const billed = await markPeriodBilled(sql, bill);
-  pipeline.forgetBilledPeriods(bill.billingAccountId);
-  logger.debug({ invoiceId: bill.invoiceId, billed }, 'usage records billed');
+  try {
+    const billed = await markPeriodBilled(sql, bill);
+    logger.debug({ invoiceId: bill.invoiceId, billed }, 'usage records billed');
+  } finally {
+    pipeline.forgetBilledPeriods(bill.billingAccountId);
+  }
 }
 
-export function startBillEventsConsumer(messaging: Messaging, sql: Sql, pipeline: UsagePipeline, o: { durable: string; deliverNew: boolean; logger: Logger }) {
+export function startBillEventsConsumer(messaging: Messaging, sql: Sql, pipeline: UsagePipeline, o: { durable: string; deliverNew: boolean; logger: Logger; onDropped?: (reason: DroppedBillReason, details: { field?: string }) => void }) {
+  const drop: DropBill = (reason, details) => {
+    o.logger.error({ reason, ...details }, 'customerBillCreated refused; usage records of that invoice stay as they are');
+    o.onDropped?.(reason, { field: details.field });
+  };
+  /** Failed attempts of a message (by stream sequence) while the database answered. */
+  const failures = new Map<number, number>();
+  /** Messages acknowledged or terminated: a batch retried after a later message failed skips them. */
+  const done = new WeakSet<JsMsg>();
   return consumeBatches(messaging, { durable: o.durable, filter: EVENTS.customerBillCreated.subject, max: 200, deliverNew: o.deliverNew, logger: o.logger }, async (batch) => {
-    for (const m of batch) await applyBillEvent(sql, pipeline, m.string(), o.logger);
-    for (const m of batch) m.ack();
+    for (const m of batch) {
+      if (done.has(m)) continue;
+      try {
+        await applyBillEvent(sql, pipeline, m.string(), o.logger, (reason, details) => drop(reason, { ...details, seq: m.seq }));
+      } catch (error) {
+        if (isRetryable(error) || !(await databaseAnswers(sql))) throw error;
+        const attempts = Math.max((failures.get(m.seq) ?? 0) + 1, m.info.deliveryCount);
+        if (!isDataError(error) && attempts < BILL_ATTEMPTS) {
+          failures.set(m.seq, attempts);
+          throw error;
+        }
+        failures.delete(m.seq);
+        drop('unstorable', { err: error, seq: m.seq, problem: `refused by the database after ${attempts} attempt(s); parked (terminated)` });
+        // No reason text: nats-server before 2.10 does not take `+TERM <reason>` and would redeliver it.
+        m.term();
+        done.add(m);
+        continue;
+      }
+      failures.delete(m.seq);
+      m.ack();
+      done.add(m);
+    }
   });
 }

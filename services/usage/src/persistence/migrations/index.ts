@@ -13,6 +13,7 @@ import { Migration20261203000000_account_owners } from './Migration2026120300000
 import { Migration20261203150000_emitted_events } from './Migration20261203150000_emitted_events';
 import { Migration20261210000000_adjustment_resend } from './Migration20261210000000_adjustment_resend';
 import { Migration20261211000000_rejection_history } from './Migration20261211000000_rejection_history';
+import { Migration20261212000000_unbilled_adjustments } from './Migration20261212000000_unbilled_adjustments';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -30,4 +31,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261203150000_emitted_events', class: Migration20261203150000_emitted_events },
   { name: 'Migration20261210000000_adjustment_resend', class: Migration20261210000000_adjustment_resend },
   { name: 'Migration20261211000000_rejection_history', class: Migration20261211000000_rejection_history },
+  { name: 'Migration20261212000000_unbilled_adjustments', class: Migration20261212000000_unbilled_adjustments },
 ];
