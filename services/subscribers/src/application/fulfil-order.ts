@@ -13,7 +13,7 @@ import { settleAddOn, type OrderEffects } from './add-on-settlement';
 import { flushOrder, lockLine } from './line-orders';
 import { holdActivatedLine } from './collections-holds';
 import { applyDueSubscriptions } from './activate-due-subscriptions';
-import { feesInForce, planChangeSubscriptionId, planChangeWording, planFeeCharges, type PlanFeesRequest } from './plan-fees';
+import { feesInForce, planChangeFeesDue, planChangeSubscriptionId, planChangeWording, planFeeCharges, type PlanFeesRequest } from './plan-fees';
 import { assertSimFree, type SimReplacementRequest } from './replace-sim';
 
 /**
@@ -182,9 +182,8 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
     // The new plan's PLAN_CHANGE fees, when the new plan starts: an IMMEDIATE change now; an
     // END_OF_CYCLE one when its subscription becomes ACTIVE (`applyDueSubscriptions`), and never if
     // the line is terminated first. An order placed before fees has none.
-    if (r.timing === 'IMMEDIATE') {
-      charges.push(...planFeeCharges(em, { orderId: order.id, line, account, subscriptionId: next.id, fees: r.fees ?? [], trigger: 'PLAN_CHANGE', wording: planChangeWording(r), now }));
-    }
+    const fees = planChangeFeesDue(r, 'AT_COMPLETION');
+    charges.push(...planFeeCharges(em, { orderId: order.id, line, account, subscriptionId: next.id, fees, trigger: 'PLAN_CHANGE', wording: planChangeWording(r), now }));
   }
   order.updatedAt = now;
   order.completedAt = now;

@@ -10,6 +10,7 @@ import { assertNoScheduledChange, assertPlanFits, currentSubscription, findPlan 
 import { findReplayedOrder, placeOrder } from './place-order';
 import type { LineOrderResult } from './add-line';
 import { assertNoOpenOrder, flushOrder, lockLine } from './line-orders';
+import { planChangeFees } from './plan-fees';
 
 export interface PlanChangeCommand {
   lineId: string;
@@ -29,9 +30,9 @@ export interface PlanChangePreview {
   sharedAllowances: boolean;
   timing: PlanChangeTiming;
   /**
-   * The PLAN_CHANGE fees the order charges when it completes: those of the plan changed TO (its
-   * price list's change fee; the plan left has no say). Not part of `items`/`total`, which estimate
-   * the prorated recurring fees only.
+   * The PLAN_CHANGE fees the order charges: those of the plan changed TO (its price list's change
+   * fee; the plan left has no say), when `planChangeFees` says (at completion, or as the new plan
+   * starts for END_OF_CYCLE). Carried on the order as they are: completion charges these.
    */
   fees: PlanFee[];
   effectiveAt: Date;
@@ -43,7 +44,7 @@ export interface PlanChangePreview {
    * from them: invoicing bills the period's fees from the plans held (see `applyPlanChange`).
    */
   items: OneOffItem[];
-  /** The sum of `items`: how much the period's bill changes. */
+  /** The sum of `items` and `fees`: what the change costs the customer (an estimate for the items). */
   total: Money;
   /** A prepaid line: what its balance does at the change (wallets settles it); null for postpaid. */
   prepaid: PrepaidSettlement | null;
@@ -89,6 +90,11 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
     timing,
     fees: feesOn(target.terms, 'PLAN_CHANGE'),
   };
+  // The quote's total counts every fee the change will charge, whenever it is charged (a change
+  // without fees keeps the estimate exactly as it was shown before).
+  const due = planChangeFees(base);
+  const withFees = (estimate: Money): Money =>
+    due.length === 0 ? estimate : round(money(due.reduce((acc, f) => acc.plus(dec(f.fee.amount.amount)), dec(estimate.amount)), account.currency));
   if (prepaid) {
     // The balance settles a prepaid line's fees (wallets): no prorated one-offs here. The period
     // shown is the allowance period the old plan paid for; a later change starts when it ends.
@@ -101,11 +107,11 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
       refund: refund && !refund.amount.isZero() ? round(money(refund.amount, account.currency)) : null,
       refundDays: refund?.unusedDays ?? 0,
     };
-    return { ...base, effectiveAt, ...period, items: [], total: money('0', account.currency), prepaid };
+    return { ...base, effectiveAt, ...period, items: [], total: withFees(money('0', account.currency)), prepaid };
   }
   if (timing === 'END_OF_CYCLE') {
     const period = billingPeriodOf(today, account.billCycleDay);
-    return { ...base, effectiveAt: startOfLocalDay(period.end, account.timezone), periodStart: formatLocalDate(period.start), periodEnd: formatLocalDate(period.end), items: [], total: money('0', account.currency), prepaid: null };
+    return { ...base, effectiveAt: startOfLocalDay(period.end, account.timezone), periodStart: formatLocalDate(period.start), periodEnd: formatLocalDate(period.end), items: [], total: withFees(money('0', account.currency)), prepaid: null };
   }
   const quote = quotePlanChange({
     currency: account.currency,
@@ -115,7 +121,7 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
     to: { planCode: target.terms.code, fee: target.terms.recurringFee },
   });
   // Effective now; the day of the change is billed on the new plan.
-  return { ...base, effectiveAt: c.now, periodStart: formatLocalDate(quote.period.start), periodEnd: formatLocalDate(quote.period.end), items: quote.items, total: quote.total, prepaid: null };
+  return { ...base, effectiveAt: c.now, periodStart: formatLocalDate(quote.period.start), periodEnd: formatLocalDate(quote.period.end), items: quote.items, total: withFees(quote.total), prepaid: null };
 }
 
 /**

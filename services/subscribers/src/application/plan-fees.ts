@@ -78,6 +78,27 @@ interface PlanChangeFeeRequest {
   fees?: PlanFee[];
 }
 
+/** When a fee is charged: as its order completes, or as the plan a change scheduled starts (END_OF_CYCLE). */
+export type FeeDue = 'AT_COMPLETION' | 'AT_NEW_PLAN_START';
+
+/**
+ * The PLAN_CHANGE fees a change charges and when: the fees it carries (the new plan's), at
+ * completion for an IMMEDIATE change, as the new plan starts for an END_OF_CYCLE one (so never if
+ * the line is terminated first). The one rule for the quote (`previewPlanChange`), `completeOrder`
+ * and the sweep starting scheduled plans (`scheduledChangeFees`).
+ */
+export function planChangeFees(r: Pick<PlanChangeFeeRequest, 'timing' | 'fees'>): { fee: PlanFee; when: FeeDue }[] {
+  const when: FeeDue = r.timing === 'END_OF_CYCLE' ? 'AT_NEW_PLAN_START' : 'AT_COMPLETION';
+  return (r.fees ?? []).filter((fee) => fee.trigger === 'PLAN_CHANGE').map((fee) => ({ fee, when }));
+}
+
+/** The plan-change fees charged `when` (see `planChangeFees`). */
+export function planChangeFeesDue(r: Pick<PlanChangeFeeRequest, 'timing' | 'fees'>, when: FeeDue): PlanFee[] {
+  return planChangeFees(r)
+    .filter((f) => f.when === when)
+    .map((f) => f.fee);
+}
+
 /** The wording a plan-change fee's charge ends with: "(to Family Share 50 GB)". */
 export function planChangeWording(r: PlanChangeFeeRequest): string {
   return `(to ${r.toPlanName ?? r.toPlanCode})`;
@@ -95,10 +116,11 @@ export async function scheduledChangeFees(em: Em, sub: Subscription, line: Line,
   const order = orders.find((o) => planChangeSubscriptionId(o.id) === sub.id);
   if (!order) return [];
   const r = JSON.parse(order.request) as PlanChangeFeeRequest;
-  if (r.timing !== 'END_OF_CYCLE' || !r.fees?.length) return [];
-  const ids = numberedFees(order.id, r.fees, 'PLAN_CHANGE').map((f) => f.id);
+  const fees = planChangeFeesDue(r, 'AT_NEW_PLAN_START');
+  if (!fees.length) return [];
+  const ids = numberedFees(order.id, fees, 'PLAN_CHANGE').map((f) => f.id);
   const made = new Set((await em.find(OneOffCharge, { id: { $in: ids } })).map((c) => c.id));
-  return planFeeCharges(em, { orderId: order.id, line, account, subscriptionId: sub.id, fees: r.fees, trigger: 'PLAN_CHANGE', wording: planChangeWording(r), now: sub.startsAt }, made);
+  return planFeeCharges(em, { orderId: order.id, line, account, subscriptionId: sub.id, fees, trigger: 'PLAN_CHANGE', wording: planChangeWording(r), now: sub.startsAt }, made);
 }
 
 /** The `trigger` fees of one subscription's plan version, read from the catalog when the order was placed. */

@@ -9,7 +9,8 @@ import { updateBillingAccount, type UpdateBillingAccountCommand } from '../appli
 import { addLine, type AddLineCommand, type LineOrderResult } from '../application/add-line';
 import { subscribe, type SubscribeCommand } from '../application/subscribe';
 import { addAddOn, type AddAddOnCommand } from '../application/add-add-on';
-import { changePlan, previewPlanChange, type PlanChangeCommand } from '../application/plan-change';
+import { changePlan, previewPlanChange, type PlanChangeCommand, type PlanChangePreview } from '../application/plan-change';
+import { planChangeFees } from '../application/plan-fees';
 import { lineUniqueConflict, requestLineChange, type LineChangeCommand } from '../application/line-orders';
 import { replaceSim, type ReplaceSimCommand } from '../application/replace-sim';
 import { completeOrder, failOrder, ordersAfterCompletion, startOrder } from '../application/fulfil-order';
@@ -291,6 +292,10 @@ export const resolvers = {
   },
   OneOffCharge: {
     amount: (c: OneOffCharge) => round(contractMoney(c.amount, c.currency)),
+  },
+  PlanChangePreview: {
+    // The same rule completion and the scheduled-plan sweep charge by, so the quote cannot differ from the bill.
+    fees: (p: PlanChangePreview) => planChangeFees(p).map(({ fee, when }) => ({ code: fee.code, name: fee.name, amount: round(fee.amount), when })),
   },
   UpsellOffer: {
     name: (o: UpsellOffer) => o.offerName,
