@@ -1,8 +1,8 @@
-// Resolving a dispute releases the invoice, and the account's credit then pays it — and any other
-// open invoice of the account it reaches (applyAccountCredit pays them all, oldest due first). Every
-// dunned invoice that credit paid tells its dunning at once (`paymentRecorded`), as after a payment
-// or a credit note. Before, only the released invoice was signalled (`disputeChanged`): another
-// dunned invoice the credit paid waited for its dunning's next daily check, its lines barred meanwhile.
+// Account credit pays a dunned invoice whenever it becomes payable — reopened by a refund, released
+// by a resolved dispute — and its dunning is told at once (`paymentRecorded` for an invoice the
+// credit paid, `disputeChanged` for the released one), as after a payment or a credit note. Before,
+// a dunned invoice the credit paid waited for its dunning's next daily check, its lines barred
+// meanwhile.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DunningStarter } from '../src/ports/dunning';
 import { account, invoicesOf, startHarness, type Harness } from './support';
@@ -46,25 +46,28 @@ describe('resolving a dispute while the account holds credit', () => {
     expect(paid.invoice.state).toBe('SETTLED');
     await h.gql(PAY, { i: { invoiceId: aug.id, channel: 'BANK_TRANSFER', amount: { amount: '20.00', currency: 'EUR' }, idempotencyKey: 'rd-sig-over', allowOverpayment: true } });
     expect(await credit(acc)).toBe('20');
-    // 10.00 of the August payment goes back to the payer: August owes 10.00 again and is dunned.
+    await dunned(aug.id, sep.id);
+    // 10.00 of the August payment goes back to the payer: August owes 10.00 again, and the account's
+    // credit pays it at once (a refund reopening an invoice takes the account's other credit); its
+    // dunning is told.
+    pokes.length = 0;
     await h.gql('mutation($i: RefundPaymentInput!) { refundPayment(input: $i) { payment { id } } }', {
       i: { paymentId: paid.payment.id, amount: { amount: '10.00', currency: 'EUR' }, idempotencyKey: 'rd-sig-refund' },
     });
-    await dunned(aug.id, sep.id);
     const before = new Map((await invoicesOf(h, acc)).map((i: any) => [i.id, i]));
-    expect([before.get(aug.id).state, before.get(aug.id).amountDue.amount]).toEqual(['PARTIALLY_PAID', '10']);
-    expect(await credit(acc)).toBe('20');
+    expect([before.get(aug.id).state, before.get(aug.id).amountDue.amount]).toEqual(['SETTLED', '0']);
+    expect(await credit(acc)).toBe('10');
+    // August was settled (its dunning over) before the refund; reopened and paid again in one
+    // transaction, it never owes long enough to be dunned again: nothing to tell, and no new dunning.
+    expect(pokes).toEqual([]);
 
-    // The dispute is lost: September is due again, and the credit pays August's 10.00 and 10.00 of September.
+    // The dispute is lost: September is due again, and the rest of the credit pays 10.00 of it.
     h.clock.set(new Date('2026-10-06T10:00:00Z'));
     pokes.length = 0;
     await h.gql('mutation($i: InvoiceIdInput!) { resolveDispute(input: $i) { invoice { state } } }', { i: { invoiceId: sep.id } });
     const after = new Map((await invoicesOf(h, acc)).map((i: any) => [i.id, i]));
     expect([after.get(aug.id).state, after.get(sep.id).state, after.get(sep.id).amountDue.amount]).toEqual(['SETTLED', 'PARTIALLY_PAID', '25.69']);
     expect(await credit(acc)).toBe('0');
-    expect(pokes, 'August was paid by the credit: its dunning must look again at once').toEqual([
-      [sep.id, 'disputeChanged'],
-      [aug.id, 'paymentRecorded'],
-    ]);
+    expect(pokes).toEqual([[sep.id, 'disputeChanged']]);
   });
 });

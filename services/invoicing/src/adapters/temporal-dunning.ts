@@ -6,7 +6,10 @@ import { dunningWorkflowId, type DunningStarter, type StartDunningRequest } from
 export class TemporalDunningStarter implements DunningStarter {
   private client: Promise<Client> | null = null;
 
-  constructor(private readonly options: { address: string; namespace?: string; taskQueue?: string }) {}
+  /** `client`: an existing connection (tests on Temporal's test server), else `address`. */
+  constructor(private readonly options: { address?: string; client?: Client; namespace?: string; taskQueue?: string }) {
+    if (options.client) this.client = Promise.resolve(options.client);
+  }
 
   private async connect(): Promise<Client> {
     this.client ??= (async () => {
@@ -20,25 +23,41 @@ export class TemporalDunningStarter implements DunningStarter {
     return this.client;
   }
 
-  async start(req: StartDunningRequest): Promise<void> {
+  async start(req: StartDunningRequest): Promise<number> {
     const client = await this.connect();
-    const { WorkflowExecutionAlreadyStartedError } = await import('@temporalio/client');
+    const { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } = await import('@temporalio/client');
+    const { run = 1, ...input } = req;
+    if (run > 1) {
+      // A refund reopened the invoice before its previous dunning noticed the payment: that one goes
+      // on (it sees the invoice owe again), told to look now, rather than two dunning it at once.
+      const previous = client.workflow.getHandle(dunningWorkflowId(req.invoiceId, run - 1));
+      try {
+        if ((await previous.describe()).status.name === 'RUNNING') {
+          await previous.signal('paymentRecorded');
+          return run - 1;
+        }
+      } catch (error) {
+        if (!(error instanceof WorkflowNotFoundError)) throw error;
+      }
+    }
     try {
       await client.workflow.start('dunningWorkflow', {
-        workflowId: dunningWorkflowId(req.invoiceId),
+        workflowId: dunningWorkflowId(req.invoiceId, run),
         taskQueue: this.options.taskQueue ?? 'ledgerline',
-        args: [req],
-        // One dunning per invoice, ever: a second start joins the running one or is refused.
+        args: [input],
+        // One run per id, ever: a second start joins the running one or is refused. A later dunning
+        // of the same invoice has an id of its own (dunningWorkflowId).
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         workflowIdConflictPolicy: 'USE_EXISTING',
       });
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
     }
+    return run;
   }
 
-  async poke(invoiceId: string, what: 'paymentRecorded' | 'disputeChanged'): Promise<void> {
+  async poke(invoiceId: string, what: 'paymentRecorded' | 'disputeChanged', run = 1): Promise<void> {
     const client = await this.connect();
-    await client.workflow.getHandle(dunningWorkflowId(invoiceId)).signal(what);
+    await client.workflow.getHandle(dunningWorkflowId(invoiceId, run)).signal(what);
   }
 }

@@ -8,6 +8,8 @@
 //  2. Dunning: an overdue invoice that still owes money (autopay, if any, tried already) gets
 //     its dunning workflow, id `dunning-<invoiceId>` (so once, whatever happens). The workflow
 //     holds while a dispute covers the amount, stops on payment in full and restores the lines.
+//     A refund that makes a paid invoice owe again re-arms it (`dunning_started_at` null): the
+//     next pass starts its next dunning, `dunning-<invoiceId>-<n>`, once the previous one is over.
 // Each invoice is handled in its own transaction; anything that fails is retried by the next pass.
 import { DomainError, dec, minorUnits } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
@@ -72,9 +74,9 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
   }
 
   if (!deps.dunning) return out;
-  const overdue = await rows<{ id: string; billing_account_id: string; due_date: Date; total: string; amount_paid: string; amount_credited: string }>(
+  const overdue = await rows<{ id: string; billing_account_id: string; due_date: Date; total: string; amount_paid: string; amount_credited: string; dunning_runs: number }>(
     fork(),
-    `select i.id, i.billing_account_id, i.due_date, i.total, i.amount_paid, i.amount_credited from invoice i
+    `select i.id, i.billing_account_id, i.due_date, i.total, i.amount_paid, i.amount_credited, i.dunning_runs from invoice i
        join billing_account a on a.id = i.billing_account_id
        left join autopay_attempt t on t.invoice_id = i.id
       where i.state in ${OPEN} and i.voided_at is null and i.due_date <= ? and i.dunning_started_at is null
@@ -86,8 +88,9 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
   for (const inv of overdue) {
     if (outstanding({ total: String(inv.total), amountPaid: String(inv.amount_paid), amountCredited: String(inv.amount_credited) }).lte(0)) continue;
     try {
-      await deps.dunning.start({ invoiceId: inv.id, billingAccountId: inv.billing_account_id, dueDate: new Date(inv.due_date).toISOString(), policy: deps.policy });
-      await sql(fork())('invoice').where({ id: inv.id }).whereNull('dunning_started_at').update({ dunning_started_at: now });
+      const run = Number(inv.dunning_runs) + 1;
+      const dunning = (await deps.dunning.start({ invoiceId: inv.id, billingAccountId: inv.billing_account_id, dueDate: new Date(inv.due_date).toISOString(), policy: deps.policy, run })) ?? run;
+      await sql(fork())('invoice').where({ id: inv.id }).whereNull('dunning_started_at').update({ dunning_started_at: now, dunning_runs: dunning });
       out.dunningStarted.push(inv.id);
     } catch (error) {
       warn(error, `could not start dunning for invoice ${inv.id}; the next pass tries again`);

@@ -79,17 +79,17 @@ export async function applyAccountCredit(em: Em, billingAccountId: string, curre
  * dunning workflows to look again, as the resolvers do after a payment. An account of the range the
  * run did not bill may be answered too (credit paid it since `at`): telling its dunning is harmless.
  */
-export async function dunnedInvoicesPaidFromCreditInBatch(em: Em, billRunId: string, batchNo: number, at: Date): Promise<string[]> {
-  const paid = await rows<{ id: string }>(
+export async function dunnedInvoicesPaidFromCreditInBatch(em: Em, billRunId: string, batchNo: number, at: Date): Promise<{ id: string; dunningRun: number }[]> {
+  const paid = await rows<{ id: string; dunning_runs: number }>(
     em,
-    `select distinct i.id from bill_run_batch b
+    `select distinct i.id, i.dunning_runs from bill_run_batch b
        join payment p on p.billing_account_id between b.first_account_id and b.last_account_id
        join invoice i on i.id = p.invoice_id
       where b.bill_run_id = ? and b.batch_no = ? and p.channel = 'ACCOUNT_CREDIT' and p.created_at >= ? and i.dunning_started_at is not null
       order by i.id`,
     [billRunId, batchNo, at],
   );
-  return paid.map((r) => r.id);
+  return paid.map((r) => ({ id: r.id, dunningRun: Number(r.dunning_runs) }));
 }
 
 async function payFromCredit(em: Em, invoice: any, applied: string, now: Date): Promise<void> {

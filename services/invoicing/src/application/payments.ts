@@ -1,7 +1,7 @@
 // Money in and out: payments (card, bank transfer matched by reference, wallet), refunds, credit
 // notes and prepaid receipts. Each takes an idempotency key backed by a unique column: the same
 // key with the same input returns the first result, with other input it is a CONFLICT.
-import { DomainError, badInput, dec, minorUnits, newId, notFound } from '@ledgerline/contracts';
+import { DomainError, badInput, dec, minorUnits, newId, notFound, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { allocatePayment, assertCreditNoteWithinInvoice, creditNoteLines, isDraft, settlementState, splitRefund, type InvoiceState } from '../domain/lifecycle';
 import type { PaymentProvider } from '../adapters/payment-provider';
@@ -119,7 +119,10 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
     amount: amount.toFixed(scale),
     keptCredit: keptLeft.toFixed(scale),
     creditBalance: balance.toFixed(),
-    paidOnInvoice: dec(String(payment.applied_amount)).minus(dec(String(payment.refunded_amount)).minus(fromCreditBefore)).toFixed(scale),
+    // What this payment itself still has on its invoice: not what a CREDIT note moved off it into
+    // credit, nor what credit paid on the invoice after a refund reopened it (an ACCOUNT_CREDIT
+    // payment of its own), which the invoice-wide amount_paid would count.
+    paidOnInvoice: netOnInvoice(payment, fromCreditBefore).toFixed(scale),
     invoicePaid: invoice ? dec(String(invoice.amount_paid)).toFixed() : '0',
   });
 
@@ -134,6 +137,13 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
     await k('invoice').where({ id: invoice.id }).update({ amount_paid: paid, updated_at: now });
     const next = invoice.state === 'ON_HOLD' || invoice.state === 'VOIDED' ? invoice.state : settlementState({ total: String(invoice.total), amountPaid: paid, amountCredited: String(invoice.amount_credited) });
     await stateChanged(em, invoice, invoice.state, next, now, `refund ${id}`);
+    // A paid invoice that owes again is dunned again: its dunning stopped (or stops at its next
+    // look) on the payment, so the due-date job starts its next one (collections.ts). One still
+    // owing before keeps the dunning it has.
+    const owedBefore = dec(String(invoice.total)).minus(String(invoice.amount_paid)).minus(String(invoice.amount_credited));
+    if (!owedBefore.gt(0) && dec(String(invoice.total)).minus(paid).minus(String(invoice.amount_credited)).gt(0)) {
+      await k('invoice').where({ id: invoice.id }).whereNotNull('dunning_started_at').update({ dunning_started_at: null });
+    }
     // The reopened invoice owes again: credit the account has pays it, as it pays any open invoice
     // (under the credit lock taken above, in this transaction, so a replayed key applies nothing
     // again). Only after the refund took back the payment's kept credit (the REFUND entry above):
@@ -141,6 +151,15 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
     await applyAccountCredit(em, payment.billing_account_id, payment.currency, now);
   }
   return id;
+}
+
+/**
+ * What a payment still has on its invoice: what it paid there, less what was given back from the
+ * invoice (its refunds beyond those out of its kept credit, REFUND notes) and what CREDIT notes moved
+ * off it into account credit. An invoice's amount_paid is the sum of its payments' nets.
+ */
+function netOnInvoice(p: { applied_amount: unknown; refunded_amount: unknown; moved_to_credit: unknown }, refundedFromCredit: string | Decimal): Decimal {
+  return dec(String(p.applied_amount)).minus(dec(String(p.refunded_amount)).minus(refundedFromCredit)).minus(String(p.moved_to_credit ?? '0'));
 }
 
 /**
@@ -207,7 +226,7 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand): Promis
     let left = total;
     for (const p of payments) {
       if (!left.gt(0)) break;
-      const paidLeft = dec(String(p.applied_amount)).minus(dec(String(p.refunded_amount)).minus(fromCredit.get(p.id) ?? '0'));
+      const paidLeft = netOnInvoice(p, fromCredit.get(p.id) ?? '0');
       if (!paidLeft.gt(0)) continue;
       const take = paidLeft.lt(left) ? paidLeft : left;
       payouts.push({ id: p.id, refunded: dec(String(p.refunded_amount)).plus(take).toFixed(scale) });
@@ -239,6 +258,7 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand): Promis
       toAccount = total.minus(owed.isNegative() ? 0 : owed);
       if (toAccount.gt(paid)) toAccount = paid.isNegative() ? dec('0') : paid;
       paid = paid.minus(toAccount);
+      await movePaymentsToCredit(em, invoice.id, toAccount, scale);
     }
   } else if (c.kind === 'OFFSET') {
     toAccount = total;
@@ -258,6 +278,30 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand): Promis
   // The credit pays the account's open invoices (an OFFSET note on an open invoice pays that one too).
   if (toAccount.gt(0)) await applyAccountCredit(em, invoice.billing_account_id, invoice.currency, now);
   return id;
+}
+
+/**
+ * Records on the invoice's payments which of them the money a CREDIT note moves into account credit
+ * came from, so none of them is refunded that money again. Account credit that paid the invoice goes
+ * back to credit first (newest first), then money payments (newest first): the note gives the
+ * customer credit, and what they paid in money stays refundable as long as it is on the invoice.
+ * Rows from before payment.moved_to_credit may leave part unrecorded; the refund's invoice-wide cap
+ * still holds for them.
+ */
+async function movePaymentsToCredit(em: Em, invoiceId: string, amount: Decimal, scale: number): Promise<void> {
+  if (!amount.gt(0)) return;
+  const k = sql(em);
+  const payments = await k('payment').where({ invoice_id: invoiceId }).orderByRaw(`channel <> 'ACCOUNT_CREDIT', created_at desc, id desc`).forUpdate();
+  const fromCredit = await refundedFromCredit(em, payments.map((p: any) => p.id as string));
+  let left = amount;
+  for (const p of payments) {
+    if (!left.gt(0)) break;
+    const net = netOnInvoice(p, fromCredit.get(p.id) ?? '0');
+    if (!net.gt(0)) continue;
+    const take = net.lt(left) ? net : left;
+    await k('payment').where({ id: p.id }).update({ moved_to_credit: dec(String(p.moved_to_credit)).plus(take).toFixed(scale) });
+    left = left.minus(take);
+  }
 }
 
 export interface IssueReceiptCommand {

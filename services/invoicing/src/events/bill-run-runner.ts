@@ -12,8 +12,8 @@ import type { DunningStarter } from '../ports/dunning';
 /** Best effort: a dunning not told looks again at its next step. */
 async function signalCreditPaid(runtime: ServiceRuntime, dunning: DunningStarter, runId: string, batchNo: number, at: Date): Promise<void> {
   try {
-    for (const invoiceId of await dunnedInvoicesPaidFromCreditInBatch(runtime.orm.em.fork() as Em, runId, batchNo, at)) {
-      await dunning.poke(invoiceId, 'paymentRecorded').catch((err: unknown) => runtime.logger.warn({ err, invoiceId }, 'could not signal the dunning workflow; it looks again on its own'));
+    for (const { id: invoiceId, dunningRun } of await dunnedInvoicesPaidFromCreditInBatch(runtime.orm.em.fork() as Em, runId, batchNo, at)) {
+      await dunning.poke(invoiceId, 'paymentRecorded', dunningRun).catch((err: unknown) => runtime.logger.warn({ err, invoiceId }, 'could not signal the dunning workflow; it looks again on its own'));
     }
   } catch (err) {
     runtime.logger.warn({ err, runId, batchNo }, 'could not find the dunned invoices a bill run batch paid from credit; their dunning looks again on its own');

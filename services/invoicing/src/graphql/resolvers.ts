@@ -50,7 +50,7 @@ async function pokeDunning(ctx: InvoicingContext, invoiceId: string | null | und
   if (!invoiceId || !ctx.deps.dunning) return;
   const invoice = await ctx.em.fork().findOne(Invoice, { id: invoiceId });
   if (!invoice?.dunningStartedAt) return;
-  await ctx.deps.dunning.poke(invoiceId, what).catch((err: unknown) => ctx.runtime.logger.warn({ err, invoiceId }, 'could not signal the dunning workflow; it looks again on its own'));
+  await ctx.deps.dunning.poke(invoiceId, what, invoice.dunningRuns).catch((err: unknown) => ctx.runtime.logger.warn({ err, invoiceId }, 'could not signal the dunning workflow; it looks again on its own'));
 }
 
 /**
@@ -71,7 +71,7 @@ async function pokeCreditPaid(ctx: InvoicingContext, billingAccountId: string | 
 /** After a bill run batch: the dunned invoices its account credit paid (a negative invoice's) look again. */
 async function pokeBatchCreditPaid(ctx: InvoicingContext, billRunId: string, batchNo: number, now: Date): Promise<void> {
   if (!ctx.deps.dunning) return;
-  for (const id of await dunnedInvoicesPaidFromCreditInBatch(ctx.em.fork() as Em, billRunId, batchNo, now)) await pokeDunning(ctx, id, 'paymentRecorded');
+  for (const { id } of await dunnedInvoicesPaidFromCreditInBatch(ctx.em.fork() as Em, billRunId, batchNo, now)) await pokeDunning(ctx, id, 'paymentRecorded');
 }
 
 const m = (amount: string, currency: string) => ({ amount: dec(String(amount)).toFixed(), currency });

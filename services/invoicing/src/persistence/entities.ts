@@ -27,6 +27,8 @@ export const Invoice = defineEntity({
     /** What an event-made invoice bills (a budget replenishment id); null for period invoices. */
     sourceRef: p.string().length(80).nullable(),
     dunningStartedAt: p.datetime().nullable(),
+    /** Dunnings started for it; the newest is `dunningWorkflowId(id, dunningRuns)`. */
+    dunningRuns: p.integer().default(0),
     taxSummary: p.json<unknown>().nullable(),
     issuedAt: p.datetime().nullable(),
     dueDate: p.datetime().nullable(),

@@ -4,6 +4,8 @@ import { Migration20261126000000_billing } from './Migration20261126000000_billi
 import { Migration20261127000000_collections } from './Migration20261127000000_collections';
 import { Migration20261128000000_autopay_flag } from './Migration20261128000000_autopay_flag';
 import { Migration20261203000000_bill_run_waiting } from './Migration20261203000000_bill_run_waiting';
+import { Migration20261204000000_payment_moved_to_credit } from './Migration20261204000000_payment_moved_to_credit';
+import { Migration20261204000001_dunning_runs } from './Migration20261204000001_dunning_runs';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -12,4 +14,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261127000000_collections', class: Migration20261127000000_collections },
   { name: 'Migration20261128000000_autopay_flag', class: Migration20261128000000_autopay_flag },
   { name: 'Migration20261203000000_bill_run_waiting', class: Migration20261203000000_bill_run_waiting },
+  { name: 'Migration20261204000000_payment_moved_to_credit', class: Migration20261204000000_payment_moved_to_credit },
+  { name: 'Migration20261204000001_dunning_runs', class: Migration20261204000001_dunning_runs },
 ];

@@ -1,0 +1,139 @@
+// An invoice a refund reopened after its dunning had completed was never dunned again: the due-date
+// job starts a dunning only for invoices without `dunning_started_at`, and the workflow id
+// `dunning-<invoiceId>` was started with REJECT_DUPLICATE. Now a refund that makes a paid invoice
+// owe again re-arms it, and the next pass starts a new dunning once the previous run is closed, under
+// a new id (`dunning-<invoiceId>-2`): the dunning's idempotency keys (reminders, late fee, the
+// collections hold `<workflowId>:suspend`) derive from its workflow id, so a second run under the
+// same id would replay the first one's lifted hold and never bar the lines. The holder is still the
+// workflow id (the worker's sweep maps one to the other), and payments signal the current run.
+// Real PostgreSQL, and real Temporal (time-skipping test server) running the dunning workflow through
+// the workflows package's test support; reminders and line holds are recorded.
+import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createInvoicingActivities, type LineControlRequest } from '../../../workflows/src/activities/invoicing';
+import { createTimeSkippingEnv, uniqueId } from '../../../workflows/test/support/env';
+import { TemporalDunningStarter } from '../src/adapters/temporal-dunning';
+import { account, startHarness, subscribe, type Harness } from './support';
+
+let env: TestWorkflowEnvironment;
+let h: Harness;
+let worker: Worker;
+let running: Promise<void>;
+const taskQueue = uniqueId('dunning-again');
+const suspensions: LineControlRequest[] = [];
+const restorations: LineControlRequest[] = [];
+const reminders: string[] = [];
+
+const CLOSE = 'mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id total { amount } } } } }';
+const PAY = 'mutation($i: RecordPaymentInput!) { recordPayment(input: $i) { payment { id } invoice { state } } }';
+const REFUND = 'mutation($i: RefundPaymentInput!) { refundPayment(input: $i) { payment { id } } }';
+const DUE = 'mutation { runDueDateJob { dunningStarted } }';
+const policy = { reminderDays: [1], lateFee: null, suspendAfterDays: 3 };
+
+const status = async (workflowId: string) => {
+  try {
+    return (await env.client.workflow.getHandle(workflowId).describe()).status.name;
+  } catch {
+    return 'NOT_FOUND';
+  }
+};
+async function until(probe: () => Promise<boolean>, what: string, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+beforeAll(async () => {
+  env = await createTimeSkippingEnv();
+  const dunning = new TemporalDunningStarter({ client: env.client, taskQueue });
+  h = await startHarness('2026-09-01T09:00:00Z', { consume: false, runBillRuns: false, dunning, policy });
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../../../workflows/src/workflows/dunning.ts', import.meta.url)), logger: new DefaultLogger('WARN') }),
+    activities: createInvoicingActivities({
+      invoicing: {
+        startBillRun: async () => ({ billRunId: 'x', totalBatches: 0, totalAccounts: 0 }),
+        processBillRunBatch: async (r) => ({ batchNo: r.batchNo, accounts: 0, invoicesCreated: 0 }),
+        billRunState: async () => ({ batchesDone: 0, accountsDone: 0, invoicesCreated: 0, accountsWaiting: 0, nextAttemptAt: null }),
+        // What the real client asks invoicing (GraphqlInvoicingClient.invoiceStatus).
+        invoiceStatus: async ({ invoiceId }) => {
+          const { invoice: i } = await h.gql<any>('query($id: ID!) { invoice(id: $id) { id billingAccountId state amountDue { amount currency } amountDisputed { amount } } }', { id: invoiceId });
+          return { invoiceId: i.id, billingAccountId: i.billingAccountId, state: i.state, currency: i.amountDue.currency, amountDue: i.amountDue.amount, amountDisputed: i.amountDisputed.amount };
+        },
+        addLateFee: async () => undefined,
+      },
+      reminders: { sendReminder: async (r) => void reminders.push(r.idempotencyKey) },
+      lines: { suspendAccountLines: async (r) => (suspensions.push(r), { lines: 1 }), restoreAccountLines: async (r) => (restorations.push(r), { lines: 1 }) },
+    }),
+    shutdownGraceTime: '1 second',
+  });
+  running = worker.run();
+});
+afterAll(async () => {
+  worker?.shutdown();
+  await running?.catch(() => undefined);
+  await h?.svc.close();
+  await env?.teardown();
+});
+
+describe('an invoice a refund reopens after its dunning completed', () => {
+  it('is dunned again by the due-date job, under a new run the sweep and the signals can find', async () => {
+    await account(h, 'acc_dun_again');
+    await subscribe(h, 'acc_dun_again', 'sub_dun_again', 'postpaid20', '2026-07-01T00:00:00Z');
+    const aug = (await h.gql<any>(CLOSE, { i: { billingAccountId: 'acc_dun_again', periodStart: '2026-07-31T22:00:00Z', periodEnd: '2026-08-31T22:00:00Z' } })).closeBillingPeriod.billingPeriod.invoice;
+    const first = `dunning-${aug.id}`;
+
+    // Overdue: the due-date job starts its dunning on Temporal.
+    h.clock.set(new Date('2026-09-20T09:00:00Z'));
+    expect((await h.gql<any>(DUE)).runDueDateJob.dunningStarted).toBe(1);
+    expect(await status(first)).toBe('RUNNING');
+
+    // Paid in full: the payment signals the dunning, which completes.
+    const pay = (await h.gql<any>(PAY, { i: { invoiceId: aug.id, channel: 'BANK_TRANSFER', amount: { amount: aug.total.amount, currency: 'EUR' }, idempotencyKey: 'dun-again-pay' } })).recordPayment;
+    expect(pay.invoice.state).toBe('SETTLED');
+    await until(async () => (await status(first)) === 'COMPLETED', 'the first dunning to complete');
+
+    // The bank recalls 20.00 of it: the invoice owes again, long past its due date.
+    h.clock.set(new Date('2026-10-05T09:00:00Z'));
+    await h.gql(REFUND, { i: { paymentId: pay.payment.id, amount: { amount: '20.00', currency: 'EUR' }, idempotencyKey: 'dun-again-refund' } });
+    expect((await h.gql<any>(DUE)).runDueDateJob.dunningStarted, 'the reopened invoice must be dunned again').toBe(1);
+    const second = `dunning-${aug.id}-2`;
+    expect(await status(second)).toBe('RUNNING');
+    // Started once: another pass leaves it alone.
+    expect((await h.gql<any>(DUE)).runDueDateJob.dunningStarted).toBe(0);
+
+    // It chases the customer: a reminder, then the lines are held for this run (holder = its id).
+    await env.sleep('4 days');
+    await until(async () => suspensions.some((s) => s.holdId === second), 'the second dunning to hold the lines');
+    expect(reminders).toContain(`${second}:reminder-1`);
+    expect(suspensions.map((s) => [s.holdId, s.idempotencyKey])).toContainEqual([second, `${second}:suspend`]);
+
+    // Paid again: the payment signals the current run, which lifts its own hold and completes.
+    await h.gql(PAY, { i: { invoiceId: aug.id, channel: 'BANK_TRANSFER', amount: { amount: '20.00', currency: 'EUR' }, idempotencyKey: 'dun-again-pay-2' } });
+    await until(async () => (await status(second)) === 'COMPLETED', 'the second dunning to complete');
+    expect(restorations.map((r) => r.holdId)).toContain(second);
+    expect(await status(first)).toBe('COMPLETED');
+  });
+
+  it('re-armed while its previous dunning still runs, that one goes on: no second run beside it', async () => {
+    await account(h, 'acc_dun_still');
+    await subscribe(h, 'acc_dun_still', 'sub_dun_still', 'postpaid20', '2026-07-01T00:00:00Z');
+    h.clock.set(new Date('2026-09-01T09:00:00Z'));
+    const aug = (await h.gql<any>(CLOSE, { i: { billingAccountId: 'acc_dun_still', periodStart: '2026-07-31T22:00:00Z', periodEnd: '2026-08-31T22:00:00Z' } })).closeBillingPeriod.billingPeriod.invoice;
+    h.clock.set(new Date('2026-09-20T09:00:00Z'));
+    expect((await h.gql<any>(DUE)).runDueDateJob.dunningStarted).toBe(1);
+    // As if a refund re-armed it before the running dunning saw the payment.
+    await h.svc.runtime.orm.em.fork().getConnection().execute(`update invoice set dunning_started_at = null where id = '${aug.id}'`);
+    expect((await h.gql<any>(DUE)).runDueDateJob.dunningStarted).toBe(1);
+    expect(await status(`dunning-${aug.id}`)).toBe('RUNNING');
+    expect(await status(`dunning-${aug.id}-2`)).toBe('NOT_FOUND');
+    const [row] = await h.svc.runtime.orm.em.fork().getConnection().execute(`select dunning_runs, dunning_started_at from invoice where id = '${aug.id}'`);
+    expect(row.dunning_runs).toBe(1);
+    expect(row.dunning_started_at).not.toBeNull();
+  });
+});
