@@ -120,7 +120,7 @@ describe('an invoice a refund reopens after its dunning completed', () => {
     expect(await status(first)).toBe('COMPLETED');
   });
 
-  it('re-armed while its previous dunning still runs, that one goes on: no second run beside it', async () => {
+  it('re-armed while its previous dunning still runs, that one is told to look again: no second run beside it, and the invoice stays armed for a later pass', async () => {
     await account(h, 'acc_dun_still');
     await subscribe(h, 'acc_dun_still', 'sub_dun_still', 'postpaid20', '2026-07-01T00:00:00Z');
     h.clock.set(new Date('2026-09-01T09:00:00Z'));
@@ -129,11 +129,13 @@ describe('an invoice a refund reopens after its dunning completed', () => {
     expect((await h.gql<any>(DUE)).runDueDateJob.dunningStarted).toBe(1);
     // As if a refund re-armed it before the running dunning saw the payment.
     await h.svc.runtime.orm.em.fork().getConnection().execute(`update invoice set dunning_started_at = null where id = '${aug.id}'`);
-    expect((await h.gql<any>(DUE)).runDueDateJob.dunningStarted).toBe(1);
+    expect((await h.gql<any>(DUE)).runDueDateJob.dunningStarted).toBe(0);
     expect(await status(`dunning-${aug.id}`)).toBe('RUNNING');
     expect(await status(`dunning-${aug.id}-2`)).toBe('NOT_FOUND');
+    // Not marked: had the running one already decided the invoice was paid, it would end and leave
+    // the invoice owing and undunned (review 9). The next pass after it closes starts run 2.
     const [row] = await h.svc.runtime.orm.em.fork().getConnection().execute(`select dunning_runs, dunning_started_at from invoice where id = '${aug.id}'`);
     expect(row.dunning_runs).toBe(1);
-    expect(row.dunning_started_at).not.toBeNull();
+    expect(row.dunning_started_at).toBeNull();
   });
 });

@@ -145,7 +145,10 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
     status.phase = 'WAITING';
     if (step.kind === 'REMINDER') await acts.sendReminder({ invoiceId: input.invoiceId, billingAccountId: input.billingAccountId, level: step.level, idempotencyKey: key(`reminder-${step.level}`) });
     if (step.kind === 'LATE_FEE') {
-      await acts.addLateFee({ billingAccountId: input.billingAccountId, invoiceId: input.invoiceId, amount: input.policy.lateFee!.amount, currency: s.currency, idempotencyKey: key('late-fee') });
+      // Once per invoice, not per dunning: a refunded invoice dunned again (`dunning-<invoiceId>-<n>`)
+      // replays its steps from the due date, and its late fee was charged by the first run. The key
+      // is the first run's (`dunning-<invoiceId>:late-fee`), so runs started before this read the same.
+      await acts.addLateFee({ billingAccountId: input.billingAccountId, invoiceId: input.invoiceId, amount: input.policy.lateFee!.amount, currency: s.currency, idempotencyKey: `dunning-${input.invoiceId}:late-fee` });
     }
     if (step.kind === 'SUSPEND') await suspend(status, input, key('suspend'));
     else status.stepsDone.push(step.kind === 'REMINDER' ? `REMINDER_${step.level}` : step.kind);

@@ -90,6 +90,10 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
     try {
       const run = Number(inv.dunning_runs) + 1;
       const dunning = (await deps.dunning.start({ invoiceId: inv.id, billingAccountId: inv.billing_account_id, dueDate: new Date(inv.due_date).toISOString(), policy: deps.policy, run })) ?? run;
+      // The previous run is still finishing (it was told to look again): not marked started, so a
+      // later pass starts this run once that one has closed, if the invoice still owes. Marked, the
+      // invoice was left undunned when the previous run had already decided it was paid.
+      if (dunning < run) continue;
       await sql(fork())('invoice').where({ id: inv.id }).whereNull('dunning_started_at').update({ dunning_started_at: now, dunning_runs: dunning });
       out.dunningStarted.push(inv.id);
     } catch (error) {
