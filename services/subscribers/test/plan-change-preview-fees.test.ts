@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dec } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { FileCatalog, ORDER_FIELDS, startHarness, type Harness } from './support';
+import { ORDER_FIELDS, startHarness, type Harness } from './support';
+import { gqlOn, openAccount, publishPlan } from './plan-fees-support';
 
 /**
  * `previewPlanChange` is the quote a customer accepts before changing plan. The change charges the
@@ -14,40 +15,28 @@ import { FileCatalog, ORDER_FIELDS, startHarness, type Harness } from './support
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
-  const catalog = h.catalogClient as FileCatalog;
-  const publish = (base: string, code: string, name: string, recurringFee: string | null, oneOffFees: unknown[]) => {
-    const from = catalog.plans.get(base)!;
-    const document = { ...(from.document as Record<string, unknown>), code, name, oneOffFees, ...(recurringFee ? { recurringFee: { amount: recurringFee, period: 'MONTH', proration: 'DAILY' } } : {}) };
-    catalog.plans.set(code, { ...from, code, planId: `pln_${code}`, versionId: `plv_${code}_1`, document });
-  };
-  publish('POSTPAID_20GB', 'PVF_CHEAP', 'Preview Cheap', '29.99', [
+  publishPlan(h, 'POSTPAID_20GB', 'PVF_CHEAP', 'Preview Cheap', '29.99', [
     { code: 'DOWN', name: 'Downgrade fee', amount: '7.50', trigger: 'PLAN_CHANGE' },
     { code: 'ETF', name: 'Termination fee', amount: '50.00', trigger: 'TERMINATION' },
   ]);
-  publish('POSTPAID_20GB', 'PVF_DEAR', 'Preview Dear', '39.99', [
+  publishPlan(h, 'POSTPAID_20GB', 'PVF_DEAR', 'Preview Dear', '39.99', [
     { code: 'UP', name: 'Plan change fee', amount: '10.00', trigger: 'PLAN_CHANGE' },
     { code: 'UP_PAPER', name: 'Contract paperwork', amount: '2.50', trigger: 'PLAN_CHANGE' },
     { code: 'ACT', name: 'Activation fee', amount: '19.99', trigger: 'ACTIVATION' },
   ]);
-  publish('POSTPAID_20GB', 'PVF_FREE', 'Preview Free', '49.99', [{ code: 'ACT', name: 'Activation fee', amount: '19.99', trigger: 'ACTIVATION' }]);
-  publish('PREPAID_PAYG', 'PVF_PRE_A', 'Preview Prepaid A', null, []);
-  publish('PREPAID_PAYG', 'PVF_PRE_B', 'Preview Prepaid B', null, [{ code: 'SWITCH', name: 'Tariff switch', amount: '3.00', trigger: 'PLAN_CHANGE' }]);
+  publishPlan(h, 'POSTPAID_20GB', 'PVF_FREE', 'Preview Free', '49.99', [{ code: 'ACT', name: 'Activation fee', amount: '19.99', trigger: 'ACTIVATION' }]);
+  publishPlan(h, 'PREPAID_PAYG', 'PVF_PRE_A', 'Preview Prepaid A', null, []);
+  publishPlan(h, 'PREPAID_PAYG', 'PVF_PRE_B', 'Preview Prepaid B', null, [{ code: 'SWITCH', name: 'Tariff switch', amount: '3.00', trigger: 'PLAN_CHANGE' }]);
 });
 afterAll(async () => {
   await h?.close();
 });
 
-async function gql<T = any>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const r = await h.subscribers.request<T>(query, variables);
-  if (r.errors) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
-  return r.data!;
-}
+const gql = <T = any>(query: string, variables: Record<string, unknown> = {}) => gqlOn<T>(h, query, variables);
 
 const PREVIEW_FIELDS = `timing effectiveAt items { kind amount { amount currency } } total { amount currency } fees { code name amount { amount currency } when }`;
 const PREVIEW = `mutation($i: ChangePlanInput!) { previewPlanChange(input: $i) { ${PREVIEW_FIELDS} } }`;
 const CHANGE = `mutation($i: ChangePlanInput!) { changePlan(input: $i) { order { ${ORDER_FIELDS} } preview { ${PREVIEW_FIELDS} } } }`;
-const CREATE_CUSTOMER = `mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } } }`;
-const OPEN_ACCOUNT = `mutation($i: OpenBillingAccountInput!) { openBillingAccount(input: $i) { billingAccount { id } } }`;
 const ADD_LINE = `mutation($i: AddLineInput!) { addLine(input: $i) { line { id } order { ${ORDER_FIELDS} } } }`;
 
 let n = 0;
@@ -55,9 +44,8 @@ const msisdn = () => `+4915129${String(300000 + n++).padStart(6, '0')}`;
 
 async function lineOn(planCode: string, paymentMode: 'POSTPAID' | 'PREPAID' = 'POSTPAID') {
   h.clock.set('2026-11-16T10:00:00Z');
-  const c = await gql(CREATE_CUSTOMER, { i: { name: 'Preview Fees', kind: 'INDIVIDUAL', email: 'pvf@example.org', timezone: 'Europe/Berlin', creditClass: 'A' } });
-  const a = await gql(OPEN_ACCOUNT, { i: { customerId: c.createCustomer.customer.id, paymentMode, currency: 'EUR', billCycleDay: 1, ...(paymentMode === 'POSTPAID' ? { creditLimit: '300.00' } : {}) } });
-  const added = (await gql(ADD_LINE, { i: { billingAccountId: a.openBillingAccount.billingAccount.id, msisdn: msisdn(), planCode } })).addLine;
+  const { accountId } = await openAccount(h, paymentMode, 'Preview Fees', 'pvf@example.org');
+  const added = (await gql(ADD_LINE, { i: { billingAccountId: accountId, msisdn: msisdn(), planCode } })).addLine;
   expect(added.order.status).toBe('COMPLETED');
   return added.line.id as string;
 }

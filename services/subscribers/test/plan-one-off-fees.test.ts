@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dec } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { FileCatalog, LINE_FIELDS, ORDER_FIELDS, startHarness, type Harness } from './support';
+import { LINE_FIELDS, ORDER_FIELDS, startHarness, type Harness } from './support';
+import { completeWithLostCommit, gqlOn, openAccount, publishPlan } from './plan-fees-support';
 
 /**
  * A plan's one-off fees (`oneOffFees` with a trigger) are charged when their event happens, the way
@@ -14,28 +15,22 @@ import { FileCatalog, LINE_FIELDS, ORDER_FIELDS, startHarness, type Harness } fr
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
-  const catalog = h.catalogClient as FileCatalog;
-  const publish = (base: string, code: string, name: string, recurringFee: string | null, oneOffFees: unknown[]) => {
-    const from = catalog.plans.get(base)!;
-    const document = { ...(from.document as Record<string, unknown>), code, name, oneOffFees, ...(recurringFee ? { recurringFee: { amount: recurringFee, period: 'MONTH', proration: 'DAILY' } } : {}) };
-    catalog.plans.set(code, { ...from, code, planId: `pln_${code}`, versionId: `plv_${code}_1`, document });
-  };
-  publish('POSTPAID_20GB', 'FEES_POSTPAID_A', 'Fees A', '29.99', [
+  publishPlan(h, 'POSTPAID_20GB', 'FEES_POSTPAID_A', 'Fees A', '29.99', [
     { code: 'ACTIVATION', name: 'Activation fee', amount: '19.99', trigger: 'ACTIVATION' },
     { code: 'SIM_CARD', name: 'SIM card', amount: '5.00', trigger: 'ACTIVATION' },
     { code: 'CHANGE_TO_A', name: 'Change to Fees A', amount: '7.50', trigger: 'PLAN_CHANGE' },
     { code: 'ETF_A', name: 'Early termination fee', amount: '50.00', trigger: 'TERMINATION' },
   ]);
-  publish('POSTPAID_20GB', 'FEES_POSTPAID_B', 'Fees B', '39.99', [
+  publishPlan(h, 'POSTPAID_20GB', 'FEES_POSTPAID_B', 'Fees B', '39.99', [
     { code: 'PLAN_CHANGE', name: 'Plan change fee', amount: '10.00', trigger: 'PLAN_CHANGE' },
     { code: 'ETF_B', name: 'Contract termination fee', amount: '25.00', trigger: 'TERMINATION' },
     { code: 'NO_CHARGE', name: 'Free paperwork', amount: '0.00', trigger: 'TERMINATION' },
   ]);
-  publish('PREPAID_PAYG', 'FEES_PREPAID_A', 'Prepaid fees A', null, [
+  publishPlan(h, 'PREPAID_PAYG', 'FEES_PREPAID_A', 'Prepaid fees A', null, [
     { code: 'SIM_STARTER', name: 'Starter pack', amount: '9.95', trigger: 'ACTIVATION' },
     { code: 'ESIM_PROFILE', name: 'eSIM profile', amount: '2.00', trigger: 'ACTIVATION' },
   ]);
-  publish('PREPAID_PAYG', 'FEES_PREPAID_B', 'Prepaid fees B', null, [
+  publishPlan(h, 'PREPAID_PAYG', 'FEES_PREPAID_B', 'Prepaid fees B', null, [
     { code: 'SWITCH', name: 'Tariff switch', amount: '3.00', trigger: 'PLAN_CHANGE' },
     { code: 'CLOSE', name: 'Number closure', amount: '4.00', trigger: 'TERMINATION' },
   ]);
@@ -44,14 +39,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function gql<T = any>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const r = await h.subscribers.request<T>(query, variables);
-  if (r.errors) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
-  return r.data!;
-}
+const gql = <T = any>(query: string, variables: Record<string, unknown> = {}) => gqlOn<T>(h, query, variables);
 
-const CREATE_CUSTOMER = `mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } } }`;
-const OPEN_ACCOUNT = `mutation($i: OpenBillingAccountInput!) { openBillingAccount(input: $i) { billingAccount { id } } }`;
 const ADD_LINE = `mutation($i: AddLineInput!) { addLine(input: $i) { line { ${LINE_FIELDS} } order { ${ORDER_FIELDS} } } }`;
 const CHANGE = `mutation($i: ChangePlanInput!) { changePlan(input: $i) { line { ${LINE_FIELDS} } order { ${ORDER_FIELDS} } preview { timing } } }`;
 const TERMINATE = `mutation($i: LineChangeInput!) { terminateLine(input: $i) { line { id status } order { ${ORDER_FIELDS} } } }`;
@@ -61,9 +50,7 @@ let n = 0;
 const msisdn = () => `+4915127${String(500000 + n++).padStart(6, '0')}`;
 
 async function account(paymentMode: 'POSTPAID' | 'PREPAID') {
-  const c = await gql(CREATE_CUSTOMER, { i: { name: 'Fees Customer', kind: 'INDIVIDUAL', email: 'fees@example.org', timezone: 'Europe/Berlin', creditClass: 'A' } });
-  const a = await gql(OPEN_ACCOUNT, { i: { customerId: c.createCustomer.customer.id, paymentMode, currency: 'EUR', billCycleDay: 1, ...(paymentMode === 'POSTPAID' ? { creditLimit: '300.00' } : {}) } });
-  return a.openBillingAccount.billingAccount.id as string;
+  return (await openAccount(h, paymentMode, 'Fees Customer', 'fees@example.org')).accountId;
 }
 
 interface ChargeRow {
@@ -184,17 +171,7 @@ describe('plan one-off fees under retries', () => {
     expect((await gql(STEP('startOrder'), { i: { orderId: placed.order.id } })).startOrder.order.status).toBe('IN_PROGRESS');
     // A completion whose commit is lost (rolled back) and is then retried makes the same charge ids, so
     // wallets and invoicing, which keep one charge per id, could never take it twice.
-    const { completeOrder } = await import('../src/application/fulfil-order');
-    const { OneOffCharge } = await import('../src/persistence/entities');
-    let lostAttempt: string[] = [];
-    await h.subscribers.runtime.orm.em
-      .fork()
-      .transactional(async (em) => {
-        await completeOrder(em as Em, placed.order.id, h.clock.now());
-        lostAttempt = (await em.find(OneOffCharge, { orderId: placed.order.id })).map((c) => c.id);
-        throw new Error('commit lost');
-      })
-      .catch(() => undefined);
+    const lostAttempt = await completeWithLostCommit(h, placed.order.id);
     expect(lostAttempt).toHaveLength(1);
     const both = await Promise.all([gql(STEP('completeOrder'), { i: { orderId: placed.order.id } }), gql(STEP('completeOrder'), { i: { orderId: placed.order.id } })]);
     expect(both.map((r) => r.completeOrder.order.status)).toEqual(['COMPLETED', 'COMPLETED']);

@@ -15,19 +15,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dec } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { FileCatalog, LINE_FIELDS, ORDER_FIELDS, startHarness, type Harness } from './support';
+import { LINE_FIELDS, ORDER_FIELDS, startHarness, type Harness } from './support';
+import { gqlOn, openAccount, publishPlan } from './plan-fees-support';
 
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
-  const catalog = h.catalogClient as FileCatalog;
-  const publish = (code: string, name: string, recurringFee: string, oneOffFees: unknown[]) => {
-    const from = catalog.plans.get('POSTPAID_20GB')!;
-    const document = { ...(from.document as Record<string, unknown>), code, name, oneOffFees, recurringFee: { amount: recurringFee, period: 'MONTH', proration: 'DAILY' } };
-    catalog.plans.set(code, { ...from, code, planId: `pln_${code}`, versionId: `plv_${code}_1`, document });
-  };
-  publish('R8_DEAR', 'Review8 Dear', '39.99', [{ code: 'ETF_DEAR', name: 'Dear termination fee', amount: '25.00', trigger: 'TERMINATION' }]);
-  publish('R8_CHEAP', 'Review8 Cheap', '29.99', [
+  publishPlan(h, 'POSTPAID_20GB', 'R8_DEAR', 'Review8 Dear', '39.99', [{ code: 'ETF_DEAR', name: 'Dear termination fee', amount: '25.00', trigger: 'TERMINATION' }]);
+  publishPlan(h, 'POSTPAID_20GB', 'R8_CHEAP', 'Review8 Cheap', '29.99', [
     { code: 'SWITCH_CHEAP', name: 'Switch fee', amount: '7.50', trigger: 'PLAN_CHANGE' },
     { code: 'ETF_CHEAP', name: 'Cheap termination fee', amount: '50.00', trigger: 'TERMINATION' },
   ]);
@@ -36,14 +31,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function gql<T = any>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const r = await h.subscribers.request<T>(query, variables);
-  if (r.errors) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
-  return r.data!;
-}
+const gql = <T = any>(query: string, variables: Record<string, unknown> = {}) => gqlOn<T>(h, query, variables);
 
-const CREATE_CUSTOMER = `mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } } }`;
-const OPEN_ACCOUNT = `mutation($i: OpenBillingAccountInput!) { openBillingAccount(input: $i) { billingAccount { id } } }`;
 const ADD_LINE = `mutation($i: AddLineInput!) { addLine(input: $i) { line { ${LINE_FIELDS} } order { ${ORDER_FIELDS} } } }`;
 const CHANGE = `mutation($i: ChangePlanInput!) { changePlan(input: $i) { line { ${LINE_FIELDS} } order { ${ORDER_FIELDS} } preview { timing effectiveAt } } }`;
 const TERMINATE = `mutation($i: LineChangeInput!) { terminateLine(input: $i) { line { id status } order { ${ORDER_FIELDS} } } }`;
@@ -54,9 +43,7 @@ const msisdn = () => `+4915128${String(800000 + n++).padStart(6, '0')}`;
 
 async function lineOnDearPlan() {
   h.clock.set('2026-11-16T10:00:00Z');
-  const c = await gql(CREATE_CUSTOMER, { i: { name: 'Review8 Fees', kind: 'INDIVIDUAL', email: 'r8@example.org', timezone: 'Europe/Berlin', creditClass: 'A' } });
-  const a = await gql(OPEN_ACCOUNT, { i: { customerId: c.createCustomer.customer.id, paymentMode: 'POSTPAID', currency: 'EUR', billCycleDay: 1, creditLimit: '300.00' } });
-  const accountId = a.openBillingAccount.billingAccount.id as string;
+  const { accountId } = await openAccount(h, 'POSTPAID', 'Review8 Fees', 'r8@example.org');
   const added = (await gql(ADD_LINE, { i: { billingAccountId: accountId, msisdn: msisdn(), planCode: 'R8_DEAR' } })).addLine;
   expect(added.order.status).toBe('COMPLETED');
   return added.line.id as string;

@@ -3,6 +3,7 @@ import type { Caller } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { luhnValid } from '../src/domain/validation';
 import { ORDER_FIELDS, startHarness, type Harness } from './support';
+import { completeWithLostCommit, gqlOn, openAccount } from './plan-fees-support';
 
 /**
  * SIM replacement (a lost or broken SIM): a SIM_REPLACEMENT ProductOrder, placed with `replaceSim`
@@ -19,14 +20,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function gql<T = any>(query: string, variables: Record<string, unknown> = {}, caller?: Caller): Promise<T> {
-  const r = await h.subscribers.request<T>(query, variables, caller);
-  if (r.errors) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
-  return r.data!;
-}
+const gql = <T = any>(query: string, variables: Record<string, unknown> = {}, caller?: Caller) => gqlOn<T>(h, query, variables, caller);
 
-const CREATE_CUSTOMER = `mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } } }`;
-const OPEN_ACCOUNT = `mutation($i: OpenBillingAccountInput!) { openBillingAccount(input: $i) { billingAccount { id } } }`;
 const ADD_LINE = `mutation($i: AddLineInput!) { addLine(input: $i) { line { id iccid status } order { ${ORDER_FIELDS} } } }`;
 const REPLACE = `mutation($i: ReplaceSimInput!) { replaceSim(input: $i) { line { id msisdn iccid status planCode } order { ${ORDER_FIELDS} } } }`;
 const SUSPEND = `mutation($i: LineChangeInput!) { suspendLine(input: $i) { line { status } order { status } } }`;
@@ -45,9 +40,7 @@ function iccid(long = false): string {
 }
 
 async function customerAndAccount(paymentMode: 'POSTPAID' | 'PREPAID' = 'POSTPAID') {
-  const customerId = (await gql(CREATE_CUSTOMER, { i: { name: 'Sim Customer', kind: 'INDIVIDUAL', email: 'sim@example.org', timezone: 'Europe/Berlin', creditClass: 'A' } })).createCustomer.customer.id as string;
-  const accountId = (await gql(OPEN_ACCOUNT, { i: { customerId, paymentMode, currency: 'EUR', billCycleDay: 1, ...(paymentMode === 'POSTPAID' ? { creditLimit: '300.00' } : {}) } })).openBillingAccount.billingAccount.id as string;
-  return { customerId, accountId };
+  return openAccount(h, paymentMode, 'Sim Customer', 'sim@example.org');
 }
 
 async function activeLine(accountId: string, planCode: string | null = 'POSTPAID_20GB') {
@@ -127,21 +120,11 @@ describe('replaceSim', () => {
     const line = await activeLine(accountId);
     const newSim = iccid();
     const { replaceSim } = await import('../src/application/replace-sim');
-    const { completeOrder } = await import('../src/application/fulfil-order');
-    const { OneOffCharge } = await import('../src/persistence/entities');
     // Placed without dispatching, as the Temporal dispatcher leaves it; then its steps are driven by hand.
     const placed = await h.subscribers.runtime.orm.em.fork().transactional((em) => replaceSim(em as Em, h.catalogClient, { lineId: line.lineId, iccid: newSim, idempotencyKey: `sim-r-${line.lineId}`, now: h.clock.now() }));
     expect(placed.order.status).toBe('ACKNOWLEDGED');
     expect((await gql(STEP('startOrder'), { i: { orderId: placed.order.id } })).startOrder.order.status).toBe('IN_PROGRESS');
-    let lostAttempt: string[] = [];
-    await h.subscribers.runtime.orm.em
-      .fork()
-      .transactional(async (em) => {
-        await completeOrder(em as Em, placed.order.id, h.clock.now());
-        lostAttempt = (await em.find(OneOffCharge, { orderId: placed.order.id })).map((c) => c.id);
-        throw new Error('commit lost');
-      })
-      .catch(() => undefined);
+    const lostAttempt = await completeWithLostCommit(h, placed.order.id);
     expect(lostAttempt).toHaveLength(1);
     expect((await h.rows<{ iccid: string }>(`select iccid from line where id = $1`, [line.lineId]))[0]!.iccid).toBe(line.iccid);
     const both = await Promise.all([gql(STEP('completeOrder'), { i: { orderId: placed.order.id } }), gql(STEP('completeOrder'), { i: { orderId: placed.order.id } })]);

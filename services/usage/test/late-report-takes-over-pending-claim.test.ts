@@ -21,82 +21,29 @@
  * over NATS as a network element sends them. The crash window is forced by a statement hook on the
  * usage pool (the write of an OPEN session's reply).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import pg from 'pg';
+import { describe, expect, it } from 'vitest';
 import { dec } from '@ledgerline/contracts';
-import { TEST_DATABASE_URL, startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
-import { createUsageService } from '../src/service';
-import { usageRuntimeOf } from '../src/usage-runtime';
-import { startChargingSessionResponder } from '../src/events/charging-session-responder';
-import { closeStaleSessions, type ChargingSessionReply, type ChargingSessionRequest } from '../src/application/charging-session';
-import { askChargingSession, filePlanSource, setLine, sqlOf, startWalletsProcess, statementHook, waitFor, type WalletsProcess } from './support';
+import type { ChargingSessionReply } from '../src/application/charging-session';
+import { setLine, waitFor } from './support';
+import { onlineCharging } from './session-support';
 
-let nats: Awaited<ReturnType<typeof startPrivateNats>>;
-let wallets: WalletsProcess;
-let nc: NatsConnection;
-let svc: TestService;
-let db: pg.Client;
-let walletsDb: pg.Client;
-let stopResponder: () => Promise<void>;
-let hook: ReturnType<typeof statementHook>;
+const oc = onlineCharging();
+const { ask, sweep, silence, reservations, records } = oc;
 const run = Math.random().toString(36).slice(2, 8);
-const IDLE_MS = 15 * 60_000;
 /** The write of an OPEN session's reply (charging-session.ts), the end of the crash window after wallets' grant. */
 const REPLY_WRITE = 'update charging_session set state = $2';
-
-beforeAll(async () => {
-  nats = await startPrivateNats();
-  wallets = await startWalletsProcess(nats.url);
-  nc = await waitFor(() => connect({ servers: nats.url }).catch(() => undefined), 10_000, 'the private nats-server');
-  svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(), consumers: [] }), { env: { NATS_URL: nats.url } });
-  hook = statementHook(svc);
-  stopResponder = await startChargingSessionResponder(svc.runtime.messaging, usageRuntimeOf(svc.runtime), svc.runtime);
-  db = await sqlOf(svc);
-  walletsDb = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await walletsDb.connect();
-}, 120_000);
-
-afterAll(async () => {
-  await stopResponder?.();
-  await walletsDb?.end();
-  await db?.end();
-  await svc?.close();
-  await nc?.close();
-  await wallets?.stop();
-  await nats?.stop();
-});
-
-const ask = (sessionId: string, req: Omit<ChargingSessionRequest, 'sessionId'>) => askChargingSession(nc, sessionId, req);
-const sweep = () => closeStaleSessions(usageRuntimeOf(svc.runtime), nc, new Date(), IDLE_MS);
-/** The session as if its last change was an hour ago (silent since its last claim or reply). */
-const silence = (sessionId: string) => db.query(`update charging_session set updated_at = updated_at - interval '1 hour' where id = $1`, [sessionId]);
 
 /** A postpaid line of its own (20 GB data bucket in wallets), so each test reads its own bucket. */
 async function line(name: string): Promise<{ lineId: string; account: string }> {
   const lineId = `lin_ltp${name}${run}`;
   const account = `acc_ltp${name}${run}`;
-  await wallets.postpaidWallet(account, lineId);
-  await setLine(svc, { lineId, msisdn: `+49151000075${'abc'.indexOf(name) + 1}0`, account, planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' });
+  await oc.postpaidLine(lineId, account, `+49151000075${'abc'.indexOf(name) + 1}0`);
   return { lineId, account };
-}
-
-/** Wallets' reservations of the session, by request id: status and units used. */
-async function reservations(sessionId: string): Promise<Record<string, string>> {
-  const { rows } = await walletsDb.query<{ request_key: string; status: string; used: string | null }>(
-    `select request_key, status, used_units::text as used from "${wallets.schema}".reservation where session_id = $1 order by request_key`, [sessionId]);
-  return Object.fromEntries(rows.map((r) => [r.request_key, `${r.status} ${r.used === null ? '-' : dec(r.used).toFixed()}`]));
-}
-
-/** The session's usage records past its RESERVE: event id → units. */
-async function records(sessionId: string): Promise<Record<string, string>> {
-  const { rows } = await db.query<{ event_id: string; quantity: string }>(`select event_id, quantity::text from usage_record where source = 'ocs' and event_id like $1 order by event_id`, [`${sessionId}#%`]);
-  return Object.fromEntries(rows.map((r) => [r.event_id, dec(r.quantity).toFixed()]));
 }
 
 /** What the customer sees of the data bucket in wallets (MB left). */
 async function dataLeft(account: string): Promise<string> {
-  const { buckets } = await wallets.gql<{ buckets: { allowanceId: string; remaining: string }[] }>(`query($id: ID!) { buckets(billingAccountId: $id) { allowanceId remaining } }`, { id: account });
+  const { buckets } = await oc.wallets.gql<{ buckets: { allowanceId: string; remaining: string }[] }>(`query($id: ID!) { buckets(billingAccountId: $id) { allowanceId remaining } }`, { id: account });
   return dec(buckets.find((b) => b.allowanceId === 'data')!.remaining).toFixed();
 }
 
@@ -109,7 +56,7 @@ describe('a late report taking over a number still claimed: the claim\'s reserva
     const { lineId, account } = await line('a');
     const sessionId = `gy-ltp-crash-${run}`;
     expect(await ask(sessionId, { operation: 'RESERVE', invocationSequenceNumber: 0, lineId, usageType: 'DATA', requestedUnits: '60' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '60' });
-    hook.once(REPLY_WRITE, async () => {
+    oc.hook.once(REPLY_WRITE, async () => {
       throw new Error('usage crashed before writing the session row');
     });
     expect(await ask(sessionId, UPDATE_1)).toMatchObject({ resultCode: 'RATING_FAILED', message: expect.stringContaining('crashed') });
@@ -132,7 +79,7 @@ describe('a late report taking over a number still claimed: the claim\'s reserva
     expect(await ask(sessionId, UPDATE_1)).toMatchObject({ resultCode: 'RATING_FAILED', message: expect.stringContaining('out of turn') });
     expect(await reservations(sessionId)).toEqual({ [`${sessionId}#0`]: 'COMMITTED 60', [`${sessionId}#1`]: 'COMMITTED 0' });
     expect(await records(sessionId)).toEqual({ [`${sessionId}#1`]: '60', [`${sessionId}#2:unreserved`]: '15' });
-    expect((await db.query(`select state, sequence_number, granted::text as granted from charging_session where id = $1`, [sessionId])).rows).toEqual([{ state: 'TIMED_OUT', sequence_number: 2, granted: '0.000000' }]);
+    expect((await oc.db.query(`select state, sequence_number, granted::text as granted from charging_session where id = $1`, [sessionId])).rows).toEqual([{ state: 'TIMED_OUT', sequence_number: 2, granted: '0.000000' }]);
     expect(await dataLeft(account)).toBe('20405');
   });
 
@@ -142,7 +89,7 @@ describe('a late report taking over a number still claimed: the claim\'s reserva
     expect(await ask(sessionId, { operation: 'RESERVE', invocationSequenceNumber: 0, lineId, usageType: 'DATA', requestedUnits: '60' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '60' });
     let late: ChargingSessionReply | undefined;
     let held: Record<string, string> = {};
-    hook.once(REPLY_WRITE, async () => {
+    oc.hook.once(REPLY_WRITE, async () => {
       held = await reservations(sessionId);
       await silence(sessionId);
       expect(await sweep()).toBe(1);
@@ -166,10 +113,10 @@ describe('a late report taking over a number still claimed: the claim\'s reserva
     const sessionId = `gy-ltp-suspended-${run}`;
     expect(await ask(sessionId, { operation: 'RESERVE', invocationSequenceNumber: 0, lineId, usageType: 'DATA', requestedUnits: '60' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '60' });
     let late: ChargingSessionReply | undefined;
-    hook.once(REPLY_WRITE, async () => {
+    oc.hook.once(REPLY_WRITE, async () => {
       // Suspended after wallets granted UPDATE 1 its 40 MB: finishing UPDATE 1 now is denied more units, so it
       // never asks wallets for `<session>#1` and does not know the reservation the running attempt holds.
-      await setLine(svc, { lineId, msisdn: `+4915100007530`, account, planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID', status: 'SUSPENDED', at: new Date().toISOString() });
+      await setLine(oc.svc, { lineId, msisdn: `+4915100007530`, account, planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID', status: 'SUSPENDED', at: new Date().toISOString() });
       await silence(sessionId);
       expect(await sweep()).toBe(1);
       late = await ask(sessionId, LATE_2);

@@ -9,16 +9,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { dec } from '@ledgerline/contracts';
-import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
-import { createUsageService } from '../src/service';
-import { RECORD_USAGE, filePlanSource, settleCharges, sqlOf } from './support';
+import { ManualClock, type TestService } from '@ledgerline/platform';
+import { RECORD_USAGE, RERATE, UPSERT_LINE_CONTEXT as UPSERT, settleCharges, startUsage } from './support';
 
 let svc: TestService;
 let db: pg.Client;
+let close: () => Promise<void>;
 const clock = new ManualClock(new Date('2026-03-20T12:00:00Z'));
 const run = Math.random().toString(36).slice(2, 8);
-const RERATE = `mutation($i: RerateInput!) { rerate(input: $i) { recordsRerated adjustments { usageRecordId previousPrice newPrice } } }`;
-const UPSERT = `mutation($input: LineContextInput!) { upsertLineContext(input: $input) { lineId } }`;
 
 /** A prepaid 30-day bundle line from `startsAt` with World roaming passes. */
 async function lineWithPasses(lineId: string, msisdn: string, account: string, startsAt: string, passes: [string, string][]): Promise<void> {
@@ -47,14 +45,9 @@ async function drawn(lineId: string): Promise<[string, string, string][]> {
 }
 
 beforeAll(async () => {
-  svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(), consumers: [] }), { clock });
-  db = await sqlOf(svc);
+  ({ svc, db, close } = await startUsage(clock));
 });
-
-afterAll(async () => {
-  await db?.end();
-  await svc?.close();
-});
+afterAll(() => close?.());
 
 describe('rerate of a month with add-on passes, same catalog', () => {
   it('a pass bought twice in one allowance period: no adjustments', async () => {

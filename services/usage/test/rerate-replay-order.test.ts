@@ -12,20 +12,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { dec } from '@ledgerline/contracts';
-import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
-import { createUsageService } from '../src/service';
-import { RECORD_USAGE, filePlanSource, planDocument, setLine, settleCharges, sqlOf } from './support';
+import { ManualClock, type TestService } from '@ledgerline/platform';
+import { RECORD_USAGE, RERATE, correctedPlan, setLine, settleCharges, startUsage } from './support';
 
-type Plan = { rules: { name: string; event: { params: { priceTable: { tiers: { unitPrice: string }[] } } } }[] };
 // Postpaid correction: home data overage at 0.8 instead of 1 cent per MB for a session's first GB.
-const postpaidFix = planDocument('postpaid-20gb.json') as Plan;
-postpaidFix.rules.find((r) => r.name === 'data-allowance')!.event.params.priceTable.tiers[0].unitPrice = '0.0080';
+const postpaidFix = correctedPlan('postpaid-20gb.json', 'data-allowance', (params) => (params.priceTable.tiers[0].unitPrice = '0.0080'));
 
 let svc: TestService;
 let db: pg.Client;
+let close: () => Promise<void>;
 const clock = new ManualClock(new Date('2026-03-10T12:00:00Z'));
 const run = Math.random().toString(36).slice(2, 8);
-const RERATE = `mutation($i: RerateInput!) { rerate(input: $i) { recordsRerated adjustments { usageRecordId previousPrice newPrice } } }`;
 const REPROCESS = `mutation($i: ReprocessRejectedInput!) { reprocessRejected(input: $i) { rated stillRejected } }`;
 
 async function drawn(lineId: string): Promise<[string, string, boolean][]> {
@@ -34,14 +31,9 @@ async function drawn(lineId: string): Promise<[string, string, boolean][]> {
 }
 
 beforeAll(async () => {
-  svc = await startServiceForTest(createUsageService({ planSource: filePlanSource({ plv_postpaid_fix: postpaidFix }), consumers: [] }), { clock });
-  db = await sqlOf(svc);
+  ({ svc, db, close } = await startUsage(clock, { plv_postpaid_fix: postpaidFix }));
 });
-
-afterAll(async () => {
-  await db?.end();
-  await svc?.close();
-});
+afterAll(() => close?.());
 
 describe('rerate with the same catalog', () => {
   it('replays a reprocessed record where it was rated (at the reprocess), not where it was received', async () => {

@@ -8,31 +8,22 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
-import { createUsageService } from '../src/service';
-import { RECORD_USAGE, filePlanSource, planDocument, setLine, settleCharges, sqlOf } from './support';
+import { ManualClock, type TestService } from '@ledgerline/platform';
+import { RECORD_USAGE, RERATE, UPSERT_LINE_CONTEXT as UPSERT, correctedPlan, setLine, settleCharges, startUsage } from './support';
 
-type Plan = { rules: { name: string; event: { params: Record<string, unknown> } }[] };
 // Postpaid correction: world roaming data at 0.39 instead of 0.49 per MB.
-const postpaidFix = planDocument('postpaid-20gb.json') as Plan;
-postpaidFix.rules.find((r) => r.name === 'roaming-world-data')!.event.params.pricePerUnit = '0.3900';
+const postpaidFix = correctedPlan('postpaid-20gb.json', 'roaming-world-data', (params) => (params.pricePerUnit = '0.3900'));
 
 let svc: TestService;
 let db: pg.Client;
+let close: () => Promise<void>;
 const clock = new ManualClock(new Date('2026-03-20T12:00:00Z'));
 const run = Math.random().toString(36).slice(2, 8);
-const RERATE = `mutation($i: RerateInput!) { rerate(input: $i) { recordsRerated adjustments { usageRecordId previousPrice newPrice } } }`;
-const UPSERT = `mutation($input: LineContextInput!) { upsertLineContext(input: $input) { lineId } }`;
 
 beforeAll(async () => {
-  svc = await startServiceForTest(createUsageService({ planSource: filePlanSource({ plv_postpaid_fix: postpaidFix }), consumers: [] }), { clock });
-  db = await sqlOf(svc);
+  ({ svc, db, close } = await startUsage(clock, { plv_postpaid_fix: postpaidFix }));
 });
-
-afterAll(async () => {
-  await db?.end();
-  await svc?.close();
-});
+afterAll(() => close?.());
 
 describe('rerate with a corrected version on a line whose plan changed in the month', () => {
   it('re-prices the usage after the change only, stores the subscription version and names the corrected one in the trace', async () => {

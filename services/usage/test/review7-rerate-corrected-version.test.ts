@@ -12,34 +12,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { dec } from '@ledgerline/contracts';
-import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
-import { createUsageService } from '../src/service';
-import { RECORD_USAGE, filePlanSource, planDocument, setLine, settleCharges, sqlOf } from './support';
+import { ManualClock, type TestService } from '@ledgerline/platform';
+import { RECORD_USAGE, correctedPlan, setLine, settleCharges, startUsage } from './support';
 
-type Plan = { rules: { name: string; event: { params: Record<string, unknown> } }[] };
 // Family plan correction: out-of-pool data at 0.02 instead of 0.01 per MB.
-const familyFix = planDocument('family-share-50gb.json') as Plan;
-familyFix.rules.find((r) => r.name === 'data-shared')!.event.params.pricePerUnit = '0.0200';
+const familyFix = correctedPlan('family-share-50gb.json', 'data-shared', (params) => (params.pricePerUnit = '0.0200'));
 // Postpaid correction: world roaming data at 0.39 instead of 0.49 per MB.
-const postpaidFix = planDocument('postpaid-20gb.json') as Plan;
-postpaidFix.rules.find((r) => r.name === 'roaming-world-data')!.event.params.pricePerUnit = '0.3900';
+const postpaidFix = correctedPlan('postpaid-20gb.json', 'roaming-world-data', (params) => (params.pricePerUnit = '0.3900'));
 
 let svc: TestService;
 let db: pg.Client;
+let close: () => Promise<void>;
 const run = Math.random().toString(36).slice(2, 8);
 const RERATE = `mutation($i: RerateInput!) { rerate(input: $i) { recordsRerated adjustments { usageRecordId chargeId previousPrice newPrice } } }`;
 
 beforeAll(async () => {
-  svc = await startServiceForTest(createUsageService({ planSource: filePlanSource({ plv_family_fix: familyFix, plv_postpaid_fix: postpaidFix }), consumers: [] }), {
-    clock: new ManualClock(new Date('2026-03-20T12:00:00Z')),
-  });
-  db = await sqlOf(svc);
+  ({ svc, db, close } = await startUsage(new ManualClock(new Date('2026-03-20T12:00:00Z')), { plv_family_fix: familyFix, plv_postpaid_fix: postpaidFix }));
 });
-
-afterAll(async () => {
-  await db?.end();
-  await svc?.close();
-});
+afterAll(() => close?.());
 
 describe('rerate with a corrected plan version', () => {
   it("keeps the shared pool's usage: live usage and the next event still see what the family used", async () => {

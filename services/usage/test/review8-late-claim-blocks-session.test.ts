@@ -15,63 +15,20 @@
  * Against the real wallets service (child process) on a private nats-server, as
  * late-report-takes-over-pending-claim.test.ts; the crash is forced by a statement hook on the usage pool.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import pg from 'pg';
-import { dec } from '@ledgerline/contracts';
-import { startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
-import { createUsageService } from '../src/service';
-import { usageRuntimeOf } from '../src/usage-runtime';
-import { startChargingSessionResponder } from '../src/events/charging-session-responder';
-import { closeStaleSessions, type ChargingSessionRequest } from '../src/application/charging-session';
-import { askChargingSession, filePlanSource, setLine, sqlOf, startWalletsProcess, statementHook, waitFor, type WalletsProcess } from './support';
+import { describe, expect, it } from 'vitest';
+import { onlineCharging } from './session-support';
 
-let nats: Awaited<ReturnType<typeof startPrivateNats>>;
-let wallets: WalletsProcess;
-let nc: NatsConnection;
-let svc: TestService;
-let db: pg.Client;
-let stopResponder: () => Promise<void>;
-let hook: ReturnType<typeof statementHook>;
+const oc = onlineCharging();
+const { ask, sweep, silence, records } = oc;
 const run = Math.random().toString(36).slice(2, 8);
-const IDLE_MS = 15 * 60_000;
 /** The write of a late report's reply (charging-session.ts): the end of its crash window, after its units were charged. */
 const LATE_REPLY_WRITE = 'update charging_session set last_reply = $2';
-
-beforeAll(async () => {
-  nats = await startPrivateNats();
-  wallets = await startWalletsProcess(nats.url);
-  nc = await waitFor(() => connect({ servers: nats.url }).catch(() => undefined), 10_000, 'the private nats-server');
-  svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(), consumers: [] }), { env: { NATS_URL: nats.url } });
-  hook = statementHook(svc);
-  stopResponder = await startChargingSessionResponder(svc.runtime.messaging, usageRuntimeOf(svc.runtime), svc.runtime);
-  db = await sqlOf(svc);
-}, 120_000);
-
-afterAll(async () => {
-  await stopResponder?.();
-  await db?.end();
-  await svc?.close();
-  await nc?.close();
-  await wallets?.stop();
-  await nats?.stop();
-});
-
-const ask = (sessionId: string, req: Omit<ChargingSessionRequest, 'sessionId'>) => askChargingSession(nc, sessionId, req);
-const sweep = () => closeStaleSessions(usageRuntimeOf(svc.runtime), nc, new Date(), IDLE_MS);
-const silence = (sessionId: string) => db.query(`update charging_session set updated_at = updated_at - interval '1 hour' where id = $1`, [sessionId]);
-
-async function records(sessionId: string): Promise<Record<string, string>> {
-  const { rows } = await db.query<{ event_id: string; quantity: string }>(`select event_id, quantity::text from usage_record where source = 'ocs' and event_id like $1 order by event_id`, [`${sessionId}#%`]);
-  return Object.fromEntries(rows.map((r) => [r.event_id, dec(r.quantity).toFixed()]));
-}
 
 describe('a late report whose claim was left unanswered', () => {
   it('does not block the session: the next report is answered and its units charged', async () => {
     const lineId = `lin_r8lc${run}`;
     const account = `acc_r8lc${run}`;
-    await wallets.postpaidWallet(account, lineId);
-    await setLine(svc, { lineId, msisdn: '+4915100008810', account, planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' });
+    await oc.postpaidLine(lineId, account, '+4915100008810');
     const sessionId = `gy-r8-late-claim-${run}`;
     expect(await ask(sessionId, { operation: 'RESERVE', invocationSequenceNumber: 0, lineId, usageType: 'DATA', requestedUnits: '60' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '60' });
     // The network element goes silent; the sweeper closes the session.
@@ -79,7 +36,7 @@ describe('a late report whose claim was left unanswered', () => {
     expect(await sweep()).toBe(1);
 
     // Late UPDATE 1: claimed (LATE), its 25 MB charged as usage, then usage crashes before writing its reply.
-    hook.once(LATE_REPLY_WRITE, async () => {
+    oc.hook.once(LATE_REPLY_WRITE, async () => {
       throw new Error('usage crashed before writing the late reply');
     });
     expect(await ask(sessionId, { operation: 'UPDATE', invocationSequenceNumber: 1, usedUnits: '25', requestedUnits: '40' })).toMatchObject({ resultCode: 'RATING_FAILED', message: expect.stringContaining('crashed') });

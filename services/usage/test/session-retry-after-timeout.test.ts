@@ -20,75 +20,22 @@
  * service runs the session responder only (no sweeper of its own), requests go over NATS as a network
  * element sends them. The crash is forced: the usage pool's write of the UPDATE's reply throws once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import pg from 'pg';
-import { dec } from '@ledgerline/contracts';
-import { TEST_DATABASE_URL, startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
-import { createUsageService } from '../src/service';
-import { usageRuntimeOf } from '../src/usage-runtime';
-import { startChargingSessionResponder } from '../src/events/charging-session-responder';
-import { closeStaleSessions, type ChargingSessionRequest } from '../src/application/charging-session';
-import { askChargingSession, filePlanSource, setLine, sqlOf, startWalletsProcess, statementHook, waitFor, type WalletsProcess } from './support';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ChargingSessionRequest } from '../src/application/charging-session';
+import { onlineCharging } from './session-support';
 
-let nats: Awaited<ReturnType<typeof startPrivateNats>>;
-let wallets: WalletsProcess;
-let nc: NatsConnection;
-let svc: TestService;
-let db: pg.Client;
-let walletsDb: pg.Client;
-let stopResponder: () => Promise<void>;
+const oc = onlineCharging();
+const { ask, sweep, silence, reservations, records } = oc;
 const run = Math.random().toString(36).slice(2, 8);
 const lineId = `lin_srt${run}`;
 const account = `acc_srt${run}`;
-const IDLE_MS = 15 * 60_000;
 
 /** What the usage pool does just before it writes an OPEN session's reply (once): throw (a crash) or run something first. */
-let beforeReplyWrite: (hook: () => Promise<void>) => void;
+const beforeReplyWrite = (hook: () => Promise<void>) => oc.hook.once('update charging_session set state = $2', hook);
 
 beforeAll(async () => {
-  nats = await startPrivateNats();
-  wallets = await startWalletsProcess(nats.url);
-  nc = await waitFor(() => connect({ servers: nats.url }).catch(() => undefined), 10_000, 'the private nats-server');
-  svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(), consumers: [] }), { env: { NATS_URL: nats.url } });
-  const usage = usageRuntimeOf(svc.runtime);
-  const hooks = statementHook(svc);
-  beforeReplyWrite = (hook) => hooks.once('update charging_session set state = $2', hook);
-  stopResponder = await startChargingSessionResponder(svc.runtime.messaging, usage, svc.runtime);
-  db = await sqlOf(svc);
-  walletsDb = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await walletsDb.connect();
-  await wallets.postpaidWallet(account, lineId);
-  await setLine(svc, { lineId, msisdn: '+4915100007461', account, planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' });
-}, 120_000);
-
-afterAll(async () => {
-  await stopResponder?.();
-  await walletsDb?.end();
-  await db?.end();
-  await svc?.close();
-  await nc?.close();
-  await wallets?.stop();
-  await nats?.stop();
+  await oc.postpaidLine(lineId, account, '+4915100007461');
 });
-
-const ask = (sessionId: string, req: Omit<ChargingSessionRequest, 'sessionId'>) => askChargingSession(nc, sessionId, req);
-const sweep = () => closeStaleSessions(usageRuntimeOf(svc.runtime), nc, new Date(), IDLE_MS);
-/** The session as if its last change was an hour ago (silent since its last claim or reply). */
-const silence = (sessionId: string) => db.query(`update charging_session set updated_at = updated_at - interval '1 hour' where id = $1`, [sessionId]);
-
-/** Wallets' reservations of the session, by request id: status and units used. */
-async function reservations(sessionId: string): Promise<Record<string, string>> {
-  const { rows } = await walletsDb.query<{ request_key: string; status: string; used: string | null }>(
-    `select request_key, status, used_units::text as used from "${wallets.schema}".reservation where session_id = $1 order by request_key`, [sessionId]);
-  return Object.fromEntries(rows.map((r) => [r.request_key, `${r.status} ${r.used === null ? '-' : dec(r.used).toFixed()}`]));
-}
-
-/** The session's usage records past its RESERVE: event id → units. */
-async function records(sessionId: string): Promise<Record<string, string>> {
-  const { rows } = await db.query<{ event_id: string; quantity: string }>(`select event_id, quantity::text from usage_record where source = 'ocs' and event_id like $1 order by event_id`, [`${sessionId}#%`]);
-  return Object.fromEntries(rows.map((r) => [r.event_id, dec(r.quantity).toFixed()]));
-}
 
 /** A session that reserved 60 MB, then an UPDATE (60 used, 40 more) that wallets answered and that crashed before its reply was stored. */
 async function crashedUpdate(name: string): Promise<{ sessionId: string; update: Omit<ChargingSessionRequest, 'sessionId'> }> {
@@ -120,7 +67,7 @@ describe('a retried report and the idle sweeper: no reservation is left held for
     // A retransmission gets the same reply and changes nothing.
     expect(await ask(sessionId, update)).toEqual(retry);
     expect(await reservations(sessionId)).toEqual({ [`${sessionId}#0`]: 'COMMITTED 60', [`${sessionId}#1`]: 'COMMITTED 0' });
-    expect((await db.query(`select state, granted::text as granted from charging_session where id = $1`, [sessionId])).rows).toEqual([{ state: 'TIMED_OUT', granted: '0.000000' }]);
+    expect((await oc.db.query(`select state, granted::text as granted from charging_session where id = $1`, [sessionId])).rows).toEqual([{ state: 'TIMED_OUT', granted: '0.000000' }]);
   });
 
   it('the sweeper closes the session while the retry runs (after wallets granted it, before its reply is stored): the retry releases what it was granted', async () => {

@@ -5,9 +5,10 @@ import net from 'node:net';
 import pg from 'pg';
 import { RPC, WORK_SUBJECTS, type ChargeRequest } from '@ledgerline/contracts';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { DEV_INTERNAL_SECRET, SYSTEM_CALLER, TEST_DATABASE_URL, callerHeaders, dropSchema, graphqlRequest, type TestService } from '@ledgerline/platform';
+import { DEV_INTERNAL_SECRET, SYSTEM_CALLER, TEST_DATABASE_URL, callerHeaders, dropSchema, graphqlRequest, startServiceForTest, type ManualClock, type TestService } from '@ledgerline/platform';
 import type { PlanSource } from '../src/application/plan-cache';
 import type { ChargingSessionReply, ChargingSessionRequest } from '../src/application/charging-session';
+import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
 
 const PLAN_FILES: Record<string, string> = {
@@ -35,6 +36,30 @@ export function filePlanSource(extra: Record<string, unknown> = {}): PlanSource 
   return source;
 }
 
+/**
+ * A copy of a catalog plan with one rule's event params edited: a corrected version for a re-rate
+ * (`filePlanSource({ id: correctedPlan(...) })`).
+ */
+export function correctedPlan(file: string, rule: string, edit: (params: any) => void): Record<string, unknown> {
+  const document = planDocument(file) as { rules: { name: string; event: { params: unknown } }[] };
+  edit(document.rules.find((r) => r.name === rule)!.event.params);
+  return document;
+}
+
+/** The usage service with no consumers (the test drives everything) on `clock`, and a client on its schema. */
+export async function startUsage(clock: ManualClock, extraPlans: Record<string, unknown> = {}): Promise<{ svc: TestService; db: pg.Client; close(): Promise<void> }> {
+  const svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(extraPlans), consumers: [] }), { clock });
+  const db = await sqlOf(svc);
+  return {
+    svc,
+    db,
+    async close() {
+      await db.end();
+      await svc.close();
+    },
+  };
+}
+
 export async function sqlOf(svc: TestService): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path="${svc.schema}"` });
   await client.connect();
@@ -53,9 +78,11 @@ export interface LineSetup {
   subscriptionId?: string;
 }
 
+export const UPSERT_LINE_CONTEXT = `mutation($input: LineContextInput!) { upsertLineContext(input: $input) { lineId } }`;
+
 export async function setLine(svc: TestService, l: LineSetup): Promise<void> {
   const res = await svc.request(
-    `mutation($input: LineContextInput!) { upsertLineContext(input: $input) { lineId } }`,
+    UPSERT_LINE_CONTEXT,
     {
       input: {
         lineId: l.lineId,
@@ -76,6 +103,8 @@ export async function setLine(svc: TestService, l: LineSetup): Promise<void> {
   );
   if (res.errors) throw new Error(JSON.stringify(res.errors));
 }
+
+export const RERATE = `mutation($i: RerateInput!) { rerate(input: $i) { recordsRerated adjustments { usageRecordId previousPrice newPrice } } }`;
 
 export const RECORD_USAGE = `mutation($input: RecordUsageInput!) {
   recordUsage(input: $input) { rated rejected duplicates results { index id status duplicate rejectionCode rejectionReason } }

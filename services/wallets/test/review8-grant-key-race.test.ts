@@ -8,7 +8,7 @@
 // instead of IDEMPOTENCY_KEY_REUSED.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestService } from '@ledgerline/platform';
-import { T0, expectInvariants, openPrepaid, startWallets, uniq } from './support';
+import { T0, expectInvariants, inRounds, openPrepaid, outcomeOf, startWallets, uniq } from './support';
 
 let svc: TestService;
 beforeAll(async () => {
@@ -21,7 +21,6 @@ afterAll(async () => {
 const GRANT = `mutation($i: GrantBucketInput!) { grantBucket(input: $i) { bucket { id } } }`;
 const DAY = 86_400_000;
 type Res = { data?: { grantBucket?: { bucket?: { id: string } } }; errors?: { extensions?: { code?: string; reason?: string } }[] };
-const outcome = (r: Res) => (r.errors ? `${r.errors[0]?.extensions?.code}:${r.errors[0]?.extensions?.reason ?? ''}` : 'OK');
 
 const input = (billingAccountId: string, grantKey: string) => ({
   billingAccountId, lineId: 'lin_r8', allowanceId: 'roam-pass-data', name: 'pass', unit: 'MB', quantity: '1024',
@@ -30,27 +29,24 @@ const input = (billingAccountId: string, grantKey: string) => ({
 
 describe('grantBucket under one grant key at the same time', () => {
   it('a retry racing its first attempt gets the same bucket (never INTERNAL_SERVER_ERROR)', async () => {
-    const seen: string[][] = [];
-    for (let round = 0; round < 6; round++) {
+    const seen = await inRounds(6, async () => {
       const { billingAccountId } = await openPrepaid(svc);
       const key = uniq('addon');
       const rs = (await Promise.all([0, 1].map(() => svc.request(GRANT, { i: input(billingAccountId, key) })))) as Res[];
-      seen.push(rs.map(outcome));
       if (rs.every((r) => !r.errors)) expect(rs[0].data!.grantBucket!.bucket!.id).toBe(rs[1].data!.grantBucket!.bucket!.id);
-    }
+      return rs.map(outcomeOf);
+    });
     expect(seen.flat().filter((o) => o !== 'OK'), JSON.stringify(seen)).toEqual([]);
     await expectInvariants(svc);
   }, 120_000);
 
   it('one key for two accounts at once: one bucket, the other CONFLICT IDEMPOTENCY_KEY_REUSED (never INTERNAL_SERVER_ERROR)', async () => {
-    const seen: string[][] = [];
-    for (let round = 0; round < 6; round++) {
+    const seen = await inRounds(6, async () => {
       const a = await openPrepaid(svc);
       const b = await openPrepaid(svc);
       const key = uniq('addon');
-      const rs = (await Promise.all([a, b].map((w) => svc.request(GRANT, { i: input(w.billingAccountId, key) })))) as Res[];
-      seen.push(rs.map(outcome));
-    }
+      return ((await Promise.all([a, b].map((w) => svc.request(GRANT, { i: input(w.billingAccountId, key) })))) as Res[]).map(outcomeOf);
+    });
     for (const round of seen) {
       expect(round.filter((c) => c === 'OK'), JSON.stringify(seen)).toHaveLength(1);
       expect(round.filter((c) => c !== 'OK').every((c) => c.startsWith('CONFLICT')), JSON.stringify(seen)).toBe(true);

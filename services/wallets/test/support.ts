@@ -74,3 +74,14 @@ export function charge(billingAccountId: string, over: Record<string, unknown> =
 }
 
 export const APPLY = `mutation($i: ApplyChargeInput!) { applyCharge(input: $i) { result { chargeId outcome units unitsFromAllowances amountCharged { amount } reason } } }`;
+
+/** A GraphQL answer as `CODE:reason` of its first error, or `OK`. */
+export const outcomeOf = (r: { errors?: readonly { extensions?: { code?: string; reason?: string } }[] }): string =>
+  r.errors ? `${r.errors[0]?.extensions?.code}:${r.errors[0]?.extensions?.reason ?? ''}` : 'OK';
+
+/** Runs `race` `rounds` times, one round after the other (a race is not lost every time): each round's result. */
+export async function inRounds<T>(rounds: number, race: () => Promise<T>): Promise<T[]> {
+  const seen: T[] = [];
+  for (let round = 0; round < rounds; round++) seen.push(await race());
+  return seen;
+}
