@@ -122,12 +122,21 @@ export class OutboxRelay {
 
   /** Publishes everything pending; returns how many rows were published. Used by tests too. */
   async drain(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const n = await this.publishBatch();
-      total += n;
-      if (n < this.batchSize) return total;
-    }
+    // In turn with the relay's own passes: a pass in flight holds its rows locked, skip-locked would
+    // pass over them and the caller would find them unpublished when drain returned.
+    const run = this.busy.then(async () => {
+      let total = 0;
+      for (;;) {
+        const n = await this.publishBatch();
+        total += n;
+        if (n < this.batchSize) return total;
+      }
+    });
+    this.busy = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   private schedule(delay: number): void {
