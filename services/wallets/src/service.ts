@@ -10,7 +10,7 @@ import { startConsumers } from './events/consumers';
 import { startJobs } from './jobs/jobs';
 import { registerOpenRechargeGauges } from './application/metrics';
 import { setAutoTopupRetryPolicy } from './application/balance-events';
-import { DEFAULT_RETRY_POLICY } from './domain/auto-topup';
+import { autoTopupRetryPolicyFromEnv } from './application/auto-topup-settings';
 
 export interface WalletsOptions {
   env?: NodeJS.ProcessEnv;
@@ -27,14 +27,12 @@ export function createWalletsService(options: WalletsOptions = {}): ServiceDefin
     resolvers: resolvers as never,
     async background(runtime: ServiceRuntime) {
       if (!runtime.config.databaseUrl) throw new ConfigError('DATABASE_URL', 'the wallets service needs PostgreSQL (its ledger uses row locks and set-based SQL); set DATABASE_URL');
+      // Before anything is opened: a bad setting stops start-up with nothing to close.
+      setAutoTopupRetryPolicy(autoTopupRetryPolicyFromEnv(env));
       const db = openDb(runtime.config.databaseUrl, runtime.config.databaseSchema, undefined, runtime.logger);
       const rechargeStarter = rechargeStarterFromEnv(env);
       const catalog = env.CATALOG_URL ? new GraphqlCatalogClient(env.CATALOG_URL) : null;
       setDeps(runtime, { db, rechargeStarter, catalog });
-      setAutoTopupRetryPolicy({
-        backoffMs: Number(env.WALLETS_AUTO_TOPUP_RETRY_BACKOFF_MS ?? DEFAULT_RETRY_POLICY.backoffMs),
-        maxDeclinedPerDay: Number(env.WALLETS_AUTO_TOPUP_RETRY_MAX_PER_DAY ?? DEFAULT_RETRY_POLICY.maxDeclinedPerDay),
-      });
       registerOpenRechargeGauges(runtime.metrics, async () => (await db.query<{ n: string; oldest: Date | null }>(`select count(*) as n, min(created_at) as oldest from recharge where status in ('STARTING', 'STARTED')`))[0], () => runtime.clock.now());
       const stops: (() => Promise<void>)[] = [];
       if (env.WALLETS_CONSUMERS !== 'off') {

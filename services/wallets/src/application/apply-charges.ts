@@ -4,11 +4,10 @@ import type { Db, Sql } from '../persistence/sql';
 import { outboxWrite, readTogether, rowsOf } from '../persistence/sql';
 import { walletLock, type LockedWalletRow, type WalletPair } from './locks';
 import { decideCharge, fmt, invalidCharge, toChargeInput, type BucketState, type WalletState } from '../domain/charging';
-import { accountId, newTxId, postTransactions, type NewTransaction } from './ledger';
+import { accountId, chargeKey, newTxId, postTransactions, type NewTransaction } from './ledger';
 import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
 import { bucketUse, bucketUseWrite, emitBalanceEvents, type BucketUse, type WalletChange } from './balance-events';
 
-export const chargeKey = (chargeId: string): string => `CHARGE:${chargeId}`;
 export const chargeResultMessageId = (chargeId: string): string => deterministicId('event', 'wallets', 'chargeApplied', chargeId);
 
 function result(c: ChargeRequest, outcome: ChargeResult['outcome'], units: Decimal, fromBuckets: Decimal, amount: Decimal, reason?: string): ChargeResult {

@@ -1,7 +1,9 @@
 import { Decimal, badInput, notFound } from '@ledgerline/contracts';
+import { ConfigError } from '@ledgerline/platform';
 import type { Sql } from '../persistence/sql';
 import { walletById } from './wallets';
 import { requireMinorUnits } from '../domain/entered-money';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../domain/auto-topup';
 
 export interface SetAutoTopupCommand {
   walletId: string;
@@ -65,4 +67,25 @@ export async function setAutoTopup(sql: Sql, c: SetAutoTopupCommand) {
     [wallet.id, c.enabled, c.threshold, c.topupAmount ?? null, c.targetBalance ?? null, c.paymentMethodToken, c.dailyLimit ?? null, c.monthlyLimit ?? null, c.now],
   );
   return rows[0]!;
+}
+
+/**
+ * The auto top-up retry policy from `WALLETS_AUTO_TOPUP_RETRY_BACKOFF_MS` and
+ * `WALLETS_AUTO_TOPUP_RETRY_MAX_PER_DAY`. Unset or empty: the default (an empty value read as
+ * `Number('')` = 0 asked a declined card again at once, or never). Anything but a whole number
+ * ≥ 0 stops start-up naming the setting.
+ */
+export function autoTopupRetryPolicyFromEnv(env: NodeJS.ProcessEnv): RetryPolicy {
+  return {
+    backoffMs: wholeSetting(env, 'WALLETS_AUTO_TOPUP_RETRY_BACKOFF_MS', DEFAULT_RETRY_POLICY.backoffMs, 'milliseconds'),
+    maxDeclinedPerDay: wholeSetting(env, 'WALLETS_AUTO_TOPUP_RETRY_MAX_PER_DAY', DEFAULT_RETRY_POLICY.maxDeclinedPerDay, 'declined recharges per day'),
+  };
+}
+
+function wholeSetting(env: NodeJS.ProcessEnv, setting: string, fallback: number, what: string): number {
+  const raw = env[setting]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value)) throw new ConfigError(setting, `"${env[setting]}" is not a whole number of ${what} (0 or more)`);
+  return value;
 }

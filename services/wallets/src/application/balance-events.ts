@@ -2,7 +2,7 @@ import { Decimal, deterministicId, formatAmount } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
 import { eventRow, insertOutbox, type OutboxRow } from '../persistence/sql';
 import { allowanceCrossings, depleted, fellBelow, unspentMove, type AllowanceBucket } from '../domain/thresholds';
-import { DEFAULT_RETRY_POLICY, PENDING_STATUSES, RETRIED_STATUSES, countToday, decideTopup, requestedInWindows, retryDecision, type AutoTopupRule, type RetryPolicy, type TopupDecision } from '../domain/auto-topup';
+import { DEFAULT_RETRY_POLICY, FAILURES_WITHOUT_MONEY, PENDING_STATUSES, RETRIED_STATUSES, countToday, decideTopup, requestedInWindows, retryDecision, type AutoTopupRule, type RetryPolicy, type TopupDecision } from '../domain/auto-topup';
 import { earliestLocalMonthStart } from '../domain/local-time';
 import { fmt } from '../domain/charging';
 import { insertNotifications, type NotificationInput } from './buckets';
@@ -174,8 +174,8 @@ interface RuleRow {
   timezone: string | null;
   /** The counted requests since $2 (earliestLocalMonthStart): [epoch ms, amount as text]. */
   requests: [number, string][];
-  /** The wallet's latest request: [id, status, when it ended (its recharge settled, else made), epoch ms]; null: none. */
-  last: [string, string, number] | null;
+  /** The wallet's latest request: [id, status, when it ended (its recharge settled, else made) in epoch ms, its recharge's failure code]; null: none. */
+  last: [string, string, number, string | null] | null;
   /** Whether a request is waiting for its money (PENDING_STATUSES). */
   pending: boolean;
   /** When the declined/failed requests since $2 ended, epoch ms (the day's cap of retryDecision). */
@@ -193,7 +193,7 @@ const ENDED = `coalesce(c.updated_at, t.requested_at)`;
 export const TOPUP_RULES = `select r.wallet_id, r.enabled, r.threshold::text as threshold, r.topup_amount::text as topup_amount, r.target_balance::text as target_balance, r.payment_method_token,
     r.daily_limit::text as daily_limit, r.monthly_limit::text as monthly_limit, o.timezone,
     coalesce((select jsonb_agg(jsonb_build_array((extract(epoch from t.requested_at) * 1000)::bigint, t.amount::text)) from topup_request t where ${COUNTED} and t.requested_at >= $2), '[]'::jsonb) as requests,
-    (select jsonb_build_array(t.id, t.status, (extract(epoch from ${ENDED}) * 1000)::bigint) from topup_request t left join recharge c on c.id = t.recharge_id
+    (select jsonb_build_array(t.id, t.status, (extract(epoch from ${ENDED}) * 1000)::bigint, c.failure) from topup_request t left join recharge c on c.id = t.recharge_id
       where t.wallet_id = r.wallet_id order by t.requested_at desc, t.id desc limit 1) as last,
     exists (select 1 from topup_request t where t.wallet_id = r.wallet_id and t.status = any('{${PENDING_STATUSES.join(',')}}'::text[])) as pending,
     coalesce((select jsonb_agg((extract(epoch from ${ENDED}) * 1000)::bigint) from topup_request t left join recharge c on c.id = t.recharge_id
@@ -273,9 +273,9 @@ export async function requestAutoTopup(sql: Sql, now: Date, w: TopupSubject, r: 
   let decision: TopupDecision = w.cause === null ? { kind: 'NONE' } : decideTopup(rule, w.before, w.after, requested.today, requested.month);
   let id = w.cause === null ? '' : deterministicId('event', 'AUTO_TOPUP', w.walletId, w.cause).replace(/^evt_/, 'atu_');
   if (decision.kind === 'NONE' && w.before.lessThan(rule.threshold) && r.last) {
-    const [lastId, status, endedAt] = r.last;
+    const [lastId, status, endedAt, failure] = r.last;
     const declinedToday = countToday(r.declined.map((t) => new Date(Number(t))), now, r.timezone);
-    decision = retryDecision(rule, w.after, { id: lastId, status, endedAt: new Date(Number(endedAt)) }, r.pending, declinedToday, requested.today, requested.month, now, policy);
+    decision = retryDecision(rule, w.after, { id: lastId, status, endedAt: new Date(Number(endedAt)), failure: failure ?? null }, r.pending, declinedToday, requested.today, requested.month, now, policy);
     id = deterministicId('event', 'AUTO_TOPUP_RETRY', w.walletId, lastId).replace(/^evt_/, 'atu_');
   }
   if (decision.kind === 'NONE') return false;
@@ -293,48 +293,82 @@ export async function requestAutoTopup(sql: Sql, now: Date, w: TopupSubject, r: 
   return true;
 }
 
+/** Where each database's last bounded pass of retryAutoTopups stopped (the next resumes there); absent: the start. */
+const retryCursors = new WeakMap<Db, string>();
+
 /**
  * The jobs pass's half of asking again (see retryDecision): wallets with an enabled rule (no
  * budget) whose unspent money is below its threshold and whose latest request ended without money
  * and none is pending, each in its own transaction under the wallet lock (the same lock charging
  * takes, so a debit asking at the same moment finds the request, same id), judged again there.
  * For a wallet nobody charges any more: a used-up balance refuses every charge, so no debit asks.
+ * Most candidates are not due (a limit still reached until the account's local day or month turns,
+ * a card within its backoff): SQL cannot cut the local day, so it over-approximates and the domain
+ * decides. The candidates are read in pages of `pageSize` by a keyset cursor on the wallet id
+ * through to the last one: a first page of wallets that are not due read again at every pass (it
+ * was `limit 500`) left every wallet after them unasked for good (review 9). A pass judges at most
+ * `maxPerPass` candidates; the next pass resumes after the last one judged, and after the last
+ * candidate the cursor goes back to the start, so every candidate is judged every few passes.
  */
-export async function retryAutoTopups(db: Db, now: Date, policy: RetryPolicy = retryPolicy, limit = 500): Promise<number> {
-  const candidates = await db.query<{ wallet_id: string }>(
+export async function retryAutoTopups(db: Db, now: Date, policy: RetryPolicy = retryPolicy, options: { pageSize?: number; maxPerPass?: number } = {}): Promise<number> {
+  const pageSize = options.pageSize ?? 500;
+  const maxPerPass = options.maxPerPass ?? 5_000;
+  let after = retryCursors.get(db) ?? '';
+  let judged = 0;
+  let asked = 0;
+  for (;;) {
+    const page = await retryCandidates(db, after, pageSize);
+    for (const c of page) {
+      if (judged >= maxPerPass) {
+        retryCursors.set(db, after);
+        return asked;
+      }
+      judged++;
+      if (await retryOne(db, now, policy, c.wallet_id)) asked++;
+      after = c.wallet_id;
+    }
+    if (page.length < pageSize) break;
+  }
+  retryCursors.delete(db);
+  return asked;
+}
+
+/** The next `limit` candidates (see retryAutoTopups) whose wallet id sorts after `after`. */
+async function retryCandidates(db: Db, after: string, limit: number): Promise<{ wallet_id: string }[]> {
+  return db.query<{ wallet_id: string }>(
     `select r.wallet_id from auto_topup_rule r join wallet w on w.id = r.wallet_id
-      where r.enabled and w.payment_mode = 'PREPAID'
+      where r.enabled and w.payment_mode = 'PREPAID' and r.wallet_id > $4
         and not exists (select 1 from budget b where b.wallet_id = r.wallet_id and b.enabled)
         and coalesce((select a.balance from ledger_account a where a.id = w.id), 0)
             + coalesce((select a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'RESERVED', 'w.currency')}), 0) < r.threshold
-        and (select t.status from topup_request t where t.wallet_id = r.wallet_id order by t.requested_at desc, t.id desc limit 1) = any($1::text[])
+        and (select case when t.status = 'RECHARGE_FAILED' and coalesce(c.failure, '') <> all($5::text[]) then 'LEFT_TO_OPERATOR' else t.status end
+               from topup_request t left join recharge c on c.id = t.recharge_id where t.wallet_id = r.wallet_id order by t.requested_at desc, t.id desc limit 1) = any($1::text[])
         and not exists (select 1 from topup_request t where t.wallet_id = r.wallet_id and t.status = any($2::text[]))
       order by r.wallet_id limit $3`,
-    [RETRIED_STATUSES, PENDING_STATUSES, limit],
+    [RETRIED_STATUSES, PENDING_STATUSES, limit, after, FAILURES_WITHOUT_MONEY],
   );
-  let asked = 0;
-  for (const c of candidates) {
-    const done = await db.tx(async (sql) => {
-      const [w] = await sql.query<{ id: string; billing_account_id: string; currency: string; unspent: string }>(
-        `with l as (select id, billing_account_id, currency from wallet where id = $1 for update)
-         select l.id, l.billing_account_id, l.currency,
-                (coalesce((select a.balance from ledger_account a where a.id = l.id), 0)
-                 + coalesce((select a.balance from ledger_account a where a.id = ${accountIdSql('l.billing_account_id', 'RESERVED', 'l.currency')}), 0))::text as unspent
-           from l`,
-        [c.wallet_id],
-      );
-      if (!w) return false;
-      const [rule] = await sql.query<RuleRow>(`select * from (${TOPUP_RULES}) y`, [[w.id], earliestLocalMonthStart(now)]);
-      if (!rule) return false;
-      const notes: NotificationInput[] = [];
-      const events: OutboxRow[] = [];
-      const unspent = new Decimal(w.unspent);
-      const made = await requestAutoTopup(sql, now, { walletId: w.id, billingAccountId: w.billing_account_id, currency: w.currency, before: unspent, after: unspent, cause: null }, rule, notes, events, policy);
-      await insertNotifications(sql, notes, now);
-      await insertOutbox(sql, events);
-      return made;
-    });
-    if (done) asked++;
-  }
-  return asked;
+}
+
+/** Judges one candidate again in its own transaction, under the wallet lock; whether it wrote a request. */
+async function retryOne(db: Db, now: Date, policy: RetryPolicy, walletId: string): Promise<boolean> {
+  return db.tx(async (sql) => {
+    const [w] = await sql.query<{ id: string; billing_account_id: string; currency: string; unspent: string }>(
+      `with l as (select id, billing_account_id, currency from wallet where id = $1 for update)
+       select l.id, l.billing_account_id, l.currency,
+              (coalesce((select a.balance from ledger_account a where a.id = l.id), 0)
+               + coalesce((select a.balance from ledger_account a where a.id = ${accountIdSql('l.billing_account_id', 'RESERVED', 'l.currency')}), 0))::text as unspent
+         from l`,
+      [walletId],
+    );
+    if (!w) return false;
+    const [rule] = await sql.query<RuleRow>(`select * from (${TOPUP_RULES}) y`, [[w.id], earliestLocalMonthStart(now)]);
+    if (!rule) return false;
+    const notes: NotificationInput[] = [];
+    const events: OutboxRow[] = [];
+    const unspent = new Decimal(w.unspent);
+    const made = await requestAutoTopup(sql, now, { walletId: w.id, billingAccountId: w.billing_account_id, currency: w.currency, before: unspent, after: unspent, cause: null }, rule, notes, events, policy);
+    await insertNotifications(sql, notes, now);
+    await insertOutbox(sql, events);
+    return made;
+  });
 }

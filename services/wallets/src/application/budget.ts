@@ -2,10 +2,11 @@ import { Decimal, DomainError, badInput, isCurrencyCode, newId } from '@ledgerli
 import type { BudgetReplenishmentData } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox, type OutboxRow } from '../persistence/sql';
-import { accountId, accountIdSql, ensureAccounts, newTxId, postTransactions, type NewTransaction } from './ledger';
+import { accountId, accountIdSql, chargeKey, ensureAccounts, newTxId, postTransactions, type NewTransaction } from './ledger';
 import { requireWallet } from './wallets';
 import { fmt } from '../domain/charging';
 import { requireMinorUnits } from '../domain/entered-money';
+// A cycle (apply-charges → balance-events → budget), used only when called: the key a charge's ledger transaction has.
 
 /**
  * An enterprise committed-spend budget is the account's (prepaid) wallet plus a replenishment
@@ -80,75 +81,144 @@ export async function setBudget(sql: Sql, c: SetBudgetCommand): Promise<BudgetRo
   return (await sql.query<BudgetRow>(`select * from budget where id = $1`, [row.id]))[0]!;
 }
 
-/** An enabled budget whose unspent money is below its threshold (numbers as decimal strings). */
-export type BudgetBelowThreshold = Pick<BudgetRow, 'id' | 'wallet_id' | 'billing_account_id' | 'currency' | 'committed' | 'threshold' | 'replenishments'> & { balance: string; unspent: string };
+/** An enabled budget whose unspent money is below its threshold or its cash below zero (numbers as decimal strings). */
+export type BudgetBelowThreshold = Pick<BudgetRow, 'id' | 'wallet_id' | 'billing_account_id' | 'currency' | 'committed' | 'threshold' | 'replenishments'> & { balance: string; unspent: string; overdraft: string };
 
 /**
- * The enabled budgets of the wallets in $1 whose unspent money is below their threshold. Unspent
- * is the wallet balance plus what open reservations hold (the account's RESERVED money account in
- * the budget's currency): a hold is not spending. Counted on the balance alone, a reservation
- * replenished the budget (an invoice) and its release then left the money of that invoice unspent
- * on top; reserving and releasing again and again invoiced the account each time for nothing
- * spent. A commit turns held money into spending, and is where such a replenishment happens.
+ * The enabled budgets of the wallets in $1 whose unspent money is below their threshold, or whose
+ * cash balance is below zero. Unspent is the wallet balance plus what open reservations hold (the
+ * account's RESERVED money account in the budget's currency): a hold is not spending. Counted on
+ * the balance alone, a reservation replenished the budget (an invoice) and its release then left
+ * the money of that invoice unspent on top; reserving and releasing again and again invoiced the
+ * account each time for nothing spent. A commit turns held money into spending, and is where such
+ * a replenishment happens. The cash balance: a charge may draw on the next replenishment
+ * (`headroom` in domain/charging.ts), and with money held the unspent money can stay above the
+ * threshold while the cash is below zero; a budget wallet is never left there (review 9).
  */
 export const BUDGETS_BELOW_THRESHOLD = `select b.id, b.wallet_id, b.billing_account_id, b.currency, b.committed::text as committed, b.threshold::text as threshold, b.replenishments,
-    a.balance::text as balance, (a.balance + coalesce(h.balance, 0))::text as unspent
-  from budget b join ledger_account a on a.id = b.wallet_id left join ledger_account h on h.id = ${accountIdSql('b.billing_account_id', 'RESERVED', 'b.currency')}
-  where b.wallet_id = any($1::text[]) and b.enabled and a.balance + coalesce(h.balance, 0) < b.threshold order by b.wallet_id`;
+    a.balance::text as balance, (a.balance + coalesce(h.balance, 0))::text as unspent, w.overdraft_limit::text as overdraft
+  from budget b join ledger_account a on a.id = b.wallet_id join wallet w on w.id = b.wallet_id
+    left join ledger_account h on h.id = ${accountIdSql('b.billing_account_id', 'RESERVED', 'b.currency')}
+  where b.wallet_id = any($1::text[]) and b.enabled and (a.balance + coalesce(h.balance, 0) < b.threshold or a.balance < 0) order by b.wallet_id`;
 
 /**
- * Replenishes the enabled budgets of these wallets whose unspent money is below their threshold
- * (read after the movement, in the caller's transaction). Appends `budgetReplenished` events to `events`.
- * Returns what each replenished wallet was credited (the balance notices judge the money after it).
+ * Replenishes the enabled budgets of these wallets whose unspent money is below their threshold or
+ * whose cash balance is below zero (read after the movement, in the caller's transaction), as many
+ * times as it takes to lift both, and pays from it what is due (a replenishment is a credit like
+ * any other, see settleAfterCredit): the account's due one-off charges oldest first, with the
+ * headroom a charge has (balance + overdraft + the next replenishment; replenished again after
+ * each as needed), and brings the retry of bundles waiting for their fee forward. Posted here, not
+ * through emitBalanceEvents (which calls this). Appends `budgetReplenished` events to `events`.
+ * Returns what each replenished wallet's balance moved by, replenishments less due charges paid
+ * (the balance notices judge the money after it).
  */
 export async function replenishBudgets(sql: Sql, now: Date, wallets: { walletId: string; cause: string }[], events: OutboxRow[], preloaded?: BudgetBelowThreshold[]): Promise<Map<string, Decimal>> {
   const credited = new Map<string, Decimal>();
   if (wallets.length === 0) return credited;
   // No row lock on budget: every path that moves a wallet's money (and setBudget) holds the wallet's row lock.
   const budgets = preloaded ?? (await sql.query<BudgetBelowThreshold>(BUDGETS_BELOW_THRESHOLD, [wallets.map((w) => w.walletId)]));
+  if (budgets.length === 0) return credited;
+  // Every budget read here is replenished at least once: one more statement, only then.
+  const due = await sql.query<DueRow>(
+    `select d.id, d.billing_account_id, d.currency, d.line_id, d.reason, d.amount::text as amount from due_charge d
+      join unnest($1::text[], $2::text[]) as k(acc, cur) on d.billing_account_id = k.acc and d.currency = k.cur
+      where d.settled_at is null
+        -- Not one being paid in this transaction by a credit (settleDueCharges marks it settled after its own posting).
+        and not exists (select 1 from ledger_transaction t where t.idempotency_key = 'CHARGE:' || d.id)
+      order by d.created_at, d.id`,
+    [budgets.map((b) => b.billing_account_id), budgets.map((b) => b.currency)],
+  );
   const txs: NewTransaction[] = [];
   const rows: unknown[][] = [];
+  const paid: { id: string; tx: string }[] = [];
   for (const b of budgets) {
     const cause = wallets.find((w) => w.walletId === b.wallet_id)!.cause;
     const committed = new Decimal(b.committed);
+    const overdraft = new Decimal(b.overdraft);
     // Each replenishment reports as `remaining` the wallet balance after it (GraphQL's Budget.remaining).
-    let remaining = new Decimal(b.balance);
+    let cash = new Decimal(b.balance);
     let unspent = new Decimal(b.unspent);
     let sequence = b.replenishments;
-    for (let i = 0; i < MAX_REPLENISHMENTS_PER_MOVEMENT && unspent.lessThan(b.threshold); i++) {
-      sequence++;
-      remaining = remaining.plus(committed);
-      unspent = unspent.plus(committed);
-      const id = replenishmentId(b.id, sequence);
+    const replenishWhileLow = () => {
+      while (sequence - b.replenishments < MAX_REPLENISHMENTS_PER_MOVEMENT && (unspent.lessThan(b.threshold) || cash.isNegative())) {
+        sequence++;
+        cash = cash.plus(committed);
+        unspent = unspent.plus(committed);
+        const id = replenishmentId(b.id, sequence);
+        const txId = newTxId();
+        txs.push({
+          id: txId,
+          idempotencyKey: `BUDGET:${id}`,
+          kind: 'BUDGET_REPLENISHMENT',
+          billingAccountId: b.billing_account_id,
+          reference: id,
+          entries: [
+            { accountId: b.wallet_id, unit: b.currency, amount: committed },
+            { accountId: accountId(b.billing_account_id, 'BUDGET_RECEIVABLE', b.currency), unit: b.currency, amount: committed.negated() },
+          ],
+        });
+        rows.push([id, b.id, b.billing_account_id, sequence, fmt(committed), b.currency, fmt(cash), txId, cause]);
+        const data: BudgetReplenishmentData = { replenishmentId: id, budgetId: b.id, billingAccountId: b.billing_account_id, amount: fmt(committed), currency: b.currency, remaining: fmt(cash), replenishedAt: now.toISOString() };
+        events.push(eventRow('budgetReplenished', b.id, [id], now, data));
+      }
+    };
+    replenishWhileLow();
+    let taken = new Decimal(0);
+    for (const d of due.filter((x) => x.billing_account_id === b.billing_account_id && x.currency === b.currency)) {
+      const amount = new Decimal(d.amount);
+      if (amount.greaterThan(cash.plus(overdraft).plus(committed))) break; // oldest first: the rest waits
       const txId = newTxId();
       txs.push({
         id: txId,
-        idempotencyKey: `BUDGET:${id}`,
-        kind: 'BUDGET_REPLENISHMENT',
+        idempotencyKey: chargeKey(d.id),
+        kind: 'ONE_OFF_CHARGE',
         billingAccountId: b.billing_account_id,
-        reference: id,
+        reference: d.line_id,
+        outcome: { chargeId: d.id, reason: d.reason, amount: fmt(amount), currency: b.currency },
         entries: [
-          { accountId: b.wallet_id, unit: b.currency, amount: committed },
-          { accountId: accountId(b.billing_account_id, 'BUDGET_RECEIVABLE', b.currency), unit: b.currency, amount: committed.negated() },
+          { accountId: b.wallet_id, unit: b.currency, amount: amount.negated() },
+          { accountId: accountId(b.billing_account_id, 'REVENUE', b.currency), unit: b.currency, amount },
         ],
       });
-      rows.push([id, b.id, b.billing_account_id, sequence, fmt(committed), b.currency, fmt(remaining), txId, cause]);
-      const data: BudgetReplenishmentData = { replenishmentId: id, budgetId: b.id, billingAccountId: b.billing_account_id, amount: fmt(committed), currency: b.currency, remaining: fmt(remaining), replenishedAt: now.toISOString() };
-      events.push(eventRow('budgetReplenished', b.id, [id], now, data));
+      paid.push({ id: d.id, tx: txId });
+      cash = cash.minus(amount);
+      unspent = unspent.minus(amount);
+      taken = taken.plus(amount);
+      replenishWhileLow();
     }
     if (sequence !== b.replenishments) {
       await sql.write(`update budget set replenishments = $2 where id = $1`, [b.id, sequence]);
-      credited.set(b.wallet_id, committed.times(sequence - b.replenishments));
+      credited.set(b.wallet_id, committed.times(sequence - b.replenishments).minus(taken));
     }
   }
   if (txs.length === 0) return credited;
   await postTransactions(sql, txs, now);
+  if (rows.length > 0) {
+    await sql.write(
+      `insert into budget_replenishment (id, budget_id, billing_account_id, sequence, amount, currency, remaining, transaction_id, cause, created_at)
+       select id, bud, acc, seq, amt, cur, rem, tx, cause, $10 from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::numeric[], $6::text[], $7::numeric[], $8::text[], $9::text[]) as t(id, bud, acc, seq, amt, cur, rem, tx, cause)`,
+      [...Array.from({ length: 9 }, (_, k) => rows.map((r) => r[k])), now],
+    );
+  }
+  if (paid.length > 0) {
+    await sql.write(`update due_charge d set settled_at = $3, transaction_id = t.tx from unnest($1::text[], $2::text[]) as t(id, tx) where d.id = t.id`, [paid.map((p) => p.id), paid.map((p) => p.tx), now]);
+  }
+  // As a top-up does (feeDueCanRetry): bundles waiting for their fee are tried at the next job pass.
   await sql.write(
-    `insert into budget_replenishment (id, budget_id, billing_account_id, sequence, amount, currency, remaining, transaction_id, cause, created_at)
-     select id, bud, acc, seq, amt, cur, rem, tx, cause, $10 from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::numeric[], $6::text[], $7::numeric[], $8::text[], $9::text[]) as t(id, bud, acc, seq, amt, cur, rem, tx, cause)`,
-    [...Array.from({ length: 9 }, (_, k) => rows.map((r) => r[k])), now],
+    `update subscription_term set retry_at = $2 where subscription_id in (
+       select subscription_id from subscription_term where billing_account_id = any($1::text[]) and fee_state = 'DUE' and retry_at > $2 for update skip locked)`,
+    [budgets.map((b) => b.billing_account_id), now],
   );
   return credited;
+}
+
+interface DueRow {
+  id: string;
+  billing_account_id: string;
+  currency: string;
+  line_id: string | null;
+  reason: string;
+  amount: string;
 }
 
 export async function budgetOf(sql: Sql, billingAccountId: string): Promise<(BudgetRow & { balance: string })[]> {

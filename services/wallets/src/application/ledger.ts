@@ -3,6 +3,9 @@ import { Decimal, DomainError, conflict } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { fmt } from '../domain/charging';
 
+/** The ledger idempotency key of a charge (one transaction per chargeId, whoever posts it). */
+export const chargeKey = (chargeId: string): string => `CHARGE:${chargeId}`;
+
 /**
  * Ledger accounts. Amounts are signed and every transaction sums to zero per unit. Accounts the
  * customer holds value in (cash wallet, buckets) are positive when they hold value; the others

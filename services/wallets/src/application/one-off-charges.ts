@@ -3,11 +3,10 @@ import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { covers } from '../domain/allowance-period';
 import { fmt } from '../domain/charging';
-import { accountId, findTransaction, newTxId, postTransactions, type NewTransaction } from './ledger';
+import { accountId, chargeKey, findTransaction, newTxId, postTransactions, type NewTransaction } from './ledger';
 import { insertNotifications } from './buckets';
 import { emitBalanceEvents } from './balance-events';
 import { walletOf, type WalletRow } from './wallets';
-import { chargeKey } from './apply-charges';
 import { feeDueCanRetry } from './period-fee';
 
 /**
@@ -37,7 +36,7 @@ export async function applyOneOffCharge(sql: Sql, d: OneOffChargeData, now: Date
   }
   const [open] = await sql.query<{ settled_at: Date | null }>(`select settled_at from due_charge where id = $1`, [d.chargeId]);
   if (open) return 'DUE';
-  if (covers(balance, new Decimal(wallet.overdraft_limit), amount)) {
+  if (covers(balance.plus(await budgetHeadroom(sql, wallet.id)), new Decimal(wallet.overdraft_limit), amount)) {
     await take(sql, wallet, [{ id: d.chargeId, lineId: d.lineId, reason: d.reason, amount }], balance, now);
     return 'TAKEN';
   }
@@ -83,7 +82,7 @@ export async function settleDueCharges(sql: Sql, billingAccountId: string, curre
   const balance = new Decimal(wallet.balance);
   const overdraft = new Decimal(wallet.overdraft_limit);
   const paying: Charge[] = [];
-  let left = balance;
+  let left = balance.plus(await budgetHeadroom(sql, wallet.id));
   for (const c of due) {
     const amount = new Decimal(c.amount);
     if (!covers(left, overdraft, amount)) break;
@@ -97,6 +96,19 @@ export async function settleDueCharges(sql: Sql, billingAccountId: string, curre
     [paying.map((c) => c.id), now, txIds],
   );
   return paying.length;
+}
+
+/**
+ * What a committed-spend budget adds to a one-off charge's headroom: its committed amount, as for
+ * usage charges (`headroom` in domain/charging.ts). The balance may go down to −committed (less
+ * the overdraft) and the replenishment that follows in the same transaction (emitBalanceEvents →
+ * replenishBudgets) lifts it back: a budget is funded by its replenishments, so a charge left due
+ * "until the next top-up" was never taken. Read under the caller's wallet lock (budgets change
+ * only under it); zero without a budget.
+ */
+async function budgetHeadroom(sql: Sql, walletId: string): Promise<Decimal> {
+  const [b] = await sql.query<{ committed: string }>(`select committed::text as committed from budget where wallet_id = $1 and enabled`, [walletId]);
+  return new Decimal(b?.committed ?? 0);
 }
 
 export interface DueChargeRow {

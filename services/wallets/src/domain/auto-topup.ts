@@ -65,6 +65,14 @@ export function requestedInWindows(requests: readonly CountedRequest[], now: Dat
 
 /** Statuses of a request that ended without money and is asked again (retryDecision); RECHARGE_REFUSED (bad token, wallet gone) and REFUNDED are not. */
 export const RETRIED_STATUSES = ['LIMIT_REACHED', 'RECHARGE_DECLINED', 'RECHARGE_FAILED'] as const;
+/**
+ * Failure codes of a RECHARGE_FAILED recharge that took no money: the capture failed and the
+ * workflow voided the authorization (recharge workflow, PAYMENT_CAPTURE_FAILED). Any other (the
+ * workflow terminated, cancelled or timed out, an unexpected error) may have ended after the card
+ * was captured: asking the card again could take the money twice, so those are left to an operator.
+ */
+export const FAILURES_WITHOUT_MONEY = ['PAYMENT_CAPTURE_FAILED'] as const;
+
 /** Statuses of a request still waiting for its money: while one is, nothing asks again. */
 export const PENDING_STATUSES = ['REQUESTED', 'RECHARGE_STARTED'] as const;
 
@@ -83,6 +91,8 @@ export interface LastRequest {
   status: string;
   /** When it ended: its recharge settled, or (LIMIT_REACHED) when it was made. */
   endedAt: Date;
+  /** Its recharge's failure code (RECHARGE_FAILED: whether money may have been taken, see FAILURES_WITHOUT_MONEY). */
+  failure?: string | null;
 }
 
 /**
@@ -90,7 +100,8 @@ export interface LastRequest {
  * pass). Only after a request that ended without money (RETRIED_STATUSES) and with none pending:
  * - LIMIT_REACHED: when the limit allows the amount now (the local day or month has turned, or the
  *   limit was raised); a limit still reached writes nothing again (no notice per debit);
- * - RECHARGE_DECLINED / FAILED: at least `backoffMs` after it ended and while fewer than
+ * - RECHARGE_DECLINED, or FAILED with a failure that took no money (FAILURES_WITHOUT_MONEY; any
+ *   other FAILED is never asked again here): at least `backoffMs` after it ended and while fewer than
  *   `maxDeclinedPerDay` were declined or failed in the account's local day (`declinedToday`), so a
  *   bad card is not hammered; the limits apply as to any request.
  * `unspent` is the balance + held money now. The caller derives the new request's id from `last.id`:
@@ -109,6 +120,7 @@ export function retryDecision(
 ): TopupDecision {
   if (!rule.enabled || pending || !last || !unspent.lessThan(rule.threshold)) return { kind: 'NONE' };
   if (!(RETRIED_STATUSES as readonly string[]).includes(last.status)) return { kind: 'NONE' };
+  if (last.status === 'RECHARGE_FAILED' && !(FAILURES_WITHOUT_MONEY as readonly string[]).includes(last.failure ?? '')) return { kind: 'NONE' };
   if (last.status !== 'LIMIT_REACHED') {
     if (now.getTime() - last.endedAt.getTime() < policy.backoffMs || declinedToday >= policy.maxDeclinedPerDay) return { kind: 'NONE' };
   }

@@ -118,7 +118,8 @@ export function headroom(wallet: WalletState, allowOverdraft: boolean): Decimal 
     const floor = allowOverdraft ? wallet.overdraftLimit.negated() : ZERO;
     // A budget's next replenishment (its committed amount, not yet drawn) is headroom too: the
     // balance may go down to −committed, and the replenishments that follow in the same
-    // transaction bring it back to the threshold (at most two: −committed + 2 × committed ≥ threshold).
+    // transaction bring it back to the threshold (at most two: −committed + 2 × committed ≥ threshold),
+    // and above zero however much reservations hold (budget.ts replenishes a negative cash balance too).
     return Decimal.max(wallet.balance.minus(floor).plus(wallet.budgetCommitted ?? ZERO), ZERO);
   }
   if (wallet.creditLimit === null) return null;

@@ -19,15 +19,28 @@ export async function runWalletJobs(
   logger?: Logger,
   options: { lateUsageGraceMs?: number; autoTopupRetry?: RetryPolicy } = {},
 ): Promise<{ reservationsExpired: number; bundlesRenewed: number; renewalsRefused: number; poolsRenewed: number; bucketsExpired: number; bucketsWarned: number; rechargesSettled: number; autoTopupsRetried: number }> {
-  const reservationsExpired = await db.tx((sql) => expireReservations(sql, now));
+  // Each step on its own: one that fails (Temporal away when syncRecharges starts a recharge, a
+  // catalog error) is logged and the others still run; it is tried again at the next pass.
+  const step = async <T>(name: string, run: () => Promise<T>, none: T): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      logger?.warn({ err: error, step: name }, `wallet jobs: ${name} failed; the other steps go on`);
+      return none;
+    }
+  };
+  const reservationsExpired = await step('expireReservations', () => db.tx((sql) => expireReservations(sql, now)), 0);
   // Renewals before expiry: a rollover reads what the ending bucket has left before it is forfeited.
-  const renewals = catalog ? await renewDueAllowances(db, catalog, now, logger) : { RENEWED: 0, FEE_NOT_COVERED: 0 };
+  const renewals = catalog ? await step('renewDueAllowances', async () => {
+    const r = await renewDueAllowances(db, catalog, now, logger);
+    return { RENEWED: r.RENEWED, FEE_NOT_COVERED: r.FEE_NOT_COVERED };
+  }, { RENEWED: 0, FEE_NOT_COVERED: 0 }) : { RENEWED: 0, FEE_NOT_COVERED: 0 };
   // After the lines: a member renewing at the pool's end opens the next pool itself (and rolls it over).
-  const poolsRenewed = catalog ? await renewDueSharedPools(db, catalog, now, logger) : 0;
-  const buckets = await db.tx((sql) => expireBuckets(sql, now, undefined, undefined, options.lateUsageGraceMs));
-  const rechargesSettled = starter ? await syncRecharges(db, starter, now) : 0;
+  const poolsRenewed = catalog ? await step('renewDueSharedPools', () => renewDueSharedPools(db, catalog, now, logger), 0) : 0;
+  const buckets = await step('expireBuckets', () => db.tx((sql) => expireBuckets(sql, now, undefined, undefined, options.lateUsageGraceMs)), { expired: 0, warned: 0 });
+  const rechargesSettled = starter ? await step('syncRecharges', () => syncRecharges(db, starter, now), 0) : 0;
   // After the sync: a recharge it settled as DECLINED is judged for a retry in the same pass.
-  const autoTopupsRetried = await retryAutoTopups(db, now, options.autoTopupRetry);
+  const autoTopupsRetried = await step('retryAutoTopups', () => retryAutoTopups(db, now, options.autoTopupRetry), 0);
   return { reservationsExpired, bundlesRenewed: renewals.RENEWED, renewalsRefused: renewals.FEE_NOT_COVERED, poolsRenewed, bucketsExpired: buckets.expired, bucketsWarned: buckets.warned, rechargesSettled, autoTopupsRetried };
 }
 
