@@ -14,8 +14,12 @@
  *   (its credit or charge is not on this invoice; the next one bills it).
  * Records rated after the invoice was issued stay for the next invoice: their charges may have
  * reached the ledger after the bill run read the unbilled charges (the event does not list them).
- * Left: a late event rated while this event is applied may miss its adjustsInvoiceId and, being
- * before the last billed period, then waits for no invoice.
+ * Those rated before usage applied this event carry no adjusts_invoice_id either, and look like any
+ * ordinary record; once a later period is billed they are below its floor, so this event marks them
+ * (`missed_by_invoice_id`) and they join the partial index the next invoice reads (migration
+ * …213000000_missed_by_invoice). Left: a record whose insert commits while this transaction runs
+ * (rated before the billed period was visible, stored after the mark) is seen by neither and then
+ * waits for no invoice.
  */
 import type { BillIssued } from '../domain/bill-issued';
 import { ACCOUNT_LINES, inSqlTransaction, type Sql } from '../persistence/sql';
@@ -33,8 +37,8 @@ export async function markPeriodBilled(sql: Sql, bill: BillIssued): Promise<numb
       [bill.billingAccountId, bill.invoiceId, bill.periodStart, bill.periodEnd, bill.issuedAt],
     );
     // Since the end of the last period billed before this one (all history for a first invoice),
-    // any unbilled record counts; before it, only late and re-rated ones can be left (the earlier
-    // invoices billed the rest): those are found through their own partial index.
+    // any unbilled record counts; before it, only late, re-rated and missed ones can be left (the
+    // earlier invoices billed the rest): those are found through their own partial index.
     const { rows } = await db.query<{ floor: Date | string | null }>(
       'select max(period_end) as floor from billed_period where billing_account_id = $1 and invoice_id <> $2 and period_end <= $3',
       [bill.billingAccountId, bill.invoiceId, bill.periodStart],
@@ -47,11 +51,20 @@ export async function markPeriodBilled(sql: Sql, bill: BillIssued): Promise<numb
       floor ? [bill.billingAccountId, bill.issuedAt, bill.periodEnd, floor] : [bill.billingAccountId, bill.issuedAt, bill.periodEnd],
     );
     billed += recent.rowCount ?? 0;
+    // Rated after this invoice was issued, before this event was applied: not on it, and nothing
+    // else sets them apart from the records it billed once the next period is billed (below).
+    await db.query(
+      `update usage_record set missed_by_invoice_id = $4
+        where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and status = 'RATED' and adjusts_invoice_id is null
+          and missed_by_invoice_id is null and charge_status <> 'DENIED' and rated_at > $2 and occurred_at < $3${floor ? ' and occurred_at >= $5' : ''}`,
+      floor ? [bill.billingAccountId, bill.issuedAt, bill.periodEnd, bill.invoiceId, floor] : [bill.billingAccountId, bill.issuedAt, bill.periodEnd, bill.invoiceId],
+    );
     if (floor) {
+      // The predicate of usage_record_unbilled_late_idx, so the planner reads that index only.
       const earlier = await db.query(
         `update usage_record set status = 'BILLED'
           where line_id in ${ACCOUNT_LINES} and ${BILLABLE} and occurred_at < $3
-            and status in ('RATED', 'RERATED') and (status = 'RERATED' or adjusts_invoice_id is not null)`,
+            and status in ('RATED', 'RERATED') and (status = 'RERATED' or adjusts_invoice_id is not null or missed_by_invoice_id is not null)`,
         [bill.billingAccountId, bill.issuedAt, floor],
       );
       billed += earlier.rowCount ?? 0;

@@ -7,10 +7,15 @@
  * - one refused as it is (not a CloudEvent; a field PostgreSQL would refuse or no invoice has, see
  *   domain/bill-issued.ts) is logged, counted (`onDropped`) and acknowledged;
  * - one that fails while the database answers is the bill's own problem: a data error (SQLSTATE
- *   class 22) at once, anything else after BILL_ATTEMPTS attempts (deliveries before a restart
- *   count), it is parked - terminated in JetStream, logged as an error, counted `unstorable` - as
- *   the subscribers and charges consumers drop what they cannot store;
- * - one that fails while the database does not answer, or on a conflict worth retrying (class 40),
+ *   class 22) at once, anything else after BILL_ATTEMPTS attempts, it is parked - terminated in
+ *   JetStream, logged as an error, counted `unstorable` - as the subscribers and charges consumers
+ *   drop what they cannot store. Attempts are failures while the database answered, counted in
+ *   this process per message: not JetStream's delivery count, which a bill that waited through an
+ *   outage (redelivered after each ack wait to instances restarted meanwhile) has already run up,
+ *   so its first ordinary error parked it. A restart starts the count again (at most BILL_ATTEMPTS
+ *   more attempts per restart for a bill that keeps failing);
+ * - one that fails while the database does not answer, on a conflict worth retrying (class 40) or
+ *   a statement cancelled (57014: a statement timeout on a large account, an operator's cancel),
  *   fails the batch, which is retried.
  */
 import type { JsMsg } from '@nats-io/jetstream';
@@ -32,8 +37,8 @@ export const BILL_ATTEMPTS = 3;
 const sqlState = (error: unknown): string => (typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : '');
 /** The data itself refused (a value too long, out of range, an invalid byte): the same every time. */
 const isDataError = (error: unknown): boolean => sqlState(error).startsWith('22');
-/** Serialization failures and deadlocks: another attempt may well succeed. */
-const isRetryable = (error: unknown): boolean => sqlState(error).startsWith('40');
+/** Serialization failures and deadlocks, statement timeouts: another attempt may well succeed. */
+const isRetryable = (error: unknown): boolean => sqlState(error).startsWith('40') || sqlState(error) === '57014';
 
 async function databaseAnswers(sql: Sql): Promise<boolean> {
   try {
@@ -80,7 +85,7 @@ export function startBillEventsConsumer(messaging: Messaging, sql: Sql, pipeline
         await applyBillEvent(sql, pipeline, m.string(), o.logger, (reason, details) => drop(reason, { ...details, seq: m.seq }));
       } catch (error) {
         if (isRetryable(error) || !(await databaseAnswers(sql))) throw error;
-        const attempts = Math.max((failures.get(m.seq) ?? 0) + 1, m.info.deliveryCount);
+        const attempts = (failures.get(m.seq) ?? 0) + 1;
         if (!isDataError(error) && attempts < BILL_ATTEMPTS) {
           failures.set(m.seq, attempts);
           throw error;

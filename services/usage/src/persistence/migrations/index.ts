@@ -14,6 +14,7 @@ import { Migration20261203150000_emitted_events } from './Migration2026120315000
 import { Migration20261210000000_adjustment_resend } from './Migration20261210000000_adjustment_resend';
 import { Migration20261211000000_rejection_history } from './Migration20261211000000_rejection_history';
 import { Migration20261212000000_unbilled_adjustments } from './Migration20261212000000_unbilled_adjustments';
+import { Migration20261213000000_missed_by_invoice } from './Migration20261213000000_missed_by_invoice';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -32,4 +33,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261210000000_adjustment_resend', class: Migration20261210000000_adjustment_resend },
   { name: 'Migration20261211000000_rejection_history', class: Migration20261211000000_rejection_history },
   { name: 'Migration20261212000000_unbilled_adjustments', class: Migration20261212000000_unbilled_adjustments },
+  { name: 'Migration20261213000000_missed_by_invoice', class: Migration20261213000000_missed_by_invoice },
 ];
