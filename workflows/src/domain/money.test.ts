@@ -1,8 +1,8 @@
 /**
- * The workflows' currency table is a copy of contracts' ISO 4217 table (`isCurrencyCode`,
- * `minorUnits` in @ledgerline/contracts): workflow code cannot import contracts' entry point,
- * which brings node:crypto (ids.ts) into Temporal's workflow bundle and fails it. This test keeps
- * the copy equal to the source, over every three-letter code.
+ * The workflows' currency checks read contracts' ISO 4217 table through its dependency-free
+ * `currencies` module (workflow code cannot import contracts' entry point, which brings node:crypto
+ * into Temporal's workflow bundle). This test keeps them equal to contracts', over every
+ * three-letter code.
  *
  * Bug: `isCurrencyCode` accepted any three capital letters, so a recharge in "ABC" (or a
  * withdrawn "HRK") passed validation and failed later in wallets, after the payment was authorised.
