@@ -53,7 +53,9 @@ async function main() {
   else log('temporal-test-server not found; time-skipping tests will let the SDK download it');
 
   if (args.length === 0) {
-    if (only('lint')) step('lint', 'npx', ['eslint', '.']);
+    // Type-aware rules build a TypeScript program per project: past 4 GB on this repository, Node's
+    // default heap limit here (the lint died of it in CI).
+    if (only('lint')) step('lint', 'npx', ['eslint', '.'], { NODE_OPTIONS: [process.env.NODE_OPTIONS, '--max-old-space-size=8192'].filter(Boolean).join(' ') });
     if (only('typecheck')) step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json']);
   }
   if (only('vitest')) step('tests', 'npx', ['vitest', 'run', ...args], env);
