@@ -57,9 +57,7 @@ describe('resolving a dispute while the account holds credit', () => {
     const before = new Map((await invoicesOf(h, acc)).map((i: any) => [i.id, i]));
     expect([before.get(aug.id).state, before.get(aug.id).amountDue.amount]).toEqual(['SETTLED', '0']);
     expect(await credit(acc)).toBe('10');
-    // August was settled (its dunning over) before the refund; reopened and paid again in one
-    // transaction, it never owes long enough to be dunned again: nothing to tell, and no new dunning.
-    expect(pokes).toEqual([]);
+    expect(pokes, 'August was paid by the credit: its dunning must look again at once').toEqual([[aug.id, 'paymentRecorded']]);
 
     // The dispute is lost: September is due again, and the rest of the credit pays 10.00 of it.
     h.clock.set(new Date('2026-10-06T10:00:00Z'));

@@ -79,7 +79,10 @@ describe('a refund that reopens an invoice', () => {
       credit: '0',
       fromCredit: [[aug.id, '10']],
     });
-    expect(pokes).toContainEqual([aug.id, 'paymentRecorded']);
+    // Still owing after the credit: re-armed, so the due-date job dunns it again (its dunning had
+    // stopped on the payment); nothing to tell a dunning that is over.
+    const [armed] = await h.svc.runtime.orm.em.fork().getConnection().execute(`select dunning_started_at from invoice where id = '${aug.id}'`);
+    expect(armed.dunning_started_at).toBeNull();
 
     // A retry later: the same refund, nothing applied again.
     const again = await h.gql<any>(REFUND, { i });

@@ -137,18 +137,20 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
     await k('invoice').where({ id: invoice.id }).update({ amount_paid: paid, updated_at: now });
     const next = invoice.state === 'ON_HOLD' || invoice.state === 'VOIDED' ? invoice.state : settlementState({ total: String(invoice.total), amountPaid: paid, amountCredited: String(invoice.amount_credited) });
     await stateChanged(em, invoice, invoice.state, next, now, `refund ${id}`);
-    // A paid invoice that owes again is dunned again: its dunning stopped (or stops at its next
-    // look) on the payment, so the due-date job starts its next one (collections.ts). One still
-    // owing before keeps the dunning it has.
-    const owedBefore = dec(String(invoice.total)).minus(String(invoice.amount_paid)).minus(String(invoice.amount_credited));
-    if (!owedBefore.gt(0) && dec(String(invoice.total)).minus(paid).minus(String(invoice.amount_credited)).gt(0)) {
-      await k('invoice').where({ id: invoice.id }).whereNotNull('dunning_started_at').update({ dunning_started_at: null });
-    }
     // The reopened invoice owes again: credit the account has pays it, as it pays any open invoice
     // (under the credit lock taken above, in this transaction, so a replayed key applies nothing
     // again). Only after the refund took back the payment's kept credit (the REFUND entry above):
     // what is left is credit from elsewhere, never the money being given back.
     await applyAccountCredit(em, payment.billing_account_id, payment.currency, now);
+    // A paid invoice that still owes after that is dunned again: its dunning stopped (or stops at
+    // its next look) on the payment, so the due-date job starts its next one (collections.ts). One
+    // the credit paid keeps its mark, so its dunning is told at once (the resolver pokes it); one
+    // still owing before keeps the dunning it has.
+    const owedBefore = dec(String(invoice.total)).minus(String(invoice.amount_paid)).minus(String(invoice.amount_credited));
+    const [after] = await k('invoice').where({ id: invoice.id }).select('total', 'amount_paid', 'amount_credited');
+    if (!owedBefore.gt(0) && dec(String(after.total)).minus(String(after.amount_paid)).minus(String(after.amount_credited)).gt(0)) {
+      await k('invoice').where({ id: invoice.id }).whereNotNull('dunning_started_at').update({ dunning_started_at: null });
+    }
   }
   return id;
 }
