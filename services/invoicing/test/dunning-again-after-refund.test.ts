@@ -8,77 +8,28 @@
 // workflow id (the worker's sweep maps one to the other), and payments signal the current run.
 // Real PostgreSQL, and real Temporal (time-skipping test server) running the dunning workflow through
 // the workflows package's test support; reminders and line holds are recorded.
-import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInvoicingActivities, type LineControlRequest } from '../../../workflows/src/activities/invoicing';
-import { createTimeSkippingEnv, uniqueId } from '../../../workflows/test/support/env';
-import { TemporalDunningStarter } from '../src/adapters/temporal-dunning';
-import { account, startHarness, subscribe, type Harness } from './support';
+import type { LineControlRequest } from '../../../workflows/src/activities/invoicing';
+import { CLOSE, DUE, PAY, REFUND, startDunningOnTemporal, until, type DunningOnTemporal } from './dunning-on-temporal';
+import { account, subscribe, type Harness } from './support';
 
-let env: TestWorkflowEnvironment;
-let h: Harness;
-let worker: Worker;
-let running: Promise<void>;
-const taskQueue = uniqueId('dunning-again');
-const suspensions: LineControlRequest[] = [];
-const restorations: LineControlRequest[] = [];
-const reminders: string[] = [];
-
-const CLOSE = 'mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id total { amount } } } } }';
-const PAY = 'mutation($i: RecordPaymentInput!) { recordPayment(input: $i) { payment { id } invoice { state } } }';
-const REFUND = 'mutation($i: RefundPaymentInput!) { refundPayment(input: $i) { payment { id } } }';
-const DUE = 'mutation { runDueDateJob { dunningStarted } }';
 const policy = { reminderDays: [1], lateFee: null, suspendAfterDays: 3 };
 
-const status = async (workflowId: string) => {
-  try {
-    return (await env.client.workflow.getHandle(workflowId).describe()).status.name;
-  } catch {
-    return 'NOT_FOUND';
-  }
-};
-async function until(probe: () => Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+let t: DunningOnTemporal;
+let env: TestWorkflowEnvironment;
+let h: Harness;
+let suspensions: LineControlRequest[];
+let restorations: LineControlRequest[];
+let reminders: string[];
+const status = (workflowId: string) => t.status(workflowId);
 
 beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-  const dunning = new TemporalDunningStarter({ client: env.client, taskQueue });
-  h = await startHarness('2026-09-01T09:00:00Z', { consume: false, runBillRuns: false, dunning, policy });
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../../../workflows/src/workflows/dunning.ts', import.meta.url)), logger: new DefaultLogger('WARN') }),
-    activities: createInvoicingActivities({
-      invoicing: {
-        startBillRun: async () => ({ billRunId: 'x', totalBatches: 0, totalAccounts: 0 }),
-        processBillRunBatch: async (r) => ({ batchNo: r.batchNo, accounts: 0, invoicesCreated: 0 }),
-        billRunState: async () => ({ batchesDone: 0, accountsDone: 0, invoicesCreated: 0, accountsWaiting: 0, nextAttemptAt: null }),
-        // What the real client asks invoicing (GraphqlInvoicingClient.invoiceStatus).
-        invoiceStatus: async ({ invoiceId }) => {
-          const { invoice: i } = await h.gql<any>('query($id: ID!) { invoice(id: $id) { id billingAccountId state amountDue { amount currency } amountDisputed { amount } } }', { id: invoiceId });
-          return { invoiceId: i.id, billingAccountId: i.billingAccountId, state: i.state, currency: i.amountDue.currency, amountDue: i.amountDue.amount, amountDisputed: i.amountDisputed.amount };
-        },
-        addLateFee: async () => undefined,
-      },
-      reminders: { sendReminder: async (r) => void reminders.push(r.idempotencyKey) },
-      lines: { suspendAccountLines: async (r) => (suspensions.push(r), { lines: 1 }), restoreAccountLines: async (r) => (restorations.push(r), { lines: 1 }) },
-    }),
-    shutdownGraceTime: '1 second',
-  });
-  running = worker.run();
+  t = await startDunningOnTemporal({ name: 'dunning-again', at: '2026-09-01T09:00:00Z', policy });
+  ({ env, h, suspensions, restorations, reminders } = t);
 });
 afterAll(async () => {
-  worker?.shutdown();
-  await running?.catch(() => undefined);
-  await h?.svc.close();
-  await env?.teardown();
+  await t?.stop();
 });
 
 describe('an invoice a refund reopens after its dunning completed', () => {

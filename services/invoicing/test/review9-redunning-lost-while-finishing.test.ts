@@ -4,86 +4,35 @@
 // TemporalDunningStarter.start(run 2) describes run 1 as RUNNING, signals it and answers 1; the
 // due-date job marks the invoice dunned (`dunning_started_at`), but run 1 had already decided "paid"
 // and completes. The invoice owes again, nothing dunns it, and no later pass starts one.
-import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInvoicingActivities, type LineControlRequest } from '../../../workflows/src/activities/invoicing';
-import { createTimeSkippingEnv, uniqueId } from '../../../workflows/test/support/env';
-import { TemporalDunningStarter } from '../src/adapters/temporal-dunning';
-import { account, startHarness, subscribe, type Harness } from './support';
+import type { LineControlRequest } from '../../../workflows/src/activities/invoicing';
+import { CLOSE, DUE, PAY, REFUND, startDunningOnTemporal, until, type DunningOnTemporal } from './dunning-on-temporal';
+import { account, subscribe, type Harness } from './support';
 
-let env: TestWorkflowEnvironment;
-let h: Harness;
-let worker: Worker;
-let running: Promise<void>;
-const taskQueue = uniqueId('review9-redun');
-const suspensions: LineControlRequest[] = [];
-const restorations: LineControlRequest[] = [];
+const policy = { reminderDays: [1], lateFee: null, suspendAfterDays: 3 };
 let releaseRestore: () => void = () => undefined;
 const restoreGate = new Promise<void>((r) => (releaseRestore = r));
 
-const CLOSE = 'mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id total { amount } } } } }';
-const PAY = 'mutation($i: RecordPaymentInput!) { recordPayment(input: $i) { payment { id } invoice { state } } }';
-const REFUND = 'mutation($i: RefundPaymentInput!) { refundPayment(input: $i) { payment { id } } }';
-const DUE = 'mutation { runDueDateJob { dunningStarted } }';
-const policy = { reminderDays: [1], lateFee: null, suspendAfterDays: 3 };
-
-const status = async (workflowId: string) => {
-  try {
-    return (await env.client.workflow.getHandle(workflowId).describe()).status.name;
-  } catch {
-    return 'NOT_FOUND';
-  }
-};
-async function until(probe: () => Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+let t: DunningOnTemporal;
+let env: TestWorkflowEnvironment;
+let h: Harness;
+let suspensions: LineControlRequest[];
+let restorations: LineControlRequest[];
+const status = (workflowId: string) => t.status(workflowId);
 
 beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-  const dunning = new TemporalDunningStarter({ client: env.client, taskQueue });
-  h = await startHarness('2026-09-01T09:00:00Z', { consume: false, runBillRuns: false, dunning, policy });
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../../../workflows/src/workflows/dunning.ts', import.meta.url)), logger: new DefaultLogger('WARN') }),
-    activities: createInvoicingActivities({
-      invoicing: {
-        startBillRun: async () => ({ billRunId: 'x', totalBatches: 0, totalAccounts: 0 }),
-        processBillRunBatch: async (r) => ({ batchNo: r.batchNo, accounts: 0, invoicesCreated: 0 }),
-        billRunState: async () => ({ batchesDone: 0, accountsDone: 0, invoicesCreated: 0, accountsWaiting: 0, nextAttemptAt: null }),
-        invoiceStatus: async ({ invoiceId }) => {
-          const { invoice: i } = await h.gql<any>('query($id: ID!) { invoice(id: $id) { id billingAccountId state amountDue { amount currency } amountDisputed { amount } } }', { id: invoiceId });
-          return { invoiceId: i.id, billingAccountId: i.billingAccountId, state: i.state, currency: i.amountDue.currency, amountDue: i.amountDue.amount, amountDisputed: i.amountDisputed.amount };
-        },
-        addLateFee: async () => undefined,
-      },
-      reminders: { sendReminder: async () => undefined },
-      lines: {
-        suspendAccountLines: async (r) => (suspensions.push(r), { lines: 1 }),
-        // The first run's lift takes a while (in production: retried while a line has another order open).
-        restoreAccountLines: async (r) => {
-          restorations.push(r);
-          await restoreGate;
-          return { lines: 1 };
-        },
-      },
-    }),
-    shutdownGraceTime: '1 second',
-  });
-  running = worker.run();
+  t = await startDunningOnTemporal({ name: 'review9-redun', at: '2026-09-01T09:00:00Z', policy,
+    // The first run's lift takes a while (in production: retried while a line has another order open).
+    restoreAccountLines: async () => {
+      await restoreGate;
+      return { lines: 1 };
+    }, });
+  ({ env, h, suspensions, restorations } = t);
 });
 afterAll(async () => {
   releaseRestore();
-  worker?.shutdown();
-  await running?.catch(() => undefined);
-  await h?.svc.close();
-  await env?.teardown();
+  await t?.stop();
 });
 
 describe('review9: a refund reopens an invoice while its dunning is finishing on the payment', () => {

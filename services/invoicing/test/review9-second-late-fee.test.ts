@@ -5,85 +5,34 @@
 // says the late fee is "charged once" per invoice (DunningPolicy.lateFee) and the customer already
 // paid it for this invoice's lateness. (The second run starts from the original due date, so every
 // past step fires again, the late fee included, a day after the new run's first reminder.)
-import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInvoicingActivities, type LineControlRequest } from '../../../workflows/src/activities/invoicing';
-import { createTimeSkippingEnv, uniqueId } from '../../../workflows/test/support/env';
-import { TemporalDunningStarter } from '../src/adapters/temporal-dunning';
-import { account, startHarness, subscribe, type Harness } from './support';
+import type { LineControlRequest } from '../../../workflows/src/activities/invoicing';
+import { CLOSE, DUE, PAY, REFUND, startDunningOnTemporal, until, type DunningOnTemporal } from './dunning-on-temporal';
+import { account, subscribe, type Harness } from './support';
 
-let env: TestWorkflowEnvironment;
-let h: Harness;
-let worker: Worker;
-let running: Promise<void>;
-const taskQueue = uniqueId('review9-latefee');
-const suspensions: LineControlRequest[] = [];
-const restorations: LineControlRequest[] = [];
-
-const CLOSE = 'mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id total { amount } } } } }';
-const PAY = 'mutation($i: RecordPaymentInput!) { recordPayment(input: $i) { payment { id } invoice { state } } }';
-const REFUND = 'mutation($i: RefundPaymentInput!) { refundPayment(input: $i) { payment { id } } }';
-const DUE = 'mutation { runDueDateJob { dunningStarted } }';
 const policy = { reminderDays: [1], lateFee: { afterDays: 2, amount: '5.00' }, suspendAfterDays: 5 };
 const lateFees: { invoiceId: string; idempotencyKey: string }[] = [];
 
-const status = async (workflowId: string) => {
-  try {
-    return (await env.client.workflow.getHandle(workflowId).describe()).status.name;
-  } catch {
-    return 'NOT_FOUND';
-  }
-};
-async function until(probe: () => Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+let t: DunningOnTemporal;
+let env: TestWorkflowEnvironment;
+let h: Harness;
+let suspensions: LineControlRequest[];
+const status = (workflowId: string) => t.status(workflowId);
 
 beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-  const dunning = new TemporalDunningStarter({ client: env.client, taskQueue });
-  h = await startHarness('2026-09-01T09:00:00Z', { consume: false, runBillRuns: false, dunning, policy });
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../../../workflows/src/workflows/dunning.ts', import.meta.url)), logger: new DefaultLogger('WARN') }),
-    activities: createInvoicingActivities({
-      invoicing: {
-        startBillRun: async () => ({ billRunId: 'x', totalBatches: 0, totalAccounts: 0 }),
-        processBillRunBatch: async (r) => ({ batchNo: r.batchNo, accounts: 0, invoicesCreated: 0 }),
-        billRunState: async () => ({ batchesDone: 0, accountsDone: 0, invoicesCreated: 0, accountsWaiting: 0, nextAttemptAt: null }),
-        invoiceStatus: async ({ invoiceId }) => {
-          const { invoice: i } = await h.gql<any>('query($id: ID!) { invoice(id: $id) { id billingAccountId state amountDue { amount currency } amountDisputed { amount } } }', { id: invoiceId });
-          return { invoiceId: i.id, billingAccountId: i.billingAccountId, state: i.state, currency: i.amountDue.currency, amountDue: i.amountDue.amount, amountDisputed: i.amountDisputed.amount };
-        },
-        // What the real client does: addOneOffCharge with id = the key (so a key charges once).
-        addLateFee: async (r) => {
-          lateFees.push({ invoiceId: r.invoiceId, idempotencyKey: r.idempotencyKey });
-          await h.gql('mutation($i: AddOneOffChargeInput!) { addOneOffCharge(input: $i) { ok } }', {
-            i: { id: r.idempotencyKey.slice(0, 80), billingAccountId: r.billingAccountId, code: 'LATE_FEE', description: `Late payment fee (invoice ${r.invoiceId})`, amount: { amount: r.amount, currency: r.currency } },
-          });
-        },
-      },
-      reminders: { sendReminder: async () => undefined },
-      lines: {
-        suspendAccountLines: async (r) => (suspensions.push(r), { lines: 1 }),
-        restoreAccountLines: async (r) => (restorations.push(r), { lines: 1 }),
-      },
-    }),
-    shutdownGraceTime: '1 second',
-  });
-  running = worker.run();
+  t = await startDunningOnTemporal({ name: 'review9-latefee', at: '2026-09-01T09:00:00Z', policy,
+    // What the real client does: addOneOffCharge with id = the key (so a key charges once).
+    addLateFee: (harness) => async (r) => {
+      lateFees.push({ invoiceId: r.invoiceId, idempotencyKey: r.idempotencyKey });
+      await harness.gql('mutation($i: AddOneOffChargeInput!) { addOneOffCharge(input: $i) { ok } }', {
+        i: { id: r.idempotencyKey.slice(0, 80), billingAccountId: r.billingAccountId, code: 'LATE_FEE', description: `Late payment fee (invoice ${r.invoiceId})`, amount: { amount: r.amount, currency: r.currency } },
+      });
+    }, });
+  ({ env, h, suspensions } = t);
 });
 afterAll(async () => {
-  worker?.shutdown();
-  await running?.catch(() => undefined);
-  await h?.svc.close();
-  await env?.teardown();
+  await t?.stop();
 });
 
 describe('review9: a late fee per invoice, not per dunning', () => {
