@@ -7,7 +7,7 @@
 // - A start failure in syncRecharges threw out of runWalletJobs and skipped the retry for the pass.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger, ManualClock, TestService } from '@ledgerline/platform';
-import { dbOf, expectInvariants, gql, openPrepaid, startWallets, uniq } from './support';
+import { dbOf, expectInvariants, openPrepaid, startWallets, uniq } from './support';
 import { runWalletJobs } from '../src/jobs/jobs';
 import { retryAutoTopups } from '../src/application/balance-events';
 import type { RechargeStarter } from '../src/adapters/recharge-starter';
@@ -20,13 +20,17 @@ beforeAll(async () => {
 afterAll(async () => svc?.close());
 afterEach(async () => expectInvariants(svc));
 
-const SET_AUTO_TOPUP = `mutation($i: SetAutoTopupInput!) { setAutoTopup(input: $i) { wallet { id } } }`;
 const hour = 3_600_000;
 
 /** A used-up wallet with a rule whose last request's card recharge ended `status` (`failure`) `ago` ms before `now`. */
 async function walletWhoseRechargeEnded(now: Date, status: 'DECLINED' | 'FAILED', failure: string, ago = 3 * hour) {
   const { billingAccountId, walletId } = await openPrepaid(svc);
-  await gql(svc, SET_AUTO_TOPUP, { i: { walletId, enabled: true, threshold: '10.00', topupAmount: '20.00', paymentMethodToken: 'tok_visa' } });
+  // The rule as stored before that request was made (set now through setAutoTopup, on a used-up
+  // wallet with no request yet, it would ask at once: auto-topup-rule-set-below-threshold.test.ts).
+  await dbOf(svc).query(
+    `insert into auto_topup_rule (wallet_id, enabled, threshold, topup_amount, payment_method_token, updated_at) values ($1, true, 10, 20, 'tok_visa', $2)`,
+    [walletId, new Date(now.getTime() - ago - hour)],
+  );
   const ended = new Date(now.getTime() - ago);
   const rechargeId = uniq('rch');
   const db = dbOf(svc);

@@ -8,7 +8,7 @@
 // left dry for good.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ManualClock, TestService } from '@ledgerline/platform';
-import { dbOf, expectInvariants, gql, openPrepaid, startWallets } from './support';
+import { dbOf, expectInvariants, openPrepaid, startWallets } from './support';
 import { runWalletJobs } from '../src/jobs/jobs';
 
 let svc: TestService;
@@ -19,8 +19,16 @@ beforeAll(async () => {
 afterAll(async () => svc?.close());
 afterEach(async () => expectInvariants(svc));
 
-const SET_AUTO_TOPUP = `mutation($i: SetAutoTopupInput!) { setAutoTopup(input: $i) { wallet { id } } }`;
-const rule = (walletId: string, extra: Record<string, unknown> = {}) => ({ walletId, enabled: true, threshold: '10.00', topupAmount: '20.00', paymentMethodToken: 'tok_visa', ...extra });
+/**
+ * The rule as stored before the wallet's requests were made (set now through setAutoTopup, on a
+ * used-up wallet with no request yet, it would ask at once: auto-topup-rule-set-below-threshold.test.ts).
+ */
+async function storedRule(walletId: string, dailyLimit: string | null, at: Date) {
+  await dbOf(svc).query(
+    `insert into auto_topup_rule (wallet_id, enabled, threshold, topup_amount, payment_method_token, daily_limit, updated_at) values ($1, true, 10, 20, 'tok_visa', $2, $3)`,
+    [walletId, dailyLimit, at],
+  );
+}
 
 async function request(walletId: string, billingAccountId: string, id: string, status: string, at: Date) {
   await dbOf(svc).query(
@@ -37,7 +45,7 @@ describe('the jobs pass asks again for every wallet whose turn has come', () => 
 
     // A wallet at 0 whose daily limit (20) is used up today: a candidate, not due until tomorrow.
     const full = await openPrepaid(svc);
-    await gql(svc, SET_AUTO_TOPUP, { i: rule(full.walletId, { dailyLimit: '20.00' }) });
+    await storedRule(full.walletId, '20.00', new Date(now.getTime() - 5 * hour));
     await request(full.walletId, full.billingAccountId, `atu_r9full_a`, 'COMPLETED', new Date(now.getTime() - 4 * hour));
     await request(full.walletId, full.billingAccountId, `atu_r9full_b`, 'LIMIT_REACHED', new Date(now.getTime() - 2 * hour));
     // 500 more like it (their ids sort first, as any 500 wallets of a large base may).
@@ -62,7 +70,7 @@ describe('the jobs pass asks again for every wallet whose turn has come', () => 
 
     // A used-up wallet whose card was declined 3 hours ago (backoff 1 h, 1 decline today < 3): due now.
     const dry = await openPrepaid(svc);
-    await gql(svc, SET_AUTO_TOPUP, { i: rule(dry.walletId) });
+    await storedRule(dry.walletId, null, new Date(now.getTime() - 4 * hour));
     await request(dry.walletId, dry.billingAccountId, `atu_r9dry`, 'RECHARGE_DECLINED', new Date(now.getTime() - 3 * hour));
 
     await runWalletJobs(db, now);

@@ -7,6 +7,7 @@ import { decideCharge, fmt, invalidCharge, toChargeInput, type BucketState, type
 import { accountId, chargeKey, newTxId, postTransactions, type NewTransaction } from './ledger';
 import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
 import { bucketUse, bucketUseWrite, emitBalanceEvents, type BucketUse, type WalletChange } from './balance-events';
+import { settleAfterCredit } from './one-off-charges';
 
 export const chargeResultMessageId = (chargeId: string): string => deterministicId('event', 'wallets', 'chargeApplied', chargeId);
 
@@ -149,6 +150,8 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
   const fresh: ChargeResult[] = [];
   const txs: NewTransaction[] = [];
   const lastCause = new Map<string, string>();
+  // PREPAID wallets a charge credited (a rerate's negative ADJUSTMENT): paid what is due after the write. Rare; empty otherwise.
+  let credited: WalletState[] | null = null;
   for (const c of batch) {
     const previous = done.get(chargeKey(c.chargeId));
     if (previous) {
@@ -167,6 +170,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
       for (const p of d.bucketParts) {
         entries.push({ accountId: p.bucketId, unit: c.unit, amount: p.units.negated() }, { accountId: accountId(c.billingAccountId, 'ALLOWANCE_USED', c.unit), unit: c.unit, amount: p.units });
       }
+      if (d.amount.isNegative() && wallet.paymentMode === 'PREPAID' && !credited?.includes(wallet)) (credited ??= []).push(wallet);
       if (!d.amount.isZero()) {
         const source = wallet.paymentMode === 'PREPAID' ? wallet.id : accountId(c.billingAccountId, 'UNBILLED_RECEIVABLE', c.currency);
         entries.push({ accountId: source, unit: c.currency, amount: d.amount.negated() }, { accountId: accountId(c.billingAccountId, 'REVENUE', c.currency), unit: c.currency, amount: d.amount });
@@ -201,6 +205,9 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     if (!w.balance.equals(w.start)) walletChanges.push({ walletId: w.id, billingAccountId: w.billingAccountId, currency: w.currency, paymentMode: w.paymentMode, lowBalanceThreshold: w.low, before: w.start, after: w.balance, held: { before: w.held, after: w.held }, cause: lastCause.get(w.id) ?? 'batch', hasRules: w.hasRules });
   }
   if (walletChanges.length > 0 || useWrite) await emitBalanceEvents(sql, now, walletChanges, useWrite ? bucketUses : []);
+  // A credit pays what is due, as every credit to a prepaid wallet does (settleAfterCredit): only
+  // for a batch that credited one, so the usual batch sends nothing more.
+  if (credited) for (const w of credited) await settleAfterCredit(sql, w.billingAccountId, w.currency, now);
   return results;
 }
 

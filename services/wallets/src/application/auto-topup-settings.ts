@@ -4,6 +4,7 @@ import type { Sql } from '../persistence/sql';
 import { walletById } from './wallets';
 import { requireMinorUnits } from '../domain/entered-money';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../domain/auto-topup';
+import { requestAutoTopupOnRuleSet } from './balance-events';
 
 export interface SetAutoTopupCommand {
   walletId: string;
@@ -66,6 +67,12 @@ export async function setAutoTopup(sql: Sql, c: SetAutoTopupCommand) {
      returning *`,
     [wallet.id, c.enabled, c.threshold, c.topupAmount ?? null, c.targetBalance ?? null, c.paymentMethodToken, c.dailyLimit ?? null, c.monthlyLimit ?? null, c.now],
   );
+  // Already below the threshold (the unspent money, balance + held, as a crossing is judged): no
+  // crossing is coming, so the rule asks now (once; see requestAutoTopupOnRuleSet). Read under the wallet lock taken above.
+  const unspent = new Decimal(wallet.balance).plus(wallet.reserved);
+  if (c.enabled && wallet.payment_mode === 'PREPAID' && unspent.lessThan(c.threshold)) {
+    await requestAutoTopupOnRuleSet(sql, c.now, { walletId: wallet.id, billingAccountId: wallet.billing_account_id, currency: wallet.currency, unspent });
+  }
   return rows[0]!;
 }
 

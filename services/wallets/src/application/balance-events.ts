@@ -2,7 +2,7 @@ import { Decimal, deterministicId, formatAmount } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
 import { eventRow, insertOutbox, type OutboxRow } from '../persistence/sql';
 import { allowanceCrossings, depleted, fellBelow, unspentMove, type AllowanceBucket } from '../domain/thresholds';
-import { DEFAULT_RETRY_POLICY, FAILURES_WITHOUT_MONEY, PENDING_STATUSES, RETRIED_STATUSES, countToday, decideTopup, requestedInWindows, retryDecision, type AutoTopupRule, type RetryPolicy, type TopupDecision } from '../domain/auto-topup';
+import { DEFAULT_RETRY_POLICY, FAILURES_WITHOUT_MONEY, PENDING_STATUSES, RETRIED_STATUSES, countToday, decideTopup, requestedInWindows, retryDecision, ruleSetDecision, type AutoTopupRule, type RetryPolicy, type TopupDecision } from '../domain/auto-topup';
 import { earliestLocalMonthStart } from '../domain/local-time';
 import { fmt } from '../domain/charging';
 import { insertNotifications, type NotificationInput } from './buckets';
@@ -243,6 +243,8 @@ export interface TopupSubject {
   after: Decimal;
   /** The movement (its id makes the request's); null: the jobs pass, which only asks again. */
   cause: string | null;
+  /** The rule was just set or changed (cause null): below its threshold it asks now (ruleSetDecision), else as the jobs pass. */
+  ruleSet?: boolean;
 }
 
 async function requestAutoTopups(sql: Sql, now: Date, downs: WalletChange[], notes: NotificationInput[], events: OutboxRow[], rules: RuleRow[]): Promise<void> {
@@ -272,6 +274,11 @@ export async function requestAutoTopup(sql: Sql, now: Date, w: TopupSubject, r: 
   const requested = requestedInWindows(r.requests.map(([at, amount]) => ({ at: new Date(Number(at)), amount: new Decimal(amount) })), now, r.timezone);
   let decision: TopupDecision = w.cause === null ? { kind: 'NONE' } : decideTopup(rule, w.before, w.after, requested.today, requested.month);
   let id = w.cause === null ? '' : deterministicId('event', 'AUTO_TOPUP', w.walletId, w.cause).replace(/^evt_/, 'atu_');
+  if (w.ruleSet) {
+    // Id from the wallet's latest request (none: the first): a rule set twice, or by two calls at once, asks once.
+    decision = ruleSetDecision(rule, w.after, r.last ? { status: r.last[1] } : null, r.pending, requested.today, requested.month);
+    id = deterministicId('event', 'AUTO_TOPUP_RULE_SET', w.walletId, r.last?.[0] ?? '').replace(/^evt_/, 'atu_');
+  }
   if (decision.kind === 'NONE' && w.before.lessThan(rule.threshold) && r.last) {
     const [lastId, status, endedAt, failure] = r.last;
     const declinedToday = countToday(r.declined.map((t) => new Date(Number(t))), now, r.timezone);
@@ -291,6 +298,24 @@ export async function requestAutoTopup(sql: Sql, now: Date, w: TopupSubject, r: 
     notes.push({ id: deterministicId('event', 'AUTO_TOPUP_LIMIT', id), billingAccountId: w.billingAccountId, walletId: w.walletId, bucketId: null, kind: 'AUTO_TOPUP_LIMIT', message: autoTopupLimitMessage(decision.amount, decision.limit, w.currency) });
   }
   return true;
+}
+
+/**
+ * A rule just set or changed (setAutoTopup, in its transaction, under the wallet lock, after the
+ * rule is stored) on a wallet whose unspent money (balance + held, as a crossing is judged) is
+ * `unspent`: below the threshold it asks now, or after a request that ended without money as the
+ * retry would (see requestAutoTopup). Whether it wrote a request.
+ */
+export async function requestAutoTopupOnRuleSet(sql: Sql, now: Date, w: { walletId: string; billingAccountId: string; currency: string; unspent: Decimal }): Promise<boolean> {
+  const [rule] = await sql.query<RuleRow>(`select * from (${TOPUP_RULES}) y`, [[w.walletId], earliestLocalMonthStart(now)]);
+  if (!rule) return false;
+  const notes: NotificationInput[] = [];
+  const events: OutboxRow[] = [];
+  const subject: TopupSubject = { walletId: w.walletId, billingAccountId: w.billingAccountId, currency: w.currency, before: w.unspent, after: w.unspent, cause: null, ruleSet: true };
+  const made = await requestAutoTopup(sql, now, subject, rule, notes, events, retryPolicy);
+  await insertNotifications(sql, notes, now);
+  await insertOutbox(sql, events);
+  return made;
 }
 
 /** Where each database's last bounded pass of retryAutoTopups stopped (the next resumes there); absent: the start. */

@@ -98,6 +98,9 @@ export async function feeDueCanRetry(sql: Sql, billingAccountId: string, now: Da
  * ledger: revenue → wallet, key `RENEWAL_REFUND:<subscription>:<period start>`, so a redelivered
  * end gives nothing more). The day of the end counts as used. Nothing comes back for a period
  * whose fee was not taken (a bundle waiting for a top-up) or a fee that does not prorate.
+ * Returns what came back: a caller that got money back settles what is due with it
+ * (settleAfterCredit; followSubscriptionChange does, in this transaction: one-off-charges imports
+ * this file, so it is not called from here).
  */
 export async function refundUnusedPeriod(sql: Sql, term: SubscriptionTermRow, terms: PlanTerms, endsAt: Date, now: Date): Promise<Decimal> {
   const fee = periodFeeOf(term, terms);

@@ -3,6 +3,7 @@ import type { Sql } from '../persistence/sql';
 import type { PlanTerms } from '../adapters/catalog-client';
 import { periodEndOf } from '../domain/allowance-period';
 import { refundUnusedPeriod } from './period-fee';
+import { settleAfterCredit } from './one-off-charges';
 import { allowanceGrantKey, grantFromSubscription } from './grant-from-subscription';
 import { lockAccountWallets } from './wallets';
 
@@ -47,7 +48,8 @@ export async function trackSubscription(sql: Sql, d: SubscriptionData, terms: Pl
  * Follows subscribers' `subscription.changed`: status and end for the renewal job; the activation
  * of a pending line pays and grants its first period (`activateSubscription`); an end also ends
  * the subscription's own buckets and, for a prepaid fee that prorates daily, gives back the unused
- * days of the period it paid for (`refundUnusedPeriod`). Replaying the event changes nothing.
+ * days of the period it paid for (`refundUnusedPeriod`), which pays what is due on the account first
+ * (`settleAfterCredit`, as every credit does). Replaying the event changes nothing.
  */
 export async function followSubscriptionChange(sql: Sql, d: SubscriptionData, terms: PlanTerms | null, now: Date): Promise<void> {
   const [before] = await sql.query<Pick<SubscriptionTermRow, 'status' | 'starts_at'>>(`select status, starts_at from subscription_term where subscription_id = $1 for update`, [d.subscriptionId]);
@@ -57,7 +59,10 @@ export async function followSubscriptionChange(sql: Sql, d: SubscriptionData, te
   const endsAt = new Date(d.endsAt);
   await endSubscriptionBuckets(sql, d.subscriptionId, endsAt);
   const [term] = await sql.query<SubscriptionTermRow>(`select * from subscription_term where subscription_id = $1 for update`, [d.subscriptionId]);
-  if (term && terms) await refundUnusedPeriod(sql, term, terms, endsAt, now);
+  if (!term || !terms) return;
+  // The refund is a credit like any other: it pays what is due (settleAfterCredit), here, under the
+  // wallet lock the refund took. Nothing refunded (no refund owed, or a redelivered end): nothing paid.
+  if ((await refundUnusedPeriod(sql, term, terms, endsAt, now)).greaterThan(0)) await settleAfterCredit(sql, term.billing_account_id, term.currency, now);
 }
 
 /**

@@ -129,6 +129,20 @@ export function retryDecision(
   return decision;
 }
 
+/**
+ * What setting (or changing) a rule asks: a rule set while the unspent money is already below its
+ * threshold has no crossing to come (a used-up prepaid balance never rises by itself), so it asks
+ * at once, within the limits, as a crossing would. Not while a request is pending (it brings the
+ * money; setting the same rule twice asks once), and not after one that ended without money
+ * (RETRIED_STATUSES): that is retryDecision's to judge (its backoff, the day's cap, a limit still
+ * reached, a failed recharge that may have taken the money), which the caller asks next.
+ */
+export function ruleSetDecision(rule: AutoTopupRule, unspent: Decimal, last: Pick<LastRequest, 'status'> | null, pending: boolean, requestedToday: Decimal, requestedThisMonth: Decimal): TopupDecision {
+  if (!rule.enabled || pending || !unspent.lessThan(rule.threshold)) return { kind: 'NONE' };
+  if (last && (RETRIED_STATUSES as readonly string[]).includes(last.status)) return { kind: 'NONE' };
+  return amountWithinLimits(rule, unspent, requestedToday, requestedThisMonth);
+}
+
 /** How many of these ended-without-money requests (their times) fall in the account's local day of `now`. */
 export function countToday(times: readonly Date[], now: Date, timeZone: string | null): number {
   const day = startOfLocalDay(now, timeZone).getTime();
