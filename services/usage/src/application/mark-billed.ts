@@ -17,9 +17,12 @@
  * Those rated before usage applied this event carry no adjusts_invoice_id either, and look like any
  * ordinary record; once a later period is billed they are below its floor, so this event marks them
  * (`missed_by_invoice_id`) and they join the partial index the next invoice reads (migration
- * …213000000_missed_by_invoice). Left: a record whose insert commits while this transaction runs
- * (rated before the billed period was visible, stored after the mark) is seen by neither and then
- * waits for no invoice.
+ * …213000000_missed_by_invoice).
+ *
+ * A record rated before usage knew of the invoice (no adjusts_invoice_id) whose insert commits while
+ * this transaction runs (after its statements took their snapshots) is seen by neither: it would wait
+ * for no invoice. So a bill is applied again once no such record can still be on its way
+ * (recordsStoredMeanwhile); see there why that is enough.
  */
 import type { BillIssued } from '../domain/bill-issued';
 import { ACCOUNT_LINES, inSqlTransaction, type Sql } from '../persistence/sql';
@@ -28,6 +31,42 @@ export { parseBillIssued, type BillIssued } from '../domain/bill-issued';
 
 const BILLABLE = `billing_account_id = $1 and status in ('RATED', 'RERATED') and charge_status <> 'DENIED' and rated_at <= $2
   and not exists (select 1 from rerate_adjustment a where a.usage_record_id = usage_record.id and a.status = 'PENDING')`;
+
+/** What applying bills needs of the ingest pipeline (UsagePipeline). */
+export interface BilledPeriodsCache {
+  /** Batches that stored records so far (counted after each commit). */
+  readonly writesCommitted: number;
+  /** Drops the account's billed periods; resolves once every batch rated before the drop is written. */
+  forgetBilledPeriods(billingAccountId: string): Promise<void>;
+}
+
+/**
+ * Called once `bills` are committed (markPeriodBilled), with `writesBefore` = the pipeline's
+ * writesCommitted read before the first of them began: waits until no record rated without knowing
+ * of them can still be stored, and says whether they must be applied again (markPeriodBilled, in the
+ * same order) because a batch stored records meanwhile.
+ *
+ * Why that is enough: every usage record is inserted by the pipeline, and a record carries
+ * adjusts_invoice_id when its batch was rated with the account's billed periods read after the bill
+ * committed. The drop below runs in the pipeline's rating queue after the commit: a batch rated after
+ * it reads the periods again (committed, so it sees this invoice) and its late records carry
+ * adjusts_invoice_id; a batch rated before it may have read them before the commit, and its write is
+ * then either committed already or in flight, and the drop resolves once those writes are settled.
+ * After that, every record the bill statements could not see is committed, so applying the bills
+ * again (idempotent: as a redelivery) gives it what the first pass would have: BILLED or
+ * missed_by_invoice_id. If no batch stored anything since `writesBefore` (read before the bills'
+ * first snapshot; counted after each commit, so a write committed after that snapshot moved it),
+ * the first pass saw every record and nothing is done again. Bills of one account are applied again
+ * in the order they were first applied, so a later bill sees the marks the earlier one left.
+ *
+ * Nothing on the ingest path: the cost is one wait per group of bills (the rating queue's turn and
+ * the writes in flight then) and, while usage is ingesting, each bill's statements run twice.
+ */
+export async function recordsStoredMeanwhile(pipeline: BilledPeriodsCache, bills: readonly BillIssued[], writesBefore: number): Promise<boolean> {
+  if (bills.length === 0) return false;
+  await Promise.all([...new Set(bills.map((b) => b.billingAccountId))].map((a) => pipeline.forgetBilledPeriods(a)));
+  return pipeline.writesCommitted !== writesBefore;
+}
 
 /** Returns how many records moved to BILLED. */
 export async function markPeriodBilled(sql: Sql, bill: BillIssued): Promise<number> {

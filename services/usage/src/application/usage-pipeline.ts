@@ -314,9 +314,25 @@ export class UsagePipeline {
     await Promise.allSettled([...this.inflight]);
   }
 
-  /** An invoice billed a period of this account: its late events from now on adjust that invoice. */
-  forgetBilledPeriods(billingAccountId: string): void {
-    this.chain = this.chain.then(() => this.billed.delete(billingAccountId)).catch(() => undefined);
+  /**
+   * An invoice billed a period of this account: its late events from now on adjust that invoice (the
+   * next batch of the account reads its billed periods again). Resolves once every batch rated before
+   * this drop - maybe with the billed periods as they were before the invoice - is written (committed
+   * or failed); the batches rated after it are not waited for (see mark-billed.ts, recordsStoredMeanwhile).
+   */
+  forgetBilledPeriods(billingAccountId: string): Promise<void> {
+    const dropped = this.chain.then(() => {
+      this.billed.delete(billingAccountId);
+      // A batch's write joins `inflight` as soon as its turn in the queue ends: every batch rated before is here or done.
+      return [...this.inflight];
+    });
+    this.chain = dropped.catch(() => undefined);
+    return dropped.then(async (writes) => void (await Promise.allSettled(writes)));
+  }
+
+  /** How many batches have stored records so far (a sequence number, counted after each commit). */
+  get writesCommitted(): number {
+    return this.commits;
   }
 
   /** Publishes the charges of records this batch stored; a failure leaves them to the sweeper. */

@@ -17,13 +17,16 @@
  * - one that fails while the database does not answer, on a conflict worth retrying (class 40) or
  *   a statement cancelled (57014: a statement timeout on a large account, an operator's cancel),
  *   fails the batch, which is retried.
+ * A batch's bills are acknowledged once the ingest batches rated before usage knew of them are
+ * written, and applied again first if those stored records (application/mark-billed.ts,
+ * recordsStoredMeanwhile): a record committed while a bill was applied is not left unmarked.
  */
 import type { JsMsg } from '@nats-io/jetstream';
 import { EVENTS, parseCloudEvent } from '@ledgerline/contracts';
 import type { Logger, Messaging } from '@ledgerline/platform';
-import { markPeriodBilled } from '../application/mark-billed';
+import { markPeriodBilled, recordsStoredMeanwhile } from '../application/mark-billed';
 import type { UsagePipeline } from '../application/usage-pipeline';
-import { parseBillIssued } from '../domain/bill-issued';
+import { parseBillIssued, type BillIssued } from '../domain/bill-issued';
 import type { Sql } from '../persistence/sql';
 import { consumeBatches } from './jetstream';
 
@@ -49,23 +52,31 @@ async function databaseAnswers(sql: Sql): Promise<boolean> {
   }
 }
 
-/** Applies one bill; a bill refused as it is goes to `drop`. Throws what the database refused. */
-export async function applyBillEvent(sql: Sql, pipeline: UsagePipeline, payload: string, logger: Logger, drop: DropBill): Promise<void> {
+/**
+ * Applies one bill and returns it; a bill refused as it is goes to `drop` (undefined). Throws what
+ * the database refused. Records still being written may have been missed: see recordsStoredMeanwhile.
+ */
+export async function applyBillEvent(sql: Sql, pipeline: UsagePipeline, payload: string, logger: Logger, drop: DropBill): Promise<BillIssued | undefined> {
   let event;
   try {
     event = parseCloudEvent(payload);
   } catch (error) {
-    return drop('not_a_cloud_event', { err: error });
+    drop('not_a_cloud_event', { err: error });
+    return undefined;
   }
   const parsed = parseBillIssued(event.data, event.time);
-  if (!parsed.ok) return drop('invalid', { id: event.id, field: parsed.problem.field, problem: parsed.problem.message });
+  if (!parsed.ok) {
+    drop('invalid', { id: event.id, field: parsed.problem.field, problem: parsed.problem.message });
+    return undefined;
+  }
   const bill = parsed.bill;
-  pipeline.forgetBilledPeriods(bill.billingAccountId);
+  void pipeline.forgetBilledPeriods(bill.billingAccountId);
   try {
     const billed = await markPeriodBilled(sql, bill);
     logger.debug({ invoiceId: bill.invoiceId, billed }, 'usage records billed');
+    return bill;
   } finally {
-    pipeline.forgetBilledPeriods(bill.billingAccountId);
+    void pipeline.forgetBilledPeriods(bill.billingAccountId);
   }
 }
 
@@ -78,28 +89,49 @@ export function startBillEventsConsumer(messaging: Messaging, sql: Sql, pipeline
   const failures = new Map<number, number>();
   /** Messages acknowledged or terminated: a batch retried after a later message failed skips them. */
   const done = new WeakSet<JsMsg>();
+  /** A bill that failed: thrown again (the batch is retried), or parked (terminated). */
+  const failed = async (m: JsMsg, error: unknown): Promise<void> => {
+    if (isRetryable(error) || !(await databaseAnswers(sql))) throw error;
+    const attempts = (failures.get(m.seq) ?? 0) + 1;
+    if (!isDataError(error) && attempts < BILL_ATTEMPTS) {
+      failures.set(m.seq, attempts);
+      throw error;
+    }
+    failures.delete(m.seq);
+    drop('unstorable', { err: error, seq: m.seq, problem: `refused by the database after ${attempts} attempt(s); parked (terminated)` });
+    // No reason text: nats-server before 2.10 does not take `+TERM <reason>` and would redeliver it.
+    m.term();
+    done.add(m);
+  };
+  const finished = (m: JsMsg) => {
+    failures.delete(m.seq);
+    m.ack();
+    done.add(m);
+  };
   return consumeBatches(messaging, { durable: o.durable, filter: EVENTS.customerBillCreated.subject, max: 200, deliverNew: o.deliverNew, logger: o.logger }, async (batch) => {
+    // Bills applied and not yet acknowledged: applied again before their ack if records rated
+    // without knowing of them were stored meanwhile (recordsStoredMeanwhile; one wait per batch).
+    const applied: { m: JsMsg; bill: BillIssued }[] = [];
+    const writesBefore = pipeline.writesCommitted;
     for (const m of batch) {
       if (done.has(m)) continue;
       try {
-        await applyBillEvent(sql, pipeline, m.string(), o.logger, (reason, details) => drop(reason, { ...details, seq: m.seq }));
+        const bill = await applyBillEvent(sql, pipeline, m.string(), o.logger, (reason, details) => drop(reason, { ...details, seq: m.seq }));
+        if (bill) applied.push({ m, bill });
+        else finished(m);
       } catch (error) {
-        if (isRetryable(error) || !(await databaseAnswers(sql))) throw error;
-        const attempts = (failures.get(m.seq) ?? 0) + 1;
-        if (!isDataError(error) && attempts < BILL_ATTEMPTS) {
-          failures.set(m.seq, attempts);
-          throw error;
-        }
-        failures.delete(m.seq);
-        drop('unstorable', { err: error, seq: m.seq, problem: `refused by the database after ${attempts} attempt(s); parked (terminated)` });
-        // No reason text: nats-server before 2.10 does not take `+TERM <reason>` and would redeliver it.
-        m.term();
-        done.add(m);
+        await failed(m, error);
+      }
+    }
+    const again = await recordsStoredMeanwhile(pipeline, applied.map((a) => a.bill), writesBefore);
+    for (const { m, bill } of applied) {
+      try {
+        if (again) await markPeriodBilled(sql, bill);
+      } catch (error) {
+        await failed(m, error);
         continue;
       }
-      failures.delete(m.seq);
-      m.ack();
-      done.add(m);
+      finished(m);
     }
   });
 }
