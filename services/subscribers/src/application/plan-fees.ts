@@ -43,13 +43,17 @@ function numberedFees(orderId: string, fees: readonly PlanFee[], trigger: FeeTri
  * One CHARGE per plan fee with `trigger` (read from the plan when the order was placed), described
  * by the fee's name and the line, as the bill and the customer's SMS show it: "Starter pack for
  * +4915…", "Plan change fee for +4915… (to Family Share 50 GB)". `skip`: charge ids already made.
+ * `orderId` null: fees no order charges (a plan `subscribe`d to a live line), whose ids are made
+ * from `chargeKey` instead (the subscription's id).
  */
 export function planFeeCharges(
   em: Em,
-  c: { orderId: string; line: Line; account: BillingAccount; subscriptionId: string | null; fees: readonly PlanFee[]; trigger: FeeTrigger; wording?: string; now: Date },
+  c: { orderId: string | null; chargeKey?: string; line: Line; account: BillingAccount; subscriptionId: string | null; fees: readonly PlanFee[]; trigger: FeeTrigger; wording?: string; now: Date },
   skip: ReadonlySet<string> = new Set(),
 ): OneOffCharge[] {
-  return numberedFees(c.orderId, c.fees, c.trigger)
+  const key = c.chargeKey ?? c.orderId;
+  if (!key) throw new Error('A plan fee charge needs an order or a charge key for its id');
+  return numberedFees(key, c.fees, c.trigger)
     .filter(({ id }) => !skip.has(id))
     .map(({ id, fee }) =>
       em.create(OneOffCharge, {
