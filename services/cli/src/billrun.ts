@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { graphClient } from './graph-client';
+import { MAX_BILL_RUN_BATCH } from '../../invoicing/src/domain/bill-run-batch';
 import { wholeNumber } from './options';
 
-/** The largest batch invoicing's startBillRun accepts (more is BILL_RUN_BATCH_SIZE_INVALID). */
-const BILL_RUN_MAX_BATCH = 10_000;
 const BILL_RUN_FIELDS = 'id cycleDate state driver totalAccounts totalBatches batchesDone accountsDone invoicesCreated';
 
 interface BillRun {
@@ -51,7 +50,7 @@ export function registerBillRunCommands(program: Command): void {
   billrun
     .command('start <cycleDate>')
     .description('Start (or join) the bill run of a cycle date (YYYY-MM-DD) and follow its progress.')
-    .option('--batch-size <n>', 'accounts per batch (1-10000; invoicing\'s default 500)', wholeNumber('--batch-size', BILL_RUN_MAX_BATCH))
+    .option('--batch-size <n>', `accounts per batch (1-${MAX_BILL_RUN_BATCH}; invoicing's default 500)`, wholeNumber('--batch-size', MAX_BILL_RUN_BATCH))
     .option('--driver <driver>', 'SERVICE (invoicing processes the batches) or WORKFLOW (a Temporal bill-run workflow does)')
     .option('--no-auto-issue', 'leave NEW drafts to review instead of issuing them')
     .option('--no-follow', 'return at once instead of drawing progress')

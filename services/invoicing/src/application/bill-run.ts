@@ -9,6 +9,7 @@
 import { DomainError, badInput, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { cycleDaysFor, isCycleDate, periodContaining, periodEndingOn } from '../domain/period';
+import { MAX_BILL_RUN_BATCH } from '../domain/bill-run-batch';
 import { composeInvoice, type ComposedInvoice } from '../domain/compose';
 import { billAccounts, loadCompositionInputs, type AccountRow, type BillingDeps } from './bill-accounts';
 import { rows, sql } from './sql';
@@ -55,7 +56,7 @@ export async function startBillRun(em: Em, c: StartBillRunCommand): Promise<{ ru
     throw new DomainError('BILL_RUN_DATE_IN_FUTURE', `${c.cycleDate} has not begun yet; a bill run bills periods that have ended`, { field: 'input.cycleDate' });
   }
   const batchSize = c.batchSize ?? 500;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw badInput('input.batchSize', 'The batch size is 1–10000', 'BILL_RUN_BATCH_SIZE_INVALID');
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BILL_RUN_BATCH) throw badInput('input.batchSize', `The batch size is 1–${MAX_BILL_RUN_BATCH}`, 'BILL_RUN_BATCH_SIZE_INVALID');
   const id = billRunId(c.cycleDate);
   const k = sql(em);
   const existing = await k('bill_run').where({ id }).first();
