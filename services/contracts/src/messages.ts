@@ -98,6 +98,37 @@ export interface ChargeResult {
   reason?: string;
 }
 
+/**
+ * `data` of wallets' `bundleRenewed`: a subscription's allowances were granted for its next period.
+ * `anchorAt`: where its periods now run from (a renewal late for want of balance restarts them);
+ * `lapsedAt` (late renewals only): where its last paid period had ended.
+ */
+export interface BundleRenewedData {
+  subscriptionId: string;
+  billingAccountId: string;
+  lineId: string;
+  planVersionId: string;
+  periodStart: string;
+  periodEnd: string;
+  anchorAt: string;
+  lapsedAt: string | null;
+  fee: { amount: string; currency: string } | null;
+  allowancesGranted: number;
+  /**
+   * What each allowance's rollover rule carried from the ending period into a bucket of this one
+   * (units, decimal string), drawn first. A shared allowance's (`shared: true`) went into the
+   * account's pool of the plan version, whose period this renewal opened. Optional: events from
+   * before it was added have none, or entries without `shared`.
+   */
+  rollover?: BundleRolloverData[];
+}
+
+export interface BundleRolloverData {
+  allowanceId: string;
+  quantity: string;
+  shared?: boolean;
+}
+
 /** `data` of subscribers' line and subscription events: what usage and invoicing need to know. */
 export interface LineStateData {
   lineId: string;

@@ -40,7 +40,7 @@ export const EVENTS = {
   bucketThreshold: event('wallets', 'bucket', 'threshold', 'BucketThresholdEvent', 'An allowance bucket crossed 50, 80 or 100 percent used.'),
   bucketExpiring: event('wallets', 'bucket', 'expiring', 'BucketExpiryWarningEvent', 'An allowance bucket with units left expires soon.'),
   bucketExpired: event('wallets', 'bucket', 'expired', 'BucketExpiredEvent', 'An allowance bucket expired and its late-usage grace (WALLETS_LATE_USAGE_GRACE_MS after validTo) ended; its remaining units were forfeited.'),
-  bundleRenewed: event('wallets', 'bundle', 'renewed', 'BucketCreateEvent', "A subscription's allowances were granted for its next period, with any rollover (prepaid: after its recurring fee was taken from the balance); anchorAt is where its periods run from (a late renewal restarts them); lapsedAt (late renewals only) is where its last paid period had ended."),
+  bundleRenewed: event('wallets', 'bundle', 'renewed', 'BucketCreateEvent', "A subscription's allowances were granted for its next period, with any rollover (prepaid: after its recurring fee was taken from the balance); anchorAt is where its periods run from (a late renewal restarts them); lapsedAt (late renewals only) is where its last paid period had ended; rollover lists the units each allowance carried over into the new period (shared: into the account's pool). data is BundleRenewedData."),
   bundleFeeDue: event('wallets', 'bundle', 'feedue', 'BalanceThresholdEvent', "A prepaid balance did not cover a bundle's recurring fee (its first period or a renewal): no allowances until a top-up covers it, then they start at once."),
   chargeDue: event('wallets', 'charge', 'due', 'BalanceThresholdEvent', "A prepaid balance did not cover a one-off charge (e.g. the starter pack): it waits, and the next top-up pays it first."),
   budgetReplenished: event('wallets', 'budget', 'replenished', 'TopupBalanceCreateEvent', "An enterprise committed-spend budget fell below its threshold and was replenished; invoicing bills the replenishment (data is BudgetReplenishmentData)."),
@@ -49,6 +49,9 @@ export const EVENTS = {
   customerBillStateChanged: event('invoicing', 'customerbill', 'statechanged', 'CustomerBillStateChangeEvent', 'An invoice changed state.'),
   paymentCreated: event('invoicing', 'payment', 'created', 'PaymentCreateEvent', 'A payment was recorded.'),
   creditNoteCreated: event('invoicing', 'creditnote', 'created', 'CreditNoteCreateEvent', 'A credit note was issued against invoice lines.'),
+  disputeOpened: event('invoicing', 'dispute', 'opened', 'DisputeCreateEvent', 'A customer disputed an issued invoice, a line of it or a rated usage record; its amount is held from dunning until the dispute is closed.'),
+  disputeEscalated: event('invoicing', 'dispute', 'escalated', 'DisputeEscalationEvent', "An open dispute's review deadline passed and it was escalated to a higher level (once per level)."),
+  disputeResolved: event('invoicing', 'dispute', 'resolved', 'DisputeStateChangeEvent', 'A dispute was closed: ACCEPTED (with the credited amount and credit note), REJECTED or WITHDRAWN.'),
   system: event('catalog', 'system', 'ping', 'SystemPingEvent', 'A health probe event, used by end-to-end checks.'),
 } as const satisfies Record<string, EventDefinition>;
 

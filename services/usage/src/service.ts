@@ -82,7 +82,7 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
       }
       if (which.has('bundles')) {
         const onLine = (lineId: string, billingAccountId: string) => usage.pipeline.invalidateCounters(lineId, billingAccountId || undefined);
-        stops.push(await startBundleEventsConsumer(messaging, usage.directory, { durable: `${prefix}-bundles`, deliverNew, logger, onLine }));
+        stops.push(await startBundleEventsConsumer(messaging, usage.directory, { durable: `${prefix}-bundles`, deliverNew, logger, sql: usage.sql, onLine }));
         stops.push(await startBundleFeeDueConsumer(messaging, usage.directory, { durable: `${prefix}-bundle-fees`, deliverNew, logger }));
       }
       if (which.has('bills')) stops.push(await startBillEventsConsumer(messaging, usage.sql, usage.pipeline, { durable: `${prefix}-bills`, deliverNew, logger, onDropped: (reason) => usage.metrics.billEventsDropped.inc({ reason }) }));

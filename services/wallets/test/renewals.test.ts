@@ -79,7 +79,7 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     await gql(svc, APPLY, { i: charge(acc, { lineId: sub.lineId, units: '100', allowanceIds: ['data'], occurredAt: at(31).toISOString() }) });
     expect((await active(acc)).filter((b) => b.allowanceId === 'data').map((b) => b.remaining).sort()).toEqual(['10240', '4520']);
     const renewed = await outboxOf(EVENTS.bundleRenewed.subject, sub.subscriptionId);
-    expect(renewed).toEqual([expect.objectContaining({ periodStart: at(30).toISOString(), periodEnd: at(60).toISOString(), anchorAt: T0.toISOString(), lapsedAt: null, fee: { amount: '15.000000', currency: 'EUR' }, rollover: [{ allowanceId: 'data', quantity: '4620.000000' }] })]);
+    expect(renewed).toEqual([expect.objectContaining({ periodStart: at(30).toISOString(), periodEnd: at(60).toISOString(), anchorAt: T0.toISOString(), lapsedAt: null, fee: { amount: '15.000000', currency: 'EUR' }, rollover: [{ allowanceId: 'data', quantity: '4620.000000', shared: false }] })]);
   });
 
   it("late usage of an ended period draws on that period's bucket, not on the balance, until the late-usage grace ends", async () => {
@@ -131,7 +131,7 @@ describe('allowance periods: renewal, recurring fee, rollover and the end of a s
     ]);
     const old = (await buckets(acc)).find((x) => x.allowanceId === 'data' && x.validFrom === T0.toISOString())!;
     expect(old).toMatchObject({ status: 'EXPIRED', remaining: '0' });
-    expect((await outboxOf(EVENTS.bundleRenewed.subject, a.subscriptionId)).map((d) => d.rollover)).toEqual([[{ allowanceId: 'data', quantity: '4000.000000' }]]);
+    expect((await outboxOf(EVENTS.bundleRenewed.subject, a.subscriptionId)).map((d) => d.rollover)).toEqual([[{ allowanceId: 'data', quantity: '4000.000000', shared: true }]]);
     expect((await outboxOf(EVENTS.bundleRenewed.subject, b.subscriptionId)).map((d) => d.rollover)).toEqual([[]]);
     // Either line draws the carried-over units first.
     await gql(svc, APPLY, { i: charge(acc, { lineId: b.lineId, units: '1000', allowanceIds: ['data'], occurredAt: at(32).toISOString() }) });

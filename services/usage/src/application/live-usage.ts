@@ -21,7 +21,8 @@ export interface LinePeriod {
 interface SumRow {
   line_id: string;
   period: string;
-  usage_type: string;
+  /** Null on a row of units rolled over into the period (`units`: how many, of `allowance_id`). */
+  usage_type: string | null;
   allowance_id: string | null;
   units: string;
   from_allowance: string;
@@ -30,6 +31,7 @@ interface SumRow {
   updated_at: Date;
 }
 
+// With each line's period, in the same statement, the units wallets rolled over into it (period_rollover, owner = the line).
 const sumsSql = (ofAccount: boolean) => `select r.line_id, k.period, r.usage_type, r.allowance_id, sum(r.charged_units) as units,
     sum(coalesce(r.units_from_allowances, r.from_allowance, 0)) as from_allowance,
     sum(case when r.charge_status = 'DENIED' then 0 else coalesce(r.amount_charged, r.spend, 0) end) as spend,
@@ -37,7 +39,12 @@ const sumsSql = (ofAccount: boolean) => `select r.line_id, k.period, r.usage_typ
   from usage_record r join unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) as k(line_id, period, s, e)
     on r.line_id = k.line_id and r.occurred_at >= k.s and r.occurred_at < k.e
   where r.status in ('RATED', 'RERATED', 'BILLED')${ofAccount ? ' and r.billing_account_id = any($5::text[])' : ''}
-  group by r.line_id, k.period, r.usage_type, r.allowance_id`;
+  group by r.line_id, k.period, r.usage_type, r.allowance_id
+  union all
+  select k.line_id, k.period, null, o.allowance_id, sum(o.quantity), 0, 0, 0, null
+  from unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) as k(line_id, period, s, e)
+    join period_rollover o on o.owner = k.line_id and o.period_start >= k.s and o.period_start < k.e
+  group by k.line_id, k.period, o.allowance_id`;
 const SUMS = sumsSql(false);
 const SUMS_OF_ACCOUNT = sumsSql(true);
 
@@ -57,6 +64,11 @@ export async function loadLineCounters(sql: Sql, keys: LinePeriod[]): Promise<Ma
   const rows = await sums(sql, keys);
   for (const r of rows) {
     const c = out.get(`${r.line_id}|${r.period}`)!;
+    if (r.usage_type === null) {
+      // Rolled over into the period: part of the allowance's size (setAllowance adds it to the plan's).
+      if (r.allowance_id) bucketOf(c, r.allowance_id).rollover = dec(r.units);
+      continue;
+    }
     const add = (bucket: string, used: string, spend: string) => {
       const b = bucketOf(c, bucket);
       b.used = b.used.plus(used);
@@ -96,14 +108,20 @@ export async function loadAddOnCounters(sql: Sql, purchases: AddOnPurchase[], ac
 
 // One pool per account, plan version and allowance, as wallets keeps them: only the records the
 // account's lines were rated by that plan version with count.
-const POOL_SUMS = `select k.account, k.plan_version, k.period, r.allowance_id, sum(coalesce(r.units_from_allowances, r.from_allowance, 0)) as used, count(*)::int as events
+// With them, in the same statement, the units wallets rolled over into the pool's period (period_rollover, owner = poolRolloverOwner).
+const POOL_SUMS = `select k.account, k.plan_version, k.period, r.allowance_id, sum(coalesce(r.units_from_allowances, r.from_allowance, 0)) as used, count(*)::int as events, null::numeric as rollover
   from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) as k(account, plan_version, period, s, e)
   join lateral (select line_id from subscription_version v where v.billing_account_id = k.account
                 union select line_id from line_state l where l.billing_account_id = k.account) as a on true
   join usage_record r on r.line_id = a.line_id and r.billing_account_id = k.account and r.plan_version_id = k.plan_version
     and r.occurred_at >= k.s and r.occurred_at < k.e
   where r.status in ('RATED', 'RERATED', 'BILLED') and r.allowance_id is not null
-  group by k.account, k.plan_version, k.period, r.allowance_id`;
+  group by k.account, k.plan_version, k.period, r.allowance_id
+  union all
+  select k.account, k.plan_version, k.period, o.allowance_id, null, 0, sum(o.quantity)
+  from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) as k(account, plan_version, period, s, e)
+    join period_rollover o on o.owner = 'pool:' || k.account || '|' || k.plan_version and o.period_start >= k.s and o.period_start < k.e
+  group by k.account, k.plan_version, k.period, o.allowance_id`;
 
 /** A shared pool: an account's, of a plan version, in a pool period. */
 export interface PoolOf {
@@ -112,18 +130,31 @@ export interface PoolOf {
   period: AllowancePeriod;
 }
 
-/** Units the account's lines on a plan version took from each allowance in a period (a shared pool's use). */
-async function poolSums(sql: Sql, keys: PoolOf[]): Promise<Map<string, Map<string, { used: string; events: number }>>> {
-  const out = new Map<string, Map<string, { used: string; events: number }>>(keys.map((k) => [poolKeyOf(k.billingAccountId, k.planVersionId, k.period.period), new Map()]));
+/** What a pool's allowance holds in a period: units used, the events that used them, units rolled over into it. */
+interface PoolSum {
+  used: string;
+  events: number;
+  rollover?: string;
+}
+
+/** Units the account's lines on a plan version took from each allowance in a period (a shared pool's use), and what rolled over into it. */
+async function poolSums(sql: Sql, keys: PoolOf[]): Promise<Map<string, Map<string, PoolSum>>> {
+  const out = new Map<string, Map<string, PoolSum>>(keys.map((k) => [poolKeyOf(k.billingAccountId, k.planVersionId, k.period.period), new Map()]));
   if (keys.length === 0) return out;
-  const { rows } = await sql.query<{ account: string; plan_version: string; period: string; allowance_id: string; used: string; events: number }>(POOL_SUMS, [
+  const { rows } = await sql.query<{ account: string; plan_version: string; period: string; allowance_id: string; used: string | null; events: number; rollover: string | null }>(POOL_SUMS, [
     keys.map((k) => k.billingAccountId),
     keys.map((k) => k.planVersionId),
     keys.map((k) => k.period.period),
     keys.map((k) => k.period.start),
     keys.map((k) => k.period.end),
   ]);
-  for (const r of rows) out.get(poolKeyOf(r.account, r.plan_version, r.period))!.set(r.allowance_id, { used: r.used, events: Number(r.events) });
+  for (const r of rows) {
+    const sums = out.get(poolKeyOf(r.account, r.plan_version, r.period))!;
+    const s = sums.get(r.allowance_id) ?? { used: '0', events: 0 };
+    if (r.rollover !== null) s.rollover = r.rollover;
+    else Object.assign(s, { used: r.used ?? '0', events: Number(r.events) });
+    sums.set(r.allowance_id, s);
+  }
   return out;
 }
 
@@ -136,6 +167,7 @@ export async function loadPoolCounters(sql: Sql, keys: PoolOf[]): Promise<Map<st
       const b = bucketOf(c, allowanceId);
       b.used = b.used.plus(s.used);
       b.events += s.events;
+      if (s.rollover !== undefined) b.rollover = dec(s.rollover);
     }
     out.set(key, c);
   }
@@ -193,8 +225,11 @@ async function views(usage: UsageRuntime, keys: LinePeriod[], at: Date, keepEmpt
   const rows = await sums(usage.sql, keys, accounts);
   const result: LineUsageView[] = [];
   for (const key of keys) {
-    const mine = rows.filter((r) => r.line_id === key.lineId && r.period === key.period.period);
+    const ofKey = rows.filter((r) => r.line_id === key.lineId && r.period === key.period.period);
+    const mine = ofKey.filter((r) => r.usage_type !== null);
     if (mine.length === 0 && !keepEmpty) continue;
+    // Units wallets rolled over into the line's period, per allowance: part of its size.
+    const rolledOver = new Map(ofKey.flatMap((r) => (r.usage_type === null && r.allowance_id ? [[r.allowance_id, r.units] as const] : [])));
     const v: LineUsageView = { lineId: key.lineId, period: key.period.period, periodStart: key.period.start, periodEnd: key.period.end, totals: [], allowances: [], spend: '0', events: 0, updatedAt: null };
     const types = new Map<string, { quantity: ReturnType<typeof dec>; events: number }>();
     const buckets = new Map<string, ReturnType<typeof dec>>();
@@ -203,10 +238,10 @@ async function views(usage: UsageRuntime, keys: LinePeriod[], at: Date, keepEmpt
       spend = spend.plus(r.spend);
       v.events += Number(r.events);
       if (!v.updatedAt || (r.updated_at && r.updated_at > v.updatedAt)) v.updatedAt = r.updated_at;
-      const t = types.get(r.usage_type) ?? { quantity: dec('0'), events: 0 };
+      const t = types.get(r.usage_type!) ?? { quantity: dec('0'), events: 0 };
       t.quantity = t.quantity.plus(r.units);
       t.events += Number(r.events);
-      types.set(r.usage_type, t);
+      types.set(r.usage_type!, t);
       if (r.allowance_id) buckets.set(r.allowance_id, (buckets.get(r.allowance_id) ?? dec('0')).plus(r.from_allowance));
     }
     v.spend = spend.toString();
@@ -228,14 +263,17 @@ async function views(usage: UsageRuntime, keys: LinePeriod[], at: Date, keepEmpt
       for (const p of purchases.values()) buckets.set(p.allowanceId, used.get(p.key)?.get(p.allowanceId)?.used ?? dec('0'));
     }
     const shared = plan?.ok ? sharedAllowancesOf(plan.rater, usage.plans.knownOffers()) : new Set<string>();
-    let pools: Map<string, { used: string; events: number }> | undefined;
+    let pools: Map<string, PoolSum> | undefined;
     if (shared.size > 0 && version && plan?.ok) {
       const poolPeriod = poolPeriodAt(await usage.directory.poolMembers(version.billingAccountId, version.planVersionId), feePeriodOf(plan.rater), at) ?? key.period;
       pools = (await poolSums(usage.sql, [{ billingAccountId: version.billingAccountId, planVersionId: version.planVersionId, period: poolPeriod }])).get(poolKeyOf(version.billingAccountId, version.planVersionId, poolPeriod.period));
     }
     v.allowances = [...buckets].sort(([a], [b]) => a.localeCompare(b)).map(([allowanceId, used]) => {
-      const size = plan?.ok ? allowanceSizeOf(plan.rater, allowanceId, usage.plans.knownOffers()) : undefined;
       const isShared = shared.has(allowanceId);
+      // The plan's size plus what rolled over into the period (the pool's for a shared allowance).
+      const planSize = plan?.ok ? allowanceSizeOf(plan.rater, allowanceId, usage.plans.knownOffers()) : undefined;
+      const carried = isShared ? pools?.get(allowanceId)?.rollover : rolledOver.get(allowanceId);
+      const size = planSize && carried ? dec(planSize).plus(carried).toString() : planSize;
       return allowanceView(allowanceId, isShared ? dec(pools?.get(allowanceId)?.used ?? '0') : used, used, size, isShared, version?.planVersionId ?? null);
     });
     result.push(v);

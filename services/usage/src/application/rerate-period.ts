@@ -28,11 +28,13 @@ import { badInput, conflict, dec, deterministicId, type ChargeRequest } from '@l
 import type { RatingResult } from '@ledgerline/rating';
 import { addOnPurchasesAt, applyUsage, bucketOf, typeBucket, type LineCounters } from '../domain/live-usage';
 import { linePeriodAt, monthPeriod, poolPeriodAt } from '../domain/period';
+import type { AllowancePeriod } from '@ledgerline/contracts';
 import { versionAt, type SubscriptionVersion } from '../domain/subscriber';
 import type { UsageType } from '../domain/usage-input';
 import { ACCOUNT_LINES, inSqlTransaction } from '../persistence/sql';
 import type { UsageRuntime } from '../usage-runtime';
 import { chargeRequestRow, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
+import { lineRolloverOwner, poolRolloverOwner } from './period-rollover';
 import { addOnAllowancesOf, allowanceSizeOf, feePeriodOf, sharedAllowancesOf, traceOf, zoneOf } from './usage-pipeline';
 import { priceUnits } from '@ledgerline/rating';
 
@@ -131,7 +133,19 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
     const pools = new Map<string, LineCounters>();
     // Each add-on purchase on its own (wallets grants each its own bucket), by AddOnPurchase.key.
     const purchaseCounters = new Map<string, LineCounters>();
-    const countersOf = (map: Map<string, LineCounters>, key: string) => map.get(key) ?? map.set(key, new Map()).get(key)!;
+    // `seed` fills counters made here: the units wallets rolled over into their period, part of each allowance's size (as live usage counts them).
+    const countersOf = (map: Map<string, LineCounters>, key: string, seed?: (c: LineCounters) => void) => {
+      let made = map.get(key);
+      if (!made) {
+        map.set(key, (made = new Map()));
+        seed?.(made);
+      }
+      return made;
+    };
+    const carried = await rolloversOf(usage, c.billingAccountId, rows, from, p.end);
+    const seedRollover = (owner: string, period: AllowancePeriod | undefined) => (made: LineCounters) => {
+      for (const x of carried) if (period && x.owner === owner && x.period_start >= period.start && x.period_start < period.end) bucketOf(made, x.allowance_id).rollover = dec(x.quantity);
+    };
     const adjustments: RerateAdjustment[] = [];
     const updates: unknown[][] = [];
     const pending: unknown[][] = [];
@@ -153,7 +167,8 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       if (!plan.ok) throw badInput('input.planVersionId', plan.reason, plan.code);
       const occurredAt = new Date(r.occurred_at);
       const feePeriod = inForcePlan.ok ? feePeriodOf(inForcePlan.rater) : undefined;
-      const lineCounters = countersOf(counters, `${r.line_id}|${linePeriodAt(line, inForce, feePeriod, occurredAt).period}`);
+      const linePeriod = linePeriodAt(line, inForce, feePeriod, occurredAt);
+      const lineCounters = countersOf(counters, `${r.line_id}|${linePeriod.period}`, seedRollover(lineRolloverOwner(r.line_id), linePeriod));
       const u = {
         source: r.source, eventId: r.event_id, lineId: r.line_id, usageType: r.usage_type, direction: r.direction, quantity: dec(r.quantity).toString(), unit: r.unit, occurredAt: new Date(r.occurred_at),
         ...(r.called_number ? { calledNumber: r.called_number } : {}), ...(r.roaming_country ? { roamingCountry: r.roaming_country } : {}), ...(r.visited_mcc ? { visitedMcc: r.visited_mcc } : {}),
@@ -161,7 +176,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       const shared = sharedAllowancesOf(plan.rater, usage.plans.knownOffers());
       const poolPeriod = shared.size > 0 ? poolPeriodAt(await usage.directory.poolMembers(inForce.billingAccountId, inForce.planVersionId), feePeriod, occurredAt) : undefined;
       // The pool of the subscription's plan version (wallets granted it), also when a corrected version is named.
-      const pool = countersOf(pools, `${inForce.planVersionId}|${poolPeriod?.period ?? ''}`);
+      const pool = countersOf(pools, `${inForce.planVersionId}|${poolPeriod?.period ?? ''}`, seedRollover(poolRolloverOwner(inForce.billingAccountId, inForce.planVersionId), poolPeriod));
       // Add-on allowances per purchase in force at the event, over the purchase's own validity, as the
       // live pipeline counts them (a pass bought twice in a period is two buckets; one bought before a
       // renewal keeps what it used before it). The purchases are the subscription's, as wallets granted them.
@@ -258,6 +273,21 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
  * Where the replay starts: the earliest start of the allowance periods (of the account's lines and
  * shared pools) and of the add-on purchases running at the month's start.
  */
+/** What wallets rolled over into the periods replayed (from `from`): of the account's lines, and of its pools of the records' plan versions. */
+async function rolloversOf(usage: UsageRuntime, billingAccountId: string, rows: { line_id: string; plan_version_id: string | null }[], from: Date, end: Date) {
+  const owners = new Set<string>();
+  for (const r of rows) {
+    owners.add(lineRolloverOwner(r.line_id));
+    if (r.plan_version_id) owners.add(poolRolloverOwner(billingAccountId, r.plan_version_id));
+  }
+  if (owners.size === 0) return [];
+  const { rows: carried } = await usage.sql.query<{ owner: string; allowance_id: string; period_start: Date; quantity: string }>(
+    'select owner, allowance_id, period_start, quantity from period_rollover where owner = any($1::text[]) and period_start >= $2 and period_start < $3',
+    [[...owners], from, end],
+  );
+  return carried;
+}
+
 async function countingFrom(usage: UsageRuntime, billingAccountId: string, monthStart: Date): Promise<Date> {
   let from = monthStart;
   const { rows } = await usage.sql.query<{ line_id: string }>(`select line_id from ${ACCOUNT_LINES} as a(line_id) where line_id is not null`, [billingAccountId]);

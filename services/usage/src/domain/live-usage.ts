@@ -22,6 +22,8 @@ export interface Bucket {
   ratio: string;
   /** The allowance size was looked up in the plan (it may be null: unlimited). */
   sized?: boolean;
+  /** Units wallets rolled over into the period (bundle.renewed): part of the allowance's size. */
+  rollover?: Decimal;
 }
 
 export type LineCounters = Map<string, Bucket>;
@@ -64,8 +66,9 @@ export function bucketOf(counters: LineCounters, key: string): Bucket {
   return b;
 }
 
+/** Sizes the bucket: the plan's `size` plus what rolled over into the period (none when unlimited). */
 export function setAllowance(b: Bucket, size: string | null): void {
-  b.allowance = size === null ? null : dec(size);
+  b.allowance = size === null ? null : b.rollover ? dec(size).plus(b.rollover) : dec(size);
   b.ratio = ratioOf(b);
 }
 

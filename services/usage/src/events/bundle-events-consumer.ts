@@ -1,33 +1,42 @@
 /**
  * wallets → usage: bundle.renewed says where a subscription's allowance periods run from (see
- * linePeriodAt); bundle.feedue that its paid periods lapsed (see poolPeriodAt).
+ * linePeriodAt) and what rolled over into the new one (see period-rollover.ts); bundle.feedue that
+ * its paid periods lapsed (see poolPeriodAt).
  */
-import { EVENTS, parseCloudEvent } from '@ledgerline/contracts';
+import { EVENTS, parseCloudEvent, type BundleRenewedData } from '@ledgerline/contracts';
 import type { Logger, Messaging } from '@ledgerline/platform';
 import type { LineDirectory } from '../application/line-directory';
+import { recordRollover, rolloverEntriesOf } from '../application/period-rollover';
+import type { Sql } from '../persistence/sql';
 import { consumeBatches } from './jetstream';
 
-/** Returns the line whose periods may have moved, if the event says so. */
-export async function applyBundleEvent(directory: LineDirectory, payload: string, logger: Logger): Promise<{ lineId: string; billingAccountId: string } | undefined> {
+/** Returns the line whose periods (or rolled-over units) may have moved, if the event says so. */
+export async function applyBundleEvent(directory: LineDirectory, payload: string, logger: Logger, sql?: Sql): Promise<{ lineId: string; billingAccountId: string } | undefined> {
   let event;
   try {
     event = parseCloudEvent(payload);
   } catch (error) {
     return void logger.warn({ err: error }, 'ignoring a wallets message that is not a CloudEvent');
   }
-  const d = event.data as { subscriptionId?: string; lineId?: string; billingAccountId?: string; anchorAt?: string; lapsedAt?: string | null };
+  const d = event.data as Partial<BundleRenewedData> | undefined;
   const anchorAt = d?.anchorAt ? new Date(d.anchorAt) : undefined;
   if (!d?.subscriptionId || !d.lineId || !anchorAt || Number.isNaN(anchorAt.getTime())) return void logger.warn({ id: event.id }, 'bundle.renewed without subscriptionId/lineId/anchorAt ignored');
   const lapsedAt = d.lapsedAt ? new Date(d.lapsedAt) : null;
   await directory.applyPeriodAnchor(d.subscriptionId, d.lineId, anchorAt, lapsedAt && !Number.isNaN(lapsedAt.getTime()) ? lapsedAt : null, d.billingAccountId);
+  // Units carried over count in the period's allowance sizes (the caller reloads the line's and its pools' counters).
+  const periodStart = d.periodStart ? new Date(d.periodStart) : undefined;
+  const rollover = rolloverEntriesOf(d);
+  if (sql && rollover.length > 0 && periodStart && !Number.isNaN(periodStart.getTime())) {
+    await recordRollover(sql, { subscriptionId: d.subscriptionId, lineId: d.lineId, billingAccountId: d.billingAccountId, planVersionId: d.planVersionId }, periodStart, rollover);
+  }
   return { lineId: d.lineId, billingAccountId: d.billingAccountId ?? '' };
 }
 
-export function startBundleEventsConsumer(messaging: Messaging, directory: LineDirectory, o: { durable: string; deliverNew: boolean; logger: Logger; onLine: (lineId: string, billingAccountId: string) => void }) {
+export function startBundleEventsConsumer(messaging: Messaging, directory: LineDirectory, o: { durable: string; deliverNew: boolean; logger: Logger; sql: Sql; onLine: (lineId: string, billingAccountId: string) => void }) {
   return consumeBatches(messaging, { durable: o.durable, filter: EVENTS.bundleRenewed.subject, max: 200, deliverNew: o.deliverNew, logger: o.logger }, async (batch) => {
     for (const m of batch) {
-      const moved = await applyBundleEvent(directory, m.string(), o.logger);
-      // Events rated before usage learned of the restart were counted in the old period: count again.
+      const moved = await applyBundleEvent(directory, m.string(), o.logger, o.sql);
+      // Events rated before usage learned of the restart (or of the rollover) were counted in the old period (or size): count again.
       if (moved) o.onLine(moved.lineId, moved.billingAccountId);
     }
     for (const m of batch) m.ack();

@@ -1,4 +1,4 @@
-import { Decimal } from '@ledgerline/contracts';
+import { Decimal, type BundleRenewedData, type BundleRolloverData } from '@ledgerline/contracts';
 import type { Logger } from '@ledgerline/platform';
 import type { Db, Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
@@ -77,22 +77,24 @@ export async function renewSubscription(sql: Sql, subscriptionId: string, terms:
 
   const subject = { subscriptionId, billingAccountId: term.billing_account_id, lineId: term.line_id, planVersionId: term.plan_version_id };
   if (terms.allowances.some((a) => a.shared)) await lockSharedPools(sql, term.billing_account_id);
-  const rolled: { allowanceId: string; quantity: string }[] = [];
+  // Said in bundle.renewed, so usage counts the carried units in the allowance's size for the period.
+  const rolled: BundleRolloverData[] = [];
   for (const a of terms.allowances) {
     const quantity = await carryOver(sql, subject, term.period_start, a, start, end, now);
-    if (quantity) rolled.push({ allowanceId: a.id, quantity });
+    if (quantity) rolled.push({ allowanceId: a.id, quantity, shared: a.shared === true });
   }
   const granted = await grantAllowances(sql, subject, terms, start, end, now);
   await sql.query(
     `update subscription_term set period_start = $2, period_end = $3, anchor_at = $4, fee_state = null, renewals = renewals + 1, updated_at = $5 where subscription_id = $1`,
     [subscriptionId, start, end, anchor, now],
   );
-  await insertOutbox(sql, [eventRow('bundleRenewed', subscriptionId, [subscriptionId, start.toISOString()], now, {
+  const renewed: BundleRenewedData = {
     subscriptionId, billingAccountId: term.billing_account_id, lineId: term.line_id, planVersionId: term.plan_version_id,
     // anchorAt: where this subscription's periods now run from (a renewal late for want of balance restarts them);
     // lapsedAt: when late, where its last paid period had ended (it had no allowances from then until periodStart).
     periodStart: start.toISOString(), periodEnd: end.toISOString(), anchorAt: anchor.toISOString(), lapsedAt: late ? term.period_end.toISOString() : null, fee: fee.greaterThan(0) ? { amount: fmt(fee), currency: term.currency } : null, allowancesGranted: granted, rollover: rolled,
-  })]);
+  };
+  await insertOutbox(sql, [eventRow('bundleRenewed', subscriptionId, [subscriptionId, start.toISOString()], now, renewed)]);
   return 'RENEWED';
 }
 

@@ -15,6 +15,7 @@ import { Migration20261210000000_adjustment_resend } from './Migration2026121000
 import { Migration20261211000000_rejection_history } from './Migration20261211000000_rejection_history';
 import { Migration20261212000000_unbilled_adjustments } from './Migration20261212000000_unbilled_adjustments';
 import { Migration20261213000000_missed_by_invoice } from './Migration20261213000000_missed_by_invoice';
+import { Migration20261214000000_period_rollovers } from './Migration20261214000000_period_rollovers';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -34,4 +35,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261211000000_rejection_history', class: Migration20261211000000_rejection_history },
   { name: 'Migration20261212000000_unbilled_adjustments', class: Migration20261212000000_unbilled_adjustments },
   { name: 'Migration20261213000000_missed_by_invoice', class: Migration20261213000000_missed_by_invoice },
+  { name: 'Migration20261214000000_period_rollovers', class: Migration20261214000000_period_rollovers },
 ];
