@@ -11,3 +11,12 @@ export type { BillCycleInput, BillCycleResult } from './workflows/bill-cycle';
 export { SandboxPaymentProvider, SANDBOX_TOKENS, type SandboxScript, type SandboxOutcome } from './adapters/sandbox-payment-provider';
 export { InMemoryWalletsClient, InMemoryReceiptsClient, InMemoryBillingPeriodsClient, type FakeOutcome } from './adapters/in-memory';
 export { GraphqlWalletsClient, GraphqlReceiptsClient, GraphqlBillingPeriodsClient, graphqlRequest } from './adapters/graphql';
+export {
+  DEFAULT_DISPUTE_POLICY,
+  DISPUTE_RESOLUTION_WORKFLOW_TYPE,
+  disputeResolutionWorkflowId,
+  validateDisputePolicy,
+  type DisputePolicy,
+  type DisputeResolutionInput,
+  type DisputeResolutionStatus,
+} from './domain/dispute-resolution';

@@ -14,6 +14,7 @@ import { createInvoicingActivities, GraphqlInvoicingClient, GraphqlLineControlCl
 import { createOrderActivities, GraphqlOrdersClient } from './activities/orders';
 import { LogReminders, SandboxNetworkProvisioning } from './adapters/sandbox-network';
 import { createUpsellActivities, GraphqlUpsellClient } from './activities/upsell';
+import { createDisputeActivities, GraphqlDisputesClient, InMemoryDisputes } from './activities/disputes';
 import { startOfferBridge } from './offer-bridge';
 import { createDunningHoldSweep, GraphqlOpenHoldsClient, startDunningHoldSweep, TemporalDunningRuns } from './dunning-hold-sweep';
 import { Client, Connection } from '@temporalio/client';
@@ -94,6 +95,14 @@ function moreActivities(config: WorkerConfig, logger: Logger) {
     ...createOrderActivities({ orders: new GraphqlOrdersClient(url, headers), provisioning: new SandboxNetworkProvisioning(logger) }),
     ...createUpsellActivities({ upsell: new GraphqlUpsellClient({ url, headers }) }),
   };
+}
+
+/** Dispute resolution: invoicing's disputes through the graph, or an in-memory stand-in without it. */
+function disputeActivities(config: WorkerConfig, logger: Logger) {
+  const url = config.invoicingUrl;
+  if (!url) logger.warn({ what: 'disputes' }, 'disputes: no GraphQL URL configured (set GATEWAY_URL); using an in-memory stand-in');
+  const headers: Record<string, string> = config.serviceToken ? { authorization: `Bearer ${config.serviceToken}` } : {};
+  return createDisputeActivities({ disputes: url ? new GraphqlDisputesClient({ url, headers }) : new InMemoryDisputes() });
 }
 
 /**
@@ -177,7 +186,7 @@ export async function main(): Promise<void> {
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
-    activities: { ...createActivities(buildDeps(config, logger)), ...moreActivities(config, logger) },
+    activities: { ...createActivities(buildDeps(config, logger)), ...moreActivities(config, logger), ...disputeActivities(config, logger) },
     // The prebuilt bundle (npm run build) saves the bundling time; without it, bundle now.
     ...(existsSync(bundlePath) ? { workflowBundle: { codePath: bundlePath } } : {}),
   });

@@ -9,3 +9,5 @@ export { orderFulfilmentWorkflow, orderStepQuery } from './order-fulfilment';
 export type { OrderFulfilmentInput, OrderFulfilmentResult } from './order-fulfilment';
 export { upsellOfferWorkflow, upsellOfferStateQuery } from './upsell-offer';
 export type { UpsellOfferInput } from './upsell-offer';
+export { disputeResolutionWorkflow, disputeDecidedSignal, disputeStatusQuery } from './dispute-resolution';
+export type { DisputePolicy, DisputeResolutionInput, DisputeResolutionStatus } from './dispute-resolution';
