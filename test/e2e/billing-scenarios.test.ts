@@ -23,6 +23,8 @@ const RUN = Math.random().toString(36).slice(2, 8);
 const DAY = 86_400_000;
 const TZ = 'Europe/Berlin';
 const POLICY = { reminderDays: [1], lateFee: { afterDays: 2, amount: '5.00' }, suspendAfterDays: 3, dayMs: 1000 };
+/** Disputes: an agent has 3 policy hours (3 s), then 2 more after one escalation; past that the customer wins. */
+const DISPUTE_POLICY = { reviewSlaHours: 3, escalationSlaHours: 2, escalationLevels: 1, onFinalBreach: 'ACCEPT', hourMs: 1000 };
 
 const INVOICE = `id number state kind periodStart periodEnd dueDate total { amount currency } amountPaid { amount } amountDue { amount }
   lines { kind description lineId usageType zone quantity unit netAmount { amount } taxAmount { amount } grossAmount { amount } }`;
@@ -32,7 +34,7 @@ describe('billing scenarios, end to end', () => {
   const planVersion = new Map<string, string>();
 
   beforeAll(async () => {
-    system = await startTestSystem({ env: { DUNNING_POLICY: JSON.stringify(POLICY), INVOICING_DUE_DATE_INTERVAL_MS: '1000' } });
+    system = await startTestSystem({ env: { DUNNING_POLICY: JSON.stringify(POLICY), DISPUTE_POLICY: JSON.stringify(DISPUTE_POLICY), INVOICING_DUE_DATE_INTERVAL_MS: '1000' } });
     await publishCatalog(system);
     for (const code of ['POSTPAID_20GB', 'FAMILY_SHARE_50GB']) {
       planVersion.set(code, ok(await system.graphql('query($c: String!) { plan(code: $c) { currentVersion { id } } }', { c: code })).plan.currentVersion.id);
@@ -62,7 +64,7 @@ describe('billing scenarios, end to end', () => {
       `invoicing to know ${name}`,
       30_000,
     );
-    return { accountId, lines: added };
+    return { accountId, customerId: createCustomer.customer.id as string, lines: added };
   }
 
   /** The plan a subscription was on since `startsAt` (history before today, fed with its instant). */
@@ -253,6 +255,53 @@ describe('billing scenarios, end to end', () => {
     } finally {
       await connection.close();
     }
+  });
+
+  it('disputes: a customer disputes a line and the invoice; an agent upholds one in part, the other escalates and is decided for the customer when its deadline passes', async () => {
+    const current = periodContaining(new Date(), 1, TZ);
+    const { accountId, customerId, lines } = await postpaidAccount(`Dispute workflow ${RUN}`, 'POSTPAID_20GB', 1, { paymentTermsDays: 14 });
+    await planSince(accountId, lines[0]!, 'POSTPAID_20GB', current.start);
+    const inv = await closePeriod(accountId, current.start, new Date(Date.now() - 1000));
+    expect(inv.state).toBe('SENT');
+    const full = await gql('query($id: ID!) { invoice(id: $id) { lines { id kind lineId grossAmount { amount } } } }', { id: inv.id });
+    const recurring = full.invoice.lines.find((l: { kind: string }) => l.kind === 'RECURRING');
+    expect(dec(recurring.grossAmount.amount).gt(10)).toBe(true);
+    expect(dec(inv.total.amount).gt(18)).toBe(true);
+
+    const customer = { role: 'CUSTOMER' as const, subject: `e2e-${customerId}`, customerId };
+    const DISPUTE = 'id status escalationLevel decidedBy creditNoteId creditedAmount { amount } amount { amount }';
+    const open = async (invoiceLineId: string | null, amount: string, key: string) =>
+      ok(await system.graphql(`mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute { ${DISPUTE} } } }`, { i: { invoiceId: inv.id, invoiceLineId, amount, reason: 'I did not have this plan for the whole month', idempotencyKey: `${key}-${RUN}` } }, customer)).openDispute.dispute;
+    // Another customer may not dispute this invoice.
+    const stranger = await system.graphql('mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute { id } } }', { i: { invoiceId: inv.id, amount: '1.00', reason: 'x', idempotencyKey: `stranger-${RUN}` } }, { role: 'CUSTOMER', subject: 'e2e-stranger', customerId: 'cus_someone_else' });
+    expect(stranger.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+
+    const upheld = await open(recurring.id, '10.00', 'dispute-a');
+    const lapsed = await open(null, '8.00', 'dispute-b');
+    // Above the goodwill amount: both wait for an agent, and the invoice is held for what they dispute.
+    const dispute = async (id: string) => (await gql(`query($id: ID!) { dispute(id: $id) { ${DISPUTE} } }`, { id })).dispute;
+    await eventually(async () => ((await dispute(upheld.id)).status === 'IN_REVIEW' && (await dispute(lapsed.id)).status === 'IN_REVIEW' ? true : null), 'the workflows to assess both disputes', 30_000);
+    expect((await invoice(inv.id)).state).toBe('ON_HOLD');
+
+    // An agent upholds the first in part: a credit note of 4.00, and its workflow ends without escalating.
+    const decided = await system.graphql(`mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { dispute { ${DISPUTE} } } }`, { i: { disputeId: upheld.id, decision: 'ACCEPT', amount: '4.00', note: 'Plan started on the 3rd' } }, { role: 'AGENT', subject: 'e2e-agent' });
+    expect(ok(decided).decideDispute.dispute).toMatchObject({ status: 'ACCEPTED', escalationLevel: 0, creditedAmount: { amount: '4' } });
+    const connection = await Connection.connect({ address: system.temporalAddress });
+    try {
+      const temporal = new Client({ connection });
+      expect(await temporal.workflow.getHandle(`dispute-${upheld.id}`).result()).toMatchObject({ phase: 'DONE', outcome: 'ACCEPTED', escalationLevel: 0 });
+      // Nobody decides the second: escalated after 3 policy hours, decided for the customer 2 later.
+      expect(await temporal.workflow.getHandle(`dispute-${lapsed.id}`).result()).toMatchObject({ phase: 'DONE', outcome: 'ACCEPTED', escalationLevel: 1 });
+    } finally {
+      await connection.close();
+    }
+    const after = await dispute(lapsed.id);
+    expect(after).toMatchObject({ status: 'ACCEPTED', escalationLevel: 1, creditedAmount: { amount: '8' } });
+    expect(after.creditNoteId).toBeTruthy();
+    // Both credits came off what the invoice owes; nothing is disputed any more, so it is out of hold.
+    const settled = await invoice(inv.id);
+    expect(settled.state).not.toBe('ON_HOLD');
+    expect(dec(settled.amountDue.amount).eq(dec(inv.total.amount).minus('12.00'))).toBe(true);
   });
 
   it('the CLI starts a bill run with a progress bar and reads its status; a period already closed is not billed twice', async () => {

@@ -2,6 +2,8 @@ import type { PaymentProvider } from './adapters/payment-provider';
 import type { CatalogClient } from './application/plans';
 import type { DunningPolicy, DunningStarter } from './ports/dunning';
 import type { AutopayTokens } from './ports/autopay-tokens';
+import type { DisputePolicy, DisputeStarter } from './ports/disputes';
+import type { DisputeRules } from './domain/disputes';
 
 /** What use cases need from outside: built once per service (tests pass a sandbox they can inspect). */
 export interface InvoicingDeps {
@@ -12,4 +14,10 @@ export interface InvoicingDeps {
   policy: DunningPolicy;
   /** Autopay tokens kept by subscribers (SUBSCRIBERS_URL); null: only tokens registered here are charged. */
   autopayTokens: AutopayTokens | null;
+  /** Starts and pokes dispute workflows; null when no Temporal is configured (the due-date job starts them later). */
+  disputes: DisputeStarter | null;
+  /** The SLA policy dispute workflows run with and disputes show (DISPUTE_POLICY, else DEFAULT_DISPUTE_POLICY). */
+  disputePolicy: DisputePolicy;
+  /** The auto-assessment rules (catalog/disputes/auto-assessment.json), checked at start-up. */
+  disputeRules: DisputeRules;
 }

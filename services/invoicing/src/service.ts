@@ -1,5 +1,5 @@
 import { entityLoader, groupLoader, type Em, type ServiceDefinition } from '@ledgerline/platform';
-import { CreditNote, CreditNoteLine, entities, Invoice, InvoiceLine, Payment } from './persistence/entities';
+import { CreditNote, CreditNoteLine, Dispute, entities, Invoice, InvoiceLine, Payment } from './persistence/entities';
 import { migrations } from './persistence/migrations';
 import { resolvers } from './graphql/resolvers';
 import { SubscribersAutopayTokens } from './ports/autopay-tokens';
@@ -9,6 +9,8 @@ import { startConsumer } from './events/consumer';
 import { startBillRunRunner } from './events/bill-run-runner';
 import { runCollections, startCollectionsRunner } from './application/collections';
 import { DEFAULT_DUNNING_POLICY } from './ports/dunning';
+import { loadDisputeRules } from './application/disputes';
+import { DEFAULT_DISPUTE_POLICY } from './domain/disputes';
 import type { InvoicingDeps } from './deps';
 
 export interface InvoicingOptions {
@@ -30,6 +32,10 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
     dunning: options.deps?.dunning ?? null,
     policy: options.deps?.policy ?? DEFAULT_DUNNING_POLICY,
     autopayTokens: options.deps?.autopayTokens !== undefined ? options.deps.autopayTokens : SubscribersAutopayTokens.fromEnv(),
+    disputes: options.deps?.disputes ?? null,
+    disputePolicy: options.deps?.disputePolicy ?? DEFAULT_DISPUTE_POLICY,
+    // Checked here: a bad rules file stops the service at start-up, naming each problem.
+    disputeRules: options.deps?.disputeRules ?? loadDisputeRules(),
   };
   let nudge: () => void = () => undefined;
   let nudgeCollections: () => void = () => undefined;
@@ -49,6 +55,7 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
       paymentsOfInvoice: groupLoader((ids) => em.find(Payment, { invoiceId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc' } }), (p) => p.invoiceId ?? ''),
       creditNotesOfInvoice: groupLoader((ids) => em.find(CreditNote, { invoiceId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc' } }), (c) => c.invoiceId),
       linesOfCreditNote: groupLoader((ids) => em.find(CreditNoteLine, { creditNoteId: { $in: [...ids] } }), (l) => l.creditNoteId),
+      disputesOfInvoice: groupLoader((ids) => em.find(Dispute, { invoiceId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc', id: 'asc' } }), (d) => d.invoiceId),
     }),
     background: async (runtime) => {
       const stopConsumer = options.consume === false ? async () => undefined : await startConsumer(runtime);

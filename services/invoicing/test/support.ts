@@ -4,6 +4,7 @@ import { SandboxPaymentProvider } from '../src/adapters/payment-provider';
 import { createInvoicingService } from '../src/service';
 import type { DunningPolicy, DunningStarter } from '../src/ports/dunning';
 import type { AutopayTokens } from '../src/ports/autopay-tokens';
+import type { DisputeStarter } from '../src/ports/disputes';
 
 const plan = (file: string) => JSON.parse(fs.readFileSync(new URL(`../../../catalog/plans/${file}.json`, import.meta.url), 'utf8'));
 
@@ -21,11 +22,11 @@ export interface Harness {
   gqlError(query: string, variables?: Record<string, unknown>): Promise<{ code: string; reason: string; field?: string }>;
 }
 
-export async function startHarness(now: string, opts: { consume?: boolean; runBillRuns?: boolean; collections?: boolean; dunning?: DunningStarter; policy?: DunningPolicy; autopayTokens?: AutopayTokens } = {}): Promise<Harness> {
+export async function startHarness(now: string, opts: { consume?: boolean; runBillRuns?: boolean; collections?: boolean; dunning?: DunningStarter; policy?: DunningPolicy; autopayTokens?: AutopayTokens; disputes?: DisputeStarter } = {}): Promise<Harness> {
   const clock = new ManualClock(new Date(now));
   const payments = new SandboxPaymentProvider();
-  const { dunning, policy, autopayTokens, ...rest } = opts;
-  const svc = await startServiceForTest(createInvoicingService({ deps: { payments, catalog: null, dunning: dunning ?? null, autopayTokens: autopayTokens ?? null, ...(policy ? { policy } : {}) }, collections: false, ...rest }), { clock });
+  const { dunning, policy, autopayTokens, disputes, ...rest } = opts;
+  const svc = await startServiceForTest(createInvoicingService({ deps: { payments, catalog: null, dunning: dunning ?? null, autopayTokens: autopayTokens ?? null, disputes: disputes ?? null, ...(policy ? { policy } : {}) }, collections: false, ...rest }), { clock });
   const gql = async <T>(query: string, variables?: Record<string, unknown>): Promise<T> => {
     const r = await svc.request<T>(query, variables);
     if (r.errors?.length) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);

@@ -10,6 +10,8 @@
 //     holds while a dispute covers the amount, stops on payment in full and restores the lines.
 //     A refund that makes a paid invoice owe again re-arms it (`dunning_started_at` null): the
 //     next pass starts its next dunning, `dunning-<invoiceId>-<n>`, once the previous one is over.
+//  3. Disputes: an open dispute whose workflow never started (the start right after openDispute
+//     failed: Temporal down) gets it now, `dispute-<disputeId>` (so once).
 // Each invoice is handled in its own transaction; anything that fails is retried by the next pass.
 import { DomainError, dec, minorUnits } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
@@ -17,6 +19,9 @@ import type { PaymentProvider } from '../adapters/payment-provider';
 import { outstanding } from '../domain/lifecycle';
 import type { DunningPolicy, DunningStarter } from '../ports/dunning';
 import type { AutopayTokens } from '../ports/autopay-tokens';
+import type { DisputePolicy, DisputeStarter } from '../ports/disputes';
+import { disputesWithoutWorkflow, markWorkflowStarted } from './disputes';
+import { DEFAULT_DISPUTE_POLICY } from '../domain/disputes';
 import { recordPayment } from './payments';
 import { rows, sql } from './sql';
 
@@ -25,12 +30,17 @@ export interface CollectionsDeps {
   autopayTokens: AutopayTokens | null;
   dunning: DunningStarter | null;
   policy: DunningPolicy;
+  /** Starts dispute workflows whose start after openDispute failed; null: none are started. */
+  disputes?: DisputeStarter | null;
+  disputePolicy?: DisputePolicy;
 }
 
 export interface CollectionsOutcome {
   autopaid: string[];
   declined: string[];
   dunningStarted: string[];
+  /** Disputes whose workflow this pass started (the start after openDispute had failed). */
+  disputeWorkflowsStarted: string[];
 }
 
 const OPEN = `('SENT', 'PARTIALLY_PAID', 'ON_HOLD')`;
@@ -38,7 +48,7 @@ const OPEN = `('SENT', 'PARTIALLY_PAID', 'ON_HOLD')`;
 export async function runCollections(fork: () => Em, deps: CollectionsDeps, now: Date, opts: { limit?: number; warn?: (err: unknown, msg: string) => void } = {}): Promise<CollectionsOutcome> {
   const limit = opts.limit ?? 500;
   const warn = opts.warn ?? (() => undefined);
-  const out: CollectionsOutcome = { autopaid: [], declined: [], dunningStarted: [] };
+  const out: CollectionsOutcome = { autopaid: [], declined: [], dunningStarted: [], disputeWorkflowsStarted: [] };
 
   const due = await rows<{ id: string; billing_account_id: string; autopay_token: string | null }>(
     fork(),
@@ -69,6 +79,19 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
         out.declined.push(inv.id);
       } else {
         warn(error, `autopay of invoice ${inv.id} failed; the next pass tries again`);
+      }
+    }
+  }
+
+  // 3 (before dunning, which needs its own starter). Open disputes whose workflow never started.
+  if (deps.disputes) {
+    for (const id of await disputesWithoutWorkflow(fork(), limit)) {
+      try {
+        await deps.disputes.start({ disputeId: id, policy: deps.disputePolicy ?? DEFAULT_DISPUTE_POLICY });
+        await markWorkflowStarted(fork(), id, now);
+        out.disputeWorkflowsStarted.push(id);
+      } catch (error) {
+        warn(error, `could not start the workflow of dispute ${id}; the next pass tries again`);
       }
     }
   }

@@ -4,6 +4,7 @@ import type { Em } from '@ledgerline/platform';
 import { assertTransition, outstanding, settlementState, type InvoiceState } from '../domain/lifecycle';
 import { billAccounts, issueInvoices, type AccountRow, type BillingDeps } from './bill-accounts';
 import { applyAccountCredit, lockCreditOfInvoice } from './credit';
+import { closeOpenDisputesOfInvoice } from './disputes';
 import { enqueueEvents, rows, sql } from './sql';
 
 export async function lockInvoice(em: Em, invoiceId: string, field = 'input.invoiceId'): Promise<any> {
@@ -46,17 +47,50 @@ export async function disputeInvoice(em: Em, c: { invoiceId: string; amount: str
   await stateChanged(em, invoice, invoice.state, 'ON_HOLD', c.now, `dispute: ${c.reason}`);
 }
 
-/** Ends a dispute (resolved for or against the customer: credit it with a credit note first if upheld). */
-export async function resolveDispute(em: Em, c: { invoiceId: string; now: Date }): Promise<void> {
+/**
+ * Ends a dispute (resolved for or against the customer: credit it with a credit note first if upheld).
+ * The invoice's open Disputes (openDispute) end with it: closed REJECTED with a note that the invoice's
+ * dispute was resolved as a whole (a credit, if any, was issued apart), so none stays open on a
+ * released invoice. Returns their ids (their workflows are told).
+ */
+export async function resolveDispute(em: Em, c: { invoiceId: string; now: Date; by?: string }): Promise<string[]> {
   // The released invoice may take the account's credit: credit lock first (lockAccountCredit).
   await lockCreditOfInvoice(em, c.invoiceId);
   const invoice = await lockInvoice(em, c.invoiceId);
   if (invoice.state !== 'ON_HOLD') throw new DomainError('INVOICE_NOT_ON_HOLD', 'The invoice is not on hold', { field: 'input.invoiceId' });
+  await releaseHold(em, invoice, c.now, 'dispute resolved');
+  return closeOpenDisputesOfInvoice(em, invoice.id, { by: c.by ?? 'resolveDispute', now: c.now });
+}
+
+/** Back from ON_HOLD (the invoice locked by the caller, under the credit lock): nothing disputed any more. */
+async function releaseHold(em: Em, invoice: any, now: Date, reason: string): Promise<void> {
   const back: InvoiceState = invoice.held_from === 'NEW' || invoice.held_from === 'VALIDATED' ? invoice.held_from : settlementState({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
   await sql(em)('invoice').where({ id: invoice.id }).update({ amount_disputed: '0', held_from: null });
-  await stateChanged(em, invoice, 'ON_HOLD', back, c.now, 'dispute resolved');
+  await stateChanged(em, invoice, 'ON_HOLD', back, now, reason);
   // Credit the account kept while the invoice was disputed pays it now, as at issue.
-  if (back === 'SENT' || back === 'PARTIALLY_PAID') await applyAccountCredit(em, invoice.billing_account_id, invoice.currency, c.now);
+  if (back === 'SENT' || back === 'PARTIALLY_PAID') await applyAccountCredit(em, invoice.billing_account_id, invoice.currency, now);
+}
+
+/** An opened Dispute's amount joins the invoice's hold (invoice locked by the caller), held as disputeInvoice holds it. */
+export async function holdForDispute(em: Em, invoice: any, amount: string, now: Date, reason: string): Promise<void> {
+  if (invoice.state !== 'ON_HOLD') assertTransition(invoice.state, 'ON_HOLD');
+  const disputed = dec(String(invoice.amount_disputed ?? '0')).plus(amount);
+  await sql(em)('invoice').where({ id: invoice.id }).update({ amount_disputed: disputed.toFixed(minorUnits(invoice.currency)), held_from: invoice.state === 'ON_HOLD' ? invoice.held_from : invoice.state, updated_at: now });
+  await stateChanged(em, invoice, invoice.state, 'ON_HOLD', now, `dispute: ${reason}`);
+}
+
+/**
+ * A closed Dispute's amount leaves the invoice's hold; with nothing disputed left the invoice is
+ * released as resolveDispute releases it. The caller holds the credit lock (lockAccountCredit).
+ */
+export async function releaseDisputeAmount(em: Em, invoiceId: string, amount: string, now: Date, reason: string): Promise<void> {
+  const invoice = await lockInvoice(em, invoiceId);
+  const left = dec(String(invoice.amount_disputed ?? '0')).minus(amount);
+  if (left.gt(0) || invoice.state !== 'ON_HOLD') {
+    await sql(em)('invoice').where({ id: invoice.id }).update({ amount_disputed: (left.gt(0) ? left : dec('0')).toFixed(minorUnits(invoice.currency)), updated_at: now });
+    return;
+  }
+  await releaseHold(em, invoice, now, reason);
 }
 
 /**

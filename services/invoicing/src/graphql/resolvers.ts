@@ -1,7 +1,7 @@
 import type DataLoader from 'dataloader';
 import { badInput, dec, decodeCursor, minorUnits, notFound, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
 import type { Em, RequestContext } from '@ledgerline/platform';
-import { BillingAccount, CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment, Receipt } from '../persistence/entities';
+import { BillingAccount, CreditNote, CreditNoteLine, Dispute, Invoice, InvoiceLine, Payment, Receipt } from '../persistence/entities';
 import type { InvoicingDeps } from '../deps';
 import { outstanding } from '../domain/lifecycle';
 import { accountCredit, addDiscount, addOneOffCharge, recordCharges, recordSubscription, registerBillingAccount, registerPlanVersion, upsertTaxRule } from '../application/read-model';
@@ -12,6 +12,8 @@ import { dunnedInvoicesPaidFromCreditInBatch } from '../application/credit';
 import { renderInvoiceHtml, renderInvoicePdf, type InvoiceDocumentModel } from '../documents/render';
 import { runCollections } from '../application/collections';
 import { rows } from '../application/sql';
+import { assessDispute, decideDispute, escalateDispute, markWorkflowStarted, openDispute, withdrawDispute } from '../application/disputes';
+import { guardOperations, listableAccounts, requireAccount, requireRow } from '../application/authorization';
 
 
 /**
@@ -25,6 +27,11 @@ function callerKey(key: unknown): void {
   }
 }
 
+/** The key of a dispute's credit note (`dispute:<id>`): a caller that took one first would answer the decision with its own note. */
+function creditNoteKey(key: unknown): void {
+  if (typeof key === 'string' && key.startsWith('dispute:')) throw badInput('input.idempotencyKey', 'Idempotency keys starting with dispute: are reserved for the credit notes of accepted disputes', 'IDEMPOTENCY_KEY_RESERVED');
+}
+
 export interface InvoicingContext extends RequestContext {
   deps: InvoicingDeps;
   nudgeBillRuns: () => void;
@@ -35,6 +42,7 @@ export interface InvoicingContext extends RequestContext {
   paymentsOfInvoice: DataLoader<string, Payment[]>;
   creditNotesOfInvoice: DataLoader<string, CreditNote[]>;
   linesOfCreditNote: DataLoader<string, CreditNoteLine[]>;
+  disputesOfInvoice: DataLoader<string, Dispute[]>;
 }
 
 type Args<T> = { input: T };
@@ -74,6 +82,33 @@ async function pokeBatchCreditPaid(ctx: InvoicingContext, billRunId: string, bat
   for (const { id } of await dunnedInvoicesPaidFromCreditInBatch(ctx.em.fork() as Em, billRunId, batchNo, now)) await pokeDunning(ctx, id, 'paymentRecorded');
 }
 
+/** After a dispute is opened: its workflow starts (a failed start is made by the due-date job's next pass). */
+async function startDisputeWorkflow(ctx: InvoicingContext, disputeId: string): Promise<void> {
+  if (!ctx.deps.disputes) return;
+  try {
+    await ctx.deps.disputes.start({ disputeId, policy: ctx.deps.disputePolicy });
+    await markWorkflowStarted(ctx.em.fork() as Em, disputeId, ctx.runtime.clock.now());
+  } catch (err) {
+    ctx.runtime.logger.warn({ err, disputeId }, 'could not start the dispute workflow; the due-date job starts it');
+  }
+}
+
+/** After a dispute was closed outside its workflow: the workflow looks again (signal disputeDecided). Best effort. */
+async function pokeDisputes(ctx: InvoicingContext, disputeIds: string[]): Promise<void> {
+  if (!ctx.deps.disputes) return;
+  for (const disputeId of disputeIds) {
+    await ctx.deps.disputes.poke(disputeId).catch((err: unknown) => ctx.runtime.logger.warn({ err, disputeId }, 'could not signal the dispute workflow; it looks again at its next deadline'));
+  }
+}
+
+/** After a dispute's amount left the hold (and a credit note may have brought account credit): dunning looks again. */
+async function afterDisputeClosed(ctx: InvoicingContext, r: { invoiceId: string; billingAccountId: string }, at: Date): Promise<void> {
+  await pokeDunning(ctx, r.invoiceId, 'disputeChanged');
+  await pokeCreditPaid(ctx, r.billingAccountId, at, [r.invoiceId]);
+}
+
+const disputePayload = async (ctx: InvoicingContext, id: string) => ({ dispute: await ctx.em.fork().findOneOrFail(Dispute, { id }) });
+
 const m = (amount: string, currency: string) => ({ amount: dec(String(amount)).toFixed(), currency });
 const fresh = async (ctx: InvoicingContext, id: string) => ctx.em.fork().findOne(Invoice, { id });
 
@@ -84,12 +119,16 @@ async function page<T extends { id: string }>(ctx: InvoicingContext, entity: any
   return toConnection(rows, limit, (r) => r.id, Boolean(args.after));
 }
 
-export const resolvers = {
+// Every Query and Mutation field is checked first by its rule in OPERATION_RULES (guardOperations,
+// the matrix at the top of src/application/authorization.ts); rows and entities are checked here.
+export const resolvers = guardOperations({
   ...scalarResolvers,
   Query: {
-    invoice: (_: unknown, a: { id: string }, ctx: InvoicingContext) => ctx.invoices.load(a.id),
-    invoices: (_: unknown, a: { billingAccountId?: string; state?: string; first?: number; after?: string }, ctx: InvoicingContext) =>
-      page(ctx, Invoice, { ...(a.billingAccountId ? { billingAccountId: a.billingAccountId } : {}), ...(a.state ? { state: a.state } : {}) }, a),
+    invoice: async (_: unknown, a: { id: string }, ctx: InvoicingContext) => requireRow(ctx.em, ctx.caller, await ctx.invoices.load(a.id), 'read this invoice'),
+    invoices: async (_: unknown, a: { billingAccountId?: string; state?: string; first?: number; after?: string }, ctx: InvoicingContext) => {
+      const accounts = await listableAccounts(ctx.em, ctx.caller, a.billingAccountId, 'read the invoices of this account');
+      return page(ctx, Invoice, { ...(accounts ? { billingAccountId: { $in: accounts } } : {}), ...(a.state ? { state: a.state } : {}) }, a);
+    },
     payments: (_: unknown, a: { billingAccountId: string; first?: number; after?: string }, ctx: InvoicingContext) => page(ctx, Payment, { billingAccountId: a.billingAccountId }, a),
     creditNotes: (_: unknown, a: { billingAccountId: string; first?: number; after?: string }, ctx: InvoicingContext) => page(ctx, CreditNote, { billingAccountId: a.billingAccountId }, a),
     previewNextInvoice: async (_: unknown, a: { billingAccountId: string }, ctx: InvoicingContext) => {
@@ -100,6 +139,11 @@ export const resolvers = {
       return { billingAccountId: a.billingAccountId, periodStart: p.periodStart, periodEnd: p.periodEnd, lines: p.invoice.lines, netTotal: m(p.invoice.netTotal, c), taxTotal: m(p.invoice.taxTotal, c), total: m(p.invoice.grossTotal, c) };
     },
     billRun: (_: unknown, a: { id?: string; cycleDate?: string }, ctx: InvoicingContext) => billRunView(ctx.em, a.id ?? billRunId(a.cycleDate ?? '')),
+    dispute: async (_: unknown, a: { id: string }, ctx: InvoicingContext) => requireRow(ctx.em, ctx.caller, await ctx.em.findOne(Dispute, { id: a.id }), 'read this dispute'),
+    disputes: async (_: unknown, a: { filter?: { status?: string | null; billingAccountId?: string | null } | null; first?: number; after?: string }, ctx: InvoicingContext) => {
+      const accounts = await listableAccounts(ctx.em, ctx.caller, a.filter?.billingAccountId, 'read these disputes');
+      return page(ctx, Dispute, { ...(a.filter?.status ? { status: a.filter.status } : {}), ...(accounts ? { billingAccountId: { $in: accounts } } : {}) }, a);
+    },
   },
   Mutation: {
     recordPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
@@ -119,6 +163,7 @@ export const resolvers = {
       return { payment };
     },
     issueCreditNote: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
+      creditNoteKey(a.input?.idempotencyKey);
       const at = ctx.runtime.clock.now();
       const id = await mutate(ctx, (em, now) => issueCreditNote(em, { ...a.input, now }), at);
       const creditNote = await ctx.em.fork().findOneOrFail(CreditNote, { id });
@@ -160,12 +205,49 @@ export const resolvers = {
     },
     resolveDispute: async (_: unknown, a: Args<{ invoiceId: string }>, ctx: InvoicingContext) => {
       const at = ctx.runtime.clock.now();
-      await mutate(ctx, (em, now) => resolveDispute(em, { invoiceId: a.input.invoiceId, now }), at);
+      const closed = await mutate(ctx, (em, now) => resolveDispute(em, { invoiceId: a.input.invoiceId, now, by: ctx.caller.subject }), at);
       await pokeDunning(ctx, a.input.invoiceId, 'disputeChanged');
+      await pokeDisputes(ctx, closed);
       const invoice = await fresh(ctx, a.input.invoiceId);
       // The account's credit may have paid its other open invoices too (applyAccountCredit).
       await pokeCreditPaid(ctx, invoice?.billingAccountId, at, [a.input.invoiceId]);
       return { invoice };
+    },
+    openDispute: async (_: unknown, a: Args<{ invoiceId: string; amount: string; reason: string; invoiceLineId?: string | null; usageRecordId?: string | null; idempotencyKey: string }>, ctx: InvoicingContext) => {
+      const r = await mutate(ctx, (em, now) => openDispute(em, { ...a.input, caller: ctx.caller, now }));
+      if (r.created) await pokeDunning(ctx, a.input.invoiceId, 'disputeChanged');
+      const payload = await disputePayload(ctx, r.id);
+      if (!payload.dispute.workflowStartedAt) await startDisputeWorkflow(ctx, r.id);
+      return payload;
+    },
+    decideDispute: async (_: unknown, a: Args<{ disputeId: string; decision: 'ACCEPT' | 'REJECT'; amount?: string | null; note: string }>, ctx: InvoicingContext) => {
+      const at = ctx.runtime.clock.now();
+      const r = await mutate(ctx, (em, now) => decideDispute(em, { ...a.input, caller: ctx.caller, now }), at);
+      if (r.changed) {
+        await afterDisputeClosed(ctx, r, at);
+        await pokeDisputes(ctx, [a.input.disputeId]);
+      }
+      return disputePayload(ctx, a.input.disputeId);
+    },
+    withdrawDispute: async (_: unknown, a: Args<{ disputeId: string }>, ctx: InvoicingContext) => {
+      const at = ctx.runtime.clock.now();
+      const r = await mutate(ctx, (em, now) => withdrawDispute(em, { disputeId: a.input.disputeId, caller: ctx.caller, now }), at);
+      if (r.changed) {
+        await afterDisputeClosed(ctx, r, at);
+        await pokeDisputes(ctx, [a.input.disputeId]);
+      }
+      return disputePayload(ctx, a.input.disputeId);
+    },
+    assessDispute: async (_: unknown, a: Args<{ disputeId: string }>, ctx: InvoicingContext) => {
+      const at = ctx.runtime.clock.now();
+      const r = await mutate(ctx, (em, now) => assessDispute(em, { disputeId: a.input.disputeId, caller: ctx.caller, now }, ctx.deps.disputeRules, ctx.deps.disputePolicy), at);
+      // Accepted by a rule: the workflow that asked reads the answer; dunning and credit as after a decision.
+      if (r.decided) await afterDisputeClosed(ctx, r, at);
+      return disputePayload(ctx, a.input.disputeId);
+    },
+    escalateDispute: async (_: unknown, a: Args<{ disputeId: string; level: number }>, ctx: InvoicingContext) => {
+      await mutate(ctx, (em, now) => escalateDispute(em, { ...a.input, caller: ctx.caller, now }, ctx.deps.disputePolicy));
+      return disputePayload(ctx, a.input.disputeId);
     },
     closeBillingPeriod: async (_: unknown, a: Args<{ billingAccountId: string; periodStart: Date | string; periodEnd: Date | string }>, ctx: InvoicingContext) => {
       const at = ctx.runtime.clock.now();
@@ -215,14 +297,18 @@ export const resolvers = {
   },
   BillingAccount: {
     __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-    invoices: (account: { id: string }, _: unknown, ctx: InvoicingContext) => ctx.invoicesOfAccount.load(account.id),
+    invoices: async (account: { id: string }, _: unknown, ctx: InvoicingContext) => {
+      await requireAccount(ctx.em, ctx.caller, account.id, "read this account's invoices");
+      return ctx.invoicesOfAccount.load(account.id);
+    },
     accountCredit: async (account: { id: string }, _: unknown, ctx: InvoicingContext) => {
+      await requireAccount(ctx.em, ctx.caller, account.id, "read this account's credit");
       const row = await ctx.em.findOne(BillingAccount, { id: account.id });
       return row ? m(await accountCredit(ctx.em, account.id), row.currency) : null;
     },
   },
   Invoice: {
-    __resolveReference: (ref: { id: string }, ctx: InvoicingContext) => ctx.invoices.load(ref.id),
+    __resolveReference: async (ref: { id: string }, ctx: InvoicingContext) => requireRow(ctx.em, ctx.caller, await ctx.invoices.load(ref.id), 'read this invoice'),
     netTotal: (i: Invoice) => m(i.netTotal, i.currency),
     taxTotal: (i: Invoice) => m(i.taxTotal, i.currency),
     total: (i: Invoice) => m(i.total, i.currency),
@@ -234,6 +320,7 @@ export const resolvers = {
     lines: (i: Invoice, _: unknown, ctx: InvoicingContext) => ctx.linesOfInvoice.load(i.id),
     payments: (i: Invoice, _: unknown, ctx: InvoicingContext) => ctx.paymentsOfInvoice.load(i.id),
     creditNotes: (i: Invoice, _: unknown, ctx: InvoicingContext) => ctx.creditNotesOfInvoice.load(i.id),
+    disputes: (i: Invoice, _: unknown, ctx: InvoicingContext) => ctx.disputesOfInvoice.load(i.id),
     documents: async (i: Invoice, _: unknown, ctx: InvoicingContext) => {
       const model = await documentModel(ctx, i);
       const html = Buffer.from(renderInvoiceHtml(model), 'utf8');
@@ -253,14 +340,14 @@ export const resolvers = {
     taxRate: (l: InvoiceLine) => dec(String(l.taxRate)).toFixed(),
   },
   Payment: {
-    __resolveReference: (ref: { id: string }, ctx: InvoicingContext) => ctx.em.findOne(Payment, { id: ref.id }),
+    __resolveReference: async (ref: { id: string }, ctx: InvoicingContext) => requireRow(ctx.em, ctx.caller, await ctx.em.findOne(Payment, { id: ref.id }), 'read this payment'),
     amount: (p: Payment) => m(p.amount, p.currency),
     appliedAmount: (p: Payment) => m(p.appliedAmount, p.currency),
     creditAmount: (p: Payment) => m(p.creditAmount, p.currency),
     refundedAmount: (p: Payment) => m(p.refundedAmount, p.currency),
   },
   CreditNote: {
-    __resolveReference: (ref: { id: string }, ctx: InvoicingContext) => ctx.em.findOne(CreditNote, { id: ref.id }),
+    __resolveReference: async (ref: { id: string }, ctx: InvoicingContext) => requireRow(ctx.em, ctx.caller, await ctx.em.findOne(CreditNote, { id: ref.id }), 'read this credit note'),
     total: (c: CreditNote) => m(c.total, c.currency),
     taxTotal: (c: CreditNote) => m(c.taxTotal, c.currency),
     lines: async (c: CreditNote, _: unknown, ctx: InvoicingContext) => (await ctx.linesOfCreditNote.load(c.id)).map((l) => ({ ...l, amount: m(l.amount, c.currency), taxAmount: m(l.taxAmount, c.currency) })),
@@ -268,7 +355,13 @@ export const resolvers = {
   Receipt: {
     amount: (r: Receipt) => m(r.amount, r.currency),
   },
-};
+  Dispute: {
+    __resolveReference: async (ref: { id: string }, ctx: InvoicingContext) => requireRow(ctx.em, ctx.caller, await ctx.em.findOne(Dispute, { id: ref.id }), 'read this dispute'),
+    amount: (d: Dispute) => m(d.amount, d.currency),
+    creditedAmount: (d: Dispute) => (d.creditedAmount == null ? null : m(d.creditedAmount, d.currency)),
+    assessment: (d: Dispute) => (typeof d.assessment === 'string' ? JSON.parse(d.assessment) : (d.assessment ?? null)),
+  },
+});
 
 async function lineMoney(ctx: InvoicingContext, l: InvoiceLine, amount: string) {
   const invoice = await ctx.invoices.load(l.invoiceId);

@@ -179,4 +179,36 @@ export const Receipt = defineEntity({
 });
 export type Receipt = InferEntity<typeof Receipt>;
 
-export const entities = [Invoice, InvoiceLine, BillingAccount, Payment, Refund, CreditNote, CreditNoteLine, Receipt];
+/** A dispute on an issued invoice, one of its lines or a rated usage record (migration 20261205000000). */
+export const Dispute = defineEntity({
+  name: 'Dispute',
+  tableName: 'dispute',
+  properties: (p) => ({
+    id: p.string().primary().length(40),
+    invoiceId: p.string().length(40),
+    billingAccountId: p.string().length(40),
+    invoiceLineId: p.string().length(40).nullable(),
+    usageRecordId: p.string().length(80).nullable(),
+    amount: p.decimal('string').precision(18).scale(4),
+    currency: p.string().length(3),
+    reason: p.string().length(1000),
+    status: p.string().length(16),
+    escalationLevel: p.integer().default(0),
+    assessment: p.json<unknown>().nullable(),
+    creditedAmount: p.decimal('string').precision(18).scale(4).nullable(),
+    creditNoteId: p.string().length(40).nullable(),
+    openedBy: p.string().length(200).nullable(),
+    decidedBy: p.string().length(200).nullable(),
+    decisionNote: p.string().length(2000).nullable(),
+    reviewDueAt: p.datetime().nullable(),
+    workflowStartedAt: p.datetime().nullable(),
+    idempotencyKey: p.string().length(200),
+    requestHash: p.string().length(64),
+    createdAt: p.datetime(),
+    decidedAt: p.datetime().nullable(),
+    updatedAt: p.datetime().nullable(),
+  }),
+});
+export type Dispute = InferEntity<typeof Dispute>;
+
+export const entities = [Invoice, InvoiceLine, BillingAccount, Payment, Refund, CreditNote, CreditNoteLine, Receipt, Dispute];

@@ -6,6 +6,7 @@ import { Migration20261128000000_autopay_flag } from './Migration20261128000000_
 import { Migration20261203000000_bill_run_waiting } from './Migration20261203000000_bill_run_waiting';
 import { Migration20261204000000_payment_moved_to_credit } from './Migration20261204000000_payment_moved_to_credit';
 import { Migration20261204000001_dunning_runs } from './Migration20261204000001_dunning_runs';
+import { Migration20261205000000_disputes } from './Migration20261205000000_disputes';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -16,4 +17,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261203000000_bill_run_waiting', class: Migration20261203000000_bill_run_waiting },
   { name: 'Migration20261204000000_payment_moved_to_credit', class: Migration20261204000000_payment_moved_to_credit },
   { name: 'Migration20261204000001_dunning_runs', class: Migration20261204000001_dunning_runs },
+  { name: 'Migration20261205000000_disputes', class: Migration20261205000000_disputes },
 ];

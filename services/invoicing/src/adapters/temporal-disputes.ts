@@ -1,0 +1,48 @@
+// Starts and signals the dispute resolution workflow on Temporal, as TemporalDunningStarter does for
+// dunning. The connection is made on first use, so the service starts while Temporal is down; the
+// due-date job starts the disputes whose workflow never started.
+import type { Client } from '@temporalio/client';
+import { disputeWorkflowId, type DisputeStarter, type StartDisputeRequest } from '../ports/disputes';
+
+export class TemporalDisputeStarter implements DisputeStarter {
+  private client: Promise<Client> | null = null;
+
+  /** `client`: an existing connection (tests on Temporal's test server), else `address`. */
+  constructor(private readonly options: { address?: string; client?: Client; namespace?: string; taskQueue?: string }) {
+    if (options.client) this.client = Promise.resolve(options.client);
+  }
+
+  private async connect(): Promise<Client> {
+    this.client ??= (async () => {
+      const { Client, Connection } = await import('@temporalio/client');
+      const connection = await Connection.connect({ address: this.options.address });
+      return new Client({ connection, namespace: this.options.namespace ?? 'default' });
+    })().catch((error) => {
+      this.client = null;
+      throw error;
+    });
+    return this.client;
+  }
+
+  async start(req: StartDisputeRequest): Promise<void> {
+    const client = await this.connect();
+    const { WorkflowExecutionAlreadyStartedError } = await import('@temporalio/client');
+    try {
+      await client.workflow.start('disputeResolutionWorkflow', {
+        workflowId: disputeWorkflowId(req.disputeId),
+        taskQueue: this.options.taskQueue ?? 'ledgerline',
+        args: [{ disputeId: req.disputeId, policy: req.policy }],
+        // One run per dispute, ever: a second start joins the running one or is refused.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    }
+  }
+
+  async poke(disputeId: string): Promise<void> {
+    const client = await this.connect();
+    await client.workflow.getHandle(disputeWorkflowId(disputeId)).signal('disputeDecided');
+  }
+}

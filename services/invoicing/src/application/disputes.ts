@@ -1,0 +1,291 @@
+// Disputes (notes/dispute-contract.md): a customer (or staff) disputes an issued invoice, a line of
+// it or a rated usage record; the amount joins the invoice's hold (dunning waits for it) until the
+// dispute closes. The dispute workflow (workflows/) assesses it by the rules in
+// catalog/disputes/auto-assessment.json, escalates it on SLA breaches and may decide it; agents
+// decide it. ACCEPT credits with a CREDIT credit note keyed `dispute:<id>` (exactly once: every
+// decision runs under the account's credit lock and the invoice and dispute row locks, and the key is
+// unique), REJECT and WITHDRAW credit nothing; each takes the amount off the hold.
+//
+// Lock order, as everywhere in invoicing: credit:<account> advisory lock, invoice row, dispute row.
+import fs from 'node:fs';
+import { DomainError, badInput, conflict, dec, minorUnits, newId, notFound, type Caller } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { isDraft, outstanding, type InvoiceState } from '../domain/lifecycle';
+import { assess, assessmentFacts, disputeAmount, isOpenDispute, parseDisputeRules, reviewDueAt, type DisputePolicy, type DisputeRules, type DisputeTarget } from '../domain/disputes';
+import { requireAccount, requireStaff, requireSystem } from './authorization';
+import { lockAccountCredit } from './credit';
+import { holdForDispute, lockInvoice, releaseDisputeAmount } from './invoice-lifecycle';
+import { issueCreditNote } from './payments';
+import { enqueueEvents, requestHash, rows, sql } from './sql';
+
+/** catalog/disputes/auto-assessment.json (under CATALOG_DIR when set), checked: a bad file is a start-up error naming each problem. */
+export function loadDisputeRules(file = `${process.env.CATALOG_DIR ?? new URL('../../../../catalog', import.meta.url).pathname}/disputes/auto-assessment.json`): DisputeRules {
+  return parseDisputeRules(fs.readFileSync(file, 'utf8'), file);
+}
+
+/** The credit note of an accepted dispute: its key, reserved (no caller may take it). */
+export const disputeCreditKey = (disputeId: string): string => `dispute:${disputeId}`;
+
+export interface OpenDisputeCommand {
+  invoiceId: string;
+  amount: string;
+  reason: string;
+  invoiceLineId?: string | null;
+  usageRecordId?: string | null;
+  idempotencyKey: string;
+  caller: Caller;
+  now: Date;
+}
+
+/** Opens a dispute (or answers the one its key opened). `created`: false for a replay. */
+export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: string; created: boolean }> {
+  const k = sql(em);
+  const peek = await k('invoice').where({ id: c.invoiceId }).first();
+  if (!peek) throw notFound('Invoice', c.invoiceId, 'input.invoiceId');
+  await requireAccount(em, c.caller, peek.billing_account_id, 'dispute this invoice');
+  if (!c.idempotencyKey?.trim()) throw badInput('input.idempotencyKey', 'An idempotency key is required', 'IDEMPOTENCY_KEY_MISSING');
+  if (c.idempotencyKey.length > 200) throw badInput('input.idempotencyKey', 'An idempotency key has at most 200 characters', 'IDEMPOTENCY_KEY_TOO_LONG');
+  const amount = disputeAmount(c.amount, peek.currency);
+  const reason = (c.reason ?? '').trim();
+  if (!reason) throw badInput('input.reason', 'Say what is wrong with the invoice', 'DISPUTE_REASON_MISSING');
+  if (reason.length > 1000) throw badInput('input.reason', 'A reason has at most 1000 characters', 'DISPUTE_REASON_TOO_LONG');
+  if (c.usageRecordId != null && (!c.usageRecordId.trim() || c.usageRecordId.length > 80)) throw badInput('input.usageRecordId', 'A usage record id has 1 to 80 characters', 'DISPUTE_USAGE_RECORD_INVALID');
+  const invoiceLineId = c.invoiceLineId ?? null;
+  const usageRecordId = c.usageRecordId ?? null;
+  const hash = requestHash({ invoiceId: c.invoiceId, amount: amount.toFixed(), reason, invoiceLineId, usageRecordId });
+
+  // Same key: queue behind the first request, then answer its dispute (or refuse other input).
+  await k.raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', ['idempotency:dispute', `${peek.billing_account_id}:${c.idempotencyKey}`]);
+  const existing = await k('dispute').where({ billing_account_id: peek.billing_account_id, idempotency_key: c.idempotencyKey }).first();
+  if (existing) {
+    if (existing.request_hash !== hash) throw conflict('IDEMPOTENCY_KEY_REUSED', `Idempotency key "${c.idempotencyKey}" opened another dispute (${existing.id}) with other input`, { field: 'input.idempotencyKey' });
+    return { id: existing.id, created: false };
+  }
+
+  const invoice = await lockInvoice(em, c.invoiceId);
+  const currency = invoice.currency as string;
+  const scale = minorUnits(currency);
+  if (invoice.state === 'VOIDED' || isDraft({ state: invoice.state as InvoiceState, heldFrom: invoice.held_from })) {
+    throw new DomainError('INVOICE_NOT_ISSUED', `Invoice ${invoice.id} is not issued: only an issued invoice can be disputed (a draft is corrected by regenerating it)`, { field: 'input.invoiceId' });
+  }
+  const owed = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
+  const undisputed = owed.minus(String(invoice.amount_disputed ?? '0'));
+  if (amount.gt(undisputed)) {
+    const left = undisputed.gt(0) ? undisputed : dec('0');
+    throw new DomainError('DISPUTE_EXCEEDS_UNDISPUTED', `Only ${left.toFixed(scale)} ${currency} of invoice ${invoice.id} is still owed and not disputed`, { field: 'input.amount', undisputed: left.toFixed(scale) }, 'BAD_USER_INPUT');
+  }
+  if (invoiceLineId) {
+    const line = await k('invoice_line').where({ id: invoiceLineId, invoice_id: invoice.id }).first();
+    if (!line) throw badInput('input.invoiceLineId', `Invoice line ${invoiceLineId} is not a line of invoice ${invoice.id}`, 'DISPUTE_LINE_NOT_ON_INVOICE');
+    const [open] = await rows<{ total: string | null }>(em, `select sum(amount) as total from dispute where invoice_line_id = ? and status in ('OPEN', 'IN_REVIEW')`, [invoiceLineId]);
+    const lineLeft = dec(String(line.gross_amount)).minus(String(line.credited_amount)).minus(String(open?.total ?? '0'));
+    if (amount.gt(lineLeft)) {
+      const left = lineLeft.gt(0) ? lineLeft : dec('0');
+      throw new DomainError('DISPUTE_EXCEEDS_LINE', `Only ${left.toFixed(scale)} ${currency} of this line is not credited or disputed already`, { field: 'input.amount', undisputed: left.toFixed(scale) }, 'BAD_USER_INPUT');
+    }
+  }
+
+  const id = newId('invoice').replace('inv_', 'dsp_');
+  await k('dispute').insert({
+    id, invoice_id: invoice.id, billing_account_id: invoice.billing_account_id, invoice_line_id: invoiceLineId, usage_record_id: usageRecordId, amount: amount.toFixed(scale), currency, reason,
+    status: 'OPEN', escalation_level: 0, opened_by: c.caller.subject, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: c.now,
+  });
+  await holdForDispute(em, invoice, amount.toFixed(scale), c.now, reason);
+  await enqueueEvents(em, 'disputeOpened', c.now, [
+    { subject: id, key: [id, 'opened'], data: { disputeId: id, invoiceId: invoice.id, billingAccountId: invoice.billing_account_id, invoiceLineId, usageRecordId, amount: amount.toFixed(scale), currency, reason } },
+  ]);
+  return { id, created: true };
+}
+
+/** A dispute as it is, for a caller who may see it (staff, or its account's customer). */
+async function findDispute(em: Em, disputeId: string): Promise<any> {
+  const d = await sql(em)('dispute').where({ id: disputeId }).first();
+  if (!d) throw notFound('Dispute', disputeId, 'input.disputeId');
+  return d;
+}
+
+/** The account's credit lock, the invoice and the dispute, locked in that order; the dispute as it is now. */
+async function lockDispute(em: Em, d: any): Promise<any> {
+  await lockAccountCredit(em, d.billing_account_id);
+  await lockInvoice(em, d.invoice_id);
+  return sql(em)('dispute').where({ id: d.id }).forUpdate().first();
+}
+
+export interface DecideDisputeCommand {
+  disputeId: string;
+  decision: 'ACCEPT' | 'REJECT';
+  amount?: string | null;
+  note: string;
+  caller: Caller;
+  now: Date;
+}
+
+/** `changed`: false when the dispute was decided this way already (answered as it is). */
+export async function decideDispute(em: Em, c: DecideDisputeCommand): Promise<{ changed: boolean; invoiceId: string; billingAccountId: string }> {
+  requireStaff(c.caller, 'decide disputes');
+  const note = (c.note ?? '').trim();
+  if (!note) throw badInput('input.note', 'Say why the dispute is decided so (the customer is told)', 'DISPUTE_NOTE_MISSING');
+  if (note.length > 2000) throw badInput('input.note', 'A note has at most 2000 characters', 'DISPUTE_NOTE_TOO_LONG');
+  if (c.decision !== 'ACCEPT' && c.decision !== 'REJECT') throw badInput('input.decision', 'ACCEPT or REJECT', 'DISPUTE_DECISION_INVALID');
+  const d = await lockDispute(em, await findDispute(em, c.disputeId));
+  const changed = await decide(em, d, { decision: c.decision, amount: c.amount ?? null, note, by: c.caller.subject, now: c.now });
+  return { changed, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id };
+}
+
+/** Decides a locked dispute (see lockDispute). */
+async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount: string | null; note: string; by: string; now: Date }): Promise<boolean> {
+  if (!isOpenDispute(d.status)) {
+    if ((d.status === 'ACCEPTED' && c.decision === 'ACCEPT') || (d.status === 'REJECTED' && c.decision === 'REJECT')) return false;
+    throw conflict('DISPUTE_ALREADY_DECIDED', `Dispute ${d.id} is ${d.status} already`, { field: 'input.decision', status: d.status });
+  }
+  const scale = minorUnits(d.currency);
+  const disputed = dec(String(d.amount));
+  const k = sql(em);
+  let credited: string | null = null;
+  let creditNoteId: string | null = null;
+  if (c.decision === 'ACCEPT') {
+    const amount = c.amount == null ? disputed : disputeAmount(c.amount, d.currency, 'input.amount', 'A credited amount');
+    if (amount.gt(disputed)) throw badInput('input.amount', `The dispute is for ${disputed.toFixed(scale)} ${d.currency}; at most that is credited (less: partly upheld)`, 'DISPUTE_CREDIT_EXCEEDS_DISPUTE');
+    credited = amount.toFixed(scale);
+    creditNoteId = await issueCreditNote(em, {
+      invoiceId: d.invoice_id,
+      kind: 'CREDIT',
+      reason: `Dispute ${d.id} upheld: ${d.reason}`.slice(0, 300),
+      lines: await creditLines(em, d, amount.toFixed(scale)),
+      idempotencyKey: disputeCreditKey(d.id),
+      now: c.now,
+    });
+  }
+  const status = c.decision === 'ACCEPT' ? 'ACCEPTED' : 'REJECTED';
+  await k('dispute').where({ id: d.id }).update({ status, credited_amount: credited, credit_note_id: creditNoteId, decided_by: c.by.slice(0, 200), decision_note: c.note, decided_at: c.now, updated_at: c.now });
+  await close(em, d, status, c.now, { creditedAmount: credited, creditNoteId, decidedBy: c.by });
+  return true;
+}
+
+/** Takes a closed dispute off the hold and says so (dispute.resolved). */
+async function close(em: Em, d: any, status: string, now: Date, extra: { creditedAmount?: string | null; creditNoteId?: string | null; decidedBy: string }): Promise<void> {
+  await releaseDisputeAmount(em, d.invoice_id, String(d.amount), now, `dispute ${d.id} ${status.toLowerCase()}`);
+  await enqueueEvents(em, 'disputeResolved', now, [
+    {
+      subject: d.id,
+      key: [d.id, 'resolved'],
+      data: { disputeId: d.id, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id, status, amount: dec(String(d.amount)).toFixed(minorUnits(d.currency)), currency: d.currency, creditedAmount: extra.creditedAmount ?? null, creditNoteId: extra.creditNoteId ?? null, decidedBy: extra.decidedBy },
+    },
+  ]);
+}
+
+/**
+ * The credit note's lines: the disputed line, or (a dispute of the invoice or a usage record) the
+ * invoice's lines in order, each up to what it can still be credited.
+ */
+async function creditLines(em: Em, d: any, amount: string): Promise<{ invoiceLineId: string; amount: string }[]> {
+  const scale = minorUnits(d.currency);
+  const lines = await sql(em)('invoice_line').where({ invoice_id: d.invoice_id }).modify((q) => (d.invoice_line_id ? q.where({ id: d.invoice_line_id }) : q)).orderBy('position');
+  let left = dec(amount);
+  const out: { invoiceLineId: string; amount: string }[] = [];
+  for (const l of lines) {
+    if (!left.gt(0)) break;
+    const creditable = dec(String(l.gross_amount)).minus(String(l.credited_amount));
+    if (!creditable.gt(0)) continue;
+    const take = creditable.lt(left) ? creditable : left;
+    out.push({ invoiceLineId: l.id, amount: take.toFixed(scale) });
+    left = left.minus(take);
+  }
+  if (left.gt(0)) {
+    const can = dec(amount).minus(left).toFixed(scale);
+    throw new DomainError('DISPUTE_CREDIT_EXCEEDS_CREDITABLE', `Only ${can} ${d.currency} of ${d.invoice_line_id ? 'the line' : 'the invoice'} can still be credited`, { field: 'input.amount', creditable: can }, 'BAD_USER_INPUT');
+  }
+  return out;
+}
+
+/** The customer (own account) or staff takes an open dispute back. `changed`: false when it was withdrawn already. */
+export async function withdrawDispute(em: Em, c: { disputeId: string; caller: Caller; now: Date }): Promise<{ changed: boolean; invoiceId: string; billingAccountId: string }> {
+  const found = await findDispute(em, c.disputeId);
+  await requireAccount(em, c.caller, found.billing_account_id, 'withdraw this dispute');
+  const d = await lockDispute(em, found);
+  const answer = { invoiceId: d.invoice_id, billingAccountId: d.billing_account_id };
+  if (d.status === 'WITHDRAWN') return { changed: false, ...answer };
+  if (!isOpenDispute(d.status)) throw conflict('DISPUTE_ALREADY_DECIDED', `Dispute ${d.id} is ${d.status} already`, { field: 'input.disputeId', status: d.status });
+  await sql(em)('dispute').where({ id: d.id }).update({ status: 'WITHDRAWN', decided_by: c.caller.subject.slice(0, 200), decided_at: c.now, updated_at: c.now });
+  await close(em, d, 'WITHDRAWN', c.now, { decidedBy: c.caller.subject });
+  return { changed: true, ...answer };
+}
+
+/**
+ * The workflow's first step: runs the rules once and stores the assessment. A rule that accepts
+ * decides ACCEPT at once (decidedBy auto:<rule>); otherwise IN_REVIEW, due after the policy's review SLA. A
+ * dispute assessed (or closed) already is answered as it is. `decided`: this call accepted it.
+ */
+export async function assessDispute(em: Em, c: { disputeId: string; caller: Caller; now: Date }, rules: DisputeRules, policy: DisputePolicy): Promise<{ decided: boolean; invoiceId: string; billingAccountId: string }> {
+  requireSystem(c.caller, 'assess disputes');
+  const found = await findDispute(em, c.disputeId);
+  const answer = { decided: false, invoiceId: found.invoice_id, billingAccountId: found.billing_account_id };
+  if (found.status !== 'OPEN' || found.assessment != null) return answer;
+  const d = await lockDispute(em, found);
+  if (d.status !== 'OPEN' || d.assessment != null) return answer;
+  const k = sql(em);
+  const invoice = await k('invoice').where({ id: d.invoice_id }).first();
+  const line = d.invoice_line_id ? await k('invoice_line').where({ id: d.invoice_line_id }).first() : null;
+  const [accepted] = await rows<{ n: string }>(em, `select count(*) as n from dispute where billing_account_id = ? and status = 'ACCEPTED' and decided_at > ? and id <> ?`, [d.billing_account_id, new Date(c.now.getTime() - 365 * 86_400_000), d.id]);
+  const target: DisputeTarget = d.usage_record_id ? 'USAGE_RECORD' : d.invoice_line_id ? 'LINE' : 'INVOICE';
+  const facts = assessmentFacts({ amount: String(d.amount), invoiceTotal: String(invoice.total), currency: d.currency, target, lineKind: line ? await lineKind(em, line) : null, acceptedDisputesLast365Days: Number(accepted?.n ?? 0) });
+  const assessment = await assess(rules, facts);
+  await k('dispute').where({ id: d.id }).update({ assessment: JSON.stringify(assessment), updated_at: c.now });
+  if (assessment.decision === 'ACCEPT') {
+    await decide(em, d, { decision: 'ACCEPT', amount: null, note: `Accepted by the auto-assessment rule ${assessment.rule}`, by: `auto:${assessment.rule}`, now: c.now });
+    return { ...answer, decided: true };
+  }
+  await k('dispute').where({ id: d.id }).update({ status: 'IN_REVIEW', review_due_at: reviewDueAt(policy, c.now) });
+  return answer;
+}
+
+/** An invoice line's kind as the rules see it: a dunning late fee (one-off LATE_FEE) is LATE_FEE. */
+async function lineKind(em: Em, line: any): Promise<string> {
+  if (line.kind !== 'ONE_OFF' || !line.source_ref) return line.kind;
+  const oneOff = await sql(em)('one_off_charge').where({ id: line.source_ref }).first('code');
+  return oneOff?.code === 'LATE_FEE' ? 'LATE_FEE' : line.kind;
+}
+
+/**
+ * escalationLevel = max(current, level) on an open dispute (dispute.escalated once per level), due
+ * again after the policy's escalation SLA; a closed one is left alone.
+ */
+export async function escalateDispute(em: Em, c: { disputeId: string; level: number; caller: Caller; now: Date }, policy: DisputePolicy): Promise<void> {
+  requireSystem(c.caller, 'escalate disputes');
+  if (!Number.isInteger(c.level) || c.level < 0) throw badInput('input.level', 'An escalation level is a whole number from 0', 'DISPUTE_LEVEL_INVALID');
+  await findDispute(em, c.disputeId);
+  const d = await sql(em)('dispute').where({ id: c.disputeId }).forUpdate().first();
+  if (!isOpenDispute(d.status) || c.level <= Number(d.escalation_level)) return;
+  await sql(em)('dispute').where({ id: d.id }).update({ escalation_level: c.level, review_due_at: reviewDueAt(policy, c.now, true), updated_at: c.now });
+  await enqueueEvents(em, 'disputeEscalated', c.now, [
+    { subject: d.id, key: [d.id, 'escalated', String(c.level)], data: { disputeId: d.id, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id, escalationLevel: c.level, previousLevel: Number(d.escalation_level), status: d.status } },
+  ]);
+}
+
+/**
+ * resolveDispute ended the invoice's dispute as a whole (its hold is released by the caller): its
+ * open Disputes close REJECTED — nothing credited by them; a credit, if any, was a separate credit
+ * note — with a note saying so. Returns their ids.
+ */
+export async function closeOpenDisputesOfInvoice(em: Em, invoiceId: string, c: { by: string; now: Date }): Promise<string[]> {
+  const k = sql(em);
+  const open = await k('dispute').where({ invoice_id: invoiceId }).whereIn('status', ['OPEN', 'IN_REVIEW']).orderBy('created_at').forUpdate();
+  if (open.length === 0) return [];
+  const note = 'Closed by resolveDispute: the invoice\'s dispute was resolved as a whole (any credit was issued as a separate credit note)';
+  await k('dispute').whereIn('id', open.map((d: any) => d.id)).update({ status: 'REJECTED', decided_by: c.by.slice(0, 200), decision_note: note, decided_at: c.now, updated_at: c.now });
+  await enqueueEvents(em, 'disputeResolved', c.now, open.map((d: any) => ({
+    subject: d.id,
+    key: [d.id, 'resolved'],
+    data: { disputeId: d.id, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id, status: 'REJECTED', amount: dec(String(d.amount)).toFixed(minorUnits(d.currency)), currency: d.currency, creditedAmount: null, creditNoteId: null, decidedBy: c.by },
+  })));
+  return open.map((d: any) => d.id as string);
+}
+
+/** Open disputes whose workflow never started (the start after openDispute failed): the due-date job starts them. */
+export async function disputesWithoutWorkflow(em: Em, limit: number): Promise<string[]> {
+  return sql(em)('dispute').whereNull('workflow_started_at').whereIn('status', ['OPEN', 'IN_REVIEW']).orderBy('created_at').limit(limit).pluck('id');
+}
+
+export async function markWorkflowStarted(em: Em, disputeId: string, now: Date): Promise<void> {
+  await sql(em)('dispute').where({ id: disputeId }).whereNull('workflow_started_at').update({ workflow_started_at: now });
+}
