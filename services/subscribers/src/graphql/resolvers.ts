@@ -164,6 +164,8 @@ export const resolvers = {
       return toConnection(rows, limit, (h) => h.id, Boolean(a.after), totalCount);
     },
     productOrder: async (_: unknown, a: { id: string }, ctx: SubscribersContext) => {
+      // Refused before the lookup: whether an order id exists is no answer for anonymous callers or partners.
+      requireReader(ctx.caller);
       const o = await ctx.orders.load(a.id);
       return o && (await visibleAccount(ctx, await ctx.accounts.load(o.billingAccountId))) ? o : null;
     },

@@ -105,11 +105,33 @@ async function readableRecord(ctx: UsageContext, id: string): Promise<UsageRecor
 /**
  * A partner gets back the records its call stored, not a record stored before under the same
  * (source, eventId) (a duplicate, or other content refused as EVENT_ID_CONFLICT): that one may be
- * someone else's, and the record shows a customer's call. Staff get every record.
+ * someone else's, and the record shows a customer's call; and of its own records only what it
+ * sent (`asSent`). Staff get every record.
  */
 function results(outcomes: UsageOutcome[], ctx: UsageContext) {
-  const mayRead = (o: UsageOutcome) => isStaff(ctx.caller) || (!o.duplicate && o.rejectionCode !== EVENT_ID_CONFLICT);
-  return outcomes.map((o, index) => ({ index, ...o, status: o.status, record: () => (mayRead(o) ? ctx.usageRecords.load(o.id) : null) }));
+  const staff = isStaff(ctx.caller);
+  const mayRead = (o: UsageOutcome) => staff || (!o.duplicate && o.rejectionCode !== EVENT_ID_CONFLICT);
+  const shown = async (id: string) => (staff ? ctx.usageRecords.load(id) : asSent(await ctx.usageRecords.load(id)));
+  return outcomes.map((o, index) => ({ index, ...o, status: o.status, record: () => (mayRead(o) ? shown(o.id) : null) }));
+}
+
+/**
+ * What guiding and rating added to a record from the subscriber's side: the line and account
+ * holding the number, the subscription and plan, the price, what allowances covered, the trace.
+ */
+const SUBSCRIBER_SIDE = {
+  lineId: null, billingAccountId: null, subscriptionId: null, planVersionId: null, decision: null, allowanceId: null, chargedUnits: null,
+  price: null, fromAllowance: null, spend: null, rating: null, amountCharged: null, unitsFromAllowances: null, chargeReason: null, zone: null,
+  adjustsInvoiceId: null, charge: null,
+} as const;
+
+/**
+ * A record as a partner (a feed, which reads no records) gets it back from its own ingest call:
+ * what it sent, the id, status and rejection, without the subscriber's side (a feed could
+ * otherwise map every MSISDN to its account and plan). Staff get the whole record.
+ */
+function asSent(record: UsageRecord | null): UsageRecord | null {
+  return record && ({ ...record, ...SUBSCRIBER_SIDE } as unknown as UsageRecord);
 }
 
 const now = (ctx: RequestContext) => ctx.runtime.clock.now();

@@ -47,9 +47,15 @@ export async function requireAccount(sql: Sql, caller: Caller, billingAccountId:
   if (!(await mayAccessAccount(sql, caller, billingAccountId))) throw forbidden(action);
 }
 
-/** The same for a row that names its account (wallet, reservation, recharge); a missing row passes (the caller answers null / NOT_FOUND). */
+/**
+ * The same for a row that names its account (wallet, reservation, recharge); a missing row passes
+ * (the caller answers null / NOT_FOUND) for staff and customers. A caller who may act on no account
+ * (a partner, a customer token without a customer id) is refused first, so whether an id exists is
+ * no answer to them.
+ */
 export async function requireRowAccount<T extends { billing_account_id: string } | null | undefined>(sql: Sql, caller: Caller, row: T, action: string): Promise<T> {
   requireSignedIn(caller, action);
+  if (!isStaff(caller) && !(caller.role === 'CUSTOMER' && caller.customerId)) throw forbidden(action);
   if (row && !(await mayAccessAccount(sql, caller, row.billing_account_id))) throw forbidden(action);
   return row;
 }
