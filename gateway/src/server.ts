@@ -4,7 +4,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { GraphQLError } from 'graphql';
 import type { Caller } from '@ledgerline/contracts';
-import { callerHeaders, createLogger, DEFAULT_PORTS, DEV_INTERNAL_SECRET, parsePort, startGraphQLHttpServer, type Logger, type SubgraphServer } from '@ledgerline/platform';
+import { callerHeaders, createLogger, DEFAULT_PORTS, DEV_INTERNAL_SECRET, parsePort, secretSetting, startGraphQLHttpServer, type Logger, type SubgraphServer } from '@ledgerline/platform';
 import { AuthenticationError, callerFromAuthorization, DEV_JWT_SECRET } from './auth';
 import { SUPERGRAPH_PATH } from './compose';
 import { subgraphUrl } from './subgraphs';
@@ -53,8 +53,8 @@ export interface GatewayOptions {
 export async function startGateway(options: GatewayOptions = {}): Promise<SubgraphServer> {
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger('gateway', env.LOG_LEVEL);
-  const jwtSecret = env.JWT_SECRET ?? DEV_JWT_SECRET;
-  const internalSecret = env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET;
+  const jwtSecret = secretSetting(env, 'JWT_SECRET', DEV_JWT_SECRET);
+  const internalSecret = secretSetting(env, 'LEDGERLINE_INTERNAL_SECRET', DEV_INTERNAL_SECRET);
   const port = parsePort('GATEWAY_PORT', env.GATEWAY_PORT, DEFAULT_PORTS.gateway!);
   const gateway = new ApolloGateway({
     supergraphSdl: fs.readFileSync(SUPERGRAPH_PATH, 'utf8'),

@@ -54,6 +54,17 @@ describe('a misconfiguration stops start-up with one line naming the setting', (
     }
   });
 
+  it('production with the public development secrets (or the k8s template placeholder)', async () => {
+    const gateway = await run('gateway/src/main.ts', { NODE_ENV: 'production', JWT_SECRET: 'change-me', GATEWAY_PORT: '0' });
+    expect(gateway.code).toBe(78);
+    expectOneLine(gateway.stderr, 'JWT_SECRET');
+    const env = { ...process.env, NODE_ENV: 'production', CATALOG_PORT: '0' } as Record<string, string>;
+    delete env.LEDGERLINE_INTERNAL_SECRET;
+    const catalog = await run('services/catalog/src/main.ts', env);
+    expect(catalog.code).toBe(78);
+    expectOneLine(catalog.stderr, 'LEDGERLINE_INTERNAL_SECRET');
+  });
+
   it('an unreachable NATS_URL', async () => {
     const { code, stderr } = await run('services/usage/src/main.ts', { NATS_URL: 'nats://127.0.0.1:1', USAGE_PORT: '0', LEDGERLINE_DATA_DIR: `${REPO_ROOT}/.data/e2e-misconfig` });
     expect(code).toBe(78);

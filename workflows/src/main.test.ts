@@ -18,3 +18,12 @@ describe('worker settings: the dunning hold sweep', () => {
     expect(() => readConfig({ DUNNING_HOLD_SWEEP_MISSING_GRACE_MS: '-1' })).toThrow(/DUNNING_HOLD_SWEEP_MISSING_GRACE_MS/);
   });
 });
+
+describe('worker settings: the service token in production', () => {
+  it('refuses to start without a real SYSTEM token when it calls the graph (deploy/k8s ships `change-me`)', () => {
+    expect(() => readConfig({ NODE_ENV: 'production', GATEWAY_URL: 'http://gateway/graphql' })).toThrow(/^LEDGERLINE_SERVICE_TOKEN: /);
+    expect(() => readConfig({ NODE_ENV: 'production', GATEWAY_URL: 'http://gateway/graphql', LEDGERLINE_SERVICE_TOKEN: 'change-me' })).toThrow(/LEDGERLINE_SERVICE_TOKEN/);
+    expect(readConfig({ NODE_ENV: 'production', GATEWAY_URL: 'http://gateway/graphql', LEDGERLINE_SERVICE_TOKEN: 'eyJhbGciOiJIUzI1NiJ9.e30.x' }).serviceToken).toBe('eyJhbGciOiJIUzI1NiJ9.e30.x');
+    expect(readConfig({ GATEWAY_URL: 'http://gateway/graphql' }).serviceToken).toBeUndefined(); // development: calls as ANONYMOUS
+  });
+});

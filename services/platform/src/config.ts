@@ -40,6 +40,28 @@ export const DEFAULT_PORTS: Record<string, number> = {
 
 export const DEV_INTERNAL_SECRET = 'ledgerline-dev-internal-secret';
 
+/** Shortest secret production accepts (HMAC-SHA256 keys: 32 bytes of entropy). */
+export const MIN_PRODUCTION_SECRET_LENGTH = 32;
+
+/** Whether this process runs as production (NODE_ENV=production, as deploy/k8s sets it). */
+export const isProduction = (env: NodeJS.ProcessEnv): boolean => env.NODE_ENV === 'production';
+
+/**
+ * A secret setting (JWT_SECRET, LEDGERLINE_INTERNAL_SECRET, …). Development falls back to
+ * `devDefault`, which is public in this repository; production refuses to start without a real
+ * one: unset, a template placeholder (deploy/k8s ships `change-me`), one of the development
+ * defaults or shorter than MIN_PRODUCTION_SECRET_LENGTH is a ConfigError naming the setting,
+ * since anyone could otherwise mint ADMIN tokens or sign a forged caller.
+ */
+export function secretSetting(env: NodeJS.ProcessEnv, setting: string, devDefault: string): string {
+  const value = env[setting];
+  if (!isProduction(env)) return value || devDefault;
+  if (!value) throw new ConfigError(setting, 'must be set in production (NODE_ENV=production): the development default is public');
+  if (value === devDefault || /change-?me|ledgerline-dev|development/i.test(value)) throw new ConfigError(setting, 'is a placeholder or a development secret; set a random secret in production');
+  if (value.length < MIN_PRODUCTION_SECRET_LENGTH) throw new ConfigError(setting, `must be at least ${MIN_PRODUCTION_SECRET_LENGTH} characters in production`);
+  return value;
+}
+
 export function parsePort(setting: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const port = Number(raw);
@@ -72,6 +94,6 @@ export function loadServiceConfig(service: string, env: NodeJS.ProcessEnv = proc
     sqlitePath: path.join(dataDir, `${service}.sqlite`),
     natsUrl: parseUrl('NATS_URL', env.NATS_URL ?? 'nats://127.0.0.1:4222', ['nats:', 'tls:']),
     logLevel: env.LOG_LEVEL ?? 'info',
-    internalSecret: env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET,
+    internalSecret: secretSetting(env, 'LEDGERLINE_INTERNAL_SECRET', DEV_INTERNAL_SECRET),
   };
 }

@@ -1,4 +1,4 @@
-import { entityLoader, groupLoader, type Em, type ServiceDefinition, type ServiceRuntime } from '@ledgerline/platform';
+import { entityLoader, groupLoader, secretSetting, type Em, type ServiceDefinition, type ServiceRuntime } from '@ledgerline/platform';
 import { BillingAccount, Customer, entities, Line, OneOffCharge, ProductOrder, Subscription } from './persistence/entities';
 import { migrations } from './persistence/migrations';
 import { resolvers, type SubscribersDeps } from './graphql/resolvers';
@@ -97,7 +97,7 @@ function startSweeps(runtime: ServiceRuntime, deps: SubscribersDeps, sweepInterv
 
 /** Consumes notifying events into messages and sends what is due: at once when stored, and on a timer for retries. */
 async function startNotifications(runtime: ServiceRuntime, options: { sender?: NotificationSender; intervalMs?: number }): Promise<() => Promise<void>> {
-  const sender = options.sender ?? new ChannelRouter({ webhookSecret: process.env.NOTIFY_WEBHOOK_SECRET ?? 'ledgerline-dev-webhook-secret', logger: runtime.logger });
+  const sender = options.sender ?? new ChannelRouter({ webhookSecret: secretSetting(process.env, 'NOTIFY_WEBHOOK_SECRET', 'ledgerline-dev-webhook-secret'), logger: runtime.logger });
   let running: Promise<unknown> | null = null;
   let again = false;
   const deliver = () => {
