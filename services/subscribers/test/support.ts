@@ -25,7 +25,7 @@ export class FileCatalog implements CatalogClient {
   constructor(names = PLAN_FILES) {
     for (const name of names) {
       const document = planDocument(name) as { code: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string };
-      this.plans.set(document.code, { planId: `pln_${name}`, code: document.code, paymentMode: document.paymentMode, currency: document.currency, versionId: `plv_${name}_1`, version: 1, document });
+      this.plans.set(document.code, { planId: `pln_${name}`, code: document.code, planStatus: 'PUBLISHED', paymentMode: document.paymentMode, currency: document.currency, versionId: `plv_${name}_1`, version: 1, document });
     }
   }
   async currentPlanVersion(code: string) {

@@ -58,7 +58,9 @@ export const resolvers = {
       const where: Record<string, unknown> = {};
       if (args.filter?.status === 'DRAFT') requireEditor(ctx.caller, 'list plans never published', 'filter.status');
       if (args.filter?.status) where.status = args.filter.status;
-      else if (!mayReadDrafts(ctx.caller)) where.status = { $ne: 'DRAFT' };
+      // Unfiltered, anyone but an editor browses what is on sale: no drafts, no RETIRED plans (no
+      // longer sold; still read by code, by reference, or listed with `status: RETIRED`).
+      else if (!mayReadDrafts(ctx.caller)) where.status = 'PUBLISHED';
       if (args.filter?.paymentMode) where.paymentMode = args.filter.paymentMode;
       const prefix = args.filter?.codePrefix;
       // A raw fragment is consumed by the query that uses it: one per query.

@@ -12,12 +12,27 @@ export interface ResolvedPlan {
   terms: PlanTerms;
 }
 
-/** Looks a plan up in the catalog by code, or NOT_FOUND naming the field. */
+/**
+ * Looks up a plan to sell (a new line with it, subscribe, a plan change and its quote: every path
+ * that puts a line on a plan calls this, and only they do): its current version, or NOT_FOUND, or
+ * CONFLICT `PLAN_RETIRED` for a plan the catalog has retired, each naming the field. Customers and
+ * staff alike. What was sold before the retirement is not looked up again: lines keep their pinned
+ * version, orders placed before (and their retries) carry theirs, an END_OF_CYCLE change scheduled
+ * onto the plan starts.
+ */
 export async function findPlan(catalog: CatalogClient, code: string, field = 'input.planCode'): Promise<ResolvedPlan> {
   if (!code?.trim()) throw new DomainError('PLAN_CODE_REQUIRED', 'A plan code is required', { field }, 'BAD_USER_INPUT');
   const plan = await catalog.currentPlanVersion(code.trim());
   if (!plan) throw notFound('Plan', code, field);
+  assertPlanOnSale(plan, field);
   return { plan, terms: planTerms(plan.document) };
+}
+
+/** A RETIRED plan (TMF620 lifecycleStatus) is no longer sold: CONFLICT, as catalog answers for a retired plan. */
+export function assertPlanOnSale(plan: CatalogPlanVersion, field = 'input.planCode'): void {
+  if (plan.planStatus === 'RETIRED') {
+    throw conflict('PLAN_RETIRED', `Plan ${plan.code} is retired and no longer sold (lines already on it keep it); choose another plan`, { field, planCode: plan.code });
+  }
 }
 
 /**

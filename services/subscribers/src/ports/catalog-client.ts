@@ -1,9 +1,17 @@
 import { DomainError, type Caller } from '@ledgerline/contracts';
 import { callerHeaders, DEV_INTERNAL_SECRET, graphqlRequest, SYSTEM_CALLER } from '@ledgerline/platform';
 
+/**
+ * The plan's lifecycle status in the catalog (TMF620 ProductOffering.lifecycleStatus): PUBLISHED is
+ * on sale; RETIRED is no longer sold, but its versions stay readable for the lines already on it.
+ */
+export type PlanLifecycleStatus = 'PUBLISHED' | 'RETIRED';
+
 export interface CatalogPlanVersion {
   planId: string;
   code: string;
+  /** Whether the plan is still sold (see `PlanLifecycleStatus`); `findPlan` refuses a RETIRED one. */
+  planStatus: PlanLifecycleStatus;
   paymentMode: 'PREPAID' | 'POSTPAID';
   currency: string;
   versionId: string;
@@ -14,7 +22,10 @@ export interface CatalogPlanVersion {
 
 /** The only way subscribers reads plans: from the catalog service, never its database. */
 export interface CatalogClient {
-  /** The newest published version of a plan, or null if the plan does not exist or has none. */
+  /**
+   * The newest published version of a plan, with the plan's status (a RETIRED plan keeps its
+   * versions), or null if the plan does not exist or has none.
+   */
   currentPlanVersion(code: string): Promise<CatalogPlanVersion | null>;
   /** A published version's document, by id (immutable, so it may be cached). */
   planVersionDocument(id: string): Promise<unknown | null>;
@@ -53,7 +64,7 @@ export function offerFromDocument(document: unknown): CatalogOffer {
 
 const PLAN_QUERY = /* GraphQL */ `
   query SubscribersPlan($code: String!) {
-    plan(code: $code) { id code paymentMode currency currentVersion { id version document } }
+    plan(code: $code) { id code status paymentMode currency currentVersion { id version document } }
   }
 `;
 const OFFER_QUERY = /* GraphQL */ `
@@ -102,11 +113,12 @@ export class GraphqlCatalogClient implements CatalogClient {
   }
 
   async currentPlanVersion(code: string): Promise<CatalogPlanVersion | null> {
-    const data = await this.query<{ plan: null | { id: string; code: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; currentVersion: null | { id: string; version: number; document: unknown } } }>(PLAN_QUERY, { code });
+    const data = await this.query<{ plan: null | { id: string; code: string; status: PlanLifecycleStatus | 'DRAFT'; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; currentVersion: null | { id: string; version: number; document: unknown } } }>(PLAN_QUERY, { code });
     const plan = data.plan;
-    if (!plan || !plan.currentVersion) return null;
+    // A plan never published (DRAFT) has no current version either: not a plan to be had.
+    if (!plan || !plan.currentVersion || plan.status === 'DRAFT') return null;
     this.versions.set(plan.currentVersion.id, plan.currentVersion.document);
-    return { planId: plan.id, code: plan.code, paymentMode: plan.paymentMode, currency: plan.currency, versionId: plan.currentVersion.id, version: plan.currentVersion.version, document: plan.currentVersion.document };
+    return { planId: plan.id, code: plan.code, planStatus: plan.status, paymentMode: plan.paymentMode, currency: plan.currency, versionId: plan.currentVersion.id, version: plan.currentVersion.version, document: plan.currentVersion.document };
   }
 
   async offer(code: string): Promise<CatalogOffer | null> {
