@@ -282,6 +282,40 @@ export interface BudgetReplenishmentData {
   replenishedAt: string;
 }
 
+/** `data` of `disputeOpened` (invoicing): a customer or an agent disputed an issued invoice, a line of it or a usage record. */
+export interface DisputeOpenedData {
+  disputeId: string;
+  invoiceId: string;
+  billingAccountId: string;
+  invoiceLineId: string | null;
+  usageRecordId: string | null;
+  /** Decimal string in the currency's minor unit, > 0. */
+  amount: string;
+  currency: string;
+  reason: string;
+  /** The invoice's number as the customer sees it (events from before 2026-11-27 lack it). */
+  invoiceNumber?: string | null;
+}
+
+/** `data` of `disputeResolved` (invoicing): a dispute closed. */
+export interface DisputeResolvedData {
+  disputeId: string;
+  invoiceId: string;
+  billingAccountId: string;
+  status: 'ACCEPTED' | 'REJECTED' | 'WITHDRAWN';
+  /** The disputed amount, decimal string in the currency's minor unit. */
+  amount: string;
+  currency: string;
+  /** ACCEPTED: what the credit note credited (less than `amount`: partly upheld); otherwise null. */
+  creditedAmount: string | null;
+  creditNoteId: string | null;
+  decidedBy: string;
+  /** The decision's note (an agent's, the customer is told it); none for a withdrawal. Optional: added 2026-11-27. */
+  decisionNote?: string | null;
+  /** The invoice's number as the customer sees it. Optional: added 2026-11-27. */
+  invoiceNumber?: string | null;
+}
+
 /**
  * The ChargeResults in the body of a `WORK_SUBJECTS.chargeApplied` message: one result, an array
  * of results, or either wrapped in a CloudEvent's `data`. Entries that are not ChargeResults are

@@ -11,6 +11,8 @@ import { runCollections, startCollectionsRunner } from './application/collection
 import { DEFAULT_DUNNING_POLICY } from './ports/dunning';
 import { loadDisputeRules } from './application/disputes';
 import { DEFAULT_DISPUTE_POLICY } from './domain/disputes';
+import { registerDisputeGauges } from './application/metrics';
+import { rows } from './application/sql';
 import type { InvoicingDeps } from './deps';
 
 export interface InvoicingOptions {
@@ -58,6 +60,7 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
       disputesOfInvoice: groupLoader((ids) => em.find(Dispute, { invoiceId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc', id: 'asc' } }), (d) => d.invoiceId),
     }),
     background: async (runtime) => {
+      registerDisputeGauges(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params), () => runtime.clock.now());
       const stopConsumer = options.consume === false ? async () => undefined : await startConsumer(runtime);
       const runner = options.runBillRuns === false ? null : startBillRunRunner(runtime, deps);
       if (runner) nudge = runner.nudge;

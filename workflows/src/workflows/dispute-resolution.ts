@@ -11,7 +11,7 @@
 //     favour (an agent who decided first wins: the dispute is answered as it is); WAIT: wait for an
 //     agent without a deadline (looking once a policy day as well, in case a signal was lost).
 // Deterministic: time from Temporal, activities by type only.
-import { ApplicationFailure, condition, defineQuery, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, defineQuery, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { DisputeActivities } from '../activities/disputes';
 import {
   DEFAULT_DISPUTE_POLICY,
@@ -86,7 +86,14 @@ export async function disputeResolutionWorkflow(input: DisputeResolutionInput): 
 
   // Past the last level's SLA.
   if (policy.onFinalBreach === 'ACCEPT') {
-    if (seen(await acts.decideDispute({ disputeId, decision: 'ACCEPT', note: FINAL_BREACH_NOTE }))) return status;
+    try {
+      if (seen(await acts.decideDispute({ disputeId, decision: 'ACCEPT', note: FINAL_BREACH_NOTE }))) return status;
+    } catch (err) {
+      // Invoicing refused the decision (a decision, not an outage: those are retried), e.g. the
+      // disputed line was credited apart meanwhile. Failing here left the dispute open, holding its
+      // invoice, with no one waiting on it (review 10): an agent decides it instead, as with WAIT.
+      if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure)) throw err;
+    }
   }
   // WAIT (or a decision that did not close it): wait for an agent, however long it takes, and
   // look once a policy day too, in case invoicing's signal was lost.

@@ -8,7 +8,7 @@
 //
 // Lock order, as everywhere in invoicing: credit:<account> advisory lock, invoice row, dispute row.
 import fs from 'node:fs';
-import { DomainError, badInput, conflict, dec, minorUnits, newId, notFound, type Caller } from '@ledgerline/contracts';
+import { DomainError, badInput, conflict, dec, minorUnits, newId, notFound, type Caller, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { isDraft, outstanding, type InvoiceState } from '../domain/lifecycle';
 import { assess, assessmentFacts, disputeAmount, isOpenDispute, parseDisputeRules, reviewDueAt, type DisputePolicy, type DisputeRules, type DisputeTarget } from '../domain/disputes';
@@ -92,7 +92,7 @@ export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: 
   });
   await holdForDispute(em, invoice, amount.toFixed(scale), c.now, reason);
   await enqueueEvents(em, 'disputeOpened', c.now, [
-    { subject: id, key: [id, 'opened'], data: { disputeId: id, invoiceId: invoice.id, billingAccountId: invoice.billing_account_id, invoiceLineId, usageRecordId, amount: amount.toFixed(scale), currency, reason } },
+    { subject: id, key: [id, 'opened'], data: { disputeId: id, invoiceId: invoice.id, billingAccountId: invoice.billing_account_id, invoiceLineId, usageRecordId, amount: amount.toFixed(scale), currency, reason, invoiceNumber: invoice.number ?? null } },
   ]);
   return { id, created: true };
 }
@@ -158,18 +158,19 @@ async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount
   }
   const status = c.decision === 'ACCEPT' ? 'ACCEPTED' : 'REJECTED';
   await k('dispute').where({ id: d.id }).update({ status, credited_amount: credited, credit_note_id: creditNoteId, decided_by: c.by.slice(0, 200), decision_note: c.note, decided_at: c.now, updated_at: c.now });
-  await close(em, d, status, c.now, { creditedAmount: credited, creditNoteId, decidedBy: c.by });
+  await close(em, d, status, c.now, { creditedAmount: credited, creditNoteId, decidedBy: c.by, decisionNote: c.note });
   return true;
 }
 
 /** Takes a closed dispute off the hold and says so (dispute.resolved). */
-async function close(em: Em, d: any, status: string, now: Date, extra: { creditedAmount?: string | null; creditNoteId?: string | null; decidedBy: string }): Promise<void> {
+async function close(em: Em, d: any, status: string, now: Date, extra: { creditedAmount?: string | null; creditNoteId?: string | null; decidedBy: string; decisionNote?: string | null }): Promise<void> {
   await releaseDisputeAmount(em, d.invoice_id, String(d.amount), now, `dispute ${d.id} ${status.toLowerCase()}`);
+  const invoiceNumber = (await sql(em)('invoice').where({ id: d.invoice_id }).first('number'))?.number ?? null;
   await enqueueEvents(em, 'disputeResolved', now, [
     {
       subject: d.id,
       key: [d.id, 'resolved'],
-      data: { disputeId: d.id, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id, status, amount: dec(String(d.amount)).toFixed(minorUnits(d.currency)), currency: d.currency, creditedAmount: extra.creditedAmount ?? null, creditNoteId: extra.creditNoteId ?? null, decidedBy: extra.decidedBy },
+      data: { disputeId: d.id, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id, status, amount: dec(String(d.amount)).toFixed(minorUnits(d.currency)), currency: d.currency, creditedAmount: extra.creditedAmount ?? null, creditNoteId: extra.creditNoteId ?? null, decidedBy: extra.decidedBy, decisionNote: extra.decisionNote ?? null, invoiceNumber },
     },
   ]);
 }
@@ -181,16 +182,29 @@ async function close(em: Em, d: any, status: string, now: Date, extra: { credite
 async function creditLines(em: Em, d: any, amount: string): Promise<{ invoiceLineId: string; amount: string }[]> {
   const scale = minorUnits(d.currency);
   const lines = await sql(em)('invoice_line').where({ invoice_id: d.invoice_id }).modify((q) => (d.invoice_line_id ? q.where({ id: d.invoice_line_id }) : q)).orderBy('position');
-  let left = dec(amount);
-  const out: { invoiceLineId: string; amount: string }[] = [];
-  for (const l of lines) {
-    if (!left.gt(0)) break;
-    const creditable = dec(String(l.gross_amount)).minus(String(l.credited_amount));
-    if (!creditable.gt(0)) continue;
-    const take = creditable.lt(left) ? creditable : left;
-    out.push({ invoiceLineId: l.id, amount: take.toFixed(scale) });
-    left = left.minus(take);
+  // A dispute of the invoice (or a usage record) leaves each line's open line disputes their room
+  // first (review 10: it took their line, and they could no longer be credited); only what does
+  // not fit otherwise takes that room too.
+  const reserved = new Map<string, Decimal>();
+  if (!d.invoice_line_id) {
+    const open = await rows<{ invoice_line_id: string; total: string }>(em, `select invoice_line_id, sum(amount) as total from dispute where invoice_id = ? and invoice_line_id is not null and status in ('OPEN', 'IN_REVIEW') and id <> ? group by invoice_line_id`, [d.invoice_id, d.id]);
+    for (const o of open) reserved.set(o.invoice_line_id, dec(String(o.total)));
   }
+  let left = dec(amount);
+  const taken = new Map<string, Decimal>();
+  for (const respect of [true, false]) {
+    for (const l of lines) {
+      if (!left.gt(0)) break;
+      const already = taken.get(l.id) ?? dec('0');
+      const creditable = dec(String(l.gross_amount)).minus(String(l.credited_amount)).minus(respect ? (reserved.get(l.id) ?? dec('0')) : dec('0')).minus(already);
+      if (!creditable.gt(0)) continue;
+      const take = creditable.lt(left) ? creditable : left;
+      taken.set(l.id, already.plus(take));
+      left = left.minus(take);
+    }
+    if (reserved.size === 0) break;
+  }
+  const out = lines.filter((l: any) => taken.has(l.id)).map((l: any) => ({ invoiceLineId: l.id as string, amount: taken.get(l.id)!.toFixed(scale) }));
   if (left.gt(0)) {
     const can = dec(amount).minus(left).toFixed(scale);
     throw new DomainError('DISPUTE_CREDIT_EXCEEDS_CREDITABLE', `Only ${can} ${d.currency} of ${d.invoice_line_id ? 'the line' : 'the invoice'} can still be credited`, { field: 'input.amount', creditable: can }, 'BAD_USER_INPUT');
@@ -273,10 +287,11 @@ export async function closeOpenDisputesOfInvoice(em: Em, invoiceId: string, c: {
   if (open.length === 0) return [];
   const note = 'Closed by resolveDispute: the invoice\'s dispute was resolved as a whole (any credit was issued as a separate credit note)';
   await k('dispute').whereIn('id', open.map((d: any) => d.id)).update({ status: 'REJECTED', decided_by: c.by.slice(0, 200), decision_note: note, decided_at: c.now, updated_at: c.now });
+  const invoiceNumber = (await k('invoice').where({ id: invoiceId }).first('number'))?.number ?? null;
   await enqueueEvents(em, 'disputeResolved', c.now, open.map((d: any) => ({
     subject: d.id,
     key: [d.id, 'resolved'],
-    data: { disputeId: d.id, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id, status: 'REJECTED', amount: dec(String(d.amount)).toFixed(minorUnits(d.currency)), currency: d.currency, creditedAmount: null, creditNoteId: null, decidedBy: c.by },
+    data: { disputeId: d.id, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id, status: 'REJECTED', amount: dec(String(d.amount)).toFixed(minorUnits(d.currency)), currency: d.currency, creditedAmount: null, creditNoteId: null, decidedBy: c.by, decisionNote: note, invoiceNumber },
   })));
   return open.map((d: any) => d.id as string);
 }

@@ -56,7 +56,37 @@ const money = (v: unknown, mode: RoundingMode = 'HALF_EVEN'): string => {
 const balance = (v: unknown): string => money(v, 'FLOOR');
 
 /** Builds the trigger for an event kind we notify about, or null (with the reason) when it cannot. */
-export function triggerFromEvent(kind: 'usageNotification' | 'balanceLow' | 'balanceDepleted' | 'bucketExpiring' | 'bundleFeeDue' | 'chargeDue', event: EventLike): { trigger: NotificationTrigger } | { invalid: string } {
+export type NotifyingKind = 'usageNotification' | 'balanceLow' | 'balanceDepleted' | 'bucketExpiring' | 'bundleFeeDue' | 'chargeDue' | 'disputeOpened' | 'disputeResolved';
+
+/** A dispute's message about a closed dispute, by the way it closed (ACCEPTED for less than the amount: partly upheld). */
+function disputeResolvedTemplate(d: Data): string | null {
+  switch (str(d.status)) {
+    case 'ACCEPTED':
+      return str(d.creditedAmount) && str(d.amount) && dec(str(d.creditedAmount)!).lt(str(d.amount)!) ? 'DISPUTE_PARTLY_ACCEPTED' : 'DISPUTE_ACCEPTED';
+    case 'REJECTED':
+      return 'DISPUTE_REJECTED';
+    case 'WITHDRAWN':
+      return 'DISPUTE_WITHDRAWN';
+    default:
+      return null;
+  }
+}
+
+/** A dispute event's amounts (a decimal string beside its currency) as the customer reads them. */
+function disputeParams(d: Data): Record<string, string> {
+  const currency = str(d.currency) ?? undefined;
+  const amount = str(d.amount);
+  const credited = str(d.creditedAmount);
+  return {
+    amount: money({ amount, currency }),
+    invoiceNumber: str(d.invoiceNumber) ?? '',
+    ...(credited ? { credited: money({ amount: credited, currency }) } : {}),
+    ...(credited && amount && dec(credited).lt(amount) ? { rest: money({ amount: dec(amount).minus(credited).toFixed(), currency }) } : {}),
+    note: str(d.decisionNote)?.trim() ?? '',
+  };
+}
+
+export function triggerFromEvent(kind: NotifyingKind, event: EventLike): { trigger: NotificationTrigger } | { invalid: string } {
   const d = (event.data ?? {}) as Data;
   const billingAccountId = str(d.billingAccountId);
   if (!billingAccountId) return { invalid: 'data.billingAccountId is missing' };
@@ -91,6 +121,15 @@ export function triggerFromEvent(kind: 'usageNotification' | 'balanceLow' | 'bal
       return { trigger: { ...base, lineId: str(d.lineId), template: 'BUNDLE_FEE_DUE', preferredChannel: null, params: { fee: money(d.fee), balance: balance(d.balance) } } };
     case 'chargeDue':
       return { trigger: { ...base, lineId: str(d.lineId), template: 'CHARGE_DUE', preferredChannel: null, params: { description: str(d.description) ?? 'A charge', amount: money(d.amount), balance: balance(d.balance) } } };
+    case 'disputeOpened':
+      if (!str(d.amount)) return { invalid: 'data.amount is missing' };
+      return { trigger: { ...base, lineId: null, template: 'DISPUTE_RECEIVED', preferredChannel: null, params: disputeParams(d) } };
+    case 'disputeResolved': {
+      const template = disputeResolvedTemplate(d);
+      if (!template) return { invalid: `data.status ${JSON.stringify(d.status ?? null)} is not ACCEPTED, REJECTED or WITHDRAWN` };
+      if (!str(d.amount)) return { invalid: 'data.amount is missing' };
+      return { trigger: { ...base, lineId: null, template, preferredChannel: null, params: disputeParams(d) } };
+    }
     case 'bucketExpiring':
       return {
         trigger: {
@@ -102,6 +141,17 @@ export function triggerFromEvent(kind: 'usageNotification' | 'balanceLow' | 'bal
         },
       };
   }
+}
+
+/** "Your dispute of 12.00 EUR on invoice INV-…" (an event without the invoice's number leaves it out). */
+function yourDispute(p: Record<string, string>): string {
+  return `Your dispute of ${p.amount}${p.invoiceNumber ? ` on invoice ${p.invoiceNumber}` : ''}`;
+}
+
+/** A decision note as a sentence of its own (nothing when there is none). */
+function sentence(note: string | undefined): string {
+  if (!note) return '';
+  return ` ${note}${/[.!?]$/.test(note) ? '' : '.'}`;
 }
 
 function renews(p: Record<string, string>): string {
@@ -129,6 +179,19 @@ export function composeMessage(template: string, p: Record<string, string>): { s
       return { subject: 'Top up for your bundle', content: `Your bundle costs ${p.fee} and your balance is ${p.balance}: top up and it starts within a minute.` };
     case 'CHARGE_DUE':
       return { subject: 'A charge waits for your top-up', content: `${p.description}: ${p.amount} is due and your balance is ${p.balance}. Your next top-up pays it first.` };
+    // Disputes (invoicing). The review deadline is set at assessment, after the dispute opened, so the
+    // received message promises an answer, not a date. An automatic or full acceptance's note is the
+    // rule's or the agent's bookkeeping; a partial or rejected decision's note is the explanation owed.
+    case 'DISPUTE_RECEIVED':
+      return { subject: 'We received your dispute', content: `We received your dispute of ${p.amount}${p.invoiceNumber ? ` on invoice ${p.invoiceNumber}` : ''}. We do not ask you to pay that amount while we look into it, and we will tell you when it is decided.` };
+    case 'DISPUTE_ACCEPTED':
+      return { subject: 'Your dispute was upheld', content: `${yourDispute(p)} was upheld: ${p.credited || p.amount} is credited to that invoice.` };
+    case 'DISPUTE_PARTLY_ACCEPTED':
+      return { subject: 'Your dispute was partly upheld', content: `${yourDispute(p)} was partly upheld: ${p.credited} is credited to that invoice and the other ${p.rest} is due again.${sentence(p.note)}` };
+    case 'DISPUTE_REJECTED':
+      return { subject: 'Your dispute was not upheld', content: `${yourDispute(p)} was not upheld.${sentence(p.note)} The amount is due again.` };
+    case 'DISPUTE_WITHDRAWN':
+      return { subject: 'Your dispute was withdrawn', content: `${yourDispute(p)} was withdrawn. The amount is due again.` };
     case 'ALLOWANCE_EXPIRING':
       return { subject: `Your ${p.allowance} allowance expires soon`, content: `Your ${p.allowance} allowance (${p.remaining} left) expires on ${p.validTo}.` };
     default:

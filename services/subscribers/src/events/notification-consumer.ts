@@ -11,7 +11,15 @@ const NOTIFYING_EVENTS = {
   bucketExpiring: EVENTS.bucketExpiring,
   bundleFeeDue: EVENTS.bundleFeeDue,
   chargeDue: EVENTS.chargeDue,
+  disputeOpened: EVENTS.disputeOpened,
+  disputeResolved: EVENTS.disputeResolved,
 } as const;
+
+/**
+ * Consumers added after their events were already flowing start at new events: a first deployment
+ * does not tell customers about disputes received and decided before it.
+ */
+const FROM_NEW_EVENTS = new Set<string>(['disputeOpened', 'disputeResolved']);
 
 /**
  * One durable consumer per notifying event: each batch becomes stored messages in one
@@ -24,6 +32,7 @@ export function startNotificationConsumers(runtime: ServiceRuntime, onStored: ()
     Object.entries(NOTIFYING_EVENTS).map(([kind, definition]) => ({
       name: `notify_${kind}`,
       filter: definition.subject,
+      ...(FROM_NEW_EVENTS.has(kind) ? { startAt: 'new' as const } : {}),
       handle: async (messages) => {
         const triggers: NotificationTrigger[] = [];
         for (const m of messages) {

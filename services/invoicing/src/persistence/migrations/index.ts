@@ -7,6 +7,7 @@ import { Migration20261203000000_bill_run_waiting } from './Migration20261203000
 import { Migration20261204000000_payment_moved_to_credit } from './Migration20261204000000_payment_moved_to_credit';
 import { Migration20261204000001_dunning_runs } from './Migration20261204000001_dunning_runs';
 import { Migration20261205000000_disputes } from './Migration20261205000000_disputes';
+import { Migration20261206000000_dispute_open_index } from './Migration20261206000000_dispute_open_index';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -18,4 +19,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261204000000_payment_moved_to_credit', class: Migration20261204000000_payment_moved_to_credit },
   { name: 'Migration20261204000001_dunning_runs', class: Migration20261204000001_dunning_runs },
   { name: 'Migration20261205000000_disputes', class: Migration20261205000000_disputes },
+  { name: 'Migration20261206000000_dispute_open_index', class: Migration20261206000000_dispute_open_index },
 ];

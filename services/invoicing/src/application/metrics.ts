@@ -1,0 +1,43 @@
+/** Invoicing's own Prometheus metrics, on the running service's registry (served at /metrics). */
+import client from 'prom-client';
+import { onceAtATime } from '@ledgerline/platform';
+
+export interface OpenDisputeCounts {
+  OPEN: number;
+  IN_REVIEW: number;
+  /** IN_REVIEW with `review_due_at` before now. */
+  overdue: number;
+}
+
+/** One bounded statement (at most two rows, from the partial index on open disputes). */
+export async function countOpenDisputes(query: (text: string, params: unknown[]) => Promise<{ status: string; n: string | number; overdue: string | number }[]>, now: Date): Promise<OpenDisputeCounts> {
+  const rows = await query(
+    `select status, count(*) as n, count(*) filter (where status = 'IN_REVIEW' and review_due_at < ?) as overdue from dispute where status in ('OPEN', 'IN_REVIEW') group by status`,
+    [now],
+  );
+  const counts: OpenDisputeCounts = { OPEN: 0, IN_REVIEW: 0, overdue: 0 };
+  for (const r of rows) {
+    if (r.status === 'OPEN' || r.status === 'IN_REVIEW') counts[r.status] = Number(r.n);
+    counts.overdue += Number(r.overdue);
+  }
+  return counts;
+}
+
+/**
+ * Read at each scrape: open disputes by status, and those waiting for an agent past their review
+ * deadline by the service's clock. The dispute workflow escalates a dispute at its deadline (and
+ * moves `reviewDueAt` on), so one that stays overdue means the workflow is not running for it
+ * (worker or Temporal down, a start that keeps failing) or the policy waits for an agent after the
+ * last level (`onFinalBreach: WAIT`). Alert `LedgerlineDisputesOverdue`.
+ */
+export function registerDisputeGauges(registry: client.Registry, query: Parameters<typeof countOpenDisputes>[0], now: () => Date): void {
+  const read = onceAtATime(() => countOpenDisputes(query, now()));
+  new client.Gauge({ name: 'ledgerline_invoicing_disputes_open', help: 'Disputes not closed yet, by status (OPEN: being assessed; IN_REVIEW: waiting for an agent)', labelNames: ['status'], registers: [registry], async collect() {
+    const c = await read();
+    this.set({ status: 'OPEN' }, c.OPEN);
+    this.set({ status: 'IN_REVIEW' }, c.IN_REVIEW);
+  } });
+  new client.Gauge({ name: 'ledgerline_invoicing_disputes_overdue', help: 'Disputes IN_REVIEW past their reviewDueAt (the workflow escalates at the deadline: one that stays here is not being escalated)', registers: [registry], async collect() {
+    this.set((await read()).overdue);
+  } });
+}

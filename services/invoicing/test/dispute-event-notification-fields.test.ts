@@ -1,0 +1,49 @@
+// What subscribers needs to tell the customer about their dispute (services/subscribers,
+// dispute-notifications.test.ts): dispute.opened carries the invoice's number, dispute.resolved the
+// invoice's number and the decision's note (optional fields, added 2026-11-27).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Caller } from '@ledgerline/contracts';
+import { account, startHarness, subscribe, type Harness } from './support';
+
+let h: Harness;
+const customer = (customerId: string): Caller => ({ role: 'CUSTOMER', subject: customerId, customerId, scopes: [] });
+const AGENT: Caller = { role: 'AGENT', subject: 'agent-ana', scopes: [] };
+const OPEN = `mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute { id status } } }`;
+const DECIDE = `mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { dispute { id status } } }`;
+const WITHDRAW = `mutation($i: WithdrawDisputeInput!) { withdrawDispute(input: $i) { dispute { id status } } }`;
+
+async function as<T = any>(caller: Caller, query: string, variables: Record<string, unknown>): Promise<T> {
+  const r = await h.svc.request<T>(query, variables, caller);
+  if (r.errors?.length) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
+  return r.data!;
+}
+const outbox = async (subject: string) =>
+  (await h.svc.runtime.orm.em.fork().getConnection().execute(`select payload from outbox where subject = ?`, [subject])).map((r: any) => (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload));
+
+beforeAll(async () => {
+  h = await startHarness('2026-10-01T08:00:00Z', { consume: false, runBillRuns: false });
+});
+afterAll(async () => h?.svc.close());
+
+describe('dispute events carry what the customer is told', () => {
+  it('opened: the invoice number; resolved: the invoice number and the decision note (none for a withdrawal)', async () => {
+    await account(h, 'acc_dsp_fields', { customerId: 'cus_dsp_fields' });
+    await subscribe(h, 'acc_dsp_fields', 'sub_dsp_fields', 'postpaid20', '2026-08-01T00:00:00Z');
+    const r = await h.gql<any>('mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id number } } } }', {
+      i: { billingAccountId: 'acc_dsp_fields', periodStart: '2026-08-31T22:00:00Z', periodEnd: '2026-09-30T22:00:00Z' },
+    });
+    const inv = r.closeBillingPeriod.billingPeriod.invoice;
+    expect(inv.number).toBeTruthy();
+    const c = customer('cus_dsp_fields');
+    const a = (await as(c, OPEN, { i: { invoiceId: inv.id, amount: '10.00', reason: 'Roaming I did not make', idempotencyKey: 'f-a' } })).openDispute.dispute;
+    const b = (await as(c, OPEN, { i: { invoiceId: inv.id, amount: '6.00', reason: 'Fee charged twice', idempotencyKey: 'f-b' } })).openDispute.dispute;
+    const [opened] = (await outbox('billing.invoicing.dispute.opened')).filter((e: any) => e.data.disputeId === a.id);
+    expect(opened.data).toMatchObject({ disputeId: a.id, invoiceNumber: inv.number, amount: '10.00', currency: 'EUR' });
+
+    await as(AGENT, DECIDE, { i: { disputeId: a.id, decision: 'REJECT', note: 'The sessions are in the usage records' } });
+    await as(c, WITHDRAW, { i: { disputeId: b.id } });
+    const resolved = await outbox('billing.invoicing.dispute.resolved');
+    expect(resolved.find((e: any) => e.data.disputeId === a.id).data).toMatchObject({ status: 'REJECTED', invoiceNumber: inv.number, decisionNote: 'The sessions are in the usage records' });
+    expect(resolved.find((e: any) => e.data.disputeId === b.id).data).toMatchObject({ status: 'WITHDRAWN', invoiceNumber: inv.number, decisionNote: null });
+  });
+});

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { composeMessage, triggerFromEvent } from './notifications';
+
+// Dispute events (invoicing) as customer messages; the consumer and the dedupe are shown in
+// test/dispute-notifications.test.ts.
+const opened = { disputeId: 'dsp_1', invoiceId: 'inv_1', billingAccountId: 'acc_1', invoiceLineId: null, usageRecordId: null, amount: '4.995', currency: 'JOD', reason: 'x' };
+const text = (kind: 'disputeOpened' | 'disputeResolved', data: Record<string, unknown>) => {
+  const r = triggerFromEvent(kind, { id: 'evt_1', type: 't', data });
+  if (!('trigger' in r)) throw new Error(r.invalid);
+  return { template: r.trigger.template, lineId: r.trigger.lineId, ...composeMessage(r.trigger.template, r.trigger.params) };
+};
+
+describe('dispute messages', () => {
+  it('received, without an invoice number (events from before it was sent): the amount in the currency minor unit, an account-level message', () => {
+    expect(text('disputeOpened', opened)).toEqual({ template: 'DISPUTE_RECEIVED', lineId: null, subject: 'We received your dispute', content: 'We received your dispute of 4.995 JOD. We do not ask you to pay that amount while we look into it, and we will tell you when it is decided.' });
+  });
+
+  it('accepted in full without a credited amount credits the amount; accepted for less is partly upheld; a note keeps its own full stop', () => {
+    const resolved = { ...opened, amount: '12.00', currency: 'EUR', invoiceNumber: 'INV-7', creditNoteId: 'crn_1', decidedBy: 'auto:goodwill' };
+    expect(text('disputeResolved', { ...resolved, status: 'ACCEPTED', creditedAmount: null }).content).toBe('Your dispute of 12.00 EUR on invoice INV-7 was upheld: 12.00 EUR is credited to that invoice.');
+    expect(text('disputeResolved', { ...resolved, status: 'ACCEPTED', creditedAmount: '12.00', decisionNote: 'Accepted by the auto-assessment rule goodwill' }).template).toBe('DISPUTE_ACCEPTED');
+    expect(text('disputeResolved', { ...resolved, status: 'ACCEPTED', creditedAmount: '0.01', decisionNote: 'Rounding only.' }).content).toBe(
+      'Your dispute of 12.00 EUR on invoice INV-7 was partly upheld: 0.01 EUR is credited to that invoice and the other 11.99 EUR is due again. Rounding only.',
+    );
+    expect(text('disputeResolved', { ...resolved, status: 'REJECTED', creditedAmount: null }).content).toBe('Your dispute of 12.00 EUR on invoice INV-7 was not upheld. The amount is due again.');
+  });
+
+  it('refuses what it cannot say: an unknown status, no amount, no account', () => {
+    expect(triggerFromEvent('disputeResolved', { id: 'e', type: 't', data: { ...opened, status: 'IN_REVIEW' } })).toEqual({ invalid: 'data.status "IN_REVIEW" is not ACCEPTED, REJECTED or WITHDRAWN' });
+    expect(triggerFromEvent('disputeOpened', { id: 'e', type: 't', data: { ...opened, amount: undefined } })).toEqual({ invalid: 'data.amount is missing' });
+    expect(triggerFromEvent('disputeOpened', { id: 'e', type: 't', data: { ...opened, billingAccountId: undefined } })).toEqual({ invalid: 'data.billingAccountId is missing' });
+  });
+});
