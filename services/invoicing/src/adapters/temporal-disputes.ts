@@ -2,26 +2,15 @@
 // dunning. The connection is made on first use, so the service starts while Temporal is down; the
 // due-date job starts the disputes whose workflow never started.
 import type { Client } from '@temporalio/client';
+import { lazyTemporalClient, type TemporalClientOptions } from './temporal-client';
 import { disputeWorkflowId, type DisputeStarter, type StartDisputeRequest } from '../ports/disputes';
 
 export class TemporalDisputeStarter implements DisputeStarter {
-  private client: Promise<Client> | null = null;
+  private readonly connect: () => Promise<Client>;
 
   /** `client`: an existing connection (tests on Temporal's test server), else `address`. */
-  constructor(private readonly options: { address?: string; client?: Client; namespace?: string; taskQueue?: string }) {
-    if (options.client) this.client = Promise.resolve(options.client);
-  }
-
-  private async connect(): Promise<Client> {
-    this.client ??= (async () => {
-      const { Client, Connection } = await import('@temporalio/client');
-      const connection = await Connection.connect({ address: this.options.address });
-      return new Client({ connection, namespace: this.options.namespace ?? 'default' });
-    })().catch((error) => {
-      this.client = null;
-      throw error;
-    });
-    return this.client;
+  constructor(private readonly options: TemporalClientOptions) {
+    this.connect = lazyTemporalClient(options);
   }
 
   async start(req: StartDisputeRequest): Promise<void> {
