@@ -4,8 +4,8 @@
 // with an abort signal, map DomainError to a typed ApplicationFailure. Every call is idempotent on
 // the service (assess answers its stored result, escalate is a max, deciding again with the same
 // decision answers the dispute as it is), so Temporal may retry freely.
-import { Context } from '@temporalio/activity';
-import { DomainError, ErrorCode, toActivityFailure } from '../errors';
+import { portCaller } from './call-port';
+import { DomainError, ErrorCode } from '../errors';
 import { graphqlRequest, type GraphqlClientOptions } from '../adapters/graphql';
 import { isDisputeClosed, type DisputeState, type DisputeStatus } from '../domain/dispute-resolution';
 import type { CallOptions } from '../ports';
@@ -43,20 +43,12 @@ export interface DisputesPort {
 }
 
 export function createDisputeActivities(deps: { disputes: DisputesPort }, { callTimeoutMs = 20_000 }: { callTimeoutMs?: number } = {}) {
-  async function call<T>(fn: (opts: { signal: AbortSignal }) => Promise<T>): Promise<T> {
-    const timeout = AbortSignal.timeout(callTimeoutMs);
-    try {
-      return await fn({ signal: AbortSignal.any([Context.current().cancellationSignal, timeout]) });
-    } catch (err) {
-      const timedOut = timeout.aborted && !Context.current().cancellationSignal.aborted;
-      throw toActivityFailure(timedOut ? new DomainError('INVOICING_TIMEOUT', `invoicing did not answer within ${callTimeoutMs} ms`, { retryable: true }) : err);
-    }
-  }
+  const call = portCaller(callTimeoutMs);
   return {
-    assessDispute: (req: DisputeRef) => call((o) => deps.disputes.assess(req, o)),
-    disputeState: (req: DisputeRef) => call((o) => deps.disputes.state(req, o)),
-    escalateDispute: (req: EscalateDisputeRequest) => call((o) => deps.disputes.escalate(req, o)),
-    decideDispute: (req: DecideDisputeRequest) => call((o) => deps.disputes.decide(req, o)),
+    assessDispute: (req: DisputeRef) => call('INVOICING', (o) => deps.disputes.assess(req, o)),
+    disputeState: (req: DisputeRef) => call('INVOICING', (o) => deps.disputes.state(req, o)),
+    escalateDispute: (req: EscalateDisputeRequest) => call('INVOICING', (o) => deps.disputes.escalate(req, o)),
+    decideDispute: (req: DecideDisputeRequest) => call('INVOICING', (o) => deps.disputes.decide(req, o)),
   };
 }
 

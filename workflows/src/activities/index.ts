@@ -7,9 +7,8 @@
 // startToCloseTimeout on purpose: a provider that does not answer becomes a clear, retryable
 // `<port>_TIMEOUT` failure from the worker instead of a silent server-side timeout, and the
 // abandoned request is actually aborted rather than left running next to its retry.
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { DomainError, toActivityFailure } from '../errors';
+import { portCaller } from './call-port';
+import { ApplicationFailure } from '@temporalio/common';
 import type {
   AuthorizeRequest,
   BillingPeriodsClient,
@@ -37,10 +36,6 @@ export interface ActivityOptions {
   callTimeoutMs?: number;
 }
 
-function isWorkerShutdown(reason: unknown): boolean {
-  return reason instanceof CancelledFailure && reason.message === 'WORKER_SHUTDOWN';
-}
-
 /**
  * For a call whose answer must be had before money moves back (the credit key's close before a
  * refund): a refusal (a worker without the right token, wallets without the mutation yet) is
@@ -55,23 +50,7 @@ function retriedAlways(err: unknown): never {
 }
 
 export function createActivities(deps: ActivityDeps, { callTimeoutMs = 20_000 }: ActivityOptions = {}) {
-  async function call<T>(port: string, fn: (opts: { signal: AbortSignal }) => Promise<T>): Promise<T> {
-    const timeout = AbortSignal.timeout(callTimeoutMs);
-    try {
-      return await fn({ signal: AbortSignal.any([Context.current().cancellationSignal, timeout]) });
-    } catch (err) {
-      const cancelled = Context.current().cancellationSignal;
-      if (timeout.aborted && !cancelled.aborted) {
-        throw toActivityFailure(new DomainError(`${port}_TIMEOUT`, `${port} did not answer within ${callTimeoutMs} ms`, { retryable: true }));
-      }
-      if (cancelled.aborted && isWorkerShutdown(cancelled.reason)) {
-        // Reported as a retryable failure, so the server hands the retry to another worker at
-        // once instead of waiting for the activity's start-to-close timeout.
-        throw ApplicationFailure.retryable(`${port} call interrupted by worker shutdown`, 'WORKER_SHUTDOWN');
-      }
-      throw toActivityFailure(err);
-    }
-  }
+  const call = portCaller(callTimeoutMs);
 
   return {
     authorizePayment: (req: AuthorizeRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.authorize(req, o)),

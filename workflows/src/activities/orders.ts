@@ -2,8 +2,8 @@
 // the worker passes the real clients (GraphQL to the subscribers service, the provisioning system)
 // and tests pass fakes. Each is a thin adapter: call the port with an abort signal, map DomainError
 // to a typed ApplicationFailure (type = code; non-retryable unless the error says otherwise).
-import { Context } from '@temporalio/activity';
-import { DomainError, isRetryableGraphqlCode, toActivityFailure } from '../errors';
+import { portCaller } from './call-port';
+import { DomainError, isRetryableGraphqlCode } from '../errors';
 import type { CallOptions } from '../ports';
 
 /** Same shape as subscribers' ProvisioningRequest (services/subscribers/src/ports/provisioning.ts). */
@@ -46,15 +46,7 @@ export interface OrderActivityDeps {
 }
 
 export function createOrderActivities(deps: OrderActivityDeps, { callTimeoutMs = 20_000 }: { callTimeoutMs?: number } = {}) {
-  async function call<T>(port: string, fn: (opts: { signal: AbortSignal }) => Promise<T>): Promise<T> {
-    const timeout = AbortSignal.timeout(callTimeoutMs);
-    try {
-      return await fn({ signal: AbortSignal.any([Context.current().cancellationSignal, timeout]) });
-    } catch (err) {
-      const timedOut = timeout.aborted && !Context.current().cancellationSignal.aborted;
-      throw toActivityFailure(timedOut ? new DomainError(`${port}_TIMEOUT`, `${port} did not answer within ${callTimeoutMs} ms`, { retryable: true }) : err);
-    }
-  }
+  const call = portCaller(callTimeoutMs);
   return {
     startOrder: (orderId: string) => call('SUBSCRIBERS', (o) => deps.orders.startOrder(orderId, o)),
     executeProvisioning: (req: OrderProvisioningRequest) => call('PROVISIONING', (o) => deps.provisioning.execute(req, o)),

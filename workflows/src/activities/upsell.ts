@@ -1,8 +1,7 @@
 // Activities of the upsell offer workflow: the subscribers service presents, reminds and closes
 // an offer. Each step is idempotent on the service (the offer id is derived from line, period
 // and add-on), so Temporal may retry freely.
-import { Context } from '@temporalio/activity';
-import { DomainError, toActivityFailure } from '../errors';
+import { portCaller } from './call-port';
 import { graphqlRequest, type GraphqlClientOptions } from '../adapters/graphql';
 import type { CallOptions } from '../ports';
 
@@ -52,19 +51,11 @@ export class GraphqlUpsellClient implements UpsellClient {
 }
 
 export function createUpsellActivities(deps: { upsell: UpsellClient }, { callTimeoutMs = 20_000 }: { callTimeoutMs?: number } = {}) {
-  async function call<T>(fn: (opts: { signal: AbortSignal }) => Promise<T>): Promise<T> {
-    const timeout = AbortSignal.timeout(callTimeoutMs);
-    try {
-      return await fn({ signal: AbortSignal.any([Context.current().cancellationSignal, timeout]) });
-    } catch (err) {
-      const timedOut = timeout.aborted && !Context.current().cancellationSignal.aborted;
-      throw toActivityFailure(timedOut ? new DomainError('SUBSCRIBERS_TIMEOUT', `subscribers did not answer within ${callTimeoutMs} ms`, { retryable: true }) : err);
-    }
-  }
+  const call = portCaller(callTimeoutMs);
   return {
-    presentUpsellOffer: (req: PresentOfferRequest) => call((o) => deps.upsell.present(req, o)),
-    remindUpsellOffer: (offerId: string) => call((o) => deps.upsell.remind(offerId, o)),
-    closeUpsellOffer: (offerId: string) => call((o) => deps.upsell.close(offerId, o)),
+    presentUpsellOffer: (req: PresentOfferRequest) => call('SUBSCRIBERS', (o) => deps.upsell.present(req, o)),
+    remindUpsellOffer: (offerId: string) => call('SUBSCRIBERS', (o) => deps.upsell.remind(offerId, o)),
+    closeUpsellOffer: (offerId: string) => call('SUBSCRIBERS', (o) => deps.upsell.close(offerId, o)),
   };
 }
 
