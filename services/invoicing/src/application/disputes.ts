@@ -1,6 +1,7 @@
 // Disputes (notes/dispute-contract.md): a customer (or staff) disputes an issued invoice, a line of
-// it or a rated usage record; the amount joins the invoice's hold (dunning waits for it) until the
-// dispute closes. The dispute workflow (workflows/) assesses it by the rules in
+// it or a rated usage record, paid or not, up to what can still be credited; the amount joins the
+// invoice's disputed amount, and an invoice that still owes is held (dunning waits for it) until the
+// dispute closes (a paid one keeps its state; an accepted dispute's credit then becomes account credit). The dispute workflow (workflows/) assesses it by the rules in
 // catalog/disputes/auto-assessment.json, escalates it on SLA breaches and may decide it; agents
 // decide it. ACCEPT credits with a CREDIT credit note keyed `dispute:<id>` (exactly once: every
 // decision runs under the account's credit lock and the invoice and dispute row locks, and the key is
@@ -10,8 +11,8 @@
 import fs from 'node:fs';
 import { DomainError, badInput, conflict, dec, minorUnits, newId, notFound, type Caller, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { isDraft, outstanding, type InvoiceState } from '../domain/lifecycle';
-import { assess, assessmentFacts, disputeAmount, isOpenDispute, parseDisputeRules, reviewDueAt, type DisputePolicy, type DisputeRules, type DisputeTarget } from '../domain/disputes';
+import { isDraft, type InvoiceState } from '../domain/lifecycle';
+import { assess, assessmentFacts, disputeAmount, isOpenDispute, parseDisputeRules, reviewDueAt, type Assessment, type DisputePolicy, type DisputeRules, type DisputeTarget } from '../domain/disputes';
 import { requireAccount, requireStaff, requireSystem } from './authorization';
 import { lockAccountCredit } from './credit';
 import { holdForDispute, lockInvoice, releaseDisputeAmount } from './invoice-lifecycle';
@@ -37,8 +38,11 @@ export interface OpenDisputeCommand {
   now: Date;
 }
 
-/** Opens a dispute (or answers the one its key opened). `created`: false for a replay. */
-export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: string; created: boolean }> {
+/**
+ * Opens a dispute (or answers the one its key opened). `created`: false for a replay; `held`: the
+ * invoice is on hold for it (it still owes; a paid invoice keeps its state and has no dunning to tell).
+ */
+export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: string; created: boolean; held: boolean }> {
   const k = sql(em);
   const peek = await k('invoice').where({ id: c.invoiceId }).first();
   if (!peek) throw notFound('Invoice', c.invoiceId, 'input.invoiceId');
@@ -59,7 +63,7 @@ export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: 
   const existing = await k('dispute').where({ billing_account_id: peek.billing_account_id, idempotency_key: c.idempotencyKey }).first();
   if (existing) {
     if (existing.request_hash !== hash) throw conflict('IDEMPOTENCY_KEY_REUSED', `Idempotency key "${c.idempotencyKey}" opened another dispute (${existing.id}) with other input`, { field: 'input.idempotencyKey' });
-    return { id: existing.id, created: false };
+    return { id: existing.id, created: false, held: false };
   }
 
   const invoice = await lockInvoice(em, c.invoiceId);
@@ -68,11 +72,14 @@ export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: 
   if (invoice.state === 'VOIDED' || isDraft({ state: invoice.state as InvoiceState, heldFrom: invoice.held_from })) {
     throw new DomainError('INVOICE_NOT_ISSUED', `Invoice ${invoice.id} is not issued: only an issued invoice can be disputed (a draft is corrected by regenerating it)`, { field: 'input.invoiceId' });
   }
-  const owed = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
-  const undisputed = owed.minus(String(invoice.amount_disputed ?? '0'));
+  // Whatever it still owes (autopay may have paid it on the due date): up to what can still be
+  // credited — its total less what its credit notes took and what its other open disputes hold.
+  const [{ noted }] = await rows<{ noted: string | null }>(em, 'select sum(total) as noted from credit_note where invoice_id = ?', [invoice.id]);
+  const [{ others }] = await rows<{ others: string | null }>(em, `select sum(amount) as others from dispute where invoice_id = ? and status in ('OPEN', 'IN_REVIEW')`, [invoice.id]);
+  const undisputed = dec(String(invoice.total)).minus(String(noted ?? '0')).minus(String(others ?? '0'));
   if (amount.gt(undisputed)) {
     const left = undisputed.gt(0) ? undisputed : dec('0');
-    throw new DomainError('DISPUTE_EXCEEDS_UNDISPUTED', `Only ${left.toFixed(scale)} ${currency} of invoice ${invoice.id} is still owed and not disputed`, { field: 'input.amount', undisputed: left.toFixed(scale) }, 'BAD_USER_INPUT');
+    throw new DomainError('DISPUTE_EXCEEDS_UNDISPUTED', `Only ${left.toFixed(scale)} ${currency} of invoice ${invoice.id} can still be credited and is not disputed already`, { field: 'input.amount', undisputed: left.toFixed(scale) }, 'BAD_USER_INPUT');
   }
   if (invoiceLineId) {
     const line = await k('invoice_line').where({ id: invoiceLineId, invoice_id: invoice.id }).first();
@@ -90,11 +97,11 @@ export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: 
     id, invoice_id: invoice.id, billing_account_id: invoice.billing_account_id, invoice_line_id: invoiceLineId, usage_record_id: usageRecordId, amount: amount.toFixed(scale), currency, reason,
     status: 'OPEN', escalation_level: 0, opened_by: c.caller.subject, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: c.now,
   });
-  await holdForDispute(em, invoice, amount.toFixed(scale), c.now, reason);
+  const held = await holdForDispute(em, invoice, amount.toFixed(scale), c.now, reason);
   await enqueueEvents(em, 'disputeOpened', c.now, [
     { subject: id, key: [id, 'opened'], data: { disputeId: id, invoiceId: invoice.id, billingAccountId: invoice.billing_account_id, invoiceLineId, usageRecordId, amount: amount.toFixed(scale), currency, reason, invoiceNumber: invoice.number ?? null } },
   ]);
-  return { id, created: true };
+  return { id, created: true, held };
 }
 
 /** A dispute as it is, for a caller who may see it (staff, or its account's customer). */
@@ -227,8 +234,10 @@ export async function withdrawDispute(em: Em, c: { disputeId: string; caller: Ca
 
 /**
  * The workflow's first step: runs the rules once and stores the assessment. A rule that accepts
- * decides ACCEPT at once (decidedBy auto:<rule>); otherwise IN_REVIEW, due after the policy's review SLA. A
- * dispute assessed (or closed) already is answered as it is. `decided`: this call accepted it.
+ * decides ACCEPT at once (decidedBy auto:<rule>); otherwise IN_REVIEW, due after the policy's review
+ * SLA — also when the accepting rule's credit is refused (stored as REVIEW with the rule and
+ * `autoAcceptRefused` { code, message }). A dispute assessed (or closed) already is answered as it
+ * is. `decided`: this call accepted it.
  */
 export async function assessDispute(em: Em, c: { disputeId: string; caller: Caller; now: Date }, rules: DisputeRules, policy: DisputePolicy): Promise<{ decided: boolean; invoiceId: string; billingAccountId: string }> {
   requireSystem(c.caller, 'assess disputes');
@@ -243,13 +252,24 @@ export async function assessDispute(em: Em, c: { disputeId: string; caller: Call
   const [accepted] = await rows<{ n: string }>(em, `select count(*) as n from dispute where billing_account_id = ? and status = 'ACCEPTED' and decided_at > ? and id <> ?`, [d.billing_account_id, new Date(c.now.getTime() - 365 * 86_400_000), d.id]);
   const target: DisputeTarget = d.usage_record_id ? 'USAGE_RECORD' : d.invoice_line_id ? 'LINE' : 'INVOICE';
   const facts = assessmentFacts({ amount: String(d.amount), invoiceTotal: String(invoice.total), currency: d.currency, target, lineKind: line ? await lineKind(em, line) : null, acceptedDisputesLast365Days: Number(accepted?.n ?? 0) });
-  const assessment = await assess(rules, facts);
-  await k('dispute').where({ id: d.id }).update({ assessment: JSON.stringify(assessment), updated_at: c.now });
+  let assessment: Assessment = await assess(rules, facts);
   if (assessment.decision === 'ACCEPT') {
-    await decide(em, d, { decision: 'ACCEPT', amount: null, note: `Accepted by the auto-assessment rule ${assessment.rule}`, by: `auto:${assessment.rule}`, now: c.now });
-    return { ...answer, decided: true };
+    await k('dispute').where({ id: d.id }).update({ assessment: JSON.stringify(assessment), updated_at: c.now });
+    // The rule's credit may no longer fit (the line was credited apart since the dispute opened):
+    // refused, it leaves nothing behind (savepoint) and the dispute goes to an agent like any other,
+    // rather than failing the workflow's first step and staying OPEN with nobody watching.
+    await k.raw('savepoint dispute_auto_accept');
+    try {
+      await decide(em, d, { decision: 'ACCEPT', amount: null, note: `Accepted by the auto-assessment rule ${assessment.rule}`, by: `auto:${assessment.rule}`, now: c.now });
+      await k.raw('release savepoint dispute_auto_accept');
+      return { ...answer, decided: true };
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      await k.raw('rollback to savepoint dispute_auto_accept');
+      assessment = { decision: 'REVIEW', rule: assessment.rule, facts, autoAcceptRefused: { code: error.code, message: error.message } };
+    }
   }
-  await k('dispute').where({ id: d.id }).update({ status: 'IN_REVIEW', review_due_at: reviewDueAt(policy, c.now) });
+  await k('dispute').where({ id: d.id }).update({ assessment: JSON.stringify(assessment), status: 'IN_REVIEW', review_due_at: reviewDueAt(policy, c.now), updated_at: c.now });
   return answer;
 }
 
@@ -276,22 +296,27 @@ export async function escalateDispute(em: Em, c: { disputeId: string; level: num
   ]);
 }
 
+/** The decision note of a dispute closed by resolveDispute: subscribers sends it to the customer as the reason. */
+export const RESOLVED_WITH_INVOICE_NOTE = 'Your dispute was closed when we reviewed the whole invoice; any correction appears as a separate credit note.';
+
 /**
  * resolveDispute ended the invoice's dispute as a whole (its hold is released by the caller): its
  * open Disputes close REJECTED — nothing credited by them; a credit, if any, was a separate credit
- * note — with a note saying so. Returns their ids.
+ * note — with a note written for the customer (RESOLVED_WITH_INVOICE_NOTE); how it was closed stays
+ * internal, in decidedBy (`resolveDispute:<caller>`). Returns their ids.
  */
 export async function closeOpenDisputesOfInvoice(em: Em, invoiceId: string, c: { by: string; now: Date }): Promise<string[]> {
   const k = sql(em);
   const open = await k('dispute').where({ invoice_id: invoiceId }).whereIn('status', ['OPEN', 'IN_REVIEW']).orderBy('created_at').forUpdate();
   if (open.length === 0) return [];
-  const note = 'Closed by resolveDispute: the invoice\'s dispute was resolved as a whole (any credit was issued as a separate credit note)';
-  await k('dispute').whereIn('id', open.map((d: any) => d.id)).update({ status: 'REJECTED', decided_by: c.by.slice(0, 200), decision_note: note, decided_at: c.now, updated_at: c.now });
+  const note = RESOLVED_WITH_INVOICE_NOTE;
+  const by = (c.by === 'resolveDispute' ? c.by : `resolveDispute:${c.by}`).slice(0, 200);
+  await k('dispute').whereIn('id', open.map((d: any) => d.id)).update({ status: 'REJECTED', decided_by: by, decision_note: note, decided_at: c.now, updated_at: c.now });
   const invoiceNumber = (await k('invoice').where({ id: invoiceId }).first('number'))?.number ?? null;
   await enqueueEvents(em, 'disputeResolved', c.now, open.map((d: any) => ({
     subject: d.id,
     key: [d.id, 'resolved'],
-    data: { disputeId: d.id, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id, status: 'REJECTED', amount: dec(String(d.amount)).toFixed(minorUnits(d.currency)), currency: d.currency, creditedAmount: null, creditNoteId: null, decidedBy: c.by, decisionNote: note, invoiceNumber },
+    data: { disputeId: d.id, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id, status: 'REJECTED', amount: dec(String(d.amount)).toFixed(minorUnits(d.currency)), currency: d.currency, creditedAmount: null, creditNoteId: null, decidedBy: by, decisionNote: note, invoiceNumber },
   })));
   return open.map((d: any) => d.id as string);
 }

@@ -49,9 +49,10 @@ export async function disputeInvoice(em: Em, c: { invoiceId: string; amount: str
 
 /**
  * Ends a dispute (resolved for or against the customer: credit it with a credit note first if upheld).
- * The invoice's open Disputes (openDispute) end with it: closed REJECTED with a note that the invoice's
- * dispute was resolved as a whole (a credit, if any, was issued apart), so none stays open on a
- * released invoice. Returns their ids (their workflows are told).
+ * The invoice's open Disputes (openDispute) end with it: closed REJECTED with a note for the customer
+ * (the whole invoice was reviewed; a correction, if any, is a separate credit note; decidedBy
+ * `resolveDispute:<caller>`), so none stays open on a released invoice. Returns their ids (their
+ * workflows are told).
  */
 export async function resolveDispute(em: Em, c: { invoiceId: string; now: Date; by?: string }): Promise<string[]> {
   // The released invoice may take the account's credit: credit lock first (lockAccountCredit).
@@ -71,17 +72,30 @@ async function releaseHold(em: Em, invoice: any, now: Date, reason: string): Pro
   if (back === 'SENT' || back === 'PARTIALLY_PAID') await applyAccountCredit(em, invoice.billing_account_id, invoice.currency, now);
 }
 
-/** An opened Dispute's amount joins the invoice's hold (invoice locked by the caller), held as disputeInvoice holds it. */
-export async function holdForDispute(em: Em, invoice: any, amount: string, now: Date, reason: string): Promise<void> {
+/**
+ * An opened Dispute's amount joins the invoice's disputed amount (invoice locked by the caller). An
+ * invoice that still owes (or is held already) is held as disputeInvoice holds it — dunning and
+ * account credit leave it alone for at most what it owes, since `amount_disputed` (the sum of its
+ * open disputes) may exceed that; a paid one (SETTLED: nothing to collect) keeps its state and the
+ * dispute just runs. Returns whether the invoice is held (its dunning is to be told).
+ */
+export async function holdForDispute(em: Em, invoice: any, amount: string, now: Date, reason: string): Promise<boolean> {
+  const disputed = dec(String(invoice.amount_disputed ?? '0')).plus(amount).toFixed(minorUnits(invoice.currency));
+  const owes = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) }).gt(0);
+  if (invoice.state !== 'ON_HOLD' && !owes) {
+    await sql(em)('invoice').where({ id: invoice.id }).update({ amount_disputed: disputed, updated_at: now });
+    return false;
+  }
   if (invoice.state !== 'ON_HOLD') assertTransition(invoice.state, 'ON_HOLD');
-  const disputed = dec(String(invoice.amount_disputed ?? '0')).plus(amount);
-  await sql(em)('invoice').where({ id: invoice.id }).update({ amount_disputed: disputed.toFixed(minorUnits(invoice.currency)), held_from: invoice.state === 'ON_HOLD' ? invoice.held_from : invoice.state, updated_at: now });
+  await sql(em)('invoice').where({ id: invoice.id }).update({ amount_disputed: disputed, held_from: invoice.state === 'ON_HOLD' ? invoice.held_from : invoice.state, updated_at: now });
   await stateChanged(em, invoice, invoice.state, 'ON_HOLD', now, `dispute: ${reason}`);
+  return true;
 }
 
 /**
  * A closed Dispute's amount leaves the invoice's hold; with nothing disputed left the invoice is
- * released as resolveDispute releases it. The caller holds the credit lock (lockAccountCredit).
+ * released as resolveDispute releases it (to SETTLED when it owes nothing any more). An invoice that
+ * is not held (a disputed paid one) keeps its state. The caller holds the credit lock (lockAccountCredit).
  */
 export async function releaseDisputeAmount(em: Em, invoiceId: string, amount: string, now: Date, reason: string): Promise<void> {
   const invoice = await lockInvoice(em, invoiceId);

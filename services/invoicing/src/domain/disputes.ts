@@ -2,7 +2,7 @@
 // rules document (catalog/disputes/auto-assessment.json) checked problem by problem, and the
 // assessment itself (json-rules-engine). No I/O, time passed in.
 import { Engine } from 'json-rules-engine';
-import { DomainError, badInput, dec, minorUnits, type Decimal } from '@ledgerline/contracts';
+import { DomainError, badInput, dec, isCurrencyCode, minorUnits, type Decimal } from '@ledgerline/contracts';
 
 export type DisputeStatus = 'OPEN' | 'IN_REVIEW' | 'ACCEPTED' | 'REJECTED' | 'WITHDRAWN';
 export const OPEN_DISPUTE_STATUSES: readonly DisputeStatus[] = ['OPEN', 'IN_REVIEW'];
@@ -42,6 +42,8 @@ export interface AssessmentFacts {
   amountMinor: number;
   invoiceTotalMinor: number;
   disputedBasisPoints: number;
+  /** The invoice's ISO 4217 code: amountMinor means nothing without it (500 is 5.00 EUR but 500 JPY). */
+  currency: string;
   target: DisputeTarget;
   lineKind: string | null;
   acceptedDisputesLast365Days: number;
@@ -55,6 +57,7 @@ export function assessmentFacts(c: { amount: string; invoiceTotal: string; curre
     amountMinor: toMinor(c.amount, c.currency),
     invoiceTotalMinor: toMinor(c.invoiceTotal, c.currency),
     disputedBasisPoints: basisPoints,
+    currency: c.currency,
     target: c.target,
     lineKind: c.lineKind,
     acceptedDisputesLast365Days: c.acceptedDisputesLast365Days,
@@ -63,8 +66,11 @@ export function assessmentFacts(c: { amount: string; invoiceTotal: string; curre
 
 export interface Assessment {
   decision: 'ACCEPT' | 'REVIEW';
+  /** The rule that accepted; with REVIEW, a rule that fired but whose credit could not be applied (autoAcceptRefused). */
   rule: string | null;
   facts: AssessmentFacts;
+  /** Why the accepting rule's credit was refused (e.g. the line was credited apart since the dispute opened). */
+  autoAcceptRefused?: { code: string; message: string };
 }
 
 export interface DisputeRule {
@@ -121,6 +127,7 @@ const INTEGER_FACTS = ['amountMinor', 'invoiceTotalMinor', 'disputedBasisPoints'
 const STRING_FACTS: Record<string, readonly string[]> = {
   target: ['INVOICE', 'LINE', 'USAGE_RECORD'],
   lineKind: ['RECURRING', 'USAGE', 'ONE_OFF', 'DISCOUNT', 'ADJUSTMENT', 'LATE_FEE'],
+  currency: [], // any ISO 4217 code the platform bills in (isCurrencyCode)
 };
 const FACTS = [...INTEGER_FACTS, ...Object.keys(STRING_FACTS)];
 const COMPARISONS = ['lessThan', 'lessThanInclusive', 'greaterThan', 'greaterThanInclusive'];
@@ -187,6 +194,8 @@ function checkCondition(c: unknown, at: string, add: (pointer: string, message: 
   const checkValue = (v: unknown, pointer: string) => {
     if (integer) {
       if (!Number.isSafeInteger(v)) add(pointer, `${c.fact} is an exact integer; the value must be a whole number (no decimals, no strings), got ${JSON.stringify(v)}`);
+    } else if (c.fact === 'currency') {
+      if (!isCurrencyCode(v)) add(pointer, `currency is an ISO 4217 code the platform bills in, such as "EUR" or "JPY"; got ${JSON.stringify(v)}`);
     } else if (!(v === null && c.fact === 'lineKind') && !(typeof v === 'string' && allowed!.includes(v))) {
       add(pointer, `${c.fact} is one of ${allowed!.join(', ')}${c.fact === 'lineKind' ? ' or null' : ''}; got ${JSON.stringify(v)}`);
     }

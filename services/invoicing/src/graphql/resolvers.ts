@@ -215,7 +215,7 @@ export const resolvers = guardOperations({
     },
     openDispute: async (_: unknown, a: Args<{ invoiceId: string; amount: string; reason: string; invoiceLineId?: string | null; usageRecordId?: string | null; idempotencyKey: string }>, ctx: InvoicingContext) => {
       const r = await mutate(ctx, (em, now) => openDispute(em, { ...a.input, caller: ctx.caller, now }));
-      if (r.created) await pokeDunning(ctx, a.input.invoiceId, 'disputeChanged');
+      if (r.created && r.held) await pokeDunning(ctx, a.input.invoiceId, 'disputeChanged');
       const payload = await disputePayload(ctx, r.id);
       if (!payload.dispute.workflowStartedAt) await startDisputeWorkflow(ctx, r.id);
       return payload;
