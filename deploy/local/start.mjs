@@ -104,6 +104,7 @@ async function main() {
       `  -d '{"query":"{ billingAccount(id: \\"${demo.billingAccountId}\\") { currency wallets { balance { amount currency } } invoices { number } lines { msisdn status usage { period totals { usageType quantity } } } } }"}'\n\n`,
   );
   log(`The demo family (postpaid, three lines sharing FAMILY_SHARE_50GB) is ${demo.billingAccountId}; a prepaid customer on PREPAID_BUNDLE_30D, topped up, is ${demo.prepaid.billingAccountId} (its wallet shows the bundle fee taken).`);
+  log(`Partner webhooks (TMF688 hub): ${system.eventsHubUrl}/tmf-api/eventManagement/v4/hub (a partner token: \`npx ledgerline token --role PARTNER --partner <id>\`; README "Partner webhooks").`);
   log('Press Ctrl-C to stop everything this command started.');
 
   let stopping = false;

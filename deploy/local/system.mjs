@@ -1,5 +1,5 @@
-// Starts the whole Ledgerline system as separate processes (five subgraphs, gateway, Temporal
-// worker) with prefixed logs, waits until each is healthy, and stops exactly what it started.
+// Starts the whole Ledgerline system as separate processes (five subgraphs, gateway, events hub,
+// Temporal worker) with prefixed logs, waits until each is healthy, and stops exactly what it started.
 // Used by `npm start` and by the end-to-end test harness.
 import { spawn } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
@@ -8,11 +8,16 @@ import { waitFor } from './net.mjs';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SERVICES = ['catalog', 'subscribers', 'usage', 'wallets', 'invoicing'];
-export const DEFAULT_PORTS = { gateway: 4000, catalog: 4001, subscribers: 4002, usage: 4003, wallets: 4004, invoicing: 4005 };
+/** The partner webhook hub (TMF688 REST, not a subgraph: never in the gateway's list). */
+export const EVENTS_HUB = 'events-hub';
+export const DEFAULT_PORTS = { gateway: 4000, catalog: 4001, subscribers: 4002, usage: 4003, wallets: 4004, invoicing: 4005, [EVENTS_HUB]: 4006 };
+
+/** `events-hub` → `EVENTS_HUB`: the prefix of a process's settings (`EVENTS_HUB_PORT`). */
+const settingPrefix = (name) => name.toUpperCase().replace(/-/g, '_');
 
 /** The ports the README's settings ask for (`GATEWAY_PORT`, `CATALOG_PORT` …), else the defaults. */
 export function portsFromEnv(env = process.env) {
-  return Object.fromEntries(Object.entries(DEFAULT_PORTS).map(([name, port]) => [name, Number(env[`${name.toUpperCase()}_PORT`] || port)]));
+  return Object.fromEntries(Object.entries(DEFAULT_PORTS).map(([name, port]) => [name, Number(env[`${settingPrefix(name)}_PORT`] || port)]));
 }
 
 const COLORS = [36, 32, 33, 35, 34, 31, 96];
@@ -60,6 +65,8 @@ export async function startSystem({ env, ports = DEFAULT_PORTS, worker = true, s
   let stopping = false;
   let failure = null;
   const urls = Object.fromEntries(SERVICES.map((s) => [s, `http://127.0.0.1:${ports[s]}/graphql`]));
+  const eventsHubPort = ports[EVENTS_HUB] ?? DEFAULT_PORTS[EVENTS_HUB];
+  const eventsHubUrl = `http://127.0.0.1:${eventsHubPort}`;
   const sharedEnv = {
     ...process.env,
     ...env,
@@ -67,6 +74,7 @@ export async function startSystem({ env, ports = DEFAULT_PORTS, worker = true, s
     ...Object.fromEntries(SERVICES.map((s) => [`${s.toUpperCase()}_PORT`, String(ports[s])])),
     ...Object.fromEntries(SERVICES.map((s) => [`${s.toUpperCase()}_URL`, urls[s]])),
     GATEWAY_URL: `http://127.0.0.1:${ports.gateway}/graphql`,
+    EVENTS_HUB_PORT: String(eventsHubPort),
   };
   function launch(name, index) {
     const color = COLORS[index % COLORS.length];
@@ -94,6 +102,7 @@ export async function startSystem({ env, ports = DEFAULT_PORTS, worker = true, s
 
   try {
     SERVICES.forEach(launch);
+    launch(EVENTS_HUB, SERVICES.length + 2);
     for (const name of SERVICES) {
       await waitFor(async () => {
         if (failure) throw new Error(failure);
@@ -101,6 +110,11 @@ export async function startSystem({ env, ports = DEFAULT_PORTS, worker = true, s
       }, { timeoutMs: 120_000, what: `${name} to become healthy` });
       log(`${name} is up at ${urls[name]}`);
     }
+    await waitFor(async () => {
+      if (failure) throw new Error(failure);
+      return healthy(`${eventsHubUrl}/health`, EVENTS_HUB);
+    }, { timeoutMs: 120_000, what: 'the events hub to become healthy' });
+    log(`${EVENTS_HUB} is up at ${eventsHubUrl}/tmf-api/eventManagement/v4/hub`);
     launch('gateway', SERVICES.length);
     if (worker) launch('worker', SERVICES.length + 1);
     await waitFor(async () => {
@@ -114,6 +128,7 @@ export async function startSystem({ env, ports = DEFAULT_PORTS, worker = true, s
   return {
     gatewayUrl: `http://127.0.0.1:${ports.gateway}/graphql`,
     urls,
+    eventsHubUrl,
     stop,
     failed: () => failure,
   };

@@ -1,9 +1,13 @@
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import http from 'node:http';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dec, roundDecimal } from '@ledgerline/contracts';
 import { periodContaining } from '../../services/invoicing/src/domain/period';
+import type { AddressInfo } from 'node:net';
+import { signToken } from '../../gateway/src/auth';
 import { eventually, freshMsisdn, ok, publishCatalog, startTestSystem, type System } from './harness';
 
 /**
@@ -302,6 +306,43 @@ describe('billing scenarios, end to end', () => {
     const settled = await invoice(inv.id);
     expect(settled.state).not.toBe('ON_HOLD');
     expect(dec(settled.amountDue.amount).eq(dec(inv.total.amount).minus('12.00'))).toBe(true);
+  });
+
+  it('partner webhooks: a partner registered with the events hub gets the invoice-issued CloudEvent, signed over timestamp.body', async () => {
+    const received: { headers: http.IncomingHttpHeaders; body: string }[] = [];
+    const receiver = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const partner = await signToken({ role: 'PARTNER', partnerId: `crm-${RUN}` });
+      const hub = await fetch(`${system.eventsHubUrl}/tmf-api/eventManagement/v4/hub`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${partner}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ callback: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/ledgerline`, query: 'eventType=CustomerBillCreateEvent' }),
+      });
+      expect(hub.status).toBe(201);
+      const { secret } = (await hub.json()) as { secret: string };
+
+      const current = periodContaining(new Date(), 1, TZ);
+      const { accountId, lines } = await postpaidAccount(`Partner feed ${RUN}`, 'POSTPAID_20GB', 1);
+      await planSince(accountId, lines[0]!, 'POSTPAID_20GB', current.start);
+      const inv = await closePeriod(accountId, current.start, new Date(Date.now() - 1000));
+      const mine = (r: { body: string }) => (JSON.parse(r.body) as { data: { invoiceId?: string } }).data.invoiceId === inv.id;
+      const delivery = await eventually(async () => received.find(mine) ?? null, 'the partner to get the invoice event', 30_000);
+      expect(delivery.headers['content-type']).toContain('application/cloudevents+json');
+      const timestamp = String(delivery.headers['x-ledgerline-timestamp']);
+      expect(delivery.headers['x-ledgerline-signature']).toBe(`sha256=${createHmac('sha256', secret).update(`${timestamp}.${delivery.body}`).digest('hex')}`);
+      expect(JSON.parse(delivery.body)).toMatchObject({ specversion: '1.0', type: expect.stringContaining('CustomerBillCreateEvent') });
+      expect(received.filter(mine)).toHaveLength(1);
+    } finally {
+      receiver.close();
+    }
   });
 
   it('the CLI starts a bill run with a progress bar and reads its status; a period already closed is not billed twice', async () => {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { startSystem, SERVICES, REPO_ROOT } from '../../deploy/local/system.mjs';
+import { startSystem, SERVICES, EVENTS_HUB, REPO_ROOT } from '../../deploy/local/system.mjs';
 import { freeStablePort } from '../../deploy/local/net.mjs';
 import { ensureTemporal } from '../../deploy/local/temporal.mjs';
 import { signToken, type TokenClaims } from '../../gateway/src/auth';
@@ -18,6 +18,8 @@ export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 export interface System {
   gatewayUrl: string;
   urls: Record<string, string>;
+  /** The partner webhook hub (TMF688 REST, not behind the gateway). */
+  eventsHubUrl: string;
   temporalAddress: string;
   schemaPrefix: string;
   logFile: string;
@@ -35,6 +37,7 @@ export async function startTestSystem(options: { worker?: boolean; /** Extra env
   // Ports below the ephemeral range: another test's listen(0) cannot take them before our servers start.
   const ports: Record<string, number> = { gateway: await freeStablePort() };
   for (const s of SERVICES) ports[s] = await freeStablePort();
+  ports[EVENTS_HUB] = await freeStablePort();
   const serviceToken = await signToken({ role: 'SYSTEM', subject: 'ledgerline-worker' });
   const system = await startSystem({
     env: { DATABASE_URL, DB_SCHEMA_PREFIX: schemaPrefix, NATS_URL, TEMPORAL_ADDRESS: temporal.address, LOG_LEVEL: 'info', LEDGERLINE_SERVICE_TOKEN: serviceToken,
@@ -49,6 +52,7 @@ export async function startTestSystem(options: { worker?: boolean; /** Extra env
   return {
     gatewayUrl: system.gatewayUrl,
     urls: system.urls,
+    eventsHubUrl: system.eventsHubUrl,
     temporalAddress: temporal.address,
     schemaPrefix,
     logFile,
@@ -67,7 +71,7 @@ export async function startTestSystem(options: { worker?: boolean; /** Extra env
       await temporal.stop();
       const client = new pg.Client({ connectionString: DATABASE_URL });
       await client.connect();
-      if (!process.env.E2E_KEEP_SCHEMAS) for (const s of SERVICES) await client.query(`drop schema if exists "${schemaPrefix}${s}" cascade`);
+      if (!process.env.E2E_KEEP_SCHEMAS) for (const s of [...SERVICES, 'events_hub']) await client.query(`drop schema if exists "${schemaPrefix}${s}" cascade`);
       await client.end();
       log.end();
     },

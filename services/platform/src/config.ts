@@ -36,6 +36,8 @@ export const DEFAULT_PORTS: Record<string, number> = {
   usage: 4003,
   wallets: 4004,
   invoicing: 4005,
+  /** Partner webhooks (TMF688 hub); not a subgraph. */
+  'events-hub': 4006,
 };
 
 export const DEV_INTERNAL_SECRET = 'ledgerline-dev-internal-secret';

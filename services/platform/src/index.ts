@@ -6,6 +6,7 @@ export * from './outbox';
 export * from './nats';
 export * from './durable-consumer';
 export * from './caller';
+export * from './jwt';
 export * from './graphql-errors';
 export * from './subgraph-server';
 export * from './service';

@@ -1,0 +1,132 @@
+import { promises as dns } from 'node:dns';
+import { performance } from 'node:perf_hooks';
+import { afterFailure, signDelivery } from '../domain/delivery';
+import { checkPublicHost } from '../domain/callback';
+import { claimDueDeliveries, recordAttempt, type ClaimedDelivery } from '../persistence/store';
+import type { HubDeps } from './deps';
+
+export const TIMESTAMP_HEADER = 'x-ledgerline-timestamp';
+export const SIGNATURE_HEADER = 'x-ledgerline-signature';
+
+/**
+ * POSTs one claimed delivery: the CloudEvent in structured mode, signed over `timestamp.body`.
+ * 2xx → DELIVERED; anything else (status, timeout, refused connection, a redirect, which is not
+ * followed) → another attempt after a backoff, or DEAD after the last one.
+ */
+export async function attemptDelivery(deps: HubDeps, d: ClaimedDelivery, random: () => number = Math.random): Promise<void> {
+  const now = deps.clock.now();
+  const timestamp = Math.floor(now.getTime() / 1000);
+  const started = performance.now();
+  let statusCode: number | null = null;
+  let error: string | null = null;
+  try {
+    // Production: the host is checked again at each attempt (its DNS may have changed since registration).
+    if (deps.config.production) await checkPublicHost(new URL(d.callback).hostname, deps.callbackPolicy);
+    const response = await fetch(d.callback, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'content-type': 'application/cloudevents+json',
+        [TIMESTAMP_HEADER]: String(timestamp),
+        [SIGNATURE_HEADER]: signDelivery(d.secret, timestamp, d.payload),
+        'x-ledgerline-delivery-id': d.id,
+        'user-agent': 'Ledgerline-Webhooks/1',
+      },
+      body: d.payload,
+      signal: AbortSignal.timeout(deps.config.timeoutMs),
+    });
+    statusCode = response.status;
+    await response.body?.cancel().catch(() => undefined);
+    if (!response.ok) error = `HTTP ${response.status}`;
+  } catch (err) {
+    error = (err as Error).name === 'TimeoutError' ? `timed out after ${deps.config.timeoutMs} ms` : ((err as Error).message ?? String(err));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const at = deps.clock.now();
+  if (!error) {
+    if (await recordAttempt(deps.knex, d, { status: 'DELIVERED', statusCode, error: null, at })) deps.metrics.attempt('DELIVERED', seconds);
+    return;
+  }
+  const next = afterFailure(d.attempts + 1, at, deps.config.retry, random());
+  const recorded = await recordAttempt(deps.knex, d, {
+    status: next.status,
+    nextAttemptAt: next.status === 'PENDING' ? next.nextAttemptAt : undefined,
+    statusCode,
+    error,
+    at,
+  });
+  if (!recorded) return;
+  deps.metrics.attempt(next.status === 'DEAD' ? 'DEAD' : 'RETRY', seconds);
+  if (next.status === 'DEAD')
+    deps.logger.warn({ deliveryId: d.id, hubId: d.subscriptionId, eventId: d.eventId, attempts: d.attempts + 1, error }, 'webhook delivery dead-lettered');
+  else
+    deps.logger.debug(
+      { deliveryId: d.id, hubId: d.subscriptionId, attempts: d.attempts + 1, error, nextAttemptAt: next.nextAttemptAt },
+      'webhook delivery failed; will retry',
+    );
+}
+
+/**
+ * Claims due deliveries (bounded batch, SKIP LOCKED) and sends them, `concurrency` in flight.
+ * Returns how many it claimed.
+ */
+export async function dispatchDue(deps: HubDeps): Promise<number> {
+  const now = deps.clock.now();
+  // The lease: past the attempt's timeout, an unanswered claim is due again (a dispatcher died mid-POST).
+  const leaseUntil = new Date(now.getTime() + deps.config.timeoutMs * 2 + 30_000);
+  const claimed = await claimDueDeliveries(deps.knex, now, deps.config.batchSize, leaseUntil);
+  let next = 0;
+  const worker = async () => {
+    while (next < claimed.length) {
+      const d = claimed[next++]!;
+      await attemptDelivery(deps, d).catch((err) =>
+        deps.logger.error({ err, deliveryId: d.id }, 'webhook delivery attempt could not be recorded; due again after its lease'),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(deps.config.concurrency, claimed.length) }, worker));
+  return claimed.length;
+}
+
+/** The dispatcher loop: a pass whenever woken (new deliveries, a retry) or every `pollMs`; full passes run again at once. */
+export function startDispatcher(deps: Omit<HubDeps, 'wake'>): { wake(): void; stop(): Promise<void> } {
+  let running = true;
+  let wakeUp: (() => void) | undefined;
+  let woken = false;
+  const wake = () => {
+    woken = true;
+    wakeUp?.();
+  };
+  const full: HubDeps = { ...deps, wake };
+  const loop = (async () => {
+    while (running) {
+      woken = false;
+      let claimed = 0;
+      try {
+        claimed = await dispatchDue(full);
+      } catch (err) {
+        if (running) deps.logger.warn({ err }, 'webhook dispatch pass failed');
+      }
+      if (claimed >= deps.config.batchSize || woken) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deps.config.pollMs);
+        wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wakeUp = undefined;
+    }
+  })();
+  return {
+    wake,
+    async stop() {
+      running = false;
+      wakeUp?.();
+      await loop;
+    },
+  };
+}
+
+/** Production's resolver for callback hosts. */
+export const resolveHost = async (host: string): Promise<string[]> => (await dns.lookup(host, { all: true })).map((a) => a.address);

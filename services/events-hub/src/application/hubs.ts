@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { DomainError, type Caller } from '@ledgerline/contracts';
+import { checkCallback } from '../domain/callback';
+import { parseHubQuery } from '../domain/query';
+import { findActiveHub, insertHub, listActiveHubs, markHubDeleted, type HubRow } from '../persistence/store';
+import { hubNotFound, hubScope } from './authorization';
+import type { HubDeps } from './deps';
+
+/** A hub as TMF688 shows it (the secret only once, in the answer to its registration). */
+export interface HubView {
+  id: string;
+  href: string;
+  callback: string;
+  query: string;
+  partnerId: string | null;
+  createdAt: string;
+}
+
+export const HUB_PATH = '/tmf-api/eventManagement/v4/hub';
+
+export function viewOf(hub: HubRow): HubView {
+  return {
+    id: hub.id,
+    href: `${HUB_PATH}/${hub.id}`,
+    callback: hub.callback,
+    query: hub.query,
+    partnerId: hub.partnerId,
+    createdAt: hub.createdAt.toISOString(),
+  };
+}
+
+export async function registerHub(deps: HubDeps, caller: Caller, input: unknown): Promise<HubView & { secret: string }> {
+  const scope = hubScope(caller);
+  if (!input || typeof input !== 'object' || Array.isArray(input))
+    throw new DomainError(
+      'HUB_INPUT_INVALID',
+      'The body must be a JSON object {"callback": "https://…", "query": "eventType=…"}',
+      { field: 'body' },
+      'BAD_USER_INPUT',
+    );
+  const body = input as { callback?: unknown; query?: unknown; partnerId?: unknown };
+  const callback = await checkCallback(body.callback, deps.callbackPolicy);
+  const filter = parseHubQuery(body.query);
+  let partnerId: string | null = scope?.partnerId ?? null;
+  if (!scope && body.partnerId !== undefined && body.partnerId !== null) {
+    if (typeof body.partnerId !== 'string' || !body.partnerId.trim())
+      throw new DomainError('HUB_INPUT_INVALID', 'partnerId must be a non-empty string', { field: 'partnerId' }, 'BAD_USER_INPUT');
+    partnerId = body.partnerId.trim();
+  }
+  const hub: HubRow = {
+    id: `hub_${randomBytes(12).toString('hex')}`,
+    partnerId,
+    callback,
+    query: typeof body.query === 'string' ? body.query : '',
+    filter,
+    secret: randomBytes(32).toString('base64url'),
+    status: 'ACTIVE',
+    replayGeneration: 0,
+    createdAt: deps.clock.now(),
+  };
+  await insertHub(deps.knex, hub);
+  deps.logger.info({ hubId: hub.id, partnerId, callback, query: hub.query }, 'event subscription registered');
+  return { ...viewOf(hub), secret: hub.secret };
+}
+
+/** An active hub the caller may see, or HUB_NOT_FOUND. */
+export async function visibleHub(deps: HubDeps, caller: Caller, id: string): Promise<HubRow> {
+  const scope = hubScope(caller);
+  const hub = await findActiveHub(deps.knex, id);
+  if (!hub || (scope && hub.partnerId !== scope.partnerId)) throw hubNotFound(id);
+  return hub;
+}
+
+export async function listHubs(deps: HubDeps, caller: Caller): Promise<HubView[]> {
+  const scope = hubScope(caller);
+  return (await listActiveHubs(deps.knex, scope ? scope.partnerId : undefined)).map(viewOf);
+}
+
+export async function getHub(deps: HubDeps, caller: Caller, id: string): Promise<HubView> {
+  return viewOf(await visibleHub(deps, caller, id));
+}
+
+/** Unregisters a hub: nothing more is delivered to it (pending deliveries stay, unsent, for the record). */
+export async function deleteHub(deps: HubDeps, caller: Caller, id: string): Promise<void> {
+  await visibleHub(deps, caller, id);
+  await markHubDeleted(deps.knex, id, deps.clock.now());
+  deps.logger.info({ hubId: id }, 'event subscription deleted');
+}

@@ -1,0 +1,54 @@
+import { ConfigError, DEFAULT_PORTS, DEV_JWT_SECRET, isProduction, parsePort, parseUrl, secretSetting } from '@ledgerline/platform';
+import type { RetryPolicy } from './domain/delivery';
+
+export interface HubConfig {
+  host: string;
+  port: number;
+  databaseUrl: string;
+  databaseSchema: string;
+  natsUrl: string;
+  logLevel: string;
+  jwtSecret: string;
+  production: boolean;
+  retry: RetryPolicy;
+  /** How often the dispatcher looks for due deliveries when nothing woke it (ms). */
+  pollMs: number;
+  /** Deliveries claimed per pass, and how many of them are in flight at once. */
+  batchSize: number;
+  concurrency: number;
+  /** Per-attempt HTTP timeout (ms). */
+  timeoutMs: number;
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, setting: string, fallback: number): number {
+  const raw = env[setting];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new ConfigError(setting, `"${raw}" is not a positive whole number`);
+  return value;
+}
+
+/** The hub's settings; a wrong one is a ConfigError naming it. PostgreSQL is required (row locks with SKIP LOCKED). */
+export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
+  if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'the events hub needs PostgreSQL (npm start starts one; set DATABASE_URL otherwise)');
+  const baseDelayMs = positiveInt(env, 'EVENTS_HUB_RETRY_BASE_MS', 5_000);
+  return {
+    host: env.HOST ?? '127.0.0.1',
+    port: parsePort('EVENTS_HUB_PORT', env.EVENTS_HUB_PORT, DEFAULT_PORTS['events-hub']!),
+    databaseUrl: parseUrl('DATABASE_URL', env.DATABASE_URL, ['postgres:', 'postgresql:']),
+    databaseSchema: env.EVENTS_HUB_DB_SCHEMA ?? `${env.DB_SCHEMA_PREFIX ?? ''}events_hub`,
+    natsUrl: parseUrl('NATS_URL', env.NATS_URL ?? 'nats://127.0.0.1:4222', ['nats:', 'tls:']),
+    logLevel: env.LOG_LEVEL ?? 'info',
+    jwtSecret: secretSetting(env, 'JWT_SECRET', DEV_JWT_SECRET),
+    production: isProduction(env),
+    retry: {
+      maxAttempts: positiveInt(env, 'EVENTS_HUB_MAX_ATTEMPTS', 8),
+      baseDelayMs,
+      maxDelayMs: Math.max(baseDelayMs, positiveInt(env, 'EVENTS_HUB_RETRY_MAX_MS', 3_600_000)),
+    },
+    pollMs: positiveInt(env, 'EVENTS_HUB_POLL_MS', 1_000),
+    batchSize: positiveInt(env, 'EVENTS_HUB_BATCH', 50),
+    concurrency: positiveInt(env, 'EVENTS_HUB_CONCURRENCY', 8),
+    timeoutMs: positiveInt(env, 'EVENTS_HUB_TIMEOUT_MS', 10_000),
+  };
+}

@@ -1,0 +1,85 @@
+import { BlockList, isIP } from 'node:net';
+import { DomainError } from '@ledgerline/contracts';
+
+/**
+ * Where a hub may point. Production (NODE_ENV=production): https only, and the host must not be
+ * (or resolve to) a loopback, private, link-local, CGNAT or otherwise internal address, so a
+ * partner cannot make Ledgerline POST into its own network (SSRF). Development allows http and
+ * local receivers (http://127.0.0.1:…).
+ */
+const INTERNAL = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  INTERNAL.addSubnet(net, prefix, 'ipv4');
+for (const [net, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const)
+  INTERNAL.addSubnet(net, prefix, 'ipv6');
+
+const badCallback = (message: string) => new DomainError('HUB_CALLBACK_INVALID', message, { field: 'callback' }, 'BAD_USER_INPUT');
+
+/** Whether an IP address is one a production hub may not call. */
+export function isInternalAddress(address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return isInternalAddress(mapped[1]!);
+  const family = isIP(address);
+  if (family === 4) return INTERNAL.check(address, 'ipv4');
+  if (family === 6) return INTERNAL.check(address, 'ipv6');
+  return true;
+}
+
+export interface CallbackPolicy {
+  production: boolean;
+  /** Resolves a host name to its addresses (dns.lookup with all: true). */
+  resolve(host: string): Promise<string[]>;
+}
+
+/** Checks a callback URL; throws a 400 naming `callback`. Returns the URL, normalised. */
+export async function checkCallback(raw: unknown, policy: CallbackPolicy): Promise<string> {
+  if (typeof raw !== 'string' || !raw.trim()) throw badCallback('callback is required: the https URL Ledgerline POSTs events to');
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw badCallback(`callback "${raw}" is not a URL`);
+  }
+  if (url.username || url.password) throw badCallback('callback must not carry credentials; the signature authenticates Ledgerline');
+  if (url.hash) throw badCallback('callback must not have a #fragment');
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && !policy.production))
+    throw badCallback(policy.production ? 'callback must be an https URL' : 'callback must be an http or https URL');
+  if (policy.production) await checkPublicHost(url.hostname, policy);
+  return url.toString();
+}
+
+/** Production: the host is a public address, or resolves only to public ones. */
+export async function checkPublicHost(hostname: string, policy: CallbackPolicy): Promise<void> {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  if (/^localhost$|\.localhost$|\.local$|\.internal$/i.test(host)) throw badCallback(`callback host "${host}" is internal`);
+  let addresses: string[];
+  if (isIP(host)) addresses = [host];
+  else {
+    try {
+      addresses = await policy.resolve(host);
+    } catch {
+      throw badCallback(`callback host "${host}" does not resolve`);
+    }
+  }
+  if (!addresses.length) throw badCallback(`callback host "${host}" does not resolve`);
+  const internal = addresses.find(isInternalAddress);
+  if (internal) throw badCallback(`callback host "${host}" resolves to ${internal}, a loopback or private address`);
+}

@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import { BILLING_STREAM, parseCloudEvent } from '@ledgerline/contracts';
+import { runDurableConsumers, type Logger, type Messaging } from '@ledgerline/platform';
+import { consumerFilters } from '../domain/query';
+import { recordEvents, type StreamEvent } from '../application/record-events';
+import type { StreamReader } from '../application/replay-events';
+import type { HubDeps } from '../application/deps';
+
+function toEvent(m: { subject: string; data: Uint8Array; string(): string }, logger: Logger): StreamEvent | null {
+  try {
+    const e = parseCloudEvent(m.data);
+    return { subject: m.subject, eventId: e.id, type: e.type, payload: m.string() };
+  } catch (err) {
+    logger.error({ subject: m.subject, err, payload: m.string().slice(0, 500) }, 'event ignored by the hub: not a CloudEvent');
+    return null;
+  }
+}
+
+/**
+ * The live route: durable consumers on the BILLING stream over the event subjects only (one per
+ * filter of `consumerFilters`: NATS before 2.10 takes one filter per consumer), starting at "new"
+ * (a hub gets the events published after it; a replay gives it older ones). Each batch becomes
+ * deliveries in one transaction, then is acknowledged; a batch redelivered inserts nothing new.
+ */
+export function startEventConsumers(deps: HubDeps, messaging: Messaging, o: { schema: string }): Promise<() => Promise<void>> {
+  return runDurableConsumers(
+    { messaging, logger: deps.logger, name: 'events_hub', suffix: o.schema === 'events_hub' ? undefined : o.schema, throwaway: /^(t|e2e)_/.test(o.schema) },
+    consumerFilters().map((filter) => ({
+      name: `webhooks_${filter
+        .replace(/^billing\./, '')
+        .replace(/\.>$/, '')
+        .replace(/\.\*$/, '')
+        .replace(/\./g, '_')}`,
+      filter,
+      startAt: 'new' as const,
+      batchSize: 200,
+      handle: async (messages) => {
+        await recordEvents(
+          deps,
+          messages.map((m) => toEvent(m, deps.logger)).filter((e): e is StreamEvent => e !== null),
+        );
+      },
+    })),
+  );
+}
+
+/** Replays read the stream with a throw-away pull consumer per subject, from the stored time `from`. */
+export function streamReader(messaging: Messaging, logger: Logger): StreamReader {
+  return async (subjects, from) => {
+    const found: { seq: number; event: StreamEvent }[] = [];
+    for (const subject of subjects) {
+      const name = `events_hub_replay_${randomBytes(8).toString('hex')}`;
+      await messaging.jsm.consumers.add(BILLING_STREAM.name, {
+        name,
+        filter_subject: subject,
+        ack_policy: AckPolicy.None,
+        deliver_policy: DeliverPolicy.StartTime,
+        opt_start_time: from.toISOString(),
+        inactive_threshold: 60_000_000_000,
+      });
+      try {
+        const consumer = await messaging.js.consumers.get(BILLING_STREAM.name, name);
+        let pending = (await consumer.info()).num_pending;
+        while (pending > 0) {
+          const batch = await consumer.fetch({ max_messages: Math.min(pending, 500), expires: 5_000 });
+          let got = 0;
+          for await (const m of batch) {
+            got++;
+            const event = toEvent(m, logger);
+            if (event) found.push({ seq: m.seq, event });
+            pending = m.info.pending;
+            if (pending === 0) break;
+          }
+          if (got === 0) break;
+        }
+      } finally {
+        await messaging.jsm.consumers.delete(BILLING_STREAM.name, name).catch(() => undefined);
+      }
+    }
+    return found.sort((a, b) => a.seq - b.seq).map((f) => f.event);
+  };
+}

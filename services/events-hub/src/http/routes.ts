@@ -1,0 +1,101 @@
+import type http from 'node:http';
+import { DomainError, type Caller } from '@ledgerline/contracts';
+import { AuthenticationError, callerFromAuthorization, type Logger } from '@ledgerline/platform';
+import type { HubDeps } from '../application/deps';
+import { deleteHub, getHub, HUB_PATH, listHubs, registerHub } from '../application/hubs';
+import { listDeliveries, retryDelivery } from '../application/deliveries';
+import { replayEvents, type StreamReader } from '../application/replay-events';
+
+const STATUS_BY_CATEGORY: Record<DomainError['category'], number> = {
+  BAD_USER_INPUT: 400,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  FORBIDDEN: 403,
+  UNAUTHENTICATED: 401,
+  INTERNAL: 500,
+};
+const MAX_BODY_BYTES = 64 * 1024;
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** A TMF630-style error body: a stable `code`, the category as `reason`, a message a person can act on, the field at fault. */
+export function errorReply(error: DomainError): Reply {
+  const status = STATUS_BY_CATEGORY[error.category];
+  return { status, body: { '@type': 'Error', code: error.code, reason: error.category, message: error.message, status: String(status), ...error.details } };
+}
+
+async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES)
+      throw new DomainError('HUB_INPUT_INVALID', `The body is larger than ${MAX_BODY_BYTES} bytes`, { field: 'body' }, 'BAD_USER_INPUT');
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text.trim()) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new DomainError('HUB_INPUT_INVALID', 'The body is not valid JSON', { field: 'body' }, 'BAD_USER_INPUT');
+  }
+}
+
+/**
+ * The TMF688 hub routes: parse, call the use case, map the result. Everything under HUB_PATH needs
+ * `Authorization: Bearer <PARTNER or ADMIN token>`.
+ */
+export function hubRoutes(deps: HubDeps, read: StreamReader, jwtSecret: string, logger: Logger) {
+  return async (req: http.IncomingMessage, url: URL): Promise<Reply | null> => {
+    if (url.pathname !== HUB_PATH && !url.pathname.startsWith(`${HUB_PATH}/`)) return null;
+    const parts = url.pathname.slice(HUB_PATH.length).split('/').filter(Boolean).map(decodeURIComponent);
+    const method = req.method ?? 'GET';
+    try {
+      let caller: Caller;
+      try {
+        caller = await callerFromAuthorization(req.headers.authorization, jwtSecret);
+      } catch (error) {
+        if (error instanceof AuthenticationError) throw new DomainError('UNAUTHENTICATED', error.message, {}, 'UNAUTHENTICATED');
+        throw error;
+      }
+      const [id, sub, deliveryId, action] = parts;
+      if (parts.length === 0 && method === 'POST') return { status: 201, body: await registerHub(deps, caller, await readJson(req)) };
+      if (parts.length === 0 && method === 'GET') {
+        const hubs = await listHubs(deps, caller);
+        return { status: 200, body: hubs, headers: { 'x-total-count': String(hubs.length), 'x-result-count': String(hubs.length) } };
+      }
+      if (parts.length === 1 && method === 'GET') return { status: 200, body: await getHub(deps, caller, id!) };
+      if (parts.length === 1 && method === 'DELETE') {
+        await deleteHub(deps, caller, id!);
+        return { status: 204 };
+      }
+      if (parts.length === 2 && sub === 'deliveries' && method === 'GET') {
+        const page = await listDeliveries(deps, caller, id!, url.searchParams);
+        return { status: 200, body: page.items, headers: { 'x-total-count': String(page.total), 'x-result-count': String(page.items.length) } };
+      }
+      if (parts.length === 4 && sub === 'deliveries' && action === 'retry' && method === 'POST')
+        return { status: 200, body: await retryDelivery(deps, caller, id!, deliveryId!) };
+      if (parts.length === 2 && sub === 'replay' && method === 'POST')
+        return { status: 202, body: await replayEvents(deps, read, caller, id!, await readJson(req)) };
+      return {
+        status: parts.length <= 4 ? 405 : 404,
+        body: {
+          '@type': 'Error',
+          code: 'HUB_ROUTE_NOT_FOUND',
+          reason: 'NOT_FOUND',
+          message: `${method} ${url.pathname} is not a hub operation`,
+          status: '404',
+        },
+      };
+    } catch (error) {
+      if (error instanceof DomainError) return errorReply(error);
+      logger.error({ err: error, method, path: url.pathname }, 'hub request failed');
+      return { status: 500, body: { '@type': 'Error', code: 'INTERNAL', reason: 'INTERNAL', message: 'Internal error', status: '500' } };
+    }
+  };
+}

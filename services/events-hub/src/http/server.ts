@@ -1,0 +1,71 @@
+import http from 'node:http';
+import client from 'prom-client';
+import { listen, type Logger } from '@ledgerline/platform';
+import type { Reply } from './routes';
+
+export interface HttpServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A small JSON server over node:http: the routes, `/health` (readiness, as every service serves it)
+ * and `/metrics` (Prometheus), like the subgraphs' server without GraphQL.
+ */
+export async function startHttpServer(o: {
+  service: string;
+  host: string;
+  port: number;
+  portSetting: string;
+  logger: Logger;
+  registry: client.Registry;
+  routes: (req: http.IncomingMessage, url: URL) => Promise<Reply | null>;
+  health: () => Promise<Record<string, string>>;
+}): Promise<HttpServer> {
+  const requests = new client.Counter({
+    name: 'ledgerline_events_hub_requests_total',
+    help: 'Hub API requests by method and status',
+    labelNames: ['method', 'status'],
+    registers: [o.registry],
+  });
+  const server = http.createServer((req, res) => {
+    void handle(req, res).catch((error) => {
+      o.logger.error({ err: error }, 'request failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ code: 'INTERNAL', message: 'Internal error' }));
+    });
+  });
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/health') {
+      try {
+        const checks = await o.health();
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', service: o.service, checks }));
+      } catch (error) {
+        res
+          .writeHead(503, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ status: 'unavailable', service: o.service, error: (error as Error).message }));
+      }
+      return;
+    }
+    if (url.pathname === '/metrics') {
+      res.writeHead(200, { 'content-type': o.registry.contentType }).end(await o.registry.metrics());
+      return;
+    }
+    const reply = (await o.routes(req, url)) ?? { status: 404, body: { code: 'NOT_FOUND', message: `${url.pathname} is not served here` } };
+    requests.inc({ method: req.method ?? 'GET', status: String(reply.status) });
+    res.writeHead(reply.status, { ...(reply.body === undefined ? {} : { 'content-type': 'application/json' }), ...reply.headers });
+    res.end(reply.body === undefined ? undefined : JSON.stringify(reply.body));
+  }
+  const port = await listen(server, o.host, o.port, o.portSetting);
+  return {
+    url: `http://${o.host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,60 @@
+import client from 'prom-client';
+import type { Knex } from '@ledgerline/platform';
+
+export type AttemptOutcome = 'DELIVERED' | 'RETRY' | 'DEAD';
+
+export interface HubMetrics {
+  /** One POST to a callback: its outcome and how long the receiver took. */
+  attempt(outcome: AttemptOutcome, seconds: number): void;
+  /** Deliveries stored by the consumer or a replay. */
+  scheduled(n: number): void;
+}
+
+/** The hub's metrics on its registry; the dead-letter and pending gauges are read from the database at each scrape. */
+export function createHubMetrics(registry: client.Registry, knex: () => Knex): HubMetrics {
+  const attempts = new client.Counter({
+    name: 'ledgerline_events_hub_deliveries_total',
+    help: 'Webhook delivery attempts by outcome: DELIVERED (2xx), RETRY (failed, scheduled again), DEAD (failed for the last time: dead letter)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const latency = new client.Histogram({
+    name: 'ledgerline_events_hub_delivery_seconds',
+    help: 'Time a partner callback took to answer one delivery attempt (timeouts included)',
+    labelNames: ['outcome'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const scheduled = new client.Counter({
+    name: 'ledgerline_events_hub_deliveries_scheduled_total',
+    help: 'Webhook deliveries stored (events matched to hubs, replays included)',
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: 'ledgerline_events_hub_dead_letters',
+    help: 'Webhook deliveries that are DEAD (gave up after EVENTS_HUB_MAX_ATTEMPTS): retry them through the hub API',
+    registers: [registry],
+    async collect() {
+      const [{ n }] = (await knex()('webhook_delivery').where({ status: 'DEAD' }).count({ n: '*' })) as { n: string | number }[];
+      this.set(Number(n));
+    },
+  });
+  new client.Gauge({
+    name: 'ledgerline_events_hub_pending_deliveries',
+    help: 'Webhook deliveries waiting for their first or next attempt',
+    registers: [registry],
+    async collect() {
+      const [{ n }] = (await knex()('webhook_delivery').where({ status: 'PENDING' }).count({ n: '*' })) as { n: string | number }[];
+      this.set(Number(n));
+    },
+  });
+  return {
+    attempt(outcome, seconds) {
+      attempts.inc({ outcome });
+      latency.observe({ outcome }, seconds);
+    },
+    scheduled(n) {
+      if (n) scheduled.inc(n);
+    },
+  };
+}

@@ -1,0 +1,5 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261204000000_init } from './Migration20261204000000_init';
+
+/** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
+export const migrations: MigrationObject[] = [{ name: 'Migration20261204000000_init', class: Migration20261204000000_init }];

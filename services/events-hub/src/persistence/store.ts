@@ -1,0 +1,241 @@
+import type { Knex } from '@ledgerline/platform';
+import type { HubQuery } from '../domain/query';
+import type { DeliveryStatus } from '../domain/delivery';
+
+/** The hub's tables, in plain SQL (knex): two tables, row locks with SKIP LOCKED, no identity map needed. */
+
+export interface HubRow {
+  id: string;
+  partnerId: string | null;
+  callback: string;
+  query: string;
+  filter: HubQuery;
+  secret: string;
+  status: 'ACTIVE' | 'DELETED';
+  replayGeneration: number;
+  createdAt: Date;
+}
+
+export interface DeliveryRow {
+  id: string;
+  subscriptionId: string;
+  eventId: string;
+  generation: number;
+  subject: string;
+  eventType: string;
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptAt: Date;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: Date;
+  deliveredAt: Date | null;
+}
+
+export interface NewDelivery {
+  subscriptionId: string;
+  eventId: string;
+  generation: number;
+  subject: string;
+  eventType: string;
+  payload: string;
+}
+
+/** A delivery claimed by the dispatcher, with what it needs to send it. */
+export interface ClaimedDelivery {
+  id: string;
+  subscriptionId: string;
+  eventId: string;
+  attempts: number;
+  payload: string;
+  callback: string;
+  secret: string;
+  createdAt: Date;
+}
+
+const asDate = (v: unknown) => (v instanceof Date ? v : new Date(String(v)));
+
+function hubFrom(r: any): HubRow {
+  return {
+    id: r.id,
+    partnerId: r.partner_id,
+    callback: r.callback,
+    query: r.query,
+    filter: typeof r.filter === 'string' ? JSON.parse(r.filter) : r.filter,
+    secret: r.secret,
+    status: r.status,
+    replayGeneration: Number(r.replay_generation),
+    createdAt: asDate(r.created_at),
+  };
+}
+
+function deliveryFrom(r: any): DeliveryRow {
+  return {
+    id: String(r.id),
+    subscriptionId: r.subscription_id,
+    eventId: r.event_id,
+    generation: Number(r.generation),
+    subject: r.subject,
+    eventType: r.event_type,
+    status: r.status,
+    attempts: Number(r.attempts),
+    nextAttemptAt: asDate(r.next_attempt_at),
+    lastStatusCode: r.last_status_code === null ? null : Number(r.last_status_code),
+    lastError: r.last_error,
+    createdAt: asDate(r.created_at),
+    deliveredAt: r.delivered_at ? asDate(r.delivered_at) : null,
+  };
+}
+
+export async function insertHub(knex: Knex, hub: HubRow): Promise<void> {
+  await knex('hub').insert({
+    id: hub.id,
+    partner_id: hub.partnerId,
+    callback: hub.callback,
+    query: hub.query,
+    filter: JSON.stringify(hub.filter),
+    secret: hub.secret,
+    status: hub.status,
+    replay_generation: hub.replayGeneration,
+    created_at: hub.createdAt,
+  });
+}
+
+export async function findActiveHub(knex: Knex, id: string): Promise<HubRow | null> {
+  const row = await knex('hub').where({ id, status: 'ACTIVE' }).first();
+  return row ? hubFrom(row) : null;
+}
+
+/** Active hubs, of one partner or (null) of everyone, newest first. */
+export async function listActiveHubs(knex: Knex, partnerId: string | null | undefined): Promise<HubRow[]> {
+  const q = knex('hub')
+    .where({ status: 'ACTIVE' })
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ]);
+  if (partnerId !== undefined) q.andWhere('partner_id', partnerId);
+  return (await q).map(hubFrom);
+}
+
+export async function markHubDeleted(knex: Knex, id: string, now: Date): Promise<void> {
+  await knex('hub').where({ id, status: 'ACTIVE' }).update({ status: 'DELETED', deleted_at: now });
+}
+
+/** Takes the next replay generation of a hub (row-locked, so two replays get two generations). */
+export async function nextReplayGeneration(knex: Knex, id: string): Promise<number> {
+  const [row] = await knex('hub').where({ id }).increment('replay_generation', 1).returning('replay_generation');
+  return Number((row as { replay_generation: number }).replay_generation);
+}
+
+/** Inserts deliveries; one that exists (same hub, event and generation) is left as it is. Returns how many are new. */
+export async function insertDeliveries(knex: Knex, rows: NewDelivery[], now: Date): Promise<number> {
+  if (!rows.length) return 0;
+  const inserted = await knex('webhook_delivery')
+    .insert(
+      rows.map((r) => ({
+        subscription_id: r.subscriptionId,
+        event_id: r.eventId,
+        generation: r.generation,
+        subject: r.subject,
+        event_type: r.eventType,
+        payload: r.payload,
+        status: 'PENDING',
+        attempts: 0,
+        next_attempt_at: now,
+        created_at: now,
+      })),
+    )
+    .onConflict(['subscription_id', 'event_id', 'generation'])
+    .ignore()
+    .returning('id');
+  return inserted.length;
+}
+
+/**
+ * Claims up to `limit` due PENDING deliveries of active hubs: their rows are locked with SKIP LOCKED
+ * (another dispatcher takes others) and their next attempt moved to `leaseUntil`, so a dispatcher
+ * that dies mid-POST leaves them due again after the lease instead of lost.
+ */
+export async function claimDueDeliveries(knex: Knex, now: Date, limit: number, leaseUntil: Date): Promise<ClaimedDelivery[]> {
+  const result = await knex.raw(
+    `with due as (
+       select d.id from webhook_delivery d join hub h on h.id = d.subscription_id and h.status = 'ACTIVE'
+        where d.status = 'PENDING' and d.next_attempt_at <= ?
+        order by d.next_attempt_at, d.id
+        limit ? for update of d skip locked)
+     update webhook_delivery w set next_attempt_at = ?
+       from due, hub h
+      where w.id = due.id and h.id = w.subscription_id
+     returning w.id, w.subscription_id, w.event_id, w.attempts, w.payload, w.created_at, h.callback, h.secret`,
+    [now, limit, leaseUntil],
+  );
+  return (result.rows as any[]).map((r) => ({
+    id: String(r.id),
+    subscriptionId: r.subscription_id,
+    eventId: r.event_id,
+    attempts: Number(r.attempts),
+    payload: r.payload,
+    callback: r.callback,
+    secret: r.secret,
+    createdAt: asDate(r.created_at),
+  }));
+}
+
+/**
+ * Records an attempt's outcome, only if the delivery is still as claimed (PENDING, same attempts):
+ * a retry by an operator or another dispatcher after the lease wins over a late answer.
+ */
+export async function recordAttempt(
+  knex: Knex,
+  claimed: { id: string; attempts: number },
+  outcome: { status: DeliveryStatus; nextAttemptAt?: Date; statusCode: number | null; error: string | null; at: Date },
+): Promise<boolean> {
+  const updated = await knex('webhook_delivery')
+    .where({ id: claimed.id, status: 'PENDING', attempts: claimed.attempts })
+    .update({
+      status: outcome.status,
+      attempts: claimed.attempts + 1,
+      last_status_code: outcome.statusCode,
+      last_error: outcome.error?.slice(0, 1000) ?? null,
+      ...(outcome.nextAttemptAt ? { next_attempt_at: outcome.nextAttemptAt } : {}),
+      ...(outcome.status === 'DELIVERED' ? { delivered_at: outcome.at } : {}),
+    });
+  return updated === 1;
+}
+
+export async function listDeliveries(
+  knex: Knex,
+  subscriptionId: string,
+  status: DeliveryStatus | undefined,
+  limit: number,
+  offset: number,
+): Promise<{ total: number; rows: DeliveryRow[] }> {
+  const base = () => {
+    const q = knex('webhook_delivery').where({ subscription_id: subscriptionId });
+    if (status) q.andWhere({ status });
+    return q;
+  };
+  const [{ n }] = (await base().count({ n: '*' })) as { n: string | number }[];
+  const rows = await base().orderBy('id', 'desc').limit(limit).offset(offset);
+  return { total: Number(n), rows: rows.map(deliveryFrom) };
+}
+
+export async function findDelivery(knex: Knex, subscriptionId: string, id: string): Promise<DeliveryRow | null> {
+  if (!/^\d{1,18}$/.test(id)) return null;
+  const row = await knex('webhook_delivery').where({ subscription_id: subscriptionId, id }).first();
+  return row ? deliveryFrom(row) : null;
+}
+
+/** DEAD → PENDING with a fresh set of attempts, due now. False when it was not DEAD. */
+export async function reviveDelivery(knex: Knex, subscriptionId: string, id: string, now: Date): Promise<boolean> {
+  const updated = await knex('webhook_delivery')
+    .where({ subscription_id: subscriptionId, id, status: 'DEAD' })
+    .update({ status: 'PENDING', attempts: 0, next_attempt_at: now, last_error: null, last_status_code: null });
+  return updated === 1;
+}
+
+export async function countDead(knex: Knex): Promise<number> {
+  const [{ n }] = (await knex('webhook_delivery').where({ status: 'DEAD' }).count({ n: '*' })) as { n: string | number }[];
+  return Number(n);
+}
