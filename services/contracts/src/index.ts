@@ -9,3 +9,4 @@ export * from './pagination';
 export * from './messages';
 export * from './allowance-period';
 export * from './local-time';
+export * from './dispute-policy';

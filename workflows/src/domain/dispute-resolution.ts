@@ -12,18 +12,9 @@ export interface DisputeState {
   escalationLevel: number;
 }
 
-export interface DisputePolicy {
-  /** Time an agent has to decide once the dispute is in review. */
-  reviewSlaHours: number;
-  /** Time each escalation level has before the next one. */
-  escalationSlaHours: number;
-  /** How many times the dispute is escalated (levels 1…n) before the final breach. */
-  escalationLevels: number;
-  /** Past the last level: ACCEPT decides in the customer's favour; WAIT keeps waiting for an agent. */
-  onFinalBreach: 'ACCEPT' | 'WAIT';
-  /** Length of one policy hour in ms (default 3,600,000); end-to-end tests use short hours. */
-  hourMs?: number;
-}
+import { DEFAULT_DISPUTE_POLICY, disputePolicyProblems, disputeSlaMs, type DisputePolicy } from '@ledgerline/contracts/dispute-policy';
+
+export { DEFAULT_DISPUTE_POLICY, type DisputePolicy };
 
 export interface DisputeResolutionInput {
   disputeId: string;
@@ -43,7 +34,6 @@ export interface DisputeResolutionStatus {
 
 export const DISPUTE_RESOLUTION_WORKFLOW_TYPE = 'disputeResolutionWorkflow';
 
-export const DEFAULT_DISPUTE_POLICY: Readonly<DisputePolicy> = Object.freeze({ reviewSlaHours: 48, escalationSlaHours: 24, escalationLevels: 2, onFinalBreach: 'ACCEPT' });
 
 /** What the workflow decides on the final breach with onFinalBreach ACCEPT. */
 export const FINAL_BREACH_NOTE = "review deadline passed: decided in the customer's favour";
@@ -56,24 +46,7 @@ export function isDisputeClosed(status: DisputeStatus | string): boolean {
 }
 
 /** Problems with a policy, each naming the field (empty: usable). */
-export function validateDisputePolicy(policy: DisputePolicy): string[] {
-  const problems: string[] = [];
-  const positive = (field: 'reviewSlaHours' | 'escalationSlaHours') => {
-    const v = policy[field];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) problems.push(`policy.${field} must be a positive number of hours (got ${JSON.stringify(v)})`);
-  };
-  positive('reviewSlaHours');
-  positive('escalationSlaHours');
-  if (!Number.isSafeInteger(policy.escalationLevels) || policy.escalationLevels < 0) {
-    problems.push(`policy.escalationLevels must be a whole number, 0 or more (got ${JSON.stringify(policy.escalationLevels)})`);
-  }
-  if (policy.onFinalBreach !== 'ACCEPT' && policy.onFinalBreach !== 'WAIT') problems.push(`policy.onFinalBreach must be "ACCEPT" or "WAIT" (got ${JSON.stringify(policy.onFinalBreach)})`);
-  if (policy.hourMs !== undefined && (!Number.isFinite(policy.hourMs) || policy.hourMs <= 0)) problems.push(`policy.hourMs must be a positive number of ms (got ${JSON.stringify(policy.hourMs)})`);
-  return problems;
-}
+export const validateDisputePolicy = disputePolicyProblems;
 
 /** The SLA in ms of a dispute at `level`: the review SLA at level 0, the escalation SLA above. */
-export function slaMs(policy: DisputePolicy, level: number): number {
-  const hour = policy.hourMs ?? 3_600_000;
-  return (level === 0 ? policy.reviewSlaHours : policy.escalationSlaHours) * hour;
-}
+export const slaMs = disputeSlaMs;

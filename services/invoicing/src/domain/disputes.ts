@@ -2,7 +2,7 @@
 // rules document (catalog/disputes/auto-assessment.json) checked problem by problem, and the
 // assessment itself (json-rules-engine). No I/O, time passed in.
 import { Engine } from 'json-rules-engine';
-import { DomainError, badInput, dec, isCurrencyCode, minorUnits, type Decimal } from '@ledgerline/contracts';
+import { DEFAULT_DISPUTE_POLICY, DomainError, badInput, disputeSlaMs, type DisputePolicy, dec, isCurrencyCode, minorUnits, type Decimal } from '@ledgerline/contracts';
 
 export type DisputeStatus = 'OPEN' | 'IN_REVIEW' | 'ACCEPTED' | 'REJECTED' | 'WITHDRAWN';
 export const OPEN_DISPUTE_STATUSES: readonly DisputeStatus[] = ['OPEN', 'IN_REVIEW'];
@@ -80,18 +80,7 @@ export interface DisputeRule {
   event: { type: 'ACCEPT' };
 }
 
-/** SLA timers of a dispute's workflow (DISPUTE_POLICY; workflows/src/domain/dispute-resolution.ts runs them). */
-export interface DisputePolicy {
-  reviewSlaHours: number;
-  escalationSlaHours: number;
-  escalationLevels: number;
-  onFinalBreach: 'ACCEPT' | 'WAIT';
-  /** Length of one policy "hour" in ms (default an hour); short in end-to-end tests. */
-  hourMs?: number;
-}
-
-/** The workflow's own default, passed explicitly so that the deadline a dispute shows is the one the workflow keeps. */
-export const DEFAULT_DISPUTE_POLICY: DisputePolicy = { reviewSlaHours: 48, escalationSlaHours: 24, escalationLevels: 2, onFinalBreach: 'ACCEPT' };
+export { DEFAULT_DISPUTE_POLICY, type DisputePolicy };
 
 export interface DisputeRules {
   rules: DisputeRule[];
@@ -118,7 +107,7 @@ export async function assess(rules: DisputeRules, facts: AssessmentFacts): Promi
  * shows is when the workflow acts).
  */
 export function reviewDueAt(policy: DisputePolicy, now: Date, escalated = false): Date {
-  return new Date(now.getTime() + (escalated ? policy.escalationSlaHours : policy.reviewSlaHours) * (policy.hourMs ?? 3_600_000));
+  return new Date(now.getTime() + disputeSlaMs(policy, escalated ? 1 : 0));
 }
 
 // --- the rules document ---------------------------------------------------------------------

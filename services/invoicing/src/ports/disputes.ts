@@ -4,7 +4,7 @@
 // look again (signal `disputeDecided`) when the dispute is closed outside the workflow. Tests pass a
 // recording fake.
 
-import { DEFAULT_DISPUTE_POLICY, type DisputePolicy } from '../domain/disputes';
+import { DEFAULT_DISPUTE_POLICY, disputePolicyProblems, type DisputePolicy } from '@ledgerline/contracts';
 
 export type { DisputePolicy };
 
@@ -25,10 +25,13 @@ export const disputeWorkflowId = (disputeId: string): string => `dispute-${dispu
 /** DISPUTE_POLICY (JSON) or the default; a malformed policy is a configuration error at start-up. */
 export function disputePolicyFromEnv(env: NodeJS.ProcessEnv = process.env): DisputePolicy {
   if (!env.DISPUTE_POLICY) return DEFAULT_DISPUTE_POLICY;
-  const p = JSON.parse(env.DISPUTE_POLICY) as DisputePolicy;
-  const hours = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n > 0;
-  if (!hours(p.reviewSlaHours) || !hours(p.escalationSlaHours) || !(Number.isInteger(p.escalationLevels) && p.escalationLevels >= 0) || !['ACCEPT', 'WAIT'].includes(p.onFinalBreach) || (p.hourMs !== undefined && !hours(p.hourMs))) {
-    throw new Error(`DISPUTE_POLICY is not a valid policy: ${env.DISPUTE_POLICY}`);
+  let p: DisputePolicy;
+  try {
+    p = JSON.parse(env.DISPUTE_POLICY) as DisputePolicy;
+  } catch {
+    throw new Error(`DISPUTE_POLICY is not JSON: ${env.DISPUTE_POLICY}`);
   }
+  const problems = disputePolicyProblems(p);
+  if (problems.length > 0) throw new Error(`DISPUTE_POLICY is not a valid policy: ${problems.join('; ')}`);
   return p;
 }
