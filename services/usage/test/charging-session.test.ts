@@ -2,46 +2,31 @@
  * Online charging against a stand-in for wallets' reserve/commit responders (the real ones live
  * in services/wallets). It runs on a private nats-server so no other service's responder answers.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { RPC, type WalletCommitRequest, type WalletReserveRequest } from '@ledgerline/contracts';
-import { scrapeMetrics, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { scrapeMetrics, startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
 import { closeStaleSessions } from '../src/application/charging-session';
 import { filePlanSource, setLine, sqlOf, storedChargeRequests, waitFor } from './support';
 
-let nats: ChildProcess;
+let nats: Awaited<ReturnType<typeof startPrivateNats>>;
 let nc: NatsConnection;
 let svc: TestService;
 let db: pg.Client;
-const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'usage-ocs-nats-'));
 const reserves: WalletReserveRequest[] = [];
 const commits: WalletCommitRequest[] = [];
 /** Reservations the stand-in treats as expired (as wallets answers a commit after the expiry job released one). */
 const expired = new Set<string>();
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 const SESSION = `mutation($i: ChargingSessionInput!) { chargingSession(input: $i) { sessionId resultCode grantedUnit validityTime finalUnitIndication usageRecordId } }`;
 
 beforeAll(async () => {
-  const port = await freePort();
-  nats = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: 'ignore' });
-  const url = `nats://127.0.0.1:${port}`;
+  // Its own nats-server: stopped (and its store removed once it has exited) after the suite.
+  nats = await startPrivateNats();
+  const url = nats.url;
   nc = await waitFor(() => connect({ servers: url }).catch(() => undefined), 10_000, 'the private nats-server');
   // Stand-in wallets: grants up to 100 units per reserve, commits whatever is reported.
   let n = 0;
@@ -71,8 +56,7 @@ afterAll(async () => {
   await db?.end();
   await svc?.close();
   await nc?.close();
-  nats?.kill();
-  fs.rmSync(storeDir, { recursive: true, force: true });
+  await nats?.stop();
 });
 
 describe('online charging session', () => {
