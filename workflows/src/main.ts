@@ -49,8 +49,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     throw new Error(`PAYMENT_PROVIDER=${paymentProvider} is not supported; the only provider so far is "sandbox"`);
   }
   // Production: the worker calls the graph as SYSTEM; without a real token every call is refused (deploy/k8s ships `change-me`).
-  if (env.NODE_ENV === 'production' && gateway && (!env.LEDGERLINE_SERVICE_TOKEN || /change-?me/i.test(env.LEDGERLINE_SERVICE_TOKEN))) {
-    throw new Error('LEDGERLINE_SERVICE_TOKEN: set a SYSTEM token for the worker in production (`npx ledgerline token --role SYSTEM` with the gateway\'s JWT_SECRET)');
+  // Review 11: whichever URL it calls it by, and never on the in-memory stand-ins.
+  if (env.NODE_ENV === 'production' && !((env.WALLETS_GRAPHQL_URL || gateway) && (env.INVOICING_GRAPHQL_URL || gateway))) {
+    throw new Error('GATEWAY_URL: set it (or WALLETS_GRAPHQL_URL and INVOICING_GRAPHQL_URL) in production; the worker does not run on its in-memory stand-ins there');
+  }
+  if (env.NODE_ENV === 'production' && (!env.LEDGERLINE_SERVICE_TOKEN || /change-?me/i.test(env.LEDGERLINE_SERVICE_TOKEN))) {
+    throw new Error('LEDGERLINE_SERVICE_TOKEN: set a SYSTEM token for the worker in production (`npx ledgerline token --role SYSTEM --expires-in 365d` with the gateway\'s JWT_SECRET)');
   }
   const sweep = env.DUNNING_HOLD_SWEEP || 'on';
   if (sweep !== 'on' && sweep !== 'off') throw new Error(`DUNNING_HOLD_SWEEP=${sweep}: give "on" or "off"`);

@@ -135,8 +135,13 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
   if (dec(invoicePart).gt(0) && invoice) {
     const paid = dec(String(invoice.amount_paid)).minus(invoicePart).toFixed(scale);
     await k('invoice').where({ id: invoice.id }).update({ amount_paid: paid, updated_at: now });
-    const next = invoice.state === 'ON_HOLD' || invoice.state === 'VOIDED' ? invoice.state : settlementState({ total: String(invoice.total), amountPaid: paid, amountCredited: String(invoice.amount_credited) });
-    await stateChanged(em, invoice, invoice.state, next, now, `refund ${id}`);
+    const reopened = settlementState({ total: String(invoice.total), amountPaid: paid, amountCredited: String(invoice.amount_credited) });
+    // A disputed paid invoice was not held (nothing to collect); owing again, it is held as
+    // openDispute holds an invoice that owes (review 11): credit and dunning leave the disputed part alone.
+    const hold = invoice.state !== 'ON_HOLD' && invoice.state !== 'VOIDED' && reopened !== 'SETTLED' && dec(String(invoice.amount_disputed ?? '0')).gt(0);
+    if (hold) await k('invoice').where({ id: invoice.id }).update({ held_from: reopened });
+    const next = invoice.state === 'ON_HOLD' || invoice.state === 'VOIDED' ? invoice.state : hold ? 'ON_HOLD' : reopened;
+    await stateChanged(em, invoice, invoice.state, next, now, hold ? `refund ${id} (disputed: held)` : `refund ${id}`);
     // The reopened invoice owes again: credit the account has pays it, as it pays any open invoice
     // (under the credit lock taken above, in this transaction, so a replayed key applies nothing
     // again). Only after the refund took back the payment's kept credit (the REFUND entry above):
