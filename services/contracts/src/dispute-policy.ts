@@ -19,6 +19,7 @@ export const DEFAULT_DISPUTE_POLICY: Readonly<DisputePolicy> = Object.freeze({ r
 
 /** Problems with a policy, each naming the field (empty: usable). */
 export function disputePolicyProblems(policy: DisputePolicy): string[] {
+  if (policy === null || typeof policy !== 'object' || Array.isArray(policy)) return [`policy must be an object (got ${JSON.stringify(policy)})`];
   const problems: string[] = [];
   const positive = (field: 'reviewSlaHours' | 'escalationSlaHours') => {
     const v = policy[field];
