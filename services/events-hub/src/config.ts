@@ -18,6 +18,8 @@ export interface HubConfig {
   concurrency: number;
   /** Per-attempt HTTP timeout (ms). */
   timeoutMs: number;
+  /** Most stream messages one replay may read (they are held in memory): a larger one is refused, naming `from`. */
+  replayMaxEvents: number;
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, setting: string, fallback: number): number {
@@ -50,5 +52,6 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     batchSize: positiveInt(env, 'EVENTS_HUB_BATCH', 50),
     concurrency: positiveInt(env, 'EVENTS_HUB_CONCURRENCY', 8),
     timeoutMs: positiveInt(env, 'EVENTS_HUB_TIMEOUT_MS', 10_000),
+    replayMaxEvents: positiveInt(env, 'EVENTS_HUB_REPLAY_MAX_EVENTS', 100_000),
   };
 }

@@ -10,6 +10,15 @@ export interface HubMetrics {
   scheduled(n: number): void;
 }
 
+/**
+ * Deliveries of one status whose hub is still registered: a deleted hub's rows are never sent nor
+ * retried (nobody can act on them), so they would hold the gauges up for ever.
+ */
+const ofActiveHubs = (knex: Knex, status: 'DEAD' | 'PENDING') =>
+  knex('webhook_delivery')
+    .where({ status })
+    .whereIn('subscription_id', knex('hub').select('id').where({ status: 'ACTIVE' }));
+
 /** The hub's metrics on its registry; the dead-letter and pending gauges are read from the database at each scrape. */
 export function createHubMetrics(registry: client.Registry, knex: () => Knex): HubMetrics {
   const attempts = new client.Counter({
@@ -35,7 +44,7 @@ export function createHubMetrics(registry: client.Registry, knex: () => Knex): H
     help: 'Webhook deliveries that are DEAD (gave up after EVENTS_HUB_MAX_ATTEMPTS): retry them through the hub API',
     registers: [registry],
     async collect() {
-      const [{ n }] = (await knex()('webhook_delivery').where({ status: 'DEAD' }).count({ n: '*' })) as { n: string | number }[];
+      const [{ n }] = (await ofActiveHubs(knex(), 'DEAD').count({ n: '*' })) as { n: string | number }[];
       this.set(Number(n));
     },
   });
@@ -44,7 +53,7 @@ export function createHubMetrics(registry: client.Registry, knex: () => Knex): H
     help: 'Webhook deliveries waiting for their first or next attempt',
     registers: [registry],
     async collect() {
-      const [{ n }] = (await knex()('webhook_delivery').where({ status: 'PENDING' }).count({ n: '*' })) as { n: string | number }[];
+      const [{ n }] = (await ofActiveHubs(knex(), 'PENDING').count({ n: '*' })) as { n: string | number }[];
       this.set(Number(n));
     },
   });

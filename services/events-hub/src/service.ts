@@ -65,7 +65,7 @@ export async function startEventsHub(options: { env?: NodeJS.ProcessEnv; clock?:
       portSetting: 'EVENTS_HUB_PORT',
       logger,
       registry,
-      routes: hubRoutes(deps, streamReader(messaging, logger), config.jwtSecret, logger),
+      routes: hubRoutes(deps, streamReader(messaging, logger, config.replayMaxEvents), config.jwtSecret, logger),
       health: async () => {
         await knex.raw('select 1');
         const rtt = await messaging.nc.rtt();

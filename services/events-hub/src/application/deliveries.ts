@@ -60,14 +60,15 @@ export async function listDeliveries(deps: HubDeps, caller: Caller, hubId: strin
 export async function retryDelivery(deps: HubDeps, caller: Caller, hubId: string, deliveryId: string): Promise<DeliveryView> {
   await visibleHub(deps, caller, hubId);
   const now = deps.clock.now();
-  if (!(await reviveDelivery(deps.knex, hubId, deliveryId, now))) {
+  // A delivery id is a bigint: anything else cannot exist (and would be a database error, not a 404).
+  if (!/^\d{1,18}$/.test(deliveryId) || !(await reviveDelivery(deps.knex, hubId, deliveryId, now))) {
     const existing = await findDelivery(deps.knex, hubId, deliveryId);
     if (!existing)
       throw new DomainError('WEBHOOK_DELIVERY_NOT_FOUND', `Delivery ${deliveryId} of ${hubId} does not exist`, { field: 'deliveryId' }, 'NOT_FOUND');
     throw new DomainError(
       'WEBHOOK_DELIVERY_ILLEGAL_TRANSITION',
       `Delivery ${deliveryId} is ${existing.status}; only a DEAD delivery can be retried`,
-      { field: 'deliveryId', status: existing.status },
+      { field: 'deliveryId', deliveryStatus: existing.status },
       'CONFLICT',
     );
   }

@@ -1,12 +1,52 @@
-import { promises as dns } from 'node:dns';
+import { promises as dns, type LookupAddress, type LookupOptions } from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterFailure, signDelivery } from '../domain/delivery';
-import { checkPublicHost } from '../domain/callback';
+import { checkPublicHost, type CallbackPolicy } from '../domain/callback';
 import { claimDueDeliveries, recordAttempt, type ClaimedDelivery } from '../persistence/store';
 import type { HubDeps } from './deps';
 
 export const TIMESTAMP_HEADER = 'x-ledgerline-timestamp';
 export const SIGNATURE_HEADER = 'x-ledgerline-signature';
+
+/**
+ * Production's name resolution for a connection: the host is resolved once, checked, and the socket
+ * connects to exactly the addresses that passed (no second lookup a rebinding DNS could answer
+ * differently).
+ */
+function checkedLookup(policy: CallbackPolicy): LookupFunction {
+  return (hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
+    checkPublicHost(hostname, policy).then(
+      (addresses) => {
+        const all = addresses.map((address) => ({ address, family: isIP(address) }));
+        if (options.all) callback(null, all);
+        else callback(null, all[0]!.address, all[0]!.family);
+      },
+      (error: Error) => callback(Object.assign(error, { code: 'ECALLBACKBLOCKED' }), '', 0),
+    );
+  };
+}
+
+/** One POST (no redirects followed, the whole attempt bounded by `timeoutMs`); the answer's status. */
+function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number, lookup?: LookupFunction): Promise<number> {
+  const target = new URL(url);
+  const signal = AbortSignal.timeout(timeoutMs);
+  const send = target.protocol === 'https:' ? https.request : http.request;
+  return new Promise<number>((resolve, reject) => {
+    const req = send(
+      target,
+      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, signal, ...(lookup ? { lookup } : {}) },
+      (res) => {
+        resolve(res.statusCode ?? 0);
+        res.destroy();
+      },
+    );
+    req.on('error', (err) => reject(signal.aborted ? Object.assign(new Error(`timed out after ${timeoutMs} ms`), { name: 'TimeoutError' }) : err));
+    req.end(body);
+  });
+}
 
 /**
  * POSTs one claimed delivery: the CloudEvent in structured mode, signed over `timestamp.body`.
@@ -20,24 +60,24 @@ export async function attemptDelivery(deps: HubDeps, d: ClaimedDelivery, random:
   let statusCode: number | null = null;
   let error: string | null = null;
   try {
-    // Production: the host is checked again at each attempt (its DNS may have changed since registration).
-    if (deps.config.production) await checkPublicHost(new URL(d.callback).hostname, deps.callbackPolicy);
-    const response = await fetch(d.callback, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: {
+    // Production: the host is checked again at each attempt (its DNS may have changed since registration),
+    // an IP literal here, a name in the connection's own lookup (the addresses checked are the ones connected to).
+    const host = new URL(d.callback).hostname;
+    if (deps.config.production && isIP(host.replace(/^\[|\]$/g, ''))) await checkPublicHost(host, deps.callbackPolicy);
+    statusCode = await post(
+      d.callback,
+      {
         'content-type': 'application/cloudevents+json',
         [TIMESTAMP_HEADER]: String(timestamp),
         [SIGNATURE_HEADER]: signDelivery(d.secret, timestamp, d.payload),
         'x-ledgerline-delivery-id': d.id,
         'user-agent': 'Ledgerline-Webhooks/1',
       },
-      body: d.payload,
-      signal: AbortSignal.timeout(deps.config.timeoutMs),
-    });
-    statusCode = response.status;
-    await response.body?.cancel().catch(() => undefined);
-    if (!response.ok) error = `HTTP ${response.status}`;
+      d.payload,
+      deps.config.timeoutMs,
+      deps.config.production ? checkedLookup(deps.callbackPolicy) : undefined,
+    );
+    if (statusCode < 200 || statusCode > 299) error = `HTTP ${statusCode}`;
   } catch (err) {
     error = (err as Error).name === 'TimeoutError' ? `timed out after ${deps.config.timeoutMs} ms` : ((err as Error).message ?? String(err));
   }
@@ -72,8 +112,11 @@ export async function attemptDelivery(deps: HubDeps, d: ClaimedDelivery, random:
  */
 export async function dispatchDue(deps: HubDeps): Promise<number> {
   const now = deps.clock.now();
-  // The lease: past the attempt's timeout, an unanswered claim is due again (a dispatcher died mid-POST).
-  const leaseUntil = new Date(now.getTime() + deps.config.timeoutMs * 2 + 30_000);
+  // The lease: past the time this pass may need for its whole batch (`concurrency` at a time, each up to
+  // the timeout), an unanswered claim is due again (a dispatcher died mid-POST). Shorter, and another
+  // replica would claim deliveries still queued here.
+  const rounds = Math.ceil(deps.config.batchSize / deps.config.concurrency);
+  const leaseUntil = new Date(now.getTime() + deps.config.timeoutMs * (rounds + 1) + 30_000);
   const claimed = await claimDueDeliveries(deps.knex, now, deps.config.batchSize, leaseUntil);
   let next = 0;
   const worker = async () => {

@@ -43,8 +43,8 @@ export async function registerHub(deps: HubDeps, caller: Caller, input: unknown)
   const filter = parseHubQuery(body.query);
   let partnerId: string | null = scope?.partnerId ?? null;
   if (!scope && body.partnerId !== undefined && body.partnerId !== null) {
-    if (typeof body.partnerId !== 'string' || !body.partnerId.trim())
-      throw new DomainError('HUB_INPUT_INVALID', 'partnerId must be a non-empty string', { field: 'partnerId' }, 'BAD_USER_INPUT');
+    if (typeof body.partnerId !== 'string' || !body.partnerId.trim() || body.partnerId.trim().length > 100)
+      throw new DomainError('HUB_INPUT_INVALID', 'partnerId must be a non-empty string of at most 100 characters', { field: 'partnerId' }, 'BAD_USER_INPUT');
     partnerId = body.partnerId.trim();
   }
   const hub: HubRow = {

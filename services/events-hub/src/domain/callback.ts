@@ -25,8 +25,15 @@ for (const [net, prefix] of [
 for (const [net, prefix] of [
   ['::', 128],
   ['::1', 128],
+  // IPv4-compatible (deprecated), NAT64 (64:ff9b::/96, local-use 64:ff9b:1::/48) and 6to4: an IPv4 address inside.
+  ['::', 96],
+  ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['2002::', 16],
+  ['100::', 64],
   ['fc00::', 7],
   ['fe80::', 10],
+  ['fec0::', 10],
   ['ff00::', 8],
 ] as const)
   INTERNAL.addSubnet(net, prefix, 'ipv6');
@@ -49,9 +56,12 @@ export interface CallbackPolicy {
   resolve(host: string): Promise<string[]>;
 }
 
+export const MAX_CALLBACK_LENGTH = 2048;
+
 /** Checks a callback URL; throws a 400 naming `callback`. Returns the URL, normalised. */
 export async function checkCallback(raw: unknown, policy: CallbackPolicy): Promise<string> {
   if (typeof raw !== 'string' || !raw.trim()) throw badCallback('callback is required: the https URL Ledgerline POSTs events to');
+  if (raw.length > MAX_CALLBACK_LENGTH) throw badCallback(`callback is longer than ${MAX_CALLBACK_LENGTH} characters`);
   let url: URL;
   try {
     url = new URL(raw.trim());
@@ -66,8 +76,8 @@ export async function checkCallback(raw: unknown, policy: CallbackPolicy): Promi
   return url.toString();
 }
 
-/** Production: the host is a public address, or resolves only to public ones. */
-export async function checkPublicHost(hostname: string, policy: CallbackPolicy): Promise<void> {
+/** Production: the host is a public address, or resolves only to public ones. Returns those addresses (connect to these, not to a second lookup). */
+export async function checkPublicHost(hostname: string, policy: CallbackPolicy): Promise<string[]> {
   const host = hostname.replace(/^\[|\]$/g, '');
   if (/^localhost$|\.localhost$|\.local$|\.internal$/i.test(host)) throw badCallback(`callback host "${host}" is internal`);
   let addresses: string[];
@@ -82,4 +92,5 @@ export async function checkPublicHost(hostname: string, policy: CallbackPolicy):
   if (!addresses.length) throw badCallback(`callback host "${host}" does not resolve`);
   const internal = addresses.find(isInternalAddress);
   if (internal) throw badCallback(`callback host "${host}" resolves to ${internal}, a loopback or private address`);
+  return addresses;
 }

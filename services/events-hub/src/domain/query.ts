@@ -44,11 +44,18 @@ export function parseHubQuery(raw: unknown): HubQuery {
   if (raw === undefined || raw === null || raw === '') return { eventTypes: [], subjects: [] };
   if (typeof raw !== 'string') throw badQuery('query', 'query must be a string such as "eventType=CustomerBillCreateEvent"');
   const query: HubQuery = { eventTypes: [], subjects: [] };
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      throw badQuery('query', `query has a malformed %-escape in "${s}"`);
+    }
+  };
   for (const part of raw.split('&')) {
     if (!part) continue;
     const eq = part.indexOf('=');
-    const name = decodeURIComponent(eq < 0 ? part : part.slice(0, eq)).trim();
-    const values = (eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1)))
+    const name = decode(eq < 0 ? part : part.slice(0, eq)).trim();
+    const values = (eq < 0 ? '' : decode(part.slice(eq + 1)))
       .split(',')
       .map((v) => v.trim())
       .filter(Boolean);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
-import { BILLING_STREAM, parseCloudEvent } from '@ledgerline/contracts';
+import { BILLING_STREAM, DomainError, parseCloudEvent } from '@ledgerline/contracts';
 import { runDurableConsumers, type Logger, type Messaging } from '@ledgerline/platform';
 import { consumerFilters } from '../domain/query';
 import { recordEvents, type StreamEvent } from '../application/record-events';
@@ -45,8 +45,11 @@ export function startEventConsumers(deps: HubDeps, messaging: Messaging, o: { sc
   );
 }
 
-/** Replays read the stream with a throw-away pull consumer per subject, from the stored time `from`. */
-export function streamReader(messaging: Messaging, logger: Logger): StreamReader {
+/**
+ * Replays read the stream with a throw-away pull consumer per subject, from the stored time `from`.
+ * At most `maxEvents` messages in all (they are held in memory): more is refused before reading them.
+ */
+export function streamReader(messaging: Messaging, logger: Logger, maxEvents = 100_000): StreamReader {
   return async (subjects, from) => {
     const found: { seq: number; event: StreamEvent }[] = [];
     for (const subject of subjects) {
@@ -62,6 +65,13 @@ export function streamReader(messaging: Messaging, logger: Logger): StreamReader
       try {
         const consumer = await messaging.js.consumers.get(BILLING_STREAM.name, name);
         let pending = (await consumer.info()).num_pending;
+        if (found.length + pending > maxEvents)
+          throw new DomainError(
+            'HUB_REPLAY_TOO_LARGE',
+            `A replay from ${from.toISOString()} would read more than ${maxEvents} events; choose a later from (or narrow the hub's query)`,
+            { field: 'from' },
+            'BAD_USER_INPUT',
+          );
         while (pending > 0) {
           const batch = await consumer.fetch({ max_messages: Math.min(pending, 500), expires: 5_000 });
           let got = 0;

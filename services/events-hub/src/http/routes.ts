@@ -25,7 +25,8 @@ export interface Reply {
 /** A TMF630-style error body: a stable `code`, the category as `reason`, a message a person can act on, the field at fault. */
 export function errorReply(error: DomainError): Reply {
   const status = STATUS_BY_CATEGORY[error.category];
-  return { status, body: { '@type': 'Error', code: error.code, reason: error.category, message: error.message, status: String(status), ...error.details } };
+  // The details (field, …) first: none of them may overwrite the shape's own keys.
+  return { status, body: { ...error.details, '@type': 'Error', code: error.code, reason: error.category, message: error.message, status: String(status) } };
 }
 
 async function readJson(req: http.IncomingMessage): Promise<unknown> {
@@ -53,7 +54,18 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
 export function hubRoutes(deps: HubDeps, read: StreamReader, jwtSecret: string, logger: Logger) {
   return async (req: http.IncomingMessage, url: URL): Promise<Reply | null> => {
     if (url.pathname !== HUB_PATH && !url.pathname.startsWith(`${HUB_PATH}/`)) return null;
-    const parts = url.pathname.slice(HUB_PATH.length).split('/').filter(Boolean).map(decodeURIComponent);
+    // A segment that is not valid %-encoding is kept as it is (no hub has such an id: 404, not a 500).
+    const parts = url.pathname
+      .slice(HUB_PATH.length)
+      .split('/')
+      .filter(Boolean)
+      .map((p) => {
+        try {
+          return decodeURIComponent(p);
+        } catch {
+          return p;
+        }
+      });
     const method = req.method ?? 'GET';
     try {
       let caller: Caller;
@@ -82,14 +94,15 @@ export function hubRoutes(deps: HubDeps, read: StreamReader, jwtSecret: string, 
         return { status: 200, body: await retryDelivery(deps, caller, id!, deliveryId!) };
       if (parts.length === 2 && sub === 'replay' && method === 'POST')
         return { status: 202, body: await replayEvents(deps, read, caller, id!, await readJson(req)) };
+      const status = parts.length <= 4 ? 405 : 404;
       return {
-        status: parts.length <= 4 ? 405 : 404,
+        status,
         body: {
           '@type': 'Error',
           code: 'HUB_ROUTE_NOT_FOUND',
           reason: 'NOT_FOUND',
           message: `${method} ${url.pathname} is not a hub operation`,
-          status: '404',
+          status: String(status),
         },
       };
     } catch (error) {
