@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { callerFromAuthorization, signToken } from './auth';
+import { callerFromAuthorization, DEV_JWT_SECRET, signToken } from './auth';
 
 describe('gateway authentication', () => {
   it('turns a valid token into a caller', async () => {
@@ -16,6 +16,13 @@ describe('gateway authentication', () => {
   it('refuses an expired token', async () => {
     const token = await signToken({ role: 'AGENT', expiresIn: '-1s' });
     await expect(callerFromAuthorization(`Bearer ${token}`)).rejects.toThrow(/expired/);
+  });
+  it('refuses a token that never expires (every token Ledgerline signs carries exp)', async () => {
+    const { SignJWT } = await import('jose');
+    const token = await new SignJWT({ role: 'ADMIN' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('ledgerline').setIssuedAt().sign(new TextEncoder().encode(DEV_JWT_SECRET));
+    await expect(callerFromAuthorization(`Bearer ${token}`)).rejects.toThrow();
+    const withExp = await new SignJWT({ role: 'ADMIN' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('ledgerline').setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(DEV_JWT_SECRET));
+    await expect(callerFromAuthorization(`Bearer ${withExp}`)).resolves.toMatchObject({ role: 'ADMIN' });
   });
   it('refuses a malformed header', async () => {
     await expect(callerFromAuthorization('Token abc')).rejects.toThrow(/Bearer/);

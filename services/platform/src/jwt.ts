@@ -46,7 +46,7 @@ export async function callerFromAuthorization(header: string | undefined, secret
   const match = /^Bearer\s+(.+)$/i.exec(header.trim());
   if (!match) throw new AuthenticationError('Authorization header must be "Bearer <token>"');
   try {
-    const { payload } = await jwtVerify(match[1]!, key(secret), { algorithms: ['HS256'], issuer: ISSUER });
+    const { payload } = await jwtVerify(match[1]!, key(secret), { algorithms: ['HS256'], issuer: ISSUER, requiredClaims: ['exp'] });
     const role = payload.role as Role;
     if (!ROLES.includes(role)) throw new AuthenticationError('Token has no valid role');
     return {
