@@ -27,7 +27,6 @@ const OPEN = `mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute
 const DECIDE = `mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { dispute { ${D} } } }`;
 const ASSESS = `mutation($i: AssessDisputeInput!) { assessDispute(input: $i) { dispute { ${D} } } }`;
 const PAY = 'mutation($i: RecordPaymentInput!) { recordPayment(input: $i) { invoice { state } } }';
-const NOTE = 'mutation($i: IssueCreditNoteInput!) { issueCreditNote(input: $i) { creditNote { id } } }';
 const INVOICE = `query($id: ID!) { invoice(id: $id) { id state total { amount } amountDue { amount } amountPaid { amount } amountDisputed { amount } amountCredited { amount }
   lines { id kind grossAmount { amount } creditedAmount { amount } } } }`;
 
@@ -154,8 +153,10 @@ describe('2. an auto-accept that no longer fits', () => {
     const fee = sep.lines.find((l: any) => l.kind === 'ONE_OFF');
     expect(fee.grossAmount.amount).toBe('8.92'); // 7.50 + 19 % tax
     const d = (await as(customer('cus_fup_fit'), OPEN, { i: { invoiceId: sep.id, invoiceLineId: fee.id, amount: '8.92', reason: 'Paid on time', idempotencyKey: 'fup-fit' } })).openDispute.dispute;
-    // An agent credits part of the fee apart before the workflow assesses the dispute.
-    await h.gql(NOTE, { i: { invoiceId: sep.id, kind: 'CREDIT', reason: 'Goodwill on the fee', lines: [{ invoiceLineId: fee.id, amount: '3.00' }], idempotencyKey: 'fup-fit-note' } });
+    // Part of the fee is credited apart before the workflow assesses the dispute. (Since 2026-11-27 a
+    // credit note takes the room it needs from the line's disputes — disputes-one-model.test.ts — so a
+    // credit the dispute does not know of is what is left to reach this: a data fix on the line.)
+    await db().execute(`update invoice_line set credited_amount = credited_amount + 3 where id = ?`, [fee.id]);
 
     const r = await h.svc.request<any>(ASSESS, { i: { disputeId: d.id } });
     expect(r.errors?.[0]?.extensions, 'the assessment answers').toBeUndefined();
@@ -169,7 +170,7 @@ describe('2. an auto-accept that no longer fits', () => {
     });
     expect(assessed.assessment.autoAcceptRefused.message).toMatch(/5\.92 EUR/);
     // Nothing credited by it; the invoice stays held; a second call answers the same.
-    expect((await invoice(sep.id))).toMatchObject({ state: 'ON_HOLD', amountDisputed: { amount: '8.92' }, amountCredited: { amount: '3' } });
+    expect((await invoice(sep.id))).toMatchObject({ state: 'ON_HOLD', amountDisputed: { amount: '8.92' } });
     expect((await h.gql<any>(ASSESS, { i: { disputeId: d.id } })).assessDispute.dispute).toEqual(assessed);
     // An agent can uphold what is left.
     expect((await as(AGENT, DECIDE, { i: { disputeId: d.id, decision: 'ACCEPT', amount: '5.92', note: 'The rest of the fee is waived' } })).decideDispute.dispute).toMatchObject({ status: 'ACCEPTED', creditedAmount: { amount: '5.92' } });

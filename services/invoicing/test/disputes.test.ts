@@ -20,6 +20,8 @@ const disputes: DisputeStarter = {
     if (temporalDown) throw new Error('temporal is down');
     started.push(req.disputeId);
   },
+  // Every run still runs here (a run that ended: disputes-usage-record-and-restart.test.ts).
+  running: async () => true,
   poke: async (disputeId) => void workflowPokes.push(disputeId),
 };
 
@@ -79,9 +81,10 @@ describe('opening a dispute', () => {
     const inv = await issuedInvoice('acc_dsp_open', 'cus_dsp_open');
     await markDunned(inv.id);
     dunningPokes.length = 0;
-    const input = { invoiceId: inv.id, amount: '12.00', reason: 'Roaming charges I did not make', idempotencyKey: 'open-1', usageRecordId: 'usg_evidence_1' };
+    // (A usage record must be one the invoice billed: disputes-usage-record-and-restart.test.ts.)
+    const input = { invoiceId: inv.id, amount: '12.00', reason: 'Roaming charges I did not make', idempotencyKey: 'open-1' };
     const d = (await as(customer('cus_dsp_open'), OPEN, { i: input })).openDispute.dispute;
-    expect(d).toMatchObject({ invoiceId: inv.id, billingAccountId: 'acc_dsp_open', usageRecordId: 'usg_evidence_1', invoiceLineId: null, amount: { amount: '12', currency: 'EUR' }, status: 'OPEN', escalationLevel: 0, assessment: null });
+    expect(d).toMatchObject({ invoiceId: inv.id, billingAccountId: 'acc_dsp_open', usageRecordId: null, invoiceLineId: null, amount: { amount: '12', currency: 'EUR' }, status: 'OPEN', escalationLevel: 0, assessment: null });
     const after = await invoice(inv.id);
     expect([after.state, after.amountDisputed.amount, after.disputes]).toEqual(['ON_HOLD', '12', [{ id: d.id, status: 'OPEN' }]]);
     expect(dunningPokes).toEqual([[inv.id, 'disputeChanged']]);

@@ -18,10 +18,11 @@ export class TemporalDisputeStarter implements DisputeStarter {
     const { WorkflowExecutionAlreadyStartedError } = await import('@temporalio/client');
     try {
       await client.workflow.start('disputeResolutionWorkflow', {
-        workflowId: disputeWorkflowId(req.disputeId),
+        workflowId: disputeWorkflowId(req.disputeId, req.run),
         taskQueue: this.options.taskQueue ?? 'ledgerline',
         args: [{ disputeId: req.disputeId, policy: req.policy }],
-        // One run per dispute, ever: a second start joins the running one or is refused.
+        // One start per run id, ever: a second start joins the running one or is refused. A later run
+        // of the same dispute has an id of its own (disputeWorkflowId).
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         workflowIdConflictPolicy: 'USE_EXISTING',
       });
@@ -30,8 +31,20 @@ export class TemporalDisputeStarter implements DisputeStarter {
     }
   }
 
-  async poke(disputeId: string): Promise<void> {
+  async running(disputeId: string, run: number): Promise<boolean> {
     const client = await this.connect();
-    await client.workflow.getHandle(disputeWorkflowId(disputeId)).signal('disputeDecided');
+    const { WorkflowNotFoundError } = await import('@temporalio/client');
+    try {
+      // The id's latest run: a run continued as new is followed to the one now running.
+      return (await client.workflow.getHandle(disputeWorkflowId(disputeId, run)).describe()).status.name === 'RUNNING';
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return false;
+      throw error;
+    }
+  }
+
+  async poke(disputeId: string, run = 1): Promise<void> {
+    const client = await this.connect();
+    await client.workflow.getHandle(disputeWorkflowId(disputeId, run)).signal('disputeDecided');
   }
 }

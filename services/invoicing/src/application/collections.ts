@@ -11,7 +11,10 @@
 //     A refund that makes a paid invoice owe again re-arms it (`dunning_started_at` null): the
 //     next pass starts its next dunning, `dunning-<invoiceId>-<n>`, once the previous one is over.
 //  3. Disputes: an open dispute whose workflow never started (the start right after openDispute
-//     failed: Temporal down) gets it now, `dispute-<disputeId>` (so once).
+//     failed: Temporal down) gets it now, `dispute-<disputeId>` (so once). An open dispute whose
+//     workflow was started a policy hour ago or more is looked at (at most once a policy hour, a
+//     bounded batch, least recently looked at first): when that run has ended (failed, terminated,
+//     timed out, canceled) or is unknown, the next run starts, `dispute-<disputeId>-<n>`, and is logged.
 // Each invoice is handled in its own transaction; anything that fails is retried by the next pass.
 import { DomainError, dec, minorUnits } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
@@ -20,7 +23,7 @@ import { outstanding } from '../domain/lifecycle';
 import type { DunningPolicy, DunningStarter } from '../ports/dunning';
 import type { AutopayTokens } from '../ports/autopay-tokens';
 import type { DisputePolicy, DisputeStarter } from '../ports/disputes';
-import { disputesWithoutWorkflow, markWorkflowStarted } from './disputes';
+import { disputesToWatch, disputesWithoutWorkflow, markWorkflowChecked, markWorkflowStarted } from './disputes';
 import { DEFAULT_DISPUTE_POLICY } from '../domain/disputes';
 import { recordPayment } from './payments';
 import { rows, sql } from './sql';
@@ -41,14 +44,19 @@ export interface CollectionsOutcome {
   dunningStarted: string[];
   /** Disputes whose workflow this pass started (the start after openDispute had failed). */
   disputeWorkflowsStarted: string[];
+  /** Disputes whose workflow had ended with the dispute open: this pass started their next run. */
+  disputeWorkflowsRestarted: string[];
 }
+
+/** How many open disputes one pass asks about their workflow, at most. */
+const DISPUTE_WATCH_BATCH = 100;
 
 const OPEN = `('SENT', 'PARTIALLY_PAID', 'ON_HOLD')`;
 
 export async function runCollections(fork: () => Em, deps: CollectionsDeps, now: Date, opts: { limit?: number; warn?: (err: unknown, msg: string) => void } = {}): Promise<CollectionsOutcome> {
   const limit = opts.limit ?? 500;
   const warn = opts.warn ?? (() => undefined);
-  const out: CollectionsOutcome = { autopaid: [], declined: [], dunningStarted: [], disputeWorkflowsStarted: [] };
+  const out: CollectionsOutcome = { autopaid: [], declined: [], dunningStarted: [], disputeWorkflowsStarted: [], disputeWorkflowsRestarted: [] };
 
   const due = await rows<{ id: string; billing_account_id: string; autopay_token: string | null }>(
     fork(),
@@ -92,6 +100,27 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
         out.disputeWorkflowsStarted.push(id);
       } catch (error) {
         warn(error, `could not start the workflow of dispute ${id}; the next pass tries again`);
+      }
+    }
+    // Open disputes whose workflow ended without closing them (a worker misconfigured, an
+    // operator's terminate): nothing else would ever look at them. Its steps are idempotent
+    // invoicing mutations (assess answers as stored, escalate is a max, a decision once), so the
+    // next run repeats nothing; it counts its SLA from its own start.
+    const policy = deps.disputePolicy ?? DEFAULT_DISPUTE_POLICY;
+    const running = deps.disputes.running?.bind(deps.disputes);
+    const olderThan = new Date(now.getTime() - (policy.hourMs ?? 3_600_000));
+    for (const { id, run } of running ? await disputesToWatch(fork(), olderThan, Math.min(limit, DISPUTE_WATCH_BATCH)) : []) {
+      try {
+        if (await running!(id, run)) {
+          await markWorkflowChecked(fork(), id, run, now);
+          continue;
+        }
+        await deps.disputes.start({ disputeId: id, policy, run: run + 1 });
+        await markWorkflowChecked(fork(), id, run + 1, now, true);
+        out.disputeWorkflowsRestarted.push(id);
+        warn(null, `dispute ${id} is open but its workflow run ${run} has ended; started run ${run + 1}`);
+      } catch (error) {
+        warn(error, `could not look at or restart the workflow of dispute ${id}; the next pass tries again`);
       }
     }
   }

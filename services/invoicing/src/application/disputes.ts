@@ -9,10 +9,10 @@
 //
 // Lock order, as everywhere in invoicing: credit:<account> advisory lock, invoice row, dispute row.
 import fs from 'node:fs';
-import { DomainError, badInput, conflict, dec, minorUnits, newId, notFound, type Caller, type Decimal } from '@ledgerline/contracts';
+import { DomainError, badInput, conflict, dec, minorUnits, newId, notFound, roundDecimal, type Caller, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { isDraft, type InvoiceState } from '../domain/lifecycle';
-import { assess, assessmentFacts, disputeAmount, isOpenDispute, parseDisputeRules, reviewDueAt, type Assessment, type DisputePolicy, type DisputeRules, type DisputeTarget } from '../domain/disputes';
+import { assess, assessmentFacts, disputeAmount, isOpenDispute, isStaffHold, parseDisputeRules, reviewDueAt, type Assessment, type DisputePolicy, type DisputeRules, type DisputeTarget } from '../domain/disputes';
 import { requireAccount, requireStaff, requireSystem } from './authorization';
 import { lockAccountCredit } from './credit';
 import { holdForDispute, lockInvoice, releaseDisputeAmount } from './invoice-lifecycle';
@@ -81,10 +81,28 @@ export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: 
     const left = undisputed.gt(0) ? undisputed : dec('0');
     throw new DomainError('DISPUTE_EXCEEDS_UNDISPUTED', `Only ${left.toFixed(scale)} ${currency} of invoice ${invoice.id} can still be credited and is not disputed already`, { field: 'input.amount', undisputed: left.toFixed(scale) }, 'BAD_USER_INPUT');
   }
-  if (invoiceLineId) {
-    const line = await k('invoice_line').where({ id: invoiceLineId, invoice_id: invoice.id }).first();
-    if (!line) throw badInput('input.invoiceLineId', `Invoice line ${invoiceLineId} is not a line of invoice ${invoice.id}`, 'DISPUTE_LINE_NOT_ON_INVOICE');
-    const [open] = await rows<{ total: string | null }>(em, `select sum(amount) as total from dispute where invoice_line_id = ? and status in ('OPEN', 'IN_REVIEW')`, [invoiceLineId]);
+  // A usage record: one this invoice billed, disputed on the usage line that billed it (as if that
+  // line were named), for at most what the record was charged there with the line's tax share.
+  let lineId = invoiceLineId;
+  if (usageRecordId) {
+    const billed = await usageRecordOnInvoice(em, invoice, usageRecordId);
+    if (lineId && lineId !== billed.line.id) throw badInput('input.invoiceLineId', `Usage record ${usageRecordId} was billed on invoice line ${billed.line.id}, not ${lineId}`, 'DISPUTE_LINE_NOT_USAGE_RECORD_LINE');
+    lineId = billed.line.id as string;
+    const [same] = await rows<{ open: string | null; credited: string | null }>(
+      em,
+      `select sum(case when status in ('OPEN', 'IN_REVIEW') then amount end) as open, sum(case when status = 'ACCEPTED' then credited_amount end) as credited from dispute where invoice_id = ? and usage_record_id = ?`,
+      [invoice.id, usageRecordId],
+    );
+    const recordLeft = billed.cap.minus(String(same?.open ?? '0')).minus(String(same?.credited ?? '0'));
+    if (amount.gt(recordLeft)) {
+      const left = recordLeft.gt(0) ? recordLeft : dec('0');
+      throw new DomainError('DISPUTE_EXCEEDS_USAGE_RECORD', `Usage record ${usageRecordId} was charged ${billed.cap.toFixed(scale)} ${currency} on this invoice, tax included; ${left.toFixed(scale)} ${currency} of it is not disputed or credited already`, { field: 'input.amount', undisputed: left.toFixed(scale) }, 'BAD_USER_INPUT');
+    }
+  }
+  if (lineId) {
+    const line = await k('invoice_line').where({ id: lineId, invoice_id: invoice.id }).first();
+    if (!line) throw badInput('input.invoiceLineId', `Invoice line ${lineId} is not a line of invoice ${invoice.id}`, 'DISPUTE_LINE_NOT_ON_INVOICE');
+    const [open] = await rows<{ total: string | null }>(em, `select sum(amount) as total from dispute where invoice_line_id = ? and status in ('OPEN', 'IN_REVIEW')`, [lineId]);
     const lineLeft = dec(String(line.gross_amount)).minus(String(line.credited_amount)).minus(String(open?.total ?? '0'));
     if (amount.gt(lineLeft)) {
       const left = lineLeft.gt(0) ? lineLeft : dec('0');
@@ -94,14 +112,47 @@ export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: 
 
   const id = newId('invoice').replace('inv_', 'dsp_');
   await k('dispute').insert({
-    id, invoice_id: invoice.id, billing_account_id: invoice.billing_account_id, invoice_line_id: invoiceLineId, usage_record_id: usageRecordId, amount: amount.toFixed(scale), currency, reason,
+    id, invoice_id: invoice.id, billing_account_id: invoice.billing_account_id, invoice_line_id: lineId, usage_record_id: usageRecordId, amount: amount.toFixed(scale), currency, reason,
     status: 'OPEN', escalation_level: 0, opened_by: c.caller.subject, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: c.now,
   });
   const held = await holdForDispute(em, invoice, amount.toFixed(scale), c.now, reason);
   await enqueueEvents(em, 'disputeOpened', c.now, [
-    { subject: id, key: [id, 'opened'], data: { disputeId: id, invoiceId: invoice.id, billingAccountId: invoice.billing_account_id, invoiceLineId, usageRecordId, amount: amount.toFixed(scale), currency, reason, invoiceNumber: invoice.number ?? null } },
+    { subject: id, key: [id, 'opened'], data: { disputeId: id, invoiceId: invoice.id, billingAccountId: invoice.billing_account_id, invoiceLineId: lineId, usageRecordId, amount: amount.toFixed(scale), currency, reason, invoiceNumber: invoice.number ?? null } },
   ]);
   return { id, created: true, held };
+}
+
+/**
+ * A usage record as this invoice billed it: its charge (`unbilled_charge`; usage charges a rated
+ * record under the record's own id, the id the dispute names) and the line that billed it — the
+ * invoice's USAGE line of its type × zone × unit, or the ADJUSTMENT line of the earlier invoice it
+ * adjusts, grouped as bill-accounts groups them — with `cap`, what the record was charged there tax
+ * included: its amount × the line's gross / net (an inclusive rate's amount is gross already), rounded
+ * down to the currency's minor unit. A record this invoice did not bill (unknown, another account's,
+ * not billed yet, billed elsewhere) is USAGE_RECORD_NOT_ON_INVOICE.
+ */
+async function usageRecordOnInvoice(em: Em, invoice: any, usageRecordId: string): Promise<{ line: any; cap: Decimal }> {
+  const k = sql(em);
+  const notOnInvoice = () => badInput('input.usageRecordId', `Usage record ${usageRecordId} is not billed on invoice ${invoice.id}`, 'USAGE_RECORD_NOT_ON_INVOICE');
+  const c = await k('unbilled_charge').where({ charge_id: usageRecordId, invoice_id: invoice.id, billing_account_id: invoice.billing_account_id }).first();
+  if (!c) throw notOnInvoice();
+  const lines = await k('invoice_line')
+    .where({ invoice_id: invoice.id, usage_type: c.usage_type, unit: c.unit })
+    .whereIn('kind', ['USAGE', 'ADJUSTMENT'])
+    .modify((q) => (c.zone == null ? q.whereNull('zone') : q.where({ zone: c.zone })));
+  const occurred = new Date(c.occurred_at);
+  const adjusts: string | null =
+    c.adjusts_invoice_id ??
+    (occurred < new Date(invoice.period_start)
+      ? ((await k('invoice').where({ billing_account_id: invoice.billing_account_id, kind: 'PERIOD' }).whereNull('voided_at').where('period_start', '<=', occurred).where('period_end', '>', occurred).first('id'))?.id ?? null)
+      : null);
+  const line = lines.find((l: any) => (adjusts ? l.kind === 'ADJUSTMENT' && l.source_ref === adjusts : l.kind === 'USAGE')) ?? (lines.length === 1 ? lines[0] : undefined);
+  if (!line) throw notOnInvoice();
+  const scale = minorUnits(invoice.currency);
+  const net = dec(String(line.net_amount));
+  const charged = dec(String(c.amount));
+  const gross = line.tax_inclusive ? charged : net.isZero() ? dec('0') : charged.times(String(line.gross_amount)).dividedBy(net);
+  return { line, cap: dec(roundDecimal(gross.gt(0) ? gross : dec('0'), scale, 'DOWN')) };
 }
 
 /** A dispute as it is, for a caller who may see it (staff, or its account's customer). */
@@ -135,6 +186,10 @@ export async function decideDispute(em: Em, c: DecideDisputeCommand): Promise<{ 
   if (note.length > 2000) throw badInput('input.note', 'A note has at most 2000 characters', 'DISPUTE_NOTE_TOO_LONG');
   if (c.decision !== 'ACCEPT' && c.decision !== 'REJECT') throw badInput('input.decision', 'ACCEPT or REJECT', 'DISPUTE_DECISION_INVALID');
   const d = await lockDispute(em, await findDispute(em, c.disputeId));
+  // A staff hold (disputeInvoice) is decided by staff: the workflow's ACCEPT at the final deadline is refused (it then waits for an agent).
+  if (c.decision === 'ACCEPT' && c.caller.role === 'SYSTEM' && isOpenDispute(d.status) && isStaffHold(d)) {
+    throw conflict('DISPUTE_OPENED_BY_STAFF', `Dispute ${d.id} was opened by staff (disputeInvoice); an agent decides it`, { field: 'input.decision' });
+  }
   const changed = await decide(em, d, { decision: c.decision, amount: c.amount ?? null, note, by: c.caller.subject, now: c.now });
   return { changed, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id };
 }
@@ -170,7 +225,7 @@ async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount
 }
 
 /** Takes a closed dispute off the hold and says so (dispute.resolved). */
-async function close(em: Em, d: any, status: string, now: Date, extra: { creditedAmount?: string | null; creditNoteId?: string | null; decidedBy: string; decisionNote?: string | null }): Promise<void> {
+export async function close(em: Em, d: any, status: string, now: Date, extra: { creditedAmount?: string | null; creditNoteId?: string | null; decidedBy: string; decisionNote?: string | null }): Promise<void> {
   await releaseDisputeAmount(em, d.invoice_id, String(d.amount), now, `dispute ${d.id} ${status.toLowerCase()}`);
   const invoiceNumber = (await sql(em)('invoice').where({ id: d.invoice_id }).first('number'))?.number ?? null;
   await enqueueEvents(em, 'disputeResolved', now, [
@@ -253,6 +308,8 @@ export async function assessDispute(em: Em, c: { disputeId: string; caller: Call
   const target: DisputeTarget = d.usage_record_id ? 'USAGE_RECORD' : d.invoice_line_id ? 'LINE' : 'INVOICE';
   const facts = assessmentFacts({ amount: String(d.amount), invoiceTotal: String(invoice.total), currency: d.currency, target, lineKind: line ? await lineKind(em, line) : null, acceptedDisputesLast365Days: Number(accepted?.n ?? 0) });
   let assessment: Assessment = await assess(rules, facts);
+  // A staff hold (disputeInvoice) goes to review: the rules settle customers' disputes, staff decide their own.
+  if (assessment.decision === 'ACCEPT' && isStaffHold(d)) assessment = { decision: 'REVIEW', rule: assessment.rule, facts, autoAcceptRefused: { code: 'DISPUTE_OPENED_BY_STAFF', message: 'Opened by staff with disputeInvoice: an agent decides it' } };
   if (assessment.decision === 'ACCEPT') {
     await k('dispute').where({ id: d.id }).update({ assessment: JSON.stringify(assessment), updated_at: c.now });
     // The rule's credit may no longer fit (the line was credited apart since the dispute opened):
@@ -327,5 +384,34 @@ export async function disputesWithoutWorkflow(em: Em, limit: number): Promise<st
 }
 
 export async function markWorkflowStarted(em: Em, disputeId: string, now: Date): Promise<void> {
-  await sql(em)('dispute').where({ id: disputeId }).whereNull('workflow_started_at').update({ workflow_started_at: now });
+  await sql(em)('dispute').where({ id: disputeId }).whereNull('workflow_started_at').update({ workflow_started_at: now, workflow_runs: 1 });
+}
+
+/**
+ * Open disputes whose newest workflow run was started, and last looked at, at least `olderThan`
+ * ago (least recently looked at first, at most `limit`): the due-date job asks whether it still runs.
+ */
+export async function disputesToWatch(em: Em, olderThan: Date, limit: number): Promise<{ id: string; run: number }[]> {
+  const found = await rows<{ id: string; workflow_runs: number }>(
+    em,
+    `select id, workflow_runs from dispute
+      where workflow_started_at is not null and status in ('OPEN', 'IN_REVIEW') and coalesce(workflow_checked_at, workflow_started_at) <= ?
+      order by coalesce(workflow_checked_at, workflow_started_at), id limit ?`,
+    [olderThan, limit],
+  );
+  return found.map((d) => ({ id: d.id, run: Math.max(1, Number(d.workflow_runs)) }));
+}
+
+/** The dispute's `run`-th workflow was looked at (still running) or started now (`restarted`: it is the newest). */
+export async function markWorkflowChecked(em: Em, disputeId: string, run: number, now: Date, restarted = false): Promise<void> {
+  const q = sql(em)('dispute').where({ id: disputeId });
+  if (!restarted) return void (await q.update({ workflow_checked_at: now }));
+  await q.where('workflow_runs', '<', run).update({ workflow_runs: run, workflow_started_at: now, workflow_checked_at: now });
+}
+
+/** The newest workflow run of each dispute (1 when none is recorded), for pokes. */
+export async function disputeWorkflowRuns(em: Em, disputeIds: string[]): Promise<Map<string, number>> {
+  if (disputeIds.length === 0) return new Map();
+  const found = await sql(em)('dispute').whereIn('id', disputeIds).select('id', 'workflow_runs');
+  return new Map(found.map((d: any) => [d.id as string, Math.max(1, Number(d.workflow_runs))]));
 }

@@ -1,10 +1,10 @@
 // Invoice state changes one at a time: validate/send, hold/release (disputes), void, regenerate.
-import { DomainError, badInput, conflict, dec, minorUnits, notFound } from '@ledgerline/contracts';
+import { DomainError, conflict, dec, minorUnits, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { assertTransition, outstanding, settlementState, type InvoiceState } from '../domain/lifecycle';
 import { billAccounts, issueInvoices, type AccountRow, type BillingDeps } from './bill-accounts';
 import { applyAccountCredit, lockCreditOfInvoice } from './credit';
-import { closeOpenDisputesOfInvoice } from './disputes';
+import { close as closeDispute, closeOpenDisputesOfInvoice } from './disputes';
 import { enqueueEvents, rows, sql } from './sql';
 
 export async function lockInvoice(em: Em, invoiceId: string, field = 'input.invoiceId'): Promise<any> {
@@ -30,22 +30,7 @@ export async function issueInvoice(em: Em, invoiceId: string, now: Date): Promis
   await issueInvoices(em, [invoiceId], now);
 }
 
-/** Puts an invoice on hold for a dispute over `amount` (dunning waits while it covers what is owed). */
-export async function disputeInvoice(em: Em, c: { invoiceId: string; amount: string; reason: string; now: Date }): Promise<void> {
-  const invoice = await lockInvoice(em, c.invoiceId);
-  const amount = dec(c.amount);
-  if (amount.lte(0)) throw new DomainError('DISPUTE_AMOUNT_NOT_POSITIVE', 'A disputed amount is above zero', { field: 'input.amount' });
-  // An amount finer than the currency's minor unit (5.005 EUR) is not an amount anyone can owe.
-  const scale = minorUnits(invoice.currency);
-  if (amount.decimalPlaces() > scale) {
-    throw badInput('input.amount', `${invoice.currency} amounts have ${scale === 0 ? 'no decimal places' : `at most ${scale} decimal place${scale === 1 ? '' : 's'}`} (got ${c.amount})`, 'DISPUTE_AMOUNT_PRECISION');
-  }
-  const owed = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
-  if (amount.gt(owed)) throw new DomainError('DISPUTE_EXCEEDS_OUTSTANDING', `Only ${owed.toFixed(scale)} ${invoice.currency} is still owed`, { field: 'input.amount' });
-  if (invoice.state !== 'ON_HOLD') assertTransition(invoice.state, 'ON_HOLD');
-  await sql(em)('invoice').where({ id: invoice.id }).update({ amount_disputed: amount.toFixed(), held_from: invoice.state === 'ON_HOLD' ? invoice.held_from : invoice.state });
-  await stateChanged(em, invoice, invoice.state, 'ON_HOLD', c.now, `dispute: ${c.reason}`);
-}
+// disputeInvoice (a staff hold) opens a Dispute: dispute-invoice.ts.
 
 /**
  * Ends a dispute (resolved for or against the customer: credit it with a credit note first if upheld).
@@ -163,10 +148,31 @@ export async function regenerateInvoice(em: Em, c: { invoiceId: string; now: Dat
   if (!created[0]) throw new DomainError('INVOICE_REGENERATION_CONFLICT', 'Another live invoice exists for this period', { field: 'input.invoiceId' });
   if (invoice.state === 'ON_HOLD') {
     const fresh = await lockInvoice(em, created[0].invoiceId);
+    const scale = minorUnits(fresh.currency);
     const total = dec(String(fresh.total));
-    const disputed = dec(String(invoice.amount_disputed));
-    const amount = disputed.lt(total) ? disputed : total.isNegative() ? dec('0') : total;
-    await sql(em)('invoice').where({ id: fresh.id }).update({ amount_disputed: amount.toFixed(minorUnits(fresh.currency)), held_from: 'NEW' });
+    // The open disputes (a draft's are staff holds, disputeInvoice) move to the new draft, oldest
+    // first, each at most what the new draft's total leaves; one it leaves nothing stays on the voided
+    // draft, closed ACCEPTED without a credit note (the new draft no longer bills it). A hold from
+    // before disputes were rows (amount_disputed beyond them) carries over as it did.
+    let room = total.gt(0) ? total : dec('0');
+    let carried = dec('0');
+    const open = await sql(em)('dispute').where({ invoice_id: invoice.id }).whereIn('status', ['OPEN', 'IN_REVIEW']).orderBy([{ column: 'created_at' }, { column: 'id' }]).forUpdate();
+    let legacy = dec(String(invoice.amount_disputed));
+    for (const d of open) {
+      legacy = legacy.minus(String(d.amount));
+      const amount = dec(String(d.amount)).lt(room) ? dec(String(d.amount)) : room;
+      if (amount.gt(0)) {
+        await sql(em)('dispute').where({ id: d.id }).update({ invoice_id: fresh.id, invoice_line_id: null, amount: amount.toFixed(scale), updated_at: c.now });
+        carried = carried.plus(amount);
+        room = room.minus(amount);
+      } else {
+        const note = 'The corrected invoice no longer bills this amount.';
+        await sql(em)('dispute').where({ id: d.id }).update({ status: 'ACCEPTED', decided_by: 'regenerateInvoice', decision_note: note, decided_at: c.now, updated_at: c.now });
+        await closeDispute(em, d, 'ACCEPTED', c.now, { decidedBy: 'regenerateInvoice', decisionNote: note });
+      }
+    }
+    if (legacy.gt(0)) carried = carried.plus(legacy.lt(room) ? legacy : room);
+    await sql(em)('invoice').where({ id: fresh.id }).update({ amount_disputed: carried.toFixed(scale), held_from: 'NEW' });
     await stateChanged(em, fresh, 'NEW', 'ON_HOLD', c.now, `dispute carried over from ${invoice.id}`);
   }
   return created[0].invoiceId;

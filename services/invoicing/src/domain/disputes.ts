@@ -210,3 +210,13 @@ export function parseDisputeRules(text: string, source: string): DisputeRules {
   const d = doc as { rules: { name: string; priority?: number; conditions: unknown; event: { type: 'ACCEPT' } }[] };
   return { rules: d.rules.map((r) => ({ name: r.name, priority: r.priority ?? 1, conditions: r.conditions, event: { type: 'ACCEPT' } })) };
 }
+
+/**
+ * The idempotency keys of disputes staff open with the legacy `disputeInvoice` (a put on hold for
+ * review): `disputeInvoice:<invoiceId>:<n>`, the n-th on that invoice. Reserved for it (no caller of
+ * openDispute may take one); such a dispute is decided by staff, never accepted by the rules or a
+ * deadline.
+ */
+export const STAFF_HOLD_KEY_PREFIX = 'disputeInvoice:';
+export const staffHoldKey = (invoiceId: string, n: number): string => `${STAFF_HOLD_KEY_PREFIX}${invoiceId}:${n}`;
+export const isStaffHold = (d: { idempotency_key?: string | null }): boolean => typeof d.idempotency_key === 'string' && d.idempotency_key.startsWith(STAFF_HOLD_KEY_PREFIX);

@@ -6,13 +6,15 @@ import type { InvoicingDeps } from '../deps';
 import { outstanding } from '../domain/lifecycle';
 import { accountCredit, addDiscount, addOneOffCharge, recordCharges, recordSubscription, registerBillingAccount, registerPlanVersion, upsertTaxRule } from '../application/read-model';
 import { billRunId, billRunView, closeBillingPeriod, previewNextInvoice, processBillRunBatch, startBillRun } from '../application/bill-run';
-import { disputeInvoice, issueInvoice, regenerateInvoice, resolveDispute, voidInvoice } from '../application/invoice-lifecycle';
+import { issueInvoice, regenerateInvoice, resolveDispute, voidInvoice } from '../application/invoice-lifecycle';
+import { disputeInvoice } from '../application/dispute-invoice';
+import { STAFF_HOLD_KEY_PREFIX } from '../domain/disputes';
 import { issueCreditNote, issuePaymentReceipt, recordPayment, refundPayment } from '../application/payments';
 import { dunnedInvoicesPaidFromCreditInBatch } from '../application/credit';
 import { renderInvoiceHtml, renderInvoicePdf, type InvoiceDocumentModel } from '../documents/render';
 import { runCollections } from '../application/collections';
 import { rows } from '../application/sql';
-import { assessDispute, decideDispute, escalateDispute, markWorkflowStarted, openDispute, withdrawDispute } from '../application/disputes';
+import { assessDispute, decideDispute, disputeWorkflowRuns, escalateDispute, markWorkflowStarted, openDispute, withdrawDispute } from '../application/disputes';
 import { guardOperations, listableAccounts, requireAccount, requireRow } from '../application/authorization';
 
 
@@ -25,6 +27,11 @@ function callerKey(key: unknown): void {
   if (typeof key === 'string' && RESERVED_KEY_PREFIXES.some((p) => key.startsWith(p))) {
     throw badInput('input.idempotencyKey', `Idempotency keys starting with ${RESERVED_KEY_PREFIXES.join(' or ')} are reserved for invoicing's own payments`, 'IDEMPOTENCY_KEY_RESERVED');
   }
+}
+
+/** The keys of staff holds (disputeInvoice:<invoiceId>:<n>): a customer who took one first would be answered with a staff hold's replay or refusal. */
+function staffHoldKey(key: unknown): void {
+  if (typeof key === 'string' && key.startsWith(STAFF_HOLD_KEY_PREFIX)) throw badInput('input.idempotencyKey', `Idempotency keys starting with ${STAFF_HOLD_KEY_PREFIX} are reserved for disputeInvoice`, 'IDEMPOTENCY_KEY_RESERVED');
 }
 
 /** The key of a dispute's credit note (`dispute:<id>`): a caller that took one first would answer the decision with its own note. */
@@ -93,11 +100,12 @@ async function startDisputeWorkflow(ctx: InvoicingContext, disputeId: string): P
   }
 }
 
-/** After a dispute was closed outside its workflow: the workflow looks again (signal disputeDecided). Best effort. */
+/** After a dispute was closed outside its workflow: its newest workflow run looks again (signal disputeDecided). Best effort. */
 async function pokeDisputes(ctx: InvoicingContext, disputeIds: string[]): Promise<void> {
-  if (!ctx.deps.disputes) return;
+  if (!ctx.deps.disputes || disputeIds.length === 0) return;
+  const runs = await disputeWorkflowRuns(ctx.em.fork() as Em, disputeIds);
   for (const disputeId of disputeIds) {
-    await ctx.deps.disputes.poke(disputeId).catch((err: unknown) => ctx.runtime.logger.warn({ err, disputeId }, 'could not signal the dispute workflow; it looks again at its next deadline'));
+    await ctx.deps.disputes.poke(disputeId, runs.get(disputeId) ?? 1).catch((err: unknown) => ctx.runtime.logger.warn({ err, disputeId }, 'could not signal the dispute workflow; it looks again at its next deadline'));
   }
 }
 
@@ -169,6 +177,12 @@ export const resolvers = guardOperations({
       const creditNote = await ctx.em.fork().findOneOrFail(CreditNote, { id });
       // The note cleared or reduced what its invoice owes: its dunning looks again, as after a payment.
       await pokeDunning(ctx, creditNote.invoiceId, 'paymentRecorded');
+      // Disputes it covered in full were closed (ACCEPTED with this note): their workflows look again.
+      const covered = await ctx.em.fork().find(Dispute, { creditNoteId: id, decidedBy: { $like: 'creditNote:%' } });
+      if (covered.length > 0) {
+        await pokeDunning(ctx, creditNote.invoiceId, 'disputeChanged');
+        await pokeDisputes(ctx, covered.map((d) => d.id));
+      }
       await pokeCreditPaid(ctx, creditNote.billingAccountId, at, [creditNote.invoiceId]);
       return { creditNote, invoice: await fresh(ctx, creditNote.invoiceId) };
     },
@@ -199,8 +213,10 @@ export const resolvers = guardOperations({
       return { invoice: await fresh(ctx, id) };
     },
     disputeInvoice: async (_: unknown, a: Args<{ invoiceId: string; amount: string; reason: string }>, ctx: InvoicingContext) => {
-      await mutate(ctx, (em, now) => disputeInvoice(em, { ...a.input, now }));
-      await pokeDunning(ctx, a.input.invoiceId, 'disputeChanged');
+      // Opens (or sets the amount of) the invoice's staff dispute; its workflow starts like any dispute's.
+      const r = await mutate(ctx, (em, now) => disputeInvoice(em, { ...a.input, caller: ctx.caller, now }));
+      if (r.changed) await pokeDunning(ctx, a.input.invoiceId, 'disputeChanged');
+      if (r.created) await startDisputeWorkflow(ctx, r.disputeId);
       return { invoice: await fresh(ctx, a.input.invoiceId) };
     },
     resolveDispute: async (_: unknown, a: Args<{ invoiceId: string }>, ctx: InvoicingContext) => {
@@ -214,6 +230,7 @@ export const resolvers = guardOperations({
       return { invoice };
     },
     openDispute: async (_: unknown, a: Args<{ invoiceId: string; amount: string; reason: string; invoiceLineId?: string | null; usageRecordId?: string | null; idempotencyKey: string }>, ctx: InvoicingContext) => {
+      staffHoldKey(a.input?.idempotencyKey);
       const r = await mutate(ctx, (em, now) => openDispute(em, { ...a.input, caller: ctx.caller, now }));
       if (r.created && r.held) await pokeDunning(ctx, a.input.invoiceId, 'disputeChanged');
       const payload = await disputePayload(ctx, r.id);

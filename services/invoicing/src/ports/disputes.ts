@@ -11,16 +11,29 @@ export type { DisputePolicy };
 export interface StartDisputeRequest {
   disputeId: string;
   policy: DisputePolicy;
+  /** Which run of the dispute's workflow (default 1): the due-date pass starts the next one when the last ended with the dispute still open. */
+  run?: number;
 }
 
 export interface DisputeStarter {
-  /** Starts the dispute's workflow; starting it again (any number of times) does nothing. */
+  /** Starts the dispute's `run`-th workflow; starting it again (any number of times) does nothing. */
   start(req: StartDisputeRequest): Promise<void>;
-  /** Tells the dispute's workflow to look at the dispute again (it was decided, withdrawn or closed). Best effort. */
-  poke(disputeId: string): Promise<void>;
+  /**
+   * Whether the dispute's `run`-th workflow is still running (false: it ended — completed, failed,
+   * terminated, timed out, canceled — or is not known). A starter without it is never asked, and a
+   * workflow that ended with the dispute open is not restarted.
+   */
+  running?(disputeId: string, run: number): Promise<boolean>;
+  /** Tells the dispute's `run`-th workflow (default 1; the newest) to look at the dispute again (it was decided, withdrawn or closed). Best effort. */
+  poke(disputeId: string, run?: number): Promise<void>;
 }
 
-export const disputeWorkflowId = (disputeId: string): string => `dispute-${disputeId}`;
+/**
+ * The workflow id of a dispute's `run`-th run: `dispute-<id>`, then `dispute-<id>-<n>`. A new id per
+ * run because an id is started once ever (REJECT_DUPLICATE); the workflow's steps are idempotent
+ * invoicing mutations keyed by the dispute, not by the workflow id, so a later run repeats nothing.
+ */
+export const disputeWorkflowId = (disputeId: string, run = 1): string => (run > 1 ? `dispute-${disputeId}-${run}` : `dispute-${disputeId}`);
 
 /** DISPUTE_POLICY (JSON) or the default; a malformed policy is a configuration error at start-up. */
 export function disputePolicyFromEnv(env: NodeJS.ProcessEnv = process.env): DisputePolicy {

@@ -8,6 +8,7 @@ import { Migration20261204000000_payment_moved_to_credit } from './Migration2026
 import { Migration20261204000001_dunning_runs } from './Migration20261204000001_dunning_runs';
 import { Migration20261205000000_disputes } from './Migration20261205000000_disputes';
 import { Migration20261206000000_dispute_open_index } from './Migration20261206000000_dispute_open_index';
+import { Migration20261207000000_dispute_workflow_runs } from './Migration20261207000000_dispute_workflow_runs';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -20,4 +21,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261204000001_dunning_runs', class: Migration20261204000001_dunning_runs },
   { name: 'Migration20261205000000_disputes', class: Migration20261205000000_disputes },
   { name: 'Migration20261206000000_dispute_open_index', class: Migration20261206000000_dispute_open_index },
+  { name: 'Migration20261207000000_dispute_workflow_runs', class: Migration20261207000000_dispute_workflow_runs },
 ];
