@@ -15,7 +15,7 @@
 // Lock order, as everywhere in invoicing: credit:<account> advisory lock, invoice row, dispute row.
 import { DomainError, badInput, dec, minorUnits, newId, notFound, type Caller } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { assertTransition, outstanding, type InvoiceState } from '../domain/lifecycle';
+import { assertTransition, isDraft, outstanding, type InvoiceState } from '../domain/lifecycle';
 import { disputeAmount, STAFF_HOLD_KEY_PREFIX, staffHoldKey } from '../domain/disputes';
 import { requireStaff } from './authorization';
 import { lockAccountCredit } from './credit';
@@ -75,7 +75,9 @@ export async function disputeInvoice(em: Em, c: DisputeInvoiceCommand): Promise<
     status: 'OPEN', escalation_level: 0, opened_by: c.caller.subject.slice(0, 200), idempotency_key: staffHoldKey(invoice.id, Number(n) + 1), request_hash: hash, created_at: c.now,
   });
   await holdForDispute(em, invoice, amount.toFixed(scale), c.now, reason);
-  await enqueueEvents(em, 'disputeOpened', c.now, [
+  // A draft's hold is internal (review 12): the customer has not been sent the invoice, did not open
+  // the dispute, and the draft cannot be issued while held, so no customer event (close() says nothing either).
+  if (!isDraft({ state: invoice.state as InvoiceState, heldFrom: invoice.held_from })) await enqueueEvents(em, 'disputeOpened', c.now, [
     { subject: id, key: [id, 'opened'], data: { disputeId: id, invoiceId: invoice.id, billingAccountId: invoice.billing_account_id, invoiceLineId: null, usageRecordId: null, amount: amount.toFixed(scale), currency, reason, invoiceNumber: invoice.number ?? null } },
   ]);
   return { disputeId: id, created: true, changed: true };

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import { DomainError, badInput, conflict, dec, minorUnits, newId, notFound, roundDecimal, type Caller, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { isDraft, type InvoiceState } from '../domain/lifecycle';
-import { assess, assessmentFacts, disputeAmount, isOpenDispute, isStaffHold, parseDisputeRules, reviewDueAt, type Assessment, type DisputePolicy, type DisputeRules, type DisputeTarget } from '../domain/disputes';
+import { assess, assessmentFacts, disputeAmount, isOpenDispute, isStaffHold, parseDisputeRules, STAFF_HOLD_KEY_PREFIX, reviewDueAt, type Assessment, type DisputePolicy, type DisputeRules, type DisputeTarget } from '../domain/disputes';
 import { requireAccount, requireStaff, requireSystem } from './authorization';
 import { lockAccountCredit } from './credit';
 import { holdForDispute, lockInvoice, releaseDisputeAmount } from './invoice-lifecycle';
@@ -228,6 +228,9 @@ async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount
 export async function close(em: Em, d: any, status: string, now: Date, extra: { creditedAmount?: string | null; creditNoteId?: string | null; decidedBy: string; decisionNote?: string | null }): Promise<void> {
   await releaseDisputeAmount(em, d.invoice_id, String(d.amount), now, `dispute ${d.id} ${status.toLowerCase()}`);
   const invoiceNumber = (await sql(em)('invoice').where({ id: d.invoice_id }).first('number'))?.number ?? null;
+  // An invoice never issued (a draft's staff hold, closed by a decision, resolveDispute or regenerating
+  // it): the customer was never told it opened, so nothing closing it either (review 12).
+  if (invoiceNumber == null) return;
   await enqueueEvents(em, 'disputeResolved', now, [
     {
       subject: d.id,
@@ -304,7 +307,7 @@ export async function assessDispute(em: Em, c: { disputeId: string; caller: Call
   const k = sql(em);
   const invoice = await k('invoice').where({ id: d.invoice_id }).first();
   const line = d.invoice_line_id ? await k('invoice_line').where({ id: d.invoice_line_id }).first() : null;
-  const [accepted] = await rows<{ n: string }>(em, `select count(*) as n from dispute where billing_account_id = ? and status = 'ACCEPTED' and decided_at > ? and id <> ?`, [d.billing_account_id, new Date(c.now.getTime() - 365 * 86_400_000), d.id]);
+  const [accepted] = await rows<{ n: string }>(em, `select count(*) as n from dispute where billing_account_id = ? and status = 'ACCEPTED' and decided_at > ? and id <> ? and (idempotency_key is null or idempotency_key not like ?)`, [d.billing_account_id, new Date(c.now.getTime() - 365 * 86_400_000), d.id, `${STAFF_HOLD_KEY_PREFIX}%`]);
   const target: DisputeTarget = d.usage_record_id ? 'USAGE_RECORD' : d.invoice_line_id ? 'LINE' : 'INVOICE';
   const facts = assessmentFacts({ amount: String(d.amount), invoiceTotal: String(invoice.total), currency: d.currency, target, lineKind: line ? await lineKind(em, line) : null, acceptedDisputesLast365Days: Number(accepted?.n ?? 0) });
   let assessment: Assessment = await assess(rules, facts);
@@ -370,7 +373,8 @@ export async function closeOpenDisputesOfInvoice(em: Em, invoiceId: string, c: {
   const by = (c.by === 'resolveDispute' ? c.by : `resolveDispute:${c.by}`).slice(0, 200);
   await k('dispute').whereIn('id', open.map((d: any) => d.id)).update({ status: 'REJECTED', decided_by: by, decision_note: note, decided_at: c.now, updated_at: c.now });
   const invoiceNumber = (await k('invoice').where({ id: invoiceId }).first('number'))?.number ?? null;
-  await enqueueEvents(em, 'disputeResolved', c.now, open.map((d: any) => ({
+  // A draft's (staff) holds: the customer was never told they opened (review 12; see close()).
+  if (invoiceNumber != null) await enqueueEvents(em, 'disputeResolved', c.now, open.map((d: any) => ({
     subject: d.id,
     key: [d.id, 'resolved'],
     data: { disputeId: d.id, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id, status: 'REJECTED', amount: dec(String(d.amount)).toFixed(minorUnits(d.currency)), currency: d.currency, creditedAmount: null, creditNoteId: null, decidedBy: by, decisionNote: note, invoiceNumber },

@@ -172,8 +172,14 @@ export async function regenerateInvoice(em: Em, c: { invoiceId: string; now: Dat
       }
     }
     if (legacy.gt(0)) carried = carried.plus(legacy.lt(room) ? legacy : room);
-    await sql(em)('invoice').where({ id: fresh.id }).update({ amount_disputed: carried.toFixed(scale), held_from: 'NEW' });
-    await stateChanged(em, fresh, 'NEW', 'ON_HOLD', c.now, `dispute carried over from ${invoice.id}`);
+    // The voided draft holds nothing any more: its disputes moved or closed (review 12).
+    await sql(em)('invoice').where({ id: invoice.id }).update({ amount_disputed: '0' });
+    // Nothing carried over (the new draft bills nothing to hold): it is a plain NEW draft (review 12;
+    // it was held with nothing disputed and could not be issued).
+    if (carried.gt(0)) {
+      await sql(em)('invoice').where({ id: fresh.id }).update({ amount_disputed: carried.toFixed(scale), held_from: 'NEW' });
+      await stateChanged(em, fresh, 'NEW', 'ON_HOLD', c.now, `dispute carried over from ${invoice.id}`);
+    }
   }
   return created[0].invoiceId;
 }
