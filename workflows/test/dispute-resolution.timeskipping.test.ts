@@ -112,6 +112,24 @@ describe('disputeResolutionWorkflow (time-skipping server)', () => {
     expect(ran).toBeLessThan(HOUR);
   });
 
+  it('a restarted run keeps the deadline the dispute shows (reviewDueAt), not a whole SLA from its own start', async () => {
+    // As invoicing answers a dispute already in review: its deadline is 5 h away, not 48 h.
+    class AlreadyInReview extends RecordingDisputes {
+      override async assess(req: DisputeRef) {
+        const s = await super.assess(req);
+        return { ...s, reviewDueAt: new Date((await env.currentTimeMs()) + 5 * HOUR).toISOString() };
+      }
+    }
+    const disputes = new AlreadyInReview();
+    await run(disputes, {}, async (handle) => {
+      await disputes.whenCalled('assess');
+      await env.sleep(6 * HOUR);
+      await disputes.whenCalled('escalate');
+      await handle.terminate('test done');
+    });
+    expect(disputes.hoursAfterAssess('escalate')).toBe(5);
+  });
+
   it('an agent who decides within the review SLA ends it at the signal, with no escalation', async () => {
     const disputes = new RecordingDisputes();
     const result = await run(disputes, {}, async (handle, disputeId) => {

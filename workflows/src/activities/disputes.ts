@@ -64,9 +64,9 @@ export function isAlreadyDecided(err: unknown): boolean {
   return err.code === ErrorCode.CONFLICT && extensions?.reason === DISPUTE_ALREADY_DECIDED;
 }
 
-const FIELDS = 'dispute { status escalationLevel }';
+const FIELDS = 'dispute { status escalationLevel reviewDueAt }';
 type Payload = { dispute: DisputeState };
-const view = (d: DisputeState): DisputeState => ({ status: d.status, escalationLevel: d.escalationLevel });
+const view = (d: DisputeState): DisputeState => ({ status: d.status, escalationLevel: d.escalationLevel, reviewDueAt: d.reviewDueAt ?? null });
 
 /**
  * invoicing subgraph: `assessDispute`, `escalateDispute`, `decideDispute` and `dispute(id)`. The
@@ -82,7 +82,7 @@ export class GraphqlDisputesClient implements DisputesPort {
   }
 
   async state(req: DisputeRef, opts?: CallOptions): Promise<DisputeState> {
-    const d = await graphqlRequest<{ dispute: DisputeState | null }>(this.client, `query($id: ID!) { dispute(id: $id) { status escalationLevel } }`, { id: req.disputeId }, opts);
+    const d = await graphqlRequest<{ dispute: DisputeState | null }>(this.client, `query($id: ID!) { dispute(id: $id) { status escalationLevel reviewDueAt } }`, { id: req.disputeId }, opts);
     if (!d.dispute) throw new DomainError('DISPUTE_NOT_FOUND', `Dispute ${req.disputeId} does not exist`);
     return view(d.dispute);
   }

@@ -10,6 +10,12 @@ export type DisputeStatus = 'OPEN' | 'IN_REVIEW' | 'ACCEPTED' | 'REJECTED' | 'WI
 export interface DisputeState {
   status: DisputeStatus;
   escalationLevel: number;
+  /**
+   * When an agent's decision is due (ISO), as invoicing shows it; set once the dispute is in review.
+   * A restarted run (the previous one ended without closing the dispute) keeps this deadline rather
+   * than counting a whole SLA again from its own start. Absent from older activity results.
+   */
+  reviewDueAt?: string | null;
 }
 
 import { DEFAULT_DISPUTE_POLICY, disputePolicyProblems, disputeSlaMs, type DisputePolicy } from '@ledgerline/contracts/dispute-policy';

@@ -62,11 +62,14 @@ export async function disputeResolutionWorkflow(input: DisputeResolutionInput): 
     return true;
   };
 
-  if (seen(await acts.assessDispute({ disputeId }))) return status;
+  const assessed = await acts.assessDispute({ disputeId });
+  if (seen(assessed)) return status;
   status.phase = 'IN_REVIEW';
 
   let level = status.escalationLevel;
-  let deadline = Date.now() + slaMs(policy, level);
+  // A dispute already in review (this run restarts one that ended) keeps the deadline it shows.
+  const due = assessed.reviewDueAt ? Date.parse(assessed.reviewDueAt) : NaN;
+  let deadline = Number.isFinite(due) ? due : Date.now() + slaMs(policy, level);
   for (;;) {
     const left = deadline - Date.now();
     if (left > 0) await condition(() => poke, left);
