@@ -20,14 +20,15 @@ const alreadyDecided = { errors: [{ message: 'Dispute dsp_1 is already REJECTED'
 describe('GraphqlDisputesClient', () => {
   it("calls the contract's mutations with inline inputs and the worker's token, and answers status and level", async () => {
     const { impl, requests } = fakeFetch(
-      { body: { data: { assessDispute: { dispute: dispute('IN_REVIEW') } } } },
+      { body: { data: { assessDispute: { dispute: { ...dispute('IN_REVIEW'), reviewDueAt: '2026-12-03T10:00:00.000Z' } } } } },
       { body: { data: { escalateDispute: { dispute: dispute('IN_REVIEW', 1) } } } },
       { body: { data: { decideDispute: { dispute: dispute('ACCEPTED', 1) } } } },
       { body: { data: { dispute: dispute('ACCEPTED', 1) } } },
     );
     const client = new GraphqlDisputesClient({ url: 'http://gateway/graphql', headers: { authorization: 'Bearer svc' }, fetch: impl });
 
-    await expect(client.assess({ disputeId: 'dsp_1' })).resolves.toEqual({ status: 'IN_REVIEW', escalationLevel: 0 });
+    // The deadline invoicing shows comes along (a restarted run keeps it).
+    await expect(client.assess({ disputeId: 'dsp_1' })).resolves.toEqual({ status: 'IN_REVIEW', escalationLevel: 0, reviewDueAt: '2026-12-03T10:00:00.000Z' });
     await expect(client.escalate({ disputeId: 'dsp_1', level: 1 })).resolves.toEqual({ status: 'IN_REVIEW', escalationLevel: 1 });
     await expect(client.decide({ disputeId: 'dsp_1', decision: 'ACCEPT', note: 'deadline passed' })).resolves.toEqual({ status: 'ACCEPTED', escalationLevel: 1 });
     await expect(client.state({ disputeId: 'dsp_1' })).resolves.toEqual({ status: 'ACCEPTED', escalationLevel: 1 });
@@ -39,7 +40,7 @@ describe('GraphqlDisputesClient', () => {
     expect(requests[1]!.variables).toEqual({ id: 'dsp_1', level: 1 });
     expect(requests[2]!.query).toMatch(/decideDispute\(input: \{ disputeId: \$id, decision: \$decision, note: \$note \}\)/);
     expect(requests[2]!.variables).toEqual({ id: 'dsp_1', decision: 'ACCEPT', note: 'deadline passed' });
-    expect(requests[3]!.query).toMatch(/dispute\(id: \$id\) \{ status escalationLevel \}/);
+    expect(requests[3]!.query).toMatch(/dispute\(id: \$id\) \{ status escalationLevel reviewDueAt \}/);
   });
 
   it('a decision that lost the race (CONFLICT DISPUTE_ALREADY_DECIDED) reads the dispute and answers it, no failure', async () => {

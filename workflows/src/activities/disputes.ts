@@ -66,7 +66,7 @@ export function isAlreadyDecided(err: unknown): boolean {
 
 const FIELDS = 'dispute { status escalationLevel reviewDueAt }';
 type Payload = { dispute: DisputeState };
-const view = (d: DisputeState): DisputeState => ({ status: d.status, escalationLevel: d.escalationLevel, reviewDueAt: d.reviewDueAt ?? null });
+const view = (d: DisputeState): DisputeState => ({ status: d.status, escalationLevel: d.escalationLevel, ...(d.reviewDueAt ? { reviewDueAt: d.reviewDueAt } : {}) });
 
 /**
  * invoicing subgraph: `assessDispute`, `escalateDispute`, `decideDispute` and `dispute(id)`. The
