@@ -11,17 +11,40 @@ export interface Messaging {
   jsm: JetStreamManager;
 }
 
+/**
+ * NATS_URL may carry a user and password (`nats://usage:<password>@nats:4222`, percent-encoded
+ * where needed; deploy/nats/authorization.conf has one user per service). nats.js does not read
+ * credentials from a URL, so they are taken out of it and passed as options; `shown` is the URL
+ * with the password masked, for messages and logs.
+ */
+export function natsConnectOptions(natsUrl: string): { servers: string; user?: string; pass?: string; token?: string; shown: string } {
+  let url: URL;
+  try {
+    url = new URL(natsUrl);
+  } catch {
+    return { servers: natsUrl, shown: natsUrl };
+  }
+  if (!url.username && !url.password) return { servers: natsUrl, shown: natsUrl };
+  const user = decodeURIComponent(url.username);
+  const pass = decodeURIComponent(url.password);
+  const servers = `${url.protocol}//${url.host}`;
+  // `nats://<token>@host`: a token, as every NATS client reads it.
+  if (!url.password) return { servers, token: user, shown: `${url.protocol}//***@${url.host}` };
+  return { servers, user, pass, shown: `${url.protocol}//${url.username}:***@${url.host}` };
+}
+
 export async function connectMessaging(natsUrl: string, name: string): Promise<Messaging> {
+  const { shown, ...credentials } = natsConnectOptions(natsUrl);
   let nc: NatsConnection;
   try {
     // noAsyncTraces: every request (each JetStream publish) would otherwise build two Error objects
     // for their stack traces up front, which was the largest single CPU cost of the outbox relay.
-    nc = await connect({ servers: natsUrl, name, timeout: 5000, maxReconnectAttempts: -1, noAsyncTraces: true });
+    nc = await connect({ ...credentials, name, timeout: 5000, maxReconnectAttempts: -1, noAsyncTraces: true });
   } catch (error) {
-    throw new ConfigError('NATS_URL', `cannot connect to NATS at ${natsUrl} (${(error as Error).message})`);
+    throw new ConfigError('NATS_URL', `cannot connect to NATS at ${shown} (${(error as Error).message})`);
   }
   const jsm = await jetstreamManager(nc).catch((error: Error) => {
-    throw new ConfigError('NATS_URL', `NATS at ${natsUrl} has no JetStream (start nats-server with -js): ${error.message}`);
+    throw new ConfigError('NATS_URL', `NATS at ${shown} has no JetStream (start nats-server with -js): ${error.message}`);
   });
   await ensureStream(jsm, BILLING_STREAM.name, [...BILLING_STREAM.subjects]);
   return { nc, js: jetstream(nc), jsm };

@@ -103,9 +103,14 @@ export class ManualClock implements Clock {
 /**
  * A nats-server with JetStream of its own (free port, temporary store), for benchmarks: millions
  * of their messages must not land in the shared BILLING stream other runs read. `stop()` kills it
- * and removes the store.
+ * and removes the store. `config` starts it with a configuration file (e.g. deploy/nats's
+ * authorization; the address, port and store given here win), `env` is its environment (the
+ * variables such a file reads).
  */
-export async function startPrivateNats(binary = process.env.NATS_SERVER_BIN ?? 'nats-server'): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startPrivateNats(
+  binary = process.env.NATS_SERVER_BIN ?? 'nats-server',
+  options: { config?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ url: string; stop(): Promise<void> }> {
   const [{ spawn }, fs, os, path, net] = await Promise.all([import('node:child_process'), import('node:fs'), import('node:os'), import('node:path'), import('node:net')]);
   const port = await new Promise<number>((resolve, reject) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => {
@@ -115,7 +120,7 @@ export async function startPrivateNats(binary = process.env.NATS_SERVER_BIN ?? '
     s.on('error', reject);
   });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ledgerline-nats-'));
-  const child = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: 'ignore' });
+  const child = spawn(binary, [...(options.config ? ['-c', options.config] : []), '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: 'ignore', env: options.env ?? process.env });
   const url = `nats://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   for (;;) {
