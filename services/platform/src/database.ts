@@ -90,8 +90,27 @@ export async function openDatabase(options: DatabaseOptions): Promise<Orm> {
     await orm.em.getConnection().execute('pragma journal_mode = wal');
     await orm.em.getConnection().execute('pragma busy_timeout = 5000');
   }
-  await orm.getMigrator().up();
+  await migrateUp(orm);
   return orm;
+}
+
+/**
+ * The migrator lists the tables of every schema on the server first (MikroORM's introspection of
+ * information_schema, each table cast to regclass); a schema another client drops at that moment
+ * (tests, a tenant removed) fails that listing with "schema … does not exist". Nothing has been
+ * migrated then (migrations run after it, all or nothing), so it is tried again.
+ */
+export async function migrateUp(orm: Pick<Orm, 'getMigrator'>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await orm.getMigrator().up();
+      return;
+    } catch (error) {
+      const message = (error as Error).message ?? '';
+      const listingRaced = /information_schema\.tables/.test(message) && /(schema|relation) "[^"]+" does not exist/.test(message);
+      if (!listingRaced || attempt >= 3) throw error;
+    }
+  }
 }
 
 /** Runs `work` in one database transaction with a fresh entity manager. */
