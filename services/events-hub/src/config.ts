@@ -20,6 +20,8 @@ export interface HubConfig {
   timeoutMs: number;
   /** Most stream messages one replay may read (they are held in memory): a larger one is refused, naming `from`. */
   replayMaxEvents: number;
+  /** Hours a DELIVERED / DEAD delivery is kept after it got that status (0: kept for ever); the dispatcher prunes older ones. */
+  retention: { deliveredHours: number; deadHours: number };
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, setting: string, fallback: number): number {
@@ -27,6 +29,14 @@ function positiveInt(env: NodeJS.ProcessEnv, setting: string, fallback: number):
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) throw new ConfigError(setting, `"${raw}" is not a positive whole number`);
+  return value;
+}
+
+function nonNegativeInt(env: NodeJS.ProcessEnv, setting: string, fallback: number): number {
+  const raw = env[setting];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(setting, `"${raw}" is not a whole number of hours (0 keeps them)`);
   return value;
 }
 
@@ -53,5 +63,9 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     concurrency: positiveInt(env, 'EVENTS_HUB_CONCURRENCY', 8),
     timeoutMs: positiveInt(env, 'EVENTS_HUB_TIMEOUT_MS', 10_000),
     replayMaxEvents: positiveInt(env, 'EVENTS_HUB_REPLAY_MAX_EVENTS', 100_000),
+    retention: {
+      deliveredHours: nonNegativeInt(env, 'EVENTS_HUB_RETENTION_HOURS', 168),
+      deadHours: nonNegativeInt(env, 'EVENTS_HUB_DEAD_RETENTION_HOURS', 720),
+    },
   };
 }

@@ -7,6 +7,10 @@ import { afterFailure, signDelivery } from '../domain/delivery';
 import { checkPublicHost, type CallbackPolicy } from '../domain/callback';
 import { claimDueDeliveries, recordAttempt, type ClaimedDelivery } from '../persistence/store';
 import type { HubDeps } from './deps';
+import { pruneDeliveries } from './prune-deliveries';
+
+/** How often (on the clock passed in) the dispatcher prunes finished deliveries, unless a backlog is left. */
+export const PRUNE_INTERVAL_MS = 60_000;
 
 export const TIMESTAMP_HEADER = 'x-ledgerline-timestamp';
 export const SIGNATURE_HEADER = 'x-ledgerline-signature';
@@ -131,11 +135,15 @@ export async function dispatchDue(deps: HubDeps): Promise<number> {
   return claimed.length;
 }
 
-/** The dispatcher loop: a pass whenever woken (new deliveries, a retry) or every `pollMs`; full passes run again at once. */
+/**
+ * The dispatcher loop: a pass whenever woken (new deliveries, a retry) or every `pollMs`; full passes run again at once.
+ * Every `PRUNE_INTERVAL_MS` of the clock (at once again while a backlog is left) a pass also applies retention.
+ */
 export function startDispatcher(deps: Omit<HubDeps, 'wake'>): { wake(): void; stop(): Promise<void> } {
   let running = true;
   let wakeUp: (() => void) | undefined;
   let woken = false;
+  let nextPruneAt = 0;
   const wake = () => {
     woken = true;
     wakeUp?.();
@@ -149,6 +157,16 @@ export function startDispatcher(deps: Omit<HubDeps, 'wake'>): { wake(): void; st
         claimed = await dispatchDue(full);
       } catch (err) {
         if (running) deps.logger.warn({ err }, 'webhook dispatch pass failed');
+      }
+      const now = deps.clock.now();
+      if (running && now.getTime() >= nextPruneAt) {
+        try {
+          const pruned = await pruneDeliveries(deps, now, deps.config.retention);
+          nextPruneAt = pruned.more ? now.getTime() : now.getTime() + PRUNE_INTERVAL_MS;
+        } catch (err) {
+          nextPruneAt = now.getTime() + PRUNE_INTERVAL_MS;
+          if (running) deps.logger.warn({ err }, 'webhook delivery retention pass failed');
+        }
       }
       if (claimed >= deps.config.batchSize || woken) continue;
       await new Promise<void>((resolve) => {

@@ -3,7 +3,7 @@ import { DomainError, type Caller } from '@ledgerline/contracts';
 import { checkCallback } from '../domain/callback';
 import { parseHubQuery } from '../domain/query';
 import { findActiveHub, insertHub, listActiveHubs, markHubDeleted, type HubRow } from '../persistence/store';
-import { hubNotFound, hubScope } from './authorization';
+import { hubNotFound, hubScope, PARTNER_ID_MAX_LENGTH } from './authorization';
 import type { HubDeps } from './deps';
 
 /** A hub as TMF688 shows it (the secret only once, in the answer to its registration). */
@@ -43,8 +43,8 @@ export async function registerHub(deps: HubDeps, caller: Caller, input: unknown)
   const filter = parseHubQuery(body.query);
   let partnerId: string | null = scope?.partnerId ?? null;
   if (!scope && body.partnerId !== undefined && body.partnerId !== null) {
-    if (typeof body.partnerId !== 'string' || !body.partnerId.trim() || body.partnerId.trim().length > 100)
-      throw new DomainError('HUB_INPUT_INVALID', 'partnerId must be a non-empty string of at most 100 characters', { field: 'partnerId' }, 'BAD_USER_INPUT');
+    if (typeof body.partnerId !== 'string' || !body.partnerId.trim() || body.partnerId.trim().length > PARTNER_ID_MAX_LENGTH)
+      throw new DomainError('HUB_INPUT_INVALID', `partnerId must be a non-empty string of at most ${PARTNER_ID_MAX_LENGTH} characters`, { field: 'partnerId' }, 'BAD_USER_INPUT');
     partnerId = body.partnerId.trim();
   }
   const hub: HubRow = {

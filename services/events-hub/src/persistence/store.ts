@@ -198,7 +198,9 @@ export async function recordAttempt(
       attempts: claimed.attempts + 1,
       last_status_code: outcome.statusCode,
       last_error: outcome.error?.slice(0, 1000) ?? null,
-      ...(outcome.nextAttemptAt ? { next_attempt_at: outcome.nextAttemptAt } : {}),
+      // A finished delivery (DELIVERED, DEAD) keeps in next_attempt_at the time it finished: retention ages it by that,
+      // on the (status, next_attempt_at) index (the API shows nextAttemptAt only for PENDING ones).
+      next_attempt_at: outcome.nextAttemptAt ?? outcome.at,
       ...(outcome.status === 'DELIVERED' ? { delivered_at: outcome.at } : {}),
     });
   return updated === 1;
@@ -233,6 +235,20 @@ export async function reviveDelivery(knex: Knex, subscriptionId: string, id: str
     .where({ subscription_id: subscriptionId, id, status: 'DEAD' })
     .update({ status: 'PENDING', attempts: 0, next_attempt_at: now, last_error: null, last_status_code: null });
   return updated === 1;
+}
+
+/**
+ * Deletes up to `limit` deliveries in `status` that finished before `before` (next_attempt_at: when they got
+ * there), one statement on the (status, next_attempt_at) index; rows another replica is deleting are skipped.
+ * Returns how many it deleted.
+ */
+export async function deleteFinishedDeliveries(knex: Knex, status: 'DELIVERED' | 'DEAD', before: Date, limit: number): Promise<number> {
+  const result = await knex.raw(
+    `delete from webhook_delivery where id in (
+       select id from webhook_delivery where status = ? and next_attempt_at < ? limit ? for update skip locked)`,
+    [status, before, limit],
+  );
+  return Number((result as { rowCount: number }).rowCount ?? 0);
 }
 
 export async function countDead(knex: Knex): Promise<number> {
