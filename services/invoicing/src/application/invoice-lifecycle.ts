@@ -80,13 +80,18 @@ export async function holdForDispute(em: Em, invoice: any, amount: string, now: 
 /**
  * A closed Dispute's amount leaves the invoice's hold; with nothing disputed left the invoice is
  * released as resolveDispute releases it (to SETTLED when it owes nothing any more). An invoice that
- * is not held (a disputed paid one) keeps its state. The caller holds the credit lock (lockAccountCredit).
+ * is not held (a disputed paid one) keeps its state. One still held after it was issued takes the
+ * account's credit for what became due. The caller holds the credit lock (lockAccountCredit) for an
+ * issued invoice: it is taken before the invoice row.
  */
 export async function releaseDisputeAmount(em: Em, invoiceId: string, amount: string, now: Date, reason: string): Promise<void> {
   const invoice = await lockInvoice(em, invoiceId);
   const left = dec(String(invoice.amount_disputed ?? '0')).minus(amount);
   if (left.gt(0) || invoice.state !== 'ON_HOLD') {
     await sql(em)('invoice').where({ id: invoice.id }).update({ amount_disputed: (left.gt(0) ? left : dec('0')).toFixed(minorUnits(invoice.currency)), updated_at: now });
+    // Still held after it was issued: what left the hold is due again, and the account's credit pays
+    // it now, as a released hold does (review 12; before, it waited for the next credit event).
+    if (invoice.state === 'ON_HOLD' && (invoice.held_from === 'SENT' || invoice.held_from === 'PARTIALLY_PAID')) await applyAccountCredit(em, invoice.billing_account_id, invoice.currency, now);
     return;
   }
   await releaseHold(em, invoice, now, reason);

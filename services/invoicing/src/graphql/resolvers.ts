@@ -109,6 +109,18 @@ async function pokeDisputes(ctx: InvoicingContext, disputeIds: string[]): Promis
   }
 }
 
+/**
+ * After a dispute was accepted: its credit note may have closed other open disputes of the invoice
+ * (takeDisputesCoveredByCreditNote, ACCEPTED with that note): their workflows look again too.
+ */
+async function pokeDisputesClosedByNoteOf(ctx: InvoicingContext, disputeId: string): Promise<void> {
+  if (!ctx.deps.disputes) return;
+  const decided = await ctx.em.fork().findOne(Dispute, { id: disputeId });
+  if (!decided?.creditNoteId) return;
+  const covered = await ctx.em.fork().find(Dispute, { creditNoteId: decided.creditNoteId, decidedBy: { $like: 'creditNote:%' }, id: { $ne: disputeId } });
+  await pokeDisputes(ctx, covered.map((d) => d.id));
+}
+
 /** After a dispute's amount left the hold (and a credit note may have brought account credit): dunning looks again. */
 async function afterDisputeClosed(ctx: InvoicingContext, r: { invoiceId: string; billingAccountId: string }, at: Date): Promise<void> {
   await pokeDunning(ctx, r.invoiceId, 'disputeChanged');
@@ -214,8 +226,13 @@ export const resolvers = guardOperations({
     },
     disputeInvoice: async (_: unknown, a: Args<{ invoiceId: string; amount: string; reason: string }>, ctx: InvoicingContext) => {
       // Opens (or sets the amount of) the invoice's staff dispute; its workflow starts like any dispute's.
-      const r = await mutate(ctx, (em, now) => disputeInvoice(em, { ...a.input, caller: ctx.caller, now }));
-      if (r.changed) await pokeDunning(ctx, a.input.invoiceId, 'disputeChanged');
+      const at = ctx.runtime.clock.now();
+      const r = await mutate(ctx, (em, now) => disputeInvoice(em, { ...a.input, caller: ctx.caller, now }), at);
+      if (r.changed) {
+        await pokeDunning(ctx, a.input.invoiceId, 'disputeChanged');
+        // A lower hold: the account's credit paid what became due (applyAccountCredit).
+        await pokeCreditPaid(ctx, (await fresh(ctx, a.input.invoiceId))?.billingAccountId, at, [a.input.invoiceId]);
+      }
       if (r.created) await startDisputeWorkflow(ctx, r.disputeId);
       return { invoice: await fresh(ctx, a.input.invoiceId) };
     },
@@ -243,6 +260,7 @@ export const resolvers = guardOperations({
       if (r.changed) {
         await afterDisputeClosed(ctx, r, at);
         await pokeDisputes(ctx, [a.input.disputeId]);
+        await pokeDisputesClosedByNoteOf(ctx, a.input.disputeId);
       }
       return disputePayload(ctx, a.input.disputeId);
     },
@@ -259,7 +277,10 @@ export const resolvers = guardOperations({
       const at = ctx.runtime.clock.now();
       const r = await mutate(ctx, (em, now) => assessDispute(em, { disputeId: a.input.disputeId, caller: ctx.caller, now }, ctx.deps.disputeRules, ctx.deps.disputePolicy), at);
       // Accepted by a rule: the workflow that asked reads the answer; dunning and credit as after a decision.
-      if (r.decided) await afterDisputeClosed(ctx, r, at);
+      if (r.decided) {
+        await afterDisputeClosed(ctx, r, at);
+        await pokeDisputesClosedByNoteOf(ctx, a.input.disputeId);
+      }
       return disputePayload(ctx, a.input.disputeId);
     },
     escalateDispute: async (_: unknown, a: Args<{ disputeId: string; level: number }>, ctx: InvoicingContext) => {
