@@ -2,23 +2,14 @@
 // dispute-notifications.test.ts): dispute.opened carries the invoice's number, dispute.resolved the
 // invoice's number and the decision's note (optional fields, added 2026-11-27).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '@ledgerline/contracts';
 import { account, startHarness, subscribe, type Harness } from './support';
+import { agent, customer, disputeCalls, disputeMutations } from './dispute-support';
 
 let h: Harness;
-const customer = (customerId: string): Caller => ({ role: 'CUSTOMER', subject: customerId, customerId, scopes: [] });
-const AGENT: Caller = { role: 'AGENT', subject: 'agent-ana', scopes: [] };
-const OPEN = `mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute { id status } } }`;
-const DECIDE = `mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { dispute { id status } } }`;
-const WITHDRAW = `mutation($i: WithdrawDisputeInput!) { withdrawDispute(input: $i) { dispute { id status } } }`;
+const AGENT = agent('agent-ana');
+const { OPEN, DECIDE, WITHDRAW } = disputeMutations('id status');
 
-async function as<T = any>(caller: Caller, query: string, variables: Record<string, unknown>): Promise<T> {
-  const r = await h.svc.request<T>(query, variables, caller);
-  if (r.errors?.length) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
-  return r.data!;
-}
-const outbox = async (subject: string) =>
-  (await h.svc.runtime.orm.em.fork().getConnection().execute(`select payload from outbox where subject = ?`, [subject])).map((r: any) => (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload));
+const { as, outbox } = disputeCalls(() => h);
 
 beforeAll(async () => {
   h = await startHarness('2026-10-01T08:00:00Z', { consume: false, runBillRuns: false });

@@ -9,42 +9,22 @@
 // 3. resolveDispute closed open disputes with an internal note that the customer was sent.
 // 4. The assessment facts carry the currency (the goodwill rule's 500 minor units are not 500 JPY).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '@ledgerline/contracts';
-import type { DunningStarter } from '../src/ports/dunning';
-import type { DisputeStarter } from '../src/ports/disputes';
 import { account, startHarness, subscribe, type Harness } from './support';
+import { NO_DISPUTE_WORKFLOW, agent, customer, disputeCalls, disputeMutations, lateFee, recordingDunning } from './dispute-support';
 
 let h: Harness;
-const dunningPokes: [string, string][] = [];
-const dunning: DunningStarter = { start: async () => undefined, poke: async (invoiceId, what) => void dunningPokes.push([invoiceId, what]) };
-const disputes: DisputeStarter = { start: async () => undefined, poke: async () => undefined };
+const { dunning, dunningPokes } = recordingDunning();
 
-const customer = (customerId: string): Caller => ({ role: 'CUSTOMER', subject: customerId, customerId, scopes: [] });
-const AGENT: Caller = { role: 'AGENT', subject: 'agent-fup', scopes: [] };
+const AGENT = agent('agent-fup');
 
 const D = `id status amount { amount } assessment creditedAmount { amount } creditNoteId decidedBy decisionNote reviewDueAt`;
-const OPEN = `mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute { ${D} } } }`;
-const DECIDE = `mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { dispute { ${D} } } }`;
-const ASSESS = `mutation($i: AssessDisputeInput!) { assessDispute(input: $i) { dispute { ${D} } } }`;
+const { OPEN, DECIDE, ASSESS } = disputeMutations(D);
 const PAY = 'mutation($i: RecordPaymentInput!) { recordPayment(input: $i) { invoice { state } } }';
 const INVOICE = `query($id: ID!) { invoice(id: $id) { id state total { amount } amountDue { amount } amountPaid { amount } amountDisputed { amount } amountCredited { amount }
   lines { id kind grossAmount { amount } creditedAmount { amount } } } }`;
 
-async function as<T = any>(caller: Caller, query: string, variables: Record<string, unknown>): Promise<T> {
-  const r = await h.svc.request<T>(query, variables, caller);
-  if (r.errors?.length) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
-  return r.data!;
-}
-async function refusal(caller: Caller, query: string, variables: Record<string, unknown>): Promise<{ code: string; reason: string; field?: string }> {
-  const r = await h.svc.request(query, variables, caller);
-  if (!r.errors?.length) throw new Error(`expected an error, got ${JSON.stringify(r.data)}`);
-  const ext = r.errors[0]!.extensions ?? {};
-  return { code: String(ext.code), reason: String(ext.reason), field: ext.field as string | undefined };
-}
+const { as, refusal, db, outbox, credit } = disputeCalls(() => h);
 const invoice = async (id: string) => (await h.gql<any>(INVOICE, { id })).invoice;
-const db = () => h.svc.runtime.orm.em.fork().getConnection();
-const outbox = async (subject: string) => (await db().execute(`select payload from outbox where subject = ?`, [subject])).map((r: any) => (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload));
-const credit = async (acc: string) => (await h.gql<any>(`query { _entities(representations: [{ __typename: "BillingAccount", id: "${acc}" }]) { ... on BillingAccount { accountCredit { amount } } } }`))._entities[0].accountCredit.amount;
 const pay = (invoiceId: string, amount: string, key: string) => h.gql(PAY, { i: { invoiceId, channel: 'BANK_TRANSFER', amount: { amount, currency: 'EUR' }, idempotencyKey: key } });
 const view = (i: any) => ({ state: i.state, amountDue: i.amountDue.amount, amountPaid: i.amountPaid.amount, amountDisputed: i.amountDisputed.amount });
 
@@ -54,14 +34,10 @@ const MONTHS = {
 };
 
 /** An account of customer `cus` with issued August and September invoices (POSTPAID_20GB, 35.69 each; a late fee on September when asked). */
-async function twoInvoices(acc: string, cus: string, lateFee = false): Promise<{ aug: any; sep: any }> {
+async function twoInvoices(acc: string, cus: string, withLateFee = false): Promise<{ aug: any; sep: any }> {
   await account(h, acc, { customerId: cus });
   await subscribe(h, acc, `sub_${acc}`, 'postpaid20', '2026-07-01T00:00:00Z');
-  if (lateFee) {
-    await h.gql('mutation($i: AddOneOffChargeInput!) { addOneOffCharge(input: $i) { ok } }', {
-      i: { id: `dunning-inv_${acc}:late-fee`, billingAccountId: acc, code: 'LATE_FEE', description: 'Late payment fee', amount: { amount: '7.50', currency: 'EUR' }, occurredAt: '2026-09-15T10:00:00Z' },
-    });
-  }
+  if (withLateFee) await lateFee(h, acc);
   const ids: Record<string, string> = {};
   for (const [m, period] of Object.entries(MONTHS)) {
     const r = await h.gql<any>('mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id state } } } }', { i: { billingAccountId: acc, ...period } });
@@ -72,7 +48,7 @@ async function twoInvoices(acc: string, cus: string, lateFee = false): Promise<{
 }
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-05T08:00:00Z', { consume: false, runBillRuns: false, dunning, disputes });
+  h = await startHarness('2026-10-05T08:00:00Z', { consume: false, runBillRuns: false, dunning, disputes: NO_DISPUTE_WORKFLOW });
 });
 afterAll(async () => h?.svc.close());
 

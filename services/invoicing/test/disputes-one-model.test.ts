@@ -12,63 +12,37 @@
 //    covers in full is closed ACCEPTED with the note's id (dispute.resolved), one it covers in part is
 //    reduced to what is left, and the hold goes down by the same amount.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '@ledgerline/contracts';
-import type { DunningStarter } from '../src/ports/dunning';
 import type { DisputeStarter } from '../src/ports/disputes';
 import { account, charges, invoicesOf, runBillRun, startHarness, subscribe, type Harness } from './support';
+import { SYSTEM, agent, closedSeptember, customer, disputeCalls, disputeMutations, recordingDunning } from './dispute-support';
 
 let h: Harness;
-const dunningPokes: [string, string][] = [];
-const dunning: DunningStarter = { start: async () => undefined, poke: async (invoiceId, what) => void dunningPokes.push([invoiceId, what]) };
+const { dunning, dunningPokes } = recordingDunning();
 const started: string[] = [];
 const workflowPokes: string[] = [];
 const disputes: DisputeStarter = { start: async (req) => void started.push(req.disputeId), poke: async (disputeId) => void workflowPokes.push(disputeId) };
 
-const customer = (customerId: string): Caller => ({ role: 'CUSTOMER', subject: customerId, customerId, scopes: [] });
-const AGENT: Caller = { role: 'AGENT', subject: 'agent-one', scopes: [] };
-const SYSTEM: Caller = { role: 'SYSTEM', subject: 'worker', scopes: [] };
+const AGENT = agent('agent-one');
 
 const D = 'id invoiceId invoiceLineId amount { amount } reason status assessment creditedAmount { amount } creditNoteId decidedBy decisionNote';
-const OPEN = `mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute { ${D} } } }`;
-const DECIDE = `mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { dispute { ${D} } } }`;
-const ASSESS = `mutation($i: AssessDisputeInput!) { assessDispute(input: $i) { dispute { ${D} } } }`;
-const WITHDRAW = `mutation($i: WithdrawDisputeInput!) { withdrawDispute(input: $i) { dispute { ${D} } } }`;
+const { OPEN, DECIDE, ASSESS, WITHDRAW } = disputeMutations(D);
 const HOLD = 'mutation($i: DisputeInvoiceInput!) { disputeInvoice(input: $i) { invoice { id state amountDisputed { amount } } } }';
 const NOTE = 'mutation($i: IssueCreditNoteInput!) { issueCreditNote(input: $i) { creditNote { id } invoice { state amountDisputed { amount } } } }';
 const INVOICE = `query($id: ID!) { invoice(id: $id) { id state total { amount } amountDue { amount } amountDisputed { amount } amountCredited { amount }
   lines { id kind grossAmount { amount } creditedAmount { amount } } disputes { ${D} } } }`;
 
-async function as<T = any>(caller: Caller, query: string, variables: Record<string, unknown>): Promise<T> {
-  const r = await h.svc.request<T>(query, variables, caller);
-  if (r.errors?.length) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
-  return r.data!;
-}
-async function refusal(caller: Caller, query: string, variables: Record<string, unknown>): Promise<{ code: string; reason: string; field?: string }> {
-  const r = await h.svc.request(query, variables, caller);
-  if (!r.errors?.length) throw new Error(`expected an error, got ${JSON.stringify(r.data)}`);
-  const ext = r.errors[0]!.extensions ?? {};
-  return { code: String(ext.code), reason: String(ext.reason), field: ext.field as string | undefined };
-}
+const { as, refusal, outbox } = disputeCalls(() => h);
 const invoice = async (id: string) => (await h.gql<any>(INVOICE, { id })).invoice;
-const db = () => h.svc.runtime.orm.em.fork().getConnection();
-const outbox = async (subject: string) => (await db().execute(`select payload from outbox where subject = ?`, [subject])).map((r: any) => (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload));
 const hold = (invoiceId: string, amount: string, reason = 'Staff review') => as(AGENT, HOLD, { i: { invoiceId, amount, reason } });
 const held = (i: any) => ({ state: i.state, amountDisputed: i.amountDisputed.amount, open: i.disputes.filter((d: any) => ['OPEN', 'IN_REVIEW'].includes(d.status)).map((d: any) => d.amount.amount).sort() });
 
 /** An account of customer `cus` with one issued September invoice (POSTPAID_20GB, 35.69; a 7.50 + tax late fee line when asked). */
 async function issuedInvoice(acc: string, cus: string, lateFee = false): Promise<any> {
-  await account(h, acc, { customerId: cus });
-  await subscribe(h, acc, `sub_${acc}`, 'postpaid20', '2026-08-01T00:00:00Z');
-  if (lateFee) {
-    await h.gql('mutation($i: AddOneOffChargeInput!) { addOneOffCharge(input: $i) { ok } }', {
-      i: { id: `fee_${acc}`, billingAccountId: acc, code: 'GOODWILL_TEST', description: 'Handset insurance', amount: { amount: '7.50', currency: 'EUR' }, occurredAt: '2026-09-15T10:00:00Z' },
-    });
-  }
-  const r = await h.gql<any>('mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id state } } } }', {
-    i: { billingAccountId: acc, periodStart: '2026-08-31T22:00:00Z', periodEnd: '2026-09-30T22:00:00Z' },
-  });
-  expect(r.closeBillingPeriod.billingPeriod.invoice.state).toBe('SENT');
-  return invoice(r.closeBillingPeriod.billingPeriod.invoice.id);
+  const inv = await closedSeptember(h, acc, cus, lateFee ? () => h.gql('mutation($i: AddOneOffChargeInput!) { addOneOffCharge(input: $i) { ok } }', {
+    i: { id: `fee_${acc}`, billingAccountId: acc, code: 'GOODWILL_TEST', description: 'Handset insurance', amount: { amount: '7.50', currency: 'EUR' }, occurredAt: '2026-09-15T10:00:00Z' },
+  }) : undefined);
+  expect(inv.state).toBe('SENT');
+  return invoice(inv.id);
 }
 
 beforeAll(async () => {

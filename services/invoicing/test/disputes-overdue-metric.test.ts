@@ -2,30 +2,19 @@
 // alert LedgerlineDisputesOverdue): open disputes by status, and those IN_REVIEW past reviewDueAt,
 // read at each scrape by the service's clock.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '@ledgerline/contracts';
 import { scrapeMetrics } from '@ledgerline/platform';
-import { account, startHarness, subscribe, type Harness } from './support';
+import { startHarness, type Harness } from './support';
+import { agent, closedSeptember, customer, disputeCalls, disputeMutations } from './dispute-support';
 
 let h: Harness;
-const customer = (customerId: string): Caller => ({ role: 'CUSTOMER', subject: customerId, customerId, scopes: [] });
-const AGENT: Caller = { role: 'AGENT', subject: 'agent-ana', scopes: [] };
-const OPEN = `mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute { id status } } }`;
-const ASSESS = `mutation($i: AssessDisputeInput!) { assessDispute(input: $i) { dispute { id status reviewDueAt } } }`;
-const DECIDE = `mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { dispute { id status } } }`;
+const AGENT = agent('agent-ana');
+const { OPEN, DECIDE } = disputeMutations('id status');
+const { ASSESS } = disputeMutations('id status reviewDueAt');
 
-async function as<T = any>(caller: Caller, query: string, variables: Record<string, unknown>): Promise<T> {
-  const r = await h.svc.request<T>(query, variables, caller);
-  if (r.errors?.length) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
-  return r.data!;
-}
+const { as } = disputeCalls(() => h);
 
 async function issuedInvoice(acc: string, cus: string): Promise<string> {
-  await account(h, acc, { customerId: cus });
-  await subscribe(h, acc, `sub_${acc}`, 'postpaid20', '2026-08-01T00:00:00Z');
-  const r = await h.gql<any>('mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id state } } } }', {
-    i: { billingAccountId: acc, periodStart: '2026-08-31T22:00:00Z', periodEnd: '2026-09-30T22:00:00Z' },
-  });
-  return r.closeBillingPeriod.billingPeriod.invoice.id;
+  return (await closedSeptember(h, acc, cus)).id;
 }
 
 const disputeGauges = async () => {

@@ -8,34 +8,23 @@
 //    disputes.ts) signalled only the decided dispute's workflow; now every dispute the note closed is
 //    poked too, after commit, best effort.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '@ledgerline/contracts';
-import type { DunningStarter } from '../src/ports/dunning';
 import type { DisputeStarter } from '../src/ports/disputes';
 import { account, startHarness, subscribe, type Harness } from './support';
+import { agent, customer, disputeCalls, disputeMutations, recordingDunning } from './dispute-support';
 
 let h: Harness;
-const dunningPokes: [string, string][] = [];
+const { dunning, dunningPokes } = recordingDunning();
 const disputePokes: string[] = [];
-const dunning: DunningStarter = { start: async () => undefined, poke: async (invoiceId, what) => void dunningPokes.push([invoiceId, what]) };
 const disputes: DisputeStarter = { start: async () => undefined, poke: async (disputeId) => void disputePokes.push(disputeId) };
-const customer = (customerId: string): Caller => ({ role: 'CUSTOMER', subject: customerId, customerId, scopes: [] });
-const AGENT: Caller = { role: 'AGENT', subject: 'agent-rel', scopes: [] };
+const AGENT = agent('agent-rel');
 
-const OPEN = 'mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute { id status } } }';
-const DECIDE = 'mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { dispute { id status } } }';
-const WITHDRAW = 'mutation($i: WithdrawDisputeInput!) { withdrawDispute(input: $i) { dispute { id status } } }';
+const { OPEN, DECIDE, WITHDRAW } = disputeMutations('id status');
 const HOLD = 'mutation($i: DisputeInvoiceInput!) { disputeInvoice(input: $i) { invoice { id state } } }';
 const PAY = 'mutation($i: RecordPaymentInput!) { recordPayment(input: $i) { invoice { state } } }';
 const INVOICE = 'query($id: ID!) { invoice(id: $id) { id state total { amount } amountPaid { amount } amountDisputed { amount } disputes { id status amount { amount } } } }';
 
-async function as<T = any>(caller: Caller, query: string, variables: Record<string, unknown>): Promise<T> {
-  const r = await h.svc.request<T>(query, variables, caller);
-  if (r.errors?.length) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
-  return r.data!;
-}
-const db = () => h.svc.runtime.orm.em.fork().getConnection();
+const { as, db, credit } = disputeCalls(() => h);
 const invoice = async (id: string) => (await h.gql<any>(INVOICE, { id })).invoice;
-const credit = async (acc: string) => (await h.gql<any>(`query { _entities(representations: [{ __typename: "BillingAccount", id: "${acc}" }]) { ... on BillingAccount { accountCredit { amount } } } }`))._entities[0].accountCredit.amount;
 const view = (i: any) => ({ state: i.state, amountPaid: i.amountPaid.amount, amountDisputed: i.amountDisputed.amount });
 
 /** Issued August and September invoices (35.69 each) of a customer's account. */

@@ -8,9 +8,9 @@
 //    with nothing watching it. Now the due-date pass asks whether the workflow still runs (at most once
 //    a policy hour per dispute) and starts the next run, `dispute-<id>-<n>`; pokes go to the newest run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '@ledgerline/contracts';
 import type { DisputeStarter } from '../src/ports/disputes';
-import { account, charges, startHarness, subscribe, type Harness } from './support';
+import { charges, startHarness, type Harness } from './support';
+import { agent, closedSeptember, customer, disputeCalls, disputeMutations } from './dispute-support';
 
 let h: Harness;
 const started: string[] = [];
@@ -31,29 +31,14 @@ const disputes: DisputeStarter = {
   poke: async (disputeId, run) => void pokes.push(`${disputeId}#${run ?? 1}`),
 };
 
-const customer = (customerId: string): Caller => ({ role: 'CUSTOMER', subject: customerId, customerId, scopes: [] });
-const AGENT: Caller = { role: 'AGENT', subject: 'agent-ana', scopes: [] };
+const AGENT = agent('agent-ana');
 const D = 'id invoiceLineId usageRecordId amount { amount } status assessment creditedAmount { amount } creditNoteId';
-const OPEN = `mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute { ${D} } } }`;
-const DECIDE = `mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { dispute { ${D} } } }`;
-const ASSESS = `mutation($i: AssessDisputeInput!) { assessDispute(input: $i) { dispute { ${D} } } }`;
-const WITHDRAW = `mutation($i: WithdrawDisputeInput!) { withdrawDispute(input: $i) { dispute { ${D} } } }`;
+const { OPEN, DECIDE, ASSESS, WITHDRAW } = disputeMutations(D);
 const INVOICE = `query($id: ID!) { invoice(id: $id) { id state lines { id kind usageType zone netAmount { amount } grossAmount { amount } creditedAmount { amount } }
   creditNotes { id total { amount } taxTotal { amount } } } }`;
 
-async function as<T = any>(caller: Caller, query: string, variables: Record<string, unknown>): Promise<T> {
-  const r = await h.svc.request<T>(query, variables, caller);
-  if (r.errors?.length) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
-  return r.data!;
-}
-async function refusal(caller: Caller, query: string, variables: Record<string, unknown>): Promise<{ code: string; reason: string; field?: string }> {
-  const r = await h.svc.request(query, variables, caller);
-  if (!r.errors?.length) throw new Error(`expected an error, got ${JSON.stringify(r.data)}`);
-  const ext = r.errors[0]!.extensions ?? {};
-  return { code: String(ext.code), reason: String(ext.reason), field: ext.field as string | undefined };
-}
+const { as, refusal, db } = disputeCalls(() => h);
 const invoice = async (id: string) => (await h.gql<any>(INVOICE, { id })).invoice;
-const db = () => h.svc.runtime.orm.em.fork().getConnection();
 
 const charge = (acc: string, chargeId: string, zone: string, amount: string, occurredAt = '2026-09-10T10:00:00Z') => ({
   chargeId, billingAccountId: acc, lineId: `lin_sub_${acc}`, usageType: 'DATA', zone, units: '100', unit: 'MB', amount, currency: 'EUR', occurredAt,
@@ -61,13 +46,8 @@ const charge = (acc: string, chargeId: string, zone: string, amount: string, occ
 
 /** An issued September invoice (DE, 19 % exclusive) with the recurring fee and two usage lines: DATA EU_ROAMING, DATA NATIONAL. */
 async function issuedInvoice(acc: string, cus: string, extra: Record<string, unknown>[] = []): Promise<any> {
-  await account(h, acc, { customerId: cus });
-  await subscribe(h, acc, `sub_${acc}`, 'postpaid20', '2026-08-01T00:00:00Z');
-  await charges(h, [charge(acc, `usg_${acc}_roam`, 'EU_ROAMING', '10.00'), charge(acc, `usg_${acc}_nat1`, 'NATIONAL', '3.333333'), charge(acc, `usg_${acc}_nat2`, 'NATIONAL', '2.00'), ...extra]);
-  const r = await h.gql<any>('mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id state } } } }', {
-    i: { billingAccountId: acc, periodStart: '2026-08-31T22:00:00Z', periodEnd: '2026-09-30T22:00:00Z' },
-  });
-  const inv = r.closeBillingPeriod.billingPeriod.invoice;
+  const inv = await closedSeptember(h, acc, cus, () =>
+    charges(h, [charge(acc, `usg_${acc}_roam`, 'EU_ROAMING', '10.00'), charge(acc, `usg_${acc}_nat1`, 'NATIONAL', '3.333333'), charge(acc, `usg_${acc}_nat2`, 'NATIONAL', '2.00'), ...extra]));
   expect(inv.state).toBe('SENT');
   return invoice(inv.id);
 }

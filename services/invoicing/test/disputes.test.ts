@@ -4,14 +4,12 @@
 // REJECTED or WITHDRAWN, taking its amount off the hold. The workflow is started and poked through
 // the DisputeStarter port (a recording fake here).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '@ledgerline/contracts';
-import type { DunningStarter } from '../src/ports/dunning';
 import type { DisputeStarter } from '../src/ports/disputes';
-import { account, startHarness, subscribe, type Harness } from './support';
+import { startHarness, type Harness } from './support';
+import { agent, closedSeptember, customer, disputeCalls, disputeMutations, lateFee, recordingDunning } from './dispute-support';
 
 let h: Harness;
-const dunningPokes: [string, string][] = [];
-const dunning: DunningStarter = { start: async () => undefined, poke: async (invoiceId, what) => void dunningPokes.push([invoiceId, what]) };
+const { dunning, dunningPokes } = recordingDunning();
 const started: string[] = [];
 const workflowPokes: string[] = [];
 let temporalDown = false;
@@ -25,48 +23,22 @@ const disputes: DisputeStarter = {
   poke: async (disputeId) => void workflowPokes.push(disputeId),
 };
 
-const customer = (customerId: string): Caller => ({ role: 'CUSTOMER', subject: customerId, customerId, scopes: [] });
-const AGENT: Caller = { role: 'AGENT', subject: 'agent-ana', scopes: [] };
+const AGENT = agent('agent-ana');
 
 const D = `id invoiceId billingAccountId invoiceLineId usageRecordId amount { amount currency } reason status escalationLevel assessment
   creditedAmount { amount } creditNoteId decidedBy decisionNote reviewDueAt createdAt decidedAt`;
-const OPEN = `mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute { ${D} } } }`;
-const DECIDE = `mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { dispute { ${D} } } }`;
-const ASSESS = `mutation($i: AssessDisputeInput!) { assessDispute(input: $i) { dispute { ${D} } } }`;
+const { OPEN, DECIDE, ASSESS, WITHDRAW } = disputeMutations(D);
 const ESCALATE = `mutation($i: EscalateDisputeInput!) { escalateDispute(input: $i) { dispute { ${D} } } }`;
-const WITHDRAW = `mutation($i: WithdrawDisputeInput!) { withdrawDispute(input: $i) { dispute { ${D} } } }`;
 const INVOICE = `query($id: ID!) { invoice(id: $id) { id state amountDue { amount } amountDisputed { amount } amountCredited { amount } creditNotes { id total { amount } }
   lines { id kind grossAmount { amount } creditedAmount { amount } } disputes { id status } } }`;
 
-async function as<T = any>(caller: Caller, query: string, variables: Record<string, unknown>): Promise<T> {
-  const r = await h.svc.request<T>(query, variables, caller);
-  if (r.errors?.length) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
-  return r.data!;
-}
-async function refusal(caller: Caller, query: string, variables: Record<string, unknown>): Promise<{ code: string; reason: string; field?: string }> {
-  const r = await h.svc.request(query, variables, caller);
-  if (!r.errors?.length) throw new Error(`expected an error, got ${JSON.stringify(r.data)}`);
-  const ext = r.errors[0]!.extensions ?? {};
-  return { code: String(ext.code), reason: String(ext.reason), field: ext.field as string | undefined };
-}
+const { as, refusal, outbox } = disputeCalls(() => h);
 const invoice = async (id: string) => (await h.gql<any>(INVOICE, { id })).invoice;
-const outbox = async (subject: string) =>
-  (await h.svc.runtime.orm.em.fork().getConnection().execute(`select payload from outbox where subject = ?`, [subject])).map((r: any) => (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload));
 const markDunned = (id: string) => h.svc.runtime.orm.em.fork().getConnection().execute(`update invoice set dunning_started_at = now(), dunning_runs = 1 where id = ?`, [id]);
 
 /** An account of customer `cus` with one issued September invoice (POSTPAID_20GB, plus a late fee one-off when asked). */
-async function issuedInvoice(acc: string, cus: string, lateFee = false): Promise<any> {
-  await account(h, acc, { customerId: cus });
-  await subscribe(h, acc, `sub_${acc}`, 'postpaid20', '2026-08-01T00:00:00Z');
-  if (lateFee) {
-    await h.gql('mutation($i: AddOneOffChargeInput!) { addOneOffCharge(input: $i) { ok } }', {
-      i: { id: `dunning-inv_${acc}:late-fee`, billingAccountId: acc, code: 'LATE_FEE', description: 'Late payment fee', amount: { amount: '7.50', currency: 'EUR' }, occurredAt: '2026-09-15T10:00:00Z' },
-    });
-  }
-  const r = await h.gql<any>('mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id state } } } }', {
-    i: { billingAccountId: acc, periodStart: '2026-08-31T22:00:00Z', periodEnd: '2026-09-30T22:00:00Z' },
-  });
-  const inv = r.closeBillingPeriod.billingPeriod.invoice;
+async function issuedInvoice(acc: string, cus: string, withLateFee = false): Promise<any> {
+  const inv = await closedSeptember(h, acc, cus, withLateFee ? () => lateFee(h, acc) : undefined);
   expect(inv.state).toBe('SENT');
   return invoice(inv.id);
 }

@@ -3,21 +3,16 @@
 // (DISPUTE_CREDIT_EXCEEDS_CREDITABLE), so its workflow's final-breach ACCEPT failed and the invoice
 // stayed on hold for it. The invoice-level credit now leaves the lines' open line disputes room.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Caller } from '@ledgerline/contracts';
 import { account, startHarness, subscribe, type Harness } from './support';
+import { agent, customer, disputeCalls, disputeMutations } from './dispute-support';
 
 let h: Harness;
-const customer = (customerId: string): Caller => ({ role: 'CUSTOMER', subject: customerId, customerId, scopes: [] });
-const AGENT: Caller = { role: 'AGENT', subject: 'agent-rev10', scopes: [] };
-const OPEN = `mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute { id status } } }`;
-const DECIDE = `mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { dispute { id status creditedAmount { amount } } } }`;
+const AGENT = agent('agent-rev10');
+const { OPEN } = disputeMutations('id status');
+const { DECIDE } = disputeMutations('id status creditedAmount { amount }');
 const INVOICE = `query($id: ID!) { invoice(id: $id) { id state amountDue { amount } amountDisputed { amount } lines { id kind grossAmount { amount } creditedAmount { amount } } } }`;
 
-async function as<T = any>(caller: Caller, query: string, variables: Record<string, unknown>): Promise<T> {
-  const r = await h.svc.request<T>(query, variables, caller);
-  if (r.errors?.length) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
-  return r.data!;
-}
+const { as } = disputeCalls(() => h);
 
 beforeAll(async () => {
   h = await startHarness('2026-10-01T08:00:00Z', { consume: false, runBillRuns: false });

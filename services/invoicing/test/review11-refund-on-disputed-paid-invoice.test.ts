@@ -4,34 +4,23 @@
 // once and the re-armed dunning (its hold looks at ON_HOLD only) chased it. Now it is held, as an
 // invoice that owes is when a dispute is opened on it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '@ledgerline/contracts';
-import type { DunningStarter } from '../src/ports/dunning';
-import type { DisputeStarter } from '../src/ports/disputes';
 import { account, startHarness, subscribe, type Harness } from './support';
+import { NO_DISPUTE_WORKFLOW, NO_DUNNING, agent, customer, disputeCalls, disputeMutations } from './dispute-support';
 
 let h: Harness;
-const dunning: DunningStarter = { start: async () => undefined, poke: async () => undefined };
-const disputes: DisputeStarter = { start: async () => undefined, poke: async () => undefined };
-const customer = (customerId: string): Caller => ({ role: 'CUSTOMER', subject: customerId, customerId, scopes: [] });
-const AGENT: Caller = { role: 'AGENT', subject: 'agent-r11', scopes: [] };
+const AGENT = agent('agent-r11');
 
-const OPEN = `mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute { id status } } }`;
-const DECIDE = `mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { dispute { id status } } }`;
+const { OPEN, DECIDE } = disputeMutations('id status');
 const PAY = 'mutation($i: RecordPaymentInput!) { recordPayment(input: $i) { payment { id } invoice { state } } }';
 const REFUND = 'mutation($i: RefundPaymentInput!) { refundPayment(input: $i) { payment { id } } }';
 const INVOICE = `query($id: ID!) { invoice(id: $id) { id state amountDue { amount } amountPaid { amount } amountDisputed { amount } } }`;
 
-async function as<T = any>(caller: Caller, query: string, variables: Record<string, unknown>): Promise<T> {
-  const r = await h.svc.request<T>(query, variables, caller);
-  if (r.errors?.length) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
-  return r.data!;
-}
+const { as, credit } = disputeCalls(() => h);
 const invoice = async (id: string) => (await h.gql<any>(INVOICE, { id })).invoice;
 const view = (i: any) => ({ state: i.state, amountDue: i.amountDue.amount, amountPaid: i.amountPaid.amount, amountDisputed: i.amountDisputed.amount });
-const credit = async (acc: string) => (await h.gql<any>(`query { _entities(representations: [{ __typename: "BillingAccount", id: "${acc}" }]) { ... on BillingAccount { accountCredit { amount } } } }`))._entities[0].accountCredit.amount;
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-05T08:00:00Z', { consume: false, runBillRuns: false, dunning, disputes });
+  h = await startHarness('2026-10-05T08:00:00Z', { consume: false, runBillRuns: false, dunning: NO_DUNNING, disputes: NO_DISPUTE_WORKFLOW });
 });
 afterAll(async () => h?.svc.close());
 

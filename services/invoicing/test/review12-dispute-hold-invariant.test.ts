@@ -5,30 +5,22 @@
 // draft with a staff hold set twice — every invoice of the accounts (voided drafts included) has
 // amount_disputed = the sum of its OPEN/IN_REVIEW disputes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '@ledgerline/contracts';
-import type { DisputeStarter } from '../src/ports/disputes';
 import { account, charges, invoicesOf, runBillRun, startHarness, subscribe, type Harness } from './support';
+import { NO_DISPUTE_WORKFLOW, agent, customer, disputeCalls, disputeMutations } from './dispute-support';
 
 let h: Harness;
-const disputes: DisputeStarter = { start: async () => undefined, poke: async () => undefined };
-const customer = (customerId: string): Caller => ({ role: 'CUSTOMER', subject: customerId, customerId, scopes: [] });
-const AGENT: Caller = { role: 'AGENT', subject: 'agent-r12', scopes: [] };
+const AGENT = agent('agent-r12');
 
-const OPEN = 'mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute { id status amount { amount } } } }';
-const DECIDE = 'mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { dispute { id status creditedAmount { amount } } } }';
-const WITHDRAW = 'mutation($i: WithdrawDisputeInput!) { withdrawDispute(input: $i) { dispute { id status } } }';
+const { OPEN } = disputeMutations('id status amount { amount }');
+const { DECIDE } = disputeMutations('id status creditedAmount { amount }');
+const { WITHDRAW } = disputeMutations('id status');
 const HOLD = 'mutation($i: DisputeInvoiceInput!) { disputeInvoice(input: $i) { invoice { id state } } }';
 const NOTE = 'mutation($i: IssueCreditNoteInput!) { issueCreditNote(input: $i) { creditNote { id } } }';
 const PAY = 'mutation($i: RecordPaymentInput!) { recordPayment(input: $i) { payment { id } invoice { state } } }';
 const REFUND = 'mutation($i: RefundPaymentInput!) { refundPayment(input: $i) { payment { id } } }';
 const INVOICE = 'query($id: ID!) { invoice(id: $id) { id state total { amount } amountDue { amount } lines { id kind grossAmount { amount } creditedAmount { amount } } disputes { id status amount { amount } } } }';
 
-async function as<T = any>(caller: Caller, query: string, variables: Record<string, unknown>): Promise<T> {
-  const r = await h.svc.request<T>(query, variables, caller);
-  if (r.errors?.length) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
-  return r.data!;
-}
-const db = () => h.svc.runtime.orm.em.fork().getConnection();
+const { as, db } = disputeCalls(() => h);
 const invoice = async (id: string) => (await h.gql<any>(INVOICE, { id })).invoice;
 
 /** Invoices of the accounts whose amount_disputed is not the sum of their open disputes (empty: the invariant holds). */
@@ -46,7 +38,7 @@ async function invariant(step: string, accounts: string[]): Promise<void> {
 }
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-01T08:00:00Z', { consume: false, disputes });
+  h = await startHarness('2026-10-01T08:00:00Z', { consume: false, disputes: NO_DISPUTE_WORKFLOW });
 });
 afterAll(async () => h?.svc.close());
 

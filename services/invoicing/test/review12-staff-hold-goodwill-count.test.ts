@@ -4,29 +4,19 @@
 // credit. Two holds staff put on the customer's invoice and decided themselves sent the customer's
 // own first small dispute to review. Staff decide what staff opened; it is not the customer's history.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '@ledgerline/contracts';
-import type { DisputeStarter } from '../src/ports/disputes';
 import { account, startHarness, subscribe, type Harness } from './support';
+import { NO_DISPUTE_WORKFLOW, SYSTEM, agent, customer, disputeCalls, disputeMutations } from './dispute-support';
 
 let h: Harness;
-const disputes: DisputeStarter = { start: async () => undefined, poke: async () => undefined };
-const customer = (customerId: string): Caller => ({ role: 'CUSTOMER', subject: customerId, customerId, scopes: [] });
-const AGENT: Caller = { role: 'AGENT', subject: 'agent-r12', scopes: [] };
-const SYSTEM: Caller = { role: 'SYSTEM', subject: 'worker', scopes: [] };
+const AGENT = agent('agent-r12');
 const D = 'id status decidedBy assessment';
-const OPEN = `mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute { ${D} } } }`;
-const DECIDE = `mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { dispute { ${D} } } }`;
-const ASSESS = `mutation($i: AssessDisputeInput!) { assessDispute(input: $i) { dispute { ${D} } } }`;
+const { OPEN, DECIDE, ASSESS } = disputeMutations(D);
 const HOLD = 'mutation($i: DisputeInvoiceInput!) { disputeInvoice(input: $i) { invoice { id disputes { id status } } } }';
 
-async function as<T = any>(caller: Caller, query: string, variables: Record<string, unknown>): Promise<T> {
-  const r = await h.svc.request<T>(query, variables, caller);
-  if (r.errors?.length) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
-  return r.data!;
-}
+const { as } = disputeCalls(() => h);
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-01T08:00:00Z', { consume: false, disputes });
+  h = await startHarness('2026-10-01T08:00:00Z', { consume: false, disputes: NO_DISPUTE_WORKFLOW });
 });
 afterAll(async () => h?.svc.close());
 

@@ -9,23 +9,16 @@
 //    ON_HOLD anyway with nothing disputed: it could not be issued (INVOICE_ON_HOLD) until someone
 //    "resolved" a dispute that no longer exists.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '@ledgerline/contracts';
-import type { DisputeStarter } from '../src/ports/disputes';
 import { account, charges, invoicesOf, runBillRun, startHarness, subscribe, type Harness } from './support';
+import { NO_DISPUTE_WORKFLOW, agent, disputeCalls } from './dispute-support';
 
 let h: Harness;
-const disputes: DisputeStarter = { start: async () => undefined, poke: async () => undefined };
-const AGENT: Caller = { role: 'AGENT', subject: 'agent-r12', scopes: [] };
+const AGENT = agent('agent-r12');
 const HOLD = 'mutation($i: DisputeInvoiceInput!) { disputeInvoice(input: $i) { invoice { id state } } }';
 const INVOICE = 'query($id: ID!) { invoice(id: $id) { id state total { amount } amountDisputed { amount } disputes { id status } } }';
 const REGEN = 'mutation($i: InvoiceIdInput!) { regenerateInvoice(input: $i) { invoice { id state } } }';
 
-async function as<T = any>(caller: Caller, query: string, variables: Record<string, unknown>): Promise<T> {
-  const r = await h.svc.request<T>(query, variables, caller);
-  if (r.errors?.length) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);
-  return r.data!;
-}
-const db = () => h.svc.runtime.orm.em.fork().getConnection();
+const { as, db } = disputeCalls(() => h);
 async function disputeEvents(accountId: string): Promise<{ subject: string; status?: string }[]> {
   const found = await db().execute(`select subject, payload from outbox where subject like 'billing.invoicing.dispute.%' order by subject`);
   return found
@@ -43,7 +36,7 @@ async function draftOf(acc: string): Promise<any> {
 }
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-01T08:00:00Z', { consume: false, disputes });
+  h = await startHarness('2026-10-01T08:00:00Z', { consume: false, disputes: NO_DISPUTE_WORKFLOW });
   for (const acc of ACCOUNTS) {
     await account(h, acc, { customerId: `cus_${acc}` });
     await subscribe(h, acc, `sub_${acc}`, 'postpaid20', '2026-08-01T00:00:00Z');
