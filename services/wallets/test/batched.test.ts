@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RPC, type ChargeRequest, type ChargeResult, type WalletReserveReply, type WalletSessionReply } from '@ledgerline/contracts';
 import { scrapeMetrics, type TestService } from '@ledgerline/platform';
 import { T0, balanceOf, charge, dbOf, expectInvariants, openPrepaid, startWallets, uniq } from './support';
-import { applyCharges, applyChargesInLanes, chargeResultMessageId, laneOf } from '../src/application/apply-charges';
+import { ChargeLanes, applyCharges, applyChargesInLanes, chargeResultMessageId, laneOf } from '../src/application/apply-charges';
 import { reserveMany } from '../src/application/reservations';
 
 // The batched paths: many charges in one transaction, and reservations grouped over NATS.
@@ -55,6 +55,48 @@ describe('batched charges', () => {
     expect(new Set(Array.from({ length: 5 }, () => laneOf(a.billingAccountId, 3))).size).toBe(1);
   });
 
+  it('lanes across calls: a call handed over before the last is written keeps each account in arrival order, and no lane waits for another', async () => {
+    const lanes = new ChargeLanes(dbOf(svc), { lanes: 2, batchSize: 1, results: 'caller' });
+    // Two accounts on different lanes; A is funded for exactly its first 5 charges.
+    const a = await openPrepaid(svc, { balance: '5.00' });
+    let b = await openPrepaid(svc, { balance: '5.00' });
+    while (laneOf(b.billingAccountId, 2) === laneOf(a.billingAccountId, 2)) b = await openPrepaid(svc, { balance: '5.00' });
+    const finished: string[] = [];
+    // Call 1: A's first 5 charges, one transaction each (batchSize 1). Call 2, handed over at once:
+    // A's sixth (must wait for all 5, so it is the one refused) and one of B's (its lane is free: done first).
+    const first = lanes.apply(Array.from({ length: 5 }, () => c(a.billingAccountId)), T0).then((r) => (finished.push('first'), r));
+    const sixth = c(a.billingAccountId);
+    const second = lanes.apply([sixth, c(b.billingAccountId)], T0).then((r) => (finished.push('second'), r));
+    const onlyB = lanes.apply([c(b.billingAccountId)], T0).then((r) => (finished.push('onlyB'), r));
+    const [r1, r2, r3] = await Promise.all([first, second, onlyB]);
+    expect(r1.map((r) => r.outcome)).toEqual(['APPLIED', 'APPLIED', 'APPLIED', 'APPLIED', 'APPLIED']);
+    expect(r2.map((r) => [r.billingAccountId, r.outcome])).toEqual([[a.billingAccountId, 'DENIED'], [b.billingAccountId, 'APPLIED']]);
+    expect(r3.map((r) => r.outcome)).toEqual(['APPLIED']);
+    expect(finished.indexOf('onlyB')).toBeLessThan(finished.indexOf('first'));
+    expect(await balanceOf(svc, a.walletId)).toBe('0');
+    expect(await balanceOf(svc, b.walletId)).toBe('3');
+  });
+
+  it('lanes across calls: a call whose transaction fails does not stop the next call on its lane', async () => {
+    const lanes = new ChargeLanes(dbOf(svc), { lanes: 2, batchSize: 1000, results: 'caller' });
+    const broken = await openPrepaid(svc, { balance: '5.00' });
+    let fine = await openPrepaid(svc, { balance: '5.00' });
+    while (laneOf(fine.billingAccountId, 2) !== laneOf(broken.billingAccountId, 2)) fine = await openPrepaid(svc, { balance: '5.00' });
+    // Its revenue account missing, a charge of `broken` fails its whole transaction (LL001).
+    const revenue = `${broken.billingAccountId}:REVENUE:EUR`;
+    await dbOf(svc).query(`delete from ledger_account where id = $1`, [revenue]);
+    try {
+      const failing = lanes.apply([c(broken.billingAccountId)], T0);
+      const next = lanes.apply([c(fine.billingAccountId)], T0);
+      await expect(failing).rejects.toThrow(/ledger account/);
+      expect((await next).map((r) => r.outcome)).toEqual(['APPLIED']);
+    } finally {
+      await dbOf(svc).query(`insert into ledger_account (id, billing_account_id, kind, unit, balance, created_at) values ($1, $2, 'REVENUE', 'EUR', 0, now())`, [revenue, broken.billingAccountId]);
+    }
+    expect(await balanceOf(svc, broken.walletId)).toBe('5');
+    expect(await balanceOf(svc, fine.walletId)).toBe('4');
+  });
+
   it('a duplicate within a batch and across batches has one effect and gets the first result', async () => {
     const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '10.00' });
     const a = c(billingAccountId, { pricePerUnit: '2.00' });
@@ -71,6 +113,24 @@ describe('batched charges', () => {
     expect(await txCount([a.chargeId, b.chargeId, d.chargeId])).toBe(3);
     const outbox = await dbOf(svc).query(`select id from outbox where id = any($1::text[])`, [[a, b, d].map((x) => chargeResultMessageId(x.chargeId))]);
     expect(outbox).toHaveLength(3);
+  });
+
+  it('the ledger keeps a charge\'s decision only; a repeat is answered with the whole first result, reason and echo included', async () => {
+    const { billingAccountId } = await openPrepaid(svc, { balance: '1.00' });
+    const denied = c(billingAccountId, { pricePerUnit: '5.00', zone: 'ROAMING_EU', adjustsInvoiceId: 'inv_x' } as Partial<ChargeRequest>);
+    const [first] = await applyCharges(dbOf(svc), [denied], T0);
+    expect(first).toMatchObject({ outcome: 'DENIED', reason: 'WALLET_INSUFFICIENT_BALANCE', zone: 'ROAMING_EU', adjustsInvoiceId: 'inv_x' });
+    const [stored] = await dbOf(svc).query<{ outcome: Record<string, unknown> }>(`select outcome from ledger_transaction where idempotency_key = $1`, [`CHARGE:${denied.chargeId}`]);
+    expect(stored!.outcome).toEqual({ outcome: 'DENIED', units: first!.units, unitsFromAllowances: first!.unitsFromAllowances, amountCharged: first!.amountCharged, reason: 'WALLET_INSUFFICIENT_BALANCE' });
+    expect(await applyCharges(dbOf(svc), [denied], new Date(T0.getTime() + 60_000))).toEqual([first]);
+  });
+
+  it('a charge stored with its whole ChargeResult (as before) is answered with it as stored', async () => {
+    const { billingAccountId } = await openPrepaid(svc, { balance: '10.00' });
+    const old = c(billingAccountId, { pricePerUnit: '1.00' });
+    const [first] = await applyCharges(dbOf(svc), [old], T0);
+    await dbOf(svc).query(`update ledger_transaction set outcome = $2::jsonb where idempotency_key = $1`, [`CHARGE:${old.chargeId}`, JSON.stringify({ ...first, lineId: 'lin_as_stored' })]);
+    expect(await applyCharges(dbOf(svc), [old], T0)).toEqual([{ ...first, lineId: 'lin_as_stored' }]);
   });
 
   it('one bad charge among good ones is refused on its own; the others are applied', async () => {

@@ -32,6 +32,30 @@ function result(c: ChargeRequest, outcome: ChargeResult['outcome'], units: Decim
 }
 
 /**
+ * What the ledger keeps of a charge's answer: the decision only. The rest of a ChargeResult echoes
+ * the request, and a repeated charge is the same request again (usage derives a chargeId from the
+ * record's source and event id), so a replay rebuilds it from the request in hand. Storing the
+ * whole result made it a third of the ledger write (measured: ~330 bytes of jsonb per charge).
+ */
+type ChargeDecision = Pick<ChargeResult, 'outcome' | 'units' | 'unitsFromAllowances' | 'amountCharged' | 'reason'>;
+
+function decisionOf(r: ChargeResult): ChargeDecision {
+  return r.reason === undefined
+    ? { outcome: r.outcome, units: r.units, unitsFromAllowances: r.unitsFromAllowances, amountCharged: r.amountCharged }
+    : { outcome: r.outcome, units: r.units, unitsFromAllowances: r.unitsFromAllowances, amountCharged: r.amountCharged, reason: r.reason };
+}
+
+/** A repeated charge's answer: its stored decision with the request's echo (a whole stored ChargeResult, as written before, as it is). */
+function replayed(c: ChargeRequest, stored: ChargeDecision | ChargeResult): ChargeResult {
+  if ('chargeId' in stored) return stored;
+  const r = result(c, stored.outcome, new Decimal(0), new Decimal(0), new Decimal(0), stored.reason);
+  r.units = stored.units;
+  r.unitsFromAllowances = stored.unitsFromAllowances;
+  r.amountCharged = stored.amountCharged;
+  return r;
+}
+
+/**
  * Where each charge's ChargeResult goes. `outbox` (default): written in the ledger transaction and
  * published by the relay. `caller`: returned only, for a caller that publishes every result after
  * the commit and only then acknowledges what brought the charges (the JetStream consumer): a
@@ -71,21 +95,50 @@ export interface LaneOptions extends ApplyChargesOptions {
  * whichever account it names. Results come back in input order (one per distinct chargeId).
  */
 export async function applyChargesInLanes(db: Db, charges: ChargeRequest[], now: Date, options: LaneOptions): Promise<ChargeResult[]> {
-  const lanes: ChargeRequest[][] = Array.from({ length: Math.max(1, options.lanes) }, () => []);
-  const seen = new Set<string>();
-  for (const c of charges) {
-    if (!c || typeof c.chargeId !== 'string' || seen.has(c.chargeId)) continue;
-    seen.add(c.chargeId);
-    lanes[laneOf(String(c.billingAccountId), lanes.length)]!.push(c);
+  return new ChargeLanes(db, options).apply(charges, now, options.onBatch);
+}
+
+/**
+ * Lanes that outlive one call: each lane applies its share of a call after its share of the call
+ * before, so an account's charges stay in arrival order across calls, but a lane never waits for
+ * the other lanes. A consumer that hands over its next fetch while the last is still being
+ * written keeps this process deciding one lane's charges while PostgreSQL writes another's; when
+ * every call waited for all its lanes, each fetch began with PostgreSQL idle (the first lane
+ * being decided) and ended with this process idle (the last lane being written), which cost a
+ * third of the throughput on two cores.
+ */
+export class ChargeLanes {
+  private readonly tails: Promise<unknown>[];
+
+  constructor(private readonly db: Db, private readonly options: Omit<LaneOptions, 'onBatch'>) {
+    this.tails = Array.from({ length: Math.max(1, options.lanes) }, () => Promise.resolve());
   }
-  const byId = new Map<string, ChargeResult>();
-  await Promise.all(lanes.map(async (lane) => {
-    for (let i = 0; i < lane.length; i += options.batchSize) {
-      if (i > 0) options.onBatch?.();
-      for (const r of await applyCharges(db, lane.slice(i, i + options.batchSize), now, options)) byId.set(r.chargeId, r);
+
+  /** `onBatch`: called before each transaction after the first of a lane in this call (e.g. to keep its messages leased). */
+  async apply(charges: ChargeRequest[], now: Date, onBatch?: () => void): Promise<ChargeResult[]> {
+    const lanes: ChargeRequest[][] = this.tails.map(() => []);
+    const seen = new Set<string>();
+    for (const c of charges) {
+      if (!c || typeof c.chargeId !== 'string' || seen.has(c.chargeId)) continue;
+      seen.add(c.chargeId);
+      lanes[laneOf(String(c.billingAccountId), lanes.length)]!.push(c);
     }
-  }));
-  return [...seen].map((id) => byId.get(id)).filter((r): r is ChargeResult => r !== undefined);
+    const byId = new Map<string, ChargeResult>();
+    const { batchSize } = this.options;
+    await Promise.all(lanes.map((lane, i) => {
+      if (lane.length === 0) return undefined;
+      const run = this.tails[i]!.then(async () => {
+        for (let at = 0; at < lane.length; at += batchSize) {
+          if (at > 0) onBatch?.();
+          for (const r of await applyCharges(this.db, lane.slice(at, at + batchSize), now, this.options)) byId.set(r.chargeId, r);
+        }
+      });
+      // The next call's share waits for this one, failed or not (a failed call's messages are redelivered).
+      this.tails[i] = run.catch(() => undefined);
+      return run;
+    }));
+    return [...seen].map((id) => byId.get(id)).filter((r): r is ChargeResult => r !== undefined);
+  }
 }
 
 /** A stable lane for a billing account (FNV-1a of its id). */
@@ -110,7 +163,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
   // Every read of the batch in one round trip, in lock order (wallets, then buckets): the wallets
   // and their balances, the charges already in the ledger, the buckets the charges may draw on
   // (also a repeated charge's: a lock for nothing, fewer round trips for everyone else).
-  const [locked, existing, buckets] = await readTogether<[LockedWalletRow[], { idempotency_key: string; outcome: ChargeResult }[], LiveBucketRow[]]>(
+  const [locked, existing, buckets] = await readTogether<[LockedWalletRow[], { idempotency_key: string; outcome: ChargeDecision | ChargeResult }[], LiveBucketRow[]]>(
     sql,
     walletLock([...pairs.values()]),
     rowsOf(`select idempotency_key, outcome from ledger_transaction where idempotency_key = any($1::text[])`, [batch.map((c) => chargeKey(c.chargeId))]),
@@ -155,7 +208,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
   for (const c of batch) {
     const previous = done.get(chargeKey(c.chargeId));
     if (previous) {
-      results.push(previous);
+      results.push(replayed(c, previous));
       continue;
     }
     let r: ChargeResult;
@@ -178,7 +231,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     }
     const id = newTxId();
     if (wallet && entries.length > 0) lastCause.set(wallet.id, id);
-    txs.push({ id, idempotencyKey: chargeKey(c.chargeId), kind: 'CHARGE', billingAccountId: typeof c.billingAccountId === 'string' ? c.billingAccountId.slice(0, 40) : null, reference: c.lineId ?? null, outcome: r, entries });
+    txs.push({ id, idempotencyKey: chargeKey(c.chargeId), kind: 'CHARGE', billingAccountId: typeof c.billingAccountId === 'string' ? c.billingAccountId.slice(0, 40) : null, reference: c.lineId ?? null, outcome: decisionOf(r), entries });
     results.push(r);
     fresh.push(r);
   }

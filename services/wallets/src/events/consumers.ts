@@ -3,7 +3,7 @@ import { BILLING_STREAM, DomainError, EVENTS, RPC, WORK_SUBJECTS, chargeRequests
 import type { BillingAccountChangedData, ChargeRequest, CloudEvent, ChargeResult, OneOffChargeData, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
 import { deliverFrom, messageBatches, type MessageBatches, type ServiceRuntime } from '@ledgerline/platform';
 import type { Db } from '../persistence/sql';
-import { applyChargesInLanes } from '../application/apply-charges';
+import { ChargeLanes } from '../application/apply-charges';
 import { openWallet, setCreditLimit } from '../application/wallets';
 import { closeMany, reserveMany, type CloseRequest } from '../application/reservations';
 import { GroupCommit } from '../application/group-commit';
@@ -121,7 +121,9 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
   // Charges from usage: a message carries one ChargeRequest or a batch of them (usage sends up to
   // 250 a message), so a batch is at most batchSize / 10 messages; the charges are applied in
   // lanes of `batchSize`, one transaction each, idempotent by chargeId, and their results are
-  // published before the messages are acknowledged.
+  // published before the messages are acknowledged. At most two batches are in hand: the one
+  // being finished (written, published, acknowledged) and the next, queued on the lanes.
+  const chargeLanes = new ChargeLanes(db, { results: 'caller', lanes: opts.chargeLanes ?? 2, batchSize: opts.batchSize });
   loops.push(
     pullLoop(runtime, durable('charges'), WORK_SUBJECTS.chargeRequested, { ...opts, fetchMessages: Math.max(16, Math.ceil(opts.batchSize / 10)) }, async (msgs) => {
       const charges: ChargeRequest[] = [];
@@ -142,17 +144,18 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
       }
       const mine = opts.ownAccountsOnly ? await ofKnownAccounts(db, charges) : charges;
       const timer = metrics.chargeBatchSeconds.startTimer();
-      const results = await applyChargesInLanes(db, mine, runtime.clock.now(), {
-        results: 'caller',
-        lanes: opts.chargeLanes ?? 2,
-        batchSize: opts.batchSize,
-        // A batch of many-charge messages takes several transactions: keep its messages ours meanwhile.
-        onBatch: () => msgs.forEach((m) => m.working()),
-      });
-      if (mine.length > 0) timer();
-      for (const r of results) metrics.charges.inc({ outcome: r.outcome });
-      // Published after the commit, acknowledged after the publish (see ApplyChargesOptions).
-      return () => publishChargeResults(runtime.messaging.js, results);
+      // Handed to the lanes, not awaited here: the loop fetches the next batch while this one is
+      // written, and the lanes take it as each finishes its share of this one (ChargeLanes).
+      // A batch of many-charge messages takes several transactions: keep its messages ours meanwhile.
+      const applying = chargeLanes.apply(mine, runtime.clock.now(), () => msgs.forEach((m) => m.working()));
+      applying.catch(() => undefined); // awaited by the finish below, after the previous batch's: not unhandled meanwhile
+      return async () => {
+        const results = await applying;
+        if (mine.length > 0) timer();
+        for (const r of results) metrics.charges.inc({ outcome: r.outcome });
+        // Published after the commit, acknowledged after the publish (see ApplyChargesOptions).
+        await publishChargeResults(runtime.messaging.js, results);
+      };
     }, readers),
   );
 
