@@ -60,7 +60,9 @@ function lockAndRead(where: string, wallets: string, params: unknown[]): Reading
   return {
     statements: [
       {
-        text: `select id, billing_account_id, currency, payment_mode, credit_limit, overdraft_limit, low_balance_threshold
+        // The rule flags are the wallet row's (kept by triggers on the rule tables): the newest version, as locked.
+        text: `select id, billing_account_id, currency, payment_mode, credit_limit, overdraft_limit, low_balance_threshold,
+                      budget_committed, has_balance_rules as has_rules
                  from wallet where ${where} order by id for update`,
         params,
       },
@@ -68,21 +70,16 @@ function lockAndRead(where: string, wallets: string, params: unknown[]): Reading
         // One row per wallet, its figures read by key (subqueries run for the batch's wallets
         // only: a filter joined over wallets once made PostgreSQL test every wallet of the table).
         // The unbilled receivable is negative in the ledger (owed to us); negated by SQL, exactly.
-        // The same statement tells which wallets have a rule a falling balance can trigger (an
-        // enabled budget or auto top-up; both are only changed under the wallet lock), so that
-        // most movements need not look for them afterwards.
         text: `select w.id,
                  (select a.balance from ledger_account a where a.id = w.id) as balance,
                  (select -a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'UNBILLED_RECEIVABLE', 'w.currency')}) as unbilled,
-                 (select a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'RESERVED', 'w.currency')}) as held,
-                 b.committed as budget_committed,
-                 b.committed is not null or exists (select 1 from auto_topup_rule r where r.wallet_id = w.id and r.enabled) as has_rules
-               from (${wallets}) w left join budget b on b.wallet_id = w.id and b.enabled`,
+                 (select a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'RESERVED', 'w.currency')}) as held
+               from (${wallets}) w`,
         params,
       },
     ],
     parse([locked, read]) {
-      const figures = new Map((read as { id: string; balance: string | null; unbilled: string | null; held: string | null; has_rules: boolean; budget_committed: string | null }[]).map((r) => [r.id, r]));
+      const figures = new Map((read as { id: string; balance: string | null; unbilled: string | null; held: string | null }[]).map((r) => [r.id, r]));
       // The rows are ours: completed in place (a copy per wallet showed in profiles of 1000-wallet batches).
       const wallets = locked as LockedWalletRow[];
       for (const w of wallets) {
@@ -90,8 +87,6 @@ function lockAndRead(where: string, wallets: string, params: unknown[]): Reading
         w.balance = f?.balance ?? '0';
         w.unbilled = f?.unbilled ?? '0';
         w.held = f?.held ?? '0';
-        w.has_rules = f?.has_rules ?? false;
-        w.budget_committed = f?.budget_committed ?? null;
       }
       return wallets;
     },

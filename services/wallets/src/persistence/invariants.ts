@@ -56,6 +56,12 @@ const CHECKS: { name: string; sql: string }[] = [
           select a.id from ledger_account a left join (select billing_account_id || ':BUDGET_RECEIVABLE:' || currency as id, sum(amount) as total from budget_replenishment group by 1) r on r.id = a.id
           where a.kind = 'BUDGET_RECEIVABLE' and a.balance <> -coalesce(r.total, 0) limit 5`,
   },
+  {
+    name: "every wallet's rule flags are what its rule tables say (kept by triggers; charging reads the flags)",
+    sql: `select w.id from wallet w left join budget b on b.wallet_id = w.id and b.enabled
+          where w.budget_committed is distinct from b.committed
+             or w.has_balance_rules <> (b.committed is not null or exists (select 1 from auto_topup_rule r where r.wallet_id = w.id and r.enabled)) limit 5`,
+  },
   { name: 'every used voucher has its ledger transaction', sql: `select v.id from voucher v left join ledger_transaction t on t.id = v.transaction_id where v.status = 'REDEEMED' and t.id is null limit 5` },
 ];
 

@@ -16,6 +16,7 @@ import { Migration20261202100000_credit_limit_change } from './Migration20261202
 import { Migration20261203200000_bucket_fillfactor } from './Migration20261203200000_bucket_fillfactor';
 import { Migration20261203300000_open_recharges_index } from './Migration20261203300000_open_recharges_index';
 import { Migration20261204000000_account_timezone } from './Migration20261204000000_account_timezone';
+import { Migration20261205000000_wallet_rule_flags } from './Migration20261205000000_wallet_rule_flags';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -36,4 +37,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261203200000_bucket_fillfactor', class: Migration20261203200000_bucket_fillfactor },
   { name: 'Migration20261203300000_open_recharges_index', class: Migration20261203300000_open_recharges_index },
   { name: 'Migration20261204000000_account_timezone', class: Migration20261204000000_account_timezone },
+  { name: 'Migration20261205000000_wallet_rule_flags', class: Migration20261205000000_wallet_rule_flags },
 ];
