@@ -1,6 +1,7 @@
 // Where a charge batch (money only, from allowance buckets, on one hot wallet; BATCH charges, 1000 by default) and a 100-request
 // reserve batch (then its commit) spend their time, statement by statement.
 // Usage: npx tsx services/wallets/bench/profile.ts (RUNS, BATCH, RESERVE_BATCH, ONLY=spread|bucketed|hot|reserve, EXPLAIN=1, APART=1)
+import { readFileSync } from 'node:fs';
 import type { ChargeRequest } from '@ledgerline/contracts';
 import { startServiceForTest } from '@ledgerline/platform';
 import { createWalletsService } from '../src/service';
@@ -15,6 +16,13 @@ Object.assign(process.env, env);
 const svc = await startServiceForTest(createWalletsService({ env: { ...process.env, ...env } }), { env });
 const db = depsOf(svc.runtime).db;
 const W = 10_000;
+const TICK_MS = 1000 / Number(process.env.CLK_TCK ?? 100);
+/** CPU time (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks, 10 ms each by default). */
+function backendCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+const cpuTotals = { node: 0, pg: 0 };
 try {
   await db.tx(async (sql) => {
     await sql.query(`insert into wallet (id, billing_account_id, currency, payment_mode, overdraft_limit, created_at) select 'wal_b' || i, 'acc_b' || i, 'EUR', 'PREPAID', 0, $1::timestamptz from generate_series(0, $2) i`, [now, W]);
@@ -84,13 +92,28 @@ try {
       if (r === 0) times.clear();
       const t = performance.now();
       const cpu = process.cpuUsage();
-      await db.tx((sql) => applyChargesIn(timed(sql), batch, now, { results: 'caller' }));
+      let backend = 0;
+      let pgBefore = 0;
+      await db.tx(async (sql) => {
+        // The backend's own CPU (utime + stime from /proc), read around the batch: unlike wall time, not
+        // inflated by other processes on a shared machine. Its first statement is not timed.
+        backend = Number((await sql.query<{ pid: number }>('select pg_backend_pid() as pid'))[0]!.pid);
+        pgBefore = backendCpuMs(backend);
+        return applyChargesIn(timed(sql), batch, now, { results: 'caller' });
+      });
+      const pgUsed = backendCpuMs(backend) - pgBefore;
       const used = process.cpuUsage(cpu);
-      if (r > 0) console.log(`  node CPU ${((used.user + used.system) / 1000).toFixed(1)} ms for this batch`);
+      if (r > 0) {
+        console.log(`  node CPU ${((used.user + used.system) / 1000).toFixed(1)} ms, PostgreSQL backend CPU ${pgUsed.toFixed(0)} ms for this batch`);
+        cpuTotals.node += (used.user + used.system) / 1000;
+        cpuTotals.pg += pgUsed;
+      }
       if (r > 0) total += performance.now() - t;
       else times.clear();
     }
     report(`charges ${label} (${BATCH})`, total, RUNS);
+    console.log(`  CPU per charge: node ${((cpuTotals.node * 1000) / (RUNS * BATCH)).toFixed(1)} µs, PostgreSQL backend ${((cpuTotals.pg * 1000) / (RUNS * BATCH)).toFixed(1)} µs`);
+    cpuTotals.node = cpuTotals.pg = 0;
   }
   let total = 0;
   let windowStart = 0;
