@@ -29,11 +29,11 @@ export interface WalletPair {
 
 /**
  * Locks the wallets of these (billing account, currency) pairs in id order (two batches never
- * deadlock) and reads their balances and whether they have balance rules: two statements whatever
- * the number of wallets, to send in one round trip with the batch's other reads (`readTogether`).
- * The wallet columns come from the locking statement (a locked row is re-read at its newest
- * version); the balances are read by the next statement, after the lock, so they include any
- * commit that held it before us.
+ * deadlock) and reads them with their balances and whether they have balance rules: two
+ * statements whatever the number of wallets, to send in one round trip with the batch's other
+ * reads (`readTogether`). The locking statement answers one row; the wallets and their figures
+ * are read by the next statement, whose snapshot is taken once the locks are ours, so it sees
+ * every commit of whoever held them before us (and nobody changes a locked wallet meanwhile).
  */
 export function walletLock(pairs: readonly WalletPair[]): Reading<LockedWalletRow[]> {
   if (pairs.length === 0) return NOTHING_TO_READ;
@@ -59,36 +59,22 @@ export function walletLockOfReservations(reservationIds: readonly string[]): Rea
 function lockAndRead(where: string, wallets: string, params: unknown[]): Reading<LockedWalletRow[]> {
   return {
     statements: [
-      {
-        // The rule flags are the wallet row's (kept by triggers on the rule tables): the newest version, as locked.
-        text: `select id, billing_account_id, currency, payment_mode, credit_limit, overdraft_limit, low_balance_threshold,
-                      budget_committed, has_balance_rules as has_rules
-                 from wallet where ${where} order by id for update`,
-        params,
-      },
+      // Only the locks: its rows would be parsed for nothing (a thousand per charge batch).
+      { text: `select count(*) as locked from (select 1 from wallet where ${where} order by id for update) l`, params },
       {
         // One row per wallet, its figures read by key (subqueries run for the batch's wallets
         // only: a filter joined over wallets once made PostgreSQL test every wallet of the table).
         // The unbilled receivable is negative in the ledger (owed to us); negated by SQL, exactly.
-        text: `select w.id,
-                 (select a.balance from ledger_account a where a.id = w.id) as balance,
-                 (select -a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'UNBILLED_RECEIVABLE', 'w.currency')}) as unbilled,
-                 (select a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'RESERVED', 'w.currency')}) as held
+        // The rule flags are the wallet row's (kept by triggers on the rule tables).
+        text: `select w.id, w.billing_account_id, w.currency, w.payment_mode, w.credit_limit, w.overdraft_limit, w.low_balance_threshold,
+                 w.budget_committed, w.has_balance_rules as has_rules,
+                 coalesce((select a.balance from ledger_account a where a.id = w.id), 0) as balance,
+                 coalesce((select -a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'UNBILLED_RECEIVABLE', 'w.currency')}), 0) as unbilled,
+                 coalesce((select a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'RESERVED', 'w.currency')}), 0) as held
                from (${wallets}) w`,
         params,
       },
     ],
-    parse([locked, read]) {
-      const figures = new Map((read as { id: string; balance: string | null; unbilled: string | null; held: string | null }[]).map((r) => [r.id, r]));
-      // The rows are ours: completed in place (a copy per wallet showed in profiles of 1000-wallet batches).
-      const wallets = locked as LockedWalletRow[];
-      for (const w of wallets) {
-        const f = figures.get(w.id);
-        w.balance = f?.balance ?? '0';
-        w.unbilled = f?.unbilled ?? '0';
-        w.held = f?.held ?? '0';
-      }
-      return wallets;
-    },
+    parse: ([, read]) => read as LockedWalletRow[],
   };
 }

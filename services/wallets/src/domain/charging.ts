@@ -98,6 +98,7 @@ function carriedServes(b: BucketState, at: Date, buckets: readonly BucketState[]
  * the ending bucket kept, which is forfeited otherwise), then priority, then the soonest to expire.
  */
 export function eligibleBuckets(buckets: readonly BucketState[], c: Pick<ChargeInput, 'lineId' | 'at' | 'unit' | 'allowanceIds'>): BucketState[] {
+  if (buckets.length === 0 || c.allowanceIds.length === 0) return [];
   const order = new Map(c.allowanceIds.map((id, i) => [id, i]));
   const carriedOnly = (b: BucketState): number => (validAt(b, c.at) ? 0 : 1);
   return buckets
@@ -120,7 +121,8 @@ export function headroom(wallet: WalletState, allowOverdraft: boolean): Decimal 
     // balance may go down to −committed, and the replenishments that follow in the same
     // transaction bring it back to the threshold (at most two: −committed + 2 × committed ≥ threshold),
     // and above zero however much reservations hold (budget.ts replenishes a negative cash balance too).
-    return Decimal.max(wallet.balance.minus(floor).plus(wallet.budgetCommitted ?? ZERO), ZERO);
+    const above = wallet.balance.minus(floor);
+    return Decimal.max(wallet.budgetCommitted ? above.plus(wallet.budgetCommitted) : above, ZERO);
   }
   if (wallet.creditLimit === null) return null;
   return Decimal.max(wallet.creditLimit.minus(wallet.unbilled), ZERO);
