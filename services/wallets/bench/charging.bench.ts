@@ -67,7 +67,7 @@ try {
       select 'wal_b' || i, 'acc_b' || i, 'EUR', 'PREPAID', 0, $1::timestamptz from generate_series(0, $2) i`, [now, WALLETS]);
     await sql.query(`insert into ledger_account (id, billing_account_id, kind, unit, balance, created_at)
       select 'wal_b' || i, 'acc_b' || i, 'CASH_WALLET', 'EUR', 0, $1::timestamptz from generate_series(0, $2) i
-      union all select 'acc_b' || i || ':' || k || ':EUR', 'acc_b' || i, k, 'EUR', 0, $1::timestamptz from generate_series(0, $2) i,
+      union all select 'acc_b' || i || ':' || k || ':EUR', 'acc_b' || i, k, 'EUR', case when k = 'REVENUE' then null else 0 end, $1::timestamptz from generate_series(0, $2) i,
         unnest(array['UNBILLED_RECEIVABLE','REVENUE','TAX_PAYABLE','PAYMENTS_CLEARING','VOUCHER_CLEARING','ADJUSTMENTS','RESERVED']) k`, [now, WALLETS]);
     await sql.query(`insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, created_at) select 'ltx_fund' || i, 'FUND:' || i, 'TOPUP', 'acc_b' || i, $1::timestamptz from generate_series(0, $2) i`, [now, WALLETS]);
     await sql.query(`insert into ledger_entry (transaction_id, account_id, unit, amount, created_at)
@@ -153,7 +153,8 @@ try {
     return `${s[Math.floor(s.length / 2)]!.toFixed(1)} ms per fetch of ${BATCH * LANES} charges in ${LANES} lanes, handed over to written, queueing included (median of ${s.length})`;
   };
 
-  // Plain single-row SQL: one transaction per debit (guarded update + transaction + 2 entries).
+  // Plain single-row SQL: one transaction per debit (guarded update + transaction + 2 entries; the
+  // revenue account keeps no balance, as in the service: ADR 0018).
   async function plain(wallet: (i: number) => number, tag: string): Promise<number> {
     let n = 0;
     const end = performance.now() + PLAIN_SECONDS * 1000;
@@ -166,7 +167,6 @@ try {
           await client.query('begin');
           const upd = await client.query(`update ledger_account set balance = balance - 0.01 where id = $1 and balance >= 0.01`, [`wal_b${w}`]);
           if (upd.rowCount !== 1) throw new Error('plain debit refused');
-          await client.query(`update ledger_account set balance = balance + 0.01 where id = $1`, [`acc_b${w}:REVENUE:EUR`]);
           await client.query(`insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, created_at) values ($1, $1, 'CHARGE', $2, $3)`, [`${tag}-${i}`, `acc_b${w}`, now]);
           await client.query(`insert into ledger_entry (transaction_id, account_id, unit, amount, created_at) values ($1, $2, 'EUR', -0.01, $4), ($1, $3, 'EUR', 0.01, $4)`, [`${tag}-${i}`, `wal_b${w}`, `acc_b${w}:REVENUE:EUR`, now]);
           await client.query('commit');

@@ -28,7 +28,7 @@ try {
     await sql.query(`insert into wallet (id, billing_account_id, currency, payment_mode, overdraft_limit, created_at) select 'wal_b' || i, 'acc_b' || i, 'EUR', 'PREPAID', 0, $1::timestamptz from generate_series(0, $2) i`, [now, W]);
     await sql.query(`insert into ledger_account (id, billing_account_id, kind, unit, balance, created_at)
       select 'wal_b' || i, 'acc_b' || i, 'CASH_WALLET', 'EUR', 1000, $1::timestamptz from generate_series(0, $2) i
-      union all select 'acc_b' || i || ':' || k || ':EUR', 'acc_b' || i, k, 'EUR', case when k = 'PAYMENTS_CLEARING' then -1000 else 0 end, $1::timestamptz from generate_series(0, $2) i,
+      union all select 'acc_b' || i || ':' || k || ':EUR', 'acc_b' || i, k, 'EUR', case when k = 'PAYMENTS_CLEARING' then -1000 when k = 'REVENUE' then null else 0 end, $1::timestamptz from generate_series(0, $2) i,
         unnest(array['UNBILLED_RECEIVABLE','REVENUE','TAX_PAYABLE','PAYMENTS_CLEARING','VOUCHER_CLEARING','ADJUSTMENTS','RESERVED']) k`, [now, W]);
   });
   // Allowance buckets (data, voice, SMS) for the first 2,000 accounts, as usage's bench grants them: the 'bucketed' run.
@@ -38,7 +38,7 @@ try {
         from generate_series(0, 1999) i, (values ('data', 'MB'), ('voice', 'SECOND'), ('sms', 'MESSAGE')) as x(a, u)`, [now]);
     await sql.query(`insert into ledger_account (id, billing_account_id, kind, unit, balance, created_at)
       select 'bkt_b' || i || '_' || a, 'acc_b' || i, 'UNIT_BUCKET', u, 1000000, $1::timestamptz from generate_series(0, 1999) i, (values ('data', 'MB'), ('voice', 'SECOND'), ('sms', 'MESSAGE')) as x(a, u)
-      union all select 'acc_b' || i || ':' || k || ':' || u, 'acc_b' || i, k, u, case when k = 'ALLOWANCE_GRANTED' then -1000000 else 0 end, $1::timestamptz
+      union all select 'acc_b' || i || ':' || k || ':' || u, 'acc_b' || i, k, u, case when k = 'ALLOWANCE_GRANTED' then -1000000 when k = 'ALLOWANCE_USED' then null else 0 end, $1::timestamptz
         from generate_series(0, 1999) i, (values ('MB'), ('SECOND'), ('MESSAGE')) as x(u), unnest(array['ALLOWANCE_GRANTED','ALLOWANCE_USED','RESERVED']) k`, [now]);
   });
   // A live database has statistics (autovacuum); a freshly loaded one must be analyzed, or plans are for empty tables.

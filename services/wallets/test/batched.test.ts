@@ -91,7 +91,7 @@ describe('batched charges', () => {
       await expect(failing).rejects.toThrow(/ledger account/);
       expect((await next).map((r) => r.outcome)).toEqual(['APPLIED']);
     } finally {
-      await dbOf(svc).query(`insert into ledger_account (id, billing_account_id, kind, unit, balance, created_at) values ($1, $2, 'REVENUE', 'EUR', 0, now())`, [revenue, broken.billingAccountId]);
+      await dbOf(svc).query(`insert into ledger_account (id, billing_account_id, kind, unit, balance, created_at) values ($1, $2, 'REVENUE', 'EUR', null, now())`, [revenue, broken.billingAccountId]);
     }
     expect(await balanceOf(svc, broken.walletId)).toBe('5');
     expect(await balanceOf(svc, fine.walletId)).toBe('4');

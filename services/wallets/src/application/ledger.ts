@@ -28,6 +28,23 @@ export type AccountKind =
   | 'ALLOWANCE_USED'
   | 'ALLOWANCE_EXPIRED';
 
+/**
+ * Accounts that only ever receive (income and units used): no decision reads their balance, so the
+ * ledger keeps none for them (the column is null) and their balance is the sum of their entries,
+ * summed when asked. Every charge credits one; keeping its balance was an update of a second row
+ * per charge beside the wallet's (ADR 0018).
+ */
+export const SINK_ACCOUNT_KINDS: readonly AccountKind[] = ['REVENUE', 'ALLOWANCE_USED'];
+
+/** Whether a ledger account id names a sink account (ids are `<billing account>:<kind>:<unit>`, and units have no colon). */
+export function isSinkAccount(id: string): boolean {
+  const unitAt = id.lastIndexOf(':');
+  const kindAt = unitAt > 0 ? id.lastIndexOf(':', unitAt - 1) : -1;
+  if (kindAt <= 0) return false;
+  const kind = id.slice(kindAt + 1, unitAt);
+  return kind === 'REVENUE' || kind === 'ALLOWANCE_USED';
+}
+
 export const MONEY_ACCOUNT_KINDS: AccountKind[] = ['UNBILLED_RECEIVABLE', 'REVENUE', 'TAX_PAYABLE', 'PAYMENTS_CLEARING', 'VOUCHER_CLEARING', 'ADJUSTMENTS', 'RESERVED'];
 export const UNIT_ACCOUNT_KINDS: AccountKind[] = ['ALLOWANCE_GRANTED', 'ALLOWANCE_USED', 'ALLOWANCE_EXPIRED', 'RESERVED'];
 
@@ -71,9 +88,9 @@ export async function ensureAccounts(sql: Sql, billingAccountId: string | null, 
   if (rows.length === 0) return;
   await sql.query(
     `insert into ledger_account (id, billing_account_id, kind, unit, balance, created_at)
-     select id, $1, kind, unit, 0, $5 from unnest($2::text[], $3::text[], $4::text[]) as t(id, kind, unit)
+     select id, $1, kind, unit, case when kind = any($6::text[]) then null else 0 end, $5 from unnest($2::text[], $3::text[], $4::text[]) as t(id, kind, unit)
      on conflict (id) do nothing`,
-    [billingAccountId, rows.map((r) => r.id), rows.map((r) => r.kind), rows.map((r) => r.unit), now],
+    [billingAccountId, rows.map((r) => r.id), rows.map((r) => r.kind), rows.map((r) => r.unit), now, SINK_ACCOUNT_KINDS],
   );
 }
 
@@ -104,21 +121,24 @@ export async function postTransactions(sql: Sql, txs: NewTransaction[], now: Dat
   const eUnit: string[] = [];
   const eAmt: string[] = [];
   const deltas = new Map<string, Decimal>();
+  const sinks = new Set<string>();
   for (const tx of txs) {
     const id = tx.id ?? newTxId();
     tx.id = id;
-    const perUnit = new Map<string, Decimal>();
+    const unbalanced = unbalancedUnit(tx.entries);
+    if (unbalanced) throw new DomainError('INTERNAL', `ledger transaction ${tx.kind} does not balance in ${unbalanced.unit} (${unbalanced.total.toFixed()})`, {}, 'INTERNAL');
     for (const e of tx.entries) {
       if (e.amount.isZero()) continue;
-      perUnit.set(e.unit, (perUnit.get(e.unit) ?? new Decimal(0)).plus(e.amount));
       eTx.push(id);
       eAcc.push(e.accountId);
       eUnit.push(e.unit);
       eAmt.push(fmt(e.amount));
-      deltas.set(e.accountId, (deltas.get(e.accountId) ?? new Decimal(0)).plus(e.amount));
-    }
-    for (const [unit, total] of perUnit) {
-      if (!total.isZero()) throw new DomainError('INTERNAL', `ledger transaction ${tx.kind} does not balance in ${unit} (${total.toFixed()})`, {}, 'INTERNAL');
+      if (isSinkAccount(e.accountId)) {
+        sinks.add(e.accountId);
+        continue;
+      }
+      const before = deltas.get(e.accountId);
+      deltas.set(e.accountId, before === undefined ? e.amount : before.plus(e.amount));
     }
     txIds.push(id);
     keys.push(tx.idempotencyKey);
@@ -134,13 +154,15 @@ export async function postTransactions(sql: Sql, txs: NewTransaction[], now: Dat
   }
   const ids = [...deltas.keys()].sort();
   // One statement: transactions, entries, balances and whatever the caller writes with them.
-  const params: unknown[] = [txIds, keys, kinds, owners, hashes, refs, outcomes, now, eTx, eAcc, eUnit, eAmt, ids, ids.map((id) => fmt(deltas.get(id)!)), ids.length];
+  const sinkIds = [...sinks];
+  const params: unknown[] = [txIds, keys, kinds, owners, hashes, refs, outcomes, now, eTx, eAcc, eUnit, eAmt, ids, ids.map((id) => fmt(deltas.get(id)!)), ids.length + sinkIds.length, sinkIds];
   const extra = also.map((a, i) => {
     const offset = params.length;
     params.push(...a.params);
     return `, also${i} as (${a.text.replace(/\$(\d+)/g, (_m, n: string) => `$${Number(n) + offset}`)})`;
   });
-  // Every account must exist (entries have no foreign key): the balance update must find them all.
+  // Every account must exist (entries have no foreign key): the balance update must find the
+  // accounts it moves, and a look-up the sinks (whose balance is not kept).
   await sql.write(
     `with t as (
        insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, request_hash, reference, outcome, created_at)
@@ -150,10 +172,25 @@ export async function postTransactions(sql: Sql, txs: NewTransaction[], now: Dat
        select tx, acc, unit, amt, $8 from unnest($9::text[], $10::text[], $11::text[], $12::numeric[]) as t(tx, acc, unit, amt)
      )${extra.join('')}, u as (
        update ledger_account a set balance = a.balance + d.delta from unnest($13::text[], $14::numeric[]) as d(id, delta) where a.id = d.id returning a.id
+     ), s as (
+       select a.id from unnest($16::text[]) as k(id) join ledger_account a on a.id = k.id
      )
-     select ledger_require(count(*) = $15::int, 'a ledger account of this transaction does not exist') from u`,
+     select ledger_require((select count(*) from u) + (select count(*) from s) = $15::int, 'a ledger account of this transaction does not exist')`,
     params,
   );
+}
+
+/** The first unit a transaction's entries do not sum to zero in, with their sum; null when it balances. */
+function unbalancedUnit(entries: readonly Entry[]): { unit: string; total: Decimal } | null {
+  // Most transactions are two entries of one unit (a charge, a top-up): one sum, no map.
+  if (entries.length === 2 && entries[0]!.unit === entries[1]!.unit) {
+    const total = entries[0]!.amount.plus(entries[1]!.amount);
+    return total.isZero() ? null : { unit: entries[0]!.unit, total };
+  }
+  const perUnit = new Map<string, Decimal>();
+  for (const e of entries) perUnit.set(e.unit, (perUnit.get(e.unit) ?? new Decimal(0)).plus(e.amount));
+  for (const [unit, total] of perUnit) if (!total.isZero()) return { unit, total };
+  return null;
 }
 
 export interface StoredTransaction {

@@ -11,8 +11,13 @@ async function run(x: Executor, text: string): Promise<any[]> {
 const CHECKS: { name: string; sql: string }[] = [
   { name: 'every ledger transaction sums to zero per unit', sql: `select transaction_id, unit, sum(amount) as total from ledger_entry group by 1, 2 having sum(amount) <> 0 limit 5` },
   {
-    name: 'every account balance equals the sum of its entries',
+    name: 'every kept account balance equals the sum of its entries',
     sql: `select a.id, a.balance, coalesce(e.total, 0) as total from ledger_account a left join (select account_id, sum(amount) as total from ledger_entry group by 1) e on e.account_id = a.id where a.balance <> coalesce(e.total, 0) limit 5`,
+  },
+  {
+    // Their balance is the sum of their entries, summed when asked (ADR 0018).
+    name: 'sink accounts (REVENUE, ALLOWANCE_USED) keep no balance, every other account keeps one',
+    sql: `select id, kind, balance from ledger_account where (kind in ('REVENUE', 'ALLOWANCE_USED')) <> (balance is null) limit 5`,
   },
   {
     name: 'every entry has its account and its transaction',

@@ -17,6 +17,7 @@ import { Migration20261203200000_bucket_fillfactor } from './Migration2026120320
 import { Migration20261203300000_open_recharges_index } from './Migration20261203300000_open_recharges_index';
 import { Migration20261204000000_account_timezone } from './Migration20261204000000_account_timezone';
 import { Migration20261205000000_wallet_rule_flags } from './Migration20261205000000_wallet_rule_flags';
+import { Migration20261205100000_sink_accounts_keep_no_balance } from './Migration20261205100000_sink_accounts_keep_no_balance';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -38,4 +39,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261203300000_open_recharges_index', class: Migration20261203300000_open_recharges_index },
   { name: 'Migration20261204000000_account_timezone', class: Migration20261204000000_account_timezone },
   { name: 'Migration20261205000000_wallet_rule_flags', class: Migration20261205000000_wallet_rule_flags },
+  { name: 'Migration20261205100000_sink_accounts_keep_no_balance', class: Migration20261205100000_sink_accounts_keep_no_balance },
 ];
