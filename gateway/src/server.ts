@@ -4,7 +4,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { GraphQLError } from 'graphql';
 import type { Caller } from '@ledgerline/contracts';
-import { callerHeaders, createLogger, DEFAULT_PORTS, DEV_INTERNAL_SECRET, parsePort, secretSetting, startGraphQLHttpServer, type Logger, type SubgraphServer } from '@ledgerline/platform';
+import { callerHeaders, createLogger, DEFAULT_PORTS, DEV_INTERNAL_SECRET, introspectionSetting, metricsTokenSetting, parsePort, secretSetting, startGraphQLHttpServer, type Logger, type SubgraphServer } from '@ledgerline/platform';
 import { AuthenticationError, callerFromAuthorization, DEV_JWT_SECRET } from './auth';
 import { SUPERGRAPH_PATH } from './compose';
 import { subgraphUrl } from './subgraphs';
@@ -26,6 +26,7 @@ class CallerForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext>
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
     const caller = (context as Partial<GatewayContext>).caller;
     if (!caller || !request.http) return;
+    // Signed per subgraph request, with its issued-at: the signature goes stale after LEDGERLINE_CALLER_MAX_AGE_SECONDS.
     for (const [name, value] of Object.entries(callerHeaders(caller, this.internalSecret))) request.http.headers.set(name, value);
   }
 
@@ -55,6 +56,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Subgra
   const logger = options.logger ?? createLogger('gateway', env.LOG_LEVEL);
   const jwtSecret = secretSetting(env, 'JWT_SECRET', DEV_JWT_SECRET);
   const internalSecret = secretSetting(env, 'LEDGERLINE_INTERNAL_SECRET', DEV_INTERNAL_SECRET);
+  const metricsToken = metricsTokenSetting(env);
+  const introspection = introspectionSetting(env);
   const port = parsePort('GATEWAY_PORT', env.GATEWAY_PORT, DEFAULT_PORTS.gateway!);
   const gateway = new ApolloGateway({
     supergraphSdl: fs.readFileSync(SUPERGRAPH_PATH, 'utf8'),
@@ -66,7 +69,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Subgra
     port,
     portSetting: 'GATEWAY_PORT',
     logger,
-    apollo: (httpServer) => new ApolloServer<GatewayContext>({ gateway, plugins: [ApolloServerPluginDrainHttpServer({ httpServer })], introspection: true, includeStacktraceInErrorResponses: false, stopOnTerminationSignals: false }),
+    metricsToken,
+    // Off in production unless GRAPHQL_INTROSPECTION=on. The supergraph is composed from the SDL files
+    // (`npm run compose`), never by introspecting subgraphs, so subgraphs may turn it off too.
+    apollo: (httpServer) => new ApolloServer<GatewayContext>({ gateway, plugins: [ApolloServerPluginDrainHttpServer({ httpServer })], introspection, includeStacktraceInErrorResponses: false, stopOnTerminationSignals: false }),
     context: async (req) => {
       try {
         return { caller: await callerFromAuthorization(req.headers.authorization, jwtSecret) };

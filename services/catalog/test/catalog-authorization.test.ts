@@ -31,7 +31,7 @@ describe('catalog authorization', () => {
   beforeAll(async () => {
     // A stand-in for usage: cus_1 owns acc_1 only; staff read every account (as usage's mayReadAccount).
     ({ svc, close } = await startCatalogWithUsage((headers, body) => {
-      const caller = callerFromHeaders((name) => headers[name] as string | undefined, DEV_INTERNAL_SECRET);
+      const caller = callerFromHeaders((name) => headers[name] as string | undefined, DEV_INTERNAL_SECRET, new Date());
       askedAs.push(caller);
       const account = body.variables.f.billingAccountId;
       if (caller.role === 'CUSTOMER' && !(caller.customerId === 'cus_1' && account === 'acc_1')) {

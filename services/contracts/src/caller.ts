@@ -18,6 +18,12 @@ export const ANONYMOUS: Caller = { role: 'ANONYMOUS', subject: 'anonymous', scop
 export const CALLER_HEADER = 'x-ledgerline-caller';
 /** Shared between gateway and subgraphs so a subgraph can tell forwarded claims from forged ones. */
 export const CALLER_SIGNATURE_HEADER = 'x-ledgerline-caller-signature';
+/**
+ * When the caller header was signed (milliseconds since the epoch, decimal). The signature covers
+ * it, and a subgraph refuses a signature older than LEDGERLINE_CALLER_MAX_AGE_SECONDS: a captured
+ * header set stops working within minutes, so clients sign every request afresh.
+ */
+export const CALLER_ISSUED_AT_HEADER = 'x-ledgerline-caller-issued-at';
 
 export function encodeCaller(caller: Caller): string {
   return Buffer.from(JSON.stringify(caller), 'utf8').toString('base64url');

@@ -1,4 +1,4 @@
-import { ConfigError, DEFAULT_PORTS, DEV_JWT_SECRET, isProduction, parsePort, parseUrl, secretSetting } from '@ledgerline/platform';
+import { ConfigError, DEFAULT_PORTS, DEV_JWT_SECRET, isProduction, metricsTokenSetting, parsePort, parseUrl, secretSetting } from '@ledgerline/platform';
 import type { RetryPolicy } from './domain/delivery';
 
 export interface HubConfig {
@@ -9,6 +9,8 @@ export interface HubConfig {
   natsUrl: string;
   logLevel: string;
   jwtSecret: string;
+  /** Bearer token `/metrics` requires (METRICS_TOKEN; required in production). */
+  metricsToken: string;
   production: boolean;
   retry: RetryPolicy;
   /** How often the dispatcher looks for due deliveries when nothing woke it (ms). */
@@ -22,6 +24,29 @@ export interface HubConfig {
   replayMaxEvents: number;
   /** Hours a DELIVERED / DEAD delivery is kept after it got that status (0: kept for ever); the dispatcher prunes older ones. */
   retention: { deliveredHours: number; deadHours: number };
+  /** AES-256-GCM key (32 bytes) hub secrets are encrypted with at rest (EVENTS_HUB_SECRET_KEY). */
+  secretKey: Buffer;
+  /** Hours a rotated-out secret still signs deliveries, next to the new one (0: the new one alone at once). */
+  secretOverlapHours: number;
+}
+
+/**
+ * The development key for hub secrets (public in this repository, like the other development
+ * secrets): production refuses it through secretSetting.
+ */
+export const DEV_EVENTS_HUB_SECRET_KEY = '6c65646765726c696e652d6465762d6576656e74732d6875622d6b65792d3332';
+
+/** EVENTS_HUB_SECRET_KEY: 32 bytes as 64 hex digits or base64 (`openssl rand -base64 32`); required in production. */
+function secretKey(env: NodeJS.ProcessEnv): Buffer {
+  const raw = secretSetting(env, 'EVENTS_HUB_SECRET_KEY', DEV_EVENTS_HUB_SECRET_KEY).trim();
+  let key: Buffer | null = null;
+  if (/^[0-9a-f]{64}$/i.test(raw)) key = Buffer.from(raw, 'hex');
+  else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(raw)) key = Buffer.from(raw, 'base64');
+  if (!key || key.length !== 32)
+    throw new ConfigError('EVENTS_HUB_SECRET_KEY', 'must be 32 random bytes, as 64 hex digits or base64 (openssl rand -base64 32)');
+  if (isProduction(env) && key.equals(Buffer.from(DEV_EVENTS_HUB_SECRET_KEY, 'hex')))
+    throw new ConfigError('EVENTS_HUB_SECRET_KEY', 'is the development key; set a random one in production');
+  return key;
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, setting: string, fallback: number): number {
@@ -32,11 +57,11 @@ function positiveInt(env: NodeJS.ProcessEnv, setting: string, fallback: number):
   return value;
 }
 
-function nonNegativeInt(env: NodeJS.ProcessEnv, setting: string, fallback: number): number {
+function nonNegativeInt(env: NodeJS.ProcessEnv, setting: string, fallback: number, zero = 'keeps them'): number {
   const raw = env[setting];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new ConfigError(setting, `"${raw}" is not a whole number of hours (0 keeps them)`);
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(setting, `"${raw}" is not a whole number of hours (0 ${zero})`);
   return value;
 }
 
@@ -52,6 +77,7 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     natsUrl: parseUrl('NATS_URL', env.NATS_URL ?? 'nats://127.0.0.1:4222', ['nats:', 'tls:']),
     logLevel: env.LOG_LEVEL ?? 'info',
     jwtSecret: secretSetting(env, 'JWT_SECRET', DEV_JWT_SECRET),
+    metricsToken: metricsTokenSetting(env),
     production: isProduction(env),
     retry: {
       maxAttempts: positiveInt(env, 'EVENTS_HUB_MAX_ATTEMPTS', 8),
@@ -67,5 +93,7 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
       deliveredHours: nonNegativeInt(env, 'EVENTS_HUB_RETENTION_HOURS', 168),
       deadHours: nonNegativeInt(env, 'EVENTS_HUB_DEAD_RETENTION_HOURS', 720),
     },
+    secretKey: secretKey(env),
+    secretOverlapHours: nonNegativeInt(env, 'EVENTS_HUB_SECRET_OVERLAP_HOURS', 24, 'signs with the new secret alone at once'),
   };
 }

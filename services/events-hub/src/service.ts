@@ -5,6 +5,7 @@ import { migrations } from './persistence/migrations';
 import { createHubMetrics } from './metrics';
 import { resolveHost, startDispatcher } from './application/dispatch-deliveries';
 import type { HubDeps } from './application/deps';
+import { checkSecretKey, sealPlainSecrets } from './application/seal-secrets';
 import { startEventConsumers, streamReader } from './events/event-consumer';
 import { hubRoutes } from './http/routes';
 import { startHttpServer } from './http/server';
@@ -47,6 +48,10 @@ export async function startEventsHub(options: { env?: NodeJS.ProcessEnv; clock?:
     });
     stack.push(['database', () => orm.close()]);
     const knex = orm.em.getKnex() as unknown as Knex;
+    // Before anything is signed: the key opens the stored secrets, and plain-text ones (from before encryption) are encrypted.
+    await checkSecretKey({ knex, config });
+    const sealed = await sealPlainSecrets({ knex, config });
+    if (sealed) logger.info({ sealed }, 'plain-text hub secrets encrypted');
     const messaging = await connectMessaging(config.natsUrl, `ledgerline-${SERVICE_NAME}`);
     stack.push(['nats', () => messaging.nc.drain()]);
     const registry = new client.Registry();
@@ -65,6 +70,7 @@ export async function startEventsHub(options: { env?: NodeJS.ProcessEnv; clock?:
       portSetting: 'EVENTS_HUB_PORT',
       logger,
       registry,
+      metricsToken: config.metricsToken,
       routes: hubRoutes(deps, streamReader(messaging, logger, config.replayMaxEvents), config.jwtSecret, logger),
       health: async () => {
         await knex.raw('select 1');

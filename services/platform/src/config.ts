@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { DEFAULT_CALLER_MAX_AGE_SECONDS } from './caller';
 
 /**
  * A setting that is missing or wrong stops start-up with one line naming the setting,
@@ -27,6 +28,12 @@ export interface ServiceConfig {
   logLevel: string;
   /** HMAC secret shared by gateway and subgraphs to sign forwarded caller claims. */
   internalSecret: string;
+  /** Oldest forwarded-caller signature accepted (LEDGERLINE_CALLER_MAX_AGE_SECONDS, default 300). */
+  callerMaxAgeSeconds: number;
+  /** Bearer token `/metrics` requires (METRICS_TOKEN); empty: unauthenticated (development only). */
+  metricsToken: string;
+  /** Whether GraphQL introspection is answered (GRAPHQL_INTROSPECTION; off in production by default). */
+  introspection: boolean;
 }
 
 export const DEFAULT_PORTS: Record<string, number> = {
@@ -64,6 +71,35 @@ export function secretSetting(env: NodeJS.ProcessEnv, setting: string, devDefaul
   return value;
 }
 
+/**
+ * METRICS_TOKEN: the bearer token every `/metrics` requires when set. Production must set one
+ * (the same rules as every secret): operational data — account counts, backlogs, error rates — is
+ * not for whoever can reach a pod. Development without it serves `/metrics` openly ('' here).
+ */
+export function metricsTokenSetting(env: NodeJS.ProcessEnv): string {
+  return secretSetting(env, 'METRICS_TOKEN', '');
+}
+
+/**
+ * GRAPHQL_INTROSPECTION (`on` / `off`): whether `__schema` / `__type` queries are answered. Off in
+ * production unless set `on`, on otherwise. `_service { sdl }` (federation) is a normal field and
+ * is not affected.
+ */
+export function introspectionSetting(env: NodeJS.ProcessEnv): boolean {
+  const raw = env.GRAPHQL_INTROSPECTION;
+  if (raw === undefined || raw === '') return !isProduction(env);
+  if (raw !== 'on' && raw !== 'off') throw new ConfigError('GRAPHQL_INTROSPECTION', `"${raw}": give "on" or "off"`);
+  return raw === 'on';
+}
+
+/** LEDGERLINE_CALLER_MAX_AGE_SECONDS: how old a forwarded caller's signature may be (seconds, default 300). */
+export function callerMaxAgeSetting(env: NodeJS.ProcessEnv): number {
+  const raw = env.LEDGERLINE_CALLER_MAX_AGE_SECONDS;
+  if (raw === undefined || raw === '') return DEFAULT_CALLER_MAX_AGE_SECONDS;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new ConfigError('LEDGERLINE_CALLER_MAX_AGE_SECONDS', `"${raw}" is not a positive whole number of seconds`);
+  return Number(raw);
+}
+
 export function parsePort(setting: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const port = Number(raw);
@@ -97,5 +133,8 @@ export function loadServiceConfig(service: string, env: NodeJS.ProcessEnv = proc
     natsUrl: parseUrl('NATS_URL', env.NATS_URL ?? 'nats://127.0.0.1:4222', ['nats:', 'tls:']),
     logLevel: env.LOG_LEVEL ?? 'info',
     internalSecret: secretSetting(env, 'LEDGERLINE_INTERNAL_SECRET', DEV_INTERNAL_SECRET),
+    callerMaxAgeSeconds: callerMaxAgeSetting(env),
+    metricsToken: metricsTokenSetting(env),
+    introspection: introspectionSetting(env),
   };
 }

@@ -26,6 +26,6 @@ describe('secrets: development defaults never reach production', () => {
   it('production takes a real secret; every service refuses to start without one', () => {
     expect(secretSetting({ NODE_ENV: 'production', JWT_SECRET: REAL }, 'JWT_SECRET', 'dev-default')).toBe(REAL);
     expect(() => loadServiceConfig('wallets', { NODE_ENV: 'production' })).toThrow(/^LEDGERLINE_INTERNAL_SECRET: must be set in production/);
-    expect(loadServiceConfig('wallets', { NODE_ENV: 'production', LEDGERLINE_INTERNAL_SECRET: REAL }).internalSecret).toBe(REAL);
+    expect(loadServiceConfig('wallets', { NODE_ENV: 'production', LEDGERLINE_INTERNAL_SECRET: REAL, METRICS_TOKEN: REAL }).internalSecret).toBe(REAL);
   });
 });

@@ -108,10 +108,13 @@ export async function startService<X extends object>(def: ServiceDefinition<X>, 
       portSetting: `${def.name.toUpperCase()}_PORT`,
       logger,
       registry: runtime.metrics,
+      metricsToken: config.metricsToken,
+      introspection: config.introspection,
       context: async (req: http.IncomingMessage) => {
         let caller: Caller;
         try {
-          caller = callerFromHeaders((name) => req.headers[name] as string | undefined, config.internalSecret);
+          // The wall clock, not runtime.clock: a signature's age is transport security, not billing time.
+          caller = callerFromHeaders((name) => req.headers[name] as string | undefined, config.internalSecret, new Date(), { maxAgeSeconds: config.callerMaxAgeSeconds });
         } catch (error) {
           if (error instanceof DomainError) throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
           throw error;

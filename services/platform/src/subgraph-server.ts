@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap, type BaseContext } from '@apollo/server';
@@ -25,11 +26,15 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
   health: () => Promise<Record<string, string>>;
   /** The registry `/metrics` serves (the service's own counters live there too); default: a new one. */
   registry?: client.Registry;
+  /** When set (METRICS_TOKEN), `/metrics` answers only `Authorization: Bearer <token>`; 401 otherwise. */
+  metricsToken?: string;
 }
 
 export interface SubgraphServerOptions<C extends BaseContext> extends Omit<GraphQLHttpOptions<C>, 'apollo'> {
   typeDefs: DocumentNode;
   resolvers: GraphQLResolverMap<C>;
+  /** Whether `__schema` / `__type` are answered (GRAPHQL_INTROSPECTION; `_service { sdl }` always is). */
+  introspection: boolean;
 }
 
 export interface SubgraphServer {
@@ -49,6 +54,26 @@ async function readBody(req: http.IncomingMessage): Promise<string> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Whether a `/metrics` request may be answered: always without a token (development), otherwise
+ * only with `Authorization: Bearer <token>`, compared in constant time.
+ */
+export function metricsAuthorized(req: http.IncomingMessage, token: string | undefined): boolean {
+  if (!token) return true;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  if (!match) return false;
+  const given = createHash('sha256').update(match[1]!).digest();
+  const expected = createHash('sha256').update(token).digest();
+  return timingSafeEqual(given, expected);
+}
+
+/** The 401 `/metrics` answers without the right bearer token. */
+export function refuseMetrics(res: http.ServerResponse): void {
+  res
+    .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="metrics"' })
+    .end(JSON.stringify({ errors: [{ message: '/metrics needs Authorization: Bearer <METRICS_TOKEN>', extensions: { code: 'UNAUTHENTICATED' } }] }));
 }
 
 export function listen(server: http.Server, host: string, port: number, setting: string): Promise<number> {
@@ -71,7 +96,7 @@ export function startSubgraphServer<C extends BaseContext>(options: SubgraphServ
         formatError: createFormatError(options.logger),
         // Federated traces (ftv1) for the gateway; listed explicitly so Apollo does not log that it added them.
         plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTrace()],
-        introspection: true,
+        introspection: options.introspection,
         includeStacktraceInErrorResponses: false,
         // The service stops its own parts in order on SIGINT/SIGTERM (runServiceMain).
         stopOnTerminationSignals: false,
@@ -114,6 +139,10 @@ export async function startGraphQLHttpServer<C extends BaseContext>(options: Gra
       return;
     }
     if (url.pathname === '/metrics') {
+      if (!metricsAuthorized(req, options.metricsToken)) {
+        refuseMetrics(res);
+        return;
+      }
       res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
       return;
     }

@@ -36,6 +36,7 @@ export async function startServiceForTest<X extends object>(def: ServiceDefiniti
   return {
     ...running,
     schema,
+    // Signed at each request (a signed caller goes stale after LEDGERLINE_CALLER_MAX_AGE_SECONDS).
     request: (query, variables, caller) => graphqlRequest(running.url, query, variables, { headers: callerHeaders(caller ?? SYSTEM_CALLER, env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET) }),
     async close() {
       await running.close();
@@ -50,7 +51,9 @@ export async function startServiceForTest<X extends object>(def: ServiceDefiniti
  * a metric without labels.
  */
 export async function scrapeMetrics(service: { url: string }): Promise<Record<string, number>> {
-  const text = await (await fetch(service.url.replace(/\/graphql$/, '/metrics'))).text();
+  // A service started with METRICS_TOKEN (from this process's environment) wants it as a bearer token.
+  const token = process.env.METRICS_TOKEN;
+  const text = await (await fetch(service.url.replace(/\/graphql$/, '/metrics'), { headers: token ? { authorization: `Bearer ${token}` } : {} })).text();
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
     const m = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);

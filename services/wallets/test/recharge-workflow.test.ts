@@ -40,7 +40,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'ledgerline-wallets-temporal-'));
   [server] = await Promise.all([ensureTemporal({ dataDir, port: await findFreePort(), log: () => {} }), workflowBundle()]);
   ({ svc } = await startWallets({ WALLETS_TEMPORAL: 'on', TEMPORAL_ADDRESS: server.address, TEMPORAL_TASK_QUEUE: taskQueue }));
-  const graphqlWallets = new GraphqlWalletsClient({ url: svc.url, headers: callerHeaders(SYSTEM_CALLER, process.env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET) });
+  const graphqlWallets = new GraphqlWalletsClient({ url: svc.url, headers: () => callerHeaders(SYSTEM_CALLER, process.env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET) });
   const wallets: WalletsClient = {
     creditWallet: async (req, opts) => {
       if (refuseCreditFor.has(req.billingAccountId)) throw new DomainError('WALLET_CLOSED', 'test: this wallet refuses credits');

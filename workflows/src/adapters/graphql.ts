@@ -15,8 +15,12 @@ import type {
 
 export interface GraphqlClientOptions {
   url: string;
-  /** Extra headers, e.g. a service token for the gateway. */
-  headers?: Record<string, string>;
+  /**
+   * Extra headers, e.g. a service token for the gateway; or a function asked on every request, for
+   * credentials that go stale (platform's `() => callerHeaders(SYSTEM_CALLER, secret)` straight to a
+   * subgraph: a signed caller is refused after LEDGERLINE_CALLER_MAX_AGE_SECONDS).
+   */
+  headers?: Record<string, string> | (() => Record<string, string>);
   fetch?: typeof fetch;
 }
 
@@ -50,9 +54,10 @@ export async function graphqlRequest<T>(
   transient: RegExp = TRANSIENT_CODE,
 ): Promise<T> {
   const doFetch = client.fetch ?? fetch;
+  const extra = typeof client.headers === 'function' ? client.headers() : client.headers;
   const res = await doFetch(client.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...client.headers },
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...extra },
     body: JSON.stringify({ query, variables }),
     signal: opts?.signal,
   });

@@ -3,11 +3,13 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { afterFailure, signDelivery } from '../domain/delivery';
+import { afterFailure, signatureHeader } from '../domain/delivery';
 import { checkPublicHost, type CallbackPolicy } from '../domain/callback';
-import { claimDueDeliveries, recordAttempt, type ClaimedDelivery } from '../persistence/store';
+import { openSecret, secretsInForce } from '../domain/secrets';
+import { claimDueDeliveries, recordAttempt, sendableDelivery, type ClaimedDelivery } from '../persistence/store';
 import type { HubDeps } from './deps';
 import { pruneDeliveries } from './prune-deliveries';
+import { sealPlainSecrets } from './seal-secrets';
 
 /** How often (on the clock passed in) the dispatcher prunes finished deliveries, unless a backlog is left. */
 export const PRUNE_INTERVAL_MS = 60_000;
@@ -53,27 +55,37 @@ function post(url: string, headers: Record<string, string>, body: string, timeou
 }
 
 /**
- * POSTs one claimed delivery: the CloudEvent in structured mode, signed over `timestamp.body`.
- * 2xx → DELIVERED; anything else (status, timeout, refused connection, a redirect, which is not
- * followed) → another attempt after a backoff, or DEAD after the last one.
+ * POSTs one claimed delivery: the CloudEvent in structured mode, signed over `timestamp.body` with
+ * each secret in force (the current one, then one a rotation replaced, during its overlap).
+ * Checked first: a delivery cancelled meanwhile (its hub deleted while it was leased) or taken over
+ * by someone else is not sent. 2xx → DELIVERED; anything else (status, timeout, refused connection,
+ * a redirect, which is not followed) → another attempt after a backoff, or DEAD after the last one.
  */
 export async function attemptDelivery(deps: HubDeps, d: ClaimedDelivery, random: () => number = Math.random): Promise<void> {
+  // The send-time check, as late as can be before the POST (a DELETE that commits after it finds the POST on the wire).
+  const sendable = await sendableDelivery(deps.knex, d);
+  if (!sendable) {
+    deps.logger.debug({ deliveryId: d.id, hubId: d.subscriptionId }, 'webhook delivery cancelled or taken over since it was claimed; not sent');
+    return;
+  }
   const now = deps.clock.now();
   const timestamp = Math.floor(now.getTime() / 1000);
+  // A secret the key cannot open throws here (logged by the caller; due again after the lease): never a POST signed wrongly.
+  const secrets = secretsInForce(sendable.secret, sendable.previousSecrets, now).map((s) => openSecret(deps.config.secretKey, d.subscriptionId, s));
   const started = performance.now();
   let statusCode: number | null = null;
   let error: string | null = null;
   try {
     // Production: the host is checked again at each attempt (its DNS may have changed since registration),
     // an IP literal here, a name in the connection's own lookup (the addresses checked are the ones connected to).
-    const host = new URL(d.callback).hostname;
+    const host = new URL(sendable.callback).hostname;
     if (deps.config.production && isIP(host.replace(/^\[|\]$/g, ''))) await checkPublicHost(host, deps.callbackPolicy);
     statusCode = await post(
-      d.callback,
+      sendable.callback,
       {
         'content-type': 'application/cloudevents+json',
         [TIMESTAMP_HEADER]: String(timestamp),
-        [SIGNATURE_HEADER]: signDelivery(d.secret, timestamp, d.payload),
+        [SIGNATURE_HEADER]: signatureHeader(secrets, timestamp, d.payload),
         'x-ledgerline-delivery-id': d.id,
         'user-agent': 'Ledgerline-Webhooks/1',
       },
@@ -137,7 +149,8 @@ export async function dispatchDue(deps: HubDeps): Promise<number> {
 
 /**
  * The dispatcher loop: a pass whenever woken (new deliveries, a retry) or every `pollMs`; full passes run again at once.
- * Every `PRUNE_INTERVAL_MS` of the clock (at once again while a backlog is left) a pass also applies retention.
+ * Every `PRUNE_INTERVAL_MS` of the clock (at once again while a backlog is left) a pass also applies retention
+ * and encrypts any plain-text hub secret.
  */
 export function startDispatcher(deps: Omit<HubDeps, 'wake'>): { wake(): void; stop(): Promise<void> } {
   let running = true;
@@ -163,6 +176,9 @@ export function startDispatcher(deps: Omit<HubDeps, 'wake'>): { wake(): void; st
         try {
           const pruned = await pruneDeliveries(deps, now, deps.config.retention);
           nextPruneAt = pruned.more ? now.getTime() : now.getTime() + PRUNE_INTERVAL_MS;
+          // Secrets a replica of the previous version stored in plain text during a rolling upgrade.
+          const sealed = await sealPlainSecrets(deps);
+          if (sealed) deps.logger.info({ sealed }, 'plain-text hub secrets encrypted');
         } catch (err) {
           nextPruneAt = now.getTime() + PRUNE_INTERVAL_MS;
           if (running) deps.logger.warn({ err }, 'webhook delivery retention pass failed');

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { DomainError, type Caller } from '@ledgerline/contracts';
 import { checkCallback } from '../domain/callback';
 import { parseHubQuery } from '../domain/query';
+import { previousSecretExpiresAt, sealSecret } from '../domain/secrets';
 import { findActiveHub, insertHub, listActiveHubs, markHubDeleted, type HubRow } from '../persistence/store';
 import { hubNotFound, hubScope, PARTNER_ID_MAX_LENGTH } from './authorization';
 import type { HubDeps } from './deps';
 
-/** A hub as TMF688 shows it (the secret only once, in the answer to its registration). */
+/** A hub as TMF688 shows it (a secret only once: in the answer to its registration or to the rotation that made it). */
 export interface HubView {
   id: string;
   href: string;
@@ -14,11 +15,15 @@ export interface HubView {
   query: string;
   partnerId: string | null;
   createdAt: string;
+  /** The last secret rotation (null: never rotated). */
+  secretRotatedAt: string | null;
+  /** Until when deliveries also carry a signature made with a rotated-out secret (null: only the current one now). */
+  previousSecretExpiresAt: string | null;
 }
 
 export const HUB_PATH = '/tmf-api/eventManagement/v4/hub';
 
-export function viewOf(hub: HubRow): HubView {
+export function viewOf(hub: HubRow, now: Date): HubView {
   return {
     id: hub.id,
     href: `${HUB_PATH}/${hub.id}`,
@@ -26,8 +31,13 @@ export function viewOf(hub: HubRow): HubView {
     query: hub.query,
     partnerId: hub.partnerId,
     createdAt: hub.createdAt.toISOString(),
+    secretRotatedAt: hub.secretRotatedAt?.toISOString() ?? null,
+    previousSecretExpiresAt: previousSecretExpiresAt(hub.previousSecrets, now)?.toISOString() ?? null,
   };
 }
+
+/** A new hub secret: 32 random bytes, base64url (what the partner keys its HMAC with). */
+export const newHubSecret = (): string => randomBytes(32).toString('base64url');
 
 export async function registerHub(deps: HubDeps, caller: Caller, input: unknown): Promise<HubView & { secret: string }> {
   const scope = hubScope(caller);
@@ -47,20 +57,24 @@ export async function registerHub(deps: HubDeps, caller: Caller, input: unknown)
       throw new DomainError('HUB_INPUT_INVALID', `partnerId must be a non-empty string of at most ${PARTNER_ID_MAX_LENGTH} characters`, { field: 'partnerId' }, 'BAD_USER_INPUT');
     partnerId = body.partnerId.trim();
   }
+  const id = `hub_${randomBytes(12).toString('hex')}`;
+  const secret = newHubSecret();
   const hub: HubRow = {
-    id: `hub_${randomBytes(12).toString('hex')}`,
+    id,
     partnerId,
     callback,
     query: typeof body.query === 'string' ? body.query : '',
     filter,
-    secret: randomBytes(32).toString('base64url'),
+    secret: sealSecret(deps.config.secretKey, id, secret),
+    previousSecrets: [],
+    secretRotatedAt: null,
     status: 'ACTIVE',
     replayGeneration: 0,
     createdAt: deps.clock.now(),
   };
   await insertHub(deps.knex, hub);
   deps.logger.info({ hubId: hub.id, partnerId, callback, query: hub.query }, 'event subscription registered');
-  return { ...viewOf(hub), secret: hub.secret };
+  return { ...viewOf(hub, hub.createdAt), secret };
 }
 
 /** An active hub the caller may see, or HUB_NOT_FOUND. */
@@ -73,16 +87,20 @@ export async function visibleHub(deps: HubDeps, caller: Caller, id: string): Pro
 
 export async function listHubs(deps: HubDeps, caller: Caller): Promise<HubView[]> {
   const scope = hubScope(caller);
-  return (await listActiveHubs(deps.knex, scope ? scope.partnerId : undefined)).map(viewOf);
+  const now = deps.clock.now();
+  return (await listActiveHubs(deps.knex, scope ? scope.partnerId : undefined)).map((hub) => viewOf(hub, now));
 }
 
 export async function getHub(deps: HubDeps, caller: Caller, id: string): Promise<HubView> {
-  return viewOf(await visibleHub(deps, caller, id));
+  return viewOf(await visibleHub(deps, caller, id), deps.clock.now());
 }
 
-/** Unregisters a hub: nothing more is delivered to it (pending deliveries stay, unsent, for the record). */
+/**
+ * Unregisters a hub: nothing more is delivered to it. Its PENDING deliveries (retrying ones and any a
+ * dispatcher holds right now) become CANCELLED; a POST already on the wire may still complete.
+ */
 export async function deleteHub(deps: HubDeps, caller: Caller, id: string): Promise<void> {
   await visibleHub(deps, caller, id);
-  await markHubDeleted(deps.knex, id, deps.clock.now());
-  deps.logger.info({ hubId: id }, 'event subscription deleted');
+  const cancelled = await markHubDeleted(deps.knex, id, deps.clock.now());
+  deps.logger.info({ hubId: id, cancelled }, 'event subscription deleted');
 }

@@ -10,8 +10,8 @@ export const PRUNE_BATCH = 1_000;
 export const PRUNE_MAX_STATEMENTS = 20;
 
 /**
- * Retention: deletes DELIVERED deliveries that finished more than `deliveredHours` before `now` and DEAD ones
- * more than `deadHours` before (0: that status is kept), in statements of at most `batch` rows, at most
+ * Retention: deletes DELIVERED deliveries that finished more than `deliveredHours` before `now`, CANCELLED ones
+ * (their hub deleted) as long after the cancellation, and DEAD ones more than `deadHours` before (0: that status is kept), in statements of at most `batch` rows, at most
  * `maxStatements` of them. `more`: a statement came back full, so older rows may be left for the next pass.
  */
 export async function pruneDeliveries(
@@ -20,8 +20,9 @@ export async function pruneDeliveries(
   retention: HubConfig['retention'],
   options: { batch: number; maxStatements: number } = { batch: PRUNE_BATCH, maxStatements: PRUNE_MAX_STATEMENTS },
 ): Promise<{ deleted: number; more: boolean }> {
-  const work: ['DELIVERED' | 'DEAD', number][] = [
+  const work: ['DELIVERED' | 'DEAD' | 'CANCELLED', number][] = [
     ['DELIVERED', retention.deliveredHours],
+    ['CANCELLED', retention.deliveredHours],
     ['DEAD', retention.deadHours],
   ];
   let deleted = 0;

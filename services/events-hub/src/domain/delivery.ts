@@ -9,8 +9,18 @@ export function signDelivery(secret: string, timestamp: number, body: string): s
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
-export type DeliveryStatus = 'PENDING' | 'DELIVERED' | 'DEAD';
-export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['PENDING', 'DELIVERED', 'DEAD'];
+/**
+ * The `x-ledgerline-signature` value: one `sha256=<hex>` per secret in force, comma-separated, the
+ * current secret's first (`sha256=<new>, sha256=<old>` during a rotation's overlap; one value otherwise).
+ * A receiver accepts the request when any one of them is the HMAC it computes with its secret.
+ */
+export function signatureHeader(secrets: readonly string[], timestamp: number, body: string): string {
+  return secrets.map((secret) => signDelivery(secret, timestamp, body)).join(', ');
+}
+
+/** CANCELLED: the hub was deleted before it was sent (final, like DELIVERED and DEAD; never sent, not a dead letter). */
+export type DeliveryStatus = 'PENDING' | 'DELIVERED' | 'DEAD' | 'CANCELLED';
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['PENDING', 'DELIVERED', 'DEAD', 'CANCELLED'];
 
 export interface RetryPolicy {
   /** Attempts in all before a delivery is DEAD (default 8). */

@@ -4,6 +4,7 @@ import { AuthenticationError, callerFromAuthorization, type Logger } from '@ledg
 import type { HubDeps } from '../application/deps';
 import { deleteHub, getHub, HUB_PATH, listHubs, registerHub } from '../application/hubs';
 import { listDeliveries, retryDelivery } from '../application/deliveries';
+import { rotateHubSecret } from '../application/rotate-secret';
 import { replayEvents, type StreamReader } from '../application/replay-events';
 
 const STATUS_BY_CATEGORY: Record<DomainError['category'], number> = {
@@ -92,6 +93,7 @@ export function hubRoutes(deps: HubDeps, read: StreamReader, jwtSecret: string, 
       }
       if (parts.length === 4 && sub === 'deliveries' && action === 'retry' && method === 'POST')
         return { status: 200, body: await retryDelivery(deps, caller, id!, deliveryId!) };
+      if (parts.length === 2 && sub === 'rotateSecret' && method === 'POST') return { status: 200, body: await rotateHubSecret(deps, caller, id!) };
       if (parts.length === 2 && sub === 'replay' && method === 'POST')
         return { status: 202, body: await replayEvents(deps, read, caller, id!, await readJson(req)) };
       const status = parts.length <= 4 ? 405 : 404;

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import client from 'prom-client';
-import { listen, type Logger } from '@ledgerline/platform';
+import { listen, metricsAuthorized, refuseMetrics, type Logger } from '@ledgerline/platform';
 import type { Reply } from './routes';
 
 export interface HttpServer {
@@ -20,6 +20,8 @@ export async function startHttpServer(o: {
   portSetting: string;
   logger: Logger;
   registry: client.Registry;
+  /** When set (METRICS_TOKEN), `/metrics` answers only `Authorization: Bearer <token>`; 401 otherwise. */
+  metricsToken?: string;
   routes: (req: http.IncomingMessage, url: URL) => Promise<Reply | null>;
   health: () => Promise<Record<string, string>>;
 }): Promise<HttpServer> {
@@ -50,6 +52,10 @@ export async function startHttpServer(o: {
       return;
     }
     if (url.pathname === '/metrics') {
+      if (!metricsAuthorized(req, o.metricsToken)) {
+        refuseMetrics(res);
+        return;
+      }
       res.writeHead(200, { 'content-type': o.registry.contentType }).end(await o.registry.metrics());
       return;
     }

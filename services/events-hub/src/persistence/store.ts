@@ -1,6 +1,7 @@
 import type { Knex } from '@ledgerline/platform';
 import type { HubQuery } from '../domain/query';
 import type { DeliveryStatus } from '../domain/delivery';
+import type { PreviousSecret } from '../domain/secrets';
 
 /** The hub's tables, in plain SQL (knex): two tables, row locks with SKIP LOCKED, no identity map needed. */
 
@@ -10,7 +11,11 @@ export interface HubRow {
   callback: string;
   query: string;
   filter: HubQuery;
+  /** As stored: encrypted (`v1:…`, domain/secrets.ts), or plain text in a row from before encryption. */
   secret: string;
+  /** Secrets replaced by rotations, as stored, each with when it stops signing. */
+  previousSecrets: PreviousSecret[];
+  secretRotatedAt: Date | null;
   status: 'ACTIVE' | 'DELETED';
   replayGeneration: number;
   createdAt: Date;
@@ -41,7 +46,7 @@ export interface NewDelivery {
   payload: string;
 }
 
-/** A delivery claimed by the dispatcher, with what it needs to send it. */
+/** A delivery claimed by the dispatcher, with what it needs to send it (its hub's secrets are read at send time). */
 export interface ClaimedDelivery {
   id: string;
   subscriptionId: string;
@@ -49,11 +54,25 @@ export interface ClaimedDelivery {
   attempts: number;
   payload: string;
   callback: string;
-  secret: string;
   createdAt: Date;
 }
 
+/** What a claimed delivery is sent with, read just before the POST: its hub's callback and secrets as stored. */
+export interface SendableDelivery {
+  callback: string;
+  secret: string;
+  previousSecrets: PreviousSecret[];
+}
+
 const asDate = (v: unknown) => (v instanceof Date ? v : new Date(String(v)));
+
+function previousSecretsFrom(v: unknown): PreviousSecret[] {
+  const list = (typeof v === 'string' ? JSON.parse(v) : (v ?? [])) as { secret: string; expiresAt: string }[];
+  return list.map((p) => ({ secret: p.secret, expiresAt: asDate(p.expiresAt) }));
+}
+
+const previousSecretsTo = (list: readonly PreviousSecret[]) =>
+  list.length ? JSON.stringify(list.map((p) => ({ secret: p.secret, expiresAt: p.expiresAt.toISOString() }))) : null;
 
 function hubFrom(r: any): HubRow {
   return {
@@ -63,6 +82,8 @@ function hubFrom(r: any): HubRow {
     query: r.query,
     filter: typeof r.filter === 'string' ? JSON.parse(r.filter) : r.filter,
     secret: r.secret,
+    previousSecrets: previousSecretsFrom(r.previous_secrets),
+    secretRotatedAt: r.secret_rotated_at ? asDate(r.secret_rotated_at) : null,
     status: r.status,
     replayGeneration: Number(r.replay_generation),
     createdAt: asDate(r.created_at),
@@ -95,6 +116,8 @@ export async function insertHub(knex: Knex, hub: HubRow): Promise<void> {
     query: hub.query,
     filter: JSON.stringify(hub.filter),
     secret: hub.secret,
+    previous_secrets: previousSecretsTo(hub.previousSecrets),
+    secret_rotated_at: hub.secretRotatedAt,
     status: hub.status,
     replay_generation: hub.replayGeneration,
     created_at: hub.createdAt,
@@ -118,8 +141,53 @@ export async function listActiveHubs(knex: Knex, partnerId: string | null | unde
   return (await q).map(hubFrom);
 }
 
-export async function markHubDeleted(knex: Knex, id: string, now: Date): Promise<void> {
-  await knex('hub').where({ id, status: 'ACTIVE' }).update({ status: 'DELETED', deleted_at: now });
+/**
+ * Unregisters a hub and, in the same transaction, CANCELS its PENDING deliveries (due, retrying or
+ * leased by a dispatcher right now: the dispatcher checks again just before it sends). They finish
+ * `now`, so retention ages them from there. Returns how many were cancelled (null: it was not active).
+ */
+export async function markHubDeleted(knex: Knex, id: string, now: Date): Promise<number | null> {
+  return knex.transaction(async (trx): Promise<number | null> => {
+    const updated = await trx('hub').where({ id, status: 'ACTIVE' }).update({ status: 'DELETED', deleted_at: now });
+    if (updated !== 1) return null;
+    return Number(await trx('webhook_delivery').where({ subscription_id: id, status: 'PENDING' }).update({ status: 'CANCELLED', next_attempt_at: now }));
+  }) as Promise<number | null>;
+}
+
+/** An active hub, row-locked until the end of the transaction `trx` (a rotation against another). */
+export async function lockActiveHub(trx: Knex, id: string): Promise<HubRow | null> {
+  const row = await trx('hub').where({ id, status: 'ACTIVE' }).forUpdate().first();
+  return row ? hubFrom(row) : null;
+}
+
+export async function updateHubSecrets(knex: Knex, id: string, secrets: { secret: string; previousSecrets: PreviousSecret[]; rotatedAt: Date }): Promise<void> {
+  await knex('hub')
+    .where({ id })
+    .update({ secret: secrets.secret, previous_secrets: previousSecretsTo(secrets.previousSecrets), secret_rotated_at: secrets.rotatedAt });
+}
+
+/** Hubs (any status) holding a plain-text secret from before encryption: no `v1:` marker on it or on a previous one. */
+export async function hubsWithPlainSecrets(knex: Knex, limit: number): Promise<HubRow[]> {
+  const rows = await knex('hub')
+    .whereNot('secret', 'like', 'v1:%')
+    .orWhereRaw(`exists (select 1 from jsonb_array_elements(coalesce(previous_secrets, '[]'::jsonb)) p where p->>'secret' not like 'v1:%')`)
+    .orderBy('id')
+    .limit(limit);
+  return rows.map(hubFrom);
+}
+
+/** Active hubs' stored secrets, a page at a time (start-up checks the key opens them). */
+export async function activeHubSecrets(knex: Knex, afterId: string, limit: number): Promise<HubRow[]> {
+  return (await knex('hub').where({ status: 'ACTIVE' }).andWhere('id', '>', afterId).orderBy('id').limit(limit)).map(hubFrom);
+}
+
+/** Replaces a hub's stored secrets only if they are still `expected` (another replica may have sealed them first). */
+export async function replaceStoredSecrets(knex: Knex, expected: HubRow, secret: string, previousSecrets: PreviousSecret[]): Promise<boolean> {
+  const updated = await knex('hub')
+    .where({ id: expected.id, secret: expected.secret })
+    .andWhereRaw(`coalesce(previous_secrets, '[]'::jsonb) = ?::jsonb`, [previousSecretsTo(expected.previousSecrets) ?? '[]'])
+    .update({ secret, previous_secrets: previousSecretsTo(previousSecrets) });
+  return updated === 1;
 }
 
 /** Takes the next replay generation of a hub (row-locked, so two replays get two generations). */
@@ -167,7 +235,7 @@ export async function claimDueDeliveries(knex: Knex, now: Date, limit: number, l
      update webhook_delivery w set next_attempt_at = ?
        from due, hub h
       where w.id = due.id and h.id = w.subscription_id
-     returning w.id, w.subscription_id, w.event_id, w.attempts, w.payload, w.created_at, h.callback, h.secret`,
+     returning w.id, w.subscription_id, w.event_id, w.attempts, w.payload, w.created_at, h.callback`,
     [now, limit, leaseUntil],
   );
   return (result.rows as any[]).map((r) => ({
@@ -177,14 +245,27 @@ export async function claimDueDeliveries(knex: Knex, now: Date, limit: number, l
     attempts: Number(r.attempts),
     payload: r.payload,
     callback: r.callback,
-    secret: r.secret,
     createdAt: asDate(r.created_at),
   }));
 }
 
 /**
+ * The send-time check: the claimed delivery is still PENDING as claimed and its hub still ACTIVE
+ * (a DELETE cancels it, even while leased), with the hub's callback and secrets as they are now
+ * (a rotation applies to deliveries claimed before it). Null: do not send.
+ */
+export async function sendableDelivery(knex: Knex, claimed: { id: string; attempts: number }): Promise<SendableDelivery | null> {
+  const row = await knex('webhook_delivery as w')
+    .join('hub as h', 'h.id', 'w.subscription_id')
+    .where({ 'w.id': claimed.id, 'w.status': 'PENDING', 'w.attempts': claimed.attempts, 'h.status': 'ACTIVE' })
+    .first('h.callback', 'h.secret', 'h.previous_secrets');
+  return row ? { callback: row.callback, secret: row.secret, previousSecrets: previousSecretsFrom(row.previous_secrets) } : null;
+}
+
+/**
  * Records an attempt's outcome, only if the delivery is still as claimed (PENDING, same attempts):
- * a retry by an operator or another dispatcher after the lease wins over a late answer.
+ * a retry by an operator or another dispatcher after the lease wins over a late answer. A 2xx to a
+ * POST already in flight when its hub was deleted (CANCELLED meanwhile) is recorded DELIVERED: it was.
  */
 export async function recordAttempt(
   knex: Knex,
@@ -192,7 +273,8 @@ export async function recordAttempt(
   outcome: { status: DeliveryStatus; nextAttemptAt?: Date; statusCode: number | null; error: string | null; at: Date },
 ): Promise<boolean> {
   const updated = await knex('webhook_delivery')
-    .where({ id: claimed.id, status: 'PENDING', attempts: claimed.attempts })
+    .where({ id: claimed.id, attempts: claimed.attempts })
+    .whereIn('status', outcome.status === 'DELIVERED' ? ['PENDING', 'CANCELLED'] : ['PENDING'])
     .update({
       status: outcome.status,
       attempts: claimed.attempts + 1,
@@ -242,7 +324,7 @@ export async function reviveDelivery(knex: Knex, subscriptionId: string, id: str
  * there), one statement on the (status, next_attempt_at) index; rows another replica is deleting are skipped.
  * Returns how many it deleted.
  */
-export async function deleteFinishedDeliveries(knex: Knex, status: 'DELIVERED' | 'DEAD', before: Date, limit: number): Promise<number> {
+export async function deleteFinishedDeliveries(knex: Knex, status: 'DELIVERED' | 'DEAD' | 'CANCELLED', before: Date, limit: number): Promise<number> {
   const result = await knex.raw(
     `delete from webhook_delivery where id in (
        select id from webhook_delivery where status = ? and next_attempt_at < ? limit ? for update skip locked)`,

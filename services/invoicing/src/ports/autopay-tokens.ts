@@ -11,12 +11,13 @@ const QUERY = /* GraphQL */ `query($id: ID!) { autopayToken(billingAccountId: $i
 
 /** Subscribers (the account's owner) over GraphQL as SYSTEM, straight to its subgraph: the field is not in the gateway's API. */
 export class SubscribersAutopayTokens implements AutopayTokens {
-  private readonly headers: Record<string, string>;
+  /** Signed afresh for every request: a signed caller goes stale (LEDGERLINE_CALLER_MAX_AGE_SECONDS). */
+  private readonly headers: () => Record<string, string>;
   constructor(
     private readonly url: string,
     secret: string,
   ) {
-    this.headers = callerHeaders(SYSTEM_CALLER, secret);
+    this.headers = () => callerHeaders(SYSTEM_CALLER, secret);
   }
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env): SubscribersAutopayTokens | null {
@@ -24,7 +25,7 @@ export class SubscribersAutopayTokens implements AutopayTokens {
   }
 
   async tokenOf(billingAccountId: string): Promise<string | null> {
-    const r = await graphqlRequest<{ autopayToken: string | null }>(this.url, QUERY, { id: billingAccountId }, { headers: this.headers });
+    const r = await graphqlRequest<{ autopayToken: string | null }>(this.url, QUERY, { id: billingAccountId }, { headers: this.headers() });
     if (r.errors?.length || !r.data) throw new DomainError('SUBSCRIBERS_UNAVAILABLE', `subscribers did not give the autopay token: ${r.errors?.[0]?.message ?? 'no data'}`, { retryable: true }, 'INTERNAL');
     return r.data.autopayToken;
   }

@@ -81,7 +81,8 @@ const VERSION_QUERY = /* GraphQL */ `
 /** GraphQL over HTTP to the catalog subgraph, as the SYSTEM caller. */
 export class GraphqlCatalogClient implements CatalogClient {
   private readonly versions = new Map<string, unknown>();
-  private readonly headers: Record<string, string>;
+  /** Signed afresh for every request: a signed caller goes stale (LEDGERLINE_CALLER_MAX_AGE_SECONDS). */
+  private readonly headers: () => Record<string, string>;
 
   constructor(
     private readonly url: string,
@@ -89,7 +90,7 @@ export class GraphqlCatalogClient implements CatalogClient {
     caller: Caller = SYSTEM_CALLER,
     private readonly timeoutMs = 5000,
   ) {
-    this.headers = callerHeaders(caller, secret);
+    this.headers = () => callerHeaders(caller, secret);
   }
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env): GraphqlCatalogClient {
@@ -100,7 +101,7 @@ export class GraphqlCatalogClient implements CatalogClient {
     let result: Awaited<ReturnType<typeof graphqlRequest<T>>>;
     try {
       result = await Promise.race([
-        graphqlRequest<T>(this.url, query, variables, { headers: this.headers }),
+        graphqlRequest<T>(this.url, query, variables, { headers: this.headers() }),
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs).unref()),
       ]);
     } catch (error) {

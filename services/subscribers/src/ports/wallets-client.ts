@@ -41,12 +41,13 @@ const PERIODS = /* GraphQL */ `query($i: [_Any!]!) { _entities(representations: 
 
 /** GraphQL over HTTP to the wallets subgraph, as the SYSTEM caller. */
 export class GraphqlWalletsClient implements WalletsPort {
-  private readonly headers: Record<string, string>;
+  /** Signed afresh for every request: a signed caller goes stale (LEDGERLINE_CALLER_MAX_AGE_SECONDS). */
+  private readonly headers: () => Record<string, string>;
   constructor(
     private readonly url: string,
     secret: string,
   ) {
-    this.headers = callerHeaders(SYSTEM_CALLER, secret);
+    this.headers = () => callerHeaders(SYSTEM_CALLER, secret);
   }
 
   /** The wallets service at WALLETS_URL, or none (orders then settle nothing in wallets: development without it). */
@@ -57,7 +58,7 @@ export class GraphqlWalletsClient implements WalletsPort {
   private async call<T>(query: string, input: unknown): Promise<T> {
     let result: Awaited<ReturnType<typeof graphqlRequest<T>>>;
     try {
-      result = await graphqlRequest<T>(this.url, query, { i: input }, { headers: this.headers });
+      result = await graphqlRequest<T>(this.url, query, { i: input }, { headers: this.headers() });
     } catch (error) {
       throw new DomainError('WALLETS_UNAVAILABLE', `The wallets service at ${this.url} cannot be reached: ${(error as Error).message}`, { retryable: true }, 'INTERNAL');
     }
