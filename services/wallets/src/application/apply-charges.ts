@@ -11,8 +11,9 @@ import { settleAfterCredit } from './one-off-charges';
 
 export const chargeResultMessageId = (chargeId: string): string => deterministicId('event', 'wallets', 'chargeApplied', chargeId);
 
-function result(c: ChargeRequest, outcome: ChargeResult['outcome'], units: Decimal, fromBuckets: Decimal, amount: Decimal, reason?: string): ChargeResult {
-  return {
+/** A ChargeResult: the decision (amounts as written) with the request's echo. */
+function result(c: ChargeRequest, outcome: ChargeResult['outcome'], units: string, fromBuckets: string, amount: string, reason?: string): ChargeResult {
+  const r: ChargeResult = {
     chargeId: c.chargeId,
     outcome,
     billingAccountId: c.billingAccountId,
@@ -20,16 +21,19 @@ function result(c: ChargeRequest, outcome: ChargeResult['outcome'], units: Decim
     paymentMode: c.paymentMode,
     usageType: c.usageType,
     occurredAt: c.occurredAt,
-    units: units.toFixed(),
+    units,
     unit: c.unit,
-    unitsFromAllowances: fromBuckets.toFixed(),
-    amountCharged: amount.toFixed(6),
+    unitsFromAllowances: fromBuckets,
+    amountCharged: amount,
     currency: c.currency,
-    ...(typeof c.zone === 'string' ? { zone: c.zone } : {}),
-    ...(typeof c.adjustsInvoiceId === 'string' ? { adjustsInvoiceId: c.adjustsInvoiceId } : {}),
-    ...(reason ? { reason } : {}),
   };
+  if (typeof c.zone === 'string') r.zone = c.zone;
+  if (typeof c.adjustsInvoiceId === 'string') r.adjustsInvoiceId = c.adjustsInvoiceId;
+  if (reason) r.reason = reason;
+  return r;
 }
+
+const denied = (c: ChargeRequest, reason: string): ChargeResult => result(c, 'DENIED', '0', '0', '0.000000', reason);
 
 /**
  * What the ledger keeps of a charge's answer: the decision only. The rest of a ChargeResult echoes
@@ -40,19 +44,15 @@ function result(c: ChargeRequest, outcome: ChargeResult['outcome'], units: Decim
 type ChargeDecision = Pick<ChargeResult, 'outcome' | 'units' | 'unitsFromAllowances' | 'amountCharged' | 'reason'>;
 
 function decisionOf(r: ChargeResult): ChargeDecision {
-  return r.reason === undefined
-    ? { outcome: r.outcome, units: r.units, unitsFromAllowances: r.unitsFromAllowances, amountCharged: r.amountCharged }
-    : { outcome: r.outcome, units: r.units, unitsFromAllowances: r.unitsFromAllowances, amountCharged: r.amountCharged, reason: r.reason };
+  const d: ChargeDecision = { outcome: r.outcome, units: r.units, unitsFromAllowances: r.unitsFromAllowances, amountCharged: r.amountCharged };
+  if (r.reason !== undefined) d.reason = r.reason;
+  return d;
 }
 
 /** A repeated charge's answer: its stored decision with the request's echo (a whole stored ChargeResult, as written before, as it is). */
 function replayed(c: ChargeRequest, stored: ChargeDecision | ChargeResult): ChargeResult {
   if ('chargeId' in stored) return stored;
-  const r = result(c, stored.outcome, new Decimal(0), new Decimal(0), new Decimal(0), stored.reason);
-  r.units = stored.units;
-  r.unitsFromAllowances = stored.unitsFromAllowances;
-  r.amountCharged = stored.amountCharged;
-  return r;
+  return result(c, stored.outcome, stored.units, stored.unitsFromAllowances, stored.amountCharged, stored.reason);
 }
 
 /**
@@ -148,6 +148,8 @@ export function laneOf(billingAccountId: string, lanes: number): number {
   return (h >>> 0) % lanes;
 }
 
+const NO_BUCKETS: BucketState[] = [];
+
 export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Date, options: ApplyChargesOptions = {}): Promise<ChargeResult[]> {
   const seen = new Set<string>();
   const batch: ChargeRequest[] = [];
@@ -163,17 +165,21 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
   // Every read of the batch in one round trip, in lock order (wallets, then buckets): the wallets
   // and their balances, the charges already in the ledger, the buckets the charges may draw on
   // (also a repeated charge's: a lock for nothing, fewer round trips for everyone else).
+  const keys = batch.map((c) => chargeKey(c.chargeId));
   const [locked, existing, buckets] = await readTogether<[LockedWalletRow[], { idempotency_key: string; outcome: ChargeDecision | ChargeResult }[], LiveBucketRow[]]>(
     sql,
     walletLock([...pairs.values()]),
-    rowsOf(`select idempotency_key, outcome from ledger_transaction where idempotency_key = any($1::text[])`, [batch.map((c) => chargeKey(c.chargeId))]),
+    rowsOf(`select idempotency_key, outcome from ledger_transaction where idempotency_key = any($1::text[])`, [keys]),
     bucketLock(batch.filter((c) => Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0)),
   );
   const done = new Map(existing.map((r) => [r.idempotency_key, r.outcome]));
-  const wallets = new Map<string, WalletState & { low: Decimal | null; start: Decimal; held: Decimal; hasRules: boolean }>();
+  const wallets = new Map<string, WalletState & { low: Decimal | null; start: Decimal; held: Decimal; hasRules: boolean; moneyFrom: string; revenue: string }>();
   for (const w of locked) {
     const balance = new Decimal(w.balance);
     wallets.set(`${w.billing_account_id}\u0000${w.currency}`, {
+      // The ledger accounts a charge's money moves between: the cash wallet (prepaid) or the unbilled receivable, and revenue.
+      moneyFrom: w.payment_mode === 'PREPAID' ? w.id : accountId(w.billing_account_id, 'UNBILLED_RECEIVABLE', w.currency),
+      revenue: accountId(w.billing_account_id, 'REVENUE', w.currency),
       id: w.id,
       billingAccountId: w.billing_account_id,
       currency: w.currency,
@@ -205,8 +211,9 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
   const lastCause = new Map<string, string>();
   // PREPAID wallets a charge credited (a rerate's negative ADJUSTMENT): paid what is due after the write. Rare; empty otherwise.
   let credited: WalletState[] | null = null;
-  for (const c of batch) {
-    const previous = done.get(chargeKey(c.chargeId));
+  for (let i = 0; i < batch.length; i++) {
+    const c = batch[i]!;
+    const previous = done.get(keys[i]!);
     if (previous) {
       results.push(replayed(c, previous));
       continue;
@@ -215,23 +222,20 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     const entries: NewTransaction['entries'] = [];
     const problem = invalidCharge(c);
     const wallet = wallets.get(`${c.billingAccountId}\u0000${c.currency}`);
-    if (problem) r = result(c, 'DENIED', new Decimal(0), new Decimal(0), new Decimal(0), `RATING_FAILED: ${problem}`);
-    else if (!wallet) r = result(c, 'DENIED', new Decimal(0), new Decimal(0), new Decimal(0), 'USER_UNKNOWN');
+    if (problem) r = denied(c, `RATING_FAILED: ${problem}`);
+    else if (!wallet) r = denied(c, 'USER_UNKNOWN');
     else {
-      const d = decideCharge(wallet, bucketsByAccount.get(c.billingAccountId) ?? [], toChargeInput(c));
-      r = result(c, d.outcome, d.units, d.unitsFromBuckets, d.amount, d.reason);
+      const d = decideCharge(wallet, bucketsByAccount.get(c.billingAccountId) ?? NO_BUCKETS, toChargeInput(c));
+      r = result(c, d.outcome, d.units.toFixed(), d.unitsFromBuckets.toFixed(), d.amount.toFixed(6), d.reason);
       for (const p of d.bucketParts) {
         entries.push({ accountId: p.bucketId, unit: c.unit, amount: p.units.negated() }, { accountId: accountId(c.billingAccountId, 'ALLOWANCE_USED', c.unit), unit: c.unit, amount: p.units });
       }
       if (d.amount.isNegative() && wallet.paymentMode === 'PREPAID' && !credited?.includes(wallet)) (credited ??= []).push(wallet);
-      if (!d.amount.isZero()) {
-        const source = wallet.paymentMode === 'PREPAID' ? wallet.id : accountId(c.billingAccountId, 'UNBILLED_RECEIVABLE', c.currency);
-        entries.push({ accountId: source, unit: c.currency, amount: d.amount.negated() }, { accountId: accountId(c.billingAccountId, 'REVENUE', c.currency), unit: c.currency, amount: d.amount });
-      }
+      if (!d.amount.isZero()) entries.push({ accountId: wallet.moneyFrom, unit: c.currency, amount: d.amount.negated() }, { accountId: wallet.revenue, unit: c.currency, amount: d.amount });
     }
     const id = newTxId();
     if (wallet && entries.length > 0) lastCause.set(wallet.id, id);
-    txs.push({ id, idempotencyKey: chargeKey(c.chargeId), kind: 'CHARGE', billingAccountId: typeof c.billingAccountId === 'string' ? c.billingAccountId.slice(0, 40) : null, reference: c.lineId ?? null, outcome: decisionOf(r), entries });
+    txs.push({ id, idempotencyKey: keys[i]!, kind: 'CHARGE', billingAccountId: typeof c.billingAccountId === 'string' ? c.billingAccountId.slice(0, 40) : null, reference: c.lineId ?? null, outcome: decisionOf(r), entries });
     results.push(r);
     fresh.push(r);
   }
