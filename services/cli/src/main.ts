@@ -4,8 +4,9 @@ import { signToken } from '@ledgerline/gateway/auth';
 import { registerCatalogCommands } from './catalog';
 import { registerBillRunCommands } from './billrun';
 import { registerUsageCommands } from './usage';
+import { registerLedgerCommands } from './ledger';
 
-const program = new Command('ledgerline').description('Ledgerline command line: tokens, catalog, usage import, bill runs.');
+const program = new Command('ledgerline').description('Ledgerline command line: tokens, catalog, usage import, bill runs, ledger check.');
 
 program
   .command('token')
@@ -28,6 +29,7 @@ program
 registerCatalogCommands(program);
 registerBillRunCommands(program);
 registerUsageCommands(program);
+registerLedgerCommands(program);
 
 try {
   await program.parseAsync(process.argv);

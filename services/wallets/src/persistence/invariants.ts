@@ -8,7 +8,8 @@ async function run(x: Executor, text: string): Promise<any[]> {
   return x.getConnection().execute(text);
 }
 
-const CHECKS: { name: string; sql: string }[] = [
+/** The checks, by name (one failure line per check that finds rows). */
+export const LEDGER_CHECKS: readonly { name: string; sql: string }[] = [
   { name: 'every ledger transaction sums to zero per unit', sql: `select transaction_id, unit, sum(amount) as total from ledger_entry group by 1, 2 having sum(amount) <> 0 limit 5` },
   {
     name: 'every kept account balance equals the sum of its entries',
@@ -76,7 +77,7 @@ const CHECKS: { name: string; sql: string }[] = [
  */
 export async function checkLedgerInvariants(x: Executor): Promise<string[]> {
   const problems: string[] = [];
-  for (const check of CHECKS) {
+  for (const check of LEDGER_CHECKS) {
     const rows = await run(x, check.sql);
     if (rows.length > 0) problems.push(`${check.name}: ${JSON.stringify(rows)}`);
   }

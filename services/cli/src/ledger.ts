@@ -1,0 +1,30 @@
+import type { Command } from 'commander';
+import { loadServiceConfig } from '@ledgerline/platform';
+import { openDb } from '../../wallets/src/persistence/sql';
+import { LEDGER_CHECKS, checkLedgerInvariants } from '../../wallets/src/persistence/invariants';
+
+/**
+ * `ledgerline ledger check`: the invariants the integration tests run after every test (every
+ * transaction sums to zero, every kept balance is the sum of its entries, no prepaid wallet below
+ * its floor, …), against a live wallets database: DATABASE_URL and the wallets schema as the
+ * service reads them (WALLETS_DB_SCHEMA, DB_SCHEMA_PREFIX). Read-only; exit code 1 when one fails.
+ */
+export function registerLedgerCommands(program: Command): void {
+  const ledger = program.command('ledger').description('The wallets ledger.');
+  ledger
+    .command('check')
+    .description('Check the ledger invariants against the wallets database (read-only); exit code 1 if any fails.')
+    .action(async () => {
+      const config = loadServiceConfig('wallets');
+      if (!config.databaseUrl) throw new Error('DATABASE_URL is not set: the wallets ledger is in PostgreSQL');
+      const db = openDb(config.databaseUrl, config.databaseSchema, 1);
+      try {
+        const problems = await checkLedgerInvariants(db);
+        for (const p of problems) process.stdout.write(`FAILED ${p}\n`);
+        process.stdout.write(`ledger ${config.databaseSchema}: ${LEDGER_CHECKS.length - problems.length} of ${LEDGER_CHECKS.length} invariants hold\n`);
+        if (problems.length > 0) process.exitCode = 1;
+      } finally {
+        await db.close();
+      }
+    });
+}
