@@ -10,3 +10,4 @@ export * from './messages';
 export * from './allowance-period';
 export * from './local-time';
 export * from './dispute-policy';
+export * from './approval-policy';

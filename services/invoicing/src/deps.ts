@@ -4,6 +4,7 @@ import type { DunningPolicy, DunningStarter } from './ports/dunning';
 import type { AutopayTokens } from './ports/autopay-tokens';
 import type { DisputePolicy, DisputeStarter } from './ports/disputes';
 import type { DisputeRules } from './domain/disputes';
+import type { ApprovalLimits } from '@ledgerline/contracts';
 
 /** What use cases need from outside: built once per service (tests pass a sandbox they can inspect). */
 export interface InvoicingDeps {
@@ -20,4 +21,6 @@ export interface InvoicingDeps {
   disputePolicy: DisputePolicy;
   /** The auto-assessment rules (catalog/disputes/auto-assessment.json), checked at start-up. */
   disputeRules: DisputeRules;
+  /** How much an AGENT credits, refunds or accepts alone per currency (LEDGERLINE_APPROVAL_LIMITS over the defaults, checked at start-up). */
+  approvalLimits: ApprovalLimits;
 }

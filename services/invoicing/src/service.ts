@@ -1,3 +1,4 @@
+import { approvalLimitsFromEnv } from '@ledgerline/contracts';
 import { entityLoader, groupLoader, type Em, type ServiceDefinition } from '@ledgerline/platform';
 import { CreditNote, CreditNoteLine, Dispute, entities, Invoice, InvoiceLine, Payment } from './persistence/entities';
 import { migrations } from './persistence/migrations';
@@ -13,6 +14,7 @@ import { loadDisputeRules } from './application/disputes';
 import { DEFAULT_DISPUTE_POLICY } from './domain/disputes';
 import { registerDisputeGauges } from './application/metrics';
 import { rows } from './application/sql';
+import { pendingDisputeApprovals } from './application/approvals';
 import type { InvoicingDeps } from './deps';
 
 export interface InvoicingOptions {
@@ -38,6 +40,8 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
     disputePolicy: options.deps?.disputePolicy ?? DEFAULT_DISPUTE_POLICY,
     // Checked here: a bad rules file stops the service at start-up, naming each problem.
     disputeRules: options.deps?.disputeRules ?? loadDisputeRules(),
+    // Likewise LEDGERLINE_APPROVAL_LIMITS: a bad setting stops start-up, naming it.
+    approvalLimits: options.deps?.approvalLimits ?? approvalLimitsFromEnv(),
   };
   let nudge: () => void = () => undefined;
   let nudgeCollections: () => void = () => undefined;
@@ -58,6 +62,7 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
       creditNotesOfInvoice: groupLoader((ids) => em.find(CreditNote, { invoiceId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc' } }), (c) => c.invoiceId),
       linesOfCreditNote: groupLoader((ids) => em.find(CreditNoteLine, { creditNoteId: { $in: [...ids] } }), (l) => l.creditNoteId),
       disputesOfInvoice: groupLoader((ids) => em.find(Dispute, { invoiceId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc', id: 'asc' } }), (d) => d.invoiceId),
+      pendingApprovalsOfDispute: groupLoader((ids) => pendingDisputeApprovals(em, ids), (r) => r.subject_id),
     }),
     background: async (runtime) => {
       registerDisputeGauges(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params), () => runtime.clock.now());

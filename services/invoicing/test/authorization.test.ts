@@ -38,6 +38,8 @@ const row = (anonymous: Verdict, own: Verdict, other: Verdict, agent: Verdict, a
 /** Reads of an account's data, and what a customer may do on their own account. */
 const OWNER_OR_STAFF = row('UNAUTHENTICATED', 'OK', 'FORBIDDEN', 'OK', 'OK', 'OK', 'FORBIDDEN');
 const STAFF = row('UNAUTHENTICATED', 'FORBIDDEN', 'FORBIDDEN', 'OK', 'OK', 'OK', 'FORBIDDEN');
+/** Approval requests are decided by a supervisor (ADMIN, or an AGENT with billing:approve; not SYSTEM): approvals.test.ts. */
+const SUPERVISOR = row('UNAUTHENTICATED', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'OK', 'FORBIDDEN', 'FORBIDDEN');
 const ADMIN_OR_SYSTEM = row('UNAUTHENTICATED', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'OK', 'OK', 'FORBIDDEN');
 
 type Res = { data?: any; errors?: { message: string; extensions?: Record<string, unknown> }[] };
@@ -107,6 +109,7 @@ describe('reads of an account: staff, or the customer who owns it', () => {
     ['Payment (entity)', () => [entity('Payment', 'id amount { amount }'), { id: payA }], OWNER_OR_STAFF, (d) => d._entities[0]?.id === payA],
     ['CreditNote (entity)', () => [entity('CreditNote', 'id total { amount }'), { id: noteA }], OWNER_OR_STAFF, (d) => d._entities[0]?.id === noteA],
     ['billRun (operations)', () => ['{ billRun(cycleDate: "2026-10-01") { id } }', {}], STAFF, () => true],
+    ['approvalRequests', () => ['{ approvalRequests { edges { node { id } } } }', {}], STAFF, (d) => Array.isArray(d.approvalRequests.edges)],
   ];
 
   it.each(reads)('%s', async (_name, op, expected, answered) => {
@@ -208,6 +211,8 @@ describe('changing things: by role', () => {
       STAFF,
     ],
     ['runDueDateJob', 'mutation { runDueDateJob { autopaid } }', () => ({}), ADMIN_OR_SYSTEM],
+    ['approveRequest', 'mutation($i: ApproveRequestInput!) { approveRequest(input: $i) { approvalRequest { id } } }', () => ({ i: { id: 'apr_az_missing' } }), SUPERVISOR],
+    ['rejectRequest', 'mutation($i: RejectRequestInput!) { rejectRequest(input: $i) { approvalRequest { id } } }', () => ({ i: { id: 'apr_az_missing', reason: 'not needed' } }), SUPERVISOR],
     [
       'closeBillingPeriod',
       'mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { id } } }',

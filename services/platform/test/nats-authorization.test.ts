@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { BILLING_STREAM, EVENTS, RPC, USAGE_INGEST_PARTITIONS, usageIngestSubject, WORK_SUBJECTS } from '@ledgerline/contracts';
+import { consumerFilters } from '../../events-hub/src/domain/query';
 import { connectMessaging, startPrivateNats, type Messaging } from '../src';
 
 // The shipped production authorization (deploy/nats/authorization.conf) on a real nats-server of
@@ -150,6 +151,13 @@ describe('production NATS authorization (deploy/nats/authorization.conf)', () =>
     await expect(jsm.consumers.add(BILLING_STREAM.name, { durable_name: 'usage-ingest', filter_subject: 'billing.usage.record.*', ack_policy: AckPolicy.Explicit })).rejects.toThrow(DENIED);
     await expect(partner.request(`$JS.API.CONSUMER.CREATE.BILLING.partner_catalog.billing.catalog.>`, JSON.stringify({ stream_name: 'BILLING', config: { durable_name: 'partner_catalog', filter_subject: WORK_SUBJECTS.chargeRequested, ack_policy: 'explicit' } }), { timeout: 2000 }).then((m) => m.string())).resolves.toMatch(/did not match filtered subject/);
     await expect(partner.request(`$JS.API.CONSUMER.MSG.NEXT.BILLING.usage-ingest`, '{"batch":1}', { timeout: 1500 })).rejects.toThrow(/Permissions Violation/i);
+  });
+
+  it("the events hub's durables in the config are the ones it creates (one per filter of its registry), so a new event area cannot stop it in production", () => {
+    const text = fs.readFileSync(CONFIG, 'utf8');
+    const configured = [...text.matchAll(/"\$JS\.API\.CONSUMER\.CREATE\.BILLING\.events_hub_(webhooks_\w+)\.(billing\.[^"]+)"/g)].map((m) => `${m[1]} ${m[2]}`).sort();
+    const created = consumerFilters().map((filter) => `webhooks_${filter.replace(/^billing\./, '').replace(/\.>$/, '').replace(/\.\*$/, '').replace(/\./g, '_')} ${filter}`).sort();
+    expect(configured).toEqual(created);
   });
 
   it("the partner's durables cover every event subject and no work subject, and each can be created", async () => {

@@ -2,11 +2,14 @@ import type { ServiceRuntime } from '@ledgerline/platform';
 import type { Db } from './persistence/sql';
 import type { RechargeStarter } from './adapters/recharge-starter';
 import type { CatalogClient } from './adapters/catalog-client';
+import type { ApprovalLimits } from '@ledgerline/contracts';
 
 export interface WalletsDeps {
   db: Db;
   rechargeStarter: RechargeStarter | null;
   catalog: CatalogClient | null;
+  /** How much an AGENT adjusts alone per currency (LEDGERLINE_APPROVAL_LIMITS over the defaults, checked at start-up). */
+  approvalLimits: ApprovalLimits;
 }
 
 /** Built in `background` (before the server starts), found again by request contexts. */

@@ -1,3 +1,4 @@
+import { approvalLimitsFromEnv } from '@ledgerline/contracts';
 import { ConfigError, type ServiceDefinition, type ServiceRuntime } from '@ledgerline/platform';
 import { entities } from './persistence/entities';
 import { migrations } from './persistence/migrations';
@@ -26,13 +27,15 @@ export function createWalletsService(options: WalletsOptions = {}): ServiceDefin
     migrations,
     resolvers: resolvers as never,
     async background(runtime: ServiceRuntime) {
+      // First: a bad LEDGERLINE_APPROVAL_LIMITS stops start-up, naming it, with nothing opened.
+      const approvalLimits = approvalLimitsFromEnv(env);
       if (!runtime.config.databaseUrl) throw new ConfigError('DATABASE_URL', 'the wallets service needs PostgreSQL (its ledger uses row locks and set-based SQL); set DATABASE_URL');
       // Before anything is opened: a bad setting stops start-up with nothing to close.
       setAutoTopupRetryPolicy(autoTopupRetryPolicyFromEnv(env));
       const db = openDb(runtime.config.databaseUrl, runtime.config.databaseSchema, undefined, runtime.logger);
       const rechargeStarter = rechargeStarterFromEnv(env);
       const catalog = env.CATALOG_URL ? new GraphqlCatalogClient(env.CATALOG_URL) : null;
-      setDeps(runtime, { db, rechargeStarter, catalog });
+      setDeps(runtime, { db, rechargeStarter, catalog, approvalLimits });
       registerOpenRechargeGauges(runtime.metrics, async () => (await db.query<{ n: string; oldest: Date | null }>(`select count(*) as n, min(created_at) as oldest from recharge where status in ('STARTING', 'STARTED')`))[0], () => runtime.clock.now());
       const stops: (() => Promise<void>)[] = [];
       if (env.WALLETS_CONSUMERS !== 'off') {

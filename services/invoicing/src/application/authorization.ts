@@ -13,6 +13,7 @@
 //   billRun(id | cycleDate)                              staff
 //   dispute(id)                                          staff | owner
 //   disputes(filter)                                     staff: all | customer: own accounts only
+//   approvalRequests(status)                             staff
 // Mutation
 //   recordPayment                                        staff: any channel | owner: CARD only, on their own invoice (named
 //                                                        or found by reference): money really taken through the payment
@@ -22,6 +23,11 @@
 //   openDispute, withdrawDispute                         staff | owner   (checked in disputes.ts, on the row)
 //   decideDispute                                        staff           (disputes.ts)
 //   assessDispute, escalateDispute                       SYSTEM          (disputes.ts; the dispute workflow's steps)
+//   approveRequest, rejectRequest                        supervisor: ADMIN, or an AGENT with scope billing:approve
+//                                                        (contracts' approval-policy.ts), never the requester
+//                                                        (SELF_APPROVAL, checked in approvals.ts on the row)
+// Approval limits (approvals.ts): refundPayment, issueCreditNote and decideDispute ACCEPT by an AGENT
+// without billing:approve above the limit of the currency move nothing and answer a PENDING request.
 //   closeBillingPeriod, issuePaymentReceipt, processBillRunBatch, runDueDateJob,
 //   registerBillingAccount, recordSubscription, recordCharges, upsertTaxRule,
 //   registerPlanVersion (read-model feeds, the workflows' steps)                             ops
@@ -36,7 +42,7 @@
 //
 // Every Query and Mutation field has its rule in OPERATION_RULES below, checked before its resolver
 // (guardOperations); a field without a rule stops the service at start-up.
-import { DomainError, type Caller } from '@ledgerline/contracts';
+import { DomainError, isApprover, type Caller } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { sql } from './sql';
 
@@ -102,6 +108,12 @@ export function requireOps(caller: Caller, action: string): void {
   if (caller.role !== 'ADMIN' && caller.role !== 'SYSTEM') throw forbidden(action);
 }
 
+/** A supervisor: ADMIN, or an AGENT holding billing:approve (contracts' approval-policy.ts). Not SYSTEM: four eyes are two people. */
+export function requireApprover(caller: Caller, action: string): void {
+  requireSignedIn(caller, action);
+  if (!isApprover(caller)) throw forbidden(`${action} (a supervisor does: ADMIN, or an agent with scope billing:approve)`);
+}
+
 /** A row that names its account (invoice, payment, credit note, dispute): staff, or its owner; a missing row passes (null / NOT_FOUND). */
 export async function requireRow<T extends { billingAccountId: string } | null | undefined>(em: Em, caller: Caller, row: T, action: string): Promise<T> {
   requireReader(caller, action);
@@ -147,6 +159,7 @@ export async function requirePayer(em: Em, caller: Caller, input: { invoiceId?: 
 type Guard = (caller: Caller, em: Em, args: any) => void | Promise<unknown>;
 const staff = (action: string): Guard => (caller) => requireStaff(caller, action);
 const ops = (action: string): Guard => (caller) => requireOps(caller, action);
+const approver = (action: string): Guard => (caller) => requireApprover(caller, action);
 const reader = (action: string): Guard => (caller) => requireReader(caller, action);
 const ofAccount = (action: string): Guard => (caller, em, a: { billingAccountId: string }) => requireAccount(em, caller, a.billingAccountId, action);
 /** The use case checks the row (disputes.ts); here only that someone is signed in. */
@@ -163,6 +176,7 @@ export const OPERATION_RULES: Record<'Query' | 'Mutation', Record<string, Guard>
     billRun: staff('read bill runs'),
     dispute: reader('read disputes'), // + the row's account
     disputes: reader('read disputes'), // narrowed by listableAccounts
+    approvalRequests: staff('read approval requests'),
   },
   Mutation: {
     recordPayment: (caller, em, a: { input?: { invoiceId?: string | null; reference?: string | null; channel?: string } }) => requirePayer(em, caller, a.input),
@@ -181,6 +195,8 @@ export const OPERATION_RULES: Record<'Query' | 'Mutation', Record<string, Guard>
     decideDispute: inUseCase('decide disputes'),
     assessDispute: inUseCase('assess disputes'),
     escalateDispute: inUseCase('escalate disputes'),
+    approveRequest: approver('approve requests'), // + not the requester (approvals.ts)
+    rejectRequest: approver('reject requests'), // + not the requester (approvals.ts)
     processBillRunBatch: ops('process bill run batches'),
     closeBillingPeriod: ops('close billing periods'),
     issuePaymentReceipt: ops('issue payment receipts'),

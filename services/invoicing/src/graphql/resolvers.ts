@@ -15,7 +15,8 @@ import { renderInvoiceHtml, renderInvoicePdf, type InvoiceDocumentModel } from '
 import { runCollections } from '../application/collections';
 import { rows } from '../application/sql';
 import { assessDispute, decideDispute, disputeWorkflowRuns, escalateDispute, markWorkflowStarted, openDispute, withdrawDispute } from '../application/disputes';
-import { guardOperations, listableAccounts, requireAccount, requireRow } from '../application/authorization';
+import { guardOperations, isStaff, listableAccounts, requireAccount, requireRow } from '../application/authorization';
+import { approveRequest, gateCreditNote, gateDisputeAccept, gateRefund, listApprovalRequests, rejectRequest, type ApprovalRow } from '../application/approvals';
 
 
 /**
@@ -50,6 +51,7 @@ export interface InvoicingContext extends RequestContext {
   creditNotesOfInvoice: DataLoader<string, CreditNote[]>;
   linesOfCreditNote: DataLoader<string, CreditNoteLine[]>;
   disputesOfInvoice: DataLoader<string, Dispute[]>;
+  pendingApprovalsOfDispute: DataLoader<string, ApprovalRow[]>;
 }
 
 type Args<T> = { input: T };
@@ -127,6 +129,28 @@ async function afterDisputeClosed(ctx: InvoicingContext, r: { invoiceId: string;
   await pokeCreditPaid(ctx, r.billingAccountId, at, [r.invoiceId]);
 }
 
+/** After a credit note was issued (at once, or on approval): dunning, the disputes it covered, the credit it brought. */
+async function afterCreditNote(ctx: InvoicingContext, id: string, at: Date) {
+  const creditNote = await ctx.em.fork().findOneOrFail(CreditNote, { id });
+  // The note cleared or reduced what its invoice owes: its dunning looks again, as after a payment.
+  await pokeDunning(ctx, creditNote.invoiceId, 'paymentRecorded');
+  // Disputes it covered in full were closed (ACCEPTED with this note): their workflows look again.
+  const covered = await ctx.em.fork().find(Dispute, { creditNoteId: id, decidedBy: { $like: 'creditNote:%' } });
+  if (covered.length > 0) {
+    await pokeDunning(ctx, creditNote.invoiceId, 'disputeChanged');
+    await pokeDisputes(ctx, covered.map((d) => d.id));
+  }
+  await pokeCreditPaid(ctx, creditNote.billingAccountId, at, [creditNote.invoiceId]);
+  return { creditNote, invoice: await fresh(ctx, creditNote.invoiceId) };
+}
+
+/** After a dispute was decided (at once, or an ACCEPT on approval): dunning, credit, its workflow and those of disputes its note closed. */
+async function afterDisputeDecided(ctx: InvoicingContext, r: { invoiceId: string; billingAccountId: string }, disputeId: string, at: Date): Promise<void> {
+  await afterDisputeClosed(ctx, r, at);
+  await pokeDisputes(ctx, [disputeId]);
+  await pokeDisputesClosedByNoteOf(ctx, disputeId);
+}
+
 const disputePayload = async (ctx: InvoicingContext, id: string) => ({ dispute: await ctx.em.fork().findOneOrFail(Dispute, { id }) });
 
 const m = (amount: string, currency: string) => ({ amount: dec(String(amount)).toFixed(), currency });
@@ -164,6 +188,7 @@ export const resolvers = guardOperations({
       const accounts = await listableAccounts(ctx.em, ctx.caller, a.filter?.billingAccountId, 'read these disputes');
       return page(ctx, Dispute, { ...(a.filter?.status ? { status: a.filter.status } : {}), ...(accounts ? { billingAccountId: { $in: accounts } } : {}) }, a);
     },
+    approvalRequests: (_: unknown, a: { status?: 'PENDING' | 'APPROVED' | 'REJECTED' | null; first?: number; after?: string }, ctx: InvoicingContext) => listApprovalRequests(ctx.em, a),
   },
   Mutation: {
     recordPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
@@ -177,26 +202,53 @@ export const resolvers = guardOperations({
     },
     refundPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
       const at = ctx.runtime.clock.now();
-      await mutate(ctx, (em, now) => refundPayment(em, { ...a.input, now }, ctx.deps.payments), at);
+      const { reason: _reason, ...input } = a.input ?? {}; // the reason is kept on an approval request only
+      // An AGENT above the approval limit: a pending request, nothing refunded (approvals.ts).
+      const pending = await mutate(ctx, async (em, now) => (await gateRefund(em, ctx.deps.approvalLimits, ctx.caller, a.input, now)) ?? void (await refundPayment(em, { ...input, now }, ctx.deps.payments)), at);
       const payment = await ctx.em.fork().findOneOrFail(Payment, { id: a.input.paymentId });
+      if (pending) return { payment, approvalRequest: pending };
       await pokeCreditPaid(ctx, payment.billingAccountId, at); // the invoice it reopened, paid from the account's credit
-      return { payment };
+      return { payment, approvalRequest: null };
     },
     issueCreditNote: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
       creditNoteKey(a.input?.idempotencyKey);
       const at = ctx.runtime.clock.now();
-      const id = await mutate(ctx, (em, now) => issueCreditNote(em, { ...a.input, now }), at);
-      const creditNote = await ctx.em.fork().findOneOrFail(CreditNote, { id });
-      // The note cleared or reduced what its invoice owes: its dunning looks again, as after a payment.
-      await pokeDunning(ctx, creditNote.invoiceId, 'paymentRecorded');
-      // Disputes it covered in full were closed (ACCEPTED with this note): their workflows look again.
-      const covered = await ctx.em.fork().find(Dispute, { creditNoteId: id, decidedBy: { $like: 'creditNote:%' } });
-      if (covered.length > 0) {
-        await pokeDunning(ctx, creditNote.invoiceId, 'disputeChanged');
-        await pokeDisputes(ctx, covered.map((d) => d.id));
+      const r = await mutate(ctx, async (em, now) => {
+        const pending = await gateCreditNote(em, ctx.deps.approvalLimits, ctx.caller, a.input, now);
+        return pending ? { pending } : { id: await issueCreditNote(em, { ...a.input, now }) };
+      }, at);
+      if ('pending' in r) return { creditNote: null, invoice: await fresh(ctx, a.input.invoiceId), approvalRequest: r.pending };
+      return { ...(await afterCreditNote(ctx, r.id, at)), approvalRequest: null };
+    },
+    decideDispute: async (_: unknown, a: Args<{ disputeId: string; decision: 'ACCEPT' | 'REJECT'; amount?: string | null; note: string }>, ctx: InvoicingContext) => {
+      const at = ctx.runtime.clock.now();
+      const r = await mutate(ctx, async (em, now) => {
+        const pending = await gateDisputeAccept(em, ctx.deps.approvalLimits, ctx.caller, a.input, now);
+        return pending ? { pending } : decideDispute(em, { ...a.input, caller: ctx.caller, now });
+      }, at);
+      if ('pending' in r) return { ...(await disputePayload(ctx, a.input.disputeId)), approvalRequest: r.pending };
+      if (r.changed) await afterDisputeDecided(ctx, r, a.input.disputeId, at);
+      return { ...(await disputePayload(ctx, a.input.disputeId)), approvalRequest: null };
+    },
+    approveRequest: async (_: unknown, a: Args<{ id: string }>, ctx: InvoicingContext) => {
+      const at = ctx.runtime.clock.now();
+      const r = await mutate(ctx, (em, now) => approveRequest(em, { id: a.input.id, caller: ctx.caller, now }, ctx.deps.payments), at);
+      const row = r.row;
+      if (row.kind === 'CREDIT_NOTE') return { approvalRequest: row, ...(r.changed ? await afterCreditNote(ctx, row.result_id!, at) : { creditNote: await ctx.em.fork().findOne(CreditNote, { id: row.result_id! }) }) };
+      if (row.kind === 'REFUND') {
+        const payment = await ctx.em.fork().findOneOrFail(Payment, { id: row.subject_id });
+        if (r.changed) await pokeCreditPaid(ctx, payment.billingAccountId, at);
+        return { approvalRequest: row, payment };
       }
-      await pokeCreditPaid(ctx, creditNote.billingAccountId, at, [creditNote.invoiceId]);
-      return { creditNote, invoice: await fresh(ctx, creditNote.invoiceId) };
+      if (r.changed) {
+        const d = await ctx.em.fork().findOneOrFail(Dispute, { id: row.subject_id });
+        await afterDisputeDecided(ctx, { invoiceId: d.invoiceId, billingAccountId: d.billingAccountId }, d.id, at);
+      }
+      return { approvalRequest: row, ...(await disputePayload(ctx, row.subject_id)) };
+    },
+    rejectRequest: async (_: unknown, a: Args<{ id: string; reason: string }>, ctx: InvoicingContext) => {
+      const row = await mutate(ctx, (em, now) => rejectRequest(em, { ...a.input, caller: ctx.caller, now }));
+      return { approvalRequest: row, ...(row.kind === 'DISPUTE_ACCEPT' ? await disputePayload(ctx, row.subject_id) : {}), ...(row.kind === 'REFUND' ? { payment: await ctx.em.fork().findOne(Payment, { id: row.subject_id }) } : {}) };
     },
     startBillRun: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
       const r = await mutate(ctx, (em, now) => startBillRun(em, { ...a.input, now }));
@@ -253,16 +305,6 @@ export const resolvers = guardOperations({
       const payload = await disputePayload(ctx, r.id);
       if (!payload.dispute.workflowStartedAt) await startDisputeWorkflow(ctx, r.id);
       return payload;
-    },
-    decideDispute: async (_: unknown, a: Args<{ disputeId: string; decision: 'ACCEPT' | 'REJECT'; amount?: string | null; note: string }>, ctx: InvoicingContext) => {
-      const at = ctx.runtime.clock.now();
-      const r = await mutate(ctx, (em, now) => decideDispute(em, { ...a.input, caller: ctx.caller, now }), at);
-      if (r.changed) {
-        await afterDisputeClosed(ctx, r, at);
-        await pokeDisputes(ctx, [a.input.disputeId]);
-        await pokeDisputesClosedByNoteOf(ctx, a.input.disputeId);
-      }
-      return disputePayload(ctx, a.input.disputeId);
     },
     withdrawDispute: async (_: unknown, a: Args<{ disputeId: string }>, ctx: InvoicingContext) => {
       const at = ctx.runtime.clock.now();
@@ -398,6 +440,19 @@ export const resolvers = guardOperations({
     amount: (d: Dispute) => m(d.amount, d.currency),
     creditedAmount: (d: Dispute) => (d.creditedAmount == null ? null : m(d.creditedAmount, d.currency)),
     assessment: (d: Dispute) => (typeof d.assessment === 'string' ? JSON.parse(d.assessment) : (d.assessment ?? null)),
+    pendingApproval: async (d: Dispute, _: unknown, ctx: InvoicingContext) => (isStaff(ctx.caller) ? ((await ctx.pendingApprovalsOfDispute.load(d.id))[0] ?? null) : null),
+  },
+  ApprovalRequest: {
+    subjectId: (r: ApprovalRow) => r.subject_id,
+    billingAccountId: (r: ApprovalRow) => r.billing_account_id,
+    amount: (r: ApprovalRow) => ({ amount: dec(String(r.amount)).toFixed(minorUnits(r.currency)), currency: r.currency }),
+    requestedBy: (r: ApprovalRow) => r.requested_by,
+    input: (r: ApprovalRow) => (typeof r.input === 'string' ? JSON.parse(r.input) : r.input),
+    decidedBy: (r: ApprovalRow) => r.decided_by,
+    decisionNote: (r: ApprovalRow) => r.decision_note,
+    resultId: (r: ApprovalRow) => r.result_id,
+    createdAt: (r: ApprovalRow) => r.created_at,
+    decidedAt: (r: ApprovalRow) => r.decided_at,
   },
 });
 

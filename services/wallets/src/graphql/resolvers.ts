@@ -1,4 +1,4 @@
-import { Decimal, DomainError, badInput, decodeCursor, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
+import { Decimal, DomainError, badInput, decodeCursor, minorUnits, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
 import type { ChargeRequest, WalletReserveRequest } from '@ledgerline/contracts';
 import type { RequestContext } from '@ledgerline/platform';
 import { depsOf } from '../deps';
@@ -9,6 +9,7 @@ import { topupBalance, type TopupResult } from '../application/topup-balance';
 import { closeTopupKey } from '../application/close-topup-key';
 import { applyChargesIn } from '../application/apply-charges';
 import { adjustBalance, type AdjustmentRow } from '../application/adjust-balance';
+import { approveAdjustment, gateAdjustment, listAdjustmentRequests, rejectAdjustment, type AdjustmentRequestRow, type RequestStatus } from '../application/balance-adjustment-approvals';
 import { issueVoucher, redeemVoucher } from '../application/vouchers';
 import { confirmBankTransfer, recharge, type RechargeRow } from '../application/recharge';
 import { setAutoTopup } from '../application/auto-topup-settings';
@@ -73,6 +74,10 @@ export const resolvers = {
       await requireAccount(db(ctx), ctx.caller, a.billingAccountId, 'read the ledger of this account');
       return ledgerEntries(ctx, 'a.billing_account_id = $1', a.billingAccountId, a);
     },
+    balanceAdjustmentRequests: async (_: unknown, a: { status?: RequestStatus | null; first?: number; after?: string }, ctx: WalletsContext) => {
+      requireStaff(ctx.caller, 'read balance adjustment requests');
+      return listAdjustmentRequests(db(ctx), a);
+    },
   },
   Mutation: {
     setBudget: async (_: unknown, { input }: any, ctx: WalletsContext) => {
@@ -106,8 +111,21 @@ export const resolvers = {
       return { result: { ...r!, amountCharged: money(r!.amountCharged, r!.currency) } };
     },
     adjustBalance: async (_: unknown, { input }: any, ctx: WalletsContext) => {
-      const adjustment = await mutate(ctx, (sql, t) => adjustBalance(sql, { ...input, caller: ctx.caller, now: t }));
-      return { adjustment, wallet: await walletById(db(ctx), adjustment.wallet_id) };
+      // An AGENT above the approval limit: a pending request, the balance unchanged (balance-adjustment-approvals.ts).
+      const r = await mutate(ctx, async (sql, t): Promise<{ pending: AdjustmentRequestRow } | { adjustment: AdjustmentRow }> => {
+        const pending = await gateAdjustment(sql, depsOf(ctx.runtime).approvalLimits, { ...input, caller: ctx.caller, now: t });
+        return pending ? { pending } : { adjustment: await adjustBalance(sql, { ...input, caller: ctx.caller, now: t }) };
+      });
+      if ('pending' in r) return { adjustment: null, wallet: await walletById(db(ctx), r.pending.wallet_id), approvalRequest: r.pending };
+      return { adjustment: r.adjustment, wallet: await walletById(db(ctx), r.adjustment.wallet_id), approvalRequest: null };
+    },
+    approveBalanceAdjustment: async (_: unknown, { input }: { input: { id: string } }, ctx: WalletsContext) => {
+      const r = await mutate(ctx, (sql, t) => approveAdjustment(sql, { id: input.id, caller: ctx.caller, now: t }));
+      return { request: r.row, adjustment: r.adjustment, wallet: await walletById(db(ctx), r.row.wallet_id) };
+    },
+    rejectBalanceAdjustment: async (_: unknown, { input }: { input: { id: string; reason: string } }, ctx: WalletsContext) => {
+      const row = await mutate(ctx, (sql, t) => rejectAdjustment(sql, { ...input, caller: ctx.caller, now: t }));
+      return { request: row, adjustment: null, wallet: await walletById(db(ctx), row.wallet_id) };
     },
     issueVoucher: async (_: unknown, { input }: any, ctx: WalletsContext) => {
       const v = await mutate(ctx, (sql, t) => issueVoucher(sql, { ...input, caller: ctx.caller, now: t }));
@@ -238,6 +256,18 @@ export const resolvers = {
     createdAt: (r: ReservationRow) => r.created_at,
   },
   TopupBalance: { amount: (t: TopupResult) => money(t.amount, t.currency) },
+  BalanceAdjustmentRequest: {
+    walletId: (r: AdjustmentRequestRow) => r.wallet_id,
+    billingAccountId: (r: AdjustmentRequestRow) => r.billing_account_id,
+    amount: (r: AdjustmentRequestRow) => ({ amount: new Decimal(r.amount).toFixed(minorUnits(r.currency)), currency: r.currency }),
+    requestedBy: (r: AdjustmentRequestRow) => r.requested_by,
+    input: (r: AdjustmentRequestRow) => (typeof r.input === 'string' ? JSON.parse(r.input) : r.input),
+    decidedBy: (r: AdjustmentRequestRow) => r.decided_by,
+    decisionNote: (r: AdjustmentRequestRow) => r.decision_note,
+    adjustmentId: (r: AdjustmentRequestRow) => r.adjustment_id,
+    createdAt: (r: AdjustmentRequestRow) => r.created_at,
+    decidedAt: (r: AdjustmentRequestRow) => r.decided_at,
+  },
   BalanceAdjustment: {
     walletId: (a: AdjustmentRow) => a.wallet_id,
     amount: async (a: AdjustmentRow, _: unknown, ctx: WalletsContext) => money(a.amount, (await walletById(db(ctx), a.wallet_id))!.currency),

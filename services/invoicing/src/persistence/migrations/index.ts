@@ -9,6 +9,7 @@ import { Migration20261204000001_dunning_runs } from './Migration20261204000001_
 import { Migration20261205000000_disputes } from './Migration20261205000000_disputes';
 import { Migration20261206000000_dispute_open_index } from './Migration20261206000000_dispute_open_index';
 import { Migration20261207000000_dispute_workflow_runs } from './Migration20261207000000_dispute_workflow_runs';
+import { Migration20261208000000_approval_requests } from './Migration20261208000000_approval_requests';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -22,4 +23,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261205000000_disputes', class: Migration20261205000000_disputes },
   { name: 'Migration20261206000000_dispute_open_index', class: Migration20261206000000_dispute_open_index },
   { name: 'Migration20261207000000_dispute_workflow_runs', class: Migration20261207000000_dispute_workflow_runs },
+  { name: 'Migration20261208000000_approval_requests', class: Migration20261208000000_approval_requests },
 ];

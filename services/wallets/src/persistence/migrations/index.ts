@@ -18,6 +18,7 @@ import { Migration20261203300000_open_recharges_index } from './Migration2026120
 import { Migration20261204000000_account_timezone } from './Migration20261204000000_account_timezone';
 import { Migration20261205000000_wallet_rule_flags } from './Migration20261205000000_wallet_rule_flags';
 import { Migration20261205100000_sink_accounts_keep_no_balance } from './Migration20261205100000_sink_accounts_keep_no_balance';
+import { Migration20261208100000_balance_adjustment_requests } from './Migration20261208100000_balance_adjustment_requests';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -40,4 +41,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261204000000_account_timezone', class: Migration20261204000000_account_timezone },
   { name: 'Migration20261205000000_wallet_rule_flags', class: Migration20261205000000_wallet_rule_flags },
   { name: 'Migration20261205100000_sink_accounts_keep_no_balance', class: Migration20261205100000_sink_accounts_keep_no_balance },
+  { name: 'Migration20261208100000_balance_adjustment_requests', class: Migration20261208100000_balance_adjustment_requests },
 ];

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { APPROVAL_SCOPE, DEFAULT_APPROVAL_LIMITS, approvalLimit, approvalLimitsFromEnv, approvalLimitsProblems, isApprover, needsApproval } from './approval-policy';
+import { Decimal } from './money';
+import type { Caller } from './caller';
+
+const agent: Caller = { role: 'AGENT', subject: 'ann', scopes: [] };
+const supervisor: Caller = { role: 'AGENT', subject: 'sue', scopes: [APPROVAL_SCOPE] };
+const admin: Caller = { role: 'ADMIN', subject: 'adam', scopes: [] };
+const system: Caller = { role: 'SYSTEM', subject: 'worker', scopes: ['*'] };
+
+describe('approval limits', () => {
+  it('defaults: EUR/USD 50.00, GBP 40.00, any currency not named 0; exact decimals at the edge', () => {
+    expect(approvalLimitsProblems(DEFAULT_APPROVAL_LIMITS)).toEqual([]);
+    expect(approvalLimit(DEFAULT_APPROVAL_LIMITS, 'EUR').toFixed(2)).toBe('50.00');
+    expect(approvalLimit(DEFAULT_APPROVAL_LIMITS, 'GBP').toFixed(2)).toBe('40.00');
+    expect(approvalLimit(DEFAULT_APPROVAL_LIMITS, 'SEK').toFixed()).toBe('0');
+    expect(needsApproval(DEFAULT_APPROVAL_LIMITS, agent, new Decimal('50.00'), 'EUR')).toBe(false);
+    expect(needsApproval(DEFAULT_APPROVAL_LIMITS, agent, new Decimal('50.01'), 'EUR')).toBe(true);
+    expect(needsApproval(DEFAULT_APPROVAL_LIMITS, agent, new Decimal('-50.01'), 'EUR'), 'a debit counts by its size').toBe(true);
+    expect(needsApproval(DEFAULT_APPROVAL_LIMITS, agent, new Decimal('40.01'), 'GBP')).toBe(true);
+    expect(needsApproval(DEFAULT_APPROVAL_LIMITS, agent, new Decimal('0.01'), 'SEK')).toBe(true);
+  });
+
+  it('only a plain AGENT is limited; ADMIN and an AGENT with billing:approve approve, SYSTEM does not', () => {
+    for (const c of [supervisor, admin, system]) expect(needsApproval(DEFAULT_APPROVAL_LIMITS, c, new Decimal('1000000'), 'EUR'), c.subject).toBe(false);
+    expect([agent, supervisor, admin, system].map(isApprover)).toEqual([false, true, true, false]);
+  });
+
+  it('LEDGERLINE_APPROVAL_LIMITS overrides per currency; bad input stops start-up naming the setting and the key', () => {
+    const limits = approvalLimitsFromEnv({ LEDGERLINE_APPROVAL_LIMITS: '{"EUR":"100.00","*":"10"}' });
+    expect(approvalLimit(limits, 'EUR').toFixed(2)).toBe('100.00');
+    expect(approvalLimit(limits, 'GBP').toFixed(2)).toBe('40.00');
+    expect(approvalLimit(limits, 'SEK').toFixed()).toBe('10');
+    expect(approvalLimitsFromEnv({})).toBe(DEFAULT_APPROVAL_LIMITS);
+    const bad: [string, RegExp][] = [
+      ['not json', /^LEDGERLINE_APPROVAL_LIMITS is not JSON/],
+      ['[1]', /^LEDGERLINE_APPROVAL_LIMITS is not valid: must be a JSON object/],
+      ['{"EUR":50}', /LEDGERLINE_APPROVAL_LIMITS is not valid: "EUR" must be a decimal string/],
+      ['{"EUR":"-1"}', /"EUR" must be a decimal string of 0 or more/],
+      ['{"EUR":"1.005"}', /"EUR" has more decimals than EUR's 2/],
+      ['{"XYZ":"1"}', /"XYZ" is not a currency/],
+      ['{"JPY":"1.5"}', /"JPY" has more decimals/],
+    ];
+    for (const [value, message] of bad) expect(() => approvalLimitsFromEnv({ LEDGERLINE_APPROVAL_LIMITS: value }), value).toThrow(message);
+  });
+});

@@ -1,0 +1,77 @@
+// Approval limits ("four eyes"): how much money an AGENT may move alone, per currency. Above it a
+// credit note, a refund, an accepted dispute's credit (invoicing) or a balance adjustment (wallets)
+// becomes a pending approval request, which a supervisor who is not the requester approves (the
+// operation then runs once, as it was asked) or rejects. One definition for both services.
+//
+// Supervisors: ADMIN, or an AGENT whose token carries the scope `billing:approve` (Caller.scopes,
+// the JWT's space-separated `scope` claim). Supervisors and SYSTEM (Ledgerline's own workflows: a
+// dispute decided at its SLA deadline) act at once at any amount; only a plain AGENT is limited.
+// Exact decimals throughout: a limit is a decimal string, compared with Decimal.
+import { isCurrencyCode, minorUnitsOf } from './currencies';
+import type { Caller } from './caller';
+import { Decimal } from './money';
+
+/** The scope that makes an AGENT a supervisor (approves others' requests, not limited). */
+export const APPROVAL_SCOPE = 'billing:approve';
+/** The setting that overrides the limits: a JSON object of currency → decimal string, `*` for every other currency. */
+export const APPROVAL_LIMITS_SETTING = 'LEDGERLINE_APPROVAL_LIMITS';
+
+/** Limits per currency (ISO 4217 code → decimal string) and `*` for any currency not named. */
+export type ApprovalLimits = Readonly<Record<string, string>>;
+
+/**
+ * EUR/USD/CHF 50.00, GBP 40.00, JPY 7500; every other currency `*` = 0: an agent's refund or credit
+ * in a currency nobody set a limit for always waits for a supervisor (a single number cannot be a
+ * sensible limit in both IDR and KWD).
+ */
+export const DEFAULT_APPROVAL_LIMITS: ApprovalLimits = Object.freeze({ EUR: '50.00', USD: '50.00', GBP: '40.00', CHF: '50.00', JPY: '7500', '*': '0' });
+
+/** Problems with a limits object, each naming the key (empty: usable). */
+export function approvalLimitsProblems(limits: unknown): string[] {
+  if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) return [`must be a JSON object of currency → amount, e.g. {"EUR":"100.00"} (got ${JSON.stringify(limits)})`];
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(limits as Record<string, unknown>)) {
+    if (key !== '*' && !isCurrencyCode(key)) {
+      problems.push(`"${key}" is not a currency we bill in (ISO 4217, e.g. "EUR"; "*" for every other currency)`);
+      continue;
+    }
+    if (typeof value !== 'string' || !/^\d+(\.\d+)?$/.test(value)) {
+      problems.push(`"${key}" must be a decimal string of 0 or more, e.g. "50.00" (got ${JSON.stringify(value)})`);
+      continue;
+    }
+    const digits = key === '*' ? undefined : minorUnitsOf(key);
+    if (digits !== undefined && new Decimal(value).decimalPlaces() > digits) problems.push(`"${key}" has more decimals than ${key}'s ${digits} minor-unit digits (got "${value}")`);
+  }
+  return problems;
+}
+
+/** The limits: DEFAULT_APPROVAL_LIMITS with LEDGERLINE_APPROVAL_LIMITS over them. A bad setting throws, naming it (start-up stops). */
+export function approvalLimitsFromEnv(env: Record<string, string | undefined> = process.env): ApprovalLimits {
+  const raw = env[APPROVAL_LIMITS_SETTING];
+  if (raw === undefined || raw.trim() === '') return DEFAULT_APPROVAL_LIMITS;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error(`${APPROVAL_LIMITS_SETTING} is not JSON: ${raw}`);
+  }
+  const problems = approvalLimitsProblems(parsed);
+  if (problems.length > 0) throw new Error(`${APPROVAL_LIMITS_SETTING} is not valid: ${problems.join('; ')}`);
+  return Object.freeze({ ...DEFAULT_APPROVAL_LIMITS, ...(parsed as Record<string, string>) });
+}
+
+/** The limit of one currency (its own, else `*`, else 0). */
+export function approvalLimit(limits: ApprovalLimits, currency: string): Decimal {
+  return new Decimal(limits[currency] ?? limits['*'] ?? '0');
+}
+
+/** ADMIN, or an AGENT holding `billing:approve`: approves others' requests and acts at once. */
+export function isApprover(caller: Caller): boolean {
+  return caller.role === 'ADMIN' || (caller.role === 'AGENT' && caller.scopes.includes(APPROVAL_SCOPE));
+}
+
+/** Whether moving `amount` (its size: a debit counts as much as a credit) needs a supervisor's approval when `caller` asks. */
+export function needsApproval(limits: ApprovalLimits, caller: Caller, amount: Decimal, currency: string): boolean {
+  if (caller.role !== 'AGENT' || isApprover(caller)) return false;
+  return amount.abs().gt(approvalLimit(limits, currency));
+}

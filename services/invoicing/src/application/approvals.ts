@@ -1,0 +1,241 @@
+// Four eyes on money going out (contracts' approval-policy.ts, LEDGERLINE_APPROVAL_LIMITS): an AGENT's
+// credit note, refund or dispute ACCEPT above the approval limit of its currency moves nothing; it
+// becomes a PENDING approval_request holding the exact input, answered instead of the result. A
+// supervisor (ADMIN, or an AGENT with scope billing:approve) who is not the requester approves it
+// (the operation runs once, in the approval's transaction, with that input: the credit note's or
+// refund's own idempotency key, or the dispute's `dispute:<id>` credit note, backs "once") or
+// rejects it. Supervisors and SYSTEM act at once at any amount.
+//
+// Each gate runs first in the operation's transaction and answers a request, or null (go on: the
+// caller is not limited, the amount is within the limit, the key was used already, or the input is
+// not what the operation takes, so that the operation itself answers with its own error).
+import { DomainError, badInput, conflict, dec, decodeCursor, isApprover, isDecimalString, minorUnits, needsApproval, newId, notFound, pageSize, toConnection, type ApprovalLimits, type Caller, type Decimal } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import type { PaymentProvider } from '../adapters/payment-provider';
+import { disputeAmount, isOpenDispute } from '../domain/disputes';
+import { decideDispute, disputeCreditKey } from './disputes';
+import { issueCreditNote, refundPayment, type IssueCreditNoteCommand } from './payments';
+import { enqueueEvents, requestHash, sql } from './sql';
+
+export type ApprovalKind = 'CREDIT_NOTE' | 'REFUND' | 'DISPUTE_ACCEPT';
+export type ApprovalStatus = 'PENDING' | 'APPROVED' | 'REJECTED';
+
+export interface ApprovalRow {
+  id: string;
+  kind: ApprovalKind;
+  subject_id: string;
+  billing_account_id: string;
+  amount: string;
+  currency: string;
+  requested_by: string;
+  requested_role: string;
+  reason: string;
+  input: Record<string, unknown>;
+  request_key: string;
+  request_hash: string;
+  status: ApprovalStatus;
+  decided_by: string | null;
+  decision_note: string | null;
+  result_id: string | null;
+  created_at: Date;
+  decided_at: Date | null;
+}
+
+export type CreditNoteInput = Omit<IssueCreditNoteCommand, 'now'>;
+export interface RefundInput {
+  paymentId: string;
+  amount: { amount: string; currency: string };
+  idempotencyKey: string;
+}
+export interface DisputeAcceptInput {
+  disputeId: string;
+  decision: 'ACCEPT';
+  amount: string | null;
+  note: string;
+}
+
+interface Ask {
+  kind: ApprovalKind;
+  subjectId: string;
+  billingAccountId: string;
+  amount: Decimal;
+  currency: string;
+  reason: string;
+  input: object;
+  requestKey: string;
+  caller: Caller;
+  now: Date;
+}
+
+const limited = (caller: Caller): boolean => caller.role === 'AGENT' && !isApprover(caller);
+/** An amount the operation takes (above zero, in the currency's minor units); anything else: the operation refuses it itself. */
+const takes = (amount: Decimal, currency: string): boolean => amount.gt(0) && amount.decimalPlaces() <= minorUnits(currency);
+const idemLock = (em: Em, table: string, key: string) => sql(em).raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', [`idempotency:${table}`, key]);
+
+/**
+ * The request for `ask` (under the lock the caller holds on its key): the one this key made already
+ * (same input; other input: IDEMPOTENCY_KEY_REUSED, or for a dispute APPROVAL_PENDING), else a new one.
+ */
+async function requestFor(em: Em, ask: Ask): Promise<ApprovalRow> {
+  const k = sql(em);
+  const hash = requestHash(ask.input);
+  const existing: ApprovalRow | undefined =
+    ask.kind === 'DISPUTE_ACCEPT'
+      ? await k('approval_request').where({ kind: ask.kind, request_key: ask.requestKey, status: 'PENDING' }).first()
+      : await k('approval_request').where({ kind: ask.kind, request_key: ask.requestKey }).orderBy('created_at', 'desc').first();
+  if (existing) {
+    if (existing.request_hash === hash) return existing;
+    if (ask.kind === 'DISPUTE_ACCEPT') throw conflict('APPROVAL_PENDING', `An ACCEPT of dispute ${ask.subjectId} already waits for approval (request ${existing.id}); a supervisor approves or rejects it first`, { field: 'input.amount', approvalRequestId: existing.id });
+    throw conflict('IDEMPOTENCY_KEY_REUSED', `Idempotency key "${ask.requestKey}" was used for a different request`, { field: 'input.idempotencyKey' });
+  }
+  const [row] = await k('approval_request')
+    .insert({
+      id: newId('invoice').replace('inv_', 'apr_'),
+      kind: ask.kind,
+      subject_id: ask.subjectId,
+      billing_account_id: ask.billingAccountId,
+      amount: ask.amount.toFixed(),
+      currency: ask.currency,
+      requested_by: ask.caller.subject.slice(0, 200),
+      requested_role: ask.caller.role,
+      reason: ask.reason.slice(0, 2000),
+      input: JSON.stringify(ask.input),
+      request_key: ask.requestKey,
+      request_hash: hash,
+      status: 'PENDING',
+      created_at: ask.now,
+    })
+    .returning('*');
+  await announce(em, 'approvalRequested', row as ApprovalRow, ask.now);
+  return row as ApprovalRow;
+}
+
+/** The request's state on the outbox (billing.invoicing.approvalrequest.created / .decided), once per state. */
+async function announce(em: Em, name: 'approvalRequested' | 'approvalDecided', r: ApprovalRow, now: Date): Promise<void> {
+  await enqueueEvents(em, name, now, [{
+    subject: r.id,
+    key: [r.id, r.status],
+    data: {
+      approvalRequestId: r.id, kind: r.kind, subjectId: r.subject_id, billingAccountId: r.billing_account_id, amount: dec(String(r.amount)).toFixed(minorUnits(r.currency)), currency: r.currency,
+      requestedBy: r.requested_by, reason: r.reason, status: r.status, decidedBy: r.decided_by, decisionNote: r.decision_note, resultId: r.result_id,
+    },
+  }]);
+}
+
+/** issueCreditNote: the note's total (its lines' amounts) in the invoice's currency. */
+export async function gateCreditNote(em: Em, limits: ApprovalLimits, caller: Caller, input: CreditNoteInput, now: Date): Promise<ApprovalRow | null> {
+  if (!limited(caller) || !input?.idempotencyKey || !Array.isArray(input.lines) || input.lines.length === 0) return null;
+  if (!input.lines.every((l) => isDecimalString(l?.amount))) return null;
+  const invoice = await sql(em)('invoice').where({ id: input.invoiceId }).first('id', 'billing_account_id', 'currency');
+  if (!invoice) return null;
+  if (!input.lines.every((l) => takes(dec(l.amount), invoice.currency))) return null;
+  const total = input.lines.reduce((sum, l) => sum.plus(l.amount), dec('0'));
+  if (!needsApproval(limits, caller, total, invoice.currency)) return null;
+  await idemLock(em, 'credit_note', input.idempotencyKey);
+  if (await sql(em)('credit_note').where({ idempotency_key: input.idempotencyKey }).first('id')) return null; // issued already: the operation replays it
+  const op: CreditNoteInput = { invoiceId: input.invoiceId, kind: input.kind, reason: input.reason, lines: input.lines.map((l) => ({ invoiceLineId: l.invoiceLineId, amount: l.amount })), idempotencyKey: input.idempotencyKey };
+  return requestFor(em, { kind: 'CREDIT_NOTE', subjectId: invoice.id, billingAccountId: invoice.billing_account_id, amount: total, currency: invoice.currency, reason: input.reason ?? '', input: op, requestKey: input.idempotencyKey, caller, now });
+}
+
+/** refundPayment: the refunded amount in the payment's currency. */
+export async function gateRefund(em: Em, limits: ApprovalLimits, caller: Caller, input: RefundInput & { reason?: string | null }, now: Date): Promise<ApprovalRow | null> {
+  if (!limited(caller) || !input?.idempotencyKey || !isDecimalString(input.amount?.amount)) return null;
+  const payment = await sql(em)('payment').where({ id: input.paymentId }).first('id', 'billing_account_id', 'currency');
+  if (!payment || payment.currency !== input.amount.currency) return null;
+  const amount = dec(input.amount.amount);
+  if (!takes(amount, payment.currency) || !needsApproval(limits, caller, amount, payment.currency)) return null;
+  await idemLock(em, 'refund', input.idempotencyKey);
+  if (await sql(em)('refund').where({ idempotency_key: input.idempotencyKey }).first('id')) return null;
+  const op: RefundInput = { paymentId: input.paymentId, amount: { amount: input.amount.amount, currency: input.amount.currency }, idempotencyKey: input.idempotencyKey };
+  const reason = input.reason?.trim() || `Refund of ${input.amount.amount} ${payment.currency} of payment ${payment.id}`;
+  return requestFor(em, { kind: 'REFUND', subjectId: payment.id, billingAccountId: payment.billing_account_id, amount, currency: payment.currency, reason, input: op, requestKey: input.idempotencyKey, caller, now });
+}
+
+/** decideDispute ACCEPT: the credited amount (default the dispute's amount) in its currency; REJECT moves nothing. */
+export async function gateDisputeAccept(em: Em, limits: ApprovalLimits, caller: Caller, input: { disputeId: string; decision: string; amount?: string | null; note: string }, now: Date): Promise<ApprovalRow | null> {
+  if (!limited(caller) || input?.decision !== 'ACCEPT' || !input.note?.trim()) return null;
+  if (input.amount != null && !isDecimalString(input.amount)) return null;
+  await sql(em).raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', ['approval:dispute', input.disputeId]);
+  const d = await sql(em)('dispute').where({ id: input.disputeId }).first('id', 'billing_account_id', 'currency', 'amount', 'status');
+  if (!d || !isOpenDispute(d.status)) return null; // the decision answers (as it is, or DISPUTE_ALREADY_DECIDED)
+  const amount = input.amount == null ? dec(String(d.amount)) : disputeAmount(input.amount, d.currency, 'input.amount', 'A credited amount');
+  if (amount.gt(String(d.amount)) || !needsApproval(limits, caller, amount, d.currency)) return null;
+  // The amount as a number, also when "all of it" was asked: a staff dispute's amount may change meanwhile (disputeInvoice), and the supervisor approves what they see.
+  const op: DisputeAcceptInput = { disputeId: d.id, decision: 'ACCEPT', amount: amount.toFixed(minorUnits(d.currency)), note: input.note.trim() };
+  return requestFor(em, { kind: 'DISPUTE_ACCEPT', subjectId: d.id, billingAccountId: d.billing_account_id, amount, currency: d.currency, reason: op.note, input: op, requestKey: disputeCreditKey(d.id), caller, now });
+}
+
+async function lockRequest(em: Em, id: string): Promise<ApprovalRow> {
+  const row = await sql(em)('approval_request').where({ id }).forUpdate().first();
+  if (!row) throw notFound('ApprovalRequest', id, 'input.id');
+  return row as ApprovalRow;
+}
+
+/** Only a supervisor other than the requester decides a request. */
+function requireDecider(row: ApprovalRow, caller: Caller): void {
+  if (!isApprover(caller)) throw new DomainError('FORBIDDEN', 'Only a supervisor (ADMIN, or an agent with scope billing:approve) decides approval requests', { field: 'input.id' }, 'FORBIDDEN');
+  if (row.requested_by === caller.subject) throw new DomainError('SELF_APPROVAL', `Approval request ${row.id} is your own; another supervisor decides it`, { field: 'input.id' }, 'FORBIDDEN');
+}
+
+const inputOf = <T>(row: ApprovalRow): T => (typeof row.input === 'string' ? JSON.parse(row.input) : row.input) as T;
+
+/**
+ * Approves a PENDING request: its operation runs once, now, with the stored input; the request is
+ * APPROVED with what it made. Under the request's row lock: a second (or concurrent) approval waits
+ * and answers the approved request. The operation's own error (the situation changed: the line was
+ * credited meanwhile, the payment refunded, the dispute decided) rolls it all back: still PENDING.
+ */
+export async function approveRequest(em: Em, c: { id: string; caller: Caller; now: Date }, payments: PaymentProvider): Promise<{ row: ApprovalRow; changed: boolean }> {
+  const row = await lockRequest(em, c.id);
+  requireDecider(row, c.caller);
+  if (row.status === 'APPROVED') return { row, changed: false };
+  if (row.status === 'REJECTED') throw conflict('APPROVAL_REQUEST_DECIDED', `Approval request ${row.id} was rejected`, { field: 'input.id', status: row.status });
+  let resultId: string;
+  if (row.kind === 'CREDIT_NOTE') {
+    resultId = await issueCreditNote(em, { ...inputOf<CreditNoteInput>(row), now: c.now });
+  } else if (row.kind === 'REFUND') {
+    resultId = await refundPayment(em, { ...inputOf<RefundInput>(row), now: c.now }, payments);
+  } else {
+    const op = inputOf<DisputeAcceptInput>(row);
+    const requester: Caller = { role: 'AGENT', subject: row.requested_by, scopes: [] };
+    const r = await decideDispute(em, { ...op, caller: requester, now: c.now });
+    // Decided meanwhile (the workflow at its deadline, another agent): this ACCEPT credits nothing more.
+    const d = await sql(em)('dispute').where({ id: op.disputeId }).first('status', 'credit_note_id', 'decided_by');
+    if (!r.changed) throw conflict('DISPUTE_ALREADY_DECIDED', `Dispute ${op.disputeId} is ${d.status} already (decided by ${d.decided_by})`, { field: 'input.id', status: d.status });
+    resultId = d.credit_note_id;
+  }
+  const [updated] = await sql(em)('approval_request').where({ id: row.id }).update({ status: 'APPROVED', decided_by: c.caller.subject.slice(0, 200), decided_at: c.now, result_id: resultId }).returning('*');
+  await announce(em, 'approvalDecided', updated as ApprovalRow, c.now);
+  return { row: updated as ApprovalRow, changed: true };
+}
+
+/** Rejects a PENDING request: nothing moves. Rejecting again answers it as it is; an approved one is APPROVAL_REQUEST_DECIDED. */
+export async function rejectRequest(em: Em, c: { id: string; reason: string; caller: Caller; now: Date }): Promise<ApprovalRow> {
+  const reason = (c.reason ?? '').trim();
+  if (reason.length < 3) throw badInput('input.reason', 'Say why the request is rejected (at least 3 characters; the requester reads it)', 'REASON_REQUIRED');
+  const row = await lockRequest(em, c.id);
+  requireDecider(row, c.caller);
+  if (row.status === 'REJECTED') return row;
+  if (row.status === 'APPROVED') throw conflict('APPROVAL_REQUEST_DECIDED', `Approval request ${row.id} was approved`, { field: 'input.id', status: row.status });
+  const [updated] = await sql(em)('approval_request').where({ id: row.id }).update({ status: 'REJECTED', decided_by: c.caller.subject.slice(0, 200), decision_note: reason.slice(0, 2000), decided_at: c.now }).returning('*');
+  await announce(em, 'approvalDecided', updated as ApprovalRow, c.now);
+  return updated as ApprovalRow;
+}
+
+/** Newest first (created_at, then id), of one status or all; the cursor is the last row's (created_at, id). */
+export async function listApprovalRequests(em: Em, args: { status?: ApprovalStatus | null; first?: number | null; after?: string | null }) {
+  const limit = pageSize(args);
+  const q = sql(em)('approval_request').modify((b) => (args.status ? b.where({ status: args.status }) : b));
+  if (args.after) {
+    const [at, id] = decodeCursor(args.after).split('|');
+    if (!at || !id || Number.isNaN(Date.parse(at))) throw badInput('after', 'This cursor was not issued by approvalRequests', 'CURSOR_INVALID');
+    q.whereRaw('(created_at, id) < (?::timestamptz, ?)', [at, id]);
+  }
+  const found = (await q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(limit + 1)) as ApprovalRow[];
+  return toConnection(found, limit, (r) => `${new Date(r.created_at).toISOString()}|${r.id}`, Boolean(args.after));
+}
+
+/** The pending request of each dispute (Dispute.pendingApproval). */
+export async function pendingDisputeApprovals(em: Em, disputeIds: readonly string[]): Promise<ApprovalRow[]> {
+  return sql(em)('approval_request').where({ kind: 'DISPUTE_ACCEPT', status: 'PENDING' }).whereIn('subject_id', [...disputeIds]);
+}

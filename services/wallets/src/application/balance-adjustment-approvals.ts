@@ -1,0 +1,142 @@
+// Four eyes on goodwill (contracts' approval-policy.ts, LEDGERLINE_APPROVAL_LIMITS): an AGENT's
+// adjustBalance above the approval limit of the wallet's currency (a credit or a debit, by its size)
+// moves nothing; it becomes a PENDING balance_adjustment_request holding the exact input, answered
+// instead of the adjustment. A supervisor (ADMIN, or an AGENT with scope billing:approve) who is not
+// the requester approves it (adjustBalance runs once, in the approval's transaction, with that input
+// and its own idempotency key, as the requester: the adjustment's agent is who asked) or rejects it.
+// Supervisors and SYSTEM adjust at once at any amount.
+import { Decimal, DomainError, badInput, conflict, decodeCursor, isApprover, minorUnits, needsApproval, newId, notFound, pageSize, toConnection, type ApprovalLimits, type Caller } from '@ledgerline/contracts';
+import { eventRow, insertOutbox, type Sql } from '../persistence/sql';
+import { findTransaction, lockIdempotencyKey, requestHash } from './ledger';
+import { walletById } from './wallets';
+import { adjustBalance, type AdjustmentRow } from './adjust-balance';
+
+export type RequestStatus = 'PENDING' | 'APPROVED' | 'REJECTED';
+
+export interface AdjustmentRequestRow {
+  id: string;
+  wallet_id: string;
+  billing_account_id: string;
+  amount: string;
+  currency: string;
+  requested_by: string;
+  requested_role: string;
+  reason: string;
+  input: AdjustInput | string;
+  idempotency_key: string;
+  request_hash: string;
+  status: RequestStatus;
+  decided_by: string | null;
+  decision_note: string | null;
+  adjustment_id: string | null;
+  created_at: Date;
+  decided_at: Date | null;
+}
+
+export interface AdjustInput {
+  walletId: string;
+  amount: { amount: string; currency: string };
+  reason: string;
+  idempotencyKey: string;
+}
+
+const inputOf = (row: AdjustmentRequestRow): AdjustInput => (typeof row.input === 'string' ? JSON.parse(row.input) : row.input) as AdjustInput;
+
+/**
+ * In adjustBalance's transaction, before it: the PENDING request for an AGENT above the limit (the
+ * one this key made already: same input answers it, other input IDEMPOTENCY_KEY_REUSED), or null
+ * (go on: not limited, within the limit, the key was used already, or input adjustBalance refuses
+ * itself). Locks as adjustBalance does: the wallet row, then the key.
+ */
+export async function gateAdjustment(sql: Sql, limits: ApprovalLimits, c: AdjustInput & { caller: Caller; now: Date }): Promise<AdjustmentRequestRow | null> {
+  if (c.caller.role !== 'AGENT' || isApprover(c.caller)) return null;
+  if (!c.idempotencyKey || !/^-?\d+(\.\d{1,6})?$/.test(c.amount?.amount ?? '') || !c.reason || c.reason.trim().length < 3) return null;
+  const amount = new Decimal(c.amount.amount);
+  if (amount.isZero()) return null;
+  const wallet = await walletById(sql, c.walletId);
+  if (!wallet || wallet.currency !== c.amount.currency || amount.decimalPlaces() > minorUnits(wallet.currency)) return null;
+  if (!needsApproval(limits, c.caller, amount, wallet.currency)) return null;
+  await walletById(sql, c.walletId, true);
+  await lockIdempotencyKey(sql, `ADJUST:${c.idempotencyKey}`);
+  if (await findTransaction(sql, `ADJUST:${c.idempotencyKey}`)) return null; // made already: adjustBalance replays it
+  const input: AdjustInput = { walletId: c.walletId, amount: { amount: c.amount.amount, currency: c.amount.currency }, reason: c.reason, idempotencyKey: c.idempotencyKey };
+  const hash = requestHash(input);
+  const [existing] = await sql.query<AdjustmentRequestRow>(`select * from balance_adjustment_request where idempotency_key = $1 order by created_at desc limit 1`, [c.idempotencyKey]);
+  if (existing) {
+    if (existing.request_hash === hash) return existing;
+    throw conflict('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different request; use a new key for a new request', { field: 'input.idempotencyKey' });
+  }
+  const id = newId('payment').replace(/^pay_/, 'adr_');
+  return announce(sql, 'balanceAdjustmentRequested', c.now, (await sql.query<AdjustmentRequestRow>(
+    `insert into balance_adjustment_request (id, wallet_id, billing_account_id, amount, currency, requested_by, requested_role, reason, input, idempotency_key, request_hash, status, created_at)
+     values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'PENDING',$12) returning *`,
+    [id, wallet.id, wallet.billing_account_id, amount.toFixed(), wallet.currency, c.caller.subject.slice(0, 200), c.caller.role, c.reason.trim().slice(0, 2000), JSON.stringify(input), c.idempotencyKey, hash, c.now],
+  ))[0]!);
+}
+
+/** The request's state on the outbox (billing.wallets.adjustmentrequest.created / .decided), once per state. */
+async function announce(sql: Sql, name: 'balanceAdjustmentRequested' | 'balanceAdjustmentDecided', now: Date, r: AdjustmentRequestRow): Promise<AdjustmentRequestRow> {
+  await insertOutbox(sql, [eventRow(name, r.wallet_id, [r.id, r.status], now, {
+    requestId: r.id, walletId: r.wallet_id, billingAccountId: r.billing_account_id, amount: { amount: new Decimal(r.amount).toFixed(minorUnits(r.currency)), currency: r.currency },
+    requestedBy: r.requested_by, reason: r.reason, status: r.status, decidedBy: r.decided_by, decisionNote: r.decision_note, adjustmentId: r.adjustment_id,
+  })]);
+  return r;
+}
+
+async function lockRequest(sql: Sql, id: string): Promise<AdjustmentRequestRow> {
+  const [row] = await sql.query<AdjustmentRequestRow>(`select * from balance_adjustment_request where id = $1 for update`, [id]);
+  if (!row) throw notFound('BalanceAdjustmentRequest', id, 'input.id');
+  return row;
+}
+
+function requireDecider(row: AdjustmentRequestRow, caller: Caller): void {
+  if (caller.role === 'ANONYMOUS') throw new DomainError('UNAUTHENTICATED', 'Sign in to decide balance adjustment requests', {}, 'UNAUTHENTICATED');
+  if (!isApprover(caller)) throw new DomainError('FORBIDDEN', 'Only a supervisor (ADMIN, or an agent with scope billing:approve) decides balance adjustment requests', { field: 'input.id' }, 'FORBIDDEN');
+  if (row.requested_by === caller.subject) throw new DomainError('SELF_APPROVAL', `Request ${row.id} is your own; another supervisor decides it`, { field: 'input.id' }, 'FORBIDDEN');
+}
+
+/**
+ * Approves a PENDING request: the adjustment is made now with the stored input; APPROVED with its id.
+ * Under the request's row lock, so a second or concurrent approval answers the approved request.
+ * adjustBalance's own refusal (a debit the balance no longer covers) rolls it all back: PENDING.
+ */
+export async function approveAdjustment(sql: Sql, c: { id: string; caller: Caller; now: Date }): Promise<{ row: AdjustmentRequestRow; adjustment: AdjustmentRow | null }> {
+  const row = await lockRequest(sql, c.id);
+  requireDecider(row, c.caller);
+  if (row.status === 'REJECTED') throw conflict('APPROVAL_REQUEST_DECIDED', `Request ${row.id} was rejected`, { field: 'input.id', status: row.status });
+  if (row.status === 'APPROVED') return { row, adjustment: (await sql.query<AdjustmentRow>(`select * from balance_adjustment where id = $1`, [row.adjustment_id]))[0] ?? null };
+  const requester: Caller = { role: 'AGENT', subject: row.requested_by, scopes: [] };
+  const adjustment = await adjustBalance(sql, { ...inputOf(row), caller: requester, now: c.now });
+  const [updated] = await sql.query<AdjustmentRequestRow>(
+    `update balance_adjustment_request set status = 'APPROVED', decided_by = $2, decided_at = $3, adjustment_id = $4 where id = $1 returning *`,
+    [row.id, c.caller.subject.slice(0, 200), c.now, adjustment.id],
+  );
+  return { row: await announce(sql, 'balanceAdjustmentDecided', c.now, updated!), adjustment };
+}
+
+/** Rejects a PENDING request: nothing moves. Again: answered as it is; an approved one: APPROVAL_REQUEST_DECIDED. */
+export async function rejectAdjustment(sql: Sql, c: { id: string; reason: string; caller: Caller; now: Date }): Promise<AdjustmentRequestRow> {
+  const reason = (c.reason ?? '').trim();
+  if (reason.length < 3) throw badInput('input.reason', 'Say why the request is rejected (at least 3 characters; the requester reads it)', 'REASON_REQUIRED');
+  const row = await lockRequest(sql, c.id);
+  requireDecider(row, c.caller);
+  if (row.status === 'REJECTED') return row;
+  if (row.status === 'APPROVED') throw conflict('APPROVAL_REQUEST_DECIDED', `Request ${row.id} was approved`, { field: 'input.id', status: row.status });
+  const [updated] = await sql.query<AdjustmentRequestRow>(`update balance_adjustment_request set status = 'REJECTED', decided_by = $2, decision_note = $3, decided_at = $4 where id = $1 returning *`, [row.id, c.caller.subject.slice(0, 200), reason.slice(0, 2000), c.now]);
+  return announce(sql, 'balanceAdjustmentDecided', c.now, updated!);
+}
+
+/** Newest first (created_at, then id), of one status or all; the cursor is the last row's (created_at, id). */
+export async function listAdjustmentRequests(sql: Sql, args: { status?: RequestStatus | null; first?: number | null; after?: string | null }) {
+  const limit = pageSize(args);
+  const params: unknown[] = [limit + 1];
+  const where: string[] = [];
+  if (args.status) where.push(`status = $${params.push(args.status)}`);
+  if (args.after) {
+    const [at, id] = decodeCursor(args.after).split('|');
+    if (!at || !id || Number.isNaN(Date.parse(at))) throw badInput('after', 'This cursor was not issued by balanceAdjustmentRequests', 'CURSOR_INVALID');
+    where.push(`(created_at, id) < ($${params.push(at)}::timestamptz, $${params.push(id)})`);
+  }
+  const rows = await sql.query<AdjustmentRequestRow>(`select * from balance_adjustment_request ${where.length ? `where ${where.join(' and ')}` : ''} order by created_at desc, id desc limit $1`, params);
+  return toConnection(rows, limit, (r) => `${new Date(r.created_at).toISOString()}|${r.id}`, Boolean(args.after));
+}
