@@ -94,9 +94,10 @@ try {
 
   // Lines in usage's read model; wallets and allowance buckets (sized as the plans say) in wallets.
   const plans = { plv_prepaid: planDocument('prepaid-bundle-30d.json'), plv_postpaid: planDocument('postpaid-20gb.json') } as unknown as Record<string, { allowances: { id: string; unit: string; quantity?: string; unlimited?: boolean; fairUseCap?: string }[] }>;
-  const headers = callerHeaders(SYSTEM_CALLER, process.env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET);
+  // Signed per request: a signed caller goes stale after LEDGERLINE_CALLER_MAX_AGE_SECONDS, and a set-up can take longer.
+  const headers = () => callerHeaders(SYSTEM_CALLER, process.env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET);
   const gql = async (query: string, variables: Record<string, unknown>) => {
-    const res = await graphqlRequest(walletsUrl, query, variables, { headers });
+    const res = await graphqlRequest(walletsUrl, query, variables, { headers: headers() });
     if (res.errors) throw new Error(JSON.stringify(res.errors));
   };
   const setups: (() => Promise<void>)[] = [];
@@ -193,7 +194,7 @@ try {
     return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
   };
   out(`steady ${STEADY_RATE} events/s: event-to-persisted p50 ${pct(persistLatencies, 50)} ms, p99 ${pct(persistLatencies, 99)} ms; event-to-balance (ChargeResult) p50 ${pct(balanceLatencies, 50)} ms, p99 ${pct(balanceLatencies, 99)} ms (${balanceLatencies.length} charges)`);
-  const { rows } = await usage.sql.query(`select count(*) filter (where status = 'RATED')::int as rated, count(*) filter (where charge_status = 'APPLIED')::int as applied from usage_record`);
+  const { rows } = await usage.sql.query(`select (select count(*) from usage_record where status = 'RATED')::int as rated, (select count(*) from charge_outcome where outcome = 'APPLIED')::int as applied`);
   out(`stored: ${rows[0].rated} rated records, ${rows[0].applied} with their ChargeResult applied; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   out(`usage: ${e2eRate.toFixed(0)} events/s (raw publish ${rawRate.toFixed(0)} events/s, ratio ${(e2eRate / rawRate).toFixed(2)}x); p99 ${pct(balanceLatencies, 99)} ms @${STEADY_RATE}/s`);
 } finally {

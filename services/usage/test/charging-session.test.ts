@@ -10,7 +10,7 @@ import { scrapeMetrics, startPrivateNats, startServiceForTest, type TestService 
 import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
 import { closeStaleSessions } from '../src/application/charging-session';
-import { filePlanSource, setLine, sqlOf, storedChargeRequests, waitFor } from './support';
+import { CHARGED_RECORDS, filePlanSource, setLine, sqlOf, storedChargeRequests, waitFor } from './support';
 
 let nats: Awaited<ReturnType<typeof startPrivateNats>>;
 let nc: NatsConnection;
@@ -71,7 +71,7 @@ describe('online charging session', () => {
     expect(commits.map((c) => [c.reservationId, c.usedUnits])).toEqual([['rsv_1', '100'], ['rsv_2', '30']]);
     // Each commit's units are a record of their own (the update's as it happens, the closing one at the end), with what
     // the commit took (all from the data allowance), as a ChargeResult would put it.
-    const recs = (await db.query(`select id, event_id, quantity::float8 as q, status, charge_status, units_from_allowances::float8 as from_allowances, amount_charged::float8 as amount from usage_record where source = 'ocs' and event_id like 'gy-1%' order by event_id`)).rows;
+    const recs = (await db.query(`select id, event_id, quantity::float8 as q, status, charge_status, units_from_allowances::float8 as from_allowances, amount_charged::float8 as amount from ${CHARGED_RECORDS} where source = 'ocs' and event_id like 'gy-1%' order by event_id`)).rows;
     expect(recs.map(({ id: _, ...r }) => r)).toEqual([
       { event_id: 'gy-1', q: 30, status: 'RATED', charge_status: 'APPLIED', from_allowances: 30, amount: 0 },
       { event_id: 'gy-1#1', q: 100, status: 'RATED', charge_status: 'APPLIED', from_allowances: 100, amount: 0 },
@@ -101,11 +101,11 @@ describe('online charging session', () => {
     expect(await ask(update)).toEqual(first);
     const late = await storedChargeRequests(db, "payload::jsonb->>'lineId' = 'lin_ocs' and payload::jsonb->>'usageType' = 'DATA' and payload::jsonb->>'units' = '25'");
     expect(late).toHaveLength(1);
-    const rec = (await db.query(`select quantity::text, status, charge_status from usage_record where source = 'ocs' and event_id = 'gy-exp#1:unreserved'`)).rows;
+    const rec = (await db.query(`select quantity::text, status, charge_status from ${CHARGED_RECORDS} where source = 'ocs' and event_id = 'gy-exp#1:unreserved'`)).rows;
     expect(rec).toEqual([{ quantity: expect.stringMatching(/^25(\.0+)?$/), status: 'RATED', charge_status: 'PENDING' }]);
     // Nothing was held after it (0 asked): the terminate's own units are charged as usage too; the session's record has none.
     const end = await ask({ operation: 'TERMINATE', invocationSequenceNumber: 2, usedUnits: '5' });
-    const records = (await db.query(`select event_id, quantity::float8 as q, charge_status from usage_record where source = 'ocs' and event_id like 'gy-exp%' order by event_id`)).rows;
+    const records = (await db.query(`select event_id, quantity::float8 as q, charge_status from ${CHARGED_RECORDS} where source = 'ocs' and event_id like 'gy-exp%' order by event_id`)).rows;
     expect(records).toEqual([{ event_id: 'gy-exp', q: 0, charge_status: expect.any(String) }, { event_id: 'gy-exp#1:unreserved', q: 25, charge_status: 'PENDING' }, { event_id: 'gy-exp#2:unreserved', q: 5, charge_status: 'PENDING' }]);
     expect(end.usageRecordId).toBeTruthy();
   });
@@ -123,7 +123,7 @@ describe('online charging session', () => {
     expect(await closeStaleSessions(usage, nc, later, idle)).toBe(0);
     const second = `rsv_${reserves.findIndex((r) => r.requestId === 'gy-idle#1') + 1}`;
     expect(commits.filter((c) => c.reservationId === second)).toEqual([{ reservationId: second, usedUnits: '0' }]); // released
-    const state = async () => (await db.query(`select state, (select json_agg(json_build_object('e', event_id, 'q', quantity::float8, 'c', charge_status) order by event_id) from usage_record where source = 'ocs' and event_id like 'gy-idle%') as records from charging_session where id = 'gy-idle'`)).rows[0];
+    const state = async () => (await db.query(`select state, (select json_agg(json_build_object('e', event_id, 'q', quantity::float8, 'c', charge_status) order by event_id) from ${CHARGED_RECORDS} where source = 'ocs' and event_id like 'gy-idle%') as records from charging_session where id = 'gy-idle'`)).rows[0];
     expect(await state()).toEqual({ state: 'TIMED_OUT', records: [{ e: 'gy-idle#1', q: 60, c: 'APPLIED' }] });
     // The network element reports after all (twice): its 10 MB are charged once, as usage, and nothing more is granted.
     const end = { operation: 'TERMINATE', invocationSequenceNumber: 2, usedUnits: '10' };
@@ -143,7 +143,7 @@ describe('online charging session', () => {
     expect(reserves.filter((r) => r.sessionId === 'gy-susp').map((r) => r.requestId)).toEqual(['gy-susp#0']);
     const held = `rsv_${reserves.findIndex((r) => r.requestId === 'gy-susp#0') + 1}`;
     expect(commits.filter((c) => c.reservationId === held)).toEqual([{ reservationId: held, usedUnits: '50' }]);
-    const rec = (await db.query(`select quantity::float8 as q, charge_status from usage_record where source = 'ocs' and event_id = 'gy-susp#1'`)).rows[0];
+    const rec = (await db.query(`select quantity::float8 as q, charge_status from ${CHARGED_RECORDS} where source = 'ocs' and event_id = 'gy-susp#1'`)).rows[0];
     expect(rec).toEqual({ q: 50, charge_status: 'APPLIED' });
   });
 

@@ -23,7 +23,7 @@ import type pg from 'pg';
 import { EVENTS, WORK_SUBJECTS, type ChargeResult } from '@ledgerline/contracts';
 import { ManualClock, startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
-import { RECORD_USAGE, commitHolder, filePlanSource, planDocument, setLine, sqlOf, waitFor } from './support';
+import { CHARGED_RECORDS, RECORD_USAGE, commitHolder, filePlanSource, planDocument, setLine, sqlOf, waitFor } from './support';
 
 let nats: Awaited<ReturnType<typeof startPrivateNats>>;
 let svc: TestService;
@@ -77,7 +77,7 @@ describe('counters reloaded while a write of the line is in flight', () => {
       units: '1000', unit: 'MB', unitsFromAllowances: '990', amountCharged: '0.10', currency: 'EUR',
     };
     await svc.runtime.messaging.js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify(result));
-    await waitFor(async () => ((await db.query('select charge_status from usage_record where id = $1', [e0])).rows[0]?.charge_status === 'APPLIED' ? true : undefined), 10_000, "e0's result applied");
+    await waitFor(async () => ((await db.query(`select charge_status from ${CHARGED_RECORDS} where id = $1`, [e0])).rows[0]?.charge_status === 'APPLIED' ? true : undefined), 10_000, "e0's result applied");
     await new Promise((r) => setTimeout(r, 200));
 
     // 2,500 MB more while e1 is still being written: 8,490 MB (83 %), crossing 80 %. (Not awaited
@@ -119,7 +119,7 @@ describe('counters reloaded while a write of the line is in flight', () => {
       units: '40000', unit: 'MB', unitsFromAllowances: '0', amountCharged: '200.000000', currency: 'USD', reason: 'CREDIT_LIMIT_REACHED',
     };
     await svc.runtime.messaging.js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify(result));
-    await waitFor(async () => ((await db.query('select charge_status from usage_record where id = $1', [f0])).rows[0]?.charge_status === 'PARTIAL' ? true : undefined), 10_000, "f0's result applied");
+    await waitFor(async () => ((await db.query(`select charge_status from ${CHARGED_RECORDS} where id = $1`, [f0])).rows[0]?.charge_status === 'PARTIAL' ? true : undefined), 10_000, "f0's result applied");
     await new Promise((r) => setTimeout(r, 200));
 
     // 100,000 MB more while f1 is written: all of it in the 102,400-512,000 MB tier (0.003 USD/MB) = 300.00 USD.

@@ -101,7 +101,7 @@ describe('crash', () => {
     expect(stored.rows.every((r) => JSON.parse(r.charge).chargeId === r.id)).toBe(true);
     const onStream = await publishedCharges(started, ids, 60_000);
     expect(onStream.size).toBe(N);
-    const attempts = new Map<string, number>((await db.query(`select id, charge_attempts from usage_record where source = $1`, [source])).rows.map((r) => [r.id, r.charge_attempts]));
+    const attempts = new Map<string, number>((await db.query(`select u.id, p.charge_attempts from usage_record u join pending_charge p on p.usage_record_id = u.id where u.source = $1`, [source])).rows.map((r) => [r.id, r.charge_attempts]));
     expect([...onStream].filter(([id, n]) => n > 1 + attempts.get(id)!)).toEqual([]);
     // The live counters (the facts each event is rated with) moved exactly once per event across
     // the crash: 400 × 30 MB per line, 10240 MB from the bundle and 1760 MB at 0.02 EUR.

@@ -74,7 +74,7 @@ describe('JetStream ingestion with the read model built from subscribers events'
     expect(before.ledgerline_usage_oldest_pending_charge_seconds).toBeLessThan(120);
     expect(before.ledgerline_usage_batch_seconds_count).toBeGreaterThanOrEqual(1);
     await js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify(result));
-    await waitFor(async () => (await db.query(`select 1 from usage_record where id = $1 and charge_status = 'APPLIED'`, [chargeId])).rowCount, 30_000, 'the charge result');
+    await waitFor(async () => (await db.query(`select 1 from charge_outcome where usage_record_id = $1 and outcome = 'APPLIED'`, [chargeId])).rowCount, 30_000, 'the charge result');
     // The same result again (a redelivery) settles nothing more.
     await js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify([result]));
     await waitFor(async () => (await scrapeMetrics(svc))['ledgerline_usage_charges_settled_total{outcome="APPLIED"}'] === 1, 10_000, 'the settled counter');

@@ -20,7 +20,7 @@ import type pg from 'pg';
 import { EVENTS } from '@ledgerline/contracts';
 import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
-import { RECORD_USAGE, filePlanSource, planDocument, setLine, sqlOf } from './support';
+import { RECORD_USAGE, filePlanSource, planDocument, setLine, settleFromAllowances, sqlOf } from './support';
 
 let svc: TestService;
 let db: pg.Client;
@@ -92,7 +92,7 @@ describe('a plan change on the day the period began', () => {
   it('re-rating March with the same catalog charges nothing more (the new bundle is not replayed on top of the old one)', async () => {
     // What wallets settled: every unit of the three events came from a bundle (17,000 MB from the
     // first subscription's, 11,010 MB from the new one's); nothing was charged in money.
-    await db.query(`update usage_record set charge_status = 'APPLIED', amount_charged = 0, units_from_allowances = charged_units where line_id = $1 and charge_status = 'PENDING'`, [lineId]);
+    await settleFromAllowances(db, 'u.line_id = $1', [lineId]);
     const res = await svc.request(`mutation($i: RerateInput!) { rerate(input: $i) { recordsRerated adjustments { previousPrice newPrice } } }`, { i: { billingAccountId: account, period: '2026-03' } });
     expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
     expect(res.data.rerate).toEqual({ recordsRerated: 0, adjustments: [] });

@@ -18,7 +18,7 @@ import { ManualClock, scrapeMetrics, startPrivateNats, startServiceForTest, type
 import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
 import { emittedEventRetentionDays, sweepChargesCounted } from '../src/application/sweep-charges';
-import { RECORD_USAGE, filePlanSource, planDocument, setLine, sqlOf, startWalletsProcess, waitFor, type WalletsProcess } from './support';
+import { CHARGED_RECORDS, RECORD_USAGE, filePlanSource, planDocument, setLine, sqlOf, startWalletsProcess, waitFor, type WalletsProcess } from './support';
 
 let nats: Awaited<ReturnType<typeof startPrivateNats>>;
 let wallets: WalletsProcess;
@@ -84,7 +84,7 @@ async function chargedRoamingLine(tag: string, msisdn: string): Promise<{ lineId
   const res = await svc.request(RECORD_USAGE, { input: { source: `${tag}-${run}`, records: [{ eventId: 'us', lineId, usageType: 'DATA', quantity: '10', roamingCountry: 'US', occurredAt: at }] } });
   expect(res.data.recordUsage.rated).toBe(1);
   const recordId = res.data.recordUsage.results[0].id as string;
-  await waitFor(async () => (await db.query('select charge_status from usage_record where id = $1', [recordId])).rows[0]?.charge_status === 'APPLIED', 30_000, 'the charge applied');
+  await waitFor(async () => (await db.query(`select charge_status from ${CHARGED_RECORDS} where id = $1`, [recordId])).rows[0]?.charge_status === 'APPLIED', 30_000, 'the charge applied');
   expect(await unbilledOf(walletId)).toBe('4.9');
   return { lineId, account, walletId, recordId, period: at.slice(0, 7) };
 }

@@ -18,7 +18,7 @@ import type pg from 'pg';
 import { EVENTS } from '@ledgerline/contracts';
 import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
-import { RECORD_USAGE, filePlanSource, planDocument, setLine, sqlOf } from './support';
+import { RECORD_USAGE, filePlanSource, planDocument, setLine, settleFromAllowances, sqlOf } from './support';
 
 let svc: TestService;
 let db: pg.Client;
@@ -88,7 +88,7 @@ describe('shared pools per plan version, as wallets keeps them', () => {
 
   it('re-rating the month with the same catalog charges nothing more for the v2 member', async () => {
     // What wallets settled: each line's 30,000 MB from its own plan version's pool, nothing in money.
-    await db.query(`update usage_record set charge_status = 'APPLIED', amount_charged = 0, units_from_allowances = charged_units where billing_account_id = $1 and charge_status = 'PENDING'`, [account]);
+    await settleFromAllowances(db, 'u.billing_account_id = $1', [account]);
     const res = await svc.request(`mutation($i: RerateInput!) { rerate(input: $i) { recordsRerated adjustments { previousPrice newPrice } } }`, { i: { billingAccountId: account, period: '2026-03' } });
     expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
     expect(res.data.rerate).toEqual({ recordsRerated: 0, adjustments: [] });

@@ -141,14 +141,38 @@ export async function storedChargeRequests(db: pg.Client, where = 'true', params
  * Usage tests run without wallets; a re-rate needs the period's charges settled.
  */
 export async function settleCharges(db: pg.Client, lineIds: string[], outcome: 'APPLIED' | 'DENIED' = 'APPLIED'): Promise<number> {
+  // As applyChargeResults stores them: off the sweeper's work list, one charge_outcome row each.
   const { rowCount } = await db.query(
-    `update usage_record set charge_status = $2::text,
-        amount_charged = case when $2::text = 'DENIED' then 0 else coalesce(spend, 0) end,
-        units_from_allowances = case when $2::text = 'DENIED' then 0 else coalesce(from_allowance, 0) end
-      where line_id = any($1::text[]) and charge_status = 'PENDING'`,
+    `with settled as (
+       delete from pending_charge p using usage_record u where p.usage_record_id = u.id and u.line_id = any($1::text[]) returning u.id, u.spend, u.from_allowance
+     )
+     insert into charge_outcome (usage_record_id, outcome, amount_charged, units_from_allowances)
+     select id, $2::text, case when $2::text = 'DENIED' then 0 else coalesce(spend, 0) end, case when $2::text = 'DENIED' then 0 else coalesce(from_allowance, 0) end from settled`,
     [lineIds, outcome],
   );
   return rowCount ?? 0;
+}
+
+/**
+ * usage_record with each record's charge as readers see it (its ChargeResult's charge_outcome row, else
+ * the record's own columns; see CHARGE_STATUS_OF in src/persistence/sql.ts), named usage_record: for
+ * `select … from ${CHARGED_RECORDS} where …` in tests.
+ */
+export const CHARGED_RECORDS = `(select u.id, u.source, u.event_id, u.line_id, u.billing_account_id, u.quantity, u.status, coalesce(o.outcome, u.charge_status) as charge_status,
+    coalesce(o.amount_charged, u.amount_charged) as amount_charged, coalesce(o.units_from_allowances, u.units_from_allowances) as units_from_allowances
+  from usage_record u left join charge_outcome o on o.usage_record_id = u.id) as usage_record`;
+
+/**
+ * What wallets settled, as applyChargeResults stores it, for records a test settles by hand: every
+ * charge of `where` (on usage_record `u`) still waiting is APPLIED with nothing in money and every
+ * charged unit from allowances.
+ */
+export async function settleFromAllowances(db: pg.Client, where: string, params: unknown[]): Promise<void> {
+  await db.query(
+    `with settled as (delete from pending_charge p using usage_record u where p.usage_record_id = u.id and ${where} returning u.id, u.charged_units)
+     insert into charge_outcome (usage_record_id, outcome, amount_charged, units_from_allowances) select id, 'APPLIED', 0, charged_units from settled`,
+    params,
+  );
 }
 
 /**

@@ -2,13 +2,14 @@
  * A ChargeResult from wallets settles a rated record's charge: APPLIED / PARTIAL / DENIED, what
  * the ledger actually took from allowances and money. Live counters are corrected from the
  * rating-time estimate to the ledger's figures (live usage sums prefer them). Idempotent: only a
- * PENDING charge moves.
+ * charge still waiting (pending_charge) moves. The outcome is a charge_outcome row; the record's
+ * own row is not written (migration …215000000_charge_outcomes).
  */
 import { chargeResultsOf, type ChargeResult } from '@ledgerline/contracts';
 import { arrayParam } from '@ledgerline/platform';
 import type { Sql } from '../persistence/sql';
 
-/** What usage_record can store of a ChargeResult: an amount as numeric(20,6), a reason of 64 characters. */
+/** What charge_outcome can store of a ChargeResult: an amount as numeric(20,6), a reason of 64 characters. */
 const STORABLE_AMOUNT = /^-?\d{1,14}(\.\d{1,6})?$/;
 const OUTCOMES = new Set(['APPLIED', 'PARTIAL', 'DENIED']);
 export const CHARGE_REASON_LENGTH = 64;
@@ -52,11 +53,21 @@ export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Pro
   const byId = new Map(results.map((r) => [r.chargeId, r]));
   const list = [...byId.values()];
   if (list.length === 0) return { moved: [], settled: new Map() };
+  // Neither written nor read: the record (a new version of its wide row cost about twice this whole
+  // statement). Its charge comes off the sweeper's work list, which holds what the result is compared
+  // with (only a waiting one: that delete makes a redelivery a no-op and serialises two deliveries of
+  // one result), and its outcome is inserted, once.
   const { rows } = await sql.query<{ id: string; line_id: string; billing_account_id: string; differs: boolean; outcome: string }>(
-    `update usage_record u set charge_status = r.outcome, amount_charged = r.amount, units_from_allowances = r.units, charge_reason = r.reason, granted_units = r.granted
-       from unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::text[], $6::numeric[]) as r(id, outcome, amount, units, reason, granted)
-      where u.id = r.id and u.charge_status = 'PENDING'
-      returning u.id, u.line_id, u.billing_account_id, (coalesce(u.spend, 0) <> r.amount or coalesce(u.from_allowance, 0) <> r.units) as differs, r.outcome`,
+    `with r as (select * from unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::text[], $6::numeric[]) as r(id, outcome, amount, units, reason, granted)),
+     waiting as (delete from pending_charge p using r where p.usage_record_id = r.id returning p.usage_record_id, p.line_id, p.billing_account_id, p.spend, p.from_allowance),
+     settled as (
+       insert into charge_outcome (usage_record_id, outcome, amount_charged, units_from_allowances, reason, granted_units)
+       select r.id, r.outcome, r.amount, r.units, r.reason, r.granted from r join waiting w on w.usage_record_id = r.id
+       on conflict (usage_record_id) do nothing
+       returning usage_record_id, outcome, amount_charged, units_from_allowances
+     )
+     select w.usage_record_id as id, w.line_id, w.billing_account_id, (coalesce(w.spend, 0) <> s.amount_charged or coalesce(w.from_allowance, 0) <> s.units_from_allowances) as differs, s.outcome
+       from settled s join waiting w on w.usage_record_id = s.usage_record_id`,
     // Written as literals in one pass each (arrayParam): a batch is thousands of results.
     [
       list.map((r) => r.chargeId),
@@ -83,7 +94,8 @@ export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Pro
 /**
  * ChargeResults of re-rate adjustments (see rerate-period.ts): each PENDING adjustment takes its
  * outcome and the amount the ledger took (none when DENIED), and the record it adjusts holds what
- * the ledger now holds for it: what it held before the adjustment plus that amount. Returns the
+ * the ledger now holds for it: what it held before the adjustment plus that amount (in its
+ * charge_outcome row and on usage_record alike: see CHARGE_STATUS_OF in persistence/sql.ts). Returns the
  * lines whose live spend this moves away from the re-rated estimate (a refused adjustment).
  * Idempotent: only a PENDING adjustment moves.
  */
@@ -95,7 +107,8 @@ async function settleRerateAdjustments(sql: Sql, results: ChargeResult[]): Promi
          from unnest($1::text[], $2::text[], $3::numeric[], $4::text[]) as r(id, outcome, amount, reason)
         where a.charge_id = r.id and a.status = 'PENDING'
         returning a.usage_record_id, a.previous_charged, a.amount, r.amount as taken
-     )
+     ),
+     outcome as (update charge_outcome o set amount_charged = s.previous_charged + s.taken from settled s where o.usage_record_id = s.usage_record_id)
      update usage_record u set amount_charged = s.previous_charged + s.taken from settled s where u.id = s.usage_record_id
      returning u.line_id, u.billing_account_id, (s.taken <> s.amount) as differs`,
     [

@@ -1,7 +1,7 @@
 /**
  * Live usage, summed from the usage records themselves: each record carries the units it took
  * from its allowance and the money it cost (the rating-time estimate until wallets' ChargeResult
- * replaces it with the ledger's figures). Records are stored exactly once, so the sums are exact
+ * replaces it with the ledger's figures, in the record's charge_outcome row). Records are stored exactly once, so the sums are exact
  * without a separate counter table to keep in step; the hot path only inserts.
  */
 import { dec, type AllowancePeriod } from '@ledgerline/contracts';
@@ -33,11 +33,12 @@ interface SumRow {
 
 // With each line's period, in the same statement, the units wallets rolled over into it (period_rollover, owner = the line).
 const sumsSql = (ofAccount: boolean) => `select r.line_id, k.period, r.usage_type, r.allowance_id, sum(r.charged_units) as units,
-    sum(coalesce(r.units_from_allowances, r.from_allowance, 0)) as from_allowance,
-    sum(case when r.charge_status = 'DENIED' then 0 else coalesce(r.amount_charged, r.spend, 0) end) as spend,
+    sum(coalesce(co.units_from_allowances, r.units_from_allowances, r.from_allowance, 0)) as from_allowance,
+    sum(case when coalesce(co.outcome, r.charge_status) = 'DENIED' then 0 else coalesce(co.amount_charged, r.amount_charged, r.spend, 0) end) as spend,
     count(*)::int as events, max(r.rated_at) as updated_at
   from usage_record r join unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) as k(line_id, period, s, e)
     on r.line_id = k.line_id and r.occurred_at >= k.s and r.occurred_at < k.e
+    left join charge_outcome co on co.usage_record_id = r.id
   where r.status in ('RATED', 'RERATED', 'BILLED')${ofAccount ? ' and r.billing_account_id = any($5::text[])' : ''}
   group by r.line_id, k.period, r.usage_type, r.allowance_id
   union all
@@ -83,9 +84,10 @@ export async function loadLineCounters(sql: Sql, keys: LinePeriod[]): Promise<Ma
 }
 
 // What each add-on purchase's allowance took, over the purchase's validity (wallets' bucket of it).
-const addOnSumsSql = (ofAccount: boolean) => `select k.key, sum(coalesce(r.units_from_allowances, r.from_allowance, 0)) as used, count(*)::int as events
+const addOnSumsSql = (ofAccount: boolean) => `select k.key, sum(coalesce(co.units_from_allowances, r.units_from_allowances, r.from_allowance, 0)) as used, count(*)::int as events
   from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) as k(key, line_id, allowance_id, s, e)
   join usage_record r on r.line_id = k.line_id and r.occurred_at >= k.s and r.occurred_at < k.e and r.allowance_id = k.allowance_id
+  left join charge_outcome co on co.usage_record_id = r.id
   where r.status in ('RATED', 'RERATED', 'BILLED')${ofAccount ? ' and r.billing_account_id = any($6::text[])' : ''}
   group by k.key`;
 const ADD_ON_SUMS = addOnSumsSql(false);
@@ -109,12 +111,13 @@ export async function loadAddOnCounters(sql: Sql, purchases: AddOnPurchase[], ac
 // One pool per account, plan version and allowance, as wallets keeps them: only the records the
 // account's lines were rated by that plan version with count.
 // With them, in the same statement, the units wallets rolled over into the pool's period (period_rollover, owner = poolRolloverOwner).
-const POOL_SUMS = `select k.account, k.plan_version, k.period, r.allowance_id, sum(coalesce(r.units_from_allowances, r.from_allowance, 0)) as used, count(*)::int as events, null::numeric as rollover
+const POOL_SUMS = `select k.account, k.plan_version, k.period, r.allowance_id, sum(coalesce(co.units_from_allowances, r.units_from_allowances, r.from_allowance, 0)) as used, count(*)::int as events, null::numeric as rollover
   from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) as k(account, plan_version, period, s, e)
   join lateral (select line_id from subscription_version v where v.billing_account_id = k.account
                 union select line_id from line_state l where l.billing_account_id = k.account) as a on true
   join usage_record r on r.line_id = a.line_id and r.billing_account_id = k.account and r.plan_version_id = k.plan_version
     and r.occurred_at >= k.s and r.occurred_at < k.e
+  left join charge_outcome co on co.usage_record_id = r.id
   where r.status in ('RATED', 'RERATED', 'BILLED') and r.allowance_id is not null
   group by k.account, k.plan_version, k.period, r.allowance_id
   union all

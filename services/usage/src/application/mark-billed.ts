@@ -25,11 +25,14 @@
  * (recordsStoredMeanwhile); see there why that is enough.
  */
 import type { BillIssued } from '../domain/bill-issued';
-import { ACCOUNT_LINES, inSqlTransaction, type Sql } from '../persistence/sql';
+import { ACCOUNT_LINES, CHARGE_STATUS_OF, inSqlTransaction, type Sql } from '../persistence/sql';
 
 export { parseBillIssued, type BillIssued } from '../domain/bill-issued';
 
-const BILLABLE = `billing_account_id = $1 and status in ('RATED', 'RERATED') and charge_status <> 'DENIED' and rated_at <= $2
+// A record's charge status is its ChargeResult's outcome (charge_outcome) once wallets answered.
+const NOT_DENIED = `${CHARGE_STATUS_OF('usage_record')} <> 'DENIED'`;
+
+const BILLABLE = `billing_account_id = $1 and status in ('RATED', 'RERATED') and ${NOT_DENIED} and rated_at <= $2
   and not exists (select 1 from rerate_adjustment a where a.usage_record_id = usage_record.id and a.status = 'PENDING')`;
 
 /** What applying bills needs of the ingest pipeline (UsagePipeline). */
@@ -95,7 +98,7 @@ export async function markPeriodBilled(sql: Sql, bill: BillIssued): Promise<numb
     await db.query(
       `update usage_record set missed_by_invoice_id = $4
         where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and status = 'RATED' and adjusts_invoice_id is null
-          and missed_by_invoice_id is null and charge_status <> 'DENIED' and rated_at > $2 and occurred_at < $3${floor ? ' and occurred_at >= $5' : ''}`,
+          and missed_by_invoice_id is null and ${NOT_DENIED} and rated_at > $2 and occurred_at < $3${floor ? ' and occurred_at >= $5' : ''}`,
       floor ? [bill.billingAccountId, bill.issuedAt, bill.periodEnd, bill.invoiceId, floor] : [bill.billingAccountId, bill.issuedAt, bill.periodEnd, bill.invoiceId],
     );
     if (floor) {

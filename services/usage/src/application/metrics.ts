@@ -48,8 +48,8 @@ export function createUsageMetrics(registry: client.Registry = new client.Regist
  * charging (down, or failing on these requests); the sweeper keeps re-sending them meanwhile.
  */
 export function registerPendingChargeGauges(registry: client.Registry, query: (text: string) => Promise<{ rows: { n: string | number; oldest: Date | null }[] }>, now: () => Date): void {
-  // The partial index on PENDING charges keeps this cheap whatever the number of records.
-  const pending = onceAtATime(async () => (await query(`select count(*) as n, min(rated_at) as oldest from usage_record where charge_status = 'PENDING' and charge is not null`)).rows[0]);
+  // pending_charge holds only the unanswered charges (see sweep-charges.ts): cheap whatever the number of records.
+  const pending = onceAtATime(async () => (await query(`select count(*) as n, min(rated_at) as oldest from pending_charge`)).rows[0]);
   new client.Gauge({ name: 'ledgerline_usage_charges_pending', help: 'Rated records whose charge no ChargeResult has answered yet', registers: [registry], async collect() {
     this.set(Number((await pending())?.n ?? 0));
   } });

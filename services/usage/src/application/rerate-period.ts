@@ -19,7 +19,7 @@
  * nothing, a charge wallets cut short (PARTIAL) is priced for the units it granted, never for the
  * units it refused. Each adjustment is kept (rerate_adjustment) until its ChargeResult settles it
  * (apply-charge-result.ts); what the ledger holds for a record is its charge plus the adjustments
- * it took (usage_record.amount_charged once they are settled), and a period with an adjustment
+ * it took (amount_charged, in charge_outcome and on usage_record, once they are settled), and a period with an adjustment
  * not settled yet is refused like one with a charge not settled. The adjustment keeps its
  * ChargeRequest: one no ChargeResult answers in time is re-sent, same chargeId, by the charge
  * sweeper (sweep-charges.ts), so a lost message does not keep the month's re-rates refused.
@@ -54,6 +54,18 @@ const RATED_FOR_LEDGER_AT = `coalesce((select max(h.reprocessed_at) from usage_r
  * millisecond) are in event time here, then drawn as the ledger drew them (withinTiesAsDrawn).
  */
 const REPLAY_ORDER = 'rated_for_ledger_at, occurred_at, id';
+
+/** What wallets' ChargeResult settled (charge_outcome, joined as `o`), beside the record's own charge columns. */
+const SETTLED_COLUMNS = 'o.outcome as settled_status, o.amount_charged as settled_amount, o.units_from_allowances as settled_units, o.granted_units as settled_granted';
+
+/** The record's charge as readers see it: its outcome where wallets answered (see CHARGE_STATUS_OF in persistence/sql.ts). */
+function withOutcome(r: Row): void {
+  if (r.settled_status === null) return;
+  r.charge_status = r.settled_status;
+  r.amount_charged = r.settled_amount ?? r.amount_charged;
+  r.units_from_allowances = r.settled_units ?? r.units_from_allowances;
+  r.granted_units = r.settled_granted ?? r.granted_units;
+}
 
 export interface RerateCommand {
   billingAccountId: string;
@@ -97,6 +109,11 @@ interface Row {
   /** Usage's estimate of the units its allowance covered; units_from_allowances: the ledger's, once settled. */
   from_allowance: string | null;
   units_from_allowances: string | null;
+  /** charge_outcome's columns (null before wallets answered); withOutcome folds them into the ones above. */
+  settled_status: string | null;
+  settled_amount: string | null;
+  settled_units: string | null;
+  settled_granted: string | null;
 }
 
 export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: Date) {
@@ -105,9 +122,12 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
   return usage.pipeline.exclusive(async () => {
     const from = await countingFrom(usage, c.billingAccountId, p.start);
     const { rows } = await usage.sql.query<Row>(
-      `select *, ${RATED_FOR_LEDGER_AT} as rated_for_ledger_at from usage_record where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status in ('RATED', 'RERATED', 'BILLED') order by ${REPLAY_ORDER}`,
+      `select usage_record.*, ${RATED_FOR_LEDGER_AT} as rated_for_ledger_at, ${SETTLED_COLUMNS}
+         from usage_record left join charge_outcome o on o.usage_record_id = usage_record.id
+        where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status in ('RATED', 'RERATED', 'BILLED') order by ${REPLAY_ORDER}`,
       [c.billingAccountId, from, p.end],
     );
+    for (const r of rows) withOutcome(r);
     withinTiesAsDrawn(rows);
     const unsettled = rows.filter((r) => r.charge_status === 'PENDING' && new Date(r.occurred_at) >= p.start).length;
     if (unsettled > 0) {
@@ -248,8 +268,10 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
     }
     await inSqlTransaction(usage.sql, async (db) => {
       for (const u of updates) {
+        // The ledger's figures live in charge_outcome once wallets answered: written there as on the record (see CHARGE_STATUS_OF).
         await db.query(
-          `update usage_record set status = 'RERATED', price = $2, charged_units = $3, allowance_id = $4, plan_version_id = $5, rating = $6, rating_version = $7, decision = $8,
+          `with outcome as (update charge_outcome set amount_charged = $11, units_from_allowances = null where usage_record_id = $1)
+           update usage_record set status = 'RERATED', price = $2, charged_units = $3, allowance_id = $4, plan_version_id = $5, rating = $6, rating_version = $7, decision = $8,
              from_allowance = $9, spend = $10, amount_charged = $11, units_from_allowances = null, rated_at = $12 where id = $1`,
           [...u, now],
         );

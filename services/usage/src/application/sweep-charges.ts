@@ -3,8 +3,9 @@
  * right after the batch commits. If the process died in between, or the publish failed, the
  * charge stays PENDING with no ChargeResult. The sweeper re-publishes PENDING charges older than
  * `graceMs` (wallets normally answers within a second), with back-off per record (30 s, 1 min,
- * 2 min … up to 1 h) counted in charge_attempts. Re-publishing is harmless: wallets applies a
- * chargeId once and answers a repeat from its ledger. A charge that was published but is not
+ * 2 min … up to 1 h) counted in charge_attempts. The work list is pending_charge (with the
+ * back-off columns), not usage_record: a ChargeResult takes the record off it. Re-publishing is
+ * harmless: wallets applies a chargeId once and answers a repeat from its ledger. A charge that was published but is not
  * answered yet (wallets down or slow beyond `graceMs`) is on the stream once more per re-send.
  *
  * Re-rate adjustments (rerate-period.ts) go out through the outbox and wait in rerate_adjustment
@@ -39,7 +40,7 @@ export interface SweepResult {
  * Due for a re-send: never re-sent, or its back-off since the last re-send is over (30 s, 1 min,
  * 2 min … up to 1 h by charge_attempts); $2 is now. The same for records and adjustments.
  */
-const DUE_AGAIN = `(charge_sent_at is null or charge_sent_at < $2::timestamptz - least(3600, 30 * power(2, least(greatest(charge_attempts - 1, 0), 7))) * interval '1 second')`;
+const dueAgain = (t: string) => `(${t}.charge_sent_at is null or ${t}.charge_sent_at < $2::timestamptz - least(3600, 30 * power(2, least(greatest(${t}.charge_attempts - 1, 0), 7))) * interval '1 second')`;
 
 export async function sweepCharges(sql: Sql, publish: (charges: { id: string; payload: string }[]) => Promise<void>, now: Date, o: SweepOptions): Promise<SweepResult> {
   const limit = o.limit ?? 2000;
@@ -47,19 +48,20 @@ export async function sweepCharges(sql: Sql, publish: (charges: { id: string; pa
   // Adjustments first: they are few, and each one waiting keeps its month's re-rates refused.
   const { rows: adjustments } = await sql.query<{ id: string; charge: string }>(
     `select charge_id as id, charge from rerate_adjustment
-      where status = 'PENDING' and created_at < $1 and charge is not null and ${DUE_AGAIN}
+      where status = 'PENDING' and created_at < $1 and charge is not null and ${dueAgain('rerate_adjustment')}
       order by created_at limit $3`,
     [before, now, limit],
   );
+  // The records' work list is pending_charge (a ChargeResult deletes the record's row there).
   const { rows: records } = adjustments.length >= limit ? { rows: [] } : await sql.query<{ id: string; charge: string }>(
-    `select id, charge from usage_record
-      where charge_status = 'PENDING' and rated_at < $1 and charge is not null and ${DUE_AGAIN}
-      order by rated_at limit $3`,
+    `select p.usage_record_id as id, u.charge from pending_charge p join usage_record u on u.id = p.usage_record_id
+      where p.rated_at < $1 and u.charge is not null and ${dueAgain('p')}
+      order by p.rated_at limit $3`,
     [before, now, limit - adjustments.length],
   );
   if (adjustments.length + records.length === 0) return { records: 0, adjustments: 0 };
   await publish([...adjustments, ...records].map((r) => ({ id: r.id, payload: r.charge })));
-  if (records.length) await sql.query(`update usage_record set charge_sent_at = $2, charge_attempts = charge_attempts + 1 where id = any($1::text[]) and charge_status = 'PENDING'`, [records.map((r) => r.id), now]);
+  if (records.length) await sql.query(`update pending_charge set charge_sent_at = $2, charge_attempts = charge_attempts + 1 where usage_record_id = any($1::text[])`, [records.map((r) => r.id), now]);
   if (adjustments.length) await sql.query(`update rerate_adjustment set charge_sent_at = $2, charge_attempts = charge_attempts + 1 where charge_id = any($1::text[]) and status = 'PENDING'`, [adjustments.map((r) => r.id), now]);
   return { records: records.length, adjustments: adjustments.length };
 }

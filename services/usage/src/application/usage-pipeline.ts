@@ -74,6 +74,16 @@ const RECORD_TYPES = [
   'text', 'text', 'text', 'text',
 ] as const;
 
+/**
+ * Around the batch insert: each inserted record whose charge waits for wallets goes on the sweeper's
+ * work list (pending_charge) in the same statement; its ChargeResult takes it off (apply-charge-result.ts).
+ */
+const STORE_PENDING = (insert: string) =>
+  `with ins as (${insert}), pending as (
+     insert into pending_charge (usage_record_id, rated_at, line_id, billing_account_id, spend, from_allowance)
+     select id, rated_at, line_id, billing_account_id, spend, from_allowance from ins where charge_status = 'PENDING'
+   ) select id from ins`;
+
 /** Where a record's receipt time sits in its row (a reprocess writes the first receipt's there). */
 const RECEIVED_AT = RECORD_COLUMNS.indexOf('received_at');
 
@@ -771,7 +781,7 @@ export class UsagePipeline {
     await inSqlTransaction(this.deps.sql, async (db) => {
       if (reprocess) await replaceRejected(db, fresh, now);
       const inserted = new Set(
-        (await insertArrayRows<{ id: string }>(db, 'usage_record', RECORD_COLUMNS, RECORD_TYPES, fresh.map((p) => p.row), 'on conflict (id) do nothing returning id')).map((r) => r.id),
+        (await insertArrayRows<{ id: string }>(db, 'usage_record', RECORD_COLUMNS, RECORD_TYPES, fresh.map((p) => p.row), 'on conflict (id) do nothing returning id, charge_status, rated_at, line_id, billing_account_id, spend, from_allowance', STORE_PENDING)).map((r) => r.id),
       );
       const stored = fresh.filter((p) => inserted.has(p.id));
       for (const p of fresh) if (!inserted.has(p.id)) p.outcome.duplicate = true;

@@ -1,5 +1,8 @@
 import { defineEntity, type InferEntity } from '@mikro-orm/core';
 
+/** charge_outcome's column, else usage_record's (alias `a`). */
+const outcomeOr = (t: { alias: string }, outcome: string, own: string) => `coalesce((select o.${outcome} from charge_outcome o where o.usage_record_id = ${t.alias}.id), ${t.alias}.${own})`;
+
 /** Read side of usage records (the hot path writes them with multi-row SQL, see usage-pipeline.ts). */
 export const UsageRecord = defineEntity({
   name: 'UsageRecord',
@@ -33,10 +36,13 @@ export const UsageRecord = defineEntity({
     currency: p.string().length(3).nullable(),
     // The rating trace as JSON text (see the migration).
     rating: p.text().nullable(),
-    chargeStatus: p.string().length(16),
-    amountCharged: p.decimal('string').precision(20).scale(6).nullable(),
-    unitsFromAllowances: p.decimal('string').precision(20).scale(6).nullable(),
-    chargeReason: p.string().length(64).nullable(),
+    // A ChargeResult's outcome is a charge_outcome row, not an update of this row (migration
+    // …215000000_charge_outcomes): read through it, with the record's own columns where there is none
+    // (see CHARGE_STATUS_OF in sql.ts). Read-only: nothing writes records through the ORM.
+    chargeStatus: p.string().formula((a) => outcomeOr(a, 'outcome', 'charge_status')),
+    amountCharged: p.decimal('string').formula((a) => outcomeOr(a, 'amount_charged', 'amount_charged')).nullable(),
+    unitsFromAllowances: p.decimal('string').formula((a) => outcomeOr(a, 'units_from_allowances', 'units_from_allowances')).nullable(),
+    chargeReason: p.string().formula((a) => outcomeOr(a, 'reason', 'charge_reason')).nullable(),
     // The ChargeRequest (JSON) this record is the outbox of; see usage-pipeline.ts and sweep-charges.ts.
     charge: p.text().nullable(),
     chargeSentAt: p.datetime().nullable(),

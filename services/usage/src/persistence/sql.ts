@@ -51,7 +51,11 @@ export async function insertJsonRows<R = Record<string, unknown>>(db: Queryable,
  * order. Values are strings, numbers, booleans, Dates or null; other objects are stored as their
  * JSON text.
  */
-export async function insertArrayRows<R = Record<string, unknown>>(db: Queryable, table: string, columns: readonly string[], types: readonly string[], rows: unknown[][], suffix = ''): Promise<R[]> {
+export async function insertArrayRows<R = Record<string, unknown>>(
+  db: Queryable, table: string, columns: readonly string[], types: readonly string[], rows: unknown[][], suffix = '',
+  /** The statement around the insert (e.g. `with ins as (<insert> returning …) … select … from ins`). */
+  wrap: (insert: string) => string = (insert) => insert,
+): Promise<R[]> {
   if (rows.length === 0) return [];
   const literals: unknown[] = new Array(columns.length);
   for (let c = 0; c < columns.length; c++) {
@@ -60,7 +64,7 @@ export async function insertArrayRows<R = Record<string, unknown>>(db: Queryable
     literals[c] = arrayParam(column);
   }
   const casts = types.map((t, i) => `$${i + 1}::${t}[]`).join(', ');
-  const result = await db.query(`insert into ${table} (${columns.join(',')}) select * from unnest(${casts}) ${suffix}`, literals);
+  const result = await db.query(wrap(`insert into ${table} (${columns.join(',')}) select * from unnest(${casts}) ${suffix}`), literals);
   return (result.rows ?? []) as R[];
 }
 
@@ -70,3 +74,15 @@ export async function insertArrayRows<R = Record<string, unknown>>(db: Queryable
  * lines and the (line_id, occurred_at) index, then filter on billing_account_id.
  */
 export const ACCOUNT_LINES = '(select line_id from subscription_version where billing_account_id = $1 union select line_id from line_state where billing_account_id = $1)';
+
+/**
+ * A record's charge status as readers see it (migration …215000000_charge_outcomes): a ChargeResult
+ * no longer updates usage_record, it inserts charge_outcome, so the status is the outcome there,
+ * else what the record was stored with (PENDING, NONE, or APPLIED for an online session's record
+ * charged in place). `r` is usage_record's alias; the outcome is looked up by primary key. The same
+ * holds for amount_charged / units_from_allowances / granted_units (`coalesce(outcome's, record's)`,
+ * as live-usage.ts, rerate-period.ts and the UsageRecord entity read them): a re-rate and its
+ * adjustment's settlement write them to both tables alike, so where an outcome exists the record's
+ * columns are null or the same.
+ */
+export const CHARGE_STATUS_OF = (r: string) => `coalesce((select o.outcome from charge_outcome o where o.usage_record_id = ${r}.id), ${r}.charge_status)`;

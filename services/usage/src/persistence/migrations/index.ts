@@ -16,6 +16,7 @@ import { Migration20261211000000_rejection_history } from './Migration2026121100
 import { Migration20261212000000_unbilled_adjustments } from './Migration20261212000000_unbilled_adjustments';
 import { Migration20261213000000_missed_by_invoice } from './Migration20261213000000_missed_by_invoice';
 import { Migration20261214000000_period_rollovers } from './Migration20261214000000_period_rollovers';
+import { Migration20261215000000_charge_outcomes } from './Migration20261215000000_charge_outcomes';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -36,4 +37,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261212000000_unbilled_adjustments', class: Migration20261212000000_unbilled_adjustments },
   { name: 'Migration20261213000000_missed_by_invoice', class: Migration20261213000000_missed_by_invoice },
   { name: 'Migration20261214000000_period_rollovers', class: Migration20261214000000_period_rollovers },
+  { name: 'Migration20261215000000_charge_outcomes', class: Migration20261215000000_charge_outcomes },
 ];
