@@ -109,6 +109,13 @@ export async function applyChargesInLanes(db: Db, charges: ChargeRequest[], now:
  */
 export class ChargeLanes {
   private readonly tails: Promise<unknown>[];
+  /**
+   * The lane each chargeId handed over and not yet finished is on (with how many calls hold it): a
+   * later copy goes to that lane whatever account it names, so it waits for the first copy and is
+   * answered from the ledger. On its account's lane it could be applied first (its lane free) or
+   * alongside (a unique-key violation failing its whole transaction).
+   */
+  private readonly inFlight = new Map<string, { lane: number; calls: number }>();
 
   constructor(private readonly db: Db, private readonly options: Omit<LaneOptions, 'onBatch'>) {
     this.tails = Array.from({ length: Math.max(1, options.lanes) }, () => Promise.resolve());
@@ -121,7 +128,11 @@ export class ChargeLanes {
     for (const c of charges) {
       if (!c || typeof c.chargeId !== 'string' || seen.has(c.chargeId)) continue;
       seen.add(c.chargeId);
-      lanes[laneOf(String(c.billingAccountId), lanes.length)]!.push(c);
+      const held = this.inFlight.get(c.chargeId);
+      if (held) held.calls++;
+      const lane = held ? held.lane : laneOf(String(c.billingAccountId), lanes.length);
+      if (!held) this.inFlight.set(c.chargeId, { lane, calls: 1 });
+      lanes[lane]!.push(c);
     }
     const byId = new Map<string, ChargeResult>();
     const { batchSize } = this.options;
@@ -131,6 +142,11 @@ export class ChargeLanes {
         for (let at = 0; at < lane.length; at += batchSize) {
           if (at > 0) onBatch?.();
           for (const r of await applyCharges(this.db, lane.slice(at, at + batchSize), now, this.options)) byId.set(r.chargeId, r);
+        }
+      }).finally(() => {
+        for (const c of lane) {
+          const held = this.inFlight.get(c.chargeId);
+          if (held && --held.calls === 0) this.inFlight.delete(c.chargeId);
         }
       });
       // The next call's share waits for this one, failed or not (a failed call's messages are redelivered).

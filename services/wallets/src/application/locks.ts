@@ -31,9 +31,10 @@ export interface WalletPair {
  * Locks the wallets of these (billing account, currency) pairs in id order (two batches never
  * deadlock) and reads them with their balances and whether they have balance rules: two
  * statements whatever the number of wallets, to send in one round trip with the batch's other
- * reads (`readTogether`). The locking statement answers one row; the wallets and their figures
+ * reads (`readTogether`). The locking statement answers the ids; the wallets and their figures
  * are read by the next statement, whose snapshot is taken once the locks are ours, so it sees
- * every commit of whoever held them before us (and nobody changes a locked wallet meanwhile).
+ * every commit of whoever held them before us (and nobody changes a locked wallet meanwhile). A
+ * wallet committed between the two statements is left out: it is not locked.
  */
 export function walletLock(pairs: readonly WalletPair[]): Reading<LockedWalletRow[]> {
   if (pairs.length === 0) return NOTHING_TO_READ;
@@ -59,8 +60,8 @@ export function walletLockOfReservations(reservationIds: readonly string[]): Rea
 function lockAndRead(where: string, wallets: string, params: unknown[]): Reading<LockedWalletRow[]> {
   return {
     statements: [
-      // Only the locks: its rows would be parsed for nothing (a thousand per charge batch).
-      { text: `select count(*) as locked from (select 1 from wallet where ${where} order by id for update) l`, params },
+      // The locks, answering the ids only (the wallet columns would be parsed twice, a thousand per charge batch).
+      { text: `select id from wallet where ${where} order by id for update`, params },
       {
         // One row per wallet, its figures read by key (subqueries run for the batch's wallets
         // only: a filter joined over wallets once made PostgreSQL test every wallet of the table).
@@ -75,6 +76,10 @@ function lockAndRead(where: string, wallets: string, params: unknown[]): Reading
         params,
       },
     ],
-    parse: ([, read]) => read as LockedWalletRow[],
+    parse([locked, read]) {
+      // Only wallets we hold the lock of: one committed between the two statements is not ours (as if absent).
+      const ours = new Set((locked as { id: string }[]).map((w) => w.id));
+      return (read as LockedWalletRow[]).filter((w) => ours.has(w.id));
+    },
   };
 }
