@@ -61,7 +61,7 @@ export function createSubscribersService(options: SubscribersServiceOptions = {}
       chargesOfAccount: groupLoader((ids) => em.find(OneOffCharge, { billingAccountId: { $in: [...ids] } }, { orderBy: { chargedAt: 'asc', id: 'asc' } }), (c) => c.billingAccountId),
     }),
     background: async (runtime: ServiceRuntime) => {
-      const stops = [startSweeps(runtime, deps, sweepIntervalMs)];
+      const stops = [startSweeps(runtime, deps, sweepIntervalMs), async () => deps.dispatcher.stop?.()];
       if (options.notifications !== false) stops.push(await startNotifications(runtime, options.notifications ?? {}));
       return async () => {
         for (const stop of stops) await stop();
@@ -78,13 +78,24 @@ function startSweeps(runtime: ServiceRuntime, deps: SubscribersDeps, sweepInterv
       .transactional((em) => activateDueSubscriptions(em as Em, runtime.clock.now()))
       .then((n) => n && runtime.relay.nudge())
       .catch((err) => runtime.logger.warn({ err }, 'subscription sweep failed'));
-    // Orders committed but never handed over (dispatcher down at the time): hand them over again.
+    // In-process sagas: orders whose saga is not running (never handed over, or its process died:
+    // lease expired) are resumed, each by one replica (application/recover-orders.ts).
+    if (deps.dispatcher.recover) {
+      void deps.dispatcher
+        .recover(runtime)
+        .then((done) => {
+          for (const r of done) if (r.error) runtime.logger.warn({ err: r.error, orderId: r.orderId }, 'resumed order saga stopped; retried at the next sweep');
+        })
+        .catch((err) => runtime.logger.warn({ err }, 'order recovery failed'));
+      return;
+    }
+    // Temporal: orders committed but never handed over (dispatcher down at the time) are handed
+    // over again (a workflow per order id, so a repeat joins the running one).
     const stale = new Date(runtime.clock.now().getTime() - sweepIntervalMs);
     void runtime.orm.em
       .fork()
       .find(
         ProductOrder,
-        // ...and orders whose in-process saga died with its process (every step is idempotent).
         { $or: [{ status: 'ACKNOWLEDGED', createdAt: { $lt: stale } }, { status: 'IN_PROGRESS', updatedAt: { $lt: new Date(stale.getTime() - 10 * sweepIntervalMs) } }] },
         { limit: 100, orderBy: { createdAt: 'asc' } },
       )

@@ -21,7 +21,7 @@ import { assertSimFree, type SimReplacementRequest } from './replace-sim';
  * still running attempt (activity timeout, re-dispatch) waits for it and then sees its outcome
  * instead of applying the effect twice.
  */
-async function loadOrder(em: Em, orderId: string, lock = true): Promise<ProductOrder> {
+export async function loadOrder(em: Em, orderId: string, lock = true): Promise<ProductOrder> {
   const postgres = em.getPlatform().constructor.name.startsWith('PostgreSql');
   const order = await em.findOne(ProductOrder, { id: orderId }, lock && postgres ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
   if (!order) throw notFound('Order', orderId, 'input.orderId');

@@ -99,6 +99,13 @@ export const ProductOrder = defineEntity({
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
     completedAt: p.datetime().nullable(),
+    /** In-process saga only (see application/order-saga.ts): the run holding the order, until when. */
+    sagaOwner: p.string().length(40).nullable(),
+    sagaLeaseUntil: p.datetime().nullable(),
+    /** JSON `{ code, message }`: the failure the saga decided on, recorded before the order is failed. */
+    sagaFailure: p.text().nullable(),
+    /** A FAILED order whose network the saga has still to undo. */
+    sagaCompensate: p.boolean().default(false),
   }),
 });
 export type ProductOrder = InferEntity<typeof ProductOrder>;

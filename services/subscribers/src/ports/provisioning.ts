@@ -25,6 +25,9 @@ export interface ProvisioningCallOptions {
 /**
  * The provisioning system. `execute` applies an order on the network; `compensate` undoes it and
  * must be safe to call whether or not `execute` took effect (it is the saga's compensation).
+ * Both are idempotent per `idempotencyKey`, and a compensated key stays compensated: an `execute`
+ * arriving after its compensation (a stalled runner of a saga another runner has failed and undone)
+ * applies nothing and is refused `PROVISIONING_ORDER_COMPENSATED` (`retryable: false`).
  * Permanent refusals throw DomainError with a `PROVISIONING_` code and `retryable: false`;
  * outages throw anything else (retried).
  */
@@ -60,6 +63,7 @@ export class SandboxProvisioning implements ProvisioningAdapter {
   readonly calls: { op: 'execute' | 'compensate'; kind: OrderKind; msisdn: string }[] = [];
   private readonly behaviours = new Map<string, SandboxBehaviour>();
   private readonly applied = new Map<string, { before: NetworkEntry | undefined }>();
+  private readonly compensated = new Set<string>();
 
   /** Make orders of `kind` on `msisdn` (or any, with '*') behave badly. */
   behave(kind: OrderKind | '*', msisdn: string | '*', behaviour: SandboxBehaviour | null): void {
@@ -88,6 +92,9 @@ export class SandboxProvisioning implements ProvisioningAdapter {
       behaviour.times -= 1;
       throw new Error(`provisioning system unavailable (sandbox outage for ${req.msisdn})`);
     }
+    if (this.compensated.has(req.idempotencyKey)) {
+      throw new DomainError('PROVISIONING_ORDER_COMPENSATED', `${req.kind} for ${req.msisdn} was already undone (order ${req.orderId})`, { retryable: false });
+    }
     const existing = this.applied.get(req.idempotencyKey);
     if (!existing) {
       const before = this.network.get(req.msisdn);
@@ -101,6 +108,7 @@ export class SandboxProvisioning implements ProvisioningAdapter {
 
   async compensate(req: ProvisioningRequest): Promise<void> {
     this.calls.push({ op: 'compensate', kind: req.kind, msisdn: req.msisdn });
+    this.compensated.add(req.idempotencyKey);
     const applied = this.applied.get(req.idempotencyKey);
     if (!applied) return;
     if (applied.before) this.network.set(req.msisdn, applied.before);

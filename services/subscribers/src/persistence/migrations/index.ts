@@ -4,6 +4,7 @@ import { Migration20261126000000_notifications } from './Migration20261126000000
 import { Migration20261126000100_upsell_offers } from './Migration20261126000100_upsell_offers';
 import { Migration20261127000000_one_open_order_per_line } from './Migration20261127000000_one_open_order_per_line';
 import { Migration20261128000000_collections_holds } from './Migration20261128000000_collections_holds';
+import { Migration20261216000000_order_saga_lease } from './Migration20261216000000_order_saga_lease';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -12,4 +13,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126000100_upsell_offers', class: Migration20261126000100_upsell_offers },
   { name: 'Migration20261127000000_one_open_order_per_line', class: Migration20261127000000_one_open_order_per_line },
   { name: 'Migration20261128000000_collections_holds', class: Migration20261128000000_collections_holds },
+  { name: 'Migration20261216000000_order_saga_lease', class: Migration20261216000000_order_saga_lease },
 ];
