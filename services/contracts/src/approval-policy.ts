@@ -10,6 +10,7 @@
 import { isCurrencyCode, minorUnitsOf } from './currencies';
 import type { Caller } from './caller';
 import { Decimal } from './money';
+import { DomainError } from './errors';
 
 /** The scope that makes an AGENT a supervisor (approves others' requests, not limited). */
 export const APPROVAL_SCOPE = 'billing:approve';
@@ -74,4 +75,17 @@ export function isApprover(caller: Caller): boolean {
 export function needsApproval(limits: ApprovalLimits, caller: Caller, amount: Decimal, currency: string): boolean {
   if (caller.role !== 'AGENT' || isApprover(caller)) return false;
   return amount.abs().gt(approvalLimit(limits, currency));
+}
+
+/** Who asked or decided, as approval requests store it (a subject's first 200 characters). */
+export const approvalActor = (caller: Caller): string => caller.subject.slice(0, 200);
+
+/**
+ * The one rule for deciding a request: a supervisor (isApprover) who is not its requester (compared
+ * as stored: approvalActor). FORBIDDEN otherwise, `SELF_APPROVAL` for one's own request.
+ */
+export function requireApprover(caller: Caller, requestedBy: string, what: string): void {
+  if (caller.role === 'ANONYMOUS') throw new DomainError('UNAUTHENTICATED', `Sign in to decide ${what}`, {}, 'UNAUTHENTICATED');
+  if (!isApprover(caller)) throw new DomainError('FORBIDDEN', `Only a supervisor (ADMIN, or an agent with scope ${APPROVAL_SCOPE}) decides ${what}`, { field: 'input.id' }, 'FORBIDDEN');
+  if (requestedBy === approvalActor(caller)) throw new DomainError('SELF_APPROVAL', `This request (${what}) is your own; another supervisor decides it`, { field: 'input.id' }, 'FORBIDDEN');
 }

@@ -9,7 +9,7 @@
 // Each gate runs first in the operation's transaction and answers a request, or null (go on: the
 // caller is not limited, the amount is within the limit, the key was used already, or the input is
 // not what the operation takes, so that the operation itself answers with its own error).
-import { DomainError, badInput, conflict, dec, decodeCursor, isApprover, isDecimalString, minorUnits, needsApproval, newId, notFound, pageSize, toConnection, type ApprovalLimits, type Caller, type Decimal } from '@ledgerline/contracts';
+import { badInput, conflict, dec, decodeCursor, approvalActor, isApprover, isDecimalString, minorUnits, needsApproval, newId, notFound, pageSize, requireApprover, toConnection, type ApprovalLimits, type Caller, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import type { PaymentProvider } from '../adapters/payment-provider';
 import { disputeAmount, isOpenDispute } from '../domain/disputes';
@@ -96,7 +96,7 @@ async function requestFor(em: Em, ask: Ask): Promise<ApprovalRow> {
       billing_account_id: ask.billingAccountId,
       amount: ask.amount.toFixed(),
       currency: ask.currency,
-      requested_by: ask.caller.subject.slice(0, 200),
+      requested_by: approvalActor(ask.caller),
       requested_role: ask.caller.role,
       reason: ask.reason.slice(0, 2000),
       input: JSON.stringify(ask.input),
@@ -172,11 +172,7 @@ async function lockRequest(em: Em, id: string): Promise<ApprovalRow> {
 }
 
 /** Only a supervisor other than the requester decides a request. */
-function requireDecider(row: ApprovalRow, caller: Caller): void {
-  if (!isApprover(caller)) throw new DomainError('FORBIDDEN', 'Only a supervisor (ADMIN, or an agent with scope billing:approve) decides approval requests', { field: 'input.id' }, 'FORBIDDEN');
-  // requested_by keeps the subject's first 200 characters: compared as stored.
-  if (row.requested_by === caller.subject.slice(0, 200)) throw new DomainError('SELF_APPROVAL', `Approval request ${row.id} is your own; another supervisor decides it`, { field: 'input.id' }, 'FORBIDDEN');
-}
+const requireDecider = (row: ApprovalRow, caller: Caller): void => requireApprover(caller, row.requested_by, `approval request ${row.id}`);
 
 const inputOf = <T>(row: ApprovalRow): T => (typeof row.input === 'string' ? JSON.parse(row.input) : row.input) as T;
 
@@ -205,7 +201,7 @@ export async function approveRequest(em: Em, c: { id: string; caller: Caller; no
     if (!r.changed) throw conflict('DISPUTE_ALREADY_DECIDED', `Dispute ${op.disputeId} is ${d.status} already (decided by ${d.decided_by})`, { field: 'input.id', status: d.status });
     resultId = d.credit_note_id;
   }
-  const [updated] = await sql(em)('approval_request').where({ id: row.id }).update({ status: 'APPROVED', decided_by: c.caller.subject.slice(0, 200), decided_at: c.now, result_id: resultId }).returning('*');
+  const [updated] = await sql(em)('approval_request').where({ id: row.id }).update({ status: 'APPROVED', decided_by: approvalActor(c.caller), decided_at: c.now, result_id: resultId }).returning('*');
   await announce(em, 'approvalDecided', updated as ApprovalRow, c.now);
   return { row: updated as ApprovalRow, changed: true };
 }
@@ -218,7 +214,7 @@ export async function rejectRequest(em: Em, c: { id: string; reason: string; cal
   requireDecider(row, c.caller);
   if (row.status === 'REJECTED') return row;
   if (row.status === 'APPROVED') throw conflict('APPROVAL_REQUEST_DECIDED', `Approval request ${row.id} was approved`, { field: 'input.id', status: row.status });
-  const [updated] = await sql(em)('approval_request').where({ id: row.id }).update({ status: 'REJECTED', decided_by: c.caller.subject.slice(0, 200), decision_note: reason.slice(0, 2000), decided_at: c.now }).returning('*');
+  const [updated] = await sql(em)('approval_request').where({ id: row.id }).update({ status: 'REJECTED', decided_by: approvalActor(c.caller), decision_note: reason.slice(0, 2000), decided_at: c.now }).returning('*');
   await announce(em, 'approvalDecided', updated as ApprovalRow, c.now);
   return updated as ApprovalRow;
 }

@@ -5,7 +5,7 @@
 // the requester approves it (adjustBalance runs once, in the approval's transaction, with that input
 // and its own idempotency key, as the requester: the adjustment's agent is who asked) or rejects it.
 // Supervisors and SYSTEM adjust at once at any amount.
-import { Decimal, DomainError, badInput, conflict, decodeCursor, isApprover, minorUnits, needsApproval, newId, notFound, pageSize, toConnection, type ApprovalLimits, type Caller } from '@ledgerline/contracts';
+import { Decimal, badInput, conflict, decodeCursor, approvalActor, isApprover, minorUnits, needsApproval, newId, notFound, pageSize, requireApprover, toConnection, type ApprovalLimits, type Caller } from '@ledgerline/contracts';
 import { eventRow, insertOutbox, type Sql } from '../persistence/sql';
 import { findTransaction, lockIdempotencyKey, requestHash } from './ledger';
 import { walletById } from './wallets';
@@ -70,7 +70,7 @@ export async function gateAdjustment(sql: Sql, limits: ApprovalLimits, c: Adjust
   return announce(sql, 'balanceAdjustmentRequested', c.now, (await sql.query<AdjustmentRequestRow>(
     `insert into balance_adjustment_request (id, wallet_id, billing_account_id, amount, currency, requested_by, requested_role, reason, input, idempotency_key, request_hash, status, created_at)
      values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'PENDING',$12) returning *`,
-    [id, wallet.id, wallet.billing_account_id, amount.toFixed(), wallet.currency, c.caller.subject.slice(0, 200), c.caller.role, c.reason.trim().slice(0, 2000), JSON.stringify(input), c.idempotencyKey, hash, c.now],
+    [id, wallet.id, wallet.billing_account_id, amount.toFixed(), wallet.currency, approvalActor(c.caller), c.caller.role, c.reason.trim().slice(0, 2000), JSON.stringify(input), c.idempotencyKey, hash, c.now],
   ))[0]!);
 }
 
@@ -89,12 +89,7 @@ async function lockRequest(sql: Sql, id: string): Promise<AdjustmentRequestRow> 
   return row;
 }
 
-function requireDecider(row: AdjustmentRequestRow, caller: Caller): void {
-  if (caller.role === 'ANONYMOUS') throw new DomainError('UNAUTHENTICATED', 'Sign in to decide balance adjustment requests', {}, 'UNAUTHENTICATED');
-  if (!isApprover(caller)) throw new DomainError('FORBIDDEN', 'Only a supervisor (ADMIN, or an agent with scope billing:approve) decides balance adjustment requests', { field: 'input.id' }, 'FORBIDDEN');
-  // requested_by keeps the subject's first 200 characters: compared as stored.
-  if (row.requested_by === caller.subject.slice(0, 200)) throw new DomainError('SELF_APPROVAL', `Request ${row.id} is your own; another supervisor decides it`, { field: 'input.id' }, 'FORBIDDEN');
-}
+const requireDecider = (row: AdjustmentRequestRow, caller: Caller): void => requireApprover(caller, row.requested_by, `balance adjustment request ${row.id}`);
 
 /**
  * Approves a PENDING request: the adjustment is made now with the stored input; APPROVED with its id.
@@ -110,7 +105,7 @@ export async function approveAdjustment(sql: Sql, c: { id: string; caller: Calle
   const adjustment = await adjustBalance(sql, { ...inputOf(row), caller: requester, now: c.now });
   const [updated] = await sql.query<AdjustmentRequestRow>(
     `update balance_adjustment_request set status = 'APPROVED', decided_by = $2, decided_at = $3, adjustment_id = $4 where id = $1 returning *`,
-    [row.id, c.caller.subject.slice(0, 200), c.now, adjustment.id],
+    [row.id, approvalActor(c.caller), c.now, adjustment.id],
   );
   return { row: await announce(sql, 'balanceAdjustmentDecided', c.now, updated!), adjustment };
 }
@@ -123,7 +118,7 @@ export async function rejectAdjustment(sql: Sql, c: { id: string; reason: string
   requireDecider(row, c.caller);
   if (row.status === 'REJECTED') return row;
   if (row.status === 'APPROVED') throw conflict('APPROVAL_REQUEST_DECIDED', `Request ${row.id} was approved`, { field: 'input.id', status: row.status });
-  const [updated] = await sql.query<AdjustmentRequestRow>(`update balance_adjustment_request set status = 'REJECTED', decided_by = $2, decision_note = $3, decided_at = $4 where id = $1 returning *`, [row.id, c.caller.subject.slice(0, 200), reason.slice(0, 2000), c.now]);
+  const [updated] = await sql.query<AdjustmentRequestRow>(`update balance_adjustment_request set status = 'REJECTED', decided_by = $2, decision_note = $3, decided_at = $4 where id = $1 returning *`, [row.id, approvalActor(c.caller), reason.slice(0, 2000), c.now]);
   return announce(sql, 'balanceAdjustmentDecided', c.now, updated!);
 }
 
