@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertDeliveries } from '../src/persistence/store';
+import { pruneDeliveries } from '../src/application/prune-deliveries';
 import { api, HUB, publishPing, startHubForTest, startReceiver, until } from './support';
 
 const PARTNER = { role: 'PARTNER' as const, partnerId: 'cancel-p' };
@@ -99,5 +100,17 @@ describe('DELETE of a hub cancels what it still had to send', () => {
       slow.closeAllConnections();
       await new Promise<void>((resolve) => slow.close(() => resolve()));
     }
+  });
+});
+
+describe('a delivery a deleted hub still got (an event recorded as the delete committed)', () => {
+  it('is cancelled by the next retention pass, not left PENDING for ever', async () => {
+    const hub = (await api(t.hub, 'POST', HUB, PARTNER, { callback: receiver.url, query: 'eventType=SystemPingEvent' })).body;
+    expect((await api(t.hub, 'DELETE', `${HUB}/${hub.id}`, PARTNER)).status).toBe(204);
+    // The straggler: inserted after the delete, as a transaction begun before it would.
+    await insertDeliveries(t.hub.knex, [{ subscriptionId: hub.id, ...ping('evt_after_delete') }], t.clock.now());
+    // The service's own pass (once a minute) or this one cancels it.
+    await pruneDeliveries({ knex: t.hub.knex }, t.clock.now(), { deliveredHours: 168, deadHours: 720 });
+    expect((await rowsOf(hub.id)).map((r) => [r.event_id, r.status])).toEqual([['evt_after_delete', 'CANCELLED']]);
   });
 });

@@ -1,5 +1,5 @@
 import type { Logger } from '@ledgerline/platform';
-import { deleteFinishedDeliveries } from '../persistence/store';
+import { cancelDeliveriesOfDeletedHubs, deleteFinishedDeliveries } from '../persistence/store';
 import type { HubConfig } from '../config';
 import type { HubDeps } from './deps';
 
@@ -10,7 +10,8 @@ export const PRUNE_BATCH = 1_000;
 export const PRUNE_MAX_STATEMENTS = 20;
 
 /**
- * Retention: deletes DELIVERED deliveries that finished more than `deliveredHours` before `now`, CANCELLED ones
+ * Retention: cancels the PENDING deliveries of deleted hubs (stragglers of a delete racing an event),
+ * then deletes DELIVERED deliveries that finished more than `deliveredHours` before `now`, CANCELLED ones
  * (their hub deleted) as long after the cancellation, and DEAD ones more than `deadHours` before (0: that status is kept), in statements of at most `batch` rows, at most
  * `maxStatements` of them. `more`: a statement came back full, so older rows may be left for the next pass.
  */
@@ -28,6 +29,10 @@ export async function pruneDeliveries(
   let deleted = 0;
   let statements = 0;
   let more = false;
+  // First, deliveries a deleted hub still got (an event recorded as the delete committed): cancelled, so they age out below.
+  const cancelled = await cancelDeliveriesOfDeletedHubs(deps.knex, now, options.batch);
+  if (cancelled) deps.logger?.info({ cancelled }, 'pending deliveries of deleted hubs cancelled');
+  more = cancelled === options.batch;
   for (const [status, hours] of work) {
     if (hours <= 0) continue;
     const before = new Date(now.getTime() - hours * HOUR_MS);

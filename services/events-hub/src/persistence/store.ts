@@ -154,6 +154,21 @@ export async function markHubDeleted(knex: Knex, id: string, now: Date): Promise
   }) as Promise<number | null>;
 }
 
+/**
+ * CANCELS up to `limit` PENDING deliveries of deleted hubs: stragglers an event's transaction that
+ * began before a hub's delete committed can still insert (the delete cancelled what existed then).
+ * They were never sent (a claim takes active hubs only) but stayed PENDING, out of retention's reach.
+ */
+export async function cancelDeliveriesOfDeletedHubs(knex: Knex, now: Date, limit: number): Promise<number> {
+  const result = await knex.raw(
+    `update webhook_delivery set status = 'CANCELLED', next_attempt_at = ? where id in (
+       select d.id from webhook_delivery d join hub h on h.id = d.subscription_id
+        where d.status = 'PENDING' and h.status = 'DELETED' limit ? for update of d skip locked)`,
+    [now, limit],
+  );
+  return Number((result as { rowCount: number }).rowCount ?? 0);
+}
+
 /** An active hub, row-locked until the end of the transaction `trx` (a rotation against another). */
 export async function lockActiveHub(trx: Knex, id: string): Promise<HubRow | null> {
   const row = await trx('hub').where({ id, status: 'ACTIVE' }).forUpdate().first();
