@@ -31,13 +31,14 @@ async function seed(orm: Orm): Promise<void> {
   await em.flush();
   for (const id of ['lin_1', 'lin_2']) em.create(Line, { id, billingAccountId: 'acc_1', msisdn: id === 'lin_1' ? '+4915100000001' : '+4915100000002', iccid: null, imsi: null, status: 'ACTIVE', planCode: 'POSTPAID_20GB', createdAt: t0, updatedAt: t0 });
   await em.flush();
+  // Orders as rows of the old schema (the entity has columns later migrations add).
   const order = (id: string, lineId: string, status: string, createdAt: Date) =>
-    em.create(ProductOrder, { id, kind: 'SUSPEND', status, billingAccountId: 'acc_1', lineId, request: '{}', idempotencyKey: null, requestHash: null, failureCode: null, failureMessage: null, createdAt, updatedAt: createdAt, completedAt: null });
-  order('ord_b', 'lin_1', 'IN_PROGRESS', t1); // newer: failed
-  order('ord_c', 'lin_1', 'ACKNOWLEDGED', t0); // as old as ord_a, larger id: failed
-  order('ord_a', 'lin_1', 'ACKNOWLEDGED', t0); // oldest (ties broken by id): kept
-  order('ord_done', 'lin_1', 'COMPLETED', t0); // closed: not counted, not touched
-  order('ord_z', 'lin_2', 'IN_PROGRESS', t1); // the only open order of its line
+    em.getConnection().execute(`insert into product_order (id, kind, status, billing_account_id, line_id, request, created_at, updated_at) values (?, 'SUSPEND', ?, 'acc_1', ?, '{}', ?, ?)`, [id, status, lineId, createdAt, createdAt]);
+  await order('ord_b', 'lin_1', 'IN_PROGRESS', t1); // newer: failed
+  await order('ord_c', 'lin_1', 'ACKNOWLEDGED', t0); // as old as ord_a, larger id: failed
+  await order('ord_a', 'lin_1', 'ACKNOWLEDGED', t0); // oldest (ties broken by id): kept
+  await order('ord_done', 'lin_1', 'COMPLETED', t0); // closed: not counted, not touched
+  await order('ord_z', 'lin_2', 'IN_PROGRESS', t1); // the only open order of its line
   const sub = (id: string, lineId: string, status: string, planCode: string, createdAt: Date) =>
     em.create(Subscription, { id, lineId, billingAccountId: 'acc_1', planCode, planVersionId: `plv_${planCode}`, status, sharedAllowances: false, addOns: '[]', startsAt: status === 'ACTIVE' ? t0 : cycleEnd, endsAt: status === 'ACTIVE' ? cycleEnd : null, createdAt });
   sub('sub_active', 'lin_1', 'ACTIVE', 'POSTPAID_20GB', t0);
