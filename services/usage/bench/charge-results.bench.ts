@@ -14,6 +14,7 @@ import { usageRuntimeOf } from '../src/usage-runtime';
 import { UsagePipeline } from '../src/application/usage-pipeline';
 import { applyChargeResults } from '../src/application/apply-charge-result';
 import { filePlanSource } from '../test/support';
+import { benchEvents, seedBenchLines } from './bench-lines';
 
 const N = Number(process.argv[2] ?? 40_000);
 const BATCH = Number(process.argv[3] ?? 2000);
@@ -32,19 +33,9 @@ const stats = (xs: number[]) => {
 try {
   const usage = usageRuntimeOf(svc.runtime);
   const pipeline = new UsagePipeline({ ...usage.pipeline.deps, publishCharges: async () => undefined });
-  for (let i = 0; i < LINES; i++) {
-    const lineId = `lin_b${i}`;
-    const msisdn = `+4916${String(i).padStart(8, '0')}`;
-    const prepaid = i % 2 === 0;
-    await usage.directory.applyLineState({ lineId, msisdn, billingAccountId: `acc_b${i}`, status: 'ACTIVE' }, new Date('2025-01-01T00:00:00Z'));
-    await usage.directory.applySubscription({ subscriptionId: `sub_b${i}`, lineId, msisdn, billingAccountId: `acc_b${i}`, paymentMode: prepaid ? 'PREPAID' : 'POSTPAID', currency: 'EUR', planCode: 'X', planVersionId: prepaid ? 'plv_prepaid' : 'plv_postpaid', status: 'ACTIVE', startsAt: '2025-01-01T00:00:00Z', endsAt: null, addOns: [] }, new Date('2025-01-01T00:00:00Z'));
-  }
-  const types = ['DATA', 'VOICE', 'SMS'];
+  await seedBenchLines(usage, LINES);
   const base = Date.now() - 3_600_000;
-  const event = (i: number) => {
-    const t = types[i % 3];
-    return { raw: { source: `bench-${runId}`, eventId: `e${i}`, msisdn: `+4916${String(i % LINES).padStart(8, '0')}`, usageType: t, quantity: t === 'DATA' ? '1.5' : t === 'VOICE' ? '75' : '1', calledNumber: t === 'DATA' ? undefined : '+4930123456', occurredAt: new Date(base + i).toISOString() }, source: 'nats' };
-  };
+  const event = benchEvents(runId, LINES, base);
   for (let off = 0; off < N; off += BATCH) await pipeline.process(Array.from({ length: Math.min(BATCH, N - off) }, (_, k) => event(off + k)));
   // What wallets answers when the ledger agrees with the rating (the usual case: no counter reload).
   const { rows } = await usage.sql.query<{ id: string; spend: string | null; from_allowance: string | null; charged_units: string }>(

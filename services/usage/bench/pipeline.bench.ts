@@ -10,6 +10,7 @@ import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
 import { UsagePipeline } from '../src/application/usage-pipeline';
 import { filePlanSource } from '../test/support';
+import { benchEvents, seedBenchLines } from './bench-lines';
 
 const N = Number(process.argv[2] ?? 40_000);
 const BATCH = Number(process.argv[3] ?? 2000);
@@ -26,19 +27,9 @@ try {
   const usage = usageRuntimeOf(svc.runtime);
   let published = 0;
   const pipeline = new UsagePipeline({ ...usage.pipeline.deps, publishCharges: async (c) => void (published += c.length) });
-  for (let i = 0; i < LINES; i++) {
-    const lineId = `lin_b${i}`;
-    const msisdn = `+4916${String(i).padStart(8, '0')}`;
-    const prepaid = i % 2 === 0;
-    await usage.directory.applyLineState({ lineId, msisdn, billingAccountId: `acc_b${i}`, status: 'ACTIVE' }, new Date('2025-01-01T00:00:00Z'));
-    await usage.directory.applySubscription({ subscriptionId: `sub_b${i}`, lineId, msisdn, billingAccountId: `acc_b${i}`, paymentMode: prepaid ? 'PREPAID' : 'POSTPAID', currency: 'EUR', planCode: 'X', planVersionId: prepaid ? 'plv_prepaid' : 'plv_postpaid', status: 'ACTIVE', startsAt: '2025-01-01T00:00:00Z', endsAt: null, addOns: [] }, new Date('2025-01-01T00:00:00Z'));
-  }
-  const types = ['DATA', 'VOICE', 'SMS'];
+  await seedBenchLines(usage, LINES);
   const base = Date.now() - 3_600_000;
-  const event = (i: number) => {
-    const t = types[i % 3];
-    return { raw: { source: `bench-${runId}`, eventId: `e${i}`, msisdn: `+4916${String(i % LINES).padStart(8, '0')}`, usageType: t, quantity: t === 'DATA' ? '1.5' : t === 'VOICE' ? '75' : '1', calledNumber: t === 'DATA' ? undefined : '+4930123456', occurredAt: new Date(base + i).toISOString() }, source: 'nats' };
-  };
+  const event = benchEvents(runId, LINES, base);
   // Warm-up batch (plan compile, counters of every line).
   await pipeline.process(Array.from({ length: LINES }, (_, i) => event(N + i)));
   const before = { ...pipeline.stats };
