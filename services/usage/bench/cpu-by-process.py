@@ -7,7 +7,8 @@ leave at most 2,000,000 / N microseconds of CPU per event for all of them.
 
   python3 services/usage/bench/cpu-by-process.py            usage's end-to-end phase (npm run bench:usage)
   python3 services/usage/bench/cpu-by-process.py --reserve  the charging bench's reservation phase (npm run bench:charging)
-  ... [--reserve] -- command ...                            another command printing the same phase lines
+  python3 services/usage/bench/cpu-by-process.py --pipeline the usage pipeline alone (pipeline.bench.ts: no JetStream, no wallets)
+  ... [--reserve|--pipeline] -- command ...                            another command printing the same phase lines
 
 Linux only.
 """
@@ -35,6 +36,8 @@ def kind(pid: str) -> str | None:
         return 'wallets (node)'
     if 'usage.bench.ts' in cmd:
         return 'usage + publisher (node)'
+    if 'pipeline.bench.ts' in cmd:
+        return 'usage (node)'
     if 'reserve-load.ts' in cmd:
         return 'load client (node)'
     if 'charging.bench.ts' in cmd:
@@ -46,6 +49,8 @@ def kind(pid: str) -> str | None:
 PHASES = {
     'usage': dict(command=['npm', 'run', 'bench:usage'], start=re.compile(r'raw JetStream'), end=re.compile(r'end to end: (\d+) events'),
                   events=lambda start, end: int(end.group(1)), name='the end-to-end phase'),
+    'pipeline': dict(command=['npx', 'tsx', 'services/usage/bench/pipeline.bench.ts'], start=re.compile(r'timing (\d+) events'), end=re.compile(r'usage pipeline: '),
+                     events=lambda start, end: int(start.group(1)), name='the pipeline phase'),
     'reserve': dict(command=['npm', 'run', 'bench:charging'], start=re.compile(r'reservations over NATS at (\d+)/s for (\d+) s'), end=re.compile(r'  wallets event loop delay'),
                     events=lambda start, end: int(start.group(1)) * int(start.group(2)), name='the reservation phase'),
 }
@@ -95,7 +100,8 @@ class Sampler(threading.Thread):
 
 
 def main() -> None:
-    phase = PHASES['reserve' if '--reserve' in sys.argv[1:sys.argv.index('--') if '--' in sys.argv else None] else 'usage']
+    options = sys.argv[1:sys.argv.index('--') if '--' in sys.argv else None]
+    phase = PHASES['reserve' if '--reserve' in options else 'pipeline' if '--pipeline' in options else 'usage']
     command = sys.argv[sys.argv.index('--') + 1:] if '--' in sys.argv else phase['command']
     sampler = Sampler()
     sampler.start()

@@ -32,6 +32,7 @@ try {
   const event = benchEvents(runId, LINES, base);
   // Warm-up batch (plan compile, counters of every line).
   await pipeline.process(Array.from({ length: LINES }, (_, i) => event(N + i)));
+  process.stdout.write(`timing ${N} events\n`);
   const before = { ...pipeline.stats };
   const started = performance.now();
   const inflight = new Set<Promise<unknown>>();

@@ -5,7 +5,7 @@
 import { headers } from '@nats-io/transport-node';
 import { WORK_SUBJECTS, deterministicId, inChargeMessages } from '@ledgerline/contracts';
 import type { ServiceRuntime } from '@ledgerline/platform';
-import { LineDirectory } from './application/line-directory';
+import { LineDirectory, lineCacheSize } from './application/line-directory';
 import { catalogPlanSource, PlanCache, type PlanSource } from './application/plan-cache';
 import { UsagePipeline } from './application/usage-pipeline';
 import { createUsageMetrics, registerPendingChargeGauges, type UsageMetrics } from './application/metrics';
@@ -26,7 +26,7 @@ const byRuntime = new WeakMap<ServiceRuntime, UsageRuntime>();
 
 export function createUsageRuntime(runtime: ServiceRuntime, planSource?: PlanSource): UsageRuntime {
   const sql = openSqlPool(runtime, Number(process.env.USAGE_SQL_POOL_MAX ?? 4));
-  const directory = new LineDirectory(sql);
+  const directory = new LineDirectory(sql, lineCacheSize(process.env.USAGE_LINE_CACHE_SIZE));
   const plans = new PlanCache(planSource ?? catalogPlanSource(process.env.CATALOG_URL ?? 'http://127.0.0.1:4001/graphql', runtime.config.internalSecret));
   const { js, nc } = runtime.messaging;
   // USAGE_CHARGE_PUBLISH=ack (default): JetStream publish, each awaited for its PubAck. "fire":

@@ -6,6 +6,23 @@ import type { LineStateData, SubscriptionData } from '@ledgerline/contracts';
 import type { PoolMember } from '../domain/period';
 import type { LineCountStep, LineInfo, SubscriptionVersion } from '../domain/subscriber';
 import { inSqlTransaction, type Sql, type SqlClient } from '../persistence/sql';
+import { BoundedCache } from './bounded-cache';
+
+/** Lines the directory keeps by default (USAGE_LINE_CACHE_SIZE; a few KB each). */
+export const DEFAULT_MAX_LINES = 300_000;
+/**
+ * The smallest size allowed: a batch (up to a few thousand events) rates from the lines its lookup
+ * loaded, so the cache must hold several batches' lines at once (see BoundedCache).
+ */
+export const MIN_MAX_LINES = 20_000;
+
+/** The directory's size from USAGE_LINE_CACHE_SIZE: the default when unset, refused when not a whole number of at least MIN_MAX_LINES. */
+export function lineCacheSize(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return DEFAULT_MAX_LINES;
+  const size = Number(value);
+  if (!Number.isInteger(size) || size < MIN_MAX_LINES) throw new Error(`USAGE_LINE_CACHE_SIZE must be a whole number of at least ${MIN_MAX_LINES} (lines the rating path caches), not "${value}"`);
+  return size;
+}
 
 interface LineRow {
   line_id: string;
@@ -37,10 +54,11 @@ interface VersionRow {
 }
 
 export class LineDirectory {
-  private readonly byLine = new Map<string, LineInfo | null>();
-  private readonly byMsisdn = new Map<string, string>();
+  // Bounded (an operator has millions of lines): a line not rated for a while is read again when needed.
+  private readonly byLine: BoundedCache<string, LineInfo | null>;
+  private readonly byMsisdn: BoundedCache<string, string>;
   /** MSISDN → every line that has held it and since when, oldest first (a number is given again after a line ends). */
-  private readonly holders = new Map<string, { at: Date; lineId: string }[]>();
+  private readonly holders: BoundedCache<string, { at: Date; lineId: string }[]>;
   /** `account|planVersionId` → the account's subscriptions on that plan version (who shares its pools). */
   private readonly pools = new Map<string, Promise<PoolMember[]>>();
   /** Account → its line count now and over time (shared by the LineInfo of its lines; dropped with the account's lines). */
@@ -65,7 +83,20 @@ export class LineDirectory {
    */
   onSubscriptionChanged?: (lineId: string, billingAccountId: string) => void;
 
-  constructor(private readonly sql: Sql) {}
+  constructor(
+    private readonly sql: Sql,
+    /** How many lines (and as many numbers) the cache keeps at most. */
+    maxLines = DEFAULT_MAX_LINES,
+  ) {
+    this.byLine = new BoundedCache(maxLines);
+    this.byMsisdn = new BoundedCache(maxLines);
+    this.holders = new BoundedCache(maxLines);
+  }
+
+  /** How many lines are cached now (at most the size given to the constructor). */
+  get cachedLines(): number {
+    return this.byLine.size;
+  }
 
   invalidate(lineId?: string, msisdn?: string | null): void {
     this.epoch++;
@@ -174,6 +205,11 @@ export class LineDirectory {
     const statuses = found.length
       ? (await this.sql.query<{ line_id: string; changed_at: Date; status: string }>('select line_id, changed_at, status from line_status_history where line_id = any($1::text[]) order by changed_at', [found])).rows
       : [];
+    // Grouped once: a read of a batch's lines (thousands) filtered every list per line before.
+    const versionsOf = groupBy(versions, (v) => v.line_id);
+    const anchorsOf = groupBy(anchors, (a) => a.line_id);
+    const statusesOf = groupBy(statuses, (x) => x.line_id);
+    const heldOf = groupBy(held, (h) => h.msisdn);
     let stale = false;
     for (const id of ids) {
       if (!keepStale && this.changedSince(since, id)) stale = true;
@@ -192,16 +228,16 @@ export class LineDirectory {
         status: row.status,
         lineCount: Math.max(1, lineCounts.get(row.billing_account_id)?.now ?? 1),
         lineCounts: lineCounts.get(row.billing_account_id)?.steps,
-        versions: versions.filter((v) => v.line_id === row.line_id).map(toVersion),
-        restarts: restartsOf(anchors.filter((a) => a.line_id === row.line_id)),
-        statuses: statuses.filter((s) => s.line_id === row.line_id).map((s) => ({ at: new Date(s.changed_at), status: s.status })),
+        versions: (versionsOf.get(row.line_id) ?? []).map(toVersion),
+        restarts: restartsOf(anchorsOf.get(row.line_id) ?? []),
+        statuses: (statusesOf.get(row.line_id) ?? []).map((s) => ({ at: new Date(s.changed_at), status: s.status })),
       };
       this.byLine.set(row.line_id, info);
       if (row.msisdn) this.byMsisdn.set(row.msisdn, row.line_id);
     }
     for (const m of numbers) {
       if (!keepStale && (this.clearedAt > since || (this.msisdnInvalidated.get(m) ?? 0) > since)) stale = true;
-      else this.holders.set(m, held.filter((h) => h.msisdn === m).map((h) => ({ at: new Date(h.assigned_at), lineId: h.line_id })));
+      else this.holders.set(m, (heldOf.get(m) ?? []).map((h) => ({ at: new Date(h.assigned_at), lineId: h.line_id })));
     }
     return stale;
   }
@@ -346,7 +382,7 @@ export class LineDirectory {
   private invalidateAccount(billingAccountId: string): void {
     this.accountInvalidated.set(billingAccountId, ++this.epoch);
     this.accountLines.delete(billingAccountId);
-    for (const [id, info] of this.byLine) if (info?.billingAccountId === billingAccountId) this.byLine.delete(id);
+    this.byLine.deleteWhere((info) => info?.billingAccountId === billingAccountId);
   }
 }
 
@@ -356,6 +392,18 @@ async function insertVersion(db: SqlClient, subscriptionId: string, validFrom: D
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) on conflict (subscription_id, valid_from) do nothing`,
     [subscriptionId, validFrom, ...values],
   );
+}
+
+/** Rows by key, each key's in the order read. */
+function groupBy<R>(rows: readonly R[], keyOf: (row: R) => string): Map<string, R[]> {
+  const out = new Map<string, R[]>();
+  for (const r of rows) {
+    const key = keyOf(r);
+    const list = out.get(key);
+    if (list) list.push(r);
+    else out.set(key, [r]);
+  }
+  return out;
 }
 
 /** The line that held a number at `at`: the last claim at or before it; before the first claim known, its claimant. */

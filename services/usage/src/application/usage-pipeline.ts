@@ -19,7 +19,7 @@ import { activeAddOnsAt, lineCountAt, statusAt, versionAt, type LineInfo, type S
 import { calendarMonthAt, linePeriodAt, poolPeriodAt } from '../domain/period';
 import { CounterStore } from './counter-store';
 import { storable, validateUsage, type Rejection, type ValidationResult, type ValidUsage } from '../domain/usage-input';
-import { addOnPurchasesAt, applyUsage, setAllowance, TOTAL_BUCKET, usageStateOf, type AddOnAllowances, type AddOnPurchase, type LineCounters } from '../domain/live-usage';
+import { addOnPurchasesAt, applyUsage, setAllowance, TOTAL_BUCKET, usageStateOf, type AddOnAllowances, type AddOnPurchase, type Applied, type LineCounters } from '../domain/live-usage';
 import { inSqlTransaction, insertArrayRows, type Sql, type SqlClient } from '../persistence/sql';
 import { loadAddOnCounters, loadLineCounters, loadPoolCounters } from './live-usage';
 import { eventIdOf, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
@@ -185,6 +185,26 @@ interface Prepared {
   /** Answered without being stored (EVENT_ID_CONFLICT): no write, no counters. */
   refused?: boolean;
   outcome: UsageOutcome;
+}
+
+/** What the notice events of a rated event are made of (see UsagePipeline.noticeEvents). */
+interface NoticeContext {
+  id: string;
+  line: LineInfo;
+  version: SubscriptionVersion;
+  linePeriod: AllowancePeriod;
+  poolPeriod?: AllowancePeriod;
+  pool?: LineCounters;
+  /** The event drew on the account's shared pool. */
+  shared: boolean;
+  /** The add-on purchase the event drew on, if any. */
+  purchase?: AddOnPurchase;
+  purchases?: Map<string, AddOnPurchase>;
+  rater: Rater;
+  offers: readonly OfferDocument[];
+  result: RatingResult;
+  crossed: Applied['crossed'];
+  now: Date;
 }
 
 /** How many committed writes the pipeline remembers the ids of (a duplicate check further back is done again). */
@@ -447,12 +467,16 @@ export class UsagePipeline {
     if (this.storedSince(looked.commits, unknown)) {
       for (const [id, r] of await this.storedRecords(unknown, looked.reprocess)) stored.set(id, r);
     }
-    // The directory may have dropped a line since the lookup (an event): load it again.
-    if (validated.some((v) => v.ok && !this.deps.directory.get(v.usage.lineId, v.usage.msisdn, v.usage.occurredAt))) {
+    // Each event's line, taken from the directory once: its cache is bounded, and the next batches'
+    // lookups (loading their lines while this batch is rated) may push this batch's lines out of it.
+    let lines = this.linesOf(validated);
+    // The directory may have dropped a line since the lookup (an event, or other loads): load it again.
+    if (validated.some((v, i) => v.ok && !lines[i])) {
       await this.deps.directory.prefetch(
         validated.flatMap((v) => (v.ok && v.usage.lineId ? [v.usage.lineId] : [])),
         validated.flatMap((v) => (v.ok && !v.usage.lineId && v.usage.msisdn ? [v.usage.msisdn] : [])),
       );
+      lines = this.linesOf(validated);
     }
     const linesToCount = new Map<string, { lineId: string; period: AllowancePeriod }>();
     const accounts = new Set<string>();
@@ -463,9 +487,8 @@ export class UsagePipeline {
     let purchasesToCount: Map<string, AddOnPurchase> | undefined;
     for (let i = 0; i < validated.length; i++) {
       const v = validated[i];
-      if (!v.ok) continue;
-      const line = this.deps.directory.get(v.usage.lineId, v.usage.msisdn, v.usage.occurredAt);
-      if (!line) continue;
+      const line = lines[i];
+      if (!v.ok || !line) continue;
       const version = versionAt(line, v.usage.occurredAt);
       const period = await this.linePeriod(line, version, v.usage.occurredAt);
       periods[i] = period;
@@ -510,7 +533,7 @@ export class UsagePipeline {
         p = this.rejected(id, source, eventId, v.partial, v.rejection, items[i].raw, now);
       } else {
         try {
-          p = await this.rate(id, v.usage, items[i].raw, now, precharged, periods[i], purchases?.[i]);
+          p = await this.rate(id, v.usage, lines[i], items[i].raw, now, precharged, periods[i], purchases?.[i]);
           if (p.lineId) touched.add(`${p.lineId}|${p.period}`);
           if (p.poolKey) touched.add(p.poolKey);
           if (p.addOnKey) touched.add(p.addOnKey);
@@ -543,8 +566,12 @@ export class UsagePipeline {
     return { id, row, outbox: [], outcome: { id, source, eventId, status: 'REJECTED', duplicate: false, rejectionCode: rejection.code, rejectionReason: rejection.reason } };
   }
 
-  private async rate(id: string, u: ValidUsage, raw: unknown, now: Date, precharged = false, knownPeriod?: AllowancePeriod, inForce?: Map<string, AddOnPurchase>): Promise<Prepared> {
-    const line = this.deps.directory.get(u.lineId, u.msisdn, u.occurredAt);
+  /** Each valid event's line as the directory holds it now (by id, or the number's holder at the event's time). */
+  private linesOf(validated: ValidationResult[]): (LineInfo | undefined)[] {
+    return validated.map((v) => (v.ok ? this.deps.directory.get(v.usage.lineId, v.usage.msisdn, v.usage.occurredAt) : undefined));
+  }
+
+  private async rate(id: string, u: ValidUsage, line: LineInfo | undefined, raw: unknown, now: Date, precharged = false, knownPeriod?: AllowancePeriod, inForce?: Map<string, AddOnPurchase>): Promise<Prepared> {
     if (!line) return this.rejected(id, u.source, u.eventId, u, { code: 'LINE_UNKNOWN', reason: `no line ${u.lineId ? `with id ${u.lineId}` : `with MSISDN ${u.msisdn}`} is known to usage` }, raw, now);
     if (u.lineId && u.msisdn && line.msisdn && line.msisdn !== u.msisdn) {
       return this.rejected(id, u.source, u.eventId, u, { code: 'SUBSCRIBER_MISMATCH', reason: `line ${u.lineId} has MSISDN ${line.msisdn}, not ${u.msisdn}` }, raw, now, { lineId: line.lineId });
@@ -574,11 +601,6 @@ export class UsagePipeline {
     // Add-on allowances are counted per purchase, over the purchase's own validity (wallets' bucket of it).
     const purchases = inForce ?? (version.addOns.length > 0 ? this.addOnPurchases(line.lineId, version, u.occurredAt) : undefined);
     const addOns = purchases ? await this.addOnCounters(purchases) : undefined;
-    // What threshold, notification and offer events say of the period (few events need it).
-    // Their ids name the period by its start: a period's name can pass to another one (a period cut
-    // short on the day it began is renamed by its start instant once the cut is known, see linePeriodAt).
-    const periodOfEvents = () => ({ period, periodStart: linePeriod.start.toISOString(), periodEnd: linePeriod.end.toISOString() });
-    const periodOfPool = () => (poolPeriod ? { period: poolPeriod.period, periodStart: poolPeriod.start.toISOString(), periodEnd: poolPeriod.end.toISOString() } : periodOfEvents());
     // Priced on the period's usage before the event.
     const { result: rated, rater, event, ctx } = await this.rateWith(plan.rater, u, id, line, version, counters, pool, addOns);
     if (rated.decision === 'DENIED') {
@@ -604,18 +626,40 @@ export class UsagePipeline {
     const result = rater.tryNoticesAfterSync(rated, event, after) ?? (await rater.noticesAfter(rated, event, after));
     const rating = traceOf(result, version.planVersionId);
     (rating as Record<string, unknown>).estimate = { fromAllowance: applied.fromAllowance, spend: applied.spend };
-    const outbox: OutboxRow[] = [];
-    // Thresholds, notifications and offers: once per line (or pool), period and what they are
-    // about, for good (remembered in emitted_event: the outbox forgets published rows after
-    // OUTBOX_RETENTION_HOURS, and notify / offer rules fire on every event in their band).
-    const once = <T>(name: EventName, subject: string, key: string[], data: () => T): void => {
-      if (!this.emitted.has(eventIdOf(name, key))) outbox.push({ ...eventRow(name, subject, key, data(), now), once: true });
-    };
     const needsCharge = !dec(result.chargedUnits).isZero() && (result.allowanceId !== undefined || !dec(result.price).isZero());
     const zone = zoneOf(rater, result, u);
     const adjustsInvoiceId = this.billedInvoiceOf(version.billingAccountId, u.occurredAt);
     const charge = needsCharge && !precharged ? JSON.stringify(chargeRequestOf(id, line.lineId, u, version, result, rater, { zone, adjustsInvoiceId })) : undefined;
-    for (const c of applied.crossed) {
+    // Few events ask for a notice: the rest build nothing for them.
+    const outbox = applied.crossed.length > 0 || result.notifications.length > 0 || result.offers.length > 0
+      ? this.noticeEvents({ id, line, version, linePeriod, poolPeriod, pool, shared, purchase, purchases, rater, offers, result, crossed: applied.crossed, now })
+      : [];
+    const row = [
+      id, u.source, u.eventId, line.lineId, u.msisdn ?? line.msisdn, version.billingAccountId, version.subscriptionId, version.planVersionId, u.usageType, u.direction,
+      u.quantity, u.unit, u.occurredAt, u.calledNumber ?? null, u.roamingCountry ?? null, u.visitedMcc ?? null, 'RATED', null, null,
+      'RATED', result.allowanceId ?? null, result.chargedUnits, result.price, applied.fromAllowance, applied.spend, result.currency, JSON.stringify(rating), needsCharge ? (precharged ? 'APPLIED' : 'PENDING') : 'NONE', null, now, now,
+      charge ?? null, zone, adjustsInvoiceId ?? null,
+    ];
+    return { id, row, lineId: line.lineId, period, billingAccountId: version.billingAccountId, outbox, charge, poolKey: shared ? poolKey : undefined, addOnKey: purchase?.key, outcome: { id, source: u.source, eventId: u.eventId, status: 'RATED', duplicate: false } };
+  }
+
+  /**
+   * The threshold, notification and offer events a rated event asks for: once per line (or pool),
+   * period and what they are about, for good (remembered in emitted_event: the outbox forgets
+   * published rows after OUTBOX_RETENTION_HOURS, and notify / offer rules fire on every event in
+   * their band). Their ids name the period by its start: a period's name can pass to another one
+   * (a period cut short on the day it began is renamed by its start instant once the cut is known,
+   * see linePeriodAt).
+   */
+  private noticeEvents(e: NoticeContext): OutboxRow[] {
+    const { id, line, version, linePeriod, poolPeriod, pool, shared, purchase, purchases, rater, offers, result, now } = e;
+    const outbox: OutboxRow[] = [];
+    const periodOfEvents = () => ({ period: linePeriod.period, periodStart: linePeriod.start.toISOString(), periodEnd: linePeriod.end.toISOString() });
+    const periodOfPool = () => (poolPeriod ? { period: poolPeriod.period, periodStart: poolPeriod.start.toISOString(), periodEnd: poolPeriod.end.toISOString() } : periodOfEvents());
+    const once = <T>(name: EventName, subject: string, key: string[], data: () => T): void => {
+      if (!this.emitted.has(eventIdOf(name, key))) outbox.push({ ...eventRow(name, subject, key, data(), now), once: true });
+    };
+    for (const c of e.crossed) {
       // A shared pool crosses its thresholds once per account and plan version (whichever line's event did it).
       // An add-on purchase's: once per purchase (a pass bought again in the period is a new bucket in wallets).
       const bought = c.allowanceId === purchase?.allowanceId ? purchase : undefined;
@@ -633,13 +677,7 @@ export class UsagePipeline {
     for (const o of result.offers) {
       once('usageOfferTriggered', line.lineId, [line.lineId, linePeriod.start.toISOString(), o.offerCode], () => ({ lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, subscriptionId: version.subscriptionId, ...periodOfEvents(), offerCode: o.offerCode, rule: o.rule, usageRecordId: id }));
     }
-    const row = [
-      id, u.source, u.eventId, line.lineId, u.msisdn ?? line.msisdn, version.billingAccountId, version.subscriptionId, version.planVersionId, u.usageType, u.direction,
-      u.quantity, u.unit, u.occurredAt, u.calledNumber ?? null, u.roamingCountry ?? null, u.visitedMcc ?? null, 'RATED', null, null,
-      'RATED', result.allowanceId ?? null, result.chargedUnits, result.price, applied.fromAllowance, applied.spend, result.currency, JSON.stringify(rating), needsCharge ? (precharged ? 'APPLIED' : 'PENDING') : 'NONE', null, now, now,
-      charge ?? null, zone, adjustsInvoiceId ?? null,
-    ];
-    return { id, row, lineId: line.lineId, period, billingAccountId: version.billingAccountId, outbox, charge, poolKey: shared ? poolKey : undefined, addOnKey: purchase?.key, outcome: { id, source: u.source, eventId: u.eventId, status: 'RATED', duplicate: false } };
+    return outbox;
   }
 
   /**
