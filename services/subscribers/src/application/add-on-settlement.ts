@@ -37,3 +37,17 @@ export async function settleAddOn(
     await wallets.grantBucket({ billingAccountId: c.account.id, lineId: c.line.id, allowanceId: a.id, name: a.name ?? `${offer!.name}: ${a.id}`, unit: a.unit, quantity: a.quantity, validFrom: c.startsAt, validTo, grantKey: `addon:${c.orderId}:${a.id}` });
   }
 }
+
+/**
+ * Whether wallets holds the ADD_ON's charge (`chargeId`), asked by sending it again: wallets keys a
+ * charge by its id, so a charge it took answers APPLIED again without taking anything, and one it
+ * refused answers DENIED. One that never reached it is decided now (taken or refused), so a request
+ * still in flight from a stalled runner can no longer take the money after this answer: the key is
+ * settled before the money goes back (as wallets' `closeTopupKey` does for top-ups). Throws while
+ * wallets cannot be reached (the caller retries later).
+ */
+export async function addOnChargeTaken(wallets: WalletsPort, c: { chargeId: string; account: BillingAccount; lineId: string; price: Money; at: Date }): Promise<boolean> {
+  if (c.account.paymentMode !== 'PREPAID') return false; // postpaid: invoicing bills the one-off, wallets took nothing
+  const paid = await wallets.chargePurchase({ chargeId: c.chargeId, billingAccountId: c.account.id, lineId: c.lineId, amount: c.price.amount, currency: c.price.currency, occurredAt: c.at });
+  return paid.outcome === 'APPLIED';
+}

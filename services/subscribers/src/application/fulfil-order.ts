@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
-import { DomainError, notFound, type Money } from '@ledgerline/contracts';
+import { dec, decimalToString, DomainError, notFound, type Money } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { transitionLine, type LineStatus } from '../domain/lifecycle';
 import { isFinal, LINE_ACTION_OF, moveOrder, type OrderKind, type OrderStatus } from '../domain/order';
@@ -68,6 +68,49 @@ function chargeId(orderId: string, n: number): string {
 }
 
 export { feeChargeId } from './plan-fees';
+
+/** The id an ADD_ON's price is charged under (wallets' key for it, and the one-off charge's id). */
+export const addOnChargeId = (orderId: string): string => chargeId(orderId, 0);
+
+/** The id of the CREDIT that gives a FAILED ADD_ON's charge back: one per order. */
+export const addOnRefundId = (orderId: string): string => `chg_${createHash('sha256').update(`${orderId}\u001frefund`).digest('hex').slice(0, 32)}`;
+
+/** What an ADD_ON order asks for, fixed when it was placed. */
+export interface AddOnRequest {
+  subscriptionId: string;
+  offerCode: string;
+  price: Money;
+  validityDays: number;
+}
+
+/**
+ * Gives back the price of a FAILED ADD_ON order that wallets took (`addOnChargeTaken`): a CREDIT
+ * one-off and its `oneOffChargeCreated`, which wallets credits to the balance under the refund's
+ * id. Made once per order (the row's id is fixed; an existing one is left as it is).
+ */
+export async function refundAddOn(em: Em, order: ProductOrder, now: Date): Promise<void> {
+  const id = addOnRefundId(order.id);
+  if (await em.findOne(OneOffCharge, { id })) return;
+  const r = JSON.parse(order.request) as AddOnRequest;
+  const line = await em.findOne(Line, { id: order.lineId });
+  const credit = em.create(OneOffCharge, {
+    id,
+    billingAccountId: order.billingAccountId,
+    lineId: order.lineId,
+    subscriptionId: r.subscriptionId,
+    orderId: order.id,
+    kind: 'CREDIT',
+    reason: 'ADD_ON_PURCHASE',
+    amount: decimalToString(dec(r.price.amount).negated()),
+    currency: r.price.currency,
+    description: `Refund: ${r.offerCode} for ${line?.msisdn ?? order.lineId} (order ${order.id} failed)`.slice(0, 300),
+    periodStart: null,
+    periodEnd: null,
+    chargedAt: now,
+  });
+  emitOneOffCharge(em, credit);
+  await em.flush();
+}
 
 /**
  * IN_PROGRESS → COMPLETED, applying the order's effect in the same transaction: the line's new
@@ -151,16 +194,19 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
     charges.push(...planFeeCharges(em, { orderId: order.id, line, account, ...fees, trigger: 'SIM_REPLACEMENT', now }));
   }
   if (kind === 'ADD_ON') {
-    const r = JSON.parse(order.request) as { subscriptionId: string; offerCode: string; price: Money; validityDays: number };
+    const r = JSON.parse(order.request) as AddOnRequest;
     const sub = await em.findOneOrFail(Subscription, { id: r.subscriptionId });
     if (sub.status !== 'ACTIVE') throw new DomainError('SUBSCRIPTION_NOT_ACTIVE_CONFLICT', `Subscription ${sub.id} is ${sub.status}`, { field: 'input.lineId' });
-    const endsAt = new Date(now.getTime() + r.validityDays * 86_400_000);
-    if (effects) await settleAddOn(effects, { orderId: order.id, chargeId: chargeId(order.id, 0), line, account, offerCode: r.offerCode, price: r.price, startsAt: now, endsAt });
-    sub.addOns = JSON.stringify([...(JSON.parse(sub.addOns) as unknown[]), { code: r.offerCode, startsAt: now.toISOString(), endsAt: endsAt.toISOString() }]);
+    // Dated as the saga fixed it before first charging (each retry sends wallets the same charge
+    // and grants); now when completed otherwise.
+    const startsAt = order.sagaChargeAt ?? now;
+    const endsAt = new Date(startsAt.getTime() + r.validityDays * 86_400_000);
+    if (effects) await settleAddOn(effects, { orderId: order.id, chargeId: addOnChargeId(order.id), line, account, offerCode: r.offerCode, price: r.price, startsAt, endsAt });
+    sub.addOns = JSON.stringify([...(JSON.parse(sub.addOns) as unknown[]), { code: r.offerCode, startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString() }]);
     emitSubscription(em, 'subscriptionChanged', sub, line, account, order.id, now);
     charges.push(
       em.create(OneOffCharge, {
-        id: chargeId(order.id, 0),
+        id: addOnChargeId(order.id),
         billingAccountId: account.id,
         lineId: line.id,
         subscriptionId: sub.id,

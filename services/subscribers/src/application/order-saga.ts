@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { DomainError } from '@ledgerline/contracts';
 import type { Clock, Em, Orm } from '@ledgerline/platform';
 import type { ProvisioningAdapter, ProvisioningRequest } from '../ports/provisioning';
-import { ProductOrder } from '../persistence/entities';
-import { completeOrder, failOrder, loadOrder, ordersAfterCompletion, provisioningRequest, startOrder } from './fulfil-order';
-import type { OrderEffects } from './add-on-settlement';
+import { BillingAccount, Line, ProductOrder } from '../persistence/entities';
+import { addOnChargeId, completeOrder, failOrder, loadOrder, ordersAfterCompletion, provisioningRequest, refundAddOn, startOrder, type AddOnRequest } from './fulfil-order';
+import { addOnChargeTaken, type OrderEffects } from './add-on-settlement';
 
 export interface SagaOptions {
   /** Attempts of the provisioning call before the order fails (default 3). */
@@ -140,15 +140,21 @@ interface Steps {
   run: string;
 }
 
-async function resume(deps: SagaDeps, orderId: string, claimed: ProductOrder, options: SagaOptions & { leaseMs: number }, { fenced, guard, run }: Steps): Promise<ProductOrder> {
+async function resume(deps: SagaDeps, orderId: string, claimed: ProductOrder, options: SagaOptions & { leaseMs: number }, steps: Steps): Promise<ProductOrder> {
+  const { fenced, guard, run } = steps;
   const attempts = options.attempts ?? 3;
   const timeoutMs = options.callTimeoutMs ?? 10_000;
-  let backoff = options.backoffMs ?? 200;
-  const request = await provisioningRequest(deps.orm.em.fork() as Em, orderId);
+  const backoffMs = options.backoffMs ?? 200;
+  let backoff = backoffMs;
+  // A line gone (terminated, or its row removed) since the order was placed: nothing to provision
+  // or undo on the network for it (undoing could bring a terminated number back), so the order
+  // fails, its charge refunded, instead of being resumed at every lease.
+  const line = await deps.orm.em.fork().findOne(Line, { id: claimed.lineId });
+  const request = line && line.status !== 'TERMINATED' ? await provisioningRequest(deps.orm.em.fork() as Em, orderId) : null;
   const callSignal = () => (deps.signal ? AbortSignal.any([AbortSignal.timeout(timeoutMs), deps.signal]) : AbortSignal.timeout(timeoutMs));
-  const compensate = () => compensateNetwork(deps, request, callSignal, { fenced, guard, run });
+  const compensate = () => compensateOrder(deps, orderId, request, callSignal, steps);
 
-  // FAILED, its network not undone yet (the run that failed it died before compensating).
+  // FAILED, its network not undone (or its charge not refunded) yet: the run that failed it died before.
   if (claimed.status === 'FAILED') {
     await compensate();
     return claimed;
@@ -158,39 +164,41 @@ async function resume(deps: SagaDeps, orderId: string, claimed: ProductOrder, op
   // before): fail it, do not provision again.
   let failure: { code: string; message: string } | null = claimed.sagaFailure ? (JSON.parse(claimed.sagaFailure) as { code: string; message: string }) : null;
   if (!failure) {
-    for (let attempt = 1; ; attempt++) {
-      guard();
-      try {
-        await deps.provisioning.execute(request, { signal: callSignal() });
-        failure = null;
-        break;
-      } catch (error) {
+    if (!request) {
+      failure = { code: 'ORDER_LINE_GONE', message: `Line ${claimed.lineId} of order ${orderId} is ${line ? line.status : 'gone'}; the order cannot be fulfilled` };
+    } else {
+      for (let attempt = 1; ; attempt++) {
         guard();
-        failure = describe(error, timeoutMs);
-        const retryable = !(error instanceof DomainError) || error.details.retryable !== false;
-        if (!retryable || attempt >= attempts) break;
-        await new Promise((r) => setTimeout(r, backoff));
-        backoff *= 2;
+        try {
+          await deps.provisioning.execute(request, { signal: callSignal() });
+          failure = null;
+          break;
+        } catch (error) {
+          guard();
+          failure = describe(error, timeoutMs);
+          const retryable = !(error instanceof DomainError) || error.details.retryable !== false;
+          if (!retryable || attempt >= attempts) break;
+          await new Promise((r) => setTimeout(r, backoff));
+          backoff *= 2;
+        }
       }
-    }
-    if (!failure) {
-      try {
-        const completed = await fenced(async (em, order) => {
-          order.sagaLeaseUntil = null; // saved with the completion (flushed by completeOrder)
-          return completeOrder(em, orderId, deps.clock.now(), deps.effects);
-        });
-        // The completion's own orders (a collections bar of a line gone live on a held account), run
-        // now. Never throws: this order is COMPLETED whatever becomes of them, and one that cannot
-        // run now (the database) is left ACKNOWLEDGED for the recovery sweep.
-        await ordersAfterCompletion(deps.orm.em.fork() as Em, completed)
-          .then(async (next) => {
-            for (const o of next) await runOrderSaga(deps, o.id, options);
-          })
-          .catch(() => undefined);
-        return completed;
-      } catch (error) {
-        if (error instanceof SagaAbandoned) throw error;
-        failure = describe(error, timeoutMs);
+      if (!failure) {
+        try {
+          await fixChargeInstant(deps, fenced, claimed);
+          const completed = await completeWithRetries(deps, orderId, fenced, guard, attempts, backoffMs);
+          // The completion's own orders (a collections bar of a line gone live on a held account), run
+          // now. Never throws: this order is COMPLETED whatever becomes of them, and one that cannot
+          // run now (the database) is left ACKNOWLEDGED for the recovery sweep.
+          await ordersAfterCompletion(deps.orm.em.fork() as Em, completed)
+            .then(async (next) => {
+              for (const o of next) await runOrderSaga(deps, o.id, options);
+            })
+            .catch(() => undefined);
+          return completed;
+        } catch (error) {
+          if (error instanceof SagaAbandoned) throw error;
+          failure = describe(error, timeoutMs);
+        }
       }
     }
     // Record the decision before acting on it, so a failOrder the database refuses is retried
@@ -219,7 +227,7 @@ async function resume(deps: SagaDeps, orderId: string, claimed: ProductOrder, op
     failed = await fenced(async (em, order) => {
       if (order.status === 'COMPLETED') return order;
       const f = await failOrder(em, orderId, decided, deps.clock.now());
-      f.sagaCompensate = true; // cleared once the network is undone
+      f.sagaCompensate = true; // cleared once the network is undone (and an ADD_ON's charge refunded)
       f.sagaFailure = null;
       await em.flush();
       return f;
@@ -248,22 +256,73 @@ async function resume(deps: SagaDeps, orderId: string, claimed: ProductOrder, op
   return failed;
 }
 
-/** Undoes the network of a FAILED order, then clears its `saga_compensate` mark (and the lease). */
-async function compensateNetwork(
+/**
+ * Before an ADD_ON's completion asks wallets for its price: fixes the instant the charge is dated
+ * (its own commit), so that every retry of the completion, and the compensation's settlement, send
+ * wallets the same charge, and so that if the completion fails, or its process dies, after wallets
+ * took the money, the order's compensation knows to settle and refund it (the completion's own
+ * transaction rolls back). Only a prepaid account pays from wallets; without wallets nothing is charged.
+ */
+async function fixChargeInstant(deps: SagaDeps, fenced: Steps['fenced'], claimed: ProductOrder): Promise<void> {
+  if (claimed.kind !== 'ADD_ON' || !deps.effects?.wallets || claimed.sagaChargeAt) return;
+  await fenced(async (em, order) => {
+    const account = await em.findOneOrFail(BillingAccount, { id: order.billingAccountId });
+    if (account.paymentMode !== 'PREPAID' || order.sagaChargeAt) return;
+    order.sagaChargeAt = deps.clock.now();
+    await em.flush();
+  });
+}
+
+/**
+ * `completeOrder`, tried again (bounded, with the provisioning call's backoff) while it fails with
+ * an error its port marks retryable (wallets unreachable): each try charges and grants under the
+ * same keys, so a charge wallets took before the outage is kept for the add-on it pays for.
+ */
+async function completeWithRetries(deps: SagaDeps, orderId: string, fenced: Steps['fenced'], guard: () => void, attempts: number, backoffMs: number): Promise<ProductOrder> {
+  let backoff = backoffMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fenced(async (em, order) => {
+        order.sagaLeaseUntil = null; // saved with the completion (flushed by completeOrder)
+        return completeOrder(em, orderId, deps.clock.now(), deps.effects);
+      });
+    } catch (error) {
+      const retryable = error instanceof DomainError && error.details.retryable === true;
+      if (!retryable || attempt >= attempts) throw error;
+      await new Promise((r) => setTimeout(r, backoff));
+      backoff *= 2;
+      guard();
+    }
+  }
+}
+
+/**
+ * Compensates a FAILED order: undoes its network (not for a line gone: `request` null), then, for
+ * an ADD_ON whose charge may have reached wallets, settles that charge and refunds it if wallets
+ * took it; then clears `saga_compensate` (and the lease). A step that cannot be done now gives the
+ * lease up, so the sweep compensates again; every step is idempotent (the network's key, wallets'
+ * charge id, the refund's fixed id made under the order's lock, once).
+ */
+async function compensateOrder(
   deps: SagaDeps,
-  request: ProvisioningRequest,
+  orderId: string,
+  request: ProvisioningRequest | null,
   callSignal: () => AbortSignal,
   { fenced, guard, run }: Pick<Steps, 'fenced' | 'guard' | 'run'>,
 ): Promise<void> {
   guard();
+  let refund = false;
   try {
-    await deps.provisioning.compensate(request, { signal: callSignal() });
+    if (request) await deps.provisioning.compensate(request, { signal: callSignal() });
+    refund = await chargeToRefund(deps, orderId);
   } catch (error) {
     guard();
-    await giveUpLease(deps, request.orderId, run); // the sweep compensates again
+    await giveUpLease(deps, orderId, run); // the sweep compensates again
     throw error;
   }
+  guard();
   await fenced(async (em, order) => {
+    if (refund && order.status === 'FAILED') await refundAddOn(em, order, deps.clock.now());
     order.sagaCompensate = false;
     order.sagaLeaseUntil = null;
     await em.flush();
@@ -271,6 +330,20 @@ async function compensateNetwork(
     if (error instanceof SagaAbandoned) throw error;
     // Not cleared: the sweep compensates again (compensation is idempotent), then clears it.
   });
+}
+
+/** Whether the FAILED order's ADD_ON charge is in wallets (settled now, see `addOnChargeTaken`), so to be refunded. */
+async function chargeToRefund(deps: SagaDeps, orderId: string): Promise<boolean> {
+  const em = deps.orm.em.fork() as Em;
+  const order = await loadOrder(em, orderId, false);
+  // Only a FAILED order gives money back: any other could still complete and deliver the add-on.
+  if (order.status !== 'FAILED' || !order.sagaChargeAt) return false;
+  // Wallets gone from the configuration since: nothing can be asked or given back here.
+  const wallets = deps.effects?.wallets;
+  if (!wallets) return false;
+  const account = await em.findOneOrFail(BillingAccount, { id: order.billingAccountId });
+  const { price } = JSON.parse(order.request) as AddOnRequest;
+  return addOnChargeTaken(wallets, { chargeId: addOnChargeId(order.id), account, lineId: order.lineId, price, at: order.sagaChargeAt });
 }
 
 /** Lets the recovery sweep take the order at its next round (the lease ends now). */

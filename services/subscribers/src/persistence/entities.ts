@@ -104,8 +104,14 @@ export const ProductOrder = defineEntity({
     sagaLeaseUntil: p.datetime().nullable(),
     /** JSON `{ code, message }`: the failure the saga decided on, recorded before the order is failed. */
     sagaFailure: p.text().nullable(),
-    /** A FAILED order whose network the saga has still to undo. */
+    /** A FAILED order whose network the saga has still to undo (and, with `sagaChargeAt`, its charge to refund). */
     sagaCompensate: p.boolean().default(false),
+    /**
+     * ADD_ON on a prepaid account: the instant its wallets charge and buckets are dated, fixed (own
+     * commit) before the charge is first sent, so every send is the same charge. Set: the charge
+     * may have reached wallets, so a FAILED order settles it and refunds it once.
+     */
+    sagaChargeAt: p.datetime().nullable(),
   }),
 });
 export type ProductOrder = InferEntity<typeof ProductOrder>;

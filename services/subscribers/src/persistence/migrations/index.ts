@@ -5,6 +5,7 @@ import { Migration20261126000100_upsell_offers } from './Migration20261126000100
 import { Migration20261127000000_one_open_order_per_line } from './Migration20261127000000_one_open_order_per_line';
 import { Migration20261128000000_collections_holds } from './Migration20261128000000_collections_holds';
 import { Migration20261216000000_order_saga_lease } from './Migration20261216000000_order_saga_lease';
+import { Migration20261217000000_order_saga_charge_at } from './Migration20261217000000_order_saga_charge_at';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -14,4 +15,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261127000000_one_open_order_per_line', class: Migration20261127000000_one_open_order_per_line },
   { name: 'Migration20261128000000_collections_holds', class: Migration20261128000000_collections_holds },
   { name: 'Migration20261216000000_order_saga_lease', class: Migration20261216000000_order_saga_lease },
+  { name: 'Migration20261217000000_order_saga_charge_at', class: Migration20261217000000_order_saga_charge_at },
 ];
