@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { APPROVAL_SCOPE, DEFAULT_APPROVAL_LIMITS, approvalLimit, approvalLimitsFromEnv, approvalLimitsProblems, isApprover, needsApproval } from './approval-policy';
+import { APPROVAL_SCOPE, DEFAULT_APPROVAL_LIMITS, approvalExpired, approvalExpiresAt, approvalFailure, approvalLimit, approvalLimitsFromEnv, approvalLimitsProblems, approvalTtlHoursFromEnv, isApprovalExpired, isApprover, needsApproval } from './approval-policy';
+import { DomainError } from './errors';
 import { Decimal } from './money';
 import type { Caller } from './caller';
 
@@ -42,5 +43,26 @@ describe('approval limits', () => {
       ['{"JPY":"1.5"}', /"JPY" has more decimals/],
     ];
     for (const [value, message] of bad) expect(() => approvalLimitsFromEnv({ LEDGERLINE_APPROVAL_LIMITS: value }), value).toThrow(message);
+  });
+});
+
+describe('approval expiry and failure', () => {
+  it('LEDGERLINE_APPROVAL_TTL_HOURS: 72 by default; a request is approvable until created + TTL; a bad setting stops start-up naming it', () => {
+    expect(approvalTtlHoursFromEnv({})).toBe(72);
+    expect(approvalTtlHoursFromEnv({ LEDGERLINE_APPROVAL_TTL_HOURS: '24' })).toBe(24);
+    expect(approvalTtlHoursFromEnv({ LEDGERLINE_APPROVAL_TTL_HOURS: '0.5' })).toBe(0.5);
+    for (const bad of ['0', '-1', 'three days', '1e3', '9000']) expect(() => approvalTtlHoursFromEnv({ LEDGERLINE_APPROVAL_TTL_HOURS: bad }), bad).toThrow(/LEDGERLINE_APPROVAL_TTL_HOURS/);
+    const made = new Date('2026-11-01T10:00:00Z');
+    expect(approvalExpiresAt(made, 72).toISOString()).toBe('2026-11-04T10:00:00.000Z');
+    expect(isApprovalExpired(made, new Date('2026-11-04T09:59:59.999Z'), 72)).toBe(false);
+    expect(isApprovalExpired(made, new Date('2026-11-04T10:00:00Z'), 72)).toBe(true);
+    expect(approvalExpired('Approval request apr_1', made, 72)).toMatchObject({ code: 'APPROVAL_EXPIRED', category: 'CONFLICT', details: { field: 'input.id', expiredAt: '2026-11-04T10:00:00.000Z' } });
+  });
+
+  it('a coded business refusal ends a request FAILED; a database error or an INTERNAL one (a provider away) leaves it PENDING', () => {
+    expect(approvalFailure(new DomainError('CREDIT_NOTE_EXCEEDS_INVOICE', 'too much'))).toEqual({ code: 'CREDIT_NOTE_EXCEEDS_INVOICE', reason: 'too much' });
+    expect(approvalFailure(new DomainError('DISPUTE_ALREADY_DECIDED', 'decided', {}, 'CONFLICT'))?.code).toBe('DISPUTE_ALREADY_DECIDED');
+    expect(approvalFailure(new DomainError('PAYMENT_PROVIDER_UNAVAILABLE', 'try again', {}, 'INTERNAL'))).toBeNull();
+    expect(approvalFailure(Object.assign(new Error('Connection terminated unexpectedly'), { code: '57P01' }))).toBeNull();
   });
 });

@@ -89,3 +89,40 @@ export function requireApprover(caller: Caller, requestedBy: string, what: strin
   if (!isApprover(caller)) throw new DomainError('FORBIDDEN', `Only a supervisor (ADMIN, or an agent with scope ${APPROVAL_SCOPE}) decides ${what}`, { field: 'input.id' }, 'FORBIDDEN');
   if (requestedBy === approvalActor(caller)) throw new DomainError('SELF_APPROVAL', `This request (${what}) is your own; another supervisor decides it`, { field: 'input.id' }, 'FORBIDDEN');
 }
+
+/** The setting for how long a request waits for a decision (hours, > 0) before it can no longer be approved. */
+export const APPROVAL_TTL_SETTING = 'LEDGERLINE_APPROVAL_TTL_HOURS';
+/** Three days: a weekend and a working day for a supervisor to look. */
+export const DEFAULT_APPROVAL_TTL_HOURS = 72;
+
+/** The TTL in hours: LEDGERLINE_APPROVAL_TTL_HOURS (a decimal above 0), else 72. A bad setting throws, naming it (start-up stops). */
+export function approvalTtlHoursFromEnv(env: Record<string, string | undefined> = process.env): number {
+  const raw = env[APPROVAL_TTL_SETTING]?.trim();
+  if (raw === undefined || raw === '') return DEFAULT_APPROVAL_TTL_HOURS;
+  // A request that expires at once (0) or never (a huge number) is not a TTL: refuse both.
+  if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) <= 0 || Number(raw) > 24 * 366) throw new Error(`${APPROVAL_TTL_SETTING} must be a number of hours above 0 and at most a year (8784), e.g. "72" (got "${raw}")`);
+  return Number(raw);
+}
+
+/** When a request made at `createdAt` stops being approvable. */
+export const approvalExpiresAt = (createdAt: Date, ttlHours: number): Date => new Date(new Date(createdAt).getTime() + Math.round(ttlHours * 3_600_000));
+
+/** Whether a request made at `createdAt` is past its TTL at `now` (the service's clock). */
+export const isApprovalExpired = (createdAt: Date, now: Date, ttlHours: number): boolean => now.getTime() >= approvalExpiresAt(createdAt, ttlHours).getTime();
+
+/** CONFLICT `APPROVAL_EXPIRED`: a request past its TTL is neither approved nor rejected; the agent asks again. */
+export function approvalExpired(what: string, createdAt: Date, ttlHours: number): DomainError {
+  const at = approvalExpiresAt(createdAt, ttlHours);
+  return new DomainError('APPROVAL_EXPIRED', `${what} expired at ${at.toISOString()} (${ttlHours} h after it was made; ${APPROVAL_TTL_SETTING}) without a decision; ask again with a new idempotency key`, { field: 'input.id', expiredAt: at.toISOString() }, 'CONFLICT');
+}
+
+/**
+ * What ends an approved request FAILED: the operation's own coded refusal (the situation changed:
+ * the invoice was credited meanwhile, the balance no longer covers the debit), which trying again
+ * would only repeat. Anything else (a database or connection error, a provider that did not answer:
+ * category INTERNAL) is transient: null, the request stays PENDING and may be approved again.
+ */
+export function approvalFailure(error: unknown): { code: string; reason: string } | null {
+  if (!(error instanceof DomainError) || error.category === 'INTERNAL') return null;
+  return { code: error.code, reason: error.message.slice(0, 2000) };
+}

@@ -68,7 +68,13 @@ export interface ChargeRequest {
   adjustsInvoiceId?: string | null;
 }
 
-export type ChargeOutcome = 'APPLIED' | 'PARTIAL' | 'DENIED';
+/**
+ * APPLIED / PARTIAL / DENIED: the ledger's decision on the charge (the same on every repeat of it).
+ * REJECTED: this request was refused without being decided or written: its chargeId was taken by
+ * another charge (reason `CHARGE_ID_CONFLICT: …`); the chargeId's own outcome is the one answered
+ * for that charge. A consumer settling records by chargeId must not take it for that outcome.
+ */
+export type ChargeOutcome = 'APPLIED' | 'PARTIAL' | 'DENIED' | 'REJECTED';
 
 /**
  * Published by wallets on `WORK_SUBJECTS.chargeApplied` once a charge is in the ledger: alone
@@ -94,7 +100,7 @@ export interface ChargeResult {
   zone?: string | null;
   /** Echo of ChargeRequest.adjustsInvoiceId: a late charge for a period an invoice already billed. */
   adjustsInvoiceId?: string | null;
-  /** Why a charge was denied or cut short, e.g. WALLET_INSUFFICIENT_BALANCE. */
+  /** Why a charge was denied or cut short, e.g. WALLET_INSUFFICIENT_BALANCE; why a request was REJECTED (CHARGE_ID_CONFLICT). */
   reason?: string;
 }
 

@@ -23,4 +23,6 @@ export interface InvoicingDeps {
   disputeRules: DisputeRules;
   /** How much an AGENT credits, refunds or accepts alone per currency (LEDGERLINE_APPROVAL_LIMITS over the defaults, checked at start-up). */
   approvalLimits: ApprovalLimits;
+  /** How long an approval request can be approved (LEDGERLINE_APPROVAL_TTL_HOURS, default 72, checked at start-up); the due-date pass then marks it EXPIRED. */
+  approvalTtlHours: number;
 }

@@ -1,4 +1,4 @@
-import { approvalLimitsFromEnv } from '@ledgerline/contracts';
+import { approvalLimitsFromEnv, approvalTtlHoursFromEnv } from '@ledgerline/contracts';
 import { entityLoader, groupLoader, type Em, type ServiceDefinition } from '@ledgerline/platform';
 import { CreditNote, CreditNoteLine, Dispute, entities, Invoice, InvoiceLine, Payment } from './persistence/entities';
 import { migrations } from './persistence/migrations';
@@ -14,7 +14,7 @@ import { loadDisputeRules } from './application/disputes';
 import { DEFAULT_DISPUTE_POLICY } from './domain/disputes';
 import { registerDisputeGauges } from './application/metrics';
 import { rows } from './application/sql';
-import { pendingDisputeApprovals } from './application/approvals';
+import { expireApprovalRequests, pendingDisputeApprovals } from './application/approvals';
 import type { InvoicingDeps } from './deps';
 
 export interface InvoicingOptions {
@@ -42,6 +42,7 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
     disputeRules: options.deps?.disputeRules ?? loadDisputeRules(),
     // Likewise LEDGERLINE_APPROVAL_LIMITS: a bad setting stops start-up, naming it.
     approvalLimits: options.deps?.approvalLimits ?? approvalLimitsFromEnv(),
+    approvalTtlHours: options.deps?.approvalTtlHours ?? approvalTtlHoursFromEnv(),
   };
   let nudge: () => void = () => undefined;
   let nudgeCollections: () => void = () => undefined;
@@ -74,7 +75,12 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
         options.collections === false
           ? null
           : startCollectionsRunner(
-              () => runCollections(() => runtime.orm.em.fork() as Em, deps, runtime.clock.now(), { warn }),
+              async () => {
+                // Stale approval requests first, on their own: a failing step must not stop the other.
+                const expired = await expireApprovalRequests(runtime.orm.em.fork() as Em, runtime.clock.now(), deps.approvalTtlHours).catch((err: unknown) => (warn(err, 'expiring approval requests failed; the next pass tries again'), []));
+                if (expired.length > 0) runtime.relay.nudge();
+                return runCollections(() => runtime.orm.em.fork() as Em, deps, runtime.clock.now(), { warn });
+              },
               warn,
               options.collectionsIntervalMs ?? Number(process.env.INVOICING_DUE_DATE_INTERVAL_MS ?? 60_000),
             );

@@ -4,8 +4,10 @@
 // billing:approve) who is not the requester approves it (the operation runs once, as asked) or
 // rejects it. Until now any agent moved any amount alone. The limit here is EUR 5.00.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Caller } from '@ledgerline/contracts';
+import { DomainError, type Caller } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
 import { createInvoicingService } from '../src/service';
+import { expireApprovalRequests } from '../src/application/approvals';
 import { startHarness, type Harness } from './support';
 import { agent, closedSeptember, customer, disputeCalls, disputeMutations, NO_DISPUTE_WORKFLOW, SYSTEM } from './dispute-support';
 
@@ -23,7 +25,7 @@ const ADMIN: Caller = { role: 'ADMIN', subject: 'ops-adam', scopes: [] };
 /** Ann's own subject with the supervisor scope: still the requester. */
 const ANN_AS_SUPERVISOR: Caller = { role: 'AGENT', subject: 'agent-ann', scopes: ['billing:approve'] };
 
-const AR = 'id kind subjectId billingAccountId amount { amount currency } requestedBy reason input status decidedBy decisionNote resultId createdAt decidedAt';
+const AR = 'id kind subjectId billingAccountId amount { amount currency } requestedBy reason input status decidedBy decisionNote resultId failureCode failureReason createdAt expiresAt decidedAt';
 const ISSUE = `mutation($i: IssueCreditNoteInput!) { issueCreditNote(input: $i) { creditNote { id total { amount } } invoice { id amountCredited { amount } } approvalRequest { ${AR} } } }`;
 const REFUND = `mutation($i: RefundPaymentInput!) { refundPayment(input: $i) { payment { id refundedAmount { amount } } approvalRequest { ${AR} } } }`;
 const PAY = 'mutation($i: RecordPaymentInput!) { recordPayment(input: $i) { payment { id } } }';
@@ -127,19 +129,27 @@ describe('credit notes', () => {
     expect((await as(SUE, ISSUE, note(inv, '6.00', 'apr-cn5-sue'))).issueCreditNote).toMatchObject({ creditNote: { total: { amount: '6' } }, approvalRequest: null });
   });
 
-  it('an approval whose operation would now be refused fails with that error and stays PENDING', async () => {
+  it('an approval whose operation would now be refused ends FAILED with that code and reason (it no longer waits as PENDING); approving again answers the same, rejecting is APPROVAL_REQUEST_DECIDED', async () => {
     const inv = await issued('acc_apr_cn6');
     const total = (await invoice(inv.id)).lines[0].grossAmount.amount;
     const req = (await as(ANN, ISSUE, note(inv, total, 'apr-cn6'))).issueCreditNote.approvalRequest;
     await as(ADMIN, ISSUE, note(inv, '1.00', 'apr-cn6-admin')); // meanwhile, the line was credited in part
-    const refused = await refusal(SUE, APPROVE, { i: { id: req.id } });
-    expect(refused.reason).toMatch(/CREDIT/);
-    expect((await as(SUE, LIST, { s: 'PENDING' })).approvalRequests.edges.map((e: any) => e.node.id)).toContain(req.id);
+    const failed = (await as(SUE, APPROVE, { i: { id: req.id } })).approveRequest;
+    expect(failed).toMatchObject({ approvalRequest: { status: 'FAILED', decidedBy: 'super-sue', decidedAt: expect.any(String), resultId: null, failureCode: expect.stringMatching(/CREDIT/), failureReason: expect.any(String) }, creditNote: null });
+    expect((await invoice(inv.id)).amountCredited.amount, 'only the admin note').toBe('1');
+    expect((await as(SUE, LIST, { s: 'PENDING' })).approvalRequests.edges.map((e: any) => e.node.id)).not.toContain(req.id);
+    expect((await as(SUE, LIST, { s: 'FAILED' })).approvalRequests.edges.map((e: any) => e.node.id)).toContain(req.id);
+    expect((await as(SAM, APPROVE, { i: { id: req.id } })).approveRequest.approvalRequest).toMatchObject({ status: 'FAILED', decidedBy: 'super-sue', failureCode: failed.approvalRequest.failureCode });
+    expect(await refusal(SAM, REJECT, { i: { id: req.id, reason: 'too late' } })).toMatchObject({ code: 'CONFLICT', reason: 'APPROVAL_REQUEST_DECIDED' });
+    const decided = (await outbox('billing.invoicing.approvalrequest.decided')).filter((e: any) => e.data.approvalRequestId === req.id);
+    expect(decided.map((e: any) => e.data)).toEqual([expect.objectContaining({ status: 'FAILED', decidedBy: 'super-sue', failureCode: failed.approvalRequest.failureCode, failureReason: failed.approvalRequest.failureReason })]);
+    // The agent asks again with a new key: a new request (the failed one does not hold the invoice).
+    expect((await as(ANN, ISSUE, note(inv, '6.00', 'apr-cn6-again'))).issueCreditNote.approvalRequest.status).toBe('PENDING');
   });
 });
 
 describe('refunds', () => {
-  it('above the limit: pending, nothing refunded; approved once; a payment already refunded meanwhile refuses the approval with the refund error', async () => {
+  it('above the limit: pending, nothing refunded; approved once; a payment already refunded meanwhile ends the approval FAILED with the refund error (then it cannot be rejected)', async () => {
     const inv = await issued('acc_apr_rf');
     const pay = (await h.gql<any>(PAY, { i: { invoiceId: inv.id, channel: 'BANK_TRANSFER', amount: { amount: '20.00', currency: 'EUR' }, idempotencyKey: 'apr-rf-pay' } })).recordPayment.payment.id;
     const refund = (amount: string, key: string) => ({ i: { paymentId: pay, amount: { amount, currency: 'EUR' }, idempotencyKey: key, reason: 'Customer moved abroad' } });
@@ -156,8 +166,8 @@ describe('refunds', () => {
     // 10 left on the payment: an agent asks for all of it, an admin refunds 1 meanwhile.
     const late = (await as(BOB, REFUND, refund('10.00', 'apr-rf-late'))).refundPayment.approvalRequest;
     await as(ADMIN, REFUND, refund('1.00', 'apr-rf-admin'));
-    expect(await refusal(SUE, APPROVE, { i: { id: late.id } })).toMatchObject({ reason: 'REFUND_EXCEEDS_PAYMENT' });
-    expect((await as(SUE, REJECT, { i: { id: late.id, reason: 'Only 9 left' } })).rejectRequest.approvalRequest.status).toBe('REJECTED');
+    expect((await as(SUE, APPROVE, { i: { id: late.id } })).approveRequest).toMatchObject({ approvalRequest: { status: 'FAILED', failureCode: 'REFUND_EXCEEDS_PAYMENT' }, payment: { id: pay, refundedAmount: { amount: '11' } } });
+    expect(await refusal(SUE, REJECT, { i: { id: late.id, reason: 'Only 9 left' } })).toMatchObject({ code: 'CONFLICT', reason: 'APPROVAL_REQUEST_DECIDED' });
     expect(await count(`select count(*) as n from refund where payment_id = ?`, [pay])).toBe(3);
   });
 });
@@ -196,14 +206,36 @@ describe('accepting a dispute', () => {
     expect((await as(ANN, DECIDE, { i: { disputeId: other.d.id, decision: 'REJECT', note: 'Calls were made' } })).decideDispute.dispute.status).toBe('REJECTED');
   });
 
-  it('the workflow decides at its deadline while an ACCEPT waits: the clock wins, approving is refused DISPUTE_ALREADY_DECIDED and credits nothing more', async () => {
+  it('the workflow decides at its deadline while an ACCEPT waits: the clock wins, approving ends the request FAILED (DISPUTE_ALREADY_DECIDED) and credits nothing more', async () => {
     const { inv, d } = await inReview('acc_apr_dsp4', '9.00');
     const req = (await as(ANN, `mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { approvalRequest { id } } }`, accept(d.id, '7.00'))).decideDispute.approvalRequest;
     // The SLA's final breach: the workflow (SYSTEM) accepts in the customer's favour, all of it, at once.
     expect((await as(SYSTEM, DECIDE, { i: { disputeId: d.id, decision: 'ACCEPT', note: 'Not decided in time' } })).decideDispute.dispute).toMatchObject({ status: 'ACCEPTED', creditedAmount: { amount: '9' } });
-    expect(await refusal(SUE, APPROVE, { i: { id: req.id } })).toMatchObject({ code: 'CONFLICT', reason: 'DISPUTE_ALREADY_DECIDED' });
+    expect((await as(SUE, APPROVE, { i: { id: req.id } })).approveRequest).toMatchObject({ approvalRequest: { status: 'FAILED', failureCode: 'DISPUTE_ALREADY_DECIDED' }, dispute: { status: 'ACCEPTED', creditedAmount: { amount: '9' } } });
     expect((await invoice(inv.id)).creditNotes.map((c: any) => c.total.amount)).toEqual(['9']);
-    expect((await as(SUE, REJECT, { i: { id: req.id, reason: 'Decided at the deadline' } })).rejectRequest.approvalRequest.status).toBe('REJECTED');
+    expect(await refusal(SUE, REJECT, { i: { id: req.id, reason: 'Decided at the deadline' } })).toMatchObject({ code: 'CONFLICT', reason: 'APPROVAL_REQUEST_DECIDED' });
+  });
+});
+
+describe('a transient failure while approving', () => {
+  it('the card provider away (INTERNAL) or a connection error: the approval fails with it and the request stays PENDING; approved later, refunded once', async () => {
+    const inv = await issued('acc_apr_tr');
+    const pay = (await h.gql<any>(PAY, { i: { invoiceId: inv.id, channel: 'CARD', paymentMethodToken: 'tok_visa', amount: { amount: '20.00', currency: 'EUR' }, idempotencyKey: 'apr-tr-pay' } })).recordPayment.payment.id;
+    const req = (await as(ANN, REFUND, { i: { paymentId: pay, amount: { amount: '8.00', currency: 'EUR' }, idempotencyKey: 'apr-tr', reason: 'Double charge' } })).refundPayment.approvalRequest;
+    const refund = h.payments.refund.bind(h.payments);
+    try {
+      h.payments.refund = async () => { throw new DomainError('PAYMENT_PROVIDER_UNAVAILABLE', 'The payment provider did not answer; try again', {}, 'INTERNAL'); };
+      expect(await refusal(SUE, APPROVE, { i: { id: req.id } })).toMatchObject({ reason: 'PAYMENT_PROVIDER_UNAVAILABLE' });
+      h.payments.refund = async () => { throw Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' }); };
+      expect((await refusal(SUE, APPROVE, { i: { id: req.id } })).code).toBe('INTERNAL_SERVER_ERROR');
+    } finally {
+      h.payments.refund = refund;
+    }
+    const row = (await db().execute(`select status, failure_code, decided_by from approval_request where id = ?`, [req.id]))[0];
+    expect(row).toMatchObject({ status: 'PENDING', failure_code: null, decided_by: null });
+    expect((await outbox('billing.invoicing.approvalrequest.decided')).filter((e: any) => e.data.approvalRequestId === req.id)).toEqual([]);
+    expect((await as(SUE, APPROVE, { i: { id: req.id } })).approveRequest).toMatchObject({ approvalRequest: { status: 'APPROVED' }, payment: { refundedAmount: { amount: '8' } } });
+    expect(await count(`select count(*) as n from refund where payment_id = ?`, [pay])).toBe(1);
   });
 });
 
@@ -232,6 +264,85 @@ describe('the list and the setting', () => {
     } finally {
       if (before === undefined) delete process.env.LEDGERLINE_APPROVAL_LIMITS;
       else process.env.LEDGERLINE_APPROVAL_LIMITS = before;
+    }
+  });
+});
+
+// Last in the file: it moves the clock past the TTL (LEDGERLINE_APPROVAL_TTL_HOURS, default 72 h).
+describe('expiry', () => {
+  const HOUR = 3_600_000;
+  it('a request older than the TTL cannot be approved or rejected (APPROVAL_EXPIRED); the due-date pass marks it EXPIRED once, with an event; a younger one waits on', async () => {
+    const inv = await issued('acc_apr_exp');
+    const old = (await as(ANN, ISSUE, note(inv, '9.00', 'apr-exp-old'))).issueCreditNote.approvalRequest;
+    expect(Date.parse(old.expiresAt) - Date.parse(old.createdAt)).toBe(72 * HOUR);
+    h.clock.advance(71 * HOUR);
+    const young = (await as(ANN, ISSUE, note(inv, '8.00', 'apr-exp-young'))).issueCreditNote.approvalRequest;
+    h.clock.advance(HOUR); // old: exactly 72 h
+    expect(await refusal(SUE, APPROVE, { i: { id: old.id } })).toMatchObject({ code: 'CONFLICT', reason: 'APPROVAL_EXPIRED', field: 'input.id' });
+    expect(await refusal(SUE, REJECT, { i: { id: old.id, reason: 'stale' } })).toMatchObject({ code: 'CONFLICT', reason: 'APPROVAL_EXPIRED' });
+    expect((await invoice(inv.id)).amountCredited.amount).toBe('0');
+
+    const pass = () => expireApprovalRequests(h.svc.runtime.orm.em.fork() as Em, h.clock.now(), 72);
+    const expired = await pass();
+    expect(expired.map((r) => r.id)).toContain(old.id);
+    expect(expired.map((r) => r.id)).not.toContain(young.id);
+    expect(await pass(), 'a second pass finds nothing more').toEqual([]);
+    const listed = (await as(SUE, LIST, { s: 'EXPIRED' })).approvalRequests.edges.map((e: any) => e.node.id);
+    expect(listed).toContain(old.id);
+    const [row] = (await as(SUE, LIST, { s: 'EXPIRED', f: 100 })).approvalRequests.edges.filter((e: any) => e.node.id === old.id);
+    expect(row.node).toMatchObject({ status: 'EXPIRED' });
+    const events = (await outbox('billing.invoicing.approvalrequest.expired')).filter((e: any) => e.data.approvalRequestId === old.id);
+    expect(events.map((e: any) => e.data)).toEqual([expect.objectContaining({ status: 'EXPIRED', kind: 'CREDIT_NOTE', decidedBy: null, amount: '9.00' })]);
+    expect(await refusal(SUE, APPROVE, { i: { id: old.id } })).toMatchObject({ code: 'CONFLICT', reason: 'APPROVAL_EXPIRED' });
+    // The same key and input answer the expired request, as a rejected one; a new key asks again.
+    expect((await as(ANN, ISSUE, note(inv, '9.00', 'apr-exp-old'))).issueCreditNote.approvalRequest).toMatchObject({ id: old.id, status: 'EXPIRED' });
+    // The younger one is still approvable.
+    expect((await as(SUE, APPROVE, { i: { id: young.id } })).approveRequest.approvalRequest.status).toBe('APPROVED');
+    expect((await invoice(inv.id)).amountCredited.amount).toBe('8');
+  });
+
+  it('a pending dispute ACCEPT that expired no longer blocks another ACCEPT', async () => {
+    const inv = await issued('acc_apr_exp2');
+    const d = (await as(customer('cus_acc_apr_exp2'), OPEN, { i: { invoiceId: inv.id, amount: '8.00', reason: 'Roaming I did not make', idempotencyKey: 'open-acc_apr_exp2' } })).openDispute.dispute;
+    await as(SYSTEM, ASSESS, { i: { disputeId: d.id } });
+    const accept = { i: { disputeId: d.id, decision: 'ACCEPT', note: 'Roaming partner misrouted the calls' } };
+    const first = (await as(ANN, `mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { approvalRequest { id } } }`, accept)).decideDispute.approvalRequest;
+    h.clock.advance(73 * HOUR);
+    await expireApprovalRequests(h.svc.runtime.orm.em.fork() as Em, h.clock.now(), 72);
+    const second = (await as(ANN, `mutation($i: DecideDisputeInput!) { decideDispute(input: $i) { approvalRequest { id status } } }`, accept)).decideDispute.approvalRequest;
+    expect(second).toMatchObject({ status: 'PENDING' });
+    expect(second.id).not.toBe(first.id);
+  });
+
+  it('the running service expires them: its due-date job pass marks a stale request EXPIRED by the service clock', async () => {
+    const running = { consume: false, runBillRuns: false, disputes: NO_DISPUTE_WORKFLOW, collections: true, collectionsIntervalMs: 50 }; // passed on to the service
+    const other = await startHarness('2026-10-01T08:00:00Z', running);
+    try {
+      const k = other.svc.runtime.orm.em.fork().getConnection();
+      await k.execute(
+        `insert into approval_request (id, kind, subject_id, billing_account_id, amount, currency, requested_by, requested_role, reason, input, request_key, request_hash, status, created_at)
+         values ('apr_wired', 'REFUND', 'pay_x', 'acc_x', 9, 'EUR', 'agent-ann', 'AGENT', 'r', '{}', 'apr-wired', 'h', 'PENDING', ?)`,
+        [other.clock.now()],
+      );
+      other.clock.advance(72 * HOUR);
+      const status = async () => (await k.execute(`select status from approval_request where id = 'apr_wired'`))[0].status;
+      for (let i = 0; i < 100 && (await status()) !== 'EXPIRED'; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await status()).toBe('EXPIRED');
+    } finally {
+      await other.svc.close();
+    }
+  });
+
+  it('a bad LEDGERLINE_APPROVAL_TTL_HOURS stops start-up, naming the setting', () => {
+    const before = process.env.LEDGERLINE_APPROVAL_TTL_HOURS;
+    try {
+      for (const bad of ['0', 'soon']) {
+        process.env.LEDGERLINE_APPROVAL_TTL_HOURS = bad;
+        expect(() => createInvoicingService(), bad).toThrow(/LEDGERLINE_APPROVAL_TTL_HOURS/);
+      }
+    } finally {
+      if (before === undefined) delete process.env.LEDGERLINE_APPROVAL_TTL_HOURS;
+      else process.env.LEDGERLINE_APPROVAL_TTL_HOURS = before;
     }
   });
 });

@@ -10,6 +10,8 @@ export interface WalletsDeps {
   catalog: CatalogClient | null;
   /** How much an AGENT adjusts alone per currency (LEDGERLINE_APPROVAL_LIMITS over the defaults, checked at start-up). */
   approvalLimits: ApprovalLimits;
+  /** How long an adjustment request can be approved (LEDGERLINE_APPROVAL_TTL_HOURS, default 72, checked at start-up); the jobs then mark it EXPIRED. */
+  approvalTtlHours: number;
 }
 
 /** Built in `background` (before the server starts), found again by request contexts. */

@@ -1,4 +1,4 @@
-import { approvalLimitsFromEnv } from '@ledgerline/contracts';
+import { approvalLimitsFromEnv, approvalTtlHoursFromEnv } from '@ledgerline/contracts';
 import { ConfigError, type ServiceDefinition, type ServiceRuntime } from '@ledgerline/platform';
 import { entities } from './persistence/entities';
 import { migrations } from './persistence/migrations';
@@ -29,20 +29,21 @@ export function createWalletsService(options: WalletsOptions = {}): ServiceDefin
     async background(runtime: ServiceRuntime) {
       // First: a bad LEDGERLINE_APPROVAL_LIMITS stops start-up, naming it, with nothing opened.
       const approvalLimits = approvalLimitsFromEnv(env);
+      const approvalTtlHours = approvalTtlHoursFromEnv(env);
       if (!runtime.config.databaseUrl) throw new ConfigError('DATABASE_URL', 'the wallets service needs PostgreSQL (its ledger uses row locks and set-based SQL); set DATABASE_URL');
       // Before anything is opened: a bad setting stops start-up with nothing to close.
       setAutoTopupRetryPolicy(autoTopupRetryPolicyFromEnv(env));
       const db = openDb(runtime.config.databaseUrl, runtime.config.databaseSchema, undefined, runtime.logger);
       const rechargeStarter = rechargeStarterFromEnv(env);
       const catalog = env.CATALOG_URL ? new GraphqlCatalogClient(env.CATALOG_URL) : null;
-      setDeps(runtime, { db, rechargeStarter, catalog, approvalLimits });
+      setDeps(runtime, { db, rechargeStarter, catalog, approvalLimits, approvalTtlHours });
       registerOpenRechargeGauges(runtime.metrics, async () => (await db.query<{ n: string; oldest: Date | null }>(`select count(*) as n, min(created_at) as oldest from recharge where status in ('STARTING', 'STARTED')`))[0], () => runtime.clock.now());
       const stops: (() => Promise<void>)[] = [];
       if (env.WALLETS_CONSUMERS !== 'off') {
         const suffix = runtime.config.databaseSchema === 'wallets' ? '' : `-${runtime.config.databaseSchema.replace(/[^a-zA-Z0-9_-]/g, '_')}`;
         stops.push(startConsumers(runtime, db, catalog, { durableSuffix: suffix, deliverNew: env.WALLETS_CONSUMER_DELIVER === 'new', batchSize: Number(env.WALLETS_CHARGE_BATCH ?? 1000), chargeLanes: Number(env.WALLETS_CHARGE_LANES ?? 2), rpcPrefix: env.WALLETS_RPC_PREFIX ?? '', rpcWaitMs: Number(env.WALLETS_RPC_WAIT_MS ?? 1), rpcMaxBatch: Number(env.WALLETS_RPC_MAX_BATCH ?? 200), rpcInFlight: Number(env.WALLETS_RPC_IN_FLIGHT ?? 3), ownAccountsOnly: ownAccountsOnly(env, runtime.config.databaseSchema) }));
       }
-      if (env.WALLETS_JOBS !== 'off') stops.push(startJobs(runtime, db, Number(env.WALLETS_JOB_INTERVAL_MS ?? 30_000), { lateUsageGraceMs: env.WALLETS_LATE_USAGE_GRACE_MS ? Number(env.WALLETS_LATE_USAGE_GRACE_MS) : undefined }));
+      if (env.WALLETS_JOBS !== 'off') stops.push(startJobs(runtime, db, Number(env.WALLETS_JOB_INTERVAL_MS ?? 30_000), { lateUsageGraceMs: env.WALLETS_LATE_USAGE_GRACE_MS ? Number(env.WALLETS_LATE_USAGE_GRACE_MS) : undefined, approvalTtlHours }));
       return async () => {
         for (const stop of stops.reverse()) await stop();
         await rechargeStarter?.close();

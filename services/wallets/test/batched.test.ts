@@ -40,12 +40,15 @@ describe('batched charges', () => {
     const mine = Array.from({ length: 6 }, (_, i) => c(a.billingAccountId, { chargeId: `${uniq('lane')}-${i}` }));
     const input: ChargeRequest[] = [];
     for (let i = 0; i < 6; i++) input.push(mine[i]!, ...others.slice(0, 5).map((o) => c(o.billingAccountId)), ...others.slice(5).map((o) => c(o.billingAccountId)));
-    // The same chargeId again, naming another account: taken once (the first), whatever lane the copy would go to.
+    // The same chargeId again, naming another account: taken once (the first), whatever lane the
+    // copy would go to; the copy is another charge, so it is refused (answered last).
     input.push({ ...mine[0]!, billingAccountId: others[0]!.billingAccountId });
     let extraBatches = 0;
     const results = await applyChargesInLanes(dbOf(svc), input, T0, { lanes: 3, batchSize: 4, onBatch: () => extraBatches++ });
-    expect(results).toHaveLength(input.length - 1);
-    expect(results.map((r) => r.chargeId)).toEqual(input.slice(0, -1).map((x) => x.chargeId));
+    expect(results).toHaveLength(input.length);
+    expect(results.map((r) => r.chargeId)).toEqual(input.map((x) => x.chargeId));
+    expect(results.at(-1)).toMatchObject({ outcome: 'REJECTED', billingAccountId: others[0]!.billingAccountId });
+    expect(results.at(-1)!.reason).toMatch(/^CHARGE_ID_CONFLICT/);
     expect(extraBatches).toBeGreaterThan(3);
     expect(mine.map((m) => results.find((r) => r.chargeId === m.chargeId)!.outcome)).toEqual(['APPLIED', 'APPLIED', 'APPLIED', 'DENIED', 'DENIED', 'DENIED']);
     expect(await balanceOf(svc, a.walletId)).toBe('0');
@@ -104,8 +107,9 @@ describe('batched charges', () => {
     const first = await applyCharges(dbOf(svc), [a, b, a, { ...a }], T0);
     expect(first.map((r) => [r.chargeId, r.outcome])).toEqual([[a.chargeId, 'APPLIED'], [b.chargeId, 'APPLIED']]);
     const d = c(billingAccountId, { pricePerUnit: '1.00' });
-    // Across batches: a and b again (even with other amounts) are answered from the ledger; d is new.
-    const second = await applyCharges(dbOf(svc), [{ ...b, pricePerUnit: '9.00' }, d, a], T0);
+    // Across batches: a and b again (b's price written otherwise: the same charge) are answered from
+    // the ledger; d is new. (Other content under a chargeId: charge-id-conflict.test.ts.)
+    const second = await applyCharges(dbOf(svc), [{ ...b, pricePerUnit: '3.0' }, d, a], T0);
     expect(second.find((r) => r.chargeId === b.chargeId)).toEqual(first[1]);
     expect(second.find((r) => r.chargeId === a.chargeId)).toEqual(first[0]);
     expect(second.find((r) => r.chargeId === d.chargeId)?.outcome).toBe('APPLIED');

@@ -1,7 +1,8 @@
 // ChargeLanes (lanes that outlive a call): a chargeId is taken once, the first copy, whichever
 // account it names. Across calls, a later copy naming another account (so another lane) must not
 // be applied while the first copy is still queued or being written on its lane: it waits for it
-// there and is answered with the first copy's decision.
+// there and is answered from the ledger: as another charge than the first, REJECTED
+// (CHARGE_ID_CONFLICT; before fingerprints it was answered with the first copy's decision).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ChargeRequest } from '@ledgerline/contracts';
 import type { TestService } from '@ledgerline/platform';
@@ -31,7 +32,7 @@ describe('ChargeLanes: a duplicate chargeId in flight on another lane', () => {
     const second = lanes.apply([again], T0);
     const [r1, r2] = await Promise.all([first, second]);
     expect(r1.map((r) => r.outcome)).toEqual(['APPLIED', 'APPLIED', 'APPLIED', 'APPLIED', 'APPLIED', 'APPLIED']);
-    expect(r2.map((r) => [r.chargeId, r.outcome, r.amountCharged])).toEqual([[x.chargeId, 'APPLIED', r1[5]!.amountCharged]]);
+    expect(r2.map((r) => [r.chargeId, r.outcome, r.amountCharged])).toEqual([[x.chargeId, 'REJECTED', '0.000000']]);
     // The first copy (A's) was applied; B was not charged.
     expect(await balanceOf(svc, a.walletId)).toBe('4');
     expect(await balanceOf(svc, b.walletId)).toBe('10');
@@ -50,7 +51,9 @@ describe('ChargeLanes: a duplicate chargeId in flight on another lane', () => {
       const second = lanes.apply(xs.map((x) => ({ ...x, billingAccountId: b.billingAccountId })), T0);
       const [r1, r2] = await Promise.all([first, second]);
       expect(r2).toHaveLength(50);
-      expect(r2.map((r) => r.amountCharged)).toEqual(r1.map((r) => r.amountCharged));
+      expect(r1.filter((r) => r.outcome === 'APPLIED')).toHaveLength(10);
+      expect(r2.every((r) => r.outcome === 'REJECTED' && r.amountCharged === '0.000000')).toBe(true);
+      expect(await balanceOf(svc, a.walletId)).toBe('0');
       expect(await balanceOf(svc, b.walletId)).toBe('10');
     }
   });

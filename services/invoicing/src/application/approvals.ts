@@ -6,19 +6,23 @@
 // refund's own idempotency key, or the dispute's `dispute:<id>` credit note, backs "once") or
 // rejects it. Supervisors and SYSTEM act at once at any amount.
 //
+// No request waits for ever: one not decided within LEDGERLINE_APPROVAL_TTL_HOURS can no longer be
+// approved (APPROVAL_EXPIRED; the due-date pass marks it EXPIRED), and one whose operation is refused
+// with a coded error when approved ends FAILED with that code (a transient error leaves it PENDING).
+//
 // Each gate runs first in the operation's transaction and answers a request, or null (go on: the
 // caller is not limited, the amount is within the limit, the key was used already, or the input is
 // not what the operation takes, so that the operation itself answers with its own error).
-import { badInput, conflict, dec, decodeCursor, approvalActor, isApprover, isDecimalString, minorUnits, needsApproval, newId, notFound, pageSize, requireApprover, toConnection, type ApprovalLimits, type Caller, type Decimal } from '@ledgerline/contracts';
+import { badInput, conflict, dec, decodeCursor, approvalActor, approvalExpired, approvalExpiresAt, approvalFailure, isApprovalExpired, isApprover, isDecimalString, minorUnits, needsApproval, newId, notFound, pageSize, requireApprover, toConnection, type ApprovalLimits, type Caller, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import type { PaymentProvider } from '../adapters/payment-provider';
 import { disputeAmount, isOpenDispute } from '../domain/disputes';
 import { decideDispute, disputeCreditKey } from './disputes';
 import { issueCreditNote, refundPayment, type IssueCreditNoteCommand } from './payments';
-import { enqueueEvents, requestHash, sql } from './sql';
+import { enqueueEvents, requestHash, rows, sql } from './sql';
 
 export type ApprovalKind = 'CREDIT_NOTE' | 'REFUND' | 'DISPUTE_ACCEPT';
-export type ApprovalStatus = 'PENDING' | 'APPROVED' | 'REJECTED';
+export type ApprovalStatus = 'PENDING' | 'APPROVED' | 'REJECTED' | 'EXPIRED' | 'FAILED';
 
 export interface ApprovalRow {
   id: string;
@@ -37,6 +41,8 @@ export interface ApprovalRow {
   decided_by: string | null;
   decision_note: string | null;
   result_id: string | null;
+  failure_code: string | null;
+  failure_reason: string | null;
   created_at: Date;
   decided_at: Date | null;
 }
@@ -110,16 +116,17 @@ async function requestFor(em: Em, ask: Ask): Promise<ApprovalRow> {
   return row as ApprovalRow;
 }
 
-/** The request's state on the outbox (billing.invoicing.approvalrequest.created / .decided), once per state. */
-async function announce(em: Em, name: 'approvalRequested' | 'approvalDecided', r: ApprovalRow, now: Date): Promise<void> {
-  await enqueueEvents(em, name, now, [{
+/** The requests' states on the outbox (billing.invoicing.approvalrequest.created / .decided / .expired), once per state. */
+async function announce(em: Em, name: 'approvalRequested' | 'approvalDecided' | 'approvalExpired', r: ApprovalRow | ApprovalRow[], now: Date): Promise<void> {
+  await enqueueEvents(em, name, now, (Array.isArray(r) ? r : [r]).map((r) => ({
     subject: r.id,
     key: [r.id, r.status],
     data: {
       approvalRequestId: r.id, kind: r.kind, subjectId: r.subject_id, billingAccountId: r.billing_account_id, amount: dec(String(r.amount)).toFixed(minorUnits(r.currency)), currency: r.currency,
       requestedBy: r.requested_by, reason: r.reason, status: r.status, decidedBy: r.decided_by, decisionNote: r.decision_note, resultId: r.result_id,
+      ...(r.status === 'FAILED' ? { failureCode: r.failure_code, failureReason: r.failure_reason } : {}),
     },
-  }]);
+  })));
 }
 
 /** issueCreditNote: the note's total (its lines' amounts) in the invoice's currency. */
@@ -176,44 +183,89 @@ const requireDecider = (row: ApprovalRow, caller: Caller): void => requireApprov
 
 const inputOf = <T>(row: ApprovalRow): T => (typeof row.input === 'string' ? JSON.parse(row.input) : row.input) as T;
 
+/** When `r` can no longer be approved (ApprovalRequest.expiresAt). */
+export const expiresAt = (r: ApprovalRow, ttlHours: number): Date => approvalExpiresAt(r.created_at, ttlHours);
+
+/** A PENDING request past its TTL is expired whether or not the pass has marked it yet. */
+function refuseExpired(row: ApprovalRow, now: Date, ttlHours: number): void {
+  if (row.status === 'EXPIRED' || (row.status === 'PENDING' && isApprovalExpired(row.created_at, now, ttlHours))) throw approvalExpired(`Approval request ${row.id}`, row.created_at, ttlHours);
+}
+
 /**
  * Approves a PENDING request: its operation runs once, now, with the stored input; the request is
  * APPROVED with what it made. Under the request's row lock: a second (or concurrent) approval waits
- * and answers the approved request. The operation's own error (the situation changed: the line was
- * credited meanwhile, the payment refunded, the dispute decided) rolls it all back: still PENDING.
+ * and answers the request as it ended. One past its TTL: APPROVAL_EXPIRED, nothing runs.
+ *
+ * The operation runs in a savepoint: its own coded refusal (the situation changed: the line was
+ * credited meanwhile, the payment refunded, the dispute decided) undoes what it did and ends the
+ * request FAILED with the code and reason, so it no longer waits as if it could still be approved.
+ * Any other error (database, connection, a provider that did not answer) rolls it all back: PENDING.
  */
-export async function approveRequest(em: Em, c: { id: string; caller: Caller; now: Date }, payments: PaymentProvider): Promise<{ row: ApprovalRow; changed: boolean }> {
+export async function approveRequest(em: Em, c: { id: string; caller: Caller; now: Date; ttlHours: number }, payments: PaymentProvider): Promise<{ row: ApprovalRow; changed: boolean }> {
   const row = await lockRequest(em, c.id);
   requireDecider(row, c.caller);
-  if (row.status === 'APPROVED') return { row, changed: false };
+  if (row.status === 'APPROVED' || row.status === 'FAILED') return { row, changed: false };
   if (row.status === 'REJECTED') throw conflict('APPROVAL_REQUEST_DECIDED', `Approval request ${row.id} was rejected`, { field: 'input.id', status: row.status });
-  let resultId: string;
-  if (row.kind === 'CREDIT_NOTE') {
-    resultId = await issueCreditNote(em, { ...inputOf<CreditNoteInput>(row), now: c.now });
-  } else if (row.kind === 'REFUND') {
-    resultId = await refundPayment(em, { ...inputOf<RefundInput>(row), now: c.now }, payments);
-  } else {
-    const op = inputOf<DisputeAcceptInput>(row);
-    const requester: Caller = { role: 'AGENT', subject: row.requested_by, scopes: [] };
-    const r = await decideDispute(em, { ...op, caller: requester, now: c.now });
-    // Decided meanwhile (the workflow at its deadline, another agent): this ACCEPT credits nothing more.
-    const d = await sql(em)('dispute').where({ id: op.disputeId }).first('status', 'credit_note_id', 'decided_by');
-    if (!r.changed) throw conflict('DISPUTE_ALREADY_DECIDED', `Dispute ${op.disputeId} is ${d.status} already (decided by ${d.decided_by})`, { field: 'input.id', status: d.status });
-    resultId = d.credit_note_id;
+  refuseExpired(row, c.now, c.ttlHours);
+  const k = sql(em);
+  await k.raw('savepoint approval_operation');
+  let outcome: Record<string, unknown>;
+  try {
+    outcome = { status: 'APPROVED', result_id: await runOperation(em, row, c.now, payments) };
+    await k.raw('release savepoint approval_operation');
+  } catch (error) {
+    const failure = approvalFailure(error);
+    if (!failure) throw error;
+    await k.raw('rollback to savepoint approval_operation');
+    outcome = { status: 'FAILED', failure_code: failure.code, failure_reason: failure.reason };
   }
-  const [updated] = await sql(em)('approval_request').where({ id: row.id }).update({ status: 'APPROVED', decided_by: approvalActor(c.caller), decided_at: c.now, result_id: resultId }).returning('*');
+  const [updated] = await k('approval_request').where({ id: row.id }).update({ ...outcome, decided_by: approvalActor(c.caller), decided_at: c.now }).returning('*');
   await announce(em, 'approvalDecided', updated as ApprovalRow, c.now);
   return { row: updated as ApprovalRow, changed: true };
 }
 
-/** Rejects a PENDING request: nothing moves. Rejecting again answers it as it is; an approved one is APPROVAL_REQUEST_DECIDED. */
-export async function rejectRequest(em: Em, c: { id: string; reason: string; caller: Caller; now: Date }): Promise<ApprovalRow> {
+/** Runs a request's operation with its stored input; the id of what it made. */
+async function runOperation(em: Em, row: ApprovalRow, now: Date, payments: PaymentProvider): Promise<string> {
+  if (row.kind === 'CREDIT_NOTE') return issueCreditNote(em, { ...inputOf<CreditNoteInput>(row), now });
+  if (row.kind === 'REFUND') return refundPayment(em, { ...inputOf<RefundInput>(row), now }, payments);
+  const op = inputOf<DisputeAcceptInput>(row);
+  const requester: Caller = { role: 'AGENT', subject: row.requested_by, scopes: [] };
+  const r = await decideDispute(em, { ...op, caller: requester, now });
+  // Decided meanwhile (the workflow at its deadline, another agent): this ACCEPT credits nothing more.
+  const d = await sql(em)('dispute').where({ id: op.disputeId }).first('status', 'credit_note_id', 'decided_by');
+  if (!r.changed) throw conflict('DISPUTE_ALREADY_DECIDED', `Dispute ${op.disputeId} is ${d.status} already (decided by ${d.decided_by})`, { field: 'input.id', status: d.status });
+  return d.credit_note_id;
+}
+
+/**
+ * One pass of the due-date job: PENDING requests made `ttlHours` or more before `now` become
+ * EXPIRED (nothing moved; approvalrequest.expired each), oldest first, `limit` a pass. Rows a
+ * supervisor is deciding right now are skipped (their approval sees the TTL itself); the next pass
+ * takes what is left.
+ */
+export async function expireApprovalRequests(em: Em, now: Date, ttlHours: number, limit = 500): Promise<ApprovalRow[]> {
+  return em.transactional(async (tx) => {
+    const cutoff = new Date(now.getTime() - Math.round(ttlHours * 3_600_000));
+    const expired = (await rows<ApprovalRow>(tx as Em,
+      `update approval_request set status = 'EXPIRED', decided_at = ?, decision_note = ?
+        where id in (select id from approval_request where status = 'PENDING' and created_at <= ? order by created_at, id limit ? for update skip locked)
+        returning *`,
+      [now, `Not decided within ${ttlHours} h (LEDGERLINE_APPROVAL_TTL_HOURS); nothing moved. Ask again with a new idempotency key.`, cutoff, limit],
+    ));
+    await announce(tx as Em, 'approvalExpired', expired, now);
+    return expired;
+  });
+}
+
+/** Rejects a PENDING request: nothing moves. Rejecting again answers it as it is; an approved or failed one is APPROVAL_REQUEST_DECIDED, an expired one APPROVAL_EXPIRED. */
+export async function rejectRequest(em: Em, c: { id: string; reason: string; caller: Caller; now: Date; ttlHours: number }): Promise<ApprovalRow> {
   const reason = (c.reason ?? '').trim();
   if (reason.length < 3) throw badInput('input.reason', 'Say why the request is rejected (at least 3 characters; the requester reads it)', 'REASON_REQUIRED');
   const row = await lockRequest(em, c.id);
   requireDecider(row, c.caller);
   if (row.status === 'REJECTED') return row;
-  if (row.status === 'APPROVED') throw conflict('APPROVAL_REQUEST_DECIDED', `Approval request ${row.id} was approved`, { field: 'input.id', status: row.status });
+  if (row.status === 'APPROVED' || row.status === 'FAILED') throw conflict('APPROVAL_REQUEST_DECIDED', `Approval request ${row.id} was ${row.status === 'APPROVED' ? 'approved' : 'approved and its operation refused'}`, { field: 'input.id', status: row.status });
+  refuseExpired(row, c.now, c.ttlHours);
   const [updated] = await sql(em)('approval_request').where({ id: row.id }).update({ status: 'REJECTED', decided_by: approvalActor(c.caller), decision_note: reason.slice(0, 2000), decided_at: c.now }).returning('*');
   await announce(em, 'approvalDecided', updated as ApprovalRow, c.now);
   return updated as ApprovalRow;

@@ -16,7 +16,7 @@ import { runCollections } from '../application/collections';
 import { rows } from '../application/sql';
 import { assessDispute, decideDispute, disputeWorkflowRuns, escalateDispute, markWorkflowStarted, openDispute, withdrawDispute } from '../application/disputes';
 import { guardOperations, isStaff, listableAccounts, requireAccount, requireRow } from '../application/authorization';
-import { approveRequest, gateCreditNote, gateDisputeAccept, gateRefund, listApprovalRequests, rejectRequest, type ApprovalRow } from '../application/approvals';
+import { approveRequest, expiresAt, gateCreditNote, gateDisputeAccept, gateRefund, listApprovalRequests, rejectRequest, type ApprovalRow, type ApprovalStatus } from '../application/approvals';
 
 
 /**
@@ -129,6 +129,11 @@ async function afterDisputeClosed(ctx: InvoicingContext, r: { invoiceId: string;
   await pokeCreditPaid(ctx, r.billingAccountId, at, [r.invoiceId]);
 }
 
+/** A request that moved nothing (rejected, or approved and refused): it and its subject as they are. */
+async function failedRequestPayload(ctx: InvoicingContext, row: ApprovalRow) {
+  return { approvalRequest: row, ...(row.kind === 'DISPUTE_ACCEPT' ? await disputePayload(ctx, row.subject_id) : {}), ...(row.kind === 'REFUND' ? { payment: await ctx.em.fork().findOne(Payment, { id: row.subject_id }) } : {}) };
+}
+
 /** After a credit note was issued (at once, or on approval): dunning, the disputes it covered, the credit it brought. */
 async function afterCreditNote(ctx: InvoicingContext, id: string, at: Date) {
   const creditNote = await ctx.em.fork().findOneOrFail(CreditNote, { id });
@@ -188,7 +193,7 @@ export const resolvers = guardOperations({
       const accounts = await listableAccounts(ctx.em, ctx.caller, a.filter?.billingAccountId, 'read these disputes');
       return page(ctx, Dispute, { ...(a.filter?.status ? { status: a.filter.status } : {}), ...(accounts ? { billingAccountId: { $in: accounts } } : {}) }, a);
     },
-    approvalRequests: (_: unknown, a: { status?: 'PENDING' | 'APPROVED' | 'REJECTED' | null; first?: number; after?: string }, ctx: InvoicingContext) => listApprovalRequests(ctx.em, a),
+    approvalRequests: (_: unknown, a: { status?: ApprovalStatus | null; first?: number; after?: string }, ctx: InvoicingContext) => listApprovalRequests(ctx.em, a),
   },
   Mutation: {
     recordPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
@@ -232,8 +237,9 @@ export const resolvers = guardOperations({
     },
     approveRequest: async (_: unknown, a: Args<{ id: string }>, ctx: InvoicingContext) => {
       const at = ctx.runtime.clock.now();
-      const r = await mutate(ctx, (em, now) => approveRequest(em, { id: a.input.id, caller: ctx.caller, now }, ctx.deps.payments), at);
+      const r = await mutate(ctx, (em, now) => approveRequest(em, { id: a.input.id, caller: ctx.caller, now, ttlHours: ctx.deps.approvalTtlHours }, ctx.deps.payments), at);
       const row = r.row;
+      if (row.status === 'FAILED') return failedRequestPayload(ctx, row);
       if (row.kind === 'CREDIT_NOTE') return { approvalRequest: row, ...(r.changed ? await afterCreditNote(ctx, row.result_id!, at) : { creditNote: await ctx.em.fork().findOne(CreditNote, { id: row.result_id! }) }) };
       if (row.kind === 'REFUND') {
         const payment = await ctx.em.fork().findOneOrFail(Payment, { id: row.subject_id });
@@ -247,8 +253,8 @@ export const resolvers = guardOperations({
       return { approvalRequest: row, ...(await disputePayload(ctx, row.subject_id)) };
     },
     rejectRequest: async (_: unknown, a: Args<{ id: string; reason: string }>, ctx: InvoicingContext) => {
-      const row = await mutate(ctx, (em, now) => rejectRequest(em, { ...a.input, caller: ctx.caller, now }));
-      return { approvalRequest: row, ...(row.kind === 'DISPUTE_ACCEPT' ? await disputePayload(ctx, row.subject_id) : {}), ...(row.kind === 'REFUND' ? { payment: await ctx.em.fork().findOne(Payment, { id: row.subject_id }) } : {}) };
+      const row = await mutate(ctx, (em, now) => rejectRequest(em, { ...a.input, caller: ctx.caller, now, ttlHours: ctx.deps.approvalTtlHours }));
+      return failedRequestPayload(ctx, row);
     },
     startBillRun: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
       const r = await mutate(ctx, (em, now) => startBillRun(em, { ...a.input, now }));
@@ -451,7 +457,10 @@ export const resolvers = guardOperations({
     decidedBy: (r: ApprovalRow) => r.decided_by,
     decisionNote: (r: ApprovalRow) => r.decision_note,
     resultId: (r: ApprovalRow) => r.result_id,
+    failureCode: (r: ApprovalRow) => r.failure_code,
+    failureReason: (r: ApprovalRow) => r.failure_reason,
     createdAt: (r: ApprovalRow) => r.created_at,
+    expiresAt: (r: ApprovalRow, _: unknown, ctx: InvoicingContext) => expiresAt(r, ctx.deps.approvalTtlHours),
     decidedAt: (r: ApprovalRow) => r.decided_at,
   },
 });

@@ -4,6 +4,7 @@ import type { Db, Sql } from '../persistence/sql';
 import { outboxWrite, readTogether, rowsOf } from '../persistence/sql';
 import { walletLock, type LockedWalletRow, type WalletPair } from './locks';
 import { decideCharge, fmt, invalidCharge, toChargeInput, type BucketState, type WalletState } from '../domain/charging';
+import { chargeFingerprint } from '../domain/charge-fingerprint';
 import { accountId, chargeKey, newTxId, postTransactions, type NewTransaction } from './ledger';
 import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
 import { bucketUse, bucketUseWrite, emitBalanceEvents, type BucketUse, type WalletChange } from './balance-events';
@@ -35,11 +36,19 @@ function result(c: ChargeRequest, outcome: ChargeResult['outcome'], units: strin
 
 const denied = (c: ChargeRequest, reason: string): ChargeResult => result(c, 'DENIED', '0', '0', '0.000000', reason);
 
+/** The reason a ChargeResult refusing a reused chargeId starts with (outcome REJECTED); GraphQL answers it as a CONFLICT. */
+export const CHARGE_ID_CONFLICT = 'CHARGE_ID_CONFLICT';
+
+/** The answer to a chargeId already taken by another charge: refused, nothing written; it echoes the request it refuses. */
+const conflicting = (c: ChargeRequest): ChargeResult =>
+  result(c, 'REJECTED', '0', '0', '0.000000', `${CHARGE_ID_CONFLICT}: chargeId ${c.chargeId} was already used for another charge; use a new chargeId for a new charge`);
+
 /**
- * What the ledger keeps of a charge's answer: the decision only. The rest of a ChargeResult echoes
- * the request, and a repeated charge is the same request again (usage derives a chargeId from the
- * record's source and event id), so a replay rebuilds it from the request in hand. Storing the
- * whole result made it a third of the ledger write (measured: ~330 bytes of jsonb per charge).
+ * What the ledger keeps of a charge's answer: the decision only, with the charge's fingerprint
+ * (`request_hash`, see chargeFingerprint). The rest of a ChargeResult echoes the request, and a
+ * repeat is the same request again (the fingerprint says so; another charge under the same chargeId
+ * is refused), so a replay rebuilds it from the request in hand. Storing the whole result made it a
+ * third of the ledger write (measured: ~330 bytes of jsonb per charge).
  */
 type ChargeDecision = Pick<ChargeResult, 'outcome' | 'units' | 'unitsFromAllowances' | 'amountCharged' | 'reason'>;
 
@@ -49,7 +58,11 @@ function decisionOf(r: ChargeResult): ChargeDecision {
   return d;
 }
 
-/** A repeated charge's answer: its stored decision with the request's echo (a whole stored ChargeResult, as written before, as it is). */
+/**
+ * A repeated charge's answer: its stored decision with the request's echo (a whole stored
+ * ChargeResult, as written before, as it is). Only for the same charge: a row with a fingerprint
+ * is replayed to a request with that fingerprint; rows written before fingerprints, to any.
+ */
 function replayed(c: ChargeRequest, stored: ChargeDecision | ChargeResult): ChargeResult {
   if ('chargeId' in stored) return stored;
   return result(c, stored.outcome, stored.units, stored.unitsFromAllowances, stored.amountCharged, stored.reason);
@@ -70,8 +83,11 @@ export interface ApplyChargesOptions {
  * Applies many charges in ONE database transaction: wallets locked once (in id order, so two
  * batches never deadlock), decisions made in memory in arrival order, then the ledger rows,
  * the balances aggregated per account, the threshold events and one ChargeResult per charge
- * written with a handful of statements. A charge already in the ledger (same chargeId) changes
- * nothing and is answered with its stored result.
+ * written with a handful of statements. A charge already in the ledger (same chargeId, same
+ * charge) changes nothing and is answered with its stored result; a chargeId taken by another
+ * charge (in the ledger, or earlier in the batch) is answered REJECTED (CHARGE_ID_CONFLICT) and
+ * changes nothing. Results: one per chargeId in arrival order (identical copies answered once),
+ * then the refusals: a consumer that keeps the last answer per chargeId keeps the charge's own.
  */
 export async function applyCharges(db: Db, charges: ChargeRequest[], now: Date, options: ApplyChargesOptions = {}): Promise<ChargeResult[]> {
   return db.tx((sql) => applyChargesIn(sql, charges, now, options));
@@ -92,7 +108,9 @@ export interface LaneOptions extends ApplyChargesOptions {
  * charges all go to one lane, in arrival order, so its wallets, buckets and ledger accounts are
  * only ever touched by one lane at a time: lanes never wait for each other's locks, and charges
  * of one account are decided in the order they came. A chargeId is taken once (the first),
- * whichever account it names. Results come back in input order (one per distinct chargeId).
+ * whichever account it names: its later copies go to the first's lane, where an identical one is
+ * answered as the first and another is refused (CHARGE_ID_CONFLICT). Results come back in input
+ * order (one per distinct chargeId), then the refusals.
  */
 export async function applyChargesInLanes(db: Db, charges: ChargeRequest[], now: Date, options: LaneOptions): Promise<ChargeResult[]> {
   return new ChargeLanes(db, options).apply(charges, now, options.onBatch);
@@ -112,8 +130,9 @@ export class ChargeLanes {
   /**
    * The lane each chargeId handed over and not yet finished is on (with how many calls hold it): a
    * later copy goes to that lane whatever account it names, so it waits for the first copy and is
-   * answered from the ledger. On its account's lane it could be applied first (its lane free) or
-   * alongside (a unique-key violation failing its whole transaction).
+   * answered from the ledger (the first's answer, or REJECTED when it is another charge). On its
+   * account's lane it could be applied first (its lane free) or alongside (a unique-key violation
+   * failing its whole transaction).
    */
   private readonly inFlight = new Map<string, { lane: number; calls: number }>();
 
@@ -124,36 +143,49 @@ export class ChargeLanes {
   /** `onBatch`: called before each transaction after the first of a lane in this call (e.g. to keep its messages leased). */
   async apply(charges: ChargeRequest[], now: Date, onBatch?: () => void): Promise<ChargeResult[]> {
     const lanes: ChargeRequest[][] = this.tails.map(() => []);
-    const seen = new Set<string>();
+    const idsOf: string[][] = this.tails.map(() => []);
+    // The lane of each chargeId in this call: its later copies follow the first (applyChargesIn tells them apart).
+    const seen = new Map<string, number>();
     for (const c of charges) {
-      if (!c || typeof c.chargeId !== 'string' || seen.has(c.chargeId)) continue;
-      seen.add(c.chargeId);
+      if (!c || typeof c.chargeId !== 'string') continue;
+      const taken = seen.get(c.chargeId);
+      if (taken !== undefined) {
+        lanes[taken]!.push(c);
+        continue;
+      }
       const held = this.inFlight.get(c.chargeId);
       if (held) held.calls++;
       const lane = held ? held.lane : laneOf(String(c.billingAccountId), lanes.length);
       if (!held) this.inFlight.set(c.chargeId, { lane, calls: 1 });
+      seen.set(c.chargeId, lane);
       lanes[lane]!.push(c);
+      idsOf[lane]!.push(c.chargeId);
     }
     const byId = new Map<string, ChargeResult>();
+    const refused: ChargeResult[] = [];
     const { batchSize } = this.options;
     await Promise.all(lanes.map((lane, i) => {
       if (lane.length === 0) return undefined;
       const run = this.tails[i]!.then(async () => {
         for (let at = 0; at < lane.length; at += batchSize) {
           if (at > 0) onBatch?.();
-          for (const r of await applyCharges(this.db, lane.slice(at, at + batchSize), now, this.options)) byId.set(r.chargeId, r);
+          for (const r of await applyCharges(this.db, lane.slice(at, at + batchSize), now, this.options)) {
+            if (r.outcome === 'REJECTED') refused.push(r);
+            else if (!byId.has(r.chargeId)) byId.set(r.chargeId, r);
+          }
         }
       }).finally(() => {
-        for (const c of lane) {
-          const held = this.inFlight.get(c.chargeId);
-          if (held && --held.calls === 0) this.inFlight.delete(c.chargeId);
+        for (const id of idsOf[i]!) {
+          const held = this.inFlight.get(id);
+          if (held && --held.calls === 0) this.inFlight.delete(id);
         }
       });
       // The next call's share waits for this one, failed or not (a failed call's messages are redelivered).
       this.tails[i] = run.catch(() => undefined);
       return run;
     }));
-    return [...seen].map((id) => byId.get(id)).filter((r): r is ChargeResult => r !== undefined);
+    const results = [...seen.keys()].map((id) => byId.get(id)).filter((r): r is ChargeResult => r !== undefined);
+    return refused.length === 0 ? results : results.concat(refused);
   }
 }
 
@@ -167,13 +199,21 @@ export function laneOf(billingAccountId: string, lanes: number): number {
 const NO_BUCKETS: BucketState[] = [];
 
 export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Date, options: ApplyChargesOptions = {}): Promise<ChargeResult[]> {
-  const seen = new Set<string>();
+  // The first copy of each chargeId, with its fingerprint; later copies of other content, once each
+  // (an identical copy is the same charge: answered once).
+  const firstPrint = new Map<string, string>();
   const batch: ChargeRequest[] = [];
+  const prints: string[] = [];
+  let copies: { c: ChargeRequest; print: string }[] | null = null;
   for (const c of charges) {
-    if (c && typeof c.chargeId === 'string' && !seen.has(c.chargeId)) {
-      seen.add(c.chargeId);
+    if (!c || typeof c.chargeId !== 'string') continue;
+    const print = chargeFingerprint(c);
+    const first = firstPrint.get(c.chargeId);
+    if (first === undefined) {
+      firstPrint.set(c.chargeId, print);
       batch.push(c);
-    }
+      prints.push(print);
+    } else if (first !== print && !copies?.some((k) => k.c.chargeId === c.chargeId && k.print === print)) (copies ??= []).push({ c, print });
   }
   if (batch.length === 0) return [];
   const pairs = new Map<string, WalletPair>();
@@ -182,13 +222,13 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
   // and their balances, the charges already in the ledger, the buckets the charges may draw on
   // (also a repeated charge's: a lock for nothing, fewer round trips for everyone else).
   const keys = batch.map((c) => chargeKey(c.chargeId));
-  const [locked, existing, buckets] = await readTogether<[LockedWalletRow[], { idempotency_key: string; outcome: ChargeDecision | ChargeResult }[], LiveBucketRow[]]>(
+  const [locked, existing, buckets] = await readTogether<[LockedWalletRow[], StoredCharge[], LiveBucketRow[]]>(
     sql,
     walletLock([...pairs.values()]),
-    rowsOf(`select idempotency_key, outcome from ledger_transaction where idempotency_key = any($1::text[])`, [keys]),
+    rowsOf(`select idempotency_key, outcome, request_hash from ledger_transaction where idempotency_key = any($1::text[])`, [keys]),
     bucketLock(batch.filter((c) => Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0)),
   );
-  const done = new Map(existing.map((r) => [r.idempotency_key, r.outcome]));
+  const done = new Map(existing.map((r) => [r.idempotency_key, r]));
   const wallets = new Map<string, WalletState & { low: Decimal | null; start: Decimal; held: Decimal; hasRules: boolean; moneyFrom: string; revenue: string }>();
   for (const w of locked) {
     const balance = new Decimal(w.balance);
@@ -222,6 +262,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
   }
 
   const results: ChargeResult[] = [];
+  let refused: ChargeResult[] | null = null;
   const fresh: ChargeResult[] = [];
   const txs: NewTransaction[] = [];
   const lastCause = new Map<string, string>();
@@ -231,7 +272,9 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     const c = batch[i]!;
     const previous = done.get(keys[i]!);
     if (previous) {
-      results.push(replayed(c, previous));
+      // Stored without a fingerprint (before there were): answered as stored, whatever this copy holds.
+      if (previous.request_hash === null || previous.request_hash === prints[i]) results.push(replayed(c, previous.outcome));
+      else (refused ??= []).push(conflicting(c));
       continue;
     }
     let r: ChargeResult;
@@ -251,10 +294,11 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     }
     const id = newTxId();
     if (wallet && entries.length > 0) lastCause.set(wallet.id, id);
-    txs.push({ id, idempotencyKey: keys[i]!, kind: 'CHARGE', billingAccountId: typeof c.billingAccountId === 'string' ? c.billingAccountId.slice(0, 40) : null, reference: c.lineId ?? null, outcome: decisionOf(r), entries });
+    txs.push({ id, idempotencyKey: keys[i]!, kind: 'CHARGE', billingAccountId: typeof c.billingAccountId === 'string' ? c.billingAccountId.slice(0, 40) : null, requestHash: prints[i]!, reference: c.lineId ?? null, outcome: decisionOf(r), entries });
     results.push(r);
     fresh.push(r);
   }
+  if (copies) refused = answerCopies(copies, done, firstPrint, results, refused ?? []);
   // Every bucket read (those not drawn on too): an allowance is judged on all its buckets.
   const bucketUses: BucketUse[] = [];
   for (const list of bucketsByAccount.values()) {
@@ -281,7 +325,31 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
   // A credit pays what is due, as every credit to a prepaid wallet does (settleAfterCredit): only
   // for a batch that credited one, so the usual batch sends nothing more.
   if (credited) for (const w of credited) await settleAfterCredit(sql, w.billingAccountId, w.currency, now);
-  return results;
+  return refused ? results.concat(refused) : results;
+}
+
+interface StoredCharge {
+  idempotency_key: string;
+  outcome: ChargeDecision | ChargeResult;
+  /** The charge's fingerprint; null for a row written before there were (answered as stored). */
+  request_hash: string | null;
+}
+
+/**
+ * Later copies in one batch of a chargeId whose first copy had other content: a copy of the charge
+ * the ledger holds is answered with it (when the first copy was not: it was refused), a row without
+ * a fingerprint answered the first copy already, anything else is refused. Appends to `results`
+ * and returns the refusals.
+ */
+function answerCopies(copies: { c: ChargeRequest; print: string }[], done: Map<string, StoredCharge>, firstPrint: Map<string, string>, results: ChargeResult[], refused: ChargeResult[]): ChargeResult[] {
+  for (const { c, print } of copies) {
+    const stored = done.get(chargeKey(c.chargeId));
+    if (stored && stored.request_hash === null) continue;
+    const held = stored ? stored.request_hash : firstPrint.get(c.chargeId);
+    if (print !== held) refused.push(conflicting(c));
+    else if (stored && firstPrint.get(c.chargeId) !== held) results.push(replayed(c, stored.outcome));
+  }
+  return refused;
 }
 
 export { fmt };

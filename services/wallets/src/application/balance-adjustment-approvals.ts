@@ -5,13 +5,17 @@
 // the requester approves it (adjustBalance runs once, in the approval's transaction, with that input
 // and its own idempotency key, as the requester: the adjustment's agent is who asked) or rejects it.
 // Supervisors and SYSTEM adjust at once at any amount.
-import { Decimal, badInput, conflict, decodeCursor, approvalActor, isApprover, minorUnits, needsApproval, newId, notFound, pageSize, requireApprover, toConnection, type ApprovalLimits, type Caller } from '@ledgerline/contracts';
-import { eventRow, insertOutbox, type Sql } from '../persistence/sql';
+//
+// No request waits for ever: one not decided within LEDGERLINE_APPROVAL_TTL_HOURS can no longer be
+// approved (APPROVAL_EXPIRED; the wallet jobs mark it EXPIRED), and one whose adjustment is refused
+// with a coded error when approved ends FAILED with that code (a transient error leaves it PENDING).
+import { Decimal, badInput, conflict, decodeCursor, approvalActor, approvalExpired, approvalExpiresAt, approvalFailure, isApprovalExpired, isApprover, minorUnits, needsApproval, newId, notFound, pageSize, requireApprover, toConnection, type ApprovalLimits, type Caller } from '@ledgerline/contracts';
+import { eventRow, insertOutbox, type Db, type Sql } from '../persistence/sql';
 import { findTransaction, lockIdempotencyKey, requestHash } from './ledger';
 import { walletById } from './wallets';
 import { adjustBalance, type AdjustmentRow } from './adjust-balance';
 
-export type RequestStatus = 'PENDING' | 'APPROVED' | 'REJECTED';
+export type RequestStatus = 'PENDING' | 'APPROVED' | 'REJECTED' | 'EXPIRED' | 'FAILED';
 
 export interface AdjustmentRequestRow {
   id: string;
@@ -29,6 +33,8 @@ export interface AdjustmentRequestRow {
   decided_by: string | null;
   decision_note: string | null;
   adjustment_id: string | null;
+  failure_code: string | null;
+  failure_reason: string | null;
   created_at: Date;
   decided_at: Date | null;
 }
@@ -74,13 +80,27 @@ export async function gateAdjustment(sql: Sql, limits: ApprovalLimits, c: Adjust
   ))[0]!);
 }
 
-/** The request's state on the outbox (billing.wallets.adjustmentrequest.created / .decided), once per state. */
-async function announce(sql: Sql, name: 'balanceAdjustmentRequested' | 'balanceAdjustmentDecided', now: Date, r: AdjustmentRequestRow): Promise<AdjustmentRequestRow> {
-  await insertOutbox(sql, [eventRow(name, r.wallet_id, [r.id, r.status], now, {
+/** The request's state on the outbox (billing.wallets.adjustmentrequest.created / .decided / .expired), once per state. */
+async function announce(sql: Sql, name: 'balanceAdjustmentRequested' | 'balanceAdjustmentDecided' | 'balanceAdjustmentExpired', now: Date, r: AdjustmentRequestRow): Promise<AdjustmentRequestRow> {
+  await announceAll(sql, name, now, [r]);
+  return r;
+}
+
+async function announceAll(sql: Sql, name: 'balanceAdjustmentRequested' | 'balanceAdjustmentDecided' | 'balanceAdjustmentExpired', now: Date, rs: AdjustmentRequestRow[]): Promise<void> {
+  if (rs.length === 0) return;
+  await insertOutbox(sql, rs.map((r) => eventRow(name, r.wallet_id, [r.id, r.status], now, {
     requestId: r.id, walletId: r.wallet_id, billingAccountId: r.billing_account_id, amount: { amount: new Decimal(r.amount).toFixed(minorUnits(r.currency)), currency: r.currency },
     requestedBy: r.requested_by, reason: r.reason, status: r.status, decidedBy: r.decided_by, decisionNote: r.decision_note, adjustmentId: r.adjustment_id,
-  })]);
-  return r;
+    ...(r.status === 'FAILED' ? { failureCode: r.failure_code, failureReason: r.failure_reason } : {}),
+  })));
+}
+
+/** When `r` can no longer be approved (BalanceAdjustmentRequest.expiresAt). */
+export const expiresAt = (r: AdjustmentRequestRow, ttlHours: number): Date => approvalExpiresAt(r.created_at, ttlHours);
+
+/** A PENDING request past its TTL is expired whether or not the jobs have marked it yet. */
+function refuseExpired(row: AdjustmentRequestRow, now: Date, ttlHours: number): void {
+  if (row.status === 'EXPIRED' || (row.status === 'PENDING' && isApprovalExpired(row.created_at, now, ttlHours))) throw approvalExpired(`Balance adjustment request ${row.id}`, row.created_at, ttlHours);
 }
 
 async function lockRequest(sql: Sql, id: string): Promise<AdjustmentRequestRow> {
@@ -93,16 +113,36 @@ const requireDecider = (row: AdjustmentRequestRow, caller: Caller): void => requ
 
 /**
  * Approves a PENDING request: the adjustment is made now with the stored input; APPROVED with its id.
- * Under the request's row lock, so a second or concurrent approval answers the approved request.
- * adjustBalance's own refusal (a debit the balance no longer covers) rolls it all back: PENDING.
+ * Under the request's row lock, so a second or concurrent approval answers the request as it ended.
+ * One past its TTL: APPROVAL_EXPIRED, nothing moves.
+ *
+ * The adjustment runs in a savepoint: its own coded refusal (a debit the balance no longer covers)
+ * undoes what it did and ends the request FAILED with the code and reason, so it no longer waits as if
+ * it could still be approved. Any other error (database, connection) rolls it all back: PENDING.
  */
-export async function approveAdjustment(sql: Sql, c: { id: string; caller: Caller; now: Date }): Promise<{ row: AdjustmentRequestRow; adjustment: AdjustmentRow | null }> {
+export async function approveAdjustment(sql: Sql, c: { id: string; caller: Caller; now: Date; ttlHours: number }): Promise<{ row: AdjustmentRequestRow; adjustment: AdjustmentRow | null }> {
   const row = await lockRequest(sql, c.id);
   requireDecider(row, c.caller);
   if (row.status === 'REJECTED') throw conflict('APPROVAL_REQUEST_DECIDED', `Request ${row.id} was rejected`, { field: 'input.id', status: row.status });
   if (row.status === 'APPROVED') return { row, adjustment: (await sql.query<AdjustmentRow>(`select * from balance_adjustment where id = $1`, [row.adjustment_id]))[0] ?? null };
+  if (row.status === 'FAILED') return { row, adjustment: null };
+  refuseExpired(row, c.now, c.ttlHours);
   const requester: Caller = { role: 'AGENT', subject: row.requested_by, scopes: [] };
-  const adjustment = await adjustBalance(sql, { ...inputOf(row), caller: requester, now: c.now });
+  await sql.query('savepoint approval_adjustment');
+  let adjustment: AdjustmentRow;
+  try {
+    adjustment = await adjustBalance(sql, { ...inputOf(row), caller: requester, now: c.now });
+    await sql.query('release savepoint approval_adjustment');
+  } catch (error) {
+    const failure = approvalFailure(error);
+    if (!failure) throw error;
+    await sql.query('rollback to savepoint approval_adjustment');
+    const [failed] = await sql.query<AdjustmentRequestRow>(
+      `update balance_adjustment_request set status = 'FAILED', decided_by = $2, decided_at = $3, failure_code = $4, failure_reason = $5 where id = $1 returning *`,
+      [row.id, approvalActor(c.caller), c.now, failure.code, failure.reason],
+    );
+    return { row: await announce(sql, 'balanceAdjustmentDecided', c.now, failed!), adjustment: null };
+  }
   const [updated] = await sql.query<AdjustmentRequestRow>(
     `update balance_adjustment_request set status = 'APPROVED', decided_by = $2, decided_at = $3, adjustment_id = $4 where id = $1 returning *`,
     [row.id, approvalActor(c.caller), c.now, adjustment.id],
@@ -110,14 +150,34 @@ export async function approveAdjustment(sql: Sql, c: { id: string; caller: Calle
   return { row: await announce(sql, 'balanceAdjustmentDecided', c.now, updated!), adjustment };
 }
 
-/** Rejects a PENDING request: nothing moves. Again: answered as it is; an approved one: APPROVAL_REQUEST_DECIDED. */
-export async function rejectAdjustment(sql: Sql, c: { id: string; reason: string; caller: Caller; now: Date }): Promise<AdjustmentRequestRow> {
+/**
+ * One pass of the wallet jobs: PENDING requests made `ttlHours` or more before `now` become EXPIRED
+ * (nothing moved; adjustmentrequest.expired each), oldest first, `limit` a pass. Rows a supervisor is
+ * deciding right now are skipped (their approval sees the TTL itself); the next pass takes the rest.
+ */
+export async function expireAdjustmentRequests(db: Db, now: Date, ttlHours: number, limit = 500): Promise<AdjustmentRequestRow[]> {
+  return db.tx(async (sql) => {
+    const cutoff = new Date(now.getTime() - Math.round(ttlHours * 3_600_000));
+    const expired = await sql.query<AdjustmentRequestRow>(
+      `update balance_adjustment_request set status = 'EXPIRED', decided_at = $1, decision_note = $2
+        where id in (select id from balance_adjustment_request where status = 'PENDING' and created_at <= $3 order by created_at, id limit $4 for update skip locked)
+        returning *`,
+      [now, `Not decided within ${ttlHours} h (LEDGERLINE_APPROVAL_TTL_HOURS); nothing moved. Ask again with a new idempotency key.`, cutoff, limit],
+    );
+    await announceAll(sql, 'balanceAdjustmentExpired', now, expired);
+    return expired;
+  });
+}
+
+/** Rejects a PENDING request: nothing moves. Again: answered as it is; an approved or failed one: APPROVAL_REQUEST_DECIDED; an expired one: APPROVAL_EXPIRED. */
+export async function rejectAdjustment(sql: Sql, c: { id: string; reason: string; caller: Caller; now: Date; ttlHours: number }): Promise<AdjustmentRequestRow> {
   const reason = (c.reason ?? '').trim();
   if (reason.length < 3) throw badInput('input.reason', 'Say why the request is rejected (at least 3 characters; the requester reads it)', 'REASON_REQUIRED');
   const row = await lockRequest(sql, c.id);
   requireDecider(row, c.caller);
   if (row.status === 'REJECTED') return row;
-  if (row.status === 'APPROVED') throw conflict('APPROVAL_REQUEST_DECIDED', `Request ${row.id} was approved`, { field: 'input.id', status: row.status });
+  if (row.status === 'APPROVED' || row.status === 'FAILED') throw conflict('APPROVAL_REQUEST_DECIDED', `Request ${row.id} was ${row.status === 'APPROVED' ? 'approved' : 'approved and its adjustment refused'}`, { field: 'input.id', status: row.status });
+  refuseExpired(row, c.now, c.ttlHours);
   const [updated] = await sql.query<AdjustmentRequestRow>(`update balance_adjustment_request set status = 'REJECTED', decided_by = $2, decision_note = $3, decided_at = $4 where id = $1 returning *`, [row.id, approvalActor(c.caller), reason.slice(0, 2000), c.now]);
   return announce(sql, 'balanceAdjustmentDecided', c.now, updated!);
 }

@@ -43,10 +43,13 @@ export interface ConsumerOptions {
  * one JetStream publish per chunk instead of one per charge. The message id is made from the
  * chunk's charge ids, so the same batch answered again is dropped by JetStream; a batch that
  * comes back composed otherwise is published again, and usage and invoicing apply each
- * chargeId once.
+ * chargeId once. A refusal (REJECTED: its chargeId taken by another charge) counts with what it
+ * refused: alone in a chunk it would otherwise carry the id of the chargeId's own answer, sent
+ * alone before, and be dropped as its repeat.
  */
 export async function publishChargeResults(js: ServiceRuntime['messaging']['js'], results: ChargeResult[]): Promise<void> {
-  await Promise.all(inChargeMessages(results).map((chunk) => js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify(chunk), { msgID: deterministicId('event', 'wallets', 'chargesApplied', ...chunk.map((r) => r.chargeId)) })));
+  const idOf = (r: ChargeResult) => (r.outcome === 'REJECTED' ? `${r.chargeId}\u0000${JSON.stringify(r)}` : r.chargeId);
+  await Promise.all(inChargeMessages(results).map((chunk) => js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify(chunk), { msgID: deterministicId('event', 'wallets', 'chargesApplied', ...chunk.map(idOf)) })));
 }
 
 /** The charges whose billing account has a wallet here. */

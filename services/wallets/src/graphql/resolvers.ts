@@ -1,4 +1,4 @@
-import { Decimal, DomainError, badInput, decodeCursor, minorUnits, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
+import { Decimal, DomainError, badInput, conflict, decodeCursor, minorUnits, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
 import type { ChargeRequest, WalletReserveRequest } from '@ledgerline/contracts';
 import type { RequestContext } from '@ledgerline/platform';
 import { depsOf } from '../deps';
@@ -7,9 +7,9 @@ import { WALLET_COLUMNS, WALLET_JOINS, openWallet, setWalletLimits, walletById, 
 import { bucketStatusAt, bucketsOf, grantBucket, type BucketRow } from '../application/buckets';
 import { topupBalance, type TopupResult } from '../application/topup-balance';
 import { closeTopupKey } from '../application/close-topup-key';
-import { applyChargesIn } from '../application/apply-charges';
+import { CHARGE_ID_CONFLICT, applyChargesIn } from '../application/apply-charges';
 import { adjustBalance, type AdjustmentRow } from '../application/adjust-balance';
-import { approveAdjustment, gateAdjustment, listAdjustmentRequests, rejectAdjustment, type AdjustmentRequestRow, type RequestStatus } from '../application/balance-adjustment-approvals';
+import { approveAdjustment, expiresAt, gateAdjustment, listAdjustmentRequests, rejectAdjustment, type AdjustmentRequestRow, type RequestStatus } from '../application/balance-adjustment-approvals';
 import { issueVoucher, redeemVoucher } from '../application/vouchers';
 import { confirmBankTransfer, recharge, type RechargeRow } from '../application/recharge';
 import { setAutoTopup } from '../application/auto-topup-settings';
@@ -108,6 +108,8 @@ export const resolvers = {
     applyCharge: async (_: unknown, { input }: { input: ChargeRequest & { occurredAt: Date } }, ctx: WalletsContext) => {
       requireStaff(ctx.caller, 'apply charges');
       const [r] = await mutate(ctx, (sql, t) => applyChargesIn(sql, [{ ...input, occurredAt: new Date(input.occurredAt).toISOString(), allowOverdraft: !!input.allowOverdraft }], t));
+      // Same key, other input: a CONFLICT, as every idempotency key here (nothing was written).
+      if (r!.outcome === 'REJECTED') throw conflict(CHARGE_ID_CONFLICT, r!.reason!.slice(CHARGE_ID_CONFLICT.length + 2), { field: 'input.chargeId' });
       return { result: { ...r!, amountCharged: money(r!.amountCharged, r!.currency) } };
     },
     adjustBalance: async (_: unknown, { input }: any, ctx: WalletsContext) => {
@@ -120,11 +122,11 @@ export const resolvers = {
       return { adjustment: r.adjustment, wallet: await walletById(db(ctx), r.adjustment.wallet_id), approvalRequest: null };
     },
     approveBalanceAdjustment: async (_: unknown, { input }: { input: { id: string } }, ctx: WalletsContext) => {
-      const r = await mutate(ctx, (sql, t) => approveAdjustment(sql, { id: input.id, caller: ctx.caller, now: t }));
+      const r = await mutate(ctx, (sql, t) => approveAdjustment(sql, { id: input.id, caller: ctx.caller, now: t, ttlHours: depsOf(ctx.runtime).approvalTtlHours }));
       return { request: r.row, adjustment: r.adjustment, wallet: await walletById(db(ctx), r.row.wallet_id) };
     },
     rejectBalanceAdjustment: async (_: unknown, { input }: { input: { id: string; reason: string } }, ctx: WalletsContext) => {
-      const row = await mutate(ctx, (sql, t) => rejectAdjustment(sql, { ...input, caller: ctx.caller, now: t }));
+      const row = await mutate(ctx, (sql, t) => rejectAdjustment(sql, { ...input, caller: ctx.caller, now: t, ttlHours: depsOf(ctx.runtime).approvalTtlHours }));
       return { request: row, adjustment: null, wallet: await walletById(db(ctx), row.wallet_id) };
     },
     issueVoucher: async (_: unknown, { input }: any, ctx: WalletsContext) => {
@@ -265,7 +267,10 @@ export const resolvers = {
     decidedBy: (r: AdjustmentRequestRow) => r.decided_by,
     decisionNote: (r: AdjustmentRequestRow) => r.decision_note,
     adjustmentId: (r: AdjustmentRequestRow) => r.adjustment_id,
+    failureCode: (r: AdjustmentRequestRow) => r.failure_code,
+    failureReason: (r: AdjustmentRequestRow) => r.failure_reason,
     createdAt: (r: AdjustmentRequestRow) => r.created_at,
+    expiresAt: (r: AdjustmentRequestRow, _: unknown, ctx: WalletsContext) => expiresAt(r, depsOf(ctx.runtime).approvalTtlHours),
     decidedAt: (r: AdjustmentRequestRow) => r.decided_at,
   },
   BalanceAdjustment: {

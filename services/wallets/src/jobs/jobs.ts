@@ -1,3 +1,4 @@
+import { DEFAULT_APPROVAL_TTL_HOURS } from '@ledgerline/contracts';
 import type { Logger, ServiceRuntime } from '@ledgerline/platform';
 import type { Db } from '../persistence/sql';
 import { expireBuckets } from '../application/buckets';
@@ -8,6 +9,7 @@ import { depsOf } from '../deps';
 import type { CatalogClient } from '../adapters/catalog-client';
 import { renewDueAllowances, renewDueSharedPools } from '../application/renew-allowances';
 import { retryAutoTopups } from '../application/balance-events';
+import { expireAdjustmentRequests } from '../application/balance-adjustment-approvals';
 import type { RetryPolicy } from '../domain/auto-topup';
 
 /** One pass of the periodic jobs, with the clock passed in (tests call it with a manual clock). */
@@ -17,8 +19,8 @@ export async function runWalletJobs(
   starter: RechargeStarter | null = null,
   catalog: CatalogClient | null = null,
   logger?: Logger,
-  options: { lateUsageGraceMs?: number; autoTopupRetry?: RetryPolicy } = {},
-): Promise<{ reservationsExpired: number; bundlesRenewed: number; renewalsRefused: number; poolsRenewed: number; bucketsExpired: number; bucketsWarned: number; rechargesSettled: number; autoTopupsRetried: number }> {
+  options: { lateUsageGraceMs?: number; autoTopupRetry?: RetryPolicy; approvalTtlHours?: number } = {},
+): Promise<{ reservationsExpired: number; bundlesRenewed: number; renewalsRefused: number; poolsRenewed: number; bucketsExpired: number; bucketsWarned: number; rechargesSettled: number; autoTopupsRetried: number; approvalRequestsExpired: number }> {
   // Each step on its own: one that fails (Temporal away when syncRecharges starts a recharge, a
   // catalog error) is logged and the others still run; it is tried again at the next pass.
   const step = async <T>(name: string, run: () => Promise<T>, none: T): Promise<T> => {
@@ -41,10 +43,12 @@ export async function runWalletJobs(
   const rechargesSettled = starter ? await step('syncRecharges', () => syncRecharges(db, starter, now), 0) : 0;
   // After the sync: a recharge it settled as DECLINED is judged for a retry in the same pass.
   const autoTopupsRetried = await step('retryAutoTopups', () => retryAutoTopups(db, now, options.autoTopupRetry), 0);
-  return { reservationsExpired, bundlesRenewed: renewals.RENEWED, renewalsRefused: renewals.FEE_NOT_COVERED, poolsRenewed, bucketsExpired: buckets.expired, bucketsWarned: buckets.warned, rechargesSettled, autoTopupsRetried };
+  // Balance adjustment requests nobody decided within the TTL can no longer be approved (four eyes).
+  const approvalRequestsExpired = await step('expireAdjustmentRequests', async () => (await expireAdjustmentRequests(db, now, options.approvalTtlHours ?? DEFAULT_APPROVAL_TTL_HOURS)).length, 0);
+  return { reservationsExpired, bundlesRenewed: renewals.RENEWED, renewalsRefused: renewals.FEE_NOT_COVERED, poolsRenewed, bucketsExpired: buckets.expired, bucketsWarned: buckets.warned, rechargesSettled, autoTopupsRetried, approvalRequestsExpired };
 }
 
-export function startJobs(runtime: ServiceRuntime, db: Db, intervalMs: number, options: { lateUsageGraceMs?: number } = {}): () => Promise<void> {
+export function startJobs(runtime: ServiceRuntime, db: Db, intervalMs: number, options: { lateUsageGraceMs?: number; approvalTtlHours?: number } = {}): () => Promise<void> {
   let running: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
     running = running.then(() => runWalletJobs(db, runtime.clock.now(), depsOf(runtime).rechargeStarter, depsOf(runtime).catalog, runtime.logger, options).then(() => runtime.relay.nudge())).catch((error) => runtime.logger.warn({ err: error }, 'wallet jobs failed'));
