@@ -132,9 +132,16 @@ export async function recordSubscription(em: Em, c: RecordSubscriptionCommand): 
     .ignore();
 }
 
-/** Keeps POSTPAID charges (idempotent by chargeId); returns how many were new. */
+/**
+ * The outcomes that took money into the ledger. Listed rather than excluded: a REJECTED result
+ * (CHARGE_ID_CONFLICT) carries a refused request's facts under a chargeId that is another charge's,
+ * and an outcome added after this was written cannot be assumed to bill anything.
+ */
+const BILLABLE_OUTCOMES: ReadonlySet<string> = new Set<ChargeResult['outcome']>(['APPLIED', 'PARTIAL']);
+
+/** Keeps POSTPAID charges that moved money (idempotent by chargeId); returns how many were new. */
 export async function recordCharges(em: Em, charges: (ChargeResult & { zone?: string | null })[], now: Date): Promise<number> {
-  const kept = charges.filter((c) => c.paymentMode === 'POSTPAID' && c.outcome !== 'DENIED');
+  const kept = charges.filter((c) => c.paymentMode === 'POSTPAID' && BILLABLE_OUTCOMES.has(c.outcome));
   if (kept.length === 0) return 0;
   let inserted = 0;
   for (let i = 0; i < kept.length; i += 1000) {
