@@ -108,6 +108,18 @@ describe('ChargeResult consumer', () => {
     expect((await scrapeMetrics(svc))['ledgerline_usage_charge_results_dropped_total{reason="invalid"}']).toBe(1);
   });
 
+  it('a result wallets REJECTED (its chargeId used for another charge) is counted as refused, not as malformed; the record waits and the results beside it are applied', async () => {
+    const [refused, good] = await sms(`cr-refused-${run}`, 2);
+    const before = (await scrapeMetrics(svc))['ledgerline_usage_charge_results_dropped_total{reason="invalid"}'] ?? 0;
+    const conflict = `CHARGE_ID_CONFLICT: chargeId ${refused.chargeId} was already used for another charge; use a new chargeId for a new charge`;
+    await svc.runtime.messaging.js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify([resultOf(refused, 'REJECTED', '0', conflict), resultOf(good, 'APPLIED', '0.09')]));
+    expect((await settled([good.chargeId]))[good.chargeId]).toBe('APPLIED');
+    expect((await statusOf([refused.chargeId]))[refused.chargeId]).toBe('PENDING');
+    const metrics = await scrapeMetrics(svc);
+    expect(metrics['ledgerline_usage_charge_results_dropped_total{reason="refused"}']).toBe(1);
+    expect(metrics['ledgerline_usage_charge_results_dropped_total{reason="invalid"}'] ?? 0).toBe(before);
+  });
+
   it('a message the database refuses (a NUL in its reason) is dropped alone and counted; the results of its batch are applied, its record waits for the sweeper', async () => {
     const [bad, good, other] = await sms(`cr-nul-${run}`, 3);
     // One batch of three messages: the consumer writes them with one statement, which PostgreSQL refuses (no NUL in text).

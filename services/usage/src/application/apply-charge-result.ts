@@ -28,18 +28,28 @@ export function storableChargeResult(r: ChargeResult): ChargeResult | null {
 }
 
 /**
- * The ChargeResults of one chargeApplied message (one, or a batch) that can be stored; `invalid`
- * counts the entries that are not (not ChargeResults, or not storable). Null when it is not JSON.
+ * The ChargeResults of one chargeApplied message (one, or a batch) that can be stored; `refused`:
+ * the requests wallets REJECTED (a chargeId it knows for another charge: nothing was charged, and
+ * nothing settles the record); `invalid` counts the entries that are neither (not ChargeResults,
+ * or not storable). Null when it is not JSON.
  */
-export function parseChargeResults(text: string): { results: ChargeResult[]; invalid: number } | null {
+export function parseChargeResults(text: string): { results: ChargeResult[]; refused: ChargeResult[]; invalid: number } | null {
   let parsed: { results: ChargeResult[]; invalid: number };
   try {
     parsed = chargeResultsOf(JSON.parse(text));
   } catch {
     return null;
   }
-  const results = parsed.results.flatMap((r) => storableChargeResult(r) ?? []);
-  return { results, invalid: parsed.invalid + parsed.results.length - results.length };
+  const results: ChargeResult[] = [];
+  const refused: ChargeResult[] = [];
+  for (const r of parsed.results) {
+    if (r.outcome === 'REJECTED') refused.push(r);
+    else {
+      const storable = storableChargeResult(r);
+      if (storable) results.push(storable);
+    }
+  }
+  return { results, refused, invalid: parsed.invalid + parsed.results.length - results.length - refused.length };
 }
 
 /**

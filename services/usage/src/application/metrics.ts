@@ -10,7 +10,7 @@ export interface UsageMetrics {
   batchSeconds: client.Histogram;
   /** Records whose charge a ChargeResult settled, by outcome (APPLIED, PARTIAL, DENIED). */
   chargesSettled: client.Counter<'outcome'>;
-  /** ChargeResults (or whole messages) the consumer could not apply, by reason: not_json, invalid, unstorable. */
+  /** ChargeResults (or whole messages) the consumer could not apply, by reason: not_json, invalid, unstorable, refused. */
   chargeResultsDropped: client.Counter<'reason'>;
   /** Records' ChargeRequests the sweeper published again because no ChargeResult answered them in time. */
   chargesResent: client.Counter;
@@ -32,7 +32,7 @@ export function createUsageMetrics(registry: client.Registry = new client.Regist
     rated: new client.Counter({ name: 'ledgerline_usage_rated_total', help: 'Usage records rated', registers: [registry] }),
     batchSeconds: new client.Histogram({ name: 'ledgerline_usage_batch_seconds', help: 'Time for one batch of usage records through the pipeline (validate, rate, persist)', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
     chargesSettled: new client.Counter({ name: 'ledgerline_usage_charges_settled_total', help: 'Usage records whose charge a ChargeResult settled, by outcome', labelNames: ['outcome'], registers: [registry] }),
-    chargeResultsDropped: new client.Counter({ name: 'ledgerline_usage_charge_results_dropped_total', help: 'ChargeResults the consumer could not apply, by reason (not_json, invalid, unstorable); their records stay PENDING for the sweeper', labelNames: ['reason'], registers: [registry] }),
+    chargeResultsDropped: new client.Counter({ name: 'ledgerline_usage_charge_results_dropped_total', help: 'ChargeResults the consumer could not apply, by reason (not_json, invalid, unstorable, refused: wallets REJECTED the charge); their records stay PENDING for the sweeper', labelNames: ['reason'], registers: [registry] }),
     chargesResent: new client.Counter({ name: 'ledgerline_usage_charges_resent_total', help: "Usage records' ChargeRequests published again by the sweeper (no ChargeResult in time)", registers: [registry] }),
     adjustmentsResent: new client.Counter({ name: 'ledgerline_usage_rerate_adjustments_resent_total', help: "Re-rate adjustments' ChargeRequests published again by the sweeper, same chargeId (no ChargeResult in time; their month cannot be re-rated until settled)", registers: [registry] }),
     emittedEventsPruned: new client.Counter({ name: 'ledgerline_usage_emitted_events_pruned_total', help: 'Rows of emitted_event (events emitted once per line and period) deleted after USAGE_EMITTED_EVENT_RETENTION_DAYS', registers: [registry] }),

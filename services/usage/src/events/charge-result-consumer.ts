@@ -4,8 +4,12 @@ import { applyChargeResults, parseChargeResults } from '../application/apply-cha
 import type { Sql } from '../persistence/sql';
 import { consumeBatches } from './jetstream';
 
-/** Why a charge result message (or an entry in it) was not applied: `not_json`, `invalid` (not a storable ChargeResult), `unstorable` (the database refused it). */
-export type DroppedResultReason = 'not_json' | 'invalid' | 'unstorable';
+/**
+ * Why a charge result message (or an entry in it) was not applied: `not_json`, `invalid` (not a
+ * storable ChargeResult), `unstorable` (the database refused it), `refused` (wallets REJECTED the
+ * request: its chargeId was used for another charge).
+ */
+export type DroppedResultReason = 'not_json' | 'invalid' | 'unstorable' | 'refused';
 
 /**
  * A database error about the data itself (SQLSTATE class 22: a value too long, not a number, out
@@ -32,6 +36,13 @@ export function startChargeResultConsumer(
         o.logger.warn({ seq: m.seq, invalid: parsed?.invalid ?? 'not JSON' }, 'ignoring what in a charge result message is not a ChargeResult');
         if (parsed) o.onDropped?.('invalid', parsed.invalid);
         else o.onDropped?.('not_json', 1);
+      }
+      if (parsed && parsed.refused.length > 0) {
+        // Usage never sends one chargeId for two charges (it is the record's id, and a re-send is the
+        // stored request): another producer took the id first. Nothing was charged; the record stays
+        // PENDING (the sweeper asks again, with its back-off) for an operator to look into.
+        o.logger.warn({ seq: m.seq, refused: parsed.refused.slice(0, 10).map((r) => ({ chargeId: r.chargeId, reason: r.reason })) }, 'wallets refused charges of usage records: their chargeId was used for another charge');
+        o.onDropped?.('refused', parsed.refused.length);
       }
       perMessage.push(parsed?.results ?? []);
     }
