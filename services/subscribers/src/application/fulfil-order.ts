@@ -8,8 +8,9 @@ import type { FeeTrigger, PlanFee } from '../domain/plan-terms';
 import type { OneOffItem } from '../domain/proration';
 import { BillingAccount, CollectionsHold, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
 import type { ProvisioningRequest } from '../ports/provisioning';
+import type { WalletsPort } from '../ports/wallets-client';
 import { emitLineState, emitOneOffCharge, emitOrderState, emitSubscription } from './events';
-import { settleAddOn, type OrderEffects } from './add-on-settlement';
+import { addOnChargeTaken, settleAddOn, type OrderEffects } from './add-on-settlement';
 import { flushOrder, lockLine } from './line-orders';
 import { holdActivatedLine } from './collections-holds';
 import { applyDueSubscriptions } from './activate-due-subscriptions';
@@ -81,6 +82,40 @@ export interface AddOnRequest {
   offerCode: string;
   price: Money;
   validityDays: number;
+}
+
+/**
+ * Before an ADD_ON's completion first sends wallets its price (both the inline saga and the
+ * `completeOrder` mutation the Temporal workflow retries): fixes the instant its charge and buckets
+ * are dated (`sagaChargeAt`), committed on its own by the caller, before the completion's
+ * transaction. So every retry of the completion (after an outage, a lost answer, a timed-out
+ * attempt) sends wallets the same charge, which wallets keys by id and fingerprint (another
+ * instant under the same id is refused, CHARGE_ID_CONFLICT); and a FAILED order knows the charge
+ * may have reached wallets although the completion rolled back (`addOnChargeToRefund`). `order` is
+ * row-locked by the caller. Only an open ADD_ON of a prepaid account with wallets configured pays
+ * there; an instant fixed already stays.
+ */
+export async function fixAddOnChargeInstant(em: Em, order: ProductOrder, now: Date, wallets: WalletsPort | null | undefined): Promise<void> {
+  if (order.kind !== 'ADD_ON' || order.status !== 'IN_PROGRESS' || order.sagaChargeAt || !wallets) return;
+  const account = await em.findOneOrFail(BillingAccount, { id: order.billingAccountId });
+  if (account.paymentMode !== 'PREPAID') return;
+  order.sagaChargeAt = now;
+  await em.flush();
+}
+
+/**
+ * Whether a FAILED ADD_ON's charge is in wallets, so to be refunded (`refundAddOn`): asked only for
+ * an order whose charge instant was fixed (its charge may have been sent) and not refunded yet;
+ * settled by sending the same charge again (`addOnChargeTaken`). Any other order: false (one not
+ * FAILED could still complete and deliver the add-on). Throws while wallets cannot be reached.
+ */
+export async function addOnChargeToRefund(em: Em, wallets: WalletsPort, orderId: string): Promise<boolean> {
+  const order = await loadOrder(em, orderId, false);
+  if (order.kind !== 'ADD_ON' || order.status !== 'FAILED' || !order.sagaChargeAt) return false;
+  if (await em.findOne(OneOffCharge, { id: addOnRefundId(order.id) })) return false;
+  const account = await em.findOneOrFail(BillingAccount, { id: order.billingAccountId });
+  const { price } = JSON.parse(order.request) as AddOnRequest;
+  return addOnChargeTaken(wallets, { chargeId: addOnChargeId(order.id), account, lineId: order.lineId, price, at: order.sagaChargeAt });
 }
 
 /**
@@ -197,8 +232,8 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
     const r = JSON.parse(order.request) as AddOnRequest;
     const sub = await em.findOneOrFail(Subscription, { id: r.subscriptionId });
     if (sub.status !== 'ACTIVE') throw new DomainError('SUBSCRIPTION_NOT_ACTIVE_CONFLICT', `Subscription ${sub.id} is ${sub.status}`, { field: 'input.lineId' });
-    // Dated as the saga fixed it before first charging (each retry sends wallets the same charge
-    // and grants); now when completed otherwise.
+    // Dated as fixed before first charging (`fixAddOnChargeInstant`: each retry sends wallets the
+    // same charge and grants); now when nothing is charged in wallets.
     const startsAt = order.sagaChargeAt ?? now;
     const endsAt = new Date(startsAt.getTime() + r.validityDays * 86_400_000);
     if (effects) await settleAddOn(effects, { orderId: order.id, chargeId: addOnChargeId(order.id), line, account, offerCode: r.offerCode, price: r.price, startsAt, endsAt });

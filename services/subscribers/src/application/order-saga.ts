@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { DomainError } from '@ledgerline/contracts';
 import type { Clock, Em, Orm } from '@ledgerline/platform';
 import type { ProvisioningAdapter, ProvisioningRequest } from '../ports/provisioning';
-import { BillingAccount, Line, ProductOrder } from '../persistence/entities';
-import { addOnChargeId, completeOrder, failOrder, loadOrder, ordersAfterCompletion, provisioningRequest, refundAddOn, startOrder, type AddOnRequest } from './fulfil-order';
-import { addOnChargeTaken, type OrderEffects } from './add-on-settlement';
+import { Line, ProductOrder } from '../persistence/entities';
+import { addOnChargeToRefund, completeOrder, failOrder, fixAddOnChargeInstant, loadOrder, ordersAfterCompletion, provisioningRequest, refundAddOn, startOrder } from './fulfil-order';
+import type { OrderEffects } from './add-on-settlement';
 
 export interface SagaOptions {
   /** Attempts of the provisioning call before the order fails (default 3). */
@@ -256,21 +256,10 @@ async function resume(deps: SagaDeps, orderId: string, claimed: ProductOrder, op
   return failed;
 }
 
-/**
- * Before an ADD_ON's completion asks wallets for its price: fixes the instant the charge is dated
- * (its own commit), so that every retry of the completion, and the compensation's settlement, send
- * wallets the same charge, and so that if the completion fails, or its process dies, after wallets
- * took the money, the order's compensation knows to settle and refund it (the completion's own
- * transaction rolls back). Only a prepaid account pays from wallets; without wallets nothing is charged.
- */
+/** Fixes an ADD_ON's charge instant (its own commit) before the completion sends the charge (`fixAddOnChargeInstant`). */
 async function fixChargeInstant(deps: SagaDeps, fenced: Steps['fenced'], claimed: ProductOrder): Promise<void> {
-  if (claimed.kind !== 'ADD_ON' || !deps.effects?.wallets || claimed.sagaChargeAt) return;
-  await fenced(async (em, order) => {
-    const account = await em.findOneOrFail(BillingAccount, { id: order.billingAccountId });
-    if (account.paymentMode !== 'PREPAID' || order.sagaChargeAt) return;
-    order.sagaChargeAt = deps.clock.now();
-    await em.flush();
-  });
+  if (claimed.kind !== 'ADD_ON' || claimed.sagaChargeAt) return; // no transaction for the other orders
+  await fenced((em, order) => fixAddOnChargeInstant(em, order, deps.clock.now(), deps.effects?.wallets));
 }
 
 /**
@@ -332,18 +321,11 @@ async function compensateOrder(
   });
 }
 
-/** Whether the FAILED order's ADD_ON charge is in wallets (settled now, see `addOnChargeTaken`), so to be refunded. */
+/** Whether the FAILED order's ADD_ON charge is in wallets, so to be refunded (`addOnChargeToRefund`). */
 async function chargeToRefund(deps: SagaDeps, orderId: string): Promise<boolean> {
-  const em = deps.orm.em.fork() as Em;
-  const order = await loadOrder(em, orderId, false);
-  // Only a FAILED order gives money back: any other could still complete and deliver the add-on.
-  if (order.status !== 'FAILED' || !order.sagaChargeAt) return false;
   // Wallets gone from the configuration since: nothing can be asked or given back here.
   const wallets = deps.effects?.wallets;
-  if (!wallets) return false;
-  const account = await em.findOneOrFail(BillingAccount, { id: order.billingAccountId });
-  const { price } = JSON.parse(order.request) as AddOnRequest;
-  return addOnChargeTaken(wallets, { chargeId: addOnChargeId(order.id), account, lineId: order.lineId, price, at: order.sagaChargeAt });
+  return wallets ? addOnChargeToRefund(deps.orm.em.fork() as Em, wallets, orderId) : false;
 }
 
 /** Lets the recovery sweep take the order at its next round (the lease ends now). */

@@ -13,7 +13,7 @@ import { changePlan, previewPlanChange, type PlanChangeCommand, type PlanChangeP
 import { planChangeFees } from '../application/plan-fees';
 import { lineUniqueConflict, requestLineChange, type LineChangeCommand } from '../application/line-orders';
 import { replaceSim, type ReplaceSimCommand } from '../application/replace-sim';
-import { completeOrder, failOrder, ordersAfterCompletion, startOrder } from '../application/fulfil-order';
+import { addOnChargeToRefund, completeOrder, failOrder, fixAddOnChargeInstant, loadOrder, ordersAfterCompletion, refundAddOn, startOrder } from '../application/fulfil-order';
 import { liftCollectionsHold, listOpenCollectionsHolds, placeCollectionsHold, type CollectionsHoldCommand, type CollectionsHoldOutcome } from '../application/collections-holds';
 import { normalizeMsisdn } from '../domain/validation';
 import { closeUpsellOffer, presentUpsellOffer, remindUpsellOffer, respondToUpsellOffer } from '../application/upsell';
@@ -89,6 +89,21 @@ async function collectionsHold(ctx: SubscribersContext, work: (em: Em, now: Date
   const ids = [...new Set([...orders.map((o) => o.lineId), ...r.waiting])];
   const lines = new Map((ids.length ? await em.find(Line, { id: { $in: ids } }) : []).map((l) => [l.id, l]));
   return { holds: r.holds, lines: orders.map((o) => lines.get(o.lineId)!), waiting: r.waiting.map((id) => lines.get(id)!) };
+}
+
+/**
+ * A FAILED ADD_ON whose charge wallets took (a completion that failed after the charge) gets it
+ * back, as the inline saga's compensation does: once (the refund's fixed id, made under the order's
+ * lock), nothing for a charge wallets refused. Wallets unreachable: the order stays FAILED and the
+ * step answers the outage, so the workflow retries failOrder (idempotent) until the money is back.
+ */
+async function refundFailedAddOn(ctx: SubscribersContext, orderId: string): Promise<void> {
+  const wallets = ctx.deps.wallets;
+  if (!wallets || !(await addOnChargeToRefund(ctx.em.fork() as Em, wallets, orderId))) return;
+  await mutate(ctx, async (em, now) => {
+    const order = await loadOrder(em, orderId);
+    if (order.status === 'FAILED') await refundAddOn(em, order, now);
+  });
 }
 
 function requireSystem(ctx: SubscribersContext): void {
@@ -237,6 +252,9 @@ export const resolvers = {
     },
     async completeOrder(_: unknown, a: { input: { orderId: string } }, ctx: SubscribersContext) {
       requireSystem(ctx);
+      // The workflow retries this step (an outage, a lost answer, a timed-out attempt): an ADD_ON's
+      // charge instant is committed first, so every attempt sends wallets the same charge.
+      await mutate(ctx, async (em, now) => fixAddOnChargeInstant(em, await loadOrder(em, a.input.orderId), now, ctx.deps.wallets));
       const order = await mutate(ctx, (em, now) => completeOrder(em, a.input.orderId, now, { wallets: ctx.deps.wallets, catalog: ctx.deps.catalog }));
       // The completion's own orders (a collections bar of a line gone live on a held account). The
       // completion is committed: a hand-over that fails is left to the re-dispatch sweep.
@@ -248,7 +266,9 @@ export const resolvers = {
     async failOrder(_: unknown, a: { input: { orderId: string; failureCode?: string; failureMessage?: string } }, ctx: SubscribersContext) {
       requireSystem(ctx);
       const failure = { code: a.input.failureCode ?? 'ORDER_FAILED', message: a.input.failureMessage ?? 'The order failed' };
-      return { order: await mutate(ctx, (em, now) => failOrder(em, a.input.orderId, failure, now)) };
+      const order = await mutate(ctx, (em, now) => failOrder(em, a.input.orderId, failure, now));
+      await refundFailedAddOn(ctx, order.id);
+      return { order };
     },
   },
   Customer: {

@@ -108,8 +108,9 @@ export const ProductOrder = defineEntity({
     sagaCompensate: p.boolean().default(false),
     /**
      * ADD_ON on a prepaid account: the instant its wallets charge and buckets are dated, fixed (own
-     * commit) before the charge is first sent, so every send is the same charge. Set: the charge
-     * may have reached wallets, so a FAILED order settles it and refunds it once.
+     * commit) before the charge is first sent, by the inline saga or the `completeOrder` mutation
+     * (Temporal), so every send is the same charge. Set: the charge may have reached wallets, so a
+     * FAILED order settles it and refunds it once (saga compensation, `failOrder` mutation).
      */
     sagaChargeAt: p.datetime().nullable(),
   }),
