@@ -41,3 +41,15 @@ export function registerDisputeGauges(registry: client.Registry, query: Paramete
     this.set((await read()).overdue);
   } });
 }
+
+/** Why the charges consumer left a message, or a result in it, out: see `DroppedChargeReason` in events/consumer.ts. */
+export type ChargeResultsDropped = client.Counter<'reason'>;
+
+/**
+ * Wallets' charge results the consumer could not record, by reason (not_json, invalid, unstorable):
+ * each is logged with what it was; the postpaid charge is missing from the next bill until it is
+ * recorded (the recordCharges mutation). Alert on any increase.
+ */
+export function registerChargeResultsDropped(registry: client.Registry): ChargeResultsDropped {
+  return new client.Counter({ name: 'ledgerline_invoicing_charge_results_dropped_total', help: "Wallets' charge results the consumer could not record and skipped, by reason (not_json: a message that is not JSON; invalid: an entry that is not a ChargeResult; unstorable: a value unbilled_charge cannot hold)", labelNames: ['reason'], registers: [registry] });
+}

@@ -1,7 +1,7 @@
 // Invoicing's local read model of what other services own: billing accounts and subscriptions
 // (from subscribers), plan versions (from catalog), POSTPAID charges (from wallets). Fed by event
 // consumers and, for tests and operators, by explicit mutations. Every write here is idempotent.
-import { DomainError, badInput, dec, isCurrencyCode, minorUnits, notFound, type ChargeResult, type RoundingMode } from '@ledgerline/contracts';
+import { DomainError, badInput, dec, isCurrencyCode, isDecimalString, minorUnits, notFound, type ChargeResult, type RoundingMode } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { isValidTimeZone } from '../domain/period';
 import { rows, sql } from './sql';
@@ -139,9 +139,85 @@ export async function recordSubscription(em: Em, c: RecordSubscriptionCommand): 
  */
 const BILLABLE_OUTCOMES: ReadonlySet<string> = new Set<ChargeResult['outcome']>(['APPLIED', 'PARTIAL']);
 
-/** Keeps POSTPAID charges that moved money (idempotent by chargeId); returns how many were new. */
-export async function recordCharges(em: Em, charges: (ChargeResult & { zone?: string | null })[], now: Date): Promise<number> {
-  const kept = charges.filter((c) => c.paymentMode === 'POSTPAID' && BILLABLE_OUTCOMES.has(c.outcome));
+/** What an unbilled_charge row holds (migration 20261126000000_billing, adjusts_invoice_id 20261127000000). */
+const CHARGE_TEXT_MAX = { chargeId: 80, billingAccountId: 40, usageType: 32, unit: 16, lineId: 40, zone: 40, adjustsInvoiceId: 40 } as const;
+const OPTIONAL_TEXT: ReadonlySet<string> = new Set(['lineId', 'zone', 'adjustsInvoiceId']);
+/** numeric(24,6) units and numeric(24,8) amount: digits before the point, and after it (more would be rounded away). */
+const CHARGE_DECIMALS = { units: { integer: 18, scale: 6 }, amountCharged: { integer: 16, scale: 8 } } as const;
+/** Charges happen between these years: PostgreSQL cannot store what JS dates reach (year 275760), and nothing is billed before 1970. */
+const EARLIEST_YEAR = 1970;
+const LATEST_YEAR = 9999;
+
+export interface ChargeProblem {
+  /** The ChargeResult's field at fault. */
+  field: string;
+  message: string;
+}
+
+/** Shown in a message or a log: cut short, no NUL (a log line or a column may refuse it). */
+export const shown = (value: unknown): string => String(value).replaceAll('\u0000', '\uFFFD').slice(0, 100);
+
+function textProblem(field: keyof typeof CHARGE_TEXT_MAX, value: unknown): ChargeProblem | undefined {
+  if (value == null && OPTIONAL_TEXT.has(field)) return undefined;
+  if (typeof value !== 'string' || (value === '' && !OPTIONAL_TEXT.has(field))) return { field, message: `${field} is missing or not a text` };
+  if (value.includes('\u0000')) return { field, message: `${field} contains a NUL character` };
+  // varchar(n) counts characters, not UTF-16 units.
+  if ([...value].length > CHARGE_TEXT_MAX[field]) return { field, message: `${field} is longer than ${CHARGE_TEXT_MAX[field]} characters` };
+  return undefined;
+}
+
+function decimalProblem(field: keyof typeof CHARGE_DECIMALS, value: unknown): ChargeProblem | undefined {
+  // A JSON number would be taken as it is by dec() and rounded by toFixed(): only decimal text is exact.
+  if (!isDecimalString(value)) return { field, message: `${field} "${shown(value)}" is not a decimal number` };
+  const { integer, scale } = CHARGE_DECIMALS[field];
+  const d = dec(value);
+  if (d.decimalPlaces() > scale) return { field, message: `${field} "${shown(value)}" has more than ${scale} decimal places` };
+  if (d.abs().gte(dec(`1${'0'.repeat(integer)}`))) return { field, message: `${field} "${shown(value)}" has more than ${integer} digits before the decimal point` };
+  return undefined;
+}
+
+function dateProblem(field: string, value: unknown): ChargeProblem | undefined {
+  const at = typeof value === 'string' && value !== '' ? new Date(value) : null;
+  if (!at || Number.isNaN(at.getTime())) return { field, message: `${field} "${shown(value)}" is not a date-time` };
+  const year = at.getUTCFullYear();
+  if (year < EARLIEST_YEAR || year > LATEST_YEAR) return { field, message: `${field} "${shown(value)}" is outside the years ${EARLIEST_YEAR}..${LATEST_YEAR}` };
+  return undefined;
+}
+
+/**
+ * Why unbilled_charge cannot hold this result as it is, or undefined when it can: checked before
+ * the write because one refused value fails the whole batch's statement (and transaction), and
+ * the consumer redelivered that batch for ever while no other postpaid charge was recorded.
+ */
+export function chargeProblem(c: ChargeResult & { zone?: string | null }): ChargeProblem | undefined {
+  for (const field of Object.keys(CHARGE_TEXT_MAX) as (keyof typeof CHARGE_TEXT_MAX)[]) {
+    const problem = textProblem(field, c[field]);
+    if (problem) return problem;
+  }
+  for (const field of Object.keys(CHARGE_DECIMALS) as (keyof typeof CHARGE_DECIMALS)[]) {
+    const problem = decimalProblem(field, c[field]);
+    if (problem) return problem;
+  }
+  if (typeof c.currency !== 'string' || !/^[A-Z]{3}$/.test(c.currency)) return { field: 'currency', message: `currency "${shown(c.currency)}" is not a three-letter ISO 4217 code` };
+  return dateProblem('occurredAt', c.occurredAt);
+}
+
+/** The recordCharges mutation's name of a ChargeResult field, where it differs. */
+const INPUT_FIELD: Record<string, string> = { amountCharged: 'amount' };
+
+/**
+ * Keeps POSTPAID charges that moved money (idempotent by chargeId); returns how many were new. A
+ * charge unbilled_charge cannot hold (`chargeProblem`) is refused with a coded error, or, given
+ * `skip` (the consumer: one bad result must not cost the others), handed to it and left out.
+ */
+export async function recordCharges(em: Em, charges: (ChargeResult & { zone?: string | null })[], now: Date, skip?: (charge: ChargeResult, problem: ChargeProblem) => void): Promise<number> {
+  const kept = charges.filter((c) => c.paymentMode === 'POSTPAID' && BILLABLE_OUTCOMES.has(c.outcome)).filter((c) => {
+    const problem = chargeProblem(c);
+    if (!problem) return true;
+    if (!skip) throw badInput(`input.${INPUT_FIELD[problem.field] ?? problem.field}`, `Charge ${shown(c.chargeId)}: ${problem.message}`, 'CHARGE_UNSTORABLE');
+    skip(c, problem);
+    return false;
+  });
   if (kept.length === 0) return 0;
   let inserted = 0;
   for (let i = 0; i < kept.length; i += 1000) {

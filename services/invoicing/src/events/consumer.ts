@@ -5,7 +5,8 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { DomainError, EVENTS, WORK_SUBJECTS, parseCloudEvent, chargeResultsOf, type BillingAccountChangedData, type BudgetReplenishmentData, type ChargeResult, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
 import { startDurableConsumers, type Em, type ServiceRuntime } from '@ledgerline/platform';
-import { addOneOffCharge, isPrepaid, recordCharges, recordSubscription, registerBillingAccount, setAutopay } from '../application/read-model';
+import { registerChargeResultsDropped } from '../application/metrics';
+import { addOneOffCharge, isPrepaid, recordCharges, recordSubscription, registerBillingAccount, setAutopay, shown } from '../application/read-model';
 import { invoiceBudgetReplenishment } from '../application/replenishment';
 
 const ONE_OFF_SUBJECT = (EVENTS as Record<string, { subject: string }>).oneOffChargeCreated?.subject ?? 'billing.subscribers.oneoffcharge.created';
@@ -19,14 +20,41 @@ export const CONSUMED_SUBJECTS = [
   ONE_OFF_SUBJECT,
 ];
 
-/** Applies one batch of messages; exported so tests can feed messages without NATS. */
-export async function applyMessages(em: Em, messages: { subject: string; data: Uint8Array | string }[], now: Date): Promise<void> {
+/** A message as the consumers hand it on (`seq`: the stream's, for logs). */
+type Message = { subject: string; data: Uint8Array | string; seq?: number };
+
+/**
+ * Why a charge result message, or a result in it, was left out: `not_json` (the message),
+ * `invalid` (an entry that is not a ChargeResult), `unstorable` (a value unbilled_charge cannot hold).
+ */
+export type DroppedChargeReason = 'not_json' | 'invalid' | 'unstorable';
+/** Told of what was left out (`count` results), to log and count it; the same input is left out every time. */
+export type DropCharges = (reason: DroppedChargeReason, count: number, details: Record<string, unknown>) => void;
+
+/** The ChargeResults of a chargeApplied message: one or a batch, bare or in a CloudEvent. */
+function chargeResultsIn(text: string, seq: number | undefined, drop: DropCharges): ChargeResult[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    drop('not_json', 1, { seq, message: shown(text) });
+    return [];
+  }
+  const { results, invalid } = chargeResultsOf(body);
+  if (invalid > 0) drop('invalid', invalid, { seq });
+  return results;
+}
+
+/**
+ * Applies one batch of messages; exported so tests can feed messages without NATS. A charge result
+ * that cannot be recorded is handed to `drop` and left out: the others of the batch are recorded.
+ */
+export async function applyMessages(em: Em, messages: Message[], now: Date, drop: DropCharges = () => undefined): Promise<void> {
   const charges: ChargeResult[] = [];
   for (const m of messages) {
     const text = typeof m.data === 'string' ? m.data : new TextDecoder().decode(m.data);
     if (m.subject === WORK_SUBJECTS.chargeApplied) {
-      // One result or a batch of them, bare or in a CloudEvent.
-      charges.push(...chargeResultsOf(JSON.parse(text)).results);
+      charges.push(...chargeResultsIn(text, m.seq, drop));
       continue;
     }
     const event = parseCloudEvent(text);
@@ -53,7 +81,7 @@ export async function applyMessages(em: Em, messages: { subject: string; data: U
       await addOneOffCharge(em, { id: d.chargeId, billingAccountId: d.billingAccountId, lineId: d.lineId, code: d.reason, description: d.description, amount: { amount: d.amount, currency: d.currency }, occurredAt: new Date(d.chargedAt), now });
     }
   }
-  if (charges.length) await recordCharges(em, charges, now);
+  if (charges.length) await recordCharges(em, charges, now, (c, problem) => drop('unstorable', 1, { chargeId: shown(c.chargeId), billingAccountId: shown(c.billingAccountId), field: problem.field, problem: problem.message }));
 }
 
 /**
@@ -101,10 +129,59 @@ async function applyReplenishments(runtime: ServiceRuntime, batch: JsMsg[]): Pro
   }
 }
 
+/**
+ * A database error about the data itself (SQLSTATE class 22: too long, out of range, an invalid
+ * byte; a NOT NULL or CHECK constraint), not about the database being unavailable: the same
+ * messages fail the same way every time.
+ */
+const isDataError = (error: unknown): boolean => {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code === '23502' || code === '23514');
+};
+
 export function startConsumer(runtime: ServiceRuntime): Promise<() => Promise<void>> {
   const schema = runtime.config.databaseSchema;
   // Tests and end-to-end runs share one NATS: their consumers are their own and start at "now".
   const throwaway = /^(t|e2e)_/.test(schema) || process.env.INVOICING_CONSUMER_DELIVER === 'new';
+  const dropped = registerChargeResultsDropped(runtime.metrics);
+  const drop: DropCharges = (reason, count, details) => {
+    runtime.logger.warn({ ...details, reason, results: count }, 'charge result invoicing cannot record; skipped (the rest of its batch is recorded)');
+    dropped.inc({ reason }, count);
+  };
+  // What a transaction left out is told once it commits: a batch tried again is not counted twice.
+  const apply = async (messages: Message[]): Promise<void> => {
+    const left: Parameters<DropCharges>[] = [];
+    await runtime.orm.em.fork().transactional((em) => applyMessages(em as Em, messages, runtime.clock.now(), (...d) => void left.push(d)));
+    for (const d of left) drop(...d);
+  };
+  /** Runs `step`; a data error (the same every time) goes to `refused`, anything else is thrown (the batch is redelivered). */
+  const unlessRefused = async (step: () => Promise<void>, refused: (error: unknown) => Promise<void> | void): Promise<void> => {
+    try {
+      await step();
+    } catch (error) {
+      if (!isDataError(error)) throw error;
+      await refused(error);
+    }
+  };
+  /** A message the database refuses as a whole: each of its results alone, and only the refused ones dropped. */
+  const applyResultsAlone = async (m: Message): Promise<void> => {
+    const text = typeof m.data === 'string' ? m.data : new TextDecoder().decode(m.data);
+    for (const r of chargeResultsIn(text, m.seq, drop)) {
+      await unlessRefused(
+        () => apply([{ subject: m.subject, data: JSON.stringify(r), seq: m.seq }]),
+        (error) => drop('unstorable', 1, { err: error, seq: m.seq, chargeId: shown(r.chargeId), billingAccountId: shown(r.billingAccountId), problem: 'the database refuses it' }),
+      );
+    }
+  };
+  /**
+   * The charges' batch in one transaction; should the database refuse a value the checks before
+   * the write did not foresee, each message alone, and a message still refused result by result:
+   * only what the database refuses is dropped (and counted), not the batch redelivered for ever
+   * while no other postpaid charge is recorded.
+   */
+  const applyCharges = (batch: Message[]): Promise<void> => unlessRefused(() => apply(batch), async () => {
+    for (const m of batch) await unlessRefused(() => apply([m]), () => applyResultsAlone(m));
+  });
   return startDurableConsumers(
     runtime,
     CONSUMERS.map((c) => ({
@@ -116,7 +193,9 @@ export function startConsumer(runtime: ServiceRuntime): Promise<() => Promise<vo
         : {
             handle: async (batch: JsMsg[]) => {
               const wanted = batch.filter((m) => CONSUMED_SUBJECTS.includes(m.subject));
-              if (wanted.length) await runtime.orm.em.fork().transactional((em) => applyMessages(em as Em, wanted.map((m) => ({ subject: m.subject, data: m.data })), runtime.clock.now()));
+              if (wanted.length === 0) return;
+              const messages = wanted.map((m) => ({ subject: m.subject, data: m.data, seq: m.seq }));
+              await (c.name === 'charges' ? applyCharges(messages) : apply(messages));
             },
           }),
     })),
