@@ -584,9 +584,8 @@ export class UsagePipeline {
       return this.rejected(id, u.source, u.eventId, u, { code: `LINE_${status}`, reason: `line ${line.lineId} was ${status} at ${u.occurredAt.toISOString()}` }, raw, now, ids);
     }
     if (!version) return this.rejected(id, u.source, u.eventId, u, { code: 'SUBSCRIPTION_NOT_FOUND', reason: `line ${line.lineId} had no subscription at ${u.occurredAt.toISOString()}` }, raw, now, ids);
-    const guided = { ...ids, billingAccountId: version.billingAccountId, subscriptionId: version.subscriptionId, planVersionId: version.planVersionId };
     const plan = this.deps.plans.peek(version.planVersionId) ?? (await this.deps.plans.get(version.planVersionId));
-    if (!plan.ok) return this.rejected(id, u.source, u.eventId, u, { code: plan.code, reason: plan.reason }, raw, now, guided);
+    if (!plan.ok) return this.rejected(id, u.source, u.eventId, u, { code: plan.code, reason: plan.reason }, raw, now, guidedOf(line, version));
 
     // Counted in the allowance period of the subscription (the one wallets grants its buckets for).
     const linePeriod = knownPeriod ?? linePeriodAt(line, version, feePeriodOf(plan.rater), u.occurredAt);
@@ -604,7 +603,7 @@ export class UsagePipeline {
     // Priced on the period's usage before the event.
     const { result: rated, rater, event, ctx } = await this.rateWith(plan.rater, u, id, line, version, counters, pool, addOns);
     if (rated.decision === 'DENIED') {
-      return this.rejected(id, u.source, u.eventId, u, { code: rated.denyReason ?? 'DENIED', reason: `rating denied the event: ${rated.denyReason}` }, raw, now, { ...guided, decision: 'DENIED', currency: rated.currency, rating: traceOf(rated, version.planVersionId) });
+      return this.rejected(id, u.source, u.eventId, u, { code: rated.denyReason ?? 'DENIED', reason: `rating denied the event: ${rated.denyReason}` }, raw, now, { ...guidedOf(line, version), decision: 'DENIED', currency: rated.currency, rating: traceOf(rated, version.planVersionId) });
     }
 
     const tariff = firstTariff(rater, rated);
@@ -686,8 +685,9 @@ export class UsagePipeline {
    * can evaluate the notify and offer rules on the usage after it (Rater.noticesAfter).
    */
   async rateWith(rater: Rater, u: ValidUsage, id: string, line: LineInfo, version: SubscriptionVersion, counters: LineCounters, pool?: LineCounters, addOns?: ReadonlyMap<string, LineCounters>): Promise<{ result: RatingResult; rater: Rater; event: UsageEvent; ctx: SubscriberContext }> {
-    const periodUsage: Record<string, string> = {};
-    for (const [key, b] of counters) if (key.startsWith('type:')) periodUsage[key.slice(5)] = b.used.toString();
+    // Only the event's own type is read (a period-graduated tariff's tiers): the others are not written out.
+    const usedOfType = counters.get(`type:${u.usageType}`)?.used;
+    const periodUsage: Record<string, string> = usedOfType ? { [u.usageType]: usedOfType.toString() } : {};
     const event: UsageEvent = {
       id,
       lineId: line.lineId,
@@ -848,6 +848,11 @@ async function replaceRejected(db: SqlClient, fresh: Prepared[], now: Date): Pro
   }
 }
 
+/** What a rejection after guiding records of the line and its subscription (built only for one: few events are rejected). */
+function guidedOf(line: LineInfo, version: SubscriptionVersion) {
+  return { lineId: line.lineId, billingAccountId: version.billingAccountId, subscriptionId: version.subscriptionId, planVersionId: version.planVersionId };
+}
+
 /** What a rated record keeps as dispute evidence: rules fired (in order), prices, buckets, facts. */
 export function traceOf(result: RatingResult, planVersionId: string): Record<string, unknown> {
   return {
@@ -994,8 +999,7 @@ export function chargeRequestOf(
  */
 export function zoneOf(rater: Rater, result: RatingResult, u: Pick<ValidUsage, 'calledNumber' | 'roamingCountry' | 'visitedMcc' | 'usageType' | 'occurredAt' | 'quantity' | 'direction'>): string {
   const tables = rater.compiled.tables;
-  const event = { id: '', lineId: '', usageType: u.usageType, direction: u.direction, quantity: u.quantity, occurredAt: '', ...(u.calledNumber ? { calledNumber: u.calledNumber } : {}), ...(u.roamingCountry ? { roamingCountry: u.roamingCountry } : {}), ...(u.visitedMcc ? { visitedMcc: u.visitedMcc } : {}) };
-  const roaming = (result.facts.roamingZone as string | undefined) ?? (u.roamingCountry || u.visitedMcc ? tables.roamingZone(event as never) : HOME_ZONE);
+  const roaming = (result.facts.roamingZone as string | undefined) ?? (u.roamingCountry || u.visitedMcc ? tables.roamingZone(zoneEvent(u) as never) : HOME_ZONE);
   if (roaming !== HOME_ZONE) return `ROAMING_${roaming}`;
   if (!u.calledNumber) return HOME_ZONE;
   const destination = (result.facts.destinationZone as string | undefined) ?? tables.destinationZone(u.calledNumber);
@@ -1003,6 +1007,11 @@ export function zoneOf(rater: Rater, result: RatingResult, u: Pick<ValidUsage, '
 }
 
 const HOME_ZONE = 'HOME';
+
+/** What the plan's roaming table reads of an event (built only when the rules did not give the zone). */
+function zoneEvent(u: Pick<ValidUsage, 'calledNumber' | 'roamingCountry' | 'visitedMcc' | 'usageType' | 'quantity' | 'direction'>) {
+  return { id: '', lineId: '', usageType: u.usageType, direction: u.direction, quantity: u.quantity, occurredAt: '', ...(u.calledNumber ? { calledNumber: u.calledNumber } : {}), ...(u.roamingCountry ? { roamingCountry: u.roamingCountry } : {}), ...(u.visitedMcc ? { visitedMcc: u.visitedMcc } : {}) };
+}
 
 /** The rules' lineStatus fact: a suspended or barred line as such, any other status rated as active. */
 function lineStatusFact(status: string): 'ACTIVE' | 'SUSPENDED' | 'BARRED' {
