@@ -24,6 +24,8 @@ export interface Bucket {
   sized?: boolean;
   /** Units wallets rolled over into the period (bundle.renewed): part of the allowance's size. */
   rollover?: Decimal;
+  /** The units used at each of THRESHOLDS (the allowance times it), set with the allowance: crossings compare units, no division. */
+  limits?: Decimal[];
 }
 
 export type LineCounters = Map<string, Bucket>;
@@ -69,6 +71,7 @@ export function bucketOf(counters: LineCounters, key: string): Bucket {
 /** Sizes the bucket: the plan's `size` plus what rolled over into the period (none when unlimited). */
 export function setAllowance(b: Bucket, size: string | null): void {
   b.allowance = size === null ? null : b.rollover ? dec(size).plus(b.rollover) : dec(size);
+  b.limits = b.allowance ? THRESHOLD_VALUES.map((t) => b.allowance!.times(t)) : undefined;
   b.ratio = ratioOf(b);
 }
 
@@ -94,7 +97,7 @@ export function applyUsage(counters: LineCounters, d: UsageDecision, pool?: Line
   if (d.allowanceId !== undefined && d.allowanceSize !== undefined) {
     const b = bucketOf(pool ?? counters, d.allowanceId);
     if (b.allowance === null && d.allowanceSize !== null) setAllowance(b, d.allowanceSize);
-    const before = b.allowance ? b.used.div(b.allowance) : ZERO;
+    const usedBefore = b.used;
     if (d.allowanceSize === null) {
       fromAllowance = charged;
       spend = ZERO;
@@ -107,9 +110,10 @@ export function applyUsage(counters: LineCounters, d: UsageDecision, pool?: Line
     if (!fromAllowance.isZero()) {
       b.used = b.used.plus(fromAllowance);
       b.ratio = ratioOf(b);
-      const after = b.allowance ? b.used.div(b.allowance) : ZERO;
-      for (let k = 0; k < THRESHOLD_VALUES.length; k++) {
-        if (before.lt(THRESHOLD_VALUES[k]) && after.gte(THRESHOLD_VALUES[k])) crossed.push({ allowanceId: d.allowanceId, threshold: THRESHOLDS[k], ratio: b.ratio });
+      // used / allowance passing t is used passing allowance x t (a positive size; a zero one is never crossed).
+      const limits = b.allowance && !b.allowance.isZero() ? b.limits : undefined;
+      for (let k = 0; limits && k < limits.length; k++) {
+        if (usedBefore.lt(limits[k]) && b.used.gte(limits[k])) crossed.push({ allowanceId: d.allowanceId, threshold: THRESHOLDS[k], ratio: b.ratio });
       }
     }
     b.events += 1;
