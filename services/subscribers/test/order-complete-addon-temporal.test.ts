@@ -1,4 +1,3 @@
-import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEV_INTERNAL_SECRET, ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
@@ -9,6 +8,7 @@ import type { OrderDispatcher } from '../src/ports/order-dispatcher';
 import { SandboxProvisioning } from '../src/ports/provisioning';
 import { GraphqlWalletsClient } from '../src/ports/wallets-client';
 import { FileCatalog } from './support';
+import { startWalletsOutageProxy, type Outage } from './wallets-outage-proxy';
 
 /**
  * Temporal fulfilment of an ADD_ON on a prepaid account, driven as the order workflow's activities
@@ -23,21 +23,12 @@ const start = new Date('2026-11-20T09:00:00Z');
 const run = randomBytes(3).toString('hex');
 let wallets: TestService;
 let subscribers: TestService;
-let proxy: http.Server;
 let clock: ManualClock;
 let n = 0;
 
-/** What the proxy does to the next requests. */
-const outage = {
-  /** Every request is dropped (connection reset) while true. */
-  down: false,
-  /** Once an applyCharge went through, wallets is down (from the next request on). */
-  downAfterCharge: false,
-  /** Forward the next applyCharge, then drop its answer (once). */
-  loseChargeAnswer: false,
-  /** applyCharge requests that reached the proxy. */
-  charges: 0,
-};
+let outage: Outage;
+let stopProxy: () => Promise<void>;
+let resetOutage: () => void;
 
 /** Temporal mode: orders are handed to a workflow, which drives the order steps through the API. */
 const workflow: OrderDispatcher = { dispatch: async () => undefined };
@@ -46,38 +37,9 @@ beforeAll(async () => {
   const env = { WALLETS_TEMPORAL: 'off', WALLETS_CONSUMER_DELIVER: 'new', WALLETS_JOBS: 'off' };
   clock = new ManualClock(start);
   wallets = await startServiceForTest(createWalletsService({ env: { ...process.env, ...env } }), { clock, env });
-  const target = new URL(wallets.url);
-  proxy = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const isCharge = body.includes('applyCharge');
-      if (isCharge) outage.charges += 1;
-      if (outage.down) {
-        req.socket.destroy();
-        return;
-      }
-      const forward = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: req.method, headers: req.headers }, (answer) => {
-        const out: Buffer[] = [];
-        answer.on('data', (c: Buffer) => out.push(c));
-        answer.on('end', () => {
-          if (isCharge && outage.loseChargeAnswer) {
-            outage.loseChargeAnswer = false;
-            req.socket.destroy();
-            return;
-          }
-          if (isCharge && outage.downAfterCharge) outage.down = true;
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          res.end(Buffer.concat(out));
-        });
-      });
-      forward.on('error', () => req.socket.destroy());
-      forward.end(body);
-    });
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const proxyUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}/graphql`;
+  const proxy = await startWalletsOutageProxy(wallets.url);
+  ({ outage, reset: resetOutage, close: stopProxy } = proxy);
+  const proxyUrl = proxy.url;
   subscribers = await startServiceForTest(
     createSubscribersService({
       catalog: new FileCatalog(),
@@ -95,7 +57,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await subscribers?.close();
-  await new Promise((r) => proxy?.close(r));
+  await stopProxy?.();
   await wallets?.close();
 });
 
@@ -105,7 +67,7 @@ let subscriptionId: string;
 let orderId: string;
 beforeEach(async () => {
   n += 1;
-  Object.assign(outage, { down: false, downAfterCharge: false, loseChargeAnswer: false, charges: 0 });
+  resetOutage();
   accountId = `acc_${run}_${n}`;
   const lineId = `lin_${run}_${n}`;
   subscriptionId = `sub_${run}_${n}`;

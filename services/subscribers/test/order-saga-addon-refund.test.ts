@@ -1,4 +1,3 @@
-import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEV_INTERNAL_SECRET, dropSchema, ManualClock, openDatabase, OutboxRelay, connectMessaging, createLogger, startServiceForTest, TEST_DATABASE_URL, TEST_NATS_URL, type Messaging, type Orm, type TestService } from '@ledgerline/platform';
@@ -10,6 +9,7 @@ import { migrations } from '../src/persistence/migrations';
 import { SandboxProvisioning } from '../src/ports/provisioning';
 import { GraphqlWalletsClient } from '../src/ports/wallets-client';
 import { FileCatalog } from './support';
+import { startWalletsOutageProxy, type Outage } from './wallets-outage-proxy';
 
 /**
  * An inline ADD_ON purchase on a prepaid account whose completion fails because wallets becomes
@@ -29,61 +29,18 @@ let orm: Orm;
 let wallets: TestService;
 let messaging: Messaging;
 let relay: OutboxRelay;
-let proxy: http.Server;
 let proxyUrl: string;
 let clock: ManualClock;
 let n = 0;
 
-/** What the proxy does to the next requests. */
-const outage = {
-  /** Every request is dropped (connection reset) while true. */
-  down: false,
-  /** Once an applyCharge went through, wallets is down (from the next request on). */
-  downAfterCharge: false,
-  /** Forward the next applyCharge, then drop its answer (once). */
-  loseChargeAnswer: false,
-  /** After a lost answer: down from then on (else wallets answers again at once). */
-  stayDown: false,
-  /** Requests dropped while down. */
-  dropped: 0,
-};
+let outage: Outage;
+let stopProxy: () => Promise<void>;
+let resetOutage: () => void;
 
 beforeAll(async () => {
   const env = { WALLETS_TEMPORAL: 'off', WALLETS_CONSUMER_DELIVER: 'new', WALLETS_JOBS: 'off' };
   wallets = await startServiceForTest(createWalletsService({ env: { ...process.env, ...env } }), { clock: new ManualClock(start), env });
-  const target = new URL(wallets.url);
-  proxy = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (outage.down) {
-        outage.dropped += 1;
-        req.socket.destroy();
-        return;
-      }
-      const body = Buffer.concat(chunks);
-      const isCharge = body.includes('applyCharge');
-      const forward = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: req.method, headers: req.headers }, (answer) => {
-        const out: Buffer[] = [];
-        answer.on('data', (c: Buffer) => out.push(c));
-        answer.on('end', () => {
-          if (isCharge && outage.loseChargeAnswer) {
-            outage.loseChargeAnswer = false;
-            outage.down = outage.stayDown;
-            req.socket.destroy();
-            return;
-          }
-          if (isCharge && outage.downAfterCharge) outage.down = true;
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          res.end(Buffer.concat(out));
-        });
-      });
-      forward.on('error', () => req.socket.destroy());
-      forward.end(body);
-    });
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  proxyUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}/graphql`;
+  ({ url: proxyUrl, outage, reset: resetOutage, close: stopProxy } = await startWalletsOutageProxy(wallets.url));
 
   orm = await openDatabase({ service: 'subscribers', databaseUrl: TEST_DATABASE_URL, schema, sqlitePath: '', entities, migrations });
   messaging = await connectMessaging(TEST_NATS_URL, 'addon-refund-test');
@@ -95,7 +52,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await relay?.stop();
   await messaging?.nc.drain();
-  await new Promise((r) => proxy?.close(r));
+  await stopProxy?.();
   await wallets?.close();
   await orm?.close();
   await dropSchema(schema);
@@ -109,7 +66,7 @@ let orderId: string;
 let msisdn: string;
 beforeEach(async () => {
   n += 1;
-  Object.assign(outage, { down: false, downAfterCharge: false, loseChargeAnswer: false, stayDown: false, dropped: 0 });
+  resetOutage();
   clock = new ManualClock(start);
   accountId = `acc_${run}_${n}`;
   lineId = `lin_${run}_${n}`;
