@@ -282,10 +282,19 @@ export class LineDirectory {
   /**
    * After prefetch: a line by id, or by MSISDN: the line that held the number at `at` when given (a
    * late event of a number given to another line since is its old line's), else the line holding it
-   * now; undefined when no such line is known.
+   * now; undefined when no such line is known, or when the number's holders are not cached (the
+   * caches turn on their own: the holder now is not the answer for an event from before a reassignment).
    */
   get(lineId: string | undefined, msisdn: string | undefined, at?: Date): LineInfo | undefined {
-    const id = lineId ?? (msisdn ? ((at && holderAt(this.holders.get(msisdn), at)) ?? this.byMsisdn.get(msisdn)) : undefined);
+    if (lineId) return this.byLine.get(lineId) ?? undefined;
+    if (!msisdn) return undefined;
+    let id: string | undefined;
+    if (at) {
+      const holders = this.holders.get(msisdn);
+      if (!holders) return undefined;
+      id = holderAt(holders, at);
+    }
+    id ??= this.byMsisdn.get(msisdn);
     return id ? (this.byLine.get(id) ?? undefined) : undefined;
   }
 
