@@ -53,3 +53,15 @@ export type ChargeResultsDropped = client.Counter<'reason'>;
 export function registerChargeResultsDropped(registry: client.Registry): ChargeResultsDropped {
   return new client.Counter({ name: 'ledgerline_invoicing_charge_results_dropped_total', help: "Wallets' charge results the consumer could not record and skipped, by reason (not_json: a message that is not JSON; invalid: an entry that is not a ChargeResult; unstorable: a value unbilled_charge cannot hold)", labelNames: ['reason'], registers: [registry] });
 }
+
+/** Why the subscribers consumer left an event out: see `DroppedEventReason` in events/consumer.ts. */
+export type SubscriberEventsDropped = client.Counter<'reason'>;
+
+/**
+ * Subscribers' events (accounts, subscriptions, one-off charges) the consumer could not apply, by
+ * reason (not_a_cloud_event, invalid, unstorable, refused): each is logged with its id, type and
+ * problem; invoicing's read model lacks what it said until it is put right by hand. Alert on any increase.
+ */
+export function registerSubscriberEventsDropped(registry: client.Registry): SubscriberEventsDropped {
+  return new client.Counter({ name: 'ledgerline_invoicing_subscriber_events_dropped_total', help: "Subscribers' events the consumer could not apply and skipped, by reason (not_a_cloud_event: not JSON or not a CloudEvent; invalid: a value the read model cannot hold; unstorable: the database refused it alone; refused: invoicing's rules refuse it, e.g. a one-off in another currency than its account's)", labelNames: ['reason'], registers: [registry] });
+}

@@ -2,14 +2,15 @@
 // POSTPAID charges from wallets (batched into `unbilled_charge`, idempotent by chargeId), and
 // accounts, subscriptions and one-off charges from subscribers. Each fetched batch is applied in
 // one transaction, then acknowledged; a crash before the ack redelivers, and every write is idempotent.
+// What can never be applied (a message that is no charge result or CloudEvent, a value the tables
+// refuse) is left out, logged and counted, so that it does not hold back what comes after it.
 import type { JsMsg } from '@nats-io/jetstream';
-import { DomainError, EVENTS, WORK_SUBJECTS, parseCloudEvent, chargeResultsOf, type BillingAccountChangedData, type BudgetReplenishmentData, type ChargeResult, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
+import { DomainError, EVENTS, WORK_SUBJECTS, parseCloudEvent, chargeResultsOf, type BillingAccountChangedData, type BudgetReplenishmentData, type ChargeResult, type CloudEvent, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
 import { startDurableConsumers, type Em, type ServiceRuntime } from '@ledgerline/platform';
-import { registerChargeResultsDropped } from '../application/metrics';
+import { registerChargeResultsDropped, registerSubscriberEventsDropped } from '../application/metrics';
 import { addOneOffCharge, isPrepaid, recordCharges, recordSubscription, registerBillingAccount, setAutopay, shown } from '../application/read-model';
 import { invoiceBudgetReplenishment } from '../application/replenishment';
-
-const ONE_OFF_SUBJECT = (EVENTS as Record<string, { subject: string }>).oneOffChargeCreated?.subject ?? 'billing.subscribers.oneoffcharge.created';
+import { ONE_OFF_SUBJECT, labelOf, subscriberEventIn } from './subscriber-events';
 
 export const CONSUMED_SUBJECTS = [
   WORK_SUBJECTS.chargeApplied,
@@ -31,6 +32,16 @@ export type DroppedChargeReason = 'not_json' | 'invalid' | 'unstorable';
 /** Told of what was left out (`count` results), to log and count it; the same input is left out every time. */
 export type DropCharges = (reason: DroppedChargeReason, count: number, details: Record<string, unknown>) => void;
 
+/**
+ * Why a subscribers' event was left out: `not_a_cloud_event` (or not JSON), `invalid` (a value
+ * its table cannot hold, see subscriber-events.ts), `unstorable` (the database refused it alone),
+ * `refused` (invoicing's rules refuse it the same every time, e.g. a one-off in another currency
+ * than its account's).
+ */
+export type DroppedEventReason = 'not_a_cloud_event' | 'invalid' | 'unstorable' | 'refused';
+/** Told of a subscribers' event left out, to log and count it. */
+export type DropEvent = (reason: DroppedEventReason, details: Record<string, unknown>) => void;
+
 /** The ChargeResults of a chargeApplied message: one or a batch, bare or in a CloudEvent. */
 function chargeResultsIn(text: string, seq: number | undefined, drop: DropCharges): ChargeResult[] {
   let body: unknown;
@@ -45,43 +56,52 @@ function chargeResultsIn(text: string, seq: number | undefined, drop: DropCharge
   return results;
 }
 
+const textOf = (m: Message): string => (typeof m.data === 'string' ? m.data : new TextDecoder().decode(m.data));
+
 /**
  * Applies one batch of messages; exported so tests can feed messages without NATS. A charge result
- * that cannot be recorded is handed to `drop` and left out: the others of the batch are recorded.
+ * that cannot be recorded is handed to `drop`, and a subscribers' event that cannot be applied to
+ * `dropEvent`, and left out: the others of the batch are applied.
  */
-export async function applyMessages(em: Em, messages: Message[], now: Date, drop: DropCharges = () => undefined): Promise<void> {
+export async function applyMessages(em: Em, messages: Message[], now: Date, drop: DropCharges = () => undefined, dropEvent: DropEvent = () => undefined): Promise<void> {
   const charges: ChargeResult[] = [];
   for (const m of messages) {
-    const text = typeof m.data === 'string' ? m.data : new TextDecoder().decode(m.data);
+    const text = textOf(m);
     if (m.subject === WORK_SUBJECTS.chargeApplied) {
       charges.push(...chargeResultsIn(text, m.seq, drop));
       continue;
     }
-    const event = parseCloudEvent(text);
-    if (m.subject === EVENTS.billingAccountCreated.subject) {
-      const d = event.data as { billingAccountId: string; customerId: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; billCycleDay: number; timezone: string; paymentTermsDays?: number; autopay?: boolean };
-      // The token is not on the event (partners read it): only that there is one.
-      await registerBillingAccount(em, { ...d, autopay: d.autopay === true, autopayToken: null, now });
-    } else if (m.subject === EVENTS.billingAccountChanged.subject) {
-      const d = event.data as BillingAccountChangedData;
-      if (d.changed?.includes('autopay')) await setAutopay(em, d.billingAccountId, d.autopay === true);
-    } else if (m.subject === EVENTS.subscriptionCreated.subject || m.subject === EVENTS.subscriptionChanged.subject) {
-      const d = event.data as SubscriptionData & { effectiveAt?: string };
-      // A plan change takes effect when the event says (or at the event's time).
-      const startsAt = m.subject === EVENTS.subscriptionChanged.subject ? new Date(d.effectiveAt ?? event.time) : new Date(d.startsAt);
-      await recordSubscription(em, { subscriptionId: d.subscriptionId, lineId: d.lineId, msisdn: d.msisdn, billingAccountId: d.billingAccountId, planCode: d.planCode, planVersionId: d.planVersionId, startsAt, endsAt: d.endsAt ? new Date(d.endsAt) : null });
-    } else if (m.subject === ONE_OFF_SUBJECT) {
-      const d = event.data as OneOffChargeData;
-      // A prepaid account's one-offs come out of its balance (wallets); it has no bill to put them on.
-      if (await isPrepaid(em, d.billingAccountId)) continue;
-      // A postpaid line's plan change is billed by the period's plan segments (each day once, on
-      // the plan held then); the proration one-offs an older subscribers sent would bill it again.
-      // Subscribers no longer sends them; this guards a deployment's overlap and old events replayed.
-      if (d.reason === 'PLAN_CHANGE_PRORATION') continue;
-      await addOneOffCharge(em, { id: d.chargeId, billingAccountId: d.billingAccountId, lineId: d.lineId, code: d.reason, description: d.description, amount: { amount: d.amount, currency: d.currency }, occurredAt: new Date(d.chargedAt), now });
-    }
+    const checked = subscriberEventIn(m.subject, text);
+    if ('reason' in checked) dropEvent(checked.reason, { subject: m.subject, seq: m.seq, ...checked.details });
+    else await applySubscriberEvent(em, m.subject, checked.event, now);
   }
   if (charges.length) await recordCharges(em, charges, now, (c, problem) => drop('unstorable', 1, { chargeId: shown(c.chargeId), billingAccountId: shown(c.billingAccountId), field: problem.field, problem: problem.message }));
+}
+
+/** One subscribers' event that passed `subscriberEventIn`, into the read model. */
+async function applySubscriberEvent(em: Em, subject: string, event: CloudEvent, now: Date): Promise<void> {
+  if (subject === EVENTS.billingAccountCreated.subject) {
+    const d = event.data as { billingAccountId: string; customerId: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; billCycleDay: number; timezone: string; paymentTermsDays?: number; autopay?: boolean };
+    // The token is not on the event (partners read it): only that there is one.
+    await registerBillingAccount(em, { ...d, autopay: d.autopay === true, autopayToken: null, now });
+  } else if (subject === EVENTS.billingAccountChanged.subject) {
+    const d = event.data as BillingAccountChangedData;
+    if (d.changed?.includes('autopay')) await setAutopay(em, d.billingAccountId, d.autopay === true);
+  } else if (subject === EVENTS.subscriptionCreated.subject || subject === EVENTS.subscriptionChanged.subject) {
+    const d = event.data as SubscriptionData & { effectiveAt?: string };
+    // A plan change takes effect when the event says (or at the event's time).
+    const startsAt = subject === EVENTS.subscriptionChanged.subject ? new Date(d.effectiveAt ?? event.time) : new Date(d.startsAt);
+    await recordSubscription(em, { subscriptionId: d.subscriptionId, lineId: d.lineId, msisdn: d.msisdn, billingAccountId: d.billingAccountId, planCode: d.planCode, planVersionId: d.planVersionId, startsAt, endsAt: d.endsAt ? new Date(d.endsAt) : null });
+  } else if (subject === ONE_OFF_SUBJECT) {
+    const d = event.data as OneOffChargeData;
+    // A prepaid account's one-offs come out of its balance (wallets); it has no bill to put them on.
+    if (await isPrepaid(em, d.billingAccountId)) return;
+    // A postpaid line's plan change is billed by the period's plan segments (each day once, on
+    // the plan held then); the proration one-offs an older subscribers sent would bill it again.
+    // Subscribers no longer sends them; this guards a deployment's overlap and old events replayed.
+    if (d.reason === 'PLAN_CHANGE_PRORATION') return;
+    await addOneOffCharge(em, { id: d.chargeId, billingAccountId: d.billingAccountId, lineId: d.lineId, code: d.reason, description: d.description, amount: { amount: d.amount, currency: d.currency }, occurredAt: new Date(d.chargedAt), now });
+  }
 }
 
 /**
@@ -139,6 +159,15 @@ const isDataError = (error: unknown): boolean => {
   return typeof code === 'string' && (code.startsWith('22') || code === '23502' || code === '23514');
 };
 
+/** An event about something invoicing does not know yet (a one-off's account): its own event may still be on the way. */
+const isNotKnownYet = (error: unknown): boolean => error instanceof DomainError && error.code.endsWith('_NOT_FOUND');
+
+/**
+ * An event refused the same way every time it comes: a data error, or one of invoicing's rules
+ * (a one-off in another currency than its account's, a chargeId used for another one-off).
+ */
+const isRefusedEvent = (error: unknown): boolean => isDataError(error) || (error instanceof DomainError && !isNotKnownYet(error));
+
 export function startConsumer(runtime: ServiceRuntime): Promise<() => Promise<void>> {
   const schema = runtime.config.databaseSchema;
   // Tests and end-to-end runs share one NATS: their consumers are their own and start at "now".
@@ -148,25 +177,31 @@ export function startConsumer(runtime: ServiceRuntime): Promise<() => Promise<vo
     runtime.logger.warn({ ...details, reason, results: count }, 'charge result invoicing cannot record; skipped (the rest of its batch is recorded)');
     dropped.inc({ reason }, count);
   };
+  const eventsDropped = registerSubscriberEventsDropped(runtime.metrics);
+  const dropEvent: DropEvent = (reason, details) => {
+    runtime.logger.warn({ ...details, reason }, "subscribers' event invoicing cannot apply; skipped (the rest of its batch is applied)");
+    eventsDropped.inc({ reason });
+  };
   // What a transaction left out is told once it commits: a batch tried again is not counted twice.
   const apply = async (messages: Message[]): Promise<void> => {
     const left: Parameters<DropCharges>[] = [];
-    await runtime.orm.em.fork().transactional((em) => applyMessages(em as Em, messages, runtime.clock.now(), (...d) => void left.push(d)));
+    const leftEvents: Parameters<DropEvent>[] = [];
+    await runtime.orm.em.fork().transactional((em) => applyMessages(em as Em, messages, runtime.clock.now(), (...d) => void left.push(d), (...d) => void leftEvents.push(d)));
     for (const d of left) drop(...d);
+    for (const d of leftEvents) dropEvent(...d);
   };
-  /** Runs `step`; a data error (the same every time) goes to `refused`, anything else is thrown (the batch is redelivered). */
-  const unlessRefused = async (step: () => Promise<void>, refused: (error: unknown) => Promise<void> | void): Promise<void> => {
+  /** Runs `step`; an error `isRefusal` (the same every time) goes to `refused`, anything else is thrown (the batch is redelivered). */
+  const unlessRefused = async (step: () => Promise<void>, refused: (error: unknown) => Promise<void> | void, isRefusal = isDataError): Promise<void> => {
     try {
       await step();
     } catch (error) {
-      if (!isDataError(error)) throw error;
+      if (!isRefusal(error)) throw error;
       await refused(error);
     }
   };
   /** A message the database refuses as a whole: each of its results alone, and only the refused ones dropped. */
   const applyResultsAlone = async (m: Message): Promise<void> => {
-    const text = typeof m.data === 'string' ? m.data : new TextDecoder().decode(m.data);
-    for (const r of chargeResultsIn(text, m.seq, drop)) {
+    for (const r of chargeResultsIn(textOf(m), m.seq, drop)) {
       await unlessRefused(
         () => apply([{ subject: m.subject, data: JSON.stringify(r), seq: m.seq }]),
         (error) => drop('unstorable', 1, { err: error, seq: m.seq, chargeId: shown(r.chargeId), billingAccountId: shown(r.billingAccountId), problem: 'the database refuses it' }),
@@ -182,6 +217,32 @@ export function startConsumer(runtime: ServiceRuntime): Promise<() => Promise<vo
   const applyCharges = (batch: Message[]): Promise<void> => unlessRefused(() => apply(batch), async () => {
     for (const m of batch) await unlessRefused(() => apply([m]), () => applyResultsAlone(m));
   });
+  /** A subscribers' event refused on its own: left out, logged with its id and type, and counted. */
+  const dropRefusedEvent = (m: Message, error: unknown): void => {
+    const label = { subject: m.subject, seq: m.seq, ...labelOf(textOf(m)) };
+    if (error instanceof DomainError) dropEvent('refused', { ...label, code: error.code, problem: error.message });
+    else dropEvent('unstorable', { ...label, err: error, problem: `the database refuses it: ${(error as Error)?.message ?? String(error)}` });
+  };
+  /**
+   * The subscribers' batch in one transaction; should the database or invoicing's rules refuse
+   * one of its events (what the checks before the write do not foresee), each event alone: only
+   * the refused ones are dropped (and counted), not the batch redelivered for ever while invoicing
+   * learns of no later account, subscription or one-off. An event about an account not known yet
+   * is not dropped: the others are applied, then the batch fails and comes back (what was applied
+   * is applied again, idempotently) until its account is there.
+   */
+  const applyEvents = (batch: Message[]): Promise<void> => unlessRefused(() => apply(batch), async () => {
+    let notYet: unknown;
+    for (const m of batch) {
+      try {
+        await unlessRefused(() => apply([m]), (error) => dropRefusedEvent(m, error), isRefusedEvent);
+      } catch (error) {
+        if (!isNotKnownYet(error)) throw error;
+        notYet ??= error;
+      }
+    }
+    if (notYet) throw notYet;
+  }, (error) => isRefusedEvent(error) || isNotKnownYet(error));
   return startDurableConsumers(
     runtime,
     CONSUMERS.map((c) => ({
@@ -195,7 +256,7 @@ export function startConsumer(runtime: ServiceRuntime): Promise<() => Promise<vo
               const wanted = batch.filter((m) => CONSUMED_SUBJECTS.includes(m.subject));
               if (wanted.length === 0) return;
               const messages = wanted.map((m) => ({ subject: m.subject, data: m.data, seq: m.seq }));
-              await (c.name === 'charges' ? applyCharges(messages) : apply(messages));
+              await (c.name === 'charges' ? applyCharges(messages) : applyEvents(messages));
             },
           }),
     })),
