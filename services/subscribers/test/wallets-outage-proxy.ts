@@ -6,6 +6,8 @@ export interface Outage {
   down: boolean;
   /** Once an applyCharge went through, wallets is down (from the next request on). */
   downAfterCharge: boolean;
+  /** Once a grantBucket went through, wallets is down (from the next request on). */
+  downAfterGrant: boolean;
   /** Forward the next applyCharge, then drop its answer (once). */
   loseChargeAnswer: boolean;
   /** After a lost answer: down from then on (else wallets answers again at once). */
@@ -14,6 +16,8 @@ export interface Outage {
   dropped: number;
   /** applyCharge requests that reached the proxy (dropped or not). */
   charges: number;
+  /** grantBucket requests that reached the proxy (dropped or not). */
+  grants: number;
 }
 
 /**
@@ -22,7 +26,7 @@ export interface Outage {
  * service and the real GraphQL client on either side.
  */
 export async function startWalletsOutageProxy(walletsUrl: string): Promise<{ url: string; outage: Outage; reset(): void; close(): Promise<void> }> {
-  const outage: Outage = { down: false, downAfterCharge: false, loseChargeAnswer: false, stayDown: false, dropped: 0, charges: 0 };
+  const outage: Outage = { down: false, downAfterCharge: false, downAfterGrant: false, loseChargeAnswer: false, stayDown: false, dropped: 0, charges: 0, grants: 0 };
   const target = new URL(walletsUrl);
   const proxy = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -30,7 +34,9 @@ export async function startWalletsOutageProxy(walletsUrl: string): Promise<{ url
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const isCharge = body.includes('applyCharge');
+      const isGrant = body.includes('grantBucket');
       if (isCharge) outage.charges += 1;
+      if (isGrant) outage.grants += 1;
       if (outage.down) {
         outage.dropped += 1;
         req.socket.destroy();
@@ -47,6 +53,7 @@ export async function startWalletsOutageProxy(walletsUrl: string): Promise<{ url
             return;
           }
           if (isCharge && outage.downAfterCharge) outage.down = true;
+          if (isGrant && outage.downAfterGrant) outage.down = true;
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           res.end(Buffer.concat(out));
         });
@@ -59,7 +66,7 @@ export async function startWalletsOutageProxy(walletsUrl: string): Promise<{ url
   return {
     url: `http://127.0.0.1:${(proxy.address() as { port: number }).port}/graphql`,
     outage,
-    reset: () => Object.assign(outage, { down: false, downAfterCharge: false, loseChargeAnswer: false, stayDown: false, dropped: 0, charges: 0 }),
+    reset: () => Object.assign(outage, { down: false, downAfterCharge: false, downAfterGrant: false, loseChargeAnswer: false, stayDown: false, dropped: 0, charges: 0, grants: 0 }),
     close: () => new Promise<void>((r) => proxy.close(() => r())),
   };
 }

@@ -85,28 +85,30 @@ export interface AddOnRequest {
 }
 
 /**
- * Before an ADD_ON's completion first sends wallets its price (both the inline saga and the
- * `completeOrder` mutation the Temporal workflow retries): fixes the instant its charge and buckets
- * are dated (`sagaChargeAt`), committed on its own by the caller, before the completion's
- * transaction. So every retry of the completion (after an outage, a lost answer, a timed-out
- * attempt) sends wallets the same charge, which wallets keys by id and fingerprint (another
- * instant under the same id is refused, CHARGE_ID_CONFLICT); and a FAILED order knows the charge
- * may have reached wallets although the completion rolled back (`addOnChargeToRefund`). `order` is
- * row-locked by the caller. Only an open ADD_ON of a prepaid account with wallets configured pays
- * there; an instant fixed already stays.
+ * Before an ADD_ON's completion first talks to wallets (both the inline saga and the
+ * `completeOrder` mutation the Temporal workflow retries): fixes the instant the add-on starts
+ * (`sagaChargeAt`), committed on its own by the caller, before the completion's transaction. It
+ * dates a prepaid account's charge and every account's bucket grants, so every retry of the
+ * completion (after an outage, a lost answer, a timed-out attempt, a crash) sends wallets the same
+ * requests: wallets keys a charge by its id and a grant by its key, each with its data, and refuses
+ * the key again with another instant (CHARGE_ID_CONFLICT, IDEMPOTENCY_KEY_REUSED). A postpaid order
+ * whose first grant went through before an outage could otherwise never complete (2026-11: failed
+ * with that bucket granted and nothing billed). For a prepaid account a FAILED order with it also
+ * knows the charge may have reached wallets although the completion rolled back
+ * (`addOnChargeToRefund`; a postpaid one pays nothing there). `order` is row-locked by the caller.
+ * Only an open ADD_ON with wallets configured; an instant fixed already stays.
  */
-export async function fixAddOnChargeInstant(em: Em, order: ProductOrder, now: Date, wallets: WalletsPort | null | undefined): Promise<void> {
+export async function fixAddOnSettlementInstant(em: Em, order: ProductOrder, now: Date, wallets: WalletsPort | null | undefined): Promise<void> {
   if (order.kind !== 'ADD_ON' || order.status !== 'IN_PROGRESS' || order.sagaChargeAt || !wallets) return;
-  const account = await em.findOneOrFail(BillingAccount, { id: order.billingAccountId });
-  if (account.paymentMode !== 'PREPAID') return;
   order.sagaChargeAt = now;
   await em.flush();
 }
 
 /**
  * Whether a FAILED ADD_ON's charge is in wallets, so to be refunded (`refundAddOn`): asked only for
- * an order whose charge instant was fixed (its charge may have been sent) and not refunded yet;
- * settled by sending the same charge again (`addOnChargeTaken`). Any other order: false (one not
+ * an order whose instant was fixed (a prepaid one's charge may have been sent) and not refunded
+ * yet; settled by sending the same charge again (`addOnChargeTaken`, false without asking wallets
+ * for a postpaid account, whose instant dates only its grants). Any other order: false (one not
  * FAILED could still complete and deliver the add-on). Throws while wallets cannot be reached.
  */
 export async function addOnChargeToRefund(em: Em, wallets: WalletsPort, orderId: string): Promise<boolean> {
@@ -232,8 +234,8 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
     const r = JSON.parse(order.request) as AddOnRequest;
     const sub = await em.findOneOrFail(Subscription, { id: r.subscriptionId });
     if (sub.status !== 'ACTIVE') throw new DomainError('SUBSCRIPTION_NOT_ACTIVE_CONFLICT', `Subscription ${sub.id} is ${sub.status}`, { field: 'input.lineId' });
-    // Dated as fixed before first charging (`fixAddOnChargeInstant`: each retry sends wallets the
-    // same charge and grants); now when nothing is charged in wallets.
+    // Dated as fixed before wallets was first asked (`fixAddOnSettlementInstant`: each retry sends it
+    // the same charge and grants); now without wallets.
     const startsAt = order.sagaChargeAt ?? now;
     const endsAt = new Date(startsAt.getTime() + r.validityDays * 86_400_000);
     if (effects) await settleAddOn(effects, { orderId: order.id, chargeId: addOnChargeId(order.id), line, account, offerCode: r.offerCode, price: r.price, startsAt, endsAt });

@@ -3,7 +3,7 @@ import { DomainError } from '@ledgerline/contracts';
 import type { Clock, Em, Orm } from '@ledgerline/platform';
 import type { ProvisioningAdapter, ProvisioningRequest } from '../ports/provisioning';
 import { Line, ProductOrder } from '../persistence/entities';
-import { addOnChargeToRefund, completeOrder, failOrder, fixAddOnChargeInstant, loadOrder, ordersAfterCompletion, provisioningRequest, refundAddOn, startOrder } from './fulfil-order';
+import { addOnChargeToRefund, completeOrder, failOrder, fixAddOnSettlementInstant, loadOrder, ordersAfterCompletion, provisioningRequest, refundAddOn, startOrder } from './fulfil-order';
 import type { OrderEffects } from './add-on-settlement';
 
 export interface SagaOptions {
@@ -184,7 +184,7 @@ async function resume(deps: SagaDeps, orderId: string, claimed: ProductOrder, op
       }
       if (!failure) {
         try {
-          await fixChargeInstant(deps, fenced, claimed);
+          await fixSettlementInstant(deps, fenced, claimed);
           const completed = await completeWithRetries(deps, orderId, fenced, guard, attempts, backoffMs);
           // The completion's own orders (a collections bar of a line gone live on a held account), run
           // now. Never throws: this order is COMPLETED whatever becomes of them, and one that cannot
@@ -256,16 +256,17 @@ async function resume(deps: SagaDeps, orderId: string, claimed: ProductOrder, op
   return failed;
 }
 
-/** Fixes an ADD_ON's charge instant (its own commit) before the completion sends the charge (`fixAddOnChargeInstant`). */
-async function fixChargeInstant(deps: SagaDeps, fenced: Steps['fenced'], claimed: ProductOrder): Promise<void> {
+/** Fixes the instant an ADD_ON's charge and grants are dated (its own commit) before the completion first asks wallets (`fixAddOnSettlementInstant`). */
+async function fixSettlementInstant(deps: SagaDeps, fenced: Steps['fenced'], claimed: ProductOrder): Promise<void> {
   if (claimed.kind !== 'ADD_ON' || claimed.sagaChargeAt) return; // no transaction for the other orders
-  await fenced((em, order) => fixAddOnChargeInstant(em, order, deps.clock.now(), deps.effects?.wallets));
+  await fenced((em, order) => fixAddOnSettlementInstant(em, order, deps.clock.now(), deps.effects?.wallets));
 }
 
 /**
  * `completeOrder`, tried again (bounded, with the provisioning call's backoff) while it fails with
  * an error its port marks retryable (wallets unreachable): each try charges and grants under the
- * same keys, so a charge wallets took before the outage is kept for the add-on it pays for.
+ * same keys with the same data (dated at the instant fixed before the first try), so a charge or a
+ * bucket wallets took before the outage is kept for the add-on, not refused as another request.
  */
 async function completeWithRetries(deps: SagaDeps, orderId: string, fenced: Steps['fenced'], guard: () => void, attempts: number, backoffMs: number): Promise<ProductOrder> {
   let backoff = backoffMs;

@@ -13,7 +13,7 @@ import { changePlan, previewPlanChange, type PlanChangeCommand, type PlanChangeP
 import { planChangeFees } from '../application/plan-fees';
 import { lineUniqueConflict, requestLineChange, type LineChangeCommand } from '../application/line-orders';
 import { replaceSim, type ReplaceSimCommand } from '../application/replace-sim';
-import { addOnChargeToRefund, completeOrder, failOrder, fixAddOnChargeInstant, loadOrder, ordersAfterCompletion, refundAddOn, startOrder } from '../application/fulfil-order';
+import { addOnChargeToRefund, completeOrder, failOrder, fixAddOnSettlementInstant, loadOrder, ordersAfterCompletion, refundAddOn, startOrder } from '../application/fulfil-order';
 import { liftCollectionsHold, listOpenCollectionsHolds, placeCollectionsHold, type CollectionsHoldCommand, type CollectionsHoldOutcome } from '../application/collections-holds';
 import { normalizeMsisdn } from '../domain/validation';
 import { closeUpsellOffer, presentUpsellOffer, remindUpsellOffer, respondToUpsellOffer } from '../application/upsell';
@@ -252,9 +252,10 @@ export const resolvers = {
     },
     async completeOrder(_: unknown, a: { input: { orderId: string } }, ctx: SubscribersContext) {
       requireSystem(ctx);
-      // The workflow retries this step (an outage, a lost answer, a timed-out attempt): an ADD_ON's
-      // charge instant is committed first, so every attempt sends wallets the same charge.
-      await mutate(ctx, async (em, now) => fixAddOnChargeInstant(em, await loadOrder(em, a.input.orderId), now, ctx.deps.wallets));
+      // The workflow retries this step (an outage, a lost answer, a timed-out attempt): the instant an
+      // ADD_ON's charge and grants are dated is committed first, so every attempt sends wallets the
+      // same requests.
+      await mutate(ctx, async (em, now) => fixAddOnSettlementInstant(em, await loadOrder(em, a.input.orderId), now, ctx.deps.wallets));
       const order = await mutate(ctx, (em, now) => completeOrder(em, a.input.orderId, now, { wallets: ctx.deps.wallets, catalog: ctx.deps.catalog }));
       // The completion's own orders (a collections bar of a line gone live on a held account). The
       // completion is committed: a hand-over that fails is left to the re-dispatch sweep.

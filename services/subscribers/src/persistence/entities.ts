@@ -104,13 +104,17 @@ export const ProductOrder = defineEntity({
     sagaLeaseUntil: p.datetime().nullable(),
     /** JSON `{ code, message }`: the failure the saga decided on, recorded before the order is failed. */
     sagaFailure: p.text().nullable(),
-    /** A FAILED order whose network the saga has still to undo (and, with `sagaChargeAt`, its charge to refund). */
+    /** A FAILED order whose network the saga has still to undo (and, with `sagaChargeAt` on a prepaid account, its charge to refund). */
     sagaCompensate: p.boolean().default(false),
     /**
-     * ADD_ON on a prepaid account: the instant its wallets charge and buckets are dated, fixed (own
-     * commit) before the charge is first sent, by the inline saga or the `completeOrder` mutation
-     * (Temporal), so every send is the same charge. Set: the charge may have reached wallets, so a
-     * FAILED order settles it and refunds it once (saga compensation, `failOrder` mutation).
+     * ADD_ON settled in wallets (prepaid or postpaid): the instant the add-on starts, which dates its
+     * buckets' grants (and a prepaid account's charge), fixed (own commit) before wallets is first
+     * asked, by the inline saga or the `completeOrder` mutation (Temporal), so every retry sends the
+     * same charge and grants (wallets refuses a key again with other data). Postpaid orders have it
+     * since 2026-11 (before, their retries were dated anew and refused once a grant had gone
+     * through). Set on a prepaid account: the charge may have reached wallets, so a FAILED order
+     * settles it and refunds it once (saga compensation, `failOrder` mutation); a postpaid account
+     * pays nothing in wallets (invoicing bills the one-off), so nothing is settled or refunded.
      */
     sagaChargeAt: p.datetime().nullable(),
   }),

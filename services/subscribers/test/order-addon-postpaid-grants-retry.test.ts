@@ -1,0 +1,241 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEV_INTERNAL_SECRET, ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { createWalletsService } from '../../wallets/src/service';
+import { runOrderSaga, type SagaDeps } from '../src/application/order-saga';
+import { recoverOrders } from '../src/application/recover-orders';
+import { createSubscribersService } from '../src/service';
+import { BillingAccount, Customer, Line, ProductOrder, Subscription } from '../src/persistence/entities';
+import type { OrderDispatcher } from '../src/ports/order-dispatcher';
+import { SandboxProvisioning } from '../src/ports/provisioning';
+import { GraphqlWalletsClient } from '../src/ports/wallets-client';
+import { FileCatalog } from './support';
+import { startWalletsOutageProxy, type Outage } from './wallets-outage-proxy';
+
+/**
+ * An ADD_ON on a POSTPAID account whose offer has two allowances (ROAM_WORLD_PASS_7D: data and
+ * voice): wallets grants the first bucket, then becomes unreachable, and the completion is retried
+ * later (time moved on) once wallets is back. Wallets keys a grant by its key and its data, the start
+ * included: a retry dated anew was refused (IDEMPOTENCY_KEY_REUSED, reported as WALLETS_UNAVAILABLE)
+ * at every attempt, so the order could never complete and ended FAILED with the first bucket given
+ * away and nothing billed. Now the grants' start is fixed before the first attempt for postpaid
+ * orders too. Driven through the Temporal steps (`completeOrder` mutation) and the inline saga (its
+ * retries, and the recovery sweep after a crash). Real PostgreSQL, the real wallets service and the
+ * real GraphQL wallets client, with the outage proxy between them.
+ */
+const start = new Date('2026-11-20T09:00:00Z');
+const OFFER = 'ROAM_WORLD_PASS_7D';
+const PRICE = '9.99';
+const LEASE_MS = 600;
+const sagaOptions = { attempts: 3, callTimeoutMs: 2000, backoffMs: 1, leaseMs: LEASE_MS };
+const run = randomBytes(3).toString('hex');
+let wallets: TestService;
+let subscribers: TestService;
+let clock: ManualClock;
+let proxyUrl: string;
+let n = 0;
+
+let outage: Outage;
+let stopProxy: () => Promise<void>;
+let resetOutage: () => void;
+
+/** Temporal mode: orders are handed to a workflow, which drives the order steps through the API. */
+const workflow: OrderDispatcher = { dispatch: async () => undefined };
+
+beforeAll(async () => {
+  const env = { WALLETS_TEMPORAL: 'off', WALLETS_CONSUMER_DELIVER: 'new', WALLETS_JOBS: 'off' };
+  clock = new ManualClock(start);
+  wallets = await startServiceForTest(createWalletsService({ env: { ...process.env, ...env } }), { clock, env });
+  const proxy = await startWalletsOutageProxy(wallets.url);
+  ({ url: proxyUrl, outage, reset: resetOutage, close: stopProxy } = proxy);
+  subscribers = await startServiceForTest(
+    createSubscribersService({
+      catalog: new FileCatalog(),
+      provisioning: new SandboxProvisioning(),
+      dispatcher: workflow,
+      wallets: new GraphqlWalletsClient(proxyUrl, DEV_INTERNAL_SECRET),
+      sweepIntervalMs: 0,
+      notifications: false,
+    }),
+    { clock },
+  );
+  const em = subscribers.runtime.orm.em.fork();
+  em.create(Customer, { id: 'cus_1', name: 'Postpaid Paul', kind: 'INDIVIDUAL', email: null, phone: null, notificationPreferences: '[]', creditClass: 'A', locale: 'en', timezone: 'UTC', createdAt: start });
+  await em.flush();
+}, 60_000);
+afterAll(async () => {
+  await subscribers?.close();
+  await stopProxy?.();
+  await wallets?.close();
+});
+
+let accountId: string;
+let subscriptionId: string;
+let orderId: string;
+beforeEach(async () => {
+  n += 1;
+  resetOutage();
+  accountId = `acc_${run}_${n}`;
+  const lineId = `lin_${run}_${n}`;
+  subscriptionId = `sub_${run}_${n}`;
+  orderId = `ord_${run}_${n}`;
+  const em = subscribers.runtime.orm.em.fork();
+  em.create(BillingAccount, { id: accountId, customerId: 'cus_1', parentAccountId: null, name: null, paymentMode: 'POSTPAID', currency: 'EUR', billCycleDay: 1, paymentTermsDays: 14, timezone: 'UTC', creditLimit: null, autopayToken: null, createdAt: start });
+  await em.flush();
+  em.create(Line, { id: lineId, billingAccountId: accountId, msisdn: `+4915320000${String(n).padStart(2, '0')}`, iccid: null, imsi: null, status: 'ACTIVE', planCode: 'POSTPAID_20GB', createdAt: start, updatedAt: start });
+  await em.flush();
+  em.create(Subscription, { id: subscriptionId, lineId, billingAccountId: accountId, planCode: 'POSTPAID_20GB', planVersionId: 'plv_postpaid-20gb_1', status: 'ACTIVE', sharedAllowances: false, addOns: '[]', startsAt: start, endsAt: null, createdAt: start });
+  await em.flush();
+  const request = { subscriptionId, offerCode: OFFER, price: { amount: PRICE, currency: 'EUR' }, validityDays: 7 };
+  em.create(ProductOrder, { id: orderId, kind: 'ADD_ON', status: 'ACKNOWLEDGED', billingAccountId: accountId, lineId, request: JSON.stringify(request), idempotencyKey: null, requestHash: null, failureCode: null, failureMessage: null, createdAt: clock.now(), updatedAt: clock.now(), completedAt: null });
+  await em.flush();
+  // Wallets knows the account (it grants buckets only to one it knows), as from its subscription events.
+  await walletsOk(`mutation($i: OpenWalletInput!) { openWallet(input: $i) { wallet { id } } }`, { i: { billingAccountId: accountId, currency: 'EUR', paymentMode: 'POSTPAID' } });
+});
+
+/** An order step as the workflow's activity calls it (SYSTEM caller), an attempt a while after the last. */
+async function step(name: 'startOrder' | 'completeOrder') {
+  clock.advance(45_000);
+  return subscribers.request<any>(`mutation($i: OrderStepInput!) { ${name}(input: $i) { order { status failureCode } } }`, { i: { orderId } });
+}
+
+async function walletsOk(query: string, variables: Record<string, unknown>): Promise<any> {
+  const r = await wallets.request<any>(query, variables);
+  if (r.errors?.length) throw new Error(JSON.stringify(r.errors));
+  return r.data;
+}
+/** The account's buckets in wallets: allowance, start, end. */
+async function buckets(): Promise<[string, string, string][]> {
+  const d = await walletsOk(`query($a: ID!) { buckets(billingAccountId: $a) { allowanceId validFrom validTo } }`, { a: accountId });
+  return (d.buckets as { allowanceId: string; validFrom: string; validTo: string }[]).map((b): [string, string, string] => [b.allowanceId, new Date(b.validFrom).toISOString(), new Date(b.validTo).toISOString()]).sort();
+}
+async function sql<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
+  return subscribers.runtime.orm.em.fork().getConnection().execute(text, params) as Promise<T[]>;
+}
+async function orderRow() {
+  return subscribers.runtime.orm.em.fork().findOneOrFail(ProductOrder, { id: orderId });
+}
+async function addOns() {
+  return JSON.parse((await subscribers.runtime.orm.em.fork().findOneOrFail(Subscription, { id: subscriptionId })).addOns) as { code: string; startsAt: string; endsAt: string }[];
+}
+async function oneOffs() {
+  const rows = await sql<{ kind: string; amount: string }>(`select kind, amount::text as amount from one_off_charge where order_id = ? order by kind`, [orderId]);
+  return rows.map((r) => [r.kind, Number(r.amount)]);
+}
+async function chargeEvents() {
+  const rows = await sql<{ n: number }>(`select count(*)::int as n from outbox where subject = 'billing.subscribers.oneoffcharge.created' and payload like ?`, [`%${orderId}%`]);
+  return rows[0]!.n;
+}
+
+/** COMPLETED, dated `at` (the first attempt): both buckets granted once from then, the one-off charge billed once. */
+async function expectCompletedOnce(at: Date) {
+  const ends = new Date(at.getTime() + 7 * 86_400_000).toISOString();
+  expect((await orderRow()).status).toBe('COMPLETED');
+  expect(await addOns()).toEqual([{ code: OFFER, startsAt: at.toISOString(), endsAt: ends }]);
+  expect(await buckets()).toEqual([
+    ['roam-pass-data', at.toISOString(), ends],
+    ['roam-pass-voice', at.toISOString(), ends],
+  ]);
+  expect(await oneOffs()).toEqual([['CHARGE', Number(PRICE)]]);
+  expect(await chargeEvents()).toBe(1);
+}
+
+describe('postpaid ADD_ON with two allowances, wallets unreachable after the first grant', () => {
+  it('Temporal: the completeOrder retried a while later, wallets back, completes with the same grants', async () => {
+    expect((await step('startOrder')).data?.startOrder.order.status).toBe('IN_PROGRESS');
+    outage.downAfterGrant = true;
+    const first = await step('completeOrder');
+    const firstAt = clock.now();
+    // The workflow's activities retry this category (workflows/src/errors.ts, RETRYABLE_GRAPHQL_CODE).
+    expect(first.errors?.[0]?.extensions).toMatchObject({ code: 'INTERNAL', reason: 'WALLETS_UNAVAILABLE' });
+    expect((await orderRow()).status).toBe('IN_PROGRESS');
+    expect((await buckets()).map((b) => b[0])).toEqual(['roam-pass-data']);
+    expect(await oneOffs()).toEqual([]);
+
+    Object.assign(outage, { down: false, downAfterGrant: false });
+    const retry = await step('completeOrder');
+    expect(retry.errors).toBeUndefined();
+    expect(retry.data.completeOrder.order.status).toBe('COMPLETED');
+    await expectCompletedOnce(firstAt);
+    // A retry after the completion (its answer lost) changes nothing.
+    expect((await step('completeOrder')).data.completeOrder.order.status).toBe('COMPLETED');
+    await expectCompletedOnce(firstAt);
+  });
+
+  it('inline saga: the completion retried (time moved on, wallets back) completes with the same grants', async () => {
+    const { deps, client } = processWith();
+    const grant = client.grantBucket.bind(client);
+    client.grantBucket = async (g) => {
+      try {
+        return await grant(g);
+      } catch (error) {
+        outage.down = false; // back for the saga's next attempt
+        outage.downAfterGrant = false;
+        throw error;
+      } finally {
+        clock.advance(1_000); // each call takes a while
+      }
+    };
+    outage.downAfterGrant = true;
+    const at = clock.now();
+    const done = await runOrderSaga(deps, orderId, sagaOptions);
+    expect(outage.dropped).toBeGreaterThan(0);
+    expect(done.status).toBe('COMPLETED');
+    await expectCompletedOnce(at);
+  });
+
+  it('inline saga: the process dies after the first grant; the sweep (later) completes it with the same grants', async () => {
+    const first = processWith();
+    const grant = first.client.grantBucket.bind(first.client);
+    first.client.grantBucket = async (g) => {
+      await grant(g);
+      first.kill();
+      throw new Error('process killed');
+    };
+    const at = clock.now();
+    await runOrderSaga(first.deps, orderId, sagaOptions).catch(() => undefined);
+    expect((await orderRow()).status).toBe('IN_PROGRESS');
+    expect((await buckets()).map((b) => b[0])).toEqual(['roam-pass-data']);
+
+    clock.advance(LEASE_MS + 60_000);
+    const done = await recoverOrders(processWith().deps, sagaOptions);
+    expect(done.filter((d) => d.orderId === orderId).map((d) => d.order?.status ?? String(d.error))).toEqual(['COMPLETED']);
+    await expectCompletedOnce(at);
+  });
+});
+
+describe('a postpaid ADD_ON failed after its instant was fixed', () => {
+  // The instant marks a prepaid charge that may be in wallets; a postpaid account pays nothing
+  // there, so failing asks wallets nothing (it is still down here) and refunds nothing.
+  it('inline saga, wallets down past the retries: FAILED and compensated, no charge sent, nothing refunded', async () => {
+    outage.downAfterGrant = true;
+    const failed = await runOrderSaga(processWith().deps, orderId, sagaOptions);
+    expect(failed.status).toBe('FAILED');
+    const order = await orderRow();
+    expect(order).toMatchObject({ status: 'FAILED', failureCode: 'WALLETS_UNAVAILABLE', sagaCompensate: false });
+    expect(order.sagaChargeAt).not.toBeNull();
+    expect(outage.charges).toBe(0);
+    expect(await oneOffs()).toEqual([]);
+    expect(await chargeEvents()).toBe(0);
+  });
+
+  it('Temporal failOrder after a failed completion: FAILED without asking wallets, nothing refunded', async () => {
+    expect((await step('startOrder')).data?.startOrder.order.status).toBe('IN_PROGRESS');
+    outage.downAfterGrant = true;
+    expect((await step('completeOrder')).errors?.[0]?.extensions?.reason).toBe('WALLETS_UNAVAILABLE');
+    clock.advance(45_000);
+    const failed = await subscribers.request<any>(`mutation($i: OrderStepInput!) { failOrder(input: $i) { order { status failureCode } } }`, { i: { orderId, failureCode: 'WALLETS_UNAVAILABLE', failureMessage: 'down' } });
+    expect(failed.errors).toBeUndefined();
+    expect(failed.data.failOrder.order).toEqual({ status: 'FAILED', failureCode: 'WALLETS_UNAVAILABLE' });
+    expect(outage.charges).toBe(0);
+    expect(await oneOffs()).toEqual([]);
+    expect(await chargeEvents()).toBe(0);
+  });
+});
+
+function processWith() {
+  const life = new AbortController();
+  const client = new GraphqlWalletsClient(proxyUrl, DEV_INTERNAL_SECRET);
+  const deps: SagaDeps = { orm: subscribers.runtime.orm, clock, provisioning: new SandboxProvisioning(), effects: { wallets: client, catalog: new FileCatalog() }, signal: life.signal };
+  return { deps, client, kill: () => life.abort() };
+}
