@@ -1,5 +1,6 @@
 import { ConfigError, DEFAULT_PORTS, DEV_JWT_SECRET, isProduction, metricsTokenSetting, parsePort, parseUrl, secretSetting } from '@ledgerline/platform';
 import type { RetryPolicy } from './domain/delivery';
+import type { SecretKeys } from './domain/secrets';
 
 export interface HubConfig {
   host: string;
@@ -26,6 +27,8 @@ export interface HubConfig {
   retention: { deliveredHours: number; deadHours: number };
   /** AES-256-GCM key (32 bytes) hub secrets are encrypted with at rest (EVENTS_HUB_SECRET_KEY). */
   secretKey: Buffer;
+  /** Earlier keys (EVENTS_HUB_PREVIOUS_SECRET_KEYS): they only open values sealed under them, until the re-seal pass moves those to `secretKey`. */
+  previousSecretKeys: Buffer[];
   /** Hours a rotated-out secret still signs deliveries, next to the new one (0: the new one alone at once). */
   secretOverlapHours: number;
 }
@@ -36,17 +39,38 @@ export interface HubConfig {
  */
 export const DEV_EVENTS_HUB_SECRET_KEY = '6c65646765726c696e652d6465762d6576656e74732d6875622d6b65792d3332';
 
-/** EVENTS_HUB_SECRET_KEY: 32 bytes as 64 hex digits or base64 (`openssl rand -base64 32`); required in production. */
-function secretKey(env: NodeJS.ProcessEnv): Buffer {
-  const raw = secretSetting(env, 'EVENTS_HUB_SECRET_KEY', DEV_EVENTS_HUB_SECRET_KEY).trim();
+/** 32 bytes as 64 hex digits or base64; null for anything else. */
+function parseKey(raw: string): Buffer | null {
   let key: Buffer | null = null;
   if (/^[0-9a-f]{64}$/i.test(raw)) key = Buffer.from(raw, 'hex');
   else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(raw)) key = Buffer.from(raw, 'base64');
-  if (!key || key.length !== 32)
-    throw new ConfigError('EVENTS_HUB_SECRET_KEY', 'must be 32 random bytes, as 64 hex digits or base64 (openssl rand -base64 32)');
+  return key && key.length === 32 ? key : null;
+}
+
+/** EVENTS_HUB_SECRET_KEY: 32 bytes as 64 hex digits or base64 (`openssl rand -base64 32`); required in production. */
+function secretKey(env: NodeJS.ProcessEnv): Buffer {
+  const raw = secretSetting(env, 'EVENTS_HUB_SECRET_KEY', DEV_EVENTS_HUB_SECRET_KEY).trim();
+  const key = parseKey(raw);
+  if (!key) throw new ConfigError('EVENTS_HUB_SECRET_KEY', 'must be 32 random bytes, as 64 hex digits or base64 (openssl rand -base64 32)');
   if (isProduction(env) && key.equals(Buffer.from(DEV_EVENTS_HUB_SECRET_KEY, 'hex')))
     throw new ConfigError('EVENTS_HUB_SECRET_KEY', 'is the development key; set a random one in production');
   return key;
+}
+
+/**
+ * EVENTS_HUB_PREVIOUS_SECRET_KEYS: comma-separated earlier keys, each as EVENTS_HUB_SECRET_KEY (a bad one is
+ * named by its position, never echoed). The current key listed again is dropped, as are repeats.
+ */
+function previousSecretKeys(env: NodeJS.ProcessEnv, current: Buffer): Buffer[] {
+  const keys: Buffer[] = [];
+  const entries = (env.EVENTS_HUB_PREVIOUS_SECRET_KEYS ?? '').split(',').map((e) => e.trim());
+  entries.forEach((entry, i) => {
+    if (!entry) return;
+    const key = parseKey(entry);
+    if (!key) throw new ConfigError('EVENTS_HUB_PREVIOUS_SECRET_KEYS', `entry ${i + 1} is not 32 bytes as 64 hex digits or base64 (comma-separated keys)`);
+    if (!key.equals(current) && !keys.some((k) => k.equals(key))) keys.push(key);
+  });
+  return keys;
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, setting: string, fallback: number): number {
@@ -63,6 +87,17 @@ function nonNegativeInt(env: NodeJS.ProcessEnv, setting: string, fallback: numbe
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new ConfigError(setting, `"${raw}" is not a whole number of hours (0 ${zero})`);
   return value;
+}
+
+/** The keys hub secrets are sealed (current) and opened (current, then previous) with. */
+export const hubSecretKeys = (config: Pick<HubConfig, 'secretKey' | 'previousSecretKeys'>): SecretKeys => ({
+  current: config.secretKey,
+  previous: config.previousSecretKeys,
+});
+
+function secretKeys(env: NodeJS.ProcessEnv): Pick<HubConfig, 'secretKey' | 'previousSecretKeys'> {
+  const current = secretKey(env);
+  return { secretKey: current, previousSecretKeys: previousSecretKeys(env, current) };
 }
 
 /** The hub's settings; a wrong one is a ConfigError naming it. PostgreSQL is required (row locks with SKIP LOCKED). */
@@ -93,7 +128,7 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
       deliveredHours: nonNegativeInt(env, 'EVENTS_HUB_RETENTION_HOURS', 168),
       deadHours: nonNegativeInt(env, 'EVENTS_HUB_DEAD_RETENTION_HOURS', 720),
     },
-    secretKey: secretKey(env),
+    ...secretKeys(env),
     secretOverlapHours: nonNegativeInt(env, 'EVENTS_HUB_SECRET_OVERLAP_HOURS', 24, 'signs with the new secret alone at once'),
   };
 }

@@ -8,6 +8,10 @@ export interface HubMetrics {
   attempt(outcome: AttemptOutcome, seconds: number): void;
   /** Deliveries stored by the consumer or a replay. */
   scheduled(n: number): void;
+  /** A delivery attempt failed before its POST: no configured key opens its hub's secret. */
+  secretUnreadable(): void;
+  /** Active hubs whose secrets no configured key opens, as the last re-seal pass found them. */
+  unreadableSecrets(n: number): void;
 }
 
 /**
@@ -39,6 +43,16 @@ export function createHubMetrics(registry: client.Registry, knex: () => Knex): H
     help: 'Webhook deliveries stored (events matched to hubs, replays included)',
     registers: [registry],
   });
+  const unreadableAttempts = new client.Counter({
+    name: 'ledgerline_events_hub_secret_unreadable_total',
+    help: 'Webhook delivery attempts failed unsent: no configured key (EVENTS_HUB_SECRET_KEY, EVENTS_HUB_PREVIOUS_SECRET_KEYS) opens the hub secret',
+    registers: [registry],
+  });
+  const unreadableHubs = new client.Gauge({
+    name: 'ledgerline_events_hub_unreadable_secrets',
+    help: 'Active hubs whose stored secret no configured key opens (last start-up check or re-seal pass of this replica); their deliveries fail',
+    registers: [registry],
+  });
   new client.Gauge({
     name: 'ledgerline_events_hub_dead_letters',
     help: 'Webhook deliveries that are DEAD (gave up after EVENTS_HUB_MAX_ATTEMPTS): retry them through the hub API',
@@ -64,6 +78,12 @@ export function createHubMetrics(registry: client.Registry, knex: () => Knex): H
     },
     scheduled(n) {
       if (n) scheduled.inc(n);
+    },
+    secretUnreadable() {
+      unreadableAttempts.inc();
+    },
+    unreadableSecrets(n) {
+      unreadableHubs.set(n);
     },
   };
 }

@@ -5,7 +5,7 @@ import { migrations } from './persistence/migrations';
 import { createHubMetrics } from './metrics';
 import { resolveHost, startDispatcher } from './application/dispatch-deliveries';
 import type { HubDeps } from './application/deps';
-import { checkSecretKey, sealPlainSecrets } from './application/seal-secrets';
+import { checkSecretKeys, resealSecrets } from './application/seal-secrets';
 import { startEventConsumers, streamReader } from './events/event-consumer';
 import { hubRoutes } from './http/routes';
 import { startHttpServer } from './http/server';
@@ -48,18 +48,23 @@ export async function startEventsHub(options: { env?: NodeJS.ProcessEnv; clock?:
     });
     stack.push(['database', () => orm.close()]);
     const knex = orm.em.getKnex() as unknown as Knex;
-    // Before anything is signed: the key opens the stored secrets, and plain-text ones (from before encryption) are encrypted.
-    await checkSecretKey({ knex, config });
-    const sealed = await sealPlainSecrets({ knex, config });
-    if (sealed) logger.info({ sealed }, 'plain-text hub secrets encrypted');
-    const messaging = await connectMessaging(config.natsUrl, `ledgerline-${SERVICE_NAME}`);
-    stack.push(['nats', () => messaging.nc.drain()]);
     const registry = new client.Registry();
     registry.setDefaultLabels({ service: SERVICE_NAME });
     client.collectDefaultMetrics({ register: registry });
     const metrics = createHubMetrics(registry, () => knex);
+    // Before anything is signed: the keys open the stored secrets, and values in plain text, sealed before key ids
+    // or under a previous key are sealed again under the current one.
+    await checkSecretKeys({ knex, config, logger });
+    const report = await resealSecrets({ knex, config });
+    metrics.unreadableSecrets(report.unreadable.length);
+    if (report.resealed) logger.info({ resealed: report.resealed }, 'hub secrets sealed under the current EVENTS_HUB_SECRET_KEY');
+    const messaging = await connectMessaging(config.natsUrl, `ledgerline-${SERVICE_NAME}`);
+    stack.push(['nats', () => messaging.nc.drain()]);
     const base = { knex, clock, config, logger, metrics, callbackPolicy: { production: config.production, resolve: resolveHost } };
-    const dispatcher = startDispatcher(base);
+    const dispatcher = startDispatcher(
+      base,
+      report.unreadable.map((e) => e.hubId),
+    );
     stack.push(['dispatcher', () => dispatcher.stop()]);
     const deps: HubDeps = { ...base, wake: dispatcher.wake };
     stack.push(['event consumers', await startEventConsumers(deps, messaging, { schema: config.databaseSchema })]);

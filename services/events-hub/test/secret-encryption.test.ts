@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, TEST_DATABASE_URL, TEST_NATS_URL } from '@ledgerline/platform';
-import { sealPlainSecrets } from '../src/application/seal-secrets';
+import { resealSecrets } from '../src/application/seal-secrets';
 import { startEventsHub } from '../src/service';
 import { api, HUB, publishPing, startHubForTest, startReceiver, until, type Received } from './support';
 
@@ -56,11 +56,11 @@ describe('hub secrets are encrypted at rest (AES-256-GCM under EVENTS_HUB_SECRET
     const got = await deliveryOf();
     expect(got.headers['x-ledgerline-signature']).toBe(sign(legacy, got));
 
-    expect(await sealPlainSecrets({ knex: t.hub.knex, config: t.hub.config })).toBe(1);
+    expect((await resealSecrets({ knex: t.hub.knex, config: t.hub.config })).resealed).toBe(1);
     const row = await t.hub.knex('hub').where({ id: hub.id }).first();
     expect(row.secret).toMatch(/^v1:/);
     expect(row.secret).not.toContain(legacy);
-    expect(await sealPlainSecrets({ knex: t.hub.knex, config: t.hub.config })).toBe(0);
+    expect((await resealSecrets({ knex: t.hub.knex, config: t.hub.config })).resealed).toBe(0);
     const again = await deliveryOf();
     expect(again.headers['x-ledgerline-signature']).toBe(sign(legacy, again));
   });

@@ -5,11 +5,12 @@ import { isIP, type LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterFailure, signatureHeader } from '../domain/delivery';
 import { checkPublicHost, type CallbackPolicy } from '../domain/callback';
-import { openSecret, secretsInForce } from '../domain/secrets';
-import { claimDueDeliveries, recordAttempt, sendableDelivery, type ClaimedDelivery } from '../persistence/store';
+import { hubSecretKeys } from '../config';
+import { openSecret, secretsInForce, SecretUnreadableError } from '../domain/secrets';
+import { claimDueDeliveries, recordAttempt, sendableDelivery, type ClaimedDelivery, type SendableDelivery } from '../persistence/store';
 import type { HubDeps } from './deps';
 import { pruneDeliveries } from './prune-deliveries';
-import { sealPlainSecrets } from './seal-secrets';
+import { resealSecrets } from './seal-secrets';
 
 /** How often (on the clock passed in) the dispatcher prunes finished deliveries, unless a backlog is left. */
 export const PRUNE_INTERVAL_MS = 60_000;
@@ -23,7 +24,11 @@ export const SIGNATURE_HEADER = 'x-ledgerline-signature';
  * differently).
  */
 function checkedLookup(policy: CallbackPolicy): LookupFunction {
-  return (hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
+  return (
+    hostname: string,
+    options: LookupOptions,
+    callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+  ) => {
     checkPublicHost(hostname, policy).then(
       (addresses) => {
         const all = addresses.map((address) => ({ address, family: isIP(address) }));
@@ -54,6 +59,19 @@ function post(url: string, headers: Record<string, string>, body: string, timeou
   });
 }
 
+/** The hub's secrets in force, opened; or, when a configured key does not open one, the reason (logged and counted). */
+function openSecretsInForce(deps: HubDeps, d: ClaimedDelivery, sendable: SendableDelivery, now: Date): string[] | string {
+  try {
+    const keys = hubSecretKeys(deps.config);
+    return secretsInForce(sendable.secret, sendable.previousSecrets, now).map((s) => openSecret(keys, d.subscriptionId, s));
+  } catch (err) {
+    if (!(err instanceof SecretUnreadableError)) throw err;
+    deps.metrics.secretUnreadable();
+    deps.logger.warn({ deliveryId: d.id, hubId: d.subscriptionId, keyId: err.keyId }, `webhook not sent: ${err.message}`);
+    return `not sent: ${err.message}`;
+  }
+}
+
 /**
  * POSTs one claimed delivery: the CloudEvent in structured mode, signed over `timestamp.body` with
  * each secret in force (the current one, then one a rotation replaced, during its overlap).
@@ -70,33 +88,35 @@ export async function attemptDelivery(deps: HubDeps, d: ClaimedDelivery, random:
   }
   const now = deps.clock.now();
   const timestamp = Math.floor(now.getTime() / 1000);
-  // A secret the key cannot open throws here (logged by the caller; due again after the lease): never a POST signed wrongly.
-  const secrets = secretsInForce(sendable.secret, sendable.previousSecrets, now).map((s) => openSecret(deps.config.secretKey, d.subscriptionId, s));
   const started = performance.now();
   let statusCode: number | null = null;
   let error: string | null = null;
-  try {
-    // Production: the host is checked again at each attempt (its DNS may have changed since registration),
-    // an IP literal here, a name in the connection's own lookup (the addresses checked are the ones connected to).
-    const host = new URL(sendable.callback).hostname;
-    if (deps.config.production && isIP(host.replace(/^\[|\]$/g, ''))) await checkPublicHost(host, deps.callbackPolicy);
-    statusCode = await post(
-      sendable.callback,
-      {
-        'content-type': 'application/cloudevents+json',
-        [TIMESTAMP_HEADER]: String(timestamp),
-        [SIGNATURE_HEADER]: signatureHeader(secrets, timestamp, d.payload),
-        'x-ledgerline-delivery-id': d.id,
-        'user-agent': 'Ledgerline-Webhooks/1',
-      },
-      d.payload,
-      deps.config.timeoutMs,
-      deps.config.production ? checkedLookup(deps.callbackPolicy) : undefined,
-    );
-    if (statusCode < 200 || statusCode > 299) error = `HTTP ${statusCode}`;
-  } catch (err) {
-    error = (err as Error).name === 'TimeoutError' ? `timed out after ${deps.config.timeoutMs} ms` : ((err as Error).message ?? String(err));
-  }
+  // A secret no configured key opens is never a POST signed wrongly: the attempt fails with that reason (backoff, then DEAD).
+  const secrets = openSecretsInForce(deps, d, sendable, now);
+  if (typeof secrets === 'string') error = secrets;
+  else
+    try {
+      // Production: the host is checked again at each attempt (its DNS may have changed since registration),
+      // an IP literal here, a name in the connection's own lookup (the addresses checked are the ones connected to).
+      const host = new URL(sendable.callback).hostname;
+      if (deps.config.production && isIP(host.replace(/^\[|\]$/g, ''))) await checkPublicHost(host, deps.callbackPolicy);
+      statusCode = await post(
+        sendable.callback,
+        {
+          'content-type': 'application/cloudevents+json',
+          [TIMESTAMP_HEADER]: String(timestamp),
+          [SIGNATURE_HEADER]: signatureHeader(secrets, timestamp, d.payload),
+          'x-ledgerline-delivery-id': d.id,
+          'user-agent': 'Ledgerline-Webhooks/1',
+        },
+        d.payload,
+        deps.config.timeoutMs,
+        deps.config.production ? checkedLookup(deps.callbackPolicy) : undefined,
+      );
+      if (statusCode < 200 || statusCode > 299) error = `HTTP ${statusCode}`;
+    } catch (err) {
+      error = (err as Error).name === 'TimeoutError' ? `timed out after ${deps.config.timeoutMs} ms` : ((err as Error).message ?? String(err));
+    }
   const seconds = (performance.now() - started) / 1000;
   const at = deps.clock.now();
   if (!error) {
@@ -152,11 +172,16 @@ export async function dispatchDue(deps: HubDeps): Promise<number> {
  * Every `PRUNE_INTERVAL_MS` of the clock (at once again while a backlog is left) a pass also applies retention
  * and encrypts any plain-text hub secret.
  */
-export function startDispatcher(deps: Omit<HubDeps, 'wake'>): { wake(): void; stop(): Promise<void> } {
+export function startDispatcher(
+  deps: Omit<HubDeps, 'wake'>,
+  /** Hubs start-up already reported unreadable (not logged again unless the set changes). */
+  unreadableAtStart: readonly string[] = [],
+): { wake(): void; stop(): Promise<void> } {
   let running = true;
   let wakeUp: (() => void) | undefined;
   let woken = false;
   let nextPruneAt = 0;
+  let lastUnreadable = unreadableAtStart.join(',');
   const wake = () => {
     woken = true;
     wakeUp?.();
@@ -176,9 +201,16 @@ export function startDispatcher(deps: Omit<HubDeps, 'wake'>): { wake(): void; st
         try {
           const pruned = await pruneDeliveries(deps, now, deps.config.retention);
           nextPruneAt = pruned.more ? now.getTime() : now.getTime() + PRUNE_INTERVAL_MS;
-          // Secrets a replica of the previous version stored in plain text during a rolling upgrade.
-          const sealed = await sealPlainSecrets(deps);
-          if (sealed) deps.logger.info({ sealed }, 'plain-text hub secrets encrypted');
+          // Secrets a replica of the previous version stored in plain text during a rolling upgrade, and values
+          // under a previous EVENTS_HUB_SECRET_KEY (a key rotation), sealed again under the current key.
+          const report = await resealSecrets(deps);
+          deps.metrics.unreadableSecrets(report.unreadable.length);
+          if (report.resealed) deps.logger.info({ resealed: report.resealed }, 'hub secrets sealed under the current EVENTS_HUB_SECRET_KEY');
+          const unreadable = report.unreadable.map((e) => e.hubId).join(',');
+          // Each hub once while it stays unreadable, not every minute.
+          if (unreadable !== lastUnreadable)
+            for (const e of report.unreadable) deps.logger.warn({ hubId: e.hubId, keyId: e.keyId }, `hub secret unreadable: ${e.message}`);
+          lastUnreadable = unreadable;
         } catch (err) {
           nextPruneAt = now.getTime() + PRUNE_INTERVAL_MS;
           if (running) deps.logger.warn({ err }, 'webhook delivery retention pass failed');

@@ -1,46 +1,92 @@
-import { ConfigError, type Knex } from '@ledgerline/platform';
-import type { HubConfig } from '../config';
-import { isSealed, openSecret, sealSecret, SecretUnreadableError } from '../domain/secrets';
-import { activeHubSecrets, hubsWithPlainSecrets, replaceStoredSecrets } from '../persistence/store';
+import { ConfigError, type Knex, type Logger } from '@ledgerline/platform';
+import { hubSecretKeys, type HubConfig } from '../config';
+import { keyId, needsReseal, openSecret, sealSecret, SecretUnreadableError, type SecretKeys } from '../domain/secrets';
+import { activeHubSecrets, lockHubsToReseal, storeResealedSecrets, type HubRow } from '../persistence/store';
 
-type Deps = { knex: Knex; config: Pick<HubConfig, 'secretKey'> };
+type Deps = { knex: Knex; config: Pick<HubConfig, 'secretKey' | 'previousSecretKeys'> };
+
+export interface ResealReport {
+  /** Hubs whose stored values were rewritten under the current key. */
+  resealed: number;
+  /** Active hubs left as they are because no configured key opens one of their values (each names its hub and key id). */
+  unreadable: SecretUnreadableError[];
+}
+
+/** The hub's values, each one sealed under the current key (opened with the key it names first). */
+function resealed(keys: SecretKeys, hub: HubRow): { secret: string; previousSecrets: HubRow['previousSecrets'] } {
+  const current = keyId(keys.current);
+  const reseal = (s: string) => (needsReseal(current, s) ? sealSecret(keys.current, hub.id, openSecret(keys, hub.id, s)) : s);
+  return { secret: reseal(hub.secret), previousSecrets: hub.previousSecrets.map((p) => ({ ...p, secret: reseal(p.secret) })) };
+}
 
 /**
- * Encrypts in place the secrets still stored in plain text (rows from before encryption, or written by
- * a replica of the previous version during a rolling upgrade). Idempotent and safe on several replicas
- * at once (a row is replaced only as it was read). Returns how many hubs it encrypted.
+ * The re-seal pass: rewrites under EVENTS_HUB_SECRET_KEY every stored value that is plain text (from before
+ * encryption), sealed before key ids, or sealed under a previous key. One transaction per batch, rows locked
+ * with SKIP LOCKED (two replicas take different rows; a row being rotated is left for the next pass), walked
+ * by id so a value no key opens never holds the pass up. Idempotent: a value under the current key is not touched.
+ * A deleted hub's unreadable value is skipped without a report (it is never sent with).
  */
-export async function sealPlainSecrets(deps: Deps, batch = 100): Promise<number> {
-  let sealed = 0;
+export async function resealSecrets(deps: Deps, batch = 100): Promise<ResealReport> {
+  const keys = hubSecretKeys(deps.config);
+  const current = keyId(keys.current);
+  const report: ResealReport = { resealed: 0, unreadable: [] };
+  let after = '';
   for (;;) {
-    const hubs = await hubsWithPlainSecrets(deps.knex, batch);
-    const before = sealed;
-    for (const hub of hubs) {
-      const seal = (s: string) => (isSealed(s) ? s : sealSecret(deps.config.secretKey, hub.id, s));
-      const previous = hub.previousSecrets.map((p) => ({ ...p, secret: seal(p.secret) }));
-      if (await replaceStoredSecrets(deps.knex, hub, seal(hub.secret), previous)) sealed++;
-    }
-    // A row changed under us is read again next pass; a pass that sealed nothing stops (no endless loop).
-    if (hubs.length < batch || sealed === before) return sealed;
+    const hubs = await deps.knex.transaction(async (trx) => {
+      const locked = await lockHubsToReseal(trx, current, after, batch);
+      for (const hub of locked)
+        try {
+          const next = resealed(keys, hub);
+          await storeResealedSecrets(trx, hub.id, next.secret, next.previousSecrets);
+          report.resealed++;
+        } catch (error) {
+          if (!(error instanceof SecretUnreadableError)) throw error;
+          if (hub.status === 'ACTIVE') report.unreadable.push(error);
+        }
+      return locked;
+    });
+    if (hubs.length < batch) return report;
+    after = hubs.at(-1)!.id;
   }
 }
 
 /**
- * Start-up: the configured EVENTS_HUB_SECRET_KEY must open every active hub's stored secrets (a changed
- * key would sign every delivery wrongly); otherwise a ConfigError naming it, before anything is sent.
+ * Start-up, before anything is signed: every active hub's stored values are opened with the configured keys.
+ * A hub whose value no configured key opens is logged (hub id, key id) and its deliveries fail with that
+ * reason, the others go on. But when there are such values and the keys open none at all, the key was
+ * replaced instead of rotated: a ConfigError naming EVENTS_HUB_SECRET_KEY, before anything is sent.
+ * Returns the active hubs left unreadable.
  */
-export async function checkSecretKey(deps: Deps, batch = 500): Promise<void> {
+export async function checkSecretKeys(deps: Deps & { logger: Logger }, batch = 500): Promise<SecretUnreadableError[]> {
+  const keys = hubSecretKeys(deps.config);
+  const unreadable: SecretUnreadableError[] = [];
+  let opened = 0;
   let after = '';
   for (;;) {
     const hubs = await activeHubSecrets(deps.knex, after, batch);
     for (const hub of hubs)
       try {
-        for (const s of [hub.secret, ...hub.previousSecrets.map((p) => p.secret)]) openSecret(deps.config.secretKey, hub.id, s);
+        for (const s of [hub.secret, ...hub.previousSecrets.map((p) => p.secret)]) openSecret(keys, hub.id, s);
+        opened++;
       } catch (error) {
-        if (error instanceof SecretUnreadableError) throw new ConfigError('EVENTS_HUB_SECRET_KEY', `${error.message}; set the key the hub secrets were encrypted with`);
-        throw error;
+        if (!(error instanceof SecretUnreadableError)) throw error;
+        unreadable.push(error);
       }
-    if (hubs.length < batch) return;
+    if (hubs.length < batch) break;
     after = hubs.at(-1)!.id;
   }
+  if (unreadable.length && !opened) {
+    const ids = [...new Set(unreadable.map((e) => e.keyId ?? 'none'))].join(', ');
+    throw new ConfigError(
+      'EVENTS_HUB_SECRET_KEY',
+      `opens none of the ${unreadable.length} active hubs' secrets (sealed under key id ${ids}; configured: ${[keys.current, ...keys.previous].map(keyId).join(', ')}); ` +
+        'set the key they were sealed with, or keep it in EVENTS_HUB_PREVIOUS_SECRET_KEYS while rotating',
+    );
+  }
+  for (const e of unreadable)
+    deps.logger.warn(
+      { hubId: e.hubId, keyId: e.keyId },
+      `hub secret unreadable: ${e.message}; its deliveries fail until that key is configured again (EVENTS_HUB_PREVIOUS_SECRET_KEYS)`,
+    );
+  return unreadable;
 }

@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@ledgerline/platform';
 import { loadHubConfig } from '../config';
 import { signatureHeader, signDelivery } from './delivery';
-import { afterRotation, openSecret, previousSecretExpiresAt, sealSecret, secretsInForce, SecretUnreadableError } from './secrets';
+import { afterRotation, keyId, needsReseal, openSecret, previousSecretExpiresAt, sealSecret, secretsInForce, SecretUnreadableError } from './secrets';
 
 const key = randomBytes(32);
+const keys = { current: key, previous: [] };
 const HOUR = 3_600_000;
 const t0 = new Date('2026-12-10T00:00:00Z');
 
@@ -15,20 +16,50 @@ describe('hub secrets sealed with AES-256-GCM', () => {
     expect(sealed).toMatch(/^v1:/);
     expect(sealed).not.toContain('the-secret');
     expect(sealSecret(key, 'hub_1', 'the-secret')).not.toBe(sealed);
-    expect(openSecret(key, 'hub_1', sealed)).toBe('the-secret');
+    expect(openSecret(keys, 'hub_1', sealed)).toBe('the-secret');
   });
   it('refuses another key, another hub (moved ciphertext) and a tampered value', () => {
     const sealed = sealSecret(key, 'hub_1', 'the-secret');
-    expect(() => openSecret(randomBytes(32), 'hub_1', sealed)).toThrow(SecretUnreadableError);
-    expect(() => openSecret(key, 'hub_2', sealed)).toThrow(SecretUnreadableError);
+    expect(() => openSecret({ current: randomBytes(32), previous: [] }, 'hub_1', sealed)).toThrow(SecretUnreadableError);
+    expect(() => openSecret(keys, 'hub_2', sealed)).toThrow(SecretUnreadableError);
     const parts = sealed.split(':');
     const ciphertext = Buffer.from(parts[2]!, 'base64url');
     ciphertext[0] = ciphertext[0]! ^ 1;
     parts[2] = ciphertext.toString('base64url');
-    expect(() => openSecret(key, 'hub_1', parts.join(':'))).toThrow(SecretUnreadableError);
+    expect(() => openSecret(keys, 'hub_1', parts.join(':'))).toThrow(SecretUnreadableError);
   });
   it('reads a plain-text value from before encryption as it is', () => {
-    expect(openSecret(key, 'hub_1', 'plain_base64url-secret')).toBe('plain_base64url-secret');
+    expect(openSecret(keys, 'hub_1', 'plain_base64url-secret')).toBe('plain_base64url-secret');
+  });
+});
+
+describe('key ids: rotating EVENTS_HUB_SECRET_KEY', () => {
+  const old = randomBytes(32);
+  it('a value names the key that sealed it; a previous key still opens it, an unconfigured one is named in the error', () => {
+    const sealed = sealSecret(old, 'hub_1', 'the-secret');
+    expect(sealed.split(':')).toHaveLength(5);
+    expect(sealed.endsWith(`:${keyId(old)}`)).toBe(true);
+    expect(keyId(old)).toMatch(/^[0-9a-f]{12}$/);
+    expect(openSecret({ current: key, previous: [old] }, 'hub_1', sealed)).toBe('the-secret');
+    expect(needsReseal(keyId(key), sealed)).toBe(true);
+    expect(needsReseal(keyId(old), sealed)).toBe(false);
+    expect(needsReseal(keyId(key), 'plain-text')).toBe(true);
+    let error: unknown;
+    try {
+      openSecret(keys, 'hub_1', sealed);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(SecretUnreadableError);
+    expect((error as SecretUnreadableError).keyId).toBe(keyId(old));
+    expect((error as Error).message).toMatch(new RegExp(`${keyId(old)}.*EVENTS_HUB_PREVIOUS_SECRET_KEYS`));
+  });
+  it('a value sealed before key ids (v1:<iv>:<ciphertext>:<tag>) opens with the current or any previous key', () => {
+    const legacy = sealSecret(old, 'hub_1', 'the-secret').split(':').slice(0, 4).join(':');
+    expect(openSecret({ current: key, previous: [old] }, 'hub_1', legacy)).toBe('the-secret');
+    expect(openSecret({ current: old, previous: [] }, 'hub_1', legacy)).toBe('the-secret');
+    expect(() => openSecret(keys, 'hub_1', legacy)).toThrow(SecretUnreadableError);
+    expect(needsReseal(keyId(old), legacy)).toBe(true);
   });
 });
 

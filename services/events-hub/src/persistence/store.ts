@@ -11,7 +11,7 @@ export interface HubRow {
   callback: string;
   query: string;
   filter: HubQuery;
-  /** As stored: encrypted (`v1:…`, domain/secrets.ts), or plain text in a row from before encryption. */
+  /** As stored: encrypted (`v1:…:<keyId>`, domain/secrets.ts), or plain text in a row from before encryption. */
   secret: string;
   /** Secrets replaced by rotations, as stored, each with when it stops signing. */
   previousSecrets: PreviousSecret[];
@@ -181,28 +181,37 @@ export async function updateHubSecrets(knex: Knex, id: string, secrets: { secret
     .update({ secret: secrets.secret, previous_secrets: previousSecretsTo(secrets.previousSecrets), secret_rotated_at: secrets.rotatedAt });
 }
 
-/** Hubs (any status) holding a plain-text secret from before encryption: no `v1:` marker on it or on a previous one. */
-export async function hubsWithPlainSecrets(knex: Knex, limit: number): Promise<HubRow[]> {
-  const rows = await knex('hub')
-    .whereNot('secret', 'like', 'v1:%')
-    .orWhereRaw(`exists (select 1 from jsonb_array_elements(coalesce(previous_secrets, '[]'::jsonb)) p where p->>'secret' not like 'v1:%')`)
+/**
+ * Up to `limit` hubs (any status) after `afterId` holding a value the re-seal pass rewrites (plain text, or
+ * sealed without `:<currentKeyId>` at its end), row-locked in `trx` with SKIP LOCKED: another replica's pass
+ * or a rotation holding a row leaves it to them (or to the next pass).
+ */
+export async function lockHubsToReseal(trx: Knex, currentKeyId: string, afterId: string, limit: number): Promise<HubRow[]> {
+  const underCurrent = `v1:%:%:%:${currentKeyId}`;
+  const rows = await trx('hub')
+    .where('id', '>', afterId)
+    .andWhere((q) =>
+      q
+        .whereNot('secret', 'like', underCurrent)
+        .orWhereRaw(`exists (select 1 from jsonb_array_elements(coalesce(previous_secrets, '[]'::jsonb)) p where p->>'secret' not like ?)`, [underCurrent]),
+    )
     .orderBy('id')
-    .limit(limit);
+    .limit(limit)
+    .forUpdate()
+    .skipLocked();
   return rows.map(hubFrom);
+}
+
+/** Stores a hub's secrets re-sealed (same secrets, same windows): no rotation time changes. */
+export async function storeResealedSecrets(trx: Knex, id: string, secret: string, previousSecrets: PreviousSecret[]): Promise<void> {
+  await trx('hub')
+    .where({ id })
+    .update({ secret, previous_secrets: previousSecretsTo(previousSecrets) });
 }
 
 /** Active hubs' stored secrets, a page at a time (start-up checks the key opens them). */
 export async function activeHubSecrets(knex: Knex, afterId: string, limit: number): Promise<HubRow[]> {
   return (await knex('hub').where({ status: 'ACTIVE' }).andWhere('id', '>', afterId).orderBy('id').limit(limit)).map(hubFrom);
-}
-
-/** Replaces a hub's stored secrets only if they are still `expected` (another replica may have sealed them first). */
-export async function replaceStoredSecrets(knex: Knex, expected: HubRow, secret: string, previousSecrets: PreviousSecret[]): Promise<boolean> {
-  const updated = await knex('hub')
-    .where({ id: expected.id, secret: expected.secret })
-    .andWhereRaw(`coalesce(previous_secrets, '[]'::jsonb) = ?::jsonb`, [previousSecretsTo(expected.previousSecrets) ?? '[]'])
-    .update({ secret, previous_secrets: previousSecretsTo(previousSecrets) });
-  return updated === 1;
 }
 
 /** Takes the next replay generation of a hub (row-locked, so two replays get two generations). */
