@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { APPROVAL_SCOPE, DEFAULT_APPROVAL_LIMITS, approvalExpired, approvalExpiresAt, approvalFailure, approvalLimit, approvalLimitsFromEnv, approvalLimitsProblems, approvalTtlHoursFromEnv, isApprovalExpired, isApprover, needsApproval } from './approval-policy';
+import { APPROVAL_SCOPE, DEFAULT_APPROVAL_DAILY_LIMITS, DEFAULT_APPROVAL_LIMITS, approvalDailyLimitsFromEnv, approvalDailyWindowStart, dailyLimitExceeded, approvalExpired, approvalExpiresAt, approvalFailure, approvalLimit, approvalLimitsFromEnv, approvalLimitsProblems, approvalTtlHoursFromEnv, isApprovalExpired, isApprover, needsApproval } from './approval-policy';
 import { DomainError } from './errors';
 import { Decimal } from './money';
 import type { Caller } from './caller';
@@ -64,5 +64,23 @@ describe('approval expiry and failure', () => {
     expect(approvalFailure(new DomainError('DISPUTE_ALREADY_DECIDED', 'decided', {}, 'CONFLICT'))?.code).toBe('DISPUTE_ALREADY_DECIDED');
     expect(approvalFailure(new DomainError('PAYMENT_PROVIDER_UNAVAILABLE', 'try again', {}, 'INTERNAL'))).toBeNull();
     expect(approvalFailure(Object.assign(new Error('Connection terminated unexpectedly'), { code: '57P01' }))).toBeNull();
+  });
+});
+
+describe('the daily approval limit', () => {
+  it('defaults to four times the per-operation limits; LEDGERLINE_APPROVAL_DAILY_LIMITS overrides per currency; bad input stops start-up naming the setting', () => {
+    for (const c of ['EUR', 'USD', 'GBP', 'CHF', 'JPY', 'SEK']) expect(approvalLimit(DEFAULT_APPROVAL_DAILY_LIMITS, c).eq(approvalLimit(DEFAULT_APPROVAL_LIMITS, c).times(4))).toBe(true);
+    expect(approvalLimit(approvalDailyLimitsFromEnv({ LEDGERLINE_APPROVAL_DAILY_LIMITS: '{"EUR":"500.00"}' }), 'EUR').toFixed(2)).toBe('500.00');
+    expect(approvalDailyLimitsFromEnv({})).toBe(DEFAULT_APPROVAL_DAILY_LIMITS);
+    expect(() => approvalDailyLimitsFromEnv({ LEDGERLINE_APPROVAL_DAILY_LIMITS: '{"EUR":50}' })).toThrow(/^LEDGERLINE_APPROVAL_DAILY_LIMITS is not valid: "EUR" must be a decimal string/);
+    expect(() => approvalDailyLimitsFromEnv({ LEDGERLINE_APPROVAL_DAILY_LIMITS: 'nope' })).toThrow(/^LEDGERLINE_APPROVAL_DAILY_LIMITS is not JSON/);
+  });
+
+  it('what was moved alone plus the operation (by its size) may reach the limit, not pass it; the window is the 24 h before now', () => {
+    const daily = { EUR: '200.00', '*': '0' };
+    expect(dailyLimitExceeded(daily, new Decimal('150.00'), new Decimal('50.00'), 'EUR')).toBeNull();
+    expect(dailyLimitExceeded(daily, new Decimal('150.00'), new Decimal('-50.01'), 'EUR')).toMatch(/daily limit of 200 EUR \(LEDGERLINE_APPROVAL_DAILY_LIMITS\)/);
+    expect(dailyLimitExceeded(daily, new Decimal('0'), new Decimal('0.01'), 'SEK')).not.toBeNull();
+    expect(approvalDailyWindowStart(new Date('2026-11-28T10:00:00Z')).toISOString()).toBe('2026-11-27T10:00:00.000Z');
   });
 });

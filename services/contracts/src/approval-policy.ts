@@ -48,17 +48,21 @@ export function approvalLimitsProblems(limits: unknown): string[] {
 
 /** The limits: DEFAULT_APPROVAL_LIMITS with LEDGERLINE_APPROVAL_LIMITS over them. A bad setting throws, naming it (start-up stops). */
 export function approvalLimitsFromEnv(env: Record<string, string | undefined> = process.env): ApprovalLimits {
-  const raw = env[APPROVAL_LIMITS_SETTING];
-  if (raw === undefined || raw.trim() === '') return DEFAULT_APPROVAL_LIMITS;
+  return limitsFromEnv(APPROVAL_LIMITS_SETTING, DEFAULT_APPROVAL_LIMITS, env);
+}
+
+function limitsFromEnv(setting: string, defaults: ApprovalLimits, env: Record<string, string | undefined>): ApprovalLimits {
+  const raw = env[setting];
+  if (raw === undefined || raw.trim() === '') return defaults;
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw new Error(`${APPROVAL_LIMITS_SETTING} is not JSON: ${raw}`);
+    throw new Error(`${setting} is not JSON: ${raw}`);
   }
   const problems = approvalLimitsProblems(parsed);
-  if (problems.length > 0) throw new Error(`${APPROVAL_LIMITS_SETTING} is not valid: ${problems.join('; ')}`);
-  return Object.freeze({ ...DEFAULT_APPROVAL_LIMITS, ...(parsed as Record<string, string>) });
+  if (problems.length > 0) throw new Error(`${setting} is not valid: ${problems.join('; ')}`);
+  return Object.freeze({ ...defaults, ...(parsed as Record<string, string>) });
 }
 
 /** The limit of one currency (its own, else `*`, else 0). */
@@ -75,6 +79,41 @@ export function isApprover(caller: Caller): boolean {
 export function needsApproval(limits: ApprovalLimits, caller: Caller, amount: Decimal, currency: string): boolean {
   if (caller.role !== 'AGENT' || isApprover(caller)) return false;
   return amount.abs().gt(approvalLimit(limits, currency));
+}
+
+// The daily limit: the per-operation limit alone lets an agent split 200 EUR into four 50 EUR
+// credits. What one AGENT moved alone (without approval) in the last 24 hours (rolling, by the
+// service's clock), per currency and per service, plus the operation at hand, must stay within it;
+// past it the operation becomes an approval request like one above the per-operation limit. Each
+// service sums its own operations' rows under a transaction lock on (agent, currency), so two
+// concurrent operations of one agent cannot both pass on the same sum.
+
+/** The setting that overrides the daily limits: the same JSON format as LEDGERLINE_APPROVAL_LIMITS. */
+export const APPROVAL_DAILY_LIMITS_SETTING = 'LEDGERLINE_APPROVAL_DAILY_LIMITS';
+
+/** Four times the per-operation defaults: a normal day's goodwill, not a split-up large one. `*` = 0 as there. */
+export const DEFAULT_APPROVAL_DAILY_LIMITS: ApprovalLimits = Object.freeze({ EUR: '200.00', USD: '200.00', GBP: '160.00', CHF: '200.00', JPY: '30000', '*': '0' });
+
+/** The rolling window the daily limit counts over. */
+export const APPROVAL_DAILY_WINDOW_MS = 24 * 3_600_000;
+
+/** The daily limits: DEFAULT_APPROVAL_DAILY_LIMITS with LEDGERLINE_APPROVAL_DAILY_LIMITS over them. A bad setting throws, naming it (start-up stops). */
+export function approvalDailyLimitsFromEnv(env: Record<string, string | undefined> = process.env): ApprovalLimits {
+  return limitsFromEnv(APPROVAL_DAILY_LIMITS_SETTING, DEFAULT_APPROVAL_DAILY_LIMITS, env);
+}
+
+/** Where the daily window of an operation at `now` starts (exclusive). */
+export const approvalDailyWindowStart = (now: Date): Date => new Date(now.getTime() - APPROVAL_DAILY_WINDOW_MS);
+
+/**
+ * Why moving `amount` now needs approval although it is within the per-operation limit: `movedAlone`
+ * (what the agent moved alone in the window) plus it passes the daily limit. Null: within it.
+ */
+export function dailyLimitExceeded(daily: ApprovalLimits, movedAlone: Decimal, amount: Decimal, currency: string): string | null {
+  const limit = approvalLimit(daily, currency);
+  const after = movedAlone.plus(amount.abs());
+  if (!after.gt(limit)) return null;
+  return `Over the daily limit: ${movedAlone.toFixed()} ${currency} moved alone in the last 24 h, with this ${amount.abs().toFixed()} ${currency} ${after.toFixed()} ${currency}, above the daily limit of ${limit.toFixed()} ${currency} (${APPROVAL_DAILY_LIMITS_SETTING})`;
 }
 
 /** Who asked or decided, as approval requests store it (a subject's first 200 characters). */

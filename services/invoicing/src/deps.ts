@@ -23,6 +23,8 @@ export interface InvoicingDeps {
   disputeRules: DisputeRules;
   /** How much an AGENT credits, refunds or accepts alone per currency (LEDGERLINE_APPROVAL_LIMITS over the defaults, checked at start-up). */
   approvalLimits: ApprovalLimits;
+  /** How much an AGENT credits, refunds and accepts alone in a rolling 24 h per currency (LEDGERLINE_APPROVAL_DAILY_LIMITS over the defaults, checked at start-up). */
+  approvalDailyLimits: ApprovalLimits;
   /** How long an approval request can be approved (LEDGERLINE_APPROVAL_TTL_HOURS, default 72, checked at start-up); the due-date pass then marks it EXPIRED. */
   approvalTtlHours: number;
 }

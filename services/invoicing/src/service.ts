@@ -1,4 +1,4 @@
-import { approvalLimitsFromEnv, approvalTtlHoursFromEnv } from '@ledgerline/contracts';
+import { approvalDailyLimitsFromEnv, approvalLimitsFromEnv, approvalTtlHoursFromEnv } from '@ledgerline/contracts';
 import { entityLoader, groupLoader, type Em, type ServiceDefinition } from '@ledgerline/platform';
 import { CreditNote, CreditNoteLine, Dispute, entities, Invoice, InvoiceLine, Payment } from './persistence/entities';
 import { migrations } from './persistence/migrations';
@@ -40,8 +40,9 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
     disputePolicy: options.deps?.disputePolicy ?? DEFAULT_DISPUTE_POLICY,
     // Checked here: a bad rules file stops the service at start-up, naming each problem.
     disputeRules: options.deps?.disputeRules ?? loadDisputeRules(),
-    // Likewise LEDGERLINE_APPROVAL_LIMITS: a bad setting stops start-up, naming it.
+    // Likewise LEDGERLINE_APPROVAL_LIMITS and LEDGERLINE_APPROVAL_DAILY_LIMITS: a bad setting stops start-up, naming it.
     approvalLimits: options.deps?.approvalLimits ?? approvalLimitsFromEnv(),
+    approvalDailyLimits: options.deps?.approvalDailyLimits ?? approvalDailyLimitsFromEnv(),
     approvalTtlHours: options.deps?.approvalTtlHours ?? approvalTtlHoursFromEnv(),
   };
   let nudge: () => void = () => undefined;

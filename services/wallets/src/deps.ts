@@ -10,6 +10,8 @@ export interface WalletsDeps {
   catalog: CatalogClient | null;
   /** How much an AGENT adjusts alone per currency (LEDGERLINE_APPROVAL_LIMITS over the defaults, checked at start-up). */
   approvalLimits: ApprovalLimits;
+  /** How much an AGENT adjusts alone in a rolling 24 h per currency (LEDGERLINE_APPROVAL_DAILY_LIMITS over the defaults, checked at start-up). */
+  approvalDailyLimits: ApprovalLimits;
   /** How long an adjustment request can be approved (LEDGERLINE_APPROVAL_TTL_HOURS, default 72, checked at start-up); the jobs then mark it EXPIRED. */
   approvalTtlHours: number;
 }

@@ -1,4 +1,4 @@
-import { approvalLimitsFromEnv, approvalTtlHoursFromEnv } from '@ledgerline/contracts';
+import { approvalDailyLimitsFromEnv, approvalLimitsFromEnv, approvalTtlHoursFromEnv } from '@ledgerline/contracts';
 import { ConfigError, type ServiceDefinition, type ServiceRuntime } from '@ledgerline/platform';
 import { entities } from './persistence/entities';
 import { migrations } from './persistence/migrations';
@@ -27,8 +27,9 @@ export function createWalletsService(options: WalletsOptions = {}): ServiceDefin
     migrations,
     resolvers: resolvers as never,
     async background(runtime: ServiceRuntime) {
-      // First: a bad LEDGERLINE_APPROVAL_LIMITS stops start-up, naming it, with nothing opened.
+      // First: a bad LEDGERLINE_APPROVAL_LIMITS or LEDGERLINE_APPROVAL_DAILY_LIMITS stops start-up, naming it, with nothing opened.
       const approvalLimits = approvalLimitsFromEnv(env);
+      const approvalDailyLimits = approvalDailyLimitsFromEnv(env);
       const approvalTtlHours = approvalTtlHoursFromEnv(env);
       if (!runtime.config.databaseUrl) throw new ConfigError('DATABASE_URL', 'the wallets service needs PostgreSQL (its ledger uses row locks and set-based SQL); set DATABASE_URL');
       // Before anything is opened: a bad setting stops start-up with nothing to close.
@@ -36,7 +37,7 @@ export function createWalletsService(options: WalletsOptions = {}): ServiceDefin
       const db = openDb(runtime.config.databaseUrl, runtime.config.databaseSchema, undefined, runtime.logger);
       const rechargeStarter = rechargeStarterFromEnv(env);
       const catalog = env.CATALOG_URL ? new GraphqlCatalogClient(env.CATALOG_URL) : null;
-      setDeps(runtime, { db, rechargeStarter, catalog, approvalLimits, approvalTtlHours });
+      setDeps(runtime, { db, rechargeStarter, catalog, approvalLimits, approvalDailyLimits, approvalTtlHours });
       registerOpenRechargeGauges(runtime.metrics, async () => (await db.query<{ n: string; oldest: Date | null }>(`select count(*) as n, min(created_at) as oldest from recharge where status in ('STARTING', 'STARTED')`))[0], () => runtime.clock.now());
       const stops: (() => Promise<void>)[] = [];
       if (env.WALLETS_CONSUMERS !== 'off') {

@@ -13,7 +13,13 @@
 // Each gate runs first in the operation's transaction and answers a request, or null (go on: the
 // caller is not limited, the amount is within the limit, the key was used already, or the input is
 // not what the operation takes, so that the operation itself answers with its own error).
-import { badInput, conflict, dec, decodeCursor, approvalActor, approvalExpired, approvalExpiresAt, approvalFailure, isApprovalExpired, isApprover, isDecimalString, minorUnits, needsApproval, newId, notFound, pageSize, requireApprover, toConnection, type ApprovalLimits, type Caller, type Decimal } from '@ledgerline/contracts';
+//
+// The daily limit (LEDGERLINE_APPROVAL_DAILY_LIMITS): what the agent credited and refunded alone in
+// the last 24 h (credit_note / refund `moved_alone_by`; a dispute ACCEPT's credit is a credit note),
+// plus this operation, must stay within it; past it the operation becomes a request like one above
+// the per-operation limit, its reason saying so. The sum is read under a transaction lock on
+// (agent, currency), so two concurrent operations of one agent cannot both pass on the same sum.
+import { approvalDailyWindowStart, badInput, conflict, dailyLimitExceeded, dec, decodeCursor, approvalActor, approvalExpired, approvalExpiresAt, approvalFailure, isApprovalExpired, isApprover, isDecimalString, minorUnits, needsApproval, newId, notFound, pageSize, requireApprover, toConnection, type ApprovalLimits, type Caller, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import type { PaymentProvider } from '../adapters/payment-provider';
 import { disputeAmount, isOpenDispute } from '../domain/disputes';
@@ -129,47 +135,87 @@ async function announce(em: Em, name: 'approvalRequested' | 'approvalDecided' | 
   })));
 }
 
+/**
+ * Under the agent's daily lock: why the operation waits for a supervisor (above the per-operation
+ * limit, or past the daily limit), or null: it passes alone, and the row it makes records the agent
+ * (the column default reads the transaction-local setting) so that it counts from now on.
+ */
+async function whyApproval(em: Em, limits: ApprovalLimits, daily: ApprovalLimits, caller: Caller, amount: Decimal, currency: string, now: Date): Promise<string | null> {
+  if (needsApproval(limits, caller, amount, currency)) return '';
+  const actor = approvalActor(caller);
+  await sql(em).raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', ['approval-daily:invoicing', `${actor}|${currency}`]);
+  const exceeded = dailyLimitExceeded(daily, await movedAlone(em, actor, currency, now), amount, currency);
+  if (exceeded) return exceeded;
+  await sql(em).raw(`select set_config('ledgerline.moved_alone_by', ?, true)`, [actor]);
+  return null;
+}
+
+/** What `actor` credited and refunded alone in `currency` in the 24 h before `now`. */
+async function movedAlone(em: Em, actor: string, currency: string, now: Date): Promise<Decimal> {
+  const since = approvalDailyWindowStart(now);
+  const [r] = await rows<{ total: string | null }>(
+    em,
+    `select (select coalesce(sum(total), 0) from credit_note where moved_alone_by = ? and currency = ? and created_at > ?)
+          + (select coalesce(sum(amount), 0) from refund where moved_alone_by = ? and currency = ? and created_at > ?) as total`,
+    [actor, currency, since, actor, currency, since],
+  );
+  return dec(String(r?.total ?? '0'));
+}
+
+/** The request's reason: the agent's own, after why it waits when that is the daily limit. */
+const withWhy = (why: string, reason: string): string => (why ? `${why}. ${reason}` : reason);
+
+/** A request this key asked already and still waiting: answered as it is, also once the day has room again. */
+const pendingFor = async (em: Em, kind: ApprovalKind, key: string): Promise<boolean> => Boolean(await sql(em)('approval_request').where({ kind, request_key: key, status: 'PENDING' }).first('id'));
+
 /** issueCreditNote: the note's total (its lines' amounts) in the invoice's currency. */
-export async function gateCreditNote(em: Em, limits: ApprovalLimits, caller: Caller, input: CreditNoteInput, now: Date): Promise<ApprovalRow | null> {
+export async function gateCreditNote(em: Em, limits: ApprovalLimits, daily: ApprovalLimits, caller: Caller, input: CreditNoteInput, now: Date): Promise<ApprovalRow | null> {
   if (!limited(caller) || !input?.idempotencyKey || !Array.isArray(input.lines) || input.lines.length === 0) return null;
   if (!input.lines.every((l) => isDecimalString(l?.amount))) return null;
   const invoice = await sql(em)('invoice').where({ id: input.invoiceId }).first('id', 'billing_account_id', 'currency');
   if (!invoice) return null;
   if (!input.lines.every((l) => takes(dec(l.amount), invoice.currency))) return null;
   const total = input.lines.reduce((sum, l) => sum.plus(l.amount), dec('0'));
-  if (!needsApproval(limits, caller, total, invoice.currency)) return null;
   await idemLock(em, 'credit_note', input.idempotencyKey);
   if (await sql(em)('credit_note').where({ idempotency_key: input.idempotencyKey }).first('id')) return null; // issued already: the operation replays it
+  let why = await whyApproval(em, limits, daily, caller, total, invoice.currency, now);
+  if (why === null && (await pendingFor(em, 'CREDIT_NOTE', input.idempotencyKey))) why = '';
+  if (why === null) return null;
   const op: CreditNoteInput = { invoiceId: input.invoiceId, kind: input.kind, reason: input.reason, lines: input.lines.map((l) => ({ invoiceLineId: l.invoiceLineId, amount: l.amount })), idempotencyKey: input.idempotencyKey };
-  return requestFor(em, { kind: 'CREDIT_NOTE', subjectId: invoice.id, billingAccountId: invoice.billing_account_id, amount: total, currency: invoice.currency, reason: input.reason ?? '', input: op, requestKey: input.idempotencyKey, caller, now });
+  return requestFor(em, { kind: 'CREDIT_NOTE', subjectId: invoice.id, billingAccountId: invoice.billing_account_id, amount: total, currency: invoice.currency, reason: withWhy(why, input.reason ?? ''), input: op, requestKey: input.idempotencyKey, caller, now });
 }
 
 /** refundPayment: the refunded amount in the payment's currency. */
-export async function gateRefund(em: Em, limits: ApprovalLimits, caller: Caller, input: RefundInput & { reason?: string | null }, now: Date): Promise<ApprovalRow | null> {
+export async function gateRefund(em: Em, limits: ApprovalLimits, daily: ApprovalLimits, caller: Caller, input: RefundInput & { reason?: string | null }, now: Date): Promise<ApprovalRow | null> {
   if (!limited(caller) || !input?.idempotencyKey || !isDecimalString(input.amount?.amount)) return null;
   const payment = await sql(em)('payment').where({ id: input.paymentId }).first('id', 'billing_account_id', 'currency');
   if (!payment || payment.currency !== input.amount.currency) return null;
   const amount = dec(input.amount.amount);
-  if (!takes(amount, payment.currency) || !needsApproval(limits, caller, amount, payment.currency)) return null;
+  if (!takes(amount, payment.currency)) return null;
   await idemLock(em, 'refund', input.idempotencyKey);
   if (await sql(em)('refund').where({ idempotency_key: input.idempotencyKey }).first('id')) return null;
+  let why = await whyApproval(em, limits, daily, caller, amount, payment.currency, now);
+  if (why === null && (await pendingFor(em, 'REFUND', input.idempotencyKey))) why = '';
+  if (why === null) return null;
   const op: RefundInput = { paymentId: input.paymentId, amount: { amount: input.amount.amount, currency: input.amount.currency }, idempotencyKey: input.idempotencyKey };
   const reason = input.reason?.trim() || `Refund of ${input.amount.amount} ${payment.currency} of payment ${payment.id}`;
-  return requestFor(em, { kind: 'REFUND', subjectId: payment.id, billingAccountId: payment.billing_account_id, amount, currency: payment.currency, reason, input: op, requestKey: input.idempotencyKey, caller, now });
+  return requestFor(em, { kind: 'REFUND', subjectId: payment.id, billingAccountId: payment.billing_account_id, amount, currency: payment.currency, reason: withWhy(why, reason), input: op, requestKey: input.idempotencyKey, caller, now });
 }
 
 /** decideDispute ACCEPT: the credited amount (default the dispute's amount) in its currency; REJECT moves nothing. */
-export async function gateDisputeAccept(em: Em, limits: ApprovalLimits, caller: Caller, input: { disputeId: string; decision: string; amount?: string | null; note: string }, now: Date): Promise<ApprovalRow | null> {
+export async function gateDisputeAccept(em: Em, limits: ApprovalLimits, daily: ApprovalLimits, caller: Caller, input: { disputeId: string; decision: string; amount?: string | null; note: string }, now: Date): Promise<ApprovalRow | null> {
   if (!limited(caller) || input?.decision !== 'ACCEPT' || !input.note?.trim()) return null;
   if (input.amount != null && !isDecimalString(input.amount)) return null;
   await sql(em).raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', ['approval:dispute', input.disputeId]);
   const d = await sql(em)('dispute').where({ id: input.disputeId }).first('id', 'billing_account_id', 'currency', 'amount', 'status');
   if (!d || !isOpenDispute(d.status)) return null; // the decision answers (as it is, or DISPUTE_ALREADY_DECIDED)
   const amount = input.amount == null ? dec(String(d.amount)) : disputeAmount(input.amount, d.currency, 'input.amount', 'A credited amount');
-  if (amount.gt(String(d.amount)) || !needsApproval(limits, caller, amount, d.currency)) return null;
+  if (amount.gt(String(d.amount))) return null;
+  const why = await whyApproval(em, limits, daily, caller, amount, d.currency, now);
+  if (why === null) return null;
   // The amount as a number, also when "all of it" was asked: a staff dispute's amount may change meanwhile (disputeInvoice), and the supervisor approves what they see.
   const op: DisputeAcceptInput = { disputeId: d.id, decision: 'ACCEPT', amount: amount.toFixed(minorUnits(d.currency)), note: input.note.trim() };
-  return requestFor(em, { kind: 'DISPUTE_ACCEPT', subjectId: d.id, billingAccountId: d.billing_account_id, amount, currency: d.currency, reason: op.note, input: op, requestKey: disputeCreditKey(d.id), caller, now });
+  return requestFor(em, { kind: 'DISPUTE_ACCEPT', subjectId: d.id, billingAccountId: d.billing_account_id, amount, currency: d.currency, reason: withWhy(why, op.note), input: op, requestKey: disputeCreditKey(d.id), caller, now });
 }
 
 async function lockRequest(em: Em, id: string): Promise<ApprovalRow> {

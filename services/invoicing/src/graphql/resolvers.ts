@@ -209,7 +209,7 @@ export const resolvers = guardOperations({
       const at = ctx.runtime.clock.now();
       const { reason: _reason, ...input } = a.input ?? {}; // the reason is kept on an approval request only
       // An AGENT above the approval limit: a pending request, nothing refunded (approvals.ts).
-      const pending = await mutate(ctx, async (em, now) => (await gateRefund(em, ctx.deps.approvalLimits, ctx.caller, a.input, now)) ?? void (await refundPayment(em, { ...input, now }, ctx.deps.payments)), at);
+      const pending = await mutate(ctx, async (em, now) => (await gateRefund(em, ctx.deps.approvalLimits, ctx.deps.approvalDailyLimits, ctx.caller, a.input, now)) ?? void (await refundPayment(em, { ...input, now }, ctx.deps.payments)), at);
       const payment = await ctx.em.fork().findOneOrFail(Payment, { id: a.input.paymentId });
       if (pending) return { payment, approvalRequest: pending };
       await pokeCreditPaid(ctx, payment.billingAccountId, at); // the invoice it reopened, paid from the account's credit
@@ -219,7 +219,7 @@ export const resolvers = guardOperations({
       creditNoteKey(a.input?.idempotencyKey);
       const at = ctx.runtime.clock.now();
       const r = await mutate(ctx, async (em, now) => {
-        const pending = await gateCreditNote(em, ctx.deps.approvalLimits, ctx.caller, a.input, now);
+        const pending = await gateCreditNote(em, ctx.deps.approvalLimits, ctx.deps.approvalDailyLimits, ctx.caller, a.input, now);
         return pending ? { pending } : { id: await issueCreditNote(em, { ...a.input, now }) };
       }, at);
       if ('pending' in r) return { creditNote: null, invoice: await fresh(ctx, a.input.invoiceId), approvalRequest: r.pending };
@@ -228,7 +228,7 @@ export const resolvers = guardOperations({
     decideDispute: async (_: unknown, a: Args<{ disputeId: string; decision: 'ACCEPT' | 'REJECT'; amount?: string | null; note: string }>, ctx: InvoicingContext) => {
       const at = ctx.runtime.clock.now();
       const r = await mutate(ctx, async (em, now) => {
-        const pending = await gateDisputeAccept(em, ctx.deps.approvalLimits, ctx.caller, a.input, now);
+        const pending = await gateDisputeAccept(em, ctx.deps.approvalLimits, ctx.deps.approvalDailyLimits, ctx.caller, a.input, now);
         return pending ? { pending } : decideDispute(em, { ...a.input, caller: ctx.caller, now });
       }, at);
       if ('pending' in r) return { ...(await disputePayload(ctx, a.input.disputeId)), approvalRequest: r.pending };

@@ -9,7 +9,13 @@
 // No request waits for ever: one not decided within LEDGERLINE_APPROVAL_TTL_HOURS can no longer be
 // approved (APPROVAL_EXPIRED; the wallet jobs mark it EXPIRED), and one whose adjustment is refused
 // with a coded error when approved ends FAILED with that code (a transient error leaves it PENDING).
-import { Decimal, badInput, conflict, decodeCursor, approvalActor, approvalExpired, approvalExpiresAt, approvalFailure, isApprovalExpired, isApprover, minorUnits, needsApproval, newId, notFound, pageSize, requireApprover, toConnection, type ApprovalLimits, type Caller } from '@ledgerline/contracts';
+//
+// The daily limit (LEDGERLINE_APPROVAL_DAILY_LIMITS): what the agent adjusted alone in the last 24 h
+// (balance_adjustment by its agent, credits and debits by their size, less those a supervisor
+// approved), plus this adjustment, must stay within it; past it the adjustment becomes a request
+// like one above the per-operation limit, its reason saying so. The sum is read under a transaction
+// lock on (agent, currency), so two concurrent adjustments of one agent cannot both pass on it.
+import { Decimal, approvalDailyWindowStart, dailyLimitExceeded, badInput, conflict, decodeCursor, approvalActor, approvalExpired, approvalExpiresAt, approvalFailure, isApprovalExpired, isApprover, minorUnits, needsApproval, newId, notFound, pageSize, requireApprover, toConnection, type ApprovalLimits, type Caller } from '@ledgerline/contracts';
 import { eventRow, insertOutbox, type Db, type Sql } from '../persistence/sql';
 import { findTransaction, lockIdempotencyKey, requestHash } from './ledger';
 import { walletById } from './wallets';
@@ -49,35 +55,54 @@ export interface AdjustInput {
 const inputOf = (row: AdjustmentRequestRow): AdjustInput => (typeof row.input === 'string' ? JSON.parse(row.input) : row.input) as AdjustInput;
 
 /**
- * In adjustBalance's transaction, before it: the PENDING request for an AGENT above the limit (the
- * one this key made already: same input answers it, other input IDEMPOTENCY_KEY_REUSED), or null
- * (go on: not limited, within the limit, the key was used already, or input adjustBalance refuses
- * itself). Locks as adjustBalance does: the wallet row, then the key.
+ * In adjustBalance's transaction, before it: the PENDING request for an AGENT above the limit or past
+ * the daily limit (the one this key made already: same input answers it, other input
+ * IDEMPOTENCY_KEY_REUSED), or null (go on: not limited, within the limits, the key was used already,
+ * or input adjustBalance refuses itself). Locks as adjustBalance does: the wallet row, then the key;
+ * then the agent's daily lock.
  */
-export async function gateAdjustment(sql: Sql, limits: ApprovalLimits, c: AdjustInput & { caller: Caller; now: Date }): Promise<AdjustmentRequestRow | null> {
+export async function gateAdjustment(sql: Sql, limits: ApprovalLimits, daily: ApprovalLimits, c: AdjustInput & { caller: Caller; now: Date }): Promise<AdjustmentRequestRow | null> {
   if (c.caller.role !== 'AGENT' || isApprover(c.caller)) return null;
   if (!c.idempotencyKey || !/^-?\d+(\.\d{1,6})?$/.test(c.amount?.amount ?? '') || !c.reason || c.reason.trim().length < 3) return null;
   const amount = new Decimal(c.amount.amount);
   if (amount.isZero()) return null;
   const wallet = await walletById(sql, c.walletId);
   if (!wallet || wallet.currency !== c.amount.currency || amount.decimalPlaces() > minorUnits(wallet.currency)) return null;
-  if (!needsApproval(limits, c.caller, amount, wallet.currency)) return null;
   await walletById(sql, c.walletId, true);
   await lockIdempotencyKey(sql, `ADJUST:${c.idempotencyKey}`);
   if (await findTransaction(sql, `ADJUST:${c.idempotencyKey}`)) return null; // made already: adjustBalance replays it
+  const why = needsApproval(limits, c.caller, amount, wallet.currency) ? '' : await overDailyLimit(sql, daily, c.caller, amount, wallet.currency, c.now);
   const input: AdjustInput = { walletId: c.walletId, amount: { amount: c.amount.amount, currency: c.amount.currency }, reason: c.reason, idempotencyKey: c.idempotencyKey };
   const hash = requestHash(input);
   const [existing] = await sql.query<AdjustmentRequestRow>(`select * from balance_adjustment_request where idempotency_key = $1 order by created_at desc limit 1`, [c.idempotencyKey]);
+  // Within both limits, a key still waiting for a decision answers that request (also once the day has room again).
+  if (why === null && existing?.status !== 'PENDING') return null;
   if (existing) {
     if (existing.request_hash === hash) return existing;
     throw conflict('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different request; use a new key for a new request', { field: 'input.idempotencyKey' });
   }
+  const reason = why ? `${why}. ${c.reason.trim()}` : c.reason.trim();
   const id = newId('payment').replace(/^pay_/, 'adr_');
   return announce(sql, 'balanceAdjustmentRequested', c.now, (await sql.query<AdjustmentRequestRow>(
     `insert into balance_adjustment_request (id, wallet_id, billing_account_id, amount, currency, requested_by, requested_role, reason, input, idempotency_key, request_hash, status, created_at)
      values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'PENDING',$12) returning *`,
-    [id, wallet.id, wallet.billing_account_id, amount.toFixed(), wallet.currency, approvalActor(c.caller), c.caller.role, c.reason.trim().slice(0, 2000), JSON.stringify(input), c.idempotencyKey, hash, c.now],
+    [id, wallet.id, wallet.billing_account_id, amount.toFixed(), wallet.currency, approvalActor(c.caller), c.caller.role, reason.slice(0, 2000), JSON.stringify(input), c.idempotencyKey, hash, c.now],
   ))[0]!);
+}
+
+/**
+ * Under the agent's daily lock (held to the end of the transaction, so a concurrent adjustment of the
+ * same agent sums after this one is committed): why `amount` passes the daily limit, or null.
+ */
+async function overDailyLimit(sql: Sql, daily: ApprovalLimits, caller: Caller, amount: Decimal, currency: string, now: Date): Promise<string | null> {
+  await sql.query('select pg_advisory_xact_lock(hashtext($1), hashtext($2))', ['approval-daily:wallets', `${caller.subject}|${currency}`]);
+  const [moved] = await sql.query<{ total: string }>(
+    `select coalesce(sum(abs(a.amount)), 0) as total from balance_adjustment a join wallet w on w.id = a.wallet_id
+      where a.agent = $1 and a.agent_role = 'AGENT' and w.currency = $2 and a.created_at > $3
+        and not exists (select 1 from balance_adjustment_request r where r.adjustment_id = a.id)`,
+    [caller.subject, currency, approvalDailyWindowStart(now)],
+  );
+  return dailyLimitExceeded(daily, new Decimal(moved?.total ?? '0'), amount, currency);
 }
 
 /** The request's state on the outbox (billing.wallets.adjustmentrequest.created / .decided / .expired), once per state. */

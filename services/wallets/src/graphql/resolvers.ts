@@ -115,7 +115,7 @@ export const resolvers = {
     adjustBalance: async (_: unknown, { input }: any, ctx: WalletsContext) => {
       // An AGENT above the approval limit: a pending request, the balance unchanged (balance-adjustment-approvals.ts).
       const r = await mutate(ctx, async (sql, t): Promise<{ pending: AdjustmentRequestRow } | { adjustment: AdjustmentRow }> => {
-        const pending = await gateAdjustment(sql, depsOf(ctx.runtime).approvalLimits, { ...input, caller: ctx.caller, now: t });
+        const pending = await gateAdjustment(sql, depsOf(ctx.runtime).approvalLimits, depsOf(ctx.runtime).approvalDailyLimits, { ...input, caller: ctx.caller, now: t });
         return pending ? { pending } : { adjustment: await adjustBalance(sql, { ...input, caller: ctx.caller, now: t }) };
       });
       if ('pending' in r) return { adjustment: null, wallet: await walletById(db(ctx), r.pending.wallet_id), approvalRequest: r.pending };

@@ -11,6 +11,7 @@ import { Migration20261206000000_dispute_open_index } from './Migration202612060
 import { Migration20261207000000_dispute_workflow_runs } from './Migration20261207000000_dispute_workflow_runs';
 import { Migration20261208000000_approval_requests } from './Migration20261208000000_approval_requests';
 import { Migration20261216300000_approval_request_outcomes } from './Migration20261216300000_approval_request_outcomes';
+import { Migration20261217100000_approval_daily_limit } from './Migration20261217100000_approval_daily_limit';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -26,4 +27,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207000000_dispute_workflow_runs', class: Migration20261207000000_dispute_workflow_runs },
   { name: 'Migration20261208000000_approval_requests', class: Migration20261208000000_approval_requests },
   { name: 'Migration20261216300000_approval_request_outcomes', class: Migration20261216300000_approval_request_outcomes },
+  { name: 'Migration20261217100000_approval_daily_limit', class: Migration20261217100000_approval_daily_limit },
 ];

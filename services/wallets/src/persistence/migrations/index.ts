@@ -20,6 +20,7 @@ import { Migration20261205000000_wallet_rule_flags } from './Migration2026120500
 import { Migration20261205100000_sink_accounts_keep_no_balance } from './Migration20261205100000_sink_accounts_keep_no_balance';
 import { Migration20261208100000_balance_adjustment_requests } from './Migration20261208100000_balance_adjustment_requests';
 import { Migration20261216300100_balance_adjustment_request_outcomes } from './Migration20261216300100_balance_adjustment_request_outcomes';
+import { Migration20261217100100_balance_adjustment_agent_index } from './Migration20261217100100_balance_adjustment_agent_index';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -44,4 +45,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261205100000_sink_accounts_keep_no_balance', class: Migration20261205100000_sink_accounts_keep_no_balance },
   { name: 'Migration20261208100000_balance_adjustment_requests', class: Migration20261208100000_balance_adjustment_requests },
   { name: 'Migration20261216300100_balance_adjustment_request_outcomes', class: Migration20261216300100_balance_adjustment_request_outcomes },
+  { name: 'Migration20261217100100_balance_adjustment_agent_index', class: Migration20261217100100_balance_adjustment_agent_index },
 ];
