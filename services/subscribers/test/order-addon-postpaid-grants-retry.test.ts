@@ -1,16 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEV_INTERNAL_SECRET, ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
-import { createWalletsService } from '../../wallets/src/service';
+import { DEV_INTERNAL_SECRET, type ManualClock, type TestService } from '@ledgerline/platform';
 import { runOrderSaga, type SagaDeps } from '../src/application/order-saga';
 import { recoverOrders } from '../src/application/recover-orders';
-import { createSubscribersService } from '../src/service';
-import { BillingAccount, Customer, Line, ProductOrder, Subscription } from '../src/persistence/entities';
-import type { OrderDispatcher } from '../src/ports/order-dispatcher';
+import { BillingAccount, Line, ProductOrder, Subscription } from '../src/persistence/entities';
 import { SandboxProvisioning } from '../src/ports/provisioning';
 import { GraphqlWalletsClient } from '../src/ports/wallets-client';
 import { FileCatalog } from './support';
-import { startWalletsOutageProxy, type Outage } from './wallets-outage-proxy';
+import type { Outage } from './wallets-outage-proxy';
+import { startTemporalAddOnServices, walletsData } from './add-on-orders';
 
 /**
  * An ADD_ON on a POSTPAID account whose offer has two allowances (ROAM_WORLD_PASS_7D: data and
@@ -32,41 +30,19 @@ const run = randomBytes(3).toString('hex');
 let wallets: TestService;
 let subscribers: TestService;
 let clock: ManualClock;
-let proxyUrl: string;
 let n = 0;
-
 let outage: Outage;
-let stopProxy: () => Promise<void>;
 let resetOutage: () => void;
-
-/** Temporal mode: orders are handed to a workflow, which drives the order steps through the API. */
-const workflow: OrderDispatcher = { dispatch: async () => undefined };
+let stopServices: () => Promise<void>;
+let proxyUrl: string;
 
 beforeAll(async () => {
-  const env = { WALLETS_TEMPORAL: 'off', WALLETS_CONSUMER_DELIVER: 'new', WALLETS_JOBS: 'off' };
-  clock = new ManualClock(start);
-  wallets = await startServiceForTest(createWalletsService({ env: { ...process.env, ...env } }), { clock, env });
-  const proxy = await startWalletsOutageProxy(wallets.url);
-  ({ url: proxyUrl, outage, reset: resetOutage, close: stopProxy } = proxy);
-  subscribers = await startServiceForTest(
-    createSubscribersService({
-      catalog: new FileCatalog(),
-      provisioning: new SandboxProvisioning(),
-      dispatcher: workflow,
-      wallets: new GraphqlWalletsClient(proxyUrl, DEV_INTERNAL_SECRET),
-      sweepIntervalMs: 0,
-      notifications: false,
-    }),
-    { clock },
-  );
-  const em = subscribers.runtime.orm.em.fork();
-  em.create(Customer, { id: 'cus_1', name: 'Postpaid Paul', kind: 'INDIVIDUAL', email: null, phone: null, notificationPreferences: '[]', creditClass: 'A', locale: 'en', timezone: 'UTC', createdAt: start });
-  await em.flush();
+  const started = await startTemporalAddOnServices(start, 'Postpaid Paul');
+  ({ clock, wallets, subscribers, close: stopServices } = started);
+  ({ outage, reset: resetOutage, url: proxyUrl } = started.proxy);
 }, 60_000);
 afterAll(async () => {
-  await subscribers?.close();
-  await stopProxy?.();
-  await wallets?.close();
+  await stopServices?.();
 });
 
 let accountId: string;
@@ -99,11 +75,7 @@ async function step(name: 'startOrder' | 'completeOrder') {
   return subscribers.request<any>(`mutation($i: OrderStepInput!) { ${name}(input: $i) { order { status failureCode } } }`, { i: { orderId } });
 }
 
-async function walletsOk(query: string, variables: Record<string, unknown>): Promise<any> {
-  const r = await wallets.request<any>(query, variables);
-  if (r.errors?.length) throw new Error(JSON.stringify(r.errors));
-  return r.data;
-}
+const walletsOk = (query: string, variables: Record<string, unknown>) => walletsData(wallets, query, variables);
 /** The account's buckets in wallets: allowance, start, end. */
 async function buckets(): Promise<[string, string, string][]> {
   const d = await walletsOk(`query($a: ID!) { buckets(billingAccountId: $a) { allowanceId validFrom validTo } }`, { a: accountId });

@@ -1,14 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEV_INTERNAL_SECRET, ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
-import { createWalletsService } from '../../wallets/src/service';
-import { createSubscribersService } from '../src/service';
-import { BillingAccount, Customer, Line, ProductOrder, Subscription } from '../src/persistence/entities';
-import type { OrderDispatcher } from '../src/ports/order-dispatcher';
-import { SandboxProvisioning } from '../src/ports/provisioning';
-import { GraphqlWalletsClient } from '../src/ports/wallets-client';
-import { FileCatalog } from './support';
-import { startWalletsOutageProxy, type Outage } from './wallets-outage-proxy';
+import type { ManualClock, TestService } from '@ledgerline/platform';
+import { BillingAccount, Line, ProductOrder, Subscription } from '../src/persistence/entities';
+import type { Outage } from './wallets-outage-proxy';
+import { startTemporalAddOnServices, walletsData } from './add-on-orders';
 
 /**
  * Temporal fulfilment of an ADD_ON on a prepaid account, driven as the order workflow's activities
@@ -25,40 +20,17 @@ let wallets: TestService;
 let subscribers: TestService;
 let clock: ManualClock;
 let n = 0;
-
 let outage: Outage;
-let stopProxy: () => Promise<void>;
 let resetOutage: () => void;
-
-/** Temporal mode: orders are handed to a workflow, which drives the order steps through the API. */
-const workflow: OrderDispatcher = { dispatch: async () => undefined };
+let stopServices: () => Promise<void>;
 
 beforeAll(async () => {
-  const env = { WALLETS_TEMPORAL: 'off', WALLETS_CONSUMER_DELIVER: 'new', WALLETS_JOBS: 'off' };
-  clock = new ManualClock(start);
-  wallets = await startServiceForTest(createWalletsService({ env: { ...process.env, ...env } }), { clock, env });
-  const proxy = await startWalletsOutageProxy(wallets.url);
-  ({ outage, reset: resetOutage, close: stopProxy } = proxy);
-  const proxyUrl = proxy.url;
-  subscribers = await startServiceForTest(
-    createSubscribersService({
-      catalog: new FileCatalog(),
-      provisioning: new SandboxProvisioning(),
-      dispatcher: workflow,
-      wallets: new GraphqlWalletsClient(proxyUrl, DEV_INTERNAL_SECRET),
-      sweepIntervalMs: 0,
-      notifications: false,
-    }),
-    { clock },
-  );
-  const em = subscribers.runtime.orm.em.fork();
-  em.create(Customer, { id: 'cus_1', name: 'Temporal Tess', kind: 'INDIVIDUAL', email: null, phone: null, notificationPreferences: '[]', creditClass: 'A', locale: 'en', timezone: 'UTC', createdAt: start });
-  await em.flush();
+  const started = await startTemporalAddOnServices(start, 'Temporal Tess');
+  ({ clock, wallets, subscribers, close: stopServices } = started);
+  ({ outage, reset: resetOutage } = started.proxy);
 }, 60_000);
 afterAll(async () => {
-  await subscribers?.close();
-  await stopProxy?.();
-  await wallets?.close();
+  await stopServices?.();
 });
 
 let accountId: string;
@@ -105,11 +77,7 @@ async function expectOutage(answer: Awaited<ReturnType<typeof step>>) {
   expect(answer.errors?.[0]?.extensions).toMatchObject({ code: 'INTERNAL', reason: 'WALLETS_UNAVAILABLE' });
 }
 
-async function walletsOk(query: string, variables: Record<string, unknown>): Promise<any> {
-  const r = await wallets.request<any>(query, variables);
-  if (r.errors?.length) throw new Error(JSON.stringify(r.errors));
-  return r.data;
-}
+const walletsOk = (query: string, variables: Record<string, unknown>) => walletsData(wallets, query, variables);
 async function balance(): Promise<number> {
   const d = await walletsOk(`query($id: ID!) { wallet(id: $id) { balance { amount } } }`, { id: walletId });
   return Number(d.wallet.balance.amount);

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEV_INTERNAL_SECRET, dropSchema, ManualClock, openDatabase, OutboxRelay, connectMessaging, createLogger, startServiceForTest, TEST_DATABASE_URL, TEST_NATS_URL, type Messaging, type Orm, type TestService } from '@ledgerline/platform';
-import { createWalletsService } from '../../wallets/src/service';
+import { DEV_INTERNAL_SECRET, dropSchema, ManualClock, openDatabase, OutboxRelay, connectMessaging, createLogger, TEST_DATABASE_URL, TEST_NATS_URL, type Messaging, type Orm, type TestService } from '@ledgerline/platform';
 import { runOrderSaga, type SagaDeps } from '../src/application/order-saga';
 import { recoverOrders } from '../src/application/recover-orders';
 import { BillingAccount, Customer, entities, Line, ProductOrder, Subscription } from '../src/persistence/entities';
@@ -10,6 +9,7 @@ import { SandboxProvisioning } from '../src/ports/provisioning';
 import { GraphqlWalletsClient } from '../src/ports/wallets-client';
 import { FileCatalog } from './support';
 import { startWalletsOutageProxy, type Outage } from './wallets-outage-proxy';
+import { startWalletsForAddOns, walletsData } from './add-on-orders';
 
 /**
  * An inline ADD_ON purchase on a prepaid account whose completion fails because wallets becomes
@@ -38,8 +38,7 @@ let stopProxy: () => Promise<void>;
 let resetOutage: () => void;
 
 beforeAll(async () => {
-  const env = { WALLETS_TEMPORAL: 'off', WALLETS_CONSUMER_DELIVER: 'new', WALLETS_JOBS: 'off' };
-  wallets = await startServiceForTest(createWalletsService({ env: { ...process.env, ...env } }), { clock: new ManualClock(start), env });
+  wallets = await startWalletsForAddOns(new ManualClock(start));
   ({ url: proxyUrl, outage, reset: resetOutage, close: stopProxy } = await startWalletsOutageProxy(wallets.url));
 
   orm = await openDatabase({ service: 'subscribers', databaseUrl: TEST_DATABASE_URL, schema, sqlitePath: '', entities, migrations });
@@ -88,11 +87,7 @@ beforeEach(async () => {
   await walletsOk(`mutation($i: TopupBalanceInput!) { topupBalance(input: $i) { wallet { id } } }`, { i: { billingAccountId: accountId, amount: { amount: '12', currency: 'EUR' }, idempotencyKey: `top_${run}_${n}`, reference: 'test' } });
 });
 
-async function walletsOk(query: string, variables: Record<string, unknown>): Promise<any> {
-  const r = await wallets.request<any>(query, variables);
-  if (r.errors?.length) throw new Error(JSON.stringify(r.errors));
-  return r.data;
-}
+const walletsOk = (query: string, variables: Record<string, unknown>) => walletsData(wallets, query, variables);
 async function balance(): Promise<number> {
   const d = await walletsOk(`query($id: ID!) { wallet(id: $id) { balance { amount } } }`, { id: walletId });
   return Number(d.wallet.balance.amount);
