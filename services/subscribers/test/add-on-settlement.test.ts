@@ -20,7 +20,12 @@ class RecordingWallets implements WalletsPort {
   }
   async grantBucket(g: BucketGrant) {
     this.grants.push(g);
-  }  async allowancePeriod() {
+  }
+  async closeCharge() {
+    return { taken: false, outcome: null };
+  }
+  async revokeGrant() {}
+  async allowancePeriod() {
     return null;
   }
 

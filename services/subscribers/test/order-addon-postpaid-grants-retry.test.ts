@@ -9,6 +9,7 @@ import { GraphqlWalletsClient } from '../src/ports/wallets-client';
 import { FileCatalog } from './support';
 import type { Outage } from './wallets-outage-proxy';
 import { startTemporalAddOnServices, walletsData } from './add-on-orders';
+import { checkLedgerInvariants } from '../../wallets/src/persistence/invariants';
 
 /**
  * An ADD_ON on a POSTPAID account whose offer has two allowances (ROAM_WORLD_PASS_7D: data and
@@ -177,28 +178,58 @@ describe('postpaid ADD_ON with two allowances, wallets unreachable after the fir
 });
 
 describe('a postpaid ADD_ON failed after its instant was fixed', () => {
-  // The instant marks a prepaid charge that may be in wallets; a postpaid account pays nothing
-  // there, so failing asks wallets nothing (it is still down here) and refunds nothing.
-  it('inline saga, wallets down past the retries: FAILED and compensated, no charge sent, nothing refunded', async () => {
+  // A postpaid account pays nothing in wallets: failing sends no charge and refunds nothing, but the
+  // grants its completion made are taken back (revokeBucketGrant), and the key of the grant that
+  // never landed is closed, so the customer keeps no free allowance of a FAILED order.
+  const allBuckets = async () =>
+    ((await walletsOk(`query($a: ID!) { buckets(billingAccountId: $a, includeExpired: true) { allowanceId status remaining } }`, { a: accountId })).buckets as { allowanceId: string; status: string; remaining: string }[]).map((b) => [b.allowanceId, b.status, b.remaining]);
+  const lateVoiceGrant = async () => {
+    const at = (await orderRow()).sagaChargeAt!;
+    return new GraphqlWalletsClient(wallets.url, DEV_INTERNAL_SECRET).grantBucket({ billingAccountId: accountId, lineId: (await orderRow()).lineId, allowanceId: 'roam-pass-voice', name: 'voice', unit: 'SECOND', quantity: '3600', validFrom: at, validTo: new Date(at.getTime() + 7 * 86_400_000), grantKey: `addon:${orderId}:roam-pass-voice` });
+  };
+
+  it('inline saga, wallets down past the retries: FAILED; once wallets is back the sweep revokes the grant made, no charge sent, nothing refunded', async () => {
     outage.downAfterGrant = true;
-    const failed = await runOrderSaga(processWith().deps, orderId, sagaOptions);
-    expect(failed.status).toBe('FAILED');
+    await runOrderSaga(processWith().deps, orderId, sagaOptions).catch(() => undefined);
     const order = await orderRow();
-    expect(order).toMatchObject({ status: 'FAILED', failureCode: 'WALLETS_UNAVAILABLE', sagaCompensate: false });
+    expect(order).toMatchObject({ status: 'FAILED', failureCode: 'WALLETS_UNAVAILABLE' });
     expect(order.sagaChargeAt).not.toBeNull();
+    expect(await allBuckets()).toEqual([['roam-pass-data', 'ACTIVE', '1024']]);
+
+    Object.assign(outage, { down: false, downAfterGrant: false });
+    clock.advance(LEASE_MS + 1);
+    const done = await recoverOrders(processWith().deps, sagaOptions);
+    expect(done.filter((d) => d.orderId === orderId).map((d) => d.order?.status ?? String(d.error))).toEqual(['FAILED']);
+    expect(await orderRow()).toMatchObject({ status: 'FAILED', sagaCompensate: false });
+    expect(await allBuckets()).toEqual([['roam-pass-data', 'REVOKED', '0']]);
+    await expect(lateVoiceGrant()).rejects.toMatchObject({ code: 'GRANT_REVOKED', details: { retryable: false } });
     expect(outage.charges).toBe(0);
     expect(await oneOffs()).toEqual([]);
     expect(await chargeEvents()).toBe(0);
+    expect(await checkLedgerInvariants(wallets.runtime.orm.em.fork())).toEqual([]);
   });
 
-  it('Temporal failOrder after a failed completion: FAILED without asking wallets, nothing refunded', async () => {
+  it('Temporal failOrder after a failed completion: FAILED, answered as an outage while wallets is down; then the grant made is revoked, no charge sent, nothing refunded', async () => {
     expect((await step('startOrder')).data?.startOrder.order.status).toBe('IN_PROGRESS');
     outage.downAfterGrant = true;
     expect((await step('completeOrder')).errors?.[0]?.extensions?.reason).toBe('WALLETS_UNAVAILABLE');
-    clock.advance(45_000);
-    const failed = await subscribers.request<any>(`mutation($i: OrderStepInput!) { failOrder(input: $i) { order { status failureCode } } }`, { i: { orderId, failureCode: 'WALLETS_UNAVAILABLE', failureMessage: 'down' } });
+    const fail = () => {
+      clock.advance(45_000);
+      return subscribers.request<any>(`mutation($i: OrderStepInput!) { failOrder(input: $i) { order { status failureCode } } }`, { i: { orderId, failureCode: 'WALLETS_UNAVAILABLE', failureMessage: 'down' } });
+    };
+    // The workflow's activities retry this category.
+    expect((await fail()).errors?.[0]?.extensions).toMatchObject({ code: 'INTERNAL', reason: 'WALLETS_UNAVAILABLE' });
+    expect((await orderRow()).status).toBe('FAILED');
+
+    Object.assign(outage, { down: false, downAfterGrant: false });
+    const failed = await fail();
     expect(failed.errors).toBeUndefined();
     expect(failed.data.failOrder.order).toEqual({ status: 'FAILED', failureCode: 'WALLETS_UNAVAILABLE' });
+    expect(await allBuckets()).toEqual([['roam-pass-data', 'REVOKED', '0']]);
+    await expect(lateVoiceGrant()).rejects.toMatchObject({ code: 'GRANT_REVOKED' });
+    // Again (the answer lost): the same.
+    expect((await fail()).data.failOrder.order.status).toBe('FAILED');
+    expect(await allBuckets()).toEqual([['roam-pass-data', 'REVOKED', '0']]);
     expect(outage.charges).toBe(0);
     expect(await oneOffs()).toEqual([]);
     expect(await chargeEvents()).toBe(0);

@@ -10,6 +10,8 @@ import { GraphqlWalletsClient } from '../src/ports/wallets-client';
 import { FileCatalog } from './support';
 import { startWalletsOutageProxy, type Outage } from './wallets-outage-proxy';
 import { startWalletsForAddOns, walletsData } from './add-on-orders';
+import { addOnChargeId } from '../src/application/fulfil-order';
+import { checkLedgerInvariants } from '../../wallets/src/persistence/invariants';
 
 /**
  * An inline ADD_ON purchase on a prepaid account whose completion fails because wallets becomes
@@ -193,9 +195,9 @@ describe('inline ADD_ON: wallets unreachable after it took the money', () => {
     // A process that dies right after wallets answered the settlement (before it wrote the refund).
     const second = processWith();
     const wallet = second.deps.effects!.wallets!;
-    const charge = wallet.chargePurchase.bind(wallet);
-    wallet.chargePurchase = async (c) => {
-      await charge(c);
+    const close = wallet.closeCharge.bind(wallet);
+    wallet.closeCharge = async (chargeId, billingAccountId) => {
+      await close(chargeId, billingAccountId);
       second.kill();
       return new Promise<never>(() => {});
     };
@@ -247,6 +249,71 @@ async function crashAfterCharge() {
   expect(await balance()).toBe(7);
   expect((await orderRow()).status).toBe('IN_PROGRESS');
 }
+
+describe('inline ADD_ON failed: what wallets holds of it is settled before anything is given back', () => {
+  const LEDGER = `query($a: ID!) { ledgerEntries(billingAccountId: $a, first: 100) { edges { node { id transactionKind } } } }`;
+  const ledger = async () => (await walletsOk(LEDGER, { a: accountId })).ledgerEntries.edges.map((e: { node: { transactionKind: string } }) => e.node.transactionKind) as string[];
+  const allBuckets = async () =>
+    (await walletsOk(`query($a: ID!) { buckets(billingAccountId: $a, includeExpired: true) { allowanceId status remaining } }`, { a: accountId })).buckets as { allowanceId: string; status: string; remaining: string }[];
+  const invariants = async () => expect(await checkLedgerInvariants(wallets.runtime.orm.em.fork())).toEqual([]);
+
+  it('the charge never reached wallets: FAILED, the balance never moves (no debit, no credit, no refund), and a late copy of the charge is refused', async () => {
+    const before = await ledger();
+    outage.down = true;
+    await runOrderSaga(processWith().deps, orderId, options).catch(() => undefined);
+    expect(outage.charges).toBeGreaterThan(0);
+    expect((await orderRow()).status).toBe('FAILED');
+    // Wallets back: the sweep settles the charge id (closed, never taken) and gives nothing back.
+    outage.down = false;
+    clock.advance(LEASE_MS + 1);
+    const after = await recoverOrders(processWith().deps, options);
+    expect(after.map((d) => [d.orderId, d.order?.status ?? String(d.error)])).toEqual([[orderId, 'FAILED']]);
+    expect(await orderRow()).toMatchObject({ status: 'FAILED', failureCode: 'WALLETS_UNAVAILABLE', sagaCompensate: false });
+    expect(await oneOffs()).toEqual([]);
+    expect(await refundEvents()).toBe(0);
+    await deliverAndSettle(12);
+    expect(await balance()).toBe(12);
+    expect(await ledger()).toEqual(before);
+    // A copy of the charge still on its way (as the completion sent it) can no longer take the money.
+    const order = await orderRow();
+    const late = await new GraphqlWalletsClient(wallets.url, DEV_INTERNAL_SECRET).chargePurchase({ chargeId: addOnChargeId(orderId), billingAccountId: accountId, lineId, amount: '5', currency: 'EUR', occurredAt: order.sagaChargeAt! });
+    expect(late.outcome).toBe('DENIED');
+    expect(late.reason).toMatch(/^CHARGE_CLOSED/);
+    expect(await balance()).toBe(12);
+    expect(await ledger()).toEqual(before);
+    await invariants();
+  });
+
+  it('the completion failed after a grant (two allowances, wallets gone after the first): FAILED, the grant revoked, the other grant key closed, the charge refunded once', async () => {
+    const em = orm.em.fork();
+    const row = await em.findOneOrFail(ProductOrder, { id: orderId });
+    row.request = JSON.stringify({ ...JSON.parse(row.request), offerCode: 'ROAM_WORLD_PASS_7D', validityDays: 7 });
+    await em.flush();
+    outage.downAfterGrant = true;
+    await runOrderSaga(processWith().deps, orderId, options).catch(() => undefined);
+    expect((await orderRow()).status).toBe('FAILED');
+    expect(await balance()).toBe(7);
+    expect((await allBuckets()).map((b) => [b.allowanceId, b.status])).toEqual([['roam-pass-data', 'ACTIVE']]);
+
+    Object.assign(outage, { down: false, downAfterGrant: false });
+    clock.advance(LEASE_MS + 1);
+    const after = await recoverOrders(processWith().deps, options);
+    expect(after.map((d) => [d.orderId, d.order?.status ?? String(d.error)])).toEqual([[orderId, 'FAILED']]);
+    expect(await allBuckets()).toEqual([{ allowanceId: 'roam-pass-data', status: 'REVOKED', remaining: '0' }]);
+    await expectFailedAndRefundedOnce('WALLETS_UNAVAILABLE');
+    // Nothing draws on the revoked bucket: a charge naming its allowance is priced in full.
+    const use = await walletsOk(`mutation($i: ApplyChargeInput!) { applyCharge(input: $i) { result { outcome unitsFromAllowances amountCharged { amount } } } }`, {
+      i: { chargeId: `chg_use_${run}_${n}`, billingAccountId: accountId, lineId, paymentMode: 'PREPAID', currency: 'EUR', usageType: 'DATA', occurredAt: clock.now().toISOString(), units: '10', unit: 'MB', allowanceIds: ['roam-pass-data'], pricePerUnit: '0.01', allowOverdraft: false },
+    });
+    expect(use.applyCharge.result).toEqual({ outcome: 'APPLIED', unitsFromAllowances: '0', amountCharged: { amount: '0.1' } });
+    // The grant that never landed can no longer land: refused, final (not an outage).
+    const order = await orderRow();
+    const late = new GraphqlWalletsClient(wallets.url, DEV_INTERNAL_SECRET).grantBucket({ billingAccountId: accountId, lineId, allowanceId: 'roam-pass-voice', name: 'voice', unit: 'SECOND', quantity: '3600', validFrom: order.sagaChargeAt!, validTo: new Date(order.sagaChargeAt!.getTime() + 7 * 86_400_000), grantKey: `addon:${orderId}:roam-pass-voice` });
+    await expect(late).rejects.toMatchObject({ code: 'GRANT_REVOKED', category: 'CONFLICT', details: { retryable: false } });
+    expect((await allBuckets()).map((b) => [b.allowanceId, b.status])).toEqual([['roam-pass-data', 'REVOKED']]);
+    await invariants();
+  });
+});
 
 describe('a resumed order whose line has gone', () => {
   it.each([

@@ -34,20 +34,36 @@ export async function settleAddOn(
   const offer = await effects.catalog.offer(c.offerCode);
   for (const a of offer?.allowances ?? []) {
     const validTo = a.days ? new Date(Math.min(c.endsAt.getTime(), c.startsAt.getTime() + a.days * DAY)) : c.endsAt;
-    await wallets.grantBucket({ billingAccountId: c.account.id, lineId: c.line.id, allowanceId: a.id, name: a.name ?? `${offer!.name}: ${a.id}`, unit: a.unit, quantity: a.quantity, validFrom: c.startsAt, validTo, grantKey: `addon:${c.orderId}:${a.id}` });
+    await wallets.grantBucket({ billingAccountId: c.account.id, lineId: c.line.id, allowanceId: a.id, name: a.name ?? `${offer!.name}: ${a.id}`, unit: a.unit, quantity: a.quantity, validFrom: c.startsAt, validTo, grantKey: addOnGrantKey(c.orderId, a.id) });
   }
 }
 
+/** The key an ADD_ON order's allowance is granted under in wallets (one bucket per order and allowance). */
+export const addOnGrantKey = (orderId: string, allowanceId: string): string => `addon:${orderId}:${allowanceId}`;
+
 /**
- * Whether wallets holds the ADD_ON's charge (`chargeId`), asked by sending it again: wallets keys a
- * charge by its id, so a charge it took answers APPLIED again without taking anything, and one it
- * refused answers DENIED. One that never reached it is decided now (taken or refused), so a request
- * still in flight from a stalled runner can no longer take the money after this answer: the key is
- * settled before the money goes back (as wallets' `closeTopupKey` does for top-ups). Throws while
- * wallets cannot be reached (the caller retries later).
+ * Takes back in wallets what a FAILED ADD_ON's completion may have granted: every allowance of the
+ * offer (as `settleAddOn` reads it from the catalog) by its grant key. A bucket granted is REVOKED
+ * (what is left of it gone: the customer keeps no free allowance of an order that failed); a key no
+ * grant was made under is closed, so a grant still on its way is refused. Prepaid and postpaid alike.
+ * Idempotent; throws while wallets or the catalog cannot be reached (the caller retries later).
  */
-export async function addOnChargeTaken(wallets: WalletsPort, c: { chargeId: string; account: BillingAccount; lineId: string; price: Money; at: Date }): Promise<boolean> {
+export async function revokeAddOnGrants(effects: { wallets: WalletsPort; catalog: CatalogClient }, c: { orderId: string; billingAccountId: string; offerCode: string }): Promise<void> {
+  const offer = await effects.catalog.offer(c.offerCode);
+  for (const a of offer?.allowances ?? []) await effects.wallets.revokeGrant(addOnGrantKey(c.orderId, a.id), c.billingAccountId);
+}
+
+/**
+ * Whether wallets took the ADD_ON's charge (`chargeId`), settled by closing the charge id there
+ * (wallets' `closeCharge`): a charge it took is answered (APPLIED: to be refunded), one it refused
+ * is answered so (nothing to give back), and one that never reached it is refused from then on, so
+ * a request still in flight from a stalled runner can no longer take the money after this answer,
+ * and nothing is taken only to be given back (before, the charge was sent again to find out, and a
+ * charge that had never arrived was taken then refunded: the balance dipped, low-balance notices
+ * and auto top-ups could fire). Throws while wallets cannot be reached (the caller retries later).
+ */
+export async function addOnChargeTaken(wallets: WalletsPort, c: { chargeId: string; account: BillingAccount }): Promise<boolean> {
   if (c.account.paymentMode !== 'PREPAID') return false; // postpaid: invoicing bills the one-off, wallets took nothing
-  const paid = await wallets.chargePurchase({ chargeId: c.chargeId, billingAccountId: c.account.id, lineId: c.lineId, amount: c.price.amount, currency: c.price.currency, occurredAt: c.at });
-  return paid.outcome === 'APPLIED';
+  const closed = await wallets.closeCharge(c.chargeId, c.account.id);
+  return closed.outcome === 'APPLIED';
 }

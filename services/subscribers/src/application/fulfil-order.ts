@@ -9,8 +9,9 @@ import type { OneOffItem } from '../domain/proration';
 import { BillingAccount, CollectionsHold, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
 import type { ProvisioningRequest } from '../ports/provisioning';
 import type { WalletsPort } from '../ports/wallets-client';
+import type { CatalogClient } from '../ports/catalog-client';
 import { emitLineState, emitOneOffCharge, emitOrderState, emitSubscription } from './events';
-import { addOnChargeTaken, settleAddOn, type OrderEffects } from './add-on-settlement';
+import { addOnChargeTaken, revokeAddOnGrants, settleAddOn, type OrderEffects } from './add-on-settlement';
 import { flushOrder, lockLine } from './line-orders';
 import { holdActivatedLine } from './collections-holds';
 import { applyDueSubscriptions } from './activate-due-subscriptions';
@@ -105,23 +106,28 @@ export async function fixAddOnSettlementInstant(em: Em, order: ProductOrder, now
 }
 
 /**
- * Whether a FAILED ADD_ON's charge is in wallets, so to be refunded (`refundAddOn`): asked only for
- * an order whose instant was fixed (a prepaid one's charge may have been sent) and not refunded
- * yet; settled by sending the same charge again (`addOnChargeTaken`, false without asking wallets
- * for a postpaid account, whose instant dates only its grants). Any other order: false (one not
- * FAILED could still complete and deliver the add-on). Throws while wallets cannot be reached.
+ * Settles in wallets what a FAILED ADD_ON may have left there, and answers whether its charge is to
+ * be refunded (`refundAddOn`): asked only for an order whose instant was fixed (its charge and
+ * grants may have been sent) and not refunded yet. First the grants its completion may have made
+ * are revoked (`revokeAddOnGrants`, prepaid and postpaid: no free allowance is left of an order that
+ * failed), then a prepaid account's charge id is closed (`addOnChargeTaken`: true only when wallets
+ * had taken it; one that never reached wallets is refused from then on, and nothing moves). Any
+ * other order: false, wallets not asked (one not FAILED could still complete and deliver the
+ * add-on; a refunded one was settled before its refund was written). Throws while wallets or the
+ * catalog cannot be reached (the caller retries later; every step is idempotent).
  */
-export async function addOnChargeToRefund(em: Em, wallets: WalletsPort, orderId: string): Promise<boolean> {
+export async function addOnChargeToRefund(em: Em, effects: { wallets: WalletsPort; catalog: CatalogClient }, orderId: string): Promise<boolean> {
   const order = await loadOrder(em, orderId, false);
   if (order.kind !== 'ADD_ON' || order.status !== 'FAILED' || !order.sagaChargeAt) return false;
   if (await em.findOne(OneOffCharge, { id: addOnRefundId(order.id) })) return false;
   const account = await em.findOneOrFail(BillingAccount, { id: order.billingAccountId });
-  const { price } = JSON.parse(order.request) as AddOnRequest;
-  return addOnChargeTaken(wallets, { chargeId: addOnChargeId(order.id), account, lineId: order.lineId, price, at: order.sagaChargeAt });
+  const { offerCode } = JSON.parse(order.request) as AddOnRequest;
+  await revokeAddOnGrants(effects, { orderId: order.id, billingAccountId: account.id, offerCode });
+  return addOnChargeTaken(effects.wallets, { chargeId: addOnChargeId(order.id), account });
 }
 
 /**
- * Gives back the price of a FAILED ADD_ON order that wallets took (`addOnChargeTaken`): a CREDIT
+ * Gives back the price of a FAILED ADD_ON order that wallets took (`addOnChargeToRefund`): a CREDIT
  * one-off and its `oneOffChargeCreated`, which wallets credits to the balance under the refund's
  * id. Made once per order (the row's id is fixed; an existing one is left as it is).
  */

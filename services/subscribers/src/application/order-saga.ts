@@ -326,7 +326,7 @@ async function compensateOrder(
 async function chargeToRefund(deps: SagaDeps, orderId: string): Promise<boolean> {
   // Wallets gone from the configuration since: nothing can be asked or given back here.
   const wallets = deps.effects?.wallets;
-  return wallets ? addOnChargeToRefund(deps.orm.em.fork() as Em, wallets, orderId) : false;
+  return wallets ? addOnChargeToRefund(deps.orm.em.fork() as Em, { wallets, catalog: deps.effects!.catalog }, orderId) : false;
 }
 
 /** Lets the recovery sweep take the order at its next round (the lease ends now). */

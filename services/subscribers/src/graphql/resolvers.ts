@@ -99,7 +99,7 @@ async function collectionsHold(ctx: SubscribersContext, work: (em: Em, now: Date
  */
 async function refundFailedAddOn(ctx: SubscribersContext, orderId: string): Promise<void> {
   const wallets = ctx.deps.wallets;
-  if (!wallets || !(await addOnChargeToRefund(ctx.em.fork() as Em, wallets, orderId))) return;
+  if (!wallets || !(await addOnChargeToRefund(ctx.em.fork() as Em, { wallets, catalog: ctx.deps.catalog }, orderId))) return;
   await mutate(ctx, async (em, now) => {
     const order = await loadOrder(em, orderId);
     if (order.status === 'FAILED') await refundAddOn(em, order, now);

@@ -1,5 +1,5 @@
 import { DomainError } from '@ledgerline/contracts';
-import { callerHeaders, DEV_INTERNAL_SECRET, graphqlRequest, SYSTEM_CALLER } from '@ledgerline/platform';
+import { callerHeaders, DEV_INTERNAL_SECRET, SYSTEM_CALLER } from '@ledgerline/platform';
 
 /** A one-off purchase paid from a prepaid wallet (an add-on), keyed by its one-off charge id. */
 export interface PurchaseCharge {
@@ -24,10 +24,24 @@ export interface BucketGrant {
   grantKey: string;
 }
 
-/** What orders need from the wallets service. The two writes are idempotent. */
+/** What wallets answers for a charge id it was asked to close: the charge it decided under the id, or none (`outcome` null: never reached it, and now never will). */
+export interface ClosedCharge {
+  /** Wallets took the charge (APPLIED or PARTIAL). */
+  taken: boolean;
+  outcome: 'APPLIED' | 'PARTIAL' | 'DENIED' | null;
+}
+
+/** What orders need from the wallets service. Every write is idempotent. */
 export interface WalletsPort {
   chargePurchase(charge: PurchaseCharge): Promise<{ outcome: 'APPLIED' | 'PARTIAL' | 'DENIED'; reason: string | null }>;
   grantBucket(grant: BucketGrant): Promise<void>;
+  /**
+   * Settles a charge id before its money is given back: the charge wallets took under it, or the id
+   * closed so that a late copy of the charge is refused (DENIED, CHARGE_CLOSED) and never taken.
+   */
+  closeCharge(chargeId: string, billingAccountId: string): Promise<ClosedCharge>;
+  /** Takes back the bucket granted under the key (REVOKED, its units gone), or closes the key so a late grant is refused. */
+  revokeGrant(grantKey: string, billingAccountId: string): Promise<void>;
   /**
    * The allowance period wallets is in for a subscription (what a prepaid balance paid for), or
    * null when wallets does not know the subscription (yet).
@@ -37,6 +51,42 @@ export interface WalletsPort {
 
 const APPLY = /* GraphQL */ `mutation($i: ApplyChargeInput!) { applyCharge(input: $i) { result { outcome reason } } }`;
 const GRANT = /* GraphQL */ `mutation($i: GrantBucketInput!) { grantBucket(input: $i) { bucket { id } } }`;
+const CLOSE_CHARGE = /* GraphQL */ `mutation($i: CloseChargeInput!) { closeCharge(input: $i) { taken outcome } }`;
+const REVOKE_GRANT = /* GraphQL */ `mutation($i: RevokeBucketGrantInput!) { revokeBucketGrant(input: $i) { unitsRevoked } }`;
+
+/**
+ * Wallets' answers that are final: it understood the request and refused it (bad input, a key used
+ * for something else, a closed charge or revoked grant, an unknown account). Asking again gets the
+ * same answer, so they are not an outage: the caller sees wallets' own code (`reason`) and message,
+ * not retryable. Anything else (no answer, HTTP 5xx, INTERNAL, an unknown or missing code, a schema
+ * wallets does not have yet during a deploy) is WALLETS_UNAVAILABLE, retryable.
+ */
+const FINAL_CODES = new Set(['BAD_USER_INPUT', 'CONFLICT', 'NOT_FOUND']);
+
+interface GraphqlAnswer<T> {
+  data?: T | null;
+  errors?: { message?: string; extensions?: { code?: unknown; reason?: unknown } }[];
+}
+
+/** A wallets GraphQL answer (HTTP status and body) as data, or the DomainError it stands for. */
+export function walletsAnswer<T>(url: string, status: number, body: string): T {
+  const unavailable = (why: string) => new DomainError('WALLETS_UNAVAILABLE', `The wallets service at ${url} ${why}`, { retryable: true }, 'INTERNAL');
+  let answer: GraphqlAnswer<T>;
+  try {
+    answer = JSON.parse(body) as GraphqlAnswer<T>;
+  } catch {
+    throw unavailable(`answered ${status} with non-JSON: ${body.slice(0, 200)}`);
+  }
+  const first = answer?.errors?.[0];
+  const code = typeof first?.extensions?.code === 'string' ? first.extensions.code : null;
+  if (status < 500 && first && code && FINAL_CODES.has(code)) {
+    const reason = typeof first.extensions?.reason === 'string' && first.extensions.reason ? first.extensions.reason : code;
+    // Wallets' field names its own input, not the caller's: left out.
+    throw new DomainError(reason, first.message ?? `The wallets service refused the request (${reason})`, { retryable: false }, code as 'BAD_USER_INPUT' | 'CONFLICT' | 'NOT_FOUND');
+  }
+  if (first || status >= 400 || !answer?.data) throw unavailable(`answered with an error${status >= 400 ? ` (HTTP ${status})` : ''}: ${first?.message ?? 'no data'}${code ? ` [${code}]` : ''}`);
+  return answer.data;
+}
 const PERIODS = /* GraphQL */ `query($i: [_Any!]!) { _entities(representations: $i) { ... on BillingAccount { allowancePeriods { subscriptionId periodStart periodEnd } } } }`;
 
 /** GraphQL over HTTP to the wallets subgraph, as the SYSTEM caller. */
@@ -56,14 +106,16 @@ export class GraphqlWalletsClient implements WalletsPort {
   }
 
   private async call<T>(query: string, input: unknown): Promise<T> {
-    let result: Awaited<ReturnType<typeof graphqlRequest<T>>>;
+    let status: number;
+    let body: string;
     try {
-      result = await graphqlRequest<T>(this.url, query, { i: input }, { headers: this.headers() });
+      const response = await fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json', ...this.headers() }, body: JSON.stringify({ query, variables: { i: input } }) });
+      status = response.status;
+      body = await response.text();
     } catch (error) {
       throw new DomainError('WALLETS_UNAVAILABLE', `The wallets service at ${this.url} cannot be reached: ${(error as Error).message}`, { retryable: true }, 'INTERNAL');
     }
-    if (result.errors?.length || !result.data) throw new DomainError('WALLETS_UNAVAILABLE', `The wallets service answered with an error: ${result.errors?.[0]?.message ?? 'no data'}`, { retryable: true }, 'INTERNAL');
-    return result.data;
+    return walletsAnswer<T>(this.url, status, body);
   }
 
   async chargePurchase(c: PurchaseCharge) {
@@ -86,6 +138,15 @@ export class GraphqlWalletsClient implements WalletsPort {
 
   async grantBucket(g: BucketGrant) {
     await this.call(GRANT, { ...g, validFrom: g.validFrom.toISOString(), validTo: g.validTo.toISOString() });
+  }
+
+  async closeCharge(chargeId: string, billingAccountId: string): Promise<ClosedCharge> {
+    const d = await this.call<{ closeCharge: ClosedCharge }>(CLOSE_CHARGE, { chargeId, billingAccountId });
+    return d.closeCharge;
+  }
+
+  async revokeGrant(grantKey: string, billingAccountId: string) {
+    await this.call(REVOKE_GRANT, { grantKey, billingAccountId });
   }
 
   async allowancePeriod(billingAccountId: string, subscriptionId: string) {

@@ -44,6 +44,15 @@ const conflicting = (c: ChargeRequest): ChargeResult =>
   result(c, 'REJECTED', '0', '0', '0.000000', `${CHARGE_ID_CONFLICT}: chargeId ${c.chargeId} was already used for another charge; use a new chargeId for a new charge`);
 
 /**
+ * Kind (and request hash) of the ledger row that closes a chargeId (`closeCharge`): no entries. A
+ * charge sent under a closed id is answered DENIED with this reason and writes nothing.
+ */
+export const CHARGE_CLOSED = 'CHARGE_CLOSED';
+
+/** The answer to a charge whose id was closed before it arrived: refused, nothing written. */
+const closedAnswer = (c: ChargeRequest): ChargeResult => denied(c, `${CHARGE_CLOSED}: chargeId ${c.chargeId} was closed before this charge arrived (it was settled as never taken); nothing was charged`);
+
+/**
  * What the ledger keeps of a charge's answer: the decision only, with the charge's fingerprint
  * (`request_hash`, see chargeFingerprint). The rest of a ChargeResult echoes the request, and a
  * repeat is the same request again (the fingerprint says so; another charge under the same chargeId
@@ -225,7 +234,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
   const [locked, existing, buckets] = await readTogether<[LockedWalletRow[], StoredCharge[], LiveBucketRow[]]>(
     sql,
     walletLock([...pairs.values()]),
-    rowsOf(`select idempotency_key, outcome, request_hash from ledger_transaction where idempotency_key = any($1::text[])`, [keys]),
+    rowsOf(`select idempotency_key, kind, outcome, request_hash from ledger_transaction where idempotency_key = any($1::text[])`, [keys]),
     bucketLock(batch.filter((c) => Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0)),
   );
   const done = new Map(existing.map((r) => [r.idempotency_key, r]));
@@ -272,6 +281,11 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     const c = batch[i]!;
     const previous = done.get(keys[i]!);
     if (previous) {
+      // Closed before it came (closeCharge, under these wallets' locks): refused, nothing written.
+      if (previous.kind === CHARGE_CLOSED) {
+        results.push(closedAnswer(c));
+        continue;
+      }
       // Stored without a fingerprint (before there were): answered as stored, whatever this copy holds.
       if (previous.request_hash === null || previous.request_hash === prints[i]) results.push(replayed(c, previous.outcome));
       else (refused ??= []).push(conflicting(c));
@@ -330,6 +344,8 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
 
 interface StoredCharge {
   idempotency_key: string;
+  /** CHARGE, or CHARGE_CLOSED (closeCharge: no decision, `outcome` null), or a one-off's kind under the same key. */
+  kind: string;
   outcome: ChargeDecision | ChargeResult;
   /** The charge's fingerprint; null for a row written before there were (answered as stored). */
   request_hash: string | null;
@@ -344,7 +360,8 @@ interface StoredCharge {
 function answerCopies(copies: { c: ChargeRequest; print: string }[], done: Map<string, StoredCharge>, firstPrint: Map<string, string>, results: ChargeResult[], refused: ChargeResult[]): ChargeResult[] {
   for (const { c, print } of copies) {
     const stored = done.get(chargeKey(c.chargeId));
-    if (stored && stored.request_hash === null) continue;
+    // A row without a fingerprint, or a closed id: the first copy's answer is the id's.
+    if (stored && (stored.request_hash === null || stored.kind === CHARGE_CLOSED)) continue;
     const held = stored ? stored.request_hash : firstPrint.get(c.chargeId);
     if (print !== held) refused.push(conflicting(c));
     else if (stored && firstPrint.get(c.chargeId) !== held) results.push(replayed(c, stored.outcome));

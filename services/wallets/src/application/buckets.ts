@@ -1,7 +1,7 @@
-import { Decimal, badInput, newId } from '@ledgerline/contracts';
+import { Decimal, badInput, conflict, newId } from '@ledgerline/contracts';
 import { NOTHING_TO_READ, type Reading, type Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
-import { UNIT_ACCOUNT_KINDS, accountId, ensureAccounts, findTransaction, lockIdempotencyKey, postTransactions, replayOrConflict, requestHash } from './ledger';
+import { UNIT_ACCOUNT_KINDS, accountId, ensureAccounts, findTransaction, lockIdempotencyKey, newTxId, postTransactions, replayOrConflict, requestHash } from './ledger';
 import type { BucketState } from '../domain/charging';
 import { fmt } from '../domain/charging';
 import { requireWallet } from './wallets';
@@ -124,6 +124,7 @@ export async function grantBucket(sql: Sql, c: GrantBucketCommand): Promise<Buck
   await lockIdempotencyKey(sql, key);
   const existing = await findTransaction(sql, key);
   if (existing) {
+    if (existing.kind === GRANT_REVOKED) throw conflict(GRANT_REVOKED, `The grant ${c.grantKey} was revoked before it was made; nothing is granted under this key`, { field: 'input.grantKey' });
     replayOrConflict(existing, hash, 'input.grantKey');
     return (await sql.query<BucketRow>(`${BUCKET_SELECT} where b.grant_key = $1`, [c.grantKey]))[0]!;
   }
@@ -144,6 +145,59 @@ export async function grantBucket(sql: Sql, c: GrantBucketCommand): Promise<Buck
     c.now,
   );
   return (await sql.query<BucketRow>(`${BUCKET_SELECT} where b.id = $1`, [id]))[0]!;
+}
+
+/** Kind (and request hash) of the row that marks a grant key revoked before any grant was made: no entries. A grant under it is refused with this code. */
+export const GRANT_REVOKED = 'GRANT_REVOKED';
+
+export interface RevokeGrantCommand {
+  billingAccountId: string;
+  /** The key the bucket was (or would have been) granted with (`grantBucket`'s grantKey). */
+  grantKey: string;
+  now: Date;
+}
+
+/**
+ * Takes back a grant (subscribers, for a FAILED add-on order whose allowances may have been
+ * granted): the bucket granted under the key becomes REVOKED and what is left of it goes back to
+ * the account's ALLOWANCE_GRANTED (ledger: bucket → allowance granted, the grant reversed for its
+ * unused part; what was used stays used). A REVOKED bucket is never drawn on again (charging and
+ * reservations draw on ACTIVE buckets only; units a reservation gives back to it later are
+ * forfeited, as to an EXPIRED one), nor renewed, nor listed as current. A key no grant was made
+ * under is marked (a row under the grant's key, kind GRANT_REVOKED, no entries): a grant under it
+ * later is refused (CONFLICT GRANT_REVOKED), so one still on its way can never land after the
+ * revoke. Both hold the key's lock: a grant racing the revoke is either made and then revoked, or
+ * refused. Revoking again answers the same. Returns the revoked bucket (null: none was granted)
+ * and the units taken back by this call or the first.
+ */
+export async function revokeGrant(sql: Sql, c: RevokeGrantCommand): Promise<{ bucket: BucketRow | null; unitsRevoked: string }> {
+  if (!c.grantKey || c.grantKey.length > 200) throw badInput('input.grantKey', 'A grant key (at most 200 characters) is required', 'GRANT_KEY_INVALID');
+  if (typeof c.billingAccountId !== 'string' || c.billingAccountId.trim() === '') throw badInput('input.billingAccountId', 'A billing account id is required', 'BILLING_ACCOUNT_ID_REQUIRED');
+  const key = `GRANT:${c.grantKey}`;
+  await lockIdempotencyKey(sql, key);
+  await sql.query(
+    `insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, request_hash, reference, outcome, created_at)
+     values ($1, $2, $3, $4, $5, null, null, $6) on conflict (idempotency_key) do nothing`,
+    [newTxId(), key, GRANT_REVOKED, c.billingAccountId, GRANT_REVOKED, c.now],
+  );
+  const [marked] = await sql.query<{ kind: string; billing_account_id: string | null }>(`select kind, billing_account_id from ledger_transaction where idempotency_key = $1`, [key]);
+  if (!marked || marked.billing_account_id !== c.billingAccountId) throw conflict('IDEMPOTENCY_KEY_REUSED', 'This grant key was used for a grant of another billing account', { field: 'input.grantKey' });
+  if (marked.kind === GRANT_REVOKED) return { bucket: null, unitsRevoked: '0' };
+  // The bucket and its account locked (as the expiry job locks them): a charge drawing on it commits first, and what is left is read after it.
+  const [b] = await sql.query<BucketRow>(`${BUCKET_SELECT} where b.grant_key = $1 for update of b, a`, [c.grantKey]);
+  if (!b) return { bucket: null, unitsRevoked: '0' };
+  const revokeKey = `REVOKE:${b.id}`;
+  if (b.status !== 'REVOKED') {
+    const left = new Decimal(b.remaining);
+    await postTransactions(sql, [{ idempotencyKey: revokeKey, kind: 'BUCKET_REVOKE', billingAccountId: b.billing_account_id, reference: b.allowance_id, outcome: { units: fmt(left) }, entries: [
+      { accountId: b.id, unit: b.unit, amount: left.negated() },
+      { accountId: accountId(b.billing_account_id, 'ALLOWANCE_GRANTED', b.unit), unit: b.unit, amount: left },
+    ] }], c.now);
+    await sql.query(`update bucket set status = 'REVOKED' where id = $1`, [b.id]);
+  }
+  const [revoked] = await sql.query<{ outcome: { units?: string } | null }>(`select outcome from ledger_transaction where idempotency_key = $1`, [revokeKey]);
+  const bucket = (await sql.query<BucketRow>(`${BUCKET_SELECT} where b.id = $1`, [b.id]))[0]!;
+  return { bucket, unitsRevoked: new Decimal(revoked?.outcome?.units ?? '0').toFixed() };
 }
 
 export async function bucketsOf(sql: Sql, billingAccountId: string, includeExpired: boolean, now: Date): Promise<BucketRow[]> {

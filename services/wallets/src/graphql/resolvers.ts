@@ -4,9 +4,10 @@ import type { RequestContext } from '@ledgerline/platform';
 import { depsOf } from '../deps';
 import type { Db, Sql } from '../persistence/sql';
 import { WALLET_COLUMNS, WALLET_JOINS, openWallet, setWalletLimits, walletById, walletOf, type WalletRow } from '../application/wallets';
-import { bucketStatusAt, bucketsOf, grantBucket, type BucketRow } from '../application/buckets';
+import { bucketStatusAt, bucketsOf, grantBucket, revokeGrant, type BucketRow } from '../application/buckets';
 import { topupBalance, type TopupResult } from '../application/topup-balance';
 import { closeTopupKey } from '../application/close-topup-key';
+import { closeCharge } from '../application/close-charge';
 import { CHARGE_ID_CONFLICT, applyChargesIn } from '../application/apply-charges';
 import { adjustBalance, type AdjustmentRow } from '../application/adjust-balance';
 import { approveAdjustment, expiresAt, gateAdjustment, listAdjustmentRequests, rejectAdjustment, type AdjustmentRequestRow, type RequestStatus } from '../application/balance-adjustment-approvals';
@@ -111,6 +112,15 @@ export const resolvers = {
       // Same key, other input: a CONFLICT, as every idempotency key here (nothing was written).
       if (r!.outcome === 'REJECTED') throw conflict(CHARGE_ID_CONFLICT, r!.reason!.slice(CHARGE_ID_CONFLICT.length + 2), { field: 'input.chargeId' });
       return { result: { ...r!, amountCharged: money(r!.amountCharged, r!.currency) } };
+    },
+    closeCharge: async (_: unknown, { input }: { input: { chargeId: string; billingAccountId: string } }, ctx: WalletsContext) => {
+      requireStaff(ctx.caller, 'close charges');
+      const r = await mutate(ctx, (sql, t) => closeCharge(sql, { chargeId: input.chargeId, billingAccountId: input.billingAccountId, now: t }));
+      return { taken: r.taken, outcome: r.outcome, reason: r.reason, amountCharged: r.amountCharged === null || r.currency === null ? null : money(r.amountCharged, r.currency) };
+    },
+    revokeBucketGrant: async (_: unknown, { input }: { input: { grantKey: string; billingAccountId: string } }, ctx: WalletsContext) => {
+      requireStaff(ctx.caller, 'revoke allowances');
+      return mutate(ctx, (sql, t) => revokeGrant(sql, { grantKey: input.grantKey, billingAccountId: input.billingAccountId, now: t }));
     },
     adjustBalance: async (_: unknown, { input }: any, ctx: WalletsContext) => {
       // An AGENT above the approval limit: a pending request, the balance unchanged (balance-adjustment-approvals.ts).
