@@ -25,7 +25,6 @@ import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
 import { consumeBatches } from '../src/events/jetstream';
 import { INGEST_FILTER, toIncoming } from '../src/events/ingest-consumer';
-import { parseChargeResults } from '../src/application/apply-charge-result';
 import { recordId } from '../src/application/usage-pipeline';
 import { filePlanSource, planDocument } from '../test/support';
 
@@ -89,7 +88,7 @@ try {
     logger,
   });
   const usage = usageRuntimeOf(svc.runtime);
-  const { jsm, nc } = svc.runtime.messaging;
+  const { jsm } = svc.runtime.messaging;
   out(`usage bench: ${N} events, ${LINES} lines, private nats-server ${natsUrl}, schemas ${usageSchema} / ${walletsSchema}`);
 
   // Lines in usage's read model; wallets and allowance buckets (sized as the plans say) in wallets.
@@ -127,28 +126,22 @@ try {
   await jsm.streams.delete('BENCHRAW');
   out(`raw JetStream async publish: ${rawRate.toFixed(0)} msg/s (load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
 
-  // ChargeResults as wallets publishes them, by chargeId (= usage record id).
-  const index = new Map<string, { phase: 'e2e' | 'steady'; i: number }>();
-  for (let i = 0; i < N; i++) index.set(recordId(source, `${runId}-e2e-${i}`), { phase: 'e2e', i });
-  for (let i = 0; i < STEADY; i++) index.set(recordId(source, `${runId}-steady-${i}`), { phase: 'steady', i });
-  const results = { e2e: 0, steady: 0, last: 0, applied: 0 };
+  // ChargeResults as wallets publishes them, by chargeId (= usage record id), seen from a thread of
+  // their own (balance-listener.mjs): usage's event loop, busy rating, does not delay the moment seen.
   const steadySent = new SharedArrayBuffer(STEADY * 8);
-  const sentAt = new Float64Array(steadySent);
-  const balanceLatencies: number[] = [];
-  const seen = new Set<string>();
-  nc.subscribe(WORK_SUBJECTS.chargeApplied, {
-    callback: (_err, m) => {
-      for (const r of parseChargeResults(m.string())?.results ?? []) {
-        const at = index.get(r.chargeId);
-        if (!at || seen.has(r.chargeId)) continue;
-        seen.add(r.chargeId);
-        results[at.phase]++;
-        if (r.outcome === 'APPLIED') results.applied++;
-        results.last = Date.now();
-        if (at.phase === 'steady') balanceLatencies.push(results.last - sentAt[at.i]);
-      }
+  const counters = new SharedArrayBuffer(24);
+  const counts = new Int32Array(counters, 0, 3);
+  const lastSeen = new Float64Array(counters, 16, 1);
+  const listener = new Worker(new URL('./balance-listener.mjs', import.meta.url), {
+    workerData: {
+      natsUrl, subject: WORK_SUBJECTS.chargeApplied, counters, sentAt: steadySent,
+      e2eIds: Array.from({ length: N }, (_, i) => recordId(source, `${runId}-e2e-${i}`)),
+      steadyIds: Array.from({ length: STEADY }, (_, i) => recordId(source, `${runId}-steady-${i}`)),
     },
   });
+  listener.unref(); // never what keeps the bench alive after a failure
+  await new Promise((resolve, reject) => { listener.once('message', resolve); listener.once('error', reject); });
+  const results = { get e2e() { return Atomics.load(counts, 0); }, get steady() { return Atomics.load(counts, 1); }, get applied() { return Atomics.load(counts, 2); }, get last() { return lastSeen[0]; } };
 
   // 2. End to end: publish N to the ingest subjects while usage rates, persists and charges them.
   let persisted = 0;
@@ -189,6 +182,9 @@ try {
   const steadyCharges = await charged('steady');
   await until(() => results.steady >= steadyCharges, 300_000, 'every steady charge applied');
   await stop();
+  listener.postMessage('latencies');
+  const balanceLatencies = await new Promise<number[]>((resolve) => listener.on('message', (m: { latencies?: number[] }) => m.latencies && resolve(m.latencies)));
+  await listener.terminate();
   const pct = (list: number[], p: number) => {
     const sorted = [...list].sort((a, b) => a - b);
     return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
