@@ -64,6 +64,23 @@ describe('the line directory', () => {
     expect(readsOfVersions).toBe(2);
     expect(directory.get(lineId, undefined)?.versions[0].status).toBe('ACTIVE');
   });
+  it("drops a cached line when another line of its account changes (the account's line count is in each line's entry), and no other account's lines", async () => {
+    const pool = usageRuntimeOf(svc.runtime).sql;
+    const at = new Date('2026-03-01T08:00:00Z');
+    const account = `acc_cnt${run}`;
+    const other = `acc_cnt2${run}`;
+    const directory = new LineDirectory(pool);
+    await directory.applyLineState({ lineId: `lin_c1${run}`, msisdn: null, billingAccountId: account, status: 'ACTIVE' } as never, at);
+    await directory.applyLineState({ lineId: `lin_c3${run}`, msisdn: null, billingAccountId: other, status: 'ACTIVE' } as never, at);
+    expect((await directory.load(`lin_c1${run}`))?.lineCount).toBe(1);
+    expect((await directory.load(`lin_c3${run}`))?.lineCount).toBe(1);
+    // A second line joins the first's account: the first's cached entry (count 1) must go, the other account's stays.
+    await directory.applyLineState({ lineId: `lin_c2${run}`, msisdn: null, billingAccountId: account, status: 'ACTIVE' } as never, new Date('2026-03-02T08:00:00Z'));
+    expect(directory.get(`lin_c1${run}`, undefined)).toBeUndefined();
+    expect(directory.get(`lin_c3${run}`, undefined)?.lineCount).toBe(1);
+    expect((await directory.load(`lin_c1${run}`))?.lineCount).toBe(2);
+  });
+
   it("cuts a pool member's lapse (a late renewal) out of the pool's run: the pool restarts where wallets reopened it, unless another member kept it going", async () => {
     const pool = usageRuntimeOf(svc.runtime).sql;
     const directory = new LineDirectory(pool);

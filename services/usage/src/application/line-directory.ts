@@ -55,7 +55,7 @@ interface VersionRow {
 
 export class LineDirectory {
   // Bounded (an operator has millions of lines): a line not rated for a while is read again when needed.
-  private readonly byLine: BoundedCache<string, LineInfo | null>;
+  private readonly byLine: BoundedCache<string, LineInfo | null, string>;
   private readonly byMsisdn: BoundedCache<string, string>;
   /** MSISDN → every line that has held it and since when, oldest first (a number is given again after a line ends). */
   private readonly holders: BoundedCache<string, { at: Date; lineId: string }[]>;
@@ -88,7 +88,9 @@ export class LineDirectory {
     /** How many lines (and as many numbers) the cache keeps at most. */
     maxLines = DEFAULT_MAX_LINES,
   ) {
-    this.byLine = new BoundedCache(maxLines);
+    // Grouped by billing account: an account's line count is in each of its lines' entries (lineCount), so a line
+    // event drops the account's lines (deleteGroup), without a walk over the whole cache per event.
+    this.byLine = new BoundedCache(maxLines, (info) => info?.billingAccountId);
     this.byMsisdn = new BoundedCache(maxLines);
     this.holders = new BoundedCache(maxLines);
   }
@@ -391,7 +393,7 @@ export class LineDirectory {
   private invalidateAccount(billingAccountId: string): void {
     this.accountInvalidated.set(billingAccountId, ++this.epoch);
     this.accountLines.delete(billingAccountId);
-    this.byLine.deleteWhere((info) => info?.billingAccountId === billingAccountId);
+    this.byLine.deleteGroup(billingAccountId);
   }
 }
 
