@@ -59,8 +59,9 @@ export class LineDirectory {
   private readonly byMsisdn: BoundedCache<string, string>;
   /** MSISDN → every line that has held it and since when, oldest first (a number is given again after a line ends). */
   private readonly holders: BoundedCache<string, { at: Date; lineId: string }[]>;
-  /** `account|planVersionId` → the account's subscriptions on that plan version (who shares its pools). */
-  private readonly pools = new Map<string, Promise<PoolMember[]>>();
+  /** account → planVersionId → the account's subscriptions on that plan version (who shares its pools); by account, so an account's event forgets its own without a walk. */
+  private readonly pools = new Map<string, Map<string, Promise<PoolMember[]>>>();
+  private poolCount = 0;
   /** Account → its line count now and over time (shared by the LineInfo of its lines; dropped with the account's lines). */
   private readonly accountLines = new Map<string, { now: number; steps: LineCountStep[] }>();
 
@@ -118,7 +119,7 @@ export class LineDirectory {
     this.byLine.clear();
     this.byMsisdn.clear();
     this.holders.clear();
-    this.pools.clear();
+    this.forgetAllPools();
     this.accountLines.clear();
     this.lineInvalidated.clear();
     this.accountInvalidated.clear();
@@ -131,10 +132,11 @@ export class LineDirectory {
 
   /** The account's subscriptions on a plan version, with their start and end (cached until one of them changes). */
   poolMembers(billingAccountId: string, planVersionId: string): Promise<PoolMember[]> {
-    const key = `${billingAccountId}|${planVersionId}`;
-    let members = this.pools.get(key);
+    let ofAccount = this.pools.get(billingAccountId);
+    let members = ofAccount?.get(planVersionId);
     if (!members) {
-      if (this.pools.size > 100_000) this.pools.clear();
+      if (this.poolCount > 100_000) this.forgetAllPools();
+      if (!ofAccount || !this.pools.has(billingAccountId)) this.pools.set(billingAccountId, (ofAccount = new Map()));
       members = this.sql
         .query<{ starts_at: Date; ends_at: Date | null; lapses: { lapsedAt: string; resumedAt: string | null }[] | null }>(
           `select min(v.valid_from) as starts_at, case when bool_or(v.ends_at is null) then null else max(v.ends_at) end as ends_at,
@@ -144,14 +146,26 @@ export class LineDirectory {
           [billingAccountId, planVersionId],
         )
         .then(({ rows }) => rows.flatMap((r) => paidStretches(new Date(r.starts_at), r.ends_at ? new Date(r.ends_at) : null, r.lapses ?? [])));
-      members.catch(() => this.pools.delete(key));
-      this.pools.set(key, members);
+      const cached = members;
+      // A failed read is not kept (unless the entry was replaced meanwhile).
+      cached.catch(() => {
+        const now = this.pools.get(billingAccountId);
+        if (now?.get(planVersionId) === cached && now.delete(planVersionId)) this.poolCount--;
+      });
+      ofAccount.set(planVersionId, members);
+      this.poolCount++;
     }
     return members;
   }
 
   private forgetPools(billingAccountId: string): void {
-    for (const key of this.pools.keys()) if (key.startsWith(`${billingAccountId}|`)) this.pools.delete(key);
+    this.poolCount -= this.pools.get(billingAccountId)?.size ?? 0;
+    this.pools.delete(billingAccountId);
+  }
+
+  private forgetAllPools(): void {
+    this.pools.clear();
+    this.poolCount = 0;
   }
 
   /** Loads every line named by id or MSISDN that is not cached yet (four or five queries a read). */
