@@ -7,6 +7,7 @@ import { isDecimalString } from './decimal';
 import { DIRECTIONS, USAGE_TYPES, type DayType, type FactName, type TimeBand, type UsageType } from './facts';
 import { LocalClock, parseLocalTime } from './local-time';
 import type { PlanDocument, Weekday } from './plan-types';
+import { PrefixTable } from './prefix-table';
 import { RatingInputError, type SubscriberContext, type UsageEvent } from './usage';
 
 const WEEKDAYS: Weekday[] = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'];
@@ -23,9 +24,9 @@ interface BandWindow {
 /** Lookup tables built once per plan version. */
 export class PlanFactTables {
   readonly clock: LocalClock;
-  private readonly prefixes: Array<{ prefix: string; zone: string }>;
+  private readonly prefixes: PrefixTable<string>;
   private readonly defaultDestination: string;
-  private readonly premiumPrefixes: string[];
+  private readonly premiumPrefixes: PrefixTable<true>;
   private readonly roamingByCountry = new Map<string, string>();
   private readonly roamingByMcc = new Map<string, string>();
   private readonly defaultRoaming: string;
@@ -41,10 +42,10 @@ export class PlanFactTables {
 
   constructor(plan: PlanDocument) {
     this.clock = new LocalClock(plan.timezone);
-    // Longest prefix first, so the first match is the most specific one.
-    this.prefixes = [...(plan.zones.destinations?.prefixes ?? [])].sort((a, b) => b.prefix.length - a.prefix.length);
+    // The longest matching prefix is the most specific one.
+    this.prefixes = new PrefixTable((plan.zones.destinations?.prefixes ?? []).map((e) => ({ prefix: e.prefix, value: e.zone })));
     this.defaultDestination = plan.zones.destinations?.default ?? 'OTHER';
-    this.premiumPrefixes = plan.zones.premiumPrefixes ?? [];
+    this.premiumPrefixes = new PrefixTable((plan.zones.premiumPrefixes ?? []).map((prefix) => ({ prefix, value: true as const })));
     for (const zone of plan.zones.roaming?.zones ?? []) {
       for (const country of zone.countries ?? []) if (!this.roamingByCountry.has(country)) this.roamingByCountry.set(country, zone.zone);
       for (const mcc of zone.mccs ?? []) if (!this.roamingByMcc.has(mcc)) this.roamingByMcc.set(mcc, zone.zone);
@@ -104,14 +105,13 @@ export class PlanFactTables {
   destinationZone(calledNumber: string | undefined): string {
     if (!calledNumber) return NO_DESTINATION;
     const number = this.normaliseNumber(calledNumber);
-    for (const entry of this.prefixes) if (number.startsWith(entry.prefix)) return entry.zone;
-    return this.defaultDestination;
+    return this.prefixes.match(number) ?? this.defaultDestination;
   }
 
   isPremium(calledNumber: string | undefined): boolean {
     if (!calledNumber) return false;
     const number = this.normaliseNumber(calledNumber);
-    return this.premiumPrefixes.some((prefix) => number.startsWith(prefix));
+    return this.premiumPrefixes.match(number) === true;
   }
 
   roamingZone(event: UsageEvent): string {
