@@ -12,7 +12,8 @@
  * event-to-balance latency (publish → ChargeResult seen) at a steady 5,000 events/s.
  *   npx tsx services/usage/bench/usage.bench.ts [N]
  * Settings: USAGE_BENCH_BATCH (2000), USAGE_BENCH_CONCURRENCY (3), USAGE_BENCH_WALLETS_BATCH (2000),
- * USAGE_BENCH_WALLETS_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the wallets process).
+ * USAGE_BENCH_WALLETS_NODE_ARGS (default "--max-semi-space-size=32", as wallets is deployed; e.g. add
+ *   "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the wallets process).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
@@ -75,7 +76,7 @@ try {
   const natsUrl = privateNats.url;
 
   const walletsPort = await freePort();
-  const wallets = spawn(process.execPath, [...(process.env.USAGE_BENCH_WALLETS_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', new URL('../../wallets/src/main.ts', import.meta.url).pathname], {
+  const wallets = spawn(process.execPath, [...(process.env.USAGE_BENCH_WALLETS_NODE_ARGS ?? '--max-semi-space-size=32').split(' ').filter(Boolean), '--import', 'tsx', new URL('../../wallets/src/main.ts', import.meta.url).pathname], {
     env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, NATS_URL: natsUrl, WALLETS_DB_SCHEMA: walletsSchema, WALLETS_PORT: String(walletsPort), WALLETS_TEMPORAL: 'off', WALLETS_JOBS: 'off', LOG_LEVEL: 'warn', WALLETS_CHARGE_BATCH: process.env.USAGE_BENCH_WALLETS_BATCH ?? '2000' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
