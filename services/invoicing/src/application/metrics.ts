@@ -46,12 +46,12 @@ export function registerDisputeGauges(registry: client.Registry, query: Paramete
 export type ChargeResultsDropped = client.Counter<'reason'>;
 
 /**
- * Wallets' charge results the consumer could not record, by reason (not_json, invalid, unstorable):
+ * Wallets' charge results the consumer could not record, by reason (not_json, invalid, unstorable, refused):
  * each is logged with what it was; the postpaid charge is missing from the next bill until it is
  * recorded (the recordCharges mutation). Alert on any increase.
  */
 export function registerChargeResultsDropped(registry: client.Registry): ChargeResultsDropped {
-  return new client.Counter({ name: 'ledgerline_invoicing_charge_results_dropped_total', help: "Wallets' charge results the consumer could not record and skipped, by reason (not_json: a message that is not JSON; invalid: an entry that is not a ChargeResult; unstorable: a value unbilled_charge cannot hold)", labelNames: ['reason'], registers: [registry] });
+  return new client.Counter({ name: 'ledgerline_invoicing_charge_results_dropped_total', help: "Wallets' charge results the consumer could not record and skipped, by reason (not_json: a message that is not JSON; invalid: an entry that is not a ChargeResult; unstorable: a value unbilled_charge cannot hold; refused: a charge in another currency than its account's)", labelNames: ['reason'], registers: [registry] });
 }
 
 /** Why the subscribers consumer left an event out: see `DroppedEventReason` in events/consumer.ts. */

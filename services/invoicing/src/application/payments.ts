@@ -215,11 +215,27 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand): Promis
   if (!c.reason?.trim()) throw badInput('input.reason', 'Say why the customer is credited', 'CREDIT_NOTE_REASON_MISSING');
   const k = sql(em);
   const invoiceLines = await k('invoice_line').where({ invoice_id: invoice.id }).forUpdate();
-  const byId = new Map(invoiceLines.map((l: any) => [l.id, { grossAmount: String(l.gross_amount), taxAmount: String(l.tax_amount), creditedAmount: String(l.credited_amount) }]));
-  const lines = creditNoteLines(invoice.currency, c.lines.map((l) => ({ ...l, line: byId.get(l.invoiceLineId) })), invoice.rounding_mode);
+  // The tax earlier notes gave back per line, read under the invoice's row lock (lockInvoice above):
+  // a note on the same invoice at once waits for it and then reads this one's lines (READ COMMITTED),
+  // so two notes never compute their tax from the same "already credited".
+  const taxBefore = await rows<{ invoice_line_id: string; tax: string }>(
+    em,
+    'select l.invoice_line_id, sum(l.tax_amount) as tax from credit_note_line l join credit_note n on n.id = l.credit_note_id where n.invoice_id = ? group by l.invoice_line_id',
+    [invoice.id],
+  );
+  const taxCredited = new Map(taxBefore.map((t) => [t.invoice_line_id, String(t.tax)]));
+  const byId = new Map(
+    invoiceLines.map((l: any) => [l.id, { grossAmount: String(l.gross_amount), taxAmount: String(l.tax_amount), creditedAmount: String(l.credited_amount), taxCredited: taxCredited.get(l.id) ?? '0' }]),
+  );
+  // All of the invoice's credit notes together credit at most what it billed, its tax and net too.
+  const [before] = await rows<{ total: string | null; tax: string | null }>(em, 'select sum(total) as total, sum(tax_total) as tax from credit_note where invoice_id = ?', [invoice.id]);
+  const lines = creditNoteLines(
+    invoice.currency,
+    c.lines.map((l) => ({ ...l, line: byId.get(l.invoiceLineId) })),
+    invoice.rounding_mode,
+    { total: String(invoice.total), netTotal: String(invoice.net_total), taxTotal: String(invoice.tax_total), creditedTotal: String(before?.total ?? '0'), taxCreditedTotal: String(before?.tax ?? '0') },
+  );
   const scale = minorUnits(invoice.currency);
-  // All of the invoice's credit notes together credit at most what it billed.
-  const [before] = await rows<{ total: string | null }>(em, 'select sum(total) as total from credit_note where invoice_id = ?', [invoice.id]);
   const total = dec(assertCreditNoteWithinInvoice(invoice.currency, String(invoice.total), String(before?.total ?? '0'), lines));
   const taxTotal = lines.reduce((a, l) => a.plus(l.taxAmount), dec('0'));
   const owed = dec(String(invoice.total)).minus(String(invoice.amount_paid)).minus(String(invoice.amount_credited));

@@ -152,6 +152,11 @@ export interface ChargeProblem {
   /** The ChargeResult's field at fault. */
   field: string;
   message: string;
+  /**
+   * `unstorable` (default): a value unbilled_charge cannot hold; `refused`: storable, but invoicing's
+   * rules refuse it the same every time (a charge in another currency than its account's).
+   */
+  reason?: 'unstorable' | 'refused';
 }
 
 /** Shown in a message or a log: cut short, no NUL (a log line or a column may refuse it). */
@@ -207,16 +212,29 @@ const INPUT_FIELD: Record<string, string> = { amountCharged: 'amount' };
 
 /**
  * Keeps POSTPAID charges that moved money (idempotent by chargeId); returns how many were new. A
- * charge unbilled_charge cannot hold (`chargeProblem`) is refused with a coded error, or, given
- * `skip` (the consumer: one bad result must not cost the others), handed to it and left out.
+ * charge unbilled_charge cannot hold (`chargeProblem`), or in another currency than its billing
+ * account's (the bill would add it in as the account's currency), is refused with a coded error, or,
+ * given `skip` (the consumer: one bad result must not cost the others), handed to it and left out.
+ * An account not known here yet (its event still on the way) cannot be compared: its charges are kept.
  */
 export async function recordCharges(em: Em, charges: (ChargeResult & { zone?: string | null })[], now: Date, skip?: (charge: ChargeResult, problem: ChargeProblem) => void): Promise<number> {
-  const kept = charges.filter((c) => c.paymentMode === 'POSTPAID' && BILLABLE_OUTCOMES.has(c.outcome)).filter((c) => {
-    const problem = chargeProblem(c);
-    if (!problem) return true;
-    if (!skip) throw badInput(`input.${INPUT_FIELD[problem.field] ?? problem.field}`, `Charge ${shown(c.chargeId)}: ${problem.message}`, 'CHARGE_UNSTORABLE');
+  const refuse = (c: ChargeResult, problem: ChargeProblem): false => {
+    const reason = problem.reason === 'refused' ? 'CHARGE_CURRENCY_MISMATCH' : 'CHARGE_UNSTORABLE';
+    if (!skip) throw badInput(`input.${INPUT_FIELD[problem.field] ?? problem.field}`, `Charge ${shown(c.chargeId)}: ${problem.message}`, reason);
     skip(c, problem);
     return false;
+  };
+  const storable = charges.filter((c) => c.paymentMode === 'POSTPAID' && BILLABLE_OUTCOMES.has(c.outcome)).filter((c) => {
+    const problem = chargeProblem(c);
+    return problem ? refuse(c, problem) : true;
+  });
+  if (storable.length === 0) return 0;
+  const accountIds = [...new Set(storable.map((c) => c.billingAccountId))];
+  const currencyOf = new Map((await sql(em)('billing_account').whereIn('id', accountIds).select('id', 'currency')).map((a: { id: string; currency: string }) => [a.id, a.currency]));
+  const kept = storable.filter((c) => {
+    const currency = currencyOf.get(c.billingAccountId);
+    if (currency === undefined || currency === c.currency) return true;
+    return refuse(c, { field: 'currency', message: `the charge is in ${c.currency}; billing account ${shown(c.billingAccountId)} bills in ${currency}`, reason: 'refused' });
   });
   if (kept.length === 0) return 0;
   let inserted = 0;

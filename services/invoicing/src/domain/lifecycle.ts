@@ -1,5 +1,5 @@
 // TMF678 CustomerBill lifecycle, payment allocation and credit-note checks. Pure.
-import { DomainError, dec, minorUnits, roundDecimal, type Decimal, type RoundingMode } from '@ledgerline/contracts';
+import { DomainError, Decimal, dec, minorUnits, roundDecimal, type RoundingMode } from '@ledgerline/contracts';
 
 export type InvoiceState = 'NEW' | 'ON_HOLD' | 'VALIDATED' | 'SENT' | 'SETTLED' | 'PARTIALLY_PAID' | 'VOIDED';
 
@@ -74,15 +74,44 @@ export function allocatePayment(p: PaymentCheckInput): { applied: string; toCred
 export interface CreditLineCheck {
   invoiceLineId: string;
   amount: string;
-  line: { grossAmount: string; taxAmount: string; creditedAmount: string } | undefined;
+  /**
+   * The invoice line as billed, `creditedAmount` (gross) and `taxCredited` (tax) being what earlier
+   * credit notes already gave back of it.
+   */
+  line: { grossAmount: string; taxAmount: string; creditedAmount: string; taxCredited: string } | undefined;
 }
 
-/** Validates credit-note lines and splits each credited gross amount into net and tax. */
-export function creditNoteLines(currency: string, items: CreditLineCheck[], mode: RoundingMode = 'HALF_EVEN'): { invoiceLineId: string; amount: string; taxAmount: string }[] {
+/** What an invoice billed and what its earlier credit notes (all kinds) gave back of it. */
+export interface InvoiceCreditState {
+  total: string;
+  netTotal: string;
+  taxTotal: string;
+  /** Sum of the earlier notes' totals (gross) and of their tax totals. */
+  creditedTotal: string;
+  taxCreditedTotal: string;
+}
+
+/**
+ * Validates credit-note lines and splits each credited gross amount into net and tax.
+ *
+ * The tax of a note's line is computed on the line's cumulative credit: the line's tax share of
+ * everything credited on it so far (earlier notes plus this one), rounded once, less the tax earlier
+ * notes already gave back. So however a line is split over notes, their tax and net together never
+ * exceed what the line billed, and the note that credits the rest of the line gives back exactly the
+ * rest of its tax and net (rounding each piece on its own returned more tax than billed: 0.04 +
+ * 0.04 + 35.61 of a 35.69 line taxed 5.70 gave back 5.71). The result is also kept within what is
+ * left of the line's tax and net, so notes written before this rule cannot push it further over.
+ *
+ * With `invoice`, the same holds for the invoice as a whole (its discount lines lower what the
+ * invoice billed below what its charge lines did): the note's tax is kept within what is left of
+ * the invoice's tax and net, and the note that credits the rest of the invoice gives back exactly the
+ * rest of its tax. The difference is moved between the note's lines, each within its own line's bounds.
+ */
+export function creditNoteLines(currency: string, items: CreditLineCheck[], mode: RoundingMode = 'HALF_EVEN', invoice?: InvoiceCreditState): { invoiceLineId: string; amount: string; taxAmount: string }[] {
   const scale = minorUnits(currency);
   if (items.length === 0) throw new DomainError('CREDIT_NOTE_EMPTY', 'A credit note needs at least one line', { field: 'input.lines' });
   const seen = new Set<string>();
-  return items.map((item, i) => {
+  const split = items.map((item, i) => {
     const field = `input.lines[${i}]`;
     if (seen.has(item.invoiceLineId)) throw new DomainError('CREDIT_NOTE_LINE_DUPLICATE', 'Each invoice line may appear once', { field: `${field}.invoiceLineId` });
     seen.add(item.invoiceLineId);
@@ -94,10 +123,48 @@ export function creditNoteLines(currency: string, items: CreditLineCheck[], mode
     if (amount.gt(creditable)) {
       throw new DomainError('CREDIT_NOTE_EXCEEDS_LINE', `Only ${creditable.toFixed(scale)} of this line can still be credited`, { field: `${field}.amount`, creditable: creditable.toFixed(scale) });
     }
-    const gross = dec(item.line.grossAmount);
-    const tax = gross.isZero() ? dec('0').toFixed(scale) : roundDecimal(amount.times(item.line.taxAmount).dividedBy(gross), scale, mode);
-    return { invoiceLineId: item.invoiceLineId, amount: amount.toFixed(scale), taxAmount: tax };
+    return { invoiceLineId: item.invoiceLineId, amount, ...creditedTax(item.line, amount, scale, mode) };
   });
+  if (invoice) fitToInvoice(split, invoice);
+  return split.map((l) => ({ invoiceLineId: l.invoiceLineId, amount: l.amount.toFixed(scale), taxAmount: l.tax.toFixed(scale) }));
+}
+
+/**
+ * The tax of `amount` credited on a line, cumulative over the line's notes (see creditNoteLines),
+ * and the range it may be moved in: never more than is left of the line's tax, never more net than
+ * is left of its net.
+ */
+function creditedTax(line: NonNullable<CreditLineCheck['line']>, amount: Decimal, scale: number, mode: RoundingMode): { tax: Decimal; lo: Decimal; hi: Decimal } {
+  const zero = dec('0');
+  const gross = dec(line.grossAmount);
+  if (gross.isZero()) return { tax: zero, lo: zero, hi: zero };
+  const lineTax = dec(line.taxAmount);
+  const taxBefore = dec(line.taxCredited);
+  const creditedAfter = dec(line.creditedAmount).plus(amount);
+  // The rest of the line: exactly the rest of its tax. Otherwise the tax share of all credited so far.
+  const raw = creditedAfter.gte(gross) ? lineTax.minus(taxBefore) : dec(roundDecimal(creditedAfter.times(lineTax).dividedBy(gross), scale, mode)).minus(taxBefore);
+  const taxLeft = lineTax.minus(taxBefore);
+  const netLeft = gross.minus(lineTax).minus(dec(line.creditedAmount).minus(taxBefore));
+  const lo = Decimal.min(amount, Decimal.max(zero, amount.minus(netLeft)));
+  // Notes from before this rule may have given back more than the line's tax: nothing more then.
+  const hi = Decimal.max(lo, Decimal.min(amount, taxLeft));
+  return { tax: Decimal.min(Decimal.max(raw, lo), hi), lo, hi };
+}
+
+/** Moves the note's tax between its lines (within their bounds) so the invoice's tax and net hold too. */
+function fitToInvoice(split: { amount: Decimal; tax: Decimal; lo: Decimal; hi: Decimal }[], inv: InvoiceCreditState): void {
+  const noteTotal = split.reduce((a, l) => a.plus(l.amount), dec('0'));
+  const noteTax = split.reduce((a, l) => a.plus(l.tax), dec('0'));
+  const taxLeft = dec(inv.taxTotal).minus(inv.taxCreditedTotal);
+  const netLeft = dec(inv.netTotal).minus(dec(inv.creditedTotal).minus(inv.taxCreditedTotal));
+  const target = dec(inv.creditedTotal).plus(noteTotal).gte(inv.total) ? taxLeft : Decimal.min(Decimal.max(noteTax, noteTotal.minus(netLeft)), taxLeft);
+  let delta = target.minus(noteTax);
+  for (const l of split) {
+    if (delta.isZero()) break;
+    const moved = delta.isPositive() ? Decimal.min(delta, l.hi.minus(l.tax)) : Decimal.max(delta, l.lo.minus(l.tax));
+    l.tax = l.tax.plus(moved);
+    delta = delta.minus(moved);
+  }
 }
 
 /**

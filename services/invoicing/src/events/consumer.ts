@@ -26,9 +26,10 @@ type Message = { subject: string; data: Uint8Array | string; seq?: number };
 
 /**
  * Why a charge result message, or a result in it, was left out: `not_json` (the message),
- * `invalid` (an entry that is not a ChargeResult), `unstorable` (a value unbilled_charge cannot hold).
+ * `invalid` (an entry that is not a ChargeResult), `unstorable` (a value unbilled_charge cannot hold),
+ * `refused` (invoicing's rules refuse it the same every time: a charge in another currency than its account's).
  */
-export type DroppedChargeReason = 'not_json' | 'invalid' | 'unstorable';
+export type DroppedChargeReason = 'not_json' | 'invalid' | 'unstorable' | 'refused';
 /** Told of what was left out (`count` results), to log and count it; the same input is left out every time. */
 export type DropCharges = (reason: DroppedChargeReason, count: number, details: Record<string, unknown>) => void;
 
@@ -75,7 +76,7 @@ export async function applyMessages(em: Em, messages: Message[], now: Date, drop
     if ('reason' in checked) dropEvent(checked.reason, { subject: m.subject, seq: m.seq, ...checked.details });
     else await applySubscriberEvent(em, m.subject, checked.event, now);
   }
-  if (charges.length) await recordCharges(em, charges, now, (c, problem) => drop('unstorable', 1, { chargeId: shown(c.chargeId), billingAccountId: shown(c.billingAccountId), field: problem.field, problem: problem.message }));
+  if (charges.length) await recordCharges(em, charges, now, (c, problem) => drop(problem.reason ?? 'unstorable', 1, { chargeId: shown(c.chargeId), billingAccountId: shown(c.billingAccountId), field: problem.field, problem: problem.message }));
 }
 
 /** One subscribers' event that passed `subscriberEventIn`, into the read model. */
