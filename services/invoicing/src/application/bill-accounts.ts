@@ -1,7 +1,9 @@
 // Bills many accounts at once: loads what each owes with a handful of set-based queries, composes
 // each invoice in the pure domain, and writes invoices, lines and their events with multi-row
-// inserts. Exactly one invoice per account and period: the partial unique index on
-// (billing_account_id, period_start) decides, and a losing insert is simply skipped.
+// inserts. Exactly one invoice per account and period, and never two live invoices over the same
+// days: the account is locked while it is billed and a period starts where its live invoices end
+// (`unbilledParts`); the partial unique index on (billing_account_id, period_start) backs it, a
+// losing insert is simply skipped.
 import { dec, minorUnits, newId, type RoundingMode } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { composeInvoice, type ComposeInput, type ComposedInvoice, type DiscountItem, type DiscountTarget, type SurchargeItem, type TaxRule } from '../domain/compose';
@@ -32,8 +34,18 @@ export interface BillingDeps {
   catalog: CatalogClient | null;
 }
 
-/** Everything each target account owes for its period, ready for `composeInvoice`. */
-export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps: BillingDeps, now: Date): Promise<Map<string, ComposeInput>> {
+/** The charges and one-offs (ids) an account's composition input holds: exactly what its invoice bills. */
+export interface BilledSources {
+  chargeIds: string[];
+  oneOffIds: string[];
+}
+
+/**
+ * Everything each target account owes for its period, ready for `composeInvoice`. `sources`, when
+ * given, receives the ids of the charges and one-offs each input holds: the rows to mark billed
+ * (not "whatever is unbilled by then": a charge committed after these reads is on no line).
+ */
+export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps: BillingDeps, now: Date, sources?: Map<string, BilledSources>): Promise<Map<string, ComposeInput>> {
   const ids = targets.map((t) => t.account.id);
   const starts = targets.map((t) => t.period.start);
   const ends = targets.map((t) => t.period.end);
@@ -49,10 +61,11 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
   // Every unbilled charge up to the period end is billed now. One that belongs to an earlier period
   // an invoice already billed (it arrived late, or usage says which invoice it adjusts) is grouped
   // apart, per adjusted invoice, and becomes an adjustment line: late usage is never lost.
-  const usage = await rows<{ billing_account_id: string; usage_type: string; zone: string | null; unit: string; adj_invoice_id: string | null; quantity: string; amount: string; n: string }>(
+  const usage = await rows<{ billing_account_id: string; usage_type: string; zone: string | null; unit: string; adj_invoice_id: string | null; quantity: string; amount: string; n: string; charge_ids: string[] }>(
       em,
-      `select x.billing_account_id, x.usage_type, x.zone, x.unit, x.adj_invoice_id, sum(x.units) as quantity, sum(x.amount) as amount, count(*) as n
-         from (select c.billing_account_id, c.usage_type, c.zone, c.unit, c.units, c.amount,
+      `select x.billing_account_id, x.usage_type, x.zone, x.unit, x.adj_invoice_id, sum(x.units) as quantity, sum(x.amount) as amount, count(*) as n,
+              array_agg(x.charge_id) as charge_ids
+         from (select c.charge_id, c.billing_account_id, c.usage_type, c.zone, c.unit, c.units, c.amount,
                       case when c.adjusts_invoice_id is not null then c.adjusts_invoice_id
                            when c.occurred_at < p.period_start then
                              (select i.id from invoice i where i.billing_account_id = c.billing_account_id and i.kind = 'PERIOD' and i.voided_at is null
@@ -85,6 +98,7 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
 
   const inputs = new Map<string, ComposeInput>();
   for (const t of targets) {
+    sources?.set(t.account.id, { chargeIds: [], oneOffIds: [] });
     inputs.set(t.account.id, {
       currency: t.account.currency,
       jurisdiction: t.account.jurisdiction,
@@ -123,6 +137,8 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
     });
   }
   for (const u of usage) {
+    const billedIds = sources?.get(u.billing_account_id)!.chargeIds;
+    if (billedIds) for (const id of u.charge_ids) billedIds.push(id);
     inputs.get(u.billing_account_id)!.usage.push({
       usageType: u.usage_type,
       zone: u.zone,
@@ -140,6 +156,7 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
     });
   }
   for (const o of oneOffs) {
+    sources?.get(o.billing_account_id)!.oneOffIds.push(o.id);
     inputs.get(o.billing_account_id)!.oneOffs.push({ id: o.id, code: o.code, description: o.description, amount: dec(String(o.amount)).toFixed(), taxCategory: o.tax_category, lineId: o.line_id });
   }
   for (const d of discounts) {
@@ -210,6 +227,42 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
   return inputs;
 }
 
+/**
+ * The part of each target's period no live invoice has billed yet, the accounts locked (in id
+ * order, FOR NO KEY UPDATE: charges and segments still reference them meanwhile) until the caller
+ * commits, so two billings of one account never interleave. An account's billed periods never
+ * overlap: a period that a live invoice already bills into starts where the latest such invoice
+ * ends (the rest of the days, contiguous: no gap either), and one billed to its end is skipped.
+ * Days of a target before a live invoice's start (the bill-cycle workflow's first period starts at
+ * the account's start, a bill run's at the cycle boundary) are not billed: the account had no
+ * service before the period that invoice bills.
+ */
+async function unbilledParts(em: Em, targets: BillTarget[]): Promise<BillTarget[]> {
+  if (targets.length === 0) return [];
+  const ids = [...new Set(targets.map((t) => t.account.id))].sort();
+  await rows(em, 'select id from billing_account where id = any(?::text[]) order by id for no key update', [ids]);
+  const billedTo = new Map(
+    (
+      await rows<{ account_id: string; billed_to: Date }>(
+        em,
+        `select p.account_id, max(i.period_end) as billed_to
+           from unnest(?::text[], ?::timestamptz[], ?::timestamptz[]) as p(account_id, period_start, period_end)
+           join invoice i on i.billing_account_id = p.account_id and i.kind = 'PERIOD' and i.voided_at is null
+                         and i.period_start < p.period_end and i.period_end > p.period_start
+          group by p.account_id`,
+        [targets.map((t) => t.account.id), targets.map((t) => t.period.start), targets.map((t) => t.period.end)],
+      )
+    ).map((r) => [r.account_id, new Date(r.billed_to)]),
+  );
+  const out: BillTarget[] = [];
+  for (const t of targets) {
+    const to = billedTo.get(t.account.id);
+    if (!to) out.push(t);
+    else if (to < t.period.end) out.push({ account: t.account, period: { start: to, end: t.period.end } });
+  }
+  return out;
+}
+
 export interface BillOptions {
   now: Date;
   billRunId?: string | null;
@@ -222,9 +275,11 @@ export interface BillResult {
   created: { invoiceId: string; billingAccountId: string }[];
 }
 
-export async function billAccounts(em: Em, targets: BillTarget[], deps: BillingDeps, opts: BillOptions): Promise<BillResult> {
+export async function billAccounts(em: Em, given: BillTarget[], deps: BillingDeps, opts: BillOptions): Promise<BillResult> {
+  const targets = await unbilledParts(em, given);
   if (targets.length === 0) return { created: [] };
-  const inputs = await loadCompositionInputs(em, targets, deps, opts.now);
+  const sources = new Map<string, BilledSources>();
+  const inputs = await loadCompositionInputs(em, targets, deps, opts.now, sources);
   const composed = new Map<string, { target: BillTarget; invoice: ComposedInvoice; id: string }>();
   for (const t of targets) composed.set(t.account.id, { target: t, invoice: composeInvoice(inputs.get(t.account.id)!), id: newId('invoice') });
 
@@ -283,13 +338,32 @@ export async function billAccounts(em: Em, targets: BillTarget[], deps: BillingD
   );
   for (let i = 0; i < lineRows.length; i += 2000) await k('invoice_line').insert(lineRows.slice(i, i + 2000));
 
-  // Mark what was billed, so the next period does not bill it again (and a void releases it).
-  const accIds = created.map((c) => c.billing_account_id);
+  // Mark what was billed, so the next period does not bill it again (and a void releases it): the
+  // very charges and one-offs composed onto the invoice's lines, by id. One recorded since they were
+  // read (READ COMMITTED) stays unbilled: the next invoice bills it (an adjustment line when its day
+  // lies in a period already billed).
   const invIds = created.map((c) => c.id);
-  const ends = created.map((c) => composed.get(c.billing_account_id)!.target.period.end);
-  const billed = 'unnest(?::text[], ?::text[], ?::timestamptz[]) as p(account_id, invoice_id, period_end)';
-  await k.raw(`update unbilled_charge c set invoice_id = p.invoice_id from ${billed} where c.billing_account_id = p.account_id and c.invoice_id is null and c.occurred_at < p.period_end`, [accIds, invIds, ends]);
-  await k.raw(`update one_off_charge o set invoice_id = p.invoice_id from ${billed} where o.billing_account_id = p.account_id and o.invoice_id is null and o.occurred_at < p.period_end`, [accIds, invIds, ends]);
+  const chargeIds: string[] = [];
+  const chargeInv: string[] = [];
+  const oneOffIds: string[] = [];
+  const oneOffInv: string[] = [];
+  for (const c of created) {
+    const src = sources.get(c.billing_account_id)!;
+    // Loops, not push(...ids): an account may have more charges than a call takes arguments.
+    for (const id of src.chargeIds) {
+      chargeIds.push(id);
+      chargeInv.push(c.id);
+    }
+    for (const id of src.oneOffIds) {
+      oneOffIds.push(id);
+      oneOffInv.push(c.id);
+    }
+  }
+  const billed = 'unnest(?::text[], ?::text[]) as p(id, invoice_id)';
+  for (let i = 0; i < chargeIds.length; i += 5000) {
+    await k.raw(`update unbilled_charge c set invoice_id = p.invoice_id from ${billed} where c.charge_id = p.id and c.invoice_id is null`, [chargeIds.slice(i, i + 5000), chargeInv.slice(i, i + 5000)]);
+  }
+  if (oneOffIds.length) await k.raw(`update one_off_charge o set invoice_id = p.invoice_id from ${billed} where o.id = p.id and o.invoice_id is null`, [oneOffIds, oneOffInv]);
 
   if (opts.autoIssue) await issueInvoices(em, invIds, opts.now);
   return { created: created.map((c) => ({ invoiceId: c.id, billingAccountId: c.billing_account_id })) };

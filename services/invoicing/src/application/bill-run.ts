@@ -6,6 +6,12 @@
 // A run may start before every account's period has ended in its own time zone (from UTC+14): a
 // batch with such accounts bills the others and is WAITING until their periods end; it is billed
 // again then (the service's runner claims it by itself, or the same cycle date is started again).
+// The batches' id ranges cover the whole key space (a batch bills the ids after the previous
+// batch's last one, the first and the last batch are open-ended), so an account invoicing learns
+// of after the plan was made (event lag, a run started early) falls in a batch too; one whose batch
+// was already done is found by a final pass when the run completes, or when the same cycle date is
+// started again, and its batch bills it (WAITING, due at once). Every account of the cycle is
+// billed for the period once: billAccounts skips the days a live invoice already bills.
 import { DomainError, badInput, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { cycleDaysFor, isCycleDate, periodContaining, periodEndingOn } from '../domain/period';
@@ -61,7 +67,9 @@ export async function startBillRun(em: Em, c: StartBillRunCommand): Promise<{ ru
   const k = sql(em);
   const existing = await k('bill_run').where({ id }).first();
   if (existing) {
-    // Started again: accounts whose period had not ended the first time are billed now if it has.
+    // Started again: accounts whose period had not ended the first time are billed now if it has,
+    // and so are accounts of the cycle no batch has billed yet (they arrived after the plan).
+    await markUnbilledAccounts(em, existing, c.now);
     await requeueWaitingBatches(em, id, c.now);
     return { run: (await billRunView(em, id))!, started: false };
   }
@@ -101,7 +109,7 @@ export async function billRunView(em: Em, id: string): Promise<BillRunView | nul
   const [r] = await rows<Record<string, any>>(
     em,
     `select r.*, coalesce(sum(case when b.state = 'DONE' then 1 else 0 end), 0) as batches_done,
-            coalesce(sum(case when b.state = 'DONE' then b.accounts when b.waiting > 0 then b.accounts - b.waiting else 0 end), 0) as accounts_done,
+            coalesce(sum(case when b.state = 'DONE' then b.accounts when b.waiting > 0 then greatest(b.accounts - b.waiting, 0) else 0 end), 0) as accounts_done,
             coalesce(sum(b.invoices_created), 0) as invoices_created,
             coalesce(sum(case when b.state = 'WAITING' then b.waiting else 0 end), 0) as accounts_waiting,
             min(case when b.state = 'WAITING' then b.wait_until end) as next_attempt_at
@@ -160,34 +168,30 @@ export async function processBillRunBatch(em: Em, runId: string, batchNo: number
   }
   if (batch.state === 'DONE') return { batchNo: batch.batch_no, accounts: batch.accounts, invoicesCreated: batch.invoices_created, waiting: 0 };
 
+  // The batch's range: after the previous batch's last id (the first batch: from the start), up to
+  // its own last id (the last batch: to the end). Accounts added since the plan are in one of them.
+  const prev = batch.batch_no > 0 ? await k('bill_run_batch').where({ bill_run_id: runId, batch_no: batch.batch_no - 1 }).first('last_account_id') : null;
+  const isLast = batch.batch_no >= Number(run.total_batches) - 1;
   const accounts = await rows<AccountRow>(
     em,
-    `select * from billing_account where payment_mode = 'POSTPAID' and bill_cycle_day = any(?::int[]) and id >= ? and id <= ? order by id`,
-    [cycleDaysFor(run.cycle_date), batch.first_account_id, batch.last_account_id],
+    `select * from billing_account where payment_mode = 'POSTPAID' and bill_cycle_day = any(?::int[])
+        and (?::text is null or id > ?::text) and (?::boolean or id <= ?::text) order by id`,
+    [cycleDaysFor(run.cycle_date), prev?.last_account_id ?? null, prev?.last_account_id ?? null, isLast, batch.last_account_id],
   );
   const all = accounts.map((account) => ({ account, period: periodEndingOn(run.cycle_date, account.bill_cycle_day, account.timezone) }));
-  let targets = all.filter((t) => t.period.end <= now);
+  // A later pass re-reads the accounts an earlier pass billed: billAccounts skips them (their period has its live invoice).
+  const targets = all.filter((t) => t.period.end <= now);
   const waiting = all.filter((t) => t.period.end > now);
-  if (batch.waiting > 0 && targets.length > 0) {
-    // A later pass: the accounts an earlier pass billed have their invoice; compose only the others.
-    const billed = new Set(
-      (
-        await rows<{ billing_account_id: string }>(
-          em,
-          `select i.billing_account_id from unnest(?::text[], ?::timestamptz[]) as p(account_id, period_start)
-             join invoice i on i.billing_account_id = p.account_id and i.period_start = p.period_start and i.voided_at is null and i.kind = 'PERIOD'`,
-          [targets.map((t) => t.account.id), targets.map((t) => t.period.start)],
-        )
-      ).map((r) => r.billing_account_id),
-    );
-    targets = targets.filter((t) => !billed.has(t.account.id));
-  }
   const result = await billAccounts(em, targets, deps, { now, billRunId: runId, autoIssue: Boolean(run.auto_issue) });
   const invoicesCreated = Number(batch.invoices_created) + result.created.length;
   const waitUntil = waiting.length > 0 ? new Date(Math.min(...waiting.map((t) => t.period.end.getTime()))) : null;
   await k('bill_run_batch')
     .where({ bill_run_id: runId, batch_no: batch.batch_no })
-    .update({ state: waiting.length > 0 ? 'WAITING' : 'DONE', invoices_created: invoicesCreated, waiting: waiting.length, wait_until: waitUntil, completed_at: waiting.length > 0 ? null : now });
+    .update({ state: waiting.length > 0 ? 'WAITING' : 'DONE', accounts: accounts.length, invoices_created: invoicesCreated, waiting: waiting.length, wait_until: waitUntil, completed_at: waiting.length > 0 ? null : now });
+  if (accounts.length !== Number(batch.accounts)) {
+    // Accounts that arrived after the plan: counted in the batch and the run (the run row last, as settleRun takes it).
+    await k('bill_run').where({ id: runId }).increment('total_accounts', accounts.length - Number(batch.accounts));
+  }
   await settleRun(em, runId, now);
   return { batchNo: batch.batch_no, accounts: accounts.length, invoicesCreated, waiting: waiting.length };
 }
@@ -199,10 +203,70 @@ export async function processBillRunBatch(em: Em, runId: string, batchNo: number
  */
 async function settleRun(em: Em, runId: string, now: Date): Promise<void> {
   const k = sql(em);
-  await k('bill_run').where({ id: runId }).forUpdate().first();
+  const run = await k('bill_run').where({ id: runId }).forUpdate().first();
   const [{ pending }] = await rows<{ pending: string }>(em, `select count(*) as pending from bill_run_batch where bill_run_id = ? and state = 'PENDING'`, [runId]);
+  // The final pass, once per completion: accounts that arrived after their batch was billed.
+  if (Number(pending) === 0 && run.state !== 'COMPLETED') await markUnbilledAccounts(em, run, now);
   if (Number(pending) === 0) await k('bill_run').where({ id: runId }).whereNot({ state: 'COMPLETED' }).update({ state: 'COMPLETED', completed_at: now });
   else await k('bill_run').where({ id: runId }).whereNot({ state: 'RUNNING' }).update({ state: 'RUNNING', completed_at: null });
+}
+
+/**
+ * Finds the postpaid accounts of the run's cycle that have no live invoice up to their period's end
+ * (they arrived after their batch was billed) and makes their batch bill them: WAITING until their
+ * period ends, due at once when it has ended (any driver's next pass claims it, as it claims
+ * waiting accounts; the run's state does not change). A batch being billed right now (locked) is
+ * left alone: starting the cycle date again finds what it missed. Returns the accounts found.
+ */
+async function markUnbilledAccounts(em: Em, run: { id: string; cycle_date: string; total_batches: number }, now: Date): Promise<number> {
+  const k = sql(em);
+  const candidates = await rows<{ id: string; bill_cycle_day: number; timezone: string; billed_to: Date | null }>(
+    em,
+    `select a.id, a.bill_cycle_day, a.timezone,
+            (select max(i.period_end) from invoice i where i.billing_account_id = a.id and i.kind = 'PERIOD' and i.voided_at is null) as billed_to
+       from billing_account a where a.payment_mode = 'POSTPAID' and a.bill_cycle_day = any(?::int[])`,
+    [cycleDaysFor(run.cycle_date)],
+  );
+  const unbilled = candidates
+    .map((a) => ({ id: a.id, end: periodEndingOn(run.cycle_date, a.bill_cycle_day, a.timezone).end, billedTo: a.billed_to ? new Date(a.billed_to) : null }))
+    .filter((a) => !a.billedTo || a.billedTo < a.end);
+  if (unbilled.length === 0) return 0;
+  let totalBatches = Number(run.total_batches);
+  if (totalBatches === 0) {
+    // Nothing to bill when the run was planned: one batch, its range the whole key space.
+    const first = [...unbilled.map((a) => a.id)].sort()[0]!;
+    await k('bill_run_batch').insert({ bill_run_id: run.id, batch_no: 0, first_account_id: first, last_account_id: first, accounts: 0, state: 'DONE', completed_at: now }).onConflict(['bill_run_id', 'batch_no']).ignore();
+    await k('bill_run').where({ id: run.id }).update({ total_batches: 1 });
+    totalBatches = 1;
+  }
+  // Each account's batch: the first whose last id is at or after it (in the database's order), else the last.
+  const batchOf = await rows<{ id: string; batch_no: number | null }>(
+    em,
+    `select u.id, (select min(b.batch_no) from bill_run_batch b where b.bill_run_id = ? and b.last_account_id >= u.id) as batch_no from unnest(?::text[]) as u(id)`,
+    [run.id, unbilled.map((a) => a.id)],
+  );
+  const byBatch = new Map<number, Date[]>();
+  const endOf = new Map(unbilled.map((a) => [a.id, a.end]));
+  for (const b of batchOf) {
+    const no = b.batch_no == null ? totalBatches - 1 : Number(b.batch_no);
+    const ends = byBatch.get(no) ?? [];
+    ends.push(endOf.get(b.id)!);
+    byBatch.set(no, ends);
+  }
+  const free = await k('bill_run_batch')
+    .where({ bill_run_id: run.id })
+    .whereIn('batch_no', [...byBatch.keys()])
+    .whereIn('state', ['DONE', 'WAITING'])
+    .forUpdate()
+    .skipLocked()
+    .select('batch_no', 'state', 'waiting', 'wait_until');
+  for (const b of free) {
+    const ends = byBatch.get(b.batch_no)!;
+    const due = new Date(ends.reduce((m, e) => Math.min(m, e.getTime()), b.state === 'WAITING' && b.wait_until ? new Date(b.wait_until).getTime() : Infinity));
+    const waiting = Math.max(ends.length, b.state === 'WAITING' ? Number(b.waiting) : 0);
+    await k('bill_run_batch').where({ bill_run_id: run.id, batch_no: b.batch_no }).update({ state: 'WAITING', waiting, wait_until: due, completed_at: null });
+  }
+  return unbilled.length;
 }
 
 /** Runs the service's own runner has work for: running ones, and finished ones with accounts still waiting. */
@@ -225,7 +289,9 @@ async function loadAccount(em: Em, billingAccountId: string, field: string): Pro
 
 /**
  * Closes one account's period and bills it (the bill-cycle workflow's activity). Idempotent: the
- * same account and period gives the same invoice.
+ * same account and period gives the same invoice. Days of the period a live invoice already bills
+ * (a bill run billed the cycle first) are not billed again: the invoice bills the rest, from where
+ * that invoice ends, or none is created and the one that billed the period's end is returned.
  */
 export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; periodStart: Date; periodEnd: Date; now: Date }, deps: BillingDeps): Promise<{ id: string; invoiceId: string | null }> {
   const account = await loadAccount(em, c.billingAccountId, 'input.billingAccountId');
@@ -235,7 +301,13 @@ export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; 
   const k = sql(em);
   await k('billing_period').insert({ id, billing_account_id: account.id, period_start: c.periodStart, period_end: c.periodEnd, closed_at: c.now }).onConflict(['billing_account_id', 'period_start']).ignore();
   if (account.payment_mode === 'POSTPAID') await billAccounts(em, [{ account, period: { start: c.periodStart, end: c.periodEnd } }], deps, { now: c.now, autoIssue: true });
-  const invoice = await k('invoice').where({ billing_account_id: account.id, period_start: c.periodStart, kind: 'PERIOD' }).whereNull('voided_at').first();
+  const invoice = await k('invoice')
+    .where({ billing_account_id: account.id, kind: 'PERIOD' })
+    .whereNull('voided_at')
+    .andWhere('period_start', '<', c.periodEnd)
+    .andWhere('period_end', '>', c.periodStart)
+    .orderBy('period_end', 'desc')
+    .first();
   if (invoice) await k('billing_period').where({ id }).update({ invoice_id: invoice.id });
   return { id, invoiceId: invoice?.id ?? null };
 }
