@@ -165,12 +165,14 @@ describe('recordUsage', () => {
     expect(rows.map((r) => [r.event_id, dec(r.from_allowance).toString(), dec(r.spend).toString()])).toEqual([
       ['m1', '15000', '0'],
       ['m2', '18000', '0'],
-      ['m3', '2480', '5.2'], // 520 MB over, at 1 cent
+      // 520 MB over: as wallets charges it, the rated 20.12 (3000 MB on per-event tiers: 1024 at 1 cent, the rest
+      // at 0.5) pro rata 520 / 3000, not the tariff run again on 520 MB (5.20; review 16).
+      ['m3', '2480', '3.487467'],
     ]);
     const usageIn = async (period: string) =>
       (await svc.request(`query($p: String) { _entities(representations: [{ __typename: "Line", id: "lin_mid" }]) { ... on Line { usage(period: $p) { period periodStart periodEnd spend allowances { allowanceId used remaining } } } } }`, { p: period })).data._entities[0].usage;
     const march = await usageIn('2026-03-15');
-    expect(march).toMatchObject({ period: '2026-03-15', periodStart: '2026-03-15T10:00:00.000Z', periodEnd: '2026-04-15T10:00:00.000Z', spend: '5.2' });
+    expect(march).toMatchObject({ period: '2026-03-15', periodStart: '2026-03-15T10:00:00.000Z', periodEnd: '2026-04-15T10:00:00.000Z', spend: '3.487467' });
     expect(march.allowances.find((a: { allowanceId: string }) => a.allowanceId === 'data')).toEqual({ allowanceId: 'data', used: '20480', remaining: '0' });
     expect(await usageIn('2026-03-01T00:00:00Z')).toMatchObject({ period: '2026-02-15', periodEnd: '2026-03-15T10:00:00.000Z', spend: '0' });
     // Thresholds are per allowance period: 50 % in February's, 50/80/100 % in March's.

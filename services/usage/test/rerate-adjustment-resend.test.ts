@@ -131,8 +131,8 @@ describe('re-rate adjustments the sweeper re-sends', () => {
     expect(await resentOnMetrics()).toBe(1);
     expect(answers.get(chargeId)).toHaveLength(1);
 
-    // The month is open again: back to the catalog in force, a charge of 1.00 through the outbox as usual.
-    const back = await svc.request(RERATE, { i: { billingAccountId: account, period } });
+    // The month is open again: back to the subscription's version (named: a plain re-rate keeps the correction), a charge of 1.00 through the outbox as usual.
+    const back = await svc.request(RERATE, { i: { billingAccountId: account, period, planVersionId: 'plv_postpaid' } });
     expect(back.errors, JSON.stringify(back.errors)).toBeUndefined();
     const [charge] = back.data.rerate.adjustments;
     expect(charge).toMatchObject({ previousPrice: '3.9', newPrice: '4.9' });

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import pg from 'pg';
-import { RPC, WORK_SUBJECTS, type ChargeRequest } from '@ledgerline/contracts';
+import { Decimal, RPC, WORK_SUBJECTS, dec, type ChargeRequest } from '@ledgerline/contracts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DEV_INTERNAL_SECRET, SYSTEM_CALLER, TEST_DATABASE_URL, callerHeaders, dropSchema, graphqlRequest, startServiceForTest, type ManualClock, type TestService } from '@ledgerline/platform';
 import type { PlanSource } from '../src/application/plan-cache';
@@ -137,20 +137,34 @@ export async function storedChargeRequests(db: pg.Client, where = 'true', params
 
 /**
  * Wallets' answer to every charge of these lines still waiting for one, as wallets gives it when
- * the ledger agrees with the rating (the record's own estimate: money and allowance units).
+ * the ledger agrees with usage on the allowance units (the record's estimate of them): the money is
+ * computed here from the ChargeRequest as wallets' decideCharge / moneyFor takes it (the rated
+ * amount; pro rata of the units not covered, half-even at 6 places), not copied from usage's money
+ * estimate, so a same-catalog re-rate is checked against the ledger's figure. A record without a
+ * stored ChargeRequest (a charging session's) is settled at its estimate.
  * Usage tests run without wallets; a re-rate needs the period's charges settled.
  */
 export async function settleCharges(db: pg.Client, lineIds: string[], outcome: 'APPLIED' | 'DENIED' = 'APPLIED'): Promise<number> {
   // As applyChargeResults stores them: off the sweeper's work list, one charge_outcome row each.
-  const { rowCount } = await db.query(
-    `with settled as (
-       delete from pending_charge p using usage_record u where p.usage_record_id = u.id and u.line_id = any($1::text[]) returning u.id, u.spend, u.from_allowance
-     )
-     insert into charge_outcome (usage_record_id, outcome, amount_charged, units_from_allowances)
-     select id, $2::text, case when $2::text = 'DENIED' then 0 else coalesce(spend, 0) end, case when $2::text = 'DENIED' then 0 else coalesce(from_allowance, 0) end from settled`,
-    [lineIds, outcome],
+  const { rows } = await db.query<{ id: string; spend: string | null; from_allowance: string | null; charge: string | ChargeRequest | null }>(
+    `delete from pending_charge p using usage_record u where p.usage_record_id = u.id and u.line_id = any($1::text[]) returning u.id, u.spend::text, u.from_allowance::text, u.charge`,
+    [lineIds],
   );
-  return rowCount ?? 0;
+  for (const r of rows) {
+    const covered = dec(r.from_allowance ?? '0');
+    const request = typeof r.charge === 'string' ? (JSON.parse(r.charge) as ChargeRequest) : (r.charge ?? undefined);
+    let money = dec(r.spend ?? '0');
+    if (request?.amount != null) {
+      const units = dec(request.units);
+      const rest = Decimal.max(units.minus(covered), 0);
+      money = rest.equals(units) ? dec(request.amount) : units.isZero() ? dec('0') : dec(request.amount).times(rest).div(units).toDecimalPlaces(6, Decimal.ROUND_HALF_EVEN);
+    }
+    await db.query(
+      `insert into charge_outcome (usage_record_id, outcome, amount_charged, units_from_allowances) values ($1, $2, $3, $4)`,
+      [r.id, outcome, outcome === 'DENIED' ? '0' : money.toFixed(), outcome === 'DENIED' ? '0' : covered.toFixed()],
+    );
+  }
+  return rows.length;
 }
 
 /**

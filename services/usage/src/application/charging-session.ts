@@ -38,7 +38,7 @@ import { RPC, type ChargingResultCode, type WalletCommitRequest, type WalletRese
 import { dec, type Decimal } from '@ledgerline/contracts';
 import { MAX_QUANTITY_DECIMALS } from '@ledgerline/rating';
 import type { NatsConnection } from '@ledgerline/platform';
-import { versionAt, activeAddOnsAt, type LineInfo } from '../domain/subscriber';
+import { versionAt, statusAt, type LineInfo } from '../domain/subscriber';
 import { validateUsage } from '../domain/usage-input';
 import type { UsageRuntime } from '../usage-runtime';
 import { SESSION_SOURCE, zoneOf } from './usage-pipeline';
@@ -516,7 +516,14 @@ async function chargeUnreserved(usage: UsageRuntime, key: string, n: number, ctx
 async function recordCommitted(usage: UsageRuntime, eventId: string, ctx: SessionContext, commit: Committed): Promise<string> {
   const [outcome] = await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId, lineId: ctx.lineId, quantity: commit.units.toFixed(), occurredAt: ctx.reportedAt ?? ctx.startedAt }, source: SOURCE, internal: true }], { precharged: true });
   if (outcome.status === 'RATED') {
-    await usage.sql.query(`update usage_record set amount_charged = $2, units_from_allowances = $3 where id = $1 and charge_status = 'APPLIED'`, [outcome.id, commit.amountCharged, commit.unitsFromAllowances]);
+    const { rows: [written] } = await usage.sql.query<{ differs: boolean }>(
+      `update usage_record set amount_charged = $2, units_from_allowances = $3 where id = $1 and charge_status = 'APPLIED'
+       returning (spend is distinct from $2::numeric or from_allowance is distinct from $3::numeric) as differs`,
+      [outcome.id, commit.amountCharged, commit.unitsFromAllowances],
+    );
+    // The live counters took the rating's estimate of the record (spend, from_allowance): where the commit charged
+    // otherwise they are loaded again (as after a ChargeResult), so the next event's spend and allowance facts are the stored records'.
+    if (written?.differs) usage.pipeline.invalidateCounters(ctx.lineId, ctx.billingAccountId);
   }
   return outcome.id;
 }
@@ -535,8 +542,9 @@ interface HoldTerms {
 
 /**
  * Rates `units` of the session's service at `now` with the catalog's rating engine, as a usage
- * event of that moment would be: the plan version, add-ons and line status in force then. A line
- * that may not use the service is END_USER_SERVICE_DENIED.
+ * event of that moment would be: the plan version, add-ons and line status in force then, and the
+ * period's usage before it (UsagePipeline.rateAsNext: a period-graduated price at the tier the period
+ * has reached, allowance ratios, spend). A line that may not use the service is END_USER_SERVICE_DENIED.
  */
 async function rateUnits(usage: UsageRuntime, who: { lineId?: string; msisdn?: string }, base: Record<string, unknown>, units: { quantity: string; unit: string }, now: Date): Promise<{ line: LineInfo; terms: HoldTerms } | { failed: [ChargingResultCode, string] }> {
   await usage.directory.prefetch(who.lineId ? [who.lineId] : [], who.msisdn && !who.lineId ? [who.msisdn] : []);
@@ -545,9 +553,14 @@ async function rateUnits(usage: UsageRuntime, who: { lineId?: string; msisdn?: s
   if (!line || !version) return { failed: ['USER_UNKNOWN', 'no line with an active subscription'] };
   const plan = await usage.plans.get(version.planVersionId);
   if (!plan.ok) return { failed: ['RATING_FAILED', plan.reason] };
-  const event = { ...base, id: `probe:${line.lineId}`, lineId: line.lineId, quantity: units.quantity, occurredAt: now.toISOString() } as Parameters<typeof plan.rater.rate>[0];
-  const lineStatus = (line.status === 'SUSPENDED' || line.status === 'BARRED' ? line.status : line.status === 'ACTIVE' ? 'ACTIVE' : 'BARRED') as 'ACTIVE' | 'SUSPENDED' | 'BARRED';
-  const result = await plan.rater.rate(event, { accountType: version.paymentMode, lineStatus, lineCount: line.lineCount, activeAddOns: activeAddOnsAt(version, now) });
+  // A line not in service (not yet, or no more) may use nothing; offline, its usage is LINE_PENDING / LINE_TERMINATED.
+  const status = statusAt(line, now);
+  if (status !== 'ACTIVE' && status !== 'SUSPENDED' && status !== 'BARRED') return { failed: ['END_USER_SERVICE_DENIED', `line ${line.lineId} is ${status}`] };
+  const probe = validateUsage({ ...base, eventId: 'probe', lineId: line.lineId, quantity: units.quantity, occurredAt: now.toISOString() }, { source: SOURCE }, now);
+  if (!probe.ok) return { failed: ['RATING_FAILED', `${probe.rejection.code}: ${probe.rejection.reason}`] };
+  // Rated as the line's next usage event would be: on the period's usage so far (period-graduated tiers,
+  // allowance used ratios, spend in the period), from the pipeline's live counters.
+  const result = await usage.pipeline.rateAsNext(plan.rater, probe.usage, `probe:${line.lineId}`, line, version);
   if (result.decision === 'DENIED') return { failed: ['END_USER_SERVICE_DENIED', result.denyReason ?? 'DENIED'] };
   const pricePerUnit = result.pricePerUnit ?? (dec(result.chargedUnits).isZero() ? '0' : dec(result.price).div(result.chargedUnits).toDecimalPlaces(10).toString());
   return {
@@ -556,7 +569,7 @@ async function rateUnits(usage: UsageRuntime, who: { lineId?: string; msisdn?: s
       hold: {
         billingAccountId: version.billingAccountId, unit: result.unit ?? units.unit, currency: result.currency, pricePerUnit,
         allowanceIds: result.allowanceId ? [result.allowanceId] : [], allowOverdraft: version.paymentMode === 'POSTPAID' || Boolean(plan.rater.compiled.plan.balancePolicy?.overdraftAllowed),
-        zone: zoneOf(plan.rater, result, { ...base, quantity: units.quantity, occurredAt: now } as Parameters<typeof zoneOf>[2]),
+        zone: zoneOf(plan.rater, result, probe.usage),
       },
       units: result.chargedUnits,
     },

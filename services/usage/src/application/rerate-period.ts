@@ -10,7 +10,9 @@
  * an adjustment, never a second charge. Running it again with the same catalog changes nothing.
  * A record re-priced by a corrected version keeps the subscription's version as its
  * plan_version_id (what shared pools, live usage and invoices group by: wallets still draws that
- * version's pool); its rating trace names the version that priced it.
+ * version's pool); its rating trace names the version that priced it (and the subscription's). A later
+ * re-rate without a named version keeps pricing it by that correction (correctionOf): a correction
+ * stays in force for the records it priced until another one names another version of the plan.
  * Adjustments are made against what the ledger settled: a period with charges wallets has not
  * answered yet is refused (the delta's base would be a guess, and a credit could be given for a
  * charge wallets then denies), and a charge wallets denied has nothing to adjust.
@@ -36,7 +38,6 @@ import type { UsageRuntime } from '../usage-runtime';
 import { chargeRequestRow, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
 import { lineRolloverOwner, poolRolloverOwner } from './period-rollover';
 import { addOnAllowancesOf, allowanceSizeOf, feePeriodOf, sharedAllowancesOf, traceOf, zoneOf } from './usage-pipeline';
-import { priceUnits } from '@ledgerline/rating';
 
 /**
  * When a record was rated for the ledger: the latest reprocessRejected that replaced it (it keeps
@@ -182,8 +183,14 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       const inForcePlan = await usage.plans.get(inForce.planVersionId);
       // A version's plan is the code of its catalog document (the subscription's planCode may name the plan otherwise).
       const correcting = corrected?.ok === true && inForcePlan.ok && inForcePlan.rater.compiled.code === corrected.rater.compiled.code;
-      const version: SubscriptionVersion = correcting ? { ...inForce, planVersionId: c.planVersionId! } : inForce;
-      const plan = correcting ? corrected! : inForcePlan;
+      // Not named now: the correction an earlier re-rate priced the record by stays in force (a plain
+      // re-rate would charge the uncorrected price back), as long as the subscription's version is the one it corrected.
+      const kept = correcting ? undefined : correctionOf(r, inForce.planVersionId);
+      const keptPlan = kept ? await usage.plans.get(kept) : undefined;
+      if (keptPlan && !keptPlan.ok) throw conflict('RERATE_CORRECTION_UNAVAILABLE', `usage record ${r.id} was priced by the corrected plan version ${kept} (an earlier re-rate), which cannot be loaded: ${keptPlan.reason}; re-rate with planVersionId naming the version to price it by`, { field: 'input.planVersionId' });
+      const pricedBy = correcting ? c.planVersionId! : kept ?? inForce.planVersionId;
+      const version: SubscriptionVersion = pricedBy === inForce.planVersionId ? inForce : { ...inForce, planVersionId: pricedBy };
+      const plan = correcting ? corrected! : keptPlan ?? inForcePlan;
       if (!plan.ok) throw badInput('input.planVersionId', plan.reason, plan.code);
       const occurredAt = new Date(r.occurred_at);
       const feePeriod = inForcePlan.ok ? feePeriodOf(inForcePlan.rater) : undefined;
@@ -206,19 +213,17 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       let newSpend = '0';
       let fromAllowance = '0';
       if (result.decision === 'RATED') {
-        const tariffRule = result.trace.find((t) => t.type === 'rate');
-        const tariff = tariffRule ? rater.compiled.ruleByName.get(tariffRule.rule)?.tariff : undefined;
         // What the ledger granted: nothing of a denied charge, part of a PARTIAL one. Only that draws
         // on the allowance and costs money; what it refused still counts as usage of its type (as in live usage).
         const granted = grantedUnitsOf(r, result.chargedUnits);
         const whole = dec(granted).eq(result.chargedUnits);
-        const grantedPrice = whole ? result.price : dec(granted).isZero() ? '0' : tariff ? priceUnits(tariff, result.adjustments, granted) : dec(result.price).times(granted).div(result.chargedUnits).toDecimalPlaces(6).toString();
         const fromPool = result.allowanceId !== undefined && shared.has(result.allowanceId);
         const purchase = !fromPool && result.allowanceId !== undefined ? purchases?.get(result.allowanceId) : undefined;
         const applied = applyUsage(lineCounters, {
-          usageType: r.usage_type, chargedUnits: granted, price: grantedPrice, allowanceId: result.allowanceId,
+          // The money as the ledger takes it: the rated price pro rata of the units granted and not covered (ledgerMoneyFor).
+          usageType: r.usage_type, chargedUnits: granted, price: result.price, allowanceId: result.allowanceId,
           allowanceSize: result.allowanceId !== undefined ? allowanceSizeOf(rater, result.allowanceId, usage.plans.knownOffers()) : undefined,
-          priceOf: (units) => (tariff ? priceUnits(tariff, result.adjustments, units) : result.price),
+          ...(whole ? {} : { ofUnits: result.chargedUnits }),
         }, fromPool ? pool : purchase ? addOns!.get(purchase.allowanceId) : undefined);
         if (!whole) {
           const byType = bucketOf(lineCounters, typeBucket(r.usage_type));
@@ -247,9 +252,10 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       if (delta.isZero() && samePrice && sameVersion) continue;
       const version2 = r.rating_version + 1;
       // No chargedTotal: what the ledger holds after this version is known once its adjustment is settled.
-      // The trace (dispute evidence) names the version that priced the record; plan_version_id stays the subscription's.
+      // The trace (dispute evidence) names the version that priced the record, and the subscription's beside a
+      // corrected one (a later plain re-rate keeps that correction, see correctionOf); plan_version_id stays the subscription's.
       const trace = {
-        ...traceOf(result, version.planVersionId), ...(correcting ? { subscriptionPlanVersionId: inForce.planVersionId } : {}),
+        ...traceOf(result, version.planVersionId), ...(version !== inForce ? { subscriptionPlanVersionId: inForce.planVersionId } : {}),
         estimate: { fromAllowance, spend: newSpend }, previous: { price: r.price, chargedTotal: oldSpend, ratingVersion: r.rating_version },
       };
       // amount_charged: unchanged money stays what the ledger holds; with an adjustment, the estimate until it is settled.
@@ -376,6 +382,17 @@ function drawOf(r: Row): number | undefined {
   if (charged.lte(0)) return undefined;
   const covered = dec(r.units_from_allowances ?? r.from_allowance ?? '0');
   return covered.gte(charged) ? 0 : covered.gt(0) ? 1 : 2;
+}
+
+/**
+ * The corrected plan version an earlier re-rate priced the record by (its trace names it as
+ * `planVersionId`, beside `subscriptionPlanVersionId`), while the subscription's version at the event
+ * (`inForce`) is still the one it corrected; undefined for a record priced by its subscription's version.
+ */
+function correctionOf(r: Row, inForce: string): string | undefined {
+  const trace = (typeof r.rating === 'string' ? JSON.parse(r.rating) : r.rating) as { planVersionId?: unknown; subscriptionPlanVersionId?: unknown } | null;
+  const pricedBy = trace?.planVersionId;
+  return typeof pricedBy === 'string' && pricedBy !== inForce && trace?.subscriptionPlanVersionId === inForce ? pricedBy : undefined;
 }
 
 /**

@@ -12,7 +12,7 @@
  * rated in order and its live counters (the facts of the next event) move event by event.
  */
 import { dec, deterministicId, type AllowancePeriod, type ChargeRequest, type EventName, type FeePeriod } from '@ledgerline/contracts';
-import { priceUnits, RatingInputError, type OfferDocument, type RatingResult, type Rater, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
+import { RatingInputError, type OfferDocument, type RatingResult, type Rater, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
 import { arrayParam, type Clock, type Logger } from '@ledgerline/platform';
 import { hash } from 'node:crypto';
 import { activeAddOnsAt, lineCountAt, statusAt, versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
@@ -20,6 +20,7 @@ import { calendarMonthAt, linePeriodAt, poolPeriodAt } from '../domain/period';
 import { CounterStore } from './counter-store';
 import { storable, validateUsage, type Rejection, type ValidationResult, type ValidUsage } from '../domain/usage-input';
 import { addOnPurchasesAt, applyUsage, setAllowance, TOTAL_BUCKET, usageStateOf, type AddOnAllowances, type AddOnPurchase, type Applied, type LineCounters } from '../domain/live-usage';
+import { chargeAmountOf } from '../domain/ledger-money';
 import { inSqlTransaction, insertArrayRows, type Sql, type SqlClient } from '../persistence/sql';
 import { loadAddOnCounters, loadLineCounters, loadPoolCounters } from './live-usage';
 import { eventIdOf, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
@@ -587,26 +588,14 @@ export class UsagePipeline {
     const plan = this.deps.plans.peek(version.planVersionId) ?? (await this.deps.plans.get(version.planVersionId));
     if (!plan.ok) return this.rejected(id, u.source, u.eventId, u, { code: plan.code, reason: plan.reason }, raw, now, guidedOf(line, version));
 
-    // Counted in the allowance period of the subscription (the one wallets grants its buckets for).
-    const linePeriod = knownPeriod ?? linePeriodAt(line, version, feePeriodOf(plan.rater), u.occurredAt);
+    const { linePeriod, counters, offers, poolPeriod, poolKey, pool, purchases, addOns } = await this.periodState(line, version, plan.rater, u.occurredAt, knownPeriod, inForce);
     const period = linePeriod.period;
-    const counters = this.countersOf(line.lineId, period);
-    // A plan with shared (pool) allowances: the pool counters, loaded once per account, plan version
-    // and pool period (wallets keeps one pool per account, plan version and allowance).
-    const offers = this.deps.plans.knownOffers();
-    const poolPeriod = sharedAllowancesOf(plan.rater, offers).size > 0 ? await this.poolPeriod(version, plan.rater, u.occurredAt, linePeriod) : undefined;
-    const poolKey = poolPeriod ? poolKeyOf(version.billingAccountId, version.planVersionId, poolPeriod.period) : undefined;
-    const pool = poolKey && poolPeriod ? await this.poolCounters(poolKey, version.billingAccountId, version.planVersionId, poolPeriod) : undefined;
-    // Add-on allowances are counted per purchase, over the purchase's own validity (wallets' bucket of it).
-    const purchases = inForce ?? (version.addOns.length > 0 ? this.addOnPurchases(line.lineId, version, u.occurredAt) : undefined);
-    const addOns = purchases ? await this.addOnCounters(purchases) : undefined;
     // Priced on the period's usage before the event.
     const { result: rated, rater, event, ctx } = await this.rateWith(plan.rater, u, id, line, version, counters, pool, addOns);
     if (rated.decision === 'DENIED') {
       return this.rejected(id, u.source, u.eventId, u, { code: rated.denyReason ?? 'DENIED', reason: `rating denied the event: ${rated.denyReason}` }, raw, now, { ...guidedOf(line, version), decision: 'DENIED', currency: rated.currency, rating: traceOf(rated, version.planVersionId) });
     }
 
-    const tariff = firstTariff(rater, rated);
     const allowanceSize = rated.allowanceId !== undefined ? allowanceSizeOf(rater, rated.allowanceId, offers) : undefined;
     const shared = pool !== undefined && rated.allowanceId !== undefined && sharedAllowancesOf(rater, offers).has(rated.allowanceId);
     const purchase = !shared && rated.allowanceId !== undefined ? purchases?.get(rated.allowanceId) : undefined;
@@ -616,7 +605,6 @@ export class UsagePipeline {
       price: rated.price,
       allowanceId: rated.allowanceId,
       allowanceSize,
-      priceOf: (units) => (tariff ? priceUnits(tariff, rated.adjustments, units) : rated.price),
     }, shared ? pool : purchase ? addOns!.get(purchase.allowanceId) : undefined);
     // The plan's notify and offer rules read the usage with this event counted: the event that
     // takes the bundle past 80 % (or uses it up) asks for that notice itself, before any later
@@ -677,6 +665,41 @@ export class UsagePipeline {
       once('usageOfferTriggered', line.lineId, [line.lineId, linePeriod.start.toISOString(), o.offerCode], () => ({ lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, subscriptionId: version.subscriptionId, ...periodOfEvents(), offerCode: o.offerCode, rule: o.rule, usageRecordId: id }));
     }
     return outbox;
+  }
+
+  /**
+   * The counters an event of `line` at `at` is rated on and counted in (see rate): its allowance
+   * period's (the subscription's, the one wallets grants its buckets for; loaded by the batch), with a
+   * plan with shared (pool) allowances the pool's, loaded once per account, plan version and pool
+   * period (wallets keeps one pool per account, plan version and allowance), and its add-on
+   * purchases', each counted over the purchase's own validity (wallets' bucket of it).
+   */
+  private async periodState(line: LineInfo, version: SubscriptionVersion, rater: Rater, at: Date, knownPeriod?: AllowancePeriod, inForce?: Map<string, AddOnPurchase>) {
+    const linePeriod = knownPeriod ?? linePeriodAt(line, version, feePeriodOf(rater), at);
+    const counters = this.countersOf(line.lineId, linePeriod.period);
+    const offers = this.deps.plans.knownOffers();
+    const poolPeriod = sharedAllowancesOf(rater, offers).size > 0 ? await this.poolPeriod(version, rater, at, linePeriod) : undefined;
+    const poolKey = poolPeriod ? poolKeyOf(version.billingAccountId, version.planVersionId, poolPeriod.period) : undefined;
+    const pool = poolKey && poolPeriod ? await this.poolCounters(poolKey, version.billingAccountId, version.planVersionId, poolPeriod) : undefined;
+    const purchases = inForce ?? (version.addOns.length > 0 ? this.addOnPurchases(line.lineId, version, at) : undefined);
+    const addOns = purchases ? await this.addOnCounters(purchases) : undefined;
+    return { linePeriod, counters, offers, poolPeriod, poolKey, pool, purchases, addOns };
+  }
+
+  /**
+   * Rates `u` as the line's next event would be rated, without storing or counting it: on the
+   * period's usage as the counters hold it after every batch queued before (in turn with them), as
+   * rate() prices an event. Online charging prices the units it holds and commits so (charging-session.ts).
+   */
+  rateAsNext(rater: Rater, u: ValidUsage, id: string, line: LineInfo, version: SubscriptionVersion): Promise<RatingResult> {
+    const run = this.chain.then(async () => {
+      const linePeriod = await this.linePeriod(line, version, u.occurredAt);
+      await this.loadCounters(new Map([[`${line.lineId}|${linePeriod.period}`, { lineId: line.lineId, period: linePeriod }]]));
+      const { counters, pool, addOns } = await this.periodState(line, version, rater, u.occurredAt, linePeriod);
+      return (await this.rateWith(rater, u, id, line, version, counters, pool, addOns)).result;
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -879,11 +902,6 @@ export function traceOf(result: RatingResult, planVersionId: string): Record<str
   };
 }
 
-function firstTariff(rater: Rater, result: RatingResult) {
-  const rateEntry = result.trace.find((t) => t.type === 'rate');
-  return rateEntry ? rater.compiled.ruleByName.get(rateEntry.rule)?.tariff : undefined;
-}
-
 /**
  * Counters key of an account's shared pools of a plan version in a period (beside the `line|period`
  * keys): wallets keeps one pool per account, plan version and allowance, so lines of the account on
@@ -937,7 +955,7 @@ export function addOnAllowancesOf(rater: Rater, offers: readonly OfferDocument[]
   return byCode;
 }
 
-/** Size of an allowance of the plan or of one of its add-ons; null when unlimited, undefined when unknown. */
+/** Size of an allowance of the plan or of one of its add-ons (an unlimited one's fair-use cap); null when unlimited without a cap, undefined when unknown. */
 const sizeCache = new WeakMap<Rater, Map<string, string | null | undefined>>();
 
 export function allowanceSizeOf(rater: Rater, allowanceId: string, offers: readonly OfferDocument[] = []): string | null | undefined {
@@ -954,7 +972,9 @@ function findAllowanceSize(rater: Rater, allowanceId: string, offers: readonly O
   const all = [...plan.allowances, ...(plan.addOns ?? []).flatMap((a) => a.allowances), ...offers.flatMap((o) => o.allowances)];
   const a = all.find((x) => x.id === allowanceId);
   if (!a) return undefined;
-  if (a.unlimited) return null;
+  // An unlimited allowance with a fair-use cap is a bucket of the cap (wallets' grantAllowance grants
+  // it so and charges money past it): its thresholds, estimates and re-rates count against the cap.
+  if (a.unlimited) return a.fairUseCap ?? null;
   return a.quantity ?? null;
 }
 
@@ -983,8 +1003,9 @@ export function chargeRequestOf(
     allowanceIds: result.allowanceId ? [result.allowanceId] : [],
     pricePerUnit,
     // The rated price itself: a tiered price's average per unit is rounded, so units x pricePerUnit
-    // misses the rated price by a fraction; wallets takes this (pro rata when allowances cover part).
-    amount: dec(result.price).toDecimalPlaces(6).toFixed(),
+    // misses the rated price by a fraction; wallets takes this (pro rata when allowances cover part,
+    // as usage estimates it: ledgerMoneyFor).
+    amount: chargeAmountOf(result.price).toFixed(),
     allowOverdraft: version.paymentMode === 'POSTPAID' || Boolean(rater.compiled.plan.balancePolicy?.overdraftAllowed),
     ...(extra.zone ? { zone: extra.zone } : {}),
     ...(extra.adjustsInvoiceId ? { adjustsInvoiceId: extra.adjustsInvoiceId } : {}),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyUsage, ratiosOf, usageStateOf, type LineCounters } from './live-usage';
 
-const data = (units: string, price: string) => ({ usageType: 'DATA', chargedUnits: units, price, allowanceId: 'data', allowanceSize: '1000', priceOf: (u: string) => (Number(u) * 2).toFixed(2) });
+const data = (units: string, price: string) => ({ usageType: 'DATA', chargedUnits: units, price, allowanceId: 'data', allowanceSize: '1000' });
 
 describe('applyUsage', () => {
   it('takes units from the allowance first, prices the rest, and reports each threshold once', () => {
@@ -22,8 +22,27 @@ describe('applyUsage', () => {
 
   it('charges the full price when there is no allowance, and nothing from an unlimited one', () => {
     const c: LineCounters = new Map();
-    expect(applyUsage(c, { usageType: 'VOICE', chargedUnits: '60', price: '0.90', priceOf: () => 'x' }).spend).toBe('0.9');
-    expect(applyUsage(c, { usageType: 'VOICE', chargedUnits: '60', price: '0.90', allowanceId: 'voice', allowanceSize: null, priceOf: () => 'x' })).toMatchObject({ spend: '0', fromAllowance: '60', crossed: [] });
+    expect(applyUsage(c, { usageType: 'VOICE', chargedUnits: '60', price: '0.90' }).spend).toBe('0.9');
+    expect(applyUsage(c, { usageType: 'VOICE', chargedUnits: '60', price: '0.90', allowanceId: 'voice', allowanceSize: null })).toMatchObject({ spend: '0', fromAllowance: '60', crossed: [] });
+  });
+
+  it('prices the part an allowance does not cover as the ledger does: the rated price pro rata, not the tariff again', () => {
+    const c: LineCounters = new Map();
+    applyUsage(c, data('900', '0'));
+    // 300 MB rated 4.2 per event (graduated, or a flat fee): 100 in the bundle, 200 at 4.2 x 200 / 300.
+    expect(applyUsage(c, data('300', '4.2'))).toMatchObject({ fromAllowance: '100', spend: '2.8' });
+    // Half-even at the ledger's 6 places; all of a price past 6 places is taken as the ChargeRequest's amount.
+    const d: LineCounters = new Map();
+    applyUsage(d, data('999', '0'));
+    expect(applyUsage(d, data('3', '1')).spend).toBe('0.666667');
+    expect(applyUsage(d, data('3', '1.00000050')).spend).toBe('1');
+  });
+
+  it('a charge the ledger cut short (re-rated): the units granted, pro rata of the charge, rounded down', () => {
+    const c: LineCounters = new Map();
+    applyUsage(c, data('1000', '0'));
+    expect(applyUsage(c, { ...data('594.3', '12.6215'), ofUnits: '1500.3' }).spend).toBe('4.999638');
+    expect(applyUsage(new Map(), { usageType: 'DATA', chargedUnits: '2', price: '20', ofUnits: '10' }).spend).toBe('4');
   });
 
   it('gives the usage state the rules read: before an event for its price, after it for its notices', () => {

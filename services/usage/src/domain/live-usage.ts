@@ -6,10 +6,10 @@
  * The wallets ledger stays the authority: its ChargeResult replaces the estimate afterwards.
  * Values are kept as Decimals (the hot path does not re-parse strings for every event).
  */
-import { dec } from '@ledgerline/contracts';
+import { Decimal, dec } from '@ledgerline/contracts';
+import { chargeAmountOf, ledgerMoneyFor } from './ledger-money';
 import type { AddOnTerm } from './subscriber';
 
-type Decimal = ReturnType<typeof dec>;
 const ZERO = dec('0');
 
 export interface Bucket {
@@ -38,14 +38,18 @@ const THRESHOLD_VALUES = THRESHOLDS.map((t) => dec(t));
 
 export interface UsageDecision {
   usageType: string;
+  /** Units booked: the charged units (in a re-rate, what the ledger granted of them). */
   chargedUnits: string;
-  /** Rated price of all charged units, as if no allowance applied. */
+  /** Rated price of all the charge's units, as if no allowance applied (the ChargeRequest's amount, at 6 places). */
   price: string;
   allowanceId?: string;
-  /** Size of that allowance (null when unlimited), undefined when the plan does not define it. */
+  /** Size of that allowance (null when unlimited without a fair-use cap), undefined when the plan does not define it. */
   allowanceSize?: string | null;
-  /** Price of `units` charged outside the allowance (the tariff with its adjustments). */
-  priceOf: (units: string) => string;
+  /**
+   * The charge's units when the ledger granted fewer than it asked (a PARTIAL charge, re-rated):
+   * `price` is theirs, and the money for the units granted is cut as wallets cuts it (rounded down).
+   */
+  ofUnits?: string;
 }
 
 export interface Applied {
@@ -92,7 +96,10 @@ export function usedRatio(b: Bucket): string {
 export function applyUsage(counters: LineCounters, d: UsageDecision, pool?: LineCounters): Applied {
   const charged = dec(d.chargedUnits);
   let fromAllowance = ZERO;
-  let spend = dec(d.price);
+  // The money for units outside any allowance: what the ledger takes of the rated amount (ledgerMoneyFor).
+  const amount = chargeAmountOf(d.price);
+  const moneyFor = (units: Decimal) => (d.ofUnits === undefined ? ledgerMoneyFor(amount, charged, units) : ledgerMoneyFor(amount, dec(d.ofUnits), units, Decimal.ROUND_DOWN));
+  let spend = moneyFor(charged);
   const crossed: Applied['crossed'] = [];
   if (d.allowanceId !== undefined && d.allowanceSize !== undefined) {
     const b = bucketOf(pool ?? counters, d.allowanceId);
@@ -104,8 +111,9 @@ export function applyUsage(counters: LineCounters, d: UsageDecision, pool?: Line
     } else {
       const remaining = b.allowance!.minus(b.used);
       fromAllowance = remaining.lte(0) ? ZERO : remaining.lt(charged) ? remaining : charged;
+      // Partly covered: the rated amount pro rata, as wallets' decideCharge takes it (not the tariff run again on the rest).
       const priced = charged.minus(fromAllowance);
-      spend = priced.isZero() ? ZERO : priced.eq(charged) ? spend : dec(d.priceOf(priced.toString()));
+      spend = priced.isZero() ? ZERO : priced.eq(charged) ? spend : moneyFor(priced);
     }
     if (!fromAllowance.isZero()) {
       b.used = b.used.plus(fromAllowance);
