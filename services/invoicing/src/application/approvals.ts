@@ -272,7 +272,7 @@ export async function approveRequest(em: Em, c: { id: string; caller: Caller; no
 
 /** Runs a request's operation with its stored input; the id of what it made. */
 async function runOperation(em: Em, row: ApprovalRow, now: Date, payments: PaymentProvider): Promise<string> {
-  if (row.kind === 'CREDIT_NOTE') return issueCreditNote(em, { ...inputOf<CreditNoteInput>(row), now });
+  if (row.kind === 'CREDIT_NOTE') return issueCreditNote(em, { ...inputOf<CreditNoteInput>(row), now }, payments);
   if (row.kind === 'REFUND') return refundPayment(em, { ...inputOf<RefundInput>(row), now }, payments);
   const op = inputOf<DisputeAcceptInput>(row);
   const requester: Caller = { role: 'AGENT', subject: row.requested_by, scopes: [] };

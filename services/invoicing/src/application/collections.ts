@@ -2,6 +2,12 @@
 //  1. Autopay: an account with a payment-provider token on file is charged what the invoice still
 //     owes, once per invoice (an `autopay_attempt` row per invoice, the provider call and the
 //     payment keyed `autopay:<invoiceId>`, so a second run or a restart never charges twice).
+//     The charge (amount, currency, token, key) is fixed first in the attempt's own committed row
+//     (STARTED); the provider is asked and the payment recorded in a second transaction. When that
+//     one fails (after the provider captured, perhaps), every later pass retries exactly the same
+//     charge — also once the invoice owes less or nothing: the provider answers the capture it made
+//     and the part no longer owed becomes account credit, as an overpayment does. An invoice whose
+//     attempt is STARTED is not dunned.
 //     The token is asked of subscribers when the account event said there is one (it never
 //     travels on the event bus), or was registered here. A decline, or no token after all, is
 //     recorded and leaves the invoice unpaid; dunning takes over.
@@ -25,6 +31,7 @@ import type { AutopayTokens } from '../ports/autopay-tokens';
 import type { DisputePolicy, DisputeStarter } from '../ports/disputes';
 import { disputesToWatch, disputesWithoutWorkflow, markWorkflowChecked, markWorkflowStarted } from './disputes';
 import { DEFAULT_DISPUTE_POLICY } from '../domain/disputes';
+import { lockCreditOfInvoice } from './credit';
 import { recordPayment } from './payments';
 import { rows, sql } from './sql';
 
@@ -69,26 +76,42 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
   );
   const noToken = (inv: { id: string; billing_account_id: string }) =>
     fork().transactional((em) => sql(em as Em)('autopay_attempt').insert({ invoice_id: inv.id, billing_account_id: inv.billing_account_id, state: 'NO_TOKEN', attempted_at: now }).onConflict('invoice_id').ignore());
-  for (const inv of due) {
+  // Attempts a pass fixed and did not finish (the provider's answer never recorded): retried as fixed.
+  const started = await rows<{ id: string; billing_account_id: string }>(
+    fork(),
+    `select invoice_id as id, billing_account_id from autopay_attempt where state = 'STARTED' order by attempted_at, invoice_id limit ?`,
+    [limit],
+  );
+  const charge = async (inv: { id: string; billing_account_id: string }, begin: () => Promise<boolean>) => {
     try {
-      const token = inv.autopay_token ?? (deps.autopayTokens ? await deps.autopayTokens.tokenOf(inv.billing_account_id) : null);
-      if (!token) {
-        await noToken(inv);
-        warn(null, `invoice ${inv.id}: the account has autopay but no token could be found; dunning takes over`);
-        continue;
-      }
-      const outcome = await fork().transactional((em) => autopay(em as Em, inv.id, token, deps.payments, now));
-      if (outcome === 'SUCCEEDED') out.autopaid.push(inv.id);
+      if (!(await begin())) return;
+      if (await fork().transactional((em) => finishAutopay(em as Em, inv.id, deps.payments, now))) out.autopaid.push(inv.id);
     } catch (error) {
       if (error instanceof DomainError && error.code === 'PAYMENT_DECLINED') {
         await fork().transactional((em) =>
-          sql(em as Em)('autopay_attempt').insert({ invoice_id: inv.id, billing_account_id: inv.billing_account_id, state: 'DECLINED', failure_code: error.code, attempted_at: now }).onConflict('invoice_id').ignore(),
+          sql(em as Em)('autopay_attempt')
+            .insert({ invoice_id: inv.id, billing_account_id: inv.billing_account_id, state: 'DECLINED', failure_code: error.code, attempted_at: now })
+            .onConflict('invoice_id')
+            .merge({ state: 'DECLINED', failure_code: error.code })
+            .where('autopay_attempt.state', 'STARTED'),
         );
         out.declined.push(inv.id);
       } else {
         warn(error, `autopay of invoice ${inv.id} failed; the next pass tries again`);
       }
     }
+  };
+  for (const inv of started) await charge(inv, async () => true);
+  for (const inv of due) {
+    await charge(inv, async () => {
+      const token = inv.autopay_token ?? (deps.autopayTokens ? await deps.autopayTokens.tokenOf(inv.billing_account_id) : null);
+      if (!token) {
+        await noToken(inv);
+        warn(null, `invoice ${inv.id}: the account has autopay but no token could be found; dunning takes over`);
+        return false;
+      }
+      return fork().transactional((em) => startAutopay(em as Em, inv.id, token, now));
+    });
   }
 
   // 3 (before dunning, which needs its own starter). Open disputes whose workflow never started.
@@ -133,7 +156,7 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
        left join autopay_attempt t on t.invoice_id = i.id
       where i.state in ${OPEN} and i.voided_at is null and i.due_date <= ? and i.dunning_started_at is null
         and i.total - i.amount_paid - i.amount_credited > 0
-        and ((a.autopay_token is null and not a.autopay) or t.invoice_id is not null)
+        and ((a.autopay_token is null and not a.autopay) or (t.invoice_id is not null and t.state <> 'STARTED'))
       order by i.due_date, i.id limit ?`,
     [now, limit],
   );
@@ -155,19 +178,46 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
   return out;
 }
 
-async function autopay(em: Em, invoiceId: string, token: string, provider: PaymentProvider, now: Date): Promise<'SUCCEEDED' | 'NOTHING_OWED'> {
+/**
+ * Fixes the invoice's autopay charge (what it owes now) in a STARTED attempt, committed before the
+ * provider is asked; false when nothing is owed (NOTHING_OWED) or another pass got there first.
+ */
+async function startAutopay(em: Em, invoiceId: string, token: string, now: Date): Promise<boolean> {
   const k = sql(em);
   const invoice = await k('invoice').where({ id: invoiceId }).forUpdate().first();
   const attempt = { invoice_id: invoiceId, billing_account_id: invoice.billing_account_id, attempted_at: now };
   const owed = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
   if (owed.lte(0) || !['SENT', 'PARTIALLY_PAID'].includes(invoice.state)) {
     await k('autopay_attempt').insert({ ...attempt, state: 'NOTHING_OWED' }).onConflict('invoice_id').ignore();
-    return 'NOTHING_OWED';
+    return false;
   }
   const amount = dec(owed).toFixed(minorUnits(invoice.currency));
-  const paymentId = await recordPayment(em, { invoiceId, channel: 'CARD', amount: { amount, currency: invoice.currency }, idempotencyKey: `autopay:${invoiceId}`, paymentMethodToken: token, now }, provider);
-  await k('autopay_attempt').insert({ ...attempt, state: 'SUCCEEDED', payment_id: paymentId }).onConflict('invoice_id').ignore();
-  return 'SUCCEEDED';
+  const made = await k('autopay_attempt')
+    .insert({ ...attempt, state: 'STARTED', amount, currency: invoice.currency, payment_method_token: token, idempotency_key: `autopay:${invoiceId}` })
+    .onConflict('invoice_id')
+    .ignore()
+    .returning('invoice_id');
+  return made.length > 0;
+}
+
+/**
+ * Asks the provider for the attempt's fixed charge (the same amount, token and key on every try: it
+ * answers a capture it made already) and records the payment; what the invoice no longer owes of it
+ * is kept as account credit. False when the attempt is no longer STARTED (another pass finished it).
+ */
+async function finishAutopay(em: Em, invoiceId: string, provider: PaymentProvider, now: Date): Promise<boolean> {
+  // The credit lock before the attempt's and the invoice's rows, as recordPayment takes it for an overpayment.
+  await lockCreditOfInvoice(em, invoiceId);
+  const k = sql(em);
+  const attempt = await k('autopay_attempt').where({ invoice_id: invoiceId, state: 'STARTED' }).forUpdate().first();
+  if (!attempt) return false;
+  const paymentId = await recordPayment(
+    em,
+    { invoiceId, channel: 'CARD', amount: { amount: dec(String(attempt.amount)).toFixed(minorUnits(attempt.currency)), currency: attempt.currency }, idempotencyKey: attempt.idempotency_key, paymentMethodToken: attempt.payment_method_token, allowOverpayment: true, now },
+    provider,
+  );
+  await k('autopay_attempt').where({ invoice_id: invoiceId }).update({ state: 'SUCCEEDED', payment_id: paymentId });
+  return true;
 }
 
 /** The service's due-date job: one pass every `intervalMs` (and on `nudge`). */

@@ -216,7 +216,7 @@ async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount
       lines: await creditLines(em, d, amount.toFixed(scale)),
       idempotencyKey: disputeCreditKey(d.id),
       now: c.now,
-    });
+    }, null); // a CREDIT note: it refunds nothing, so no payment provider
   }
   const status = c.decision === 'ACCEPT' ? 'ACCEPTED' : 'REJECTED';
   await k('dispute').where({ id: d.id }).update({ status, credited_amount: credited, credit_note_id: creditNoteId, decided_by: c.by.slice(0, 200), decision_note: c.note, decided_at: c.now, updated_at: c.now });

@@ -3,6 +3,7 @@
 // key with the same input returns the first result, with other input it is a CONFLICT.
 import { DomainError, badInput, dec, minorUnits, newId, notFound, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
+import { createHash } from 'node:crypto';
 import { allocatePayment, assertCreditNoteWithinInvoice, creditNoteLines, isDraft, settlementState, splitRefund, type InvoiceState } from '../domain/lifecycle';
 import type { PaymentProvider } from '../adapters/payment-provider';
 import { applyAccountCredit, creditBalance, lockAccountCredit, lockCreditOfInvoice } from './credit';
@@ -127,10 +128,7 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
     invoicePaid: invoice ? dec(String(invoice.amount_paid)).toFixed() : '0',
   });
 
-  const providerRef = payment.channel === 'CARD' ? (await provider.refund({ providerRef: payment.provider_ref, amount: amount.toFixed(scale), currency: payment.currency, idempotencyKey: c.idempotencyKey })).providerRef : null;
-  const id = newId('payment').replace('pay_', 'ref_');
-  await k('refund').insert({ id, payment_id: payment.id, amount: amount.toFixed(scale), currency: payment.currency, provider_ref: providerRef, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
-  await k('payment').where({ id: payment.id }).update({ refunded_amount: dec(String(payment.refunded_amount)).plus(amount).toFixed(scale) });
+  const id = await payOut(em, payment, amount, { key: c.idempotencyKey, hash, now }, provider);
   // The credit entry (source REFUND, source_id the refund) is how later refunds know this part came from credit.
   if (dec(creditPart).gt(0)) await k('account_credit_entry').insert({ id: `crd_${id.slice(4)}`, billing_account_id: payment.billing_account_id, amount: dec(creditPart).negated().toFixed(scale), currency: payment.currency, source: 'REFUND', source_id: id, created_at: now });
   if (dec(invoicePart).gt(0) && invoice) {
@@ -159,6 +157,40 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
     }
   }
   return id;
+}
+
+/**
+ * Gives `amount` of a payment (locked by the caller) back, for refundPayment and REFUND credit notes:
+ * for a CARD payment the provider's refund, keyed `key` so a retry after a failed commit refunds
+ * nothing twice (a refusal throws the provider's coded error and the caller's transaction changes
+ * nothing); a `refund` row (other channels without provider ref: someone pays it out); and the
+ * payment's refunded_amount. Only what is common: the caller decides where the money comes from.
+ */
+async function payOut(em: Em, payment: any, amount: Decimal, r: { key: string; hash: string; now: Date; creditNoteId?: string }, provider: PaymentProvider | null): Promise<string> {
+  const scale = minorUnits(payment.currency);
+  let providerRef: string | null = null;
+  if (payment.channel === 'CARD') {
+    if (!provider) throw new Error(`refunding card payment ${payment.id} needs the payment provider`);
+    providerRef = (await provider.refund({ providerRef: payment.provider_ref, amount: amount.toFixed(scale), currency: payment.currency, idempotencyKey: r.key })).providerRef;
+  }
+  const id = newId('payment').replace('pay_', 'ref_');
+  // A note's refunds are counted for the approval daily limit as the note (its moved_alone_by), not again here.
+  const ofNote = r.creditNoteId ? { credit_note_id: r.creditNoteId, moved_alone_by: null } : {};
+  await sql(em)('refund').insert({ id, payment_id: payment.id, amount: amount.toFixed(scale), currency: payment.currency, provider_ref: providerRef, idempotency_key: r.key, request_hash: r.hash, created_at: r.now, ...ofNote });
+  await sql(em)('payment').where({ id: payment.id }).update({ refunded_amount: dec(String(payment.refunded_amount)).plus(amount).toFixed(scale) });
+  return id;
+}
+
+/** Refund keys starting with these are a REFUND credit note's (noteRefundKey); callers may not take them. */
+export const NOTE_REFUND_KEY_PREFIXES = ['credit-note:', 'credit-note#'];
+
+/**
+ * The key of a REFUND note's refund of one payment, at the provider and on the refund row: from the
+ * note's idempotency key (not its id, which a retry after a failed commit draws anew) and the payment.
+ */
+export function noteRefundKey(noteKey: string, paymentId: string): string {
+  const plain = `credit-note:${noteKey}:${paymentId}`;
+  return plain.length <= 200 ? plain : `credit-note#${createHash('sha256').update(noteKey).digest('hex')}:${paymentId}`;
 }
 
 /**
@@ -200,9 +232,11 @@ export interface IssueCreditNoteCommand {
 /**
  * A credit note against invoice lines. CREDIT lowers what the invoice still asks for (any part of
  * it already paid becomes account credit); OFFSET puts the amount on the account's credit for
- * later invoices; REFUND pays it back (the paid amount goes down by it).
+ * later invoices; REFUND pays it back (the paid amount goes down by it): each payment it takes money
+ * back from is refunded as refundPayment refunds it (payOut; `provider` for CARD payments, null only
+ * where no REFUND note is issued).
  */
-export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand): Promise<string> {
+export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provider: PaymentProvider | null): Promise<string> {
   const { now, ...request } = c;
   const hash = requestHash(request);
   const again = await replay(em, 'credit_note', c.idempotencyKey, hash);
@@ -243,7 +277,7 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand): Promis
   // A REFUND note pays money back: it is given back from the invoice's payments (money first, then
   // account credit applied to it) and counts as refunded on them, so a refund of the same payment
   // cannot give it back a second time.
-  const payouts: { id: string; refunded: string }[] = [];
+  const payouts: { payment: any; take: Decimal }[] = [];
   if (c.kind === 'REFUND') {
     const payments = await k('payment').where({ invoice_id: invoice.id }).orderByRaw(`channel = 'ACCOUNT_CREDIT', created_at, id`).forUpdate();
     const fromCredit = await refundedFromCredit(em, payments.map((p: any) => p.id as string));
@@ -253,7 +287,7 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand): Promis
       const paidLeft = netOnInvoice(p, fromCredit.get(p.id) ?? '0');
       if (!paidLeft.gt(0)) continue;
       const take = paidLeft.lt(left) ? paidLeft : left;
-      payouts.push({ id: p.id, refunded: dec(String(p.refunded_amount)).plus(take).toFixed(scale) });
+      payouts.push({ payment: p, take });
       left = left.minus(take);
     }
     if (left.gt(0)) {
@@ -269,7 +303,11 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand): Promis
   await k('credit_note').insert({ id, number, invoice_id: invoice.id, billing_account_id: invoice.billing_account_id, kind: c.kind, reason: c.reason, total: total.toFixed(scale), tax_total: taxTotal.toFixed(scale), currency: invoice.currency, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
   await k('credit_note_line').insert(lines.map((l, i) => ({ id: `${id}_${i + 1}`.slice(0, 40), credit_note_id: id, invoice_line_id: l.invoiceLineId, amount: l.amount, tax_amount: l.taxAmount })));
   for (const l of lines) await k('invoice_line').where({ id: l.invoiceLineId }).update({ credited_amount: k.raw('credited_amount + ?::numeric', [l.amount]) });
-  for (const p of payouts) await k('payment').where({ id: p.id }).update({ refunded_amount: p.refunded });
+  // The money goes back: a refund per payment, at the card provider for a card (a refusal fails the note).
+  for (const p of payouts) {
+    const key = noteRefundKey(c.idempotencyKey, p.payment.id);
+    await payOut(em, p.payment, p.take, { key, hash: requestHash({ creditNoteKey: c.idempotencyKey, paymentId: p.payment.id, amount: p.take.toFixed(scale) }), now, creditNoteId: id }, provider);
+  }
 
   let paid = dec(String(invoice.amount_paid));
   let credited = dec(String(invoice.amount_credited));

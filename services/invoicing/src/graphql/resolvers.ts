@@ -9,7 +9,7 @@ import { billRunId, billRunView, closeBillingPeriod, previewNextInvoice, process
 import { issueInvoice, regenerateInvoice, resolveDispute, voidInvoice } from '../application/invoice-lifecycle';
 import { disputeInvoice } from '../application/dispute-invoice';
 import { STAFF_HOLD_KEY_PREFIX } from '../domain/disputes';
-import { issueCreditNote, issuePaymentReceipt, recordPayment, refundPayment } from '../application/payments';
+import { issueCreditNote, issuePaymentReceipt, NOTE_REFUND_KEY_PREFIXES, recordPayment, refundPayment } from '../application/payments';
 import { dunnedInvoicesPaidFromCreditInBatch } from '../application/credit';
 import { renderInvoiceHtml, renderInvoicePdf, type InvoiceDocumentModel } from '../documents/render';
 import { runCollections } from '../application/collections';
@@ -35,6 +35,12 @@ function staffHoldKey(key: unknown): void {
   if (typeof key === 'string' && key.startsWith(STAFF_HOLD_KEY_PREFIX)) throw badInput('input.idempotencyKey', `Idempotency keys starting with ${STAFF_HOLD_KEY_PREFIX} are reserved for disputeInvoice`, 'IDEMPOTENCY_KEY_RESERVED');
 }
 
+/** A REFUND credit note's refunds are keyed by the note (noteRefundKey): a caller's refund may not take such a key. */
+function refundKey(key: unknown): void {
+  if (typeof key === 'string' && NOTE_REFUND_KEY_PREFIXES.some((p) => key.startsWith(p))) {
+    throw badInput('input.idempotencyKey', `Idempotency keys starting with ${NOTE_REFUND_KEY_PREFIXES.join(' or ')} are reserved for the refunds of REFUND credit notes`, 'IDEMPOTENCY_KEY_RESERVED');
+  }
+}
 /** The key of a dispute's credit note (`dispute:<id>`): a caller that took one first would answer the decision with its own note. */
 function creditNoteKey(key: unknown): void {
   if (typeof key === 'string' && key.startsWith('dispute:')) throw badInput('input.idempotencyKey', 'Idempotency keys starting with dispute: are reserved for the credit notes of accepted disputes', 'IDEMPOTENCY_KEY_RESERVED');
@@ -206,6 +212,7 @@ export const resolvers = guardOperations({
       return { payment, invoice: payment.invoiceId ? await fresh(ctx, payment.invoiceId) : null };
     },
     refundPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
+      refundKey(a.input?.idempotencyKey);
       const at = ctx.runtime.clock.now();
       const { reason: _reason, ...input } = a.input ?? {}; // the reason is kept on an approval request only
       // An AGENT above the approval limit: a pending request, nothing refunded (approvals.ts).
@@ -220,7 +227,7 @@ export const resolvers = guardOperations({
       const at = ctx.runtime.clock.now();
       const r = await mutate(ctx, async (em, now) => {
         const pending = await gateCreditNote(em, ctx.deps.approvalLimits, ctx.deps.approvalDailyLimits, ctx.caller, a.input, now);
-        return pending ? { pending } : { id: await issueCreditNote(em, { ...a.input, now }) };
+        return pending ? { pending } : { id: await issueCreditNote(em, { ...a.input, now }, ctx.deps.payments) };
       }, at);
       if ('pending' in r) return { creditNote: null, invoice: await fresh(ctx, a.input.invoiceId), approvalRequest: r.pending };
       return { ...(await afterCreditNote(ctx, r.id, at)), approvalRequest: null };

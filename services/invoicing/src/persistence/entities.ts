@@ -122,6 +122,8 @@ export const Refund = defineEntity({
     providerRef: p.string().length(80).nullable(),
     idempotencyKey: p.string().length(200).unique(),
     requestHash: p.string().length(64),
+    /** The REFUND credit note this refund pays out; null: a refundPayment. */
+    creditNoteId: p.string().length(40).nullable(),
     createdAt: p.datetime(),
   }),
 });

@@ -12,6 +12,8 @@ import { Migration20261207000000_dispute_workflow_runs } from './Migration202612
 import { Migration20261208000000_approval_requests } from './Migration20261208000000_approval_requests';
 import { Migration20261216300000_approval_request_outcomes } from './Migration20261216300000_approval_request_outcomes';
 import { Migration20261217100000_approval_daily_limit } from './Migration20261217100000_approval_daily_limit';
+import { Migration20261218000000_refund_credit_note } from './Migration20261218000000_refund_credit_note';
+import { Migration20261218000001_autopay_attempt_fixed } from './Migration20261218000001_autopay_attempt_fixed';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -28,4 +30,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261208000000_approval_requests', class: Migration20261208000000_approval_requests },
   { name: 'Migration20261216300000_approval_request_outcomes', class: Migration20261216300000_approval_request_outcomes },
   { name: 'Migration20261217100000_approval_daily_limit', class: Migration20261217100000_approval_daily_limit },
+  { name: 'Migration20261218000000_refund_credit_note', class: Migration20261218000000_refund_credit_note },
+  { name: 'Migration20261218000001_autopay_attempt_fixed', class: Migration20261218000001_autopay_attempt_fixed },
 ];
