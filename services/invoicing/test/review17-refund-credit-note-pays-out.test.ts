@@ -55,9 +55,12 @@ describe('review17: a REFUND credit note pays the money back', () => {
     const bank = await pay(inv.id, 'BANK_TRANSFER', '10.00', 'r17-mixed-bank');
     const card = await pay(inv.id, 'CARD', '20.00', 'r17-mixed-card');
     const [{ provider_ref: charged }] = (await db().execute('select provider_ref from payment where id = ?', [card])) as any[];
+    // Both were paid at the test clock's instant: the card a second later, so the order the note takes
+    // them in (oldest first, then by id) does not depend on the random ids.
+    await db().execute(`update payment set created_at = created_at + interval '1 second' where id = ?`, [card]);
     const cn = (await h.gql<any>(ISSUE, refundNote(inv, '25.00', 'r17-mixed-cn'))).issueCreditNote.creditNote.id;
     const byPayment = Object.fromEntries((await refunds([bank, card])).map((r) => [r.payment_id, { amount: Number(r.amount), provider: r.provider_ref != null, note: r.credit_note_id }]));
-    expect(byPayment, 'cash first: the whole transfer, then 15.00 of the card').toEqual({ [bank]: { amount: 10, provider: false, note: cn }, [card]: { amount: 15, provider: true, note: cn } });
+    expect(byPayment, 'oldest payment first: the whole transfer, then 15.00 of the card').toEqual({ [bank]: { amount: 10, provider: false, note: cn }, [card]: { amount: 15, provider: true, note: cn } });
     expect(providerRefundsOf(charged).map((s) => s.req.amount)).toEqual(['15.00']);
   });
 
