@@ -377,8 +377,12 @@ async function retryCandidates(db: Db, after: string, limit: number): Promise<{ 
 /** Judges one candidate again in its own transaction, under the wallet lock; whether it wrote a request. */
 async function retryOne(db: Db, now: Date, policy: RetryPolicy, walletId: string): Promise<boolean> {
   return db.tx(async (sql) => {
+    // The lock in a statement of its own: a statement's snapshot is taken before it waits for a lock,
+    // so a balance read in the locking statement would miss a top-up that committed meanwhile (and
+    // ask the card again for money the wallet already has). The next statement sees it.
+    await sql.query('select id from wallet where id = $1 for update', [walletId]);
     const [w] = await sql.query<{ id: string; billing_account_id: string; currency: string; unspent: string }>(
-      `with l as (select id, billing_account_id, currency from wallet where id = $1 for update)
+      `with l as (select id, billing_account_id, currency from wallet where id = $1)
        select l.id, l.billing_account_id, l.currency,
               (coalesce((select a.balance from ledger_account a where a.id = l.id), 0)
                + coalesce((select a.balance from ledger_account a where a.id = ${accountIdSql('l.billing_account_id', 'RESERVED', 'l.currency')}), 0))::text as unspent

@@ -56,6 +56,13 @@ export const LEDGER_CHECKS: readonly { name: string; sql: string }[] = [
           where a.kind = 'RESERVED' and exists (select 1 from wallet w2 where w2.currency = a.unit) and a.balance <> coalesce(r.total, 0) limit 5`,
   },
   {
+    // Allowance units a reservation holds sit in RESERVED:<unit> (its bucket parts) until it is closed.
+    name: 'allowance units held in RESERVED equal the open reservations',
+    sql: `select a.id, a.balance, coalesce(r.total, 0) as open from ledger_account a
+          left join (select ${accountIdSql('rv.billing_account_id', 'RESERVED', 'rv.unit')} as id, sum(rv.units_from_buckets) as total from reservation rv where rv.status = 'RESERVED' group by 1) r on r.id = a.id
+          where a.kind = 'RESERVED' and not exists (select 1 from wallet w2 where w2.currency = a.unit) and a.balance <> coalesce(r.total, 0) limit 5`,
+  },
+  {
     name: 'every budget replenishment is in the ledger, and the budget receivable is what was replenished',
     sql: `select r.id from budget_replenishment r left join ledger_transaction t on t.id = r.transaction_id where t.id is null
           union all
