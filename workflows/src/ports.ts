@@ -46,6 +46,9 @@ export interface RefundRequest {
 /**
  * A card/wallet payment provider. Declines throw DomainError('PAYMENT_DECLINED') (not retryable);
  * outages throw a retryable error. Void and refund are the compensations and must be idempotent.
+ * A void of an authorization that was captured (a capture whose answers were all lost) throws
+ * DomainError('AUTHORIZATION_CAPTURED') with the capture's id in `details.captureId`: the card is
+ * charged, and the caller goes on with that capture.
  */
 export interface PaymentProvider {
   authorize(req: AuthorizeRequest, opts?: CallOptions): Promise<Authorization>;

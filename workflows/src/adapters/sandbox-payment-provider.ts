@@ -110,7 +110,8 @@ export class SandboxPaymentProvider implements PaymentProvider {
     const auth = this.authorization(req.authorizationId);
     const op = await this.run('void', auth.token, req, opts, () => {
       if (auth.status === 'CAPTURED') {
-        throw new DomainError(ErrorCode.CONFLICT, `authorization ${req.authorizationId} is captured; refund it instead`);
+        const captureId = [...this.captures].find(([, c]) => c.authorizationId === req.authorizationId)?.[0];
+        throw new DomainError(ErrorCode.AUTHORIZATION_CAPTURED, `authorization ${req.authorizationId} is captured (${captureId}); refund it instead`, { details: { captureId } });
       }
       auth.status = 'VOIDED';
       return { op: 'void', idempotencyKey: req.idempotencyKey, id: this.nextId('void'), authorizationId: req.authorizationId };

@@ -1,7 +1,9 @@
 // Recharge: authorize → capture → credit wallet → receipt, as a saga.
 //
 // Money moves only in capture and credit, so those are where compensation lives:
-//   capture fails (after retries) → void the authorization: the customer is not charged;
+//   capture fails (after retries) → void the authorization: the customer is not charged (a void the
+//                                   provider refuses because a capture went through, every answer to it
+//                                   lost, names that capture: the recharge goes on with it);
 //   credit refused by wallets     → close the credit's key, then refund the capture: the customer
 //                                   gets the money back, and the wallet is never credited with it.
 // Once the card is charged the credit is retried until wallets gives a definite answer: a credit
@@ -13,7 +15,7 @@
 // has no receipt id (and the failure is in the history for operations to re-issue).
 // Every activity call carries the key `${workflowId}:${step}`; the workflow id is
 // `recharge-${rechargeId}`, so a second start, a retry or a replay can never charge twice.
-import { ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, log, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { validateRechargeInput, type RechargeInput, type RechargeResult, type RechargeStatus, type RechargeStep } from '../domain/recharge';
 import { ErrorCode } from '../errors';
@@ -96,13 +98,30 @@ export async function rechargeWorkflow(input: RechargeInput): Promise<RechargeRe
     status.failure = failureType(err);
     log.warn('capture failed; voiding the authorization', { rechargeId, authorizationId, failure: status.failure });
     status.step = 'void';
-    await compensating(() => voidAuthorization({ authorizationId, idempotencyKey: key('void') }));
-    status.step = 'compensated';
-    throw ApplicationFailure.nonRetryable(`capture failed for recharge ${rechargeId}; authorization voided`, ErrorCode.PAYMENT_CAPTURE_FAILED, {
-      rechargeId,
-      authorizationId,
-      cause: status.failure,
-    });
+    const found = await compensating(() => voidAuthorization({ authorizationId, idempotencyKey: key('void') })).then(
+      () => undefined,
+      (voidErr: unknown) => {
+        // The provider refuses to void a captured authorization: a capture went through though every
+        // answer to it was lost. The card is charged, so the recharge goes on with that capture (the
+        // wallet is credited, or the capture refunded if wallets refuses): before, the workflow failed
+        // here with the card charged and nothing credited or refunded.
+        if (!patched('recharge-void-refused-captured')) throw voidErr;
+        const captured = capturedIdOf(voidErr);
+        if (captured === undefined) throw voidErr;
+        return captured;
+      },
+    );
+    if (found === undefined) {
+      status.step = 'compensated';
+      throw ApplicationFailure.nonRetryable(`capture failed for recharge ${rechargeId}; authorization voided`, ErrorCode.PAYMENT_CAPTURE_FAILED, {
+        rechargeId,
+        authorizationId,
+        cause: status.failure,
+      });
+    }
+    log.warn('the void found the authorization captured; going on with that capture', { rechargeId, authorizationId, captureId: found });
+    status.failure = undefined;
+    captureId = found;
   }
   status.captureId = captureId;
 
@@ -146,6 +165,14 @@ export async function rechargeWorkflow(input: RechargeInput): Promise<RechargeRe
 
   status.step = 'completed';
   return { rechargeId, status: 'COMPLETED', amount, currency, authorizationId, captureId, walletTransactionId, ...(receiptId ? { receiptId } : {}) };
+}
+
+/** The capture id a void refused as AUTHORIZATION_CAPTURED names, else undefined. */
+function capturedIdOf(err: unknown): string | undefined {
+  if (failureType(err) !== ErrorCode.AUTHORIZATION_CAPTURED) return undefined;
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  const details = cause instanceof ApplicationFailure ? (cause.details?.[0] as { captureId?: unknown } | undefined) : undefined;
+  return typeof details?.captureId === 'string' ? details.captureId : undefined;
 }
 
 /** The stable code behind an activity failure: ApplicationFailure type, else the failure kind. */

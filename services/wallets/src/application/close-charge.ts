@@ -32,7 +32,9 @@ export interface ClosedCharge {
  * (`CHARGE:<id>`, kind CHARGE_CLOSED, no entries). It is written under the locks of every wallet of
  * the account, the locks charging takes before it looks its key up (applyChargesIn): a charge being
  * applied meanwhile either committed first (and is answered here), or waits for these locks and
- * then finds the closed key (answered DENIED, CHARGE_CLOSED, nothing written). A charge naming
+ * then finds the closed key (answered DENIED, CHARGE_CLOSED, nothing written). A prepaid one-off
+ * charge still waiting under the id as a due charge is closed too (settled by the CHARGE_CLOSED row):
+ * a credit paying it meanwhile either paid first (answered taken) or finds it closed. A charge naming
  * another account under the same id is another charge (CHARGE_ID_CONFLICT). Same id again: the same answer.
  */
 export async function closeCharge(sql: Sql, c: CloseChargeCommand): Promise<ClosedCharge> {
@@ -54,7 +56,13 @@ export async function closeCharge(sql: Sql, c: CloseChargeCommand): Promise<Clos
   if (!row || row.billing_account_id !== c.billingAccountId.slice(0, 40)) {
     throw conflict(CHARGE_ID_CONFLICT, `chargeId ${c.chargeId} was used for a charge of another billing account`, { field: 'input.chargeId' });
   }
-  if (row.kind === CHARGE_CLOSED) return { taken: false, outcome: null, amountCharged: null, currency: null, reason: null };
+  if (row.kind === CHARGE_CLOSED) {
+    // A one-off charge waiting as a due charge under this id (the balance could not pay it yet) is
+    // closed with it: no credit pays it any more (they pay only open ones, under these same wallet
+    // locks) and it is no longer shown as due. Marked settled by the CHARGE_CLOSED row, which moved nothing.
+    await sql.query(`update due_charge set settled_at = $3, transaction_id = $2 where id = $1 and billing_account_id = $4 and settled_at is null`, [c.chargeId, row.id, c.now, c.billingAccountId.slice(0, 40)]);
+    return { taken: false, outcome: null, amountCharged: null, currency: null, reason: null };
+  }
   // A one-off charge taken from the balance under the same key (subscribers' oneoffcharge event): taken, its amount.
   if (row.kind !== 'CHARGE') return { taken: true, outcome: 'APPLIED', amountCharged: row.outcome?.amount ?? null, currency: row.outcome?.currency ?? null, reason: null };
   const outcome = row.outcome?.outcome ?? 'APPLIED';
