@@ -31,8 +31,9 @@ describe('SandboxPaymentProvider', () => {
     await expect(p.capture({ authorizationId, amount: '1.00', currency: 'EUR', idempotencyKey: 'k:c2' })).rejects.toBeInstanceOf(DomainError);
 
     const second = await p.authorize({ ...auth, idempotencyKey: 'k2:authorize' });
-    await p.capture({ authorizationId: second.authorizationId, amount: '20.00', currency: 'EUR', idempotencyKey: 'k2:capture' });
-    await expect(p.void({ authorizationId: second.authorizationId, idempotencyKey: 'k2:void' })).rejects.toMatchObject({ code: 'CONFLICT' });
+    const { captureId } = await p.capture({ authorizationId: second.authorizationId, amount: '20.00', currency: 'EUR', idempotencyKey: 'k2:capture' });
+    // A captured authorization is not voided: the refusal names the capture (the recharge goes on with it).
+    await expect(p.void({ authorizationId: second.authorizationId, idempotencyKey: 'k2:void' })).rejects.toMatchObject({ code: 'AUTHORIZATION_CAPTURED', details: { captureId } });
   });
 
   it('plays scripted outcomes per attempt: decline, and fail-after (effect done, answer lost)', async () => {
