@@ -1,7 +1,7 @@
 import { Decimal, badInput, conflict, newId } from '@ledgerline/contracts';
 import { NOTHING_TO_READ, type Reading, type Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
-import { UNIT_ACCOUNT_KINDS, accountId, ensureAccounts, findTransaction, lockIdempotencyKey, newTxId, postTransactions, replayOrConflict, requestHash } from './ledger';
+import { UNIT_ACCOUNT_KINDS, accountId, ensureAccounts, findTransaction, closeLedgerKey, lockIdempotencyKey, postTransactions, replayOrConflict, requestHash } from './ledger';
 import type { BucketState } from '../domain/charging';
 import { fmt } from '../domain/charging';
 import { requireWallet } from './wallets';
@@ -175,11 +175,7 @@ export async function revokeGrant(sql: Sql, c: RevokeGrantCommand): Promise<{ bu
   if (typeof c.billingAccountId !== 'string' || c.billingAccountId.trim() === '') throw badInput('input.billingAccountId', 'A billing account id is required', 'BILLING_ACCOUNT_ID_REQUIRED');
   const key = `GRANT:${c.grantKey}`;
   await lockIdempotencyKey(sql, key);
-  await sql.query(
-    `insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, request_hash, reference, outcome, created_at)
-     values ($1, $2, $3, $4, $5, null, null, $6) on conflict (idempotency_key) do nothing`,
-    [newTxId(), key, GRANT_REVOKED, c.billingAccountId, GRANT_REVOKED, c.now],
-  );
+  await closeLedgerKey(sql, key, GRANT_REVOKED, c.billingAccountId, c.now);
   const [marked] = await sql.query<{ kind: string; billing_account_id: string | null }>(`select kind, billing_account_id from ledger_transaction where idempotency_key = $1`, [key]);
   if (!marked || marked.billing_account_id !== c.billingAccountId) throw conflict('IDEMPOTENCY_KEY_REUSED', 'This grant key was used for a grant of another billing account', { field: 'input.grantKey' });
   if (marked.kind === GRANT_REVOKED) return { bucket: null, unitsRevoked: '0' };

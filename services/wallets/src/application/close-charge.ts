@@ -1,6 +1,6 @@
 import { badInput, conflict, type ChargeResult } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
-import { chargeKey, lockIdempotencyKey, newTxId } from './ledger';
+import { chargeKey, closeLedgerKey, lockIdempotencyKey } from './ledger';
 import { CHARGE_CLOSED, CHARGE_ID_CONFLICT } from './apply-charges';
 
 export { CHARGE_CLOSED };
@@ -41,26 +41,23 @@ export async function closeCharge(sql: Sql, c: CloseChargeCommand): Promise<Clos
   if (typeof c.chargeId !== 'string' || c.chargeId.trim() === '' || c.chargeId.length > 200) throw badInput('input.chargeId', 'A charge id (at most 200 characters) is required', 'CHARGE_ID_REQUIRED');
   if (typeof c.billingAccountId !== 'string' || c.billingAccountId.trim() === '') throw badInput('input.billingAccountId', 'A billing account id is required', 'BILLING_ACCOUNT_ID_REQUIRED');
   const key = chargeKey(c.chargeId);
+  const owner = c.billingAccountId.slice(0, 40); // the column's width, as charges store it
   // Charging's own locks, in its order (wallets by id), then the key's (as other writers of a key).
   await sql.query(`select id from wallet where billing_account_id = $1 order by id for update`, [c.billingAccountId]);
   await lockIdempotencyKey(sql, key);
-  await sql.query(
-    `insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, request_hash, reference, outcome, created_at)
-     values ($1, $2, $3, $4, $5, null, null, $6) on conflict (idempotency_key) do nothing`,
-    [newTxId(), key, CHARGE_CLOSED, c.billingAccountId.slice(0, 40), CHARGE_CLOSED, c.now],
-  );
+  await closeLedgerKey(sql, key, CHARGE_CLOSED, owner, c.now);
   const [row] = await sql.query<{ id: string; kind: string; billing_account_id: string | null; outcome: { outcome?: ChargeResult['outcome']; amountCharged?: string; reason?: string; amount?: string; currency?: string } | null }>(
     `select id, kind, billing_account_id, outcome from ledger_transaction where idempotency_key = $1`,
     [key],
   );
-  if (!row || row.billing_account_id !== c.billingAccountId.slice(0, 40)) {
+  if (!row || row.billing_account_id !== owner) {
     throw conflict(CHARGE_ID_CONFLICT, `chargeId ${c.chargeId} was used for a charge of another billing account`, { field: 'input.chargeId' });
   }
   if (row.kind === CHARGE_CLOSED) {
     // A one-off charge waiting as a due charge under this id (the balance could not pay it yet) is
     // closed with it: no credit pays it any more (they pay only open ones, under these same wallet
     // locks) and it is no longer shown as due. Marked settled by the CHARGE_CLOSED row, which moved nothing.
-    await sql.query(`update due_charge set settled_at = $3, transaction_id = $2 where id = $1 and billing_account_id = $4 and settled_at is null`, [c.chargeId, row.id, c.now, c.billingAccountId.slice(0, 40)]);
+    await sql.query(`update due_charge set settled_at = $3, transaction_id = $2 where id = $1 and billing_account_id = $4 and settled_at is null`, [c.chargeId, row.id, c.now, owner]);
     return { taken: false, outcome: null, amountCharged: null, currency: null, reason: null };
   }
   // A one-off charge taken from the balance under the same key (subscribers' oneoffcharge event): taken, its amount.

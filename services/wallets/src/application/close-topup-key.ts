@@ -1,6 +1,6 @@
 import { badInput, conflict } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
-import { lockIdempotencyKey, newTxId } from './ledger';
+import { closeLedgerKey, lockIdempotencyKey } from './ledger';
 import { checkKey, type TopupResult } from './topup-balance';
 
 /** Kind (and request hash) of the row that closes a top-up key: no entries, no money. */
@@ -32,11 +32,7 @@ export async function closeTopupKey(sql: Sql, c: CloseTopupKeyCommand): Promise<
   // The top-up's own key lock (creditWallet): a top-up between its lookup and its insert finishes
   // first and is answered; one that comes after finds the closed key, IDEMPOTENCY_KEY_REUSED.
   await lockIdempotencyKey(sql, key);
-  await sql.query(
-    `insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, request_hash, reference, outcome, created_at)
-     values ($1, $2, $3, $4, $5, null, null, $6) on conflict (idempotency_key) do nothing`,
-    [newTxId(), key, TOPUP_KEY_CLOSED, c.billingAccountId, TOPUP_KEY_CLOSED, c.now],
-  );
+  await closeLedgerKey(sql, key, TOPUP_KEY_CLOSED, c.billingAccountId, c.now);
   const [row] = await sql.query<{ kind: string; billing_account_id: string | null; outcome: Omit<TopupResult, 'createdAt' | 'created'> | null; created_at: Date }>(
     `select kind, billing_account_id, outcome, created_at from ledger_transaction where idempotency_key = $1`,
     [key],

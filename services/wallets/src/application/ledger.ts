@@ -212,6 +212,19 @@ export async function lockIdempotencyKey(sql: Sql, idempotencyKey: string): Prom
   await sql.query(`select pg_advisory_xact_lock(hashtext('ledger-key:' || $1::text))`, [idempotencyKey]);
 }
 
+/**
+ * Closes a ledger key with a row of its own (kind and request hash `kind`, no entries, no money) unless
+ * a transaction holds it already: a top-up, charge or grant still on its way under the key then finds
+ * it and is refused. The caller holds the key's lock (lockIdempotencyKey) and reads the key's row after.
+ */
+export async function closeLedgerKey(sql: Sql, idempotencyKey: string, kind: string, billingAccountId: string, now: Date): Promise<void> {
+  await sql.query(
+    `insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, request_hash, reference, outcome, created_at)
+     values ($1, $2, $3, $4, $5, null, null, $6) on conflict (idempotency_key) do nothing`,
+    [newTxId(), idempotencyKey, kind, billingAccountId, kind, now],
+  );
+}
+
 export async function findTransaction(sql: Sql, idempotencyKey: string): Promise<StoredTransaction | null> {
   const rows = await sql.query<StoredTransaction>(`select id, kind, request_hash, outcome, created_at from ledger_transaction where idempotency_key = $1`, [idempotencyKey]);
   return rows[0] ?? null;
