@@ -9,6 +9,7 @@ import { rolloverOf } from '../domain/allowance-period';
 import { walletLock, walletLockOfReservations, type LockedWalletRow, type WalletPair } from './locks';
 import { grantRollover, rolloverTargetOf, type RolloverTarget } from './renew-allowances';
 import { bucketUse, bucketUseWrite, emitBalanceEvents, type BucketUseRow, type WalletChange } from './balance-events';
+import { reserveFingerprint, reserveValiditySeconds } from '../domain/reserve-fingerprint';
 
 export interface ReservationRow {
   id: string;
@@ -31,6 +32,8 @@ export interface ReservationRow {
   closed_at: Date | null;
   usage_type: string | null;
   zone: string | null;
+  /** The request's fingerprint (reserveFingerprint); null on reservations made before there were. */
+  request_hash: string | null;
 }
 
 const DECIMAL = /^\d+(\.\d{1,6})?$/;
@@ -74,8 +77,14 @@ function withState(w: LockedWalletRow): Wallet {
 
 type Checked = { req: WalletReserveRequest; reply?: WalletReserveReply };
 
-/** Whether a repeated requestId asks for what its reservation was made for (then it gets the same reply). */
+/**
+ * Whether a repeated requestId asks for what its reservation was made for (then it gets the same
+ * reply): the same fingerprint. A reservation made before fingerprints were kept is compared as it
+ * was then, on what its row holds (session, wallet, unit, line, units, price; not allowanceIds,
+ * allowOverdraft, validity, usage type, zone).
+ */
 function sameReserve(prior: ReservationRow, req: WalletReserveRequest, walletId: string): boolean {
+  if (prior.request_hash !== null) return prior.request_hash === reserveFingerprint(req);
   return prior.session_id === req.sessionId && prior.wallet_id === walletId && prior.unit === req.unit && (prior.line_id ?? null) === (req.lineId ?? null)
     && new Decimal(prior.requested_units).equals(req.requestedUnits) && new Decimal(prior.price_per_unit).equals(req.pricePerUnit);
 }
@@ -104,7 +113,8 @@ export async function reserve(sql: Sql, req: WalletReserveRequest, now: Date): P
  * commit): each request is checked first and decided on its own, in arrival order, so a refused
  * request never affects the others. Wallets are locked once in id order; reservations, ledger
  * transactions and entries are written set-based. A repeated `requestId` (in an earlier batch or
- * in this one) answers the same reservation. One reply per request, in order.
+ * in this one) answers the same reservation when it asks for the same (sameReserve), else it is
+ * refused IDEMPOTENCY_KEY_REUSED. One reply per request, in order.
  */
 export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: Date): Promise<WalletReserveReply[]> {
   const checked: Checked[] = reqs.map((req) => ({ req, reply: checkReserve(req) }));
@@ -153,7 +163,7 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
       continue;
     }
     const id = newId('bucket').replace(/^bkt_/, 'rsv_');
-    const validity = Math.min(Math.max(Number(req.validitySeconds ?? 300) || 300, 1), 86_400);
+    const validity = reserveValiditySeconds(req.validitySeconds);
     const source = wallet.payment_mode === 'PREPAID' ? wallet.id : accountId(wallet.billing_account_id, 'UNBILLED_RECEIVABLE', wallet.currency);
     const entries: Entry[] = [];
     for (const p of d.bucketParts) entries.push({ accountId: p.bucketId, unit: req.unit, amount: p.units.negated() }, { accountId: accountId(req.billingAccountId, 'RESERVED', req.unit), unit: req.unit, amount: p.units });
@@ -166,6 +176,7 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
       bucket_parts: d.bucketParts.map((p) => ({ bucketId: p.bucketId, units: fmt(p.units) })), money_reserved: fmt(d.amount), used_units: null, status: 'RESERVED',
       expires_at: new Date(now.getTime() + validity * 1000), created_at: now, closed_at: null,
       usage_type: typeof req.usageType === 'string' ? req.usageType.slice(0, 16) : null, zone: typeof req.zone === 'string' ? req.zone.slice(0, 40) : null,
+      request_hash: reserveFingerprint(req),
     };
     made.set(req.requestId, row);
     fresh.push(row);
@@ -175,11 +186,11 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
     const col = <K extends keyof ReservationRow>(k: K) => fresh.map((r) => r[k]);
     // Ledger rows, balances and the reservations: one round trip.
     await postTransactions(sql, txs, now, [{
-      text: `insert into reservation (id, session_id, request_key, billing_account_id, wallet_id, line_id, unit, price_per_unit, requested_units, granted_units, units_from_buckets, bucket_parts, money_reserved, status, expires_at, created_at, usage_type, zone)
-       select id, sid, rk, acc, wal, lin, unit, ppu, req, gr, fb, parts::jsonb, money, 'RESERVED', exp, $14, ut, zone
-       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::text[], $13::numeric[], $15::timestamptz[], $16::text[], $17::text[])
-         as t(id, sid, rk, acc, wal, lin, unit, ppu, req, gr, fb, parts, money, exp, ut, zone)`,
-      params: [col('id'), col('session_id'), col('request_key'), col('billing_account_id'), col('wallet_id'), col('line_id'), col('unit'), col('price_per_unit'), col('requested_units'), col('granted_units'), col('units_from_buckets'), fresh.map((r) => JSON.stringify(r.bucket_parts)), col('money_reserved'), now, col('expires_at'), col('usage_type'), col('zone')],
+      text: `insert into reservation (id, session_id, request_key, billing_account_id, wallet_id, line_id, unit, price_per_unit, requested_units, granted_units, units_from_buckets, bucket_parts, money_reserved, status, expires_at, created_at, usage_type, zone, request_hash)
+       select id, sid, rk, acc, wal, lin, unit, ppu, req, gr, fb, parts::jsonb, money, 'RESERVED', exp, $14, ut, zone, rh
+       from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::text[], $13::numeric[], $15::timestamptz[], $16::text[], $17::text[], $18::text[])
+         as t(id, sid, rk, acc, wal, lin, unit, ppu, req, gr, fb, parts, money, exp, ut, zone, rh)`,
+      params: [col('id'), col('session_id'), col('request_key'), col('billing_account_id'), col('wallet_id'), col('line_id'), col('unit'), col('price_per_unit'), col('requested_units'), col('granted_units'), col('units_from_buckets'), fresh.map((r) => JSON.stringify(r.bucket_parts)), col('money_reserved'), now, col('expires_at'), col('usage_type'), col('zone'), col('request_hash')],
     }]);
     // A hold spends nothing: no balance or allowance notice, no auto top-up, no budget
     // replenishment (the unspent money, balance + held, is what they judge; see unspentMove).

@@ -21,6 +21,7 @@ import { Migration20261205100000_sink_accounts_keep_no_balance } from './Migrati
 import { Migration20261208100000_balance_adjustment_requests } from './Migration20261208100000_balance_adjustment_requests';
 import { Migration20261216300100_balance_adjustment_request_outcomes } from './Migration20261216300100_balance_adjustment_request_outcomes';
 import { Migration20261217100100_balance_adjustment_agent_index } from './Migration20261217100100_balance_adjustment_agent_index';
+import { Migration20261218100000_reservation_request_hash } from './Migration20261218100000_reservation_request_hash';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -46,4 +47,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261208100000_balance_adjustment_requests', class: Migration20261208100000_balance_adjustment_requests },
   { name: 'Migration20261216300100_balance_adjustment_request_outcomes', class: Migration20261216300100_balance_adjustment_request_outcomes },
   { name: 'Migration20261217100100_balance_adjustment_agent_index', class: Migration20261217100100_balance_adjustment_agent_index },
+  { name: 'Migration20261218100000_reservation_request_hash', class: Migration20261218100000_reservation_request_hash },
 ];
