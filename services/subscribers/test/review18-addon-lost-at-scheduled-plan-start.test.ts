@@ -7,7 +7,8 @@ import { ORDER_FIELDS, startHarness, type Harness } from './support';
  * (ending) subscription only; the SCHEDULED one copied the add-ons when the change completed
  * (`applyPlanChange`: `addOns: current.addOns`). When the new plan starts, the paid add-on (valid
  * 30 days) is gone from the line's subscription (and from the events usage rates by), and the
- * customer can buy it (and is charged) a second time.
+ * customer can buy it (and is charged) a second time. Fixed 2026-11-28 (see STATUS.md); the cases
+ * around it in `addon-carried-at-plan-change.test.ts`.
  */
 let h: Harness;
 beforeAll(async () => {
@@ -22,9 +23,7 @@ const ADD = `mutation($i: AddAddOnInput!) { addAddOn(input: $i) { line { subscri
 const sweep = (at: string) => h.subscribers.runtime.orm.em.fork().transactional((em) => activateDueSubscriptions(em as never, new Date(at)));
 
 describe('review18: add-on bought while a downgrade is scheduled', () => {
-  // KNOWN BUG, not fixed yet (review 18, 2026-11-28): an add-on bought while an END_OF_CYCLE plan change waits is not carried to the new subscription when it starts (it can then be sold again); see services/subscribers/STATUS.md "Not done".
-  // `it.fails` keeps the reproduction running: it turns red the day the bug is fixed, to be made a plain `it` then.
-  it.fails('stays on the line when the scheduled plan starts, and is not sold twice', async () => {
+  it('stays on the line when the scheduled plan starts, and is not sold twice', async () => {
     const c = await gql(`mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } } }`, { i: { name: 'Ada Addon', kind: 'INDIVIDUAL', timezone: 'Europe/Berlin' } });
     const a = await gql(`mutation($i: OpenBillingAccountInput!) { openBillingAccount(input: $i) { billingAccount { id } } }`, {
       i: { customerId: c.createCustomer.customer.id, paymentMode: 'POSTPAID', currency: 'EUR', billCycleDay: 1, creditLimit: '300.00' },

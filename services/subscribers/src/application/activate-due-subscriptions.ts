@@ -1,4 +1,5 @@
 import type { Em } from '@ledgerline/platform';
+import { carryAddOns, type AddOnEntry } from '../domain/add-ons';
 import { BillingAccount, Subscription, type Line, type OneOffCharge } from '../persistence/entities';
 import { emitOneOffCharge, emitSubscription } from './events';
 import { lockLine } from './line-orders';
@@ -28,7 +29,8 @@ export async function activateDueSubscriptions(em: Em, now: Date, limit = 500): 
 /**
  * Brings one line's subscriptions up to `now` (the caller holds the line's lock): the ACTIVE ones
  * that have ended become ENDED, the SCHEDULED ones that have started become ACTIVE (the line's
- * plan with them) and charge their change's PLAN_CHANGE fees. Returns how many moved.
+ * plan with them), holding every add-on of the plan they follow still valid as they start, and
+ * charge their change's PLAN_CHANGE fees. Returns how many moved.
  */
 export async function applyDueSubscriptions(em: Em, line: Line, now: Date): Promise<number> {
   const ending = await em.find(Subscription, { lineId: line.id, status: 'ACTIVE', endsAt: { $lte: now } }, { orderBy: { endsAt: 'asc' }, refresh: true });
@@ -41,6 +43,7 @@ export async function applyDueSubscriptions(em: Em, line: Line, now: Date): Prom
   }
   const charges: OneOffCharge[] = [];
   for (const sub of starting) {
+    await carryAddOnsFromPlanLeft(em, sub);
     sub.status = 'ACTIVE';
     line.planCode = sub.planCode;
     line.updatedAt = now;
@@ -52,4 +55,22 @@ export async function applyDueSubscriptions(em: Em, line: Line, now: Date): Prom
   await em.flush();
   for (const charge of charges) emitOneOffCharge(em, charge);
   return ending.length + starting.length;
+}
+
+/**
+ * The add-ons still valid as `next` starts, carried from the subscription it follows (the one the
+ * change ended at that instant) with their dates: those bought before the change was scheduled were
+ * copied when it was, those bought while it waited since 2026-11-28 at their purchase, and this
+ * takes any a subscription scheduled before then missed (bought while it waited). One started
+ * before `next` (not a scheduled one ended unstarted, whose end is its own start). Their plan can
+ * hold them (the plan change and the purchase refuse otherwise; one sold before those checks is
+ * carried as sold). Run once per start (the line is locked, `next` still SCHEDULED); a purchase
+ * already held is not added again.
+ */
+async function carryAddOnsFromPlanLeft(em: Em, next: Subscription): Promise<void> {
+  const left = await em.findOne(Subscription, { lineId: next.lineId, id: { $ne: next.id }, status: { $in: ['ACTIVE', 'ENDED'] }, startsAt: { $lt: next.startsAt }, endsAt: next.startsAt }, { orderBy: { startsAt: 'desc' } });
+  if (!left) return;
+  const held = JSON.parse(next.addOns) as AddOnEntry[];
+  const carried = carryAddOns(held, JSON.parse(left.addOns) as AddOnEntry[], next.startsAt);
+  if (carried.length > held.length) next.addOns = JSON.stringify(carried);
 }

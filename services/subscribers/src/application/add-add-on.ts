@@ -1,6 +1,7 @@
 import { conflict, DomainError, money, notFound, type Money } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { BillingAccount, Line } from '../persistence/entities';
+import { addOnEndsAt, inForceAt, offerFitsPlan, type AddOnEntry } from '../domain/add-ons';
+import { BillingAccount, Line, Subscription } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
 import type { LineOrderResult } from './add-line';
 import { assertNoOpenOrder } from './line-orders';
@@ -22,11 +23,7 @@ export interface OfferedTerms {
   price: Money;
 }
 
-export interface AddOnEntry {
-  code: string;
-  startsAt: string;
-  endsAt: string | null;
-}
+export type { AddOnEntry } from '../domain/add-ons';
 
 /**
  * Orders an add-on (data boost, roaming pass) on the line's current subscription, billed once, at
@@ -48,10 +45,22 @@ export async function addAddOn(em: Em, catalog: CatalogClient, c: AddAddOnComman
   if (price.currency !== account.currency) {
     throw new DomainError('OFFER_CURRENCY_MISMATCH', `Offer ${offer.code} is priced in ${price.currency}, but the account bills in ${account.currency}`, { field: 'input.offerCode' }, 'BAD_USER_INPUT');
   }
-  if (offer.compatiblePlans.length && !offer.compatiblePlans.includes(sub.planCode)) {
+  if (!offerFitsPlan(offer.compatiblePlans, sub.planCode)) {
     throw new DomainError('OFFER_NOT_COMPATIBLE', `Offer ${offer.code} cannot be added to plan ${sub.planCode}`, { field: 'input.offerCode' }, 'BAD_USER_INPUT');
   }
-  const active = (JSON.parse(sub.addOns) as AddOnEntry[]).find((a) => a.code === offer.code && (!a.endsAt || new Date(a.endsAt) > now));
+  // A plan change already scheduled takes the add-ons still valid when it starts (`carryAddOns`):
+  // one its plan cannot hold is not sold if it would still be valid then (it would be cut short,
+  // paid for; the plan change refuses the same, see `assertAddOnsFitPlan`).
+  const scheduled = await em.findOne(Subscription, { lineId: line.id, status: 'SCHEDULED' });
+  if (scheduled && addOnEndsAt(now, offer.validityDays) > scheduled.startsAt && !offerFitsPlan(offer.compatiblePlans, scheduled.planCode)) {
+    throw new DomainError(
+      'OFFER_NOT_COMPATIBLE',
+      `Offer ${offer.code} cannot be held on plan ${scheduled.planCode}, which this line changes to on ${scheduled.startsAt.toISOString()}, and would still be valid then`,
+      { field: 'input.offerCode', scheduledPlanCode: scheduled.planCode },
+      'BAD_USER_INPUT',
+    );
+  }
+  const active = (JSON.parse(sub.addOns) as AddOnEntry[]).find((a) => a.code === offer.code && inForceAt(a, now));
   if (active) throw conflict('ADDON_ALREADY_ACTIVE', `${offer.code} is active on this line until ${active.endsAt}`, { field: 'input.offerCode' });
   await assertNoOpenOrder(em, line.id);
   const order = placeOrder(em, {

@@ -4,6 +4,7 @@ import { dec, decimalToString, DomainError, notFound, type Money } from '@ledger
 import type { Em } from '@ledgerline/platform';
 import { transitionLine, type LineStatus } from '../domain/lifecycle';
 import { isFinal, LINE_ACTION_OF, moveOrder, type OrderKind, type OrderStatus } from '../domain/order';
+import { carryAddOns, type AddOnEntry } from '../domain/add-ons';
 import type { FeeTrigger, PlanFee } from '../domain/plan-terms';
 import type { OneOffItem } from '../domain/proration';
 import { BillingAccount, CollectionsHold, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
@@ -245,8 +246,20 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
     const startsAt = order.sagaChargeAt ?? now;
     const endsAt = new Date(startsAt.getTime() + r.validityDays * 86_400_000);
     if (effects) await settleAddOn(effects, { orderId: order.id, chargeId: addOnChargeId(order.id), line, account, offerCode: r.offerCode, price: r.price, startsAt, endsAt });
-    sub.addOns = JSON.stringify([...(JSON.parse(sub.addOns) as unknown[]), { code: r.offerCode, startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString() }]);
+    const entry: AddOnEntry = { code: r.offerCode, startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString() };
+    sub.addOns = JSON.stringify([...(JSON.parse(sub.addOns) as AddOnEntry[]), entry]);
     emitSubscription(em, 'subscriptionChanged', sub, line, account, order.id, now);
+    // A plan change waiting to start (END_OF_CYCLE) holds the add-on too if it is still valid then
+    // (its plan can hold it: checked when the order was placed), so the add-on stays on the line when
+    // the new plan starts; `applyDueSubscriptions` carries it there as well (orders placed before).
+    const scheduled = await em.findOne(Subscription, { lineId: line.id, status: 'SCHEDULED' });
+    if (scheduled) {
+      const carried = carryAddOns(JSON.parse(scheduled.addOns) as AddOnEntry[], [entry], scheduled.startsAt);
+      if (carried.length > (JSON.parse(scheduled.addOns) as AddOnEntry[]).length) {
+        scheduled.addOns = JSON.stringify(carried);
+        emitSubscription(em, 'subscriptionChanged', scheduled, line, account, order.id, now);
+      }
+    }
     charges.push(
       em.create(OneOffCharge, {
         id: addOnChargeId(order.id),

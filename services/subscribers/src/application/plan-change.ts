@@ -3,6 +3,7 @@ import type { Em } from '@ledgerline/platform';
 import { localDateOf, startOfLocalDay, billingPeriodOf, formatLocalDate } from '../domain/calendar';
 import { feesOn, planChangeTiming, planTerms, prepaidPlanChangeTiming, type PlanChangeTiming, type PlanFee } from '../domain/plan-terms';
 import { quotePlanChange, type OneOffItem } from '../domain/proration';
+import { inForceAt, offerFitsPlan, type AddOnEntry } from '../domain/add-ons';
 import { BillingAccount, Line, Subscription } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
 import type { WalletsPort } from '../ports/wallets-client';
@@ -101,6 +102,7 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
     const paid = await paidPeriod(wallets, account.id, current, from.recurringFee?.period, c.now);
     const period = { periodStart: formatLocalDate(localDateOf(paid.start, account.timezone)), periodEnd: formatLocalDate(localDateOf(paid.end, account.timezone)) };
     const effectiveAt = timing === 'IMMEDIATE' ? c.now : paid.end;
+    await assertAddOnsFitPlan(catalog, current, base.toPlanCode, effectiveAt);
     const refund = from.recurringFee?.proration === 'DAILY' ? unusedDaysRefund(dec(from.recurringFee.amount.amount), paid, effectiveAt, account.currency) : null;
     const prepaid = {
       newPeriodFee: target.terms.recurringFee ? round(target.terms.recurringFee.amount) : null,
@@ -111,8 +113,11 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
   }
   if (timing === 'END_OF_CYCLE') {
     const period = billingPeriodOf(today, account.billCycleDay);
-    return { ...base, effectiveAt: startOfLocalDay(period.end, account.timezone), periodStart: formatLocalDate(period.start), periodEnd: formatLocalDate(period.end), items: [], total: withFees(money('0', account.currency)), prepaid: null };
+    const effectiveAt = startOfLocalDay(period.end, account.timezone);
+    await assertAddOnsFitPlan(catalog, current, base.toPlanCode, effectiveAt);
+    return { ...base, effectiveAt, periodStart: formatLocalDate(period.start), periodEnd: formatLocalDate(period.end), items: [], total: withFees(money('0', account.currency)), prepaid: null };
   }
+  await assertAddOnsFitPlan(catalog, current, base.toPlanCode, c.now);
   const quote = quotePlanChange({
     currency: account.currency,
     billCycleDay: account.billCycleDay,
@@ -122,6 +127,27 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
   });
   // Effective now; the day of the change is billed on the new plan.
   return { ...base, effectiveAt: c.now, periodStart: formatLocalDate(quote.period.start), periodEnd: formatLocalDate(quote.period.end), items: quote.items, total: withFees(quote.total), prepaid: null };
+}
+
+/**
+ * The new plan takes every add-on still valid when it starts, with its dates (`carryAddOns`), so each
+ * must be one the plan can hold: a change onto a plan that cannot hold one (the offer's
+ * `compatiblePlans`) is refused, CONFLICT `PLAN_CHANGE_ADDON_INCOMPATIBLE` naming the add-on and
+ * when it ends, rather than cutting short an add-on paid for (there is no cancellation of an
+ * add-on, nor a refund of its unused part): the change can be made once it has ended. An offer the
+ * catalog no longer knows is carried as sold. Preview and order alike (both quote here).
+ */
+async function assertAddOnsFitPlan(catalog: CatalogClient, current: Subscription, toPlanCode: string, effectiveAt: Date): Promise<void> {
+  for (const held of (JSON.parse(current.addOns) as AddOnEntry[]).filter((a) => inForceAt(a, effectiveAt))) {
+    const offer = await catalog.offer(held.code);
+    if (offer && !offerFitsPlan(offer.compatiblePlans, toPlanCode)) {
+      throw conflict('PLAN_CHANGE_ADDON_INCOMPATIBLE', `Add-on ${held.code} is valid until ${held.endsAt} and cannot be held on plan ${toPlanCode}; change plan once it has ended`, {
+        field: 'input.planCode',
+        offerCode: held.code,
+        addOnEndsAt: held.endsAt,
+      });
+    }
+  }
 }
 
 /**

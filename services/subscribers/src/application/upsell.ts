@@ -1,7 +1,8 @@
 import { LockMode } from '@mikro-orm/core';
 import { conflict, deterministicId, formatAmount, money, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { BillingAccount, Line, ProductOrder, UpsellOffer } from '../persistence/entities';
+import { addOnEndsAt, offerFitsPlan } from '../domain/add-ons';
+import { BillingAccount, Line, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
 import { addAddOn, type AddOnEntry } from './add-add-on';
 import type { LineOrderResult } from './add-line';
@@ -49,6 +50,9 @@ export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: Pres
   const account = await em.findOneOrFail(BillingAccount, { id: line.billingAccountId });
   const sub = await currentSubscription(em, line.id);
   const activeAddOn = sub && (JSON.parse(sub.addOns) as AddOnEntry[]).some((a) => a.code === offer.code && (!a.endsAt || new Date(a.endsAt) > c.now));
+  // As addAddOn refuses it: a plan change waiting to start whose plan cannot hold the add-on, still valid then.
+  const scheduled = await em.findOne(Subscription, { lineId: line.id, status: 'SCHEDULED' });
+  const cutByChange = scheduled && addOnEndsAt(c.now, offer.validityDays) > scheduled.startsAt && !offerFitsPlan(offer.compatiblePlans, scheduled.planCode);
   const reason =
     line.status !== 'ACTIVE'
       ? `line is ${line.status}`
@@ -58,9 +62,11 @@ export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: Pres
           ? `${offer.code} is priced in ${offer.currency}, but the account bills in ${account.currency}`
           : offer.compatiblePlans.length && !offer.compatiblePlans.includes(sub.planCode)
             ? `${offer.code} is not sold with ${sub.planCode}`
-            : activeAddOn
-              ? `${offer.code} is already active`
-              : null;
+            : cutByChange
+              ? `${offer.code} cannot be held on ${scheduled.planCode}, which the line changes to on ${scheduled.startsAt.toISOString()}`
+              : activeAddOn
+                ? `${offer.code} is already active`
+                : null;
   const expiresAt = new Date(c.now.getTime() + c.validForHours * 3_600_000);
   const row = em.create(UpsellOffer, {
     id,
