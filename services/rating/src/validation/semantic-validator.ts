@@ -231,8 +231,22 @@ function allowanceProblems(allowances: unknown[], pointer: string): Problem[] {
     if (!allowance.unlimited && allowance.fairUseCap !== undefined) {
       problems.push({ pointer: `${at}/fairUseCap`, code: 'INVALID_ALLOWANCE', message: 'A fair-use cap only applies to an unlimited allowance.' });
     }
+    // Wallets grants an unlimited allowance as a bucket of its fair-use cap (and charges the rate rule's price past it);
+    // without a cap it grants nothing, so every unit rated into it would be charged in money while usage counts it free.
+    // Authoring only: a version published before this check still rates as it did.
+    if (allowance.unlimited === true && allowance.fairUseCap === undefined) {
+      problems.push({
+        pointer: `${at}/fairUseCap`, code: 'MISSING_FIELD', authoringOnly: true,
+        message: 'Give the unlimited allowance a "fairUseCap" (units of the allowance, e.g. "180000" seconds): its bucket is granted at the cap and the rate rule\'s price applies past it. Without one no bucket is granted and every unit would be charged at that price.',
+      });
+    }
   });
   return problems;
+}
+
+/** The allowances of an offer (the same checks as a plan's: wallets grants them alike). */
+export function offerAllowanceProblems(allowances: unknown): Problem[] {
+  return allowanceProblems(asArray(allowances), '/allowances');
 }
 
 function allAllowances(plan: PlanDocument): Allowance[] {

@@ -3,7 +3,7 @@ import { parseJsonDocument } from './parse-json';
 import type { Problem, ValidationMode, ValidationReport } from './problem';
 import { ambiguousTariffProblems } from './rate-ambiguity';
 import { schemaProblems, validateOfferSchema, validatePlanSchema } from './schema-validator';
-import { amountPrecisionProblems, conditionProblems, currencyProblems, semanticProblems } from './semantic-validator';
+import { amountPrecisionProblems, conditionProblems, currencyProblems, offerAllowanceProblems, semanticProblems } from './semantic-validator';
 import { isObject } from './util';
 
 export interface ValidateOptions {
@@ -64,6 +64,7 @@ export function validateOffer(input: unknown): ValidationReport {
   const offer = document as unknown as OfferDocument;
   problems.push(...currencyProblems(offer.currency));
   problems.push(...amountPrecisionProblems(offer.currency, [['/price', offer.price]]));
+  problems.push(...offerAllowanceProblems(offer.allowances));
   return { valid: problems.length === 0, problems };
 }
 

@@ -511,20 +511,15 @@ async function chargeUnreserved(usage: UsageRuntime, key: string, n: number, ctx
 /**
  * What a commit charged becomes a usage record of the interval since the last report (live usage
  * and thresholds follow the session as it goes), charged already: it carries the money and
- * allowance units the commit took, as a ChargeResult would.
+ * allowance units the commit took, as a ChargeResult would (written with the record; where they
+ * differ from the rating's estimate the pipeline reloads the live counters). A record stored
+ * REJECTED (rated at the previous report's time: the line or its subscription not known then, a
+ * plan version not published yet, …) keeps them too (charge_status APPLIED), so a reprocess after
+ * the fix rates it as charged and never sends wallets a second charge for it.
  */
 async function recordCommitted(usage: UsageRuntime, eventId: string, ctx: SessionContext, commit: Committed): Promise<string> {
-  const [outcome] = await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId, lineId: ctx.lineId, quantity: commit.units.toFixed(), occurredAt: ctx.reportedAt ?? ctx.startedAt }, source: SOURCE, internal: true }], { precharged: true });
-  if (outcome.status === 'RATED') {
-    const { rows: [written] } = await usage.sql.query<{ differs: boolean }>(
-      `update usage_record set amount_charged = $2, units_from_allowances = $3 where id = $1 and charge_status = 'APPLIED'
-       returning (spend is distinct from $2::numeric or from_allowance is distinct from $3::numeric) as differs`,
-      [outcome.id, commit.amountCharged, commit.unitsFromAllowances],
-    );
-    // The live counters took the rating's estimate of the record (spend, from_allowance): where the commit charged
-    // otherwise they are loaded again (as after a ChargeResult), so the next event's spend and allowance facts are the stored records'.
-    if (written?.differs) usage.pipeline.invalidateCounters(ctx.lineId, ctx.billingAccountId);
-  }
+  const precharged = { amountCharged: commit.amountCharged, unitsFromAllowances: commit.unitsFromAllowances };
+  const [outcome] = await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId, lineId: ctx.lineId, quantity: commit.units.toFixed(), occurredAt: ctx.reportedAt ?? ctx.startedAt }, source: SOURCE, internal: true, precharged }]);
   return outcome.id;
 }
 

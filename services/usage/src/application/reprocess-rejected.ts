@@ -2,7 +2,7 @@ import { badInput } from '@ledgerline/contracts';
 import type { Logger } from '@ledgerline/platform';
 import { WAITING_CODES } from '../domain/waiting-codes';
 import type { Sql } from '../persistence/sql';
-import { recordId, type IncomingUsage, type UsageOutcome, type UsagePipeline } from './usage-pipeline';
+import { recordId, type IncomingUsage, type Precharged, type UsageOutcome, type UsagePipeline } from './usage-pipeline';
 
 export interface ReprocessCommand {
   ids?: string[] | null;
@@ -23,6 +23,20 @@ interface RejectedRow {
   rejection_code: string | null;
   rejection_reason: string | null;
   fingerprint: string | null;
+  charge_status: string;
+  amount_charged: string | null;
+  units_from_allowances: string | null;
+}
+
+/**
+ * A REJECTED record the ledger charged already (charge_status APPLIED: an online session's record,
+ * whose commit took its money through the reservation before the record was rejected; see
+ * IncomingUsage.precharged): reprocessed as charged, with the commit's figures, never with a
+ * ChargeRequest of its own. A rejected record from before this was kept (NONE) is reprocessed as
+ * ordinary usage, as it always was.
+ */
+function prechargedOf(r: RejectedRow): Precharged | undefined {
+  return r.charge_status === 'APPLIED' ? { amountCharged: r.amount_charged, unitsFromAllowances: r.units_from_allowances } : undefined;
 }
 
 /**
@@ -43,8 +57,9 @@ function unratableIds(r: RejectedRow, raw: unknown): boolean {
  * Runs REJECTED records through the pipeline again (after the line, plan or data was fixed), from
  * their stored original payload with `patch` merged in. Source and eventId stay: the record keeps
  * its id (and the fingerprint it was received with), and a record that rates now is charged once
- * like any other. Records rejected for their ids themselves stay REJECTED (unratableIds): their
- * result says so.
+ * like any other; one the ledger charged already (an online session's, prechargedOf) is rated as
+ * charged, with no ChargeRequest. Records rejected for their ids themselves stay REJECTED
+ * (unratableIds): their result says so.
  */
 export async function reprocessRejected(sql: Sql, pipeline: UsagePipeline, c: ReprocessCommand): Promise<UsageOutcome[]> {
   const limit = c.limit ?? 1000;
@@ -57,7 +72,7 @@ export async function reprocessRejected(sql: Sql, pipeline: UsagePipeline, c: Re
   if (c.rejectionCode) where.push(`rejection_code = $${params.push(c.rejectionCode)}`);
   if (c.lineId) where.push(`line_id = $${params.push(c.lineId)}`);
   const { rows } = await sql.query<RejectedRow>(
-    `select id, source, event_id, raw, rejection_code, rejection_reason, fingerprint from usage_record where ${where.join(' and ')} order by occurred_at nulls first, id limit ${limit}`,
+    `select id, source, event_id, raw, rejection_code, rejection_reason, fingerprint, charge_status, amount_charged::text as amount_charged, units_from_allowances::text as units_from_allowances from usage_record where ${where.join(' and ')} order by occurred_at nulls first, id limit ${limit}`,
     params,
   );
   if (rows.length === 0) return [];
@@ -77,7 +92,8 @@ export async function reprocessRejected(sql: Sql, pipeline: UsagePipeline, c: Re
     }
     const base = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : c.patch ? {} : raw;
     const fixed = typeof base === 'object' && base !== null ? { ...(base as object), ...(c.patch ?? {}), source: r.source, eventId: r.event_id } : base;
-    items.push({ raw: fixed, source: r.source, eventId: r.event_id, fingerprint: r.fingerprint });
+    const precharged = prechargedOf(r);
+    items.push({ raw: fixed, source: r.source, eventId: r.event_id, fingerprint: r.fingerprint, ...(precharged ? { precharged } : {}) });
   });
   const processed = items.length > 0 ? await pipeline.process(items, { reprocess: true }) : [];
   let next = 0;

@@ -45,6 +45,19 @@ export interface IncomingUsage {
    * duplicate, not a conflict. No fingerprint is kept.
    */
   internal?: boolean;
+  /**
+   * What the ledger already charged for this record (an online session's commit, through its
+   * reservation): no ChargeRequest is sent for it, and the record keeps these figures with
+   * charge_status APPLIED - also when it is stored REJECTED, so that a reprocess rates it as charged
+   * already instead of charging the customer a second time (see precharged in reprocess-rejected.ts).
+   */
+  precharged?: Precharged;
+}
+
+/** What a commit charged (wallets' figures; null: not known, readers take the rating's estimate). */
+export interface Precharged {
+  amountCharged: string | null;
+  unitsFromAllowances: string | null;
 }
 
 export interface UsageOutcome {
@@ -87,6 +100,16 @@ const STORE_PENDING = (insert: string) =>
 
 /** Where a record's receipt time sits in its row (a reprocess writes the first receipt's there). */
 const RECEIVED_AT = RECORD_COLUMNS.indexOf('received_at');
+const CHARGE_STATUS = RECORD_COLUMNS.indexOf('charge_status');
+const SPEND = RECORD_COLUMNS.indexOf('spend');
+const FROM_ALLOWANCE = RECORD_COLUMNS.indexOf('from_allowance');
+
+/**
+ * What the ledger charged for precharged records (see IncomingUsage.precharged), written in the
+ * batch's transaction: the record never exists without them (a REJECTED one keeps them for its reprocess).
+ */
+const WRITE_PRECHARGED = `update usage_record u set amount_charged = x.amount, units_from_allowances = x.units
+  from unnest($1::text[], $2::numeric[], $3::numeric[]) as x(id, amount, units) where u.id = x.id and u.charge_status = 'APPLIED'`;
 
 /**
  * Reprocess only: the REJECTED rows being replaced are deleted, and what they were goes to
@@ -185,6 +208,8 @@ interface Prepared {
   charge?: string;
   /** Answered without being stored (EVENT_ID_CONFLICT): no write, no counters. */
   refused?: boolean;
+  /** Charged already by the ledger (charge_status APPLIED): its figures, written with the record. */
+  precharged?: Precharged;
   outcome: UsageOutcome;
 }
 
@@ -261,13 +286,13 @@ export class UsagePipeline {
    * not in that queue: while batch k is written, batch k+1 is already being rated, and several
    * writes run side by side on the pool (the in-memory counters already hold their effects).
    */
-  async process(items: IncomingUsage[], options: { reprocess?: boolean; precharged?: boolean } = {}): Promise<UsageOutcome[]> {
+  async process(items: IncomingUsage[], options: { reprocess?: boolean } = {}): Promise<UsageOutcome[]> {
     // Validation, ids, the duplicate check and line lookups do not depend on the counters: they run
     // now, beside the rating of earlier batches; the rating itself waits for its turn (call order).
     const timer = this.metrics.batchSeconds.startTimer();
     const looked = this.lookup(items, options.reprocess ?? false);
     looked.catch(() => undefined);
-    const rated = this.chain.then(async () => this.run(items, await looked, options.precharged ?? false));
+    const rated = this.chain.then(async () => this.run(items, await looked));
     this.chain = rated.catch(() => undefined);
     const { prepared, touched, now } = await rated;
     // The ids `run` marked as being written (persist may still find some stored by another writer).
@@ -449,7 +474,7 @@ export class UsagePipeline {
     return since.some((c) => c.ids.some((id) => mine.has(id)));
   }
 
-  private async run(items: IncomingUsage[], looked: Awaited<ReturnType<UsagePipeline['lookup']>>, precharged: boolean): Promise<{ prepared: Prepared[]; touched: Set<string>; now: Date }> {
+  private async run(items: IncomingUsage[], looked: Awaited<ReturnType<UsagePipeline['lookup']>>): Promise<{ prepared: Prepared[]; touched: Set<string>; now: Date }> {
     const { now, validated, ids, fingerprints, stored } = looked;
     const started = performance.now();
     if (ids.some((id) => this.writing.has(id))) {
@@ -534,7 +559,7 @@ export class UsagePipeline {
         p = this.rejected(id, source, eventId, v.partial, v.rejection, items[i].raw, now);
       } else {
         try {
-          p = await this.rate(id, v.usage, lines[i], items[i].raw, now, precharged, periods[i], purchases?.[i]);
+          p = await this.rate(id, v.usage, lines[i], items[i].raw, now, items[i].precharged !== undefined, periods[i], purchases?.[i]);
           if (p.lineId) touched.add(`${p.lineId}|${p.period}`);
           if (p.poolKey) touched.add(p.poolKey);
           if (p.addOnKey) touched.add(p.addOnKey);
@@ -544,6 +569,13 @@ export class UsagePipeline {
         }
       }
       p.row.push(fingerprints[i]); // the last of RECORD_COLUMNS
+      const precharged = items[i].precharged;
+      if (precharged) {
+        // Charged already (a session's commit): a REJECTED record keeps that fact too (APPLIED, with the figures), so
+        // that its reprocess rates it as charged (no ChargeRequest). A rated one is APPLIED unless it has nothing to charge.
+        if (p.outcome.status === 'REJECTED') p.row[CHARGE_STATUS] = 'APPLIED';
+        if (p.row[CHARGE_STATUS] === 'APPLIED') p.precharged = precharged;
+      }
       seen.set(id, { status: p.outcome.status, rejection_code: p.outcome.rejectionCode ?? null, rejection_reason: p.outcome.rejectionReason ?? null, fingerprint: fingerprints[i] });
       prepared.push(p);
     }
@@ -846,8 +878,18 @@ export class UsagePipeline {
       );
       const stored = fresh.filter((p) => inserted.has(p.id));
       for (const p of fresh) if (!inserted.has(p.id)) p.outcome.duplicate = true;
+      const charged = stored.filter((p) => p.precharged);
+      if (charged.length > 0) {
+        await db.query(WRITE_PRECHARGED, [charged.map((p) => p.id), charged.map((p) => p.precharged!.amountCharged), charged.map((p) => p.precharged!.unitsFromAllowances)]);
+      }
       wroteOutbox = (await insertOutbox(db, stored.flatMap((p) => p.outbox), this.emitted)) > 0;
     });
+    // The live counters took the rating's estimate of a precharged record (spend, from_allowance): where the ledger
+    // charged otherwise they are loaded again (as after a ChargeResult), so the next event's facts are the stored records'.
+    for (const p of fresh) {
+      if (p.outcome.duplicate || !p.precharged || p.outcome.status !== 'RATED' || !p.lineId) continue;
+      if (chargedOtherwise(p.precharged.amountCharged, p.row[SPEND]) || chargedOtherwise(p.precharged.unitsFromAllowances, p.row[FROM_ALLOWANCE])) this.invalidateCounters(p.lineId, p.billingAccountId);
+    }
     // Committed: batches whose duplicate check ran before this look again when they hold one of these ids (see storedSince).
     const committedIds = fresh.filter((p) => !p.outcome.duplicate).map((p) => p.id);
     if (committedIds.length > 0) {
@@ -859,6 +901,11 @@ export class UsagePipeline {
     if (fresh.some((p) => p.outcome.duplicate)) void this.dropAfterWrites(() => this.counters.clear());
     if (wroteOutbox) this.deps.onCommit?.();
   }
+}
+
+/** Whether the ledger's figure differs from the rating's estimate in the row (a null figure: the estimate stands). */
+function chargedOtherwise(figure: string | null, estimate: unknown): boolean {
+  return figure !== null && !dec(figure).equals(dec(estimate === null || estimate === undefined ? '0' : String(estimate)));
 }
 
 /** The reprocess path's part of persist (see REPLACE_REJECTED): the new rows keep the first receipt's time. */
