@@ -53,10 +53,17 @@ export interface ChargeRequest {
   amount?: string;
   /**
    * `USAGE` (default): a rated usage record. `ADJUSTMENT`: a rerate's correction of one (no
-   * allowances; pricePerUnit and amount may be negative: a credit back to the wallet or off what
-   * the account owes).
+   * `allowanceIds`; the allowance units it moves are in `allowanceMoves`; pricePerUnit and amount
+   * may be negative: a credit back to the wallet or off what the account owes).
    */
   kind?: 'USAGE' | 'ADJUSTMENT';
+  /**
+   * ADJUSTMENT only (ADR 0019): allowance units the correction moves, beside its money. Gives back
+   * (negative `units`) first, then draws (positive); `amount` is the money delta when every move
+   * is made in full. The ChargeResult's `unitsFromAllowances` is what moved: units drawn minus
+   * units given back (may be negative).
+   */
+  allowanceMoves?: AllowanceMove[];
   /** Whether a prepaid balance may go below zero for this charge. */
   allowOverdraft: boolean;
   /** Tariff zone the rater put the record in (e.g. ROAMING_EU); wallets echoes it on the ChargeResult. */
@@ -66,6 +73,27 @@ export interface ChargeRequest {
    * it on the ChargeResult; invoicing bills the charge on the next invoice as an adjustment line.
    */
   adjustsInvoiceId?: string | null;
+}
+
+/**
+ * Allowance units a rerate ADJUSTMENT moves for its usage record (ADR 0019), in the buckets of
+ * `allowanceId` that served the record's `occurredAt` (line or shared, as a usage charge draws).
+ * - `units` > 0 draws them, as a usage charge would (best bucket first). The units those buckets no
+ *   longer hold are charged in money: `uncoveredAmount` (the corrected price of all `units` outside
+ *   the allowance, >= 0, 6 places) pro rata, on top of the adjustment's `amount`.
+ * - `units` < 0 gives them back, to those buckets (active ones), each at most what it has used; the
+ *   part no bucket can take back (the period's bucket has ended) is lost; the money stays as asked.
+ * The adjustment is all or nothing: when its money (amount + uncovered part) is more than the
+ * wallet may take, it is DENIED and nothing moves.
+ */
+export interface AllowanceMove {
+  allowanceId: string;
+  /** The buckets' unit (the record's, e.g. MB). */
+  unit: string;
+  /** Signed decimal, at most 6 places, not 0. */
+  units: string;
+  /** Draws only: the money for all `units` outside the allowance. */
+  uncoveredAmount?: string;
 }
 
 /**

@@ -105,27 +105,41 @@ export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Pro
  * ChargeResults of re-rate adjustments (see rerate-period.ts): each PENDING adjustment takes its
  * outcome and the amount the ledger took (none when DENIED), and the record it adjusts holds what
  * the ledger now holds for it: what it held before the adjustment plus that amount (in its
- * charge_outcome row and on usage_record alike: see CHARGE_STATUS_OF in persistence/sql.ts). Returns the
- * lines whose live spend this moves away from the re-rated estimate (a refused adjustment).
- * Idempotent: only a PENDING adjustment moves.
+ * charge_outcome row and on usage_record alike: see CHARGE_STATUS_OF in persistence/sql.ts). An
+ * adjustment that moved allowance units (ADR 0019) sets the record's units_from_allowances to what
+ * the ledger moved (unitsFromAllowances: drawn minus given back), not to what the re-rate asked:
+ * the re-rate's estimate (from_allowance) less the units it asked to move plus those the ledger
+ * moved (none when DENIED; fewer when the bucket no longer held them). Returns the lines whose live
+ * counters this moves away from the re-rated estimate. Idempotent: only a PENDING adjustment moves.
  */
 async function settleRerateAdjustments(sql: Sql, results: ChargeResult[]): Promise<{ lineId: string; billingAccountId: string }[]> {
   if (results.length === 0) return [];
   const { rows } = await sql.query<{ line_id: string; billing_account_id: string; differs: boolean }>(
     `with settled as (
        update rerate_adjustment a set status = r.outcome, amount_charged = r.amount, reason = r.reason
-         from unnest($1::text[], $2::text[], $3::numeric[], $4::text[]) as r(id, outcome, amount, reason)
+         from unnest($1::text[], $2::text[], $3::numeric[], $4::text[], $5::numeric[]) as r(id, outcome, amount, reason, moved)
         where a.charge_id = r.id and a.status = 'PENDING'
-        returning a.usage_record_id, a.previous_charged, a.amount, r.amount as taken
+        returning a.usage_record_id, a.previous_charged, a.amount, r.amount as taken, r.moved,
+          (select coalesce(sum((m->>'units')::numeric), 0) from jsonb_array_elements(coalesce(a.charge::jsonb->'allowanceMoves', '[]'::jsonb)) m) as asked
      ),
-     outcome as (update charge_outcome o set amount_charged = s.previous_charged + s.taken from settled s where o.usage_record_id = s.usage_record_id)
-     update usage_record u set amount_charged = s.previous_charged + s.taken from settled s where u.id = s.usage_record_id
-     returning u.line_id, u.billing_account_id, (s.taken <> s.amount) as differs`,
+     units as (
+       select s.usage_record_id, s.previous_charged + s.taken as charged, s.taken <> s.amount or s.moved <> s.asked as differs,
+              case when s.asked <> 0 or s.moved <> 0 then coalesce(u.from_allowance, 0) - s.asked + s.moved end as from_allowances
+         from settled s join usage_record u on u.id = s.usage_record_id
+     ),
+     outcome as (
+       update charge_outcome o set amount_charged = x.charged, units_from_allowances = coalesce(x.from_allowances, o.units_from_allowances)
+         from units x where o.usage_record_id = x.usage_record_id
+     )
+     update usage_record u set amount_charged = x.charged, units_from_allowances = coalesce(x.from_allowances, u.units_from_allowances) from units x where u.id = x.usage_record_id
+     returning u.line_id, u.billing_account_id, x.differs`,
     [
       results.map((r) => r.chargeId),
       results.map((r) => r.outcome),
       results.map((r) => (r.outcome === 'DENIED' ? '0' : (r.amountCharged ?? '0'))),
       results.map((r) => r.reason ?? null),
+      // What the ledger moved of the allowances (a money-only adjustment: 0).
+      results.map((r) => (r.outcome === 'DENIED' ? '0' : (r.unitsFromAllowances ?? '0'))),
     ].map(arrayParam),
   );
   return rows.filter((r) => r.differs && r.line_id).map((r) => ({ lineId: r.line_id, billingAccountId: r.billing_account_id }));

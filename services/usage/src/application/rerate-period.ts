@@ -8,6 +8,9 @@
  * move the counters; their own adjustments belong to the month they are in). Where the money differs from what was charged, a delta
  * ChargeRequest goes to the ledger with a new deterministic chargeId (record id + rating version):
  * an adjustment, never a second charge. Running it again with the same catalog changes nothing.
+ * Where the record draws on its allowance otherwise than the ledger drew for it (a correction moves
+ * usage into or out of an allowance), the adjustment moves those units too (`allowanceMoves`, ADR
+ * 0019: give-backs sent before draws), and its settlement counts what the ledger moved.
  * A record re-priced by a corrected version keeps the subscription's version as its
  * plan_version_id (what shared pools, live usage and invoices group by: wallets still draws that
  * version's pool); its rating trace names the version that priced it (and the subscription's). A later
@@ -26,9 +29,10 @@
  * ChargeRequest: one no ChargeResult answers in time is re-sent, same chargeId, by the charge
  * sweeper (sweep-charges.ts), so a lost message does not keep the month's re-rates refused.
  */
-import { badInput, conflict, dec, deterministicId, type ChargeRequest } from '@ledgerline/contracts';
+import { badInput, conflict, dec, deterministicId, type AllowanceMove, type ChargeRequest, type Decimal } from '@ledgerline/contracts';
 import type { RatingResult } from '@ledgerline/rating';
 import { addOnPurchasesAt, applyUsage, bucketOf, typeBucket, type LineCounters } from '../domain/live-usage';
+import { chargeAmountOf, ledgerMoneyFor } from '../domain/ledger-money';
 import { linePeriodAt, monthPeriod, poolPeriodAt } from '../domain/period';
 import type { AllowancePeriod } from '@ledgerline/contracts';
 import { versionAt, type SubscriptionVersion } from '../domain/subscriber';
@@ -249,7 +253,13 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       // Stored under another version than the subscription's (a corrected version's id, as re-rates stored it
       // before): rewritten, so the record counts in its subscription's pool again.
       const sameVersion = r.plan_version_id === inForce.planVersionId;
-      if (delta.isZero() && samePrice && sameVersion) continue;
+      // The allowance units the re-rated record draws otherwise than the ledger drew for it (ADR 0019): the
+      // adjustment draws or gives them back, so the ledger's buckets and the live counters stay one figure.
+      const moves = result.decision === 'RATED'
+        ? allowanceMovesOf(r, result.allowanceId, dec(fromAllowance), result.unit ?? r.unit, (units) => ledgerMoneyFor(chargeAmountOf(result.price), dec(result.chargedUnits), units))
+        : [];
+      if (delta.isZero() && samePrice && sameVersion && moves.length === 0) continue;
+      const adjusting = !delta.isZero() || moves.length > 0;
       const version2 = r.rating_version + 1;
       // No chargedTotal: what the ledger holds after this version is known once its adjustment is settled.
       // The trace (dispute evidence) names the version that priced the record, and the subscription's beside a
@@ -259,13 +269,13 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
         estimate: { fromAllowance, spend: newSpend }, previous: { price: r.price, chargedTotal: oldSpend, ratingVersion: r.rating_version },
       };
       // amount_charged: unchanged money stays what the ledger holds; with an adjustment, the estimate until it is settled.
-      updates.push([r.id, result.price, result.chargedUnits, result.allowanceId ?? null, inForce.planVersionId, JSON.stringify(trace), version2, result.decision, fromAllowance, newSpend, delta.isZero() ? oldSpend : null]);
-      if (!delta.isZero()) {
+      updates.push([r.id, result.price, result.chargedUnits, result.allowanceId ?? null, inForce.planVersionId, JSON.stringify(trace), version2, result.decision, fromAllowance, newSpend, adjusting ? null : oldSpend]);
+      if (adjusting) {
         const chargeId = deterministicId('usageRecord', r.id, 'rerate', String(version2));
         const extra = { zone: zoneOf(rater, result, u), adjustsInvoiceId: invoiceOf(new Date(r.occurred_at)) };
         // A credit always goes through; a dearer price is collected as the plan collects any charge.
-        const allowOverdraft = delta.isNegative() || version.paymentMode === 'POSTPAID' || Boolean(rater.compiled.plan.balancePolicy?.overdraftAllowed);
-        const request = chargeRequestRow(adjustmentCharge(chargeId, line.lineId, version, result, r, delta.toString(), extra, allowOverdraft), now);
+        const allowOverdraft = (delta.isNegative() && !moves.some((m) => dec(m.units).gt(0))) || version.paymentMode === 'POSTPAID' || Boolean(rater.compiled.plan.balancePolicy?.overdraftAllowed);
+        const request = chargeRequestRow(adjustmentCharge(chargeId, line.lineId, version, result, r, delta.toString(), moves, extra, allowOverdraft), now);
         outbox.push(request);
         adjustments.push({ usageRecordId: r.id, chargeId, previousPrice: dec(oldSpend).toString(), newPrice: newSpend, deltaUnits: dec(result.chargedUnits).minus(r.charged_units ?? '0').toString() });
         // The request is kept with the adjustment: the charge sweeper re-sends it while no ChargeResult settles it.
@@ -289,6 +299,9 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
           a,
         );
       }
+      // Units given back before units drawn: wallets applies an account's charges in the order they come, so a
+      // draw finds the units another record of the re-rate gives back (the replay moved them onto it).
+      outbox.sort((a, b) => givesBack(b) - givesBack(a));
       if (updates.length) outbox.push(eventRow('usageRerated', c.billingAccountId, [c.billingAccountId, p.period, ...adjustments.map((a) => a.chargeId), String(updates.length)], { billingAccountId: c.billingAccountId, period: p.period, recordsRerated: updates.length, adjustments }, now));
       await insertOutbox(db, outbox);
     });
@@ -405,8 +418,37 @@ function grantedUnitsOf(r: Row, chargedUnits: string): string {
   return chargedUnits;
 }
 
-/** A money-only adjustment: one ITEM at the delta price (negative = credit). */
-function adjustmentCharge(chargeId: string, lineId: string, version: SubscriptionVersion, result: RatingResult, r: Row, delta: string, extra: { zone: string; adjustsInvoiceId: string | null }, allowOverdraft: boolean): ChargeRequest {
+/**
+ * The allowance moves of a record's adjustment (ADR 0019): from what the ledger drew for it (its
+ * settled units_from_allowances, of its stored allowance) to what the re-rating draws (`draws` of
+ * `allowanceId`). One allowance: the difference, drawn or given back. Another allowance: all the old
+ * draw given back, the new one drawn. `uncovered`: the corrected price of units outside the allowance.
+ */
+function allowanceMovesOf(r: Row, allowanceId: string | undefined, draws: Decimal, unit: string, uncovered: (units: Decimal) => Decimal): AllowanceMove[] {
+  const drawn = dec(r.units_from_allowances ?? r.from_allowance ?? '0');
+  const moves: AllowanceMove[] = [];
+  const move = (id: string, units: Decimal) => {
+    if (!units.isZero()) moves.push({ allowanceId: id, unit, units: units.toFixed(), ...(units.gt(0) ? { uncoveredAmount: uncovered(units).toFixed() } : {}) });
+  };
+  if (r.allowance_id !== null && r.allowance_id === allowanceId) move(allowanceId, draws.minus(drawn));
+  else {
+    if (r.allowance_id !== null) move(r.allowance_id, drawn.negated());
+    if (allowanceId !== undefined) move(allowanceId, draws);
+  }
+  return moves;
+}
+
+/** 1 for an adjustment's ChargeRequest that gives allowance units back, else 0. */
+function givesBack(row: OutboxRow): number {
+  const moves = (JSON.parse(row.payload) as ChargeRequest).allowanceMoves ?? [];
+  return moves.some((m) => dec(m.units).lt(0)) ? 1 : 0;
+}
+
+/**
+ * An adjustment: one ITEM at the money delta (negative = credit), and the allowance units it moves
+ * (draws or gives back, `allowanceMoves`; none when the record draws what the ledger drew).
+ */
+function adjustmentCharge(chargeId: string, lineId: string, version: SubscriptionVersion, result: RatingResult, r: Row, delta: string, moves: AllowanceMove[], extra: { zone: string; adjustsInvoiceId: string | null }, allowOverdraft: boolean): ChargeRequest {
   return {
     chargeId,
     billingAccountId: version.billingAccountId,
@@ -420,6 +462,7 @@ function adjustmentCharge(chargeId: string, lineId: string, version: Subscriptio
     allowanceIds: [],
     // An adjustment: wallets takes a positive delta as a charge and credits a negative one back.
     kind: 'ADJUSTMENT',
+    ...(moves.length > 0 ? { allowanceMoves: moves } : {}),
     pricePerUnit: delta,
     amount: delta,
     allowOverdraft,

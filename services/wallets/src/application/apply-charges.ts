@@ -6,7 +6,7 @@ import { walletLock, type LockedWalletRow, type WalletPair } from './locks';
 import { decideCharge, fmt, invalidCharge, toChargeInput, type BucketState, type WalletState } from '../domain/charging';
 import { chargeFingerprint } from '../domain/charge-fingerprint';
 import { accountId, chargeKey, newTxId, postTransactions, type NewTransaction } from './ledger';
-import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
+import { bucketLock, toBucketState, type BucketWanted, type LiveBucketRow } from './buckets';
 import { bucketUse, bucketUseWrite, emitBalanceEvents, type BucketUse, type WalletChange } from './balance-events';
 import { settleAfterCredit } from './one-off-charges';
 
@@ -207,6 +207,12 @@ export function laneOf(billingAccountId: string, lanes: number): number {
 
 const NO_BUCKETS: BucketState[] = [];
 
+/** The allowances a charge may draw on: its allowanceIds, and those a rerate adjustment moves units of (ADR 0019). */
+function bucketsWanted(c: ChargeRequest): BucketWanted {
+  if (!Array.isArray(c.allowanceMoves) || c.allowanceMoves.length === 0) return c;
+  return { billingAccountId: c.billingAccountId, allowanceIds: [...(Array.isArray(c.allowanceIds) ? c.allowanceIds : []), ...c.allowanceMoves.map((m) => m?.allowanceId)] };
+}
+
 export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Date, options: ApplyChargesOptions = {}): Promise<ChargeResult[]> {
   // The first copy of each chargeId, with its fingerprint; later copies of other content, once each
   // (an identical copy is the same charge: answered once).
@@ -235,7 +241,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     sql,
     walletLock([...pairs.values()]),
     rowsOf(`select idempotency_key, kind, outcome, request_hash from ledger_transaction where idempotency_key = any($1::text[])`, [keys]),
-    bucketLock(batch.filter((c) => Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0)),
+    bucketLock(batch.filter((c) => (Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0) || Array.isArray(c.allowanceMoves)).map(bucketsWanted)),
   );
   const done = new Map(existing.map((r) => [r.idempotency_key, r]));
   const wallets = new Map<string, WalletState & { low: Decimal | null; start: Decimal; held: Decimal; hasRules: boolean; moneyFrom: string; revenue: string }>();
@@ -301,7 +307,9 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
       const d = decideCharge(wallet, bucketsByAccount.get(c.billingAccountId) ?? NO_BUCKETS, toChargeInput(c));
       r = result(c, d.outcome, d.units.toFixed(), d.unitsFromBuckets.toFixed(), d.amount.toFixed(6), d.reason);
       for (const p of d.bucketParts) {
-        entries.push({ accountId: p.bucketId, unit: c.unit, amount: p.units.negated() }, { accountId: accountId(c.billingAccountId, 'ALLOWANCE_USED', c.unit), unit: c.unit, amount: p.units });
+        // The bucket's unit: an adjustment's is ITEM, the units it moves are the bucket's (ADR 0019).
+        const unit = bucketMeta.get(p.bucketId)?.row.unit ?? c.unit;
+        entries.push({ accountId: p.bucketId, unit, amount: p.units.negated() }, { accountId: accountId(c.billingAccountId, 'ALLOWANCE_USED', unit), unit, amount: p.units });
       }
       if (d.amount.isNegative() && wallet.paymentMode === 'PREPAID' && !credited?.includes(wallet)) (credited ??= []).push(wallet);
       if (!d.amount.isZero()) entries.push({ accountId: wallet.moneyFrom, unit: c.currency, amount: d.amount.negated() }, { accountId: wallet.revenue, unit: c.currency, amount: d.amount });

@@ -131,7 +131,8 @@ export async function emitBalanceEvents(sql: Sql, now: Date, wallets: WalletChan
  */
 export function bucketUseWrite(buckets: readonly BucketUse[], carried: ReadonlyMap<string, Decimal> = new Map()): AlsoWrite | null {
   const rows = new Map<string, { used: Decimal; carried: Decimal }>();
-  for (const b of buckets) if (b.usedNow.greaterThan(0)) rows.set(b.id, { used: b.usedNow, carried: new Decimal(0) });
+  // Negative: units a rerate adjustment gave back (ADR 0019).
+  for (const b of buckets) if (!b.usedNow.isZero()) rows.set(b.id, { used: b.usedNow, carried: new Decimal(0) });
   for (const [id, units] of carried) rows.set(id, { used: rows.get(id)?.used ?? new Decimal(0), carried: units });
   if (rows.size === 0) return null;
   const ids = [...rows.keys()];

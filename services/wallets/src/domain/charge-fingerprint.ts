@@ -31,7 +31,7 @@ function canonicalTime(value: unknown): unknown {
  * for its repeats: give a new definition its own prefix and accept the old one.
  */
 export function chargeFingerprint(c: ChargeRequest): string {
-  const canonical = JSON.stringify([
+  const fields: unknown[] = [
     c.billingAccountId,
     c.lineId ?? null,
     c.paymentMode,
@@ -47,6 +47,10 @@ export function chargeFingerprint(c: ChargeRequest): string {
     !!c.allowOverdraft,
     c.zone ?? null,
     c.adjustsInvoiceId ?? null,
-  ]);
-  return hash('sha256', canonical, 'base64url').slice(0, 16);
+  ];
+  // A rerate adjustment's allowance moves (ADR 0019): only when there are, so every fingerprint stored before them stays.
+  if (Array.isArray(c.allowanceMoves) && c.allowanceMoves.length > 0) {
+    fields.push(c.allowanceMoves.map((m) => (m && typeof m === 'object' ? [m.allowanceId ?? null, m.unit ?? null, canonicalDecimal(m.units), canonicalDecimal(m.uncoveredAmount)] : m)));
+  }
+  return hash('sha256', JSON.stringify(fields), 'base64url').slice(0, 16);
 }

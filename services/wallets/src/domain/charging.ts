@@ -61,10 +61,22 @@ export interface ChargeInput {
   /** The rated price of all `units`, when the request gave it: the money part is priced from it exactly (see moneyFor). */
   amount?: Decimal;
   allowOverdraft: boolean;
+  /** A rerate ADJUSTMENT's allowance moves (ADR 0019): gives back, then draws; `amount` is the money if all are made. */
+  moves?: MoveInput[];
+}
+
+export interface MoveInput {
+  allowanceId: string;
+  unit: string;
+  /** > 0 draws, < 0 gives back. */
+  units: Decimal;
+  /** Draws: the money for all `units` outside the allowance (the part the buckets no longer hold costs it pro rata). */
+  uncoveredAmount: Decimal;
 }
 
 export interface BucketPart {
   bucketId: string;
+  /** Units taken from the bucket; negative: given back to it (an adjustment's move). */
   units: Decimal;
 }
 
@@ -72,6 +84,7 @@ export interface ChargeDecision {
   outcome: ChargeOutcome;
   /** Units granted (from buckets and from money). */
   units: Decimal;
+  /** Units taken from buckets; an adjustment's: drawn minus given back (may be negative). */
   unitsFromBuckets: Decimal;
   bucketParts: BucketPart[];
   /** Money taken: from the prepaid balance, or accrued as unbilled for postpaid. */
@@ -97,12 +110,12 @@ function carriedServes(b: BucketState, at: Date, buckets: readonly BucketState[]
  * at the event's time before the units carried over from its period (a late CDR takes first what
  * the ending bucket kept, which is forfeited otherwise), then priority, then the soonest to expire.
  */
-export function eligibleBuckets(buckets: readonly BucketState[], c: Pick<ChargeInput, 'lineId' | 'at' | 'unit' | 'allowanceIds'>): BucketState[] {
+export function eligibleBuckets(buckets: readonly BucketState[], c: Pick<ChargeInput, 'lineId' | 'at' | 'unit' | 'allowanceIds'>, holding = true): BucketState[] {
   if (buckets.length === 0 || c.allowanceIds.length === 0) return [];
   const order = new Map(c.allowanceIds.map((id, i) => [id, i]));
   const carriedOnly = (b: BucketState): number => (validAt(b, c.at) ? 0 : 1);
   return buckets
-    .filter((b) => order.has(b.allowanceId) && b.unit === c.unit && (b.lineId === null || b.lineId === c.lineId) && (validAt(b, c.at) || carriedServes(b, c.at, buckets)) && b.remaining.greaterThan(0))
+    .filter((b) => order.has(b.allowanceId) && b.unit === c.unit && (b.lineId === null || b.lineId === c.lineId) && (validAt(b, c.at) || carriedServes(b, c.at, buckets)) && (!holding || b.remaining.greaterThan(0)))
     .sort((a, b) => order.get(a.allowanceId)! - order.get(b.allowanceId)! || carriedOnly(a) - carriedOnly(b) || a.priority - b.priority || a.validTo.getTime() - b.validTo.getTime() || (a.id < b.id ? -1 : 1));
 }
 
@@ -134,6 +147,7 @@ export function headroom(wallet: WalletState, allowOverdraft: boolean): Decimal 
  * covered in full is cut to what is left (PARTIAL, the final unit indication) or DENIED.
  */
 export function decideCharge(wallet: WalletState, buckets: readonly BucketState[], c: ChargeInput): ChargeDecision {
+  if (c.moves && c.moves.length > 0) return decideMoves(wallet, buckets, c, c.moves);
   let rest = c.units;
   const parts: BucketPart[] = [];
   for (const bucket of eligibleBuckets(buckets, c)) {
@@ -170,6 +184,49 @@ export function decideCharge(wallet: WalletState, buckets: readonly BucketState[
 }
 
 /**
+ * A rerate ADJUSTMENT that moves allowance units (ADR 0019), decided like a charge against the
+ * current state and applied to it. Gives back first: to the buckets that served the event's time
+ * (as a draw picks them, also those with nothing left), each at most what it has used (initial -
+ * remaining); what none can take back (the period's bucket has ended) is lost. Then draws, as a
+ * usage charge does; the units the buckets no longer hold cost their `uncoveredAmount` pro rata
+ * (half-even, 6 places) on top of `amount`. All or nothing: money beyond the headroom (a dearer
+ * correction, see headroom) DENIES it, and nothing moves.
+ */
+function decideMoves(wallet: WalletState, buckets: readonly BucketState[], c: ChargeInput, moves: readonly MoveInput[]): ChargeDecision {
+  const parts: BucketPart[] = [];
+  // Remaining units as this decision leaves them (applied to the buckets only once it is made).
+  const left = new Map<string, Decimal>();
+  const remainingOf = (b: BucketState): Decimal => left.get(b.id) ?? b.remaining;
+  let moved = ZERO;
+  let amount = c.amount ?? c.pricePerUnit.times(c.units);
+  for (const m of [...moves.filter((x) => x.units.isNegative()), ...moves.filter((x) => x.units.greaterThan(0))]) {
+    const returning = m.units.isNegative();
+    const scope = { lineId: c.lineId, at: c.at, unit: m.unit, allowanceIds: [m.allowanceId] };
+    let rest = m.units.abs();
+    for (const b of eligibleBuckets(buckets, scope, false)) {
+      if (rest.isZero()) break;
+      const room = returning ? b.initial.minus(remainingOf(b)) : remainingOf(b);
+      if (room.lte(0)) continue;
+      const take = Decimal.min(rest, room);
+      left.set(b.id, returning ? remainingOf(b).plus(take) : remainingOf(b).minus(take));
+      parts.push({ bucketId: b.id, units: returning ? take.negated() : take });
+      moved = returning ? moved.minus(take) : moved.plus(take);
+      rest = rest.minus(take);
+    }
+    // A draw the buckets could not cover in full: the rest is money at the corrected price.
+    if (!returning && !rest.isZero()) amount = amount.plus(round6(m.uncoveredAmount.times(rest).dividedBy(m.units)));
+  }
+  const room = headroom(wallet, c.allowOverdraft);
+  if (amount.greaterThan(0) && room !== null && amount.greaterThan(room)) {
+    return { outcome: 'DENIED', units: ZERO, unitsFromBuckets: ZERO, bucketParts: [], amount: ZERO, reason: wallet.paymentMode === 'PREPAID' ? 'WALLET_INSUFFICIENT_BALANCE' : 'CREDIT_LIMIT_EXCEEDED' };
+  }
+  for (const b of buckets) if (left.has(b.id)) b.remaining = left.get(b.id)!;
+  if (wallet.paymentMode === 'PREPAID') wallet.balance = wallet.balance.minus(amount);
+  else wallet.unbilled = wallet.unbilled.plus(amount);
+  return { outcome: 'APPLIED', units: c.units, unitsFromBuckets: moved, bucketParts: parts, amount };
+}
+
+/**
  * The money for `units` of a charge: from the rated `amount` pro rata when the request has one
  * (all of it when no allowance covered a unit), so the ledger takes exactly what usage rated; else
  * units x pricePerUnit. A tiered price has no exact price per unit (1,500.3 MB for 12.62 is
@@ -188,6 +245,23 @@ const AMOUNT = /^\d+(\.\d{1,6})?$/;
 /** An adjustment (a rerate's correction) may be a credit: negative. */
 const SIGNED_PRICE = /^-?\d+(\.\d{1,10})?$/;
 const SIGNED_AMOUNT = /^-?\d+(\.\d{1,6})?$/;
+/** An adjustment moves at most this many allowances (one record's: the one it leaves and the one it draws on). */
+const MAX_MOVES = 4;
+
+/** Why an adjustment's allowanceMoves cannot be applied, or null. */
+function invalidMoves(moves: unknown): string | null {
+  if (!Array.isArray(moves) || moves.length > MAX_MOVES) return `allowanceMoves must be a list of at most ${MAX_MOVES}`;
+  for (const [i, m] of moves.entries()) {
+    const at = `allowanceMoves[${i}]`;
+    if (!m || typeof m !== 'object') return `${at} must be an object`;
+    const { allowanceId, unit, units, uncoveredAmount } = m as Record<string, unknown>;
+    if (typeof allowanceId !== 'string' || allowanceId.length === 0 || allowanceId.length > 100) return `${at}.allowanceId is required (at most 100 characters)`;
+    if (typeof unit !== 'string' || unit.length === 0 || unit.length > 20) return `${at}.unit is required (at most 20 characters)`;
+    if (typeof units !== 'string' || !SIGNED_AMOUNT.test(units) || dec(units).isZero()) return `${at}.units must be a non-zero decimal with at most 6 places`;
+    if (dec(units).greaterThan(0) && (typeof uncoveredAmount !== 'string' || !AMOUNT.test(uncoveredAmount))) return `${at}.uncoveredAmount must be a non-negative decimal with at most 6 places (a draw's price outside the allowance)`;
+  }
+  return null;
+}
 
 /** Checks the fields of a charge message; returns the reason it cannot be rated, or null. */
 export function invalidCharge(c: ChargeRequest): string | null {
@@ -197,7 +271,12 @@ export function invalidCharge(c: ChargeRequest): string | null {
   if (typeof c.units !== 'string' || !UNITS.test(c.units)) return 'units must be a non-negative decimal with at most 6 places';
   if (typeof c.pricePerUnit !== 'string' || !(adjustment ? SIGNED_PRICE : PRICE).test(c.pricePerUnit)) return `pricePerUnit must be a ${adjustment ? '' : 'non-negative '}decimal with at most 10 places`;
   if (c.amount != null && (typeof c.amount !== 'string' || !(adjustment ? SIGNED_AMOUNT : AMOUNT).test(c.amount))) return `amount must be a ${adjustment ? '' : 'non-negative '}decimal with at most 6 places`;
-  if (adjustment && Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0) return 'an adjustment draws on no allowance (allowanceIds must be empty)';
+  if (adjustment && Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0) return 'an adjustment draws on no allowance through allowanceIds (it must be empty; allowanceMoves moves units)';
+  if (c.allowanceMoves != null) {
+    if (!adjustment) return 'allowanceMoves are for an ADJUSTMENT only';
+    const problem = invalidMoves(c.allowanceMoves);
+    if (problem) return problem;
+  }
   if (Number.isNaN(Date.parse(c.occurredAt))) return 'occurredAt is not a date';
   if (!Array.isArray(c.allowanceIds)) return 'allowanceIds must be a list';
   if (c.paymentMode !== 'PREPAID' && c.paymentMode !== 'POSTPAID') return 'paymentMode must be PREPAID or POSTPAID';
@@ -205,5 +284,9 @@ export function invalidCharge(c: ChargeRequest): string | null {
 }
 
 export function toChargeInput(c: ChargeRequest): ChargeInput {
-  return { lineId: c.lineId ?? null, at: new Date(c.occurredAt), units: dec(c.units), unit: c.unit, allowanceIds: c.allowanceIds, pricePerUnit: dec(c.pricePerUnit), ...(c.amount != null ? { amount: dec(c.amount) } : {}), allowOverdraft: !!c.allowOverdraft };
+  const input: ChargeInput = { lineId: c.lineId ?? null, at: new Date(c.occurredAt), units: dec(c.units), unit: c.unit, allowanceIds: c.allowanceIds, pricePerUnit: dec(c.pricePerUnit), ...(c.amount != null ? { amount: dec(c.amount) } : {}), allowOverdraft: !!c.allowOverdraft };
+  if (c.kind === 'ADJUSTMENT' && c.allowanceMoves && c.allowanceMoves.length > 0) {
+    input.moves = c.allowanceMoves.map((m) => ({ allowanceId: m.allowanceId, unit: m.unit, units: dec(m.units), uncoveredAmount: dec(m.uncoveredAmount ?? '0') }));
+  }
+  return input;
 }
