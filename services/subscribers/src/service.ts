@@ -7,6 +7,8 @@ import { InlineOrderDispatcher, type OrderDispatcher } from './ports/order-dispa
 import { SandboxProvisioning, type ProvisioningAdapter } from './ports/provisioning';
 import { activateDueSubscriptions } from './application/activate-due-subscriptions';
 import { deliverDueNotifications } from './application/notifications';
+import { registerCollectionsGauges } from './application/metrics';
+import { retryRefusedCollectionsOrders } from './application/retry-collections-orders';
 import { startNotificationConsumers } from './events/notification-consumer';
 import { ChannelRouter, type NotificationSender } from './ports/notification-sender';
 import { GraphqlWalletsClient, type WalletsPort } from './ports/wallets-client';
@@ -61,6 +63,7 @@ export function createSubscribersService(options: SubscribersServiceOptions = {}
       chargesOfAccount: groupLoader((ids) => em.find(OneOffCharge, { billingAccountId: { $in: [...ids] } }, { orderBy: { chargedAt: 'asc', id: 'asc' } }), (c) => c.billingAccountId),
     }),
     background: async (runtime: ServiceRuntime) => {
+      registerCollectionsGauges(runtime.metrics, () => runtime.orm.em.fork() as Em);
       const stops = [startSweeps(runtime, deps, sweepIntervalMs), async () => deps.dispatcher.stop?.()];
       if (options.notifications !== false) stops.push(await startNotifications(runtime, options.notifications ?? {}));
       return async () => {
@@ -78,6 +81,15 @@ function startSweeps(runtime: ServiceRuntime, deps: SubscribersDeps, sweepInterv
       .transactional((em) => activateDueSubscriptions(em as Em, runtime.clock.now()))
       .then((n) => n && runtime.relay.nudge())
       .catch((err) => runtime.logger.warn({ err }, 'subscription sweep failed'));
+    // Collections bars and resumptions the network refused: asked again with the request's key
+    // (application/retry-collections-orders.ts), the orders handed to fulfilment like any other.
+    void retryRefusedCollectionsOrders(runtime.orm.em.fork() as Em, runtime.clock.now())
+      .then(async (r) => {
+        for (const e of r.errors) runtime.logger.warn({ err: e.error, holdId: e.holdId }, 'collections retry refused; tried again at the next sweep');
+        if (r.orders.length) runtime.relay.nudge();
+        for (const o of r.orders) await deps.dispatcher.dispatch(o.id, runtime);
+      })
+      .catch((err) => runtime.logger.warn({ err }, 'collections retry sweep failed'));
     // In-process sagas: orders whose saga is not running (never handed over, or its process died:
     // lease expired) are resumed, each by one replica (application/recover-orders.ts).
     if (deps.dispatcher.recover) {

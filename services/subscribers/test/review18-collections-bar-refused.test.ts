@@ -41,9 +41,8 @@ async function ok(q: string, v: Record<string, unknown> = {}) {
 const PAYLOAD = `holds { holder line { id } barOrder { id kind status } } lines { id status } waiting { id }`;
 
 describe('review18: a collections bar refused by the network', () => {
-  // KNOWN BUG, not fixed yet (review 18, 2026-11-28): a collections BAR the network refuses is answered as placed and never retried (the unpaid line stays in service); see services/subscribers/STATUS.md "Not done".
-  // `it.fails` keeps the reproduction running: it turns red the day the bug is fixed, to be made a plain `it` then.
-  it.fails('is barred on the dunning activity retry, or reported as not done — never left in service with the hold answered as placed', async () => {
+  // Fixed (review 18): the refused bar is answered as not done (`waiting`, the hold's barOrder FAILED) and tried again on the retry.
+  it('is barred on the dunning activity retry, or reported as not done — never left in service with the hold answered as placed', async () => {
     const customerId = (await ok(`mutation { createCustomer(input: { name: "Rita Refused", kind: INDIVIDUAL }) { customer { id } } }`)).createCustomer.customer.id;
     const accountId = (await ok(`mutation($c: ID!) { openBillingAccount(input: { customerId: $c, paymentMode: POSTPAID, currency: "EUR" }) { billingAccount { id } } }`, { c: customerId }))
       .openBillingAccount.billingAccount.id;
@@ -62,9 +61,8 @@ describe('review18: a collections bar refused by the network', () => {
     expect({ firstWaiting: first.waiting.map((l: any) => l.id), status, second: second.waiting.length }).toEqual({ firstWaiting: [lineId], status: 'BARRED', second: 0 });
   });
 
-  // KNOWN BUG, not fixed yet (review 18, 2026-11-28): a RESUME the network refuses once after payment is not retried (the line stays BARRED); see services/subscribers/STATUS.md "Not done".
-  // `it.fails` keeps the reproduction running: it turns red the day the bug is fixed, to be made a plain `it` then.
-  it.fails('a RESUME refused once when the debt is paid: the line is resumed on the retry of the lift, not left BARRED after payment', async () => {
+  // Fixed (review 18): the refused resumption is answered as not done (`waiting`) and tried again on the retry of the lift.
+  it('a RESUME refused once when the debt is paid: the line is resumed on the retry of the lift, not left BARRED after payment', async () => {
     const customerId = (await ok(`mutation { createCustomer(input: { name: "Paul Paid", kind: INDIVIDUAL }) { customer { id } } }`)).createCustomer.customer.id;
     const accountId = (await ok(`mutation($c: ID!) { openBillingAccount(input: { customerId: $c, paymentMode: POSTPAID, currency: "EUR" }) { billingAccount { id } } }`, { c: customerId }))
       .openBillingAccount.billingAccount.id;

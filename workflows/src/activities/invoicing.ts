@@ -188,9 +188,13 @@ export class GraphqlInvoicingClient implements InvoicingPort {
   }
 }
 
-/** Retryable: the activity is retried (its key replays what it did) until the lines' other orders are done. */
+/**
+ * Retryable: the activity is retried (its key replays what it did) until the lines' other orders are
+ * done and the network has taken the bar or resumption (subscribers tries a refused one again on each
+ * retry). The code stays ORDER_ALREADY_OPEN: callers (the orphaned-holds sweep) read it as "not done yet".
+ */
 function linesBusy(what: string, lineIds: string[]): DomainError {
-  return new DomainError('ORDER_ALREADY_OPEN', `Could not ${what} line(s) ${lineIds.join(', ')} yet: another order for each is still open; retried`, { retryable: true, details: { lineIds } });
+  return new DomainError('ORDER_ALREADY_OPEN', `Could not ${what} line(s) ${lineIds.join(', ')} yet: another order for each is still open, or the network refused it; retried`, { retryable: true, details: { lineIds } });
 }
 
 interface HoldPayload {

@@ -6,6 +6,16 @@
 // another order of the line); it never places or lifts anything else, so a late retry of a
 // placement that has been lifted since changes nothing. Bars and resumptions are ordinary line
 // orders (BAR, RESUME) keyed `${key}:${lineId}`, fulfilled like any other.
+//
+// A bar or resumption the network refuses fails its order (FAILED: the line is not barred, or
+// not resumed). The hold keeps that attempt (`barOrderId`, `resumeOrderId`), the request answers
+// the line in `waiting` (not done: ask again with the key), and the request asked again places a
+// new attempt, keyed after the refused one (`retryKey`), so callers asking at once place one
+// order, and a line barred or resumed meanwhile (another hold, an agent) gets none. The retries
+// and their backoff are the caller's, as for a line waiting for another order (the dunning
+// workflow's activity retry policy, the orphaned-holds sweep's next pass), and, for a refusal no
+// caller hears of (after the hand-over, a line gone live on a held account), the service's sweep,
+// which asks again with the request's key (retry-collections-orders.ts).
 import { createHash } from 'node:crypto';
 import { LockMode, raw } from '@mikro-orm/core';
 import { badInput, conflict, notFound } from '@ledgerline/contracts';
@@ -29,8 +39,30 @@ export interface CollectionsHoldOutcome {
   holds: CollectionsHold[];
   /** The BAR (place) or RESUME (lift) orders of this request, with those of earlier attempts. */
   orders: ProductOrder[];
-  /** Lines whose bar or resumption waits for another order of the line: ask again with the same key. */
+  /**
+   * Lines whose bar or resumption is not done: it waits for another order of the line, or the
+   * network refused its last attempt (the resolver adds those refused when handed over now): ask
+   * again with the same key.
+   */
   waiting: string[];
+}
+
+/** The key of the attempt that follows a refused (FAILED) one: one per refusal, whoever asks. */
+export const retryKey = (refused: ProductOrder): string => `retry:${refused.id}`;
+
+/**
+ * The latest attempt of a hold's bar or resumption: the order the hold records, else (rows from
+ * before it recorded them) the one keyed `firstKey`, following the retries of refused attempts.
+ */
+async function latestAttempt(em: Em, recorded: string | null | undefined, firstKey: string): Promise<ProductOrder | null> {
+  let order = recorded ? await em.findOne(ProductOrder, { id: recorded }) : await em.findOne(ProductOrder, { idempotencyKey: firstKey });
+  // A retry placed but not recorded cannot happen (same transaction); older rows may lack it.
+  while (order?.status === 'FAILED') {
+    const next = await em.findOne(ProductOrder, { idempotencyKey: retryKey(order) });
+    if (!next) break;
+    order = next;
+  }
+  return order;
 }
 
 const OPEN = ['ACKNOWLEDGED', 'IN_PROGRESS'];
@@ -103,20 +135,24 @@ export async function placeCollectionsHold(em: Em, c: CollectionsHoldCommand): P
         placedAt: c.now,
         liftedKey: null,
         liftedAt: null,
+        resumeOrderId: null,
       });
     }
     out.holds.push(hold);
     const barKey = `${c.idempotencyKey}:${line.id}`;
     const step = placeStep(line.status as LineStatus, await openOrder(em, line.id));
     if (step === 'WAIT') out.waiting.push(line.id);
-    if (step !== 'BAR') {
-      const earlier = await em.findOne(ProductOrder, { idempotencyKey: barKey });
-      if (earlier) out.orders.push(earlier);
-      continue;
-    }
-    // The key replays a bar placed by an earlier attempt (an agent may have resumed the line since).
-    const { order } = await requestLineChange(em, { kind: 'BAR', lineId: line.id, reason: c.reason ?? null, idempotencyKey: barKey, now: c.now });
-    hold.barOrderId ??= order.id;
+    // This hold's bar so far (a refused attempt is not a bar: the line is barred or not by now).
+    const earlier = await latestAttempt(em, hold.barOrderId, barKey);
+    // A bar an earlier call placed is replayed, not placed again (the line ACTIVE after it: an
+    // agent resumed it before holds refused that).
+    if (earlier && earlier.status !== 'FAILED') out.orders.push(earlier);
+    if (step !== 'BAR' || (earlier && earlier.status !== 'FAILED')) continue;
+    // The line is ACTIVE with nothing open and no bar of this hold went through: bar it, or, the
+    // network having refused the last attempt, try again under the next key.
+    const key = earlier ? retryKey(earlier) : barKey;
+    const { order } = await requestLineChange(em, { kind: 'BAR', lineId: line.id, reason: c.reason ?? null, idempotencyKey: key, now: c.now });
+    hold.barOrderId = order.id;
     out.orders.push(order);
   }
   await em.flush();
@@ -160,6 +196,7 @@ export async function holdActivatedLine(em: Em, line: Line, now: Date): Promise<
       placedAt: now,
       liftedKey: null,
       liftedAt: null,
+      resumeOrderId: null,
     }),
   );
   const first = holds[0]!;
@@ -190,11 +227,13 @@ export async function liftCollectionsHold(em: Em, c: CollectionsHoldCommand): Pr
   for (const hold of lifted) {
     const line = lines.get(hold.lineId)!;
     const resumeKey = `${c.idempotencyKey}:${line.id}`;
-    const earlier = await em.findOne(ProductOrder, { idempotencyKey: resumeKey });
-    if (earlier) {
+    const earlier = await latestAttempt(em, hold.resumeOrderId, resumeKey);
+    if (earlier && earlier.status !== 'FAILED') {
       out.orders.push(earlier);
       continue;
     }
+    // No resumption yet, or the network refused the last attempt: decided again from the line as
+    // it is now (another dunning may hold it since, an agent may have resumed it).
     const latestBar = await em.findOne(ProductOrder, { lineId: line.id, kind: 'BAR', status: 'COMPLETED' }, { orderBy: { createdAt: 'desc', id: 'desc' } });
     const step = liftStep({
       status: line.status as LineStatus,
@@ -204,9 +243,12 @@ export async function liftCollectionsHold(em: Em, c: CollectionsHoldCommand): Pr
     });
     if (step === 'WAIT') out.waiting.push(line.id);
     if (step !== 'RESUME') continue;
-    const { order } = await requestLineChange(em, { kind: 'RESUME', lineId: line.id, reason: c.reason ?? null, idempotencyKey: resumeKey, now: c.now });
+    const key = earlier ? retryKey(earlier) : resumeKey;
+    const { order } = await requestLineChange(em, { kind: 'RESUME', lineId: line.id, reason: c.reason ?? null, idempotencyKey: key, now: c.now });
+    hold.resumeOrderId = order.id;
     out.orders.push(order);
   }
+  await em.flush();
   return out;
 }
 

@@ -78,17 +78,23 @@ async function order(ctx: SubscribersContext, place: (em: Em, now: Date) => Prom
 
 /**
  * Places or lifts a collections hold, then hands its bar/resume orders to fulfilment and reads
- * back the lines they changed (a FAILED order changed nothing) and the lines still waiting.
+ * back the lines they changed and the lines not done: waiting for another order, or whose bar or
+ * resumption the network refused (FAILED: it changed nothing; the request asked again with its key
+ * tries once more). The holds are read back too (a hold's `barOrder` is its latest attempt).
  */
 async function collectionsHold(ctx: SubscribersContext, work: (em: Em, now: Date) => Promise<CollectionsHoldOutcome>) {
   requireStaff(ctx.caller, 'hold or release lines for collections');
   const r = await mutate(ctx, work);
   for (const o of r.orders) if (o.status === 'ACKNOWLEDGED') await ctx.deps.dispatcher.dispatch(o.id, ctx.runtime);
   const em = ctx.em.fork();
-  const orders = r.orders.length ? await em.find(ProductOrder, { id: { $in: r.orders.map((o) => o.id) }, status: { $ne: 'FAILED' } }) : [];
-  const ids = [...new Set([...orders.map((o) => o.lineId), ...r.waiting])];
+  const after = r.orders.length ? await em.find(ProductOrder, { id: { $in: r.orders.map((o) => o.id) } }) : [];
+  const refused = after.filter((o) => o.status === 'FAILED');
+  const orders = after.filter((o) => o.status !== 'FAILED');
+  if (refused.length) ctx.runtime.logger.warn({ orders: refused.map((o) => ({ id: o.id, kind: o.kind, lineId: o.lineId, failureCode: o.failureCode })) }, 'collections bar/resume refused; the line is answered as waiting until a retry goes through');
+  const waiting = [...new Set([...r.waiting, ...refused.map((o) => o.lineId)])];
+  const ids = [...new Set([...orders.map((o) => o.lineId), ...waiting])];
   const lines = new Map((ids.length ? await em.find(Line, { id: { $in: ids } }) : []).map((l) => [l.id, l]));
-  return { holds: r.holds, lines: orders.map((o) => lines.get(o.lineId)!), waiting: r.waiting.map((id) => lines.get(id)!) };
+  return { holds: r.holds, lines: orders.map((o) => lines.get(o.lineId)!), waiting: waiting.map((id) => lines.get(id)!) };
 }
 
 /**
@@ -302,6 +308,7 @@ export const resolvers = {
   CollectionsHold: {
     line: (h: CollectionsHold, _: unknown, ctx: SubscribersContext) => ctx.lines.load(h.lineId),
     barOrder: (h: CollectionsHold, _: unknown, ctx: SubscribersContext) => (h.barOrderId ? ctx.orders.load(h.barOrderId) : null),
+    resumeOrder: (h: CollectionsHold, _: unknown, ctx: SubscribersContext) => (h.resumeOrderId ? ctx.orders.load(h.resumeOrderId) : null),
     billingAccount: (h: CollectionsHold, _: unknown, ctx: SubscribersContext) => ctx.accounts.load(h.billingAccountId),
   },
   LineSubscription: {

@@ -226,12 +226,22 @@ export const CollectionsHold = defineEntity({
     reason: p.string().length(300).nullable(),
     /** Idempotency key of the request that placed it: a retry finishes that request, never places again. */
     placedKey: p.string().length(160),
-    /** The BAR order this hold placed (the line was ACTIVE); null when the line was already barred or suspended. */
+    /**
+     * The BAR order this hold placed (the line was ACTIVE), its latest attempt: one the network
+     * refused (FAILED) is replaced by a new attempt when the placement is asked again with its key.
+     * Null when the line was already barred or suspended.
+     */
     barOrderId: p.string().length(40).nullable(),
     placedAt: p.datetime(),
     /** Idempotency key of the request that lifted it. */
     liftedKey: p.string().length(160).nullable(),
     liftedAt: p.datetime().nullable(),
+    /**
+     * The RESUME order its lift placed (the last hold of a line barred for collections), its latest
+     * attempt, as `barOrderId`. Null when the lift resumed nothing (or was made before this column:
+     * then found by the lift's key).
+     */
+    resumeOrderId: p.string().length(40).nullable(),
   }),
 });
 export type CollectionsHold = InferEntity<typeof CollectionsHold>;

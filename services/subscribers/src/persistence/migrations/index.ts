@@ -6,6 +6,7 @@ import { Migration20261127000000_one_open_order_per_line } from './Migration2026
 import { Migration20261128000000_collections_holds } from './Migration20261128000000_collections_holds';
 import { Migration20261216000000_order_saga_lease } from './Migration20261216000000_order_saga_lease';
 import { Migration20261217000000_order_saga_charge_at } from './Migration20261217000000_order_saga_charge_at';
+import { Migration20261218000000_collections_hold_resume_order } from './Migration20261218000000_collections_hold_resume_order';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -16,4 +17,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261128000000_collections_holds', class: Migration20261128000000_collections_holds },
   { name: 'Migration20261216000000_order_saga_lease', class: Migration20261216000000_order_saga_lease },
   { name: 'Migration20261217000000_order_saga_charge_at', class: Migration20261217000000_order_saga_charge_at },
+  { name: 'Migration20261218000000_collections_hold_resume_order', class: Migration20261218000000_collections_hold_resume_order },
 ];
