@@ -7,6 +7,7 @@ leave at most 2,000,000 / N microseconds of CPU per event for all of them.
 
   python3 services/usage/bench/cpu-by-process.py            usage's end-to-end phase (npm run bench:usage)
   python3 services/usage/bench/cpu-by-process.py --reserve  the charging bench's reservation phase (npm run bench:charging)
+  python3 services/usage/bench/cpu-by-process.py --steady   usage's steady 5,000 events/s phase (its latency's)
   python3 services/usage/bench/cpu-by-process.py --pipeline the usage pipeline alone (pipeline.bench.ts: no JetStream, no wallets)
   ... [--reserve|--pipeline] -- command ...                            another command printing the same phase lines
 
@@ -49,6 +50,9 @@ def kind(pid: str) -> str | None:
 PHASES = {
     'usage': dict(command=['npm', 'run', 'bench:usage'], start=re.compile(r'raw JetStream'), end=re.compile(r'end to end: (\d+) events'),
                   events=lambda start, end: int(end.group(1)), name='the end-to-end phase'),
+    # The steady 5,000 events/s phase: it starts once usage has applied step 2's last ChargeResult.
+    'steady': dict(command=['npm', 'run', 'bench:usage'], start=re.compile(r'usage applied the last ChargeResult'), end=re.compile(r'steady \d+ events/s: .*\((\d+) charges\)'),
+                   events=lambda start, end: int(end.group(1)), name='the steady phase'),
     'pipeline': dict(command=['npx', 'tsx', 'services/usage/bench/pipeline.bench.ts'], start=re.compile(r'timing (\d+) events'), end=re.compile(r'usage pipeline: '),
                      events=lambda start, end: int(start.group(1)), name='the pipeline phase'),
     'reserve': dict(command=['npm', 'run', 'bench:charging'], start=re.compile(r'reservations over NATS at (\d+)/s for (\d+) s'), end=re.compile(r'  wallets event loop delay'),
@@ -101,7 +105,7 @@ class Sampler(threading.Thread):
 
 def main() -> None:
     options = sys.argv[1:sys.argv.index('--') if '--' in sys.argv else None]
-    phase = PHASES['reserve' if '--reserve' in options else 'pipeline' if '--pipeline' in options else 'usage']
+    phase = PHASES['reserve' if '--reserve' in options else 'pipeline' if '--pipeline' in options else 'steady' if '--steady' in options else 'usage']
     command = sys.argv[sys.argv.index('--') + 1:] if '--' in sys.argv else phase['command']
     sampler = Sampler()
     sampler.start()

@@ -20,7 +20,7 @@ export function toIncoming(m: JsMsg): IncomingUsage {
 }
 
 export function startIngestConsumer(messaging: Messaging, pipeline: UsagePipeline, o: { durable: string; deliverNew: boolean; batch: number; concurrency?: number; ackWaitMs?: number; logger: Logger; onBatch?: (n: number) => void }) {
-  return consumeBatches(messaging, { durable: o.durable, filter: INGEST_FILTER, deliverNew: o.deliverNew, max: o.batch, concurrency: o.concurrency ?? 3, ackWaitMs: o.ackWaitMs, logger: o.logger }, async (batch) => {
+  return consumeBatches(messaging, { durable: o.durable, filter: INGEST_FILTER, deliverNew: o.deliverNew, max: o.batch, concurrency: o.concurrency ?? 3, readyForNext: () => pipeline.ratingDone(), ackWaitMs: o.ackWaitMs, logger: o.logger }, async (batch) => {
     await pipeline.process(batch.map(toIncoming));
     // Every message is acked on its own: with AckAll, acking a new message would also ack older
     // ones a crashed consumer held and that are waiting for redelivery (they would be lost).

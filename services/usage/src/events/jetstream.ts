@@ -36,7 +36,17 @@ export async function ensureDurable(messaging: Messaging, o: DurableOptions) {
  */
 export async function consumeBatches(
   messaging: Messaging,
-  o: DurableOptions & { max: number; concurrency?: number; logger: { warn: (o: object, m: string) => void } },
+  o: DurableOptions & {
+    max: number;
+    concurrency?: number;
+    /**
+     * Resolves when the handler can start on another batch without it queueing behind the ones in
+     * flight (usage: when their rating is done). Taken only then, a batch holds everything that
+     * arrived meanwhile instead of the few messages of the last moment (see UsagePipeline.ratingDone).
+     */
+    readyForNext?: () => Promise<unknown>;
+    logger: { warn: (o: object, m: string) => void };
+  },
   handle: (batch: JsMsg[]) => Promise<void>,
 ): Promise<() => Promise<void>> {
   const batches = messageBatches(await ensureDurable(messaging, o), { max: o.max, buffer: Math.max(o.max * 2, 1000), logger: o.logger, name: o.durable });
@@ -59,6 +69,7 @@ export async function consumeBatches(
     for (;;) {
       // Up to `concurrency` batches in flight: the handler keeps their order where it matters.
       while (inflight.size >= (o.concurrency ?? 1)) await Promise.race(inflight);
+      if (o.readyForNext && inflight.size > 0) await o.readyForNext();
       const batch = await batches.next();
       if (!batch) break;
       const running = runBatch(batch).finally(() => inflight.delete(running));
