@@ -12,7 +12,7 @@ import { runCollections, startCollectionsRunner } from './application/collection
 import { DEFAULT_DUNNING_POLICY } from './ports/dunning';
 import { loadDisputeRules } from './application/disputes';
 import { DEFAULT_DISPUTE_POLICY } from './domain/disputes';
-import { registerDisputeGauges } from './application/metrics';
+import { registerDisputeGauges, registerUnbilledAfterClose } from './application/metrics';
 import { rows } from './application/sql';
 import { expireApprovalRequests, pendingDisputeApprovals } from './application/approvals';
 import type { InvoicingDeps } from './deps';
@@ -68,6 +68,7 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
     }),
     background: async (runtime) => {
       registerDisputeGauges(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params), () => runtime.clock.now());
+      registerUnbilledAfterClose(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params));
       const stopConsumer = options.consume === false ? async () => undefined : await startConsumer(runtime);
       const runner = options.runBillRuns === false ? null : startBillRunRunner(runtime, deps);
       if (runner) nudge = runner.nudge;

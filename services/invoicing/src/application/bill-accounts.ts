@@ -8,6 +8,7 @@ import { dec, minorUnits, newId, type RoundingMode } from '@ledgerline/contracts
 import type { Em } from '@ledgerline/platform';
 import { composeInvoice, type ComposeInput, type ComposedInvoice, type DiscountItem, type DiscountTarget, type SurchargeItem, type TaxRule } from '../domain/compose';
 import type { Period } from '../domain/period';
+import { prorateOverCycle } from '../domain/bill-cycle';
 import { loadPlans, planRuleDiscounts, planRuleSurcharges, type CatalogClient } from './plans';
 import { applyAccountCredit } from './credit';
 import { enqueueEvents, rows, sql } from './sql';
@@ -19,6 +20,11 @@ export interface AccountRow {
   rounding_mode: string;
   timezone: string;
   bill_cycle_day: number;
+  prev_bill_cycle_day?: number | null;
+  prev_timezone?: string | null;
+  bill_cycle_changes_at?: Date | null;
+  /** The end of the account's final period (CLOSED): only late charges are billed after it. */
+  closed_at?: Date | null;
   series: string;
   payment_terms_days: number;
   customer_name: string | null;
@@ -28,6 +34,12 @@ export interface AccountRow {
 export interface BillTarget {
   account: AccountRow;
   period: Period;
+  /**
+   * The cycle period `period` is part of (a bill run's: its cycle's period, `cyclePeriod`): a part
+   * ending with it (a bridge after a bill-cycle change, or trimmed to where the account's live
+   * invoices end) has its recurring charges prorated over its days. Absent: `period` is a whole cycle.
+   */
+  reference?: Period | null;
 }
 
 export interface BillingDeps {
@@ -224,6 +236,12 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
     const input = inputs.get(s.billing_account_id)!;
     (input.planHeld ??= []).push({ from: new Date(s.valid_from), to: s.valid_to ? new Date(s.valid_to) : null, lineId: s.line_id, planVersionId: s.plan_version_id });
   }
+  // After an account's final period (closed) only charges that arrived late are billed: no fee, no
+  // discount or surcharge of a plan it no longer has (its subscriptions' ends may not be known yet).
+  for (const t of targets) {
+    if (!isAfterClosure(t)) continue;
+    Object.assign(inputs.get(t.account.id)!, { recurring: [], discounts: [], surcharges: [], planHeld: null });
+  }
   return inputs;
 }
 
@@ -248,7 +266,7 @@ async function unbilledParts(em: Em, targets: BillTarget[]): Promise<BillTarget[
         `select p.account_id, max(i.period_end) as billed_to
            from unnest(?::text[], ?::timestamptz[], ?::timestamptz[]) as p(account_id, period_start, period_end)
            join invoice i on i.billing_account_id = p.account_id and i.kind = 'PERIOD' and i.voided_at is null
-                         and i.period_start < p.period_end and i.period_end > p.period_start
+                         and i.period_start < p.period_end and i.period_end > p.period_start - interval '1 day'
           group by p.account_id`,
         [targets.map((t) => t.account.id), targets.map((t) => t.period.start), targets.map((t) => t.period.end)],
       )
@@ -257,11 +275,17 @@ async function unbilledParts(em: Em, targets: BillTarget[]): Promise<BillTarget[
   const out: BillTarget[] = [];
   for (const t of targets) {
     const to = billedTo.get(t.account.id);
-    if (!to) out.push(t);
-    else if (to < t.period.end) out.push({ account: t.account, period: { start: to, end: t.period.end } });
+    // Billed up to less than a day before the period (a boundary moved by a change of time zone): from there on.
+    if (!to || (to <= t.period.start && t.period.start.getTime() - to.getTime() >= DAY_MS)) out.push(t);
+    else if (to < t.period.end) out.push({ ...t, period: { start: to, end: t.period.end } });
   }
   return out;
 }
+
+const DAY_MS = 86_400_000;
+
+/** A period after the account's final one (the account was closed before it starts). */
+const isAfterClosure = (t: BillTarget): boolean => t.account.closed_at != null && t.period.start >= new Date(t.account.closed_at);
 
 export interface BillOptions {
   now: Date;
@@ -276,12 +300,17 @@ export interface BillResult {
 }
 
 export async function billAccounts(em: Em, given: BillTarget[], deps: BillingDeps, opts: BillOptions): Promise<BillResult> {
-  const targets = await unbilledParts(em, given);
-  if (targets.length === 0) return { created: [] };
+  const unbilled = await unbilledParts(em, given);
+  if (unbilled.length === 0) return { created: [] };
   const sources = new Map<string, BilledSources>();
-  const inputs = await loadCompositionInputs(em, targets, deps, opts.now, sources);
+  const loaded = await loadCompositionInputs(em, unbilled, deps, opts.now, sources);
+  // A closed account is billed after its final period only for late charges: none, no invoice.
+  const targets = unbilled.filter((t) => !isAfterClosure(t) || sources.get(t.account.id)!.chargeIds.length + sources.get(t.account.id)!.oneOffIds.length > 0);
+  if (targets.length === 0) return { created: [] };
+  const inputs = loaded;
   const composed = new Map<string, { target: BillTarget; invoice: ComposedInvoice; id: string }>();
-  for (const t of targets) composed.set(t.account.id, { target: t, invoice: composeInvoice(inputs.get(t.account.id)!), id: newId('invoice') });
+  // A part of a cycle period (a bridge after a bill-cycle change): its recurring charges prorated over the cycle's days.
+  for (const t of targets) composed.set(t.account.id, { target: t, invoice: composeInvoice(t.reference ? prorateOverCycle(inputs.get(t.account.id)!, t.reference) : inputs.get(t.account.id)!), id: newId('invoice') });
 
   const k = sql(em);
   const invoiceRows = [...composed.values()].map(({ target, invoice, id }) => ({

@@ -14,7 +14,8 @@
 // billed for the period once: billAccounts skips the days a live invoice already bills.
 import { DomainError, badInput, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { cycleDaysFor, isCycleDate, periodContaining, periodEndingOn } from '../domain/period';
+import { cycleDaysFor, isCycleDate, periodContaining, type Period } from '../domain/period';
+import { cycleAt, cyclePeriod, prorateOverCycle, type AccountCycle } from '../domain/bill-cycle';
 import { MAX_BILL_RUN_BATCH } from '../domain/bill-run-batch';
 import { composeInvoice, type ComposedInvoice } from '../domain/compose';
 import { billAccounts, loadCompositionInputs, type AccountRow, type BillingDeps } from './bill-accounts';
@@ -51,6 +52,20 @@ export interface BillRunView {
   completedAt: Date | null;
 }
 
+/**
+ * Accounts a cycle date may bill: of its cycle day, or of its old cycle day while a bill-cycle change
+ * is not in effect yet (`cyclePeriod` decides; two parameters: the cycle days, twice).
+ */
+const OF_CYCLE = '(bill_cycle_day = any(?::int[]) or prev_bill_cycle_day = any(?::int[]))';
+
+/** Each account's period for the cycle date (`cyclePeriod`); accounts the date does not bill are left out. */
+function targetsOf(accounts: AccountRow[], cycleDate: string): { account: AccountRow; period: Period; reference: Period }[] {
+  return accounts.flatMap((account) => {
+    const p = cyclePeriod(account, cycleDate);
+    return p ? [{ account, period: p.period, reference: p.reference }] : [];
+  });
+}
+
 export const billRunId = (cycleDate: string): string => `billrun_${cycleDate}`;
 
 /** Latest time zone on earth: a cycle date is in the future until it has begun somewhere. */
@@ -77,9 +92,9 @@ export async function startBillRun(em: Em, c: StartBillRunCommand): Promise<{ ru
   const batches = await rows<{ batch_no: number; first_id: string; last_id: string; n: string }>(
     em,
     `select b as batch_no, min(id) as first_id, max(id) as last_id, count(*) as n
-       from (select id, (row_number() over (order by id) - 1) / ? as b from billing_account where payment_mode = 'POSTPAID' and bill_cycle_day = any(?::int[])) x
+       from (select id, (row_number() over (order by id) - 1) / ? as b from billing_account where payment_mode = 'POSTPAID' and ${OF_CYCLE}) x
       group by b order by b`,
-    [batchSize, cycleDaysFor(c.cycleDate)],
+    [batchSize, cycleDaysFor(c.cycleDate), cycleDaysFor(c.cycleDate)],
   );
   const total = batches.reduce((a, b) => a + Number(b.n), 0);
   const inserted = await k('bill_run')
@@ -174,11 +189,11 @@ export async function processBillRunBatch(em: Em, runId: string, batchNo: number
   const isLast = batch.batch_no >= Number(run.total_batches) - 1;
   const accounts = await rows<AccountRow>(
     em,
-    `select * from billing_account where payment_mode = 'POSTPAID' and bill_cycle_day = any(?::int[])
+    `select * from billing_account where payment_mode = 'POSTPAID' and ${OF_CYCLE}
         and (?::text is null or id > ?::text) and (?::boolean or id <= ?::text) order by id`,
-    [cycleDaysFor(run.cycle_date), prev?.last_account_id ?? null, prev?.last_account_id ?? null, isLast, batch.last_account_id],
+    [cycleDaysFor(run.cycle_date), cycleDaysFor(run.cycle_date), prev?.last_account_id ?? null, prev?.last_account_id ?? null, isLast, batch.last_account_id],
   );
-  const all = accounts.map((account) => ({ account, period: periodEndingOn(run.cycle_date, account.bill_cycle_day, account.timezone) }));
+  const all = targetsOf(accounts, run.cycle_date);
   // A later pass re-reads the accounts an earlier pass billed: billAccounts skips them (their period has its live invoice).
   const targets = all.filter((t) => t.period.end <= now);
   const waiting = all.filter((t) => t.period.end > now);
@@ -220,16 +235,18 @@ async function settleRun(em: Em, runId: string, now: Date): Promise<void> {
  */
 async function markUnbilledAccounts(em: Em, run: { id: string; cycle_date: string; total_batches: number }, now: Date): Promise<number> {
   const k = sql(em);
-  const candidates = await rows<{ id: string; bill_cycle_day: number; timezone: string; billed_to: Date | null }>(
+  const candidates = await rows<AccountCycle & { id: string; billed_to: Date | null }>(
     em,
-    `select a.id, a.bill_cycle_day, a.timezone,
+    `select a.id, a.bill_cycle_day, a.timezone, a.prev_bill_cycle_day, a.prev_timezone, a.bill_cycle_changes_at,
             (select max(i.period_end) from invoice i where i.billing_account_id = a.id and i.kind = 'PERIOD' and i.voided_at is null) as billed_to
-       from billing_account a where a.payment_mode = 'POSTPAID' and a.bill_cycle_day = any(?::int[])`,
-    [cycleDaysFor(run.cycle_date)],
+       from billing_account a where a.payment_mode = 'POSTPAID' and ${OF_CYCLE}
+        and (a.closed_at is null or exists (select 1 from unbilled_charge c where c.billing_account_id = a.id and c.invoice_id is null)
+             or exists (select 1 from one_off_charge o where o.billing_account_id = a.id and o.invoice_id is null))`,
+    [cycleDaysFor(run.cycle_date), cycleDaysFor(run.cycle_date)],
   );
   const unbilled = candidates
-    .map((a) => ({ id: a.id, end: periodEndingOn(run.cycle_date, a.bill_cycle_day, a.timezone).end, billedTo: a.billed_to ? new Date(a.billed_to) : null }))
-    .filter((a) => !a.billedTo || a.billedTo < a.end);
+    .map((a) => ({ id: a.id, end: cyclePeriod(a, run.cycle_date)?.period.end, billedTo: a.billed_to ? new Date(a.billed_to) : null }))
+    .filter((a): a is { id: string; end: Date; billedTo: Date | null } => a.end !== undefined && (!a.billedTo || a.billedTo < a.end));
   if (unbilled.length === 0) return 0;
   let totalBatches = Number(run.total_batches);
   if (totalBatches === 0) {
@@ -293,13 +310,19 @@ async function loadAccount(em: Em, billingAccountId: string, field: string): Pro
  * (a bill run billed the cycle first) are not billed again: the invoice bills the rest, from where
  * that invoice ends, or none is created and the one that billed the period's end is returned.
  */
-export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; periodStart: Date; periodEnd: Date; now: Date }, deps: BillingDeps): Promise<{ id: string; invoiceId: string | null }> {
+export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; periodStart: Date; periodEnd: Date; final?: boolean | null; now: Date }, deps: BillingDeps): Promise<{ id: string; invoiceId: string | null }> {
   const account = await loadAccount(em, c.billingAccountId, 'input.billingAccountId');
   if (!(c.periodEnd > c.periodStart)) throw badInput('input.periodEnd', 'A period ends after it starts', 'BILLING_PERIOD_INVALID');
   if (c.periodEnd > c.now) throw new DomainError('BILLING_PERIOD_NOT_ENDED', 'A period can be closed once it has ended', { field: 'input.periodEnd' });
   const id = `bp_${c.billingAccountId}_${c.periodStart.toISOString().slice(0, 10)}`.slice(0, 60);
   const k = sql(em);
   await k('billing_period').insert({ id, billing_account_id: account.id, period_start: c.periodStart, period_end: c.periodEnd, closed_at: c.now }).onConflict(['billing_account_id', 'period_start']).ignore();
+  // The account's final period (the account was closed): nothing is billed after it but charges
+  // that arrive late, on an adjustment invoice (`billAccounts`). Closed once (a retry keeps the first end).
+  if (c.final) {
+    await k('billing_account').where({ id: account.id }).update({ status: 'CLOSED', closed_at: k.raw('coalesce(closed_at, ?)', [c.periodEnd]) });
+    account.closed_at = account.closed_at ?? c.periodEnd;
+  }
   if (account.payment_mode === 'POSTPAID') await billAccounts(em, [{ account, period: { start: c.periodStart, end: c.periodEnd } }], deps, { now: c.now, autoIssue: true });
   const invoice = await k('invoice')
     .where({ billing_account_id: account.id, kind: 'PERIOD' })
@@ -315,7 +338,14 @@ export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; 
 /** The invoice the account would get at the end of its current period, computed and not stored. */
 export async function previewNextInvoice(em: Em, billingAccountId: string, deps: BillingDeps, now: Date): Promise<{ periodStart: Date; periodEnd: Date; invoice: ComposedInvoice }> {
   const account = await loadAccount(em, billingAccountId, 'billingAccountId');
-  const period = periodContaining(now, account.bill_cycle_day, account.timezone);
+  const inEffect = cycleAt(account, now);
+  const reference = periodContaining(now, inEffect.day, inEffect.timeZone);
+  // The first period after a bill-cycle change starts at the change.
+  const changedAt = account.bill_cycle_changes_at ? new Date(account.bill_cycle_changes_at) : null;
+  const closedAt = account.closed_at ? new Date(account.closed_at) : null;
+  const from = [changedAt && changedAt <= now ? changedAt : null, closedAt].filter((d): d is Date => d != null && d > reference.start && d < reference.end);
+  // A closed account: what it still owes after its final period (late charges only).
+  const period = from.length ? { start: new Date(Math.max(...from.map((d) => d.getTime()))), end: reference.end } : reference;
   const inputs = await loadCompositionInputs(em, [{ account, period }], deps, now);
-  return { periodStart: period.start, periodEnd: period.end, invoice: composeInvoice(inputs.get(account.id)!) };
+  return { periodStart: period.start, periodEnd: period.end, invoice: composeInvoice(prorateOverCycle(inputs.get(account.id)!, reference)) };
 }

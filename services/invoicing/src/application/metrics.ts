@@ -65,3 +65,18 @@ export type SubscriberEventsDropped = client.Counter<'reason'>;
 export function registerSubscriberEventsDropped(registry: client.Registry): SubscriberEventsDropped {
   return new client.Counter({ name: 'ledgerline_invoicing_subscriber_events_dropped_total', help: "Subscribers' events the consumer could not apply and skipped, by reason (not_a_cloud_event: not JSON or not a CloudEvent; invalid: a value the read model cannot hold; unstorable: the database refused it alone; refused: invoicing's rules refuse it, e.g. a one-off in another currency than its account's)", labelNames: ['reason'], registers: [registry] });
 }
+
+/**
+ * Read at each scrape: charges of closed accounts (after their final period) not billed yet, by
+ * currency. The account's next bill run bills them on an adjustment invoice after its final one;
+ * money that stays here is waiting for that run (or for someone to write it off). Rows come from
+ * the charges' own currency (one per currency the query finds; none when nothing waits).
+ */
+export function registerUnbilledAfterClose(registry: client.Registry, query: (text: string, params: unknown[]) => Promise<{ currency: string; amount: string | number }[]>): void {
+  const read = onceAtATime(() => query(`select c.currency, sum(c.amount) as amount from unbilled_charge c join billing_account a on a.id = c.billing_account_id where a.closed_at is not null and c.invoice_id is null group by c.currency`, []));
+  new client.Gauge({ name: 'ledgerline_invoicing_unbilled_after_close', help: 'Charges of closed accounts (arrived after the final invoice) not billed yet, by currency: billed by the next bill run on an adjustment invoice', labelNames: ['currency'], registers: [registry], async collect() {
+    const found = await read();
+    this.reset();
+    for (const r of found) this.set({ currency: r.currency }, Number(r.amount));
+  } });
+}

@@ -3,6 +3,7 @@
 // consumers and, for tests and operators, by explicit mutations. Every write here is idempotent.
 import { DomainError, badInput, dec, isCurrencyCode, isDecimalString, minorUnits, notFound, type ChargeResult, type RoundingMode } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
+import { scheduleCycleChange, type AccountCycle } from '../domain/bill-cycle';
 import { isValidTimeZone } from '../domain/period';
 import { rows, sql } from './sql';
 
@@ -60,8 +61,12 @@ export async function registerBillingAccount(em: Em, c: RegisterAccountCommand):
     created_at: c.now,
   };
   // Re-delivered events are no-ops; an explicit registration may refine what the event said (a
-  // registration without a token keeps the one on file).
+  // registration without a token keeps the one on file). Another bill-cycle day or time zone is a
+  // bill-cycle change: it takes effect at the end of the account's current period (`scheduleCycleChange`:
+  // the old cycle bills that period, the new one's first period bridges from its end, prorated).
   const k = sql(em);
+  const existing = await k('billing_account').where({ id: c.billingAccountId }).forUpdate().first();
+  const cycle = existing ? scheduleCycleChange(existing as AccountCycle, day, tz, c.now) : {};
   await k('billing_account')
     .insert(row)
     .onConflict('id')
@@ -71,8 +76,7 @@ export async function registerBillingAccount(em: Em, c: RegisterAccountCommand):
       rounding_mode: k.raw('excluded.rounding_mode'),
       series: k.raw('excluded.series'),
       payment_terms_days: k.raw('excluded.payment_terms_days'),
-      bill_cycle_day: k.raw('excluded.bill_cycle_day'),
-      timezone: k.raw('excluded.timezone'),
+      ...cycle,
       autopay_token: k.raw('coalesce(excluded.autopay_token, billing_account.autopay_token)'),
       autopay: k.raw('excluded.autopay or billing_account.autopay'),
     });

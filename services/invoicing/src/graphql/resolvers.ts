@@ -342,9 +342,9 @@ export const resolvers = guardOperations({
       await mutate(ctx, (em, now) => escalateDispute(em, { ...a.input, caller: ctx.caller, now }, ctx.deps.disputePolicy));
       return disputePayload(ctx, a.input.disputeId);
     },
-    closeBillingPeriod: async (_: unknown, a: Args<{ billingAccountId: string; periodStart: Date | string; periodEnd: Date | string }>, ctx: InvoicingContext) => {
+    closeBillingPeriod: async (_: unknown, a: Args<{ billingAccountId: string; periodStart: Date | string; periodEnd: Date | string; final?: boolean | null }>, ctx: InvoicingContext) => {
       const at = ctx.runtime.clock.now();
-      const r = await mutate(ctx, (em, now) => closeBillingPeriod(em, { billingAccountId: a.input.billingAccountId, periodStart: new Date(a.input.periodStart), periodEnd: new Date(a.input.periodEnd), now }, ctx.deps), at);
+      const r = await mutate(ctx, (em, now) => closeBillingPeriod(em, { billingAccountId: a.input.billingAccountId, periodStart: new Date(a.input.periodStart), periodEnd: new Date(a.input.periodEnd), final: a.input.final === true, now }, ctx.deps), at);
       await pokeCreditPaid(ctx, a.input.billingAccountId, at); // a negative invoice's credit
       return { billingPeriod: { id: r.id, invoice: r.invoiceId ? await fresh(ctx, r.invoiceId) : null } };
     },

@@ -77,6 +77,12 @@ export const BillingAccount = defineEntity({
     currency: p.string().length(3),
     billCycleDay: p.integer(),
     timezone: p.string().length(64),
+    /** A bill-cycle change not in effect yet: the cycle until `billCycleChangesAt` (migration 20261219000000). */
+    prevBillCycleDay: p.integer().nullable(),
+    prevTimezone: p.string().length(64).nullable(),
+    billCycleChangesAt: p.datetime().nullable(),
+    /** The end of the account's final period (status CLOSED). */
+    closedAt: p.datetime().nullable(),
     jurisdiction: p.string().length(8),
     roundingMode: p.string().length(16),
     series: p.string().length(16),

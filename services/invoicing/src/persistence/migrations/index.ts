@@ -14,6 +14,7 @@ import { Migration20261216300000_approval_request_outcomes } from './Migration20
 import { Migration20261217100000_approval_daily_limit } from './Migration20261217100000_approval_daily_limit';
 import { Migration20261218000000_refund_credit_note } from './Migration20261218000000_refund_credit_note';
 import { Migration20261218000001_autopay_attempt_fixed } from './Migration20261218000001_autopay_attempt_fixed';
+import { Migration20261219000000_bill_cycle_change } from './Migration20261219000000_bill_cycle_change';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -32,4 +33,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261217100000_approval_daily_limit', class: Migration20261217100000_approval_daily_limit },
   { name: 'Migration20261218000000_refund_credit_note', class: Migration20261218000000_refund_credit_note },
   { name: 'Migration20261218000001_autopay_attempt_fixed', class: Migration20261218000001_autopay_attempt_fixed },
+  { name: 'Migration20261219000000_bill_cycle_change', class: Migration20261219000000_bill_cycle_change },
 ];

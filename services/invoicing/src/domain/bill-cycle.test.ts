@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { cyclePeriod, scheduleCycleChange, type AccountCycle } from './bill-cycle';
+
+const iso = (p: { period: { start: Date; end: Date }; reference: { start: Date; end: Date } } | null) =>
+  p && { period: [p.period.start.toISOString(), p.period.end.toISOString()], reference: [p.reference.start.toISOString(), p.reference.end.toISOString()] };
+
+describe('bill-cycle changes', () => {
+  const berlin1: AccountCycle = { bill_cycle_day: 1, timezone: 'Europe/Berlin' };
+
+  it('take effect at the end of the period in effect; the same request again changes nothing; going back cancels', () => {
+    const changed = scheduleCycleChange(berlin1, 15, 'Europe/Berlin', new Date('2026-10-20T09:00:00Z'));
+    expect(changed).toEqual({ bill_cycle_day: 15, timezone: 'Europe/Berlin', prev_bill_cycle_day: 1, prev_timezone: 'Europe/Berlin', bill_cycle_changes_at: new Date('2026-10-31T23:00:00Z') });
+    expect(scheduleCycleChange(changed, 15, 'Europe/Berlin', new Date('2026-10-21T09:00:00Z'))).toEqual(changed);
+    // Another day before the first change took effect: still from the same instant, from the old day.
+    expect(scheduleCycleChange(changed, 20, 'Europe/Berlin', new Date('2026-10-22T09:00:00Z'))).toMatchObject({ bill_cycle_day: 20, prev_bill_cycle_day: 1, bill_cycle_changes_at: new Date('2026-10-31T23:00:00Z') });
+    expect(scheduleCycleChange(changed, 1, 'Europe/Berlin', new Date('2026-10-22T09:00:00Z'))).toEqual({ bill_cycle_day: 1, timezone: 'Europe/Berlin', prev_bill_cycle_day: null, prev_timezone: null, bill_cycle_changes_at: null });
+  });
+
+  it('bill the old cycle up to the change, then a bridge prorated over the new cycle period', () => {
+    const a = scheduleCycleChange(berlin1, 15, 'Europe/Berlin', new Date('2026-10-20T09:00:00Z'));
+    expect(iso(cyclePeriod(a, '2026-10-15'))).toBeNull();
+    expect(iso(cyclePeriod(a, '2026-11-01'))).toEqual({ period: ['2026-09-30T22:00:00.000Z', '2026-10-31T23:00:00.000Z'], reference: ['2026-09-30T22:00:00.000Z', '2026-10-31T23:00:00.000Z'] });
+    expect(iso(cyclePeriod(a, '2026-11-15'))).toEqual({ period: ['2026-10-31T23:00:00.000Z', '2026-11-14T23:00:00.000Z'], reference: ['2026-10-14T22:00:00.000Z', '2026-11-14T23:00:00.000Z'] });
+    expect(iso(cyclePeriod(a, '2026-12-01'))).toBeNull();
+    expect(iso(cyclePeriod(a, '2026-12-15'))?.period).toEqual(['2026-11-14T23:00:00.000Z', '2026-12-14T23:00:00.000Z']);
+  });
+
+  it('a change of time zone only: the old period ends on the cycle date, the next one starts where it ended', () => {
+    const a = scheduleCycleChange(berlin1, 1, 'America/New_York', new Date('2026-10-20T09:00:00Z'));
+    expect(iso(cyclePeriod(a, '2026-11-01'))?.period).toEqual(['2026-09-30T22:00:00.000Z', '2026-10-31T23:00:00.000Z']);
+    expect(iso(cyclePeriod(a, '2026-12-01'))).toEqual({ period: ['2026-10-31T23:00:00.000Z', '2026-12-01T05:00:00.000Z'], reference: ['2026-11-01T04:00:00.000Z', '2026-12-01T05:00:00.000Z'] });
+  });
+});
