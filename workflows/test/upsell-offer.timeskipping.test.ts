@@ -59,10 +59,44 @@ describe('upsellOfferWorkflow (time-skipping server)', () => {
     expect(Math.round((fake.calls[2]!.at - t0) / HOUR)).toBe(72);
   });
 
-  it('an offer the customer answered ends the workflow at the reminder, without closing it', async () => {
+  it('an offer the customer declined ends the workflow at the reminder, without closing it', async () => {
     const fake = new FakeSubscribers();
     const result = await run(fake, () => {
-      // The customer accepts in subscribers while the workflow sleeps.
+      // The customer declines in subscribers while the workflow sleeps.
+      const decline = setInterval(() => {
+        if (fake.offer) {
+          fake.offer = { ...fake.offer, state: 'DECLINED' };
+          clearInterval(decline);
+        }
+      }, 5);
+    });
+    expect(result.state).toBe('DECLINED');
+    expect(fake.calls.map((c) => c.step)).toEqual(['present', 'remind']);
+  });
+
+  it('an accepted offer is settled at its expiry: a conversion only if its order did not fail (review 18)', async () => {
+    // Before, ACCEPTED ended the workflow at the reminder, so an offer whose add-on order failed
+    // after that (subscribers: ACCEPTED → FAILED) was reported as ACCEPTED, a conversion.
+    const fake = new FakeSubscribers();
+    const result = await run(fake, () => {
+      const answer = setInterval(() => {
+        if (!fake.offer) return;
+        if (fake.offer.state === 'PRESENTED') fake.offer = { ...fake.offer, state: 'ACCEPTED' };
+        else if (fake.calls.some((c) => c.step === 'remind')) {
+          // The add-on order fails after the reminder (the balance no longer covers it).
+          fake.offer = { ...fake.offer, state: 'FAILED', reason: 'Order ord_1 failed: ADDON_PAYMENT_DENIED' };
+          clearInterval(answer);
+        }
+      }, 5);
+    });
+    expect(result).toEqual({ offerId: 'upo_lin_1', state: 'FAILED' });
+    expect(fake.calls.map((c) => c.step)).toEqual(['present', 'remind', 'close']);
+    expect(Math.round((fake.calls[2]!.at - fake.calls[0]!.at) / HOUR)).toBe(72);
+  });
+
+  it('an accepted offer whose order went through is ACCEPTED at its expiry', async () => {
+    const fake = new FakeSubscribers();
+    const result = await run(fake, () => {
       const accept = setInterval(() => {
         if (fake.offer) {
           fake.offer = { ...fake.offer, state: 'ACCEPTED' };
@@ -71,7 +105,7 @@ describe('upsellOfferWorkflow (time-skipping server)', () => {
       }, 5);
     });
     expect(result.state).toBe('ACCEPTED');
-    expect(fake.calls.map((c) => c.step)).toEqual(['present', 'remind']);
+    expect(fake.calls.map((c) => c.step)).toEqual(['present', 'remind', 'close']);
   });
 
   it('an offer that could not be made (WITHDRAWN) ends at once', async () => {

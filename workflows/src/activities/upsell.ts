@@ -5,7 +5,8 @@ import { portCaller } from './call-port';
 import { graphqlRequest, type GraphqlClientOptions } from '../adapters/graphql';
 import type { CallOptions } from '../ports';
 
-export type UpsellOfferState = 'PRESENTED' | 'ACCEPTED' | 'DECLINED' | 'EXPIRED' | 'WITHDRAWN';
+/** FAILED: accepted, but its add-on order failed (it may be accepted again until it expires). */
+export type UpsellOfferState = 'PRESENTED' | 'ACCEPTED' | 'DECLINED' | 'EXPIRED' | 'WITHDRAWN' | 'FAILED';
 
 export interface UpsellOfferView {
   offerId: string;

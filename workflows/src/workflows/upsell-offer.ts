@@ -5,7 +5,11 @@
 //   → sleep until expiry → closeUpsellOffer (EXPIRED unless the customer answered).
 // The customer answers in subscribers (`respondToUpsellOffer`), which orders the add-on; the
 // workflow only owns the timers. Its id is `upsell-<offerId>`, so a trigger runs it once.
-import { defineQuery, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+// An ACCEPTED offer is not settled before it expires: its add-on order may still fail (the offer is
+// then FAILED, and may be accepted again until it expires), so the workflow waits for the expiry and
+// returns the offer's state then (ACCEPTED = a conversion, FAILED = none). Only DECLINED ends it at
+// the reminder (patch `upsell-offer-settles-at-expiry`; before, ACCEPTED did too).
+import { defineQuery, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { UpsellActivities, UpsellOfferState } from '../activities/upsell';
 
 export interface UpsellOfferInput {
@@ -38,7 +42,8 @@ export async function upsellOfferWorkflow(input: UpsellOfferInput): Promise<{ of
   if (remindAt > Date.now()) {
     await sleep(remindAt - Date.now());
     state = (await remindUpsellOffer(offer.offerId)).state;
-    if (state !== 'PRESENTED') return { offerId: offer.offerId, state };
+    const settled = patched('upsell-offer-settles-at-expiry') ? state !== 'PRESENTED' && state !== 'ACCEPTED' && state !== 'FAILED' : state !== 'PRESENTED';
+    if (settled) return { offerId: offer.offerId, state };
   }
   if (expiresAt > Date.now()) await sleep(expiresAt - Date.now());
   state = (await closeUpsellOffer(offer.offerId)).state;

@@ -3,11 +3,12 @@ import { LockMode } from '@mikro-orm/core';
 import { dec, decimalToString, DomainError, notFound, type Money } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { transitionLine, type LineStatus } from '../domain/lifecycle';
+import { billingPeriodOf, localDateOf, startOfLocalDay } from '../domain/calendar';
 import { isFinal, LINE_ACTION_OF, moveOrder, type OrderKind, type OrderStatus } from '../domain/order';
 import { carryAddOns, type AddOnEntry } from '../domain/add-ons';
 import type { FeeTrigger, PlanFee } from '../domain/plan-terms';
 import type { OneOffItem } from '../domain/proration';
-import { BillingAccount, CollectionsHold, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
+import { BillingAccount, CollectionsHold, Line, OneOffCharge, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
 import type { ProvisioningRequest } from '../ports/provisioning';
 import type { WalletsPort } from '../ports/wallets-client';
 import type { CatalogClient } from '../ports/catalog-client';
@@ -351,7 +352,7 @@ interface PlanChangeRequest {
  */
 async function applyPlanChange(em: Em, order: ProductOrder, line: Line, account: BillingAccount, now: Date): Promise<Subscription> {
   const r = JSON.parse(order.request) as PlanChangeRequest;
-  const effectiveAt = new Date(r.effectiveAt);
+  const effectiveAt = planChangeInstant(r, account, now);
   const current = await em.findOne(Subscription, { lineId: line.id, status: 'ACTIVE' }, { orderBy: { startsAt: 'desc' } });
   if (!current || current.planVersionId !== r.fromPlanVersionId) {
     throw new DomainError('PLAN_CHANGE_STALE_CONFLICT', `Line ${line.id} is no longer on the plan version this change was quoted for`, { field: 'input.lineId' });
@@ -378,15 +379,52 @@ async function applyPlanChange(em: Em, order: ProductOrder, line: Line, account:
   return next;
 }
 
+/**
+ * When the change takes effect. As quoted (`effectiveAt`: placement for IMMEDIATE, the cycle's end
+ * for END_OF_CYCLE), except a postpaid IMMEDIATE change completing after the bill cycle it was placed
+ * in has ended (Temporal retrying provisioning across the boundary; review 18): it takes effect at
+ * completion. Invoicing bills a closed cycle once, from the segments it had then (the old plan, which
+ * the network still gave the line), so a change dated into it was never charged or credited and the
+ * next cycle was billed on the new plan from its first day. Dated at completion, the closed cycle is
+ * right as billed and the next one is prorated where the line really changed. Deterministic for a
+ * retried completion: it only runs while the order is not COMPLETED. Prepaid: as quoted (wallets
+ * settles the allowance period itself).
+ */
+function planChangeInstant(r: Pick<PlanChangeRequest, 'timing' | 'effectiveAt'>, account: Pick<BillingAccount, 'paymentMode' | 'timezone' | 'billCycleDay'>, now: Date): Date {
+  const quoted = new Date(r.effectiveAt);
+  if (r.timing !== 'IMMEDIATE' || account.paymentMode !== 'POSTPAID') return quoted;
+  const cycleEnd = startOfLocalDay(billingPeriodOf(localDateOf(quoted, account.timezone), account.billCycleDay).end, account.timezone);
+  return now >= cycleEnd ? now : quoted;
+}
+
 /** → FAILED with a reason. Idempotent for a failed order; a completed order cannot fail. */
 export async function failOrder(em: Em, orderId: string, failure: { code: string; message: string }, now: Date): Promise<ProductOrder> {
   const order = await loadOrder(em, orderId);
-  if (order.status === 'FAILED') return order;
+  if (order.status === 'FAILED') {
+    await failAcceptedOffer(em, order); // an order failed before offers followed their orders
+    return order;
+  }
   order.status = moveOrder(order.status as OrderStatus, 'FAILED');
   order.failureCode = failure.code.slice(0, 80);
   order.failureMessage = failure.message;
   order.updatedAt = now;
   emitOrderState(em, order, now);
+  await failAcceptedOffer(em, order);
   await em.flush();
   return order;
+}
+
+/**
+ * The upsell offer whose acceptance placed this (FAILED) ADD_ON order: ACCEPTED → FAILED, with the
+ * order's failure as the reason, so the customer, the frontend and the workflow see that nothing
+ * was bought. The customer may accept it again until it expires (`respondToUpsellOffer`: a new
+ * order). Offer row after the order row, as `respondToUpsellOffer` never locks an order.
+ */
+async function failAcceptedOffer(em: Em, order: ProductOrder): Promise<void> {
+  if (order.kind !== 'ADD_ON') return;
+  const offer = await em.findOne(UpsellOffer, { orderId: order.id, state: 'ACCEPTED' }, { refresh: true });
+  if (!offer) return;
+  offer.state = 'FAILED';
+  offer.reason = `Order ${order.id} failed: ${order.failureCode ?? 'ORDER_FAILED'}${order.failureMessage ? `: ${order.failureMessage}` : ''}`.slice(0, 200);
+  await em.flush();
 }

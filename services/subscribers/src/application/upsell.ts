@@ -139,12 +139,16 @@ export async function respondToUpsellOffer(em: Em, catalog: CatalogClient, c: { 
     return { offer, placed: await addAddOn(em, catalog, command, { price: money(offer.price, offer.currency) }) };
   }
   if (offer.state === 'DECLINED' && !c.accept) return { offer, placed: null };
-  if (offer.state !== 'PRESENTED') throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} is ${offer.state}`, { field: 'input.offerId', state: offer.state });
+  // FAILED: accepted, but the add-on order failed (balance too low, network refusal): still open
+  // to an answer until it expires; accepting again places a new order (its own key).
+  if (offer.state !== 'PRESENTED' && offer.state !== 'FAILED') throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} is ${offer.state}`, { field: 'input.offerId', state: offer.state });
   if (offer.expiresAt <= c.now) throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} expired at ${offer.expiresAt.toISOString()}`, { field: 'input.offerId' });
   let placed: LineOrderResult | null = null;
   if (c.accept) {
-    placed = await addAddOn(em, catalog, command, { price: money(offer.price, offer.currency) });
+    const key = offer.state === 'FAILED' && offer.orderId ? `${idempotencyKey}:after:${offer.orderId}` : idempotencyKey;
+    placed = await addAddOn(em, catalog, { ...command, idempotencyKey: key }, { price: money(offer.price, offer.currency) });
     offer.orderId = placed.order.id;
+    offer.reason = null;
   }
   offer.state = c.accept ? 'ACCEPTED' : 'DECLINED';
   offer.respondedAt = c.now;
@@ -152,7 +156,7 @@ export async function respondToUpsellOffer(em: Em, catalog: CatalogClient, c: { 
   return { offer, placed };
 }
 
-/** A reminder while the offer is still open; nothing once it was answered or reminded. */
+/** A reminder while the offer is still open; nothing once it was answered or reminded (FAILED included). */
 export async function remindUpsellOffer(em: Em, c: { offerId: string; now: Date }): Promise<UpsellOffer> {
   const offer = await loadOffer(em, c.offerId);
   if (offer.state !== 'PRESENTED' || offer.remindedAt || offer.expiresAt <= c.now) return offer;

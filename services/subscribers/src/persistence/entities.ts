@@ -180,7 +180,8 @@ export type CommunicationMessage = InferEntity<typeof CommunicationMessage>;
 /**
  * An add-on offered to a line because its usage called for one (a plan `offer` rule), open until
  * it expires. PRESENTED → ACCEPTED (an add-on order) / DECLINED / EXPIRED; WITHDRAWN when it could
- * not be offered (line not active, add-on already active, incompatible plan).
+ * not be offered (line not active, add-on already active, incompatible plan); ACCEPTED → FAILED when
+ * its order fails (reason: the order's failure), FAILED → ACCEPTED (a new order) / DECLINED until it expires.
  */
 export const UpsellOffer = defineEntity({
   name: 'UpsellOffer',
