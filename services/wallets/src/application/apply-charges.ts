@@ -267,10 +267,10 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     });
   }
   const bucketsByAccount = new Map<string, BucketState[]>();
-  const bucketMeta = new Map<string, { row: LiveBucketRow; before: Decimal }>();
+  const bucketMeta = new Map<string, { row: LiveBucketRow; before: Decimal; state: BucketState }>();
   for (const row of buckets) {
     const state = toBucketState(row);
-    bucketMeta.set(row.id, { row, before: state.remaining });
+    bucketMeta.set(row.id, { row, before: state.remaining, state });
     const list = bucketsByAccount.get(row.billing_account_id) ?? [];
     list.push(state);
     bucketsByAccount.set(row.billing_account_id, list);
@@ -307,8 +307,11 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
       const d = decideCharge(wallet, bucketsByAccount.get(c.billingAccountId) ?? NO_BUCKETS, toChargeInput(c));
       r = result(c, d.outcome, d.units.toFixed(), d.unitsFromBuckets.toFixed(), d.amount.toFixed(6), d.reason);
       for (const p of d.bucketParts) {
+        const meta = bucketMeta.get(p.bucketId);
+        // What the bucket has used, for a later give-back in this batch (negative parts give back).
+        if (meta?.state.used) meta.state.used = meta.state.used.plus(p.units);
         // The bucket's unit: an adjustment's is ITEM, the units it moves are the bucket's (ADR 0019).
-        const unit = bucketMeta.get(p.bucketId)?.row.unit ?? c.unit;
+        const unit = meta?.row.unit ?? c.unit;
         entries.push({ accountId: p.bucketId, unit, amount: p.units.negated() }, { accountId: accountId(c.billingAccountId, 'ALLOWANCE_USED', unit), unit, amount: p.units });
       }
       if (d.amount.isNegative() && wallet.paymentMode === 'PREPAID' && !credited?.includes(wallet)) (credited ??= []).push(wallet);

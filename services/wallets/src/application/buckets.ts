@@ -81,6 +81,7 @@ export function toBucketState(r: LiveBucketRow): BucketState {
     carriedFrom: r.carried_from ?? null,
     initial: new Decimal(r.initial_quantity),
     remaining: new Decimal(r.remaining),
+    used: new Decimal(r.used_quantity),
   };
 }
 

@@ -58,6 +58,17 @@ describe('decideCharge: an adjustment that moves allowance units', () => {
     expect(figures(decideCharge(wallet(), [empty], adjustment('0.5', [{ units: '-50' }])))).toEqual(['APPLIED', '-50', '0.5', [['e', '-50']]]);
   });
 
+  it('gives back at most what the bucket used, not the units a session holds of it or a renewal carried away (review 19)', () => {
+    // 100 MB: 10 used, 60 held by an open session, 30 left. Taking back initial - remaining (70) took back held units as if used.
+    const held = bucket('h', '100', '30', { used: d('10') });
+    expect(figures(decideCharge(wallet({ unbilled: d('0') }), [held], adjustment('0.3', [{ units: '-30' }])))).toEqual(['APPLIED', '-10', '0.3', [['h', '-10']]]);
+    expect([held.remaining.toFixed(), held.used?.toFixed()]).toEqual(['40', '10']);
+    // Two give-backs to it in one adjustment: the second finds what the first took back already.
+    const twice = bucket('t', '100', '30', { used: d('10') });
+    const moves = adjustment('0', [{ units: '-6' }, { units: '-6' }]);
+    expect(figures(decideCharge(wallet({ unbilled: d('0') }), [twice], moves))).toEqual(['APPLIED', '-10', '0', [['t', '-6'], ['t', '-4']]]);
+  });
+
   it('gives back before it draws: a record moved from one allowance to another', () => {
     const w = wallet({ unbilled: d('0') });
     const data = bucket('d', '100', '0');

@@ -49,6 +49,12 @@ export interface BucketState {
   carriedFrom: string | null;
   initial: Decimal;
   remaining: Decimal;
+  /**
+   * Units used of it (charged, committed; the bucket's `used_quantity`): what a rerate's give-back
+   * may take back at most (ADR 0019). Not initial - remaining: units a session holds and units a
+   * renewal carried over left the bucket unused. Absent: taken as initial - remaining.
+   */
+  used?: Decimal;
 }
 
 export interface ChargeInput {
@@ -186,8 +192,8 @@ export function decideCharge(wallet: WalletState, buckets: readonly BucketState[
 /**
  * A rerate ADJUSTMENT that moves allowance units (ADR 0019), decided like a charge against the
  * current state and applied to it. Gives back first: to the buckets that served the event's time
- * (as a draw picks them, also those with nothing left), each at most what it has used (initial -
- * remaining); what none can take back (the period's bucket has ended) is lost. Then draws, as a
+ * (as a draw picks them, also those with nothing left), each at most what it has used (`used`: not
+ * the units a session holds of it); what none can take back (the period's bucket has ended) is lost. Then draws, as a
  * usage charge does; the units the buckets no longer hold cost their `uncoveredAmount` pro rata
  * (half-even, 6 places) on top of `amount`. All or nothing: money beyond the headroom (a dearer
  * correction, see headroom) DENIES it, and nothing moves.
@@ -197,6 +203,9 @@ function decideMoves(wallet: WalletState, buckets: readonly BucketState[], c: Ch
   // Remaining units as this decision leaves them (applied to the buckets only once it is made).
   const left = new Map<string, Decimal>();
   const remainingOf = (b: BucketState): Decimal => left.get(b.id) ?? b.remaining;
+  // Units used as this decision leaves them: a give-back takes back at most these.
+  const usedNow = new Map<string, Decimal>();
+  const usedOf = (b: BucketState): Decimal => usedNow.get(b.id) ?? b.used ?? b.initial.minus(b.remaining);
   let moved = ZERO;
   let amount = c.amount ?? c.pricePerUnit.times(c.units);
   for (const m of [...moves.filter((x) => x.units.isNegative()), ...moves.filter((x) => x.units.greaterThan(0))]) {
@@ -205,10 +214,11 @@ function decideMoves(wallet: WalletState, buckets: readonly BucketState[], c: Ch
     let rest = m.units.abs();
     for (const b of eligibleBuckets(buckets, scope, false)) {
       if (rest.isZero()) break;
-      const room = returning ? b.initial.minus(remainingOf(b)) : remainingOf(b);
+      const room = returning ? Decimal.min(b.initial.minus(remainingOf(b)), usedOf(b)) : remainingOf(b);
       if (room.lte(0)) continue;
       const take = Decimal.min(rest, room);
       left.set(b.id, returning ? remainingOf(b).plus(take) : remainingOf(b).minus(take));
+      usedNow.set(b.id, returning ? usedOf(b).minus(take) : usedOf(b).plus(take));
       parts.push({ bucketId: b.id, units: returning ? take.negated() : take });
       moved = returning ? moved.minus(take) : moved.plus(take);
       rest = rest.minus(take);

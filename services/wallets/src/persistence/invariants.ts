@@ -75,6 +75,73 @@ export const LEDGER_CHECKS: readonly { name: string; sql: string }[] = [
           where w.budget_committed is distinct from b.committed
              or w.has_balance_rules <> (b.committed is not null or exists (select 1 from auto_topup_rule r where r.wallet_id = w.id and r.enabled)) limit 5`,
   },
+  {
+    // The expiry job forfeits what an ended bucket has left (bucket → ALLOWANCE_EXPIRED) when it marks it
+    // EXPIRED, after the late-usage grace (ADR 0008; before that it is ACTIVE in the table and only shows as
+    // EXPIRED); a revoke takes what is left back (bucket → ALLOWANCE_GRANTED) when it marks it REVOKED. Units a
+    // reservation gives back to such a bucket later go to ALLOWANCE_EXPIRED or roll over, never stay in it.
+    name: 'EXPIRED and REVOKED buckets hold nothing',
+    sql: `select b.id, b.status, a.balance from bucket b join ledger_account a on a.id = b.id where b.status in ('EXPIRED', 'REVOKED') and a.balance <> 0 limit 5`,
+  },
+  {
+    // What the ledger says was used of a bucket: drawn by charges (bucket → ALLOWANCE_USED; a rerate
+    // ADJUSTMENT's give-back is the opposite entry, ADR 0019), plus what closed reservations used of the units
+    // they held of it (RESERVED → ALLOWANCE_USED, taken from the reservation's bucket parts in their order, as
+    // closeMany takes them). Grants, rollovers, holds, expiry and revokes move units but use none.
+    // A give-back takes back at most what the bucket used (ADR 0019), so neither goes below zero.
+    name: "every bucket's used_quantity is what the ledger says was used of it, and not below zero",
+    sql: `with drawn as (
+            select e.account_id as id, -sum(e.amount) as units from bucket b join ledger_entry e on e.account_id = b.id join ledger_transaction t on t.id = e.transaction_id
+             where t.kind = 'CHARGE' group by 1),
+          closes as (
+            select r.id, r.bucket_parts,
+                   coalesce((select sum(e.amount) from ledger_transaction t join ledger_entry e on e.transaction_id = t.id
+                              where t.idempotency_key = 'CLOSE:' || r.id and e.account_id = ${accountIdSql('r.billing_account_id', 'ALLOWANCE_USED', 'r.unit')}), 0) as taken
+              from reservation r where r.status <> 'RESERVED' and jsonb_array_length(r.bucket_parts) > 0),
+          parts as (
+            select p.value->>'bucketId' as id, (p.value->>'units')::numeric as units, c.taken,
+                   coalesce(sum((p.value->>'units')::numeric) over (partition by c.id order by p.ord rows between unbounded preceding and 1 preceding), 0) as before
+              from closes c, jsonb_array_elements(c.bucket_parts) with ordinality p(value, ord)),
+          committed as (select id, sum(least(units, greatest(taken - before, 0))) as units from parts group by 1)
+          select b.id, b.used_quantity, coalesce(d.units, 0) + coalesce(c.units, 0) as ledger from bucket b left join drawn d on d.id = b.id left join committed c on c.id = b.id
+           where b.used_quantity <> coalesce(d.units, 0) + coalesce(c.units, 0) or b.used_quantity < 0 limit 5`,
+  },
+  {
+    // A charge (usage or a rerate ADJUSTMENT: both are CHARGE transactions) keeps its decision in `outcome`:
+    // DENIED moved nothing; APPLIED / PARTIAL moved `amountCharged` into REVENUE (negative: a credit) from the
+    // wallet or the unbilled receivable, and `unitsFromAllowances` from buckets into ALLOWANCE_USED (an
+    // adjustment's: drawn minus given back). Rows written before decisions were kept hold a whole
+    // ChargeResult, whose fields have the same names.
+    name: "every charge's stored outcome is what its entries moved",
+    sql: `select id, outcome, amount, units, entries, money, used, others from (
+            select t.id, t.outcome->>'outcome' as outcome, t.outcome->>'amountCharged' as amount, t.outcome->>'unitsFromAllowances' as units, m.entries, m.money, m.used, m.others,
+                   case when t.outcome->>'amountCharged' ~ '^-?[0-9]+([.][0-9]+)?$' then (t.outcome->>'amountCharged')::numeric end as amount_n,
+                   case when t.outcome->>'unitsFromAllowances' ~ '^-?[0-9]+([.][0-9]+)?$' then (t.outcome->>'unitsFromAllowances')::numeric end as units_n
+              from ledger_transaction t
+              left join (select e.transaction_id, count(*) as entries, sum(e.amount) filter (where a.kind = 'REVENUE') as money, sum(e.amount) filter (where a.kind = 'ALLOWANCE_USED') as used,
+                                count(*) filter (where a.kind not in ('CASH_WALLET', 'UNBILLED_RECEIVABLE', 'REVENUE', 'UNIT_BUCKET', 'ALLOWANCE_USED')) as others
+                           from ledger_transaction t2 join ledger_entry e on e.transaction_id = t2.id join ledger_account a on a.id = e.account_id where t2.kind = 'CHARGE' group by 1) m on m.transaction_id = t.id
+             where t.kind = 'CHARGE') x
+           where coalesce(outcome, '') not in ('APPLIED', 'PARTIAL', 'DENIED')
+              or (outcome = 'DENIED' and entries is not null)
+              or amount_n is distinct from coalesce(money, 0)
+              or units_n is distinct from coalesce(used, 0)
+              or coalesce(others, 0) > 0
+           limit 5`,
+  },
+  {
+    // An agent's adjustment (adjustBalance): one balance_adjustment row per ADJUSTMENT transaction, its amount
+    // what moved the wallet (or what a postpaid account owes) against ADJUSTMENTS, in two entries.
+    name: "every agent adjustment's amount is what its transaction moved",
+    sql: `select t.id, ba.id as adjustment, ba.amount, m.contra, m.entries from ledger_transaction t
+            left join balance_adjustment ba on ba.transaction_id = t.id
+            cross join lateral (select count(*) as entries, sum(e.amount) filter (where a.kind = 'ADJUSTMENTS') as contra
+                                  from ledger_entry e join ledger_account a on a.id = e.account_id where e.transaction_id = t.id) m
+           where t.kind = 'ADJUSTMENT' and (ba.id is null or coalesce(m.entries, 0) <> 2 or ba.amount <> -coalesce(m.contra, 0))
+          union all
+          select ba.transaction_id, ba.id, ba.amount, null, null from balance_adjustment ba left join ledger_transaction t on t.id = ba.transaction_id where t.id is null or t.kind <> 'ADJUSTMENT'
+          limit 5`,
+  },
   { name: 'every used voucher has its ledger transaction', sql: `select v.id from voucher v left join ledger_transaction t on t.id = v.transaction_id where v.status = 'REDEEMED' and t.id is null limit 5` },
 ];
 
