@@ -16,6 +16,10 @@ export const OutboxMessage = defineEntity({
     createdAt: p.datetime(),
     publishedAt: p.datetime().nullable(),
     attempts: p.integer().default(0),
+    /** The last publish error (a transient one while the row waits, or why it was set aside). */
+    lastError: p.text().nullable(),
+    /** Set when NATS refused the row for good (too large, invalid): set aside, the relay passes it by. */
+    failedAt: p.datetime().nullable(),
   }),
 });
 export type OutboxMessage = InferEntity<typeof OutboxMessage>;
@@ -31,5 +35,17 @@ export function createOutboxTable(knex: Knex): Knex.SchemaBuilder {
     t.timestamp('published_at', { useTz: true }).nullable();
     t.integer('attempts').notNullable().defaultTo(0);
     t.index(['published_at', 'seq'], 'outbox_unpublished_idx');
+  });
+}
+
+/**
+ * The columns with which the relay sets aside a row NATS refuses for good (too large, invalid)
+ * instead of retrying it for ever; each service adds them in its own migration after
+ * createOutboxTable's.
+ */
+export function addOutboxFailureColumns(knex: Knex): Knex.SchemaBuilder {
+  return knex.schema.alterTable('outbox', (t) => {
+    t.text('last_error').nullable();
+    t.timestamp('failed_at', { useTz: true }).nullable();
   });
 }

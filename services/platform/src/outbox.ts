@@ -1,4 +1,4 @@
-import { createCloudEvent, EVENTS, type EventName } from '@ledgerline/contracts';
+import { createCloudEvent, DomainError, EVENTS, type EventName } from '@ledgerline/contracts';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import client from 'prom-client';
@@ -17,13 +17,44 @@ export interface OutboxEventInput<T> {
 }
 
 /**
+ * The largest payload (UTF-8 bytes) an outbox row may carry: NATS' max_payload (1 MiB, the
+ * server default, which deploy/ keeps) less 4 KiB for the headers JetStream publishes with it
+ * (`Nats-Msg-Id`). A larger event could never be published.
+ */
+export const MAX_OUTBOX_PAYLOAD_BYTES = 1024 * 1024 - 4096;
+
+/**
+ * Refuses (DomainError EVENT_TOO_LARGE) an outbox row NATS would refuse for its size; every path
+ * that writes outbox rows calls it before writing, so the caller's transaction fails whole.
+ */
+export function checkOutboxPayload(subject: string, payload: string): void {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: the usual small event is never measured.
+  if (payload.length * 3 <= MAX_OUTBOX_PAYLOAD_BYTES) return;
+  const bytes = Buffer.byteLength(payload);
+  if (bytes <= MAX_OUTBOX_PAYLOAD_BYTES) return;
+  throw new DomainError(
+    'EVENT_TOO_LARGE',
+    `the ${subject} event would be ${bytes} bytes, over the ${MAX_OUTBOX_PAYLOAD_BYTES} bytes one message may carry (NATS max_payload); nothing was written`,
+    { subject, bytes, limit: MAX_OUTBOX_PAYLOAD_BYTES },
+  );
+}
+
+/** checkOutboxPayload for each row of a bulk write. */
+export function checkOutboxPayloads(rows: readonly { subject: string; payload: string }[]): void {
+  for (const r of rows) checkOutboxPayload(r.subject, r.payload);
+}
+
+/**
  * Queues an event in the caller's transaction. If the transaction rolls back, the event never
- * existed; if it commits, the relay will publish it at least once.
+ * existed; if it commits, the relay will publish it at least once. An event too large to publish
+ * throws EVENT_TOO_LARGE here, before anything is written.
  */
 export function enqueueEvent<T>(em: Em, name: EventName, input: OutboxEventInput<T>): string {
   const def = EVENTS[name];
   const event = createCloudEvent({ source: input.source, type: def.type, subject: input.subject, time: input.time, data: input.data, key: input.key });
-  em.create(OutboxMessage, { id: event.id, subject: def.subject, payload: JSON.stringify(event), createdAt: input.time, attempts: 0 });
+  const payload = JSON.stringify(event);
+  checkOutboxPayload(def.subject, payload);
+  em.create(OutboxMessage, { id: event.id, subject: def.subject, payload, createdAt: input.time, attempts: 0 });
   return event.id;
 }
 
@@ -53,9 +84,61 @@ export function onceAtATime<T>(read: () => Promise<T>): () => Promise<T> {
 const PRUNE_BATCH = 5000;
 
 /**
- * Publishes outbox rows to JetStream in order, then marks them published. Rows are claimed with
- * `FOR UPDATE SKIP LOCKED` on PostgreSQL so several replicas can relay side by side; a crash
- * between publish and mark re-publishes, and JetStream drops the duplicate by `Nats-Msg-Id`.
+ * First key of the transaction advisory lock a relay pass takes on PostgreSQL; the second is the
+ * oid of the service's `outbox` table (`'outbox'::regclass`, through the service's search_path),
+ * so each service's outbox has its own lock even with every service in one database.
+ */
+export const OUTBOX_RELAY_LOCK_KEY = 0x4f55_5442; // 'OUTB'
+
+/** The lock statement (answers `locked`): one relay at a time per outbox. */
+export const OUTBOX_RELAY_LOCK_SQL = `select pg_try_advisory_xact_lock(${OUTBOX_RELAY_LOCK_KEY}, 'outbox'::regclass::oid::int) as locked`;
+
+/** How much of a publish error an outbox row keeps in `last_error`. */
+const LAST_ERROR_CHARS = 1000;
+
+/**
+ * True when NATS refuses this one message for what it is, so that sending it again can never
+ * succeed: larger than the server's max_payload (refused by the client before sending) or the
+ * stream's max_msg_size (JetStream API error 10054), or an invalid subject. Anything else (NATS
+ * down or reconnecting, a timeout, no stream answering, the stream full) is transient: the row
+ * waits and is sent again.
+ */
+export function refusedForGood(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'InvalidSubjectError') return true;
+  if (error.name === 'InvalidArgumentError' && /max_payload|subject/i.test(error.message)) return true;
+  return error.name === 'JetStreamApiError' && (error as Error & { code?: number }).code === 10054;
+}
+
+const errorText = (error: unknown): string => (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, LAST_ERROR_CHARS);
+
+/** What one relay pass did. */
+interface BatchOutcome {
+  /** Rows the pass claimed (0: none waits, or another relay holds this outbox). */
+  claimed: number;
+  published: number;
+  /** A transient publish failure that stopped the pass: the rows from it on wait for the next one. */
+  stalled?: unknown;
+}
+
+/**
+ * Publishes outbox rows to JetStream in order and marks them published. On PostgreSQL a pass
+ * first takes a transaction advisory lock on the outbox (OUTBOX_RELAY_LOCK_SQL): of several
+ * replicas, one relays at a time and the others find it taken and try again at their next pass,
+ * so a later row is never published by one replica while another still holds an earlier one. The
+ * rows are then claimed `FOR UPDATE NOWAIT`: a row locked by anything else (a relay of an older
+ * release during a rolling update, an operator's statement) ends the pass without publishing
+ * rather than skipping past it. A crash between publish and mark re-publishes, and JetStream drops
+ * the duplicate by `Nats-Msg-Id` (within the stream's duplicate window, 2 min).
+ *
+ * The batch's publishes are pipelined on the one connection (NATS and JetStream keep their
+ * order); the acknowledgements are then read in order: the rows before the first failure are
+ * marked published in one statement and the pass stops there. A transient failure (NATS down, a
+ * timeout) leaves that row and the ones after it pending, to be sent again (the later ones that
+ * did land are dropped as duplicates); a row NATS refuses for good (`refusedForGood`: too large,
+ * invalid) is set aside (`failed_at`, `last_error`; counted in `ledgerline_outbox_failed_total`
+ * and logged) and the rows after it go on. Set-aside rows stay in the table, never pruned, until
+ * an operator deals with them (docs/operations.md).
  */
 export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
@@ -68,6 +151,7 @@ export class OutboxRelay {
   private lastPrune = 0;
   private readonly published = new client.Counter({ name: 'ledgerline_outbox_published_total', help: 'Outbox events published to JetStream (a row published again after a crash counts again)', registers: [] });
   private readonly pruned = new client.Counter({ name: 'ledgerline_outbox_pruned_total', help: 'Published outbox rows deleted after their retention', registers: [] });
+  private readonly failed = new client.Counter({ name: 'ledgerline_outbox_failed_total', help: 'Outbox events NATS refused for good (too large, invalid), set aside unpublished', registers: [] });
 
   constructor(
     private readonly orm: Orm,
@@ -84,15 +168,22 @@ export class OutboxRelay {
    * Puts the relay's metrics on a service's registry: events published and pruned, and, read at
    * each scrape, how many events wait to be published and how long the oldest has waited by the
    * service's clock `now` (an outbox that does not drain means partners and other services stop
-   * hearing from this one).
+   * hearing from this one), and how many events are set aside (refused by NATS for good).
    */
   registerMetrics(registry: client.Registry, now: () => Date = () => new Date()): void {
     registry.registerMetric(this.published);
     registry.registerMetric(this.pruned);
+    registry.registerMetric(this.failed);
     const waiting = onceAtATime(async () => {
       const knex = (this.orm.em.fork() as Em).getKnex();
-      const [row] = await knex('outbox').whereNull('published_at').select(knex.raw('count(*) as n'), knex.raw('min(created_at) as oldest'));
-      return { n: Number(row?.n ?? 0), oldest: row?.oldest == null ? null : new Date(row.oldest) };
+      const [row] = await knex('outbox')
+        .whereNull('published_at')
+        .select(
+          knex.raw('sum(case when failed_at is null then 1 else 0 end) as n'),
+          knex.raw('min(case when failed_at is null then created_at end) as oldest'),
+          knex.raw('sum(case when failed_at is null then 0 else 1 end) as failed'),
+        );
+      return { n: Number(row?.n ?? 0), oldest: row?.oldest == null ? null : new Date(row.oldest), failed: Number(row?.failed ?? 0) };
     });
     new client.Gauge({ name: 'ledgerline_outbox_pending_events', help: 'Outbox events not published yet', registers: [registry], async collect() {
       this.set((await waiting()).n);
@@ -101,6 +192,9 @@ export class OutboxRelay {
       const { oldest } = await waiting();
       // Rows are stamped with the service's clock: their age is read on the same clock.
       this.set(oldest ? Math.max(0, (now().getTime() - oldest.getTime()) / 1000) : 0);
+    } });
+    new client.Gauge({ name: 'ledgerline_outbox_failed_events', help: 'Outbox events set aside unpublished (NATS refused them for good; see docs/operations.md)', registers: [registry], async collect() {
+      this.set((await waiting()).failed);
     } });
   }
 
@@ -120,16 +214,21 @@ export class OutboxRelay {
     await this.busy;
   }
 
-  /** Publishes everything pending; returns how many rows were published. Used by tests too. */
+  /**
+   * Publishes everything pending; returns how many rows were published (0 at once when another
+   * relay holds this outbox). Throws a transient publish failure, after marking what went out
+   * before it. Used by tests too.
+   */
   async drain(): Promise<number> {
-    // In turn with the relay's own passes: a pass in flight holds its rows locked, skip-locked would
-    // pass over them and the caller would find them unpublished when drain returned.
+    // In turn with the relay's own passes: a pass in flight holds the outbox, this one would find
+    // it taken and the caller would find the rows unpublished when drain returned.
     const run = this.busy.then(async () => {
       let total = 0;
       for (;;) {
-        const n = await this.publishBatch();
-        total += n;
-        if (n < this.batchSize) return total;
+        const outcome = await this.publishBatch();
+        total += outcome.published;
+        if (outcome.stalled !== undefined) throw outcome.stalled;
+        if (outcome.claimed < this.batchSize) return total;
       }
     });
     this.busy = run.then(
@@ -148,13 +247,15 @@ export class OutboxRelay {
 
   private async pass(): Promise<void> {
     if (!this.running) return;
-    let published = 0;
+    let more = false;
     try {
-      published = await this.publishBatch();
+      const outcome = await this.publishBatch();
+      if (outcome.stalled !== undefined) this.options.logger.warn({ err: outcome.stalled, published: outcome.published }, 'outbox relay could not publish an event; it and the events after it wait for the next pass');
+      more = outcome.stalled === undefined && outcome.claimed >= this.batchSize;
     } catch (error) {
       this.options.logger.warn({ err: error }, 'outbox relay pass failed; will retry');
     }
-    if (published < this.batchSize && this.retentionMs > 0 && Date.now() - this.lastPrune >= this.pruneEveryMs) {
+    if (!more && this.retentionMs > 0 && Date.now() - this.lastPrune >= this.pruneEveryMs) {
       this.lastPrune = Date.now();
       try {
         await this.prune(new Date(Date.now() - this.retentionMs));
@@ -162,7 +263,7 @@ export class OutboxRelay {
         this.options.logger.warn({ err: error }, 'pruning published outbox rows failed; will retry');
       }
     }
-    if (this.running) this.schedule(published >= this.batchSize ? 0 : this.idleDelayMs);
+    if (this.running) this.schedule(more ? 0 : this.idleDelayMs);
   }
 
   /**
@@ -180,23 +281,64 @@ export class OutboxRelay {
     }
   }
 
-  private async publishBatch(): Promise<number> {
+  private async publishBatch(): Promise<BatchOutcome> {
     const em = this.orm.em.fork();
     const postgres = dialectOf(this.orm) === 'postgresql';
-    return em.transactional(async (tx) => {
-      const knex = (tx as Em).getKnex();
-      let query = knex('outbox').select('seq', 'id', 'subject', 'payload').whereNull('published_at').orderBy('seq').limit(this.batchSize);
-      if (postgres) query = query.forUpdate().skipLocked();
-      // `em.execute` runs inside this transaction; `getConnection().execute` would take a second
-      // connection (no row lock on PostgreSQL, a deadlock on SQLite's single connection).
-      const rows: { seq: number; id: string; subject: string; payload: string }[] = await (tx as Em).execute(query);
-      if (rows.length === 0) return 0;
-      await Promise.all(rows.map((row) => this.js.publish(row.subject, row.payload, { msgID: row.id })));
-      this.published.inc(rows.length);
-      await (tx as Em).execute(
-        knex('outbox').whereIn('seq', rows.map((r) => r.seq)).update({ published_at: new Date(), attempts: knex.raw('attempts + 1') }),
-      );
-      return rows.length;
-    });
+    try {
+      return await em.transactional(async (tx) => {
+        const t = tx as Em;
+        const knex = t.getKnex();
+        if (postgres) {
+          // One relay per outbox at a time; the lock goes with this transaction.
+          const [lock] = await t.execute<{ locked: boolean }[]>(OUTBOX_RELAY_LOCK_SQL);
+          if (!lock?.locked) return { claimed: 0, published: 0 };
+        }
+        let query = knex('outbox').select('seq', 'id', 'subject', 'payload').whereNull('published_at').whereNull('failed_at').orderBy('seq').limit(this.batchSize);
+        if (postgres) query = query.forUpdate().noWait();
+        // `em.execute` runs inside this transaction; `getConnection().execute` would take a second
+        // connection (no row lock on PostgreSQL, a deadlock on SQLite's single connection).
+        const rows: { seq: number; id: string; subject: string; payload: string }[] = await t.execute(query);
+        if (rows.length === 0) return { claimed: 0, published: 0 };
+        // Pipelined in order on one connection; the acknowledgements are read in order below.
+        const acks = await Promise.allSettled(rows.map((row) => this.js.publish(row.subject, row.payload, { msgID: row.id })));
+        const published: number[] = [];
+        const setAside: { row: (typeof rows)[number]; error: unknown }[] = [];
+        let stalled: { row: (typeof rows)[number]; error: unknown } | undefined;
+        for (let i = 0; i < rows.length; i++) {
+          const ack = acks[i]!;
+          if (ack.status === 'fulfilled') published.push(rows[i]!.seq);
+          else if (refusedForGood(ack.reason)) setAside.push({ row: rows[i]!, error: ack.reason });
+          else {
+            stalled = { row: rows[i]!, error: ack.reason };
+            break;
+          }
+        }
+        const now = new Date();
+        if (published.length > 0) await t.execute(knex('outbox').whereIn('seq', published).update({ published_at: now, attempts: knex.raw('attempts + 1') }));
+        this.published.inc(published.length);
+        // Rare paths, one statement per row.
+        for (const { row, error } of setAside) {
+          await t.execute(knex('outbox').where('seq', row.seq).update({ failed_at: now, last_error: errorText(error), attempts: knex.raw('attempts + 1') }));
+          this.failed.inc();
+          this.options.logger.warn(
+            { err: error, outboxSeq: row.seq, eventId: row.id, subject: row.subject, bytes: Buffer.byteLength(row.payload) },
+            'NATS refused an outbox event for good; set aside unpublished (outbox.failed_at), the events after it go on',
+          );
+        }
+        if (stalled) await t.execute(knex('outbox').where('seq', stalled.row.seq).update({ last_error: errorText(stalled.error), attempts: knex.raw('attempts + 1') }));
+        return { claimed: rows.length, published: published.length, ...(stalled ? { stalled: stalled.error } : {}) };
+      });
+    } catch (error) {
+      if (lockNotAvailable(error)) return { claimed: 0, published: 0 };
+      throw error;
+    }
   }
+}
+
+/** PostgreSQL's lock_not_available (55P03): `NOWAIT` met a row another transaction holds. */
+function lockNotAvailable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = (e as Error & { cause?: unknown }).cause, depth++) {
+    if ((e as Error & { code?: string }).code === '55P03' || /could not obtain lock on row/.test(e.message)) return true;
+  }
+  return false;
 }

@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Caller } from '@ledgerline/contracts';
 import {
+  addOutboxFailureColumns,
   callerHeaders,
   ConfigError,
   createOutboxTable,
@@ -24,7 +25,7 @@ import {
 
 class OutboxOnly extends PortableMigration {
   protected override statements(knex: Knex): string[] {
-    return schemaSql(createOutboxTable(knex));
+    return [...schemaSql(createOutboxTable(knex)), ...schemaSql(addOutboxFailureColumns(knex))];
   }
 }
 

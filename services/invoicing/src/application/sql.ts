@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createCloudEvent, EVENTS, type EventName } from '@ledgerline/contracts';
-import type { Em, Knex } from '@ledgerline/platform';
+import { checkOutboxPayload, type Em, type Knex } from '@ledgerline/platform';
 
 /** The knex bound to the entity manager's open transaction (or the pool outside one). */
 export function sql(em: Em): Knex {
@@ -42,7 +42,9 @@ export async function enqueueEvents(em: Em, name: EventName, time: Date, events:
   const def = EVENTS[name];
   const records = events.map((e) => {
     const event = createCloudEvent({ source: 'ledgerline/invoicing', type: def.type, subject: e.subject, time, data: e.data, key: e.key });
-    return { id: event.id, subject: def.subject, payload: JSON.stringify(event), created_at: time, attempts: 0 };
+    const payload = JSON.stringify(event);
+    checkOutboxPayload(def.subject, payload); // EVENT_TOO_LARGE before anything is written
+    return { id: event.id, subject: def.subject, payload, created_at: time, attempts: 0 };
   });
   for (let i = 0; i < records.length; i += 1000) await sql(em)('outbox').insert(records.slice(i, i + 1000)).onConflict('id').ignore();
 }

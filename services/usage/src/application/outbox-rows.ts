@@ -5,7 +5,7 @@
  * offers: once per line, period and what they are about) are also remembered for good in
  * `emitted_event`, because the relay deletes published rows after OUTBOX_RETENTION_HOURS.
  */
-import { arrayParam } from '@ledgerline/platform';
+import { arrayParam, checkOutboxPayloads } from '@ledgerline/platform';
 import { createCloudEvent, deterministicId, EVENTS, WORK_SUBJECTS, type ChargeRequest, type EventName } from '@ledgerline/contracts';
 import { insertJsonRows, type SqlClient } from '../persistence/sql';
 
@@ -48,6 +48,8 @@ const EMITTED_KEPT = 200_000;
  */
 export async function insertOutbox(db: SqlClient, rows: OutboxRow[], emitted?: Set<string>): Promise<number> {
   if (rows.length === 0) return 0;
+  // A row too large to publish: EVENT_TOO_LARGE before anything is written.
+  checkOutboxPayloads(rows);
   const byId = new Map<string, OutboxRow>();
   for (const r of rows) if (!byId.has(r.id)) byId.set(r.id, r);
   const unique = [...byId.values()];

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { createCloudEvent, EVENTS, type EventName } from '@ledgerline/contracts';
-import { arrayParam, inlineParams, logIdleConnectionErrors, sqlLiteral, type Logger } from '@ledgerline/platform';
+import { arrayParam, checkOutboxPayloads, inlineParams, logIdleConnectionErrors, sqlLiteral, type Logger } from '@ledgerline/platform';
 
 // NUMERIC stays a string (pg's default), bigint too: money never becomes a JS number.
 
@@ -240,8 +240,13 @@ export interface OutboxRow {
   createdAt: Date;
 }
 
-/** The statement that inserts outbox rows (a row already queued is kept), to run alone or with the ledger writes (then set `sql.eventsQueued`). */
+/**
+ * The statement that inserts outbox rows (a row already queued is kept), to run alone or with the
+ * ledger writes (then set `sql.eventsQueued`). A row too large to publish throws EVENT_TOO_LARGE
+ * here, before anything is written.
+ */
 export function outboxWrite(rows: OutboxRow[]): { text: string; params: unknown[] } {
+  checkOutboxPayloads(rows);
   return {
     text: `insert into outbox (id, subject, payload, created_at, attempts)
      select * , 0 from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])

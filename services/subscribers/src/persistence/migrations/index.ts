@@ -7,6 +7,7 @@ import { Migration20261128000000_collections_holds } from './Migration2026112800
 import { Migration20261216000000_order_saga_lease } from './Migration20261216000000_order_saga_lease';
 import { Migration20261217000000_order_saga_charge_at } from './Migration20261217000000_order_saga_charge_at';
 import { Migration20261218000000_collections_hold_resume_order } from './Migration20261218000000_collections_hold_resume_order';
+import { Migration20261220200000_outbox_failed_rows } from './Migration20261220200000_outbox_failed_rows';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -18,4 +19,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261216000000_order_saga_lease', class: Migration20261216000000_order_saga_lease },
   { name: 'Migration20261217000000_order_saga_charge_at', class: Migration20261217000000_order_saga_charge_at },
   { name: 'Migration20261218000000_collections_hold_resume_order', class: Migration20261218000000_collections_hold_resume_order },
+  { name: 'Migration20261220200000_outbox_failed_rows', class: Migration20261220200000_outbox_failed_rows },
 ];

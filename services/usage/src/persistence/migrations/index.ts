@@ -17,6 +17,7 @@ import { Migration20261212000000_unbilled_adjustments } from './Migration2026121
 import { Migration20261213000000_missed_by_invoice } from './Migration20261213000000_missed_by_invoice';
 import { Migration20261214000000_period_rollovers } from './Migration20261214000000_period_rollovers';
 import { Migration20261215000000_charge_outcomes } from './Migration20261215000000_charge_outcomes';
+import { Migration20261220200000_outbox_failed_rows } from './Migration20261220200000_outbox_failed_rows';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -38,4 +39,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261213000000_missed_by_invoice', class: Migration20261213000000_missed_by_invoice },
   { name: 'Migration20261214000000_period_rollovers', class: Migration20261214000000_period_rollovers },
   { name: 'Migration20261215000000_charge_outcomes', class: Migration20261215000000_charge_outcomes },
+  { name: 'Migration20261220200000_outbox_failed_rows', class: Migration20261220200000_outbox_failed_rows },
 ];

@@ -22,6 +22,7 @@ import { Migration20261208100000_balance_adjustment_requests } from './Migration
 import { Migration20261216300100_balance_adjustment_request_outcomes } from './Migration20261216300100_balance_adjustment_request_outcomes';
 import { Migration20261217100100_balance_adjustment_agent_index } from './Migration20261217100100_balance_adjustment_agent_index';
 import { Migration20261218100000_reservation_request_hash } from './Migration20261218100000_reservation_request_hash';
+import { Migration20261220200000_outbox_failed_rows } from './Migration20261220200000_outbox_failed_rows';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -48,4 +49,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261216300100_balance_adjustment_request_outcomes', class: Migration20261216300100_balance_adjustment_request_outcomes },
   { name: 'Migration20261217100100_balance_adjustment_agent_index', class: Migration20261217100100_balance_adjustment_agent_index },
   { name: 'Migration20261218100000_reservation_request_hash', class: Migration20261218100000_reservation_request_hash },
+  { name: 'Migration20261220200000_outbox_failed_rows', class: Migration20261220200000_outbox_failed_rows },
 ];
