@@ -20,6 +20,7 @@ export function registerUsageCommands(program: Command): void {
     .action(async (file: string, o: { source?: string; url?: string; batchSize?: number; restart?: boolean; ignoreColumns?: string[] }) => {
       const report = await importUsageCsv(file, { ...o, progress: process.stdout.isTTY });
       process.stdout.write(`${JSON.stringify(report)}\n`);
+      if (report.stopped) process.stderr.write(`${report.stopped}\n`);
       process.exitCode = report.complete ? 0 : 1;
     });
 }

@@ -10,16 +10,21 @@ import { publishPlan } from './publish-plan';
 
 /**
  * Catalog as code: draft + publish a document from catalog/plans. Publishing a document that is
- * already the plan's published content changes nothing, so `ledgerline catalog publish` can run
- * on every merge. The plan is locked (or created) first, so two imports of the same document at
- * once publish it once: the second waits, then finds it published (`created: false`).
+ * already the plan's latest published version (the one in force, or the one scheduled to take
+ * over: `versionInForce` takes the highest number whose date has come) changes nothing, so
+ * `ledgerline catalog publish` can run on every merge. Only that version counts: a document an
+ * OLDER version had (a change reverted in git, A → B → A, or a B published from Plan Studio over
+ * the repository's A) is published again as a new version, so the repository's document is what
+ * is in force (it used to answer "unchanged" when any version had the hash, and B stayed in force).
+ * The plan is locked (or created) first, so two imports of the same document at once publish it
+ * once: the second waits, then finds it as the latest version (`created: false`).
  */
 export async function importPlan(em: Em, c: { document: unknown; effectiveFrom?: Date | null; actor: Caller; now: Date }) {
   const header = planHeader(c.document);
   const hash = contentHash(c.document);
   const { plan } = await lockOrCreatePlan(em, header, c.now);
-  const same = await em.findOne(PlanVersion, { planId: plan.id, contentHash: hash, status: 'PUBLISHED' });
-  if (same) return { plan, version: same, created: false };
+  const latest = await em.findOne(PlanVersion, { planId: plan.id, status: 'PUBLISHED' }, { orderBy: { version: 'desc' } });
+  if (latest?.contentHash === hash) return { plan, version: latest, created: false };
   const openDraft = await em.findOne(PlanVersion, { planId: plan.id, status: 'DRAFT' });
   const { draft } = openDraft
     ? await updatePlanDraft(em, { draftId: openDraft.id, document: c.document, actor: c.actor, now: c.now })

@@ -2,8 +2,19 @@
  * `ledgerline usage import <file>`: a CSV CDR file into usage, in batches of `recordUsage`
  * (idempotent by (source, eventId), so a re-run never charges twice), with a progress bar, and
  * resumable: after each committed batch the last line number is written to a checkpoint file
- * next to the input (`<file>.checkpoint.json`, keyed by the file's path, size and mtime); a new
- * run skips what is behind it.
+ * next to the input (`<file>.checkpoint.json`); a new run skips what is behind it.
+ *
+ * The checkpoint names the file the run read: its path, size and mtime taken once, when the run
+ * opens it (they used to be read again when each checkpoint was written, so a file replaced
+ * mid-run got a checkpoint naming the new file with the old one's line count, and the next run
+ * skipped rows of the new file that were never sent), plus the byte offset of the checkpointed
+ * line's end and a sha256 of the bytes up to it, as read. A run resumes only if the key matches
+ * and the file's first bytes still hash the same (a replacement with the same size and mtime);
+ * else it starts from the first line. A run that finds the file changed while it read it (path or
+ * open file no longer of the size, mtime or inode it opened) stops at the next batch boundary with
+ * `stopped` saying so and removes the checkpoint: the next run reads the file from its first line.
+ * That is safe because usage keys a record by (source, event id) and the ids below depend only on
+ * the row's source, line number and fields: what was sent before comes back as duplicates.
  *
  * One line is one row: a quoted field may not run on to the next line (no usage field holds a line
  * break), so a broken row never swallows the rows after it. A row that cannot be read (broken
@@ -23,7 +34,7 @@
  * any other column is refused before anything is sent (its values would be lost), unless the
  * column is listed in `ignoreColumns`; a column with no name is allowed if it holds no values.
  */
-import { hash } from 'node:crypto';
+import { createHash, hash, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
@@ -63,6 +74,8 @@ export interface ImportCsvReport extends ImportedBatchResult {
   resumedAfterLine: number;
   lastLine: number;
   complete: boolean;
+  /** Why the run stopped before the file's end, when not by `maxBatches` (the file changed while it was read). */
+  stopped?: string;
 }
 
 const FIELDS: Record<string, string> = {
@@ -98,6 +111,22 @@ const FIELD_ORDER = [...new Set(Object.values(FIELDS))].filter((f) => f !== 'eve
 /** One header name per usage field (the snake_case one), for messages. */
 const COLUMN_NAMES = Object.keys(FIELDS).filter((k, i, keys) => keys.findIndex((o) => FIELDS[o] === FIELDS[k]) === i);
 
+const CHUNK_BYTES = 64 * 1024;
+
+/**
+ * The bytes of the open file `fd` from `start` to `end` (or its end), by positional reads: the fd
+ * stays open for the run (a read stream closes it when a loop over it stops early).
+ */
+async function* chunksOf(fd: number, start: number, end: number): AsyncGenerator<Buffer> {
+  for (let position = start; position < end; ) {
+    const buffer = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, end - position));
+    const n = await new Promise<number>((resolve, reject) => fs.read(fd, buffer, 0, buffer.length, position, (e, bytes) => (e ? reject(e) : resolve(bytes))));
+    if (n === 0) return;
+    position += n;
+    yield n === buffer.length ? buffer : buffer.subarray(0, n);
+  }
+}
+
 interface FileLine {
   /** 1-based. */
   line: number;
@@ -110,10 +139,12 @@ interface FileLine {
 }
 
 /**
- * The file's lines, streamed. Memory holds at most MAX_ROW_BYTES of a line: past that only its
- * last bytes are kept, so a huge field neither exhausts memory nor reaches usage.
+ * The file's lines, streamed from the open file `fd`. Memory holds at most MAX_ROW_BYTES of a
+ * line: past that only its last bytes are kept, so a huge field neither exhausts memory nor
+ * reaches usage. `read` is given every byte of a line (its line break included) before the line
+ * is yielded: a hash of the bytes up to that line's end.
  */
-async function* fileLines(file: string): AsyncGenerator<FileLine> {
+async function* fileLines(fd: number, read: Hash): AsyncGenerator<FileLine> {
   const keep = KEPT_OF_LONG_ROW_BYTES;
   let head: Buffer[] = [];
   let headBytes = 0;
@@ -150,14 +181,16 @@ async function* fileLines(file: string): AsyncGenerator<FileLine> {
     bytes = 0;
     return result;
   };
-  for await (const chunk of fs.createReadStream(file) as AsyncIterable<Buffer>) {
+  for await (const chunk of chunksOf(fd, 0, Number.POSITIVE_INFINITY)) {
     let start = 0;
     for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
       take(chunk.subarray(start, nl));
+      read.update(chunk.subarray(start, nl + 1));
       yield finish(offset + nl + 1);
       start = nl + 1;
     }
     take(chunk.subarray(start));
+    read.update(chunk.subarray(start));
     offset += chunk.length;
   }
   if (bytes > 0) yield finish(offset);
@@ -246,24 +279,85 @@ export function checkpointPath(file: string): string {
   return `${file}.checkpoint.json`;
 }
 
-function fileKey(file: string): string {
-  const st = fs.statSync(file);
-  return `${path.resolve(file)}|${st.size}|${st.mtimeMs}`;
+/** What names the file a run read: its path, size and mtime (`fileKey`), and the inode, to see a replacement. */
+interface FileStamp {
+  key: string;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  dev: number;
 }
 
-function readCheckpoint(file: string): number {
+function stampOf(file: string, st: fs.Stats): FileStamp {
+  return { key: `${path.resolve(file)}|${st.size}|${st.mtimeMs}`, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, dev: st.dev };
+}
+
+/** How the file differs from the one the run opened (by its path, or the open file itself), or null. */
+function changeOf(file: string, fd: number, opened: FileStamp): string | null {
+  let now: fs.Stats;
   try {
-    const c = JSON.parse(fs.readFileSync(checkpointPath(file), 'utf8')) as { fileKey: string; lineOffset: number };
-    return c.fileKey === fileKey(file) ? c.lineOffset : 0;
+    now = fs.statSync(file);
   } catch {
-    return 0;
+    return 'it is gone';
   }
+  if (now.ino !== opened.ino || now.dev !== opened.dev) return 'another file has taken its name';
+  const open = fs.fstatSync(fd);
+  for (const st of [now, open]) {
+    if (st.size !== opened.size) return `its size went from ${opened.size} to ${st.size} bytes`;
+    if (st.mtimeMs !== opened.mtimeMs) return `it was written to (mtime ${new Date(opened.mtimeMs).toISOString()} → ${new Date(st.mtimeMs).toISOString()})`;
+  }
+  return null;
 }
 
-function writeCheckpoint(file: string, lineOffset: number): void {
+interface Checkpoint {
+  fileKey: string;
+  /** Data lines done (the last line number sent, or skipped as blank). */
+  lineOffset: number;
+  /** The offset just past that line. */
+  byteOffset: number;
+  /** sha256 (hex) of the file's bytes before byteOffset, as the run that wrote it read them. */
+  sha256: string;
+}
+
+/** The sha256 of the file's first `bytes` bytes, or null if it is shorter. */
+async function prefixHash(fd: number, bytes: number): Promise<string | null> {
+  if (bytes === 0) return createHash('sha256').digest('hex');
+  const h = createHash('sha256');
+  let read = 0;
+  for await (const chunk of chunksOf(fd, 0, bytes)) {
+    h.update(chunk);
+    read += chunk.length;
+  }
+  return read === bytes ? h.digest('hex') : null;
+}
+
+/**
+ * Where to resume: the checkpoint if it names the file as opened (path, size, mtime) and the file's
+ * bytes up to the checkpoint hash as they did (one read of that part of the file); else the start.
+ * A checkpoint without a hash (written before it had one) is not trusted: the run starts over.
+ */
+async function readCheckpoint(file: string, fd: number, opened: FileStamp): Promise<{ lineOffset: number; byteOffset: number }> {
+  const start = { lineOffset: 0, byteOffset: 0 };
+  let c: Partial<Checkpoint>;
+  try {
+    c = JSON.parse(fs.readFileSync(checkpointPath(file), 'utf8')) as Partial<Checkpoint>;
+  } catch {
+    return start;
+  }
+  const { lineOffset, byteOffset, sha256 } = c;
+  if (c.fileKey !== opened.key || typeof sha256 !== 'string') return start;
+  if (!Number.isSafeInteger(lineOffset) || !Number.isSafeInteger(byteOffset) || lineOffset! < 0 || byteOffset! < 0 || byteOffset! > opened.size) return start;
+  return (await prefixHash(fd, byteOffset!)) === sha256 ? { lineOffset: lineOffset!, byteOffset: byteOffset! } : start;
+}
+
+function writeCheckpoint(file: string, c: Checkpoint): void {
   const tmp = `${checkpointPath(file)}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify({ fileKey: fileKey(file), lineOffset, updatedAt: new Date().toISOString() }));
+  fs.writeFileSync(tmp, JSON.stringify({ ...c, updatedAt: new Date().toISOString() }));
   fs.renameSync(tmp, checkpointPath(file));
+}
+
+function dropCheckpoint(file: string): void {
+  fs.rmSync(checkpointPath(file), { force: true });
 }
 
 export function graphqlSink(url: string, secret: string): UsageSink {
@@ -305,9 +399,23 @@ export async function importUsageCsv(file: string, options: ImportCsvOptions = {
       options.url ?? process.env.USAGE_URL ?? 'http://127.0.0.1:4003/graphql',
       options.secret ?? process.env.LEDGERLINE_INTERNAL_SECRET ?? DEV_INTERNAL_SECRET,
     );
-  const resumeAfter = options.restart ? 0 : readCheckpoint(file);
+  // One open file for the whole run: every line, and the checkpoint's key, come from it.
+  const fd = fs.openSync(file, 'r');
+  try {
+    return await importOpened(file, fd, { ...options, batchSize }, source, sink);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+async function importOpened(file: string, fd: number, options: ImportCsvOptions & { batchSize: number }, source: string, sink: UsageSink): Promise<ImportCsvReport> {
+  const { batchSize } = options;
+  // The key the checkpoints name: taken once, now, of the file this run reads.
+  const opened = stampOf(file, fs.fstatSync(fd));
+  const resume = options.restart ? { lineOffset: 0, byteOffset: 0 } : await readCheckpoint(file, fd, opened);
+  const resumeAfter = resume.lineOffset;
   const totals: ImportedBatchResult = { rated: 0, rejected: 0, duplicates: 0 };
-  const size = fs.statSync(file).size;
+  const size = opened.size;
   const bar =
     options.progress === false
       ? undefined
@@ -315,23 +423,39 @@ export async function importUsageCsv(file: string, options: ImportCsvOptions = {
           { format: 'usage import |{bar}| {percentage}% | line {line} | rated {rated} rejected {rejected} duplicates {duplicates}', hideCursor: true },
           cliProgress.Presets.shades_classic,
         );
-  bar?.start(size, 0, { line: resumeAfter, ...totals });
+  bar?.start(size, resume.byteOffset, { line: resumeAfter, ...totals });
 
+  /** sha256 of the bytes read so far (up to the end of the last line read). */
+  const read = createHash('sha256');
   let batch: Record<string, unknown>[] = [];
   let batchBytes = 0;
   let batchLastLine = resumeAfter;
-  let batchEnd = 0;
+  let batchEnd = resume.byteOffset;
+  /** `read` as it was at batchEnd (the batch's last line's end). */
+  let batchRead: Hash | undefined;
   let lastLine = resumeAfter;
   let batches = 0;
   let stopped = false;
-  /** Sends the batch; true when maxBatches says to stop here. */
+  let changed: string | undefined;
+  /** True (and no checkpoint) if the file is not the one opened any more. */
+  const fileChanged = (): boolean => {
+    const change = changeOf(file, fd, opened);
+    if (!change) return false;
+    dropCheckpoint(file);
+    changed =
+      `${file} changed while it was being imported (${change}): stopped after line ${batchLastLine} and removed the checkpoint; ` +
+      'run the import again: it reads the file from its first line (rows already sent come back as duplicates, never charged twice)';
+    return true;
+  };
+  /** Sends the batch; true when the run stops here (maxBatches, or the file changed). */
   const flush = async (): Promise<boolean> => {
     if (batch.length === 0) return false;
     const r = await sink(source, batch);
     totals.rated += r.rated;
     totals.rejected += r.rejected;
     totals.duplicates += r.duplicates;
-    writeCheckpoint(file, batchLastLine);
+    if (fileChanged()) return true;
+    writeCheckpoint(file, { fileKey: opened.key, lineOffset: batchLastLine, byteOffset: batchEnd, sha256: batchRead!.digest('hex') });
     batch = [];
     batchBytes = 0;
     batches++;
@@ -340,8 +464,10 @@ export async function importUsageCsv(file: string, options: ImportCsvOptions = {
   };
 
   let columns: (string | null)[] | undefined;
-  for await (const row of fileLines(file)) {
+  let end = 0;
+  for await (const row of fileLines(fd, read)) {
     lastLine = row.line;
+    end = row.end;
     if (row.bytes <= MAX_ROW_BYTES && row.text.trim() === '') continue;
     if (!columns) {
       columns = columnsOf(file, row.text, options.ignoreColumns ?? []);
@@ -359,16 +485,31 @@ export async function importUsageCsv(file: string, options: ImportCsvOptions = {
     batchBytes += bytes;
     batchLastLine = row.line;
     batchEnd = row.end;
+    batchRead = read.copy();
     if (batch.length >= batchSize && (await flush())) {
       stopped = true;
       break;
     }
   }
   if (!stopped) {
-    batchLastLine = Math.max(batchLastLine, lastLine);
-    await flush();
+    if (lastLine > batchLastLine) {
+      // Blank lines after the last row: the last batch's checkpoint goes past them.
+      batchLastLine = lastLine;
+      batchEnd = end;
+      batchRead = read.copy();
+    }
+    stopped = (await flush()) && changed !== undefined;
+    // Changed after the last batch (a line read from the new content would be in it): not complete either.
+    if (!stopped) stopped = fileChanged();
   }
-  bar?.update(stopped ? 0 : size, { line: batchLastLine, ...totals });
+  bar?.update(stopped ? batchEnd : size, { line: batchLastLine, ...totals });
   bar?.stop();
-  return { file, ...totals, resumedAfterLine: resumeAfter, lastLine: batchLastLine, complete: !stopped };
+  return {
+    file,
+    ...totals,
+    resumedAfterLine: resumeAfter,
+    lastLine: batchLastLine,
+    complete: !stopped,
+    ...(changed ? { stopped: changed } : {}),
+  };
 }
