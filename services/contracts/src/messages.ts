@@ -73,6 +73,12 @@ export interface ChargeRequest {
    * it on the ChargeResult; invoicing bills the charge on the next invoice as an adjustment line.
    */
   adjustsInvoiceId?: string | null;
+  /**
+   * ADJUSTMENT only: the usage record whose rerate correction this is (its chargeId is derived from
+   * the record's id and cannot be read back). Wallets echoes it on the ChargeResult; invoicing counts
+   * what a billed correction gave back of the record against its disputes, and the reverse.
+   */
+  usageRecordId?: string | null;
 }
 
 /**
@@ -128,6 +134,8 @@ export interface ChargeResult {
   zone?: string | null;
   /** Echo of ChargeRequest.adjustsInvoiceId: a late charge for a period an invoice already billed. */
   adjustsInvoiceId?: string | null;
+  /** Echo of ChargeRequest.usageRecordId: the usage record a rerate ADJUSTMENT corrects. */
+  usageRecordId?: string | null;
   /** Why a charge was denied or cut short, e.g. WALLET_INSUFFICIENT_BALANCE; why a request was REJECTED (CHARGE_ID_CONFLICT). */
   reason?: string;
 }

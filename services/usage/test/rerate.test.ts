@@ -61,6 +61,8 @@ describe('rerate', () => {
     expect(deltas).toHaveLength(2);
     expect(deltas.every((d) => d.units === '1' && dec(d.pricePerUnit).eq('-1') && d.unit === 'ITEM')).toBe(true);
     expect(deltas.map((d) => [d.adjustsInvoiceId, d.zone])).toEqual([['inv_rr_march', 'ROAMING_WORLD1'], ['inv_rr_march', 'ROAMING_WORLD1']]);
+    // Each names the record it corrects (echoed by wallets; invoicing weighs it against the record's disputes, review 19).
+    expect(deltas.map((d) => d.usageRecordId).sort()).toEqual(adj.map((a: { usageRecordId: string }) => a.usageRecordId).sort());
     // The original charges keep their ids; the adjustments have new ones.
     expect(new Set(charges.map((c) => c.chargeId)).size).toBe(charges.length);
 

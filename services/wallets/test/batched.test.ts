@@ -158,16 +158,17 @@ describe('batched charges', () => {
     expect(await txCount(results.map((r) => r.chargeId))).toBe(5);
   });
 
-  it('the ChargeResult echoes zone and adjustsInvoiceId (returned and published)', async () => {
+  it('the ChargeResult echoes zone, adjustsInvoiceId and usageRecordId (returned and published)', async () => {
     const { billingAccountId } = await openPrepaid(svc, { balance: '10.00' });
-    const roaming = c(billingAccountId, { zone: 'ROAMING_EU', adjustsInvoiceId: 'inv_123' });
+    const roaming = c(billingAccountId, { zone: 'ROAMING_EU', adjustsInvoiceId: 'inv_123', usageRecordId: 'usg_123' });
     const plain = c(billingAccountId);
     const [r1, r2] = await applyCharges(dbOf(svc), [roaming, plain], T0);
-    expect(r1).toMatchObject({ zone: 'ROAMING_EU', adjustsInvoiceId: 'inv_123', outcome: 'APPLIED' });
+    expect(r1).toMatchObject({ zone: 'ROAMING_EU', adjustsInvoiceId: 'inv_123', usageRecordId: 'usg_123', outcome: 'APPLIED' });
     expect(r2!.zone).toBeUndefined();
     expect(r2!.adjustsInvoiceId).toBeUndefined();
+    expect(r2!.usageRecordId).toBeUndefined();
     const [row] = await dbOf(svc).query<{ payload: string }>(`select payload from outbox where id = $1`, [chargeResultMessageId(roaming.chargeId)]);
-    expect(JSON.parse(row!.payload) as ChargeResult).toMatchObject({ zone: 'ROAMING_EU', adjustsInvoiceId: 'inv_123' });
+    expect(JSON.parse(row!.payload) as ChargeResult).toMatchObject({ zone: 'ROAMING_EU', adjustsInvoiceId: 'inv_123', usageRecordId: 'usg_123' });
     // A duplicate is answered with the stored result, echo included.
     expect((await applyCharges(dbOf(svc), [roaming], T0))[0]).toEqual(r1);
   });

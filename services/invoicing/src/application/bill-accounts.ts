@@ -10,7 +10,8 @@ import { composeInvoice, type ComposeInput, type ComposedInvoice, type DiscountI
 import type { Period } from '../domain/period';
 import { prorateOverCycle } from '../domain/bill-cycle';
 import { loadPlans, planRuleDiscounts, planRuleSurcharges, type CatalogClient } from './plans';
-import { applyAccountCredit } from './credit';
+import { applyAccountCredit, lockAccountCredit } from './credit';
+import { givenBackBefore, takeDisputesCoveredByAdjustments } from './usage-record-given-back';
 import { enqueueEvents, rows, sql } from './sql';
 
 export interface AccountRow {
@@ -50,6 +51,8 @@ export interface BillingDeps {
 export interface BilledSources {
   chargeIds: string[];
   oneOffIds: string[];
+  /** Rerate adjustments billed for less (or more) than their amount: what their usage record's disputes gave back already (review 19). */
+  givenBack: [chargeId: string, part: string][];
 }
 
 /**
@@ -88,6 +91,23 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
         group by x.billing_account_id, x.usage_type, x.zone, x.unit, x.adj_invoice_id`,
       [ids, starts, ends],
     );
+  // A rerate adjustment of a usage record is billed less what the record's accepted disputes' credit
+  // notes gave back already (usage-record-given-back.ts; review 19): its group's amount with it.
+  const recordAdjustments = (await rows<{ charge_id: string }>(
+      em,
+      `select c.charge_id from ${periods} join unbilled_charge c on c.billing_account_id = p.account_id
+        where c.invoice_id is null and c.occurred_at < p.period_end and c.usage_record_id is not null`,
+      [ids, starts, ends],
+    )).map((r) => r.charge_id);
+  const givenBack = await givenBackBefore(em, recordAdjustments);
+  if (givenBack.size > 0) {
+    for (const u of usage) {
+      for (const id of u.charge_ids) {
+        const part = givenBack.get(id);
+        if (part) u.amount = dec(String(u.amount)).plus(part).toFixed();
+      }
+    }
+  }
   const adjustedIds = [...new Set(usage.map((u) => u.adj_invoice_id).filter((v): v is string => Boolean(v)))];
   const adjusted = new Map(
     (adjustedIds.length ? await rows<{ id: string; number: string | null; period_start: Date; period_end: Date }>(em, 'select id, number, period_start, period_end from invoice where id = any(?::text[])', [adjustedIds]) : []).map((i) => [i.id, i]),
@@ -110,7 +130,7 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
 
   const inputs = new Map<string, ComposeInput>();
   for (const t of targets) {
-    sources?.set(t.account.id, { chargeIds: [], oneOffIds: [] });
+    sources?.set(t.account.id, { chargeIds: [], oneOffIds: [], givenBack: [] });
     inputs.set(t.account.id, {
       currency: t.account.currency,
       jurisdiction: t.account.jurisdiction,
@@ -149,8 +169,14 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
     });
   }
   for (const u of usage) {
-    const billedIds = sources?.get(u.billing_account_id)!.chargeIds;
-    if (billedIds) for (const id of u.charge_ids) billedIds.push(id);
+    const src = sources?.get(u.billing_account_id);
+    if (src) {
+      for (const id of u.charge_ids) {
+        src.chargeIds.push(id);
+        const part = givenBack.get(id);
+        if (part) src.givenBack.push([id, part.toFixed()]);
+      }
+    }
     inputs.get(u.billing_account_id)!.usage.push({
       usageType: u.usage_type,
       zone: u.zone,
@@ -297,11 +323,21 @@ export interface BillOptions {
 export interface BillResult {
   /** Invoices this call created (accounts already billed for the period are skipped). */
   created: { invoiceId: string; billingAccountId: string }[];
+  /** Disputes of usage records a billed rerate correction closed (their workflows are to be told). */
+  disputesClosed?: string[];
 }
 
 export async function billAccounts(em: Em, given: BillTarget[], deps: BillingDeps, opts: BillOptions): Promise<BillResult> {
   const unbilled = await unbilledParts(em, given);
   if (unbilled.length === 0) return { created: [] };
+  // The credit lock of each account with a rerate adjustment of a usage record to bill, before reading
+  // what the record's disputes gave back: a dispute decided meanwhile waits, or is seen (review 19).
+  const withRecordAdjustments = await rows<{ billing_account_id: string }>(
+    em,
+    'select distinct billing_account_id from unbilled_charge where billing_account_id = any(?::text[]) and invoice_id is null and usage_record_id is not null order by billing_account_id',
+    [[...new Set(unbilled.map((t) => t.account.id))]],
+  );
+  for (const a of withRecordAdjustments) await lockAccountCredit(em, a.billing_account_id);
   const sources = new Map<string, BilledSources>();
   const loaded = await loadCompositionInputs(em, unbilled, deps, opts.now, sources);
   // A closed account is billed after its final period only for late charges: none, no invoice.
@@ -392,10 +428,33 @@ export async function billAccounts(em: Em, given: BillTarget[], deps: BillingDep
   for (let i = 0; i < chargeIds.length; i += 5000) {
     await k.raw(`update unbilled_charge c set invoice_id = p.invoice_id from ${billed} where c.charge_id = p.id and c.invoice_id is null`, [chargeIds.slice(i, i + 5000), chargeInv.slice(i, i + 5000)]);
   }
+  // What each rerate adjustment of a usage record was billed for less (kept: what the record has
+  // been given back counts the adjustment as billed); reset for one billed again after a void.
+  const recordCharges: string[] = [];
+  const givenBackIds: string[] = [];
+  const givenBackParts: string[] = [];
+  for (const c of created) {
+    for (const [id, part] of sources.get(c.billing_account_id)!.givenBack) {
+      givenBackIds.push(id);
+      givenBackParts.push(part);
+    }
+  }
+  if (withRecordAdjustments.length > 0) {
+    const accounts = new Set(withRecordAdjustments.map((a) => a.billing_account_id));
+    for (const c of created) if (accounts.has(c.billing_account_id)) recordCharges.push(...sources.get(c.billing_account_id)!.chargeIds);
+    await k.raw(
+      `update unbilled_charge c set given_back_before = coalesce(p.part, 0)
+         from unnest(?::text[]) as ids(id) left join unnest(?::text[], ?::numeric[]) as p(id, part) on p.id = ids.id
+        where c.charge_id = ids.id and c.usage_record_id is not null`,
+      [recordCharges, givenBackIds, givenBackParts],
+    );
+  }
   if (oneOffIds.length) await k.raw(`update one_off_charge o set invoice_id = p.invoice_id from ${billed} where o.id = p.id and o.invoice_id is null`, [oneOffIds, oneOffInv]);
 
   if (opts.autoIssue) await issueInvoices(em, invIds, opts.now);
-  return { created: created.map((c) => ({ invoiceId: c.id, billingAccountId: c.billing_account_id })) };
+  // A billed correction that gives a disputed record's money back closes or reduces its open disputes.
+  const disputesClosed = await takeDisputesCoveredByAdjustments(em, recordCharges, opts.now);
+  return { disputesClosed, created: created.map((c) => ({ invoiceId: c.id, billingAccountId: c.billing_account_id })) };
 }
 
 /**

@@ -158,6 +158,8 @@ export interface BatchOutcome {
   invoicesCreated: number;
   /** Accounts whose period has not ended yet in their own time zone: the batch bills them later. */
   waiting: number;
+  /** Disputes of usage records this pass's billed rerate corrections closed (to be told after commit). */
+  disputesClosed?: string[];
 }
 
 /**
@@ -208,7 +210,7 @@ export async function processBillRunBatch(em: Em, runId: string, batchNo: number
     await k('bill_run').where({ id: runId }).increment('total_accounts', accounts.length - Number(batch.accounts));
   }
   await settleRun(em, runId, now);
-  return { batchNo: batch.batch_no, accounts: accounts.length, invoicesCreated, waiting: waiting.length };
+  return { batchNo: batch.batch_no, accounts: accounts.length, invoicesCreated, waiting: waiting.length, ...(result.disputesClosed?.length ? { disputesClosed: result.disputesClosed } : {}) };
 }
 
 /**
@@ -310,7 +312,7 @@ async function loadAccount(em: Em, billingAccountId: string, field: string): Pro
  * (a bill run billed the cycle first) are not billed again: the invoice bills the rest, from where
  * that invoice ends, or none is created and the one that billed the period's end is returned.
  */
-export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; periodStart: Date; periodEnd: Date; final?: boolean | null; now: Date }, deps: BillingDeps): Promise<{ id: string; invoiceId: string | null }> {
+export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; periodStart: Date; periodEnd: Date; final?: boolean | null; now: Date }, deps: BillingDeps): Promise<{ id: string; invoiceId: string | null; disputesClosed: string[] }> {
   const account = await loadAccount(em, c.billingAccountId, 'input.billingAccountId');
   if (!(c.periodEnd > c.periodStart)) throw badInput('input.periodEnd', 'A period ends after it starts', 'BILLING_PERIOD_INVALID');
   if (c.periodEnd > c.now) throw new DomainError('BILLING_PERIOD_NOT_ENDED', 'A period can be closed once it has ended', { field: 'input.periodEnd' });
@@ -323,7 +325,7 @@ export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; 
     await k('billing_account').where({ id: account.id }).update({ status: 'CLOSED', closed_at: k.raw('coalesce(closed_at, ?)', [c.periodEnd]) });
     account.closed_at = account.closed_at ?? c.periodEnd;
   }
-  if (account.payment_mode === 'POSTPAID') await billAccounts(em, [{ account, period: { start: c.periodStart, end: c.periodEnd } }], deps, { now: c.now, autoIssue: true });
+  const billed = account.payment_mode === 'POSTPAID' ? await billAccounts(em, [{ account, period: { start: c.periodStart, end: c.periodEnd } }], deps, { now: c.now, autoIssue: true }) : null;
   const invoice = await k('invoice')
     .where({ billing_account_id: account.id, kind: 'PERIOD' })
     .whereNull('voided_at')
@@ -332,7 +334,7 @@ export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; 
     .orderBy('period_end', 'desc')
     .first();
   if (invoice) await k('billing_period').where({ id }).update({ invoice_id: invoice.id });
-  return { id, invoiceId: invoice?.id ?? null };
+  return { id, invoiceId: invoice?.id ?? null, disputesClosed: billed?.disputesClosed ?? [] };
 }
 
 /** The invoice the account would get at the end of its current period, computed and not stored. */

@@ -9,7 +9,7 @@
 //
 // Lock order, as everywhere in invoicing: credit:<account> advisory lock, invoice row, dispute row.
 import fs from 'node:fs';
-import { DomainError, badInput, conflict, dec, minorUnits, newId, notFound, roundDecimal, type Caller, type Decimal } from '@ledgerline/contracts';
+import { DomainError, badInput, conflict, dec, minorUnits, newId, notFound, type Caller, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { isDraft, type InvoiceState } from '../domain/lifecycle';
 import { assess, assessmentFacts, disputeAmount, isOpenDispute, isStaffHold, parseDisputeRules, STAFF_HOLD_KEY_PREFIX, reviewDueAt, type Assessment, type DisputePolicy, type DisputeRules, type DisputeTarget } from '../domain/disputes';
@@ -18,6 +18,7 @@ import { lockAccountCredit } from './credit';
 import { holdForDispute, lockInvoice, releaseDisputeAmount } from './invoice-lifecycle';
 import { issueCreditNote } from './payments';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
+import { lineThatBilled, recordAsBilled, recordRoom } from './usage-record-given-back';
 
 /** catalog/disputes/auto-assessment.json (under CATALOG_DIR when set), checked: a bad file is a start-up error naming each problem. */
 export function loadDisputeRules(file = `${process.env.CATALOG_DIR ?? new URL('../../../../catalog', import.meta.url).pathname}/disputes/auto-assessment.json`): DisputeRules {
@@ -88,15 +89,11 @@ export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: 
     const billed = await usageRecordOnInvoice(em, invoice, usageRecordId);
     if (lineId && lineId !== billed.line.id) throw badInput('input.invoiceLineId', `Usage record ${usageRecordId} was billed on invoice line ${billed.line.id}, not ${lineId}`, 'DISPUTE_LINE_NOT_USAGE_RECORD_LINE');
     lineId = billed.line.id as string;
-    const [same] = await rows<{ open: string | null; credited: string | null }>(
-      em,
-      `select sum(case when status in ('OPEN', 'IN_REVIEW') then amount end) as open, sum(case when status = 'ACCEPTED' then credited_amount end) as credited from dispute where invoice_id = ? and usage_record_id = ?`,
-      [invoice.id, usageRecordId],
-    );
-    const recordLeft = billed.cap.minus(String(same?.open ?? '0')).minus(String(same?.credited ?? '0'));
-    if (amount.gt(recordLeft)) {
-      const left = recordLeft.gt(0) ? recordLeft : dec('0');
-      throw new DomainError('DISPUTE_EXCEEDS_USAGE_RECORD', `Usage record ${usageRecordId} was charged ${billed.cap.toFixed(scale)} ${currency} on this invoice, tax included; ${left.toFixed(scale)} ${currency} of it is not disputed or credited already`, { field: 'input.amount', undisputed: left.toFixed(scale) }, 'BAD_USER_INPUT');
+    // At most its charge there with the line's tax share, as corrected by the rerate adjustments of it
+    // billed since, less its open disputes and what its accepted ones' credit notes gave back (review 19).
+    const { charged, room } = await recordRoom(em, invoice, usageRecordId, billed.line, billed.charge);
+    if (amount.gt(room)) {
+      throw new DomainError('DISPUTE_EXCEEDS_USAGE_RECORD', `Usage record ${usageRecordId} is charged ${charged.toFixed(scale)} ${currency} on this invoice (tax included, with its re-rating corrections billed since); ${room.toFixed(scale)} ${currency} of it is not disputed or credited already`, { field: 'input.amount', undisputed: room.toFixed(scale) }, 'BAD_USER_INPUT');
     }
   }
   if (lineId) {
@@ -126,33 +123,17 @@ export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: 
  * A usage record as this invoice billed it: its charge (`unbilled_charge`; usage charges a rated
  * record under the record's own id, the id the dispute names) and the line that billed it — the
  * invoice's USAGE line of its type × zone × unit, or the ADJUSTMENT line of the earlier invoice it
- * adjusts, grouped as bill-accounts groups them — with `cap`, what the record was charged there tax
- * included: its amount × the line's gross / net (an inclusive rate's amount is gross already), rounded
- * down to the currency's minor unit. A record this invoice did not bill (unknown, another account's,
- * not billed yet, billed elsewhere) is USAGE_RECORD_NOT_ON_INVOICE.
+ * adjusts, grouped as bill-accounts groups them (`lineThatBilled`). A record this invoice did not bill
+ * (unknown, another account's, not billed yet, billed elsewhere) is USAGE_RECORD_NOT_ON_INVOICE.
  */
-async function usageRecordOnInvoice(em: Em, invoice: any, usageRecordId: string): Promise<{ line: any; cap: Decimal }> {
+async function usageRecordOnInvoice(em: Em, invoice: any, usageRecordId: string): Promise<{ line: any; charge: any }> {
   const k = sql(em);
   const notOnInvoice = () => badInput('input.usageRecordId', `Usage record ${usageRecordId} is not billed on invoice ${invoice.id}`, 'USAGE_RECORD_NOT_ON_INVOICE');
   const c = await k('unbilled_charge').where({ charge_id: usageRecordId, invoice_id: invoice.id, billing_account_id: invoice.billing_account_id }).first();
   if (!c) throw notOnInvoice();
-  const lines = await k('invoice_line')
-    .where({ invoice_id: invoice.id, usage_type: c.usage_type, unit: c.unit })
-    .whereIn('kind', ['USAGE', 'ADJUSTMENT'])
-    .modify((q) => (c.zone == null ? q.whereNull('zone') : q.where({ zone: c.zone })));
-  const occurred = new Date(c.occurred_at);
-  const adjusts: string | null =
-    c.adjusts_invoice_id ??
-    (occurred < new Date(invoice.period_start)
-      ? ((await k('invoice').where({ billing_account_id: invoice.billing_account_id, kind: 'PERIOD' }).whereNull('voided_at').where('period_start', '<=', occurred).where('period_end', '>', occurred).first('id'))?.id ?? null)
-      : null);
-  const line = lines.find((l: any) => (adjusts ? l.kind === 'ADJUSTMENT' && l.source_ref === adjusts : l.kind === 'USAGE')) ?? (lines.length === 1 ? lines[0] : undefined);
+  const line = await lineThatBilled(em, invoice, c);
   if (!line) throw notOnInvoice();
-  const scale = minorUnits(invoice.currency);
-  const net = dec(String(line.net_amount));
-  const charged = dec(String(c.amount));
-  const gross = line.tax_inclusive ? charged : net.isZero() ? dec('0') : charged.times(String(line.gross_amount)).dividedBy(net);
-  return { line, cap: dec(roundDecimal(gross.gt(0) ? gross : dec('0'), scale, 'DOWN')) };
+  return { line, charge: c };
 }
 
 /** A dispute as it is, for a caller who may see it (staff, or its account's customer). */
@@ -208,6 +189,15 @@ async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount
   if (c.decision === 'ACCEPT') {
     const amount = c.amount == null ? disputed : disputeAmount(c.amount, d.currency, 'input.amount', 'A credited amount');
     if (amount.gt(disputed)) throw badInput('input.amount', `The dispute is for ${disputed.toFixed(scale)} ${d.currency}; at most that is credited (less: partly upheld)`, 'DISPUTE_CREDIT_EXCEEDS_DISPUTE');
+    // A usage record's: no more than is left of it, its rerate corrections billed since it was
+    // disputed included (one billed while this dispute was open reduced it already; review 19).
+    if (d.usage_record_id) {
+      const billed = await recordAsBilled(em, d.usage_record_id, d.billing_account_id);
+      if (billed && billed.invoice.id === d.invoice_id) {
+        const { room } = await recordRoom(em, billed.invoice, d.usage_record_id, billed.line, billed.charge, d.id);
+        if (amount.gt(room)) throw new DomainError('DISPUTE_CREDIT_EXCEEDS_CREDITABLE', `Only ${room.toFixed(scale)} ${d.currency} of usage record ${d.usage_record_id} can still be credited: a re-rating correction or another dispute gave back the rest`, { field: 'input.amount', creditable: room.toFixed(scale) }, 'BAD_USER_INPUT');
+      }
+    }
     credited = amount.toFixed(scale);
     creditNoteId = await issueCreditNote(em, {
       invoiceId: d.invoice_id,

@@ -143,9 +143,9 @@ export async function recordSubscription(em: Em, c: RecordSubscriptionCommand): 
  */
 const BILLABLE_OUTCOMES: ReadonlySet<string> = new Set<ChargeResult['outcome']>(['APPLIED', 'PARTIAL']);
 
-/** What an unbilled_charge row holds (migration 20261126000000_billing, adjusts_invoice_id 20261127000000). */
-const CHARGE_TEXT_MAX = { chargeId: 80, billingAccountId: 40, usageType: 32, unit: 16, lineId: 40, zone: 40, adjustsInvoiceId: 40 } as const;
-const OPTIONAL_TEXT: ReadonlySet<string> = new Set(['lineId', 'zone', 'adjustsInvoiceId']);
+/** What an unbilled_charge row holds (migration 20261126000000_billing, adjusts_invoice_id 20261127000000, usage_record_id 20261220000000). */
+const CHARGE_TEXT_MAX = { chargeId: 80, billingAccountId: 40, usageType: 32, unit: 16, lineId: 40, zone: 40, adjustsInvoiceId: 40, usageRecordId: 80 } as const;
+const OPTIONAL_TEXT: ReadonlySet<string> = new Set(['lineId', 'zone', 'adjustsInvoiceId', 'usageRecordId']);
 /** numeric(24,6) units and numeric(24,8) amount: digits before the point, and after it (more would be rounded away). */
 const CHARGE_DECIMALS = { units: { integer: 18, scale: 6 }, amountCharged: { integer: 16, scale: 8 } } as const;
 /** Charges happen between these years: PostgreSQL cannot store what JS dates reach (year 275760), and nothing is billed before 1970. */
@@ -255,6 +255,8 @@ export async function recordCharges(em: Em, charges: (ChargeResult & { zone?: st
       currency: c.currency,
       occurred_at: new Date(c.occurredAt),
       adjusts_invoice_id: c.adjustsInvoiceId ?? null,
+      // A rerate adjustment's usage record (review 19): weighed against the record's disputes when billed.
+      usage_record_id: c.usageRecordId ?? null,
       received_at: now,
     }));
     const result = await sql(em)('unbilled_charge').insert(chunk).onConflict('charge_id').ignore().returning('charge_id');

@@ -468,5 +468,7 @@ function adjustmentCharge(chargeId: string, lineId: string, version: Subscriptio
     allowOverdraft,
     zone: extra.zone,
     ...(extra.adjustsInvoiceId ? { adjustsInvoiceId: extra.adjustsInvoiceId } : {}),
+    // The record it corrects (echoed by wallets): invoicing weighs it against the record's disputes.
+    usageRecordId: r.id,
   };
 }

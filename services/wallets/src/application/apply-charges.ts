@@ -30,6 +30,7 @@ function result(c: ChargeRequest, outcome: ChargeResult['outcome'], units: strin
   };
   if (typeof c.zone === 'string') r.zone = c.zone;
   if (typeof c.adjustsInvoiceId === 'string') r.adjustsInvoiceId = c.adjustsInvoiceId;
+  if (typeof c.usageRecordId === 'string') r.usageRecordId = c.usageRecordId;
   if (reason) r.reason = reason;
   return r;
 }

@@ -23,13 +23,13 @@ describe('chargeFingerprint', () => {
   it('is short and the same for the same charge written otherwise (decimals, time, absent defaults, chargeId aside)', () => {
     const f = chargeFingerprint(base);
     expect(f).toMatch(/^[A-Za-z0-9_-]{16}$/);
-    expect(chargeFingerprint({ ...base, chargeId: 'chg_other', units: '2.0', pricePerUnit: '0.1', occurredAt: '2026-11-25T10:00:00.000Z', kind: 'USAGE', zone: null, adjustsInvoiceId: null, amount: undefined })).toBe(f);
+    expect(chargeFingerprint({ ...base, chargeId: 'chg_other', units: '2.0', pricePerUnit: '0.1', occurredAt: '2026-11-25T10:00:00.000Z', kind: 'USAGE', zone: null, adjustsInvoiceId: null, usageRecordId: null, amount: undefined })).toBe(f);
   });
 
   it.each([
     ['billingAccountId', 'acc_2'], ['lineId', 'lin_2'], ['paymentMode', 'POSTPAID'], ['currency', 'USD'], ['usageType', 'VOICE'],
     ['occurredAt', '2026-11-25T10:00:01Z'], ['units', '3'], ['unit', 'KB'], ['allowanceIds', []], ['pricePerUnit', '0.11'],
-    ['amount', '0.200000'], ['kind', 'ADJUSTMENT'], ['allowOverdraft', true], ['zone', 'ROAMING_EU'], ['adjustsInvoiceId', 'inv_1'],
+    ['amount', '0.200000'], ['kind', 'ADJUSTMENT'], ['allowOverdraft', true], ['zone', 'ROAMING_EU'], ['adjustsInvoiceId', 'inv_1'], ['usageRecordId', 'usg_1'],
   ])('changes with %s', (field, value) => {
     expect(chargeFingerprint({ ...base, [field]: value } as ChargeRequest)).not.toBe(chargeFingerprint(base));
   });

@@ -52,5 +52,7 @@ export function chargeFingerprint(c: ChargeRequest): string {
   if (Array.isArray(c.allowanceMoves) && c.allowanceMoves.length > 0) {
     fields.push(c.allowanceMoves.map((m) => (m && typeof m === 'object' ? [m.allowanceId ?? null, m.unit ?? null, canonicalDecimal(m.units), canonicalDecimal(m.uncoveredAmount)] : m)));
   }
+  // The usage record a rerate adjustment corrects: only when named, so every fingerprint stored before stays.
+  if (typeof c.usageRecordId === 'string') fields.push(['usageRecordId', c.usageRecordId]);
   return hash('sha256', JSON.stringify(fields), 'base64url').slice(0, 16);
 }

@@ -15,6 +15,7 @@ import { Migration20261217100000_approval_daily_limit } from './Migration2026121
 import { Migration20261218000000_refund_credit_note } from './Migration20261218000000_refund_credit_note';
 import { Migration20261218000001_autopay_attempt_fixed } from './Migration20261218000001_autopay_attempt_fixed';
 import { Migration20261219000000_bill_cycle_change } from './Migration20261219000000_bill_cycle_change';
+import { Migration20261220000000_rerate_adjustment_record } from './Migration20261220000000_rerate_adjustment_record';
 import { Migration20261220200000_outbox_failed_rows } from './Migration20261220200000_outbox_failed_rows';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
@@ -35,5 +36,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261218000000_refund_credit_note', class: Migration20261218000000_refund_credit_note },
   { name: 'Migration20261218000001_autopay_attempt_fixed', class: Migration20261218000001_autopay_attempt_fixed },
   { name: 'Migration20261219000000_bill_cycle_change', class: Migration20261219000000_bill_cycle_change },
+  { name: 'Migration20261220000000_rerate_adjustment_record', class: Migration20261220000000_rerate_adjustment_record },
   { name: 'Migration20261220200000_outbox_failed_rows', class: Migration20261220200000_outbox_failed_rows },
 ];
