@@ -1,6 +1,7 @@
 /** Subscribers' own Prometheus metrics, on the running service's registry (served at /metrics). */
 import client from 'prom-client';
 import { onceAtATime, type Em } from '@ledgerline/platform';
+import { refusedBars, refusedResumes } from './retry-collections-orders';
 
 export interface UnenforcedHolds {
   /** Holds in force on an ACTIVE line whose bar the network refused (its latest attempt FAILED). */
@@ -15,22 +16,8 @@ export interface UnenforcedHolds {
  */
 export async function countUnenforcedHolds(em: Em): Promise<UnenforcedHolds> {
   const knex = em.getKnex();
-  const [bar] = await knex('collections_hold as h')
-    .join('product_order as o', 'o.id', 'h.bar_order_id')
-    .join('line as l', 'l.id', 'h.line_id')
-    .whereNull('h.lifted_at')
-    .andWhere('o.status', 'FAILED')
-    .andWhere('l.status', 'ACTIVE')
-    .countDistinct({ n: 'h.line_id' });
-  const [resume] = await knex('collections_hold as h')
-    .join('product_order as o', 'o.id', 'h.resume_order_id')
-    .join('line as l', 'l.id', 'h.line_id')
-    .whereNotNull('h.lifted_at')
-    .andWhere('o.status', 'FAILED')
-    .andWhere('l.status', 'BARRED')
-    .whereNotExists(knex('collections_hold as x').select(knex.raw('1')).whereRaw('x.line_id = h.line_id').whereNull('x.lifted_at'))
-    .whereNotExists(knex('product_order as r').select(knex.raw('1')).whereRaw('r.line_id = h.line_id').andWhere('r.kind', 'RESUME').andWhereRaw('r.created_at > o.created_at'))
-    .countDistinct({ n: 'h.line_id' });
+  const [bar] = await refusedBars(knex).countDistinct({ n: 'h.line_id' });
+  const [resume] = await refusedResumes(knex).countDistinct({ n: 'h.line_id' });
   return { bar: Number(bar?.n ?? 0), resume: Number(resume?.n ?? 0) };
 }
 

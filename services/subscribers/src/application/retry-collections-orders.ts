@@ -11,7 +11,7 @@
 // (its key follows the refused one), and nothing is barred or resumed twice. Backoff: after n
 // refusals of the hold's bar (or resumption) the next try waits min(first * 2^(n-1), max) from the
 // last refusal.
-import type { Em } from '@ledgerline/platform';
+import type { Em, Knex } from '@ledgerline/platform';
 import { CollectionsHold, ProductOrder } from '../persistence/entities';
 import { liftCollectionsHold, placeCollectionsHold } from './collections-holds';
 
@@ -33,6 +33,31 @@ export interface CollectionsRetryOutcome {
   errors: { holdId: string; error: unknown }[];
 }
 
+/** Holds in force whose latest bar the network refused (FAILED) while their line is still ACTIVE. */
+export function refusedBars(knex: Knex) {
+  return knex('collections_hold as h')
+    .join('product_order as o', 'o.id', 'h.bar_order_id')
+    .join('line as l', 'l.id', 'h.line_id')
+    .whereNull('h.lifted_at')
+    .andWhere('o.status', 'FAILED')
+    .andWhere('l.status', 'ACTIVE');
+}
+
+/**
+ * Lifted holds whose latest resumption the network refused while their line, with no hold left and
+ * no RESUME placed since (an agent's), is still BARRED.
+ */
+export function refusedResumes(knex: Knex) {
+  return knex('collections_hold as h')
+    .join('product_order as o', 'o.id', 'h.resume_order_id')
+    .join('line as l', 'l.id', 'h.line_id')
+    .whereNotNull('h.lifted_at')
+    .andWhere('o.status', 'FAILED')
+    .andWhere('l.status', 'BARRED')
+    .whereNotExists(knex('collections_hold as x').select(knex.raw('1')).whereRaw('x.line_id = h.line_id').whereNull('x.lifted_at'))
+    .whereNotExists(knex('product_order as r').select(knex.raw('1')).whereRaw('r.line_id = h.line_id').andWhere('r.kind', 'RESUME').andWhereRaw('r.created_at > o.created_at'));
+}
+
 /** The wait before the next try after `refusals` refused attempts. */
 export function collectionsRetryDelayMs(refusals: number, o: CollectionsRetryOptions = {}): number {
   const first = o.firstDelayMs ?? 60_000;
@@ -48,25 +73,8 @@ export function collectionsRetryDelayMs(refusals: number, o: CollectionsRetryOpt
 export async function retryRefusedCollectionsOrders(em: Em, now: Date, o: CollectionsRetryOptions = {}): Promise<CollectionsRetryOutcome> {
   const knex = em.getKnex();
   const limit = o.limit ?? 100;
-  const barIds: { id: string }[] = await knex('collections_hold as h')
-    .join('product_order as o', 'o.id', 'h.bar_order_id')
-    .join('line as l', 'l.id', 'h.line_id')
-    .whereNull('h.lifted_at')
-    .andWhere('o.status', 'FAILED')
-    .andWhere('l.status', 'ACTIVE')
-    .select('h.id')
-    .orderBy('h.id')
-    .limit(limit);
-  const resumeIds: { id: string }[] = await knex('collections_hold as h')
-    .join('product_order as o', 'o.id', 'h.resume_order_id')
-    .join('line as l', 'l.id', 'h.line_id')
-    .whereNotNull('h.lifted_at')
-    .andWhere('o.status', 'FAILED')
-    .andWhere('l.status', 'BARRED')
-    .whereNotExists(knex('collections_hold as x').select(knex.raw('1')).whereRaw('x.line_id = h.line_id').whereNull('x.lifted_at'))
-    .select('h.id')
-    .orderBy('h.id')
-    .limit(limit);
+  const barIds: { id: string }[] = await refusedBars(knex).select('h.id').orderBy('h.id').limit(limit);
+  const resumeIds: { id: string }[] = await refusedResumes(knex).select('h.id').orderBy('h.id').limit(limit);
   const out: CollectionsRetryOutcome = { orders: [], notDue: 0, errors: [] };
   const asked = new Set<string>();
   const holds = await em.find(CollectionsHold, { id: { $in: [...barIds, ...resumeIds].map((r) => r.id) } }, { orderBy: { id: 'asc' } });
