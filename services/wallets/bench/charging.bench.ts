@@ -153,8 +153,8 @@ try {
     return `${s[Math.floor(s.length / 2)]!.toFixed(1)} ms per fetch of ${BATCH * LANES} charges in ${LANES} lanes, handed over to written, queueing included (median of ${s.length})`;
   };
 
-  // Plain single-row SQL: one transaction per debit (guarded update + transaction + 2 entries; the
-  // revenue account keeps no balance, as in the service: ADR 0018).
+  // Plain single-row SQL: one transaction per debit (guarded update + transaction with its decision +
+  // 2 entries; the revenue account keeps no balance, as in the service: ADR 0018).
   async function plain(wallet: (i: number) => number, tag: string): Promise<number> {
     let n = 0;
     const end = performance.now() + PLAIN_SECONDS * 1000;
@@ -167,7 +167,8 @@ try {
           await client.query('begin');
           const upd = await client.query(`update ledger_account set balance = balance - 0.01 where id = $1 and balance >= 0.01`, [`wal_b${w}`]);
           if (upd.rowCount !== 1) throw new Error('plain debit refused');
-          await client.query(`insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, created_at) values ($1, $1, 'CHARGE', $2, $3)`, [`${tag}-${i}`, `acc_b${w}`, now]);
+          // With its decision, as the service stores one (the invariant checker compares it with the entries).
+          await client.query(`insert into ledger_transaction (id, idempotency_key, kind, billing_account_id, created_at, outcome) values ($1, $1, 'CHARGE', $2, $3, '{"outcome":"APPLIED","amountCharged":"0.01","unitsFromAllowances":"0"}')`, [`${tag}-${i}`, `acc_b${w}`, now]);
           await client.query(`insert into ledger_entry (transaction_id, account_id, unit, amount, created_at) values ($1, $2, 'EUR', -0.01, $4), ($1, $3, 'EUR', 0.01, $4)`, [`${tag}-${i}`, `wal_b${w}`, `acc_b${w}:REVENUE:EUR`, now]);
           await client.query('commit');
           n++;
