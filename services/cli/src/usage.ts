@@ -12,12 +12,13 @@ export function registerUsageCommands(program: Command): void {
     .option('--url <url>', 'usage subgraph GraphQL URL (default USAGE_URL or http://127.0.0.1:4003/graphql)')
     .option('--batch-size <n>', `records per request, 1 to ${MAX_RECORD_USAGE_BATCH} (default ${MAX_RECORD_USAGE_BATCH})`, wholeNumber('--batch-size', MAX_RECORD_USAGE_BATCH))
     .option('--restart', 'ignore the checkpoint and start from the first line')
+    .option('--final', 'the file is complete: import a last line without a line break too (by default it is held back, as a file still being written or cut short)')
     .option(
       '--ignore-columns <names>',
       'header columns that are not usage fields, to leave out (comma-separated); any other such column stops the import',
       (v) => v.split(','),
     )
-    .action(async (file: string, o: { source?: string; url?: string; batchSize?: number; restart?: boolean; ignoreColumns?: string[] }) => {
+    .action(async (file: string, o: { source?: string; url?: string; batchSize?: number; restart?: boolean; final?: boolean; ignoreColumns?: string[] }) => {
       const report = await importUsageCsv(file, { ...o, progress: process.stdout.isTTY });
       process.stdout.write(`${JSON.stringify(report)}\n`);
       if (report.stopped) process.stderr.write(`${report.stopped}\n`);

@@ -8,13 +8,20 @@
  * opens it (they used to be read again when each checkpoint was written, so a file replaced
  * mid-run got a checkpoint naming the new file with the old one's line count, and the next run
  * skipped rows of the new file that were never sent), plus the byte offset of the checkpointed
- * line's end and a sha256 of the bytes up to it, as read. A run resumes only if the key matches
- * and the file's first bytes still hash the same (a replacement with the same size and mtime);
- * else it starts from the first line. A run that finds the file changed while it read it (path or
+ * line's end and a sha256 of the bytes up to it, as read. A run resumes only if the key (or, for a
+ * file that has grown since, its path) matches and the file's first bytes still hash the same (a
+ * replacement with the same size and mtime); else it starts from the first line. A run that finds the file changed while it read it (path or
  * open file no longer of the size, mtime or inode it opened) stops at the next batch boundary with
  * `stopped` saying so and removes the checkpoint: the next run reads the file from its first line.
  * That is safe because usage keys a record by (source, event id) and the ids below depend only on
  * the row's source, line number and fields: what was sent before comes back as duplicates.
+ *
+ * A last line without a line break is held back (the mediation may still be writing the file, or
+ * the copy was cut short: `1234` of `123456` would be rated as a whole row): it is not sent, the
+ * checkpoint stops before it, the run is not `complete` and `stopped` says so. The next run, once the
+ * line is complete, resumes at it (a checkpoint of a file that has grown since is taken when the
+ * bytes it covers hash the same) and imports it once. `final` (`--final`) takes such a line as a
+ * row, for a file known to end without a line break.
  *
  * One line is one row: a quoted field may not run on to the next line (no usage field holds a line
  * break), so a broken row never swallows the rows after it. A row that cannot be read (broken
@@ -66,6 +73,12 @@ export interface ImportCsvOptions {
   maxBatches?: number;
   /** Header columns that are not usage fields and may be left out (any other such column stops the import). */
   ignoreColumns?: string[];
+  /**
+   * The file is complete: a last line without a line break is imported as a row (the CLI's
+   * `--final`). Without it such a line is held back (the file may still be being written, or be cut
+   * short): not sent, the checkpoint stops before it, and the run is not complete.
+   */
+  final?: boolean;
 }
 
 export interface ImportCsvReport extends ImportedBatchResult {
@@ -74,8 +87,13 @@ export interface ImportCsvReport extends ImportedBatchResult {
   resumedAfterLine: number;
   lastLine: number;
   complete: boolean;
-  /** Why the run stopped before the file's end, when not by `maxBatches` (the file changed while it was read). */
+  /**
+   * Why the run stopped before the file's end, when not by `maxBatches`: the file changed while it
+   * was read, or its last line has no line break (held back, see `heldBackLine`).
+   */
   stopped?: string;
+  /** The last line, not imported because it has no line break (without `final`). */
+  heldBackLine?: number;
 }
 
 const FIELDS: Record<string, string> = {
@@ -136,6 +154,8 @@ interface FileLine {
   bytes: number;
   /** Offset just past it in the file. */
   end: number;
+  /** False for a last line without a line break (the file may be cut short, or still being written). */
+  terminated: boolean;
 }
 
 /**
@@ -162,7 +182,7 @@ async function* fileLines(fd: number, read: Hash): AsyncGenerator<FileLine> {
     }
     if (piece.length > 0) tail = Buffer.concat([tail, piece.subarray(-keep)]).subarray(-keep);
   };
-  const finish = (end: number): FileLine => {
+  const finish = (end: number, terminated: boolean): FileLine => {
     line++;
     let text: string;
     if (bytes <= MAX_ROW_BYTES) {
@@ -174,7 +194,7 @@ async function* fileLines(fd: number, read: Hash): AsyncGenerator<FileLine> {
       const last = Buffer.concat([first, tail]).subarray(-keep);
       text = `${first.toString('utf8', 0, keep)}…[${bytes - 2 * keep} bytes left out]…${last.toString('utf8').replace(/\r$/, '')}`;
     }
-    const result = { line, text, bytes, end };
+    const result = { line, text, bytes, end, terminated };
     head = [];
     headBytes = 0;
     tail = Buffer.alloc(0);
@@ -186,14 +206,14 @@ async function* fileLines(fd: number, read: Hash): AsyncGenerator<FileLine> {
     for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
       take(chunk.subarray(start, nl));
       read.update(chunk.subarray(start, nl + 1));
-      yield finish(offset + nl + 1);
+      yield finish(offset + nl + 1, true);
       start = nl + 1;
     }
     take(chunk.subarray(start));
     read.update(chunk.subarray(start));
     offset += chunk.length;
   }
-  if (bytes > 0) yield finish(offset);
+  if (bytes > 0) yield finish(offset, false);
 }
 
 /**
@@ -311,6 +331,8 @@ function changeOf(file: string, fd: number, opened: FileStamp): string | null {
 
 interface Checkpoint {
   fileKey: string;
+  /** The file's resolved path: a checkpoint of a file that has grown since (a line completed, rows appended) still resumes if its bytes up to byteOffset hash the same. */
+  file: string;
   /** Data lines done (the last line number sent, or skipped as blank). */
   lineOffset: number;
   /** The offset just past that line. */
@@ -332,8 +354,11 @@ async function prefixHash(fd: number, bytes: number): Promise<string | null> {
 }
 
 /**
- * Where to resume: the checkpoint if it names the file as opened (path, size, mtime) and the file's
- * bytes up to the checkpoint hash as they did (one read of that part of the file); else the start.
+ * Where to resume: the checkpoint if it names the file as opened (path, size, mtime), or its path
+ * and the file has not shrunk below the checkpoint (it grew: the mediation completed the last line
+ * or appended rows), and the file's bytes up to the checkpoint hash as they did (one read of that
+ * part of the file); else the start. Resuming a grown file is safe for the same reason a replaced
+ * one is: the lines skipped are byte for byte the ones sent, so their records are the ones sent.
  * A checkpoint without a hash (written before it had one) is not trusted: the run starts over.
  */
 async function readCheckpoint(file: string, fd: number, opened: FileStamp): Promise<{ lineOffset: number; byteOffset: number }> {
@@ -345,7 +370,7 @@ async function readCheckpoint(file: string, fd: number, opened: FileStamp): Prom
     return start;
   }
   const { lineOffset, byteOffset, sha256 } = c;
-  if (c.fileKey !== opened.key || typeof sha256 !== 'string') return start;
+  if ((c.fileKey !== opened.key && c.file !== path.resolve(file)) || typeof sha256 !== 'string') return start;
   if (!Number.isSafeInteger(lineOffset) || !Number.isSafeInteger(byteOffset) || lineOffset! < 0 || byteOffset! < 0 || byteOffset! > opened.size) return start;
   return (await prefixHash(fd, byteOffset!)) === sha256 ? { lineOffset: lineOffset!, byteOffset: byteOffset! } : start;
 }
@@ -455,7 +480,7 @@ async function importOpened(file: string, fd: number, options: ImportCsvOptions 
     totals.rejected += r.rejected;
     totals.duplicates += r.duplicates;
     if (fileChanged()) return true;
-    writeCheckpoint(file, { fileKey: opened.key, lineOffset: batchLastLine, byteOffset: batchEnd, sha256: batchRead!.digest('hex') });
+    writeCheckpoint(file, { fileKey: opened.key, file: path.resolve(file), lineOffset: batchLastLine, byteOffset: batchEnd, sha256: batchRead!.digest('hex') });
     batch = [];
     batchBytes = 0;
     batches++;
@@ -465,7 +490,18 @@ async function importOpened(file: string, fd: number, options: ImportCsvOptions 
 
   let columns: (string | null)[] | undefined;
   let end = 0;
+  /** A last line without a line break, held back (not sent, the checkpoint stays before it). */
+  let heldBack: FileLine | undefined;
+  /** The loop ended at a last line without a line break (`read` holds its bytes too). */
+  let cutShort = false;
   for await (const row of fileLines(fd, read)) {
+    if (!row.terminated && !options.final) {
+      // The file may still be being written (or was cut short): `1234` of `123456` would be rated as
+      // a whole row. Blanks are nothing to import yet, but may be the start of a row: not passed either.
+      if (row.bytes > MAX_ROW_BYTES || row.text.trim() !== '') heldBack = row;
+      cutShort = true;
+      break;
+    }
     lastLine = row.line;
     end = row.end;
     if (row.bytes <= MAX_ROW_BYTES && row.text.trim() === '') continue;
@@ -492,8 +528,9 @@ async function importOpened(file: string, fd: number, options: ImportCsvOptions 
     }
   }
   if (!stopped) {
-    if (lastLine > batchLastLine) {
-      // Blank lines after the last row: the last batch's checkpoint goes past them.
+    if (lastLine > batchLastLine && !cutShort) {
+      // Blank lines after the last row: the last batch's checkpoint goes past them (not when the
+      // file ends in a line without a line break: `read` holds that line's bytes too; the blank lines are read again).
       batchLastLine = lastLine;
       batchEnd = end;
       batchRead = read.copy();
@@ -502,14 +539,20 @@ async function importOpened(file: string, fd: number, options: ImportCsvOptions 
     // Changed after the last batch (a line read from the new content would be in it): not complete either.
     if (!stopped) stopped = fileChanged();
   }
-  bar?.update(stopped ? batchEnd : size, { line: batchLastLine, ...totals });
+  const held =
+    heldBack && !changed
+      ? `line ${heldBack.line} of ${file} has no line break at its end (the file is still being written, or was cut short): not imported, ` +
+        `the checkpoint stops before it; run the import again when the file is complete (it resumes at that line), ` +
+        'or with --final if the file is complete and only lacks a line break at its end'
+      : undefined;
+  bar?.update(stopped || held ? batchEnd : size, { line: batchLastLine, ...totals });
   bar?.stop();
   return {
     file,
     ...totals,
     resumedAfterLine: resumeAfter,
     lastLine: batchLastLine,
-    complete: !stopped,
-    ...(changed ? { stopped: changed } : {}),
+    complete: !stopped && !held,
+    ...(changed ? { stopped: changed } : held ? { stopped: held, heldBackLine: heldBack!.line } : {}),
   };
 }

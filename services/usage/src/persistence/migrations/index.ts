@@ -18,6 +18,7 @@ import { Migration20261213000000_missed_by_invoice } from './Migration2026121300
 import { Migration20261214000000_period_rollovers } from './Migration20261214000000_period_rollovers';
 import { Migration20261215000000_charge_outcomes } from './Migration20261215000000_charge_outcomes';
 import { Migration20261220200000_outbox_failed_rows } from './Migration20261220200000_outbox_failed_rows';
+import { Migration20261221000000_precharged_session_rejections } from './Migration20261221000000_precharged_session_rejections';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -40,4 +41,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261214000000_period_rollovers', class: Migration20261214000000_period_rollovers },
   { name: 'Migration20261215000000_charge_outcomes', class: Migration20261215000000_charge_outcomes },
   { name: 'Migration20261220200000_outbox_failed_rows', class: Migration20261220200000_outbox_failed_rows },
+  { name: 'Migration20261221000000_precharged_session_rejections', class: Migration20261221000000_precharged_session_rejections },
 ];
