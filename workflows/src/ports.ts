@@ -100,8 +100,19 @@ export interface ClosePeriodRequest {
   periodStart: string;
   periodEnd: string;
   idempotencyKey: string;
+  /** The account's last period (it was closed): invoicing marks the account CLOSED and bills only late charges after it. */
+  final?: boolean;
+}
+export interface ClosedPeriodResult {
+  periodId: string;
+  /**
+   * Where the account's next period (from this one's end) ends by invoicing's bill cycle (a change of
+   * cycle day or zone, its bridge); null after the final period; absent from a client that does not
+   * know (the workflow then computes it from its input's cycle).
+   */
+  nextPeriodEnd?: string | null;
 }
 /** Closes a billing period so invoicing can bill it (the invoicing service). */
 export interface BillingPeriodsClient {
-  closePeriod(req: ClosePeriodRequest, opts?: CallOptions): Promise<{ periodId: string }>;
+  closePeriod(req: ClosePeriodRequest, opts?: CallOptions): Promise<ClosedPeriodResult>;
 }

@@ -5,6 +5,7 @@ import type { AutopayTokens } from './ports/autopay-tokens';
 import type { DisputePolicy, DisputeStarter } from './ports/disputes';
 import type { DisputeRules } from './domain/disputes';
 import type { ApprovalLimits } from '@ledgerline/contracts';
+import type { TellDisputesClosed } from './application/disputes-closed-by-bill';
 
 /** What use cases need from outside: built once per service (tests pass a sandbox they can inspect). */
 export interface InvoicingDeps {
@@ -27,4 +28,6 @@ export interface InvoicingDeps {
   approvalDailyLimits: ApprovalLimits;
   /** How long an approval request can be approved (LEDGERLINE_APPROVAL_TTL_HOURS, default 72, checked at start-up); the due-date pass then marks it EXPIRED. */
   approvalTtlHours: number;
+  /** Signals the workflows of disputes a bill closed once it commits; set when the service starts (disputesClosedTeller). */
+  tellDisputesClosed?: TellDisputesClosed | null;
 }

@@ -16,6 +16,8 @@ import { registerDisputeGauges, registerUnbilledAfterClose } from './application
 import { rows } from './application/sql';
 import { expireApprovalRequests, pendingDisputeApprovals } from './application/approvals';
 import type { InvoicingDeps } from './deps';
+import { registerAfterCommit } from './application/after-commit';
+import { disputesClosedTeller } from './application/disputes-closed-by-bill';
 
 export interface InvoicingOptions {
   deps?: Partial<InvoicingDeps>;
@@ -67,6 +69,9 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
       pendingApprovalsOfDispute: groupLoader((ids) => pendingDisputeApprovals(em, ids), (r) => r.subject_id),
     }),
     background: async (runtime) => {
+      // Before any transaction of this service: signals queued by use cases go out once their bill commits.
+      registerAfterCommit(runtime.orm.em as Em, (err, msg) => runtime.logger.warn({ err }, msg));
+      deps.tellDisputesClosed = disputesClosedTeller(runtime, deps);
       registerDisputeGauges(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params), () => runtime.clock.now());
       registerUnbilledAfterClose(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params));
       const stopConsumer = options.consume === false ? async () => undefined : await startConsumer(runtime);

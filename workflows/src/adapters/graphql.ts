@@ -7,6 +7,7 @@ import type {
   CallOptions,
   CloseCreditKeyRequest,
   ClosePeriodRequest,
+  ClosedPeriodResult,
   CreditWalletRequest,
   IssueReceiptRequest,
   ReceiptsClient,
@@ -146,7 +147,7 @@ export class GraphqlReceiptsClient implements ReceiptsClient {
 const CLOSE_BILLING_PERIOD = /* GraphQL */ `
   mutation CloseBillingPeriod($input: CloseBillingPeriodInput!) {
     closeBillingPeriod(input: $input) {
-      billingPeriod { id }
+      billingPeriod { id nextPeriodEnd }
     }
   }
 `;
@@ -155,8 +156,10 @@ const CLOSE_BILLING_PERIOD = /* GraphQL */ `
 export class GraphqlBillingPeriodsClient implements BillingPeriodsClient {
   constructor(private readonly client: GraphqlClientOptions) {}
 
-  async closePeriod(req: ClosePeriodRequest, opts?: CallOptions): Promise<{ periodId: string }> {
-    const data = await graphqlRequest<{ closeBillingPeriod: { billingPeriod: { id: string } } }>(this.client, CLOSE_BILLING_PERIOD, { input: { ...req } }, opts);
-    return { periodId: data.closeBillingPeriod.billingPeriod.id };
+  async closePeriod(req: ClosePeriodRequest, opts?: CallOptions): Promise<ClosedPeriodResult> {
+    const { final, ...rest } = req;
+    const data = await graphqlRequest<{ closeBillingPeriod: { billingPeriod: { id: string; nextPeriodEnd?: string | null } } }>(this.client, CLOSE_BILLING_PERIOD, { input: { ...rest, ...(final ? { final: true } : {}) } }, opts);
+    const period = data.closeBillingPeriod.billingPeriod;
+    return { periodId: period.id, nextPeriodEnd: period.nextPeriodEnd ?? null };
   }
 }

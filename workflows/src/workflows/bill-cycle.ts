@@ -7,6 +7,10 @@
 // that reaches a run catching up (its period already over, the account closed one or more cycles
 // later) closes every whole period up to the closing time on its own, then a final stub from the
 // last boundary: a closed period never spans a bill-cycle boundary (one invoice per period).
+// The next period's end is invoicing's (closePeriod answers `nextPeriodEnd`, which follows a change of
+// the account's bill-cycle day or zone and its bridging period), passed on as `periodEnd` to the next
+// run; the input's cycle is used only when invoicing does not say (the first run, an older client).
+// The period closed because the account closed is closed as `final`.
 import { ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { isValidBillCycleDay, isValidTimeZone, nextPeriodEnd, type BillingPeriod } from '../domain/bill-cycle';
@@ -20,6 +24,8 @@ export interface BillCycleInput {
   timezone: string;
   /** ISO-8601 start of the current period (the account's start, then each previous end). */
   startFrom: string;
+  /** ISO-8601 end of the current period as invoicing gave it (the previous run's closePeriod); absent: computed from billCycleDay/timezone. */
+  periodEnd?: string;
 }
 
 export interface BillCycleResult {
@@ -53,7 +59,8 @@ export async function billCycleWorkflow(input: BillCycleInput): Promise<BillCycl
   }
   const { billingAccountId, billCycleDay, timezone } = input;
   const periodStart = new Date(Date.parse(input.startFrom)).toISOString();
-  const periodEnd = nextPeriodEnd(periodStart, billCycleDay, timezone);
+  const given = input.periodEnd !== undefined ? Date.parse(input.periodEnd) : NaN;
+  const periodEnd = given > Date.parse(periodStart) ? new Date(given).toISOString() : nextPeriodEnd(periodStart, billCycleDay, timezone);
 
   let closedAtMs: number | undefined;
   setHandler(accountClosedSignal, () => {
@@ -68,7 +75,8 @@ export async function billCycleWorkflow(input: BillCycleInput): Promise<BillCycl
 
   const closesEarly = closedAtMs !== undefined && closedAtMs < Date.parse(periodEnd);
   const period: BillingPeriod = { periodStart, periodEnd: closesEarly ? new Date(closedAtMs!).toISOString() : periodEnd };
-  await close(billingAccountId, period);
+  // The account's last period when it closed by (or at) this period's end.
+  let next = await close(billingAccountId, period, closedAtMs !== undefined && closedAtMs <= Date.parse(periodEnd));
 
   if (closedAtMs !== undefined) {
     const closedAt = new Date(closedAtMs).toISOString();
@@ -77,25 +85,29 @@ export async function billCycleWorkflow(input: BillCycleInput): Promise<BillCycl
     if (!closesEarly && closedAtMs > Date.parse(periodEnd)) {
       let last = period;
       if (patched(CLOSE_WHOLE_PERIODS_BEFORE_STUB)) {
-        for (let end = nextPeriodEnd(last.periodEnd, billCycleDay, timezone); Date.parse(end) <= closedAtMs; end = nextPeriodEnd(end, billCycleDay, timezone)) {
+        for (let end = next ?? nextPeriodEnd(last.periodEnd, billCycleDay, timezone); Date.parse(end) <= closedAtMs; end = next ?? nextPeriodEnd(end, billCycleDay, timezone)) {
           last = { periodStart: last.periodEnd, periodEnd: end };
-          await close(billingAccountId, last);
+          next = await close(billingAccountId, last, Date.parse(end) === closedAtMs);
         }
       }
       if (closedAtMs > Date.parse(last.periodEnd)) {
         last = { periodStart: last.periodEnd, periodEnd: closedAt };
-        await close(billingAccountId, last);
+        await close(billingAccountId, last, true);
       }
       return { billingAccountId, closedAt, lastPeriod: last };
     }
     return { billingAccountId, closedAt, lastPeriod: period };
   }
-  return continueAsNew<typeof billCycleWorkflow>({ ...input, startFrom: periodEnd });
+  const { periodEnd: _previous, ...rest } = input;
+  return continueAsNew<typeof billCycleWorkflow>({ ...rest, startFrom: periodEnd, ...(next ? { periodEnd: next } : {}) });
 }
 
-async function close(billingAccountId: string, period: BillingPeriod): Promise<void> {
+/** Closes the period; the end of the next one by invoicing's cycle, when it says (undefined: compute it here). */
+async function close(billingAccountId: string, period: BillingPeriod, final = false): Promise<string | undefined> {
   // The workflow id spans all runs of this account; the period start makes each period's key.
-  await closePeriod({ billingAccountId, ...period, idempotencyKey: `${workflowInfo().workflowId}:closePeriod:${period.periodStart}` });
+  const r = await closePeriod({ billingAccountId, ...period, idempotencyKey: `${workflowInfo().workflowId}:closePeriod:${period.periodStart}`, ...(final ? { final: true } : {}) });
+  const next = typeof r?.nextPeriodEnd === 'string' ? Date.parse(r.nextPeriodEnd) : NaN;
+  return next > Date.parse(period.periodEnd) ? new Date(next).toISOString() : undefined;
 }
 
 function validate(input: BillCycleInput): string[] {
@@ -105,6 +117,9 @@ function validate(input: BillCycleInput): string[] {
   if (!isValidTimeZone(input?.timezone)) problems.push(`timezone must be an IANA zone such as "Europe/Berlin" (got ${JSON.stringify(input?.timezone)})`);
   if (typeof input?.startFrom !== 'string' || Number.isNaN(Date.parse(input.startFrom))) {
     problems.push(`startFrom must be an ISO-8601 instant (got ${JSON.stringify(input?.startFrom)})`);
+  }
+  if (input?.periodEnd !== undefined && (typeof input.periodEnd !== 'string' || Number.isNaN(Date.parse(input.periodEnd)))) {
+    problems.push(`periodEnd must be an ISO-8601 instant (got ${JSON.stringify(input.periodEnd)})`);
   }
   return problems;
 }

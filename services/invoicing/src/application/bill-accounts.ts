@@ -12,6 +12,7 @@ import { prorateOverCycle } from '../domain/bill-cycle';
 import { loadPlans, planRuleDiscounts, planRuleSurcharges, type CatalogClient } from './plans';
 import { applyAccountCredit, lockAccountCredit } from './credit';
 import { givenBackBefore, takeDisputesCoveredByAdjustments } from './usage-record-given-back';
+import { tellDisputesClosedAfterCommit, type TellDisputesClosed } from './disputes-closed-by-bill';
 import { enqueueEvents, rows, sql } from './sql';
 
 export interface AccountRow {
@@ -45,6 +46,8 @@ export interface BillTarget {
 
 export interface BillingDeps {
   catalog: CatalogClient | null;
+  /** Signals the workflows of disputes a bill closed, once the bill commits (set by the running service; none: they look again at their next step). */
+  tellDisputesClosed?: TellDisputesClosed | null;
 }
 
 /** The charges and one-offs (ids) an account's composition input holds: exactly what its invoice bills. */
@@ -323,7 +326,7 @@ export interface BillOptions {
 export interface BillResult {
   /** Invoices this call created (accounts already billed for the period are skipped). */
   created: { invoiceId: string; billingAccountId: string }[];
-  /** Disputes of usage records a billed rerate correction closed (their workflows are to be told). */
+  /** Disputes of usage records a billed rerate correction closed (billAccounts queues their signals itself, after the commit). */
   disputesClosed?: string[];
 }
 
@@ -454,6 +457,8 @@ export async function billAccounts(em: Em, given: BillTarget[], deps: BillingDep
   if (opts.autoIssue) await issueInvoices(em, invIds, opts.now);
   // A billed correction that gives a disputed record's money back closes or reduces its open disputes.
   const disputesClosed = await takeDisputesCoveredByAdjustments(em, recordCharges, opts.now);
+  // Their workflows and dunning are told here, for every path that bills (after the commit).
+  tellDisputesClosedAfterCommit(em, deps, disputesClosed);
   return { disputesClosed, created: created.map((c) => ({ invoiceId: c.id, billingAccountId: c.billing_account_id })) };
 }
 

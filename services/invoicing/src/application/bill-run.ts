@@ -15,7 +15,7 @@
 import { DomainError, badInput, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { cycleDaysFor, isCycleDate, periodContaining, type Period } from '../domain/period';
-import { cycleAt, cyclePeriod, prorateOverCycle, type AccountCycle } from '../domain/bill-cycle';
+import { cycleAt, cyclePeriod, periodFrom, prorateOverCycle, type AccountCycle } from '../domain/bill-cycle';
 import { MAX_BILL_RUN_BATCH } from '../domain/bill-run-batch';
 import { composeInvoice, type ComposedInvoice } from '../domain/compose';
 import { billAccounts, loadCompositionInputs, type AccountRow, type BillingDeps } from './bill-accounts';
@@ -311,8 +311,12 @@ async function loadAccount(em: Em, billingAccountId: string, field: string): Pro
  * same account and period gives the same invoice. Days of the period a live invoice already bills
  * (a bill run billed the cycle first) are not billed again: the invoice bills the rest, from where
  * that invoice ends, or none is created and the one that billed the period's end is returned.
+ * `nextPeriodEnd` is where the account's next period (from this one's end) ends by invoicing's cycle
+ * (`periodFrom`: a bill-cycle change, its bridge), null after the final period: the workflow sleeps to
+ * it rather than to its own copy of the cycle. A bridge after a change (a period starting at it and
+ * ending at the new cycle's boundary) is prorated over the new cycle's period, as a bill run bills it.
  */
-export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; periodStart: Date; periodEnd: Date; final?: boolean | null; now: Date }, deps: BillingDeps): Promise<{ id: string; invoiceId: string | null; disputesClosed: string[] }> {
+export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; periodStart: Date; periodEnd: Date; final?: boolean | null; now: Date }, deps: BillingDeps): Promise<{ id: string; invoiceId: string | null; disputesClosed: string[]; nextPeriodEnd: Date | null }> {
   const account = await loadAccount(em, c.billingAccountId, 'input.billingAccountId');
   if (!(c.periodEnd > c.periodStart)) throw badInput('input.periodEnd', 'A period ends after it starts', 'BILLING_PERIOD_INVALID');
   if (c.periodEnd > c.now) throw new DomainError('BILLING_PERIOD_NOT_ENDED', 'A period can be closed once it has ended', { field: 'input.periodEnd' });
@@ -325,7 +329,11 @@ export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; 
     await k('billing_account').where({ id: account.id }).update({ status: 'CLOSED', closed_at: k.raw('coalesce(closed_at, ?)', [c.periodEnd]) });
     account.closed_at = account.closed_at ?? c.periodEnd;
   }
-  const billed = account.payment_mode === 'POSTPAID' ? await billAccounts(em, [{ account, period: { start: c.periodStart, end: c.periodEnd } }], deps, { now: c.now, autoIssue: true }) : null;
+  const changedAt = account.bill_cycle_changes_at != null && account.prev_bill_cycle_day != null ? new Date(account.bill_cycle_changes_at) : null;
+  const asBilled = periodFrom(account, c.periodStart);
+  const bridge = changedAt != null && Math.abs(c.periodStart.getTime() - changedAt.getTime()) < DAY_MS && asBilled.period.end.getTime() === c.periodEnd.getTime() && asBilled.reference.start < c.periodStart;
+  const target = { account, period: { start: c.periodStart, end: c.periodEnd }, ...(bridge ? { reference: asBilled.reference } : {}) };
+  const billed = account.payment_mode === 'POSTPAID' ? await billAccounts(em, [target], deps, { now: c.now, autoIssue: true }) : null;
   const invoice = await k('invoice')
     .where({ billing_account_id: account.id, kind: 'PERIOD' })
     .whereNull('voided_at')
@@ -334,8 +342,11 @@ export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; 
     .orderBy('period_end', 'desc')
     .first();
   if (invoice) await k('billing_period').where({ id }).update({ invoice_id: invoice.id });
-  return { id, invoiceId: invoice?.id ?? null, disputesClosed: billed?.disputesClosed ?? [] };
+  const closed = account.closed_at != null && new Date(account.closed_at) <= c.periodEnd;
+  return { id, invoiceId: invoice?.id ?? null, disputesClosed: billed?.disputesClosed ?? [], nextPeriodEnd: closed ? null : periodFrom(account, c.periodEnd).period.end };
 }
+
+const DAY_MS = 86_400_000;
 
 /** The invoice the account would get at the end of its current period, computed and not stored. */
 export async function previewNextInvoice(em: Em, billingAccountId: string, deps: BillingDeps, now: Date): Promise<{ periodStart: Date; periodEnd: Date; invoice: ComposedInvoice }> {

@@ -6,6 +6,7 @@ import { billAccounts, issueInvoices, type AccountRow, type BillingDeps } from '
 import { applyAccountCredit, lockCreditOfInvoice } from './credit';
 import { close as closeDispute, closeOpenDisputesOfInvoice } from './disputes';
 import { enqueueEvents, rows, sql } from './sql';
+import { tellDisputesClosedAfterCommit } from './disputes-closed-by-bill';
 
 export async function lockInvoice(em: Em, invoiceId: string, field = 'input.invoiceId'): Promise<any> {
   const invoice = await sql(em)('invoice').where({ id: invoiceId }).forUpdate().first();
@@ -163,6 +164,7 @@ export async function regenerateInvoice(em: Em, c: { invoiceId: string; now: Dat
     let carried = dec('0');
     const open = await sql(em)('dispute').where({ invoice_id: invoice.id }).whereIn('status', ['OPEN', 'IN_REVIEW']).orderBy([{ column: 'created_at' }, { column: 'id' }]).forUpdate();
     let legacy = dec(String(invoice.amount_disputed));
+    const closed: string[] = [];
     for (const d of open) {
       legacy = legacy.minus(String(d.amount));
       const amount = dec(String(d.amount)).lt(room) ? dec(String(d.amount)) : room;
@@ -174,8 +176,10 @@ export async function regenerateInvoice(em: Em, c: { invoiceId: string; now: Dat
         const note = 'The corrected invoice no longer bills this amount.';
         await sql(em)('dispute').where({ id: d.id }).update({ status: 'ACCEPTED', decided_by: 'regenerateInvoice', decision_note: note, decided_at: c.now, updated_at: c.now });
         await closeDispute(em, d, 'ACCEPTED', c.now, { decidedBy: 'regenerateInvoice', decisionNote: note });
+        closed.push(d.id);
       }
     }
+    tellDisputesClosedAfterCommit(em, deps, closed);
     if (legacy.gt(0)) carried = carried.plus(legacy.lt(room) ? legacy : room);
     // The voided draft holds nothing any more: its disputes moved or closed (review 12).
     await sql(em)('invoice').where({ id: invoice.id }).update({ amount_disputed: '0' });

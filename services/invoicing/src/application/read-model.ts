@@ -28,6 +28,12 @@ export interface RegisterAccountCommand {
   autopayToken?: string | null;
   /** A token is on file at subscribers (its account event says so): the due-date job asks for it. */
   autopay?: boolean | null;
+  /**
+   * The account's creation as subscribers told it (`billingaccount.created`): for an account already
+   * here (the event redelivered or replayed, or registered by hand first) its day and zone are not a
+   * bill-cycle change — they are how it was created, and a change made since (an operator's) stands.
+   */
+  asCreated?: boolean;
   now: Date;
 }
 
@@ -63,10 +69,11 @@ export async function registerBillingAccount(em: Em, c: RegisterAccountCommand):
   // Re-delivered events are no-ops; an explicit registration may refine what the event said (a
   // registration without a token keeps the one on file). Another bill-cycle day or time zone is a
   // bill-cycle change: it takes effect at the end of the account's current period (`scheduleCycleChange`:
-  // the old cycle bills that period, the new one's first period bridges from its end, prorated).
+  // the old cycle bills that period, the new one's first period bridges from its end, prorated) —
+  // unless it is the account's created event again (`asCreated`): that never changes the cycle.
   const k = sql(em);
   const existing = await k('billing_account').where({ id: c.billingAccountId }).forUpdate().first();
-  const cycle = existing ? scheduleCycleChange(existing as AccountCycle, day, tz, c.now) : {};
+  const cycle = existing && !c.asCreated ? scheduleCycleChange(existing as AccountCycle, day, tz, c.now) : {};
   await k('billing_account')
     .insert(row)
     .onConflict('id')

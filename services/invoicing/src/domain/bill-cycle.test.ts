@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cyclePeriod, scheduleCycleChange, type AccountCycle } from './bill-cycle';
+import { cyclePeriod, periodFrom, scheduleCycleChange, type AccountCycle } from './bill-cycle';
 
 const iso = (p: { period: { start: Date; end: Date }; reference: { start: Date; end: Date } } | null) =>
   p && { period: [p.period.start.toISOString(), p.period.end.toISOString()], reference: [p.reference.start.toISOString(), p.reference.end.toISOString()] };
@@ -29,5 +29,22 @@ describe('bill-cycle changes', () => {
     const a = scheduleCycleChange(berlin1, 1, 'America/New_York', new Date('2026-10-20T09:00:00Z'));
     expect(iso(cyclePeriod(a, '2026-11-01'))?.period).toEqual(['2026-09-30T22:00:00.000Z', '2026-10-31T23:00:00.000Z']);
     expect(iso(cyclePeriod(a, '2026-12-01'))).toEqual({ period: ['2026-10-31T23:00:00.000Z', '2026-12-01T05:00:00.000Z'], reference: ['2026-11-01T04:00:00.000Z', '2026-12-01T05:00:00.000Z'] });
+  });
+
+  it('periodFrom: the periods the bill-cycle workflow closes one after the other are the ones bill runs bill', () => {
+    const a = scheduleCycleChange(berlin1, 15, 'Europe/Berlin', new Date('2026-10-20T09:00:00Z'));
+    // Before the change: the old cycle's period, to the change; the account's first (a start mid-period) too.
+    expect(iso(periodFrom(a, new Date('2026-09-30T22:00:00Z')))?.period).toEqual(['2026-09-30T22:00:00.000Z', '2026-10-31T23:00:00.000Z']);
+    expect(iso(periodFrom(a, new Date('2026-10-10T08:00:00Z')))?.period).toEqual(['2026-10-10T08:00:00.000Z', '2026-10-31T23:00:00.000Z']);
+    // From the change: the bridge, prorated over the new cycle's period, then the new day's periods.
+    expect(iso(periodFrom(a, new Date('2026-10-31T23:00:00Z')))).toEqual(iso(cyclePeriod(a, '2026-11-15')));
+    expect(iso(periodFrom(a, new Date('2026-11-14T23:00:00Z')))).toEqual(iso(cyclePeriod(a, '2026-12-15')));
+    // No change: the cycle's period.
+    expect(iso(periodFrom(berlin1, new Date('2026-10-31T23:00:00Z')))?.period).toEqual(['2026-10-31T23:00:00.000Z', '2026-11-30T23:00:00.000Z']);
+  });
+
+  it('periodFrom after a change of time zone only: the boundary hours away is billed with the next period', () => {
+    const a = scheduleCycleChange(berlin1, 1, 'America/New_York', new Date('2026-10-20T09:00:00Z'));
+    expect(iso(periodFrom(a, new Date('2026-10-31T23:00:00Z')))).toEqual(iso(cyclePeriod(a, '2026-12-01')));
   });
 });

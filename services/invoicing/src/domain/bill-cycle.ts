@@ -89,6 +89,26 @@ export function cyclePeriod(a: AccountCycle, cycleDate: string): CyclePeriod | n
   return { period: p, reference: p };
 }
 
+/**
+ * The period of the account that starts at `from` (the account's start, or where its previous
+ * period ended), as invoicing bills it: what the bill-cycle workflow sleeps to and closes next (it
+ * asks, it does not keep its own copy of the cycle). Before a change: the old cycle's, ending at the
+ * change at the latest. From the change: the new cycle's, the first one a bridge to its first boundary
+ * at least a day away (a closer one, a change of time zone, is billed with the next period, as in
+ * `cyclePeriod`); `reference` is the new cycle's period its recurring charges are prorated over.
+ */
+export function periodFrom(a: AccountCycle, from: Date): CyclePeriod {
+  const change = changesAt(a);
+  const { day, timeZone } = cycleAt(a, from);
+  let reference = periodContaining(from, day, timeZone);
+  if (change && from < change) {
+    const end = reference.end < change ? reference.end : change;
+    return { period: { start: from, end }, reference: end.getTime() === reference.end.getTime() ? reference : { start: reference.start, end } };
+  }
+  if (change && Math.abs(from.getTime() - change.getTime()) < DAY_MS && reference.end.getTime() - from.getTime() < DAY_MS) reference = periodContaining(reference.end, day, timeZone);
+  return { period: { start: from, end: reference.end }, reference };
+}
+
 /** The local midnight nearest to `at` (a change of time zone moves a boundary within a day). */
 function nearestMidnight(at: Date, timeZone: string): Date {
   const day = startOfLocalDay(at, timeZone);

@@ -83,8 +83,9 @@ export async function applyMessages(em: Em, messages: Message[], now: Date, drop
 async function applySubscriberEvent(em: Em, subject: string, event: CloudEvent, now: Date): Promise<void> {
   if (subject === EVENTS.billingAccountCreated.subject) {
     const d = event.data as { billingAccountId: string; customerId: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; billCycleDay: number; timezone: string; paymentTermsDays?: number; autopay?: boolean };
-    // The token is not on the event (partners read it): only that there is one.
-    await registerBillingAccount(em, { ...d, autopay: d.autopay === true, autopayToken: null, now });
+    // The token is not on the event (partners read it): only that there is one. Redelivered after a
+    // bill-cycle change, its (old) day and zone change nothing (asCreated).
+    await registerBillingAccount(em, { ...d, autopay: d.autopay === true, autopayToken: null, asCreated: true, now });
   } else if (subject === EVENTS.billingAccountChanged.subject) {
     const d = event.data as BillingAccountChangedData;
     if (d.changed?.includes('autopay')) await setAutopay(em, d.billingAccountId, d.autopay === true);

@@ -129,14 +129,6 @@ async function pokeDisputesClosedByNoteOf(ctx: InvoicingContext, disputeId: stri
   await pokeDisputes(ctx, covered.map((d) => d.id));
 }
 
-/** Disputes of usage records a bill's rerate corrections closed (review 19): their workflows and their invoices' dunning look again. */
-async function afterDisputesClosedByBill(ctx: InvoicingContext, disputeIds: string[]): Promise<void> {
-  if (disputeIds.length === 0) return;
-  const closed = await ctx.em.fork().find(Dispute, { id: { $in: disputeIds } });
-  for (const invoiceId of new Set(closed.map((d) => d.invoiceId))) await pokeDunning(ctx, invoiceId, 'disputeChanged');
-  await pokeDisputes(ctx, disputeIds);
-}
-
 /** After a dispute's amount left the hold (and a credit note may have brought account credit): dunning looks again. */
 async function afterDisputeClosed(ctx: InvoicingContext, r: { invoiceId: string; billingAccountId: string }, at: Date): Promise<void> {
   await pokeDunning(ctx, r.invoiceId, 'disputeChanged');
@@ -280,7 +272,6 @@ export const resolvers = guardOperations({
       const at = ctx.runtime.clock.now();
       const r = await mutate(ctx, (em, now) => processBillRunBatch(em, a.input.billRunId, a.input.batchNo ?? null, ctx.deps, now), at);
       if (r) await pokeBatchCreditPaid(ctx, a.input.billRunId, r.batchNo, at);
-      if (r) await afterDisputesClosedByBill(ctx, r.disputesClosed ?? []);
       return { batchNo: r?.batchNo ?? null, accounts: r?.accounts ?? 0, invoicesCreated: r?.invoicesCreated ?? 0, billRun: await billRunView(ctx.em.fork() as Em, a.input.billRunId) };
     },
     issueInvoice: async (_: unknown, a: Args<{ invoiceId: string }>, ctx: InvoicingContext) => {
@@ -355,8 +346,7 @@ export const resolvers = guardOperations({
       const at = ctx.runtime.clock.now();
       const r = await mutate(ctx, (em, now) => closeBillingPeriod(em, { billingAccountId: a.input.billingAccountId, periodStart: new Date(a.input.periodStart), periodEnd: new Date(a.input.periodEnd), final: a.input.final === true, now }, ctx.deps), at);
       await pokeCreditPaid(ctx, a.input.billingAccountId, at); // a negative invoice's credit
-      await afterDisputesClosedByBill(ctx, r.disputesClosed);
-      return { billingPeriod: { id: r.id, invoice: r.invoiceId ? await fresh(ctx, r.invoiceId) : null } };
+      return { billingPeriod: { id: r.id, invoice: r.invoiceId ? await fresh(ctx, r.invoiceId) : null, nextPeriodEnd: r.nextPeriodEnd } };
     },
     issuePaymentReceipt: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
       const id = await mutate(ctx, (em, now) => issuePaymentReceipt(em, { ...a.input, now }));
