@@ -487,8 +487,9 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date): Pr
   const states: string[] = [];
   const dues: Date[] = [];
   for (const [series, list] of [...bySeries.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    await k.raw('insert into invoice_series (series, last_number) values (?, 0) on conflict (series) do nothing', [series]);
-    const [{ last_number }] = (await k.raw('select last_number from invoice_series where series = ? for update', [series])).rows;
+    // The INVOICE counter of the series: credit notes (CN) and receipts (RCT) count apart even when an account's series is named alike.
+    await k.raw(`insert into invoice_series (document_type, series, last_number) values ('INVOICE', ?, 0) on conflict (document_type, series) do nothing`, [series]);
+    const [{ last_number }] = (await k.raw(`select last_number from invoice_series where document_type = 'INVOICE' and series = ? for update`, [series])).rows;
     let n = Number(last_number);
     for (const inv of list) {
       n += 1;
@@ -497,7 +498,7 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date): Pr
       states.push(dec(String(inv.total)).lte(0) ? 'SETTLED' : 'SENT');
       dues.push(new Date(now.getTime() + inv.payment_terms_days * 86_400_000));
     }
-    await k.raw('update invoice_series set last_number = ? where series = ?', [n, series]);
+    await k.raw(`update invoice_series set last_number = ? where document_type = 'INVOICE' and series = ?`, [n, series]);
   }
   await k.raw(
     `update invoice i set number = p.number, payment_reference = p.number, state = p.state, issued_at = ?, due_date = p.due, updated_at = ?

@@ -46,17 +46,16 @@ async function replay(em: Em, table: string, key: string, hash: string): Promise
 
 export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: PaymentProvider): Promise<string> {
   if (!c.idempotencyKey) throw badInput('input.idempotencyKey', 'An idempotency key is required', 'IDEMPOTENCY_KEY_MISSING');
+  if (PROVIDER_REFUND_KEY_PREFIXES.some((p) => c.idempotencyKey.startsWith(p))) {
+    throw badInput('input.idempotencyKey', `Payment idempotency keys starting with ${PROVIDER_REFUND_KEY_PREFIXES.join(' or ')} are reserved for refunds at the payment provider`, 'IDEMPOTENCY_KEY_RESERVED');
+  }
   const { now, ...request } = c;
   const hash = requestHash(request);
   const again = await replay(em, 'payment', c.idempotencyKey, hash);
   if (again) return again;
 
   let invoiceId = c.invoiceId ?? null;
-  if (!invoiceId && c.reference) {
-    const match = await sql(em)('invoice').where({ payment_reference: c.reference }).whereNull('voided_at').first();
-    if (!match) throw new DomainError('PAYMENT_REFERENCE_UNMATCHED', `No invoice has the payment reference "${c.reference}"`, { field: 'input.reference' });
-    invoiceId = match.id;
-  }
+  if (!invoiceId && c.reference) invoiceId = await invoiceOfReference(em, c.reference);
   if (!invoiceId) throw badInput('input.invoiceId', 'Name the invoice, or give its payment reference', 'PAYMENT_INVOICE_MISSING');
   if ((c.channel as string) === 'ACCOUNT_CREDIT') throw badInput('input.channel', 'Account credit is applied by invoicing itself, not recorded as a payment', 'PAYMENT_CHANNEL_INVALID');
   if (c.channel === 'CARD' && !c.paymentMethodToken) throw badInput('input.paymentMethodToken', 'A card payment needs a payment-method token', 'PAYMENT_METHOD_MISSING');
@@ -87,6 +86,40 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
   ]);
   if (dec(toCredit).gt(0)) await applyAccountCredit(em, invoice.billing_account_id, invoice.currency, now);
   return id;
+}
+
+/**
+ * What a payment reference could be in a bank statement's text: each run of letters followed by
+ * digit groups (separated by spaces, dashes, dots, slashes, underscores), upper-cased without its
+ * separators — "Payment inv 2026-000123 thanks" → ["INV2026000123"]. Digits glued to more digits or
+ * letters make another token, which names no invoice: unmatched, never a neighbour's invoice.
+ */
+export function referenceTokens(text: string): string[] {
+  return [...new Set([...text.matchAll(/[A-Za-z]+(?:[\s\-_./]*[0-9]+)+/g)].map((m) => m[0].replace(/[^A-Za-z0-9]/g, '').toUpperCase()))];
+}
+
+/**
+ * The invoice a bank transfer's reference names: the exact reference, else the references the text
+ * holds (referenceTokens) against the invoices' references alike normalised. None is
+ * PAYMENT_REFERENCE_UNMATCHED, more than one PAYMENT_REFERENCE_AMBIGUOUS: nothing is applied.
+ */
+async function invoiceOfReference(em: Em, reference: string): Promise<string> {
+  const exact = await sql(em)('invoice').where({ payment_reference: reference }).whereNull('voided_at').first();
+  if (exact) return exact.id as string;
+  const tokens = referenceTokens(reference);
+  const found = tokens.length === 0 ? [] : await rows<{ id: string; payment_reference: string }>(
+    em,
+    `select id, payment_reference from invoice
+      where voided_at is null and payment_reference is not null
+        and upper(regexp_replace(payment_reference, '[^A-Za-z0-9]', '', 'g')) = any(?::text[])
+      order by payment_reference limit 3`,
+    [tokens],
+  );
+  if (found.length === 0) throw new DomainError('PAYMENT_REFERENCE_UNMATCHED', `No invoice has the payment reference "${reference}"`, { field: 'input.reference' });
+  if (found.length > 1) {
+    throw new DomainError('PAYMENT_REFERENCE_AMBIGUOUS', `The reference "${reference}" names more than one invoice (${found.map((f) => f.payment_reference).join(', ')}); name the invoice`, { field: 'input.reference' });
+  }
+  return found[0]!.id;
 }
 
 export async function refundPayment(em: Em, c: { paymentId: string; amount: { amount: string; currency: string }; idempotencyKey: string; now: Date }, provider: PaymentProvider): Promise<string> {
@@ -128,7 +161,9 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
     invoicePaid: invoice ? dec(String(invoice.amount_paid)).toFixed() : '0',
   });
 
-  const id = await payOut(em, payment, amount, { key: c.idempotencyKey, hash, now }, provider);
+  // At the provider the caller's key is namespaced by the operation: its key space is the merchant
+  // account's, shared by charges and refunds, and a client may key a payment and its refund alike.
+  const id = await payOut(em, payment, amount, { key: c.idempotencyKey, providerKey: `${REFUND_PROVIDER_KEY_PREFIX}${c.idempotencyKey}`, hash, now }, provider);
   // The credit entry (source REFUND, source_id the refund) is how later refunds know this part came from credit.
   if (dec(creditPart).gt(0)) await k('account_credit_entry').insert({ id: `crd_${id.slice(4)}`, billing_account_id: payment.billing_account_id, amount: dec(creditPart).negated().toFixed(scale), currency: payment.currency, source: 'REFUND', source_id: id, created_at: now });
   if (dec(invoicePart).gt(0) && invoice) {
@@ -166,12 +201,12 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
  * nothing); a `refund` row (other channels without provider ref: someone pays it out); and the
  * payment's refunded_amount. Only what is common: the caller decides where the money comes from.
  */
-async function payOut(em: Em, payment: any, amount: Decimal, r: { key: string; hash: string; now: Date; creditNoteId?: string }, provider: PaymentProvider | null): Promise<string> {
+async function payOut(em: Em, payment: any, amount: Decimal, r: { key: string; providerKey?: string; hash: string; now: Date; creditNoteId?: string }, provider: PaymentProvider | null): Promise<string> {
   const scale = minorUnits(payment.currency);
   let providerRef: string | null = null;
   if (payment.channel === 'CARD') {
     if (!provider) throw new Error(`refunding card payment ${payment.id} needs the payment provider`);
-    providerRef = (await provider.refund({ providerRef: payment.provider_ref, amount: amount.toFixed(scale), currency: payment.currency, idempotencyKey: r.key })).providerRef;
+    providerRef = (await provider.refund({ providerRef: payment.provider_ref, amount: amount.toFixed(scale), currency: payment.currency, idempotencyKey: r.providerKey ?? r.key })).providerRef;
   }
   const id = newId('payment').replace('pay_', 'ref_');
   // A note's refunds are counted for the approval daily limit as the note (its moved_alone_by), not again here.
@@ -180,6 +215,15 @@ async function payOut(em: Em, payment: any, amount: Decimal, r: { key: string; h
   await sql(em)('payment').where({ id: payment.id }).update({ refunded_amount: dec(String(payment.refunded_amount)).plus(amount).toFixed(scale) });
   return id;
 }
+
+/** refundPayment's key at the card provider: `refund:<caller's key>`. */
+const REFUND_PROVIDER_KEY_PREFIX = 'refund:';
+
+/**
+ * Payment keys go to the provider's charge as they are (charges made before keep their key); the
+ * provider's refund keys start with these, so a payment may not take such a key.
+ */
+const PROVIDER_REFUND_KEY_PREFIXES = [REFUND_PROVIDER_KEY_PREFIX, 'credit-note:', 'credit-note#'];
 
 /** Refund keys starting with these are a REFUND credit note's (noteRefundKey); callers may not take them. */
 export const NOTE_REFUND_KEY_PREFIXES = ['credit-note:', 'credit-note#'];
@@ -297,8 +341,9 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provide
   }
 
   const id = newId('invoice').replace('inv_', 'cn_');
-  await k.raw('insert into invoice_series (series, last_number) values (?, 0) on conflict (series) do nothing', ['CN']);
-  const [{ last_number }] = (await k.raw(`update invoice_series set last_number = last_number + 1 where series = 'CN' returning last_number`)).rows;
+  // Counters per document type and series: an invoice series may be named 'CN' too.
+  await k.raw(`insert into invoice_series (document_type, series, last_number) values ('CREDIT_NOTE', ?, 0) on conflict (document_type, series) do nothing`, ['CN']);
+  const [{ last_number }] = (await k.raw(`update invoice_series set last_number = last_number + 1 where document_type = 'CREDIT_NOTE' and series = 'CN' returning last_number`)).rows;
   const number = `CN-${String(last_number).padStart(8, '0')}`;
   await k('credit_note').insert({ id, number, invoice_id: invoice.id, billing_account_id: invoice.billing_account_id, kind: c.kind, reason: c.reason, total: total.toFixed(scale), tax_total: taxTotal.toFixed(scale), currency: invoice.currency, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
   await k('credit_note_line').insert(lines.map((l, i) => ({ id: `${id}_${i + 1}`.slice(0, 40), credit_note_id: id, invoice_line_id: l.invoiceLineId, amount: l.amount, tax_amount: l.taxAmount })));
@@ -388,8 +433,9 @@ export async function issuePaymentReceipt(em: Em, c: IssueReceiptCommand): Promi
   const amount = dec(c.amount.amount);
   if (amount.lte(0)) throw badInput('input.amount.amount', 'A receipt is for an amount above zero', 'RECEIPT_AMOUNT_NOT_POSITIVE');
   const k = sql(em);
-  await k.raw('insert into invoice_series (series, last_number) values (?, 0) on conflict (series) do nothing', ['RCT']);
-  const [{ last_number }] = (await k.raw(`update invoice_series set last_number = last_number + 1 where series = 'RCT' returning last_number`)).rows;
+  // Counters per document type and series: an invoice series may be named 'RCT' too.
+  await k.raw(`insert into invoice_series (document_type, series, last_number) values ('RECEIPT', ?, 0) on conflict (document_type, series) do nothing`, ['RCT']);
+  const [{ last_number }] = (await k.raw(`update invoice_series set last_number = last_number + 1 where document_type = 'RECEIPT' and series = 'RCT' returning last_number`)).rows;
   const id = newId('payment').replace('pay_', 'rct_');
   await k('receipt').insert({ id, number: `RCT-${String(last_number).padStart(8, '0')}`, billing_account_id: c.billingAccountId, recharge_id: c.rechargeId, amount: amount.toFixed(), currency: c.amount.currency, payment_reference: c.paymentReference, channel: c.channel, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
   return id;

@@ -17,6 +17,7 @@ import { Migration20261218000001_autopay_attempt_fixed } from './Migration202612
 import { Migration20261219000000_bill_cycle_change } from './Migration20261219000000_bill_cycle_change';
 import { Migration20261220000000_rerate_adjustment_record } from './Migration20261220000000_rerate_adjustment_record';
 import { Migration20261220200000_outbox_failed_rows } from './Migration20261220200000_outbox_failed_rows';
+import { Migration20261228000000_series_document_type } from './Migration20261228000000_series_document_type';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -38,4 +39,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261219000000_bill_cycle_change', class: Migration20261219000000_bill_cycle_change },
   { name: 'Migration20261220000000_rerate_adjustment_record', class: Migration20261220000000_rerate_adjustment_record },
   { name: 'Migration20261220200000_outbox_failed_rows', class: Migration20261220200000_outbox_failed_rows },
+  { name: 'Migration20261228000000_series_document_type', class: Migration20261228000000_series_document_type },
 ];
