@@ -41,7 +41,7 @@ describe('review 19: importing a plan document an older version already had', ()
     }).toEqual({ created: true, fee: a.recurringFee.amount });
   });
 
-  it('a version scheduled from Plan Studio: importing it again keeps its schedule; importing the repository\'s document over it publishes that, once', async () => {
+  it('a version scheduled from Plan Studio: importing it again keeps its schedule; the repository\'s document over it is refused (review 20), and dated after it is published once', async () => {
     const a = readJson('plans/postpaid-20gb.json');
     const b = { ...a, recurringFee: { ...a.recurringFee, amount: '24.99' } };
     expect((await svc.request(IMPORT, { i: { document: a } })).data.importPlan).toMatchObject({ created: true, version: { version: 1 } });
@@ -52,18 +52,23 @@ describe('review 19: importing a plan document an older version already had', ()
     expect(scheduled.data.publishPlan.version.version).toBe(2);
     // B is the latest version (scheduled): importing B changes nothing (it is not re-published effective now).
     expect((await svc.request(IMPORT, { i: { document: b } })).data.importPlan).toMatchObject({ created: false, version: { version: 2 } });
-    // The repository still says A: published as v3, in force now and after B's date.
-    expect((await svc.request(IMPORT, { i: { document: a } })).data.importPlan).toMatchObject({ created: true, version: { version: 3 } });
-    // Idempotent: the current file again is no new version.
+    // The repository still says A. Published now, it would outrank B before B ever took effect: refused,
+    // naming B (review 20: a scheduled version is never replaced silently; it used to become v3 and B never applied).
+    const refused = await svc.request(IMPORT, { i: { document: a } });
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'PLAN_VERSION_SCHEDULED', field: 'input.effectiveFrom', scheduledVersion: 2 });
+    // Dated after B: published as v3 from that date; the same file again is no new version.
+    expect((await svc.request(IMPORT, { i: { document: a, effectiveFrom: '2026-05-01T00:00:00Z' } })).data.importPlan).toMatchObject({ created: true, version: { version: 3 } });
     expect((await svc.request(IMPORT, { i: { document: a } })).data.importPlan).toMatchObject({ created: false, version: { version: 3 } });
     const plan = await svc.request(
-      '{ plan(code: "POSTPAID_20GB") { currentVersion { version } april: versionAt(at: "2026-04-02T00:00:00Z") { version document } versions { version } } }',
+      '{ plan(code: "POSTPAID_20GB") { currentVersion { version } april: versionAt(at: "2026-04-02T00:00:00Z") { version document } may: versionAt(at: "2026-05-02T00:00:00Z") { version document } versions { version } } }',
     );
     expect({
       current: plan.data.plan.currentVersion.version,
       april: plan.data.plan.april.version,
       aprilFee: plan.data.plan.april.document.recurringFee.amount,
+      may: plan.data.plan.may.version,
+      mayFee: plan.data.plan.may.document.recurringFee.amount,
       versions: plan.data.plan.versions.map((v: { version: number }) => v.version),
-    }).toEqual({ current: 3, april: 3, aprilFee: a.recurringFee.amount, versions: [1, 2, 3] });
+    }).toEqual({ current: 1, april: 2, aprilFee: '24.99', may: 3, mayFee: a.recurringFee.amount, versions: [1, 2, 3] });
   });
 });

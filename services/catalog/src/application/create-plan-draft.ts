@@ -1,8 +1,8 @@
 import { conflict, newId, type Caller } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { PlanVersion } from '../persistence/entities';
+import { PlanVersion, type Plan } from '../persistence/entities';
 import { assertNotRetired, contentHash } from '../domain/plan-lifecycle';
-import { planHeader, validateDocument } from './plan-documents';
+import { planHeader, validateDocument, type PlanHeader } from './plan-documents';
 import { recordAudit } from './plan-audit';
 import { flushDraft, lockOrCreatePlan } from './plan-locks';
 
@@ -10,6 +10,17 @@ export interface CreatePlanDraftCommand {
   document: unknown;
   actor: Caller;
   now: Date;
+}
+
+/** A new version of an existing plan: not retired, same currency and payment mode. */
+export function assertNextVersionFits(plan: Plan, header: PlanHeader): void {
+  assertNotRetired(plan.status, plan.code);
+  if (plan.currency !== header.currency) {
+    throw conflict('PLAN_CURRENCY_CHANGE', `Plan ${plan.code} is billed in ${plan.currency}; a new version cannot change the currency (create a new plan)`, { field: 'input.document.currency' });
+  }
+  if (plan.paymentMode !== header.paymentMode) {
+    throw conflict('PLAN_PAYMENT_MODE_CHANGE', `Plan ${plan.code} is ${plan.paymentMode}; a new version cannot change the payment mode`, { field: 'input.document.paymentMode' });
+  }
 }
 
 /**
@@ -22,13 +33,7 @@ export async function createPlanDraft(em: Em, c: CreatePlanDraftCommand) {
   const { plan, created } = await lockOrCreatePlan(em, header, c.now);
   let before: object = {};
   if (!created) {
-    assertNotRetired(plan.status, plan.code);
-    if (plan.currency !== header.currency) {
-      throw conflict('PLAN_CURRENCY_CHANGE', `Plan ${plan.code} is billed in ${plan.currency}; a new version cannot change the currency (create a new plan)`, { field: 'input.document.currency' });
-    }
-    if (plan.paymentMode !== header.paymentMode) {
-      throw conflict('PLAN_PAYMENT_MODE_CHANGE', `Plan ${plan.code} is ${plan.paymentMode}; a new version cannot change the payment mode`, { field: 'input.document.paymentMode' });
-    }
+    assertNextVersionFits(plan, header);
     const open = await em.findOne(PlanVersion, { planId: plan.id, status: 'DRAFT' });
     if (open) throw conflict('PLAN_DRAFT_ALREADY_OPEN', `Plan ${plan.code} already has an open draft ${open.id}; update it instead`, { field: 'input.document.code', draftId: open.id });
     const current = await em.findOne(PlanVersion, { planId: plan.id, status: 'PUBLISHED' }, { orderBy: { version: 'desc' } });

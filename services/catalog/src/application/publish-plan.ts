@@ -1,7 +1,7 @@
-import { badInput, notFound, type Caller } from '@ledgerline/contracts';
+import { badInput, conflict, notFound, type Caller } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
-import { PlanVersion } from '../persistence/entities';
-import { assertNotRetired } from '../domain/plan-lifecycle';
+import { Plan, PlanVersion } from '../persistence/entities';
+import { assertNotRetired, scheduledAtOrAfter } from '../domain/plan-lifecycle';
 import { invalidPlanError, validateDocument } from './plan-documents';
 import { recordAudit } from './plan-audit';
 import { lockPlan } from './plan-locks';
@@ -26,32 +26,57 @@ export async function publishPlan(em: Em, c: PublishPlanCommand) {
   // Read again under the lock: a publish that held it before us has changed the draft.
   const draft = (await em.findOne(PlanVersion, { id: c.draftId }, { refresh: true }))!;
   if (draft.status === 'PUBLISHED') return { plan, version: draft };
+  return publishVersion(em, plan, { document: draft.document, row: () => draft }, c);
+}
+
+/**
+ * Makes a draft (`source.row()`, taken once every check has passed: a row created there is not
+ * flushed before it is published) the plan's next published version; the caller holds the plan's
+ * lock. The timeline stays in order: version numbers and effective dates rise together, so the
+ * version in force at any moment is the highest-numbered one whose date has come, and nothing
+ * published is ever skipped or rewritten:
+ * - `effectiveFrom` (default `now`) may not be before `now` (BAD_USER_INPUT PLAN_EFFECTIVE_IN_PAST):
+ *   a past date would rewrite what the catalog says was in force, and sold, in that time;
+ * - nor at or before the date of a version still scheduled (CONFLICT PLAN_VERSION_SCHEDULED, naming
+ *   it): that version would never take effect. Publish after its date instead.
+ */
+export async function publishVersion(em: Em, plan: Plan, source: { document: string; row: () => PlanVersion }, c: { effectiveFrom?: Date | null; actor: Caller; now: Date }) {
   assertNotRetired(plan.status, plan.code);
   const effectiveFrom = c.effectiveFrom ?? c.now;
-  if (effectiveFrom.getTime() < c.now.getTime() - 60_000) {
-    throw badInput('input.effectiveFrom', 'A version cannot take effect in the past: that would change what subscribers already paid', 'PLAN_EFFECTIVE_IN_PAST');
+  if (effectiveFrom.getTime() < c.now.getTime()) {
+    throw badInput('input.effectiveFrom', `A version cannot take effect in the past (${effectiveFrom.toISOString()} is before now, ${c.now.toISOString()}): that would change what the catalog says was in force and sold then; give now or a later date`, 'PLAN_EFFECTIVE_IN_PAST');
   }
-  const document = JSON.parse(draft.document) as { name: string };
+  const published = await em.find(PlanVersion, { planId: plan.id, status: 'PUBLISHED' }, { orderBy: { version: 'desc' } });
+  const scheduled = scheduledAtOrAfter(published, effectiveFrom, c.now);
+  if (scheduled) {
+    throw conflict(
+      'PLAN_VERSION_SCHEDULED',
+      `Plan ${plan.code} has version ${scheduled.version} scheduled to take effect at ${scheduled.effectiveFrom!.toISOString()}; a version effective at ${effectiveFrom.toISOString()} would replace it before it ever takes effect. Publish with effectiveFrom after ${scheduled.effectiveFrom!.toISOString()}`,
+      { field: 'input.effectiveFrom', scheduledVersion: scheduled.version, scheduledVersionId: scheduled.id, scheduledEffectiveFrom: scheduled.effectiveFrom!.toISOString() },
+    );
+  }
+  const document = JSON.parse(source.document) as { name: string };
   const report = await validateDocument(em, document);
   if (!report.valid) throw invalidPlanError(plan.code, report);
 
-  const previous = await em.findOne(PlanVersion, { planId: plan.id, status: 'PUBLISHED' }, { orderBy: { version: 'desc' } });
+  const previous = published[0] ?? null;
+  const row = source.row();
   plan.latestVersion += 1;
   plan.status = 'PUBLISHED';
   plan.name = document.name;
-  draft.version = plan.latestVersion;
-  draft.status = 'PUBLISHED';
-  draft.effectiveFrom = effectiveFrom;
-  draft.publishedAt = c.now;
-  draft.updatedAt = c.now;
-  recordAudit(em, { planId: plan.id, planVersionId: draft.id, action: 'PUBLISHED', actor: c.actor, at: c.now, before: previous ? JSON.parse(previous.document) : {}, after: document });
+  row.version = plan.latestVersion;
+  row.status = 'PUBLISHED';
+  row.effectiveFrom = effectiveFrom;
+  row.publishedAt = c.now;
+  row.updatedAt = c.now;
+  recordAudit(em, { planId: plan.id, planVersionId: row.id, action: 'PUBLISHED', actor: c.actor, at: c.now, before: previous ? JSON.parse(previous.document) : {}, after: document });
   enqueueEvent(em, 'planPublished', {
     source: 'ledgerline/catalog',
     subject: plan.id,
-    key: [plan.id, String(draft.version)],
+    key: [plan.id, String(row.version)],
     time: c.now,
-    data: { planId: plan.id, code: plan.code, version: draft.version, planVersionId: draft.id, paymentMode: plan.paymentMode, currency: plan.currency, effectiveFrom: effectiveFrom.toISOString() },
+    data: { planId: plan.id, code: plan.code, version: row.version, planVersionId: row.id, paymentMode: plan.paymentMode, currency: plan.currency, effectiveFrom: effectiveFrom.toISOString() },
   });
   await em.flush();
-  return { plan, version: draft };
+  return { plan, version: row };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertEditable, contentHash, versionInForce } from './plan-lifecycle';
+import { assertEditable, contentHash, scheduledAtOrAfter, versionInForce } from './plan-lifecycle';
 
 const at = (s: string) => new Date(s);
 
@@ -20,6 +20,23 @@ describe('plan lifecycle', () => {
     expect(versionInForce(versions, at('2025-12-31T23:59:59Z'))).toBeNull();
     expect(versionInForce(versions, at('2026-03-01T00:00:00Z'))?.id).toBe('a');
     expect(versionInForce(versions, at('2026-06-01T00:00:00Z'))?.id).toBe('b');
+  });
+
+  it('finds a scheduled version a publish at a date would outrank before it takes effect (at or after that date, not yet in force)', () => {
+    const now = at('2026-03-01T09:00:00Z');
+    const versions = [
+      { id: 'a', status: 'PUBLISHED', version: 1, effectiveFrom: at('2026-01-01T00:00:00Z') },
+      { id: 'b', status: 'PUBLISHED', version: 2, effectiveFrom: at('2026-04-01T00:00:00Z') },
+      { id: 'c', status: 'PUBLISHED', version: 3, effectiveFrom: at('2026-05-01T00:00:00Z') },
+      { id: 'd', status: 'DRAFT', version: null, effectiveFrom: null },
+    ];
+    expect(scheduledAtOrAfter(versions, now, now)?.id).toBe('c');
+    expect(scheduledAtOrAfter(versions, at('2026-04-15T00:00:00Z'), now)?.id).toBe('c');
+    expect(scheduledAtOrAfter(versions, at('2026-05-01T00:00:00Z'), now)?.id).toBe('c');
+    expect(scheduledAtOrAfter(versions, at('2026-05-01T00:00:00.001Z'), now)).toBeNull();
+    // Once their dates have come they are history, not a schedule: nothing is in the way.
+    expect(scheduledAtOrAfter(versions, at('2026-06-01T00:00:00Z'), at('2026-06-01T00:00:00Z'))).toBeNull();
+    expect(scheduledAtOrAfter(versions.slice(0, 1), at('2026-01-01T00:00:00Z'), at('2026-01-01T00:00:00Z'))).toBeNull();
   });
 
   it('hashes documents independently of key order', () => {

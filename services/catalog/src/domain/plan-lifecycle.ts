@@ -31,6 +31,22 @@ export function versionInForce<T extends VersionFacts>(versions: readonly T[], a
   return best;
 }
 
+/**
+ * A published version still scheduled at `now` (its date not yet come) whose date is at or after
+ * `effectiveFrom`: a new version effective then would outrank it before it ever takes effect
+ * (`versionInForce` takes the highest number whose date has come). The latest-dated such version,
+ * or null. Publishing refuses when there is one (PLAN_VERSION_SCHEDULED).
+ */
+export function scheduledAtOrAfter<T extends VersionFacts>(versions: readonly T[], effectiveFrom: Date, now: Date): T | null {
+  let found: T | null = null;
+  for (const v of versions) {
+    if (v.status !== 'PUBLISHED' || !v.effectiveFrom || v.effectiveFrom.getTime() <= now.getTime()) continue;
+    if (v.effectiveFrom.getTime() < effectiveFrom.getTime()) continue;
+    if (!found || v.effectiveFrom > found.effectiveFrom!) found = v;
+  }
+  return found;
+}
+
 /** Canonical JSON (sorted keys): the same document always hashes the same. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;

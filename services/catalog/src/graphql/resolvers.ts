@@ -43,6 +43,12 @@ function readableVersion(ctx: CatalogContext, version: PlanVersion | null, field
 /** A plan never published (status DRAFT) is an editor's draft too: null for anyone else. */
 const readablePlan = (ctx: CatalogContext, plan: Plan | null): Plan | null => (plan && plan.status === 'DRAFT' && !mayReadDrafts(ctx.caller) ? null : plan);
 
+/** Ids of the plans with a published version in force at `now` (the catalog is small: one query). */
+async function plansInForce(em: Em, now: Date): Promise<string[]> {
+  const rows = await em.find(PlanVersion, { status: 'PUBLISHED', effectiveFrom: { $lte: now } }, { fields: ['planId'] });
+  return [...new Set(rows.map((r) => r.planId))];
+}
+
 async function mutate<T>(ctx: CatalogContext, action: string, work: (em: Em, now: Date) => Promise<T>): Promise<T> {
   requireRole(ctx.caller, EDITORS, action);
   const result = await ctx.em.transactional((em) => work(em as Em, ctx.runtime.clock.now()));
@@ -57,10 +63,16 @@ export const resolvers = {
       const limit = pageSize(args);
       const where: Record<string, unknown> = {};
       if (args.filter?.status === 'DRAFT') requireEditor(ctx.caller, 'list plans never published', 'filter.status');
-      if (args.filter?.status) where.status = args.filter.status;
       // Unfiltered, anyone but an editor browses what is on sale: no drafts, no RETIRED plans (no
-      // longer sold; still read by code, by reference, or listed with `status: RETIRED`).
-      else if (!mayReadDrafts(ctx.caller)) where.status = 'PUBLISHED';
+      // longer sold; still read by code, by reference, or listed with `status: RETIRED`), no plan
+      // whose first version is still SCHEDULED (nothing to sell before its date).
+      const status = args.filter?.status ?? (mayReadDrafts(ctx.caller) ? undefined : 'PUBLISHED');
+      if (status === 'PUBLISHED' || status === 'SCHEDULED') {
+        where.status = 'PUBLISHED';
+        const inForce = await plansInForce(ctx.em, ctx.runtime.clock.now());
+        if (status === 'PUBLISHED') where.id = { $in: inForce };
+        else if (inForce.length) where.id = { $nin: inForce };
+      } else if (status) where.status = status;
       if (args.filter?.paymentMode) where.paymentMode = args.filter.paymentMode;
       const prefix = args.filter?.codePrefix;
       // A raw fragment is consumed by the query that uses it: one per query.
@@ -116,6 +128,12 @@ export const resolvers = {
   },
   Plan: {
     __resolveReference: async (ref: { id: string }, ctx: CatalogContext) => readablePlan(ctx, await ctx.plans.load(ref.id)),
+    /** SCHEDULED while a published plan has no version in force yet (its first one is dated later). */
+    async status(plan: Plan, _: unknown, ctx: CatalogContext) {
+      if (plan.status !== 'PUBLISHED') return plan.status;
+      const inForce = await ctx.em.count(PlanVersion, { planId: plan.id, status: 'PUBLISHED', effectiveFrom: { $lte: ctx.runtime.clock.now() } });
+      return inForce > 0 ? 'PUBLISHED' : 'SCHEDULED';
+    },
     async currentVersion(plan: Plan, _: unknown, ctx: CatalogContext) {
       return versionInForce(await ctx.em.find(PlanVersion, { planId: plan.id, status: 'PUBLISHED' }), ctx.runtime.clock.now());
     },
