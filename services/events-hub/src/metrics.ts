@@ -12,7 +12,11 @@ export interface HubMetrics {
   secretUnreadable(): void;
   /** Active hubs whose secrets no configured key opens, as the last re-seal pass found them. */
   unreadableSecrets(n: number): void;
+  /** An event read from the stream that cannot be stored as it is (e.g. an id over 200 characters): dead-lettered at once. */
+  eventSetAside(reason: SetAsideReason): void;
 }
+
+export type SetAsideReason = 'event_id_too_long' | 'subject_too_long' | 'event_type_too_long';
 
 /**
  * Deliveries of one status whose hub is still registered: a deleted hub's rows are never sent nor
@@ -53,6 +57,12 @@ export function createHubMetrics(registry: client.Registry, knex: () => Knex): H
     help: 'Active hubs whose stored secret no configured key opens (last start-up check or re-seal pass of this replica); their deliveries fail',
     registers: [registry],
   });
+  const setAside = new client.Counter({
+    name: 'ledgerline_events_hub_events_set_aside_total',
+    help: 'Events read from the stream that could not be stored as they are (id or subject over 200 characters, type over 120): dead-lettered at once for each matching hub, with the reason in last_error',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
   new client.Gauge({
     name: 'ledgerline_events_hub_dead_letters',
     help: 'Webhook deliveries that are DEAD (gave up after EVENTS_HUB_MAX_ATTEMPTS): retry them through the hub API',
@@ -84,6 +94,9 @@ export function createHubMetrics(registry: client.Registry, knex: () => Knex): H
     },
     unreadableSecrets(n) {
       unreadableHubs.set(n);
+    },
+    eventSetAside(reason) {
+      setAside.inc({ reason });
     },
   };
 }

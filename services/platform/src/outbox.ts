@@ -131,11 +131,14 @@ interface BatchOutcome {
  * rather than skipping past it. A crash between publish and mark re-publishes, and JetStream drops
  * the duplicate by `Nats-Msg-Id` (within the stream's duplicate window, 2 min).
  *
- * The batch's publishes are pipelined on the one connection (NATS and JetStream keep their
- * order); the acknowledgements are then read in order: the rows before the first failure are
+ * The batch's publishes are pipelined on the one connection across entities, but chained per
+ * entity (the CloudEvents `subject`): an event is sent only after the entity's previous one in the
+ * batch was acknowledged, so a transient failure can never let a later event of that entity land
+ * on the stream before it; the acknowledgements are then read in order: the rows before the first failure are
  * marked published in one statement and the pass stops there. A transient failure (NATS down, a
- * timeout) leaves that row and the ones after it pending, to be sent again (the later ones that
- * did land are dropped as duplicates); a row NATS refuses for good (`refusedForGood`: too large,
+ * timeout) leaves that row and the ones after it pending, to be sent again (later events of other
+ * entities that did land are dropped as duplicates within the window; those of the same entity
+ * were never sent); a row NATS refuses for good (`refusedForGood`: too large,
  * invalid) is set aside (`failed_at`, `last_error`; counted in `ledgerline_outbox_failed_total`
  * and logged) and the rows after it go on. Set-aside rows stay in the table, never pruned, until
  * an operator deals with them (docs/operations.md).
@@ -299,8 +302,21 @@ export class OutboxRelay {
         // connection (no row lock on PostgreSQL, a deadlock on SQLite's single connection).
         const rows: { seq: number; id: string; subject: string; payload: string }[] = await t.execute(query);
         if (rows.length === 0) return { claimed: 0, published: 0 };
-        // Pipelined in order on one connection; the acknowledgements are read in order below.
-        const acks = await Promise.allSettled(rows.map((row) => this.js.publish(row.subject, row.payload, { msgID: row.id })));
+        // Pipelined across entities; each entity's events are chained: one is sent only once the
+        // one before it of the same entity is acknowledged (or set aside for good), so a transient
+        // failure never lets a later event of that entity land first (it is not sent; the pass
+        // stops at the first failure and both wait for the next pass, in order).
+        const lastOfEntity = new Map<string, Promise<unknown>>();
+        const acks = await Promise.allSettled(
+          rows.map((row) => {
+            const entity = entityOf(row);
+            const before = entity === undefined ? undefined : lastOfEntity.get(entity);
+            const publish = (): Promise<unknown> => this.js.publish(row.subject, row.payload, { msgID: row.id });
+            const sent = before === undefined ? publish() : before.then(publish, (error: unknown) => (refusedForGood(error) ? publish() : Promise.reject(new NotSentError(error))));
+            if (entity !== undefined) lastOfEntity.set(entity, sent);
+            return sent;
+          }),
+        );
         const published: number[] = [];
         const setAside: { row: (typeof rows)[number]; error: unknown }[] = [];
         let stalled: { row: (typeof rows)[number]; error: unknown } | undefined;
@@ -332,6 +348,27 @@ export class OutboxRelay {
       if (lockNotAvailable(error)) return { claimed: 0, published: 0 };
       throw error;
     }
+  }
+}
+
+/** A row not sent because an earlier event of the same entity failed transiently in this pass. */
+class NotSentError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('not sent: an earlier event of the same entity failed in this pass');
+    this.name = 'NotSentError';
+  }
+}
+
+/**
+ * The entity a row's event is about (the CloudEvents `subject` in its payload), the key its
+ * order is kept by; undefined for a payload without one (such rows are not chained).
+ */
+function entityOf(row: { payload: string }): string | undefined {
+  try {
+    const parsed = JSON.parse(row.payload) as { subject?: unknown };
+    return typeof parsed?.subject === 'string' ? parsed.subject : undefined;
+  } catch {
+    return undefined;
   }
 }
 

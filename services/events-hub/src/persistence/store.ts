@@ -44,6 +44,8 @@ export interface NewDelivery {
   subject: string;
   eventType: string;
   payload: string;
+  /** Set for an event that cannot be stored as it is: the row is DEAD at once, this its last_error. */
+  deadReason?: string;
 }
 
 /** A delivery claimed by the dispatcher, with what it needs to send it (its hub's secrets are read at send time). */
@@ -232,7 +234,8 @@ export async function insertDeliveries(knex: Knex, rows: NewDelivery[], now: Dat
         subject: r.subject,
         event_type: r.eventType,
         payload: r.payload,
-        status: 'PENDING',
+        status: r.deadReason === undefined ? 'PENDING' : 'DEAD',
+        last_error: r.deadReason ?? null,
         attempts: 0,
         next_attempt_at: now,
         created_at: now,
