@@ -8,58 +8,25 @@
 // The test never awaits a workflow result, so Temporal's time does not skip: a workflow that is not
 // signalled stays RUNNING.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { fileURLToPath } from 'node:url';
 import type { Caller } from '@ledgerline/contracts';
-import { createDisputeActivities } from '../../../workflows/src/activities/disputes';
-import { createTimeSkippingEnv, uniqueId } from '../../../workflows/test/support/env';
-import { TemporalDisputeStarter } from '../src/adapters/temporal-disputes';
-import { account, charges, startHarness, subscribe, type Harness } from './support';
+import { uniqueId } from '../../../workflows/test/support/env';
+import { startDisputesOnTemporal, type DisputesOnTemporal } from './dispute-workflow-on-temporal';
+import { account, charges, subscribe, type Harness } from './support';
 import { until } from './dunning-on-temporal';
 
+let t: DisputesOnTemporal;
 let env: TestWorkflowEnvironment;
 let h: Harness;
-let worker: Worker;
-let running: Promise<void>;
-
-const view = (d: { status: string; escalationLevel: number }) => ({ status: d.status, escalationLevel: d.escalationLevel }) as any;
-const status = async (workflowId: string): Promise<string> => {
-  try {
-    return (await env.client.workflow.getHandle(workflowId).describe()).status.name;
-  } catch {
-    return 'NOT_FOUND';
-  }
-};
+const status = (workflowId: string) => t.status(workflowId);
 
 beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-  const taskQueue = uniqueId('dispute-rerate');
-  h = await startHarness('2026-10-01T08:00:00Z', { consume: false, runBillRuns: true, disputes: new TemporalDisputeStarter({ client: env.client, taskQueue }) });
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../../../workflows/src/workflows/dispute-resolution.ts', import.meta.url)), logger: new DefaultLogger('WARN') }),
-    activities: createDisputeActivities({
-      disputes: {
-        assess: async ({ disputeId }) => view((await h.gql<any>('mutation($id: ID!) { assessDispute(input: { disputeId: $id }) { dispute { status escalationLevel } } }', { id: disputeId })).assessDispute.dispute),
-        state: async ({ disputeId }) => view((await h.gql<any>('query($id: ID!) { dispute(id: $id) { status escalationLevel } }', { id: disputeId })).dispute),
-        escalate: async ({ disputeId, level }) => view((await h.gql<any>('mutation($id: ID!, $l: Int!) { escalateDispute(input: { disputeId: $id, level: $l }) { dispute { status escalationLevel } } }', { id: disputeId, l: level })).escalateDispute.dispute),
-        decide: async () => {
-          throw new Error('not expected in this test');
-        },
-      },
-    }),
-    shutdownGraceTime: '1 second',
-  });
-  running = worker.run();
+  t = await startDisputesOnTemporal('dispute-rerate', '2026-10-01T08:00:00Z', { runBillRuns: true });
+  ({ env, h } = t);
 }, 120_000);
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running?.catch(() => undefined);
-  await h?.svc.close();
-  await env?.teardown();
+  await t?.stop();
 });
 
 const usage = (acc: string, chargeId: string, amount: string, units: string) => ({

@@ -4,58 +4,24 @@
 // ended and starts run 2, `dispute-<id>-2`, which takes the dispute up again (assessed already:
 // answered as stored); withdrawing the dispute pokes run 2, which then completes.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { fileURLToPath } from 'node:url';
 import type { Caller } from '@ledgerline/contracts';
-import { createDisputeActivities } from '../../../workflows/src/activities/disputes';
-import { createTimeSkippingEnv, uniqueId } from '../../../workflows/test/support/env';
-import { TemporalDisputeStarter } from '../src/adapters/temporal-disputes';
-import { account, startHarness, subscribe, type Harness } from './support';
+import { startDisputesOnTemporal, type DisputesOnTemporal } from './dispute-workflow-on-temporal';
+import { account, subscribe, type Harness } from './support';
 import { until } from './dunning-on-temporal';
 
+let t: DisputesOnTemporal;
 let env: TestWorkflowEnvironment;
 let h: Harness;
-let worker: Worker;
-let running: Promise<void>;
-
-const view = (d: { status: string; escalationLevel: number }) => ({ status: d.status, escalationLevel: d.escalationLevel }) as any;
-const status = async (workflowId: string): Promise<string> => {
-  try {
-    return (await env.client.workflow.getHandle(workflowId).describe()).status.name;
-  } catch {
-    return 'NOT_FOUND';
-  }
-};
+const status = (workflowId: string) => t.status(workflowId);
 
 beforeAll(async () => {
-  env = await createTimeSkippingEnv();
-  const taskQueue = uniqueId('dispute-restart');
-  h = await startHarness('2026-10-01T08:00:00Z', { consume: false, runBillRuns: false, disputes: new TemporalDisputeStarter({ client: env.client, taskQueue }) });
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../../../workflows/src/workflows/dispute-resolution.ts', import.meta.url)), logger: new DefaultLogger('WARN') }),
-    activities: createDisputeActivities({
-      disputes: {
-        assess: async ({ disputeId }) => view((await h.gql<any>('mutation($id: ID!) { assessDispute(input: { disputeId: $id }) { dispute { status escalationLevel } } }', { id: disputeId })).assessDispute.dispute),
-        state: async ({ disputeId }) => view((await h.gql<any>('query($id: ID!) { dispute(id: $id) { status escalationLevel } }', { id: disputeId })).dispute),
-        escalate: async ({ disputeId, level }) => view((await h.gql<any>('mutation($id: ID!, $l: Int!) { escalateDispute(input: { disputeId: $id, level: $l }) { dispute { status escalationLevel } } }', { id: disputeId, l: level })).escalateDispute.dispute),
-        decide: async () => {
-          throw new Error('not expected in this test');
-        },
-      },
-    }),
-    shutdownGraceTime: '1 second',
-  });
-  running = worker.run();
+  t = await startDisputesOnTemporal('dispute-restart', '2026-10-01T08:00:00Z', { runBillRuns: false });
+  ({ env, h } = t);
 }, 120_000);
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running?.catch(() => undefined);
-  await h?.svc.close();
-  await env?.teardown();
+  await t?.stop();
 });
 
 it('a terminated run is followed by run 2 at the next pass an hour on; withdrawing pokes run 2, which completes', async () => {
