@@ -36,7 +36,9 @@ export const MARK_PRECHARGED_SESSION_REJECTIONS = `update usage_record u set cha
              and substr(u.event_id, length(k.record_key) + 2) ~ '^[0-9]{1,10}$'))`;
 
 export class Migration20261221000000_precharged_session_rejections extends PortableMigration {
-  protected override statements(_knex: Knex): string[] {
-    return [MARK_PRECHARGED_SESSION_REJECTIONS];
+  protected override statements(knex: Knex): string[] {
+    // PostgreSQL only (sha256, regular expressions): online charging sessions run on PostgreSQL, so a
+    // SQLite database (the zero-setup default) holds no such rows.
+    return (knex.client as { dialect?: string }).dialect === 'postgresql' ? [MARK_PRECHARGED_SESSION_REJECTIONS] : [];
   }
 }
