@@ -3,6 +3,8 @@ import type { Db } from './persistence/sql';
 import type { RechargeStarter } from './adapters/recharge-starter';
 import type { CatalogClient } from './adapters/catalog-client';
 import type { ApprovalLimits } from '@ledgerline/contracts';
+import type { Counter } from 'prom-client';
+import type { VoucherLimits } from './application/vouchers';
 
 export interface WalletsDeps {
   db: Db;
@@ -14,6 +16,10 @@ export interface WalletsDeps {
   approvalDailyLimits: ApprovalLimits;
   /** How long an adjustment request can be approved (LEDGERLINE_APPROVAL_TTL_HOURS, default 72, checked at start-up); the jobs then mark it EXPIRED. */
   approvalTtlHours: number;
+  /** Wrong voucher codes tried per window, per account / caller / code prefix / in all (WALLETS_VOUCHER_*, checked at start-up). */
+  voucherLimits: VoucherLimits;
+  /** Redemptions refused VOUCHER_ATTEMPTS_EXCEEDED, by the limit that refused them. */
+  voucherAttemptsRefused: Counter<'limit'>;
 }
 
 /** Built in `background` (before the server starts), found again by request contexts. */

@@ -9,7 +9,8 @@ import { rechargeStarterFromEnv } from './adapters/recharge-starter';
 import { GraphqlCatalogClient } from './adapters/catalog-client';
 import { startConsumers } from './events/consumers';
 import { startJobs } from './jobs/jobs';
-import { registerOpenRechargeGauges } from './application/metrics';
+import { registerOpenRechargeGauges, voucherAttemptsRefusedCounter } from './application/metrics';
+import { voucherLimitsFromEnv } from './application/vouchers';
 import { setAutoTopupRetryPolicy } from './application/balance-events';
 import { autoTopupRetryPolicyFromEnv } from './application/auto-topup-settings';
 
@@ -31,13 +32,14 @@ export function createWalletsService(options: WalletsOptions = {}): ServiceDefin
       const approvalLimits = approvalLimitsFromEnv(env);
       const approvalDailyLimits = approvalDailyLimitsFromEnv(env);
       const approvalTtlHours = approvalTtlHoursFromEnv(env);
+      const voucherLimits = voucherLimitsFromEnv(env);
       if (!runtime.config.databaseUrl) throw new ConfigError('DATABASE_URL', 'the wallets service needs PostgreSQL (its ledger uses row locks and set-based SQL); set DATABASE_URL');
       // Before anything is opened: a bad setting stops start-up with nothing to close.
       setAutoTopupRetryPolicy(autoTopupRetryPolicyFromEnv(env));
       const db = openDb(runtime.config.databaseUrl, runtime.config.databaseSchema, undefined, runtime.logger);
       const rechargeStarter = rechargeStarterFromEnv(env);
       const catalog = env.CATALOG_URL ? new GraphqlCatalogClient(env.CATALOG_URL) : null;
-      setDeps(runtime, { db, rechargeStarter, catalog, approvalLimits, approvalDailyLimits, approvalTtlHours });
+      setDeps(runtime, { db, rechargeStarter, catalog, approvalLimits, approvalDailyLimits, approvalTtlHours, voucherLimits, voucherAttemptsRefused: voucherAttemptsRefusedCounter(runtime.metrics) });
       registerOpenRechargeGauges(runtime.metrics, async () => (await db.query<{ n: string; oldest: Date | null }>(`select count(*) as n, min(created_at) as oldest from recharge where status in ('STARTING', 'STARTED')`))[0], () => runtime.clock.now());
       const stops: (() => Promise<void>)[] = [];
       if (env.WALLETS_CONSUMERS !== 'off') {

@@ -46,3 +46,8 @@ export function registerOpenRechargeGauges(registry: client.Registry, read: () =
     this.set(oldest ? Math.max(0, (now().getTime() - new Date(oldest).getTime()) / 1000) : 0);
   } });
 }
+
+/** Voucher redemptions refused VOUCHER_ATTEMPTS_EXCEEDED, by the limit that refused them (account, caller, prefix, global). */
+export function voucherAttemptsRefusedCounter(registry: client.Registry): client.Counter<'limit'> {
+  return new client.Counter({ name: 'ledgerline_wallets_voucher_attempts_refused_total', help: 'Voucher redemptions refused because too many wrong codes were tried, by limit (account, caller, prefix, global)', labelNames: ['limit'], registers: [registry] });
+}

@@ -145,7 +145,14 @@ export const resolvers = {
     },
     redeemVoucher: async (_: unknown, { input }: any, ctx: WalletsContext) => {
       await requireAccount(db(ctx), ctx.caller, input.billingAccountId, 'redeem a voucher on this account');
-      const t = await redeemVoucher(db(ctx), { ...input, now: now(ctx) });
+      const deps = depsOf(ctx.runtime);
+      const t = await redeemVoucher(db(ctx), {
+        ...input,
+        now: now(ctx),
+        caller: `${ctx.caller.role}:${ctx.caller.subject}`,
+        limits: deps.voucherLimits,
+        onRefused: (limit) => deps.voucherAttemptsRefused.inc({ limit }),
+      });
       ctx.runtime.relay.nudge();
       return topupPayload(ctx, t);
     },

@@ -142,7 +142,67 @@ export const LEDGER_CHECKS: readonly { name: string; sql: string }[] = [
           select ba.transaction_id, ba.id, ba.amount, null, null from balance_adjustment ba left join ledger_transaction t on t.id = ba.transaction_id where t.id is null or t.kind <> 'ADJUSTMENT'
           limit 5`,
   },
-  { name: 'every used voucher has its ledger transaction', sql: `select v.id from voucher v left join ledger_transaction t on t.id = v.transaction_id where v.status = 'REDEEMED' and t.id is null limit 5` },
+  {
+    // redeemVoucher credits the voucher's face value (creditWallet: kind VOUCHER, reference = the voucher id, two
+    // entries: + the wallet, − VOUCHER_CLEARING) and marks the voucher REDEEMED with that wallet and transaction, in
+    // one DB transaction. So: a REDEEMED voucher has exactly one VOUCHER transaction, the one it names, crediting
+    // exactly its amount in its currency to the wallet it names (a wallet of that currency of the transaction's
+    // account); any other voucher has none; and every VOUCHER transaction names a voucher. Set-based: one pass
+    // over the VOUCHER transactions (grouped) joined to the vouchers, entries read by index per redeemed voucher.
+    name: 'every redeemed voucher was credited once, its face value in its currency to its wallet; no other voucher was credited',
+    sql: `with redemptions as (select t.reference as voucher_id, count(*) as transactions, min(t.id) as first_id from ledger_transaction t where t.kind = 'VOUCHER' group by 1)
+          select * from (
+            select coalesce(v.id, r.voucher_id) as voucher, v.status, v.amount, v.currency, v.redeemed_wallet_id as wallet, v.transaction_id, coalesce(r.transactions, 0) as transactions, c.credited, c.unit,
+                   case when v.id is null then 'a VOUCHER transaction names no voucher'
+                        when r.transactions > 1 then 'redeemed more than once'
+                        when v.status <> 'REDEEMED' and r.transactions is not null then 'credited but not marked REDEEMED'
+                        when v.status = 'REDEEMED' and r.transactions is null then 'REDEEMED without a VOUCHER transaction'
+                        when v.status <> 'REDEEMED' then null
+                        when r.first_id is distinct from v.transaction_id then 'its transaction_id is not its VOUCHER transaction'
+                        when w.id is null or w.currency <> v.currency or w.billing_account_id is distinct from c.account then 'credited wallet is not a wallet of its currency of the redeeming account'
+                        when c.entries <> 2 or c.unit is distinct from v.currency or c.credited is distinct from v.amount then 'amount credited to its wallet is not its face value'
+                   end as problem
+              from voucher v
+              full join redemptions r on r.voucher_id = v.id
+              left join wallet w on w.id = v.redeemed_wallet_id
+              left join lateral (select count(*) as entries, sum(e.amount) filter (where e.account_id = v.redeemed_wallet_id) as credited, min(e.unit) filter (where e.account_id = v.redeemed_wallet_id) as unit,
+                                        (select t.billing_account_id from ledger_transaction t where t.id = v.transaction_id) as account
+                                   from ledger_entry e where v.status = 'REDEEMED' and e.transaction_id = v.transaction_id) c on true
+          ) x where problem is not null limit 5`,
+  },
+  {
+    // A recharge is credited under its own top-up key: `TOPUP:recharge:<id>` (bank transfer, confirmBankTransfer,
+    // in the transaction that marks it COMPLETED) or `TOPUP:recharge-<id>:creditWallet` (card: the Recharge
+    // workflow's credit, before the workflow ends and the recharge is settled). COMPLETED: exactly one such credit,
+    // of exactly its amount in its currency, to its wallet. Pending bank transfers and DECLINED / FAILED / REFUNDED
+    // recharges: none (a TOPUP_KEY_CLOSED row moves no money). An open card recharge (STARTING / STARTED) may
+    // already hold its credit (the workflow credits, then the recharge is settled), of its amount too.
+    // One index lookup per recharge by the unique idempotency key.
+    name: "every completed recharge was credited exactly its amount to its wallet once; a pending or failed one was not credited",
+    sql: `select * from (
+            select r.id as recharge, r.status, r.method, r.amount, r.currency, r.wallet_id as wallet, c.transactions, c.entries, c.credited, c.unit,
+                   case when c.transactions > 1 then 'credited more than once'
+                        when r.status = 'COMPLETED' and c.transactions = 0 then 'COMPLETED without a credit'
+                        when r.status not in ('COMPLETED', 'STARTING', 'STARTED') and c.transactions > 0 then r.status || ' but credited'
+                        when c.transactions = 1 and (c.entries <> 2 or c.unit is distinct from r.currency or c.credited is distinct from r.amount) then 'amount credited to its wallet is not its amount'
+                   end as problem
+              from recharge r
+              cross join lateral (select count(distinct t.id) as transactions, count(e.id) as entries, sum(e.amount) filter (where e.account_id = r.wallet_id) as credited, min(e.unit) filter (where e.account_id = r.wallet_id) as unit
+                                    from ledger_transaction t left join ledger_entry e on e.transaction_id = t.id
+                                   where t.idempotency_key in ('TOPUP:recharge:' || r.id, 'TOPUP:recharge-' || r.id || ':creditWallet') and t.kind = 'TOPUP') c
+          ) x where problem is not null limit 5`,
+  },
+  {
+    // An auto top-up request is COMPLETED when the recharge it started is (settleRecharge / linkRecharge, same
+    // statement); the recharge is made for the request's amount, so its credit (checked above) is the request's
+    // amount. A request with no recharge_id (made before the link existed, or a test's fixture) names no credit
+    // and is not checked.
+    name: "every completed top-up request's recharge is completed, for the request's amount",
+    sql: `select q.id as topup_request, q.status, q.amount, q.currency, q.recharge_id, r.status as recharge_status, r.amount as recharge_amount, r.currency as recharge_currency
+            from topup_request q join recharge r on r.id = q.recharge_id
+           where (q.status = 'COMPLETED') <> (r.status = 'COMPLETED') or r.amount <> q.amount or r.currency <> q.currency
+           limit 5`,
+  },
 ];
 
 /**
