@@ -45,6 +45,13 @@
 import { DomainError, isApprover, type Caller } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { sql } from './sql';
+import { invoiceOfReference } from './invoice-reference';
+
+/** A reference that names no invoice, or more than one: nothing to check here (recordPayment refuses it, naming the field). */
+function unmatched(error: unknown): null {
+  if (error instanceof DomainError && ['PAYMENT_REFERENCE_UNMATCHED', 'PAYMENT_REFERENCE_AMBIGUOUS'].includes(error.code)) return null;
+  throw error;
+}
 
 export const STAFF: readonly Caller['role'][] = ['AGENT', 'ADMIN', 'SYSTEM'];
 export const isStaff = (caller: Caller): boolean => STAFF.includes(caller.role);
@@ -147,12 +154,11 @@ export async function requirePayer(em: Em, caller: Caller, input: { invoiceId?: 
   if (input?.channel !== 'CARD') {
     throw new DomainError('PAYMENT_CHANNEL_NOT_ALLOWED', 'Customers pay by card (with a payment-method token); bank transfers and other payments are recorded by staff once the money has arrived', { field: 'input.channel' }, 'FORBIDDEN');
   }
-  const k = sql(em);
-  const invoice = input.invoiceId
-    ? await k('invoice').where({ id: input.invoiceId }).first('billing_account_id')
-    : input.reference
-      ? await k('invoice').where({ payment_reference: input.reference }).whereNull('voided_at').first('billing_account_id')
-      : null;
+  // The invoice recordPayment will pay: named, or found by the reference as recordPayment finds it
+  // (exact, else by its tokens: "pay inv 2026-000123"), so a loosely written reference cannot slip
+  // past this check and pay (and show) another customer's invoice. No such invoice: recordPayment answers.
+  const invoiceId = input.invoiceId ?? (input.reference ? await invoiceOfReference(em, input.reference).catch(unmatched) : null);
+  const invoice = invoiceId ? await sql(em)('invoice').where({ id: invoiceId }).first('billing_account_id') : null;
   if (invoice && !(await mayAccessAccount(em, caller, invoice.billing_account_id))) throw forbidden('pay this invoice');
 }
 

@@ -1,0 +1,39 @@
+import { DomainError } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { rows, sql } from './sql';
+
+/**
+ * What a payment reference could be in a bank statement's text: each run of letters followed by
+ * digit groups (separated by spaces, dashes, dots, slashes, underscores), upper-cased without its
+ * separators — "Payment inv 2026-000123 thanks" → ["INV2026000123"]. Digits glued to more digits or
+ * letters make another token, which names no invoice: unmatched, never a neighbour's invoice.
+ */
+export function referenceTokens(text: string): string[] {
+  return [...new Set([...text.matchAll(/[A-Za-z]+(?:[\s\-_./]*[0-9]+)+/g)].map((m) => m[0].replace(/[^A-Za-z0-9]/g, '').toUpperCase()))];
+}
+
+/**
+ * The invoice a bank transfer's reference names: the exact reference, else the references the text
+ * holds (referenceTokens) against the invoices' references alike normalised. None is
+ * PAYMENT_REFERENCE_UNMATCHED, more than one PAYMENT_REFERENCE_AMBIGUOUS: nothing is applied.
+ * recordPayment pays the invoice it names; requirePayer (authorization.ts) checks a customer's reference
+ * with it too, so the invoice checked is the invoice paid (kept here, apart from payments.ts: no import cycle).
+ */
+export async function invoiceOfReference(em: Em, reference: string): Promise<string> {
+  const exact = await sql(em)('invoice').where({ payment_reference: reference }).whereNull('voided_at').first();
+  if (exact) return exact.id as string;
+  const tokens = referenceTokens(reference);
+  const found = tokens.length === 0 ? [] : await rows<{ id: string; payment_reference: string }>(
+    em,
+    `select id, payment_reference from invoice
+      where voided_at is null and payment_reference is not null
+        and upper(regexp_replace(payment_reference, '[^A-Za-z0-9]', '', 'g')) = any(?::text[])
+      order by payment_reference limit 3`,
+    [tokens],
+  );
+  if (found.length === 0) throw new DomainError('PAYMENT_REFERENCE_UNMATCHED', `No invoice has the payment reference "${reference}"`, { field: 'input.reference' });
+  if (found.length > 1) {
+    throw new DomainError('PAYMENT_REFERENCE_AMBIGUOUS', `The reference "${reference}" names more than one invoice (${found.map((f) => f.payment_reference).join(', ')}); name the invoice`, { field: 'input.reference' });
+  }
+  return found[0]!.id;
+}
