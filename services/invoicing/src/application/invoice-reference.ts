@@ -33,7 +33,8 @@ export async function invoiceOfReference(em: Em, reference: string): Promise<str
   );
   if (found.length === 0) throw new DomainError('PAYMENT_REFERENCE_UNMATCHED', `No invoice has the payment reference "${reference}"`, { field: 'input.reference' });
   if (found.length > 1) {
-    throw new DomainError('PAYMENT_REFERENCE_AMBIGUOUS', `The reference "${reference}" names more than one invoice (${found.map((f) => f.payment_reference).join(', ')}); name the invoice`, { field: 'input.reference' });
+    // The other invoices' references are not named: the caller may be a customer, and they are other accounts'.
+    throw new DomainError('PAYMENT_REFERENCE_AMBIGUOUS', `The reference "${reference}" names more than one invoice; name the invoice by its exact payment reference`, { field: 'input.reference' });
   }
   return found[0]!.id;
 }
