@@ -33,7 +33,8 @@ import { recordId } from '../src/application/usage-pipeline';
 import { filePlanSource, planDocument } from '../test/support';
 
 const N = Number(process.argv[2] ?? 60_000);
-const STEADY = Math.min(25_000, N);
+// Events of the steady phase (5 s at 5,000/s by default; USAGE_BENCH_STEADY_EVENTS for a longer window).
+const STEADY = Number(process.env.USAGE_BENCH_STEADY_EVENTS ?? Math.min(25_000, N));
 // The steady phase's rate (the target is at 5,000/s; other rates show where latency holds).
 const STEADY_RATE = Number(process.env.USAGE_BENCH_STEADY_RATE ?? 5000);
 const LINES = 2000;
