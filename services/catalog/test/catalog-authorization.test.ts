@@ -124,4 +124,17 @@ describe('catalog authorization', () => {
     expect(fields.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(fields.data?.plan?.draft ?? null).toBeNull();
   });
+  it("does not tell a non-editor that a never-published plan code exists (comparePlans answers it as an unknown code)", async () => {
+    const byCode = async (caller: Caller, code: string) => {
+      const r = await svc.request(COMPARE, { i: { planCodes: [code], records: [] } }, caller);
+      const e = r.errors?.[0];
+      return { code: e?.extensions?.code, field: e?.extensions?.field, message: e?.message.replace(code, '<code>') };
+    };
+    for (const caller of [ANONYMOUS, CUSTOMER, AGENT]) {
+      expect(await byCode(caller, 'SECRET_LAUNCH'), caller.role).toEqual(await byCode(caller, 'NO_SUCH_PLAN'));
+      expect((await byCode(caller, 'NO_SUCH_PLAN')).code).toBe('NOT_FOUND');
+    }
+    // Editors are told why.
+    expect((await byCode(ADMIN, 'SECRET_LAUNCH')).code).toBe('BAD_USER_INPUT');
+  });
 });

@@ -133,7 +133,11 @@ export async function usageToCompare(c: ComparePlansCommand, history: UsageHisto
   return history.recordsOf(c.billingAccountId!, from, to);
 }
 
-export async function comparePlans(em: Em, c: ComparePlansCommand & { records: UsageRecordInput[] }) {
+/**
+ * `mayReadDrafts`: whether the caller may learn that a plan code exists before it is in force (editors).
+ * For anyone else a plan with no version in force is answered as an unknown code: its code is not public yet.
+ */
+export async function comparePlans(em: Em, c: ComparePlansCommand & { records: UsageRecordInput[]; mayReadDrafts: boolean }) {
   if (c.planCodes.length === 0) throw badInput('input.planCodes', 'Name at least one plan to compare', 'COMPARE_NO_PLANS');
   const compiled: CompiledPlan[] = [];
   for (const [index, code] of c.planCodes.entries()) {
@@ -141,6 +145,7 @@ export async function comparePlans(em: Em, c: ComparePlansCommand & { records: U
     if (!plan) throw notFound('Plan', code, `input.planCodes.${index}`);
     const versions = await em.find(PlanVersion, { planId: plan.id, status: 'PUBLISHED' });
     const current = versionInForce(versions, c.now);
+    if (!current && !c.mayReadDrafts) throw notFound('Plan', code, `input.planCodes.${index}`);
     if (!current) throw badInput(`input.planCodes.${index}`, `Plan ${code} has no published version in force`, 'PLAN_NOT_PUBLISHED');
     compiled.push(await compileVersion(em, current, plan));
   }

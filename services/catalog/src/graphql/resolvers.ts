@@ -104,7 +104,7 @@ export const resolvers = {
       // An account's usage is read as this caller (not SYSTEM), so usage decides whose account it is.
       if (command.billingAccountId) requireAccountReader(ctx.caller, 'input.billingAccountId');
       const usage = new GraphqlUsageHistory(ctx.caller, ctx.runtime.config.internalSecret);
-      return comparePlans(ctx.em, { ...command, records: await usageToCompare(command, usage) });
+      return comparePlans(ctx.em, { ...command, records: await usageToCompare(command, usage), mayReadDrafts: mayReadDrafts(ctx.caller) });
     },
   },
   Mutation: {
