@@ -25,7 +25,13 @@
 // switch from bars to holds needed no patch (runs of older workers are read by their keys, and
 // subscribers' migration turned their bars into holds); the dispute branch is patched at the point
 // it decides, so a run already waiting after its suspension takes it from its next look.
-import { condition, defineQuery, defineSignal, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+//
+// A step stuck in its retries (the network keeps refusing the bar, the reminder channel keeps
+// failing) still sees a payment (patch `dunning-step-races-payment`): the step runs in a
+// cancellable scope, a signal during it makes the workflow look at the invoice, and paid, the step
+// is cancelled and the dunning ends (lifting the hold a cancelled bar attempt may have placed).
+// Runs started before the patch (no marker at their start) keep waiting for the step.
+import { CancellationScope, condition, defineQuery, defineSignal, isCancellation, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { InvoiceStatus, InvoicingActivities } from '../activities/invoicing';
 
 export interface DunningPolicy {
@@ -72,6 +78,8 @@ const acts = proxyActivities<InvoicingActivities>({
 const DEFAULT_DAY = 86_400_000;
 /** A dispute after the suspension lifts this dunning's hold while it lasts (see the top). */
 const DISPUTE_LIFTS_SUSPENSION = 'dunning-dispute-lifts-suspension';
+/** A payment signalled during a step that keeps retrying cancels the step (see the top). */
+const STEP_RACES_PAYMENT = 'dunning-step-races-payment';
 
 /** Exact comparison of two non-negative decimal strings, without floating point. */
 export function decimalGreaterThanZero(value: string): boolean {
@@ -101,6 +109,7 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
   const status: DunningStatus = { phase: 'WAITING', stepsDone: [], suspended: false };
   // Runs started before this patch keep firing past steps at once (their histories say so).
   const keepSpacing = patched('dunning-keeps-step-spacing');
+  const raceSteps = patched(STEP_RACES_PAYMENT);
   let poke = false;
   setHandler(paymentRecordedSignal, () => void (poke = true));
   setHandler(disputeChangedSignal, () => void (poke = true));
@@ -120,6 +129,42 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
     const ms = at - Date.now();
     if (ms > 0) await condition(() => poke, ms);
     poke = false;
+  };
+
+  /**
+   * Runs one step; with the patch, a signal while it runs (retries included) looks at the invoice,
+   * and paid, cancels the step: answers false (the caller ends the dunning), else true.
+   */
+  const stepUnlessPaid = async (run: () => Promise<unknown>): Promise<boolean> => {
+    if (!raceSteps) {
+      await run();
+      return true;
+    }
+    const scope = new CancellationScope();
+    let stepDone = false;
+    let paid = false;
+    const watch = (async () => {
+      while (!stepDone) {
+        await condition(() => poke || stepDone);
+        if (stepDone) return;
+        poke = false;
+        const s = await acts.invoiceStatus({ invoiceId: input.invoiceId });
+        if (!decimalGreaterThanZero(s.amountDue) && !stepDone) {
+          paid = true;
+          scope.cancel();
+          return;
+        }
+      }
+    })();
+    try {
+      await scope.run(run);
+    } catch (err) {
+      if (!(paid && isCancellation(err))) throw err;
+    } finally {
+      stepDone = true;
+    }
+    await watch;
+    return !paid;
   };
 
   let heldFor = 0;
@@ -143,15 +188,22 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
       continue;
     }
     status.phase = 'WAITING';
-    if (step.kind === 'REMINDER') await acts.sendReminder({ invoiceId: input.invoiceId, billingAccountId: input.billingAccountId, level: step.level, idempotencyKey: key(`reminder-${step.level}`) });
-    if (step.kind === 'LATE_FEE') {
-      // Once per invoice, not per dunning: a refunded invoice dunned again (`dunning-<invoiceId>-<n>`)
-      // replays its steps from the due date, and its late fee was charged by the first run. The key
-      // is the first run's (`dunning-<invoiceId>:late-fee`), so runs started before this read the same.
-      await acts.addLateFee({ billingAccountId: input.billingAccountId, invoiceId: input.invoiceId, amount: input.policy.lateFee!.amount, currency: s.currency, idempotencyKey: `dunning-${input.invoiceId}:late-fee` });
+    const goOn = await stepUnlessPaid(async () => {
+      if (step.kind === 'REMINDER') await acts.sendReminder({ invoiceId: input.invoiceId, billingAccountId: input.billingAccountId, level: step.level, idempotencyKey: key(`reminder-${step.level}`) });
+      if (step.kind === 'LATE_FEE') {
+        // Once per invoice, not per dunning: a refunded invoice dunned again (`dunning-<invoiceId>-<n>`)
+        // replays its steps from the due date, and its late fee was charged by the first run. The key
+        // is the first run's (`dunning-<invoiceId>:late-fee`), so runs started before this read the same.
+        await acts.addLateFee({ billingAccountId: input.billingAccountId, invoiceId: input.invoiceId, amount: input.policy.lateFee!.amount, currency: s.currency, idempotencyKey: `dunning-${input.invoiceId}:late-fee` });
+      }
+      if (step.kind === 'SUSPEND') await suspend(status, input, key('suspend'));
+    });
+    if (!goOn) {
+      // Paid during the step. A cancelled bar may have placed the hold before its answer was lost.
+      if (step.kind === 'SUSPEND') status.suspended = true;
+      return finish(status, input, key);
     }
-    if (step.kind === 'SUSPEND') await suspend(status, input, key('suspend'));
-    else status.stepsDone.push(step.kind === 'REMINDER' ? `REMINDER_${step.level}` : step.kind);
+    if (step.kind !== 'SUSPEND') status.stepsDone.push(step.kind === 'REMINDER' ? `REMINDER_${step.level}` : step.kind);
     // A step that fired late (the workflow started, or its worker came back, days after it was
     // due) pushes the rest back as far: the customer still gets the policy's notice between steps
     // instead of every reminder, the fee and the suspension in the same minute.
@@ -176,7 +228,11 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
       status.stepsDone.push('DISPUTE_RESTORE');
     } else {
       holds += 1;
-      await suspend(status, input, key(`suspend-${holds}`));
+      const n = holds;
+      if (!(await stepUnlessPaid(() => suspend(status, input, key(`suspend-${n}`))))) {
+        status.suspended = true; // a cancelled attempt may have placed the hold
+        return finish(status, input, key);
+      }
     }
   }
 }
