@@ -356,6 +356,11 @@ export interface DisputeResolvedData {
   decisionNote?: string | null;
   /** The invoice's number as the customer sees it. Optional: added 2026-11-27. */
   invoiceNumber?: string | null;
+  /**
+   * The invoice's state when the dispute was decided, before the decision's credit note (SETTLED: already paid, so a
+   * credit is account credit and nothing is due again). Optional: added 2026-11-28; absent, the message says "due again".
+   */
+  invoiceState?: string | null;
 }
 
 /**

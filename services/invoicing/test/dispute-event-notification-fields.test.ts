@@ -36,5 +36,28 @@ describe('dispute events carry what the customer is told', () => {
     const resolved = await outbox('billing.invoicing.dispute.resolved');
     expect(resolved.find((e: any) => e.data.disputeId === a.id).data).toMatchObject({ status: 'REJECTED', invoiceNumber: inv.number, decisionNote: 'The sessions are in the usage records' });
     expect(resolved.find((e: any) => e.data.disputeId === b.id).data).toMatchObject({ status: 'WITHDRAWN', invoiceNumber: inv.number, decisionNote: null });
+    // Unpaid and disputed, it was on hold: the customer is told the amount is due again.
+    expect(resolved.find((e: any) => e.data.disputeId === a.id).data.invoiceState).toBe('ON_HOLD');
+  });
+
+  it('resolved carries the invoice state before the decision\'s credit: SETTLED when it had been paid', async () => {
+    await account(h, 'acc_dsp_paid', { customerId: 'cus_dsp_paid' });
+    await subscribe(h, 'acc_dsp_paid', 'sub_dsp_paid', 'postpaid20', '2026-08-01T00:00:00Z');
+    const r = await h.gql<any>('mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id number total { amount currency } } } } }', {
+      i: { billingAccountId: 'acc_dsp_paid', periodStart: '2026-08-31T22:00:00Z', periodEnd: '2026-09-30T22:00:00Z' },
+    });
+    const inv = r.closeBillingPeriod.billingPeriod.invoice;
+    const paid = await h.gql<any>('mutation($i: RecordPaymentInput!) { recordPayment(input: $i) { invoice { state } } }', {
+      i: { invoiceId: inv.id, channel: 'CARD', paymentMethodToken: 'tok_visa', amount: inv.total, idempotencyKey: 'f-paid' },
+    });
+    expect(paid.recordPayment.invoice.state).toBe('SETTLED');
+    const c = customer('cus_dsp_paid');
+    const up = (await as(c, OPEN, { i: { invoiceId: inv.id, amount: '4.00', reason: 'Charged a fee I was told was waived', idempotencyKey: 'f-up' } })).openDispute.dispute;
+    const back = (await as(c, OPEN, { i: { invoiceId: inv.id, amount: '3.00', reason: 'A call I did not make', idempotencyKey: 'f-back' } })).openDispute.dispute;
+    await as(AGENT, DECIDE, { i: { disputeId: up.id, decision: 'ACCEPT', note: 'The fee was waived' } });
+    await as(c, WITHDRAW, { i: { disputeId: back.id } });
+    const resolved = await outbox('billing.invoicing.dispute.resolved');
+    expect(resolved.find((e: any) => e.data.disputeId === up.id).data).toMatchObject({ status: 'ACCEPTED', creditedAmount: '4.00', invoiceState: 'SETTLED' });
+    expect(resolved.find((e: any) => e.data.disputeId === back.id).data).toMatchObject({ status: 'WITHDRAWN', invoiceState: 'SETTLED' });
   });
 });

@@ -184,6 +184,8 @@ async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount
   const scale = minorUnits(d.currency);
   const disputed = dec(String(d.amount));
   const k = sql(em);
+  // Read before the decision's credit note, which may settle it: the customer is told whether they had paid.
+  const invoiceState = (await k('invoice').where({ id: d.invoice_id }).first('state'))?.state ?? null;
   let credited: string | null = null;
   let creditNoteId: string | null = null;
   if (c.decision === 'ACCEPT') {
@@ -210,14 +212,20 @@ async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount
   }
   const status = c.decision === 'ACCEPT' ? 'ACCEPTED' : 'REJECTED';
   await k('dispute').where({ id: d.id }).update({ status, credited_amount: credited, credit_note_id: creditNoteId, decided_by: c.by.slice(0, 200), decision_note: c.note, decided_at: c.now, updated_at: c.now });
-  await close(em, d, status, c.now, { creditedAmount: credited, creditNoteId, decidedBy: c.by, decisionNote: c.note });
+  await close(em, d, status, c.now, { creditedAmount: credited, creditNoteId, decidedBy: c.by, decisionNote: c.note, invoiceState });
   return true;
 }
 
-/** Takes a closed dispute off the hold and says so (dispute.resolved). */
-export async function close(em: Em, d: any, status: string, now: Date, extra: { creditedAmount?: string | null; creditNoteId?: string | null; decidedBy: string; decisionNote?: string | null }): Promise<void> {
+/**
+ * Takes a closed dispute off the hold and says so (dispute.resolved). `invoiceState`: the invoice's
+ * state when it was decided, before any credit of the decision; without it, read here when nothing
+ * was credited (a withdrawal), else left out (subscribers then says the amount is due again).
+ */
+export async function close(em: Em, d: any, status: string, now: Date, extra: { creditedAmount?: string | null; creditNoteId?: string | null; decidedBy: string; decisionNote?: string | null; invoiceState?: string | null }): Promise<void> {
+  const before = await sql(em)('invoice').where({ id: d.invoice_id }).first('number', 'state');
+  const invoiceState = extra.invoiceState !== undefined ? extra.invoiceState : extra.creditedAmount == null && extra.creditNoteId == null ? (before?.state ?? null) : null;
   await releaseDisputeAmount(em, d.invoice_id, String(d.amount), now, `dispute ${d.id} ${status.toLowerCase()}`);
-  const invoiceNumber = (await sql(em)('invoice').where({ id: d.invoice_id }).first('number'))?.number ?? null;
+  const invoiceNumber = before?.number ?? null;
   // An invoice never issued (a draft's staff hold, closed by a decision, resolveDispute or regenerating
   // it): the customer was never told it opened, so nothing closing it either (review 12).
   if (invoiceNumber == null) return;
@@ -225,7 +233,7 @@ export async function close(em: Em, d: any, status: string, now: Date, extra: { 
     {
       subject: d.id,
       key: [d.id, 'resolved'],
-      data: { disputeId: d.id, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id, status, amount: dec(String(d.amount)).toFixed(minorUnits(d.currency)), currency: d.currency, creditedAmount: extra.creditedAmount ?? null, creditNoteId: extra.creditNoteId ?? null, decidedBy: extra.decidedBy, decisionNote: extra.decisionNote ?? null, invoiceNumber },
+      data: { disputeId: d.id, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id, status, amount: dec(String(d.amount)).toFixed(minorUnits(d.currency)), currency: d.currency, creditedAmount: extra.creditedAmount ?? null, creditNoteId: extra.creditNoteId ?? null, decidedBy: extra.decidedBy, decisionNote: extra.decisionNote ?? null, invoiceNumber, invoiceState },
     },
   ]);
 }

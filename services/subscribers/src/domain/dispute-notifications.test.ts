@@ -25,6 +25,24 @@ describe('dispute messages', () => {
     expect(text('disputeResolved', { ...resolved, status: 'REJECTED', creditedAmount: null }).content).toBe('Your dispute of 12.00 EUR on invoice INV-7 was not upheld. The amount is due again.');
   });
 
+  it('on an invoice already paid when decided (invoiceState SETTLED): the credit goes on the account, nothing is due again', () => {
+    const resolved = { ...opened, amount: '12.00', currency: 'EUR', invoiceNumber: 'INV-7', creditNoteId: 'crn_1', decidedBy: 'agent:1', invoiceState: 'SETTLED' };
+    expect(text('disputeResolved', { ...resolved, status: 'ACCEPTED', creditedAmount: '12.00' }).content).toBe(
+      'Your dispute of 12.00 EUR on invoice INV-7 was upheld: 12.00 EUR is credited to your account, as you had already paid that invoice.',
+    );
+    expect(text('disputeResolved', { ...resolved, status: 'ACCEPTED', creditedAmount: '2.00', decisionNote: 'Roaming day charged twice.' }).content).toBe(
+      'Your dispute of 12.00 EUR on invoice INV-7 was partly upheld: 2.00 EUR is credited to your account, as you had already paid that invoice. Roaming day charged twice.',
+    );
+    expect(text('disputeResolved', { ...resolved, status: 'REJECTED', creditedAmount: null, decisionNote: 'The calls were made.' }).content).toBe(
+      'Your dispute of 12.00 EUR on invoice INV-7 was not upheld. The calls were made. You had already paid that invoice: nothing more is due.',
+    );
+    expect(text('disputeResolved', { ...resolved, status: 'WITHDRAWN', creditedAmount: null }).content).toBe(
+      'Your dispute of 12.00 EUR on invoice INV-7 was withdrawn. You had already paid that invoice: nothing more is due.',
+    );
+    // Not paid when decided (or an event from before the field): the wording stays.
+    expect(text('disputeResolved', { ...resolved, invoiceState: 'SENT', status: 'REJECTED', creditedAmount: null }).content).toBe('Your dispute of 12.00 EUR on invoice INV-7 was not upheld. The amount is due again.');
+  });
+
   it('refuses what it cannot say: an unknown status, no amount, no account', () => {
     expect(triggerFromEvent('disputeResolved', { id: 'e', type: 't', data: { ...opened, status: 'IN_REVIEW' } })).toEqual({ invalid: 'data.status "IN_REVIEW" is not ACCEPTED, REJECTED or WITHDRAWN' });
     expect(triggerFromEvent('disputeOpened', { id: 'e', type: 't', data: { ...opened, amount: undefined } })).toEqual({ invalid: 'data.amount is missing' });

@@ -83,6 +83,8 @@ function disputeParams(d: Data): Record<string, string> {
     ...(credited ? { credited: money({ amount: credited, currency }) } : {}),
     ...(credited && amount && dec(credited).lt(amount) ? { rest: money({ amount: dec(amount).minus(credited).toFixed(), currency }) } : {}),
     note: str(d.decisionNote)?.trim() ?? '',
+    // The invoice was paid when the dispute was decided: a credit is account credit, nothing is due again.
+    ...(str(d.invoiceState) === 'SETTLED' ? { paid: 'yes' } : {}),
   };
 }
 
@@ -148,6 +150,11 @@ function yourDispute(p: Record<string, string>): string {
   return `Your dispute of ${p.amount}${p.invoiceNumber ? ` on invoice ${p.invoiceNumber}` : ''}`;
 }
 
+/** What a rejected or withdrawn dispute leaves the customer to pay. */
+function paidOrDue(p: Record<string, string>): string {
+  return p.paid ? 'You had already paid that invoice: nothing more is due.' : 'The amount is due again.';
+}
+
 /** A decision note as a sentence of its own (nothing when there is none). */
 function sentence(note: string | undefined): string {
   if (!note) return '';
@@ -184,14 +191,20 @@ export function composeMessage(template: string, p: Record<string, string>): { s
     // rule's or the agent's bookkeeping; a partial or rejected decision's note is the explanation owed.
     case 'DISPUTE_RECEIVED':
       return { subject: 'We received your dispute', content: `We received your dispute of ${p.amount}${p.invoiceNumber ? ` on invoice ${p.invoiceNumber}` : ''}. We do not ask you to pay that amount while we look into it, and we will tell you when it is decided.` };
+    // On an invoice already paid when decided (`paid`): a credit goes on the account, nothing is due again.
     case 'DISPUTE_ACCEPTED':
-      return { subject: 'Your dispute was upheld', content: `${yourDispute(p)} was upheld: ${p.credited || p.amount} is credited to that invoice.` };
+      return { subject: 'Your dispute was upheld', content: `${yourDispute(p)} was upheld: ${p.credited || p.amount} is credited to ${p.paid ? 'your account, as you had already paid that invoice' : 'that invoice'}.` };
     case 'DISPUTE_PARTLY_ACCEPTED':
-      return { subject: 'Your dispute was partly upheld', content: `${yourDispute(p)} was partly upheld: ${p.credited} is credited to that invoice and the other ${p.rest} is due again.${sentence(p.note)}` };
+      return {
+        subject: 'Your dispute was partly upheld',
+        content: p.paid
+          ? `${yourDispute(p)} was partly upheld: ${p.credited} is credited to your account, as you had already paid that invoice.${sentence(p.note)}`
+          : `${yourDispute(p)} was partly upheld: ${p.credited} is credited to that invoice and the other ${p.rest} is due again.${sentence(p.note)}`,
+      };
     case 'DISPUTE_REJECTED':
-      return { subject: 'Your dispute was not upheld', content: `${yourDispute(p)} was not upheld.${sentence(p.note)} The amount is due again.` };
+      return { subject: 'Your dispute was not upheld', content: `${yourDispute(p)} was not upheld.${sentence(p.note)} ${paidOrDue(p)}` };
     case 'DISPUTE_WITHDRAWN':
-      return { subject: 'Your dispute was withdrawn', content: `${yourDispute(p)} was withdrawn. The amount is due again.` };
+      return { subject: 'Your dispute was withdrawn', content: `${yourDispute(p)} was withdrawn. ${paidOrDue(p)}` };
     case 'ALLOWANCE_EXPIRING':
       return { subject: `Your ${p.allowance} allowance expires soon`, content: `Your ${p.allowance} allowance (${p.remaining} left) expires on ${p.validTo}.` };
     default:
