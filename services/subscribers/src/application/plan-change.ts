@@ -36,6 +36,8 @@ export interface PlanChangePreview {
    * starts for END_OF_CYCLE). Carried on the order as they are: completion charges these.
    */
   fees: PlanFee[];
+  /** The add-ons still valid when the new plan starts, which it holds with their own dates (`carryAddOns`). */
+  carriedAddOns: AddOnEntry[];
   effectiveAt: Date;
   periodStart: string;
   periodEnd: string;
@@ -102,22 +104,22 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
     const paid = await paidPeriod(wallets, account.id, current, from.recurringFee?.period, c.now);
     const period = { periodStart: formatLocalDate(localDateOf(paid.start, account.timezone)), periodEnd: formatLocalDate(localDateOf(paid.end, account.timezone)) };
     const effectiveAt = timing === 'IMMEDIATE' ? c.now : paid.end;
-    await assertAddOnsFitPlan(catalog, current, base.toPlanCode, effectiveAt);
+    const carriedAddOns = await assertAddOnsFitPlan(catalog, current, base.toPlanCode, effectiveAt);
     const refund = from.recurringFee?.proration === 'DAILY' ? unusedDaysRefund(dec(from.recurringFee.amount.amount), paid, effectiveAt, account.currency) : null;
     const prepaid = {
       newPeriodFee: target.terms.recurringFee ? round(target.terms.recurringFee.amount) : null,
       refund: refund && !refund.amount.isZero() ? round(money(refund.amount, account.currency)) : null,
       refundDays: refund?.unusedDays ?? 0,
     };
-    return { ...base, effectiveAt, ...period, items: [], total: withFees(money('0', account.currency)), prepaid };
+    return { ...base, carriedAddOns, effectiveAt, ...period, items: [], total: withFees(money('0', account.currency)), prepaid };
   }
   if (timing === 'END_OF_CYCLE') {
     const period = billingPeriodOf(today, account.billCycleDay);
     const effectiveAt = startOfLocalDay(period.end, account.timezone);
-    await assertAddOnsFitPlan(catalog, current, base.toPlanCode, effectiveAt);
-    return { ...base, effectiveAt, periodStart: formatLocalDate(period.start), periodEnd: formatLocalDate(period.end), items: [], total: withFees(money('0', account.currency)), prepaid: null };
+    const carriedAddOns = await assertAddOnsFitPlan(catalog, current, base.toPlanCode, effectiveAt);
+    return { ...base, carriedAddOns, effectiveAt, periodStart: formatLocalDate(period.start), periodEnd: formatLocalDate(period.end), items: [], total: withFees(money('0', account.currency)), prepaid: null };
   }
-  await assertAddOnsFitPlan(catalog, current, base.toPlanCode, c.now);
+  const carriedAddOns = await assertAddOnsFitPlan(catalog, current, base.toPlanCode, c.now);
   const quote = quotePlanChange({
     currency: account.currency,
     billCycleDay: account.billCycleDay,
@@ -126,7 +128,7 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
     to: { planCode: target.terms.code, fee: target.terms.recurringFee },
   });
   // Effective now; the day of the change is billed on the new plan.
-  return { ...base, effectiveAt: c.now, periodStart: formatLocalDate(quote.period.start), periodEnd: formatLocalDate(quote.period.end), items: quote.items, total: withFees(quote.total), prepaid: null };
+  return { ...base, carriedAddOns, effectiveAt: c.now, periodStart: formatLocalDate(quote.period.start), periodEnd: formatLocalDate(quote.period.end), items: quote.items, total: withFees(quote.total), prepaid: null };
 }
 
 /**
@@ -135,10 +137,12 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
  * `compatiblePlans`) is refused, CONFLICT `PLAN_CHANGE_ADDON_INCOMPATIBLE` naming the add-on and
  * when it ends, rather than cutting short an add-on paid for (there is no cancellation of an
  * add-on, nor a refund of its unused part): the change can be made once it has ended. An offer the
- * catalog no longer knows is carried as sold. Preview and order alike (both quote here).
+ * catalog no longer knows is carried as sold. Preview and order alike (both quote here). Returns the add-ons carried
+ * (the preview's `carriedAddOns`).
  */
-async function assertAddOnsFitPlan(catalog: CatalogClient, current: Subscription, toPlanCode: string, effectiveAt: Date): Promise<void> {
-  for (const held of (JSON.parse(current.addOns) as AddOnEntry[]).filter((a) => inForceAt(a, effectiveAt))) {
+async function assertAddOnsFitPlan(catalog: CatalogClient, current: Subscription, toPlanCode: string, effectiveAt: Date): Promise<AddOnEntry[]> {
+  const carried = (JSON.parse(current.addOns) as AddOnEntry[]).filter((a) => inForceAt(a, effectiveAt));
+  for (const held of carried) {
     const offer = await catalog.offer(held.code);
     if (offer && !offerFitsPlan(offer.compatiblePlans, toPlanCode)) {
       throw conflict('PLAN_CHANGE_ADDON_INCOMPATIBLE', `Add-on ${held.code} is valid until ${held.endsAt} and cannot be held on plan ${toPlanCode}; change plan once it has ended`, {
@@ -148,6 +152,7 @@ async function assertAddOnsFitPlan(catalog: CatalogClient, current: Subscription
       });
     }
   }
+  return carried;
 }
 
 /**

@@ -325,6 +325,8 @@ export const resolvers = {
   },
   PlanChangePreview: {
     // The same rule completion and the scheduled-plan sweep charge by, so the quote cannot differ from the bill.
+    // Orders placed before the field was added carry previews without it.
+    carriedAddOns: (p: PlanChangePreview) => p.carriedAddOns ?? [],
     fees: (p: PlanChangePreview) => planChangeFees(p).map(({ fee, when }) => ({ code: fee.code, name: fee.name, amount: round(fee.amount), when })),
   },
   UpsellOffer: {
