@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { compilePlan, comparePlans, diffPlans, loadCatalogDir, simulate, validateOffer, validatePlan, type OfferDocument, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
-import { graphClient } from './graph-client';
+import { GraphCallError, graphClient } from './graph-client';
 
 const DEFAULT_DIR = path.resolve(import.meta.dirname, '..', '..', '..', 'catalog');
 
@@ -90,7 +90,41 @@ async function simulateCommand(planFile: string, options: { usage: string; compa
   return 0;
 }
 
-async function publish(dir: string): Promise<number> {
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/;
+
+/**
+ * `--effective-from`: an RFC 3339 date-time with an offset (what the catalog's DateTime takes), a
+ * real calendar date (no 2026-02-30 rolled over to March). Sent as UTC. Whether it is in the past or
+ * before a scheduled version is the catalog's to say (its clock, its versions).
+ */
+export function effectiveFromOption(value: string): string {
+  const m = RFC3339.exec(value.trim());
+  const ok = m && (() => {
+    const [y, mo, d, h, mi, sec] = m.slice(1, 7).map(Number);
+    const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+    return mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth && h <= 23 && mi <= 59 && sec <= 59 && (m[9] === undefined || (Number(m[9]) <= 23 && Number(m[10]) <= 59));
+  })();
+  if (!ok) throw new InvalidArgumentError(`"${value}" is not a date-time with an offset; give RFC 3339, e.g. 2026-05-01T00:00:00Z`);
+  return new Date(value.trim()).toISOString();
+}
+
+/** A refusal as a person reads it: the catalog's message, its reason code, and what to do for a scheduled version. */
+function refusal(error: unknown, effectiveFrom: string | undefined): string[] {
+  if (!(error instanceof GraphCallError)) return [(error as Error).message];
+  return error.errors.flatMap((e) => {
+    const x = e.extensions ?? {};
+    const lines = [`${e.message}${x.reason ? ` [${x.reason}]` : x.code ? ` [${x.code}]` : ''}`];
+    if (x.reason === 'PLAN_VERSION_SCHEDULED') {
+      lines.push(
+        `  version ${String(x.scheduledVersion)} (${String(x.scheduledVersionId)}) takes effect at ${String(x.scheduledEffectiveFrom)}${effectiveFrom ? `; --effective-from ${effectiveFrom} is not after it` : ''}:`,
+        `  publish again with --effective-from after that date, or withdraw that version first (cancelScheduledPlanVersion, versionId ${String(x.scheduledVersionId)})`,
+      );
+    }
+    return lines;
+  });
+}
+
+async function publish(dir: string, options: { effectiveFrom?: string } = {}): Promise<number> {
   const loaded = await loadCatalogDir(dir);
   if (!loaded.valid) {
     for (const p of loaded.problems) out(`${path.join(dir, p.file)}: ${p.pointer || '(document)'}: ${p.message} [${p.code}]`);
@@ -102,11 +136,26 @@ async function publish(dir: string): Promise<number> {
     await call('mutation($i: ImportOfferInput!) { importOffer(input: $i) { offer { code } } }', { i: { document } });
     out(`offer ${document.code} (${file}) published`);
   }
+  // Each plan on its own: one refused (a version scheduled, a date in the past) is shown and the others still go.
+  let refused = 0;
   for (const { file, document } of loaded.plans) {
-    const r = await call<{ importPlan: { created: boolean; version: { version: number } } }>('mutation($i: ImportPlanInput!) { importPlan(input: $i) { created version { version } } }', { i: { document } });
-    out(`plan ${document.code} (${file}): ${r.importPlan.created ? `published as version ${r.importPlan.version.version}` : `unchanged (version ${r.importPlan.version.version})`}`);
+    try {
+      const r = await call<{ importPlan: { created: boolean; version: { version: number; effectiveFrom: string } } }>(
+        'mutation($i: ImportPlanInput!) { importPlan(input: $i) { created version { version effectiveFrom } } }',
+        { i: { document, ...(options.effectiveFrom ? { effectiveFrom: options.effectiveFrom } : {}) } },
+      );
+      const v = r.importPlan.version;
+      out(`plan ${document.code} (${file}): ${r.importPlan.created ? `published as version ${v.version}, effective ${v.effectiveFrom}` : `unchanged (version ${v.version})`}`);
+    } catch (error) {
+      if (!(error instanceof GraphCallError)) throw error;
+      refused += 1;
+      const [first, ...rest] = refusal(error, options.effectiveFrom);
+      out(`plan ${document.code} (${file}): not published: ${first}`);
+      for (const line of rest) out(line);
+    }
   }
-  return 0;
+  if (refused) out(`${refused} plan(s) not published`);
+  return refused ? 1 : 0;
 }
 
 export function registerCatalogCommands(program: Command): void {
@@ -133,8 +182,9 @@ export function registerCatalogCommands(program: Command): void {
     });
   catalog
     .command('publish [dir]')
-    .description('Publish every offer and plan of a catalog directory through the gateway (idempotent).')
-    .action(async (dir?: string) => {
-      process.exitCode = await publish(dir ?? DEFAULT_DIR);
+    .description('Publish every offer and plan of a catalog directory through the gateway (idempotent). A plan the catalog refuses is shown with its reason; the others are still published; exit 1.')
+    .option('--effective-from <date-time>', 'when the plans published take effect (RFC 3339 with an offset, e.g. 2026-05-01T00:00:00Z; default now): after any version already scheduled', effectiveFromOption)
+    .action(async (dir: string | undefined, options: { effectiveFrom?: string }) => {
+      process.exitCode = await publish(dir ?? DEFAULT_DIR, options);
     });
 }

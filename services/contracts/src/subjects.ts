@@ -18,6 +18,7 @@ function event(service: ServiceName, entity: string, name: string, type: string,
 
 export const EVENTS = {
   planPublished: event('catalog', 'plan', 'published', 'ProductOfferingCreateEvent', 'A plan version was published and is now sellable from its effective date.'),
+  planVersionCancelled: event('catalog', 'plan', 'versioncancelled', 'ProductOfferingStateChangeEvent', 'A plan version scheduled for a later date was withdrawn before it took effect (CANCELLED, kept in the history; it never was in force and nothing was sold on it); data names the version, its date and the reason.'),
   planRetired: event('catalog', 'plan', 'retired', 'ProductOfferingStateChangeEvent', 'A plan was retired; existing subscriptions keep their pinned version.'),
   customerCreated: event('subscribers', 'customer', 'created', 'CustomerCreateEvent', 'A customer was created.'),
   billingAccountCreated: event('subscribers', 'billingaccount', 'created', 'BillingAccountCreateEvent', 'A billing account was opened.'),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertEditable, contentHash, scheduledAtOrAfter, versionInForce } from './plan-lifecycle';
+import { assertCancellable, assertEditable, contentHash, scheduledAtOrAfter, versionInForce } from './plan-lifecycle';
 
 const at = (s: string) => new Date(s);
 
@@ -37,6 +37,20 @@ describe('plan lifecycle', () => {
     // Once their dates have come they are history, not a schedule: nothing is in the way.
     expect(scheduledAtOrAfter(versions, at('2026-06-01T00:00:00Z'), at('2026-06-01T00:00:00Z'))).toBeNull();
     expect(scheduledAtOrAfter(versions.slice(0, 1), at('2026-01-01T00:00:00Z'), at('2026-01-01T00:00:00Z'))).toBeNull();
+  });
+
+  it('withdraws only a published version whose date has not come; a cancelled one is never in force', () => {
+    const now = at('2026-03-01T09:00:00Z');
+    const scheduled = { id: 'b', status: 'PUBLISHED', version: 2, effectiveFrom: at('2026-03-01T09:00:00.001Z') };
+    expect(() => assertCancellable(scheduled, now)).not.toThrow();
+    expect(() => assertCancellable({ ...scheduled, effectiveFrom: now }, now)).toThrowError(expect.objectContaining({ code: 'PLAN_VERSION_IN_FORCE', category: 'CONFLICT' }));
+    expect(() => assertCancellable({ id: 'd', status: 'DRAFT', version: null, effectiveFrom: null }, now)).toThrowError(expect.objectContaining({ code: 'PLAN_VERSION_NOT_SCHEDULED' }));
+    const versions = [
+      { id: 'a', status: 'PUBLISHED', version: 1, effectiveFrom: at('2026-01-01T00:00:00Z') },
+      { id: 'b', status: 'CANCELLED', version: 2, effectiveFrom: at('2026-04-01T00:00:00Z') },
+    ];
+    expect(versionInForce(versions, at('2026-05-01T00:00:00Z'))?.id).toBe('a');
+    expect(scheduledAtOrAfter(versions, now, now)).toBeNull();
   });
 
   it('hashes documents independently of key order', () => {

@@ -4,8 +4,10 @@ import { conflict } from '@ledgerline/contracts';
 /**
  * The plan lifecycle, as pure rules: DRAFT (editable) → PUBLISHED (immutable, numbered, effective
  * from a date) → RETIRED (no new subscriptions; pinned subscriptions keep paying what they paid).
+ * A published version whose date has not come may be CANCELLED instead (withdrawn: kept in the
+ * history with its number, never in force); once in force it never is (lines were sold on it).
  */
-export type VersionStatus = 'DRAFT' | 'PUBLISHED' | 'RETIRED';
+export type VersionStatus = 'DRAFT' | 'PUBLISHED' | 'RETIRED' | 'CANCELLED';
 
 export interface VersionFacts {
   status: VersionStatus | string;
@@ -21,11 +23,11 @@ export function assertNotRetired(planStatus: string, code: string): void {
   if (planStatus === 'RETIRED') throw conflict('PLAN_ALREADY_RETIRED', `Plan ${code} is retired; it cannot be changed or sold`, { field: 'input.code' });
 }
 
-/** The published version in force at `at`: the newest whose effective date has come. */
+/** The published version in force at `at`: the newest whose effective date has come (drafts and cancelled versions never are). */
 export function versionInForce<T extends VersionFacts>(versions: readonly T[], at: Date): T | null {
   let best: T | null = null;
   for (const v of versions) {
-    if (v.status === 'DRAFT' || v.version == null || !v.effectiveFrom || v.effectiveFrom > at) continue;
+    if (v.status === 'DRAFT' || v.status === 'CANCELLED' || v.version == null || !v.effectiveFrom || v.effectiveFrom > at) continue;
     if (!best || v.version > best.version!) best = v;
   }
   return best;
@@ -45,6 +47,21 @@ export function scheduledAtOrAfter<T extends VersionFacts>(versions: readonly T[
     if (!found || v.effectiveFrom > found.effectiveFrom!) found = v;
   }
   return found;
+}
+
+/**
+ * May this version be withdrawn at `now`? Only a PUBLISHED one whose date has not come (CANCELLED
+ * already: the caller answers it as it is). A version in force is never withdrawn: lines were sold
+ * on it, and the catalog's history of what was in force must not change (PLAN_VERSION_IN_FORCE). A
+ * draft was never published: nothing to cancel (PLAN_VERSION_NOT_SCHEDULED; edit it or publish it).
+ */
+export function assertCancellable(v: VersionFacts & { id: string }, now: Date): void {
+  if (v.status === 'PUBLISHED' && v.effectiveFrom && v.effectiveFrom.getTime() <= now.getTime()) {
+    throw conflict('PLAN_VERSION_IN_FORCE', `Version ${v.version} (${v.id}) has been in force since ${v.effectiveFrom.toISOString()}: lines may have been sold on it, so it is never withdrawn. Publish a new version instead`, { field: 'input.versionId', effectiveFrom: v.effectiveFrom.toISOString() });
+  }
+  if (v.status !== 'PUBLISHED') {
+    throw conflict('PLAN_VERSION_NOT_SCHEDULED', `Version ${v.id} is ${v.status}, not a published version waiting for its date: only those can be cancelled`, { field: 'input.versionId', status: v.status });
+  }
 }
 
 /** Canonical JSON (sorted keys): the same document always hashes the same. */

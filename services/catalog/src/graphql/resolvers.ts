@@ -1,6 +1,6 @@
 import type DataLoader from 'dataloader';
 import { scalarResolvers, pageSize, decodeCursor, toConnection, notFound, badInput, type PageArgs } from '@ledgerline/contracts';
-import { raw } from '@mikro-orm/core';
+import { QueryOrder, raw } from '@mikro-orm/core';
 import { requireRole, type Em, type RequestContext } from '@ledgerline/platform';
 import { diffPlans } from '@ledgerline/rating';
 import { Offer, Plan, PlanAudit, PlanVersion } from '../persistence/entities';
@@ -10,6 +10,7 @@ import { createPlanDraft } from '../application/create-plan-draft';
 import { updatePlanDraft } from '../application/update-plan-draft';
 import { publishPlan } from '../application/publish-plan';
 import { retirePlan } from '../application/retire-plan';
+import { cancelScheduledPlanVersion } from '../application/cancel-scheduled-plan-version';
 import { importPlan } from '../application/import-plan';
 import { importOffer } from '../application/import-offer';
 import { comparePlans, simulateRating, usageToCompare, type ComparePlansCommand, type SubscriberFactsInput, type UsageRecordInput } from '../application/rate-with-plans';
@@ -121,6 +122,8 @@ export const resolvers = {
       mutate(ctx, 'edit plan drafts', (em, now) => updatePlanDraft(em, { ...a.input, actor: ctx.caller, now })),
     publishPlan: (_: unknown, a: { input: { draftId: string; effectiveFrom?: Date } }, ctx: CatalogContext) =>
       mutate(ctx, 'publish plans', (em, now) => publishPlan(em, { ...a.input, actor: ctx.caller, now })),
+    cancelScheduledPlanVersion: (_: unknown, a: { input: { versionId: string; reason: string } }, ctx: CatalogContext) =>
+      mutate(ctx, 'publish plans', (em, now) => cancelScheduledPlanVersion(em, { ...a.input, actor: ctx.caller, now })),
     retirePlan: (_: unknown, a: { input: { code: string } }, ctx: CatalogContext) => mutate(ctx, 'retire plans', (em, now) => retirePlan(em, { code: a.input.code, actor: ctx.caller, now })),
     importPlan: (_: unknown, a: { input: { document: unknown; effectiveFrom?: Date } }, ctx: CatalogContext) =>
       mutate(ctx, 'publish plans', (em, now) => importPlan(em, { ...a.input, actor: ctx.caller, now })),
@@ -144,9 +147,12 @@ export const resolvers = {
       requireEditor(ctx.caller, 'read plan drafts');
       return ctx.em.findOne(PlanVersion, { planId: plan.id, status: 'DRAFT' });
     },
-    /** Everyone sees the published versions; editors the drafts too. */
+    /**
+     * Everyone sees the published versions (and cancelled ones: they were public, withdrawn before their
+     * date); editors the drafts too. By number, the open draft last (createdAt alone ties within a second).
+     */
     versions: (plan: Plan, _: unknown, ctx: CatalogContext) =>
-      ctx.em.find(PlanVersion, { planId: plan.id, ...(mayReadDrafts(ctx.caller) ? {} : { status: { $ne: 'DRAFT' } }) }, { orderBy: { createdAt: 'asc' } }),
+      ctx.em.find(PlanVersion, { planId: plan.id, ...(mayReadDrafts(ctx.caller) ? {} : { status: { $ne: 'DRAFT' } }) }, { orderBy: { version: QueryOrder.ASC_NULLS_LAST, createdAt: 'asc' } }),
     /** Nullable in the schema: the refusal nulls only `audit`, not the plan a page asked it with. */
     audit(plan: Plan, _: unknown, ctx: CatalogContext) {
       requireEditor(ctx.caller, "read a plan's audit trail", 'audit');
