@@ -13,6 +13,15 @@ export function referenceTokens(text: string): string[] {
 }
 
 /**
+ * Invoices whose reference, normalised as referenceTokens does, is one of the tokens. The expression
+ * is the index's (migration Migration20261229000000_payment_reference_index), character for character.
+ */
+export const NORMALISED_REFERENCE_LOOKUP = `select id, payment_reference from invoice
+      where voided_at is null and payment_reference is not null
+        and upper(regexp_replace(payment_reference, '[^A-Za-z0-9]', '', 'g')) = any(?::text[])
+      order by payment_reference limit 3`;
+
+/**
  * The invoice a bank transfer's reference names: the exact reference, else the references the text
  * holds (referenceTokens) against the invoices' references alike normalised. None is
  * PAYMENT_REFERENCE_UNMATCHED, more than one PAYMENT_REFERENCE_AMBIGUOUS: nothing is applied.
@@ -23,14 +32,7 @@ export async function invoiceOfReference(em: Em, reference: string): Promise<str
   const exact = await sql(em)('invoice').where({ payment_reference: reference }).whereNull('voided_at').first();
   if (exact) return exact.id as string;
   const tokens = referenceTokens(reference);
-  const found = tokens.length === 0 ? [] : await rows<{ id: string; payment_reference: string }>(
-    em,
-    `select id, payment_reference from invoice
-      where voided_at is null and payment_reference is not null
-        and upper(regexp_replace(payment_reference, '[^A-Za-z0-9]', '', 'g')) = any(?::text[])
-      order by payment_reference limit 3`,
-    [tokens],
-  );
+  const found = tokens.length === 0 ? [] : await rows<{ id: string; payment_reference: string }>(em, NORMALISED_REFERENCE_LOOKUP, [tokens]);
   if (found.length === 0) throw new DomainError('PAYMENT_REFERENCE_UNMATCHED', `No invoice has the payment reference "${reference}"`, { field: 'input.reference' });
   if (found.length > 1) {
     // The other invoices' references are not named: the caller may be a customer, and they are other accounts'.
