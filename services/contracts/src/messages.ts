@@ -286,6 +286,15 @@ export interface BillingAccountChangedData {
   changed: ('creditLimit' | 'autopay')[];
 }
 
+/** `data` of `billingAccountClosed`: the account closed (no live line left), when and why. */
+export interface BillingAccountClosedData {
+  billingAccountId: string;
+  customerId: string;
+  /** ISO date-time: the end of the account's final billing period. */
+  closedAt: string;
+  reason: string;
+}
+
 /** `data` of `oneOffChargeCreated`: one item for invoicing to put on the account's next bill. */
 export interface OneOffChargeData {
   chargeId: string;

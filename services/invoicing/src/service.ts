@@ -12,7 +12,7 @@ import { runCollections, startCollectionsRunner } from './application/collection
 import { DEFAULT_DUNNING_POLICY } from './ports/dunning';
 import { loadDisputeRules } from './application/disputes';
 import { DEFAULT_DISPUTE_POLICY } from './domain/disputes';
-import { registerDisputeGauges, registerUnbilledAfterClose } from './application/metrics';
+import { registerDisputeGauges, registerUnappliedPayments, registerUnbilledAfterClose } from './application/metrics';
 import { rows } from './application/sql';
 import { expireApprovalRequests, pendingDisputeApprovals } from './application/approvals';
 import type { InvoicingDeps } from './deps';
@@ -74,7 +74,8 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
       deps.tellDisputesClosed = disputesClosedTeller(runtime, deps);
       registerDisputeGauges(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params), () => runtime.clock.now());
       registerUnbilledAfterClose(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params));
-      const stopConsumer = options.consume === false ? async () => undefined : await startConsumer(runtime);
+      registerUnappliedPayments(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params));
+      const stopConsumer = options.consume === false ? async () => undefined : await startConsumer(runtime, deps);
       const runner = options.runBillRuns === false ? null : startBillRunRunner(runtime, deps);
       if (runner) nudge = runner.nudge;
       const warn = (err: unknown, msg: string) => runtime.logger.warn({ err }, msg);

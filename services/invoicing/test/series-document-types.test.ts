@@ -21,7 +21,10 @@ const ISSUE = 'mutation($i: IssueCreditNoteInput!) { issueCreditNote(input: $i) 
 const RECEIPT = 'mutation($i: IssuePaymentReceiptInput!) { issuePaymentReceipt(input: $i) { receipt { id number } } }';
 
 async function issued(acc: string, series: string): Promise<any> {
-  await account(h, acc, { customerId: `cus_${acc}`, series });
+  await account(h, acc, { customerId: `cus_${acc}`, series: 'INV' });
+  // Since 2026-11-28 registerBillingAccount refuses a series named CN or RCT (INVOICE_SERIES_RESERVED,
+  // invoice-series-reserved.test.ts): such accounts are running data, registered before the check.
+  if (series !== 'INV') await h.svc.runtime.orm.em.fork().getConnection().execute('update billing_account set series = ? where id = ?', [series, acc]);
   await subscribe(h, acc, `sub_${acc}`, 'postpaid20', '2026-08-01T00:00:00Z');
   const r = await h.gql<any>(CLOSE, { i: { billingAccountId: acc, periodStart: '2026-08-31T22:00:00Z', periodEnd: '2026-09-30T22:00:00Z' } });
   return (await h.gql<any>(INVOICE, { id: r.closeBillingPeriod.billingPeriod.invoice.id })).invoice;

@@ -14,12 +14,14 @@
 //   dispute(id)                                          staff | owner
 //   disputes(filter)                                     staff: all | customer: own accounts only
 //   approvalRequests(status)                             staff
+//   unappliedPayments(filter)                            staff   (the suspense list: other people's bank transfers)
 // Mutation
 //   recordPayment                                        staff: any channel | owner: CARD only, on their own invoice (named
 //                                                        or found by reference): money really taken through the payment
 //                                                        provider. BANK_TRANSFER / WALLET are reconciliations: staff.
 //   refundPayment, issueCreditNote, issueInvoice, voidInvoice, regenerateInvoice,
 //   disputeInvoice, resolveDispute (legacy), startBillRun, addOneOffCharge, addDiscount       staff
+//   receiveBankTransfer, applyUnappliedPayment           staff   (bank statement lines: reconciliation, like BANK_TRANSFER)
 //   openDispute, withdrawDispute                         staff | owner   (checked in disputes.ts, on the row)
 //   decideDispute                                        staff           (disputes.ts)
 //   assessDispute, escalateDispute                       SYSTEM          (disputes.ts; the dispute workflow's steps)
@@ -183,10 +185,13 @@ export const OPERATION_RULES: Record<'Query' | 'Mutation', Record<string, Guard>
     dispute: reader('read disputes'), // + the row's account
     disputes: reader('read disputes'), // narrowed by listableAccounts
     approvalRequests: staff('read approval requests'),
+    unappliedPayments: staff('read unapplied payments'),
   },
   Mutation: {
     recordPayment: (caller, em, a: { input?: { invoiceId?: string | null; reference?: string | null; channel?: string } }) => requirePayer(em, caller, a.input),
     refundPayment: staff('refund payments'),
+    receiveBankTransfer: staff('receive bank transfers'),
+    applyUnappliedPayment: staff('apply unapplied payments'),
     issueCreditNote: staff('issue credit notes'),
     issueInvoice: staff('issue invoices'),
     voidInvoice: staff('void invoices'),

@@ -314,7 +314,8 @@ async function loadAccount(em: Em, billingAccountId: string, field: string): Pro
  * `nextPeriodEnd` is where the account's next period (from this one's end) ends by invoicing's cycle
  * (`periodFrom`: a bill-cycle change, its bridge), null after the final period: the workflow sleeps to
  * it rather than to its own copy of the cycle. A bridge after a change (a period starting at it and
- * ending at the new cycle's boundary) is prorated over the new cycle's period, as a bill run bills it.
+ * ending at the new cycle's boundary) is prorated over the new cycle's period, as a bill run bills it;
+ * so is a final period ending before its cycle period does (an account closed mid-cycle).
  */
 export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; periodStart: Date; periodEnd: Date; final?: boolean | null; now: Date }, deps: BillingDeps): Promise<{ id: string; invoiceId: string | null; disputesClosed: string[]; nextPeriodEnd: Date | null }> {
   const account = await loadAccount(em, c.billingAccountId, 'input.billingAccountId');
@@ -332,7 +333,10 @@ export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; 
   const changedAt = account.bill_cycle_changes_at != null && account.prev_bill_cycle_day != null ? new Date(account.bill_cycle_changes_at) : null;
   const asBilled = periodFrom(account, c.periodStart);
   const bridge = changedAt != null && Math.abs(c.periodStart.getTime() - changedAt.getTime()) < DAY_MS && asBilled.period.end.getTime() === c.periodEnd.getTime() && asBilled.reference.start < c.periodStart;
-  const target = { account, period: { start: c.periodStart, end: c.periodEnd }, ...(bridge ? { reference: asBilled.reference } : {}) };
+  // The final period, closed before its cycle period ends (the account closed mid-cycle): its fees
+  // prorated over that cycle period's days, as a bill run prorates a line ended on the closing day.
+  const finalPart = Boolean(c.final) && asBilled.reference.start <= c.periodStart && c.periodEnd < asBilled.reference.end;
+  const target = { account, period: { start: c.periodStart, end: c.periodEnd }, ...(bridge || finalPart ? { reference: asBilled.reference } : {}) };
   const billed = account.payment_mode === 'POSTPAID' ? await billAccounts(em, [target], deps, { now: c.now, autoIssue: true }) : null;
   const invoice = await k('invoice')
     .where({ billing_account_id: account.id, kind: 'PERIOD' })

@@ -16,10 +16,24 @@ export function referenceTokens(text: string): string[] {
  * Invoices whose reference, normalised as referenceTokens does, is one of the tokens. The expression
  * is the index's (migration Migration20261229000000_payment_reference_index), character for character.
  */
-export const NORMALISED_REFERENCE_LOOKUP = `select id, payment_reference from invoice
+const NORMALISED_REFERENCE_MATCH = `select id, payment_reference from invoice
       where voided_at is null and payment_reference is not null
         and upper(regexp_replace(payment_reference, '[^A-Za-z0-9]', '', 'g')) = any(?::text[])
-      order by payment_reference limit 3`;
+      order by payment_reference`;
+export const NORMALISED_REFERENCE_LOOKUP = `${NORMALISED_REFERENCE_MATCH} limit 3`;
+
+/**
+ * The invoices a bank transfer's reference may name, as invoiceOfReference finds them: the exact
+ * reference (one invoice), else those its tokens name (at most `limit`, by reference). One: the
+ * invoice; none or several: what receiveBankTransfer keeps as an unapplied payment's candidates.
+ */
+export async function referenceCandidates(em: Em, reference: string, limit = 3): Promise<string[]> {
+  const exact = await sql(em)('invoice').where({ payment_reference: reference }).whereNull('voided_at').first();
+  if (exact) return [exact.id as string];
+  const tokens = referenceTokens(reference);
+  if (tokens.length === 0) return [];
+  return (await rows<{ id: string; payment_reference: string }>(em, `${NORMALISED_REFERENCE_MATCH} limit ?`, [tokens, limit])).map((r) => r.id);
+}
 
 /**
  * The invoice a bank transfer's reference names: the exact reference, else the references the text
@@ -29,14 +43,11 @@ export const NORMALISED_REFERENCE_LOOKUP = `select id, payment_reference from in
  * with it too, so the invoice checked is the invoice paid (kept here, apart from payments.ts: no import cycle).
  */
 export async function invoiceOfReference(em: Em, reference: string): Promise<string> {
-  const exact = await sql(em)('invoice').where({ payment_reference: reference }).whereNull('voided_at').first();
-  if (exact) return exact.id as string;
-  const tokens = referenceTokens(reference);
-  const found = tokens.length === 0 ? [] : await rows<{ id: string; payment_reference: string }>(em, NORMALISED_REFERENCE_LOOKUP, [tokens]);
+  const found = await referenceCandidates(em, reference);
   if (found.length === 0) throw new DomainError('PAYMENT_REFERENCE_UNMATCHED', `No invoice has the payment reference "${reference}"`, { field: 'input.reference' });
   if (found.length > 1) {
     // The other invoices' references are not named: the caller may be a customer, and they are other accounts'.
     throw new DomainError('PAYMENT_REFERENCE_AMBIGUOUS', `The reference "${reference}" names more than one invoice; name the invoice by its exact payment reference`, { field: 'input.reference' });
   }
-  return found[0]!.id;
+  return found[0]!;
 }

@@ -76,7 +76,8 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
 
   const id = newId('payment');
   const k = sql(em);
-  await k('payment').insert({ id, billing_account_id: invoice.billing_account_id, invoice_id: invoice.id, channel: c.channel, amount, currency: invoice.currency, applied_amount: applied, credit_amount: toCredit, reference: c.reference ?? invoice.payment_reference, provider_ref: providerRef, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
+  // payment.reference holds 80 characters; a bank statement's text may be longer (receiveBankTransfer).
+  await k('payment').insert({ id, billing_account_id: invoice.billing_account_id, invoice_id: invoice.id, channel: c.channel, amount, currency: invoice.currency, applied_amount: applied, credit_amount: toCredit, reference: (c.reference ?? invoice.payment_reference)?.slice(0, 80) ?? null, provider_ref: providerRef, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
   const paid = dec(String(invoice.amount_paid)).plus(applied).toFixed(scale);
   await k('invoice').where({ id: invoice.id }).update({ amount_paid: paid, updated_at: now });
   if (dec(toCredit).gt(0)) await k('account_credit_entry').insert({ id: newId('payment').replace('pay_', 'crd_'), billing_account_id: invoice.billing_account_id, amount: toCredit, currency: invoice.currency, source: 'OVERPAYMENT', source_id: id, created_at: now });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { cyclePeriod, periodFrom, scheduleCycleChange, type AccountCycle } from './bill-cycle';
+import { dec } from '@ledgerline/contracts';
+import { cyclePeriod, periodFrom, prorateOverCycle, scheduleCycleChange, type AccountCycle } from './bill-cycle';
+import { composeInvoice, type ComposeInput } from './compose';
 
 const iso = (p: { period: { start: Date; end: Date }; reference: { start: Date; end: Date } } | null) =>
   p && { period: [p.period.start.toISOString(), p.period.end.toISOString()], reference: [p.reference.start.toISOString(), p.reference.end.toISOString()] };
@@ -46,5 +48,25 @@ describe('bill-cycle changes', () => {
   it('periodFrom after a change of time zone only: the boundary hours away is billed with the next period', () => {
     const a = scheduleCycleChange(berlin1, 1, 'America/New_York', new Date('2026-10-20T09:00:00Z'));
     expect(iso(periodFrom(a, new Date('2026-10-31T23:00:00Z')))).toEqual(iso(cyclePeriod(a, '2026-12-01')));
+  });
+});
+
+describe('a final period ending mid-cycle (an account closed)', () => {
+  const october = { start: new Date('2026-09-30T22:00:00Z'), end: new Date('2026-10-31T23:00:00Z') }; // 31 days, Berlin
+  const input = (start: string, end: string): ComposeInput => ({
+    currency: 'EUR', jurisdiction: 'DE', roundingMode: 'HALF_EVEN', timeZone: 'Europe/Berlin', period: { start: new Date(start), end: new Date(end) },
+    recurring: [{ subscriptionId: 'sub_1', lineId: 'lin_1', msisdn: '+4915100000001', planCode: 'P', planName: 'Postpaid 20 GB', fee: '29.99', feePeriod: 'MONTH', proration: 'DAILY', taxCategory: 'TELECOM_STANDARD', from: new Date('2026-01-01T00:00:00Z'), to: null, shared: false }],
+    usage: [], oneOffs: [], discounts: [], taxRules: [],
+  });
+
+  it('is prorated over the days of its cycle period up to the closing day (which counts to nothing)', () => {
+    // Closed Oct 20, 10:00 Berlin: Oct 1..19 of 31 days.
+    const fromStart = composeInvoice(prorateOverCycle(input('2026-09-30T22:00:00Z', '2026-10-20T08:00:00Z'), october));
+    expect(fromStart.lines.map((l) => [l.kind, l.netAmount, l.quantity])).toEqual([['RECURRING', '18.38', dec('19').dividedBy(31).toDecimalPlaces(6).toFixed()]]);
+    // From a mid-cycle start (billed up to Oct 5 already): Oct 5..19.
+    const fromMid = composeInvoice(prorateOverCycle(input('2026-10-04T22:00:00Z', '2026-10-20T08:00:00Z'), october));
+    expect(fromMid.lines.map((l) => l.netAmount)).toEqual(['14.51']);
+    // The whole cycle period is composed as it is.
+    expect(composeInvoice(prorateOverCycle(input(october.start.toISOString(), october.end.toISOString()), october)).lines.map((l) => l.netAmount)).toEqual(['29.99']);
   });
 });

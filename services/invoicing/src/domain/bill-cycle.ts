@@ -121,15 +121,22 @@ function clip<T extends { from: Date; to: Date | null }>(spans: T[], from: Date)
   return spans.filter((s) => s.to == null || s.to > from).map((s) => (s.from < from ? { ...s, from } : s));
 }
 
+function clipEnd<T extends { from: Date; to: Date | null }>(spans: T[], to: Date): T[] {
+  return spans.filter((s) => s.from < to).map((s) => (s.to == null || s.to > to ? { ...s, to } : s));
+}
+
 /**
  * The composition of `input` (its period a part of `reference` ending with it, e.g. a bridging
  * period) with its dated charges prorated over the days of `reference`: composed over `reference`
  * with everything dated clipped to the part's first day (recurring fees, plan spans, discount
  * validity and plan-rule spans, surcharge spans). Usage and one-offs are the part's already. A
- * part that is the whole of `reference`, or not inside it, is composed as it is.
+ * part ending before `reference` does (an account's final period, closed mid-cycle) is clipped to
+ * its end as well: the closing day counts to nothing, as a line ending that day is billed by a bill
+ * run (the day rule). A part that is the whole of `reference`, or not inside it, is composed as it is.
  */
 export function prorateOverCycle(input: ComposeInput, reference: Period): ComposeInput {
   const part = input.period;
+  if (part.start >= reference.start && part.start < part.end && part.end < reference.end) return prorateEarlyEnd(input, reference);
   if (!(part.start > reference.start && part.start < reference.end && part.end.getTime() === reference.end.getTime())) return input;
   const from = nearestMidnight(part.start, input.timeZone);
   if (from <= reference.start) return { ...input, period: reference };
@@ -145,5 +152,29 @@ export function prorateOverCycle(input: ComposeInput, reference: Period): Compos
       heldDuring: d.heldDuring ? clip(d.heldDuring as Spans, from) : d.heldDuring,
     })),
     surcharges: input.surcharges?.map((s) => ({ ...s, heldDuring: s.heldDuring ? clip(s.heldDuring as Spans, from) : [{ from, to: null }] })) ?? input.surcharges,
+  };
+}
+
+/** `prorateOverCycle` for a part of `reference` ending before it (from its start or later). */
+function prorateEarlyEnd(input: ComposeInput, reference: Period): ComposeInput {
+  const part = input.period;
+  const from = part.start > reference.start ? nearestMidnight(part.start, input.timeZone) : reference.start;
+  const to = part.end;
+  const span = <T extends { from: Date; to: Date | null }>(spans: T[]): T[] => clipEnd(from > reference.start ? clip(spans, from) : spans, to);
+  const held = input.planHeld ? span(input.planHeld) : null;
+  return {
+    ...input,
+    period: reference,
+    recurring: span(input.recurring),
+    planHeld: held && held.length === 0 && input.planHeld!.length > 0 ? [{ from, to }] : held,
+    discounts: input.discounts
+      .filter((d) => (d.validTo == null || d.validTo > from) && (d.validFrom == null || d.validFrom < to))
+      .map((d) => ({
+        ...d,
+        validFrom: d.validFrom && d.validFrom > from ? d.validFrom : from,
+        validTo: d.validTo && d.validTo < to ? d.validTo : to,
+        heldDuring: d.heldDuring ? span(d.heldDuring as Spans) : d.heldDuring,
+      })),
+    surcharges: input.surcharges?.map((s) => ({ ...s, heldDuring: s.heldDuring ? span(s.heldDuring as Spans) : [{ from, to }] })) ?? input.surcharges,
   };
 }

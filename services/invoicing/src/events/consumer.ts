@@ -5,17 +5,20 @@
 // What can never be applied (a message that is no charge result or CloudEvent, a value the tables
 // refuse) is left out, logged and counted, so that it does not hold back what comes after it.
 import type { JsMsg } from '@nats-io/jetstream';
-import { DomainError, EVENTS, WORK_SUBJECTS, parseCloudEvent, chargeResultsOf, type BillingAccountChangedData, type BudgetReplenishmentData, type ChargeResult, type CloudEvent, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
+import { DomainError, EVENTS, WORK_SUBJECTS, parseCloudEvent, chargeResultsOf, type BillingAccountChangedData, type BillingAccountClosedData, type BudgetReplenishmentData, type ChargeResult, type CloudEvent, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
 import { startDurableConsumers, type Em, type ServiceRuntime } from '@ledgerline/platform';
 import { registerChargeResultsDropped, registerSubscriberEventsDropped } from '../application/metrics';
 import { addOneOffCharge, isPrepaid, recordCharges, recordSubscription, registerBillingAccount, setAutopay, shown } from '../application/read-model';
 import { invoiceBudgetReplenishment } from '../application/replenishment';
+import { billClosedAccount } from '../application/close-account';
+import type { BillingDeps } from '../application/bill-accounts';
 import { ONE_OFF_SUBJECT, labelOf, subscriberEventIn } from './subscriber-events';
 
 export const CONSUMED_SUBJECTS = [
   WORK_SUBJECTS.chargeApplied,
   EVENTS.billingAccountCreated.subject,
   EVENTS.billingAccountChanged.subject,
+  EVENTS.billingAccountClosed.subject,
   EVENTS.subscriptionCreated.subject,
   EVENTS.subscriptionChanged.subject,
   ONE_OFF_SUBJECT,
@@ -57,14 +60,18 @@ function chargeResultsIn(text: string, seq: number | undefined, drop: DropCharge
   return results;
 }
 
+/** Without the service's deps (tests feeding messages): plans from `plan_version` only. */
+const NO_DEPS: BillingDeps = { catalog: null };
+
 const textOf = (m: Message): string => (typeof m.data === 'string' ? m.data : new TextDecoder().decode(m.data));
 
 /**
  * Applies one batch of messages; exported so tests can feed messages without NATS. A charge result
  * that cannot be recorded is handed to `drop`, and a subscribers' event that cannot be applied to
- * `dropEvent`, and left out: the others of the batch are applied.
+ * `dropEvent`, and left out: the others of the batch are applied. `deps` bills a closed account's
+ * final period (its plans from the catalog, the workflows of disputes a bill closes told).
  */
-export async function applyMessages(em: Em, messages: Message[], now: Date, drop: DropCharges = () => undefined, dropEvent: DropEvent = () => undefined): Promise<void> {
+export async function applyMessages(em: Em, messages: Message[], now: Date, drop: DropCharges = () => undefined, dropEvent: DropEvent = () => undefined, deps: BillingDeps = NO_DEPS): Promise<void> {
   const charges: ChargeResult[] = [];
   for (const m of messages) {
     const text = textOf(m);
@@ -74,13 +81,13 @@ export async function applyMessages(em: Em, messages: Message[], now: Date, drop
     }
     const checked = subscriberEventIn(m.subject, text);
     if ('reason' in checked) dropEvent(checked.reason, { subject: m.subject, seq: m.seq, ...checked.details });
-    else await applySubscriberEvent(em, m.subject, checked.event, now);
+    else await applySubscriberEvent(em, m.subject, checked.event, now, deps);
   }
   if (charges.length) await recordCharges(em, charges, now, (c, problem) => drop(problem.reason ?? 'unstorable', 1, { chargeId: shown(c.chargeId), billingAccountId: shown(c.billingAccountId), field: problem.field, problem: problem.message }));
 }
 
 /** One subscribers' event that passed `subscriberEventIn`, into the read model. */
-async function applySubscriberEvent(em: Em, subject: string, event: CloudEvent, now: Date): Promise<void> {
+async function applySubscriberEvent(em: Em, subject: string, event: CloudEvent, now: Date, deps: BillingDeps): Promise<void> {
   if (subject === EVENTS.billingAccountCreated.subject) {
     const d = event.data as { billingAccountId: string; customerId: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; billCycleDay: number; timezone: string; paymentTermsDays?: number; autopay?: boolean };
     // The token is not on the event (partners read it): only that there is one. Redelivered after a
@@ -89,6 +96,10 @@ async function applySubscriberEvent(em: Em, subject: string, event: CloudEvent, 
   } else if (subject === EVENTS.billingAccountChanged.subject) {
     const d = event.data as BillingAccountChangedData;
     if (d.changed?.includes('autopay')) await setAutopay(em, d.billingAccountId, d.autopay === true);
+  } else if (subject === EVENTS.billingAccountClosed.subject) {
+    // The final period billed up to closedAt, once (a redelivery finds the account CLOSED).
+    const d = event.data as BillingAccountClosedData;
+    await billClosedAccount(em, { billingAccountId: d.billingAccountId, closedAt: new Date(d.closedAt), now }, deps);
   } else if (subject === EVENTS.subscriptionCreated.subject || subject === EVENTS.subscriptionChanged.subject) {
     const d = event.data as SubscriptionData & { effectiveAt?: string };
     // A plan change takes effect when the event says (or at the event's time).
@@ -170,7 +181,7 @@ const isNotKnownYet = (error: unknown): boolean => error instanceof DomainError 
  */
 const isRefusedEvent = (error: unknown): boolean => isDataError(error) || (error instanceof DomainError && !isNotKnownYet(error));
 
-export function startConsumer(runtime: ServiceRuntime): Promise<() => Promise<void>> {
+export function startConsumer(runtime: ServiceRuntime, deps: BillingDeps = NO_DEPS): Promise<() => Promise<void>> {
   const schema = runtime.config.databaseSchema;
   // Tests and end-to-end runs share one NATS: their consumers are their own and start at "now".
   const throwaway = /^(t|e2e)_/.test(schema) || process.env.INVOICING_CONSUMER_DELIVER === 'new';
@@ -188,7 +199,9 @@ export function startConsumer(runtime: ServiceRuntime): Promise<() => Promise<vo
   const apply = async (messages: Message[]): Promise<void> => {
     const left: Parameters<DropCharges>[] = [];
     const leftEvents: Parameters<DropEvent>[] = [];
-    await runtime.orm.em.fork().transactional((em) => applyMessages(em as Em, messages, runtime.clock.now(), (...d) => void left.push(d), (...d) => void leftEvents.push(d)));
+    await runtime.orm.em.fork().transactional((em) => applyMessages(em as Em, messages, runtime.clock.now(), (...d) => void left.push(d), (...d) => void leftEvents.push(d), deps));
+    // A closed account's final invoice is issued with its events (outbox).
+    runtime.relay.nudge();
     for (const d of left) drop(...d);
     for (const d of leftEvents) dropEvent(...d);
   };

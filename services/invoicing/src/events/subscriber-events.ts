@@ -3,6 +3,7 @@
 // redelivered that batch for ever while invoicing learnt of no later account, subscription or
 // one-off charge. The limits are those of the tables (migration 20261126000000_billing).
 import { EVENTS, isCurrencyCode, isDecimalString, dec, parseCloudEvent, type CloudEvent } from '@ledgerline/contracts';
+import { reservedInvoiceSeriesProblem } from '../domain/document-series';
 import { isValidTimeZone } from '../domain/period';
 import { shown } from '../application/read-model';
 
@@ -78,8 +79,16 @@ const CHECKS: Record<string, Check[]> = {
     check('currency', (v) => typeof v === 'string' && isCurrencyCode(v), 'a currency invoicing bills in'),
     integer('billCycleDay', 1, 31, true), integer('paymentTermsDays', 0, INT4_MAX, true),
     text('timezone', 64, true), check('timezone', (v) => v == null || (typeof v === 'string' && isValidTimeZone(v)), 'an IANA time zone'),
+    // Not on subscribers' event today, but taken from it if there (registerBillingAccount `series`):
+    // a credit-note or receipt prefix is refused there, so such an event is left out like the others.
+    (d) => {
+      const problem = typeof d.series === 'string' ? reservedInvoiceSeriesProblem(d.series) : undefined;
+      return problem ? { field: 'series', message: problem } : undefined;
+    },
   ],
   [EVENTS.billingAccountChanged.subject]: [text('billingAccountId', 40), check('changed', (v) => v == null || Array.isArray(v), 'a list')],
+  // The account's final period ends at closedAt (application/close-account.ts); the reason is not kept here.
+  [EVENTS.billingAccountClosed.subject]: [text('billingAccountId', 40), text('customerId', 40, true), date('closedAt'), check('reason', (v) => v == null || typeof v === 'string', 'a text')],
   [EVENTS.subscriptionCreated.subject]: [...SUBSCRIPTION, date('startsAt')],
   // A plan change takes effect when the event says, or at the event's time.
   [EVENTS.subscriptionChanged.subject]: [...SUBSCRIPTION, (d, e) => (d.effectiveAt == null ? dateProblem('time', e.time) : dateProblem('effectiveAt', d.effectiveAt))],

@@ -16,14 +16,16 @@ import { runCollections } from '../application/collections';
 import { rows } from '../application/sql';
 import { assessDispute, decideDispute, disputeWorkflowRuns, escalateDispute, markWorkflowStarted, openDispute, withdrawDispute } from '../application/disputes';
 import { guardOperations, isStaff, listableAccounts, requireAccount, requireRow } from '../application/authorization';
+import { applyUnappliedPayment, BANK_TRANSFER_KEY_PREFIX, candidatesOf, listUnappliedPayments, receiveBankTransfer, UNAPPLIED_KEY_PREFIX, type UnappliedPaymentRow, type UnappliedStatus } from '../application/unapplied-payments';
 import { approveRequest, expiresAt, gateCreditNote, gateDisputeAccept, gateRefund, listApprovalRequests, rejectRequest, type ApprovalRow, type ApprovalStatus } from '../application/approvals';
 
 
 /**
- * The keys invoicing itself pays with (autopay on the due date, account credit applied): a caller
- * that took one first would answer those payments with its own (an autopay never charged).
+ * The keys invoicing itself pays with (autopay on the due date, account credit applied, bank statement
+ * lines and unapplied payments applied): a caller that took one first would answer those payments with
+ * its own (an autopay never charged, a statement line never paid).
  */
-const RESERVED_KEY_PREFIXES = ['autopay:', 'account-credit:'];
+const RESERVED_KEY_PREFIXES = ['autopay:', 'account-credit:', BANK_TRANSFER_KEY_PREFIX, UNAPPLIED_KEY_PREFIX];
 function callerKey(key: unknown): void {
   if (typeof key === 'string' && RESERVED_KEY_PREFIXES.some((p) => key.startsWith(p))) {
     throw badInput('input.idempotencyKey', `Idempotency keys starting with ${RESERVED_KEY_PREFIXES.join(' or ')} are reserved for invoicing's own payments`, 'IDEMPOTENCY_KEY_RESERVED');
@@ -162,6 +164,14 @@ async function afterDisputeDecided(ctx: InvoicingContext, r: { invoiceId: string
   await pokeDisputesClosedByNoteOf(ctx, disputeId);
 }
 
+/** After a bank transfer paid an invoice (a statement line, an unapplied payment applied): dunning and credit as after recordPayment. */
+async function afterPayment(ctx: InvoicingContext, paymentId: string, at: Date) {
+  const payment = await ctx.em.fork().findOneOrFail(Payment, { id: paymentId });
+  await pokeDunning(ctx, payment.invoiceId, 'paymentRecorded');
+  await pokeCreditPaid(ctx, payment.billingAccountId, at);
+  return { payment, invoice: payment.invoiceId ? await fresh(ctx, payment.invoiceId) : null };
+}
+
 const disputePayload = async (ctx: InvoicingContext, id: string) => ({ dispute: await ctx.em.fork().findOneOrFail(Dispute, { id }) });
 
 const m = (amount: string, currency: string) => ({ amount: dec(String(amount)).toFixed(), currency });
@@ -200,6 +210,7 @@ export const resolvers = guardOperations({
       return page(ctx, Dispute, { ...(a.filter?.status ? { status: a.filter.status } : {}), ...(accounts ? { billingAccountId: { $in: accounts } } : {}) }, a);
     },
     approvalRequests: (_: unknown, a: { status?: ApprovalStatus | null; first?: number; after?: string }, ctx: InvoicingContext) => listApprovalRequests(ctx.em, a),
+    unappliedPayments: (_: unknown, a: { filter?: { status?: UnappliedStatus | null } | null; first?: number; after?: string }, ctx: InvoicingContext) => listUnappliedPayments(ctx.em, a),
   },
   Mutation: {
     recordPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
@@ -210,6 +221,17 @@ export const resolvers = guardOperations({
       await pokeDunning(ctx, payment.invoiceId, 'paymentRecorded');
       await pokeCreditPaid(ctx, payment.billingAccountId, at);
       return { payment, invoice: payment.invoiceId ? await fresh(ctx, payment.invoiceId) : null };
+    },
+    receiveBankTransfer: async (_: unknown, a: Args<{ bankTransactionId: string; amount: { amount: string; currency: string }; reference: string; payerName?: string | null; receivedAt?: Date | string | null }>, ctx: InvoicingContext) => {
+      const at = ctx.runtime.clock.now();
+      const r = await mutate(ctx, (em, now) => receiveBankTransfer(em, { ...a.input, by: ctx.caller.subject, now }, ctx.deps.payments), at);
+      if (r.outcome === 'UNAPPLIED') return { outcome: r.outcome, payment: null, invoice: null, unappliedPayment: r.row };
+      return { outcome: r.outcome, ...(await afterPayment(ctx, r.paymentId, at)), unappliedPayment: null };
+    },
+    applyUnappliedPayment: async (_: unknown, a: Args<{ unappliedPaymentId: string; invoiceId: string; idempotencyKey: string }>, ctx: InvoicingContext) => {
+      const at = ctx.runtime.clock.now();
+      const row = await mutate(ctx, (em, now) => applyUnappliedPayment(em, { ...a.input, by: ctx.caller.subject, now }, ctx.deps.payments), at);
+      return { unappliedPayment: row, ...(await afterPayment(ctx, row.applied_payment_id!, at)) };
     },
     refundPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
       refundKey(a.input?.idempotencyKey);
@@ -454,6 +476,20 @@ export const resolvers = guardOperations({
     creditedAmount: (d: Dispute) => (d.creditedAmount == null ? null : m(d.creditedAmount, d.currency)),
     assessment: (d: Dispute) => (typeof d.assessment === 'string' ? JSON.parse(d.assessment) : (d.assessment ?? null)),
     pendingApproval: async (d: Dispute, _: unknown, ctx: InvoicingContext) => (isStaff(ctx.caller) ? ((await ctx.pendingApprovalsOfDispute.load(d.id))[0] ?? null) : null),
+  },
+  UnappliedPayment: {
+    bankTransactionId: (r: UnappliedPaymentRow) => r.bank_transaction_id,
+    amount: (r: UnappliedPaymentRow) => ({ amount: dec(String(r.amount)).toFixed(minorUnits(r.currency)), currency: r.currency }),
+    payerName: (r: UnappliedPaymentRow) => r.payer_name,
+    receivedAt: (r: UnappliedPaymentRow) => r.received_at,
+    reasonCode: (r: UnappliedPaymentRow) => r.reason_code,
+    candidateInvoiceIds: (r: UnappliedPaymentRow) => candidatesOf(r),
+    receivedBy: (r: UnappliedPaymentRow) => r.received_by,
+    appliedInvoiceId: (r: UnappliedPaymentRow) => r.applied_invoice_id,
+    appliedPaymentId: (r: UnappliedPaymentRow) => r.applied_payment_id,
+    appliedBy: (r: UnappliedPaymentRow) => r.applied_by,
+    appliedAt: (r: UnappliedPaymentRow) => r.applied_at,
+    createdAt: (r: UnappliedPaymentRow) => r.created_at,
   },
   ApprovalRequest: {
     subjectId: (r: ApprovalRow) => r.subject_id,

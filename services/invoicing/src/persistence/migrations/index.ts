@@ -19,6 +19,7 @@ import { Migration20261220000000_rerate_adjustment_record } from './Migration202
 import { Migration20261220200000_outbox_failed_rows } from './Migration20261220200000_outbox_failed_rows';
 import { Migration20261228000000_series_document_type } from './Migration20261228000000_series_document_type';
 import { Migration20261229000000_payment_reference_index } from './Migration20261229000000_payment_reference_index';
+import { Migration20261230000000_unapplied_payment } from './Migration20261230000000_unapplied_payment';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -42,4 +43,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261220200000_outbox_failed_rows', class: Migration20261220200000_outbox_failed_rows },
   { name: 'Migration20261228000000_series_document_type', class: Migration20261228000000_series_document_type },
   { name: 'Migration20261229000000_payment_reference_index', class: Migration20261229000000_payment_reference_index },
+  { name: 'Migration20261230000000_unapplied_payment', class: Migration20261230000000_unapplied_payment },
 ];

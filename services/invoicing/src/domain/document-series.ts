@@ -1,0 +1,21 @@
+/**
+ * Document numbers print as `<series>-<number>`. Invoices take their account's series (default
+ * INV); credit notes and receipts have their own prefixes (`issueCreditNote` / `issuePaymentReceipt`
+ * in application/payments.ts, each with its counter in `invoice_series` by document type). An
+ * invoice series named like one of those prefixes would print invoice numbers that read as credit
+ * notes or receipts, so it is reserved.
+ */
+export const CREDIT_NOTE_PREFIX = 'CN';
+export const RECEIPT_PREFIX = 'RCT';
+export const RESERVED_INVOICE_SERIES: readonly string[] = [CREDIT_NOTE_PREFIX, RECEIPT_PREFIX];
+
+/** Whether `series` names another document type's prefix (case and surrounding spaces ignored). */
+export function isReservedInvoiceSeries(series: string): boolean {
+  return RESERVED_INVOICE_SERIES.includes(series.trim().toUpperCase());
+}
+
+/** Why an invoice series may not be used, for a person to act on; undefined when it may. */
+export function reservedInvoiceSeriesProblem(series: string): string | undefined {
+  if (!isReservedInvoiceSeries(series)) return undefined;
+  return `Invoice series "${series}" is reserved: ${RESERVED_INVOICE_SERIES.join(' and ')} number credit notes and receipts, so invoices in it would read as those; choose another series (default INV)`;
+}
