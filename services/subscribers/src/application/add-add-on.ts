@@ -5,7 +5,7 @@ import { BillingAccount, Line, Subscription } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
 import type { LineOrderResult } from './add-line';
 import { assertNoOpenOrder } from './line-orders';
-import { findReplayedOrder, placeOrder } from './place-order';
+import { findReplayedLineOrder, placeOrder } from './place-order';
 import { currentSubscription } from './plans';
 
 export interface AddAddOnCommand {
@@ -31,7 +31,7 @@ export type { AddOnEntry } from '../domain/add-ons';
  */
 export async function addAddOn(em: Em, catalog: CatalogClient, c: AddAddOnCommand, offered?: OfferedTerms): Promise<LineOrderResult> {
   const { now, ...input } = c;
-  const replay = await findReplayedOrder(em, c.idempotencyKey, 'ADD_ON', input);
+  const replay = await findReplayedLineOrder(em, c.lineId, c.idempotencyKey, 'ADD_ON', input);
   if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }) };
   const line = await em.findOne(Line, { id: c.lineId });
   if (!line) throw notFound('Line', c.lineId, 'input.lineId');

@@ -1,12 +1,13 @@
 import { conflict, newId, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { BillingAccount, CollectionsHold, Line, ProductOrder, Subscription } from '../persistence/entities';
+import { CollectionsHold, Line, ProductOrder, Subscription } from '../persistence/entities';
 import { normalizeIccid, normalizeImsi, normalizeMsisdn } from '../domain/validation';
 import type { CatalogClient } from '../ports/catalog-client';
 import { emitLineState, emitSubscription } from './events';
 import { feesOn } from '../domain/plan-terms';
 import { assertPlanFits, findPlan } from './plans';
 import { findReplayedOrder, placeOrder } from './place-order';
+import { lockAccountOpen } from './close-billing-account';
 
 export interface AddLineCommand {
   billingAccountId: string;
@@ -31,12 +32,14 @@ export interface LineOrderResult {
  */
 export async function addLine(em: Em, catalog: CatalogClient, c: AddLineCommand): Promise<LineOrderResult> {
   const { now, ...input } = c;
-  const replay = await findReplayedOrder(em, c.idempotencyKey, 'NEW_LINE', input);
+  // The key is the account's (input.billingAccountId): looked up before any validation.
+  const replay = await findReplayedOrder(em, c.billingAccountId, c.idempotencyKey, 'NEW_LINE', input);
   if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }) };
   const msisdn = normalizeMsisdn(c.msisdn);
   const iccid = c.iccid ? normalizeIccid(c.iccid) : null;
   const imsi = c.imsi ? normalizeImsi(c.imsi) : null;
-  const account = await em.findOne(BillingAccount, { id: c.billingAccountId });
+  // Read under a share lock and refused ACCOUNT_CLOSED once closed (closeBillingAccount locks it to close it).
+  const account = await lockAccountOpen(em, c.billingAccountId);
   if (!account) throw notFound('BillingAccount', c.billingAccountId, 'input.billingAccountId');
   await assertNotInCollections(em, account.id);
   if (await em.findOne(Line, { msisdn, status: { $ne: 'TERMINATED' } })) throw conflict('MSISDN_DUPLICATE', `MSISDN ${msisdn} is already in use`, { field: 'input.msisdn' });

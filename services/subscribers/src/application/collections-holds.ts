@@ -53,12 +53,15 @@ export const retryKey = (refused: ProductOrder): string => `retry:${refused.id}`
 /**
  * The latest attempt of a hold's bar or resumption: the order the hold records, else (rows from
  * before it recorded them) the one keyed `firstKey`, following the retries of refused attempts.
+ * Keys are scoped to the billing account (as every order key): the hold's, which is its line's and
+ * so every attempt's (`requestLineChange` places them on the line's account).
  */
-async function latestAttempt(em: Em, recorded: string | null | undefined, firstKey: string): Promise<ProductOrder | null> {
-  let order = recorded ? await em.findOne(ProductOrder, { id: recorded }) : await em.findOne(ProductOrder, { idempotencyKey: firstKey });
+async function latestAttempt(em: Em, hold: CollectionsHold, recorded: string | null | undefined, firstKey: string): Promise<ProductOrder | null> {
+  const billingAccountId = hold.billingAccountId;
+  let order = recorded ? await em.findOne(ProductOrder, { id: recorded }) : await em.findOne(ProductOrder, { billingAccountId, idempotencyKey: firstKey });
   // A retry placed but not recorded cannot happen (same transaction); older rows may lack it.
   while (order?.status === 'FAILED') {
-    const next = await em.findOne(ProductOrder, { idempotencyKey: retryKey(order) });
+    const next = await em.findOne(ProductOrder, { billingAccountId, idempotencyKey: retryKey(order) });
     if (!next) break;
     order = next;
   }
@@ -143,7 +146,7 @@ export async function placeCollectionsHold(em: Em, c: CollectionsHoldCommand): P
     const step = placeStep(line.status as LineStatus, await openOrder(em, line.id));
     if (step === 'WAIT') out.waiting.push(line.id);
     // This hold's bar so far (a refused attempt is not a bar: the line is barred or not by now).
-    const earlier = await latestAttempt(em, hold.barOrderId, barKey);
+    const earlier = await latestAttempt(em, hold, hold.barOrderId, barKey);
     // A bar an earlier call placed is replayed, not placed again (the line ACTIVE after it: an
     // agent resumed it before holds refused that).
     if (earlier && earlier.status !== 'FAILED') out.orders.push(earlier);
@@ -227,7 +230,7 @@ export async function liftCollectionsHold(em: Em, c: CollectionsHoldCommand): Pr
   for (const hold of lifted) {
     const line = lines.get(hold.lineId)!;
     const resumeKey = `${c.idempotencyKey}:${line.id}`;
-    const earlier = await latestAttempt(em, hold.resumeOrderId, resumeKey);
+    const earlier = await latestAttempt(em, hold, hold.resumeOrderId, resumeKey);
     if (earlier && earlier.status !== 'FAILED') {
       out.orders.push(earlier);
       continue;

@@ -8,7 +8,7 @@ import { CollectionsHold, Line, ProductOrder, Subscription } from '../persistenc
 import type { CatalogClient } from '../ports/catalog-client';
 import type { LineOrderResult } from './add-line';
 import type { PlanFeesRequest, SubscriptionFees } from './plan-fees';
-import { findReplayedOrder, placeOrder } from './place-order';
+import { findReplayedLineOrder, findReplayedOrder, placeOrder } from './place-order';
 
 export interface LineChangeCommand {
   kind: Extract<OrderKind, 'SUSPEND' | 'RESUME' | 'TERMINATE' | 'BAR'>;
@@ -30,13 +30,13 @@ export async function requestLineChange(em: Em, c: LineChangeCommand, catalog: C
   const { now, ...input } = c;
   // The catalog is asked before the line is locked (it may take seconds; not for a replay, which
   // needs no fees), and under the lock only for a plan it did not show then.
-  const early = c.kind === 'TERMINATE' ? await findReplayedOrder(em, c.idempotencyKey, c.kind, input) : null;
+  const early = c.kind === 'TERMINATE' ? await findReplayedLineOrder(em, c.lineId, c.idempotencyKey, c.kind, input) : null;
   if (early) return { order: early, line: await em.findOneOrFail(Line, { id: early.lineId }) };
   const read = c.kind === 'TERMINATE' ? await planFeesOfLine(em, catalog, c.lineId, 'TERMINATION') : null;
   // Locked before the checks: a second request for the line waits here, then sees this order
   // (a replay of its idempotency key, or refused as a later request would be).
   const line = await lockLine(em, c.lineId);
-  const replay = await findReplayedOrder(em, c.idempotencyKey, c.kind, input);
+  const replay = await findReplayedOrder(em, line?.billingAccountId, c.idempotencyKey, c.kind, input);
   if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }) };
   if (!line) throw notFound('Line', c.lineId, 'input.lineId');
   transitionLine(line.status as never, LINE_ACTION_OF[c.kind]!, 'input.lineId');

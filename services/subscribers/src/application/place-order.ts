@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { conflict, newId } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import type { OrderKind } from '../domain/order';
-import { ProductOrder } from '../persistence/entities';
+import { Line, ProductOrder } from '../persistence/entities';
 import { emitOrderState } from './events';
 
 function canonical(value: unknown): string {
@@ -18,17 +18,32 @@ export function requestHash(kind: string, input: unknown): string {
 }
 
 /**
- * An earlier order with the same idempotency key: the same one again (same input) or CONFLICT
- * (other input). Checked before any validation so a retry after success returns the first answer.
+ * An earlier order of the billing account with the same idempotency key: the same one again (same
+ * input) or CONFLICT (other input). A key is the caller's and scoped to the account (unique
+ * (billing_account_id, idempotency_key)): another account's order under the same key is another
+ * customer's request, neither replayed nor refused nor revealed. Checked before any validation (the
+ * caller resolves only the account, from the input's account or line) so a retry after success
+ * returns the first answer. No account (an unknown one): no earlier order.
  */
-export async function findReplayedOrder(em: Em, idempotencyKey: string | null | undefined, kind: OrderKind, input: unknown): Promise<ProductOrder | null> {
-  if (!idempotencyKey) return null;
-  const existing = await em.findOne(ProductOrder, { idempotencyKey });
+export async function findReplayedOrder(em: Em, billingAccountId: string | null | undefined, idempotencyKey: string | null | undefined, kind: OrderKind, input: unknown): Promise<ProductOrder | null> {
+  if (!idempotencyKey || !billingAccountId) return null;
+  const existing = await em.findOne(ProductOrder, { billingAccountId, idempotencyKey });
   if (!existing) return null;
   if (existing.kind !== kind || existing.requestHash !== requestHash(kind, input)) {
     throw conflict('IDEMPOTENCY_KEY_REUSED', `Idempotency key ${idempotencyKey} was already used for a different request`, { field: 'input.idempotencyKey' });
   }
   return existing;
+}
+
+/**
+ * `findReplayedOrder` for an order of a line, before the line is checked or locked: the account is
+ * the line's (a line never changes account; an unknown line has no earlier order, and the caller
+ * then refuses it as without a key).
+ */
+export async function findReplayedLineOrder(em: Em, lineId: string, idempotencyKey: string | null | undefined, kind: OrderKind, input: unknown): Promise<ProductOrder | null> {
+  if (!idempotencyKey) return null;
+  const line = await em.findOne(Line, { id: lineId });
+  return findReplayedOrder(em, line?.billingAccountId, idempotencyKey, kind, input);
 }
 
 export interface PlaceOrderCommand {

@@ -175,7 +175,7 @@ export async function changePlan(em: Em, catalog: CatalogClient, c: PlanChangeCo
   // change for the line sent at the same moment waits here, then sees this one (a replay, or
   // refused as a later one would be).
   const locked = await lockLine(em, c.lineId);
-  const replay = await findReplayedOrder(em, c.idempotencyKey, 'PLAN_CHANGE', input);
+  const replay = await findReplayedOrder(em, locked?.billingAccountId, c.idempotencyKey, 'PLAN_CHANGE', input);
   if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }), preview: null };
   if (!locked) throw notFound('Line', c.lineId, 'input.lineId');
   const preview = await quoteChange(em, catalog, c, wallets);

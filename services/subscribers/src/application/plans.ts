@@ -15,7 +15,8 @@ export interface ResolvedPlan {
 /**
  * Looks up a plan to sell (a new line with it, subscribe, a plan change and its quote: every path
  * that puts a line on a plan calls this, and only they do): its current version, or NOT_FOUND, or
- * CONFLICT `PLAN_RETIRED` for a plan the catalog has retired, each naming the field. Customers and
+ * CONFLICT `PLAN_RETIRED` for a plan the catalog has retired, or CONFLICT `PLAN_NOT_YET_EFFECTIVE`
+ * (with `effectiveFrom`) for one published for a later date, each naming the field. Customers and
  * staff alike. What was sold before the retirement is not looked up again: lines keep their pinned
  * version, orders placed before (and their retries) carry theirs, an END_OF_CYCLE change scheduled
  * onto the plan starts.
@@ -23,7 +24,14 @@ export interface ResolvedPlan {
 export async function findPlan(catalog: CatalogClient, code: string, field = 'input.planCode'): Promise<ResolvedPlan> {
   if (!code?.trim()) throw new DomainError('PLAN_CODE_REQUIRED', 'A plan code is required', { field }, 'BAD_USER_INPUT');
   const plan = await catalog.currentPlanVersion(code.trim());
-  if (!plan) throw notFound('Plan', code, field);
+  if (!plan) {
+    const upcoming = await catalog.planNotYetEffective?.(code.trim());
+    if (upcoming) {
+      const effectiveFrom = upcoming.effectiveFrom.toISOString();
+      throw conflict('PLAN_NOT_YET_EFFECTIVE', `Plan ${upcoming.code} takes effect on ${effectiveFrom} and cannot be sold before then; wait until that date or choose another plan`, { field, planCode: upcoming.code, effectiveFrom });
+    }
+    throw notFound('Plan', code, field);
+  }
   assertPlanOnSale(plan, field);
   return { plan, terms: planTerms(plan.document) };
 }

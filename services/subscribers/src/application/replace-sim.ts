@@ -8,7 +8,7 @@ import type { CatalogClient } from '../ports/catalog-client';
 import type { LineOrderResult } from './add-line';
 import { assertNoOpenOrder, flushOrder, lockLine, planFeesOfLine } from './line-orders';
 import type { PlanFeesRequest } from './plan-fees';
-import { findReplayedOrder, placeOrder } from './place-order';
+import { findReplayedLineOrder, findReplayedOrder, placeOrder } from './place-order';
 
 export interface ReplaceSimCommand {
   lineId: string;
@@ -42,12 +42,12 @@ export async function replaceSim(em: Em, catalog: CatalogClient | null, c: Repla
   if (!c.idempotencyKey?.trim()) throw badInput('input.idempotencyKey', 'A SIM replacement is charged: give it an idempotency key so a retry is not charged twice', 'IDEMPOTENCY_KEY_REQUIRED');
   // The catalog is asked before the line is locked (it may take seconds; not for a replay), and
   // under the lock only for a plan it did not show then.
-  const early = await findReplayedOrder(em, c.idempotencyKey, 'SIM_REPLACEMENT', input);
+  const early = await findReplayedLineOrder(em, c.lineId, c.idempotencyKey, 'SIM_REPLACEMENT', input);
   if (early) return { order: early, line: await em.findOneOrFail(Line, { id: early.lineId }) };
   const read = await planFeesOfLine(em, catalog, c.lineId, 'SIM_REPLACEMENT');
   // Locked before the checks, as every line order: a second request waits, then sees this order.
   const line = await lockLine(em, c.lineId);
-  const replay = await findReplayedOrder(em, c.idempotencyKey, 'SIM_REPLACEMENT', input);
+  const replay = await findReplayedOrder(em, line?.billingAccountId, c.idempotencyKey, 'SIM_REPLACEMENT', input);
   if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }) };
   const iccid = normalizeIccid(c.iccid ?? '');
   if (!line) throw notFound('Line', c.lineId, 'input.lineId');

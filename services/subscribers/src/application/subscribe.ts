@@ -8,6 +8,7 @@ import { emitOneOffCharge, emitSubscription } from './events';
 import { assertPlanFits, findPlan, LIVE_SUBSCRIPTION } from './plans';
 import { lockLine } from './line-orders';
 import { planFeeCharges } from './plan-fees';
+import { assertAccountOpen } from './close-billing-account';
 
 export interface SubscribeCommand {
   lineId: string;
@@ -31,6 +32,8 @@ export async function subscribe(em: Em, catalog: CatalogClient, c: SubscribeComm
   // subscribe waits for this one, and this one sees the line as they leave it.
   const line = await lockLine(em, c.lineId);
   if (!line) throw notFound('Line', c.lineId, 'input.lineId');
+  // A closed account takes no new plan (its lines are all terminated; this says why).
+  assertAccountOpen(await em.findOneOrFail(BillingAccount, { id: line.billingAccountId }), 'input.lineId');
   if (line.status === 'TERMINATED') throw conflict('LINE_TERMINATED_CONFLICT', `Line ${line.id} is terminated`, { field: 'input.lineId' });
   const existing = await em.findOne(Subscription, { lineId: line.id, status: { $in: LIVE_SUBSCRIPTION } });
   if (existing) throw conflict('SUBSCRIPTION_ALREADY_EXISTS', `Line ${line.id} is already on ${existing.planCode}; use changePlan`, { field: 'input.lineId' });

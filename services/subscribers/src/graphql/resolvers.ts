@@ -6,6 +6,7 @@ import { BillingAccount, CollectionsHold, CommunicationMessage, Customer, Line, 
 import { createCustomer, type CreateCustomerCommand } from '../application/create-customer';
 import { openBillingAccount, type OpenBillingAccountCommand } from '../application/open-billing-account';
 import { updateBillingAccount, type UpdateBillingAccountCommand } from '../application/update-billing-account';
+import { closeBillingAccount, type CloseBillingAccountCommand } from '../application/close-billing-account';
 import { addLine, type AddLineCommand, type LineOrderResult } from '../application/add-line';
 import { subscribe, type SubscribeCommand } from '../application/subscribe';
 import { addAddOn, type AddAddOnCommand } from '../application/add-add-on';
@@ -203,6 +204,9 @@ export const resolvers = {
       const { account, changed } = await mutate(ctx, (em, now) => updateBillingAccount(em, { ...a.input, now }));
       return { billingAccount: account, changed };
     },
+    closeBillingAccount: async (_: unknown, a: Input<CloseBillingAccountCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'close billing accounts'), {
+      billingAccount: await mutate(ctx, (em, now) => closeBillingAccount(em, { ...a.input, now })),
+    }),
     addLine: (_: unknown, a: Input<AddLineCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'add lines'), order)(ctx, (em, now) => addLine(em, ctx.deps.catalog, { ...a.input, now })),
     subscribe: async (_: unknown, a: Input<SubscribeCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'subscribe lines'), { subscription: await mutate(ctx, (em, now) => subscribe(em, ctx.deps.catalog, { ...a.input, now })) }),
     previewPlanChange: async (_: unknown, a: Input<PlanChangeCommand>, ctx: SubscribersContext) => (await authorizeLine(ctx, a.input.lineId, 'change plans', true), previewPlanChange)(ctx.em.fork() as Em, ctx.deps.catalog, { ...a.input, now: ctx.runtime.clock.now() }, ctx.deps.wallets),
@@ -294,6 +298,7 @@ export const resolvers = {
     oneOffCharges: (a: BillingAccount, _: unknown, ctx: SubscribersContext) => ctx.chargesOfAccount.load(a.id),
     creditLimit: (a: BillingAccount) => (a.creditLimit == null ? null : round(contractMoney(a.creditLimit, a.currency))),
     autopay: (a: BillingAccount) => Boolean(a.autopayToken),
+    status: (a: BillingAccount) => a.status ?? 'OPEN',
   },
   Line: {
     __resolveReference: async (ref: { id: string }, ctx: SubscribersContext) => visibleLine(ctx, await ctx.lines.load(ref.id)),

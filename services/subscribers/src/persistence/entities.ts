@@ -35,6 +35,17 @@ export const BillingAccount = defineEntity({
     creditLimit: p.decimal('string').precision(18).scale(4).nullable(),
     autopayToken: p.string().length(200).nullable(),
     createdAt: p.datetime(),
+    /**
+     * OPEN, or CLOSED by `closeBillingAccount` (every line terminated first); a closed account takes
+     * no new line or plan. The column is NOT NULL DEFAULT 'OPEN'; left out of inserts (undefined on a
+     * row just created here), which reads as OPEN (`accountStatus`).
+     */
+    status: p.string().length(16).nullable(),
+    /** When it was closed: the end of its final billing period. */
+    closedAt: p.datetime().nullable(),
+    closedReason: p.string().length(300).nullable(),
+    /** Idempotency key of the request that closed it (the same key again gets the same answer). */
+    closedKey: p.string().length(200).nullable(),
   }),
 });
 export type BillingAccount = InferEntity<typeof BillingAccount>;
@@ -84,6 +95,8 @@ export type Subscription = InferEntity<typeof Subscription>;
 export const ProductOrder = defineEntity({
   name: 'ProductOrder',
   tableName: 'product_order',
+  /** A caller's idempotency key is unique within the order's billing account (another account may use it too). */
+  uniques: [{ properties: ['billingAccountId', 'idempotencyKey'] }],
   properties: (p) => ({
     id: p.string().primary().length(40),
     kind: p.string().length(16),
@@ -92,7 +105,8 @@ export const ProductOrder = defineEntity({
     lineId: p.string().length(40).index(),
     /** JSON: what to do (e.g. the plan change quote), fixed when the order is placed. */
     request: p.text(),
-    idempotencyKey: p.string().length(200).nullable().unique(),
+    /** Unique per billing account (see `uniques`); looked up by (billingAccountId, idempotencyKey). */
+    idempotencyKey: p.string().length(200).nullable(),
     requestHash: p.string().length(64).nullable(),
     failureCode: p.string().length(80).nullable(),
     failureMessage: p.text().nullable(),

@@ -20,6 +20,16 @@ export interface CatalogPlanVersion {
   document: unknown;
 }
 
+/**
+ * A plan published for a later date: it exists, but no version is in force yet (catalog's plan
+ * status SCHEDULED), so nothing can be sold on it before `effectiveFrom`.
+ */
+export interface CatalogPlanNotYetEffective {
+  code: string;
+  /** When its first published version takes effect (the earliest still to come). */
+  effectiveFrom: Date;
+}
+
 /** The only way subscribers reads plans: from the catalog service, never its database. */
 export interface CatalogClient {
   /**
@@ -27,6 +37,14 @@ export interface CatalogClient {
    * versions), or null if the plan does not exist or has none.
    */
   currentPlanVersion(code: string): Promise<CatalogPlanVersion | null>;
+  /**
+   * For a code `currentPlanVersion` answered null: the plan, if it exists but its only published
+   * versions take effect later (PUBLISHED with a future effectiveFrom, or SCHEDULED), with the
+   * earliest such date; null for a plan that does not exist, a draft, a retired plan, or one with
+   * a version in force. Optional so that stand-ins need not answer it: without it, such a plan
+   * reads as not found.
+   */
+  planNotYetEffective?(code: string): Promise<CatalogPlanNotYetEffective | null>;
   /** A published version's document, by id (immutable, so it may be cached). */
   planVersionDocument(id: string): Promise<unknown | null>;
   /** An add-on offer (data boost, roaming pass), or null. */
@@ -65,6 +83,11 @@ export function offerFromDocument(document: unknown): CatalogOffer {
 const PLAN_QUERY = /* GraphQL */ `
   query SubscribersPlan($code: String!) {
     plan(code: $code) { id code status paymentMode currency currentVersion { id version document } }
+  }
+`;
+const UPCOMING_QUERY = /* GraphQL */ `
+  query SubscribersUpcomingPlan($code: String!) {
+    plan(code: $code) { code status currentVersion { id } versions { status effectiveFrom } }
   }
 `;
 const OFFER_QUERY = /* GraphQL */ `
@@ -120,6 +143,19 @@ export class GraphqlCatalogClient implements CatalogClient {
     if (!plan || !plan.currentVersion || plan.status === 'DRAFT') return null;
     this.versions.set(plan.currentVersion.id, plan.currentVersion.document);
     return { planId: plan.id, code: plan.code, planStatus: plan.status, paymentMode: plan.paymentMode, currency: plan.currency, versionId: plan.currentVersion.id, version: plan.currentVersion.version, document: plan.currentVersion.document };
+  }
+
+  async planNotYetEffective(code: string): Promise<CatalogPlanNotYetEffective | null> {
+    const data = await this.query<{ plan: null | { code: string; status: string; currentVersion: null | { id: string }; versions: { status: string; effectiveFrom: string | null }[] } }>(UPCOMING_QUERY, { code });
+    const plan = data.plan;
+    // Only a plan still to come: not a draft (never published), not a retired one, not one in force.
+    if (!plan || plan.currentVersion || (plan.status !== 'PUBLISHED' && plan.status !== 'SCHEDULED')) return null;
+    // With no version in force (catalog's clock), every PUBLISHED (or SCHEDULED) version is dated later; CANCELLED ones never take effect.
+    const dates = plan.versions
+      .filter((v) => (v.status === 'PUBLISHED' || v.status === 'SCHEDULED') && v.effectiveFrom)
+      .map((v) => new Date(v.effectiveFrom!))
+      .sort((a, b) => a.getTime() - b.getTime());
+    return dates.length ? { code: plan.code, effectiveFrom: dates[0]! } : null;
   }
 
   async offer(code: string): Promise<CatalogOffer | null> {

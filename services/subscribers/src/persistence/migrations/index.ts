@@ -8,6 +8,8 @@ import { Migration20261216000000_order_saga_lease } from './Migration20261216000
 import { Migration20261217000000_order_saga_charge_at } from './Migration20261217000000_order_saga_charge_at';
 import { Migration20261218000000_collections_hold_resume_order } from './Migration20261218000000_collections_hold_resume_order';
 import { Migration20261220200000_outbox_failed_rows } from './Migration20261220200000_outbox_failed_rows';
+import { Migration20261221000000_order_idempotency_key_per_account } from './Migration20261221000000_order_idempotency_key_per_account';
+import { Migration20261222000000_billing_account_closed } from './Migration20261222000000_billing_account_closed';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -20,4 +22,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261217000000_order_saga_charge_at', class: Migration20261217000000_order_saga_charge_at },
   { name: 'Migration20261218000000_collections_hold_resume_order', class: Migration20261218000000_collections_hold_resume_order },
   { name: 'Migration20261220200000_outbox_failed_rows', class: Migration20261220200000_outbox_failed_rows },
+  { name: 'Migration20261221000000_order_idempotency_key_per_account', class: Migration20261221000000_order_idempotency_key_per_account },
+  { name: 'Migration20261222000000_billing_account_closed', class: Migration20261222000000_billing_account_closed },
 ];
