@@ -9,6 +9,7 @@ import { accountId, chargeKey, newTxId, postTransactions, type NewTransaction } 
 import { bucketLock, toBucketState, type BucketWanted, type LiveBucketRow } from './buckets';
 import { bucketUse, bucketUseWrite, emitBalanceEvents, type BucketUse, type WalletChange } from './balance-events';
 import { settleAfterCredit } from './one-off-charges';
+import { WALLET_CLOSED, walletClosedMessage } from './wallets';
 
 export const chargeResultMessageId = (chargeId: string): string => deterministicId('event', 'wallets', 'chargeApplied', chargeId);
 
@@ -36,6 +37,17 @@ function result(c: ChargeRequest, outcome: ChargeResult['outcome'], units: strin
 }
 
 const denied = (c: ChargeRequest, reason: string): ChargeResult => result(c, 'DENIED', '0', '0', '0.000000', reason);
+
+/**
+ * A charge a closed wallet refuses: usage that occurred at or after the wallet's closedAt (its
+ * account was closed). Usage from before it that arrives late is charged as usual, as an ended
+ * bucket still serves its own period's late usage.
+ */
+function refusedAsClosed(c: ChargeRequest, closedAt: Date | null): boolean {
+  if (closedAt === null) return false;
+  const at = Date.parse(c.occurredAt);
+  return !(at < closedAt.getTime());
+}
 
 /** The reason a ChargeResult refusing a reused chargeId starts with (outcome REJECTED); GraphQL answers it as a CONFLICT. */
 export const CHARGE_ID_CONFLICT = 'CHARGE_ID_CONFLICT';
@@ -245,7 +257,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     bucketLock(batch.filter((c) => (Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0) || Array.isArray(c.allowanceMoves)).map(bucketsWanted)),
   );
   const done = new Map(existing.map((r) => [r.idempotency_key, r]));
-  const wallets = new Map<string, WalletState & { low: Decimal | null; start: Decimal; held: Decimal; hasRules: boolean; moneyFrom: string; revenue: string }>();
+  const wallets = new Map<string, WalletState & { low: Decimal | null; start: Decimal; held: Decimal; hasRules: boolean; moneyFrom: string; revenue: string; closedAt: Date | null }>();
   for (const w of locked) {
     const balance = new Decimal(w.balance);
     wallets.set(`${w.billing_account_id}\u0000${w.currency}`, {
@@ -265,6 +277,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
       low: w.low_balance_threshold === null ? null : new Decimal(w.low_balance_threshold),
       held: new Decimal(w.held),
       hasRules: w.has_rules,
+      closedAt: w.closed_at === null ? null : new Date(w.closed_at),
     });
   }
   const bucketsByAccount = new Map<string, BucketState[]>();
@@ -304,6 +317,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     const wallet = wallets.get(`${c.billingAccountId}\u0000${c.currency}`);
     if (problem) r = denied(c, `RATING_FAILED: ${problem}`);
     else if (!wallet) r = denied(c, 'USER_UNKNOWN');
+    else if (refusedAsClosed(c, wallet.closedAt)) r = denied(c, `${WALLET_CLOSED}: ${walletClosedMessage(wallet.billingAccountId, wallet.currency, wallet.closedAt)}`);
     else {
       const d = decideCharge(wallet, bucketsByAccount.get(c.billingAccountId) ?? NO_BUCKETS, toChargeInput(c));
       r = result(c, d.outcome, d.units.toFixed(), d.unitsFromBuckets.toFixed(), d.amount.toFixed(6), d.reason);

@@ -1,7 +1,7 @@
 import { Decimal, badInput, notFound } from '@ledgerline/contracts';
 import { ConfigError } from '@ledgerline/platform';
 import type { Sql } from '../persistence/sql';
-import { walletById } from './wallets';
+import { requireOpen, walletById } from './wallets';
 import { requireMinorUnits } from '../domain/entered-money';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../domain/auto-topup';
 import { requestAutoTopupOnRuleSet } from './balance-events';
@@ -45,6 +45,8 @@ function requireLimitsAllowATopup(c: SetAutoTopupCommand): void {
 export async function setAutoTopup(sql: Sql, c: SetAutoTopupCommand) {
   const wallet = await walletById(sql, c.walletId, true);
   if (!wallet) throw notFound('Wallet', c.walletId, 'input.walletId');
+  // A closed account's card is not charged again: no rule is turned on for its wallet.
+  if (c.enabled) requireOpen(wallet, 'input.walletId');
   if (c.enabled && (await hasEnabledBudget(sql, wallet.id))) {
     throw badInput('input.walletId', 'This wallet is a committed-spend budget: its budget replenishes it (and invoices the account), so an automatic card top-up would pay for the same low balance twice', 'AUTO_TOPUP_ON_BUDGET_WALLET');
   }

@@ -20,6 +20,8 @@ export interface LockedWalletRow {
   has_rules: boolean;
   /** The committed amount of the wallet's enabled budget (a charge's headroom includes the next replenishment); null: none. */
   budget_committed: string | null;
+  /** When the wallet closed with its billing account; null: OPEN. */
+  closed_at: Date | null;
 }
 
 export interface WalletPair {
@@ -68,7 +70,7 @@ function lockAndRead(where: string, wallets: string, params: unknown[]): Reading
         // The unbilled receivable is negative in the ledger (owed to us); negated by SQL, exactly.
         // The rule flags are the wallet row's (kept by triggers on the rule tables).
         text: `select w.id, w.billing_account_id, w.currency, w.payment_mode, w.credit_limit, w.overdraft_limit, w.low_balance_threshold,
-                 w.budget_committed, w.has_balance_rules as has_rules,
+                 w.budget_committed, w.has_balance_rules as has_rules, w.closed_at,
                  coalesce((select a.balance from ledger_account a where a.id = w.id), 0) as balance,
                  coalesce((select -a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'UNBILLED_RECEIVABLE', 'w.currency')}), 0) as unbilled,
                  coalesce((select a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'RESERVED', 'w.currency')}), 0) as held

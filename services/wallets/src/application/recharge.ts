@@ -1,7 +1,7 @@
 import { DomainError, badInput, conflict, newId, notFound } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
 import { requestHash } from './ledger';
-import { enteredAmount, requireWallet } from './wallets';
+import { enteredAmount, requireOpen, requireWallet } from './wallets';
 import { checkKey, creditWallet, requirePrepaid } from './topup-balance';
 import { fmt } from '../domain/charging';
 import { rechargeUnavailable, rechargeWorkflowId, type RechargeOutcome, type RechargeStarter } from '../adapters/recharge-starter';
@@ -89,6 +89,8 @@ export async function recharge(db: Db, starter: RechargeStarter | null, c: Recha
     }
     const wallet = await requireWallet(sql, c.billingAccountId, c.amount.currency);
     requirePrepaid(wallet);
+    // Refused before the row is written: the card of a closed account is never charged.
+    requireOpen(wallet);
     if (channel === AUTO_TOPUP_CHANNEL) await requireAutoTopupRequest(sql, c, fmt(amount));
     if (c.method === 'CARD' && !starter) throw rechargeUnavailable('Temporal is not configured for this wallets service (WALLETS_TEMPORAL=off)');
     const id = newId('payment').replace(/^pay_/, 'rch_');

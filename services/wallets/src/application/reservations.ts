@@ -10,6 +10,7 @@ import { walletLock, walletLockOfReservations, type LockedWalletRow, type Wallet
 import { grantRollover, rolloverTargetOf, type RolloverTarget } from './renew-allowances';
 import { bucketUse, bucketUseWrite, emitBalanceEvents, type BucketUseRow, type WalletChange } from './balance-events';
 import { reserveFingerprint, reserveValiditySeconds } from '../domain/reserve-fingerprint';
+import { WALLET_CLOSED, walletClosedMessage } from './wallets';
 
 export interface ReservationRow {
   id: string;
@@ -154,6 +155,11 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
       c.reply = sameReserve(prior, req, wallet.id)
         ? replyOf(prior, wallet.currency, now)
         : fail('RATING_FAILED', 'IDEMPOTENCY_KEY_REUSED', `requestId ${req.requestId} was already used for a different reservation; use a new requestId for a new request`);
+      continue;
+    }
+    // A closed wallet holds nothing new (a reservation is for usage from now on); those made before the close may still end.
+    if (wallet.closed_at !== null) {
+      c.reply = fail('END_USER_SERVICE_DENIED', WALLET_CLOSED, walletClosedMessage(wallet.billing_account_id, wallet.currency, wallet.closed_at));
       continue;
     }
     const requested = new Decimal(req.requestedUnits);

@@ -3,7 +3,7 @@ import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { accountId, newTxId, findTransaction, lockIdempotencyKey, postTransactions, replayOrConflict, requestHash, type AccountKind } from './ledger';
 import { settleAfterCredit } from './one-off-charges';
-import { enteredAmount, positiveAmount, requireWallet, type WalletRow } from './wallets';
+import { enteredAmount, positiveAmount, requireOpen, requireWallet, type WalletRow } from './wallets';
 import { fmt } from '../domain/charging';
 
 export interface TopupBalanceCommand {
@@ -62,6 +62,8 @@ export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { k
   const existing = await findTransaction(sql, `${source.kind}:${c.idempotencyKey}`);
   if (existing) return { ...(replayOrConflict(existing, hash).outcome as TopupResult), createdAt: existing.created_at, created: false };
   requirePrepaid(wallet);
+  // A closed account's wallet takes no money (a credit made before the close is answered above).
+  requireOpen(wallet);
   const result: Omit<TopupResult, 'id' | 'createdAt' | 'created'> = {
     walletId: wallet.id,
     billingAccountId: c.billingAccountId,

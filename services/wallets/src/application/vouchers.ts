@@ -4,7 +4,7 @@ import { Decimal, DomainError, badInput, newId, notFound, type Caller } from '@l
 import type { PaymentMode } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
 import { creditWallet, checkKey, requirePrepaid, type TopupResult } from './topup-balance';
-import { enteredAmount } from './wallets';
+import { enteredAmount, requireOpen, type WalletStatus } from './wallets';
 import { findTransaction, type StoredTransaction } from './ledger';
 import { fmt } from '../domain/charging';
 
@@ -114,9 +114,13 @@ export interface RedeemVoucherCommand {
 export async function redeemVoucher(db: Db, c: RedeemVoucherCommand): Promise<TopupResult> {
   checkKey(c.idempotencyKey);
   if (!c.billingAccountId) throw badInput('input.billingAccountId', 'billingAccountId is required');
-  const wallets = await db.query<{ currency: string; payment_mode: PaymentMode }>(`select currency, payment_mode from wallet where billing_account_id = $1`, [c.billingAccountId]);
+  const wallets = await db.query<{ currency: string; payment_mode: PaymentMode; status: WalletStatus; closed_at: Date | null }>(`select currency, payment_mode, status, closed_at from wallet where billing_account_id = $1`, [c.billingAccountId]);
   if (wallets.length === 0) throw notFound('Wallet', `of billing account ${c.billingAccountId}`, 'input.billingAccountId');
   if (!wallets.some((w) => w.payment_mode === 'PREPAID')) requirePrepaid({ billing_account_id: c.billingAccountId, payment_mode: wallets[0]!.payment_mode });
+  // A closed account redeems nothing: refused before any code is looked up (the voucher stays unused,
+  // no attempt counted). A wallet closing meanwhile is refused by creditWallet under its lock.
+  const open = wallets.filter((w) => w.payment_mode === 'PREPAID' && w.status !== 'CLOSED');
+  if (open.length === 0) requireOpen({ billing_account_id: c.billingAccountId, ...wallets.find((w) => w.payment_mode === 'PREPAID')! });
   const limits = c.limits ?? DEFAULT_VOUCHER_LIMITS;
   const since = new Date(c.now.getTime() - limits.windowMs);
   const code = normalizeCode(c.code);

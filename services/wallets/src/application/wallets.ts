@@ -1,4 +1,4 @@
-import { Decimal, DomainError, badInput, isCurrencyCode, newId, notFound } from '@ledgerline/contracts';
+import { Decimal, DomainError, badInput, conflict, isCurrencyCode, newId, notFound } from '@ledgerline/contracts';
 import type { PaymentMode } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { MONEY_ACCOUNT_KINDS, accountId, accountIdSql, ensureAccounts } from './ledger';
@@ -15,16 +15,40 @@ export interface WalletRow {
   overdraft_limit: string;
   low_balance_threshold: string | null;
   created_at: Date;
+  /** OPEN, or CLOSED with its billing account (close-account-wallets.ts). */
+  status: WalletStatus;
+  /** The account's closedAt (subscribers' billingaccount.closed); null while OPEN. */
+  closed_at: Date | null;
   balance: string;
   unbilled: string;
   reserved: string;
 }
 
+export type WalletStatus = 'OPEN' | 'CLOSED';
+
 export const WALLET_COLUMNS = `w.id, w.billing_account_id, w.currency, w.payment_mode, w.credit_limit, w.overdraft_limit, w.low_balance_threshold, w.created_at,
-  c.balance, -u.balance as unbilled, r.balance as reserved`;
+  w.status, w.closed_at, c.balance, -u.balance as unbilled, r.balance as reserved`;
 export const WALLET_JOINS = `join ledger_account c on c.id = w.id
   join ledger_account u on u.id = ${accountIdSql('w.billing_account_id', 'UNBILLED_RECEIVABLE', 'w.currency')}
   join ledger_account r on r.id = ${accountIdSql('w.billing_account_id', 'RESERVED', 'w.currency')}`;
+
+/** Why a closed wallet refuses money in and out (CONFLICT; the NATS paths answer it as their refusal's reason). */
+export const WALLET_CLOSED = 'WALLET_CLOSED';
+
+/** The refusal's text for a wallet closed at `closedAt`. */
+export function walletClosedMessage(billingAccountId: string, currency: string, closedAt: Date | string | null): string {
+  const at = closedAt ? new Date(closedAt).toISOString() : 'an earlier date';
+  return `The ${currency} wallet of billing account ${billingAccountId} was closed with its account at ${at}: it takes no top-up, recharge, voucher, reservation or charge of usage after that; its balance stays on the ledger for finance to pay out`;
+}
+
+/**
+ * A wallet that may still take money in or out: an OPEN one. A CLOSED wallet (its billing account
+ * closed) is refused CONFLICT WALLET_CLOSED on `field`, before anything moves.
+ */
+export function requireOpen(wallet: Pick<WalletRow, 'billing_account_id' | 'currency' | 'status' | 'closed_at'>, field = 'input.billingAccountId'): void {
+  if (wallet.status !== 'CLOSED') return;
+  throw conflict(WALLET_CLOSED, walletClosedMessage(wallet.billing_account_id, wallet.currency, wallet.closed_at), { field, billingAccountId: wallet.billing_account_id, closedAt: wallet.closed_at ? new Date(wallet.closed_at).toISOString() : null });
+}
 
 /** A positive decimal amount of money, checked field by field. */
 export function positiveAmount(value: string, field = 'input.amount.amount'): Decimal {
@@ -106,6 +130,11 @@ export async function openWallet(sql: Sql, c: OpenWalletCommand): Promise<Wallet
   const creditLimit = c.limitsEntered ? limit(c.creditLimit, 'input.creditLimit') : creditLimitFromEvent(c.creditLimit);
   const overdraft = limit(c.overdraftLimit, 'input.overdraftLimit') ?? new Decimal(0);
   const low = limit(c.lowBalanceThreshold, 'input.lowBalanceThreshold');
+  // A closed account takes no new wallet (its existing one is answered as it is, below).
+  const closed = await sql.query<{ currency: string; closed_at: Date }>(`select currency, closed_at from wallet where billing_account_id = $1 and status = 'CLOSED' limit 1`, [c.billingAccountId]);
+  if (closed[0] && closed[0].currency !== c.currency && !(await walletOf(sql, c.billingAccountId, c.currency))) {
+    throw conflict(WALLET_CLOSED, `Billing account ${c.billingAccountId} was closed at ${new Date(closed[0].closed_at).toISOString()}: it takes no new wallet`, { field: 'input.billingAccountId', billingAccountId: c.billingAccountId });
+  }
   const id = newId('wallet');
   const inserted = await sql.query<{ id: string }>(
     `insert into wallet (id, billing_account_id, currency, payment_mode, credit_limit, overdraft_limit, low_balance_threshold, created_at)

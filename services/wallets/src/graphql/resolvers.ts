@@ -3,7 +3,7 @@ import type { ChargeRequest, WalletReserveRequest } from '@ledgerline/contracts'
 import type { RequestContext } from '@ledgerline/platform';
 import { depsOf } from '../deps';
 import type { Db, Sql } from '../persistence/sql';
-import { WALLET_COLUMNS, WALLET_JOINS, openWallet, setWalletLimits, walletById, walletOf, type WalletRow } from '../application/wallets';
+import { WALLET_CLOSED, WALLET_COLUMNS, WALLET_JOINS, openWallet, setWalletLimits, walletById, walletOf, type WalletRow } from '../application/wallets';
 import { bucketStatusAt, bucketsOf, grantBucket, revokeGrant, type BucketRow } from '../application/buckets';
 import { topupBalance, type TopupResult } from '../application/topup-balance';
 import { closeTopupKey } from '../application/close-topup-key';
@@ -111,6 +111,8 @@ export const resolvers = {
       const [r] = await mutate(ctx, (sql, t) => applyChargesIn(sql, [{ ...input, occurredAt: new Date(input.occurredAt).toISOString(), allowOverdraft: !!input.allowOverdraft }], t));
       // Same key, other input: a CONFLICT, as every idempotency key here (nothing was written).
       if (r!.outcome === 'REJECTED') throw conflict(CHARGE_ID_CONFLICT, r!.reason!.slice(CHARGE_ID_CONFLICT.length + 2), { field: 'input.chargeId' });
+      // A closed account's wallet (usage at or after its closedAt): a CONFLICT, as its other refusals here.
+      if (r!.outcome === 'DENIED' && r!.reason?.startsWith(`${WALLET_CLOSED}:`)) throw conflict(WALLET_CLOSED, r!.reason.slice(WALLET_CLOSED.length + 2), { field: 'input.billingAccountId' });
       return { result: { ...r!, amountCharged: money(r!.amountCharged, r!.currency) } };
     },
     closeCharge: async (_: unknown, { input }: { input: { chargeId: string; billingAccountId: string } }, ctx: WalletsContext) => {
@@ -172,6 +174,7 @@ export const resolvers = {
     reserveBalance: async (_: unknown, { input }: { input: WalletReserveRequest }, ctx: WalletsContext) => {
       requireStaff(ctx.caller, 'reserve balances');
       const r = await mutate(ctx, (sql, t) => reserve(sql, input, t));
+      if (r.error?.code === WALLET_CLOSED) throw conflict(WALLET_CLOSED, r.error.message, { field: 'input.billingAccountId' });
       const reservation = r.reservationId ? await reservationById(db(ctx), r.reservationId) : null;
       return { ...r, reservation, grantedUnit: r.grantedUnit && { ...r.grantedUnit, amount: money(r.grantedUnit.amount, r.grantedUnit.currency) } };
     },
@@ -221,6 +224,7 @@ export const resolvers = {
     __resolveReference: async (ref: { id: string }, ctx: WalletsContext) => requireRowAccount(db(ctx), ctx.caller, await walletById(db(ctx), ref.id), 'read this wallet'),
     billingAccountId: (w: WalletRow) => w.billing_account_id,
     paymentMode: (w: WalletRow) => w.payment_mode,
+    closedAt: (w: WalletRow) => w.closed_at,
     balance: (w: WalletRow) => money(w.balance, w.currency),
     unbilled: (w: WalletRow) => money(w.unbilled, w.currency),
     reserved: (w: WalletRow) => money(w.reserved, w.currency),

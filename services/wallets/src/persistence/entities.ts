@@ -18,6 +18,10 @@ export const Wallet = defineEntity({
     overdraftLimit: p.decimal('string').precision(20).scale(6),
     lowBalanceThreshold: p.decimal('string').precision(20).scale(6).nullable(),
     createdAt: p.datetime(),
+    /** OPEN, or CLOSED with its billing account (closedAt: the account's). */
+    status: p.string().length(10).default('OPEN'),
+    closedAt: p.datetime().nullable(),
+    closedReason: p.text().nullable(),
   }),
 });
 export type Wallet = InferEntity<typeof Wallet>;

@@ -1,0 +1,59 @@
+import { Decimal, badInput, notFound, type BillingAccountClosedData, type WalletClosedData } from '@ledgerline/contracts';
+import type { Sql } from '../persistence/sql';
+import { eventRow, insertOutbox } from '../persistence/sql';
+import { fmt } from '../domain/charging';
+import { WALLET_COLUMNS, WALLET_JOINS, lockAccountWallets, type WalletRow } from './wallets';
+
+/**
+ * A closed billing account's wallets close with it (subscribers' `billingaccount.closed`, sent once
+ * every line is terminated). Each OPEN wallet of the account becomes CLOSED with the account's
+ * `closedAt` and reason; from then on it takes no top-up, recharge, voucher, reservation or charge
+ * of usage that occurred at or after `closedAt` (`requireOpen`, and charging's own check). Usage
+ * from before `closedAt` that arrives late is still charged, as an ended bucket still serves its
+ * period's late usage; reservations made before the close may still be committed or released.
+ *
+ * Nothing is paid out here: wallets has no refund or payout operation for prepaid money. The
+ * balance stays on the ledger (shown on the wallet) and `billing.wallets.wallet.closed` tells
+ * finance what is left per currency (and what open reservations still hold), once per account.
+ * A payout finance makes is recorded as an agent's `adjustBalance` debit, which a closed wallet
+ * still takes.
+ *
+ * Under the account's wallet locks (id order, as charging takes them): a charge batch committing
+ * meanwhile is in the balance the event carries, or comes after and sees the wallet CLOSED. An
+ * event redelivered finds no OPEN wallet: nothing changes, nothing is emitted. Refused (a coded
+ * error: the consumer counts and acknowledges it) when the event names no account or no valid
+ * closedAt, or an account with no wallet here (WALLET_NOT_FOUND).
+ */
+export async function closeAccountWallets(sql: Sql, d: BillingAccountClosedData, now: Date): Promise<WalletRow[]> {
+  const billingAccountId = d?.billingAccountId;
+  if (typeof billingAccountId !== 'string' || billingAccountId === '' || billingAccountId.length > 40) throw badInput('billingAccountId', 'billingaccount.closed names no billing account', 'BILLING_ACCOUNT_ID_INVALID');
+  const closedAt = typeof d.closedAt === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(d.closedAt) ? new Date(d.closedAt) : null;
+  if (!closedAt || Number.isNaN(closedAt.getTime())) throw badInput('closedAt', `closedAt must be an ISO date-time (got ${JSON.stringify(d.closedAt)?.slice(0, 40)})`, 'CLOSED_AT_INVALID');
+  if (d.reason != null && typeof d.reason !== 'string') throw badInput('reason', 'reason must be a text', 'REASON_INVALID');
+  const reason = d.reason == null ? null : d.reason.slice(0, 300);
+  await lockAccountWallets(sql, billingAccountId);
+  const wallets = await sql.query<WalletRow>(`select ${WALLET_COLUMNS} from wallet w ${WALLET_JOINS} where w.billing_account_id = $1 order by w.currency`, [billingAccountId]);
+  if (wallets.length === 0) throw notFound('Wallet', `of billing account ${billingAccountId}`, 'billingAccountId');
+  const open = wallets.filter((w) => w.status !== 'CLOSED');
+  if (open.length === 0) return [];
+  const ids = open.map((w) => w.id);
+  await sql.query(`update wallet set status = 'CLOSED', closed_at = $2, closed_reason = $3 where id = any($1::text[]) and status = 'OPEN'`, [ids, closedAt, reason]);
+  // No card is charged for a closed wallet: its auto top-up rules stop (a recharge would be refused anyway).
+  await sql.query(`update auto_topup_rule set enabled = false, updated_at = $2 where wallet_id = any($1::text[]) and enabled`, [ids, now]);
+  const data: WalletClosedData = {
+    billingAccountId,
+    customerId: typeof d.customerId === 'string' ? d.customerId : null,
+    closedAt: closedAt.toISOString(),
+    reason,
+    wallets: open.map((w) => ({
+      walletId: w.id,
+      currency: w.currency,
+      paymentMode: w.payment_mode,
+      balance: { amount: fmt(new Decimal(w.balance)), currency: w.currency },
+      reserved: { amount: fmt(new Decimal(w.reserved)), currency: w.currency },
+    })),
+  };
+  // Once per account (the key): a wallet closes once and never reopens.
+  await insertOutbox(sql, [eventRow('walletClosed', billingAccountId, [billingAccountId, 'closed'], now, data)]);
+  return open.map((w) => ({ ...w, status: 'CLOSED', closed_at: closedAt }));
+}
