@@ -295,6 +295,22 @@ export interface BillingAccountClosedData {
   reason: string;
 }
 
+/**
+ * `data` of `walletClosed`: a closed billing account's wallets (billingaccount.closed) and the money
+ * left on each when wallets closed them, for finance to pay out. `balance` is the wallet's cash
+ * (prepaid money; postpaid: money paid in advance); `reserved` is what open reservations still hold
+ * (given back to the balance when they end). Usage that occurred before closedAt and arrives later is
+ * still charged, so the balance to pay out is the wallet's once late usage has come in.
+ */
+export interface WalletClosedData {
+  billingAccountId: string;
+  customerId: string | null;
+  /** ISO date-time: the account's closedAt (subscribers). */
+  closedAt: string;
+  reason: string | null;
+  wallets: { walletId: string; currency: string; paymentMode: PaymentMode; balance: { amount: string; currency: string }; reserved: { amount: string; currency: string } }[];
+}
+
 /** `data` of `oneOffChargeCreated`: one item for invoicing to put on the account's next bill. */
 export interface OneOffChargeData {
   chargeId: string;

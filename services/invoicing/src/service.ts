@@ -74,7 +74,7 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
       deps.tellDisputesClosed = disputesClosedTeller(runtime, deps);
       registerDisputeGauges(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params), () => runtime.clock.now());
       registerUnbilledAfterClose(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params));
-      registerUnappliedPayments(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params));
+      registerUnappliedPayments(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params), () => runtime.clock.now());
       const stopConsumer = options.consume === false ? async () => undefined : await startConsumer(runtime, deps);
       const runner = options.runBillRuns === false ? null : startBillRunRunner(runtime, deps);
       if (runner) nudge = runner.nudge;

@@ -22,6 +22,7 @@
 //   refundPayment, issueCreditNote, issueInvoice, voidInvoice, regenerateInvoice,
 //   disputeInvoice, resolveDispute (legacy), startBillRun, addOneOffCharge, addDiscount       staff
 //   receiveBankTransfer, applyUnappliedPayment           staff   (bank statement lines: reconciliation, like BANK_TRANSFER)
+//   refundUnappliedPayment                               staff   (records the payout that sent a kept line back to its payer)
 //   openDispute, withdrawDispute                         staff | owner   (checked in disputes.ts, on the row)
 //   decideDispute                                        staff           (disputes.ts)
 //   assessDispute, escalateDispute                       SYSTEM          (disputes.ts; the dispute workflow's steps)
@@ -192,6 +193,7 @@ export const OPERATION_RULES: Record<'Query' | 'Mutation', Record<string, Guard>
     refundPayment: staff('refund payments'),
     receiveBankTransfer: staff('receive bank transfers'),
     applyUnappliedPayment: staff('apply unapplied payments'),
+    refundUnappliedPayment: staff('refund unapplied payments'),
     issueCreditNote: staff('issue credit notes'),
     issueInvoice: staff('issue invoices'),
     voidInvoice: staff('void invoices'),

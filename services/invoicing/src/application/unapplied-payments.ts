@@ -2,7 +2,8 @@
 // one invoice pays it as recordPayment pays a BANK_TRANSFER (that code path, keyed by the bank
 // transaction); one that names none or several, or an invoice that cannot take it (voided, a draft,
 // another currency), is kept as an unapplied payment, never refused: the money is at the bank. Staff
-// apply it to an invoice later (recordPayment again, overpayment kept as account credit).
+// apply it to an invoice later (recordPayment again, overpayment kept as account credit), or record
+// that it was paid back to the payer (refundUnappliedPayment: REFUNDED, with the payout's reference).
 import { badInput, conflict, dec, decodeCursor, DomainError, isCurrencyCode, minorUnits, newId, notFound, pageSize, toConnection } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { recordPayment, type RecordPaymentCommand } from './payments';
@@ -30,6 +31,11 @@ export interface UnappliedPaymentRow {
   applied_by: string | null;
   applied_at: Date | null;
   apply_idempotency_key: string | null;
+  refunded_by: string | null;
+  refunded_at: Date | null;
+  payout_reference: string | null;
+  refund_note: string | null;
+  refund_idempotency_key: string | null;
   created_at: Date;
   updated_at: Date | null;
 }
@@ -203,6 +209,75 @@ export async function applyUnappliedPayment(em: Em, c: ApplyUnappliedPaymentComm
     .where({ id: row.id })
     .update({ status: 'APPLIED', applied_invoice_id: c.invoiceId, applied_payment_id: paymentId, applied_by: c.by, applied_at: c.now, apply_idempotency_key: c.idempotencyKey, updated_at: c.now })
     .returning('*')) as UnappliedPaymentRow[];
+  return updated!;
+}
+
+export interface RefundUnappliedPaymentCommand {
+  unappliedPaymentId: string;
+  /** The outgoing bank transfer's id (the payout that sent the money back), at most 120 characters. */
+  payoutReference: string;
+  /** Why it went back (nobody could identify it, sent by mistake…): required. */
+  note: string;
+  idempotencyKey: string;
+  by: string;
+  now: Date;
+}
+
+const MAX_PAYOUT_REFERENCE = 120;
+const MAX_REFUND_NOTE = 1000;
+
+function checkRefund(c: RefundUnappliedPaymentCommand): void {
+  if (typeof c.unappliedPaymentId !== 'string' || c.unappliedPaymentId.trim() === '') throw badInput('input.unappliedPaymentId', 'Name the unapplied payment to refund', 'UNAPPLIED_PAYMENT_ID_MISSING');
+  if (typeof c.payoutReference !== 'string' || c.payoutReference.trim() === '') throw badInput('input.payoutReference', 'Give the reference of the outgoing bank transfer that paid the money back', 'PAYOUT_REFERENCE_MISSING');
+  if (c.payoutReference.length > MAX_PAYOUT_REFERENCE || c.payoutReference.includes('\u0000')) throw badInput('input.payoutReference', `A payout reference is at most ${MAX_PAYOUT_REFERENCE} characters, without NUL`, 'PAYOUT_REFERENCE_INVALID');
+  if (typeof c.note !== 'string' || c.note.trim() === '') throw badInput('input.note', 'Say why the money goes back to the payer', 'REFUND_NOTE_MISSING');
+  if (c.note.length > MAX_REFUND_NOTE || c.note.includes('\u0000')) throw badInput('input.note', `The note is at most ${MAX_REFUND_NOTE} characters, without NUL`, 'REFUND_NOTE_INVALID');
+  if (typeof c.idempotencyKey !== 'string' || c.idempotencyKey.trim() === '') throw badInput('input.idempotencyKey', 'An idempotency key is required', 'IDEMPOTENCY_KEY_MISSING');
+  if (c.idempotencyKey.length > 200) throw badInput('input.idempotencyKey', 'An idempotency key is at most 200 characters', 'IDEMPOTENCY_KEY_INVALID');
+}
+
+/**
+ * Records that a kept line was paid back to its payer (money nobody could identify, or sent by
+ * mistake): the UNAPPLIED row becomes REFUNDED with who, when, the payout's reference and the note.
+ * The payout itself is the bank's (outside the API); nothing else moves here (the row paid no invoice).
+ * Under the row's lock, as applyUnappliedPayment: a refund and an apply at once do exactly one; the
+ * other is CONFLICT UNAPPLIED_PAYMENT_ALREADY_APPLIED / _ALREADY_REFUNDED. Refunded before with the
+ * same payout reference: answered as it is (whatever the key); the same key with another payout or
+ * note: IDEMPOTENCY_KEY_REUSED; another payout: CONFLICT UNAPPLIED_PAYMENT_ALREADY_REFUNDED. A key
+ * that refunded one row refunds no other (IDEMPOTENCY_KEY_REUSED). Event payment.unappliedrefunded.
+ */
+export async function refundUnappliedPayment(em: Em, c: RefundUnappliedPaymentCommand): Promise<UnappliedPaymentRow> {
+  checkRefund(c);
+  const k = sql(em);
+  await k.raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', ['idempotency:unapplied_refund', c.idempotencyKey]);
+  const row = (await k('unapplied_payment').where({ id: c.unappliedPaymentId }).forUpdate().first()) as UnappliedPaymentRow | undefined;
+  if (!row) throw notFound('UnappliedPayment', c.unappliedPaymentId, 'input.unappliedPaymentId');
+  const reused = () => new DomainError('IDEMPOTENCY_KEY_REUSED', `Idempotency key "${c.idempotencyKey}" refunded another unapplied payment, or this one with another payout reference or note`, { field: 'input.idempotencyKey' });
+  const other = await k('unapplied_payment').where({ refund_idempotency_key: c.idempotencyKey }).whereNot({ id: row.id }).first('id');
+  if (other) throw reused();
+  if (row.status === 'APPLIED') throw conflict('UNAPPLIED_PAYMENT_ALREADY_APPLIED', `This payment was applied to invoice ${row.applied_invoice_id}: it cannot be paid back from the suspense list`, { field: 'input.unappliedPaymentId', appliedInvoiceId: row.applied_invoice_id });
+  if (row.status === 'REFUNDED') {
+    if (row.refund_idempotency_key === c.idempotencyKey) {
+      if (row.payout_reference === c.payoutReference && row.refund_note === c.note) return row;
+      throw reused();
+    }
+    if (row.payout_reference === c.payoutReference) return row;
+    throw conflict('UNAPPLIED_PAYMENT_ALREADY_REFUNDED', `This payment was paid back already (payout ${row.payout_reference})`, { field: 'input.unappliedPaymentId', payoutReference: row.payout_reference });
+  }
+
+  const [updated] = (await k('unapplied_payment')
+    .where({ id: row.id, status: 'UNAPPLIED' })
+    .update({ status: 'REFUNDED', refunded_by: c.by, refunded_at: c.now, payout_reference: c.payoutReference, refund_note: c.note, refund_idempotency_key: c.idempotencyKey, updated_at: c.now })
+    .returning('*')) as UnappliedPaymentRow[];
+  const scale = minorUnits(updated!.currency);
+  await enqueueEvents(em, 'paymentUnappliedRefunded', c.now, [
+    {
+      subject: row.id,
+      key: [row.id, 'refunded'],
+      // The note stays on the row (staff's words about a payer), not in the event partners may receive.
+      data: { unappliedPaymentId: row.id, bankTransactionId: row.bank_transaction_id, amount: dec(String(row.amount)).toFixed(scale), currency: row.currency, reference: row.reference, payerName: row.payer_name, receivedAt: new Date(row.received_at).toISOString(), payoutReference: c.payoutReference, refundedBy: c.by, refundedAt: c.now.toISOString() },
+    },
+  ]);
   return updated!;
 }
 

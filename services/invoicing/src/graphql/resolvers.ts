@@ -16,7 +16,7 @@ import { runCollections } from '../application/collections';
 import { rows } from '../application/sql';
 import { assessDispute, decideDispute, disputeWorkflowRuns, escalateDispute, markWorkflowStarted, openDispute, withdrawDispute } from '../application/disputes';
 import { guardOperations, isStaff, listableAccounts, requireAccount, requireRow } from '../application/authorization';
-import { applyUnappliedPayment, BANK_TRANSFER_KEY_PREFIX, candidatesOf, listUnappliedPayments, receiveBankTransfer, UNAPPLIED_KEY_PREFIX, type UnappliedPaymentRow, type UnappliedStatus } from '../application/unapplied-payments';
+import { applyUnappliedPayment, BANK_TRANSFER_KEY_PREFIX, candidatesOf, listUnappliedPayments, receiveBankTransfer, refundUnappliedPayment, UNAPPLIED_KEY_PREFIX, type UnappliedPaymentRow, type UnappliedStatus } from '../application/unapplied-payments';
 import { approveRequest, expiresAt, gateCreditNote, gateDisputeAccept, gateRefund, listApprovalRequests, rejectRequest, type ApprovalRow, type ApprovalStatus } from '../application/approvals';
 
 
@@ -233,6 +233,9 @@ export const resolvers = guardOperations({
       const row = await mutate(ctx, (em, now) => applyUnappliedPayment(em, { ...a.input, by: ctx.caller.subject, now }, ctx.deps.payments), at);
       return { unappliedPayment: row, ...(await afterPayment(ctx, row.applied_payment_id!, at)) };
     },
+    refundUnappliedPayment: async (_: unknown, a: Args<{ unappliedPaymentId: string; payoutReference: string; note: string; idempotencyKey: string }>, ctx: InvoicingContext) => ({
+      unappliedPayment: await mutate(ctx, (em, now) => refundUnappliedPayment(em, { ...a.input, by: ctx.caller.subject, now })),
+    }),
     refundPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
       refundKey(a.input?.idempotencyKey);
       const at = ctx.runtime.clock.now();
@@ -489,6 +492,10 @@ export const resolvers = guardOperations({
     appliedPaymentId: (r: UnappliedPaymentRow) => r.applied_payment_id,
     appliedBy: (r: UnappliedPaymentRow) => r.applied_by,
     appliedAt: (r: UnappliedPaymentRow) => r.applied_at,
+    refundedBy: (r: UnappliedPaymentRow) => r.refunded_by,
+    refundedAt: (r: UnappliedPaymentRow) => r.refunded_at,
+    payoutReference: (r: UnappliedPaymentRow) => r.payout_reference,
+    refundNote: (r: UnappliedPaymentRow) => r.refund_note,
     createdAt: (r: UnappliedPaymentRow) => r.created_at,
   },
   ApprovalRequest: {

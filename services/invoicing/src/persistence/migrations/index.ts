@@ -20,6 +20,7 @@ import { Migration20261220200000_outbox_failed_rows } from './Migration202612202
 import { Migration20261228000000_series_document_type } from './Migration20261228000000_series_document_type';
 import { Migration20261229000000_payment_reference_index } from './Migration20261229000000_payment_reference_index';
 import { Migration20261230000000_unapplied_payment } from './Migration20261230000000_unapplied_payment';
+import { Migration20261231000000_unapplied_payment_refund } from './Migration20261231000000_unapplied_payment_refund';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -44,4 +45,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261228000000_series_document_type', class: Migration20261228000000_series_document_type },
   { name: 'Migration20261229000000_payment_reference_index', class: Migration20261229000000_payment_reference_index },
   { name: 'Migration20261230000000_unapplied_payment', class: Migration20261230000000_unapplied_payment },
+  { name: 'Migration20261231000000_unapplied_payment_refund', class: Migration20261231000000_unapplied_payment_refund },
 ];
