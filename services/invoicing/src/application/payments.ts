@@ -4,6 +4,7 @@
 import { DomainError, badInput, dec, minorUnits, newId, notFound, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { createHash } from 'node:crypto';
+import { CREDIT_NOTE_PREFIX, RECEIPT_PREFIX } from '../domain/document-series';
 import { allocatePayment, assertCreditNoteWithinInvoice, creditNoteLines, isDraft, settlementState, splitRefund, type InvoiceState } from '../domain/lifecycle';
 import type { PaymentProvider } from '../adapters/payment-provider';
 import { applyAccountCredit, creditBalance, lockAccountCredit, lockCreditOfInvoice } from './credit';
@@ -309,10 +310,10 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provide
   }
 
   const id = newId('invoice').replace('inv_', 'cn_');
-  // Counters per document type and series: an invoice series may be named 'CN' too.
-  await k.raw(`insert into invoice_series (document_type, series, last_number) values ('CREDIT_NOTE', ?, 0) on conflict (document_type, series) do nothing`, ['CN']);
-  const [{ last_number }] = (await k.raw(`update invoice_series set last_number = last_number + 1 where document_type = 'CREDIT_NOTE' and series = 'CN' returning last_number`)).rows;
-  const number = `CN-${String(last_number).padStart(8, '0')}`;
+  // Counters per document type and series (an account's invoice series may not take this prefix: document-series.ts).
+  await k.raw(`insert into invoice_series (document_type, series, last_number) values ('CREDIT_NOTE', ?, 0) on conflict (document_type, series) do nothing`, [CREDIT_NOTE_PREFIX]);
+  const [{ last_number }] = (await k.raw(`update invoice_series set last_number = last_number + 1 where document_type = 'CREDIT_NOTE' and series = ? returning last_number`, [CREDIT_NOTE_PREFIX])).rows;
+  const number = `${CREDIT_NOTE_PREFIX}-${String(last_number).padStart(8, '0')}`;
   await k('credit_note').insert({ id, number, invoice_id: invoice.id, billing_account_id: invoice.billing_account_id, kind: c.kind, reason: c.reason, total: total.toFixed(scale), tax_total: taxTotal.toFixed(scale), currency: invoice.currency, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
   await k('credit_note_line').insert(lines.map((l, i) => ({ id: `${id}_${i + 1}`.slice(0, 40), credit_note_id: id, invoice_line_id: l.invoiceLineId, amount: l.amount, tax_amount: l.taxAmount })));
   for (const l of lines) await k('invoice_line').where({ id: l.invoiceLineId }).update({ credited_amount: k.raw('credited_amount + ?::numeric', [l.amount]) });
@@ -401,10 +402,10 @@ export async function issuePaymentReceipt(em: Em, c: IssueReceiptCommand): Promi
   const amount = dec(c.amount.amount);
   if (amount.lte(0)) throw badInput('input.amount.amount', 'A receipt is for an amount above zero', 'RECEIPT_AMOUNT_NOT_POSITIVE');
   const k = sql(em);
-  // Counters per document type and series: an invoice series may be named 'RCT' too.
-  await k.raw(`insert into invoice_series (document_type, series, last_number) values ('RECEIPT', ?, 0) on conflict (document_type, series) do nothing`, ['RCT']);
-  const [{ last_number }] = (await k.raw(`update invoice_series set last_number = last_number + 1 where document_type = 'RECEIPT' and series = 'RCT' returning last_number`)).rows;
+  // Counters per document type and series (an account's invoice series may not take this prefix: document-series.ts).
+  await k.raw(`insert into invoice_series (document_type, series, last_number) values ('RECEIPT', ?, 0) on conflict (document_type, series) do nothing`, [RECEIPT_PREFIX]);
+  const [{ last_number }] = (await k.raw(`update invoice_series set last_number = last_number + 1 where document_type = 'RECEIPT' and series = ? returning last_number`, [RECEIPT_PREFIX])).rows;
   const id = newId('payment').replace('pay_', 'rct_');
-  await k('receipt').insert({ id, number: `RCT-${String(last_number).padStart(8, '0')}`, billing_account_id: c.billingAccountId, recharge_id: c.rechargeId, amount: amount.toFixed(), currency: c.amount.currency, payment_reference: c.paymentReference, channel: c.channel, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
+  await k('receipt').insert({ id, number: `${RECEIPT_PREFIX}-${String(last_number).padStart(8, '0')}`, billing_account_id: c.billingAccountId, recharge_id: c.rechargeId, amount: amount.toFixed(), currency: c.amount.currency, payment_reference: c.paymentReference, channel: c.channel, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
   return id;
 }

@@ -4,7 +4,7 @@
 import { DomainError, badInput, dec, isCurrencyCode, isDecimalString, minorUnits, notFound, type ChargeResult, type RoundingMode } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { scheduleCycleChange, type AccountCycle } from '../domain/bill-cycle';
-import { reservedInvoiceSeriesProblem } from '../domain/document-series';
+import { invoiceSeriesProblem } from '../domain/document-series';
 import { isValidTimeZone } from '../domain/period';
 import { rows, sql } from './sql';
 
@@ -50,8 +50,8 @@ export async function registerBillingAccount(em: Em, c: RegisterAccountCommand):
     throw badInput('input.autopayToken', 'An autopay token is a payment-provider token (letters, digits, _ : . -), never a card number', 'AUTOPAY_TOKEN_INVALID');
   }
   if (!ROUNDING_MODES.includes(rounding)) throw badInput('input.roundingMode', `Rounding mode is one of ${ROUNDING_MODES.join(', ')}`, 'ROUNDING_MODE_INVALID');
-  const seriesProblem = typeof c.series === 'string' ? reservedInvoiceSeriesProblem(c.series) : undefined;
-  if (seriesProblem) throw badInput('input.series', seriesProblem, 'INVOICE_SERIES_RESERVED');
+  const seriesProblem = typeof c.series === 'string' ? invoiceSeriesProblem(c.series) : undefined;
+  if (seriesProblem) throw badInput('input.series', seriesProblem.message, seriesProblem.code);
   const row = {
     id: c.billingAccountId,
     customer_id: c.customerId ?? null,

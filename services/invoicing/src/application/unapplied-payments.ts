@@ -58,7 +58,18 @@ export interface ReceiveBankTransferCommand {
   now: Date;
 }
 
-export type ReceiveBankTransferResult = { outcome: 'APPLIED'; paymentId: string } | { outcome: 'UNAPPLIED'; row: UnappliedPaymentRow };
+/**
+ * What became of the line: APPLIED (paid an invoice: the payment; `row` when staff applied it from the
+ * suspense list), UNAPPLIED (waits on the suspense list), REFUNDED (paid back to the payer from it).
+ */
+export type ReceiveBankTransferResult = { outcome: 'APPLIED'; paymentId: string; row?: UnappliedPaymentRow } | { outcome: 'UNAPPLIED' | 'REFUNDED'; row: UnappliedPaymentRow };
+
+/** A line kept before, received again: what has become of it since (an import tool reads the outcome). */
+function keptOutcome(row: UnappliedPaymentRow): ReceiveBankTransferResult {
+  if (row.status === 'APPLIED' && row.applied_payment_id) return { outcome: 'APPLIED', paymentId: row.applied_payment_id, row };
+  if (row.status === 'REFUNDED') return { outcome: 'REFUNDED', row };
+  return { outcome: 'UNAPPLIED', row };
+}
 
 /** A statement line's fields, checked before anything is looked up or stored (BAD_USER_INPUT naming the field). */
 function checkLine(c: ReceiveBankTransferCommand): { amount: string; receivedAt: Date | null } {
@@ -91,8 +102,10 @@ const reusedTransaction = (id: string) =>
   new DomainError('IDEMPOTENCY_KEY_REUSED', `Bank transaction "${id}" was received before with another amount, reference, payer or date`, { field: 'input.bankTransactionId' });
 
 /**
- * A bank statement line. Idempotent by bankTransactionId: the same line again answers the first
- * answer (the payment it made, or the unapplied row), other content is CONFLICT IDEMPOTENCY_KEY_REUSED.
+ * A bank statement line. Idempotent by bankTransactionId: the same line again answers what became of
+ * it (the payment it made; a kept row: UNAPPLIED while it waits, APPLIED with the payment of staff's
+ * apply, REFUNDED once paid back), nothing new stored or emitted; other content is CONFLICT
+ * IDEMPOTENCY_KEY_REUSED.
  * A matched line is paid through recordPayment with the key `bank-transfer:<bankTransactionId>` in a
  * savepoint; its coded refusal (no invoice, several, one that cannot take it) is undone and the line
  * kept as an unapplied payment with that reason code (and the candidate invoices).
@@ -106,7 +119,7 @@ export async function receiveBankTransfer(em: Em, c: ReceiveBankTransferCommand,
   const kept = (await k('unapplied_payment').where({ bank_transaction_id: c.bankTransactionId }).first()) as UnappliedPaymentRow | undefined;
   if (kept) {
     if (kept.request_hash !== hash) throw reusedTransaction(c.bankTransactionId);
-    return { outcome: 'UNAPPLIED', row: kept };
+    return keptOutcome(kept);
   }
 
   const payment: RecordPaymentCommand = {

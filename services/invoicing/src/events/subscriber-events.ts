@@ -3,7 +3,7 @@
 // redelivered that batch for ever while invoicing learnt of no later account, subscription or
 // one-off charge. The limits are those of the tables (migration 20261126000000_billing).
 import { EVENTS, isCurrencyCode, isDecimalString, dec, parseCloudEvent, type CloudEvent } from '@ledgerline/contracts';
-import { reservedInvoiceSeriesProblem } from '../domain/document-series';
+import { invoiceSeriesProblem } from '../domain/document-series';
 import { isValidTimeZone } from '../domain/period';
 import { shown } from '../application/read-model';
 
@@ -80,10 +80,11 @@ const CHECKS: Record<string, Check[]> = {
     integer('billCycleDay', 1, 31, true), integer('paymentTermsDays', 0, INT4_MAX, true),
     text('timezone', 64, true), check('timezone', (v) => v == null || (typeof v === 'string' && isValidTimeZone(v)), 'an IANA time zone'),
     // Not on subscribers' event today, but taken from it if there (registerBillingAccount `series`):
-    // a credit-note or receipt prefix is refused there, so such an event is left out like the others.
+    // a credit-note or receipt prefix, or one longer than the column, is refused there, so such an
+    // event is left out like the others.
     (d) => {
-      const problem = typeof d.series === 'string' ? reservedInvoiceSeriesProblem(d.series) : undefined;
-      return problem ? { field: 'series', message: problem } : undefined;
+      const problem = typeof d.series === 'string' ? invoiceSeriesProblem(d.series) : undefined;
+      return problem ? { field: 'series', message: problem.message } : undefined;
     },
   ],
   [EVENTS.billingAccountChanged.subject]: [text('billingAccountId', 40), check('changed', (v) => v == null || Array.isArray(v), 'a list')],

@@ -172,6 +172,12 @@ async function afterPayment(ctx: InvoicingContext, paymentId: string, at: Date) 
   return { payment, invoice: payment.invoiceId ? await fresh(ctx, payment.invoiceId) : null };
 }
 
+/** A payment and its invoice as they are (no dunning poke). */
+async function paymentView(ctx: InvoicingContext, paymentId: string) {
+  const payment = await ctx.em.fork().findOneOrFail(Payment, { id: paymentId });
+  return { payment, invoice: payment.invoiceId ? await fresh(ctx, payment.invoiceId) : null };
+}
+
 const disputePayload = async (ctx: InvoicingContext, id: string) => ({ dispute: await ctx.em.fork().findOneOrFail(Dispute, { id }) });
 
 const m = (amount: string, currency: string) => ({ amount: dec(String(amount)).toFixed(), currency });
@@ -225,7 +231,9 @@ export const resolvers = guardOperations({
     receiveBankTransfer: async (_: unknown, a: Args<{ bankTransactionId: string; amount: { amount: string; currency: string }; reference: string; payerName?: string | null; receivedAt?: Date | string | null }>, ctx: InvoicingContext) => {
       const at = ctx.runtime.clock.now();
       const r = await mutate(ctx, (em, now) => receiveBankTransfer(em, { ...a.input, by: ctx.caller.subject, now }, ctx.deps.payments), at);
-      if (r.outcome === 'UNAPPLIED') return { outcome: r.outcome, payment: null, invoice: null, unappliedPayment: r.row };
+      if (r.outcome !== 'APPLIED') return { outcome: r.outcome, payment: null, invoice: null, unappliedPayment: r.row };
+      // Applied from the suspense list before (this line again): staff's apply told dunning already.
+      if (r.row) return { outcome: r.outcome, ...(await paymentView(ctx, r.paymentId)), unappliedPayment: r.row };
       return { outcome: r.outcome, ...(await afterPayment(ctx, r.paymentId, at)), unappliedPayment: null };
     },
     applyUnappliedPayment: async (_: unknown, a: Args<{ unappliedPaymentId: string; invoiceId: string; idempotencyKey: string }>, ctx: InvoicingContext) => {
