@@ -87,3 +87,76 @@ describe('closing a billing account', () => {
     expect((await h.ok(CLOSE, { i: { billingAccountId: opened.id, reason: 'Never used', idempotencyKey: 'k-otto' } })).closeBillingAccount.billingAccount.status).toBe('CLOSED');
   });
 });
+
+// A closed account is final: it takes no change of terms, and an account hierarchy closes from
+// the leaves up. Before, `updateBillingAccount` changed a closed account (and told wallets and
+// invoicing), a parent closed while its child accounts were open, and a new account could be
+// opened under a closed parent.
+describe('a closed account and its hierarchy', () => {
+  const UPDATE = `mutation($i: UpdateBillingAccountInput!) { updateBillingAccount(input: $i) { billingAccount { id } changed } }`;
+  const OPEN = `mutation($i: OpenBillingAccountInput!) { openBillingAccount(input: $i) { billingAccount { id status } } }`;
+
+  async function newCustomer(name: string) {
+    return (await h.ok(`mutation($n: String!) { createCustomer(input: { name: $n, kind: INDIVIDUAL, creditClass: A }) { customer { id } } }`, { n: name })).createCustomer.customer.id as string;
+  }
+  async function open(input: Record<string, unknown>) {
+    return (await h.ok(OPEN, { i: { paymentMode: 'POSTPAID', currency: 'EUR', ...input } })).openBillingAccount.billingAccount.id as string;
+  }
+  async function changedEvents(accountId: string) {
+    const rows = await h.rows<{ payload: string }>(`select payload from outbox where subject = $1 and payload like $2 order by seq`, [EVENTS.billingAccountChanged.subject, `%${accountId}%`]);
+    return rows.map((r) => JSON.parse(r.payload));
+  }
+  const accountRow = async (id: string) => (await h.rows(`select status, closed_at, credit_limit, autopay_token from billing_account where id = $1`, [id]))[0];
+
+  it('updateBillingAccount on a closed account is refused ACCOUNT_CLOSED, changing nothing and emitting nothing; removing its card token alone is allowed', async () => {
+    const customerId = await newCustomer('Carl Closed');
+    const accountId = await open({ customerId, creditLimit: '100.00', autopayToken: 'tok_carl_closed_1' });
+    h.clock.set('2026-11-22T09:00:00Z');
+    await h.ok(CLOSE, { i: { billingAccountId: accountId, reason: 'Left', idempotencyKey: 'close-carl' } });
+    const row = await accountRow(accountId);
+    const before = await h.counts();
+    const events = await changedEvents(accountId);
+
+    const staff = await refusal(UPDATE, { i: { billingAccountId: accountId, creditLimit: '250.00' } });
+    expect(staff).toMatchObject({ code: 'CONFLICT', reason: 'ACCOUNT_CLOSED', field: 'input.billingAccountId' });
+    const owner = { role: 'CUSTOMER' as const, subject: customerId, customerId, scopes: [] };
+    expect(await refusal(UPDATE, { i: { billingAccountId: accountId, autopayToken: 'tok_carl_closed_2' } }, owner)).toMatchObject({ code: 'CONFLICT', reason: 'ACCOUNT_CLOSED', field: 'input.billingAccountId' });
+    expect(await refusal(UPDATE, { i: { billingAccountId: accountId, creditLimit: null, autopayToken: null } })).toMatchObject({ code: 'CONFLICT', reason: 'ACCOUNT_CLOSED' });
+
+    expect(await accountRow(accountId)).toEqual(row);
+    expect(row).toMatchObject({ status: 'CLOSED', autopay_token: 'tok_carl_closed_1' });
+    expect(await changedEvents(accountId)).toEqual(events);
+    expect(await h.counts()).toEqual(before);
+
+    // The one change a closed account takes: the customer who left has their card token removed.
+    await h.ok(UPDATE, { i: { billingAccountId: accountId, autopayToken: null } }, owner);
+    expect(await accountRow(accountId)).toMatchObject({ status: 'CLOSED', autopay_token: null, credit_limit: row.credit_limit });
+    expect((await changedEvents(accountId)).at(-1).data).toMatchObject({ billingAccountId: accountId, autopay: false, changed: ['autopay'] });
+  });
+
+  it('a parent closes only once its child accounts are closed; no account opens under a closed parent', async () => {
+    const customerId = await newCustomer('Hanna Hierarchy');
+    const parentId = await open({ customerId, name: 'Head office' });
+    const childA = await open({ customerId, name: 'Branch A', parentAccountId: parentId });
+    const childB = await open({ customerId, name: 'Branch B', parentAccountId: parentId });
+    h.clock.set('2026-11-23T09:00:00Z');
+    const input = { billingAccountId: parentId, reason: 'Company closed', idempotencyKey: 'close-hanna-parent' };
+
+    const both = await refusal(CLOSE, { i: input });
+    expect(both).toMatchObject({ code: 'CONFLICT', reason: 'ACCOUNT_HAS_OPEN_CHILDREN', field: 'input.billingAccountId' });
+    expect(new Set(both.childAccountIds as string[])).toEqual(new Set([childA, childB]));
+    expect(await accountRow(parentId)).toMatchObject({ status: 'OPEN', closed_at: null });
+    expect(await closedEvents(parentId)).toEqual([]);
+
+    await h.ok(CLOSE, { i: { billingAccountId: childA, reason: 'Branch closed', idempotencyKey: 'close-hanna-a' } });
+    expect((await refusal(CLOSE, { i: input })).childAccountIds).toEqual([childB]);
+    await h.ok(CLOSE, { i: { billingAccountId: childB, reason: 'Branch closed', idempotencyKey: 'close-hanna-b' } });
+    expect((await h.ok(CLOSE, { i: input })).closeBillingAccount.billingAccount).toMatchObject({ id: parentId, status: 'CLOSED' });
+    expect(await closedEvents(parentId)).toHaveLength(1);
+
+    // Nothing new under the closed parent; nothing written.
+    const before = await h.counts();
+    expect(await refusal(OPEN, { i: { customerId, paymentMode: 'POSTPAID', currency: 'EUR', name: 'Branch C', parentAccountId: parentId } })).toMatchObject({ code: 'CONFLICT', reason: 'ACCOUNT_CLOSED', field: 'input.parentAccountId' });
+    expect(await h.counts()).toEqual(before);
+  });
+});

@@ -21,9 +21,11 @@ export const ACCOUNT_CLOSED = 'CLOSED';
  * `lineIds`) while any line is not terminated (terminate them first with terminateLine; a line
  * whose TERMINATE order is still open is live). An account already closed is answered as it is,
  * with no new event: the same key again gets the first answer; the same key with another reason
- * is `IDEMPOTENCY_KEY_REUSED`. The account row is locked, so a concurrent addLine (which reads it
- * under a share lock, `lockAccountOpen`) either lands first (and is seen here as a live line) or
- * sees the account closed.
+ * is `IDEMPOTENCY_KEY_REUSED`. Refused CONFLICT `ACCOUNT_HAS_OPEN_CHILDREN` (naming them in
+ * `childAccountIds`) while a child account (whose parent it is) is not closed: close them first.
+ * The account row is locked, so a concurrent addLine (which reads it under a share lock,
+ * `lockAccountOpen`) or openBillingAccount under it either lands first (and is seen here as a
+ * live line or an open child) or sees the account closed.
  */
 export async function closeBillingAccount(em: Em, c: CloseBillingAccountCommand): Promise<BillingAccount> {
   const reason = (c.reason ?? '').trim();
@@ -46,6 +48,14 @@ export async function closeBillingAccount(em: Em, c: CloseBillingAccountCommand)
       lineIds: live.map((l) => l.id),
     });
   }
+  // A hierarchy closes from the leaves up: a child left open would bill under a closed parent.
+  const children = await em.find(BillingAccount, { parentAccountId: account.id, $or: [{ status: { $ne: ACCOUNT_CLOSED } }, { status: null }] }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+  if (children.length > 0) {
+    throw conflict('ACCOUNT_HAS_OPEN_CHILDREN', `Billing account ${account.id} still has ${children.length} child account(s) not closed (${children.map((a) => a.id).join(', ')}); close them first`, {
+      field: 'input.billingAccountId',
+      childAccountIds: children.map((a) => a.id),
+    });
+  }
   account.status = ACCOUNT_CLOSED;
   account.closedAt = c.now;
   account.closedReason = reason;
@@ -57,17 +67,17 @@ export async function closeBillingAccount(em: Em, c: CloseBillingAccountCommand)
   return account;
 }
 
-/** The account row, locked on PostgreSQL (`write` for closing it, `share` for adding to it). */
-async function lockAccount(em: Em, id: string, mode: 'write' | 'share'): Promise<BillingAccount | null> {
+/** The account row, locked on PostgreSQL (`write` for closing or changing it, `share` for adding to it). */
+export async function lockAccount(em: Em, id: string, mode: 'write' | 'share'): Promise<BillingAccount | null> {
   const postgres = em.getPlatform().constructor.name.startsWith('PostgreSql');
   if (!postgres) return em.findOne(BillingAccount, { id });
   return em.findOne(BillingAccount, { id }, { lockMode: mode === 'write' ? LockMode.PESSIMISTIC_WRITE : LockMode.PESSIMISTIC_READ, refresh: true });
 }
 
-/** CONFLICT `ACCOUNT_CLOSED` on `field` for a closed account: it takes no new line or plan. */
+/** CONFLICT `ACCOUNT_CLOSED` on `field` for a closed account: it takes no new line, plan, child account or change. */
 export function assertAccountOpen(account: Pick<BillingAccount, 'id' | 'status' | 'closedAt'>, field = 'input.billingAccountId'): void {
   if (account.status !== ACCOUNT_CLOSED) return;
-  throw conflict('ACCOUNT_CLOSED', `Billing account ${account.id} was closed${account.closedAt ? ` on ${account.closedAt.toISOString()}` : ''}; it takes no new line or plan`, { field, billingAccountId: account.id });
+  throw conflict('ACCOUNT_CLOSED', `Billing account ${account.id} was closed${account.closedAt ? ` on ${account.closedAt.toISOString()}` : ''}; a closed account takes no new line, plan, child account or change`, { field, billingAccountId: account.id });
 }
 
 /**

@@ -3,6 +3,7 @@ import { enqueueEvent, type Em } from '@ledgerline/platform';
 import { BillingAccount, Customer } from '../persistence/entities';
 import { assertBillCycleDay, assertCreditLimit, assertCurrency, assertTimezone } from '../domain/validation';
 import { SOURCE } from './events';
+import { assertAccountOpen, lockAccount } from './close-billing-account';
 
 export interface OpenBillingAccountCommand {
   customerId: string;
@@ -40,12 +41,14 @@ export async function openBillingAccount(em: Em, c: OpenBillingAccountCommand): 
   const customer = await em.findOne(Customer, { id: c.customerId });
   if (!customer) throw notFound('Customer', c.customerId, 'input.customerId');
   if (c.parentAccountId) {
-    const parent = await em.findOne(BillingAccount, { id: c.parentAccountId });
+    // Under a share lock: a close of the parent running at the same time sees this child, or has committed and is seen here.
+    const parent = await lockAccount(em, c.parentAccountId, 'share');
     if (!parent) throw notFound('BillingAccount', c.parentAccountId, 'input.parentAccountId');
     if (parent.customerId !== customer.id) throw badInput('input.parentAccountId', `Account ${parent.id} belongs to another customer`, 'PARENT_ACCOUNT_OTHER_CUSTOMER');
     if (parent.currency !== currency) {
       throw new DomainError('CURRENCY_MISMATCH', `The parent account bills in ${parent.currency}; a child account cannot bill in ${currency}`, { field: 'input.currency' }, 'BAD_USER_INPUT');
     }
+    assertAccountOpen(parent, 'input.parentAccountId');
   }
   const account = em.create(BillingAccount, {
     id: newId('billingAccount'),

@@ -1,7 +1,8 @@
 import { badInput, dec, notFound } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
-import { BillingAccount } from '../persistence/entities';
+import type { BillingAccount } from '../persistence/entities';
 import { assertAutopayToken } from './open-billing-account';
+import { assertAccountOpen, lockAccount } from './close-billing-account';
 import { assertCreditLimit } from '../domain/validation';
 import { SOURCE } from './events';
 
@@ -19,11 +20,17 @@ export type BillingAccountChange = 'creditLimit' | 'autopay';
  * Changes an account's credit limit or autopay token and tells the other services
  * (`billingaccount.changed`: wallets applies the credit limit to charging, invoicing the autopay
  * flag to collections). Like `billingaccount.created`, the event says only whether a token is on
- * file, never the token. Setting what is already there changes nothing and emits nothing.
+ * file, never the token. Setting what is already there changes nothing and emits nothing. A
+ * closed account is refused CONFLICT `ACCOUNT_CLOSED` (nothing changes, no event), except removing
+ * its autopay token alone: a customer who left may have their stored card token deleted.
  */
 export async function updateBillingAccount(em: Em, c: UpdateBillingAccountCommand): Promise<{ account: BillingAccount; changed: BillingAccountChange[] }> {
-  const account = await em.findOne(BillingAccount, { id: c.billingAccountId });
+  // Locked like closeBillingAccount locks it: a change and a close of one account happen one after the other.
+  const account = await lockAccount(em, c.billingAccountId, 'write');
   if (!account) throw notFound('BillingAccount', c.billingAccountId, 'input.billingAccountId');
+  // A customer who left may still have their card token removed (the one change a closed account takes).
+  const onlyRemovesToken = c.creditLimit === undefined && c.autopayToken === null;
+  if (!onlyRemovesToken) assertAccountOpen(account);
   const changed: BillingAccountChange[] = [];
   if (c.creditLimit !== undefined) {
     if (c.creditLimit !== null) assertCreditLimit(c.creditLimit, account.currency);
