@@ -42,7 +42,10 @@ export async function startTestSystem(options: { worker?: boolean; /** Extra env
   const system = await startSystem({
     env: { DATABASE_URL, DB_SCHEMA_PREFIX: schemaPrefix, NATS_URL, TEMPORAL_ADDRESS: temporal.address, LOG_LEVEL: 'info', LEDGERLINE_SERVICE_TOKEN: serviceToken,
       // This run shares NATS (and the BILLING stream's history) with other runs: its consumers start at "now".
-      USAGE_DELIVER_NEW: '1', WALLETS_CONSUMER_DELIVER: 'new', INVOICING_CONSUMER_DELIVER: 'new', ...options.env },
+      USAGE_DELIVER_NEW: '1', WALLETS_CONSUMER_DELIVER: 'new', INVOICING_CONSUMER_DELIVER: 'new',
+      // The worker's bill-cycle bridge would start a workflow for every account opened on the shared stream (other
+      // runs' too), each catching up its periods against this run's invoicing: off unless a test asks for it.
+      BILL_CYCLE_BRIDGE: 'off', ...options.env },
     ports,
     worker: options.worker ?? true,
     sink: (line: string) => log.write(line),

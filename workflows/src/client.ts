@@ -27,12 +27,18 @@ export async function startRecharge(client: Client, input: RechargeInput, opts: 
   }
 }
 
-/** Starts the account's bill cycle unless it is already running. */
+/**
+ * Starts the account's bill cycle unless it is already running (then its handle). A cycle that
+ * completed (the account closed) is never started again: WorkflowExecutionAlreadyStartedError. One
+ * that failed or was terminated may be started anew (it catches up from `startFrom`; closing a
+ * period again bills nothing twice).
+ */
 export async function startBillCycle(client: Client, input: BillCycleInput, opts: { taskQueue?: string } = {}): Promise<WorkflowHandleWithFirstExecutionRunId<typeof billCycleWorkflow>> {
   return client.workflow.start<typeof billCycleWorkflow>('billCycleWorkflow', {
     workflowId: billCycleWorkflowId(input.billingAccountId),
     taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
   });
 }

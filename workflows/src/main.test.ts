@@ -19,6 +19,15 @@ describe('worker settings: the dunning hold sweep', () => {
   });
 });
 
+describe('worker settings: the bill-cycle bridge', () => {
+  it('is on by default, switched off by BILL_CYCLE_BRIDGE=off, and refuses anything else naming the variable', () => {
+    expect(readConfig({}).billCycleBridge).toBe(true);
+    expect(readConfig({ BILL_CYCLE_BRIDGE: 'on' }).billCycleBridge).toBe(true);
+    expect(readConfig({ BILL_CYCLE_BRIDGE: 'off' }).billCycleBridge).toBe(false);
+    expect(() => readConfig({ BILL_CYCLE_BRIDGE: 'false' })).toThrow(/BILL_CYCLE_BRIDGE=false: give "on" or "off"/);
+  });
+});
+
 describe('worker settings: the service token in production', () => {
   it('refuses to start without a real SYSTEM token when it calls the graph (deploy/k8s ships `change-me`)', () => {
     expect(() => readConfig({ NODE_ENV: 'production', GATEWAY_URL: 'http://gateway/graphql' })).toThrow(/^LEDGERLINE_SERVICE_TOKEN: /);

@@ -16,6 +16,7 @@ import { LogReminders, SandboxNetworkProvisioning } from './adapters/sandbox-net
 import { createUpsellActivities, GraphqlUpsellClient } from './activities/upsell';
 import { createDisputeActivities, GraphqlDisputesClient, InMemoryDisputes } from './activities/disputes';
 import { startOfferBridge } from './offer-bridge';
+import { startBillCycleBridge } from './bill-cycle-bridge';
 import { createDunningHoldSweep, GraphqlOpenHoldsClient, startDunningHoldSweep, TemporalDunningRuns } from './dunning-hold-sweep';
 import { Client, Connection } from '@temporalio/client';
 import { connectMessaging } from '@ledgerline/platform';
@@ -31,6 +32,8 @@ export interface WorkerConfig {
   paymentProvider: 'sandbox';
   /** Lifting the collections holds of dunnings that ended without lifting them (src/dunning-hold-sweep.ts). */
   dunningHoldSweep: { enabled: boolean; intervalMs: number; missingGraceMs: number };
+  /** Subscribers' billing-account events start and close each POSTPAID account's bill cycle (src/bill-cycle-bridge.ts). */
+  billCycleBridge: boolean;
 }
 
 /** A whole number of milliseconds from the environment, or a message naming the variable. */
@@ -58,6 +61,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   }
   const sweep = env.DUNNING_HOLD_SWEEP || 'on';
   if (sweep !== 'on' && sweep !== 'off') throw new Error(`DUNNING_HOLD_SWEEP=${sweep}: give "on" or "off"`);
+  const billCycleBridge = env.BILL_CYCLE_BRIDGE || 'on';
+  if (billCycleBridge !== 'on' && billCycleBridge !== 'off') throw new Error(`BILL_CYCLE_BRIDGE=${billCycleBridge}: give "on" or "off"`);
   return {
     temporalAddress: env.TEMPORAL_ADDRESS || '127.0.0.1:7233',
     namespace: env.TEMPORAL_NAMESPACE || 'default',
@@ -71,6 +76,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       intervalMs: millis(env, 'DUNNING_HOLD_SWEEP_INTERVAL_MS', 5 * 60_000, 1000),
       missingGraceMs: millis(env, 'DUNNING_HOLD_SWEEP_MISSING_GRACE_MS', 7 * 86_400_000, 0),
     },
+    billCycleBridge: billCycleBridge === 'on',
   };
 }
 
@@ -152,21 +158,26 @@ function temporalLogger(logger: Logger): TemporalLogger {
 }
 
 /**
- * Events that start workflows (a plan's offer rule → upsellOfferWorkflow). Needs NATS_URL and the
- * graph; an end-to-end run (DB_SCHEMA_PREFIX) gets its own throwaway consumer.
+ * Events that start workflows (a plan's offer rule → upsellOfferWorkflow; a postpaid account opened
+ * → billCycleWorkflow, closed → its `accountClosed`, unless BILL_CYCLE_BRIDGE=off). Needs NATS_URL
+ * and the graph; an end-to-end run (DB_SCHEMA_PREFIX) gets its own throwaway consumers.
  */
 async function startEventBridges(config: WorkerConfig, logger: Logger): Promise<() => Promise<void>> {
   const natsUrl = process.env.NATS_URL;
   if (!natsUrl || !config.invoicingUrl) {
-    logger.warn('NATS_URL or GATEWAY_URL not set: events do not start upsell offers');
+    logger.warn('NATS_URL or GATEWAY_URL not set: events do not start upsell offers or bill cycles');
     return async () => {};
   }
   const messaging = await connectMessaging(natsUrl, 'ledgerline-worker');
   const clientConnection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection: clientConnection, namespace: config.namespace });
   const prefix = process.env.DB_SCHEMA_PREFIX ?? '';
-  const stop = await startOfferBridge({ messaging, client, taskQueue: config.taskQueue, logger, name: 'worker', suffix: prefix ? prefix.replace(/_+$/, '') : undefined, throwaway: Boolean(prefix) });
+  const host = { messaging, client, taskQueue: config.taskQueue, logger, name: 'worker', suffix: prefix ? prefix.replace(/_+$/, '') : undefined, throwaway: Boolean(prefix) };
+  const stop = await startOfferBridge(host);
+  if (!config.billCycleBridge) logger.info('BILL_CYCLE_BRIDGE=off: opening and closing accounts starts and ends no bill cycle (bill runs bill them)');
+  const stopBillCycles = config.billCycleBridge ? await startBillCycleBridge(host) : async () => {};
   return async () => {
+    await stopBillCycles();
     await stop();
     await messaging.nc.drain().catch(() => undefined);
     await clientConnection.close();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { billingPeriodFrom, daysInMonth, isValidTimeZone, nextPeriodEnd } from './bill-cycle';
+import { billingPeriodFrom, daysInMonth, isValidTimeZone, nextPeriodEnd, periodContaining } from './bill-cycle';
 
 describe('nextPeriodEnd', () => {
   it('ends the period at local midnight of the bill-cycle day in the same month when still ahead', () => {
@@ -73,5 +73,16 @@ describe('helpers', () => {
       periodStart: '2024-01-15T10:00:00.000Z',
       periodEnd: '2024-01-31T23:00:00.000Z',
     });
+  });
+});
+
+describe('periodContaining', () => {
+  it('starts at the last boundary at or before the instant (an account opened mid-cycle)', () => {
+    // 20 Jan 2024 in Berlin, day 1: the period is 1 Jan 00:00 CET → 1 Feb 00:00 CET.
+    expect(periodContaining('2024-01-20T12:00:00Z', 1, 'Europe/Berlin')).toEqual({ periodStart: '2023-12-31T23:00:00.000Z', periodEnd: '2024-01-31T23:00:00.000Z' });
+    // On a boundary: the period that starts there.
+    expect(periodContaining('2024-03-01T00:00:00Z', 1, 'UTC')).toEqual({ periodStart: '2024-03-01T00:00:00.000Z', periodEnd: '2024-04-01T00:00:00.000Z' });
+    // Day 31 after February's clamped 29th.
+    expect(periodContaining('2024-03-10T00:00:00Z', 31, 'UTC')).toEqual({ periodStart: '2024-02-29T00:00:00.000Z', periodEnd: '2024-03-31T00:00:00.000Z' });
   });
 });

@@ -57,3 +57,17 @@ export function nextPeriodEnd(from: string | Date, billCycleDay: number, timeZon
 export function billingPeriodFrom(periodStart: string, billCycleDay: number, timeZone: string): BillingPeriod {
   return { periodStart: new Date(Date.parse(periodStart)).toISOString(), periodEnd: nextPeriodEnd(periodStart, billCycleDay, timeZone) };
 }
+
+/**
+ * The period `at` lies in: from the last boundary at or before it to the next one. An account
+ * opened mid-cycle starts its bill cycle here, as a bill run bills it (the cycle's period, fees
+ * prorated over the days it had them), so both close the same period (one invoice per period).
+ */
+export function periodContaining(at: string | Date, billCycleDay: number, timeZone: string): BillingPeriod {
+  const atMs = typeof at === 'string' ? Date.parse(at) : at.getTime();
+  if (Number.isNaN(atMs)) throw new RangeError(`not an ISO-8601 instant: ${String(at)}`);
+  // Boundaries are at most 31 days (and a daylight-saving hour) apart: one lies in the 40 days before.
+  let start = nextPeriodEnd(new Date(atMs - 40 * 86_400_000), billCycleDay, timeZone);
+  for (let end = nextPeriodEnd(start, billCycleDay, timeZone); Date.parse(end) <= atMs; end = nextPeriodEnd(end, billCycleDay, timeZone)) start = end;
+  return billingPeriodFrom(start, billCycleDay, timeZone);
+}

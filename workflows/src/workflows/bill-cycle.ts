@@ -43,7 +43,22 @@ export interface BillCycleResult {
  */
 export const CLOSE_WHOLE_PERIODS_BEFORE_STUB = 'bill-cycle-close-whole-periods-before-final-stub';
 
+/** What the `accountClosed` signal may carry: when subscribers closed the account (ISO-8601). */
+export interface AccountClosed {
+  closedAt?: string;
+}
+
+/**
+ * The account closed. Sent without arguments, it closes at the signal's time (as it always did);
+ * with `closedAt` (the worker's event bridge, from `billingaccount.closed`), at that instant when it
+ * lies in this run's open period and is not in the future, so the final period ends where invoicing's
+ * own handling of the event ends it (the same request twice: one final invoice). Otherwise, and once
+ * this run has begun closing its period, at the signal's time. Old histories carry no argument and
+ * replay as before.
+ */
 export const accountClosedSignal = defineSignal('accountClosed');
+/** The same signal, for senders that say when the account closed (the event bridge). */
+export const accountClosedAtSignal = defineSignal<[AccountClosed]>('accountClosed');
 export const currentPeriodQuery = defineQuery<BillingPeriod>('currentPeriod');
 
 // Closing a period must happen; an invoicing outage only delays it.
@@ -63,8 +78,12 @@ export async function billCycleWorkflow(input: BillCycleInput): Promise<BillCycl
   const periodEnd = given > Date.parse(periodStart) ? new Date(given).toISOString() : nextPeriodEnd(periodStart, billCycleDay, timezone);
 
   let closedAtMs: number | undefined;
-  setHandler(accountClosedSignal, () => {
-    closedAtMs ??= Date.now(); // workflow time: the time of the signal's workflow task
+  let closing = false;
+  setHandler(accountClosedSignal, (closed?: AccountClosed) => {
+    if (closedAtMs !== undefined) return;
+    const now = Date.now(); // workflow time: the time of the signal's workflow task
+    const at = typeof closed?.closedAt === 'string' ? Date.parse(closed.closedAt) : NaN;
+    closedAtMs = !closing && at > Date.parse(periodStart) && at <= now ? at : now;
   });
   setHandler(currentPeriodQuery, () => ({ periodStart, periodEnd }));
 
@@ -72,6 +91,7 @@ export async function billCycleWorkflow(input: BillCycleInput): Promise<BillCycl
   // deterministic clock; a period already over (catching up from a past start) does not wait.
   const waitMs = Date.parse(periodEnd) - Date.now();
   if (waitMs > 0) await condition(() => closedAtMs !== undefined, waitMs);
+  closing = true;
 
   const closesEarly = closedAtMs !== undefined && closedAtMs < Date.parse(periodEnd);
   const period: BillingPeriod = { periodStart, periodEnd: closesEarly ? new Date(closedAtMs!).toISOString() : periodEnd };
