@@ -20,6 +20,8 @@ export interface WalletsDeps {
   voucherLimits: VoucherLimits;
   /** Redemptions refused VOUCHER_ATTEMPTS_EXCEEDED, by the limit that refused them. */
   voucherAttemptsRefused: Counter<'limit'>;
+  /** How long after a closed account's closedAt late usage from before it is still charged (WALLETS_CLOSED_LATE_USAGE_GRACE_HOURS, default 72, checked at start-up). */
+  closedLateUsageGraceHours: number;
 }
 
 /** Built in `background` (before the server starts), found again by request contexts. */

@@ -13,6 +13,7 @@ import { registerOpenRechargeGauges, voucherAttemptsRefusedCounter } from './app
 import { voucherLimitsFromEnv } from './application/vouchers';
 import { setAutoTopupRetryPolicy } from './application/balance-events';
 import { autoTopupRetryPolicyFromEnv } from './application/auto-topup-settings';
+import { closedLateUsageGraceHoursFromEnv } from './application/close-account-wallets';
 
 export interface WalletsOptions {
   env?: NodeJS.ProcessEnv;
@@ -33,13 +34,14 @@ export function createWalletsService(options: WalletsOptions = {}): ServiceDefin
       const approvalDailyLimits = approvalDailyLimitsFromEnv(env);
       const approvalTtlHours = approvalTtlHoursFromEnv(env);
       const voucherLimits = voucherLimitsFromEnv(env);
+      const closedLateUsageGraceHours = closedLateUsageGraceHoursFromEnv(env);
       if (!runtime.config.databaseUrl) throw new ConfigError('DATABASE_URL', 'the wallets service needs PostgreSQL (its ledger uses row locks and set-based SQL); set DATABASE_URL');
       // Before anything is opened: a bad setting stops start-up with nothing to close.
       setAutoTopupRetryPolicy(autoTopupRetryPolicyFromEnv(env));
       const db = openDb(runtime.config.databaseUrl, runtime.config.databaseSchema, undefined, runtime.logger);
       const rechargeStarter = rechargeStarterFromEnv(env);
       const catalog = env.CATALOG_URL ? new GraphqlCatalogClient(env.CATALOG_URL) : null;
-      setDeps(runtime, { db, rechargeStarter, catalog, approvalLimits, approvalDailyLimits, approvalTtlHours, voucherLimits, voucherAttemptsRefused: voucherAttemptsRefusedCounter(runtime.metrics) });
+      setDeps(runtime, { db, rechargeStarter, catalog, approvalLimits, approvalDailyLimits, approvalTtlHours, voucherLimits, voucherAttemptsRefused: voucherAttemptsRefusedCounter(runtime.metrics), closedLateUsageGraceHours });
       registerOpenRechargeGauges(runtime.metrics, async () => (await db.query<{ n: string; oldest: Date | null }>(`select count(*) as n, min(created_at) as oldest from recharge where status in ('STARTING', 'STARTED')`))[0], () => runtime.clock.now());
       const stops: (() => Promise<void>)[] = [];
       if (env.WALLETS_CONSUMERS !== 'off') {

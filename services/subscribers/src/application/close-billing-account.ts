@@ -2,6 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import { badInput, conflict, notFound, type BillingAccountClosedData } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
 import { BillingAccount, Line } from '../persistence/entities';
+import { onPostgres } from '../persistence/platform';
 import { SOURCE } from './events';
 
 export interface CloseBillingAccountCommand {
@@ -69,7 +70,7 @@ export async function closeBillingAccount(em: Em, c: CloseBillingAccountCommand)
 
 /** The account row, locked on PostgreSQL (`write` for closing or changing it, `share` for adding to it). */
 export async function lockAccount(em: Em, id: string, mode: 'write' | 'share'): Promise<BillingAccount | null> {
-  const postgres = em.getPlatform().constructor.name.startsWith('PostgreSql');
+  const postgres = onPostgres(em);
   if (!postgres) return em.findOne(BillingAccount, { id });
   return em.findOne(BillingAccount, { id }, { lockMode: mode === 'write' ? LockMode.PESSIMISTIC_WRITE : LockMode.PESSIMISTIC_READ, refresh: true });
 }

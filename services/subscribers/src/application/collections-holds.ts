@@ -23,6 +23,7 @@ import type { Em } from '@ledgerline/platform';
 import { isHoldable, liftStep, placeStep, type OpenOrder } from '../domain/collections-holds';
 import type { LineStatus } from '../domain/lifecycle';
 import { BillingAccount, CollectionsHold, Line, ProductOrder } from '../persistence/entities';
+import { onPostgres } from '../persistence/platform';
 import { requestLineChange } from './line-orders';
 
 export interface CollectionsHoldCommand {
@@ -84,7 +85,7 @@ async function lockAccountLines(em: Em, billingAccountId: string): Promise<Line[
   const account = await em.findOne(BillingAccount, { id: billingAccountId });
   if (!account) throw notFound('BillingAccount', billingAccountId, 'input.billingAccountId');
   // As lockLine does for one line: PostgreSQL `for update`, fresh; SQLite runs one writer at a time.
-  const postgres = em.getPlatform().constructor.name.startsWith('PostgreSql');
+  const postgres = onPostgres(em);
   return em.find(Line, { billingAccountId }, { orderBy: { id: 'asc' }, ...(postgres ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {}) });
 }
 

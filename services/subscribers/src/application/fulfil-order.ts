@@ -9,6 +9,7 @@ import { carryAddOns, type AddOnEntry } from '../domain/add-ons';
 import type { FeeTrigger, PlanFee } from '../domain/plan-terms';
 import type { OneOffItem } from '../domain/proration';
 import { BillingAccount, CollectionsHold, Line, OneOffCharge, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
+import { onPostgres } from '../persistence/platform';
 import type { ProvisioningRequest } from '../ports/provisioning';
 import type { WalletsPort } from '../ports/wallets-client';
 import type { CatalogClient } from '../ports/catalog-client';
@@ -26,7 +27,7 @@ import { assertSimFree, type SimReplacementRequest } from './replace-sim';
  * instead of applying the effect twice.
  */
 export async function loadOrder(em: Em, orderId: string, lock = true): Promise<ProductOrder> {
-  const postgres = em.getPlatform().constructor.name.startsWith('PostgreSql');
+  const postgres = onPostgres(em);
   const order = await em.findOne(ProductOrder, { id: orderId }, lock && postgres ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {});
   if (!order) throw notFound('Order', orderId, 'input.orderId');
   return order;

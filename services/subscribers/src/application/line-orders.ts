@@ -5,6 +5,7 @@ import { transitionLine } from '../domain/lifecycle';
 import { LINE_ACTION_OF, type OrderKind } from '../domain/order';
 import { feesOn, planTerms, type FeeTrigger, type PlanFee } from '../domain/plan-terms';
 import { CollectionsHold, Line, ProductOrder, Subscription } from '../persistence/entities';
+import { onPostgres } from '../persistence/platform';
 import type { CatalogClient } from '../ports/catalog-client';
 import type { LineOrderResult } from './add-line';
 import type { PlanFeesRequest, SubscriptionFees } from './plan-fees';
@@ -99,7 +100,7 @@ async function assertNotHeldForCollections(em: Em, lineId: string): Promise<void
  * applied. SQLite runs one writer at a time and needs no lock.
  */
 export async function lockLine(em: Em, lineId: string): Promise<Line | null> {
-  const postgres = em.getPlatform().constructor.name.startsWith('PostgreSql');
+  const postgres = onPostgres(em);
   return em.findOne(Line, { id: lineId }, postgres ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {});
 }
 

@@ -1,5 +1,6 @@
 import { LockMode } from '@mikro-orm/core';
 import { ProductOrder } from '../persistence/entities';
+import { onPostgres } from '../persistence/platform';
 import { DEFAULT_SAGA_LEASE_MS, newSagaOwner, runOrderSaga, type SagaDeps, type SagaOptions } from './order-saga';
 
 export interface RecoveredOrder {
@@ -22,7 +23,7 @@ export async function recoverOrders(deps: SagaDeps, options: SagaOptions & { lim
   const leaseMs = options.leaseMs ?? DEFAULT_SAGA_LEASE_MS;
   const now = deps.clock.now();
   const claimed = await deps.orm.em.fork().transactional(async (em) => {
-    const postgres = em.getPlatform().constructor.name.startsWith('PostgreSql');
+    const postgres = onPostgres(em);
     const due = await em.find(
       ProductOrder,
       {

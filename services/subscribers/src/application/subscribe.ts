@@ -3,6 +3,7 @@ import { conflict, newId, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { feesOn } from '../domain/plan-terms';
 import { BillingAccount, Line, ProductOrder, Subscription, type OneOffCharge } from '../persistence/entities';
+import { onPostgres } from '../persistence/platform';
 import type { CatalogClient } from '../ports/catalog-client';
 import { emitOneOffCharge, emitSubscription } from './events';
 import { assertPlanFits, findPlan, LIVE_SUBSCRIPTION } from './plans';
@@ -78,6 +79,6 @@ export async function subscribe(em: Em, catalog: CatalogClient, c: SubscribeComm
 async function openActivationOrder(em: Em, lineId: string): Promise<ProductOrder | null> {
   const line = await em.findOne(Line, { id: lineId });
   if (line?.status !== 'PENDING') return null;
-  const postgres = em.getPlatform().constructor.name.startsWith('PostgreSql');
+  const postgres = onPostgres(em);
   return em.findOne(ProductOrder, { lineId, kind: 'NEW_LINE', status: { $in: ['ACKNOWLEDGED', 'IN_PROGRESS'] } }, postgres ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {});
 }

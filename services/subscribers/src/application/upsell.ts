@@ -3,6 +3,7 @@ import { conflict, deterministicId, formatAmount, money, notFound } from '@ledge
 import type { Em } from '@ledgerline/platform';
 import { addOnEndsAt, offerFitsPlan } from '../domain/add-ons';
 import { BillingAccount, Line, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
+import { onPostgres } from '../persistence/platform';
 import type { CatalogClient } from '../ports/catalog-client';
 import { addAddOn, type AddOnEntry } from './add-add-on';
 import type { LineOrderResult } from './add-line';
@@ -115,7 +116,7 @@ async function tell(em: Em, offer: UpsellOffer, template: 'UPSELL_OFFER' | 'UPSE
  * seeing the state the previous one left. SQLite runs one writer at a time and needs no lock.
  */
 async function loadOffer(em: Em, offerId: string): Promise<UpsellOffer> {
-  const postgres = em.getPlatform().constructor.name.startsWith('PostgreSql');
+  const postgres = onPostgres(em);
   const offer = await em.findOne(UpsellOffer, { id: offerId }, postgres ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {});
   if (!offer) throw notFound('UpsellOffer', offerId, 'input.offerId');
   return offer;

@@ -9,7 +9,7 @@ import { accountId, chargeKey, newTxId, postTransactions, type NewTransaction } 
 import { bucketLock, toBucketState, type BucketWanted, type LiveBucketRow } from './buckets';
 import { bucketUse, bucketUseWrite, emitBalanceEvents, type BucketUse, type WalletChange } from './balance-events';
 import { settleAfterCredit } from './one-off-charges';
-import { WALLET_CLOSED, walletClosedMessage } from './wallets';
+import { WALLET_BALANCE_FINAL, WALLET_CLOSED, walletClosedMessage, walletFinalMessage } from './wallets';
 
 export const chargeResultMessageId = (chargeId: string): string => deterministicId('event', 'wallets', 'chargeApplied', chargeId);
 
@@ -47,6 +47,16 @@ function refusedAsClosed(c: ChargeRequest, closedAt: Date | null): boolean {
   if (closedAt === null) return false;
   const at = Date.parse(c.occurredAt);
   return !(at < closedAt.getTime());
+}
+
+/**
+ * Late usage from before a closed wallet's closedAt that arrives once its balance is final: at or
+ * after its finalAt (closedAt + WALLETS_CLOSED_LATE_USAGE_GRACE_HOURS), or once the jobs settled it
+ * (wallet.settled carried the balance; also when this replica's clock is behind theirs). Not
+ * charged: the settled figure is what finance pays out.
+ */
+function refusedAsFinal(now: Date, wallet: { finalAt: Date | null; settled: boolean }): boolean {
+  return wallet.settled || (wallet.finalAt !== null && now.getTime() >= wallet.finalAt.getTime());
 }
 
 /** The reason a ChargeResult refusing a reused chargeId starts with (outcome REJECTED); GraphQL answers it as a CONFLICT. */
@@ -257,7 +267,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     bucketLock(batch.filter((c) => (Array.isArray(c.allowanceIds) && c.allowanceIds.length > 0) || Array.isArray(c.allowanceMoves)).map(bucketsWanted)),
   );
   const done = new Map(existing.map((r) => [r.idempotency_key, r]));
-  const wallets = new Map<string, WalletState & { low: Decimal | null; start: Decimal; held: Decimal; hasRules: boolean; moneyFrom: string; revenue: string; closedAt: Date | null }>();
+  const wallets = new Map<string, WalletState & { low: Decimal | null; start: Decimal; held: Decimal; hasRules: boolean; moneyFrom: string; revenue: string; closedAt: Date | null; finalAt: Date | null; settled: boolean }>();
   for (const w of locked) {
     const balance = new Decimal(w.balance);
     wallets.set(`${w.billing_account_id}\u0000${w.currency}`, {
@@ -278,6 +288,8 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
       held: new Decimal(w.held),
       hasRules: w.has_rules,
       closedAt: w.closed_at === null ? null : new Date(w.closed_at),
+      finalAt: w.final_at === null ? null : new Date(w.final_at),
+      settled: w.settled_at !== null,
     });
   }
   const bucketsByAccount = new Map<string, BucketState[]>();
@@ -318,6 +330,7 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
     if (problem) r = denied(c, `RATING_FAILED: ${problem}`);
     else if (!wallet) r = denied(c, 'USER_UNKNOWN');
     else if (refusedAsClosed(c, wallet.closedAt)) r = denied(c, `${WALLET_CLOSED}: ${walletClosedMessage(wallet.billingAccountId, wallet.currency, wallet.closedAt)}`);
+    else if (wallet.closedAt !== null && refusedAsFinal(now, wallet)) r = denied(c, `${WALLET_BALANCE_FINAL}: ${walletFinalMessage(wallet.billingAccountId, wallet.currency, wallet.closedAt, wallet.finalAt)}`);
     else {
       const d = decideCharge(wallet, bucketsByAccount.get(c.billingAccountId) ?? NO_BUCKETS, toChargeInput(c));
       r = result(c, d.outcome, d.units.toFixed(), d.unitsFromBuckets.toFixed(), d.amount.toFixed(6), d.reason);

@@ -3,7 +3,7 @@ import type { BudgetReplenishmentData } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox, type OutboxRow } from '../persistence/sql';
 import { accountId, accountIdSql, chargeKey, ensureAccounts, newTxId, postTransactions, type NewTransaction } from './ledger';
-import { requireWallet } from './wallets';
+import { requireOpen, requireWallet } from './wallets';
 import { fmt } from '../domain/charging';
 import { requireMinorUnits } from '../domain/entered-money';
 // A cycle (apply-charges → balance-events → budget), used only when called: the key a charge's ledger transaction has.
@@ -58,6 +58,8 @@ export async function setBudget(sql: Sql, c: SetBudgetCommand): Promise<BudgetRo
     throw badInput('input.threshold', 'The threshold must be below the committed amount (else one replenishment could never lift the budget above it)', 'BUDGET_THRESHOLD_INVALID');
   }
   const wallet = await requireWallet(sql, c.billingAccountId, c.currency);
+  // A closed account's budget stopped with it (close-account-wallets.ts): it is not turned on again.
+  if (c.enabled ?? true) requireOpen(wallet);
   if (wallet.payment_mode !== 'PREPAID') {
     throw new DomainError('BUDGET_WALLET_NOT_PREPAID', `A committed-spend budget is drawn down like a prepaid balance; the ${c.currency} wallet of ${c.billingAccountId} is ${wallet.payment_mode}`, { field: 'input.billingAccountId' }, 'BAD_USER_INPUT');
   }

@@ -22,6 +22,10 @@ export interface LockedWalletRow {
   budget_committed: string | null;
   /** When the wallet closed with its billing account; null: OPEN. */
   closed_at: Date | null;
+  /** When a closed wallet's balance became final (closed_at + the late-usage grace); null: OPEN. */
+  final_at: Date | null;
+  /** When the jobs settled it (wallet.settled); null: not yet. */
+  settled_at: Date | null;
 }
 
 export interface WalletPair {
@@ -70,7 +74,7 @@ function lockAndRead(where: string, wallets: string, params: unknown[]): Reading
         // The unbilled receivable is negative in the ledger (owed to us); negated by SQL, exactly.
         // The rule flags are the wallet row's (kept by triggers on the rule tables).
         text: `select w.id, w.billing_account_id, w.currency, w.payment_mode, w.credit_limit, w.overdraft_limit, w.low_balance_threshold,
-                 w.budget_committed, w.has_balance_rules as has_rules, w.closed_at,
+                 w.budget_committed, w.has_balance_rules as has_rules, w.closed_at, w.final_at, w.settled_at,
                  coalesce((select a.balance from ledger_account a where a.id = w.id), 0) as balance,
                  coalesce((select -a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'UNBILLED_RECEIVABLE', 'w.currency')}), 0) as unbilled,
                  coalesce((select a.balance from ledger_account a where a.id = ${accountIdSql('w.billing_account_id', 'RESERVED', 'w.currency')}), 0) as held

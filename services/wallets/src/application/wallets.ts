@@ -19,6 +19,10 @@ export interface WalletRow {
   status: WalletStatus;
   /** The account's closedAt (subscribers' billingaccount.closed); null while OPEN. */
   closed_at: Date | null;
+  /** closed_at + the late-usage grace: from then on the balance is final; null while OPEN. */
+  final_at: Date | null;
+  /** When wallet.settled carried the final balance; null until the jobs settle the wallet. */
+  settled_at: Date | null;
   balance: string;
   unbilled: string;
   reserved: string;
@@ -27,7 +31,7 @@ export interface WalletRow {
 export type WalletStatus = 'OPEN' | 'CLOSED';
 
 export const WALLET_COLUMNS = `w.id, w.billing_account_id, w.currency, w.payment_mode, w.credit_limit, w.overdraft_limit, w.low_balance_threshold, w.created_at,
-  w.status, w.closed_at, c.balance, -u.balance as unbilled, r.balance as reserved`;
+  w.status, w.closed_at, w.final_at, w.settled_at, c.balance, -u.balance as unbilled, r.balance as reserved`;
 export const WALLET_JOINS = `join ledger_account c on c.id = w.id
   join ledger_account u on u.id = ${accountIdSql('w.billing_account_id', 'UNBILLED_RECEIVABLE', 'w.currency')}
   join ledger_account r on r.id = ${accountIdSql('w.billing_account_id', 'RESERVED', 'w.currency')}`;
@@ -39,6 +43,20 @@ export const WALLET_CLOSED = 'WALLET_CLOSED';
 export function walletClosedMessage(billingAccountId: string, currency: string, closedAt: Date | string | null): string {
   const at = closedAt ? new Date(closedAt).toISOString() : 'an earlier date';
   return `The ${currency} wallet of billing account ${billingAccountId} was closed with its account at ${at}: it takes no top-up, recharge, voucher, reservation or charge of usage after that; its balance stays on the ledger for finance to pay out`;
+}
+
+/**
+ * Why a closed wallet refuses late usage from before its close that arrives at or after its
+ * finalAt (closedAt + WALLETS_CLOSED_LATE_USAGE_GRACE_HOURS): its balance is final (settled for
+ * finance to pay out). A DENIED ChargeResult's reason; GraphQL `applyCharge` answers it CONFLICT.
+ */
+export const WALLET_BALANCE_FINAL = 'WALLET_BALANCE_FINAL';
+
+/** The refusal's text for late usage reaching a wallet whose balance became final at `finalAt`. */
+export function walletFinalMessage(billingAccountId: string, currency: string, closedAt: Date | string | null, finalAt: Date | string | null): string {
+  const closed = closedAt ? new Date(closedAt).toISOString() : 'an earlier date';
+  const final = finalAt ? new Date(finalAt).toISOString() : 'an earlier date';
+  return `The ${currency} wallet of billing account ${billingAccountId} was closed at ${closed} and its late-usage grace ended at ${final}: its balance is final (settled for payout), so usage from before the close that arrives now is not charged`;
 }
 
 /**

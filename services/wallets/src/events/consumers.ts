@@ -192,9 +192,10 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
       const outcome = await db.tx((sql) => applyOneOffCharge(sql, d, now));
       if (outcome === 'INVALID') runtime.logger.error({ chargeId: d?.chargeId }, 'one-off charge event without a usable account, amount or currency; skipped');
     } else if (subject === EVENTS.billingAccountClosed.subject) {
-      // The account's wallets close: nothing more in or out but late usage from before closedAt;
-      // wallet.closed tells finance the balance left (a redelivery changes and emits nothing).
-      await db.tx((sql) => closeAccountWallets(sql, event.data as BillingAccountClosedData, now));
+      // The account's wallets close: nothing more in or out but late usage from before closedAt,
+      // until finalAt (closedAt + the grace); wallet.closed tells finance the balance left and
+      // finalAt, wallet.settled (the jobs) the final one (a redelivery changes and emits nothing).
+      await db.tx((sql) => closeAccountWallets(sql, event.data as BillingAccountClosedData, now, depsOf(runtime).closedLateUsageGraceHours));
     }
   }
   // An event refused with a coded error (or not a CloudEvent at all) is refused the same way every

@@ -3,7 +3,7 @@ import type { ChargeRequest, WalletReserveRequest } from '@ledgerline/contracts'
 import type { RequestContext } from '@ledgerline/platform';
 import { depsOf } from '../deps';
 import type { Db, Sql } from '../persistence/sql';
-import { WALLET_CLOSED, WALLET_COLUMNS, WALLET_JOINS, openWallet, setWalletLimits, walletById, walletOf, type WalletRow } from '../application/wallets';
+import { WALLET_BALANCE_FINAL, WALLET_CLOSED, WALLET_COLUMNS, WALLET_JOINS, openWallet, setWalletLimits, walletById, walletOf, type WalletRow } from '../application/wallets';
 import { bucketStatusAt, bucketsOf, grantBucket, revokeGrant, type BucketRow } from '../application/buckets';
 import { topupBalance, type TopupResult } from '../application/topup-balance';
 import { closeTopupKey } from '../application/close-topup-key';
@@ -113,6 +113,8 @@ export const resolvers = {
       if (r!.outcome === 'REJECTED') throw conflict(CHARGE_ID_CONFLICT, r!.reason!.slice(CHARGE_ID_CONFLICT.length + 2), { field: 'input.chargeId' });
       // A closed account's wallet (usage at or after its closedAt): a CONFLICT, as its other refusals here.
       if (r!.outcome === 'DENIED' && r!.reason?.startsWith(`${WALLET_CLOSED}:`)) throw conflict(WALLET_CLOSED, r!.reason.slice(WALLET_CLOSED.length + 2), { field: 'input.billingAccountId' });
+      // Late usage once a closed wallet's balance is final (after its grace): a CONFLICT as well.
+      if (r!.outcome === 'DENIED' && r!.reason?.startsWith(`${WALLET_BALANCE_FINAL}:`)) throw conflict(WALLET_BALANCE_FINAL, r!.reason.slice(WALLET_BALANCE_FINAL.length + 2), { field: 'input.billingAccountId' });
       return { result: { ...r!, amountCharged: money(r!.amountCharged, r!.currency) } };
     },
     closeCharge: async (_: unknown, { input }: { input: { chargeId: string; billingAccountId: string } }, ctx: WalletsContext) => {
@@ -225,6 +227,8 @@ export const resolvers = {
     billingAccountId: (w: WalletRow) => w.billing_account_id,
     paymentMode: (w: WalletRow) => w.payment_mode,
     closedAt: (w: WalletRow) => w.closed_at,
+    finalAt: (w: WalletRow) => w.final_at,
+    settledAt: (w: WalletRow) => w.settled_at,
     balance: (w: WalletRow) => money(w.balance, w.currency),
     unbilled: (w: WalletRow) => money(w.unbilled, w.currency),
     reserved: (w: WalletRow) => money(w.reserved, w.currency),

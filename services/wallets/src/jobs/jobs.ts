@@ -10,6 +10,7 @@ import type { CatalogClient } from '../adapters/catalog-client';
 import { renewDueAllowances, renewDueSharedPools } from '../application/renew-allowances';
 import { retryAutoTopups } from '../application/balance-events';
 import { expireAdjustmentRequests } from '../application/balance-adjustment-approvals';
+import { settleClosedWallets } from '../application/settle-closed-wallets';
 import type { RetryPolicy } from '../domain/auto-topup';
 
 /** One pass of the periodic jobs, with the clock passed in (tests call it with a manual clock). */
@@ -20,7 +21,7 @@ export async function runWalletJobs(
   catalog: CatalogClient | null = null,
   logger?: Logger,
   options: { lateUsageGraceMs?: number; autoTopupRetry?: RetryPolicy; approvalTtlHours?: number } = {},
-): Promise<{ reservationsExpired: number; bundlesRenewed: number; renewalsRefused: number; poolsRenewed: number; bucketsExpired: number; bucketsWarned: number; rechargesSettled: number; autoTopupsRetried: number; approvalRequestsExpired: number }> {
+): Promise<{ reservationsExpired: number; bundlesRenewed: number; renewalsRefused: number; poolsRenewed: number; bucketsExpired: number; bucketsWarned: number; rechargesSettled: number; autoTopupsRetried: number; approvalRequestsExpired: number; walletsSettled: number }> {
   // Each step on its own: one that fails (Temporal away when syncRecharges starts a recharge, a
   // catalog error) is logged and the others still run; it is tried again at the next pass.
   const step = async <T>(name: string, run: () => Promise<T>, none: T): Promise<T> => {
@@ -32,6 +33,8 @@ export async function runWalletJobs(
     }
   };
   const reservationsExpired = await step('expireReservations', () => db.tx((sql) => expireReservations(sql, now)), 0);
+  // Closed wallets whose late-usage grace ended (finalAt): balance final, wallet.settled once per account.
+  const walletsSettled = await step('settleClosedWallets', () => settleClosedWallets(db, now), 0);
   // Renewals before expiry: a rollover reads what the ending bucket has left before it is forfeited.
   const renewals = catalog ? await step('renewDueAllowances', async () => {
     const r = await renewDueAllowances(db, catalog, now, logger);
@@ -45,7 +48,7 @@ export async function runWalletJobs(
   const autoTopupsRetried = await step('retryAutoTopups', () => retryAutoTopups(db, now, options.autoTopupRetry), 0);
   // Balance adjustment requests nobody decided within the TTL can no longer be approved (four eyes).
   const approvalRequestsExpired = await step('expireAdjustmentRequests', async () => (await expireAdjustmentRequests(db, now, options.approvalTtlHours ?? DEFAULT_APPROVAL_TTL_HOURS)).length, 0);
-  return { reservationsExpired, bundlesRenewed: renewals.RENEWED, renewalsRefused: renewals.FEE_NOT_COVERED, poolsRenewed, bucketsExpired: buckets.expired, bucketsWarned: buckets.warned, rechargesSettled, autoTopupsRetried, approvalRequestsExpired };
+  return { reservationsExpired, bundlesRenewed: renewals.RENEWED, renewalsRefused: renewals.FEE_NOT_COVERED, poolsRenewed, bucketsExpired: buckets.expired, bucketsWarned: buckets.warned, rechargesSettled, autoTopupsRetried, approvalRequestsExpired, walletsSettled };
 }
 
 export function startJobs(runtime: ServiceRuntime, db: Db, intervalMs: number, options: { lateUsageGraceMs?: number; approvalTtlHours?: number } = {}): () => Promise<void> {

@@ -22,6 +22,10 @@ export const Wallet = defineEntity({
     status: p.string().length(10).default('OPEN'),
     closedAt: p.datetime().nullable(),
     closedReason: p.text().nullable(),
+    /** closedAt + the late-usage grace: from then on the balance is final (no late usage charged). */
+    finalAt: p.datetime().nullable(),
+    /** When wallet.settled was emitted with the final balance (the jobs' first pass at or after finalAt). */
+    settledAt: p.datetime().nullable(),
   }),
 });
 export type Wallet = InferEntity<typeof Wallet>;

@@ -23,6 +23,7 @@ import { Migration20261216300100_balance_adjustment_request_outcomes } from './M
 import { Migration20261217100100_balance_adjustment_agent_index } from './Migration20261217100100_balance_adjustment_agent_index';
 import { Migration20261221100000_voucher_attempt_caller } from './Migration20261221100000_voucher_attempt_caller';
 import { Migration20261222100000_wallet_closed } from './Migration20261222100000_wallet_closed';
+import { Migration20261223100000_wallet_settled } from './Migration20261223100000_wallet_settled';
 import { Migration20261218100000_reservation_request_hash } from './Migration20261218100000_reservation_request_hash';
 import { Migration20261220200000_outbox_failed_rows } from './Migration20261220200000_outbox_failed_rows';
 
@@ -54,4 +55,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261220200000_outbox_failed_rows', class: Migration20261220200000_outbox_failed_rows },
   { name: 'Migration20261221100000_voucher_attempt_caller', class: Migration20261221100000_voucher_attempt_caller },
   { name: 'Migration20261222100000_wallet_closed', class: Migration20261222100000_wallet_closed },
+  { name: 'Migration20261223100000_wallet_settled', class: Migration20261223100000_wallet_settled },
 ];
