@@ -28,6 +28,10 @@ export const ID_PREFIX = {
   usageRecord: 'usg',
   invoice: 'inv',
   payment: 'pay',
+  /** Invoicing's suspense list: a bank statement line kept, each apply of it to an invoice, each payout of it. */
+  unappliedPayment: 'upay',
+  unappliedPaymentApplication: 'upapp',
+  unappliedPaymentRefund: 'uprfd',
   event: 'evt',
   order: 'ord',
   message: 'msg',

@@ -300,15 +300,35 @@ export interface BillingAccountClosedData {
  * left on each when wallets closed them, for finance to pay out. `balance` is the wallet's cash
  * (prepaid money; postpaid: money paid in advance); `reserved` is what open reservations still hold
  * (given back to the balance when they end). Usage that occurred before closedAt and arrives later is
- * still charged, so the balance to pay out is the wallet's once late usage has come in.
+ * still charged until `finalAt` (closedAt + the late-usage grace); from then on the balance is final
+ * and `walletSettled` carries it: that is the figure to pay out.
  */
 export interface WalletClosedData {
   billingAccountId: string;
   customerId: string | null;
   /** ISO date-time: the account's closedAt (subscribers). */
   closedAt: string;
+  /** ISO date-time: when the balance becomes final (closedAt + WALLETS_CLOSED_LATE_USAGE_GRACE_HOURS); wallet.settled follows. */
+  finalAt: string;
   reason: string | null;
   wallets: { walletId: string; currency: string; paymentMode: PaymentMode; balance: { amount: string; currency: string }; reserved: { amount: string; currency: string } }[];
+}
+
+/**
+ * `data` of `walletSettled`: a closed billing account's wallets once their late-usage grace ended
+ * (`finalAt`): usage from before closedAt arriving later is refused (DENIED WALLET_BALANCE_FINAL)
+ * and reservations still open were given back, so each `balance` is final: the amount to pay out
+ * (a payout is recorded as an adjustBalance debit). Once per account.
+ */
+export interface WalletSettledData {
+  billingAccountId: string;
+  /** ISO date-time: the account's closedAt (subscribers). */
+  closedAt: string;
+  /** ISO date-time: closedAt + the grace; usage arriving from then on is not charged. */
+  finalAt: string;
+  /** ISO date-time: when wallets settled the wallets (the periodic jobs' first pass at or after finalAt). */
+  settledAt: string;
+  wallets: { walletId: string; currency: string; paymentMode: PaymentMode; balance: { amount: string; currency: string } }[];
 }
 
 /** `data` of `oneOffChargeCreated`: one item for invoicing to put on the account's next bill. */
@@ -383,7 +403,9 @@ export interface DisputeResolvedData {
   invoiceNumber?: string | null;
   /**
    * The invoice's state when the dispute was decided, before the decision's credit note (SETTLED: already paid, so a
-   * credit is account credit and nothing is due again). Optional: added 2026-11-28; absent, the message says "due again".
+   * credit is account credit and nothing is due again); closed by a credit note issued apart, the state before that
+   * note; by resolveDispute, the state the invoice was released to. Optional: added 2026-11-28; absent (an older
+   * event, or a dispute closed by a re-rate correction), the message says "due again".
    */
   invoiceState?: string | null;
 }

@@ -51,6 +51,20 @@ export interface LateFeeRequest {
   currency: string;
   idempotencyKey: string;
 }
+/** Waives the late fee charged under `idempotencyKey` (the fee's own key), if it reached invoicing. */
+export interface LateFeeWaiverRequest {
+  invoiceId: string;
+  idempotencyKey: string;
+  reason: string;
+}
+/**
+ * invoicing's answer (waiveOneOffCharge): NOT_FOUND (the fee never reached it), WAIVED (unbilled: it
+ * never will be), CREDITED (billed: a credit note gave it back, `creditNoteId`). Asking again answers the same.
+ */
+export interface LateFeeWaiver {
+  outcome: 'NOT_FOUND' | 'WAIVED' | 'CREDITED';
+  creditNoteId: string | null;
+}
 export interface ReminderRequest {
   invoiceId: string;
   billingAccountId: string;
@@ -89,6 +103,8 @@ export interface InvoicingPort {
   billRunState(req: { billRunId: string }, opts?: CallOptions): Promise<BillRunState>;
   invoiceStatus(req: { invoiceId: string }, opts?: CallOptions): Promise<InvoiceStatus>;
   addLateFee(req: LateFeeRequest, opts?: CallOptions): Promise<void>;
+  /** Optional: fakes and stand-ins without it make `waiveLateFee` fail LATE_FEE_WAIVER_UNSUPPORTED (not retried). */
+  waiveLateFee?(req: LateFeeWaiverRequest, opts?: CallOptions): Promise<LateFeeWaiver>;
 }
 
 /** Customer notifications (a reminder letter, e-mail or SMS). */
@@ -122,6 +138,11 @@ export function createInvoicingActivities(deps: InvoicingActivityDeps) {
     billRunState: (req: { billRunId: string }) => call(() => deps.invoicing.billRunState(req)),
     invoiceStatus: (req: { invoiceId: string }) => call(() => deps.invoicing.invoiceStatus(req)),
     addLateFee: (req: LateFeeRequest) => call(() => deps.invoicing.addLateFee(req)),
+    waiveLateFee: (req: LateFeeWaiverRequest) =>
+      call(() => {
+        if (!deps.invoicing.waiveLateFee) throw new DomainError('LATE_FEE_WAIVER_UNSUPPORTED', 'This invoicing client cannot waive a late fee');
+        return deps.invoicing.waiveLateFee(req);
+      }),
     sendReminder: (req: ReminderRequest) => call(() => deps.reminders.sendReminder(req)),
     suspendAccountLines: (req: LineControlRequest) => call(() => deps.lines.suspendAccountLines(req)),
     restoreAccountLines: (req: LineRestoreRequest) => call(() => deps.lines.restoreAccountLines(req)),
@@ -185,6 +206,17 @@ export class GraphqlInvoicingClient implements InvoicingPort {
       { i: { id: req.idempotencyKey.slice(0, 80), billingAccountId: req.billingAccountId, code: 'LATE_FEE', description: `Late payment fee (invoice ${req.invoiceId})`, amount: { amount: req.amount, currency: req.currency } } },
       opts,
     );
+  }
+
+  /** waiveOneOffCharge on the fee's one-off charge (its id is the fee's key, as addLateFee sends it). */
+  async waiveLateFee(req: LateFeeWaiverRequest, opts?: CallOptions): Promise<LateFeeWaiver> {
+    const d = await graphqlRequest<{ waiveOneOffCharge: { outcome: LateFeeWaiver['outcome']; creditNote: { id: string } | null } }>(
+      this.client,
+      `mutation($i: WaiveOneOffChargeInput!) { waiveOneOffCharge(input: $i) { outcome creditNote { id } } }`,
+      { i: { id: req.idempotencyKey.slice(0, 80), reason: req.reason } },
+      opts,
+    );
+    return { outcome: d.waiveOneOffCharge.outcome, creditNoteId: d.waiveOneOffCharge.creditNote?.id ?? null };
   }
 }
 

@@ -31,7 +31,37 @@
 // cancellable scope, a signal during it makes the workflow look at the invoice, and paid, the step
 // is cancelled and the dunning ends (lifting the hold a cancelled bar attempt may have placed).
 // Runs started before the patch (no marker at their start) keep waiting for the step.
-import { CancellationScope, condition, defineQuery, defineSignal, isCancellation, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+//
+// A late fee step cancelled by the payment may still have charged the fee (an attempt's answer lost,
+// or an attempt that completed as the step was cancelled): the fee would stay owed by a customer
+// who paid what was asked (patch `dunning-waives-cancelled-late-fee`). The fee's activity is then
+// cancelled waiting for its attempt to end (no attempt of it runs after), and the workflow asks
+// invoicing to waive the fee by its key (waiveOneOffCharge: NOT_FOUND, WAIVED unbilled, CREDITED by a
+// credit note if billed; asked again it answers the same, so it is waived once). `lateFeeWaiver` in
+// the status says which. A fee step begun before the patch (no marker when it began) is left as it was.
+//
+// The bar is retried for as long as the network refuses it (each retry tries it again), but no
+// longer silently (patch `dunning-step-retries-visible`): the suspension runs in rounds of
+// SUSPEND_ATTEMPTS_PER_ROUND attempts, 10 minutes apart growing to an hour; each failed round updates `stuck` in the
+// `dunningStatus` query (step, failures, since, last failure) and, from STUCK_ALERT_AFTER_FAILURES
+// failures on, logs a warning `dunning: the suspension keeps failing` (the worker's JSON log, what an
+// alert can match). A search attribute would need registering in every namespace first and the
+// worker exports no metrics yet; the query and the log need neither.
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  log,
+  patched,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { InvoiceStatus, InvoicingActivities } from '../activities/invoicing';
 
 export interface DunningPolicy {
@@ -63,6 +93,23 @@ export interface DunningStatus {
   suspended: boolean;
   /** The lines under this dunning's hold (absent for a suspension made by an older worker). */
   barredLineIds?: string[];
+  /**
+   * A late fee step cancelled by the payment: what invoicing did with a fee that had reached it
+   * (NOT_FOUND: it had not; WAIVED; CREDITED), or FAILED (invoicing refused: waive it by hand, logged).
+   */
+  lateFeeWaiver?: 'NOT_FOUND' | 'WAIVED' | 'CREDITED' | 'FAILED';
+  /** A step that keeps failing (the network refusing the bar): null or absent when none is. */
+  stuck?: StuckStep | null;
+}
+
+export interface StuckStep {
+  step: 'SUSPEND';
+  /** Failed attempts so far (rounds of SUSPEND_ATTEMPTS_PER_ROUND). */
+  failures: number;
+  /** ISO instant of the first failed round. */
+  since: string;
+  /** The last attempt's failure (e.g. ORDER_ALREADY_OPEN: a line the network refused to bar). */
+  lastFailure: string;
 }
 
 export const dunningWorkflowId = (invoiceId: string): string => `dunning-${invoiceId}`;
@@ -74,12 +121,35 @@ const acts = proxyActivities<InvoicingActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes' },
 });
+/** The late fee with the waiver patch: a cancelled fee waits for its running attempt to end, so none lands after the waiver. */
+const feeActs = proxyActivities<InvoicingActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+/**
+ * Attempts of the suspension in one round (with the visibility patch), 1 and 2 s apart. Rounds are
+ * 10, 20, 40, then 60 minutes apart (roundPauseMs): 3 attempts an hour while stuck, half what the
+ * old unbounded policy made, and a bar the network takes again is placed within the hour.
+ */
+export const SUSPEND_ATTEMPTS_PER_ROUND = 3;
+/** Failed attempts from which each failed round logs a warning (two rounds: about 10 minutes). */
+export const STUCK_ALERT_AFTER_FAILURES = 6;
+const roundPauseMs = (failedRounds: number): number => Math.min(10 * 60_000 * 2 ** Math.min(failedRounds - 1, 3), 60 * 60_000);
+const suspendActs = proxyActivities<InvoicingActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: SUSPEND_ATTEMPTS_PER_ROUND },
+});
 
 const DEFAULT_DAY = 86_400_000;
 /** A dispute after the suspension lifts this dunning's hold while it lasts (see the top). */
 const DISPUTE_LIFTS_SUSPENSION = 'dunning-dispute-lifts-suspension';
 /** A payment signalled during a step that keeps retrying cancels the step (see the top). */
 const STEP_RACES_PAYMENT = 'dunning-step-races-payment';
+/** A late fee step cancelled by the payment waives a fee that reached invoicing anyway (see the top). */
+const WAIVES_CANCELLED_LATE_FEE = 'dunning-waives-cancelled-late-fee';
+/** The suspension retries in rounds and shows it (query, log; see the top). */
+const STEP_RETRIES_VISIBLE = 'dunning-step-retries-visible';
 
 /** Exact comparison of two non-negative decimal strings, without floating point. */
 export function decimalGreaterThanZero(value: string): boolean {
@@ -115,6 +185,12 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
   setHandler(disputeChangedSignal, () => void (poke = true));
   setHandler(dunningStatusQuery, () => status);
   const key = (step: string) => `${workflowInfo().workflowId}:${step}`;
+  // Asked once, when the first suspension begins: a run whose suspension an older worker began keeps the old retries.
+  let visibleRetries: boolean | undefined;
+  const suspendNow = (idempotencyKey: string) => {
+    visibleRetries ??= patched(STEP_RETRIES_VISIBLE);
+    return visibleRetries ? suspendInRounds(status, input, idempotencyKey) : suspend(status, input, idempotencyKey);
+  };
 
   const DAY = input.policy.dayMs && input.policy.dayMs > 0 ? input.policy.dayMs : DEFAULT_DAY;
   const due = Date.parse(input.dueDate);
@@ -135,7 +211,7 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
    * Runs one step; with the patch, a signal while it runs (retries included) looks at the invoice,
    * and paid, cancels the step: answers false (the caller ends the dunning), else true.
    */
-  const stepUnlessPaid = async (run: () => Promise<unknown>): Promise<boolean> => {
+  const stepUnlessPaid = async (run: () => Promise<unknown>, waitsForCancel = false): Promise<boolean> => {
     if (!raceSteps) {
       await run();
       return true;
@@ -159,7 +235,8 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
     try {
       await scope.run(run);
     } catch (err) {
-      if (!(paid && isCancellation(err))) throw err;
+      // An activity cancelled waiting for its attempt (waitsForCancel) may end failed rather than cancelled.
+      if (!(paid && (isCancellation(err) || (waitsForCancel && err instanceof ActivityFailure)))) throw err;
     } finally {
       stepDone = true;
     }
@@ -188,19 +265,24 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
       continue;
     }
     status.phase = 'WAITING';
+    // Asked when the fee step begins, so a step an older worker began replays as it ran.
+    const waivesFee = step.kind === 'LATE_FEE' && raceSteps && patched(WAIVES_CANCELLED_LATE_FEE);
+    const feeKey = `dunning-${input.invoiceId}:late-fee`;
     const goOn = await stepUnlessPaid(async () => {
       if (step.kind === 'REMINDER') await acts.sendReminder({ invoiceId: input.invoiceId, billingAccountId: input.billingAccountId, level: step.level, idempotencyKey: key(`reminder-${step.level}`) });
       if (step.kind === 'LATE_FEE') {
         // Once per invoice, not per dunning: a refunded invoice dunned again (`dunning-<invoiceId>-<n>`)
         // replays its steps from the due date, and its late fee was charged by the first run. The key
         // is the first run's (`dunning-<invoiceId>:late-fee`), so runs started before this read the same.
-        await acts.addLateFee({ billingAccountId: input.billingAccountId, invoiceId: input.invoiceId, amount: input.policy.lateFee!.amount, currency: s.currency, idempotencyKey: `dunning-${input.invoiceId}:late-fee` });
+        await (waivesFee ? feeActs : acts).addLateFee({ billingAccountId: input.billingAccountId, invoiceId: input.invoiceId, amount: input.policy.lateFee!.amount, currency: s.currency, idempotencyKey: feeKey });
       }
-      if (step.kind === 'SUSPEND') await suspend(status, input, key('suspend'));
-    });
+      if (step.kind === 'SUSPEND') await suspendNow(key('suspend'));
+    }, waivesFee);
     if (!goOn) {
       // Paid during the step. A cancelled bar may have placed the hold before its answer was lost.
       if (step.kind === 'SUSPEND') status.suspended = true;
+      // A cancelled fee may have been charged all the same: waived (see the top).
+      if (waivesFee) await waiveLateFee(status, input, feeKey);
       return finish(status, input, key);
     }
     if (step.kind !== 'SUSPEND') status.stepsDone.push(step.kind === 'REMINDER' ? `REMINDER_${step.level}` : step.kind);
@@ -229,7 +311,7 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
     } else {
       holds += 1;
       const n = holds;
-      if (!(await stepUnlessPaid(() => suspend(status, input, key(`suspend-${n}`))))) {
+      if (!(await stepUnlessPaid(() => suspendNow(key(`suspend-${n}`))))) {
         status.suspended = true; // a cancelled attempt may have placed the hold
         return finish(status, input, key);
       }
@@ -238,12 +320,56 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
 }
 
 /** Holds the account's lines for this dunning (subscribers bars the ACTIVE ones). */
-async function suspend(status: DunningStatus, input: DunningInput, idempotencyKey: string): Promise<void> {
-  const held = await acts.suspendAccountLines({ billingAccountId: input.billingAccountId, reason: `dunning: invoice ${input.invoiceId} unpaid`, idempotencyKey, holdId: workflowInfo().workflowId });
+async function suspend(status: DunningStatus, input: DunningInput, idempotencyKey: string, via: typeof acts = acts): Promise<void> {
+  const held = await via.suspendAccountLines({ billingAccountId: input.billingAccountId, reason: `dunning: invoice ${input.invoiceId} unpaid`, idempotencyKey, holdId: workflowInfo().workflowId });
   if (held.lineIds) status.barredLineIds = held.lineIds;
   status.suspended = true;
   status.phase = 'SUSPENDED';
   status.stepsDone.push('SUSPEND');
+}
+
+/**
+ * The suspension with the visibility patch: rounds of SUSPEND_ATTEMPTS_PER_ROUND attempts, 10 minutes
+ * apart growing to an hour (roundPauseMs), until it succeeds (same key: subscribers tries a refused bar again). Each failed round is
+ * shown in `status.stuck` and, past STUCK_ALERT_AFTER_FAILURES, logged. A decision (a non-retryable
+ * failure) ends it as before.
+ */
+async function suspendInRounds(status: DunningStatus, input: DunningInput, idempotencyKey: string): Promise<void> {
+  for (;;) {
+    try {
+      await suspend(status, input, idempotencyKey, suspendActs);
+      status.stuck = null;
+      return;
+    } catch (err) {
+      if (!(err instanceof ActivityFailure && err.retryState === 'MAXIMUM_ATTEMPTS_REACHED')) throw err;
+      const before = status.stuck;
+      const stuck: StuckStep = {
+        step: 'SUSPEND',
+        failures: (before?.failures ?? 0) + SUSPEND_ATTEMPTS_PER_ROUND,
+        since: before?.since ?? new Date(Date.now()).toISOString(),
+        lastFailure: err.cause?.message ?? err.message,
+      };
+      status.stuck = stuck;
+      if (stuck.failures >= STUCK_ALERT_AFTER_FAILURES) {
+        log.warn('dunning: the suspension keeps failing', { invoiceId: input.invoiceId, billingAccountId: input.billingAccountId, failures: stuck.failures, since: stuck.since, lastFailure: stuck.lastFailure });
+      }
+      await sleep(roundPauseMs(stuck.failures / SUSPEND_ATTEMPTS_PER_ROUND));
+    }
+  }
+}
+
+/** Waives the late fee a cancelled fee step may have charged (invoicing answers NOT_FOUND when it had not). */
+async function waiveLateFee(status: DunningStatus, input: DunningInput, feeKey: string): Promise<void> {
+  try {
+    const r = await acts.waiveLateFee({ invoiceId: input.invoiceId, idempotencyKey: feeKey, reason: `invoice ${input.invoiceId} was paid before the late fee took effect` });
+    status.lateFeeWaiver = r.outcome;
+    if (r.outcome !== 'NOT_FOUND') status.stepsDone.push('LATE_FEE_WAIVED');
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    // A refusal (not an outage: those are retried): the dunning still ends, and someone waives it by hand.
+    status.lateFeeWaiver = 'FAILED';
+    log.error('dunning: the late fee charged after the payment could not be waived; waive it by hand (waiveOneOffCharge)', { invoiceId: input.invoiceId, feeKey, failure: err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err) });
+  }
 }
 
 async function finish(status: DunningStatus, input: DunningInput, key: (s: string) => string): Promise<DunningStatus> {

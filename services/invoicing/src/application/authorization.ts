@@ -20,7 +20,8 @@
 //                                                        or found by reference): money really taken through the payment
 //                                                        provider. BANK_TRANSFER / WALLET are reconciliations: staff.
 //   refundPayment, issueCreditNote, issueInvoice, voidInvoice, regenerateInvoice,
-//   disputeInvoice, resolveDispute (legacy), startBillRun, addOneOffCharge, addDiscount       staff
+//   disputeInvoice, resolveDispute (legacy), startBillRun, addOneOffCharge, addDiscount,
+//   waiveOneOffCharge                                                                       staff
 //   receiveBankTransfer, applyUnappliedPayment           staff   (bank statement lines: reconciliation, like BANK_TRANSFER)
 //   refundUnappliedPayment                               staff   (records the payout that sent a kept line back to its payer)
 //   openDispute, withdrawDispute                         staff | owner   (checked in disputes.ts, on the row)
@@ -202,6 +203,7 @@ export const OPERATION_RULES: Record<'Query' | 'Mutation', Record<string, Guard>
     resolveDispute: staff('resolve disputes'),
     startBillRun: staff('start bill runs'),
     addOneOffCharge: staff('add one-off charges'),
+    waiveOneOffCharge: staff('waive one-off charges'),
     addDiscount: staff('add discounts'),
     openDispute: inUseCase('open disputes'),
     withdrawDispute: inUseCase('withdraw disputes'),

@@ -117,7 +117,7 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
   );
   const oneOffs = await rows<{ id: string; billing_account_id: string; code: string; description: string; amount: string; tax_category: string; line_id: string | null }>(
       em,
-      `select o.* from ${periods} join one_off_charge o on o.billing_account_id = p.account_id where o.invoice_id is null and o.occurred_at < p.period_end`,
+      `select o.* from ${periods} join one_off_charge o on o.billing_account_id = p.account_id where o.invoice_id is null and o.waived_at is null and o.occurred_at < p.period_end`,
       [ids, starts, ends],
     );
   const discounts = await rows<{ billing_account_id: string; code: string; description: string; percent: string | null; amount: string | null; target: string | null; valid_from: Date; valid_to: Date | null }>(

@@ -243,7 +243,7 @@ async function markUnbilledAccounts(em: Em, run: { id: string; cycle_date: strin
             (select max(i.period_end) from invoice i where i.billing_account_id = a.id and i.kind = 'PERIOD' and i.voided_at is null) as billed_to
        from billing_account a where a.payment_mode = 'POSTPAID' and ${OF_CYCLE}
         and (a.closed_at is null or exists (select 1 from unbilled_charge c where c.billing_account_id = a.id and c.invoice_id is null)
-             or exists (select 1 from one_off_charge o where o.billing_account_id = a.id and o.invoice_id is null))`,
+             or exists (select 1 from one_off_charge o where o.billing_account_id = a.id and o.invoice_id is null and o.waived_at is null))`,
     [cycleDaysFor(run.cycle_date), cycleDaysFor(run.cycle_date)],
   );
   const unbilled = candidates

@@ -16,6 +16,8 @@
 // Runs inside issueCreditNote's transaction, after the note is written, under the locks it holds
 // (credit:<account>, the invoice row), then the dispute rows: exactly once, since a replayed key
 // answers before it. The dispute whose own credit note it is (key dispute:<id>) is left to its decision.
+// `invoiceState` is the invoice's state before the note (dispute.resolved: SETTLED tells the customer
+// they had paid, so the credit is account credit and nothing is due again).
 import { dec, minorUnits, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { close } from './disputes';
@@ -27,7 +29,7 @@ const DISPUTE_NOTE_KEY = 'dispute:';
 /** Returns the ids of the disputes it closed (their workflows are to be told). */
 export async function takeDisputesCoveredByCreditNote(
   em: Em,
-  c: { invoiceId: string; creditNoteId: string; number: string; idempotencyKey: string; now: Date },
+  c: { invoiceId: string; creditNoteId: string; number: string; idempotencyKey: string; now: Date; invoiceState: string },
 ): Promise<string[]> {
   const k = sql(em);
   const own = c.idempotencyKey.startsWith(DISPUTE_NOTE_KEY) ? c.idempotencyKey.slice(DISPUTE_NOTE_KEY.length) : null;
@@ -78,7 +80,7 @@ export async function takeDisputesCoveredByCreditNote(
       const decisionNote = `Credited by credit note ${c.number}.`;
       const decidedBy = `creditNote:${c.number}`;
       await k('dispute').where({ id: d.id }).update({ status: 'ACCEPTED', credited_amount: credited, credit_note_id: c.creditNoteId, decided_by: decidedBy, decision_note: decisionNote, decided_at: c.now, updated_at: c.now });
-      await close(em, d, 'ACCEPTED', c.now, { creditedAmount: credited, creditNoteId: c.creditNoteId, decidedBy, decisionNote });
+      await close(em, d, 'ACCEPTED', c.now, { creditedAmount: credited, creditNoteId: c.creditNoteId, decidedBy, decisionNote, invoiceState: c.invoiceState });
       closed.push(d.id);
     } else {
       await k('dispute').where({ id: d.id }).update({ amount: now.toFixed(scale), updated_at: c.now });

@@ -361,9 +361,10 @@ export const RESOLVED_WITH_INVOICE_NOTE = 'Your dispute was closed when we revie
  * resolveDispute ended the invoice's dispute as a whole (its hold is released by the caller): its
  * open Disputes close REJECTED — nothing credited by them; a credit, if any, was a separate credit
  * note — with a note written for the customer (RESOLVED_WITH_INVOICE_NOTE); how it was closed stays
- * internal, in decidedBy (`resolveDispute:<caller>`). Returns their ids.
+ * internal, in decidedBy (`resolveDispute:<caller>`). `invoiceState`: the state the invoice was
+ * released to (dispute.resolved; SETTLED: paid, nothing is due again). Returns their ids.
  */
-export async function closeOpenDisputesOfInvoice(em: Em, invoiceId: string, c: { by: string; now: Date }): Promise<string[]> {
+export async function closeOpenDisputesOfInvoice(em: Em, invoiceId: string, c: { by: string; now: Date; invoiceState: string | null }): Promise<string[]> {
   const k = sql(em);
   const open = await k('dispute').where({ invoice_id: invoiceId }).whereIn('status', ['OPEN', 'IN_REVIEW']).orderBy('created_at').forUpdate();
   if (open.length === 0) return [];
@@ -375,7 +376,7 @@ export async function closeOpenDisputesOfInvoice(em: Em, invoiceId: string, c: {
   if (invoiceNumber != null) await enqueueEvents(em, 'disputeResolved', c.now, open.map((d: any) => ({
     subject: d.id,
     key: [d.id, 'resolved'],
-    data: { disputeId: d.id, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id, status: 'REJECTED', amount: dec(String(d.amount)).toFixed(minorUnits(d.currency)), currency: d.currency, creditedAmount: null, creditNoteId: null, decidedBy: by, decisionNote: note, invoiceNumber },
+    data: { disputeId: d.id, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id, status: 'REJECTED', amount: dec(String(d.amount)).toFixed(minorUnits(d.currency)), currency: d.currency, creditedAmount: null, creditNoteId: null, decidedBy: by, decisionNote: note, invoiceNumber, invoiceState: c.invoiceState },
   })));
   return open.map((d: any) => d.id as string);
 }

@@ -46,7 +46,9 @@ export async function resolveDispute(em: Em, c: { invoiceId: string; now: Date; 
   const invoice = await lockInvoice(em, c.invoiceId);
   if (invoice.state !== 'ON_HOLD') throw new DomainError('INVOICE_NOT_ON_HOLD', 'The invoice is not on hold', { field: 'input.invoiceId' });
   await releaseHold(em, invoice, c.now, 'dispute resolved');
-  return closeOpenDisputesOfInvoice(em, invoice.id, { by: c.by ?? 'resolveDispute', now: c.now });
+  // The state it is released to (account credit applied): SETTLED tells the customer nothing is due again.
+  const invoiceState = (await sql(em)('invoice').where({ id: invoice.id }).first('state'))?.state ?? null;
+  return closeOpenDisputesOfInvoice(em, invoice.id, { by: c.by ?? 'resolveDispute', now: c.now, invoiceState });
 }
 
 /** Back from ON_HOLD (the invoice locked by the caller, under the credit lock): nothing disputed any more. */

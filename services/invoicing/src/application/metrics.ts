@@ -83,25 +83,26 @@ export function registerUnbilledAfterClose(registry: client.Registry, query: (te
 
 /**
  * Read at each scrape: bank transfers kept on the suspense list (receiveBankTransfer could not match
- * them to one invoice) and neither applied nor paid back yet, by currency: how many, how much, and
- * how long the oldest has waited since the bank received it (by the service's clock). Money the bank
- * holds that pays no invoice until staff apply it (applyUnappliedPayment) or pay it back to its payer
- * (refundUnappliedPayment). One statement over the UNAPPLIED rows (the partial index of migration
- * 20261230000000_unapplied_payment). A currency seen once stays at 0. Alert LedgerlineUnappliedCashAging.
+ * them to one invoice) of which something remains (UNAPPLIED or PARTIALLY_APPLIED), by currency: how
+ * many, how much remains of them (not their original amounts: parts applied or paid back are gone),
+ * and how long the oldest has waited since the bank received it (by the service's clock). Money the
+ * bank holds that pays no invoice until staff apply it (applyUnappliedPayment) or pay it back to its
+ * payer (refundUnappliedPayment). One statement over those rows (the partial index, migration
+ * 20270101000000_unapplied_payment_parts). A currency seen once stays at 0. Alert LedgerlineUnappliedCashAging.
  */
 export function registerUnappliedPayments(registry: client.Registry, query: (text: string, params: unknown[]) => Promise<{ currency: string; n: string | number; amount: string | number; oldest: Date | string | null }[]>, now: () => Date): void {
-  const read = onceAtATime(() => query(`select currency, count(*) as n, sum(amount) as amount, min(received_at) as oldest from unapplied_payment where status = 'UNAPPLIED' group by currency`, []));
+  const read = onceAtATime(() => query(`select currency, count(*) as n, sum(remaining_amount) as amount, min(received_at) as oldest from unapplied_payment where status in ('UNAPPLIED', 'PARTIALLY_APPLIED') group by currency`, []));
   const seen = new Set<string>();
   const byCurrency = async () => {
     const found = await read();
     for (const r of found) seen.add(r.currency);
     return new Map(found.map((r) => [r.currency, r]));
   };
-  new client.Gauge({ name: 'ledgerline_invoicing_unapplied_payments', help: 'Bank transfers on the suspense list (their reference named no invoice, or several) neither applied nor paid back yet, by currency', labelNames: ['currency'], registers: [registry], async collect() {
+  new client.Gauge({ name: 'ledgerline_invoicing_unapplied_payments', help: 'Bank transfers on the suspense list (their reference named no invoice, or several) of which something is neither applied nor paid back yet, by currency', labelNames: ['currency'], registers: [registry], async collect() {
     const found = await byCurrency();
     for (const currency of seen) this.set({ currency }, Number(found.get(currency)?.n ?? 0));
   } });
-  new client.Gauge({ name: 'ledgerline_invoicing_unapplied_payments_amount', help: 'The amount of the bank transfers on the suspense list neither applied nor paid back yet, by currency (money received that pays no invoice yet)', labelNames: ['currency'], registers: [registry], async collect() {
+  new client.Gauge({ name: 'ledgerline_invoicing_unapplied_payments_amount', help: 'What remains of the bank transfers on the suspense list, neither applied nor paid back yet, by currency (money received that pays no invoice yet)', labelNames: ['currency'], registers: [registry], async collect() {
     const found = await byCurrency();
     for (const currency of seen) this.set({ currency }, Number(found.get(currency)?.amount ?? 0));
   } });

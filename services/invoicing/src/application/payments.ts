@@ -346,7 +346,7 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provide
   if (toAccount.gt(0)) await k('account_credit_entry').insert({ id: `crd_${id.slice(3)}`.slice(0, 40), billing_account_id: invoice.billing_account_id, amount: toAccount.toFixed(scale), currency: invoice.currency, source: 'CREDIT_NOTE', source_id: id, created_at: now });
   // Open disputes whose creditable room the note took give it up: covered in full, ACCEPTED with this
   // note; in part, reduced (a held invoice may be released here, so the state change below sees ON_HOLD).
-  await takeDisputesCoveredByCreditNote(em, { invoiceId: invoice.id, creditNoteId: id, number, idempotencyKey: c.idempotencyKey, now });
+  await takeDisputesCoveredByCreditNote(em, { invoiceId: invoice.id, creditNoteId: id, number, idempotencyKey: c.idempotencyKey, now, invoiceState: invoice.state });
   if (c.kind !== 'OFFSET' && invoice.state !== 'ON_HOLD' && invoice.state !== 'VALIDATED') {
     const next = settlementState({ total: String(invoice.total), amountPaid: paid.toFixed(scale), amountCredited: credited.toFixed(scale) });
     await stateChanged(em, invoice, invoice.state as InvoiceState, next, now, `credit note ${number}`);

@@ -2,16 +2,21 @@
 // one invoice pays it as recordPayment pays a BANK_TRANSFER (that code path, keyed by the bank
 // transaction); one that names none or several, or an invoice that cannot take it (voided, a draft,
 // another currency), is kept as an unapplied payment, never refused: the money is at the bank. Staff
-// apply it to an invoice later (recordPayment again, overpayment kept as account credit), or record
-// that it was paid back to the payer (refundUnappliedPayment: REFUNDED, with the payout's reference).
-import { badInput, conflict, dec, decodeCursor, DomainError, isCurrencyCode, minorUnits, newId, notFound, pageSize, toConnection } from '@ledgerline/contracts';
+// apply it to invoices later, all of it or in parts (recordPayment again per part, overpayment kept as
+// account credit), or record that it, or part of it, was paid back to the payer
+// (refundUnappliedPayment, with the payout's reference). The line keeps what remains.
+import { badInput, conflict, dec, decodeCursor, DomainError, isCurrencyCode, minorUnits, newId, notFound, pageSize, toConnection, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { recordPayment, type RecordPaymentCommand } from './payments';
 import { referenceCandidates } from './invoice-reference';
 import { enqueueEvents, requestHash, sql } from './sql';
 import type { PaymentProvider } from '../adapters/payment-provider';
 
-export type UnappliedStatus = 'UNAPPLIED' | 'APPLIED' | 'REFUNDED';
+/**
+ * UNAPPLIED: nothing applied yet (part may have been paid back); PARTIALLY_APPLIED: part applied, some
+ * remains; APPLIED / REFUNDED: nothing remains, an apply / a refund took the last of it.
+ */
+export type UnappliedStatus = 'UNAPPLIED' | 'PARTIALLY_APPLIED' | 'APPLIED' | 'REFUNDED';
 
 export interface UnappliedPaymentRow {
   id: string;
@@ -22,6 +27,8 @@ export interface UnappliedPaymentRow {
   payer_name: string | null;
   received_at: Date;
   status: UnappliedStatus;
+  /** What is left to apply or pay back (migration 20270101000000_unapplied_payment_parts). */
+  remaining_amount: string;
   reason_code: string;
   candidate_invoice_ids: string[] | string;
   received_by: string | null;
@@ -38,6 +45,32 @@ export interface UnappliedPaymentRow {
   refund_idempotency_key: string | null;
   created_at: Date;
   updated_at: Date | null;
+}
+
+/** One apply of a line to an invoice: its own payment. `requested_amount` null: all that remained. */
+export interface UnappliedApplicationRow {
+  id: string;
+  unapplied_payment_id: string;
+  invoice_id: string;
+  payment_id: string;
+  amount: string;
+  requested_amount: string | null;
+  idempotency_key: string;
+  applied_by: string | null;
+  applied_at: Date;
+}
+
+/** One payout of (part of) a line back to its payer. `requested_amount` null: all that remained. */
+export interface UnappliedRefundRow {
+  id: string;
+  unapplied_payment_id: string;
+  amount: string;
+  requested_amount: string | null;
+  payout_reference: string;
+  note: string;
+  idempotency_key: string;
+  refunded_by: string | null;
+  refunded_at: Date;
 }
 
 /** The payment keys of statement lines and of applied rows: callers of recordPayment may not take them (resolvers' callerKey). */
@@ -60,14 +93,17 @@ export interface ReceiveBankTransferCommand {
 
 /**
  * What became of the line: APPLIED (paid an invoice: the payment; `row` when staff applied it from the
- * suspense list), UNAPPLIED (waits on the suspense list), REFUNDED (paid back to the payer from it).
+ * suspense list: the payment of the apply that took the last of it), UNAPPLIED (waits on the suspense
+ * list), PARTIALLY_APPLIED (applied in part by staff, the rest waits), REFUNDED (nothing remains, a
+ * payout back to the payer took the last of it).
  */
-export type ReceiveBankTransferResult = { outcome: 'APPLIED'; paymentId: string; row?: UnappliedPaymentRow } | { outcome: 'UNAPPLIED' | 'REFUNDED'; row: UnappliedPaymentRow };
+export type ReceiveBankTransferResult = { outcome: 'APPLIED'; paymentId: string; row?: UnappliedPaymentRow } | { outcome: 'UNAPPLIED' | 'PARTIALLY_APPLIED' | 'REFUNDED'; row: UnappliedPaymentRow };
 
 /** A line kept before, received again: what has become of it since (an import tool reads the outcome). */
 function keptOutcome(row: UnappliedPaymentRow): ReceiveBankTransferResult {
   if (row.status === 'APPLIED' && row.applied_payment_id) return { outcome: 'APPLIED', paymentId: row.applied_payment_id, row };
   if (row.status === 'REFUNDED') return { outcome: 'REFUNDED', row };
+  if (row.status === 'PARTIALLY_APPLIED') return { outcome: 'PARTIALLY_APPLIED', row };
   return { outcome: 'UNAPPLIED', row };
 }
 
@@ -145,7 +181,7 @@ export async function receiveBankTransfer(em: Em, c: ReceiveBankTransferCommand,
   }
 
   const candidates = c.reference.trim() === '' ? [] : await referenceCandidates(em, c.reference, MAX_CANDIDATES);
-  const id = newId('payment').replace('pay_', 'upay_');
+  const id = newId('unappliedPayment');
   const [row] = (await k('unapplied_payment')
     .insert({
       id,
@@ -156,6 +192,7 @@ export async function receiveBankTransfer(em: Em, c: ReceiveBankTransferCommand,
       payer_name: c.payerName ?? null,
       received_at: receivedAt ?? c.now,
       status: 'UNAPPLIED',
+      remaining_amount: amount,
       // No reference at all names no invoice either (recordPayment's PAYMENT_INVOICE_MISSING).
       reason_code: refusal.code === 'PAYMENT_INVOICE_MISSING' ? 'PAYMENT_REFERENCE_UNMATCHED' : refusal.code,
       candidate_invoice_ids: JSON.stringify(refusal.code === 'PAYMENT_REFERENCE_UNMATCHED' || refusal.code === 'PAYMENT_INVOICE_MISSING' ? [] : candidates),
@@ -177,56 +214,120 @@ export async function receiveBankTransfer(em: Em, c: ReceiveBankTransferCommand,
 export interface ApplyUnappliedPaymentCommand {
   unappliedPaymentId: string;
   invoiceId: string;
+  /** How much of the line to apply (in its currency); left out: all that remains. */
+  amount?: { amount: string; currency: string } | null;
   idempotencyKey: string;
   by: string;
   now: Date;
 }
 
+export interface ApplyUnappliedPaymentResult {
+  row: UnappliedPaymentRow;
+  /** This apply's payment. */
+  paymentId: string;
+}
+
 /**
- * Applies a kept line to the invoice staff name: recordPayment (BANK_TRANSFER, key
- * `unapplied:<id>`, overpayment kept as account credit), then the row is APPLIED with who and when.
- * Under the row's lock: applies at once wait, and find it APPLIED. Applied to the same invoice
- * before: answered as it is (whatever the key); to another: CONFLICT UNAPPLIED_PAYMENT_ALREADY_APPLIED.
- * The key, once it applied a row, applies no other (IDEMPOTENCY_KEY_REUSED).
+ * An apply's or a refund's amount as given (null: all that remains), checked as a money amount
+ * (BAD_USER_INPUT naming the field) before anything is looked up.
  */
-export async function applyUnappliedPayment(em: Em, c: ApplyUnappliedPaymentCommand, provider: PaymentProvider): Promise<UnappliedPaymentRow> {
+function partAmount(amount: { amount: string; currency: string } | null | undefined): { value: Decimal; currency: string } | null {
+  if (amount == null) return null;
+  if (typeof amount.currency !== 'string' || !isCurrencyCode(amount.currency)) throw badInput('input.amount.currency', `Unknown currency "${amount.currency}"`, 'PAYMENT_CURRENCY_INVALID');
+  let value: Decimal;
+  try {
+    value = dec(amount.amount);
+  } catch {
+    throw badInput('input.amount.amount', 'The amount is a decimal number', 'PAYMENT_AMOUNT_INVALID');
+  }
+  if (!value.isFinite() || value.lte(0)) throw badInput('input.amount.amount', 'The amount is above zero (leave it out for all that remains)', 'PAYMENT_AMOUNT_NOT_POSITIVE');
+  const scale = minorUnits(amount.currency);
+  if (value.decimalPlaces() > scale) throw badInput('input.amount.amount', `${amount.currency} has ${scale} decimal places`, 'PAYMENT_AMOUNT_PRECISION');
+  if (value.gte('1e14')) throw badInput('input.amount.amount', 'The amount is too large', 'PAYMENT_AMOUNT_INVALID');
+  return { value, currency: amount.currency };
+}
+
+/** The part asked for is in the line's currency. */
+function checkPartCurrency(asked: { currency: string } | null, row: UnappliedPaymentRow): void {
+  if (asked && asked.currency !== row.currency) throw badInput('input.amount.currency', `This payment is in ${row.currency}`, 'PAYMENT_CURRENCY_MISMATCH');
+}
+
+/** The same amount asked for: both left out, or both the same value. */
+const sameRequested = (asked: { value: Decimal } | null, stored: unknown): boolean => (asked == null ? stored == null : stored != null && asked.value.eq(String(stored)));
+
+/** More than the line has left: refused, nothing changed (BAD_USER_INPUT on input.amount, with what remains). */
+function exceedsRemaining(row: UnappliedPaymentRow, remaining: Decimal): DomainError {
+  const left = remaining.toFixed(minorUnits(row.currency));
+  return new DomainError('UNAPPLIED_PAYMENT_EXCEEDS_REMAINING', `Only ${left} ${row.currency} of this payment remains`, { field: 'input.amount', remaining: left }, 'BAD_USER_INPUT');
+}
+
+/** Nothing remains of the line: the apply or the refund that took the last of it says which (`appliedField`: the field an APPLIED line's refusal names). */
+function nothingRemains(row: UnappliedPaymentRow, appliedField: string): DomainError {
+  if (row.status === 'REFUNDED') return conflict('UNAPPLIED_PAYMENT_ALREADY_REFUNDED', `This payment was paid back already (payout ${row.payout_reference})`, { field: 'input.unappliedPaymentId', payoutReference: row.payout_reference });
+  return conflict('UNAPPLIED_PAYMENT_ALREADY_APPLIED', `This payment was applied already (last to invoice ${row.applied_invoice_id}): nothing of it remains`, { field: appliedField, appliedInvoiceId: row.applied_invoice_id });
+}
+
+/**
+ * Applies (part of) a kept line to the invoice staff name: recordPayment (BANK_TRANSFER, overpayment
+ * kept as account credit, key `unapplied:<id>` for a line's first apply, `unapplied:<id>#<n>` for the
+ * n-th), an unapplied_payment_application row, and the line's remaining amount and status
+ * (PARTIALLY_APPLIED while some remains, APPLIED once nothing does; applied_* name the latest apply).
+ * `amount` left out: all that remains. Idempotent by the apply's key: the same key and input (line,
+ * invoice, amount as given) answer that apply's payment and the row as it is now, also after the
+ * line was applied in full; other input is IDEMPOTENCY_KEY_REUSED. Under the row's lock: applies at
+ * once take turns, each against what the others left; more than remains is
+ * UNAPPLIED_PAYMENT_EXCEEDS_REMAINING (BAD_USER_INPUT, input.amount), nothing remaining CONFLICT
+ * UNAPPLIED_PAYMENT_ALREADY_APPLIED / _REFUNDED. recordPayment's refusals as they are (nothing changed).
+ */
+export async function applyUnappliedPayment(em: Em, c: ApplyUnappliedPaymentCommand, provider: PaymentProvider): Promise<ApplyUnappliedPaymentResult> {
   if (typeof c.idempotencyKey !== 'string' || c.idempotencyKey.trim() === '') throw badInput('input.idempotencyKey', 'An idempotency key is required', 'IDEMPOTENCY_KEY_MISSING');
   if (c.idempotencyKey.length > 200) throw badInput('input.idempotencyKey', 'An idempotency key is at most 200 characters', 'IDEMPOTENCY_KEY_INVALID');
+  const asked = partAmount(c.amount);
   const k = sql(em);
   await k.raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', ['idempotency:unapplied_apply', c.idempotencyKey]);
   const row = (await k('unapplied_payment').where({ id: c.unappliedPaymentId }).forUpdate().first()) as UnappliedPaymentRow | undefined;
   if (!row) throw notFound('UnappliedPayment', c.unappliedPaymentId, 'input.unappliedPaymentId');
-  if (row.status === 'APPLIED') {
-    if (row.applied_invoice_id === c.invoiceId) return row;
-    throw conflict('UNAPPLIED_PAYMENT_ALREADY_APPLIED', `This payment was applied to invoice ${row.applied_invoice_id} already`, { field: 'input.invoiceId', appliedInvoiceId: row.applied_invoice_id });
+  checkPartCurrency(asked, row);
+  const done = (await k('unapplied_payment_application').where({ idempotency_key: c.idempotencyKey }).first()) as UnappliedApplicationRow | undefined;
+  if (done) {
+    if (done.unapplied_payment_id === row.id && done.invoice_id === c.invoiceId && sameRequested(asked, done.requested_amount)) return { row, paymentId: done.payment_id };
+    throw new DomainError('IDEMPOTENCY_KEY_REUSED', `Idempotency key "${c.idempotencyKey}" applied another unapplied payment, or this one to another invoice or for another amount`, { field: 'input.idempotencyKey' });
   }
-  if (row.status === 'REFUNDED') throw conflict('UNAPPLIED_PAYMENT_ALREADY_REFUNDED', 'This payment was paid back to the payer', { field: 'input.unappliedPaymentId' });
-  const other = await k('unapplied_payment').where({ apply_idempotency_key: c.idempotencyKey }).first('id');
-  if (other) throw new DomainError('IDEMPOTENCY_KEY_REUSED', `Idempotency key "${c.idempotencyKey}" applied another unapplied payment`, { field: 'input.idempotencyKey' });
+  const remaining = dec(String(row.remaining_amount));
+  if (!remaining.gt(0)) throw nothingRemains(row, 'input.invoiceId');
+  const part = asked?.value ?? remaining;
+  if (part.gt(remaining)) throw exceedsRemaining(row, remaining);
 
   const scale = minorUnits(row.currency);
+  const [{ n }] = (await k('unapplied_payment_application').where({ unapplied_payment_id: row.id }).count({ n: '*' })) as { n: string | number }[];
+  const nth = Number(n) + 1;
   const paymentId = await recordPayment(
     em,
     {
       invoiceId: c.invoiceId,
       reference: row.reference.trim() === '' ? null : row.reference,
       channel: 'BANK_TRANSFER',
-      amount: { amount: dec(String(row.amount)).toFixed(scale), currency: row.currency },
-      idempotencyKey: `${UNAPPLIED_KEY_PREFIX}${row.id}`,
+      amount: { amount: part.toFixed(scale), currency: row.currency },
+      // The first apply keeps the key a whole-line apply always had.
+      idempotencyKey: nth === 1 ? `${UNAPPLIED_KEY_PREFIX}${row.id}` : `${UNAPPLIED_KEY_PREFIX}${row.id}#${nth}`,
       allowOverpayment: true,
       now: c.now,
     },
     provider,
   );
+  const left = remaining.minus(part);
+  await k('unapplied_payment_application').insert({ id: newId('unappliedPaymentApplication'), unapplied_payment_id: row.id, invoice_id: c.invoiceId, payment_id: paymentId, amount: part.toFixed(scale), requested_amount: asked ? asked.value.toFixed(scale) : null, idempotency_key: c.idempotencyKey, applied_by: c.by, applied_at: c.now });
   const [updated] = (await k('unapplied_payment')
     .where({ id: row.id })
-    .update({ status: 'APPLIED', applied_invoice_id: c.invoiceId, applied_payment_id: paymentId, applied_by: c.by, applied_at: c.now, apply_idempotency_key: c.idempotencyKey, updated_at: c.now })
+    .update({ status: left.gt(0) ? 'PARTIALLY_APPLIED' : 'APPLIED', remaining_amount: left.toFixed(scale), applied_invoice_id: c.invoiceId, applied_payment_id: paymentId, applied_by: c.by, applied_at: c.now, apply_idempotency_key: c.idempotencyKey, updated_at: c.now })
     .returning('*')) as UnappliedPaymentRow[];
-  return updated!;
+  return { row: updated!, paymentId };
 }
 
 export interface RefundUnappliedPaymentCommand {
   unappliedPaymentId: string;
+  /** How much of the line went back (in its currency); left out: all that remains. */
+  amount?: { amount: string; currency: string } | null;
   /** The outgoing bank transfer's id (the payout that sent the money back), at most 120 characters. */
   payoutReference: string;
   /** Why it went back (nobody could identify it, sent by mistake…): required. */
@@ -250,49 +351,71 @@ function checkRefund(c: RefundUnappliedPaymentCommand): void {
 }
 
 /**
- * Records that a kept line was paid back to its payer (money nobody could identify, or sent by
- * mistake): the UNAPPLIED row becomes REFUNDED with who, when, the payout's reference and the note.
- * The payout itself is the bank's (outside the API); nothing else moves here (the row paid no invoice).
- * Under the row's lock, as applyUnappliedPayment: a refund and an apply at once do exactly one; the
- * other is CONFLICT UNAPPLIED_PAYMENT_ALREADY_APPLIED / _ALREADY_REFUNDED. Refunded before with the
- * same payout reference: answered as it is (whatever the key); the same key with another payout or
- * note: IDEMPOTENCY_KEY_REUSED; another payout: CONFLICT UNAPPLIED_PAYMENT_ALREADY_REFUNDED. A key
- * that refunded one row refunds no other (IDEMPOTENCY_KEY_REUSED). Event payment.unappliedrefunded.
+ * Records that (part of) a kept line was paid back to its payer (money nobody could identify, or
+ * sent by mistake): an unapplied_payment_refund row with who, when, the payout's reference, the note
+ * and the amount (left out: all that remains); the line's remaining amount goes down by it, and it
+ * is REFUNDED once nothing remains (before that its status stays UNAPPLIED / PARTIALLY_APPLIED; the
+ * row's refunded_* / payout_reference / refund_note name the latest payout). The payout itself is the
+ * bank's (outside the API); nothing else moves here (that money paid no invoice).
+ * Under the row's lock, as applyUnappliedPayment: refunds and applies at once take turns, each against
+ * what the others left; more than remains is UNAPPLIED_PAYMENT_EXCEEDS_REMAINING (input.amount);
+ * nothing remaining is CONFLICT UNAPPLIED_PAYMENT_ALREADY_APPLIED / _ALREADY_REFUNDED. The same key and
+ * input (line, payout, note, amount as given): answered as it is; the key with other input, or one
+ * that refunded another line: IDEMPOTENCY_KEY_REUSED. A payout reference recorded on this line before
+ * (any key): the same payout, answered as it is (with another amount: CONFLICT
+ * UNAPPLIED_PAYOUT_ALREADY_RECORDED). Event payment.unappliedrefunded per payout, with its amount.
  */
 export async function refundUnappliedPayment(em: Em, c: RefundUnappliedPaymentCommand): Promise<UnappliedPaymentRow> {
   checkRefund(c);
+  const asked = partAmount(c.amount);
   const k = sql(em);
   await k.raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', ['idempotency:unapplied_refund', c.idempotencyKey]);
   const row = (await k('unapplied_payment').where({ id: c.unappliedPaymentId }).forUpdate().first()) as UnappliedPaymentRow | undefined;
   if (!row) throw notFound('UnappliedPayment', c.unappliedPaymentId, 'input.unappliedPaymentId');
-  const reused = () => new DomainError('IDEMPOTENCY_KEY_REUSED', `Idempotency key "${c.idempotencyKey}" refunded another unapplied payment, or this one with another payout reference or note`, { field: 'input.idempotencyKey' });
-  const other = await k('unapplied_payment').where({ refund_idempotency_key: c.idempotencyKey }).whereNot({ id: row.id }).first('id');
-  if (other) throw reused();
-  if (row.status === 'APPLIED') throw conflict('UNAPPLIED_PAYMENT_ALREADY_APPLIED', `This payment was applied to invoice ${row.applied_invoice_id}: it cannot be paid back from the suspense list`, { field: 'input.unappliedPaymentId', appliedInvoiceId: row.applied_invoice_id });
-  if (row.status === 'REFUNDED') {
-    if (row.refund_idempotency_key === c.idempotencyKey) {
-      if (row.payout_reference === c.payoutReference && row.refund_note === c.note) return row;
-      throw reused();
-    }
-    if (row.payout_reference === c.payoutReference) return row;
-    throw conflict('UNAPPLIED_PAYMENT_ALREADY_REFUNDED', `This payment was paid back already (payout ${row.payout_reference})`, { field: 'input.unappliedPaymentId', payoutReference: row.payout_reference });
+  checkPartCurrency(asked, row);
+  const byKey = (await k('unapplied_payment_refund').where({ idempotency_key: c.idempotencyKey }).first()) as UnappliedRefundRow | undefined;
+  if (byKey) {
+    if (byKey.unapplied_payment_id === row.id && byKey.payout_reference === c.payoutReference && byKey.note === c.note && sameRequested(asked, byKey.requested_amount)) return row;
+    throw new DomainError('IDEMPOTENCY_KEY_REUSED', `Idempotency key "${c.idempotencyKey}" refunded another unapplied payment, or this one with another payout reference, note or amount`, { field: 'input.idempotencyKey' });
   }
+  const scale = minorUnits(row.currency);
+  // The same payout recorded again (someone else, another key): it is the same refund.
+  const samePayout = (await k('unapplied_payment_refund').where({ unapplied_payment_id: row.id, payout_reference: c.payoutReference }).first()) as UnappliedRefundRow | undefined;
+  if (samePayout) {
+    if (!asked || asked.value.eq(String(samePayout.amount))) return row;
+    const recorded = dec(String(samePayout.amount)).toFixed(scale);
+    throw conflict('UNAPPLIED_PAYOUT_ALREADY_RECORDED', `Payout ${c.payoutReference} was recorded for ${recorded} ${row.currency} already`, { field: 'input.payoutReference', amount: recorded });
+  }
+  const remaining = dec(String(row.remaining_amount));
+  if (!remaining.gt(0)) throw nothingRemains(row, 'input.unappliedPaymentId');
+  const part = asked?.value ?? remaining;
+  if (part.gt(remaining)) throw exceedsRemaining(row, remaining);
 
+  const left = remaining.minus(part);
+  const refundId = newId('unappliedPaymentRefund');
+  await k('unapplied_payment_refund').insert({ id: refundId, unapplied_payment_id: row.id, amount: part.toFixed(scale), requested_amount: asked ? asked.value.toFixed(scale) : null, payout_reference: c.payoutReference, note: c.note, idempotency_key: c.idempotencyKey, refunded_by: c.by, refunded_at: c.now });
   const [updated] = (await k('unapplied_payment')
-    .where({ id: row.id, status: 'UNAPPLIED' })
-    .update({ status: 'REFUNDED', refunded_by: c.by, refunded_at: c.now, payout_reference: c.payoutReference, refund_note: c.note, refund_idempotency_key: c.idempotencyKey, updated_at: c.now })
+    .where({ id: row.id })
+    .update({ status: left.gt(0) ? row.status : 'REFUNDED', remaining_amount: left.toFixed(scale), refunded_by: c.by, refunded_at: c.now, payout_reference: c.payoutReference, refund_note: c.note, refund_idempotency_key: c.idempotencyKey, updated_at: c.now })
     .returning('*')) as UnappliedPaymentRow[];
-  const scale = minorUnits(updated!.currency);
   await enqueueEvents(em, 'paymentUnappliedRefunded', c.now, [
     {
       subject: row.id,
-      key: [row.id, 'refunded'],
+      key: [row.id, 'refunded', refundId],
       // The note stays on the row (staff's words about a payer), not in the event partners may receive.
-      data: { unappliedPaymentId: row.id, bankTransactionId: row.bank_transaction_id, amount: dec(String(row.amount)).toFixed(scale), currency: row.currency, reference: row.reference, payerName: row.payer_name, receivedAt: new Date(row.received_at).toISOString(), payoutReference: c.payoutReference, refundedBy: c.by, refundedAt: c.now.toISOString() },
+      data: { unappliedPaymentId: row.id, refundId, bankTransactionId: row.bank_transaction_id, amount: part.toFixed(scale), remainingAmount: left.toFixed(scale), currency: row.currency, reference: row.reference, payerName: row.payer_name, receivedAt: new Date(row.received_at).toISOString(), payoutReference: c.payoutReference, refundedBy: c.by, refundedAt: c.now.toISOString() },
     },
   ]);
   return updated!;
 }
+
+/** A line's applies, oldest first. */
+export const applicationsOf = async (em: Em, id: string): Promise<UnappliedApplicationRow[]> =>
+  (await sql(em)('unapplied_payment_application').where({ unapplied_payment_id: id }).orderBy([{ column: 'applied_at' }, { column: 'id' }])) as UnappliedApplicationRow[];
+
+/** A line's payouts back to its payer, oldest first. */
+export const refundsOf = async (em: Em, id: string): Promise<UnappliedRefundRow[]> =>
+  (await sql(em)('unapplied_payment_refund').where({ unapplied_payment_id: id }).orderBy([{ column: 'refunded_at' }, { column: 'id' }])) as UnappliedRefundRow[];
 
 /** unappliedPayments: newest first (received into the list), of one status or all. */
 export async function listUnappliedPayments(em: Em, args: { filter?: { status?: UnappliedStatus | null } | null; first?: number | null; after?: string | null }) {

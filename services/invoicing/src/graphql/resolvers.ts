@@ -10,13 +10,14 @@ import { issueInvoice, regenerateInvoice, resolveDispute, voidInvoice } from '..
 import { disputeInvoice } from '../application/dispute-invoice';
 import { STAFF_HOLD_KEY_PREFIX } from '../domain/disputes';
 import { issueCreditNote, issuePaymentReceipt, NOTE_REFUND_KEY_PREFIXES, recordPayment, refundPayment } from '../application/payments';
+import { waiveOneOffCharge, WAIVER_NOTE_KEY_PREFIX } from '../application/waive-one-off-charge';
 import { dunnedInvoicesPaidFromCreditInBatch } from '../application/credit';
 import { renderInvoiceHtml, renderInvoicePdf, type InvoiceDocumentModel } from '../documents/render';
 import { runCollections } from '../application/collections';
 import { rows } from '../application/sql';
 import { assessDispute, decideDispute, disputeWorkflowRuns, escalateDispute, markWorkflowStarted, openDispute, withdrawDispute } from '../application/disputes';
 import { guardOperations, isStaff, listableAccounts, requireAccount, requireRow } from '../application/authorization';
-import { applyUnappliedPayment, BANK_TRANSFER_KEY_PREFIX, candidatesOf, listUnappliedPayments, receiveBankTransfer, refundUnappliedPayment, UNAPPLIED_KEY_PREFIX, type UnappliedPaymentRow, type UnappliedStatus } from '../application/unapplied-payments';
+import { applicationsOf, applyUnappliedPayment, BANK_TRANSFER_KEY_PREFIX, candidatesOf, listUnappliedPayments, receiveBankTransfer, refundsOf, refundUnappliedPayment, UNAPPLIED_KEY_PREFIX, type UnappliedApplicationRow, type UnappliedPaymentRow, type UnappliedRefundRow, type UnappliedStatus } from '../application/unapplied-payments';
 import { approveRequest, expiresAt, gateCreditNote, gateDisputeAccept, gateRefund, listApprovalRequests, rejectRequest, type ApprovalRow, type ApprovalStatus } from '../application/approvals';
 
 
@@ -46,6 +47,7 @@ function refundKey(key: unknown): void {
 /** The key of a dispute's credit note (`dispute:<id>`): a caller that took one first would answer the decision with its own note. */
 function creditNoteKey(key: unknown): void {
   if (typeof key === 'string' && key.startsWith('dispute:')) throw badInput('input.idempotencyKey', 'Idempotency keys starting with dispute: are reserved for the credit notes of accepted disputes', 'IDEMPOTENCY_KEY_RESERVED');
+  if (typeof key === 'string' && key.startsWith(WAIVER_NOTE_KEY_PREFIX)) throw badInput('input.idempotencyKey', `Idempotency keys starting with ${WAIVER_NOTE_KEY_PREFIX} are reserved for the credit notes of waived one-off charges`, 'IDEMPOTENCY_KEY_RESERVED');
 }
 
 export interface InvoicingContext extends RequestContext {
@@ -236,12 +238,12 @@ export const resolvers = guardOperations({
       if (r.row) return { outcome: r.outcome, ...(await paymentView(ctx, r.paymentId)), unappliedPayment: r.row };
       return { outcome: r.outcome, ...(await afterPayment(ctx, r.paymentId, at)), unappliedPayment: null };
     },
-    applyUnappliedPayment: async (_: unknown, a: Args<{ unappliedPaymentId: string; invoiceId: string; idempotencyKey: string }>, ctx: InvoicingContext) => {
+    applyUnappliedPayment: async (_: unknown, a: Args<{ unappliedPaymentId: string; invoiceId: string; amount?: { amount: string; currency: string } | null; idempotencyKey: string }>, ctx: InvoicingContext) => {
       const at = ctx.runtime.clock.now();
-      const row = await mutate(ctx, (em, now) => applyUnappliedPayment(em, { ...a.input, by: ctx.caller.subject, now }, ctx.deps.payments), at);
-      return { unappliedPayment: row, ...(await afterPayment(ctx, row.applied_payment_id!, at)) };
+      const r = await mutate(ctx, (em, now) => applyUnappliedPayment(em, { ...a.input, by: ctx.caller.subject, now }, ctx.deps.payments), at);
+      return { unappliedPayment: r.row, ...(await afterPayment(ctx, r.paymentId, at)) };
     },
-    refundUnappliedPayment: async (_: unknown, a: Args<{ unappliedPaymentId: string; payoutReference: string; note: string; idempotencyKey: string }>, ctx: InvoicingContext) => ({
+    refundUnappliedPayment: async (_: unknown, a: Args<{ unappliedPaymentId: string; amount?: { amount: string; currency: string } | null; payoutReference: string; note: string; idempotencyKey: string }>, ctx: InvoicingContext) => ({
       unappliedPayment: await mutate(ctx, (em, now) => refundUnappliedPayment(em, { ...a.input, by: ctx.caller.subject, now })),
     }),
     refundPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
@@ -402,6 +404,13 @@ export const resolvers = guardOperations({
       await mutate(ctx, (em, now) => addOneOffCharge(em, { ...a.input, occurredAt: a.input.occurredAt ? new Date(a.input.occurredAt) : null, now }));
       return { ok: true };
     },
+    waiveOneOffCharge: async (_: unknown, a: Args<{ id: string; reason: string }>, ctx: InvoicingContext) => {
+      const at = ctx.runtime.clock.now();
+      const r = await mutate(ctx, (em, now) => waiveOneOffCharge(em, { id: a.input.id, reason: a.input.reason, now }), at);
+      // A credit note: dunning, the disputes it covered and the credit it brought, as after issueCreditNote.
+      if (r.creditNoteId) return { outcome: r.outcome, creditNote: (await afterCreditNote(ctx, r.creditNoteId, at)).creditNote };
+      return { outcome: r.outcome, creditNote: null };
+    },
     addDiscount: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
       await mutate(ctx, (em) => addDiscount(em, { ...a.input, validFrom: new Date(a.input.validFrom), validTo: a.input.validTo ? new Date(a.input.validTo) : null }));
       return { ok: true };
@@ -504,7 +513,24 @@ export const resolvers = guardOperations({
     refundedAt: (r: UnappliedPaymentRow) => r.refunded_at,
     payoutReference: (r: UnappliedPaymentRow) => r.payout_reference,
     refundNote: (r: UnappliedPaymentRow) => r.refund_note,
+    remainingAmount: (r: UnappliedPaymentRow) => ({ amount: dec(String(r.remaining_amount)).toFixed(minorUnits(r.currency)), currency: r.currency }),
+    applications: async (r: UnappliedPaymentRow, _: unknown, ctx: InvoicingContext) => (await applicationsOf(ctx.em.fork() as Em, r.id)).map((x) => ({ ...x, currency: r.currency })),
+    refunds: async (r: UnappliedPaymentRow, _: unknown, ctx: InvoicingContext) => (await refundsOf(ctx.em.fork() as Em, r.id)).map((x) => ({ ...x, currency: r.currency })),
     createdAt: (r: UnappliedPaymentRow) => r.created_at,
+  },
+  UnappliedPaymentApplication: {
+    invoiceId: (x: UnappliedApplicationRow) => x.invoice_id,
+    paymentId: (x: UnappliedApplicationRow) => x.payment_id,
+    amount: (x: UnappliedApplicationRow & { currency: string }) => ({ amount: dec(String(x.amount)).toFixed(minorUnits(x.currency)), currency: x.currency }),
+    appliedBy: (x: UnappliedApplicationRow) => x.applied_by,
+    appliedAt: (x: UnappliedApplicationRow) => x.applied_at,
+  },
+  UnappliedPaymentRefund: {
+    amount: (x: UnappliedRefundRow & { currency: string }) => ({ amount: dec(String(x.amount)).toFixed(minorUnits(x.currency)), currency: x.currency }),
+    payoutReference: (x: UnappliedRefundRow) => x.payout_reference,
+    refundNote: (x: UnappliedRefundRow) => x.note,
+    refundedBy: (x: UnappliedRefundRow) => x.refunded_by,
+    refundedAt: (x: UnappliedRefundRow) => x.refunded_at,
   },
   ApprovalRequest: {
     subjectId: (r: ApprovalRow) => r.subject_id,

@@ -21,6 +21,8 @@ import { Migration20261228000000_series_document_type } from './Migration2026122
 import { Migration20261229000000_payment_reference_index } from './Migration20261229000000_payment_reference_index';
 import { Migration20261230000000_unapplied_payment } from './Migration20261230000000_unapplied_payment';
 import { Migration20261231000000_unapplied_payment_refund } from './Migration20261231000000_unapplied_payment_refund';
+import { Migration20270101000000_unapplied_payment_parts } from './Migration20270101000000_unapplied_payment_parts';
+import { Migration20270102000000_one_off_charge_waived } from './Migration20270102000000_one_off_charge_waived';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -46,4 +48,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261229000000_payment_reference_index', class: Migration20261229000000_payment_reference_index },
   { name: 'Migration20261230000000_unapplied_payment', class: Migration20261230000000_unapplied_payment },
   { name: 'Migration20261231000000_unapplied_payment_refund', class: Migration20261231000000_unapplied_payment_refund },
+  { name: 'Migration20270101000000_unapplied_payment_parts', class: Migration20270101000000_unapplied_payment_parts },
+  { name: 'Migration20270102000000_one_off_charge_waived', class: Migration20270102000000_one_off_charge_waived },
 ];
