@@ -21,6 +21,12 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+          // Files share one worker process: each one used to pay ~1-2 s of module loading (apollo,
+          // MikroORM, Temporal, NATS), most of the project's wall time. A file starts its own window
+          // on the shared stream (the setup file), and module state must not carry a test's settings
+          // (read configuration when a service starts, not when its module loads).
+          isolate: false,
+          setupFiles: ['test/setup/run-window.ts'],
         },
       },
       {

@@ -2,7 +2,7 @@
 // `npm test`: makes sure PostgreSQL, NATS and Temporal are reachable (starting NATS and a Temporal
 // dev server when they are not), then runs lint, typecheck and every vitest project (unit,
 // integration, e2e). Extra arguments go to vitest, e.g. `npm test -- --project unit`.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
 import { REPO_ROOT } from './system.mjs';
@@ -15,6 +15,26 @@ const args = process.argv.slice(2);
 const only = (name) => !process.env.LEDGERLINE_TEST_STEPS || process.env.LEDGERLINE_TEST_STEPS.split(',').includes(name);
 const cleanups = [];
 let failed = false;
+
+/** `step` without waiting: lint and typecheck are single-threaded, so on two cores they run side by side. */
+function stepInBackground(name, command, commandArgs, env = {}) {
+  log(`${name}: ${command} ${commandArgs.join(' ')}`);
+  return new Promise((resolve) => {
+    const child = spawn(command, commandArgs, { cwd: REPO_ROOT, stdio: 'inherit', env: { ...process.env, ...env } });
+    child.on('error', (error) => {
+      failed = true;
+      log(`${name} FAILED (${error.message})`);
+      resolve();
+    });
+    child.on('exit', (code) => {
+      if (code !== 0) {
+        failed = true;
+        log(`${name} FAILED (exit ${code})`);
+      } else log(`${name} passed`);
+      resolve();
+    });
+  });
+}
 
 function step(name, command, commandArgs, env = {}) {
   log(`${name}: ${command} ${commandArgs.join(' ')}`);
@@ -55,8 +75,10 @@ async function main() {
   if (args.length === 0) {
     // Type-aware rules build a TypeScript program per project: past 4 GB on this repository, Node's
     // default heap limit here (the lint died of it in CI).
-    if (only('lint')) step('lint', 'npx', ['eslint', '.'], { NODE_OPTIONS: [process.env.NODE_OPTIONS, '--max-old-space-size=8192'].filter(Boolean).join(' ') });
-    if (only('typecheck')) step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json']);
+    await Promise.all([
+      only('lint') && stepInBackground('lint', 'npx', ['eslint', '.'], { NODE_OPTIONS: [process.env.NODE_OPTIONS, '--max-old-space-size=8192'].filter(Boolean).join(' ') }),
+      only('typecheck') && stepInBackground('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json']),
+    ]);
   }
   if (only('vitest')) step('tests', 'npx', ['vitest', 'run', ...args], env);
 }

@@ -33,10 +33,7 @@ export async function waitForLockWaiters(db: pg.Client, n: number, likes: string
   }
 }
 
-/**
- * The catalog service on its own schema, its clock at `now`, with the offers imported. Imported
- * here when called: the service reads USAGE_URL when its modules load (see startCatalogWithUsage).
- */
+/** The catalog service on its own schema, its clock at `now`, with the offers imported. */
 export async function startCatalog(now: string): Promise<TestService> {
   const { catalogService } = await import('../src/service');
   const svc = await startServiceForTest(catalogService, { clock: new ManualClock(new Date(now)) });
@@ -55,7 +52,7 @@ export const usagePage = (nodes: object[]) => ({ data: { usageRecords: { edges: 
 /**
  * The catalog service started against a stand-in for the usage subgraph (for comparePlans on an
  * account): `answer` gives the GraphQL response to each request from its headers and parsed body.
- * The catalog reads USAGE_URL when its modules load, so it is imported once the stand-in listens.
+ * The catalog reads USAGE_URL at each comparePlans, so it is set once the stand-in listens.
  * The offers are imported; `close` stops both.
  */
 export async function startCatalogWithUsage(

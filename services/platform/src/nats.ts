@@ -64,15 +64,24 @@ export async function ensureStream(jsm: JetStreamManager, name: string, subjects
   }
 }
 
-/** When this process started: throw-away consumers (tests) read the stream from here on. */
-export const PROCESS_STARTED_AT = new Date();
+/**
+ * Where this run's throw-away consumers (tests, end-to-end runs) start reading the stream: the
+ * process's start, or the start of the test file when test files share one process
+ * (`startRunWindow`, vitest without isolation: a later file must not replay an earlier file's events).
+ */
+let runStartedAt = new Date();
+
+/** Starts a new window for throw-away consumers: a test file's setup, where one process runs many files. */
+export function startRunWindow(at: Date = new Date()): void {
+  runStartedAt = at;
+}
 
 /**
  * Where a new durable consumer starts. A real deployment reads the whole stream (its read models
  * are built from history); a test or end-to-end run that shares NATS with other runs starts at
- * its own process start, not at "new", which would miss what was published while it was still
- * creating its consumers.
+ * its own start (`runStartedAt`), not at "new", which would miss what was published while it was
+ * still creating its consumers.
  */
-export function deliverFrom(startAtProcessStart: boolean): { deliver_policy: DeliverPolicy; opt_start_time?: string } {
-  return startAtProcessStart ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: PROCESS_STARTED_AT.toISOString() } : { deliver_policy: DeliverPolicy.All };
+export function deliverFrom(startAtRunStart: boolean): { deliver_policy: DeliverPolicy; opt_start_time?: string } {
+  return startAtRunStart ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: runStartedAt.toISOString() } : { deliver_policy: DeliverPolicy.All };
 }

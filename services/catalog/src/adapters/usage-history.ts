@@ -2,8 +2,8 @@ import { callerHeaders } from '@ledgerline/platform';
 import { DomainError, type Caller } from '@ledgerline/contracts';
 import type { UsageRecordInput } from '../application/rate-with-plans';
 
-/** Read once, when the module loads (tests set it before importing the service). */
-const USAGE_URL = process.env.USAGE_URL ?? 'http://127.0.0.1:4003/graphql';
+/** Read when a history is made (each comparePlans): a test's stand-in set after the modules loaded is the one asked. */
+const usageUrl = (): string => process.env.USAGE_URL ?? 'http://127.0.0.1:4003/graphql';
 
 /** An account's accepted usage in a period, read from the usage subgraph (for comparePlans). */
 export interface UsageHistory {
@@ -42,7 +42,7 @@ export class GraphqlUsageHistory implements UsageHistory {
   constructor(
     private readonly caller: Caller,
     private readonly secret: string,
-    private readonly url = USAGE_URL,
+    private readonly url = usageUrl(),
   ) {}
 
   async recordsOf(billingAccountId: string, from: Date, to: Date): Promise<UsageRecordInput[]> {
