@@ -1,7 +1,7 @@
 import { DomainError, badInput, conflict, newId, notFound } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
 import { requestHash } from './ledger';
-import { enteredAmount, requireOpen, requireWallet } from './wallets';
+import { WALLET_SETTLED, enteredAmount, requireOpen, requireWallet, walletSettledMessage } from './wallets';
 import { checkKey, creditWallet, requirePrepaid } from './topup-balance';
 import { fmt } from '../domain/charging';
 import { rechargeUnavailable, rechargeWorkflowId, type RechargeOutcome, type RechargeStarter } from '../adapters/recharge-starter';
@@ -171,15 +171,38 @@ export async function syncRecharges(db: Db, starter: RechargeStarter, now: Date,
   return settled;
 }
 
-/** A bank transfer arrived: credit the wallet once (ledger key = the recharge id). */
+/**
+ * A bank transfer arrived: credit the wallet once (ledger key = the recharge id). The transfer was
+ * announced while the wallet was open, so the customer's money is taken even after the account
+ * closed, as long as the closed wallet is not settled: it is then part of the final balance that
+ * `billing.wallets.wallet.settled` carries and finance pays out (the customer's refund). Once the
+ * wallet is settled nothing moves: the recharge is REFUSED with `failure` = `WALLET_SETTLED: …`
+ * (committed; finance refunds the transfer directly) and the caller answers it CONFLICT
+ * (`requireConfirmed`). The wallet is locked before its settlement is read, as settlement locks it,
+ * so a confirmation is either in the settled balance or refused. Confirming again answers the same.
+ */
 export async function confirmBankTransfer(sql: Sql, rechargeId: string, bankReference: string, now: Date): Promise<RechargeRow> {
   const r = (await sql.query<RechargeRow>(`select * from recharge where id = $1 for update`, [rechargeId]))[0];
   if (!r) throw notFound('Recharge', rechargeId, 'input.rechargeId');
   if (r.method !== 'BANK_TRANSFER') throw new DomainError('RECHARGE_ILLEGAL_TRANSITION', 'Only bank-transfer recharges are confirmed by hand', { field: 'input.rechargeId' });
-  if (r.status === 'COMPLETED') return r;
+  if (r.status === 'COMPLETED' || r.status === RECHARGE_REFUSED) return r;
   // A transfer announced for a postpaid account (before these were refused) is not parked on its
   // wallet: it is a payment of the account's invoice, recorded in invoicing.
-  requirePrepaid(await requireWallet(sql, r.billing_account_id, r.currency, 'input.rechargeId'), 'input.rechargeId');
-  await creditWallet(sql, { billingAccountId: r.billing_account_id, amount: { amount: r.amount, currency: r.currency }, idempotencyKey: `recharge:${r.id}`, reference: bankReference, now }, { kind: 'TOPUP', contra: 'PAYMENTS_CLEARING', channel: 'BANK_TRANSFER' });
-  return (await sql.query<RechargeRow>(`update recharge set status = 'COMPLETED' where id = $1 returning *`, [r.id]))[0]!;
+  const wallet = await requireWallet(sql, r.billing_account_id, r.currency, 'input.rechargeId');
+  requirePrepaid(wallet, 'input.rechargeId');
+  if (wallet.settled_at) {
+    const failure = `${WALLET_SETTLED}: ${walletSettledMessage(wallet.billing_account_id, wallet.currency, wallet.closed_at, wallet.settled_at)} (bank reference ${bankReference})`;
+    return (await sql.query<RechargeRow>(`update recharge set status = $2, failure = $3, updated_at = $4 where id = $1 returning *`, [r.id, RECHARGE_REFUSED, failure, now]))[0]!;
+  }
+  await creditWallet(sql, { billingAccountId: r.billing_account_id, amount: { amount: r.amount, currency: r.currency }, idempotencyKey: `recharge:${r.id}`, reference: bankReference, now }, { kind: 'TOPUP', contra: 'PAYMENTS_CLEARING', channel: 'BANK_TRANSFER', untilSettled: true });
+  return (await sql.query<RechargeRow>(`update recharge set status = 'COMPLETED', updated_at = $2 where id = $1 returning *`, [r.id, now]))[0]!;
+}
+
+/** A bank transfer confirmed after its wallet was settled: nothing was credited (its `failure` says why). */
+export const RECHARGE_REFUSED = 'REFUSED';
+
+/** confirmBankTransfer's answer, after its transaction committed: a REFUSED recharge is CONFLICT WALLET_SETTLED. */
+export function requireConfirmed(r: RechargeRow): RechargeRow {
+  if (r.status !== RECHARGE_REFUSED) return r;
+  throw conflict(WALLET_SETTLED, r.failure?.replace(`${WALLET_SETTLED}: `, '') ?? `Recharge ${r.id} was refused`, { field: 'input.rechargeId', rechargeId: r.id, billingAccountId: r.billing_account_id });
 }

@@ -1,9 +1,9 @@
-import { Decimal, DomainError, badInput, isCurrencyCode } from '@ledgerline/contracts';
+import { Decimal, DomainError, badInput, conflict, isCurrencyCode } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { accountId, newTxId, findTransaction, lockIdempotencyKey, postTransactions, replayOrConflict, requestHash, type AccountKind } from './ledger';
 import { settleAfterCredit } from './one-off-charges';
-import { enteredAmount, positiveAmount, requireOpen, requireWallet, type WalletRow } from './wallets';
+import { WALLET_SETTLED, enteredAmount, positiveAmount, requireOpen, requireWallet, walletSettledMessage, type WalletRow } from './wallets';
 import { fmt } from '../domain/charging';
 
 export interface TopupBalanceCommand {
@@ -51,8 +51,10 @@ export function requirePrepaid(wallet: Pick<WalletRow, 'billing_account_id' | 'p
  * Credits a wallet (TM Forum TopupBalance) from a funding source: the payment clearing account
  * (card recharge, bank transfer) or voucher clearing. One ledger transaction per idempotency key.
  * The same transaction then pays the account's due one-off charges (see one-off-charges.ts).
+ * A CLOSED wallet is refused WALLET_CLOSED, unless `untilSettled` (money the customer sent before
+ * the close, confirmBankTransfer): then only a settled one is refused, WALLET_SETTLED.
  */
-export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { kind: string; contra: AccountKind; channel: string }): Promise<TopupResult> {
+export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { kind: string; contra: AccountKind; channel: string; untilSettled?: boolean }): Promise<TopupResult> {
   checkKey(c.idempotencyKey);
   const amount = positiveAmount(c.amount?.amount);
   if (!isCurrencyCode(c.amount?.currency)) throw badInput('input.amount.currency', `"${c.amount?.currency}" is not a supported currency`, 'CURRENCY_INVALID');
@@ -62,8 +64,10 @@ export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { k
   const existing = await findTransaction(sql, `${source.kind}:${c.idempotencyKey}`);
   if (existing) return { ...(replayOrConflict(existing, hash).outcome as TopupResult), createdAt: existing.created_at, created: false };
   requirePrepaid(wallet);
-  // A closed account's wallet takes no money (a credit made before the close is answered above).
-  requireOpen(wallet);
+  // A closed account's wallet takes no money (a credit made before the close is answered above),
+  // except, until it is settled, a bank transfer started before the close (confirmBankTransfer).
+  if (!source.untilSettled) requireOpen(wallet);
+  else if (wallet.settled_at) throw conflict(WALLET_SETTLED, walletSettledMessage(wallet.billing_account_id, wallet.currency, wallet.closed_at, wallet.settled_at), { field: 'input.billingAccountId', billingAccountId: wallet.billing_account_id });
   const result: Omit<TopupResult, 'id' | 'createdAt' | 'created'> = {
     walletId: wallet.id,
     billingAccountId: c.billingAccountId,

@@ -60,6 +60,21 @@ export function walletFinalMessage(billingAccountId: string, currency: string, c
 }
 
 /**
+ * Why a pending bank transfer confirmed after its closed wallet was settled (wallet.settled carried
+ * its final balance, the figure finance paid out) is refused (CONFLICT): crediting it now would put
+ * money on a balance nobody pays out any more. Nothing moves; the recharge is REFUSED with this
+ * reason in its `failure`, so finance refunds the transfer to the customer directly.
+ */
+export const WALLET_SETTLED = 'WALLET_SETTLED';
+
+/** The refusal's text for money reaching a wallet settled at `settledAt`. */
+export function walletSettledMessage(billingAccountId: string, currency: string, closedAt: Date | string | null, settledAt: Date | string | null): string {
+  const closed = closedAt ? new Date(closedAt).toISOString() : 'an earlier date';
+  const settled = settledAt ? new Date(settledAt).toISOString() : 'an earlier date';
+  return `The ${currency} wallet of billing account ${billingAccountId} was closed at ${closed} and settled at ${settled} (its final balance was paid out): it takes no more money; refund the transfer to the customer directly`;
+}
+
+/**
  * A wallet that may still take money in or out: an OPEN one. A CLOSED wallet (its billing account
  * closed) is refused CONFLICT WALLET_CLOSED on `field`, before anything moves.
  */

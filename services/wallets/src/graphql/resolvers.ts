@@ -12,7 +12,7 @@ import { CHARGE_ID_CONFLICT, applyChargesIn } from '../application/apply-charges
 import { adjustBalance, type AdjustmentRow } from '../application/adjust-balance';
 import { approveAdjustment, expiresAt, gateAdjustment, listAdjustmentRequests, rejectAdjustment, type AdjustmentRequestRow, type RequestStatus } from '../application/balance-adjustment-approvals';
 import { issueVoucher, redeemVoucher } from '../application/vouchers';
-import { confirmBankTransfer, recharge, type RechargeRow } from '../application/recharge';
+import { confirmBankTransfer, recharge, requireConfirmed, type RechargeRow } from '../application/recharge';
 import { setAutoTopup } from '../application/auto-topup-settings';
 import { closeReservation, reservationById, reserve, type ReservationRow } from '../application/reservations';
 import { headroom } from '../domain/charging';
@@ -166,7 +166,8 @@ export const resolvers = {
     },
     confirmBankTransfer: async (_: unknown, { input }: any, ctx: WalletsContext) => {
       requireStaff(ctx.caller, 'confirm bank transfers');
-      return { recharge: await mutate(ctx, (sql, t) => confirmBankTransfer(sql, input.rechargeId, input.bankReference, t)) };
+      // A refusal (wallet settled) is committed first: the recharge keeps why, for finance to refund the transfer.
+      return { recharge: requireConfirmed(await mutate(ctx, (sql, t) => confirmBankTransfer(sql, input.rechargeId, input.bankReference, t))) };
     },
     setAutoTopup: async (_: unknown, { input }: any, ctx: WalletsContext) => {
       await requireRowAccount(db(ctx), ctx.caller, await walletById(db(ctx), input.walletId), 'change auto top-up of this wallet');

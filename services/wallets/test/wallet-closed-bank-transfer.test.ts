@@ -1,0 +1,147 @@
+// A bank transfer announced before the billing account closed and confirmed after it.
+//
+// The customer's money has arrived: until the closed wallet is settled the confirmation credits it
+// (once, however often it is confirmed) and the money is part of the final balance wallet.settled
+// carries, which finance pays out. After the settlement nothing moves: the confirmation is CONFLICT
+// WALLET_SETTLED and the recharge is REFUSED with that reason, for finance to refund the transfer.
+//
+// Runs on a private nats-server (as wallet-closed-grace.test.ts) with its own manual clock.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS, createCloudEvent } from '@ledgerline/contracts';
+import { startPrivateNats, type ManualClock, type TestService } from '@ledgerline/platform';
+import { runWalletJobs } from '../src/jobs/jobs';
+import { T0, balanceOf, dbOf, expectInvariants, gql, openPrepaid, outcomeOf, startWallets, uniq } from './support';
+
+let svc: TestService;
+let clock: ManualClock;
+let nats: Awaited<ReturnType<typeof startPrivateNats>>;
+beforeAll(async () => {
+  nats = await startPrivateNats();
+  ({ svc, clock } = await startWallets({ NATS_URL: nats.url, LOG_LEVEL: 'fatal' }));
+}, 60_000);
+afterAll(async () => {
+  try {
+    await svc?.close();
+  } finally {
+    await nats?.stop();
+  }
+});
+afterEach(async () => expectInvariants(svc));
+
+const HOUR = 3600_000;
+const CLOSED_AT = new Date(T0.getTime() + HOUR);
+/** closedAt + the default grace (72 h). */
+const FINAL_AT = new Date(CLOSED_AT.getTime() + 72 * HOUR);
+const RECHARGE = `mutation($i: RechargeInput!) { recharge(input: $i) { recharge { id status } } }`;
+const CONFIRM = `mutation($i: ConfirmBankTransferInput!) { confirmBankTransfer(input: $i) { recharge { id status failure } } }`;
+
+async function closeAndWait(billingAccountId: string, walletId: string) {
+  const data = { billingAccountId, customerId: uniq('cus'), closedAt: CLOSED_AT.toISOString(), reason: 'customer left' };
+  const event = createCloudEvent({ source: 'ledgerline/subscribers', type: EVENTS.billingAccountClosed.type, subject: billingAccountId, time: CLOSED_AT, key: [billingAccountId, 'closed'], data });
+  await svc.runtime.messaging.js.publish(EVENTS.billingAccountClosed.subject, JSON.stringify(event), { msgID: uniq('msg') });
+  const deadline = Date.now() + 10_000;
+  while ((await gql(svc, `query($id: ID!) { wallet(id: $id) { status } }`, { id: walletId })).wallet.status !== 'CLOSED') {
+    if (Date.now() > deadline) throw new Error(`wallet ${walletId} not closed`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** A prepaid wallet with 30.00 and a bank transfer of `amount` announced while it is open. */
+async function pendingTransfer(amount: string) {
+  clock.set(T0);
+  const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '30.00' });
+  const r = await gql(svc, RECHARGE, { i: { billingAccountId, amount: { amount, currency: 'EUR' }, method: 'BANK_TRANSFER', idempotencyKey: uniq('key') } });
+  expect(r.recharge.recharge.status).toBe('PENDING_TRANSFER');
+  return { billingAccountId, walletId, rechargeId: r.recharge.recharge.id as string };
+}
+
+const settledEvents = async (billingAccountId: string) =>
+  (await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1 and payload like $2`, [EVENTS.walletSettled.subject, `%"${billingAccountId}"%`])).map((r) => JSON.parse(r.payload).data);
+
+const credits = async (rechargeId: string) =>
+  (await dbOf(svc).query<{ key: string; sum: string }>(
+    `select t.idempotency_key as key, sum(e.amount)::text as sum from ledger_transaction t join ledger_entry e on e.transaction_id = t.id where t.idempotency_key = $1 group by t.idempotency_key`,
+    [`TOPUP:recharge:${rechargeId}`],
+  )).map((r) => ({ key: r.key, sum: Number(r.sum) }));
+
+describe('a bank transfer announced before the account closed, confirmed after it', () => {
+  it('before the closed wallet is settled: credited, and the money is in wallet.settled\'s final balance', async () => {
+    const { billingAccountId, walletId, rechargeId } = await pendingTransfer('12.50');
+    await closeAndWait(billingAccountId, walletId);
+    clock.set(new Date(CLOSED_AT.getTime() + 2 * HOUR));
+    const confirmed = await svc.request(CONFIRM, { i: { rechargeId, bankReference: 'SEPA-LATE-1' } });
+    const balanceAfterConfirm = await balanceOf(svc, walletId);
+    clock.set(new Date(FINAL_AT.getTime() + 60_000));
+    const pass = await runWalletJobs(dbOf(svc), clock.now());
+    const seen = {
+      confirmed: outcomeOf(confirmed),
+      recharge: (confirmed.data as any)?.confirmBankTransfer.recharge,
+      balanceAfterConfirm,
+      credits: await credits(rechargeId),
+      walletsSettled: pass.walletsSettled,
+      settled: (await settledEvents(billingAccountId)).map((d) => d.wallets.map((w: any) => w.balance)),
+    };
+    expect(seen, JSON.stringify(seen)).toEqual({
+      confirmed: 'OK',
+      recharge: { id: rechargeId, status: 'COMPLETED', failure: null },
+      balanceAfterConfirm: '42.5',
+      credits: [{ key: `TOPUP:recharge:${rechargeId}`, sum: 0 }], // balanced: + wallet, − payments clearing
+      walletsSettled: 1,
+      settled: [[{ amount: '42.500000', currency: 'EUR' }]],
+    });
+  }, 45_000);
+
+  it('confirmed twice (and concurrently) after the close: one credit', async () => {
+    const { billingAccountId, walletId, rechargeId } = await pendingTransfer('7.00');
+    await closeAndWait(billingAccountId, walletId);
+    clock.set(new Date(CLOSED_AT.getTime() + HOUR));
+    const answers = await Promise.all([1, 2, 3].map(() => svc.request(CONFIRM, { i: { rechargeId, bankReference: 'SEPA-LATE-2' } })));
+    const again = await svc.request(CONFIRM, { i: { rechargeId, bankReference: 'SEPA-LATE-2' } });
+    const seen = {
+      answers: [...answers, again].map((a) => `${outcomeOf(a)}:${(a.data as any)?.confirmBankTransfer?.recharge?.status}`),
+      balance: await balanceOf(svc, walletId),
+      credits: await credits(rechargeId),
+    };
+    expect(seen, JSON.stringify(seen)).toEqual({
+      answers: ['OK:COMPLETED', 'OK:COMPLETED', 'OK:COMPLETED', 'OK:COMPLETED'],
+      balance: '37',
+      credits: [{ key: `TOPUP:recharge:${rechargeId}`, sum: 0 }],
+    });
+  }, 45_000);
+
+  it('after the wallet is settled: CONFLICT WALLET_SETTLED, nothing moves, the recharge is REFUSED saying why (again: the same)', async () => {
+    const { billingAccountId, walletId, rechargeId } = await pendingTransfer('9.00');
+    await closeAndWait(billingAccountId, walletId);
+    clock.set(new Date(FINAL_AT.getTime() + 60_000));
+    expect((await runWalletJobs(dbOf(svc), clock.now())).walletsSettled).toBeGreaterThanOrEqual(1);
+    const settledBefore = await settledEvents(billingAccountId);
+    clock.set(new Date(FINAL_AT.getTime() + HOUR));
+    const refused = await svc.request(CONFIRM, { i: { rechargeId, bankReference: 'SEPA-LATE-3' } });
+    const again = await svc.request(CONFIRM, { i: { rechargeId, bankReference: 'SEPA-LATE-3' } });
+    const row = (await dbOf(svc).query<{ status: string; failure: string | null }>(`select status, failure from recharge where id = $1`, [rechargeId]))[0]!;
+    const seen = {
+      refused: outcomeOf(refused),
+      field: (refused.errors?.[0]?.extensions as any)?.field,
+      again: outcomeOf(again),
+      balance: await balanceOf(svc, walletId),
+      credits: await credits(rechargeId),
+      status: row.status,
+      failure: row.failure?.split(':')[0],
+      saysRefund: /refund the transfer/.test(row.failure ?? ''),
+      settled: (await settledEvents(billingAccountId)).length,
+      settledBalance: settledBefore.map((d) => d.wallets.map((w: any) => w.balance.amount)),
+    };
+    expect(seen, JSON.stringify(seen)).toEqual({
+      refused: 'CONFLICT:WALLET_SETTLED',
+      field: 'input.rechargeId',
+      again: 'CONFLICT:WALLET_SETTLED',
+      balance: '30',
+      credits: [],
+      status: 'REFUSED',
+      failure: 'WALLET_SETTLED',
+      saysRefund: true,
+      settled: 1,
+      settledBalance: [['30.000000']],
+    });
+  }, 45_000);
+});
