@@ -402,10 +402,10 @@ export interface DisputeResolvedData {
   /** The invoice's number as the customer sees it. Optional: added 2026-11-27. */
   invoiceNumber?: string | null;
   /**
-   * The invoice's state when the dispute was decided, before the decision's credit note (SETTLED: already paid, so a
-   * credit is account credit and nothing is due again); closed by a credit note issued apart, the state before that
-   * note; by resolveDispute, the state the invoice was released to. Optional: added 2026-11-28; absent (an older
-   * event, or a dispute closed by a re-rate correction), the message says "due again".
+   * The state the invoice is released to from its dispute hold (its state if not held; SETTLED: already paid, also
+   * when paid during the hold, so a credit is account credit and nothing is due again): read before the decision's or
+   * a covering credit note's credit; for a withdrawal, a re-rate correction or resolveDispute, once the hold went down.
+   * Never ON_HOLD since 2026-11-28. Optional: added 2026-11-28; absent (an older event), the message says "due again".
    */
   invoiceState?: string | null;
 }

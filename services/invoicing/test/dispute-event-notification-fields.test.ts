@@ -36,8 +36,8 @@ describe('dispute events carry what the customer is told', () => {
     const resolved = await outbox('billing.invoicing.dispute.resolved');
     expect(resolved.find((e: any) => e.data.disputeId === a.id).data).toMatchObject({ status: 'REJECTED', invoiceNumber: inv.number, decisionNote: 'The sessions are in the usage records' });
     expect(resolved.find((e: any) => e.data.disputeId === b.id).data).toMatchObject({ status: 'WITHDRAWN', invoiceNumber: inv.number, decisionNote: null });
-    // Unpaid and disputed, it was on hold: the customer is told the amount is due again.
-    expect(resolved.find((e: any) => e.data.disputeId === a.id).data.invoiceState).toBe('ON_HOLD');
+    // Unpaid and disputed, it was on hold: the state it is released to (SENT), so the customer is told the amount is due again.
+    expect(resolved.find((e: any) => e.data.disputeId === a.id).data.invoiceState).toBe('SENT');
   });
 
   it('resolved carries the invoice state before the decision\'s credit: SETTLED when it had been paid', async () => {

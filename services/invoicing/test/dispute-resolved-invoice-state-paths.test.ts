@@ -41,13 +41,13 @@ describe('dispute.resolved says whether the invoice had been paid, on every clos
     expect(resolved.creditNoteId).toBeTruthy();
   });
 
-  it('a credit note that covers a dispute of an unpaid invoice: invoiceState is the held state (the amount is due again wording stays right)', async () => {
+  it('a credit note that covers a dispute of an unpaid invoice: invoiceState is the state it is released to, SENT (the amount is due again wording stays right)', async () => {
     const inv = await closedSeptember(h, 'acc_ist_open', 'cus_ist_open', () => lateFee(h, 'acc_ist_open'));
     const invoice = (await h.gql<any>(INVOICE, { id: inv.id })).invoice;
     const fee = invoice.lines.find((l: any) => l.description.startsWith('Late payment fee'));
     const d = (await as(customer('cus_ist_open'), OPEN, { i: { invoiceId: inv.id, invoiceLineId: fee.id, amount: fee.grossAmount.amount, reason: 'Not late', idempotencyKey: 'ist-open-d' } })).openDispute.dispute;
     await as(AGENT, CREDIT, { i: { invoiceId: inv.id, kind: 'CREDIT', reason: 'Late fee waived', lines: [{ invoiceLineId: fee.id, amount: fee.grossAmount.amount }], idempotencyKey: 'ist-open-cn' } });
-    expect(await resolvedOf(d.id)).toMatchObject({ status: 'ACCEPTED', invoiceState: 'ON_HOLD' });
+    expect(await resolvedOf(d.id)).toMatchObject({ status: 'ACCEPTED', invoiceState: 'SENT' });
   });
 
   it('resolveDispute on an invoice paid during the hold: invoiceState SETTLED', async () => {

@@ -16,8 +16,9 @@
 // Runs inside issueCreditNote's transaction, after the note is written, under the locks it holds
 // (credit:<account>, the invoice row), then the dispute rows: exactly once, since a replayed key
 // answers before it. The dispute whose own credit note it is (key dispute:<id>) is left to its decision.
-// `invoiceState` is the invoice's state before the note (dispute.resolved: SETTLED tells the customer
-// they had paid, so the credit is account credit and nothing is due again).
+// `invoiceState` is the state the invoice is released to before the note (releasedState; dispute.resolved:
+// SETTLED tells the customer they had paid, also during the hold, so the credit is account credit and
+// nothing is due again).
 import { dec, minorUnits, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { close } from './disputes';

@@ -15,7 +15,7 @@ import { isDraft, type InvoiceState } from '../domain/lifecycle';
 import { assess, assessmentFacts, disputeAmount, isOpenDispute, isStaffHold, parseDisputeRules, STAFF_HOLD_KEY_PREFIX, reviewDueAt, type Assessment, type DisputePolicy, type DisputeRules, type DisputeTarget } from '../domain/disputes';
 import { requireAccount, requireStaff, requireSystem } from './authorization';
 import { lockAccountCredit } from './credit';
-import { holdForDispute, lockInvoice, releaseDisputeAmount } from './invoice-lifecycle';
+import { disputeInvoiceState, holdForDispute, lockInvoice, releaseDisputeAmount } from './invoice-lifecycle';
 import { issueCreditNote } from './payments';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 import { lineThatBilled, recordAsBilled, recordRoom } from './usage-record-given-back';
@@ -184,8 +184,9 @@ async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount
   const scale = minorUnits(d.currency);
   const disputed = dec(String(d.amount));
   const k = sql(em);
-  // Read before the decision's credit note, which may settle it: the customer is told whether they had paid.
-  const invoiceState = (await k('invoice').where({ id: d.invoice_id }).first('state'))?.state ?? null;
+  // Read before the decision's credit note, which may settle it: the customer is told whether they had
+  // paid (a held invoice paid during the hold: SETTLED, the state it is released to, not ON_HOLD).
+  const invoiceState = await disputeInvoiceState(em, d.invoice_id);
   let credited: string | null = null;
   let creditNoteId: string | null = null;
   if (c.decision === 'ACCEPT') {
@@ -217,14 +218,15 @@ async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount
 }
 
 /**
- * Takes a closed dispute off the hold and says so (dispute.resolved). `invoiceState`: the invoice's
- * state when it was decided, before any credit of the decision; without it, read here when nothing
- * was credited (a withdrawal), else left out (subscribers then says the amount is due again).
+ * Takes a closed dispute off the hold and says so (dispute.resolved). `invoiceState`: the state the
+ * invoice is released to (disputeInvoiceState) before the closing credit note, passed by callers that
+ * issued one (a decision, a covering note); without it, read here once the hold went down (a
+ * withdrawal, a re-rate correction credited on the next invoice: nothing credited on this one).
  */
 export async function close(em: Em, d: any, status: string, now: Date, extra: { creditedAmount?: string | null; creditNoteId?: string | null; decidedBy: string; decisionNote?: string | null; invoiceState?: string | null }): Promise<void> {
-  const before = await sql(em)('invoice').where({ id: d.invoice_id }).first('number', 'state');
-  const invoiceState = extra.invoiceState !== undefined ? extra.invoiceState : extra.creditedAmount == null && extra.creditNoteId == null ? (before?.state ?? null) : null;
+  const before = await sql(em)('invoice').where({ id: d.invoice_id }).first('number');
   await releaseDisputeAmount(em, d.invoice_id, String(d.amount), now, `dispute ${d.id} ${status.toLowerCase()}`);
+  const invoiceState = extra.invoiceState !== undefined ? extra.invoiceState : await disputeInvoiceState(em, d.invoice_id);
   const invoiceNumber = before?.number ?? null;
   // An invoice never issued (a draft's staff hold, closed by a decision, resolveDispute or regenerating
   // it): the customer was never told it opened, so nothing closing it either (review 12).

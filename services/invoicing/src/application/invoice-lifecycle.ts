@@ -47,13 +47,36 @@ export async function resolveDispute(em: Em, c: { invoiceId: string; now: Date; 
   if (invoice.state !== 'ON_HOLD') throw new DomainError('INVOICE_NOT_ON_HOLD', 'The invoice is not on hold', { field: 'input.invoiceId' });
   await releaseHold(em, invoice, c.now, 'dispute resolved');
   // The state it is released to (account credit applied): SETTLED tells the customer nothing is due again.
-  const invoiceState = (await sql(em)('invoice').where({ id: invoice.id }).first('state'))?.state ?? null;
+  const invoiceState = await disputeInvoiceState(em, invoice.id);
   return closeOpenDisputesOfInvoice(em, invoice.id, { by: c.by ?? 'resolveDispute', now: c.now, invoiceState });
+}
+
+/**
+ * The state an invoice is released to from its dispute hold, as it stands now: a held draft back to
+ * NEW/VALIDATED, an issued one by what was paid and credited (SETTLED when paid in full during the
+ * hold); an invoice not held, its state. releaseHold releases to it.
+ */
+export function releasedState(invoice: { state: string; held_from?: string | null; total: unknown; amount_paid: unknown; amount_credited: unknown }): InvoiceState {
+  if (invoice.state !== 'ON_HOLD') return invoice.state as InvoiceState;
+  if (invoice.held_from === 'NEW' || invoice.held_from === 'VALIDATED') return invoice.held_from;
+  return settlementState({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
+}
+
+/**
+ * `invoiceState` of dispute.resolved, on every closing path (a decision, a withdrawal, a covering
+ * credit note, a re-rate correction, resolveDispute): the state the invoice is released to
+ * (releasedState), read when the caller says — before a decision's own credit note, after the hold
+ * went down otherwise. SETTLED tells the customer they had paid: a credit is account credit, nothing
+ * is due again (before, a held invoice paid during the hold was sent as ON_HOLD: "due again").
+ */
+export async function disputeInvoiceState(em: Em, invoiceId: string): Promise<string | null> {
+  const invoice = await sql(em)('invoice').where({ id: invoiceId }).first('state', 'held_from', 'total', 'amount_paid', 'amount_credited');
+  return invoice ? releasedState(invoice) : null;
 }
 
 /** Back from ON_HOLD (the invoice locked by the caller, under the credit lock): nothing disputed any more. */
 async function releaseHold(em: Em, invoice: any, now: Date, reason: string): Promise<void> {
-  const back: InvoiceState = invoice.held_from === 'NEW' || invoice.held_from === 'VALIDATED' ? invoice.held_from : settlementState({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
+  const back = releasedState(invoice);
   await sql(em)('invoice').where({ id: invoice.id }).update({ amount_disputed: '0', held_from: null });
   await stateChanged(em, invoice, 'ON_HOLD', back, now, reason);
   // Credit the account kept while the invoice was disputed pays it now, as at issue.

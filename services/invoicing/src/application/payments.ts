@@ -8,7 +8,7 @@ import { CREDIT_NOTE_PREFIX, RECEIPT_PREFIX } from '../domain/document-series';
 import { allocatePayment, assertCreditNoteWithinInvoice, creditNoteLines, isDraft, settlementState, splitRefund, type InvoiceState } from '../domain/lifecycle';
 import type { PaymentProvider } from '../adapters/payment-provider';
 import { applyAccountCredit, creditBalance, lockAccountCredit, lockCreditOfInvoice } from './credit';
-import { lockInvoice, stateChanged } from './invoice-lifecycle';
+import { lockInvoice, releasedState, stateChanged } from './invoice-lifecycle';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 import { takeDisputesCoveredByCreditNote } from './credit-note-disputes';
 import { invoiceOfReference } from './invoice-reference';
@@ -346,7 +346,8 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provide
   if (toAccount.gt(0)) await k('account_credit_entry').insert({ id: `crd_${id.slice(3)}`.slice(0, 40), billing_account_id: invoice.billing_account_id, amount: toAccount.toFixed(scale), currency: invoice.currency, source: 'CREDIT_NOTE', source_id: id, created_at: now });
   // Open disputes whose creditable room the note took give it up: covered in full, ACCEPTED with this
   // note; in part, reduced (a held invoice may be released here, so the state change below sees ON_HOLD).
-  await takeDisputesCoveredByCreditNote(em, { invoiceId: invoice.id, creditNoteId: id, number, idempotencyKey: c.idempotencyKey, now, invoiceState: invoice.state });
+  // dispute.resolved says the state the invoice is released to before this note (SETTLED: paid, also during the hold).
+  await takeDisputesCoveredByCreditNote(em, { invoiceId: invoice.id, creditNoteId: id, number, idempotencyKey: c.idempotencyKey, now, invoiceState: releasedState(invoice) });
   if (c.kind !== 'OFFSET' && invoice.state !== 'ON_HOLD' && invoice.state !== 'VALIDATED') {
     const next = settlementState({ total: String(invoice.total), amountPaid: paid.toFixed(scale), amountCredited: credited.toFixed(scale) });
     await stateChanged(em, invoice, invoice.state as InvoiceState, next, now, `credit note ${number}`);

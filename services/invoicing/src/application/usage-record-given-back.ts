@@ -134,7 +134,8 @@ export async function givenBackBefore(em: Em, chargeIds: string[]): Promise<Map<
  * After billing (the charges have their invoice_id): the billed rerate adjustments among `chargeIds`
  * that give money back close or reduce their record's open disputes by as much, tax included, oldest
  * first — a dispute covered in full is ACCEPTED with that amount credited and no credit note of its
- * own (decidedBy `rerate:<chargeId>`, dispute.resolved), one covered in part is reduced; either way
+ * own (decidedBy `rerate:<chargeId>`, dispute.resolved with the state the invoice is released to, as a
+ * withdrawal's: close() reads it), one covered in part is reduced; either way
  * the hold goes down. `dispute_taken` keeps what each took, so billing it again after a void takes no
  * more. Returns the ids of the disputes it closed (their workflows are to be told).
  */

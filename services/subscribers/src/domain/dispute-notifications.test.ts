@@ -41,6 +41,9 @@ describe('dispute messages', () => {
     );
     // Not paid when decided (or an event from before the field): the wording stays.
     expect(text('disputeResolved', { ...resolved, invoiceState: 'SENT', status: 'REJECTED', creditedAmount: null }).content).toBe('Your dispute of 12.00 EUR on invoice INV-7 was not upheld. The amount is due again.');
+    // Paid in part (invoicing sends the state a held invoice is released to since 2026-11-28): still due.
+    expect(text('disputeResolved', { ...resolved, invoiceState: 'PARTIALLY_PAID', status: 'WITHDRAWN', creditedAmount: null }).content).toBe('Your dispute of 12.00 EUR on invoice INV-7 was withdrawn. The amount is due again.');
+    expect(text('disputeResolved', { ...resolved, invoiceState: 'PARTIALLY_PAID', status: 'ACCEPTED', creditedAmount: '12.00' }).content).toBe('Your dispute of 12.00 EUR on invoice INV-7 was upheld: 12.00 EUR is credited to that invoice.');
   });
 
   it('refuses what it cannot say: an unknown status, no amount, no account', () => {
