@@ -15,24 +15,18 @@
 // is redelivered (starting and signalling are both idempotent here).
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { EVENTS, parseCloudEvent } from '@ledgerline/contracts';
-import { runDurableConsumers, type Messaging } from '@ledgerline/platform';
-import type { Logger } from 'pino';
+import { runDurableConsumers, type ConsumerHost } from '@ledgerline/platform';
 import { startBillCycle } from './client';
-import { billCycleWorkflowId, isValidBillCycleDay, isValidTimeZone, periodContaining } from './domain/bill-cycle';
+import { ACCOUNT_CLOSED_SIGNAL, billCycleWorkflowId, isValidBillCycleDay, isValidTimeZone, periodContaining } from './domain/bill-cycle';
 import type { AccountClosed, BillCycleInput } from './workflows/bill-cycle';
 
 /** The durable's filter: subscribers' billing-account events (`changed` is skipped). */
 export const BILL_CYCLE_BRIDGE_FILTER = 'billing.subscribers.billingaccount.*';
 
-export interface BillCycleBridgeOptions {
-  messaging: Messaging;
+/** The durable consumer's host (durable names, throw-away for tests) and where cycles start. */
+export interface BillCycleBridgeOptions extends ConsumerHost {
   client: Client;
   taskQueue: string;
-  logger: Logger;
-  /** Durable consumer name prefix (`worker`) and a suffix per end-to-end run. */
-  name: string;
-  suffix?: string;
-  throwaway: boolean;
 }
 
 /** What a billing-account event asks of the bridge, or why it cannot be read. */
@@ -85,7 +79,7 @@ export async function startBillCycleBridge(o: BillCycleBridgeOptions): Promise<(
       }
     } else if (c.kind === 'close') {
       try {
-        await o.client.workflow.getHandle(billCycleWorkflowId(c.billingAccountId)).signal('accountClosed', c.signal);
+        await o.client.workflow.getHandle(billCycleWorkflowId(c.billingAccountId)).signal(ACCOUNT_CLOSED_SIGNAL, c.signal);
       } catch (err) {
         if (!(err instanceof WorkflowNotFoundError)) throw err;
         // A prepaid account, one opened before the bridge ran, or a cycle already over: invoicing bills the final period from the same event.
@@ -93,7 +87,7 @@ export async function startBillCycleBridge(o: BillCycleBridgeOptions): Promise<(
       }
     }
   };
-  return runDurableConsumers({ messaging: o.messaging, logger: o.logger, name: o.name, suffix: o.suffix, throwaway: o.throwaway }, [
+  return runDurableConsumers(o, [
     {
       name: 'billcycle',
       filter: BILL_CYCLE_BRIDGE_FILTER,

@@ -3,26 +3,20 @@
 // or repeated event joins the workflow already started (or finished) instead of offering twice.
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { EVENTS, parseCloudEvent } from '@ledgerline/contracts';
-import { runDurableConsumers, type Messaging } from '@ledgerline/platform';
-import type { Logger } from 'pino';
+import { runDurableConsumers, type ConsumerHost } from '@ledgerline/platform';
 import type { UpsellOfferInput } from './workflows/upsell-offer';
 
 export const upsellWorkflowId = (i: { lineId: string; period: string; offerCode: string }): string => `upsell-${i.lineId}-${i.period}-${i.offerCode}`;
 
-export interface OfferBridgeOptions {
-  messaging: Messaging;
+/** The durable consumer's host (durable names, throw-away for tests), where offers start, and how long they stay open. */
+export interface OfferBridgeOptions extends ConsumerHost {
   client: Client;
   taskQueue: string;
-  logger: Logger;
-  /** Durable consumer name prefix (`worker`) and a suffix per end-to-end run. */
-  name: string;
-  suffix?: string;
-  throwaway: boolean;
   validForHours?: number;
 }
 
 export async function startOfferBridge(o: OfferBridgeOptions): Promise<() => Promise<void>> {
-  return runDurableConsumers({ messaging: o.messaging, logger: o.logger, name: o.name, suffix: o.suffix, throwaway: o.throwaway }, [
+  return runDurableConsumers(o, [
     {
       name: 'upsell',
       filter: EVENTS.usageOfferTriggered.subject,

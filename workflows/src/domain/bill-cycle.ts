@@ -22,6 +22,9 @@ export interface BillingPeriod {
 /** Workflow id of an account's bill cycle: one running cycle per account. */
 export const billCycleWorkflowId = (billingAccountId: string): string => `bill-cycle-${billingAccountId}`;
 
+/** The bill-cycle workflow's signal that the account closed (its definitions in workflows/bill-cycle.ts; the event bridge sends it by name). */
+export const ACCOUNT_CLOSED_SIGNAL = 'accountClosed';
+
 export function isValidBillCycleDay(day: unknown): day is number {
   return typeof day === 'number' && Number.isInteger(day) && day >= 1 && day <= 31;
 }

@@ -13,7 +13,7 @@
 // The period closed because the account closed is closed as `final`.
 import { ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { isValidBillCycleDay, isValidTimeZone, nextPeriodEnd, type BillingPeriod } from '../domain/bill-cycle';
+import { ACCOUNT_CLOSED_SIGNAL, isValidBillCycleDay, isValidTimeZone, nextPeriodEnd, type BillingPeriod } from '../domain/bill-cycle';
 import { ErrorCode } from '../errors';
 
 export interface BillCycleInput {
@@ -56,9 +56,9 @@ export interface AccountClosed {
  * this run has begun closing its period, at the signal's time. Old histories carry no argument and
  * replay as before.
  */
-export const accountClosedSignal = defineSignal('accountClosed');
+export const accountClosedSignal = defineSignal(ACCOUNT_CLOSED_SIGNAL);
 /** The same signal, for senders that say when the account closed (the event bridge). */
-export const accountClosedAtSignal = defineSignal<[AccountClosed]>('accountClosed');
+export const accountClosedAtSignal = defineSignal<[AccountClosed]>(ACCOUNT_CLOSED_SIGNAL);
 export const currentPeriodQuery = defineQuery<BillingPeriod>('currentPeriod');
 
 // Closing a period must happen; an invoicing outage only delays it.
