@@ -36,6 +36,8 @@ export const ID_PREFIX = {
   order: 'ord',
   message: 'msg',
   upsellOffer: 'upo',
+  /** Wallets: money of a settled closed wallet paid back to the customer (payOutWalletBalance). */
+  walletPayout: 'pyo',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

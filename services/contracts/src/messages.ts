@@ -318,7 +318,7 @@ export interface WalletClosedData {
  * `data` of `walletSettled`: a closed billing account's wallets once their late-usage grace ended
  * (`finalAt`): usage from before closedAt arriving later is refused (DENIED WALLET_BALANCE_FINAL)
  * and reservations still open were given back, so each `balance` is final: the amount to pay out
- * (a payout is recorded as an adjustBalance debit). Once per account.
+ * (finance records it with payOutWalletBalance: walletPaidOut). Once per account.
  */
 export interface WalletSettledData {
   billingAccountId: string;
@@ -329,6 +329,45 @@ export interface WalletSettledData {
   /** ISO date-time: when wallets settled the wallets (the periodic jobs' first pass at or after finalAt). */
   settledAt: string;
   wallets: { walletId: string; currency: string; paymentMode: PaymentMode; balance: { amount: string; currency: string } }[];
+}
+
+/**
+ * `data` of `walletPaidOut`: money of a settled closed wallet paid back to the customer by finance
+ * (payOutWalletBalance): `amount` left the wallet (ledger: − wallet, + PAYMENTS_CLEARING) under the
+ * outgoing transfer's `payoutReference`; `balanceAfter` is what is left to pay out (0 once all of it
+ * is). Once per payout (key = the payout id).
+ */
+export interface WalletPaidOutData {
+  payoutId: string;
+  walletId: string;
+  billingAccountId: string;
+  amount: { amount: string; currency: string };
+  balanceAfter: { amount: string; currency: string };
+  payoutReference: string;
+  /** Who recorded it (the caller's subject) and as what role. */
+  paidOutBy: string;
+  paidOutByRole: string;
+  /** ISO date-time. */
+  paidOutAt: string;
+}
+
+/**
+ * `data` of `rechargeRefused`: a bank transfer confirmed after its closed wallet was settled. The
+ * money arrived (bankReference) but nothing was credited: finance returns it to the payer directly.
+ * Once per recharge (key = the recharge id).
+ */
+export interface RechargeRefusedData {
+  rechargeId: string;
+  billingAccountId: string;
+  walletId: string;
+  amount: { amount: string; currency: string };
+  method: 'BANK_TRANSFER';
+  bankReference: string;
+  /** The refusal's code (WALLET_SETTLED) and message. */
+  code: string;
+  reason: string;
+  /** ISO date-time. */
+  refusedAt: string;
 }
 
 /** `data` of `oneOffChargeCreated`: one item for invoicing to put on the account's next bill. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
+import { EVENTS, createCloudEvent } from '@ledgerline/contracts';
 import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createWalletsService } from '../src/service';
 import { depsOf } from '../src/deps';
@@ -84,4 +85,35 @@ export async function inRounds<T>(rounds: number, race: () => Promise<T>): Promi
   const seen: T[] = [];
   for (let round = 0; round < rounds; round++) seen.push(await race());
   return seen;
+}
+
+/** Polls `probe` every 200 ms until it answers something truthy (returned) or `timeoutMs` passes (null). */
+export async function eventually<T>(probe: () => Promise<T | null | undefined>, timeoutMs = 10_000): Promise<T | null> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) return null;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Publishes billingaccount.closed as subscribers does; each call is a new message (a redelivery is one too). */
+export async function publishAccountClosed(svc: TestService, billingAccountId: string, closedAt: Date, over: Record<string, unknown> = {}): Promise<void> {
+  const data = { billingAccountId, customerId: uniq('cus'), closedAt: closedAt.toISOString(), reason: 'customer left', ...over };
+  const event = createCloudEvent({ source: 'ledgerline/subscribers', type: EVENTS.billingAccountClosed.type, subject: billingAccountId, time: closedAt, key: [billingAccountId, 'closed'], data });
+  await svc.runtime.messaging.js.publish(EVENTS.billingAccountClosed.subject, JSON.stringify(event), { msgID: uniq('msg') });
+}
+
+/** Closes the wallet's billing account by the event and waits until wallets has closed the wallet. */
+export async function closeAccountAndWait(svc: TestService, billingAccountId: string, walletId: string, closedAt: Date): Promise<void> {
+  await publishAccountClosed(svc, billingAccountId, closedAt);
+  const status = await eventually(async () => ((await gql(svc, `query($id: ID!) { wallet(id: $id) { status } }`, { id: walletId })).wallet.status === 'CLOSED' ? 'CLOSED' : null));
+  expect(status, `wallet ${walletId} closed`).toBe('CLOSED');
+}
+
+/** The outbox events of `subject` that name the billing account, as CloudEvents (oldest first by insertion). */
+export async function outboxEventsOf(svc: TestService, subject: string, billingAccountId: string): Promise<{ id: string; data: any }[]> {
+  const rows = await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1 and payload like $2`, [subject, `%"${billingAccountId}"%`]);
+  return rows.map((r) => JSON.parse(r.payload));
 }

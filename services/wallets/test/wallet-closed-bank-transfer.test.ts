@@ -7,10 +7,10 @@
 //
 // Runs on a private nats-server (as wallet-closed-grace.test.ts) with its own manual clock.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EVENTS, createCloudEvent } from '@ledgerline/contracts';
+import { EVENTS } from '@ledgerline/contracts';
 import { startPrivateNats, type ManualClock, type TestService } from '@ledgerline/platform';
 import { runWalletJobs } from '../src/jobs/jobs';
-import { T0, balanceOf, dbOf, expectInvariants, gql, openPrepaid, outcomeOf, startWallets, uniq } from './support';
+import { T0, balanceOf, closeAccountAndWait, dbOf, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, startWallets, uniq } from './support';
 
 let svc: TestService;
 let clock: ManualClock;
@@ -35,16 +35,7 @@ const FINAL_AT = new Date(CLOSED_AT.getTime() + 72 * HOUR);
 const RECHARGE = `mutation($i: RechargeInput!) { recharge(input: $i) { recharge { id status } } }`;
 const CONFIRM = `mutation($i: ConfirmBankTransferInput!) { confirmBankTransfer(input: $i) { recharge { id status failure } } }`;
 
-async function closeAndWait(billingAccountId: string, walletId: string) {
-  const data = { billingAccountId, customerId: uniq('cus'), closedAt: CLOSED_AT.toISOString(), reason: 'customer left' };
-  const event = createCloudEvent({ source: 'ledgerline/subscribers', type: EVENTS.billingAccountClosed.type, subject: billingAccountId, time: CLOSED_AT, key: [billingAccountId, 'closed'], data });
-  await svc.runtime.messaging.js.publish(EVENTS.billingAccountClosed.subject, JSON.stringify(event), { msgID: uniq('msg') });
-  const deadline = Date.now() + 10_000;
-  while ((await gql(svc, `query($id: ID!) { wallet(id: $id) { status } }`, { id: walletId })).wallet.status !== 'CLOSED') {
-    if (Date.now() > deadline) throw new Error(`wallet ${walletId} not closed`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const closeAndWait = (billingAccountId: string, walletId: string) => closeAccountAndWait(svc, billingAccountId, walletId, CLOSED_AT);
 
 /** A prepaid wallet with 30.00 and a bank transfer of `amount` announced while it is open. */
 async function pendingTransfer(amount: string) {
@@ -55,8 +46,7 @@ async function pendingTransfer(amount: string) {
   return { billingAccountId, walletId, rechargeId: r.recharge.recharge.id as string };
 }
 
-const settledEvents = async (billingAccountId: string) =>
-  (await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1 and payload like $2`, [EVENTS.walletSettled.subject, `%"${billingAccountId}"%`])).map((r) => JSON.parse(r.payload).data);
+const settledEvents = async (billingAccountId: string) => (await outboxEventsOf(svc, EVENTS.walletSettled.subject, billingAccountId)).map((e) => e.data);
 
 const credits = async (rechargeId: string) =>
   (await dbOf(svc).query<{ key: string; sum: string }>(
@@ -130,6 +120,8 @@ describe('a bank transfer announced before the account closed, confirmed after i
       saysRefund: /refund the transfer/.test(row.failure ?? ''),
       settled: (await settledEvents(billingAccountId)).length,
       settledBalance: settledBefore.map((d) => d.wallets.map((w: any) => w.balance.amount)),
+      // Finance's to-do: the transfer to send back, once however often it is confirmed.
+      refusedEvents: (await outboxEventsOf(svc, EVENTS.rechargeRefused.subject, billingAccountId)).map((e) => ({ ...e.data, reason: /refund the transfer/.test(e.data.reason) })),
     };
     expect(seen, JSON.stringify(seen)).toEqual({
       refused: 'CONFLICT:WALLET_SETTLED',
@@ -142,6 +134,10 @@ describe('a bank transfer announced before the account closed, confirmed after i
       saysRefund: true,
       settled: 1,
       settledBalance: [['30.000000']],
+      refusedEvents: [{
+        rechargeId, billingAccountId, walletId, amount: { amount: '9.000000', currency: 'EUR' }, method: 'BANK_TRANSFER', bankReference: 'SEPA-LATE-3',
+        code: 'WALLET_SETTLED', reason: true, refusedAt: new Date(FINAL_AT.getTime() + HOUR).toISOString(),
+      }],
     });
   }, 45_000);
 });

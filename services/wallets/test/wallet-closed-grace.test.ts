@@ -14,7 +14,7 @@ import { EVENTS, WORK_SUBJECTS, chargeResultsOf, createCloudEvent, type ChargeRe
 import { startPrivateNats, type ManualClock, type TestService } from '@ledgerline/platform';
 import { runWalletJobs } from '../src/jobs/jobs';
 import { checkLedgerInvariants } from '../src/persistence/invariants';
-import { APPLY, T0, balanceOf, charge, dbOf, expectInvariants, gql, openPrepaid, outcomeOf, startWallets, uniq } from './support';
+import { APPLY, T0, balanceOf, charge, closeAccountAndWait, dbOf, eventually, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, publishAccountClosed, startWallets, uniq } from './support';
 
 let svc: TestService;
 let clock: ManualClock;
@@ -39,31 +39,9 @@ const FINAL_AT = new Date(CLOSED_AT.getTime() + 72 * HOUR);
 const WALLET = `query($id: ID!) { wallet(id: $id) { status closedAt finalAt settledAt balance { amount currency } } }`;
 const SET_BUDGET = `mutation($i: SetBudgetInput!) { setBudget(input: $i) { budget { id enabled } } }`;
 
-async function closed(billingAccountId: string) {
-  const data = { billingAccountId, customerId: uniq('cus'), closedAt: CLOSED_AT.toISOString(), reason: 'customer left' };
-  const event = createCloudEvent({ source: 'ledgerline/subscribers', type: EVENTS.billingAccountClosed.type, subject: billingAccountId, time: CLOSED_AT, key: [billingAccountId, 'closed'], data });
-  await svc.runtime.messaging.js.publish(EVENTS.billingAccountClosed.subject, JSON.stringify(event), { msgID: uniq('msg') });
-}
-
-async function eventually<T>(probe: () => Promise<T | null | undefined>, timeoutMs = 10_000): Promise<T | null> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) return null;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function eventsOf(subject: string, billingAccountId: string): Promise<{ id: string; data: any }[]> {
-  const rows = await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1 and payload like $2`, [subject, `%"${billingAccountId}"%`]);
-  return rows.map((r) => JSON.parse(r.payload));
-}
-
-async function closeAndWait(billingAccountId: string, walletId: string) {
-  await closed(billingAccountId);
-  expect(await eventually(async () => ((await gql(svc, `query($id: ID!) { wallet(id: $id) { status } }`, { id: walletId })).wallet.status === 'CLOSED' ? 'CLOSED' : null))).toBe('CLOSED');
-}
+const closed = (billingAccountId: string) => publishAccountClosed(svc, billingAccountId, CLOSED_AT);
+const eventsOf = (subject: string, billingAccountId: string) => outboxEventsOf(svc, subject, billingAccountId);
+const closeAndWait = (billingAccountId: string, walletId: string) => closeAccountAndWait(svc, billingAccountId, walletId, CLOSED_AT);
 
 /** Sends charges over JetStream as usage does and waits for their ChargeResults. */
 async function chargeOverNats(billingAccountId: string, charges: ReturnType<typeof charge>[]): Promise<Map<string, ChargeResult>> {

@@ -13,9 +13,9 @@
 // Runs on a private nats-server: a poison event on the shared BILLING stream would reach every
 // other wallets service running on this machine.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BILLING_STREAM, EVENTS, WORK_SUBJECTS, chargeResultsOf, createCloudEvent, type ChargeResult } from '@ledgerline/contracts';
+import { BILLING_STREAM, EVENTS, WORK_SUBJECTS, chargeResultsOf, type ChargeResult } from '@ledgerline/contracts';
 import { startPrivateNats, type TestService } from '@ledgerline/platform';
-import { APPLY, T0, balanceOf, charge, dbOf, expectInvariants, gql, openPrepaid, outcomeOf, startWallets, uniq } from './support';
+import { APPLY, T0, balanceOf, charge, dbOf, eventually, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, publishAccountClosed, startWallets, uniq } from './support';
 
 let svc: TestService;
 let nats: Awaited<ReturnType<typeof startPrivateNats>>;
@@ -35,32 +35,14 @@ afterEach(async () => expectInvariants(svc));
 const CLOSED_AT = new Date(T0.getTime() + 3600_000);
 const WALLET = `query($id: ID!) { wallet(id: $id) { status closedAt balance { amount currency } } }`;
 
-/** Publishes billingaccount.closed as subscribers does; each call is a new message (a redelivery is one too). */
-async function closed(billingAccountId: string, over: Record<string, unknown> = {}) {
-  const data = { billingAccountId, customerId: uniq('cus'), closedAt: CLOSED_AT.toISOString(), reason: 'customer left', ...over };
-  const event = createCloudEvent({ source: 'ledgerline/subscribers', type: EVENTS.billingAccountClosed.type, subject: billingAccountId, time: CLOSED_AT, key: [billingAccountId, 'closed'], data });
-  await svc.runtime.messaging.js.publish(EVENTS.billingAccountClosed.subject, JSON.stringify(event), { msgID: uniq('msg') });
-}
-
-async function eventually<T>(probe: () => Promise<T | null | undefined>, timeoutMs = 10_000): Promise<T | null> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) return null;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const closed = (billingAccountId: string, over: Record<string, unknown> = {}) => publishAccountClosed(svc, billingAccountId, CLOSED_AT, over);
 
 async function subscribersPending(): Promise<number> {
   const durable = `wallets-subscribers-${svc.schema.replace(/[^a-zA-Z0-9_-]/g, '_')}`;
   return (await svc.runtime.messaging.jsm.consumers.info(BILLING_STREAM.name, durable)).num_ack_pending;
 }
 
-async function closedEvents(billingAccountId: string): Promise<{ data: any }[]> {
-  const rows = await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1 and payload like $2`, [EVENTS.walletClosed.subject, `%"${billingAccountId}"%`]);
-  return rows.map((r) => JSON.parse(r.payload));
-}
+const closedEvents = (billingAccountId: string) => outboxEventsOf(svc, EVENTS.walletClosed.subject, billingAccountId);
 
 /** A prepaid wallet with 30 EUR, closed by the event (waits until it is). */
 async function closedWallet() {

@@ -1,8 +1,8 @@
-import { Decimal, DomainError, WORK_SUBJECTS, badInput, newId, notFound, type Caller, type ChargeResult } from '@ledgerline/contracts';
+import { Decimal, DomainError, WORK_SUBJECTS, badInput, conflict, newId, notFound, type Caller, type ChargeResult } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox, type OutboxRow } from '../persistence/sql';
 import { accountId, findTransaction, lockIdempotencyKey, newTxId, postTransactions, replayOrConflict, requestHash } from './ledger';
-import { walletById, type WalletRow } from './wallets';
+import { WALLET_SETTLED, walletById, type WalletRow } from './wallets';
 import { chargeResultMessageId } from './apply-charges';
 import { checkKey } from './topup-balance';
 import { emitBalanceEvents } from './balance-events';
@@ -58,6 +58,7 @@ export async function adjustBalance(sql: Sql, c: AdjustBalanceCommand): Promise<
     replayOrConflict(existing, hash);
     return (await sql.query<AdjustmentRow>(`select * from balance_adjustment where transaction_id = $1`, [existing.id]))[0]!;
   }
+  requireNotSettled(wallet);
   const postpaid = wallet.payment_mode === 'POSTPAID';
   const before = new Decimal(wallet.balance);
   const after = postpaid ? before : before.plus(amount);
@@ -88,6 +89,20 @@ export async function adjustBalance(sql: Sql, c: AdjustBalanceCommand): Promise<
   // A goodwill credit is money on the balance like a top-up: it pays what is due first.
   if (!postpaid && amount.isPositive()) await settleAfterCredit(sql, wallet.billing_account_id, wallet.currency, c.now);
   return row;
+}
+
+/**
+ * A settled wallet's balance is the final figure wallet.settled gave finance to pay out: an
+ * adjustment would change it behind that figure (and a credit would first pay one-off charges left
+ * due). Its money leaves only by payOutWalletBalance, which the ledger and the event record as a payout.
+ */
+function requireNotSettled(wallet: WalletRow): void {
+  if (!wallet.settled_at) return;
+  throw conflict(
+    WALLET_SETTLED,
+    `The ${wallet.currency} wallet of billing account ${wallet.billing_account_id} was settled at ${new Date(wallet.settled_at).toISOString()}: its final balance is what finance pays out and is not adjusted any more; record money paid back to the customer with payOutWalletBalance`,
+    { field: 'input.walletId', walletId: wallet.id },
+  );
 }
 
 /** A postpaid debit accrues like a charge: what the account owes stays within its credit limit (none: no limit). */

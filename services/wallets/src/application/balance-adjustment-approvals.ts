@@ -68,6 +68,7 @@ export async function gateAdjustment(sql: Sql, limits: ApprovalLimits, daily: Ap
   if (amount.isZero()) return null;
   const wallet = await walletById(sql, c.walletId);
   if (!wallet || wallet.currency !== c.amount.currency || amount.decimalPlaces() > minorUnits(wallet.currency)) return null;
+  if (wallet.settled_at) return null; // adjustBalance refuses it (WALLET_SETTLED): no request to approve
   await walletById(sql, c.walletId, true);
   await lockIdempotencyKey(sql, `ADJUST:${c.idempotencyKey}`);
   if (await findTransaction(sql, `ADJUST:${c.idempotencyKey}`)) return null; // made already: adjustBalance replays it

@@ -21,11 +21,10 @@ import { WALLET_COLUMNS, WALLET_JOINS, lockAccountWallets, type WalletRow } from
  * with the account (disabled here): a late charge no longer replenishes it, i.e. invoices the closed
  * account, and no charge draws on a replenishment that will not come.
  *
- * Nothing is paid out here: wallets has no refund or payout operation for prepaid money. The
- * balance stays on the ledger (shown on the wallet) and `billing.wallets.wallet.closed` tells
- * finance what is left per currency (and what open reservations still hold), once per account.
- * A payout finance makes is recorded as an agent's `adjustBalance` debit, which a closed wallet
- * still takes.
+ * Nothing is paid out here. The balance stays on the ledger (shown on the wallet) and
+ * `billing.wallets.wallet.closed` tells finance what is left per currency (and what open
+ * reservations still hold), once per account; once the wallet is settled, finance records the money
+ * it sends back with payOutWalletBalance (pay-out-wallet.ts).
  *
  * Under the account's wallet locks (id order, as charging takes them): a charge batch committing
  * meanwhile is in the balance the event carries, or comes after and sees the wallet CLOSED. An

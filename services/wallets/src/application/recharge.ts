@@ -1,5 +1,6 @@
-import { DomainError, badInput, conflict, newId, notFound } from '@ledgerline/contracts';
+import { DomainError, badInput, conflict, newId, notFound, type RechargeRefusedData } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
+import { eventRow, insertOutbox } from '../persistence/sql';
 import { requestHash } from './ledger';
 import { WALLET_SETTLED, enteredAmount, requireOpen, requireWallet, walletSettledMessage } from './wallets';
 import { checkKey, creditWallet, requirePrepaid } from './topup-balance';
@@ -191,8 +192,15 @@ export async function confirmBankTransfer(sql: Sql, rechargeId: string, bankRefe
   const wallet = await requireWallet(sql, r.billing_account_id, r.currency, 'input.rechargeId');
   requirePrepaid(wallet, 'input.rechargeId');
   if (wallet.settled_at) {
-    const failure = `${WALLET_SETTLED}: ${walletSettledMessage(wallet.billing_account_id, wallet.currency, wallet.closed_at, wallet.settled_at)} (bank reference ${bankReference})`;
-    return (await sql.query<RechargeRow>(`update recharge set status = $2, failure = $3, updated_at = $4 where id = $1 returning *`, [r.id, RECHARGE_REFUSED, failure, now]))[0]!;
+    const reason = walletSettledMessage(wallet.billing_account_id, wallet.currency, wallet.closed_at, wallet.settled_at);
+    const refused = (await sql.query<RechargeRow>(`update recharge set status = $2, failure = $3, updated_at = $4 where id = $1 returning *`, [r.id, RECHARGE_REFUSED, `${WALLET_SETTLED}: ${reason} (bank reference ${bankReference})`, now]))[0]!;
+    // Finance returns the money to the payer: the event is its to-do, not a status it has to poll for.
+    const data: RechargeRefusedData = {
+      rechargeId: r.id, billingAccountId: r.billing_account_id, walletId: wallet.id, amount: { amount: r.amount, currency: r.currency },
+      method: 'BANK_TRANSFER', bankReference, code: WALLET_SETTLED, reason, refusedAt: now.toISOString(),
+    };
+    await insertOutbox(sql, [eventRow('rechargeRefused', r.billing_account_id, [r.id, 'refused'], now, data)]);
+    return refused;
   }
   await creditWallet(sql, { billingAccountId: r.billing_account_id, amount: { amount: r.amount, currency: r.currency }, idempotencyKey: `recharge:${r.id}`, reference: bankReference, now }, { kind: 'TOPUP', contra: 'PAYMENTS_CLEARING', channel: 'BANK_TRANSFER', untilSettled: true });
   return (await sql.query<RechargeRow>(`update recharge set status = 'COMPLETED', updated_at = $2 where id = $1 returning *`, [r.id, now]))[0]!;

@@ -71,7 +71,7 @@ export const WALLET_SETTLED = 'WALLET_SETTLED';
 export function walletSettledMessage(billingAccountId: string, currency: string, closedAt: Date | string | null, settledAt: Date | string | null): string {
   const closed = closedAt ? new Date(closedAt).toISOString() : 'an earlier date';
   const settled = settledAt ? new Date(settledAt).toISOString() : 'an earlier date';
-  return `The ${currency} wallet of billing account ${billingAccountId} was closed at ${closed} and settled at ${settled} (its final balance was paid out): it takes no more money; refund the transfer to the customer directly`;
+  return `The ${currency} wallet of billing account ${billingAccountId} was closed at ${closed} and settled at ${settled} (its final balance is what finance pays out): it takes no more money; refund the transfer to the customer directly`;
 }
 
 /**

@@ -10,6 +10,7 @@ import { closeTopupKey } from '../application/close-topup-key';
 import { closeCharge } from '../application/close-charge';
 import { CHARGE_ID_CONFLICT, applyChargesIn } from '../application/apply-charges';
 import { adjustBalance, type AdjustmentRow } from '../application/adjust-balance';
+import { payOutWallet, payoutsOf, type WalletPayoutRow } from '../application/pay-out-wallet';
 import { approveAdjustment, expiresAt, gateAdjustment, listAdjustmentRequests, rejectAdjustment, type AdjustmentRequestRow, type RequestStatus } from '../application/balance-adjustment-approvals';
 import { issueVoucher, redeemVoucher } from '../application/vouchers';
 import { confirmBankTransfer, recharge, requireConfirmed, type RechargeRow } from '../application/recharge';
@@ -135,6 +136,10 @@ export const resolvers = {
       if ('pending' in r) return { adjustment: null, wallet: await walletById(db(ctx), r.pending.wallet_id), approvalRequest: r.pending };
       return { adjustment: r.adjustment, wallet: await walletById(db(ctx), r.adjustment.wallet_id), approvalRequest: null };
     },
+    payOutWalletBalance: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      const payout = await mutate(ctx, (sql, t) => payOutWallet(sql, { ...input, caller: ctx.caller, now: t }));
+      return { payout, wallet: await walletById(db(ctx), payout.wallet_id) };
+    },
     approveBalanceAdjustment: async (_: unknown, { input }: { input: { id: string } }, ctx: WalletsContext) => {
       const r = await mutate(ctx, (sql, t) => approveAdjustment(sql, { id: input.id, caller: ctx.caller, now: t, ttlHours: depsOf(ctx.runtime).approvalTtlHours }));
       return { request: r.row, adjustment: r.adjustment, wallet: await walletById(db(ctx), r.row.wallet_id) };
@@ -247,7 +252,18 @@ export const resolvers = {
     topupRequests: async (w: WalletRow, _: unknown, ctx: WalletsContext) =>
       (await db(ctx).query(`select * from topup_request where wallet_id = $1 order by requested_at desc limit 100`, [w.id])).map((r) => ({ id: r.id, amount: money(r.amount, r.currency), status: r.status, reason: r.reason, rechargeId: r.recharge_id, requestedAt: r.requested_at })),
     ledgerEntries: (w: WalletRow, a: { first?: number; after?: string }, ctx: WalletsContext) => ledgerEntries(ctx, 'e.account_id = $1', w.id, a),
+    payouts: (w: WalletRow, _: unknown, ctx: WalletsContext) => payoutsOf(db(ctx), w.id),
     createdAt: (w: WalletRow) => w.created_at,
+  },
+  WalletPayout: {
+    walletId: (p: WalletPayoutRow) => p.wallet_id,
+    billingAccountId: (p: WalletPayoutRow) => p.billing_account_id,
+    amount: (p: WalletPayoutRow) => money(p.amount, p.currency),
+    payoutReference: (p: WalletPayoutRow) => p.payout_reference,
+    paidOutBy: (p: WalletPayoutRow) => p.paid_out_by,
+    paidOutByRole: (p: WalletPayoutRow) => p.paid_out_by_role,
+    transactionId: (p: WalletPayoutRow) => p.transaction_id,
+    createdAt: (p: WalletPayoutRow) => p.created_at,
   },
   Bucket: {
     billingAccountId: (b: BucketRow) => b.billing_account_id,

@@ -143,6 +143,20 @@ export const LEDGER_CHECKS: readonly { name: string; sql: string }[] = [
           limit 5`,
   },
   {
+    // payOutWalletBalance: one wallet_payout row per PAYOUT transaction, which moved exactly its amount out of the
+    // wallet it names (− wallet, + PAYMENTS_CLEARING, two entries), and only from a settled wallet.
+    name: 'every payout moved its amount out of its settled wallet, once',
+    sql: `select t.id, p.id as payout, p.amount, m.out, m.entries, w.settled_at from ledger_transaction t
+            left join wallet_payout p on p.transaction_id = t.id
+            left join wallet w on w.id = p.wallet_id
+            cross join lateral (select count(*) as entries, sum(e.amount) filter (where e.account_id = p.wallet_id) as out
+                                  from ledger_entry e where e.transaction_id = t.id) m
+           where t.kind = 'PAYOUT' and (p.id is null or m.entries <> 2 or m.out is distinct from -p.amount or w.settled_at is null or w.settled_at > p.created_at)
+          union all
+          select p.transaction_id, p.id, p.amount, null, null, null from wallet_payout p left join ledger_transaction t on t.id = p.transaction_id where t.id is null or t.kind <> 'PAYOUT'
+          limit 5`,
+  },
+  {
     // redeemVoucher credits the voucher's face value (creditWallet: kind VOUCHER, reference = the voucher id, two
     // entries: + the wallet, − VOUCHER_CLEARING) and marks the voucher REDEEMED with that wallet and transaction, in
     // one DB transaction. So: a REDEEMED voucher has exactly one VOUCHER transaction, the one it names, crediting

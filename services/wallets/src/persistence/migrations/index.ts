@@ -24,6 +24,7 @@ import { Migration20261217100100_balance_adjustment_agent_index } from './Migrat
 import { Migration20261221100000_voucher_attempt_caller } from './Migration20261221100000_voucher_attempt_caller';
 import { Migration20261222100000_wallet_closed } from './Migration20261222100000_wallet_closed';
 import { Migration20261223100000_wallet_settled } from './Migration20261223100000_wallet_settled';
+import { Migration20270110000000_wallet_payout } from './Migration20270110000000_wallet_payout';
 import { Migration20261218100000_reservation_request_hash } from './Migration20261218100000_reservation_request_hash';
 import { Migration20261220200000_outbox_failed_rows } from './Migration20261220200000_outbox_failed_rows';
 
@@ -56,4 +57,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261221100000_voucher_attempt_caller', class: Migration20261221100000_voucher_attempt_caller },
   { name: 'Migration20261222100000_wallet_closed', class: Migration20261222100000_wallet_closed },
   { name: 'Migration20261223100000_wallet_settled', class: Migration20261223100000_wallet_settled },
+  { name: 'Migration20270110000000_wallet_payout', class: Migration20270110000000_wallet_payout },
 ];

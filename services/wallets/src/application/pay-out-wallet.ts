@@ -1,0 +1,99 @@
+import { Decimal, DomainError, conflict, isApprover, newId, notFound, type Caller, type WalletPaidOutData } from '@ledgerline/contracts';
+import type { Sql } from '../persistence/sql';
+import { eventRow, insertOutbox } from '../persistence/sql';
+import { accountId, findTransaction, lockIdempotencyKey, newTxId, postTransactions, replayOrConflict, requestHash } from './ledger';
+import { enteredAmount, walletById } from './wallets';
+import { checkKey } from './topup-balance';
+import { fmt } from '../domain/charging';
+
+export interface PayOutWalletCommand {
+  walletId: string;
+  amount: { amount: string; currency: string };
+  /** The outgoing transfer's reference (bank, card refund): what reconciles the payout with the bank. */
+  payoutReference: string;
+  idempotencyKey: string;
+  caller: Caller;
+  now: Date;
+}
+
+export interface WalletPayoutRow {
+  id: string;
+  wallet_id: string;
+  billing_account_id: string;
+  amount: string;
+  currency: string;
+  payout_reference: string;
+  paid_out_by: string;
+  paid_out_by_role: string;
+  transaction_id: string;
+  created_at: Date;
+}
+
+/** Why a payout is refused before the wallet is settled: late usage or a confirmed transfer could still move the balance. */
+export const WALLET_NOT_SETTLED = 'WALLET_NOT_SETTLED';
+/** Why a payout larger than what the wallet still holds is refused. */
+export const PAYOUT_EXCEEDS_BALANCE = 'PAYOUT_EXCEEDS_BALANCE';
+
+/**
+ * Finance paid (part of) a settled closed wallet's final balance back to the customer: the ledger
+ * moves it out (− wallet, + PAYMENTS_CLEARING, kind PAYOUT, the mirror of a top-up), a
+ * `wallet_payout` row names the outgoing transfer, and `billing.wallets.wallet.paidout` says so, in
+ * one transaction. Only a settled wallet (wallet.settled carried its final balance): before that,
+ * late usage or a confirmed bank transfer could still move the balance the payout was sized on.
+ * Never more than the wallet holds, so the balance ends at zero at most. Money leaving the company
+ * takes a second pair of eyes: an approver (ADMIN, an AGENT with billing:approve) or the system (a
+ * finance integration). Idempotent by key: the same request answers the same payout, another
+ * request under the key is CONFLICT IDEMPOTENCY_KEY_REUSED.
+ */
+export async function payOutWallet(sql: Sql, c: PayOutWalletCommand): Promise<WalletPayoutRow> {
+  if (!(c.caller.role === 'SYSTEM' || isApprover(c.caller))) {
+    throw new DomainError('FORBIDDEN', 'Only an approver (ADMIN, or an AGENT with scope billing:approve) or the system may pay a wallet out', { field: 'input' }, 'FORBIDDEN');
+  }
+  checkKey(c.idempotencyKey);
+  const amount = enteredAmount(c.amount, 'input.amount');
+  const reference = typeof c.payoutReference === 'string' ? c.payoutReference.trim() : '';
+  if (reference.length < 3 || reference.length > 200) {
+    throw new DomainError('PAYOUT_REFERENCE_REQUIRED', "Give the outgoing transfer's reference (3 to 200 characters), so the payout can be matched with the bank", { field: 'input.payoutReference' }, 'BAD_USER_INPUT');
+  }
+  const wallet = await walletById(sql, c.walletId, true);
+  if (!wallet) throw notFound('Wallet', c.walletId, 'input.walletId');
+  if (wallet.currency !== c.amount.currency) throw new DomainError('WALLET_CURRENCY_MISMATCH', `Wallet ${wallet.id} holds ${wallet.currency}, not ${c.amount.currency}`, { field: 'input.amount.currency' }, 'BAD_USER_INPUT');
+  const key = `PAYOUT:${c.idempotencyKey}`;
+  const hash = requestHash({ w: wallet.id, a: fmt(amount), c: wallet.currency, r: reference });
+  await lockIdempotencyKey(sql, key);
+  const existing = await findTransaction(sql, key);
+  if (existing) {
+    replayOrConflict(existing, hash);
+    return (await sql.query<WalletPayoutRow>(`select * from wallet_payout where transaction_id = $1`, [existing.id]))[0]!;
+  }
+  if (!wallet.settled_at) {
+    const state = wallet.status === 'OPEN' ? 'is open' : `is closed but not settled yet (its balance becomes final at ${wallet.final_at ? new Date(wallet.final_at).toISOString() : 'finalAt'})`;
+    throw conflict(WALLET_NOT_SETTLED, `Wallet ${wallet.id} ${state}: only a settled wallet's final balance (billing.wallets.wallet.settled) is paid out`, { field: 'input.walletId', walletId: wallet.id });
+  }
+  const balance = new Decimal(wallet.balance);
+  if (amount.gt(balance)) {
+    throw conflict(PAYOUT_EXCEEDS_BALANCE, `Wallet ${wallet.id} holds ${balance.toFixed(2)} ${wallet.currency}: a payout of ${amount.toFixed()} ${wallet.currency} is more than that`, { field: 'input.amount.amount', walletId: wallet.id, balance: fmt(balance) });
+  }
+  const txId = newTxId();
+  await postTransactions(sql, [{ id: txId, idempotencyKey: key, kind: 'PAYOUT', billingAccountId: wallet.billing_account_id, requestHash: hash, reference, entries: [
+    { accountId: wallet.id, unit: wallet.currency, amount: amount.negated() },
+    { accountId: accountId(wallet.billing_account_id, 'PAYMENTS_CLEARING', wallet.currency), unit: wallet.currency, amount },
+  ] }], c.now);
+  const row = (await sql.query<WalletPayoutRow>(
+    `insert into wallet_payout (id, wallet_id, billing_account_id, amount, currency, payout_reference, paid_out_by, paid_out_by_role, transaction_id, created_at)
+     values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) returning *`,
+    [newId('walletPayout'), wallet.id, wallet.billing_account_id, fmt(amount), wallet.currency, reference, c.caller.subject, c.caller.role, txId, c.now],
+  ))[0]!;
+  const data: WalletPaidOutData = {
+    payoutId: row.id, walletId: wallet.id, billingAccountId: wallet.billing_account_id,
+    amount: { amount: fmt(amount), currency: wallet.currency }, balanceAfter: { amount: fmt(balance.minus(amount)), currency: wallet.currency },
+    payoutReference: reference, paidOutBy: row.paid_out_by, paidOutByRole: row.paid_out_by_role, paidOutAt: c.now.toISOString(),
+  };
+  await insertOutbox(sql, [eventRow('walletPaidOut', wallet.id, [row.id], c.now, data)]);
+  return row;
+}
+
+/** A wallet's payouts, oldest first (GraphQL `Wallet.payouts`). */
+export async function payoutsOf(sql: Pick<Sql, 'query'>, walletId: string): Promise<WalletPayoutRow[]> {
+  return sql.query<WalletPayoutRow>(`select * from wallet_payout where wallet_id = $1 order by created_at, id`, [walletId]);
+}
