@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import { EVENTS, createCloudEvent } from '@ledgerline/contracts';
-import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { ManualClock, startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createWalletsService } from '../src/service';
 import { depsOf } from '../src/deps';
 import { checkLedgerInvariants } from '../src/persistence/invariants';
@@ -116,4 +116,22 @@ export async function closeAccountAndWait(svc: TestService, billingAccountId: st
 export async function outboxEventsOf(svc: TestService, subject: string, billingAccountId: string): Promise<{ id: string; data: any }[]> {
   const rows = await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1 and payload like $2`, [subject, `%"${billingAccountId}"%`]);
   return rows.map((r) => JSON.parse(r.payload));
+}
+
+/** Wallets on a private nats-server of its own (its consumers see only this file's events); `stop` ends both. */
+export async function startWalletsOnPrivateNats(extraEnv: Record<string, string> = {}): Promise<{ svc: TestService; clock: ManualClock; natsUrl: string; stop: () => Promise<void> }> {
+  const nats = await startPrivateNats();
+  try {
+    const { svc, clock } = await startWallets({ NATS_URL: nats.url, LOG_LEVEL: 'fatal', ...extraEnv });
+    return { svc, clock, natsUrl: nats.url, stop: async () => {
+      try {
+        await svc.close();
+      } finally {
+        await nats.stop();
+      }
+    } };
+  } catch (error) {
+    await nats.stop();
+    throw error;
+  }
 }

@@ -8,24 +8,17 @@
 // Runs on a private nats-server (as wallet-closed-grace.test.ts) with its own manual clock.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '@ledgerline/contracts';
-import { startPrivateNats, type ManualClock, type TestService } from '@ledgerline/platform';
+import type { ManualClock, TestService } from '@ledgerline/platform';
 import { runWalletJobs } from '../src/jobs/jobs';
-import { T0, balanceOf, closeAccountAndWait, dbOf, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, startWallets, uniq } from './support';
+import { T0, balanceOf, closeAccountAndWait, dbOf, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, startWalletsOnPrivateNats, uniq } from './support';
 
 let svc: TestService;
 let clock: ManualClock;
-let nats: Awaited<ReturnType<typeof startPrivateNats>>;
+let stop: (() => Promise<void>) | undefined;
 beforeAll(async () => {
-  nats = await startPrivateNats();
-  ({ svc, clock } = await startWallets({ NATS_URL: nats.url, LOG_LEVEL: 'fatal' }));
+  ({ svc, clock, stop } = await startWalletsOnPrivateNats());
 }, 60_000);
-afterAll(async () => {
-  try {
-    await svc?.close();
-  } finally {
-    await nats?.stop();
-  }
-});
+afterAll(async () => stop?.());
 afterEach(async () => expectInvariants(svc));
 
 const HOUR = 3600_000;

@@ -11,25 +11,19 @@
 // Runs on a private nats-server (as wallet-closed.test.ts) with its own manual clock.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS, WORK_SUBJECTS, chargeResultsOf, createCloudEvent, type ChargeResult } from '@ledgerline/contracts';
-import { startPrivateNats, type ManualClock, type TestService } from '@ledgerline/platform';
+import type { ManualClock, TestService } from '@ledgerline/platform';
 import { runWalletJobs } from '../src/jobs/jobs';
 import { checkLedgerInvariants } from '../src/persistence/invariants';
-import { APPLY, T0, balanceOf, charge, closeAccountAndWait, dbOf, eventually, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, publishAccountClosed, startWallets, uniq } from './support';
+import { APPLY, T0, balanceOf, charge, closeAccountAndWait, dbOf, eventually, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, publishAccountClosed, startWallets, startWalletsOnPrivateNats, uniq } from './support';
 
 let svc: TestService;
 let clock: ManualClock;
-let nats: Awaited<ReturnType<typeof startPrivateNats>>;
+let natsUrl: string;
+let stop: (() => Promise<void>) | undefined;
 beforeAll(async () => {
-  nats = await startPrivateNats();
-  ({ svc, clock } = await startWallets({ NATS_URL: nats.url, LOG_LEVEL: 'fatal' }));
+  ({ svc, clock, natsUrl, stop } = await startWalletsOnPrivateNats());
 }, 60_000);
-afterAll(async () => {
-  try {
-    await svc?.close();
-  } finally {
-    await nats?.stop();
-  }
-});
+afterAll(async () => stop?.());
 afterEach(async () => expectInvariants(svc));
 
 const HOUR = 3600_000;
@@ -149,7 +143,7 @@ describe('a closed wallet takes late usage for a grace, then its balance is fina
   }, 45_000);
 
   it('with WALLETS_CLOSED_LATE_USAGE_GRACE_HOURS=1 the balance is final an hour after closedAt; a reservation still open then is given back before the balance is settled, and a commit after it charges nothing', async () => {
-    const { svc: short, clock: shortClock } = await startWallets({ NATS_URL: nats.url, LOG_LEVEL: 'fatal', WALLETS_CLOSED_LATE_USAGE_GRACE_HOURS: '1' });
+    const { svc: short, clock: shortClock } = await startWallets({ NATS_URL: natsUrl, LOG_LEVEL: 'fatal', WALLETS_CLOSED_LATE_USAGE_GRACE_HOURS: '1' });
     try {
       shortClock.set(T0);
       const { billingAccountId, walletId } = await openPrepaid(short, { balance: '30.00' });

@@ -14,22 +14,15 @@
 // other wallets service running on this machine.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BILLING_STREAM, EVENTS, WORK_SUBJECTS, chargeResultsOf, type ChargeResult } from '@ledgerline/contracts';
-import { startPrivateNats, type TestService } from '@ledgerline/platform';
-import { APPLY, T0, balanceOf, charge, dbOf, eventually, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, publishAccountClosed, startWallets, uniq } from './support';
+import type { TestService } from '@ledgerline/platform';
+import { APPLY, T0, balanceOf, charge, dbOf, eventually, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, publishAccountClosed, startWalletsOnPrivateNats, uniq } from './support';
 
 let svc: TestService;
-let nats: Awaited<ReturnType<typeof startPrivateNats>>;
+let stop: (() => Promise<void>) | undefined;
 beforeAll(async () => {
-  nats = await startPrivateNats();
-  ({ svc } = await startWallets({ NATS_URL: nats.url, LOG_LEVEL: 'fatal' }));
+  ({ svc, stop } = await startWalletsOnPrivateNats());
 }, 60_000);
-afterAll(async () => {
-  try {
-    await svc?.close();
-  } finally {
-    await nats?.stop();
-  }
-});
+afterAll(async () => stop?.());
 afterEach(async () => expectInvariants(svc));
 
 const CLOSED_AT = new Date(T0.getTime() + 3600_000);

@@ -12,22 +12,15 @@
 // other wallets service running on this machine.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BILLING_STREAM, EVENTS, createCloudEvent } from '@ledgerline/contracts';
-import { startPrivateNats, type TestService } from '@ledgerline/platform';
-import { APPLY, charge, dbOf, gql, startWallets, T0, uniq } from './support';
+import type { TestService } from '@ledgerline/platform';
+import { APPLY, charge, dbOf, gql, startWalletsOnPrivateNats, T0, uniq } from './support';
 
 let svc: TestService;
-let nats: Awaited<ReturnType<typeof startPrivateNats>>;
+let stop: (() => Promise<void>) | undefined;
 beforeAll(async () => {
-  nats = await startPrivateNats();
-  ({ svc } = await startWallets({ NATS_URL: nats.url, LOG_LEVEL: 'fatal' }));
+  ({ svc, stop } = await startWalletsOnPrivateNats());
 }, 60_000);
-afterAll(async () => {
-  try {
-    await svc?.close();
-  } finally {
-    await nats?.stop();
-  }
-});
+afterAll(async () => stop?.());
 
 const WALLET_OF = `query($a: ID!) { walletOf(billingAccountId: $a, currency: "EUR") { id paymentMode creditLimit { amount } } }`;
 

@@ -10,24 +10,17 @@
 // Runs on a private nats-server with its own manual clock (as wallet-closed-grace.test.ts).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS, type Caller } from '@ledgerline/contracts';
-import { startPrivateNats, type ManualClock, type TestService } from '@ledgerline/platform';
+import type { ManualClock, TestService } from '@ledgerline/platform';
 import { runWalletJobs } from '../src/jobs/jobs';
-import { T0, balanceOf, closeAccountAndWait, dbOf, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, startWallets, uniq } from './support';
+import { T0, balanceOf, closeAccountAndWait, dbOf, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, startWalletsOnPrivateNats, uniq } from './support';
 
 let svc: TestService;
 let clock: ManualClock;
-let nats: Awaited<ReturnType<typeof startPrivateNats>>;
+let stop: (() => Promise<void>) | undefined;
 beforeAll(async () => {
-  nats = await startPrivateNats();
-  ({ svc, clock } = await startWallets({ NATS_URL: nats.url, LOG_LEVEL: 'fatal', LEDGERLINE_APPROVAL_LIMITS: '{"EUR":"20.00"}' }));
+  ({ svc, clock, stop } = await startWalletsOnPrivateNats({ LEDGERLINE_APPROVAL_LIMITS: '{"EUR":"20.00"}' }));
 }, 60_000);
-afterAll(async () => {
-  try {
-    await svc?.close();
-  } finally {
-    await nats?.stop();
-  }
-});
+afterAll(async () => stop?.());
 afterEach(async () => expectInvariants(svc));
 
 const HOUR = 3600_000;
