@@ -1,7 +1,8 @@
 // A late fee step cancelled by the payment (patch `dunning-step-races-payment`) whose fee had reached
 // invoicing all the same (each attempt charged it and its answer was lost): the customer paid what was
 // asked, so the workflow waives the fee by its key (patch `dunning-waives-cancelled-late-fee`), exactly
-// once. A fee that never reached invoicing is answered NOT_FOUND and nothing is waived. An attempt still
+// once. A fee that never reached invoicing is answered WAIVED_IN_ADVANCE (invoicing keeps its key waived,
+// services/invoicing/test/waive-one-off-charge-in-advance.test.ts) and no step is done. An attempt still
 // running when the step is cancelled is waited for, so what it charges is waived too. Runs of the
 // code before the patch (fixtures/dunning-before-fee-waiver.ts) replay on the current code.
 // Invoicing is a fake ledger here (its waiveOneOffCharge: services/invoicing/test/waive-one-off-charge.test.ts);
@@ -40,7 +41,7 @@ class Ledger {
   waiveLateFee = async (r: LateFeeWaiverRequest) => {
     this.waivers.push(r);
     const fee = this.fees.get(r.idempotencyKey);
-    if (!fee) return { outcome: 'NOT_FOUND' as const, creditNoteId: null };
+    if (!fee) return { outcome: 'WAIVED_IN_ADVANCE' as const, creditNoteId: null }; // as invoicing does since 2026-11-28
     fee.waived = true;
     return { outcome: 'WAIVED' as const, creditNoteId: null };
   };
@@ -92,10 +93,10 @@ describe('dunning: a late fee charged although the step was cancelled by the pay
     await Worker.runReplayHistory({ workflowBundle: bundle }, r.history);
   });
 
-  it('the fee never reached the ledger: invoicing answers NOT_FOUND, nothing is waived', async () => {
+  it('the fee never reached the ledger: invoicing answers WAIVED_IN_ADVANCE, no fee was waived (no step done)', async () => {
     const ledger = new Ledger(false);
     const r = await run(ledger);
-    expect(r.result).toMatchObject({ phase: 'PAID', lateFeeWaiver: 'NOT_FOUND', stepsDone: [] });
+    expect(r.result).toMatchObject({ phase: 'PAID', lateFeeWaiver: 'WAIVED_IN_ADVANCE', stepsDone: [] });
     expect(ledger.waivers).toHaveLength(1);
     expect(ledger.fees.size).toBe(0);
   });

@@ -435,6 +435,10 @@ export interface DisputeResolvedData {
   /** ACCEPTED: what the credit note credited (less than `amount`: partly upheld); otherwise null. */
   creditedAmount: string | null;
   creditNoteId: string | null;
+  /**
+   * Who or what closed it. `rerate:<chargeId>` (ACCEPTED, no credit note): a billed re-rate correction of the
+   * disputed usage record, credited as a line of the account's next invoice, not on this one (subscribers words it so).
+   */
   decidedBy: string;
   /** The decision's note (an agent's, the customer is told it); none for a withdrawal. Optional: added 2026-11-27. */
   decisionNote?: string | null;

@@ -1,7 +1,7 @@
 // waiveOneOffCharge: the dunning workflow's way to take back a late fee that reached invoicing after the
 // customer had paid (workflows/test/dunning-late-fee-waived.timeskipping.test.ts drives it). One call
-// asks and waives, exactly once: NOT_FOUND, WAIVED (unbilled: never billed, the same id added again
-// stays waived), CREDITED (billed: a credit note gives the line back).
+// asks and waives, exactly once: WAIVED_IN_ADVANCE (not there yet), WAIVED (unbilled: never billed, the
+// same id added again stays waived), CREDITED (billed: a credit note gives the line back).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './support';
 import { closedSeptember, customer, disputeCalls, lateFee, SYSTEM } from './dispute-support';
@@ -25,8 +25,9 @@ beforeAll(async () => {
 afterAll(async () => h?.svc.close());
 
 describe('waiveOneOffCharge', () => {
-  it('no such charge: NOT_FOUND, nothing changes', async () => {
-    expect(await waive('acc_waive_none')).toEqual({ outcome: 'NOT_FOUND', creditNote: null });
+  it('no such charge yet: WAIVED_IN_ADVANCE (waive-one-off-charge-in-advance.test.ts); an id no charge can have: NOT_FOUND', async () => {
+    expect(await waive('acc_waive_none')).toEqual({ outcome: 'WAIVED_IN_ADVANCE', creditNote: null });
+    expect((await as(SYSTEM, WAIVE, { i: { id: `dunning-inv_${'x'.repeat(80)}:late-fee`, reason: 'typo' } })).waiveOneOffCharge).toEqual({ outcome: 'NOT_FOUND', creditNote: null });
   });
 
   it('not billed yet: WAIVED, never billed, and the same fee added again stays waived', async () => {
@@ -71,7 +72,8 @@ describe('waiveOneOffCharge', () => {
     const client = new GraphqlInvoicingClient({ url: h.svc.url, headers: callerHeaders(SYSTEM_CALLER, DEV_INTERNAL_SECRET) });
     const fee = { billingAccountId: 'acc_waive_worker', invoiceId: 'inv_w', amount: '5.00', currency: 'EUR', idempotencyKey: 'dunning-inv_w:late-fee' };
     const waiver = { invoiceId: 'inv_w', idempotencyKey: fee.idempotencyKey, reason: 'invoice inv_w was paid before the late fee took effect' };
-    expect(await client.waiveLateFee(waiver)).toEqual({ outcome: 'NOT_FOUND', creditNoteId: null });
+    // A fee that has not come yet is waived in advance (its late request is then recorded waived).
+    expect(await client.waiveLateFee({ ...waiver, idempotencyKey: 'dunning-inv_w0:late-fee' })).toEqual({ outcome: 'WAIVED_IN_ADVANCE', creditNoteId: null });
     const preview = async () => (await h.gql<any>('query { previewNextInvoice(billingAccountId: "acc_waive_worker") { lines { description } } }')).previewNextInvoice.lines.map((l: any) => l.description);
     await client.addLateFee(fee);
     expect(await preview()).toContain('Late payment fee (invoice inv_w)'); // charged: the next invoice would bill it

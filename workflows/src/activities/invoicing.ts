@@ -58,11 +58,13 @@ export interface LateFeeWaiverRequest {
   reason: string;
 }
 /**
- * invoicing's answer (waiveOneOffCharge): NOT_FOUND (the fee never reached it), WAIVED (unbilled: it
- * never will be), CREDITED (billed: a credit note gave it back, `creditNoteId`). Asking again answers the same.
+ * invoicing's answer (waiveOneOffCharge): WAIVED_IN_ADVANCE (the fee had not reached it: should the request
+ * given up on still come, it is recorded waived, never billed), WAIVED (unbilled: it never will be), CREDITED
+ * (billed: a credit note gave it back, `creditNoteId`), NOT_FOUND (an id no charge can have). Asking again
+ * answers the same.
  */
 export interface LateFeeWaiver {
-  outcome: 'NOT_FOUND' | 'WAIVED' | 'CREDITED';
+  outcome: 'NOT_FOUND' | 'WAIVED_IN_ADVANCE' | 'WAIVED' | 'CREDITED';
   creditNoteId: string | null;
 }
 export interface ReminderRequest {

@@ -36,8 +36,9 @@
 // or an attempt that completed as the step was cancelled): the fee would stay owed by a customer
 // who paid what was asked (patch `dunning-waives-cancelled-late-fee`). The fee's activity is then
 // cancelled waiting for its attempt to end (no attempt of it runs after), and the workflow asks
-// invoicing to waive the fee by its key (waiveOneOffCharge: NOT_FOUND, WAIVED unbilled, CREDITED by a
-// credit note if billed; asked again it answers the same, so it is waived once). `lateFeeWaiver` in
+// invoicing to waive the fee by its key (waiveOneOffCharge: WAIVED_IN_ADVANCE not there yet, so a late
+// request for it is recorded waived; WAIVED unbilled; CREDITED by a credit note if billed; asked again
+// it answers the same, so it is waived once). `lateFeeWaiver` in
 // the status says which. A fee step begun before the patch (no marker when it began) is left as it was.
 //
 // The bar is retried for as long as the network refuses it (each retry tries it again), but no
@@ -95,9 +96,10 @@ export interface DunningStatus {
   barredLineIds?: string[];
   /**
    * A late fee step cancelled by the payment: what invoicing did with a fee that had reached it
-   * (NOT_FOUND: it had not; WAIVED; CREDITED), or FAILED (invoicing refused: waive it by hand, logged).
+   * (WAIVED_IN_ADVANCE: it had not, and will be recorded waived if it still comes; NOT_FOUND from
+   * invoicing before that answer existed; WAIVED; CREDITED), or FAILED (invoicing refused: waive it by hand, logged).
    */
-  lateFeeWaiver?: 'NOT_FOUND' | 'WAIVED' | 'CREDITED' | 'FAILED';
+  lateFeeWaiver?: 'NOT_FOUND' | 'WAIVED_IN_ADVANCE' | 'WAIVED' | 'CREDITED' | 'FAILED';
   /** A step that keeps failing (the network refusing the bar): null or absent when none is. */
   stuck?: StuckStep | null;
 }
@@ -358,12 +360,13 @@ async function suspendInRounds(status: DunningStatus, input: DunningInput, idemp
   }
 }
 
-/** Waives the late fee a cancelled fee step may have charged (invoicing answers NOT_FOUND when it had not). */
+/** Waives the late fee a cancelled fee step may have charged (invoicing answers WAIVED_IN_ADVANCE when it had not). */
 async function waiveLateFee(status: DunningStatus, input: DunningInput, feeKey: string): Promise<void> {
   try {
     const r = await acts.waiveLateFee({ invoiceId: input.invoiceId, idempotencyKey: feeKey, reason: `invoice ${input.invoiceId} was paid before the late fee took effect` });
     status.lateFeeWaiver = r.outcome;
-    if (r.outcome !== 'NOT_FOUND') status.stepsDone.push('LATE_FEE_WAIVED');
+    // Only a fee that was charged counts as a step done (one waived in advance was never charged).
+    if (r.outcome === 'WAIVED' || r.outcome === 'CREDITED') status.stepsDone.push('LATE_FEE_WAIVED');
   } catch (err) {
     if (isCancellation(err)) throw err;
     // A refusal (not an outage: those are retried): the dunning still ends, and someone waives it by hand.

@@ -102,7 +102,7 @@ async function requestFor(em: Em, ask: Ask): Promise<ApprovalRow> {
   }
   const [row] = await k('approval_request')
     .insert({
-      id: newId('invoice').replace('inv_', 'apr_'),
+      id: newId('approvalRequest'),
       kind: ask.kind,
       subject_id: ask.subjectId,
       billing_account_id: ask.billingAccountId,

@@ -384,7 +384,7 @@ export async function billAccounts(em: Em, given: BillTarget[], deps: BillingDep
 
   const lineRows = created.flatMap(({ id, billing_account_id }) =>
     composed.get(billing_account_id)!.invoice.lines.map((l) => ({
-      id: newId('invoice').replace('inv_', 'inl_'),
+      id: newId('invoiceLine'),
       invoice_id: id,
       position: l.position,
       kind: l.kind,

@@ -69,7 +69,7 @@ export async function disputeInvoice(em: Em, c: DisputeInvoiceCommand): Promise<
   }
 
   const [{ n }] = await rows<{ n: string }>(em, 'select count(*) as n from dispute where invoice_id = ? and idempotency_key like ?', [invoice.id, `${STAFF_HOLD_KEY_PREFIX}%`]);
-  const id = newId('invoice').replace('inv_', 'dsp_');
+  const id = newId('dispute');
   await k('dispute').insert({
     id, invoice_id: invoice.id, billing_account_id: invoice.billing_account_id, invoice_line_id: null, usage_record_id: null, amount: amount.toFixed(scale), currency, reason,
     status: 'OPEN', escalation_level: 0, opened_by: c.caller.subject.slice(0, 200), idempotency_key: staffHoldKey(invoice.id, Number(n) + 1), request_hash: hash, created_at: c.now,

@@ -107,7 +107,7 @@ export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: 
     }
   }
 
-  const id = newId('invoice').replace('inv_', 'dsp_');
+  const id = newId('dispute');
   await k('dispute').insert({
     id, invoice_id: invoice.id, billing_account_id: invoice.billing_account_id, invoice_line_id: lineId, usage_record_id: usageRecordId, amount: amount.toFixed(scale), currency, reason,
     status: 'OPEN', escalation_level: 0, opened_by: c.caller.subject, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: c.now,

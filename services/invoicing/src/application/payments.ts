@@ -81,7 +81,7 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
   await k('payment').insert({ id, billing_account_id: invoice.billing_account_id, invoice_id: invoice.id, channel: c.channel, amount, currency: invoice.currency, applied_amount: applied, credit_amount: toCredit, reference: (c.reference ?? invoice.payment_reference)?.slice(0, 80) ?? null, provider_ref: providerRef, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
   const paid = dec(String(invoice.amount_paid)).plus(applied).toFixed(scale);
   await k('invoice').where({ id: invoice.id }).update({ amount_paid: paid, updated_at: now });
-  if (dec(toCredit).gt(0)) await k('account_credit_entry').insert({ id: newId('payment').replace('pay_', 'crd_'), billing_account_id: invoice.billing_account_id, amount: toCredit, currency: invoice.currency, source: 'OVERPAYMENT', source_id: id, created_at: now });
+  if (dec(toCredit).gt(0)) await k('account_credit_entry').insert({ id: newId('accountCreditEntry'), billing_account_id: invoice.billing_account_id, amount: toCredit, currency: invoice.currency, source: 'OVERPAYMENT', source_id: id, created_at: now });
   const next = invoice.state === 'ON_HOLD' ? 'ON_HOLD' : settlementState({ total: String(invoice.total), amountPaid: paid, amountCredited: String(invoice.amount_credited) });
   await stateChanged(em, invoice, invoice.state, next, now, `payment ${id}`);
   await enqueueEvents(em, 'paymentCreated', now, [
@@ -177,7 +177,7 @@ async function payOut(em: Em, payment: any, amount: Decimal, r: { key: string; p
     if (!provider) throw new Error(`refunding card payment ${payment.id} needs the payment provider`);
     providerRef = (await provider.refund({ providerRef: payment.provider_ref, amount: amount.toFixed(scale), currency: payment.currency, idempotencyKey: r.providerKey ?? r.key })).providerRef;
   }
-  const id = newId('payment').replace('pay_', 'ref_');
+  const id = newId('refund');
   // A note's refunds are counted for the approval daily limit as the note (its moved_alone_by), not again here.
   const ofNote = r.creditNoteId ? { credit_note_id: r.creditNoteId, moved_alone_by: null } : {};
   await sql(em)('refund').insert({ id, payment_id: payment.id, amount: amount.toFixed(scale), currency: payment.currency, provider_ref: providerRef, idempotency_key: r.key, request_hash: r.hash, created_at: r.now, ...ofNote });
@@ -309,7 +309,7 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provide
     }
   }
 
-  const id = newId('invoice').replace('inv_', 'cn_');
+  const id = newId('creditNote');
   // Counters per document type and series (an account's invoice series may not take this prefix: document-series.ts).
   await k.raw(`insert into invoice_series (document_type, series, last_number) values ('CREDIT_NOTE', ?, 0) on conflict (document_type, series) do nothing`, [CREDIT_NOTE_PREFIX]);
   const [{ last_number }] = (await k.raw(`update invoice_series set last_number = last_number + 1 where document_type = 'CREDIT_NOTE' and series = ? returning last_number`, [CREDIT_NOTE_PREFIX])).rows;
@@ -406,7 +406,7 @@ export async function issuePaymentReceipt(em: Em, c: IssueReceiptCommand): Promi
   // Counters per document type and series (an account's invoice series may not take this prefix: document-series.ts).
   await k.raw(`insert into invoice_series (document_type, series, last_number) values ('RECEIPT', ?, 0) on conflict (document_type, series) do nothing`, [RECEIPT_PREFIX]);
   const [{ last_number }] = (await k.raw(`update invoice_series set last_number = last_number + 1 where document_type = 'RECEIPT' and series = ? returning last_number`, [RECEIPT_PREFIX])).rows;
-  const id = newId('payment').replace('pay_', 'rct_');
+  const id = newId('receipt');
   await k('receipt').insert({ id, number: `${RECEIPT_PREFIX}-${String(last_number).padStart(8, '0')}`, billing_account_id: c.billingAccountId, recharge_id: c.rechargeId, amount: amount.toFixed(), currency: c.amount.currency, payment_reference: c.paymentReference, channel: c.channel, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
   return id;
 }

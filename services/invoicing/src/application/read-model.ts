@@ -6,6 +6,7 @@ import type { Em } from '@ledgerline/platform';
 import { scheduleCycleChange, type AccountCycle } from '../domain/bill-cycle';
 import { invoiceSeriesProblem } from '../domain/document-series';
 import { isValidTimeZone } from '../domain/period';
+import { lockOneOffChargeId, waiverInAdvance } from './one-off-charge-waivers';
 import { rows, sql } from './sql';
 
 const ROUNDING_MODES = ['HALF_EVEN', 'HALF_UP', 'HALF_DOWN', 'UP', 'DOWN', 'CEILING', 'FLOOR'];
@@ -294,17 +295,23 @@ export async function isPrepaid(em: Em, billingAccountId: string): Promise<boole
   return account?.payment_mode === 'PREPAID';
 }
 
-export async function addOneOffCharge(em: Em, c: AddOneOffChargeCommand): Promise<{ created: boolean }> {
+/**
+ * `waived`: the charge is recorded but never billed — waived before it came (waiveOneOffCharge of its
+ * id answered WAIVED_IN_ADVANCE: the dunning worker gave up on this very request) or since.
+ */
+export async function addOneOffCharge(em: Em, c: AddOneOffChargeCommand): Promise<{ created: boolean; waived: boolean }> {
   const account = await sql(em)('billing_account').where({ id: c.billingAccountId }).first();
   if (!account) throw notFound('BillingAccount', c.billingAccountId, 'input.billingAccountId');
   if (c.amount.currency !== account.currency) throw new DomainError('ONE_OFF_CURRENCY_MISMATCH', `The account bills in ${account.currency}`, { field: 'input.amount.currency' });
   const amount = dec(c.amount.amount);
   if (amount.decimalPlaces() > minorUnits(account.currency)) throw badInput('input.amount.amount', `${account.currency} has ${minorUnits(account.currency)} decimal places`, 'ONE_OFF_AMOUNT_PRECISION');
+  await lockOneOffChargeId(em, c.id);
   const existing = await sql(em)('one_off_charge').where({ id: c.id }).first();
   if (existing) {
     if (!dec(existing.amount).eq(amount) || existing.billing_account_id !== c.billingAccountId) throw new DomainError('IDEMPOTENCY_KEY_REUSED', `One-off charge ${c.id} was recorded with other facts`, { field: 'input.id' });
-    return { created: false };
+    return { created: false, waived: existing.waived_at != null };
   }
+  const waiver = await waiverInAdvance(em, c.id);
   await sql(em)('one_off_charge').insert({
     id: c.id,
     billing_account_id: c.billingAccountId,
@@ -315,8 +322,9 @@ export async function addOneOffCharge(em: Em, c: AddOneOffChargeCommand): Promis
     currency: account.currency,
     tax_category: c.taxCategory ?? 'TELECOM_STANDARD',
     occurred_at: c.occurredAt ?? c.now,
+    ...(waiver ? { waived_at: waiver.waived_at, waived_reason: waiver.reason } : {}),
   });
-  return { created: true };
+  return { created: true, waived: waiver != null };
 }
 
 export interface AddDiscountCommand {

@@ -55,7 +55,7 @@ export async function invoiceBudgetReplenishment(em: Em, d: BudgetReplenishmentD
   }
   await k('invoice_line').insert(
     composed.lines.map((l) => ({
-      id: newId('invoice').replace('inv_', 'inl_'), invoice_id: id, position: l.position, kind: l.kind, description: l.description.slice(0, 300), line_id: null, usage_type: null, zone: null,
+      id: newId('invoiceLine'), invoice_id: id, position: l.position, kind: l.kind, description: l.description.slice(0, 300), line_id: null, usage_type: null, zone: null,
       quantity: l.quantity, unit: l.unit, unit_price: dec(l.unitPrice ?? '0').toFixed(Math.max(scale, 2)), tax_category: l.taxCategory, tax_rate: l.taxRate, tax_inclusive: l.taxInclusive,
       net_amount: l.netAmount, tax_amount: l.taxAmount, gross_amount: l.grossAmount, source_ref: l.sourceRef,
     })),

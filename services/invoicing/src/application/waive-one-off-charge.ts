@@ -3,24 +3,33 @@
 // step was still retrying and the fee had reached invoicing anyway (an answer lost, an attempt that
 // completed as the step was cancelled). One call both asks and waives, under the account's credit
 // lock and the charge's row lock, so it is exactly once:
-// - no such charge: NOT_FOUND, nothing changes;
+// - no such charge yet: WAIVED_IN_ADVANCE — the id is kept as waived (`one_off_charge_waiver`), so the
+//   charge posted under it later (the request the worker gave up on, committing after the waiver) is
+//   recorded waived and never billed, and addOneOffCharge answers `waived`; an id no charge could
+//   have (longer than the column) is NOT_FOUND, nothing recorded;
 // - not billed yet: WAIVED — marked waived, the bill run never bills it, and the same id added again
 //   (a late retry of the fee) finds it and adds nothing;
 // - billed on an issued invoice: CREDITED — a CREDIT note (key `waive:<id>`) gives the line back (paid
 //   already: account credit), and the charge is marked waived with the note's id;
 // - billed on a draft: CONFLICT ONE_OFF_CHARGE_ON_DRAFT (regenerate the draft after it is waived is
 //   staff's call; nothing changes).
-// Waived before: answered as it was (WAIVED or CREDITED with the same note), nothing moves again.
+// Waived before: answered as it was (WAIVED_IN_ADVANCE, WAIVED or CREDITED with the same note), nothing
+// moves again. The waiver and addOneOffCharge of one id queue on the id's lock (lockOneOffChargeId), so
+// whichever comes second sees the other: never a charge posted past a waiver that did not see it.
 import { badInput, conflict, dec, minorUnits } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { isDraft, type InvoiceState } from '../domain/lifecycle';
 import { lockAccountCredit } from './credit';
+import { lockOneOffChargeId, waiverInAdvance } from './one-off-charge-waivers';
 import { issueCreditNote } from './payments';
 import { sql } from './sql';
 
-export type OneOffChargeWaiverOutcome = 'NOT_FOUND' | 'WAIVED' | 'CREDITED';
+export type OneOffChargeWaiverOutcome = 'NOT_FOUND' | 'WAIVED_IN_ADVANCE' | 'WAIVED' | 'CREDITED';
 
 export const WAIVER_NOTE_KEY_PREFIX = 'waive:';
+
+/** one_off_charge.id's width: an id longer than this is no charge's, now or later. */
+const ONE_OFF_CHARGE_ID_MAX = 80;
 
 export async function waiveOneOffCharge(em: Em, c: { id: string; reason: string; now: Date }): Promise<{ outcome: OneOffChargeWaiverOutcome; creditNoteId: string | null; invoiceId: string | null }> {
   const reason = (c.reason ?? '').trim();
@@ -28,8 +37,14 @@ export async function waiveOneOffCharge(em: Em, c: { id: string; reason: string;
   if (reason.length > 300) throw badInput('input.reason', 'A reason has at most 300 characters', 'WAIVER_REASON_TOO_LONG');
   if (!c.id) throw badInput('input.id', 'Name the one-off charge (its id)', 'ONE_OFF_CHARGE_ID_MISSING');
   const k = sql(em);
+  if (c.id.length > ONE_OFF_CHARGE_ID_MAX || c.id.includes('\u0000')) return { outcome: 'NOT_FOUND', creditNoteId: null, invoiceId: null };
+  await lockOneOffChargeId(em, c.id);
+  if (await waiverInAdvance(em, c.id)) return { outcome: 'WAIVED_IN_ADVANCE', creditNoteId: null, invoiceId: null };
   const seen = await k('one_off_charge').where({ id: c.id }).first('billing_account_id');
-  if (!seen) return { outcome: 'NOT_FOUND', creditNoteId: null, invoiceId: null };
+  if (!seen) {
+    await k('one_off_charge_waiver').insert({ id: c.id, reason, waived_at: c.now });
+    return { outcome: 'WAIVED_IN_ADVANCE', creditNoteId: null, invoiceId: null };
+  }
   // Credit lock first (a credit note may bring account credit; billing takes it before the charges).
   await lockAccountCredit(em, seen.billing_account_id);
   const charge = await k('one_off_charge').where({ id: c.id }).forUpdate().first();

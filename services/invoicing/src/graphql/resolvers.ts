@@ -401,8 +401,8 @@ export const resolvers = guardOperations({
       return { ok: true };
     },
     addOneOffCharge: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
-      await mutate(ctx, (em, now) => addOneOffCharge(em, { ...a.input, occurredAt: a.input.occurredAt ? new Date(a.input.occurredAt) : null, now }));
-      return { ok: true };
+      const r = await mutate(ctx, (em, now) => addOneOffCharge(em, { ...a.input, occurredAt: a.input.occurredAt ? new Date(a.input.occurredAt) : null, now }));
+      return { ok: true, waived: r.waived };
     },
     waiveOneOffCharge: async (_: unknown, a: Args<{ id: string; reason: string }>, ctx: InvoicingContext) => {
       const at = ctx.runtime.clock.now();

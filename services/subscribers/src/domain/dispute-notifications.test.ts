@@ -46,6 +46,41 @@ describe('dispute messages', () => {
     expect(text('disputeResolved', { ...resolved, invoiceState: 'PARTIALLY_PAID', status: 'ACCEPTED', creditedAmount: '12.00' }).content).toBe('Your dispute of 12.00 EUR on invoice INV-7 was upheld: 12.00 EUR is credited to that invoice.');
   });
 
+  // Each way invoicing closes a dispute ACCEPTED (the event's creditNoteId and decidedBy) × the state the
+  // invoice is released to: where the credit went and what is still owed. A billed re-rate correction
+  // (decidedBy rerate:<chargeId>, no credit note) is credited on the next invoice, not on the disputed one.
+  const ofInvoice = 'Your dispute of 12.00 EUR on invoice INV-7';
+  const paths = {
+    decision: { creditNoteId: 'crn_1', decidedBy: 'agent:1' },
+    automatic: { creditNoteId: 'crn_1', decidedBy: 'auto:goodwill' },
+    coveringNote: { creditNoteId: 'crn_2', decidedBy: 'creditNote:CN-2026-000004' },
+    rerate: { creditNoteId: null, decidedBy: 'rerate:adj_rr1' },
+  } as const;
+  it.each([
+    // path, invoiceState, creditedAmount, content
+    ['decision', 'SENT', '12.00', `${ofInvoice} was upheld: 12.00 EUR is credited to that invoice.`],
+    ['decision', 'PARTIALLY_PAID', '2.00', `${ofInvoice} was partly upheld: 2.00 EUR is credited to that invoice and the other 10.00 EUR is due again. Note.`],
+    ['decision', 'SETTLED', '12.00', `${ofInvoice} was upheld: 12.00 EUR is credited to your account, as you had already paid that invoice.`],
+    ['automatic', null, '12.00', `${ofInvoice} was upheld: 12.00 EUR is credited to that invoice.`],
+    ['coveringNote', 'SENT', '12.00', `${ofInvoice} was upheld: 12.00 EUR is credited to that invoice.`],
+    ['coveringNote', 'SETTLED', '2.00', `${ofInvoice} was partly upheld: 2.00 EUR is credited to your account, as you had already paid that invoice. Note.`],
+    ['rerate', 'SENT', '12.00', `${ofInvoice} was upheld: 12.00 EUR is credited on your next invoice, and the amount you disputed is due again on that invoice.`],
+    ['rerate', 'PARTIALLY_PAID', '12.00', `${ofInvoice} was upheld: 12.00 EUR is credited on your next invoice, and the amount you disputed is due again on that invoice.`],
+    ['rerate', null, '12.00', `${ofInvoice} was upheld: 12.00 EUR is credited on your next invoice, and the amount you disputed is due again on that invoice.`],
+    ['rerate', 'SETTLED', '12.00', `${ofInvoice} was upheld: 12.00 EUR is credited on your next invoice; you had already paid that invoice, so nothing more is due on it.`],
+    ['rerate', 'SENT', '2.00', `${ofInvoice} was partly upheld: 2.00 EUR is credited on your next invoice, and the amount you disputed is due again on that invoice. Note.`],
+    ['rerate', 'SETTLED', '2.00', `${ofInvoice} was partly upheld: 2.00 EUR is credited on your next invoice; you had already paid that invoice, so nothing more is due on it. Note.`],
+  ] as const)('accepted by %s, invoice released to %s, %s credited: says where the credit went', (path, invoiceState, creditedAmount, content) => {
+    const data = { ...opened, amount: '12.00', currency: 'EUR', invoiceNumber: 'INV-7', ...paths[path], status: 'ACCEPTED', creditedAmount, decisionNote: 'Note', ...(invoiceState ? { invoiceState } : {}) };
+    expect(text('disputeResolved', data).content).toBe(content);
+  });
+
+  it('a rejection or withdrawal is never credited on the next invoice, whatever decided it', () => {
+    const data = { ...opened, amount: '12.00', currency: 'EUR', invoiceNumber: 'INV-7', creditNoteId: null, decidedBy: 'rerate:adj_rr1', creditedAmount: null, invoiceState: 'SENT' };
+    expect(text('disputeResolved', { ...data, status: 'REJECTED' }).content).toBe(`${ofInvoice} was not upheld. The amount is due again.`);
+    expect(text('disputeResolved', { ...data, status: 'WITHDRAWN' }).content).toBe(`${ofInvoice} was withdrawn. The amount is due again.`);
+  });
+
   it('refuses what it cannot say: an unknown status, no amount, no account', () => {
     expect(triggerFromEvent('disputeResolved', { id: 'e', type: 't', data: { ...opened, status: 'IN_REVIEW' } })).toEqual({ invalid: 'data.status "IN_REVIEW" is not ACCEPTED, REJECTED or WITHDRAWN' });
     expect(triggerFromEvent('disputeOpened', { id: 'e', type: 't', data: { ...opened, amount: undefined } })).toEqual({ invalid: 'data.amount is missing' });

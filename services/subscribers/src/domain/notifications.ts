@@ -85,7 +85,29 @@ function disputeParams(d: Data): Record<string, string> {
     note: str(d.decisionNote)?.trim() ?? '',
     // The invoice was paid when the dispute was decided: a credit is account credit, nothing is due again.
     ...(str(d.invoiceState) === 'SETTLED' ? { paid: 'yes' } : {}),
+    ...(creditedOnNextInvoice(d) ? { nextInvoice: 'yes' } : {}),
   };
+}
+
+/**
+ * An accepted dispute closed by a billed re-rate correction of its usage record (invoicing's
+ * `decidedBy` `rerate:<chargeId>`, no credit note): the correction is a line of the account's next
+ * invoice, not a credit on the disputed one, whose held amount is due again (or stays paid). Every
+ * other acceptance is a credit note on the disputed invoice.
+ */
+function creditedOnNextInvoice(d: Data): boolean {
+  return str(d.status) === 'ACCEPTED' && !str(d.creditNoteId) && (str(d.decidedBy) ?? '').startsWith('rerate:');
+}
+
+/** Where an accepted dispute's credit went and what the customer still owes on that invoice. */
+function creditGoes(p: Record<string, string>, credited: string): string {
+  if (p.nextInvoice) {
+    return p.paid
+      ? `${credited} is credited on your next invoice; you had already paid that invoice, so nothing more is due on it`
+      : `${credited} is credited on your next invoice, and the amount you disputed is due again on that invoice`;
+  }
+  if (p.paid) return `${credited} is credited to your account, as you had already paid that invoice`;
+  return p.rest ? `${credited} is credited to that invoice and the other ${p.rest} is due again` : `${credited} is credited to that invoice`;
 }
 
 export function triggerFromEvent(kind: NotifyingKind, event: EventLike): { trigger: NotificationTrigger } | { invalid: string } {
@@ -192,15 +214,11 @@ export function composeMessage(template: string, p: Record<string, string>): { s
     case 'DISPUTE_RECEIVED':
       return { subject: 'We received your dispute', content: `We received your dispute of ${p.amount}${p.invoiceNumber ? ` on invoice ${p.invoiceNumber}` : ''}. We do not ask you to pay that amount while we look into it, and we will tell you when it is decided.` };
     // On an invoice already paid when decided (`paid`): a credit goes on the account, nothing is due again.
+    // A re-rate correction (`nextInvoice`) is credited on the next invoice (creditGoes).
     case 'DISPUTE_ACCEPTED':
-      return { subject: 'Your dispute was upheld', content: `${yourDispute(p)} was upheld: ${p.credited || p.amount} is credited to ${p.paid ? 'your account, as you had already paid that invoice' : 'that invoice'}.` };
+      return { subject: 'Your dispute was upheld', content: `${yourDispute(p)} was upheld: ${creditGoes({ ...p, rest: '' }, p.credited || p.amount)}.` };
     case 'DISPUTE_PARTLY_ACCEPTED':
-      return {
-        subject: 'Your dispute was partly upheld',
-        content: p.paid
-          ? `${yourDispute(p)} was partly upheld: ${p.credited} is credited to your account, as you had already paid that invoice.${sentence(p.note)}`
-          : `${yourDispute(p)} was partly upheld: ${p.credited} is credited to that invoice and the other ${p.rest} is due again.${sentence(p.note)}`,
-      };
+      return { subject: 'Your dispute was partly upheld', content: `${yourDispute(p)} was partly upheld: ${creditGoes(p, p.credited)}.${sentence(p.note)}` };
     case 'DISPUTE_REJECTED':
       return { subject: 'Your dispute was not upheld', content: `${yourDispute(p)} was not upheld.${sentence(p.note)} ${paidOrDue(p)}` };
     case 'DISPUTE_WITHDRAWN':

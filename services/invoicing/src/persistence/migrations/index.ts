@@ -23,6 +23,7 @@ import { Migration20261230000000_unapplied_payment } from './Migration2026123000
 import { Migration20261231000000_unapplied_payment_refund } from './Migration20261231000000_unapplied_payment_refund';
 import { Migration20270101000000_unapplied_payment_parts } from './Migration20270101000000_unapplied_payment_parts';
 import { Migration20270102000000_one_off_charge_waived } from './Migration20270102000000_one_off_charge_waived';
+import { Migration20270110000000_one_off_charge_waiver } from './Migration20270110000000_one_off_charge_waiver';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -50,4 +51,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261231000000_unapplied_payment_refund', class: Migration20261231000000_unapplied_payment_refund },
   { name: 'Migration20270101000000_unapplied_payment_parts', class: Migration20270101000000_unapplied_payment_parts },
   { name: 'Migration20270102000000_one_off_charge_waived', class: Migration20270102000000_one_off_charge_waived },
+  { name: 'Migration20270110000000_one_off_charge_waiver', class: Migration20270110000000_one_off_charge_waiver },
 ];
