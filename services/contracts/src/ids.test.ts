@@ -11,7 +11,7 @@ describe('deterministicId', () => {
 });
 
 describe('newId', () => {
-  // Invoicing's documents and rows: these prefixes are in stored ids (and in tests and operators'
+  // Invoicing's and wallets' documents and rows: these prefixes are in stored ids (and in tests and operators'
   // queries), so each kind keeps the exact prefix it was made with before it had a kind of its own
   // (newId('invoice').replace('inv_', 'cn_') and the like).
   it.each([
@@ -22,6 +22,13 @@ describe('newId', () => {
     ['dispute', 'dsp'],
     ['approvalRequest', 'apr'],
     ['invoiceLine', 'inl'],
+    ['balanceAdjustment', 'adj'],
+    ['balanceAdjustmentRequest', 'adr'],
+    ['recharge', 'rch'],
+    ['voucher', 'vou'],
+    ['reservation', 'rsv'],
+    ['budget', 'bud'],
+    ['walletPayout', 'pyo'],
     ['invoice', 'inv'],
     ['payment', 'pay'],
   ] as [IdKind, string][])('%s ids are %s_ and 32 hex digits', (kind, prefix) => {

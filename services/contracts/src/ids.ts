@@ -44,6 +44,13 @@ export const ID_PREFIX = {
   order: 'ord',
   message: 'msg',
   upsellOffer: 'upo',
+  /** Wallets' rows (prefixes as stored before they had kinds of their own). */
+  balanceAdjustment: 'adj',
+  balanceAdjustmentRequest: 'adr',
+  recharge: 'rch',
+  voucher: 'vou',
+  reservation: 'rsv',
+  budget: 'bud',
   /** Wallets: money of a settled closed wallet paid back to the customer (payOutWalletBalance). */
   walletPayout: 'pyo',
 } as const;

@@ -74,7 +74,7 @@ export async function adjustBalance(sql: Sql, c: AdjustBalanceCommand): Promise<
     { accountId: moved, unit: wallet.currency, amount },
     { accountId: accountId(wallet.billing_account_id, 'ADJUSTMENTS', wallet.currency), unit: wallet.currency, amount: amount.negated() },
   ] }], c.now);
-  const id = newId('payment').replace(/^pay_/, 'adj_');
+  const id = newId('balanceAdjustment');
   const row = (await sql.query<AdjustmentRow>(
     `insert into balance_adjustment (id, wallet_id, amount, reason, agent, agent_role, transaction_id, created_at) values ($1,$2,$3,$4,$5,$6,$7,$8) returning *`,
     [id, wallet.id, fmt(amount), c.reason.trim(), c.caller.subject, c.caller.role, txId, c.now],

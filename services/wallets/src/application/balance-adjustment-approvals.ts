@@ -83,7 +83,7 @@ export async function gateAdjustment(sql: Sql, limits: ApprovalLimits, daily: Ap
     throw conflict('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different request; use a new key for a new request', { field: 'input.idempotencyKey' });
   }
   const reason = why ? `${why}. ${c.reason.trim()}` : c.reason.trim();
-  const id = newId('payment').replace(/^pay_/, 'adr_');
+  const id = newId('balanceAdjustmentRequest');
   return announce(sql, 'balanceAdjustmentRequested', c.now, (await sql.query<AdjustmentRequestRow>(
     `insert into balance_adjustment_request (id, wallet_id, billing_account_id, amount, currency, requested_by, requested_role, reason, input, idempotency_key, request_hash, status, created_at)
      values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'PENDING',$12) returning *`,

@@ -74,7 +74,7 @@ export async function setBudget(sql: Sql, c: SetBudgetCommand): Promise<BudgetRo
      values ($1,$2,$3,$4,$5,$6,$7,0,$8,$9)
      on conflict (wallet_id) do update set committed = excluded.committed, threshold = excluded.threshold, enabled = excluded.enabled, updated_by = excluded.updated_by, updated_at = excluded.updated_at
      returning *`,
-    [newId('wallet').replace(/^[a-z]+_/, 'bud_'), wallet.id, c.billingAccountId, c.currency, c.committed, c.threshold, c.enabled ?? true, c.updatedBy, c.now],
+    [newId('budget'), wallet.id, c.billingAccountId, c.currency, c.committed, c.threshold, c.enabled ?? true, c.updatedBy, c.now],
   ))[0]!;
   // A new (or lowered-below) budget is funded at once: the same rule as after a charge.
   const events: OutboxRow[] = [];

@@ -94,7 +94,7 @@ export async function recharge(db: Db, starter: RechargeStarter | null, c: Recha
     requireOpen(wallet);
     if (channel === AUTO_TOPUP_CHANNEL) await requireAutoTopupRequest(sql, c, fmt(amount));
     if (c.method === 'CARD' && !starter) throw rechargeUnavailable('Temporal is not configured for this wallets service (WALLETS_TEMPORAL=off)');
-    const id = newId('payment').replace(/^pay_/, 'rch_');
+    const id = newId('recharge');
     return (await sql.query<RechargeRow>(
       `insert into recharge (id, idempotency_key, request_hash, billing_account_id, wallet_id, amount, currency, channel, method, payment_method_token, status, workflow_id, created_at)
        values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) returning *`,

@@ -78,7 +78,7 @@ export async function issueVoucher(sql: Sql, c: IssueVoucherCommand): Promise<{ 
   const amount = enteredAmount(c.amount);
   if (!(c.expiresAt > c.now)) throw badInput('input.expiresAt', 'A voucher must expire in the future', 'VALIDITY_INVALID');
   const code = generateCode();
-  const id = newId('payment').replace(/^pay_/, 'vou_');
+  const id = newId('voucher');
   await sql.query(`insert into voucher (id, code_hash, amount, currency, expires_at, status, created_at) values ($1,$2,$3,$4,$5,'ACTIVE',$6)`, [id, hashCode(code), fmt(amount), c.amount.currency, c.expiresAt, c.now]);
   return { id, code, amount: fmt(amount), currency: c.amount.currency, expiresAt: c.expiresAt, status: 'ACTIVE' };
 }
