@@ -8,10 +8,12 @@
  *
  * Before the fix the adjustment was money only: into the allowance the customer kept the credit AND
  * the units in the bucket; out of it they paid the overage while the bucket still counted the units.
+ * A record the ledger left short (its bucket held fewer units) is settled: the same catalog again
+ * adjusted nothing only since 2026-11-28 (each re-rate asked for the missing units again).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { dec } from '@ledgerline/contracts';
+import { dec, WORK_SUBJECTS } from '@ledgerline/contracts';
 import { ManualClock, startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
 import { CHARGED_RECORDS, RECORD_USAGE, filePlanSource, planDocument, setLine, sqlOf, startWalletsProcess, waitFor, type WalletsProcess } from './support';
@@ -34,6 +36,8 @@ function corrected(edit: (rules: Record<string, Rule['event']['params']>) => voi
 const INTO = corrected((r) => (r['roaming-world-data']!.allowanceId = 'data'));
 // Domestic data is priced per MB (graduated, 0.01 per MB) and no longer drawn from the bundle.
 const OUT = corrected((r) => delete r['data-allowance']!.allowanceId);
+// INTO, corrected again: world-roaming data still out of the bundle, at 0.59 per MB.
+const INTO_DEARER = corrected((r) => Object.assign(r['roaming-world-data']!, { allowanceId: 'data', pricePerUnit: '0.5900' }));
 // Both: the bundle moves from domestic data to world roaming.
 const SWAP = corrected((r) => {
   r['roaming-world-data']!.allowanceId = 'data';
@@ -46,7 +50,7 @@ beforeAll(async () => {
   nats = await startPrivateNats();
   wallets = await startWalletsProcess(nats.url);
   svc = await startServiceForTest(
-    createUsageService({ planSource: filePlanSource({ plv_into: INTO, plv_out: OUT, plv_swap: SWAP }), consumers: ['charges'], deliverNew: true }),
+    createUsageService({ planSource: filePlanSource({ plv_into: INTO, plv_out: OUT, plv_swap: SWAP, plv_into_dearer: INTO_DEARER }), consumers: ['charges'], deliverNew: true }),
     { env: { NATS_URL: nats.url }, clock },
   );
   db = await sqlOf(svc);
@@ -102,7 +106,8 @@ async function rerate(l: Line, planVersionId: string): Promise<{ chargeId: strin
 
 /** The two sides: the ledger's bucket and money, usage's live counters and records. */
 async function sides(l: Line) {
-  const [bucket] = (await db.query<{ initial: string; remaining: string }>(`select b.initial_quantity as initial, a.balance as remaining from ${q('bucket')} b join ${q('ledger_account')} a on a.id = b.id where b.billing_account_id = $1`, [l.account])).rows;
+  // Summed over the account's data buckets (a test may grant a second one, a top-up).
+  const [bucket] = (await db.query<{ initial: string; remaining: string }>(`select sum(b.initial_quantity) as initial, sum(a.balance) as remaining from ${q('bucket')} b join ${q('ledger_account')} a on a.id = b.id where b.billing_account_id = $1`, [l.account])).rows;
   const usage = await svc.request(`{ _entities(representations: [{ __typename: "Line", id: "${l.lineId}" }]) { ... on Line { usage(period: "${l.at}") { allowances { allowanceId used } } } } }`);
   expect(usage.errors).toBeUndefined();
   const data = usage.data._entities[0].usage.allowances.find((a: { allowanceId: string }) => a.allowanceId === 'data');
@@ -122,6 +127,23 @@ async function ledgerHolds(l: Line): Promise<void> {
 }
 
 const same = (bucketUsed: string, owes: string) => ({ ledger: { bucketUsed, owes }, usage: { bucketUsed, owes } });
+
+/** What a re-rate can leave behind for the account: its adjustment rows, the ChargeRequests usage sent, the ledger's transactions. */
+async function traces(l: Line) {
+  const n = async (text: string) => (await db.query<{ n: number }>(text, [l.account])).rows[0]!.n;
+  return {
+    adjustments: await n('select count(*)::int as n from rerate_adjustment where billing_account_id = $1'),
+    chargeRequests: await n(`select count(*)::int as n from outbox where subject = '${WORK_SUBJECTS.chargeRequested}' and payload::jsonb->>'billingAccountId' = $1`),
+    ledgerTransactions: await n(`select count(*)::int as n from ${q('ledger_transaction')} where billing_account_id = $1`),
+  };
+}
+
+/** A second data bucket for the line (units that became available after the record was charged). */
+async function topUp(l: Line, mb: string): Promise<void> {
+  await wallets.gql(`mutation($i: GrantBucketInput!) { grantBucket(input: $i) { bucket { id } } }`, {
+    i: { billingAccountId: l.account, lineId: l.lineId, allowanceId: 'data', unit: 'MB', quantity: mb, validFrom: '2020-01-01T00:00:00Z', validTo: '2100-01-01T00:00:00Z', grantKey: `${l.account}-data-topup` },
+  });
+}
 
 describe('a re-rate moving usage between an allowance and money', () => {
   it('into the allowance: the ledger draws the units the credit is for', async () => {
@@ -161,6 +183,47 @@ describe('a re-rate moving usage between an allowance and money', () => {
     expect(await sides(l)).toEqual(same('30', '34.3'));
     const [record] = (await db.query(`select units_from_allowances, amount_charged from ${CHARGED_RECORDS} where line_id = $1`, [l.lineId])).rows;
     expect([dec(record.units_from_allowances).toString(), dec(record.amount_charged).toString()]).toEqual(['30', '34.3']);
+    await ledgerHolds(l);
+  });
+
+  it('a record left short is settled: the same catalog again adjusts nothing, even once the bucket holds units again; a further correction re-prices the shortfall', async () => {
+    const l = await line('me', '+4915100008205', '30');
+    await use(l, [{ eventId: 'us', roaming: true }]);
+    await rerate(l, 'plv_into');
+    // 30 MB drawn, 70 MB at 0.49 = 34.30.
+    expect(await sides(l)).toEqual(same('30', '34.3'));
+    // Units available again (a second bucket): a re-rate does not draw them for a record the ledger settled.
+    await topUp(l, '100');
+    const before = await traces(l);
+    // Before the fix: a new adjustment asking for the 70 MB again (with the top-up: drawn, and the 34.30 credited).
+    expect(await rerate(l, 'plv_into')).toEqual([]);
+    expect(await traces(l)).toEqual(before);
+    expect(await sides(l)).toEqual(same('30', '34.3'));
+    // Corrected again, dearer: the 70 MB the bucket did not hold are re-priced (0.59: 41.30), money only.
+    expect((await rerate(l, 'plv_into_dearer')).map((a) => [a.previousPrice, a.newPrice])).toEqual([['34.3', '41.3']]);
+    const [last] = (await db.query(`select charge::jsonb as charge from rerate_adjustment where billing_account_id = $1 order by created_at desc, rating_version desc limit 1`, [l.account])).rows;
+    expect(last.charge.allowanceMoves).toBeUndefined();
+    expect(await sides(l)).toEqual(same('30', '41.3'));
+    expect(await rerate(l, 'plv_into_dearer')).toEqual([]);
+    // Back out of the bundle: the 30 MB drawn are given back, the 100 MB charged at 0.49.
+    expect((await rerate(l, 'plv_postpaid')).map((a) => [a.previousPrice, a.newPrice])).toEqual([['41.3', '49']]);
+    expect(await sides(l)).toEqual(same('0', '49'));
+    expect(await rerate(l, 'plv_postpaid')).toEqual([]);
+    await ledgerHolds(l);
+  });
+
+  it('a record left short draws the units another record of the same re-rate gives back to its bucket', async () => {
+    // A 100 MB bucket: the domestic event (rated first) drew it all; the roaming one, moved into the bundle, found it empty.
+    const l = await line('mf', '+4915100008206', '100');
+    await use(l, [{ eventId: 'home', roaming: false }, { eventId: 'us', roaming: true }]);
+    await rerate(l, 'plv_into');
+    expect(await sides(l)).toEqual(same('100', '49'));
+    // Left short, and nothing frees units: the same catalog adjusts nothing (before the fix: 100 MB asked again).
+    expect(await rerate(l, 'plv_into')).toEqual([]);
+    // The bundle moves to world roaming: the domestic record gives its 100 MB back (now 1 EUR), the short one draws them.
+    expect((await rerate(l, 'plv_swap')).map((a) => [a.previousPrice, a.newPrice]).sort()).toEqual([['0', '1'], ['49', '0']]);
+    expect(await sides(l)).toEqual(same('100', '1'));
+    expect(await rerate(l, 'plv_swap')).toEqual([]);
     await ledgerHolds(l);
   });
 

@@ -109,7 +109,9 @@ export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Pro
  * adjustment that moved allowance units (ADR 0019) sets the record's units_from_allowances to what
  * the ledger moved (unitsFromAllowances: drawn minus given back), not to what the re-rate asked:
  * the re-rate's estimate (from_allowance) less the units it asked to move plus those the ledger
- * moved (none when DENIED; fewer when the bucket no longer held them). Returns the lines whose live
+ * moved (none when DENIED; fewer when the bucket no longer held them); for a record the ledger had
+ * left short, whose draw the re-rate kept (units_from_allowances written by the re-rate, see
+ * shortfallOf in rerate-period.ts), that draw plus those moved. Returns the lines whose live
  * counters this moves away from the re-rated estimate. Idempotent: only a PENDING adjustment moves.
  */
 async function settleRerateAdjustments(sql: Sql, results: ChargeResult[]): Promise<{ lineId: string; billingAccountId: string }[]> {
@@ -124,7 +126,7 @@ async function settleRerateAdjustments(sql: Sql, results: ChargeResult[]): Promi
      ),
      units as (
        select s.usage_record_id, s.previous_charged + s.taken as charged, s.taken <> s.amount or s.moved <> s.asked as differs,
-              case when s.asked <> 0 or s.moved <> 0 then coalesce(u.from_allowance, 0) - s.asked + s.moved end as from_allowances
+              case when s.asked <> 0 or s.moved <> 0 then coalesce(u.units_from_allowances + s.moved, coalesce(u.from_allowance, 0) - s.asked + s.moved) end as from_allowances
          from settled s join usage_record u on u.id = s.usage_record_id
      ),
      outcome as (

@@ -10,7 +10,11 @@
  * an adjustment, never a second charge. Running it again with the same catalog changes nothing.
  * Where the record draws on its allowance otherwise than the ledger drew for it (a correction moves
  * usage into or out of an allowance), the adjustment moves those units too (`allowanceMoves`, ADR
- * 0019: give-backs sent before draws), and its settlement counts what the ledger moved.
+ * 0019: give-backs sent before draws), and its settlement counts what the ledger moved. A record the
+ * ledger left short of its allowance (its bucket held fewer units than asked, the rest charged as
+ * money) is settled: a re-rate keeps its draw and prices the rest as money at the re-rating's price,
+ * so the same catalog adjusts nothing; it draws again only units the same re-rate gives back to that
+ * bucket (shortfallOf; a top-up since is not drawn for a past record).
  * A record re-priced by a corrected version keeps the subscription's version as its
  * plan_version_id (what shared pools, live usage and invoices group by: wallets still draws that
  * version's pool); its rating trace names the version that priced it (and the subscription's). A later
@@ -29,7 +33,7 @@
  * ChargeRequest: one no ChargeResult answers in time is re-sent, same chargeId, by the charge
  * sweeper (sweep-charges.ts), so a lost message does not keep the month's re-rates refused.
  */
-import { badInput, conflict, dec, deterministicId, type AllowanceMove, type ChargeRequest, type Decimal } from '@ledgerline/contracts';
+import { badInput, conflict, dec, Decimal, deterministicId, type AllowanceMove, type ChargeRequest } from '@ledgerline/contracts';
 import type { RatingResult } from '@ledgerline/rating';
 import { addOnPurchasesAt, applyUsage, bucketOf, typeBucket, type LineCounters } from '../domain/live-usage';
 import { chargeAmountOf, ledgerMoneyFor } from '../domain/ledger-money';
@@ -121,6 +125,25 @@ interface Row {
   settled_granted: string | null;
 }
 
+/** A record of the month rated again, before its adjustment is decided (see `adjust` in reratePeriod). */
+interface Rerated {
+  r: Row;
+  result: RatingResult;
+  lineId: string;
+  version: SubscriptionVersion;
+  inForce: SubscriptionVersion;
+  occurredAt: Date;
+  /** The units the re-rating draws from its allowance, and the money of the units it does not. */
+  fromAllowance: string;
+  newSpend: string;
+  /** What the ledger holds for the record. */
+  oldSpend: string;
+  /** The corrected price of units of the record outside its allowance (a draw's uncoveredAmount). */
+  uncovered: (units: Decimal) => Decimal;
+  zone: () => string;
+  allowOverdraftByPlan: boolean;
+}
+
 export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: Date) {
   const p = monthPeriod(c.period, now, 'input.period');
   if (!c.billingAccountId) throw badInput('input.billingAccountId', 'billingAccountId is required');
@@ -179,6 +202,45 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
     // line's plan before a plan change in the month, keeps its own prices.
     const corrected = c.planVersionId ? await usage.plans.get(c.planVersionId) : undefined;
     if (corrected && !corrected.ok) throw badInput('input.planVersionId', corrected.reason, corrected.code);
+    // Records the ledger left short of their allowance (shortfallOf), decided once every other record's moves are known;
+    // `freed`: per ledger bucket, the units the other records' adjustments give back less those they draw.
+    const leftShort: (Rerated & { short: Shortfall; bucket: string })[] = [];
+    const freed = new Map<string, Decimal>();
+    /**
+     * The record's update and, where the ledger's figures change, its adjustment: `moves` the allowance units it
+     * moves, `spend` the money the ledger is to hold for it, `keptUnits` the ledger's draw the record keeps (left
+     * short: written as its units_from_allowances, which the adjustment's settlement adds what wallets moved to).
+     */
+    const adjust = (x: Rerated, moves: AllowanceMove[], spend: string, keptUnits: string | null) => {
+      const { r, result, version, inForce, occurredAt, oldSpend } = x;
+      const delta = dec(spend).minus(oldSpend);
+      const samePrice = dec(result.price).eq(r.price ?? '0') && dec(result.chargedUnits).eq(r.charged_units ?? '0');
+      // Stored under another version than the subscription's (a corrected version's id, as re-rates stored it
+      // before): rewritten, so the record counts in its subscription's pool again.
+      const sameVersion = r.plan_version_id === inForce.planVersionId;
+      if (delta.isZero() && samePrice && sameVersion && moves.length === 0) return;
+      const adjusting = !delta.isZero() || moves.length > 0;
+      const version2 = r.rating_version + 1;
+      // No chargedTotal: what the ledger holds after this version is known once its adjustment is settled.
+      // The trace (dispute evidence) names the version that priced the record, and the subscription's beside a
+      // corrected one (a later plain re-rate keeps that correction, see correctionOf); plan_version_id stays the subscription's.
+      const trace = {
+        ...traceOf(result, version.planVersionId), ...(version !== inForce ? { subscriptionPlanVersionId: inForce.planVersionId } : {}),
+        estimate: { fromAllowance: x.fromAllowance, spend }, previous: { price: r.price, chargedTotal: oldSpend, ratingVersion: r.rating_version },
+      };
+      // amount_charged: unchanged money stays what the ledger holds; with an adjustment, the estimate until it is settled.
+      updates.push([r.id, result.price, result.chargedUnits, result.allowanceId ?? null, inForce.planVersionId, JSON.stringify(trace), version2, result.decision, x.fromAllowance, spend, adjusting ? null : oldSpend, keptUnits]);
+      if (!adjusting) return;
+      const chargeId = deterministicId('usageRecord', r.id, 'rerate', String(version2));
+      const extra = { zone: x.zone(), adjustsInvoiceId: invoiceOf(occurredAt) };
+      // A credit always goes through; a dearer price is collected as the plan collects any charge.
+      const allowOverdraft = (delta.isNegative() && !moves.some((m) => dec(m.units).gt(0))) || version.paymentMode === 'POSTPAID' || x.allowOverdraftByPlan;
+      const request = chargeRequestRow(adjustmentCharge(chargeId, x.lineId, version, result, r, delta.toString(), moves, extra, allowOverdraft), now);
+      outbox.push(request);
+      adjustments.push({ usageRecordId: r.id, chargeId, previousPrice: dec(oldSpend).toString(), newPrice: spend, deltaUnits: dec(result.chargedUnits).minus(r.charged_units ?? '0').toString() });
+      // The request is kept with the adjustment: the charge sweeper re-sends it while no ChargeResult settles it.
+      pending.push([chargeId, r.id, c.billingAccountId, occurredAt, version2, oldSpend, delta.toString(), result.currency, now, request.payload]);
+    };
     for (const r of rows) {
       if (typeof r.rating === 'string') r.rating = JSON.parse(r.rating);
       const line = await usage.directory.load(r.line_id);
@@ -248,47 +310,41 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       // chargedTotal only on records re-rated before adjustments were settled, the estimate before wallets answered).
       const prior = r.rating as { estimate?: { spend: string }; chargedTotal?: string } | null;
       const oldSpend = dec(r.amount_charged ?? prior?.chargedTotal ?? prior?.estimate?.spend ?? '0').toString();
-      const delta = dec(newSpend).minus(oldSpend);
-      const samePrice = dec(result.price).eq(r.price ?? '0') && dec(result.chargedUnits).eq(r.charged_units ?? '0');
-      // Stored under another version than the subscription's (a corrected version's id, as re-rates stored it
-      // before): rewritten, so the record counts in its subscription's pool again.
-      const sameVersion = r.plan_version_id === inForce.planVersionId;
+      const uncovered = (units: Decimal) => ledgerMoneyFor(chargeAmountOf(result.price), dec(result.chargedUnits), units);
+      const rerated: Rerated = {
+        r, result, lineId: line.lineId, version, inForce, occurredAt, fromAllowance, newSpend, oldSpend, uncovered,
+        zone: () => zoneOf(rater, result, u), allowOverdraftByPlan: Boolean(rater.compiled.plan.balancePolicy?.overdraftAllowed),
+      };
+      // The ledger bucket an allowance of this record is drawn from: the account's pool, an add-on purchase's, or the line's, in its period.
+      const bucket = (id: string) => (shared.has(id) ? `pool|${inForce.planVersionId}|${poolPeriod?.period ?? ''}|${id}` : purchases?.has(id) ? `purchase|${purchases.get(id)!.key}|${id}` : `line|${r.line_id}|${linePeriod.period}|${id}`);
+      const short = result.decision === 'RATED' ? shortfallOf(r, result.allowanceId, dec(fromAllowance)) : undefined;
+      if (short) {
+        leftShort.push({ ...rerated, short, bucket: bucket(result.allowanceId!) });
+        continue;
+      }
       // The allowance units the re-rated record draws otherwise than the ledger drew for it (ADR 0019): the
       // adjustment draws or gives them back, so the ledger's buckets and the live counters stay one figure.
-      const moves = result.decision === 'RATED'
-        ? allowanceMovesOf(r, result.allowanceId, dec(fromAllowance), result.unit ?? r.unit, (units) => ledgerMoneyFor(chargeAmountOf(result.price), dec(result.chargedUnits), units))
-        : [];
-      if (delta.isZero() && samePrice && sameVersion && moves.length === 0) continue;
-      const adjusting = !delta.isZero() || moves.length > 0;
-      const version2 = r.rating_version + 1;
-      // No chargedTotal: what the ledger holds after this version is known once its adjustment is settled.
-      // The trace (dispute evidence) names the version that priced the record, and the subscription's beside a
-      // corrected one (a later plain re-rate keeps that correction, see correctionOf); plan_version_id stays the subscription's.
-      const trace = {
-        ...traceOf(result, version.planVersionId), ...(version !== inForce ? { subscriptionPlanVersionId: inForce.planVersionId } : {}),
-        estimate: { fromAllowance, spend: newSpend }, previous: { price: r.price, chargedTotal: oldSpend, ratingVersion: r.rating_version },
-      };
-      // amount_charged: unchanged money stays what the ledger holds; with an adjustment, the estimate until it is settled.
-      updates.push([r.id, result.price, result.chargedUnits, result.allowanceId ?? null, inForce.planVersionId, JSON.stringify(trace), version2, result.decision, fromAllowance, newSpend, adjusting ? null : oldSpend]);
-      if (adjusting) {
-        const chargeId = deterministicId('usageRecord', r.id, 'rerate', String(version2));
-        const extra = { zone: zoneOf(rater, result, u), adjustsInvoiceId: invoiceOf(new Date(r.occurred_at)) };
-        // A credit always goes through; a dearer price is collected as the plan collects any charge.
-        const allowOverdraft = (delta.isNegative() && !moves.some((m) => dec(m.units).gt(0))) || version.paymentMode === 'POSTPAID' || Boolean(rater.compiled.plan.balancePolicy?.overdraftAllowed);
-        const request = chargeRequestRow(adjustmentCharge(chargeId, line.lineId, version, result, r, delta.toString(), moves, extra, allowOverdraft), now);
-        outbox.push(request);
-        adjustments.push({ usageRecordId: r.id, chargeId, previousPrice: dec(oldSpend).toString(), newPrice: newSpend, deltaUnits: dec(result.chargedUnits).minus(r.charged_units ?? '0').toString() });
-        // The request is kept with the adjustment: the charge sweeper re-sends it while no ChargeResult settles it.
-        pending.push([chargeId, r.id, c.billingAccountId, occurredAt, version2, oldSpend, delta.toString(), result.currency, now, request.payload]);
-      }
+      const moves = result.decision === 'RATED' ? allowanceMovesOf(r, result.allowanceId, dec(fromAllowance), result.unit ?? r.unit, uncovered) : [];
+      for (const m of moves) freed.set(bucket(m.allowanceId), (freed.get(bucket(m.allowanceId)) ?? dec('0')).minus(m.units));
+      adjust(rerated, moves, newSpend, null);
+    }
+    // A record the ledger left short keeps what it drew: the units its bucket did not hold stay money, at the
+    // re-rating's price (a same-catalog re-rate finds the ledger's figures and adjusts nothing; a top-up since is not
+    // drawn for it). It draws only units this re-rate's other adjustments give back to that bucket (sent first), in replay order.
+    for (const s of leftShort) {
+      const free = Decimal.max(freed.get(s.bucket) ?? '0', '0');
+      const take = Decimal.min(free, s.short.missing);
+      freed.set(s.bucket, free.minus(take));
+      const moves: AllowanceMove[] = take.gt(0) ? [{ allowanceId: s.result.allowanceId!, unit: s.result.unit ?? s.r.unit, units: take.toFixed(), uncoveredAmount: s.uncovered(take).toFixed() }] : [];
+      adjust(s, moves, dec(s.newSpend).plus(s.uncovered(s.short.missing.minus(take))).toString(), s.short.drawn.toString());
     }
     await inSqlTransaction(usage.sql, async (db) => {
       for (const u of updates) {
         // The ledger's figures live in charge_outcome once wallets answered: written there as on the record (see CHARGE_STATUS_OF).
         await db.query(
-          `with outcome as (update charge_outcome set amount_charged = $11, units_from_allowances = null where usage_record_id = $1)
+          `with outcome as (update charge_outcome set amount_charged = $11, units_from_allowances = $12 where usage_record_id = $1)
            update usage_record set status = 'RERATED', price = $2, charged_units = $3, allowance_id = $4, plan_version_id = $5, rating = $6, rating_version = $7, decision = $8,
-             from_allowance = $9, spend = $10, amount_charged = $11, units_from_allowances = null, rated_at = $12 where id = $1`,
+             from_allowance = $9, spend = $10, amount_charged = $11, units_from_allowances = $12, rated_at = $13 where id = $1`,
           [...u, now],
         );
       }
@@ -406,6 +462,27 @@ function correctionOf(r: Row, inForce: string): string | undefined {
   const trace = (typeof r.rating === 'string' ? JSON.parse(r.rating) : r.rating) as { planVersionId?: unknown; subscriptionPlanVersionId?: unknown } | null;
   const pricedBy = trace?.planVersionId;
   return typeof pricedBy === 'string' && pricedBy !== inForce && trace?.subscriptionPlanVersionId === inForce ? pricedBy : undefined;
+}
+
+interface Shortfall {
+  /** The units the ledger drew for the record (its settled units_from_allowances). */
+  drawn: Decimal;
+  /** The units the re-rating draws beyond them. */
+  missing: Decimal;
+}
+
+/**
+ * A record the ledger left short of its allowance: it drew fewer units than usage asked of it (the
+ * record's settled units_from_allowances below its from_allowance: the bucket held no more, at the
+ * live charge or at an earlier re-rate's draw, and the rest was charged as money), and the
+ * re-rating still draws it from that allowance, more units than the ledger drew. Undefined otherwise
+ * (the ADR 0019 moves apply: another allowance, none, or fewer units than the ledger drew).
+ */
+function shortfallOf(r: Row, allowanceId: string | undefined, draws: Decimal): Shortfall | undefined {
+  if (r.allowance_id === null || r.allowance_id !== allowanceId || r.units_from_allowances === null || r.from_allowance === null) return undefined;
+  const drawn = dec(r.units_from_allowances);
+  if (!drawn.lt(r.from_allowance) || !draws.gt(drawn)) return undefined;
+  return { drawn, missing: draws.minus(drawn) };
 }
 
 /**
