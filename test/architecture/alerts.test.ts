@@ -16,13 +16,18 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-const exported = new Set(sourceFiles(path.join(root, 'services')).flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/name: '(ledgerline_[a-z_]+)'/g)].map((m) => m[1]!)));
+const exported = new Set([
+  ...sourceFiles(path.join(root, 'services')).flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/name: '(ledgerline_[a-z_]+)'/g)].map((m) => m[1]!)),
+  // The worker's counters go through Temporal's metricMeter, whose Prometheus exporter adds `_total` (src/worker-metrics.ts).
+  ...sourceFiles(path.join(root, 'workflows', 'src')).flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/createCounter\('(ledgerline_[a-z_]+)'/g)].map((m) => `${m[1]!}_total`)),
+]);
 const rules = parse(fs.readFileSync(path.join(root, 'deploy/prometheus/alerts.yml'), 'utf8')) as { groups: { name: string; rules: { alert: string; expr: string; labels?: { severity?: string }; annotations?: { summary?: string } }[] }[] };
 
 describe('deploy/prometheus/alerts.yml', () => {
   it('finds the services’ metrics in their source', () => {
     expect(exported).toContain('ledgerline_usage_rejected_total');
     expect(exported).toContain('ledgerline_outbox_oldest_pending_seconds');
+    expect(exported).toContain('ledgerline_dunning_suspensions_stuck_total');
   });
 
   const all = rules.groups.flatMap((g) => g.rules);

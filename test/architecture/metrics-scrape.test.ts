@@ -41,4 +41,18 @@ describe('/metrics scraping with METRICS_TOKEN', () => {
         d.metadata.name,
       ).toContain('http');
   });
+
+  it('the worker is scraped on its own metrics port (Temporal\'s exporter, no token), reachable from namespace monitoring only', () => {
+    const worker = deployments.find((d) => d.metadata.name === 'worker');
+    const container = worker.spec.template.spec.containers[0];
+    const address = container.env.find((e: any) => e.name === 'WORKER_METRICS_ADDRESS')?.value as string;
+    const port = container.ports.find((p: any) => p.name === 'metrics')?.containerPort;
+    expect(Number(address.split(':').pop())).toBe(port);
+    const policy = docs('deploy/k8s/network-policy.yaml').find((d) => d?.kind === 'NetworkPolicy' && d.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === 'worker');
+    expect(policy.spec.ingress).toEqual([{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ port: 'metrics', protocol: 'TCP' }] }]);
+    const monitor = docs('deploy/prometheus/podmonitor.yaml').find((d) => d?.metadata?.name === 'ledgerline-worker');
+    expect(monitor.spec).toEqual({ selector: { matchLabels: { 'app.kubernetes.io/name': 'worker' } }, podMetricsEndpoints: [{ port: 'metrics', path: '/metrics' }] });
+    const [config] = docs('deploy/prometheus/scrape-ledgerline.yml');
+    expect(config.scrape_configs.find((j: any) => j.job_name === 'ledgerline-worker').relabel_configs[0]).toMatchObject({ action: 'keep', regex: 'worker;metrics' });
+  });
 });

@@ -36,3 +36,15 @@ describe('worker settings: the service token in production', () => {
     expect(readConfig({ GATEWAY_URL: 'http://gateway/graphql' }).serviceToken).toBeUndefined(); // development: calls as ANONYMOUS
   });
 });
+
+describe('worker settings: the Prometheus endpoint', () => {
+  it('is off unless WORKER_METRICS_ADDRESS gives host:port, and refuses anything else naming the variable', () => {
+    expect(readConfig({}).metricsAddress).toBeUndefined();
+    expect(readConfig({ WORKER_METRICS_ADDRESS: 'off' }).metricsAddress).toBeUndefined();
+    expect(readConfig({ WORKER_METRICS_ADDRESS: '0.0.0.0:9464' }).metricsAddress).toBe('0.0.0.0:9464');
+    expect(readConfig({ WORKER_METRICS_ADDRESS: '[::1]:9464' }).metricsAddress).toBe('[::1]:9464');
+    for (const bad of ['9464', ':9464', 'localhost:0', 'localhost:70000', 'http://0.0.0.0:9464']) {
+      expect(() => readConfig({ WORKER_METRICS_ADDRESS: bad }), bad).toThrow(/^WORKER_METRICS_ADDRESS=.*give host:port/);
+    }
+  });
+});

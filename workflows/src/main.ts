@@ -20,6 +20,7 @@ import { startBillCycleBridge } from './bill-cycle-bridge';
 import { createDunningHoldSweep, GraphqlOpenHoldsClient, startDunningHoldSweep, TemporalDunningRuns } from './dunning-hold-sweep';
 import { Client, Connection } from '@temporalio/client';
 import { connectMessaging } from '@ledgerline/platform';
+import { metricsTelemetry, readMetricsAddress } from './worker-metrics';
 
 export interface WorkerConfig {
   temporalAddress: string;
@@ -34,6 +35,8 @@ export interface WorkerConfig {
   dunningHoldSweep: { enabled: boolean; intervalMs: number; missingGraceMs: number };
   /** Subscribers' billing-account events start and close each POSTPAID account's bill cycle (src/bill-cycle-bridge.ts). */
   billCycleBridge: boolean;
+  /** Where the worker serves Prometheus metrics (WORKER_METRICS_ADDRESS, src/worker-metrics.ts); undefined: nowhere. */
+  metricsAddress?: string;
 }
 
 /** A whole number of milliseconds from the environment, or a message naming the variable. */
@@ -77,6 +80,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       missingGraceMs: millis(env, 'DUNNING_HOLD_SWEEP_MISSING_GRACE_MS', 7 * 86_400_000, 0),
     },
     billCycleBridge: billCycleBridge === 'on',
+    metricsAddress: readMetricsAddress(env),
   };
 }
 
@@ -187,7 +191,8 @@ async function startEventBridges(config: WorkerConfig, logger: Logger): Promise<
 export async function main(): Promise<void> {
   const logger = pino({ name: 'ledgerline-workflows', level: process.env.LOG_LEVEL ?? 'info' });
   const config = readConfig();
-  Runtime.install({ logger: temporalLogger(logger) });
+  Runtime.install({ logger: temporalLogger(logger), ...metricsTelemetry(config.metricsAddress) });
+  if (config.metricsAddress) logger.info({ address: config.metricsAddress }, `worker metrics on http://${config.metricsAddress}/metrics`);
 
   let connection: NativeConnection;
   try {

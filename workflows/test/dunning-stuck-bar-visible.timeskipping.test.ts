@@ -3,7 +3,10 @@
 // failed round shown in the `dunningStatus` query (`stuck`: step, failures, since, last failure) and,
 // from STUCK_ALERT_AFTER_FAILURES failures on, logged as a warning an alert can match. Once the
 // network takes the bar, `stuck` clears and the dunning goes on (SUSPENDED, then PAID on payment).
+// The worker's Prometheus endpoint (WORKER_METRICS_ADDRESS, src/worker-metrics.ts) counts the failed
+// rounds and the dunning that became stuck and then got through.
 // Activities are fakes; the dunning workflow runs on the time-skipping server.
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type LogEntry, type WorkflowBundle } from '@temporalio/worker';
@@ -11,16 +14,34 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InvoiceStatus, InvoicingActivities } from '../src/activities/invoicing';
 import { dunningStatusQuery, dunningWorkflow, dunningWorkflowId, paymentRecordedSignal, STUCK_ALERT_AFTER_FAILURES, SUSPEND_ATTEMPTS_PER_ROUND } from '../src/workflows/dunning';
+import { metricsTelemetry } from '../src/worker-metrics';
 import { createTimeSkippingEnv, uniqueId } from './support/env';
+
+/** A port nothing listens on now (the metrics exporter binds it). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The value of a counter on the Prometheus text page (the sum over its label sets), or undefined. */
+function counter(page: string, name: string): number | undefined {
+  const values = page.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
+  return values.length ? values.reduce((a, b) => a + b, 0) : undefined;
+}
 
 const warnings: LogEntry[] = [];
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundle;
+let metricsAddress: string;
 beforeAll(async () => {
+  metricsAddress = `127.0.0.1:${await freePort()}`;
   // The workflow's log goes to the runtime's logger: keep the dunning's warnings, drop the rest (createTimeSkippingEnv's quiet logs).
   Runtime.install({
     logger: new DefaultLogger('WARN', (entry) => void (entry.message.startsWith('dunning:') && warnings.push(entry))),
-    telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
+    telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} }, ...metricsTelemetry(metricsAddress).telemetryOptions },
   });
   env = await createTimeSkippingEnv();
   bundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../src/workflows/dunning.ts', import.meta.url)), logger: new DefaultLogger('WARN') });
@@ -85,5 +106,14 @@ describe('dunning: a bar the network keeps refusing', () => {
     expect(out.barred).toMatchObject({ phase: 'SUSPENDED', suspended: true, stuck: null, barredLineIds: ['line_1'] });
     expect(out.result).toMatchObject({ phase: 'PAID', stepsDone: ['SUSPEND', 'RESTORE'] });
     await Worker.runReplayHistory({ workflowBundle: bundle }, out.history);
+
+    // What the worker's /metrics says: every failed round, the dunning stuck once and through once (a replay adds nothing).
+    const page = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+    expect({
+      failedRounds: counter(page, 'ledgerline_dunning_suspension_failed_rounds_total'),
+      stuck: counter(page, 'ledgerline_dunning_suspensions_stuck_total'),
+      unstuck: counter(page, 'ledgerline_dunning_suspensions_unstuck_total'),
+      temporalWorkflowsCompleted: (counter(page, 'temporal_workflow_completed_total') ?? 0) >= 1,
+    }, page.slice(0, 2000)).toEqual({ failedRounds: out.stuck.stuck!.failures / SUSPEND_ATTEMPTS_PER_ROUND, stuck: 1, unstuck: 1, temporalWorkflowsCompleted: true });
   });
 });

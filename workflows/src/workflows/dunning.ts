@@ -57,6 +57,7 @@ import {
   defineSignal,
   isCancellation,
   log,
+  metricMeter,
   patched,
   proxyActivities,
   setHandler,
@@ -340,6 +341,7 @@ async function suspendInRounds(status: DunningStatus, input: DunningInput, idemp
   for (;;) {
     try {
       await suspend(status, input, idempotencyKey, suspendActs);
+      if (status.stuck && status.stuck.failures >= STUCK_ALERT_AFTER_FAILURES) suspensionMetrics().unstuck.add(1);
       status.stuck = null;
       return;
     } catch (err) {
@@ -352,12 +354,28 @@ async function suspendInRounds(status: DunningStatus, input: DunningInput, idemp
         lastFailure: err.cause?.message ?? err.message,
       };
       status.stuck = stuck;
+      suspensionMetrics().failedRounds.add(1);
+      if (stuck.failures >= STUCK_ALERT_AFTER_FAILURES && (before?.failures ?? 0) < STUCK_ALERT_AFTER_FAILURES) suspensionMetrics().stuck.add(1);
       if (stuck.failures >= STUCK_ALERT_AFTER_FAILURES) {
         log.warn('dunning: the suspension keeps failing', { invoiceId: input.invoiceId, billingAccountId: input.billingAccountId, failures: stuck.failures, since: stuck.since, lastFailure: stuck.lastFailure });
       }
       await sleep(roundPauseMs(stuck.failures / SUSPEND_ATTEMPTS_PER_ROUND));
     }
   }
+}
+
+/**
+ * The suspension's counters on the worker's Prometheus endpoint (WORKER_METRICS_ADDRESS; Temporal's
+ * workflow metricMeter records nothing while a history replays, so each counts once): failed rounds,
+ * and dunnings whose suspension became stuck (past STUCK_ALERT_AFTER_FAILURES) or got through after
+ * that: stuck − unstuck is how many are stuck now (less those ended by hand meanwhile).
+ */
+function suspensionMetrics() {
+  return {
+    failedRounds: metricMeter.createCounter('ledgerline_dunning_suspension_failed_rounds', 'rounds', 'Rounds of suspension attempts the network refused (each round is SUSPEND_ATTEMPTS_PER_ROUND attempts)'),
+    stuck: metricMeter.createCounter('ledgerline_dunning_suspensions_stuck', 'dunnings', 'Dunnings whose suspension has kept failing for STUCK_ALERT_AFTER_FAILURES attempts (see dunningStatus.stuck)'),
+    unstuck: metricMeter.createCounter('ledgerline_dunning_suspensions_unstuck', 'dunnings', 'Stuck suspensions that went through in the end'),
+  };
 }
 
 /** Waives the late fee a cancelled fee step may have charged (invoicing answers WAIVED_IN_ADVANCE when it had not). */
