@@ -370,6 +370,31 @@ export interface RechargeRefusedData {
   refusedAt: string;
 }
 
+/**
+ * `data` of `upsellOfferStateChanged`: an upsell offer's state after a change. `price` is what the
+ * customer is offered (the catalog's price when it was presented). `reason`: why it was WITHDRAWN
+ * or FAILED. `orderId`: the add-on order an acceptance placed (ACCEPTED, FAILED). Key = offer id,
+ * state and order, so each state is announced once (an offer that fails, is accepted again and
+ * fails again announces each order's failure).
+ */
+export interface UpsellOfferStateData {
+  offerId: string;
+  lineId: string;
+  billingAccountId: string;
+  offerCode: string;
+  offerName: string;
+  price: { amount: string; currency: string };
+  /** The usage period (allowance period) whose usage triggered it, and the plan rule that fired. */
+  period: string;
+  rule: string;
+  state: 'PRESENTED' | 'WITHDRAWN' | 'ACCEPTED' | 'DECLINED' | 'FAILED' | 'EXPIRED';
+  reason: string | null;
+  orderId: string | null;
+  /** ISO date-times: until when it may be accepted, and when it reached this state. */
+  expiresAt: string;
+  changedAt: string;
+}
+
 /** `data` of `oneOffChargeCreated`: one item for invoicing to put on the account's next bill. */
 export interface OneOffChargeData {
   chargeId: string;

@@ -49,6 +49,12 @@ async function lineOn(paymentMode: 'PREPAID' | 'POSTPAID', planCode: string): Pr
 }
 
 const present = async (lineId: string, offerCode = 'DATA_BOOST_5GB') => (await h.ok(PRESENT, { i: { lineId, offerCode, period: '2026-11', rule: 'offer-data-boost-at-80' } })).presentUpsellOffer.offer;
+/** The offer's announcements on the outbox (billing.subscribers.upselloffer.statechanged), in order: state and order. */
+const offerEvents = async (offerId: string) =>
+  (await h.rows<{ payload: string }>(`select payload from outbox where subject = 'billing.subscribers.upselloffer.statechanged' and payload like $1 order by seq`, [`%"${offerId}"%`]))
+    .map((r) => JSON.parse(r.payload).data)
+    .map((d: any) => `${d.state}${d.orderId ? `:${d.orderId}` : ''}`);
+const messagesOf = async (lineId: string) => (await h.rows<{ template: string }>(`select template from communication_message where line_id = $1 and template like 'UPSELL%' order by template`, [lineId])).map((r) => r.template);
 const offerRow = async (id: string) => (await h.rows<{ state: string; reason: string | null; order_id: string | null }>(`select state, reason, order_id from upsell_offer where id = $1`, [id]))[0]!;
 
 beforeAll(async () => {
@@ -81,6 +87,9 @@ describe('review 18: an accepted upsell whose add-on order fails', () => {
     expect(wallets.balance).toBe(7);
     expect((await h.rows<{ n: number }>(`select count(*)::int n from product_order where line_id = $1 and kind = 'ADD_ON'`, [lineId]))[0]!.n).toBe(2);
     expect((await h.rows<{ n: number }>(`select count(*)::int n from one_off_charge where line_id = $1 and reason = 'ADD_ON_PURCHASE'`, [lineId]))[0]!.n).toBe(1);
+    // Partners see each state once (the repeated accept announces nothing); the customer is told the first purchase failed.
+    expect(await offerEvents(offer.id)).toEqual(['PRESENTED', `ACCEPTED:${failedOrderId}`, `FAILED:${failedOrderId}`, `ACCEPTED:${again.order.id}`]);
+    expect(await messagesOf(lineId)).toEqual(['UPSELL_FAILED', 'UPSELL_OFFER']);
   });
 
   it('the network refuses the add-on (postpaid): FAILED with the reason; a FAILED offer is not accepted once expired and stays FAILED when closed', async () => {
@@ -97,8 +106,41 @@ describe('review 18: an accepted upsell whose add-on order fails', () => {
       const late = await h.subscribers.request<any>(RESPOND, { i: { offerId: offer.id, accept: true } }, owner);
       expect(late.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'OFFER_NOT_OPEN' });
       expect((await h.rows<{ n: number }>(`select count(*)::int n from one_off_charge where line_id = $1 and reason = 'ADD_ON_PURCHASE'`, [lineId]))[0]!.n).toBe(0);
+      // Closing a FAILED offer announces nothing more.
+      expect(await offerEvents(offer.id)).toEqual(['PRESENTED', `ACCEPTED:${answer.order.id}`, `FAILED:${answer.order.id}`]);
     } finally {
       h.sandbox.behave('ADD_ON', msisdn, null);
     }
+  });
+
+  it('partners hear every state of an offer once: DECLINED, EXPIRED, WITHDRAWN with its reason', async () => {
+    wallets.balance = 50;
+    const { lineId, owner } = await lineOn('PREPAID', 'PREPAID_PAYG');
+    const declined = await present(lineId, 'ROAM_WORLD_PASS_7D');
+    await h.ok(RESPOND, { i: { offerId: declined.id, accept: false } }, owner);
+    await h.ok(RESPOND, { i: { offerId: declined.id, accept: false } }, owner); // the same answer again: nothing new
+    const bought = await present(lineId);
+    const order = (await h.ok(RESPOND, { i: { offerId: bought.id, accept: true } }, owner)).respondToUpsellOffer.order;
+    expect(order.status).toBe('COMPLETED');
+    // The same add-on offered again while it is active: withdrawn, announced with the reason, the customer not told.
+    const again = (await h.ok(PRESENT, { i: { lineId, offerCode: 'DATA_BOOST_5GB', period: '2026-11-b', rule: 'offer-data-boost-at-80' } })).presentUpsellOffer.offer;
+    const withdrawn = (await h.rows<{ payload: string }>(`select payload from outbox where subject = 'billing.subscribers.upselloffer.statechanged' and payload like $1`, [`%"${again.id}"%`])).map((r) => JSON.parse(r.payload).data);
+    const expiring = (await h.ok(PRESENT, { i: { lineId, offerCode: 'ROAM_WORLD_PASS_7D', period: '2026-12', rule: 'offer-roaming' } })).presentUpsellOffer.offer;
+    h.clock.advance(73 * 3_600_000);
+    await h.ok(CLOSE, { i: { offerId: expiring.id } });
+    await h.ok(CLOSE, { i: { offerId: expiring.id } });
+    expect({
+      declined: await offerEvents(declined.id),
+      bought: await offerEvents(bought.id),
+      withdrawn: withdrawn.map((d: any) => ({ state: d.state, reason: d.reason, offerCode: d.offerCode, lineId: d.lineId, price: d.price })),
+      expired: await offerEvents(expiring.id),
+      messages: await messagesOf(lineId),
+    }).toEqual({
+      declined: ['PRESENTED', 'DECLINED'],
+      bought: ['PRESENTED', `ACCEPTED:${order.id}`],
+      withdrawn: [{ state: 'WITHDRAWN', reason: 'DATA_BOOST_5GB is already active', offerCode: 'DATA_BOOST_5GB', lineId, price: { amount: expect.stringMatching(/^5(\.0+)?$/), currency: 'EUR' } }],
+      expired: ['PRESENTED', 'EXPIRED'],
+      messages: ['UPSELL_OFFER', 'UPSELL_OFFER', 'UPSELL_OFFER'],
+    });
   });
 });

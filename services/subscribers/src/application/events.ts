@@ -1,6 +1,6 @@
-import type { LineStateData, OneOffChargeData, SubscriptionData } from '@ledgerline/contracts';
+import type { LineStateData, OneOffChargeData, SubscriptionData, UpsellOfferStateData } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
-import type { BillingAccount, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
+import type { BillingAccount, Line, OneOffCharge, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
 
 export const SOURCE = 'ledgerline/subscribers';
 
@@ -58,4 +58,24 @@ export function emitOneOffCharge(em: Em, charge: OneOffCharge): void {
     chargedAt: charge.chargedAt.toISOString(),
   };
   enqueueEvent(em, 'oneOffChargeCreated', { source: SOURCE, subject: charge.id, key: [charge.id], time: charge.chargedAt, data });
+}
+
+/** An upsell offer's state for partners (CRM, campaign tools): once per state and order (the key). */
+export function emitUpsellOfferState(em: Em, offer: UpsellOffer, now: Date): void {
+  const data: UpsellOfferStateData = {
+    offerId: offer.id,
+    lineId: offer.lineId,
+    billingAccountId: offer.billingAccountId,
+    offerCode: offer.offerCode,
+    offerName: offer.offerName,
+    price: { amount: offer.price, currency: offer.currency },
+    period: offer.period,
+    rule: offer.rule,
+    state: offer.state as UpsellOfferStateData['state'],
+    reason: offer.reason ?? null,
+    orderId: offer.orderId ?? null,
+    expiresAt: offer.expiresAt.toISOString(),
+    changedAt: now.toISOString(),
+  };
+  enqueueEvent(em, 'upsellOfferStateChanged', { source: SOURCE, subject: offer.id, key: [offer.id, offer.state, offer.orderId ?? ''], time: now, data });
 }

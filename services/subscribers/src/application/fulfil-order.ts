@@ -13,7 +13,8 @@ import { onPostgres } from '../persistence/platform';
 import type { ProvisioningRequest } from '../ports/provisioning';
 import type { WalletsPort } from '../ports/wallets-client';
 import type { CatalogClient } from '../ports/catalog-client';
-import { emitLineState, emitOneOffCharge, emitOrderState, emitSubscription } from './events';
+import { emitLineState, emitOneOffCharge, emitOrderState, emitSubscription, emitUpsellOfferState } from './events';
+import { tellUpsell } from './upsell-messages';
 import { addOnChargeTaken, revokeAddOnGrants, settleAddOn, type OrderEffects } from './add-on-settlement';
 import { flushOrder, lockLine } from './line-orders';
 import { holdActivatedLine } from './collections-holds';
@@ -427,5 +428,8 @@ async function failAcceptedOffer(em: Em, order: ProductOrder): Promise<void> {
   if (!offer) return;
   offer.state = 'FAILED';
   offer.reason = `Order ${order.id} failed: ${order.failureCode ?? 'ORDER_FAILED'}${order.failureMessage ? `: ${order.failureMessage}` : ''}`.slice(0, 200);
+  emitUpsellOfferState(em, offer, order.updatedAt);
   await em.flush();
+  // The customer accepted and nothing was bought: say so (and that they may accept again while it is open).
+  await tellUpsell(em, offer, 'UPSELL_FAILED', order.updatedAt, order.id);
 }

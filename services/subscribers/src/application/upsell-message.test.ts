@@ -12,6 +12,7 @@ describe('upsell offer texts', () => {
   it('print the price with the currency digits: 2 for EUR, 0 for JPY, 3 for KWD', () => {
     expect(composeMessage('UPSELL_OFFER', upsellMessageParams(offer('5.0000', 'EUR'))).content).toBe('Running low? Add Data Boost 5 GB for 5.00 EUR. Accept it in the app before 2026-11-23 09:00 UTC.');
     expect(composeMessage('UPSELL_REMINDER', upsellMessageParams(offer('500.0000', 'JPY'))).content).toBe('Your offer of Data Boost 5 GB for 500 JPY expires at 2026-11-23 09:00 UTC.');
+    expect(composeMessage('UPSELL_FAILED', upsellMessageParams(offer('5.0000', 'EUR')))).toEqual({ subject: 'Data Boost 5 GB was not added', content: 'We could not add Data Boost 5 GB to your line, so you do not have it yet. You can accept the offer again in the app before 2026-11-23 09:00 UTC.' });
     expect(upsellMessageParams(offer('1.5000', 'KWD')).price).toBe('1.500 KWD');
   });
 

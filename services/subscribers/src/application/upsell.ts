@@ -1,5 +1,5 @@
 import { LockMode } from '@mikro-orm/core';
-import { conflict, deterministicId, formatAmount, money, notFound } from '@ledgerline/contracts';
+import { conflict, deterministicId, money, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { addOnEndsAt, offerFitsPlan } from '../domain/add-ons';
 import { BillingAccount, Line, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
@@ -7,8 +7,11 @@ import { onPostgres } from '../persistence/platform';
 import type { CatalogClient } from '../ports/catalog-client';
 import { addAddOn, type AddOnEntry } from './add-add-on';
 import type { LineOrderResult } from './add-line';
-import { recordNotifications } from './notifications';
+import { emitUpsellOfferState } from './events';
+import { tellUpsell } from './upsell-messages';
 import { currentSubscription } from './plans';
+
+export { upsellMessageParams } from './upsell-messages';
 
 /** The offer id for a line, period and add-on: the same trigger always means the same offer. */
 export function upsellOfferId(lineId: string, period: string, offerCode: string): string {
@@ -23,16 +26,6 @@ export interface PresentOfferCommand {
   /** How long the customer has to accept (hours). */
   validForHours: number;
   now: Date;
-}
-
-const ISO_MINUTE = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-
-/**
- * The parameters of an offer's UPSELL_OFFER / UPSELL_REMINDER text: the price in the currency's
- * minor unit ("5.00 EUR", "500 JPY", "1.500 KWD"), exact from the stored decimal string.
- */
-export function upsellMessageParams(offer: Pick<UpsellOffer, 'offerName' | 'price' | 'currency' | 'expiresAt'>): Record<string, string> {
-  return { offerName: offer.offerName, price: formatAmount(offer.price, offer.currency), expiresAt: ISO_MINUTE(offer.expiresAt) };
 }
 
 /**
@@ -87,27 +80,10 @@ export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: Pres
     respondedAt: null,
     createdAt: c.now,
   });
+  emitUpsellOfferState(em, row, c.now);
   await em.flush();
-  if (!reason) await tell(em, row, 'UPSELL_OFFER', c.now);
+  if (!reason) await tellUpsell(em, row, 'UPSELL_OFFER', c.now);
   return row;
-}
-
-async function tell(em: Em, offer: UpsellOffer, template: 'UPSELL_OFFER' | 'UPSELL_REMINDER', now: Date): Promise<void> {
-  await recordNotifications(
-    em,
-    [
-      {
-        eventType: template,
-        eventId: `${offer.id}:${template}`,
-        billingAccountId: offer.billingAccountId,
-        lineId: offer.lineId,
-        template,
-        preferredChannel: null,
-        params: upsellMessageParams(offer),
-      },
-    ],
-    now,
-  );
 }
 
 /**
@@ -153,6 +129,7 @@ export async function respondToUpsellOffer(em: Em, catalog: CatalogClient, c: { 
   }
   offer.state = c.accept ? 'ACCEPTED' : 'DECLINED';
   offer.respondedAt = c.now;
+  emitUpsellOfferState(em, offer, c.now);
   await em.flush();
   return { offer, placed };
 }
@@ -163,7 +140,7 @@ export async function remindUpsellOffer(em: Em, c: { offerId: string; now: Date 
   if (offer.state !== 'PRESENTED' || offer.remindedAt || offer.expiresAt <= c.now) return offer;
   offer.remindedAt = c.now;
   await em.flush();
-  await tell(em, offer, 'UPSELL_REMINDER', c.now);
+  await tellUpsell(em, offer, 'UPSELL_REMINDER', c.now);
   return offer;
 }
 
@@ -175,6 +152,7 @@ export async function closeUpsellOffer(em: Em, c: { offerId: string; now: Date }
   const offer = await loadOffer(em, c.offerId);
   if (offer.state !== 'PRESENTED' || offer.expiresAt > c.now) return offer;
   offer.state = 'EXPIRED';
+  emitUpsellOfferState(em, offer, c.now);
   await em.flush();
   return offer;
 }

@@ -204,6 +204,8 @@ export function composeMessage(template: string, p: Record<string, string>): { s
       return { subject: `Offer: ${p.offerName}`, content: `Running low? Add ${p.offerName} for ${p.price}. Accept it in the app before ${p.expiresAt}.` };
     case 'UPSELL_REMINDER':
       return { subject: `Last chance: ${p.offerName}`, content: `Your offer of ${p.offerName} for ${p.price} expires at ${p.expiresAt}.` };
+    case 'UPSELL_FAILED':
+      return { subject: `${p.offerName} was not added`, content: `We could not add ${p.offerName} to your line, so you do not have it yet. You can accept the offer again in the app before ${p.expiresAt}.` };
     case 'BUNDLE_FEE_DUE':
       return { subject: 'Top up for your bundle', content: `Your bundle costs ${p.fee} and your balance is ${p.balance}: top up and it starts within a minute.` };
     case 'CHARGE_DUE':
