@@ -28,6 +28,16 @@ describe('worker settings: the bill-cycle bridge', () => {
   });
 });
 
+describe('worker settings: the bill-cycle backfill at start', () => {
+  it('is off by default, switched on by BILL_CYCLE_BACKFILL=on, refuses anything else, and refuses on without the bridge', () => {
+    expect(readConfig({}).billCycleBackfill).toBe(false);
+    expect(readConfig({ BILL_CYCLE_BACKFILL: 'on' }).billCycleBackfill).toBe(true);
+    expect(readConfig({ BILL_CYCLE_BACKFILL: 'off', BILL_CYCLE_BRIDGE: 'off' }).billCycleBackfill).toBe(false);
+    expect(() => readConfig({ BILL_CYCLE_BACKFILL: 'yes' })).toThrow(/BILL_CYCLE_BACKFILL=yes: give "on" or "off"/);
+    expect(() => readConfig({ BILL_CYCLE_BACKFILL: 'on', BILL_CYCLE_BRIDGE: 'off' })).toThrow(/BILL_CYCLE_BACKFILL=on needs BILL_CYCLE_BRIDGE=on/);
+  });
+});
+
 describe('worker settings: the service token in production', () => {
   it('refuses to start without a real SYSTEM token when it calls the graph (deploy/k8s ships `change-me`)', () => {
     expect(() => readConfig({ NODE_ENV: 'production', GATEWAY_URL: 'http://gateway/graphql' })).toThrow(/^LEDGERLINE_SERVICE_TOKEN: /);

@@ -17,6 +17,7 @@ import { createUpsellActivities, GraphqlUpsellClient } from './activities/upsell
 import { createDisputeActivities, GraphqlDisputesClient, InMemoryDisputes } from './activities/disputes';
 import { startOfferBridge } from './offer-bridge';
 import { startBillCycleBridge } from './bill-cycle-bridge';
+import { backfillBillCycles, GraphqlPostpaidAccountsClient } from './bill-cycle-backfill';
 import { createDunningHoldSweep, GraphqlOpenHoldsClient, startDunningHoldSweep, TemporalDunningRuns } from './dunning-hold-sweep';
 import { Client, Connection } from '@temporalio/client';
 import { connectMessaging } from '@ledgerline/platform';
@@ -35,6 +36,8 @@ export interface WorkerConfig {
   dunningHoldSweep: { enabled: boolean; intervalMs: number; missingGraceMs: number };
   /** Subscribers' billing-account events start and close each POSTPAID account's bill cycle (src/bill-cycle-bridge.ts). */
   billCycleBridge: boolean;
+  /** Once at start, after the bridge: start the cycles of open postpaid accounts that have none (src/bill-cycle-backfill.ts). */
+  billCycleBackfill: boolean;
   /** Where the worker serves Prometheus metrics (WORKER_METRICS_ADDRESS, src/worker-metrics.ts); undefined: nowhere. */
   metricsAddress?: string;
 }
@@ -66,6 +69,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   if (sweep !== 'on' && sweep !== 'off') throw new Error(`DUNNING_HOLD_SWEEP=${sweep}: give "on" or "off"`);
   const billCycleBridge = env.BILL_CYCLE_BRIDGE || 'on';
   if (billCycleBridge !== 'on' && billCycleBridge !== 'off') throw new Error(`BILL_CYCLE_BRIDGE=${billCycleBridge}: give "on" or "off"`);
+  // Off by default: it reads every open postpaid account and asks Temporal about each, on every start.
+  const billCycleBackfill = env.BILL_CYCLE_BACKFILL || 'off';
+  if (billCycleBackfill !== 'on' && billCycleBackfill !== 'off') throw new Error(`BILL_CYCLE_BACKFILL=${billCycleBackfill}: give "on" or "off"`);
+  // Without the bridge nobody would tell the cycles it starts that their account closed.
+  if (billCycleBackfill === 'on' && billCycleBridge === 'off') throw new Error('BILL_CYCLE_BACKFILL=on needs BILL_CYCLE_BRIDGE=on: without the bridge the cycles it starts never hear that their account closed');
   return {
     temporalAddress: env.TEMPORAL_ADDRESS || '127.0.0.1:7233',
     namespace: env.TEMPORAL_NAMESPACE || 'default',
@@ -80,6 +88,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       missingGraceMs: millis(env, 'DUNNING_HOLD_SWEEP_MISSING_GRACE_MS', 7 * 86_400_000, 0),
     },
     billCycleBridge: billCycleBridge === 'on',
+    billCycleBackfill: billCycleBackfill === 'on',
     metricsAddress: readMetricsAddress(env),
   };
 }
@@ -180,12 +189,27 @@ async function startEventBridges(config: WorkerConfig, logger: Logger): Promise<
   const stop = await startOfferBridge(host);
   if (!config.billCycleBridge) logger.info('BILL_CYCLE_BRIDGE=off: opening and closing accounts starts and ends no bill cycle (bill runs bill them)');
   const stopBillCycles = config.billCycleBridge ? await startBillCycleBridge(host) : async () => {};
+  // After the bridge's consumer exists: an account opened from now on is the bridge's, any before is listed here.
+  const backfill = config.billCycleBackfill ? runBillCycleBackfill(config, client, logger) : Promise.resolve();
   return async () => {
+    await backfill;
     await stopBillCycles();
     await stop();
     await messaging.nc.drain().catch(() => undefined);
     await clientConnection.close();
   };
+}
+
+/** BILL_CYCLE_BACKFILL=on: one pass in the background; a failure is logged (run `ledgerline billcycle backfill` by hand). */
+async function runBillCycleBackfill(config: WorkerConfig, client: Client, logger: Logger): Promise<void> {
+  const headers: Record<string, string> = config.serviceToken ? { authorization: `Bearer ${config.serviceToken}` } : {};
+  try {
+    const out = await backfillBillCycles({ accounts: new GraphqlPostpaidAccountsClient({ url: config.invoicingUrl!, headers }), client, taskQueue: config.taskQueue, now: new Date(), logger });
+    const started = out.entries.filter((e) => e.action === 'started' || e.action === 'started-and-closed').length;
+    logger.info({ examined: out.examined, started, failed: out.failed }, 'bill-cycle backfill done');
+  } catch (err) {
+    logger.warn({ err }, 'bill-cycle backfill failed: accounts without a cycle are billed by bill runs (or run `ledgerline billcycle backfill`)');
+  }
 }
 
 export async function main(): Promise<void> {

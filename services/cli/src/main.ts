@@ -3,10 +3,11 @@ import { ROLES } from '@ledgerline/contracts';
 import { signToken } from '@ledgerline/gateway/auth';
 import { registerCatalogCommands } from './catalog';
 import { registerBillRunCommands } from './billrun';
+import { registerBillCycleCommands } from './billcycle';
 import { registerUsageCommands } from './usage';
 import { registerLedgerCommands } from './ledger';
 
-const program = new Command('ledgerline').description('Ledgerline command line: tokens, catalog, usage import, bill runs, ledger check.');
+const program = new Command('ledgerline').description('Ledgerline command line: tokens, catalog, usage import, bill runs, bill-cycle backfill, ledger check.');
 
 program
   .command('token')
@@ -28,6 +29,7 @@ program
 
 registerCatalogCommands(program);
 registerBillRunCommands(program);
+registerBillCycleCommands(program);
 registerUsageCommands(program);
 registerLedgerCommands(program);
 

@@ -165,6 +165,17 @@ export const resolvers = {
       return toConnection(rows, limit, (c) => c.id, Boolean(a.after), totalCount);
     },
     billingAccount: async (_: unknown, a: { id: string }, ctx: SubscribersContext) => visibleAccount(ctx, await ctx.accounts.load(a.id)),
+    async billingAccounts(_: unknown, a: PageArgs & { filter?: { paymentMode?: string | null; status?: string | null } | null }, ctx: SubscribersContext) {
+      requireStaff(ctx.caller, 'list billing accounts');
+      const limit = pageSize(a);
+      const where: Record<string, unknown> = {};
+      if (a.filter?.paymentMode) where.paymentMode = a.filter.paymentMode;
+      if (a.filter?.status) where.status = a.filter.status;
+      const totalCount = await ctx.em.count(BillingAccount, where);
+      if (a.after) where.id = { $gt: decodeCursor(a.after) };
+      const rows = await ctx.em.find(BillingAccount, where, { orderBy: { id: 'asc' }, limit: limit + 1 });
+      return toConnection(rows, limit, (b) => b.id, Boolean(a.after), totalCount);
+    },
     line: async (_: unknown, a: { id: string }, ctx: SubscribersContext) => visibleLine(ctx, await ctx.lines.load(a.id)),
     lineByMsisdn: async (_: unknown, a: { msisdn: string }, ctx: SubscribersContext) => visibleLine(ctx, await ctx.em.findOne(Line, { msisdn: normalizeMsisdn(a.msisdn, 'msisdn'), status: { $ne: 'TERMINATED' } })),
     async lines(_: unknown, a: PageArgs & { filter?: { billingAccountId?: string; status?: string; planCode?: string } }, ctx: SubscribersContext) {
