@@ -395,6 +395,27 @@ export interface UpsellOfferStateData {
   changedAt: string;
 }
 
+/** `data` of `offerPublished`: an add-on offer as it is sold from now on (`action`: CREATED or UPDATED). */
+export interface OfferPublishedData {
+  code: string;
+  name: string;
+  action: 'CREATED' | 'UPDATED';
+  price: { amount: string; currency: string };
+  validityDays: number;
+  /** Plan codes it may be bought on; empty = any. */
+  compatiblePlans: string[];
+  /** ISO date-time. */
+  publishedAt: string;
+}
+
+/** `data` of `offerRetired`: an add-on offer no longer sold; `reason` as the editor gave it. */
+export interface OfferRetiredData {
+  code: string;
+  reason: string;
+  /** ISO date-time. */
+  retiredAt: string;
+}
+
 /** `data` of `oneOffChargeCreated`: one item for invoicing to put on the account's next bill. */
 export interface OneOffChargeData {
   chargeId: string;

@@ -20,6 +20,8 @@ export const EVENTS = {
   planPublished: event('catalog', 'plan', 'published', 'ProductOfferingCreateEvent', 'A plan version was published and is now sellable from its effective date.'),
   planVersionCancelled: event('catalog', 'plan', 'versioncancelled', 'ProductOfferingStateChangeEvent', 'A plan version scheduled for a later date was withdrawn before it took effect (CANCELLED, kept in the history; it never was in force and nothing was sold on it); data names the version, its date and the reason.'),
   planRetired: event('catalog', 'plan', 'retired', 'ProductOfferingStateChangeEvent', 'A plan was retired; existing subscriptions keep their pinned version.'),
+  offerPublished: event('catalog', 'offer', 'published', 'ProductOfferingCreateEvent', "An add-on offer was created or changed (importOffer): what it costs and grants from now on; add-ons bought before keep their terms. data is OfferPublishedData; once per change."),
+  offerRetired: event('catalog', 'offer', 'retired', 'ProductOfferingStateChangeEvent', "An add-on offer was retired (retireOffer): it is no longer bought (addAddOn: CONFLICT OFFER_RETIRED) or offered (upsell offers WITHDRAWN); add-ons bought before run until they lapse. data is OfferRetiredData; once per offer."),
   customerCreated: event('subscribers', 'customer', 'created', 'CustomerCreateEvent', 'A customer was created.'),
   billingAccountCreated: event('subscribers', 'billingaccount', 'created', 'BillingAccountCreateEvent', 'A billing account was opened.'),
   billingAccountChanged: event('subscribers', 'billingaccount', 'changed', 'BillingAccountAttributeValueChangeEvent', "A billing account's credit limit or autopay changed; data is BillingAccountChangedData (whether a token is on file, never the token)."),

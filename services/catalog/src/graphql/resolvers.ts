@@ -1,9 +1,9 @@
 import type DataLoader from 'dataloader';
-import { scalarResolvers, pageSize, decodeCursor, toConnection, notFound, badInput, type PageArgs } from '@ledgerline/contracts';
+import { scalarResolvers, pageSize, decodeCursor, toConnection, notFound, badInput, dec, type PageArgs } from '@ledgerline/contracts';
 import { QueryOrder, raw } from '@mikro-orm/core';
 import { requireRole, type Em, type RequestContext } from '@ledgerline/platform';
 import { diffPlans } from '@ledgerline/rating';
-import { Offer, Plan, PlanAudit, PlanVersion } from '../persistence/entities';
+import { Offer, OfferAudit, Plan, PlanAudit, PlanVersion } from '../persistence/entities';
 import { versionInForce } from '../domain/plan-lifecycle';
 import { validateDocument } from '../application/plan-documents';
 import { createPlanDraft } from '../application/create-plan-draft';
@@ -13,6 +13,7 @@ import { retirePlan } from '../application/retire-plan';
 import { cancelScheduledPlanVersion } from '../application/cancel-scheduled-plan-version';
 import { importPlan } from '../application/import-plan';
 import { importOffer } from '../application/import-offer';
+import { retireOffer } from '../application/retire-offer';
 import { comparePlans, simulateRating, usageToCompare, type ComparePlansCommand, type SubscriberFactsInput, type UsageRecordInput } from '../application/rate-with-plans';
 import { GraphqlUsageHistory } from '../adapters/usage-history';
 import { EDITORS, mayReadDrafts, requireAccountReader, requireEditor } from './authorization';
@@ -85,7 +86,7 @@ export const resolvers = {
     },
     plan: async (_: unknown, args: { code: string }, ctx: CatalogContext) => readablePlan(ctx, await ctx.em.findOne(Plan, { code: args.code })),
     planVersion: async (_: unknown, args: { id: string }, ctx: CatalogContext) => readableVersion(ctx, await ctx.planVersions.load(args.id), 'id'),
-    offers: (_: unknown, __: unknown, ctx: CatalogContext) => ctx.em.find(Offer, {}, { orderBy: { code: 'asc' } }),
+    offers: (_: unknown, a: { includeRetired?: boolean }, ctx: CatalogContext) => ctx.em.find(Offer, a.includeRetired ? {} : { status: 'ACTIVE' }, { orderBy: { code: 'asc' } }),
     offer: (_: unknown, args: { code: string }, ctx: CatalogContext) => ctx.em.findOne(Offer, { code: args.code }),
     async diffPlanVersions(_: unknown, args: { fromId: string; toId: string }, ctx: CatalogContext) {
       const [from, to] = await Promise.all([ctx.planVersions.load(args.fromId), ctx.planVersions.load(args.toId)]);
@@ -127,7 +128,8 @@ export const resolvers = {
     retirePlan: (_: unknown, a: { input: { code: string } }, ctx: CatalogContext) => mutate(ctx, 'retire plans', (em, now) => retirePlan(em, { code: a.input.code, actor: ctx.caller, now })),
     importPlan: (_: unknown, a: { input: { document: unknown; effectiveFrom?: Date } }, ctx: CatalogContext) =>
       mutate(ctx, 'publish plans', (em, now) => importPlan(em, { ...a.input, actor: ctx.caller, now })),
-    importOffer: (_: unknown, a: { input: { document: unknown } }, ctx: CatalogContext) => mutate(ctx, 'publish offers', (em, now) => importOffer(em, { document: a.input.document, now })),
+    importOffer: (_: unknown, a: { input: { document: unknown } }, ctx: CatalogContext) => mutate(ctx, 'publish offers', (em, now) => importOffer(em, { document: a.input.document, actor: ctx.caller, now })),
+    retireOffer: (_: unknown, a: { input: { code: string; reason: string } }, ctx: CatalogContext) => mutate(ctx, 'retire offers', (em, now) => retireOffer(em, { ...a.input, actor: ctx.caller, now })),
   },
   Plan: {
     __resolveReference: async (ref: { id: string }, ctx: CatalogContext) => readablePlan(ctx, await ctx.plans.load(ref.id)),
@@ -170,7 +172,16 @@ export const resolvers = {
   },
   Offer: {
     __resolveReference: (ref: { code: string }, ctx: CatalogContext) => ctx.em.findOne(Offer, { code: ref.code }),
-    price: (offer: Offer) => ({ amount: offer.price, currency: offer.currency }),
+    // The stored numeric's scale (12.000000) or the document's (12.00): one form, the decimal's own.
+    price: (offer: Offer) => ({ amount: dec(offer.price).toString(), currency: offer.currency }),
     document: (offer: Offer) => JSON.parse(offer.document),
+    /** Nullable in the schema: the refusal nulls only `audit`, not the offer a page asked it with. */
+    audit(offer: Offer, _: unknown, ctx: CatalogContext) {
+      requireEditor(ctx.caller, "read an offer's audit trail", 'audit');
+      return ctx.em.find(OfferAudit, { offerCode: offer.code }, { orderBy: { at: 'asc', id: 'asc' } });
+    },
+  },
+  OfferAuditEntry: {
+    diff: (entry: OfferAudit) => JSON.parse(entry.diff),
   },
 };

@@ -62,8 +62,28 @@ export const Offer = defineEntity({
     price: p.decimal('string').precision(18).scale(6),
     document: p.text(),
     updatedAt: p.datetime(),
+    /** ACTIVE (sold, offered) or RETIRED (retireOffer: neither; add-ons bought before run on). */
+    status: p.string().length(16).default('ACTIVE'),
+    retiredAt: p.datetime().nullable(),
+    retiredReason: p.string().length(500).nullable(),
   }),
 });
 export type Offer = InferEntity<typeof Offer>;
 
-export const entities = [Plan, PlanVersion, PlanAudit, Offer];
+/** Every change to an offer: imports (CREATED, UPDATED) and its retirement, who and what (an RFC 6902 patch). */
+export const OfferAudit = defineEntity({
+  name: 'OfferAudit',
+  tableName: 'offer_audit',
+  properties: (p) => ({
+    id: p.string().primary().length(40),
+    offerCode: p.string().length(80).index(),
+    action: p.string().length(32),
+    actor: p.string().length(200),
+    actorRole: p.string().length(16),
+    at: p.datetime(),
+    diff: p.text(),
+  }),
+});
+export type OfferAudit = InferEntity<typeof OfferAudit>;
+
+export const entities = [Plan, PlanVersion, PlanAudit, Offer, OfferAudit];

@@ -40,6 +40,7 @@ export async function addAddOn(em: Em, catalog: CatalogClient, c: AddAddOnComman
   if (!sub || sub.status !== 'ACTIVE') throw conflict('SUBSCRIPTION_NOT_FOUND_CONFLICT', `Line ${line.id} has no active plan`, { field: 'input.lineId' });
   const offer = await catalog.offer(c.offerCode);
   if (!offer) throw notFound('Offer', c.offerCode, 'input.offerCode');
+  if (offer.status === 'RETIRED') throw conflict('OFFER_RETIRED', `Offer ${offer.code} is no longer sold (retired in the catalog)`, { field: 'input.offerCode' });
   const account = await em.findOneOrFail(BillingAccount, { id: line.billingAccountId });
   const price = offered?.price ?? money(offer.price, offer.currency);
   if (price.currency !== account.currency) {

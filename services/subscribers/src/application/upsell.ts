@@ -48,19 +48,21 @@ export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: Pres
   const scheduled = await em.findOne(Subscription, { lineId: line.id, status: 'SCHEDULED' });
   const cutByChange = scheduled && addOnEndsAt(c.now, offer.validityDays) > scheduled.startsAt && !offerFitsPlan(offer.compatiblePlans, scheduled.planCode);
   const reason =
-    line.status !== 'ACTIVE'
-      ? `line is ${line.status}`
-      : !sub || sub.status !== 'ACTIVE'
-        ? 'line has no active plan'
-        : offer.currency !== account.currency
-          ? `${offer.code} is priced in ${offer.currency}, but the account bills in ${account.currency}`
-          : offer.compatiblePlans.length && !offer.compatiblePlans.includes(sub.planCode)
-            ? `${offer.code} is not sold with ${sub.planCode}`
-            : cutByChange
-              ? `${offer.code} cannot be held on ${scheduled.planCode}, which the line changes to on ${scheduled.startsAt.toISOString()}`
-              : activeAddOn
-                ? `${offer.code} is already active`
-                : null;
+    offer.status === 'RETIRED'
+      ? `${offer.code} is no longer sold`
+      : line.status !== 'ACTIVE'
+        ? `line is ${line.status}`
+        : !sub || sub.status !== 'ACTIVE'
+          ? 'line has no active plan'
+          : offer.currency !== account.currency
+            ? `${offer.code} is priced in ${offer.currency}, but the account bills in ${account.currency}`
+            : offer.compatiblePlans.length && !offer.compatiblePlans.includes(sub.planCode)
+              ? `${offer.code} is not sold with ${sub.planCode}`
+              : cutByChange
+                ? `${offer.code} cannot be held on ${scheduled.planCode}, which the line changes to on ${scheduled.startsAt.toISOString()}`
+                : activeAddOn
+                  ? `${offer.code} is already active`
+                  : null;
   const expiresAt = new Date(c.now.getTime() + c.validForHours * 3_600_000);
   const row = em.create(UpsellOffer, {
     id,

@@ -63,6 +63,8 @@ export interface CatalogOffer {
   compatiblePlans: string[];
   /** Units the add-on grants, each valid `validityDays` (or its own `days`) from the purchase. */
   allowances: OfferAllowance[];
+  /** RETIRED (catalog's retireOffer): no longer sold or offered; add-ons bought before run on. Absent: ACTIVE. */
+  status?: 'ACTIVE' | 'RETIRED';
 }
 
 export interface OfferAllowance {
@@ -92,7 +94,7 @@ const UPCOMING_QUERY = /* GraphQL */ `
 `;
 const OFFER_QUERY = /* GraphQL */ `
   query SubscribersOffer($code: String!) {
-    offer(code: $code) { code document }
+    offer(code: $code) { code document status }
   }
 `;
 const VERSION_QUERY = /* GraphQL */ `
@@ -159,8 +161,8 @@ export class GraphqlCatalogClient implements CatalogClient {
   }
 
   async offer(code: string): Promise<CatalogOffer | null> {
-    const data = await this.query<{ offer: null | { code: string; document: unknown } }>(OFFER_QUERY, { code });
-    return data.offer ? offerFromDocument(data.offer.document) : null;
+    const data = await this.query<{ offer: null | { code: string; document: unknown; status: 'ACTIVE' | 'RETIRED' } }>(OFFER_QUERY, { code });
+    return data.offer ? { ...offerFromDocument(data.offer.document), status: data.offer.status } : null;
   }
 
   async planVersionDocument(id: string): Promise<unknown | null> {
