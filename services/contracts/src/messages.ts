@@ -395,6 +395,32 @@ export interface UpsellOfferStateData {
   changedAt: string;
 }
 
+/**
+ * `data` of `addOnEnded`: an add-on purchase ended before its validity ran out (subscribers'
+ * `endAddOn`). The purchase is the ADD_ON order `purchaseOrderId` (line, offer and `startsAt`, as
+ * usage counts it); it was sold until `endsAt` and is valid only until `endedAt` now. `grantKeys`:
+ * the keys its allowance buckets were granted under in wallets (`addon:<purchaseOrderId>:<allowance>`),
+ * which wallets revokes. `refund`: the unused part of its price, sent as the CREDIT one-off
+ * `creditChargeId` (null when nothing is left to refund). Key = the purchase: once per purchase.
+ */
+export interface AddOnEndedData {
+  /** The ADD_ON_END order that ended it. */
+  orderId: string;
+  purchaseOrderId: string;
+  lineId: string;
+  billingAccountId: string;
+  subscriptionId: string;
+  offerCode: string;
+  /** ISO date-times. */
+  startsAt: string;
+  endsAt: string;
+  endedAt: string;
+  reason: string | null;
+  grantKeys: string[];
+  refund: { amount: string; currency: string };
+  creditChargeId: string | null;
+}
+
 /** `data` of `offerPublished`: an add-on offer as it is sold from now on (`action`: CREATED or UPDATED). */
 export interface OfferPublishedData {
   code: string;

@@ -135,8 +135,8 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
  * The new plan takes every add-on still valid when it starts, with its dates (`carryAddOns`), so each
  * must be one the plan can hold: a change onto a plan that cannot hold one (the offer's
  * `compatiblePlans`) is refused, CONFLICT `PLAN_CHANGE_ADDON_INCOMPATIBLE` naming the add-on and
- * when it ends, rather than cutting short an add-on paid for (there is no cancellation of an
- * add-on, nor a refund of its unused part): the change can be made once it has ended. An offer the
+ * when it ends, rather than cutting short an add-on paid for without the customer asking: they
+ * may end it first (`endAddOn`, which refunds its unused days), or change once it has ended. An offer the
  * catalog no longer knows is carried as sold. Preview and order alike (both quote here). Returns the add-ons carried
  * (the preview's `carriedAddOns`).
  */
@@ -145,7 +145,7 @@ async function assertAddOnsFitPlan(catalog: CatalogClient, current: Subscription
   for (const held of carried) {
     const offer = await catalog.offer(held.code);
     if (offer && !offerFitsPlan(offer.compatiblePlans, toPlanCode)) {
-      throw conflict('PLAN_CHANGE_ADDON_INCOMPATIBLE', `Add-on ${held.code} is valid until ${held.endsAt} and cannot be held on plan ${toPlanCode}; change plan once it has ended`, {
+      throw conflict('PLAN_CHANGE_ADDON_INCOMPATIBLE', `Add-on ${held.code} is valid until ${held.endsAt} and cannot be held on plan ${toPlanCode}; end it first with endAddOn (its unused days are refunded), or change plan once it has ended`, {
         field: 'input.planCode',
         offerCode: held.code,
         addOnEndsAt: held.endsAt,

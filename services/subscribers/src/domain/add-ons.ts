@@ -1,3 +1,5 @@
+import { Decimal, unusedDaysRefund, type Money } from '@ledgerline/contracts';
+
 /** One add-on purchase held by a subscription (its `addOns` JSON, and `SubscriptionData.addOns`). */
 export interface AddOnEntry {
   code: string;
@@ -32,4 +34,30 @@ export function offerFitsPlan(compatiblePlans: readonly string[], planCode: stri
 /** When a purchase of `validityDays` made at `startsAt` ends. */
 export function addOnEndsAt(startsAt: Date, validityDays: number): Date {
   return new Date(startsAt.getTime() + validityDays * DAY);
+}
+
+/** Whether two entries are the same purchase (code and start: how usage and `carryAddOns` tell them). */
+export function samePurchase(a: AddOnEntry, b: AddOnEntry): boolean {
+  return a.code === b.code && a.startsAt === b.startsAt;
+}
+
+/** The purchase of `code` valid at `at` among `entries` (at most one: a code is not sold again while one is valid). */
+export function purchaseInForce(entries: readonly AddOnEntry[], code: string, at: Date): AddOnEntry | undefined {
+  return entries.find((a) => a.code === code && new Date(a.startsAt).getTime() <= at.getTime() && inForceAt(a, at));
+}
+
+/** `entries` with `purchase` ending at `at` (the others as they are). */
+export function endPurchase(entries: readonly AddOnEntry[], purchase: AddOnEntry, at: Date): AddOnEntry[] {
+  return entries.map((a) => (samePurchase(a, purchase) ? { ...a, endsAt: at.toISOString() } : a));
+}
+
+/**
+ * What ending `purchase` at `at` gives back of its `price`: the whole days of its validity not
+ * used (the day it ends counts as used) over its days, to the currency's minor unit, half-even
+ * (`unusedDaysRefund`, the rule wallets refunds a prepaid plan's unused days by). Nothing for a
+ * purchase without an end.
+ */
+export function addOnRefund(price: Money, purchase: AddOnEntry, at: Date): { unusedDays: number; periodDays: number; amount: Decimal } {
+  if (purchase.endsAt === null) return { unusedDays: 0, periodDays: 0, amount: new Decimal(0) };
+  return unusedDaysRefund(new Decimal(price.amount), { start: new Date(purchase.startsAt), end: new Date(purchase.endsAt) }, at, price.currency);
 }

@@ -5,7 +5,7 @@ import type { LineAction } from './lifecycle';
 export const ORDER_STATUSES = ['ACKNOWLEDGED', 'IN_PROGRESS', 'COMPLETED', 'FAILED'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-export const ORDER_KINDS = ['NEW_LINE', 'PLAN_CHANGE', 'ADD_ON', 'SUSPEND', 'RESUME', 'TERMINATE', 'BAR', 'SIM_REPLACEMENT'] as const;
+export const ORDER_KINDS = ['NEW_LINE', 'PLAN_CHANGE', 'ADD_ON', 'SUSPEND', 'RESUME', 'TERMINATE', 'BAR', 'SIM_REPLACEMENT', 'ADD_ON_END'] as const;
 export type OrderKind = (typeof ORDER_KINDS)[number];
 
 const ORDER_TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
@@ -36,4 +36,5 @@ export const LINE_ACTION_OF: Readonly<Record<OrderKind, LineAction | null>> = {
   TERMINATE: 'TERMINATE',
   BAR: 'BAR',
   SIM_REPLACEMENT: 'REPLACE_SIM',
+  ADD_ON_END: null,
 };

@@ -10,6 +10,7 @@ import { closeBillingAccount, type CloseBillingAccountCommand } from '../applica
 import { addLine, type AddLineCommand, type LineOrderResult } from '../application/add-line';
 import { subscribe, type SubscribeCommand } from '../application/subscribe';
 import { addAddOn, type AddAddOnCommand } from '../application/add-add-on';
+import { endAddOn, type EndAddOnCommand } from '../application/end-add-on';
 import { changePlan, previewPlanChange, type PlanChangeCommand, type PlanChangePreview } from '../application/plan-change';
 import { planChangeFees } from '../application/plan-fees';
 import { lineUniqueConflict, requestLineChange, type LineChangeCommand } from '../application/line-orders';
@@ -257,6 +258,11 @@ export const resolvers = {
       return { offer: await mutate(ctx, (em, now) => closeUpsellOffer(em, { ...a.input, now })), order: null };
     },
     addAddOn: async (_: unknown, a: Input<AddAddOnCommand>, ctx: SubscribersContext) => (await authorizeLine(ctx, a.input.lineId, 'buy add-ons', true), order)(ctx, (em, now) => addAddOn(em, ctx.deps.catalog, { ...a.input, now })),
+    async endAddOn(_: unknown, a: Input<EndAddOnCommand>, ctx: SubscribersContext) {
+      await authorizeLine(ctx, a.input.lineId, 'end add-ons', true);
+      const { line, order, ended } = await mutate(ctx, (em, now) => endAddOn(em, ctx.deps.catalog, { ...a.input, now }));
+      return { line, order, addOn: { code: ended.offerCode, startsAt: ended.startsAt, endsAt: ended.endedAt }, refund: ended.refund, unusedDays: ended.unusedDays };
+    },
     suspendLine: lineChange('SUSPEND'),
     barLine: lineChange('BAR'),
     resumeLine: lineChange('RESUME'),

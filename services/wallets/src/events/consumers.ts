@@ -1,6 +1,6 @@
 import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
 import { BILLING_STREAM, DomainError, EVENTS, RPC, WORK_SUBJECTS, chargeRequestsOf, deterministicId, inChargeMessages, parseCloudEvent } from '@ledgerline/contracts';
-import type { BillingAccountChangedData, BillingAccountClosedData, ChargeRequest, CloudEvent, ChargeResult, OneOffChargeData, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
+import type { AddOnEndedData, BillingAccountChangedData, BillingAccountClosedData, ChargeRequest, CloudEvent, ChargeResult, OneOffChargeData, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
 import { deliverFrom, messageBatches, type MessageBatches, type ServiceRuntime } from '@ledgerline/platform';
 import type { Db } from '../persistence/sql';
 import { ChargeLanes } from '../application/apply-charges';
@@ -10,6 +10,7 @@ import { GroupCommit } from '../application/group-commit';
 import { grantFromSubscription } from '../application/grant-from-subscription';
 import { followSubscriptionChange } from '../application/subscription-terms';
 import { applyOneOffCharge } from '../application/one-off-charges';
+import { revokeEndedAddOn } from '../application/add-on-ended';
 import { closeAccountWallets } from '../application/close-account-wallets';
 import type { CatalogClient } from '../adapters/catalog-client';
 import { startAutoTopup, type AutoTopupRequestedData } from '../application/auto-topup-recharge'; // wallets-features
@@ -167,7 +168,7 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
   );
 
   // Subscribers' events: open the wallet of a new account; grant the allowances of a new subscription; follow its changes;
-  // take a prepaid account's one-off fees; close the wallets of a closed account.
+  // take a prepaid account's one-off fees; revoke an ended add-on's buckets; close the wallets of a closed account.
   async function followSubscribers(subject: string, event: CloudEvent): Promise<void> {
     const now = runtime.clock.now();
     if (subject === EVENTS.billingAccountCreated.subject) {
@@ -191,6 +192,9 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
       const d = event.data as OneOffChargeData;
       const outcome = await db.tx((sql) => applyOneOffCharge(sql, d, now));
       if (outcome === 'INVALID') runtime.logger.error({ chargeId: d?.chargeId }, 'one-off charge event without a usable account, amount or currency; skipped');
+    } else if (subject === EVENTS.addOnEnded.subject) {
+      // An add-on ended early: its buckets are revoked (its refund comes as a CREDIT one-off).
+      await db.tx((sql) => revokeEndedAddOn(sql, event.data as AddOnEndedData, now));
     } else if (subject === EVENTS.billingAccountClosed.subject) {
       // The account's wallets close: nothing more in or out but late usage from before closedAt,
       // until finalAt (closedAt + the grace); wallet.closed tells finance the balance left and
