@@ -171,6 +171,47 @@ export interface BundleRolloverData {
   shared?: boolean;
 }
 
+/**
+ * `data` of wallets' `bucketRolledOver`: the rollover bucket of an allowance period holds
+ * `quantity` units (decimal string: everything carried into that period for the allowance so far,
+ * bundle.renewed's `rollover` entry included when there was one). A shared pool's (`shared: true`,
+ * `lineId` null) belongs to the account's pool of `planVersionId`. The figure only grows, so the
+ * largest one seen per (owner, allowance, periodStart) is the right one, whatever the order.
+ */
+export interface BucketRolledOverData {
+  bucketId: string;
+  billingAccountId: string;
+  /** The line whose allowance it is; null for a shared pool. */
+  lineId: string | null;
+  /** The subscription whose period it is, or for a pool the member it was renewed for (null when none is known). */
+  subscriptionId: string | null;
+  planVersionId: string | null;
+  allowanceId: string;
+  shared: boolean;
+  periodStart: string;
+  periodEnd: string;
+  quantity: string;
+  unit: string;
+}
+
+/**
+ * The BucketRolledOverData in a bucket.rolledover event's `data`, checked (ids present and short,
+ * a positive decimal quantity with at most 6 places, ISO instants, a pool without a line), or
+ * undefined when it is not one.
+ */
+export function parseBucketRolledOver(data: unknown): BucketRolledOverData | undefined {
+  const d = data as Partial<BucketRolledOverData> | null | undefined;
+  const id = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+  const instant = (v: unknown): v is string => typeof v === 'string' && !Number.isNaN(new Date(v).getTime());
+  if (!d || !id(d.bucketId, 100) || !id(d.billingAccountId, 40) || !id(d.allowanceId, 64) || typeof d.shared !== 'boolean' || !instant(d.periodStart) || !instant(d.periodEnd)) return undefined;
+  if (d.shared ? !id(d.planVersionId, 40) || d.lineId != null : !id(d.lineId, 40)) return undefined;
+  if (typeof d.quantity !== 'string' || !/^\d{1,14}(\.\d{1,6})?$/.test(d.quantity) || !/[1-9]/.test(d.quantity)) return undefined;
+  return {
+    bucketId: d.bucketId, billingAccountId: d.billingAccountId, lineId: d.shared ? null : (d.lineId as string), subscriptionId: id(d.subscriptionId, 40) ? d.subscriptionId : null,
+    planVersionId: id(d.planVersionId, 40) ? d.planVersionId : null, allowanceId: d.allowanceId, shared: d.shared, periodStart: d.periodStart, periodEnd: d.periodEnd, quantity: d.quantity, unit: typeof d.unit === 'string' ? d.unit : '',
+  };
+}
+
 /** `data` of subscribers' line and subscription events: what usage and invoicing need to know. */
 export interface LineStateData {
   lineId: string;

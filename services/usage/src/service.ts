@@ -6,7 +6,7 @@ import { createUsageRuntime } from './usage-runtime';
 import type { PlanSource } from './application/plan-cache';
 import { startIngestConsumer } from './events/ingest-consumer';
 import { startAccountOwnersConsumer, startSubscriberEventsConsumer } from './events/subscriber-events-consumer';
-import { startBundleEventsConsumer, startBundleFeeDueConsumer } from './events/bundle-events-consumer';
+import { startBundleEventsConsumer, startBundleFeeDueConsumer, startRolledOverConsumer } from './events/bundle-events-consumer';
 import { reprocessWaiting } from './application/reprocess-rejected';
 import { startChargeResultConsumer } from './events/charge-result-consumer';
 import { startChargingSessionResponder } from './events/charging-session-responder';
@@ -84,6 +84,7 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
         const onLine = (lineId: string, billingAccountId: string) => usage.pipeline.invalidateCounters(lineId, billingAccountId || undefined);
         stops.push(await startBundleEventsConsumer(messaging, usage.directory, { durable: `${prefix}-bundles`, deliverNew, logger, sql: usage.sql, onLine }));
         stops.push(await startBundleFeeDueConsumer(messaging, usage.directory, { durable: `${prefix}-bundle-fees`, deliverNew, logger }));
+        stops.push(await startRolledOverConsumer(messaging, { durable: `${prefix}-rollovers`, deliverNew, logger, sql: usage.sql, onLine }));
       }
       if (which.has('bills')) stops.push(await startBillEventsConsumer(messaging, usage.sql, usage.pipeline, { durable: `${prefix}-bills`, deliverNew, logger, onDropped: (reason) => usage.metrics.billEventsDropped.inc({ reason }) }));
       if (which.has('sweeper')) {

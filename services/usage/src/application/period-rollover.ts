@@ -4,7 +4,7 @@
  * `Bucket.rollover`, Line.usage's `allowance` and `remaining`, the thresholds). Wallets carries them
  * into a bucket of the new period drawn first, so without them usage saw less than the customer had.
  */
-import { dec, type BundleRenewedData, type BundleRolloverData } from '@ledgerline/contracts';
+import { dec, type BucketRolledOverData, type BundleRenewedData, type BundleRolloverData } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 
 /** The owner of a line's rolled-over units: the line (as its counters, see CounterStore). */
@@ -54,4 +54,22 @@ export async function recordRollover(sql: Sql, d: { subscriptionId: string; line
     [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2]), periodStart, d.subscriptionId],
   );
   return rowCount ?? 0;
+}
+
+/**
+ * Keeps what wallets' bucket.rolledover says a period's rollover bucket holds (a pool renewed on its
+ * own cadence, a rollover made or grown by a session's close): the bucket's whole quantity so far,
+ * which only grows, so the largest figure seen per owner, allowance and period is kept. A
+ * redelivery or a repeat changes nothing; a later, larger figure (units another close carried)
+ * replaces the smaller one, bundle.renewed's included, whatever order they come in. Returns
+ * whether the figure changed (the counters need a reload).
+ */
+export async function recordRolledOver(sql: Sql, d: BucketRolledOverData): Promise<boolean> {
+  const owner = d.shared ? poolRolloverOwner(d.billingAccountId, d.planVersionId!) : lineRolloverOwner(d.lineId!);
+  const { rowCount } = await sql.query(
+    `insert into period_rollover (owner, allowance_id, period_start, quantity, subscription_id) values ($1, $2, $3, $4::numeric, $5)
+     on conflict (owner, allowance_id, period_start) do update set quantity = excluded.quantity where period_rollover.quantity < excluded.quantity`,
+    [owner, d.allowanceId, new Date(d.periodStart), d.quantity, d.subscriptionId ?? ''],
+  );
+  return (rowCount ?? 0) > 0;
 }

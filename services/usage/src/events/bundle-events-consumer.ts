@@ -1,12 +1,13 @@
 /**
  * wallets → usage: bundle.renewed says where a subscription's allowance periods run from (see
- * linePeriodAt) and what rolled over into the new one (see period-rollover.ts); bundle.feedue that
- * its paid periods lapsed (see poolPeriodAt).
+ * linePeriodAt) and what rolled over into the new one (see period-rollover.ts); bucket.rolledover
+ * what rolled over that no renewal announced; bundle.feedue that its paid periods lapsed (see
+ * poolPeriodAt).
  */
-import { EVENTS, parseCloudEvent, type BundleRenewedData } from '@ledgerline/contracts';
+import { EVENTS, parseBucketRolledOver, parseCloudEvent, type BundleRenewedData } from '@ledgerline/contracts';
 import type { Logger, Messaging } from '@ledgerline/platform';
 import type { LineDirectory } from '../application/line-directory';
-import { recordRollover, rolloverEntriesOf } from '../application/period-rollover';
+import { recordRolledOver, recordRollover, rolloverEntriesOf } from '../application/period-rollover';
 import type { Sql } from '../persistence/sql';
 import { consumeBatches } from './jetstream';
 
@@ -38,6 +39,31 @@ export function startBundleEventsConsumer(messaging: Messaging, directory: LineD
       const moved = await applyBundleEvent(directory, m.string(), o.logger, o.sql);
       // Events rated before usage learned of the restart (or of the rollover) were counted in the old period (or size): count again.
       if (moved) o.onLine(moved.lineId, moved.billingAccountId);
+    }
+    for (const m of batch) m.ack();
+  });
+}
+
+/** bucket.rolledover: returns the line (null: the account's pool) whose counters to reload when the period's rollover grew. */
+export async function applyRolledOverEvent(sql: Sql, payload: string, logger: Logger): Promise<{ lineId: string | null; billingAccountId: string } | undefined> {
+  let event;
+  try {
+    event = parseCloudEvent(payload);
+  } catch (error) {
+    return void logger.warn({ err: error }, 'ignoring a wallets message that is not a CloudEvent');
+  }
+  const d = parseBucketRolledOver(event.data);
+  if (!d) return void logger.warn({ id: event.id }, 'bucket.rolledover without a valid bucket, owner, period or quantity ignored');
+  if (!(await recordRolledOver(sql, d))) return undefined;
+  return { lineId: d.lineId, billingAccountId: d.billingAccountId };
+}
+
+export function startRolledOverConsumer(messaging: Messaging, o: { durable: string; deliverNew: boolean; logger: Logger; sql: Sql; onLine: (lineId: string, billingAccountId: string) => void }) {
+  return consumeBatches(messaging, { durable: o.durable, filter: EVENTS.bucketRolledOver.subject, max: 200, deliverNew: o.deliverNew, logger: o.logger }, async (batch) => {
+    for (const m of batch) {
+      const grown = await applyRolledOverEvent(o.sql, m.string(), o.logger);
+      // Records rated before it were judged against the smaller size: count again (a pool's: the account's pool counters).
+      if (grown) o.onLine(grown.lineId ?? '', grown.billingAccountId);
     }
     for (const m of batch) m.ack();
   });

@@ -5,6 +5,7 @@ import { eventRow, insertOutbox } from '../persistence/sql';
 import type { CatalogClient, PlanTerms } from '../adapters/catalog-client';
 import { periodEndOf, rolloverOf } from '../domain/allowance-period';
 import { fmt } from '../domain/charging';
+import { announceRollovers } from './announce-rollover';
 import { BUCKET_SELECT, grantBucket, type BucketRow } from './buckets';
 import { allowanceGrantKey, endedSharedPool, grantAllowance, grantAllowances, lockSharedPools, sharedPoolCovering, type Allowance, type GrantSubject } from './grant-from-subscription';
 import { markFeeDue, payPeriodFee, periodFeeOf } from './period-fee';
@@ -80,8 +81,8 @@ export async function renewSubscription(sql: Sql, subscriptionId: string, terms:
   // Said in bundle.renewed, so usage counts the carried units in the allowance's size for the period.
   const rolled: BundleRolloverData[] = [];
   for (const a of terms.allowances) {
-    const quantity = await carryOver(sql, subject, term.period_start, a, start, end, now);
-    if (quantity) rolled.push({ allowanceId: a.id, quantity, shared: a.shared === true });
+    const carried = await carryOver(sql, subject, term.period_start, a, start, end, now);
+    if (carried) rolled.push({ allowanceId: a.id, quantity: carried.quantity, shared: a.shared === true });
   }
   const granted = await grantAllowances(sql, subject, terms, start, end, now);
   await sql.query(
@@ -102,9 +103,10 @@ export async function renewSubscription(sql: Sql, subscriptionId: string, terms:
  * What an allowance's rollover rule carries over from its ending bucket (a shared allowance: the
  * account's ending pool) moves into a bucket of the new period [start, end) that is drawn first.
  * A shared pool rolls over once, with whatever opens the account's next pool (the lines renewed
- * after it find that pool covering them and carry nothing). Returns the quantity carried, if any.
+ * after it find that pool covering them and carry nothing). Returns the quantity carried and the
+ * rollover bucket, if any.
  */
-async function carryOver(sql: Sql, subject: GrantSubject, endingPeriodStart: Date, a: Allowance, start: Date, end: Date, now: Date): Promise<string | undefined> {
+async function carryOver(sql: Sql, subject: GrantSubject, endingPeriodStart: Date, a: Allowance, start: Date, end: Date, now: Date): Promise<{ quantity: string; bucketId: string } | undefined> {
   if (!a.rollover) return undefined;
   if (a.shared && (await sharedPoolCovering(sql, subject, a.id, start))) return undefined;
   // The ending bucket and its ledger account are locked (after the wallets, as charging locks
@@ -123,8 +125,8 @@ async function carryOver(sql: Sql, subject: GrantSubject, endingPeriodStart: Dat
     await sql.query(`update bucket set carried_percent = $2, carried_max = $3 where id = $1`, [ending.id, a.rollover.percent ?? '100', a.rollover.maxQuantity ?? null]);
     return undefined;
   }
-  await grantRollover(sql, subject, { ...a, rollover: a.rollover }, ending.id, carried, start, end, now);
-  return fmt(carried);
+  const bucket = await grantRollover(sql, subject, { ...a, rollover: a.rollover }, ending.id, carried, start, end, now);
+  return { quantity: fmt(carried), bucketId: bucket.id };
 }
 
 /** What a rollover bucket is made from: its allowance (name, unit, shared) and the rule that carries units into it. */
@@ -291,7 +293,9 @@ async function renewSharedPool(sql: Sql, pool: EndedPool, terms: PlanTerms, a: A
   while (periodEndOf(start, feePeriod, anchor) <= now) start = periodEndOf(start, feePeriod, anchor);
   if (await sharedPoolCovering(sql, subject, a.id, start)) return false;
   const end = periodEndOf(start, feePeriod, anchor);
-  await carryOver(sql, subject, start, a, start, end, now);
+  const carried = await carryOver(sql, subject, start, a, start, end, now);
+  // No member's renewal opened this pool, so no bundle.renewed says what it carried: usage hears it here.
+  if (carried) await announceRollovers(sql, [{ bucketId: carried.bucketId, subscriptionId: subject.subscriptionId, planVersionId: subject.planVersionId }], now);
   return grantAllowance(sql, subject, a, start, end, now);
 }
 

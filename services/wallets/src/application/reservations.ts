@@ -7,6 +7,7 @@ import { accountId, newTxId, postTransactions, type Entry, type NewTransaction }
 import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
 import { rolloverOf } from '../domain/allowance-period';
 import { walletLock, walletLockOfReservations, type LockedWalletRow, type WalletPair } from './locks';
+import { announceRollovers, type RolloverToAnnounce } from './announce-rollover';
 import { grantRollover, rolloverTargetOf, type RolloverTarget } from './renew-allowances';
 import { bucketUse, bucketUseWrite, emitBalanceEvents, type BucketUseRow, type WalletChange } from './balance-events';
 import { reserveFingerprint, reserveValiditySeconds } from '../domain/reserve-fingerprint';
@@ -363,9 +364,14 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
     }, ...(resultRows.length > 0 ? [outboxWrite(resultRows)] : []), ...(useWrite ? [useWrite] : [])]);
     if (resultRows.length > 0) sql.eventsQueued = true;
     // The rollover buckets the renewals would have made, with what was given back to roll over (BUCKET_ROLLOVER from the ended bucket).
+    const rolled: RolloverToAnnounce[] = [...carriedMore.keys()].map((bucketId) => ({ bucketId }));
     for (const [bucketId, u] of uncarried) {
-      if (!u.carried.isZero()) await grantRollover(sql, u.target.subject, u.target.allowance, bucketId, u.carried, u.target.start, u.target.end, now);
+      if (u.carried.isZero()) continue;
+      const made = await grantRollover(sql, u.target.subject, u.target.allowance, bucketId, u.carried, u.target.start, u.target.end, now);
+      rolled.push({ bucketId: made.id, subscriptionId: u.target.subject.subscriptionId, planVersionId: u.target.subject.planVersionId });
     }
+    // No renewal announced these units (made now) or this much (grown now): usage sizes the allowance's period by them (bucket.rolledover).
+    await announceRollovers(sql, rolled, now);
     // What was used (not what was held) is what the allowance notifications judge; what was spent
     // (charged: it left the unspent money) is what low balance, depleted, auto top-up and a
     // committed-spend budget's replenishment judge. A release or an expiry spends nothing.
