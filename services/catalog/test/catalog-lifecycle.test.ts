@@ -158,7 +158,9 @@ describe('plan catalog lifecycle (catalog subgraph on PostgreSQL)', () => {
     expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'PLAN_ALREADY_RETIRED' });
     await svc.runtime.relay.drain();
     const rows = await svc.runtime.orm.em.fork().getConnection().execute(`select subject, count(*) as n, count(published_at) as published from outbox group by subject order by subject`);
+    const offers = String(fs.readdirSync(path.join(root, 'offers')).length); // each imported offer is announced
     expect(rows).toEqual([
+      { subject: 'billing.catalog.offer.published', n: offers, published: offers },
       { subject: 'billing.catalog.plan.published', n: String(planFiles.length + 1), published: String(planFiles.length + 1) },
       { subject: 'billing.catalog.plan.retired', n: '1', published: '1' },
     ]);
