@@ -105,7 +105,7 @@ export interface BillCycleBackfillOptions {
 }
 
 /** The cycle's status (its latest run), or null when Temporal has none with that id. */
-async function cycleStatus(client: Client, billingAccountId: string): Promise<string | null> {
+export async function cycleStatus(client: Client, billingAccountId: string): Promise<string | null> {
   try {
     return (await client.workflow.getHandle(billCycleWorkflowId(billingAccountId)).describe()).status.name;
   } catch (err) {

@@ -5,11 +5,11 @@
 // from the cycle period containing now, through the bridge's `startBillCycle`. Run twice, or two at
 // once: one workflow per account. Prepaid and closed accounts: none. A dry run starts nothing. An
 // account closed between the listing and the start gets its cycle told `accountClosed`.
-import { defaultPayloadConverter, WorkflowNotFoundError } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callerHeaders, DEV_INTERNAL_SECRET, SYSTEM_CALLER } from '@ledgerline/platform';
-import { backfillBillCycles, GraphqlPostpaidAccountsClient, type BackfillEntry, type PostpaidAccountsPort } from '../src/bill-cycle-backfill';
+import { backfillBillCycles, cycleStatus, GraphqlPostpaidAccountsClient, type BackfillEntry, type PostpaidAccountsPort } from '../src/bill-cycle-backfill';
 import { startBillCycle } from '../src/client';
 import { billCycleWorkflowId, periodContaining } from '../src/domain/bill-cycle';
 import type { BillCycleInput, BillCycleResult } from '../src/workflows/bill-cycle';
@@ -50,15 +50,7 @@ const closeAccount = async (id: string): Promise<string> => {
     .closeBillingAccount.billingAccount.closedAt as string;
 };
 
-/** The cycle's status, or null when Temporal has none with that id. */
-async function status(accountId: string): Promise<string | null> {
-  try {
-    return (await env.client.workflow.getHandle(billCycleWorkflowId(accountId)).describe()).status.name;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return null;
-    throw err;
-  }
-}
+const status = (accountId: string) => cycleStatus(env.client, accountId);
 async function history(accountId: string) {
   const events = (await env.client.workflow.getHandle(billCycleWorkflowId(accountId)).fetchHistory()).events ?? [];
   const started = events.filter((e) => e.workflowExecutionStartedEventAttributes);

@@ -8,13 +8,13 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubgraphServer } from '@ledgerline/platform';
 import { startGateway } from '../../../gateway/src/server';
 import { startHarness, type Harness } from '../../subscribers/test/support';
 import { createTimeSkippingEnv } from '../../../workflows/test/support/env';
+import { cycleStatus } from '../../../workflows/src/bill-cycle-backfill';
 import { billCycleWorkflowId } from '../../../workflows/src/domain/bill-cycle';
 
 const root = path.resolve(import.meta.dirname, '..', '..', '..');
@@ -53,14 +53,7 @@ async function openAccount(paymentMode: 'PREPAID' | 'POSTPAID'): Promise<string>
     .openBillingAccount.billingAccount.id as string;
 }
 
-async function status(accountId: string): Promise<string | null> {
-  try {
-    return (await env.client.workflow.getHandle(billCycleWorkflowId(accountId)).describe()).status.name;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return null;
-    throw err;
-  }
-}
+const status = (accountId: string) => cycleStatus(env.client, accountId);
 
 describe('ledgerline billcycle backfill', () => {
   it('starts the cycle of an open postpaid account that has none (a dry run first starts nothing), once; prepaid and closed accounts are left', async () => {

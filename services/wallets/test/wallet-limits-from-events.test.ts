@@ -13,7 +13,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BILLING_STREAM, EVENTS, createCloudEvent } from '@ledgerline/contracts';
 import type { TestService } from '@ledgerline/platform';
-import { APPLY, charge, dbOf, gql, startWalletsOnPrivateNats, T0, uniq } from './support';
+import { APPLY, charge, dbOf, eventually, gql, startWalletsOnPrivateNats, T0, uniq } from './support';
 
 let svc: TestService;
 let stop: (() => Promise<void>) | undefined;
@@ -32,16 +32,6 @@ async function created(billingAccountId: string, creditLimit: string | null, cus
 async function changed(billingAccountId: string, creditLimit: string | null) {
   const data = { billingAccountId, paymentMode: 'POSTPAID', currency: 'EUR', creditLimit, autopay: false, changed: ['creditLimit'] };
   await svc.runtime.messaging.js.publish(EVENTS.billingAccountChanged.subject, JSON.stringify(createCloudEvent({ source: 'ledgerline/subscribers', type: EVENTS.billingAccountChanged.type, subject: billingAccountId, time: T0, key: [billingAccountId, String(creditLimit), 'creditLimit'], data })));
-}
-
-async function eventually<T>(probe: () => Promise<T | null | undefined>, timeoutMs = 10_000): Promise<T | null> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) return null;
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /** The subscribers consumer's messages delivered and not acknowledged (a poison event stays here for ever). */
