@@ -169,7 +169,7 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
       c.reply = fail('QUOTA_LIMIT_REACHED', d.reason ?? 'QUOTA_LIMIT_REACHED', 'No allowance or balance left for this service');
       continue;
     }
-    const id = newId('bucket').replace(/^bkt_/, 'rsv_');
+    const id = newId('reservation');
     const validity = reserveValiditySeconds(req.validitySeconds);
     const source = wallet.payment_mode === 'PREPAID' ? wallet.id : accountId(wallet.billing_account_id, 'UNBILLED_RECEIVABLE', wallet.currency);
     const entries: Entry[] = [];
