@@ -158,6 +158,9 @@ describe('production NATS authorization (deploy/nats/authorization.conf)', () =>
     const configured = [...text.matchAll(/"\$JS\.API\.CONSUMER\.CREATE\.BILLING\.events_hub_(webhooks_\w+)\.(billing\.[^"]+)"/g)].map((m) => `${m[1]} ${m[2]}`).sort();
     const created = consumerFilters().map((filter) => `webhooks_${filter.replace(/^billing\./, '').replace(/\.>$/, '').replace(/\.\*$/, '').replace(/\./g, '_')} ${filter}`).sort();
     expect(configured).toEqual(created);
+    // Replays (throw-away consumers of any name) over the same areas: a partner's replay of an area left out is refused.
+    const replays = [...text.matchAll(/"\$JS\.API\.CONSUMER\.CREATE\.BILLING\.\*\.(billing\.[^"]+)"/g)].map((m) => m[1]!).sort();
+    expect(replays).toEqual(consumerFilters());
   });
 
   it("the partner's durables cover every event subject and no work subject, and each can be created", async () => {
