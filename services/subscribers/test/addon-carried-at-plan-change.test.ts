@@ -1,7 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '@ledgerline/contracts';
 import { activateDueSubscriptions } from '../src/application/activate-due-subscriptions';
-import type { CatalogOffer } from '../src/ports/catalog-client';
 import { ORDER_FIELDS, startHarness, type FileCatalog, type Harness } from './support';
 
 /**
@@ -14,14 +13,12 @@ import { ORDER_FIELDS, startHarness, type FileCatalog, type Harness } from './su
  * Line: Europe/Berlin, bill cycle day 1, so a downgrade from 16 November starts 2026-11-30T23:00Z.
  */
 let h: Harness;
-const realOffer = new Map<string, (code: string) => Promise<CatalogOffer | null>>();
+let unrestrict = (): void => {};
 beforeAll(async () => {
   h = await startHarness({ now: '2026-11-16T10:00:00Z' });
-  const catalog = h.catalogClient as FileCatalog;
-  realOffer.set('offer', catalog.offer.bind(catalog));
 });
 afterEach(() => {
-  (h.catalogClient as FileCatalog).offer = realOffer.get('offer')!;
+  unrestrict();
   h.clock.set('2026-11-16T10:00:00Z');
 });
 afterAll(async () => {
@@ -30,11 +27,7 @@ afterAll(async () => {
 
 /** The catalog sells `codes` only with `plans` from now on (the test's catalog, in memory). */
 function restrictOffers(codes: string[], plans: string[]): void {
-  const real = realOffer.get('offer')!;
-  (h.catalogClient as FileCatalog).offer = async (code: string) => {
-    const offer = await real(code);
-    return offer && codes.includes(code) ? { ...offer, compatiblePlans: plans } : offer;
-  };
+  unrestrict = (h.catalogClient as FileCatalog).sellOnlyWith(codes, plans);
 }
 
 const gql = (q: string, v: Record<string, unknown>) => h.ok(q, v);

@@ -5,7 +5,6 @@
 // `addon.ended` names the buckets wallets revokes. Real PostgreSQL and NATS (outbox), in-process orders.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS, type Caller } from '@ledgerline/contracts';
-import type { CatalogOffer } from '../src/ports/catalog-client';
 import { startHarness, type FileCatalog, type Harness } from './support';
 
 let h: Harness;
@@ -136,12 +135,7 @@ describe('endAddOn', () => {
     h.clock.set('2026-11-16T10:00:00Z');
     const { lineId } = await newLine('FAMILY_SHARE_50GB');
     await buy(lineId, 'DATA_BOOST_5GB');
-    const catalog = h.catalogClient as FileCatalog;
-    const real = catalog.offer.bind(catalog);
-    catalog.offer = async (code: string): Promise<CatalogOffer | null> => {
-      const o = await real(code);
-      return o && code === 'DATA_BOOST_5GB' ? { ...o, compatiblePlans: ['FAMILY_SHARE_50GB'] } : o;
-    };
+    const restore = (h.catalogClient as FileCatalog).sellOnlyWith(['DATA_BOOST_5GB'], ['FAMILY_SHARE_50GB']);
     try {
       h.clock.set('2026-11-18T10:00:00Z');
       const CHANGE = `mutation($i: ChangePlanInput!) { changePlan(input: $i) { order { status } preview { timing carriedAddOns { code } } } }`;
@@ -151,7 +145,7 @@ describe('endAddOn', () => {
       expect((await h.ok(END, { i: { lineId, offerCode: 'DATA_BOOST_5GB', idempotencyKey: 'end-for-change' } })).endAddOn.refund).toEqual({ amount: '4.67', currency: 'EUR' }); // 28 days left
       expect((await h.ok(CHANGE, { i: { lineId, planCode: 'POSTPAID_20GB' } })).changePlan).toEqual({ order: { status: 'COMPLETED' }, preview: { timing: 'END_OF_CYCLE', carriedAddOns: [] } });
     } finally {
-      catalog.offer = real;
+      restore();
     }
   });
 

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CatalogOffer } from '../src/ports/catalog-client';
 import { startHarness, type FileCatalog, type Harness } from './support';
 
 /**
@@ -49,17 +48,12 @@ describe('plan-change preview: the add-ons carried to the new plan', () => {
     const lineId = await newLine('FAMILY_SHARE_50GB');
     expect((await h.ok(PREVIEW, { i: { lineId, planCode: 'POSTPAID_20GB' } })).previewPlanChange.carriedAddOns).toEqual([]);
     await buy(lineId, 'DATA_BOOST_5GB');
-    const catalog = h.catalogClient as FileCatalog;
-    const real = catalog.offer.bind(catalog);
-    catalog.offer = async (code: string): Promise<CatalogOffer | null> => {
-      const o = await real(code);
-      return o && code === 'DATA_BOOST_5GB' ? { ...o, compatiblePlans: ['FAMILY_SHARE_50GB'] } : o;
-    };
+    const restore = (h.catalogClient as FileCatalog).sellOnlyWith(['DATA_BOOST_5GB'], ['FAMILY_SHARE_50GB']);
     try {
       const r = await h.subscribers.request<any>(PREVIEW, { i: { lineId, planCode: 'POSTPAID_20GB' } });
       expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'PLAN_CHANGE_ADDON_INCOMPATIBLE', offerCode: 'DATA_BOOST_5GB' });
     } finally {
-      catalog.offer = real;
+      restore();
     }
   });
 });

@@ -31,13 +31,25 @@ export class FileCatalog implements CatalogClient {
   async currentPlanVersion(code: string) {
     return this.plans.get(code) ?? null;
   }
+  /** Offers a test sells only with some plans (sellOnlyWith), by code. */
+  private readonly restricted = new Map<string, string[]>();
   async offer(code: string) {
     const dir = new URL('../../../catalog/offers/', import.meta.url);
     for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.json'))) {
       const doc = JSON.parse(fs.readFileSync(new URL(f, dir), 'utf8'));
-      if (doc.code === code) return offerFromDocument(doc);
+      if (doc.code !== code) continue;
+      const offer = offerFromDocument(doc);
+      const plans = this.restricted.get(code);
+      return plans ? { ...offer, compatiblePlans: plans } : offer;
     }
     return null;
+  }
+  /** From now on the catalog sells `codes` only with `plans`; the answer undoes it. */
+  sellOnlyWith(codes: string[], plans: string[]): () => void {
+    for (const code of codes) this.restricted.set(code, plans);
+    return () => {
+      for (const code of codes) this.restricted.delete(code);
+    };
   }
   async planVersionDocument(id: string) {
     return [...this.plans.values()].find((p) => p.versionId === id)?.document ?? null;

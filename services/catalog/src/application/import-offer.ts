@@ -1,15 +1,9 @@
-import { LockMode } from '@mikro-orm/core';
 import { conflict, DomainError, type Caller, type OfferPublishedData } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
 import { validateOffer, type OfferDocument } from '@ledgerline/rating';
 import { Offer } from '../persistence/entities';
 import { recordOfferAudit } from './offer-audit';
-
-/** The offer row, locked until the transaction ends on PostgreSQL (SQLite runs one writer at a time). */
-export async function lockOffer(em: Em, code: string): Promise<Offer | null> {
-  const postgres = em.getPlatform().constructor.name.startsWith('PostgreSql');
-  return em.findOne(Offer, { code }, postgres ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {});
-}
+import { lockOffer } from './plan-locks';
 
 /**
  * Creates or changes an add-on offer from its document (catalog/offers/*.json), audited (CREATED /

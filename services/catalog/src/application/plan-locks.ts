@@ -1,7 +1,7 @@
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { conflict, newId } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { Plan } from '../persistence/entities';
+import { Offer, Plan } from '../persistence/entities';
 import type { PlanHeader } from './plan-documents';
 
 /**
@@ -12,8 +12,17 @@ import type { PlanHeader } from './plan-documents';
  * first wrote. SQLite runs one writer at a time (one connection) and needs no lock.
  */
 export async function lockPlan(em: Em, where: { id: string } | { code: string }): Promise<Plan | null> {
-  const postgres = em.getPlatform().constructor.name.startsWith('PostgreSql');
-  return em.findOne(Plan, where, postgres ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {});
+  return em.findOne(Plan, where, lockedRead(em));
+}
+
+/** The same for an add-on offer: importing and retiring one lock its row first. */
+export async function lockOffer(em: Em, code: string): Promise<Offer | null> {
+  return em.findOne(Offer, { code }, lockedRead(em));
+}
+
+/** Find options of a locked, fresh read: `for update` on PostgreSQL, nothing on SQLite (one writer at a time). */
+function lockedRead(em: Em): { lockMode?: LockMode.PESSIMISTIC_WRITE; refresh?: boolean } {
+  return em.getPlatform().constructor.name.startsWith('PostgreSql') ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {};
 }
 
 /**

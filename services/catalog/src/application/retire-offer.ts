@@ -1,6 +1,6 @@
 import { badInput, notFound, type Caller, type OfferRetiredData } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
-import { lockOffer } from './import-offer';
+import { lockOffer } from './plan-locks';
 import { recordOfferAudit } from './offer-audit';
 
 /**
