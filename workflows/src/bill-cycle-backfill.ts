@@ -97,6 +97,12 @@ export interface BillCycleBackfillOptions {
   now: Date;
   /** Look only: report what would be started, start nothing. */
   dryRun?: boolean;
+  /**
+   * Start again cycles someone ended on purpose (TERMINATED or CANCELLED in Temporal). Off by default:
+   * an operator who terminated a stuck or unwanted cycle must not see it come back at the next worker
+   * start (`BILL_CYCLE_BACKFILL=on`); FAILED and TIMED_OUT cycles are always started again.
+   */
+  restartEnded?: boolean;
   /** Accounts per page (default 100). */
   pageSize?: number;
   logger?: BackfillLogger;
@@ -123,6 +129,9 @@ async function backfillOne(o: BillCycleBackfillOptions, a: PostpaidAccount): Pro
   if (previous === 'RUNNING') return { billingAccountId, action: 'skipped', reason: 'its bill cycle is running' };
   // A completed cycle means the account closed (the only way a cycle ends): never started again.
   if (previous === 'COMPLETED') return { billingAccountId, action: 'skipped', reason: 'its bill cycle ended (the account closed)' };
+  if ((previous === 'TERMINATED' || previous === 'CANCELLED') && !o.restartEnded) {
+    return { billingAccountId, action: 'skipped', reason: `its bill cycle was ${previous.toLowerCase()} by an operator (restart it with --restart-ended)` };
+  }
   const input: BillCycleInput = { billingAccountId, billCycleDay: a.billCycleDay, timezone: a.timezone, startFrom: periodContaining(o.now, a.billCycleDay, a.timezone).periodStart };
   if (o.dryRun) return { billingAccountId, action: 'would-start', input, previous };
   try {

@@ -105,6 +105,32 @@ describe('bill-cycle backfill: open postpaid accounts without a running cycle ge
     });
   });
 
+  it('a cycle an operator terminated stays ended unless asked (restartEnded)', async () => {
+    const taskQueue = uniqueId('tq');
+    const systems = fakeSystems();
+    const T = await openAccount('POSTPAID');
+    const worker = await startWorker(env.nativeConnection, systems, { taskQueue });
+    await worker.runUntil(async () => {
+      const now = new Date(await env.currentTimeMs());
+      await startBillCycle(env.client, { billingAccountId: T, billCycleDay: 1, timezone: TZ, startFrom: periodContaining(now, 1, TZ).periodStart }, { taskQueue });
+      await env.client.workflow.getHandle(billCycleWorkflowId(T)).terminate('moved to manual billing');
+      expect(await status(T)).toBe('TERMINATED');
+      const only = (entries: BackfillEntry[]) => entries.filter((e) => e.billingAccountId === T);
+
+      // The worker's backfill at start (BILL_CYCLE_BACKFILL=on) must not bring it back.
+      const plain = await backfillBillCycles({ accounts: accounts(), client: env.client, taskQueue, now });
+      expect(only(plain.entries)).toEqual([{ billingAccountId: T, action: 'skipped', reason: expect.stringContaining('terminated by an operator') }]);
+      expect(await status(T)).toBe('TERMINATED');
+
+      // Asked for: started again, naming what it replaces.
+      const dry = await backfillBillCycles({ accounts: accounts(), client: env.client, taskQueue, now, restartEnded: true, dryRun: true });
+      expect(only(dry.entries)).toEqual([expect.objectContaining({ action: 'would-start', previous: 'TERMINATED' })]);
+      const asked = await backfillBillCycles({ accounts: accounts(), client: env.client, taskQueue, now, restartEnded: true });
+      expect(only(asked.entries)).toEqual([expect.objectContaining({ action: 'started', previous: 'TERMINATED' })]);
+      expect(await status(T)).toBe('RUNNING');
+    });
+  });
+
   it('an account closed between the listing and the start: its cycle is started and told, closing the final period at closedAt', async () => {
     const taskQueue = uniqueId('tq');
     const systems = fakeSystems();

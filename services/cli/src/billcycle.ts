@@ -30,8 +30,9 @@ export function registerBillCycleCommands(program: Command): void {
       'Start the bill cycle of every open postpaid account that has none running (accounts opened before the bill-cycle bridge ran), from the cycle period containing now. Idempotent: run it again, or beside the worker, and each account still has one cycle.',
     )
     .option('--dry-run', 'print what would be started, start nothing')
+    .option('--restart-ended', 'also start again cycles an operator terminated or cancelled (skipped by default)')
     .option('--page-size <n>', 'accounts read per request (1-500, default 100)', wholeNumber('--page-size', 500))
-    .action(async (o: { dryRun?: boolean; pageSize?: number }) => {
+    .action(async (o: { dryRun?: boolean; restartEnded?: boolean; pageSize?: number }) => {
       const address = process.env.TEMPORAL_ADDRESS || '127.0.0.1:7233';
       let connection: Connection;
       try {
@@ -48,6 +49,7 @@ export function registerBillCycleCommands(program: Command): void {
           taskQueue: process.env.TEMPORAL_TASK_QUEUE || 'ledgerline',
           now: new Date(),
           dryRun: Boolean(o.dryRun),
+          restartEnded: Boolean(o.restartEnded),
           pageSize: o.pageSize,
           onEntry: (e) => {
             counts[e.action === 'skipped' ? 'skipped' : e.action === 'failed' ? 'failed' : 'started'] += 1;
