@@ -393,6 +393,27 @@ export interface WalletPaidOutData {
 }
 
 /**
+ * `data` of `walletPayoutReturned`: a payout the bank sent back, recorded by finance (returnPayout):
+ * `amount` (the whole payout) is back on the wallet (ledger: + wallet, − PAYMENTS_CLEARING);
+ * `balanceAfter` is what can be paid out again. Once per payout (key = the payout id).
+ */
+export interface WalletPayoutReturnedData {
+  payoutId: string;
+  walletId: string;
+  billingAccountId: string;
+  amount: { amount: string; currency: string };
+  balanceAfter: { amount: string; currency: string };
+  /** The returned transfer's reference (the payout's). */
+  payoutReference: string;
+  returnReason: string;
+  /** Who recorded the return (the caller's subject) and as what role. */
+  returnedBy: string;
+  returnedByRole: string;
+  /** ISO date-time. */
+  returnedAt: string;
+}
+
+/**
  * `data` of `rechargeRefused`: a bank transfer confirmed after its closed wallet was settled. The
  * money arrived (bankReference) but nothing was credited: finance returns it to the payer directly.
  * Once per recharge (key = the recharge id).

@@ -1,4 +1,4 @@
-import { Decimal, DomainError, conflict, isApprover, newId, notFound, type Caller, type WalletPaidOutData } from '@ledgerline/contracts';
+import { Decimal, DomainError, conflict, isApprover, newId, notFound, type Caller, type WalletPaidOutData, type WalletPayoutReturnedData } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { accountId, findTransaction, lockIdempotencyKey, newTxId, postTransactions, replayOrConflict, requestHash } from './ledger';
@@ -27,6 +27,12 @@ export interface WalletPayoutRow {
   paid_out_by_role: string;
   transaction_id: string;
   created_at: Date;
+  /** Set once the bank sent the payout back (returnPayout). */
+  returned_at: Date | null;
+  return_reason: string | null;
+  returned_by: string | null;
+  returned_by_role: string | null;
+  return_transaction_id: string | null;
 }
 
 /** Why a payout is refused before the wallet is settled: late usage or a confirmed transfer could still move the balance. */
@@ -46,9 +52,7 @@ export const PAYOUT_EXCEEDS_BALANCE = 'PAYOUT_EXCEEDS_BALANCE';
  * request under the key is CONFLICT IDEMPOTENCY_KEY_REUSED.
  */
 export async function payOutWallet(sql: Sql, c: PayOutWalletCommand): Promise<WalletPayoutRow> {
-  if (!(c.caller.role === 'SYSTEM' || isApprover(c.caller))) {
-    throw new DomainError('FORBIDDEN', 'Only an approver (ADMIN, or an AGENT with scope billing:approve) or the system may pay a wallet out', { field: 'input' }, 'FORBIDDEN');
-  }
+  assertMayPayOut(c.caller, 'pay a wallet out');
   checkKey(c.idempotencyKey);
   const amount = enteredAmount(c.amount, 'input.amount');
   const reference = typeof c.payoutReference === 'string' ? c.payoutReference.trim() : '';
@@ -90,6 +94,76 @@ export async function payOutWallet(sql: Sql, c: PayOutWalletCommand): Promise<Wa
     payoutReference: reference, paidOutBy: row.paid_out_by, paidOutByRole: row.paid_out_by_role, paidOutAt: c.now.toISOString(),
   };
   await insertOutbox(sql, [eventRow('walletPaidOut', wallet.id, [row.id], c.now, data)]);
+  return row;
+}
+
+/** Money leaving the company, or coming back from a failed transfer, takes a second pair of eyes. */
+function assertMayPayOut(caller: Caller, what: string): void {
+  if (!(caller.role === 'SYSTEM' || isApprover(caller))) {
+    throw new DomainError('FORBIDDEN', `Only an approver (ADMIN, or an AGENT with scope billing:approve) or the system may ${what}`, { field: 'input' }, 'FORBIDDEN');
+  }
+}
+
+export interface ReturnPayoutCommand {
+  payoutId: string;
+  /** Why the bank sent it back (account closed, name mismatch…), as the bank's return says. */
+  reason: string;
+  idempotencyKey: string;
+  caller: Caller;
+  now: Date;
+}
+
+/** Why a second return of one payout is refused: its money came back once already. */
+export const PAYOUT_ALREADY_RETURNED = 'PAYOUT_ALREADY_RETURNED';
+
+/**
+ * The bank sent a payout back (the customer's account was closed, the name did not match): its
+ * money is no longer on its way to the customer but sits in payments clearing with no owner. The
+ * ledger moves the whole payout back (+ wallet, − PAYMENTS_CLEARING, kind PAYOUT_RETURN), the
+ * payout row records the return and `billing.wallets.wallet.payoutreturned` says so, in one
+ * transaction; finance then pays it out again (payOutWalletBalance) to a corrected account. Locks:
+ * the wallet, the key, then the payout row, as a payout takes the wallet then the key, so a return
+ * and a payout of one wallet queue rather than deadlock, and two returns of one payout move the
+ * money once (the second: CONFLICT PAYOUT_ALREADY_RETURNED). Idempotent by key, as a payout.
+ */
+export async function returnPayout(sql: Sql, c: ReturnPayoutCommand): Promise<WalletPayoutRow> {
+  assertMayPayOut(c.caller, 'record a returned payout');
+  checkKey(c.idempotencyKey);
+  const reason = typeof c.reason === 'string' ? c.reason.trim() : '';
+  if (reason.length < 3 || reason.length > 500) {
+    throw new DomainError('RETURN_REASON_REQUIRED', "Give the bank's reason for the return (3 to 500 characters)", { field: 'input.reason' }, 'BAD_USER_INPUT');
+  }
+  const found = typeof c.payoutId === 'string' ? (await sql.query<WalletPayoutRow>(`select * from wallet_payout where id = $1`, [c.payoutId]))[0] : undefined;
+  if (!found) throw notFound('Payout', String(c.payoutId), 'input.payoutId');
+  const wallet = (await walletById(sql, found.wallet_id, true))!;
+  const key = `PAYOUT_RETURN:${c.idempotencyKey}`;
+  const hash = requestHash({ p: found.id, r: reason });
+  await lockIdempotencyKey(sql, key);
+  const existing = await findTransaction(sql, key);
+  if (existing) {
+    replayOrConflict(existing, hash);
+    return (await sql.query<WalletPayoutRow>(`select * from wallet_payout where return_transaction_id = $1`, [existing.id]))[0]!;
+  }
+  const payout = (await sql.query<WalletPayoutRow>(`select * from wallet_payout where id = $1 for update`, [found.id]))[0]!;
+  if (payout.returned_at) {
+    throw conflict(PAYOUT_ALREADY_RETURNED, `Payout ${payout.id} was returned already at ${new Date(payout.returned_at).toISOString()}: its money is back on wallet ${payout.wallet_id}`, { field: 'input.payoutId', payoutId: payout.id });
+  }
+  const amount = new Decimal(payout.amount);
+  const txId = newTxId();
+  await postTransactions(sql, [{ id: txId, idempotencyKey: key, kind: 'PAYOUT_RETURN', billingAccountId: payout.billing_account_id, requestHash: hash, reference: payout.id, entries: [
+    { accountId: accountId(payout.billing_account_id, 'PAYMENTS_CLEARING', payout.currency), unit: payout.currency, amount: amount.negated() },
+    { accountId: payout.wallet_id, unit: payout.currency, amount },
+  ] }], c.now);
+  const row = (await sql.query<WalletPayoutRow>(
+    `update wallet_payout set returned_at = $2, return_reason = $3, returned_by = $4, returned_by_role = $5, return_transaction_id = $6 where id = $1 returning *`,
+    [payout.id, c.now, reason, c.caller.subject, c.caller.role, txId],
+  ))[0]!;
+  const data: WalletPayoutReturnedData = {
+    payoutId: row.id, walletId: row.wallet_id, billingAccountId: row.billing_account_id,
+    amount: { amount: fmt(amount), currency: row.currency }, balanceAfter: { amount: fmt(new Decimal(wallet.balance).plus(amount)), currency: row.currency },
+    payoutReference: row.payout_reference, returnReason: reason, returnedBy: c.caller.subject, returnedByRole: c.caller.role, returnedAt: c.now.toISOString(),
+  };
+  await insertOutbox(sql, [eventRow('walletPayoutReturned', row.wallet_id, [row.id, 'returned'], c.now, data)]);
   return row;
 }
 

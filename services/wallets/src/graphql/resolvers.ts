@@ -10,7 +10,7 @@ import { closeTopupKey } from '../application/close-topup-key';
 import { closeCharge } from '../application/close-charge';
 import { CHARGE_ID_CONFLICT, applyChargesIn } from '../application/apply-charges';
 import { adjustBalance, type AdjustmentRow } from '../application/adjust-balance';
-import { payOutWallet, payoutsOf, type WalletPayoutRow } from '../application/pay-out-wallet';
+import { payOutWallet, payoutsOf, returnPayout, type WalletPayoutRow } from '../application/pay-out-wallet';
 import { approveAdjustment, expiresAt, gateAdjustment, listAdjustmentRequests, rejectAdjustment, type AdjustmentRequestRow, type RequestStatus } from '../application/balance-adjustment-approvals';
 import { issueVoucher, redeemVoucher } from '../application/vouchers';
 import { confirmBankTransfer, recharge, requireConfirmed, type RechargeRow } from '../application/recharge';
@@ -140,6 +140,10 @@ export const resolvers = {
       const payout = await mutate(ctx, (sql, t) => payOutWallet(sql, { ...input, caller: ctx.caller, now: t }));
       return { payout, wallet: await walletById(db(ctx), payout.wallet_id) };
     },
+    returnPayout: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      const payout = await mutate(ctx, (sql, t) => returnPayout(sql, { ...input, caller: ctx.caller, now: t }));
+      return { payout, wallet: await walletById(db(ctx), payout.wallet_id) };
+    },
     approveBalanceAdjustment: async (_: unknown, { input }: { input: { id: string } }, ctx: WalletsContext) => {
       const r = await mutate(ctx, (sql, t) => approveAdjustment(sql, { id: input.id, caller: ctx.caller, now: t, ttlHours: depsOf(ctx.runtime).approvalTtlHours }));
       return { request: r.row, adjustment: r.adjustment, wallet: await walletById(db(ctx), r.row.wallet_id) };
@@ -264,6 +268,11 @@ export const resolvers = {
     paidOutByRole: (p: WalletPayoutRow) => p.paid_out_by_role,
     transactionId: (p: WalletPayoutRow) => p.transaction_id,
     createdAt: (p: WalletPayoutRow) => p.created_at,
+    status: (p: WalletPayoutRow) => (p.returned_at ? 'RETURNED' : 'PAID_OUT'),
+    returnedAt: (p: WalletPayoutRow) => p.returned_at,
+    returnReason: (p: WalletPayoutRow) => p.return_reason,
+    returnedBy: (p: WalletPayoutRow) => p.returned_by,
+    returnTransactionId: (p: WalletPayoutRow) => p.return_transaction_id,
   },
   Bucket: {
     billingAccountId: (b: BucketRow) => b.billing_account_id,

@@ -157,6 +157,21 @@ export const LEDGER_CHECKS: readonly { name: string; sql: string }[] = [
           limit 5`,
   },
   {
+    // returnPayout: a PAYOUT_RETURN transaction is the return of exactly one payout (its return_transaction_id),
+    // moving that payout's whole amount back onto its wallet (+ wallet, − PAYMENTS_CLEARING, two entries), after the
+    // payout; and a payout marked returned names such a transaction.
+    name: 'every returned payout came back onto its wallet, once',
+    sql: `select t.id, p.id as payout, p.amount, m.back, m.entries from ledger_transaction t
+            left join wallet_payout p on p.return_transaction_id = t.id
+            cross join lateral (select count(*) as entries, sum(e.amount) filter (where e.account_id = p.wallet_id) as back
+                                  from ledger_entry e where e.transaction_id = t.id) m
+           where t.kind = 'PAYOUT_RETURN' and (p.id is null or m.entries <> 2 or m.back is distinct from p.amount or p.returned_at < p.created_at)
+          union all
+          select p.return_transaction_id, p.id, p.amount, null, null from wallet_payout p left join ledger_transaction t on t.id = p.return_transaction_id
+           where (p.returned_at is null) <> (p.return_transaction_id is null) or (p.return_transaction_id is not null and (t.id is null or t.kind <> 'PAYOUT_RETURN'))
+          limit 5`,
+  },
+  {
     // redeemVoucher credits the voucher's face value (creditWallet: kind VOUCHER, reference = the voucher id, two
     // entries: + the wallet, − VOUCHER_CLEARING) and marks the voucher REDEEMED with that wallet and transaction, in
     // one DB transaction. So: a REDEEMED voucher has exactly one VOUCHER transaction, the one it names, crediting
