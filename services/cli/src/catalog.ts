@@ -132,11 +132,26 @@ async function publish(dir: string, options: { effectiveFrom?: string } = {}): P
     return 1;
   }
   const call = await graphClient();
+  // Each offer and plan on its own: one refused (a retired offer changed, a version scheduled, a date in the past) is
+  // shown and the others still go.
+  let refusedOffers = 0;
   for (const { file, document } of loaded.offers) {
-    await call('mutation($i: ImportOfferInput!) { importOffer(input: $i) { offer { code } } }', { i: { document } });
-    out(`offer ${document.code} (${file}) published`);
+    try {
+      const r = await call<{ importOffer: { offer: { status: string; retiredAt: string | null } } }>(
+        'mutation($i: ImportOfferInput!) { importOffer(input: $i) { offer { code status retiredAt } } }',
+        { i: { document } },
+      );
+      const o = r.importOffer.offer;
+      out(o.status === 'RETIRED' ? `offer ${document.code} (${file}): retired at ${o.retiredAt}, unchanged (not sold)` : `offer ${document.code} (${file}) published`);
+    } catch (error) {
+      if (!(error instanceof GraphCallError)) throw error;
+      refusedOffers += 1;
+      const [first, ...rest] = refusal(error, undefined);
+      out(`offer ${document.code} (${file}): not published: ${first}`);
+      for (const line of rest) out(line);
+    }
   }
-  // Each plan on its own: one refused (a version scheduled, a date in the past) is shown and the others still go.
+  if (refusedOffers) out(`${refusedOffers} offer(s) not published`);
   let refused = 0;
   for (const { file, document } of loaded.plans) {
     try {
@@ -155,11 +170,30 @@ async function publish(dir: string, options: { effectiveFrom?: string } = {}): P
     }
   }
   if (refused) out(`${refused} plan(s) not published`);
-  return refused ? 1 : 0;
+  return refused || refusedOffers ? 1 : 0;
+}
+
+/** retire-offer: takes an add-on offer off sale through the gateway (retireOffer); the refusal's message and code, exit 1. */
+async function retireOffer(code: string, reason: string): Promise<number> {
+  const call = await graphClient();
+  try {
+    const r = await call<{ retireOffer: { offer: { code: string; retiredAt: string; retiredReason: string } } }>(
+      'mutation($i: RetireOfferInput!) { retireOffer(input: $i) { offer { code retiredAt retiredReason } } }',
+      { i: { code, reason } },
+    );
+    const o = r.retireOffer.offer;
+    out(`offer ${o.code} retired at ${o.retiredAt}: ${o.retiredReason}`);
+    out('it is no longer sold or offered; add-ons bought before run until they lapse; its file in catalog/offers publishes as unchanged');
+    return 0;
+  } catch (error) {
+    if (!(error instanceof GraphCallError)) throw error;
+    for (const line of refusal(error, undefined)) out(`offer ${code} not retired: ${line}`);
+    return 1;
+  }
 }
 
 export function registerCatalogCommands(program: Command): void {
-  const catalog = program.command('catalog').description('The catalog as code: validate, diff, simulate and publish catalog/ files.');
+  const catalog = program.command('catalog').description('The catalog as code: validate, diff, simulate and publish catalog/ files; retire an add-on offer.');
   catalog
     .command('validate [paths...]')
     .description('Validate plan and offer files (default: the whole catalog/ directory); exits 1 listing every problem with its JSON pointer.')
@@ -186,5 +220,12 @@ export function registerCatalogCommands(program: Command): void {
     .option('--effective-from <date-time>', 'when the plans published take effect (RFC 3339 with an offset, e.g. 2026-05-01T00:00:00Z; default now): after any version already scheduled', effectiveFromOption)
     .action(async (dir: string | undefined, options: { effectiveFrom?: string }) => {
       process.exitCode = await publish(dir ?? DEFAULT_DIR, options);
+    });
+  catalog
+    .command('retire-offer <code>')
+    .description('Take an add-on offer off sale (retireOffer): no longer sold or offered as an upsell; add-ons bought before run until they lapse. Exit 1 with the reason if refused.')
+    .requiredOption('--reason <text>', 'why it is no longer sold (1 to 500 characters; kept in the audit trail and the event)')
+    .action(async (code: string, options: { reason: string }) => {
+      process.exitCode = await retireOffer(code, options.reason);
     });
 }

@@ -7,70 +7,33 @@
  * `importPlan`, and a refused plan is printed with the catalog's message, its reason code and what
  * to do, the other plans still published, exit 1.
  *
- * The CLI runs as users run it (services/cli/bin/ledgerline.mjs) against the real catalog service
- * (PostgreSQL); GATEWAY_URL points at a stand-in gateway that verifies the CLI's token and forwards
- * the request with the verified caller, as the gateway does.
+ * The CLI runs as users run it against the real catalog service behind a stand-in gateway
+ * (catalog-behind-gateway.ts).
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callerFromAuthorization, ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { ManualClock, type TestService } from '@ledgerline/platform';
+import { repoRoot as root, startCatalogBehindGateway, type CatalogBehindGateway } from './catalog-behind-gateway';
 
-const root = path.resolve(import.meta.dirname, '..', '..', '..');
+let env: CatalogBehindGateway;
 let svc: TestService;
-let server: http.Server;
-let url: string;
-let requests = 0;
 const clock = new ManualClock(new Date('2026-03-01T09:00:00Z'));
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catalog-publish-'));
 const planFile = path.join(dir, 'plans', 'prepaid-payg.json');
 const basePlan = JSON.parse(fs.readFileSync(path.join(root, 'catalog/plans/prepaid-payg.json'), 'utf8'));
 const writePlan = (name: string) => fs.writeFileSync(planFile, JSON.stringify({ ...basePlan, name }));
-
-// The CLI signs its own ADMIN token (development secret, or JWT_SECRET as the stand-in checks).
-const { LEDGERLINE_TOKEN: _ignored, ...cliEnv } = process.env;
-
-function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(root, 'services/cli/bin/ledgerline.mjs'), ...args], { cwd: root, env: { ...cliEnv, GATEWAY_URL: url } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const cli = (...args: string[]) => env.cli(...args);
 
 beforeAll(async () => {
-  const { catalogService } = await import('../../catalog/src/service');
-  svc = await startServiceForTest(catalogService, { clock });
-  server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', async () => {
-      requests += 1;
-      try {
-        const { query, variables } = JSON.parse(body);
-        const caller = await callerFromAuthorization(req.headers.authorization, process.env.JWT_SECRET);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(await svc.request(query, variables, caller)));
-      } catch (error) {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: `stand-in gateway: ${(error as Error).message}` }] }));
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as { port: number }).port}/graphql`;
+  env = await startCatalogBehindGateway(clock);
+  svc = env.svc;
   fs.mkdirSync(path.join(dir, 'plans'));
   fs.cpSync(path.join(root, 'catalog/offers'), path.join(dir, 'offers'), { recursive: true });
 });
 
-afterAll(async () => {
-  await new Promise((resolve) => server?.close(resolve));
-  await svc?.close();
-});
+afterAll(async () => env?.close());
 
 describe('ledgerline catalog publish --effective-from', () => {
   it('dates the publish after a scheduled version the catalog refused it for, and shows the refusal plainly', async () => {
@@ -110,12 +73,12 @@ describe('ledgerline catalog publish --effective-from', () => {
 
   it('refuses a malformed --effective-from before anything is sent, naming the option', async () => {
     for (const value of ['tomorrow', '2026-05-01', '2026-05-01T00:00:00', '2026-02-30T00:00:00Z', '2026-05-01T24:00:00Z']) {
-      const before = requests;
+      const before = env.requests();
       const r = await cli('catalog', 'publish', dir, '--effective-from', value);
       expect(r.status, value).toBe(1);
       expect(r.stderr, value).toContain("option '--effective-from <date-time>' argument");
       expect(r.stderr, value).toContain('give RFC 3339, e.g. 2026-05-01T00:00:00Z');
-      expect(requests, value).toBe(before);
+      expect(env.requests(), value).toBe(before);
     }
   });
 });
