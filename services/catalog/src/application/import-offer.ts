@@ -1,9 +1,8 @@
 import { conflict, DomainError, type Caller, type OfferPublishedData } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
 import { validateOffer, type OfferDocument } from '@ledgerline/rating';
-import { Offer } from '../persistence/entities';
 import { recordOfferAudit } from './offer-audit';
-import { lockOffer } from './plan-locks';
+import { lockOrCreateOffer } from './plan-locks';
 
 /**
  * Creates or changes an add-on offer from its document (catalog/offers/*.json), audited (CREATED /
@@ -22,15 +21,14 @@ export async function importOffer(em: Em, c: { document: unknown; actor: Caller;
   }
   const doc = c.document as OfferDocument;
   const document = JSON.stringify(doc);
-  let offer = await lockOffer(em, doc.code);
-  if (offer && offer.document === document) return { offer };
-  if (offer?.status === 'RETIRED') {
+  const { offer, created } = await lockOrCreateOffer(em, { code: doc.code, name: doc.name, currency: doc.currency, price: doc.price, document }, c.now);
+  if (!created && offer.document === document) return { offer };
+  if (offer.status === 'RETIRED') {
     throw conflict('OFFER_RETIRED', `Offer ${doc.code} was retired at ${offer.retiredAt?.toISOString()}: it is not changed any more; sell the new terms under a new code`, { field: 'input.document', offerCode: doc.code });
   }
-  const before = offer ? (JSON.parse(offer.document) as object) : {};
-  const action = offer ? 'UPDATED' : 'CREATED';
-  if (!offer) offer = em.create(Offer, { code: doc.code, name: doc.name, currency: doc.currency, price: doc.price, document, updatedAt: c.now, status: 'ACTIVE', retiredAt: null, retiredReason: null });
-  else Object.assign(offer, { name: doc.name, currency: doc.currency, price: doc.price, document, updatedAt: c.now });
+  const before = created ? {} : (JSON.parse(offer.document) as object);
+  const action = created ? 'CREATED' : 'UPDATED';
+  if (!created) Object.assign(offer, { name: doc.name, currency: doc.currency, price: doc.price, document, updatedAt: c.now });
   recordOfferAudit(em, { offerCode: doc.code, action, actor: c.actor, at: c.now, before, after: doc });
   const data: OfferPublishedData = {
     code: doc.code, name: doc.name, action, price: { amount: doc.price, currency: doc.currency }, validityDays: doc.validityDays,

@@ -20,6 +20,35 @@ export async function lockOffer(em: Em, code: string): Promise<Offer | null> {
   return em.findOne(Offer, { code }, lockedRead(em));
 }
 
+/** What a new offer row is made of (importOffer). */
+export interface NewOffer {
+  code: string;
+  name: string;
+  currency: string;
+  price: string;
+  document: string;
+}
+
+/**
+ * The offer with this code, locked; inserted from `fresh` when there is none (`created: true`). As for
+ * plans (lockOrCreatePlan): two first imports of one new offer at once do not collide on its code; the
+ * second's insert waits for the first's transaction, inserts nothing, and it reads the first's row.
+ */
+export async function lockOrCreateOffer(em: Em, fresh: NewOffer, now: Date): Promise<{ offer: Offer; created: boolean }> {
+  const existing = await lockOffer(em, fresh.code);
+  if (existing) return { offer: existing, created: false };
+  const inserted: unknown[] = await em.execute(
+    em.getKnex()('offer')
+      .insert({ ...fresh, updated_at: now, status: 'ACTIVE', retired_at: null, retired_reason: null })
+      .onConflict('code')
+      .ignore()
+      .returning('code'),
+  );
+  const offer = await lockOffer(em, fresh.code);
+  if (!offer) throw new Error(`offer ${fresh.code} was neither inserted nor found`);
+  return { offer, created: inserted.length > 0 };
+}
+
 /** Find options of a locked, fresh read: `for update` on PostgreSQL, nothing on SQLite (one writer at a time). */
 function lockedRead(em: Em): { lockMode?: LockMode.PESSIMISTIC_WRITE; refresh?: boolean } {
   return em.getPlatform().constructor.name.startsWith('PostgreSql') ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {};
