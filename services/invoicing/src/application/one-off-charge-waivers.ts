@@ -5,7 +5,8 @@ import { sql } from './sql';
 
 /**
  * Serialises the waiver and the posting of one one-off charge id (a transaction advisory lock). Lock
- * order: this before the account's credit lock (the waiver of a billed charge takes that next).
+ * order: the account's credit lock (when taken) before this one: a subscribers batch bills a closed
+ * account under it and then posts one-offs; the waiver of a posted charge takes it first too.
  */
 export async function lockOneOffChargeId(em: Em, id: string): Promise<void> {
   await sql(em).raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', ['one-off-charge', id]);

@@ -15,7 +15,8 @@
 //   staff's call; nothing changes).
 // Waived before: answered as it was (WAIVED_IN_ADVANCE, WAIVED or CREDITED with the same note), nothing
 // moves again. The waiver and addOneOffCharge of one id queue on the id's lock (lockOneOffChargeId), so
-// whichever comes second sees the other: never a charge posted past a waiver that did not see it.
+// whichever comes second sees the other: never a charge posted past a waiver that did not see it. The
+// waiver of a charge already posted takes its account's credit lock before the id's (see below).
 import { badInput, conflict, dec, minorUnits } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { isDraft, type InvoiceState } from '../domain/lifecycle';
@@ -38,15 +39,22 @@ export async function waiveOneOffCharge(em: Em, c: { id: string; reason: string;
   if (!c.id) throw badInput('input.id', 'Name the one-off charge (its id)', 'ONE_OFF_CHARGE_ID_MISSING');
   const k = sql(em);
   if (c.id.length > ONE_OFF_CHARGE_ID_MAX || c.id.includes('\u0000')) return { outcome: 'NOT_FOUND', creditNoteId: null, invoiceId: null };
+  // Lock order: the account's credit lock, then the id's (a subscribers batch bills a closed account under
+  // the credit lock, then posts its one-offs under their ids' locks). A charge already here names its
+  // account, so its credit lock comes first; an id with no charge yet needs only its own lock, unless
+  // the charge commits between the look and the lock (then the credit lock comes second: rare, and
+  // PostgreSQL's deadlock detection and the caller's retry cover it).
+  const before = await k('one_off_charge').where({ id: c.id }).first('billing_account_id');
+  if (before) await lockAccountCredit(em, before.billing_account_id);
   await lockOneOffChargeId(em, c.id);
   if (await waiverInAdvance(em, c.id)) return { outcome: 'WAIVED_IN_ADVANCE', creditNoteId: null, invoiceId: null };
-  const seen = await k('one_off_charge').where({ id: c.id }).first('billing_account_id');
+  const seen = before ?? (await k('one_off_charge').where({ id: c.id }).first('billing_account_id'));
   if (!seen) {
     await k('one_off_charge_waiver').insert({ id: c.id, reason, waived_at: c.now });
     return { outcome: 'WAIVED_IN_ADVANCE', creditNoteId: null, invoiceId: null };
   }
-  // Credit lock first (a credit note may bring account credit; billing takes it before the charges).
-  await lockAccountCredit(em, seen.billing_account_id);
+  // A credit note may bring account credit: billing takes the credit lock before the charges.
+  if (!before) await lockAccountCredit(em, seen.billing_account_id);
   const charge = await k('one_off_charge').where({ id: c.id }).forUpdate().first();
   if (charge.waived_at) return { outcome: charge.waived_credit_note_id ? 'CREDITED' : 'WAIVED', creditNoteId: charge.waived_credit_note_id ?? null, invoiceId: charge.invoice_id ?? null };
   if (!charge.invoice_id) {

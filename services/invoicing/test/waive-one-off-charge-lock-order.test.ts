@@ -1,0 +1,51 @@
+// The waiver of a posted one-off charge and a subscribers batch that re-posts it could deadlock.
+// The batch (one transaction) first bills a closed account, taking the account's credit lock, then
+// posts one-offs, each taking its id's lock (addOneOffCharge; a redelivered charge finds itself and
+// adds nothing). The waiver took the id's lock first and then, the charge being there, the credit
+// lock: the two waited on each other until PostgreSQL aborted one (40P01), a redelivery or an
+// activity retry later. Now the waiver of a charge it can see takes the credit lock before the id's
+// lock, the order the batch takes them in, so one waits for the other and both succeed.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addOneOffCharge } from '../src/application/read-model';
+import { lockAccountCredit } from '../src/application/credit';
+import { account, startHarness, subscribe, type Harness } from './support';
+import { disputeCalls, SYSTEM } from './dispute-support';
+
+let h: Harness;
+const { as } = disputeCalls(() => h);
+const WAIVE = 'mutation($i: WaiveOneOffChargeInput!) { waiveOneOffCharge(input: $i) { outcome } }';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  h = await startHarness('2026-10-01T08:00:00Z', { consume: false, runBillRuns: false });
+});
+afterAll(async () => h?.svc.close());
+
+describe('waiving a posted one-off beside a batch that holds the account credit lock and re-posts it', () => {
+  it('neither deadlocks: the batch posts nothing twice, the waiver waits and waives', async () => {
+    const acc = 'acc_waive_lock_order';
+    await account(h, acc);
+    await subscribe(h, acc, `sub_${acc}`, 'postpaid20', '2026-08-01T00:00:00Z');
+    const id = `dunning-inv_${acc}:late-fee`;
+    const charge = { id, billingAccountId: acc, code: 'LATE_FEE', description: 'Late payment fee', amount: { amount: '7.50', currency: 'EUR' }, now: new Date('2026-10-01T08:00:00Z') };
+    await h.svc.runtime.orm.em.fork().transactional((em) => addOneOffCharge(em, charge));
+
+    let creditHeld!: () => void;
+    const held = new Promise<void>((r) => (creditHeld = r));
+    // The batch: the credit lock (billing the closed account), a pause, then the redelivered one-off.
+    const batch = h.svc.runtime.orm.em.fork().transactional(async (em) => {
+      await lockAccountCredit(em, acc);
+      creditHeld();
+      await sleep(400); // the waiver starts meanwhile and queues on a lock
+      return addOneOffCharge(em, charge);
+    });
+    await held;
+    const waiver = as(SYSTEM, WAIVE, { i: { id, reason: 'the customer paid before the fee' } });
+    const [posted, waived] = await Promise.allSettled([batch, waiver]);
+    const seen = {
+      batch: posted.status === 'fulfilled' ? posted.value : String((posted as PromiseRejectedResult).reason),
+      waiver: waived.status === 'fulfilled' ? waived.value.waiveOneOffCharge.outcome : String((waived as PromiseRejectedResult).reason),
+    };
+    expect(seen).toEqual({ batch: { created: false, waived: false }, waiver: 'WAIVED' });
+  });
+});
