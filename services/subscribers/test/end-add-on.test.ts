@@ -83,6 +83,13 @@ describe('endAddOn', () => {
     const changed = (await events(EVENTS.subscriptionChanged.subject, lineId)).filter((e) => e.time === '2026-11-20T12:00:00.000Z');
     expect(changed.map((e) => e.data.addOns)).toEqual([[{ code: 'DATA_BOOST_5GB', startsAt: '2026-11-16T10:00:00.000Z', endsAt: '2026-11-20T12:00:00.000Z' }]]);
 
+    // The customer is told, with the credit and where it goes (a postpaid account: the next invoice).
+    const told = await h.rows<{ subject: string; content: string }>(`select subject, content from communication_message where line_id = $1 and template = 'ADD_ON_ENDED'`, [lineId]);
+    expect(told.length).toBeGreaterThan(0);
+    expect([...new Set(told.map((t) => `${t.subject} | ${t.content}`))]).toEqual([
+      `Data Boost 5 GB ended | Data Boost 5 GB on ${(await h.rows<{ msisdn: string }>('select msisdn from line where id = $1', [lineId]))[0]!.msisdn} ended on 2026-11-20 12:00 UTC. 4.17 EUR for its 25 unused days is credited on your next invoice.`,
+    ]);
+
     // The same request again (later): the first answer, nothing more written.
     h.clock.set('2026-11-21T09:00:00Z');
     const before = await h.counts();

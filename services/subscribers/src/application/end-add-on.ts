@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { badInput, conflict, notFound, type AddOnEndedData, type Money } from '@ledgerline/contracts';
+import { badInput, conflict, formatAmount, notFound, type AddOnEndedData, type Money } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
 import { addOnRefund, endPurchase, purchaseInForce, samePurchase, type AddOnEntry } from '../domain/add-ons';
 import { BillingAccount, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
@@ -8,6 +8,7 @@ import { addOnGrantKey } from './add-on-settlement';
 import type { LineOrderResult } from './add-line';
 import { emitOneOffCharge, emitOrderState, emitSubscription, SOURCE } from './events';
 import { assertNoOpenOrder, flushOrder, lockLine } from './line-orders';
+import { recordNotifications } from './notifications';
 import { findReplayedLineOrder, findReplayedOrder, placeOrder } from './place-order';
 import { currentSubscription } from './plans';
 
@@ -139,6 +140,27 @@ export async function endAddOn(em: Em, catalog: CatalogClient, c: EndAddOnComman
   await flushOrder(em);
   if (charge) emitOneOffCharge(em, charge);
   await em.flush();
+  // The customer hears of it whoever ended it (they, or an agent clearing the way for a plan change): once per order.
+  await recordNotifications(
+    em,
+    [
+      {
+        eventType: 'ADD_ON_ENDED',
+        eventId: `${order.id}:ADD_ON_ENDED`,
+        billingAccountId: account.id,
+        lineId: line.id,
+        template: 'ADD_ON_ENDED',
+        preferredChannel: null,
+        params: {
+          offerName: offer?.name ?? purchase.code,
+          msisdn: line.msisdn,
+          endedAt: `${ended.endedAt.slice(0, 16).replace('T', ' ')} UTC`,
+          ...(credit ? { refund: formatAmount(ended.refund.amount, ended.refund.currency), unusedDays: String(refund.unusedDays), creditGoes: account.paymentMode === 'PREPAID' ? 'to your balance' : 'on your next invoice' } : {}),
+        },
+      },
+    ],
+    now,
+  );
   return { line, order, ended };
 }
 

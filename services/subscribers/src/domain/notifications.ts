@@ -225,6 +225,12 @@ export function composeMessage(template: string, p: Record<string, string>): { s
       return { subject: 'Your dispute was not upheld', content: `${yourDispute(p)} was not upheld.${sentence(p.note)} ${paidOrDue(p)}` };
     case 'DISPUTE_WITHDRAWN':
       return { subject: 'Your dispute was withdrawn', content: `${yourDispute(p)} was withdrawn. ${paidOrDue(p)}` };
+    // An add-on ended before it lapsed (endAddOn): the unused whole days' credit, where the account takes credit.
+    case 'ADD_ON_ENDED':
+      return {
+        subject: `${p.offerName} ended`,
+        content: `${p.offerName} on ${p.msisdn} ended on ${p.endedAt}.${p.refund ? ` ${p.refund} for its ${p.unusedDays} unused days is credited ${p.creditGoes}.` : ''}`,
+      };
     case 'ALLOWANCE_EXPIRING':
       return { subject: `Your ${p.allowance} allowance expires soon`, content: `Your ${p.allowance} allowance (${p.remaining} left) expires on ${p.validTo}.` };
     default:
