@@ -11,6 +11,9 @@ import { eventually, freshMsisdn, ok, publishCatalog, startTestSystem, type Syst
  * (`oneoffcharge.created`, PLAN_CHANGE_PRORATION) that invoicing put on the same bill, so an
  * upgrade from 29.99 to 59.99 half-way through a month billed ~60.00 instead of ~45.00.
  *
+ * An add-on bought and ended early on a postpaid line: its price and the CREDIT for its unused days
+ * (subscribers' `oneoffcharge.created`, both) are on the period's bill.
+ *
  * Time: the change is made now (subscribers' clock is the wall's in a running system) in the
  * current period, so the bill shown is `previewNextInvoice`, the invoice the account gets at the
  * end of that period (the same composition the period's close runs). The weeks of the period
@@ -84,5 +87,26 @@ describe('a postpaid plan change, billed end to end', () => {
     expect(dec(bill.netTotal.amount).toFixed(2), JSON.stringify(bill.lines)).toBe(expected.reduce((a, e) => a.plus(e), dec(activation.netAmount)).toFixed(2));
     // No prorated one-off credit or charge for the change: the activation fee is the only one-off.
     expect(bill.lines.filter((l: { kind: string }) => l.kind !== 'RECURRING').map((l: { kind: string; description: string }) => [l.kind, l.description])).toEqual([['ONE_OFF', `Activation fee for ${line.msisdn}`]]);
+  });
+
+  it("an add-on bought and ended early: its price and the credit for its unused days are both on the period's bill", async () => {
+    const { accountId, line } = await postpaidLine(`Booster ${RUN}`, 'POSTPAID_20GB');
+    const bought = (await gql('mutation($i: AddAddOnInput!) { addAddOn(input: $i) { order { id } } }', { i: { lineId: line.lineId, offerCode: 'DATA_BOOST_5GB', idempotencyKey: `e2e-boost-${RUN}` } })).addAddOn;
+    await eventually(async () => ((await gql('query($id: ID!) { productOrder(id: $id) { status } }', { id: bought.order.id })).productOrder?.status === 'COMPLETED' ? true : null), 'the add-on order to complete', 60_000);
+    const ended = (await gql('mutation($i: EndAddOnInput!) { endAddOn(input: $i) { refund { amount currency } unusedDays } }', {
+      i: { lineId: line.lineId, offerCode: 'DATA_BOOST_5GB', reason: 'Bought by mistake', idempotencyKey: `e2e-boost-end-${RUN}` },
+    })).endAddOn;
+    expect(ended.unusedDays).toBe(29); // ended the day it was bought: that day counts as used
+    expect(ended.refund).toEqual({ amount: dec('5.00').times(29).dividedBy(30).toFixed(2), currency: 'EUR' });
+
+    // Both one-offs reach invoicing (oneoffcharge.created) and wait for the period's invoice.
+    const oneOffs = async () => (await preview(accountId)).lines.filter((l: { kind: string; description: string }) => l.kind === 'ONE_OFF' && l.description.includes('DATA_BOOST_5GB'));
+    await eventually(async () => ((await oneOffs()).length === 2 ? true : null), "the add-on's charge and credit on the next invoice", 60_000);
+    // The account's jurisdiction adds tax on top (net = the one-off's amount): 5.00 and the refund, net.
+    const [charge, credit] = (await oneOffs()).sort((a: { netAmount: string }, b: { netAmount: string }) => dec(b.netAmount).comparedTo(dec(a.netAmount)));
+    expect({ charge: [charge.description, dec(charge.netAmount).toFixed(2)], credit: [credit.description, dec(credit.netAmount).toFixed(2)] }).toEqual({
+      charge: [`DATA_BOOST_5GB for ${line.msisdn}`, '5.00'],
+      credit: [`Refund: DATA_BOOST_5GB for ${line.msisdn} ended, 29 of 30 days unused`, `-${ended.refund.amount}`],
+    });
   });
 });
