@@ -5,8 +5,14 @@ import { ManualClock, startPrivateNats, startServiceForTest, type TestService } 
 import { createWalletsService } from '../src/service';
 import { depsOf } from '../src/deps';
 import { checkLedgerInvariants } from '../src/persistence/invariants';
+import { runWalletJobs } from '../src/jobs/jobs';
 
 export const T0 = new Date('2026-11-25T10:00:00Z');
+export const HOUR = 3600_000;
+/** The closed-account tests' instants: the account closes an hour after T0 ... */
+export const CLOSED_AT = new Date(T0.getTime() + HOUR);
+/** ... and its balance is final at closedAt + the default grace (72 h). */
+export const FINAL_AT = new Date(CLOSED_AT.getTime() + 72 * HOUR);
 
 export async function startWallets(extraEnv: Record<string, string> = {}): Promise<{ svc: TestService; clock: ManualClock }> {
   const clock = new ManualClock(T0);
@@ -134,4 +140,19 @@ export async function startWalletsOnPrivateNats(extraEnv: Record<string, string>
     await nats.stop();
     throw error;
   }
+}
+
+/**
+ * A prepaid wallet holding `balance`, opened at T0, its account closed at CLOSED_AT and, unless
+ * `settle` is false, settled by the periodic jobs' first pass after FINAL_AT (the clock left there).
+ */
+export async function closedPrepaidWallet(svc: TestService, clock: ManualClock, balance: string, settle = true): Promise<{ billingAccountId: string; walletId: string }> {
+  clock.set(T0);
+  const w = await openPrepaid(svc, { balance });
+  await closeAccountAndWait(svc, w.billingAccountId, w.walletId, CLOSED_AT);
+  if (settle) {
+    clock.set(new Date(FINAL_AT.getTime() + 60_000));
+    expect((await runWalletJobs(dbOf(svc), clock.now())).walletsSettled).toBeGreaterThanOrEqual(1);
+  }
+  return w;
 }

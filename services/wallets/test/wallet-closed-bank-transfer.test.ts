@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '@ledgerline/contracts';
 import type { ManualClock, TestService } from '@ledgerline/platform';
 import { runWalletJobs } from '../src/jobs/jobs';
-import { T0, balanceOf, closeAccountAndWait, dbOf, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, startWalletsOnPrivateNats, uniq } from './support';
+import { CLOSED_AT, FINAL_AT, HOUR, T0, balanceOf, closeAccountAndWait, dbOf, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, startWalletsOnPrivateNats, uniq } from './support';
 
 let svc: TestService;
 let clock: ManualClock;
@@ -21,10 +21,6 @@ beforeAll(async () => {
 afterAll(async () => stop?.());
 afterEach(async () => expectInvariants(svc));
 
-const HOUR = 3600_000;
-const CLOSED_AT = new Date(T0.getTime() + HOUR);
-/** closedAt + the default grace (72 h). */
-const FINAL_AT = new Date(CLOSED_AT.getTime() + 72 * HOUR);
 const RECHARGE = `mutation($i: RechargeInput!) { recharge(input: $i) { recharge { id status } } }`;
 const CONFIRM = `mutation($i: ConfirmBankTransferInput!) { confirmBankTransfer(input: $i) { recharge { id status failure } } }`;
 

@@ -14,7 +14,7 @@ import { EVENTS, WORK_SUBJECTS, chargeResultsOf, createCloudEvent, type ChargeRe
 import type { ManualClock, TestService } from '@ledgerline/platform';
 import { runWalletJobs } from '../src/jobs/jobs';
 import { checkLedgerInvariants } from '../src/persistence/invariants';
-import { APPLY, T0, balanceOf, charge, closeAccountAndWait, dbOf, eventually, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, publishAccountClosed, startWallets, startWalletsOnPrivateNats, uniq } from './support';
+import { APPLY, CLOSED_AT, FINAL_AT, HOUR, T0, balanceOf, charge, closeAccountAndWait, dbOf, eventually, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, publishAccountClosed, startWallets, startWalletsOnPrivateNats, uniq } from './support';
 
 let svc: TestService;
 let clock: ManualClock;
@@ -26,10 +26,6 @@ beforeAll(async () => {
 afterAll(async () => stop?.());
 afterEach(async () => expectInvariants(svc));
 
-const HOUR = 3600_000;
-const CLOSED_AT = new Date(T0.getTime() + HOUR);
-/** closedAt + the default grace (72 h). */
-const FINAL_AT = new Date(CLOSED_AT.getTime() + 72 * HOUR);
 const WALLET = `query($id: ID!) { wallet(id: $id) { status closedAt finalAt settledAt balance { amount currency } } }`;
 const SET_BUDGET = `mutation($i: SetBudgetInput!) { setBudget(input: $i) { budget { id enabled } } }`;
 

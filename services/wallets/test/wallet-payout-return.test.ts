@@ -11,8 +11,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS, type Caller } from '@ledgerline/contracts';
 import type { ManualClock, TestService } from '@ledgerline/platform';
-import { runWalletJobs } from '../src/jobs/jobs';
-import { T0, balanceOf, closeAccountAndWait, dbOf, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, startWalletsOnPrivateNats, uniq } from './support';
+import { FINAL_AT, HOUR, closedPrepaidWallet, balanceOf, dbOf, expectInvariants, gql, outboxEventsOf, outcomeOf, startWalletsOnPrivateNats, uniq } from './support';
 
 let svc: TestService;
 let clock: ManualClock;
@@ -23,9 +22,6 @@ beforeAll(async () => {
 afterAll(async () => stop?.());
 afterEach(async () => expectInvariants(svc));
 
-const HOUR = 3600_000;
-const CLOSED_AT = new Date(T0.getTime() + HOUR);
-const FINAL_AT = new Date(CLOSED_AT.getTime() + 72 * HOUR);
 const PAID_OUT_AT = new Date(FINAL_AT.getTime() + 2 * HOUR);
 const RETURNED_AT = new Date(PAID_OUT_AT.getTime() + 48 * HOUR);
 
@@ -47,11 +43,7 @@ const returnIt = (payoutId: string, key = uniq('key'), reason = 'AC04 account cl
 
 /** A settled closed prepaid wallet holding `balance`, the clock just after its settlement. */
 async function settledWallet(balance: string) {
-  clock.set(T0);
-  const w = await openPrepaid(svc, { balance });
-  await closeAccountAndWait(svc, w.billingAccountId, w.walletId, CLOSED_AT);
-  clock.set(new Date(FINAL_AT.getTime() + 60_000));
-  expect((await runWalletJobs(dbOf(svc), clock.now())).walletsSettled).toBeGreaterThanOrEqual(1);
+  const w = await closedPrepaidWallet(svc, clock, balance);
   clock.set(PAID_OUT_AT);
   return w;
 }

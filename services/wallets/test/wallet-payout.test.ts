@@ -11,8 +11,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS, type Caller } from '@ledgerline/contracts';
 import type { ManualClock, TestService } from '@ledgerline/platform';
-import { runWalletJobs } from '../src/jobs/jobs';
-import { T0, balanceOf, closeAccountAndWait, dbOf, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, startWalletsOnPrivateNats, uniq } from './support';
+import { CLOSED_AT, FINAL_AT, HOUR, T0, closedPrepaidWallet, balanceOf, dbOf, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, startWalletsOnPrivateNats, uniq } from './support';
 
 let svc: TestService;
 let clock: ManualClock;
@@ -23,9 +22,6 @@ beforeAll(async () => {
 afterAll(async () => stop?.());
 afterEach(async () => expectInvariants(svc));
 
-const HOUR = 3600_000;
-const CLOSED_AT = new Date(T0.getTime() + HOUR);
-const FINAL_AT = new Date(CLOSED_AT.getTime() + 72 * HOUR);
 const AFTER_SETTLEMENT = new Date(FINAL_AT.getTime() + 2 * HOUR);
 
 const FINANCE: Caller = { role: 'AGENT', subject: 'finance-fay', scopes: ['billing:approve'] };
@@ -43,13 +39,7 @@ const payOut = (walletId: string, amount: string, key = uniq('key'), reference =
 
 /** A prepaid wallet with `balance`, its account closed at CLOSED_AT; settled by a job pass unless `settle` is false. */
 async function closedWallet(balance: string, settle = true) {
-  clock.set(T0);
-  const w = await openPrepaid(svc, { balance });
-  await closeAccountAndWait(svc, w.billingAccountId, w.walletId, CLOSED_AT);
-  if (settle) {
-    clock.set(new Date(FINAL_AT.getTime() + 60_000));
-    expect((await runWalletJobs(dbOf(svc), clock.now())).walletsSettled).toBeGreaterThanOrEqual(1);
-  }
+  const w = await closedPrepaidWallet(svc, clock, balance, settle);
   clock.set(AFTER_SETTLEMENT);
   return w;
 }
