@@ -368,7 +368,8 @@ async function suspendInRounds(status: DunningStatus, input: DunningInput, idemp
  * The suspension's counters on the worker's Prometheus endpoint (WORKER_METRICS_ADDRESS; Temporal's
  * workflow metricMeter records nothing while a history replays, so each counts once): failed rounds,
  * and dunnings whose suspension became stuck (past STUCK_ALERT_AFTER_FAILURES) or got through after
- * that: stuck − unstuck is how many are stuck now (less those ended by hand meanwhile).
+ * that. stuck − unstuck is not how many are stuck now (a worker restart starts both at 0, a dunning
+ * ended by hand while stuck is never unstuck): the alert counts failed rounds in a window instead.
  */
 function suspensionMetrics() {
   return {
