@@ -3,7 +3,8 @@
  * What review 4 changed must hold there too: the migrations (the partial unique index on open
  * drafts) apply; SQLite has no `select … for update`, and overlapping publishes and drafts are
  * still one publish and one draft (one writer at a time); the code prefix escapes LIKE wildcards
- * with the same `escape` clause as on PostgreSQL.
+ * with the same `escape` clause as on PostgreSQL. A new offer's row is inserted `on conflict do
+ * nothing … returning` (lockOrCreateOffer): what it returns decides CREATED, so it is pinned here too.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -38,6 +39,15 @@ describe('catalog on SQLite', () => {
     expect(twice.map((r) => r.errors?.[0]?.extensions?.code ?? 'OK')).toEqual(['OK', 'OK']);
     expect(twice.map((r) => r.data.importPlan.created).sort()).toEqual([false, true]);
     for (const f of ['prepaid-bundle-30d.json', 'postpaid-20gb.json']) expect((await svc.request(IMPORT, { i: { document: readJson(`plans/${f}`) } })).errors, f).toBeUndefined();
+  });
+
+  it('creates a new offer once from overlapping first imports, audited CREATED and announced once', async () => {
+    const doc = { ...readJson('offers/roam-world-pass-7d.json'), code: 'SQLITE_RACE_PASS', name: 'SQLite race pass' };
+    const answers = await Promise.all([1, 2, 3].map(() => svc.request('mutation($i: ImportOfferInput!) { importOffer(input: $i) { offer { code } } }', { i: { document: doc } })));
+    expect(answers.map((r) => r.errors?.[0]?.message ?? r.data.importOffer.offer.code)).toEqual(['SQLITE_RACE_PASS', 'SQLITE_RACE_PASS', 'SQLITE_RACE_PASS']);
+    expect((await svc.request('{ offer(code: "SQLITE_RACE_PASS") { audit { action } } }')).data.offer.audit).toEqual([{ action: 'CREATED' }]);
+    const events = (await svc.runtime.orm.em.fork().getConnection().execute(`select payload from outbox where subject = 'billing.catalog.offer.published'`)) as { payload: string }[];
+    expect(events.filter((r) => JSON.parse(r.payload).data.code === 'SQLITE_RACE_PASS')).toHaveLength(1);
   });
 
   it('matches the code prefix literally', async () => {
