@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { badInput, conflict, formatAmount, notFound, type AddOnEndedData, type Money } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
 import { addOnRefund, endPurchase, purchaseInForce, samePurchase, type AddOnEntry } from '../domain/add-ons';
+import { utcMinute } from '../domain/notifications';
 import { BillingAccount, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
 import { addOnGrantKey } from './add-on-settlement';
@@ -154,7 +155,7 @@ export async function endAddOn(em: Em, catalog: CatalogClient, c: EndAddOnComman
         params: {
           offerName: offer?.name ?? purchase.code,
           msisdn: line.msisdn,
-          endedAt: `${ended.endedAt.slice(0, 16).replace('T', ' ')} UTC`,
+          endedAt: utcMinute(ended.endedAt),
           ...(credit ? { refund: formatAmount(ended.refund.amount, ended.refund.currency), unusedDays: String(refund.unusedDays), creditGoes: account.paymentMode === 'PREPAID' ? 'to your balance' : 'on your next invoice' } : {}),
         },
       },

@@ -3,16 +3,16 @@
 import { formatAmount } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import type { UpsellOffer } from '../persistence/entities';
+import { utcMinute } from '../domain/notifications';
 import { recordNotifications } from './notifications';
 
-const ISO_MINUTE = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 /**
  * The parameters of an offer's UPSELL_OFFER / UPSELL_REMINDER text: the price in the currency's
  * minor unit ("5.00 EUR", "500 JPY", "1.500 KWD"), exact from the stored decimal string.
  */
 export function upsellMessageParams(offer: Pick<UpsellOffer, 'offerName' | 'price' | 'currency' | 'expiresAt'>): Record<string, string> {
-  return { offerName: offer.offerName, price: formatAmount(offer.price, offer.currency), expiresAt: ISO_MINUTE(offer.expiresAt) };
+  return { offerName: offer.offerName, price: formatAmount(offer.price, offer.currency), expiresAt: utcMinute(offer.expiresAt) };
 }
 
 /** The customer's message about the offer: once per template (and, for a failure, per order: `occasion`). */

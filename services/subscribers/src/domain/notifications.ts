@@ -55,6 +55,9 @@ const money = (v: unknown, mode: RoundingMode = 'HALF_EVEN'): string => {
 };
 const balance = (v: unknown): string => money(v, 'FLOOR');
 
+/** An instant as messages print it: to the minute, in UTC ("2026-11-20 12:00 UTC"). */
+export const utcMinute = (at: Date | string): string => `${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
 /** Builds the trigger for an event kind we notify about, or null (with the reason) when it cannot. */
 export type NotifyingKind = 'usageNotification' | 'balanceLow' | 'balanceDepleted' | 'bucketExpiring' | 'bundleFeeDue' | 'chargeDue' | 'disputeOpened' | 'disputeResolved';
 
