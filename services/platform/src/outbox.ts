@@ -45,6 +45,37 @@ export function checkOutboxPayloads(rows: readonly { subject: string; payload: s
 }
 
 /**
+ * Events of one CloudEvents type whose keys agree get one id (`createCloudEvent`), and the outbox
+ * keeps the first row of an id: that is what makes a replayed write a no-op. Two *different*
+ * events of a shared type (each has its own NATS subject, see `EVENTS`) given the same key would
+ * lose the second without a trace (a payout's return once vanished behind the payout). The raw
+ * SQL writes check for it: rows of one id on two subjects, within the write or against a row
+ * already queued (`EVENT_ID_CLASHES_SQL`), throw EVENT_ID_COLLISION and the caller's transaction
+ * fails whole. A published row pruned after its retention is no longer seen.
+ */
+export function refuseEventIdCollisions(rows: readonly { id: string; subject: string }[], queued: readonly { id: string; subject: string }[] = []): void {
+  const subjectOf = new Map(queued.map((q) => [q.id, q.subject]));
+  for (const r of rows) {
+    const taken = subjectOf.get(r.id);
+    if (taken !== undefined && taken !== r.subject) {
+      throw new DomainError(
+        'EVENT_ID_COLLISION',
+        `the ${r.subject} event would get id ${r.id}, which a ${taken} event already has (same CloudEvents type and key): give it a key of its own; nothing was written`,
+        { id: r.id, subject: r.subject, takenBy: taken },
+        'INTERNAL',
+      );
+    }
+    if (taken === undefined) subjectOf.set(r.id, r.subject);
+  }
+}
+
+/**
+ * The outbox rows already queued under one of the ids `$1` (text[]) with another subject than
+ * `$2` (text[], the same order): for refuseEventIdCollisions.
+ */
+export const EVENT_ID_CLASHES_SQL = `select o.id, o.subject from outbox o join unnest($1::text[], $2::text[]) as r(id, subject) on o.id = r.id and o.subject <> r.subject`;
+
+/**
  * Queues an event in the caller's transaction. If the transaction rolls back, the event never
  * existed; if it commits, the relay will publish it at least once. An event too large to publish
  * throws EVENT_TOO_LARGE here, before anything is written.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createCloudEvent, EVENTS, type EventName } from '@ledgerline/contracts';
-import { checkOutboxPayload, type Em, type Knex } from '@ledgerline/platform';
+import { checkOutboxPayload, refuseEventIdCollisions, type Em, type Knex } from '@ledgerline/platform';
 
 /** The knex bound to the entity manager's open transaction (or the pool outside one). */
 export function sql(em: Em): Knex {
@@ -46,7 +46,16 @@ export async function enqueueEvents(em: Em, name: EventName, time: Date, events:
     checkOutboxPayload(def.subject, payload); // EVENT_TOO_LARGE before anything is written
     return { id: event.id, subject: def.subject, payload, created_at: time, attempts: 0 };
   });
-  for (let i = 0; i < records.length; i += 1000) await sql(em)('outbox').insert(records.slice(i, i + 1000)).onConflict('id').ignore();
+  for (let i = 0; i < records.length; i += 1000) {
+    const chunk = records.slice(i, i + 1000);
+    const inserted: { id: string }[] = await sql(em)('outbox').insert(chunk).onConflict('id').ignore().returning('id');
+    if (inserted.length === chunk.length) continue;
+    // A row kept out is a replay of the same event, unless another event holds its id (refuseEventIdCollisions).
+    const written = new Set(inserted.map((r) => r.id));
+    const kept = chunk.filter((r) => !written.has(r.id));
+    const clashes: { id: string; subject: string }[] = await sql(em)('outbox').select('id', 'subject').whereIn('id', kept.map((r) => r.id)).whereNot('subject', def.subject);
+    refuseEventIdCollisions(kept, clashes);
+  }
 }
 
 export const iso = (d: Date | string): string => new Date(d).toISOString();

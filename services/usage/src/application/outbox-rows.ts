@@ -5,7 +5,7 @@
  * offers: once per line, period and what they are about) are also remembered for good in
  * `emitted_event`, because the relay deletes published rows after OUTBOX_RETENTION_HOURS.
  */
-import { arrayParam, checkOutboxPayloads } from '@ledgerline/platform';
+import { arrayParam, checkOutboxPayloads, EVENT_ID_CLASHES_SQL, refuseEventIdCollisions } from '@ledgerline/platform';
 import { createCloudEvent, deterministicId, EVENTS, WORK_SUBJECTS, type ChargeRequest, type EventName } from '@ledgerline/contracts';
 import { insertJsonRows, type SqlClient } from '../persistence/sql';
 
@@ -50,13 +50,16 @@ export async function insertOutbox(db: SqlClient, rows: OutboxRow[], emitted?: S
   if (rows.length === 0) return 0;
   // A row too large to publish: EVENT_TOO_LARGE before anything is written.
   checkOutboxPayloads(rows);
+  refuseEventIdCollisions(rows);
   const byId = new Map<string, OutboxRow>();
   for (const r of rows) if (!byId.has(r.id)) byId.set(r.id, r);
   const unique = [...byId.values()];
   const json = unique.map((r) => ({ id: r.id, subject: r.subject, payload: r.payload, created_at: r.createdAt, attempts: 0 }));
   const once = unique.filter((r) => r.once);
   if (once.length === 0) {
-    return (await insertJsonRows<{ id: string }>(db, 'outbox', ['id', 'subject', 'payload', 'created_at', 'attempts'], json, 'on conflict (id) do nothing returning id')).length;
+    const inserted = await insertJsonRows<{ id: string }>(db, 'outbox', ['id', 'subject', 'payload', 'created_at', 'attempts'], json, 'on conflict (id) do nothing returning id');
+    await refuseCollisionsOfKept(db, unique, inserted);
+    return inserted.length;
   }
   const { rows: inserted } = await db.query<{ id: string }>(
     `with fresh as (
@@ -68,10 +71,24 @@ export async function insertOutbox(db: SqlClient, rows: OutboxRow[], emitted?: S
      on conflict (id) do nothing returning id`,
     [JSON.stringify(json), arrayParam(once.map((r) => r.id)), arrayParam(once.map((r) => r.createdAt))],
   );
+  await refuseCollisionsOfKept(db, unique, inserted);
   if (emitted) {
     const written = new Set(inserted.map((r) => r.id));
     if (emitted.size > EMITTED_KEPT) emitted.clear();
     for (const r of once) if (!written.has(r.id)) emitted.add(r.id);
   }
   return inserted.length;
+}
+
+/**
+ * The rows the insert kept out (an id already queued) are replays of the same event, unless
+ * another event holds the id (refuseEventIdCollisions): asked only when there are any, so the
+ * ordinary batch pays nothing.
+ */
+async function refuseCollisionsOfKept(db: SqlClient, rows: readonly OutboxRow[], inserted: readonly { id: string }[]): Promise<void> {
+  if (inserted.length === rows.length) return;
+  const written = new Set(inserted.map((r) => r.id));
+  const kept = rows.filter((r) => !written.has(r.id));
+  const { rows: clashes } = await db.query<{ id: string; subject: string }>(EVENT_ID_CLASHES_SQL, [arrayParam(kept.map((r) => r.id)), arrayParam(kept.map((r) => r.subject))]);
+  refuseEventIdCollisions(kept, clashes);
 }

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { createCloudEvent, EVENTS, type EventName } from '@ledgerline/contracts';
-import { arrayParam, checkOutboxPayloads, inlineParams, logIdleConnectionErrors, sqlLiteral, type Logger } from '@ledgerline/platform';
+import { arrayParam, checkOutboxPayloads, EVENT_ID_CLASHES_SQL, inlineParams, logIdleConnectionErrors, refuseEventIdCollisions, sqlLiteral, type Logger } from '@ledgerline/platform';
 
 // NUMERIC stays a string (pg's default), bigint too: money never becomes a JS number.
 
@@ -255,11 +255,18 @@ export function outboxWrite(rows: OutboxRow[]): { text: string; params: unknown[
   };
 }
 
-/** Inserts outbox rows (the platform relay publishes any subject); a row already queued is kept. */
+/**
+ * Inserts outbox rows (the platform relay publishes any subject); a row already queued is kept, a
+ * row whose id another event already has throws EVENT_ID_COLLISION (refuseEventIdCollisions). One
+ * statement: the check reads the snapshot from before the insert, so it sees only rows queued
+ * before.
+ */
 export async function insertOutbox(sql: Sql, rows: OutboxRow[]): Promise<void> {
   if (rows.length === 0) return;
+  refuseEventIdCollisions(rows);
   const w = outboxWrite(rows);
-  await sql.write(w.text, w.params);
+  const clashes = await sql.query<{ id: string; subject: string }>(`with fresh as (${w.text}) ${EVENT_ID_CLASHES_SQL}`, w.params);
+  refuseEventIdCollisions(rows, clashes);
   sql.eventsQueued = true;
 }
 
