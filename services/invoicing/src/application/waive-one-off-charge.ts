@@ -16,7 +16,7 @@
 // Waived before: answered as it was (WAIVED_IN_ADVANCE, WAIVED or CREDITED with the same note), nothing
 // moves again. The waiver and addOneOffCharge of one id queue on the id's lock (lockOneOffChargeId), so
 // whichever comes second sees the other: never a charge posted past a waiver that did not see it. The
-// waiver of a charge already posted takes its account's credit lock before the id's (see below).
+// waiver of a charge takes its account's credit lock before the id's (lockChargeAndAccount).
 import { badInput, conflict, dec, minorUnits } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { isDraft, type InvoiceState } from '../domain/lifecycle';
@@ -39,22 +39,12 @@ export async function waiveOneOffCharge(em: Em, c: { id: string; reason: string;
   if (!c.id) throw badInput('input.id', 'Name the one-off charge (its id)', 'ONE_OFF_CHARGE_ID_MISSING');
   const k = sql(em);
   if (c.id.length > ONE_OFF_CHARGE_ID_MAX || c.id.includes('\u0000')) return { outcome: 'NOT_FOUND', creditNoteId: null, invoiceId: null };
-  // Lock order: the account's credit lock, then the id's (a subscribers batch bills a closed account under
-  // the credit lock, then posts its one-offs under their ids' locks). A charge already here names its
-  // account, so its credit lock comes first; an id with no charge yet needs only its own lock, unless
-  // the charge commits between the look and the lock (then the credit lock comes second: rare, and
-  // PostgreSQL's deadlock detection and the caller's retry cover it).
-  const before = await k('one_off_charge').where({ id: c.id }).first('billing_account_id');
-  if (before) await lockAccountCredit(em, before.billing_account_id);
-  await lockOneOffChargeId(em, c.id);
+  const seen = await lockChargeAndAccount(em, c.id);
   if (await waiverInAdvance(em, c.id)) return { outcome: 'WAIVED_IN_ADVANCE', creditNoteId: null, invoiceId: null };
-  const seen = before ?? (await k('one_off_charge').where({ id: c.id }).first('billing_account_id'));
   if (!seen) {
     await k('one_off_charge_waiver').insert({ id: c.id, reason, waived_at: c.now });
     return { outcome: 'WAIVED_IN_ADVANCE', creditNoteId: null, invoiceId: null };
   }
-  // A credit note may bring account credit: billing takes the credit lock before the charges.
-  if (!before) await lockAccountCredit(em, seen.billing_account_id);
   const charge = await k('one_off_charge').where({ id: c.id }).forUpdate().first();
   if (charge.waived_at) return { outcome: charge.waived_credit_note_id ? 'CREDITED' : 'WAIVED', creditNoteId: charge.waived_credit_note_id ?? null, invoiceId: charge.invoice_id ?? null };
   if (!charge.invoice_id) {
@@ -77,4 +67,34 @@ export async function waiveOneOffCharge(em: Em, c: { id: string; reason: string;
   }
   await k('one_off_charge').where({ id: c.id }).update({ waived_at: c.now, waived_reason: reason, waived_credit_note_id: creditNoteId });
   return { outcome: 'CREDITED', creditNoteId, invoiceId: invoice.id };
+}
+
+/**
+ * Takes the id's lock, and first the credit lock of the charge's account if there is a charge (a
+ * credit note may bring account credit, and a subscribers batch bills a closed account under the
+ * credit lock, then posts its one-offs under their ids' locks: the same order). Answers the charge's
+ * account, or nothing when no charge has the id. A charge that commits between the look and the id's
+ * lock would leave the credit lock second, against such a batch a deadlock: then the id's lock is let
+ * go (a transaction advisory lock taken after a savepoint goes with a rollback to it) and both are
+ * taken again in order.
+ */
+async function lockChargeAndAccount(em: Em, id: string): Promise<{ billing_account_id: string } | undefined> {
+  const k = sql(em);
+  const before = await k('one_off_charge').where({ id }).first('billing_account_id');
+  if (before) {
+    await lockAccountCredit(em, before.billing_account_id);
+    await lockOneOffChargeId(em, id);
+    return before;
+  }
+  await k.raw('savepoint waiver_id_lock');
+  await lockOneOffChargeId(em, id);
+  const arrived = await k('one_off_charge').where({ id }).first('billing_account_id');
+  if (!arrived) {
+    await k.raw('release savepoint waiver_id_lock');
+    return undefined;
+  }
+  await k.raw('rollback to savepoint waiver_id_lock');
+  await lockAccountCredit(em, arrived.billing_account_id);
+  await lockOneOffChargeId(em, id);
+  return arrived;
 }
