@@ -143,34 +143,46 @@ export async function attemptDelivery(deps: HubDeps, d: ClaimedDelivery, random:
 }
 
 /**
- * Claims due deliveries (bounded batch, SKIP LOCKED) and sends them, `concurrency` in flight.
- * Returns how many it claimed.
+ * Claims up to `batchSize` due deliveries (SKIP LOCKED), leased: past the time they may need (`concurrency`
+ * at a time, each up to the timeout, behind the attempts already in flight: one round more), an unanswered
+ * claim is due again (a dispatcher died mid-POST). Shorter, and another replica would claim deliveries
+ * still queued here.
  */
-export async function dispatchDue(deps: HubDeps): Promise<number> {
+export async function claimDue(deps: HubDeps): Promise<ClaimedDelivery[]> {
   const now = deps.clock.now();
-  // The lease: past the time this pass may need for its whole batch (`concurrency` at a time, each up to
-  // the timeout), an unanswered claim is due again (a dispatcher died mid-POST). Shorter, and another
-  // replica would claim deliveries still queued here.
   const rounds = Math.ceil(deps.config.batchSize / deps.config.concurrency);
   const leaseUntil = new Date(now.getTime() + deps.config.timeoutMs * (rounds + 1) + 30_000);
-  const claimed = await claimDueDeliveries(deps.knex, now, deps.config.batchSize, leaseUntil);
+  return claimDueDeliveries(deps.knex, now, deps.config.batchSize, leaseUntil);
+}
+
+const attemptLogged = (deps: HubDeps, d: ClaimedDelivery) =>
+  attemptDelivery(deps, d).catch((err) =>
+    deps.logger.error({ err, deliveryId: d.id }, 'webhook delivery attempt could not be recorded; due again after its lease'),
+  );
+
+/**
+ * One pass: claims due deliveries (bounded batch, SKIP LOCKED) and sends them, `concurrency` in flight,
+ * until all are tried. Returns how many it claimed.
+ */
+export async function dispatchDue(deps: HubDeps): Promise<number> {
+  const claimed = await claimDue(deps);
   let next = 0;
   const worker = async () => {
-    while (next < claimed.length) {
-      const d = claimed[next++]!;
-      await attemptDelivery(deps, d).catch((err) =>
-        deps.logger.error({ err, deliveryId: d.id }, 'webhook delivery attempt could not be recorded; due again after its lease'),
-      );
-    }
+    while (next < claimed.length) await attemptLogged(deps, claimed[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(deps.config.concurrency, claimed.length) }, worker));
   return claimed.length;
 }
 
 /**
- * The dispatcher loop: a pass whenever woken (new deliveries, a retry) or every `pollMs`; full passes run again at once.
- * Every `PRUNE_INTERVAL_MS` of the clock (at once again while a backlog is left) a pass also applies retention
- * and encrypts any plain-text hub secret.
+ * The dispatcher loop: `concurrency` workers take claimed deliveries from a queue; the loop claims more
+ * whenever the queue is empty and a worker is free (woken by new deliveries, a retry, a worker running
+ * out of work, or every `pollMs`). It does not wait for a whole batch: a receiver that holds its POST
+ * until the timeout keeps one worker, while the others go on with every other partner's deliveries
+ * (waiting for the batch let one silent partner stall all of them for the timeout, pass after pass).
+ * Every `PRUNE_INTERVAL_MS` of the clock (at once again while a backlog is left) a pass also applies
+ * retention and encrypts any plain-text hub secret. `stop` claims nothing more and waits for the
+ * deliveries already claimed.
  */
 export function startDispatcher(
   deps: Omit<HubDeps, 'wake'>,
@@ -187,15 +199,37 @@ export function startDispatcher(
     wakeUp?.();
   };
   const full: HubDeps = { ...deps, wake };
+  const queue: ClaimedDelivery[] = [];
+  /** Workers in an attempt or about to take the next one: a queued delivery is always taken by one of them. */
+  let active = 0;
+  const workers = new Set<Promise<void>>();
+  // A worker sends from the queue until it is empty, then ends (counted out at once) and wakes the loop to claim more.
+  const startWorker = () => {
+    active++;
+    const worker = (async () => {
+      for (let d = queue.shift(); d; d = queue.shift()) await attemptLogged(full, d);
+      active--;
+      wake();
+    })();
+    workers.add(worker);
+    void worker.finally(() => workers.delete(worker));
+  };
+  const free = () => deps.config.concurrency - active;
   const loop = (async () => {
     while (running) {
       woken = false;
-      let claimed = 0;
-      try {
-        claimed = await dispatchDue(full);
-      } catch (err) {
-        if (running) deps.logger.warn({ err }, 'webhook dispatch pass failed');
+      let more = false;
+      if (!queue.length && free() > 0) {
+        try {
+          const claimed = await claimDue(full);
+          more = claimed.length >= deps.config.batchSize;
+          queue.push(...claimed);
+        } catch (err) {
+          if (running) deps.logger.warn({ err }, 'webhook dispatch pass failed');
+        }
       }
+      // Workers still in an attempt take from the queue after it; new ones for the free slots.
+      for (let n = Math.min(free(), queue.length); n > 0; n--) startWorker();
       const now = deps.clock.now();
       if (running && now.getTime() >= nextPruneAt) {
         try {
@@ -216,7 +250,8 @@ export function startDispatcher(
           if (running) deps.logger.warn({ err }, 'webhook delivery retention pass failed');
         }
       }
-      if (claimed >= deps.config.batchSize || woken) continue;
+      // A full claim: more is due, claimed as soon as the queue is empty with a worker free (a worker ending wakes the loop).
+      if (woken || (more && !queue.length && free() > 0)) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, deps.config.pollMs);
         wakeUp = () => {
@@ -233,6 +268,8 @@ export function startDispatcher(
       running = false;
       wakeUp?.();
       await loop;
+      // The deliveries already claimed are tried (as a pass used to finish its batch); nothing more is claimed.
+      while (workers.size) await Promise.all([...workers]);
     },
   };
 }

@@ -1,0 +1,49 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, HUB, publishPing, startHubForTest, startReceiver, until } from './support';
+
+const SLOW = { role: 'PARTNER' as const, partnerId: 'slots-slow' };
+const FAST = { role: 'PARTNER' as const, partnerId: 'slots-fast' };
+
+let t: Awaited<ReturnType<typeof startHubForTest>>;
+let fast: Awaited<ReturnType<typeof startReceiver>>;
+const held: http.ServerResponse[] = [];
+let hanging: http.Server;
+
+beforeAll(async () => {
+  // The default timeout (10 s) and concurrency (8): one partner's receiver accepts the POST and never answers.
+  t = await startHubForTest({ EVENTS_HUB_TIMEOUT_MS: '10000' });
+  fast = await startReceiver();
+  hanging = http.createServer((_req, res) => held.push(res));
+  await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+});
+
+afterAll(async () => {
+  // Answer what is held so the hub's attempts end and it can stop.
+  for (const res of held) res.writeHead(200).end();
+  hanging?.closeAllConnections();
+  await new Promise<void>((resolve) => (hanging ? hanging.close(() => resolve()) : resolve()));
+  await t?.close();
+  await fast?.close();
+});
+
+describe('a partner that does not answer holds one of EVENTS_HUB_CONCURRENCY slots, not the other partners', () => {
+  it("another partner's next event is delivered while the slow partner's POST is still waiting for its timeout", async () => {
+    const slowHub = (await api(t.hub, 'POST', HUB, SLOW, { callback: `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/hooks`, query: 'eventType=SystemPingEvent' })).body;
+    const fastHub = (await api(t.hub, 'POST', HUB, FAST, { callback: fast.url, query: 'eventType=SystemPingEvent' })).body;
+    expect(slowHub.id && fastHub.id).toBeTruthy();
+
+    const first = await publishPing(t.messaging);
+    await until('the first event at both partners', () => held.length === 1 && fast.of(first.id).length === 1);
+
+    // The slow partner's first POST stays open (for up to 10 s); seven slots are free.
+    const second = await publishPing(t.messaging);
+    const publishedAt = Date.now();
+    await until('the second event at the fast partner', () => fast.of(second.id).length === 1, 8_000);
+    expect(Date.now() - publishedAt).toBeLessThan(3_000);
+    // The slow partner's second delivery went out in another slot, its first is still unanswered.
+    await until("the slow partner's second POST", () => held.length === 2, 3_000);
+    expect(held.every((res) => !res.writableEnded)).toBe(true);
+  }, 30_000);
+});
