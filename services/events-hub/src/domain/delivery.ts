@@ -33,7 +33,7 @@ export interface RetryPolicy {
 
 /**
  * What follows a failed attempt (`attempts` counts it): DEAD once the attempts are used up,
- * else PENDING again after base·2^(attempts−1), capped, with ±20 % jitter (`random` in [0, 1))
+ * else PENDING again after base·2^(attempts−1) with ±20 % jitter (`random` in [0, 1)), never past the cap,
  * so receivers that come back are not hit by every retry at once.
  */
 export function afterFailure(
@@ -44,6 +44,7 @@ export function afterFailure(
 ): { status: 'DEAD' } | { status: 'PENDING'; nextAttemptAt: Date } {
   if (attempts >= policy.maxAttempts) return { status: 'DEAD' };
   const delay = Math.min(policy.baseDelayMs * 2 ** (attempts - 1), policy.maxDelayMs);
-  const jittered = Math.round(delay * (0.8 + 0.4 * random));
+  // The cap holds after the jitter too: at the cap the wait spreads below it, never past it.
+  const jittered = Math.min(Math.round(delay * (0.8 + 0.4 * random)), policy.maxDelayMs);
   return { status: 'PENDING', nextAttemptAt: new Date(now.getTime() + jittered) };
 }

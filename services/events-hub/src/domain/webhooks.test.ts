@@ -81,5 +81,9 @@ describe('delivery', () => {
     expect([wait(1, 0), wait(1, 0.999)]).toEqual([4000, 5998]);
     expect(wait(4, 0.5)).toBe('DEAD');
     expect(afterFailure(20, t0, { ...policy, maxAttempts: 30 }, 0.5)).toEqual({ status: 'PENDING', nextAttemptAt: new Date(t0.getTime() + 60_000) });
+    // At the cap the jitter only shortens the wait: never past maxDelayMs (it reached 72 s of a 60 s cap).
+    expect([wait(3, 0.999), wait(3, 0)]).toEqual([23992, 16000]);
+    const capped = (r: number) => (afterFailure(20, t0, { ...policy, maxAttempts: 30 }, r) as { nextAttemptAt: Date }).nextAttemptAt.getTime() - t0.getTime();
+    expect([capped(0.999), capped(0)]).toEqual([60_000, 48_000]);
   });
 });
