@@ -16,7 +16,7 @@ export interface HubMetrics {
   eventSetAside(reason: SetAsideReason): void;
 }
 
-export type SetAsideReason = 'event_id_too_long' | 'subject_too_long' | 'event_type_too_long';
+export type SetAsideReason = 'event_id_too_long' | 'subject_too_long' | 'event_type_too_long' | 'nul_character';
 
 /**
  * Deliveries of one status whose hub is still registered: a deleted hub's rows are never sent nor

@@ -41,3 +41,23 @@ describe('an event whose id is over 200 characters (a poison message)', () => {
     expect(metrics['ledgerline_events_hub_events_set_aside_total{reason="event_id_too_long"}']).toBe(1);
   });
 });
+
+describe('an event whose id holds a NUL character (PostgreSQL text cannot)', () => {
+  it('is dead-lettered with its reason and counted instead of failing its batch on every redelivery', async () => {
+    const partner = { role: 'PARTNER' as const, partnerId: 'nul-id-p' };
+    const h = (await api(t.hub, 'POST', HUB, partner, { callback: ok.url, query: 'eventType=SystemPingEvent' })).body;
+    const nul = createCloudEvent({ source: 'ledgerline/catalog', type: EVENTS.system.type, subject: 'events-hub-test', time: new Date(), data: { probe: 'nul' }, key: ['k'] });
+    nul.id = `nul-${randomBytes(4).toString('hex')}\u0000x`;
+    await publishPing(t.messaging, nul, `nul-${randomBytes(8).toString('hex')}`);
+    const fine = await publishPing(t.messaging);
+
+    await until('the event after it delivered', async () => ok.of(fine.id).length >= 1);
+    await until('the NUL one dead-lettered', async () => Number((await api(t.hub, 'GET', `${HUB}/${h.id}/deliveries?status=DEAD`, partner)).headers.get('x-total-count')) === 1);
+    const dead = await t.hub.knex('webhook_delivery').where({ subscription_id: h.id, status: 'DEAD' }).first();
+    expect(dead.event_id).toBe(nul.id.replace('\u0000', '\\u0000'));
+    expect(dead.last_error).toMatch(/NUL character/);
+    expect(dead.payload).toBe(JSON.stringify(nul));
+    const metrics = await scrapeMetrics({ url: `${t.hub.url}/metrics` });
+    expect(metrics['ledgerline_events_hub_events_set_aside_total{reason="nul_character"}']).toBe(1);
+  });
+});

@@ -20,17 +20,21 @@ const LIMITS = { eventId: 200, subject: 200, type: 120 } as const;
  * so the same event read again gives the same row and adds nothing).
  */
 function fit(value: string, limit: number): string {
+  // PostgreSQL text cannot hold NUL: shown escaped, as JSON writes it (only a set-aside event has one).
+  value = value.replaceAll('\u0000', '\\u0000');
   if (value.length <= limit) return value;
   const hash = createHash('sha256').update(value).digest('hex').slice(0, 32);
   return `${value.slice(0, limit - hash.length - 1)}~${hash}`;
 }
 
 /**
- * Why an event cannot be stored as it is (the first field too long), or undefined. Such an event
- * is not refused (its batch would be redelivered for ever, holding up the events after it): each
- * matching hub gets it DEAD at once, the fields cut to fit, the whole CloudEvent kept as payload.
+ * Why an event cannot be stored as it is (a NUL character in its id or type, which PostgreSQL text
+ * refuses; the first field too long), or undefined. Such an event is not refused (its batch would
+ * be redelivered for ever): each matching hub gets it DEAD at once, the fields escaped and cut to
+ * fit, the whole CloudEvent kept as payload (JSON writes a NUL as an escape: the text holds it).
  */
-function tooLong(e: StreamEvent): { reason: SetAsideReason; text: string } | undefined {
+function unstorable(e: StreamEvent): { reason: SetAsideReason; text: string } | undefined {
+  if (e.eventId.includes('\u0000') || e.type.includes('\u0000')) return { reason: 'nul_character', text: 'event id or type holds a NUL character' };
   if (e.eventId.length > LIMITS.eventId) return { reason: 'event_id_too_long', text: `event id is ${e.eventId.length} characters, over ${LIMITS.eventId}` };
   if (e.subject.length > LIMITS.subject) return { reason: 'subject_too_long', text: `subject is ${e.subject.length} characters, over ${LIMITS.subject}` };
   if (e.type.length > LIMITS.type) return { reason: 'event_type_too_long', text: `event type is ${e.type.length} characters, over ${LIMITS.type}` };
@@ -50,7 +54,7 @@ export async function recordEvents(deps: HubDeps, events: StreamEvent[], generat
     const hubs = (await listActiveHubs(trx, undefined)).filter((h) => !only || h.id === only);
     const rows: NewDelivery[] = [];
     for (const e of events) {
-      const problem = tooLong(e);
+      const problem = unstorable(e);
       if (problem) setAside.push({ e, ...problem });
       for (const hub of hubs)
         if (queryMatches(hub.filter, e))
