@@ -46,8 +46,10 @@ export function startEventConsumers(deps: HubDeps, messaging: Messaging, o: { sc
 }
 
 /**
- * Replays read the stream with a throw-away pull consumer per subject, from the stored time `from`.
- * At most `maxEvents` messages in all (they are held in memory): more is refused before reading them.
+ * Replays read the stream with a throw-away pull consumer per subject, from the stored time `from`,
+ * up to the messages stored when the reading of that subject began: events published meanwhile
+ * reach the hub live, and reading them too let a busy subject run a replay past `maxEvents`. At
+ * most `maxEvents` messages in all (they are held in memory): more is refused before reading them.
  */
 export function streamReader(messaging: Messaging, logger: Logger, maxEvents = 100_000): StreamReader {
   return async (subjects, from) => {
@@ -72,6 +74,7 @@ export function streamReader(messaging: Messaging, logger: Logger, maxEvents = 1
             { field: 'from' },
             'BAD_USER_INPUT',
           );
+        // `pending` only counts down: what was stored at the check, not what arrives during the read.
         while (pending > 0) {
           const batch = await consumer.fetch({ max_messages: Math.min(pending, 500), expires: 5_000 });
           let got = 0;
@@ -79,7 +82,7 @@ export function streamReader(messaging: Messaging, logger: Logger, maxEvents = 1
             got++;
             const event = toEvent(m, logger);
             if (event) found.push({ seq: m.seq, event });
-            pending = m.info.pending;
+            pending = Math.min(pending - 1, m.info.pending);
             if (pending === 0) break;
           }
           if (got === 0) break;
