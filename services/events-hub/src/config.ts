@@ -19,6 +19,11 @@ export interface HubConfig {
   /** Deliveries claimed per pass, and how many of them are in flight at once. */
   batchSize: number;
   concurrency: number;
+  /**
+   * Most deliveries of one hub claimed or in flight at once (default half of `concurrency`): a partner
+   * whose receiver times out on a backlog holds that many workers, never all of them.
+   */
+  concurrencyPerHub: number;
   /** Per-attempt HTTP timeout (ms). */
   timeoutMs: number;
   /** Most stream messages one replay may read (they are held in memory): a larger one is refused, naming `from`. */
@@ -122,6 +127,7 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     pollMs: positiveInt(env, 'EVENTS_HUB_POLL_MS', 1_000),
     batchSize: positiveInt(env, 'EVENTS_HUB_BATCH', 50),
     concurrency: positiveInt(env, 'EVENTS_HUB_CONCURRENCY', 8),
+    concurrencyPerHub: positiveInt(env, 'EVENTS_HUB_CONCURRENCY_PER_HUB', Math.max(1, Math.ceil(positiveInt(env, 'EVENTS_HUB_CONCURRENCY', 8) / 2))),
     timeoutMs: positiveInt(env, 'EVENTS_HUB_TIMEOUT_MS', 10_000),
     replayMaxEvents: positiveInt(env, 'EVENTS_HUB_REPLAY_MAX_EVENTS', 100_000),
     retention: {

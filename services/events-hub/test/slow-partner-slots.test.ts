@@ -46,4 +46,19 @@ describe('a partner that does not answer holds one of EVENTS_HUB_CONCURRENCY slo
     await until("the slow partner's second POST", () => held.length === 2, 3_000);
     expect(held.every((res) => !res.writableEnded)).toBe(true);
   }, 30_000);
+
+  it("a silent partner's backlog takes at most EVENTS_HUB_CONCURRENCY_PER_HUB workers: the other partner's events all go out meanwhile", async () => {
+    // The hubs of the first case are still there: the silent partner holds its two POSTs, four slots per hub (8 / 2).
+    expect(t.hub.config.concurrencyPerHub).toBe(4);
+    const before = held.length;
+    const events = [];
+    for (let i = 0; i < 12; i++) events.push(await publishPing(t.messaging));
+    const publishedAt = Date.now();
+    await until('all twelve at the healthy partner', () => events.every((e) => fast.of(e.id).length === 1), 8_000);
+    expect(Date.now() - publishedAt).toBeLessThan(4_000);
+    // The silent partner got POSTs up to its share and no more while they are open (two of them from the first case).
+    await until('the silent partner at its share', () => held.length >= 4, 3_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect({ openAtSilentPartner: held.filter((res) => !res.writableEnded).length, sentNow: held.length - before }).toEqual({ openAtSilentPartner: 4, sentNow: 2 });
+  }, 30_000);
 });

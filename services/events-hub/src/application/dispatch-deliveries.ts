@@ -148,11 +148,11 @@ export async function attemptDelivery(deps: HubDeps, d: ClaimedDelivery, random:
  * claim is due again (a dispatcher died mid-POST). Shorter, and another replica would claim deliveries
  * still queued here.
  */
-export async function claimDue(deps: HubDeps): Promise<ClaimedDelivery[]> {
+export async function claimDue(deps: HubDeps, busy: ReadonlyMap<string, number> = new Map()): Promise<ClaimedDelivery[]> {
   const now = deps.clock.now();
   const rounds = Math.ceil(deps.config.batchSize / deps.config.concurrency);
   const leaseUntil = new Date(now.getTime() + deps.config.timeoutMs * (rounds + 1) + 30_000);
-  return claimDueDeliveries(deps.knex, now, deps.config.batchSize, leaseUntil);
+  return claimDueDeliveries(deps.knex, now, deps.config.batchSize, leaseUntil, { max: deps.config.concurrencyPerHub, busy });
 }
 
 const attemptLogged = (deps: HubDeps, d: ClaimedDelivery) =>
@@ -202,12 +202,19 @@ export function startDispatcher(
   const queue: ClaimedDelivery[] = [];
   /** Workers in an attempt or about to take the next one: a queued delivery is always taken by one of them. */
   let active = 0;
+  /** Deliveries per hub claimed and not yet tried (queued or in an attempt): a claim takes each hub up to EVENTS_HUB_CONCURRENCY_PER_HUB. */
+  const busy = new Map<string, number>();
   const workers = new Set<Promise<void>>();
   // A worker sends from the queue until it is empty, then ends (counted out at once) and wakes the loop to claim more.
   const startWorker = () => {
     active++;
     const worker = (async () => {
-      for (let d = queue.shift(); d; d = queue.shift()) await attemptLogged(full, d);
+      for (let d = queue.shift(); d; d = queue.shift()) {
+        await attemptLogged(full, d);
+        const left = (busy.get(d.subscriptionId) ?? 1) - 1;
+        if (left > 0) busy.set(d.subscriptionId, left);
+        else busy.delete(d.subscriptionId);
+      }
       active--;
       wake();
     })();
@@ -221,8 +228,9 @@ export function startDispatcher(
       let more = false;
       if (!queue.length && free() > 0) {
         try {
-          const claimed = await claimDue(full);
+          const claimed = await claimDue(full, busy);
           more = claimed.length >= deps.config.batchSize;
+          for (const d of claimed) busy.set(d.subscriptionId, (busy.get(d.subscriptionId) ?? 0) + 1);
           queue.push(...claimed);
         } catch (err) {
           if (running) deps.logger.warn({ err }, 'webhook dispatch pass failed');

@@ -252,18 +252,27 @@ export async function insertDeliveries(knex: Knex, rows: NewDelivery[], now: Dat
  * (another dispatcher takes others) and their next attempt moved to `leaseUntil`, so a dispatcher
  * that dies mid-POST leaves them due again after the lease instead of lost.
  */
-export async function claimDueDeliveries(knex: Knex, now: Date, limit: number, leaseUntil: Date): Promise<ClaimedDelivery[]> {
+export async function claimDueDeliveries(knex: Knex, now: Date, limit: number, leaseUntil: Date, perHub: { max: number; busy: ReadonlyMap<string, number> } = { max: limit, busy: new Map() }): Promise<ClaimedDelivery[]> {
+  // Per active hub, its oldest due deliveries up to what it may still have in flight (`perHub.max` less
+  // what it has claimed already), so one hub's backlog cannot fill the batch; then the oldest overall.
+  const busy = [...perHub.busy];
   const result = await knex.raw(
     `with due as (
-       select d.id from webhook_delivery d join hub h on h.id = d.subscription_id and h.status = 'ACTIVE'
-        where d.status = 'PENDING' and d.next_attempt_at <= ?
+       select d.id, d.next_attempt_at from hub h
+         left join unnest(?::text[], ?::int[]) as f(hub_id, busy) on f.hub_id = h.id
+         cross join lateral (
+           select d.id, d.next_attempt_at from webhook_delivery d
+            where d.subscription_id = h.id and d.status = 'PENDING' and d.next_attempt_at <= ?
+            order by d.next_attempt_at, d.id
+            limit greatest(? - coalesce(f.busy, 0), 0) for update of d skip locked) d
+        where h.status = 'ACTIVE'
         order by d.next_attempt_at, d.id
-        limit ? for update of d skip locked)
+        limit ?)
      update webhook_delivery w set next_attempt_at = ?
        from due, hub h
       where w.id = due.id and h.id = w.subscription_id
      returning w.id, w.subscription_id, w.event_id, w.attempts, w.payload, w.created_at, h.callback`,
-    [now, limit, leaseUntil],
+    [busy.map(([hub]) => hub), busy.map(([, n]) => n), now, perHub.max, limit, leaseUntil],
   );
   return (result.rows as any[]).map((r) => ({
     id: String(r.id),
