@@ -15,7 +15,7 @@ import type { UpsellActivities, UpsellOfferState } from '../activities/upsell';
 export interface UpsellOfferInput {
   lineId: string;
   offerCode: string;
-  /** Usage period (YYYY-MM) whose usage triggered the offer. */
+  /** Usage's allowance period whose usage triggered the offer: its first day (YYYY-MM-DD), or its start instant when cut short that day. */
   period: string;
   rule: string;
   validForHours?: number;

@@ -208,8 +208,8 @@ export const UpsellOffer = defineEntity({
     offerName: p.string().length(200),
     price: p.decimal('string').precision(18).scale(4),
     currency: p.string().length(3),
-    /** The usage period whose usage triggered it (YYYY-MM). */
-    period: p.string().length(16),
+    /** The usage (allowance) period whose usage triggered it: its first day, or its start instant when cut short that day. */
+    period: p.string().length(40),
     /** The plan rule that fired. */
     rule: p.string().length(120),
     state: p.string().length(16),
