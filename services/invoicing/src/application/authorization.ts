@@ -49,7 +49,7 @@
 import { DomainError, isApprover, type Caller } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { sql } from './sql';
-import { invoiceOfReference } from './invoice-reference';
+import { invoiceToPay } from './invoice-reference';
 
 /** A reference that names no invoice, or more than one: nothing to check here (recordPayment refuses it, naming the field). */
 function unmatched(error: unknown): null {
@@ -158,10 +158,11 @@ export async function requirePayer(em: Em, caller: Caller, input: { invoiceId?: 
   if (input?.channel !== 'CARD') {
     throw new DomainError('PAYMENT_CHANNEL_NOT_ALLOWED', 'Customers pay by card (with a payment-method token); bank transfers and other payments are recorded by staff once the money has arrived', { field: 'input.channel' }, 'FORBIDDEN');
   }
-  // The invoice recordPayment will pay: named, or found by the reference as recordPayment finds it
-  // (exact, else by its tokens: "pay inv 2026-000123"), so a loosely written reference cannot slip
-  // past this check and pay (and show) another customer's invoice. No such invoice: recordPayment answers.
-  const invoiceId = input.invoiceId ?? (input.reference ? await invoiceOfReference(em, input.reference).catch(unmatched) : null);
+  // The invoice recordPayment will pay, found by the same function (invoiceToPay): named, or (no or an
+  // empty invoiceId) by the reference as recordPayment finds it (exact, else by its tokens: "pay inv
+  // 2026-000123"), so neither a loosely written reference nor an empty invoiceId slips past this check
+  // and pays (and shows) another customer's invoice. No such invoice: recordPayment answers.
+  const invoiceId = await invoiceToPay(em, input).catch(unmatched);
   const invoice = invoiceId ? await sql(em)('invoice').where({ id: invoiceId }).first('billing_account_id') : null;
   if (invoice && !(await mayAccessAccount(em, caller, invoice.billing_account_id))) throw forbidden('pay this invoice');
 }

@@ -51,3 +51,15 @@ export async function invoiceOfReference(em: Em, reference: string): Promise<str
   }
   return found[0]!;
 }
+
+/**
+ * The invoice a recordPayment input pays: its `invoiceId`, or, when that is missing or empty (""
+ * is a valid ID), the invoice its reference names (invoiceOfReference); null when it names neither.
+ * recordPayment and requirePayer (authorization.ts) both take it from here: the check once read
+ * `invoiceId ?? reference` and recordPayment `invoiceId || reference`, so an empty invoiceId with
+ * another customer's reference passed the check and paid (and showed) that customer's invoice.
+ */
+export async function invoiceToPay(em: Em, input: { invoiceId?: string | null; reference?: string | null }): Promise<string | null> {
+  if (input.invoiceId) return input.invoiceId;
+  return input.reference ? invoiceOfReference(em, input.reference) : null;
+}

@@ -11,7 +11,7 @@ import { applyAccountCredit, creditBalance, lockAccountCredit, lockCreditOfInvoi
 import { lockInvoice, releasedState, stateChanged } from './invoice-lifecycle';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 import { takeDisputesCoveredByCreditNote } from './credit-note-disputes';
-import { invoiceOfReference } from './invoice-reference';
+import { invoiceToPay } from './invoice-reference';
 
 export type PaymentChannel = 'CARD' | 'BANK_TRANSFER' | 'WALLET';
 
@@ -56,8 +56,7 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
   const again = await replay(em, 'payment', c.idempotencyKey, hash);
   if (again) return again;
 
-  let invoiceId = c.invoiceId ?? null;
-  if (!invoiceId && c.reference) invoiceId = await invoiceOfReference(em, c.reference);
+  const invoiceId = await invoiceToPay(em, c);
   if (!invoiceId) throw badInput('input.invoiceId', 'Name the invoice, or give its payment reference', 'PAYMENT_INVOICE_MISSING');
   if ((c.channel as string) === 'ACCOUNT_CREDIT') throw badInput('input.channel', 'Account credit is applied by invoicing itself, not recorded as a payment', 'PAYMENT_CHANNEL_INVALID');
   if (c.channel === 'CARD' && !c.paymentMethodToken) throw badInput('input.paymentMethodToken', 'A card payment needs a payment-method token', 'PAYMENT_METHOD_MISSING');
