@@ -51,7 +51,7 @@ describe('a partner that does not answer holds one of EVENTS_HUB_CONCURRENCY slo
     // The hubs of the first case are still there: the silent partner holds its two POSTs, four slots per hub (8 / 2).
     expect(t.hub.config.concurrencyPerHub).toBe(4);
     const before = held.length;
-    const events = [];
+    const events: Awaited<ReturnType<typeof publishPing>>[] = [];
     for (let i = 0; i < 12; i++) events.push(await publishPing(t.messaging));
     const publishedAt = Date.now();
     await until('all twelve at the healthy partner', () => events.every((e) => fast.of(e.id).length === 1), 8_000);
