@@ -53,4 +53,15 @@ describe('a retired add-on offer', () => {
       boughtBefore: ['DATA_BOOST_5GB'],
     });
   });
+
+  it('an offer presented before the add-on was retired is withdrawn at its reminder, not reminded', async () => {
+    const line = await postpaidLine('+491701119903');
+    const offer = (await h.ok(PRESENT, { i: { lineId: line, offerCode: 'ROAM_WORLD_PASS_7D', period: '2026-11', rule: 'roaming-upsell', validForHours: 48 } })).presentUpsellOffer.offer;
+    expect(offer.state).toBe('PRESENTED');
+    const retired = await h.catalog!.request('mutation { retireOffer(input: { code: "ROAM_WORLD_PASS_7D", reason: "Replaced by the 14-day pass" }) { offer { status } } }', {}, ADMIN);
+    expect(retired.data?.retireOffer.offer.status).toBe('RETIRED');
+    const reminded = (await h.ok('mutation($i: UpsellOfferRefInput!) { remindUpsellOffer(input: $i) { offer { state reason } } }', { i: { offerId: offer.id } })).remindUpsellOffer.offer;
+    const reminders = await h.rows<{ n: number }>(`select count(*)::int n from communication_message where line_id = $1 and template = 'UPSELL_REMINDER'`, [line]);
+    expect({ ...reminded, reminders: reminders[0]!.n }).toEqual({ state: 'WITHDRAWN', reason: 'ROAM_WORLD_PASS_7D is no longer sold', reminders: 0 });
+  });
 });

@@ -91,4 +91,18 @@ describe('upsell offers', () => {
     const late = await call(RESPOND, { i: { offerId: offer.id, accept: true } }, owner());
     expect(late.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'OFFER_NOT_OPEN' });
   });
+
+  it('a reminder of an offer the customer can no longer take (line suspended since) withdraws it instead, saying why', async () => {
+    const a = await ok(`mutation($i: OpenBillingAccountInput!) { openBillingAccount(input: $i) { billingAccount { id } } }`, { i: { customerId, paymentMode: 'POSTPAID', currency: 'EUR', creditLimit: '100.00' } });
+    const second = (await ok(`mutation($i: AddLineInput!) { addLine(input: $i) { line { id } } }`, { i: { billingAccountId: a.openBillingAccount.billingAccount.id, msisdn: '+491701234598', planCode: 'POSTPAID_20GB' } })).addLine.line.id;
+    const offer = (await ok(PRESENT, { i: { lineId: second, offerCode: 'ROAM_WORLD_PASS_7D', period: '2026-11', rule: 'roaming-upsell', validForHours: 48 } })).presentUpsellOffer.offer;
+    expect(offer.state).toBe('PRESENTED');
+    const suspended = await ok(`mutation($i: LineChangeInput!) { suspendLine(input: $i) { line { status } } }`, { i: { lineId: second, reason: 'phone lost' } });
+    expect(suspended.suspendLine.line.status).toBe('SUSPENDED');
+    const reminded = (await ok(REMIND, { i: { offerId: offer.id } })).remindUpsellOffer.offer;
+    const reminders = await h.rows<{ n: number }>(`select count(*)::int n from communication_message where line_id = $1 and template = 'UPSELL_REMINDER'`, [second]);
+    expect({ state: reminded.state, reason: reminded.reason, reminders: reminders[0]!.n }).toEqual({ state: 'WITHDRAWN', reason: 'line is SUSPENDED', reminders: 0 });
+    const late = await call(RESPOND, { i: { offerId: offer.id, accept: true } }, owner());
+    expect(late.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'OFFER_NOT_OPEN' });
+  });
 });

@@ -136,10 +136,23 @@ export async function respondToUpsellOffer(em: Em, catalog: CatalogClient, c: { 
   return { offer, placed };
 }
 
-/** A reminder while the offer is still open; nothing once it was answered or reminded (FAILED included). */
-export async function remindUpsellOffer(em: Em, c: { offerId: string; now: Date }): Promise<UpsellOffer> {
+/**
+ * A reminder while the offer is still open; nothing once it was answered or reminded (FAILED included).
+ * An offer accepting would now refuse (the line no longer ACTIVE, the add-on retired since) is
+ * WITHDRAWN with the reason instead: no "last chance" for something the customer cannot buy.
+ */
+export async function remindUpsellOffer(em: Em, catalog: CatalogClient, c: { offerId: string; now: Date }): Promise<UpsellOffer> {
   const offer = await loadOffer(em, c.offerId);
   if (offer.state !== 'PRESENTED' || offer.remindedAt || offer.expiresAt <= c.now) return offer;
+  const line = await em.findOneOrFail(Line, { id: offer.lineId });
+  const reason = line.status !== 'ACTIVE' ? `line is ${line.status}` : (await catalog.offer(offer.offerCode))?.status === 'RETIRED' ? `${offer.offerCode} is no longer sold` : null;
+  if (reason) {
+    offer.state = 'WITHDRAWN';
+    offer.reason = reason;
+    emitUpsellOfferState(em, offer, c.now);
+    await em.flush();
+    return offer;
+  }
   offer.remindedAt = c.now;
   await em.flush();
   await tellUpsell(em, offer, 'UPSELL_REMINDER', c.now);

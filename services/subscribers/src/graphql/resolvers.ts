@@ -251,7 +251,7 @@ export const resolvers = {
     },
     async remindUpsellOffer(_: unknown, a: { input: { offerId: string } }, ctx: SubscribersContext) {
       requireSystem(ctx);
-      return { offer: await mutate(ctx, (em, now) => remindUpsellOffer(em, { ...a.input, now })), order: null };
+      return { offer: await mutate(ctx, (em, now) => remindUpsellOffer(em, ctx.deps.catalog, { ...a.input, now })), order: null };
     },
     async closeUpsellOffer(_: unknown, a: { input: { offerId: string } }, ctx: SubscribersContext) {
       requireSystem(ctx);
