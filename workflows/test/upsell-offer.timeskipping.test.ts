@@ -19,10 +19,15 @@ const HOUR = 3_600_000;
 class FakeSubscribers implements UpsellClient {
   calls: { step: string; at: number }[] = [];
   offer: UpsellOfferView | null = null;
-  constructor(private readonly onPresent: UpsellOfferState = 'PRESENTED') {}
+  constructor(
+    private readonly onPresent: UpsellOfferState = 'PRESENTED',
+    /** Presents that fail first, as while subscribers is down. */
+    private outage = 0,
+  ) {}
   async present(req: PresentOfferRequest) {
     const now = await env.currentTimeMs();
     this.calls.push({ step: 'present', at: now });
+    if (this.outage-- > 0) throw new Error('subscribers unavailable');
     this.offer ??= { offerId: `upo_${req.lineId}`, state: this.onPresent, expiresAt: new Date(now + req.validForHours * HOUR).toISOString(), reason: this.onPresent === 'WITHDRAWN' ? 'already active' : null };
     return this.offer;
   }
@@ -112,5 +117,13 @@ describe('upsellOfferWorkflow (time-skipping server)', () => {
     const fake = new FakeSubscribers('WITHDRAWN');
     expect((await run(fake)).state).toBe('WITHDRAWN');
     expect(fake.calls.map((c) => c.step)).toEqual(['present']);
+  });
+
+  it('an outage of subscribers of hours at the trigger delays the offer, it does not lose it', async () => {
+    const fake = new FakeSubscribers('PRESENTED', 30);
+    const result = await run(fake);
+    const presents = fake.calls.filter((c) => c.step === 'present');
+    expect({ result, presents: presents.length, steps: fake.calls.filter((c) => c.step !== 'present').map((c) => c.step) }).toEqual({ result: { offerId: 'upo_lin_1', state: 'EXPIRED' }, presents: 31, steps: ['remind', 'close'] });
+    expect((presents[30]!.at - presents[0]!.at) / HOUR).toBeGreaterThan(1);
   });
 });

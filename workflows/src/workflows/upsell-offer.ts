@@ -24,9 +24,13 @@ export interface UpsellOfferInput {
 
 export const upsellOfferStateQuery = defineQuery<UpsellOfferState | 'STARTING'>('upsellOfferState');
 
+// A trigger is used once (usage emits it once per line, period and add-on; the bridge does not start
+// a failed run again), so the steps ride out a subscribers outage of hours: 20 attempts a minute apart
+// at most gave up after ~15 minutes and the offer was never made (or never closed).
 const { presentUpsellOffer, remindUpsellOffer, closeUpsellOffer } = proxyActivities<UpsellActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
+  scheduleToCloseTimeout: '6 hours',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
 
 export async function upsellOfferWorkflow(input: UpsellOfferInput): Promise<{ offerId: string; state: UpsellOfferState }> {
