@@ -557,7 +557,10 @@ async function rateUnits(usage: UsageRuntime, who: { lineId?: string; msisdn?: s
   // allowance used ratios, spend in the period), from the pipeline's live counters.
   const result = await usage.pipeline.rateAsNext(plan.rater, probe.usage, `probe:${line.lineId}`, line, version);
   if (result.decision === 'DENIED') return { failed: ['END_USER_SERVICE_DENIED', result.denyReason ?? 'DENIED'] };
-  const pricePerUnit = result.pricePerUnit ?? (dec(result.chargedUnits).isZero() ? '0' : dec(result.price).div(result.chargedUnits).toDecimalPlaces(10).toString());
+  // The tariff's flat price only when no surcharge or discount changed it (as chargeRequestOf prices a CDR):
+  // `pricePerUnit` is the price before adjustments, so a 50 % discount was held and committed at full price.
+  const flat = result.pricePerUnit !== undefined && result.adjustments.every((a) => dec(a.applied).isZero());
+  const pricePerUnit = flat ? result.pricePerUnit! : dec(result.chargedUnits).isZero() ? '0' : dec(result.price).div(result.chargedUnits).toDecimalPlaces(10).toString();
   return {
     line,
     terms: {
