@@ -99,7 +99,11 @@ function toProblem(error: ErrorObject): Problem | undefined {
       return { pointer: at, code: 'INVALID_VALUE', message: `${field} ${error.message}.` };
     }
     case 'anyOf': {
-      if (def === 'positiveUnits') return { pointer: at, code: 'INVALID_EVENT_PARAMS', message: `${field} must be ${EXAMPLES.positiveUnits}.` };
+      if (def === 'positiveUnits') {
+        // Past 2^53 - 1 JSON parsing has already rounded the integer: only a string keeps its digits.
+        const unsafe = typeof error.data === 'number' && Number.isInteger(error.data) && !Number.isSafeInteger(error.data) ? ' An integer this large must be written as a decimal string, e.g. "1000000".' : '';
+        return { pointer: at, code: 'INVALID_EVENT_PARAMS', message: `${field} must be ${EXAMPLES.positiveUnits}.${unsafe}` };
+      }
       if (at.endsWith('/validity')) return { pointer: at, code: 'INVALID_VALUE', message: 'validity must be "PERIOD" or {"days": <number of days>}.' };
       if (at.endsWith('/upTo')) return { pointer: at, code: 'INVALID_EVENT_PARAMS', message: 'upTo must be a quantity such as "1024", or null for the last, open tier.' };
       return { pointer: at, code: 'INVALID_VALUE', message: `${field} ${error.message}.` };

@@ -249,10 +249,6 @@ export function offerAllowanceProblems(allowances: unknown): Problem[] {
   return allowanceProblems(asArray(allowances), '/allowances');
 }
 
-function allAllowances(plan: PlanDocument): Allowance[] {
-  return [...asArray(plan.allowances), ...asArray(plan.addOns).flatMap((addOn) => asArray(isObject(addOn) ? addOn.allowances : []))].filter(isObject) as unknown as Allowance[];
-}
-
 export function semanticProblems(plan: PlanDocument, knownOffers: readonly OfferDocument[]): Problem[] {
   const problems: Problem[] = [];
   if (typeof plan.timezone === 'string' && !isValidTimezone(plan.timezone)) {
@@ -266,10 +262,17 @@ export function semanticProblems(plan: PlanDocument, knownOffers: readonly Offer
   });
 
   const allowanceById = new Map<string, Allowance>();
-  allAllowances(plan).forEach((allowance) => {
-    if (allowanceById.has(allowance.id)) {
-      problems.push({ pointer: '/allowances', code: 'DUPLICATE_ID', message: `Allowance id "${allowance.id}" is used twice; ids must be unique within a plan and its add-ons.` });
-    }
+  // Each repeat at its own id (plan or add-on), naming where the id was first used.
+  const firstAt = new Map<string, string>();
+  const placed: Array<[Allowance, string]> = [
+    ...asArray(plan.allowances).map((a, i) => [a, `/allowances/${i}`] as [unknown, string]),
+    ...asArray(plan.addOns).flatMap((addOn, j) => asArray(isObject(addOn) ? addOn.allowances : []).map((a, i) => [a, `/addOns/${j}/allowances/${i}`] as [unknown, string])),
+  ].filter(([a]) => isObject(a)) as Array<[Allowance, string]>;
+  placed.forEach(([allowance, at]) => {
+    const first = firstAt.get(allowance.id);
+    if (first !== undefined) {
+      problems.push({ pointer: `${at}/id`, code: 'DUPLICATE_ID', message: `Allowance id "${allowance.id}" is already used by ${first}; ids must be unique within a plan and its add-ons.` });
+    } else firstAt.set(allowance.id, at);
     allowanceById.set(allowance.id, allowance);
   });
   for (const offer of knownOffers) {
@@ -300,7 +303,11 @@ export function semanticProblems(plan: PlanDocument, knownOffers: readonly Offer
       if (typeof allowanceId === 'string') {
         const allowance = allowanceById.get(allowanceId);
         if (!allowance) {
-          problems.push({ pointer: `${at}/event/params/allowanceId`, code: 'UNKNOWN_ALLOWANCE', message: `No allowance "${allowanceId}" in this plan, its add-ons or the catalog's offers.${didYouMean(allowanceId, [...allowanceById.keys()])}` });
+          // Authoring-only: offers are not versioned, so an offer changed after a plan version was published
+          // (its allowance removed or renamed) leaves that immutable version's reference dangling. Rating it is
+          // safe (no bucket of that id: the rule's price, as past any bucket; a pass bought before keeps its
+          // bucket), while refusing it made every event of the lines pinned to the version PLAN_INVALID.
+          problems.push({ pointer: `${at}/event/params/allowanceId`, code: 'UNKNOWN_ALLOWANCE', authoringOnly: true, message: `No allowance "${allowanceId}" in this plan, its add-ons or the catalog's offers.${didYouMean(allowanceId, [...allowanceById.keys()])}` });
         } else if (allowance.unit !== params.unit) {
           problems.push({ pointer: `${at}/event/params/unit`, code: 'UNIT_MISMATCH', message: `The rate counts "${String(params.unit)}" but allowance "${allowanceId}" counts "${allowance.unit}"; they must match.` });
         }
