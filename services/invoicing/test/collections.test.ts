@@ -167,8 +167,8 @@ describe('the next invoice', () => {
     expect(lines).toEqual([
       ['RECURRING', expect.stringContaining('20 GB'), '29.99'],
       ['USAGE', 'DATA NATIONAL (1 record)', '10'],
-      ['ADJUSTMENT', `Late usage for 2026-08-31–2026-09-30, invoice ${sep.number}: DATA ROAMING_EU (1 record)`, '1'],
-      ['ADJUSTMENT', `Late usage for 2026-08-31–2026-09-30, invoice ${sep.number}: VOICE NATIONAL (1 record)`, '0.5'],
+      ['ADJUSTMENT', `Late usage for 2026-09-01–2026-09-30, invoice ${sep.number}: DATA ROAMING_EU (1 record)`, '1'],
+      ['ADJUSTMENT', `Late usage for 2026-09-01–2026-09-30, invoice ${sep.number}: VOICE NATIONAL (1 record)`, '0.5'],
       ['DISCOUNT', '10% off usage', '-1.15'],
     ]);
     // net 29.99 + 10 + 1 + 0.5 − 1.15 = 40.34; tax per line 5.70 + 1.90 + 0.19 + 0.10 − 0.22 = 7.67

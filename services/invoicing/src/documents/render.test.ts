@@ -5,7 +5,7 @@ const model = (currency: string, amount: string): InvoiceDocumentModel => ({
   number: 'INV-1', state: 'SENT', customerName: 'A', billingAccountId: 'acc_1', timezone: 'UTC', currency,
   periodStart: new Date('2026-10-01T00:00:00Z'), periodEnd: new Date('2026-11-01T00:00:00Z'), issuedAt: null, dueDate: null, paymentReference: null,
   lines: [{ position: 1, description: 'Plan', quantity: '1', unit: 'MONTH', netAmount: amount, taxRate: '0', taxAmount: '0', grossAmount: amount }],
-  netTotal: amount, taxTotal: '0', total: amount, amountPaid: '0', amountDue: amount,
+  netTotal: amount, taxTotal: '0', total: amount, amountPaid: '0', amountCredited: '0', amountDue: amount,
 });
 
 // Amounts were printed with two places whatever the currency: 1500 JPY as "1500.00", 1.235 BHD as "1.24".

@@ -20,6 +20,8 @@ export interface InvoiceDocumentModel {
   taxTotal: string;
   total: string;
   amountPaid: string;
+  /** What credit notes credited: the amount due is already less it, so the document shows it too. */
+  amountCredited: string;
   amountDue: string;
 }
 
@@ -29,6 +31,8 @@ const money = (v: string, currency: string) => dec(v).toFixed(minorUnits(currenc
 const amount = (v: string, currency: string) => `${money(v, currency)} ${currency}`;
 const pct = (rate: string) => `${dec(rate).times(100).toFixed()}%`;
 const qty = (q: string) => dec(q).toDecimalPlaces(3).toFixed();
+/** Whether credit notes credited any of it (the row is left out when none did). */
+const credited = (m: InvoiceDocumentModel) => !dec(m.amountCredited).isZero();
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 export function renderInvoiceHtml(m: InvoiceDocumentModel): string {
@@ -47,7 +51,7 @@ export function renderInvoiceHtml(m: InvoiceDocumentModel): string {
 <tbody>
 ${rows}
 </tbody></table>
-<p class="n">Net total ${amount(m.netTotal, m.currency)}<br>Tax ${amount(m.taxTotal, m.currency)}<br><strong>Total ${amount(m.total, m.currency)}</strong><br>Paid ${amount(m.amountPaid, m.currency)}<br><strong>Amount due ${amount(m.amountDue, m.currency)}</strong></p>
+<p class="n">Net total ${amount(m.netTotal, m.currency)}<br>Tax ${amount(m.taxTotal, m.currency)}<br><strong>Total ${amount(m.total, m.currency)}</strong><br>Paid ${amount(m.amountPaid, m.currency)}${credited(m) ? `<br>Credited ${amount(m.amountCredited, m.currency)}` : ''}<br><strong>Amount due ${amount(m.amountDue, m.currency)}</strong></p>
 <p>Please pay by bank transfer quoting the reference <strong>${esc(m.paymentReference ?? '—')}</strong>.</p>
 </body></html>`;
 }
@@ -107,6 +111,7 @@ export function renderInvoicePdf(m: InvoiceDocumentModel, now: Date): Promise<Bu
     total('Tax', m.taxTotal);
     total('Total', m.total, true);
     total('Paid', m.amountPaid);
+    if (credited(m)) total('Credited', m.amountCredited);
     total('Amount due', m.amountDue, true);
     doc.font('Helvetica').fontSize(10).text(`Please pay by bank transfer quoting the reference ${m.paymentReference ?? '—'}.`, 50, y + 15);
     doc.end();

@@ -107,7 +107,7 @@ describe('composeInvoice', () => {
     );
     expect(inv.lines.map((l) => [l.kind, l.description, l.netAmount])).toEqual([
       ['USAGE', 'DATA (1 record)', '1.00'],
-      ['ADJUSTMENT', 'Late usage for 2026-07-31–2026-08-31, invoice INV-00000007: DATA (1 record)', '0.50'],
+      ['ADJUSTMENT', 'Late usage for 2026-08-01–2026-08-31, invoice INV-00000007: DATA (1 record)', '0.50'],
     ]);
   });
 

@@ -12,7 +12,7 @@
 // of its local day, so the day of a plan change is billed wholly on the new plan (never on both),
 // and the days of a line's segments add up to the period's days. Fees and discounts are prorated
 // exactly (days / period days) and rounded once, per line, as above.
-import { Decimal, dec, minorUnits, roundDecimal, type RoundingMode } from '@ledgerline/contracts';
+import { Decimal, dec, localParts, minorUnits, roundDecimal, type RoundingMode } from '@ledgerline/contracts';
 import { daysBetween, periodDays, type Period, type PeriodDays } from './period';
 
 export type LineKind = 'RECURRING' | 'USAGE' | 'ONE_OFF' | 'DISCOUNT' | 'ADJUSTMENT';
@@ -325,11 +325,21 @@ function subtractSpans(span: Span, covered: Span[]): Span[] {
 const samePrice = (a: RecurringItem, b: RecurringItem) =>
   a.planName === b.planName && dec(a.fee).eq(dec(b.fee)) && a.feePeriod === b.feePeriod && a.proration === b.proration && a.taxCategory === b.taxCategory;
 
-const iso = (d: Date) => d.toISOString().slice(0, 10);
+/**
+ * The local date of an instant in the account's time zone, as the document prints its billing
+ * period: a period's bounds are local midnights, which in UTC fall on the day before east of
+ * Greenwich (Europe/Berlin: 22:00Z/23:00Z) and an end's last instant on the next day west of it.
+ */
+const localDay = (d: Date, timeZone: string) => {
+  const p = localParts(d, timeZone);
+  return `${String(p.year).padStart(4, '0')}-${String(p.month).padStart(2, '0')}-${String(p.day).padStart(2, '0')}`;
+};
+/** The local days of [from, to) as "first–last". */
+const localRange = (from: Date, to: Date, timeZone: string) => `${localDay(from, timeZone)}–${localDay(new Date(to.getTime() - 1), timeZone)}`;
 
-function adjustedPeriod(a: NonNullable<UsageItem['adjusts']>): string {
+function adjustedPeriod(a: NonNullable<UsageItem['adjusts']>, timeZone: string): string {
   if (!a.periodStart || !a.periodEnd) return 'an earlier period';
-  return `${iso(a.periodStart)}–${iso(new Date(a.periodEnd.getTime() - 1))}`;
+  return localRange(a.periodStart, a.periodEnd, timeZone);
 }
 
 export function composeInvoice(input: ComposeInput): ComposedInvoice {
@@ -384,7 +394,7 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
     const { days, periodDays, exact } = feeForDays(item, spans.reduce((n, s) => n + spanDays(s), 0), input.period);
     if (days === 0) continue;
     const partial = days < periodDays && item.proration === 'DAILY';
-    const ranges = spans.map((s) => `${iso(s.from)}–${iso(new Date(s.to.getTime() - 1))}`).join(', ');
+    const ranges = spans.map((s) => localRange(s.from, s.to, input.timeZone)).join(', ');
     const who = item.shared ? 'account' : (item.msisdn ?? item.lineId);
     recurringDrafts.push({
       kind: 'RECURRING',
@@ -413,7 +423,7 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
     const what = `${u.usageType}${u.zone ? ` ${u.zone}` : ''} (${u.count} ${u.count === 1 ? 'record' : 'records'})`;
     usageDrafts.push({
       kind: u.adjusts ? 'ADJUSTMENT' : 'USAGE',
-      description: u.adjusts ? `Late usage for ${adjustedPeriod(u.adjusts)}${u.adjusts.invoiceNumber || u.adjusts.invoiceId ? `, invoice ${u.adjusts.invoiceNumber ?? u.adjusts.invoiceId}` : ''}: ${what}` : what,
+      description: u.adjusts ? `Late usage for ${adjustedPeriod(u.adjusts, input.timeZone)}${u.adjusts.invoiceNumber || u.adjusts.invoiceId ? `, invoice ${u.adjusts.invoiceNumber ?? u.adjusts.invoiceId}` : ''}: ${what}` : what,
       lineId: null,
       usageType: u.usageType,
       zone: u.zone,

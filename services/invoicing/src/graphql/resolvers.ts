@@ -573,6 +573,7 @@ async function documentModel(ctx: InvoicingContext, i: Invoice): Promise<Invoice
     taxTotal: String(i.taxTotal),
     total: String(i.total),
     amountPaid: String(i.amountPaid),
+    amountCredited: String(i.amountCredited),
     amountDue: outstanding(i).toFixed(minorUnits(i.currency)),
   };
 }
