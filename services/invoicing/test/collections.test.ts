@@ -122,6 +122,18 @@ describe('budget replenishment invoices', () => {
     expect(inv.lines).toEqual([{ kind: 'ONE_OFF', description: 'Budget replenishment (budget bdg_1, 2026-10-04)', taxRate: '0.19', netAmount: { amount: '1000' } }]);
   });
 
+  it("names the account's local day of the replenishment (00:30 in Berlin is the day after in UTC's reckoning)", async () => {
+    await account(h, 'acc_enterprise_night', { customerName: 'Night GmbH' });
+    const data: BudgetReplenishmentData = { replenishmentId: `rpl_${h.svc.schema}_night`, budgetId: 'bdg_night', billingAccountId: 'acc_enterprise_night', amount: '500.00', currency: 'EUR', remaining: '600.00', replenishedAt: '2026-10-04T22:30:00Z' };
+    const event = createCloudEvent({ source: 'ledgerline/wallets', type: EVENTS.budgetReplenished.type, subject: data.budgetId, time: new Date(data.replenishedAt), data, key: [data.replenishmentId] });
+    await h.svc.runtime.messaging.js.publish(EVENTS.budgetReplenished.subject, JSON.stringify(event));
+    const [inv] = await waitFor(async () => {
+      const list = await invoicesOf(h, 'acc_enterprise_night');
+      return list.length ? list : null;
+    });
+    expect(inv.lines.map((l: { description: string }) => l.description)).toEqual(['Budget replenishment (budget bdg_night, 2026-10-05)']);
+  });
+
   it('waits for an account it does not know yet', async () => {
     const data: BudgetReplenishmentData = { replenishmentId: `rpl_${h.svc.schema}_2`, budgetId: 'bdg_2', billingAccountId: 'acc_enterprise_late', amount: '200.00', currency: 'EUR', remaining: '300.00', replenishedAt: '2026-10-04T11:00:00Z' };
     const event = createCloudEvent({ source: 'ledgerline/wallets', type: EVENTS.budgetReplenished.type, subject: data.budgetId, time: new Date(data.replenishedAt), data, key: [data.replenishmentId] });

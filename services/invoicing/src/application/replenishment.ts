@@ -3,7 +3,7 @@
 // account's jurisdiction, once per replenishmentId however often the event is delivered.
 import { DomainError, badInput, dec, isCurrencyCode, minorUnits, newId, notFound, type BudgetReplenishmentData, type RoundingMode } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { composeInvoice, type TaxRule } from '../domain/compose';
+import { composeInvoice, localDay, type TaxRule } from '../domain/compose';
 import { issueInvoices, type AccountRow } from './bill-accounts';
 import { rows, sql } from './sql';
 
@@ -36,7 +36,7 @@ export async function invoiceBudgetReplenishment(em: Em, d: BudgetReplenishmentD
     timeZone: account.timezone,
     recurring: [],
     usage: [],
-    oneOffs: [{ id: d.replenishmentId, code: 'BUDGET_REPLENISHMENT', description: `Budget replenishment (budget ${d.budgetId}, ${at.toISOString().slice(0, 10)})`, amount: amount.toFixed(), taxCategory: REPLENISHMENT_TAX_CATEGORY }],
+    oneOffs: [{ id: d.replenishmentId, code: 'BUDGET_REPLENISHMENT', description: `Budget replenishment (budget ${d.budgetId}, ${localDay(at, account.timezone)})`, amount: amount.toFixed(), taxCategory: REPLENISHMENT_TAX_CATEGORY }],
     discounts: [],
     taxRules: rules,
   });

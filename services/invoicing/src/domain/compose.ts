@@ -330,7 +330,7 @@ const samePrice = (a: RecurringItem, b: RecurringItem) =>
  * period: a period's bounds are local midnights, which in UTC fall on the day before east of
  * Greenwich (Europe/Berlin: 22:00Z/23:00Z) and an end's last instant on the next day west of it.
  */
-const localDay = (d: Date, timeZone: string) => {
+export const localDay = (d: Date, timeZone: string): string => {
   const p = localParts(d, timeZone);
   return `${String(p.year).padStart(4, '0')}-${String(p.month).padStart(2, '0')}-${String(p.day).padStart(2, '0')}`;
 };
