@@ -49,6 +49,16 @@ export function localParts(at: Date | number, timeZone: string): LocalParts {
   return { year: p.year!, month: p.month!, day: p.day!, hour: p.hour!, minute: p.minute!, second: p.second! };
 }
 
+/**
+ * The local date (YYYY-MM-DD) of instant `at` in `timeZone`, as documents and invoice lines print
+ * days: a billing period's bounds are local midnights, which in UTC fall on the day before east of
+ * Greenwich (Europe/Berlin: 22:00Z/23:00Z).
+ */
+export function localDay(at: Date | number, timeZone: string): string {
+  const p = localParts(at, timeZone);
+  return `${String(p.year).padStart(4, '0')}-${String(p.month).padStart(2, '0')}-${String(p.day).padStart(2, '0')}`;
+}
+
 /** Offset of `timeZone` from UTC at the instant `utcMs`, in ms (+3_600_000 for CET). */
 function offsetAt(utcMs: number, timeZone: string): number {
   const p = localParts(utcMs, timeZone);

@@ -1,9 +1,9 @@
 // The invoice for an enterprise budget replenishment: wallets topped up a committed-spend budget
 // and publishes `budgetReplenished`; the customer is invoiced that amount, with tax per the
 // account's jurisdiction, once per replenishmentId however often the event is delivered.
-import { DomainError, badInput, dec, isCurrencyCode, minorUnits, newId, notFound, type BudgetReplenishmentData, type RoundingMode } from '@ledgerline/contracts';
+import { DomainError, badInput, dec, isCurrencyCode, localDay, minorUnits, newId, notFound, type BudgetReplenishmentData, type RoundingMode } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { composeInvoice, localDay, type TaxRule } from '../domain/compose';
+import { composeInvoice, type TaxRule } from '../domain/compose';
 import { issueInvoices, type AccountRow } from './bill-accounts';
 import { rows, sql } from './sql';
 

@@ -1,6 +1,6 @@
 // The customer's invoice document: HTML and a PDF (pdfkit), from the same view model.
 import PDFDocument from 'pdfkit';
-import { dec, minorUnits } from '@ledgerline/contracts';
+import { dec, localDay, minorUnits } from '@ledgerline/contracts';
 
 export interface InvoiceDocumentModel {
   number: string | null;
@@ -25,7 +25,7 @@ export interface InvoiceDocumentModel {
   amountDue: string;
 }
 
-const localDate = (d: Date | null, timeZone: string) => (d ? new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(d)) : '—');
+const localDate = (d: Date | null, timeZone: string) => (d ? localDay(new Date(d), timeZone) : '—');
 /** An amount in the currency's minor unit (2 places for EUR, 0 for JPY, 3 for BHD). */
 const money = (v: string, currency: string) => dec(v).toFixed(minorUnits(currency));
 const amount = (v: string, currency: string) => `${money(v, currency)} ${currency}`;

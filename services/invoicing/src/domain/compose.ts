@@ -12,7 +12,7 @@
 // of its local day, so the day of a plan change is billed wholly on the new plan (never on both),
 // and the days of a line's segments add up to the period's days. Fees and discounts are prorated
 // exactly (days / period days) and rounded once, per line, as above.
-import { Decimal, dec, localParts, minorUnits, roundDecimal, type RoundingMode } from '@ledgerline/contracts';
+import { Decimal, dec, localDay, minorUnits, roundDecimal, type RoundingMode } from '@ledgerline/contracts';
 import { daysBetween, periodDays, type Period, type PeriodDays } from './period';
 
 export type LineKind = 'RECURRING' | 'USAGE' | 'ONE_OFF' | 'DISCOUNT' | 'ADJUSTMENT';
@@ -325,16 +325,7 @@ function subtractSpans(span: Span, covered: Span[]): Span[] {
 const samePrice = (a: RecurringItem, b: RecurringItem) =>
   a.planName === b.planName && dec(a.fee).eq(dec(b.fee)) && a.feePeriod === b.feePeriod && a.proration === b.proration && a.taxCategory === b.taxCategory;
 
-/**
- * The local date of an instant in the account's time zone, as the document prints its billing
- * period: a period's bounds are local midnights, which in UTC fall on the day before east of
- * Greenwich (Europe/Berlin: 22:00Z/23:00Z) and an end's last instant on the next day west of it.
- */
-export const localDay = (d: Date, timeZone: string): string => {
-  const p = localParts(d, timeZone);
-  return `${String(p.year).padStart(4, '0')}-${String(p.month).padStart(2, '0')}-${String(p.day).padStart(2, '0')}`;
-};
-/** The local days of [from, to) as "first–last". */
+/** The local days of [from, to) in the account's time zone as "first–last" (localDay: not the UTC dates). */
 const localRange = (from: Date, to: Date, timeZone: string) => `${localDay(from, timeZone)}–${localDay(new Date(to.getTime() - 1), timeZone)}`;
 
 function adjustedPeriod(a: NonNullable<UsageItem['adjusts']>, timeZone: string): string {
