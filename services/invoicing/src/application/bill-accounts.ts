@@ -11,6 +11,7 @@ import type { Period } from '../domain/period';
 import { prorateOverCycle } from '../domain/bill-cycle';
 import { loadPlans, planRuleDiscounts, planRuleSurcharges, type CatalogClient } from './plans';
 import { applyAccountCredit, lockAccountCredit } from './credit';
+import { adjustedInvoiceOf, LATE_FOR_A_DRAFT } from './adjusted-invoice';
 import { givenBackBefore, takeDisputesCoveredByAdjustments } from './usage-record-given-back';
 import { tellDisputesClosedAfterCommit, type TellDisputesClosed } from './disputes-closed-by-bill';
 import { enqueueEvents, rows, sql } from './sql';
@@ -78,19 +79,19 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
     );
   // Every unbilled charge up to the period end is billed now. One that belongs to an earlier period
   // an invoice already billed (it arrived late, or usage says which invoice it adjusts) is grouped
-  // apart, per adjusted invoice, and becomes an adjustment line: late usage is never lost.
+  // apart, per adjusted invoice, and becomes an adjustment line: late usage is never lost. One whose
+  // period's invoice is still a draft waits for that draft (adjusted-invoice.ts): an adjustment names
+  // an invoice the customer has, never a draft that may yet be voided or replaced.
+  const billable = `select * from (
+      select c.*, ${adjustedInvoiceOf('p.period_start')} as adj_invoice_id
+        from ${periods} join unbilled_charge c on c.billing_account_id = p.account_id
+       where c.invoice_id is null and c.occurred_at < p.period_end) x
+    where not ${LATE_FOR_A_DRAFT}`;
   const usage = await rows<{ billing_account_id: string; usage_type: string; zone: string | null; unit: string; adj_invoice_id: string | null; quantity: string; amount: string; n: string; charge_ids: string[] }>(
       em,
       `select x.billing_account_id, x.usage_type, x.zone, x.unit, x.adj_invoice_id, sum(x.units) as quantity, sum(x.amount) as amount, count(*) as n,
               array_agg(x.charge_id) as charge_ids
-         from (select c.charge_id, c.billing_account_id, c.usage_type, c.zone, c.unit, c.units, c.amount,
-                      case when c.adjusts_invoice_id is not null then c.adjusts_invoice_id
-                           when c.occurred_at < p.period_start then
-                             (select i.id from invoice i where i.billing_account_id = c.billing_account_id and i.kind = 'PERIOD' and i.voided_at is null
-                                 and i.period_start <= c.occurred_at and i.period_end > c.occurred_at limit 1)
-                      end as adj_invoice_id
-                 from ${periods} join unbilled_charge c on c.billing_account_id = p.account_id
-                where c.invoice_id is null and c.occurred_at < p.period_end) x
+         from (${billable}) x
         group by x.billing_account_id, x.usage_type, x.zone, x.unit, x.adj_invoice_id`,
       [ids, starts, ends],
     );
@@ -98,8 +99,7 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
   // notes gave back already (usage-record-given-back.ts; review 19): its group's amount with it.
   const recordAdjustments = (await rows<{ charge_id: string }>(
       em,
-      `select c.charge_id from ${periods} join unbilled_charge c on c.billing_account_id = p.account_id
-        where c.invoice_id is null and c.occurred_at < p.period_end and c.usage_record_id is not null`,
+      `select x.charge_id from (${billable}) x where x.usage_record_id is not null`,
       [ids, starts, ends],
     )).map((r) => r.charge_id);
   const givenBack = await givenBackBefore(em, recordAdjustments);

@@ -18,6 +18,7 @@
 // decision and opening hold it or the invoice row), so a bill and a decision never both credit.
 import { dec, minorUnits, roundDecimal, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
+import { adjustedInvoiceOf } from './adjusted-invoice';
 import { close } from './disputes';
 import { releaseDisputeAmount } from './invoice-lifecycle';
 import { rows, sql } from './sql';
@@ -29,12 +30,9 @@ export async function lineThatBilled(em: Em, invoice: any, c: any): Promise<any 
     .where({ invoice_id: invoice.id, usage_type: c.usage_type, unit: c.unit })
     .whereIn('kind', ['USAGE', 'ADJUSTMENT'])
     .modify((q) => (c.zone == null ? q.whereNull('zone') : q.where({ zone: c.zone })));
-  const occurred = new Date(c.occurred_at);
-  const adjusts: string | null =
-    c.adjusts_invoice_id ??
-    (occurred < new Date(invoice.period_start)
-      ? ((await k('invoice').where({ billing_account_id: invoice.billing_account_id, kind: 'PERIOD' }).whereNull('voided_at').where('period_start', '<=', occurred).where('period_end', '>', occurred).first('id'))?.id ?? null)
-      : null);
+  // The invoice it adjusts as bill-accounts reads it (adjusted-invoice.ts): a hint naming a voided invoice counts as none.
+  const [row] = await rows<{ adj: string | null }>(em, `select ${adjustedInvoiceOf('?::timestamptz')} as adj from unbilled_charge c where c.charge_id = ?`, [new Date(invoice.period_start), c.charge_id]);
+  const adjusts: string | null = row?.adj ?? null;
   return lines.find((l: any) => (adjusts ? l.kind === 'ADJUSTMENT' && l.source_ref === adjusts : l.kind === 'USAGE')) ?? (lines.length === 1 ? lines[0] : undefined);
 }
 
