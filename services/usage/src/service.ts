@@ -11,6 +11,7 @@ import { reprocessWaiting } from './application/reprocess-rejected';
 import { startChargeResultConsumer } from './events/charge-result-consumer';
 import { startChargingSessionResponder } from './events/charging-session-responder';
 import { startBillEventsConsumer } from './events/bill-events-consumer';
+import { startOfferEventsConsumer } from './events/offer-events-consumer';
 import { startSweeper } from './events/sweeper';
 import { sweepChargesCounted } from './application/sweep-charges';
 import { closeStaleSessions } from './application/charging-session';
@@ -18,8 +19,8 @@ import { closeStaleSessions } from './application/charging-session';
 export interface UsageServiceOptions {
   /** Where plan documents come from; default: the catalog subgraph at CATALOG_URL. */
   planSource?: PlanSource;
-  /** Background consumers to run (default from USAGE_CONSUMERS, else all eight). */
-  consumers?: ('ingest' | 'subscribers' | 'owners' | 'charges' | 'sessions' | 'bills' | 'sweeper' | 'bundles')[];
+  /** Background consumers to run (default from USAGE_CONSUMERS, else all nine). */
+  consumers?: ('ingest' | 'subscribers' | 'owners' | 'charges' | 'sessions' | 'bills' | 'sweeper' | 'bundles' | 'offers')[];
   /** Durable consumer name prefix (default USAGE_CONSUMER_PREFIX, else "usage", or "usage-<schema>" off the default schema). */
   consumerPrefix?: string;
   /** New durables start at new messages (tests); default USAGE_DELIVER_NEW=1. */
@@ -27,9 +28,10 @@ export interface UsageServiceOptions {
 }
 
 /**
- * Settings: CATALOG_URL; USAGE_CONSUMERS (default "ingest,subscribers,owners,charges,sessions,bills,sweeper,bundles":
+ * Settings: CATALOG_URL; USAGE_CONSUMERS (default "ingest,subscribers,owners,charges,sessions,bills,sweeper,bundles,offers":
  * which background consumers run, "owners" being subscribers' billingaccount events (who may read an account's usage),
- * "bundles" being wallets' bundle.renewed and bundle.feedue; "none" for none); USAGE_CHARGE_SWEEP_MS (default 5000) and
+ * "bundles" being wallets' bundle.renewed and bundle.feedue, "offers" the catalog's offer events (plans compile again
+ * against the changed offers); "none" for none); USAGE_CHARGE_SWEEP_MS (default 5000) and
  * USAGE_CHARGE_RESEND_AFTER_MS (default 60000): how often, and after how long without a
  * ChargeResult, the sweeper re-publishes a record's (or a re-rate adjustment's) ChargeRequest;
  * USAGE_EMITTED_EVENT_RETENTION_DAYS (default 400, 0 keeps all: how long the sweeper keeps the ids of notices already
@@ -55,7 +57,7 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
       }
       const usage = createUsageRuntime(runtime, options.planSource);
       const env = process.env;
-      const which = new Set<string>(options.consumers ?? (env.USAGE_CONSUMERS ?? 'ingest,subscribers,owners,charges,sessions,bills,sweeper,bundles').split(',').map((s) => s.trim()));
+      const which = new Set<string>(options.consumers ?? (env.USAGE_CONSUMERS ?? 'ingest,subscribers,owners,charges,sessions,bills,sweeper,bundles,offers').split(',').map((s) => s.trim()));
       const schema = runtime.config.databaseSchema;
       const prefix = options.consumerPrefix ?? env.USAGE_CONSUMER_PREFIX ?? (schema === 'usage' ? 'usage' : `usage-${schema}`);
       const deliverNew = options.deliverNew ?? env.USAGE_DELIVER_NEW === '1';
@@ -86,6 +88,7 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
         stops.push(await startBundleFeeDueConsumer(messaging, usage.directory, { durable: `${prefix}-bundle-fees`, deliverNew, logger }));
         stops.push(await startRolledOverConsumer(messaging, { durable: `${prefix}-rollovers`, deliverNew, logger, sql: usage.sql, onLine }));
       }
+      if (which.has('offers')) stops.push(await startOfferEventsConsumer(messaging, usage.plans, { durable: `${prefix}-offers`, deliverNew, logger }));
       if (which.has('bills')) stops.push(await startBillEventsConsumer(messaging, usage.sql, usage.pipeline, { durable: `${prefix}-bills`, deliverNew, logger, onDropped: (reason) => usage.metrics.billEventsDropped.inc({ reason }) }));
       if (which.has('sweeper')) {
         const graceMs = Number(env.USAGE_CHARGE_RESEND_AFTER_MS ?? 60_000);

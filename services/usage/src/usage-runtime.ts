@@ -54,6 +54,8 @@ export function createUsageRuntime(runtime: ServiceRuntime, planSource?: PlanSou
   const pipeline = new UsagePipeline({ sql, directory, plans, clock: runtime.clock, logger: runtime.logger, onCommit: () => runtime.relay.nudge(), publishCharges, metrics });
   // A subscription's start or end moves (or renames) the line's allowance periods: its counters are counted again.
   directory.onSubscriptionChanged = (lineId, billingAccountId) => pipeline.invalidateCounters(lineId, billingAccountId);
+  // A changed offer may change an allowance's size the counters took from it: they are counted again.
+  plans.onOffersChanged = () => void pipeline.resetCounters();
   const usage = { sql, directory, plans, pipeline, publishCharges, metrics };
   byRuntime.set(runtime, usage);
   return usage;

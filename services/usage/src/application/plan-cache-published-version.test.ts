@@ -10,7 +10,7 @@ import type { OfferDocument } from '@ledgerline/rating';
 import { fileOffers, PlanCache } from './plan-cache';
 
 const postpaid = () => JSON.parse(fs.readFileSync(new URL('../../../../catalog/plans/postpaid-20gb.json', import.meta.url), 'utf8'));
-const cacheOf = (document: unknown) => new PlanCache({ load: async (id) => ({ id, version: '7', document }) }, (): OfferDocument[] => fileOffers());
+const cacheOf = (document: unknown) => new PlanCache({ load: async (id) => ({ id, version: '7', document }), offers: async (): Promise<OfferDocument[]> => fileOffers() });
 const sms = { id: 'e1', usageType: 'SMS', direction: 'OUTGOING', quantity: '1', occurredAt: '2026-03-03T10:00:00Z', calledNumber: '+4915112345678' } as const;
 const ctx = { accountType: 'POSTPAID', lineStatus: 'ACTIVE' } as const;
 
