@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCloudEvent, EVENTS } from '@ledgerline/contracts';
 import { ManualClock, startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
-import { filePlanSource, waitFor } from './support';
+import { filePlanSource, sqlOf, waitFor } from './support';
 
 let nats: Awaited<ReturnType<typeof startPrivateNats>>;
 let svc: TestService;
@@ -42,5 +42,30 @@ describe('bill events usage cannot apply, on /metrics', () => {
     await svc.runtime.messaging.js.publish(EVENTS.customerBillCreated.subject, 'not json', { msgID: `raw-${run}` });
     await waitFor(async () => Object.keys(await droppedOnMetrics()).length === 2, 15_000, 'both drops to be counted');
     expect(await droppedOnMetrics()).toEqual({ invalid: 1, not_a_cloud_event: 1 });
+  }, 40_000);
+});
+
+describe('a bill of an instant (a business budget replenishment invoice)', () => {
+  it('is acknowledged without marking records and is not counted as dropped; the bills after it apply', async () => {
+    const before = await droppedOnMetrics();
+    const bill = (invoiceId: string, periodStart: string, periodEnd: string) => {
+      const data = { invoiceId, number: `INV-${invoiceId}`, billingAccountId: `acc_r_${run}`, state: 'SENT', periodStart, periodEnd, currency: 'EUR', netTotal: '50', taxTotal: '0', total: '50', usageAmount: '0', usageRecords: 0 };
+      return createCloudEvent({ source: 'ledgerline/invoicing', type: EVENTS.customerBillCreated.type, subject: invoiceId, time: new Date('2026-03-02T00:00:00Z'), data, key: [invoiceId, 'issued'] });
+    };
+    // As invoicing issues a replenishment: its period is the instant it was raised (replenishment.ts).
+    const replenishment = bill(`inv_rep_${run}`, '2026-03-01T10:00:00.000Z', '2026-03-01T10:00:00.000Z');
+    const period = bill(`inv_per_${run}`, '2026-02-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z');
+    for (const e of [replenishment, period]) await svc.runtime.messaging.js.publish(EVENTS.customerBillCreated.subject, JSON.stringify(e), { msgID: e.id });
+    const db = await sqlOf(svc);
+    try {
+      const billed = await waitFor(async () => {
+        const { rows } = await db.query<{ invoice_id: string }>('select invoice_id from billed_period where billing_account_id = $1', [`acc_r_${run}`]);
+        return rows.length > 0 && rows;
+      }, 15_000, 'the period bill after the replenishment to be applied');
+      expect(billed.map((r) => r.invoice_id)).toEqual([`inv_per_${run}`]);
+    } finally {
+      await db.end();
+    }
+    expect(await droppedOnMetrics()).toEqual(before);
   }, 40_000);
 });

@@ -21,7 +21,7 @@ describe('parseBillIssued', () => {
     ['an issue time that is no date', good, 'yesterday', 'time', /not a date-time/],
     ['an empty invoice id', { ...good, invoiceId: '' }, time, 'invoiceId', /missing/],
     ['a number as account id', { ...good, billingAccountId: 7 }, time, 'billingAccountId', /not a text/],
-    ['a period that ends before it starts', { ...good, periodEnd: good.periodStart }, time, 'periodEnd', /not after/],
+    ['a period that ends before it starts', { ...good, periodEnd: new Date(Date.parse(good.periodStart) - 1).toISOString() }, time, 'periodEnd', /not after/],
     ['no data', null, time, 'data', /no data/],
   ])('refuses %s, naming the field', (_what, data, at, field, message) => {
     const parsed = parseBillIssued(data, at);
@@ -30,6 +30,10 @@ describe('parseBillIssued', () => {
       expect(parsed.problem.field).toBe(field);
       expect(parsed.problem.message).toMatch(message);
     }
+  });
+
+  it('tells a bill of an instant (a replenishment invoice: it bills no usage period) from a refused one', () => {
+    expect(parseBillIssued({ ...good, periodEnd: good.periodStart }, time)).toEqual({ ok: 'instant', invoiceId: good.invoiceId });
   });
 
   it('keeps ids at their column sizes', () => {

@@ -44,8 +44,12 @@ function dateOf(field: string, value: unknown): Date | BillIssuedProblem {
   return date;
 }
 
-/** The bill, or the first field usage cannot take (the same answer every time: the event is dropped, not retried). */
-export function parseBillIssued(data: unknown, time: unknown): { ok: true; bill: BillIssued } | { ok: false; problem: BillIssuedProblem } {
+/**
+ * The bill; or `instant` for a bill of an instant (periodStart = periodEnd: a business budget's
+ * replenishment invoice, which bills no usage period: nothing to mark, nothing wrong); or the first
+ * field usage cannot take (the same answer every time: the event is dropped, not retried).
+ */
+export function parseBillIssued(data: unknown, time: unknown): { ok: true; bill: BillIssued } | { ok: 'instant'; invoiceId: string } | { ok: false; problem: BillIssuedProblem } {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return { ok: false, problem: { field: 'data', message: 'the event has no data' } };
   const d = data as Record<string, unknown>;
   for (const field of ['invoiceId', 'billingAccountId'] as const) {
@@ -58,6 +62,7 @@ export function parseBillIssued(data: unknown, time: unknown): { ok: true; bill:
   if (!(periodEnd instanceof Date)) return { ok: false, problem: periodEnd };
   const issuedAt = dateOf('time', time);
   if (!(issuedAt instanceof Date)) return { ok: false, problem: issuedAt };
+  if (periodEnd.getTime() === periodStart.getTime()) return { ok: 'instant', invoiceId: d.invoiceId as string };
   if (!(periodEnd > periodStart)) return { ok: false, problem: { field: 'periodEnd', message: 'periodEnd is not after periodStart' } };
   return { ok: true, bill: { invoiceId: d.invoiceId as string, billingAccountId: d.billingAccountId as string, periodStart, periodEnd, issuedAt } };
 }

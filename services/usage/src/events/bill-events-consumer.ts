@@ -65,6 +65,10 @@ export async function applyBillEvent(sql: Sql, pipeline: UsagePipeline, payload:
     return undefined;
   }
   const parsed = parseBillIssued(event.data, event.time);
+  if (parsed.ok === 'instant') {
+    logger.debug({ id: event.id, invoiceId: parsed.invoiceId }, 'a bill of an instant (a replenishment) bills no usage period');
+    return undefined;
+  }
   if (!parsed.ok) {
     drop('invalid', { id: event.id, field: parsed.problem.field, problem: parsed.problem.message });
     return undefined;
