@@ -15,6 +15,7 @@ export type { CompiledTariff } from './domain/pricing';
 
 export { validatePlan, validateOffer, type ValidateOptions } from './validation/validate-plan';
 export type { Problem, ValidationMode, ValidationReport } from './validation/problem';
+export { allowancesInScope } from './validation/semantic-validator';
 
 export { compilePlan, PlanValidationError, type CompiledPlan, type CompileOptions } from './engine/compile-plan';
 export { ratePlain, noticesAfterPlain } from './engine/rate-plain';

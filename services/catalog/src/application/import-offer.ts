@@ -1,6 +1,9 @@
 import { conflict, DomainError, type Caller, type OfferPublishedData } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
-import { validateOffer, type OfferDocument } from '@ledgerline/rating';
+import { validateOffer, type OfferDocument, type PlanDocument } from '@ledgerline/rating';
+import { Plan, PlanVersion } from '../persistence/entities';
+import { offerChangeProblems, type OfferChangeProblem, type PublishedVersion } from '../domain/offer-references';
+import { knownOffers } from './plan-documents';
 import { recordOfferAudit } from './offer-audit';
 import { lockOrCreateOffer } from './plan-locks';
 
@@ -10,6 +13,13 @@ import { lockOrCreateOffer } from './plan-locks';
  * document again changes nothing. Add-ons bought before keep their terms (subscribers stores the
  * price and allowances of each purchase). A RETIRED offer is not changed (CONFLICT OFFER_RETIRED):
  * sell the new terms under a new code.
+ *
+ * Nor is a document that would break a published plan version: one that drops (or renames) an
+ * allowance a published version's `rate` rule consumes, or changes its unit (BAD_USER_INPUT
+ * OFFER_ALLOWANCE_IN_USE, a problem per change at its pointer naming the versions; see
+ * domain/offer-references.ts). Checked under the offer's lock; publishing reads the offers under a
+ * shared lock (publish-plan.ts), so a version published meanwhile is either seen here or validated
+ * against the new document. Drafts are left to their own validation.
  */
 export async function importOffer(em: Em, c: { document: unknown; actor: Caller; now: Date }) {
   const report = validateOffer(c.document);
@@ -26,7 +36,10 @@ export async function importOffer(em: Em, c: { document: unknown; actor: Caller;
   if (offer.status === 'RETIRED') {
     throw conflict('OFFER_RETIRED', `Offer ${doc.code} was retired at ${offer.retiredAt?.toISOString()}: it is not changed any more; sell the new terms under a new code`, { field: 'input.document', offerCode: doc.code });
   }
-  const before = created ? {} : (JSON.parse(offer.document) as object);
+  const stored = created ? null : (JSON.parse(offer.document) as OfferDocument);
+  const problems = offerChangeProblems({ offers: await knownOffers(em), stored, imported: doc, versions: await publishedVersions(em) });
+  if (problems.length > 0) throw offerInUseError(doc.code, problems);
+  const before = stored ?? {};
   const action = created ? 'CREATED' : 'UPDATED';
   if (!created) Object.assign(offer, { name: doc.name, currency: doc.currency, price: doc.price, document, updatedAt: c.now });
   recordOfferAudit(em, { offerCode: doc.code, action, actor: c.actor, at: c.now, before, after: doc });
@@ -38,4 +51,23 @@ export async function importOffer(em: Em, c: { document: unknown; actor: Caller;
   enqueueEvent(em, 'offerPublished', { source: 'ledgerline/catalog', subject: doc.code, key: [doc.code, document], time: c.now, data });
   await em.flush();
   return { offer };
+}
+
+/** Every published version (superseded ones and retired plans' too: lines stay pinned to them), with its plan's code. */
+async function publishedVersions(em: Em): Promise<PublishedVersion[]> {
+  const versions = await em.find(PlanVersion, { status: 'PUBLISHED' }, { orderBy: { planId: 'asc', version: 'asc' } });
+  if (versions.length === 0) return [];
+  const plans = await em.find(Plan, { id: { $in: [...new Set(versions.map((v) => v.planId))] } });
+  const codeOf = new Map(plans.map((p) => [p.id, p.code]));
+  return versions.map((v) => ({ planCode: codeOf.get(v.planId) ?? v.planId, version: v.version!, planVersionId: v.id, document: JSON.parse(v.document) as PlanDocument }));
+}
+
+/** The house shape of a refused document (as PLAN_INVALID / OFFER_INVALID): every problem with its pointer in the document. */
+function offerInUseError(code: string, problems: OfferChangeProblem[]): DomainError {
+  return new DomainError(
+    'OFFER_ALLOWANCE_IN_USE',
+    `Offer ${code} cannot take this document: ${problems.length} change(s) would break published plan versions: ${problems.map((p) => `${p.pointer}: ${p.message}`).join('; ')}`,
+    { field: 'input.document', problems },
+    'BAD_USER_INPUT',
+  );
 }

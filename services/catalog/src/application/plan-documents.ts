@@ -2,6 +2,7 @@ import { badInput, DomainError } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { validatePlan, type OfferDocument, type ValidationReport } from '@ledgerline/rating';
 import { Offer } from '../persistence/entities';
+import { readOffersShared } from './plan-locks';
 
 export interface PlanHeader {
   code: string;
@@ -26,14 +27,15 @@ export function planHeader(document: unknown): PlanHeader {
   return { code: d.code, name: d.name, paymentMode: d.paymentMode, currency: d.currency };
 }
 
-export async function knownOffers(em: Em): Promise<OfferDocument[]> {
-  const offers = await em.find(Offer, {}, { orderBy: { code: 'asc' } });
+/** The catalog's offers in the order validation reads them (code); `lock`: under a shared lock (readOffersShared, for publishing). */
+export async function knownOffers(em: Em, options: { lock?: boolean } = {}): Promise<OfferDocument[]> {
+  const offers = options.lock ? await readOffersShared(em) : await em.find(Offer, {}, { orderBy: { code: 'asc' } });
   return offers.map((o) => JSON.parse(o.document) as OfferDocument);
 }
 
 /** Validates against the schema, the facts and operators, and the offers published here. */
-export async function validateDocument(em: Em, document: unknown): Promise<ValidationReport> {
-  return validatePlan(document, { knownOffers: await knownOffers(em) });
+export async function validateDocument(em: Em, document: unknown, options: { lockOffers?: boolean } = {}): Promise<ValidationReport> {
+  return validatePlan(document, { knownOffers: await knownOffers(em, { lock: options.lockOffers }) });
 }
 
 /** An invalid plan can never be published: the error carries every problem with its pointer. */

@@ -20,6 +20,18 @@ export async function lockOffer(em: Em, code: string): Promise<Offer | null> {
   return em.findOne(Offer, { code }, lockedRead(em));
 }
 
+/**
+ * Every offer (code order), each row read fresh under a shared lock until the transaction ends
+ * (PostgreSQL `select … for share`; SQLite: one writer, no lock). Publishing validates a plan against
+ * the offers read so: an importOffer holding an offer's row lock (it checks the published versions
+ * under it) is waited for and its document seen, and an import starting later waits for the publish
+ * and then sees the new version. Imports take `for update`, so publishes do not wait for each other.
+ */
+export async function readOffersShared(em: Em): Promise<Offer[]> {
+  const shared = em.getPlatform().constructor.name.startsWith('PostgreSql') ? { lockMode: LockMode.PESSIMISTIC_READ as const, refresh: true } : {};
+  return em.find(Offer, {}, { orderBy: { code: 'asc' }, ...shared });
+}
+
 /** What a new offer row is made of (importOffer). */
 export interface NewOffer {
   code: string;

@@ -63,6 +63,7 @@ export type TopLevelCondition = { all: Condition[] } | { any: Condition[] } | { 
 export interface PriceTier {
   /** Upper bound (inclusive) of the tier in charged units; null for the last, open tier. */
   upTo: DecimalString | null;
+  /** At least one of unitPrice and flatFee (TIERED_FLAT: flatFee); the other counts as 0. A free tier is unitPrice "0". */
   unitPrice?: DecimalString;
   flatFee?: DecimalString;
 }

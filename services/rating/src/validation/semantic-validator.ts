@@ -249,6 +249,31 @@ export function offerAllowanceProblems(allowances: unknown): Problem[] {
   return allowanceProblems(asArray(allowances), '/allowances');
 }
 
+/** The plan's allowances, then its add-ons', each with its pointer (objects only: this also runs on documents the schema refused). */
+function placedAllowances(plan: PlanDocument): Array<[Allowance, string]> {
+  return [
+    ...asArray(plan.allowances).map((a, i) => [a, `/allowances/${i}`] as [unknown, string]),
+    ...asArray(plan.addOns).flatMap((addOn, j) => asArray(isObject(addOn) ? addOn.allowances : []).map((a, i) => [a, `/addOns/${j}/allowances/${i}`] as [unknown, string])),
+  ].filter(([a]) => isObject(a)) as Array<[Allowance, string]>;
+}
+
+/**
+ * The allowances a `rate` rule's `allowanceId` may name, by id, as validation resolves them (and so
+ * whether a version compiles: UNIT_MISMATCH): the plan's and its add-ons' first (an id repeated
+ * there: the last, after DUPLICATE_ID), then the offers', in the order given (an id in several
+ * offers: the first). The catalog's importOffer checks published versions' references with it.
+ */
+export function allowancesInScope(plan: PlanDocument, knownOffers: readonly OfferDocument[]): Map<string, Allowance> {
+  const allowanceById = new Map<string, Allowance>();
+  for (const [allowance] of placedAllowances(plan)) allowanceById.set(allowance.id, allowance);
+  for (const offer of knownOffers) {
+    for (const allowance of asArray(offer.allowances)) {
+      if (isObject(allowance) && !allowanceById.has((allowance as unknown as Allowance).id)) allowanceById.set((allowance as unknown as Allowance).id, allowance as unknown as Allowance);
+    }
+  }
+  return allowanceById;
+}
+
 export function semanticProblems(plan: PlanDocument, knownOffers: readonly OfferDocument[]): Problem[] {
   const problems: Problem[] = [];
   if (typeof plan.timezone === 'string' && !isValidTimezone(plan.timezone)) {
@@ -261,23 +286,15 @@ export function semanticProblems(plan: PlanDocument, knownOffers: readonly Offer
     if (isObject(addOn)) problems.push(...allowanceProblems(asArray(addOn.allowances), `/addOns/${i}/allowances`));
   });
 
-  const allowanceById = new Map<string, Allowance>();
   // Each repeat at its own id (plan or add-on), naming where the id was first used.
   const firstAt = new Map<string, string>();
-  const placed: Array<[Allowance, string]> = [
-    ...asArray(plan.allowances).map((a, i) => [a, `/allowances/${i}`] as [unknown, string]),
-    ...asArray(plan.addOns).flatMap((addOn, j) => asArray(isObject(addOn) ? addOn.allowances : []).map((a, i) => [a, `/addOns/${j}/allowances/${i}`] as [unknown, string])),
-  ].filter(([a]) => isObject(a)) as Array<[Allowance, string]>;
-  placed.forEach(([allowance, at]) => {
+  placedAllowances(plan).forEach(([allowance, at]) => {
     const first = firstAt.get(allowance.id);
     if (first !== undefined) {
       problems.push({ pointer: `${at}/id`, code: 'DUPLICATE_ID', message: `Allowance id "${allowance.id}" is already used by ${first}; ids must be unique within a plan and its add-ons.` });
     } else firstAt.set(allowance.id, at);
-    allowanceById.set(allowance.id, allowance);
   });
-  for (const offer of knownOffers) {
-    for (const allowance of offer.allowances ?? []) if (!allowanceById.has(allowance.id)) allowanceById.set(allowance.id, allowance);
-  }
+  const allowanceById = allowancesInScope(plan, knownOffers);
   const offerCodes = new Set<string>([
     ...asArray(plan.compatibleOffers).map(String),
     ...asArray(plan.addOns).filter(isObject).map((addOn) => String(addOn.code)),
@@ -351,6 +368,24 @@ function tierProblems(table: Json, pointer: string): Problem[] {
   if (table.model === 'TIERED_FLAT') {
     tiers.forEach((tier, i) => {
       if (tier.flatFee === undefined) problems.push({ pointer: `${pointer}/tiers/${i}/flatFee`, code: 'INVALID_TIERS', message: 'A TIERED_FLAT table charges each tier\'s flatFee; give every tier one.' });
+    });
+  } else {
+    // compileTariff reads a missing unitPrice or flatFee as "0": a GRADUATED or VOLUME tier with
+    // neither would rate its units at zero without a word. A free tier says so ("0"). Authoring-only,
+    // as every rule added after versions were published under the old ones: a version published
+    // before it stays immutable and its pinned lines keep rating as it was published (refusing it at
+    // rating would reject every event of those lines and fail their online sessions, not only the
+    // tier's units); its validation shows the warning, and a corrected version replaces it.
+    const entering = table.model === 'VOLUME' ? 'for reaching the tier' : 'for entering the tier';
+    tiers.forEach((tier, i) => {
+      if (tier.unitPrice === undefined && tier.flatFee === undefined) {
+        problems.push({
+          pointer: `${pointer}/tiers/${i}/unitPrice`,
+          code: 'INVALID_TIERS',
+          authoringOnly: true,
+          message: `This tier has no price, so its units would be rated at zero. Give it a "unitPrice" (per unit) and/or a "flatFee" (${entering}); write "unitPrice": "0" for a free tier.`,
+        });
+      }
     });
   }
   return problems;
