@@ -11,7 +11,8 @@ export { MAX_QUANTITY_DECIMALS } from './domain/derive-facts';
 export type { RatingResult, AppliedAdjustment, RatingNotification } from './domain/rating-result';
 export { priceUnits } from './domain/rating-result';
 export type { TraceEntry } from './domain/outcome';
-export type { CompiledTariff } from './domain/pricing';
+export type { CompiledTariff, IncrementGrid } from './domain/pricing';
+export { partChargeableUnits, callTotalCovered } from './domain/pricing';
 
 export { validatePlan, validateOffer, type ValidateOptions } from './validation/validate-plan';
 export type { Problem, ValidationMode, ValidationReport } from './validation/problem';

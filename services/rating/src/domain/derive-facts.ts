@@ -170,6 +170,12 @@ export function assertValidEvent(event: UsageEvent): number {
     const shown = event.quantity.length > 24 ? `${event.quantity.slice(0, 24)}…` : event.quantity;
     throw new RatingInputError('RATING_INVALID_EVENT', `event ${event.id}: quantity ${shown} has more than ${MAX_QUANTITY_DECIMALS} decimals; round it to at most ${MAX_QUANTITY_DECIMALS} (as usage records are)`);
   }
+  if (event.precedingQuantity !== undefined) {
+    const preceding = event.precedingQuantity;
+    if (!isDecimalString(preceding) || preceding.startsWith('-') || (preceding.includes('.') && preceding.length - preceding.indexOf('.') - 1 > MAX_QUANTITY_DECIMALS)) {
+      throw new RatingInputError('RATING_INVALID_EVENT', `event ${event.id}: precedingQuantity must be a non-negative decimal string with at most ${MAX_QUANTITY_DECIMALS} decimals`);
+    }
+  }
   const epochMs = Date.parse(event.occurredAt);
   if (Number.isNaN(epochMs)) {
     throw new RatingInputError('RATING_INVALID_EVENT', `event ${event.id}: occurredAt must be an ISO 8601 instant`);

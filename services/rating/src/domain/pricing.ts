@@ -23,6 +23,8 @@ export interface CompiledTariff {
   scale: number;
   pricePerUnit?: Decimal;
   pricePerUnitText?: string;
+  /** The rule's increments as it names them (absent: 1 and 1), for RatingResult.increments. */
+  increments?: IncrementGrid;
   /** The same numbers as scaled BigInts, for the fast path. */
   scaled: { first: Scaled; next: Scaled; pricePerUnit?: Scaled };
   table?: { model: PriceModel; basis: 'EVENT' | 'PERIOD'; tiers: CompiledTier[] };
@@ -30,6 +32,15 @@ export interface CompiledTariff {
 
 const ONE = new Decimal(1);
 export const DEFAULT_SCALE = 6;
+
+/**
+ * A tariff's increments as decimal strings: at least `first` units, then whole steps of `next`.
+ * Absent (a rule without `increments`): 1 and 1, whole units.
+ */
+export interface IncrementGrid {
+  first: string;
+  next: string;
+}
 
 export function compileTariff(rule: string, params: RateParams): CompiledTariff {
   return {
@@ -42,6 +53,7 @@ export function compileTariff(rule: string, params: RateParams): CompiledTariff 
     scale: params.rounding?.scale ?? DEFAULT_SCALE,
     pricePerUnit: params.pricePerUnit !== undefined ? toDecimal(params.pricePerUnit) : undefined,
     pricePerUnitText: params.pricePerUnit !== undefined ? toDecimal(params.pricePerUnit).toString() : undefined,
+    increments: params.increments ? Object.freeze({ first: toDecimal(params.increments.first).toString(), next: toDecimal(params.increments.next).toString() }) : undefined,
     scaled: {
       first: parseScaled(String(params.increments?.first ?? 1)),
       next: parseScaled(String(params.increments?.next ?? 1)),
@@ -102,39 +114,97 @@ export function tableTotal(model: PriceModel, tiers: CompiledTier[], units: Deci
  * Unrounded price of `units` chargeable units. With a PERIOD-basis table the event pays the
  * difference between the period totals after and before it, so the event prices of a period
  * always add up to the table's price of the period's volume (an event that moves the period
- * into a cheaper VOLUME tier therefore gets a negative price: a credit).
+ * into a cheaper VOLUME tier therefore gets a negative price: a credit). An EVENT-basis table
+ * prices a later part of a call the same way on the call's units (`callUnitsBefore`, the
+ * chargeable units of its earlier parts), so the parts add up to the whole call's price.
  */
-export function unroundedPrice(tariff: CompiledTariff, units: Decimal, periodUnitsBefore: Decimal): Decimal {
+export function unroundedPrice(tariff: CompiledTariff, units: Decimal, periodUnitsBefore: Decimal, callUnitsBefore: Decimal = ZERO): Decimal {
   if (tariff.pricePerUnit) return units.times(tariff.pricePerUnit);
   const table = tariff.table!;
-  if (table.basis === 'EVENT') return tableTotal(table.model, table.tiers, units);
-  return tableTotal(table.model, table.tiers, periodUnitsBefore.plus(units)).minus(
-    tableTotal(table.model, table.tiers, periodUnitsBefore),
-  );
+  const before = table.basis === 'EVENT' ? callUnitsBefore : periodUnitsBefore;
+  if (before.isZero()) return tableTotal(table.model, table.tiers, units);
+  return tableTotal(table.model, table.tiers, before.plus(units)).minus(tableTotal(table.model, table.tiers, before));
 }
 
-export function priceOf(tariff: CompiledTariff, units: Decimal, periodUnitsBefore: Decimal): string {
-  return roundTo(unroundedPrice(tariff, units, periodUnitsBefore), tariff.scale, tariff.roundingMode);
+export function priceOf(tariff: CompiledTariff, units: Decimal, periodUnitsBefore: Decimal, callUnitsBefore: Decimal = ZERO): string {
+  return roundTo(unroundedPrice(tariff, units, periodUnitsBefore, callUnitsBefore), tariff.scale, tariff.roundingMode);
+}
+
+/** chargeableUnits on scaled values of one scale. */
+function chargeableScaled(q: bigint, first: bigint, next: bigint): bigint {
+  if (q <= 0n) return 0n;
+  if (q <= first) return first;
+  return first + ((q - first + next - 1n) / next) * next;
 }
 
 /**
  * chargeableUnits then, for a flat unit price, the rounded price, in scaled BigInt arithmetic.
  * Gives exactly what the Decimal functions above give (tested in pricing.test.ts).
+ *
+ * `preceding`: units of the same call rated before this part (an online session's earlier reports):
+ * the increments apply to the call's running total, so the part is charged what it adds to the
+ * call's chargeable units, chargeableUnits(preceding + quantity) - chargeableUnits(preceding), and
+ * the parts of a call add up to the call rated as one event. `unitsBefore` is chargeableUnits(preceding).
  */
-export function fastUnitsAndPrice(tariff: CompiledTariff, quantity: string): { units: string; price?: string } {
+export function fastUnitsAndPrice(tariff: CompiledTariff, quantity: string, preceding?: string): { units: string; price?: string; unitsBefore?: string } {
   const q = parseScaled(quantity);
   const { first, next, pricePerUnit } = tariff.scaled;
-  const scale = Math.max(q.scale, first.scale, next.scale);
+  const p = preceding === undefined ? undefined : parseScaled(preceding);
+  const scale = Math.max(q.scale, first.scale, next.scale, p?.scale ?? 0);
   const qs = rescale(q, scale);
   const fs = rescale(first, scale);
   const ns = rescale(next, scale);
   let units: bigint;
-  if (qs <= 0n) units = 0n;
-  else if (qs <= fs) units = fs;
-  else units = fs + ((qs - fs + ns - 1n) / ns) * ns;
+  let before: bigint | undefined;
+  if (p === undefined) {
+    units = chargeableScaled(qs, fs, ns);
+  } else {
+    const ps = rescale(p, scale);
+    before = chargeableScaled(ps, fs, ns);
+    units = chargeableScaled(ps + qs, fs, ns) - before;
+  }
   const unitsText = formatMinimal(units, scale);
-  if (!pricePerUnit) return { units: unitsText };
+  const unitsBefore = before === undefined ? undefined : formatMinimal(before, scale);
+  if (!pricePerUnit) return unitsBefore === undefined ? { units: unitsText } : { units: unitsText, unitsBefore };
   const raw = units * pricePerUnit.units;
   const price = roundDown(raw, scale + pricePerUnit.scale, tariff.scale, tariff.roundingMode);
   return { units: unitsText, price: formatScaled(price, tariff.scale) };
+}
+
+/** A grid's numbers and `values` as scaled BigInts of one scale. */
+function onGrid(increments: IncrementGrid | null | undefined, values: string[]): { first: bigint; next: bigint; values: bigint[]; scale: number } {
+  const first = parseScaled(increments?.first ?? '1');
+  const next = parseScaled(increments?.next ?? '1');
+  const parsed = values.map(parseScaled);
+  const scale = Math.max(first.scale, next.scale, ...parsed.map((v) => v.scale));
+  return { first: rescale(first, scale), next: rescale(next, scale), values: parsed.map((v) => rescale(v, scale)), scale };
+}
+
+/**
+ * The chargeable units `quantity` more units add to a call of which `preceding` units were rated
+ * already, under `increments` (RatingResult.increments; absent: 1 and 1): what rating charges an
+ * event with that `precedingQuantity` (fastUnitsAndPrice), for online charging to commit the same.
+ * Non-negative decimal strings.
+ */
+export function partChargeableUnits(quantity: string, preceding: string, increments?: IncrementGrid | null): string {
+  const g = onGrid(increments, [quantity, preceding]);
+  const [q, p] = g.values;
+  const before = chargeableScaled(p, g.first, g.next);
+  return formatMinimal(chargeableScaled(p + q, g.first, g.next) - before, g.scale);
+}
+
+/**
+ * How far `chargeable` more chargeable units carry a call of which `preceding` units were rated:
+ * the largest total the call may reach whose parts after `preceding` add at most `chargeable`
+ * chargeable units (partChargeableUnits), i.e. the last point of the increments' grid within
+ * chargeableUnits(preceding) + chargeable; never below `preceding`. With `chargeable` 0 it is what
+ * the call's chargeable units paid for already (a 10 s call on `first: 60` is paid up to 60 s).
+ * Online charging grants the units a reservation covers so: each of them is charged within it.
+ */
+export function callTotalCovered(chargeable: string, preceding: string, increments?: IncrementGrid | null): string {
+  const g = onGrid(increments, [chargeable, preceding]);
+  const [c, p] = g.values;
+  const limit = chargeableScaled(p, g.first, g.next) + c;
+  const onGridBelow = limit < g.first ? 0n : g.first + ((limit - g.first) / g.next) * g.next;
+  return formatMinimal(onGridBelow > p ? onGridBelow : p, g.scale);
 }

@@ -6,7 +6,7 @@ import { Decimal, roundTo, ZERO } from './decimal';
 import type { FactName } from './facts';
 import type { RuleOutcome, TraceEntry } from './outcome';
 import type { AdjustmentScope, DecimalString, Unit } from './plan-types';
-import { fastUnitsAndPrice, priceOf, type CompiledTariff } from './pricing';
+import { fastUnitsAndPrice, priceOf, type CompiledTariff, type IncrementGrid } from './pricing';
 import type { SubscriberContext, UsageEvent } from './usage';
 
 export interface AppliedAdjustment {
@@ -41,8 +41,18 @@ export interface RatingResult {
   allowanceId?: string;
   unit?: Unit;
   quantity: DecimalString;
-  /** Quantity after the tariff's increments; what buckets and prices count. */
+  /** The event's precedingQuantity, when it is a later part of a call (see UsageEvent). */
+  precedingQuantity?: DecimalString;
+  /**
+   * Quantity after the tariff's increments; what buckets and prices count. For a later part of a
+   * call (precedingQuantity), what the part adds to the call's chargeable units.
+   */
   chargedUnits: DecimalString;
+  /**
+   * The tariff's increments when its rule names them (absent: 1 and 1, whole units): online
+   * charging rates a session's later reports on the same grid (partChargeableUnits).
+   */
+  increments?: IncrementGrid;
   /** Flat unit price of the tariff, when it has one (price tables have none). */
   pricePerUnit?: DecimalString;
   /** Price of all chargedUnits before surcharges and discounts (as if no allowance applied). */
@@ -140,8 +150,8 @@ export function buildResult(event: UsageEvent, ctx: SubscriberContext, outcome: 
   if (outcome.deny) return deniedResult(event, result, outcome.deny.reason, outcome);
   const tariff = outcome.tariff;
   if (!tariff) return deniedResult(event, result, 'NO_TARIFF', outcome);
-  const fast = fastUnitsAndPrice(tariff, event.quantity);
-  const basePrice = fast.price ?? priceOf(tariff, new Decimal(fast.units), periodUnitsBefore(tariff, event, ctx));
+  const fast = fastUnitsAndPrice(tariff, event.quantity, event.precedingQuantity);
+  const basePrice = fast.price ?? priceOf(tariff, new Decimal(fast.units), periodUnitsBefore(tariff, event, ctx), fast.unitsBefore === undefined ? ZERO : new Decimal(fast.unitsBefore));
   const { price, adjustments } = applyAdjustments(outcome, basePrice, tariff);
   // Built field by field (no spreads): this object is made for every rated event.
   const rated: RatingResult = {
@@ -164,6 +174,8 @@ export function buildResult(event: UsageEvent, ctx: SubscriberContext, outcome: 
   };
   if (tariff.allowanceId !== undefined) rated.allowanceId = tariff.allowanceId;
   if (tariff.pricePerUnitText !== undefined) rated.pricePerUnit = tariff.pricePerUnitText;
+  if (tariff.increments !== undefined) rated.increments = tariff.increments;
+  if (event.precedingQuantity !== undefined) rated.precedingQuantity = event.precedingQuantity;
   return rated;
 }
 

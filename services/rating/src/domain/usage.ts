@@ -11,6 +11,13 @@ export interface UsageEvent {
   direction: 'OUTGOING' | 'INCOMING' | 'MO' | 'MT';
   /** Units as a decimal string: seconds (VOICE), messages (SMS/MMS), MB (DATA), items (CONTENT). */
   quantity: DecimalString;
+  /**
+   * Units of the same call rated before this event, when it is a later part of one call (an online
+   * charging session's interim and final reports): the tariff's increments apply to the call's
+   * running total, so the event is charged what it adds to the call's chargeable units and the
+   * parts of a call add up to the call rated as one event. Absent: the event is a call of its own.
+   */
+  precedingQuantity?: DecimalString;
   /** ISO 8601 instant with offset or Z, e.g. "2025-03-14T08:15:00Z". */
   occurredAt: string;
   calledNumber?: string;

@@ -27,6 +27,16 @@
  * report that finds such a claim unanswered finishes it so (as its retry would) before it takes the
  * session on past it, so that reservation is released then, not left to wallets' expiry.
  *
+ * A session is one call: the tariff's increments (`first` / `next`: a 60 s minimum, per started
+ * minute) apply to its running total, as offline rating applies them to one CDR of the same total
+ * (the rating engine's partChargeableUnits / callTotalCovered; its records are rated with
+ * `precedingQuantity`, the session's units before them). A report commits what its units add to the
+ * call's chargeable units (a 10 s call on `first: 60` commits 60 s; 6 s more after 55 s on
+ * `next: 60`, another 60 s; 5 s more after 10 s on `next: 1`, nothing), so the reports add up to
+ * the call charged as one CDR, once. Units are held the same way (what the units asked add to the
+ * call), and the units granted are those the reservation covers with what the call paid for already
+ * (30 s used on `first: 60, next: 60` and 60 s held: 90 s granted), every one charged within it.
+ *
  * Units reported used but not charged through a reservation (it had expired, the network went
  * past the grant, or none was held) are charged like any usage event: a record of their own
  * (event id `<session>#<number>:unreserved`) whose ChargeRequest goes to wallets, so they are
@@ -36,7 +46,7 @@
 import { createHash } from 'node:crypto';
 import { RPC, type ChargingResultCode, type WalletCommitRequest, type WalletReserveReply, type WalletReserveRequest, type WalletSessionReply } from '@ledgerline/contracts';
 import { dec, type Decimal } from '@ledgerline/contracts';
-import { MAX_QUANTITY_DECIMALS } from '@ledgerline/rating';
+import { MAX_QUANTITY_DECIMALS, callTotalCovered, partChargeableUnits, type IncrementGrid } from '@ledgerline/rating';
 import type { NatsConnection } from '@ledgerline/platform';
 import { versionAt, statusAt, type LineInfo } from '../domain/subscriber';
 import { validateUsage } from '../domain/usage-input';
@@ -85,6 +95,18 @@ interface SessionContext {
   event: Record<string, unknown>;
   /** When the session last reported used units (the start of the next report's interval); the RESERVE's time before. */
   reportedAt?: string;
+  /**
+   * The increments the session is charged by (rating's RatingResult.increments; null: the engine's
+   * default, whole units). The session is one call: they apply to its running total (see
+   * chargedPart). Absent in a context stored before they applied online: such a session is charged
+   * the units used, as it was then.
+   */
+  increments?: IncrementGrid | null;
+  /**
+   * The session's total (units used in all reports) that its reservation, with what the session paid
+   * for already, covers (callTotalCovered): the units granted are this less the total so far.
+   */
+  coveredUpTo?: string;
 }
 
 interface StoredSession {
@@ -275,12 +297,12 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
       reservationId: null, startedAt: now.toISOString(), event: { ...base, lineId: line.lineId },
     };
     const grant = await reserveUnits(nc, req.sessionId, n, ctx, terms.units);
-    ctx.reservationId = grant.reservationId ?? null;
-    const reply = replyOf(req.sessionId, grant);
+    const granted = holdGranted(ctx, grant, dec('0'));
+    const reply = replyOf(req.sessionId, grant, granted);
     const { rowCount } = await usage.sql.query(
       `insert into charging_session (id, line_id, billing_account_id, usage_type, state, granted, used, context, started_at, updated_at, sequence_number, last_request, last_reply)
        values ($1,$2,$3,$4,'OPEN',$5,0,$6,$7,$7,$8,$9,$10) on conflict (id) do nothing`,
-      [req.sessionId, ctx.lineId, ctx.billingAccountId, ctx.usageType, grant.grantedUnit?.units ?? '0', JSON.stringify(ctx), now, n, fingerprint, JSON.stringify(reply)],
+      [req.sessionId, ctx.lineId, ctx.billingAccountId, ctx.usageType, granted ?? '0', JSON.stringify(ctx), now, n, fingerprint, JSON.stringify(reply)],
     );
     // A twin of this request got there first (same reservation, by its request id): its reply.
     return rowCount === 1 ? reply : replayAfterRace(usage, req.sessionId, replay, fail);
@@ -304,11 +326,12 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
       if (rowCount !== 1) return answerChargingSession(usage, nc, input, now);
     }
     // The report's time is when its number was claimed, the same for a twin or a retry that resumes it: the same record.
-    await chargeUnreserved(usage, key, n, ctx, used, resuming ? new Date(existing.updated_at) : now);
+    // Its units are the call's after those reported before (the session's total moves on with the reply, so a retry rates them alike).
+    await chargeUnreserved(usage, key, n, ctx, used, resuming ? new Date(existing.updated_at) : now, dec(existing.used));
     const reply: ChargingSessionReply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true };
     const { rowCount } = await usage.sql.query(
-      `update charging_session set last_reply = $2 where id = $1 and sequence_number = $3 and last_request = $4 and last_reply is null and state = 'TIMED_OUT'`,
-      [req.sessionId, JSON.stringify(reply), n, lateFingerprint],
+      `update charging_session set last_reply = $2, used = $5 where id = $1 and sequence_number = $3 and last_request = $4 and last_reply is null and state = 'TIMED_OUT'`,
+      [req.sessionId, JSON.stringify(reply), n, lateFingerprint, dec(existing.used).plus(used).toFixed()],
     );
     return rowCount === 1 ? reply : replayAfterRace(usage, req.sessionId, replay, fail);
   }
@@ -324,7 +347,10 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
     // Another request got there first: answered as it stands now (a twin of this one joins it).
     if (rowCount !== 1) return answerChargingSession(usage, nc, input, now);
   }
-  const commit = await commitUsed(nc, ctx, used);
+  // The units the session reported before this one: the call's running total, which the tariff's increments apply to.
+  const before = dec(existing.used);
+  const part = chargedPart(ctx, before, used);
+  const commit = await commitUsed(nc, ctx, part.units);
   if ('failed' in commit) {
     // Wallets refused the commit, so nothing was charged: the number is given back, the session is as before the request.
     if (!resuming) {
@@ -335,33 +361,40 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
     }
     return fail(commit.failed.resultCode, commit.failed.error?.message ?? 'commit failed');
   }
-  // What the reservation charged is this report's record (the closing one at TERMINATE, kept even when empty).
-  const recordId = op === 'TERMINATE' || commit.units.gt(0) ? await recordCommitted(usage, op === 'TERMINATE' ? key : `${key}#${n}`, ctx, commit) : undefined;
-  const unreserved = used.minus(commit.units);
+  // The units the reservation covered (what it charged, or what the call had paid for already): this report's
+  // record (the closing one at TERMINATE, kept even when empty); the rest is charged as usage, after them in the call.
+  const covered = coveredPart(ctx, before, part, commit);
+  const recordId = op === 'TERMINATE' || covered.gt(0) ? await recordCommitted(usage, op === 'TERMINATE' ? key : `${key}#${n}`, ctx, covered, before, commit) : undefined;
+  const unreserved = used.minus(covered);
   // The report's time is when its number was claimed, the same for a retry that resumes it: its records are the same records.
   const reportedAt = resuming ? new Date(existing.updated_at) : now;
-  await chargeUnreserved(usage, key, n, ctx, unreserved, reportedAt);
+  await chargeUnreserved(usage, key, n, ctx, unreserved, reportedAt, before.plus(covered));
   ctx.reportedAt = reportedAt.toISOString();
-  const totalUsed = dec(existing.used).plus(used);
+  const totalUsed = before.plus(used);
   let reply: ChargingSessionReply;
   let granted = '0';
+  // Nothing held from here unless granted below: the session covers what it paid for.
+  ctx.reservationId = null;
+  ctx.coveredUpTo = coveredTotal(ctx, '0', totalUsed);
   if (op === 'UPDATE') {
     const requested = dec(req.requestedUnits ?? '0');
-    // More units are rated again now: the plan, add-ons and line status in force now, not at the RESERVE.
-    const rated = requested.gt(0) ? await rateUnits(usage, { lineId: ctx.lineId }, ctx.event, { quantity: requested.toFixed(), unit: ctx.unit }, now) : undefined;
+    // More units are rated again now: the plan, add-ons and line status in force now, not at the RESERVE; as the
+    // call's units after those used so far (what they add to its chargeable units is what is held).
+    const rated = requested.gt(0) ? await rateUnits(usage, { lineId: ctx.lineId }, ctx.event, { quantity: requested.toFixed(), unit: ctx.unit }, now, ctx.increments === undefined ? undefined : totalUsed) : undefined;
     if (rated && 'failed' in rated) {
       // Suspended (or ended) since the session began: what was used is charged above, nothing more is granted.
-      ctx.reservationId = null;
       reply = fail(...rated.failed);
     } else {
-      if (rated) Object.assign(ctx, rated.terms.hold);
-      const grant = rated ? await reserveUnits(nc, req.sessionId, n, ctx, rated.terms.units) : ({ resultCode: 'SUCCESS' } as WalletReserveReply);
-      ctx.reservationId = grant.reservationId ?? null;
-      granted = grant.grantedUnit?.units ?? '0';
-      reply = replyOf(req.sessionId, grant);
+      // A context from before increments applied online stays as it was (charged the units used).
+      if (rated) Object.assign(ctx, rated.terms.hold, ctx.increments === undefined ? { increments: undefined } : {});
+      // Units the call has paid for already need no reservation (a 10 s call on `first: 60` may go on to 60 s).
+      const paidFor = rated !== undefined && ctx.increments !== undefined && dec(rated.terms.units).isZero();
+      const grant = rated && !paidFor ? await reserveUnits(nc, req.sessionId, n, ctx, rated.terms.units) : ({ resultCode: 'SUCCESS' } as WalletReserveReply);
+      const told = rated ? holdGranted(ctx, grant, totalUsed) : null;
+      granted = told ?? '0';
+      reply = replyOf(req.sessionId, grant, told);
     }
   } else {
-    ctx.reservationId = null;
     reply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true, usageRecordId: recordId };
   }
   const { rowCount } = await usage.sql.query(
@@ -486,40 +519,108 @@ export async function closeStaleSessions(usage: UsageRuntime, nc: NatsConnection
 }
 
 interface Committed {
-  /** How many of the used units the reservation covered (none when it had expired or none was held). */
+  /** How many units the reservation charged (none when it had expired or none was held). */
   units: Decimal;
   amountCharged: string;
   unitsFromAllowances: string;
+  /** Whether wallets committed on a reservation (false: none was held, or it had expired). */
+  held: boolean;
 }
 
-/** Commits `used` on the session's reservation. A repeated commit is answered with the first one's figures. */
-async function commitUsed(nc: NatsConnection, ctx: SessionContext, used: Decimal): Promise<Committed | { failed: WalletSessionReply }> {
-  const none = { units: dec('0'), amountCharged: '0', unitsFromAllowances: '0' };
+/** Commits `units` (chargeable units) on the session's reservation. A repeated commit is answered with the first one's figures. */
+async function commitUsed(nc: NatsConnection, ctx: SessionContext, units: Decimal): Promise<Committed | { failed: WalletSessionReply }> {
+  const none = { units: dec('0'), amountCharged: '0', unitsFromAllowances: '0', held: false };
   if (!ctx.reservationId) return none;
-  const commit = await rpc<WalletSessionReply>(nc, RPC.walletCommit, { reservationId: ctx.reservationId, usedUnits: used.toFixed() } satisfies WalletCommitRequest);
+  const commit = await rpc<WalletSessionReply>(nc, RPC.walletCommit, { reservationId: ctx.reservationId, usedUnits: units.toFixed() } satisfies WalletCommitRequest);
   if (commit.resultCode !== 'SUCCESS') return { failed: commit };
   if (commit.status !== 'COMMITTED') return none;
-  return { units: dec(commit.usedUnits ?? '0'), amountCharged: commit.amountCharged ?? '0', unitsFromAllowances: commit.unitsFromAllowances ?? '0' };
+  return { units: dec(commit.usedUnits ?? '0'), amountCharged: commit.amountCharged ?? '0', unitsFromAllowances: commit.unitsFromAllowances ?? '0', held: true };
 }
 
-/** Units used but not charged through a reservation: a record of their own, rated and charged as usage reported now (a refusal is a REJECTED record, kept and counted). */
-async function chargeUnreserved(usage: UsageRuntime, key: string, n: number, ctx: SessionContext, units: Decimal, now: Date): Promise<void> {
+/**
+ * The session is one call: the tariff's increments (a 60 s minimum, per started minute, …) apply
+ * to its running total, as offline rating applies them to one CDR of the same total, through the
+ * rating engine's own rounding (partChargeableUnits, callTotalCovered; rating rates a record with
+ * `precedingQuantity` alike). A report of `used` units after `before` units charges what it adds
+ * to the call's chargeable units, so the reports add up to the call as one CDR, never counting a
+ * unit twice. Of the used units, those up to `ctx.coveredUpTo` are charged within the reservation
+ * (`covered`, whose chargeable `units` are committed), the rest as usage after them.
+ * A context from before this (no `increments`) commits the units used, as it did.
+ */
+interface Part {
+  covered: Decimal;
+  units: Decimal;
+}
+
+function chargedPart(ctx: SessionContext, before: Decimal, used: Decimal): Part {
+  if (ctx.increments === undefined) return { covered: used, units: used };
+  const room = dec(ctx.coveredUpTo ?? before.toFixed()).minus(before);
+  const covered = room.lte(0) ? dec('0') : used.lt(room) ? used : room;
+  return { covered, units: dec(partChargeableUnits(covered.toFixed(), before.toFixed(), ctx.increments)) };
+}
+
+/** Of a part, the units the reservation did cover (wallets' answer): the units of the report's record; the rest is charged as usage. */
+function coveredPart(ctx: SessionContext, before: Decimal, part: Part, commit: Committed): Decimal {
+  if (ctx.increments === undefined) return commit.units;
+  // Paid for by the call's earlier reports: nothing to commit.
+  if (part.units.isZero()) return part.covered;
+  // The reservation had expired (or none was held): every unit is charged as usage.
+  if (!commit.held) return dec('0');
+  if (commit.units.gte(part.units)) return part.covered;
+  // Wallets committed fewer units than asked (not expected: the part is within what it granted): the units those cover.
+  const room = dec(callTotalCovered(commit.units.toFixed(), before.toFixed(), ctx.increments)).minus(before);
+  return room.lte(0) ? dec('0') : part.covered.lt(room) ? part.covered : room;
+}
+
+/** The session's total covered by `held` chargeable units held after `total` units used (callTotalCovered); undefined for a context from before increments applied online. */
+function coveredTotal(ctx: SessionContext, held: string, total: Decimal): string | undefined {
+  return ctx.increments === undefined ? undefined : callTotalCovered(held, total.toFixed(), ctx.increments);
+}
+
+/**
+ * After a reserve (or none, for units the call paid for already): the session holds `grant`'s
+ * reservation and covers the call up to what that grants with what the call paid for. Returns the
+ * units granted to the network, null when wallets granted nothing: those from `total` (the units
+ * used so far) up to the covered total, every one of them charged within the reservation (wallets
+ * grants chargeable units; a grant off the increments' grid is cut to it). A context from before
+ * increments applied online is granted wallets' units, as before.
+ */
+function holdGranted(ctx: SessionContext, grant: WalletReserveReply, total: Decimal): string | null {
+  ctx.reservationId = grant.reservationId ?? null;
+  const success = grant.resultCode === 'SUCCESS';
+  ctx.coveredUpTo = coveredTotal(ctx, success ? grant.grantedUnit?.units ?? '0' : '0', total);
+  if (!success) return null;
+  if (ctx.coveredUpTo === undefined) return grant.grantedUnit?.units ?? null;
+  return dec(ctx.coveredUpTo).minus(total).toFixed();
+}
+
+/** A session record's place in the call: the units reported before it (rating's precedingQuantity), none for its first units or a context from before increments applied online. */
+function partOf(ctx: SessionContext, before: Decimal): { precedingQuantity?: string } {
+  return ctx.increments !== undefined && before.gt(0) ? { precedingQuantity: before.toFixed() } : {};
+}
+
+/**
+ * Units used but not charged through a reservation: a record of their own, rated and charged as usage reported now,
+ * as the call's units after `before` (a refusal is a REJECTED record, kept and counted).
+ */
+async function chargeUnreserved(usage: UsageRuntime, key: string, n: number, ctx: SessionContext, units: Decimal, now: Date, before: Decimal): Promise<void> {
   if (!units.gt(0)) return;
-  await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId: `${key}#${n}:unreserved`, lineId: ctx.lineId, quantity: units.toFixed(), occurredAt: now.toISOString() }, source: SOURCE, internal: true }]);
+  await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId: `${key}#${n}:unreserved`, lineId: ctx.lineId, quantity: units.toFixed(), ...partOf(ctx, before), occurredAt: now.toISOString() }, source: SOURCE, internal: true }]);
 }
 
 /**
  * What a commit charged becomes a usage record of the interval since the last report (live usage
- * and thresholds follow the session as it goes), charged already: it carries the money and
+ * and thresholds follow the session as it goes): the `units` used it covered, rated as the call's
+ * units after `before` (so its charged units are those committed), charged already: it carries the money and
  * allowance units the commit took, as a ChargeResult would (written with the record; where they
  * differ from the rating's estimate the pipeline reloads the live counters). A record stored
  * REJECTED (rated at the previous report's time: the line or its subscription not known then, a
  * plan version not published yet, …) keeps them too (charge_status APPLIED), so a reprocess after
  * the fix rates it as charged and never sends wallets a second charge for it.
  */
-async function recordCommitted(usage: UsageRuntime, eventId: string, ctx: SessionContext, commit: Committed): Promise<string> {
+async function recordCommitted(usage: UsageRuntime, eventId: string, ctx: SessionContext, units: Decimal, before: Decimal, commit: Committed): Promise<string> {
   const precharged = { amountCharged: commit.amountCharged, unitsFromAllowances: commit.unitsFromAllowances };
-  const [outcome] = await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId, lineId: ctx.lineId, quantity: commit.units.toFixed(), occurredAt: ctx.reportedAt ?? ctx.startedAt }, source: SOURCE, internal: true, precharged }]);
+  const [outcome] = await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId, lineId: ctx.lineId, quantity: units.toFixed(), ...partOf(ctx, before), occurredAt: ctx.reportedAt ?? ctx.startedAt }, source: SOURCE, internal: true, precharged }]);
   return outcome.id;
 }
 
@@ -529,9 +630,9 @@ async function replayAfterRace(usage: UsageRuntime, sessionId: string, replay: (
   return now ? replay(now) : fail('RATING_FAILED', `session ${sessionId} could not be stored`);
 }
 
-/** What units are held on: the line's plan in force at the time, priced per unit, its allowances, how many units it charges. */
+/** What units are held on: the line's plan in force at the time, priced per unit, its allowances and increments, how many units it charges. */
 interface HoldTerms {
-  hold: Pick<SessionContext, 'billingAccountId' | 'unit' | 'currency' | 'pricePerUnit' | 'allowanceIds' | 'allowOverdraft' | 'zone'>;
+  hold: Pick<SessionContext, 'billingAccountId' | 'unit' | 'currency' | 'pricePerUnit' | 'allowanceIds' | 'allowOverdraft' | 'zone' | 'increments'>;
   units: string;
 }
 
@@ -540,8 +641,10 @@ interface HoldTerms {
  * event of that moment would be: the plan version, add-ons and line status in force then, and the
  * period's usage before it (UsagePipeline.rateAsNext: a period-graduated price at the tier the period
  * has reached, allowance ratios, spend). A line that may not use the service is END_USER_SERVICE_DENIED.
+ * `preceding`: the session's units used so far: the units are rated as the call's units after them
+ * (the chargeable units they add under the tariff's increments, none when the call paid for them already).
  */
-async function rateUnits(usage: UsageRuntime, who: { lineId?: string; msisdn?: string }, base: Record<string, unknown>, units: { quantity: string; unit: string }, now: Date): Promise<{ line: LineInfo; terms: HoldTerms } | { failed: [ChargingResultCode, string] }> {
+async function rateUnits(usage: UsageRuntime, who: { lineId?: string; msisdn?: string }, base: Record<string, unknown>, units: { quantity: string; unit: string }, now: Date, preceding?: Decimal): Promise<{ line: LineInfo; terms: HoldTerms } | { failed: [ChargingResultCode, string] }> {
   await usage.directory.prefetch(who.lineId ? [who.lineId] : [], who.msisdn && !who.lineId ? [who.msisdn] : []);
   const line = usage.directory.get(who.lineId, who.msisdn);
   const version = line ? versionAt(line, now) : undefined;
@@ -555,7 +658,8 @@ async function rateUnits(usage: UsageRuntime, who: { lineId?: string; msisdn?: s
   if (!probe.ok) return { failed: ['RATING_FAILED', `${probe.rejection.code}: ${probe.rejection.reason}`] };
   // Rated as the line's next usage event would be: on the period's usage so far (period-graduated tiers,
   // allowance used ratios, spend in the period), from the pipeline's live counters.
-  const result = await usage.pipeline.rateAsNext(plan.rater, probe.usage, `probe:${line.lineId}`, line, version);
+  const probed = preceding?.gt(0) ? { ...probe.usage, precedingQuantity: preceding.toFixed() } : probe.usage;
+  const result = await usage.pipeline.rateAsNext(plan.rater, probed, `probe:${line.lineId}`, line, version);
   if (result.decision === 'DENIED') return { failed: ['END_USER_SERVICE_DENIED', result.denyReason ?? 'DENIED'] };
   // The tariff's flat price only when no surcharge or discount changed it (as chargeRequestOf prices a CDR):
   // `pricePerUnit` is the price before adjustments, so a 50 % discount was held and committed at full price.
@@ -567,7 +671,7 @@ async function rateUnits(usage: UsageRuntime, who: { lineId?: string; msisdn?: s
       hold: {
         billingAccountId: version.billingAccountId, unit: result.unit ?? units.unit, currency: result.currency, pricePerUnit,
         allowanceIds: result.allowanceId ? [result.allowanceId] : [], allowOverdraft: version.paymentMode === 'POSTPAID' || Boolean(plan.rater.compiled.plan.balancePolicy?.overdraftAllowed),
-        zone: zoneOf(plan.rater, result, probe.usage),
+        zone: zoneOf(plan.rater, result, probe.usage), increments: result.increments ?? null,
       },
       units: result.chargedUnits,
     },
@@ -583,11 +687,12 @@ async function reserveUnits(nc: NatsConnection, sessionId: string, n: number, ct
   return rpc<WalletReserveReply>(nc, RPC.walletReserve, request);
 }
 
-function replyOf(sessionId: string, grant: WalletReserveReply): ChargingSessionReply {
+/** The reply to a reserve: `granted`, the units the network may use (holdGranted). */
+function replyOf(sessionId: string, grant: WalletReserveReply, granted: string | null): ChargingSessionReply {
   return {
     sessionId,
     resultCode: grant.resultCode,
-    grantedUnit: grant.grantedUnit?.units ?? null,
+    grantedUnit: granted,
     validityTime: grant.validityTime ?? null,
     finalUnitIndication: grant.resultCode !== 'SUCCESS' || Boolean(grant.finalUnitIndication),
     ...(grant.error ? { message: `${grant.error.code}: ${grant.error.message}` } : {}),

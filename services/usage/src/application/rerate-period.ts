@@ -96,6 +96,8 @@ interface Row {
   usage_type: UsageType;
   direction: 'OUTGOING' | 'INCOMING';
   quantity: string;
+  /** An online session's later report: the session's units before it (rated as a part of that call). */
+  preceding_quantity: string | null;
   unit: string;
   occurred_at: Date;
   called_number: string | null;
@@ -264,6 +266,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       const lineCounters = countersOf(counters, `${r.line_id}|${linePeriod.period}`, seedRollover(lineRolloverOwner(r.line_id), linePeriod));
       const u = {
         source: r.source, eventId: r.event_id, lineId: r.line_id, usageType: r.usage_type, direction: r.direction, quantity: dec(r.quantity).toString(), unit: r.unit, occurredAt: new Date(r.occurred_at),
+        ...(r.preceding_quantity !== null && !dec(r.preceding_quantity).isZero() ? { precedingQuantity: dec(r.preceding_quantity).toString() } : {}),
         ...(r.called_number ? { calledNumber: r.called_number } : {}), ...(r.roaming_country ? { roamingCountry: r.roaming_country } : {}), ...(r.visited_mcc ? { visitedMcc: r.visited_mcc } : {}),
       };
       const shared = sharedAllowancesOf(plan.rater, usage.plans.knownOffers());

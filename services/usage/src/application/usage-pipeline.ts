@@ -77,7 +77,7 @@ export const RECORD_COLUMNS = [
   'id', 'source', 'event_id', 'line_id', 'msisdn', 'billing_account_id', 'subscription_id', 'plan_version_id', 'usage_type', 'direction',
   'quantity', 'unit', 'occurred_at', 'called_number', 'roaming_country', 'visited_mcc', 'status', 'rejection_code', 'rejection_reason',
   'decision', 'allowance_id', 'charged_units', 'price', 'from_allowance', 'spend', 'currency', 'rating', 'charge_status', 'raw', 'received_at', 'rated_at',
-  'charge', 'zone', 'adjusts_invoice_id', 'fingerprint',
+  'charge', 'zone', 'adjusts_invoice_id', 'fingerprint', 'preceding_quantity',
 ] as const;
 
 /** PostgreSQL types of RECORD_COLUMNS, in order (the batch insert sends one typed array per column). */
@@ -85,7 +85,7 @@ const RECORD_TYPES = [
   'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text',
   'numeric', 'text', 'timestamptz', 'text', 'text', 'text', 'text', 'text', 'text',
   'text', 'text', 'numeric', 'numeric', 'numeric', 'numeric', 'text', 'text', 'text', 'text', 'timestamptz', 'timestamptz',
-  'text', 'text', 'text', 'text',
+  'text', 'text', 'text', 'text', 'numeric',
 ] as const;
 
 /**
@@ -444,7 +444,8 @@ export class UsagePipeline {
     const started = performance.now();
     // Records usage makes itself, and stored records sent again (reprocess: their ids are already theirs), may name a reserved source.
     const checked = items.map((item) => {
-      const v = validateUsage(item.raw, { source: item.source, eventId: item.eventId }, now);
+      // Only usage's own session records (made now, or stored and reprocessed) may be later parts of a call.
+      const v = validateUsage(item.raw, { source: item.source, eventId: item.eventId, partsOf: item.internal || reprocess ? SESSION_SOURCE : undefined }, now);
       return item.internal || reprocess ? { v, idSource: v.ok ? v.usage.source : v.source } : fromOutside(v);
     });
     const validated = checked.map((c) => c.v);
@@ -579,7 +580,8 @@ export class UsagePipeline {
           p = this.rejected(id, source, eventId, v.usage, { code: error.code, reason: error.message }, items[i].raw, now);
         }
       }
-      p.row.push(fingerprints[i]); // the last of RECORD_COLUMNS
+      // The last of RECORD_COLUMNS: fingerprint, preceding_quantity (an online session's later report: rating's precedingQuantity, kept for a re-rate).
+      p.row.push(fingerprints[i], (v.ok ? v.usage.precedingQuantity : v.partial.precedingQuantity) ?? null);
       const precharged = items[i].precharged;
       if (precharged) {
         // Charged already (a session's commit): a REJECTED record keeps that fact too (APPLIED, with the figures), so
@@ -761,6 +763,7 @@ export class UsagePipeline {
       usageType: u.usageType,
       direction: u.direction,
       quantity: u.quantity,
+      ...(u.precedingQuantity ? { precedingQuantity: u.precedingQuantity } : {}),
       occurredAt: u.occurredAt.toISOString(),
       ...(u.calledNumber ? { calledNumber: u.calledNumber } : {}),
       ...(u.roamingCountry ? { roamingCountry: u.roamingCountry } : {}),
@@ -946,7 +949,9 @@ export function traceOf(result: RatingResult, planVersionId: string): Record<str
     allowanceId: result.allowanceId ?? null,
     unit: result.unit ?? null,
     quantity: result.quantity,
+    ...(result.precedingQuantity ? { precedingQuantity: result.precedingQuantity } : {}),
     chargedUnits: result.chargedUnits,
+    ...(result.increments ? { increments: result.increments } : {}),
     pricePerUnit: result.pricePerUnit ?? null,
     basePrice: result.basePrice,
     price: result.price,

@@ -10,6 +10,16 @@ describe('validateUsage', () => {
     expect(r).toMatchObject({ ok: true, usage: { source: 'api', eventId: 'e1', msisdn: '+4915100000001', usageType: 'VOICE', direction: 'OUTGOING', unit: 'SECOND', quantity: '12.5' } });
   });
 
+  it('reads precedingQuantity (a later part of one call) only on records of the `partsOf` source', () => {
+    const part = { ...good, source: 'ocs', precedingQuantity: '30' };
+    expect(validateUsage(part, { source: 'api', partsOf: 'ocs' }, now)).toMatchObject({ ok: true, usage: { quantity: '12.5', precedingQuantity: '30' } });
+    // From any other source, or with no partsOf, the field is not read: the record is a call of its own.
+    expect((validateUsage({ ...part, source: 'api' }, { source: 'api', partsOf: 'ocs' }, now) as { usage: object }).usage).not.toHaveProperty('precedingQuantity');
+    expect((validateUsage(part, { source: 'api' }, now) as { usage: object }).usage).not.toHaveProperty('precedingQuantity');
+    expect((validateUsage({ ...part, precedingQuantity: '0.000' }, { source: 'api', partsOf: 'ocs' }, now) as { usage: object }).usage).not.toHaveProperty('precedingQuantity');
+    expect(validateUsage({ ...part, precedingQuantity: '-1' }, { source: 'api', partsOf: 'ocs' }, now)).toMatchObject({ ok: false, rejection: { code: 'QUANTITY_INVALID' } });
+  });
+
   it.each([
     ['not an object', 'garbage', 'RECORD_MALFORMED'],
     ['an array', [1, 2], 'RECORD_MALFORMED'],

@@ -25,6 +25,11 @@ export interface ValidUsage {
   usageType: UsageType;
   direction: Direction;
   quantity: string;
+  /**
+   * Units of the same call rated before this record (rating's UsageEvent.precedingQuantity): only
+   * on records usage makes itself of an online session's reports (validateUsage's `partsOf`).
+   */
+  precedingQuantity?: string;
   unit: string;
   occurredAt: Date;
   calledNumber?: string;
@@ -94,7 +99,11 @@ export function contentEventId(raw: unknown): string {
   return `noid:${createHash('sha256').update(json ?? 'undefined').digest('hex').slice(0, 32)}`;
 }
 
-export function validateUsage(raw: unknown, defaults: { source: string; eventId?: string }, now: Date): ValidationResult {
+/**
+ * `defaults.partsOf`: the source whose records may be later parts of one call (`precedingQuantity`,
+ * usage's own online-session records); any other record's precedingQuantity is not read.
+ */
+export function validateUsage(raw: unknown, defaults: { source: string; eventId?: string; partsOf?: string }, now: Date): ValidationResult {
   const reject = (code: string, reason: string, source: string, eventId: string, partial: Partial<ValidUsage> = {}): ValidationResult => ({
     ok: false,
     source: storable(source),
@@ -150,6 +159,13 @@ export function validateUsage(raw: unknown, defaults: { source: string; eventId?
   if (!DECIMAL.test(quantity)) return reject('QUANTITY_INVALID', `quantity "${quantity.slice(0, 24)}" is not a non-negative decimal with at most ${MAX_QUANTITY_DECIMALS} decimals`, source, eventId, partial);
   if (Number(quantity.split('.')[0]) > MAX_QUANTITY) return reject('QUANTITY_TOO_LARGE', `quantity ${quantity} is above the ${MAX_QUANTITY} limit of one record`, source, eventId, partial);
   partial.quantity = quantity;
+  let precedingQuantity: string | undefined;
+  if (defaults.partsOf !== undefined && source === defaults.partsOf && r.precedingQuantity != null) {
+    const preceding = typeof r.precedingQuantity === 'number' ? (Number.isSafeInteger(r.precedingQuantity) ? String(r.precedingQuantity) : undefined) : text(r.precedingQuantity);
+    if (preceding === undefined || !DECIMAL.test(preceding)) return reject('QUANTITY_INVALID', `precedingQuantity must be a non-negative decimal with at most ${MAX_QUANTITY_DECIMALS} decimals`, source, eventId, partial);
+    // Nothing before it: the record is the call's first part, rated as a call of its own.
+    if (/[1-9]/.test(preceding)) precedingQuantity = partial.precedingQuantity = preceding;
+  }
 
   const occurredText = text(r.occurredAt);
   if (!occurredText) return reject('OCCURRED_AT_INVALID', 'occurredAt is missing', source, eventId, partial);
@@ -184,6 +200,7 @@ export function validateUsage(raw: unknown, defaults: { source: string; eventId?
       usageType: usageType as UsageType,
       direction,
       quantity,
+      ...(precedingQuantity ? { precedingQuantity } : {}),
       unit: UNIT_OF[usageType as UsageType],
       occurredAt,
       ...(calledNumber ? { calledNumber: calledNumber.replace(/[\s().-]/g, '') } : {}),

@@ -19,6 +19,7 @@ import { Migration20261214000000_period_rollovers } from './Migration20261214000
 import { Migration20261215000000_charge_outcomes } from './Migration20261215000000_charge_outcomes';
 import { Migration20261220200000_outbox_failed_rows } from './Migration20261220200000_outbox_failed_rows';
 import { Migration20261221000000_precharged_session_rejections } from './Migration20261221000000_precharged_session_rejections';
+import { Migration20261222000000_record_preceding_quantity } from './Migration20261222000000_record_preceding_quantity';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -42,4 +43,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261215000000_charge_outcomes', class: Migration20261215000000_charge_outcomes },
   { name: 'Migration20261220200000_outbox_failed_rows', class: Migration20261220200000_outbox_failed_rows },
   { name: 'Migration20261221000000_precharged_session_rejections', class: Migration20261221000000_precharged_session_rejections },
+  { name: 'Migration20261222000000_record_preceding_quantity', class: Migration20261222000000_record_preceding_quantity },
 ];
