@@ -26,6 +26,9 @@ export interface DurableConsumerSpec {
   /**
    * Where a new (non-throwaway) durable starts: the whole stream (default: read models are built
    * from history) or only what arrives from now on (bridges that start work, not rebuild state).
+   * "new" means new to the host: where a deploy renamed or split its consumers, a new durable
+   * starts after what the host's existing durables over the same subjects acknowledged (see
+   * `startAfterPredecessors`), so nothing published in between is missed.
    */
   startAt?: 'all' | 'new';
 }
@@ -117,7 +120,7 @@ export async function runDurableConsumers(host: ConsumerHost, specs: DurableCons
         durable_name: durable,
         filter_subject: spec.filter,
         ack_policy: AckPolicy.Explicit,
-        ...(spec.startAt === 'new' && !host.throwaway ? { deliver_policy: DeliverPolicy.New } : deliverFrom(host.throwaway)),
+        ...(spec.startAt === 'new' && !host.throwaway ? await startAfterPredecessors(jsm, host, durable, spec.filter) : deliverFrom(host.throwaway)),
         max_ack_pending: spec.maxAckPending ?? 10_000,
         ack_wait: 60_000_000_000,
       });
@@ -146,6 +149,42 @@ export async function runDurableConsumers(host: ConsumerHost, specs: DurableCons
     await Promise.all(loops);
     if (host.throwaway) for (const name of created) await jsm.consumers.delete(BILLING_STREAM.name, name).catch(() => undefined);
   };
+}
+
+/**
+ * Where a new durable of `host` that starts at "new" starts: after the lowest acknowledgement floor
+ * of the host's other durables whose filters overlap `filter` (a deploy that renamed or split the
+ * host's consumers, e.g. the events hub's filters when a work subject joins a service: the old
+ * durables stopped at their last acknowledgement, and what was published until this one exists
+ * would otherwise be missed; what they had acknowledged may come again, which the handlers take as
+ * they take a redelivery), else at "new" (a first install, a subject space the host never read).
+ * Durables left by such a deploy are not deleted: a rolling deploy's old replicas still read them.
+ */
+async function startAfterPredecessors(jsm: Messaging['jsm'], host: ConsumerHost, durable: string, filter: string): Promise<{ deliver_policy: DeliverPolicy; opt_start_seq?: number }> {
+  let floor: number | undefined;
+  for await (const c of jsm.consumers.list(BILLING_STREAM.name)) {
+    // Durables that acknowledge only: a throw-away reader (the hub's replays) has no floor worth following.
+    const name = c.config.durable_name;
+    if (!name || c.config.ack_policy !== AckPolicy.Explicit || name === durable || !name.startsWith(`${host.name}_`)) continue;
+    const filters = [c.config.filter_subject, ...(c.config.filter_subjects ?? [])].filter((f): f is string => typeof f === 'string' && f !== '');
+    if (!filters.some((f) => filtersOverlap(f, filter))) continue;
+    const next = c.ack_floor.stream_seq + 1;
+    floor = floor === undefined ? next : Math.min(floor, next);
+  }
+  if (floor === undefined) return { deliver_policy: DeliverPolicy.New };
+  host.logger.info({ durable, filter, fromSeq: floor }, 'new durable starts after what its predecessors acknowledged');
+  return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor };
+}
+
+/** Whether some subject matches both NATS subject filters (`*`: one token, `>`: one or more at the end). */
+export function filtersOverlap(a: string, b: string): boolean {
+  const x = a.split('.');
+  const y = b.split('.');
+  for (let i = 0; ; i++) {
+    if (x[i] === '>' || y[i] === '>') return i < x.length && i < y.length;
+    if (i === x.length || i === y.length) return x.length === y.length;
+    if (x[i] !== y[i] && x[i] !== '*' && y[i] !== '*') return false;
+  }
 }
 
 /**

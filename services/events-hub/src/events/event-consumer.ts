@@ -20,7 +20,9 @@ function toEvent(m: { subject: string; data: Uint8Array; string(): string }, log
 /**
  * The live route: durable consumers on the BILLING stream over the event subjects only (one per
  * filter of `consumerFilters`: NATS before 2.10 takes one filter per consumer), starting at "new"
- * (a hub gets the events published after it; a replay gives it older ones). Each batch becomes
+ * (a hub gets the events published after it; a replay gives it older ones): new to the hub, so a
+ * deploy that splits the filters starts after what the old durables acknowledged (see
+ * runDurableConsumers). Each batch becomes
  * deliveries in one transaction, then is acknowledged; a batch redelivered inserts nothing new.
  */
 export function startEventConsumers(deps: HubDeps, messaging: Messaging, o: { schema: string }): Promise<() => Promise<void>> {
