@@ -5,15 +5,10 @@
  * for what the same megabytes cost at half price as a CDR (chargeRequestOf prices an adjusted event
  * from its rated price). Real wallets: what the postpaid account owes after the session.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
 import { dec } from '@ledgerline/contracts';
-import { startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
-import { createUsageService } from '../src/service';
-import { usageRuntimeOf } from '../src/usage-runtime';
-import { startChargingSessionResponder } from '../src/events/charging-session-responder';
-import { askChargingSession, filePlanSource, planDocument, setLine, sqlOf, startWalletsProcess, waitFor, type WalletsProcess } from './support';
+import { askChargingSession, planDocument, setLine } from './support';
+import { onlineCharging } from './session-support';
 
 /** postpaid-20gb with half-price data roaming in WORLD1 (0.49/MB flat, so 0.245/MB after the discount). */
 function discountedPlan(): Record<string, unknown> {
@@ -26,48 +21,25 @@ function discountedPlan(): Record<string, unknown> {
   return doc;
 }
 
-let nats: Awaited<ReturnType<typeof startPrivateNats>>;
-let nc: NatsConnection;
-let svc: TestService;
-let db: pg.Client;
-let wallets: WalletsProcess;
-let stopResponder: (() => Promise<void>) | undefined;
+const oc = onlineCharging({ plv_disc: discountedPlan() });
 const run = Math.random().toString(36).slice(2, 8);
-
-beforeAll(async () => {
-  nats = await startPrivateNats();
-  wallets = await startWalletsProcess(nats.url);
-  nc = await waitFor(() => connect({ servers: nats.url }).catch(() => undefined), 10_000, 'the private nats-server');
-  svc = await startServiceForTest(createUsageService({ planSource: filePlanSource({ plv_disc: discountedPlan() }), consumers: [] }), { env: { NATS_URL: nats.url } });
-  stopResponder = await startChargingSessionResponder(svc.runtime.messaging, usageRuntimeOf(svc.runtime), svc.runtime);
-  db = await sqlOf(svc);
-}, 120_000);
-
-afterAll(async () => {
-  await stopResponder?.();
-  await db?.end();
-  await svc?.close();
-  await nc?.close();
-  await wallets?.stop();
-  await nats?.stop();
-});
 
 describe('an online session on a discounted tariff', () => {
   it('holds and charges the units at the discounted price, as the same usage offline is rated', async () => {
     const lineId = `lin_disc${run}`;
     const account = `acc_disc${run}`;
-    const walletId = await wallets.postpaidWallet(account, lineId);
-    await setLine(svc, { lineId, msisdn: `+4915178${String(Date.now()).slice(-6)}`, account, planVersionId: 'plv_disc', paymentMode: 'POSTPAID' });
+    const walletId = await oc.wallets.postpaidWallet(account, lineId);
+    await setLine(oc.svc, { lineId, msisdn: `+4915178${String(Date.now()).slice(-6)}`, account, planVersionId: 'plv_disc', paymentMode: 'POSTPAID' });
     const session = `s_disc_${run}`;
 
-    const reserved = await askChargingSession(nc, session, { operation: 'RESERVE', lineId, usageType: 'DATA', roamingCountry: 'US', requestedUnits: '100' });
+    const reserved = await askChargingSession(oc.nc, session, { operation: 'RESERVE', lineId, usageType: 'DATA', roamingCountry: 'US', requestedUnits: '100' });
     expect(reserved).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '100' });
-    const done = await askChargingSession(nc, session, { operation: 'TERMINATE', invocationSequenceNumber: 1, usedUnits: '100' });
+    const done = await askChargingSession(oc.nc, session, { operation: 'TERMINATE', invocationSequenceNumber: 1, usedUnits: '100' });
     expect(done.resultCode).toBe('SUCCESS');
 
     // The session's record as rated (the discounted price) and as committed (what wallets took).
-    const { rows: [rec] } = await db.query(`select price::text as price, amount_charged::text as charged from usage_record where source = 'ocs' and event_id = $1`, [session]);
-    const unbilled = await wallets.unbilledOf(walletId);
+    const { rows: [rec] } = await oc.db.query(`select price::text as price, amount_charged::text as charged from usage_record where source = 'ocs' and event_id = $1`, [session]);
+    const unbilled = await oc.wallets.unbilledOf(walletId);
     expect({ rated: dec(rec.price).toFixed(2), charged: dec(rec.charged).toFixed(2), owed: dec(unbilled).toFixed(2) }).toEqual({ rated: '24.50', charged: '24.50', owed: '24.50' });
   });
 });

@@ -35,10 +35,11 @@ export interface OnlineCharging {
 
 /**
  * For the file's tests: a private nats-server, wallets in a child process (a schema of its own), and
- * the usage service with the charging-session responder only. No consumers, so no sweeper of the
- * service's own: only the test's `sweep` closes sessions.
+ * the usage service with the charging-session responder only (plans: the catalog's files plus
+ * `extraPlans` by version id). No consumers, so no sweeper of the service's own: only the test's
+ * `sweep` closes sessions.
  */
-export function onlineCharging(): OnlineCharging {
+export function onlineCharging(extraPlans: Record<string, unknown> = {}): OnlineCharging {
   let nats: Awaited<ReturnType<typeof startPrivateNats>> | undefined;
   let walletsDb: pg.Client | undefined;
   let stopResponder: (() => Promise<void>) | undefined;
@@ -65,7 +66,7 @@ export function onlineCharging(): OnlineCharging {
     nats = await startPrivateNats();
     oc.wallets = await startWalletsProcess(nats.url);
     oc.nc = await waitFor(() => connect({ servers: nats!.url }).catch(() => undefined), 10_000, 'the private nats-server');
-    oc.svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(), consumers: [] }), { env: { NATS_URL: nats.url } });
+    oc.svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(extraPlans), consumers: [] }), { env: { NATS_URL: nats.url } });
     oc.hook = statementHook(oc.svc);
     stopResponder = await startChargingSessionResponder(oc.svc.runtime.messaging, usageRuntimeOf(oc.svc.runtime), oc.svc.runtime);
     oc.db = await sqlOf(oc.svc);
