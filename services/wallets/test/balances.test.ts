@@ -139,10 +139,12 @@ describe('adjustments, thresholds, auto top-up, expiry', () => {
       i: { walletId, enabled: true, threshold: '5.00', targetBalance: '20.00', paymentMethodToken: 'tok_visa', dailyLimit: '20.00' },
     });
     await gql(svc, APPLY, { i: charge(billingAccountId, { units: '6' }) }); // 10 → 4: below 5
+    // The first request got its money (a crossing while one is pending asks nothing: auto-topup-pending-crossing.test.ts).
+    await dbOf(svc).query(`update topup_request set status = 'COMPLETED' where wallet_id = $1`, [walletId]);
     await gql(svc, `mutation($i: AdjustBalanceInput!) { adjustBalance(input: $i) { adjustment { id } } }`, { i: { walletId, amount: { amount: '6.00', currency: 'EUR' }, reason: 'test refill', idempotencyKey: uniq('key') } });
     await gql(svc, APPLY, { i: charge(billingAccountId, { units: '7' }) }); // 10 → 3: below 5 again, but 16 + 17 > daily 20
     const w = await gql(svc, `query($id: ID!) { wallet(id: $id) { topupRequests { amount { amount } status reason } } }`, { id: walletId });
-    expect(w.wallet.topupRequests.map((t: any) => [t.amount.amount, t.status]).sort()).toEqual([['16', 'REQUESTED'], ['17', 'LIMIT_REACHED']]);
+    expect(w.wallet.topupRequests.map((t: any) => [t.amount.amount, t.status]).sort()).toEqual([['16', 'COMPLETED'], ['17', 'LIMIT_REACHED']]);
     const kinds = (await dbOf(svc).query(`select kind from notification where wallet_id = $1 order by kind`, [walletId])).map((n) => n.kind);
     expect(kinds).toEqual(['AUTO_TOPUP_LIMIT', 'LOW_BALANCE', 'LOW_BALANCE']);
     const events = await dbOf(svc).query(`select subject from outbox where payload like $1 order by seq`, [`%${walletId}%`]);

@@ -273,7 +273,7 @@ export async function requestAutoTopup(sql: Sql, now: Date, w: TopupSubject, r: 
     currency: w.currency,
   };
   const requested = requestedInWindows(r.requests.map(([at, amount]) => ({ at: new Date(Number(at)), amount: new Decimal(amount) })), now, r.timezone);
-  let decision: TopupDecision = w.cause === null ? { kind: 'NONE' } : decideTopup(rule, w.before, w.after, requested.today, requested.month);
+  let decision: TopupDecision = w.cause === null ? { kind: 'NONE' } : decideTopup(rule, w.before, w.after, requested.today, requested.month, r.pending);
   let id = w.cause === null ? '' : deterministicId('event', 'AUTO_TOPUP', w.walletId, w.cause).replace(/^evt_/, 'atu_');
   if (w.ruleSet) {
     // Id from the wallet's latest request (none: the first): a rule set twice, or by two calls at once, asks once.

@@ -21,10 +21,15 @@ export type TopupDecision = { kind: 'REQUEST'; amount: Decimal } | { kind: 'NONE
 /**
  * What a low-balance event asks of an auto top-up rule: nothing (disabled, or not below its
  * threshold), a request for an amount, or a refusal because a daily or monthly limit would be
- * passed. `requestedToday` / `requestedThisMonth` are the sums already requested.
+ * passed. `requestedToday` / `requestedThisMonth` are the sums already requested. Nothing while a
+ * request is `pending` (its card recharge not settled: it brings the money), as retryDecision and
+ * ruleSetDecision judge: another credit lifting the balance over the threshold before that
+ * recharge lands, then a charge taking it below again, asked the card a second time for one low
+ * balance (an "up to target" rule then topped up to twice its target). If the pending request ends
+ * without money, retryDecision asks again.
  */
-export function decideTopup(rule: AutoTopupRule, before: Decimal, after: Decimal, requestedToday: Decimal, requestedThisMonth: Decimal): TopupDecision {
-  if (!rule.enabled || !(before.greaterThanOrEqualTo(rule.threshold) && after.lessThan(rule.threshold))) return { kind: 'NONE' };
+export function decideTopup(rule: AutoTopupRule, before: Decimal, after: Decimal, requestedToday: Decimal, requestedThisMonth: Decimal, pending = false): TopupDecision {
+  if (!rule.enabled || pending || !(before.greaterThanOrEqualTo(rule.threshold) && after.lessThan(rule.threshold))) return { kind: 'NONE' };
   return amountWithinLimits(rule, after, requestedToday, requestedThisMonth);
 }
 

@@ -99,6 +99,8 @@ describe('thresholds and auto top-up', () => {
     expect(decideTopup(rule, d('6'), d('4'), d('0'), d('0'))).toEqual({ kind: 'REQUEST', amount: d('16') });
     expect(decideTopup(rule, d('6'), d('4'), d('20'), d('20'))).toMatchObject({ kind: 'LIMIT_REACHED', limit: 'DAILY' });
     expect(decideTopup(rule, d('4'), d('3'), d('0'), d('0'))).toEqual({ kind: 'NONE' });
+    // A crossing while a request is still waiting for its money asks nothing more.
+    expect(decideTopup(rule, d('6'), d('4'), d('0'), d('0'), true)).toEqual({ kind: 'NONE' });
   });
   it('asks for whole minor units, rounded up: a card cannot pay the sub-cent rest a rated charge left', () => {
     const rule = { enabled: true, threshold: d('10'), topupAmount: null, targetBalance: d('50'), paymentMethodToken: 't', dailyLimit: null, monthlyLimit: null, currency: 'EUR' };
