@@ -24,7 +24,7 @@ import type { Em } from '@ledgerline/platform';
 import type { PaymentProvider } from '../adapters/payment-provider';
 import { disputeAmount, isOpenDispute } from '../domain/disputes';
 import { decideDispute, disputeCreditKey } from './disputes';
-import { issueCreditNote, refundPayment, type IssueCreditNoteCommand } from './payments';
+import { idempotencyKeyStorable, issueCreditNote, refundPayment, type IssueCreditNoteCommand } from './payments';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 
 export type ApprovalKind = 'CREDIT_NOTE' | 'REFUND' | 'DISPUTE_ACCEPT';
@@ -187,7 +187,8 @@ export async function gateCreditNote(em: Em, limits: ApprovalLimits, daily: Appr
 
 /** refundPayment: the refunded amount in the payment's currency. */
 export async function gateRefund(em: Em, limits: ApprovalLimits, daily: ApprovalLimits, caller: Caller, input: RefundInput & { reason?: string | null }, now: Date): Promise<ApprovalRow | null> {
-  if (!limited(caller) || !input?.idempotencyKey || !isDecimalString(input.amount?.amount)) return null;
+  // A key the refund row cannot hold: refundPayment refuses it now, rather than a supervisor's approval later.
+  if (!limited(caller) || !input?.idempotencyKey || !idempotencyKeyStorable(input.idempotencyKey) || !isDecimalString(input.amount?.amount)) return null;
   const payment = await sql(em)('payment').where({ id: input.paymentId }).first('id', 'billing_account_id', 'currency');
   if (!payment || payment.currency !== input.amount.currency) return null;
   const amount = dec(input.amount.amount);

@@ -46,8 +46,27 @@ async function replay(em: Em, table: string, key: string, hash: string): Promise
   return row.id as string;
 }
 
+/**
+ * What payment.idempotency_key and refund.idempotency_key hold. A longer key (or a NUL) is refused
+ * before the provider is asked: the row is written after the provider moved the money, so a key the
+ * row cannot hold left a card charged or refunded with nothing on the ledger, retry after retry.
+ */
+const MAX_IDEMPOTENCY_KEY = 200;
+
+/** payment.amount, applied_amount and credit_amount are numeric(18, 4): below 1e14. */
+const MAX_PAYMENT_AMOUNT = dec('100000000000000');
+
+export function idempotencyKeyStorable(key: unknown): boolean {
+  return typeof key === 'string' && key.length <= MAX_IDEMPOTENCY_KEY && !key.includes('\u0000');
+}
+
+function checkKeyStorable(key: string): void {
+  if (!idempotencyKeyStorable(key)) throw badInput('input.idempotencyKey', `An idempotency key is at most ${MAX_IDEMPOTENCY_KEY} characters, without NUL`, 'IDEMPOTENCY_KEY_INVALID');
+}
+
 export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: PaymentProvider): Promise<string> {
   if (!c.idempotencyKey) throw badInput('input.idempotencyKey', 'An idempotency key is required', 'IDEMPOTENCY_KEY_MISSING');
+  checkKeyStorable(c.idempotencyKey);
   if (PROVIDER_REFUND_KEY_PREFIXES.some((p) => c.idempotencyKey.startsWith(p))) {
     throw badInput('input.idempotencyKey', `Payment idempotency keys starting with ${PROVIDER_REFUND_KEY_PREFIXES.join(' or ')} are reserved for refunds at the payment provider`, 'IDEMPOTENCY_KEY_RESERVED');
   }
@@ -71,6 +90,8 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
     allowOverpayment: c.allowOverpayment ?? false,
   });
   const scale = minorUnits(invoice.currency);
+  // Checked before the card is charged: an amount the payment row cannot hold failed its insert after the capture.
+  if (dec(c.amount.amount).gte(MAX_PAYMENT_AMOUNT)) throw badInput('input.amount.amount', 'The amount is too large', 'PAYMENT_AMOUNT_INVALID');
   const amount = dec(c.amount.amount).toFixed(scale);
   const providerRef = c.channel === 'CARD' ? (await provider.charge({ paymentMethodToken: c.paymentMethodToken!, amount, currency: invoice.currency, reference: invoice.payment_reference ?? invoice.id, idempotencyKey: c.idempotencyKey })).providerRef : null;
 
@@ -91,6 +112,7 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
 }
 
 export async function refundPayment(em: Em, c: { paymentId: string; amount: { amount: string; currency: string }; idempotencyKey: string; now: Date }, provider: PaymentProvider): Promise<string> {
+  checkKeyStorable(c.idempotencyKey);
   const { now, ...request } = c;
   const hash = requestHash(request);
   const again = await replay(em, 'refund', c.idempotencyKey, hash);
