@@ -2,9 +2,9 @@ import { conflict, DomainError, money, notFound, type Money } from '@ledgerline/
 import type { Em } from '@ledgerline/platform';
 import { addOnEndsAt, inForceAt, offerFitsPlan, type AddOnEntry } from '../domain/add-ons';
 import { BillingAccount, Line, Subscription } from '../persistence/entities';
-import type { CatalogClient } from '../ports/catalog-client';
+import type { CatalogClient, CatalogOffer } from '../ports/catalog-client';
 import type { LineOrderResult } from './add-line';
-import { assertNoOpenOrder } from './line-orders';
+import { assertNoOpenOrder, lockLine } from './line-orders';
 import { findReplayedLineOrder, placeOrder } from './place-order';
 import { currentSubscription } from './plans';
 
@@ -33,36 +33,26 @@ export async function addAddOn(em: Em, catalog: CatalogClient, c: AddAddOnComman
   const { now, ...input } = c;
   const replay = await findReplayedLineOrder(em, c.lineId, c.idempotencyKey, 'ADD_ON', input);
   if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }) };
-  const line = await em.findOne(Line, { id: c.lineId });
-  if (!line) throw notFound('Line', c.lineId, 'input.lineId');
-  if (line.status !== 'ACTIVE') throw conflict('LINE_NOT_ACTIVE_CONFLICT', `Add-ons need an ACTIVE line; line ${line.id} is ${line.status}`, { field: 'input.lineId' });
-  const sub = await currentSubscription(em, line.id);
-  if (!sub || sub.status !== 'ACTIVE') throw conflict('SUBSCRIPTION_NOT_FOUND_CONFLICT', `Line ${line.id} has no active plan`, { field: 'input.lineId' });
+  const early = await em.findOne(Line, { id: c.lineId });
+  if (!early) throw notFound('Line', c.lineId, 'input.lineId');
+  // Read first without the lock (refused at once, the line row free while the catalog is asked),
+  // then again under the line's lock, which orders completing and placing take: a purchase of the
+  // same add-on or a suspension completed while this request waited is seen there (before, the
+  // checks were made only before the lock: the add-on was sold twice, or on a suspended line).
+  const seen = await lineAndPlan(em, early, false);
   const offer = await catalog.offer(c.offerCode);
   if (!offer) throw notFound('Offer', c.offerCode, 'input.offerCode');
   if (offer.status === 'RETIRED') throw conflict('OFFER_RETIRED', `Offer ${offer.code} is no longer sold (retired in the catalog)`, { field: 'input.offerCode' });
-  const account = await em.findOneOrFail(BillingAccount, { id: line.billingAccountId });
+  const account = await em.findOneOrFail(BillingAccount, { id: early.billingAccountId });
   const price = offered?.price ?? money(offer.price, offer.currency);
   if (price.currency !== account.currency) {
     throw new DomainError('OFFER_CURRENCY_MISMATCH', `Offer ${offer.code} is priced in ${price.currency}, but the account bills in ${account.currency}`, { field: 'input.offerCode' }, 'BAD_USER_INPUT');
   }
-  if (!offerFitsPlan(offer.compatiblePlans, sub.planCode)) {
-    throw new DomainError('OFFER_NOT_COMPATIBLE', `Offer ${offer.code} cannot be added to plan ${sub.planCode}`, { field: 'input.offerCode' }, 'BAD_USER_INPUT');
-  }
-  // A plan change already scheduled takes the add-ons still valid when it starts (`carryAddOns`):
-  // one its plan cannot hold is not sold if it would still be valid then (it would be cut short,
-  // paid for; the plan change refuses the same, see `assertAddOnsFitPlan`).
-  const scheduled = await em.findOne(Subscription, { lineId: line.id, status: 'SCHEDULED' });
-  if (scheduled && addOnEndsAt(now, offer.validityDays) > scheduled.startsAt && !offerFitsPlan(offer.compatiblePlans, scheduled.planCode)) {
-    throw new DomainError(
-      'OFFER_NOT_COMPATIBLE',
-      `Offer ${offer.code} cannot be held on plan ${scheduled.planCode}, which this line changes to on ${scheduled.startsAt.toISOString()}, and would still be valid then`,
-      { field: 'input.offerCode', scheduledPlanCode: scheduled.planCode },
-      'BAD_USER_INPUT',
-    );
-  }
-  const active = (JSON.parse(sub.addOns) as AddOnEntry[]).find((a) => a.code === offer.code && inForceAt(a, now));
-  if (active) throw conflict('ADDON_ALREADY_ACTIVE', `${offer.code} is active on this line until ${active.endsAt}`, { field: 'input.offerCode' });
+  await offerHoldable(em, early.id, offer, seen, now, false);
+  const line = await lockLine(em, early.id);
+  if (!line) throw notFound('Line', c.lineId, 'input.lineId');
+  const sub = await lineAndPlan(em, line, true);
+  await offerHoldable(em, line.id, offer, sub, now, true);
   await assertNoOpenOrder(em, line.id);
   const order = placeOrder(em, {
     kind: 'ADD_ON',
@@ -75,4 +65,36 @@ export async function addAddOn(em: Em, catalog: CatalogClient, c: AddAddOnComman
   });
   await em.flush();
   return { line, order };
+}
+
+/** The line is ACTIVE and on an ACTIVE plan: that subscription (`fresh`: read again from the database). */
+async function lineAndPlan(em: Em, line: Line, fresh: boolean): Promise<Subscription> {
+  if (line.status !== 'ACTIVE') throw conflict('LINE_NOT_ACTIVE_CONFLICT', `Add-ons need an ACTIVE line; line ${line.id} is ${line.status}`, { field: 'input.lineId' });
+  const sub = await currentSubscription(em, line.id, fresh);
+  if (!sub || sub.status !== 'ACTIVE') throw conflict('SUBSCRIPTION_NOT_FOUND_CONFLICT', `Line ${line.id} has no active plan`, { field: 'input.lineId' });
+  return sub;
+}
+
+/**
+ * `offer` may be sold on the line now: its plan holds it, a plan change waiting to start holds it
+ * too if it would still be valid then, and no purchase of it is valid now (one at a time).
+ */
+async function offerHoldable(em: Em, lineId: string, offer: CatalogOffer, sub: Subscription, now: Date, fresh: boolean): Promise<void> {
+  if (!offerFitsPlan(offer.compatiblePlans, sub.planCode)) {
+    throw new DomainError('OFFER_NOT_COMPATIBLE', `Offer ${offer.code} cannot be added to plan ${sub.planCode}`, { field: 'input.offerCode' }, 'BAD_USER_INPUT');
+  }
+  // A plan change already scheduled takes the add-ons still valid when it starts (`carryAddOns`):
+  // one its plan cannot hold is not sold if it would still be valid then (it would be cut short,
+  // paid for; the plan change refuses the same, see `assertAddOnsFitPlan`).
+  const scheduled = await em.findOne(Subscription, { lineId, status: 'SCHEDULED' }, fresh ? { refresh: true } : {});
+  if (scheduled && addOnEndsAt(now, offer.validityDays) > scheduled.startsAt && !offerFitsPlan(offer.compatiblePlans, scheduled.planCode)) {
+    throw new DomainError(
+      'OFFER_NOT_COMPATIBLE',
+      `Offer ${offer.code} cannot be held on plan ${scheduled.planCode}, which this line changes to on ${scheduled.startsAt.toISOString()}, and would still be valid then`,
+      { field: 'input.offerCode', scheduledPlanCode: scheduled.planCode },
+      'BAD_USER_INPUT',
+    );
+  }
+  const active = (JSON.parse(sub.addOns) as AddOnEntry[]).find((a) => a.code === offer.code && inForceAt(a, now));
+  if (active) throw conflict('ADDON_ALREADY_ACTIVE', `${offer.code} is active on this line until ${active.endsAt}`, { field: 'input.offerCode' });
 }

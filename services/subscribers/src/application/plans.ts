@@ -73,8 +73,9 @@ export async function assertPlanFits(em: Em, resolved: ResolvedPlan, account: Bi
   if (!verdict.eligible) throw new DomainError('PLAN_NOT_ELIGIBLE', `Not eligible for plan ${terms.code}: ${verdict.reason}`, { field, planCode: terms.code }, 'BAD_USER_INPUT');
 }
 
-export async function currentSubscription(em: Em, lineId: string): Promise<Subscription | null> {
-  return em.findOne(Subscription, { lineId, status: { $in: ['PENDING', 'ACTIVE'] } }, { orderBy: { startsAt: 'desc' } });
+/** The line's current subscription; `fresh`: read again from the database (under a lock just taken), not the identity map's. */
+export async function currentSubscription(em: Em, lineId: string, fresh = false): Promise<Subscription | null> {
+  return em.findOne(Subscription, { lineId, status: { $in: ['PENDING', 'ACTIVE'] } }, { orderBy: { startsAt: 'desc' }, ...(fresh ? { refresh: true } : {}) });
 }
 
 export function assertNoScheduledChange(scheduled: Subscription | null): void {
