@@ -277,11 +277,29 @@ async function runOperation(em: Em, row: ApprovalRow, now: Date, payments: Payme
   if (row.kind === 'REFUND') return refundPayment(em, { ...inputOf<RefundInput>(row), now }, payments);
   const op = inputOf<DisputeAcceptInput>(row);
   const requester: Caller = { role: 'AGENT', subject: row.requested_by, scopes: [] };
-  const r = await decideDispute(em, { ...op, caller: requester, now });
+  const r = await decideDispute(em, { ...op, caller: requester, now, approvalRequestId: row.id });
   // Decided meanwhile (the workflow at its deadline, another agent): this ACCEPT credits nothing more.
   const d = await sql(em)('dispute').where({ id: op.disputeId }).first('status', 'credit_note_id', 'decided_by');
   if (!r.changed) throw conflict('DISPUTE_ALREADY_DECIDED', `Dispute ${op.disputeId} is ${d.status} already (decided by ${d.decided_by})`, { field: 'input.id', status: d.status });
   return d.credit_note_id;
+}
+
+/**
+ * The dispute was closed otherwise (decided by the workflow at its deadline or another agent,
+ * withdrawn, resolved with its invoice, covered by a credit note): its PENDING ACCEPT requests can no
+ * longer run and end FAILED DISPUTE_ALREADY_DECIDED at once, by nobody (decided_by null), as approving
+ * them would end, so no supervisor sees them as work left. Called in the closing transaction, under the
+ * dispute's row lock; `except`: the request whose approval is closing it. A request a supervisor is
+ * approving right now (row locked) is skipped: that approval finds the dispute decided and ends it so.
+ */
+export async function closeDisputeApprovals(em: Em, disputeId: string, status: string, decidedBy: string, now: Date, except?: string | null): Promise<void> {
+  const closed = await rows<ApprovalRow>(em,
+    `update approval_request set status = 'FAILED', decided_at = ?, failure_code = 'DISPUTE_ALREADY_DECIDED', failure_reason = ?
+      where id in (select id from approval_request where kind = 'DISPUTE_ACCEPT' and subject_id = ? and status = 'PENDING' and id <> ? for update skip locked)
+      returning *`,
+    [now, `Dispute ${disputeId} is ${status} already (decided by ${decidedBy}) before this request was approved; nothing moved`.slice(0, 2000), disputeId, except ?? ''],
+  );
+  if (closed.length > 0) await announce(em, 'approvalDecided', closed, now);
 }
 
 /**
@@ -311,7 +329,7 @@ export async function rejectRequest(em: Em, c: { id: string; reason: string; cal
   const row = await lockRequest(em, c.id);
   requireDecider(row, c.caller);
   if (row.status === 'REJECTED') return row;
-  if (row.status === 'APPROVED' || row.status === 'FAILED') throw conflict('APPROVAL_REQUEST_DECIDED', `Approval request ${row.id} was ${row.status === 'APPROVED' ? 'approved' : 'approved and its operation refused'}`, { field: 'input.id', status: row.status });
+  if (row.status === 'APPROVED' || row.status === 'FAILED') throw conflict('APPROVAL_REQUEST_DECIDED', `Approval request ${row.id} was ${row.status === 'APPROVED' ? 'approved' : row.decided_by == null ? `closed: ${row.failure_reason}` : 'approved and its operation refused'}`, { field: 'input.id', status: row.status });
   refuseExpired(row, c.now, c.ttlHours);
   const [updated] = await sql(em)('approval_request').where({ id: row.id }).update({ status: 'REJECTED', decided_by: approvalActor(c.caller), decision_note: reason.slice(0, 2000), decided_at: c.now }).returning('*');
   await announce(em, 'approvalDecided', updated as ApprovalRow, c.now);

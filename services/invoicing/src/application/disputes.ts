@@ -13,6 +13,7 @@ import { DomainError, badInput, conflict, dec, minorUnits, newId, notFound, type
 import type { Em } from '@ledgerline/platform';
 import { isDraft, type InvoiceState } from '../domain/lifecycle';
 import { assess, assessmentFacts, disputeAmount, isOpenDispute, isStaffHold, parseDisputeRules, STAFF_HOLD_KEY_PREFIX, reviewDueAt, type Assessment, type DisputePolicy, type DisputeRules, type DisputeTarget } from '../domain/disputes';
+import { closeDisputeApprovals } from './approvals';
 import { requireAccount, requireStaff, requireSystem } from './authorization';
 import { lockAccountCredit } from './credit';
 import { disputeInvoiceState, holdForDispute, lockInvoice, releaseDisputeAmount } from './invoice-lifecycle';
@@ -157,6 +158,8 @@ export interface DecideDisputeCommand {
   note: string;
   caller: Caller;
   now: Date;
+  /** The approval request this decision carries out (approveRequest): not closed by it. */
+  approvalRequestId?: string | null;
 }
 
 /** `changed`: false when the dispute was decided this way already (answered as it is). */
@@ -171,12 +174,12 @@ export async function decideDispute(em: Em, c: DecideDisputeCommand): Promise<{ 
   if (c.decision === 'ACCEPT' && c.caller.role === 'SYSTEM' && isOpenDispute(d.status) && isStaffHold(d)) {
     throw conflict('DISPUTE_OPENED_BY_STAFF', `Dispute ${d.id} was opened by staff (disputeInvoice); an agent decides it`, { field: 'input.decision' });
   }
-  const changed = await decide(em, d, { decision: c.decision, amount: c.amount ?? null, note, by: c.caller.subject, now: c.now });
+  const changed = await decide(em, d, { decision: c.decision, amount: c.amount ?? null, note, by: c.caller.subject, now: c.now, approvalRequestId: c.approvalRequestId ?? null });
   return { changed, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id };
 }
 
 /** Decides a locked dispute (see lockDispute). */
-async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount: string | null; note: string; by: string; now: Date }): Promise<boolean> {
+async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount: string | null; note: string; by: string; now: Date; approvalRequestId?: string | null }): Promise<boolean> {
   if (!isOpenDispute(d.status)) {
     if ((d.status === 'ACCEPTED' && c.decision === 'ACCEPT') || (d.status === 'REJECTED' && c.decision === 'REJECT')) return false;
     throw conflict('DISPUTE_ALREADY_DECIDED', `Dispute ${d.id} is ${d.status} already`, { field: 'input.decision', status: d.status });
@@ -213,7 +216,7 @@ async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount
   }
   const status = c.decision === 'ACCEPT' ? 'ACCEPTED' : 'REJECTED';
   await k('dispute').where({ id: d.id }).update({ status, credited_amount: credited, credit_note_id: creditNoteId, decided_by: c.by.slice(0, 200), decision_note: c.note, decided_at: c.now, updated_at: c.now });
-  await close(em, d, status, c.now, { creditedAmount: credited, creditNoteId, decidedBy: c.by, decisionNote: c.note, invoiceState });
+  await close(em, d, status, c.now, { creditedAmount: credited, creditNoteId, decidedBy: c.by, decisionNote: c.note, invoiceState, approvalRequestId: c.approvalRequestId });
   return true;
 }
 
@@ -222,8 +225,11 @@ async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount
  * invoice is released to (disputeInvoiceState) before the closing credit note, passed by callers that
  * issued one (a decision, a covering note); without it, read here once the hold went down (a
  * withdrawal, a re-rate correction credited on the next invoice: nothing credited on this one).
+ * An agent's ACCEPT still waiting for approval is closed FAILED (closeDisputeApprovals), except the
+ * request `approvalRequestId` whose approval is closing it.
  */
-export async function close(em: Em, d: any, status: string, now: Date, extra: { creditedAmount?: string | null; creditNoteId?: string | null; decidedBy: string; decisionNote?: string | null; invoiceState?: string | null }): Promise<void> {
+export async function close(em: Em, d: any, status: string, now: Date, extra: { creditedAmount?: string | null; creditNoteId?: string | null; decidedBy: string; decisionNote?: string | null; invoiceState?: string | null; approvalRequestId?: string | null }): Promise<void> {
+  await closeDisputeApprovals(em, d.id, status, extra.decidedBy, now, extra.approvalRequestId);
   const before = await sql(em)('invoice').where({ id: d.invoice_id }).first('number');
   await releaseDisputeAmount(em, d.invoice_id, String(d.amount), now, `dispute ${d.id} ${status.toLowerCase()}`);
   const invoiceState = extra.invoiceState !== undefined ? extra.invoiceState : await disputeInvoiceState(em, d.invoice_id);
@@ -373,6 +379,7 @@ export async function closeOpenDisputesOfInvoice(em: Em, invoiceId: string, c: {
   const note = RESOLVED_WITH_INVOICE_NOTE;
   const by = (c.by === 'resolveDispute' ? c.by : `resolveDispute:${c.by}`).slice(0, 200);
   await k('dispute').whereIn('id', open.map((d: any) => d.id)).update({ status: 'REJECTED', decided_by: by, decision_note: note, decided_at: c.now, updated_at: c.now });
+  for (const d of open) await closeDisputeApprovals(em, d.id, 'REJECTED', by, c.now);
   const invoiceNumber = (await k('invoice').where({ id: invoiceId }).first('number'))?.number ?? null;
   // A draft's (staff) holds: the customer was never told they opened (review 12; see close()).
   if (invoiceNumber != null) await enqueueEvents(em, 'disputeResolved', c.now, open.map((d: any) => ({
