@@ -11,7 +11,12 @@
 //     The token is asked of subscribers when the account event said there is one (it never
 //     travels on the event bus), or was registered here. A decline, or no token after all, is
 //     recorded and leaves the invoice unpaid; dunning takes over.
-//  2. Dunning: an overdue invoice that still owes money (autopay, if any, tried already) gets
+//     An invoice held for a dispute after it was issued is charged its undisputed part (what the
+//     dispute leaves) on the due date. Released with money still owed (the dispute rejected, or
+//     accepted in part), the rest is charged by the invoice's second attempt (`attempt` 2, key
+//     `autopay:<invoiceId>:released`), once, the same way; dunning waits for it as for the first.
+//  2. Dunning: an overdue invoice that still owes money (autopay, if any, tried already; its rest
+//     after a dispute, if the first attempt left it to the dispute, too) gets
 //     its dunning workflow, id `dunning-<invoiceId>` (so once, whatever happens). The workflow
 //     holds while a dispute covers the amount, stops on payment in full and restores the lines.
 //     A refund that makes a paid invoice owe again re-arms it (`dunning_started_at` null): the
@@ -60,6 +65,30 @@ const DISPUTE_WATCH_BATCH = 100;
 
 const OPEN = `('SENT', 'PARTIALLY_PAID', 'ON_HOLD')`;
 
+/**
+ * Invoices autopay charges on their due date: issued and unpaid, and one held for a dispute after it
+ * was issued for its undisputed part — a dispute holds only its amount out of collections, as
+ * dunning goes on for the rest of a held invoice (before, autopay skipped a held invoice, and
+ * dunning waits for an autopay account's attempt: a 5.00 dispute held all of it, unbounded).
+ */
+const AUTOPAYABLE = `(i.state in ('SENT', 'PARTIALLY_PAID') or (i.state = 'ON_HOLD' and i.held_from in ('SENT', 'PARTIALLY_PAID')
+  and i.total - i.amount_paid - i.amount_credited - coalesce(i.amount_disputed, 0) > 0))`;
+
+/** The due-date attempt, and the one for the rest of an invoice its first attempt left to a dispute. */
+const DUE = 1;
+const RELEASED = 2;
+type Attempt = typeof DUE | typeof RELEASED;
+const autopayKey = (invoiceId: string, attempt: Attempt) => (attempt === DUE ? `autopay:${invoiceId}` : `autopay:${invoiceId}:released`);
+
+/**
+ * The first attempt (t) charged only what a dispute left (SUCCEEDED with `amount_disputed`) and the
+ * second (r) is not made or not finished: dunning waits while the dispute still covers what is owed
+ * (released, the job charges the rest to the card) and while the invoice is released (the next pass
+ * makes the second attempt). An invoice held again owing more than is disputed (a refund) is dunned.
+ */
+const RELEASED_PENDING = `(t.state = 'SUCCEEDED' and coalesce(t.amount_disputed, 0) > 0 and (r.invoice_id is null or r.state = 'STARTED')
+  and (i.state <> 'ON_HOLD' or i.total - i.amount_paid - i.amount_credited <= coalesce(i.amount_disputed, 0)))`;
+
 export async function runCollections(fork: () => Em, deps: CollectionsDeps, now: Date, opts: { limit?: number; warn?: (err: unknown, msg: string) => void } = {}): Promise<CollectionsOutcome> {
   const limit = opts.limit ?? 500;
   const warn = opts.warn ?? (() => undefined);
@@ -69,29 +98,41 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
     fork(),
     `select i.id, i.billing_account_id, a.autopay_token from invoice i
        join billing_account a on a.id = i.billing_account_id
-       left join autopay_attempt t on t.invoice_id = i.id
-      where i.state in ('SENT', 'PARTIALLY_PAID') and i.voided_at is null and i.due_date <= ? and (a.autopay_token is not null or a.autopay) and t.invoice_id is null
+       left join autopay_attempt t on t.invoice_id = i.id and t.attempt = ${DUE}
+      where ${AUTOPAYABLE} and i.voided_at is null and i.due_date <= ? and (a.autopay_token is not null or a.autopay) and t.invoice_id is null
       order by i.due_date, i.id limit ?`,
     [now, limit],
   );
-  const noToken = (inv: { id: string; billing_account_id: string }) =>
-    fork().transactional((em) => sql(em as Em)('autopay_attempt').insert({ invoice_id: inv.id, billing_account_id: inv.billing_account_id, state: 'NO_TOKEN', attempted_at: now }).onConflict('invoice_id').ignore());
-  // Attempts a pass fixed and did not finish (the provider's answer never recorded): retried as fixed.
-  const started = await rows<{ id: string; billing_account_id: string }>(
+  // Released from a dispute with money still owed, the first attempt having charged only what the dispute left.
+  const released = await rows<{ id: string; billing_account_id: string; autopay_token: string | null }>(
     fork(),
-    `select invoice_id as id, billing_account_id from autopay_attempt where state = 'STARTED' order by attempted_at, invoice_id limit ?`,
+    `select i.id, i.billing_account_id, a.autopay_token from invoice i
+       join billing_account a on a.id = i.billing_account_id
+       join autopay_attempt t on t.invoice_id = i.id and t.attempt = ${DUE} and t.state = 'SUCCEEDED' and t.amount_disputed > 0
+       left join autopay_attempt r on r.invoice_id = i.id and r.attempt = ${RELEASED}
+      where i.state in ('SENT', 'PARTIALLY_PAID') and i.voided_at is null and i.total - i.amount_paid - i.amount_credited > 0
+        and (a.autopay_token is not null or a.autopay) and r.invoice_id is null
+      order by i.due_date, i.id limit ?`,
     [limit],
   );
-  const charge = async (inv: { id: string; billing_account_id: string }, begin: () => Promise<boolean>) => {
+  const noToken = (inv: { id: string; billing_account_id: string }, attempt: Attempt) =>
+    fork().transactional((em) => sql(em as Em)('autopay_attempt').insert({ invoice_id: inv.id, attempt, billing_account_id: inv.billing_account_id, state: 'NO_TOKEN', attempted_at: now }).onConflict(['invoice_id', 'attempt']).ignore());
+  // Attempts a pass fixed and did not finish (the provider's answer never recorded): retried as fixed.
+  const started = await rows<{ id: string; billing_account_id: string; attempt: number }>(
+    fork(),
+    `select invoice_id as id, billing_account_id, attempt from autopay_attempt where state = 'STARTED' order by attempted_at, invoice_id, attempt limit ?`,
+    [limit],
+  );
+  const charge = async (inv: { id: string; billing_account_id: string }, attempt: Attempt, begin: () => Promise<boolean>) => {
     try {
       if (!(await begin())) return;
-      if (await fork().transactional((em) => finishAutopay(em as Em, inv.id, deps.payments, now))) out.autopaid.push(inv.id);
+      if (await fork().transactional((em) => finishAutopay(em as Em, inv.id, attempt, deps.payments, now))) out.autopaid.push(inv.id);
     } catch (error) {
       if (error instanceof DomainError && error.code === 'PAYMENT_DECLINED') {
         await fork().transactional((em) =>
           sql(em as Em)('autopay_attempt')
-            .insert({ invoice_id: inv.id, billing_account_id: inv.billing_account_id, state: 'DECLINED', failure_code: error.code, attempted_at: now })
-            .onConflict('invoice_id')
+            .insert({ invoice_id: inv.id, attempt, billing_account_id: inv.billing_account_id, state: 'DECLINED', failure_code: error.code, attempted_at: now })
+            .onConflict(['invoice_id', 'attempt'])
             .merge({ state: 'DECLINED', failure_code: error.code })
             .where('autopay_attempt.state', 'STARTED'),
         );
@@ -101,17 +142,23 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
       }
     }
   };
-  for (const inv of started) await charge(inv, async () => true);
-  for (const inv of due) {
-    await charge(inv, async () => {
-      const token = inv.autopay_token ?? (deps.autopayTokens ? await deps.autopayTokens.tokenOf(inv.billing_account_id) : null);
-      if (!token) {
-        await noToken(inv);
-        warn(null, `invoice ${inv.id}: the account has autopay but no token could be found; dunning takes over`);
-        return false;
-      }
-      return fork().transactional((em) => startAutopay(em as Em, inv.id, token, now));
-    });
+  for (const inv of started) await charge(inv, inv.attempt === RELEASED ? RELEASED : DUE, async () => true);
+  const attempts: [typeof due, Attempt][] = [
+    [due, DUE],
+    [released, RELEASED],
+  ];
+  for (const [invoices, attempt] of attempts) {
+    for (const inv of invoices) {
+      await charge(inv, attempt, async () => {
+        const token = inv.autopay_token ?? (deps.autopayTokens ? await deps.autopayTokens.tokenOf(inv.billing_account_id) : null);
+        if (!token) {
+          await noToken(inv, attempt);
+          warn(null, `invoice ${inv.id}: the account has autopay but no token could be found; dunning takes over`);
+          return false;
+        }
+        return fork().transactional((em) => startAutopay(em as Em, inv.id, attempt, token, now));
+      });
+    }
   }
 
   // 3 (before dunning, which needs its own starter). Open disputes whose workflow never started.
@@ -153,10 +200,11 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
     fork(),
     `select i.id, i.billing_account_id, i.due_date, i.total, i.amount_paid, i.amount_credited, i.dunning_runs from invoice i
        join billing_account a on a.id = i.billing_account_id
-       left join autopay_attempt t on t.invoice_id = i.id
+       left join autopay_attempt t on t.invoice_id = i.id and t.attempt = ${DUE}
+       left join autopay_attempt r on r.invoice_id = i.id and r.attempt = ${RELEASED}
       where i.state in ${OPEN} and i.voided_at is null and i.due_date <= ? and i.dunning_started_at is null
         and i.total - i.amount_paid - i.amount_credited > 0
-        and ((a.autopay_token is null and not a.autopay) or (t.invoice_id is not null and t.state <> 'STARTED'))
+        and ((a.autopay_token is null and not a.autopay) or (t.invoice_id is not null and t.state <> 'STARTED' and not ${RELEASED_PENDING}))
       order by i.due_date, i.id limit ?`,
     [now, limit],
   );
@@ -181,20 +229,37 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
 /**
  * Fixes the invoice's autopay charge (what it owes now) in a STARTED attempt, committed before the
  * provider is asked; false when nothing is owed (NOTHING_OWED) or another pass got there first.
+ * The due-date attempt of an invoice held for a dispute charges what the dispute leaves, and keeps
+ * the disputed amount (`amount_disputed`); the released attempt charges what is owed once it is released.
  */
-async function startAutopay(em: Em, invoiceId: string, token: string, now: Date): Promise<boolean> {
+async function startAutopay(em: Em, invoiceId: string, attemptNo: Attempt, token: string, now: Date): Promise<boolean> {
   const k = sql(em);
   const invoice = await k('invoice').where({ id: invoiceId }).forUpdate().first();
-  const attempt = { invoice_id: invoiceId, billing_account_id: invoice.billing_account_id, attempted_at: now };
-  const owed = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
-  if (owed.lte(0) || !['SENT', 'PARTIALLY_PAID'].includes(invoice.state)) {
-    await k('autopay_attempt').insert({ ...attempt, state: 'NOTHING_OWED' }).onConflict('invoice_id').ignore();
+  const attempt = { invoice_id: invoiceId, attempt: attemptNo, billing_account_id: invoice.billing_account_id, attempted_at: now };
+  // Held for a dispute after it was issued: the undisputed part (the disputed one waits for the decision).
+  const held = invoice.state === 'ON_HOLD' && ['SENT', 'PARTIALLY_PAID'].includes(invoice.held_from);
+  // Held (again) meanwhile, the released attempt waits for the invoice's release: nothing used up.
+  if (attemptNo === RELEASED && invoice.state === 'ON_HOLD') return false;
+  const disputed = held ? dec(String(invoice.amount_disputed ?? '0')) : dec('0');
+  const owed = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) }).minus(disputed);
+  if (owed.lte(0) || !(held || ['SENT', 'PARTIALLY_PAID'].includes(invoice.state))) {
+    // Everything still owed is disputed: no attempt is used up, the invoice is charged once released.
+    if (held) return false;
+    await k('autopay_attempt').insert({ ...attempt, state: 'NOTHING_OWED' }).onConflict(['invoice_id', 'attempt']).ignore();
     return false;
   }
   const amount = dec(owed).toFixed(minorUnits(invoice.currency));
   const made = await k('autopay_attempt')
-    .insert({ ...attempt, state: 'STARTED', amount, currency: invoice.currency, payment_method_token: token, idempotency_key: `autopay:${invoiceId}` })
-    .onConflict('invoice_id')
+    .insert({
+      ...attempt,
+      state: 'STARTED',
+      amount,
+      currency: invoice.currency,
+      payment_method_token: token,
+      idempotency_key: autopayKey(invoiceId, attemptNo),
+      amount_disputed: disputed.gt(0) ? disputed.toFixed(minorUnits(invoice.currency)) : null,
+    })
+    .onConflict(['invoice_id', 'attempt'])
     .ignore()
     .returning('invoice_id');
   return made.length > 0;
@@ -205,18 +270,18 @@ async function startAutopay(em: Em, invoiceId: string, token: string, now: Date)
  * answers a capture it made already) and records the payment; what the invoice no longer owes of it
  * is kept as account credit. False when the attempt is no longer STARTED (another pass finished it).
  */
-async function finishAutopay(em: Em, invoiceId: string, provider: PaymentProvider, now: Date): Promise<boolean> {
+async function finishAutopay(em: Em, invoiceId: string, attemptNo: Attempt, provider: PaymentProvider, now: Date): Promise<boolean> {
   // The credit lock before the attempt's and the invoice's rows, as recordPayment takes it for an overpayment.
   await lockCreditOfInvoice(em, invoiceId);
   const k = sql(em);
-  const attempt = await k('autopay_attempt').where({ invoice_id: invoiceId, state: 'STARTED' }).forUpdate().first();
+  const attempt = await k('autopay_attempt').where({ invoice_id: invoiceId, attempt: attemptNo, state: 'STARTED' }).forUpdate().first();
   if (!attempt) return false;
   const paymentId = await recordPayment(
     em,
     { invoiceId, channel: 'CARD', amount: { amount: dec(String(attempt.amount)).toFixed(minorUnits(attempt.currency)), currency: attempt.currency }, idempotencyKey: attempt.idempotency_key, paymentMethodToken: attempt.payment_method_token, allowOverpayment: true, now },
     provider,
   );
-  await k('autopay_attempt').where({ invoice_id: invoiceId }).update({ state: 'SUCCEEDED', payment_id: paymentId });
+  await k('autopay_attempt').where({ invoice_id: invoiceId, attempt: attemptNo }).update({ state: 'SUCCEEDED', payment_id: paymentId });
   return true;
 }
 

@@ -24,6 +24,7 @@ import { Migration20261231000000_unapplied_payment_refund } from './Migration202
 import { Migration20270101000000_unapplied_payment_parts } from './Migration20270101000000_unapplied_payment_parts';
 import { Migration20270102000000_one_off_charge_waived } from './Migration20270102000000_one_off_charge_waived';
 import { Migration20270110000000_one_off_charge_waiver } from './Migration20270110000000_one_off_charge_waiver';
+import { Migration20270111000000_autopay_released_attempt } from './Migration20270111000000_autopay_released_attempt';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -52,4 +53,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270101000000_unapplied_payment_parts', class: Migration20270101000000_unapplied_payment_parts },
   { name: 'Migration20270102000000_one_off_charge_waived', class: Migration20270102000000_one_off_charge_waived },
   { name: 'Migration20270110000000_one_off_charge_waiver', class: Migration20270110000000_one_off_charge_waiver },
+  { name: 'Migration20270111000000_autopay_released_attempt', class: Migration20270111000000_autopay_released_attempt },
 ];
