@@ -20,6 +20,12 @@ export interface RefundCardRequest {
 export interface PaymentProvider {
   charge(req: ChargeCardRequest): Promise<{ providerRef: string }>;
   refund(req: RefundCardRequest): Promise<{ providerRef: string }>;
+  /**
+   * The charge the provider captured under `idempotencyKey`, if any, without charging (a real
+   * acquirer: the charge carries the key in its metadata and is searched by it). recordPayment asks
+   * only when it would otherwise refuse a card request: a capture whose commit failed is recorded.
+   */
+  findCharge(idempotencyKey: string): Promise<{ providerRef: string } | null>;
 }
 
 /**
@@ -51,6 +57,11 @@ export class SandboxPaymentProvider implements PaymentProvider {
     const providerRef = `ch_sandbox_${this.charges.size + 1}`;
     this.charges.set(req.idempotencyKey, { providerRef, req });
     return { providerRef };
+  }
+
+  async findCharge(idempotencyKey: string): Promise<{ providerRef: string } | null> {
+    const seen = this.charges.get(idempotencyKey);
+    return seen ? { providerRef: seen.providerRef } : null;
   }
 
   async refund(req: RefundCardRequest): Promise<{ providerRef: string }> {

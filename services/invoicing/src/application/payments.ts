@@ -80,15 +80,30 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
   if ((c.channel as string) === 'ACCOUNT_CREDIT') throw badInput('input.channel', 'Account credit is applied by invoicing itself, not recorded as a payment', 'PAYMENT_CHANNEL_INVALID');
   if (c.channel === 'CARD' && !c.paymentMethodToken) throw badInput('input.paymentMethodToken', 'A card payment needs a payment-method token', 'PAYMENT_METHOD_MISSING');
   // An overpayment becomes credit that pays the account's other open invoices: the credit lock
-  // comes before the invoice lock (see lockAccountCredit).
-  if (c.allowOverpayment) await lockCreditOfInvoice(em, invoiceId);
+  // comes before the invoice lock (see lockAccountCredit). A card payment may become one (below).
+  if (c.allowOverpayment || c.channel === 'CARD') await lockCreditOfInvoice(em, invoiceId);
   const invoice = await lockInvoice(em, invoiceId);
-  const { applied, toCredit } = allocatePayment({
-    invoice: { state: invoice.state, heldFrom: invoice.held_from, currency: invoice.currency, total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) },
-    amount: c.amount.amount,
-    currency: c.amount.currency,
-    allowOverpayment: c.allowOverpayment ?? false,
-  });
+  const allocate = (allowOverpayment: boolean) =>
+    allocatePayment({
+      invoice: { state: invoice.state, heldFrom: invoice.held_from, currency: invoice.currency, total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) },
+      amount: c.amount.amount,
+      currency: c.amount.currency,
+      allowOverpayment,
+    });
+  let allocation: { applied: string; toCredit: string };
+  try {
+    allocation = allocate(c.allowOverpayment ?? false);
+  } catch (error) {
+    // The card was charged before the row is written: an attempt whose transaction failed after the
+    // capture left the money at the provider under this key. Its retry records it even when the
+    // invoice was paid otherwise meanwhile, the rest kept as account credit (as autopay keeps it);
+    // refused, the captured money would never reach the ledger. A new request is still refused
+    // before the card is charged. The charge below answers the same capture (or refuses other parameters).
+    const captured = c.channel === 'CARD' && error instanceof DomainError && error.code === 'PAYMENT_EXCEEDS_REMAINING' && (await provider.findCharge(c.idempotencyKey)) !== null;
+    if (!captured) throw error;
+    allocation = allocate(true);
+  }
+  const { applied, toCredit } = allocation;
   const scale = minorUnits(invoice.currency);
   // Checked before the card is charged: an amount the payment row cannot hold failed its insert after the capture.
   if (dec(c.amount.amount).gte(MAX_PAYMENT_AMOUNT)) throw badInput('input.amount.amount', 'The amount is too large', 'PAYMENT_AMOUNT_INVALID');
