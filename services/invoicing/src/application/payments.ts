@@ -99,6 +99,7 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
     // invoice was paid otherwise meanwhile, the rest kept as account credit (as autopay keeps it);
     // refused, the captured money would never reach the ledger. A new request is still refused
     // before the card is charged. The charge below answers the same capture (or refuses other parameters).
+    // INVOICE_VOIDED is not caught: only drafts are voided, and a draft is never charged (STATUS.md).
     const captured = c.channel === 'CARD' && error instanceof DomainError && error.code === 'PAYMENT_EXCEEDS_REMAINING' && (await provider.findCharge(c.idempotencyKey)) !== null;
     if (!captured) throw error;
     allocation = allocate(true);
