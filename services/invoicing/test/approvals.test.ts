@@ -130,13 +130,16 @@ describe('credit notes', () => {
   });
 
   it('an approval whose operation would now be refused ends FAILED with that code and reason (it no longer waits as PENDING); approving again answers the same, rejecting is APPROVAL_REQUEST_DECIDED', async () => {
+    // A REFUND note of 10.00 of the 20.00 paid; meanwhile an admin refunds 15.00 of the payment, so only 5.00
+    // is left paid. (A line credited meanwhile no longer gets this far: the note that uses its room up
+    // closes the request at once, test/approval-subject-used-up.test.ts; what is paid may still go up again.)
     const inv = await issued('acc_apr_cn6');
-    const total = (await invoice(inv.id)).lines[0].grossAmount.amount;
-    const req = (await as(ANN, ISSUE, note(inv, total, 'apr-cn6'))).issueCreditNote.approvalRequest;
-    await as(ADMIN, ISSUE, note(inv, '1.00', 'apr-cn6-admin')); // meanwhile, the line was credited in part
+    const pay = (await h.gql<any>(PAY, { i: { invoiceId: inv.id, channel: 'BANK_TRANSFER', amount: { amount: '20.00', currency: 'EUR' }, idempotencyKey: 'apr-cn6-pay' } })).recordPayment.payment.id;
+    const req = (await as(ANN, ISSUE, { i: { ...note(inv, '10.00', 'apr-cn6').i, kind: 'REFUND' } })).issueCreditNote.approvalRequest;
+    await as(ADMIN, REFUND, { i: { paymentId: pay, amount: { amount: '15.00', currency: 'EUR' }, idempotencyKey: 'apr-cn6-admin' } });
     const failed = (await as(SUE, APPROVE, { i: { id: req.id } })).approveRequest;
-    expect(failed).toMatchObject({ approvalRequest: { status: 'FAILED', decidedBy: 'super-sue', decidedAt: expect.any(String), resultId: null, failureCode: expect.stringMatching(/CREDIT/), failureReason: expect.any(String) }, creditNote: null });
-    expect((await invoice(inv.id)).amountCredited.amount, 'only the admin note').toBe('1');
+    expect(failed).toMatchObject({ approvalRequest: { status: 'FAILED', decidedBy: 'super-sue', decidedAt: expect.any(String), resultId: null, failureCode: 'CREDIT_NOTE_REFUND_EXCEEDS_PAID', failureReason: expect.any(String) }, creditNote: null });
+    expect((await invoice(inv.id)).amountCredited.amount, 'nothing credited').toBe('0');
     expect((await as(SUE, LIST, { s: 'PENDING' })).approvalRequests.edges.map((e: any) => e.node.id)).not.toContain(req.id);
     expect((await as(SUE, LIST, { s: 'FAILED' })).approvalRequests.edges.map((e: any) => e.node.id)).toContain(req.id);
     expect((await as(SAM, APPROVE, { i: { id: req.id } })).approveRequest.approvalRequest).toMatchObject({ status: 'FAILED', decidedBy: 'super-sue', failureCode: failed.approvalRequest.failureCode });

@@ -19,7 +19,7 @@
 // plus this operation, must stay within it; past it the operation becomes a request like one above
 // the per-operation limit, its reason saying so. The sum is read under a transaction lock on
 // (agent, currency), so two concurrent operations of one agent cannot both pass on the same sum.
-import { approvalDailyWindowStart, badInput, conflict, dailyLimitExceeded, dec, decodeCursor, approvalActor, approvalExpired, approvalExpiresAt, approvalFailure, isApprovalExpired, isApprover, isDecimalString, minorUnits, needsApproval, newId, notFound, pageSize, requireApprover, toConnection, type ApprovalLimits, type Caller, type Decimal } from '@ledgerline/contracts';
+import { approvalDailyWindowStart, badInput, conflict, dailyLimitExceeded, dec, Decimal, decodeCursor, approvalActor, approvalExpired, approvalExpiresAt, approvalFailure, isApprovalExpired, isApprover, isDecimalString, minorUnits, needsApproval, newId, notFound, pageSize, requireApprover, toConnection, type ApprovalLimits, type Caller } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import type { PaymentProvider } from '../adapters/payment-provider';
 import { disputeAmount, isOpenDispute } from '../domain/disputes';
@@ -300,6 +300,71 @@ export async function closeDisputeApprovals(em: Em, disputeId: string, status: s
     [now, `Dispute ${disputeId} is ${status} already (decided by ${decidedBy}) before this request was approved; nothing moved`.slice(0, 2000), disputeId, except ?? ''],
   );
   if (closed.length > 0) await announce(em, 'approvalDecided', closed, now);
+}
+
+/** Ends `closed` (rows chosen by the caller) FAILED by nobody, each with its code and reason; skips rows locked by a supervisor's approval. */
+async function closeFailed(em: Em, closed: { id: string; code: string; reason: string }[], now: Date): Promise<void> {
+  const done: ApprovalRow[] = [];
+  for (const c of closed) {
+    done.push(...(await rows<ApprovalRow>(em,
+      `update approval_request set status = 'FAILED', decided_at = ?, failure_code = ?, failure_reason = ? where id = ? and status = 'PENDING' returning *`,
+      [now, c.code, `${c.reason} before this request was approved; nothing moved`.slice(0, 2000), c.id],
+    )));
+  }
+  if (done.length > 0) await announce(em, 'approvalDecided', done, now);
+}
+
+/**
+ * A credit note was issued on the invoice, or the draft voided (called in that transaction, under the
+ * invoice's row lock): its PENDING CREDIT_NOTE requests that can never run any more end FAILED at once,
+ * by nobody, with the code issueCreditNote would refuse them with: INVOICE_VOIDED, or a line or the
+ * invoice without room for them any more (CREDIT_NOTE_EXCEEDS_LINE / _INVOICE; what is credited only
+ * grows). One that still fits stays PENDING; so does one whose key a note used already (its approval
+ * replays that note: the approval issuing it right now, too), and one a supervisor is approving right
+ * now (row locked: skipped, its approval ends it). Other refusals (a REFUND note above what is paid,
+ * which payments may still change) are left to the approval.
+ */
+export async function closeCreditNoteApprovals(em: Em, invoiceId: string, now: Date): Promise<void> {
+  const found = await rows<ApprovalRow>(em,
+    `select r.* from approval_request r where r.kind = 'CREDIT_NOTE' and r.subject_id = ? and r.status = 'PENDING'
+        and not exists (select 1 from credit_note n where n.idempotency_key = r.request_key) for update of r skip locked`,
+    [invoiceId],
+  );
+  if (found.length === 0) return;
+  const k = sql(em);
+  const invoice = await k('invoice').where({ id: invoiceId }).first('state', 'total', 'currency');
+  const scale = minorUnits(invoice.currency);
+  const [credited] = await rows<{ total: string | null }>(em, 'select sum(total) as total from credit_note where invoice_id = ?', [invoiceId]);
+  const invoiceLeft = dec(String(invoice.total)).minus(String(credited?.total ?? '0'));
+  const lineLeft = new Map((await k('invoice_line').where({ invoice_id: invoiceId }).select('id', 'gross_amount', 'credited_amount')).map((l: any) => [l.id as string, dec(String(l.gross_amount)).minus(String(l.credited_amount))]));
+  const closed = found.flatMap((r) => {
+    if (invoice.state === 'VOIDED') return [{ id: r.id, code: 'INVOICE_VOIDED', reason: `Invoice ${invoiceId} was voided` }];
+    const full = inputOf<CreditNoteInput>(r).lines.find((l) => lineLeft.has(l.invoiceLineId) && dec(l.amount).gt(lineLeft.get(l.invoiceLineId)!));
+    if (full) return [{ id: r.id, code: 'CREDIT_NOTE_EXCEEDS_LINE', reason: `Only ${Decimal.max(0, lineLeft.get(full.invoiceLineId)!).toFixed(scale)} of line ${full.invoiceLineId} can still be credited (this request credits ${dec(full.amount).toFixed(scale)})` }];
+    if (dec(String(r.amount)).gt(invoiceLeft)) return [{ id: r.id, code: 'CREDIT_NOTE_EXCEEDS_INVOICE', reason: `Only ${Decimal.max(0, invoiceLeft).toFixed(scale)} of invoice ${invoiceId} can still be credited (this request credits ${dec(String(r.amount)).toFixed(scale)})` }];
+    return [];
+  });
+  await closeFailed(em, closed, now);
+}
+
+/**
+ * Money of the payment was given back (a refund, a REFUND credit note; called in that transaction,
+ * under the payment's row lock, after its refunded amount went up): its PENDING REFUND requests above
+ * what is left to refund can never run any more (refunded only grows) and end FAILED
+ * REFUND_EXCEEDS_PAYMENT at once, by nobody, as refundPayment would refuse them. As for credit notes:
+ * one that still fits, one whose key a refund used already, and one being approved right now stay.
+ * REFUND_EXCEEDS_AVAILABLE (the account's credit, which may come back) is left to the approval.
+ */
+export async function closeRefundApprovals(em: Em, paymentId: string, now: Date): Promise<void> {
+  const payment = await sql(em)('payment').where({ id: paymentId }).first('amount', 'refunded_amount', 'currency');
+  const left = dec(String(payment.amount)).minus(String(payment.refunded_amount));
+  const found = await rows<ApprovalRow>(em,
+    `select r.* from approval_request r where r.kind = 'REFUND' and r.subject_id = ? and r.status = 'PENDING' and r.amount > ?
+        and not exists (select 1 from refund f where f.idempotency_key = r.request_key) for update of r skip locked`,
+    [paymentId, left.toFixed()],
+  );
+  const scale = minorUnits(payment.currency);
+  await closeFailed(em, found.map((r) => ({ id: r.id, code: 'REFUND_EXCEEDS_PAYMENT', reason: `Only ${Decimal.max(0, left).toFixed(scale)} of payment ${paymentId} can still be refunded (this request refunds ${dec(String(r.amount)).toFixed(scale)})` })), now);
 }
 
 /**

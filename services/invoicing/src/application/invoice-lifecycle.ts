@@ -3,6 +3,7 @@ import { DomainError, conflict, dec, minorUnits, notFound } from '@ledgerline/co
 import type { Em } from '@ledgerline/platform';
 import { assertTransition, outstanding, settlementState, type InvoiceState } from '../domain/lifecycle';
 import { billAccounts, issueInvoices, type AccountRow, type BillingDeps } from './bill-accounts';
+import { closeCreditNoteApprovals } from './approvals';
 import { applyAccountCredit, lockCreditOfInvoice } from './credit';
 import { close as closeDispute, closeOpenDisputesOfInvoice } from './disputes';
 import { enqueueEvents, rows, sql } from './sql';
@@ -163,6 +164,8 @@ async function voidDraft(em: Em, invoice: any, now: Date): Promise<void> {
   await k('unbilled_charge').where({ billing_account_id: invoice.billing_account_id, invoice_id: invoice.id }).update({ invoice_id: null });
   await k('one_off_charge').where({ billing_account_id: invoice.billing_account_id, invoice_id: invoice.id }).update({ invoice_id: null });
   await stateChanged(em, invoice, invoice.state, 'VOIDED', now, 'voided');
+  // Pending credit note requests of the voided draft can never run: closed INVOICE_VOIDED (approvals.ts).
+  await closeCreditNoteApprovals(em, invoice.id, now);
 }
 
 /**

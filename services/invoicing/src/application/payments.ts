@@ -12,6 +12,7 @@ import { lockInvoice, releasedState, stateChanged } from './invoice-lifecycle';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 import { takeDisputesCoveredByCreditNote } from './credit-note-disputes';
 import { invoiceToPay } from './invoice-reference';
+import { closeCreditNoteApprovals, closeRefundApprovals } from './approvals';
 
 export type PaymentChannel = 'CARD' | 'BANK_TRANSFER' | 'WALLET';
 
@@ -219,6 +220,8 @@ async function payOut(em: Em, payment: any, amount: Decimal, r: { key: string; p
   const ofNote = r.creditNoteId ? { credit_note_id: r.creditNoteId, moved_alone_by: null } : {};
   await sql(em)('refund').insert({ id, payment_id: payment.id, amount: amount.toFixed(scale), currency: payment.currency, provider_ref: providerRef, idempotency_key: r.key, request_hash: r.hash, created_at: r.now, ...ofNote });
   await sql(em)('payment').where({ id: payment.id }).update({ refunded_amount: dec(String(payment.refunded_amount)).plus(amount).toFixed(scale) });
+  // Pending refund requests of this payment that no longer fit what is left are closed (approvals.ts).
+  await closeRefundApprovals(em, payment.id, r.now);
   return id;
 }
 
@@ -354,6 +357,8 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provide
   await k('credit_note').insert({ id, number, invoice_id: invoice.id, billing_account_id: invoice.billing_account_id, kind: c.kind, reason: c.reason, total: total.toFixed(scale), tax_total: taxTotal.toFixed(scale), currency: invoice.currency, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
   await k('credit_note_line').insert(lines.map((l, i) => ({ id: `${id}_${i + 1}`.slice(0, 40), credit_note_id: id, invoice_line_id: l.invoiceLineId, amount: l.amount, tax_amount: l.taxAmount })));
   for (const l of lines) await k('invoice_line').where({ id: l.invoiceLineId }).update({ credited_amount: k.raw('credited_amount + ?::numeric', [l.amount]) });
+  // Pending credit note requests of this invoice this note leaves no room for are closed (approvals.ts).
+  await closeCreditNoteApprovals(em, invoice.id, now);
   // The money goes back: a refund per payment, at the card provider for a card (a refusal fails the note).
   for (const p of payouts) {
     const key = noteRefundKey(c.idempotencyKey, p.payment.id);
