@@ -49,6 +49,8 @@ describe('auto top-up while a request is pending', () => {
     const [first] = await requestsOf(walletId);
     await dbOf(svc).query(`update topup_request set status = 'COMPLETED' where id = $1`, [first!.id]);
     await topup(svc, billingAccountId, '95.00'); // 103 (as the recharge's credit would)
+    // A minute later: the requests are listed by requested_at (the same instant left their order to their ids).
+    clock.advance(60_000);
     await debit(billingAccountId, '100'); // 103 → 3: asks 97
     expect((await requestsOf(walletId)).map((r) => [r.status, r.amount])).toEqual([['COMPLETED', '95.000000'], ['REQUESTED', '97.000000']]);
     expect(await requestedEvents(walletId)).toHaveLength(2);
