@@ -19,7 +19,7 @@ import { MAX_BILL_RUN_BATCH } from '../../invoicing/src/domain/bill-run-batch';
 const root = path.resolve(import.meta.dirname, '..', '..', '..');
 let server: http.Server;
 let url: string;
-const bodies: { variables?: { i?: { batchSize?: unknown } } }[] = [];
+const bodies: { variables?: { i?: { batchSize?: unknown; cycleDate?: string } } }[] = [];
 
 function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -50,7 +50,30 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
+const INVALID = ['abc', '0', '-5', '1.5', '10001', '99999', '10abc', ' ', '1e3'];
+const VALID: [string, number][] = [
+  ['1', 1],
+  ['250', 250],
+  [String(MAX_BILL_RUN_BATCH), MAX_BILL_RUN_BATCH],
+];
+
+// Each run names its own cycle date, so the request it sent (or did not send) is known by that date: the CLI
+// processes (~3 s each, most of it tsx starting) run at the same time instead of one after another.
+const cycleDateOf = (i: number) => `2026-11-${String(i + 1).padStart(2, '0')}`;
+const sentFor = (cycleDate: string) => bodies.filter((b) => b.variables?.i?.cycleDate === cycleDate);
+let runs: Awaited<ReturnType<typeof cli>>[];
+
 describe('ledgerline billrun start: --batch-size', () => {
+  beforeAll(async () => {
+    const values = [...INVALID, ...VALID.map(([v]) => v)];
+    runs = new Array(values.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < values.length; i = next++) runs[i] = await cli('billrun', 'start', cycleDateOf(i), '--no-follow', '--batch-size', values[i]);
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+  }, 120_000);
+
   it('the bound is the one startBillRun accepts: one more is refused there too', async () => {
     expect(MAX_BILL_RUN_BATCH).toBe(10_000);
     // Refused before the database is touched, so no database is needed here.
@@ -58,25 +81,20 @@ describe('ledgerline billrun start: --batch-size', () => {
     await expect(refused).rejects.toMatchObject({ code: 'BILL_RUN_BATCH_SIZE_INVALID', details: { field: 'input.batchSize' } });
   });
 
-  it.each(['abc', '0', '-5', '1.5', '10001', '99999', '10abc', ' ', '1e3'])('--batch-size %j stops with exit code 1 before anything is sent, naming the option', async (value) => {
-    const before = bodies.length;
-    const r = await cli('billrun', 'start', '2026-11-01', '--no-follow', '--batch-size', value);
+  it.each(INVALID.map((value, i) => [value, i] as const))('--batch-size %j stops with exit code 1 before anything is sent, naming the option', (value, i) => {
+    const r = runs[i];
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('--batch-size');
     expect(r.stderr).toContain(`whole number from 1 to ${MAX_BILL_RUN_BATCH}`);
-    expect(bodies.length).toBe(before);
-  }, 60_000);
+    expect(sentFor(cycleDateOf(i))).toHaveLength(0);
+  });
 
-  it.each([
-    ['1', 1],
-    ['250', 250],
-    [String(MAX_BILL_RUN_BATCH), MAX_BILL_RUN_BATCH],
-  ])('a valid --batch-size %j is sent as the number %d', async (value, sent) => {
-    const before = bodies.length;
-    const r = await cli('billrun', 'start', '2026-11-01', '--no-follow', '--batch-size', value);
+  it.each(VALID.map(([value, sent], k) => [value, sent, INVALID.length + k] as const))('a valid --batch-size %j is sent as the number %d', (value, sent, i) => {
+    const r = runs[i];
     expect(r.status).not.toBe(0); // the listener is no gateway
     expect(r.stderr).not.toContain('--batch-size');
-    expect(bodies.length).toBe(before + 1);
-    expect(bodies.at(-1)!.variables?.i?.batchSize).toBe(sent);
-  }, 60_000);
+    const requests = sentFor(cycleDateOf(i));
+    expect(requests).toHaveLength(1);
+    expect(requests[0].variables?.i?.batchSize).toBe(sent);
+  });
 });
