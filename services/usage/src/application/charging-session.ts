@@ -36,6 +36,8 @@
  * the call charged as one CDR, once. Units are held the same way (what the units asked add to the
  * call), and the units granted are those the reservation covers with what the call paid for already
  * (30 s used on `first: 60, next: 60` and 60 s held: 90 s granted), every one charged within it.
+ * A hold that covers less than the call's next increment (the balance pays for 30 s of a 60 s
+ * minimum) grants nothing: QUOTA_LIMIT_REACHED, and the hold is released (answerGrant).
  *
  * Units reported used but not charged through a reservation (it had expired, the network went
  * past the grant, or none was held) are charged like any usage event: a record of their own
@@ -44,7 +46,7 @@
  * long one (over 106 characters) its head and a hash of it, so every event id fits 128 characters.
  */
 import { createHash } from 'node:crypto';
-import { RPC, type ChargingResultCode, type WalletCommitRequest, type WalletReserveReply, type WalletReserveRequest, type WalletSessionReply } from '@ledgerline/contracts';
+import { RPC, type ChargingResultCode, type WalletCommitRequest, type WalletReleaseRequest, type WalletReserveReply, type WalletReserveRequest, type WalletSessionReply } from '@ledgerline/contracts';
 import { dec, type Decimal } from '@ledgerline/contracts';
 import { MAX_QUANTITY_DECIMALS, callTotalCovered, partChargeableUnits, type IncrementGrid } from '@ledgerline/rating';
 import type { NatsConnection } from '@ledgerline/platform';
@@ -297,8 +299,7 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
       reservationId: null, startedAt: now.toISOString(), event: { ...base, lineId: line.lineId },
     };
     const grant = await reserveUnits(nc, req.sessionId, n, ctx, terms.units);
-    const granted = holdGranted(ctx, grant, dec('0'));
-    const reply = replyOf(req.sessionId, grant, granted);
+    const { granted, reply } = await answerGrant(nc, req.sessionId, ctx, grant, dec('0'));
     const { rowCount } = await usage.sql.query(
       `insert into charging_session (id, line_id, billing_account_id, usage_type, state, granted, used, context, started_at, updated_at, sequence_number, last_request, last_reply)
        values ($1,$2,$3,$4,'OPEN',$5,0,$6,$7,$7,$8,$9,$10) on conflict (id) do nothing`,
@@ -390,9 +391,9 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
       // Units the call has paid for already need no reservation (a 10 s call on `first: 60` may go on to 60 s).
       const paidFor = rated !== undefined && ctx.increments !== undefined && dec(rated.terms.units).isZero();
       const grant = rated && !paidFor ? await reserveUnits(nc, req.sessionId, n, ctx, rated.terms.units) : ({ resultCode: 'SUCCESS' } as WalletReserveReply);
-      const told = rated ? holdGranted(ctx, grant, totalUsed) : null;
-      granted = told ?? '0';
-      reply = replyOf(req.sessionId, grant, told);
+      const answer = rated ? await answerGrant(nc, req.sessionId, ctx, grant, totalUsed) : { granted: null, reply: replyOf(req.sessionId, grant, null) };
+      granted = answer.granted ?? '0';
+      reply = answer.reply;
     }
   } else {
     reply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true, usageRecordId: recordId };
@@ -592,6 +593,32 @@ function holdGranted(ctx: SessionContext, grant: WalletReserveReply, total: Deci
   if (!success) return null;
   if (ctx.coveredUpTo === undefined) return grant.grantedUnit?.units ?? null;
   return dec(ctx.coveredUpTo).minus(total).toFixed();
+}
+
+/**
+ * The answer to a reserve (holdGranted), and the reply to the network. A grant the tariff's increments cut
+ * to nothing - the balance (or allowance) left pays for fewer units than the call's next chargeable
+ * increment, e.g. 30 s of a `first: 60` minute - grants the network nothing: it is QUOTA_LIMIT_REACHED
+ * (RFC 4006 DIAMETER_CREDIT_LIMIT_REACHED), with a final unit indication, so the call is refused or ended;
+ * a SUCCESS with 0 units told the network it could go on. What wallets held for it is released at once (no
+ * unit of it could be charged within it). Released by its request's reservation id: a retry after a crash
+ * gets the same reservation from wallets and releases it again, which wallets answers as done. If the
+ * release fails the session keeps naming the reservation, so its TERMINATE (committing nothing on it) or
+ * the idle sweeper releases it, as any reservation it holds; the reply is the same.
+ */
+async function answerGrant(nc: NatsConnection, sessionId: string, ctx: SessionContext, grant: WalletReserveReply, total: Decimal): Promise<{ granted: string | null; reply: ChargingSessionReply }> {
+  const granted = holdGranted(ctx, grant, total);
+  if (grant.resultCode !== 'SUCCESS' || granted === null || dec(granted).gt(0)) return { granted, reply: replyOf(sessionId, grant, granted) };
+  if (ctx.reservationId) {
+    const reservationId = ctx.reservationId;
+    const released = await rpc<WalletSessionReply>(nc, RPC.walletRelease, { reservationId } satisfies WalletReleaseRequest).catch(() => undefined);
+    if (released?.resultCode === 'SUCCESS') ctx.reservationId = null;
+  }
+  const which = total.isZero() ? 'first' : 'next';
+  const increment = dec((total.isZero() ? ctx.increments?.first : ctx.increments?.next) ?? '1').toFixed();
+  const paysFor = dec(grant.grantedUnit?.units ?? '0').toFixed();
+  const message = `the balance does not cover the call's ${which} chargeable increment (${increment} ${ctx.unit}); it pays for ${paysFor} ${ctx.unit}`;
+  return { granted: null, reply: { sessionId, resultCode: 'QUOTA_LIMIT_REACHED', grantedUnit: null, validityTime: null, finalUnitIndication: true, message } };
 }
 
 /** A session record's place in the call: the units reported before it (rating's precedingQuantity), none for its first units or a context from before increments applied online. */
