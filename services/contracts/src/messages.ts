@@ -542,6 +542,36 @@ export interface BudgetReplenishmentData {
   replenishedAt: string;
 }
 
+/**
+ * `data` of `refundCreated` (invoicing, TMF670 Refund): money of a payment given back to the customer.
+ * Once per refund (key and CloudEvent subject = `refundId`). `amount` is a decimal string in the
+ * currency's minor units, > 0; it is taken off the payment (its refundedAmount grows by it).
+ */
+export interface RefundCreatedData {
+  refundId: string;
+  paymentId: string;
+  /** The invoice the payment paid; null for a payment of none. */
+  invoiceId: string | null;
+  billingAccountId: string;
+  /** The refunded payment's channel: CARD is refunded at the provider, the others are paid out by finance. */
+  channel: 'CARD' | 'BANK_TRANSFER' | 'WALLET' | 'ACCOUNT_CREDIT';
+  amount: string;
+  currency: string;
+  /** Why: the refund's reason (null when none was given), the REFUND credit note's or the approval request's. */
+  reason: string | null;
+  /** The REFUND credit note this refund pays out; null for a refund of the payment itself. */
+  creditNoteId: string | null;
+  /** Who made it (the caller; an approved request's requester); null when not known. */
+  refundedBy: string | null;
+  /** The supervisor who approved the request it carries out, and that request; null when none was needed. */
+  approvedBy: string | null;
+  approvalRequestId: string | null;
+  /** ISO date-time at which it was recorded. */
+  refundedAt: string;
+  /** The card provider's refund reference (CARD); null for other channels. */
+  providerRef: string | null;
+}
+
 /** `data` of `disputeOpened` (invoicing): a customer or an agent disputed an issued invoice, a line of it or a usage record. */
 export interface DisputeOpenedData {
   disputeId: string;

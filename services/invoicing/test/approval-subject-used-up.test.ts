@@ -110,18 +110,36 @@ describe('a pending credit note request when its invoice can no longer take it',
     await expectClosed(last.id, 'CREDIT_NOTE_EXCEEDS_LINE');
   });
 
-  it('the draft it was asked on is voided, or regenerated: closed FAILED INVOICE_VOIDED', async () => {
+  it('asked on a draft: refused at once (INVOICE_NOT_ISSUED), nothing stored; one stored before requests were checked is closed FAILED INVOICE_VOIDED when the draft is voided, or regenerated', async () => {
+    // Asking runs the note's own checks (test/approval-request-checked.test.ts): a draft is not credited.
     const v = drafts.get('acc_asu_void')!;
-    const req = await pending(ANN, ISSUE, note(v, '6.00', 'asu-void'));
+    expect(await refusal(ANN, ISSUE, note(v, '6.00', 'asu-void'))).toEqual({ code: 'BAD_USER_INPUT', reason: 'INVOICE_NOT_ISSUED', field: 'input.invoiceId' });
+    expect(await db().execute('select id from approval_request where subject_id = ?', [v.id])).toEqual([]);
+    // Requests stored before that check (running data, as the gate stored them) are still closed.
+    const req = await storedBeforeChecks(v, '6.00', 'asu-void');
     expect((await h.gql<any>(VOID, { i: { invoiceId: v.id } })).voidInvoice.invoice.state).toBe('VOIDED');
     await expectClosed(req.id, 'INVOICE_VOIDED');
+    expect(await refusal(ANN, ISSUE, note(v, '6.00', 'asu-void-again'))).toEqual({ code: 'BAD_USER_INPUT', reason: 'INVOICE_VOIDED', field: 'input.invoiceId' });
 
     const r = drafts.get('acc_asu_regen')!;
-    const reqR = await pending(ANN, ISSUE, note(r, '6.00', 'asu-regen'));
+    const reqR = await storedBeforeChecks(r, '6.00', 'asu-regen');
     await h.gql<any>(REGENERATE, { i: { invoiceId: r.id } });
     await expectClosed(reqR.id, 'INVOICE_VOIDED');
   });
 });
+
+/** A PENDING credit note request of agent Ann as the gate stored it before it ran the note's checks (no created event). */
+async function storedBeforeChecks(inv: { id: string; line: string }, amount: string, key: string): Promise<{ id: string }> {
+  const id = `apr_${key.replace(/\W/g, '_')}`;
+  const [acc] = await db().execute('select billing_account_id from invoice where id = ?', [inv.id]);
+  const input = { invoiceId: inv.id, kind: 'CREDIT', reason: 'Network outage goodwill', lines: [{ invoiceLineId: inv.line, amount }], idempotencyKey: key };
+  await db().execute(
+    `insert into approval_request (id, kind, subject_id, billing_account_id, amount, currency, requested_by, requested_role, reason, input, request_key, request_hash, status, created_at)
+     values (?, 'CREDIT_NOTE', ?, ?, ?, 'EUR', 'agent-ann', 'AGENT', 'Network outage goodwill', ?::jsonb, ?, ?, 'PENDING', ?)`,
+    [id, inv.id, acc.billing_account_id, amount, JSON.stringify(input), key, `hash-${key}`, h.clock.now()],
+  );
+  return { id };
+}
 
 describe('a pending refund request when its payment can no longer take it', () => {
   async function paid(acc: string, amount: string) {

@@ -12,7 +12,10 @@
 //
 // Each gate runs first in the operation's transaction and answers a request, or null (go on: the
 // caller is not limited, the amount is within the limit, the key was used already, or the input is
-// not what the operation takes, so that the operation itself answers with its own error).
+// not what the operation takes, so that the operation itself answers with its own error). A new
+// request is stored only once the operation's own checks pass as they would now (requestFor's
+// `check`: prepareCreditNote, prepareRefund, checkDisputeDecision), so a request that could not be
+// carried out is refused at once with the operation's error; approving checks again.
 //
 // The daily limit (LEDGERLINE_APPROVAL_DAILY_LIMITS): what the agent credited and refunded alone in
 // the last 24 h (credit_note / refund `moved_alone_by`; a dispute ACCEPT's credit is a credit note),
@@ -23,8 +26,8 @@ import { approvalDailyWindowStart, badInput, conflict, dailyLimitExceeded, dec, 
 import type { Em } from '@ledgerline/platform';
 import type { PaymentProvider } from '../adapters/payment-provider';
 import { disputeAmount, isOpenDispute } from '../domain/disputes';
-import { decideDispute, disputeCreditKey } from './disputes';
-import { idempotencyKeyStorable, issueCreditNote, refundPayment, type IssueCreditNoteCommand } from './payments';
+import { checkDisputeDecision, decideDispute, disputeCreditKey } from './disputes';
+import { idempotencyKeyStorable, issueCreditNote, prepareCreditNote, prepareRefund, refundPayment, refundReasonTooLong, type IssueCreditNoteCommand } from './payments';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 
 export type ApprovalKind = 'CREDIT_NOTE' | 'REFUND' | 'DISPUTE_ACCEPT';
@@ -86,9 +89,14 @@ const idemLock = (em: Em, table: string, key: string) => sql(em).raw('select pg_
 
 /**
  * The request for `ask` (under the lock the caller holds on its key): the one this key made already
- * (same input; other input: IDEMPOTENCY_KEY_REUSED, or for a dispute APPROVAL_PENDING), else a new one.
+ * (same input; other input: IDEMPOTENCY_KEY_REUSED, or for a dispute APPROVAL_PENDING), else a new one
+ * once `check` passed: the operation's own checks as it would run now (prepareCreditNote,
+ * prepareRefund, checkDisputeDecision; nothing written, no money moved), so a request that could not
+ * be carried out is refused at once with the operation's error, as if the agent had done it, and not
+ * stored (before, it waited PENDING until a later note/refund closed it or its approval failed).
+ * Approving still runs the whole operation again: the subject may change meanwhile.
  */
-async function requestFor(em: Em, ask: Ask): Promise<ApprovalRow> {
+async function requestFor(em: Em, ask: Ask, check: () => Promise<unknown>): Promise<ApprovalRow> {
   const k = sql(em);
   const hash = requestHash(ask.input);
   const existing: ApprovalRow | undefined =
@@ -100,6 +108,7 @@ async function requestFor(em: Em, ask: Ask): Promise<ApprovalRow> {
     if (ask.kind === 'DISPUTE_ACCEPT') throw conflict('APPROVAL_PENDING', `An ACCEPT of dispute ${ask.subjectId} already waits for approval (request ${existing.id}); a supervisor approves or rejects it first`, { field: 'input.amount', approvalRequestId: existing.id });
     throw conflict('IDEMPOTENCY_KEY_REUSED', `Idempotency key "${ask.requestKey}" was used for a different request`, { field: 'input.idempotencyKey' });
   }
+  await check();
   const [row] = await k('approval_request')
     .insert({
       id: newId('approvalRequest'),
@@ -182,13 +191,13 @@ export async function gateCreditNote(em: Em, limits: ApprovalLimits, daily: Appr
   if (why === null && (await pendingFor(em, 'CREDIT_NOTE', input.idempotencyKey))) why = '';
   if (why === null) return null;
   const op: CreditNoteInput = { invoiceId: input.invoiceId, kind: input.kind, reason: input.reason, lines: input.lines.map((l) => ({ invoiceLineId: l.invoiceLineId, amount: l.amount })), idempotencyKey: input.idempotencyKey };
-  return requestFor(em, { kind: 'CREDIT_NOTE', subjectId: invoice.id, billingAccountId: invoice.billing_account_id, amount: total, currency: invoice.currency, reason: withWhy(why, input.reason ?? ''), input: op, requestKey: input.idempotencyKey, caller, now });
+  return requestFor(em, { kind: 'CREDIT_NOTE', subjectId: invoice.id, billingAccountId: invoice.billing_account_id, amount: total, currency: invoice.currency, reason: withWhy(why, input.reason ?? ''), input: op, requestKey: input.idempotencyKey, caller, now }, () => prepareCreditNote(em, op));
 }
 
 /** refundPayment: the refunded amount in the payment's currency. */
 export async function gateRefund(em: Em, limits: ApprovalLimits, daily: ApprovalLimits, caller: Caller, input: RefundInput & { reason?: string | null }, now: Date): Promise<ApprovalRow | null> {
   // A key the refund row cannot hold: refundPayment refuses it now, rather than a supervisor's approval later.
-  if (!limited(caller) || !input?.idempotencyKey || !idempotencyKeyStorable(input.idempotencyKey) || !isDecimalString(input.amount?.amount)) return null;
+  if (!limited(caller) || !input?.idempotencyKey || !idempotencyKeyStorable(input.idempotencyKey) || !isDecimalString(input.amount?.amount) || refundReasonTooLong(input.reason)) return null;
   const payment = await sql(em)('payment').where({ id: input.paymentId }).first('id', 'billing_account_id', 'currency');
   if (!payment || payment.currency !== input.amount.currency) return null;
   const amount = dec(input.amount.amount);
@@ -200,7 +209,7 @@ export async function gateRefund(em: Em, limits: ApprovalLimits, daily: Approval
   if (why === null) return null;
   const op: RefundInput = { paymentId: input.paymentId, amount: { amount: input.amount.amount, currency: input.amount.currency }, idempotencyKey: input.idempotencyKey };
   const reason = input.reason?.trim() || `Refund of ${input.amount.amount} ${payment.currency} of payment ${payment.id}`;
-  return requestFor(em, { kind: 'REFUND', subjectId: payment.id, billingAccountId: payment.billing_account_id, amount, currency: payment.currency, reason: withWhy(why, reason), input: op, requestKey: input.idempotencyKey, caller, now });
+  return requestFor(em, { kind: 'REFUND', subjectId: payment.id, billingAccountId: payment.billing_account_id, amount, currency: payment.currency, reason: withWhy(why, reason), input: op, requestKey: input.idempotencyKey, caller, now }, () => prepareRefund(em, op));
 }
 
 /** decideDispute ACCEPT: the credited amount (default the dispute's amount) in its currency; REJECT moves nothing. */
@@ -216,7 +225,8 @@ export async function gateDisputeAccept(em: Em, limits: ApprovalLimits, daily: A
   if (why === null) return null;
   // The amount as a number, also when "all of it" was asked: a staff dispute's amount may change meanwhile (disputeInvoice), and the supervisor approves what they see.
   const op: DisputeAcceptInput = { disputeId: d.id, decision: 'ACCEPT', amount: amount.toFixed(minorUnits(d.currency)), note: input.note.trim() };
-  return requestFor(em, { kind: 'DISPUTE_ACCEPT', subjectId: d.id, billingAccountId: d.billing_account_id, amount, currency: d.currency, reason: withWhy(why, op.note), input: op, requestKey: disputeCreditKey(d.id), caller, now });
+  // Checked as the requester's own decision (the approval carries it out as theirs).
+  return requestFor(em, { kind: 'DISPUTE_ACCEPT', subjectId: d.id, billingAccountId: d.billing_account_id, amount, currency: d.currency, reason: withWhy(why, op.note), input: op, requestKey: disputeCreditKey(d.id), caller, now }, () => checkDisputeDecision(em, { ...op, caller, now }));
 }
 
 async function lockRequest(em: Em, id: string): Promise<ApprovalRow> {
@@ -258,7 +268,7 @@ export async function approveRequest(em: Em, c: { id: string; caller: Caller; no
   await k.raw('savepoint approval_operation');
   let outcome: Record<string, unknown>;
   try {
-    outcome = { status: 'APPROVED', result_id: await runOperation(em, row, c.now, payments) };
+    outcome = { status: 'APPROVED', result_id: await runOperation(em, row, c.caller, c.now, payments) };
     await k.raw('release savepoint approval_operation');
   } catch (error) {
     const failure = approvalFailure(error);
@@ -271,10 +281,14 @@ export async function approveRequest(em: Em, c: { id: string; caller: Caller; no
   return { row: updated as ApprovalRow, changed: true };
 }
 
-/** Runs a request's operation with its stored input; the id of what it made. */
-async function runOperation(em: Em, row: ApprovalRow, now: Date, payments: PaymentProvider): Promise<string> {
-  if (row.kind === 'CREDIT_NOTE') return issueCreditNote(em, { ...inputOf<CreditNoteInput>(row), now }, payments);
-  if (row.kind === 'REFUND') return refundPayment(em, { ...inputOf<RefundInput>(row), now }, payments);
+/**
+ * Runs a request's operation with its stored input; the id of what it made. A refund's event names
+ * the requester, `approver` and the request; its reason is the request's (the stored input has none).
+ */
+async function runOperation(em: Em, row: ApprovalRow, approver: Caller, now: Date, payments: PaymentProvider): Promise<string> {
+  const origin = { by: row.requested_by, approvedBy: approvalActor(approver), approvalRequestId: row.id };
+  if (row.kind === 'CREDIT_NOTE') return issueCreditNote(em, { ...inputOf<CreditNoteInput>(row), now }, payments, origin);
+  if (row.kind === 'REFUND') return refundPayment(em, { ...inputOf<RefundInput>(row), now }, payments, { ...origin, reason: row.reason });
   const op = inputOf<DisputeAcceptInput>(row);
   const requester: Caller = { role: 'AGENT', subject: row.requested_by, scopes: [] };
   const r = await decideDispute(em, { ...op, caller: requester, now, approvalRequestId: row.id });
@@ -316,7 +330,8 @@ async function closeFailed(em: Em, closed: { id: string; code: string; reason: s
 
 /**
  * A credit note was issued on the invoice, or the draft voided (called in that transaction, under the
- * invoice's row lock): its PENDING CREDIT_NOTE requests that can never run any more end FAILED at once,
+ * invoice's row lock; a draft takes no new request, INVOICE_NOT_ISSUED, so that is for requests stored
+ * before requests were checked): its PENDING CREDIT_NOTE requests that can never run any more end FAILED at once,
  * by nobody, with the code issueCreditNote would refuse them with: INVOICE_VOIDED, or a line or the
  * invoice without room for them any more (CREDIT_NOTE_EXCEEDS_LINE / _INVOICE; what is credited only
  * grows). One that still fits stays PENDING; so does one whose key a note used already (its approval

@@ -17,7 +17,7 @@ import { closeDisputeApprovals } from './approvals';
 import { requireAccount, requireStaff, requireSystem } from './authorization';
 import { lockAccountCredit } from './credit';
 import { disputeInvoiceState, holdForDispute, lockInvoice, releaseDisputeAmount } from './invoice-lifecycle';
-import { issueCreditNote } from './payments';
+import { issueCreditNote, prepareCreditNote, type IssueCreditNoteCommand } from './payments';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 import { lineThatBilled, recordAsBilled, recordRoom } from './usage-record-given-back';
 
@@ -164,6 +164,13 @@ export interface DecideDisputeCommand {
 
 /** `changed`: false when the dispute was decided this way already (answered as it is). */
 export async function decideDispute(em: Em, c: DecideDisputeCommand): Promise<{ changed: boolean; invoiceId: string; billingAccountId: string }> {
+  const { d, note } = await disputeToDecide(em, c);
+  const changed = await decide(em, d, { decision: c.decision, amount: c.amount ?? null, note, by: c.caller.subject, now: c.now, approvalRequestId: c.approvalRequestId ?? null });
+  return { changed, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id };
+}
+
+/** decideDispute's checks of the caller and input, then the dispute locked (lockDispute) as it is now. */
+async function disputeToDecide(em: Em, c: DecideDisputeCommand): Promise<{ d: any; note: string }> {
   requireStaff(c.caller, 'decide disputes');
   const note = (c.note ?? '').trim();
   if (!note) throw badInput('input.note', 'Say why the dispute is decided so (the customer is told)', 'DISPUTE_NOTE_MISSING');
@@ -174,8 +181,20 @@ export async function decideDispute(em: Em, c: DecideDisputeCommand): Promise<{ 
   if (c.decision === 'ACCEPT' && c.caller.role === 'SYSTEM' && isOpenDispute(d.status) && isStaffHold(d)) {
     throw conflict('DISPUTE_OPENED_BY_STAFF', `Dispute ${d.id} was opened by staff (disputeInvoice); an agent decides it`, { field: 'input.decision' });
   }
-  const changed = await decide(em, d, { decision: c.decision, amount: c.amount ?? null, note, by: c.caller.subject, now: c.now, approvalRequestId: c.approvalRequestId ?? null });
-  return { changed, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id };
+  return { d, note };
+}
+
+/**
+ * What decideDispute would refuse now, without deciding anything or moving money: its checks of the
+ * input, and for an ACCEPT of an open dispute its credit (acceptCredit) and that credit note's
+ * (prepareCreditNote). Asking for an ACCEPT's approval runs it (approvals.ts), so a request that could
+ * not be carried out now is refused as the decision itself is, and none is stored. A dispute decided
+ * already passes: the decision answers it (as it is, or DISPUTE_ALREADY_DECIDED).
+ */
+export async function checkDisputeDecision(em: Em, c: DecideDisputeCommand): Promise<void> {
+  const { d } = await disputeToDecide(em, c);
+  if (c.decision !== 'ACCEPT' || !isOpenDispute(d.status)) return;
+  await prepareCreditNote(em, (await acceptCredit(em, d, c.amount ?? null, c.now)).note);
 }
 
 /** Decides a locked dispute (see lockDispute). */
@@ -184,8 +203,6 @@ async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount
     if ((d.status === 'ACCEPTED' && c.decision === 'ACCEPT') || (d.status === 'REJECTED' && c.decision === 'REJECT')) return false;
     throw conflict('DISPUTE_ALREADY_DECIDED', `Dispute ${d.id} is ${d.status} already`, { field: 'input.decision', status: d.status });
   }
-  const scale = minorUnits(d.currency);
-  const disputed = dec(String(d.amount));
   const k = sql(em);
   // Read before the decision's credit note, which may settle it: the customer is told whether they had
   // paid (a held invoice paid during the hold: SETTLED, the state it is released to, not ON_HOLD).
@@ -193,31 +210,45 @@ async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount
   let credited: string | null = null;
   let creditNoteId: string | null = null;
   if (c.decision === 'ACCEPT') {
-    const amount = c.amount == null ? disputed : disputeAmount(c.amount, d.currency, 'input.amount', 'A credited amount');
-    if (amount.gt(disputed)) throw badInput('input.amount', `The dispute is for ${disputed.toFixed(scale)} ${d.currency}; at most that is credited (less: partly upheld)`, 'DISPUTE_CREDIT_EXCEEDS_DISPUTE');
-    // A usage record's: no more than is left of it, its rerate corrections billed since it was
-    // disputed included (one billed while this dispute was open reduced it already; review 19).
-    if (d.usage_record_id) {
-      const billed = await recordAsBilled(em, d.usage_record_id, d.billing_account_id);
-      if (billed && billed.invoice.id === d.invoice_id) {
-        const { room } = await recordRoom(em, billed.invoice, d.usage_record_id, billed.line, billed.charge, d.id);
-        if (amount.gt(room)) throw new DomainError('DISPUTE_CREDIT_EXCEEDS_CREDITABLE', `Only ${room.toFixed(scale)} ${d.currency} of usage record ${d.usage_record_id} can still be credited: a re-rating correction or another dispute gave back the rest`, { field: 'input.amount', creditable: room.toFixed(scale) }, 'BAD_USER_INPUT');
-      }
-    }
-    credited = amount.toFixed(scale);
-    creditNoteId = await issueCreditNote(em, {
-      invoiceId: d.invoice_id,
-      kind: 'CREDIT',
-      reason: `Dispute ${d.id} upheld: ${d.reason}`.slice(0, 300),
-      lines: await creditLines(em, d, amount.toFixed(scale)),
-      idempotencyKey: disputeCreditKey(d.id),
-      now: c.now,
-    }, null); // a CREDIT note: it refunds nothing, so no payment provider
+    const credit = await acceptCredit(em, d, c.amount, c.now);
+    credited = credit.amount;
+    creditNoteId = await issueCreditNote(em, credit.note, null); // a CREDIT note: it refunds nothing, so no payment provider
   }
   const status = c.decision === 'ACCEPT' ? 'ACCEPTED' : 'REJECTED';
   await k('dispute').where({ id: d.id }).update({ status, credited_amount: credited, credit_note_id: creditNoteId, decided_by: c.by.slice(0, 200), decision_note: c.note, decided_at: c.now, updated_at: c.now });
   await close(em, d, status, c.now, { creditedAmount: credited, creditNoteId, decidedBy: c.by, decisionNote: c.note, invoiceState, approvalRequestId: c.approvalRequestId });
   return true;
+}
+
+/**
+ * An ACCEPT's credit of the open dispute `d` (locked): the amount (default all of it; at most the
+ * dispute, and for a usage record's at most what is left of it) and the CREDIT note that gives it.
+ */
+async function acceptCredit(em: Em, d: any, asked: string | null, now: Date): Promise<{ amount: string; note: IssueCreditNoteCommand }> {
+  const scale = minorUnits(d.currency);
+  const disputed = dec(String(d.amount));
+  const amount = asked == null ? disputed : disputeAmount(asked, d.currency, 'input.amount', 'A credited amount');
+  if (amount.gt(disputed)) throw badInput('input.amount', `The dispute is for ${disputed.toFixed(scale)} ${d.currency}; at most that is credited (less: partly upheld)`, 'DISPUTE_CREDIT_EXCEEDS_DISPUTE');
+  // A usage record's: no more than is left of it, its rerate corrections billed since it was
+  // disputed included (one billed while this dispute was open reduced it already; review 19).
+  if (d.usage_record_id) {
+    const billed = await recordAsBilled(em, d.usage_record_id, d.billing_account_id);
+    if (billed && billed.invoice.id === d.invoice_id) {
+      const { room } = await recordRoom(em, billed.invoice, d.usage_record_id, billed.line, billed.charge, d.id);
+      if (amount.gt(room)) throw new DomainError('DISPUTE_CREDIT_EXCEEDS_CREDITABLE', `Only ${room.toFixed(scale)} ${d.currency} of usage record ${d.usage_record_id} can still be credited: a re-rating correction or another dispute gave back the rest`, { field: 'input.amount', creditable: room.toFixed(scale) }, 'BAD_USER_INPUT');
+    }
+  }
+  return {
+    amount: amount.toFixed(scale),
+    note: {
+      invoiceId: d.invoice_id,
+      kind: 'CREDIT',
+      reason: `Dispute ${d.id} upheld: ${d.reason}`.slice(0, 300),
+      lines: await creditLines(em, d, amount.toFixed(scale)),
+      idempotencyKey: disputeCreditKey(d.id),
+      now,
+    },
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 // Money in and out: payments (card, bank transfer matched by reference, wallet), refunds, credit
 // notes and prepaid receipts. Each takes an idempotency key backed by a unique column: the same
 // key with the same input returns the first result, with other input it is a CONFLICT.
-import { DomainError, badInput, dec, minorUnits, newId, notFound, type Decimal } from '@ledgerline/contracts';
+import { DomainError, badInput, dec, minorUnits, newId, notFound, type Decimal, type RefundCreatedData } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { createHash } from 'node:crypto';
 import { CREDIT_NOTE_PREFIX, RECEIPT_PREFIX } from '../domain/document-series';
@@ -128,49 +128,40 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
   return id;
 }
 
-export async function refundPayment(em: Em, c: { paymentId: string; amount: { amount: string; currency: string }; idempotencyKey: string; now: Date }, provider: PaymentProvider): Promise<string> {
+/**
+ * Who gave money back and why, for the refund's event (billing.invoicing.refund.created). Not part of
+ * the request's hash: it moves nothing, and refunds keyed before it existed replay as they did (a
+ * replay with other words answers the first refund, and announces nothing again).
+ */
+export interface RefundOrigin {
+  /** The caller who made it (approvalActor); for an approved request, its requester. */
+  by: string | null;
+  /** refundPayment: the caller's reason, or the approved request's (a REFUND note gives its own). */
+  reason?: string | null;
+  /** The supervisor who approved the request this carries out, and that request. */
+  approvedBy?: string | null;
+  approvalRequestId?: string | null;
+}
+
+/** A refund's reason, as an approval request holds it (varchar 2000): longer is refused before any money moves. */
+const MAX_REFUND_REASON = 2000;
+/** A reason refundPayment refuses (REFUND_REASON_TOO_LONG): the approval gate leaves it to the refund, so an agent is refused alike. */
+export const refundReasonTooLong = (reason: string | null | undefined): boolean => (reason?.trim().length ?? 0) > MAX_REFUND_REASON;
+
+export async function refundPayment(em: Em, c: { paymentId: string; amount: { amount: string; currency: string }; idempotencyKey: string; now: Date }, provider: PaymentProvider, origin: RefundOrigin): Promise<string> {
   checkKeyStorable(c.idempotencyKey);
+  const reason = origin.reason?.trim() || null;
+  if (refundReasonTooLong(reason)) throw badInput('input.reason', `A reason has at most ${MAX_REFUND_REASON} characters`, 'REFUND_REASON_TOO_LONG');
   const { now, ...request } = c;
   const hash = requestHash(request);
   const again = await replay(em, 'refund', c.idempotencyKey, hash);
   if (again) return again;
+  const { payment, invoice, amount, scale, fromCredit: creditPart, fromInvoice: invoicePart } = await prepareRefund(em, c);
   const k = sql(em);
-  const found = await k('payment').where({ id: c.paymentId }).first();
-  if (!found) throw notFound('Payment', c.paymentId, 'input.paymentId');
-  // Locks in the order credit notes take them too: the account's credit, the invoice, its payments.
-  await lockAccountCredit(em, found.billing_account_id);
-  const invoice = found.invoice_id ? await lockInvoice(em, found.invoice_id, 'input.paymentId') : null;
-  const payment = await k('payment').where({ id: c.paymentId }).forUpdate().first();
-  if (payment.channel === 'ACCOUNT_CREDIT') throw new DomainError('REFUND_NOT_ALLOWED', 'Account credit applied to an invoice is not money to give back; issue a credit note instead', { field: 'input.paymentId' });
-  if (c.amount.currency !== payment.currency) throw new DomainError('REFUND_CURRENCY_MISMATCH', `The payment was in ${payment.currency}`, { field: 'input.amount.currency' });
-  const scale = minorUnits(payment.currency);
-  const amount = dec(c.amount.amount);
-  if (amount.lte(0) || amount.decimalPlaces() > scale) throw badInput('input.amount.amount', `A refund is above zero with at most ${scale} decimals`, 'REFUND_AMOUNT_INVALID');
-  const refundable = dec(String(payment.amount)).minus(String(payment.refunded_amount));
-  if (amount.gt(refundable)) throw new DomainError('REFUND_EXCEEDS_PAYMENT', `Only ${refundable.toFixed(scale)} of this payment can be refunded`, { field: 'input.amount.amount' });
-
-  // A refund gives back kept credit first, then reopens the invoice — each only as far as the money
-  // is still there: kept credit the account has since spent on other invoices, or paid money a
-  // credit note already took off the invoice, is not given back a second time.
-  const fromCreditBefore = dec((await refundedFromCredit(em, [payment.id])).get(payment.id) ?? '0');
-  const keptLeft = dec(String(payment.credit_amount)).minus(fromCreditBefore);
-  // Under the credit lock taken above: nothing else spends the account's credit meanwhile.
-  const balance = keptLeft.gt(0) ? await creditBalance(em, payment.billing_account_id, payment.currency) : dec('0');
-  const { fromCredit: creditPart, fromInvoice: invoicePart } = splitRefund({
-    currency: payment.currency,
-    amount: amount.toFixed(scale),
-    keptCredit: keptLeft.toFixed(scale),
-    creditBalance: balance.toFixed(),
-    // What this payment itself still has on its invoice: not what a CREDIT note moved off it into
-    // credit, nor what credit paid on the invoice after a refund reopened it (an ACCOUNT_CREDIT
-    // payment of its own), which the invoice-wide amount_paid would count.
-    paidOnInvoice: netOnInvoice(payment, fromCreditBefore).toFixed(scale),
-    invoicePaid: invoice ? dec(String(invoice.amount_paid)).toFixed() : '0',
-  });
 
   // At the provider the caller's key is namespaced by the operation: its key space is the merchant
   // account's, shared by charges and refunds, and a client may key a payment and its refund alike.
-  const id = await payOut(em, payment, amount, { key: c.idempotencyKey, providerKey: `${REFUND_PROVIDER_KEY_PREFIX}${c.idempotencyKey}`, hash, now }, provider);
+  const id = await payOut(em, payment, amount, { key: c.idempotencyKey, providerKey: `${REFUND_PROVIDER_KEY_PREFIX}${c.idempotencyKey}`, hash, now, origin: { ...origin, reason } }, provider);
   // The credit entry (source REFUND, source_id the refund) is how later refunds know this part came from credit.
   if (dec(creditPart).gt(0)) await k('account_credit_entry').insert({ id: `crd_${id.slice(4)}`, billing_account_id: payment.billing_account_id, amount: dec(creditPart).negated().toFixed(scale), currency: payment.currency, source: 'REFUND', source_id: id, created_at: now });
   if (dec(invoicePart).gt(0) && invoice) {
@@ -202,13 +193,60 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
 }
 
 /**
+ * What refundPayment checks and works out before any money moves, under its locks (the account's
+ * credit, the invoice, the payment; held to the end of the transaction): its refusals
+ * (PAYMENT_NOT_FOUND, REFUND_NOT_ALLOWED, REFUND_CURRENCY_MISMATCH, REFUND_AMOUNT_INVALID,
+ * REFUND_EXCEEDS_PAYMENT, REFUND_EXCEEDS_AVAILABLE) and where the money would come from. Asking for a
+ * refund's approval runs it too (approvals.ts): a request that could not be carried out now is refused
+ * as the refund itself is, and none is stored.
+ */
+export async function prepareRefund(em: Em, c: { paymentId: string; amount: { amount: string; currency: string } }) {
+  const k = sql(em);
+  const found = await k('payment').where({ id: c.paymentId }).first();
+  if (!found) throw notFound('Payment', c.paymentId, 'input.paymentId');
+  // Locks in the order credit notes take them too: the account's credit, the invoice, its payments.
+  await lockAccountCredit(em, found.billing_account_id);
+  const invoice = found.invoice_id ? await lockInvoice(em, found.invoice_id, 'input.paymentId') : null;
+  const payment = await k('payment').where({ id: c.paymentId }).forUpdate().first();
+  if (payment.channel === 'ACCOUNT_CREDIT') throw new DomainError('REFUND_NOT_ALLOWED', 'Account credit applied to an invoice is not money to give back; issue a credit note instead', { field: 'input.paymentId' });
+  if (c.amount.currency !== payment.currency) throw new DomainError('REFUND_CURRENCY_MISMATCH', `The payment was in ${payment.currency}`, { field: 'input.amount.currency' });
+  const scale = minorUnits(payment.currency);
+  const amount = dec(c.amount.amount);
+  if (amount.lte(0) || amount.decimalPlaces() > scale) throw badInput('input.amount.amount', `A refund is above zero with at most ${scale} decimals`, 'REFUND_AMOUNT_INVALID');
+  const refundable = dec(String(payment.amount)).minus(String(payment.refunded_amount));
+  if (amount.gt(refundable)) throw new DomainError('REFUND_EXCEEDS_PAYMENT', `Only ${refundable.toFixed(scale)} of this payment can be refunded`, { field: 'input.amount.amount' });
+
+  // A refund gives back kept credit first, then reopens the invoice — each only as far as the money
+  // is still there: kept credit the account has since spent on other invoices, or paid money a
+  // credit note already took off the invoice, is not given back a second time.
+  const fromCreditBefore = dec((await refundedFromCredit(em, [payment.id])).get(payment.id) ?? '0');
+  const keptLeft = dec(String(payment.credit_amount)).minus(fromCreditBefore);
+  // Under the credit lock taken above: nothing else spends the account's credit meanwhile.
+  const balance = keptLeft.gt(0) ? await creditBalance(em, payment.billing_account_id, payment.currency) : dec('0');
+  const split = splitRefund({
+    currency: payment.currency,
+    amount: amount.toFixed(scale),
+    keptCredit: keptLeft.toFixed(scale),
+    creditBalance: balance.toFixed(),
+    // What this payment itself still has on its invoice: not what a CREDIT note moved off it into
+    // credit, nor what credit paid on the invoice after a refund reopened it (an ACCOUNT_CREDIT
+    // payment of its own), which the invoice-wide amount_paid would count.
+    paidOnInvoice: netOnInvoice(payment, fromCreditBefore).toFixed(scale),
+    invoicePaid: invoice ? dec(String(invoice.amount_paid)).toFixed() : '0',
+  });
+  return { payment, invoice, amount, scale, ...split };
+}
+
+/**
  * Gives `amount` of a payment (locked by the caller) back, for refundPayment and REFUND credit notes:
  * for a CARD payment the provider's refund, keyed `key` so a retry after a failed commit refunds
  * nothing twice (a refusal throws the provider's coded error and the caller's transaction changes
- * nothing); a `refund` row (other channels without provider ref: someone pays it out); and the
- * payment's refunded_amount. Only what is common: the caller decides where the money comes from.
+ * nothing); a `refund` row (other channels without provider ref: someone pays it out); the
+ * payment's refunded_amount; and its refund.created event, in the same transaction (every refund row
+ * is written here, so every refund is announced, once: a replayed request returns before this).
+ * Only what is common: the caller decides where the money comes from.
  */
-async function payOut(em: Em, payment: any, amount: Decimal, r: { key: string; providerKey?: string; hash: string; now: Date; creditNoteId?: string }, provider: PaymentProvider | null): Promise<string> {
+async function payOut(em: Em, payment: any, amount: Decimal, r: { key: string; providerKey?: string; hash: string; now: Date; creditNoteId?: string; origin: RefundOrigin }, provider: PaymentProvider | null): Promise<string> {
   const scale = minorUnits(payment.currency);
   let providerRef: string | null = null;
   if (payment.channel === 'CARD') {
@@ -220,6 +258,23 @@ async function payOut(em: Em, payment: any, amount: Decimal, r: { key: string; p
   const ofNote = r.creditNoteId ? { credit_note_id: r.creditNoteId, moved_alone_by: null } : {};
   await sql(em)('refund').insert({ id, payment_id: payment.id, amount: amount.toFixed(scale), currency: payment.currency, provider_ref: providerRef, idempotency_key: r.key, request_hash: r.hash, created_at: r.now, ...ofNote });
   await sql(em)('payment').where({ id: payment.id }).update({ refunded_amount: dec(String(payment.refunded_amount)).plus(amount).toFixed(scale) });
+  const data: RefundCreatedData = {
+    refundId: id,
+    paymentId: payment.id,
+    invoiceId: payment.invoice_id ?? null,
+    billingAccountId: payment.billing_account_id,
+    channel: payment.channel,
+    amount: amount.toFixed(scale),
+    currency: payment.currency,
+    reason: r.origin.reason ?? null,
+    creditNoteId: r.creditNoteId ?? null,
+    refundedBy: r.origin.by,
+    approvedBy: r.origin.approvedBy ?? null,
+    approvalRequestId: r.origin.approvalRequestId ?? null,
+    refundedAt: r.now.toISOString(),
+    providerRef,
+  };
+  await enqueueEvents(em, 'refundCreated', r.now, [{ subject: id, key: [id], data }]);
   // Pending refund requests of this payment that no longer fit what is left are closed (approvals.ts).
   await closeRefundApprovals(em, payment.id, r.now);
   return id;
@@ -283,17 +338,15 @@ export interface IssueCreditNoteCommand {
 }
 
 /**
- * A credit note against invoice lines. CREDIT lowers what the invoice still asks for (any part of
- * it already paid becomes account credit); OFFSET puts the amount on the account's credit for
- * later invoices; REFUND pays it back (the paid amount goes down by it): each payment it takes money
- * back from is refunded as refundPayment refunds it (payOut; `provider` for CARD payments, null only
- * where no REFUND note is issued).
+ * What issueCreditNote checks and works out before anything is written or any money moves, under its
+ * locks (the account's credit, the invoice, its lines, for a REFUND note its payments; held to the end
+ * of the transaction): its refusals (INVOICE_VOIDED, INVOICE_NOT_ISSUED, CREDIT_NOTE_REASON_MISSING,
+ * the lines' own, CREDIT_NOTE_EXCEEDS_LINE / _INVOICE, CREDIT_NOTE_REFUND_EXCEEDS_PAID), its lines with
+ * their tax, and the payments a REFUND note gives money back from. Asking for a credit note's approval
+ * (approvals.ts) and a dispute ACCEPT's run it too: a request that could not be carried out now is
+ * refused as the note itself is, and none is stored.
  */
-export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provider: PaymentProvider | null): Promise<string> {
-  const { now, ...request } = c;
-  const hash = requestHash(request);
-  const again = await replay(em, 'credit_note', c.idempotencyKey, hash);
-  if (again) return again;
+export async function prepareCreditNote(em: Em, c: Pick<IssueCreditNoteCommand, 'invoiceId' | 'kind' | 'reason' | 'lines'>) {
   // A note may turn into account credit that pays other invoices: credit lock first (lockAccountCredit).
   await lockCreditOfInvoice(em, c.invoiceId);
   const invoice = await lockInvoice(em, c.invoiceId);
@@ -348,6 +401,23 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provide
       throw new DomainError('CREDIT_NOTE_REFUND_EXCEEDS_PAID', `Only ${can} of what was paid on this invoice has not been given back yet`, { field: 'input.lines', refundable: can });
     }
   }
+  return { invoice, lines, total, taxTotal, owed, payouts, scale };
+}
+
+/**
+ * A credit note against invoice lines. CREDIT lowers what the invoice still asks for (any part of
+ * it already paid becomes account credit); OFFSET puts the amount on the account's credit for
+ * later invoices; REFUND pays it back (the paid amount goes down by it): each payment it takes money
+ * back from is refunded as refundPayment refunds it (payOut; `provider` for CARD payments, null only
+ * where no REFUND note is issued; `origin`: who issued and approved it, on each refund's event).
+ */
+export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provider: PaymentProvider | null, origin: RefundOrigin = { by: null }): Promise<string> {
+  const { now, ...request } = c;
+  const hash = requestHash(request);
+  const again = await replay(em, 'credit_note', c.idempotencyKey, hash);
+  if (again) return again;
+  const { invoice, lines, total, taxTotal, owed, payouts, scale } = await prepareCreditNote(em, c);
+  const k = sql(em);
 
   const id = newId('creditNote');
   // Counters per document type and series (an account's invoice series may not take this prefix: document-series.ts).
@@ -362,7 +432,7 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provide
   // The money goes back: a refund per payment, at the card provider for a card (a refusal fails the note).
   for (const p of payouts) {
     const key = noteRefundKey(c.idempotencyKey, p.payment.id);
-    await payOut(em, p.payment, p.take, { key, hash: requestHash({ creditNoteKey: c.idempotencyKey, paymentId: p.payment.id, amount: p.take.toFixed(scale) }), now, creditNoteId: id }, provider);
+    await payOut(em, p.payment, p.take, { key, hash: requestHash({ creditNoteKey: c.idempotencyKey, paymentId: p.payment.id, amount: p.take.toFixed(scale) }), now, creditNoteId: id, origin: { ...origin, reason: c.reason } }, provider);
   }
 
   let paid = dec(String(invoice.amount_paid));

@@ -1,5 +1,5 @@
 import type DataLoader from 'dataloader';
-import { badInput, dec, decodeCursor, minorUnits, notFound, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
+import { approvalActor, badInput, dec, decodeCursor, minorUnits, notFound, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
 import type { Em, RequestContext } from '@ledgerline/platform';
 import { BillingAccount, CreditNote, CreditNoteLine, Dispute, Invoice, InvoiceLine, Payment, Receipt } from '../persistence/entities';
 import type { InvoicingDeps } from '../deps';
@@ -249,9 +249,10 @@ export const resolvers = guardOperations({
     refundPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
       refundKey(a.input?.idempotencyKey);
       const at = ctx.runtime.clock.now();
-      const { reason: _reason, ...input } = a.input ?? {}; // the reason is kept on an approval request only
+      // The reason is not part of the request (its hash): it goes on an approval request or the refund's event.
+      const { reason, ...input } = a.input ?? {};
       // An AGENT above the approval limit: a pending request, nothing refunded (approvals.ts).
-      const pending = await mutate(ctx, async (em, now) => (await gateRefund(em, ctx.deps.approvalLimits, ctx.deps.approvalDailyLimits, ctx.caller, a.input, now)) ?? void (await refundPayment(em, { ...input, now }, ctx.deps.payments)), at);
+      const pending = await mutate(ctx, async (em, now) => (await gateRefund(em, ctx.deps.approvalLimits, ctx.deps.approvalDailyLimits, ctx.caller, a.input, now)) ?? void (await refundPayment(em, { ...input, now }, ctx.deps.payments, { by: approvalActor(ctx.caller), reason })), at);
       const payment = await ctx.em.fork().findOneOrFail(Payment, { id: a.input.paymentId });
       if (pending) return { payment, approvalRequest: pending };
       await pokeCreditPaid(ctx, payment.billingAccountId, at); // the invoice it reopened, paid from the account's credit
@@ -262,7 +263,7 @@ export const resolvers = guardOperations({
       const at = ctx.runtime.clock.now();
       const r = await mutate(ctx, async (em, now) => {
         const pending = await gateCreditNote(em, ctx.deps.approvalLimits, ctx.deps.approvalDailyLimits, ctx.caller, a.input, now);
-        return pending ? { pending } : { id: await issueCreditNote(em, { ...a.input, now }, ctx.deps.payments) };
+        return pending ? { pending } : { id: await issueCreditNote(em, { ...a.input, now }, ctx.deps.payments, { by: approvalActor(ctx.caller) }) };
       }, at);
       if ('pending' in r) return { creditNote: null, invoice: await fresh(ctx, a.input.invoiceId), approvalRequest: r.pending };
       return { ...(await afterCreditNote(ctx, r.id, at)), approvalRequest: null };
