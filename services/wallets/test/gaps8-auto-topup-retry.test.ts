@@ -52,12 +52,18 @@ const at = (iso: string) => {
 };
 const debit = (billingAccountId: string, units: string) => gql(svc, APPLY, { i: charge(billingAccountId, { units, occurredAt: clock.now().toISOString() }) });
 
-/** Declines the request's card recharge, settled at the clock's time. */
+/**
+ * Declines the request's card recharge, settled at the clock's time. Waits for the settlement and
+ * for startAutoTopup itself: a recharge settled before the request was linked to it is written on
+ * the request by that link (linkRecharge), after the settlement.
+ */
 async function decline(event: AutoTopupRequestedData): Promise<void> {
   const now = clock.now();
+  let started: Promise<unknown> = Promise.resolve();
   await new Promise<RechargeRow>((resolve, reject) => {
-    startAutoTopup(dbOf(svc), decliningStarter, event, now, () => now, resolve).catch(reject);
+    started = startAutoTopup(dbOf(svc), decliningStarter, event, now, () => now, resolve).catch(reject);
   });
+  await started;
 }
 
 describe('auto top-up asks again', () => {

@@ -188,4 +188,21 @@ describe('auto top-up', () => {
     expect(await dbOf(svc).query(`select id from recharge where wallet_id = $1`, [walletId])).toHaveLength(1);
     expect(await balanceOf(svc, walletId)).toBe('4');
   }, 90_000);
+
+  it('a top-up amount smaller than the gap: each request completed below the threshold asks the next at once, until the balance is at or above it', async () => {
+    const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '10.00' });
+    await gql(svc, `mutation($i: SetAutoTopupInput!) { setAutoTopup(input: $i) { wallet { id } } }`, {
+      i: { walletId, enabled: true, threshold: '25.00', topupAmount: '10.00', paymentMethodToken: 'sandbox_approve' },
+    });
+    await gql(svc, APPLY, { i: charge(billingAccountId, { units: '6', pricePerUnit: '1.00' }) }); // 10 → 4: asks 10
+    // 4 → 14 → 24 → 34: three card recharges. It stopped at 14 (one request, no crossing to come).
+    const statuses = async () => (await dbOf(svc).query<{ status: string }>(`select status from topup_request where wallet_id = $1`, [walletId])).map((r) => r.status);
+    await eventually(async () => (await statuses()).filter((s) => s === 'COMPLETED').length === 3, 'three completed auto top-ups', 30_000).catch(async (error: Error) => {
+      throw new Error(`${error.message}: requests ${JSON.stringify(await statuses())}, balance ${await balanceOf(svc, walletId)}`);
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await statuses()).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED']);
+    expect(await balanceOf(svc, walletId)).toBe('34');
+    expect(await dbOf(svc).query(`select id from recharge where wallet_id = $1 and status = 'COMPLETED'`, [walletId])).toHaveLength(3);
+  }, 90_000);
 });

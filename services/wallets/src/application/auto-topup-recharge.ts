@@ -2,6 +2,7 @@ import { DomainError } from '@ledgerline/contracts';
 import type { Db } from '../persistence/sql';
 import type { RechargeStarter } from '../adapters/recharge-starter';
 import { OPEN_RECHARGE_STATUSES, recharge, type RechargeRow } from './recharge';
+import { followUpCompletedTopups } from './balance-events';
 
 /** The data of `autoTopupRequested` (written by balance-events.ts). */
 export interface AutoTopupRequestedData {
@@ -39,7 +40,7 @@ export async function startAutoTopup(db: Db, starter: RechargeStarter | null, d:
       clock,
       onSettled,
     });
-    await linkRecharge(db, d.topupRequestId, row.id);
+    await linkRecharge(db, d.topupRequestId, row.id, clock());
     return row;
   } catch (error) {
     if (!(error instanceof DomainError) || error.code === 'RECHARGE_UNAVAILABLE') throw error;
@@ -55,16 +56,22 @@ export async function startAutoTopup(db: Db, starter: RechargeStarter | null, d:
  * (a redelivered event, or a watcher faster than this update) would otherwise leave the request
  * RECHARGE_STARTED for ever, counted against the limits. The recharge row is locked (for share) so a
  * settlement running now either finished before (its status is read here) or waits and then finds
- * the request by `recharge_id`. Idempotent: a request already final is left alone.
+ * the request by `recharge_id`. Idempotent: a request already final is left alone. A request it
+ * completes asks the next one when the wallet is still below its threshold, as settleRecharge does
+ * (followUpCompletedTopups, same transaction).
  */
-async function linkRecharge(db: Db, requestId: string, rechargeId: string): Promise<void> {
-  await db.query(
-    `with r as (select id, status from recharge where id = $2 for share)
-     update topup_request t
-        set recharge_id = r.id,
-            status = case when r.status = any($3::text[]) then 'RECHARGE_STARTED' when r.status = 'COMPLETED' then 'COMPLETED' else 'RECHARGE_' || r.status end
-       from r
-      where t.id = $1 and t.status in ('REQUESTED', 'RECHARGE_STARTED')`,
-    [requestId, rechargeId, OPEN_RECHARGE_STATUSES],
-  );
+async function linkRecharge(db: Db, requestId: string, rechargeId: string, now: Date): Promise<void> {
+  await db.tx(async (sql) => {
+    const linked = await sql.query<{ status: string }>(
+      `with r as (select id, status from recharge where id = $2 for share)
+       update topup_request t
+          set recharge_id = r.id,
+              status = case when r.status = any($3::text[]) then 'RECHARGE_STARTED' when r.status = 'COMPLETED' then 'COMPLETED' else 'RECHARGE_' || r.status end
+         from r
+        where t.id = $1 and t.status in ('REQUESTED', 'RECHARGE_STARTED')
+       returning t.status`,
+      [requestId, rechargeId, OPEN_RECHARGE_STATUSES],
+    );
+    if (linked[0]?.status === 'COMPLETED') await followUpCompletedTopups(sql, now, [requestId]);
+  });
 }

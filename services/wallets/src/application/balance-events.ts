@@ -2,7 +2,7 @@ import { Decimal, deterministicId, formatAmount } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
 import { eventRow, insertOutbox, type OutboxRow } from '../persistence/sql';
 import { allowanceCrossings, depleted, fellBelow, unspentMove, type AllowanceBucket } from '../domain/thresholds';
-import { DEFAULT_RETRY_POLICY, FAILURES_WITHOUT_MONEY, PENDING_STATUSES, RETRIED_STATUSES, countToday, decideTopup, requestedInWindows, retryDecision, ruleSetDecision, type AutoTopupRule, type RetryPolicy, type TopupDecision } from '../domain/auto-topup';
+import { DEFAULT_RETRY_POLICY, FAILURES_WITHOUT_MONEY, PENDING_STATUSES, RETRIED_STATUSES, countToday, decideTopup, followUpDecision, requestedInWindows, retryDecision, ruleSetDecision, type AutoTopupRule, type RetryPolicy, type TopupDecision } from '../domain/auto-topup';
 import { earliestLocalMonthStart } from '../domain/local-time';
 import { fmt } from '../domain/charging';
 import { insertNotifications, type NotificationInput } from './buckets';
@@ -69,6 +69,11 @@ export function lowBalanceMessage(balance: Decimal, threshold: Decimal, currency
 /** AUTO_TOPUP_LIMIT text: the top-up that a daily or monthly limit stopped, in the currency's minor unit. */
 export function autoTopupLimitMessage(amount: Decimal, limit: 'DAILY' | 'MONTHLY', currency: string): string {
   return `Automatic top-up of ${formatAmount(amount, currency)} skipped: your ${limit.toLowerCase()} limit is reached.`;
+}
+
+/** AUTO_TOPUP_STOPPED text: a chain of top-ups ended at MAX_REQUESTS_PER_CROSSING with the balance still below the threshold. */
+export function autoTopupStoppedMessage(requests: number, balance: Decimal, threshold: Decimal, currency: string): string {
+  return `Automatic top-up stopped after ${requests} top-ups in a row: your balance is ${formatAmount(balance, currency, 'FLOOR')}, still below ${formatAmount(threshold, currency)}. Top up to keep using the service.`;
 }
 
 /**
@@ -262,16 +267,7 @@ async function requestAutoTopups(sql: Sql, now: Date, downs: WalletChange[], not
  * two replicas, ask once per request retried).
  */
 export async function requestAutoTopup(sql: Sql, now: Date, w: TopupSubject, r: RuleRow, notes: NotificationInput[], events: OutboxRow[], policy: RetryPolicy): Promise<boolean> {
-  const rule: AutoTopupRule = {
-    enabled: r.enabled,
-    threshold: new Decimal(r.threshold),
-    topupAmount: r.topup_amount === null ? null : new Decimal(r.topup_amount),
-    targetBalance: r.target_balance === null ? null : new Decimal(r.target_balance),
-    paymentMethodToken: r.payment_method_token,
-    dailyLimit: r.daily_limit === null ? null : new Decimal(r.daily_limit),
-    monthlyLimit: r.monthly_limit === null ? null : new Decimal(r.monthly_limit),
-    currency: w.currency,
-  };
+  const rule = ruleOf(r, w.currency);
   const requested = requestedInWindows(r.requests.map(([at, amount]) => ({ at: new Date(Number(at)), amount: new Decimal(amount) })), now, r.timezone);
   let decision: TopupDecision = w.cause === null ? { kind: 'NONE' } : decideTopup(rule, w.before, w.after, requested.today, requested.month, r.pending);
   let id = w.cause === null ? '' : deterministicId('event', 'AUTO_TOPUP', w.walletId, w.cause).replace(/^evt_/, 'atu_');
@@ -287,18 +283,100 @@ export async function requestAutoTopup(sql: Sql, now: Date, w: TopupSubject, r: 
     id = deterministicId('event', 'AUTO_TOPUP_RETRY', w.walletId, lastId).replace(/^evt_/, 'atu_');
   }
   if (decision.kind === 'NONE') return false;
+  await recordTopup(sql, now, w, r, id, decision, notes, events);
+  return true;
+}
+
+function ruleOf(r: RuleRow, currency: string): AutoTopupRule {
+  return {
+    enabled: r.enabled,
+    threshold: new Decimal(r.threshold),
+    topupAmount: r.topup_amount === null ? null : new Decimal(r.topup_amount),
+    targetBalance: r.target_balance === null ? null : new Decimal(r.target_balance),
+    paymentMethodToken: r.payment_method_token,
+    dailyLimit: r.daily_limit === null ? null : new Decimal(r.daily_limit),
+    monthlyLimit: r.monthly_limit === null ? null : new Decimal(r.monthly_limit),
+    currency,
+  };
+}
+
+/**
+ * Writes a request (REQUESTED + `autoTopupRequested`) or a limit reached (LIMIT_REACHED + notice)
+ * under `id` (once: on conflict nothing), `followUp` its place in its chain (followUpDecision).
+ */
+async function recordTopup(
+  sql: Sql, now: Date, w: { walletId: string; billingAccountId: string; currency: string }, r: RuleRow, id: string,
+  decision: Exclude<TopupDecision, { kind: 'NONE' }>, notes: NotificationInput[], events: OutboxRow[], followUp = 0,
+): Promise<void> {
   const status = decision.kind === 'REQUEST' ? 'REQUESTED' : 'LIMIT_REACHED';
   const reason = decision.kind === 'LIMIT_REACHED' ? `${decision.limit}_LIMIT_REACHED` : null;
   await sql.write(
-    `insert into topup_request (id, wallet_id, billing_account_id, amount, currency, payment_method_token, status, reason, requested_at) values ($1,$2,$3,$4,$5,$6,$7,$8,$9) on conflict (id) do nothing`,
-    [id, w.walletId, w.billingAccountId, fmt(decision.amount), w.currency, r.payment_method_token, status, reason, now],
+    `insert into topup_request (id, wallet_id, billing_account_id, amount, currency, payment_method_token, status, reason, requested_at, follow_up) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) on conflict (id) do nothing`,
+    [id, w.walletId, w.billingAccountId, fmt(decision.amount), w.currency, r.payment_method_token, status, reason, now, followUp],
   );
   if (decision.kind === 'REQUEST') {
     events.push(eventRow('autoTopupRequested', w.walletId, [id], now, { topupRequestId: id, walletId: w.walletId, billingAccountId: w.billingAccountId, amount: { amount: fmt(decision.amount), currency: w.currency }, paymentMethodToken: r.payment_method_token }));
   } else {
     notes.push({ id: deterministicId('event', 'AUTO_TOPUP_LIMIT', id), billingAccountId: w.billingAccountId, walletId: w.walletId, bucketId: null, kind: 'AUTO_TOPUP_LIMIT', message: autoTopupLimitMessage(decision.amount, decision.limit, w.currency) });
   }
-  return true;
+}
+
+/**
+ * Top-up requests that have just COMPLETED (settleRecharge, or linkRecharge when the recharge was
+ * settled first; in their transaction, after the status is written): a wallet whose unspent money
+ * (balance + held, as crossings judge it) is still below its rule's threshold asks the next request
+ * at once (followUpDecision: the limits, at most MAX_REQUESTS_PER_CROSSING in a row, then a
+ * notice). Auto top-up is triggered by a crossing, and a wallet a completed request left below the
+ * threshold makes none: it was never asked again. Under the wallet lock (own statement, so the
+ * balance read next sees every credit committed before it; the lock comes after the recharge and
+ * request rows, as confirmBankTransfer takes them). The follow-up's id is derived from the completed
+ * request's: the completion recorded twice (both paths at once) asks once. How many it asked.
+ */
+export async function followUpCompletedTopups(sql: Sql, now: Date, requestIds: readonly string[]): Promise<number> {
+  let asked = 0;
+  for (const requestId of requestIds) {
+    const [done] = await sql.query<{ wallet_id: string; follow_up: number }>(`select wallet_id, follow_up from topup_request where id = $1 and status = 'COMPLETED'`, [requestId]);
+    if (!done) continue;
+    const w = await lockedUnspent(sql, done.wallet_id);
+    if (!w) continue;
+    const [r] = await sql.query<RuleRow>(`select * from (${TOPUP_RULES}) y`, [[w.id], earliestLocalMonthStart(now)]);
+    if (!r) continue;
+    const requested = requestedInWindows(r.requests.map(([at, amount]) => ({ at: new Date(Number(at)), amount: new Decimal(amount) })), now, r.timezone);
+    const rule = ruleOf(r, w.currency);
+    const decision = followUpDecision(rule, w.unspent, r.pending, done.follow_up, requested.today, requested.month);
+    if (decision.kind === 'NONE') continue;
+    const notes: NotificationInput[] = [];
+    const events: OutboxRow[] = [];
+    const subject = { walletId: w.id, billingAccountId: w.billing_account_id, currency: w.currency };
+    if (decision.kind === 'STOPPED') {
+      notes.push({ id: deterministicId('event', 'AUTO_TOPUP_STOPPED', requestId), billingAccountId: w.billing_account_id, walletId: w.id, bucketId: null, kind: 'AUTO_TOPUP_STOPPED', message: autoTopupStoppedMessage(decision.requests, w.unspent, rule.threshold, w.currency) });
+    } else {
+      const id = deterministicId('event', 'AUTO_TOPUP_FOLLOW_UP', w.id, requestId).replace(/^evt_/, 'atu_');
+      await recordTopup(sql, now, subject, r, id, decision, notes, events, done.follow_up + 1);
+      asked++;
+    }
+    await insertNotifications(sql, notes, now);
+    await insertOutbox(sql, events);
+  }
+  return asked;
+}
+
+/**
+ * Locks the wallet (a statement of its own: a statement's snapshot is taken before it waits for a
+ * lock, so a balance read in the locking statement would miss a top-up that committed meanwhile)
+ * and reads its unspent money (balance + held) in the next statement, which sees it.
+ */
+async function lockedUnspent(sql: Sql, walletId: string): Promise<{ id: string; billing_account_id: string; currency: string; unspent: Decimal } | null> {
+  await sql.query('select id from wallet where id = $1 for update', [walletId]);
+  const [w] = await sql.query<{ id: string; billing_account_id: string; currency: string; unspent: string }>(
+    `with l as (select id, billing_account_id, currency from wallet where id = $1)
+     select l.id, l.billing_account_id, l.currency,
+            (coalesce((select a.balance from ledger_account a where a.id = l.id), 0)
+             + coalesce((select a.balance from ledger_account a where a.id = ${accountIdSql('l.billing_account_id', 'RESERVED', 'l.currency')}), 0))::text as unspent
+       from l`,
+    [walletId],
+  );
+  return w ? { ...w, unspent: new Decimal(w.unspent) } : null;
 }
 
 /**
@@ -378,25 +456,16 @@ async function retryCandidates(db: Db, after: string, limit: number): Promise<{ 
 /** Judges one candidate again in its own transaction, under the wallet lock; whether it wrote a request. */
 async function retryOne(db: Db, now: Date, policy: RetryPolicy, walletId: string): Promise<boolean> {
   return db.tx(async (sql) => {
-    // The lock in a statement of its own: a statement's snapshot is taken before it waits for a lock,
-    // so a balance read in the locking statement would miss a top-up that committed meanwhile (and
-    // ask the card again for money the wallet already has). The next statement sees it.
-    await sql.query('select id from wallet where id = $1 for update', [walletId]);
-    const [w] = await sql.query<{ id: string; billing_account_id: string; currency: string; unspent: string }>(
-      `with l as (select id, billing_account_id, currency from wallet where id = $1)
-       select l.id, l.billing_account_id, l.currency,
-              (coalesce((select a.balance from ledger_account a where a.id = l.id), 0)
-               + coalesce((select a.balance from ledger_account a where a.id = ${accountIdSql('l.billing_account_id', 'RESERVED', 'l.currency')}), 0))::text as unspent
-         from l`,
-      [walletId],
-    );
+    // Locked before the balance is read, in its own statement (lockedUnspent): a balance read in the
+    // locking statement would miss a top-up that committed meanwhile (and ask the card again for
+    // money the wallet already has).
+    const w = await lockedUnspent(sql, walletId);
     if (!w) return false;
     const [rule] = await sql.query<RuleRow>(`select * from (${TOPUP_RULES}) y`, [[w.id], earliestLocalMonthStart(now)]);
     if (!rule) return false;
     const notes: NotificationInput[] = [];
     const events: OutboxRow[] = [];
-    const unspent = new Decimal(w.unspent);
-    const made = await requestAutoTopup(sql, now, { walletId: w.id, billingAccountId: w.billing_account_id, currency: w.currency, before: unspent, after: unspent, cause: null }, rule, notes, events, policy);
+    const made = await requestAutoTopup(sql, now, { walletId: w.id, billingAccountId: w.billing_account_id, currency: w.currency, before: w.unspent, after: w.unspent, cause: null }, rule, notes, events, policy);
     await insertNotifications(sql, notes, now);
     await insertOutbox(sql, events);
     return made;

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '@ledgerline/contracts';
-import { autoTopupLimitMessage, lowBalanceMessage } from './balance-events';
+import { autoTopupLimitMessage, autoTopupStoppedMessage, lowBalanceMessage } from './balance-events';
 
 describe('LOW_BALANCE text', () => {
   it('keeps a 3-decimal currency exact and gives a 0-decimal currency no decimals', () => {
@@ -25,5 +25,12 @@ describe('AUTO_TOPUP_LIMIT text', () => {
     expect(autoTopupLimitMessage(new Decimal('10'), 'DAILY', 'KWD')).toBe('Automatic top-up of 10.000 KWD skipped: your daily limit is reached.');
     expect(autoTopupLimitMessage(new Decimal('3000'), 'MONTHLY', 'JPY')).toBe('Automatic top-up of 3000 JPY skipped: your monthly limit is reached.');
     expect(autoTopupLimitMessage(new Decimal('20.5'), 'DAILY', 'EUR')).toBe('Automatic top-up of 20.50 EUR skipped: your daily limit is reached.');
+  });
+});
+
+describe('AUTO_TOPUP_STOPPED text', () => {
+  it('says how many top-ups were made and the balance (floored) still below the threshold, in the minor unit', () => {
+    expect(autoTopupStoppedMessage(10, new Decimal('49.996'), new Decimal('100'), 'EUR')).toBe('Automatic top-up stopped after 10 top-ups in a row: your balance is 49.99 EUR, still below 100.00 EUR. Top up to keep using the service.');
+    expect(autoTopupStoppedMessage(10, new Decimal('4000'), new Decimal('5000'), 'JPY')).toBe('Automatic top-up stopped after 10 top-ups in a row: your balance is 4000 JPY, still below 5000 JPY. Top up to keep using the service.');
   });
 });

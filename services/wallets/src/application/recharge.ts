@@ -6,6 +6,7 @@ import { WALLET_SETTLED, enteredAmount, requireOpen, requireWallet, walletSettle
 import { checkKey, creditWallet, requirePrepaid } from './topup-balance';
 import { fmt } from '../domain/charging';
 import { rechargeUnavailable, rechargeWorkflowId, type RechargeOutcome, type RechargeStarter } from '../adapters/recharge-starter';
+import { followUpCompletedTopups } from './balance-events';
 
 export interface RechargeRow {
   id: string;
@@ -126,12 +127,16 @@ export const OPEN_RECHARGE_STATUSES = ['STARTING', 'STARTED'];
  * Records how the workflow ended (once: only an open recharge changes), and the auto top-up
  * request it served. COMPLETED: the workflow credited the wallet (ledger key `TOPUP:recharge-<id>:creditWallet`);
  * DECLINED / FAILED: no money was taken (authorization declined or voided); REFUNDED: the capture was refunded.
+ * A request COMPLETED with the wallet still below its rule's threshold asks the next one in the same
+ * transaction (followUpCompletedTopups).
  */
 export async function settleRecharge(db: Db, rechargeId: string, outcome: RechargeOutcome, now: Date): Promise<RechargeRow | null> {
   return db.tx(async (sql) => {
     const row = (await sql.query<RechargeRow>(`update recharge set status = $2, failure = $3, updated_at = $4 where id = $1 and status = any($5::text[]) returning *`, [rechargeId, outcome.status, outcome.failure, now, OPEN_RECHARGE_STATUSES]))[0];
-    if (row) await sql.query(`update topup_request set status = $2 where recharge_id = $1`, [rechargeId, outcome.status === 'COMPLETED' ? 'COMPLETED' : `RECHARGE_${outcome.status}`]);
-    return row ?? null;
+    if (!row) return null;
+    const requests = await sql.query<{ id: string; status: string }>(`update topup_request set status = $2 where recharge_id = $1 returning id, status`, [rechargeId, outcome.status === 'COMPLETED' ? 'COMPLETED' : `RECHARGE_${outcome.status}`]);
+    await followUpCompletedTopups(sql, now, requests.filter((r) => r.status === 'COMPLETED').map((r) => r.id));
+    return row;
   });
 }
 

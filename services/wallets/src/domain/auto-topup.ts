@@ -43,6 +43,36 @@ function amountWithinLimits(rule: AutoTopupRule, after: Decimal, requestedToday:
   return { kind: 'REQUEST', amount };
 }
 
+/**
+ * The most requests one fall below the threshold makes: the request of the crossing (or of a retry,
+ * or of a rule set below its threshold) and the follow-ups its completions ask (followUpDecision).
+ * The daily/monthly limits, when the rule has them, usually stop a chain first; this bound is for a
+ * rule without limits whose amount is far below the gap (threshold 1,000, top up by 1) or a balance
+ * drained as fast as it is topped up: ten card payments for one fall at most, not one a minute for ever.
+ */
+export const MAX_REQUESTS_PER_CROSSING = 10;
+
+export type FollowUpDecision = TopupDecision | { kind: 'STOPPED'; requests: number };
+
+/**
+ * What a request that has just COMPLETED (its card recharge credited the wallet) asks when the
+ * unspent money is still below the threshold: the next request at once, within the limits as any
+ * request (LIMIT_REACHED past them). Auto top-up is triggered by a crossing: an "amount" rule whose
+ * amount is smaller than the gap (threshold 25, top up by 10, balance 4) left the wallet at 14 after
+ * its request completed, and with no crossing to come nothing asked again, ever (so too after a
+ * crossing swallowed while the request was pending). `completedFollowUp` is the completed request's
+ * place in its chain (0: the crossing's own request); past MAX_REQUESTS_PER_CROSSING requests in a
+ * row it is STOPPED (the caller tells the customer). Nothing while another request is pending (it
+ * brings money). A request that ended without money is not followed up here: retryDecision judges
+ * it, with its backoff (a declined card asked again at once would be hammered).
+ */
+export function followUpDecision(rule: AutoTopupRule, unspent: Decimal, pending: boolean, completedFollowUp: number, requestedToday: Decimal, requestedThisMonth: Decimal): FollowUpDecision {
+  if (!rule.enabled || pending || !unspent.lessThan(rule.threshold)) return { kind: 'NONE' };
+  const made = completedFollowUp + 1;
+  if (made >= MAX_REQUESTS_PER_CROSSING) return { kind: 'STOPPED', requests: made };
+  return amountWithinLimits(rule, unspent, requestedToday, requestedThisMonth);
+}
+
 /** A top-up request that counts toward the limits (see COUNTED in balance-events.ts): when, how much. */
 export interface CountedRequest {
   at: Date;

@@ -3,7 +3,7 @@ import { Decimal } from '@ledgerline/contracts';
 import { decideCharge, invalidCharge, type BucketState, type WalletState } from './charging';
 import type { ChargeRequest } from '@ledgerline/contracts';
 import { crossedBucketThresholds } from './thresholds';
-import { decideTopup } from './auto-topup';
+import { MAX_REQUESTS_PER_CROSSING, decideTopup, followUpDecision } from './auto-topup';
 
 const d = (v: string) => new Decimal(v);
 const wallet = (over: Partial<WalletState> = {}): WalletState => ({ id: 'w', billingAccountId: 'a', currency: 'EUR', paymentMode: 'PREPAID', balance: d('1'), unbilled: d('0'), creditLimit: null, overdraftLimit: d('0'), ...over });
@@ -106,5 +106,20 @@ describe('thresholds and auto top-up', () => {
     const rule = { enabled: true, threshold: d('10'), topupAmount: null, targetBalance: d('50'), paymentMethodToken: 't', dailyLimit: null, monthlyLimit: null, currency: 'EUR' };
     expect(decideTopup(rule, d('50'), d('9.876544'), d('0'), d('0'))).toEqual({ kind: 'REQUEST', amount: d('40.13') });
     expect(decideTopup({ ...rule, targetBalance: d('5000'), threshold: d('1000'), currency: 'JPY' }, d('1000'), d('999.5'), d('0'), d('0'))).toEqual({ kind: 'REQUEST', amount: d('4001') });
+  });
+  it('a completed request still below the threshold asks the next at once, within the limits and at most MAX_REQUESTS_PER_CROSSING in a row', () => {
+    const rule = { enabled: true, threshold: d('25'), topupAmount: d('10'), targetBalance: null, paymentMethodToken: 't', dailyLimit: d('30'), monthlyLimit: null, currency: 'EUR' };
+    expect(followUpDecision(rule, d('14'), false, 0, d('10'), d('10'))).toEqual({ kind: 'REQUEST', amount: d('10') });
+    expect(followUpDecision(rule, d('24'), false, 1, d('30'), d('30'))).toMatchObject({ kind: 'LIMIT_REACHED', limit: 'DAILY' });
+    // At or above the threshold, another request pending, the rule off: nothing.
+    expect(followUpDecision(rule, d('25'), false, 0, d('0'), d('0'))).toEqual({ kind: 'NONE' });
+    expect(followUpDecision(rule, d('14'), true, 0, d('0'), d('0'))).toEqual({ kind: 'NONE' });
+    expect(followUpDecision({ ...rule, enabled: false }, d('14'), false, 0, d('0'), d('0'))).toEqual({ kind: 'NONE' });
+    // Up to a target: what is still missing.
+    expect(followUpDecision({ ...rule, topupAmount: null, targetBalance: d('40') }, d('12.5'), false, 0, d('0'), d('0'))).toEqual({ kind: 'REQUEST', amount: d('27.5') });
+    // The completed request was the last one a crossing may make: stopped.
+    const unlimited = { ...rule, dailyLimit: null };
+    expect(followUpDecision(unlimited, d('14'), false, MAX_REQUESTS_PER_CROSSING - 2, d('0'), d('0'))).toEqual({ kind: 'REQUEST', amount: d('10') });
+    expect(followUpDecision(unlimited, d('14'), false, MAX_REQUESTS_PER_CROSSING - 1, d('0'), d('0'))).toEqual({ kind: 'STOPPED', requests: MAX_REQUESTS_PER_CROSSING });
   });
 });
