@@ -10,9 +10,9 @@
  * JSON pointer in the offer, naming every published version affected (superseded ones and retired
  * plans' too: lines stay on them) and the rules that consume it; nothing is written. A change nothing
  * published refers to goes through, also when a draft refers to it (the draft's own validation
- * reports it, and publishing it is refused). A publish overlapping such an import reads the offers
- * under a shared lock, so it waits for the import and validates against its document: neither can
- * slip past the other's check.
+ * reports it, and publishing it is refused). A publish overlapping such an import waits for it (both
+ * lock the allowance ids involved: offer-allowance-locks.test.ts) and validates against its document:
+ * neither can slip past the other's check.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -160,7 +160,7 @@ describe('a plan published while an import changes the offer it consumes', () =>
     const imported = svc.request(IMPORT_OFFER, { i: { document: { ...racePass, allowances: [{ ...racePass.allowances[0], id: 'race-pass-mb' }] } } }, ADMIN);
     await waitForLockWaiters(db, 1, [`%${svc.schema}%offer_audit%`]);
     const published = svc.request(IMPORT_PLAN, { i: { document: plan } }, ADMIN);
-    await waitForLockWaiters(db, 2, [`%${svc.schema}%`]);
+    await waitForLockWaiters(db, 2, [`%${svc.schema}%`, '%catalog.allowance%']);
     await db.query('commit');
     const [i, p] = await Promise.all([imported, published]);
     expect(i.errors).toBeUndefined();

@@ -2,10 +2,10 @@ import { conflict, DomainError, type Caller, type OfferPublishedData } from '@le
 import { enqueueEvent, type Em } from '@ledgerline/platform';
 import { validateOffer, type OfferDocument, type PlanDocument } from '@ledgerline/rating';
 import { Plan, PlanVersion } from '../persistence/entities';
-import { offerChangeProblems, type OfferChangeProblem, type PublishedVersion } from '../domain/offer-references';
+import { allowanceIdsTouched, offerChangeProblems, type OfferChangeProblem, type PublishedVersion } from '../domain/offer-references';
 import { knownOffers } from './plan-documents';
 import { recordOfferAudit } from './offer-audit';
-import { lockOrCreateOffer } from './plan-locks';
+import { lockAllowances, lockOrCreateOffer } from './plan-locks';
 
 /**
  * Creates or changes an add-on offer from its document (catalog/offers/*.json), audited (CREATED /
@@ -17,9 +17,10 @@ import { lockOrCreateOffer } from './plan-locks';
  * Nor is a document that would break a published plan version: one that drops (or renames) an
  * allowance a published version's `rate` rule consumes, or changes its unit (BAD_USER_INPUT
  * OFFER_ALLOWANCE_IN_USE, a problem per change at its pointer naming the versions; see
- * domain/offer-references.ts). Checked under the offer's lock; publishing reads the offers under a
- * shared lock (publish-plan.ts), so a version published meanwhile is either seen here or validated
- * against the new document. Drafts are left to their own validation.
+ * domain/offer-references.ts). Checked under the offer's lock and an exclusive lock on each allowance
+ * id it granted or grants (lockAllowances): another offer's import granting one of them, and a publish
+ * consuming one (it locks them shared), is either seen here or sees this document. Drafts are left to
+ * their own validation.
  */
 export async function importOffer(em: Em, c: { document: unknown; actor: Caller; now: Date }) {
   const report = validateOffer(c.document);
@@ -37,6 +38,8 @@ export async function importOffer(em: Em, c: { document: unknown; actor: Caller;
     throw conflict('OFFER_RETIRED', `Offer ${doc.code} was retired at ${offer.retiredAt?.toISOString()}: it is not changed any more; sell the new terms under a new code`, { field: 'input.document', offerCode: doc.code });
   }
   const stored = created ? null : (JSON.parse(offer.document) as OfferDocument);
+  // Another import granting one of these ids, or a publish consuming one, is waited for, and what it wrote is read below.
+  await lockAllowances(em, allowanceIdsTouched(stored, doc), 'exclusive');
   const problems = offerChangeProblems({ offers: await knownOffers(em), stored, imported: doc, versions: await publishedVersions(em) });
   if (problems.length > 0) throw offerInUseError(doc.code, problems);
   const before = stored ?? {};

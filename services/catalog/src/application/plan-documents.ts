@@ -2,7 +2,7 @@ import { badInput, DomainError } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { validatePlan, type OfferDocument, type ValidationReport } from '@ledgerline/rating';
 import { Offer } from '../persistence/entities';
-import { readOffersShared } from './plan-locks';
+import { readOffersForPublish } from './plan-locks';
 
 export interface PlanHeader {
   code: string;
@@ -27,15 +27,19 @@ export function planHeader(document: unknown): PlanHeader {
   return { code: d.code, name: d.name, paymentMode: d.paymentMode, currency: d.currency };
 }
 
-/** The catalog's offers in the order validation reads them (code); `lock`: under a shared lock (readOffersShared, for publishing). */
-export async function knownOffers(em: Em, options: { lock?: boolean } = {}): Promise<OfferDocument[]> {
-  const offers = options.lock ? await readOffersShared(em) : await em.find(Offer, {}, { orderBy: { code: 'asc' } });
-  return offers.map((o) => JSON.parse(o.document) as OfferDocument);
+/** The catalog's offers in the order validation reads them (code). */
+export async function knownOffers(em: Em): Promise<OfferDocument[]> {
+  return (await em.find(Offer, {}, { orderBy: { code: 'asc' } })).map((o) => JSON.parse(o.document) as OfferDocument);
 }
 
-/** Validates against the schema, the facts and operators, and the offers published here. */
-export async function validateDocument(em: Em, document: unknown, options: { lockOffers?: boolean } = {}): Promise<ValidationReport> {
-  return validatePlan(document, { knownOffers: await knownOffers(em, { lock: options.lockOffers }) });
+/**
+ * Validates against the schema, the facts and operators, and the offers published here. `publishing`:
+ * the offers are read once the allowance ids the document consumes are locked (readOffersForPublish),
+ * so an offer import changing them is waited for.
+ */
+export async function validateDocument(em: Em, document: unknown, options: { publishing?: boolean } = {}): Promise<ValidationReport> {
+  const offers = options.publishing ? (await readOffersForPublish(em, document)).map((o) => JSON.parse(o.document) as OfferDocument) : await knownOffers(em);
+  return validatePlan(document, { knownOffers: offers });
 }
 
 /** An invalid plan can never be published: the error carries every problem with its pointer. */

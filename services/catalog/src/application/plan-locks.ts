@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { conflict, newId } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
+import { allowanceIdsConsumed } from '../domain/offer-references';
 import { Offer, Plan } from '../persistence/entities';
 import type { PlanHeader } from './plan-documents';
 
@@ -21,15 +23,37 @@ export async function lockOffer(em: Em, code: string): Promise<Offer | null> {
 }
 
 /**
- * Every offer (code order), each row read fresh under a shared lock until the transaction ends
- * (PostgreSQL `select … for share`; SQLite: one writer, no lock). Publishing validates a plan against
- * the offers read so: an importOffer holding an offer's row lock (it checks the published versions
- * under it) is waited for and its document seen, and an import starting later waits for the publish
- * and then sees the new version. Imports take `for update`, so publishes do not wait for each other.
+ * Holds allowance ids until the transaction ends, so that what an offer import checks and what a
+ * publish validates cannot pass each other: a transaction advisory lock per id (PostgreSQL; SQLite has
+ * one writer). importOffer takes the ids the offer granted or grants `exclusive`, after its offer row
+ * lock, before it reads the other offers and the published versions; publishing takes the ids its
+ * `rate` rules consume `shared` (publishes do not wait for each other), before it reads the offers.
+ * Row locks did not cover it: two imports of DIFFERENT offers granting one id each checked against the
+ * other's old document, and a NEW offer's row is not visible to a publish until it commits, so a
+ * publish read `for share` waited for nothing. An id resolves through the offers granting it and no
+ * other, so the second caller of a pair sharing an id waits for the first's commit and sees its result.
+ * Keys are taken in ascending order (of the keys themselves: two ids sharing a key are one lock), and
+ * no one waits for a row lock while holding one of them, so these waits cannot form a cycle.
  */
-export async function readOffersShared(em: Em): Promise<Offer[]> {
-  const shared = em.getPlatform().constructor.name.startsWith('PostgreSql') ? { lockMode: LockMode.PESSIMISTIC_READ as const, refresh: true } : {};
-  return em.find(Offer, {}, { orderBy: { code: 'asc' }, ...shared });
+export async function lockAllowances(em: Em, ids: readonly string[], mode: 'exclusive' | 'shared'): Promise<void> {
+  if (!isPostgres(em)) return;
+  const keys = [...new Set(ids.map(allowanceLockKey))].sort((a, b) => a - b);
+  const lock = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
+  for (const key of keys) await em.execute(em.getKnex().raw(`select ${lock}(hashtext('catalog.allowance'), ?)`, [key]));
+}
+
+/** The second key of an allowance id's advisory lock: 32 bits of its SHA-256 (the same in every process). */
+const allowanceLockKey = (id: string): number => createHash('sha256').update(id).digest().readInt32BE(0);
+
+/**
+ * The offers a plan document is validated against when it is published (code order), read after its
+ * consumed allowance ids are locked shared (lockAllowances): an import changing who grants one of them
+ * is waited for and its document seen, and one starting later waits for the publish and sees its
+ * version. Read fresh (a statement after the lock sees what committed before it).
+ */
+export async function readOffersForPublish(em: Em, document: unknown): Promise<Offer[]> {
+  await lockAllowances(em, allowanceIdsConsumed(document), 'shared');
+  return em.find(Offer, {}, { orderBy: { code: 'asc' }, refresh: true });
 }
 
 /** What a new offer row is made of (importOffer). */
@@ -63,8 +87,10 @@ export async function lockOrCreateOffer(em: Em, fresh: NewOffer, now: Date): Pro
 
 /** Find options of a locked, fresh read: `for update` on PostgreSQL, nothing on SQLite (one writer at a time). */
 function lockedRead(em: Em): { lockMode?: LockMode.PESSIMISTIC_WRITE; refresh?: boolean } {
-  return em.getPlatform().constructor.name.startsWith('PostgreSql') ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {};
+  return isPostgres(em) ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {};
 }
+
+const isPostgres = (em: Em): boolean => em.getPlatform().constructor.name.startsWith('PostgreSql');
 
 /**
  * The plan with this code, locked; created (status DRAFT, no versions) when there is none. Two

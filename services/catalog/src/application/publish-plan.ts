@@ -56,8 +56,8 @@ export async function publishVersion(em: Em, plan: Plan, source: { document: str
     );
   }
   const document = JSON.parse(source.document) as { name: string };
-  // The offers under a shared lock: an importOffer changing one at this moment is waited for (see readOffersShared).
-  const report = await validateDocument(em, document, { lockOffers: true });
+  // The offers read once the allowances the rules consume are locked: an importOffer changing who grants one is waited for (see lockAllowances).
+  const report = await validateDocument(em, document, { publishing: true });
   if (!report.valid) throw invalidPlanError(plan.code, report);
 
   const previous = published[0] ?? null;

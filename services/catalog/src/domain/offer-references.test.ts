@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { Allowance, OfferDocument, PlanDocument } from '@ledgerline/rating';
+import { compilePlan, ratePlain, validatePlan, type Allowance, type OfferDocument, type PlanDocument, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
 import { offerChangeProblems, type PublishedVersion } from './offer-references';
 
 const read = <T>(path: string): T => JSON.parse(readFileSync(fileURLToPath(new URL(`../../../../catalog/${path}`, import.meta.url)), 'utf8')) as T;
@@ -66,5 +66,22 @@ describe('offerChangeProblems', () => {
     const inOrder = offerChangeProblems({ offers: [shadow, boost, pass], stored: null, imported: shadow, versions: [version(family)] });
     expect(summary(inOrder)).toEqual([`/allowances/0/unit ALLOWANCE_UNIT_IN_USE FAMILY_SHARE_50GB@1${dataRule}`]);
     expect(offerChangeProblems({ offers: [boost, pass], stored: null, imported: { ...shadow, code: 'ZZZ_SHADOW' }, versions: [version(family)] })).toEqual([]);
+  });
+
+  // Guard (passes before and after): an offer allowance's usageTypes are not part of any reference.
+  // Rating takes a rate rule's bucket by its allowanceId (the rule's own conditions pick the usage),
+  // `allowanceUsedRatio` reads the plan's and its add-ons' allowances only (derive-facts.ts), and
+  // subscribers grant an add-on's buckets from id, unit, quantity and days (catalog-client.ts): a
+  // changed usageTypes list does not change how any published version rates, so it is not breaking.
+  it('a changed usageTypes of a consumed allowance: no problem, and the published version rates exactly as before', async () => {
+    const voiceTyped = withAllowances(pass, pass.allowances.map((a) => (a.id === 'roam-pass-data' ? { ...a, usageTypes: ['VOICE' as const] } : a)));
+    expect(offerChangeProblems({ offers: [boost, pass], stored: pass, imported: voiceTyped, versions: [version(family)] })).toEqual([]);
+    expect(validatePlan(family, { knownOffers: [boost, voiceTyped] })).toEqual(validatePlan(family, { knownOffers: [boost, pass] }));
+    const ctx: SubscriberContext = { accountType: 'POSTPAID', lineStatus: 'ACTIVE', lineCount: 3, activeAddOns: ['ROAM_WORLD_PASS_7D'], allowanceUsedRatios: { 'roam-pass-data': '0.5', 'family-data': '0.9' } };
+    const data: UsageEvent = { id: 'data-us', usageType: 'DATA', direction: 'OUTGOING', quantity: '12.3', occurredAt: '2026-03-03T10:00:00Z', roamingCountry: 'US' };
+    const rate = (offers: OfferDocument[]) => ratePlain(compilePlan(family, { version: '1', knownOffers: offers }), data, ctx);
+    const before = await rate([boost, pass]);
+    expect(before).toMatchObject({ decision: 'RATED', allowanceId: 'roam-pass-data' });
+    expect(await rate([boost, voiceTyped])).toEqual(before);
   });
 });

@@ -27,6 +27,23 @@ export interface OfferChangeProblem extends Problem {
   planVersions: AffectedVersion[];
 }
 
+/**
+ * The allowance ids whose resolution a change of offer `stored` → `imported` can alter: the ids it
+ * granted or grants (a reference resolves through the offers granting its id, and no other). Imports
+ * lock these (plan-locks.ts, lockAllowances) before checking the published versions.
+ */
+export function allowanceIdsTouched(stored: OfferDocument | null, imported: OfferDocument): string[] {
+  return [...new Set([...(stored?.allowances ?? []), ...imported.allowances].map((a) => a.id))];
+}
+
+/** The allowance ids a plan document's `rate` rules consume (any shape: publishing locks them before validating). */
+export function allowanceIdsConsumed(document: unknown): string[] {
+  const rules = (document as { rules?: unknown } | null)?.rules;
+  if (!Array.isArray(rules)) return [];
+  const ids = rules.map((rule) => (rule as { event?: { type?: unknown; params?: { allowanceId?: unknown } } } | null)?.event).filter((event) => event?.type === 'rate').map((event) => event?.params?.allowanceId);
+  return [...new Set(ids.filter((id): id is string => typeof id === 'string'))];
+}
+
 /** How a rule's reference reads: 0 resolves to an allowance of its unit; 1 dangles (no bucket: the rule's price); 2 another unit (UNIT_MISMATCH: the version no longer compiles). */
 type Standing = 0 | 1 | 2;
 
@@ -51,7 +68,7 @@ export function offerChangeProblems(c: { offers: readonly OfferDocument[]; store
   const before = others(c.stored);
   const after = others(c.imported);
   // Only references to an id this offer granted or grants can change.
-  const ids = new Set([...(c.stored?.allowances ?? []), ...c.imported.allowances].map((a) => a.id));
+  const ids = new Set(allowanceIdsTouched(c.stored, c.imported));
   const byProblem = new Map<string, { pointer: string; code: string; id: string; worst: Standing; units: Set<string>; versions: Map<string, AffectedVersion> }>();
   for (const version of c.versions) {
     const rules = (Array.isArray(version.document.rules) ? version.document.rules : [])
