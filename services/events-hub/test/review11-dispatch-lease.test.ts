@@ -56,7 +56,8 @@ describe('review 11: the dispatcher lease covers every delivery of its batch, no
     const pass = dispatchDue(deps);
     await until('the first POST', () => held.length > 0);
     // One at a time, each up to the timeout: the last of the batch may be tried n × timeout after the claim.
-    const rows = await t.hub.knex('webhook_delivery').where({ subscription_id: hub.id });
+    // Only this test's deliveries: the subscription takes every event, and another test run on the same NATS may publish meanwhile.
+    const rows = await t.hub.knex('webhook_delivery').where({ subscription_id: hub.id }).andWhereLike('event_id', 'evt_review11_lease_%');
     expect(rows).toHaveLength(n);
     for (const r of rows) expect(new Date(r.next_attempt_at).getTime() - claimedAt).toBeGreaterThanOrEqual(n * config.timeoutMs);
     // Let the pass finish fast: the receiver goes away, the remaining attempts are refused at once.
