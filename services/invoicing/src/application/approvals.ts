@@ -307,16 +307,17 @@ async function runOperation(em: Em, row: ApprovalRow, approver: Caller, now: Dat
  * approving right now (row locked) is skipped: that approval finds the dispute decided and ends it so.
  */
 export async function closeDisputeApprovals(em: Em, disputeId: string, status: string, decidedBy: string, now: Date, except?: string | null): Promise<void> {
-  const closed = await rows<ApprovalRow>(em,
-    `update approval_request set status = 'FAILED', decided_at = ?, failure_code = 'DISPUTE_ALREADY_DECIDED', failure_reason = ?
-      where id in (select id from approval_request where kind = 'DISPUTE_ACCEPT' and subject_id = ? and status = 'PENDING' and id <> ? for update skip locked)
-      returning *`,
-    [now, `Dispute ${disputeId} is ${status} already (decided by ${decidedBy}) before this request was approved; nothing moved`.slice(0, 2000), disputeId, except ?? ''],
+  const found = await rows<ApprovalRow>(em,
+    `select r.* from approval_request r where r.kind = 'DISPUTE_ACCEPT' and r.subject_id = ? and r.status = 'PENDING' and r.id <> ? for update of r skip locked`,
+    [disputeId, except ?? ''],
   );
-  if (closed.length > 0) await announce(em, 'approvalDecided', closed, now);
+  await closeFailed(em, found.map((r) => ({ id: r.id, code: 'DISPUTE_ALREADY_DECIDED', reason: `Dispute ${disputeId} is ${status} already (decided by ${decidedBy})` })), now);
 }
 
-/** Ends `closed` (rows chosen by the caller) FAILED by nobody, each with its code and reason; skips rows locked by a supervisor's approval. */
+/**
+ * Ends `closed` (PENDING rows the caller chose and locked, `for update skip locked`: a request a supervisor is
+ * approving right now is left to that approval) FAILED by nobody, each with its code and reason, announced once.
+ */
 async function closeFailed(em: Em, closed: { id: string; code: string; reason: string }[], now: Date): Promise<void> {
   const done: ApprovalRow[] = [];
   for (const c of closed) {
