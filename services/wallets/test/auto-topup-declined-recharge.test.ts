@@ -12,7 +12,7 @@
 // The recharge workflow is replaced by a starter whose workflow is declined at once (no Temporal).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TestService } from '@ledgerline/platform';
-import { APPLY, charge, dbOf, expectInvariants, gql, openPrepaid, startWallets } from './support';
+import { APPLY, charge, dbOf, expectInvariants, gql, openPrepaid, startWallets, topupRequestsOf } from './support';
 import { recharge, type RechargeRow } from '../src/application/recharge';
 import { startAutoTopup, type AutoTopupRequestedData } from '../src/application/auto-topup-recharge';
 import type { RechargeOutcome, RechargeStarter } from '../src/adapters/recharge-starter';
@@ -33,9 +33,6 @@ const decliningStarter: RechargeStarter = {
   close: async () => undefined,
 };
 
-async function requestsOf(walletId: string) {
-  return dbOf(svc).query<{ id: string; status: string; reason: string | null; recharge_id: string | null }>(`select id, status, reason, recharge_id from topup_request where wallet_id = $1 order by requested_at, id`, [walletId]);
-}
 
 async function requestedEvent(requestId: string): Promise<AutoTopupRequestedData> {
   const [row] = await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1 and payload like $2`, [EVENTS.autoTopupRequested.subject, `%${requestId}%`]);
@@ -49,7 +46,7 @@ describe('auto top-up request and its declined recharge', () => {
       i: { walletId, enabled: true, threshold: '5.00', topupAmount: '20.00', paymentMethodToken: 'tok_declines', dailyLimit: '30.00' },
     });
     await gql(svc, APPLY, { i: charge(billingAccountId, { units: '6', pricePerUnit: '1.00' }) }); // 10 → 4: below 5
-    const [request] = await requestsOf(walletId);
+    const [request] = await topupRequestsOf(svc, walletId);
     expect(request).toMatchObject({ status: 'REQUESTED' });
     const event = await requestedEvent(request!.id);
     const now = new Date();
@@ -67,13 +64,13 @@ describe('auto top-up request and its declined recharge', () => {
     // The event comes back (not acknowledged): the same recharge is found.
     await startAutoTopup(dbOf(svc), decliningStarter, event, now, () => now);
     await new Promise((r) => setTimeout(r, 300));
-    const after = (await requestsOf(walletId)).find((r) => r.id === request!.id)!;
+    const after = (await topupRequestsOf(svc, walletId)).find((r) => r.id === request!.id)!;
     expect.soft(after, JSON.stringify(after)).toMatchObject({ recharge_id: declined.id, status: 'RECHARGE_DECLINED' });
 
     // No money was taken: a second low balance today asks for a top-up again (20 of the 30 allowed).
     await gql(svc, `mutation($i: TopupBalanceInput!) { topupBalance(input: $i) { wallet { id } } }`, { i: { billingAccountId, amount: { amount: '10.00', currency: 'EUR' }, idempotencyKey: `topup-${request!.id}` } });
     await gql(svc, APPLY, { i: charge(billingAccountId, { units: '10', pricePerUnit: '1.00' }) }); // 14 → 4: below 5 again
-    const second = (await requestsOf(walletId)).find((r) => r.id !== request!.id);
-    expect(second, JSON.stringify(await requestsOf(walletId))).toMatchObject({ status: 'REQUESTED' });
+    const second = (await topupRequestsOf(svc, walletId)).find((r) => r.id !== request!.id);
+    expect(second, JSON.stringify(await topupRequestsOf(svc, walletId))).toMatchObject({ status: 'REQUESTED' });
   });
 });

@@ -17,9 +17,9 @@
 // service's own topupBalance under the workflow's key, as the Recharge workflow does;
 // recharge-workflow.test.ts shows the same on the real workflow.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Decimal, EVENTS, deterministicId } from '@ledgerline/contracts';
+import { Decimal, deterministicId } from '@ledgerline/contracts';
 import type { ManualClock, TestService } from '@ledgerline/platform';
-import { APPLY, balanceOf, charge, dbOf, expectInvariants, gql, openPrepaid, startWallets, topup } from './support';
+import { APPLY, autoTopupRequestedEvents, balanceOf, charge, dbOf, expectInvariants, gql, openPrepaid, startWallets, topup, topupRequestsOf } from './support';
 import { startAutoTopup, type AutoTopupRequestedData } from '../src/application/auto-topup-recharge';
 import { recharge, settleRecharge, type RechargeRow } from '../src/application/recharge';
 import { retryAutoTopups } from '../src/application/balance-events';
@@ -55,25 +55,18 @@ function cardStarter(pays: boolean): RechargeStarter {
   };
 }
 
-async function requestsOf(walletId: string) {
-  return dbOf(svc).query<{ id: string; status: string; amount: string }>(`select id, status, amount::text from topup_request where wallet_id = $1 order by requested_at, id`, [walletId]);
-}
 
-async function requestedEvents(walletId: string): Promise<AutoTopupRequestedData[]> {
-  const rows = await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1 and payload like $2`, [EVENTS.autoTopupRequested.subject, `%${walletId}%`]);
-  return rows.map((r) => JSON.parse(r.payload).data as AutoTopupRequestedData);
-}
 
 async function eventOf(walletId: string, requestId: string): Promise<AutoTopupRequestedData> {
-  const event = (await requestedEvents(walletId)).find((e) => e.topupRequestId === requestId);
+  const event = (await autoTopupRequestedEvents(svc, walletId)).find((e) => e.topupRequestId === requestId);
   expect(event, `autoTopupRequested of ${requestId}`).toBeDefined();
   return event!;
 }
 
 /** The wallet's one REQUESTED request. */
 async function pendingRequest(walletId: string) {
-  const pending = (await requestsOf(walletId)).filter((r) => r.status === 'REQUESTED');
-  expect(pending, JSON.stringify(await requestsOf(walletId))).toHaveLength(1);
+  const pending = (await topupRequestsOf(svc, walletId)).filter((r) => r.status === 'REQUESTED');
+  expect(pending, JSON.stringify(await topupRequestsOf(svc, walletId))).toHaveLength(1);
   return pending[0]!;
 }
 
@@ -112,17 +105,17 @@ describe('an auto top-up request completed below the threshold asks the next one
     const firstRecharge = await settle(walletId, first.id); // 4 → 14: still below 25
     expect(firstRecharge.status).toBe('COMPLETED');
     expect(await balanceOf(svc, walletId)).toBe('14');
-    expect((await requestsOf(walletId)).map((r) => [r.id, r.status, r.amount])).toEqual([
+    expect((await topupRequestsOf(svc, walletId)).map((r) => [r.id, r.status, r.amount])).toEqual([
       [first.id, 'COMPLETED', '10.000000'],
       [followUpId(walletId, first.id), 'REQUESTED', '10.000000'],
     ]);
-    expect(await requestedEvents(walletId)).toHaveLength(2);
+    expect(await autoTopupRequestedEvents(svc, walletId)).toHaveLength(2);
 
     // The completion recorded again (the sync job after the watcher, the event redelivered): nothing more.
     expect(await settleRecharge(dbOf(svc), firstRecharge.id, { status: 'COMPLETED', failure: null }, clock.now())).toBeNull();
     await startAutoTopup(dbOf(svc), cardStarter(true), await eventOf(walletId, first.id), clock.now(), () => clock.now());
-    expect(await requestsOf(walletId)).toHaveLength(2);
-    expect(await requestedEvents(walletId)).toHaveLength(2);
+    expect(await topupRequestsOf(svc, walletId)).toHaveLength(2);
+    expect(await autoTopupRequestedEvents(svc, walletId)).toHaveLength(2);
 
     // The second one's recharge is settled before the request is linked to it (the link completes it).
     const second = await pendingRequest(walletId);
@@ -133,9 +126,9 @@ describe('an auto top-up request completed below the threshold asks the next one
       recharge(dbOf(svc), cardStarter(true), { billingAccountId, amount: event.amount, method: 'CARD', paymentMethodToken: event.paymentMethodToken, channel: 'AUTO_TOPUP', idempotencyKey: second.id, now, clock: () => now, onSettled: resolve }).catch(reject);
     });
     expect(early.status).toBe('COMPLETED');
-    expect(await requestsOf(walletId)).toHaveLength(2); // not linked yet: nothing knows it completed
+    expect(await topupRequestsOf(svc, walletId)).toHaveLength(2); // not linked yet: nothing knows it completed
     await startAutoTopup(dbOf(svc), cardStarter(true), event, now, () => now); // 14 → 24: still below 25
-    expect((await requestsOf(walletId)).map((r) => [r.id, r.status])).toEqual([
+    expect((await topupRequestsOf(svc, walletId)).map((r) => [r.id, r.status])).toEqual([
       [first.id, 'COMPLETED'],
       [second.id, 'COMPLETED'],
       [followUpId(walletId, second.id), 'REQUESTED'],
@@ -144,8 +137,8 @@ describe('an auto top-up request completed below the threshold asks the next one
     const third = await pendingRequest(walletId);
     await settle(walletId, third.id); // 24 → 34: at or above 25, nothing more
     expect(await balanceOf(svc, walletId)).toBe('34');
-    expect((await requestsOf(walletId)).map((r) => r.status)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED']);
-    expect(await requestedEvents(walletId)).toHaveLength(3);
+    expect((await topupRequestsOf(svc, walletId)).map((r) => r.status)).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED']);
+    expect(await autoTopupRequestedEvents(svc, walletId)).toHaveLength(3);
   });
 
   it('a crossing swallowed while the request was pending: the completion still below the threshold asks again', async () => {
@@ -155,13 +148,13 @@ describe('an auto top-up request completed below the threshold asks the next one
     const first = await pendingRequest(walletId);
     await topup(svc, billingAccountId, '10.00'); // 28: over the threshold again before the card pays
     await debit(billingAccountId, '26'); // 28 → 2: a crossing, but 10 is on its way (nothing asked)
-    expect(await requestsOf(walletId)).toHaveLength(1);
+    expect(await topupRequestsOf(svc, walletId)).toHaveLength(1);
 
     await settle(walletId, first.id); // 2 → 12: still below 20
-    expect((await requestsOf(walletId)).map((r) => [r.id, r.status])).toEqual([[first.id, 'COMPLETED'], [followUpId(walletId, first.id), 'REQUESTED']]);
+    expect((await topupRequestsOf(svc, walletId)).map((r) => [r.id, r.status])).toEqual([[first.id, 'COMPLETED'], [followUpId(walletId, first.id), 'REQUESTED']]);
     await settle(walletId, followUpId(walletId, first.id)); // 12 → 22
     expect(await balanceOf(svc, walletId)).toBe('22');
-    expect(await requestsOf(walletId)).toHaveLength(2);
+    expect(await topupRequestsOf(svc, walletId)).toHaveLength(2);
   });
 
   it('within the daily limit: the follow-up past it is LIMIT_REACHED with a notice, and the next local day asks again', async () => {
@@ -170,15 +163,15 @@ describe('an auto top-up request completed below the threshold asks the next one
     await debit(billingAccountId, '26'); // 30 → 4: asks 10
     await settle(walletId, (await pendingRequest(walletId)).id); // 14: asks 10 (20 of 20 today)
     await settle(walletId, (await pendingRequest(walletId)).id); // 24: 10 more would be 30 of 20
-    expect((await requestsOf(walletId)).map((r) => r.status)).toEqual(['COMPLETED', 'COMPLETED', 'LIMIT_REACHED']);
-    expect(await requestedEvents(walletId)).toHaveLength(2);
+    expect((await topupRequestsOf(svc, walletId)).map((r) => r.status)).toEqual(['COMPLETED', 'COMPLETED', 'LIMIT_REACHED']);
+    expect(await autoTopupRequestedEvents(svc, walletId)).toHaveLength(2);
     const notes = await dbOf(svc).query<{ message: string }>(`select message from notification where wallet_id = $1 and kind = 'AUTO_TOPUP_LIMIT'`, [walletId]);
     expect(notes.map((n) => n.message)).toEqual(['Automatic top-up of 10.00 EUR skipped: your daily limit is reached.']);
 
     // The next day the jobs pass asks again (the retry of a LIMIT_REACHED request, as before).
     clock.advance(24 * 3600_000);
     expect(await retryAutoTopups(dbOf(svc), clock.now())).toBeGreaterThanOrEqual(1);
-    expect((await requestsOf(walletId)).map((r) => r.status)).toEqual(['COMPLETED', 'COMPLETED', 'LIMIT_REACHED', 'REQUESTED']);
+    expect((await topupRequestsOf(svc, walletId)).map((r) => r.status)).toEqual(['COMPLETED', 'COMPLETED', 'LIMIT_REACHED', 'REQUESTED']);
   });
 
   it(`bounded: at most MAX_REQUESTS_PER_CROSSING requests in a row, then a notice and nothing more`, async () => {
@@ -186,7 +179,7 @@ describe('an auto top-up request completed below the threshold asks the next one
     await setRule(walletId, { threshold: '100.00', topupAmount: '5.00' });
     await debit(billingAccountId, '1'); // 1 → 0: asks 5
     for (let i = 0; i < MAX_REQUESTS_PER_CROSSING; i++) await settle(walletId, (await pendingRequest(walletId)).id);
-    const requests = await requestsOf(walletId);
+    const requests = await topupRequestsOf(svc, walletId);
     expect(requests.map((r) => r.status)).toEqual(Array(MAX_REQUESTS_PER_CROSSING).fill('COMPLETED'));
     expect(await balanceOf(svc, walletId)).toBe(String(5 * MAX_REQUESTS_PER_CROSSING));
     const notes = await dbOf(svc).query<{ message: string }>(`select message from notification where wallet_id = $1 and kind = 'AUTO_TOPUP_STOPPED'`, [walletId]);
@@ -195,7 +188,7 @@ describe('an auto top-up request completed below the threshold asks the next one
     ]);
     // The jobs pass does not take it up either (a completed request is not retried).
     await retryAutoTopups(dbOf(svc), clock.now());
-    expect(await requestsOf(walletId)).toHaveLength(MAX_REQUESTS_PER_CROSSING);
+    expect(await topupRequestsOf(svc, walletId)).toHaveLength(MAX_REQUESTS_PER_CROSSING);
   });
 
   it('a declined recharge asks nothing at once (the retry judges it after its backoff)', async () => {
@@ -204,7 +197,7 @@ describe('an auto top-up request completed below the threshold asks the next one
     await debit(billingAccountId, '26'); // 30 → 4: asks 10
     const first = await pendingRequest(walletId);
     expect((await settle(walletId, first.id, false)).status).toBe('DECLINED');
-    expect((await requestsOf(walletId)).map((r) => r.status)).toEqual(['RECHARGE_DECLINED']);
+    expect((await topupRequestsOf(svc, walletId)).map((r) => r.status)).toEqual(['RECHARGE_DECLINED']);
     expect(await balanceOf(svc, walletId)).toBe('4');
   });
 });

@@ -7,9 +7,8 @@
 // target of 100). Now a crossing asks only when no request is pending; once the pending one has
 // ended, the next crossing asks as before.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EVENTS } from '@ledgerline/contracts';
 import type { ManualClock, TestService } from '@ledgerline/platform';
-import { APPLY, charge, dbOf, expectInvariants, gql, openPrepaid, startWallets, topup } from './support';
+import { APPLY, autoTopupRequestedEvents, charge, dbOf, expectInvariants, gql, openPrepaid, startWallets, topup, topupRequestsOf } from './support';
 
 let svc: TestService;
 let clock: ManualClock;
@@ -19,14 +18,7 @@ beforeAll(async () => {
 afterAll(async () => svc?.close());
 afterEach(async () => expectInvariants(svc));
 
-async function requestsOf(walletId: string) {
-  return dbOf(svc).query<{ id: string; status: string; amount: string }>(`select id, status, amount::text from topup_request where wallet_id = $1 order by requested_at, id`, [walletId]);
-}
 
-async function requestedEvents(walletId: string): Promise<unknown[]> {
-  const rows = await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1 and payload like $2`, [EVENTS.autoTopupRequested.subject, `%${walletId}%`]);
-  return rows.map((r) => JSON.parse(r.payload).data);
-}
 
 const debit = (billingAccountId: string, units: string) => gql(svc, APPLY, { i: charge(billingAccountId, { units, occurredAt: clock.now().toISOString() }) });
 
@@ -37,22 +29,22 @@ describe('auto top-up while a request is pending', () => {
       i: { walletId, enabled: true, threshold: '10.00', targetBalance: '100.00', paymentMethodToken: 'tok_visa' },
     });
     await debit(billingAccountId, '15'); // 20 → 5: asks 95 (up to 100)
-    expect((await requestsOf(walletId)).map((r) => [r.status, r.amount])).toEqual([['REQUESTED', '95.000000']]);
+    expect((await topupRequestsOf(svc, walletId)).map((r) => [r.status, r.amount])).toEqual([['REQUESTED', '95.000000']]);
 
     // Another credit lands before the card recharge does, and a charge takes the balance below again.
     await topup(svc, billingAccountId, '10.00'); // 15
     await debit(billingAccountId, '7'); // 15 → 8: a crossing, but 95 is on its way
-    expect((await requestsOf(walletId)).map((r) => r.status)).toEqual(['REQUESTED']);
-    expect(await requestedEvents(walletId)).toHaveLength(1);
+    expect((await topupRequestsOf(svc, walletId)).map((r) => r.status)).toEqual(['REQUESTED']);
+    expect(await autoTopupRequestedEvents(svc, walletId)).toHaveLength(1);
 
     // The first request got its money: the next crossing asks again.
-    const [first] = await requestsOf(walletId);
+    const [first] = await topupRequestsOf(svc, walletId);
     await dbOf(svc).query(`update topup_request set status = 'COMPLETED' where id = $1`, [first!.id]);
     await topup(svc, billingAccountId, '95.00'); // 103 (as the recharge's credit would)
     // A minute later: the requests are listed by requested_at (the same instant left their order to their ids).
     clock.advance(60_000);
     await debit(billingAccountId, '100'); // 103 → 3: asks 97
-    expect((await requestsOf(walletId)).map((r) => [r.status, r.amount])).toEqual([['COMPLETED', '95.000000'], ['REQUESTED', '97.000000']]);
-    expect(await requestedEvents(walletId)).toHaveLength(2);
+    expect((await topupRequestsOf(svc, walletId)).map((r) => [r.status, r.amount])).toEqual([['COMPLETED', '95.000000'], ['REQUESTED', '97.000000']]);
+    expect(await autoTopupRequestedEvents(svc, walletId)).toHaveLength(2);
   });
 });

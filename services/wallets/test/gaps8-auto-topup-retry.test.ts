@@ -9,9 +9,8 @@
 // recharge was declined/failed at least the backoff ago and fewer than the day's cap were declined.
 // Once per trigger: the retry's id is derived from the request it retries.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EVENTS } from '@ledgerline/contracts';
 import type { ManualClock, TestService } from '@ledgerline/platform';
-import { APPLY, charge, dbOf, expectInvariants, gql, openPrepaid, startWallets, topup } from './support';
+import { APPLY, autoTopupRequestedEvents, charge, dbOf, expectInvariants, gql, openPrepaid, startWallets, topup, topupRequestsOf } from './support';
 import { runWalletJobs } from '../src/jobs/jobs';
 import { startAutoTopup, type AutoTopupRequestedData } from '../src/application/auto-topup-recharge';
 import type { RechargeOutcome, RechargeStarter } from '../src/adapters/recharge-starter';
@@ -31,14 +30,7 @@ const decliningStarter: RechargeStarter = {
   close: async () => undefined,
 };
 
-async function requestsOf(walletId: string) {
-  return dbOf(svc).query<{ id: string; status: string; amount: string }>(`select id, status, amount::text from topup_request where wallet_id = $1 order by requested_at, id`, [walletId]);
-}
 
-async function requestedEvents(walletId: string): Promise<AutoTopupRequestedData[]> {
-  const rows = await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1 and payload like $2`, [EVENTS.autoTopupRequested.subject, `%${walletId}%`]);
-  return rows.map((r) => JSON.parse(r.payload).data as AutoTopupRequestedData);
-}
 
 async function setRule(walletId: string, extra: Record<string, unknown> = {}) {
   await gql(svc, `mutation($i: SetAutoTopupInput!) { setAutoTopup(input: $i) { wallet { id } } }`, {
@@ -72,25 +64,25 @@ describe('auto top-up asks again', () => {
     const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '30.00' });
     await setRule(walletId, { dailyLimit: '20.00' });
     await debit(billingAccountId, '25'); // 30 → 5: REQUESTED
-    const [first] = await requestsOf(walletId);
+    const [first] = await topupRequestsOf(svc, walletId);
     expect(first).toMatchObject({ status: 'REQUESTED' });
     // The card paid it (as the recharge would), and the customer spends it again the same day.
     await dbOf(svc).query(`update topup_request set status = 'COMPLETED' where id = $1`, [first!.id]);
     await topup(svc, billingAccountId, '20.00'); // 25
     at('2026-12-01T09:10:00Z');
     await debit(billingAccountId, '20'); // 25 → 5: LIMIT_REACHED
-    expect((await requestsOf(walletId)).map((r) => r.status)).toEqual(['COMPLETED', 'LIMIT_REACHED']);
+    expect((await topupRequestsOf(svc, walletId)).map((r) => r.status)).toEqual(['COMPLETED', 'LIMIT_REACHED']);
 
     await debit(billingAccountId, '1'); // same day, still below, limit not reset: nothing
-    expect(await requestsOf(walletId)).toHaveLength(2);
+    expect(await topupRequestsOf(svc, walletId)).toHaveLength(2);
 
     at('2026-12-02T08:00:00Z'); // the next day (UTC: the account has no zone)
     await debit(billingAccountId, '1'); // 4 → 3: asks again
     await debit(billingAccountId, '1'); // 3 → 2: that request is pending, nothing more
     await runWalletJobs(dbOf(svc), clock.now()); // nor the job
-    const requests = await requestsOf(walletId);
+    const requests = await topupRequestsOf(svc, walletId);
     expect(requests.map((r) => r.status)).toEqual(['COMPLETED', 'LIMIT_REACHED', 'REQUESTED']);
-    const events = await requestedEvents(walletId);
+    const events = await autoTopupRequestedEvents(svc, walletId);
     expect(events.map((e) => e.topupRequestId).sort()).toEqual([first!.id, requests[2]!.id].sort());
   }, 60_000);
 
@@ -99,20 +91,20 @@ describe('auto top-up asks again', () => {
     const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '30.00' });
     await setRule(walletId, { dailyLimit: '20.00' });
     await debit(billingAccountId, '25'); // 5: REQUESTED
-    const [first] = await requestsOf(walletId);
+    const [first] = await topupRequestsOf(svc, walletId);
     await dbOf(svc).query(`update topup_request set status = 'COMPLETED' where id = $1`, [first!.id]);
     await topup(svc, billingAccountId, '20.00'); // 25
     at('2026-12-03T09:10:00Z');
     await debit(billingAccountId, '25'); // 0: LIMIT_REACHED, and charges are refused from now on
     await runWalletJobs(dbOf(svc), clock.now()); // the same day: the limit holds
-    expect((await requestsOf(walletId)).map((r) => r.status)).toEqual(['COMPLETED', 'LIMIT_REACHED']);
+    expect((await topupRequestsOf(svc, walletId)).map((r) => r.status)).toEqual(['COMPLETED', 'LIMIT_REACHED']);
 
     at('2026-12-04T00:30:00Z');
     await Promise.all([runWalletJobs(dbOf(svc), clock.now()), runWalletJobs(dbOf(svc), clock.now())]); // two replicas
     await runWalletJobs(dbOf(svc), clock.now());
-    const requests = await requestsOf(walletId);
+    const requests = await topupRequestsOf(svc, walletId);
     expect(requests.map((r) => [r.status, r.amount])).toEqual([['COMPLETED', '20.000000'], ['LIMIT_REACHED', '20.000000'], ['REQUESTED', '20.000000']]);
-    expect(await requestedEvents(walletId)).toHaveLength(2);
+    expect(await autoTopupRequestedEvents(svc, walletId)).toHaveLength(2);
   }, 60_000);
 
   it('after a declined card: asks again after the backoff, at most the day\'s cap of declines', async () => {
@@ -121,31 +113,31 @@ describe('auto top-up asks again', () => {
     await setRule(walletId);
     await debit(billingAccountId, '25'); // 5: REQUESTED
     const declineLast = async () => {
-      const events = await requestedEvents(walletId);
-      const pending = (await requestsOf(walletId)).find((r) => r.status === 'REQUESTED')!;
+      const events = await autoTopupRequestedEvents(svc, walletId);
+      const pending = (await topupRequestsOf(svc, walletId)).find((r) => r.status === 'REQUESTED')!;
       await decline(events.find((e) => e.topupRequestId === pending.id)!);
     };
     await declineLast();
-    expect((await requestsOf(walletId)).map((r) => r.status)).toEqual(['RECHARGE_DECLINED']);
+    expect((await topupRequestsOf(svc, walletId)).map((r) => r.status)).toEqual(['RECHARGE_DECLINED']);
 
     at('2026-12-05T09:30:00Z'); // within the backoff: neither a debit nor the job asks
     await debit(billingAccountId, '1');
     await runWalletJobs(dbOf(svc), clock.now());
-    expect(await requestsOf(walletId)).toHaveLength(1);
+    expect(await topupRequestsOf(svc, walletId)).toHaveLength(1);
 
     at('2026-12-05T10:05:00Z'); // past it: the job asks again, once
     await runWalletJobs(dbOf(svc), clock.now());
     await debit(billingAccountId, '1');
-    expect((await requestsOf(walletId)).map((r) => r.status)).toEqual(['RECHARGE_DECLINED', 'REQUESTED']);
+    expect((await topupRequestsOf(svc, walletId)).map((r) => r.status)).toEqual(['RECHARGE_DECLINED', 'REQUESTED']);
     await declineLast(); // second decline today: the cap
 
     at('2026-12-05T12:00:00Z');
     await runWalletJobs(dbOf(svc), clock.now());
     await debit(billingAccountId, '1');
-    expect((await requestsOf(walletId)).map((r) => r.status)).toEqual(['RECHARGE_DECLINED', 'RECHARGE_DECLINED']);
+    expect((await topupRequestsOf(svc, walletId)).map((r) => r.status)).toEqual(['RECHARGE_DECLINED', 'RECHARGE_DECLINED']);
 
     at('2026-12-06T09:00:00Z'); // a new day: the card is tried again (the customer may have fixed it)
     await runWalletJobs(dbOf(svc), clock.now());
-    expect((await requestsOf(walletId)).map((r) => r.status)).toEqual(['RECHARGE_DECLINED', 'RECHARGE_DECLINED', 'REQUESTED']);
+    expect((await topupRequestsOf(svc, walletId)).map((r) => r.status)).toEqual(['RECHARGE_DECLINED', 'RECHARGE_DECLINED', 'REQUESTED']);
   }, 60_000);
 });

@@ -6,6 +6,7 @@ import { createWalletsService } from '../src/service';
 import { depsOf } from '../src/deps';
 import { checkLedgerInvariants } from '../src/persistence/invariants';
 import { runWalletJobs } from '../src/jobs/jobs';
+import type { AutoTopupRequestedData } from '../src/application/auto-topup-recharge';
 
 export const T0 = new Date('2026-11-25T10:00:00Z');
 export const HOUR = 3600_000;
@@ -155,4 +156,16 @@ export async function closedPrepaidWallet(svc: TestService, clock: ManualClock, 
     expect((await runWalletJobs(dbOf(svc), clock.now())).walletsSettled).toBeGreaterThanOrEqual(1);
   }
   return w;
+}
+
+/** A wallet's auto top-up requests, in the order they were made. */
+export async function topupRequestsOf(svc: TestService, walletId: string) {
+  return dbOf(svc).query<{ id: string; status: string; amount: string; reason: string | null; recharge_id: string | null }>(
+    `select id, status, amount::text, reason, recharge_id from topup_request where wallet_id = $1 order by requested_at, id`, [walletId]);
+}
+
+/** The data of the autoTopupRequested events a wallet's requests wrote to the outbox. */
+export async function autoTopupRequestedEvents(svc: TestService, walletId: string): Promise<AutoTopupRequestedData[]> {
+  const rows = await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1 and payload like $2`, [EVENTS.autoTopupRequested.subject, `%${walletId}%`]);
+  return rows.map((r) => JSON.parse(r.payload).data as AutoTopupRequestedData);
 }
