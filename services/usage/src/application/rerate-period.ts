@@ -5,7 +5,9 @@
  * same plan (the other plans' records keep their own version and are left as they are), with
  * live counters rebuilt from the start of each line's allowance
  * period: the records of that allowance period before the month are replayed too (they only
- * move the counters; their own adjustments belong to the month they are in). Where the money differs from what was charged, a delta
+ * move the counters; their own adjustments belong to the month they are in), as the ledger holds
+ * them: priced by the version that priced them (not a correction named now) and drawing on their
+ * allowance what the ledger drew for them. Where the money differs from what was charged, a delta
  * ChargeRequest goes to the ledger with a new deterministic chargeId (record id + rating version):
  * an adjustment, never a second charge. Running it again with the same catalog changes nothing.
  * Where the record draws on its allowance otherwise than the ledger drew for it (a correction moves
@@ -35,7 +37,7 @@
  */
 import { badInput, conflict, dec, Decimal, deterministicId, type AllowanceMove, type ChargeRequest } from '@ledgerline/contracts';
 import type { RatingResult } from '@ledgerline/rating';
-import { addOnPurchasesAt, applyUsage, bucketOf, typeBucket, type LineCounters } from '../domain/live-usage';
+import { addOnPurchasesAt, addUsed, applyUsage, bucketOf, typeBucket, type LineCounters } from '../domain/live-usage';
 import { chargeAmountOf, ledgerMoneyFor } from '../domain/ledger-money';
 import { linePeriodAt, monthPeriod, poolPeriodAt } from '../domain/period';
 import type { AllowancePeriod } from '@ledgerline/contracts';
@@ -249,8 +251,13 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       const inForce = line ? versionAt(line, new Date(r.occurred_at)) : undefined;
       if (!line || !inForce) continue;
       const inForcePlan = await usage.plans.get(inForce.planVersionId);
+      // Before the month: replayed for the counters only (its adjustments belong to its own month), so as the ledger
+      // holds it: priced by the version that priced it, not by the correction named now. Re-priced by it, it drew on
+      // the bundle in the replay where the ledger had charged it as money, and the month's records were adjusted
+      // against a bundle the ledger does not have (overage charged for units the bucket still held).
+      const beforeMonth = new Date(r.occurred_at) < p.start;
       // A version's plan is the code of its catalog document (the subscription's planCode may name the plan otherwise).
-      const correcting = corrected?.ok === true && inForcePlan.ok && inForcePlan.rater.compiled.code === corrected.rater.compiled.code;
+      const correcting = !beforeMonth && corrected?.ok === true && inForcePlan.ok && inForcePlan.rater.compiled.code === corrected.rater.compiled.code;
       // Not named now: the correction an earlier re-rate priced the record by stays in force (a plain
       // re-rate would charge the uncorrected price back), as long as the subscription's version is the one it corrected.
       const kept = correcting ? undefined : correctionOf(r, inForce.planVersionId);
@@ -298,11 +305,16 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
           const byType = bucketOf(lineCounters, typeBucket(r.usage_type));
           byType.used = byType.used.plus(dec(result.chargedUnits).minus(granted));
         }
+        // Before the month: the allowance counts what the ledger drew for the record (its settled units), which the
+        // replay's draw may not be: a record its own month's re-rate left short (the bucket held fewer units by then).
+        if (beforeMonth && result.allowanceId !== undefined && r.allowance_id === result.allowanceId && r.units_from_allowances !== null && r.charge_status !== 'PENDING') {
+          addUsed(bucketOf(fromPool ? pool : purchase ? addOns!.get(purchase.allowanceId)! : lineCounters, result.allowanceId), dec(r.units_from_allowances).minus(applied.fromAllowance));
+        }
         newSpend = applied.spend;
         fromAllowance = applied.fromAllowance;
       }
       // Before the month: replayed only so the month's first records see what the allowance period had used.
-      if (occurredAt < p.start) continue;
+      if (beforeMonth) continue;
       // Another plan's record in a re-rate correcting one plan: replayed for the counters only, left as it is.
       if (corrected && !correcting) continue;
       // Refused by the ledger (no balance, over the credit limit): nothing was charged, nothing to adjust.

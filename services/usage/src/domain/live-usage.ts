@@ -79,6 +79,15 @@ export function setAllowance(b: Bucket, size: string | null): void {
   b.ratio = ratioOf(b);
 }
 
+/**
+ * Moves a bucket's used units by `units` (a re-rate counting what the ledger drew for a record where the
+ * replay drew otherwise, see rerate-period.ts); its ratio follows.
+ */
+export function addUsed(b: Bucket, units: Decimal): void {
+  b.used = b.used.plus(units);
+  b.ratio = ratioOf(b);
+}
+
 function ratioOf(b: Bucket): string {
   if (!b.allowance || b.allowance.isZero()) return '0';
   return b.used.div(b.allowance).toDecimalPlaces(6).toString();
