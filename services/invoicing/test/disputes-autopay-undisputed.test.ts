@@ -8,7 +8,8 @@
 // what is disputed) on the due date; the disputed part waits for the decision.
 // Released from the dispute (rejected, or accepted in part) with money still owed, the rest is
 // charged to the card too: a second attempt of the invoice (`autopay_attempt` attempt 2, provider
-// key `autopay:<invoiceId>:released`), once, made by the due-date job. Before (2026-12, the first
+// key `autopay:<invoiceId>:released:<disputeId>`, one per dispute released since 2027-01:
+// disputes-autopay-each-release.test.ts), once, made by the due-date job. Before (2026-12, the first
 // part of this change), the rest went to dunning — reminders, a late fee and a suspension timed from
 // the due date long past — although the customer pays by card. Dunning waits for that attempt as it
 // waits for the first: it starts only when the released charge was declined (or there is no token).
@@ -33,8 +34,8 @@ const view = async (id: string) => {
   return { state: i.state, amountDue: i.amountDue.amount, amountPaid: i.amountPaid.amount, amountDisputed: i.amountDisputed.amount };
 };
 const charged = (invoiceId: string) => [...h.payments.charges.values()].filter((c) => c.req.idempotencyKey === `autopay:${invoiceId}`).map((c) => c.req.amount);
-/** The charges of the invoice's second attempt, the rest after the dispute released it. */
-const chargedReleased = (invoiceId: string) => [...h.payments.charges.values()].filter((c) => c.req.idempotencyKey === `autopay:${invoiceId}:released`).map((c) => c.req.amount);
+/** The charges of the invoice's attempts after the due date, the rest each dispute released. */
+const chargedReleased = (invoiceId: string) => [...h.payments.charges.values()].filter((c) => c.req.idempotencyKey.startsWith(`autopay:${invoiceId}:released:`)).map((c) => c.req.amount);
 /** Card payments recorded for the invoice (amount, key). */
 const cardPayments = async (invoiceId: string) =>
   ((await db().execute(`select amount::text as amount, idempotency_key from payment where invoice_id = ? and channel = 'CARD' order by idempotency_key`, [invoiceId])) as any[]).map((p) => [Number(p.amount), p.idempotency_key]);
@@ -101,13 +102,13 @@ describe('autopay on an invoice partly disputed before its due date', () => {
     expect(chargedReleased(inv.id), 'never twice').toEqual(['5.00']);
     expect(await cardPayments(inv.id)).toEqual([
       [30.69, `autopay:${inv.id}`],
-      [5, `autopay:${inv.id}:released`],
+      [5, `autopay:${inv.id}:released:${d.id}`],
     ]);
     expect(dunned.map((r) => r.invoiceId), 'paid by card: never dunned').not.toContain(inv.id);
     const attempts = (await db().execute(`select attempt, state, amount::text as amount, idempotency_key from autopay_attempt where invoice_id = ? order by attempt`, [inv.id])) as any[];
     expect(attempts.map((t) => [t.attempt, t.state, Number(t.amount), t.idempotency_key])).toEqual([
       [1, 'SUCCEEDED', 30.69, `autopay:${inv.id}`],
-      [2, 'SUCCEEDED', 5, `autopay:${inv.id}:released`],
+      [2, 'SUCCEEDED', 5, `autopay:${inv.id}:released:${d.id}`],
     ]);
   });
 
@@ -168,7 +169,7 @@ describe('autopay on an invoice partly disputed before its due date', () => {
     h.clock.set(new Date('2026-10-04T09:00:00Z'));
     await h.gql(JOB);
     await as(AGENT, DECIDE, { i: { disputeId: d.id, decision: 'REJECT', note: 'It is yours' } });
-    failAfterCapture = ':released';
+    failAfterCapture = `:released:${d.id}`;
     const first = (await h.gql<any>(JOB)).runDueDateJob;
     expect(first.autopaid, 'the pass failed after the capture').toBe(0);
     expect(chargedReleased(inv.id)).toEqual(['5.00']);
@@ -179,7 +180,7 @@ describe('autopay on an invoice partly disputed before its due date', () => {
     expect(chargedReleased(inv.id), 'one capture at the provider').toEqual(['5.00']);
     expect(await cardPayments(inv.id)).toEqual([
       [30.69, `autopay:${inv.id}`],
-      [5, `autopay:${inv.id}:released`],
+      [5, `autopay:${inv.id}:released:${d.id}`],
     ]);
     expect(await view(inv.id)).toMatchObject({ state: 'SETTLED', amountDue: '0' });
     expect(dunned.map((r) => r.invoiceId)).not.toContain(inv.id);

@@ -12,11 +12,14 @@
 //     travels on the event bus), or was registered here. A decline, or no token after all, is
 //     recorded and leaves the invoice unpaid; dunning takes over.
 //     An invoice held for a dispute after it was issued is charged its undisputed part (what the
-//     dispute leaves) on the due date. Released with money still owed (the dispute rejected, or
-//     accepted in part), the rest is charged by the invoice's second attempt (`attempt` 2, key
-//     `autopay:<invoiceId>:released`), once, the same way; dunning waits for it as for the first.
-//  2. Dunning: an overdue invoice that still owes money (autopay, if any, tried already; its rest
-//     after a dispute, if the first attempt left it to the dispute, too) gets
+//     disputes leave) on the due date. Each dispute closed after that (rejected, withdrawn, accepted
+//     in part) makes what it released due again: the invoice's next attempt (2, 3, …) names that
+//     dispute and charges what is due then (owed less what its other disputes still hold), once per
+//     dispute (key `autopay:<invoiceId>:released:<disputeId>`), the same way; dunning waits for it
+//     as for the first. (Before, one attempt 2 charged the rest once the invoice was released from
+//     every dispute: an amount released while another dispute stayed open was dunned, not charged.)
+//  2. Dunning: an overdue invoice that still owes money (autopay, if any, tried already; the
+//     releases from its disputes, if the first attempt left money to them, too) gets
 //     its dunning workflow, id `dunning-<invoiceId>` (so once, whatever happens). The workflow
 //     holds while a dispute covers the amount, stops on payment in full and restores the lines.
 //     A refund that makes a paid invoice owe again re-arms it (`dunning_started_at` null): the
@@ -27,7 +30,7 @@
 //     bounded batch, least recently looked at first): when that run has ended (failed, terminated,
 //     timed out, canceled) or is unknown, the next run starts, `dispute-<disputeId>-<n>`, and is logged.
 // Each invoice is handled in its own transaction; anything that fails is retried by the next pass.
-import { DomainError, dec, minorUnits } from '@ledgerline/contracts';
+import { DomainError, dec, minorUnits, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import type { PaymentProvider } from '../adapters/payment-provider';
 import { outstanding } from '../domain/lifecycle';
@@ -74,20 +77,32 @@ const OPEN = `('SENT', 'PARTIALLY_PAID', 'ON_HOLD')`;
 const AUTOPAYABLE = `(i.state in ('SENT', 'PARTIALLY_PAID') or (i.state = 'ON_HOLD' and i.held_from in ('SENT', 'PARTIALLY_PAID')
   and i.total - i.amount_paid - i.amount_credited - coalesce(i.amount_disputed, 0) > 0))`;
 
-/** The due-date attempt, and the one for the rest of an invoice its first attempt left to a dispute. */
+/**
+ * The due-date attempt. The attempts after it (2, 3, … in the order made) each charge one release
+ * from a dispute (`dispute_id`). Rows of the earlier design's single released attempt (2, no
+ * `dispute_id`, key `autopay:<invoiceId>:released`) stay valid: retried as fixed when STARTED, and an
+ * invoice that has one gets no per-dispute attempts (its releases were charged by it).
+ */
 const DUE = 1;
-const RELEASED = 2;
-type Attempt = typeof DUE | typeof RELEASED;
-const autopayKey = (invoiceId: string, attempt: Attempt) => (attempt === DUE ? `autopay:${invoiceId}` : `autopay:${invoiceId}:released`);
+const dueKey = (invoiceId: string) => `autopay:${invoiceId}`;
+const releaseKey = (invoiceId: string, disputeId: string) => `autopay:${invoiceId}:released:${disputeId}`;
 
 /**
- * The first attempt (t) charged only what a dispute left (SUCCEEDED with `amount_disputed`) and the
- * second (r) is not made or not finished: dunning waits while the dispute still covers what is owed
- * (released, the job charges the rest to the card) and while the invoice is released (the next pass
- * makes the second attempt). An invoice held again owing more than is disputed (a refund) is dunned.
+ * Dispute `d` of invoice `i` was closed after the invoice's due-date attempt `t` and autopay has not
+ * charged its release yet (no attempt names it). A dispute closed before `t` was fixed is in `t`'s charge.
  */
-const RELEASED_PENDING = `(t.state = 'SUCCEEDED' and coalesce(t.amount_disputed, 0) > 0 and (r.invoice_id is null or r.state = 'STARTED')
-  and (i.state <> 'ON_HOLD' or i.total - i.amount_paid - i.amount_credited <= coalesce(i.amount_disputed, 0)))`;
+const UNCHARGED_RELEASE = `d.invoice_id = i.id and d.status not in ('OPEN', 'IN_REVIEW') and coalesce(d.decided_at, d.updated_at) >= t.attempted_at
+  and not exists (select 1 from autopay_attempt r where r.invoice_id = i.id and (r.dispute_id = d.id or (r.attempt > ${DUE} and r.dispute_id is null)))`;
+
+/**
+ * The first attempt (t) charged only what disputes left (SUCCEEDED with `amount_disputed`): dunning
+ * waits while the disputes still cover what is owed (each release is charged to the card) and while a
+ * closed dispute's release is not charged yet (the next pass makes its attempt). Once every release
+ * has its attempt, what is still owed beyond the open disputes (a release declined, a refund) is dunned.
+ */
+const RELEASE_PENDING = `(t.state = 'SUCCEEDED' and coalesce(t.amount_disputed, 0) > 0
+  and ((i.state = 'ON_HOLD' and i.total - i.amount_paid - i.amount_credited <= coalesce(i.amount_disputed, 0))
+    or exists (select 1 from dispute d where ${UNCHARGED_RELEASE})))`;
 
 export async function runCollections(fork: () => Em, deps: CollectionsDeps, now: Date, opts: { limit?: number; warn?: (err: unknown, msg: string) => void } = {}): Promise<CollectionsOutcome> {
   const limit = opts.limit ?? 500;
@@ -103,62 +118,65 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
       order by i.due_date, i.id limit ?`,
     [now, limit],
   );
-  // Released from a dispute with money still owed, the first attempt having charged only what the dispute left.
-  const released = await rows<{ id: string; billing_account_id: string; autopay_token: string | null }>(
+  // Disputes closed since the first attempt charged only what they left: each release, once.
+  const releases = await rows<{ id: string; billing_account_id: string; autopay_token: string | null; dispute_id: string }>(
     fork(),
-    `select i.id, i.billing_account_id, a.autopay_token from invoice i
+    `select i.id, i.billing_account_id, a.autopay_token, d.id as dispute_id from invoice i
        join billing_account a on a.id = i.billing_account_id
        join autopay_attempt t on t.invoice_id = i.id and t.attempt = ${DUE} and t.state = 'SUCCEEDED' and t.amount_disputed > 0
-       left join autopay_attempt r on r.invoice_id = i.id and r.attempt = ${RELEASED}
-      where i.state in ('SENT', 'PARTIALLY_PAID') and i.voided_at is null and i.total - i.amount_paid - i.amount_credited > 0
-        and (a.autopay_token is not null or a.autopay) and r.invoice_id is null
-      order by i.due_date, i.id limit ?`,
+       join dispute d on ${UNCHARGED_RELEASE}
+      where i.voided_at is null and (a.autopay_token is not null or a.autopay)
+      order by coalesce(d.decided_at, d.updated_at), d.id limit ?`,
     [limit],
   );
-  const noToken = (inv: { id: string; billing_account_id: string }, attempt: Attempt) =>
-    fork().transactional((em) => sql(em as Em)('autopay_attempt').insert({ invoice_id: inv.id, attempt, billing_account_id: inv.billing_account_id, state: 'NO_TOKEN', attempted_at: now }).onConflict(['invoice_id', 'attempt']).ignore());
   // Attempts a pass fixed and did not finish (the provider's answer never recorded): retried as fixed.
   const started = await rows<{ id: string; billing_account_id: string; attempt: number }>(
     fork(),
     `select invoice_id as id, billing_account_id, attempt from autopay_attempt where state = 'STARTED' order by attempted_at, invoice_id, attempt limit ?`,
     [limit],
   );
-  const charge = async (inv: { id: string; billing_account_id: string }, attempt: Attempt, begin: () => Promise<boolean>) => {
+  /** `begin` fixes the charge (STARTED) and answers its attempt's number, or null: nothing to charge now. */
+  const charge = async (inv: { id: string; billing_account_id: string }, begin: () => Promise<number | null>) => {
+    let attempt: number | null = null;
     try {
-      if (!(await begin())) return;
-      if (await fork().transactional((em) => finishAutopay(em as Em, inv.id, attempt, deps.payments, now))) out.autopaid.push(inv.id);
+      attempt = await begin();
+      if (attempt == null) return;
+      const no = attempt;
+      if (await fork().transactional((em) => finishAutopay(em as Em, inv.id, no, deps.payments, now))) out.autopaid.push(inv.id);
     } catch (error) {
-      if (error instanceof DomainError && error.code === 'PAYMENT_DECLINED') {
-        await fork().transactional((em) =>
-          sql(em as Em)('autopay_attempt')
-            .insert({ invoice_id: inv.id, attempt, billing_account_id: inv.billing_account_id, state: 'DECLINED', failure_code: error.code, attempted_at: now })
-            .onConflict(['invoice_id', 'attempt'])
-            .merge({ state: 'DECLINED', failure_code: error.code })
-            .where('autopay_attempt.state', 'STARTED'),
-        );
+      if (attempt != null && error instanceof DomainError && error.code === 'PAYMENT_DECLINED') {
+        // Declined by the provider: the attempt's STARTED row exists (fixed by `begin`).
+        await fork().transactional((em) => sql(em as Em)('autopay_attempt').where({ invoice_id: inv.id, attempt, state: 'STARTED' }).update({ state: 'DECLINED', failure_code: error.code }));
         out.declined.push(inv.id);
       } else {
         warn(error, `autopay of invoice ${inv.id} failed; the next pass tries again`);
       }
     }
   };
-  for (const inv of started) await charge(inv, inv.attempt === RELEASED ? RELEASED : DUE, async () => true);
-  const attempts: [typeof due, Attempt][] = [
-    [due, DUE],
-    [released, RELEASED],
-  ];
-  for (const [invoices, attempt] of attempts) {
-    for (const inv of invoices) {
-      await charge(inv, attempt, async () => {
-        const token = inv.autopay_token ?? (deps.autopayTokens ? await deps.autopayTokens.tokenOf(inv.billing_account_id) : null);
-        if (!token) {
-          await noToken(inv, attempt);
-          warn(null, `invoice ${inv.id}: the account has autopay but no token could be found; dunning takes over`);
-          return false;
-        }
-        return fork().transactional((em) => startAutopay(em as Em, inv.id, attempt, token, now));
-      });
-    }
+  const tokenOf = async (inv: { id: string; billing_account_id: string; autopay_token: string | null }) => {
+    const token = inv.autopay_token ?? (deps.autopayTokens ? await deps.autopayTokens.tokenOf(inv.billing_account_id) : null);
+    if (!token) warn(null, `invoice ${inv.id}: the account has autopay but no token could be found; dunning takes over`);
+    return token;
+  };
+  for (const inv of started) await charge(inv, async () => Number(inv.attempt));
+  for (const inv of due) {
+    await charge(inv, async () => {
+      const token = await tokenOf(inv);
+      if (!token) {
+        await fork().transactional((em) => sql(em as Em)('autopay_attempt').insert({ invoice_id: inv.id, attempt: DUE, billing_account_id: inv.billing_account_id, state: 'NO_TOKEN', attempted_at: now }).onConflict(['invoice_id', 'attempt']).ignore());
+        return null;
+      }
+      return fork().transactional((em) => startAutopay(em as Em, inv.id, token, now));
+    });
+  }
+  for (const inv of releases) {
+    await charge(inv, async () => {
+      // Nothing due (its amount credited, or still held by the other disputes): recorded without asking for a token.
+      if ((await fork().transactional((em) => startRelease(em as Em, inv.id, inv.dispute_id, now))) !== 'DUE') return null;
+      const token = await tokenOf(inv);
+      const fixed = await fork().transactional((em) => startRelease(em as Em, inv.id, inv.dispute_id, now, token));
+      return typeof fixed === 'number' ? fixed : null;
+    });
   }
 
   // 3 (before dunning, which needs its own starter). Open disputes whose workflow never started.
@@ -201,10 +219,10 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
     `select i.id, i.billing_account_id, i.due_date, i.total, i.amount_paid, i.amount_credited, i.dunning_runs from invoice i
        join billing_account a on a.id = i.billing_account_id
        left join autopay_attempt t on t.invoice_id = i.id and t.attempt = ${DUE}
-       left join autopay_attempt r on r.invoice_id = i.id and r.attempt = ${RELEASED}
       where i.state in ${OPEN} and i.voided_at is null and i.due_date <= ? and i.dunning_started_at is null
         and i.total - i.amount_paid - i.amount_credited > 0
-        and ((a.autopay_token is null and not a.autopay) or (t.invoice_id is not null and t.state <> 'STARTED' and not ${RELEASED_PENDING}))
+        and ((a.autopay_token is null and not a.autopay)
+          or (t.invoice_id is not null and not exists (select 1 from autopay_attempt s where s.invoice_id = i.id and s.state = 'STARTED') and not ${RELEASE_PENDING}))
       order by i.due_date, i.id limit ?`,
     [now, limit],
   );
@@ -227,42 +245,69 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
 }
 
 /**
- * Fixes the invoice's autopay charge (what it owes now) in a STARTED attempt, committed before the
- * provider is asked; false when nothing is owed (NOTHING_OWED) or another pass got there first.
- * The due-date attempt of an invoice held for a dispute charges what the dispute leaves, and keeps
- * the disputed amount (`amount_disputed`); the released attempt charges what is owed once it is released.
+ * What the invoice's autopay may charge now: what it owes, less what its disputes hold when it is held
+ * after it was issued (the disputed part waits for their decisions); null for an invoice neither
+ * issued and unpaid (SENT, PARTIALLY_PAID) nor held after it was issued (a draft, settled, voided).
  */
-async function startAutopay(em: Em, invoiceId: string, attemptNo: Attempt, token: string, now: Date): Promise<boolean> {
+function chargeable(invoice: any): { owed: Decimal; disputed: Decimal; held: boolean } | null {
+  const held = invoice.state === 'ON_HOLD' && ['SENT', 'PARTIALLY_PAID'].includes(invoice.held_from);
+  if (!held && !['SENT', 'PARTIALLY_PAID'].includes(invoice.state)) return null;
+  const disputed = held ? dec(String(invoice.amount_disputed ?? '0')) : dec('0');
+  return { owed: outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) }).minus(disputed), disputed, held };
+}
+
+/** The STARTED row of a charge of `amount` (what `disputed` left), keyed `key`. */
+function fixedCharge(invoice: any, amount: Decimal, disputed: Decimal, token: string, key: string) {
+  const scale = minorUnits(invoice.currency);
+  return { state: 'STARTED', amount: amount.toFixed(scale), currency: invoice.currency, payment_method_token: token, idempotency_key: key, amount_disputed: disputed.gt(0) ? disputed.toFixed(scale) : null };
+}
+
+/**
+ * Fixes the invoice's due-date autopay charge (what it owes now) in a STARTED attempt 1, committed
+ * before the provider is asked; its number, or null when nothing is owed (NOTHING_OWED) or another
+ * pass got there first. An invoice held for a dispute is charged what its disputes leave, and keeps
+ * the disputed amount (`amount_disputed`): each dispute's release is charged by an attempt of its own.
+ */
+async function startAutopay(em: Em, invoiceId: string, token: string, now: Date): Promise<number | null> {
   const k = sql(em);
   const invoice = await k('invoice').where({ id: invoiceId }).forUpdate().first();
-  const attempt = { invoice_id: invoiceId, attempt: attemptNo, billing_account_id: invoice.billing_account_id, attempted_at: now };
-  // Held for a dispute after it was issued: the undisputed part (the disputed one waits for the decision).
-  const held = invoice.state === 'ON_HOLD' && ['SENT', 'PARTIALLY_PAID'].includes(invoice.held_from);
-  // Held (again) meanwhile, the released attempt waits for the invoice's release: nothing used up.
-  if (attemptNo === RELEASED && invoice.state === 'ON_HOLD') return false;
-  const disputed = held ? dec(String(invoice.amount_disputed ?? '0')) : dec('0');
-  const owed = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) }).minus(disputed);
-  if (owed.lte(0) || !(held || ['SENT', 'PARTIALLY_PAID'].includes(invoice.state))) {
+  const attempt = { invoice_id: invoiceId, attempt: DUE, billing_account_id: invoice.billing_account_id, attempted_at: now };
+  const open = chargeable(invoice);
+  if (!open || open.owed.lte(0)) {
     // Everything still owed is disputed: no attempt is used up, the invoice is charged once released.
-    if (held) return false;
+    if (open?.held) return null;
     await k('autopay_attempt').insert({ ...attempt, state: 'NOTHING_OWED' }).onConflict(['invoice_id', 'attempt']).ignore();
-    return false;
+    return null;
   }
-  const amount = dec(owed).toFixed(minorUnits(invoice.currency));
-  const made = await k('autopay_attempt')
-    .insert({
-      ...attempt,
-      state: 'STARTED',
-      amount,
-      currency: invoice.currency,
-      payment_method_token: token,
-      idempotency_key: autopayKey(invoiceId, attemptNo),
-      amount_disputed: disputed.gt(0) ? disputed.toFixed(minorUnits(invoice.currency)) : null,
-    })
-    .onConflict(['invoice_id', 'attempt'])
-    .ignore()
-    .returning('invoice_id');
-  return made.length > 0;
+  const made = await k('autopay_attempt').insert({ ...attempt, ...fixedCharge(invoice, open.owed, open.disputed, token, dueKey(invoiceId)) }).onConflict(['invoice_id', 'attempt']).ignore().returning('invoice_id');
+  return made.length > 0 ? DUE : null;
+}
+
+/**
+ * The attempt for dispute `disputeId`'s release from the invoice (closed after the due-date attempt
+ * charged what the disputes left): what is due now, owed less what the other disputes still hold,
+ * charged once. Under the invoice's lock: null when the release has its attempt already or another
+ * attempt of the invoice is STARTED (finished first, by a later pass: this charge is fixed against what
+ * it leaves, so two releases never both charge the same money); nothing due, recorded NOTHING_OWED.
+ * Otherwise, without `token` (undefined) 'DUE' and nothing written; with no token (null) NO_TOKEN
+ * (dunning takes over); with one, the STARTED charge (`autopay:<invoiceId>:released:<disputeId>`) and
+ * its attempt's number, the invoice's next.
+ */
+async function startRelease(em: Em, invoiceId: string, disputeId: string, now: Date, token?: string | null): Promise<number | 'DUE' | null> {
+  const k = sql(em);
+  const invoice = await k('invoice').where({ id: invoiceId }).forUpdate().first();
+  const mine = await k('autopay_attempt').where({ invoice_id: invoiceId }).andWhere((q) => q.where({ dispute_id: disputeId }).orWhere({ state: 'STARTED' })).first('attempt');
+  if (mine) return null;
+  const [{ last }] = await rows<{ last: number }>(em, 'select coalesce(max(attempt), 0) as last from autopay_attempt where invoice_id = ?', [invoiceId]);
+  const attempt = { invoice_id: invoiceId, attempt: Number(last) + 1, dispute_id: disputeId, billing_account_id: invoice.billing_account_id, attempted_at: now };
+  const open = invoice.voided_at ? null : chargeable(invoice);
+  let row: Record<string, unknown>;
+  if (!open || open.owed.lte(0)) row = { ...attempt, state: 'NOTHING_OWED' };
+  else if (token === undefined) return 'DUE';
+  else if (token === null) row = { ...attempt, state: 'NO_TOKEN' };
+  else row = { ...attempt, ...fixedCharge(invoice, open.owed, open.disputed, token, releaseKey(invoiceId, disputeId)) };
+  await k('autopay_attempt').insert(row);
+  return row.state === 'STARTED' ? attempt.attempt : null;
 }
 
 /**
@@ -270,7 +315,7 @@ async function startAutopay(em: Em, invoiceId: string, attemptNo: Attempt, token
  * answers a capture it made already) and records the payment; what the invoice no longer owes of it
  * is kept as account credit. False when the attempt is no longer STARTED (another pass finished it).
  */
-async function finishAutopay(em: Em, invoiceId: string, attemptNo: Attempt, provider: PaymentProvider, now: Date): Promise<boolean> {
+async function finishAutopay(em: Em, invoiceId: string, attemptNo: number, provider: PaymentProvider, now: Date): Promise<boolean> {
   // The credit lock before the attempt's and the invoice's rows, as recordPayment takes it for an overpayment.
   await lockCreditOfInvoice(em, invoiceId);
   const k = sql(em);

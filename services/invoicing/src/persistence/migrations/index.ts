@@ -25,6 +25,7 @@ import { Migration20270101000000_unapplied_payment_parts } from './Migration2027
 import { Migration20270102000000_one_off_charge_waived } from './Migration20270102000000_one_off_charge_waived';
 import { Migration20270110000000_one_off_charge_waiver } from './Migration20270110000000_one_off_charge_waiver';
 import { Migration20270111000000_autopay_released_attempt } from './Migration20270111000000_autopay_released_attempt';
+import { Migration20270112000000_autopay_release_per_dispute } from './Migration20270112000000_autopay_release_per_dispute';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -54,4 +55,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270102000000_one_off_charge_waived', class: Migration20270102000000_one_off_charge_waived },
   { name: 'Migration20270110000000_one_off_charge_waiver', class: Migration20270110000000_one_off_charge_waiver },
   { name: 'Migration20270111000000_autopay_released_attempt', class: Migration20270111000000_autopay_released_attempt },
+  { name: 'Migration20270112000000_autopay_release_per_dispute', class: Migration20270112000000_autopay_release_per_dispute },
 ];
