@@ -4,30 +4,22 @@
  * (services/cli/bin/ledgerline.mjs), DATABASE_URL and WALLETS_DB_SCHEMA pointing at a wallets
  * service's schema on the real PostgreSQL.
  */
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_DATABASE_URL, type TestService } from '@ledgerline/platform';
 import { dbOf, openPrepaid, startWallets } from '../../wallets/test/support';
 import { LEDGER_CHECKS } from '../../wallets/src/persistence/invariants';
+import { runCli, type CliRun } from './cli-process';
 
-const root = path.resolve(import.meta.dirname, '..', '..', '..');
 let svc: TestService;
+/** The run without DATABASE_URL needs no database: it goes while the wallets service starts. */
+let withoutDatabaseUrl: Promise<CliRun>;
 beforeAll(async () => {
+  withoutDatabaseUrl = cli({ DATABASE_URL: '' }, 'ledger', 'check');
   ({ svc } = await startWallets());
 });
 afterAll(async () => svc?.close());
 
-function cli(env: Record<string, string>, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(root, 'services/cli/bin/ledgerline.mjs'), ...args], { cwd: root, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const cli = (env: Record<string, string>, ...args: string[]) => runCli(args, { ...process.env, ...env });
 
 describe('ledgerline ledger check', () => {
   it('reports every invariant holding (exit 0), then names the account whose balance is not the sum of its entries (exit 1)', async () => {
@@ -50,7 +42,7 @@ describe('ledgerline ledger check', () => {
   });
 
   it('without DATABASE_URL it says what is missing (exit 1)', async () => {
-    const r = await cli({ DATABASE_URL: '' }, 'ledger', 'check');
+    const r = await withoutDatabaseUrl;
     expect(r.stderr).toContain('DATABASE_URL is not set');
     expect(r.status).toBe(1);
   });

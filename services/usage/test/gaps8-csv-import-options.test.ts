@@ -8,31 +8,29 @@
  * values itself (`batchSize`, `maxBatches`).
  *
  * The CLI runs as users run it (services/cli/bin/ledgerline.mjs); the usage URL points at a local
- * listener that only counts requests.
+ * listener that only counts requests, by URL path: each run has its own, so the runs (seconds each,
+ * most of it tsx starting) go side by side (services/cli/test/cli-process.ts) and each counts its own.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importUsageCsv } from '../src/cli/import-csv';
+import { runCli, type CliRun } from '../../cli/test/cli-process';
 
-const root = path.resolve(import.meta.dirname, '..', '..', '..');
 let server: http.Server;
-let url: string;
-let requests = 0;
+let base: string;
+/** Requests received, by URL path (one path per run). */
+const requests = new Map<string, number>();
 let dir: string;
 
-function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(root, 'services/cli/bin/ledgerline.mjs'), ...args], { cwd: root, env: { ...process.env, USAGE_URL: url } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+/** `ledgerline usage import <file> --url <its own path> --batch-size <value>`, and the requests it sent. */
+async function importRun(name: string, value: string): Promise<CliRun & { file: string; sent: number }> {
+  const file = csvFile(`${name}.csv`, 3);
+  const url = `${base}/graphql/${name}`;
+  const r = await runCli(['usage', 'import', file, '--url', url, '--batch-size', value], { ...process.env, USAGE_URL: url });
+  return { ...r, file, sent: requests.get(`/graphql/${name}`) ?? 0 };
 }
 
 function csvFile(name: string, rows: number): string {
@@ -46,7 +44,7 @@ function csvFile(name: string, rows: number): string {
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gaps8-csv-'));
   server = http.createServer((req, res) => {
-    requests++;
+    requests.set(req.url ?? '', (requests.get(req.url ?? '') ?? 0) + 1);
     req.resume();
     req.on('end', () => {
       res.writeHead(503, { 'content-type': 'application/json' });
@@ -54,7 +52,7 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as { port: number }).port}/graphql`;
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 });
 
 afterAll(async () => {
@@ -62,24 +60,27 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+const INVALID = ['abc', '0', '-5', '1.5', '1001', '10abc', ' '];
+let runs: Promise<Awaited<ReturnType<typeof importRun>>>[];
+
 describe('ledgerline usage import: numeric options', () => {
-  it.each(['abc', '0', '-5', '1.5', '1001', '10abc', ' '])('--batch-size %j stops before anything is sent, naming the option', async (value) => {
-    const file = csvFile(`bad-${encodeURIComponent(value)}.csv`, 3);
-    const before = requests;
-    const r = await cli('usage', 'import', file, '--url', url, '--batch-size', value);
+  beforeAll(() => {
+    runs = [...INVALID.map((value) => importRun(`bad-${encodeURIComponent(value)}`, value)), importRun('good', '2')];
+  });
+
+  it.each(INVALID.map((value, i) => [value, i] as const))('--batch-size %j stops before anything is sent, naming the option', async (_value, i) => {
+    const r = await runs[i]!;
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('--batch-size');
     expect(r.stderr).toMatch(/whole number from 1 to 1000/);
-    expect(requests).toBe(before);
-    expect(fs.existsSync(`${file}.checkpoint`) || fs.readdirSync(dir).some((f) => f.startsWith(path.basename(file)) && f !== path.basename(file))).toBe(false);
+    expect(r.sent).toBe(0);
+    expect(fs.existsSync(`${r.file}.checkpoint`) || fs.readdirSync(dir).some((f) => f.startsWith(path.basename(r.file)) && f !== path.basename(r.file))).toBe(false);
   }, 60_000);
 
   it('a valid --batch-size is taken (the listener sees the import try to send)', async () => {
-    const file = csvFile('good.csv', 3);
-    const before = requests;
-    const r = await cli('usage', 'import', file, '--url', url, '--batch-size', '2');
+    const r = await runs[INVALID.length]!;
     expect(r.status).not.toBe(0); // the listener is no usage service
-    expect(requests).toBeGreaterThan(before);
+    expect(r.sent).toBeGreaterThan(0);
     expect(r.stderr).not.toContain('--batch-size');
   }, 60_000);
 

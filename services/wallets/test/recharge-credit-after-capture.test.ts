@@ -3,7 +3,7 @@
 // Once the card is charged, rechargeWorkflow retries the credit (idempotent by key,
 // `recharge-<id>:creditWallet`) until wallets gives a definite answer: a credit that committed but
 // whose answers were lost (wallets slow or restarting right after its commit: a timeout, a 502
-// from a proxy, a pod killed between its commit and its reply; here for 20 s, longer than the 5
+// from a proxy, a pod killed between its commit and its reply; here for its first 5 tries, all the
 // tries the workflow used to make before it refunded) is replayed by a later try and the
 // recharge COMPLETES; it is never refunded while the money stays on the wallet. Only a coded
 // refusal from wallets ends the retries, and even then the workflow first closes the credit's key
@@ -13,12 +13,17 @@
 //
 // Real Temporal dev server, the real workflow, the sandbox provider and the wallets GraphQL as the
 // worker's wallet, as in recharge-workflow.test.ts; only the wallet client loses its answers or
-// refuses.
+// refuses. A lost answer asks Temporal for the next try after 100 ms (the failure's nextRetryDelay;
+// the dev server makes it about a second) instead of the credit's real back-off (1, 2, 4, 8, then
+// 16 s: 31 s to the 6th try): only the wait between tries changes; the workflow's retry policy still
+// decides whether there is another try (a policy with maximumAttempts still stops at that many tries
+// with nextRetryDelay set: checked on the dev server with authorizePayment, maximumAttempts 5).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { Decimal } from '@ledgerline/contracts';
 import { DEV_INTERNAL_SECRET, SYSTEM_CALLER, callerHeaders, type TestService } from '@ledgerline/platform';
@@ -40,10 +45,14 @@ let svc: TestService;
 let worker: Awaited<ReturnType<typeof createWorker>>;
 let running: Promise<void>;
 const payments = new SandboxPaymentProvider();
-/** Accounts whose credits commit in wallets but whose answers are lost for LOSS_MS from the first call (wallets restarting). */
+/** Accounts whose credits commit in wallets but whose answers are lost for the first LOST_ANSWERS calls (wallets restarting). */
 const answerLostFor = new Set<string>();
-const lostUntil = new Map<string, number>();
-const LOSS_MS = 20_000;
+const LOST_ANSWERS = 5;
+/**
+ * A lost answer, as the activity would see it (a plain, retryable failure of type Error), retried
+ * after 100 ms instead of the retry policy's back-off (see the top of the file).
+ */
+const answerLost = () => ApplicationFailure.create({ message: `${svc.url}: the answer to topupBalance was lost`, type: 'Error', nextRetryDelay: '100 ms' });
 /** Accounts whose first credit commits and loses its answer, and whose later tries wallets refuses. */
 const committedThenRefused = new Set<string>();
 /** Accounts whose every credit wallets refuses (nothing committed). */
@@ -66,12 +75,9 @@ beforeAll(async () => {
         throw new DomainError('WALLET_CLOSED', 'test: this wallet refuses credits');
       }
       const credited = await graphqlWallets.creditWallet(req, opts);
-      if (committedThenRefused.has(req.billingAccountId)) throw new Error(`${svc.url}: the answer to topupBalance was lost`);
-      // wallets committed the credit; for LOSS_MS its answers are lost on the way back (timeout, 502, restart).
-      if (answerLostFor.has(req.billingAccountId)) {
-        if (!lostUntil.has(req.billingAccountId)) lostUntil.set(req.billingAccountId, Date.now() + LOSS_MS);
-        if (Date.now() < lostUntil.get(req.billingAccountId)!) throw new Error(`${svc.url}: the answer to topupBalance was lost`);
-      }
+      if (committedThenRefused.has(req.billingAccountId)) throw answerLost();
+      // wallets committed the credit; for the first LOST_ANSWERS calls its answers are lost on the way back (timeout, 502, restart).
+      if (answerLostFor.has(req.billingAccountId) && call <= LOST_ANSWERS) throw answerLost();
       return credited;
     },
     closeCreditKey: (req, opts) => graphqlWallets.closeCreditKey(req, opts),
@@ -135,9 +141,9 @@ describe('card recharge: the wallet credit after the capture', () => {
     // What the card paid is what the wallet got: 20/20 (COMPLETED) or 0/0 (refunded and not credited).
     expect(summary.paidByCard, JSON.stringify(summary)).toBe(summary.creditedOnWallet);
     if (summary.status === 'REFUNDED') expect(summary.creditedOnWallet, JSON.stringify(summary)).toBe('0.00');
-    // Wallets answered in the end (its answers were lost for 20 s): the credit was retried until then, and stands.
+    // Wallets answered in the end (its first 5 answers were lost): the credit was retried until then, and stands.
     expect(summary, JSON.stringify(summary)).toMatchObject({ status: 'COMPLETED', paidByCard: '20.00', creditedOnWallet: '20.00' });
-    expect(summary.creditAttempts).toBeGreaterThan(5);
+    expect(summary.creditAttempts).toBeGreaterThan(LOST_ANSWERS);
   }, 180_000);
 
   it('an earlier try committed, the next one is refused: the closed key answers that credit, the recharge stands and nothing is refunded', async () => {

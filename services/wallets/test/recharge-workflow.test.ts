@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NativeConnection } from '@temporalio/worker';
-import { EVENTS } from '@ledgerline/contracts';
+import { BILLING_STREAM, EVENTS } from '@ledgerline/contracts';
 import { DEV_INTERNAL_SECRET, SYSTEM_CALLER, callerHeaders, type TestService } from '@ledgerline/platform';
 import { APPLY, balanceOf, charge, dbOf, expectInvariants, gql, openPrepaid, startWallets, uniq } from './support';
 import { depsOf } from '../src/deps';
@@ -92,6 +92,27 @@ const settled = (id: string) => eventually(async () => {
 }, `recharge ${id} to finish`);
 const opsFor = (op: 'authorize' | 'capture' | 'void' | 'refund', workflowId: string) => payments.effective(op).filter((o) => o.idempotencyKey.startsWith(`${workflowId}:`));
 
+/** This service's auto top-up consumer (wallets-<name>-<schema>, consumers.ts). */
+const autoTopupConsumer = () => svc.runtime.messaging.jsm.consumers.info(BILLING_STREAM.name, `wallets-autotopup-${svc.schema.replace(/[^a-zA-Z0-9_-]/g, '_')}`);
+
+/**
+ * Waits until nothing more is on its way to the wallet's auto top-ups: every event wallets wrote is
+ * published, the auto top-up consumer has handled every message it was given (a request's recharge
+ * is started before the message is acknowledged), and no recharge of the wallet is still running.
+ * Then a second recharge or credit that was going to happen has happened (instead of hoping a fixed
+ * sleep was long enough).
+ */
+async function autoTopupsSettled(walletId: string): Promise<void> {
+  await eventually(async () => {
+    const [{ unpublished }] = await dbOf(svc).query<{ unpublished: number }>(`select count(*)::int as unpublished from outbox where published_at is null and failed_at is null`);
+    if (unpublished > 0) return false;
+    const consumer = await autoTopupConsumer();
+    if (consumer.num_pending > 0 || consumer.num_ack_pending > 0) return false;
+    const [{ open }] = await dbOf(svc).query<{ open: number }>(`select count(*)::int as open from recharge where wallet_id = $1 and status in ('STARTING', 'STARTED')`, [walletId]);
+    return open === 0;
+  }, `the auto top-ups of wallet ${walletId} to settle`);
+}
+
 describe('card recharge: the recharge row follows the workflow', () => {
   it('approved: COMPLETED, the wallet credited once; the same key again is the same recharge', async () => {
     const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '1.00' });
@@ -172,8 +193,10 @@ describe('auto top-up', () => {
 
     // The same event delivered again (a new message id): no second recharge, no second credit.
     const [outbox] = await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1 and payload like $2`, [EVENTS.autoTopupRequested.subject, `%${request.id}%`]);
-    await svc.runtime.messaging.js.publish(EVENTS.autoTopupRequested.subject, outbox!.payload, { msgID: `${request.id}-again` });
-    await new Promise((r) => setTimeout(r, 2000));
+    const again = await svc.runtime.messaging.js.publish(EVENTS.autoTopupRequested.subject, outbox!.payload, { msgID: `${request.id}-again` });
+    // Handled (and acknowledged) by the auto top-up consumer, and whatever it started has settled.
+    await eventually(async () => (await autoTopupConsumer()).ack_floor.stream_seq >= again.seq, 'the event delivered again to be handled');
+    await autoTopupsSettled(walletId);
     expect(await dbOf(svc).query(`select id from recharge where wallet_id = $1`, [walletId])).toHaveLength(1);
     expect(await balanceOf(svc, walletId)).toBe('24');
 
@@ -184,7 +207,7 @@ describe('auto top-up', () => {
       return rows.length === 2 ? rows : null;
     }, 'the second request');
     expect(limited.map((r) => r.status).sort()).toEqual(['COMPLETED', 'LIMIT_REACHED']);
-    await new Promise((r) => setTimeout(r, 1000));
+    await autoTopupsSettled(walletId);
     expect(await dbOf(svc).query(`select id from recharge where wallet_id = $1`, [walletId])).toHaveLength(1);
     expect(await balanceOf(svc, walletId)).toBe('4');
   }, 90_000);
@@ -200,7 +223,7 @@ describe('auto top-up', () => {
     await eventually(async () => (await statuses()).filter((s) => s === 'COMPLETED').length === 3, 'three completed auto top-ups', 30_000).catch(async (error: Error) => {
       throw new Error(`${error.message}: requests ${JSON.stringify(await statuses())}, balance ${await balanceOf(svc, walletId)}`);
     });
-    await new Promise((r) => setTimeout(r, 1000));
+    await autoTopupsSettled(walletId);
     expect(await statuses()).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED']);
     expect(await balanceOf(svc, walletId)).toBe('34');
     expect(await dbOf(svc).query(`select id from recharge where wallet_id = $1 and status = 'COMPLETED'`, [walletId])).toHaveLength(3);
