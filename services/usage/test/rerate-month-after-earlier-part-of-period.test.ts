@@ -3,16 +3,17 @@
  * after a catalog correction, against the real wallets service (child process, own schema) on a
  * private nats-server, as rerate-allowance-moves.test.ts runs it.
  *
- * The re-rate replays the allowance period's records from before the month to rebuild the counters
- * (they are not adjusted: their adjustments belong to their own month). Before the fix it replayed
- * them re-priced by the named correction, as if their month had been corrected too, and by the
- * catalog's draw rather than the ledger's: the month's records were adjusted against a bundle the
- * ledger never had. A 200 MB bundle, 100 MB of world roaming on 20 February (49 EUR, not from the
- * bundle), 150 MB at home on 2 March (from the bundle); the correction takes world roaming from the
- * bundle. Re-rating March alone gave 50 MB of the March usage back to the bucket and charged them
- * as overage (0.50): the customer paid 49.50 with 100 MB of the bundle unused. Re-rating February
- * first (its 100 MB find 50 in the bucket: 24.50 for the rest), then March, gave 50 MB back and
- * charged 0.50 again: 25 owed with 50 MB unused.
+ * A 200 MB bundle, 100 MB of world roaming on 20 February (49 EUR, not from the bundle), 150 MB at
+ * home on 2 March (from the bundle); the correction takes world roaming from the bundle. Under the
+ * corrected catalog the allowance period (15 February - 15 March) costs 0.50: February's 100 MB from
+ * the bundle, then March's 150 MB find 100 MB in it and 50 MB are overage at 0.01.
+ *
+ * A re-rate covers the whole allowance periods the month overlaps, so every order of month re-rates
+ * reaches that figure. Before, a re-rate adjusted the month's records only (the allowance period's
+ * records before the month replayed as the ledger held them, those after the month not at all): the
+ * first review (859a9c5) made re-rating March alone adjust nothing (49 owed, 100 MB of the bundle
+ * unused) and February then March, or March then February, both end at 24.50 (February's 100 MB find
+ * 50 in the bucket that March's records had taken first).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
@@ -41,7 +42,7 @@ function small(edit: (rules: Record<string, Rule['event']['params']>) => void = 
 const SMALL = small();
 const SMALL_INTO = small((r) => (r['roaming-world-data']!.allowanceId = 'data'));
 
-const RERATE = `mutation($i: RerateInput!) { rerate(input: $i) { recordsRerated adjustments { chargeId previousPrice newPrice } } }`;
+const RERATE = `mutation($i: RerateInput!) { rerate(input: $i) { from to recordsRerated adjustments { chargeId previousPrice newPrice } } }`;
 
 beforeAll(async () => {
   nats = await startPrivateNats();
@@ -89,9 +90,19 @@ async function use(l: Line): Promise<void> {
   await waitFor(async () => (await db.query(`select count(*)::int as n from ${CHARGED_RECORDS} where line_id = $1 and charge_status = 'PENDING'`, [l.lineId])).rows[0].n === 0, 30_000, 'the charges settled');
 }
 
+// The range each month's re-rate covers: the allowance periods it overlaps (past the month's end, to now at most).
+const RANGE: Record<string, { from: string; to: string }> = {
+  // The line started on 15 February: its first period, 15 February - 15 March, is the only one in February.
+  '2026-02': { from: '2026-02-01T00:00:00.000Z', to: '2026-03-15T10:00:00.000Z' },
+  // 15 February - 15 March and 15 March - 15 April; March has not ended (the clock is on 20 March): to its end.
+  '2026-03': { from: '2026-02-15T10:00:00.000Z', to: '2026-04-01T00:00:00.000Z' },
+};
+
 async function rerate(l: Line, period: string): Promise<[string, string][]> {
   const res = await svc.request(RERATE, { i: { billingAccountId: l.account, period, planVersionId: 'plv_small_into' } });
   expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
+  const range = RANGE[period]!;
+  expect({ from: res.data.rerate.from, to: res.data.rerate.to }).toEqual(range);
   await waitFor(async () => (await db.query(`select count(*)::int as n from rerate_adjustment where billing_account_id = $1 and status = 'PENDING'`, [l.account])).rows[0].n === 0, 30_000, 'the adjustments settled');
   return (res.data.rerate.adjustments as { previousPrice: string; newPrice: string }[]).map((a) => [dec(a.previousPrice).toString(), dec(a.newPrice).toString()]);
 }
@@ -111,43 +122,46 @@ async function sides(l: Line) {
 
 const same = (bucketUsed: string, owes: string) => ({ ledger: { bucketUsed, owes }, usage: { bucketUsed, owes } });
 
+// The corrected catalog's figure for the allowance period: February's roaming from the bundle (49 -> 0), March's
+// 150 MB: 100 from the bundle, 50 overage at 0.01 (0 -> 0.50).
+const WHOLE_PERIOD: [string, string][] = [['49', '0'], ['0', '0.5']];
+
 describe('re-rating a month whose allowance period began the month before, after a correction', () => {
-  it('March alone: February counts as the ledger charged it, so March keeps its bundle (no overage while the bundle holds units)', async () => {
+  it('March alone: the whole allowance period is re-rated, February\'s roaming included (0.50, the bundle used up)', async () => {
     const l = await line('pa', '+4915100008301');
     await use(l);
     expect(await sides(l)).toEqual(same('150', '49'));
-    // Before the fix: [['0', '0.5']] - 50 MB given back to the bucket and charged as overage, February's 49 EUR still owed.
+    // Before (month-only scope): [] - February's 49 EUR stayed, 100 MB of the bundle unused.
+    expect(await rerate(l, '2026-03')).toEqual(WHOLE_PERIOD);
+    expect(await sides(l)).toEqual(same('200', '0.5'));
+    // Again, and the neighbouring month with the same catalog: nothing moves.
     expect(await rerate(l, '2026-03')).toEqual([]);
-    expect(await sides(l)).toEqual(same('150', '49'));
+    expect(await rerate(l, '2026-02')).toEqual([]);
+    expect(await sides(l)).toEqual(same('200', '0.5'));
   });
 
-  it('February, then March: March is re-rated against the bundle as February\'s correction left it', async () => {
+  it('February, then March: February\'s re-rate adjusts the allowance period\'s March records too (the month\'s end)', async () => {
     const l = await line('pb', '+4915100008302');
     await use(l);
-    // February's roaming now draws on the bundle (the re-rating's figure: 0), but the bucket has 50 MB left in it
-    // (March used 150): the ledger draws those, the other 50 MB stay money at 0.49.
-    expect(await rerate(l, '2026-02')).toEqual([['49', '0']]);
-    expect(await sides(l)).toEqual(same('200', '24.5'));
-    // Before the fix: [['0', '0.5']] - the replay counted February's 100 MB as drawn where the ledger drew 50,
-    // so 50 MB of March went back to the bucket (unused) and were charged as overage: 25 owed.
+    // Before: [['49', '0']] - February's 100 MB found 50 in the bucket (March's records had taken it first): 24.50 owed.
+    expect(await rerate(l, '2026-02')).toEqual(WHOLE_PERIOD);
+    expect(await sides(l)).toEqual(same('200', '0.5'));
     expect(await rerate(l, '2026-03')).toEqual([]);
-    expect(await sides(l)).toEqual(same('200', '24.5'));
+    expect(await sides(l)).toEqual(same('200', '0.5'));
     // And again: nothing moves.
     expect(await rerate(l, '2026-03')).toEqual([]);
     expect(await rerate(l, '2026-02')).toEqual([]);
-    expect(await sides(l)).toEqual(same('200', '24.5'));
+    expect(await sides(l)).toEqual(same('200', '0.5'));
   });
 
-  it('March, then February: the same figures as in calendar order (a re-rate of March does not anticipate February\'s)', async () => {
+  it('March, then February: the same figure (the month\'s start)', async () => {
     const l = await line('pc', '+4915100008303');
     await use(l);
+    expect(await rerate(l, '2026-03')).toEqual(WHOLE_PERIOD);
+    // Before: [] then [['49', '0']]: 24.50 owed.
+    expect(await rerate(l, '2026-02')).toEqual([]);
+    expect(await sides(l)).toEqual(same('200', '0.5'));
     expect(await rerate(l, '2026-03')).toEqual([]);
-    expect(await rerate(l, '2026-02')).toEqual([['49', '0']]);
-    // Before the fix March gave 50 MB back and charged 0.50, counting on February's correction to draw them: the
-    // figure of the whole allowance period re-rated at once, but 49.50 owed with 100 MB unused if February was not
-    // re-rated, and 25 with 50 MB unused when it was re-rated first. A period spanning two months re-rated as one: not done.
-    expect(await sides(l)).toEqual(same('200', '24.5'));
-    expect(await rerate(l, '2026-03')).toEqual([]);
-    expect(await sides(l)).toEqual(same('200', '24.5'));
+    expect(await sides(l)).toEqual(same('200', '0.5'));
   });
 });

@@ -1,13 +1,17 @@
 /**
- * Re-rating an account's period (a calendar month) after a catalog correction. Every rated record
- * of the period is rated again, in the order it was first rated (see REPLAY_ORDER), by the plan
- * version in force at its time, or by the corrected version named when that version is of the
- * same plan (the other plans' records keep their own version and are left as they are), with
- * live counters rebuilt from the start of each line's allowance
- * period: the records of that allowance period before the month are replayed too (they only
- * move the counters; their own adjustments belong to the month they are in), as the ledger holds
- * them: priced by the version that priced them (not a correction named now) and drawing on their
- * allowance what the ledger drew for them. Where the money differs from what was charged, a delta
+ * Re-rating an account's period (a calendar month) after a catalog correction. A catalog correction
+ * applies to whole allowance periods (ADR 0011: a bundle renewing on the 15th), so the re-rate covers
+ * the allowance periods the month overlaps - of the account's lines, their shared pools and add-on
+ * purchases -: from the earliest start of those running at the month's start to the latest end of
+ * those running at its end (not past now; `from`/`to` in the result). Every rated record of the month,
+ * and every record of that range whose allowance periods all overlap the month, is rated again, in
+ * the order it was first rated (see REPLAY_ORDER), by the plan version in force at its time, or by the
+ * corrected version named when that version is of the same plan (the other plans' records keep their
+ * own version and are left as they are), with live counters rebuilt from the start of the range. The
+ * range's other records (a line's allowance period that began before `from`, or does not reach into
+ * the month) are replayed only to move the counters, as the ledger holds them: priced by the version
+ * that priced them (not a correction named now) and drawing on their allowance what the ledger drew
+ * for them. Where the money differs from what was charged, a delta
  * ChargeRequest goes to the ledger with a new deterministic chargeId (record id + rating version):
  * an adjustment, never a second charge. Running it again with the same catalog changes nothing.
  * Where the record draws on its allowance otherwise than the ledger drew for it (a correction moves
@@ -152,31 +156,30 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
   const p = monthPeriod(c.period, now, 'input.period');
   if (!c.billingAccountId) throw badInput('input.billingAccountId', 'billingAccountId is required');
   return usage.pipeline.exclusive(async () => {
+    // The range re-rated: the whole allowance periods the month overlaps (see `inScope` below).
     const from = await countingFrom(usage, c.billingAccountId, p.start);
+    const to = await countingTo(usage, c.billingAccountId, p.end, now);
+    const range = `${p.period} (${from.toISOString()} - ${to.toISOString()}, the allowance periods it overlaps)`;
     const { rows } = await usage.sql.query<Row>(
       `select usage_record.*, ${RATED_FOR_LEDGER_AT} as rated_for_ledger_at, ${SETTLED_COLUMNS}
          from usage_record left join charge_outcome o on o.usage_record_id = usage_record.id
         where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status in ('RATED', 'RERATED', 'BILLED') order by ${REPLAY_ORDER}`,
-      [c.billingAccountId, from, p.end],
+      [c.billingAccountId, from, to],
     );
     for (const r of rows) withOutcome(r);
     withinTiesAsDrawn(rows);
-    const unsettled = rows.filter((r) => r.charge_status === 'PENDING' && new Date(r.occurred_at) >= p.start).length;
-    if (unsettled > 0) {
-      throw conflict('RERATE_CHARGES_PENDING', `${unsettled} usage records of ${p.period} still wait for wallets to settle their charges; re-rate once they are settled`, { field: 'input.period' });
-    }
     // An earlier re-rate's adjustments not answered yet: what the ledger holds for their records is not known.
     const pendingAdjustments = (await usage.sql.query<{ n: number }>(
       `select count(*)::int as n from rerate_adjustment where billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status = 'PENDING'`,
-      [c.billingAccountId, p.start, p.end],
+      [c.billingAccountId, from, to],
     )).rows[0]?.n ?? 0;
     if (pendingAdjustments > 0) {
-      throw conflict('RERATE_ADJUSTMENTS_PENDING', `${pendingAdjustments} re-rate adjustments of ${p.period} still wait for wallets to settle them; re-rate once they are settled`, { field: 'input.period' });
+      throw conflict('RERATE_ADJUSTMENTS_PENDING', `${pendingAdjustments} re-rate adjustments of ${range} still wait for wallets to settle them; re-rate once they are settled`, { field: 'input.period' });
     }
-    // Invoices that already billed (part of) the period: a delta of an event they billed adjusts them.
+    // Invoices that already billed (part of) the range: a delta of an event they billed adjusts them (goes on the next invoice).
     const billed = (await usage.sql.query<{ invoice_id: string; period_start: Date; period_end: Date }>(
       'select invoice_id, period_start, period_end from billed_period where billing_account_id = $1 and period_start < $3 and period_end > $2',
-      [c.billingAccountId, p.start, p.end],
+      [c.billingAccountId, from, to],
     )).rows;
     const invoiceOf = (at: Date) => billed.find((b) => at >= new Date(b.period_start) && at < new Date(b.period_end))?.invoice_id ?? null;
     // Per line and allowance period; the account's shared pools per plan version and pool period, as
@@ -194,7 +197,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       }
       return made;
     };
-    const carried = await rolloversOf(usage, c.billingAccountId, rows, from, p.end);
+    const carried = await rolloversOf(usage, c.billingAccountId, rows, from, to);
     const seedRollover = (owner: string, period: AllowancePeriod | undefined) => (made: LineCounters) => {
       for (const x of carried) if (period && x.owner === owner && x.period_start >= period.start && x.period_start < period.end) bucketOf(made, x.allowance_id).rollover = dec(x.quantity);
     };
@@ -245,19 +248,35 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       // The request is kept with the adjustment: the charge sweeper re-sends it while no ChargeResult settles it.
       pending.push([chargeId, r.id, c.billingAccountId, occurredAt, version2, oldSpend, delta.toString(), result.currency, now, request.payload]);
     };
+    // Records of the re-rate whose charges wallets has not settled yet (refused below: the delta's base would be a guess).
+    let unsettled = 0;
     for (const r of rows) {
       if (typeof r.rating === 'string') r.rating = JSON.parse(r.rating);
       const line = await usage.directory.load(r.line_id);
       const inForce = line ? versionAt(line, new Date(r.occurred_at)) : undefined;
       if (!line || !inForce) continue;
       const inForcePlan = await usage.plans.get(inForce.planVersionId);
-      // Before the month: replayed for the counters only (its adjustments belong to its own month), so as the ledger
-      // holds it: priced by the version that priced it, not by the correction named now. Re-priced by it, it drew on
-      // the bundle in the replay where the ledger had charged it as money, and the month's records were adjusted
-      // against a bundle the ledger does not have (overage charged for units the bucket still held).
-      const beforeMonth = new Date(r.occurred_at) < p.start;
+      const occurredAt = new Date(r.occurred_at);
+      const feePeriod = inForcePlan.ok ? feePeriodOf(inForcePlan.rater) : undefined;
+      const linePeriod = linePeriodAt(line, inForce, feePeriod, occurredAt);
+      const sharesPool = inForcePlan.ok && sharedAllowancesOf(inForcePlan.rater, usage.plans.knownOffers()).size > 0;
+      const inForcePool = sharesPool ? poolPeriodAt(await usage.directory.poolMembers(inForce.billingAccountId, inForce.planVersionId), feePeriod, occurredAt) : undefined;
+      // Add-on allowances per purchase in force at the event, over the purchase's own validity, as the
+      // live pipeline counts them (a pass bought twice in a period is two buckets; one bought before a
+      // renewal keeps what it used before it). The purchases are the subscription's, as wallets granted them.
+      const purchases = inForce.addOns.length > 0 && inForcePlan.ok ? addOnPurchasesAt(r.line_id, inForce.addOns, occurredAt, addOnAllowancesOf(inForcePlan.rater, usage.plans.knownOffers())) : undefined;
+      // Adjusted by this re-rate: the month's records, and the records before or after it whose allowance periods
+      // (the line's, the pool's, the add-on purchases' in force) all overlap the month and began within the replay,
+      // so their counters are whole. A re-rate of the month alone adjusted against a bundle the other months' records
+      // of the period still held as the ledger had them (re-rating February then March, or March then February, both
+      // left a catalog correction half applied to a period from the 15th), however it replayed them.
+      // Any other record is replayed for the counters only (its adjustments belong to its own periods), as the ledger
+      // holds it: priced by the version that priced it, not by the correction named now, drawing what the ledger drew.
+      const inMonth = occurredAt >= p.start && occurredAt < p.end;
+      const inScope = inMonth || [linePeriod, inForcePool, ...(purchases?.values() ?? [])].every((x) => !x || (x.start >= from && x.start < p.end && x.end > p.start));
+      if (inScope && r.charge_status === 'PENDING') unsettled++;
       // A version's plan is the code of its catalog document (the subscription's planCode may name the plan otherwise).
-      const correcting = !beforeMonth && corrected?.ok === true && inForcePlan.ok && inForcePlan.rater.compiled.code === corrected.rater.compiled.code;
+      const correcting = inScope && corrected?.ok === true && inForcePlan.ok && inForcePlan.rater.compiled.code === corrected.rater.compiled.code;
       // Not named now: the correction an earlier re-rate priced the record by stays in force (a plain
       // re-rate would charge the uncorrected price back), as long as the subscription's version is the one it corrected.
       const kept = correcting ? undefined : correctionOf(r, inForce.planVersionId);
@@ -267,9 +286,6 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       const version: SubscriptionVersion = pricedBy === inForce.planVersionId ? inForce : { ...inForce, planVersionId: pricedBy };
       const plan = correcting ? corrected! : keptPlan ?? inForcePlan;
       if (!plan.ok) throw badInput('input.planVersionId', plan.reason, plan.code);
-      const occurredAt = new Date(r.occurred_at);
-      const feePeriod = inForcePlan.ok ? feePeriodOf(inForcePlan.rater) : undefined;
-      const linePeriod = linePeriodAt(line, inForce, feePeriod, occurredAt);
       const lineCounters = countersOf(counters, `${r.line_id}|${linePeriod.period}`, seedRollover(lineRolloverOwner(r.line_id), linePeriod));
       const u = {
         source: r.source, eventId: r.event_id, lineId: r.line_id, usageType: r.usage_type, direction: r.direction, quantity: dec(r.quantity).toString(), unit: r.unit, occurredAt: new Date(r.occurred_at),
@@ -277,13 +293,9 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
         ...(r.called_number ? { calledNumber: r.called_number } : {}), ...(r.roaming_country ? { roamingCountry: r.roaming_country } : {}), ...(r.visited_mcc ? { visitedMcc: r.visited_mcc } : {}),
       };
       const shared = sharedAllowancesOf(plan.rater, usage.plans.knownOffers());
-      const poolPeriod = shared.size > 0 ? poolPeriodAt(await usage.directory.poolMembers(inForce.billingAccountId, inForce.planVersionId), feePeriod, occurredAt) : undefined;
+      const poolPeriod = shared.size === 0 ? undefined : sharesPool ? inForcePool : poolPeriodAt(await usage.directory.poolMembers(inForce.billingAccountId, inForce.planVersionId), feePeriod, occurredAt);
       // The pool of the subscription's plan version (wallets granted it), also when a corrected version is named.
       const pool = countersOf(pools, `${inForce.planVersionId}|${poolPeriod?.period ?? ''}`, seedRollover(poolRolloverOwner(inForce.billingAccountId, inForce.planVersionId), poolPeriod));
-      // Add-on allowances per purchase in force at the event, over the purchase's own validity, as the
-      // live pipeline counts them (a pass bought twice in a period is two buckets; one bought before a
-      // renewal keeps what it used before it). The purchases are the subscription's, as wallets granted them.
-      const purchases = inForce.addOns.length > 0 && inForcePlan.ok ? addOnPurchasesAt(r.line_id, inForce.addOns, occurredAt, addOnAllowancesOf(inForcePlan.rater, usage.plans.knownOffers())) : undefined;
       const addOns = purchases ? new Map([...purchases.values()].map((b) => [b.allowanceId, countersOf(purchaseCounters, b.key)])) : undefined;
       const { result, rater } = await usage.pipeline.rateWith(plan.rater, u, r.id, line, version, lineCounters, shared.size > 0 ? pool : undefined, addOns);
       let newSpend = '0';
@@ -305,16 +317,16 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
           const byType = bucketOf(lineCounters, typeBucket(r.usage_type));
           byType.used = byType.used.plus(dec(result.chargedUnits).minus(granted));
         }
-        // Before the month: the allowance counts what the ledger drew for the record (its settled units), which the
-        // replay's draw may not be: a record its own month's re-rate left short (the bucket held fewer units by then).
-        if (beforeMonth && result.allowanceId !== undefined && r.allowance_id === result.allowanceId && r.units_from_allowances !== null && r.charge_status !== 'PENDING') {
+        // Not adjusted here: the allowance counts what the ledger drew for the record (its settled units), which the
+        // replay's draw may not be: a record its own re-rate left short (the bucket held fewer units by then).
+        if (!inScope && result.allowanceId !== undefined && r.allowance_id === result.allowanceId && r.units_from_allowances !== null && r.charge_status !== 'PENDING') {
           addUsed(bucketOf(fromPool ? pool : purchase ? addOns!.get(purchase.allowanceId)! : lineCounters, result.allowanceId), dec(r.units_from_allowances).minus(applied.fromAllowance));
         }
         newSpend = applied.spend;
         fromAllowance = applied.fromAllowance;
       }
-      // Before the month: replayed only so the month's first records see what the allowance period had used.
-      if (beforeMonth) continue;
+      // Not adjusted here: replayed only so the records adjusted see what their allowance periods had used.
+      if (!inScope) continue;
       // Another plan's record in a re-rate correcting one plan: replayed for the counters only, left as it is.
       if (corrected && !correcting) continue;
       // Refused by the ledger (no balance, over the credit limit): nothing was charged, nothing to adjust.
@@ -342,6 +354,9 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       const moves = result.decision === 'RATED' ? allowanceMovesOf(r, result.allowanceId, dec(fromAllowance), result.unit ?? r.unit, uncovered) : [];
       for (const m of moves) freed.set(bucket(m.allowanceId), (freed.get(bucket(m.allowanceId)) ?? dec('0')).minus(m.units));
       adjust(rerated, moves, newSpend, null);
+    }
+    if (unsettled > 0) {
+      throw conflict('RERATE_CHARGES_PENDING', `${unsettled} usage records of ${range} still wait for wallets to settle their charges; re-rate once they are settled`, { field: 'input.period' });
     }
     // A record the ledger left short keeps what it drew: the units its bucket did not hold stay money, at the
     // re-rating's price (a same-catalog re-rate finds the ledger's figures and adjusts nothing; a top-up since is not
@@ -377,14 +392,10 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       await insertOutbox(db, outbox);
     });
     usage.pipeline.dropCounters();
-    return { billingAccountId: c.billingAccountId, period: p.period, recordsRerated: updates.length, adjustments };
+    return { billingAccountId: c.billingAccountId, period: p.period, from, to, recordsRerated: updates.length, adjustments };
   });
 }
 
-/**
- * Where the replay starts: the earliest start of the allowance periods (of the account's lines and
- * shared pools) and of the add-on purchases running at the month's start.
- */
 /** What wallets rolled over into the periods replayed (from `from`): of the account's lines, and of its pools of the records' plan versions. */
 async function rolloversOf(usage: UsageRuntime, billingAccountId: string, rows: { line_id: string; plan_version_id: string | null }[], from: Date, end: Date) {
   const owners = new Set<string>();
@@ -400,22 +411,46 @@ async function rolloversOf(usage: UsageRuntime, billingAccountId: string, rows: 
   return carried;
 }
 
+/**
+ * Where the re-rate starts: the earliest start of the allowance periods (of the account's lines and
+ * shared pools) and of the add-on purchases running at the month's start.
+ */
 async function countingFrom(usage: UsageRuntime, billingAccountId: string, monthStart: Date): Promise<Date> {
   let from = monthStart;
+  for (const x of await allowancePeriodsAt(usage, billingAccountId, monthStart)) if (x.start < from) from = x.start;
+  return from;
+}
+
+/**
+ * Where the re-rate ends: the latest end of the allowance periods (of the account's lines and shared
+ * pools) and of the add-on purchases running when the month ends (at its last instant), not past
+ * `now` (a period running now has no records after it yet); the month's end at least.
+ */
+async function countingTo(usage: UsageRuntime, billingAccountId: string, monthEnd: Date, now: Date): Promise<Date> {
+  let to = monthEnd;
+  for (const x of await allowancePeriodsAt(usage, billingAccountId, new Date(monthEnd.getTime() - 1))) if (x.end > to) to = x.end;
+  return to > monthEnd && to > now ? new Date(Math.max(now.getTime(), monthEnd.getTime())) : to;
+}
+
+/** The allowance periods of the account's lines, of their shared pools and add-on purchases running at `at`. */
+async function allowancePeriodsAt(usage: UsageRuntime, billingAccountId: string, at: Date): Promise<{ start: Date; end: Date }[]> {
+  const out: { start: Date; end: Date }[] = [];
   const { rows } = await usage.sql.query<{ line_id: string }>(`select line_id from ${ACCOUNT_LINES} as a(line_id) where line_id is not null`, [billingAccountId]);
   await usage.directory.prefetch(rows.map((r) => r.line_id), []);
   for (const { line_id } of rows) {
     const line = await usage.directory.load(line_id);
-    const version = line ? versionAt(line, monthStart) : undefined;
+    const version = line ? versionAt(line, at) : undefined;
     if (!line || !version) continue;
     const plan = await usage.plans.get(version.planVersionId);
     const feePeriod = plan.ok ? feePeriodOf(plan.rater) : undefined;
-    const start = linePeriodAt(line, version, feePeriod, monthStart).start;
-    const pool = poolPeriodAt(await usage.directory.poolMembers(version.billingAccountId, version.planVersionId), feePeriod, monthStart);
-    const purchases = version.addOns.length > 0 && plan.ok ? addOnPurchasesAt(line_id, version.addOns, monthStart, addOnAllowancesOf(plan.rater, usage.plans.knownOffers())) : undefined;
-    for (const s of [start, pool?.start, ...[...(purchases?.values() ?? [])].map((b) => b.start)]) if (s && s < from) from = s;
+    out.push(linePeriodAt(line, version, feePeriod, at));
+    // The pool counts where the plan shares allowances (the replay keeps no other).
+    const pool = plan.ok && sharedAllowancesOf(plan.rater, usage.plans.knownOffers()).size > 0 ? poolPeriodAt(await usage.directory.poolMembers(version.billingAccountId, version.planVersionId), feePeriod, at) : undefined;
+    if (pool) out.push(pool);
+    const purchases = version.addOns.length > 0 && plan.ok ? addOnPurchasesAt(line_id, version.addOns, at, addOnAllowancesOf(plan.rater, usage.plans.knownOffers())) : undefined;
+    out.push(...(purchases?.values() ?? []));
   }
-  return from;
+  return out;
 }
 
 /**
