@@ -148,6 +148,40 @@ export async function recordSubscription(em: Em, c: RecordSubscriptionCommand): 
 }
 
 /**
+ * A subscription as subscribers sends it (`subscription.created` / `.changed` without `effectiveAt`):
+ * it holds ONE plan version from its `startsAt` to its `endsAt` (a plan change is a new subscription),
+ * and `.changed` is sent for any change of it (an add-on bought or ended, SCHEDULED → ACTIVE, a
+ * termination) at the time of that change — not a plan starting then. So its segment is
+ * [startsAt, endsAt), whatever the event's time:
+ *  - PENDING (a line ordered, not live yet; its order may still fail) holds nothing: the event that
+ *    makes it ACTIVE carries its start (completeOrder moves `startsAt` to the activation);
+ *  - in subscribers a subscription's start only moves later (PENDING → ACTIVE, never recorded) and its
+ *    end only earlier (open → the END_OF_CYCLE change → a termination), so the segment keeps the start
+ *    it was first recorded with (also one recorded by hand, a line's history) and the earliest end it
+ *    was told: a redelivered older event never reopens or widens it;
+ *  - a SCHEDULED one terminated before it began ends where it starts: held no day.
+ * Before, a `.changed` was taken as the plan starting at the event's time: an add-on bought while an
+ * END_OF_CYCLE change waited started the next plan at the purchase (both plans billed), a termination
+ * then started it open-ended (billed every month after the line was gone), and a line was billed
+ * from its order, or for ever when its activation failed. A subscription whose timeline holds other
+ * plan versions too (recorded by hand, `recordSubscription`) is recorded as `recordSubscription` does.
+ */
+export async function recordSubscriptionState(em: Em, c: RecordSubscriptionCommand & { status: string }): Promise<void> {
+  if (c.status === 'PENDING') return;
+  const k = sql(em);
+  const segments = await k('subscription_segment').where({ subscription_id: c.subscriptionId });
+  const [own, ...more] = segments;
+  if (!own || more.length > 0 || own.plan_version_id !== c.planVersionId) return recordSubscription(em, c);
+  // Its start as first recorded: subscribers moves a start only from PENDING to ACTIVE, and PENDING is never
+  // recorded; a start recorded by hand (recordSubscription: a line's history before its events) stays.
+  const from = new Date(own.valid_from);
+  const ends = [own.valid_to ? new Date(own.valid_to) : null, c.endsAt ?? null].filter((d): d is Date => d != null);
+  const to = ends.length ? new Date(Math.max(from.getTime(), Math.min(...ends.map((d) => d.getTime())))) : null;
+  if (from.getTime() === new Date(own.valid_from).getTime() && (to?.getTime() ?? null) === (own.valid_to ? new Date(own.valid_to).getTime() : null)) return;
+  await k('subscription_segment').where({ seq: own.seq }).update({ valid_from: from, valid_to: to });
+}
+
+/**
  * The outcomes that took money into the ledger. Listed rather than excluded: a REJECTED result
  * (CHARGE_ID_CONFLICT) carries a refused request's facts under a chargeId that is another charge's,
  * and an outcome added after this was written cannot be assumed to bill anything.

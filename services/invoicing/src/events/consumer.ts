@@ -8,7 +8,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import { DomainError, EVENTS, WORK_SUBJECTS, parseCloudEvent, chargeResultsOf, type BillingAccountChangedData, type BillingAccountClosedData, type BudgetReplenishmentData, type ChargeResult, type CloudEvent, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
 import { startDurableConsumers, type Em, type ServiceRuntime } from '@ledgerline/platform';
 import { registerChargeResultsDropped, registerSubscriberEventsDropped } from '../application/metrics';
-import { addOneOffCharge, isPrepaid, recordCharges, recordSubscription, registerBillingAccount, setAutopay, shown } from '../application/read-model';
+import { addOneOffCharge, isPrepaid, recordCharges, recordSubscription, recordSubscriptionState, registerBillingAccount, setAutopay, shown } from '../application/read-model';
 import { invoiceBudgetReplenishment } from '../application/replenishment';
 import { billClosedAccount } from '../application/close-account';
 import type { BillingDeps } from '../application/bill-accounts';
@@ -102,9 +102,12 @@ async function applySubscriberEvent(em: Em, subject: string, event: CloudEvent, 
     await billClosedAccount(em, { billingAccountId: d.billingAccountId, closedAt: new Date(d.closedAt), now }, deps);
   } else if (subject === EVENTS.subscriptionCreated.subject || subject === EVENTS.subscriptionChanged.subject) {
     const d = event.data as SubscriptionData & { effectiveAt?: string };
-    // A plan change takes effect when the event says (or at the event's time).
-    const startsAt = subject === EVENTS.subscriptionChanged.subject ? new Date(d.effectiveAt ?? event.time) : new Date(d.startsAt);
-    await recordSubscription(em, { subscriptionId: d.subscriptionId, lineId: d.lineId, msisdn: d.msisdn, billingAccountId: d.billingAccountId, planCode: d.planCode, planVersionId: d.planVersionId, startsAt, endsAt: d.endsAt ? new Date(d.endsAt) : null });
+    const facts = { subscriptionId: d.subscriptionId, lineId: d.lineId, msisdn: d.msisdn, billingAccountId: d.billingAccountId, planCode: d.planCode, planVersionId: d.planVersionId, endsAt: d.endsAt ? new Date(d.endsAt) : null };
+    // A plan change on the same subscription, dated: takes effect when the event says.
+    if (subject === EVENTS.subscriptionChanged.subject && d.effectiveAt != null) await recordSubscription(em, { ...facts, startsAt: new Date(d.effectiveAt) });
+    // Subscribers' subscription (one plan version from its startsAt to its endsAt), sent again for any
+    // change of it: its dates, never the event's time (recordSubscriptionState).
+    else await recordSubscriptionState(em, { ...facts, status: d.status, startsAt: new Date(d.startsAt) });
   } else if (subject === ONE_OFF_SUBJECT) {
     const d = event.data as OneOffChargeData;
     // A prepaid account's one-offs come out of its balance (wallets); it has no bill to put them on.

@@ -91,8 +91,8 @@ const CHECKS: Record<string, Check[]> = {
   // The account's final period ends at closedAt (application/close-account.ts); the reason is not kept here.
   [EVENTS.billingAccountClosed.subject]: [text('billingAccountId', 40), text('customerId', 40, true), date('closedAt'), check('reason', (v) => v == null || typeof v === 'string', 'a text')],
   [EVENTS.subscriptionCreated.subject]: [...SUBSCRIPTION, date('startsAt')],
-  // A plan change takes effect when the event says, or at the event's time.
-  [EVENTS.subscriptionChanged.subject]: [...SUBSCRIPTION, (d, e) => (d.effectiveAt == null ? dateProblem('time', e.time) : dateProblem('effectiveAt', d.effectiveAt))],
+  // A dated plan change (`effectiveAt`) takes effect then; else the subscription holds its plan from its startsAt.
+  [EVENTS.subscriptionChanged.subject]: [...SUBSCRIPTION, (d, e) => (d.effectiveAt == null ? date('startsAt')(d, e) : dateProblem('effectiveAt', d.effectiveAt))],
   [ONE_OFF_SUBJECT]: [
     text('chargeId', 80), text('billingAccountId', 40), text('lineId', 40, true), text('reason', 40),
     // May be empty, unlike the ids.
