@@ -293,7 +293,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
         ...(r.called_number ? { calledNumber: r.called_number } : {}), ...(r.roaming_country ? { roamingCountry: r.roaming_country } : {}), ...(r.visited_mcc ? { visitedMcc: r.visited_mcc } : {}),
       };
       const shared = sharedAllowancesOf(plan.rater, usage.plans.knownOffers());
-      const poolPeriod = shared.size === 0 ? undefined : sharesPool ? inForcePool : poolPeriodAt(await usage.directory.poolMembers(inForce.billingAccountId, inForce.planVersionId), feePeriod, occurredAt);
+      const poolPeriod = shared.size === 0 ? undefined : inForcePool ?? poolPeriodAt(await usage.directory.poolMembers(inForce.billingAccountId, inForce.planVersionId), feePeriod, occurredAt);
       // The pool of the subscription's plan version (wallets granted it), also when a corrected version is named.
       const pool = countersOf(pools, `${inForce.planVersionId}|${poolPeriod?.period ?? ''}`, seedRollover(poolRolloverOwner(inForce.billingAccountId, inForce.planVersionId), poolPeriod));
       const addOns = purchases ? new Map([...purchases.values()].map((b) => [b.allowanceId, countersOf(purchaseCounters, b.key)])) : undefined;

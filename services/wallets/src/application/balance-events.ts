@@ -268,7 +268,7 @@ async function requestAutoTopups(sql: Sql, now: Date, downs: WalletChange[], not
  */
 export async function requestAutoTopup(sql: Sql, now: Date, w: TopupSubject, r: RuleRow, notes: NotificationInput[], events: OutboxRow[], policy: RetryPolicy): Promise<boolean> {
   const rule = ruleOf(r, w.currency);
-  const requested = requestedInWindows(r.requests.map(([at, amount]) => ({ at: new Date(Number(at)), amount: new Decimal(amount) })), now, r.timezone);
+  const requested = requestedOf(r, now);
   let decision: TopupDecision = w.cause === null ? { kind: 'NONE' } : decideTopup(rule, w.before, w.after, requested.today, requested.month, r.pending);
   let id = w.cause === null ? '' : deterministicId('event', 'AUTO_TOPUP', w.walletId, w.cause).replace(/^evt_/, 'atu_');
   if (w.ruleSet) {
@@ -285,6 +285,11 @@ export async function requestAutoTopup(sql: Sql, now: Date, w: TopupSubject, r: 
   if (decision.kind === 'NONE') return false;
   await recordTopup(sql, now, w, r, id, decision, notes, events);
   return true;
+}
+
+/** What the rule's requests asked today and this month, in the account's time zone (its limits' windows). */
+function requestedOf(r: RuleRow, now: Date) {
+  return requestedInWindows(r.requests.map(([at, amount]) => ({ at: new Date(Number(at)), amount: new Decimal(amount) })), now, r.timezone);
 }
 
 function ruleOf(r: RuleRow, currency: string): AutoTopupRule {
@@ -341,7 +346,7 @@ export async function followUpCompletedTopups(sql: Sql, now: Date, requestIds: r
     if (!w) continue;
     const [r] = await sql.query<RuleRow>(`select * from (${TOPUP_RULES}) y`, [[w.id], earliestLocalMonthStart(now)]);
     if (!r) continue;
-    const requested = requestedInWindows(r.requests.map(([at, amount]) => ({ at: new Date(Number(at)), amount: new Decimal(amount) })), now, r.timezone);
+    const requested = requestedOf(r, now);
     const rule = ruleOf(r, w.currency);
     const decision = followUpDecision(rule, w.unspent, r.pending, done.follow_up, requested.today, requested.month);
     if (decision.kind === 'NONE') continue;
