@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so `npx ledgerline …` works from a fresh clone without a build.
-import { spawnSync } from 'node:child_process';
+// Runs the TypeScript CLI through tsx's loader in this process, so `npx ledgerline …` works from a
+// fresh clone without a build (and without a second node process to start).
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { register } from 'tsx/esm/api';
 
-const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'main.ts');
-const result = spawnSync(process.execPath, ['--import', 'tsx', main, ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+register();
+await import(pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'main.ts')).href);

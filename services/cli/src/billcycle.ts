@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { Client, Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import { graphClient } from './graph-client';
 import { wholeNumber } from './options';
-import { backfillBillCycles, GraphqlPostpaidAccountsClient, type BackfillEntry } from '../../../workflows/src/bill-cycle-backfill';
+import type { BackfillEntry } from '../../../workflows/src/bill-cycle-backfill';
 
 /** One line per account, as the pass decides it. */
 export function describeEntry(e: BackfillEntry): string {
@@ -33,6 +33,9 @@ export function registerBillCycleCommands(program: Command): void {
     .option('--restart-ended', 'also start again cycles an operator terminated or cancelled (skipped by default)')
     .option('--page-size <n>', 'accounts read per request (1-500, default 100)', wholeNumber('--page-size', 500))
     .action(async (o: { dryRun?: boolean; restartEnded?: boolean; pageSize?: number }) => {
+      // Loaded when run, so other commands start without Temporal's client.
+      const { Client, Connection } = await import('@temporalio/client');
+      const { backfillBillCycles, GraphqlPostpaidAccountsClient } = await import('../../../workflows/src/bill-cycle-backfill');
       const address = process.env.TEMPORAL_ADDRESS || '127.0.0.1:7233';
       let connection: Connection;
       try {

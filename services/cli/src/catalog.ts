@@ -1,10 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { compilePlan, comparePlans, diffPlans, loadCatalogDir, simulate, validateOffer, validatePlan, type OfferDocument, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
+import type { OfferDocument, SubscriberContext, UsageEvent } from '@ledgerline/rating';
 import { GraphCallError, graphClient } from './graph-client';
 
 const DEFAULT_DIR = path.resolve(import.meta.dirname, '..', '..', '..', 'catalog');
+
+/** The rating engine, loaded by the commands that use it: half a second of start-up `catalog retire` and the other commands skip. */
+const rating = () => import('@ledgerline/rating');
 
 function readJsonFile(file: string): unknown {
   return JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -16,6 +19,7 @@ function out(line = ''): void {
 
 /** validate: a directory (plans/ and offers/) or single files; exit 1 with every problem. */
 async function validate(targets: string[]): Promise<number> {
+  const { loadCatalogDir, validateOffer, validatePlan } = await rating();
   let problems = 0;
   let checked = 0;
   for (const target of targets.length ? targets : [DEFAULT_DIR]) {
@@ -39,6 +43,7 @@ async function validate(targets: string[]): Promise<number> {
 }
 
 async function diff(a: string, b: string | undefined): Promise<number> {
+  const { diffPlans } = await rating();
   const left = readJsonFile(a) as { code: string };
   let right: object;
   if (b) right = readJsonFile(b) as object;
@@ -69,6 +74,7 @@ interface UsageFile {
 }
 
 async function simulateCommand(planFile: string, options: { usage: string; compare?: string[] }): Promise<number> {
+  const { compilePlan, comparePlans, loadCatalogDir, simulate } = await rating();
   const usage = readJsonFile(options.usage) as UsageFile;
   const offers = (await loadCatalogDir(DEFAULT_DIR)).offers.map((o) => o.document as OfferDocument);
   const compiled = compilePlan(readJsonFile(planFile), { version: 'local', knownOffers: offers });
@@ -125,6 +131,7 @@ function refusal(error: unknown, effectiveFrom: string | undefined): string[] {
 }
 
 async function publish(dir: string, options: { effectiveFrom?: string } = {}): Promise<number> {
+  const { loadCatalogDir } = await rating();
   const loaded = await loadCatalogDir(dir);
   if (!loaded.valid) {
     for (const p of loaded.problems) out(`${path.join(dir, p.file)}: ${p.pointer || '(document)'}: ${p.message} [${p.code}]`);

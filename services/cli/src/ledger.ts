@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { loadServiceConfig } from '@ledgerline/platform';
-import { openDb } from '../../wallets/src/persistence/sql';
-import { LEDGER_CHECKS, checkLedgerInvariants } from '../../wallets/src/persistence/invariants';
 
 /**
  * `ledgerline ledger check`: the invariants the integration tests run after every test (every
@@ -15,6 +12,10 @@ export function registerLedgerCommands(program: Command): void {
     .command('check')
     .description('Check the ledger invariants against the wallets database (read-only); exit code 1 if any fails.')
     .action(async () => {
+      // Loaded when run, so other commands start without the platform and the wallets SQL.
+      const { loadServiceConfig } = await import('@ledgerline/platform');
+      const { openDb } = await import('../../wallets/src/persistence/sql');
+      const { LEDGER_CHECKS, checkLedgerInvariants } = await import('../../wallets/src/persistence/invariants');
       const config = loadServiceConfig('wallets');
       if (!config.databaseUrl) throw new Error('DATABASE_URL is not set: the wallets ledger is in PostgreSQL');
       const db = openDb(config.databaseUrl, config.databaseSchema, 1);

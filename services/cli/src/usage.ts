@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { MAX_RECORD_USAGE_BATCH } from '../../usage/src/application/record-usage';
-import { importUsageCsv } from '../../usage/src/cli/import-csv';
 import { wholeNumber } from './options';
 
 export function registerUsageCommands(program: Command): void {
@@ -19,6 +18,8 @@ export function registerUsageCommands(program: Command): void {
       (v) => v.split(','),
     )
     .action(async (file: string, o: { source?: string; url?: string; batchSize?: number; restart?: boolean; final?: boolean; ignoreColumns?: string[] }) => {
+      // Loaded when run: the importer brings the platform with it, a second of start-up every other command skipped.
+      const { importUsageCsv } = await import('../../usage/src/cli/import-csv');
       const report = await importUsageCsv(file, { ...o, progress: process.stdout.isTTY });
       process.stdout.write(`${JSON.stringify(report)}\n`);
       if (report.stopped) process.stderr.write(`${report.stopped}\n`);

@@ -1,6 +1,6 @@
 /**
- * The CLI run as users run it (services/cli/bin/ledgerline.mjs: node, then node + tsx), for the
- * tests that check the process itself (its exit code, stdout, stderr). Each run takes 1.5-3 s, most
+ * The CLI run as users run it (services/cli/bin/ledgerline.mjs: node with tsx's loader), for the
+ * tests that check the process itself (its exit code, stdout, stderr). Each run takes ~0.5 s, most
  * of it tsx and the imports starting, so runs that do not depend on one another are started
  * together, at most CLI_RUNS_AT_ONCE at a time (a few more than the cores CI has would only queue).
  */

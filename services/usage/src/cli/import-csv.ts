@@ -48,6 +48,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import cliProgress from 'cli-progress';
 import { callerHeaders, graphqlRequest, SYSTEM_CALLER, DEV_INTERNAL_SECRET } from '@ledgerline/platform';
 import { MAX_RECORD_USAGE_BATCH } from '../application/record-usage';
+import { wholeNumberOption } from './whole-number-option';
 
 export interface ImportedBatchResult {
   rated: number;
@@ -396,19 +397,6 @@ export function graphqlSink(url: string, secret: string): UsageSink {
     if (res.errors?.length || !res.data) throw new Error(`usage refused the batch: ${res.errors?.[0]?.message ?? 'no data'}`);
     return res.data.recordUsage;
   };
-}
-
-/**
- * A count option (`batchSize`, the CLI's `--batch-size`): a whole number from 1 to `max`, given
- * as a number or as the text typed; anything else throws, naming `name`.
- */
-export function wholeNumberOption(name: string, value: number | string, max: number): number {
-  const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < 1 || n > max) {
-    const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : String(value);
-    throw new Error(`${name} must be a whole number from 1 to ${max} (got ${shown})`);
-  }
-  return n;
 }
 
 export async function importUsageCsv(file: string, options: ImportCsvOptions = {}): Promise<ImportCsvReport> {
