@@ -14,10 +14,14 @@
 //     An invoice held for a dispute after it was issued is charged its undisputed part (what the
 //     disputes leave) on the due date. Each dispute closed after that (rejected, withdrawn, accepted
 //     in part) makes what it released due again: the invoice's next attempt (2, 3, …) names that
-//     dispute and charges what is due then (owed less what its other disputes still hold), once per
-//     dispute (key `autopay:<invoiceId>:released:<disputeId>`), the same way; dunning waits for it
-//     as for the first. (Before, one attempt 2 charged the rest once the invoice was released from
-//     every dispute: an amount released while another dispute stayed open was dunned, not charged.)
+//     dispute and charges what it released (its amount less what its decision credited), at most
+//     what is due then (owed less what its other disputes still hold), once per dispute (key
+//     `autopay:<invoiceId>:released:<disputeId>`), the same way; dunning waits for it as for the
+//     first. (Before, one attempt 2 charged the rest once the invoice was released from every
+//     dispute: an amount released while another dispute stayed open was dunned, not charged. And
+//     until 2027-01 a release charged all that was due: two disputes closed before one pass were
+//     both charged against the first.) Money due again without a dispute closing (a staff hold
+//     lowered, a re-rate taking part of an open dispute, a refund) is no release: dunned.
 //  2. Dunning: an overdue invoice that still owes money (autopay, if any, tried already; the
 //     releases from its disputes, if the first attempt left money to them, too) gets
 //     its dunning workflow, id `dunning-<invoiceId>` (so once, whatever happens). The workflow
@@ -263,6 +267,18 @@ function fixedCharge(invoice: any, amount: Decimal, disputed: Decimal, token: st
 }
 
 /**
+ * What closing dispute `d` made due again on its invoice: its amount (what it held when it closed) less
+ * what its decision credited on that invoice (a credit note: accepted, in part or whole). Rejected or
+ * withdrawn, all of it; accepted by a re-rate correction credited on the next invoice (no credit note
+ * here), all of it too. Nothing for a dispute that is not closed.
+ */
+function released(d: any): Decimal {
+  if (!d || ['OPEN', 'IN_REVIEW'].includes(d.status)) return dec('0');
+  const credited = d.credit_note_id ? dec(String(d.credited_amount ?? '0')) : dec('0');
+  return dec(String(d.amount)).minus(credited);
+}
+
+/**
  * Fixes the invoice's due-date autopay charge (what it owes now) in a STARTED attempt 1, committed
  * before the provider is asked; its number, or null when nothing is owed (NOTHING_OWED) or another
  * pass got there first. An invoice held for a dispute is charged what its disputes leave, and keeps
@@ -285,10 +301,13 @@ async function startAutopay(em: Em, invoiceId: string, token: string, now: Date)
 
 /**
  * The attempt for dispute `disputeId`'s release from the invoice (closed after the due-date attempt
- * charged what the disputes left): what is due now, owed less what the other disputes still hold,
- * charged once. Under the invoice's lock: null when the release has its attempt already or another
- * attempt of the invoice is STARTED (finished first, by a later pass: this charge is fixed against what
- * it leaves, so two releases never both charge the same money); nothing due, recorded NOTHING_OWED.
+ * charged what the disputes left): what that dispute released (`released`), capped by what is due now
+ * (owed less what the other disputes still hold), charged once. Under the invoice's lock: null when the
+ * release has its attempt already or another attempt of the invoice is STARTED (finished first, by a
+ * later pass: this charge is fixed against what it leaves, so two releases never both charge the same
+ * money); nothing released or nothing due, recorded NOTHING_OWED. Each attempt carries its own
+ * dispute's release even when several closed before one pass (before, the first charged what all of
+ * them released and the others nothing).
  * Otherwise, without `token` (undefined) 'DUE' and nothing written; with no token (null) NO_TOKEN
  * (dunning takes over); with one, the STARTED charge (`autopay:<invoiceId>:released:<disputeId>`) and
  * its attempt's number, the invoice's next.
@@ -301,11 +320,14 @@ async function startRelease(em: Em, invoiceId: string, disputeId: string, now: D
   const [{ last }] = await rows<{ last: number }>(em, 'select coalesce(max(attempt), 0) as last from autopay_attempt where invoice_id = ?', [invoiceId]);
   const attempt = { invoice_id: invoiceId, attempt: Number(last) + 1, dispute_id: disputeId, billing_account_id: invoice.billing_account_id, attempted_at: now };
   const open = invoice.voided_at ? null : chargeable(invoice);
+  // Its own release, never more than is due now (several releases together: never more than owed).
+  const own = open ? released(await k('dispute').where({ id: disputeId }).first()) : dec('0');
+  const amount = open && own.gt(open.owed) ? open.owed : own;
   let row: Record<string, unknown>;
-  if (!open || open.owed.lte(0)) row = { ...attempt, state: 'NOTHING_OWED' };
+  if (!open || !amount.gt(0)) row = { ...attempt, state: 'NOTHING_OWED' };
   else if (token === undefined) return 'DUE';
   else if (token === null) row = { ...attempt, state: 'NO_TOKEN' };
-  else row = { ...attempt, ...fixedCharge(invoice, open.owed, open.disputed, token, releaseKey(invoiceId, disputeId)) };
+  else row = { ...attempt, ...fixedCharge(invoice, amount, open.disputed, token, releaseKey(invoiceId, disputeId)) };
   await k('autopay_attempt').insert(row);
   return row.state === 'STARTED' ? attempt.attempt : null;
 }
