@@ -563,6 +563,11 @@ export interface RefundCreatedData {
   creditNoteId: string | null;
   /** Who made it (the caller; an approved request's requester); null when not known. */
   refundedBy: string | null;
+  /**
+   * That caller's role (AGENT, ADMIN, SYSTEM; CUSTOMER); null when not known. Events from before 2027-01
+   * lack it. Reason, who and approval are the refund row's (invoicing's GraphQL Refund says the same).
+   */
+  refundedByRole?: string | null;
   /** The supervisor who approved the request it carries out, and that request; null when none was needed. */
   approvedBy: string | null;
   approvalRequestId: string | null;

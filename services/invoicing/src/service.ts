@@ -1,6 +1,6 @@
 import { approvalDailyLimitsFromEnv, approvalLimitsFromEnv, approvalTtlHoursFromEnv } from '@ledgerline/contracts';
 import { entityLoader, groupLoader, type Em, type ServiceDefinition } from '@ledgerline/platform';
-import { CreditNote, CreditNoteLine, Dispute, entities, Invoice, InvoiceLine, Payment } from './persistence/entities';
+import { CreditNote, CreditNoteLine, Dispute, entities, Invoice, InvoiceLine, Payment, Refund } from './persistence/entities';
 import { migrations } from './persistence/migrations';
 import { resolvers } from './graphql/resolvers';
 import { SubscribersAutopayTokens } from './ports/autopay-tokens';
@@ -63,6 +63,7 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
       invoicesOfAccount: groupLoader((ids) => em.find(Invoice, { billingAccountId: { $in: [...ids] } }, { orderBy: { periodStart: 'desc' } }), (i) => i.billingAccountId),
       linesOfInvoice: groupLoader((ids) => em.find(InvoiceLine, { invoiceId: { $in: [...ids] } }, { orderBy: { position: 'asc' } }), (l) => l.invoiceId),
       paymentsOfInvoice: groupLoader((ids) => em.find(Payment, { invoiceId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc' } }), (p) => p.invoiceId ?? ''),
+      refundsOfPayment: groupLoader((ids) => em.find(Refund, { paymentId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc', id: 'asc' } }), (r) => r.paymentId),
       creditNotesOfInvoice: groupLoader((ids) => em.find(CreditNote, { invoiceId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc' } }), (c) => c.invoiceId),
       linesOfCreditNote: groupLoader((ids) => em.find(CreditNoteLine, { creditNoteId: { $in: [...ids] } }), (l) => l.creditNoteId),
       disputesOfInvoice: groupLoader((ids) => em.find(Dispute, { invoiceId: { $in: [...ids] } }, { orderBy: { createdAt: 'asc', id: 'asc' } }), (d) => d.invoiceId),

@@ -27,7 +27,7 @@ import type { Em } from '@ledgerline/platform';
 import type { PaymentProvider } from '../adapters/payment-provider';
 import { disputeAmount, isOpenDispute } from '../domain/disputes';
 import { checkDisputeDecision, decideDispute, disputeCreditKey } from './disputes';
-import { idempotencyKeyStorable, issueCreditNote, prepareCreditNote, prepareRefund, refundPayment, refundReasonTooLong, type IssueCreditNoteCommand } from './payments';
+import { idempotencyKeyStorable, issueCreditNote, prepareCreditNote, prepareRefund, refundPayment, refundReasonProblem, type IssueCreditNoteCommand } from './payments';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 
 export type ApprovalKind = 'CREDIT_NOTE' | 'REFUND' | 'DISPUTE_ACCEPT';
@@ -197,7 +197,7 @@ export async function gateCreditNote(em: Em, limits: ApprovalLimits, daily: Appr
 /** refundPayment: the refunded amount in the payment's currency. */
 export async function gateRefund(em: Em, limits: ApprovalLimits, daily: ApprovalLimits, caller: Caller, input: RefundInput & { reason?: string | null }, now: Date): Promise<ApprovalRow | null> {
   // A key the refund row cannot hold: refundPayment refuses it now, rather than a supervisor's approval later.
-  if (!limited(caller) || !input?.idempotencyKey || !idempotencyKeyStorable(input.idempotencyKey) || !isDecimalString(input.amount?.amount) || refundReasonTooLong(input.reason)) return null;
+  if (!limited(caller) || !input?.idempotencyKey || !idempotencyKeyStorable(input.idempotencyKey) || !isDecimalString(input.amount?.amount) || refundReasonProblem(input.reason)) return null;
   const payment = await sql(em)('payment').where({ id: input.paymentId }).first('id', 'billing_account_id', 'currency');
   if (!payment || payment.currency !== input.amount.currency) return null;
   const amount = dec(input.amount.amount);
@@ -286,7 +286,7 @@ export async function approveRequest(em: Em, c: { id: string; caller: Caller; no
  * the requester, `approver` and the request; its reason is the request's (the stored input has none).
  */
 async function runOperation(em: Em, row: ApprovalRow, approver: Caller, now: Date, payments: PaymentProvider): Promise<string> {
-  const origin = { by: row.requested_by, approvedBy: approvalActor(approver), approvalRequestId: row.id };
+  const origin = { by: row.requested_by, role: row.requested_role, approvedBy: approvalActor(approver), approvalRequestId: row.id };
   if (row.kind === 'CREDIT_NOTE') return issueCreditNote(em, { ...inputOf<CreditNoteInput>(row), now }, payments, origin);
   if (row.kind === 'REFUND') return refundPayment(em, { ...inputOf<RefundInput>(row), now }, payments, { ...origin, reason: row.reason });
   const op = inputOf<DisputeAcceptInput>(row);

@@ -129,13 +129,16 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
 }
 
 /**
- * Who gave money back and why, for the refund's event (billing.invoicing.refund.created). Not part of
- * the request's hash: it moves nothing, and refunds keyed before it existed replay as they did (a
- * replay with other words answers the first refund, and announces nothing again).
+ * Who gave money back and why, kept on the refund row (reason, refunded_by, refunded_by_role,
+ * approved_by, approval_request_id) and announced from it (billing.invoicing.refund.created). Not part
+ * of the request's hash: it moves nothing, and refunds keyed before it existed replay as they did (a
+ * replay with other words or by another caller answers the first refund as it was, and announces nothing again).
  */
 export interface RefundOrigin {
   /** The caller who made it (approvalActor); for an approved request, its requester. */
   by: string | null;
+  /** That caller's role (Caller.role: AGENT, ADMIN, SYSTEM; CUSTOMER); an approved request's requested_role. */
+  role?: string | null;
   /** refundPayment: the caller's reason, or the approved request's (a REFUND note gives its own). */
   reason?: string | null;
   /** The supervisor who approved the request this carries out, and that request. */
@@ -143,15 +146,28 @@ export interface RefundOrigin {
   approvalRequestId?: string | null;
 }
 
-/** A refund's reason, as an approval request holds it (varchar 2000): longer is refused before any money moves. */
+/**
+ * A refund's reason, as an approval request and the refund row hold it (varchar 2000, counted in
+ * characters: a JS length, in UTF-16 units, is never below that): longer is refused before any money moves.
+ */
 const MAX_REFUND_REASON = 2000;
-/** A reason refundPayment refuses (REFUND_REASON_TOO_LONG): the approval gate leaves it to the refund, so an agent is refused alike. */
-export const refundReasonTooLong = (reason: string | null | undefined): boolean => (reason?.trim().length ?? 0) > MAX_REFUND_REASON;
+/**
+ * Why refundPayment refuses a reason, before the provider is asked (the refund row holds it, and a NUL
+ * is no text PostgreSQL stores: the row's insert would fail after the card was refunded); null when
+ * it takes it. The approval gate leaves such a reason to the refund, so an agent is refused alike.
+ */
+export function refundReasonProblem(reason: string | null | undefined): DomainError | null {
+  const text = reason?.trim() ?? '';
+  if (text.length > MAX_REFUND_REASON) return badInput('input.reason', `A reason has at most ${MAX_REFUND_REASON} characters`, 'REFUND_REASON_TOO_LONG');
+  if (text.includes('\u0000')) return badInput('input.reason', 'A reason cannot hold a NUL character', 'REFUND_REASON_INVALID');
+  return null;
+}
 
 export async function refundPayment(em: Em, c: { paymentId: string; amount: { amount: string; currency: string }; idempotencyKey: string; now: Date }, provider: PaymentProvider, origin: RefundOrigin): Promise<string> {
   checkKeyStorable(c.idempotencyKey);
   const reason = origin.reason?.trim() || null;
-  if (refundReasonTooLong(reason)) throw badInput('input.reason', `A reason has at most ${MAX_REFUND_REASON} characters`, 'REFUND_REASON_TOO_LONG');
+  const refused = refundReasonProblem(reason);
+  if (refused) throw refused;
   const { now, ...request } = c;
   const hash = requestHash(request);
   const again = await replay(em, 'refund', c.idempotencyKey, hash);
@@ -256,23 +272,28 @@ async function payOut(em: Em, payment: any, amount: Decimal, r: { key: string; p
   const id = newId('refund');
   // A note's refunds are counted for the approval daily limit as the note (its moved_alone_by), not again here.
   const ofNote = r.creditNoteId ? { credit_note_id: r.creditNoteId, moved_alone_by: null } : {};
-  await sql(em)('refund').insert({ id, payment_id: payment.id, amount: amount.toFixed(scale), currency: payment.currency, provider_ref: providerRef, idempotency_key: r.key, request_hash: r.hash, created_at: r.now, ...ofNote });
+  // Why and who go on the row; the event below says what the row says (read back from it), so the two cannot disagree.
+  const origin = { reason: r.origin.reason ?? null, refunded_by: r.origin.by, refunded_by_role: r.origin.role ?? null, approved_by: r.origin.approvedBy ?? null, approval_request_id: r.origin.approvalRequestId ?? null };
+  const [row] = await sql(em)('refund')
+    .insert({ id, payment_id: payment.id, amount: amount.toFixed(scale), currency: payment.currency, provider_ref: providerRef, idempotency_key: r.key, request_hash: r.hash, created_at: r.now, ...ofNote, ...origin })
+    .returning('*');
   await sql(em)('payment').where({ id: payment.id }).update({ refunded_amount: dec(String(payment.refunded_amount)).plus(amount).toFixed(scale) });
   const data: RefundCreatedData = {
-    refundId: id,
-    paymentId: payment.id,
+    refundId: row.id,
+    paymentId: row.payment_id,
     invoiceId: payment.invoice_id ?? null,
     billingAccountId: payment.billing_account_id,
     channel: payment.channel,
-    amount: amount.toFixed(scale),
-    currency: payment.currency,
-    reason: r.origin.reason ?? null,
-    creditNoteId: r.creditNoteId ?? null,
-    refundedBy: r.origin.by,
-    approvedBy: r.origin.approvedBy ?? null,
-    approvalRequestId: r.origin.approvalRequestId ?? null,
-    refundedAt: r.now.toISOString(),
-    providerRef,
+    amount: dec(String(row.amount)).toFixed(scale),
+    currency: row.currency,
+    reason: row.reason,
+    creditNoteId: row.credit_note_id,
+    refundedBy: row.refunded_by,
+    refundedByRole: row.refunded_by_role,
+    approvedBy: row.approved_by,
+    approvalRequestId: row.approval_request_id,
+    refundedAt: new Date(row.created_at).toISOString(),
+    providerRef: row.provider_ref,
   };
   await enqueueEvents(em, 'refundCreated', r.now, [{ subject: id, key: [id], data }]);
   // Pending refund requests of this payment that no longer fit what is left are closed (approvals.ts).

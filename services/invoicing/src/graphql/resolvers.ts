@@ -1,7 +1,7 @@
 import type DataLoader from 'dataloader';
 import { approvalActor, badInput, dec, decodeCursor, minorUnits, notFound, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
 import type { Em, RequestContext } from '@ledgerline/platform';
-import { BillingAccount, CreditNote, CreditNoteLine, Dispute, Invoice, InvoiceLine, Payment, Receipt } from '../persistence/entities';
+import { BillingAccount, CreditNote, CreditNoteLine, Dispute, Invoice, InvoiceLine, Payment, Receipt, Refund } from '../persistence/entities';
 import type { InvoicingDeps } from '../deps';
 import { outstanding } from '../domain/lifecycle';
 import { accountCredit, addDiscount, addOneOffCharge, recordCharges, recordSubscription, registerBillingAccount, registerPlanVersion, upsertTaxRule } from '../application/read-model';
@@ -58,6 +58,7 @@ export interface InvoicingContext extends RequestContext {
   invoicesOfAccount: DataLoader<string, Invoice[]>;
   linesOfInvoice: DataLoader<string, InvoiceLine[]>;
   paymentsOfInvoice: DataLoader<string, Payment[]>;
+  refundsOfPayment: DataLoader<string, Refund[]>;
   creditNotesOfInvoice: DataLoader<string, CreditNote[]>;
   linesOfCreditNote: DataLoader<string, CreditNoteLine[]>;
   disputesOfInvoice: DataLoader<string, Dispute[]>;
@@ -252,18 +253,21 @@ export const resolvers = guardOperations({
       // The reason is not part of the request (its hash): it goes on an approval request or the refund's event.
       const { reason, ...input } = a.input ?? {};
       // An AGENT above the approval limit: a pending request, nothing refunded (approvals.ts).
-      const pending = await mutate(ctx, async (em, now) => (await gateRefund(em, ctx.deps.approvalLimits, ctx.deps.approvalDailyLimits, ctx.caller, a.input, now)) ?? void (await refundPayment(em, { ...input, now }, ctx.deps.payments, { by: approvalActor(ctx.caller), reason })), at);
+      const r = await mutate(ctx, async (em, now) => {
+        const pending = await gateRefund(em, ctx.deps.approvalLimits, ctx.deps.approvalDailyLimits, ctx.caller, a.input, now);
+        return pending ? { pending } : { id: await refundPayment(em, { ...input, now }, ctx.deps.payments, { by: approvalActor(ctx.caller), role: ctx.caller.role, reason }) };
+      }, at);
       const payment = await ctx.em.fork().findOneOrFail(Payment, { id: a.input.paymentId });
-      if (pending) return { payment, approvalRequest: pending };
+      if ('pending' in r) return { payment, refund: null, approvalRequest: r.pending };
       await pokeCreditPaid(ctx, payment.billingAccountId, at); // the invoice it reopened, paid from the account's credit
-      return { payment, approvalRequest: null };
+      return { payment, refund: await ctx.em.fork().findOneOrFail(Refund, { id: r.id }), approvalRequest: null };
     },
     issueCreditNote: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
       creditNoteKey(a.input?.idempotencyKey);
       const at = ctx.runtime.clock.now();
       const r = await mutate(ctx, async (em, now) => {
         const pending = await gateCreditNote(em, ctx.deps.approvalLimits, ctx.deps.approvalDailyLimits, ctx.caller, a.input, now);
-        return pending ? { pending } : { id: await issueCreditNote(em, { ...a.input, now }, ctx.deps.payments, { by: approvalActor(ctx.caller) }) };
+        return pending ? { pending } : { id: await issueCreditNote(em, { ...a.input, now }, ctx.deps.payments, { by: approvalActor(ctx.caller), role: ctx.caller.role }) };
       }, at);
       if ('pending' in r) return { creditNote: null, invoice: await fresh(ctx, a.input.invoiceId), approvalRequest: r.pending };
       return { ...(await afterCreditNote(ctx, r.id, at)), approvalRequest: null };
@@ -481,6 +485,11 @@ export const resolvers = guardOperations({
     appliedAmount: (p: Payment) => m(p.appliedAmount, p.currency),
     creditAmount: (p: Payment) => m(p.creditAmount, p.currency),
     refundedAmount: (p: Payment) => m(p.refundedAmount, p.currency),
+    refunds: (p: Payment, _: unknown, ctx: InvoicingContext) => ctx.refundsOfPayment.load(p.id),
+  },
+  Refund: {
+    amount: (r: Refund) => ({ amount: dec(String(r.amount)).toFixed(minorUnits(r.currency)), currency: r.currency }),
+    refundedAt: (r: Refund) => r.createdAt,
   },
   CreditNote: {
     __resolveReference: async (ref: { id: string }, ctx: InvoicingContext) => requireRow(ctx.em, ctx.caller, await ctx.em.findOne(CreditNote, { id: ref.id }), 'read this credit note'),

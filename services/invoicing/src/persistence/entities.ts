@@ -130,6 +130,14 @@ export const Refund = defineEntity({
     requestHash: p.string().length(64),
     /** The REFUND credit note this refund pays out; null: a refundPayment. */
     creditNoteId: p.string().length(40).nullable(),
+    /** Why (refundPayment's, the approved request's or the REFUND note's); null: none given, or recorded before 2027-01 (migration 20270113000000). */
+    reason: p.string().length(2000).nullable(),
+    /** Who made it (the caller's subject; an approved request's requester) and as what role; null: not known (before 2027-01). */
+    refundedBy: p.string().length(200).nullable(),
+    refundedByRole: p.string().length(16).nullable(),
+    /** The supervisor who approved the request it carries out, and that request; null when none was needed (or before 2027-01). */
+    approvedBy: p.string().length(200).nullable(),
+    approvalRequestId: p.string().length(40).nullable(),
     createdAt: p.datetime(),
   }),
 });

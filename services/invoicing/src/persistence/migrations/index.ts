@@ -26,6 +26,7 @@ import { Migration20270102000000_one_off_charge_waived } from './Migration202701
 import { Migration20270110000000_one_off_charge_waiver } from './Migration20270110000000_one_off_charge_waiver';
 import { Migration20270111000000_autopay_released_attempt } from './Migration20270111000000_autopay_released_attempt';
 import { Migration20270112000000_autopay_release_per_dispute } from './Migration20270112000000_autopay_release_per_dispute';
+import { Migration20270113000000_refund_origin } from './Migration20270113000000_refund_origin';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -56,4 +57,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270110000000_one_off_charge_waiver', class: Migration20270110000000_one_off_charge_waiver },
   { name: 'Migration20270111000000_autopay_released_attempt', class: Migration20270111000000_autopay_released_attempt },
   { name: 'Migration20270112000000_autopay_release_per_dispute', class: Migration20270112000000_autopay_release_per_dispute },
+  { name: 'Migration20270113000000_refund_origin', class: Migration20270113000000_refund_origin },
 ];
