@@ -257,8 +257,12 @@ export interface UsageEventMessage {
   visitedMcc?: string;
 }
 
-/** Nchf-style result codes of the online charging session API. */
-export type ChargingResultCode = 'SUCCESS' | 'QUOTA_LIMIT_REACHED' | 'END_USER_SERVICE_DENIED' | 'USER_UNKNOWN' | 'RATING_FAILED';
+/**
+ * Nchf-style result codes of the online charging session API. UNKNOWN_SESSION (RFC 6733's
+ * DIAMETER_UNKNOWN_SESSION_ID, 5002): a RESERVE or UPDATE for a session that is closed (TIMED_OUT or
+ * CLOSED), answered with nothing granted; usage answers it, wallets never does.
+ */
+export type ChargingResultCode = 'SUCCESS' | 'QUOTA_LIMIT_REACHED' | 'END_USER_SERVICE_DENIED' | 'USER_UNKNOWN' | 'RATING_FAILED' | 'UNKNOWN_SESSION';
 
 /** usage → wallets on `RPC.walletReserve`: hold units (allowances first, then money) for a session. */
 export interface WalletReserveRequest {

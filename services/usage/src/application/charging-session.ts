@@ -26,6 +26,9 @@
  * reservation it was granted is released: no reservation stays held for a closed session. A later
  * report that finds such a claim unanswered finishes it so (as its retry would) before it takes the
  * session on past it, so that reservation is released then, not left to wallets' expiry.
+ * A closed session (TIMED_OUT or CLOSED) holds nothing, so it grants nothing: a retransmission of its
+ * RESERVE or last UPDATE is not answered with the grant stored for it, and a RESERVE for it (or any
+ * request to a CLOSED one but its TERMINATE's retransmission) is answered UNKNOWN_SESSION (closedAnswer).
  *
  * A session is one call: the tariff's increments (`first` / `next`: a 60 s minimum, per started
  * minute) apply to its running total, as offline rating applies them to one CDR of the same total
@@ -270,11 +273,30 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
   const fingerprint = fingerprintOf(op, n, req);
   const lateFingerprint = LATE + fingerprint;
   const same = (s: StoredSession): boolean => s.last_request === fingerprint || s.last_request === lateFingerprint;
-  /** The reply a session gave to this number, or why another request with it is refused. */
-  const replay = (s: StoredSession): ChargingSessionReply =>
-    same(s) && s.last_reply ? (JSON.parse(s.last_reply) as ChargingSessionReply)
-      : same(s) ? fail('RATING_FAILED', `invocationSequenceNumber ${n} of session ${req.sessionId} was not completed before the session was ${s.state}`)
-        : fail('RATING_FAILED', `invocationSequenceNumber ${n} of session ${req.sessionId} was used by another request`);
+  /**
+   * The answer of a session that is closed (TIMED_OUT or CLOSED) to a RESERVE or UPDATE it cannot serve: it holds
+   * no reservation, so nothing is granted (RFC 6733's DIAMETER_UNKNOWN_SESSION_ID, 5002, which an RFC 4006 server
+   * answers for a session it has released). A TIMED_OUT session still takes the units used, as a late report.
+   */
+  const closedAnswer = (s: StoredSession): ChargingSessionReply => ({
+    sessionId: req.sessionId, resultCode: 'UNKNOWN_SESSION', grantedUnit: null, validityTime: null, finalUnitIndication: true,
+    message: s.state === 'TIMED_OUT'
+      ? `session ${req.sessionId} is TIMED_OUT: its reservation was released and nothing is granted; report the units used with invocationSequenceNumber ${s.sequence_number + 1} (charged as usage)`
+      : `session ${req.sessionId} is ${s.state}: nothing is granted`,
+  });
+  /**
+   * The reply a session gave to this number, or why another request with it is refused. A reply that granted
+   * units is not given again once the session is closed (the sweeper released that reservation): a retransmission
+   * of the RESERVE or the last UPDATE of a TIMED_OUT session is told the session's state, with nothing granted.
+   */
+  const replay = (s: StoredSession): ChargingSessionReply => {
+    if (same(s) && s.last_reply) {
+      const stored = JSON.parse(s.last_reply) as ChargingSessionReply;
+      return s.state !== 'OPEN' && stored.grantedUnit != null ? closedAnswer(s) : stored;
+    }
+    return same(s) ? fail('RATING_FAILED', `invocationSequenceNumber ${n} of session ${req.sessionId} was not completed before the session was ${s.state}`)
+      : fail('RATING_FAILED', `invocationSequenceNumber ${n} of session ${req.sessionId} was used by another request`);
+  };
   const existing = await loadSession(usage, req.sessionId);
   // This number is claimed by this very request (same figures) and not answered yet: a twin of it is
   // running now, or an attempt stopped midway (crash, lost connection). Every step is idempotent: do them (again).
@@ -284,9 +306,11 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
   const resuming = op !== 'RESERVE' && n === existing?.sequence_number && !existing.last_reply
     && (((existing.state === 'OPEN' || existing.state === 'TIMED_OUT') && existing.last_request === fingerprint) || (existing.state === 'TIMED_OUT' && existing.last_request === lateFingerprint));
   if (existing && n === existing.sequence_number && !resuming) return replay(existing);
+  // Ended by its TERMINATE (whose retransmission is answered above): no request may reopen or report on it.
+  if (existing?.state === 'CLOSED') return closedAnswer(existing);
 
   if (op === 'RESERVE') {
-    if (existing) return fail('RATING_FAILED', `session ${req.sessionId} already exists; use UPDATE or TERMINATE`);
+    if (existing) return existing.state === 'OPEN' ? fail('RATING_FAILED', `session ${req.sessionId} already exists; use UPDATE or TERMINATE`) : closedAnswer(existing);
     const probe = validateUsage(probeOf(req, now), { source: SOURCE }, now);
     if (!probe.ok) return fail('RATING_FAILED', `${probe.rejection.code}: ${probe.rejection.reason}`);
     const u = probe.usage;
