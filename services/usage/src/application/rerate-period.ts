@@ -1,15 +1,18 @@
 /**
  * Re-rating an account's period (a calendar month) after a catalog correction. A catalog correction
- * applies to whole allowance periods (ADR 0011: a bundle renewing on the 15th), so the re-rate covers
- * the allowance periods the month overlaps - of the account's lines, their shared pools and add-on
- * purchases -: from the earliest start of those running at the month's start to the latest end of
- * those running at its end (not past now; `from`/`to` in the result). Every rated record of the month,
- * and every record of that range whose allowance periods all overlap the month, is rated again, in
+ * applies to whole allowance periods (ADR 0011: a bundle renewing on the 15th), and a record counts in
+ * several (its line's, its plan's shared pool's, the add-on purchases in force), so the re-rate adjusts
+ * every record connected to the month through them (domain/rerate-scope.ts: the periods overlapping the
+ * month, every record counting in one, every other period such a record counts in, and so on), and
+ * replays a range holding each of those periods whole: from the earliest start of the periods running
+ * at the month's start or in scope to the latest end of those running at its end or in scope (not past
+ * now; `from`/`to` in the result). Under that rule re-rating every month once applies a correction
+ * exactly once. Every record in scope is rated again, in
  * the order it was first rated (see REPLAY_ORDER), by the plan version in force at its time, or by the
  * corrected version named when that version is of the same plan (the other plans' records keep their
  * own version and are left as they are), with live counters rebuilt from the start of the range. The
- * range's other records (a line's allowance period that began before `from`, or does not reach into
- * the month) are replayed only to move the counters, as the ledger holds them: priced by the version
+ * range's other records (sharing no allowance period with a record in scope) are replayed only to
+ * move the counters, as the ledger holds them: priced by the version
  * that priced them (not a correction named now) and drawing on their allowance what the ledger drew
  * for them. Where the money differs from what was charged, a delta
  * ChargeRequest goes to the ledger with a new deterministic chargeId (record id + rating version):
@@ -41,14 +44,16 @@
  */
 import { badInput, conflict, dec, Decimal, deterministicId, type AllowanceMove, type ChargeRequest } from '@ledgerline/contracts';
 import type { RatingResult } from '@ledgerline/rating';
-import { addOnPurchasesAt, addUsed, applyUsage, bucketOf, typeBucket, type LineCounters } from '../domain/live-usage';
+import { addOnPurchasesAt, addUsed, applyUsage, bucketOf, typeBucket, type AddOnPurchase, type LineCounters } from '../domain/live-usage';
 import { chargeAmountOf, ledgerMoneyFor } from '../domain/ledger-money';
 import { linePeriodAt, monthPeriod, poolPeriodAt } from '../domain/period';
-import type { AllowancePeriod } from '@ledgerline/contracts';
-import { versionAt, type SubscriptionVersion } from '../domain/subscriber';
+import type { AllowancePeriod, FeePeriod } from '@ledgerline/contracts';
+import { rerateScope, type RerateScope, type ScopePeriod } from '../domain/rerate-scope';
+import { versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
 import type { UsageType } from '../domain/usage-input';
 import { ACCOUNT_LINES, inSqlTransaction } from '../persistence/sql';
 import type { UsageRuntime } from '../usage-runtime';
+import type { PlanLookup } from './plan-cache';
 import { chargeRequestRow, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
 import { lineRolloverOwner, poolRolloverOwner } from './period-rollover';
 import { addOnAllowancesOf, allowanceSizeOf, feePeriodOf, sharedAllowancesOf, traceOf, zoneOf } from './usage-pipeline';
@@ -156,16 +161,34 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
   const p = monthPeriod(c.period, now, 'input.period');
   if (!c.billingAccountId) throw badInput('input.billingAccountId', 'billingAccountId is required');
   return usage.pipeline.exclusive(async () => {
-    // The range re-rated: the whole allowance periods the month overlaps (see `inScope` below).
-    const from = await countingFrom(usage, c.billingAccountId, p.start);
-    const to = await countingTo(usage, c.billingAccountId, p.end, now);
-    const range = `${p.period} (${from.toISOString()} - ${to.toISOString()}, the allowance periods it overlaps)`;
-    const { rows } = await usage.sql.query<Row>(
-      `select usage_record.*, ${RATED_FOR_LEDGER_AT} as rated_for_ledger_at, ${SETTLED_COLUMNS}
-         from usage_record left join charge_outcome o on o.usage_record_id = usage_record.id
-        where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status in ('RATED', 'RERATED', 'BILLED') order by ${REPLAY_ORDER}`,
-      [c.billingAccountId, from, to],
-    );
+    // The corrected version prices the records of its own plan only: another line's plan, or the
+    // line's plan before a plan change in the month, keeps its own prices.
+    const corrected = c.planVersionId ? await usage.plans.get(c.planVersionId) : undefined;
+    if (corrected && !corrected.ok) throw badInput('input.planVersionId', corrected.reason, corrected.code);
+    // The range re-rated: the allowance periods running at the month's start and end, widened until it holds every
+    // allowance period of the records in scope (rerateScope: the records connected to the month through the allowance
+    // periods they count in), so each of those periods is replayed whole.
+    let from = await countingFrom(usage, c.billingAccountId, p.start);
+    let to = await countingTo(usage, c.billingAccountId, p.end, now);
+    const periodsOf = new Map<string, RecordPeriods | undefined>();
+    let rows: Row[];
+    let scope: RerateScope;
+    for (;;) {
+      rows = (await usage.sql.query<Row>(
+        `select usage_record.*, ${RATED_FOR_LEDGER_AT} as rated_for_ledger_at, ${SETTLED_COLUMNS}
+           from usage_record left join charge_outcome o on o.usage_record_id = usage_record.id
+          where line_id in ${ACCOUNT_LINES} and billing_account_id = $1 and occurred_at >= $2 and occurred_at < $3 and status in ('RATED', 'RERATED', 'BILLED') order by ${REPLAY_ORDER}`,
+        [c.billingAccountId, from, to],
+      )).rows;
+      for (const r of rows) if (!periodsOf.has(r.id)) periodsOf.set(r.id, await recordPeriodsOf(usage, r, corrected));
+      scope = rerateScope(rows.map((r) => ({ id: r.id, periods: scopePeriodsOf(r, periodsOf.get(r.id)) })), p);
+      // Not past now (a period running now has no records after it yet), as countingTo.
+      const end = scope.end ? notPastNow(scope.end, p.end, now) : to;
+      if ((!scope.start || scope.start >= from) && end <= to) break;
+      if (scope.start && scope.start < from) from = scope.start;
+      if (end > to) to = end;
+    }
+    const range = `${p.period} (${from.toISOString()} - ${to.toISOString()}, the allowance periods connected to it)`;
     for (const r of rows) withOutcome(r);
     withinTiesAsDrawn(rows);
     // An earlier re-rate's adjustments not answered yet: what the ledger holds for their records is not known.
@@ -205,10 +228,6 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
     const updates: unknown[][] = [];
     const pending: unknown[][] = [];
     const outbox: OutboxRow[] = [];
-    // The corrected version prices the records of its own plan only: another line's plan, or the
-    // line's plan before a plan change in the month, keeps its own prices.
-    const corrected = c.planVersionId ? await usage.plans.get(c.planVersionId) : undefined;
-    if (corrected && !corrected.ok) throw badInput('input.planVersionId', corrected.reason, corrected.code);
     // Records the ledger left short of their allowance (shortfallOf), decided once every other record's moves are known;
     // `freed`: per ledger bucket, the units the other records' adjustments give back less those they draw.
     const leftShort: (Rerated & { short: Shortfall; bucket: string })[] = [];
@@ -252,28 +271,17 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
     let unsettled = 0;
     for (const r of rows) {
       if (typeof r.rating === 'string') r.rating = JSON.parse(r.rating);
-      const line = await usage.directory.load(r.line_id);
-      const inForce = line ? versionAt(line, new Date(r.occurred_at)) : undefined;
-      if (!line || !inForce) continue;
-      const inForcePlan = await usage.plans.get(inForce.planVersionId);
+      const periods = periodsOf.get(r.id);
+      if (!periods) continue;
+      const { line, inForce, inForcePlan, feePeriod, linePeriod, purchases } = periods;
       const occurredAt = new Date(r.occurred_at);
-      const feePeriod = inForcePlan.ok ? feePeriodOf(inForcePlan.rater) : undefined;
-      const linePeriod = linePeriodAt(line, inForce, feePeriod, occurredAt);
-      const sharesPool = inForcePlan.ok && sharedAllowancesOf(inForcePlan.rater, usage.plans.knownOffers()).size > 0;
-      const inForcePool = sharesPool ? poolPeriodAt(await usage.directory.poolMembers(inForce.billingAccountId, inForce.planVersionId), feePeriod, occurredAt) : undefined;
-      // Add-on allowances per purchase in force at the event, over the purchase's own validity, as the
-      // live pipeline counts them (a pass bought twice in a period is two buckets; one bought before a
-      // renewal keeps what it used before it). The purchases are the subscription's, as wallets granted them.
-      const purchases = inForce.addOns.length > 0 && inForcePlan.ok ? addOnPurchasesAt(r.line_id, inForce.addOns, occurredAt, addOnAllowancesOf(inForcePlan.rater, usage.plans.knownOffers())) : undefined;
-      // Adjusted by this re-rate: the month's records, and the records before or after it whose allowance periods
-      // (the line's, the pool's, the add-on purchases' in force) all overlap the month and began within the replay,
-      // so their counters are whole. A re-rate of the month alone adjusted against a bundle the other months' records
-      // of the period still held as the ledger had them (re-rating February then March, or March then February, both
-      // left a catalog correction half applied to a period from the 15th), however it replayed them.
-      // Any other record is replayed for the counters only (its adjustments belong to its own periods), as the ledger
-      // holds it: priced by the version that priced it, not by the correction named now, drawing what the ledger drew.
-      const inMonth = occurredAt >= p.start && occurredAt < p.end;
-      const inScope = inMonth || [linePeriod, inForcePool, ...(purchases?.values() ?? [])].every((x) => !x || (x.start >= from && x.start < p.end && x.end > p.start));
+      // Adjusted by this re-rate: the records connected to the month through the allowance periods they count in
+      // (rerateScope), whose periods the replay holds whole. A record was adjusted only when all its periods overlapped
+      // the month: a pool's or a pass's period straddling the month's start was corrected half by one month's re-rate
+      // and half by the other's, each half against the other as the ledger held it.
+      // Any other record is replayed for the counters only (it shares no allowance period with a record adjusted), as the
+      // ledger holds it: priced by the version that priced it, not by the correction named now, drawing what the ledger drew.
+      const inScope = scope.ids.has(r.id);
       if (inScope && r.charge_status === 'PENDING') unsettled++;
       // A version's plan is the code of its catalog document (the subscription's planCode may name the plan otherwise).
       const correcting = inScope && corrected?.ok === true && inForcePlan.ok && inForcePlan.rater.compiled.code === corrected.rater.compiled.code;
@@ -293,7 +301,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
         ...(r.called_number ? { calledNumber: r.called_number } : {}), ...(r.roaming_country ? { roamingCountry: r.roaming_country } : {}), ...(r.visited_mcc ? { visitedMcc: r.visited_mcc } : {}),
       };
       const shared = sharedAllowancesOf(plan.rater, usage.plans.knownOffers());
-      const poolPeriod = shared.size === 0 ? undefined : inForcePool ?? poolPeriodAt(await usage.directory.poolMembers(inForce.billingAccountId, inForce.planVersionId), feePeriod, occurredAt);
+      const poolPeriod = shared.size === 0 ? undefined : periods.pool ?? poolPeriodAt(await usage.directory.poolMembers(inForce.billingAccountId, inForce.planVersionId), feePeriod, occurredAt);
       // The pool of the subscription's plan version (wallets granted it), also when a corrected version is named.
       const pool = countersOf(pools, `${inForce.planVersionId}|${poolPeriod?.period ?? ''}`, seedRollover(poolRolloverOwner(inForce.billingAccountId, inForce.planVersionId), poolPeriod));
       const addOns = purchases ? new Map([...purchases.values()].map((b) => [b.allowanceId, countersOf(purchaseCounters, b.key)])) : undefined;
@@ -411,6 +419,53 @@ async function rolloversOf(usage: UsageRuntime, billingAccountId: string, rows: 
   return carried;
 }
 
+/** The allowance periods a record counts in, as the replay keys its counters (see rerateScope). */
+interface RecordPeriods {
+  line: LineInfo;
+  /** The subscription's version at the record's time, and its plan. */
+  inForce: SubscriptionVersion;
+  inForcePlan: PlanLookup;
+  feePeriod: FeePeriod | undefined;
+  linePeriod: AllowancePeriod;
+  /** The shared pool's period: where the subscription's plan shares allowances, or the correction named (of its plan) does. */
+  pool: AllowancePeriod | undefined;
+  /**
+   * Add-on allowances per purchase in force at the event, over the purchase's own validity, as the
+   * live pipeline counts them (a pass bought twice in a period is two buckets; one bought before a
+   * renewal keeps what it used before it). The purchases are the subscription's, as wallets granted them.
+   */
+  purchases: Map<string, AddOnPurchase> | undefined;
+}
+
+/** A record's allowance periods; undefined where its line or subscription at its time is not known (not re-rated). */
+async function recordPeriodsOf(usage: UsageRuntime, r: Row, corrected: PlanLookup | undefined): Promise<RecordPeriods | undefined> {
+  const line = await usage.directory.load(r.line_id);
+  const occurredAt = new Date(r.occurred_at);
+  const inForce = line ? versionAt(line, occurredAt) : undefined;
+  if (!line || !inForce) return undefined;
+  const inForcePlan = await usage.plans.get(inForce.planVersionId);
+  const feePeriod = inForcePlan.ok ? feePeriodOf(inForcePlan.rater) : undefined;
+  const shares = (plan: PlanLookup | undefined) => plan?.ok === true && sharedAllowancesOf(plan.rater, usage.plans.knownOffers()).size > 0;
+  const correcting = corrected?.ok === true && inForcePlan.ok && inForcePlan.rater.compiled.code === corrected.rater.compiled.code;
+  const pool = shares(inForcePlan) || (correcting && shares(corrected)) ? poolPeriodAt(await usage.directory.poolMembers(inForce.billingAccountId, inForce.planVersionId), feePeriod, occurredAt) : undefined;
+  const purchases = inForce.addOns.length > 0 && inForcePlan.ok ? addOnPurchasesAt(r.line_id, inForce.addOns, occurredAt, addOnAllowancesOf(inForcePlan.rater, usage.plans.knownOffers())) : undefined;
+  return { line, inForce, inForcePlan, feePeriod, linePeriod: linePeriodAt(line, inForce, feePeriod, occurredAt), pool, purchases };
+}
+
+/** The periods of a record for rerateScope, keyed as the replay's counters (line, pool of the subscription's version, purchase). */
+function scopePeriodsOf(r: Row, x: RecordPeriods | undefined): ScopePeriod[] {
+  if (!x) return [];
+  const out: ScopePeriod[] = [{ key: `line|${r.line_id}|${x.linePeriod.period}`, start: x.linePeriod.start, end: x.linePeriod.end }];
+  if (x.pool) out.push({ key: `pool|${x.inForce.planVersionId}|${x.pool.period}`, start: x.pool.start, end: x.pool.end });
+  for (const b of x.purchases?.values() ?? []) out.push({ key: `purchase|${b.key}`, start: b.start, end: b.end });
+  return out;
+}
+
+/** An end past the month's end and past now is cut to now (the month's end at least): a period running now has no records after it yet. */
+function notPastNow(end: Date, monthEnd: Date, now: Date): Date {
+  return end > monthEnd && end > now ? new Date(Math.max(now.getTime(), monthEnd.getTime())) : end;
+}
+
 /**
  * Where the re-rate starts: the earliest start of the allowance periods (of the account's lines and
  * shared pools) and of the add-on purchases running at the month's start.
@@ -429,7 +484,7 @@ async function countingFrom(usage: UsageRuntime, billingAccountId: string, month
 async function countingTo(usage: UsageRuntime, billingAccountId: string, monthEnd: Date, now: Date): Promise<Date> {
   let to = monthEnd;
   for (const x of await allowancePeriodsAt(usage, billingAccountId, new Date(monthEnd.getTime() - 1))) if (x.end > to) to = x.end;
-  return to > monthEnd && to > now ? new Date(Math.max(now.getTime(), monthEnd.getTime())) : to;
+  return notPastNow(to, monthEnd, now);
 }
 
 /** The allowance periods of the account's lines, of their shared pools and add-on purchases running at `at`. */
