@@ -17,11 +17,14 @@
 //     dispute and charges what it released (its amount less what its decision credited), at most
 //     what is due then (owed less what its other disputes still hold), once per dispute (key
 //     `autopay:<invoiceId>:released:<disputeId>`), the same way; dunning waits for it as for the
-//     first. (Before, one attempt 2 charged the rest once the invoice was released from every
-//     dispute: an amount released while another dispute stayed open was dunned, not charged. And
-//     until 2027-01 a release charged all that was due: two disputes closed before one pass were
-//     both charged against the first.) Money due again without a dispute closing (a staff hold
-//     lowered, a re-rate taking part of an open dispute, a refund) is no release: dunned.
+//     first. What a dispute gives back while it stays open (a staff hold lowered, a re-rate crediting
+//     part of it on the next invoice: `dispute_release` n = 1, 2, …) is a release too, charged once by
+//     an attempt of its own (`release_seq` n, key `autopay:<invoiceId>:released:<disputeId>:<n>`); its
+//     closing is release 0 and charges what it still held. (Before, one attempt 2 charged the rest
+//     once the invoice was released from every dispute: an amount released while another dispute
+//     stayed open was dunned, not charged. Until 2027-01 a release charged all that was due: two
+//     disputes closed before one pass were both charged against the first. And a lowered hold or a
+//     re-rate's part was dunned.) Money due again otherwise (a refund) is no release: dunned.
 //  2. Dunning: an overdue invoice that still owes money (autopay, if any, tried already; the
 //     releases from its disputes, if the first attempt left money to them, too) gets
 //     its dunning workflow, id `dunning-<invoiceId>` (so once, whatever happens). The workflow
@@ -89,24 +92,32 @@ const AUTOPAYABLE = `(i.state in ('SENT', 'PARTIALLY_PAID') or (i.state = 'ON_HO
  */
 const DUE = 1;
 const dueKey = (invoiceId: string) => `autopay:${invoiceId}`;
-const releaseKey = (invoiceId: string, disputeId: string) => `autopay:${invoiceId}:released:${disputeId}`;
+/** Release `seq` of a dispute: 0 its closing (the key the closing always had), n > 0 its n-th `dispute_release` while open. */
+const releaseKey = (invoiceId: string, disputeId: string, seq: number) => `autopay:${invoiceId}:released:${disputeId}${seq > 0 ? `:${seq}` : ''}`;
 
 /**
- * Dispute `d` of invoice `i` was closed after the invoice's due-date attempt `t` and autopay has not
- * charged its release yet (no attempt names it). A dispute closed before `t` was fixed is in `t`'s charge.
+ * Every release of a dispute (`x`: its invoice, dispute, number and when): its closing (0), and each
+ * amount it gave back while open (`dispute_release`, 1, 2, …).
  */
-const UNCHARGED_RELEASE = `d.invoice_id = i.id and d.status not in ('OPEN', 'IN_REVIEW') and coalesce(d.decided_at, d.updated_at) >= t.attempted_at
-  and not exists (select 1 from autopay_attempt r where r.invoice_id = i.id and (r.dispute_id = d.id or (r.attempt > ${DUE} and r.dispute_id is null)))`;
+const RELEASES = `(select d.invoice_id, d.id as dispute_id, 0 as release_seq, coalesce(d.decided_at, d.updated_at) as released_at from dispute d where d.status not in ('OPEN', 'IN_REVIEW')
+  union all select d.invoice_id, d.id, r.seq, r.released_at from dispute_release r join dispute d on d.id = r.dispute_id)`;
+
+/**
+ * Release `x` of a dispute of invoice `i` was made after the invoice's due-date attempt `t` and autopay
+ * has not charged it yet (no attempt names it). One made before `t` was fixed is in `t`'s charge.
+ */
+const UNCHARGED_RELEASE = `x.invoice_id = i.id and x.released_at >= t.attempted_at
+  and not exists (select 1 from autopay_attempt r where r.invoice_id = i.id and ((r.dispute_id = x.dispute_id and r.release_seq = x.release_seq) or (r.attempt > ${DUE} and r.dispute_id is null)))`;
 
 /**
  * The first attempt (t) charged only what disputes left (SUCCEEDED with `amount_disputed`): dunning
  * waits while the disputes still cover what is owed (each release is charged to the card) and while a
- * closed dispute's release is not charged yet (the next pass makes its attempt). Once every release
+ * release (a dispute closed, or giving back part of its amount) is not charged yet (the next pass makes its attempt). Once every release
  * has its attempt, what is still owed beyond the open disputes (a release declined, a refund) is dunned.
  */
 const RELEASE_PENDING = `(t.state = 'SUCCEEDED' and coalesce(t.amount_disputed, 0) > 0
   and ((i.state = 'ON_HOLD' and i.total - i.amount_paid - i.amount_credited <= coalesce(i.amount_disputed, 0))
-    or exists (select 1 from dispute d where ${UNCHARGED_RELEASE})))`;
+    or exists (select 1 from ${RELEASES} x where ${UNCHARGED_RELEASE})))`;
 
 export async function runCollections(fork: () => Em, deps: CollectionsDeps, now: Date, opts: { limit?: number; warn?: (err: unknown, msg: string) => void } = {}): Promise<CollectionsOutcome> {
   const limit = opts.limit ?? 500;
@@ -122,15 +133,15 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
       order by i.due_date, i.id limit ?`,
     [now, limit],
   );
-  // Disputes closed since the first attempt charged only what they left: each release, once.
-  const releases = await rows<{ id: string; billing_account_id: string; autopay_token: string | null; dispute_id: string }>(
+  // Releases from disputes since the first attempt charged only what they left: each, once.
+  const releases = await rows<{ id: string; billing_account_id: string; autopay_token: string | null; dispute_id: string; release_seq: number }>(
     fork(),
-    `select i.id, i.billing_account_id, a.autopay_token, d.id as dispute_id from invoice i
+    `select i.id, i.billing_account_id, a.autopay_token, x.dispute_id, x.release_seq from invoice i
        join billing_account a on a.id = i.billing_account_id
        join autopay_attempt t on t.invoice_id = i.id and t.attempt = ${DUE} and t.state = 'SUCCEEDED' and t.amount_disputed > 0
-       join dispute d on ${UNCHARGED_RELEASE}
+       join ${RELEASES} x on ${UNCHARGED_RELEASE}
       where i.voided_at is null and (a.autopay_token is not null or a.autopay)
-      order by coalesce(d.decided_at, d.updated_at), d.id limit ?`,
+      order by x.released_at, x.dispute_id, x.release_seq limit ?`,
     [limit],
   );
   // Attempts a pass fixed and did not finish (the provider's answer never recorded): retried as fixed.
@@ -176,9 +187,10 @@ export async function runCollections(fork: () => Em, deps: CollectionsDeps, now:
   for (const inv of releases) {
     await charge(inv, async () => {
       // Nothing due (its amount credited, or still held by the other disputes): recorded without asking for a token.
-      if ((await fork().transactional((em) => startRelease(em as Em, inv.id, inv.dispute_id, now))) !== 'DUE') return null;
+      const release = { disputeId: inv.dispute_id, seq: Number(inv.release_seq) };
+      if ((await fork().transactional((em) => startRelease(em as Em, inv.id, release, now))) !== 'DUE') return null;
       const token = await tokenOf(inv);
-      const fixed = await fork().transactional((em) => startRelease(em as Em, inv.id, inv.dispute_id, now, token));
+      const fixed = await fork().transactional((em) => startRelease(em as Em, inv.id, release, now, token));
       return typeof fixed === 'number' ? fixed : null;
     });
   }
@@ -300,34 +312,36 @@ async function startAutopay(em: Em, invoiceId: string, token: string, now: Date)
 }
 
 /**
- * The attempt for dispute `disputeId`'s release from the invoice (closed after the due-date attempt
- * charged what the disputes left): what that dispute released (`released`), capped by what is due now
- * (owed less what the other disputes still hold), charged once. Under the invoice's lock: null when the
+ * The attempt for release `seq` of dispute `disputeId` from the invoice (made after the due-date attempt
+ * charged what the disputes left): what that release gave back (its closing, 0: `released`; a part
+ * given back while open, n: that `dispute_release`'s amount), capped by what is due now (owed less what
+ * the disputes still hold), charged once. Under the invoice's lock: null when the
  * release has its attempt already or another attempt of the invoice is STARTED (finished first, by a
  * later pass: this charge is fixed against what it leaves, so two releases never both charge the same
  * money); nothing released or nothing due, recorded NOTHING_OWED. Each attempt carries its own
  * dispute's release even when several closed before one pass (before, the first charged what all of
  * them released and the others nothing).
  * Otherwise, without `token` (undefined) 'DUE' and nothing written; with no token (null) NO_TOKEN
- * (dunning takes over); with one, the STARTED charge (`autopay:<invoiceId>:released:<disputeId>`) and
- * its attempt's number, the invoice's next.
+ * (dunning takes over); with one, the STARTED charge (`releaseKey`) and its attempt's number, the invoice's next.
  */
-async function startRelease(em: Em, invoiceId: string, disputeId: string, now: Date, token?: string | null): Promise<number | 'DUE' | null> {
+async function startRelease(em: Em, invoiceId: string, { disputeId, seq }: { disputeId: string; seq: number }, now: Date, token?: string | null): Promise<number | 'DUE' | null> {
   const k = sql(em);
   const invoice = await k('invoice').where({ id: invoiceId }).forUpdate().first();
-  const mine = await k('autopay_attempt').where({ invoice_id: invoiceId }).andWhere((q) => q.where({ dispute_id: disputeId }).orWhere({ state: 'STARTED' })).first('attempt');
+  const mine = await k('autopay_attempt').where({ invoice_id: invoiceId }).andWhere((q) => q.where({ dispute_id: disputeId, release_seq: seq }).orWhere({ state: 'STARTED' })).first('attempt');
   if (mine) return null;
   const [{ last }] = await rows<{ last: number }>(em, 'select coalesce(max(attempt), 0) as last from autopay_attempt where invoice_id = ?', [invoiceId]);
-  const attempt = { invoice_id: invoiceId, attempt: Number(last) + 1, dispute_id: disputeId, billing_account_id: invoice.billing_account_id, attempted_at: now };
+  const attempt = { invoice_id: invoiceId, attempt: Number(last) + 1, dispute_id: disputeId, release_seq: seq, billing_account_id: invoice.billing_account_id, attempted_at: now };
   const open = invoice.voided_at ? null : chargeable(invoice);
   // Its own release, never more than is due now (several releases together: never more than owed).
-  const own = open ? released(await k('dispute').where({ id: disputeId }).first()) : dec('0');
+  let own = dec('0');
+  if (open && seq > 0) own = dec(String((await k('dispute_release').where({ dispute_id: disputeId, seq }).first('amount'))?.amount ?? '0'));
+  else if (open) own = released(await k('dispute').where({ id: disputeId }).first());
   const amount = open && own.gt(open.owed) ? open.owed : own;
   let row: Record<string, unknown>;
   if (!open || !amount.gt(0)) row = { ...attempt, state: 'NOTHING_OWED' };
   else if (token === undefined) return 'DUE';
   else if (token === null) row = { ...attempt, state: 'NO_TOKEN' };
-  else row = { ...attempt, ...fixedCharge(invoice, amount, open.disputed, token, releaseKey(invoiceId, disputeId)) };
+  else row = { ...attempt, ...fixedCharge(invoice, amount, open.disputed, token, releaseKey(invoiceId, disputeId, seq)) };
   await k('autopay_attempt').insert(row);
   return row.state === 'STARTED' ? attempt.attempt : null;
 }

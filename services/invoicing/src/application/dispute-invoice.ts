@@ -19,7 +19,7 @@ import { assertTransition, isDraft, outstanding, type InvoiceState } from '../do
 import { disputeAmount, STAFF_HOLD_KEY_PREFIX, staffHoldKey } from '../domain/disputes';
 import { requireStaff } from './authorization';
 import { lockAccountCredit } from './credit';
-import { holdForDispute, lockInvoice, releaseDisputeAmount } from './invoice-lifecycle';
+import { holdForDispute, lockInvoice, releaseFromOpenDispute } from './invoice-lifecycle';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 
 export interface DisputeInvoiceCommand {
@@ -64,7 +64,8 @@ export async function disputeInvoice(em: Em, c: DisputeInvoiceCommand): Promise<
     if (delta.isZero() && mine.reason === reason) return { disputeId: mine.id, created: false, changed: false };
     await k('dispute').where({ id: mine.id }).update({ amount: amount.toFixed(scale), reason, request_hash: hash, updated_at: c.now });
     if (delta.gt(0)) await holdForDispute(em, invoice, delta.toFixed(scale), c.now, reason);
-    else if (delta.lt(0)) await releaseDisputeAmount(em, invoice.id, delta.negated().toFixed(scale), c.now, `dispute ${mine.id} reduced by staff`);
+    // What the lower hold frees is due again: a release of the dispute, charged by autopay like its closing.
+    else if (delta.lt(0)) await releaseFromOpenDispute(em, invoice.id, mine.id, delta.negated().toFixed(scale), c.now, `dispute ${mine.id} reduced by staff`);
     return { disputeId: mine.id, created: false, changed: !delta.isZero() };
   }
 

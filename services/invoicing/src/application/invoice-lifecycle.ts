@@ -125,6 +125,20 @@ export async function releaseDisputeAmount(em: Em, invoiceId: string, amount: st
 }
 
 /**
+ * Dispute `disputeId` (its row locked by the caller) gives back `amount` of its invoice's hold while it
+ * stays open: a staff hold lowered (`disputeInvoice`), a re-rate crediting part of it on the next
+ * invoice. The hold goes down (releaseDisputeAmount) and the release is recorded, the dispute's next
+ * (`dispute_release` 1, 2, …): that money is due again, and autopay charges each release once
+ * (collections.ts; the dispute's closing is its release 0). A credit note reducing a dispute credits
+ * the money (nothing is due again): not a release.
+ */
+export async function releaseFromOpenDispute(em: Em, invoiceId: string, disputeId: string, amount: string, now: Date, reason: string): Promise<void> {
+  await releaseDisputeAmount(em, invoiceId, amount, now, reason);
+  const [{ last }] = await rows<{ last: number }>(em, 'select coalesce(max(seq), 0) as last from dispute_release where dispute_id = ?', [disputeId]);
+  await sql(em)('dispute_release').insert({ dispute_id: disputeId, seq: Number(last) + 1, amount, reason: reason.slice(0, 500), released_at: now });
+}
+
+/**
  * Voids a draft (NEW, VALIDATED or held before sending) and releases its charges for regeneration.
  * A draft that holds money (a payment not refunded in full, a credit note) is refused: the voided
  * invoice would keep it and a regenerated draft would ask for the full amount again. A draft with

@@ -20,7 +20,7 @@ import { dec, minorUnits, roundDecimal, type Decimal } from '@ledgerline/contrac
 import type { Em } from '@ledgerline/platform';
 import { adjustedInvoiceOf } from './adjusted-invoice';
 import { close } from './disputes';
-import { releaseDisputeAmount } from './invoice-lifecycle';
+import { releaseFromOpenDispute } from './invoice-lifecycle';
 import { rows, sql } from './sql';
 
 /** The usage line (or late-usage ADJUSTMENT line) of `invoice` that billed charge `c`, as bill-accounts groups them; undefined when none. */
@@ -175,7 +175,8 @@ export async function takeDisputesCoveredByAdjustments(em: Em, chargeIds: string
         closed.push(d.id);
       } else {
         await k('dispute').where({ id: d.id }).update({ amount: was.minus(t).toFixed(scale), updated_at: now });
-        await releaseDisputeAmount(em, record.invoice.id, t.toFixed(scale), now, `a re-rate of usage record ${a.usage_record_id} credited part of dispute ${d.id}`);
+        // Credited on the next invoice: due again on this one, a release of the dispute (autopay charges it).
+        await releaseFromOpenDispute(em, record.invoice.id, d.id, t.toFixed(scale), now, `a re-rate of usage record ${a.usage_record_id} credited part of dispute ${d.id}`);
       }
     }
     if (taken.gt(0)) await k('unbilled_charge').where({ charge_id: a.charge_id }).update({ dispute_taken: dec(String(a.dispute_taken)).plus(taken).toFixed(scale) });

@@ -27,6 +27,7 @@ import { Migration20270110000000_one_off_charge_waiver } from './Migration202701
 import { Migration20270111000000_autopay_released_attempt } from './Migration20270111000000_autopay_released_attempt';
 import { Migration20270112000000_autopay_release_per_dispute } from './Migration20270112000000_autopay_release_per_dispute';
 import { Migration20270113000000_refund_origin } from './Migration20270113000000_refund_origin';
+import { Migration20270114000000_dispute_release } from './Migration20270114000000_dispute_release';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -58,4 +59,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270111000000_autopay_released_attempt', class: Migration20270111000000_autopay_released_attempt },
   { name: 'Migration20270112000000_autopay_release_per_dispute', class: Migration20270112000000_autopay_release_per_dispute },
   { name: 'Migration20270113000000_refund_origin', class: Migration20270113000000_refund_origin },
+  { name: 'Migration20270114000000_dispute_release', class: Migration20270114000000_dispute_release },
 ];
