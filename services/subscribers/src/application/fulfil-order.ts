@@ -227,11 +227,14 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
     const fees = await feesOfPlanInForce(em, line, JSON.parse(order.request) as PlanFeesRequest, 'TERMINATION', now);
     charges.push(...planFeeCharges(em, { orderId: order.id, line, account, ...fees, trigger: 'TERMINATION', now }));
     // A plan scheduled to start later never starts: ended where it would have begun, so its change
-    // fee (charged only when a plan starts) is never charged.
+    // fee (charged only when a plan starts) is never charged. A PENDING plan (a line cancelled
+    // before it went live) was never in force either: ended at its start, so no consumer takes
+    // [order, cancellation) as days held (invoicing billed a postpaid line's fee for them).
     const live = await em.find(Subscription, { lineId: line.id, status: { $in: ['PENDING', 'ACTIVE', 'SCHEDULED'] } });
     for (const sub of live) {
+      const neverStarted = sub.status === 'PENDING' || sub.startsAt > now;
       sub.status = 'ENDED';
-      sub.endsAt = sub.startsAt > now ? sub.startsAt : now;
+      sub.endsAt = neverStarted ? sub.startsAt : now;
       emitSubscription(em, 'subscriptionChanged', sub, line, account, order.id, now);
     }
   }
