@@ -12,65 +12,20 @@
 // then (owed less what is still disputed; nothing: NOTHING_OWED), fixed STARTED first and retried as
 // fixed like the other attempts. Dunning waits for a release not yet charged as it waits for the others.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChargeCardRequest } from '../src/adapters/payment-provider';
-import type { DunningStarter, StartDunningRequest } from '../src/ports/dunning';
-import { account, startHarness, subscribe, type Harness } from './support';
-import { NO_DISPUTE_WORKFLOW, agent, customer, disputeCalls, disputeMutations } from './dispute-support';
-
-const dunned: StartDunningRequest[] = [];
-const dunning: DunningStarter = { start: async (r) => void dunned.push(r), poke: async () => undefined };
+import { account, type Harness } from './support';
+import { agent, disputeCalls, disputeMutations } from './dispute-support';
+import { JOB, autopayCalls } from './autopay-support';
 
 let h: Harness;
-const JOB = 'mutation { runDueDateJob { autopaid declined dunningStarted } }';
-const CLOSE = 'mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id state total { amount } dueDate lines { id kind grossAmount { amount } } } } } }';
-const INVOICE = 'query($id: ID!) { invoice(id: $id) { state amountDue { amount } amountPaid { amount } amountDisputed { amount } } }';
-const { OPEN, DECIDE } = disputeMutations('id status');
+const { startWithAutopayAccounts, failAfterCapture, view, cardCharges, attemptsOf, wasDunned, twoDisputesCharged } = autopayCalls(() => h);
+const { DECIDE } = disputeMutations('id status');
 const { as, db } = disputeCalls(() => h);
 const AGENT = agent('agent-autopay-each');
-const view = async (id: string) => {
-  const i = (await h.gql<any>(INVOICE, { id })).invoice;
-  return { state: i.state, amountDue: i.amountDue.amount, amountPaid: i.amountPaid.amount, amountDisputed: i.amountDisputed.amount };
-};
-/** Every card charge asked of the provider for the invoice, as [key, amount], in the order asked. */
-const cardCharges = (invoiceId: string) => [...h.payments.charges.values()].filter((c) => c.req.idempotencyKey.startsWith(`autopay:${invoiceId}`)).map((c) => [c.req.idempotencyKey, c.req.amount]);
-const attemptsOf = async (invoiceId: string) =>
-  ((await db().execute(`select attempt, state, amount::text as amount, idempotency_key, dispute_id from autopay_attempt where invoice_id = ? order by attempt`, [invoiceId])) as any[]).map((t) => [t.attempt, t.state, t.amount == null ? null : Number(t.amount), t.idempotency_key, t.dispute_id]);
-const wasDunned = (invoiceId: string) => dunned.filter((r) => r.invoiceId === invoiceId).length;
-/** Captured at the provider, then the pass fails before it commits (the answer lost), for the next charge with this key. */
-let failAfterCapture: string | null = null;
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-01T08:00:00Z', { consume: false, runBillRuns: false, dunning, disputes: NO_DISPUTE_WORKFLOW, policy: { reminderDays: [1], lateFee: null, suspendAfterDays: 3 } });
-  const charge = h.payments.charge.bind(h.payments);
-  h.payments.charge = async (req: ChargeCardRequest) => {
-    const r = await charge(req);
-    if (failAfterCapture && req.idempotencyKey === failAfterCapture) {
-      failAfterCapture = null;
-      throw new Error('connection terminated after the capture');
-    }
-    return r;
-  };
-  for (const acc of ['acc_ape_rej', 'acc_ape_lost', 'acc_ape_decl', 'acc_ape_acc', 'acc_ape_old']) {
-    await account(h, acc, { customerId: `cus_${acc}`, paymentTermsDays: 3, autopayToken: `tok_visa_${acc}` });
-    await subscribe(h, acc, `sub_${acc}`, 'postpaid20', '2026-08-01T00:00:00Z');
-  }
+  h = await startWithAutopayAccounts(['acc_ape_rej', 'acc_ape_lost', 'acc_ape_decl', 'acc_ape_acc', 'acc_ape_old']);
 });
 afterAll(async () => h?.svc.close());
-
-/** The September invoice (35.69) with two disputes opened before its due date (5.00 of its first line, 3.00 of the invoice), charged its undisputed 27.69 on the due date. */
-async function twoDisputesCharged(acc: string): Promise<{ inv: any; a: string; b: string }> {
-  h.clock.set(new Date('2026-10-01T08:00:00Z'));
-  const inv = (await h.gql<any>(CLOSE, { i: { billingAccountId: acc, periodStart: '2026-08-31T22:00:00Z', periodEnd: '2026-09-30T22:00:00Z' } })).closeBillingPeriod.billingPeriod.invoice;
-  expect(inv).toMatchObject({ state: 'SENT', total: { amount: '35.69' } });
-  const cus = customer(`cus_${acc}`);
-  const a = (await as(cus, OPEN, { i: { invoiceId: inv.id, invoiceLineId: inv.lines[0].id, amount: '5.00', reason: 'A roaming day I never had', idempotencyKey: `${acc}-a` } })).openDispute.dispute.id;
-  const b = (await as(cus, OPEN, { i: { invoiceId: inv.id, amount: '3.00', reason: 'A fee I did not agree to', idempotencyKey: `${acc}-b` } })).openDispute.dispute.id;
-  h.clock.set(new Date('2026-10-04T09:00:00Z'));
-  await h.gql(JOB);
-  expect(cardCharges(inv.id), 'the undisputed 27.69 on the due date').toEqual([[`autopay:${inv.id}`, '27.69']]);
-  expect(await view(inv.id)).toEqual({ state: 'ON_HOLD', amountDue: '8', amountPaid: '27.69', amountDisputed: '8' });
-  return { inv, a, b };
-}
 
 describe('autopay on an invoice with two disputes, one closed before the other', () => {
   it('rejected while the other is open: its 5.00 is charged to the card once at once, the other rest when that one is rejected; never dunned', async () => {
@@ -135,7 +90,7 @@ describe('autopay on an invoice with two disputes, one closed before the other',
   it('the first release captured but its answer lost, the other closed meanwhile: retried as fixed, then the other charged for what is left, not dunned', async () => {
     const { inv, a, b } = await twoDisputesCharged('acc_ape_lost');
     await as(AGENT, DECIDE, { i: { disputeId: a, decision: 'REJECT', note: 'It is yours' } });
-    failAfterCapture = `autopay:${inv.id}:released:${a}`;
+    failAfterCapture(`autopay:${inv.id}:released:${a}`);
     const first = (await h.gql<any>(JOB)).runDueDateJob;
     expect(first.autopaid, 'the pass failed after the capture').toBe(0);
     expect(wasDunned(inv.id), 'no dunning while the release attempt is open').toBe(0);

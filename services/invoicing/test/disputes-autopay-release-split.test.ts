@@ -11,80 +11,24 @@
 // on this invoice (a rejected or withdrawn one: all of it; accepted in part: the rest) — capped by what
 // the invoice still owes beyond its open disputes, so together never more than is due.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChargeCardRequest } from '../src/adapters/payment-provider';
-import type { DunningStarter, StartDunningRequest } from '../src/ports/dunning';
-import { account, startHarness, subscribe, type Harness } from './support';
-import { NO_DISPUTE_WORKFLOW, agent, customer, disputeCalls, disputeMutations } from './dispute-support';
-
-const dunned: StartDunningRequest[] = [];
-const dunning: DunningStarter = { start: async (r) => void dunned.push(r), poke: async () => undefined };
+import { account, type Harness } from './support';
+import { agent, disputeCalls, disputeMutations } from './dispute-support';
+import { JOB, autopayCalls } from './autopay-support';
 
 let h: Harness;
-const JOB = 'mutation { runDueDateJob { autopaid declined dunningStarted } }';
-const CLOSE = 'mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id state total { amount } dueDate lines { id kind grossAmount { amount } } } } } }';
-const INVOICE = 'query($id: ID!) { invoice(id: $id) { state amountDue { amount } amountPaid { amount } amountDisputed { amount } } }';
-const { OPEN, DECIDE } = disputeMutations('id status');
-const { as, db } = disputeCalls(() => h);
+const { startWithAutopayAccounts, failAfterCapture, asked, view, cardCharges, attemptsOf, wasDunned, twoDisputesCharged } = autopayCalls(() => h);
+const { DECIDE } = disputeMutations('id status');
+const { as } = disputeCalls(() => h);
 const AGENT = agent('agent-autopay-split');
-const view = async (id: string) => {
-  const i = (await h.gql<any>(INVOICE, { id })).invoice;
-  return { state: i.state, amountDue: i.amountDue.amount, amountPaid: i.amountPaid.amount, amountDisputed: i.amountDisputed.amount };
-};
-/** Every card charge asked of the provider for the invoice, as [key, amount], in the order first asked. */
-const cardCharges = (invoiceId: string) => [...h.payments.charges.values()].filter((c) => c.req.idempotencyKey.startsWith(`autopay:${invoiceId}`)).map((c) => [c.req.idempotencyKey, c.req.amount]);
-/** Every charge request for the invoice, retries included, as [key, amount]. */
-const asked: [string, string][] = [];
-/** The release attempts (after the due-date one) as [attempt, state, amount, key, dispute]. */
-const releasesOf = async (invoiceId: string) =>
-  ((await db().execute(`select attempt, state, amount::text as amount, idempotency_key, dispute_id from autopay_attempt where invoice_id = ? and attempt > 1 order by attempt`, [invoiceId])) as any[]).map((t) => [
-    t.attempt,
-    t.state,
-    t.amount == null ? null : Number(t.amount).toFixed(2),
-    t.idempotency_key,
-    t.dispute_id,
-  ]);
-const wasDunned = (invoiceId: string) => dunned.filter((r) => r.invoiceId === invoiceId).length;
-/** Captured at the provider, then the pass fails before it commits (the answer lost), for the next charge with this key. */
-let failAfterCapture: string | null = null;
+/** The release attempts (after the due-date one) as [attempt, state, amount, key, dispute], amounts with two decimals. */
+const releasesOf = (invoiceId: string) => attemptsOf(invoiceId, { releasesOnly: true, amounts: 'two decimals' });
 
 const ACCOUNTS = ['acc_aps_rej', 'acc_aps_acc', 'acc_aps_part', 'acc_aps_lost', 'acc_aps_decl'];
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-01T08:00:00Z', { consume: false, runBillRuns: false, dunning, disputes: NO_DISPUTE_WORKFLOW, policy: { reminderDays: [1], lateFee: null, suspendAfterDays: 3 } });
-  const charge = h.payments.charge.bind(h.payments);
-  h.payments.charge = async (req: ChargeCardRequest) => {
-    asked.push([req.idempotencyKey, req.amount]);
-    const r = await charge(req);
-    if (failAfterCapture && req.idempotencyKey === failAfterCapture) {
-      failAfterCapture = null;
-      throw new Error('connection terminated after the capture');
-    }
-    return r;
-  };
-  for (const acc of ACCOUNTS) {
-    await account(h, acc, { customerId: `cus_${acc}`, paymentTermsDays: 3, autopayToken: `tok_visa_${acc}` });
-    await subscribe(h, acc, `sub_${acc}`, 'postpaid20', '2026-08-01T00:00:00Z');
-  }
+  h = await startWithAutopayAccounts(ACCOUNTS);
 });
 afterAll(async () => h?.svc.close());
-
-/**
- * The September invoice (35.69) with two disputes opened before its due date (a: 5.00 of its first
- * line, b: 3.00 of the invoice), charged its undisputed 27.69 on the due date.
- */
-async function twoDisputesCharged(acc: string): Promise<{ inv: any; a: string; b: string }> {
-  h.clock.set(new Date('2026-10-01T08:00:00Z'));
-  const inv = (await h.gql<any>(CLOSE, { i: { billingAccountId: acc, periodStart: '2026-08-31T22:00:00Z', periodEnd: '2026-09-30T22:00:00Z' } })).closeBillingPeriod.billingPeriod.invoice;
-  expect(inv).toMatchObject({ state: 'SENT', total: { amount: '35.69' } });
-  const cus = customer(`cus_${acc}`);
-  const a = (await as(cus, OPEN, { i: { invoiceId: inv.id, invoiceLineId: inv.lines[0].id, amount: '5.00', reason: 'A roaming day I never had', idempotencyKey: `${acc}-a` } })).openDispute.dispute.id;
-  const b = (await as(cus, OPEN, { i: { invoiceId: inv.id, amount: '3.00', reason: 'A fee I did not agree to', idempotencyKey: `${acc}-b` } })).openDispute.dispute.id;
-  h.clock.set(new Date('2026-10-04T09:00:00Z'));
-  await h.gql(JOB);
-  expect(cardCharges(inv.id), 'the undisputed 27.69 on the due date').toEqual([[`autopay:${inv.id}`, '27.69']]);
-  expect(await view(inv.id)).toEqual({ state: 'ON_HOLD', amountDue: '8', amountPaid: '27.69', amountDisputed: '8' });
-  return { inv, a, b };
-}
 
 /** Decides a, then b, a minute apart (a's release is the older: its attempt is made first). */
 async function decideBoth(a: string, aDecision: Record<string, unknown>, b: string, bDecision: Record<string, unknown>) {
@@ -152,7 +96,7 @@ describe('autopay on an invoice whose two disputes both closed before one pass o
   it('the first release captured but its answer lost: retried as fixed with the same key and amount, then the second charged its own', async () => {
     const { inv, a, b } = await twoDisputesCharged('acc_aps_lost');
     await decideBoth(a, REJECT, b, REJECT);
-    failAfterCapture = `autopay:${inv.id}:released:${a}`;
+    failAfterCapture(`autopay:${inv.id}:released:${a}`);
     expect((await h.gql<any>(JOB)).runDueDateJob.autopaid, 'the pass failed after the capture; the second waits for it').toBe(0);
     expect(await releasesOf(inv.id)).toEqual([[2, 'STARTED', '5.00', `autopay:${inv.id}:released:${a}`, a]]);
     expect(wasDunned(inv.id), 'not dunned while a release is STARTED').toBe(0);

@@ -14,68 +14,32 @@
 // release 0 with its key `autopay:<invoiceId>:released:<disputeId>`. Dunning waits for these as for the
 // others; a declined one is dunned once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChargeCardRequest } from '../src/adapters/payment-provider';
-import type { DunningStarter, StartDunningRequest } from '../src/ports/dunning';
-import { account, charges, startHarness, subscribe, type Harness } from './support';
-import { NO_DISPUTE_WORKFLOW, agent, customer, disputeCalls, disputeMutations } from './dispute-support';
-
-const dunned: StartDunningRequest[] = [];
-const dunning: DunningStarter = { start: async (r) => void dunned.push(r), poke: async () => undefined };
+import { account, charges, type Harness } from './support';
+import { agent, customer, disputeCalls, disputeMutations } from './dispute-support';
+import { CLOSE, JOB, autopayCalls } from './autopay-support';
 
 let h: Harness;
-const JOB = 'mutation { runDueDateJob { autopaid declined dunningStarted } }';
-const CLOSE = 'mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id state total { amount } } } } }';
+const autopay = autopayCalls(() => h);
+const { startWithAutopayAccounts, failAfterCapture, view, cardCharges, wasDunned, septemberHeldThenCharged } = autopay;
 const HOLD = 'mutation($i: DisputeInvoiceInput!) { disputeInvoice(input: $i) { invoice { id state } } }';
-const INVOICE = 'query($id: ID!) { invoice(id: $id) { state amountDue { amount } amountPaid { amount } amountDisputed { amount } } }';
 const { OPEN, DECIDE } = disputeMutations('id status amount { amount }');
 const { as, db } = disputeCalls(() => h);
 const AGENT = agent('agent-autopay-while-open');
-const view = async (id: string) => {
-  const i = (await h.gql<any>(INVOICE, { id })).invoice;
-  return { state: i.state, amountDue: i.amountDue.amount, amountPaid: i.amountPaid.amount, amountDisputed: i.amountDisputed.amount };
-};
-/** Every card charge asked of the provider for the invoice, as [key, amount], in the order first asked. */
-const cardCharges = (invoiceId: string) => [...h.payments.charges.values()].filter((c) => c.req.idempotencyKey.startsWith(`autopay:${invoiceId}`)).map((c) => [c.req.idempotencyKey, c.req.amount]);
-const attemptsOf = async (invoiceId: string) =>
-  ((await db().execute(`select attempt, state, amount::text as amount, idempotency_key, dispute_id from autopay_attempt where invoice_id = ? order by attempt`, [invoiceId])) as any[]).map((t) => [
-    t.attempt,
-    t.state,
-    t.amount == null ? null : Number(t.amount).toFixed(2),
-    t.idempotency_key,
-    t.dispute_id,
-  ]);
-const wasDunned = (invoiceId: string) => dunned.filter((r) => r.invoiceId === invoiceId).length;
-/** Captured at the provider, then the pass fails before it commits (the answer lost), for the next charge with this key. */
-let failAfterCapture: string | null = null;
+/** The invoice's autopay attempts as [attempt, state, amount, key, dispute], amounts with two decimals. */
+const attemptsOf = (invoiceId: string) => autopay.attemptsOf(invoiceId, { amounts: 'two decimals' });
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-01T08:00:00Z', { consume: false, runBillRuns: false, dunning, disputes: NO_DISPUTE_WORKFLOW, policy: { reminderDays: [1], lateFee: null, suspendAfterDays: 3 } });
-  const charge = h.payments.charge.bind(h.payments);
-  h.payments.charge = async (req: ChargeCardRequest) => {
-    const r = await charge(req);
-    if (failAfterCapture && req.idempotencyKey === failAfterCapture) {
-      failAfterCapture = null;
-      throw new Error('connection terminated after the capture');
-    }
-    return r;
-  };
-  for (const acc of ['acc_apw_rej', 'acc_apw_acc', 'acc_apw_decl', 'acc_apw_rr']) {
-    await account(h, acc, { customerId: `cus_${acc}`, paymentTermsDays: 3, autopayToken: `tok_visa_${acc}` });
-    await subscribe(h, acc, `sub_${acc}`, 'postpaid20', '2026-08-01T00:00:00Z');
-  }
+  h = await startWithAutopayAccounts(['acc_apw_rej', 'acc_apw_acc', 'acc_apw_decl', 'acc_apw_rr']);
 });
 afterAll(async () => h?.svc.close());
 
 /** The September invoice (35.69) held 10.00 by staff before its due date, charged its undisputed 25.69 on the due date; the hold then lowered to 4.00. */
 async function heldChargedLowered(acc: string): Promise<{ inv: string; d: string }> {
-  h.clock.set(new Date('2026-10-01T08:00:00Z'));
-  const inv = (await h.gql<any>(CLOSE, { i: { billingAccountId: acc, periodStart: '2026-08-31T22:00:00Z', periodEnd: '2026-09-30T22:00:00Z' } })).closeBillingPeriod.billingPeriod.invoice;
-  expect(inv).toMatchObject({ state: 'SENT', total: { amount: '35.69' } });
-  await as(AGENT, HOLD, { i: { invoiceId: inv.id, amount: '10.00', reason: 'Roaming under review' } });
-  const [{ id: d }] = (await db().execute(`select id from dispute where invoice_id = ?`, [inv.id])) as any[];
-  h.clock.set(new Date('2026-10-04T09:00:00Z'));
-  await h.gql(JOB);
-  expect(cardCharges(inv.id), 'the undisputed 25.69 on the due date').toEqual([[`autopay:${inv.id}`, '25.69']]);
+  const { inv, d } = await septemberHeldThenCharged(acc, '25.69', async (inv) => {
+    await as(AGENT, HOLD, { i: { invoiceId: inv.id, amount: '10.00', reason: 'Roaming under review' } });
+    const [{ id: d }] = (await db().execute(`select id from dispute where invoice_id = ?`, [inv.id])) as any[];
+    return { d: d as string };
+  });
   h.clock.set(new Date('2026-10-08T09:00:00Z'));
   await as(AGENT, HOLD, { i: { invoiceId: inv.id, amount: '4.00', reason: 'Roaming under review' } });
   expect(await view(inv.id), 'the 6.00 the lowering freed is due again').toEqual({ state: 'ON_HOLD', amountDue: '10', amountPaid: '25.69', amountDisputed: '4' });
@@ -117,7 +81,7 @@ describe('autopay on money a dispute gives back while it stays open', () => {
 
   it('lowered, its answer lost and retried as fixed; then accepted: nothing more is charged', async () => {
     const { inv, d } = await heldChargedLowered('acc_apw_acc');
-    failAfterCapture = `autopay:${inv}:released:${d}:1`;
+    failAfterCapture(`autopay:${inv}:released:${d}:1`);
     expect((await h.gql<any>(JOB)).runDueDateJob.autopaid, 'the pass failed after the capture').toBe(0);
     expect(wasDunned(inv), 'no dunning while the release attempt is open').toBe(0);
     await h.gql(JOB);

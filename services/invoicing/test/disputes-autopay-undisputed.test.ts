@@ -14,62 +14,31 @@
 // the due date long past — although the customer pays by card. Dunning waits for that attempt as it
 // waits for the first: it starts only when the released charge was declined (or there is no token).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChargeCardRequest } from '../src/adapters/payment-provider';
-import type { DunningStarter, StartDunningRequest } from '../src/ports/dunning';
-import { account, startHarness, subscribe, type Harness } from './support';
-import { NO_DISPUTE_WORKFLOW, agent, customer, disputeCalls, disputeMutations } from './dispute-support';
-
-const dunned: StartDunningRequest[] = [];
-const dunning: DunningStarter = { start: async (r) => void dunned.push(r), poke: async () => undefined };
+import { account, type Harness } from './support';
+import { agent, customer, disputeCalls, disputeMutations } from './dispute-support';
+import { JOB, autopayCalls } from './autopay-support';
 
 let h: Harness;
-const JOB = 'mutation { runDueDateJob { autopaid declined dunningStarted } }';
-const CLOSE = 'mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id state total { amount } dueDate lines { id kind grossAmount { amount } } } } } }';
-const INVOICE = 'query($id: ID!) { invoice(id: $id) { state amountDue { amount } amountPaid { amount } amountDisputed { amount } } }';
+const { dunned, startWithAutopayAccounts, failAfterCapture, view, closeSeptember } = autopayCalls(() => h);
 const { OPEN, DECIDE } = disputeMutations('id status');
 const { as, db } = disputeCalls(() => h);
 const AGENT = agent('agent-autopay');
-const view = async (id: string) => {
-  const i = (await h.gql<any>(INVOICE, { id })).invoice;
-  return { state: i.state, amountDue: i.amountDue.amount, amountPaid: i.amountPaid.amount, amountDisputed: i.amountDisputed.amount };
-};
 const charged = (invoiceId: string) => [...h.payments.charges.values()].filter((c) => c.req.idempotencyKey === `autopay:${invoiceId}`).map((c) => c.req.amount);
 /** The charges of the invoice's attempts after the due date, the rest each dispute released. */
 const chargedReleased = (invoiceId: string) => [...h.payments.charges.values()].filter((c) => c.req.idempotencyKey.startsWith(`autopay:${invoiceId}:released:`)).map((c) => c.req.amount);
 /** Card payments recorded for the invoice (amount, key). */
 const cardPayments = async (invoiceId: string) =>
   ((await db().execute(`select amount::text as amount, idempotency_key from payment where invoice_id = ? and channel = 'CARD' order by idempotency_key`, [invoiceId])) as any[]).map((p) => [Number(p.amount), p.idempotency_key]);
-/** Captured at the provider, then the pass fails before it commits (the answer lost), for the next charge with a key ending so. */
-let failAfterCapture: string | null = null;
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-01T08:00:00Z', { consume: false, runBillRuns: false, dunning, disputes: NO_DISPUTE_WORKFLOW, policy: { reminderDays: [1], lateFee: null, suspendAfterDays: 3 } });
-  const charge = h.payments.charge.bind(h.payments);
-  h.payments.charge = async (req: ChargeCardRequest) => {
-    const r = await charge(req);
-    if (failAfterCapture && req.idempotencyKey.endsWith(failAfterCapture)) {
-      failAfterCapture = null;
-      throw new Error('connection terminated after the capture');
-    }
-    return r;
-  };
-  for (const acc of ['acc_apd_rej', 'acc_apd_acc', 'acc_apd_full', 'acc_apd_part', 'acc_apd_lost', 'acc_apd_decl']) {
-    await account(h, acc, { customerId: `cus_${acc}`, paymentTermsDays: 3, autopayToken: `tok_visa_${acc}` });
-    await subscribe(h, acc, `sub_${acc}`, 'postpaid20', '2026-08-01T00:00:00Z');
-  }
+  h = await startWithAutopayAccounts(['acc_apd_rej', 'acc_apd_acc', 'acc_apd_full', 'acc_apd_part', 'acc_apd_lost', 'acc_apd_decl']);
 });
 afterAll(async () => h?.svc.close());
-
-async function september(acc: string): Promise<any> {
-  const inv = (await h.gql<any>(CLOSE, { i: { billingAccountId: acc, periodStart: '2026-08-31T22:00:00Z', periodEnd: '2026-09-30T22:00:00Z' } })).closeBillingPeriod.billingPeriod.invoice;
-  expect(inv).toMatchObject({ state: 'SENT', total: { amount: '35.69' } });
-  return inv;
-}
 
 describe('autopay on an invoice partly disputed before its due date', () => {
   it('charges the undisputed part on the due date; rejected, the disputed rest is charged to the card once, never dunned', async () => {
     h.clock.set(new Date('2026-10-01T08:00:00Z'));
-    const inv = await september('acc_apd_rej');
+    const inv = await closeSeptember('acc_apd_rej');
     const d = (await as(customer('cus_acc_apd_rej'), OPEN, { i: { invoiceId: inv.id, invoiceLineId: inv.lines[0].id, amount: '5.00', reason: 'A roaming day I never had', idempotencyKey: 'apd-rej' } })).openDispute.dispute;
     expect(await view(inv.id)).toEqual({ state: 'ON_HOLD', amountDue: '35.69', amountPaid: '0', amountDisputed: '5' });
 
@@ -114,7 +83,7 @@ describe('autopay on an invoice partly disputed before its due date', () => {
 
   it('accepted after the undisputed part was charged: the invoice is settled, nothing more charged', async () => {
     h.clock.set(new Date('2026-10-01T08:00:00Z'));
-    const inv = await september('acc_apd_acc');
+    const inv = await closeSeptember('acc_apd_acc');
     const d = (await as(customer('cus_acc_apd_acc'), OPEN, { i: { invoiceId: inv.id, amount: '5.00', reason: 'Charged twice', idempotencyKey: 'apd-acc' } })).openDispute.dispute;
     h.clock.set(new Date('2026-10-04T09:00:00Z'));
     await h.gql(JOB);
@@ -130,7 +99,7 @@ describe('autopay on an invoice partly disputed before its due date', () => {
 
   it('a dispute of everything owed holds the whole invoice: nothing charged until it is closed, then autopay charges what is owed', async () => {
     h.clock.set(new Date('2026-10-01T08:00:00Z'));
-    const inv = await september('acc_apd_full');
+    const inv = await closeSeptember('acc_apd_full');
     const d = (await as(customer('cus_acc_apd_full'), OPEN, { i: { invoiceId: inv.id, amount: '35.69', reason: 'Not my invoice', idempotencyKey: 'apd-full' } })).openDispute.dispute;
     h.clock.set(new Date('2026-10-04T09:00:00Z'));
     await h.gql(JOB);
@@ -145,7 +114,7 @@ describe('autopay on an invoice partly disputed before its due date', () => {
 
   it('accepted in part: what the credit leaves of the disputed rest is charged to the card once', async () => {
     h.clock.set(new Date('2026-10-01T08:00:00Z'));
-    const inv = await september('acc_apd_part');
+    const inv = await closeSeptember('acc_apd_part');
     const d = (await as(customer('cus_acc_apd_part'), OPEN, { i: { invoiceId: inv.id, amount: '5.00', reason: 'Half of it was not mine', idempotencyKey: 'apd-part' } })).openDispute.dispute;
     h.clock.set(new Date('2026-10-04T09:00:00Z'));
     await h.gql(JOB);
@@ -164,12 +133,12 @@ describe('autopay on an invoice partly disputed before its due date', () => {
 
   it('the released charge captured but its answer lost: retried as fixed, recorded once, not dunned meanwhile', async () => {
     h.clock.set(new Date('2026-10-01T08:00:00Z'));
-    const inv = await september('acc_apd_lost');
+    const inv = await closeSeptember('acc_apd_lost');
     const d = (await as(customer('cus_acc_apd_lost'), OPEN, { i: { invoiceId: inv.id, amount: '5.00', reason: 'Not mine', idempotencyKey: 'apd-lost' } })).openDispute.dispute;
     h.clock.set(new Date('2026-10-04T09:00:00Z'));
     await h.gql(JOB);
     await as(AGENT, DECIDE, { i: { disputeId: d.id, decision: 'REJECT', note: 'It is yours' } });
-    failAfterCapture = `:released:${d.id}`;
+    failAfterCapture(`:released:${d.id}`);
     const first = (await h.gql<any>(JOB)).runDueDateJob;
     expect(first.autopaid, 'the pass failed after the capture').toBe(0);
     expect(chargedReleased(inv.id)).toEqual(['5.00']);
@@ -188,7 +157,7 @@ describe('autopay on an invoice partly disputed before its due date', () => {
 
   it('the released charge declined: dunning takes over the rest, as after a declined first attempt', async () => {
     h.clock.set(new Date('2026-10-01T08:00:00Z'));
-    const inv = await september('acc_apd_decl');
+    const inv = await closeSeptember('acc_apd_decl');
     const d = (await as(customer('cus_acc_apd_decl'), OPEN, { i: { invoiceId: inv.id, amount: '5.00', reason: 'Not mine', idempotencyKey: 'apd-decl' } })).openDispute.dispute;
     h.clock.set(new Date('2026-10-04T09:00:00Z'));
     await h.gql(JOB);
