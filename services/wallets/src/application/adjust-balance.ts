@@ -8,7 +8,7 @@ import { checkKey } from './topup-balance';
 import { emitBalanceEvents } from './balance-events';
 import { settleAfterCredit } from './one-off-charges';
 import { fmt } from '../domain/charging';
-import { requireMinorUnits } from '../domain/entered-money';
+import { heldAmount, payableAmount, requireMinorUnits } from '../domain/entered-money';
 
 export interface AdjustBalanceCommand {
   walletId: string;
@@ -64,7 +64,9 @@ export async function adjustBalance(sql: Sql, c: AdjustBalanceCommand): Promise<
   const after = postpaid ? before : before.plus(amount);
   if (postpaid) requireWithinCreditLimit(wallet, amount);
   else if (amount.isNegative() && after.lessThan(new Decimal(wallet.overdraft_limit).negated())) {
-    throw new DomainError('WALLET_INSUFFICIENT_BALANCE', `A debit of ${amount.negated().toFixed()} ${wallet.currency} would take the balance below its overdraft limit (balance ${before.toFixed(2)})`, { field: 'input.amount.amount' }, 'BAD_USER_INPUT');
+    const overdraft = new Decimal(wallet.overdraft_limit);
+    const cur = wallet.currency;
+    throw new DomainError('WALLET_INSUFFICIENT_BALANCE', `A debit of ${amount.negated().toFixed()} ${cur} would take the balance below its overdraft limit (balance ${heldAmount(before, cur)} ${cur}, overdraft limit ${heldAmount(overdraft, cur)} ${cur}: at most ${payableAmount(before.plus(overdraft), cur)} ${cur} can be debited)`, { field: 'input.amount.amount' }, 'BAD_USER_INPUT');
   }
   // What the adjustment moves: the prepaid balance, or what a postpaid account owes (a credit is
   // + on UNBILLED_RECEIVABLE, whose balance is minus what is owed; a charge books it − like this).
@@ -115,7 +117,7 @@ function requireWithinCreditLimit(wallet: WalletRow, amount: Decimal): void {
   const room = Decimal.max(limit.minus(owed), 0);
   throw new DomainError(
     'CREDIT_LIMIT_EXCEEDED',
-    `A debit of ${debit.toFixed()} ${wallet.currency} would take what the account owes to ${owed.plus(debit).toFixed(2)} ${wallet.currency}, beyond its credit limit of ${limit.toFixed(2)} ${wallet.currency} (at most ${room.toFixed(2)} ${wallet.currency} may still be debited)`,
+    `A debit of ${debit.toFixed()} ${wallet.currency} would take what the account owes to ${heldAmount(owed.plus(debit), wallet.currency)} ${wallet.currency}, beyond its credit limit of ${heldAmount(limit, wallet.currency)} ${wallet.currency} (at most ${payableAmount(room, wallet.currency)} ${wallet.currency} may still be debited)`,
     { field: 'input.amount.amount' },
     'BAD_USER_INPUT',
   );

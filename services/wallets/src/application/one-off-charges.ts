@@ -1,4 +1,4 @@
-import { Decimal, deterministicId, isDecimalString, minorUnits, type OneOffChargeData } from '@ledgerline/contracts';
+import { Decimal, deterministicId, formatAmount, isDecimalString, minorUnits, type OneOffChargeData } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { covers } from '../domain/allowance-period';
@@ -51,7 +51,8 @@ export async function applyOneOffCharge(sql: Sql, d: OneOffChargeData, now: Date
   })]);
   await insertNotifications(sql, [{
     id: deterministicId('message', 'CHARGE_DUE', d.chargeId), billingAccountId: d.billingAccountId, walletId: wallet.id, bucketId: null, kind: 'CHARGE_DUE',
-    message: `${d.description ?? d.reason}: ${amount.toFixed(digits)} ${wallet.currency} is due and your balance is ${balance.toFixed(digits)} ${wallet.currency}; your next top-up pays it first.`,
+    // The balance floored (as the LOW_BALANCE text): 4.996 EUR rounded read "5.00 is due and your balance is 5.00".
+    message: `${d.description ?? d.reason}: ${amount.toFixed(digits)} ${wallet.currency} is due and your balance is ${formatAmount(balance, wallet.currency, 'FLOOR')}; your next top-up pays it first.`,
   }], now);
   return 'DUE';
 }

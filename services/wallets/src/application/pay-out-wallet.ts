@@ -5,6 +5,7 @@ import { accountId, findTransaction, lockIdempotencyKey, newTxId, postTransactio
 import { enteredAmount, walletById } from './wallets';
 import { checkKey } from './topup-balance';
 import { fmt } from '../domain/charging';
+import { heldAmount, payableAmount } from '../domain/entered-money';
 
 export interface PayOutWalletCommand {
   walletId: string;
@@ -76,7 +77,9 @@ export async function payOutWallet(sql: Sql, c: PayOutWalletCommand): Promise<Wa
   }
   const balance = new Decimal(wallet.balance);
   if (amount.gt(balance)) {
-    throw conflict(PAYOUT_EXCEEDS_BALANCE, `Wallet ${wallet.id} holds ${balance.toFixed(2)} ${wallet.currency}: a payout of ${amount.toFixed()} ${wallet.currency} is more than that`, { field: 'input.amount.amount', walletId: wallet.id, balance: fmt(balance) });
+    // Exactly what it holds, and the most a payout (whole minor units) can take of it: a balance rated charges left at 9.977 EUR read "9.98".
+    const payable = payableAmount(balance, wallet.currency);
+    throw conflict(PAYOUT_EXCEEDS_BALANCE, `Wallet ${wallet.id} holds ${heldAmount(balance, wallet.currency)} ${wallet.currency}: a payout of ${amount.toFixed()} ${wallet.currency} is more than that; at most ${payable} ${wallet.currency} can be paid out`, { field: 'input.amount.amount', walletId: wallet.id, balance: fmt(balance), payable });
   }
   const txId = newTxId();
   await postTransactions(sql, [{ id: txId, idempotencyKey: key, kind: 'PAYOUT', billingAccountId: wallet.billing_account_id, requestHash: hash, reference, entries: [

@@ -1,4 +1,4 @@
-import { Decimal, deterministicId, minorUnits, unusedDaysRefund } from '@ledgerline/contracts';
+import { Decimal, deterministicId, formatAmount, minorUnits, unusedDaysRefund } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import type { PlanTerms } from '../adapters/catalog-client';
@@ -70,7 +70,8 @@ export async function markFeeDue(sql: Sql, term: Term, unpaid: { fee: Decimal; b
   const { fee, balance } = unpaid;
   await insertNotifications(sql, [{
     id: deterministicId('message', 'BUNDLE_FEE_DUE', term.subscription_id, periodKey.toISOString()), billingAccountId: term.billing_account_id, walletId: null, bucketId: null, kind: 'BUNDLE_FEE_DUE',
-    message: `Your bundle costs ${fee.toFixed(minorUnits(term.currency))} ${term.currency} and your balance is ${balance.toFixed(minorUnits(term.currency))} ${term.currency}: top up and it starts within a minute.`,
+    // The balance floored (as the LOW_BALANCE text): 9.996 EUR rounded read "costs 10.00 and your balance is 10.00".
+    message: `Your bundle costs ${fee.toFixed(minorUnits(term.currency))} ${term.currency} and your balance is ${formatAmount(balance, term.currency, 'FLOOR')}: top up and it starts within a minute.`,
   }], now);
   await insertOutbox(sql, [eventRow('bundleFeeDue', term.subscription_id, [term.subscription_id, periodKey.toISOString()], now, {
     subscriptionId: term.subscription_id, billingAccountId: term.billing_account_id, lineId: term.line_id, fee: { amount: fmt(fee), currency: term.currency }, balance: { amount: fmt(balance), currency: term.currency }, period: periodKey.toISOString(),

@@ -39,3 +39,22 @@ export function requireMinorUnits(value: Decimal, currency: string, field: strin
 export function upToMinorUnit(value: Decimal, currency: string): Decimal {
   return value.toDecimalPlaces(minorUnits(currency), Decimal.ROUND_UP);
 }
+
+/** `value` rounded down to the currency's minor unit: the most a payment (a payout, a debit) of at most `value` can be. */
+export function downToMinorUnit(value: Decimal, currency: string): Decimal {
+  return value.toDecimalPlaces(minorUnits(currency), Decimal.ROUND_DOWN);
+}
+
+/**
+ * A stored figure (a balance, what is owed, a limit) as a refusal names it: exactly, with at least
+ * the currency's minor unit ("9.977" EUR left by rated charges, "100.00" EUR, "12.345" BHD, "1000"
+ * JPY). Printed with two decimals, rounded, a balance of 9.977 EUR read 9.98, an amount then refused.
+ */
+export function heldAmount(value: Decimal, currency: string): string {
+  return value.toFixed(Math.max(minorUnits(currency), value.decimalPlaces()));
+}
+
+/** The most that may be paid or debited out of `room`, in the currency's minor unit (rounded down, not below 0), as text. */
+export function payableAmount(room: Decimal, currency: string): string {
+  return downToMinorUnit(Decimal.max(room, 0), currency).toFixed(minorUnits(currency));
+}
