@@ -107,12 +107,35 @@ export interface GrantBucketCommand {
   now: Date;
 }
 
-/** Grants an allowance: a bucket and its ledger account, credited from ALLOWANCE_GRANTED. */
+/** A text input written to a varchar(`max`) column: refused naming its field when absent (if required), empty or longer. */
+function requireFits(value: string | null | undefined, field: string, max: number, code: string, required = true): void {
+  if (value == null && !required) return;
+  if (typeof value === 'string' && value.length > 0 && value.length <= max) return;
+  const name = field.replace(/^input\./, '');
+  throw badInput(field, typeof value === 'string' && value.length > max ? `${name} is at most ${max} characters (got ${value.length})` : `${name} is required (at most ${max} characters)`, code);
+}
+
+/** A quantity must be below this to fit `initial_quantity` and its ledger entries (NUMERIC(30,6): 24 whole digits). */
+const QUANTITY_LIMIT = new Decimal(10).pow(24);
+
+/**
+ * Grants an allowance: a bucket and its ledger account, credited from ALLOWANCE_GRANTED. Every
+ * input is checked against the column it is written to before anything is read or written
+ * (bucket.billing_account_id / line_id varchar(40), allowance_id varchar(80), unit varchar(20),
+ * initial_quantity NUMERIC(30,6), rollover_percent NUMERIC(7,3)): a value PostgreSQL would refuse
+ * is BAD_USER_INPUT naming the field, not an INTERNAL_SERVER_ERROR (grant-bucket-field-lengths.test.ts).
+ */
 export async function grantBucket(sql: Sql, c: GrantBucketCommand): Promise<BucketRow> {
   if (!c.grantKey || c.grantKey.length > 200) throw badInput('input.grantKey', 'A grant key (at most 200 characters) is required', 'GRANT_KEY_INVALID');
+  requireFits(c.billingAccountId, 'input.billingAccountId', 40, 'BILLING_ACCOUNT_ID_INVALID');
+  requireFits(c.lineId, 'input.lineId', 40, 'LINE_ID_INVALID', false);
+  requireFits(c.allowanceId, 'input.allowanceId', 80, 'ALLOWANCE_ID_INVALID');
   if (!/^[A-Z_]{1,20}$/.test(c.unit ?? '')) throw badInput('input.unit', `"${c.unit}" is not a unit such as MB, SECOND or MESSAGE`, 'UNIT_INVALID');
-  if (!c.allowanceId) throw badInput('input.allowanceId', 'allowanceId is required');
   if (!/^\d+(\.\d{1,6})?$/.test(c.quantity ?? '') || new Decimal(c.quantity).lessThanOrEqualTo(0)) throw badInput('input.quantity', `The quantity must be greater than zero (got ${c.quantity})`, 'AMOUNT_NOT_POSITIVE');
+  if (new Decimal(c.quantity).greaterThanOrEqualTo(QUANTITY_LIMIT)) throw badInput('input.quantity', `The quantity must be below ${QUANTITY_LIMIT.toFixed()} (got ${c.quantity})`, 'AMOUNT_TOO_LARGE');
+  if (c.rolloverPercent != null && (!/^\d+(\.\d+)?$/.test(c.rolloverPercent) || new Decimal(c.rolloverPercent).greaterThan(100))) {
+    throw badInput('input.rolloverPercent', `The rollover percent must be from 0 to 100 (got ${c.rolloverPercent})`, 'PERCENT_INVALID');
+  }
   if (!(c.validTo > c.validFrom)) throw badInput('input.validTo', 'validTo must be after validFrom', 'VALIDITY_INVALID');
   const priority = c.priority ?? 100;
   const quantity = new Decimal(c.quantity);

@@ -93,24 +93,46 @@ export async function feeDueCanRetry(sql: Sql, billingAccountId: string, now: Da
 }
 
 /**
+ * What the fee transaction of the period starting at `periodStart` took from the prepaid balance
+ * (`RENEWAL:<subscription>:<start>`, written by payPeriodFee: wallet → revenue), as revenue
+ * received it; null when no fee was taken for that period. The ledger's figure, not the plan's:
+ * the catalog's fee may have changed since (a price rise, a promotion ending).
+ */
+export async function periodFeeTaken(sql: Sql, term: Term, periodStart: Date): Promise<Decimal | null> {
+  const [row] = await sql.query<{ taken: string | null }>(
+    `select (select sum(e.amount) from ledger_entry e where e.transaction_id = t.id and e.account_id = $2 and e.unit = $3)::text as taken
+       from ledger_transaction t where t.idempotency_key = $1`,
+    [`RENEWAL:${term.subscription_id}:${periodStart.toISOString()}`, accountId(term.billing_account_id, 'REVENUE', term.currency), term.currency],
+  );
+  return row ? new Decimal(row.taken ?? 0) : null;
+}
+
+/**
  * A prepaid subscription that ends inside a period it paid for (an immediate plan change, a
  * termination), on a plan whose fee prorates DAILY: the whole days it will not use come back to
- * the balance (fee × unused days / days of the period, to the currency's minor unit, half-even;
- * ledger: revenue → wallet, key `RENEWAL_REFUND:<subscription>:<period start>`, so a redelivered
- * end gives nothing more). The day of the end counts as used. Nothing comes back for a period
- * whose fee was not taken (a bundle waiting for a top-up) or a fee that does not prorate.
+ * the balance: the fee the ledger took for that period (`periodFeeTaken`, not the plan's fee in
+ * the catalog now, which may have risen or fallen since) × unused days / days of the period, to
+ * the currency's minor unit, half-even, never more than that fee; ledger: revenue → wallet, key
+ * `RENEWAL_REFUND:<subscription>:<period start>`, so a redelivered end gives nothing more. The day
+ * of the end counts as used. Nothing comes back for a period whose fee transaction is not in the
+ * ledger: its fee was not taken (a bundle waiting for a top-up, a postpaid plan). Every taken fee
+ * has had this key since fees were first taken, and ledger transactions cannot be deleted, so no
+ * paid period lacks it; falling back to the catalog's fee would give back money never taken.
+ * Whether the fee prorates is still read from the plan's terms (the ledger does not keep it).
  * Returns what came back: a caller that got money back settles what is due with it
  * (settleAfterCredit; followSubscriptionChange does, in this transaction: one-off-charges imports
  * this file, so it is not called from here).
  */
 export async function refundUnusedPeriod(sql: Sql, term: SubscriptionTermRow, terms: PlanTerms, endsAt: Date, now: Date): Promise<Decimal> {
-  const fee = periodFeeOf(term, terms);
-  if (fee.isZero() || terms.recurringFee?.proration !== 'DAILY') return new Decimal(0);
-  const { unusedDays, amount: refund } = unusedDaysRefund(fee, { start: term.period_start, end: term.period_end }, endsAt, term.currency);
+  if (term.payment_mode !== 'PREPAID' || terms.recurringFee?.proration !== 'DAILY') return new Decimal(0);
+  const fee = await periodFeeTaken(sql, term, term.period_start);
+  if (!fee || fee.lessThanOrEqualTo(0)) return new Decimal(0);
+  const { unusedDays, amount } = unusedDaysRefund(fee, { start: term.period_start, end: term.period_end }, endsAt, term.currency);
+  const refund = Decimal.min(amount, fee);
   if (refund.isZero()) return refund;
   const period = term.period_start.toISOString();
   const key = `RENEWAL_REFUND:${term.subscription_id}:${period}`;
-  if (!(await findTransaction(sql, `RENEWAL:${term.subscription_id}:${period}`)) || (await findTransaction(sql, key))) return new Decimal(0);
+  if (await findTransaction(sql, key)) return new Decimal(0);
   const wallet = await walletOf(sql, term.billing_account_id, term.currency, true);
   if (!wallet) return new Decimal(0);
   await moveFee(sql, term, wallet, { key, kind: 'RECURRING_FEE_REFUND', intoWallet: refund }, now);
