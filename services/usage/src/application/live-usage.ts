@@ -75,10 +75,12 @@ export async function loadLineCounters(sql: Sql, keys: LinePeriod[]): Promise<Ma
       b.used = b.used.plus(used);
       b.spend = b.spend.plus(spend);
       b.events += Number(r.events);
+      return b;
     };
     add(TOTAL_BUCKET, '0', r.spend);
     add(typeBucket(r.usage_type), r.units, '0');
-    if (r.allowance_id) add(r.allowance_id, r.from_allowance, '0');
+    // Thresholds the records passed are reported again by the next event on the bucket (see Bucket.fromRecords).
+    if (r.allowance_id) add(r.allowance_id, r.from_allowance, '0').fromRecords = true;
   }
   return out;
 }
@@ -93,7 +95,7 @@ const addOnSumsSql = (ofAccount: boolean) => `select k.key, sum(coalesce(co.unit
 const ADD_ON_SUMS = addOnSumsSql(false);
 const ADD_ON_SUMS_OF_ACCOUNT = addOnSumsSql(true);
 
-/** Counters of add-on purchases (keyed by `purchase.key`): one bucket, the purchase's allowance. */
+/** Counters of add-on purchases (keyed by `purchase.key`): one bucket, the purchase's allowance (`fromRecords`, see Bucket). */
 export async function loadAddOnCounters(sql: Sql, purchases: AddOnPurchase[], accounts?: readonly string[]): Promise<Map<string, LineCounters>> {
   const out = new Map<string, LineCounters>(purchases.map((p) => [p.key, new Map([[p.allowanceId, newBucket()]])]));
   if (purchases.length === 0) return out;
@@ -104,6 +106,7 @@ export async function loadAddOnCounters(sql: Sql, purchases: AddOnPurchase[], ac
     const b = out.get(r.key)!.get(byKey.get(r.key)!.allowanceId)!;
     b.used = b.used.plus(r.used);
     b.events += Number(r.events);
+    b.fromRecords = true;
   }
   return out;
 }
@@ -161,7 +164,7 @@ async function poolSums(sql: Sql, keys: PoolOf[]): Promise<Map<string, Map<strin
   return out;
 }
 
-/** Pool counters (`pool:account|planVersion@period` keys) for the rating path: one bucket per allowance, summed over the pool's lines. */
+/** Pool counters (`pool:account|planVersion@period` keys) for the rating path: one bucket per allowance, summed over the pool's lines (`fromRecords`, see Bucket). */
 export async function loadPoolCounters(sql: Sql, keys: PoolOf[]): Promise<Map<string, LineCounters>> {
   const out = new Map<string, LineCounters>();
   for (const [key, sums] of await poolSums(sql, keys)) {
@@ -170,6 +173,7 @@ export async function loadPoolCounters(sql: Sql, keys: PoolOf[]): Promise<Map<st
       const b = bucketOf(c, allowanceId);
       b.used = b.used.plus(s.used);
       b.events += s.events;
+      b.fromRecords = true;
       if (s.rollover !== undefined) b.rollover = dec(s.rollover);
     }
     out.set(key, c);

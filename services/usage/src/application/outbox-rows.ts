@@ -55,7 +55,10 @@ export async function insertOutbox(db: SqlClient, rows: OutboxRow[], emitted?: S
   for (const r of rows) if (!byId.has(r.id)) byId.set(r.id, r);
   const unique = [...byId.values()];
   const json = unique.map((r) => ({ id: r.id, subject: r.subject, payload: r.payload, created_at: r.createdAt, attempts: 0 }));
-  const once = unique.filter((r) => r.once);
+  // In id order: two batches writing at once (batch k+1 is written beside batch k) that ask for some of the same
+  // notices wait for each other's rows; taken in one order they cannot deadlock (the victim's batch is rated
+  // again on counters holding the other's records, see Bucket.fromRecords).
+  const once = unique.filter((r) => r.once).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   if (once.length === 0) {
     const inserted = await insertJsonRows<{ id: string }>(db, 'outbox', ['id', 'subject', 'payload', 'created_at', 'attempts'], json, 'on conflict (id) do nothing returning id');
     await refuseCollisionsOfKept(db, unique, inserted);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyUsage, ratiosOf, usageStateOf, type LineCounters } from './live-usage';
+import { dec } from '@ledgerline/contracts';
+import { applyUsage, bucketOf, ratiosOf, usageStateOf, type LineCounters } from './live-usage';
 
 const data = (units: string, price: string) => ({ usageType: 'DATA', chargedUnits: units, price, allowanceId: 'data', allowanceSize: '1000' });
 
@@ -18,6 +19,18 @@ describe('applyUsage', () => {
     expect(ratiosOf(c)).toEqual({ data: '1' });
     expect(c.get('')!.spend.toString()).toBe('120');
     expect(c.get('')!.events).toBe(4);
+  });
+
+  it('the first event on a bucket loaded from the records reports the thresholds the records passed, once', () => {
+    const c: LineCounters = new Map();
+    Object.assign(bucketOf(c, 'data'), { used: dec('850'), fromRecords: true });
+    expect(applyUsage(c, data('10', '20')).crossed.map((x) => x.threshold)).toEqual(['0.5', '0.8']);
+    expect(applyUsage(c, data('10', '20')).crossed).toEqual([]);
+    // Past the bundle, an event drawing nothing from it still reports them (and its own crossing once).
+    const full: LineCounters = new Map();
+    Object.assign(bucketOf(full, 'data'), { used: dec('1000'), fromRecords: true });
+    expect(applyUsage(full, data('10', '20'))).toMatchObject({ fromAllowance: '0', crossed: [{ threshold: '0.5' }, { threshold: '0.8' }, { threshold: '1' }] });
+    expect(applyUsage(full, data('10', '20')).crossed).toEqual([]);
   });
 
   it('charges the full price when there is no allowance, and nothing from an unlimited one', () => {

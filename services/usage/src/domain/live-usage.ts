@@ -26,6 +26,13 @@ export interface Bucket {
   rollover?: Decimal;
   /** The units used at each of THRESHOLDS (the allowance times it), set with the allowance: crossings compare units, no division. */
   limits?: Decimal[];
+  /**
+   * Summed from the stored records (a load, see live-usage.ts in application) and not yet drawn on
+   * here: the thresholds its usage had already passed may never have been announced (the event that
+   * crossed one was rated before a crash or a failed write, and the batch rated after it was stored
+   * without a crossing). The next event on it reports them as crossed too (see applyUsage).
+   */
+  fromRecords?: boolean;
 }
 
 export type LineCounters = Map<string, Bucket>;
@@ -101,6 +108,9 @@ export function usedRatio(b: Bucket): string {
  * Books one rated event into the counters (mutating them) and says which thresholds it crossed.
  * A shared (pool) allowance is counted in `pool`, the account's counters, which every line of the
  * account draws from; the line's own counters keep its usage per type and its spend.
+ * The first event on a bucket loaded from the records (`fromRecords`) also reports every threshold
+ * the loaded usage had passed, whether it draws units or not: the caller keeps each announcement
+ * once (emitted_event), so a crossing whose event was lost and rated again past it is announced.
  */
 export function applyUsage(counters: LineCounters, d: UsageDecision, pool?: LineCounters): Applied {
   const charged = dec(d.chargedUnits);
@@ -124,13 +134,17 @@ export function applyUsage(counters: LineCounters, d: UsageDecision, pool?: Line
       const priced = charged.minus(fromAllowance);
       spend = priced.isZero() ? ZERO : priced.eq(charged) ? spend : moneyFor(priced);
     }
+    const loaded = b.fromRecords === true;
+    if (loaded) b.fromRecords = false;
     if (!fromAllowance.isZero()) {
       b.used = b.used.plus(fromAllowance);
       b.ratio = ratioOf(b);
+    }
+    if (!fromAllowance.isZero() || loaded) {
       // used / allowance passing t is used passing allowance x t (a positive size; a zero one is never crossed).
       const limits = b.allowance && !b.allowance.isZero() ? b.limits : undefined;
       for (let k = 0; limits && k < limits.length; k++) {
-        if (usedBefore.lt(limits[k]) && b.used.gte(limits[k])) crossed.push({ allowanceId: d.allowanceId, threshold: THRESHOLDS[k], ratio: b.ratio });
+        if ((loaded || usedBefore.lt(limits[k])) && b.used.gte(limits[k])) crossed.push({ allowanceId: d.allowanceId, threshold: THRESHOLDS[k], ratio: b.ratio });
       }
     }
     b.events += 1;
