@@ -1,7 +1,7 @@
 import { LockMode } from '@mikro-orm/core';
 import { conflict, deterministicId, money, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { addOnEndsAt, offerFitsPlan } from '../domain/add-ons';
+import { addOnEndsAt, inForceAt, offerFitsPlan } from '../domain/add-ons';
 import { BillingAccount, Line, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
 import { onPostgres } from '../persistence/platform';
 import type { CatalogClient } from '../ports/catalog-client';
@@ -138,14 +138,15 @@ export async function respondToUpsellOffer(em: Em, catalog: CatalogClient, c: { 
 
 /**
  * A reminder while the offer is still open; nothing once it was answered or reminded (FAILED included).
- * An offer accepting would now refuse (the line no longer ACTIVE, the add-on retired since) is
- * WITHDRAWN with the reason instead: no "last chance" for something the customer cannot buy.
+ * An offer accepting would now refuse (the line no longer ACTIVE, the add-on retired since, the
+ * plan gone or changed to one that cannot hold it, the add-on bought since) is WITHDRAWN with the
+ * reason instead: no "last chance" for something the customer cannot buy.
  */
 export async function remindUpsellOffer(em: Em, catalog: CatalogClient, c: { offerId: string; now: Date }): Promise<UpsellOffer> {
   const offer = await loadOffer(em, c.offerId);
   if (offer.state !== 'PRESENTED' || offer.remindedAt || offer.expiresAt <= c.now) return offer;
   const line = await em.findOneOrFail(Line, { id: offer.lineId });
-  const reason = line.status !== 'ACTIVE' ? `line is ${line.status}` : (await catalog.offer(offer.offerCode))?.status === 'RETIRED' ? `${offer.offerCode} is no longer sold` : null;
+  const reason = line.status !== 'ACTIVE' ? `line is ${line.status}` : await notSellableNow(em, catalog, offer, line, c.now);
   if (reason) {
     offer.state = 'WITHDRAWN';
     offer.reason = reason;
@@ -157,6 +158,21 @@ export async function remindUpsellOffer(em: Em, catalog: CatalogClient, c: { off
   await em.flush();
   await tellUpsell(em, offer, 'UPSELL_REMINDER', c.now);
   return offer;
+}
+
+/**
+ * Why accepting the offer on an ACTIVE line would now be refused (as `addAddOn` refuses it), in
+ * presenting's words, or null: the add-on retired since, the line's plan gone or changed to one
+ * that cannot hold it, or the add-on bought since (directly, not through the offer: one at a time).
+ */
+async function notSellableNow(em: Em, catalog: CatalogClient, offer: UpsellOffer, line: Line, now: Date): Promise<string | null> {
+  const sold = await catalog.offer(offer.offerCode);
+  if (sold?.status === 'RETIRED') return `${offer.offerCode} is no longer sold`;
+  const sub = await currentSubscription(em, line.id);
+  if (!sub || sub.status !== 'ACTIVE') return 'line has no active plan';
+  if (sold && !offerFitsPlan(sold.compatiblePlans, sub.planCode)) return `${offer.offerCode} is not sold with ${sub.planCode}`;
+  if ((JSON.parse(sub.addOns) as AddOnEntry[]).some((a) => a.code === offer.offerCode && inForceAt(a, now))) return `${offer.offerCode} is already active`;
+  return null;
 }
 
 /**

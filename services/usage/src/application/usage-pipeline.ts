@@ -706,7 +706,11 @@ export class UsagePipeline {
       const key = aboutPool ? ['pool', version.billingAccountId, version.planVersionId, periodOfPool().period, n.template] : bought ? [line.lineId, `addon@${bought.start.toISOString()}`, n.template] : [line.lineId, linePeriod.start.toISOString(), n.template];
       once('usageNotificationRequested', aboutPool ? version.billingAccountId : line.lineId, key, () => ({ lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, ...(aboutPool ? periodOfPool() : periodOfEvents()), template: n.template, channel: n.channel ?? null, threshold: n.threshold, allowanceId: n.allowanceId ?? null, rule: n.rule, usageRecordId: id }));
     }
-    for (const o of result.offers) {
+    // An upsell offer is about the period the customer is in: usage of a period already over when
+    // it is rated (a late CDR, a record that waited for its line) offers nothing, as an add-on bought
+    // now would not serve it. (Its thresholds and notifications above are facts and stay.)
+    const periodOver = linePeriod.end <= now || (shared && poolPeriod !== undefined && poolPeriod.end <= now);
+    for (const o of periodOver ? [] : result.offers) {
       once('usageOfferTriggered', line.lineId, [line.lineId, linePeriod.start.toISOString(), o.offerCode], () => ({ lineId: line.lineId, msisdn: line.msisdn, billingAccountId: version.billingAccountId, subscriptionId: version.subscriptionId, ...periodOfEvents(), offerCode: o.offerCode, rule: o.rule, usageRecordId: id }));
     }
     return outbox;
