@@ -521,6 +521,7 @@ export interface OneOffChargeData {
   /** Decimal string rounded to the currency's minor unit; negative for a credit. */
   amount: string;
   currency: string;
+  /** What the bill shows; at most ONE_OFF_DESCRIPTION_MAX characters (`oneOffDescription`). */
   description: string;
   /** Local dates (account time zone) the item covers, end exclusive; null for a fee. */
   periodStart: string | null;
@@ -528,6 +529,37 @@ export interface OneOffChargeData {
   /** ISO date-time at which the item was incurred. */
   chargedAt: string;
 }
+
+/**
+ * Characters (code points, as PostgreSQL's varchar counts them) of a one-off charge's
+ * `description`, at most: subscribers writes none longer (`oneOffDescription`), invoicing stores and
+ * bills one this long whole (its one_off_charge.description holds as many), and the catalog reports
+ * a plan fee whose name would make a longer one (FEE_NAME_TOO_LONG, `planFeeDescription`). A
+ * consumer never drops a charge for its description: a longer one is cut as `oneOffDescription` does.
+ */
+export const ONE_OFF_DESCRIPTION_MAX = 300;
+
+/** `text` in at most `max` characters (code points): whole when it fits, else cut, its last character "…". */
+export function cutText(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, Math.max(0, max - 1)).join('')}…`;
+}
+
+/** A one-off charge's description as the event carries it: `text`, cut to ONE_OFF_DESCRIPTION_MAX (marked "…"). */
+export const oneOffDescription = (text: string): string => cutText(text, ONE_OFF_DESCRIPTION_MAX);
+
+/** The longest MSISDN a line has (E.164: "+" and 15 digits), for the longest description of a plan fee. */
+export const LONGEST_MSISDN = `+${'9'.repeat(15)}`;
+
+/** What a PLAN_CHANGE fee's description ends with: the plan moved onto, "(to Family Share 50 GB)". */
+export const planChangeWording = (planName: string): string => `(to ${planName})`;
+
+/**
+ * A plan fee's charge as the bill and the customer's SMS show it, uncut: "Starter pack for +4915…",
+ * "Plan change fee for +4915… (to Family Share 50 GB)" (`wording`: `planChangeWording`). Subscribers
+ * sends it through `oneOffDescription`; the catalog measures it with LONGEST_MSISDN.
+ */
+export const planFeeDescription = (feeName: string, msisdn: string, wording?: string | null): string => `${feeName} for ${msisdn}${wording ? ` ${wording}` : ''}`;
 
 /**
  * `data` of `budgetReplenished`: an enterprise committed-spend budget was topped up by its

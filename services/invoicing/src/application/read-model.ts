@@ -1,7 +1,7 @@
 // Invoicing's local read model of what other services own: billing accounts and subscriptions
 // (from subscribers), plan versions (from catalog), POSTPAID charges (from wallets). Fed by event
 // consumers and, for tests and operators, by explicit mutations. Every write here is idempotent.
-import { DomainError, badInput, dec, isCurrencyCode, isDecimalString, minorUnits, notFound, type ChargeResult, type RoundingMode } from '@ledgerline/contracts';
+import { DomainError, ONE_OFF_DESCRIPTION_MAX, badInput, dec, isCurrencyCode, isDecimalString, minorUnits, notFound, type ChargeResult, type RoundingMode } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { scheduleCycleChange, type AccountCycle } from '../domain/bill-cycle';
 import { invoiceSeriesProblem } from '../domain/document-series';
@@ -334,6 +334,9 @@ export async function isPrepaid(em: Em, billingAccountId: string): Promise<boole
  * id answered WAIVED_IN_ADVANCE: the dunning worker gave up on this very request) or since.
  */
 export async function addOneOffCharge(em: Em, c: AddOneOffChargeCommand): Promise<{ created: boolean; waived: boolean }> {
+  // The consumer passes subscribers' description cut to fit (`billedDescription`); a caller of the mutation hears what to shorten.
+  if ([...c.description].length > ONE_OFF_DESCRIPTION_MAX) throw badInput('input.description', `A description is at most ${ONE_OFF_DESCRIPTION_MAX} characters`, 'DESCRIPTION_TOO_LONG');
+  if (c.description.includes('\u0000')) throw badInput('input.description', 'A description cannot contain a NUL character', 'DESCRIPTION_INVALID');
   const account = await sql(em)('billing_account').where({ id: c.billingAccountId }).first();
   if (!account) throw notFound('BillingAccount', c.billingAccountId, 'input.billingAccountId');
   if (c.amount.currency !== account.currency) throw new DomainError('ONE_OFF_CURRENCY_MISMATCH', `The account bills in ${account.currency}`, { field: 'input.amount.currency' });

@@ -12,7 +12,7 @@ import { addOneOffCharge, isPrepaid, recordCharges, recordSubscription, recordSu
 import { invoiceBudgetReplenishment } from '../application/replenishment';
 import { billClosedAccount } from '../application/close-account';
 import type { BillingDeps } from '../application/bill-accounts';
-import { ONE_OFF_SUBJECT, labelOf, subscriberEventIn } from './subscriber-events';
+import { ONE_OFF_SUBJECT, billedDescription, labelOf, subscriberEventIn } from './subscriber-events';
 
 export const CONSUMED_SUBJECTS = [
   WORK_SUBJECTS.chargeApplied,
@@ -116,7 +116,7 @@ async function applySubscriberEvent(em: Em, subject: string, event: CloudEvent, 
     // the plan held then); the proration one-offs an older subscribers sent would bill it again.
     // Subscribers no longer sends them; this guards a deployment's overlap and old events replayed.
     if (d.reason === 'PLAN_CHANGE_PRORATION') return;
-    await addOneOffCharge(em, { id: d.chargeId, billingAccountId: d.billingAccountId, lineId: d.lineId, code: d.reason, description: d.description, amount: { amount: d.amount, currency: d.currency }, occurredAt: new Date(d.chargedAt), now });
+    await addOneOffCharge(em, { id: d.chargeId, billingAccountId: d.billingAccountId, lineId: d.lineId, code: d.reason, description: billedDescription(d.description, d.reason), amount: { amount: d.amount, currency: d.currency }, occurredAt: new Date(d.chargedAt), now });
   }
 }
 

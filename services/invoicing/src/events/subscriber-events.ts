@@ -2,7 +2,7 @@
 // value the read model's columns refuse fails the whole batch's transaction, and the consumer
 // redelivered that batch for ever while invoicing learnt of no later account, subscription or
 // one-off charge. The limits are those of the tables (migration 20261126000000_billing).
-import { EVENTS, isCurrencyCode, isDecimalString, dec, parseCloudEvent, type CloudEvent } from '@ledgerline/contracts';
+import { EVENTS, isCurrencyCode, isDecimalString, dec, oneOffDescription, parseCloudEvent, type CloudEvent } from '@ledgerline/contracts';
 import { invoiceSeriesProblem } from '../domain/document-series';
 import { isValidTimeZone } from '../domain/period';
 import { shown } from '../application/read-model';
@@ -95,11 +95,22 @@ const CHECKS: Record<string, Check[]> = {
   [EVENTS.subscriptionChanged.subject]: [...SUBSCRIPTION, (d, e) => (d.effectiveAt == null ? date('startsAt')(d, e) : dateProblem('effectiveAt', d.effectiveAt))],
   [ONE_OFF_SUBJECT]: [
     text('chargeId', 80), text('billingAccountId', 40), text('lineId', 40, true), text('reason', 40),
-    // May be empty, unlike the ids.
-    (d, e) => (d.description === '' ? undefined : text('description', 200)(d, e)),
+    // No check of `description`: money is never dropped for a text (`billedDescription`).
     decimal('amount', 14, 4), check('currency', (v) => typeof v === 'string', 'a text'), date('chargedAt'),
   ],
 };
+
+/**
+ * What a one-off charge's bill line says, from its event: the `description` (one_off_charge.description
+ * holds ONE_OFF_DESCRIPTION_MAX characters, what subscribers sends), cut to that with an ellipsis when
+ * longer, NUL characters (which PostgreSQL text refuses) left out; no text at all: its `reason` code.
+ * The charge is billed whatever its description (before, a description over 200 characters dropped
+ * the event, and the fee was never billed).
+ */
+export function billedDescription(description: unknown, reason: string): string {
+  const text = typeof description === 'string' ? description.replaceAll('\u0000', '') : '';
+  return oneOffDescription(text === '' && description !== '' ? reason : text);
+}
 
 /** Why this event cannot go into the read model as it is, or undefined when it can. */
 export function subscriberEventProblem(subject: string, event: CloudEvent): EventProblem | undefined {

@@ -4,7 +4,7 @@
  * timezone and currency validity. Written defensively: it also runs on documents the schema
  * rejected, so one pass reports as many mistakes as possible.
  */
-import { isCurrencyCode, minorUnits } from '@ledgerline/contracts';
+import { isCurrencyCode, LONGEST_MSISDN, minorUnits, ONE_OFF_DESCRIPTION_MAX, planChangeWording, planFeeDescription } from '@ledgerline/contracts';
 import { isDecimalString, Decimal } from '../domain/decimal';
 import { FACT_NAMES, FACTS, isFactName, OPERATORS_BY_TYPE, ALL_OPERATORS, type FactScope } from '../domain/facts';
 import { isValidTimezone } from '../domain/local-time';
@@ -274,6 +274,34 @@ export function allowancesInScope(plan: PlanDocument, knownOffers: readonly Offe
   return allowanceById;
 }
 
+const characters = (text: string): number => [...text].length;
+
+/**
+ * A one-off fee whose charge description (subscribers' `planFeeDescription`: "<name> for <MSISDN>",
+ * a PLAN_CHANGE fee's "... (to <this plan's name>)") could be longer than a one-off charge's
+ * description is (ONE_OFF_DESCRIPTION_MAX): measured with the longest MSISDN. Authoring-only: the
+ * charge is still billed (its description cut, "…"), so a version published before still rates.
+ */
+function feeNameProblems(plan: PlanDocument): Problem[] {
+  const planName = typeof plan.name === 'string' ? plan.name : String(plan.code);
+  const problems: Problem[] = [];
+  asArray(plan.oneOffFees).forEach((fee, i) => {
+    if (!isObject(fee) || typeof fee.name !== 'string') return;
+    const wording = fee.trigger === 'PLAN_CHANGE' ? planChangeWording(planName) : null;
+    const length = characters(planFeeDescription(fee.name, LONGEST_MSISDN, wording));
+    if (length <= ONE_OFF_DESCRIPTION_MAX) return;
+    const fits = characters(fee.name) - (length - ONE_OFF_DESCRIPTION_MAX);
+    const shape = wording ? `"<name> for <phone number> (to <plan name>)"` : `"<name> for <phone number>"`;
+    problems.push({
+      pointer: `/oneOffFees/${i}/name`,
+      code: 'FEE_NAME_TOO_LONG',
+      authoringOnly: true,
+      message: `The bill describes this fee's charge as ${shape}, which is up to ${length} characters long with this name; a one-off charge's description has at most ${ONE_OFF_DESCRIPTION_MAX} (longer ones are cut). Shorten the name to at most ${fits} characters${wording ? ' (or the plan\'s name)' : ''}.`,
+    });
+  });
+  return problems;
+}
+
 export function semanticProblems(plan: PlanDocument, knownOffers: readonly OfferDocument[]): Problem[] {
   const problems: Problem[] = [];
   if (typeof plan.timezone === 'string' && !isValidTimezone(plan.timezone)) {
@@ -282,6 +310,7 @@ export function semanticProblems(plan: PlanDocument, knownOffers: readonly Offer
   problems.push(...currencyProblems(plan.currency));
   problems.push(...amountPrecisionProblems(plan.currency, planAmounts(plan)));
   problems.push(...allowanceProblems(asArray(plan.allowances), '/allowances'));
+  problems.push(...feeNameProblems(plan));
   asArray(plan.addOns).forEach((addOn, i) => {
     if (isObject(addOn)) problems.push(...allowanceProblems(asArray(addOn.allowances), `/addOns/${i}/allowances`));
   });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
-import { dec, decimalToString, DomainError, notFound, type Money } from '@ledgerline/contracts';
+import { dec, decimalToString, DomainError, notFound, oneOffDescription, type Money } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { transitionLine, type LineStatus } from '../domain/lifecycle';
 import { billingPeriodOf, localDateOf, startOfLocalDay } from '../domain/calendar';
@@ -150,7 +150,7 @@ export async function refundAddOn(em: Em, order: ProductOrder, now: Date): Promi
     reason: 'ADD_ON_PURCHASE',
     amount: decimalToString(dec(r.price.amount).negated()),
     currency: r.price.currency,
-    description: `Refund: ${r.offerCode} for ${line?.msisdn ?? order.lineId} (order ${order.id} failed)`.slice(0, 300),
+    description: oneOffDescription(`Refund: ${r.offerCode} for ${line?.msisdn ?? order.lineId} (order ${order.id} failed)`),
     periodStart: null,
     periodEnd: null,
     chargedAt: now,

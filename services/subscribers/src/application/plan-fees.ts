@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { conflict } from '@ledgerline/contracts';
+import { conflict, oneOffDescription, planChangeWording as wordingTo, planFeeDescription } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import type { FeeTrigger, PlanFee } from '../domain/plan-terms';
 import { OneOffCharge, ProductOrder, Subscription, type BillingAccount, type Line } from '../persistence/entities';
@@ -66,7 +66,8 @@ export function planFeeCharges(
         reason: FEE_REASON[c.trigger],
         amount: fee.amount.amount,
         currency: fee.amount.currency,
-        description: `${fee.name} for ${c.line.msisdn}${c.wording ? ` ${c.wording}` : ''}`.slice(0, 300),
+        // Within ONE_OFF_DESCRIPTION_MAX (cut, "…"): the catalog reports a fee name too long for it (FEE_NAME_TOO_LONG).
+        description: oneOffDescription(planFeeDescription(fee.name, c.line.msisdn, c.wording)),
         periodStart: null,
         periodEnd: null,
         chargedAt: c.now,
@@ -105,7 +106,7 @@ export function planChangeFeesDue(r: Pick<PlanChangeFeeRequest, 'timing' | 'fees
 
 /** The wording a plan-change fee's charge ends with: "(to Family Share 50 GB)". */
 export function planChangeWording(r: PlanChangeFeeRequest): string {
-  return `(to ${r.toPlanName ?? r.toPlanCode})`;
+  return wordingTo(String(r.toPlanName ?? r.toPlanCode));
 }
 
 /**
