@@ -104,8 +104,9 @@ export interface RedeemVoucherCommand {
  * transaction): guesses sent together used to be counted before any of them had failed, so all
  * were tried. A failed try (refused before anything is written) is recorded in the same
  * transaction, which commits with it, so the next try counts it. The idempotency key is
- * looked up under the account's lock, before the attempts are counted (a retry that waited for the
- * first redemption, or comes after 5 wrong codes, gets its answer), and answers only the same
+ * looked up under the account's lock, before the attempts are counted and before a closed account
+ * is refused (a retry that waited for the first redemption, or comes after 5 wrong codes or after
+ * the account closed, gets its answer), and answers only the same
  * account and code; another account using the key at the same time meets it in creditWallet's key
  * lock (IDEMPOTENCY_KEY_REUSED). A POSTPAID account is refused before any code is
  * looked up (WALLET_NOT_PREPAID: it pays its invoices; the voucher stays unused), and a voucher in
@@ -117,10 +118,7 @@ export async function redeemVoucher(db: Db, c: RedeemVoucherCommand): Promise<To
   const wallets = await db.query<{ currency: string; payment_mode: PaymentMode; status: WalletStatus; closed_at: Date | null }>(`select currency, payment_mode, status, closed_at from wallet where billing_account_id = $1`, [c.billingAccountId]);
   if (wallets.length === 0) throw notFound('Wallet', `of billing account ${c.billingAccountId}`, 'input.billingAccountId');
   if (!wallets.some((w) => w.payment_mode === 'PREPAID')) requirePrepaid({ billing_account_id: c.billingAccountId, payment_mode: wallets[0]!.payment_mode });
-  // A closed account redeems nothing: refused before any code is looked up (the voucher stays unused,
-  // no attempt counted). A wallet closing meanwhile is refused by creditWallet under its lock.
   const open = wallets.filter((w) => w.payment_mode === 'PREPAID' && w.status !== 'CLOSED');
-  if (open.length === 0) requireOpen({ billing_account_id: c.billingAccountId, ...wallets.find((w) => w.payment_mode === 'PREPAID')! });
   const limits = c.limits ?? DEFAULT_VOUCHER_LIMITS;
   const since = new Date(c.now.getTime() - limits.windowMs);
   const code = normalizeCode(c.code);
@@ -137,6 +135,11 @@ export async function redeemVoucher(db: Db, c: RedeemVoucherCommand): Promise<To
     // not a guess (it got VOUCHER_ATTEMPTS_EXCEEDED once the account had 5 wrong codes).
     const replay = await findTransaction(sql, `VOUCHER:${c.idempotencyKey}`);
     if (replay) return { topup: await replayRedemption(sql, c, replay) };
+    // A closed account redeems nothing: refused before any code is looked up (the voucher stays
+    // unused, no attempt counted), but after the key: a retry of a redemption made before the close
+    // gets its answer (it was refused WALLET_CLOSED). A wallet closing meanwhile is refused by
+    // creditWallet under its lock.
+    if (open.length === 0) requireOpen({ billing_account_id: c.billingAccountId, ...wallets.find((w) => w.payment_mode === 'PREPAID')! });
     // Four counts in one statement, each by its partial index on the failures.
     const [n] = await sql.query<{ account: string; caller: string; prefix: string; global: string }>(
       `select (select count(*) from voucher_attempt where billing_account_id = $1 and not succeeded and at > $2) as account,
