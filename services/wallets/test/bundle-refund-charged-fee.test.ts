@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SubscriptionData } from '@ledgerline/contracts';
 import type { TestService } from '@ledgerline/platform';
-import { T0, balanceOf, dbOf, expectInvariants, openPrepaid, startWallets, uniq } from './support';
+import { T0, balanceOf, dbOf, expectInvariants, gql, openPrepaid, startWallets, uniq } from './support';
 import { grantFromSubscription } from '../src/application/grant-from-subscription';
 import { followSubscriptionChange } from '../src/application/subscription-terms';
 import { runWalletJobs } from '../src/jobs/jobs';
@@ -80,6 +80,18 @@ describe("an ended bundle's unused days come back from the fee the ledger took f
     await end(sub, T0, bundle('15.00'), at(0.5)); // ended back to its start: all 30 days unused
     expect(await balanceOf(svc, walletId)).toBe('50');
     expect(await refunds(acc)).toEqual(['-10.000000']);
+  });
+
+  it("allowancePeriods answers the fee the period took (subscribers' plan-change preview prorates it): 10 for the period paid 10.00, null for one not paid", async () => {
+    const PERIODS = `query($r: [_Any!]!) { _entities(representations: $r) { ... on BillingAccount { allowancePeriods { subscriptionId feeDue feeTaken { amount currency } } } } }`;
+    const periods = async (acc: string) => (await gql(svc, PERIODS, { r: [{ __typename: 'BillingAccount', id: acc }] }))._entities[0].allowancePeriods;
+    const { billingAccountId: acc, sub } = await paidTen();
+    expect(await periods(acc)).toEqual([{ subscriptionId: sub.subscriptionId, feeDue: false, feeTaken: { amount: '10', currency: 'EUR' } }]);
+
+    const broke = await openPrepaid(svc); // nothing on the balance: the fee waits
+    const unpaid = subscription(broke.billingAccountId);
+    await dbOf(svc).tx((sql) => grantFromSubscription(sql, unpaid, bundle('10.00'), T0));
+    expect(await periods(broke.billingAccountId)).toEqual([{ subscriptionId: unpaid.subscriptionId, feeDue: true, feeTaken: null }]);
   });
 
   it("a period renewed at the new price refunds from that period's own fee (15.00), not the first period's", async () => {

@@ -1,6 +1,7 @@
 import { conflict, DomainError, money, notFound, type Money } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { addOnEndsAt, inForceAt, offerFitsPlan, type AddOnEntry } from '../domain/add-ons';
+import { assertOptionalIdempotencyKey } from '../domain/validation';
 import { BillingAccount, Line, Subscription } from '../persistence/entities';
 import type { CatalogClient, CatalogOffer } from '../ports/catalog-client';
 import type { LineOrderResult } from './add-line';
@@ -31,6 +32,10 @@ export type { AddOnEntry } from '../domain/add-ons';
  */
 export async function addAddOn(em: Em, catalog: CatalogClient, c: AddAddOnCommand, offered?: OfferedTerms): Promise<LineOrderResult> {
   const { now, ...input } = c;
+  assertOptionalIdempotencyKey(c.idempotencyKey);
+  // Takes the key's lock (see findReplayedOrder) before anything else: a retry sent while the first
+  // request runs waits for it and gets its order (before, it found none yet and was refused
+  // ORDER_ALREADY_OPEN or ADDON_ALREADY_ACTIVE by the first request's own order).
   const replay = await findReplayedLineOrder(em, c.lineId, c.idempotencyKey, 'ADD_ON', input);
   if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }) };
   const early = await em.findOne(Line, { id: c.lineId });

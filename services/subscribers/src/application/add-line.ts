@@ -1,7 +1,7 @@
 import { conflict, newId, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { CollectionsHold, Line, ProductOrder, Subscription } from '../persistence/entities';
-import { normalizeIccid, normalizeImsi, normalizeMsisdn } from '../domain/validation';
+import { assertOptionalIdempotencyKey, normalizeIccid, normalizeImsi, normalizeMsisdn } from '../domain/validation';
 import type { CatalogClient } from '../ports/catalog-client';
 import { emitLineState, emitSubscription } from './events';
 import { feesOn } from '../domain/plan-terms';
@@ -32,7 +32,10 @@ export interface LineOrderResult {
  */
 export async function addLine(em: Em, catalog: CatalogClient, c: AddLineCommand): Promise<LineOrderResult> {
   const { now, ...input } = c;
-  // The key is the account's (input.billingAccountId): looked up before any validation.
+  assertOptionalIdempotencyKey(c.idempotencyKey);
+  // The key is the account's (input.billingAccountId): looked up before any other validation, under
+  // its lock (see findReplayedOrder): a retry sent while the first request runs waits for it and
+  // gets its order (before, it found none yet and was refused MSISDN_DUPLICATE by its own line).
   const replay = await findReplayedOrder(em, c.billingAccountId, c.idempotencyKey, 'NEW_LINE', input);
   if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }) };
   const msisdn = normalizeMsisdn(c.msisdn);

@@ -3,6 +3,7 @@ import { badInput, conflict, notFound, type BillingAccountClosedData } from '@le
 import { enqueueEvent, type Em } from '@ledgerline/platform';
 import { BillingAccount, Line } from '../persistence/entities';
 import { onPostgres } from '../persistence/platform';
+import { assertIdempotencyKey } from '../domain/validation';
 import { SOURCE } from './events';
 
 export interface CloseBillingAccountCommand {
@@ -32,8 +33,7 @@ export async function closeBillingAccount(em: Em, c: CloseBillingAccountCommand)
   const reason = (c.reason ?? '').trim();
   if (!reason) throw badInput('input.reason', 'Say why the account is closed', 'REASON_REQUIRED');
   if ([...reason].length > 300) throw badInput('input.reason', 'A reason is at most 300 characters', 'REASON_TOO_LONG');
-  const key = (c.idempotencyKey ?? '').trim();
-  if (!key || key.length > 200) throw badInput('input.idempotencyKey', 'An idempotency key is 1 to 200 characters', 'IDEMPOTENCY_KEY_INVALID');
+  const key = assertIdempotencyKey((c.idempotencyKey ?? '').trim());
   const account = await lockAccount(em, c.billingAccountId, 'write');
   if (!account) throw notFound('BillingAccount', c.billingAccountId, 'input.billingAccountId');
   if (account.status === ACCOUNT_CLOSED) {

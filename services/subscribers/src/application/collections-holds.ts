@@ -22,6 +22,7 @@ import { badInput, conflict, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { isHoldable, liftStep, placeStep, type OpenOrder } from '../domain/collections-holds';
 import type { LineStatus } from '../domain/lifecycle';
+import { assertIdempotencyKey } from '../domain/validation';
 import { BillingAccount, CollectionsHold, Line, ProductOrder } from '../persistence/entities';
 import { onPostgres } from '../persistence/platform';
 import { requestLineChange } from './line-orders';
@@ -75,8 +76,7 @@ const MAX_KEY = 160;
 
 function validate(c: CollectionsHoldCommand): void {
   if (!c.holder.trim() || c.holder.length > MAX_KEY) throw badInput('input.holder', `holder is 1 to ${MAX_KEY} characters`, 'HOLDER_INVALID');
-  if (!c.idempotencyKey.trim() || c.idempotencyKey.length > MAX_KEY)
-    throw badInput('input.idempotencyKey', `idempotencyKey is 1 to ${MAX_KEY} characters`, 'IDEMPOTENCY_KEY_INVALID');
+  assertIdempotencyKey(c.idempotencyKey, MAX_KEY);
   if (c.reason && c.reason.length > 300) throw badInput('input.reason', 'reason is at most 300 characters', 'REASON_TOO_LONG');
 }
 

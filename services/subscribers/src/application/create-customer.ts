@@ -1,7 +1,7 @@
 import { badInput, newId } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
 import { Customer } from '../persistence/entities';
-import { assertTimezone, normalizeMsisdn } from '../domain/validation';
+import { assertMaxLength, assertTimezone, normalizeMsisdn } from '../domain/validation';
 import { SOURCE } from './events';
 
 export interface NotificationPreferences {
@@ -39,6 +39,9 @@ export function notificationPreferences(input: Partial<NotificationPreferences> 
 
 export async function createCustomer(em: Em, c: CreateCustomerCommand): Promise<Customer> {
   if (!c.name.trim()) throw badInput('input.name', 'A customer needs a name', 'NAME_REQUIRED');
+  // The columns' sizes (customer.name varchar(200), email varchar(320)).
+  assertMaxLength(c.name.trim(), 200, 'input.name', 'NAME_TOO_LONG');
+  if (c.email) assertMaxLength(c.email, 320, 'input.email', 'EMAIL_TOO_LONG');
   if (c.email && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(c.email)) throw badInput('input.email', `"${c.email}" is not an email address`, 'EMAIL_INVALID');
   const phone = c.phone ? normalizeMsisdn(c.phone, 'input.phone') : null;
   const locale = c.locale ?? 'en';

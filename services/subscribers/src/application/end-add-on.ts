@@ -3,6 +3,7 @@ import { badInput, conflict, formatAmount, notFound, type AddOnEndedData, type M
 import { enqueueEvent, type Em } from '@ledgerline/platform';
 import { addOnRefund, endPurchase, purchaseInForce, samePurchase, type AddOnEntry } from '../domain/add-ons';
 import { utcMinute } from '../domain/notifications';
+import { assertIdempotencyKey } from '../domain/validation';
 import { BillingAccount, Line, OneOffCharge, ProductOrder, Subscription } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
 import { addOnGrantKey } from './add-on-settlement';
@@ -56,8 +57,7 @@ export const addOnEndCreditId = (purchaseOrderId: string): string => `chg_${crea
  */
 export async function endAddOn(em: Em, catalog: CatalogClient, c: EndAddOnCommand): Promise<EndAddOnResult> {
   const { now, ...input } = c;
-  const key = typeof c.idempotencyKey === 'string' ? c.idempotencyKey.trim() : '';
-  if (!key || key.length > 200) throw badInput('input.idempotencyKey', 'An idempotency key is 1 to 200 characters', 'IDEMPOTENCY_KEY_INVALID');
+  const key = assertIdempotencyKey(typeof c.idempotencyKey === 'string' ? c.idempotencyKey.trim() : '');
   if (typeof c.offerCode !== 'string' || !c.offerCode.trim()) throw badInput('input.offerCode', 'Name the add-on to end (its offer code, e.g. DATA_BOOST_5GB)', 'OFFER_CODE_REQUIRED');
   const reason = typeof c.reason === 'string' && c.reason.trim() ? c.reason.trim() : null;
   if (reason && [...reason].length > 300) throw badInput('input.reason', 'A reason is at most 300 characters', 'REASON_TOO_LONG');

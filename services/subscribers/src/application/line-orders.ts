@@ -3,6 +3,7 @@ import { conflict, notFound, type DomainError } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { transitionLine } from '../domain/lifecycle';
 import { LINE_ACTION_OF, type OrderKind } from '../domain/order';
+import { assertOptionalIdempotencyKey } from '../domain/validation';
 import { feesOn, planTerms, type FeeTrigger, type PlanFee } from '../domain/plan-terms';
 import { CollectionsHold, Line, ProductOrder, Subscription } from '../persistence/entities';
 import { onPostgres } from '../persistence/platform';
@@ -29,9 +30,12 @@ export interface LineChangeCommand {
  */
 export async function requestLineChange(em: Em, c: LineChangeCommand, catalog: CatalogClient | null = null): Promise<LineOrderResult> {
   const { now, ...input } = c;
-  // The catalog is asked before the line is locked (it may take seconds; not for a replay, which
-  // needs no fees), and under the lock only for a plan it did not show then.
-  const early = c.kind === 'TERMINATE' ? await findReplayedLineOrder(em, c.lineId, c.idempotencyKey, c.kind, input) : null;
+  assertOptionalIdempotencyKey(c.idempotencyKey);
+  // The key first (its lock, then the line's: see findReplayedOrder): a retry sent while the first
+  // request runs waits for it and gets its order. The catalog is asked before the line is locked
+  // (it may take seconds; not for a replay, which needs no fees), and under the lock only for a
+  // plan it did not show then.
+  const early = await findReplayedLineOrder(em, c.lineId, c.idempotencyKey, c.kind, input);
   if (early) return { order: early, line: await em.findOneOrFail(Line, { id: early.lineId }) };
   const read = c.kind === 'TERMINATE' ? await planFeesOfLine(em, catalog, c.lineId, 'TERMINATION') : null;
   // Locked before the checks: a second request for the line waits here, then sees this order

@@ -1,7 +1,7 @@
 import { badInput, DomainError, newId, notFound } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
 import { BillingAccount, Customer } from '../persistence/entities';
-import { assertBillCycleDay, assertCreditLimit, assertCurrency, assertTimezone } from '../domain/validation';
+import { assertBillCycleDay, assertCreditLimit, assertCurrency, assertMaxLength, assertTimezone } from '../domain/validation';
 import { SOURCE } from './events';
 import { assertAccountOpen, lockAccount } from './close-billing-account';
 
@@ -30,6 +30,8 @@ export function assertAutopayToken(token: string, field = 'input.autopayToken'):
 export async function openBillingAccount(em: Em, c: OpenBillingAccountCommand): Promise<BillingAccount> {
   // Check the input before touching the database, so the caller hears about every field it controls.
   const currency = assertCurrency(c.currency);
+  // billing_account.name is varchar(200).
+  if (c.name) assertMaxLength(c.name.trim(), 200, 'input.name', 'NAME_TOO_LONG');
   const billCycleDay = assertBillCycleDay(c.billCycleDay ?? 1);
   // Omitted (null) means the customer's zone; anything given, "" included, must be a real zone.
   if (c.timezone != null) assertTimezone(c.timezone, 'input.timezone');

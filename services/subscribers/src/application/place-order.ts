@@ -3,6 +3,7 @@ import { conflict, newId } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import type { OrderKind } from '../domain/order';
 import { Line, ProductOrder } from '../persistence/entities';
+import { onPostgres } from '../persistence/platform';
 import { emitOrderState } from './events';
 
 function canonical(value: unknown): string {
@@ -24,15 +25,32 @@ export function requestHash(kind: string, input: unknown): string {
  * customer's request, neither replayed nor refused nor revealed. Checked before any validation (the
  * caller resolves only the account, from the input's account or line) so a retry after success
  * returns the first answer. No account (an unknown one): no earlier order.
+ *
+ * Takes the key's lock first (`lockOrderKey`, held until the transaction ends), so a retry sent
+ * while the first request is still running waits here and then finds its order (before, it found
+ * none, went on and was refused MSISDN_DUPLICATE / ORDER_ALREADY_OPEN for a request that
+ * succeeded). Callers look the key up before taking any row lock (key, then line or account),
+ * so two requests never take them crosswise.
  */
 export async function findReplayedOrder(em: Em, billingAccountId: string | null | undefined, idempotencyKey: string | null | undefined, kind: OrderKind, input: unknown): Promise<ProductOrder | null> {
   if (!idempotencyKey || !billingAccountId) return null;
+  await lockOrderKey(em, billingAccountId, idempotencyKey);
   const existing = await em.findOne(ProductOrder, { billingAccountId, idempotencyKey });
   if (!existing) return null;
   if (existing.kind !== kind || existing.requestHash !== requestHash(kind, input)) {
     throw conflict('IDEMPOTENCY_KEY_REUSED', `Idempotency key ${idempotencyKey} was already used for a different request`, { field: 'input.idempotencyKey' });
   }
   return existing;
+}
+
+/**
+ * The account's idempotency key, locked until the transaction ends (a PostgreSQL transaction-level
+ * advisory lock; the same transaction takes it again without waiting): of two requests with one
+ * key, the second waits for the first to commit or roll back. SQLite runs one writer at a time.
+ */
+async function lockOrderKey(em: Em, billingAccountId: string, idempotencyKey: string): Promise<void> {
+  if (!onPostgres(em)) return;
+  await em.execute('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', [`subscribers-order-key:${billingAccountId}`, idempotencyKey]);
 }
 
 /**

@@ -1,14 +1,15 @@
-import { allowancePeriodAt, badInput, conflict, dec, money, notFound, round, unusedDaysRefund, type FeePeriod, type Money } from '@ledgerline/contracts';
+import { allowancePeriodAt, badInput, conflict, dec, money, notFound, round, unusedDaysRefund, type Decimal, type Money } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { localDateOf, startOfLocalDay, billingPeriodOf, formatLocalDate } from '../domain/calendar';
 import { feesOn, planChangeTiming, planTerms, prepaidPlanChangeTiming, type PlanChangeTiming, type PlanFee } from '../domain/plan-terms';
-import { quotePlanChange, type OneOffItem } from '../domain/proration';
+import { quotePlanChange, type OneOffItem, type RecurringFee } from '../domain/proration';
 import { inForceAt, offerFitsPlan, type AddOnEntry } from '../domain/add-ons';
+import { assertOptionalIdempotencyKey } from '../domain/validation';
 import { BillingAccount, Line, Subscription } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
 import type { WalletsPort } from '../ports/wallets-client';
 import { assertNoScheduledChange, assertPlanFits, currentSubscription, findPlan } from './plans';
-import { findReplayedOrder, placeOrder } from './place-order';
+import { findReplayedLineOrder, findReplayedOrder, placeOrder } from './place-order';
 import type { LineOrderResult } from './add-line';
 import { assertNoOpenOrder, flushOrder, lockLine } from './line-orders';
 import { planChangeFees } from './plan-fees';
@@ -56,7 +57,7 @@ export interface PlanChangePreview {
 export interface PrepaidSettlement {
   /** Taken from the balance as the new plan starts (its first period), if it has a fee. */
   newPeriodFee: Money | null;
-  /** Given back for the unused whole days of the period the old fee paid (a fee prorating daily, changed at once). */
+  /** Given back for the unused whole days of the period the old fee paid (a fee prorating daily, changed at once), from the fee wallets took for it. */
   refund: Money | null;
   refundDays: number;
 }
@@ -101,11 +102,13 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
   if (prepaid) {
     // The balance settles a prepaid line's fees (wallets): no prorated one-offs here. The period
     // shown is the allowance period the old plan paid for; a later change starts when it ends.
-    const paid = await paidPeriod(wallets, account.id, current, from.recurringFee?.period, c.now);
+    const paid = await paidPeriod(wallets, account.id, current, from.recurringFee, c.now);
     const period = { periodStart: formatLocalDate(localDateOf(paid.start, account.timezone)), periodEnd: formatLocalDate(localDateOf(paid.end, account.timezone)) };
     const effectiveAt = timing === 'IMMEDIATE' ? c.now : paid.end;
     const carriedAddOns = await assertAddOnsFitPlan(catalog, current, base.toPlanCode, effectiveAt);
-    const refund = from.recurringFee?.proration === 'DAILY' ? unusedDaysRefund(dec(from.recurringFee.amount.amount), paid, effectiveAt, account.currency) : null;
+    // What wallets gives back when the old plan ends at `effectiveAt` (refundUnusedPeriod): the
+    // unused whole days of the fee its ledger took for this period, with the same function.
+    const refund = from.recurringFee?.proration === 'DAILY' && paid.fee ? unusedDaysRefund(paid.fee, paid, effectiveAt, account.currency) : null;
     const prepaid = {
       newPeriodFee: target.terms.recurringFee ? round(target.terms.recurringFee.amount) : null,
       refund: refund && !refund.amount.isZero() ? round(money(refund.amount, account.currency)) : null,
@@ -156,12 +159,19 @@ async function assertAddOnsFitPlan(catalog: CatalogClient, current: Subscription
 }
 
 /**
- * The allowance period a prepaid line's balance paid: wallets' own (it knows when a bundle that
- * waited for a top-up restarted), else the same rule computed from the subscription's start.
+ * The allowance period a prepaid line's balance paid and the fee it paid for it: wallets' own
+ * period (it knows when a bundle that waited for a top-up restarted) and the fee its ledger took
+ * for that period (`feeTaken`, wallets' `periodFeeTaken`: what `refundUnusedPeriod` prorates, not
+ * the plan's price now, which may have changed since). A period wallets has not taken a fee for
+ * (waiting for a top-up, not renewed yet, a subscription wallets does not know yet) is computed by
+ * the same rule from the subscription's start, with no fee: nothing is refunded for it. Without
+ * wallets (development) the same rule and the plan's fee, an estimate.
  */
-async function paidPeriod(wallets: WalletsPort | null, billingAccountId: string, current: Subscription, feePeriod: FeePeriod | undefined, now: Date): Promise<{ start: Date; end: Date }> {
-  const known = wallets ? await wallets.allowancePeriod(billingAccountId, current.id) : null;
-  return known && known.end > now ? known : allowancePeriodAt(current.startsAt, feePeriod, now);
+async function paidPeriod(wallets: WalletsPort | null, billingAccountId: string, current: Subscription, fee: RecurringFee | null, now: Date): Promise<{ start: Date; end: Date; fee: Decimal | null }> {
+  if (!wallets) return { ...allowancePeriodAt(current.startsAt, fee?.period, now), fee: fee ? dec(fee.amount.amount) : null };
+  const known = await wallets.allowancePeriod(billingAccountId, current.id);
+  if (known && known.end > now) return { start: known.start, end: known.end, fee: known.feeTaken === null ? null : dec(known.feeTaken) };
+  return { ...allowancePeriodAt(current.startsAt, fee?.period, now), fee: null };
 }
 
 export async function previewPlanChange(em: Em, catalog: CatalogClient, c: PlanChangeCommand, wallets: WalletsPort | null = null): Promise<PlanChangePreview> {
@@ -171,6 +181,11 @@ export async function previewPlanChange(em: Em, catalog: CatalogClient, c: PlanC
 /** Places a PLAN_CHANGE order carrying the quote; fulfilment switches exactly these plan versions at `effectiveAt` (the items stay an estimate). */
 export async function changePlan(em: Em, catalog: CatalogClient, c: PlanChangeCommand, wallets: WalletsPort | null = null): Promise<LineOrderResult & { preview: PlanChangePreview | null }> {
   const { now, ...input } = c;
+  assertOptionalIdempotencyKey(c.idempotencyKey);
+  // The key first (its lock, then the line's: see findReplayedOrder): a retry sent while the first
+  // request runs waits for it and gets its order.
+  const early = await findReplayedLineOrder(em, c.lineId, c.idempotencyKey, 'PLAN_CHANGE', input);
+  if (early) return { order: early, line: await em.findOneOrFail(Line, { id: early.lineId }), preview: null };
   // Locked before the checks (idempotency key, no scheduled change, no open order): a second
   // change for the line sent at the same moment waits here, then sees this one (a replay, or
   // refused as a later one would be).

@@ -2,7 +2,7 @@ import { badInput, conflict, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { transitionLine, type LineStatus } from '../domain/lifecycle';
 import { LINE_ACTION_OF } from '../domain/order';
-import { normalizeIccid } from '../domain/validation';
+import { assertIdempotencyKey, normalizeIccid } from '../domain/validation';
 import { Line, ProductOrder } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
 import type { LineOrderResult } from './add-line';
@@ -40,6 +40,7 @@ export interface SimReplacementRequest extends PlanFeesRequest {
 export async function replaceSim(em: Em, catalog: CatalogClient | null, c: ReplaceSimCommand): Promise<LineOrderResult> {
   const { now, ...input } = c;
   if (!c.idempotencyKey?.trim()) throw badInput('input.idempotencyKey', 'A SIM replacement is charged: give it an idempotency key so a retry is not charged twice', 'IDEMPOTENCY_KEY_REQUIRED');
+  assertIdempotencyKey(c.idempotencyKey);
   // The catalog is asked before the line is locked (it may take seconds; not for a replay), and
   // under the lock only for a plan it did not show then.
   const early = await findReplayedLineOrder(em, c.lineId, c.idempotencyKey, 'SIM_REPLACEMENT', input);

@@ -2,6 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import { conflict, deterministicId, money, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { addOnEndsAt, inForceAt, offerFitsPlan } from '../domain/add-ons';
+import { assertMaxLength } from '../domain/validation';
 import { BillingAccount, Line, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
 import { onPostgres } from '../persistence/platform';
 import type { CatalogClient } from '../ports/catalog-client';
@@ -34,6 +35,9 @@ export interface PresentOfferCommand {
  * answered and auditable rather than dropped.
  */
 export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: PresentOfferCommand): Promise<UpsellOffer> {
+  // upsell_offer.period is varchar(40), rule varchar(120).
+  assertMaxLength(c.period, 40, 'input.period', 'PERIOD_TOO_LONG');
+  assertMaxLength(c.rule, 120, 'input.rule', 'RULE_TOO_LONG');
   const id = upsellOfferId(c.lineId, c.period, c.offerCode);
   const existing = await em.findOne(UpsellOffer, { id });
   if (existing) return existing;

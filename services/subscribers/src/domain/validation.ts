@@ -19,6 +19,37 @@ export function assertTimezone(tz: string, field: string): string {
   }
 }
 
+/** Characters of a text as a varchar(n) column counts them: code points, not UTF-16 units ("😀" is one). */
+export const characters = (text: string): number => [...text].length;
+
+/**
+ * A text input of at most `max` characters, its column's size, checked before anything is written
+ * (PostgreSQL would refuse it, and the caller heard INTERNAL_SERVER_ERROR): else BAD_USER_INPUT
+ * `code` naming `field`.
+ */
+export function assertMaxLength(text: string, max: number, field: string, code: string): string {
+  if (characters(text) > max) throw badInput(field, `${field.replace(/^input\./, '')} is at most ${max} characters (got ${characters(text)})`, code);
+  return text;
+}
+
+/** Characters of a caller's idempotency key: product_order.idempotency_key and billing_account.closed_key are varchar(200). */
+export const IDEMPOTENCY_KEY_MAX = 200;
+
+/**
+ * A caller's idempotency key, the one check of every mutation that takes one: 1 to `max` characters
+ * (its column's size; less where the service derives longer keys from it), not blank, checked
+ * before anything is written. Returns it as given.
+ */
+export function assertIdempotencyKey(key: string, max = IDEMPOTENCY_KEY_MAX, field = 'input.idempotencyKey'): string {
+  if (!key.trim() || characters(key) > max) throw badInput(field, `An idempotency key is 1 to ${max} characters`, 'IDEMPOTENCY_KEY_INVALID');
+  return key;
+}
+
+/** An optional idempotency key: none (null, absent or empty) passes; any other as `assertIdempotencyKey`. */
+export function assertOptionalIdempotencyKey(key: string | null | undefined): void {
+  if (key) assertIdempotencyKey(key);
+}
+
 /** Day 29-31 bill on the last day of shorter months. */
 export function assertBillCycleDay(day: number, field = 'input.billCycleDay'): number {
   if (!Number.isInteger(day) || day < 1 || day > 31) throw badInput(field, `Bill-cycle day must be a whole number from 1 to 31, got ${day}`, 'BILL_CYCLE_DAY_OUT_OF_RANGE');

@@ -31,6 +31,14 @@ export interface ClosedCharge {
   outcome: 'APPLIED' | 'PARTIAL' | 'DENIED' | null;
 }
 
+/** A subscription's allowance period as wallets has it, with the fee taken for it (what an unused-days refund prorates). */
+export interface AllowancePeriodAnswer {
+  start: Date;
+  end: Date;
+  /** The fee the period's fee transaction took from the balance (wallets' `periodFeeTaken`), or null: none taken. */
+  feeTaken: string | null;
+}
+
 /** What orders need from the wallets service. Every write is idempotent. */
 export interface WalletsPort {
   chargePurchase(charge: PurchaseCharge): Promise<{ outcome: 'APPLIED' | 'PARTIAL' | 'DENIED'; reason: string | null }>;
@@ -43,10 +51,11 @@ export interface WalletsPort {
   /** Takes back the bucket granted under the key (REVOKED, its units gone), or closes the key so a late grant is refused. */
   revokeGrant(grantKey: string, billingAccountId: string): Promise<void>;
   /**
-   * The allowance period wallets is in for a subscription (what a prepaid balance paid for), or
-   * null when wallets does not know the subscription (yet).
+   * The allowance period wallets is in for a subscription (what a prepaid balance paid for) and the
+   * fee its ledger took for that period (a decimal string; null: none taken), or null when wallets
+   * does not know the subscription (yet).
    */
-  allowancePeriod(billingAccountId: string, subscriptionId: string): Promise<{ start: Date; end: Date } | null>;
+  allowancePeriod(billingAccountId: string, subscriptionId: string): Promise<AllowancePeriodAnswer | null>;
 }
 
 const APPLY = /* GraphQL */ `mutation($i: ApplyChargeInput!) { applyCharge(input: $i) { result { outcome reason } } }`;
@@ -87,7 +96,7 @@ export function walletsAnswer<T>(url: string, status: number, body: string): T {
   if (first || status >= 400 || !answer?.data) throw unavailable(`answered with an error${status >= 400 ? ` (HTTP ${status})` : ''}: ${first?.message ?? 'no data'}${code ? ` [${code}]` : ''}`);
   return answer.data;
 }
-const PERIODS = /* GraphQL */ `query($i: [_Any!]!) { _entities(representations: $i) { ... on BillingAccount { allowancePeriods { subscriptionId periodStart periodEnd } } } }`;
+const PERIODS = /* GraphQL */ `query($i: [_Any!]!) { _entities(representations: $i) { ... on BillingAccount { allowancePeriods { subscriptionId periodStart periodEnd feeTaken { amount } } } } }`;
 
 /** GraphQL over HTTP to the wallets subgraph, as the SYSTEM caller. */
 export class GraphqlWalletsClient implements WalletsPort {
@@ -149,9 +158,11 @@ export class GraphqlWalletsClient implements WalletsPort {
     await this.call(REVOKE_GRANT, { grantKey, billingAccountId });
   }
 
-  async allowancePeriod(billingAccountId: string, subscriptionId: string) {
-    const d = await this.call<{ _entities: ({ allowancePeriods: { subscriptionId: string; periodStart: string; periodEnd: string }[] } | null)[] }>(PERIODS, [{ __typename: 'BillingAccount', id: billingAccountId }]);
+  async allowancePeriod(billingAccountId: string, subscriptionId: string): Promise<AllowancePeriodAnswer | null> {
+    const d = await this.call<{ _entities: ({ allowancePeriods: { subscriptionId: string; periodStart: string; periodEnd: string; feeTaken: { amount: string } | null }[] } | null)[] }>(PERIODS, [
+      { __typename: 'BillingAccount', id: billingAccountId },
+    ]);
     const p = d._entities[0]?.allowancePeriods.find((a) => a.subscriptionId === subscriptionId);
-    return p ? { start: new Date(p.periodStart), end: new Date(p.periodEnd) } : null;
+    return p ? { start: new Date(p.periodStart), end: new Date(p.periodEnd), feeTaken: p.feeTaken?.amount ?? null } : null;
   }
 }
