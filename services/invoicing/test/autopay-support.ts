@@ -4,6 +4,7 @@
 // The harness itself is support.ts's; each file keeps its own `h` and passes `() => h`. What is
 // recorded belongs to that call (files share a worker process: no state at module level).
 import { expect } from 'vitest';
+import { dec } from '@ledgerline/contracts';
 import type { ChargeCardRequest } from '../src/adapters/payment-provider';
 import type { DunningStarter, StartDunningRequest } from '../src/ports/dunning';
 import { account, startHarness, subscribe, type Harness } from './support';
@@ -91,13 +92,13 @@ export function autopayCalls(harness: () => Harness) {
     cardCharges,
     /**
      * The invoice's autopay attempts as [attempt, state, amount, key, dispute], in order; with
-     * `releasesOnly` those after the due-date one. Amounts as numbers, or as text with two decimals.
+     * `releasesOnly` those after the due-date one. Amounts as exact text with two decimals (money is never a JS number).
      */
-    attemptsOf: async (invoiceId: string, { releasesOnly = false, amounts = 'number' }: { releasesOnly?: boolean; amounts?: 'number' | 'two decimals' } = {}) =>
+    attemptsOf: async (invoiceId: string, { releasesOnly = false }: { releasesOnly?: boolean } = {}) =>
       ((await db().execute(`select attempt, state, amount::text as amount, idempotency_key, dispute_id from autopay_attempt where invoice_id = ?${releasesOnly ? ' and attempt > 1' : ''} order by attempt`, [invoiceId])) as any[]).map((t) => [
         t.attempt,
         t.state,
-        t.amount == null ? null : amounts === 'number' ? Number(t.amount) : Number(t.amount).toFixed(2),
+        t.amount == null ? null : dec(t.amount).toFixed(2),
         t.idempotency_key,
         t.dispute_id,
       ]),

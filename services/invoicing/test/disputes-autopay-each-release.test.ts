@@ -59,9 +59,9 @@ describe('autopay on an invoice with two disputes, one closed before the other',
     expect(await view(inv.id)).toEqual({ state: 'SETTLED', amountDue: '0', amountPaid: '35.69', amountDisputed: '0' });
     expect(wasDunned(inv.id), 'never dunned').toBe(0);
     expect(await attemptsOf(inv.id)).toEqual([
-      [1, 'SUCCEEDED', 27.69, `autopay:${inv.id}`, null],
-      [2, 'SUCCEEDED', 5, `autopay:${inv.id}:released:${a}`, a],
-      [3, 'SUCCEEDED', 3, `autopay:${inv.id}:released:${b}`, b],
+      [1, 'SUCCEEDED', '27.69', `autopay:${inv.id}`, null],
+      [2, 'SUCCEEDED', '5.00', `autopay:${inv.id}:released:${a}`, a],
+      [3, 'SUCCEEDED', '3.00', `autopay:${inv.id}:released:${b}`, b],
     ]);
   });
 
@@ -141,8 +141,8 @@ describe('autopay on an invoice with two disputes, one closed before the other',
       [`autopay:${inv.id}:released`, '8.00'],
     ]);
     expect(await attemptsOf(inv.id)).toEqual([
-      [1, 'SUCCEEDED', 27.69, `autopay:${inv.id}`, null],
-      [2, 'SUCCEEDED', 8, `autopay:${inv.id}:released`, null],
+      [1, 'SUCCEEDED', '27.69', `autopay:${inv.id}`, null],
+      [2, 'SUCCEEDED', '8.00', `autopay:${inv.id}:released`, null],
     ]);
     expect(await view(inv.id)).toMatchObject({ state: 'SETTLED', amountDue: '0' });
     expect(wasDunned(inv.id)).toBe(0);

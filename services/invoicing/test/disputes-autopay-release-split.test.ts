@@ -21,7 +21,7 @@ const { DECIDE } = disputeMutations('id status');
 const { as } = disputeCalls(() => h);
 const AGENT = agent('agent-autopay-split');
 /** The release attempts (after the due-date one) as [attempt, state, amount, key, dispute], amounts with two decimals. */
-const releasesOf = (invoiceId: string) => attemptsOf(invoiceId, { releasesOnly: true, amounts: 'two decimals' });
+const releasesOf = (invoiceId: string) => attemptsOf(invoiceId, { releasesOnly: true });
 
 const ACCOUNTS = ['acc_aps_rej', 'acc_aps_acc', 'acc_aps_part', 'acc_aps_lost', 'acc_aps_decl'];
 

@@ -26,7 +26,7 @@ const { OPEN, DECIDE } = disputeMutations('id status amount { amount }');
 const { as, db } = disputeCalls(() => h);
 const AGENT = agent('agent-autopay-while-open');
 /** The invoice's autopay attempts as [attempt, state, amount, key, dispute], amounts with two decimals. */
-const attemptsOf = (invoiceId: string) => autopay.attemptsOf(invoiceId, { amounts: 'two decimals' });
+const attemptsOf = (invoiceId: string) => autopay.attemptsOf(invoiceId);
 
 beforeAll(async () => {
   h = await startWithAutopayAccounts(['acc_apw_rej', 'acc_apw_acc', 'acc_apw_decl', 'acc_apw_rr']);

@@ -13,6 +13,7 @@
 // part of this change), the rest went to dunning — reminders, a late fee and a suspension timed from
 // the due date long past — although the customer pays by card. Dunning waits for that attempt as it
 // waits for the first: it starts only when the released charge was declined (or there is no token).
+import { dec } from '@ledgerline/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { account, type Harness } from './support';
 import { agent, customer, disputeCalls, disputeMutations } from './dispute-support';
@@ -28,7 +29,7 @@ const charged = (invoiceId: string) => [...h.payments.charges.values()].filter((
 const chargedReleased = (invoiceId: string) => [...h.payments.charges.values()].filter((c) => c.req.idempotencyKey.startsWith(`autopay:${invoiceId}:released:`)).map((c) => c.req.amount);
 /** Card payments recorded for the invoice (amount, key). */
 const cardPayments = async (invoiceId: string) =>
-  ((await db().execute(`select amount::text as amount, idempotency_key from payment where invoice_id = ? and channel = 'CARD' order by idempotency_key`, [invoiceId])) as any[]).map((p) => [Number(p.amount), p.idempotency_key]);
+  ((await db().execute(`select amount::text as amount, idempotency_key from payment where invoice_id = ? and channel = 'CARD' order by idempotency_key`, [invoiceId])) as any[]).map((p) => [dec(p.amount).toFixed(2), p.idempotency_key]);
 
 beforeAll(async () => {
   h = await startWithAutopayAccounts(['acc_apd_rej', 'acc_apd_acc', 'acc_apd_full', 'acc_apd_part', 'acc_apd_lost', 'acc_apd_decl']);
@@ -70,14 +71,14 @@ describe('autopay on an invoice partly disputed before its due date', () => {
     await h.gql(JOB);
     expect(chargedReleased(inv.id), 'never twice').toEqual(['5.00']);
     expect(await cardPayments(inv.id)).toEqual([
-      [30.69, `autopay:${inv.id}`],
-      [5, `autopay:${inv.id}:released:${d.id}`],
+      ['30.69', `autopay:${inv.id}`],
+      ['5.00', `autopay:${inv.id}:released:${d.id}`],
     ]);
     expect(dunned.map((r) => r.invoiceId), 'paid by card: never dunned').not.toContain(inv.id);
     const attempts = (await db().execute(`select attempt, state, amount::text as amount, idempotency_key from autopay_attempt where invoice_id = ? order by attempt`, [inv.id])) as any[];
-    expect(attempts.map((t) => [t.attempt, t.state, Number(t.amount), t.idempotency_key])).toEqual([
-      [1, 'SUCCEEDED', 30.69, `autopay:${inv.id}`],
-      [2, 'SUCCEEDED', 5, `autopay:${inv.id}:released:${d.id}`],
+    expect(attempts.map((t) => [t.attempt, t.state, dec(t.amount).toFixed(2), t.idempotency_key])).toEqual([
+      [1, 'SUCCEEDED', '30.69', `autopay:${inv.id}`],
+      [2, 'SUCCEEDED', '5.00', `autopay:${inv.id}:released:${d.id}`],
     ]);
   });
 
@@ -148,8 +149,8 @@ describe('autopay on an invoice partly disputed before its due date', () => {
     expect(second).toMatchObject({ autopaid: 1, declined: 0 });
     expect(chargedReleased(inv.id), 'one capture at the provider').toEqual(['5.00']);
     expect(await cardPayments(inv.id)).toEqual([
-      [30.69, `autopay:${inv.id}`],
-      [5, `autopay:${inv.id}:released:${d.id}`],
+      ['30.69', `autopay:${inv.id}`],
+      ['5.00', `autopay:${inv.id}:released:${d.id}`],
     ]);
     expect(await view(inv.id)).toMatchObject({ state: 'SETTLED', amountDue: '0' });
     expect(dunned.map((r) => r.invoiceId)).not.toContain(inv.id);
