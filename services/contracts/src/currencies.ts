@@ -32,6 +32,11 @@ export function isCurrencyCode(value: unknown): value is string {
   return typeof value === 'string' && /^[A-Z]{3}$/.test(value) && MINOR_UNITS.has(value);
 }
 
+/** Every currency the platform bills in with its minor-unit digits: for code that states the table elsewhere (a SQL check). */
+export function currencyMinorUnits(): ReadonlyMap<string, number> {
+  return MINOR_UNITS;
+}
+
 /** Minor-unit digits of a currency the platform bills in (2 for EUR, 0 for JPY, 3 for KWD); undefined for any other. */
 export function minorUnitsOf(currency: string): number | undefined {
   return MINOR_UNITS.get(currency);

@@ -373,14 +373,25 @@ export interface WalletSettledData {
   finalAt: string;
   /** ISO date-time: when wallets settled the wallets (the periodic jobs' first pass at or after finalAt). */
   settledAt: string;
-  wallets: { walletId: string; currency: string; paymentMode: PaymentMode; balance: { amount: string; currency: string } }[];
+  wallets: {
+    walletId: string;
+    currency: string;
+    paymentMode: PaymentMode;
+    balance: { amount: string; currency: string };
+    /**
+     * Only when the wallet was settled holding less than one minor unit of its currency either way
+     * (0.007 EUR, or owing 0.004): that residue, written off to the account's ROUNDING ledger account
+     * in the settlement's transaction; `balance` is then 0.
+     */
+    roundingWrittenOff?: { amount: string; currency: string };
+  }[];
 }
 
 /**
  * `data` of `walletPaidOut`: money of a settled closed wallet paid back to the customer by finance
  * (payOutWalletBalance): `amount` left the wallet (ledger: − wallet, + PAYMENTS_CLEARING) under the
  * outgoing transfer's `payoutReference`; `balanceAfter` is what is left to pay out (0 once all of it
- * is). Once per payout (key = the payout id).
+ * is, a sub-minor residue written off: `roundingWrittenOff`). Once per payout (key = the payout id).
  */
 export interface WalletPaidOutData {
   payoutId: string;
@@ -394,6 +405,12 @@ export interface WalletPaidOutData {
   paidOutByRole: string;
   /** ISO date-time. */
   paidOutAt: string;
+  /**
+   * Only when the payout left less than one minor unit on the wallet (9.97 of 9.977 EUR): that residue,
+   * which no payout can take, written off to the account's ROUNDING ledger account in the payout's
+   * transaction; `balanceAfter` is then 0.
+   */
+  roundingWrittenOff?: { amount: string; currency: string };
 }
 
 /**

@@ -1,5 +1,5 @@
 import DecimalBase from 'decimal.js';
-import { isCurrencyCode, minorUnitsOf } from './currencies';
+import { currencyMinorUnits, isCurrencyCode, minorUnitsOf } from './currencies';
 import { DomainError } from './errors';
 
 /**
@@ -34,7 +34,7 @@ export function isDecimalString(value: unknown): value is string {
   return typeof value === 'string' && DECIMAL_PATTERN.test(value);
 }
 
-export { isCurrencyCode };
+export { currencyMinorUnits, isCurrencyCode };
 
 /** Minor-unit digits of a currency we bill in (ISO 4217 exponent): 2 for EUR, 0 for JPY, 3 for KWD. */
 export function minorUnits(currency: string): number {

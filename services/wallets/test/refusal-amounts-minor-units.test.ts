@@ -68,7 +68,7 @@ describe('a refusal names money exactly, and what it allows in the minor unit', 
       // Before: "holds 9.98 EUR: a payout of 9.98 EUR is more than that", and "holds 12.34 BHD".
       eurTooMuch: { reason: 'PAYOUT_EXCEEDS_BALANCE', message: `Wallet ${eur.walletId} holds 9.977 EUR: a payout of 9.98 EUR is more than that; at most 9.97 EUR can be paid out`, payable: '9.97' },
       eurAllowed: 'OK',
-      eurLeft: '0.007',
+      eurLeft: '0', // the 0.007 no payout can take is written off to ROUNDING (wallet-rounding-write-off.test.ts)
       bhdTooMuch: { reason: 'PAYOUT_EXCEEDS_BALANCE', message: `Wallet ${bhdWallet} holds 12.345 BHD: a payout of 12.346 BHD is more than that; at most 12.345 BHD can be paid out`, payable: '12.345' },
       bhdAllowed: 'OK',
       bhdLeft: '0',

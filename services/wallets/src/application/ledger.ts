@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Decimal, DomainError, conflict } from '@ledgerline/contracts';
+import { Decimal, DomainError, conflict, currencyMinorUnits } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { fmt } from '../domain/charging';
 
@@ -22,6 +22,12 @@ export type AccountKind =
   | 'ADJUSTMENTS'
   /** What an enterprise owes for committed-spend budget replenishments, until invoicing bills them. */
   | 'BUDGET_RECEIVABLE'
+  /**
+   * Sub-minor residues written off settled wallets (ROUNDING_WRITE_OFF, write-off-rounding.ts): + what
+   * was left on a wallet (the company keeps it), − what a wallet owed (the company forgoes it). Made when
+   * first needed; it keeps a balance (it moves both ways and is off the charging path: ADR 0018).
+   */
+  | 'ROUNDING'
   | 'RESERVED'
   | 'UNIT_BUCKET'
   | 'ALLOWANCE_GRANTED'
@@ -52,6 +58,18 @@ export const UNIT_ACCOUNT_KINDS: AccountKind[] = ['ALLOWANCE_GRANTED', 'ALLOWANC
 export const accountId = (billingAccountId: string, kind: AccountKind, unit: string): string => `${billingAccountId}:${kind}:${unit}`;
 /** accountId as a SQL expression over two SQL expressions (columns), for statements that join an account by its id. */
 export const accountIdSql = (billingAccountIdSql: string, kind: AccountKind, unitSql: string): string => `${billingAccountIdSql} || ':${kind}:' || ${unitSql}`;
+
+/**
+ * One minor unit of the currency a SQL expression (a column) names, as a SQL expression (1 for JPY,
+ * 0.01 for EUR, 0.001 for BHD; null for a currency we do not bill in), for checks stated in SQL. Built
+ * from contracts' currency table, so it cannot drift from `minorUnits`.
+ */
+export function minorUnitSql(currencySql: string): string {
+  const byDigits = new Map<number, string[]>();
+  for (const [code, digits] of currencyMinorUnits()) byDigits.set(digits, [...(byDigits.get(digits) ?? []), code]);
+  const arms = [...byDigits].sort(([a], [b]) => a - b).map(([digits, codes]) => `when ${currencySql} in (${codes.map((c) => `'${c}'`).join(', ')}) then ${new Decimal(10).pow(-digits).toFixed()}`);
+  return `(case ${arms.join(' ')} end)`;
+}
 
 export interface Entry {
   accountId: string;

@@ -1,7 +1,8 @@
 import { Decimal, DomainError, conflict, isApprover, newId, notFound, type Caller, type WalletPaidOutData, type WalletPayoutReturnedData } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
-import { accountId, findTransaction, lockIdempotencyKey, newTxId, postTransactions, replayOrConflict, requestHash } from './ledger';
+import { accountId, findTransaction, lockIdempotencyKey, newTxId, postTransactions, replayOrConflict, requestHash, type NewTransaction } from './ledger';
+import { roundingWriteOff } from './write-off-rounding';
 import { enteredAmount, walletById } from './wallets';
 import { checkKey } from './topup-balance';
 import { fmt } from '../domain/charging';
@@ -47,7 +48,9 @@ export const PAYOUT_EXCEEDS_BALANCE = 'PAYOUT_EXCEEDS_BALANCE';
  * `wallet_payout` row names the outgoing transfer, and `billing.wallets.wallet.paidout` says so, in
  * one transaction. Only a settled wallet (wallet.settled carried its final balance): before that,
  * late usage or a confirmed bank transfer could still move the balance the payout was sized on.
- * Never more than the wallet holds, so the balance ends at zero at most. Money leaving the company
+ * Never more than the wallet holds, so the balance ends at zero at most; a payout leaving less than
+ * one minor unit writes that residue off to ROUNDING in the same transaction, so it ends at exactly
+ * zero (write-off-rounding.ts). Money leaving the company
  * takes a second pair of eyes: an approver (ADMIN, an AGENT with billing:approve) or the system (a
  * finance integration). Idempotent by key: the same request answers the same payout, another
  * request under the key is CONFLICT IDEMPOTENCY_KEY_REUSED.
@@ -82,10 +85,14 @@ export async function payOutWallet(sql: Sql, c: PayOutWalletCommand): Promise<Wa
     throw conflict(PAYOUT_EXCEEDS_BALANCE, `Wallet ${wallet.id} holds ${heldAmount(balance, wallet.currency)} ${wallet.currency}: a payout of ${amount.toFixed()} ${wallet.currency} is more than that; at most ${payable} ${wallet.currency} can be paid out`, { field: 'input.amount.amount', walletId: wallet.id, balance: fmt(balance), payable });
   }
   const txId = newTxId();
-  await postTransactions(sql, [{ id: txId, idempotencyKey: key, kind: 'PAYOUT', billingAccountId: wallet.billing_account_id, requestHash: hash, reference, entries: [
+  const payout: NewTransaction = { id: txId, idempotencyKey: key, kind: 'PAYOUT', billingAccountId: wallet.billing_account_id, requestHash: hash, reference, entries: [
     { accountId: wallet.id, unit: wallet.currency, amount: amount.negated() },
     { accountId: accountId(wallet.billing_account_id, 'PAYMENTS_CLEARING', wallet.currency), unit: wallet.currency, amount },
-  ] }], c.now);
+  ] };
+  // Less than a minor unit left (9.97 of 9.977 EUR paid out): no payout can take it, so it is written
+  // off to ROUNDING with the payout and the wallet ends at 0 (a retry is answered above, writing nothing).
+  const writeOff = await roundingWriteOff(sql, wallet, new Date(wallet.settled_at), balance.minus(amount), c.now);
+  await postTransactions(sql, writeOff ? [payout, writeOff.tx] : [payout], c.now);
   const row = (await sql.query<WalletPayoutRow>(
     `insert into wallet_payout (id, wallet_id, billing_account_id, amount, currency, payout_reference, paid_out_by, paid_out_by_role, transaction_id, created_at)
      values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) returning *`,
@@ -93,8 +100,9 @@ export async function payOutWallet(sql: Sql, c: PayOutWalletCommand): Promise<Wa
   ))[0]!;
   const data: WalletPaidOutData = {
     payoutId: row.id, walletId: wallet.id, billingAccountId: wallet.billing_account_id,
-    amount: { amount: fmt(amount), currency: wallet.currency }, balanceAfter: { amount: fmt(balance.minus(amount)), currency: wallet.currency },
+    amount: { amount: fmt(amount), currency: wallet.currency }, balanceAfter: { amount: fmt(balance.minus(amount).minus(writeOff?.residue ?? 0)), currency: wallet.currency },
     payoutReference: reference, paidOutBy: row.paid_out_by, paidOutByRole: row.paid_out_by_role, paidOutAt: c.now.toISOString(),
+    ...(writeOff ? { roundingWrittenOff: { amount: fmt(writeOff.residue), currency: wallet.currency } } : {}),
   };
   await insertOutbox(sql, [eventRow('walletPaidOut', wallet.id, [row.id], c.now, data)]);
   return row;

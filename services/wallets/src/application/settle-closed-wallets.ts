@@ -2,7 +2,9 @@ import { Decimal, type WalletSettledData } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { fmt } from '../domain/charging';
+import { minorUnitSql, postTransactions, type NewTransaction } from './ledger';
 import { closeMany } from './reservations';
+import { roundingWriteOff } from './write-off-rounding';
 import { WALLET_COLUMNS, WALLET_JOINS, lockAccountWallets, type WalletRow } from './wallets';
 
 /**
@@ -20,7 +22,45 @@ export async function settleClosedWallets(db: Db, now: Date, limit = 200): Promi
   );
   let settled = 0;
   for (const { billing_account_id } of due) settled += await db.tx((sql) => settleAccountWallets(sql, billing_account_id, now));
+  if (!oldResiduesWrittenOff.has(db)) await writeOffOldResidues(db, now, limit);
   return settled;
+}
+
+/** Databases this process has found free of residues settled before write-offs existed (none can appear since). */
+const oldResiduesWrittenOff = new WeakSet<Db>();
+
+/**
+ * Wallets settled before rounding write-offs existed (2026-11-29) may still hold a residue below one
+ * minor unit, which the ledger check reports: written off as their settlement would be now (the key
+ * names that settlement, so once), under the account's wallet locks. Once a pass finds none, this
+ * process stops looking: a settled wallet is written off when settled or paid out, so no new one appears.
+ */
+export async function writeOffOldResidues(db: Db, now: Date, limit = 200): Promise<number> {
+  const residueOf = `w.settled_at is not null and a.balance <> 0 and abs(a.balance) < ${minorUnitSql('w.currency')}`;
+  const due = await db.query<{ billing_account_id: string }>(
+    `select distinct w.billing_account_id from wallet w join ledger_account a on a.id = w.id where ${residueOf} limit $1`,
+    [limit],
+  );
+  let written = 0;
+  for (const { billing_account_id } of due) {
+    written += await db.tx(async (sql) => {
+      await lockAccountWallets(sql, billing_account_id);
+      const wallets = await sql.query<{ id: string; billing_account_id: string; currency: string; settled_at: Date; balance: string }>(
+        `select w.id, w.billing_account_id, w.currency, w.settled_at, a.balance::text as balance from wallet w join ledger_account a on a.id = w.id
+          where w.billing_account_id = $1 and ${residueOf}`,
+        [billing_account_id],
+      );
+      const writeOffs: NewTransaction[] = [];
+      for (const w of wallets) {
+        const writeOff = await roundingWriteOff(sql, w, new Date(w.settled_at), new Decimal(w.balance), now);
+        if (writeOff) writeOffs.push(writeOff.tx);
+      }
+      await postTransactions(sql, writeOffs, now);
+      return writeOffs.length;
+    });
+  }
+  if (due.length === 0) oldResiduesWrittenOff.add(db);
+  return written;
 }
 
 /**
@@ -29,7 +69,8 @@ export async function settleClosedWallets(db: Db, now: Date, limit = 200): Promi
  * the wallet settled (and finalAt passed) and is refused. A reservation still open on them (made
  * before the close, not yet expired) is given back first, as its expiry would (EXPIRED: a commit
  * after it answers that and charges nothing), so the balance holds all the money left. Then
- * `settled_at` is set and the event written, in the same transaction: a second pass or a second
+ * `settled_at` is set, a balance below one minor unit either way is written off to ROUNDING
+ * (write-off-rounding.ts), and the event written, in the same transaction: a second pass or a second
  * replica finds nothing to settle (and the event's id is the account's, so it is published once).
  */
 export async function settleAccountWallets(sql: Sql, billingAccountId: string, now: Date): Promise<number> {
@@ -40,13 +81,28 @@ export async function settleAccountWallets(sql: Sql, billingAccountId: string, n
   const wallets = await sql.query<WalletRow>(`select ${WALLET_COLUMNS} from wallet w ${WALLET_JOINS} where ${due} order by w.currency`, [billingAccountId, now]);
   if (wallets.length === 0) return 0;
   await sql.query(`update wallet set settled_at = $2 where id = any($1::text[])`, [wallets.map((w) => w.id), now]);
+  // A wallet settled holding less than a minor unit (0.007 EUR left, or owing 0.004) has nothing
+  // anyone can pay out or collect: written off to ROUNDING now, so its final balance is 0.
+  const writtenOff = new Map<string, Decimal>();
+  const writeOffs: NewTransaction[] = [];
+  for (const w of wallets) {
+    const writeOff = await roundingWriteOff(sql, w, now, new Decimal(w.balance), now);
+    if (!writeOff) continue;
+    writtenOff.set(w.id, writeOff.residue);
+    writeOffs.push(writeOff.tx);
+  }
+  await postTransactions(sql, writeOffs, now);
   const first = wallets[0]!;
   const data: WalletSettledData = {
     billingAccountId,
     closedAt: new Date(first.closed_at!).toISOString(),
     finalAt: new Date(first.final_at!).toISOString(),
     settledAt: now.toISOString(),
-    wallets: wallets.map((w) => ({ walletId: w.id, currency: w.currency, paymentMode: w.payment_mode, balance: { amount: fmt(new Decimal(w.balance)), currency: w.currency } })),
+    wallets: wallets.map((w) => {
+      const residue = writtenOff.get(w.id);
+      const balance = { amount: fmt(new Decimal(w.balance).minus(residue ?? 0)), currency: w.currency };
+      return { walletId: w.id, currency: w.currency, paymentMode: w.payment_mode, balance, ...(residue ? { roundingWrittenOff: { amount: fmt(residue), currency: w.currency } } : {}) };
+    }),
   };
   // Once per account (the key), as wallet.closed: an account closes once and its wallets settle once.
   await insertOutbox(sql, [eventRow('walletSettled', billingAccountId, [billingAccountId, 'settled'], now, data)]);

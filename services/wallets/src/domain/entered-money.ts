@@ -58,3 +58,14 @@ export function heldAmount(value: Decimal, currency: string): string {
 export function payableAmount(room: Decimal, currency: string): string {
   return downToMinorUnit(Decimal.max(room, 0), currency).toFixed(minorUnits(currency));
 }
+
+/**
+ * What a balance holds below the currency's minor unit when that is all it holds (0.007 EUR,
+ * -0.004 EUR, 0.0006 BHD, 0.5 JPY): money no payment can move, since payments are whole minor
+ * units. Null for zero and for a balance of a minor unit or more either way (9.977 EUR can still be
+ * paid out, 9.97 of it). A settled wallet's such residue is written off (write-off-rounding.ts).
+ */
+export function subMinorResidue(balance: Decimal, currency: string): Decimal | null {
+  if (balance.isZero()) return null;
+  return balance.abs().lessThan(new Decimal(10).pow(-minorUnits(currency))) ? balance : null;
+}

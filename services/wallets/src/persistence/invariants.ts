@@ -1,4 +1,4 @@
-import { accountIdSql } from '../application/ledger';
+import { accountIdSql, minorUnitSql } from '../application/ledger';
 import type { Db } from './sql';
 
 /** Something that runs SQL: a MikroORM entity manager (`em.getConnection().execute`) or our `Sql`. */
@@ -169,6 +169,35 @@ export const LEDGER_CHECKS: readonly { name: string; sql: string }[] = [
           union all
           select p.return_transaction_id, p.id, p.amount, null, null from wallet_payout p left join ledger_transaction t on t.id = p.return_transaction_id
            where (p.returned_at is null) <> (p.return_transaction_id is null) or (p.return_transaction_id is not null and (t.id is null or t.kind <> 'PAYOUT_RETURN'))
+          limit 5`,
+  },
+  {
+    // A payout of whole minor units that leaves less than one on a settled wallet, or a settlement of a wallet
+    // holding less than one either way, writes that residue off to the account's ROUNDING account in the same
+    // transaction (write-off-rounding.ts): no payout can take it and a settled wallet takes no adjustment, so
+    // it would stay there for ever. A settled wallet's balance only moves by payouts and returned payouts
+    // (whole minor units) after that, so it is never left with a residue.
+    name: 'a settled wallet holds no sub-minor residue (it is written off to ROUNDING)',
+    sql: `select w.id, w.currency, a.balance from wallet w join ledger_account a on a.id = w.id
+           where w.settled_at is not null and a.balance <> 0 and abs(a.balance) < ${minorUnitSql('w.currency')} limit 5`,
+  },
+  {
+    // ROUNDING_WRITE_OFF: reference = the wallet, key ROUNDING_WRITE_OFF:<wallet>:<settledAt> (once per settled
+    // wallet), two entries (the wallet and its account's ROUNDING account in its currency), moving less than a
+    // minor unit, not nothing, at or after the settlement; and nothing else moves a ROUNDING account.
+    name: "every rounding write-off moved less than a minor unit of its settled wallet to its ROUNDING account, once; nothing else moves a ROUNDING account",
+    sql: `select t.id, t.reference as wallet, m.entries, m.moved, m.rounding, w.settled_at from ledger_transaction t
+            left join wallet w on w.id = t.reference
+            cross join lateral (select count(*) as entries, sum(e.amount) filter (where e.account_id = w.id) as moved,
+                                       count(*) filter (where e.account_id = ${accountIdSql('w.billing_account_id', 'ROUNDING', 'w.currency')}) as rounding
+                                  from ledger_entry e where e.transaction_id = t.id) m
+           where t.kind = 'ROUNDING_WRITE_OFF'
+             and (w.id is null or w.settled_at is null or w.settled_at > t.created_at or m.entries <> 2 or m.rounding <> 1
+              or coalesce(m.moved, 0) = 0 or abs(m.moved) >= ${minorUnitSql('w.currency')}
+              or t.idempotency_key <> 'ROUNDING_WRITE_OFF:' || w.id || ':' || to_char(w.settled_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+          union all
+          select t.id, a.id, null, e.amount, null, null from ledger_account a join ledger_entry e on e.account_id = a.id join ledger_transaction t on t.id = e.transaction_id
+           where a.kind = 'ROUNDING' and t.kind <> 'ROUNDING_WRITE_OFF'
           limit 5`,
   },
   {
