@@ -6,7 +6,28 @@ import { EVENTS, parseCloudEvent } from '@ledgerline/contracts';
 import { runDurableConsumers, type ConsumerHost } from '@ledgerline/platform';
 import type { UpsellOfferInput } from './workflows/upsell-offer';
 
-export const upsellWorkflowId = (i: { lineId: string; period: string; offerCode: string }): string => `upsell-${i.lineId}-${i.period}-${i.offerCode}`;
+/**
+ * The period in the id is its start instant (usage emits an offer once per line, period *start*
+ * and add-on: two periods can share a name, one cut short the day it began before its end was
+ * known and the one after it), or its name for an event without the start (workflows started
+ * before keep their ids).
+ */
+export const upsellWorkflowId = (i: { lineId: string; period: string; periodStart?: string; offerCode: string }): string => `upsell-${i.lineId}-${i.periodStart ?? i.period}-${i.offerCode}`;
+
+const instant = (v: unknown): string | undefined => {
+  if (typeof v !== 'string') return undefined;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : new Date(t).toISOString();
+};
+
+/** The workflow's input from a usageOfferTriggered event's data; throws when it cannot be read. */
+export function upsellOfferInput(data: unknown, validForHours?: number): UpsellOfferInput {
+  const d = (data ?? {}) as { lineId?: string; period?: string; periodStart?: unknown; periodEnd?: unknown; offerCode?: string; rule?: string };
+  if (!d.lineId || !d.period || !d.offerCode) throw new Error('data needs lineId, period and offerCode');
+  const periodStart = instant(d.periodStart);
+  const periodEnd = instant(d.periodEnd);
+  return { lineId: d.lineId, period: d.period, ...(periodStart ? { periodStart } : {}), ...(periodEnd ? { periodEnd } : {}), offerCode: d.offerCode, rule: d.rule ?? 'unknown', validForHours };
+}
 
 /** The durable consumer's host (durable names, throw-away for tests), where offers start, and how long they stay open. */
 export interface OfferBridgeOptions extends ConsumerHost {
@@ -27,9 +48,7 @@ export async function startOfferBridge(o: OfferBridgeOptions): Promise<() => Pro
         for (const m of messages) {
           let input: UpsellOfferInput;
           try {
-            const d = parseCloudEvent(m.data).data as { lineId?: string; period?: string; offerCode?: string; rule?: string };
-            if (!d.lineId || !d.period || !d.offerCode) throw new Error('data needs lineId, period and offerCode');
-            input = { lineId: d.lineId, period: d.period, offerCode: d.offerCode, rule: d.rule ?? 'unknown', validForHours: o.validForHours };
+            input = upsellOfferInput(parseCloudEvent(m.data).data, o.validForHours);
           } catch (err) {
             o.logger.error({ err, subject: m.subject, payload: m.string() }, 'offer event ignored: it cannot be read');
             continue;

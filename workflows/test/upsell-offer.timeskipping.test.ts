@@ -18,6 +18,7 @@ const HOUR = 3_600_000;
 
 class FakeSubscribers implements UpsellClient {
   calls: { step: string; at: number }[] = [];
+  requests: PresentOfferRequest[] = [];
   offer: UpsellOfferView | null = null;
   constructor(
     private readonly onPresent: UpsellOfferState = 'PRESENTED',
@@ -27,6 +28,7 @@ class FakeSubscribers implements UpsellClient {
   async present(req: PresentOfferRequest) {
     const now = await env.currentTimeMs();
     this.calls.push({ step: 'present', at: now });
+    this.requests.push(req);
     if (this.outage-- > 0) throw new Error('subscribers unavailable');
     this.offer ??= { offerId: `upo_${req.lineId}`, state: this.onPresent, expiresAt: new Date(now + req.validForHours * HOUR).toISOString(), reason: this.onPresent === 'WITHDRAWN' ? 'already active' : null };
     return this.offer;
@@ -43,10 +45,12 @@ class FakeSubscribers implements UpsellClient {
   }
 }
 
-async function run(fake: FakeSubscribers, whileRunning?: () => void) {
+const TRIGGER = { lineId: 'lin_1', offerCode: 'DATA_BOOST_5GB', period: '2026-11', rule: 'offer-data-boost-at-80' };
+
+async function run(fake: FakeSubscribers, whileRunning?: () => void, input: Record<string, unknown> = TRIGGER) {
   const taskQueue = uniqueId('tq');
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, activities: createUpsellActivities({ upsell: fake }), workflowBundle: await workflowBundle(), shutdownGraceTime: '1 second' });
-  const handle = await env.client.workflow.start('upsellOfferWorkflow', { workflowId: uniqueId('upsell'), taskQueue, args: [{ lineId: 'lin_1', offerCode: 'DATA_BOOST_5GB', period: '2026-11', rule: 'offer-data-boost-at-80' }] });
+  const handle = await env.client.workflow.start('upsellOfferWorkflow', { workflowId: uniqueId('upsell'), taskQueue, args: [input] });
   return worker.runUntil(async () => {
     whileRunning?.();
     return (await handle.result()) as { offerId: string; state: UpsellOfferState };
@@ -125,5 +129,15 @@ describe('upsellOfferWorkflow (time-skipping server)', () => {
     const presents = fake.calls.filter((c) => c.step === 'present');
     expect({ result, presents: presents.length, steps: fake.calls.filter((c) => c.step !== 'present').map((c) => c.step) }).toEqual({ result: { offerId: 'upo_lin_1', state: 'EXPIRED' }, presents: 31, steps: ['remind', 'close'] });
     expect((presents[30]!.at - presents[0]!.at) / HOUR).toBeGreaterThan(1);
+  });
+
+  it("hands the trigger's allowance period bounds to presenting (subscribers withdraws an offer whose period is over); a run started without them presents as before", async () => {
+    const bounds = { periodStart: '2026-11-01T00:00:00.000Z', periodEnd: '2026-12-01T00:00:00.000Z' };
+    const withBounds = new FakeSubscribers('WITHDRAWN');
+    await run(withBounds, undefined, { ...TRIGGER, ...bounds });
+    expect(withBounds.requests).toEqual([{ lineId: 'lin_1', offerCode: 'DATA_BOOST_5GB', period: '2026-11', ...bounds, rule: 'offer-data-boost-at-80', validForHours: 72 }]);
+    const without = new FakeSubscribers('WITHDRAWN');
+    await run(without);
+    expect(without.requests).toEqual([{ lineId: 'lin_1', offerCode: 'DATA_BOOST_5GB', period: '2026-11', rule: 'offer-data-boost-at-80', validForHours: 72 }]);
   });
 });

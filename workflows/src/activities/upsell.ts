@@ -19,6 +19,9 @@ export interface PresentOfferRequest {
   lineId: string;
   offerCode: string;
   period: string;
+  /** The period's start and end (ISO instants), when the trigger gave them. */
+  periodStart?: string;
+  periodEnd?: string;
   rule: string;
   validForHours: number;
 }

@@ -4,7 +4,9 @@
 //   → sleep until `remindBeforeHours` before expiry → remindUpsellOffer (only if still open)
 //   → sleep until expiry → closeUpsellOffer (EXPIRED unless the customer answered).
 // The customer answers in subscribers (`respondToUpsellOffer`), which orders the add-on; the
-// workflow only owns the timers. Its id is `upsell-<offerId>`, so a trigger runs it once.
+// workflow only owns the timers. Its id is `upsell-<lineId>-<periodStart>-<offerCode>` (the period's
+// name instead of its start for triggers without one), so a trigger runs it once. Presenting gets
+// the period's bounds: an offer whose period ended before it could be presented (an outage) is WITHDRAWN.
 // An ACCEPTED offer is not settled before it expires: its add-on order may still fail (the offer is
 // then FAILED, and may be accepted again until it expires), so the workflow waits for the expiry and
 // returns the offer's state then (ACCEPTED = a conversion, FAILED = none). Only DECLINED ends it at
@@ -17,6 +19,12 @@ export interface UpsellOfferInput {
   offerCode: string;
   /** Usage's allowance period whose usage triggered the offer: its first day (YYYY-MM-DD), or its start instant when cut short that day. */
   period: string;
+  /**
+   * That period's start and end (ISO instants, from the trigger). Subscribers keys the offer by the
+   * start and withdraws it if the end has passed by presentation. Absent in runs started before.
+   */
+  periodStart?: string;
+  periodEnd?: string;
   rule: string;
   validForHours?: number;
   remindBeforeHours?: number;
@@ -37,7 +45,8 @@ export async function upsellOfferWorkflow(input: UpsellOfferInput): Promise<{ of
   let state: UpsellOfferState | 'STARTING' = 'STARTING';
   setHandler(upsellOfferStateQuery, () => state);
   const validForHours = input.validForHours ?? 72;
-  const offer = await presentUpsellOffer({ lineId: input.lineId, offerCode: input.offerCode, period: input.period, rule: input.rule, validForHours });
+  const bounds = { ...(input.periodStart ? { periodStart: input.periodStart } : {}), ...(input.periodEnd ? { periodEnd: input.periodEnd } : {}) };
+  const offer = await presentUpsellOffer({ lineId: input.lineId, offerCode: input.offerCode, period: input.period, ...bounds, rule: input.rule, validForHours });
   state = offer.state;
   if (offer.state !== 'PRESENTED') return { offerId: offer.offerId, state: offer.state };
 

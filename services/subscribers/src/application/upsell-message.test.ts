@@ -14,6 +14,8 @@ describe('upsell offer texts', () => {
     expect(composeMessage('UPSELL_REMINDER', upsellMessageParams(offer('500.0000', 'JPY'))).content).toBe('Your offer of Data Boost 5 GB for 500 JPY expires at 2026-11-23 09:00 UTC.');
     expect(composeMessage('UPSELL_FAILED', upsellMessageParams(offer('5.0000', 'EUR')))).toEqual({ subject: 'Data Boost 5 GB was not added', content: 'We could not add Data Boost 5 GB to your line, so you do not have it yet. You can accept the offer again in the app before 2026-11-23 09:00 UTC.' });
     expect(upsellMessageParams(offer('1.5000', 'KWD')).price).toBe('1.500 KWD');
+    // A failure told after the offer expired invites no accept (`ended`, set by tellUpsell).
+    expect(composeMessage('UPSELL_FAILED', { ...upsellMessageParams(offer('5.0000', 'EUR')), ended: 'true' }).content).toBe('We could not add Data Boost 5 GB to your line, so you do not have it. The offer ended at 2026-11-23 09:00 UTC.');
   });
 
   it('never go through a JS number', () => {

@@ -15,8 +15,14 @@ export function upsellMessageParams(offer: Pick<UpsellOffer, 'offerName' | 'pric
   return { offerName: offer.offerName, price: formatAmount(offer.price, offer.currency), expiresAt: utcMinute(offer.expiresAt) };
 }
 
-/** The customer's message about the offer: once per template (and, for a failure, per order: `occasion`). */
+/**
+ * The customer's message about the offer: once per template (and, for a failure, per order: `occasion`).
+ * A failure told once the offer has expired (an order accepted in its last minutes failing later) says
+ * the offer has ended (`ended`) rather than inviting an accept no longer possible.
+ */
 export async function tellUpsell(em: Em, offer: UpsellOffer, template: 'UPSELL_OFFER' | 'UPSELL_REMINDER' | 'UPSELL_FAILED', now: Date, occasion = ''): Promise<void> {
+  const params = upsellMessageParams(offer);
+  if (template === 'UPSELL_FAILED' && offer.expiresAt <= now) params.ended = 'true';
   await recordNotifications(
     em,
     [
@@ -27,7 +33,7 @@ export async function tellUpsell(em: Em, offer: UpsellOffer, template: 'UPSELL_O
         lineId: offer.lineId,
         template,
         preferredChannel: null,
-        params: upsellMessageParams(offer),
+        params,
       },
     ],
     now,

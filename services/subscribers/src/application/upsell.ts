@@ -14,7 +14,11 @@ import { currentSubscription } from './plans';
 
 export { upsellMessageParams } from './upsell-messages';
 
-/** The offer id for a line, period and add-on: the same trigger always means the same offer. */
+/**
+ * The offer id for a line, period and add-on: the same trigger always means the same offer. The
+ * period is its start instant (ISO, as usage emits an offer once per period start) when the trigger
+ * gives it, else its name (triggers of workflows started before the start was passed on).
+ */
 export function upsellOfferId(lineId: string, period: string, offerCode: string): string {
   return deterministicId('upsellOffer', lineId, period, offerCode);
 }
@@ -22,7 +26,11 @@ export function upsellOfferId(lineId: string, period: string, offerCode: string)
 export interface PresentOfferCommand {
   lineId: string;
   offerCode: string;
+  /** Usage's name of the allowance period (stored and shown). */
   period: string;
+  /** The period's start and end, from usage's trigger (optional: workflows started before did not pass them). */
+  periodStart?: Date | null;
+  periodEnd?: Date | null;
   rule: string;
   /** How long the customer has to accept (hours). */
   validForHours: number;
@@ -32,14 +40,16 @@ export interface PresentOfferCommand {
 /**
  * Offers the add-on to the line and tells the customer, once per (line, period, add-on). When it
  * cannot be offered, the offer is stored as WITHDRAWN with the reason, so the trigger is
- * answered and auditable rather than dropped.
+ * answered and auditable rather than dropped; so is one whose allowance period ended before it
+ * could be presented (the workflow retried through an outage): an add-on bought now would not
+ * serve the period whose usage called for it.
  */
 export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: PresentOfferCommand): Promise<UpsellOffer> {
   // upsell_offer.period is varchar(40), rule varchar(120).
   assertMaxLength(c.period, 40, 'input.period', 'PERIOD_TOO_LONG');
   assertMaxLength(c.rule, 120, 'input.rule', 'RULE_TOO_LONG');
-  const id = upsellOfferId(c.lineId, c.period, c.offerCode);
-  const existing = await em.findOne(UpsellOffer, { id });
+  const id = upsellOfferId(c.lineId, c.periodStart ? c.periodStart.toISOString() : c.period, c.offerCode);
+  const existing = (await em.findOne(UpsellOffer, { id })) ?? (c.periodStart ? await presentedUnderName(em, c, c.periodStart) : null);
   if (existing) return existing;
   const line = await em.findOne(Line, { id: c.lineId });
   if (!line) throw notFound('Line', c.lineId, 'input.lineId');
@@ -52,21 +62,23 @@ export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: Pres
   const scheduled = await em.findOne(Subscription, { lineId: line.id, status: 'SCHEDULED' });
   const cutByChange = scheduled && addOnEndsAt(c.now, offer.validityDays) > scheduled.startsAt && !offerFitsPlan(offer.compatiblePlans, scheduled.planCode);
   const reason =
-    offer.status === 'RETIRED'
-      ? `${offer.code} is no longer sold`
-      : line.status !== 'ACTIVE'
-        ? `line is ${line.status}`
-        : !sub || sub.status !== 'ACTIVE'
-          ? 'line has no active plan'
-          : offer.currency !== account.currency
-            ? `${offer.code} is priced in ${offer.currency}, but the account bills in ${account.currency}`
-            : offer.compatiblePlans.length && !offer.compatiblePlans.includes(sub.planCode)
-              ? `${offer.code} is not sold with ${sub.planCode}`
-              : cutByChange
-                ? `${offer.code} cannot be held on ${scheduled.planCode}, which the line changes to on ${scheduled.startsAt.toISOString()}`
-                : activeAddOn
-                  ? `${offer.code} is already active`
-                  : null;
+    c.periodEnd && c.periodEnd <= c.now
+      ? `its allowance period ${c.period} ended at ${c.periodEnd.toISOString()}`
+      : offer.status === 'RETIRED'
+        ? `${offer.code} is no longer sold`
+        : line.status !== 'ACTIVE'
+          ? `line is ${line.status}`
+          : !sub || sub.status !== 'ACTIVE'
+            ? 'line has no active plan'
+            : offer.currency !== account.currency
+              ? `${offer.code} is priced in ${offer.currency}, but the account bills in ${account.currency}`
+              : offer.compatiblePlans.length && !offer.compatiblePlans.includes(sub.planCode)
+                ? `${offer.code} is not sold with ${sub.planCode}`
+                : cutByChange
+                  ? `${offer.code} cannot be held on ${scheduled.planCode}, which the line changes to on ${scheduled.startsAt.toISOString()}`
+                  : activeAddOn
+                    ? `${offer.code} is already active`
+                    : null;
   const expiresAt = new Date(c.now.getTime() + c.validForHours * 3_600_000);
   const row = em.create(UpsellOffer, {
     id,
@@ -90,6 +102,17 @@ export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: Pres
   await em.flush();
   if (!reason) await tellUpsell(em, row, 'UPSELL_OFFER', c.now);
   return row;
+}
+
+/**
+ * The offer of this trigger presented before the period's start was passed on: stored under the
+ * period's name, made in this period (at or after its start). The same event delivered again to a
+ * worker that now passes the start finds it rather than offering twice; an offer of that name made
+ * before this period began is an earlier period's (one that shared the name), not this one.
+ */
+async function presentedUnderName(em: Em, c: PresentOfferCommand, periodStart: Date): Promise<UpsellOffer | null> {
+  const legacy = await em.findOne(UpsellOffer, { id: upsellOfferId(c.lineId, c.period, c.offerCode) });
+  return legacy && legacy.createdAt >= periodStart ? legacy : null;
 }
 
 /**
@@ -143,8 +166,9 @@ export async function respondToUpsellOffer(em: Em, catalog: CatalogClient, c: { 
 /**
  * A reminder while the offer is still open; nothing once it was answered or reminded (FAILED included).
  * An offer accepting would now refuse (the line no longer ACTIVE, the add-on retired since, the
- * plan gone or changed to one that cannot hold it, the add-on bought since) is WITHDRAWN with the
- * reason instead: no "last chance" for something the customer cannot buy.
+ * plan gone or changed to one that cannot hold it, a plan change scheduled since onto such a plan
+ * while the add-on would still be valid, the add-on bought since) is WITHDRAWN with the reason
+ * instead: no "last chance" for something the customer cannot buy.
  */
 export async function remindUpsellOffer(em: Em, catalog: CatalogClient, c: { offerId: string; now: Date }): Promise<UpsellOffer> {
   const offer = await loadOffer(em, c.offerId);
@@ -167,7 +191,9 @@ export async function remindUpsellOffer(em: Em, catalog: CatalogClient, c: { off
 /**
  * Why accepting the offer on an ACTIVE line would now be refused (as `addAddOn` refuses it), in
  * presenting's words, or null: the add-on retired since, the line's plan gone or changed to one
- * that cannot hold it, or the add-on bought since (directly, not through the offer: one at a time).
+ * that cannot hold it, a plan change scheduled onto such a plan before the add-on would end (as
+ * `addAddOn`'s `offerHoldable` refuses it, OFFER_NOT_COMPATIBLE with scheduledPlanCode), or the
+ * add-on bought since (directly, not through the offer: one at a time).
  */
 async function notSellableNow(em: Em, catalog: CatalogClient, offer: UpsellOffer, line: Line, now: Date): Promise<string | null> {
   const sold = await catalog.offer(offer.offerCode);
@@ -175,6 +201,11 @@ async function notSellableNow(em: Em, catalog: CatalogClient, offer: UpsellOffer
   const sub = await currentSubscription(em, line.id);
   if (!sub || sub.status !== 'ACTIVE') return 'line has no active plan';
   if (sold && !offerFitsPlan(sold.compatiblePlans, sub.planCode)) return `${offer.offerCode} is not sold with ${sub.planCode}`;
+  // A plan change scheduled since, onto a plan that cannot hold the add-on while it would still be valid then.
+  const scheduled = sold ? await em.findOne(Subscription, { lineId: line.id, status: 'SCHEDULED' }) : null;
+  if (sold && scheduled && addOnEndsAt(now, sold.validityDays) > scheduled.startsAt && !offerFitsPlan(sold.compatiblePlans, scheduled.planCode)) {
+    return `${offer.offerCode} cannot be held on ${scheduled.planCode}, which the line changes to on ${scheduled.startsAt.toISOString()}`;
+  }
   if ((JSON.parse(sub.addOns) as AddOnEntry[]).some((a) => a.code === offer.offerCode && inForceAt(a, now))) return `${offer.offerCode} is already active`;
   return null;
 }

@@ -208,7 +208,10 @@ export function composeMessage(template: string, p: Record<string, string>): { s
     case 'UPSELL_REMINDER':
       return { subject: `Last chance: ${p.offerName}`, content: `Your offer of ${p.offerName} for ${p.price} expires at ${p.expiresAt}.` };
     case 'UPSELL_FAILED':
-      return { subject: `${p.offerName} was not added`, content: `We could not add ${p.offerName} to your line, so you do not have it yet. You can accept the offer again in the app before ${p.expiresAt}.` };
+      // `ended`: the order failed after the offer expired, so there is nothing left to accept.
+      return p.ended
+        ? { subject: `${p.offerName} was not added`, content: `We could not add ${p.offerName} to your line, so you do not have it. The offer ended at ${p.expiresAt}.` }
+        : { subject: `${p.offerName} was not added`, content: `We could not add ${p.offerName} to your line, so you do not have it yet. You can accept the offer again in the app before ${p.expiresAt}.` };
     case 'BUNDLE_FEE_DUE':
       return { subject: 'Top up for your bundle', content: `Your bundle costs ${p.fee} and your balance is ${p.balance}: top up and it starts within a minute.` };
     case 'CHARGE_DUE':

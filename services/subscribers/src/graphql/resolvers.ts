@@ -232,10 +232,12 @@ export const resolvers = {
       });
       return { ...result, preview };
     },
-    async presentUpsellOffer(_: unknown, a: { input: { lineId: string; offerCode: string; period: string; rule: string; validForHours?: number } }, ctx: SubscribersContext) {
+    async presentUpsellOffer(_: unknown, a: { input: { lineId: string; offerCode: string; period: string; periodStart?: Date | null; periodEnd?: Date | null; rule: string; validForHours?: number } }, ctx: SubscribersContext) {
       requireSystem(ctx);
       const hours = a.input.validForHours ?? 72;
       if (!Number.isInteger(hours) || hours < 1 || hours > 720) throw new DomainError('VALIDITY_INVALID', 'validForHours must be a whole number of hours from 1 to 720', { field: 'input.validForHours' }, 'BAD_USER_INPUT');
+      const { periodStart, periodEnd } = a.input;
+      if (periodStart && periodEnd && periodEnd <= periodStart) throw new DomainError('PERIOD_BOUNDS_INVALID', 'periodEnd must be after periodStart', { field: 'input.periodEnd' }, 'BAD_USER_INPUT');
       const offer = await mutate(ctx, (em, now) => presentUpsellOffer(em, ctx.deps.catalog, { ...a.input, validForHours: hours, now }));
       return { offer, order: null };
     },
