@@ -2,7 +2,7 @@ import type { Em } from '@ledgerline/platform';
 import { carryAddOns, type AddOnEntry } from '../domain/add-ons';
 import { BillingAccount, Subscription, type Line, type OneOffCharge } from '../persistence/entities';
 import { emitOneOffCharge, emitSubscription } from './events';
-import { lockLine } from './line-orders';
+import { lockLine } from './line-lock';
 import { scheduledChangeFees } from './plan-fees';
 
 /**
@@ -31,6 +31,12 @@ export async function activateDueSubscriptions(em: Em, now: Date, limit = 500): 
  * that have ended become ENDED, the SCHEDULED ones that have started become ACTIVE (the line's
  * plan with them), holding every add-on of the plan they follow still valid as they start, and
  * charge their change's PLAN_CHANGE fees. Returns how many moved.
+ *
+ * Run by the sweep and, first, by every request that decides on the line's plan under its lock
+ * (changePlan, addAddOn, endAddOn, the line orders, replaceSim, subscribe, completeOrder): a change
+ * due at the boundary is then in force for them, not only after the next sweep. The same events
+ * either way (ids keyed by subscription, status and `due`; startsAt/endsAt the boundary, whoever
+ * starts it and when), so a later sweep finds nothing left to do.
  */
 export async function applyDueSubscriptions(em: Em, line: Line, now: Date): Promise<number> {
   const ending = await em.find(Subscription, { lineId: line.id, status: 'ACTIVE', endsAt: { $lte: now } }, { orderBy: { endsAt: 'asc' }, refresh: true });

@@ -7,7 +7,8 @@ import type { CatalogClient, CatalogOffer } from '../ports/catalog-client';
 import type { LineOrderResult } from './add-line';
 import { assertNoOpenOrder, lockLine } from './line-orders';
 import { findReplayedLineOrder, placeOrder } from './place-order';
-import { currentSubscription } from './plans';
+import { plansAt } from './plans';
+import { applyDueSubscriptions } from './activate-due-subscriptions';
 
 export interface AddAddOnCommand {
   lineId: string;
@@ -44,7 +45,7 @@ export async function addAddOn(em: Em, catalog: CatalogClient, c: AddAddOnComman
   // then again under the line's lock, which orders completing and placing take: a purchase of the
   // same add-on or a suspension completed while this request waited is seen there (before, the
   // checks were made only before the lock: the add-on was sold twice, or on a suspended line).
-  const seen = await lineAndPlan(em, early, false);
+  const seen = await lineAndPlan(em, early, now, false);
   const offer = await catalog.offer(c.offerCode);
   if (!offer) throw notFound('Offer', c.offerCode, 'input.offerCode');
   if (offer.status === 'RETIRED') throw conflict('OFFER_RETIRED', `Offer ${offer.code} is no longer sold (retired in the catalog)`, { field: 'input.offerCode' });
@@ -53,11 +54,16 @@ export async function addAddOn(em: Em, catalog: CatalogClient, c: AddAddOnComman
   if (price.currency !== account.currency) {
     throw new DomainError('OFFER_CURRENCY_MISMATCH', `Offer ${offer.code} is priced in ${price.currency}, but the account bills in ${account.currency}`, { field: 'input.offerCode' }, 'BAD_USER_INPUT');
   }
-  await offerHoldable(em, early.id, offer, seen, now, false);
+  offerHoldable(offer, seen, now);
   const line = await lockLine(em, early.id);
   if (!line) throw notFound('Line', c.lineId, 'input.lineId');
-  const sub = await lineAndPlan(em, line, true);
-  await offerHoldable(em, line.id, offer, sub, now, true);
+  // A plan change due since the boundary is started first (the sweep's own step, under the lock):
+  // the add-on is sold on, and checked against, the plan in force now; the order names that
+  // subscription, so the sweep cannot end it before the order completes.
+  await applyDueSubscriptions(em, line, now);
+  const plans = await lineAndPlan(em, line, now, true);
+  offerHoldable(offer, plans, now);
+  const sub = plans.current;
   await assertNoOpenOrder(em, line.id);
   const order = placeOrder(em, {
     kind: 'ADD_ON',
@@ -72,26 +78,30 @@ export async function addAddOn(em: Em, catalog: CatalogClient, c: AddAddOnComman
   return { line, order };
 }
 
-/** The line is ACTIVE and on an ACTIVE plan: that subscription (`fresh`: read again from the database). */
-async function lineAndPlan(em: Em, line: Line, fresh: boolean): Promise<Subscription> {
+/**
+ * The line is ACTIVE and on an ACTIVE plan: that subscription and a plan change still waiting, as
+ * they stand at `now` (`plansAt`: a change due since the boundary is the plan in force, before a
+ * sweep has started it). `fresh`: read again from the database.
+ */
+async function lineAndPlan(em: Em, line: Line, now: Date, fresh: boolean): Promise<{ current: Subscription; scheduled: Subscription | null }> {
   if (line.status !== 'ACTIVE') throw conflict('LINE_NOT_ACTIVE_CONFLICT', `Add-ons need an ACTIVE line; line ${line.id} is ${line.status}`, { field: 'input.lineId' });
-  const sub = await currentSubscription(em, line.id, fresh);
-  if (!sub || sub.status !== 'ACTIVE') throw conflict('SUBSCRIPTION_NOT_FOUND_CONFLICT', `Line ${line.id} has no active plan`, { field: 'input.lineId' });
-  return sub;
+  const { current, scheduled } = await plansAt(em, line.id, now, fresh);
+  if (!current || current.status !== 'ACTIVE') throw conflict('SUBSCRIPTION_NOT_FOUND_CONFLICT', `Line ${line.id} has no active plan`, { field: 'input.lineId' });
+  return { current, scheduled };
 }
 
 /**
  * `offer` may be sold on the line now: its plan holds it, a plan change waiting to start holds it
  * too if it would still be valid then, and no purchase of it is valid now (one at a time).
  */
-async function offerHoldable(em: Em, lineId: string, offer: CatalogOffer, sub: Subscription, now: Date, fresh: boolean): Promise<void> {
+function offerHoldable(offer: CatalogOffer, plans: { current: Subscription; scheduled: Subscription | null }, now: Date): void {
+  const { current: sub, scheduled } = plans;
   if (!offerFitsPlan(offer.compatiblePlans, sub.planCode)) {
     throw new DomainError('OFFER_NOT_COMPATIBLE', `Offer ${offer.code} cannot be added to plan ${sub.planCode}`, { field: 'input.offerCode' }, 'BAD_USER_INPUT');
   }
   // A plan change already scheduled takes the add-ons still valid when it starts (`carryAddOns`):
   // one its plan cannot hold is not sold if it would still be valid then (it would be cut short,
   // paid for; the plan change refuses the same, see `assertAddOnsFitPlan`).
-  const scheduled = await em.findOne(Subscription, { lineId, status: 'SCHEDULED' }, fresh ? { refresh: true } : {});
   if (scheduled && addOnEndsAt(now, offer.validityDays) > scheduled.startsAt && !offerFitsPlan(offer.compatiblePlans, scheduled.planCode)) {
     throw new DomainError(
       'OFFER_NOT_COMPATIBLE',

@@ -13,6 +13,7 @@ import { assertNoOpenOrder, flushOrder, lockLine } from './line-orders';
 import { recordNotifications } from './notifications';
 import { findReplayedLineOrder, findReplayedOrder, placeOrder } from './place-order';
 import { currentSubscription } from './plans';
+import { applyDueSubscriptions } from './activate-due-subscriptions';
 
 export interface EndAddOnCommand {
   lineId: string;
@@ -70,6 +71,9 @@ export async function endAddOn(em: Em, catalog: CatalogClient, c: EndAddOnComman
   if (!line) throw notFound('Line', c.lineId, 'input.lineId');
   const replay = await findReplayedOrder(em, line.billingAccountId, key, 'ADD_ON_END', input);
   if (replay) return replayed(em, replay);
+  // A plan change due since the boundary is started first (as the sweep would): the purchase is
+  // ended on the plan in force now, which carried it.
+  await applyDueSubscriptions(em, line, now);
   const sub = await currentSubscription(em, line.id);
   const purchase = sub?.status === 'ACTIVE' ? purchaseInForce(JSON.parse(sub.addOns) as AddOnEntry[], c.offerCode, now) : undefined;
   if (!sub || !purchase) throw notActive(line, c.offerCode, sub);

@@ -172,6 +172,9 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
   // effect and checks the line as this order leaves it. Always the order row first, then the line.
   const line = await lockLine(em, order.lineId);
   if (!line) throw notFound('Line', order.lineId, 'input.lineId');
+  // A plan change due since the boundary is started first (the sweep's own step, under the line's
+  // lock): the order's effect lands on the plan in force now, whether or not a sweep ran meanwhile.
+  await applyDueSubscriptions(em, line, now);
   const account = await em.findOneOrFail(BillingAccount, { id: order.billingAccountId });
   const kind = order.kind as OrderKind;
   const action = LINE_ACTION_OF[kind];
@@ -245,8 +248,7 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
   }
   if (kind === 'ADD_ON') {
     const r = JSON.parse(order.request) as AddOnRequest;
-    const sub = await em.findOneOrFail(Subscription, { id: r.subscriptionId });
-    if (sub.status !== 'ACTIVE') throw new DomainError('SUBSCRIPTION_NOT_ACTIVE_CONFLICT', `Subscription ${sub.id} is ${sub.status}`, { field: 'input.lineId' });
+    const sub = await addOnSubscription(em, r.subscriptionId);
     // Dated as fixed before wallets was first asked (`fixAddOnSettlementInstant`: each retry sends it
     // the same charge and grants); now without wallets.
     const startsAt = order.sagaChargeAt ?? now;
@@ -314,6 +316,23 @@ async function feesOfPlanInForce(em: Em, line: Line, request: PlanFeesRequest, t
   await applyDueSubscriptions(em, line, now);
   const current = await em.findOne(Subscription, { lineId: line.id, status: 'ACTIVE' }, { orderBy: { startsAt: 'desc' } });
   return feesInForce(request, current, trigger);
+}
+
+/**
+ * The subscription an ADD_ON completes on: the one it was placed on while ACTIVE; once an END_OF_CYCLE
+ * change has started since (the order placed before the boundary, completed after it), the plan that
+ * change started, which holds the add-ons still valid as it starts (the purchase was checked against
+ * it when placed, if still valid then). Anything else (the line's plan ended, terminated) refuses
+ * the completion, SUBSCRIPTION_NOT_ACTIVE_CONFLICT, and the order fails.
+ */
+async function addOnSubscription(em: Em, placedOn: string): Promise<Subscription> {
+  const sub = await em.findOneOrFail(Subscription, { id: placedOn });
+  if (sub.status === 'ACTIVE') return sub;
+  // The plan a change started where this one ended (a termination leaves none ACTIVE; no other
+  // change can complete while this order is open: one open order per line).
+  const next = sub.status === 'ENDED' && sub.endsAt ? await em.findOne(Subscription, { lineId: sub.lineId, status: 'ACTIVE', startsAt: sub.endsAt, id: { $ne: sub.id } }) : null;
+  if (next) return next;
+  throw new DomainError('SUBSCRIPTION_NOT_ACTIVE_CONFLICT', `Subscription ${sub.id} is ${sub.status}`, { field: 'input.lineId' });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { conflict, notFound, type DomainError } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { transitionLine } from '../domain/lifecycle';
@@ -6,11 +6,14 @@ import { LINE_ACTION_OF, type OrderKind } from '../domain/order';
 import { assertOptionalIdempotencyKey } from '../domain/validation';
 import { feesOn, planTerms, type FeeTrigger, type PlanFee } from '../domain/plan-terms';
 import { CollectionsHold, Line, ProductOrder, Subscription } from '../persistence/entities';
-import { onPostgres } from '../persistence/platform';
 import type { CatalogClient } from '../ports/catalog-client';
 import type { LineOrderResult } from './add-line';
 import type { PlanFeesRequest, SubscriptionFees } from './plan-fees';
 import { findReplayedLineOrder, findReplayedOrder, placeOrder } from './place-order';
+import { applyDueSubscriptions } from './activate-due-subscriptions';
+import { lockLine } from './line-lock';
+
+export { lockLine } from './line-lock';
 
 export interface LineChangeCommand {
   kind: Extract<OrderKind, 'SUSPEND' | 'RESUME' | 'TERMINATE' | 'BAR'>;
@@ -44,6 +47,9 @@ export async function requestLineChange(em: Em, c: LineChangeCommand, catalog: C
   const replay = await findReplayedOrder(em, line?.billingAccountId, c.idempotencyKey, c.kind, input);
   if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }) };
   if (!line) throw notFound('Line', c.lineId, 'input.lineId');
+  // A plan change due since the boundary is started first (the sweep's own step, see
+  // applyDueSubscriptions), so the order is decided and its fees read on the plan in force now.
+  await applyDueSubscriptions(em, line, now);
   transitionLine(line.status as never, LINE_ACTION_OF[c.kind]!, 'input.lineId');
   if (c.kind === 'RESUME') await assertNotHeldForCollections(em, line.id);
   await assertNoOpenOrder(em, line.id);
@@ -95,17 +101,6 @@ async function assertNotHeldForCollections(em: Em, lineId: string): Promise<void
     `Line ${lineId} is held for collections by ${holders.join(', ')}; lift the hold with liftCollectionsHold to resume it`,
     { field: 'input.lineId', holders },
   );
-}
-
-/**
- * Loads the line row-locked (PostgreSQL `for update`, fresh from the database) until the
- * transaction ends. Placing an order and completing one both take this lock, so the checks made
- * under it (status, open orders, scheduled change) still hold when the order is written or
- * applied. SQLite runs one writer at a time and needs no lock.
- */
-export async function lockLine(em: Em, lineId: string): Promise<Line | null> {
-  const postgres = onPostgres(em);
-  return em.findOne(Line, { id: lineId }, postgres ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {});
 }
 
 /**

@@ -8,10 +8,11 @@ import { assertOptionalIdempotencyKey } from '../domain/validation';
 import { BillingAccount, Line, Subscription } from '../persistence/entities';
 import type { CatalogClient } from '../ports/catalog-client';
 import type { WalletsPort } from '../ports/wallets-client';
-import { assertNoScheduledChange, assertPlanFits, currentSubscription, findPlan } from './plans';
+import { assertNoScheduledChange, assertPlanFits, findPlan, plansAt } from './plans';
 import { findReplayedLineOrder, findReplayedOrder, placeOrder } from './place-order';
 import type { LineOrderResult } from './add-line';
 import { assertNoOpenOrder, flushOrder, lockLine } from './line-orders';
+import { applyDueSubscriptions } from './activate-due-subscriptions';
 import { planChangeFees } from './plan-fees';
 
 export interface PlanChangeCommand {
@@ -70,9 +71,11 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
   const line = await em.findOne(Line, { id: c.lineId });
   if (!line) throw notFound('Line', c.lineId, 'input.lineId');
   if (line.status !== 'ACTIVE') throw conflict('LINE_NOT_ACTIVE_CONFLICT', `Only an ACTIVE line can change plan; line ${line.id} is ${line.status}`, { field: 'input.lineId' });
-  const current = await currentSubscription(em, line.id);
+  // The plans as they stand now: a change due since the boundary is the plan in force (changePlan
+  // has started it already, under the line's lock; a preview only reads), not one still waiting.
+  const { current, scheduled } = await plansAt(em, line.id, c.now);
   if (!current) throw conflict('SUBSCRIPTION_NOT_FOUND_CONFLICT', `Line ${line.id} has no plan; use subscribe`, { field: 'input.lineId' });
-  assertNoScheduledChange(await em.findOne(Subscription, { lineId: line.id, status: 'SCHEDULED' }));
+  assertNoScheduledChange(scheduled);
   const account = await em.findOneOrFail(BillingAccount, { id: line.billingAccountId });
   const target = await findPlan(catalog, c.planCode);
   if (target.plan.versionId === current.planVersionId) throw badInput('input.planCode', `Line ${line.id} is already on ${current.planCode} version ${target.plan.version}`, 'PLAN_CHANGE_SAME_PLAN');
@@ -193,6 +196,11 @@ export async function changePlan(em: Em, catalog: CatalogClient, c: PlanChangeCo
   const replay = await findReplayedOrder(em, locked?.billingAccountId, c.idempotencyKey, 'PLAN_CHANGE', input);
   if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }), preview: null };
   if (!locked) throw notFound('Line', c.lineId, 'input.lineId');
+  // A change scheduled for the boundary that has passed is started first (the sweep's own step, in
+  // this transaction under the line's lock): this change is decided on the plan in force now, not
+  // refused PLAN_CHANGE_ALREADY_SCHEDULED for a start already past. Refused, it all rolls back and
+  // the sweep starts it as before.
+  await applyDueSubscriptions(em, locked, now);
   const preview = await quoteChange(em, catalog, c, wallets);
   await assertNoOpenOrder(em, c.lineId);
   const line = await em.findOneOrFail(Line, { id: c.lineId });

@@ -2,6 +2,7 @@ import { conflict, DomainError, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { checkEligibility } from '../domain/eligibility';
 import { planTerms, type PlanTerms } from '../domain/plan-terms';
+import { subscriptionsAt } from '../domain/subscriptions-at';
 import { BillingAccount, Customer, Subscription } from '../persistence/entities';
 import type { CatalogClient, CatalogPlanVersion } from '../ports/catalog-client';
 
@@ -71,6 +72,20 @@ export async function assertPlanFits(em: Em, resolved: ResolvedPlan, account: Bi
     tenureMonths,
   });
   if (!verdict.eligible) throw new DomainError('PLAN_NOT_ELIGIBLE', `Not eligible for plan ${terms.code}: ${verdict.reason}`, { field, planCode: terms.code }, 'BAD_USER_INPUT');
+}
+
+/**
+ * The line's plans as they stand at `now` (`subscriptionsAt`): `current`, the plan in force
+ * (PENDING or ACTIVE, the latest start), and `scheduled`, a change still waiting to start. A change
+ * due since the boundary that no sweep has started yet is `current` (with the add-ons it carries),
+ * not `scheduled`. Reads only (previews, the first unlocked checks); a request that writes starts
+ * such a change first under the line's lock (`applyDueSubscriptions`), after which this is what
+ * the rows say. `fresh`: read again from the database, not the identity map's.
+ */
+export async function plansAt(em: Em, lineId: string, now: Date, fresh = false): Promise<{ current: Subscription | null; scheduled: Subscription | null }> {
+  const live = await em.find(Subscription, { lineId, status: { $in: LIVE_SUBSCRIPTION } }, { orderBy: { startsAt: 'desc', createdAt: 'desc' }, ...(fresh ? { refresh: true } : {}) });
+  const at = subscriptionsAt(live, now);
+  return { current: at.find((s) => s.status === 'ACTIVE' || s.status === 'PENDING') ?? null, scheduled: at.find((s) => s.status === 'SCHEDULED') ?? null };
 }
 
 /** The line's current subscription; `fresh`: read again from the database (under a lock just taken), not the identity map's. */

@@ -9,6 +9,7 @@ import type { LineOrderResult } from './add-line';
 import { assertNoOpenOrder, flushOrder, lockLine, planFeesOfLine } from './line-orders';
 import type { PlanFeesRequest } from './plan-fees';
 import { findReplayedLineOrder, findReplayedOrder, placeOrder } from './place-order';
+import { applyDueSubscriptions } from './activate-due-subscriptions';
 
 export interface ReplaceSimCommand {
   lineId: string;
@@ -52,6 +53,8 @@ export async function replaceSim(em: Em, catalog: CatalogClient | null, c: Repla
   if (replay) return { order: replay, line: await em.findOneOrFail(Line, { id: replay.lineId }) };
   const iccid = normalizeIccid(c.iccid ?? '');
   if (!line) throw notFound('Line', c.lineId, 'input.lineId');
+  // A plan change due since the boundary is started first (the sweep's step): the fees are read on the plan in force now.
+  await applyDueSubscriptions(em, line, now);
   transitionLine(line.status as LineStatus, LINE_ACTION_OF.SIM_REPLACEMENT!, 'input.lineId');
   await assertNoOpenOrder(em, line.id);
   await assertSimFree(em, iccid, line);

@@ -8,6 +8,7 @@ import type { CatalogClient } from '../ports/catalog-client';
 import { emitOneOffCharge, emitSubscription } from './events';
 import { assertPlanFits, findPlan, LIVE_SUBSCRIPTION } from './plans';
 import { lockLine } from './line-orders';
+import { applyDueSubscriptions } from './activate-due-subscriptions';
 import { planFeeCharges } from './plan-fees';
 import { assertAccountOpen } from './close-billing-account';
 
@@ -33,6 +34,8 @@ export async function subscribe(em: Em, catalog: CatalogClient, c: SubscribeComm
   // subscribe waits for this one, and this one sees the line as they leave it.
   const line = await lockLine(em, c.lineId);
   if (!line) throw notFound('Line', c.lineId, 'input.lineId');
+  // A plan change due since the boundary is started first (the sweep's step), so the plan named below is the one in force.
+  await applyDueSubscriptions(em, line, c.now);
   // A closed account takes no new plan (its lines are all terminated; this says why).
   assertAccountOpen(await em.findOneOrFail(BillingAccount, { id: line.billingAccountId }), 'input.lineId');
   if (line.status === 'TERMINATED') throw conflict('LINE_TERMINATED_CONFLICT', `Line ${line.id} is terminated`, { field: 'input.lineId' });

@@ -18,6 +18,7 @@ import { replaceSim, type ReplaceSimCommand } from '../application/replace-sim';
 import { addOnChargeToRefund, completeOrder, failOrder, fixAddOnSettlementInstant, loadOrder, ordersAfterCompletion, refundAddOn, startOrder } from '../application/fulfil-order';
 import { liftCollectionsHold, listOpenCollectionsHolds, placeCollectionsHold, type CollectionsHoldCommand, type CollectionsHoldOutcome } from '../application/collections-holds';
 import { normalizeMsisdn } from '../domain/validation';
+import { subscriptionsAt } from '../domain/subscriptions-at';
 import { closeUpsellOffer, presentUpsellOffer, remindUpsellOffer, respondToUpsellOffer } from '../application/upsell';
 import type { CatalogClient } from '../ports/catalog-client';
 import type { OrderDispatcher } from '../ports/order-dispatcher';
@@ -49,6 +50,13 @@ export interface SubscribersContext extends RequestContext {
 }
 
 type Input<C> = { input: Omit<C, 'now'> };
+
+/** The line's subscriptions as they stand at the request's time (`subscriptionsAt`), and the one a due change started, if any. */
+async function subscriptionsNow(ctx: SubscribersContext, l: Line): Promise<{ all: Subscription[]; started: Subscription | undefined }> {
+  const stored = await ctx.subscriptionsOfLine.load(l.id);
+  const all = subscriptionsAt(stored, ctx.runtime.clock.now());
+  return { all, started: all.find((s, i) => s.status === 'ACTIVE' && stored[i]!.status === 'SCHEDULED') };
+}
 
 /** Runs a use case in a transaction with the request's clock, then wakes the outbox relay. */
 async function mutate<T>(ctx: SubscribersContext, work: (em: Em, now: Date) => Promise<T>): Promise<T> {
@@ -322,8 +330,11 @@ export const resolvers = {
   Line: {
     __resolveReference: async (ref: { id: string }, ctx: SubscribersContext) => visibleLine(ctx, await ctx.lines.load(ref.id)),
     billingAccount: (l: Line, _: unknown, ctx: SubscribersContext) => ctx.accounts.load(l.billingAccountId),
-    subscription: async (l: Line, _: unknown, ctx: SubscribersContext) => (await ctx.subscriptionsOfLine.load(l.id)).find((s) => s.status === 'ACTIVE' || s.status === 'PENDING') ?? null,
-    subscriptions: (l: Line, _: unknown, ctx: SubscribersContext) => ctx.subscriptionsOfLine.load(l.id),
+    // As they stand now (`subscriptionsAt`): a plan change due since the boundary reads as started
+    // (the new plan ACTIVE and the line's plan, the old one ENDED) before a sweep has written it.
+    planCode: async (l: Line, _: unknown, ctx: SubscribersContext) => (await subscriptionsNow(ctx, l)).started?.planCode ?? l.planCode,
+    subscription: async (l: Line, _: unknown, ctx: SubscribersContext) => (await subscriptionsNow(ctx, l)).all.find((s) => s.status === 'ACTIVE' || s.status === 'PENDING') ?? null,
+    subscriptions: async (l: Line, _: unknown, ctx: SubscribersContext) => (await subscriptionsNow(ctx, l)).all,
     orders: (l: Line, _: unknown, ctx: SubscribersContext) => ctx.ordersOfLine.load(l.id),
     offers: (l: Line, args: { state?: string | null }, ctx: SubscribersContext) => ctx.em.find(UpsellOffer, { lineId: l.id, ...(args.state ? { state: args.state } : {}) }, { orderBy: { createdAt: 'desc', id: 'asc' } }),
     notifications: (l: Line, args: { first?: number }, ctx: SubscribersContext) => ctx.em.find(CommunicationMessage, { lineId: l.id }, { orderBy: { createdAt: 'desc', id: 'asc' }, limit: pageSize(args, 20) }),
