@@ -259,7 +259,8 @@ export interface UsageEventMessage {
 
 /**
  * Nchf-style result codes of the online charging session API. UNKNOWN_SESSION (RFC 6733's
- * DIAMETER_UNKNOWN_SESSION_ID, 5002): a RESERVE or UPDATE for a session that is closed (TIMED_OUT or
+ * DIAMETER_UNKNOWN_SESSION_ID, 5002): an UPDATE or TERMINATE for a session that does not exist or
+ * that another partner opened, or a RESERVE or UPDATE for a session that is closed (TIMED_OUT or
  * CLOSED), answered with nothing granted; usage answers it, wallets never does.
  */
 export type ChargingResultCode = 'SUCCESS' | 'QUOTA_LIMIT_REACHED' | 'END_USER_SERVICE_DENIED' | 'USER_UNKNOWN' | 'RATING_FAILED' | 'UNKNOWN_SESSION';

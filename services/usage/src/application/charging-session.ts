@@ -47,6 +47,13 @@
  * (event id `<session>#<number>:unreserved`) whose ChargeRequest goes to wallets, so they are
  * neither lost nor free. `<session>` in record ids is sessionRecordKey: the session id, or for a
  * long one (over 106 characters) its head and a hash of it, so every event id fits 128 characters.
+ *
+ * A session belongs to whoever opened it (SessionCaller): the RESERVE stores the opener's partner
+ * (null when the platform opened it). An UPDATE, TERMINATE or repeated request of another partner is
+ * answered as one for a session that does not exist (unknownSession: UNKNOWN_SESSION, nothing granted,
+ * nothing done, no word of the session), so a partner can neither end another's call nor read its
+ * replies; the platform (network elements over NATS, SYSTEM, ADMIN) acts on any session. A session
+ * stored before openers were recorded is anyone's, as it was.
  */
 import { createHash } from 'node:crypto';
 import { RPC, type ChargingResultCode, type WalletCommitRequest, type WalletReleaseRequest, type WalletReserveReply, type WalletReserveRequest, type WalletSessionReply } from '@ledgerline/contracts';
@@ -114,6 +121,19 @@ interface SessionContext {
   coveredUpTo?: string;
 }
 
+/**
+ * Who sends a request. `partnerId`: the PARTNER (over GraphQL, its token's partnerId) that may act on
+ * the sessions it opened only; null: the platform - network elements over NATS request/reply (NATS's
+ * `network` user, inside the platform: the request carries no caller), SYSTEM and ADMIN - which may act
+ * on any session (operations).
+ */
+export interface SessionCaller {
+  partnerId: string | null;
+}
+
+/** The platform's requests: network elements over NATS, SYSTEM, ADMIN. */
+export const PLATFORM: SessionCaller = { partnerId: null };
+
 interface StoredSession {
   state: string;
   used: string;
@@ -123,6 +143,15 @@ interface StoredSession {
   last_reply: string | null;
   /** When the row last changed: for a number claimed and not answered yet, when it was claimed. */
   updated_at: Date;
+  /** The partner that opened the session; null: the platform did (or, with opener_recorded false, nobody knows). */
+  partner_id: string | null;
+  /** False for a session stored before openers were recorded (migration `…230000000_session_opener`): anyone's. */
+  opener_recorded: boolean;
+}
+
+/** Whether `caller` may act on (or hear the replies of) session `s`: the platform any, a partner the sessions it opened (and those of unknown opener). */
+function mayAct(s: StoredSession, caller: SessionCaller): boolean {
+  return caller.partnerId === null || !s.opener_recorded || s.partner_id === caller.partnerId;
 }
 
 const SOURCE = SESSION_SOURCE;
@@ -243,16 +272,16 @@ async function rpc<T>(nc: NatsConnection, subject: string, body: unknown): Promi
 }
 
 async function loadSession(usage: UsageRuntime, sessionId: string): Promise<StoredSession | undefined> {
-  const { rows } = await usage.sql.query<StoredSession>('select state, used::text as used, context, sequence_number, last_request, last_reply, updated_at from charging_session where id = $1', [sessionId]);
+  const { rows } = await usage.sql.query<StoredSession>('select state, used::text as used, context, sequence_number, last_request, last_reply, updated_at, partner_id, opener_recorded from charging_session where id = $1', [sessionId]);
   return rows[0];
 }
 
-/** Answers one session request (NATS or GraphQL) and counts it by operation and result code. */
-export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnection, req: ChargingSessionRequest, now: Date): Promise<ChargingSessionReply> {
+/** Answers one session request (NATS or GraphQL) from `caller` and counts it by operation and result code. */
+export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnection, req: ChargingSessionRequest, now: Date, caller: SessionCaller): Promise<ChargingSessionReply> {
   const op = String(req?.operation ?? '').toUpperCase();
   const operation = OPERATIONS.includes(op) ? op : 'INVALID';
   try {
-    const reply = await answerChargingSession(usage, nc, req, now);
+    const reply = await answerChargingSession(usage, nc, req, now, caller);
     usage.metrics.sessionRequests.inc({ operation, result_code: reply.resultCode });
     return reply;
   } catch (error) {
@@ -261,7 +290,7 @@ export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnect
   }
 }
 
-async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, input: ChargingSessionRequest, now: Date): Promise<ChargingSessionReply> {
+async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, input: ChargingSessionRequest, now: Date, caller: SessionCaller): Promise<ChargingSessionReply> {
   const fail = (resultCode: ChargingResultCode, message: string): ChargingSessionReply => ({ sessionId: typeof input?.sessionId === 'string' ? input.sessionId : '', resultCode, finalUnitIndication: true, message });
   // Over NATS an input error is a RATING_FAILED reply whose message names the field (GraphQL: BAD_USER_INPUT, in the resolver).
   const problem = sessionInputProblem(input, now);
@@ -285,11 +314,23 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
       : `session ${req.sessionId} is ${s.state}: nothing is granted`,
   });
   /**
+   * The answer for a session that does not exist (RFC 6733's DIAMETER_UNKNOWN_SESSION_ID): nothing granted, nothing
+   * done. Also the answer to another partner's request for a session: word for word the same, so it tells nothing of
+   * that session (its state, line, number or reply). A RESERVE can only be refused so for a session id in use
+   * (session ids are one space: RFC 6733's start with the network element's own identity, so partners do not meet).
+   */
+  const unknownSession = (): ChargingSessionReply => ({
+    sessionId: req.sessionId, resultCode: 'UNKNOWN_SESSION', grantedUnit: null, validityTime: null, finalUnitIndication: true,
+    message: op === 'RESERVE' ? `session ${req.sessionId} cannot be opened: its id is in use; open it under another sessionId` : `no session ${req.sessionId}`,
+  });
+  /**
    * The reply a session gave to this number, or why another request with it is refused. A reply that granted
    * units is not given again once the session is closed (the sweeper released that reservation): a retransmission
    * of the RESERVE or the last UPDATE of a TIMED_OUT session is told the session's state, with nothing granted.
    */
   const replay = (s: StoredSession): ChargingSessionReply => {
+    // Another partner's session (a RESERVE of this id lost the race to it): not this caller's to hear of.
+    if (!mayAct(s, caller)) return unknownSession();
     if (same(s) && s.last_reply) {
       const stored = JSON.parse(s.last_reply) as ChargingSessionReply;
       return s.state !== 'OPEN' && stored.grantedUnit != null ? closedAnswer(s) : stored;
@@ -298,6 +339,8 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
       : fail('RATING_FAILED', `invocationSequenceNumber ${n} of session ${req.sessionId} was used by another request`);
   };
   const existing = await loadSession(usage, req.sessionId);
+  // Another partner's session: as if there were none, before any replay or effect.
+  if (existing && !mayAct(existing, caller)) return unknownSession();
   // This number is claimed by this very request (same figures) and not answered yet: a twin of it is
   // running now, or an attempt stopped midway (crash, lost connection). Every step is idempotent: do them (again).
   // A claim made while the session was OPEN is resumed even if the sweeper closed the session since
@@ -325,15 +368,15 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
     const grant = await reserveUnits(nc, req.sessionId, n, ctx, terms.units);
     const { granted, reply } = await answerGrant(nc, req.sessionId, ctx, grant, dec('0'));
     const { rowCount } = await usage.sql.query(
-      `insert into charging_session (id, line_id, billing_account_id, usage_type, state, granted, used, context, started_at, updated_at, sequence_number, last_request, last_reply)
-       values ($1,$2,$3,$4,'OPEN',$5,0,$6,$7,$7,$8,$9,$10) on conflict (id) do nothing`,
-      [req.sessionId, ctx.lineId, ctx.billingAccountId, ctx.usageType, granted ?? '0', JSON.stringify(ctx), now, n, fingerprint, JSON.stringify(reply)],
+      `insert into charging_session (id, line_id, billing_account_id, usage_type, state, granted, used, context, started_at, updated_at, sequence_number, last_request, last_reply, partner_id, opener_recorded)
+       values ($1,$2,$3,$4,'OPEN',$5,0,$6,$7,$7,$8,$9,$10,$11,true) on conflict (id) do nothing`,
+      [req.sessionId, ctx.lineId, ctx.billingAccountId, ctx.usageType, granted ?? '0', JSON.stringify(ctx), now, n, fingerprint, JSON.stringify(reply), caller.partnerId],
     );
     // A twin of this request got there first (same reservation, by its request id): its reply.
     return rowCount === 1 ? reply : replayAfterRace(usage, req.sessionId, replay, fail);
   }
 
-  if (!existing) return fail('RATING_FAILED', `no session ${req.sessionId}`);
+  if (!existing) return unknownSession();
   const ctx = JSON.parse(existing.context) as SessionContext;
   const used = dec(req.usedUnits ?? '0');
   if (existing.state === 'TIMED_OUT' && (n > existing.sequence_number || (resuming && existing.last_request === lateFingerprint))) {
@@ -343,12 +386,12 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
     // nothing (its units would otherwise be dropped as a duplicate of the first's record, answered SUCCESS).
     if (!resuming) {
       // An unanswered claim (made while the session was OPEN, or a late report's own) is finished first.
-      if (existing.last_request != null && !existing.last_reply) return finishBeforeTakeover(usage, nc, existing, input, now, fail);
+      if (existing.last_request != null && !existing.last_reply) return finishBeforeTakeover(usage, nc, existing, input, now, caller, fail);
       const { rowCount } = await usage.sql.query(
         `update charging_session set sequence_number = $2, last_request = $3, last_reply = null, updated_at = $4 where id = $1 and sequence_number = $5 and state = 'TIMED_OUT'`,
         [req.sessionId, n, lateFingerprint, now, existing.sequence_number],
       );
-      if (rowCount !== 1) return answerChargingSession(usage, nc, input, now);
+      if (rowCount !== 1) return answerChargingSession(usage, nc, input, now, caller);
     }
     // The report's time is when its number was claimed, the same for a twin or a retry that resumes it: the same record.
     // Its units are the call's after those reported before (the session's total moves on with the reply, so a retry rates them alike).
@@ -370,7 +413,7 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
       [req.sessionId, n, fingerprint, now, existing.sequence_number],
     );
     // Another request got there first: answered as it stands now (a twin of this one joins it).
-    if (rowCount !== 1) return answerChargingSession(usage, nc, input, now);
+    if (rowCount !== 1) return answerChargingSession(usage, nc, input, now, caller);
   }
   // The units the session reported before this one: the call's running total, which the tariff's increments apply to.
   const before = dec(existing.used);
@@ -450,15 +493,16 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
  * blocked the session, and what they reported was never charged.
  */
 async function finishBeforeTakeover(
-  usage: UsageRuntime, nc: NatsConnection, claimed: StoredSession, input: ChargingSessionRequest, now: Date, fail: (code: ChargingResultCode, message: string) => ChargingSessionReply,
+  usage: UsageRuntime, nc: NatsConnection, claimed: StoredSession, input: ChargingSessionRequest, now: Date, caller: SessionCaller, fail: (code: ChargingResultCode, message: string) => ChargingSessionReply,
 ): Promise<ChargingSessionReply> {
   const earlier = requestOfFingerprint(input.sessionId, claimed.last_request!);
-  const finished = earlier ? await answerChargingSession(usage, nc, earlier, now) : undefined;
+  // Finished on behalf of the session's own network element: `caller` may act on the session (checked before).
+  const finished = earlier ? await answerChargingSession(usage, nc, earlier, now, caller) : undefined;
   const after = await loadSession(usage, input.sessionId);
   if (after && after.sequence_number === claimed.sequence_number && after.last_request === claimed.last_request && !after.last_reply) {
     return fail('RATING_FAILED', `invocationSequenceNumber ${claimed.sequence_number} of session ${input.sessionId} is not answered yet${finished?.message ? ` (${finished.message})` : ''}`);
   }
-  return answerChargingSession(usage, nc, input, now);
+  return answerChargingSession(usage, nc, input, now, caller);
 }
 
 /**

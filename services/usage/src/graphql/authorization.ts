@@ -1,4 +1,5 @@
 import { DomainError, type Caller } from '@ledgerline/contracts';
+import { PLATFORM, type SessionCaller } from '../application/charging-session';
 import type { Sql } from '../persistence/sql';
 
 /**
@@ -71,4 +72,18 @@ export async function requireLine(sql: Sql, caller: Caller, lineId: string, acti
     [lineId],
   );
   if (!(await mayReadAccount(sql, caller, rows[0]?.billing_account_id))) throw forbidden(action);
+}
+
+/**
+ * Whose online charging sessions a caller of `chargingSession` (SYSTEM, ADMIN, PARTNER) acts on: a PARTNER
+ * the sessions it opens, bound to its token's partnerId (so a PARTNER token without one is FORBIDDEN: its
+ * sessions could not be told from another partner's); SYSTEM and ADMIN any (operations).
+ */
+export function sessionCallerOf(caller: Caller): SessionCaller {
+  if (caller.role !== 'PARTNER') return PLATFORM;
+  const partnerId = caller.partnerId;
+  if (typeof partnerId !== 'string' || !partnerId.trim() || partnerId.includes('\u0000')) {
+    throw new DomainError('FORBIDDEN', 'This PARTNER token has no partnerId, and a charging session is bound to the partner that opens it (npx ledgerline token --role PARTNER --partner <id>)', {}, 'FORBIDDEN');
+  }
+  return { partnerId };
 }

@@ -10,7 +10,7 @@ import { upsertLineContext, type LineContextCommand } from '../application/upser
 import { reratePeriod, type RerateCommand } from '../application/rerate-period';
 import { handleChargingSession, sessionInputProblem, type ChargingSessionRequest } from '../application/charging-session';
 import { EVENT_ID_CONFLICT, type UsageOutcome } from '../application/usage-pipeline';
-import { forbidden, isStaff, mayReadAccount, ownedAccounts, requireAccount, requireLine, requireReader, requireSignedIn, requireStaff } from './authorization';
+import { forbidden, isStaff, mayReadAccount, ownedAccounts, requireAccount, requireLine, requireReader, requireSignedIn, requireStaff, sessionCallerOf } from './authorization';
 
 export interface UsageContext extends RequestContext {
   usageRecords: DataLoader<string, UsageRecord | null>;
@@ -212,9 +212,10 @@ export const resolvers = {
     },
     chargingSession(_: unknown, a: { input: ChargingSessionRequest }, ctx: UsageContext) {
       allow(ctx.caller, ['SYSTEM', 'ADMIN', 'PARTNER']);
+      const caller = sessionCallerOf(ctx.caller);
       const problem = sessionInputProblem(a.input, now(ctx));
       if (problem) throw badInput(`input.${problem.field}`, problem.message);
-      return handleChargingSession(usageRuntimeOf(ctx.runtime), ctx.runtime.messaging.nc, a.input, now(ctx));
+      return handleChargingSession(usageRuntimeOf(ctx.runtime), ctx.runtime.messaging.nc, a.input, now(ctx), caller);
     },
   },
   Line: {
