@@ -276,9 +276,9 @@ describe('billing scenarios, end to end', () => {
     const DISPUTE = 'id status escalationLevel decidedBy creditNoteId creditedAmount { amount } amount { amount }';
     const open = async (invoiceLineId: string | null, amount: string, key: string) =>
       ok(await system.graphql(`mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute { ${DISPUTE} } } }`, { i: { invoiceId: inv.id, invoiceLineId, amount, reason: 'I did not have this plan for the whole month', idempotencyKey: `${key}-${RUN}` } }, customer)).openDispute.dispute;
-    // Another customer may not dispute this invoice.
+    // Another customer may not dispute this invoice: to them it answers as an invoice that does not exist.
     const stranger = await system.graphql('mutation($i: OpenDisputeInput!) { openDispute(input: $i) { dispute { id } } }', { i: { invoiceId: inv.id, amount: '1.00', reason: 'x', idempotencyKey: `stranger-${RUN}` } }, { role: 'CUSTOMER', subject: 'e2e-stranger', customerId: 'cus_someone_else' });
-    expect(stranger.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(stranger.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', reason: 'INVOICE_NOT_FOUND', field: 'input.invoiceId' });
 
     const upheld = await open(recurring.id, '10.00', 'dispute-a');
     const lapsed = await open(null, '8.00', 'dispute-b');

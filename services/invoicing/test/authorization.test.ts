@@ -30,7 +30,8 @@ const CALLERS = {
   partner: { role: 'PARTNER', subject: 'a-feed', partnerId: 'feed', scopes: [] },
 } satisfies Record<string, Caller>;
 type Who = keyof typeof CALLERS;
-type Verdict = 'OK' | 'FORBIDDEN' | 'UNAUTHENTICATED';
+/** NOT_FOUND: a customer naming another customer's invoice gets what a made-up id gets (customer-ids-not-probed.test.ts). */
+type Verdict = 'OK' | 'FORBIDDEN' | 'UNAUTHENTICATED' | 'NOT_FOUND';
 type Row = Record<Who, Verdict>;
 
 const WHO = Object.keys(CALLERS) as Who[];
@@ -43,9 +44,13 @@ const SUPERVISOR = row('UNAUTHENTICATED', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN',
 const ADMIN_OR_SYSTEM = row('UNAUTHENTICATED', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'OK', 'OK', 'FORBIDDEN');
 
 type Res = { data?: any; errors?: { message: string; extensions?: Record<string, unknown> }[] };
-/** Refused (UNAUTHENTICATED / FORBIDDEN), or let through: answered, or refused for another reason (bad input, a conflict). */
-function verdict(r: Res): Verdict {
+/**
+ * Refused (UNAUTHENTICATED / FORBIDDEN), or let through: answered, or refused for another reason
+ * (bad input, a conflict). `customer`: a NOT_FOUND is told apart (the answer for another customer's row).
+ */
+function verdict(r: Res, customer = false): Verdict {
   const code = r.errors?.[0]?.extensions?.code;
+  if (customer && code === 'NOT_FOUND') return code;
   return code === 'UNAUTHENTICATED' || code === 'FORBIDDEN' ? code : 'OK';
 }
 const asCaller = (who: Who, query: string, variables: Record<string, unknown> = {}) => h.svc.request(query, variables, CALLERS[who]);
@@ -168,7 +173,8 @@ describe('paying: a customer only by card on their own invoice', () => {
     const charges = h.payments.charges.size;
     const theirs = await asCaller('other', PAY, { i: { invoiceId: invA, channel: 'CARD', paymentMethodToken: 'tok_visa', amount: { amount: '1.00', currency: 'EUR' }, idempotencyKey: 'az-card-theirs' } });
     const theirsByRef = await asCaller('other', PAY, { i: { reference: refA, channel: 'CARD', paymentMethodToken: 'tok_visa', amount: { amount: '1.00', currency: 'EUR' }, idempotencyKey: 'az-card-theirs-ref' } });
-    expect([verdict(theirs), verdict(theirsByRef)]).toEqual(['FORBIDDEN', 'FORBIDDEN']);
+    // Answered as an invoice / a reference that does not exist (customer-ids-not-probed.test.ts).
+    expect([theirs, theirsByRef].map((r) => r.errors?.[0]?.extensions?.reason)).toEqual(['INVOICE_NOT_FOUND', 'PAYMENT_REFERENCE_UNMATCHED']);
     expect(h.payments.charges.size).toBe(charges);
 
     // Their own invoice by card: charged through the provider, the invoice is paid.
@@ -183,7 +189,8 @@ describe('changing things: by role', () => {
   const money = (amount: string) => ({ amount, currency: 'EUR' });
   /** Each caller's own idempotency keys and ids, so every allowed caller really does it. */
   const mutations: [string, string, (who: Who) => Record<string, unknown>, Row][] = [
-    ['recordPayment by CARD (own invoice)', PAY, (who) => ({ i: { invoiceId: invM, channel: 'CARD', paymentMethodToken: 'tok_visa', amount: money('0.01'), idempotencyKey: `az-m-card-${who}` } }), OWNER_OR_STAFF],
+    // Another customer's invoice answers as an unknown one (NOT_FOUND), not FORBIDDEN.
+    ['recordPayment by CARD (own invoice)', PAY, (who) => ({ i: { invoiceId: invM, channel: 'CARD', paymentMethodToken: 'tok_visa', amount: money('0.01'), idempotencyKey: `az-m-card-${who}` } }), { ...OWNER_OR_STAFF, other: 'NOT_FOUND' }],
     ['recordPayment by BANK_TRANSFER', PAY, (who) => ({ i: { invoiceId: invM, channel: 'BANK_TRANSFER', amount: money('0.01'), idempotencyKey: `az-m-bt-${who}` } }), STAFF],
     ['refundPayment', 'mutation($i: RefundPaymentInput!) { refundPayment(input: $i) { payment { id } } }', (who) => ({ i: { paymentId: payM, amount: money('0.01'), idempotencyKey: `az-m-refund-${who}` } }), STAFF],
     [
@@ -253,7 +260,7 @@ describe('changing things: by role', () => {
     const refusedBy: Record<string, unknown> = {};
     for (const who of WHO) {
       const r = await asCaller(who, query, variables(who));
-      got[who] = verdict(r);
+      got[who] = verdict(r, CALLERS[who].role === 'CUSTOMER');
       if (got[who] !== 'OK') refusedBy[who] = r.data ?? null;
     }
     expect(got).toEqual(expected);

@@ -83,11 +83,11 @@ describe('opening a dispute', () => {
     expect(list.edges.map((e: any) => e.node.id).sort()).toEqual([d.id, second.id].sort());
   });
 
-  it('refuses another customer (FORBIDDEN), bad amounts and a line not on the invoice (BAD_USER_INPUT naming the field)', async () => {
+  it("answers another customer's invoice as an unknown one (NOT_FOUND), refuses bad amounts and a line not on the invoice (BAD_USER_INPUT naming the field)", async () => {
     const inv = await issuedInvoice('acc_dsp_bad', 'cus_dsp_bad');
     const other = await issuedInvoice('acc_dsp_other', 'cus_dsp_other');
     const base = { invoiceId: inv.id, amount: '5.00', reason: 'Wrong', idempotencyKey: 'bad-1' };
-    expect(await refusal(customer('cus_dsp_other'), OPEN, { i: base })).toMatchObject({ code: 'FORBIDDEN' });
+    expect(await refusal(customer('cus_dsp_other'), OPEN, { i: base })).toMatchObject({ code: 'NOT_FOUND', reason: 'INVOICE_NOT_FOUND', field: 'input.invoiceId' });
     expect(await refusal({ role: 'ANONYMOUS', subject: 'anonymous', scopes: [] }, OPEN, { i: base })).toMatchObject({ code: 'UNAUTHENTICATED' });
     for (const amount of ['0', '-1.00', '5.005']) {
       expect(await refusal(customer('cus_dsp_bad'), OPEN, { i: { ...base, amount, idempotencyKey: `bad-${amount}` } }), amount).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.amount' });
@@ -197,7 +197,7 @@ describe('withdrawing, escalating, resolveDispute', () => {
   it('the customer withdraws: released, nothing credited; withdrawing again answers it; deciding it is a CONFLICT', async () => {
     const inv = await issuedInvoice('acc_dsp_wd', 'cus_dsp_wd');
     const d = (await as(customer('cus_dsp_wd'), OPEN, { i: { invoiceId: inv.id, amount: '2.00', reason: 'Oops', idempotencyKey: 'wd-1' } })).openDispute.dispute;
-    expect(await refusal(customer('cus_dsp_other'), WITHDRAW, { i: { disputeId: d.id } })).toMatchObject({ code: 'FORBIDDEN' });
+    expect(await refusal(customer('cus_dsp_other'), WITHDRAW, { i: { disputeId: d.id } })).toMatchObject({ code: 'NOT_FOUND', reason: 'DISPUTE_NOT_FOUND', field: 'input.disputeId' }); // as an unknown dispute
     workflowPokes.length = 0;
     const w = (await as(customer('cus_dsp_wd'), WITHDRAW, { i: { disputeId: d.id } })).withdrawDispute.dispute;
     expect(w).toMatchObject({ status: 'WITHDRAWN', creditNoteId: null });

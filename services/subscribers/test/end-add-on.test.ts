@@ -133,7 +133,7 @@ describe('endAddOn', () => {
     expect(await refusal(END, { i: { ...i, offerCode: '' } })).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'OFFER_CODE_REQUIRED', field: 'input.offerCode' });
     expect(await refusal(END, { i: { ...i, reason: 'x'.repeat(301) } })).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'REASON_TOO_LONG', field: 'input.reason' });
     expect(await refusal(END, { i: { ...i, lineId: 'lin_nope' } })).toMatchObject({ code: 'NOT_FOUND', field: 'input.lineId' });
-    expect(await refusal(END, { i }, customer(other.customerId))).toMatchObject({ code: 'FORBIDDEN' });
+    expect(await refusal(END, { i }, customer(other.customerId))).toMatchObject({ code: 'NOT_FOUND', field: 'input.lineId' }); // as an unknown line
     expect((await refusal(END, { i }, customer(customerId))).reason).toBe('ADDON_NOT_ACTIVE'); // the owner may ask
     expect(await h.counts()).toEqual(before);
   });

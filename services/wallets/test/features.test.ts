@@ -103,7 +103,7 @@ describe('ownership: a customer reads and acts only on their own accounts', () =
     return { billingAccountId, walletId: walletId! };
   }
 
-  it('own wallet, buckets, ledger, recharges, auto top-up: allowed; another customer: FORBIDDEN and nothing changes', async () => {
+  it("own wallet, buckets, ledger, recharges, auto top-up: allowed; another customer: FORBIDDEN (auto top-up: as an unknown wallet) and nothing changes", async () => {
     const me: Caller = { role: 'CUSTOMER', subject: 'alice', customerId: uniq('cus'), scopes: [] };
     const other: Caller = { role: 'CUSTOMER', subject: 'mallory', customerId: uniq('cus'), scopes: [] };
     const mine = await ownedAccount(me.customerId!);
@@ -130,7 +130,8 @@ describe('ownership: a customer reads and acts only on their own accounts', () =
     expect((await svc.request(readRecharge, { id: mineRecharge.data!.recharge.recharge.id }, other)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const AUTO = `mutation($i: SetAutoTopupInput!) { setAutoTopup(input: $i) { wallet { autoTopup { enabled } } } }`;
     const rule = { i: { walletId: mine.walletId, enabled: true, threshold: '5', topupAmount: '10', paymentMethodToken: 'sandbox_approve' } };
-    expect((await svc.request(AUTO, rule, other)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // Another customer's wallet answers as one that does not exist (customer-ids-not-probed.test.ts).
+    expect((await svc.request(AUTO, rule, other)).errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', reason: 'WALLET_NOT_FOUND', field: 'input.walletId' });
     expect((await svc.request(AUTO, rule, me)).data?.setAutoTopup.wallet.autoTopup.enabled).toBe(true);
     const REDEEM = `mutation($i: RedeemVoucherInput!) { redeemVoucher(input: $i) { wallet { id } } }`;
     expect((await svc.request(REDEEM, { i: { billingAccountId: mine.billingAccountId, code: 'NOPE-NOPE', idempotencyKey: uniq('key') } }, other)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');

@@ -3,7 +3,10 @@
 //   owner = the CUSTOMER whose token's customerId is the account's billing_account.customer_id
 //   (from subscribers' account event, or registerBillingAccount). PARTNER: nothing in invoicing.
 // Refusals are coded: no caller (ANONYMOUS) → UNAUTHENTICATED; anything else refused → FORBIDDEN.
-// Someone else's single object is FORBIDDEN (as wallets and usage answer); a missing one null / NOT_FOUND.
+// Someone else's single object is FORBIDDEN to read (as wallets and usage answer); a missing one null / NOT_FOUND.
+// A customer's mutation naming another customer's invoice or dispute (openDispute, withdrawDispute,
+// recordPayment by id or by reference) answers what a made-up id gets (INVOICE_NOT_FOUND,
+// DISPUTE_NOT_FOUND, PAYMENT_REFERENCE_UNMATCHED), not FORBIDDEN: no probing which ids exist.
 //
 // Query                                                  who
 //   invoice(id)                                          staff | owner
@@ -19,12 +22,14 @@
 //   recordPayment                                        staff: any channel | owner: CARD only, on their own invoice (named
 //                                                        or found by reference): money really taken through the payment
 //                                                        provider. BANK_TRANSFER / WALLET are reconciliations: staff.
+//                                                        Another customer's invoice: as an unknown one (requirePayer).
 //   refundPayment, issueCreditNote, issueInvoice, voidInvoice, regenerateInvoice,
 //   disputeInvoice, resolveDispute (legacy), startBillRun, addOneOffCharge, addDiscount,
 //   waiveOneOffCharge                                                                       staff
 //   receiveBankTransfer, applyUnappliedPayment           staff   (bank statement lines: reconciliation, like BANK_TRANSFER)
 //   refundUnappliedPayment                               staff   (records the payout that sent a kept line back to its payer)
-//   openDispute, withdrawDispute                         staff | owner   (checked in disputes.ts, on the row)
+//   openDispute, withdrawDispute                         staff | owner   (staff or a customer here; the row in disputes.ts:
+//                                                        another customer's answers as an unknown id)
 //   decideDispute                                        staff           (disputes.ts)
 //   assessDispute, escalateDispute                       SYSTEM          (disputes.ts; the dispute workflow's steps)
 //   approveRequest, rejectRequest                        supervisor: ADMIN, or an AGENT with scope billing:approve
@@ -46,16 +51,10 @@
 //
 // Every Query and Mutation field has its rule in OPERATION_RULES below, checked before its resolver
 // (guardOperations); a field without a rule stops the service at start-up.
-import { DomainError, isApprover, type Caller } from '@ledgerline/contracts';
+import { DomainError, isApprover, notFound, type Caller } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { sql } from './sql';
-import { invoiceToPay } from './invoice-reference';
-
-/** A reference that names no invoice, or more than one: nothing to check here (recordPayment refuses it, naming the field). */
-function unmatched(error: unknown): null {
-  if (error instanceof DomainError && ['PAYMENT_REFERENCE_UNMATCHED', 'PAYMENT_REFERENCE_AMBIGUOUS'].includes(error.code)) return null;
-  throw error;
-}
+import { invoiceToPay, referenceUnmatched } from './invoice-reference';
 
 export const STAFF: readonly Caller['role'][] = ['AGENT', 'ADMIN', 'SYSTEM'];
 export const isStaff = (caller: Caller): boolean => STAFF.includes(caller.role);
@@ -84,10 +83,16 @@ export async function mayAccessAccount(em: Em, caller: Caller, billingAccountId:
   return (await accountsOf(em, caller)).includes(billingAccountId);
 }
 
-/** Staff, or the customer who owns the account; UNAUTHENTICATED / FORBIDDEN otherwise. */
-export async function requireAccount(em: Em, caller: Caller, billingAccountId: string, action: string): Promise<void> {
+/**
+ * Staff, or the customer who owns the account; UNAUTHENTICATED / FORBIDDEN otherwise. For a row a
+ * mutation names by id (the account is the row's), `hidden` is the answer an id that does not exist
+ * gets (the use case's NOT_FOUND): a customer naming another customer's row gets it, not FORBIDDEN,
+ * so which ids exist cannot be probed. Staff never get it (they may act on every account).
+ */
+export async function requireAccount(em: Em, caller: Caller, billingAccountId: string, action: string, hidden?: () => DomainError): Promise<void> {
   requireSignedIn(caller, action);
-  if (!(await mayAccessAccount(em, caller, billingAccountId))) throw forbidden(action);
+  if (await mayAccessAccount(em, caller, billingAccountId)) return;
+  throw hidden && isCustomer(caller) ? hidden() : forbidden(action);
 }
 
 /** Per request (the caller object is the request's): the accounts of the calling customer. */
@@ -161,10 +166,15 @@ export async function requirePayer(em: Em, caller: Caller, input: { invoiceId?: 
   // The invoice recordPayment will pay, found by the same function (invoiceToPay): named, or (no or an
   // empty invoiceId) by the reference as recordPayment finds it (exact, else by its tokens: "pay inv
   // 2026-000123"), so neither a loosely written reference nor an empty invoiceId slips past this check
-  // and pays (and shows) another customer's invoice. No such invoice: recordPayment answers.
-  const invoiceId = await invoiceToPay(em, input).catch(unmatched);
-  const invoice = invoiceId ? await sql(em)('invoice').where({ id: invoiceId }).first('billing_account_id') : null;
-  if (invoice && !(await mayAccessAccount(em, caller, invoice.billing_account_id))) throw forbidden('pay this invoice');
+  // and pays (and shows) another customer's invoice. An unknown invoice or reference is answered here
+  // (INVOICE_NOT_FOUND, PAYMENT_REFERENCE_UNMATCHED / _AMBIGUOUS), and another customer's invoice
+  // alike, at the same point: the customer cannot tell the two apart. Naming none: recordPayment answers.
+  const invoiceId = await invoiceToPay(em, input);
+  if (!invoiceId) return;
+  const hidden = () => (input?.invoiceId ? notFound('Invoice', invoiceId, 'input.invoiceId') : referenceUnmatched(input!.reference!));
+  const invoice = await sql(em)('invoice').where({ id: invoiceId }).first('billing_account_id');
+  if (!invoice) throw hidden();
+  await requireAccount(em, caller, invoice.billing_account_id, 'pay this invoice', hidden);
 }
 
 type Guard = (caller: Caller, em: Em, args: any) => void | Promise<unknown>;
@@ -175,6 +185,8 @@ const reader = (action: string): Guard => (caller) => requireReader(caller, acti
 const ofAccount = (action: string): Guard => (caller, em, a: { billingAccountId: string }) => requireAccount(em, caller, a.billingAccountId, action);
 /** The use case checks the row (disputes.ts); here only that someone is signed in. */
 const inUseCase = (action: string): Guard => (caller) => requireSignedIn(caller, action);
+/** Staff or a customer here (others refused before any look-up); the use case checks the row (disputes.ts). */
+const ownerInUseCase = (action: string): Guard => (caller) => requireReader(caller, action);
 
 /** The matrix above, as code: checked before each Query and Mutation resolver. */
 export const OPERATION_RULES: Record<'Query' | 'Mutation', Record<string, Guard>> = {
@@ -206,8 +218,8 @@ export const OPERATION_RULES: Record<'Query' | 'Mutation', Record<string, Guard>
     addOneOffCharge: staff('add one-off charges'),
     waiveOneOffCharge: staff('waive one-off charges'),
     addDiscount: staff('add discounts'),
-    openDispute: inUseCase('open disputes'),
-    withdrawDispute: inUseCase('withdraw disputes'),
+    openDispute: ownerInUseCase('open disputes'),
+    withdrawDispute: ownerInUseCase('withdraw disputes'),
     decideDispute: inUseCase('decide disputes'),
     assessDispute: inUseCase('assess disputes'),
     escalateDispute: inUseCase('escalate disputes'),

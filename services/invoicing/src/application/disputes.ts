@@ -48,7 +48,7 @@ export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: 
   const k = sql(em);
   const peek = await k('invoice').where({ id: c.invoiceId }).first();
   if (!peek) throw notFound('Invoice', c.invoiceId, 'input.invoiceId');
-  await requireAccount(em, c.caller, peek.billing_account_id, 'dispute this invoice');
+  await requireAccount(em, c.caller, peek.billing_account_id, 'dispute this invoice', () => notFound('Invoice', c.invoiceId, 'input.invoiceId'));
   if (!c.idempotencyKey?.trim()) throw badInput('input.idempotencyKey', 'An idempotency key is required', 'IDEMPOTENCY_KEY_MISSING');
   if (c.idempotencyKey.length > 200) throw badInput('input.idempotencyKey', 'An idempotency key has at most 200 characters', 'IDEMPOTENCY_KEY_TOO_LONG');
   const amount = disputeAmount(c.amount, peek.currency);
@@ -317,7 +317,7 @@ async function creditLines(em: Em, d: any, amount: string): Promise<{ invoiceLin
 /** The customer (own account) or staff takes an open dispute back. `changed`: false when it was withdrawn already. */
 export async function withdrawDispute(em: Em, c: { disputeId: string; caller: Caller; now: Date }): Promise<{ changed: boolean; invoiceId: string; billingAccountId: string }> {
   const found = await findDispute(em, c.disputeId);
-  await requireAccount(em, c.caller, found.billing_account_id, 'withdraw this dispute');
+  await requireAccount(em, c.caller, found.billing_account_id, 'withdraw this dispute', () => notFound('Dispute', c.disputeId, 'input.disputeId'));
   const d = await lockDispute(em, found);
   const answer = { invoiceId: d.invoice_id, billingAccountId: d.billing_account_id };
   if (d.status === 'WITHDRAWN') return { changed: false, ...answer };

@@ -35,6 +35,10 @@ export async function referenceCandidates(em: Em, reference: string, limit = 3):
   return (await rows<{ id: string; payment_reference: string }>(em, `${NORMALISED_REFERENCE_MATCH} limit ?`, [tokens, limit])).map((r) => r.id);
 }
 
+/** No invoice has this reference; also what a customer gets for another customer's (requirePayer): the same answer. */
+export const referenceUnmatched = (reference: string): DomainError =>
+  new DomainError('PAYMENT_REFERENCE_UNMATCHED', `No invoice has the payment reference "${reference}"`, { field: 'input.reference' });
+
 /**
  * The invoice a bank transfer's reference names: the exact reference, else the references the text
  * holds (referenceTokens) against the invoices' references alike normalised. None is
@@ -44,7 +48,7 @@ export async function referenceCandidates(em: Em, reference: string, limit = 3):
  */
 export async function invoiceOfReference(em: Em, reference: string): Promise<string> {
   const found = await referenceCandidates(em, reference);
-  if (found.length === 0) throw new DomainError('PAYMENT_REFERENCE_UNMATCHED', `No invoice has the payment reference "${reference}"`, { field: 'input.reference' });
+  if (found.length === 0) throw referenceUnmatched(reference);
   if (found.length > 1) {
     // The other invoices' references are not named: the caller may be a customer, and they are other accounts'.
     throw new DomainError('PAYMENT_REFERENCE_AMBIGUOUS', `The reference "${reference}" names more than one invoice; name the invoice by its exact payment reference`, { field: 'input.reference' });

@@ -1,4 +1,4 @@
-import type { Caller } from '@ledgerline/contracts';
+import type { Caller, DomainError } from '@ledgerline/contracts';
 import { requireRole } from '@ledgerline/platform';
 import type { BillingAccount } from '../persistence/entities';
 
@@ -25,9 +25,15 @@ export function canSeeCustomer(caller: Caller, customerId: string): boolean {
   return isStaff(caller) || (caller.role === 'CUSTOMER' && caller.customerId === customerId);
 }
 
-/** Staff, or the customer who owns the account (the line's account); FORBIDDEN otherwise. */
-export function requireOwnAccount(caller: Caller, account: BillingAccount | null, action: string): void {
+/**
+ * Staff, or the customer who owns the account (the line's, the offer's account): any other role is
+ * FORBIDDEN. A customer naming a row that is not theirs gets `hidden`, the NOT_FOUND a made-up id
+ * gets (the use case's notFound for the id named), here for both, before anything else is checked:
+ * as reads answer null, a customer cannot tell another customer's id from one that does not exist.
+ * `account`: the account of the row named, null when there is no such row.
+ */
+export function requireOwnAccount(caller: Caller, account: BillingAccount | null, action: string, hidden: () => DomainError): void {
   if (isStaff(caller)) return;
   requireRole(caller, ['CUSTOMER'], action);
-  if (account && account.customerId !== caller.customerId) requireRole(caller, [], action);
+  if (!account || account.customerId !== caller.customerId) throw hidden();
 }

@@ -1,6 +1,6 @@
 import type DataLoader from 'dataloader';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
-import { conflict, decodeCursor, money as contractMoney, round, DomainError, pageSize, scalarResolvers, toConnection, type PageArgs } from '@ledgerline/contracts';
+import { conflict, decodeCursor, money as contractMoney, notFound, round, DomainError, pageSize, scalarResolvers, toConnection, type PageArgs } from '@ledgerline/contracts';
 import type { Em, RequestContext } from '@ledgerline/platform';
 import { BillingAccount, CollectionsHold, CommunicationMessage, Customer, Line, OneOffCharge, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
 import { createCustomer, type CreateCustomerCommand } from '../application/create-customer';
@@ -126,12 +126,12 @@ function requireSystem(ctx: SubscribersContext): void {
   if (ctx.caller.role !== 'SYSTEM') throw new DomainError('FORBIDDEN', 'Only Ledgerline workflows may do this', {}, 'FORBIDDEN');
 }
 
-/** Staff may change any line; a customer only their own, and only where `customerMay`. */
+/** Staff may change any line; a customer only their own (another's answers as an unknown line), and only where `customerMay`. */
 async function authorizeLine(ctx: SubscribersContext, lineId: string, action: string, customerMay: boolean): Promise<void> {
   if (isStaff(ctx.caller)) return;
   if (!customerMay) return requireStaff(ctx.caller, action);
   const line = await ctx.lines.load(lineId);
-  requireOwnAccount(ctx.caller, line ? await ctx.accounts.load(line.billingAccountId) : null, action);
+  requireOwnAccount(ctx.caller, line ? await ctx.accounts.load(line.billingAccountId) : null, action, () => notFound('Line', lineId, 'input.lineId'));
 }
 
 /** Rows of other customers read as null for a customer (existence is not revealed). */
@@ -220,7 +220,7 @@ export const resolvers = {
     async updateBillingAccount(_: unknown, a: Input<UpdateBillingAccountCommand>, ctx: SubscribersContext) {
       // The customer may change how they pay; only staff change how much credit they get.
       if (a.input.creditLimit !== undefined) requireStaff(ctx.caller, 'change credit limits');
-      requireOwnAccount(ctx.caller, await ctx.accounts.load(a.input.billingAccountId), 'change this billing account');
+      requireOwnAccount(ctx.caller, await ctx.accounts.load(a.input.billingAccountId), 'change this billing account', () => notFound('BillingAccount', a.input.billingAccountId, 'input.billingAccountId'));
       const { account, changed } = await mutate(ctx, (em, now) => updateBillingAccount(em, { ...a.input, now }));
       return { billingAccount: account, changed };
     },
@@ -252,7 +252,7 @@ export const resolvers = {
     async respondToUpsellOffer(_: unknown, a: { input: { offerId: string; accept: boolean } }, ctx: SubscribersContext) {
       if (!isStaff(ctx.caller)) {
         const offer = await ctx.em.findOne(UpsellOffer, { id: a.input.offerId });
-        requireOwnAccount(ctx.caller, offer ? await ctx.accounts.load(offer.billingAccountId) : null, 'answer offers');
+        requireOwnAccount(ctx.caller, offer ? await ctx.accounts.load(offer.billingAccountId) : null, 'answer offers', () => notFound('UpsellOffer', a.input.offerId, 'input.offerId'));
       }
       const { offer, placed } = await mutate(ctx, (em, now) => respondToUpsellOffer(em, ctx.deps.catalog, { ...a.input, now }));
       if (placed?.order.status === 'ACKNOWLEDGED') await ctx.deps.dispatcher.dispatch(placed.order.id, ctx.runtime);

@@ -6,7 +6,9 @@ import type { Sql } from '../persistence/sql';
  * elements) read and act on every account. A CUSTOMER reads and acts (recharge, vouchers, auto
  * top-up) only on the billing accounts of their own customer id (the token's `customerId`
  * claim); wallets knows which customer owns an account from subscribers' billingaccount.created
- * event (`account_owner`). Everyone else is refused. Refusals are coded DomainErrors.
+ * event (`account_owner`). Everyone else is refused. Refusals are coded DomainErrors. A customer's
+ * mutation naming another customer's wallet answers as an unknown wallet (requireRowAccount's
+ * `hidden`); one naming an account not theirs is FORBIDDEN whether or not it exists.
  */
 export const STAFF: readonly Caller['role'][] = ['AGENT', 'ADMIN', 'SYSTEM'];
 export const isStaff = (caller: Caller): boolean => STAFF.includes(caller.role);
@@ -51,11 +53,16 @@ export async function requireAccount(sql: Sql, caller: Caller, billingAccountId:
  * The same for a row that names its account (wallet, reservation, recharge); a missing row passes
  * (the caller answers null / NOT_FOUND) for staff and customers. A caller who may act on no account
  * (a partner, a customer token without a customer id) is refused first, so whether an id exists is
- * no answer to them.
+ * no answer to them. A mutation passes `hidden`, the answer an id that does not exist gets (the use
+ * case's NOT_FOUND): a customer then gets it for a missing row and for another customer's row alike,
+ * here, so which ids exist cannot be probed (reads without it: FORBIDDEN for another's row).
  */
-export async function requireRowAccount<T extends { billing_account_id: string } | null | undefined>(sql: Sql, caller: Caller, row: T, action: string): Promise<T> {
+export async function requireRowAccount<T extends { billing_account_id: string } | null | undefined>(sql: Sql, caller: Caller, row: T, action: string, hidden?: () => DomainError): Promise<T> {
   requireSignedIn(caller, action);
   if (!isStaff(caller) && !(caller.role === 'CUSTOMER' && caller.customerId)) throw forbidden(action);
-  if (row && !(await mayAccessAccount(sql, caller, row.billing_account_id))) throw forbidden(action);
+  if (isStaff(caller)) return row;
+  const theirs = row ? await mayAccessAccount(sql, caller, row.billing_account_id) : false;
+  if (!theirs && hidden) throw hidden();
+  if (row && !theirs) throw forbidden(action);
   return row;
 }

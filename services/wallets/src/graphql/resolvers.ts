@@ -1,4 +1,4 @@
-import { Decimal, DomainError, badInput, conflict, decodeCursor, minorUnits, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
+import { Decimal, DomainError, badInput, conflict, decodeCursor, minorUnits, notFound, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
 import type { ChargeRequest, WalletReserveRequest } from '@ledgerline/contracts';
 import type { RequestContext } from '@ledgerline/platform';
 import { depsOf } from '../deps';
@@ -180,7 +180,7 @@ export const resolvers = {
       return { recharge: requireConfirmed(await mutate(ctx, (sql, t) => confirmBankTransfer(sql, input.rechargeId, input.bankReference, t))) };
     },
     setAutoTopup: async (_: unknown, { input }: any, ctx: WalletsContext) => {
-      await requireRowAccount(db(ctx), ctx.caller, await walletById(db(ctx), input.walletId), 'change auto top-up of this wallet');
+      await requireRowAccount(db(ctx), ctx.caller, await walletById(db(ctx), input.walletId), 'change auto top-up of this wallet', () => notFound('Wallet', input.walletId, 'input.walletId'));
       await mutate(ctx, (sql, t) => setAutoTopup(sql, { ...input, now: t }));
       return { wallet: await walletById(db(ctx), input.walletId) };
     },
