@@ -434,7 +434,10 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   }
   drafts.push(...oneOffDrafts);
 
-  // Discounts (coupons and plan rules) reduce their target before tax. What is left to discount is
+  // Discounts (coupons and plan rules) reduce their target before tax. A target is charges only:
+  // a credit (a negative one-off: goodwill, a refund of a fee; a negative usage or late-usage
+  // line) is in no discount's base, so it is given in full, never discounted, and discounts alone
+  // never take the net below zero (discount-credits.test.ts). What is left to discount is
   // kept per charge group (recurring fees; usage incl. late usage; one-offs) and tax category, and
   // each discount is taken from what is left of its target and capped there, so stacked discounts
   // together never take off more than their target and an invoice never turns negative through
