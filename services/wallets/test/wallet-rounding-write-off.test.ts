@@ -130,35 +130,22 @@ describe('a settled wallet holds no sub-minor residue', () => {
     });
   }, 60_000);
 
-  it('BHD (3 decimals): 12.3456 settled, 12.345 paid out: 0.0006 written off', async () => {
-    const w = await settledWallet('BHD', '12.346', '0.0004');
-    const seen = { atSettlement: await balanceOf(svc, w.walletId), ...(await payOutLeavingResidue(w, 'BHD', '12.345')) };
+  it.each([
+    ['BHD (3 decimals): 12.3456 settled, 12.345 paid out: 0.0006 written off', { currency: 'BHD', topup: '12.346', price: '0.0004', held: '12.3456', payable: '12.345', residue: '0.000600' }],
+    ['JPY (no decimals): 999.5 settled, 999 paid out: 0.5 written off', { currency: 'JPY', topup: '1000', price: '0.5', held: '999.5', payable: '999', residue: '0.500000' }],
+  ] as const)('%s', async (_name, { currency, topup, price, held, payable, residue }) => {
+    const w = await settledWallet(currency, topup, price);
+    const seen = { atSettlement: await balanceOf(svc, w.walletId), ...(await payOutLeavingResidue(w, currency, payable)) };
     expect(seen, JSON.stringify(seen)).toMatchObject({
-      atSettlement: '12.3456',
+      atSettlement: held,
       first: 'OK',
       balanceInAnswer: '0',
       samePayout: true,
       retryWroteNothing: true,
       balance: '0',
-      writeOffs: [{ account: w.walletId, amount: '-0.000600' }, { account: `${w.billingAccountId}:ROUNDING:BHD`, amount: '0.000600' }],
-      rounding: '0.000600',
-      paidOutEvents: [{ balanceAfter: { amount: '0.000000', currency: 'BHD' }, roundingWrittenOff: { amount: '0.000600', currency: 'BHD' } }],
-    });
-  }, 60_000);
-
-  it('JPY (no decimals): 999.5 settled, 999 paid out: 0.5 written off', async () => {
-    const w = await settledWallet('JPY', '1000', '0.5');
-    const seen = { atSettlement: await balanceOf(svc, w.walletId), ...(await payOutLeavingResidue(w, 'JPY', '999')) };
-    expect(seen, JSON.stringify(seen)).toMatchObject({
-      atSettlement: '999.5',
-      first: 'OK',
-      balanceInAnswer: '0',
-      samePayout: true,
-      retryWroteNothing: true,
-      balance: '0',
-      writeOffs: [{ account: w.walletId, amount: '-0.500000' }, { account: `${w.billingAccountId}:ROUNDING:JPY`, amount: '0.500000' }],
-      rounding: '0.500000',
-      paidOutEvents: [{ balanceAfter: { amount: '0.000000', currency: 'JPY' }, roundingWrittenOff: { amount: '0.500000', currency: 'JPY' } }],
+      writeOffs: [{ account: w.walletId, amount: `-${residue}` }, { account: `${w.billingAccountId}:ROUNDING:${currency}`, amount: residue }],
+      rounding: residue,
+      paidOutEvents: [{ balanceAfter: { amount: '0.000000', currency }, roundingWrittenOff: { amount: residue, currency } }],
     });
   }, 60_000);
 
