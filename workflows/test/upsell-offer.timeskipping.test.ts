@@ -25,12 +25,18 @@ class FakeSubscribers implements UpsellClient {
     /** Presents that fail first, as while subscribers is down. */
     private outage = 0,
   ) {}
+  /** As subscribers does: an offer ends with its allowance period (the request's periodEnd) when that comes before its deadline. */
+  private endsAt(req: PresentOfferRequest, now: number): number {
+    const deadline = now + req.validForHours * HOUR;
+    const periodEnd = req.periodEnd ? Date.parse(req.periodEnd) : Infinity;
+    return periodEnd > now && periodEnd < deadline ? periodEnd : deadline;
+  }
   async present(req: PresentOfferRequest) {
     const now = await env.currentTimeMs();
     this.calls.push({ step: 'present', at: now });
     this.requests.push(req);
     if (this.outage-- > 0) throw new Error('subscribers unavailable');
-    this.offer ??= { offerId: `upo_${req.lineId}`, state: this.onPresent, expiresAt: new Date(now + req.validForHours * HOUR).toISOString(), reason: this.onPresent === 'WITHDRAWN' ? 'already active' : null };
+    this.offer ??= { offerId: `upo_${req.lineId}`, state: this.onPresent, expiresAt: new Date(this.endsAt(req, now)).toISOString(), reason: this.onPresent === 'WITHDRAWN' ? 'already active' : null };
     return this.offer;
   }
   async remind() {
@@ -139,5 +145,20 @@ describe('upsellOfferWorkflow (time-skipping server)', () => {
     const without = new FakeSubscribers('WITHDRAWN');
     await run(without);
     expect(without.requests).toEqual([{ lineId: 'lin_1', offerCode: 'DATA_BOOST_5GB', period: '2026-11', rule: 'offer-data-boost-at-80', validForHours: 72 }]);
+  });
+
+  it("an offer ending with its allowance period (subscribers' expiresAt, before the 72 h) is reminded and closed by that end, not by validForHours", async () => {
+    // The workflow's timers follow the offer's expiresAt: it was reminded and closed by the deadline alone,
+    // a day or more after the period the offer was for had ended.
+    const stamp = async (hours: number) => new Date((await env.currentTimeMs()) + hours * HOUR).toISOString();
+    const soon = new FakeSubscribers();
+    const soonResult = await run(soon, undefined, { ...TRIGGER, periodStart: '2026-11-01T00:00:00.000Z', periodEnd: await stamp(30) });
+    const t0 = soon.calls[0]!.at;
+    expect({ result: soonResult.state, steps: soon.calls.map((c) => [c.step, Math.round((c.at - t0) / HOUR)]) }).toEqual({ result: 'EXPIRED', steps: [['present', 0], ['remind', 6], ['close', 30]] });
+    // Less than a day left: no reminder, closed at the period's end.
+    const last = new FakeSubscribers();
+    await run(last, undefined, { ...TRIGGER, periodStart: '2026-11-01T00:00:00.000Z', periodEnd: await stamp(10) });
+    const t1 = last.calls[0]!.at;
+    expect(last.calls.map((c) => [c.step, Math.round((c.at - t1) / HOUR)])).toEqual([['present', 0], ['close', 10]]);
   });
 });

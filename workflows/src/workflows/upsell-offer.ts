@@ -6,7 +6,9 @@
 // The customer answers in subscribers (`respondToUpsellOffer`), which orders the add-on; the
 // workflow only owns the timers. Its id is `upsell-<lineId>-<periodStart>-<offerCode>` (the period's
 // name instead of its start for triggers without one), so a trigger runs it once. Presenting gets
-// the period's bounds: an offer whose period ended before it could be presented (an outage) is WITHDRAWN.
+// the period's bounds: an offer whose period ended before it could be presented (an outage) is WITHDRAWN,
+// and one presented expires at its deadline or its period's end, whichever comes first: the timers
+// follow the `expiresAt` subscribers answers, never `validForHours` alone.
 // An ACCEPTED offer is not settled before it expires: its add-on order may still fail (the offer is
 // then FAILED, and may be accepted again until it expires), so the workflow waits for the expiry and
 // returns the offer's state then (ACCEPTED = a conversion, FAILED = none). Only DECLINED ends it at

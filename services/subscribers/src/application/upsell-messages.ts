@@ -4,15 +4,17 @@ import { formatAmount } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import type { UpsellOffer } from '../persistence/entities';
 import { utcMinute } from '../domain/notifications';
+import { offerEnd } from '../domain/upsell-offer';
 import { recordNotifications } from './notifications';
 
 
 /**
  * The parameters of an offer's UPSELL_OFFER / UPSELL_REMINDER text: the price in the currency's
- * minor unit ("5.00 EUR", "500 JPY", "1.500 KWD"), exact from the stored decimal string.
+ * minor unit ("5.00 EUR", "500 JPY", "1.500 KWD"), exact from the stored decimal string, and when
+ * it ends (its deadline, or its allowance period's end when that comes first).
  */
-export function upsellMessageParams(offer: Pick<UpsellOffer, 'offerName' | 'price' | 'currency' | 'expiresAt'>): Record<string, string> {
-  return { offerName: offer.offerName, price: formatAmount(offer.price, offer.currency), expiresAt: utcMinute(offer.expiresAt) };
+export function upsellMessageParams(offer: Pick<UpsellOffer, 'offerName' | 'price' | 'currency' | 'expiresAt'> & { periodEnd?: Date | null }): Record<string, string> {
+  return { offerName: offer.offerName, price: formatAmount(offer.price, offer.currency), expiresAt: utcMinute(offerEnd(offer).at) };
 }
 
 /**
@@ -22,7 +24,7 @@ export function upsellMessageParams(offer: Pick<UpsellOffer, 'offerName' | 'pric
  */
 export async function tellUpsell(em: Em, offer: UpsellOffer, template: 'UPSELL_OFFER' | 'UPSELL_REMINDER' | 'UPSELL_FAILED', now: Date, occasion = ''): Promise<void> {
   const params = upsellMessageParams(offer);
-  if (template === 'UPSELL_FAILED' && offer.expiresAt <= now) params.ended = 'true';
+  if (template === 'UPSELL_FAILED' && offerEnd(offer).at <= now) params.ended = 'true';
   await recordNotifications(
     em,
     [

@@ -2,6 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import { conflict, deterministicId, money, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { addOnEndsAt, inForceAt, offerFitsPlan } from '../domain/add-ons';
+import { offerEnd, offerExpiresAt } from '../domain/upsell-offer';
 import { assertMaxLength } from '../domain/validation';
 import { BillingAccount, Line, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
 import { onPostgres } from '../persistence/platform';
@@ -42,7 +43,9 @@ export interface PresentOfferCommand {
  * cannot be offered, the offer is stored as WITHDRAWN with the reason, so the trigger is
  * answered and auditable rather than dropped; so is one whose allowance period ended before it
  * could be presented (the workflow retried through an outage): an add-on bought now would not
- * serve the period whose usage called for it.
+ * serve the period whose usage called for it. For the same reason an offer made keeps the period's
+ * end and is open until its deadline or that end, whichever comes first (`expiresAt`, which the
+ * workflow sleeps to and the customer's messages name).
  */
 export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: PresentOfferCommand): Promise<UpsellOffer> {
   // upsell_offer.period is varchar(40), rule varchar(120).
@@ -79,7 +82,7 @@ export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: Pres
                   : activeAddOn
                     ? `${offer.code} is already active`
                     : null;
-  const expiresAt = new Date(c.now.getTime() + c.validForHours * 3_600_000);
+  const expiresAt = offerExpiresAt(c.now, c.validForHours, c.periodEnd);
   const row = em.create(UpsellOffer, {
     id,
     lineId: line.id,
@@ -93,6 +96,7 @@ export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: Pres
     state: reason ? 'WITHDRAWN' : 'PRESENTED',
     reason,
     expiresAt,
+    periodEnd: c.periodEnd ?? null,
     orderId: null,
     remindedAt: null,
     respondedAt: null,
@@ -131,8 +135,9 @@ async function loadOffer(em: Em, offerId: string): Promise<UpsellOffer> {
  * The customer's answer, given once: accept XOR decline. The offer row is locked first, so of two
  * answers sent at the same time one wins and the other sees the offer answered. The same answer
  * repeated returns the first one's result (for an accept, the order it placed); any other answer
- * to an offer no longer open (answered otherwise, withdrawn, expired) is a CONFLICT naming the
- * state. Accepting orders the add-on on the terms offered (the offer's stored price and
+ * to an offer no longer open (answered otherwise, withdrawn, expired, or its allowance period
+ * over: the add-on would not serve the period it was offered for) is a CONFLICT (OFFER_NOT_OPEN)
+ * saying why. Accepting orders the add-on on the terms offered (the offer's stored price and
  * currency), not the catalog's price of the day.
  */
 export async function respondToUpsellOffer(em: Em, catalog: CatalogClient, c: { offerId: string; accept: boolean; now: Date }): Promise<{ offer: UpsellOffer; placed: LineOrderResult | null }> {
@@ -148,7 +153,11 @@ export async function respondToUpsellOffer(em: Em, catalog: CatalogClient, c: { 
   // FAILED: accepted, but the add-on order failed (balance too low, network refusal): still open
   // to an answer until it expires; accepting again places a new order (its own key).
   if (offer.state !== 'PRESENTED' && offer.state !== 'FAILED') throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} is ${offer.state}`, { field: 'input.offerId', state: offer.state });
-  if (offer.expiresAt <= c.now) throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} expired at ${offer.expiresAt.toISOString()}`, { field: 'input.offerId' });
+  const end = offerEnd(offer);
+  if (end.at <= c.now) {
+    if (end.withPeriod) throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} was for the allowance period ${offer.period}, which ended at ${end.at.toISOString()}`, { field: 'input.offerId', periodEnd: end.at.toISOString() });
+    throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} expired at ${offer.expiresAt.toISOString()}`, { field: 'input.offerId' });
+  }
   let placed: LineOrderResult | null = null;
   if (c.accept) {
     const key = offer.state === 'FAILED' && offer.orderId ? `${idempotencyKey}:after:${offer.orderId}` : idempotencyKey;
@@ -164,7 +173,8 @@ export async function respondToUpsellOffer(em: Em, catalog: CatalogClient, c: { 
 }
 
 /**
- * A reminder while the offer is still open; nothing once it was answered or reminded (FAILED included).
+ * A reminder while the offer is still open; nothing once it was answered or reminded (FAILED
+ * included) or has ended (its deadline or its allowance period's end passed: closing expires it).
  * An offer accepting would now refuse (the line no longer ACTIVE, the add-on retired since, the
  * plan gone or changed to one that cannot hold it, a plan change scheduled since onto such a plan
  * while the add-on would still be valid, the add-on bought since) is WITHDRAWN with the reason
@@ -172,7 +182,7 @@ export async function respondToUpsellOffer(em: Em, catalog: CatalogClient, c: { 
  */
 export async function remindUpsellOffer(em: Em, catalog: CatalogClient, c: { offerId: string; now: Date }): Promise<UpsellOffer> {
   const offer = await loadOffer(em, c.offerId);
-  if (offer.state !== 'PRESENTED' || offer.remindedAt || offer.expiresAt <= c.now) return offer;
+  if (offer.state !== 'PRESENTED' || offer.remindedAt || offerEnd(offer).at <= c.now) return offer;
   const line = await em.findOneOrFail(Line, { id: offer.lineId });
   const reason = line.status !== 'ACTIVE' ? `line is ${line.status}` : await notSellableNow(em, catalog, offer, line, c.now);
   if (reason) {
@@ -211,12 +221,13 @@ async function notSellableNow(em: Em, catalog: CatalogClient, offer: UpsellOffer
 }
 
 /**
- * Closes an offer nobody answered once it has expired. An answered offer, or one still open (the
- * caller's timer ran ahead of our clock), is returned as it is: the caller looks at the state.
+ * Closes an offer nobody answered once it has expired (its deadline or its allowance period's end,
+ * whichever came first). An answered offer, or one still open (the caller's timer ran ahead of our
+ * clock), is returned as it is: the caller looks at the state.
  */
 export async function closeUpsellOffer(em: Em, c: { offerId: string; now: Date }): Promise<UpsellOffer> {
   const offer = await loadOffer(em, c.offerId);
-  if (offer.state !== 'PRESENTED' || offer.expiresAt > c.now) return offer;
+  if (offer.state !== 'PRESENTED' || offerEnd(offer).at > c.now) return offer;
   offer.state = 'EXPIRED';
   emitUpsellOfferState(em, offer, c.now);
   await em.flush();

@@ -214,7 +214,14 @@ export const UpsellOffer = defineEntity({
     rule: p.string().length(120),
     state: p.string().length(16),
     reason: p.string().length(200).nullable(),
+    /** When it stops being open: its deadline (validForHours after presenting), or `periodEnd` when that comes first. */
     expiresAt: p.datetime(),
+    /**
+     * End of that allowance period (usage's `periodEnd`): the offer is for that period, so it is not
+     * accepted after it. Null for offers stored before it was kept (Migration20270124000000) or
+     * presented without the period's bounds: their deadline alone applies.
+     */
+    periodEnd: p.datetime().nullable(),
     orderId: p.string().length(40).nullable(),
     remindedAt: p.datetime().nullable(),
     respondedAt: p.datetime().nullable(),
