@@ -66,6 +66,13 @@ function repriceBundle(code: string, fee: string): void {
   plan.document = { ...(plan.document as Record<string, unknown>), recurringFee: { amount: fee, period: 'DAYS30', proration: 'DAILY' } };
 }
 
+/** The catalog's terms for plan `code`'s version now refund unused days (DAILY) or not (NONE), as a product manager's new terms would. */
+function setProration(code: string, proration: 'DAILY' | 'NONE'): void {
+  const plan = (h.catalogClient as FileCatalog).plans.get(code)!;
+  const doc = plan.document as { recurringFee: Record<string, unknown> };
+  plan.document = { ...doc, recurringFee: { ...doc.recurringFee, proration } };
+}
+
 /** What wallets' catalog client reads of a plan version: the file catalog's document now. */
 async function termsOf(planVersionId: string): Promise<PlanTerms | null> {
   const doc = (await h.catalogClient.planVersionDocument(planVersionId)) as (PlanTerms & { allowances?: PlanTerms['allowances'] }) | null;
@@ -161,5 +168,52 @@ describe("a prepaid plan change's preview shows the refund wallets gives: the un
     await gql(CHANGE, { i: { lineId, planCode: 'PREVIEW_UNPAID_L', idempotencyKey: `preview-change-${lineId}` } });
     await deliverToWallets();
     expect(await refundsOf(accountId)).toEqual([]);
+  });
+});
+
+// The preview's timing and refund follow the terms the period's fee was taken under, which wallets
+// keeps with the fee (`AllowancePeriod.feeProration`), not the old plan's terms as the catalog has
+// them now. It read them from the catalog: a period paid under "unused days refunded" whose plan
+// then said "no refund" was kept to its end (END_OF_CYCLE, no refund shown) although wallets refunds
+// it; one paid under "no refund" whose plan then said "refunded" was changed at once with a refund
+// shown that wallets (which follows the fee's terms) does not give: the rest of the paid period lost.
+describe("a prepaid plan change follows the terms the period's fee was taken under, not the plan's terms now", () => {
+  it('paid under DAILY, the plan now says NONE: changed at once, 6.67 shown for 20 unused days, and 6.67 given back', async () => {
+    publishBundle('PREVIEW_TERMS_D', '10.00');
+    publishBundle('PREVIEW_TERMS_DL', '30.00');
+    const { accountId, lineId } = await prepaidLine('PREVIEW_TERMS_D', '50.00');
+    expect(await balanceOf(accountId)).toBe('40');
+
+    setProration('PREVIEW_TERMS_D', 'NONE');
+    at('2026-11-26T10:00:00Z');
+    const preview = (await gql(PREVIEW, { i: { lineId, planCode: 'PREVIEW_TERMS_DL' } })).previewPlanChange;
+    expect(preview).toMatchObject({ timing: 'IMMEDIATE', effectiveAt: '2026-11-26T10:00:00.000Z' });
+    expect(preview.prepaid).toEqual({ newPeriodFee: { amount: '30.00' }, refund: { amount: '6.67', currency: 'EUR' }, refundDays: 20 });
+
+    await gql(CHANGE, { i: { lineId, planCode: 'PREVIEW_TERMS_DL', idempotencyKey: `preview-change-${lineId}` } });
+    await deliverToWallets();
+    expect(await refundsOf(accountId)).toEqual(['-6.670000']);
+    expect(await balanceOf(accountId)).toBe('16.67'); // 40 + 6.67 - 30.00
+    expect(await checkLedgerInvariants(walletsDb())).toEqual([]);
+  });
+
+  it('paid under NONE, the plan now says DAILY: the paid period is kept to its end (END_OF_CYCLE), no refund shown or given', async () => {
+    publishBundle('PREVIEW_TERMS_N', '10.00');
+    publishBundle('PREVIEW_TERMS_NL', '30.00');
+    setProration('PREVIEW_TERMS_N', 'NONE');
+    const { accountId, lineId } = await prepaidLine('PREVIEW_TERMS_N', '50.00');
+    expect(await balanceOf(accountId)).toBe('40');
+
+    setProration('PREVIEW_TERMS_N', 'DAILY');
+    at('2026-11-26T10:00:00Z');
+    const preview = (await gql(PREVIEW, { i: { lineId, planCode: 'PREVIEW_TERMS_NL' } })).previewPlanChange;
+    expect(preview).toMatchObject({ timing: 'END_OF_CYCLE', effectiveAt: '2026-12-16T10:00:00.000Z' });
+    expect(preview.prepaid).toEqual({ newPeriodFee: { amount: '30.00' }, refund: null, refundDays: 0 });
+
+    await gql(CHANGE, { i: { lineId, planCode: 'PREVIEW_TERMS_NL', idempotencyKey: `preview-change-${lineId}` } });
+    await deliverToWallets();
+    expect(await refundsOf(accountId)).toEqual([]);
+    expect(await balanceOf(accountId)).toBe('40');
+    expect(await checkLedgerInvariants(walletsDb())).toEqual([]);
   });
 });

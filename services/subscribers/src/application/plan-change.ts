@@ -1,7 +1,7 @@
 import { allowancePeriodAt, badInput, conflict, dec, money, notFound, round, unusedDaysRefund, type Decimal, type Money } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { localDateOf, startOfLocalDay, billingPeriodOf, formatLocalDate } from '../domain/calendar';
-import { feesOn, planChangeTiming, planTerms, prepaidPlanChangeTiming, type PlanChangeTiming, type PlanFee } from '../domain/plan-terms';
+import { feesOn, planChangeTiming, planTerms, prepaidPlanChangeTiming, type PlanChangeTiming, type PlanFee, type PlanTerms } from '../domain/plan-terms';
 import { quotePlanChange, type OneOffItem, type RecurringFee } from '../domain/proration';
 import { inForceAt, offerFitsPlan, type AddOnEntry } from '../domain/add-ons';
 import { assertOptionalIdempotencyKey } from '../domain/validation';
@@ -84,7 +84,12 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
   if (fromDoc == null) throw notFound('PlanVersion', current.planVersionId, 'input.lineId');
   const from = planTerms(fromDoc);
   const prepaid = account.paymentMode === 'PREPAID';
-  const timing = prepaid ? prepaidPlanChangeTiming(from, target.terms) : planChangeTiming(from, target.terms);
+  // A prepaid line: the period its balance paid, and the terms that fee was taken under (wallets keeps
+  // them with the fee): whether its unused days come back decides the timing and the refund, not the
+  // old plan's terms as the catalog has them now.
+  const paid = prepaid ? await paidPeriod(wallets, account.id, current, from.recurringFee, c.now) : null;
+  const fromAsPaid = paid ? asPaid(from, paid.proration) : from;
+  const timing = prepaid ? prepaidPlanChangeTiming(fromAsPaid, target.terms) : planChangeTiming(from, target.terms);
   const today = localDateOf(c.now, account.timezone);
   const base = {
     lineId: line.id,
@@ -102,16 +107,17 @@ export async function quoteChange(em: Em, catalog: CatalogClient, c: PlanChangeC
   const due = planChangeFees(base);
   const withFees = (estimate: Money): Money =>
     due.length === 0 ? estimate : round(money(due.reduce((acc, f) => acc.plus(dec(f.fee.amount.amount)), dec(estimate.amount)), account.currency));
-  if (prepaid) {
+  if (paid) {
     // The balance settles a prepaid line's fees (wallets): no prorated one-offs here. The period
     // shown is the allowance period the old plan paid for; a later change starts when it ends.
-    const paid = await paidPeriod(wallets, account.id, current, from.recurringFee, c.now);
     const period = { periodStart: formatLocalDate(localDateOf(paid.start, account.timezone)), periodEnd: formatLocalDate(localDateOf(paid.end, account.timezone)) };
     const effectiveAt = timing === 'IMMEDIATE' ? c.now : paid.end;
     const carriedAddOns = await assertAddOnsFitPlan(catalog, current, base.toPlanCode, effectiveAt);
     // What wallets gives back when the old plan ends at `effectiveAt` (refundUnusedPeriod): the
-    // unused whole days of the fee its ledger took for this period, with the same function.
-    const refund = from.recurringFee?.proration === 'DAILY' && paid.fee ? unusedDaysRefund(paid.fee, paid, effectiveAt, account.currency) : null;
+    // unused whole days of the fee its ledger took for this period, under the terms it took it
+    // under, with the same function.
+    const prorates = (paid.proration ?? from.recurringFee?.proration) === 'DAILY';
+    const refund = prorates && paid.fee ? unusedDaysRefund(paid.fee, paid, effectiveAt, account.currency) : null;
     const prepaid = {
       newPeriodFee: target.terms.recurringFee ? round(target.terms.recurringFee.amount) : null,
       refund: refund && !refund.amount.isZero() ? round(money(refund.amount, account.currency)) : null,
@@ -163,18 +169,30 @@ async function assertAddOnsFitPlan(catalog: CatalogClient, current: Subscription
 
 /**
  * The allowance period a prepaid line's balance paid and the fee it paid for it: wallets' own
- * period (it knows when a bundle that waited for a top-up restarted) and the fee its ledger took
+ * period (it knows when a bundle that waited for a top-up restarted), the fee its ledger took
  * for that period (`feeTaken`, wallets' `periodFeeTaken`: what `refundUnusedPeriod` prorates, not
- * the plan's price now, which may have changed since). A period wallets has not taken a fee for
+ * the plan's price now, which may have changed since) and the terms it took it under
+ * (`feeProration`: whether `refundUnusedPeriod` gives the unused days back, not the plan's terms
+ * now; null for a fee taken before wallets recorded them). A period wallets has not taken a fee for
  * (waiting for a top-up, not renewed yet, a subscription wallets does not know yet) is computed by
  * the same rule from the subscription's start, with no fee: nothing is refunded for it. Without
- * wallets (development) the same rule and the plan's fee, an estimate.
+ * wallets (development) the same rule and the plan's fee and terms, an estimate.
  */
-async function paidPeriod(wallets: WalletsPort | null, billingAccountId: string, current: Subscription, fee: RecurringFee | null, now: Date): Promise<{ start: Date; end: Date; fee: Decimal | null }> {
-  if (!wallets) return { ...allowancePeriodAt(current.startsAt, fee?.period, now), fee: fee ? dec(fee.amount.amount) : null };
+async function paidPeriod(wallets: WalletsPort | null, billingAccountId: string, current: Subscription, fee: RecurringFee | null, now: Date): Promise<{ start: Date; end: Date; fee: Decimal | null; proration: RecurringFee['proration'] | null }> {
+  if (!wallets) return { ...allowancePeriodAt(current.startsAt, fee?.period, now), fee: fee ? dec(fee.amount.amount) : null, proration: null };
   const known = await wallets.allowancePeriod(billingAccountId, current.id);
-  if (known && known.end > now) return { start: known.start, end: known.end, fee: known.feeTaken === null ? null : dec(known.feeTaken) };
-  return { ...allowancePeriodAt(current.startsAt, fee?.period, now), fee: null };
+  if (known && known.end > now) return { start: known.start, end: known.end, fee: known.feeTaken === null ? null : dec(known.feeTaken), proration: known.feeTaken === null ? null : known.feeProration };
+  return { ...allowancePeriodAt(current.startsAt, fee?.period, now), fee: null, proration: null };
+}
+
+/**
+ * The old plan's terms with the proration its period's fee was taken under (`proration`, from
+ * wallets), which `prepaidPlanChangeTiming` and the refund go by; unchanged when wallets has none
+ * recorded (no fee taken, or one taken before it kept them: the plan's terms, as wallets then uses).
+ */
+function asPaid(from: PlanTerms, proration: RecurringFee['proration'] | null): PlanTerms {
+  if (!proration || !from.recurringFee || from.recurringFee.proration === proration) return from;
+  return { ...from, recurringFee: { ...from.recurringFee, proration } };
 }
 
 export async function previewPlanChange(em: Em, catalog: CatalogClient, c: PlanChangeCommand, wallets: WalletsPort | null = null): Promise<PlanChangePreview> {

@@ -37,6 +37,12 @@ export interface AllowancePeriodAnswer {
   end: Date;
   /** The fee the period's fee transaction took from the balance (wallets' `periodFeeTaken`), or null: none taken. */
   feeTaken: string | null;
+  /**
+   * The terms that fee was taken under, as wallets keeps them with it (`AllowancePeriod.feeProration`):
+   * whether its unused days come back (DAILY) or not (NONE). Null: no fee taken, or one taken before
+   * wallets recorded its terms (the plan version's terms decide then, as wallets does).
+   */
+  feeProration: 'DAILY' | 'NONE' | null;
 }
 
 /** What orders need from the wallets service. Every write is idempotent. */
@@ -52,7 +58,8 @@ export interface WalletsPort {
   revokeGrant(grantKey: string, billingAccountId: string): Promise<void>;
   /**
    * The allowance period wallets is in for a subscription (what a prepaid balance paid for) and the
-   * fee its ledger took for that period (a decimal string; null: none taken), or null when wallets
+   * fee its ledger took for that period (a decimal string; null: none taken) with the terms it was
+   * taken under (`feeProration`), or null when wallets
    * does not know the subscription (yet).
    */
   allowancePeriod(billingAccountId: string, subscriptionId: string): Promise<AllowancePeriodAnswer | null>;
@@ -96,7 +103,7 @@ export function walletsAnswer<T>(url: string, status: number, body: string): T {
   if (first || status >= 400 || !answer?.data) throw unavailable(`answered with an error${status >= 400 ? ` (HTTP ${status})` : ''}: ${first?.message ?? 'no data'}${code ? ` [${code}]` : ''}`);
   return answer.data;
 }
-const PERIODS = /* GraphQL */ `query($i: [_Any!]!) { _entities(representations: $i) { ... on BillingAccount { allowancePeriods { subscriptionId periodStart periodEnd feeTaken { amount } } } } }`;
+const PERIODS = /* GraphQL */ `query($i: [_Any!]!) { _entities(representations: $i) { ... on BillingAccount { allowancePeriods { subscriptionId periodStart periodEnd feeTaken { amount } feeProration } } } }`;
 
 /** GraphQL over HTTP to the wallets subgraph, as the SYSTEM caller. */
 export class GraphqlWalletsClient implements WalletsPort {
@@ -159,10 +166,11 @@ export class GraphqlWalletsClient implements WalletsPort {
   }
 
   async allowancePeriod(billingAccountId: string, subscriptionId: string): Promise<AllowancePeriodAnswer | null> {
-    const d = await this.call<{ _entities: ({ allowancePeriods: { subscriptionId: string; periodStart: string; periodEnd: string; feeTaken: { amount: string } | null }[] } | null)[] }>(PERIODS, [
+    type Period = { subscriptionId: string; periodStart: string; periodEnd: string; feeTaken: { amount: string } | null; feeProration: 'DAILY' | 'NONE' | null };
+    const d = await this.call<{ _entities: ({ allowancePeriods: Period[] } | null)[] }>(PERIODS, [
       { __typename: 'BillingAccount', id: billingAccountId },
     ]);
     const p = d._entities[0]?.allowancePeriods.find((a) => a.subscriptionId === subscriptionId);
-    return p ? { start: new Date(p.periodStart), end: new Date(p.periodEnd), feeTaken: p.feeTaken?.amount ?? null } : null;
+    return p ? { start: new Date(p.periodStart), end: new Date(p.periodEnd), feeTaken: p.feeTaken?.amount ?? null, feeProration: p.feeProration ?? null } : null;
   }
 }

@@ -12,6 +12,19 @@ import type { SubscriptionTermRow } from './subscription-terms';
 
 type Term = Pick<SubscriptionTermRow, 'subscription_id' | 'billing_account_id' | 'line_id' | 'payment_mode' | 'currency'>;
 
+/**
+ * Whether a period's fee gives back its unused whole days when the subscription ends inside it
+ * (`DAILY`) or not (`NONE`): the plan's `recurringFee.proration` (absent: not refunded, as
+ * `refundUnusedPeriod` has always read it).
+ */
+export type FeeProration = 'DAILY' | 'NONE';
+
+/** The proration of the plan terms `terms` (null: no terms to read). */
+export function prorationOf(terms: PlanTerms | null): FeeProration | null {
+  if (!terms) return null;
+  return terms.recurringFee?.proration === 'DAILY' ? 'DAILY' : 'NONE';
+}
+
 /** What a period of this subscription costs its prepaid balance (postpaid: invoicing bills the fee). */
 export function periodFeeOf(term: Pick<Term, 'payment_mode'>, terms: PlanTerms): Decimal {
   return term.payment_mode === 'PREPAID' && terms.recurringFee ? new Decimal(terms.recurringFee.amount) : new Decimal(0);
@@ -21,7 +34,9 @@ export function periodFeeOf(term: Pick<Term, 'payment_mode'>, terms: PlanTerms):
  * Takes the recurring fee of the period starting at `start` from the prepaid balance (ledger:
  * wallet → revenue, key `RENEWAL:<subscription>:<start>`, with the low-balance events a charge
  * would raise), or reports that the balance and its overdraft do not cover it. Paid already
- * (the same key): nothing more is taken.
+ * (the same key): nothing more is taken. The fee transaction keeps the proration of the terms it
+ * was taken under (`fee_proration`): the period's unused-days refund follows those terms, whatever
+ * the plan says when the period ends (`refundUnusedPeriod`).
  */
 export async function payPeriodFee(sql: Sql, term: Term, terms: PlanTerms, start: Date, now: Date): Promise<{ paid: true } | { paid: false; fee: Decimal; balance: Decimal }> {
   const fee = periodFeeOf(term, terms);
@@ -30,15 +45,16 @@ export async function payPeriodFee(sql: Sql, term: Term, terms: PlanTerms, start
   const wallet = await walletOf(sql, term.billing_account_id, term.currency, true);
   const balance = new Decimal(wallet?.balance ?? 0);
   if (!wallet || !covers(balance, new Decimal(wallet.overdraft_limit), fee)) return { paid: false, fee, balance };
-  await moveFee(sql, term, wallet, { key, kind: 'RECURRING_FEE', intoWallet: fee.negated() }, now);
+  await moveFee(sql, term, wallet, { key, kind: 'RECURRING_FEE', intoWallet: fee.negated(), proration: prorationOf(terms) }, now);
   return { paid: true };
 }
 
 /**
  * One ledger transaction between the prepaid wallet and revenue (`intoWallet` negative: a fee
- * taken; positive: a refund), with the balance events it raises.
+ * taken, with the `proration` of the terms it was taken under; positive: a refund), with the
+ * balance events it raises.
  */
-async function moveFee(sql: Sql, term: Term, wallet: WalletRow, t: { key: string; kind: string; intoWallet: Decimal }, now: Date): Promise<void> {
+async function moveFee(sql: Sql, term: Term, wallet: WalletRow, t: { key: string; kind: string; intoWallet: Decimal; proration?: FeeProration | null }, now: Date): Promise<void> {
   const txId = newTxId();
   await postTransactions(sql, [{
     id: txId,
@@ -51,6 +67,8 @@ async function moveFee(sql: Sql, term: Term, wallet: WalletRow, t: { key: string
       { accountId: accountId(term.billing_account_id, 'REVENUE', term.currency), unit: term.currency, amount: t.intoWallet.negated() },
     ],
   }], now);
+  // Written with the transaction (same database transaction, the row just inserted): postTransactions is the ledger's shared writer.
+  if (t.proration) await sql.query(`update ledger_transaction set fee_proration = $2 where id = $1`, [txId, t.proration]);
   const before = new Decimal(wallet.balance);
   await emitBalanceEvents(sql, now, [{
     walletId: wallet.id, billingAccountId: wallet.billing_account_id, currency: wallet.currency, paymentMode: wallet.payment_mode,
@@ -95,22 +113,31 @@ export async function feeDueCanRetry(sql: Sql, billingAccountId: string, now: Da
 /**
  * What the fee transaction of the period starting at `periodStart` took from the prepaid balance
  * (`RENEWAL:<subscription>:<start>`, written by payPeriodFee: wallet → revenue), as revenue
- * received it; null when no fee was taken for that period. The ledger's figure, not the plan's:
- * the catalog's fee may have changed since (a price rise, a promotion ending).
+ * received it, and the proration of the terms it was taken under (null: taken before wallets
+ * recorded it, migration 20270123000000); null when no fee was taken for that period. The
+ * ledger's figures, not the plan's: the catalog's fee and terms may have changed since (a price
+ * rise, a promotion ending, a version that no longer refunds unused days).
  */
-export async function periodFeeTaken(sql: Sql, term: Term, periodStart: Date): Promise<Decimal | null> {
-  const [row] = await sql.query<{ taken: string | null }>(
-    `select (select sum(e.amount) from ledger_entry e where e.transaction_id = t.id and e.account_id = $2 and e.unit = $3)::text as taken
+export async function periodFee(sql: Sql, term: Term, periodStart: Date): Promise<{ taken: Decimal; proration: FeeProration | null } | null> {
+  const [row] = await sql.query<{ taken: string | null; fee_proration: string | null }>(
+    `select (select sum(e.amount) from ledger_entry e where e.transaction_id = t.id and e.account_id = $2 and e.unit = $3)::text as taken, t.fee_proration
        from ledger_transaction t where t.idempotency_key = $1`,
     [`RENEWAL:${term.subscription_id}:${periodStart.toISOString()}`, accountId(term.billing_account_id, 'REVENUE', term.currency), term.currency],
   );
-  return row ? new Decimal(row.taken ?? 0) : null;
+  if (!row) return null;
+  const proration = row.fee_proration === 'DAILY' || row.fee_proration === 'NONE' ? row.fee_proration : null;
+  return { taken: new Decimal(row.taken ?? 0), proration };
+}
+
+/** What the fee transaction of the period took (`periodFee`), or null: no fee taken for it. */
+export async function periodFeeTaken(sql: Sql, term: Term, periodStart: Date): Promise<Decimal | null> {
+  return (await periodFee(sql, term, periodStart))?.taken ?? null;
 }
 
 /**
  * A prepaid subscription that ends inside a period it paid for (an immediate plan change, a
- * termination), on a plan whose fee prorates DAILY: the whole days it will not use come back to
- * the balance: the fee the ledger took for that period (`periodFeeTaken`, not the plan's fee in
+ * termination), whose fee was taken under terms that prorate it DAILY: the whole days it will not
+ * use come back to the balance: the fee the ledger took for that period (`periodFee`, not the plan's fee in
  * the catalog now, which may have risen or fallen since) × unused days / days of the period, to
  * the currency's minor unit, half-even, never more than that fee; ledger: revenue → wallet, key
  * `RENEWAL_REFUND:<subscription>:<period start>`, so a redelivered end gives nothing more. The day
@@ -118,15 +145,20 @@ export async function periodFeeTaken(sql: Sql, term: Term, periodStart: Date): P
  * ledger: its fee was not taken (a bundle waiting for a top-up, a postpaid plan). Every taken fee
  * has had this key since fees were first taken, and ledger transactions cannot be deleted, so no
  * paid period lacks it; falling back to the catalog's fee would give back money never taken.
- * Whether the fee prorates is still read from the plan's terms (the ledger does not keep it).
+ * Whether the fee prorates is the fee transaction's own record (`fee_proration`, the terms it was
+ * taken under), not the plan's terms now (`terms`, as the catalog answers at the end: a new
+ * version may say otherwise, or nothing); those decide only for a fee taken before the record
+ * (null), as they did then.
  * Returns what came back: a caller that got money back settles what is due with it
  * (settleAfterCredit; followSubscriptionChange does, in this transaction: one-off-charges imports
  * this file, so it is not called from here).
  */
-export async function refundUnusedPeriod(sql: Sql, term: SubscriptionTermRow, terms: PlanTerms, endsAt: Date, now: Date): Promise<Decimal> {
-  if (term.payment_mode !== 'PREPAID' || terms.recurringFee?.proration !== 'DAILY') return new Decimal(0);
-  const fee = await periodFeeTaken(sql, term, term.period_start);
-  if (!fee || fee.lessThanOrEqualTo(0)) return new Decimal(0);
+export async function refundUnusedPeriod(sql: Sql, term: SubscriptionTermRow, terms: PlanTerms | null, endsAt: Date, now: Date): Promise<Decimal> {
+  if (term.payment_mode !== 'PREPAID') return new Decimal(0);
+  const paid = await periodFee(sql, term, term.period_start);
+  if (!paid || (paid.proration ?? prorationOf(terms)) !== 'DAILY') return new Decimal(0);
+  const fee = paid.taken;
+  if (fee.lessThanOrEqualTo(0)) return new Decimal(0);
   const { unusedDays, amount } = unusedDaysRefund(fee, { start: term.period_start, end: term.period_end }, endsAt, term.currency);
   const refund = Decimal.min(amount, fee);
   if (refund.isZero()) return refund;

@@ -47,7 +47,8 @@ export async function trackSubscription(sql: Sql, d: SubscriptionData, terms: Pl
 /**
  * Follows subscribers' `subscription.changed`: status and end for the renewal job; the activation
  * of a pending line pays and grants its first period (`activateSubscription`); an end also ends
- * the subscription's own buckets and, for a prepaid fee that prorates daily, gives back the unused
+ * the subscription's own buckets and, for a prepaid fee taken under terms that prorate it daily
+ * (the fee transaction's record, not `terms` now), gives back the unused
  * days of the period it paid for (`refundUnusedPeriod`), which pays what is due on the account first
  * (`settleAfterCredit`, as every credit does). Replaying the event changes nothing.
  */
@@ -59,7 +60,9 @@ export async function followSubscriptionChange(sql: Sql, d: SubscriptionData, te
   const endsAt = new Date(d.endsAt);
   await endSubscriptionBuckets(sql, d.subscriptionId, endsAt);
   const [term] = await sql.query<SubscriptionTermRow>(`select * from subscription_term where subscription_id = $1 for update`, [d.subscriptionId]);
-  if (!term || !terms) return;
+  if (!term) return;
+  // Whether the unused days come back is the fee's own record (the terms it was taken under), so a
+  // catalog that no longer answers for the version (terms null) does not keep the refund back.
   // The refund is a credit like any other: it pays what is due (settleAfterCredit), here, under the
   // wallet lock the refund took. Nothing refunded (no refund owed, or a redelivered end): nothing paid.
   if ((await refundUnusedPeriod(sql, term, terms, endsAt, now)).greaterThan(0)) await settleAfterCredit(sql, term.billing_account_id, term.currency, now);

@@ -20,7 +20,7 @@ import { headroom } from '../domain/charging';
 import { budgetOf, setBudget, type BudgetRow } from '../application/budget';
 import { subscriptionTermsOf, type SubscriptionTermRow } from '../application/subscription-terms';
 import { openDueCharges, type DueChargeRow } from '../application/one-off-charges';
-import { periodFeeTaken } from '../application/period-fee';
+import { periodFee } from '../application/period-fee';
 import { requireAccount, requireRowAccount, requireStaff } from './authorization';
 
 export type WalletsContext = RequestContext;
@@ -234,9 +234,11 @@ export const resolvers = {
     endsAt: (t: SubscriptionTermRow) => t.ends_at,
     // What the period's fee transaction took (the fee its unused days are refunded from); null: none taken.
     feeTaken: async (t: SubscriptionTermRow, _: unknown, ctx: WalletsContext) => {
-      const taken = await periodFeeTaken(db(ctx), t, t.period_start);
-      return taken ? money(taken, t.currency) : null;
+      const paid = await periodFee(db(ctx), t, t.period_start);
+      return paid ? money(paid.taken, t.currency) : null;
     },
+    // The terms that fee was taken under (whether its unused days come back); null: none taken, or taken before they were recorded.
+    feeProration: async (t: SubscriptionTermRow, _: unknown, ctx: WalletsContext) => (await periodFee(db(ctx), t, t.period_start))?.proration ?? null,
   },
   Wallet: {
     __resolveReference: async (ref: { id: string }, ctx: WalletsContext) => requireRowAccount(db(ctx), ctx.caller, await walletById(db(ctx), ref.id), 'read this wallet'),
