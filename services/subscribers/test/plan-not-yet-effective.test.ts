@@ -9,6 +9,10 @@ import { LINE_FIELDS, ORDER_FIELDS, planDocument, startHarness, type Harness } f
  * answers CONFLICT `PLAN_NOT_YET_EFFECTIVE` on `input.planCode` with the date it takes effect
  * (`extensions.effectiveFrom`), writes nothing, and sells it from that date. Unknown codes stay
  * NOT_FOUND.
+ *
+ * That answer is for staff (agents, admins, the system): the catalog shows scheduled plans to staff
+ * only, so a CUSTOMER changing their own line's plan (`changePlan`, `previewPlanChange`) onto it is
+ * answered exactly as for an unknown code (NOT_FOUND), learning neither the plan nor its launch date.
  */
 let h: Harness;
 
@@ -80,6 +84,32 @@ describe('a plan published for a later date', () => {
       const r = await h.subscribers.request(query, variables);
       expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', reason: 'PLAN_NOT_FOUND', field: 'input.planCode' });
     }
+  });
+
+  it("is answered to a customer as an unknown code (NOT_FOUND, no date), on their own line, with nothing written", async () => {
+    h.clock.set('2026-11-16T10:00:00Z');
+    const { customerId, accountId } = await account();
+    const customer: Caller = { role: 'CUSTOMER', subject: customerId, customerId, scopes: [] };
+    const onPlan = (await h.ok(ADD_LINE, { i: { billingAccountId: accountId, msisdn: msisdn(), planCode: 'FAMILY_SHARE_50GB' } })).addLine.line;
+    for (const [query, i] of [
+      [PREVIEW, { lineId: onPlan.id }],
+      [CHANGE, { lineId: onPlan.id, idempotencyKey: 'customer-change' }],
+    ] as const) {
+      const answer = async (planCode: string) => {
+        const before = await h.counts();
+        const r = await h.subscribers.request(query, { i: { ...i, planCode } }, customer);
+        expect(await h.counts()).toEqual(before);
+        const e = r.errors?.[0];
+        return { extensions: e?.extensions, message: e?.message.replace(planCode, '<code>') };
+      };
+      const scheduled = await answer(CODE);
+      expect(scheduled.extensions, query).toMatchObject({ code: 'NOT_FOUND', reason: 'PLAN_NOT_FOUND', field: 'input.planCode' });
+      expect(JSON.stringify(scheduled), query).not.toContain(LAUNCH);
+      expect(scheduled, query).toEqual(await answer('NO_SUCH_PLAN'));
+    }
+    // Putting a new line on a plan is staff's only (unchanged): refused before the plan is looked up.
+    const r = await h.subscribers.request(ADD_LINE, { i: { billingAccountId: accountId, msisdn: msisdn(), planCode: CODE } }, customer);
+    expect(r.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 
   it('is sold from the date it takes effect', async () => {

@@ -134,19 +134,25 @@ export async function usageToCompare(c: ComparePlansCommand, history: UsageHisto
 }
 
 /**
- * `mayReadDrafts`: whether the caller may learn that a plan code exists before it is in force (editors).
- * For anyone else a plan with no version in force is answered as an unknown code: its code is not public yet.
+ * A plan with no version in force is answered as an unknown code to a caller who may not know it
+ * exists yet: `mayReadScheduled` (staff) for a plan whose published versions all take effect later,
+ * `mayReadDrafts` (editors) for one never published. Those who may are told why (PLAN_NOT_PUBLISHED).
  */
-export async function comparePlans(em: Em, c: ComparePlansCommand & { records: UsageRecordInput[]; mayReadDrafts: boolean }) {
+export async function comparePlans(em: Em, c: ComparePlansCommand & { records: UsageRecordInput[]; mayReadDrafts: boolean; mayReadScheduled: boolean }) {
   if (c.planCodes.length === 0) throw badInput('input.planCodes', 'Name at least one plan to compare', 'COMPARE_NO_PLANS');
   const compiled: CompiledPlan[] = [];
   for (const [index, code] of c.planCodes.entries()) {
+    const field = `input.planCodes.${index}`;
     const plan = await em.findOne(Plan, { code });
-    if (!plan) throw notFound('Plan', code, `input.planCodes.${index}`);
+    if (!plan) throw notFound('Plan', code, field);
     const versions = await em.find(PlanVersion, { planId: plan.id, status: 'PUBLISHED' });
     const current = versionInForce(versions, c.now);
-    if (!current && !c.mayReadDrafts) throw notFound('Plan', code, `input.planCodes.${index}`);
-    if (!current) throw badInput(`input.planCodes.${index}`, `Plan ${code} has no published version in force`, 'PLAN_NOT_PUBLISHED');
+    if (!current) {
+      // None in force: every published version (if any) takes effect later.
+      const first = versions.flatMap((v) => (v.effectiveFrom ? [v.effectiveFrom] : [])).sort((a, b) => a.getTime() - b.getTime())[0];
+      if (!(first ? c.mayReadScheduled : c.mayReadDrafts)) throw notFound('Plan', code, field);
+      throw badInput(field, first ? `Plan ${code} has no published version in force yet: its first takes effect on ${first.toISOString()}` : `Plan ${code} has no published version in force`, 'PLAN_NOT_PUBLISHED');
+    }
     compiled.push(await compileVersion(em, current, plan));
   }
   const { accountType: _ignored, ...facts } = c.subscriber ?? {};

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertCancellable, assertEditable, contentHash, scheduledAtOrAfter, versionInForce } from './plan-lifecycle';
+import { assertCancellable, assertEditable, contentHash, hasTakenEffect, scheduledAtOrAfter, versionInForce } from './plan-lifecycle';
 
 const at = (s: string) => new Date(s);
 
@@ -20,6 +20,16 @@ describe('plan lifecycle', () => {
     expect(versionInForce(versions, at('2025-12-31T23:59:59Z'))).toBeNull();
     expect(versionInForce(versions, at('2026-03-01T00:00:00Z'))?.id).toBe('a');
     expect(versionInForce(versions, at('2026-06-01T00:00:00Z'))?.id).toBe('b');
+  });
+
+  it('tells the versions that have taken effect (public) from those still to come, cancelled ones and drafts (not public)', () => {
+    const now = at('2026-03-01T09:00:00Z');
+    const taken = (status: string, effectiveFrom: string | null, version: number | null = 1) => hasTakenEffect({ status, version, effectiveFrom: effectiveFrom ? at(effectiveFrom) : null }, now);
+    expect(taken('PUBLISHED', '2026-01-01T00:00:00Z')).toBe(true); // in force, or superseded since
+    expect(taken('PUBLISHED', '2026-03-01T09:00:00Z')).toBe(true); // its date is now
+    expect(taken('PUBLISHED', '2026-03-01T09:00:01Z')).toBe(false); // scheduled
+    expect(taken('CANCELLED', '2026-04-01T00:00:00Z')).toBe(false);
+    expect(taken('DRAFT', null, null)).toBe(false);
   });
 
   it('finds a scheduled version a publish at a date would outrank before it takes effect (at or after that date, not yet in force)', () => {

@@ -34,6 +34,16 @@ export function versionInForce<T extends VersionFacts>(versions: readonly T[], a
 }
 
 /**
+ * Has this version taken effect by `at`? A published version whose date has come: in force, or
+ * superseded since (a version in force is never withdrawn). Drafts, versions still scheduled and
+ * cancelled ones (withdrawn before their date) have not. Who is not staff reads only these: what is
+ * still to come (a price rise, a launch) is not public before its date.
+ */
+export function hasTakenEffect(v: VersionFacts, at: Date): boolean {
+  return v.status !== 'DRAFT' && v.status !== 'CANCELLED' && v.version != null && !!v.effectiveFrom && v.effectiveFrom.getTime() <= at.getTime();
+}
+
+/**
  * A published version still scheduled at `now` (its date not yet come) whose date is at or after
  * `effectiveFrom`: a new version effective then would outrank it before it ever takes effect
  * (`versionInForce` takes the highest number whose date has come). The latest-dated such version,

@@ -2,11 +2,16 @@ import { DomainError, type Caller } from '@ledgerline/contracts';
 import { requireRole } from '@ledgerline/platform';
 
 /**
- * Who may do what in the catalog. The published catalog (plans with a published version, their
- * published versions, offers) is public. What is not published yet is the editors' only: drafts
- * (upcoming prices), plans never published, and the audit trail (who on the staff changed what).
- * Editors are the roles that may change the catalog: product managers (ADMIN) and trusted systems
- * (SYSTEM). Refusals are coded: UNAUTHENTICATED without a caller, FORBIDDEN otherwise.
+ * Who may do what in the catalog. What has taken effect is public (customers, partners, anonymous
+ * callers): plans with a version in force now or before (on sale, or retired), those versions, and
+ * offers (they have no dates). What is still to come is staff's (AGENT, ADMIN, SYSTEM): versions
+ * published for a later date (a price rise before its date), plans whose only versions are such
+ * (SCHEDULED), versions withdrawn before their date (CANCELLED), and `versionAt` a later moment.
+ * What is not published at all is the editors' only: drafts, plans never published, and the audit
+ * trail (who on the staff changed what). Editors are the roles that may change the catalog: product
+ * managers (ADMIN) and trusted systems (SYSTEM). Refusals are coded: UNAUTHENTICATED without a
+ * caller, FORBIDDEN otherwise; a read that answers null instead (plan by code, entity references)
+ * answers as for a code that does not exist.
  */
 export const EDITORS: readonly Caller['role'][] = ['ADMIN', 'SYSTEM'];
 
@@ -15,14 +20,27 @@ export const STAFF: readonly Caller['role'][] = ['AGENT', 'ADMIN', 'SYSTEM'];
 
 export const mayReadDrafts = (caller: Caller): boolean => EDITORS.includes(caller.role);
 
-/** Editors only (drafts, the audit trail, plans filtered to DRAFT). */
-export function requireEditor(caller: Caller, action: string, field?: string): void {
+/** Staff read what is published for a later date (scheduled versions and plans, cancelled versions). */
+export const mayReadScheduled = (caller: Caller): boolean => STAFF.includes(caller.role);
+
+/** `requireRole`, the refusal naming `field` (the input or field refused) when given. */
+function requireRoleFor(caller: Caller, roles: readonly Caller['role'][], action: string, field?: string): void {
   try {
-    requireRole(caller, EDITORS, action);
+    requireRole(caller, roles, action);
   } catch (error) {
     if (error instanceof DomainError && field) throw new DomainError(error.code, error.message, { ...error.details, field }, error.category);
     throw error;
   }
+}
+
+/** Editors only (drafts, the audit trail, plans filtered to DRAFT). */
+export function requireEditor(caller: Caller, action: string, field?: string): void {
+  requireRoleFor(caller, EDITORS, action, field);
+}
+
+/** Staff only (scheduled versions and plans, plans filtered to SCHEDULED, `versionAt` a later moment). */
+export function requireStaff(caller: Caller, action: string, field?: string): void {
+  requireRoleFor(caller, STAFF, action, field);
 }
 
 /**

@@ -4,7 +4,7 @@ import { QueryOrder, raw } from '@mikro-orm/core';
 import { requireRole, type Em, type RequestContext } from '@ledgerline/platform';
 import { diffPlans } from '@ledgerline/rating';
 import { Offer, OfferAudit, Plan, PlanAudit, PlanVersion } from '../persistence/entities';
-import { versionInForce } from '../domain/plan-lifecycle';
+import { hasTakenEffect, versionInForce } from '../domain/plan-lifecycle';
 import { validateDocument } from '../application/plan-documents';
 import { createPlanDraft } from '../application/create-plan-draft';
 import { updatePlanDraft } from '../application/update-plan-draft';
@@ -16,7 +16,7 @@ import { importOffer } from '../application/import-offer';
 import { retireOffer } from '../application/retire-offer';
 import { comparePlans, simulateRating, usageToCompare, type ComparePlansCommand, type SubscriberFactsInput, type UsageRecordInput } from '../application/rate-with-plans';
 import { GraphqlUsageHistory } from '../adapters/usage-history';
-import { EDITORS, mayReadDrafts, requireAccountReader, requireEditor } from './authorization';
+import { EDITORS, mayReadDrafts, mayReadScheduled, requireAccountReader, requireEditor, requireStaff } from './authorization';
 
 export interface CatalogContext extends RequestContext {
   plans: DataLoader<string, Plan | null>;
@@ -33,19 +33,52 @@ interface PlanFilter {
 const likePrefix = (prefix: string): string => `${prefix.replace(/[!%_]/g, '!$&')}%`;
 
 /**
- * What a caller who may not read drafts (see authorization.ts) gets for a version: published ones;
- * a draft is refused (UNAUTHENTICATED / FORBIDDEN naming `field`), or null where `refuse` is false.
+ * A version as this caller may read it (see authorization.ts): a draft for editors, a version not
+ * yet in force (scheduled, or cancelled before its date) for staff, one that has taken effect for
+ * anyone. Otherwise refused (UNAUTHENTICATED / FORBIDDEN naming `field`), or null where `refuse` is false.
  */
 function readableVersion(ctx: CatalogContext, version: PlanVersion | null, field: string, refuse = true): PlanVersion | null {
-  if (!version || version.status !== 'DRAFT' || mayReadDrafts(ctx.caller)) return version;
-  if (refuse) requireEditor(ctx.caller, 'read plan drafts', field);
+  if (!version) return null;
+  if (version.status === 'DRAFT') {
+    if (mayReadDrafts(ctx.caller)) return version;
+    if (refuse) requireEditor(ctx.caller, 'read plan drafts', field);
+    return null;
+  }
+  if (mayReadScheduled(ctx.caller) || hasTakenEffect(version, ctx.runtime.clock.now())) return version;
+  if (refuse) requireStaff(ctx.caller, 'read plan versions before they take effect', field);
   return null;
 }
 
-/** A plan never published (status DRAFT) is an editor's draft too: null for anyone else. */
-const readablePlan = (ctx: CatalogContext, plan: Plan | null): Plan | null => (plan && plan.status === 'DRAFT' && !mayReadDrafts(ctx.caller) ? null : plan);
+/**
+ * A version another subgraph references: subscribers' `LineSubscription.planVersion`, resolved
+ * after subscribers let the caller read that subscription. A published version resolves whatever
+ * its date: the version that applies to the caller's own subscription is theirs to see (subscribers
+ * pins versions in force when it sells, so today this is one that has taken effect; were one dated
+ * later ever pinned, null would void the customer's non-null `planVersion`, and with it the
+ * subscription). Drafts (editors) and cancelled versions (staff) are never pinned: as by id.
+ */
+function referencedVersion(ctx: CatalogContext, version: PlanVersion | null): PlanVersion | null {
+  if (version && version.status !== 'DRAFT' && version.status !== 'CANCELLED') return version;
+  return readableVersion(ctx, version, 'id', false);
+}
 
-/** Ids of the plans with a published version in force at `now` (the catalog is small: one query). */
+/**
+ * A plan as this caller may read it, null as for an unknown code otherwise: a plan never published
+ * (DRAFT) for editors; one whose versions have not taken effect yet (SCHEDULED, or retired before it
+ * ever did) for staff; one with a version that has taken effect (on sale, or retired) for anyone.
+ */
+async function readablePlan(ctx: CatalogContext, plan: Plan | null): Promise<Plan | null> {
+  if (!plan || mayReadDrafts(ctx.caller)) return plan;
+  if (plan.status === 'DRAFT') return null;
+  if (mayReadScheduled(ctx.caller)) return plan;
+  const taken = await ctx.em.count(PlanVersion, { planId: plan.id, status: 'PUBLISHED', effectiveFrom: { $lte: ctx.runtime.clock.now() } });
+  return taken > 0 ? plan : null;
+}
+
+/**
+ * Ids of the plans with a published version that has taken effect by `now`: in force, or superseded
+ * since (never withdrawn), so a PUBLISHED plan among them is on sale (the catalog is small: one query).
+ */
 async function plansInForce(em: Em, now: Date): Promise<string[]> {
   const rows = await em.find(PlanVersion, { status: 'PUBLISHED', effectiveFrom: { $lte: now } }, { fields: ['planId'] });
   return [...new Set(rows.map((r) => r.planId))];
@@ -65,6 +98,7 @@ export const resolvers = {
       const limit = pageSize(args);
       const where: Record<string, unknown> = {};
       if (args.filter?.status === 'DRAFT') requireEditor(ctx.caller, 'list plans never published', 'filter.status');
+      if (args.filter?.status === 'SCHEDULED') requireStaff(ctx.caller, 'list plans scheduled for a later date', 'filter.status');
       // Unfiltered, anyone but an editor browses what is on sale: no drafts, no RETIRED plans (no
       // longer sold; still read by code, by reference, or listed with `status: RETIRED`), no plan
       // whose first version is still SCHEDULED (nothing to sell before its date).
@@ -74,7 +108,11 @@ export const resolvers = {
         const inForce = await plansInForce(ctx.em, ctx.runtime.clock.now());
         if (status === 'PUBLISHED') where.id = { $in: inForce };
         else if (inForce.length) where.id = { $nin: inForce };
-      } else if (status) where.status = status;
+      } else if (status) {
+        where.status = status;
+        // A plan retired before any version took effect was never public: staff's, as a SCHEDULED one.
+        if (status === 'RETIRED' && !mayReadScheduled(ctx.caller)) where.id = { $in: await plansInForce(ctx.em, ctx.runtime.clock.now()) };
+      }
       if (args.filter?.paymentMode) where.paymentMode = args.filter.paymentMode;
       const prefix = args.filter?.codePrefix;
       // A raw fragment is consumed by the query that uses it: one per query.
@@ -106,7 +144,7 @@ export const resolvers = {
       // An account's usage is read as this caller (not SYSTEM), so usage decides whose account it is.
       if (command.billingAccountId) requireAccountReader(ctx.caller, 'input.billingAccountId');
       const usage = new GraphqlUsageHistory(ctx.caller, ctx.runtime.config.internalSecret);
-      return comparePlans(ctx.em, { ...command, records: await usageToCompare(command, usage), mayReadDrafts: mayReadDrafts(ctx.caller) });
+      return comparePlans(ctx.em, { ...command, records: await usageToCompare(command, usage), mayReadDrafts: mayReadDrafts(ctx.caller), mayReadScheduled: mayReadScheduled(ctx.caller) });
     },
   },
   Mutation: {
@@ -132,6 +170,7 @@ export const resolvers = {
     retireOffer: (_: unknown, a: { input: { code: string; reason: string } }, ctx: CatalogContext) => mutate(ctx, 'retire offers', (em, now) => retireOffer(em, { ...a.input, actor: ctx.caller, now })),
   },
   Plan: {
+    /** As `plan(code)`: no other subgraph holds a plan's id (lines pin versions: see PlanVersion's). */
     __resolveReference: async (ref: { id: string }, ctx: CatalogContext) => readablePlan(ctx, await ctx.plans.load(ref.id)),
     /** SCHEDULED while a published plan has no version in force yet (its first one is dated later). */
     async status(plan: Plan, _: unknown, ctx: CatalogContext) {
@@ -142,7 +181,10 @@ export const resolvers = {
     async currentVersion(plan: Plan, _: unknown, ctx: CatalogContext) {
       return versionInForce(await ctx.em.find(PlanVersion, { planId: plan.id, status: 'PUBLISHED' }), ctx.runtime.clock.now());
     },
+    /** A later moment is staff's (what takes effect then is not public before its date); now or earlier is anyone's. */
     async versionAt(plan: Plan, args: { at: Date }, ctx: CatalogContext) {
+      const now = ctx.runtime.clock.now();
+      if (args.at.getTime() > now.getTime()) requireStaff(ctx.caller, 'read which version of a plan takes effect later', 'at');
       return versionInForce(await ctx.em.find(PlanVersion, { planId: plan.id, status: 'PUBLISHED' }), args.at);
     },
     draft(plan: Plan, _: unknown, ctx: CatalogContext) {
@@ -150,11 +192,18 @@ export const resolvers = {
       return ctx.em.findOne(PlanVersion, { planId: plan.id, status: 'DRAFT' });
     },
     /**
-     * Everyone sees the published versions (and cancelled ones: they were public, withdrawn before their
-     * date); editors the drafts too. By number, the open draft last (createdAt alone ties within a second).
+     * Anyone sees the versions that have taken effect (in force, or superseded); staff also those
+     * still to come and the cancelled ones (withdrawn before their date); editors the open draft too.
+     * By number, the open draft last (createdAt alone ties within a second).
      */
-    versions: (plan: Plan, _: unknown, ctx: CatalogContext) =>
-      ctx.em.find(PlanVersion, { planId: plan.id, ...(mayReadDrafts(ctx.caller) ? {} : { status: { $ne: 'DRAFT' } }) }, { orderBy: { version: QueryOrder.ASC_NULLS_LAST, createdAt: 'asc' } }),
+    versions(plan: Plan, _: unknown, ctx: CatalogContext) {
+      const seen = mayReadDrafts(ctx.caller)
+        ? {}
+        : mayReadScheduled(ctx.caller)
+          ? { status: { $ne: 'DRAFT' } }
+          : { status: { $nin: ['DRAFT', 'CANCELLED'] }, effectiveFrom: { $lte: ctx.runtime.clock.now() } };
+      return ctx.em.find(PlanVersion, { planId: plan.id, ...seen }, { orderBy: { version: QueryOrder.ASC_NULLS_LAST, createdAt: 'asc' } });
+    },
     /** Nullable in the schema: the refusal nulls only `audit`, not the plan a page asked it with. */
     audit(plan: Plan, _: unknown, ctx: CatalogContext) {
       requireEditor(ctx.caller, "read a plan's audit trail", 'audit');
@@ -162,7 +211,7 @@ export const resolvers = {
     },
   },
   PlanVersion: {
-    __resolveReference: async (ref: { id: string }, ctx: CatalogContext) => readableVersion(ctx, await ctx.planVersions.load(ref.id), 'id', false),
+    __resolveReference: async (ref: { id: string }, ctx: CatalogContext) => referencedVersion(ctx, await ctx.planVersions.load(ref.id)),
     plan: (version: PlanVersion, _: unknown, ctx: CatalogContext) => ctx.plans.load(version.planId),
     document: (version: PlanVersion) => JSON.parse(version.document),
     validation: (version: PlanVersion, _: unknown, ctx: CatalogContext) => validateDocument(ctx.em, JSON.parse(version.document)),

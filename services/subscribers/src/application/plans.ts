@@ -17,8 +17,10 @@ export interface ResolvedPlan {
  * Looks up a plan to sell (a new line with it, subscribe, a plan change and its quote: every path
  * that puts a line on a plan calls this, and only they do): its current version, or NOT_FOUND, or
  * CONFLICT `PLAN_RETIRED` for a plan the catalog has retired, or CONFLICT `PLAN_NOT_YET_EFFECTIVE`
- * (with `effectiveFrom`) for one published for a later date, each naming the field. Customers and
- * staff alike. What was sold before the retirement is not looked up again: lines keep their pinned
+ * (with `effectiveFrom`) for one published for a later date, each naming the field: the last only
+ * where `catalog` answers `planNotYetEffective` (a customer's view leaves it out, `catalogForPublic`:
+ * such a plan is not public before its date, so it reads NOT_FOUND as an unknown code). Retired:
+ * customers and staff alike. What was sold before the retirement is not looked up again: lines keep their pinned
  * version, orders placed before (and their retries) carry theirs, an END_OF_CYCLE change scheduled
  * onto the plan starts.
  */

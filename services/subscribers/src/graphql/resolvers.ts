@@ -20,7 +20,7 @@ import { liftCollectionsHold, listOpenCollectionsHolds, placeCollectionsHold, ty
 import { normalizeMsisdn } from '../domain/validation';
 import { subscriptionsAt } from '../domain/subscriptions-at';
 import { closeUpsellOffer, presentUpsellOffer, remindUpsellOffer, respondToUpsellOffer } from '../application/upsell';
-import type { CatalogClient } from '../ports/catalog-client';
+import { catalogForPublic, type CatalogClient } from '../ports/catalog-client';
 import type { OrderDispatcher } from '../ports/order-dispatcher';
 import type { WalletsPort } from '../ports/wallets-client';
 import type { ProvisioningAdapter } from '../ports/provisioning';
@@ -134,6 +134,13 @@ async function authorizeLine(ctx: SubscribersContext, lineId: string, action: st
   requireOwnAccount(ctx.caller, line ? await ctx.accounts.load(line.billingAccountId) : null, action, () => notFound('Line', lineId, 'input.lineId'));
 }
 
+/**
+ * The plans this caller may be told about when choosing one: staff learn that a plan is published
+ * for a later date (PLAN_NOT_YET_EFFECTIVE, with the date); a customer is answered as for an
+ * unknown code, as the catalog answers them (scheduled plans are staff's there).
+ */
+const catalogSeenBy = (ctx: SubscribersContext): CatalogClient => (isStaff(ctx.caller) ? ctx.deps.catalog : catalogForPublic(ctx.deps.catalog));
+
 /** Rows of other customers read as null for a customer (existence is not revealed). */
 async function visibleAccount(ctx: SubscribersContext, account: BillingAccount | null): Promise<BillingAccount | null> {
   requireReader(ctx.caller);
@@ -229,12 +236,12 @@ export const resolvers = {
     }),
     addLine: (_: unknown, a: Input<AddLineCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'add lines'), order)(ctx, (em, now) => addLine(em, ctx.deps.catalog, { ...a.input, now })),
     subscribe: async (_: unknown, a: Input<SubscribeCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'subscribe lines'), { subscription: await mutate(ctx, (em, now) => subscribe(em, ctx.deps.catalog, { ...a.input, now })) }),
-    previewPlanChange: async (_: unknown, a: Input<PlanChangeCommand>, ctx: SubscribersContext) => (await authorizeLine(ctx, a.input.lineId, 'change plans', true), previewPlanChange)(ctx.em.fork() as Em, ctx.deps.catalog, { ...a.input, now: ctx.runtime.clock.now() }, ctx.deps.wallets),
+    previewPlanChange: async (_: unknown, a: Input<PlanChangeCommand>, ctx: SubscribersContext) => (await authorizeLine(ctx, a.input.lineId, 'change plans', true), previewPlanChange)(ctx.em.fork() as Em, catalogSeenBy(ctx), { ...a.input, now: ctx.runtime.clock.now() }, ctx.deps.wallets),
     async changePlan(_: unknown, a: Input<PlanChangeCommand>, ctx: SubscribersContext) {
       await authorizeLine(ctx, a.input.lineId, 'change plans', true);
       let preview = null;
       const result = await order(ctx, async (em, now) => {
-        const r = await changePlan(em, ctx.deps.catalog, { ...a.input, now }, ctx.deps.wallets);
+        const r = await changePlan(em, catalogSeenBy(ctx), { ...a.input, now }, ctx.deps.wallets);
         preview = r.preview;
         return r;
       });

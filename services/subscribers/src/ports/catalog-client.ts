@@ -51,6 +51,21 @@ export interface CatalogClient {
   offer(code: string): Promise<CatalogOffer | null>;
 }
 
+/**
+ * The catalog as a caller who is not staff may know it. The catalog shows plans scheduled for a
+ * later date to staff only (a launch or price rise is not public before its date; subscribers asks
+ * it as SYSTEM, so the rule is applied here): `planNotYetEffective` is left out, so `findPlan`
+ * answers such a plan as a code that does not exist (NOT_FOUND), without its date. Everything else
+ * is the catalog's own answer.
+ */
+export function catalogForPublic(catalog: CatalogClient): CatalogClient {
+  return {
+    currentPlanVersion: (code) => catalog.currentPlanVersion(code),
+    planVersionDocument: (id) => catalog.planVersionDocument(id),
+    offer: (code) => catalog.offer(code),
+  };
+}
+
 export interface CatalogOffer {
   code: string;
   /** What customers see, e.g. "Data Boost 5 GB". */
