@@ -28,6 +28,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { Decimal } from '@ledgerline/contracts';
 import { DEV_INTERNAL_SECRET, SYSTEM_CALLER, callerHeaders, type TestService } from '@ledgerline/platform';
 import { balanceOf, dbOf, expectInvariants, gql, openPrepaid, startWallets, uniq } from './support';
+import { scopedCallerKey } from '../src/application/ledger';
 import { createActivities } from '../../../workflows/src/activities';
 import { GraphqlWalletsClient } from '../../../workflows/src/adapters/graphql';
 import { InMemoryBillingPeriodsClient, InMemoryReceiptsClient } from '../../../workflows/src/adapters/in-memory';
@@ -169,7 +170,7 @@ describe('card recharge: the wallet credit after the capture', () => {
     expect(await balanceOf(svc, walletId)).toBe('1');
     const [closed] = await dbOf(svc).query<{ kind: string; entries: string }>(
       `select t.kind, (select count(*) from ledger_entry e where e.transaction_id = t.id)::text as entries from ledger_transaction t where t.idempotency_key = $1`,
-      [`TOPUP:${r.workflowId}:creditWallet`],
+      [scopedCallerKey('TOPUP', billingAccountId, `${r.workflowId}:creditWallet`)],
     );
     expect(closed).toEqual({ kind: 'TOPUP_KEY_CLOSED', entries: '0' });
   }, 120_000);

@@ -54,7 +54,7 @@ describe('voucher idempotency key covers the account', () => {
     await gql(svc, REDEEM, { i: { billingAccountId: a.billingAccountId, code: v.issueVoucher.code, idempotencyKey: key } });
     const other = await svc.request<any>(`mutation($i: RedeemVoucherInput!) { redeemVoucher(input: $i) { topupBalance { id billingAccountId } wallet { id balance { amount } } } }`, { i: { billingAccountId: b.billingAccountId, code: v.issueVoucher.code, idempotencyKey: key } });
     expect(await balanceOf(svc, b.walletId)).toBe('0');
-    // Same key, other input (another account): IDEMPOTENCY_KEY_REUSED (or VOUCHER_ALREADY_USED), never a success.
+    // Keys are per account (idempotency-key-scope.test.ts): for B the key is new and the code is A's, used: VOUCHER_ALREADY_USED, never A's top-up.
     expect({ error: other.errors?.[0]?.extensions?.reason ?? null, walletShown: other.data?.redeemVoucher?.wallet?.id ?? null }).toEqual({ error: expect.stringMatching(/IDEMPOTENCY_KEY_REUSED|VOUCHER_ALREADY_USED/), walletShown: null });
   });
 });

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS } from '@ledgerline/contracts';
 import type { ManualClock, TestService } from '@ledgerline/platform';
 import { runWalletJobs } from '../src/jobs/jobs';
+import { scopedCallerKey } from '../src/application/ledger';
 import { CLOSED_AT, FINAL_AT, HOUR, T0, balanceOf, closeAccountAndWait, dbOf, expectInvariants, gql, openPrepaid, outboxEventsOf, outcomeOf, startWalletsOnPrivateNats, uniq } from './support';
 
 let svc: TestService;
@@ -37,10 +38,11 @@ async function pendingTransfer(amount: string) {
 
 const settledEvents = async (billingAccountId: string) => (await outboxEventsOf(svc, EVENTS.walletSettled.subject, billingAccountId)).map((e) => e.data);
 
-const credits = async (rechargeId: string) =>
+/** The bank transfer's credits: under its account's top-up key `recharge:<id>` (scopedCallerKey). */
+const credits = async (billingAccountId: string, rechargeId: string) =>
   (await dbOf(svc).query<{ key: string; sum: string }>(
     `select t.idempotency_key as key, sum(e.amount)::text as sum from ledger_transaction t join ledger_entry e on e.transaction_id = t.id where t.idempotency_key = $1 group by t.idempotency_key`,
-    [`TOPUP:recharge:${rechargeId}`],
+    [scopedCallerKey('TOPUP', billingAccountId, `recharge:${rechargeId}`)],
   )).map((r) => ({ key: r.key, sum: Number(r.sum) }));
 
 describe('a bank transfer announced before the account closed, confirmed after it', () => {
@@ -56,7 +58,7 @@ describe('a bank transfer announced before the account closed, confirmed after i
       confirmed: outcomeOf(confirmed),
       recharge: (confirmed.data as any)?.confirmBankTransfer.recharge,
       balanceAfterConfirm,
-      credits: await credits(rechargeId),
+      credits: await credits(billingAccountId, rechargeId),
       walletsSettled: pass.walletsSettled,
       settled: (await settledEvents(billingAccountId)).map((d) => d.wallets.map((w: any) => w.balance)),
     };
@@ -64,7 +66,7 @@ describe('a bank transfer announced before the account closed, confirmed after i
       confirmed: 'OK',
       recharge: { id: rechargeId, status: 'COMPLETED', failure: null },
       balanceAfterConfirm: '42.5',
-      credits: [{ key: `TOPUP:recharge:${rechargeId}`, sum: 0 }], // balanced: + wallet, − payments clearing
+      credits: [{ key: scopedCallerKey('TOPUP', billingAccountId, `recharge:${rechargeId}`), sum: 0 }], // balanced: + wallet, − payments clearing
       walletsSettled: 1,
       settled: [[{ amount: '42.500000', currency: 'EUR' }]],
     });
@@ -79,12 +81,12 @@ describe('a bank transfer announced before the account closed, confirmed after i
     const seen = {
       answers: [...answers, again].map((a) => `${outcomeOf(a)}:${(a.data as any)?.confirmBankTransfer?.recharge?.status}`),
       balance: await balanceOf(svc, walletId),
-      credits: await credits(rechargeId),
+      credits: await credits(billingAccountId, rechargeId),
     };
     expect(seen, JSON.stringify(seen)).toEqual({
       answers: ['OK:COMPLETED', 'OK:COMPLETED', 'OK:COMPLETED', 'OK:COMPLETED'],
       balance: '37',
-      credits: [{ key: `TOPUP:recharge:${rechargeId}`, sum: 0 }],
+      credits: [{ key: scopedCallerKey('TOPUP', billingAccountId, `recharge:${rechargeId}`), sum: 0 }],
     });
   }, 45_000);
 
@@ -103,7 +105,7 @@ describe('a bank transfer announced before the account closed, confirmed after i
       field: (refused.errors?.[0]?.extensions as any)?.field,
       again: outcomeOf(again),
       balance: await balanceOf(svc, walletId),
-      credits: await credits(rechargeId),
+      credits: await credits(billingAccountId, rechargeId),
       status: row.status,
       failure: row.failure?.split(':')[0],
       saysRefund: /refund the transfer/.test(row.failure ?? ''),

@@ -1,7 +1,7 @@
 import { Decimal, DomainError, WORK_SUBJECTS, badInput, conflict, newId, notFound, type Caller, type ChargeResult } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox, type OutboxRow } from '../persistence/sql';
-import { accountId, findTransaction, lockIdempotencyKey, newTxId, postTransactions, replayOrConflict, requestHash } from './ledger';
+import { accountId, findCallerTransaction, lockIdempotencyKey, newTxId, postTransactions, replayOrConflict, requestHash, scopedCallerKey } from './ledger';
 import { WALLET_SETTLED, walletById, type WalletRow } from './wallets';
 import { chargeResultMessageId } from './apply-charges';
 import { checkKey } from './topup-balance';
@@ -33,7 +33,7 @@ export interface AdjustmentRow {
 
 /**
  * An agent's goodwill credit or debit (TM Forum AdjustBalance): reason required, audited, idempotent
- * by key. On a PREPAID wallet it moves the balance (never below the overdraft floor). A POSTPAID
+ * by key within the wallet's billing account. On a PREPAID wallet it moves the balance (never below the overdraft floor). A POSTPAID
  * account has no balance anyone draws on: it owes what its UNBILLED_RECEIVABLE holds and pays
  * invoices. There the adjustment changes what it owes (a credit lowers it, a debit raises it, never
  * beyond the credit limit) and reaches its next invoice as a line: a ChargeResult of its own
@@ -52,8 +52,10 @@ export async function adjustBalance(sql: Sql, c: AdjustBalanceCommand): Promise<
   if (wallet.currency !== c.amount.currency) throw new DomainError('WALLET_CURRENCY_MISMATCH', `Wallet ${wallet.id} holds ${wallet.currency}, not ${c.amount.currency}`, { field: 'input.amount.currency' }, 'BAD_USER_INPUT');
   requireMinorUnits(amount, wallet.currency, 'input.amount.amount');
   const hash = requestHash({ w: c.walletId, a: fmt(amount), c: c.amount.currency, r: c.reason });
-  await lockIdempotencyKey(sql, `ADJUST:${c.idempotencyKey}`);
-  const existing = await findTransaction(sql, `ADJUST:${c.idempotencyKey}`);
+  // The key is the wallet's account's (`ADJUST@<account>:<key>`; one written before keys were scoped, `ADJUST:<key>`, answers too).
+  const key = scopedCallerKey('ADJUST', wallet.billing_account_id, c.idempotencyKey);
+  await lockIdempotencyKey(sql, key);
+  const existing = await findCallerTransaction(sql, 'ADJUST', wallet.billing_account_id, c.idempotencyKey);
   if (existing) {
     replayOrConflict(existing, hash);
     return (await sql.query<AdjustmentRow>(`select * from balance_adjustment where transaction_id = $1`, [existing.id]))[0]!;
@@ -72,7 +74,7 @@ export async function adjustBalance(sql: Sql, c: AdjustBalanceCommand): Promise<
   // + on UNBILLED_RECEIVABLE, whose balance is minus what is owed; a charge books it − like this).
   const moved = postpaid ? accountId(wallet.billing_account_id, 'UNBILLED_RECEIVABLE', wallet.currency) : wallet.id;
   const txId = newTxId();
-  await postTransactions(sql, [{ id: txId, idempotencyKey: `ADJUST:${c.idempotencyKey}`, kind: 'ADJUSTMENT', billingAccountId: wallet.billing_account_id, requestHash: hash, reference: c.reason, entries: [
+  await postTransactions(sql, [{ id: txId, idempotencyKey: key, kind: 'ADJUSTMENT', billingAccountId: wallet.billing_account_id, requestHash: hash, reference: c.reason, entries: [
     { accountId: moved, unit: wallet.currency, amount },
     { accountId: accountId(wallet.billing_account_id, 'ADJUSTMENTS', wallet.currency), unit: wallet.currency, amount: amount.negated() },
   ] }], c.now);

@@ -17,7 +17,7 @@
 // lock on (agent, currency), so two concurrent adjustments of one agent cannot both pass on it.
 import { Decimal, approvalDailyWindowStart, dailyLimitExceeded, badInput, conflict, decodeCursor, approvalActor, approvalExpired, approvalExpiresAt, approvalFailure, isApprovalExpired, isApprover, minorUnits, needsApproval, newId, notFound, pageSize, requireApprover, toConnection, type ApprovalLimits, type Caller } from '@ledgerline/contracts';
 import { eventRow, insertOutbox, type Db, type Sql } from '../persistence/sql';
-import { findTransaction, lockIdempotencyKey, requestHash } from './ledger';
+import { findCallerTransaction, lockIdempotencyKey, requestHash, scopedCallerKey } from './ledger';
 import { walletById } from './wallets';
 import { adjustBalance, type AdjustmentRow } from './adjust-balance';
 
@@ -70,12 +70,13 @@ export async function gateAdjustment(sql: Sql, limits: ApprovalLimits, daily: Ap
   if (!wallet || wallet.currency !== c.amount.currency || amount.decimalPlaces() > minorUnits(wallet.currency)) return null;
   if (wallet.settled_at) return null; // adjustBalance refuses it (WALLET_SETTLED): no request to approve
   await walletById(sql, c.walletId, true);
-  await lockIdempotencyKey(sql, `ADJUST:${c.idempotencyKey}`);
-  if (await findTransaction(sql, `ADJUST:${c.idempotencyKey}`)) return null; // made already: adjustBalance replays it
+  await lockIdempotencyKey(sql, scopedCallerKey('ADJUST', wallet.billing_account_id, c.idempotencyKey));
+  if (await findCallerTransaction(sql, 'ADJUST', wallet.billing_account_id, c.idempotencyKey)) return null; // made already: adjustBalance replays it
   const why = needsApproval(limits, c.caller, amount, wallet.currency) ? '' : await overDailyLimit(sql, daily, c.caller, amount, wallet.currency, c.now);
   const input: AdjustInput = { walletId: c.walletId, amount: { amount: c.amount.amount, currency: c.amount.currency }, reason: c.reason, idempotencyKey: c.idempotencyKey };
   const hash = requestHash(input);
-  const [existing] = await sql.query<AdjustmentRequestRow>(`select * from balance_adjustment_request where idempotency_key = $1 order by created_at desc limit 1`, [c.idempotencyKey]);
+  // The key is the account's, as adjustBalance's: another account's request under it is not this one.
+  const [existing] = await sql.query<AdjustmentRequestRow>(`select * from balance_adjustment_request where billing_account_id = $1 and idempotency_key = $2 order by created_at desc limit 1`, [wallet.billing_account_id, c.idempotencyKey]);
   // Within both limits, a key still waiting for a decision answers that request (also once the day has room again).
   if (why === null && existing?.status !== 'PENDING') return null;
   if (existing) {

@@ -243,6 +243,44 @@ export async function closeLedgerKey(sql: Sql, idempotencyKey: string, kind: str
   );
 }
 
+/**
+ * Kinds of ledger keys a caller chooses (topupBalance / closeTopupKey, redeemVoucher, adjustBalance and its
+ * approval, payOutWalletBalance, returnPayout). Such a key is the caller's within one billing account: two
+ * accounts using one key (a frontend's "recharge-1") each get their own transaction. Internal keys (a charge's
+ * `CHARGE:<chargeId>`, grants, renewals, reservations, settlements) stay unique over the whole ledger.
+ */
+export type CallerKeyKind = 'TOPUP' | 'VOUCHER' | 'ADJUST' | 'PAYOUT' | 'PAYOUT_RETURN';
+
+/** A billing account id as it stands in a scoped key: `%` and `:` escaped, so the key's first `:` after the `@` ends it. */
+export const keyScope = (billingAccountId: string): string => billingAccountId.replace(/%/g, '%25').replace(/:/g, '%3A');
+/** keyScope as a SQL expression over a SQL expression (a column), for statements that find a key by its account. */
+export const keyScopeSql = (billingAccountIdSql: string): string => `replace(replace(${billingAccountIdSql}, '%', '%25'), ':', '%3A')`;
+
+/**
+ * The ledger key of a caller's key, scoped to its billing account: `<KIND>@<account>:<key>`. Keys written
+ * before keys were scoped are `<KIND>:<key>` (`legacyCallerKey`): a different prefix, so no caller's key
+ * can spell another account's scoped key, old or new.
+ */
+export const scopedCallerKey = (kind: CallerKeyKind, billingAccountId: string, key: string): string => `${kind}@${keyScope(billingAccountId)}:${key}`;
+export const legacyCallerKey = (kind: CallerKeyKind, key: string): string => `${kind}:${key}`;
+
+/**
+ * The transaction a caller's key of this account stands for: the one under its scoped key, else one the
+ * account wrote under the old global key before keys were scoped (so a retry of a request made before the
+ * change is answered, never applied twice); another account's old row under the key is not this
+ * account's. One index lookup of two keys. The caller holds the scoped key's lock (lockIdempotencyKey);
+ * old keys are no longer written, so the old row cannot appear meanwhile.
+ */
+export async function findCallerTransaction(sql: Sql, kind: CallerKeyKind, billingAccountId: string, key: string): Promise<(StoredTransaction & { idempotency_key: string }) | null> {
+  const scoped = scopedCallerKey(kind, billingAccountId, key);
+  const rows = await sql.query<StoredTransaction & { idempotency_key: string }>(
+    `select id, kind, request_hash, outcome, created_at, idempotency_key from ledger_transaction
+      where idempotency_key = any($1::text[]) and (idempotency_key = $2 or billing_account_id = $3)`,
+    [[scoped, legacyCallerKey(kind, key)], scoped, billingAccountId],
+  );
+  return rows.find((r) => r.idempotency_key === scoped) ?? rows[0] ?? null;
+}
+
 export async function findTransaction(sql: Sql, idempotencyKey: string): Promise<StoredTransaction | null> {
   const rows = await sql.query<StoredTransaction>(`select id, kind, request_hash, outcome, created_at from ledger_transaction where idempotency_key = $1`, [idempotencyKey]);
   return rows[0] ?? null;

@@ -1,7 +1,7 @@
 import { Decimal, DomainError, conflict, isApprover, newId, notFound, type Caller, type WalletPaidOutData, type WalletPayoutReturnedData } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
-import { accountId, findTransaction, lockIdempotencyKey, newTxId, postTransactions, replayOrConflict, requestHash, type NewTransaction } from './ledger';
+import { accountId, findCallerTransaction, lockIdempotencyKey, newTxId, postTransactions, replayOrConflict, requestHash, scopedCallerKey, type NewTransaction } from './ledger';
 import { roundingWriteOff } from './write-off-rounding';
 import { enteredAmount, walletById } from './wallets';
 import { checkKey } from './topup-balance';
@@ -52,8 +52,9 @@ export const PAYOUT_EXCEEDS_BALANCE = 'PAYOUT_EXCEEDS_BALANCE';
  * one minor unit writes that residue off to ROUNDING in the same transaction, so it ends at exactly
  * zero (write-off-rounding.ts). Money leaving the company
  * takes a second pair of eyes: an approver (ADMIN, an AGENT with billing:approve) or the system (a
- * finance integration). Idempotent by key: the same request answers the same payout, another
- * request under the key is CONFLICT IDEMPOTENCY_KEY_REUSED.
+ * finance integration). Idempotent by key within the wallet's billing account: the same request
+ * answers the same payout, another request of the account under the key is CONFLICT
+ * IDEMPOTENCY_KEY_REUSED; another account's payout under the key is its own.
  */
 export async function payOutWallet(sql: Sql, c: PayOutWalletCommand): Promise<WalletPayoutRow> {
   assertMayPayOut(c.caller, 'pay a wallet out');
@@ -66,10 +67,11 @@ export async function payOutWallet(sql: Sql, c: PayOutWalletCommand): Promise<Wa
   const wallet = await walletById(sql, c.walletId, true);
   if (!wallet) throw notFound('Wallet', c.walletId, 'input.walletId');
   if (wallet.currency !== c.amount.currency) throw new DomainError('WALLET_CURRENCY_MISMATCH', `Wallet ${wallet.id} holds ${wallet.currency}, not ${c.amount.currency}`, { field: 'input.amount.currency' }, 'BAD_USER_INPUT');
-  const key = `PAYOUT:${c.idempotencyKey}`;
+  // The key is the wallet's account's (`PAYOUT@<account>:<key>`; one written before keys were scoped, `PAYOUT:<key>`, answers too).
+  const key = scopedCallerKey('PAYOUT', wallet.billing_account_id, c.idempotencyKey);
   const hash = requestHash({ w: wallet.id, a: fmt(amount), c: wallet.currency, r: reference });
   await lockIdempotencyKey(sql, key);
-  const existing = await findTransaction(sql, key);
+  const existing = await findCallerTransaction(sql, 'PAYOUT', wallet.billing_account_id, c.idempotencyKey);
   if (existing) {
     replayOrConflict(existing, hash);
     return (await sql.query<WalletPayoutRow>(`select * from wallet_payout where transaction_id = $1`, [existing.id]))[0]!;
@@ -135,7 +137,8 @@ export const PAYOUT_ALREADY_RETURNED = 'PAYOUT_ALREADY_RETURNED';
  * transaction; finance then pays it out again (payOutWalletBalance) to a corrected account. Locks:
  * the wallet, the key, then the payout row, as a payout takes the wallet then the key, so a return
  * and a payout of one wallet queue rather than deadlock, and two returns of one payout move the
- * money once (the second: CONFLICT PAYOUT_ALREADY_RETURNED). Idempotent by key, as a payout.
+ * money once (the second: CONFLICT PAYOUT_ALREADY_RETURNED). Idempotent by key within the payout's
+ * billing account, as a payout.
  */
 export async function returnPayout(sql: Sql, c: ReturnPayoutCommand): Promise<WalletPayoutRow> {
   assertMayPayOut(c.caller, 'record a returned payout');
@@ -147,10 +150,10 @@ export async function returnPayout(sql: Sql, c: ReturnPayoutCommand): Promise<Wa
   const found = typeof c.payoutId === 'string' ? (await sql.query<WalletPayoutRow>(`select * from wallet_payout where id = $1`, [c.payoutId]))[0] : undefined;
   if (!found) throw notFound('Payout', String(c.payoutId), 'input.payoutId');
   const wallet = (await walletById(sql, found.wallet_id, true))!;
-  const key = `PAYOUT_RETURN:${c.idempotencyKey}`;
+  const key = scopedCallerKey('PAYOUT_RETURN', found.billing_account_id, c.idempotencyKey);
   const hash = requestHash({ p: found.id, r: reason });
   await lockIdempotencyKey(sql, key);
-  const existing = await findTransaction(sql, key);
+  const existing = await findCallerTransaction(sql, 'PAYOUT_RETURN', found.billing_account_id, c.idempotencyKey);
   if (existing) {
     replayOrConflict(existing, hash);
     return (await sql.query<WalletPayoutRow>(`select * from wallet_payout where return_transaction_id = $1`, [existing.id]))[0]!;

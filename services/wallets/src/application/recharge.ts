@@ -68,7 +68,8 @@ async function requireAutoTopupRequest(sql: Sql, c: RechargeCommand, amount: str
 /**
  * A recharge: by card through the Recharge workflow (authorize → capture → credit → receipt,
  * started with workflow id `recharge-<id>`), or by bank transfer (PENDING until the transfer is
- * confirmed). Same key + same input returns the same recharge; other input is a CONFLICT. Only a
+ * confirmed). Same key + same input returns the same recharge; other input is a CONFLICT; both within
+ * the billing account (another account's recharge under the same key is its own). Only a
  * PREPAID wallet is recharged: a POSTPAID account is refused (WALLET_NOT_PREPAID) before the row is
  * written, so its card is never charged. Once its row is written a card recharge is accepted: if its
  * workflow cannot be started now it is answered STARTING (pending) and the jobs pass starts it.
@@ -82,9 +83,10 @@ export async function recharge(db: Db, starter: RechargeStarter | null, c: Recha
   const hash = requestHash({ b: c.billingAccountId, a: fmt(amount), c: c.amount.currency, m: c.method, t: c.paymentMethodToken ?? null, ch: channel });
   let row = await db.tx(async (sql) => {
     // One request per key at a time: copies sent together (a double click, a client retry) wait and
-    // find the first one's recharge, instead of one failing on the key's unique index.
-    await sql.query(`select pg_advisory_xact_lock(hashtext('recharge:' || $1::text))`, [c.idempotencyKey]);
-    const existing = (await sql.query<RechargeRow & { request_hash: string }>(`select * from recharge where idempotency_key = $1`, [c.idempotencyKey]))[0];
+    // find the first one's recharge, instead of one failing on the key's unique index. The key is the
+    // account's (unique per billing account and key): another customer's "recharge-1" is theirs.
+    await sql.query(`select pg_advisory_xact_lock(hashtext('recharge:' || $1::text || ':' || $2::text))`, [c.billingAccountId, c.idempotencyKey]);
+    const existing = (await sql.query<RechargeRow & { request_hash: string }>(`select * from recharge where billing_account_id = $1 and idempotency_key = $2`, [c.billingAccountId, c.idempotencyKey]))[0];
     if (existing) {
       if (existing.request_hash !== hash) throw conflict('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different recharge', { field: 'input.idempotencyKey' });
       return existing;
@@ -125,7 +127,7 @@ export const OPEN_RECHARGE_STATUSES = ['STARTING', 'STARTED'];
 
 /**
  * Records how the workflow ended (once: only an open recharge changes), and the auto top-up
- * request it served. COMPLETED: the workflow credited the wallet (ledger key `TOPUP:recharge-<id>:creditWallet`);
+ * request it served. COMPLETED: the workflow credited the wallet (ledger key `TOPUP@<account>:recharge-<id>:creditWallet`);
  * DECLINED / FAILED: no money was taken (authorization declined or voided); REFUNDED: the capture was refunded.
  * A request COMPLETED with the wallet still below its rule's threshold asks the next one in the same
  * transaction (followUpCompletedTopups).
@@ -178,7 +180,7 @@ export async function syncRecharges(db: Db, starter: RechargeStarter, now: Date,
 }
 
 /**
- * A bank transfer arrived: credit the wallet once (ledger key = the recharge id). The transfer was
+ * A bank transfer arrived: credit the wallet once (ledger key `TOPUP@<account>:recharge:<id>`). The transfer was
  * announced while the wallet was open, so the customer's money is taken even after the account
  * closed, as long as the closed wallet is not settled: it is then part of the final balance that
  * `billing.wallets.wallet.settled` carries and finance pays out (the customer's refund). Once the

@@ -1,7 +1,7 @@
 import { Decimal, DomainError, badInput, conflict, isCurrencyCode } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
-import { accountId, newTxId, findTransaction, lockIdempotencyKey, postTransactions, replayOrConflict, requestHash, type AccountKind } from './ledger';
+import { accountId, newTxId, findCallerTransaction, lockIdempotencyKey, postTransactions, replayOrConflict, requestHash, scopedCallerKey, type AccountKind } from './ledger';
 import { settleAfterCredit } from './one-off-charges';
 import { WALLET_SETTLED, enteredAmount, positiveAmount, requireOpen, requireWallet, walletSettledMessage, type WalletRow } from './wallets';
 import { fmt } from '../domain/charging';
@@ -49,19 +49,22 @@ export function requirePrepaid(wallet: Pick<WalletRow, 'billing_account_id' | 'p
 
 /**
  * Credits a wallet (TM Forum TopupBalance) from a funding source: the payment clearing account
- * (card recharge, bank transfer) or voucher clearing. One ledger transaction per idempotency key.
+ * (card recharge, bank transfer) or voucher clearing. One ledger transaction per idempotency key of
+ * the billing account (`<kind>@<account>:<key>`; another account's use of the key is not this one's;
+ * a credit written before keys were scoped, `<kind>:<key>`, still answers its account's retries).
  * The same transaction then pays the account's due one-off charges (see one-off-charges.ts).
  * A CLOSED wallet is refused WALLET_CLOSED, unless `untilSettled` (money the customer sent before
  * the close, confirmBankTransfer): then only a settled one is refused, WALLET_SETTLED.
  */
-export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { kind: string; contra: AccountKind; channel: string; untilSettled?: boolean }): Promise<TopupResult> {
+export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { kind: 'TOPUP' | 'VOUCHER'; contra: AccountKind; channel: string; untilSettled?: boolean }): Promise<TopupResult> {
   checkKey(c.idempotencyKey);
   const amount = positiveAmount(c.amount?.amount);
   if (!isCurrencyCode(c.amount?.currency)) throw badInput('input.amount.currency', `"${c.amount?.currency}" is not a supported currency`, 'CURRENCY_INVALID');
   const hash = requestHash({ kind: source.kind, billingAccountId: c.billingAccountId, amount: fmt(amount), currency: c.amount.currency, reference: c.reference ?? null });
   const wallet = await requireWallet(sql, c.billingAccountId, c.amount.currency);
-  await lockIdempotencyKey(sql, `${source.kind}:${c.idempotencyKey}`);
-  const existing = await findTransaction(sql, `${source.kind}:${c.idempotencyKey}`);
+  const key = scopedCallerKey(source.kind, wallet.billing_account_id, c.idempotencyKey);
+  await lockIdempotencyKey(sql, key);
+  const existing = await findCallerTransaction(sql, source.kind, wallet.billing_account_id, c.idempotencyKey);
   if (existing) return { ...(replayOrConflict(existing, hash).outcome as TopupResult), createdAt: existing.created_at, created: false };
   requirePrepaid(wallet);
   // A closed account's wallet takes no money (a credit made before the close is answered above),
@@ -77,7 +80,7 @@ export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { k
     channel: source.channel,
   };
   const tx = {
-    idempotencyKey: `${source.kind}:${c.idempotencyKey}`,
+    idempotencyKey: key,
     kind: source.kind,
     billingAccountId: c.billingAccountId,
     requestHash: hash,

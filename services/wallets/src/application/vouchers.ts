@@ -5,7 +5,7 @@ import type { PaymentMode } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
 import { creditWallet, checkKey, requirePrepaid, type TopupResult } from './topup-balance';
 import { enteredAmount, requireOpen, type WalletStatus } from './wallets';
-import { findTransaction, type StoredTransaction } from './ledger';
+import { findCallerTransaction, type StoredTransaction } from './ledger';
 import { fmt } from '../domain/charging';
 
 /** 20 characters from a 32-symbol alphabet without look-alikes: 100 bits, not guessable. */
@@ -107,8 +107,9 @@ export interface RedeemVoucherCommand {
  * looked up under the account's lock, before the attempts are counted and before a closed account
  * is refused (a retry that waited for the first redemption, or comes after 5 wrong codes or after
  * the account closed, gets its answer), and answers only the same
- * account and code; another account using the key at the same time meets it in creditWallet's key
- * lock (IDEMPOTENCY_KEY_REUSED). A POSTPAID account is refused before any code is
+ * account and code. The key is the account's (ledger key `VOUCHER@<account>:<key>`): another account
+ * redeeming under the same key redeems on its own; a redemption written before keys were scoped
+ * (`VOUCHER:<key>`) still answers its account's retries. A POSTPAID account is refused before any code is
  * looked up (WALLET_NOT_PREPAID: it pays its invoices; the voucher stays unused), and a voucher in
  * a currency the account has no wallet in is refused naming the code, and stays unused too.
  */
@@ -133,7 +134,7 @@ export async function redeemVoucher(db: Db, c: RedeemVoucherCommand): Promise<To
     if (prefix) await sql.query(`select pg_advisory_xact_lock(hashtext('voucher-attempts-prefix:' || $1::text))`, [prefix]);
     // A retry of a redemption that was made is answered before the attempts are counted: it is
     // not a guess (it got VOUCHER_ATTEMPTS_EXCEEDED once the account had 5 wrong codes).
-    const replay = await findTransaction(sql, `VOUCHER:${c.idempotencyKey}`);
+    const replay = await findCallerTransaction(sql, 'VOUCHER', c.billingAccountId, c.idempotencyKey);
     if (replay) return { topup: await replayRedemption(sql, c, replay) };
     // A closed account redeems nothing: refused before any code is looked up (the voucher stays
     // unused, no attempt counted), but after the key: a retry of a redemption made before the close

@@ -1,4 +1,4 @@
-import { accountIdSql, minorUnitSql } from '../application/ledger';
+import { accountIdSql, keyScopeSql, minorUnitSql } from '../application/ledger';
 import type { Db } from './sql';
 
 /** Something that runs SQL: a MikroORM entity manager (`em.getConnection().execute`) or our `Sql`. */
@@ -229,13 +229,14 @@ export const LEDGER_CHECKS: readonly { name: string; sql: string }[] = [
           ) x where problem is not null limit 5`,
   },
   {
-    // A recharge is credited under its own top-up key: `TOPUP:recharge:<id>` (bank transfer, confirmBankTransfer,
-    // in the transaction that marks it COMPLETED) or `TOPUP:recharge-<id>:creditWallet` (card: the Recharge
-    // workflow's credit, before the workflow ends and the recharge is settled). COMPLETED: exactly one such credit,
+    // A recharge is credited under its own top-up key of its account: `TOPUP@<account>:recharge:<id>` (bank transfer,
+    // confirmBankTransfer, in the transaction that marks it COMPLETED) or `TOPUP@<account>:recharge-<id>:creditWallet`
+    // (card: the Recharge workflow's credit, before the workflow ends and the recharge is settled); credits written
+    // before keys were scoped per account have them as `TOPUP:recharge:<id>` / `TOPUP:recharge-<id>:creditWallet`. COMPLETED: exactly one such credit,
     // of exactly its amount in its currency, to its wallet. Pending bank transfers and DECLINED / FAILED / REFUNDED
     // recharges: none (a TOPUP_KEY_CLOSED row moves no money). An open card recharge (STARTING / STARTED) may
     // already hold its credit (the workflow credits, then the recharge is settled), of its amount too.
-    // One index lookup per recharge by the unique idempotency key.
+    // Index lookups per recharge by the unique idempotency key (its four spellings).
     name: "every completed recharge was credited exactly its amount to its wallet once; a pending or failed one was not credited",
     sql: `select * from (
             select r.id as recharge, r.status, r.method, r.amount, r.currency, r.wallet_id as wallet, c.transactions, c.entries, c.credited, c.unit,
@@ -247,7 +248,9 @@ export const LEDGER_CHECKS: readonly { name: string; sql: string }[] = [
               from recharge r
               cross join lateral (select count(distinct t.id) as transactions, count(e.id) as entries, sum(e.amount) filter (where e.account_id = r.wallet_id) as credited, min(e.unit) filter (where e.account_id = r.wallet_id) as unit
                                     from ledger_transaction t left join ledger_entry e on e.transaction_id = t.id
-                                   where t.idempotency_key in ('TOPUP:recharge:' || r.id, 'TOPUP:recharge-' || r.id || ':creditWallet') and t.kind = 'TOPUP') c
+                                   where t.idempotency_key in ('TOPUP:recharge:' || r.id, 'TOPUP:recharge-' || r.id || ':creditWallet',
+                                                               'TOPUP@' || ${keyScopeSql('r.billing_account_id')} || ':recharge:' || r.id,
+                                                               'TOPUP@' || ${keyScopeSql('r.billing_account_id')} || ':recharge-' || r.id || ':creditWallet') and t.kind = 'TOPUP') c
           ) x where problem is not null limit 5`,
   },
   {

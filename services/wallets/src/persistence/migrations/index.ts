@@ -27,6 +27,7 @@ import { Migration20261223100000_wallet_settled } from './Migration2026122310000
 import { Migration20270110000000_wallet_payout } from './Migration20270110000000_wallet_payout';
 import { Migration20270111000000_wallet_payout_return } from './Migration20270111000000_wallet_payout_return';
 import { Migration20270114100000_topup_request_follow_up } from './Migration20270114100000_topup_request_follow_up';
+import { Migration20270122000000_idempotency_keys_per_account } from './Migration20270122000000_idempotency_keys_per_account';
 import { Migration20270123000000_fee_proration } from './Migration20270123000000_fee_proration';
 import { Migration20261218100000_reservation_request_hash } from './Migration20261218100000_reservation_request_hash';
 import { Migration20261220200000_outbox_failed_rows } from './Migration20261220200000_outbox_failed_rows';
@@ -63,5 +64,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270110000000_wallet_payout', class: Migration20270110000000_wallet_payout },
   { name: 'Migration20270111000000_wallet_payout_return', class: Migration20270111000000_wallet_payout_return },
   { name: 'Migration20270114100000_topup_request_follow_up', class: Migration20270114100000_topup_request_follow_up },
+  { name: 'Migration20270122000000_idempotency_keys_per_account', class: Migration20270122000000_idempotency_keys_per_account },
   { name: 'Migration20270123000000_fee_proration', class: Migration20270123000000_fee_proration },
 ];
