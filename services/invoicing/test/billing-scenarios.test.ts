@@ -153,7 +153,7 @@ describe('payments', () => {
     const card = await h.gql<any>(PAY, { i: { invoiceId, channel: 'CARD', paymentMethodToken: 'tok_visa', amount: { amount: '30.00', currency: 'EUR' }, idempotencyKey: 'card-1', allowOverpayment: true } });
     expect(card.recordPayment.payment).toMatchObject({ appliedAmount: { amount: '24.63' }, creditAmount: { amount: '5.37' } });
     expect(card.recordPayment.invoice.state).toBe('SETTLED');
-    expect(h.payments.charges.get('card-1')?.req.amount).toBe('30.00');
+    expect(h.payments.charges.get('payment:acc_a_change:card-1')?.req.amount).toBe('30.00');
     const credit = async () => (await h.gql<any>('query { _entities(representations: [{ __typename: "BillingAccount", id: "acc_a_change" }]) { ... on BillingAccount { accountCredit { amount } } } }'))._entities[0].accountCredit.amount;
     expect(await credit()).toBe('5.37');
 

@@ -25,7 +25,8 @@ const REFUND = 'mutation($i: RefundPaymentInput!) { refundPayment(input: $i) { p
 const INVOICE = 'query($id: ID!) { invoice(id: $id) { id total { amount } amountPaid { amount } } }';
 const card = (invoiceId: string, amount: string, key: string, allowOverpayment = false) => ({ i: { invoiceId, channel: 'CARD', paymentMethodToken: 'tok_visa', amount: { amount, currency: 'EUR' }, idempotencyKey: key, allowOverpayment } });
 const errorOf = (r: any) => (r.errors?.length ? { code: r.errors[0].extensions?.code, reason: r.errors[0].extensions?.reason, field: r.errors[0].extensions?.field } : 'ok');
-const charged = (key: string) => [...h.payments.charges.keys()].filter((k) => k === key);
+// At the provider a caller's payment key is its account's: `payment:<account>:<key>`.
+const charged = (key: string) => [...h.payments.charges.keys()].filter((k) => k === key || k.endsWith(`:${key}`));
 const { refusal } = disputeCalls(() => h);
 const refunded = (key: string) => [...h.payments.refunds.keys()].filter((k) => k.includes(key));
 

@@ -54,7 +54,7 @@ describe('a card capture whose commit failed is recorded on retry, whatever the 
 
     failAfterCapture = true;
     expect(errorOf(await h.svc.request<any>(PAY, card(inv.id, total, 'crp-1-card'))), 'the first attempt failed after the capture').not.toBe('ok');
-    expect(h.payments.charges.has('crp-1-card'), 'the card was captured').toBe(true);
+    expect(h.payments.charges.has('payment:acc_crp_1:crp-1-card'), 'the card was captured').toBe(true);
     expect(await cardRows('acc_crp_1')).toEqual([]);
 
     // Meanwhile the customer pays the invoice by bank transfer.
@@ -65,7 +65,7 @@ describe('a card capture whose commit failed is recorded on retry, whatever the 
     const retry = await h.svc.request<any>(PAY, card(inv.id, total, 'crp-1-card'));
     expect(errorOf(retry), 'the captured money is recorded, not refused').toBe('ok');
     const payment = retry.data.recordPayment.payment;
-    expect(payment).toMatchObject({ amount: { amount: total }, appliedAmount: { amount: '0' }, creditAmount: { amount: total }, providerRef: h.payments.charges.get('crp-1-card')!.providerRef });
+    expect(payment).toMatchObject({ amount: { amount: total }, appliedAmount: { amount: '0' }, creditAmount: { amount: total }, providerRef: h.payments.charges.get('payment:acc_crp_1:crp-1-card')!.providerRef });
     expect(await credit('acc_crp_1')).toBe(total);
 
     // Once: the same key again answers the same payment.
@@ -74,7 +74,7 @@ describe('a card capture whose commit failed is recorded on retry, whatever the 
     expect(again.data.recordPayment.payment.id).toBe(payment.id);
     expect(await cardRows('acc_crp_1')).toEqual([{ id: payment.id, amount: Number(total), applied: 0, credit: Number(total), key: 'crp-1-card' }]);
     expect(await credit('acc_crp_1')).toBe(total);
-    expect([...h.payments.charges.keys()].filter((k) => k === 'crp-1-card'), 'one capture at the provider').toHaveLength(1);
+    expect([...h.payments.charges.keys()].filter((k) => k.endsWith('crp-1-card')), 'one capture at the provider').toHaveLength(1);
     expect((await h.gql<any>(INVOICE, { id: inv.id })).invoice.amountPaid.amount).toBe(total);
   });
 
@@ -98,7 +98,7 @@ describe('a card capture whose commit failed is recorded on retry, whatever the 
     const inv = (await h.gql<any>(INVOICE, { id: (await closedSeptember(h, 'acc_crp_3', 'cus_crp_3')).id })).invoice;
     expect(errorOf(await h.svc.request<any>(PAY, bank(inv.id, inv.total.amount, 'crp-3-bank')))).toBe('ok');
     expect(errorOf(await h.svc.request<any>(PAY, card(inv.id, '5.00', 'crp-3-card')))).toEqual({ code: 'BAD_USER_INPUT', reason: 'PAYMENT_EXCEEDS_REMAINING' });
-    expect(h.payments.charges.has('crp-3-card'), 'not charged').toBe(false);
+    expect([...h.payments.charges.keys()].some((k) => k.endsWith('crp-3-card')), 'not charged').toBe(false);
     expect(await cardRows('acc_crp_3')).toEqual([]);
   });
 });
@@ -118,7 +118,7 @@ describe('a card capture whose commit failed: its invoice cannot be voided befor
 
     failAfterCapture = true;
     expect(errorOf(await h.svc.request<any>(PAY, card(inv.id, total, 'crp-4-card')))).not.toBe('ok');
-    expect(h.payments.charges.has('crp-4-card'), 'the card was captured').toBe(true);
+    expect(h.payments.charges.has('payment:acc_crp_4:crp-4-card'), 'the card was captured').toBe(true);
 
     // Staff try to void (or regenerate) the invoice before the client retries.
     for (const m of [VOID, REGENERATE]) expect(await h.gqlError(m, { i: { invoiceId: inv.id } })).toMatchObject({ reason: 'INVOICE_ILLEGAL_TRANSITION', field: 'input.invoiceId' });
@@ -127,7 +127,7 @@ describe('a card capture whose commit failed: its invoice cannot be voided befor
     const retry = await h.svc.request<any>(PAY, card(inv.id, total, 'crp-4-card'));
     expect(errorOf(retry)).toBe('ok');
     const payment = retry.data.recordPayment.payment;
-    expect(payment).toMatchObject({ appliedAmount: { amount: total }, creditAmount: { amount: '0' }, providerRef: h.payments.charges.get('crp-4-card')!.providerRef });
+    expect(payment).toMatchObject({ appliedAmount: { amount: total }, creditAmount: { amount: '0' }, providerRef: h.payments.charges.get('payment:acc_crp_4:crp-4-card')!.providerRef });
     expect((await h.svc.request<any>(PAY, card(inv.id, total, 'crp-4-card'))).data.recordPayment.payment.id).toBe(payment.id);
     expect(await cardRows('acc_crp_4')).toEqual([{ id: payment.id, amount: Number(total), applied: Number(total), credit: 0, key: 'crp-4-card' }]);
     expect((await h.gql<any>(INVOICE, { id: inv.id })).invoice).toMatchObject({ state: 'SETTLED', amountPaid: { amount: total } });

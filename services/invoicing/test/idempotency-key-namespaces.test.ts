@@ -5,9 +5,11 @@
 // that keys its payment and its refund of it the same ("order-17") had the refund refused by the
 // provider (a lenient provider would answer the charge's result as if refunded), and a payment keyed
 // like one of our own refund keys would take that refund's place.
-// Correct: the provider's refund key is namespaced by operation (`refund:<caller key>`), the payment
-// keys that would meet it are reserved, and our own store keys per operation (one table each) and
-// refuses a key reused for another invoice (IDEMPOTENCY_KEY_REUSED) without touching the provider.
+// Correct: the provider's refund key is namespaced by operation (`refund:<caller key>`; since
+// 2027-01-20 also by billing account, `refund:<account>:<key>`, and a payment's `payment:<account>:<key>`),
+// the payment keys that would meet it are reserved, and our own store keys per operation (one table
+// each) and account, and refuses a key reused for another payment of the account (IDEMPOTENCY_KEY_REUSED)
+// without touching the provider.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from './support';
 import { closedSeptember, NO_DISPUTE_WORKFLOW } from './dispute-support';
@@ -37,14 +39,18 @@ describe('idempotency keys: one caller key, different operations and invoices', 
     expect((await h.gql<any>(INVOICE, { id: inv.id })).invoice.amountPaid.amount).toBe('0');
   });
 
-  it('the same key for a payment of another invoice is refused, and nothing is charged', async () => {
+  it('the same key for another payment of the account is refused, and nothing is charged; another account’s key is its own', async () => {
     const a = (await closedSeptember(h, 'acc_ikn_2a', 'cus_ikn_2a')).id;
     const b = (await closedSeptember(h, 'acc_ikn_2b', 'cus_ikn_2b')).id;
     expect(codeOf(await h.svc.request<any>(PAY, card(a, '5.00', 'shared-key')))).toBe('ok');
     const before = h.payments.charges.size;
-    expect(codeOf(await h.svc.request<any>(PAY, card(b, '5.00', 'shared-key')))).toMatch(/IDEMPOTENCY_KEY_REUSED|CONFLICT/);
+    expect(codeOf(await h.svc.request<any>(PAY, card(a, '6.00', 'shared-key')))).toMatch(/IDEMPOTENCY_KEY_REUSED/);
     expect(h.payments.charges.size, 'no second charge').toBe(before);
-    expect((await h.gql<any>(INVOICE, { id: b })).invoice.amountPaid.amount).toBe('0');
+    expect((await h.gql<any>(INVOICE, { id: a })).invoice.amountPaid.amount).toBe('5');
+    // Keys are per billing account (test/idempotency-keys-per-account.test.ts): another account's is another payment, charged under its own provider key.
+    expect(codeOf(await h.svc.request<any>(PAY, card(b, '5.00', 'shared-key')))).toBe('ok');
+    expect([...h.payments.charges.keys()].filter((k) => k.endsWith(':shared-key')).sort()).toEqual(['payment:acc_ikn_2a:shared-key', 'payment:acc_ikn_2b:shared-key']);
+    expect((await h.gql<any>(INVOICE, { id: b })).invoice.amountPaid.amount).toBe('5');
   });
 
   it('a payment may not take a key our own refunds use at the provider', async () => {

@@ -125,8 +125,8 @@ describe('a refund says why and who, on its row and in GraphQL', () => {
   it('a refund recorded before the columns existed reads with reason and actor null', async () => {
     const inv = await invoice((await closedSeptember(h, 'acc_rra_old', 'cus_rra_old')).id);
     const payment = await pay(inv.id, 'BANK_TRANSFER', inv.total.amount, 'rra-old-pay');
-    // As the old code wrote it (its columns only).
-    await db().execute(`insert into refund (id, payment_id, amount, currency, provider_ref, idempotency_key, request_hash, created_at) values ('ref_rra_old', ?, 2.5, 'EUR', null, 'rra-old-refund', 'h', '2026-10-01T09:00:00Z')`, [payment]);
+    // As the old code wrote it (its columns only; billing_account_id as migration 20270120000000 fills it in).
+    await db().execute(`insert into refund (id, payment_id, billing_account_id, amount, currency, provider_ref, idempotency_key, request_hash, created_at) values ('ref_rra_old', ?, 'acc_rra_old', 2.5, 'EUR', null, 'rra-old-refund', 'h', '2026-10-01T09:00:00Z')`, [payment]);
     expect(await refundsOf(inv.id, payment)).toEqual([
       { id: 'ref_rra_old', paymentId: payment, creditNoteId: null, amount: { amount: '2.50', currency: 'EUR' }, providerRef: null, reason: null, refundedBy: null, refundedByRole: null, approvedBy: null, approvalRequestId: null, refundedAt: '2026-10-01T09:00:00.000Z' },
     ]);

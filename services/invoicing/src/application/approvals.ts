@@ -27,7 +27,7 @@ import type { Em } from '@ledgerline/platform';
 import type { PaymentProvider } from '../adapters/payment-provider';
 import { disputeAmount, isOpenDispute } from '../domain/disputes';
 import { checkDisputeDecision, decideDispute, disputeCreditKey } from './disputes';
-import { idempotencyKeyStorable, issueCreditNote, prepareCreditNote, prepareRefund, refundPayment, refundReasonProblem, type IssueCreditNoteCommand } from './payments';
+import { idempotencyKeyStorable, issueCreditNote, lockIdempotencyKey, prepareCreditNote, prepareRefund, refundPayment, refundReasonProblem, type IssueCreditNoteCommand } from './payments';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 
 export type ApprovalKind = 'CREDIT_NOTE' | 'REFUND' | 'DISPUTE_ACCEPT';
@@ -85,7 +85,6 @@ interface Ask {
 const limited = (caller: Caller): boolean => caller.role === 'AGENT' && !isApprover(caller);
 /** An amount the operation takes (above zero, in the currency's minor units); anything else: the operation refuses it itself. */
 const takes = (amount: Decimal, currency: string): boolean => amount.gt(0) && amount.decimalPlaces() <= minorUnits(currency);
-const idemLock = (em: Em, table: string, key: string) => sql(em).raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', [`idempotency:${table}`, key]);
 
 /**
  * The request for `ask` (under the lock the caller holds on its key): the one this key made already
@@ -101,8 +100,8 @@ async function requestFor(em: Em, ask: Ask, check: () => Promise<unknown>): Prom
   const hash = requestHash(ask.input);
   const existing: ApprovalRow | undefined =
     ask.kind === 'DISPUTE_ACCEPT'
-      ? await k('approval_request').where({ kind: ask.kind, request_key: ask.requestKey, status: 'PENDING' }).first()
-      : await k('approval_request').where({ kind: ask.kind, request_key: ask.requestKey }).orderBy('created_at', 'desc').first();
+      ? await k('approval_request').where({ kind: ask.kind, billing_account_id: ask.billingAccountId, request_key: ask.requestKey, status: 'PENDING' }).first()
+      : await k('approval_request').where({ kind: ask.kind, billing_account_id: ask.billingAccountId, request_key: ask.requestKey }).orderBy('created_at', 'desc').first();
   if (existing) {
     if (existing.request_hash === hash) return existing;
     if (ask.kind === 'DISPUTE_ACCEPT') throw conflict('APPROVAL_PENDING', `An ACCEPT of dispute ${ask.subjectId} already waits for approval (request ${existing.id}); a supervisor approves or rejects it first`, { field: 'input.amount', approvalRequestId: existing.id });
@@ -174,8 +173,8 @@ async function movedAlone(em: Em, actor: string, currency: string, now: Date): P
 /** The request's reason: the agent's own, after why it waits when that is the daily limit. */
 const withWhy = (why: string, reason: string): string => (why ? `${why}. ${reason}` : reason);
 
-/** A request this key asked already and still waiting: answered as it is, also once the day has room again. */
-const pendingFor = async (em: Em, kind: ApprovalKind, key: string): Promise<boolean> => Boolean(await sql(em)('approval_request').where({ kind, request_key: key, status: 'PENDING' }).first('id'));
+/** A request this key asked already on the account and still waiting: answered as it is, also once the day has room again. */
+const pendingFor = async (em: Em, kind: ApprovalKind, account: string, key: string): Promise<boolean> => Boolean(await sql(em)('approval_request').where({ kind, billing_account_id: account, request_key: key, status: 'PENDING' }).first('id'));
 
 /** issueCreditNote: the note's total (its lines' amounts) in the invoice's currency. */
 export async function gateCreditNote(em: Em, limits: ApprovalLimits, daily: ApprovalLimits, caller: Caller, input: CreditNoteInput, now: Date): Promise<ApprovalRow | null> {
@@ -185,10 +184,11 @@ export async function gateCreditNote(em: Em, limits: ApprovalLimits, daily: Appr
   if (!invoice) return null;
   if (!input.lines.every((l) => takes(dec(l.amount), invoice.currency))) return null;
   const total = input.lines.reduce((sum, l) => sum.plus(l.amount), dec('0'));
-  await idemLock(em, 'credit_note', input.idempotencyKey);
-  if (await sql(em)('credit_note').where({ idempotency_key: input.idempotencyKey }).first('id')) return null; // issued already: the operation replays it
+  // The key is the invoice's account's, as issueCreditNote keeps it (the same lock).
+  await lockIdempotencyKey(em, 'credit_note', invoice.billing_account_id, input.idempotencyKey);
+  if (await sql(em)('credit_note').where({ billing_account_id: invoice.billing_account_id, idempotency_key: input.idempotencyKey }).first('id')) return null; // issued already: the operation replays it
   let why = await whyApproval(em, limits, daily, caller, total, invoice.currency, now);
-  if (why === null && (await pendingFor(em, 'CREDIT_NOTE', input.idempotencyKey))) why = '';
+  if (why === null && (await pendingFor(em, 'CREDIT_NOTE', invoice.billing_account_id, input.idempotencyKey))) why = '';
   if (why === null) return null;
   const op: CreditNoteInput = { invoiceId: input.invoiceId, kind: input.kind, reason: input.reason, lines: input.lines.map((l) => ({ invoiceLineId: l.invoiceLineId, amount: l.amount })), idempotencyKey: input.idempotencyKey };
   return requestFor(em, { kind: 'CREDIT_NOTE', subjectId: invoice.id, billingAccountId: invoice.billing_account_id, amount: total, currency: invoice.currency, reason: withWhy(why, input.reason ?? ''), input: op, requestKey: input.idempotencyKey, caller, now }, () => prepareCreditNote(em, op));
@@ -202,10 +202,11 @@ export async function gateRefund(em: Em, limits: ApprovalLimits, daily: Approval
   if (!payment || payment.currency !== input.amount.currency) return null;
   const amount = dec(input.amount.amount);
   if (!takes(amount, payment.currency)) return null;
-  await idemLock(em, 'refund', input.idempotencyKey);
-  if (await sql(em)('refund').where({ idempotency_key: input.idempotencyKey }).first('id')) return null;
+  // The key is the payment's account's, as refundPayment keeps it (the same lock).
+  await lockIdempotencyKey(em, 'refund', payment.billing_account_id, input.idempotencyKey);
+  if (await sql(em)('refund').where({ billing_account_id: payment.billing_account_id, idempotency_key: input.idempotencyKey }).first('id')) return null;
   let why = await whyApproval(em, limits, daily, caller, amount, payment.currency, now);
-  if (why === null && (await pendingFor(em, 'REFUND', input.idempotencyKey))) why = '';
+  if (why === null && (await pendingFor(em, 'REFUND', payment.billing_account_id, input.idempotencyKey))) why = '';
   if (why === null) return null;
   const op: RefundInput = { paymentId: input.paymentId, amount: { amount: input.amount.amount, currency: input.amount.currency }, idempotencyKey: input.idempotencyKey };
   const reason = input.reason?.trim() || `Refund of ${input.amount.amount} ${payment.currency} of payment ${payment.id}`;
@@ -343,7 +344,7 @@ async function closeFailed(em: Em, closed: { id: string; code: string; reason: s
 export async function closeCreditNoteApprovals(em: Em, invoiceId: string, now: Date): Promise<void> {
   const found = await rows<ApprovalRow>(em,
     `select r.* from approval_request r where r.kind = 'CREDIT_NOTE' and r.subject_id = ? and r.status = 'PENDING'
-        and not exists (select 1 from credit_note n where n.idempotency_key = r.request_key) for update of r skip locked`,
+        and not exists (select 1 from credit_note n where n.billing_account_id = r.billing_account_id and n.idempotency_key = r.request_key) for update of r skip locked`,
     [invoiceId],
   );
   if (found.length === 0) return;
@@ -376,7 +377,7 @@ export async function closeRefundApprovals(em: Em, paymentId: string, now: Date)
   const left = dec(String(payment.amount)).minus(String(payment.refunded_amount));
   const found = await rows<ApprovalRow>(em,
     `select r.* from approval_request r where r.kind = 'REFUND' and r.subject_id = ? and r.status = 'PENDING' and r.amount > ?
-        and not exists (select 1 from refund f where f.idempotency_key = r.request_key) for update of r skip locked`,
+        and not exists (select 1 from refund f where f.billing_account_id = r.billing_account_id and f.idempotency_key = r.request_key) for update of r skip locked`,
     [paymentId, left.toFixed()],
   );
   const scale = minorUnits(payment.currency);

@@ -1,6 +1,8 @@
 // Money in and out: payments (card, bank transfer matched by reference, wallet), refunds, credit
-// notes and prepaid receipts. Each takes an idempotency key backed by a unique column: the same
-// key with the same input returns the first result, with other input it is a CONFLICT.
+// notes and prepaid receipts. Each takes an idempotency key backed by a unique index: the same
+// key with the same input returns the first result, with other input it is a CONFLICT. A caller's
+// key is its billing account's (unique per billing_account_id and key, migration
+// 20270120000000): another account's request with the same key is another request.
 import { DomainError, badInput, dec, minorUnits, newId, notFound, type Decimal, type RefundCreatedData } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { createHash } from 'node:crypto';
@@ -34,17 +36,50 @@ function reused(key: string): DomainError {
 }
 
 /**
- * Looks the key up once the transaction holds it: requests with the same key (a client retrying
- * while its first request still runs, two replicas) queue here until the first commits or rolls
- * back, then find its row instead of running into the unique index. Two-int advisory locks are a
- * key space apart from the one-bigint `credit:<account>` locks. Taken before any row lock.
+ * The transaction's lock on a key of `table` within `account` (its billing account; null: a key of
+ * one space for all, as receipts' and invoicing's own payment keys): requests with the same key
+ * queue on it. Two-int advisory locks are a key space apart from the one-bigint `credit:<account>` locks.
  */
-async function replay(em: Em, table: string, key: string, hash: string): Promise<string | null> {
-  await sql(em).raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', [`idempotency:${table}`, key]);
-  const row = await sql(em)(table).where({ idempotency_key: key }).first();
+export async function lockIdempotencyKey(em: Em, table: string, account: string | null, key: string): Promise<void> {
+  await sql(em).raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', [`idempotency:${table}`, account === null ? key : `${account}:${key}`]);
+}
+
+/**
+ * Looks the key up once the transaction holds it: requests with the same key on the same account (a
+ * client retrying while its first request still runs, two replicas) queue here until the first
+ * commits or rolls back, then find its row instead of running into the unique index. Another
+ * account's row with the key is not this request's (`account` null: the key alone). Taken before
+ * any row lock.
+ */
+async function replay(em: Em, table: string, account: string | null, key: string, hash: string): Promise<string | null> {
+  await lockIdempotencyKey(em, table, account, key);
+  const row = await sql(em)(table).where({ idempotency_key: key, ...(account === null ? {} : { billing_account_id: account }) }).first();
   if (!row) return null;
   if (row.request_hash !== hash) throw reused(key);
   return row.id as string;
+}
+
+/**
+ * The keys invoicing pays with itself (autopay on the due date, account credit applied, bank statement
+ * lines and unapplied payments applied): each names what it pays (an invoice, a bank transaction, a
+ * suspense line), so it is one key space for all accounts, looked up by the key alone (a line received
+ * again is answered whatever its reference names now), and an autopay key goes to the provider as it
+ * always did (an attempt fixed before keeps its capture). Callers may not take them (resolvers).
+ */
+export const INTERNAL_PAYMENT_KEY_PREFIXES = ['autopay:', 'account-credit:', 'bank-transfer:', 'unapplied:'];
+const internalPaymentKey = (key: string): boolean => INTERNAL_PAYMENT_KEY_PREFIXES.some((p) => key.startsWith(p));
+
+/**
+ * A payment's key at the card provider, whose key space is the merchant account's (all our accounts
+ * at once): a caller's key namespaced by its billing account (`payment:<account>:<key>`, at most 249
+ * characters; Stripe takes 255), so two accounts keying alike are two charges; invoicing's own keys as they are.
+ */
+export const chargeProviderKey = (billingAccountId: string, key: string): string => (internalPaymentKey(key) ? key : `payment:${billingAccountId}:${key}`);
+
+/** The billing account of an invoice, null when there is none with that id. */
+async function accountOfInvoice(em: Em, invoiceId: string | null | undefined): Promise<string | null> {
+  if (!invoiceId) return null;
+  return ((await sql(em)('invoice').where({ id: invoiceId }).first('billing_account_id'))?.billing_account_id as string | undefined) ?? null;
 }
 
 /**
@@ -73,17 +108,25 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
   }
   const { now, ...request } = c;
   const hash = requestHash(request);
-  const again = await replay(em, 'payment', c.idempotencyKey, hash);
-  if (again) return again;
+  // A caller's key is looked up within the account of the invoice it pays (named, or found by its
+  // reference); an invoice that does not exist has no payment to replay (lockInvoice refuses it below).
+  const internal = internalPaymentKey(c.idempotencyKey);
+  const invoiceId = internal ? null : await invoiceToPay(em, c);
+  const account = internal ? null : await accountOfInvoice(em, invoiceId);
+  if (internal || account !== null) {
+    const again = await replay(em, 'payment', account, c.idempotencyKey, hash);
+    if (again) return again;
+  }
 
-  const invoiceId = await invoiceToPay(em, c);
-  if (!invoiceId) throw badInput('input.invoiceId', 'Name the invoice, or give its payment reference', 'PAYMENT_INVOICE_MISSING');
+  const payInvoiceId = internal ? await invoiceToPay(em, c) : invoiceId;
+  if (!payInvoiceId) throw badInput('input.invoiceId', 'Name the invoice, or give its payment reference', 'PAYMENT_INVOICE_MISSING');
   if ((c.channel as string) === 'ACCOUNT_CREDIT') throw badInput('input.channel', 'Account credit is applied by invoicing itself, not recorded as a payment', 'PAYMENT_CHANNEL_INVALID');
   if (c.channel === 'CARD' && !c.paymentMethodToken) throw badInput('input.paymentMethodToken', 'A card payment needs a payment-method token', 'PAYMENT_METHOD_MISSING');
   // An overpayment becomes credit that pays the account's other open invoices: the credit lock
   // comes before the invoice lock (see lockAccountCredit). A card payment may become one (below).
-  if (c.allowOverpayment || c.channel === 'CARD') await lockCreditOfInvoice(em, invoiceId);
-  const invoice = await lockInvoice(em, invoiceId);
+  if (c.allowOverpayment || c.channel === 'CARD') await lockCreditOfInvoice(em, payInvoiceId);
+  const invoice = await lockInvoice(em, payInvoiceId);
+  const providerKey = chargeProviderKey(invoice.billing_account_id, c.idempotencyKey);
   const allocate = (allowOverpayment: boolean) =>
     allocatePayment({
       invoice: { state: invoice.state, heldFrom: invoice.held_from, currency: invoice.currency, total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) },
@@ -101,7 +144,7 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
     // refused, the captured money would never reach the ledger. A new request is still refused
     // before the card is charged. The charge below answers the same capture (or refuses other parameters).
     // INVOICE_VOIDED is not caught: only drafts are voided, and a draft is never charged (STATUS.md).
-    const captured = c.channel === 'CARD' && error instanceof DomainError && error.code === 'PAYMENT_EXCEEDS_REMAINING' && (await provider.findCharge(c.idempotencyKey)) !== null;
+    const captured = c.channel === 'CARD' && error instanceof DomainError && error.code === 'PAYMENT_EXCEEDS_REMAINING' && (await provider.findCharge(providerKey)) !== null;
     if (!captured) throw error;
     allocation = allocate(true);
   }
@@ -110,7 +153,7 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
   // Checked before the card is charged: an amount the payment row cannot hold failed its insert after the capture.
   if (dec(c.amount.amount).gte(MAX_PAYMENT_AMOUNT)) throw badInput('input.amount.amount', 'The amount is too large', 'PAYMENT_AMOUNT_INVALID');
   const amount = dec(c.amount.amount).toFixed(scale);
-  const providerRef = c.channel === 'CARD' ? (await provider.charge({ paymentMethodToken: c.paymentMethodToken!, amount, currency: invoice.currency, reference: invoice.payment_reference ?? invoice.id, idempotencyKey: c.idempotencyKey })).providerRef : null;
+  const providerRef = c.channel === 'CARD' ? (await provider.charge({ paymentMethodToken: c.paymentMethodToken!, amount, currency: invoice.currency, reference: invoice.payment_reference ?? invoice.id, idempotencyKey: providerKey })).providerRef : null;
 
   const id = newId('payment');
   const k = sql(em);
@@ -170,14 +213,19 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
   if (refused) throw refused;
   const { now, ...request } = c;
   const hash = requestHash(request);
-  const again = await replay(em, 'refund', c.idempotencyKey, hash);
-  if (again) return again;
+  // The key is the payment's account's; a payment that does not exist has no refund to replay (prepareRefund refuses it).
+  const account = ((await sql(em)('payment').where({ id: c.paymentId }).first('billing_account_id'))?.billing_account_id as string | undefined) ?? null;
+  if (account !== null) {
+    const again = await replay(em, 'refund', account, c.idempotencyKey, hash);
+    if (again) return again;
+  }
   const { payment, invoice, amount, scale, fromCredit: creditPart, fromInvoice: invoicePart } = await prepareRefund(em, c);
   const k = sql(em);
 
-  // At the provider the caller's key is namespaced by the operation: its key space is the merchant
-  // account's, shared by charges and refunds, and a client may key a payment and its refund alike.
-  const id = await payOut(em, payment, amount, { key: c.idempotencyKey, providerKey: `${REFUND_PROVIDER_KEY_PREFIX}${c.idempotencyKey}`, hash, now, origin: { ...origin, reason } }, provider);
+  // At the provider the caller's key is namespaced by the operation and the account: its key space is
+  // the merchant account's, shared by charges and refunds and by all our accounts, and a client may key
+  // a payment and its refund alike, or two accounts their refunds.
+  const id = await payOut(em, payment, amount, { key: c.idempotencyKey, providerKey: refundProviderKey(payment.billing_account_id, c.idempotencyKey), hash, now, origin: { ...origin, reason } }, provider);
   // The credit entry (source REFUND, source_id the refund) is how later refunds know this part came from credit.
   if (dec(creditPart).gt(0)) await k('account_credit_entry').insert({ id: `crd_${id.slice(4)}`, billing_account_id: payment.billing_account_id, amount: dec(creditPart).negated().toFixed(scale), currency: payment.currency, source: 'REFUND', source_id: id, created_at: now });
   if (dec(invoicePart).gt(0) && invoice) {
@@ -275,7 +323,7 @@ async function payOut(em: Em, payment: any, amount: Decimal, r: { key: string; p
   // Why and who go on the row; the event below says what the row says (read back from it), so the two cannot disagree.
   const origin = { reason: r.origin.reason ?? null, refunded_by: r.origin.by, refunded_by_role: r.origin.role ?? null, approved_by: r.origin.approvedBy ?? null, approval_request_id: r.origin.approvalRequestId ?? null };
   const [row] = await sql(em)('refund')
-    .insert({ id, payment_id: payment.id, amount: amount.toFixed(scale), currency: payment.currency, provider_ref: providerRef, idempotency_key: r.key, request_hash: r.hash, created_at: r.now, ...ofNote, ...origin })
+    .insert({ id, payment_id: payment.id, billing_account_id: payment.billing_account_id, amount: amount.toFixed(scale), currency: payment.currency, provider_ref: providerRef, idempotency_key: r.key, request_hash: r.hash, created_at: r.now, ...ofNote, ...origin })
     .returning('*');
   await sql(em)('payment').where({ id: payment.id }).update({ refunded_amount: dec(String(payment.refunded_amount)).plus(amount).toFixed(scale) });
   const data: RefundCreatedData = {
@@ -301,8 +349,9 @@ async function payOut(em: Em, payment: any, amount: Decimal, r: { key: string; p
   return id;
 }
 
-/** refundPayment's key at the card provider: `refund:<caller's key>`. */
+/** refundPayment's key at the card provider: `refund:<billing account>:<caller's key>` (before 2027-01-20 `refund:<caller's key>`). */
 const REFUND_PROVIDER_KEY_PREFIX = 'refund:';
+export const refundProviderKey = (billingAccountId: string, key: string): string => `${REFUND_PROVIDER_KEY_PREFIX}${billingAccountId}:${key}`;
 
 /**
  * Payment keys go to the provider's charge as they are (charges made before keep their key); the
@@ -435,8 +484,12 @@ export async function prepareCreditNote(em: Em, c: Pick<IssueCreditNoteCommand, 
 export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provider: PaymentProvider | null, origin: RefundOrigin = { by: null }): Promise<string> {
   const { now, ...request } = c;
   const hash = requestHash(request);
-  const again = await replay(em, 'credit_note', c.idempotencyKey, hash);
-  if (again) return again;
+  // The key is the invoice's account's; an invoice that does not exist has no note to replay (prepareCreditNote refuses it).
+  const account = await accountOfInvoice(em, c.invoiceId);
+  if (account !== null) {
+    const again = await replay(em, 'credit_note', account, c.idempotencyKey, hash);
+    if (again) return again;
+  }
   const { invoice, lines, total, taxTotal, owed, payouts, scale } = await prepareCreditNote(em, c);
   const k = sql(em);
 
@@ -531,7 +584,8 @@ export interface IssueReceiptCommand {
 export async function issuePaymentReceipt(em: Em, c: IssueReceiptCommand): Promise<string> {
   const { now, ...request } = c;
   const hash = requestHash(request);
-  const again = await replay(em, 'receipt', c.idempotencyKey, hash);
+  // One key space (the recharge workflow's `<workflowId>:issueReceipt`, an ops-only mutation).
+  const again = await replay(em, 'receipt', null, c.idempotencyKey, hash);
   if (again) return again;
   const amount = dec(c.amount.amount);
   if (amount.lte(0)) throw badInput('input.amount.amount', 'A receipt is for an amount above zero', 'RECEIPT_AMOUNT_NOT_POSITIVE');

@@ -51,6 +51,8 @@ export interface UnappliedPaymentRow {
 export interface UnappliedApplicationRow {
   id: string;
   unapplied_payment_id: string;
+  /** The invoice's account (its key's scope). */
+  billing_account_id: string;
   invoice_id: string;
   payment_id: string;
   amount: string;
@@ -272,9 +274,11 @@ function nothingRemains(row: UnappliedPaymentRow, appliedField: string): DomainE
  * kept as account credit, key `unapplied:<id>` for a line's first apply, `unapplied:<id>#<n>` for the
  * n-th), an unapplied_payment_application row, and the line's remaining amount and status
  * (PARTIALLY_APPLIED while some remains, APPLIED once nothing does; applied_* name the latest apply).
- * `amount` left out: all that remains. Idempotent by the apply's key: the same key and input (line,
- * invoice, amount as given) answer that apply's payment and the row as it is now, also after the
- * line was applied in full; other input is IDEMPOTENCY_KEY_REUSED. Under the row's lock: applies at
+ * `amount` left out: all that remains. Idempotent by the apply's key, within the billing account of
+ * the invoice it pays (another line applied to another account under the key is another apply): the
+ * same key and input (line, invoice, amount as given) answer that apply's payment and the row as it is
+ * now, also after the line was applied in full; other input on the account, or this line applied under
+ * the key to another account's invoice, is IDEMPOTENCY_KEY_REUSED. Under the row's lock: applies at
  * once take turns, each against what the others left; more than remains is
  * UNAPPLIED_PAYMENT_EXCEEDS_REMAINING (BAD_USER_INPUT, input.amount), nothing remaining CONFLICT
  * UNAPPLIED_PAYMENT_ALREADY_APPLIED / _REFUNDED. recordPayment's refusals as they are (nothing changed).
@@ -284,14 +288,22 @@ export async function applyUnappliedPayment(em: Em, c: ApplyUnappliedPaymentComm
   if (c.idempotencyKey.length > 200) throw badInput('input.idempotencyKey', 'An idempotency key is at most 200 characters', 'IDEMPOTENCY_KEY_INVALID');
   const asked = partAmount(c.amount);
   const k = sql(em);
-  await k.raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', ['idempotency:unapplied_apply', c.idempotencyKey]);
+  // The key is the account's of the invoice it pays (as recordPayment keys a caller's); an invoice
+  // that does not exist took no apply (recordPayment refuses it below).
+  const account = ((await k('invoice').where({ id: c.invoiceId }).first('billing_account_id'))?.billing_account_id as string | undefined) ?? null;
+  await k.raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', ['idempotency:unapplied_apply', `${account ?? ''}:${c.idempotencyKey}`]);
   const row = (await k('unapplied_payment').where({ id: c.unappliedPaymentId }).forUpdate().first()) as UnappliedPaymentRow | undefined;
   if (!row) throw notFound('UnappliedPayment', c.unappliedPaymentId, 'input.unappliedPaymentId');
   checkPartCurrency(asked, row);
-  const done = (await k('unapplied_payment_application').where({ idempotency_key: c.idempotencyKey }).first()) as UnappliedApplicationRow | undefined;
+  const done = account === null ? undefined : ((await k('unapplied_payment_application').where({ billing_account_id: account, idempotency_key: c.idempotencyKey }).first()) as UnappliedApplicationRow | undefined);
   if (done) {
     if (done.unapplied_payment_id === row.id && done.invoice_id === c.invoiceId && sameRequested(asked, done.requested_amount)) return { row, paymentId: done.payment_id };
     throw new DomainError('IDEMPOTENCY_KEY_REUSED', `Idempotency key "${c.idempotencyKey}" applied another unapplied payment, or this one to another invoice or for another amount`, { field: 'input.idempotencyKey' });
+  }
+  // The key applied this line to another account's invoice (under the row's lock): a retry naming the
+  // wrong invoice, not a second apply. Only a key neither on this account nor on this line applies anew.
+  if (await k('unapplied_payment_application').where({ unapplied_payment_id: row.id, idempotency_key: c.idempotencyKey }).first('id')) {
+    throw new DomainError('IDEMPOTENCY_KEY_REUSED', `Idempotency key "${c.idempotencyKey}" applied this unapplied payment to another invoice`, { field: 'input.idempotencyKey' });
   }
   const remaining = dec(String(row.remaining_amount));
   if (!remaining.gt(0)) throw nothingRemains(row, 'input.invoiceId');
@@ -316,7 +328,7 @@ export async function applyUnappliedPayment(em: Em, c: ApplyUnappliedPaymentComm
     provider,
   );
   const left = remaining.minus(part);
-  await k('unapplied_payment_application').insert({ id: newId('unappliedPaymentApplication'), unapplied_payment_id: row.id, invoice_id: c.invoiceId, payment_id: paymentId, amount: part.toFixed(scale), requested_amount: asked ? asked.value.toFixed(scale) : null, idempotency_key: c.idempotencyKey, applied_by: c.by, applied_at: c.now });
+  await k('unapplied_payment_application').insert({ id: newId('unappliedPaymentApplication'), unapplied_payment_id: row.id, billing_account_id: account, invoice_id: c.invoiceId, payment_id: paymentId, amount: part.toFixed(scale), requested_amount: asked ? asked.value.toFixed(scale) : null, idempotency_key: c.idempotencyKey, applied_by: c.by, applied_at: c.now });
   const [updated] = (await k('unapplied_payment')
     .where({ id: row.id })
     .update({ status: left.gt(0) ? 'PARTIALLY_APPLIED' : 'APPLIED', remaining_amount: left.toFixed(scale), applied_invoice_id: c.invoiceId, applied_payment_id: paymentId, applied_by: c.by, applied_at: c.now, apply_idempotency_key: c.idempotencyKey, updated_at: c.now })
@@ -359,9 +371,10 @@ function checkRefund(c: RefundUnappliedPaymentCommand): void {
  * bank's (outside the API); nothing else moves here (that money paid no invoice).
  * Under the row's lock, as applyUnappliedPayment: refunds and applies at once take turns, each against
  * what the others left; more than remains is UNAPPLIED_PAYMENT_EXCEEDS_REMAINING (input.amount);
- * nothing remaining is CONFLICT UNAPPLIED_PAYMENT_ALREADY_APPLIED / _ALREADY_REFUNDED. The same key and
- * input (line, payout, note, amount as given): answered as it is; the key with other input, or one
- * that refunded another line: IDEMPOTENCY_KEY_REUSED. A payout reference recorded on this line before
+ * nothing remaining is CONFLICT UNAPPLIED_PAYMENT_ALREADY_APPLIED / _ALREADY_REFUNDED. The key is the
+ * line's (a suspense line belongs to no account; another line's payout under it is another payout):
+ * the same key and input (payout, note, amount as given) answered as it is; the key with other input on
+ * the line: IDEMPOTENCY_KEY_REUSED. A payout reference recorded on this line before
  * (any key): the same payout, answered as it is (with another amount: CONFLICT
  * UNAPPLIED_PAYOUT_ALREADY_RECORDED). Event payment.unappliedrefunded per payout, with its amount.
  */
@@ -369,14 +382,15 @@ export async function refundUnappliedPayment(em: Em, c: RefundUnappliedPaymentCo
   checkRefund(c);
   const asked = partAmount(c.amount);
   const k = sql(em);
-  await k.raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', ['idempotency:unapplied_refund', c.idempotencyKey]);
+  // The key is the line's (a suspense line belongs to no account): another line's payout with it is another payout.
+  await k.raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', ['idempotency:unapplied_refund', `${c.unappliedPaymentId}:${c.idempotencyKey}`]);
   const row = (await k('unapplied_payment').where({ id: c.unappliedPaymentId }).forUpdate().first()) as UnappliedPaymentRow | undefined;
   if (!row) throw notFound('UnappliedPayment', c.unappliedPaymentId, 'input.unappliedPaymentId');
   checkPartCurrency(asked, row);
-  const byKey = (await k('unapplied_payment_refund').where({ idempotency_key: c.idempotencyKey }).first()) as UnappliedRefundRow | undefined;
+  const byKey = (await k('unapplied_payment_refund').where({ unapplied_payment_id: row.id, idempotency_key: c.idempotencyKey }).first()) as UnappliedRefundRow | undefined;
   if (byKey) {
-    if (byKey.unapplied_payment_id === row.id && byKey.payout_reference === c.payoutReference && byKey.note === c.note && sameRequested(asked, byKey.requested_amount)) return row;
-    throw new DomainError('IDEMPOTENCY_KEY_REUSED', `Idempotency key "${c.idempotencyKey}" refunded another unapplied payment, or this one with another payout reference, note or amount`, { field: 'input.idempotencyKey' });
+    if (byKey.payout_reference === c.payoutReference && byKey.note === c.note && sameRequested(asked, byKey.requested_amount)) return row;
+    throw new DomainError('IDEMPOTENCY_KEY_REUSED', `Idempotency key "${c.idempotencyKey}" refunded this unapplied payment with another payout reference, note or amount`, { field: 'input.idempotencyKey' });
   }
   const scale = minorUnits(row.currency);
   // The same payout recorded again (someone else, another key): it is the same refund.

@@ -9,7 +9,7 @@ import { billRunId, billRunView, closeBillingPeriod, previewNextInvoice, process
 import { issueInvoice, regenerateInvoice, resolveDispute, voidInvoice } from '../application/invoice-lifecycle';
 import { disputeInvoice } from '../application/dispute-invoice';
 import { STAFF_HOLD_KEY_PREFIX } from '../domain/disputes';
-import { issueCreditNote, issuePaymentReceipt, NOTE_REFUND_KEY_PREFIXES, recordPayment, refundPayment } from '../application/payments';
+import { INTERNAL_PAYMENT_KEY_PREFIXES, issueCreditNote, issuePaymentReceipt, NOTE_REFUND_KEY_PREFIXES, recordPayment, refundPayment } from '../application/payments';
 import { waiveOneOffCharge, WAIVER_NOTE_KEY_PREFIX } from '../application/waive-one-off-charge';
 import { dunnedInvoicesPaidFromCreditInBatch } from '../application/credit';
 import { renderInvoiceHtml, renderInvoicePdf, type InvoiceDocumentModel } from '../documents/render';
@@ -17,16 +17,16 @@ import { runCollections } from '../application/collections';
 import { rows } from '../application/sql';
 import { assessDispute, decideDispute, disputeWorkflowRuns, escalateDispute, markWorkflowStarted, openDispute, withdrawDispute } from '../application/disputes';
 import { guardOperations, isStaff, listableAccounts, requireAccount, requireRow } from '../application/authorization';
-import { applicationsOf, applyUnappliedPayment, BANK_TRANSFER_KEY_PREFIX, candidatesOf, listUnappliedPayments, receiveBankTransfer, refundsOf, refundUnappliedPayment, UNAPPLIED_KEY_PREFIX, type UnappliedApplicationRow, type UnappliedPaymentRow, type UnappliedRefundRow, type UnappliedStatus } from '../application/unapplied-payments';
+import { applicationsOf, applyUnappliedPayment, candidatesOf, listUnappliedPayments, receiveBankTransfer, refundsOf, refundUnappliedPayment, type UnappliedApplicationRow, type UnappliedPaymentRow, type UnappliedRefundRow, type UnappliedStatus } from '../application/unapplied-payments';
 import { approveRequest, expiresAt, gateCreditNote, gateDisputeAccept, gateRefund, listApprovalRequests, rejectRequest, type ApprovalRow, type ApprovalStatus } from '../application/approvals';
 
 
 /**
  * The keys invoicing itself pays with (autopay on the due date, account credit applied, bank statement
- * lines and unapplied payments applied): a caller that took one first would answer those payments with
- * its own (an autopay never charged, a statement line never paid).
+ * lines and unapplied payments applied; one key space for all accounts, payments.ts): a caller that
+ * took one first would answer those payments with its own (an autopay never charged, a statement line never paid).
  */
-const RESERVED_KEY_PREFIXES = ['autopay:', 'account-credit:', BANK_TRANSFER_KEY_PREFIX, UNAPPLIED_KEY_PREFIX];
+const RESERVED_KEY_PREFIXES = INTERNAL_PAYMENT_KEY_PREFIXES;
 function callerKey(key: unknown): void {
   if (typeof key === 'string' && RESERVED_KEY_PREFIXES.some((p) => key.startsWith(p))) {
     throw badInput('input.idempotencyKey', `Idempotency keys starting with ${RESERVED_KEY_PREFIXES.join(' or ')} are reserved for invoicing's own payments`, 'IDEMPOTENCY_KEY_RESERVED');

@@ -110,7 +110,8 @@ export const Payment = defineEntity({
     refundedAmount: p.decimal('string').precision(18).scale(4),
     reference: p.string().length(80).nullable(),
     providerRef: p.string().length(80).nullable(),
-    idempotencyKey: p.string().length(200).unique(),
+    /** Unique per billing account (migration 20270120000000). */
+    idempotencyKey: p.string().length(200),
     requestHash: p.string().length(64),
     createdAt: p.datetime(),
   }),
@@ -126,7 +127,8 @@ export const Refund = defineEntity({
     amount: p.decimal('string').precision(18).scale(4),
     currency: p.string().length(3),
     providerRef: p.string().length(80).nullable(),
-    idempotencyKey: p.string().length(200).unique(),
+    /** Unique per billing account (migration 20270120000000). */
+    idempotencyKey: p.string().length(200),
     requestHash: p.string().length(64),
     /** The REFUND credit note this refund pays out; null: a refundPayment. */
     creditNoteId: p.string().length(40).nullable(),
@@ -156,7 +158,8 @@ export const CreditNote = defineEntity({
     total: p.decimal('string').precision(18).scale(4),
     taxTotal: p.decimal('string').precision(18).scale(4),
     currency: p.string().length(3),
-    idempotencyKey: p.string().length(200).unique(),
+    /** Unique per billing account (migration 20270120000000). */
+    idempotencyKey: p.string().length(200),
     requestHash: p.string().length(64),
     createdAt: p.datetime(),
   }),
