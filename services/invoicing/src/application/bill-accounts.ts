@@ -115,7 +115,7 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
   const adjusted = new Map(
     (adjustedIds.length ? await rows<{ id: string; number: string | null; period_start: Date; period_end: Date }>(em, 'select id, number, period_start, period_end from invoice where id = any(?::text[])', [adjustedIds]) : []).map((i) => [i.id, i]),
   );
-  const oneOffs = await rows<{ id: string; billing_account_id: string; code: string; description: string; amount: string; tax_category: string; line_id: string | null }>(
+  const oneOffs = await rows<{ id: string; billing_account_id: string; code: string; description: string; amount: string; tax_category: string; line_id: string | null; refunds_charge_id: string | null }>(
       em,
       `select o.* from ${periods} join one_off_charge o on o.billing_account_id = p.account_id where o.invoice_id is null and o.waived_at is null and o.occurred_at < p.period_end`,
       [ids, starts, ends],
@@ -198,7 +198,7 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
   }
   for (const o of oneOffs) {
     sources?.get(o.billing_account_id)!.oneOffIds.push(o.id);
-    inputs.get(o.billing_account_id)!.oneOffs.push({ id: o.id, code: o.code, description: o.description, amount: dec(String(o.amount)).toFixed(), taxCategory: o.tax_category, lineId: o.line_id });
+    inputs.get(o.billing_account_id)!.oneOffs.push({ id: o.id, code: o.code, description: o.description, amount: dec(String(o.amount)).toFixed(), taxCategory: o.tax_category, lineId: o.line_id, refunds: o.refunds_charge_id });
   }
   for (const d of discounts) {
     inputs.get(d.billing_account_id)!.discounts.push({

@@ -319,6 +319,12 @@ export interface AddOneOffChargeCommand {
   amount: { amount: string; currency: string };
   taxCategory?: string | null;
   occurredAt?: Date | null;
+  /**
+   * A credit giving back (part of) this one-off charge of the account (its id). On the same invoice,
+   * the refunded part is out of every discount's base (compose.ts). The tax category defaults to the
+   * charge's and must be it; the charge's refunds together are at most its amount.
+   */
+  refundsChargeId?: string | null;
   now: Date;
 }
 
@@ -342,11 +348,33 @@ export async function addOneOffCharge(em: Em, c: AddOneOffChargeCommand): Promis
   if (c.amount.currency !== account.currency) throw new DomainError('ONE_OFF_CURRENCY_MISMATCH', `The account bills in ${account.currency}`, { field: 'input.amount.currency' });
   const amount = dec(c.amount.amount);
   if (amount.decimalPlaces() > minorUnits(account.currency)) throw badInput('input.amount.amount', `${account.currency} has ${minorUnits(account.currency)} decimal places`, 'ONE_OFF_AMOUNT_PRECISION');
+  const refunds = c.refundsChargeId ?? null;
+  if (refunds != null) {
+    if (!amount.isNegative()) throw badInput('input.refundsChargeId', 'Only a credit (a negative amount) refunds a charge', 'ONE_OFF_REFUND_INVALID');
+    if (refunds === c.id) throw badInput('input.refundsChargeId', 'A credit cannot refund itself', 'ONE_OFF_REFUND_INVALID');
+  }
   await lockOneOffChargeId(em, c.id);
   const existing = await sql(em)('one_off_charge').where({ id: c.id }).first();
   if (existing) {
-    if (!dec(existing.amount).eq(amount) || existing.billing_account_id !== c.billingAccountId) throw new DomainError('IDEMPOTENCY_KEY_REUSED', `One-off charge ${c.id} was recorded with other facts`, { field: 'input.id' });
+    if (!dec(existing.amount).eq(amount) || existing.billing_account_id !== c.billingAccountId || (existing.refunds_charge_id ?? null) !== refunds) {
+      throw new DomainError('IDEMPOTENCY_KEY_REUSED', `One-off charge ${c.id} was recorded with other facts`, { field: 'input.id' });
+    }
     return { created: false, waived: existing.waived_at != null };
+  }
+  let taxCategory = c.taxCategory ?? 'TELECOM_STANDARD';
+  if (refunds != null) {
+    // Under the charge's id lock (waiveOneOffCharge takes it too): two refunds of it, or a refund and
+    // its waiver, are decided one after the other.
+    await lockOneOffChargeId(em, refunds);
+    const charge = await sql(em)('one_off_charge').where({ id: refunds, billing_account_id: c.billingAccountId }).first();
+    if (!charge) throw notFound('OneOffCharge', refunds, 'input.refundsChargeId');
+    if (!dec(String(charge.amount)).gt(0)) throw badInput('input.refundsChargeId', `${refunds} is a credit, not a charge`, 'ONE_OFF_REFUND_INVALID');
+    if (charge.waived_at != null) throw badInput('input.refundsChargeId', `${refunds} was waived: nothing of it is billed to refund`, 'ONE_OFF_REFUND_INVALID');
+    if (c.taxCategory != null && c.taxCategory !== charge.tax_category) throw badInput('input.taxCategory', `A refund is in its charge's tax category (${charge.tax_category})`, 'ONE_OFF_REFUND_TAX_CATEGORY');
+    taxCategory = charge.tax_category;
+    const [given] = await rows<{ amount: string | null }>(em, 'select sum(amount) as amount from one_off_charge where refunds_charge_id = ? and waived_at is null', [refunds]);
+    const left = dec(String(charge.amount)).plus(dec(String(given?.amount ?? '0')));
+    if (amount.negated().gt(left)) throw badInput('input.amount.amount', `At most ${left.toFixed(minorUnits(account.currency))} of ${refunds} is left to refund`, 'ONE_OFF_REFUND_EXCEEDS_CHARGE');
   }
   const waiver = await waiverInAdvance(em, c.id);
   await sql(em)('one_off_charge').insert({
@@ -357,8 +385,9 @@ export async function addOneOffCharge(em: Em, c: AddOneOffChargeCommand): Promis
     description: c.description,
     amount: amount.toFixed(),
     currency: account.currency,
-    tax_category: c.taxCategory ?? 'TELECOM_STANDARD',
+    tax_category: taxCategory,
     occurred_at: c.occurredAt ?? c.now,
+    refunds_charge_id: refunds,
     ...(waiver ? { waived_at: waiver.waived_at, waived_reason: waiver.reason } : {}),
   });
   return { created: true, waived: waiver != null };

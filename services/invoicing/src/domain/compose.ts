@@ -5,7 +5,13 @@
 //    with the account's rounding mode (HALF_EVEN by default);
 //  * tax-exclusive rule: net = round(exact), tax = round(net × rate), gross = net + tax;
 //  * tax-inclusive rule: gross = round(exact), net = round(gross / (1 + rate)), tax = gross − net;
-//  * invoice totals are the plain sums of the line amounts, so lines always add up to the totals.
+//  * invoice totals are the plain sums of the line amounts, so lines always add up to the totals;
+//  * a discount line is the exception to the tax rule above (2027-01): its net (its gross under an
+//    inclusive rule) is rounded once, and its tax is what the tax of the lines it reduces goes down
+//    by, each line taxed again by this rule on what is left of it (round(discount × rate) could
+//    take a cent more or less tax than those lines carry: a 100 % discount left an invoice at −0.01);
+//    a line a discount takes all that is left of gives its shown amount whole, so a 100 % discount
+//    leaves exactly 0 of its lines' net, tax and gross.
 //
 // Day rule (proration of recurring fees and of discount validity, `periodDays` in period.ts): the
 // period's days are the account's local days; an instant inside the period counts from the start
@@ -70,6 +76,12 @@ export interface OneOffItem {
   amount: string;
   taxCategory: string;
   lineId?: string | null;
+  /**
+   * A credit that gives back (part of) a one-off charge: that charge's id. When the charge is on the
+   * same invoice, what is refunded of it is out of every discount's base (and of percent surcharges'):
+   * no discount is taken on money the customer no longer pays. The credit itself is given in full.
+   */
+  refunds?: string | null;
 }
 
 /** What a discount reduces: the recurring fees (default), the usage (incl. late usage), or every charge on the invoice. */
@@ -223,6 +235,19 @@ interface Draft {
   planCode?: string;
   /** Recurring fees: the plan versions of the segments the fee is for (sorted; a shared fee: every version held on its days). */
   planVersions?: string[];
+  /** Discount lines: net, tax and gross worked out from the lines they reduce (else the tax rule on `exact`). */
+  amounts?: { net: string; tax: string; gross: string };
+}
+
+/**
+ * One charge line (with the refunds of it on the invoice, if any) as discounts see it: what is left
+ * of it exact per slice, what is left of it as shown (rounded: the net, or the gross under a
+ * tax-inclusive rule), and the net and tax it shows now (after the discounts so far).
+ */
+interface DiscountedLine {
+  slices: Decimal[];
+  left: Decimal;
+  shown: { net: Decimal; tax: Decimal };
 }
 
 /**
@@ -236,7 +261,8 @@ interface DiscountBucket {
   plan: string | null;
   versions: string[];
   slices: Decimal[];
-  roundedLeft: Decimal;
+  /** Its charge lines (the rounded room of the bucket is the sum of their `left`). */
+  lines: DiscountedLine[];
   /**
    * Usage and one-offs: per slice, what was put in (`slices` before discounts) and the part of it
    * attributed to each plan version (percent surcharges). Every discount takes the same fraction of
@@ -447,7 +473,10 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   // of its target pro rata; ties in the given order. A 20.00 coupon and 50 % on a 30.00 fee take
   // 15.00 + 15.00. One line per tax category a discount reduces, rounded once like any other line,
   // and never more than the rounded charge lines of its target in that category not yet discounted
-  // (so rounding cannot take a cent more than the lines show either).
+  // (so rounding cannot take a cent more than the lines show either). What it takes of each line is
+  // tracked per line (`DiscountedLine`), so its tax is what those lines' per-line tax loses (above).
+  // A credit naming a one-off charge on the invoice (`refunds`) takes what it refunds of that charge
+  // out of the base (the pair is one line here), so no discount is taken on a refunded fee.
   // A discount valid for part of the period takes only from its days: what is left is kept per
   // slice of the period between validity bounds (a recurring fee in the slices of the days it
   // covers, usage and one-offs spread evenly over the days the account held any plan, `planHeld`:
@@ -538,16 +567,42 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
     return out;
   };
   const lineOf = new Map(input.oneOffs.map((o) => [o.id, o.lineId ?? null]));
+  const ruleOf = (category: string) => findTaxRule(input.taxRules, input.jurisdiction, category);
+  /** What a line shows (rounded by the documented tax rule): its net and tax, and the amount discounts take from (net, or gross if inclusive). */
+  const shownOf = (exact: Decimal, category: string) => {
+    const rule = ruleOf(category);
+    const t = taxLine(exact, rule, scale, input.roundingMode);
+    return { net: dec(t.net), tax: dec(t.tax), amount: dec(rule.inclusive ? t.gross : t.net) };
+  };
+  // A credit naming a one-off charge on this invoice (`refunds`, same tax category) gives that charge
+  // back: what it refunds is out of the base (a discount is not taken on money no longer charged).
+  const refundedBy = new Map<string, Draft[]>();
+  const refunds = new Map(input.oneOffs.filter((o) => o.refunds && dec(o.amount).lt(0)).map((o) => [o.id, o.refunds!]));
+  for (const r of oneOffDrafts) {
+    const of = refunds.get(r.sourceRef ?? '');
+    const charge = of == null ? undefined : oneOffDrafts.find((c) => c.sourceRef === of && c.exact.gt(0) && c.taxCategory === r.taxCategory);
+    if (charge) refundedBy.set(charge.sourceRef!, [...(refundedBy.get(charge.sourceRef!) ?? []), r]);
+  }
   const buckets = new Map<string, DiscountBucket>();
   const charges: [DiscountTarget | 'ONE_OFF', Draft[]][] = [['RECURRING', recurringDrafts], ['USAGE', usageDrafts], ['ONE_OFF', oneOffDrafts]];
   for (const [group, ds] of charges) {
-    for (const c of ds.filter((x) => x.exact.gt(0))) {
+    for (const charge of ds.filter((x) => x.exact.gt(0))) {
+      const given = group === 'ONE_OFF' ? (refundedBy.get(charge.sourceRef ?? '') ?? []) : [];
+      const c: Draft = { ...charge, exact: given.reduce((n, r) => n.plus(r.exact), charge.exact) };
+      if (c.exact.lte(0)) continue;
+      const shown = [charge, ...given].map((x) => shownOf(x.exact, x.taxCategory));
       const plan = group === 'RECURRING' ? (c.planCode ?? '') : null;
       const versions = group === 'RECURRING' ? (c.planVersions ?? []) : [];
       const key = `${group}|${c.taxCategory}|${plan ?? ''}|${versions.join(',')}`;
       const zeros = () => sliceSpans.map(() => new Decimal(0));
-      const bucket: DiscountBucket = buckets.get(key) ?? { group, category: c.taxCategory, plan, versions, slices: zeros(), roundedLeft: new Decimal(0), put: zeros(), byVersion: new Map() };
-      spread(c).forEach((x, j) => {
+      const bucket: DiscountBucket = buckets.get(key) ?? { group, category: c.taxCategory, plan, versions, slices: zeros(), lines: [], put: zeros(), byVersion: new Map() };
+      const line: DiscountedLine = {
+        slices: spread(c),
+        left: shown.reduce((n, x) => n.plus(x.amount), new Decimal(0)),
+        shown: { net: shown.reduce((n, x) => n.plus(x.net), new Decimal(0)), tax: shown.reduce((n, x) => n.plus(x.tax), new Decimal(0)) },
+      };
+      bucket.lines.push(line);
+      line.slices.forEach((x, j) => {
         bucket.slices[j] = bucket.slices[j]!.plus(x);
         bucket.put[j] = bucket.put[j]!.plus(x);
       });
@@ -557,7 +612,6 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
           bucket.byVersion.set(v, sum.map((x, j) => x.plus(parts[j]!)));
         }
       }
-      bucket.roundedLeft = bucket.roundedLeft.plus(roundDecimal(c.exact, scale, input.roundingMode));
       buckets.set(key, bucket);
     }
   }
@@ -580,32 +634,57 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
     if (total.lte(0)) continue;
     const share = d.percent != null ? Decimal.min(Decimal.max(dec(d.percent), 0), 100).dividedBy(100) : null;
     const amount = share == null ? Decimal.max(dec(d.amount ?? '0'), 0).times(validDays).dividedBy(dayCount) : null;
-    const byCategory = new Map<string, { off: Decimal; takes: [DiscountBucket, Decimal][] }>();
+    const takeOf = (x: Decimal) => (share != null ? x.times(share) : amount!.gte(total) ? x : amount!.times(x).dividedBy(total));
+    const byCategory = new Map<string, [DiscountedLine, Decimal][]>();
     for (const b of from) {
-      let take = new Decimal(0);
       b.slices.forEach((x, j) => {
-        if (!valid[j]) return;
-        const t = share != null ? x.times(share) : amount!.gte(total) ? x : amount!.times(x).dividedBy(total);
-        b.slices[j] = x.minus(t);
-        take = take.plus(t);
+        if (valid[j]) b.slices[j] = x.minus(takeOf(x));
       });
-      const c = byCategory.get(b.category) ?? { off: new Decimal(0), takes: [] };
-      c.off = c.off.plus(take);
-      c.takes.push([b, take]);
-      byCategory.set(b.category, c);
+      const takes = byCategory.get(b.category) ?? [];
+      for (const l of b.lines) {
+        let take = new Decimal(0);
+        l.slices.forEach((x, j) => {
+          if (!valid[j]) return;
+          const t = takeOf(x);
+          l.slices[j] = x.minus(t);
+          take = take.plus(t);
+        });
+        if (take.lte(0)) continue;
+        takes.push([l, take]);
+      }
+      byCategory.set(b.category, takes);
     }
-    for (const [category, { off, takes }] of [...byCategory].sort(([x], [y]) => x.localeCompare(y))) {
-      const room = takes.reduce((n, [b]) => n.plus(b.roundedLeft), new Decimal(0));
-      const exact = rounded(off).gt(room) ? room : off;
-      const line = rounded(exact);
+    for (const [category, takes] of [...byCategory].sort(([x], [y]) => x.localeCompare(y))) {
+      const room = takes.reduce((n, [l]) => n.plus(l.left), new Decimal(0));
+      // A line the discount takes all that is left of (100 %, or an amount covering it) gives all it
+      // shows: a 100 % discount leaves 0.00 of its lines, never a rounding cent either way.
+      const emptied = takes.map(([l]) => l.slices.every((x) => x.isZero()));
+      const whole = takes.reduce((n, [l], k) => (emptied[k] ? n.plus(l.left) : n), new Decimal(0));
+      const partly = takes.reduce((n, [, t], k) => (emptied[k] ? n : n.plus(t)), new Decimal(0));
+      const exact = whole.plus(partly);
+      const line = Decimal.min(room, rounded(exact));
       if (exact.lte(0) || line.isZero()) continue;
-      // The rounded line comes off its buckets' rounded room in whole minor units, pro rata, within each room.
-      const parts = takes.map(([b, t]) => Decimal.min(b.roundedLeft, dec(roundDecimal(line.times(t).dividedBy(off), scale, 'DOWN'))));
+      // The rounded line comes off its lines in whole minor units: those emptied whole, the rest pro
+      // rata to what the discount took of each (rounded down, the remainder in order), within each.
+      const parts = takes.map(([l, t], k) => (emptied[k] ? l.left : partly.isZero() ? new Decimal(0) : Decimal.min(l.left, dec(roundDecimal(line.minus(whole).times(t).dividedBy(partly), scale, 'DOWN')))));
       let rest = line.minus(parts.reduce((n, x) => n.plus(x), new Decimal(0)));
-      takes.forEach(([b], i) => {
-        const more = Decimal.min(rest, b.roundedLeft.minus(parts[i]!));
+      takes.forEach(([l], k) => {
+        const more = Decimal.max(0, Decimal.min(rest, l.left.minus(parts[k]!)));
         rest = rest.minus(more);
-        b.roundedLeft = b.roundedLeft.minus(parts[i]!.plus(more));
+        parts[k] = parts[k]!.plus(more);
+      });
+      // Its tax (and under an inclusive rule its net) is what its lines lose, each taxed again on what
+      // is left of it by the per-line rule: the lines and their discounts carry the tax the
+      // discounted lines would carry (never a cent more or less than the lines show).
+      let net = new Decimal(0);
+      let tax = new Decimal(0);
+      takes.forEach(([l], k) => {
+        if (parts[k]!.isZero()) return;
+        l.left = l.left.minus(parts[k]!);
+        const now = l.left.isZero() ? { net: new Decimal(0), tax: new Decimal(0) } : shownOf(l.left, category);
+        net = net.plus(now.net.minus(l.shown.net));
+        tax = tax.plus(now.tax.minus(l.shown.tax));
+        l.shown = { net: now.net, tax: now.tax };
       });
       drafts.push({
         kind: 'DISCOUNT',
@@ -617,8 +696,9 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
         unit: 'ITEM',
         unitPrice: null,
         taxCategory: category,
-        exact: exact.negated(),
+        exact: line.negated(),
         sourceRef: d.code,
+        amounts: { net: net.toFixed(scale), tax: tax.toFixed(scale), gross: net.plus(tax).toFixed(scale) },
       });
     }
   }
@@ -672,7 +752,7 @@ export function composeInvoice(input: ComposeInput): ComposedInvoice {
   let gross = new Decimal(0);
   drafts.forEach((d, i) => {
     const rule = findTaxRule(input.taxRules, input.jurisdiction, d.taxCategory);
-    const t = taxLine(d.exact, rule, scale, input.roundingMode);
+    const t = d.amounts ?? taxLine(d.exact, rule, scale, input.roundingMode);
     lines.push({
       position: i + 1,
       kind: d.kind,

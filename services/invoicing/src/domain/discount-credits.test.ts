@@ -58,9 +58,10 @@ describe('a discount takes off the charges it targets, never a credit', () => {
   });
 
   it('a one-off charge is discounted by INVOICE, its refund (a negative one-off) is given back in full', () => {
-    // Activation 10.00 and a -10.00 refund of it on the same invoice: 10 % of 20.00 + 10.00 = 3.00.
-    // (A fee that is not to be charged at all is waived before billing, `waiveOneOffCharge`: then it is
-    // not on the invoice and not in the base either.)
+    // Activation 10.00 and a -10.00 credit that names no charge (`refunds` unset: a credit like any):
+    // 10 % of 20.00 + 10.00 = 3.00. A credit naming the charge it refunds (`refunds: 'oo_act'`) takes
+    // it out of the base instead: 2.00 (discount-tax-rounding.test.ts), as a fee waived before billing
+    // (`waiveOneOffCharge`) is not on the invoice and not in the base either.
     const inv = composeInvoice(
       input({
         oneOffs: [
