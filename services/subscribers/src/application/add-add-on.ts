@@ -69,7 +69,7 @@ export async function addAddOn(em: Em, catalog: CatalogClient, c: AddAddOnComman
     kind: 'ADD_ON',
     billingAccountId: account.id,
     lineId: line.id,
-    request: { subscriptionId: sub.id, offerCode: offer.code, price, validityDays: offer.validityDays },
+    request: { subscriptionId: sub.id, offerCode: offer.code, price, validityDays: offer.validityDays, compatiblePlans: [...offer.compatiblePlans] },
     idempotencyKey: c.idempotencyKey,
     input,
     now,

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
-import { dec, decimalToString, DomainError, notFound, oneOffDescription, type Money } from '@ledgerline/contracts';
+import { conflict, dec, decimalToString, DomainError, notFound, oneOffDescription, type Money } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { transitionLine, type LineStatus } from '../domain/lifecycle';
 import { billingPeriodOf, localDateOf, startOfLocalDay } from '../domain/calendar';
 import { isFinal, LINE_ACTION_OF, moveOrder, type OrderKind, type OrderStatus } from '../domain/order';
-import { carryAddOns, type AddOnEntry } from '../domain/add-ons';
+import { carryAddOns, offerFitsPlan, type AddOnEntry } from '../domain/add-ons';
 import type { FeeTrigger, PlanFee } from '../domain/plan-terms';
 import type { OneOffItem } from '../domain/proration';
 import { BillingAccount, CollectionsHold, Line, OneOffCharge, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
@@ -87,6 +87,8 @@ export interface AddOnRequest {
   offerCode: string;
   price: Money;
   validityDays: number;
+  /** The plans the offer was sold with when the order was placed ([]: any); absent on orders placed before 2026-12. */
+  compatiblePlans?: string[];
 }
 
 /**
@@ -253,6 +255,10 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
     // the same charge and grants); now without wallets.
     const startsAt = order.sagaChargeAt ?? now;
     const endsAt = new Date(startsAt.getTime() + r.validityDays * 86_400_000);
+    // Checked again with the dates it completes with, before wallets is asked: the plan it lands on
+    // and a change still waiting to start must hold it (`addOnHoldableAtCompletion`).
+    const scheduled = await em.findOne(Subscription, { lineId: line.id, status: 'SCHEDULED' });
+    addOnHoldableAtCompletion(r, sub, scheduled, endsAt);
     if (effects) await settleAddOn(effects, { orderId: order.id, chargeId: addOnChargeId(order.id), line, account, offerCode: r.offerCode, price: r.price, startsAt, endsAt });
     const entry: AddOnEntry = { code: r.offerCode, startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString() };
     sub.addOns = JSON.stringify([...(JSON.parse(sub.addOns) as AddOnEntry[]), entry]);
@@ -260,7 +266,6 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
     // A plan change waiting to start (END_OF_CYCLE) holds the add-on too if it is still valid then
     // (its plan can hold it: checked when the order was placed), so the add-on stays on the line when
     // the new plan starts; `applyDueSubscriptions` carries it there as well (orders placed before).
-    const scheduled = await em.findOne(Subscription, { lineId: line.id, status: 'SCHEDULED' });
     if (scheduled) {
       const carried = carryAddOns(JSON.parse(scheduled.addOns) as AddOnEntry[], [entry], scheduled.startsAt);
       if (carried.length > (JSON.parse(scheduled.addOns) as AddOnEntry[]).length) {
@@ -333,6 +338,30 @@ async function addOnSubscription(em: Em, placedOn: string): Promise<Subscription
   const next = sub.status === 'ENDED' && sub.endsAt ? await em.findOne(Subscription, { lineId: sub.lineId, status: 'ACTIVE', startsAt: sub.endsAt, id: { $ne: sub.id } }) : null;
   if (next) return next;
   throw new DomainError('SUBSCRIPTION_NOT_ACTIVE_CONFLICT', `Subscription ${sub.id} is ${sub.status}`, { field: 'input.lineId' });
+}
+
+/**
+ * The add-on may be held as it completes (`endsAt`: from the completion's start, not the placement's):
+ * the plan it lands on sells it (an END_OF_CYCLE change may have started between placing and
+ * completing, and `addOnSubscription` moved it onto the new plan), and a change still waiting to
+ * start sells it too if it would still be valid then (completed later than placed, it may now run
+ * past that start, and would be carried onto the new plan). The offer's compatible plans are the
+ * ones it was sold with (`AddOnRequest.compatiblePlans`); an order placed before they were kept is
+ * not checked again. Refused CONFLICT `OFFER_NOT_COMPATIBLE` (what placing it now would refuse, as a
+ * conflict: the line changed under the order), so the order fails before wallets is asked.
+ */
+function addOnHoldableAtCompletion(r: AddOnRequest, on: Subscription, scheduled: Subscription | null, endsAt: Date): void {
+  const plans = r.compatiblePlans;
+  if (!plans) return;
+  if (!offerFitsPlan(plans, on.planCode)) {
+    throw conflict('OFFER_NOT_COMPATIBLE', `Offer ${r.offerCode} cannot be added to plan ${on.planCode}, which the line changed to on ${on.startsAt.toISOString()} after the order was placed`, { field: 'input.offerCode', planCode: on.planCode });
+  }
+  if (scheduled && endsAt > scheduled.startsAt && !offerFitsPlan(plans, scheduled.planCode)) {
+    throw conflict('OFFER_NOT_COMPATIBLE', `Offer ${r.offerCode} cannot be held on plan ${scheduled.planCode}, which this line changes to on ${scheduled.startsAt.toISOString()}, and would still be valid then (until ${endsAt.toISOString()})`, {
+      field: 'input.offerCode',
+      scheduledPlanCode: scheduled.planCode,
+    });
+  }
 }
 
 /**

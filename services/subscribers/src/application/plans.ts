@@ -61,7 +61,9 @@ export async function assertPlanFits(em: Em, resolved: ResolvedPlan, account: Bi
     throw new DomainError('PLAN_PAYMENT_MODE_MISMATCH', `Plan ${terms.code} is ${terms.paymentMode}, but billing account ${account.id} is ${account.paymentMode}`, { field }, 'BAD_USER_INPUT');
   }
   const customer = await em.findOneOrFail(Customer, { id: account.customerId });
-  const onPlan = await em.find(Subscription, { billingAccountId: account.id, planCode: terms.code, status: { $in: LIVE_SUBSCRIPTION } });
+  // The lines on the plan now: a plan that ended at a boundary the sweep has not reached yet (still
+  // ACTIVE in its row, `statusAt` ENDED) takes no place; a change started there (still SCHEDULED) does.
+  const onPlan = await em.find(Subscription, { billingAccountId: account.id, planCode: terms.code, status: { $in: LIVE_SUBSCRIPTION }, $or: [{ endsAt: null }, { endsAt: { $gt: opts.now } }] });
   const lineIds = new Set(onPlan.map((s) => s.lineId));
   if (opts.lineId) lineIds.add(opts.lineId);
   const lineCount = opts.lineId ? lineIds.size : lineIds.size + 1;

@@ -4,14 +4,14 @@ import type { Em } from '@ledgerline/platform';
 import { addOnEndsAt, inForceAt, offerFitsPlan } from '../domain/add-ons';
 import { offerEnd, offerExpiresAt } from '../domain/upsell-offer';
 import { assertMaxLength } from '../domain/validation';
-import { BillingAccount, Line, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
+import { BillingAccount, Line, ProductOrder, UpsellOffer } from '../persistence/entities';
 import { onPostgres } from '../persistence/platform';
 import type { CatalogClient } from '../ports/catalog-client';
 import { addAddOn, type AddOnEntry } from './add-add-on';
 import type { LineOrderResult } from './add-line';
 import { emitUpsellOfferState } from './events';
 import { tellUpsell } from './upsell-messages';
-import { currentSubscription } from './plans';
+import { plansAt } from './plans';
 
 export { upsellMessageParams } from './upsell-messages';
 
@@ -59,10 +59,11 @@ export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: Pres
   const offer = await catalog.offer(c.offerCode);
   if (!offer) throw notFound('Offer', c.offerCode, 'input.offerCode');
   const account = await em.findOneOrFail(BillingAccount, { id: line.billingAccountId });
-  const sub = await currentSubscription(em, line.id);
+  // The plans as they stand now (`plansAt`, as addAddOn checks them): a change due since the
+  // boundary is the plan in force before the sweep has started it.
+  const { current: sub, scheduled } = await plansAt(em, line.id, c.now);
   const activeAddOn = sub && (JSON.parse(sub.addOns) as AddOnEntry[]).some((a) => a.code === offer.code && (!a.endsAt || new Date(a.endsAt) > c.now));
   // As addAddOn refuses it: a plan change waiting to start whose plan cannot hold the add-on, still valid then.
-  const scheduled = await em.findOne(Subscription, { lineId: line.id, status: 'SCHEDULED' });
   const cutByChange = scheduled && addOnEndsAt(c.now, offer.validityDays) > scheduled.startsAt && !offerFitsPlan(offer.compatiblePlans, scheduled.planCode);
   const reason =
     c.periodEnd && c.periodEnd <= c.now
@@ -208,11 +209,11 @@ export async function remindUpsellOffer(em: Em, catalog: CatalogClient, c: { off
 async function notSellableNow(em: Em, catalog: CatalogClient, offer: UpsellOffer, line: Line, now: Date): Promise<string | null> {
   const sold = await catalog.offer(offer.offerCode);
   if (sold?.status === 'RETIRED') return `${offer.offerCode} is no longer sold`;
-  const sub = await currentSubscription(em, line.id);
+  // As they stand now (`plansAt`): a change due since the boundary is the plan in force.
+  const { current: sub, scheduled } = await plansAt(em, line.id, now);
   if (!sub || sub.status !== 'ACTIVE') return 'line has no active plan';
   if (sold && !offerFitsPlan(sold.compatiblePlans, sub.planCode)) return `${offer.offerCode} is not sold with ${sub.planCode}`;
   // A plan change scheduled since, onto a plan that cannot hold the add-on while it would still be valid then.
-  const scheduled = sold ? await em.findOne(Subscription, { lineId: line.id, status: 'SCHEDULED' }) : null;
   if (sold && scheduled && addOnEndsAt(now, sold.validityDays) > scheduled.startsAt && !offerFitsPlan(sold.compatiblePlans, scheduled.planCode)) {
     return `${offer.offerCode} cannot be held on ${scheduled.planCode}, which the line changes to on ${scheduled.startsAt.toISOString()}`;
   }

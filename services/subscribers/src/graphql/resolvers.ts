@@ -19,6 +19,7 @@ import { addOnChargeToRefund, completeOrder, failOrder, fixAddOnSettlementInstan
 import { liftCollectionsHold, listOpenCollectionsHolds, placeCollectionsHold, type CollectionsHoldCommand, type CollectionsHoldOutcome } from '../application/collections-holds';
 import { normalizeMsisdn } from '../domain/validation';
 import { subscriptionsAt } from '../domain/subscriptions-at';
+import { onPlanAt } from '../application/lines-on-plan';
 import { closeUpsellOffer, presentUpsellOffer, remindUpsellOffer, respondToUpsellOffer } from '../application/upsell';
 import { catalogForPublic, type CatalogClient } from '../ports/catalog-client';
 import type { OrderDispatcher } from '../ports/order-dispatcher';
@@ -200,7 +201,8 @@ export const resolvers = {
       const where: Record<string, unknown> = {};
       if (a.filter?.billingAccountId) where.billingAccountId = a.filter.billingAccountId;
       if (a.filter?.status) where.status = a.filter.status;
-      if (a.filter?.planCode) where.planCode = a.filter.planCode;
+      // The plan each line is on now, as `Line.planCode` reads it (a change due since the boundary counts before the sweep writes it).
+      if (a.filter?.planCode) Object.assign(where, onPlanAt(ctx.em as Em, a.filter.planCode, ctx.runtime.clock.now()));
       const totalCount = await ctx.em.count(Line, where);
       if (a.after) where.id = { $gt: decodeCursor(a.after) };
       const rows = await ctx.em.find(Line, where, { orderBy: { id: 'asc' }, limit: limit + 1 });
