@@ -48,12 +48,19 @@
  * neither lost nor free. `<session>` in record ids is sessionRecordKey: the session id, or for a
  * long one (over 106 characters) its head and a hash of it, so every event id fits 128 characters.
  *
- * A session belongs to whoever opened it (SessionCaller): the RESERVE stores the opener's partner
- * (null when the platform opened it). An UPDATE, TERMINATE or repeated request of another partner is
- * answered as one for a session that does not exist (unknownSession: UNKNOWN_SESSION, nothing granted,
- * nothing done, no word of the session), so a partner can neither end another's call nor read its
- * replies; the platform (network elements over NATS, SYSTEM, ADMIN) acts on any session. A session
- * stored before openers were recorded is anyone's, as it was.
+ * A session belongs to whoever opened it, and its id is that opener's (SessionCaller): a session is
+ * named by (partner, session id), `partner_key` and `id` of its row ('' for the platform's sessions).
+ * Partner A's `gy-1` and partner B's `gy-1` are two sessions: B's RESERVE of an id A uses opens B's
+ * own (answered as for any fresh id, so it tells B nothing of A's), and B's UPDATE or TERMINATE of an
+ * id only A uses is answered as for a session that does not exist (unknownSession). Diameter
+ * Session-Ids are unique per origin host only, so two partners' network elements may well make the
+ * same ones. What a session's ids name outside its row - wallets' sessionId and reservation request
+ * ids, its records' event ids - is named by its `ref` (sessionRef): the session id for the platform's
+ * sessions, the id under the partner's name for a partner's, so two partners' sessions never share a
+ * reservation or a record. The platform (network elements over NATS, SYSTEM, ADMIN) names its own
+ * sessions by id, and a partner's by giving that partner's id (`partnerId` in the request). Sessions
+ * stored before (ref null) keep the names their ids had (the session id) and the rules they had: one
+ * of unknown opener is anyone's by its id, and the platform reaches a partner's by its id (findSession).
  */
 import { createHash } from 'node:crypto';
 import { RPC, type ChargingResultCode, type WalletCommitRequest, type WalletReleaseRequest, type WalletReserveReply, type WalletReserveRequest, type WalletSessionReply } from '@ledgerline/contracts';
@@ -78,6 +85,12 @@ export interface ChargingSessionRequest {
   calledNumber?: string | null;
   roamingCountry?: string | null;
   visitedMcc?: string | null;
+  /**
+   * Whose session this is, from the platform (SYSTEM, ADMIN, NATS): a partner's id names that partner's
+   * session (a RESERVE with it opens one for that partner); absent, the platform's own. A PARTNER's
+   * sessions are always its own (GraphQL: its token's partnerId; another value is FORBIDDEN).
+   */
+  partnerId?: string | null;
 }
 
 export interface ChargingSessionReply {
@@ -122,17 +135,36 @@ interface SessionContext {
 }
 
 /**
- * Who sends a request. `partnerId`: the PARTNER (over GraphQL, its token's partnerId) that may act on
- * the sessions it opened only; null: the platform - network elements over NATS request/reply (NATS's
- * `network` user, inside the platform: the request carries no caller), SYSTEM and ADMIN - which may act
- * on any session (operations).
+ * Whose sessions a request names (the space its session id is in). `partnerId`: a partner's - a PARTNER
+ * over GraphQL (its token's partnerId), or the platform acting for that partner (SYSTEM, ADMIN or NATS
+ * giving `partnerId`); null: the platform's own sessions - network elements over NATS request/reply
+ * (NATS's `network` user, inside the platform: the request carries no caller), SYSTEM and ADMIN.
  */
 export interface SessionCaller {
   partnerId: string | null;
 }
 
-/** The platform's requests: network elements over NATS, SYSTEM, ADMIN. */
+/** The platform's own sessions: network elements over NATS, SYSTEM, ADMIN giving no partnerId. */
 export const PLATFORM: SessionCaller = { partnerId: null };
+
+/** A request over NATS (the platform): the partner it names, or the platform's own sessions. Checked by sessionInputProblem. */
+export function natsCallerOf(req: ChargingSessionRequest): SessionCaller {
+  const partnerId = req && typeof req === 'object' ? req.partnerId : undefined;
+  return typeof partnerId === 'string' ? { partnerId } : PLATFORM;
+}
+
+/** What a partner's sessions' refs begin with; the platform may not open a session whose own id does. */
+export const PARTNER_REF_PREFIX = 'partner:';
+
+/**
+ * The name of what a session's ids derive outside its row (wallets' sessionId and reservation request
+ * ids `<ref>#<n>`; its records' event ids, sessionRecordKey of it): the session id for the platform's
+ * sessions, `partner:<partner, URI-encoded>:<session id>` for a partner's. One to one: the encoded
+ * partner holds no `:`, and the platform opens no session whose id begins with `partner:`.
+ */
+export function sessionRef(partnerKey: string, sessionId: string): string {
+  return partnerKey === '' ? sessionId : `${PARTNER_REF_PREFIX}${encodeURIComponent(partnerKey)}:${sessionId}`;
+}
 
 interface StoredSession {
   state: string;
@@ -147,11 +179,25 @@ interface StoredSession {
   partner_id: string | null;
   /** False for a session stored before openers were recorded (migration `…230000000_session_opener`): anyone's. */
   opener_recorded: boolean;
+  /** The id space the session is named in (with `id`, its key): the partner's id, '' for the platform's (and those of unknown opener). */
+  partner_key: string;
+  /** What its ids outside the row are named by (sessionRef); null for a session stored before ids were per partner: its id. */
+  ref: string | null;
 }
 
-/** Whether `caller` may act on (or hear the replies of) session `s`: the platform any, a partner the sessions it opened (and those of unknown opener). */
-function mayAct(s: StoredSession, caller: SessionCaller): boolean {
-  return caller.partnerId === null || !s.opener_recorded || s.partner_id === caller.partnerId;
+/**
+ * A stored session as a request reaches it: its `id`, the `space` of the caller's sessions (how it is looked up,
+ * loadSession) and `key`, its row's partner_key (how it is written: the row's key is (partner_key, id)).
+ */
+interface SessionName {
+  id: string;
+  space: string;
+  key: string;
+}
+
+/** The name a stored session's ids derive from (sessionRef; its id for a session stored before ids were per partner). */
+function refOf(s: StoredSession, sessionId: string): string {
+  return s.ref ?? sessionId;
 }
 
 const SOURCE = SESSION_SOURCE;
@@ -165,7 +211,8 @@ const MAX_SESSION_ID = 128;
 /** Usage records' event ids are at most 128 characters; the longest a session adds to its key is `#<n>:unreserved`. */
 const MAX_RECORD_KEY = 128 - `#${MAX_SEQUENCE}:unreserved`.length;
 /** Text fields of a request (PostgreSQL refuses NUL in text, so none may hold one). */
-const TEXT_FIELDS = ['operation', 'sessionId', 'lineId', 'msisdn', 'usageType', 'requestedUnits', 'usedUnits', 'calledNumber', 'roamingCountry', 'visitedMcc'] as const;
+const TEXT_FIELDS = ['operation', 'sessionId', 'lineId', 'msisdn', 'usageType', 'requestedUnits', 'usedUnits', 'calledNumber', 'roamingCountry', 'visitedMcc', 'partnerId'] as const;
+const MAX_PARTNER_ID = 128;
 /** The unit fields each operation reads. */
 const UNIT_FIELDS: Record<string, ('requestedUnits' | 'usedUnits')[]> = { RESERVE: ['requestedUnits'], UPDATE: ['usedUnits', 'requestedUnits'], TERMINATE: ['usedUnits'] };
 /** Which request field a RESERVE's rating probe (validateUsage) refused, by its rejection code. */
@@ -194,8 +241,11 @@ export function sessionRecordKey(sessionId: string): string {
   return `${sessionId.slice(0, MAX_RECORD_KEY - hash.length - 1).trim()}~${hash}`;
 }
 
-/** The first problem with a request's own fields (named as in the input), or null. `now`: when a RESERVE's units would be rated. */
-export function sessionInputProblem(req: ChargingSessionRequest, now: Date): { field: string; message: string } | null {
+/**
+ * The first problem with a request's own fields (named as in the input), or null. `now`: when a RESERVE's units would be
+ * rated; `caller`: whose sessions it names (a RESERVE of the platform's own may not take a name partners' refs have).
+ */
+export function sessionInputProblem(req: ChargingSessionRequest, now: Date, caller?: SessionCaller): { field: string; message: string } | null {
   if (!req || typeof req !== 'object' || Array.isArray(req)) return { field: 'input', message: 'a charging session request is required' };
   const fields = req as unknown as Record<string, unknown>;
   const nul = TEXT_FIELDS.find((f) => typeof fields[f] === 'string' && (fields[f] as string).includes('\u0000'));
@@ -203,6 +253,12 @@ export function sessionInputProblem(req: ChargingSessionRequest, now: Date): { f
   if (typeof req.sessionId !== 'string' || !req.sessionId.trim() || req.sessionId.length > MAX_SESSION_ID) return { field: 'sessionId', message: `sessionId is required (at most ${MAX_SESSION_ID} characters)` };
   const op = String(req.operation ?? '').toUpperCase();
   if (!OPERATIONS.includes(op)) return { field: 'operation', message: 'operation must be RESERVE, UPDATE or TERMINATE' };
+  if (req.partnerId != null && (typeof req.partnerId !== 'string' || !req.partnerId.trim() || req.partnerId.length > MAX_PARTNER_ID)) {
+    return { field: 'partnerId', message: `partnerId, when given, names the partner whose session this is (text, at most ${MAX_PARTNER_ID} characters); leave it out for the platform's own sessions` };
+  }
+  if (op === 'RESERVE' && caller?.partnerId === null && req.sessionId.startsWith(PARTNER_REF_PREFIX)) {
+    return { field: 'sessionId', message: `a session of the platform's own may not have an id beginning with "${PARTNER_REF_PREFIX}" (partners' sessions are named so); give partnerId to open a partner's session` };
+  }
   const n = req.invocationSequenceNumber;
   if (n == null) {
     if (op !== 'RESERVE') return { field: 'invocationSequenceNumber', message: `invocationSequenceNumber is required for ${op} (one more than the session's last request), so a repeated request is recognised` };
@@ -271,8 +327,19 @@ async function rpc<T>(nc: NatsConnection, subject: string, body: unknown): Promi
   return reply.json<T>();
 }
 
-async function loadSession(usage: UsageRuntime, sessionId: string): Promise<StoredSession | undefined> {
-  const { rows } = await usage.sql.query<StoredSession>('select state, used::text as used, context, sequence_number, last_request, last_reply, updated_at, partner_id, opener_recorded from charging_session where id = $1', [sessionId]);
+/**
+ * The session `sessionId` names for a caller whose sessions are in `space` (its partner's id, '' for the
+ * platform's): its own session with that id or, stored before ids were per partner (ref null), one of
+ * unknown opener (anyone's, as it was) and, for the platform, any (it acted on any session by id then;
+ * before, ids were one space, so at most one such row has the id, and then no newer one in the spaces
+ * that reach it: its RESERVE found it first).
+ */
+async function loadSession(usage: UsageRuntime, sessionId: string, space: string): Promise<StoredSession | undefined> {
+  const { rows } = await usage.sql.query<StoredSession>(
+    `select state, used::text as used, context, sequence_number, last_request, last_reply, updated_at, partner_id, opener_recorded, partner_key, ref from charging_session
+      where id = $1 and (partner_key = $2 or (ref is null and ($2 = '' or not opener_recorded))) order by (partner_key = $2) desc limit 1`,
+    [sessionId, space],
+  );
   return rows[0];
 }
 
@@ -293,12 +360,13 @@ export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnect
 async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, input: ChargingSessionRequest, now: Date, caller: SessionCaller): Promise<ChargingSessionReply> {
   const fail = (resultCode: ChargingResultCode, message: string): ChargingSessionReply => ({ sessionId: typeof input?.sessionId === 'string' ? input.sessionId : '', resultCode, finalUnitIndication: true, message });
   // Over NATS an input error is a RATING_FAILED reply whose message names the field (GraphQL: BAD_USER_INPUT, in the resolver).
-  const problem = sessionInputProblem(input, now);
+  const problem = sessionInputProblem(input, now, caller);
   if (problem) return fail('RATING_FAILED', problem.message);
   const op = String(input.operation).toUpperCase();
   const req = normalised(input, op);
   const n = req.invocationSequenceNumber ?? 0;
-  const key = sessionRecordKey(req.sessionId);
+  // The caller's sessions: a partner's (its id) or the platform's ('').
+  const space = caller.partnerId ?? '';
   const fingerprint = fingerprintOf(op, n, req);
   const lateFingerprint = LATE + fingerprint;
   const same = (s: StoredSession): boolean => s.last_request === fingerprint || s.last_request === lateFingerprint;
@@ -314,14 +382,12 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
       : `session ${req.sessionId} is ${s.state}: nothing is granted`,
   });
   /**
-   * The answer for a session that does not exist (RFC 6733's DIAMETER_UNKNOWN_SESSION_ID): nothing granted, nothing
-   * done. Also the answer to another partner's request for a session: word for word the same, so it tells nothing of
-   * that session (its state, line, number or reply). A RESERVE can only be refused so for a session id in use
-   * (session ids are one space: RFC 6733's start with the network element's own identity, so partners do not meet).
+   * The answer to an UPDATE or TERMINATE for a session the caller has not (RFC 6733's DIAMETER_UNKNOWN_SESSION_ID):
+   * nothing granted, nothing done. Another partner's session with the id is not the caller's: the same answer, so it
+   * tells nothing of it.
    */
   const unknownSession = (): ChargingSessionReply => ({
-    sessionId: req.sessionId, resultCode: 'UNKNOWN_SESSION', grantedUnit: null, validityTime: null, finalUnitIndication: true,
-    message: op === 'RESERVE' ? `session ${req.sessionId} cannot be opened: its id is in use; open it under another sessionId` : `no session ${req.sessionId}`,
+    sessionId: req.sessionId, resultCode: 'UNKNOWN_SESSION', grantedUnit: null, validityTime: null, finalUnitIndication: true, message: `no session ${req.sessionId}`,
   });
   /**
    * The reply a session gave to this number, or why another request with it is refused. A reply that granted
@@ -329,8 +395,6 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
    * of the RESERVE or the last UPDATE of a TIMED_OUT session is told the session's state, with nothing granted.
    */
   const replay = (s: StoredSession): ChargingSessionReply => {
-    // Another partner's session (a RESERVE of this id lost the race to it): not this caller's to hear of.
-    if (!mayAct(s, caller)) return unknownSession();
     if (same(s) && s.last_reply) {
       const stored = JSON.parse(s.last_reply) as ChargingSessionReply;
       return s.state !== 'OPEN' && stored.grantedUnit != null ? closedAnswer(s) : stored;
@@ -338,9 +402,8 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
     return same(s) ? fail('RATING_FAILED', `invocationSequenceNumber ${n} of session ${req.sessionId} was not completed before the session was ${s.state}`)
       : fail('RATING_FAILED', `invocationSequenceNumber ${n} of session ${req.sessionId} was used by another request`);
   };
-  const existing = await loadSession(usage, req.sessionId);
-  // Another partner's session: as if there were none, before any replay or effect.
-  if (existing && !mayAct(existing, caller)) return unknownSession();
+  // The caller's own session with this id (another partner's is not found: its ids are that partner's).
+  const existing = await loadSession(usage, req.sessionId, space);
   // This number is claimed by this very request (same figures) and not answered yet: a twin of it is
   // running now, or an attempt stopped midway (crash, lost connection). Every step is idempotent: do them (again).
   // A claim made while the session was OPEN is resumed even if the sweeper closed the session since
@@ -365,18 +428,24 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
       lineId: line.lineId, msisdn: line.msisdn, usageType: u.usageType, ...terms.hold,
       reservationId: null, startedAt: now.toISOString(), event: { ...base, lineId: line.lineId },
     };
-    const grant = await reserveUnits(nc, req.sessionId, n, ctx, terms.units);
+    // Named in the caller's space: wallets' request ids and the records' event ids are this session's, no other partner's.
+    const named = sessionRef(space, req.sessionId);
+    const grant = await reserveUnits(nc, named, n, ctx, terms.units);
     const { granted, reply } = await answerGrant(nc, req.sessionId, ctx, grant, dec('0'));
     const { rowCount } = await usage.sql.query(
-      `insert into charging_session (id, line_id, billing_account_id, usage_type, state, granted, used, context, started_at, updated_at, sequence_number, last_request, last_reply, partner_id, opener_recorded)
-       values ($1,$2,$3,$4,'OPEN',$5,0,$6,$7,$7,$8,$9,$10,$11,true) on conflict (id) do nothing`,
-      [req.sessionId, ctx.lineId, ctx.billingAccountId, ctx.usageType, granted ?? '0', JSON.stringify(ctx), now, n, fingerprint, JSON.stringify(reply), caller.partnerId],
+      `insert into charging_session (id, line_id, billing_account_id, usage_type, state, granted, used, context, started_at, updated_at, sequence_number, last_request, last_reply, partner_id, opener_recorded, partner_key, ref)
+       values ($1,$2,$3,$4,'OPEN',$5,0,$6,$7,$7,$8,$9,$10,$11,true,$12,$13) on conflict (partner_key, id) do nothing`,
+      [req.sessionId, ctx.lineId, ctx.billingAccountId, ctx.usageType, granted ?? '0', JSON.stringify(ctx), now, n, fingerprint, JSON.stringify(reply), caller.partnerId, space, named],
     );
     // A twin of this request got there first (same reservation, by its request id): its reply.
-    return rowCount === 1 ? reply : replayAfterRace(usage, req.sessionId, replay, fail);
+    return rowCount === 1 ? reply : replayAfterRace(usage, { id: req.sessionId, space }, replay, fail);
   }
 
   if (!existing) return unknownSession();
+  // The row found (its key: its id in its space) and the name its ids outside it derive from.
+  const at: SessionName = { id: req.sessionId, space, key: existing.partner_key };
+  const ref = refOf(existing, req.sessionId);
+  const key = sessionRecordKey(ref);
   const ctx = JSON.parse(existing.context) as SessionContext;
   const used = dec(req.usedUnits ?? '0');
   if (existing.state === 'TIMED_OUT' && (n > existing.sequence_number || (resuming && existing.last_request === lateFingerprint))) {
@@ -388,8 +457,8 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
       // An unanswered claim (made while the session was OPEN, or a late report's own) is finished first.
       if (existing.last_request != null && !existing.last_reply) return finishBeforeTakeover(usage, nc, existing, input, now, caller, fail);
       const { rowCount } = await usage.sql.query(
-        `update charging_session set sequence_number = $2, last_request = $3, last_reply = null, updated_at = $4 where id = $1 and sequence_number = $5 and state = 'TIMED_OUT'`,
-        [req.sessionId, n, lateFingerprint, now, existing.sequence_number],
+        `update charging_session set sequence_number = $2, last_request = $3, last_reply = null, updated_at = $4 where id = $1 and sequence_number = $5 and state = 'TIMED_OUT' and partner_key = $6`,
+        [req.sessionId, n, lateFingerprint, now, existing.sequence_number, at.key],
       );
       if (rowCount !== 1) return answerChargingSession(usage, nc, input, now, caller);
     }
@@ -398,10 +467,10 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
     await chargeUnreserved(usage, key, n, ctx, used, resuming ? new Date(existing.updated_at) : now, dec(existing.used));
     const reply: ChargingSessionReply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true };
     const { rowCount } = await usage.sql.query(
-      `update charging_session set last_reply = $2, used = $5 where id = $1 and sequence_number = $3 and last_request = $4 and last_reply is null and state = 'TIMED_OUT'`,
-      [req.sessionId, JSON.stringify(reply), n, lateFingerprint, dec(existing.used).plus(used).toFixed()],
+      `update charging_session set last_reply = $2, used = $5 where id = $1 and sequence_number = $3 and last_request = $4 and last_reply is null and state = 'TIMED_OUT' and partner_key = $6`,
+      [req.sessionId, JSON.stringify(reply), n, lateFingerprint, dec(existing.used).plus(used).toFixed(), at.key],
     );
-    return rowCount === 1 ? reply : replayAfterRace(usage, req.sessionId, replay, fail);
+    return rowCount === 1 ? reply : replayAfterRace(usage, at, replay, fail);
   }
   if (!resuming) {
     if (n !== existing.sequence_number + 1) return fail('RATING_FAILED', `invocationSequenceNumber ${n} is out of turn: session ${req.sessionId} expects ${existing.sequence_number + 1}`);
@@ -409,8 +478,8 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
     if (existing.last_request != null && !existing.last_reply) return fail('RATING_FAILED', `invocationSequenceNumber ${existing.sequence_number} of session ${req.sessionId} is not answered yet`);
     // Claim the number before any effect: of two different requests with it, the one refused changes nothing.
     const { rowCount } = await usage.sql.query(
-      `update charging_session set sequence_number = $2, last_request = $3, last_reply = null, updated_at = $4 where id = $1 and sequence_number = $5 and state = 'OPEN'`,
-      [req.sessionId, n, fingerprint, now, existing.sequence_number],
+      `update charging_session set sequence_number = $2, last_request = $3, last_reply = null, updated_at = $4 where id = $1 and sequence_number = $5 and state = 'OPEN' and partner_key = $6`,
+      [req.sessionId, n, fingerprint, now, existing.sequence_number, at.key],
     );
     // Another request got there first: answered as it stands now (a twin of this one joins it).
     if (rowCount !== 1) return answerChargingSession(usage, nc, input, now, caller);
@@ -423,8 +492,8 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
     // Wallets refused the commit, so nothing was charged: the number is given back, the session is as before the request.
     if (!resuming) {
       await usage.sql.query(
-        `update charging_session set sequence_number = $2, last_request = $3, last_reply = $4 where id = $1 and sequence_number = $5 and last_request = $6 and last_reply is null`,
-        [req.sessionId, existing.sequence_number, existing.last_request, existing.last_reply, n, fingerprint],
+        `update charging_session set sequence_number = $2, last_request = $3, last_reply = $4 where id = $1 and sequence_number = $5 and last_request = $6 and last_reply is null and partner_key = $7`,
+        [req.sessionId, existing.sequence_number, existing.last_request, existing.last_reply, n, fingerprint, at.key],
       );
     }
     return fail(commit.failed.resultCode, commit.failed.error?.message ?? 'commit failed');
@@ -457,7 +526,7 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
       if (rated) Object.assign(ctx, rated.terms.hold, ctx.increments === undefined ? { increments: undefined } : {});
       // Units the call has paid for already need no reservation (a 10 s call on `first: 60` may go on to 60 s).
       const paidFor = rated !== undefined && ctx.increments !== undefined && dec(rated.terms.units).isZero();
-      const grant = rated && !paidFor ? await reserveUnits(nc, req.sessionId, n, ctx, rated.terms.units) : ({ resultCode: 'SUCCESS' } as WalletReserveReply);
+      const grant = rated && !paidFor ? await reserveUnits(nc, ref, n, ctx, rated.terms.units) : ({ resultCode: 'SUCCESS' } as WalletReserveReply);
       const answer = rated ? await answerGrant(nc, req.sessionId, ctx, grant, totalUsed) : { granted: null, reply: replyOf(req.sessionId, grant, null) };
       granted = answer.granted ?? '0';
       reply = answer.reply;
@@ -467,13 +536,13 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
   }
   const { rowCount } = await usage.sql.query(
     `update charging_session set state = $2, used = $3, granted = $4, context = $5, last_reply = $6, updated_at = $7
-     where id = $1 and sequence_number = $8 and last_request = $9 and last_reply is null and state = 'OPEN'`,
-    [req.sessionId, op === 'TERMINATE' ? 'CLOSED' : 'OPEN', totalUsed.toFixed(), granted, JSON.stringify(ctx), JSON.stringify(reply), now, n, fingerprint],
+     where id = $1 and sequence_number = $8 and last_request = $9 and last_reply is null and state = 'OPEN' and partner_key = $10`,
+    [req.sessionId, op === 'TERMINATE' ? 'CLOSED' : 'OPEN', totalUsed.toFixed(), granted, JSON.stringify(ctx), JSON.stringify(reply), now, n, fingerprint, at.key],
   );
   if (rowCount === 1) return reply;
   // Not OPEN any more: the sweeper closed the session while this request held its number (or before a retry of it).
   const late: ChargingSessionReply = op === 'UPDATE' && reply.resultCode === 'SUCCESS' ? { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true } : reply;
-  return answerClosedUnder(usage, nc, { sessionId: req.sessionId, n, fingerprint }, ctx, totalUsed, late, replay, fail);
+  return answerClosedUnder(usage, nc, { ...at, n, fingerprint }, ctx, totalUsed, late, replay, fail);
 }
 
 /**
@@ -498,7 +567,7 @@ async function finishBeforeTakeover(
   const earlier = requestOfFingerprint(input.sessionId, claimed.last_request!);
   // Finished on behalf of the session's own network element: `caller` may act on the session (checked before).
   const finished = earlier ? await answerChargingSession(usage, nc, earlier, now, caller) : undefined;
-  const after = await loadSession(usage, input.sessionId);
+  const after = await loadSession(usage, input.sessionId, caller.partnerId ?? '');
   if (after && after.sequence_number === claimed.sequence_number && after.last_request === claimed.last_request && !after.last_reply) {
     return fail('RATING_FAILED', `invocationSequenceNumber ${claimed.sequence_number} of session ${input.sessionId} is not answered yet${finished?.message ? ` (${finished.message})` : ''}`);
   }
@@ -515,11 +584,11 @@ async function finishBeforeTakeover(
  * claim unanswered, and the retry does it again.
  */
 async function answerClosedUnder(
-  usage: UsageRuntime, nc: NatsConnection, claim: { sessionId: string; n: number; fingerprint: string }, ctx: SessionContext, totalUsed: Decimal, reply: ChargingSessionReply,
+  usage: UsageRuntime, nc: NatsConnection, claim: SessionName & { n: number; fingerprint: string }, ctx: SessionContext, totalUsed: Decimal, reply: ChargingSessionReply,
   replay: (s: StoredSession) => ChargingSessionReply, fail: (code: ChargingResultCode, message: string) => ChargingSessionReply,
 ): Promise<ChargingSessionReply> {
-  const s = await loadSession(usage, claim.sessionId);
-  if (!s) return fail('RATING_FAILED', `session ${claim.sessionId} could not be stored`);
+  const s = await loadSession(usage, claim.id, claim.space);
+  if (!s) return fail('RATING_FAILED', `session ${claim.id} could not be stored`);
   if (s.state === 'TIMED_OUT' && s.sequence_number > claim.n) {
     // A later report took the session on past this number while this attempt ran (it finished this number first,
     // finishBeforeTakeover). What this attempt was granted is released here unless the session names it (then it
@@ -527,20 +596,20 @@ async function answerClosedUnder(
     // and not have found it, and nobody else knows it. Releasing what the finishing released is answered the same.
     if (ctx.reservationId && (JSON.parse(s.context) as SessionContext).reservationId !== ctx.reservationId) {
       const release = await commitUsed(nc, ctx, dec('0'));
-      if ('failed' in release) return fail(release.failed.resultCode, `session ${claim.sessionId} is TIMED_OUT; releasing reservation ${ctx.reservationId} failed: ${release.failed.error?.message ?? release.failed.resultCode}`);
+      if ('failed' in release) return fail(release.failed.resultCode, `session ${claim.id} is TIMED_OUT; releasing reservation ${ctx.reservationId} failed: ${release.failed.error?.message ?? release.failed.resultCode}`);
     }
-    return fail('RATING_FAILED', `invocationSequenceNumber ${claim.n} of session ${claim.sessionId} was taken over by a later report (${s.sequence_number}); the session is TIMED_OUT`);
+    return fail('RATING_FAILED', `invocationSequenceNumber ${claim.n} of session ${claim.id} was taken over by a later report (${s.sequence_number}); the session is TIMED_OUT`);
   }
   if (s.state !== 'TIMED_OUT' || s.sequence_number !== claim.n || s.last_request !== claim.fingerprint || s.last_reply) return replay(s);
   if (ctx.reservationId) {
     const release = await commitUsed(nc, ctx, dec('0'));
-    if ('failed' in release) return fail(release.failed.resultCode, `session ${claim.sessionId} is TIMED_OUT; releasing reservation ${ctx.reservationId} failed: ${release.failed.error?.message ?? release.failed.resultCode}`);
+    if ('failed' in release) return fail(release.failed.resultCode, `session ${claim.id} is TIMED_OUT; releasing reservation ${ctx.reservationId} failed: ${release.failed.error?.message ?? release.failed.resultCode}`);
   }
   const { rowCount } = await usage.sql.query(
-    `update charging_session set used = $2, context = $3, last_reply = $4 where id = $1 and sequence_number = $5 and last_request = $6 and last_reply is null and state = 'TIMED_OUT'`,
-    [claim.sessionId, totalUsed.toFixed(), JSON.stringify({ ...ctx, reservationId: null }), JSON.stringify(reply), claim.n, claim.fingerprint],
+    `update charging_session set used = $2, context = $3, last_reply = $4 where id = $1 and sequence_number = $5 and last_request = $6 and last_reply is null and state = 'TIMED_OUT' and partner_key = $7`,
+    [claim.id, totalUsed.toFixed(), JSON.stringify({ ...ctx, reservationId: null }), JSON.stringify(reply), claim.n, claim.fingerprint, claim.key],
   );
-  return rowCount === 1 ? reply : replayAfterRace(usage, claim.sessionId, replay, fail);
+  return rowCount === 1 ? reply : replayAfterRace(usage, claim, replay, fail);
 }
 
 /**
@@ -564,17 +633,18 @@ async function answerClosedUnder(
  */
 export async function closeStaleSessions(usage: UsageRuntime, nc: NatsConnection, now: Date, idleMs: number, limit = 100): Promise<number> {
   const silentSince = new Date(now.getTime() - idleMs);
-  const { rows } = await usage.sql.query<{ id: string }>(`select id from charging_session where state = 'OPEN' and updated_at <= $1 order by updated_at limit $2`, [silentSince, limit]);
+  const { rows } = await usage.sql.query<{ id: string; partner_key: string }>(`select id, partner_key from charging_session where state = 'OPEN' and updated_at <= $1 order by updated_at limit $2`, [silentSince, limit]);
   let closed = 0;
-  for (const { id } of rows) {
+  // A session is (partner_key, id): two partners' sessions with one id are two sessions, each closed on its own.
+  for (const { id, partner_key: key } of rows) {
     // A number claimed and not answered (a request cut short, or still running) keeps its claim time
     // and the reservation it commits: its retry ends as a late report (answerClosedUnder) and commits
     // on that reservation (wallets answers what was committed, or that this release came first), so
     // its units are charged once either way, and it releases what it was granted itself.
     const { rows: [claimed] } = await usage.sql.query<{ context: string; pending: boolean }>(
       `update charging_session set state = 'TIMED_OUT', granted = 0, updated_at = case when last_request is not null and last_reply is null then updated_at else $3 end
-       where id = $1 and state = 'OPEN' and updated_at <= $2 returning context, (last_request is not null and last_reply is null) as pending`,
-      [id, silentSince, now],
+       where id = $1 and state = 'OPEN' and updated_at <= $2 and partner_key = $4 returning context, (last_request is not null and last_reply is null) as pending`,
+      [id, silentSince, now, key],
     );
     if (!claimed) continue;
     closed += 1;
@@ -582,7 +652,7 @@ export async function closeStaleSessions(usage: UsageRuntime, nc: NatsConnection
     if (!ctx.reservationId) continue;
     const release = await commitUsed(nc, ctx, dec('0')).catch((error: Error) => ({ failed: { resultCode: 'RATING_FAILED', error: { message: error.message } } as WalletSessionReply }));
     if ('failed' in release) throw new Error(`session ${id} is TIMED_OUT; releasing its reservation ${ctx.reservationId} failed (wallets' expiry job will): ${release.failed.error?.message ?? release.failed.resultCode}`);
-    if (!claimed.pending) await usage.sql.query(`update charging_session set context = $2 where id = $1 and state = 'TIMED_OUT' and context = $3`, [id, JSON.stringify({ ...ctx, reservationId: null }), claimed.context]);
+    if (!claimed.pending) await usage.sql.query(`update charging_session set context = $2 where id = $1 and state = 'TIMED_OUT' and context = $3 and partner_key = $4`, [id, JSON.stringify({ ...ctx, reservationId: null }), claimed.context, key]);
   }
   return closed;
 }
@@ -720,9 +790,9 @@ async function recordCommitted(usage: UsageRuntime, eventId: string, ctx: Sessio
 }
 
 /** After losing a race for a session's next number: the winner's reply when it was the same request. */
-async function replayAfterRace(usage: UsageRuntime, sessionId: string, replay: (s: StoredSession) => ChargingSessionReply, fail: (code: ChargingResultCode, message: string) => ChargingSessionReply): Promise<ChargingSessionReply> {
-  const now = await loadSession(usage, sessionId);
-  return now ? replay(now) : fail('RATING_FAILED', `session ${sessionId} could not be stored`);
+async function replayAfterRace(usage: UsageRuntime, name: Pick<SessionName, 'id' | 'space'>, replay: (s: StoredSession) => ChargingSessionReply, fail: (code: ChargingResultCode, message: string) => ChargingSessionReply): Promise<ChargingSessionReply> {
+  const now = await loadSession(usage, name.id, name.space);
+  return now ? replay(now) : fail('RATING_FAILED', `session ${name.id} could not be stored`);
 }
 
 /** What units are held on: the line's plan in force at the time, priced per unit, its allowances and increments, how many units it charges. */
@@ -773,10 +843,13 @@ async function rateUnits(usage: UsageRuntime, who: { lineId?: string; msisdn?: s
   };
 }
 
-/** Holds units in wallets; the request id is the session's and the number's, so a retry holds nothing more. */
-async function reserveUnits(nc: NatsConnection, sessionId: string, n: number, ctx: SessionContext, units: string): Promise<WalletReserveReply> {
+/**
+ * Holds units in wallets; the request id is the session's (its ref: a partner's session's names its partner, so
+ * two partners' sessions with one id never share a reservation) and the number's, so a retry holds nothing more.
+ */
+async function reserveUnits(nc: NatsConnection, ref: string, n: number, ctx: SessionContext, units: string): Promise<WalletReserveReply> {
   const request: WalletReserveRequest = {
-    requestId: `${sessionId}#${n}`, sessionId, billingAccountId: ctx.billingAccountId, lineId: ctx.lineId, currency: ctx.currency, usageType: ctx.usageType,
+    requestId: `${ref}#${n}`, sessionId: ref, billingAccountId: ctx.billingAccountId, lineId: ctx.lineId, currency: ctx.currency, usageType: ctx.usageType,
     unit: ctx.unit, requestedUnits: units, pricePerUnit: ctx.pricePerUnit, allowanceIds: ctx.allowanceIds, allowOverdraft: ctx.allowOverdraft, zone: ctx.zone ?? null,
   };
   return rpc<WalletReserveReply>(nc, RPC.walletReserve, request);

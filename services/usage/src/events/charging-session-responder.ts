@@ -1,12 +1,13 @@
 import { RPC } from '@ledgerline/contracts';
 import type { ServiceRuntime } from '@ledgerline/platform';
-import { handleChargingSession, PLATFORM, type ChargingSessionRequest } from '../application/charging-session';
+import { handleChargingSession, natsCallerOf, type ChargingSessionRequest } from '../application/charging-session';
 import type { UsageRuntime } from '../usage-runtime';
 
 /**
  * Network elements → usage over core NATS request/reply (queue group: any replica answers). A request
  * carries no caller: only NATS's `network` user may publish on the subject (deploy/nats), i.e. the
- * platform's own network elements, which act on any session (PLATFORM; partners use GraphQL).
+ * platform's own network elements, which name the platform's sessions, or a partner's by giving its
+ * `partnerId` (natsCallerOf; partners use GraphQL).
  */
 export async function startChargingSessionResponder(messaging: ServiceRuntime['messaging'], usage: UsageRuntime, runtime: ServiceRuntime): Promise<() => Promise<void>> {
   const sub = messaging.nc.subscribe(RPC.chargingSession, {
@@ -16,7 +17,8 @@ export async function startChargingSessionResponder(messaging: ServiceRuntime['m
       void (async () => {
         let reply;
         try {
-          reply = await handleChargingSession(usage, messaging.nc, msg.json<ChargingSessionRequest>(), runtime.clock.now(), PLATFORM);
+          const req = msg.json<ChargingSessionRequest>();
+          reply = await handleChargingSession(usage, messaging.nc, req, runtime.clock.now(), natsCallerOf(req));
         } catch (error) {
           runtime.logger.warn({ err: error }, 'charging session request failed');
           reply = { sessionId: '', resultCode: 'RATING_FAILED', finalUnitIndication: true, message: (error as Error).message };

@@ -75,15 +75,20 @@ export async function requireLine(sql: Sql, caller: Caller, lineId: string, acti
 }
 
 /**
- * Whose online charging sessions a caller of `chargingSession` (SYSTEM, ADMIN, PARTNER) acts on: a PARTNER
- * the sessions it opens, bound to its token's partnerId (so a PARTNER token without one is FORBIDDEN: its
- * sessions could not be told from another partner's); SYSTEM and ADMIN any (operations).
+ * Whose online charging sessions a caller of `chargingSession` (SYSTEM, ADMIN, PARTNER) names. A PARTNER's own,
+ * bound to its token's partnerId (so a PARTNER token without one is FORBIDDEN: its sessions could not be told from
+ * another partner's), and naming another partner (`partnerId` in the input) is FORBIDDEN. SYSTEM and ADMIN
+ * (operations) name the platform's own sessions, or a partner's by giving its `partnerId` (checked as input by
+ * sessionInputProblem).
  */
-export function sessionCallerOf(caller: Caller): SessionCaller {
-  if (caller.role !== 'PARTNER') return PLATFORM;
+export function sessionCallerOf(caller: Caller, named?: string | null): SessionCaller {
+  if (caller.role !== 'PARTNER') return named == null ? PLATFORM : { partnerId: named };
   const partnerId = caller.partnerId;
   if (typeof partnerId !== 'string' || !partnerId.trim() || partnerId.includes('\u0000')) {
     throw new DomainError('FORBIDDEN', 'This PARTNER token has no partnerId, and a charging session is bound to the partner that opens it (npx ledgerline token --role PARTNER --partner <id>)', {}, 'FORBIDDEN');
+  }
+  if (named != null && named !== partnerId) {
+    throw new DomainError('FORBIDDEN', "A PARTNER acts on its own charging sessions only: leave input.partnerId out (or give the token's own)", { field: 'input.partnerId' }, 'FORBIDDEN');
   }
   return { partnerId };
 }

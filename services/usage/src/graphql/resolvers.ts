@@ -212,8 +212,8 @@ export const resolvers = {
     },
     chargingSession(_: unknown, a: { input: ChargingSessionRequest }, ctx: UsageContext) {
       allow(ctx.caller, ['SYSTEM', 'ADMIN', 'PARTNER']);
-      const caller = sessionCallerOf(ctx.caller);
-      const problem = sessionInputProblem(a.input, now(ctx));
+      const caller = sessionCallerOf(ctx.caller, a.input?.partnerId);
+      const problem = sessionInputProblem(a.input, now(ctx), caller);
       if (problem) throw badInput(`input.${problem.field}`, problem.message);
       return handleChargingSession(usageRuntimeOf(ctx.runtime), ctx.runtime.messaging.nc, a.input, now(ctx), caller);
     },
