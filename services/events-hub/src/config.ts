@@ -20,10 +20,11 @@ export interface HubConfig {
   batchSize: number;
   concurrency: number;
   /**
-   * Most deliveries of one hub claimed or in flight at once (default half of `concurrency`): a partner
-   * whose receiver times out on a backlog holds that many workers, never all of them.
+   * Most deliveries of one partner (all its hubs together; a hub registered without a partner on its own)
+   * claimed or in flight at once (default half of `concurrency`): a partner whose receiver times out on a
+   * backlog holds that many workers, never all of them, however many hubs it registered.
    */
-  concurrencyPerHub: number;
+  concurrencyPerPartner: number;
   /** Per-attempt HTTP timeout (ms). */
   timeoutMs: number;
   /** Most stream messages one replay may read (they are held in memory): a larger one is refused, naming `from`. */
@@ -127,7 +128,12 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     pollMs: positiveInt(env, 'EVENTS_HUB_POLL_MS', 1_000),
     batchSize: positiveInt(env, 'EVENTS_HUB_BATCH', 50),
     concurrency: positiveInt(env, 'EVENTS_HUB_CONCURRENCY', 8),
-    concurrencyPerHub: positiveInt(env, 'EVENTS_HUB_CONCURRENCY_PER_HUB', Math.max(1, Math.ceil(positiveInt(env, 'EVENTS_HUB_CONCURRENCY', 8) / 2))),
+    // EVENTS_HUB_CONCURRENCY_PER_HUB: the setting's name when the share was per hub, still read.
+    concurrencyPerPartner: positiveInt(
+      env,
+      env.EVENTS_HUB_CONCURRENCY_PER_PARTNER === undefined && env.EVENTS_HUB_CONCURRENCY_PER_HUB !== undefined ? 'EVENTS_HUB_CONCURRENCY_PER_HUB' : 'EVENTS_HUB_CONCURRENCY_PER_PARTNER',
+      Math.max(1, Math.ceil(positiveInt(env, 'EVENTS_HUB_CONCURRENCY', 8) / 2)),
+    ),
     timeoutMs: positiveInt(env, 'EVENTS_HUB_TIMEOUT_MS', 10_000),
     replayMaxEvents: positiveInt(env, 'EVENTS_HUB_REPLAY_MAX_EVENTS', 100_000),
     retention: {

@@ -42,7 +42,7 @@ describe('review 11: the dispatcher lease covers every delivery of its batch, no
       })),
       t.clock.now(),
     );
-    const config = { ...t.hub.config, batchSize: n, concurrency: 1, concurrencyPerHub: n, timeoutMs: 1000 };
+    const config = { ...t.hub.config, batchSize: n, concurrency: 1, concurrencyPerPartner: n, timeoutMs: 1000 };
     const deps: HubDeps = {
       knex: t.hub.knex,
       clock: t.clock,

@@ -47,9 +47,9 @@ describe('a partner that does not answer holds one of EVENTS_HUB_CONCURRENCY slo
     expect(held.every((res) => !res.writableEnded)).toBe(true);
   }, 30_000);
 
-  it("a silent partner's backlog takes at most EVENTS_HUB_CONCURRENCY_PER_HUB workers: the other partner's events all go out meanwhile", async () => {
-    // The hubs of the first case are still there: the silent partner holds its two POSTs, four slots per hub (8 / 2).
-    expect(t.hub.config.concurrencyPerHub).toBe(4);
+  it("a silent partner's backlog takes at most EVENTS_HUB_CONCURRENCY_PER_PARTNER workers: the other partner's events all go out meanwhile", async () => {
+    // The hubs of the first case are still there: the silent partner holds its two POSTs, four slots per partner (8 / 2).
+    expect(t.hub.config.concurrencyPerPartner).toBe(4);
     const before = held.length;
     const events: Awaited<ReturnType<typeof publishPing>>[] = [];
     for (let i = 0; i < 12; i++) events.push(await publishPing(t.messaging));

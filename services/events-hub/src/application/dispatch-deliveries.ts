@@ -152,7 +152,7 @@ export async function claimDue(deps: HubDeps, busy: ReadonlyMap<string, number> 
   const now = deps.clock.now();
   const rounds = Math.ceil(deps.config.batchSize / deps.config.concurrency);
   const leaseUntil = new Date(now.getTime() + deps.config.timeoutMs * (rounds + 1) + 30_000);
-  return claimDueDeliveries(deps.knex, now, deps.config.batchSize, leaseUntil, { max: deps.config.concurrencyPerHub, busy });
+  return claimDueDeliveries(deps.knex, now, deps.config.batchSize, leaseUntil, { max: deps.config.concurrencyPerPartner, busy });
 }
 
 const attemptLogged = (deps: HubDeps, d: ClaimedDelivery) =>
@@ -202,7 +202,10 @@ export function startDispatcher(
   const queue: ClaimedDelivery[] = [];
   /** Workers in an attempt or about to take the next one: a queued delivery is always taken by one of them. */
   let active = 0;
-  /** Deliveries per hub claimed and not yet tried (queued or in an attempt): a claim takes each hub up to EVENTS_HUB_CONCURRENCY_PER_HUB. */
+  /**
+   * Deliveries per owner (a partner's hubs together, or a hub without a partner) claimed and not yet tried (queued or
+   * in an attempt): a claim takes each owner up to EVENTS_HUB_CONCURRENCY_PER_PARTNER.
+   */
   const busy = new Map<string, number>();
   const workers = new Set<Promise<void>>();
   // A worker sends from the queue until it is empty, then ends (counted out at once) and wakes the loop to claim more.
@@ -211,9 +214,9 @@ export function startDispatcher(
     const worker = (async () => {
       for (let d = queue.shift(); d; d = queue.shift()) {
         await attemptLogged(full, d);
-        const left = (busy.get(d.subscriptionId) ?? 1) - 1;
-        if (left > 0) busy.set(d.subscriptionId, left);
-        else busy.delete(d.subscriptionId);
+        const left = (busy.get(d.owner) ?? 1) - 1;
+        if (left > 0) busy.set(d.owner, left);
+        else busy.delete(d.owner);
       }
       active--;
       wake();
@@ -230,7 +233,7 @@ export function startDispatcher(
         try {
           const claimed = await claimDue(full, busy);
           more = claimed.length >= deps.config.batchSize;
-          for (const d of claimed) busy.set(d.subscriptionId, (busy.get(d.subscriptionId) ?? 0) + 1);
+          for (const d of claimed) busy.set(d.owner, (busy.get(d.owner) ?? 0) + 1);
           queue.push(...claimed);
         } catch (err) {
           if (running) deps.logger.warn({ err }, 'webhook dispatch pass failed');

@@ -52,6 +52,8 @@ export interface NewDelivery {
 export interface ClaimedDelivery {
   id: string;
   subscriptionId: string;
+  /** Whose share of the dispatcher it takes: `p:<partnerId>` (all of a partner's hubs), or `h:<hubId>` for a hub without a partner. */
+  owner: string;
   eventId: string;
   attempts: number;
   payload: string;
@@ -251,32 +253,40 @@ export async function insertDeliveries(knex: Knex, rows: NewDelivery[], now: Dat
  * Claims up to `limit` due PENDING deliveries of active hubs: their rows are locked with SKIP LOCKED
  * (another dispatcher takes others) and their next attempt moved to `leaseUntil`, so a dispatcher
  * that dies mid-POST leaves them due again after the lease instead of lost.
+ *
+ * Fair by owner (`ownerOf`: a partner, all its hubs together; a hub registered without a partner on
+ * its own): each owner's oldest due deliveries up to `perOwner.max` less what it has claimed already
+ * (`perOwner.busy`), then the oldest overall. Per hub was not enough: a partner with two hubs on one
+ * silent receiver took twice the share, i.e. every worker.
  */
-export async function claimDueDeliveries(knex: Knex, now: Date, limit: number, leaseUntil: Date, perHub: { max: number; busy: ReadonlyMap<string, number> } = { max: limit, busy: new Map() }): Promise<ClaimedDelivery[]> {
-  // Per active hub, its oldest due deliveries up to what it may still have in flight (`perHub.max` less
-  // what it has claimed already), so one hub's backlog cannot fill the batch; then the oldest overall.
-  const busy = [...perHub.busy];
+export async function claimDueDeliveries(knex: Knex, now: Date, limit: number, leaseUntil: Date, perOwner: { max: number; busy: ReadonlyMap<string, number> } = { max: limit, busy: new Map() }): Promise<ClaimedDelivery[]> {
+  const busy = [...perOwner.busy];
   const result = await knex.raw(
-    `with due as (
-       select d.id, d.next_attempt_at from hub h
-         left join unnest(?::text[], ?::int[]) as f(hub_id, busy) on f.hub_id = h.id
+    `with owners as (
+       select distinct partner_id, case when partner_id is null then id end as hub_id,
+              coalesce('p:' || partner_id, 'h:' || id) as owner
+         from hub where status = 'ACTIVE'),
+     due as (
+       select d.id, d.next_attempt_at from owners o
+         left join unnest(?::text[], ?::int[]) as f(owner, busy) on f.owner = o.owner
          cross join lateral (
-           select d.id, d.next_attempt_at from webhook_delivery d
-            where d.subscription_id = h.id and d.status = 'PENDING' and d.next_attempt_at <= ?
+           select d.id, d.next_attempt_at from hub h join webhook_delivery d on d.subscription_id = h.id
+            where h.status = 'ACTIVE' and (h.partner_id = o.partner_id or h.id = o.hub_id)
+              and d.status = 'PENDING' and d.next_attempt_at <= ?
             order by d.next_attempt_at, d.id
             limit greatest(? - coalesce(f.busy, 0), 0) for update of d skip locked) d
-        where h.status = 'ACTIVE'
         order by d.next_attempt_at, d.id
         limit ?)
      update webhook_delivery w set next_attempt_at = ?
        from due, hub h
       where w.id = due.id and h.id = w.subscription_id
-     returning w.id, w.subscription_id, w.event_id, w.attempts, w.payload, w.created_at, h.callback`,
-    [busy.map(([hub]) => hub), busy.map(([, n]) => n), now, perHub.max, limit, leaseUntil],
+     returning w.id, w.subscription_id, w.event_id, w.attempts, w.payload, w.created_at, h.callback, coalesce('p:' || h.partner_id, 'h:' || h.id) as owner`,
+    [busy.map(([owner]) => owner), busy.map(([, n]) => n), now, perOwner.max, limit, leaseUntil],
   );
   return (result.rows as any[]).map((r) => ({
     id: String(r.id),
     subscriptionId: r.subscription_id,
+    owner: r.owner,
     eventId: r.event_id,
     attempts: Number(r.attempts),
     payload: r.payload,
