@@ -152,13 +152,25 @@ const CLOSE_BILLING_PERIOD = /* GraphQL */ `
   }
 `;
 
+/**
+ * invoicing's refusal of a period that has not ended by its own clock. The workflow closes a period
+ * once it has ended by Temporal's clock; invoicing's may be a little behind (hosts drift), so this is
+ * not a decision but a moment too early: retried (the activity's back-off) until invoicing's clock
+ * has passed the end too. Final, it failed the account's bill-cycle workflow at the boundary.
+ */
+const PERIOD_NOT_ENDED = 'BILLING_PERIOD_NOT_ENDED';
+
 /** invoicing subgraph: closes an account's period so the bill run can invoice it. */
 export class GraphqlBillingPeriodsClient implements BillingPeriodsClient {
   constructor(private readonly client: GraphqlClientOptions) {}
 
   async closePeriod(req: ClosePeriodRequest, opts?: CallOptions): Promise<ClosedPeriodResult> {
     const { final, ...rest } = req;
-    const data = await graphqlRequest<{ closeBillingPeriod: { billingPeriod: { id: string; nextPeriodEnd?: string | null } } }>(this.client, CLOSE_BILLING_PERIOD, { input: { ...rest, ...(final ? { final: true } : {}) } }, opts);
+    const data = await graphqlRequest<{ closeBillingPeriod: { billingPeriod: { id: string; nextPeriodEnd?: string | null } } }>(this.client, CLOSE_BILLING_PERIOD, { input: { ...rest, ...(final ? { final: true } : {}) } }, opts).catch((err: unknown) => {
+      const reason = err instanceof DomainError ? (err.details?.extensions as { reason?: unknown } | undefined)?.reason : undefined;
+      if (reason === PERIOD_NOT_ENDED) throw new DomainError(PERIOD_NOT_ENDED, (err as DomainError).message, { retryable: true, details: (err as DomainError).details });
+      throw err;
+    });
     const period = data.closeBillingPeriod.billingPeriod;
     return { periodId: period.id, nextPeriodEnd: period.nextPeriodEnd ?? null };
   }

@@ -178,7 +178,12 @@ export async function processBillRunBatch(em: Em, runId: string, batchNo: number
     batchNo == null
       ? q.andWhere((w) => w.where({ state: 'PENDING' }).orWhere((x) => x.where({ state: 'WAITING' }).andWhere('wait_until', '<=', now))).orderBy('batch_no').limit(1)
       : q.andWhere({ batch_no: batchNo });
-  const [batch] = await q.forUpdate().skipLocked();
+  // Any batch: one nobody holds (drivers side by side take different ones). A named batch (the
+  // workflow's, by number): waited for while another transaction holds it, so the answer is what
+  // that one left: DONE once it commits, or billed here if it rolled back. Skipped, a retry of an
+  // attempt whose answer was lost (still open here) answered "nothing", which the worker counted as
+  // the batch done: rolled back after that, the batch stayed PENDING in a run no other driver bills.
+  const [batch] = batchNo == null ? await q.forUpdate().skipLocked() : await q.forUpdate();
   if (!batch) {
     if (batchNo == null) await settleRun(em, runId, now);
     return null;
