@@ -8,7 +8,8 @@
  * voided/regenerated invoices, started bill runs and fed the read model. Now (as in wallets and
  * usage): no caller → UNAUTHENTICATED; a CUSTOMER reads only their own accounts'
  * (billing_account.customer_id) data and pays their own invoice only by CARD (money taken through
- * the payment provider), anything else → FORBIDDEN; staff (AGENT, ADMIN, SYSTEM) read everything
+ * the payment provider), anything else → FORBIDDEN (another customer's single object read by id: null,
+ * as an id that does not exist); staff (AGENT, ADMIN, SYSTEM) read everything
  * and do the back-office work; the read-model feeds and the workflows' own steps are ADMIN's and
  * SYSTEM's; a PARTNER does nothing here.
  */
@@ -30,14 +31,19 @@ const CALLERS = {
   partner: { role: 'PARTNER', subject: 'a-feed', partnerId: 'feed', scopes: [] },
 } satisfies Record<string, Caller>;
 type Who = keyof typeof CALLERS;
-/** NOT_FOUND: a customer naming another customer's invoice gets what a made-up id gets (customer-ids-not-probed.test.ts). */
-type Verdict = 'OK' | 'FORBIDDEN' | 'UNAUTHENTICATED' | 'NOT_FOUND';
+/**
+ * NOT_FOUND: a customer naming another customer's invoice gets what a made-up id gets; NULL: a read of one
+ * object by id answered nothing, no error, as for an id that does not exist (customer-ids-not-probed.test.ts).
+ */
+type Verdict = 'OK' | 'FORBIDDEN' | 'UNAUTHENTICATED' | 'NOT_FOUND' | 'NULL';
 type Row = Record<Who, Verdict>;
 
 const WHO = Object.keys(CALLERS) as Who[];
 const row = (anonymous: Verdict, own: Verdict, other: Verdict, agent: Verdict, admin: Verdict, system: Verdict, partner: Verdict): Row => ({ anonymous, own, other, agent, admin, system, partner });
 /** Reads of an account's data, and what a customer may do on their own account. */
 const OWNER_OR_STAFF = row('UNAUTHENTICATED', 'OK', 'FORBIDDEN', 'OK', 'OK', 'OK', 'FORBIDDEN');
+/** One object by id: another customer reads it as null, as an id that does not exist (it was FORBIDDEN: an oracle of which ids exist). */
+const OWNER_OR_STAFF_BY_ID: Row = { ...OWNER_OR_STAFF, other: 'NULL' };
 const STAFF = row('UNAUTHENTICATED', 'FORBIDDEN', 'FORBIDDEN', 'OK', 'OK', 'OK', 'FORBIDDEN');
 /** Approval requests are decided by a supervisor (ADMIN, or an AGENT with billing:approve; not SYSTEM): approvals.test.ts. */
 const SUPERVISOR = row('UNAUTHENTICATED', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'OK', 'FORBIDDEN', 'FORBIDDEN');
@@ -102,7 +108,7 @@ afterAll(async () => h?.svc.close());
 describe('reads of an account: staff, or the customer who owns it', () => {
   const entity = (typename: string, fields: string) => `query($id: ID!) { _entities(representations: [{ __typename: "${typename}", id: $id }]) { ... on ${typename} { ${fields} } } }`;
   const reads: [string, () => [string, Record<string, unknown>], Row, (data: any) => unknown][] = [
-    ['invoice(id)', () => ['query($id: ID!) { invoice(id: $id) { id documents { kind } } }', { id: invA }], OWNER_OR_STAFF, (d) => d.invoice?.id === invA && d.invoice.documents.length === 2],
+    ['invoice(id)', () => ['query($id: ID!) { invoice(id: $id) { id documents { kind } } }', { id: invA }], OWNER_OR_STAFF_BY_ID, (d) => d.invoice?.id === invA && d.invoice.documents.length === 2],
     ['invoices(billingAccountId)', () => ['query($a: ID) { invoices(billingAccountId: $a) { edges { node { id } } } }', { a: A }], OWNER_OR_STAFF, (d) => d.invoices.edges.some((e: any) => e.node.id === invA)],
     ['payments(billingAccountId)', () => ['query($a: ID!) { payments(billingAccountId: $a) { edges { node { id } } } }', { a: A }], OWNER_OR_STAFF, (d) => d.payments.edges.some((e: any) => e.node.id === payA)],
     ['creditNotes(billingAccountId)', () => ['query($a: ID!) { creditNotes(billingAccountId: $a) { edges { node { id } } } }', { a: A }], OWNER_OR_STAFF, (d) => d.creditNotes.edges.some((e: any) => e.node.id === noteA)],
@@ -110,9 +116,9 @@ describe('reads of an account: staff, or the customer who owns it', () => {
     ['disputes(filter: { billingAccountId })', () => ['query($a: ID) { disputes(filter: { billingAccountId: $a }) { edges { node { id } } } }', { a: A }], OWNER_OR_STAFF, (d) => Array.isArray(d.disputes.edges)],
     ['BillingAccount.invoices', () => [entity('BillingAccount', 'invoices { id }'), { id: A }], OWNER_OR_STAFF, (d) => d._entities[0].invoices.some((i: any) => i.id === invA)],
     ['BillingAccount.accountCredit', () => [entity('BillingAccount', 'accountCredit { amount }'), { id: A }], OWNER_OR_STAFF, (d) => d._entities[0].accountCredit.amount !== undefined],
-    ['Invoice (entity)', () => [entity('Invoice', 'id total { amount }'), { id: invA }], OWNER_OR_STAFF, (d) => d._entities[0]?.id === invA],
-    ['Payment (entity)', () => [entity('Payment', 'id amount { amount }'), { id: payA }], OWNER_OR_STAFF, (d) => d._entities[0]?.id === payA],
-    ['CreditNote (entity)', () => [entity('CreditNote', 'id total { amount }'), { id: noteA }], OWNER_OR_STAFF, (d) => d._entities[0]?.id === noteA],
+    ['Invoice (entity)', () => [entity('Invoice', 'id total { amount }'), { id: invA }], OWNER_OR_STAFF_BY_ID, (d) => d._entities[0]?.id === invA],
+    ['Payment (entity)', () => [entity('Payment', 'id amount { amount }'), { id: payA }], OWNER_OR_STAFF_BY_ID, (d) => d._entities[0]?.id === payA],
+    ['CreditNote (entity)', () => [entity('CreditNote', 'id total { amount }'), { id: noteA }], OWNER_OR_STAFF_BY_ID, (d) => d._entities[0]?.id === noteA],
     ['billRun (operations)', () => ['{ billRun(cycleDate: "2026-10-01") { id } }', {}], STAFF, () => true],
     ['approvalRequests', () => ['{ approvalRequests { edges { node { id } } } }', {}], STAFF, (d) => Array.isArray(d.approvalRequests.edges)],
   ];
@@ -123,9 +129,10 @@ describe('reads of an account: staff, or the customer who owns it', () => {
     for (const who of WHO) {
       const r = await asCaller(who, query, variables);
       got[who] = verdict(r);
-      // Let through: really answered (not an error of another kind, not empty).
+      // Let through: really answered (not an error of another kind), or answered nothing (NULL: as an unknown id).
       if (got[who] === 'OK') expect(r.errors, `${who}: ${JSON.stringify(r.errors)}`).toBeUndefined();
-      if (got[who] === 'OK') expect(answered(r.data), `${who} got ${JSON.stringify(r.data)}`).toBe(true);
+      if (got[who] === 'OK' && !answered(r.data)) got[who] = 'NULL';
+      if (got[who] === 'NULL') expect(JSON.stringify(r.data), who).toMatch(/^\{"(invoice":null|_entities":\[null\])\}$/);
       // Refused: nothing of the account came back.
       if (got[who] !== 'OK') expect(JSON.stringify(r.data ?? null)).not.toContain(invA);
     }

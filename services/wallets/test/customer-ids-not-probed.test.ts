@@ -102,3 +102,62 @@ describe("a customer cannot probe which ids exist: another customer's object ans
     expect(partner).toEqual(['FORBIDDEN', 'FORBIDDEN']);
   });
 });
+
+/**
+ * Reads of one object by id (`wallet(id)`, `reservation(id)`, `recharge(id)`, the Wallet entity):
+ * another customer's answers exactly as a made-up id (null, no error), as subscribers' reads do.
+ * Found: requireRowAccount answered FORBIDDEN for another customer's row and null for an unknown
+ * id: an oracle of which wallet, reservation and recharge ids exist. Staff read every row; a
+ * partner is refused by role, whatever the id (authorization-audit.test.ts).
+ */
+describe("a customer cannot probe which ids exist by reading: another customer's object reads as a made-up one", () => {
+  const me: Caller = { role: 'CUSTOMER', subject: 'alice', customerId: uniq('cus'), scopes: [] };
+  type Rows = { walletId: string; reservationId: string; rechargeId: string };
+  let theirs: Rows;
+  let unknown: Rows;
+  let owner: Caller;
+  beforeAll(async () => {
+    await ownedAccount(me.customerId!);
+    owner = { role: 'CUSTOMER', subject: 'bob', customerId: uniq('cus'), scopes: [] };
+    const account = await ownedAccount(owner.customerId!);
+    const reserved = await gql(svc, `mutation($i: ReserveBalanceInput!) { reserveBalance(input: $i) { resultCode reservation { id } } }`, {
+      i: { requestId: uniq('req'), sessionId: uniq('ses'), billingAccountId: account.billingAccountId, lineId: 'lin_probe', currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '10', pricePerUnit: '0.01', allowanceIds: [] },
+    });
+    expect(reserved.reserveBalance.resultCode).toBe('SUCCESS');
+    const recharged = await svc.request<any>(`mutation($i: RechargeInput!) { recharge(input: $i) { recharge { id } } }`, {
+      i: { billingAccountId: account.billingAccountId, amount: { amount: '5.00', currency: 'EUR' }, method: 'BANK_TRANSFER', idempotencyKey: uniq('key') },
+    }, owner);
+    expect(recharged.errors).toBeUndefined();
+    theirs = { walletId: account.walletId, reservationId: reserved.reserveBalance.reservation.id, rechargeId: recharged.data.recharge.recharge.id };
+    unknown = { walletId: madeUp(theirs.walletId), reservationId: madeUp(theirs.reservationId), rechargeId: madeUp(theirs.rechargeId) };
+    for (const k of ['walletId', 'reservationId', 'rechargeId'] as const) expect(unknown[k]).not.toBe(theirs[k]);
+  });
+
+  /** The whole response as a client sees it (data, and each error's message, code, reason, field), the id it named replaced by <id>. */
+  const response = (r: Res, id: string) =>
+    JSON.stringify({ data: r.data ?? null, errors: r.errors?.map((e) => ({ message: e.message, code: e.extensions?.code, reason: e.extensions?.reason, field: e.extensions?.field })) }).split(id).join('<id>');
+
+  /** [name, query of one object by $id, the id named, the object's id in the answer (where found)]. */
+  const READS: [string, string, (x: Rows) => string, (data: any) => unknown][] = [
+    ['wallet(id)', `query($id: ID!) { wallet(id: $id) { id balance { amount } } }`, (x) => x.walletId, (d) => d?.wallet?.id],
+    ['reservation(id)', `query($id: ID!) { reservation(id: $id) { id status } }`, (x) => x.reservationId, (d) => d?.reservation?.id],
+    ['recharge(id)', `query($id: ID!) { recharge(id: $id) { id status } }`, (x) => x.rechargeId, (d) => d?.recharge?.id],
+    ['Wallet (entity)', `query($id: ID!) { _entities(representations: [{ __typename: "Wallet", id: $id }]) { ... on Wallet { id balance { amount } } } }`, (x) => x.walletId, (d) => d?._entities?.[0]?.id],
+  ];
+
+  it.each(READS)('%s', async (_name, query, named, found) => {
+    const other = await svc.request<any>(query, { id: named(theirs) }, me);
+    const none = await svc.request<any>(query, { id: named(unknown) }, me);
+    // The same response, and it is the unknown id's: nothing, no error.
+    expect(response(other, named(theirs))).toBe(response(none, named(unknown)));
+    expect(other.errors).toBeUndefined();
+    expect(found(other.data) ?? null).toBeNull();
+
+    // The owner and staff read it; staff read a made-up id as null; a partner is refused by role, whatever the id.
+    expect(found((await svc.request<any>(query, { id: named(theirs) }, owner)).data)).toBe(named(theirs));
+    expect(found((await svc.request<any>(query, { id: named(theirs) }, AGENT)).data)).toBe(named(theirs));
+    expect(found((await svc.request<any>(query, { id: named(unknown) }, AGENT)).data) ?? null).toBeNull();
+    const partner = [await svc.request(query, { id: named(theirs) }, PARTNER), await svc.request(query, { id: named(unknown) }, PARTNER)].map((r) => r.errors?.[0]?.extensions?.code);
+    expect(partner).toEqual(['FORBIDDEN', 'FORBIDDEN']);
+  });
+});

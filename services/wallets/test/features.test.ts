@@ -103,7 +103,7 @@ describe('ownership: a customer reads and acts only on their own accounts', () =
     return { billingAccountId, walletId: walletId! };
   }
 
-  it("own wallet, buckets, ledger, recharges, auto top-up: allowed; another customer: FORBIDDEN (auto top-up: as an unknown wallet) and nothing changes", async () => {
+  it("own wallet, buckets, ledger, recharges, auto top-up: allowed; another customer: FORBIDDEN for the account, as an unknown id for a wallet or recharge (customer-ids-not-probed.test.ts), and nothing changes", async () => {
     const me: Caller = { role: 'CUSTOMER', subject: 'alice', customerId: uniq('cus'), scopes: [] };
     const other: Caller = { role: 'CUSTOMER', subject: 'mallory', customerId: uniq('cus'), scopes: [] };
     const mine = await ownedAccount(me.customerId!);
@@ -118,7 +118,9 @@ describe('ownership: a customer reads and acts only on their own accounts', () =
       const ok = await svc.request(q, v as never, me);
       expect(ok.errors, q).toBeUndefined();
       const no = await svc.request(q, v as never, other);
-      expect(no.errors?.[0]?.extensions?.code, q).toBe('FORBIDDEN');
+      // One wallet by id: another customer's reads as an unknown id, null (no error); the account's reads: FORBIDDEN.
+      if (q === reads[0][0]) expect([no.errors, no.data], q).toEqual([undefined, { wallet: null }]);
+      else expect(no.errors?.[0]?.extensions?.code, q).toBe('FORBIDDEN');
     }
     const RECHARGE = `mutation($i: RechargeInput!) { recharge(input: $i) { recharge { id status } } }`;
     const bank = (key: string) => ({ i: { billingAccountId: mine.billingAccountId, amount: { amount: '5.00', currency: 'EUR' }, method: 'BANK_TRANSFER', idempotencyKey: key } });
@@ -127,7 +129,8 @@ describe('ownership: a customer reads and acts only on their own accounts', () =
     expect((await svc.request(RECHARGE, bank(uniq('key')), other)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const readRecharge = `query($id: ID!) { recharge(id: $id) { status } }`;
     expect((await svc.request(readRecharge, { id: mineRecharge.data!.recharge.recharge.id }, me)).data?.recharge.status).toBe('PENDING_TRANSFER');
-    expect((await svc.request(readRecharge, { id: mineRecharge.data!.recharge.recharge.id }, other)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const theirRecharge = await svc.request(readRecharge, { id: mineRecharge.data!.recharge.recharge.id }, other);
+    expect([theirRecharge.errors, theirRecharge.data]).toEqual([undefined, { recharge: null }]);
     const AUTO = `mutation($i: SetAutoTopupInput!) { setAutoTopup(input: $i) { wallet { autoTopup { enabled } } } }`;
     const rule = { i: { walletId: mine.walletId, enabled: true, threshold: '5', topupAmount: '10', paymentMethodToken: 'sandbox_approve' } };
     // Another customer's wallet answers as one that does not exist (customer-ids-not-probed.test.ts).

@@ -3,18 +3,20 @@
 //   owner = the CUSTOMER whose token's customerId is the account's billing_account.customer_id
 //   (from subscribers' account event, or registerBillingAccount). PARTNER: nothing in invoicing.
 // Refusals are coded: no caller (ANONYMOUS) → UNAUTHENTICATED; anything else refused → FORBIDDEN.
-// Someone else's single object is FORBIDDEN to read (as wallets and usage answer); a missing one null / NOT_FOUND.
+// A customer reading another customer's single object by id (invoice(id), dispute(id), the entities)
+// gets what a missing one gets: null (requireRow), as subscribers', wallets' and usage's reads.
 // A customer's mutation naming another customer's invoice or dispute (openDispute, withdrawDispute,
 // recordPayment by id or by reference) answers what a made-up id gets (INVOICE_NOT_FOUND,
 // DISPUTE_NOT_FOUND, PAYMENT_REFERENCE_UNMATCHED), not FORBIDDEN: no probing which ids exist.
 //
 // Query                                                  who
-//   invoice(id)                                          staff | owner
-//   invoices(billingAccountId?, state?)                  staff: all | customer: own accounts only (naming another's: FORBIDDEN)
+//   invoice(id)                                          staff | owner   (another customer's: null, as an unknown id)
+//   invoices(billingAccountId?, state?)                  staff: all | customer: own accounts only (naming an account not
+//                                                        theirs, whether or not it exists: FORBIDDEN, the same answer)
 //   payments(billingAccountId), creditNotes(…),
 //   previewNextInvoice(billingAccountId)                 staff | owner
 //   billRun(id | cycleDate)                              staff
-//   dispute(id)                                          staff | owner
+//   dispute(id)                                          staff | owner   (another customer's: null, as an unknown id)
 //   disputes(filter)                                     staff: all | customer: own accounts only
 //   approvalRequests(status)                             staff
 //   unappliedPayments(filter)                            staff   (the suspense list: other people's bank transfers)
@@ -43,7 +45,7 @@
 // Entities and fields
 //   BillingAccount.__resolveReference                    a stub ({ id }), no data
 //   BillingAccount.invoices, BillingAccount.accountCredit  staff | owner
-//   Invoice / Payment / CreditNote / Dispute.__resolveReference   staff | owner
+//   Invoice / Payment / CreditNote / Dispute.__resolveReference   staff | owner (another customer's: null, as an unknown id)
 //   Invoice.lines/payments/creditNotes/disputes/documents, CreditNote.lines, InvoiceLine.*, Payment.*, Receipt.*,
 //   BillingPeriod.invoice and the payloads' objects: reached only through a field above, so they follow its rule.
 // HTTP: invoicing serves only /graphql, /health and /metrics (the platform's server); invoice documents are
@@ -130,10 +132,15 @@ export function requireApprover(caller: Caller, action: string): void {
   if (!isApprover(caller)) throw forbidden(`${action} (a supervisor does: ADMIN, or an agent with scope billing:approve)`);
 }
 
-/** A row that names its account (invoice, payment, credit note, dispute): staff, or its owner; a missing row passes (null / NOT_FOUND). */
-export async function requireRow<T extends { billingAccountId: string } | null | undefined>(em: Em, caller: Caller, row: T, action: string): Promise<T> {
+/**
+ * A row read by id that names its account (invoice, payment, credit note, dispute): staff read every
+ * row; a customer reads their own, and another customer's row is null, exactly what an id that
+ * does not exist reads as (no error), so which ids exist cannot be probed. Anyone else is refused
+ * (UNAUTHENTICATED / FORBIDDEN) before the row counts, whatever the id.
+ */
+export async function requireRow<T extends { billingAccountId: string }>(em: Em, caller: Caller, row: T | null | undefined, action: string): Promise<T | null> {
   requireReader(caller, action);
-  if (row && !(await mayAccessAccount(em, caller, row.billingAccountId))) throw forbidden(action);
+  if (!row || !(await mayAccessAccount(em, caller, row.billingAccountId))) return null;
   return row;
 }
 

@@ -11,7 +11,10 @@ import type { Sql } from '../persistence/sql';
  * (`account_owner`, consumer `owners`). Rejected records (raw partner feed payloads, operations
  * data) are staff only: a record does not say which partner sent it (`source` is any text a
  * caller chooses), so a partner cannot be given "its own" rejections. Everyone else is refused.
- * Refusals are coded DomainErrors: UNAUTHENTICATED without a caller, FORBIDDEN otherwise.
+ * Refusals are coded DomainErrors: UNAUTHENTICATED without a caller, FORBIDDEN otherwise. A customer
+ * never learns which ids exist: another customer's record read by id is null, as an unknown id
+ * (readableRow); another customer's line or account (`Line.usage`, `BillingAccount.usage`, a list
+ * naming the account) is FORBIDDEN, as an unknown one is (requireLine, requireAccount).
  */
 export const STAFF: readonly Caller['role'][] = ['AGENT', 'ADMIN', 'SYSTEM'];
 export const isStaff = (caller: Caller): boolean => STAFF.includes(caller.role);
@@ -56,13 +59,28 @@ export async function mayReadAccount(sql: Sql, caller: Caller, billingAccountId:
   return Boolean(billingAccountId) && (await ownedAccounts(sql, caller)).has(billingAccountId!);
 }
 
-/** Staff, or the customer who owns the account; UNAUTHENTICATED / FORBIDDEN otherwise. */
+/** Staff, or the customer who owns the account; UNAUTHENTICATED / FORBIDDEN otherwise (an account not theirs, whether or not it exists). */
 export async function requireAccount(sql: Sql, caller: Caller, billingAccountId: string, action: string): Promise<void> {
   requireReader(caller, action);
   if (!(await mayReadAccount(sql, caller, billingAccountId))) throw forbidden(action);
 }
 
-/** Staff, or the customer who owns the account that holds the line now (the read model's line_state; a line seen only in a subscription: its latest). */
+/**
+ * A row read by id that names its account (a usage record: the account it was rated to). Staff read
+ * every row; a customer reads their own, and another customer's row (or one rated to no account) is
+ * null, exactly what an id that does not exist reads as (no error), so which ids exist cannot be
+ * probed. Anyone else is refused first (requireReader), whatever the id.
+ */
+export async function readableRow<T extends { billingAccountId?: string | null }>(sql: Sql, caller: Caller, row: T | null | undefined, action: string): Promise<T | null> {
+  requireReader(caller, action);
+  if (!row || !(await mayReadAccount(sql, caller, row.billingAccountId))) return null;
+  return row;
+}
+
+/**
+ * Staff, or the customer who owns the account that holds the line now (the read model's line_state; a line seen only
+ * in a subscription: its latest); FORBIDDEN otherwise, for another customer's line and a line usage does not know alike.
+ */
 export async function requireLine(sql: Sql, caller: Caller, lineId: string, action: string): Promise<void> {
   requireReader(caller, action);
   if (isStaff(caller)) return;

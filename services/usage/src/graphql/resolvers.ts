@@ -10,7 +10,7 @@ import { upsertLineContext, type LineContextCommand } from '../application/upser
 import { reratePeriod, type RerateCommand } from '../application/rerate-period';
 import { handleChargingSession, sessionInputProblem, type ChargingSessionRequest } from '../application/charging-session';
 import { EVENT_ID_CONFLICT, type UsageOutcome } from '../application/usage-pipeline';
-import { forbidden, isStaff, mayReadAccount, ownedAccounts, requireAccount, requireLine, requireReader, requireSignedIn, requireStaff, sessionCallerOf } from './authorization';
+import { forbidden, isStaff, ownedAccounts, readableRow, requireAccount, requireLine, requireReader, requireSignedIn, requireStaff, sessionCallerOf } from './authorization';
 
 export interface UsageContext extends RequestContext {
   usageRecords: DataLoader<string, UsageRecord | null>;
@@ -93,13 +93,11 @@ async function listRecords(ctx: UsageContext, args: PageArgs, filter: RecordFilt
   return toConnection(rows, limit, (r) => r.id, Boolean(after), totalCount);
 }
 
-/** Staff, or the customer who owns the account the record was rated to (FORBIDDEN otherwise); a missing record is null. */
+/** Staff, or the customer who owns the account the record was rated to; another customer's record is null, as a missing one (readableRow). */
 async function readableRecord(ctx: UsageContext, id: string): Promise<UsageRecord | null> {
   requireReader(ctx.caller, 'read usage records');
   refuseNul({ id });
-  const record = await ctx.usageRecords.load(id);
-  if (record && !(await mayReadAccount(usageRuntimeOf(ctx.runtime).sql, ctx.caller, record.billingAccountId))) throw forbidden('read this usage record');
-  return record;
+  return readableRow(usageRuntimeOf(ctx.runtime).sql, ctx.caller, await ctx.usageRecords.load(id), 'read usage records');
 }
 
 /**

@@ -6,9 +6,10 @@ import type { Sql } from '../persistence/sql';
  * elements) read and act on every account. A CUSTOMER reads and acts (recharge, vouchers, auto
  * top-up) only on the billing accounts of their own customer id (the token's `customerId`
  * claim); wallets knows which customer owns an account from subscribers' billingaccount.created
- * event (`account_owner`). Everyone else is refused. Refusals are coded DomainErrors. A customer's
- * mutation naming another customer's wallet answers as an unknown wallet (requireRowAccount's
- * `hidden`); one naming an account not theirs is FORBIDDEN whether or not it exists.
+ * event (`account_owner`). Everyone else is refused. Refusals are coded DomainErrors. A customer
+ * naming another customer's wallet, reservation or recharge by id gets what an unknown id gets
+ * (requireRowAccount): a read null, a mutation its NOT_FOUND (`hidden`); one naming an account not
+ * theirs is FORBIDDEN whether or not it exists (the same answer).
  */
 export const STAFF: readonly Caller['role'][] = ['AGENT', 'ADMIN', 'SYSTEM'];
 export const isStaff = (caller: Caller): boolean => STAFF.includes(caller.role);
@@ -50,19 +51,18 @@ export async function requireAccount(sql: Sql, caller: Caller, billingAccountId:
 }
 
 /**
- * The same for a row that names its account (wallet, reservation, recharge); a missing row passes
- * (the caller answers null / NOT_FOUND) for staff and customers. A caller who may act on no account
- * (a partner, a customer token without a customer id) is refused first, so whether an id exists is
- * no answer to them. A mutation passes `hidden`, the answer an id that does not exist gets (the use
- * case's NOT_FOUND): a customer then gets it for a missing row and for another customer's row alike,
- * here, so which ids exist cannot be probed (reads without it: FORBIDDEN for another's row).
+ * A row named by id that names its account (wallet, reservation, recharge): staff get every row (a
+ * missing one: null, or the use case's NOT_FOUND). A caller who may act on no account (a partner, a
+ * customer token without a customer id) is refused first, so whether an id exists is no answer to
+ * them. A customer gets their own row; another customer's answers exactly as an id that does not
+ * exist, so which ids exist cannot be probed: a read gets null (no error), a mutation the `hidden` it
+ * passes (the use case's NOT_FOUND), for a missing row and another customer's row alike.
  */
-export async function requireRowAccount<T extends { billing_account_id: string } | null | undefined>(sql: Sql, caller: Caller, row: T, action: string, hidden?: () => DomainError): Promise<T> {
+export async function requireRowAccount<T extends { billing_account_id: string }>(sql: Sql, caller: Caller, row: T | null | undefined, action: string, hidden?: () => DomainError): Promise<T | null> {
   requireSignedIn(caller, action);
   if (!isStaff(caller) && !(caller.role === 'CUSTOMER' && caller.customerId)) throw forbidden(action);
-  if (isStaff(caller)) return row;
-  const theirs = row ? await mayAccessAccount(sql, caller, row.billing_account_id) : false;
-  if (!theirs && hidden) throw hidden();
-  if (row && !theirs) throw forbidden(action);
-  return row;
+  if (isStaff(caller)) return row ?? null;
+  if (row && (await mayAccessAccount(sql, caller, row.billing_account_id))) return row;
+  if (hidden) throw hidden();
+  return null;
 }
