@@ -372,7 +372,8 @@ export async function addOneOffCharge(em: Em, c: AddOneOffChargeCommand): Promis
     if (charge.waived_at != null) throw badInput('input.refundsChargeId', `${refunds} was waived: nothing of it is billed to refund`, 'ONE_OFF_REFUND_INVALID');
     if (c.taxCategory != null && c.taxCategory !== charge.tax_category) throw badInput('input.taxCategory', `A refund is in its charge's tax category (${charge.tax_category})`, 'ONE_OFF_REFUND_TAX_CATEGORY');
     taxCategory = charge.tax_category;
-    const [given] = await rows<{ amount: string | null }>(em, 'select sum(amount) as amount from one_off_charge where refunds_charge_id = ? and waived_at is null', [refunds]);
+    // A refund billed and then waived (before 2027-01 a billed credit could be; now ONE_OFF_CREDIT_GIVEN) was given all the same.
+    const [given] = await rows<{ amount: string | null }>(em, 'select sum(amount) as amount from one_off_charge where refunds_charge_id = ? and (waived_at is null or invoice_id is not null)', [refunds]);
     const left = dec(String(charge.amount)).plus(dec(String(given?.amount ?? '0')));
     if (amount.negated().gt(left)) throw badInput('input.amount.amount', `At most ${left.toFixed(minorUnits(account.currency))} of ${refunds} is left to refund`, 'ONE_OFF_REFUND_EXCEEDS_CHARGE');
   }

@@ -13,6 +13,16 @@
 //   already: account credit), and the charge is marked waived with the note's id;
 // - billed on a draft: CONFLICT ONE_OFF_CHARGE_ON_DRAFT (regenerate the draft after it is waived is
 //   staff's call; nothing changes).
+// Refunds naming the charge (addOneOffCharge's `refundsChargeId`, 2027-01): the customer never gets
+// more back than the charge. Refunds not billed yet are cancelled with it (waived: never billed; the
+// answer names them, `refundsCancelled`); a billed charge is credited for what is left of its line
+// after what its refunds on issued invoices gave back (nothing left: CREDITED with no note). A refund
+// on a draft is CONFLICT ONE_OFF_CHARGE_REFUND_ON_DRAFT (void the draft, waive, regenerate), one
+// billed while its charge is not yet is ONE_OFF_CHARGE_REFUND_BILLED (bill the charge, then waive it:
+// what is left is credited). A credit (a refund or any negative one-off) billed on an issued invoice
+// was given: waiving it is CONFLICT ONE_OFF_CREDIT_GIVEN (it took nothing back, and freed a refund's
+// room for a second refund of the same charge). A refund takes the charge id's lock too, so a waiver
+// and a refund of one charge are decided one after the other: the later sees the earlier.
 // Waived before: answered as it was (WAIVED_IN_ADVANCE, WAIVED or CREDITED with the same note), nothing
 // moves again. The waiver and addOneOffCharge of one id queue on the id's lock (lockOneOffChargeId), so
 // whichever comes second sees the other: never a charge posted past a waiver that did not see it. The
@@ -23,7 +33,7 @@ import { isDraft, type InvoiceState } from '../domain/lifecycle';
 import { lockAccountCredit } from './credit';
 import { lockOneOffChargeId, waiverInAdvance } from './one-off-charge-waivers';
 import { issueCreditNote } from './payments';
-import { sql } from './sql';
+import { rows, sql } from './sql';
 
 export type OneOffChargeWaiverOutcome = 'NOT_FOUND' | 'WAIVED_IN_ADVANCE' | 'WAIVED' | 'CREDITED';
 
@@ -32,31 +42,66 @@ export const WAIVER_NOTE_KEY_PREFIX = 'waive:';
 /** one_off_charge.id's width: an id longer than this is no charge's, now or later. */
 const ONE_OFF_CHARGE_ID_MAX = 80;
 
-export async function waiveOneOffCharge(em: Em, c: { id: string; reason: string; now: Date }): Promise<{ outcome: OneOffChargeWaiverOutcome; creditNoteId: string | null; invoiceId: string | null }> {
+export interface OneOffChargeWaiver {
+  outcome: OneOffChargeWaiverOutcome;
+  creditNoteId: string | null;
+  invoiceId: string | null;
+  /** Refunds of the charge that were not billed yet, cancelled with it (never billed). */
+  refundsCancelled: string[];
+}
+
+export async function waiveOneOffCharge(em: Em, c: { id: string; reason: string; now: Date }): Promise<OneOffChargeWaiver> {
   const reason = (c.reason ?? '').trim();
   if (!reason) throw badInput('input.reason', 'Say why the charge is waived', 'WAIVER_REASON_MISSING');
   if (reason.length > 300) throw badInput('input.reason', 'A reason has at most 300 characters', 'WAIVER_REASON_TOO_LONG');
   if (!c.id) throw badInput('input.id', 'Name the one-off charge (its id)', 'ONE_OFF_CHARGE_ID_MISSING');
   const k = sql(em);
-  if (c.id.length > ONE_OFF_CHARGE_ID_MAX || c.id.includes('\u0000')) return { outcome: 'NOT_FOUND', creditNoteId: null, invoiceId: null };
+  const none = { creditNoteId: null, invoiceId: null, refundsCancelled: [] };
+  if (c.id.length > ONE_OFF_CHARGE_ID_MAX || c.id.includes('\u0000')) return { outcome: 'NOT_FOUND', ...none };
   const seen = await lockChargeAndAccount(em, c.id);
-  if (await waiverInAdvance(em, c.id)) return { outcome: 'WAIVED_IN_ADVANCE', creditNoteId: null, invoiceId: null };
+  if (await waiverInAdvance(em, c.id)) return { outcome: 'WAIVED_IN_ADVANCE', ...none };
   if (!seen) {
     await k('one_off_charge_waiver').insert({ id: c.id, reason, waived_at: c.now });
-    return { outcome: 'WAIVED_IN_ADVANCE', creditNoteId: null, invoiceId: null };
+    return { outcome: 'WAIVED_IN_ADVANCE', ...none };
   }
   const charge = await k('one_off_charge').where({ id: c.id }).forUpdate().first();
-  if (charge.waived_at) return { outcome: charge.waived_credit_note_id ? 'CREDITED' : 'WAIVED', creditNoteId: charge.waived_credit_note_id ?? null, invoiceId: charge.invoice_id ?? null };
+  if (charge.waived_at) {
+    // As it was: CREDITED when it had been billed (with its note, or none when nothing was left of it).
+    const credited = charge.waived_credit_note_id != null || charge.invoice_id != null;
+    return { outcome: credited ? 'CREDITED' : 'WAIVED', creditNoteId: charge.waived_credit_note_id ?? null, invoiceId: charge.invoice_id ?? null, refundsCancelled: await refundsCancelledWith(em, charge) };
+  }
+  const refunds = await refundsOf(em, c.id);
+  const open = refunds.filter((r) => r.invoice_id == null && r.waived_at == null);
+  const onDraft = refunds.find((r) => r.invoice_id != null && isDraft({ state: r.invoice_state as InvoiceState, heldFrom: r.invoice_held_from }));
+  const cancelOpenRefunds = async () => {
+    if (open.length === 0) return;
+    await k('one_off_charge')
+      .whereIn('id', open.map((r) => r.id))
+      .update({ waived_at: c.now, waived_reason: `Refunded charge ${c.id} waived: ${reason}`.slice(0, 300) });
+  };
   if (!charge.invoice_id) {
+    if (onDraft) throw refundOnDraft(c.id, onDraft);
+    const billed = refunds.find((r) => r.invoice_id != null);
+    if (billed) {
+      throw conflict('ONE_OFF_CHARGE_REFUND_BILLED', `Refund ${billed.id} of one-off charge ${c.id} was credited on invoice ${billed.invoice_id} before the charge was billed: waiving the charge would give that refund for nothing. Let the charge be billed, then waive it (what is left of it is credited)`, { field: 'input.id' });
+    }
+    await cancelOpenRefunds();
     await k('one_off_charge').where({ id: c.id }).update({ waived_at: c.now, waived_reason: reason });
-    return { outcome: 'WAIVED', creditNoteId: null, invoiceId: null };
+    return { outcome: 'WAIVED', creditNoteId: null, invoiceId: null, refundsCancelled: open.map((r) => r.id) };
   }
   const invoice = await k('invoice').where({ id: charge.invoice_id }).first();
   if (isDraft({ state: invoice.state as InvoiceState, heldFrom: invoice.held_from })) {
     throw conflict('ONE_OFF_CHARGE_ON_DRAFT', `One-off charge ${c.id} is on draft invoice ${invoice.id}: regenerate or void the draft, then waive it`, { field: 'input.id' });
   }
-  const line = await k('invoice_line').where({ invoice_id: invoice.id, source_ref: c.id }).first();
-  const left = line ? dec(String(line.gross_amount)).minus(String(line.credited_amount)) : dec('0');
+  if (dec(String(charge.amount)).isNegative()) {
+    throw conflict('ONE_OFF_CREDIT_GIVEN', `One-off credit ${c.id} was given on invoice ${invoice.id}: waiving it takes nothing back (bill a charge for it instead)`, { field: 'input.id' });
+  }
+  if (onDraft) throw refundOnDraft(c.id, onDraft);
+  const line = await k('invoice_line').where({ invoice_id: invoice.id, source_ref: c.id, kind: 'ONE_OFF' }).first();
+  // What its refunds on issued invoices gave back already (their lines' gross, positive).
+  const given = refunds.filter((r) => r.invoice_id != null).reduce((n, r) => n.minus(dec(String(r.gross_amount ?? r.amount))), dec('0'));
+  const left = line ? dec(String(line.gross_amount)).minus(String(line.credited_amount)).minus(given) : dec('0');
+  await cancelOpenRefunds();
   let creditNoteId: string | null = null;
   if (line && left.gt(0)) {
     creditNoteId = await issueCreditNote(
@@ -66,7 +111,50 @@ export async function waiveOneOffCharge(em: Em, c: { id: string; reason: string;
     );
   }
   await k('one_off_charge').where({ id: c.id }).update({ waived_at: c.now, waived_reason: reason, waived_credit_note_id: creditNoteId });
-  return { outcome: 'CREDITED', creditNoteId, invoiceId: invoice.id };
+  return { outcome: 'CREDITED', creditNoteId, invoiceId: invoice.id, refundsCancelled: open.map((r) => r.id) };
+}
+
+interface RefundRow {
+  id: string;
+  amount: string;
+  invoice_id: string | null;
+  waived_at: Date | null;
+  invoice_state: string | null;
+  invoice_held_from: string | null;
+  gross_amount: string | null;
+}
+
+/**
+ * The refunds naming the charge that give or will give money back: not waived, or billed (a refund
+ * billed and then waived before 2027-01 was given all the same), with their invoice's state and line.
+ * Their rows are locked in id order (a waiver of one of them at the same time waits; a new refund of
+ * the charge waits on the charge id's lock, held here).
+ */
+async function refundsOf(em: Em, chargeId: string): Promise<RefundRow[]> {
+  return rows<RefundRow>(
+    em,
+    `select o.id, o.amount, o.invoice_id, o.waived_at, i.state as invoice_state, i.held_from as invoice_held_from, l.gross_amount
+       from one_off_charge o
+       left join invoice i on i.id = o.invoice_id
+       left join invoice_line l on l.invoice_id = o.invoice_id and l.source_ref = o.id and l.kind = 'ONE_OFF'
+      where o.refunds_charge_id = ? and (o.waived_at is null or o.invoice_id is not null)
+      order by o.id
+        for update of o`,
+    [chargeId],
+  );
+}
+
+/** The refunds cancelled when the charge was waived (waived with it, at the same instant, never billed). */
+async function refundsCancelledWith(em: Em, charge: { id: string; waived_at: Date }): Promise<string[]> {
+  return (await sql(em)('one_off_charge').where({ refunds_charge_id: charge.id, waived_at: charge.waived_at }).whereNull('invoice_id').orderBy('id').select('id')).map((r: { id: string }) => r.id);
+}
+
+function refundOnDraft(chargeId: string, r: RefundRow): Error {
+  return conflict(
+    'ONE_OFF_CHARGE_REFUND_ON_DRAFT',
+    `Refund ${r.id} of one-off charge ${chargeId} is on draft invoice ${r.invoice_id}: void that draft, waive the charge (the refund is cancelled with it), then regenerate the draft`,
+    { field: 'input.id' },
+  );
 }
 
 /**

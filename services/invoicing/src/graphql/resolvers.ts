@@ -413,8 +413,8 @@ export const resolvers = guardOperations({
       const at = ctx.runtime.clock.now();
       const r = await mutate(ctx, (em, now) => waiveOneOffCharge(em, { id: a.input.id, reason: a.input.reason, now }), at);
       // A credit note: dunning, the disputes it covered and the credit it brought, as after issueCreditNote.
-      if (r.creditNoteId) return { outcome: r.outcome, creditNote: (await afterCreditNote(ctx, r.creditNoteId, at)).creditNote };
-      return { outcome: r.outcome, creditNote: null };
+      if (r.creditNoteId) return { outcome: r.outcome, creditNote: (await afterCreditNote(ctx, r.creditNoteId, at)).creditNote, refundsCancelled: r.refundsCancelled };
+      return { outcome: r.outcome, creditNote: null, refundsCancelled: r.refundsCancelled };
     },
     addDiscount: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
       await mutate(ctx, (em) => addDiscount(em, { ...a.input, validFrom: new Date(a.input.validFrom), validTo: a.input.validTo ? new Date(a.input.validTo) : null }));
