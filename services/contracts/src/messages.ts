@@ -631,6 +631,35 @@ export interface RefundCreatedData {
   providerRef: string | null;
 }
 
+/**
+ * `data` of `customerBillCreated` (invoicing, TMF678 CustomerBill): an invoice was issued (numbered, SENT, or
+ * SETTLED at once when its total is not above zero). Once per invoice (key and CloudEvent subject = `invoiceId`).
+ * Usage marks the period's records BILLED from it; subscribers tells the customer their bill is ready.
+ */
+export interface CustomerBillCreatedData {
+  invoiceId: string;
+  /** The invoice's number as the customer sees it. */
+  number: string;
+  billingAccountId: string;
+  /** SENT, or SETTLED when the total is zero or negative (a negative total is kept as account credit). */
+  state: string;
+  /** ISO instants: the billed period, its end exclusive (local midnights of the account's time zone). */
+  periodStart: string;
+  periodEnd: string;
+  currency: string;
+  /** Decimal strings in the currency's minor unit; `total` is net + tax (below zero: a credit). */
+  netTotal: string;
+  taxTotal: string;
+  total: string;
+  /** Unrounded sum of the POSTPAID usage charges this invoice bills (unbilled → invoiced). */
+  usageAmount: string;
+  usageRecords: number;
+  /** ISO instant the invoice is due (issued + the account's payment terms). Optional: added 2027-01-28. */
+  dueDate?: string | null;
+  /** The reference a bank transfer pays it by (recordPayment / receiveBankTransfer match it). Optional: added 2027-01-28. */
+  paymentReference?: string | null;
+}
+
 /** `data` of `disputeOpened` (invoicing): a customer or an agent disputed an issued invoice, a line of it or a usage record. */
 export interface DisputeOpenedData {
   disputeId: string;

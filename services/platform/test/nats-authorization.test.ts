@@ -6,6 +6,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { BILLING_STREAM, EVENTS, RPC, USAGE_INGEST_PARTITIONS, usageIngestSubject, WORK_SUBJECTS } from '@ledgerline/contracts';
 import { consumerFilters } from '../../events-hub/src/domain/query';
+import { NOTIFYING_EVENTS } from '../../subscribers/src/events/notification-consumer';
 import { connectMessaging, startPrivateNats, type Messaging } from '../src';
 
 // The shipped production authorization (deploy/nats/authorization.conf) on a real nats-server of
@@ -161,6 +162,12 @@ describe('production NATS authorization (deploy/nats/authorization.conf)', () =>
     // Replays (throw-away consumers of any name) over the same areas: a partner's replay of an area left out is refused.
     const replays = [...text.matchAll(/"\$JS\.API\.CONSUMER\.CREATE\.BILLING\.\*\.(billing\.[^"]+)"/g)].map((m) => m[1]!).sort();
     expect(replays).toEqual(consumerFilters());
+  });
+
+  it("subscribers' notification durables in the config are the ones it creates (one per notifying event), so a new kind of customer message is not refused in production", () => {
+    const configured = [...fs.readFileSync(CONFIG, 'utf8').matchAll(/"\$JS\.API\.CONSUMER\.CREATE\.BILLING\.(subscribers_notify_\w+)\.(billing\.[^"]+)"/g)].map((m) => `${m[1]} ${m[2]}`).sort();
+    const created = Object.entries(NOTIFYING_EVENTS).map(([kind, e]) => `subscribers_notify_${kind} ${e.subject}`).sort();
+    expect(configured).toEqual(created);
   });
 
   it("the partner's durables cover every event subject and no work subject, and each can be created", async () => {

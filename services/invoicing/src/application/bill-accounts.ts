@@ -4,7 +4,7 @@
 // days: the account is locked while it is billed and a period starts where its live invoices end
 // (`unbilledParts`); the partial unique index on (billing_account_id, period_start) backs it, a
 // losing insert is simply skipped.
-import { dec, minorUnits, newId, type RoundingMode } from '@ledgerline/contracts';
+import { dec, minorUnits, newId, type CustomerBillCreatedData, type RoundingMode } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { composeInvoice, type ComposeInput, type ComposedInvoice, type DiscountItem, type DiscountTarget, type SurchargeItem, type TaxRule } from '../domain/compose';
 import type { Period } from '../domain/period';
@@ -507,6 +507,7 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date): Pr
   );
   const numberOf = new Map(ids.map((id, i) => [id, numbers[i]!]));
   const stateOf = new Map(ids.map((id, i) => [id, states[i]!]));
+  const dueOf = new Map(ids.map((id, i) => [id, dues[i]!]));
   await enqueueEvents(
     em,
     'customerBillCreated',
@@ -516,9 +517,9 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date): Pr
       key: [inv.id, 'issued'],
       data: {
         invoiceId: inv.id,
-        number: numberOf.get(inv.id),
+        number: numberOf.get(inv.id)!,
         billingAccountId: inv.billing_account_id,
-        state: stateOf.get(inv.id),
+        state: stateOf.get(inv.id)!,
         periodStart: new Date(inv.period_start).toISOString(),
         periodEnd: new Date(inv.period_end).toISOString(),
         currency: inv.currency,
@@ -528,7 +529,10 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date): Pr
         /** Unrounded sum of the POSTPAID usage charges this invoice bills (unbilled → invoiced). */
         usageAmount: dec(String(inv.usage_total ?? '0')).toFixed(),
         usageRecords: Number(inv.usage_records ?? 0),
-      },
+        // What subscribers tells the customer (BILL_ISSUED): when it is due and the reference a transfer pays it by (= number).
+        dueDate: dueOf.get(inv.id)!.toISOString(),
+        paymentReference: numberOf.get(inv.id)!,
+      } satisfies CustomerBillCreatedData,
     })),
   );
 

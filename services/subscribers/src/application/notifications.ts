@@ -1,7 +1,7 @@
 import { deterministicId } from '@ledgerline/contracts';
 import type { Em, Logger } from '@ledgerline/platform';
 import { BillingAccount, CommunicationMessage, Customer, Line } from '../persistence/entities';
-import { composeMessage, retryDelaySeconds, routeMessage, type NotificationTrigger, type Preferences } from '../domain/notifications';
+import { accountParams, composeMessage, retryDelaySeconds, routeMessage, type NotificationTrigger, type Preferences } from '../domain/notifications';
 import type { NotificationSender } from '../ports/notification-sender';
 
 /**
@@ -34,7 +34,7 @@ export async function recordNotifications(em: Em, triggers: NotificationTrigger[
     }
     const prefs = JSON.parse(customer.notificationPreferences) as Preferences;
     const line = t.lineId ? lines.get(t.lineId) : undefined;
-    const text = composeMessage(t.template, t.params);
+    const text = composeMessage(t.template, { ...accountParams(account), ...t.params });
     for (const route of routeMessage(t, prefs, { customerId: customer.id, email: customer.email ?? null, phone: customer.phone ?? null, msisdn: line?.msisdn ?? (customer.phone ? null : firstLine.get(account.id)?.msisdn ?? null) })) {
       rows.push({
         id: deterministicId('message', t.eventId, route.channel),

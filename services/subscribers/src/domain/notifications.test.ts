@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { composeMessage, retryDelaySeconds, routeMessage, triggerFromEvent, type NotificationTrigger } from './notifications';
+import { accountParams, composeMessage, retryDelaySeconds, routeMessage, triggerFromEvent, type NotificationTrigger } from './notifications';
 
 const usageEvent = (data: Record<string, unknown>) => ({ id: 'evt_1', type: 'UsageNotificationEvent', data });
 const trigger = (t: Partial<NotificationTrigger> = {}): NotificationTrigger => ({ eventType: 'X', eventId: 'evt_1', billingAccountId: 'acc_1', lineId: 'lin_1', template: 'DATA_80_PERCENT', preferredChannel: 'SMS', params: {}, ...t });
@@ -23,6 +23,18 @@ describe('customer notifications', () => {
     const low = triggerFromEvent('balanceLow', { id: 'e', type: 'BalanceThresholdEvent', data: { billingAccountId: 'acc_1', balance: { amount: '1.5', currency: 'EUR' }, threshold: { amount: '2', currency: 'EUR' } } });
     expect('trigger' in low && composeMessage(low.trigger.template, low.trigger.params).content).toBe('Your balance is 1.50 EUR, below 2.00 EUR. Top up to keep using the service.');
     expect(composeMessage('SOMETHING_NEW', { period: '2026-11-15' }).content).toBe('Notice SOMETHING_NEW for 2026-11-15.');
+  });
+
+  it('an issued bill: local days of the account, JPY in whole yen; an event it cannot read is refused, and a plan rule naming the template gets plain text', () => {
+    const bill = (data: Record<string, unknown>) => triggerFromEvent('billIssued', { id: 'e', type: 'CustomerBillCreateEvent', data: { billingAccountId: 'acc_1', number: 'INV-7', currency: 'JPY', total: '4800', periodStart: '2026-10-31T15:00:00.000Z', periodEnd: '2026-11-30T15:00:00.000Z', dueDate: '2026-12-14T16:00:00.000Z', ...data } });
+    const r = bill({});
+    expect('trigger' in r && r.trigger).toMatchObject({ lineId: null, template: 'BILL_ISSUED', params: { invoiceNumber: 'INV-7', paymentReference: 'INV-7' } });
+    const text = 'trigger' in r ? composeMessage('BILL_ISSUED', { ...accountParams({ timezone: 'Asia/Tokyo', autopayToken: null }), ...r.trigger.params }) : null;
+    expect(text).toEqual({ subject: 'Your bill INV-7 is ready', content: 'Your bill INV-7 for 2026-11-01 to 2026-11-30 is 4800 JPY, due on 2026-12-15. Pay it in the app, or by bank transfer with the reference INV-7.' });
+    expect(bill({ number: undefined })).toEqual({ invalid: 'data.number is missing' });
+    expect(bill({ total: '12,00' })).toEqual({ invalid: 'data.total "12,00" is not a decimal' });
+    expect(bill({ currency: 'XXX' })).toEqual({ invalid: 'data.currency "XXX" is not a currency we bill in' });
+    expect(composeMessage('BILL_ISSUED', { period: '2026-11-15' }).content).toBe('Notice BILL_ISSUED for 2026-11-15.');
   });
 
   it('tells the line whose prepaid bundle its balance could not pay for', () => {

@@ -1,9 +1,10 @@
 /**
  * What to tell a customer, and on which channels, when another service reports something they
  * should know: a usage threshold (from a plan's `notify` rule), a low or used-up balance, an
- * allowance about to expire, a prepaid bundle its balance could not pay for. Pure: the consumer feeds it events and the customer's preferences.
+ * allowance about to expire, a prepaid bundle its balance could not pay for, a dispute's progress, a
+ * bill issued. Pure: the consumer feeds it events and the customer's preferences.
  */
-import { dec, formatAmount, isCurrencyCode, type RoundingMode } from '@ledgerline/contracts';
+import { dec, formatAmount, isCurrencyCode, isTimeZone, localDay, type RoundingMode } from '@ledgerline/contracts';
 
 export type Channel = 'SMS' | 'EMAIL' | 'PUSH' | 'WEBHOOK';
 
@@ -59,7 +60,60 @@ const balance = (v: unknown): string => money(v, 'FLOOR');
 export const utcMinute = (at: Date | string): string => `${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 /** Builds the trigger for an event kind we notify about, or null (with the reason) when it cannot. */
-export type NotifyingKind = 'usageNotification' | 'balanceLow' | 'balanceDepleted' | 'bucketExpiring' | 'bundleFeeDue' | 'chargeDue' | 'disputeOpened' | 'disputeResolved';
+export type NotifyingKind = 'usageNotification' | 'balanceLow' | 'balanceDepleted' | 'bucketExpiring' | 'bundleFeeDue' | 'chargeDue' | 'disputeOpened' | 'disputeResolved' | 'billIssued';
+
+/**
+ * What the message about an event learns from the account it is for, beside the event's own
+ * params: its time zone (dates are printed as the account's local days, as its invoices print
+ * them) and whether autopay is on (a bill is then charged to the card on file on its due date).
+ */
+export function accountParams(account: { timezone: string; autopayToken?: string | null }): Record<string, string> {
+  return { timezone: account.timezone, ...(account.autopayToken ? { autopay: 'yes' } : {}) };
+}
+
+/** An ISO instant as a local day of the account (`p.timezone`; UTC when it has none we can read). */
+function dayOf(iso: string, p: Record<string, string>): string {
+  return localDay(new Date(iso), isTimeZone(p.timezone) ? p.timezone : 'UTC');
+}
+
+/** The last day of a period whose end is exclusive (the next period's first local midnight). */
+function lastDayOf(isoEnd: string, p: Record<string, string>): string {
+  return dayOf(new Date(new Date(isoEnd).getTime() - 1).toISOString(), p);
+}
+
+function isDecimalText(v: string): boolean {
+  try {
+    return dec(v).isFinite();
+  } catch {
+    return false;
+  }
+}
+
+/** invoicing's customerBillCreated: the params of the BILL_ISSUED message (amounts and instants as sent; composeMessage prints them). */
+function billParams(d: Data): { params: Record<string, string> } | { invalid: string } {
+  const number = str(d.number);
+  const total = str(d.total);
+  const currency = str(d.currency);
+  if (!number) return { invalid: 'data.number is missing' };
+  if (!total || !isDecimalText(total)) return { invalid: `data.total ${JSON.stringify(d.total ?? null)} is not a decimal` };
+  if (!currency || !isCurrencyCode(currency)) return { invalid: `data.currency ${JSON.stringify(d.currency ?? null)} is not a currency we bill in` };
+  const instant = (v: unknown) => {
+    const t = str(v);
+    return t && !Number.isNaN(new Date(t).getTime()) ? t : '';
+  };
+  return {
+    params: {
+      invoiceNumber: number,
+      total,
+      currency,
+      periodStart: instant(d.periodStart),
+      periodEnd: instant(d.periodEnd),
+      dueDate: instant(d.dueDate),
+      // Invoicing's payment reference is the invoice's number (events from before 2027-01-28 do not name it).
+      paymentReference: str(d.paymentReference) ?? number,
+    },
+  };
+}
 
 /** A dispute's message about a closed dispute, by the way it closed (ACCEPTED for less than the amount: partly upheld). */
 function disputeResolvedTemplate(d: Data): string | null {
@@ -157,6 +211,11 @@ export function triggerFromEvent(kind: NotifyingKind, event: EventLike): { trigg
       if (!str(d.amount)) return { invalid: 'data.amount is missing' };
       return { trigger: { ...base, lineId: null, template, preferredChannel: null, params: disputeParams(d) } };
     }
+    case 'billIssued': {
+      const bill = billParams(d);
+      if ('invalid' in bill) return bill;
+      return { trigger: { ...base, lineId: null, template: 'BILL_ISSUED', preferredChannel: null, params: bill.params } };
+    }
     case 'bucketExpiring':
       return {
         trigger: {
@@ -188,6 +247,25 @@ function sentence(note: string | undefined): string {
 
 function renews(p: Record<string, string>): string {
   return p.renews ? ` It renews on ${p.renews}.` : '';
+}
+
+/**
+ * "Your bill INV-… for 2026-09-01 to 2026-09-30 is 35.70 EUR, due on 2026-10-22." and how it gets paid:
+ * by the card on file on that day (autopay), else in the app or by a bank transfer naming the
+ * reference. A bill with nothing to pay (SETTLED at issue) says so, and a negative one is a credit the
+ * account keeps (invoicing pays the account's next bills with it). Days are the account's local days.
+ */
+function billIssuedText(p: Record<string, string>): string {
+  const period = p.periodStart && p.periodEnd ? ` for ${dayOf(p.periodStart, p)} to ${lastDayOf(p.periodEnd, p)}` : '';
+  const bill = `Your bill ${p.invoiceNumber}${period}`;
+  const total = dec(p.total!);
+  if (total.isZero()) return `${bill} is ${formatAmount('0', p.currency!)}: there is nothing to pay.`;
+  if (total.isNegative()) return `${bill} is a credit of ${formatAmount(total.negated(), p.currency!)}: it stays on your account and pays your next bills.`;
+  const due = p.dueDate ? `, due on ${dayOf(p.dueDate, p)}` : '';
+  const pay = p.autopay
+    ? ` We will charge it to your card on file on ${p.dueDate ? 'that day' : 'its due date'}.`
+    : ` Pay it in the app${p.paymentReference ? `, or by bank transfer with the reference ${p.paymentReference}` : ''}.`;
+  return `${bill} is ${formatAmount(total, p.currency!)}${due}.${pay}`;
 }
 
 /** Subject and text of a template; a plan may name templates we do not know: they get a plain text. */
@@ -237,6 +315,10 @@ export function composeMessage(template: string, p: Record<string, string>): { s
         subject: `${p.offerName} ended`,
         content: `${p.offerName} on ${p.msisdn} ended on ${p.endedAt}.${p.refund ? ` ${p.refund} for its ${p.unusedDays} unused days is credited ${p.creditGoes}.` : ''}`,
       };
+    case 'BILL_ISSUED':
+      // Only invoicing's bill events carry these (a plan rule naming the template gets the plain text below).
+      if (p.invoiceNumber && p.total && isDecimalText(p.total) && isCurrencyCode(p.currency)) return { subject: `Your bill ${p.invoiceNumber} is ready`, content: billIssuedText(p) };
+      return { subject: template, content: `Notice ${template}${p.period ? ` for ${p.period}` : ''}.` };
     case 'ALLOWANCE_EXPIRING':
       return { subject: `Your ${p.allowance} allowance expires soon`, content: `Your ${p.allowance} allowance (${p.remaining} left) expires on ${p.validTo}.` };
     default:

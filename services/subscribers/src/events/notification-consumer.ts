@@ -3,8 +3,12 @@ import { startDurableConsumers, type Em, type ServiceRuntime } from '@ledgerline
 import { triggerFromEvent, type NotificationTrigger } from '../domain/notifications';
 import { recordNotifications } from '../application/notifications';
 
-/** The events customers are told about, and the kind of trigger each makes. */
-const NOTIFYING_EVENTS = {
+/**
+ * The events customers are told about, and the kind of trigger each makes. Each is a durable
+ * `subscribers_notify_<kind>` that production NATS must allow (deploy/nats/authorization.conf;
+ * services/platform/test/nats-authorization.test.ts checks the two agree).
+ */
+export const NOTIFYING_EVENTS = {
   usageNotification: EVENTS.usageNotificationRequested,
   balanceLow: EVENTS.balanceLow,
   balanceDepleted: EVENTS.balanceDepleted,
@@ -13,13 +17,14 @@ const NOTIFYING_EVENTS = {
   chargeDue: EVENTS.chargeDue,
   disputeOpened: EVENTS.disputeOpened,
   disputeResolved: EVENTS.disputeResolved,
+  billIssued: EVENTS.customerBillCreated,
 } as const;
 
 /**
  * Consumers added after their events were already flowing start at new events: a first deployment
- * does not tell customers about disputes received and decided before it.
+ * does not tell customers about disputes received and decided, or bills issued, before it.
  */
-const FROM_NEW_EVENTS = new Set<string>(['disputeOpened', 'disputeResolved']);
+const FROM_NEW_EVENTS = new Set<string>(['disputeOpened', 'disputeResolved', 'billIssued']);
 
 /**
  * One durable consumer per notifying event: each batch becomes stored messages in one
