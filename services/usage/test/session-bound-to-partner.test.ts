@@ -57,8 +57,9 @@ async function footprint(sessionId: string, ref = sessionId) {
 }
 
 beforeAll(async () => {
-  await oc.postpaidLine(lineA, `acc_pba${run}`, '+4915100007611');
-  await oc.postpaidLine(lineB, `acc_pbb${run}`, '+4915100007612');
+  // A's customer and B's customer (a partner charges only its own customers' lines: session-partner-lines.test.ts).
+  await oc.postpaidLine(lineA, `acc_pba${run}`, '+4915100007611', PARTNER_A.partnerId!);
+  await oc.postpaidLine(lineB, `acc_pbb${run}`, '+4915100007612', PARTNER_B.partnerId!);
 });
 
 describe("a partner cannot act on another partner's charging session", () => {
@@ -153,7 +154,8 @@ describe("a partner cannot act on another partner's charging session", () => {
 
   it('a session opened before sessions were bound (no opener recorded) stays usable by anyone, as before', async () => {
     const sessionId = `gy-pb-7-${run}`;
-    expect(await oc.ask(sessionId, { operation: 'RESERVE', invocationSequenceNumber: 0, lineId: lineA, usageType: 'DATA', requestedUnits: '40' })).toMatchObject({ resultCode: 'SUCCESS' });
+    // On B's customer's line: B's UPDATE asks for more units, which only its own customers' lines are granted.
+    expect(await oc.ask(sessionId, { operation: 'RESERVE', invocationSequenceNumber: 0, lineId: lineB, usageType: 'DATA', requestedUnits: '40' })).toMatchObject({ resultCode: 'SUCCESS' });
     // As the migrations leave a row stored before them (no opener recorded; ids named by the session id).
     await oc.db.query(`update charging_session set partner_id = null, opener_recorded = false, ref = null where id = $1`, [sessionId]);
     expect(await ask(PARTNER_B, sessionId, { operation: 'UPDATE', invocationSequenceNumber: 1, usedUnits: '10', requestedUnits: '10' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '10' });

@@ -85,9 +85,10 @@ async function sessionRows(sessionId: string) {
 beforeAll(async () => {
   walletsDb = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await walletsDb.connect();
-  await oc.postpaidLine(lineA, accA, '+4915100007621');
-  await oc.postpaidLine(lineB, accB, '+4915100007622');
-  await oc.postpaidLine(lineS, accS, '+4915100007623');
+  // A's customers (lineA, lineS) and B's (lineB): a partner charges only its own customers' lines (session-partner-lines.test.ts).
+  await oc.postpaidLine(lineA, accA, '+4915100007621', PARTNER_A.partnerId!);
+  await oc.postpaidLine(lineB, accB, '+4915100007622', PARTNER_B.partnerId!);
+  await oc.postpaidLine(lineS, accS, '+4915100007623', PARTNER_A.partnerId!);
 });
 
 afterAll(async () => {
@@ -151,8 +152,10 @@ describe('two partners may use the same session id', () => {
   it('the same id on the SAME line with the same figures: two reservations and two sets of records, not one shared', async () => {
     const sessionId = `gy-${run};7`;
     const reserve = { operation: 'RESERVE', invocationSequenceNumber: 0, lineId: lineS, usageType: 'DATA', requestedUnits: '50' };
+    // lineS is A's customer's: B itself may not charge it (session-partner-lines.test.ts), but the platform may open a
+    // session of B's on any line (ADMIN naming B), which B then goes on with.
     expect(await ask(PARTNER_A, sessionId, reserve)).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '50' });
-    expect(await ask(PARTNER_B, sessionId, reserve)).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '50' });
+    expect(await ask(ADMIN, sessionId, { ...reserve, partnerId: PARTNER_B.partnerId })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '50' });
     // Wallets holds 50 for each (a reserve request id derived from the session id alone would be one reservation).
     expect(await reservationCount(accS)).toBe(2);
     expect(await reservationsOf(accS)).toEqual(['RESERVED -', 'RESERVED -']);
@@ -160,7 +163,8 @@ describe('two partners may use the same session id', () => {
     // A ends after 20; B goes on: its own 30 committed on its own reservation, which A's end did not touch.
     expect(await ask(PARTNER_A, sessionId, { operation: 'TERMINATE', invocationSequenceNumber: 1, usedUnits: '20' })).toMatchObject({ resultCode: 'SUCCESS' });
     expect(await reservationsOf(accS)).toEqual(['COMMITTED 20', 'RESERVED -']);
-    expect(await ask(PARTNER_B, sessionId, { operation: 'UPDATE', invocationSequenceNumber: 1, usedUnits: '30', requestedUnits: '10' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '10' });
+    // More units for B's session on A's customer's line: the platform's to grant (B's own request would be USER_UNKNOWN).
+    expect(await ask(ADMIN, sessionId, { operation: 'UPDATE', invocationSequenceNumber: 1, usedUnits: '30', requestedUnits: '10', partnerId: PARTNER_B.partnerId })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '10' });
     expect(await ask(PARTNER_B, sessionId, { operation: 'TERMINATE', invocationSequenceNumber: 2, usedUnits: '5' })).toMatchObject({ resultCode: 'SUCCESS' });
     expect(await reservationsOf(accS)).toEqual(['COMMITTED 20', 'COMMITTED 30', 'COMMITTED 5']);
     // Every unit reported is on a record of its own (a shared event id would have dropped B's as a duplicate of A's).
@@ -223,9 +227,9 @@ describe('the platform names a partner\'s session by its partnerId', () => {
 
   it('the idle sweeper closes one partner\'s silent session, not another partner\'s with the same id', async () => {
     const sessionId = `gy-${run};14`;
-    const reserve = { operation: 'RESERVE', invocationSequenceNumber: 0, lineId: lineB, usageType: 'DATA', requestedUnits: '25' };
-    expect(await ask(PARTNER_A, sessionId, reserve)).toMatchObject({ resultCode: 'SUCCESS' });
-    expect(await ask(PARTNER_B, sessionId, reserve)).toMatchObject({ resultCode: 'SUCCESS' });
+    const reserve = { operation: 'RESERVE', invocationSequenceNumber: 0, usageType: 'DATA', requestedUnits: '25' };
+    expect(await ask(PARTNER_A, sessionId, { ...reserve, lineId: lineA })).toMatchObject({ resultCode: 'SUCCESS' });
+    expect(await ask(PARTNER_B, sessionId, { ...reserve, lineId: lineB })).toMatchObject({ resultCode: 'SUCCESS' });
     await oc.db.query(`update charging_session set updated_at = updated_at - interval '1 hour' where id = $1 and partner_id = $2`, [sessionId, PARTNER_A.partnerId]);
     await oc.sweep();
     expect(await sessionRows(sessionId)).toEqual([
@@ -247,7 +251,8 @@ describe('sessions stored before ids were per partner keep working', () => {
   it('a session of unknown opener stays anyone\'s by id; a partner\'s from before keeps its ids and the platform\'s access by id', async () => {
     // Opened before openers were recorded: anyone's, by its id alone (as it was).
     const legacy = `gy-${run};20`;
-    expect(await oc.ask(legacy, { operation: 'RESERVE', invocationSequenceNumber: 0, lineId: lineA, usageType: 'DATA', requestedUnits: '40' })).toMatchObject({ resultCode: 'SUCCESS' });
+    // On B's customer's line: B's UPDATE asks for more units, which only its own customers' lines are granted.
+    expect(await oc.ask(legacy, { operation: 'RESERVE', invocationSequenceNumber: 0, lineId: lineB, usageType: 'DATA', requestedUnits: '40' })).toMatchObject({ resultCode: 'SUCCESS' });
     await oc.db.query(`update charging_session set partner_id = null, opener_recorded = false, ref = null where id = $1`, [legacy]);
     expect(await ask(PARTNER_B, legacy, { operation: 'UPDATE', invocationSequenceNumber: 1, usedUnits: '10', requestedUnits: '10' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '10' });
     expect(await ask(PARTNER_A, legacy, { operation: 'TERMINATE', invocationSequenceNumber: 2, usedUnits: '5' })).toMatchObject({ resultCode: 'SUCCESS' });
@@ -262,7 +267,7 @@ describe('sessions stored before ids were per partner keep working', () => {
     expect(await ask(PARTNER_A, window, { operation: 'UPDATE', invocationSequenceNumber: 1, usedUnits: '10', requestedUnits: '10' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '10' });
     expect(await oc.reservations(window)).toEqual({ [`${window}#0`]: 'COMMITTED 10', [`${window}#1`]: expect.stringMatching(/^RESERVED/) });
     // B's session with that id is B's own: nothing of A's touched.
-    expect(await ask(PARTNER_B, window, { operation: 'RESERVE', invocationSequenceNumber: 0, lineId: lineA, usageType: 'DATA', requestedUnits: '40' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '40' });
+    expect(await ask(PARTNER_B, window, { operation: 'RESERVE', invocationSequenceNumber: 0, lineId: lineB, usageType: 'DATA', requestedUnits: '40' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '40' });
     expect(await oc.reservations(window)).toEqual({ [`${window}#0`]: 'COMMITTED 10', [`${window}#1`]: expect.stringMatching(/^RESERVED/) });
     // The platform reaches it by id alone, as it did then (and opens no second session under that id).
     expect(await ask(ADMIN, window, { operation: 'UPDATE', invocationSequenceNumber: 2, usedUnits: '3', requestedUnits: '10' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '10' });

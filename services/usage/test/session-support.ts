@@ -1,12 +1,13 @@
 import { afterAll, beforeAll } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
-import { dec } from '@ledgerline/contracts';
+import { createCloudEvent, dec, EVENTS } from '@ledgerline/contracts';
 import { TEST_DATABASE_URL, startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
 import { usageRuntimeOf } from '../src/usage-runtime';
 import { startChargingSessionResponder } from '../src/events/charging-session-responder';
 import { closeStaleSessions, type ChargingSessionReply, type ChargingSessionRequest } from '../src/application/charging-session';
+import { applyAccountOwnerEvent } from '../src/events/subscriber-events-consumer';
 import { askChargingSession, filePlanSource, setLine, sqlOf, startWalletsProcess, statementHook, waitFor, type WalletsProcess } from './support';
 
 const IDLE_MS = 15 * 60_000;
@@ -19,8 +20,14 @@ export interface OnlineCharging {
   db: pg.Client;
   wallets: WalletsProcess;
   hook: ReturnType<typeof statementHook>;
-  /** A POSTPAID line on plv_postpaid, known to usage, with its wallet and 20 GB data bucket in wallets. */
-  postpaidLine(lineId: string, account: string, msisdn: string): Promise<void>;
+  /**
+   * A POSTPAID line on plv_postpaid, known to usage, with its wallet and 20 GB data bucket in wallets. With `partnerId`
+   * (a partner's id, or null: the operator's own) its account is opened as subscribers announces it (billingaccount.created
+   * applied as the `owners` consumer applies it), assigned to that partner.
+   */
+  postpaidLine(lineId: string, account: string, msisdn: string, partnerId?: string | null): Promise<void>;
+  /** Subscribers' billingaccount.created for `account` (customer `cus_<account>`), assigned to `partnerId` (null: no partner), applied as the `owners` consumer does. */
+  openAccount(account: string, partnerId: string | null): Promise<void>;
   /** One request to ocs.usage.session over NATS, as a network element sends it. */
   ask(sessionId: string, req: Omit<ChargingSessionRequest, 'sessionId'>): Promise<ChargingSessionReply>;
   /** One run of the idle sweeper (sessions silent for 15 minutes): how many it closed. */
@@ -44,9 +51,19 @@ export function onlineCharging(extraPlans: Record<string, unknown> = {}): Online
   let walletsDb: pg.Client | undefined;
   let stopResponder: (() => Promise<void>) | undefined;
   const oc = {
-    async postpaidLine(lineId, account, msisdn) {
+    async postpaidLine(lineId, account, msisdn, partnerId) {
       await oc.wallets.postpaidWallet(account, lineId);
       await setLine(oc.svc, { lineId, msisdn, account, planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' });
+      if (partnerId !== undefined) await oc.openAccount(account, partnerId);
+    },
+    async openAccount(account, partnerId) {
+      const opened = createCloudEvent({
+        source: 'ledgerline/subscribers', type: EVENTS.billingAccountCreated.type, subject: account, time: new Date('2026-01-01T00:00:00Z'), key: [account],
+        data: { billingAccountId: account, customerId: `cus_${account}`, parentAccountId: null, partnerId, paymentMode: 'POSTPAID', currency: 'EUR', billCycleDay: 1, paymentTermsDays: 14, timezone: 'Europe/Berlin', creditLimit: null, autopay: false },
+      });
+      await applyAccountOwnerEvent(usageRuntimeOf(oc.svc.runtime).sql, EVENTS.billingAccountCreated.subject, JSON.stringify(opened), (subject, reason, details) => {
+        throw new Error(`billingaccount.created refused: ${reason} ${JSON.stringify(details)}`);
+      });
     },
     ask: (sessionId, req) => askChargingSession(oc.nc, sessionId, req),
     sweep: () => closeStaleSessions(usageRuntimeOf(oc.svc.runtime), oc.nc, new Date(), IDLE_MS),

@@ -16,7 +16,21 @@ export interface OpenBillingAccountCommand {
   timezone?: string | null;
   creditLimit?: string | null;
   autopayToken?: string | null;
+  /** The partner (an MVNO, as its PARTNER tokens name it) whose customer the account is; absent: the parent's, or none. Staff only. */
+  partnerId?: string | null;
   now: Date;
+}
+
+/** The longest partner id (events-hub's, usage's account_owner.partner_id). */
+const MAX_PARTNER_ID = 100;
+
+/** A partner id as PARTNER tokens carry it: 1-100 characters, no surrounding blanks, no control characters. */
+export function assertPartnerId(partnerId: string, field = 'input.partnerId'): string {
+  // eslint-disable-next-line no-control-regex
+  if (!partnerId.trim() || partnerId !== partnerId.trim() || partnerId.length > MAX_PARTNER_ID || /[\u0000-\u001f\u007f]/.test(partnerId)) {
+    throw badInput(field, `partnerId names the partner whose customer the account is, as its PARTNER tokens name it: 1-${MAX_PARTNER_ID} characters, no surrounding blanks or control characters`, 'PARTNER_ID_INVALID');
+  }
+  return partnerId;
 }
 
 /** Autopay stores a payment provider's token, never a card number. */
@@ -40,6 +54,8 @@ export async function openBillingAccount(em: Em, c: OpenBillingAccountCommand): 
   if (c.creditLimit != null) assertCreditLimit(c.creditLimit, currency);
   if (c.creditLimit != null && c.paymentMode === 'PREPAID') throw badInput('input.creditLimit', 'A prepaid account has no credit limit', 'CREDIT_LIMIT_NOT_ALLOWED');
   const autopayToken = c.autopayToken ? assertAutopayToken(c.autopayToken) : null;
+  const givenPartner = c.partnerId != null ? assertPartnerId(c.partnerId) : null;
+  let partnerId = givenPartner;
   const customer = await em.findOne(Customer, { id: c.customerId });
   if (!customer) throw notFound('Customer', c.customerId, 'input.customerId');
   if (c.parentAccountId) {
@@ -51,6 +67,11 @@ export async function openBillingAccount(em: Em, c: OpenBillingAccountCommand): 
       throw new DomainError('CURRENCY_MISMATCH', `The parent account bills in ${parent.currency}; a child account cannot bill in ${currency}`, { field: 'input.currency' }, 'BAD_USER_INPUT');
     }
     assertAccountOpen(parent, 'input.parentAccountId');
+    // A hierarchy is one partner's customer (or the operator's own): the child takes its parent's partner.
+    if (givenPartner !== null && givenPartner !== (parent.partnerId ?? null)) {
+      throw badInput('input.partnerId', `Account ${parent.id} is ${parent.partnerId ? `partner ${parent.partnerId}'s` : "no partner's"}; a child account is its parent's partner's (leave partnerId out)`, 'PARENT_ACCOUNT_OTHER_PARTNER');
+    }
+    partnerId = parent.partnerId ?? null;
   }
   const account = em.create(BillingAccount, {
     id: newId('billingAccount'),
@@ -64,6 +85,7 @@ export async function openBillingAccount(em: Em, c: OpenBillingAccountCommand): 
     timezone: c.timezone ?? customer.timezone,
     creditLimit: c.creditLimit ?? null,
     autopayToken,
+    partnerId,
     createdAt: c.now,
   });
   enqueueEvent(em, 'billingAccountCreated', {
@@ -83,6 +105,8 @@ export async function openBillingAccount(em: Em, c: OpenBillingAccountCommand): 
       creditLimit: account.creditLimit,
       // Partners read this event: the token itself stays here; invoicing asks for it (as SYSTEM) when it charges.
       autopay: Boolean(account.autopayToken),
+      // The partner whose customer it is (null: none): usage lets only that partner charge the account's lines online.
+      partnerId: account.partnerId ?? null,
     },
   });
   await em.flush();

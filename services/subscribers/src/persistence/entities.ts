@@ -34,6 +34,12 @@ export const BillingAccount = defineEntity({
     timezone: p.string().length(64),
     creditLimit: p.decimal('string').precision(18).scale(4).nullable(),
     autopayToken: p.string().length(200).nullable(),
+    /**
+     * The partner (an MVNO) whose customer this account is, given when it is opened (a child account takes its
+     * parent's); null: the operator's own. On billingaccount.created: usage lets only this partner charge the
+     * account's lines online.
+     */
+    partnerId: p.string().length(100).nullable(),
     createdAt: p.datetime(),
     /**
      * OPEN, or CLOSED by `closeBillingAccount` (every line terminated first); a closed account takes

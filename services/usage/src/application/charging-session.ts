@@ -71,6 +71,7 @@ import { versionAt, statusAt, type LineInfo } from '../domain/subscriber';
 import { validateUsage } from '../domain/usage-input';
 import type { UsageRuntime } from '../usage-runtime';
 import { SESSION_SOURCE, zoneOf } from './usage-pipeline';
+import { partnerMayCharge } from './partner-lines';
 
 export interface ChargingSessionRequest {
   operation: 'RESERVE' | 'UPDATE' | 'TERMINATE' | string;
@@ -142,6 +143,17 @@ interface SessionContext {
  */
 export interface SessionCaller {
   partnerId: string | null;
+  /**
+   * True when the platform names a partner's session (SYSTEM or ADMIN giving `partnerId`, or a NATS request with it):
+   * it charges any line. A partner's own requests (no flag: a PARTNER over GraphQL) charge only the lines of its own
+   * customers (partnerMayCharge); any other line is answered as a line usage does not know.
+   */
+  byPlatform?: boolean;
+}
+
+/** Whether the caller's requests may charge only its own customers' lines: a partner's own (not the platform acting for it). */
+function chargesOwnCustomersOnly(caller: SessionCaller): caller is { partnerId: string } {
+  return caller.partnerId !== null && caller.byPlatform !== true;
 }
 
 /** The platform's own sessions: network elements over NATS, SYSTEM, ADMIN giving no partnerId. */
@@ -150,7 +162,7 @@ export const PLATFORM: SessionCaller = { partnerId: null };
 /** A request over NATS (the platform): the partner it names, or the platform's own sessions. Checked by sessionInputProblem. */
 export function natsCallerOf(req: ChargingSessionRequest): SessionCaller {
   const partnerId = req && typeof req === 'object' ? req.partnerId : undefined;
-  return typeof partnerId === 'string' ? { partnerId } : PLATFORM;
+  return typeof partnerId === 'string' ? { partnerId, byPlatform: true } : PLATFORM;
 }
 
 /** What a partner's sessions' refs begin with; the platform may not open a session whose own id does. */
@@ -421,7 +433,7 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
     if (!probe.ok) return fail('RATING_FAILED', `${probe.rejection.code}: ${probe.rejection.reason}`);
     const u = probe.usage;
     const base = { usageType: u.usageType, direction: u.direction, ...(u.calledNumber ? { calledNumber: u.calledNumber } : {}), ...(u.roamingCountry ? { roamingCountry: u.roamingCountry } : {}), ...(u.visitedMcc ? { visitedMcc: u.visitedMcc } : {}) };
-    const rated = await rateUnits(usage, { lineId: u.lineId, msisdn: u.msisdn }, base, { quantity: u.quantity, unit: u.unit }, now);
+    const rated = await rateUnits(usage, caller, { lineId: u.lineId, msisdn: u.msisdn }, base, { quantity: u.quantity, unit: u.unit }, now);
     if ('failed' in rated) return fail(...rated.failed);
     const { line, terms } = rated;
     const ctx: SessionContext = {
@@ -517,7 +529,7 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
     const requested = dec(req.requestedUnits ?? '0');
     // More units are rated again now: the plan, add-ons and line status in force now, not at the RESERVE; as the
     // call's units after those used so far (what they add to its chargeable units is what is held).
-    const rated = requested.gt(0) ? await rateUnits(usage, { lineId: ctx.lineId }, ctx.event, { quantity: requested.toFixed(), unit: ctx.unit }, now, ctx.increments === undefined ? undefined : totalUsed) : undefined;
+    const rated = requested.gt(0) ? await rateUnits(usage, caller, { lineId: ctx.lineId }, ctx.event, { quantity: requested.toFixed(), unit: ctx.unit }, now, ctx.increments === undefined ? undefined : totalUsed) : undefined;
     if (rated && 'failed' in rated) {
       // Suspended (or ended) since the session began: what was used is charged above, nothing more is granted.
       reply = fail(...rated.failed);
@@ -808,12 +820,18 @@ interface HoldTerms {
  * has reached, allowance ratios, spend). A line that may not use the service is END_USER_SERVICE_DENIED.
  * `preceding`: the session's units used so far: the units are rated as the call's units after them
  * (the chargeable units they add under the tariff's increments, none when the call paid for them already).
+ * A partner's own request (chargesOwnCustomersOnly) for a line whose account at `now` is not assigned to it is
+ * answered USER_UNKNOWN exactly as a line usage does not know, before anything else is looked at (its plan, its
+ * status): nothing is reserved, and the answer tells nothing of the line.
  */
-async function rateUnits(usage: UsageRuntime, who: { lineId?: string; msisdn?: string }, base: Record<string, unknown>, units: { quantity: string; unit: string }, now: Date, preceding?: Decimal): Promise<{ line: LineInfo; terms: HoldTerms } | { failed: [ChargingResultCode, string] }> {
+async function rateUnits(usage: UsageRuntime, caller: SessionCaller, who: { lineId?: string; msisdn?: string }, base: Record<string, unknown>, units: { quantity: string; unit: string }, now: Date, preceding?: Decimal): Promise<{ line: LineInfo; terms: HoldTerms } | { failed: [ChargingResultCode, string] }> {
   await usage.directory.prefetch(who.lineId ? [who.lineId] : [], who.msisdn && !who.lineId ? [who.msisdn] : []);
   const line = usage.directory.get(who.lineId, who.msisdn);
   const version = line ? versionAt(line, now) : undefined;
-  if (!line || !version) return { failed: ['USER_UNKNOWN', 'no line with an active subscription'] };
+  const unknown: { failed: [ChargingResultCode, string] } = { failed: ['USER_UNKNOWN', 'no line with an active subscription'] };
+  if (!line || !version) return unknown;
+  // Not one of the partner's customers' lines: as if there were no such line.
+  if (chargesOwnCustomersOnly(caller) && !(await partnerMayCharge(usage.sql, caller.partnerId, version.billingAccountId))) return unknown;
   const plan = await usage.plans.get(version.planVersionId);
   if (!plan.ok) return { failed: ['RATING_FAILED', plan.reason] };
   // A line not in service (not yet, or no more) may use nothing; offline, its usage is LINE_PENDING / LINE_TERMINATED.

@@ -8,7 +8,7 @@
  * subscribers event).
  */
 /** Column sizes of line_state / subscription_version / account_owner (and the records that copy them). */
-const MAX = { lineId: 40, billingAccountId: 40, customerId: 40, subscriptionId: 40, planVersionId: 40, planCode: 64, status: 16, paymentMode: 16, currency: 3, addOnCode: 64 } as const;
+const MAX = { lineId: 40, billingAccountId: 40, customerId: 40, partnerId: 100, subscriptionId: 40, planVersionId: 40, planCode: 64, status: 16, paymentMode: 16, currency: 3, addOnCode: 64 } as const;
 const MSISDN = /^\+?[1-9]\d{6,14}$/;
 
 export interface LineContextProblem {
@@ -73,7 +73,8 @@ export function subscriptionProblem(
   return undefined;
 }
 
-/** A billingaccount event's owner: the account and the customer that owns it (ids as subscribers makes them). */
-export function accountOwnerProblem(d: { billingAccountId?: unknown; customerId?: unknown }): LineContextProblem | undefined {
-  return textProblem('billingAccountId', d.billingAccountId, MAX.billingAccountId, true) ?? textProblem('customerId', d.customerId, MAX.customerId, true);
+/** A billingaccount event's owner: the account, the customer that owns it (ids as subscribers makes them) and the partner it is assigned to, if any. */
+export function accountOwnerProblem(d: { billingAccountId?: unknown; customerId?: unknown; partnerId?: unknown }): LineContextProblem | undefined {
+  return textProblem('billingAccountId', d.billingAccountId, MAX.billingAccountId, true) ?? textProblem('customerId', d.customerId, MAX.customerId, true)
+    ?? textProblem('partnerId', d.partnerId, MAX.partnerId, false);
 }

@@ -87,18 +87,23 @@ export function startSubscriberEventsConsumer(
   });
 }
 
-/** Records the owner a billingaccount event names (created: always; changed: when it carries a customerId). */
+/**
+ * Records the owner a billingaccount event names (created: always; changed: when it carries a customerId), and the
+ * partner a created event assigns the account to (`partnerId`; absent or null: none).
+ */
 export async function applyAccountOwnerEvent(sql: Sql, subject: string, payload: string, drop: DropEvent): Promise<void> {
   if (subject !== EVENTS.billingAccountCreated.subject && subject !== EVENTS.billingAccountChanged.subject) return;
   const parsed = eventOf(subject, payload, drop);
   if (!parsed) return;
   const { event, at } = parsed;
-  const d = (typeof event.data === 'object' && event.data !== null ? event.data : {}) as { billingAccountId?: unknown; customerId?: unknown };
+  const d = (typeof event.data === 'object' && event.data !== null ? event.data : {}) as { billingAccountId?: unknown; customerId?: unknown; partnerId?: unknown };
   // billingaccount.changed carries no owner today (an account stays with its customer).
   if (subject === EVENTS.billingAccountChanged.subject && d.customerId === undefined) return;
   const problem = accountOwnerProblem(d);
   if (problem) return void drop(subject, 'invalid', { id: event.id, field: problem.field, problem: problem.message });
-  await recordAccountOwner(sql, d.billingAccountId as string, d.customerId as string, at);
+  // An account's partner is given when it is opened (subscribers has no change of it): a created event without one has none.
+  const partnerId = subject === EVENTS.billingAccountCreated.subject ? ((d.partnerId as string | null | undefined) || null) : undefined;
+  await recordAccountOwner(sql, d.billingAccountId as string, d.customerId as string, at, partnerId);
 }
 
 /**

@@ -100,7 +100,7 @@ export async function requireLine(sql: Sql, caller: Caller, lineId: string, acti
  * sessionInputProblem).
  */
 export function sessionCallerOf(caller: Caller, named?: string | null): SessionCaller {
-  if (caller.role !== 'PARTNER') return named == null ? PLATFORM : { partnerId: named };
+  if (caller.role !== 'PARTNER') return named == null ? PLATFORM : { partnerId: named, byPlatform: true };
   const partnerId = caller.partnerId;
   if (typeof partnerId !== 'string' || !partnerId.trim() || partnerId.includes('\u0000')) {
     throw new DomainError('FORBIDDEN', 'This PARTNER token has no partnerId, and a charging session is bound to the partner that opens it (npx ledgerline token --role PARTNER --partner <id>)', {}, 'FORBIDDEN');

@@ -12,6 +12,7 @@ import { Migration20261221000000_order_idempotency_key_per_account } from './Mig
 import { Migration20261222000000_billing_account_closed } from './Migration20261222000000_billing_account_closed';
 import { Migration20261223100000_upsell_offer_period_instant } from './Migration20261223100000_upsell_offer_period_instant';
 import { Migration20270124000000_upsell_offer_period_end } from './Migration20270124000000_upsell_offer_period_end';
+import { Migration20270127000000_billing_account_partner } from './Migration20270127000000_billing_account_partner';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -28,4 +29,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261222000000_billing_account_closed', class: Migration20261222000000_billing_account_closed },
   { name: 'Migration20261223100000_upsell_offer_period_instant', class: Migration20261223100000_upsell_offer_period_instant },
   { name: 'Migration20270124000000_upsell_offer_period_end', class: Migration20270124000000_upsell_offer_period_end },
+  { name: 'Migration20270127000000_billing_account_partner', class: Migration20270127000000_billing_account_partner },
 ];
