@@ -27,6 +27,12 @@ export interface HubConfig {
   concurrencyPerPartner: number;
   /** Per-attempt HTTP timeout (ms). */
   timeoutMs: number;
+  /**
+   * Most ACTIVE hubs one partner may have (EVENTS_HUB_MAX_HUBS_PER_PARTNER, 20): each event is stored once per
+   * matching hub, so an integration registering a hub on every deploy would multiply the delivery rows. The next
+   * registration is refused with 409 HUB_LIMIT_REACHED; a deleted hub frees its place.
+   */
+  maxHubsPerPartner: number;
   /** Most stream messages one replay may read (they are held in memory): a larger one is refused, naming `from`. */
   replayMaxEvents: number;
   /** Hours a DELIVERED / DEAD delivery is kept after it got that status (0: kept for ever); the dispatcher prunes older ones. */
@@ -136,6 +142,7 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     ),
     timeoutMs: positiveInt(env, 'EVENTS_HUB_TIMEOUT_MS', 10_000),
     replayMaxEvents: positiveInt(env, 'EVENTS_HUB_REPLAY_MAX_EVENTS', 100_000),
+    maxHubsPerPartner: positiveInt(env, 'EVENTS_HUB_MAX_HUBS_PER_PARTNER', 20),
     retention: {
       deliveredHours: nonNegativeInt(env, 'EVENTS_HUB_RETENTION_HOURS', 168),
       deadHours: nonNegativeInt(env, 'EVENTS_HUB_DEAD_RETENTION_HOURS', 720),

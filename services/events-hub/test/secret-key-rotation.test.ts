@@ -44,6 +44,8 @@ async function restart(current: Buffer, previous: Buffer[] = []): Promise<Runnin
       METRICS_TOKEN: TOKEN,
       EVENTS_HUB_SECRET_KEY: current.toString('base64'),
       EVENTS_HUB_PREVIOUS_SECRET_KEYS: previous.map((k) => k.toString('hex')).join(','),
+      // The last case registers 30 more hubs for one partner (over the default 20).
+      EVENTS_HUB_MAX_HUBS_PER_PARTNER: '50',
     },
   });
   return hub;

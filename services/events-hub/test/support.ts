@@ -2,19 +2,21 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { createCloudEvent, EVENTS, type CloudEvent } from '@ledgerline/contracts';
-import { connectMessaging, dropSchema, ManualClock, signToken, TEST_DATABASE_URL, TEST_NATS_URL, type Messaging, type TokenClaims } from '@ledgerline/platform';
+import { connectMessaging, dropSchema, ManualClock, signToken, TEST_DATABASE_URL, TEST_NATS_URL, type Logger, type Messaging, type TokenClaims } from '@ledgerline/platform';
 import { startEventsHub, type RunningHub } from '../src/service';
 
 export const HUB = '/tmf-api/eventManagement/v4/hub';
 
-/** The hub on a free port, in a schema of its own, with short intervals and a clock the test moves. */
+/** The hub on a free port, in a schema of its own, with short intervals and a clock the test moves (and, when given, the test's logger). */
 export async function startHubForTest(
   env: Record<string, string> = {},
+  options: { logger?: Logger } = {},
 ): Promise<{ hub: RunningHub; clock: ManualClock; messaging: Messaging; close(): Promise<void> }> {
   const schema = `t_${randomBytes(4).toString('hex')}_events_hub`;
   const clock = new ManualClock(new Date());
   const hub = await startEventsHub({
     clock,
+    ...(options.logger ? { logger: options.logger } : {}),
     env: {
       ...process.env,
       DATABASE_URL: TEST_DATABASE_URL,

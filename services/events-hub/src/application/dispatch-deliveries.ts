@@ -4,7 +4,7 @@ import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterFailure, signatureHeader } from '../domain/delivery';
-import { checkPublicHost, type CallbackPolicy } from '../domain/callback';
+import { checkPublicHost, withoutCallbackQuery, type CallbackPolicy } from '../domain/callback';
 import { hubSecretKeys } from '../config';
 import { openSecret, secretsInForce, SecretUnreadableError } from '../domain/secrets';
 import { claimDueDeliveries, recordAttempt, sendableDelivery, type ClaimedDelivery, type SendableDelivery } from '../persistence/store';
@@ -115,7 +115,11 @@ export async function attemptDelivery(deps: HubDeps, d: ClaimedDelivery, random:
       );
       if (statusCode < 200 || statusCode > 299) error = `HTTP ${statusCode}`;
     } catch (err) {
-      error = (err as Error).name === 'TimeoutError' ? `timed out after ${deps.config.timeoutMs} ms` : ((err as Error).message ?? String(err));
+      // Stored as lastError and logged: never with the callback's query string (partners carry tokens there).
+      error =
+        (err as Error).name === 'TimeoutError'
+          ? `timed out after ${deps.config.timeoutMs} ms`
+          : withoutCallbackQuery((err as Error).message ?? String(err), sendable.callback);
     }
   const seconds = (performance.now() - started) / 1000;
   const at = deps.clock.now();

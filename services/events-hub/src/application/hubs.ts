@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { DomainError, type Caller } from '@ledgerline/contracts';
-import { checkCallback } from '../domain/callback';
+import { callbackForLog, checkCallback } from '../domain/callback';
 import { parseHubQuery } from '../domain/query';
 import { previousSecretExpiresAt, sealSecret } from '../domain/secrets';
-import { findActiveHub, insertHub, listActiveHubs, markHubDeleted, type HubRow } from '../persistence/store';
+import { findActiveHub, insertHubWithinLimit, listActiveHubs, markHubDeleted, type HubRow } from '../persistence/store';
 import { hubNotFound, hubScope, PARTNER_ID_MAX_LENGTH } from './authorization';
 import type { HubDeps } from './deps';
 
@@ -72,8 +72,16 @@ export async function registerHub(deps: HubDeps, caller: Caller, input: unknown)
     replayGeneration: 0,
     createdAt: deps.clock.now(),
   };
-  await insertHub(deps.knex, hub);
-  deps.logger.info({ hubId: hub.id, partnerId, callback, query: hub.query }, 'event subscription registered');
+  const max = deps.config.maxHubsPerPartner;
+  const active = await insertHubWithinLimit(deps.knex, hub, max);
+  if (active !== null)
+    throw new DomainError(
+      'HUB_LIMIT_REACHED',
+      `Partner ${partnerId} already has ${active} active hubs, the most allowed (EVENTS_HUB_MAX_HUBS_PER_PARTNER = ${max}): delete a hub it no longer uses (DELETE ${HUB_PATH}/{id}) or register one hub per integration, not one per deploy`,
+      { limit: max, activeHubs: active },
+      'CONFLICT',
+    );
+  deps.logger.info({ hubId: hub.id, partnerId, callback: callbackForLog(callback), query: hub.query }, 'event subscription registered');
   return { ...viewOf(hub, hub.createdAt), secret };
 }
 

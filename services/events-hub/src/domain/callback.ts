@@ -66,7 +66,8 @@ export async function checkCallback(raw: unknown, policy: CallbackPolicy): Promi
   try {
     url = new URL(raw.trim());
   } catch {
-    throw badCallback(`callback "${raw}" is not a URL`);
+    // Not echoed: a partner's URL may carry a token (in its query), and error bodies end up in logs.
+    throw badCallback('callback is not a URL');
   }
   if (url.username || url.password) throw badCallback('callback must not carry credentials; the signature authenticates Ledgerline');
   if (url.hash) throw badCallback('callback must not have a #fragment');
@@ -74,6 +75,32 @@ export async function checkCallback(raw: unknown, policy: CallbackPolicy): Promi
     throw badCallback(policy.production ? 'callback must be an https URL' : 'callback must be an http or https URL');
   if (policy.production) await checkPublicHost(url.hostname, policy);
   return url.toString();
+}
+
+/**
+ * A callback as logs may show it: origin and path, the query string replaced by `?[redacted]` (partners
+ * carry tokens there). The hub API still shows the partner its whole callback; logs never do.
+ */
+export function callbackForLog(callback: string): string {
+  try {
+    const url = new URL(callback);
+    return `${url.origin}${url.pathname}${url.search ? '?[redacted]' : ''}`;
+  } catch {
+    return '[not a URL]';
+  }
+}
+
+/** A message about an attempt to `callback` (an error from the HTTP client) with the callback's query string, wherever it appears, redacted. */
+export function withoutCallbackQuery(message: string, callback: string): string {
+  let search: string;
+  try {
+    search = new URL(callback).search;
+  } catch {
+    return message;
+  }
+  if (!search) return message;
+  // The whole URL, then its `?query` wherever else it shows (a path with its query), never bare substrings of it.
+  return message.split(callback).join(callbackForLog(callback)).split(search).join('?[redacted]');
 }
 
 /** Production: the host is a public address, or resolves only to public ones. Returns those addresses (connect to these, not to a second lookup). */

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { EVENTS, USAGE_INGEST_PARTITIONS, usageIngestSubject, WORK_SUBJECTS } from '@ledgerline/contracts';
 import { consumerFilters, parseHubQuery, queryMatches, subjectMatches, subjectsOf } from './query';
-import { checkCallback, isInternalAddress } from './callback';
+import { callbackForLog, checkCallback, isInternalAddress, withoutCallbackQuery } from './callback';
 import { afterFailure, signDelivery } from './delivery';
 
 const work = [...Array.from({ length: USAGE_INGEST_PARTITIONS }, (_, p) => usageIngestSubject(p)), ...Object.values(WORK_SUBJECTS)];
@@ -62,6 +62,29 @@ describe('callbacks in production (SSRF)', () => {
     await expect(checkCallback('https://127.0.0.1/hook', production([]))).rejects.toThrow(/private/);
     await expect(checkCallback('https://partner.example/hook', production(['93.184.216.34']))).resolves.toBe('https://partner.example/hook');
     await expect(checkCallback('http://127.0.0.1:9000/hook', { production: false, resolve: async () => [] })).resolves.toBe('http://127.0.0.1:9000/hook');
+  });
+});
+
+describe('callbacks in logs and error messages', () => {
+  const callback = 'https://partner.example/hooks/in?token=s3cr3t-t0k&v=2';
+  it('logs show origin and path, the query only as [redacted]', () => {
+    expect(callbackForLog(callback)).toBe('https://partner.example/hooks/in?[redacted]');
+    expect(callbackForLog('https://partner.example:8443/hooks')).toBe('https://partner.example:8443/hooks');
+    expect(callbackForLog('not a url ?token=s3cr3t')).toBe('[not a URL]');
+  });
+  it('an HTTP client error naming the callback or its query loses the query', () => {
+    expect(withoutCallbackQuery(`request to ${callback} failed, reason: ECONNRESET`, callback)).toBe(
+      'request to https://partner.example/hooks/in?[redacted] failed, reason: ECONNRESET',
+    );
+    expect(withoutCallbackQuery('bad path /hooks/in?token=s3cr3t-t0k&v=2', callback)).not.toContain('s3cr3t');
+    expect(withoutCallbackQuery('connect ECONNREFUSED 10.0.0.1:443', callback)).toBe('connect ECONNREFUSED 10.0.0.1:443');
+    // A short query is not hunted as a bare substring.
+    expect(withoutCallbackQuery('invalid value for v', 'https://partner.example/hooks?v')).toBe('invalid value for v');
+  });
+  it('a callback that is not a URL is refused without echoing it (it may carry a token)', async () => {
+    const refused = checkCallback('https://partner example/hook?token=s3cr3t', { production: false, resolve: async () => [] });
+    await expect(refused).rejects.toMatchObject({ code: 'HUB_CALLBACK_INVALID', details: { field: 'callback' } });
+    await expect(refused).rejects.not.toThrow(/s3cr3t/);
   });
 });
 

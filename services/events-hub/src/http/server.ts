@@ -10,8 +10,8 @@ export interface HttpServer {
 }
 
 /**
- * A small JSON server over node:http: the routes, `/health` (readiness, as every service serves it)
- * and `/metrics` (Prometheus), like the subgraphs' server without GraphQL.
+ * A small JSON server over node:http: the routes, `/health` (readiness: `{status, service}` only, the
+ * cause of a failure logged) and `/metrics` (Prometheus), like the subgraphs' server without GraphQL.
  */
 export async function startHttpServer(o: {
   service: string;
@@ -23,7 +23,8 @@ export async function startHttpServer(o: {
   /** When set (METRICS_TOKEN), `/metrics` answers only `Authorization: Bearer <token>`; 401 otherwise. */
   metricsToken?: string;
   routes: (req: http.IncomingMessage, url: URL) => Promise<Reply | null>;
-  health: () => Promise<Record<string, string>>;
+  /** Readiness: resolves when the dependencies answer, throws (the cause is logged, not answered) otherwise. */
+  health: () => Promise<void>;
 }): Promise<HttpServer> {
   const requests = new client.Counter({
     name: 'ledgerline_events_hub_requests_total',
@@ -40,14 +41,15 @@ export async function startHttpServer(o: {
   });
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    // Partners reach this port: up or down and the service's name, nothing more. Why it is down (a driver's
+    // message, internal host names) goes to the log only.
     if (url.pathname === '/health') {
       try {
-        const checks = await o.health();
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', service: o.service, checks }));
+        await o.health();
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', service: o.service }));
       } catch (error) {
-        res
-          .writeHead(503, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ status: 'unavailable', service: o.service, error: (error as Error).message }));
+        o.logger.warn({ err: error }, 'health check failed');
+        res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'unavailable', service: o.service }));
       }
       return;
     }

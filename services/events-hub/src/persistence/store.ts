@@ -128,6 +128,28 @@ export async function insertHub(knex: Knex, hub: HubRow): Promise<void> {
   });
 }
 
+/**
+ * Inserts a hub unless its partner already has `max` ACTIVE hubs; returns null when inserted, else how many
+ * active hubs the partner has. A hub without a partner (an ADMIN's own) is not counted. Registrations of one
+ * partner are serialised (a transaction-scoped advisory lock on schema and partner), so two at once cannot
+ * both take the last place.
+ */
+export async function insertHubWithinLimit(knex: Knex, hub: HubRow, max: number): Promise<number | null> {
+  if (hub.partnerId === null) {
+    await insertHub(knex, hub);
+    return null;
+  }
+  const partnerId = hub.partnerId;
+  return knex.transaction(async (trx): Promise<number | null> => {
+    await trx.raw(`select pg_advisory_xact_lock(hashtext(current_schema() || '.hub.partner:' || ?))`, [partnerId]);
+    const row = await trx('hub').where({ partner_id: partnerId, status: 'ACTIVE' }).count<{ n: string | number }[]>({ n: '*' }).first();
+    const active = Number(row?.n ?? 0);
+    if (active >= max) return active;
+    await insertHub(trx, hub);
+    return null;
+  });
+}
+
 export async function findActiveHub(knex: Knex, id: string): Promise<HubRow | null> {
   const row = await knex('hub').where({ id, status: 'ACTIVE' }).first();
   return row ? hubFrom(row) : null;
