@@ -323,13 +323,26 @@ export interface WalletSessionReply {
 /** `data` of `billingAccountChanged`: the account's terms after the change, and which of them changed. */
 export interface BillingAccountChangedData {
   billingAccountId: string;
+  /** The customer who owns the account (since 2027-01-29; absent on events from before). */
+  customerId?: string;
   paymentMode: 'PREPAID' | 'POSTPAID';
   currency: string;
   /** Decimal string; null: no credit limit. */
   creditLimit: string | null;
   /** Whether a payment-provider token is on file (the token stays in subscribers). */
   autopay: boolean;
-  changed: ('creditLimit' | 'autopay')[];
+  /**
+   * The partner (an MVNO) whose customer the account is, as it is after this change (whatever changed); null: none,
+   * the operator's own. Usage lets only that partner charge the account's lines online. Since 2027-01-29.
+   */
+  partnerId?: string | null;
+  /**
+   * Which assignment of the partner `partnerId` is: 0 as opened (billingaccount.created), one more per change. Of two
+   * events, the one with the higher version says the account's partner (times may be equal, events redelivered).
+   */
+  partnerVersion?: number;
+  /** `partnerId`: the partner was assigned, changed or cleared (staff), or the account followed its parent's. */
+  changed: ('creditLimit' | 'autopay' | 'partnerId')[];
 }
 
 /** `data` of `billingAccountClosed`: the account closed (no live line left), when and why. */

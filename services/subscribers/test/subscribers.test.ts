@@ -394,9 +394,9 @@ describe('changing an account: credit limit and autopay', () => {
 
     const events = await changedEvents(accountId);
     expect(events.map((p) => JSON.parse(p).data)).toEqual([
-      { billingAccountId: accountId, paymentMode: 'POSTPAID', currency: 'EUR', creditLimit: '450', autopay: true, changed: ['creditLimit'] },
-      { billingAccountId: accountId, paymentMode: 'POSTPAID', currency: 'EUR', creditLimit: '450', autopay: true, changed: ['autopay'] },
-      { billingAccountId: accountId, paymentMode: 'POSTPAID', currency: 'EUR', creditLimit: '450', autopay: false, changed: ['autopay'] },
+      { billingAccountId: accountId, customerId, paymentMode: 'POSTPAID', currency: 'EUR', creditLimit: '450', autopay: true, partnerId: null, partnerVersion: 0, changed: ['creditLimit'] },
+      { billingAccountId: accountId, customerId, paymentMode: 'POSTPAID', currency: 'EUR', creditLimit: '450', autopay: true, partnerId: null, partnerVersion: 0, changed: ['autopay'] },
+      { billingAccountId: accountId, customerId, paymentMode: 'POSTPAID', currency: 'EUR', creditLimit: '450', autopay: false, partnerId: null, partnerVersion: 0, changed: ['autopay'] },
     ]);
     for (const p of events) expect(p).not.toMatch(/tok_/);
 

@@ -86,6 +86,7 @@ export async function openBillingAccount(em: Em, c: OpenBillingAccountCommand): 
     creditLimit: c.creditLimit ?? null,
     autopayToken,
     partnerId,
+    partnerVersion: 0,
     createdAt: c.now,
   });
   enqueueEvent(em, 'billingAccountCreated', {
@@ -107,6 +108,8 @@ export async function openBillingAccount(em: Em, c: OpenBillingAccountCommand): 
       autopay: Boolean(account.autopayToken),
       // The partner whose customer it is (null: none): usage lets only that partner charge the account's lines online.
       partnerId: account.partnerId ?? null,
+      // Its first assignment: a later change (updateBillingAccount partnerId) comes on billingaccount.changed with a higher one.
+      partnerVersion: 0,
     },
   });
   await em.flush();

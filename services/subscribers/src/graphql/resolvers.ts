@@ -2,7 +2,7 @@ import type DataLoader from 'dataloader';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { conflict, decodeCursor, money as contractMoney, notFound, round, DomainError, pageSize, scalarResolvers, toConnection, type PageArgs } from '@ledgerline/contracts';
 import type { Em, RequestContext } from '@ledgerline/platform';
-import { BillingAccount, CollectionsHold, CommunicationMessage, Customer, Line, OneOffCharge, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
+import { BillingAccount, BillingAccountPartnerChange, CollectionsHold, CommunicationMessage, Customer, Line, OneOffCharge, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
 import { createCustomer, type CreateCustomerCommand } from '../application/create-customer';
 import { openBillingAccount, type OpenBillingAccountCommand } from '../application/open-billing-account';
 import { updateBillingAccount, type UpdateBillingAccountCommand } from '../application/update-billing-account';
@@ -229,8 +229,11 @@ export const resolvers = {
     async updateBillingAccount(_: unknown, a: Input<UpdateBillingAccountCommand>, ctx: SubscribersContext) {
       // The customer may change how they pay; only staff change how much credit they get.
       if (a.input.creditLimit !== undefined) requireStaff(ctx.caller, 'change credit limits');
+      // Whose customer the account is decides which partner charges its lines: staff only.
+      if (a.input.partnerId !== undefined) requireStaff(ctx.caller, "change a billing account's partner");
       requireOwnAccount(ctx.caller, await ctx.accounts.load(a.input.billingAccountId), 'change this billing account', () => notFound('BillingAccount', a.input.billingAccountId, 'input.billingAccountId'));
-      const { account, changed } = await mutate(ctx, (em, now) => updateBillingAccount(em, { ...a.input, now }));
+      const by = { subject: ctx.caller.subject, role: ctx.caller.role };
+      const { account, changed } = await mutate(ctx, (em, now) => updateBillingAccount(em, { ...a.input, by, now }));
       return { billingAccount: account, changed };
     },
     closeBillingAccount: async (_: unknown, a: Input<CloseBillingAccountCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'close billing accounts'), {
@@ -335,6 +338,11 @@ export const resolvers = {
     creditLimit: (a: BillingAccount) => (a.creditLimit == null ? null : round(contractMoney(a.creditLimit, a.currency))),
     autopay: (a: BillingAccount) => Boolean(a.autopayToken),
     status: (a: BillingAccount) => a.status ?? 'OPEN',
+    /** Staff only (who changed it is staff's business); newest first. */
+    partnerChanges(a: BillingAccount, _: unknown, ctx: SubscribersContext) {
+      requireStaff(ctx.caller, "read a billing account's partner changes");
+      return ctx.em.find(BillingAccountPartnerChange, { billingAccountId: a.id }, { orderBy: { partnerVersion: 'desc' } });
+    },
   },
   Line: {
     __resolveReference: async (ref: { id: string }, ctx: SubscribersContext) => visibleLine(ctx, await ctx.lines.load(ref.id)),

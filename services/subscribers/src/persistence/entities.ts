@@ -40,6 +40,13 @@ export const BillingAccount = defineEntity({
      * account's lines online.
      */
     partnerId: p.string().length(100).nullable(),
+    /**
+     * Which assignment of the partner `partnerId` is: 0 as opened, one more per change (`updateBillingAccount`
+     * `partnerId`, or the parent's change followed). On billingaccount.created (0) and .changed (`partnerVersion`):
+     * usage keeps the partner of the highest version it has read, whatever order the events come in. The column is
+     * NOT NULL DEFAULT 0; left out of inserts that do not set it (undefined on such a row just created), read as 0.
+     */
+    partnerVersion: p.integer().nullable(),
     createdAt: p.datetime(),
     /**
      * OPEN, or CLOSED by `closeBillingAccount` (every line terminated first); a closed account takes
@@ -274,4 +281,30 @@ export const CollectionsHold = defineEntity({
 });
 export type CollectionsHold = InferEntity<typeof CollectionsHold>;
 
-export const entities = [Customer, BillingAccount, Line, Subscription, ProductOrder, OneOffCharge, CommunicationMessage, UpsellOffer, CollectionsHold];
+/**
+ * The audit trail of an account's partner: one row per change (assigned, changed or cleared by staff with
+ * `updateBillingAccount` `partnerId`, or followed from the parent's change), who made it and when. Unique per
+ * account and version (BillingAccount.partnerVersion).
+ */
+export const BillingAccountPartnerChange = defineEntity({
+  name: 'BillingAccountPartnerChange',
+  tableName: 'billing_account_partner_change',
+  properties: (p) => ({
+    id: p.string().primary().length(40),
+    billingAccountId: p.string().length(40),
+    /** The account's partnerVersion after the change. */
+    partnerVersion: p.integer(),
+    /** Null: no partner (the operator's own). */
+    previousPartnerId: p.string().length(100).nullable(),
+    partnerId: p.string().length(100).nullable(),
+    /** The caller who made it (its subject) and its role. */
+    changedBy: p.string().length(200),
+    changedByRole: p.string().length(16),
+    changedAt: p.datetime(),
+    /** When the account followed its parent's change: the account staff changed (the top of the hierarchy changed). */
+    viaAccountId: p.string().length(40).nullable(),
+  }),
+});
+export type BillingAccountPartnerChange = InferEntity<typeof BillingAccountPartnerChange>;
+
+export const entities = [Customer, BillingAccount, Line, Subscription, ProductOrder, OneOffCharge, CommunicationMessage, UpsellOffer, CollectionsHold, BillingAccountPartnerChange];

@@ -1,18 +1,30 @@
 import type { Sql } from '../persistence/sql';
 
+/** The partner a billingaccount event assigns the account to, and which assignment it is. */
+export interface PartnerAssignment {
+  /** The partner (an MVNO); null: none, the operator's own. */
+  partnerId: string | null;
+  /** Subscribers' billing_account.partner_version: 0 as opened, one more per change of the partner. */
+  version: number;
+}
+
 /**
  * Which customer owns a billing account, and which partner it is assigned to (from subscribers'
  * billingaccount events), for the read authorization of usage's GraphQL (graphql/authorization.ts)
- * and the lines a partner may charge online (partner-lines.ts). `partnerId`: the partner (null: none);
- * undefined leaves it as it is (an event that does not carry it). Idempotent; an older event never
- * overwrites a newer one.
+ * and the lines a partner may charge online (partner-lines.ts). Idempotent, and in any order:
+ * the customer is the one of the latest event (its time), the partner that of the highest
+ * `partner.version` read (an event that carries none leaves it as it is). Versions, not times,
+ * order partner changes: subscribers may make two at one instant, and an older one redelivered
+ * (or overtaken) never takes a newer one back; at an equal version the partner is the same.
  */
-export async function recordAccountOwner(sql: Sql, billingAccountId: string, customerId: string, at: Date, partnerId?: string | null): Promise<void> {
+export async function recordAccountOwner(sql: Sql, billingAccountId: string, customerId: string, at: Date, partner?: PartnerAssignment): Promise<void> {
   await sql.query(
-    `insert into account_owner (billing_account_id, customer_id, updated_at, partner_id) values ($1, $2, $3, $4)
-     on conflict (billing_account_id) do update set customer_id = excluded.customer_id, updated_at = excluded.updated_at,
-       partner_id = case when $5 then excluded.partner_id else account_owner.partner_id end
-     where account_owner.updated_at <= excluded.updated_at`,
-    [billingAccountId, customerId, at, partnerId ?? null, partnerId !== undefined],
+    `insert into account_owner (billing_account_id, customer_id, updated_at, partner_id, partner_version) values ($1, $2, $3, $4, $5)
+     on conflict (billing_account_id) do update set
+       customer_id = case when account_owner.updated_at <= excluded.updated_at then excluded.customer_id else account_owner.customer_id end,
+       updated_at = greatest(account_owner.updated_at, excluded.updated_at),
+       partner_id = case when $6 and excluded.partner_version >= account_owner.partner_version then excluded.partner_id else account_owner.partner_id end,
+       partner_version = case when $6 then greatest(account_owner.partner_version, excluded.partner_version) else account_owner.partner_version end`,
+    [billingAccountId, customerId, at, partner?.partnerId ?? null, partner?.version ?? 0, partner !== undefined],
   );
 }

@@ -78,3 +78,9 @@ export function accountOwnerProblem(d: { billingAccountId?: unknown; customerId?
   return textProblem('billingAccountId', d.billingAccountId, MAX.billingAccountId, true) ?? textProblem('customerId', d.customerId, MAX.customerId, true)
     ?? textProblem('partnerId', d.partnerId, MAX.partnerId, false);
 }
+
+/** A billingaccount event's `partnerVersion` (which assignment of the account's partner it carries): a whole number from 0. */
+export function partnerVersionProblem(value: unknown): LineContextProblem | undefined {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return undefined;
+  return { field: 'partnerVersion', message: value === undefined || value === null ? 'partnerVersion is missing (a partner change carries the version of the assignment)' : 'partnerVersion is not a whole number from 0', code: 'LINE_CONTEXT_INVALID' };
+}

@@ -12,7 +12,7 @@ import { EVENTS, parseCloudEvent, type CloudEvent, type LineStateData, type Subs
 import type { Logger, Messaging } from '@ledgerline/platform';
 import type { LineDirectory } from '../application/line-directory';
 import { recordAccountOwner } from '../application/record-account-owner';
-import { accountOwnerProblem, lineProblem, normalizeMsisdn, subscriptionProblem } from '../domain/line-context';
+import { accountOwnerProblem, lineProblem, normalizeMsisdn, partnerVersionProblem, subscriptionProblem } from '../domain/line-context';
 import type { Sql } from '../persistence/sql';
 import { consumeBatches } from './jetstream';
 
@@ -89,21 +89,25 @@ export function startSubscriberEventsConsumer(
 
 /**
  * Records the owner a billingaccount event names (created: always; changed: when it carries a customerId), and the
- * partner a created event assigns the account to (`partnerId`; absent or null: none).
+ * partner it assigns the account to: created's `partnerId` (absent or null: none) as version 0 (or its
+ * `partnerVersion`), changed's `partnerId` with its `partnerVersion` (subscribers' updateBillingAccount: the partner
+ * assigned, changed or cleared, and every other change carrying it as it is). A changed event naming a partner
+ * without a usable version is refused as invalid: it could not be ordered against the others.
  */
 export async function applyAccountOwnerEvent(sql: Sql, subject: string, payload: string, drop: DropEvent): Promise<void> {
   if (subject !== EVENTS.billingAccountCreated.subject && subject !== EVENTS.billingAccountChanged.subject) return;
   const parsed = eventOf(subject, payload, drop);
   if (!parsed) return;
   const { event, at } = parsed;
-  const d = (typeof event.data === 'object' && event.data !== null ? event.data : {}) as { billingAccountId?: unknown; customerId?: unknown; partnerId?: unknown };
-  // billingaccount.changed carries no owner today (an account stays with its customer).
+  const d = (typeof event.data === 'object' && event.data !== null ? event.data : {}) as { billingAccountId?: unknown; customerId?: unknown; partnerId?: unknown; partnerVersion?: unknown };
+  // billingaccount.changed from before 2027-01-29 carries no owner (an account stays with its customer): nothing to record.
   if (subject === EVENTS.billingAccountChanged.subject && d.customerId === undefined) return;
-  const problem = accountOwnerProblem(d);
+  const created = subject === EVENTS.billingAccountCreated.subject;
+  const carriesPartner = created || d.partnerId !== undefined || d.partnerVersion !== undefined;
+  const problem = accountOwnerProblem(d) ?? (carriesPartner && (!created || d.partnerVersion !== undefined) ? partnerVersionProblem(d.partnerVersion) : undefined);
   if (problem) return void drop(subject, 'invalid', { id: event.id, field: problem.field, problem: problem.message });
-  // An account's partner is given when it is opened (subscribers has no change of it): a created event without one has none.
-  const partnerId = subject === EVENTS.billingAccountCreated.subject ? ((d.partnerId as string | null | undefined) || null) : undefined;
-  await recordAccountOwner(sql, d.billingAccountId as string, d.customerId as string, at, partnerId);
+  const partner = carriesPartner ? { partnerId: (d.partnerId as string | null | undefined) || null, version: (d.partnerVersion as number | undefined) ?? 0 } : undefined;
+  await recordAccountOwner(sql, d.billingAccountId as string, d.customerId as string, at, partner);
 }
 
 /**

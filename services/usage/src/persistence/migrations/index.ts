@@ -23,6 +23,7 @@ import { Migration20261222000000_record_preceding_quantity } from './Migration20
 import { Migration20261230000000_session_opener } from './Migration20261230000000_session_opener';
 import { Migration20270125000000_session_ids_per_partner } from './Migration20270125000000_session_ids_per_partner';
 import { Migration20270127000000_account_partner } from './Migration20270127000000_account_partner';
+import { Migration20270129000000_account_partner_version } from './Migration20270129000000_account_partner_version';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -50,4 +51,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261230000000_session_opener', class: Migration20261230000000_session_opener },
   { name: 'Migration20270125000000_session_ids_per_partner', class: Migration20270125000000_session_ids_per_partner },
   { name: 'Migration20270127000000_account_partner', class: Migration20270127000000_account_partner },
+  { name: 'Migration20270129000000_account_partner_version', class: Migration20270129000000_account_partner_version },
 ];
