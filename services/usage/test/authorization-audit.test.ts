@@ -8,13 +8,15 @@
  *
  * Now a partner gets back what it sent (and the number it named), the record's id, status,
  * rejection and charge status; the fields that come from the subscriber's line, account, plan and
- * charges are null for it. Staff still get the whole record.
+ * charges are null for it. Staff still get the whole record. (The feed is granted ANY_LINE: since
+ * 2027-01-30 a partner's records are rated only for its own customers' lines otherwise,
+ * partner-usage-own-customers.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '@ledgerline/contracts';
 import { ManualClock, SYSTEM_CALLER, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
-import { filePlanSource, setLine } from './support';
+import { GRANT_ANY_LINE, filePlanSource, setLine } from './support';
 
 let svc: TestService;
 const run = Math.random().toString(36).slice(2, 8);
@@ -34,6 +36,9 @@ const INGEST = `mutation($input: RecordUsageInput!) { recordUsage(input: $input)
 beforeAll(async () => {
   svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(), consumers: [] }), { clock: new ManualClock(new Date('2026-03-20T12:00:00Z')) });
   await setLine(svc, { lineId, msisdn, account, planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' });
+  // A roaming feed's CDRs name any home customer: staff grant it ANY_LINE (a partner is limited to its own customers by default).
+  const granted = await svc.request(GRANT_ANY_LINE, { i: { partnerId: PARTNER.partnerId, kind: 'ANY_LINE' } }, ADMIN);
+  expect(granted.errors, JSON.stringify(granted.errors)).toBeUndefined();
 });
 
 afterAll(async () => {

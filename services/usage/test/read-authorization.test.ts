@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCloudEvent, EVENTS, type Caller } from '@ledgerline/contracts';
 import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
-import { RECORD_USAGE, filePlanSource, setLine, waitFor } from './support';
+import { GRANT_ANY_LINE, RECORD_USAGE, filePlanSource, setLine, waitFor } from './support';
 
 let svc: TestService;
 const run = Math.random().toString(36).slice(2, 8);
@@ -34,6 +34,9 @@ const AGENT: Caller = { role: 'AGENT', subject: 'care', scopes: [] };
 beforeAll(async () => {
   svc = await startServiceForTest(createUsageService({ planSource: filePlanSource(), consumers: ['owners'], deliverNew: true }), { clock: new ManualClock(new Date('2026-03-20T12:00:00Z')) });
   await setLine(svc, { lineId, msisdn: '+4915100009301', account, planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' });
+  // The feed sends CDRs of any customer (a partner is limited to its own customers' lines unless staff grant ANY_LINE).
+  const granted = await svc.request(GRANT_ANY_LINE, { i: { partnerId: PARTNER.partnerId, kind: 'ANY_LINE' } }, { role: 'ADMIN', subject: 'ops', scopes: [] });
+  expect(granted.errors, JSON.stringify(granted.errors)).toBeUndefined();
   // Subscribers says who owns the account (as when it was opened).
   const opened = createCloudEvent({
     source: 'ledgerline/subscribers',

@@ -110,6 +110,9 @@ export const RECORD_USAGE = `mutation($input: RecordUsageInput!) {
   recordUsage(input: $input) { rated rejected duplicates results { index id status duplicate rejectionCode rejectionReason } }
 }`;
 
+/** Staff's grant of a partner's usage entitlement (ADMIN): `{ i: { partnerId, kind: 'ANY_LINE' } }` for a feed naming any customer. */
+export const GRANT_ANY_LINE = `mutation($i: SetPartnerUsageEntitlementInput!) { setPartnerUsageEntitlement(input: $i) { entitlement { partnerId kind } } }`;
+
 export async function waitFor<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {

@@ -15,3 +15,16 @@ export async function partnerMayCharge(sql: Sql, partnerId: string, billingAccou
   const { rows } = await sql.query('select 1 from account_owner where billing_account_id = $1 and partner_id = $2', [billingAccountId, partnerId]);
   return rows.length > 0;
 }
+
+/**
+ * The same rule for a batch of offline records (a partner's `recordUsage` with the OWN_CUSTOMERS entitlement, see
+ * UsagePipeline.partnerRejections): the partner each of these accounts is assigned to, in one statement. An account
+ * missing from the answer is no partner's (partnerMayCharge is false for every partner), as one whose partner is null.
+ */
+export async function partnersOfAccounts(sql: Sql, billingAccountIds: string[]): Promise<Map<string, string>> {
+  const { rows } = await sql.query<{ billing_account_id: string; partner_id: string }>(
+    'select billing_account_id, partner_id from account_owner where billing_account_id = any($1::text[]) and partner_id is not null',
+    [billingAccountIds],
+  );
+  return new Map(rows.map((r) => [r.billing_account_id, r.partner_id]));
+}

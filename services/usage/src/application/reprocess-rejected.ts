@@ -26,6 +26,8 @@ interface RejectedRow {
   charge_status: string;
   amount_charged: string | null;
   units_from_allowances: string | null;
+  /** The partner whose recordUsage sent it (record_sender); null: the platform's. */
+  sender: string | null;
 }
 
 /**
@@ -59,20 +61,25 @@ function unratableIds(r: RejectedRow, raw: unknown): boolean {
  * its id (and the fingerprint it was received with), and a record that rates now is charged once
  * like any other; one the ledger charged already (an online session's, prechargedOf) is rated as
  * charged, with no ChargeRequest. Records rejected for their ids themselves stay REJECTED
- * (unratableIds): their result says so.
+ * (unratableIds): their result says so. A partner's record (record_sender) goes through as that
+ * partner's, whoever reprocesses it: with the OWN_CUSTOMERS entitlement (read now) it is rated only
+ * when its line's account (the line patched in, if any) is the partner's now, else it is REJECTED
+ * LINE_NOT_PARTNERS (see UsagePipeline.partnerRejections).
  */
 export async function reprocessRejected(sql: Sql, pipeline: UsagePipeline, c: ReprocessCommand): Promise<UsageOutcome[]> {
   const limit = c.limit ?? 1000;
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw badInput('input.limit', 'limit must be between 1 and 10000', 'LIMIT_INVALID');
   if (!c.ids?.length && !c.rejectionCode && !c.lineId) throw badInput('input', 'name the records: ids, rejectionCode or lineId', 'REPROCESS_SELECTION_EMPTY');
   if (c.patch !== undefined && c.patch !== null && (typeof c.patch !== 'object' || Array.isArray(c.patch))) throw badInput('input.patch', 'patch must be a JSON object of record fields', 'PATCH_INVALID');
-  const where = ["status = 'REJECTED'"];
+  const where = ["u.status = 'REJECTED'"];
   const params: unknown[] = [];
-  if (c.ids?.length) where.push(`id = any($${params.push(c.ids)}::text[])`);
-  if (c.rejectionCode) where.push(`rejection_code = $${params.push(c.rejectionCode)}`);
-  if (c.lineId) where.push(`line_id = $${params.push(c.lineId)}`);
+  if (c.ids?.length) where.push(`u.id = any($${params.push(c.ids)}::text[])`);
+  if (c.rejectionCode) where.push(`u.rejection_code = $${params.push(c.rejectionCode)}`);
+  if (c.lineId) where.push(`u.line_id = $${params.push(c.lineId)}`);
+  // With its sender: a partner's record is checked again as the partner's (its entitlement and the line's account now).
   const { rows } = await sql.query<RejectedRow>(
-    `select id, source, event_id, raw, rejection_code, rejection_reason, fingerprint, charge_status, amount_charged::text as amount_charged, units_from_allowances::text as units_from_allowances from usage_record where ${where.join(' and ')} order by occurred_at nulls first, id limit ${limit}`,
+    `select u.id, u.source, u.event_id, u.raw, u.rejection_code, u.rejection_reason, u.fingerprint, u.charge_status, u.amount_charged::text as amount_charged, u.units_from_allowances::text as units_from_allowances, s.partner_id as sender
+       from usage_record u left join record_sender s on s.record_id = u.id where ${where.join(' and ')} order by u.occurred_at nulls first, u.id limit ${limit}`,
     params,
   );
   if (rows.length === 0) return [];
@@ -93,7 +100,7 @@ export async function reprocessRejected(sql: Sql, pipeline: UsagePipeline, c: Re
     const base = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : c.patch ? {} : raw;
     const fixed = typeof base === 'object' && base !== null ? { ...(base as object), ...(c.patch ?? {}), source: r.source, eventId: r.event_id } : base;
     const precharged = prechargedOf(r);
-    items.push({ raw: fixed, source: r.source, eventId: r.event_id, fingerprint: r.fingerprint, ...(precharged ? { precharged } : {}) });
+    items.push({ raw: fixed, source: r.source, eventId: r.event_id, fingerprint: r.fingerprint, ...(precharged ? { precharged } : {}), ...(r.sender !== null ? { sender: r.sender } : {}) });
   });
   const processed = items.length > 0 ? await pipeline.process(items, { reprocess: true }) : [];
   let next = 0;
@@ -106,9 +113,11 @@ const WAITING_LIMIT = 10_000;
 /**
  * Usage that came before the events provisioning its line (WAITING_CODES) is rated once those
  * events have been applied: the records of these lines and MSISDNs that were rejected only for
- * that. A record still not ratable stays REJECTED with its new reason. Failures are logged, not
- * thrown: the read model must keep up even when rating cannot (the records stay for a manual
- * `reprocessRejected`).
+ * that. A partner's record is checked as the partner's (reprocessRejected): one that waited for a
+ * line that turns up as another partner's customer, or the operator's own, becomes LINE_NOT_PARTNERS
+ * (not a waiting code: it is not looked at again), never rated. A record still not ratable stays
+ * REJECTED with its new reason. Failures are logged, not thrown: the read model must keep up even
+ * when rating cannot (the records stay for a manual `reprocessRejected`).
  *
  * They are looked for once the batches rated so far are written: a batch rated before the events
  * were applied but committed after the look-up would otherwise stay REJECTED for good (nothing else

@@ -19,6 +19,9 @@ import { activeAddOnsAt, lineCountAt, statusAt, versionAt, type LineInfo, type S
 import { calendarMonthAt, linePeriodAt, poolPeriodAt } from '../domain/period';
 import { CounterStore } from './counter-store';
 import { storable, validateUsage, type Rejection, type ValidationResult, type ValidUsage } from '../domain/usage-input';
+import { LINE_NOT_PARTNERS, TOLD_AS_UNKNOWN_LINE, unknownLine } from '../domain/partner-usage';
+import { ownCustomersOnly } from './partner-usage-entitlement';
+import { partnersOfAccounts } from './partner-lines';
 import { addOnPurchasesAt, applyUsage, setAllowance, TOTAL_BUCKET, usageStateOf, type AddOnAllowances, type AddOnPurchase, type Applied, type LineCounters } from '../domain/live-usage';
 import { chargeAmountOf } from '../domain/ledger-money';
 import { inSqlTransaction, insertArrayRows, type Sql, type SqlClient } from '../persistence/sql';
@@ -52,6 +55,13 @@ export interface IncomingUsage {
    * already instead of charging the customer a second time (see precharged in reprocess-rejected.ts).
    */
   precharged?: Precharged;
+  /**
+   * The partner whose `recordUsage` call sent the record (a PARTNER caller; for a reprocess, its record_sender row).
+   * Kept beside the record (record_sender, in its transaction), and a partner with the OWN_CUSTOMERS entitlement gets
+   * its records rated only for lines of its own customers (partnerRejections). Absent for the platform's records
+   * (SYSTEM, ADMIN, the NATS ingest, the CSV import, online sessions'): nothing of this is done for them.
+   */
+  sender?: string;
 }
 
 /** What a commit charged (wallets' figures; null: not known, readers take the rating's estimate). */
@@ -70,6 +80,12 @@ export interface UsageOutcome {
   duplicate: boolean;
   rejectionCode?: string;
   rejectionReason?: string;
+  /**
+   * What the partner that sent the record is told instead of rejectionCode / rejectionReason (set only for a sender's
+   * records): a line that is not its customer's is told exactly as an unknown line (TOLD_AS_UNKNOWN_LINE). Staff get
+   * the outcome as it is.
+   */
+  toSender?: Rejection;
 }
 
 
@@ -210,6 +226,8 @@ interface Prepared {
   refused?: boolean;
   /** Charged already by the ledger (charge_status APPLIED): its figures, written with the record. */
   precharged?: Precharged;
+  /** The partner that sent it (IncomingUsage.sender): written to record_sender with the record. */
+  sender?: string;
   outcome: UsageOutcome;
 }
 
@@ -239,6 +257,14 @@ const COMMITS_KEPT = 64;
 /** Why a record sent again under a known (source, eventId) with other content is refused. */
 function conflictReason(source: string, eventId: string, known: StoredRecord): string {
   return `eventId "${eventId.slice(0, 128)}" of source "${source.slice(0, 64)}" was received before with other content (${known.status}${known.rejection_code ? ` ${known.rejection_code}` : ''}); new usage needs a new eventId${known.status === 'REJECTED' ? ', and a rejected record is fixed with reprocessRejected (patch)' : ''}`;
+}
+
+/**
+ * Whether a partner is told a stored rejection as an unknown line: LINE_NOT_PARTNERS always (the code is staff's), and,
+ * when the partner is limited to its own customers, each code of TOLD_AS_UNKNOWN_LINE.
+ */
+function toldAsUnknown(code: string, ownCustomersOnly: boolean): boolean {
+  return ownCustomersOnly ? TOLD_AS_UNKNOWN_LINE.has(code) : code === LINE_NOT_PARTNERS;
 }
 
 /** A record this batch writes (not a duplicate, not refused). */
@@ -294,11 +320,11 @@ export class UsagePipeline {
     looked.catch(() => undefined);
     const rated = this.chain.then(async () => this.run(items, await looked));
     this.chain = rated.catch(() => undefined);
-    const { prepared, touched, now } = await rated;
+    const { prepared, touched, now, sent } = await rated;
     // The ids `run` marked as being written (persist may still find some stored by another writer).
     const writtenIds = prepared.filter(toWrite).map((p) => p.id);
     const t0 = performance.now();
-    const write = this.persist(prepared, options.reprocess ?? false, now).then(async () => {
+    const write = this.persist(prepared, options.reprocess ?? false, now, sent).then(async () => {
       const t1 = performance.now();
       this.stats.persistMs += t1 - t0;
       await this.publish(prepared);
@@ -443,7 +469,9 @@ export class UsagePipeline {
     const now = this.deps.clock.now();
     const started = performance.now();
     // Records usage makes itself, and stored records sent again (reprocess: their ids are already theirs), may name a reserved source.
+    let senders: Set<string> | undefined;
     const checked = items.map((item) => {
+      if (item.sender !== undefined) (senders ??= new Set()).add(item.sender);
       // Only usage's own session records (made now, or stored and reprocessed) may be later parts of a call.
       const v = validateUsage(item.raw, { source: item.source, eventId: item.eventId, partsOf: item.internal || reprocess ? SESSION_SOURCE : undefined }, now);
       return item.internal || reprocess ? { v, idSource: v.ok ? v.usage.source : v.source } : fromOutside(v);
@@ -456,12 +484,57 @@ export class UsagePipeline {
     // `commits` before the query: `run` checks again for what writes committed after it stored.
     const commits = this.commits;
     const stored = await this.storedRecords(ids, reprocess);
+    // Partners' records only (the platform's batches have no sender: nothing here): which senders are limited to their own customers.
+    const restricted = senders ? await this.restrictedSenders(items, senders) : undefined;
     await this.deps.directory.prefetch(
       validated.flatMap((v) => (v.ok && v.usage.lineId ? [v.usage.lineId] : [])),
       validated.flatMap((v) => (v.ok && !v.usage.lineId && v.usage.msisdn ? [v.usage.msisdn] : [])),
     );
     this.stats.lookupMs += performance.now() - started;
-    return { now, validated, ids, fingerprints, stored, commits, reprocess };
+    return { now, validated, ids, fingerprints, stored, commits, reprocess, sent: senders !== undefined, restricted };
+  }
+
+  /** Per item, the sender when its entitlement is OWN_CUSTOMERS (undefined: not a partner's, or an ANY_LINE partner's); undefined when none is. */
+  private async restrictedSenders(items: IncomingUsage[], senders: Set<string>): Promise<(string | undefined)[] | undefined> {
+    const own = await ownCustomersOnly(this.deps.sql, senders);
+    return own.size === 0 ? undefined : items.map((item) => (item.sender !== undefined && own.has(item.sender) ? item.sender : undefined));
+  }
+
+  /**
+   * The check of a partner limited to its own customers (`restricted`: the sender per item), on the records whose line
+   * was found: the line's subscription at the record's time must bill an account assigned to that partner (the rule of
+   * partnerMayCharge, for the batch in one statement: partnersOfAccounts). Per item, the rejection it gets instead of
+   * being rated: LINE_NOT_PARTNERS when the account is not the partner's (another partner's customer, the operator's
+   * own, an account no partner was given); SUBSCRIPTION_NOT_FOUND, a waiting code, when the line had no subscription
+   * then (no account: the usage may have come before the line's events, and its reprocess checks again). Both are told
+   * to the partner as an unknown line. Made before any other look at the line (its number, status or plan), so what a
+   * partner is told of a line not its customer's is what it is told of a line that does not exist.
+   */
+  private async partnerRejections(validated: ValidationResult[], lines: (LineInfo | undefined)[], restricted: (string | undefined)[]): Promise<(Rejection | undefined)[]> {
+    const out: (Rejection | undefined)[] = new Array(validated.length);
+    const accounts: (string | undefined)[] = new Array(validated.length);
+    for (let i = 0; i < validated.length; i++) {
+      const v = validated[i];
+      const line = lines[i];
+      if (restricted[i] === undefined || !v.ok || !line) continue;
+      const version = versionAt(line, v.usage.occurredAt);
+      if (version) accounts[i] = version.billingAccountId;
+      else out[i] = { code: 'SUBSCRIPTION_NOT_FOUND', reason: `line ${line.lineId} had no subscription at ${v.usage.occurredAt.toISOString()}` };
+    }
+    const wanted = [...new Set(accounts.filter((a): a is string => a !== undefined))];
+    if (wanted.length === 0) return out;
+    const partners = await partnersOfAccounts(this.deps.sql, wanted);
+    for (let i = 0; i < validated.length; i++) {
+      const account = accounts[i];
+      const partner = restricted[i];
+      if (account === undefined || partner === undefined || partners.get(account) === partner) continue;
+      const v = validated[i] as Extract<ValidationResult, { ok: true }>;
+      out[i] = {
+        code: LINE_NOT_PARTNERS,
+        reason: `line ${lines[i]!.lineId} was billed to billing account ${account} at ${v.usage.occurredAt.toISOString()}, which is not assigned to partner ${partner}, the record's sender; its usage entitlement is OWN_CUSTOMERS (staff may grant ANY_LINE: setPartnerUsageEntitlement)`,
+      };
+    }
+    return out;
   }
 
   /** Records already stored (when reprocessing: those no longer REJECTED), by id. */
@@ -486,7 +559,7 @@ export class UsagePipeline {
     return since.some((c) => c.ids.some((id) => mine.has(id)));
   }
 
-  private async run(items: IncomingUsage[], looked: Awaited<ReturnType<UsagePipeline['lookup']>>): Promise<{ prepared: Prepared[]; touched: Set<string>; now: Date }> {
+  private async run(items: IncomingUsage[], looked: Awaited<ReturnType<UsagePipeline['lookup']>>): Promise<{ prepared: Prepared[]; touched: Set<string>; now: Date; sent: boolean }> {
     const { now, validated, ids, fingerprints, stored } = looked;
     const started = performance.now();
     if (ids.some((id) => this.writing.has(id))) {
@@ -516,6 +589,8 @@ export class UsagePipeline {
       );
       lines = this.linesOf(validated);
     }
+    // A partner limited to its own customers: records for other lines are rejected before anything else is loaded for them.
+    const withheld = looked.restricted ? await this.partnerRejections(validated, lines, looked.restricted) : undefined;
     const linesToCount = new Map<string, { lineId: string; period: AllowancePeriod }>();
     const accounts = new Set<string>();
     // Each event's allowance period, found once: its counters are loaded for it and it is rated in it.
@@ -526,7 +601,7 @@ export class UsagePipeline {
     for (let i = 0; i < validated.length; i++) {
       const v = validated[i];
       const line = lines[i];
-      if (!v.ok || !line) continue;
+      if (!v.ok || !line || withheld?.[i]) continue;
       const version = versionAt(line, v.usage.occurredAt);
       const period = await this.linePeriod(line, version, v.usage.occurredAt);
       periods[i] = period;
@@ -555,19 +630,28 @@ export class UsagePipeline {
       const source = v.ok ? v.usage.source : v.source;
       const eventId = v.ok ? v.usage.eventId : v.eventId;
       const known = stored.get(id) ?? seen.get(id);
+      const sender = items[i].sender;
       if (known) {
         // Same key, same record: a duplicate, answered as stored. Other content: refused (a reprocess
         // sends its stored records again with their first fingerprint; records stored before
         // fingerprints have none and are duplicates).
+        // A partner is told a stored rejection that would say the line exists as the unknown line it names.
+        const told = sender !== undefined && known.rejection_code !== null && toldAsUnknown(known.rejection_code, looked.restricted?.[i] !== undefined) ? unknownLine(v.ok ? v.usage : v.partial) : undefined;
         if (known.fingerprint !== null && fingerprints[i] !== null && known.fingerprint !== fingerprints[i] && !looked.reprocess) {
-          prepared.push({ id, row: [], outbox: [], refused: true, outcome: { id, source, eventId, status: 'REJECTED', duplicate: false, rejectionCode: EVENT_ID_CONFLICT, rejectionReason: conflictReason(source, eventId, known) } });
+          const rejectionReason = conflictReason(source, eventId, known);
+          prepared.push({ id, row: [], outbox: [], refused: true, outcome: { id, source, eventId, status: 'REJECTED', duplicate: false, rejectionCode: EVENT_ID_CONFLICT, rejectionReason, ...(told ? { toSender: { code: EVENT_ID_CONFLICT, reason: conflictReason(source, eventId, { ...known, rejection_code: told.code }) } } : {}) } });
         } else {
-          prepared.push({ id, row: [], outbox: [], outcome: { id, source, eventId, status: known.status, duplicate: true, ...(known.rejection_code ? { rejectionCode: known.rejection_code } : {}), ...(known.rejection_reason ? { rejectionReason: known.rejection_reason } : {}) } });
+          prepared.push({ id, row: [], outbox: [], outcome: { id, source, eventId, status: known.status, duplicate: true, ...(known.rejection_code ? { rejectionCode: known.rejection_code } : {}), ...(known.rejection_reason ? { rejectionReason: known.rejection_reason } : {}), ...(told ? { toSender: told } : {}) } });
         }
         continue;
       }
       let p: Prepared;
-      if (!v.ok) {
+      const partnerRejection = withheld?.[i];
+      if (partnerRejection && v.ok) {
+        // Not the partner's customer's line (or no subscription then): stored so for staff (the line, no account), told as unknown.
+        p = this.rejected(id, source, eventId, v.usage, partnerRejection, items[i].raw, now, { lineId: lines[i]!.lineId });
+        p.outcome.toSender = unknownLine(v.usage);
+      } else if (!v.ok) {
         p = this.rejected(id, source, eventId, v.partial, v.rejection, items[i].raw, now);
       } else {
         try {
@@ -590,6 +674,7 @@ export class UsagePipeline {
         if (p.row[CHARGE_STATUS] === 'APPLIED') p.precharged = precharged;
       }
       seen.set(id, { status: p.outcome.status, rejection_code: p.outcome.rejectionCode ?? null, rejection_reason: p.outcome.rejectionReason ?? null, fingerprint: fingerprints[i] });
+      if (sender !== undefined) p.sender = sender;
       prepared.push(p);
     }
 
@@ -597,7 +682,7 @@ export class UsagePipeline {
     this.stats.batches += 1;
     this.stats.events += items.length;
     for (const p of prepared) if (toWrite(p)) this.writing.add(p.id);
-    return { prepared, touched, now };
+    return { prepared, touched, now, sent: looked.sent };
   }
 
   private rejected(id: string, source: string, eventId: string, partial: Partial<ValidUsage>, rejection: Rejection, raw: unknown, now: Date, extra: Partial<Record<'billingAccountId' | 'lineId' | 'subscriptionId' | 'planVersionId' | 'decision' | 'currency', string>> & { rating?: unknown } = {}): Prepared {
@@ -618,7 +703,7 @@ export class UsagePipeline {
   }
 
   private async rate(id: string, u: ValidUsage, line: LineInfo | undefined, raw: unknown, now: Date, precharged = false, knownPeriod?: AllowancePeriod, inForce?: Map<string, AddOnPurchase>): Promise<Prepared> {
-    if (!line) return this.rejected(id, u.source, u.eventId, u, { code: 'LINE_UNKNOWN', reason: `no line ${u.lineId ? `with id ${u.lineId}` : `with MSISDN ${u.msisdn}`} is known to usage` }, raw, now);
+    if (!line) return this.rejected(id, u.source, u.eventId, u, unknownLine(u), raw, now);
     if (u.lineId && u.msisdn && line.msisdn && line.msisdn !== u.msisdn) {
       return this.rejected(id, u.source, u.eventId, u, { code: 'SUBSCRIBER_MISMATCH', reason: `line ${u.lineId} has MSISDN ${line.msisdn}, not ${u.msisdn}` }, raw, now, { lineId: line.lineId });
     }
@@ -885,7 +970,7 @@ export class UsagePipeline {
     if (missingPurchases.length > 0) for (const [key, counters] of await loadAddOnCounters(this.deps.sql, missingPurchases)) this.counters.set(key, counters);
   }
 
-  private async persist(prepared: Prepared[], reprocess: boolean, now: Date): Promise<void> {
+  private async persist(prepared: Prepared[], reprocess: boolean, now: Date, sent: boolean): Promise<void> {
     const fresh = prepared.filter(toWrite);
     if (fresh.length === 0) return;
     let wroteOutbox = false;
@@ -896,6 +981,11 @@ export class UsagePipeline {
       );
       const stored = fresh.filter((p) => inserted.has(p.id));
       for (const p of fresh) if (!inserted.has(p.id)) p.outcome.duplicate = true;
+      // Who sent a partner's records (only batches with a sender): read by both reprocess paths. A reprocessed record has its row.
+      const bySender = sent ? stored.filter((p) => p.sender !== undefined) : [];
+      if (bySender.length > 0) {
+        await db.query('insert into record_sender (record_id, partner_id) select * from unnest($1::text[], $2::text[]) on conflict (record_id) do nothing', [bySender.map((p) => p.id), bySender.map((p) => p.sender)]);
+      }
       const charged = stored.filter((p) => p.precharged);
       if (charged.length > 0) {
         await db.query(WRITE_PRECHARGED, [charged.map((p) => p.id), charged.map((p) => p.precharged!.amountCharged), charged.map((p) => p.precharged!.unitsFromAllowances)]);

@@ -1,6 +1,7 @@
 import { DomainError, type Caller } from '@ledgerline/contracts';
 import { PLATFORM, type SessionCaller } from '../application/charging-session';
 import type { Sql } from '../persistence/sql';
+import { MAX_PARTNER_ID, partnerIdProblem } from '../application/partner-usage-entitlement';
 
 /**
  * Who may read what in usage (the same policy as wallets' and subscribers'). Staff (agents,
@@ -9,8 +10,8 @@ import type { Sql } from '../persistence/sql';
  * `customerId` claim): records rated to such an account, the live usage of such an account and of
  * the lines it holds now. Usage knows who owns an account from subscribers' billingaccount events
  * (`account_owner`, consumer `owners`). Rejected records (raw partner feed payloads, operations
- * data) are staff only: a record does not say which partner sent it (`source` is any text a
- * caller chooses), so a partner cannot be given "its own" rejections. Everyone else is refused.
+ * data) are staff only: a partner reads no records (`source` is any text a caller chooses; record_sender says which
+ * partner sent a record since 2027-01-30, for the partner check, not for reads). Everyone else is refused.
  * Refusals are coded DomainErrors: UNAUTHENTICATED without a caller, FORBIDDEN otherwise. A customer
  * never learns which ids exist: another customer's record read by id is null, as an unknown id
  * (readableRow); another customer's line or account (`Line.usage`, `BillingAccount.usage`, a list
@@ -90,6 +91,19 @@ export async function requireLine(sql: Sql, caller: Caller, lineId: string, acti
     [lineId],
   );
   if (!(await mayReadAccount(sql, caller, rows[0]?.billing_account_id))) throw forbidden(action);
+}
+
+/**
+ * The partner a PARTNER's `recordUsage` call sends usage as (kept beside its records, record_sender, and checked
+ * against its usage entitlement); undefined for the platform's callers. A PARTNER token without a usable partnerId
+ * is FORBIDDEN: its records could not be told from another partner's, nor limited to its own customers.
+ */
+export function usageSenderOf(caller: Caller): string | undefined {
+  if (caller.role !== 'PARTNER') return undefined;
+  if (partnerIdProblem(caller.partnerId) !== undefined) {
+    throw new DomainError('FORBIDDEN', `This PARTNER token has no usable partnerId (1-${MAX_PARTNER_ID} characters), and a partner's usage records are its own (npx ledgerline token --role PARTNER --partner <id>)`, {}, 'FORBIDDEN');
+  }
+  return caller.partnerId;
 }
 
 /**

@@ -10,7 +10,10 @@ import { upsertLineContext, type LineContextCommand } from '../application/upser
 import { reratePeriod, type RerateCommand } from '../application/rerate-period';
 import { handleChargingSession, sessionInputProblem, type ChargingSessionRequest } from '../application/charging-session';
 import { EVENT_ID_CONFLICT, type UsageOutcome } from '../application/usage-pipeline';
-import { forbidden, isStaff, ownedAccounts, readableRow, requireAccount, requireLine, requireReader, requireSignedIn, requireStaff, sessionCallerOf } from './authorization';
+import { entitlementChanges, listPartnerUsageEntitlements, setPartnerUsageEntitlement, type PartnerUsageEntitlement, type PartnerUsageEntitlementChange } from '../application/partner-usage-entitlement';
+import { TOLD_AS_UNKNOWN_LINE } from '../domain/partner-usage';
+import type { Rejection } from '../domain/usage-input';
+import { forbidden, isStaff, ownedAccounts, readableRow, requireAccount, requireLine, requireReader, requireSignedIn, requireStaff, sessionCallerOf, usageSenderOf } from './authorization';
 
 export interface UsageContext extends RequestContext {
   usageRecords: DataLoader<string, UsageRecord | null>;
@@ -104,13 +107,18 @@ async function readableRecord(ctx: UsageContext, id: string): Promise<UsageRecor
  * A partner gets back the records its call stored, not a record stored before under the same
  * (source, eventId) (a duplicate, or other content refused as EVENT_ID_CONFLICT): that one may be
  * someone else's, and the record shows a customer's call; and of its own records only what it
- * sent (`asSent`). Staff get every record.
+ * sent (`asSent`). A record for a line that is not its customer's is told to it exactly as an
+ * unknown line (`toSender`: the code and reason in the result and in the record). Staff get every
+ * record as it is.
  */
 function results(outcomes: UsageOutcome[], ctx: UsageContext) {
   const staff = isStaff(ctx.caller);
   const mayRead = (o: UsageOutcome) => staff || (!o.duplicate && o.rejectionCode !== EVENT_ID_CONFLICT);
-  const shown = async (id: string) => (staff ? ctx.usageRecords.load(id) : asSent(await ctx.usageRecords.load(id)));
-  return outcomes.map((o, index) => ({ index, ...o, status: o.status, record: () => (mayRead(o) ? shown(o.id) : null) }));
+  const shown = async (o: UsageOutcome) => (staff ? ctx.usageRecords.load(o.id) : asSent(await ctx.usageRecords.load(o.id), o.toSender));
+  return outcomes.map(({ toSender, ...o }, index) => {
+    const told = !staff && toSender ? { rejectionCode: toSender.code, rejectionReason: toSender.reason } : {};
+    return { index, ...o, ...told, status: o.status, record: () => (mayRead(o) ? shown({ ...o, toSender }) : null) };
+  });
 }
 
 /**
@@ -123,13 +131,24 @@ const SUBSCRIBER_SIDE = {
   adjustsInvoiceId: null, charge: null,
 } as const;
 
+/** On a record shown to its partner: the rejection it is told instead (toSender), also for the record's rejection history. */
+const TOLD = Symbol('toldToSender');
+
 /**
  * A record as a partner (a feed, which reads no records) gets it back from its own ingest call:
  * what it sent, the id, status and rejection, without the subscriber's side (a feed could
- * otherwise map every MSISDN to its account and plan). Staff get the whole record.
+ * otherwise map every MSISDN to its account and plan); its rejection as the partner is told it
+ * (`told`: a line not its customer's reads as an unknown line). Staff get the whole record.
  */
-function asSent(record: UsageRecord | null): UsageRecord | null {
-  return record && ({ ...record, ...SUBSCRIBER_SIDE } as unknown as UsageRecord);
+function asSent(record: UsageRecord | null, told?: Rejection): UsageRecord | null {
+  return record && ({ ...record, ...SUBSCRIBER_SIDE, ...(told ? { rejectionCode: told.code, rejectionReason: told.reason, [TOLD]: told } : {}) } as unknown as UsageRecord);
+}
+
+/** A record's rejection history as its reader is told it (a partner: as asSent put it). */
+function toldHistory(r: UsageRecord, rows: RejectionRow[]): RejectionRow[] {
+  const told = (r as unknown as { [TOLD]?: Rejection })[TOLD];
+  if (!told) return rows;
+  return rows.map((h) => (h.rejection_code !== null && TOLD_AS_UNKNOWN_LINE.has(h.rejection_code) ? { ...h, rejection_code: told.code, rejection_reason: told.reason } : h));
 }
 
 const now = (ctx: RequestContext) => ctx.runtime.clock.now();
@@ -164,6 +183,19 @@ function rejectionsOf(ctx: UsageContext, recordId: string): Promise<RejectionRow
   return loader.load(recordId);
 }
 
+/** Per request: the audit trail of the entitlements a page shows, in one statement. */
+const changeLoaders = new WeakMap<UsageContext, DataLoader<string, PartnerUsageEntitlementChange[]>>();
+
+function changesOf(ctx: UsageContext, partnerId: string): Promise<PartnerUsageEntitlementChange[]> {
+  let loader = changeLoaders.get(ctx);
+  if (!loader) {
+    const sql = usageRuntimeOf(ctx.runtime).sql;
+    loader = groupLoader((ids) => entitlementChanges(sql, ids), (c) => c.partnerId);
+    changeLoaders.set(ctx, loader);
+  }
+  return loader.load(partnerId);
+}
+
 export const resolvers = {
   ...scalarResolvers,
   Query: {
@@ -179,17 +211,26 @@ export const resolvers = {
       refuseNul(Object.fromEntries(RECORD_FILTER_TEXTS.map((k) => [`filter.${k}`, a.filter?.[k]])));
       return listRecords(ctx, a, { ...(a.filter ?? {}), status: 'REJECTED' });
     },
+    partnerUsageEntitlements: (_: unknown, a: PageArgs & { partnerId?: string | null }, ctx: UsageContext) => {
+      requireStaff(ctx.caller, "read partners' usage entitlements");
+      refuseNul({ partnerId: a.partnerId, after: a.after });
+      return listPartnerUsageEntitlements(usageRuntimeOf(ctx.runtime).sql, a);
+    },
   },
   Mutation: {
     async recordUsage(_: unknown, a: { input: { source?: string; records: unknown[] } }, ctx: UsageContext) {
       allow(ctx.caller, INGESTERS);
-      const outcomes = await recordUsage(usageRuntimeOf(ctx.runtime).pipeline, a.input);
+      const outcomes = await recordUsage(usageRuntimeOf(ctx.runtime).pipeline, a.input, usageSenderOf(ctx.caller));
       return {
         results: results(outcomes, ctx),
         rated: outcomes.filter((o) => !o.duplicate && o.status === 'RATED').length,
         rejected: outcomes.filter((o) => !o.duplicate && o.status === 'REJECTED').length,
         duplicates: outcomes.filter((o) => o.duplicate).length,
       };
+    },
+    async setPartnerUsageEntitlement(_: unknown, a: { input: { partnerId: string; kind: string } }, ctx: UsageContext) {
+      allow(ctx.caller, ['ADMIN']);
+      return { entitlement: await setPartnerUsageEntitlement(usageRuntimeOf(ctx.runtime).sql, a.input, ctx.caller, now(ctx)) };
     },
     async reprocessRejected(_: unknown, a: { input: ReprocessCommand }, ctx: UsageContext) {
       allow(ctx.caller, OPERATORS);
@@ -236,6 +277,9 @@ export const resolvers = {
       return accountUsage(usageRuntimeOf(ctx.runtime), account.id, args.period, now(ctx));
     },
   },
+  PartnerUsageEntitlement: {
+    changes: (e: PartnerUsageEntitlement, _: unknown, ctx: UsageContext) => changesOf(ctx, e.partnerId),
+  },
   UsageRecord: {
     __resolveReference: (ref: { id: string }, ctx: UsageContext) => readableRecord(ctx, ref.id),
     price: (r: UsageRecord) => (r.price != null && r.currency ? { amount: r.price, currency: r.currency } : null),
@@ -243,6 +287,6 @@ export const resolvers = {
     ratingTrace: (r: UsageRecord) => (r.rating ? JSON.parse(r.rating) : null),
     // The payload as sent stays in the table (operations data, like a rejected record's raw).
     rejections: async (r: UsageRecord, _: unknown, ctx: UsageContext) =>
-      (await rejectionsOf(ctx, r.id)).map((h) => ({ rejectionCode: h.rejection_code, rejectionReason: h.rejection_reason, receivedAt: h.received_at, rejectedAt: h.rejected_at, reprocessedAt: h.reprocessed_at })),
+      toldHistory(r, await rejectionsOf(ctx, r.id)).map((h) => ({ rejectionCode: h.rejection_code, rejectionReason: h.rejection_reason, receivedAt: h.received_at, rejectedAt: h.rejected_at, reprocessedAt: h.reprocessed_at })),
   },
 };
