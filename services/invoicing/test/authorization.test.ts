@@ -121,6 +121,7 @@ describe('reads of an account: staff, or the customer who owns it', () => {
     ['CreditNote (entity)', () => [entity('CreditNote', 'id total { amount }'), { id: noteA }], OWNER_OR_STAFF_BY_ID, (d) => d._entities[0]?.id === noteA],
     ['billRun (operations)', () => ['{ billRun(cycleDate: "2026-10-01") { id } }', {}], STAFF, () => true],
     ['approvalRequests', () => ['{ approvalRequests { edges { node { id } } } }', {}], STAFF, (d) => Array.isArray(d.approvalRequests.edges)],
+    ['receivablesAging (operator report)', () => ['{ receivablesAging(currency: "EUR") { total { invoiceCount } accounts { edges { node { billingAccountId } } } } }', {}], STAFF, (d) => d.receivablesAging.total.invoiceCount > 0],
   ];
 
   it.each(reads)('%s', async (_name, op, expected, answered) => {

@@ -20,6 +20,7 @@
 //   disputes(filter)                                     staff: all | customer: own accounts only
 //   approvalRequests(status)                             staff
 //   unappliedPayments(filter)                            staff   (the suspense list: other people's bank transfers)
+//   receivablesAging(asOf, currency, buckets)            staff   (every account's debts: an operator report)
 // Mutation
 //   recordPayment                                        staff: any channel | owner: CARD only, on their own invoice (named
 //                                                        or found by reference): money really taken through the payment
@@ -208,6 +209,7 @@ export const OPERATION_RULES: Record<'Query' | 'Mutation', Record<string, Guard>
     disputes: reader('read disputes'), // narrowed by listableAccounts
     approvalRequests: staff('read approval requests'),
     unappliedPayments: staff('read unapplied payments'),
+    receivablesAging: staff('read the receivables aging report'),
   },
   Mutation: {
     recordPayment: (caller, em, a: { input?: { invoiceId?: string | null; reference?: string | null; channel?: string } }) => requirePayer(em, caller, a.input),

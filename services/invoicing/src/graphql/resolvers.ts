@@ -19,6 +19,8 @@ import { assessDispute, decideDispute, disputeWorkflowRuns, escalateDispute, mar
 import { guardOperations, isStaff, listableAccounts, requireAccount, requireRow } from '../application/authorization';
 import { applicationsOf, applyUnappliedPayment, candidatesOf, listUnappliedPayments, receiveBankTransfer, refundsOf, refundUnappliedPayment, type UnappliedApplicationRow, type UnappliedPaymentRow, type UnappliedRefundRow, type UnappliedStatus } from '../application/unapplied-payments';
 import { approveRequest, expiresAt, gateCreditNote, gateDisputeAccept, gateRefund, listApprovalRequests, rejectRequest, type ApprovalRow, type ApprovalStatus } from '../application/approvals';
+import { agingAccountCredit, agingAccounts, agingBuckets, type AgingAccountRow, type AgingQuery } from '../application/receivables-aging';
+import { agingAsOf, agingBuckets as agingBucketDefs, agingCurrency, type AgingAccountOrder } from '../domain/aging';
 
 
 /**
@@ -220,6 +222,9 @@ export const resolvers = guardOperations({
     },
     approvalRequests: (_: unknown, a: { status?: ApprovalStatus | null; first?: number; after?: string }, ctx: InvoicingContext) => listApprovalRequests(ctx.em, a),
     unappliedPayments: (_: unknown, a: { filter?: { status?: UnappliedStatus | null } | null; first?: number; after?: string }, ctx: InvoicingContext) => listUnappliedPayments(ctx.em, a),
+    receivablesAging: (_: unknown, a: { asOf?: Date | null; currency: string; buckets?: number[] | null }, ctx: InvoicingContext): AgingReport => ({
+      query: { currency: agingCurrency(a.currency), buckets: agingBucketDefs(a.buckets), asOf: agingAsOf(a.asOf, ctx.runtime.clock.now()) },
+    }),
   },
   Mutation: {
     recordPayment: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
@@ -542,6 +547,22 @@ export const resolvers = guardOperations({
     refundedBy: (x: UnappliedRefundRow) => x.refunded_by,
     refundedAt: (x: UnappliedRefundRow) => x.refunded_at,
   },
+  ReceivablesAging: {
+    asOf: (r: AgingReport) => r.query.asOf,
+    currency: (r: AgingReport) => r.query.currency,
+    buckets: async (r: AgingReport, _: unknown, ctx: InvoicingContext) => (await agingSummary(ctx, r)).buckets.map((b) => agingMoney(b, r.query.currency)),
+    total: async (r: AgingReport, _: unknown, ctx: InvoicingContext) => agingMoney((await agingSummary(ctx, r)).total, r.query.currency),
+    accountCredit: async (r: AgingReport, _: unknown, ctx: InvoicingContext) => ({ amount: await agingAccountCredit(ctx.em, r.query), currency: r.query.currency }),
+    accounts: async (r: AgingReport, a: { orderBy?: AgingAccountOrder | null; minDaysPastDue?: number | null; first?: number | null; after?: string | null }, ctx: InvoicingContext) => {
+      const limit = pageSize(a);
+      if (a.minDaysPastDue != null && a.minDaysPastDue < 0) throw badInput('minDaysPastDue', 'minDaysPastDue is 0 or more', 'AGING_MIN_DAYS_INVALID');
+      const page = await agingAccounts(ctx.em, r.query, { order: a.orderBy ?? 'OLDEST_FIRST', limit, after: a.after, minDaysPastDue: a.minDaysPastDue });
+      const conn = toConnection(page.rows, limit, (x) => x.billingAccountId, Boolean(a.after));
+      // Cursors carry the sort keys (toConnection's carry the id only).
+      const edges = conn.edges.map((e) => ({ node: agingAccountMoney(e.node, r.query.currency), cursor: page.cursorOf(e.node) }));
+      return { edges, pageInfo: { ...conn.pageInfo, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null } };
+    },
+  },
   ApprovalRequest: {
     subjectId: (r: ApprovalRow) => r.subject_id,
     billingAccountId: (r: ApprovalRow) => r.billing_account_id,
@@ -558,6 +579,20 @@ export const resolvers = guardOperations({
     decidedAt: (r: ApprovalRow) => r.decided_at,
   },
 });
+
+/** Query.receivablesAging's answer: the report's question; its buckets and totals are read once (agingSummary). */
+interface AgingReport {
+  query: AgingQuery;
+  summary?: ReturnType<typeof agingBuckets>;
+}
+
+function agingSummary(ctx: InvoicingContext, r: AgingReport): ReturnType<typeof agingBuckets> {
+  r.summary ??= agingBuckets(ctx.em, r.query);
+  return r.summary;
+}
+
+const agingMoney = <T extends { openAmount: string; disputedAmount: string }>(x: T, currency: string) => ({ ...x, openAmount: { amount: x.openAmount, currency }, disputedAmount: { amount: x.disputedAmount, currency } });
+const agingAccountMoney = (x: AgingAccountRow, currency: string) => ({ ...agingMoney(x, currency), buckets: x.buckets.map((b) => agingMoney(b, currency)) });
 
 async function lineMoney(ctx: InvoicingContext, l: InvoiceLine, amount: string) {
   const invoice = await ctx.invoices.load(l.invoiceId);
