@@ -10,9 +10,9 @@ import { InMemoryBillingPeriodsClient, InMemoryReceiptsClient, InMemoryWalletsCl
 import { SandboxPaymentProvider } from './adapters/sandbox-payment-provider';
 import { bundlePath } from './bundle';
 import { createWorker, DEFAULT_TASK_QUEUE } from './worker';
-import { createInvoicingActivities, GraphqlInvoicingClient, GraphqlLineControlClient } from './activities/invoicing';
+import { createInvoicingActivities, GraphqlDunningNotices, GraphqlInvoicingClient, GraphqlLineControlClient } from './activities/invoicing';
 import { createOrderActivities, GraphqlOrdersClient } from './activities/orders';
-import { LogReminders, SandboxNetworkProvisioning } from './adapters/sandbox-network';
+import { SandboxNetworkProvisioning } from './adapters/sandbox-network';
 import { createUpsellActivities, GraphqlUpsellClient } from './activities/upsell';
 import { createDisputeActivities, GraphqlDisputesClient, InMemoryDisputes } from './activities/disputes';
 import { startOfferBridge } from './offer-bridge';
@@ -116,7 +116,8 @@ function moreActivities(config: WorkerConfig, logger: Logger) {
   return {
     ...createInvoicingActivities({
       invoicing: new GraphqlInvoicingClient({ url, headers }),
-      reminders: new LogReminders(logger),
+      // Dunning's customer notices: invoicing publishes them, subscribers sends the messages.
+      reminders: new GraphqlDunningNotices({ url, headers }),
       lines: new GraphqlLineControlClient({ url, headers }),
     }),
     ...createOrderActivities({ orders: new GraphqlOrdersClient(url, headers), provisioning: new SandboxNetworkProvisioning(logger) }),

@@ -35,6 +35,7 @@ async function runStuck(stuck: 'suspend' | 'reminder') {
       calls.reminder += 1;
       if (stuck === 'reminder') refuse();
     },
+    sendDunningNotice: async () => {},
     suspendAccountLines: async () => {
       calls.suspend += 1;
       if (stuck === 'suspend') refuse();

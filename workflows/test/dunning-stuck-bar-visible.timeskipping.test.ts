@@ -59,6 +59,7 @@ describe('dunning: a bar the network keeps refusing', () => {
       invoiceStatus: async () => ({ ...status }),
       addLateFee: async () => {},
       sendReminder: async () => {},
+      sendDunningNotice: async () => {},
       suspendAccountLines: async () => {
         calls.suspend += 1;
         if (refusing) throw ApplicationFailure.retryable('Could not bar line(s) line_1 yet: the network refused it; retried', 'ORDER_ALREADY_OPEN');

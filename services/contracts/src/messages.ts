@@ -642,6 +642,71 @@ export interface RefundCreatedData {
   refundedAt: string;
   /** The card provider's refund reference (CARD); null for other channels. */
   providerRef: string | null;
+  /** The number of the invoice the payment paid, as the customer knows it; null for none. Optional: added 2027-01-29. */
+  invoiceNumber?: string | null;
+}
+
+/**
+ * `data` of `paymentCreated` (invoicing, TMF670 Payment): a payment was recorded on an invoice. Once per
+ * payment (key and CloudEvent subject = `paymentId`). Money as decimal strings in the currency's minor unit.
+ * Channel ACCOUNT_CREDIT is invoicing applying credit the account already had (an overpayment, a credit
+ * note, a negative invoice) to an open invoice: no money came from the customer in it.
+ */
+export interface PaymentCreatedData {
+  paymentId: string;
+  billingAccountId: string;
+  invoiceId: string;
+  channel: 'CARD' | 'BANK_TRANSFER' | 'WALLET' | 'ACCOUNT_CREDIT';
+  /** All the money received; `appliedAmount` of it paid the invoice, `creditAmount` (above what it owed) became account credit. */
+  amount: string;
+  appliedAmount: string;
+  creditAmount: string;
+  currency: string;
+  /** The invoice's state after the payment (SETTLED, PARTIALLY_PAID, or ON_HOLD while a dispute holds it). */
+  invoiceState: string;
+  /** Optional, added 2027-01-29 (customer messages): the invoice's number. */
+  invoiceNumber?: string | null;
+  /** Optional, added 2027-01-29: what the invoice still owes after this payment (0: paid in full), disputed part included. */
+  amountDue?: string;
+  /** Optional, added 2027-01-29: the part of `amountDue` a dispute holds (not asked for until it is decided). */
+  amountDisputed?: string;
+  /** Optional, added 2027-01-29: true when invoicing charged the card on file itself (autopay on the due date, a dispute's release). */
+  autopay?: boolean;
+  /**
+   * Optional, added 2027-01-29: the other open invoices the `creditAmount` paid in the same transaction
+   * (account credit applied, oldest due first; each also has its own ACCOUNT_CREDIT payment.created after this one).
+   */
+  creditApplied?: { invoiceId: string; invoiceNumber: string | null; amount: string; amountDue: string }[];
+  /** Optional, added 2027-01-29: the account credit left after that (what the account keeps for its next bills). */
+  creditLeft?: string;
+  /** Optional, added 2027-01-29: ISO instant it was recorded. */
+  paidAt?: string;
+}
+
+/**
+ * `data` of `balanceTopup` (wallets, TMF654 TopupBalance): a prepaid wallet was credited with money: a
+ * top-up (staff, or a card recharge's credit step: channel PAYMENT), a confirmed bank-transfer recharge
+ * (BANK_TRANSFER) or a redeemed voucher (VOUCHER). Once per credit (key = the ledger transaction `id`).
+ */
+export interface TopupBalanceData {
+  /** The ledger transaction of the credit. */
+  id: string;
+  walletId: string;
+  billingAccountId: string;
+  /** Decimal string: what was credited. */
+  amount: string;
+  currency: string;
+  /** The recharge id (card recharges), the bank reference (transfers), the voucher id, or the caller's reference. */
+  reference: string | null;
+  /** PAYMENT, BANK_TRANSFER or VOUCHER. */
+  channel: string;
+  /**
+   * Optional, added 2027-01-29 (customer messages): the balance once this credit and the one-off charges
+   * waiting for a top-up that it paid in the same transaction (`duePaid`) are on the ledger.
+   */
+  balance?: { amount: string; currency: string };
+  /** Optional, added 2027-01-29: what the credit paid of charges waiting for a top-up (0 when none). */
+  duePaid?: string;
 }
 
 /**
@@ -671,6 +736,45 @@ export interface CustomerBillCreatedData {
   dueDate?: string | null;
   /** The reference a bank transfer pays it by (recordPayment / receiveBankTransfer match it). Optional: added 2027-01-28. */
   paymentReference?: string | null;
+  /**
+   * Optional, added 2027-01-29: account credit the account had (an overpayment, a credit note, a negative
+   * invoice) that pays this invoice in the same transaction it is issued in (its ACCOUNT_CREDIT payment.created
+   * follows this event), and what is then left to pay of `total` (0: nothing to pay). Absent on older events.
+   */
+  creditApplied?: string;
+  amountDue?: string;
+}
+
+/** What a dunning notice is about (`customerBillDunningNotice`). */
+export type DunningNoticeKind = 'REMINDER' | 'FINAL_NOTICE' | 'BARRED' | 'RESTORED';
+
+/**
+ * `data` of `customerBillDunningNotice` (invoicing): a step of an overdue invoice's dunning, for the
+ * customer. The invoice's facts are invoicing's when the step was recorded; what comes next is the
+ * dunning policy's, as the workflow had it then (a dispute or a late worker moves it later).
+ */
+export interface CustomerBillDunningNoticeData {
+  invoiceId: string;
+  /** The invoice's number as the customer sees it, and the reference a bank transfer pays it by. */
+  number: string;
+  paymentReference: string;
+  billingAccountId: string;
+  notice: DunningNoticeKind;
+  /** REMINDER and FINAL_NOTICE: 1, 2, … in the policy's order; null otherwise. */
+  level: number | null;
+  currency: string;
+  /** Decimal string: what the invoice still owes (0 for RESTORED). */
+  amountDue: string;
+  /** ISO instant the invoice was due. */
+  dueDate: string;
+  /** A late fee the policy adds later if it stays unpaid (amount in `currency`, ISO instant); null when none is to come. */
+  lateFee: { amount: string; at: string } | null;
+  /** ISO instant the lines will be barred if it stays unpaid; null when no bar is to come (BARRED, RESTORED, a reminder after the bar). */
+  barAt: string | null;
+  /** RESTORED: how many lines this dunning's hold lifted switched back on (a line another unpaid invoice holds stays barred); null otherwise. */
+  linesResumed: number | null;
+  /** The step's key (`<dunning workflow id>:<step>`): the event's id is derived from it. */
+  stepKey: string;
 }
 
 /** `data` of `disputeOpened` (invoicing): a customer or an agent disputed an issued invoice, a line of it or a usage record. */

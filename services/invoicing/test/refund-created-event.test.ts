@@ -44,7 +44,7 @@ const PAY = 'mutation($i: RecordPaymentInput!) { recordPayment(input: $i) { paym
 const REFUND = 'mutation($i: RefundPaymentInput!) { refundPayment(input: $i) { payment { id refundedAmount { amount } } approvalRequest { id status } } }';
 const ISSUE = 'mutation($i: IssueCreditNoteInput!) { issueCreditNote(input: $i) { creditNote { id } approvalRequest { id status } } }';
 const APPROVE = 'mutation($i: ApproveRequestInput!) { approveRequest(input: $i) { approvalRequest { id status resultId } } }';
-const INVOICE = 'query($id: ID!) { invoice(id: $id) { id total { amount } lines { id } } }';
+const INVOICE = 'query($id: ID!) { invoice(id: $id) { id number total { amount } lines { id } } }';
 const { as, db, outbox } = disputeCalls(() => h);
 
 const invoice = async (id: string) => (await h.gql<any>(INVOICE, { id })).invoice;
@@ -85,6 +85,7 @@ describe('billing.invoicing.refund.created', () => {
       refundId: row.id,
       paymentId: payment,
       invoiceId: inv.id,
+      invoiceNumber: inv.number,
       billingAccountId: 'acc_rfe_card',
       channel: 'CARD',
       amount: '12.34',
@@ -122,6 +123,7 @@ describe('billing.invoicing.refund.created', () => {
       refundId: row.id,
       paymentId: payment,
       invoiceId: inv.id,
+      invoiceNumber: inv.number,
       billingAccountId: 'acc_rfe_apr',
       channel: 'BANK_TRANSFER',
       amount: '8.00',
@@ -169,6 +171,7 @@ describe('billing.invoicing.refund.created', () => {
         refundId: row.id,
         paymentId: payment,
         invoiceId: inv.id,
+        invoiceNumber: inv.number,
         billingAccountId: 'acc_rfe_note',
         channel,
         amount,

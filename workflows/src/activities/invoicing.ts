@@ -67,11 +67,34 @@ export interface LateFeeWaiver {
   outcome: 'NOT_FOUND' | 'WAIVED_IN_ADVANCE' | 'WAIVED' | 'CREDITED';
   creditNoteId: string | null;
 }
+/** A late fee the policy adds later if the invoice stays unpaid: amount (decimal string, invoice's currency) and ISO instant. */
+export interface UpcomingLateFee {
+  amount: string;
+  at: string;
+}
+/**
+ * A reminder of an overdue invoice (`notice` FINAL_NOTICE: the last one before the bar), with what
+ * comes next if it stays unpaid. The invoice's number, what it owes and its due date are invoicing's
+ * to tell (it reads them when the notice is recorded). `notice`, `lateFee` and `barAt` are absent
+ * from runs of older workers (a plain REMINDER then).
+ */
 export interface ReminderRequest {
   invoiceId: string;
   billingAccountId: string;
   level: number;
   idempotencyKey: string;
+  notice?: 'REMINDER' | 'FINAL_NOTICE';
+  lateFee?: UpcomingLateFee | null;
+  /** ISO instant the lines will be barred; null when no bar is to come. */
+  barAt?: string | null;
+}
+/** The other dunning notices: the lines barred, and back on after the payment (`linesResumed`: lines the lifted hold switched back on). */
+export interface DunningNoticeRequest {
+  invoiceId: string;
+  billingAccountId: string;
+  notice: 'BARRED' | 'RESTORED';
+  idempotencyKey: string;
+  linesResumed?: number | null;
 }
 export interface LineControlRequest {
   billingAccountId: string;
@@ -109,9 +132,14 @@ export interface InvoicingPort {
   waiveLateFee?(req: LateFeeWaiverRequest, opts?: CallOptions): Promise<LateFeeWaiver>;
 }
 
-/** Customer notifications (a reminder letter, e-mail or SMS). */
+/**
+ * What dunning tells the customer (invoicing records the step and publishes it; subscribers sends the
+ * messages). Idempotent by `idempotencyKey`: a retry tells nothing twice.
+ */
 export interface RemindersPort {
   sendReminder(req: ReminderRequest, opts?: CallOptions): Promise<void>;
+  /** The bar and restoration notices. Optional: fakes without it send none (the activity does nothing). */
+  sendDunningNotice?(req: DunningNoticeRequest, opts?: CallOptions): Promise<void>;
 }
 
 /** Subscribers: hold the lines of an account for one dunning (barring the active ones), and later lift that hold. */
@@ -146,6 +174,7 @@ export function createInvoicingActivities(deps: InvoicingActivityDeps) {
         return deps.invoicing.waiveLateFee(req);
       }),
     sendReminder: (req: ReminderRequest) => call(() => deps.reminders.sendReminder(req)),
+    sendDunningNotice: (req: DunningNoticeRequest) => call(async () => void (await deps.reminders.sendDunningNotice?.(req))),
     suspendAccountLines: (req: LineControlRequest) => call(() => deps.lines.suspendAccountLines(req)),
     restoreAccountLines: (req: LineRestoreRequest) => call(() => deps.lines.restoreAccountLines(req)),
   };
@@ -219,6 +248,28 @@ export class GraphqlInvoicingClient implements InvoicingPort {
       opts,
     );
     return { outcome: d.waiveOneOffCharge.outcome, creditNoteId: d.waiveOneOffCharge.creditNote?.id ?? null };
+  }
+}
+
+/**
+ * invoicing: dunning's customer notices (recordDunningNotice). Invoicing reads the invoice (number,
+ * what it still owes, due date), publishes a customerBillDunningNotice keyed by the step's key, and
+ * subscribers tells the customer on their channels; a reminder or bar notice of an invoice paid
+ * meanwhile is not published. The same key again publishes nothing more.
+ */
+export class GraphqlDunningNotices implements RemindersPort {
+  constructor(private readonly client: GraphqlClientOptions) {}
+
+  private async record(input: Record<string, unknown>, opts?: CallOptions): Promise<void> {
+    await graphqlRequest(this.client, `mutation($i: RecordDunningNoticeInput!) { recordDunningNotice(input: $i) { published } }`, { i: input }, opts);
+  }
+
+  async sendReminder(req: ReminderRequest, opts?: CallOptions): Promise<void> {
+    await this.record({ invoiceId: req.invoiceId, notice: req.notice ?? 'REMINDER', level: req.level, idempotencyKey: req.idempotencyKey, lateFee: req.lateFee ?? null, barAt: req.barAt ?? null }, opts);
+  }
+
+  async sendDunningNotice(req: DunningNoticeRequest, opts?: CallOptions): Promise<void> {
+    await this.record({ invoiceId: req.invoiceId, notice: req.notice, idempotencyKey: req.idempotencyKey, linesResumed: req.linesResumed ?? null }, opts);
   }
 }
 

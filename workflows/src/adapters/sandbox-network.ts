@@ -1,10 +1,10 @@
-// Development stand-ins for two external systems the worker talks to, so `npm start` runs every
-// workflow end to end. Both are sandboxes in the same sense as the sandbox payment provider:
-// replace them with the operator's network provisioning (HLR/HSS, PCRF) and notification gateway.
+// Development stand-in for the network the worker provisions orders on, so `npm start` runs every
+// workflow end to end; a sandbox in the same sense as the sandbox payment provider: replace it with
+// the operator's network provisioning (HLR/HSS, PCRF). (Dunning's reminders used to be a log line
+// here, LogReminders; they reach the customer through invoicing and subscribers now.)
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { OrderProvisioningRequest, ProvisioningPort } from '../activities/orders';
-import type { ReminderRequest, RemindersPort } from '../activities/invoicing';
 
 /** Accepts every order; the network reference is derived from the idempotency key, so retries agree. */
 export class SandboxNetworkProvisioning implements ProvisioningPort {
@@ -18,17 +18,5 @@ export class SandboxNetworkProvisioning implements ProvisioningPort {
 
   async compensate(req: OrderProvisioningRequest): Promise<void> {
     this.logger.info({ orderId: req.orderId, kind: req.kind, msisdn: req.msisdn }, 'sandbox network: rolled back');
-  }
-}
-
-/** Writes each dunning reminder as a structured log line (one per idempotency key). */
-export class LogReminders implements RemindersPort {
-  private readonly sent = new Set<string>();
-  constructor(private readonly logger: Logger) {}
-
-  async sendReminder(req: ReminderRequest): Promise<void> {
-    if (this.sent.has(req.idempotencyKey)) return;
-    this.sent.add(req.idempotencyKey);
-    this.logger.info({ invoiceId: req.invoiceId, billingAccountId: req.billingAccountId, level: req.level }, 'dunning reminder sent (sandbox channel: log)');
   }
 }

@@ -48,6 +48,19 @@
 // failures on, logs a warning `dunning: the suspension keeps failing` (the worker's JSON log, what an
 // alert can match). A search attribute would need registering in every namespace first and the
 // worker exports no metrics yet; the query and the log need neither.
+//
+// The customer is told of every step that concerns them, through invoicing (recordDunningNotice →
+// customerBillDunningNotice → subscribers' messages on their channels), once per step: the key is
+// the step's (`<workflowId>:reminder-<n>`, `:notice-suspend`, `:notice-suspend-<n>`, `:notice-restore`),
+// invoicing derives the event's id from it and subscribers its messages' ids from the event, so an
+// activity retried or a history replayed tells nothing twice. Each reminder says what comes next if it
+// stays unpaid and when (the late fee, the bar, at the policy's times as they stand then); the last
+// reminder before the bar is the FINAL_NOTICE. Invoicing reads the invoice itself (number, what it
+// still owes, due date) and sends no reminder or bar notice for an invoice that owes nothing by then
+// (paid after the workflow's look). The bar and the lines back on after the payment are told with
+// patch `dunning-notifies-bar-and-restore`, asked where each is sent (a run already past them replays
+// without). A notice refused for good is logged (`dunning: the customer could not be told`) and the
+// dunning goes on: a failed letter never keeps the lines barred or unbarred.
 import {
   ActivityCancellationType,
   ActivityFailure,
@@ -153,6 +166,8 @@ const STEP_RACES_PAYMENT = 'dunning-step-races-payment';
 const WAIVES_CANCELLED_LATE_FEE = 'dunning-waives-cancelled-late-fee';
 /** The suspension retries in rounds and shows it (query, log; see the top). */
 const STEP_RETRIES_VISIBLE = 'dunning-step-retries-visible';
+/** The customer is told of the bar and of the lines back on after the payment (see the top). */
+const NOTIFIES_BAR_AND_RESTORE = 'dunning-notifies-bar-and-restore';
 
 /** Exact comparison of two non-negative decimal strings, without floating point. */
 export function decimalGreaterThanZero(value: string): boolean {
@@ -272,7 +287,25 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
     const waivesFee = step.kind === 'LATE_FEE' && raceSteps && patched(WAIVES_CANCELLED_LATE_FEE);
     const feeKey = `dunning-${input.invoiceId}:late-fee`;
     const goOn = await stepUnlessPaid(async () => {
-      if (step.kind === 'REMINDER') await acts.sendReminder({ invoiceId: input.invoiceId, billingAccountId: input.billingAccountId, level: step.level, idempotencyKey: key(`reminder-${step.level}`) });
+      if (step.kind === 'REMINDER') {
+        // What comes next if it stays unpaid, as the policy has it now (a step fired late moves the rest back as far, below).
+        const shift = keepSpacing ? Math.max(heldFor, Date.now() - step.at) : heldFor;
+        const later = steps.slice(i + 1);
+        const fee = later.find((l) => l.kind === 'LATE_FEE');
+        const bar = later.find((l) => l.kind === 'SUSPEND');
+        const final = bar !== undefined && !later.slice(0, later.indexOf(bar)).some((l) => l.kind === 'REMINDER');
+        await tellCustomer(input, 'reminder', () =>
+          acts.sendReminder({
+            invoiceId: input.invoiceId,
+            billingAccountId: input.billingAccountId,
+            level: step.level,
+            idempotencyKey: key(`reminder-${step.level}`),
+            notice: final ? 'FINAL_NOTICE' : 'REMINDER',
+            lateFee: fee ? { amount: input.policy.lateFee!.amount, at: new Date(fee.at + shift).toISOString() } : null,
+            barAt: bar ? new Date(bar.at + shift).toISOString() : null,
+          }),
+        );
+      }
       if (step.kind === 'LATE_FEE') {
         // Once per invoice, not per dunning: a refunded invoice dunned again (`dunning-<invoiceId>-<n>`)
         // replays its steps from the due date, and its late fee was charged by the first run. The key
@@ -289,6 +322,7 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
       return finish(status, input, key);
     }
     if (step.kind !== 'SUSPEND') status.stepsDone.push(step.kind === 'REMINDER' ? `REMINDER_${step.level}` : step.kind);
+    if (step.kind === 'SUSPEND' && patched(NOTIFIES_BAR_AND_RESTORE)) await tellBarred(input, key('notice-suspend'));
     // A step that fired late (the workflow started, or its worker came back, days after it was
     // due) pushes the rest back as far: the customer still gets the policy's notice between steps
     // instead of every reminder, the fee and the suspension in the same minute.
@@ -318,6 +352,7 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
         status.suspended = true; // a cancelled attempt may have placed the hold
         return finish(status, input, key);
       }
+      if (patched(NOTIFIES_BAR_AND_RESTORE)) await tellBarred(input, key(`notice-suspend-${n}`));
     }
   }
 }
@@ -394,12 +429,33 @@ async function waiveLateFee(status: DunningStatus, input: DunningInput, feeKey: 
   }
 }
 
+/**
+ * Tells the customer through invoicing (see the top). A notice refused for good (not an outage: those
+ * are retried) does not stop the dunning: it is logged for someone to tell the customer by hand.
+ */
+async function tellCustomer(input: DunningInput, what: string, send: () => Promise<void>): Promise<void> {
+  try {
+    await send();
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    log.error('dunning: the customer could not be told', { what, invoiceId: input.invoiceId, billingAccountId: input.billingAccountId, failure: err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err) });
+  }
+}
+
+/** The lines were barred for this invoice: the customer hears it (invoicing sends nothing if it was paid meanwhile). */
+function tellBarred(input: DunningInput, idempotencyKey: string): Promise<void> {
+  return tellCustomer(input, 'bar', () => acts.sendDunningNotice({ invoiceId: input.invoiceId, billingAccountId: input.billingAccountId, notice: 'BARRED', idempotencyKey }));
+}
+
 async function finish(status: DunningStatus, input: DunningInput, key: (s: string) => string): Promise<DunningStatus> {
   if (status.suspended) {
     // Lifts this dunning's hold (see the top): lines another dunning holds stay barred.
-    await acts.restoreAccountLines({ billingAccountId: input.billingAccountId, reason: `dunning: invoice ${input.invoiceId} paid`, idempotencyKey: key('restore'), holdId: workflowInfo().workflowId, suspendKey: key('suspend') });
+    const restored = await acts.restoreAccountLines({ billingAccountId: input.billingAccountId, reason: `dunning: invoice ${input.invoiceId} paid`, idempotencyKey: key('restore'), holdId: workflowInfo().workflowId, suspendKey: key('suspend') });
     status.suspended = false;
     status.stepsDone.push('RESTORE');
+    if (patched(NOTIFIES_BAR_AND_RESTORE)) {
+      await tellCustomer(input, 'restore', () => acts.sendDunningNotice({ invoiceId: input.invoiceId, billingAccountId: input.billingAccountId, notice: 'RESTORED', idempotencyKey: key('notice-restore'), linesResumed: restored.lines }));
+    }
   }
   status.phase = 'PAID';
   return status;

@@ -40,7 +40,7 @@
 //                                                        (SELF_APPROVAL, checked in approvals.ts on the row)
 // Approval limits (approvals.ts): refundPayment, issueCreditNote and decideDispute ACCEPT by an AGENT
 // without billing:approve above the limit of the currency move nothing and answer a PENDING request.
-//   closeBillingPeriod, issuePaymentReceipt, processBillRunBatch, runDueDateJob,
+//   closeBillingPeriod, issuePaymentReceipt, processBillRunBatch, runDueDateJob, recordDunningNotice,
 //   registerBillingAccount, recordSubscription, recordCharges, upsertTaxRule,
 //   registerPlanVersion (read-model feeds, the workflows' steps)                             ops
 // Entities and fields
@@ -238,6 +238,7 @@ export const OPERATION_RULES: Record<'Query' | 'Mutation', Record<string, Guard>
     closeBillingPeriod: ops('close billing periods'),
     issuePaymentReceipt: ops('issue payment receipts'),
     runDueDateJob: ops('run the due-date job'),
+    recordDunningNotice: ops('record dunning notices'),
     registerBillingAccount: ops("feed invoicing's read model"),
     recordSubscription: ops("feed invoicing's read model"),
     recordCharges: ops("feed invoicing's read model"),

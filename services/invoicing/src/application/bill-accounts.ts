@@ -10,7 +10,7 @@ import { composeInvoice, type ComposeInput, type ComposedInvoice, type DiscountI
 import type { Period } from '../domain/period';
 import { prorateOverCycle } from '../domain/bill-cycle';
 import { loadPlans, planRuleDiscounts, planRuleSurcharges, type CatalogClient } from './plans';
-import { applyAccountCredit, lockAccountCredit } from './credit';
+import { applyAccountCredit, lockAccountCredit, planAccountCredit } from './credit';
 import { adjustedInvoiceOf, LATE_FOR_A_DRAFT } from './adjusted-invoice';
 import { givenBackBefore, takeDisputesCoveredByAdjustments } from './usage-record-given-back';
 import { tellDisputesClosedAfterCommit, type TellDisputesClosed } from './disputes-closed-by-bill';
@@ -508,33 +508,6 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date): Pr
   const numberOf = new Map(ids.map((id, i) => [id, numbers[i]!]));
   const stateOf = new Map(ids.map((id, i) => [id, states[i]!]));
   const dueOf = new Map(ids.map((id, i) => [id, dues[i]!]));
-  await enqueueEvents(
-    em,
-    'customerBillCreated',
-    now,
-    invoices.map((inv) => ({
-      subject: inv.id,
-      key: [inv.id, 'issued'],
-      data: {
-        invoiceId: inv.id,
-        number: numberOf.get(inv.id)!,
-        billingAccountId: inv.billing_account_id,
-        state: stateOf.get(inv.id)!,
-        periodStart: new Date(inv.period_start).toISOString(),
-        periodEnd: new Date(inv.period_end).toISOString(),
-        currency: inv.currency,
-        netTotal: dec(String(inv.net_total)).toFixed(),
-        taxTotal: dec(String(inv.tax_total)).toFixed(),
-        total: dec(String(inv.total)).toFixed(),
-        /** Unrounded sum of the POSTPAID usage charges this invoice bills (unbilled → invoiced). */
-        usageAmount: dec(String(inv.usage_total ?? '0')).toFixed(),
-        usageRecords: Number(inv.usage_records ?? 0),
-        // What subscribers tells the customer (BILL_ISSUED): when it is due and the reference a transfer pays it by (= number).
-        dueDate: dueOf.get(inv.id)!.toISOString(),
-        paymentReference: numberOf.get(inv.id)!,
-      } satisfies CustomerBillCreatedData,
-    })),
-  );
 
   // An invoice whose credits exceed its charges (a rerate credit on the last invoice of a
   // terminated line) asks nothing and is SETTLED: what it owes the customer (−total) is kept as
@@ -556,11 +529,53 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date): Pr
 
   // Credit the account keeps (overpayments, credit notes, the negative invoices above) pays what it
   // owes: these invoices, and older ones a negative invoice's credit now reaches, oldest due first.
+  // Planned before the bill events are written (and applied after them, so each bill is announced
+  // before the credit's payment on it): a bill says what the credit paid of it and what is left to pay.
   if (invoices.length === 0) return;
   const credits = await rows<{ billing_account_id: string; currency: string }>(
     em,
     'select billing_account_id, currency from account_credit_entry where billing_account_id = any(?::text[]) group by billing_account_id, currency having sum(amount) > 0 order by billing_account_id, currency',
     [[...new Set(invoices.map((i) => i.billing_account_id))]],
   );
+  const creditOf = new Map<string, string>();
+  for (const c of credits) for (const a of (await planAccountCredit(em, c.billing_account_id, c.currency)).applications) creditOf.set(a.invoice.id, a.applied);
+
+  await enqueueEvents(
+    em,
+    'customerBillCreated',
+    now,
+    invoices.map((inv) => {
+      const scale = minorUnits(inv.currency);
+      const total = dec(String(inv.total));
+      const credit = dec(creditOf.get(inv.id) ?? '0');
+      const left = total.minus(credit);
+      return {
+        subject: inv.id,
+        key: [inv.id, 'issued'],
+        data: {
+          invoiceId: inv.id,
+          number: numberOf.get(inv.id)!,
+          billingAccountId: inv.billing_account_id,
+          state: stateOf.get(inv.id)!,
+          periodStart: new Date(inv.period_start).toISOString(),
+          periodEnd: new Date(inv.period_end).toISOString(),
+          currency: inv.currency,
+          netTotal: dec(String(inv.net_total)).toFixed(),
+          taxTotal: dec(String(inv.tax_total)).toFixed(),
+          total: total.toFixed(),
+          /** Unrounded sum of the POSTPAID usage charges this invoice bills (unbilled → invoiced). */
+          usageAmount: dec(String(inv.usage_total ?? '0')).toFixed(),
+          usageRecords: Number(inv.usage_records ?? 0),
+          // What subscribers tells the customer (BILL_ISSUED): when it is due and the reference a transfer pays it by (= number).
+          dueDate: dueOf.get(inv.id)!.toISOString(),
+          paymentReference: numberOf.get(inv.id)!,
+          // …and what the account's credit pays of it in this transaction, and what is then left to pay.
+          creditApplied: credit.toFixed(scale),
+          amountDue: (left.gt(0) ? left : dec('0')).toFixed(scale),
+        } satisfies CustomerBillCreatedData,
+      };
+    }),
+  );
+
   for (const c of credits) await applyAccountCredit(em, c.billing_account_id, c.currency, now);
 }

@@ -2,7 +2,7 @@
 // account's issued, unpaid invoices by itself: a payment on channel ACCOUNT_CREDIT and a −amount
 // credit entry per invoice paid, whether the credit arrives after the invoice was issued or the
 // invoice is issued (or released from a dispute) while the credit is there.
-import { dec, minorUnits, newId, type Decimal } from '@ledgerline/contracts';
+import { dec, minorUnits, newId, type Decimal, type PaymentCreatedData } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { isDraft, outstanding, settlementState, type InvoiceState } from '../domain/lifecycle';
 import { stateChanged } from './invoice-lifecycle';
@@ -35,19 +35,28 @@ export async function creditBalance(em: Em, billingAccountId: string, currency: 
   return dec(String(balance?.total ?? '0'));
 }
 
+/** One invoice account credit pays (planAccountCredit): the invoice row (locked), what credit pays of it and what it then owes. */
+export interface CreditApplication {
+  invoice: any;
+  applied: string;
+  /** What the invoice owes after it, its disputed part included (total − paid − credited). */
+  owedAfter: string;
+}
+
 /**
- * Applies the account's credit in `currency` to its issued invoices that still owe — SENT or
- * PARTIALLY_PAID, and the undisputed part of one a dispute holds (ON_HOLD after it was issued) — a
- * draft is not issued, a voided one owes nothing —
- * oldest due first, never more than the credit nor than an invoice owes. Called in the transaction
- * that brings the credit (or issues or releases the invoice), under the credit lock, so retries and
- * credits arriving at once apply what is there exactly once. Returns the invoices it paid.
+ * What applying the account's credit in `currency` would pay now, without paying it: the account's
+ * issued invoices that still owe — SENT or PARTIALLY_PAID, and the undisputed part of one a dispute
+ * holds (ON_HOLD after it was issued) — a draft is not issued, a voided one owes nothing — oldest due
+ * first, never more than the credit nor than an invoice owes; and the credit left after it. Under the
+ * credit lock and the invoices' row locks (taken here), so applyAccountCredit in the same transaction
+ * pays exactly this: events written before the credit is applied (a bill issued, a payment whose
+ * excess becomes credit) can say what it pays while keeping their place before its payments.
  */
-export async function applyAccountCredit(em: Em, billingAccountId: string, currency: string, now: Date): Promise<string[]> {
+export async function planAccountCredit(em: Em, billingAccountId: string, currency: string): Promise<{ applications: CreditApplication[]; creditLeft: Decimal }> {
   await lockAccountCredit(em, billingAccountId);
   const scale = minorUnits(currency);
   let credit = (await creditBalance(em, billingAccountId, currency)).toDecimalPlaces(scale, 1);
-  if (credit.lte(0)) return [];
+  if (credit.lte(0)) return { applications: [], creditLeft: dec('0') };
   const k = sql(em);
   // An issued invoice on hold for a dispute is still due for what is not disputed (dunning goes on
   // for it): credit pays that part, never the disputed amount.
@@ -58,18 +67,30 @@ export async function applyAccountCredit(em: Em, billingAccountId: string, curre
     .whereRaw(`total - amount_paid - amount_credited - case when state = 'ON_HOLD' then coalesce(amount_disputed, 0) else 0 end > 0`)
     .orderBy([{ column: 'due_date' }, { column: 'issued_at' }, { column: 'id' }])
     .forUpdate();
-  const paidIds: string[] = [];
+  const applications: CreditApplication[] = [];
   for (const invoice of open) {
     if (credit.lte(0)) break;
     const disputed = invoice.state === 'ON_HOLD' ? dec(String(invoice.amount_disputed ?? '0')) : dec('0');
-    const owed = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) }).minus(disputed);
+    const owing = outstanding({ total: String(invoice.total), amountPaid: String(invoice.amount_paid), amountCredited: String(invoice.amount_credited) });
+    const owed = owing.minus(disputed);
     const applied = (credit.lt(owed) ? credit : owed).toFixed(scale);
     if (dec(applied).lte(0)) continue;
-    await payFromCredit(em, invoice, applied, now);
+    applications.push({ invoice, applied, owedAfter: owing.minus(applied).toFixed(scale) });
     credit = credit.minus(applied);
-    paidIds.push(invoice.id);
   }
-  return paidIds;
+  return { applications, creditLeft: credit };
+}
+
+/**
+ * Applies the account's credit in `currency` to its issued invoices that still owe, as
+ * planAccountCredit plans it. Called in the transaction that brings the credit (or issues or
+ * releases the invoice), under the credit lock, so retries and credits arriving at once apply what
+ * is there exactly once. Returns the invoices it paid.
+ */
+export async function applyAccountCredit(em: Em, billingAccountId: string, currency: string, now: Date): Promise<string[]> {
+  const { applications } = await planAccountCredit(em, billingAccountId, currency);
+  for (const a of applications) await payFromCredit(em, a.invoice, a.applied, now);
+  return applications.map((a) => a.invoice.id as string);
 }
 
 /**
@@ -111,6 +132,29 @@ async function payFromCredit(em: Em, invoice: any, applied: string, now: Date): 
   const next = invoice.state === 'ON_HOLD' ? 'ON_HOLD' : settlementState({ total: String(invoice.total), amountPaid: paid, amountCredited: String(invoice.amount_credited) });
   await stateChanged(em, invoice, invoice.state, next, now, 'account credit applied');
   await enqueueEvents(em, 'paymentCreated', now, [
-    { subject: id, key: [id], data: { paymentId: id, billingAccountId: invoice.billing_account_id, invoiceId: invoice.id, channel: 'ACCOUNT_CREDIT', amount: applied, appliedAmount: applied, creditAmount: '0', currency: invoice.currency, invoiceState: next } },
+    {
+      subject: id,
+      key: [id],
+      data: {
+        paymentId: id, billingAccountId: invoice.billing_account_id, invoiceId: invoice.id, channel: 'ACCOUNT_CREDIT', amount: applied, appliedAmount: applied, creditAmount: '0', currency: invoice.currency, invoiceState: next,
+        ...owedOn(invoice, paid), autopay: false, paidAt: now.toISOString(),
+      } satisfies PaymentCreatedData,
+    },
   ]);
+}
+
+/**
+ * What a payment event says of the invoice it paid (customer messages): its number, what it owes once
+ * `amountPaid` is its paid amount (disputed part included) and the part a dispute holds, if any.
+ */
+export function owedOn(invoice: any, amountPaid: string): Pick<PaymentCreatedData, 'invoiceNumber' | 'amountDue' | 'amountDisputed'> {
+  const scale = minorUnits(invoice.currency);
+  const owing = outstanding({ total: String(invoice.total), amountPaid, amountCredited: String(invoice.amount_credited) });
+  // Only an invoice a dispute holds keeps the disputed part from what is asked for.
+  const disputed = invoice.state === 'ON_HOLD' ? dec(String(invoice.amount_disputed ?? '0')) : dec('0');
+  return {
+    invoiceNumber: invoice.number ?? null,
+    amountDue: (owing.gt(0) ? owing : dec('0')).toFixed(scale),
+    ...(disputed.gt(0) && owing.gt(0) ? { amountDisputed: (disputed.lt(owing) ? disputed : owing).toFixed(scale) } : {}),
+  };
 }

@@ -3,13 +3,13 @@
 // key with the same input returns the first result, with other input it is a CONFLICT. A caller's
 // key is its billing account's (unique per billing_account_id and key, migration
 // 20270120000000): another account's request with the same key is another request.
-import { DomainError, badInput, dec, minorUnits, newId, notFound, type Decimal, type RefundCreatedData } from '@ledgerline/contracts';
+import { DomainError, badInput, dec, minorUnits, newId, notFound, type Decimal, type PaymentCreatedData, type RefundCreatedData } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { createHash } from 'node:crypto';
 import { CREDIT_NOTE_PREFIX, RECEIPT_PREFIX } from '../domain/document-series';
 import { allocatePayment, assertCreditNoteWithinInvoice, creditNoteLines, isDraft, settlementState, splitRefund, type InvoiceState } from '../domain/lifecycle';
 import type { PaymentProvider } from '../adapters/payment-provider';
-import { applyAccountCredit, creditBalance, lockAccountCredit, lockCreditOfInvoice } from './credit';
+import { applyAccountCredit, creditBalance, lockAccountCredit, lockCreditOfInvoice, owedOn, planAccountCredit } from './credit';
 import { lockInvoice, releasedState, stateChanged } from './invoice-lifecycle';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 import { takeDisputesCoveredByCreditNote } from './credit-note-disputes';
@@ -164,9 +164,19 @@ export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: P
   if (dec(toCredit).gt(0)) await k('account_credit_entry').insert({ id: newId('accountCreditEntry'), billing_account_id: invoice.billing_account_id, amount: toCredit, currency: invoice.currency, source: 'OVERPAYMENT', source_id: id, created_at: now });
   const next = invoice.state === 'ON_HOLD' ? 'ON_HOLD' : settlementState({ total: String(invoice.total), amountPaid: paid, amountCredited: String(invoice.amount_credited) });
   await stateChanged(em, invoice, invoice.state, next, now, `payment ${id}`);
-  await enqueueEvents(em, 'paymentCreated', now, [
-    { subject: id, key: [id], data: { paymentId: id, billingAccountId: invoice.billing_account_id, invoiceId: invoice.id, channel: c.channel, amount, appliedAmount: applied, creditAmount: toCredit, currency: invoice.currency, invoiceState: next } },
-  ]);
+  // What the part above the invoice's due pays of the account's other open invoices (applied below, in
+  // this transaction, under the credit lock taken above): the customer's payment message names them.
+  const credit = dec(toCredit).gt(0) ? await planAccountCredit(em, invoice.billing_account_id, invoice.currency) : null;
+  const data: PaymentCreatedData = {
+    paymentId: id, billingAccountId: invoice.billing_account_id, invoiceId: invoice.id, channel: c.channel, amount, appliedAmount: applied, creditAmount: toCredit, currency: invoice.currency, invoiceState: next,
+    ...owedOn(invoice, paid),
+    // Invoicing charged the card on file itself (the due date's attempt, a dispute's release).
+    autopay: c.idempotencyKey.startsWith('autopay:'),
+    creditApplied: (credit?.applications ?? []).map((a) => ({ invoiceId: a.invoice.id, invoiceNumber: a.invoice.number ?? null, amount: a.applied, amountDue: a.owedAfter })),
+    creditLeft: (credit?.creditLeft ?? (await creditBalance(em, invoice.billing_account_id, invoice.currency))).toDecimalPlaces(scale, 1).toFixed(scale),
+    paidAt: now.toISOString(),
+  };
+  await enqueueEvents(em, 'paymentCreated', now, [{ subject: id, key: [id], data }]);
   if (dec(toCredit).gt(0)) await applyAccountCredit(em, invoice.billing_account_id, invoice.currency, now);
   return id;
 }
@@ -342,6 +352,8 @@ async function payOut(em: Em, payment: any, amount: Decimal, r: { key: string; p
     approvalRequestId: row.approval_request_id,
     refundedAt: new Date(row.created_at).toISOString(),
     providerRef: row.provider_ref,
+    // Customer messages name the invoice by its number (REFUND_SENT).
+    invoiceNumber: payment.invoice_id ? (((await sql(em)('invoice').where({ id: payment.invoice_id }).first('number'))?.number as string | null | undefined) ?? null) : null,
   };
   await enqueueEvents(em, 'refundCreated', r.now, [{ subject: id, key: [id], data }]);
   // Pending refund requests of this payment that no longer fit what is left are closed (approvals.ts).

@@ -11,6 +11,7 @@ import { disputeInvoice } from '../application/dispute-invoice';
 import { STAFF_HOLD_KEY_PREFIX } from '../domain/disputes';
 import { INTERNAL_PAYMENT_KEY_PREFIXES, issueCreditNote, issuePaymentReceipt, NOTE_REFUND_KEY_PREFIXES, recordPayment, refundPayment } from '../application/payments';
 import { waiveOneOffCharge, WAIVER_NOTE_KEY_PREFIX } from '../application/waive-one-off-charge';
+import { recordDunningNotice } from '../application/dunning-notices';
 import { dunnedInvoicesPaidFromCreditInBatch } from '../application/credit';
 import { renderInvoiceHtml, renderInvoicePdf, type InvoiceDocumentModel } from '../documents/render';
 import { runCollections } from '../application/collections';
@@ -420,6 +421,11 @@ export const resolvers = guardOperations({
       // A credit note: dunning, the disputes it covered and the credit it brought, as after issueCreditNote.
       if (r.creditNoteId) return { outcome: r.outcome, creditNote: (await afterCreditNote(ctx, r.creditNoteId, at)).creditNote, refundsCancelled: r.refundsCancelled };
       return { outcome: r.outcome, creditNote: null, refundsCancelled: r.refundsCancelled };
+    },
+    recordDunningNotice: async (_: unknown, a: Args<{ invoiceId: string; notice: 'REMINDER' | 'FINAL_NOTICE' | 'BARRED' | 'RESTORED'; level?: number | null; idempotencyKey: string; lateFee?: { amount: string; at: string } | null; barAt?: string | null; linesResumed?: number | null }>, ctx: InvoicingContext) => {
+      const i = a.input;
+      const r = await mutate(ctx, (em, now) => recordDunningNotice(em, { ...i, lateFee: i.lateFee ? { amount: i.lateFee.amount, at: new Date(i.lateFee.at) } : null, barAt: i.barAt ? new Date(i.barAt) : null, now }));
+      return { published: r.published, invoice: await ctx.em.fork().findOne(Invoice, { id: r.invoiceId }) };
     },
     addDiscount: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
       await mutate(ctx, (em) => addDiscount(em, { ...a.input, validFrom: new Date(a.input.validFrom), validTo: a.input.validTo ? new Date(a.input.validTo) : null }));

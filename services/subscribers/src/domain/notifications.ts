@@ -2,9 +2,11 @@
  * What to tell a customer, and on which channels, when another service reports something they
  * should know: a usage threshold (from a plan's `notify` rule), a low or used-up balance, an
  * allowance about to expire, a prepaid bundle its balance could not pay for, a dispute's progress, a
- * bill issued. Pure: the consumer feeds it events and the customer's preferences.
+ * bill issued, money received, credited or sent back (money-notifications.ts). Pure: the consumer feeds it events and the customer's preferences.
  */
 import { dec, formatAmount, isCurrencyCode, isTimeZone, localDay, type RoundingMode } from '@ledgerline/contracts';
+import { composeMoneyMessage, moneyTrigger, type MoneyNotifyingKind } from './money-notifications';
+import { composeDunningMessage, dunningTrigger } from './dunning-notifications';
 
 export type Channel = 'SMS' | 'EMAIL' | 'PUSH' | 'WEBHOOK';
 
@@ -37,6 +39,8 @@ export interface Contacts {
 interface EventLike {
   id: string;
   type: string;
+  /** The CloudEvent's time: when it happened, for messages whose data does not say. */
+  time?: string;
   data?: unknown;
 }
 
@@ -60,7 +64,7 @@ const balance = (v: unknown): string => money(v, 'FLOOR');
 export const utcMinute = (at: Date | string): string => `${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 /** Builds the trigger for an event kind we notify about, or null (with the reason) when it cannot. */
-export type NotifyingKind = 'usageNotification' | 'balanceLow' | 'balanceDepleted' | 'bucketExpiring' | 'bundleFeeDue' | 'chargeDue' | 'disputeOpened' | 'disputeResolved' | 'billIssued';
+export type NotifyingKind = 'usageNotification' | 'balanceLow' | 'balanceDepleted' | 'bucketExpiring' | 'bundleFeeDue' | 'chargeDue' | 'disputeOpened' | 'disputeResolved' | 'billIssued' | MoneyNotifyingKind | 'dunningNotice';
 
 /**
  * What the message about an event learns from the account it is for, beside the event's own
@@ -111,6 +115,10 @@ function billParams(d: Data): { params: Record<string, string> } | { invalid: st
       dueDate: instant(d.dueDate),
       // Invoicing's payment reference is the invoice's number (events from before 2027-01-28 do not name it).
       paymentReference: str(d.paymentReference) ?? number,
+      // Account credit that paid it as it was issued, and what is left to pay (events from before 2027-01-29 do not say).
+      ...(str(d.creditApplied) && isDecimalText(str(d.creditApplied)!) && dec(str(d.creditApplied)!).gt(0) && str(d.amountDue) && isDecimalText(str(d.amountDue)!)
+        ? { creditApplied: str(d.creditApplied)!, amountDue: str(d.amountDue)! }
+        : {}),
     },
   };
 }
@@ -167,7 +175,7 @@ function creditGoes(p: Record<string, string>, credited: string): string {
   return p.rest ? `${credited} is credited to that invoice and the other ${p.rest} is due again` : `${credited} is credited to that invoice`;
 }
 
-export function triggerFromEvent(kind: NotifyingKind, event: EventLike): { trigger: NotificationTrigger } | { invalid: string } {
+export function triggerFromEvent(kind: NotifyingKind, event: EventLike): { trigger: NotificationTrigger } | { invalid: string; ignored?: true } {
   const d = (event.data ?? {}) as Data;
   const billingAccountId = str(d.billingAccountId);
   if (!billingAccountId) return { invalid: 'data.billingAccountId is missing' };
@@ -216,6 +224,21 @@ export function triggerFromEvent(kind: NotifyingKind, event: EventLike): { trigg
       if ('invalid' in bill) return bill;
       return { trigger: { ...base, lineId: null, template: 'BILL_ISSUED', preferredChannel: null, params: bill.params } };
     }
+    // Payments received, top-ups credited, refunds and payouts sent (money-notifications.ts).
+    case 'paymentReceived':
+    case 'topupConfirmed':
+    case 'refundSent':
+    case 'payoutSent': {
+      const m = moneyTrigger(kind, d, event.time);
+      if (!('template' in m)) return m;
+      return { trigger: { ...base, lineId: null, template: m.template, preferredChannel: null, params: m.params } };
+    }
+    // An overdue invoice's dunning: reminders, the final notice, the bar, the lines back on (dunning-notifications.ts).
+    case 'dunningNotice': {
+      const m = dunningTrigger(d);
+      if (!('template' in m)) return m;
+      return { trigger: { ...base, lineId: null, template: m.template, preferredChannel: null, params: m.params } };
+    }
     case 'bucketExpiring':
       return {
         trigger: {
@@ -262,10 +285,18 @@ function billIssuedText(p: Record<string, string>): string {
   if (total.isZero()) return `${bill} is ${formatAmount('0', p.currency!)}: there is nothing to pay.`;
   if (total.isNegative()) return `${bill} is a credit of ${formatAmount(total.negated(), p.currency!)}: it stays on your account and pays your next bills.`;
   const due = p.dueDate ? `, due on ${dayOf(p.dueDate, p)}` : '';
-  const pay = p.autopay
-    ? ` We will charge it to your card on file on ${p.dueDate ? 'that day' : 'its due date'}.`
-    : ` Pay it in the app${p.paymentReference ? `, or by bank transfer with the reference ${p.paymentReference}` : ''}.`;
-  return `${bill} is ${formatAmount(total, p.currency!)}${due}.${pay}`;
+  const pay = (what: string) =>
+    p.autopay
+      ? ` We will charge ${what} to your card on file on ${p.dueDate ? 'that day' : 'its due date'}.`
+      : ` Pay it in the app${p.paymentReference ? `, or by bank transfer with the reference ${p.paymentReference}` : ''}.`;
+  // The account's credit paid it, or part of it, in the step that issued it: what is left is what is asked for.
+  if (p.creditApplied && p.amountDue !== undefined) {
+    const left = dec(p.amountDue);
+    if (!left.gt(0)) return `${bill} is ${formatAmount(total, p.currency!)}. Your account credit paid it in full: there is nothing to pay.`;
+    const rest = formatAmount(left, p.currency!);
+    return `${bill} is ${formatAmount(total, p.currency!)}. Your account credit paid ${formatAmount(p.creditApplied, p.currency!)} of it, so ${rest} is left to pay${due}.${pay(rest)}`;
+  }
+  return `${bill} is ${formatAmount(total, p.currency!)}${due}.${pay('it')}`;
 }
 
 /** Subject and text of a template; a plan may name templates we do not know: they get a plain text. */
@@ -319,6 +350,17 @@ export function composeMessage(template: string, p: Record<string, string>): { s
       // Only invoicing's bill events carry these (a plan rule naming the template gets the plain text below).
       if (p.invoiceNumber && p.total && isDecimalText(p.total) && isCurrencyCode(p.currency)) return { subject: `Your bill ${p.invoiceNumber} is ready`, content: billIssuedText(p) };
       return { subject: template, content: `Notice ${template}${p.period ? ` for ${p.period}` : ''}.` };
+    case 'PAYMENT_RECEIVED':
+    case 'TOPUP_CONFIRMED':
+    case 'REFUND_SENT':
+      // Only the money events carry these (a plan rule naming the template gets the plain text below).
+      return composeMoneyMessage(template, p) ?? { subject: template, content: `Notice ${template}${p.period ? ` for ${p.period}` : ''}.` };
+    case 'DUNNING_REMINDER':
+    case 'DUNNING_FINAL_NOTICE':
+    case 'DUNNING_BARRED':
+    case 'DUNNING_RESTORED':
+      // Only invoicing's dunning notices carry these (a plan rule naming the template gets the plain text below).
+      return composeDunningMessage(template, p) ?? { subject: template, content: `Notice ${template}${p.period ? ` for ${p.period}` : ''}.` };
     case 'ALLOWANCE_EXPIRING':
       return { subject: `Your ${p.allowance} allowance expires soon`, content: `Your ${p.allowance} allowance (${p.remaining} left) expires on ${p.validTo}.` };
     default:

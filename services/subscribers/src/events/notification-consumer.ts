@@ -18,13 +18,23 @@ export const NOTIFYING_EVENTS = {
   disputeOpened: EVENTS.disputeOpened,
   disputeResolved: EVENTS.disputeResolved,
   billIssued: EVENTS.customerBillCreated,
+  // Money received, credited or sent back (domain/money-notifications.ts).
+  paymentReceived: EVENTS.paymentCreated,
+  topupConfirmed: EVENTS.balanceTopup,
+  refundSent: EVENTS.refundCreated,
+  payoutSent: EVENTS.walletPaidOut,
+  // An overdue invoice's dunning steps (domain/dunning-notifications.ts).
+  dunningNotice: EVENTS.customerBillDunningNotice,
 } as const;
+
+/** Payments, top-ups, refunds and payouts: announced from their consumers' first deployment on, not before. */
+const MONEY_KINDS = ['paymentReceived', 'topupConfirmed', 'refundSent', 'payoutSent'];
 
 /**
  * Consumers added after their events were already flowing start at new events: a first deployment
  * does not tell customers about disputes received and decided, or bills issued, before it.
  */
-const FROM_NEW_EVENTS = new Set<string>(['disputeOpened', 'disputeResolved', 'billIssued']);
+const FROM_NEW_EVENTS = new Set<string>(['disputeOpened', 'disputeResolved', 'billIssued', ...MONEY_KINDS]);
 
 /**
  * One durable consumer per notifying event: each batch becomes stored messages in one
@@ -44,6 +54,7 @@ export function startNotificationConsumers(runtime: ServiceRuntime, onStored: ()
           try {
             const result = triggerFromEvent(kind as keyof typeof NOTIFYING_EVENTS, parseCloudEvent(m.data));
             if ('trigger' in result) triggers.push(result.trigger);
+            else if (result.ignored) runtime.logger.debug({ subject: m.subject, reason: result.invalid }, 'notification event needs no message');
             else runtime.logger.error({ subject: m.subject, reason: result.invalid, payload: m.string() }, 'notification event ignored: it cannot be read');
           } catch (err) {
             runtime.logger.error({ subject: m.subject, err, payload: m.string() }, 'notification event ignored: not a CloudEvent');

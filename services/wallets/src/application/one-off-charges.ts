@@ -73,30 +73,40 @@ export async function settleAfterCredit(sql: Sql, billingAccountId: string, curr
  * next one (a top-up calls this in its own transaction, after crediting). Returns how many it paid.
  */
 export async function settleDueCharges(sql: Sql, billingAccountId: string, currency: string, now: Date): Promise<number> {
+  const plan = await dueChargesPayable(sql, billingAccountId, currency);
+  if (!plan || plan.paying.length === 0) return 0;
+  const { wallet, paying } = plan;
+  const txIds = await take(sql, wallet, paying, new Decimal(wallet.balance), now);
+  await sql.query(
+    `update due_charge d set settled_at = $2, transaction_id = t.tx from unnest($1::text[], $3::text[]) as t(id, tx) where d.id = t.id`,
+    [paying.map((c) => c.id), now, txIds],
+  );
+  return paying.length;
+}
+
+/**
+ * The due charges the balance pays now (oldest first, while it covers the next one), with the wallet
+ * locked and read; null when the account has none due in `currency` or no such wallet. settleDueCharges
+ * pays exactly these; a top-up reads them first to announce what its credit pays (creditWallet).
+ */
+export async function dueChargesPayable(sql: Sql, billingAccountId: string, currency: string): Promise<{ wallet: WalletRow; paying: Charge[] } | null> {
   const due = await sql.query<{ id: string; line_id: string | null; reason: string; amount: string }>(
     `select id, line_id, reason, amount::text from due_charge where billing_account_id = $1 and currency = $2 and settled_at is null order by created_at, id`,
     [billingAccountId, currency],
   );
-  if (due.length === 0) return 0;
+  if (due.length === 0) return null;
   const wallet = await walletOf(sql, billingAccountId, currency, true);
-  if (!wallet) return 0;
-  const balance = new Decimal(wallet.balance);
+  if (!wallet) return null;
   const overdraft = new Decimal(wallet.overdraft_limit);
   const paying: Charge[] = [];
-  let left = balance.plus(await budgetHeadroom(sql, wallet.id));
+  let left = new Decimal(wallet.balance).plus(await budgetHeadroom(sql, wallet.id));
   for (const c of due) {
     const amount = new Decimal(c.amount);
     if (!covers(left, overdraft, amount)) break;
     left = left.minus(amount);
     paying.push({ id: c.id, lineId: c.line_id, reason: c.reason, amount });
   }
-  if (paying.length === 0) return 0;
-  const txIds = await take(sql, wallet, paying, balance, now);
-  await sql.query(
-    `update due_charge d set settled_at = $2, transaction_id = t.tx from unnest($1::text[], $3::text[]) as t(id, tx) where d.id = t.id`,
-    [paying.map((c) => c.id), now, txIds],
-  );
-  return paying.length;
+  return { wallet, paying };
 }
 
 /**
@@ -131,7 +141,7 @@ export async function openDueCharges(sql: Sql, billingAccountId: string): Promis
   );
 }
 
-interface Charge {
+export interface Charge {
   id: string;
   lineId: string | null;
   reason: string;

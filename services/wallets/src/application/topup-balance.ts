@@ -1,8 +1,8 @@
-import { Decimal, DomainError, badInput, conflict, isCurrencyCode } from '@ledgerline/contracts';
+import { Decimal, DomainError, badInput, conflict, isCurrencyCode, type TopupBalanceData } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { accountId, newTxId, findCallerTransaction, lockIdempotencyKey, postTransactions, replayOrConflict, requestHash, scopedCallerKey, type AccountKind } from './ledger';
-import { settleAfterCredit } from './one-off-charges';
+import { dueChargesPayable, settleAfterCredit } from './one-off-charges';
 import { WALLET_SETTLED, enteredAmount, positiveAmount, requireOpen, requireWallet, walletSettledMessage, type WalletRow } from './wallets';
 import { fmt } from '../domain/charging';
 
@@ -93,7 +93,13 @@ export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { k
   const id = newTxId();
   const outcome = { ...result, id };
   await postTransactions(sql, [{ ...tx, id, outcome }], c.now);
-  await insertOutbox(sql, [eventRow('balanceTopup', wallet.id, [id], c.now, outcome)]);
+  // The event says what the customer's balance is once this credit and the due charges it pays
+  // (settleAfterCredit below, same transaction and wallet lock) are on the ledger (TOPUP_CONFIRMED).
+  const due = await dueChargesPayable(sql, wallet.billing_account_id, wallet.currency);
+  const duePaid = (due?.paying ?? []).reduce((sum, d) => sum.plus(d.amount), new Decimal(0));
+  const balance = new Decimal(due?.wallet.balance ?? new Decimal(wallet.balance).plus(amount)).minus(duePaid);
+  const data: TopupBalanceData = { ...outcome, balance: { amount: fmt(balance), currency: wallet.currency }, duePaid: fmt(duePaid) };
+  await insertOutbox(sql, [eventRow('balanceTopup', wallet.id, [id], c.now, data)]);
   // What the balance owes comes first: due one-off charges now, then bundles waiting for their fee.
   await settleAfterCredit(sql, wallet.billing_account_id, wallet.currency, c.now);
   return { ...outcome, createdAt: c.now, created: true };

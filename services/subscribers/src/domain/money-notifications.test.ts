@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { accountParams, composeMessage, triggerFromEvent } from './notifications';
+
+const tokyo = accountParams({ timezone: 'Asia/Tokyo', autopayToken: null });
+const text = (r: ReturnType<typeof triggerFromEvent>) => {
+  if (!('trigger' in r)) throw new Error(r.invalid);
+  return composeMessage(r.trigger.template, { ...tokyo, ...r.trigger.params });
+};
+
+describe('money messages', () => {
+  it("JPY in whole yen and KWD in fils, days in the account's zone (15:30 UTC is the next day in Tokyo)", () => {
+    const paid = triggerFromEvent('paymentReceived', { id: 'e', type: 'PaymentCreateEvent', data: { billingAccountId: 'a', channel: 'CARD', amount: '4800', appliedAmount: '4800', creditAmount: '0', currency: 'JPY', invoiceState: 'SETTLED', invoiceNumber: 'INV-7', amountDue: '0', paidAt: '2026-11-30T15:30:00Z' } });
+    expect(text(paid)).toEqual({ subject: 'Payment received', content: 'We received your card payment of 4800 JPY on 2026-12-01 for invoice INV-7: it is paid in full.' });
+    const topup = triggerFromEvent('topupConfirmed', { id: 'e', type: 'TopupBalanceCreateEvent', time: '2026-11-30T15:30:00Z', data: { billingAccountId: 'a', channel: 'PAYMENT', amount: '5.000000', currency: 'KWD', balance: { amount: '7.2349', currency: 'KWD' }, duePaid: '0' } });
+    expect(text(topup).content).toBe('Your top-up of 5.000 KWD was credited on 2026-12-01. Your balance is now 7.234 KWD.');
+  });
+
+  it('a disputed remainder, and a payment that found its invoice already paid', () => {
+    const base = { billingAccountId: 'a', channel: 'BANK_TRANSFER', currency: 'EUR', invoiceNumber: 'INV-9', paidAt: '2026-11-30T10:00:00Z' };
+    const held = triggerFromEvent('paymentReceived', { id: 'e', type: 'PaymentCreateEvent', data: { ...base, amount: '10', appliedAmount: '10', creditAmount: '0', invoiceState: 'ON_HOLD', amountDue: '15', amountDisputed: '12' } });
+    expect(text(held).content).toBe('We received your bank transfer of 10.00 EUR on 2026-11-30 for invoice INV-9. 15.00 EUR is left on it, 12.00 EUR of which you dispute: we do not ask for that until the dispute is decided.');
+    const late = triggerFromEvent('paymentReceived', { id: 'e', type: 'PaymentCreateEvent', data: { ...base, channel: 'CARD', autopay: true, amount: '10', appliedAmount: '0', creditAmount: '10', invoiceState: 'SETTLED', amountDue: '0', creditApplied: [], creditLeft: '10' } });
+    expect(text(late).content).toBe('We charged 10.00 EUR to your card on file on 2026-11-30 for invoice INV-9, which was already paid. It stays on your account as credit for your next bills.');
+  });
+
+  it('account credit applied by invoicing needs no message; an event it cannot read is refused; a plan rule naming a money template gets plain text', () => {
+    expect(triggerFromEvent('paymentReceived', { id: 'e', type: 'PaymentCreateEvent', data: { billingAccountId: 'a', channel: 'ACCOUNT_CREDIT', amount: '1', currency: 'EUR' } })).toMatchObject({ ignored: true });
+    expect(triggerFromEvent('paymentReceived', { id: 'e', type: 'PaymentCreateEvent', data: { billingAccountId: 'a', channel: 'CARD', amount: '1,00', currency: 'EUR' } })).toEqual({ invalid: 'data.amount "1,00" is not a decimal' });
+    expect(triggerFromEvent('refundSent', { id: 'e', type: 'RefundCreateEvent', data: { billingAccountId: 'a', channel: 'CARD', amount: '1', currency: 'XXX' } })).toEqual({ invalid: 'data.currency "XXX" is not a currency we bill in' });
+    expect(triggerFromEvent('payoutSent', { id: 'e', type: 'BalanceStateChangeEvent', data: { billingAccountId: 'a', amount: { currency: 'EUR' } } })).toEqual({ invalid: 'data.amount null is not a decimal' });
+    expect(composeMessage('TOPUP_CONFIRMED', { period: '2026-11-15' }).content).toBe('Notice TOPUP_CONFIRMED for 2026-11-15.');
+  });
+});
