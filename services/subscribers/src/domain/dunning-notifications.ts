@@ -7,7 +7,8 @@
  * account's local days, as its invoices print them. Pure: notifications.ts routes the events here
  * and composes the texts with the account's facts (its time zone).
  */
-import { dec, formatAmount, isCurrencyCode, isTimeZone, localDay } from '@ledgerline/contracts';
+import { formatAmount, isCurrencyCode } from '@ledgerline/contracts';
+import { dayOf, instant, isDecimal, str } from './event-fields';
 
 export const DUNNING_TEMPLATES = ['DUNNING_REMINDER', 'DUNNING_FINAL_NOTICE', 'DUNNING_BARRED', 'DUNNING_RESTORED'] as const;
 const TEMPLATE_OF: Record<string, (typeof DUNNING_TEMPLATES)[number]> = {
@@ -20,19 +21,6 @@ const TEMPLATE_OF: Record<string, (typeof DUNNING_TEMPLATES)[number]> = {
 type Data = Record<string, unknown>;
 type Params = Record<string, string>;
 
-const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' ? String(v) : null);
-const isDecimal = (v: string | null): v is string => {
-  if (v === null) return false;
-  try {
-    return dec(v).isFinite();
-  } catch {
-    return false;
-  }
-};
-const instant = (v: unknown): string => {
-  const t = str(v);
-  return t && !Number.isNaN(new Date(t).getTime()) ? t : '';
-};
 
 /** The template and params of a dunning notice event, or why it cannot be read. */
 export function dunningTrigger(d: Data): { template: string; params: Params } | { invalid: string } {
@@ -64,7 +52,6 @@ export function dunningTrigger(d: Data): { template: string; params: Params } | 
 }
 
 /** An ISO instant as a local day of the account (`p.timezone`; UTC when it has none we can read). */
-const dayOf = (iso: string, p: Params): string => localDay(new Date(iso), isTimeZone(p.timezone) ? p.timezone : 'UTC');
 const money = (v: string, p: Params): string => formatAmount(v, p.currency!);
 
 /** "Your bill INV-… was due on 2026-10-22 and 35.70 EUR of it is still unpaid." */

@@ -11,7 +11,8 @@
  * says what the credit paid and what is left) or the payment whose excess it is (PAYMENT_RECEIVED
  * names the other invoices it paid). A staff balance adjustment (goodwill) is no top-up.
  */
-import { dec, formatAmount, isCurrencyCode, isTimeZone, localDay } from '@ledgerline/contracts';
+import { dec, formatAmount, isCurrencyCode } from '@ledgerline/contracts';
+import { dayOf, instant, isDecimal, str } from './event-fields';
 
 export type MoneyNotifyingKind = 'paymentReceived' | 'topupConfirmed' | 'refundSent' | 'payoutSent';
 export const MONEY_TEMPLATES = ['PAYMENT_RECEIVED', 'TOPUP_CONFIRMED', 'REFUND_SENT'] as const;
@@ -21,19 +22,6 @@ type Params = Record<string, string>;
 /** `ignored`: an event that needs no message (not an error: `invalid` says why). */
 export type MoneyTrigger = { template: string; params: Params } | { invalid: string; ignored?: true };
 
-const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' ? String(v) : null);
-const isDecimal = (v: string | null): v is string => {
-  if (v === null) return false;
-  try {
-    return dec(v).isFinite();
-  } catch {
-    return false;
-  }
-};
-const instant = (v: unknown): string => {
-  const t = str(v);
-  return t && !Number.isNaN(new Date(t).getTime()) ? t : '';
-};
 /** Money in the currency's minor unit ("12.30 EUR"); balances floored, as every balance message prints them. */
 const amount = (v: string, currency: string, floor = false): string => formatAmount(v, currency, floor ? 'FLOOR' : 'HALF_EVEN');
 const positive = (v: string | undefined): boolean => !!v && isDecimal(v) && dec(v).gt(0);
@@ -101,10 +89,6 @@ export function moneyTrigger(kind: MoneyNotifyingKind, d: Data, eventTime: strin
   }
 }
 
-/** An instant as a local day of the account (`p.timezone`; UTC when it has none we can read). */
-function dayOf(iso: string, p: Params): string {
-  return localDay(new Date(iso), isTimeZone(p.timezone) ? p.timezone : 'UTC');
-}
 const on = (p: Params): string => (p.at ? ` on ${dayOf(p.at, p)}` : '');
 
 function list(items: string[]): string {

@@ -4,9 +4,10 @@
  * allowance about to expire, a prepaid bundle its balance could not pay for, a dispute's progress, a
  * bill issued, money received, credited or sent back (money-notifications.ts). Pure: the consumer feeds it events and the customer's preferences.
  */
-import { dec, formatAmount, isCurrencyCode, isTimeZone, localDay, type RoundingMode } from '@ledgerline/contracts';
+import { dec, formatAmount, isCurrencyCode, type RoundingMode } from '@ledgerline/contracts';
 import { composeMoneyMessage, moneyTrigger, type MoneyNotifyingKind } from './money-notifications';
 import { composeDunningMessage, dunningTrigger } from './dunning-notifications';
+import { dayOf, isDecimal, str } from './event-fields';
 
 export type Channel = 'SMS' | 'EMAIL' | 'PUSH' | 'WEBHOOK';
 
@@ -45,7 +46,6 @@ interface EventLike {
 }
 
 type Data = Record<string, unknown>;
-const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' ? String(v) : null);
 /**
  * An event's money as the customer reads it: in the currency's minor unit ("4.995 JOD", "480 JPY",
  * "12.30 EUR"), exact (contracts' formatAmount, never a JS number). Balances are floored: the
@@ -75,23 +75,12 @@ export function accountParams(account: { timezone: string; autopayToken?: string
   return { timezone: account.timezone, ...(account.autopayToken ? { autopay: 'yes' } : {}) };
 }
 
-/** An ISO instant as a local day of the account (`p.timezone`; UTC when it has none we can read). */
-function dayOf(iso: string, p: Record<string, string>): string {
-  return localDay(new Date(iso), isTimeZone(p.timezone) ? p.timezone : 'UTC');
-}
 
 /** The last day of a period whose end is exclusive (the next period's first local midnight). */
 function lastDayOf(isoEnd: string, p: Record<string, string>): string {
   return dayOf(new Date(new Date(isoEnd).getTime() - 1).toISOString(), p);
 }
 
-function isDecimalText(v: string): boolean {
-  try {
-    return dec(v).isFinite();
-  } catch {
-    return false;
-  }
-}
 
 /** invoicing's customerBillCreated: the params of the BILL_ISSUED message (amounts and instants as sent; composeMessage prints them). */
 function billParams(d: Data): { params: Record<string, string> } | { invalid: string } {
@@ -99,7 +88,7 @@ function billParams(d: Data): { params: Record<string, string> } | { invalid: st
   const total = str(d.total);
   const currency = str(d.currency);
   if (!number) return { invalid: 'data.number is missing' };
-  if (!total || !isDecimalText(total)) return { invalid: `data.total ${JSON.stringify(d.total ?? null)} is not a decimal` };
+  if (!total || !isDecimal(total)) return { invalid: `data.total ${JSON.stringify(d.total ?? null)} is not a decimal` };
   if (!currency || !isCurrencyCode(currency)) return { invalid: `data.currency ${JSON.stringify(d.currency ?? null)} is not a currency we bill in` };
   const instant = (v: unknown) => {
     const t = str(v);
@@ -116,7 +105,7 @@ function billParams(d: Data): { params: Record<string, string> } | { invalid: st
       // Invoicing's payment reference is the invoice's number (events from before 2027-01-28 do not name it).
       paymentReference: str(d.paymentReference) ?? number,
       // Account credit that paid it as it was issued, and what is left to pay (events from before 2027-01-29 do not say).
-      ...(str(d.creditApplied) && isDecimalText(str(d.creditApplied)!) && dec(str(d.creditApplied)!).gt(0) && str(d.amountDue) && isDecimalText(str(d.amountDue)!)
+      ...(str(d.creditApplied) && isDecimal(str(d.creditApplied)!) && dec(str(d.creditApplied)!).gt(0) && str(d.amountDue) && isDecimal(str(d.amountDue)!)
         ? { creditApplied: str(d.creditApplied)!, amountDue: str(d.amountDue)! }
         : {}),
     },
@@ -348,7 +337,7 @@ export function composeMessage(template: string, p: Record<string, string>): { s
       };
     case 'BILL_ISSUED':
       // Only invoicing's bill events carry these (a plan rule naming the template gets the plain text below).
-      if (p.invoiceNumber && p.total && isDecimalText(p.total) && isCurrencyCode(p.currency)) return { subject: `Your bill ${p.invoiceNumber} is ready`, content: billIssuedText(p) };
+      if (p.invoiceNumber && p.total && isDecimal(p.total) && isCurrencyCode(p.currency)) return { subject: `Your bill ${p.invoiceNumber} is ready`, content: billIssuedText(p) };
       return { subject: template, content: `Notice ${template}${p.period ? ` for ${p.period}` : ''}.` };
     case 'PAYMENT_RECEIVED':
     case 'TOPUP_CONFIRMED':
