@@ -4,6 +4,7 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { EVENTS, createCloudEvent, type CustomerBillCreatedData } from '@ledgerline/contracts';
 import { TEST_NATS_URL } from '@ledgerline/platform';
 import { startHarness, type Harness } from './support';
+import { messagesOfEvent, sentForEvent } from './messages-support';
 
 /**
  * "Your bill is ready": invoicing's customerBillCreated (an invoice issued, by a bill run, a bill cycle
@@ -27,25 +28,8 @@ async function publishAsInvoicing(data: CustomerBillCreatedData, again = false) 
   return event;
 }
 
-interface Row {
-  channel: string;
-  receiver: string;
-  template: string;
-  subject: string;
-  content: string;
-  state: string;
-}
-const messagesOf = (eventId: string) => h.rows<Row>(`select channel, receiver, template, subject, content, state from communication_message where source_event_id = $1 order by channel`, [eventId]);
-
-async function sentFor(eventId: string, ms = 10_000): Promise<Row[]> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const rows = await messagesOf(eventId);
-    if (rows.length && rows.every((r) => r.state === 'SENT')) return rows;
-    if (Date.now() > until) throw new Error(`no message sent for event ${eventId} (stored: ${JSON.stringify(rows)})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const messagesOf = (eventId: string) => messagesOfEvent(h, eventId);
+const sentFor = (eventId: string, ms?: number) => sentForEvent(h, eventId, ms);
 
 /** A September bill of an account in Europe/Berlin: the period's local midnights are 22:00 UTC the day before. */
 const bill = (n: string, over: Partial<CustomerBillCreatedData> = {}): CustomerBillCreatedData => ({

@@ -4,6 +4,7 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { EVENTS, createCloudEvent, type DisputeOpenedData, type DisputeResolvedData } from '@ledgerline/contracts';
 import { TEST_NATS_URL } from '@ledgerline/platform';
 import { startHarness, type Harness } from './support';
+import { messagesOfEvent, sentForEvent } from './messages-support';
 
 /**
  * Invoicing's dispute events become customer messages (the same consumers, store and sender as a
@@ -26,25 +27,8 @@ async function publishAsInvoicing(name: 'disputeOpened' | 'disputeResolved', dat
   return event;
 }
 
-interface Row {
-  channel: string;
-  receiver: string;
-  template: string;
-  subject: string;
-  content: string;
-  state: string;
-}
-const messagesOf = (eventId: string) => h.rows<Row>(`select channel, receiver, template, subject, content, state from communication_message where source_event_id = $1 order by channel`, [eventId]);
-
-async function sentFor(eventId: string, ms = 10_000): Promise<Row[]> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const rows = await messagesOf(eventId);
-    if (rows.length && rows.every((r) => r.state === 'SENT')) return rows;
-    if (Date.now() > until) throw new Error(`no message sent for event ${eventId} (stored: ${JSON.stringify(rows)})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const messagesOf = (eventId: string) => messagesOfEvent(h, eventId);
+const sentFor = (eventId: string, ms?: number) => sentForEvent(h, eventId, ms);
 
 const dispute = (n: string) => `dsp_${RUN}_${n}`;
 const base = (n: string) => ({ disputeId: dispute(n), invoiceId: `inv_${RUN}_${n}`, billingAccountId: accountId, amount: '12.00', currency: 'EUR', invoiceNumber: 'INV-2026-000042' });

@@ -4,6 +4,7 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { EVENTS, createCloudEvent, type CustomerBillCreatedData, type EventName, type PaymentCreatedData, type RefundCreatedData, type TopupBalanceData, type WalletPaidOutData } from '@ledgerline/contracts';
 import { TEST_NATS_URL } from '@ledgerline/platform';
 import { startHarness, type Harness } from './support';
+import { messagesOfEvent, sentForEvent } from './messages-support';
 
 /**
  * "We received your payment", "Your top-up was credited", "Your refund is on its way": invoicing's
@@ -38,25 +39,8 @@ async function redeliver(name: EventName, event: { id: string }) {
 const asInvoicing = (name: EventName, subject: string, data: object) => publish(name, 'ledgerline/invoicing', subject, data);
 const asWallets = (name: EventName, subject: string, data: object) => publish(name, 'ledgerline/wallets', subject, data);
 
-interface Row {
-  channel: string;
-  receiver: string;
-  template: string;
-  subject: string;
-  content: string;
-  state: string;
-}
-const messagesOf = (eventId: string) => h.rows<Row>(`select channel, receiver, template, subject, content, state from communication_message where source_event_id = $1 order by channel`, [eventId]);
-
-async function sentFor(eventId: string, ms = 10_000): Promise<Row[]> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const rows = await messagesOf(eventId);
-    if (rows.length && rows.every((r) => r.state === 'SENT')) return rows;
-    if (Date.now() > until) throw new Error(`no message sent for event ${eventId} (stored: ${JSON.stringify(rows)})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const messagesOf = (eventId: string) => messagesOfEvent(h, eventId);
+const sentFor = (eventId: string, ms?: number) => sentForEvent(h, eventId, ms);
 const emailOf = async (eventId: string) => (await sentFor(eventId)).find((r) => r.channel === 'EMAIL')!;
 
 const payment = (n: string, over: Partial<PaymentCreatedData> = {}): PaymentCreatedData => ({
