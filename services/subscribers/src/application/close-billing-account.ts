@@ -5,11 +5,14 @@ import { BillingAccount, Line } from '../persistence/entities';
 import { onPostgres } from '../persistence/platform';
 import { assertIdempotencyKey } from '../domain/validation';
 import { SOURCE } from './events';
+import { changeRequest, recordAccountChanges, type ChangeActor } from './billing-account-changes';
 
 export interface CloseBillingAccountCommand {
   billingAccountId: string;
   reason: string;
   idempotencyKey: string;
+  /** Who asks (for the audit trail). */
+  by?: ChangeActor;
   now: Date;
 }
 
@@ -27,7 +30,8 @@ export const ACCOUNT_CLOSED = 'CLOSED';
  * `childAccountIds`) while a child account (whose parent it is) is not closed: close them first.
  * The account row is locked, so a concurrent addLine (which reads it under a share lock,
  * `lockAccountOpen`) or openBillingAccount under it either lands first (and is seen here as a
- * live line or an open child) or sees the account closed.
+ * live line or an open child) or sees the account closed. Audited: a STATUS row OPEN → CLOSED with `by`, the reason
+ * and the idempotency key as its request (an account already closed records nothing more).
  */
 export async function closeBillingAccount(em: Em, c: CloseBillingAccountCommand): Promise<BillingAccount> {
   const reason = (c.reason ?? '').trim();
@@ -61,6 +65,7 @@ export async function closeBillingAccount(em: Em, c: CloseBillingAccountCommand)
   account.closedAt = c.now;
   account.closedReason = reason;
   account.closedKey = key;
+  await recordAccountChanges(em, account.id, [{ field: 'STATUS', oldValue: ACCOUNT_OPEN, newValue: ACCOUNT_CLOSED, reason }], changeRequest(c.by, c.now, key));
   const data: BillingAccountClosedData = { billingAccountId: account.id, customerId: account.customerId, closedAt: c.now.toISOString(), reason };
   // Once per account: an account is closed once (never reopened), so its id is the event's key.
   enqueueEvent(em, 'billingAccountClosed', { source: SOURCE, subject: account.id, key: [account.id, 'closed'], time: c.now, data });

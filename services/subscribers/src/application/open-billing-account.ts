@@ -4,6 +4,8 @@ import { BillingAccount, Customer } from '../persistence/entities';
 import { assertBillCycleDay, assertCreditLimit, assertCurrency, assertMaxLength, assertTimezone } from '../domain/validation';
 import { SOURCE } from './events';
 import { assertAccountOpen, lockAccount } from './close-billing-account';
+import { autopayValue, creditLimitValue, type FieldChange } from '../domain/billing-account-changes';
+import { changeRequest, recordAccountChanges, type ChangeActor } from './billing-account-changes';
 
 export interface OpenBillingAccountCommand {
   customerId: string;
@@ -18,6 +20,8 @@ export interface OpenBillingAccountCommand {
   autopayToken?: string | null;
   /** The partner (an MVNO, as its PARTNER tokens name it) whose customer the account is; absent: the parent's, or none. Staff only. */
   partnerId?: string | null;
+  /** Who asks (for the audit trail). */
+  by?: ChangeActor;
   now: Date;
 }
 
@@ -41,6 +45,11 @@ export function assertAutopayToken(token: string, field = 'input.autopayToken'):
   return token;
 }
 
+/**
+ * Opens a billing account. Audited: the account's trail starts with who opened it (STATUS null → OPEN) and the credit
+ * terms it was given, each from null (CREDIT_LIMIT, AUTOPAY by the token's fingerprint, PARTNER version 0, from the
+ * parent when a child takes its parent's), all one request.
+ */
 export async function openBillingAccount(em: Em, c: OpenBillingAccountCommand): Promise<BillingAccount> {
   // Check the input before touching the database, so the caller hears about every field it controls.
   const currency = assertCurrency(c.currency);
@@ -112,6 +121,13 @@ export async function openBillingAccount(em: Em, c: OpenBillingAccountCommand): 
       partnerVersion: 0,
     },
   });
+  // The account row first: the trail's rows reference it.
+  await em.flush();
+  const opened: FieldChange[] = [{ field: 'STATUS', oldValue: null, newValue: 'OPEN' }];
+  if (account.creditLimit != null) opened.push({ field: 'CREDIT_LIMIT', oldValue: null, newValue: creditLimitValue(account.creditLimit) });
+  if (account.autopayToken) opened.push({ field: 'AUTOPAY', oldValue: null, newValue: autopayValue(account.autopayToken) });
+  if (account.partnerId) opened.push({ field: 'PARTNER', oldValue: null, newValue: account.partnerId, version: 0, viaAccountId: givenPartner === null ? account.parentAccountId : null });
+  await recordAccountChanges(em, account.id, opened, changeRequest(c.by, c.now));
   await em.flush();
   return account;
 }

@@ -1,10 +1,12 @@
-import { badInput, dec, newId, notFound, type Caller } from '@ledgerline/contracts';
+import { badInput, dec, notFound } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
-import { BillingAccount, BillingAccountPartnerChange } from '../persistence/entities';
+import { BillingAccount } from '../persistence/entities';
 import { assertAutopayToken, assertPartnerId } from './open-billing-account';
 import { assertAccountOpen, lockAccount } from './close-billing-account';
 import { assertCreditLimit } from '../domain/validation';
+import { autopayValue, creditLimitValue, type FieldChange } from '../domain/billing-account-changes';
 import { SOURCE } from './events';
+import { changeRequest, recordAccountChanges, type ChangeActor, type ChangeRequest } from './billing-account-changes';
 
 /** Fields left out stay as they are; an explicit null removes (the autopay token) or lifts (the credit limit). */
 export interface UpdateBillingAccountCommand {
@@ -17,8 +19,8 @@ export interface UpdateBillingAccountCommand {
    * changes its children's (and theirs); a child given another one than its parent's is refused.
    */
   partnerId?: string | null;
-  /** Who asks (for the partner's audit trail). */
-  by?: Pick<Caller, 'subject' | 'role'>;
+  /** Who asks (for the audit trail, `billing_account_change`). */
+  by?: ChangeActor;
   now: Date;
 }
 
@@ -36,6 +38,10 @@ export type BillingAccountChange = 'creditLimit' | 'autopay' | 'partnerId';
  * The partner (2027-01-29): validated as at open (`PARTNER_ID_INVALID`); a child account's is its
  * parent's (another: `PARENT_ACCOUNT_OTHER_PARTNER`); a parent's new partner is its descendants'
  * too, each with a version, an audit row (`viaAccountId` the account changed) and an event of its own.
+ *
+ * Audited (2027-01-31): each field changed is a row of the account's trail (`recordAccountChanges`: old and new value,
+ * `by`, `now`; the autopay token by its fingerprint only), written with the change; a no-op writes none. The event's
+ * key carries the trail's number of the change, so two changes at one instant to the same terms are two events.
  */
 export async function updateBillingAccount(em: Em, c: UpdateBillingAccountCommand): Promise<{ account: BillingAccount; changed: BillingAccountChange[] }> {
   // A partner change reads the parent's partner: its parent is locked first (share), as openBillingAccount locks a
@@ -52,6 +58,8 @@ export async function updateBillingAccount(em: Em, c: UpdateBillingAccountComman
   const onlyRemovesToken = c.creditLimit === undefined && c.partnerId === undefined && c.autopayToken === null;
   if (!onlyRemovesToken) assertAccountOpen(account);
   const changed: BillingAccountChange[] = [];
+  const request = changeRequest(c.by, c.now);
+  const audit: FieldChange[] = [];
   if (c.creditLimit !== undefined) {
     if (c.creditLimit !== null) assertCreditLimit(c.creditLimit, account.currency);
     if (c.creditLimit !== null && account.paymentMode === 'PREPAID') throw badInput('input.creditLimit', 'A prepaid account has no credit limit', 'CREDIT_LIMIT_NOT_ALLOWED');
@@ -60,17 +68,20 @@ export async function updateBillingAccount(em: Em, c: UpdateBillingAccountComman
     if ((before === null) !== (after === null) || (before && after && !before.eq(after))) {
       account.creditLimit = after === null ? null : after.toFixed();
       changed.push('creditLimit');
+      audit.push({ field: 'CREDIT_LIMIT', oldValue: creditLimitValue(before?.toFixed()), newValue: creditLimitValue(account.creditLimit) });
     }
   }
   if (c.autopayToken !== undefined) {
     const token = c.autopayToken === null ? null : assertAutopayToken(c.autopayToken);
     // A new token is a change for collections even when autopay was already on (the next charge uses it).
     if (token !== (account.autopayToken ?? null)) {
+      // The trail keeps the token's fingerprint, never the token.
+      audit.push({ field: 'AUTOPAY', oldValue: autopayValue(account.autopayToken), newValue: autopayValue(token) });
       account.autopayToken = token;
       changed.push('autopay');
     }
   }
-  const followers: BillingAccount[] = [];
+  const followers: { child: BillingAccount; change: FieldChange }[] = [];
   if (c.partnerId !== undefined) {
     const partnerId = c.partnerId === null ? null : assertPartnerId(c.partnerId);
     // A hierarchy is one partner's customer (as at open): a child's partner is its parent's, changed there.
@@ -78,40 +89,33 @@ export async function updateBillingAccount(em: Em, c: UpdateBillingAccountComman
       throw badInput('input.partnerId', `Account ${parent.id} is ${parent.partnerId ? `partner ${parent.partnerId}'s` : "no partner's"}; a child account is its parent's partner's (change the parent's: its children follow)`, 'PARENT_ACCOUNT_OTHER_PARTNER');
     }
     if (partnerId !== (account.partnerId ?? null)) {
-      const by = c.by ?? { subject: 'unknown', role: 'SYSTEM' };
-      assignPartner(em, account, partnerId, by, c.now, null);
+      audit.push(assignPartner(account, partnerId, null));
       changed.push('partnerId');
       // Its children, and theirs, follow (closed ones too: the hierarchy stays one partner's), each announced.
       for (const child of await descendants(em, account.id)) {
         if ((child.partnerId ?? null) === partnerId) continue;
-        assignPartner(em, child, partnerId, by, c.now, account.id);
-        followers.push(child);
+        followers.push({ child, change: assignPartner(child, partnerId, account.id) });
       }
     }
   }
   if (changed.length === 0) return { account, changed };
-  announce(em, account, changed, c.now);
-  for (const child of followers) announce(em, child, ['partnerId'], c.now);
+  announce(em, account, changed, c.now, await recordAccountChanges(em, account.id, audit, request));
+  for (const { child, change } of followers) await follow(em, child, change, request);
   await em.flush();
   return { account, changed };
 }
 
-/** The account's partner from now on: one more version, and a row of its audit trail. */
-function assignPartner(em: Em, account: BillingAccount, partnerId: string | null, by: Pick<Caller, 'subject' | 'role'>, now: Date, viaAccountId: string | null): void {
+/** A child account following its parent's partner: a row of its own trail (same request) and its own event. */
+async function follow(em: Em, child: BillingAccount, change: FieldChange, request: ChangeRequest): Promise<void> {
+  announce(em, child, ['partnerId'], request.at, await recordAccountChanges(em, child.id, [change], request));
+}
+
+/** The account's partner from now on: one more version; the change, for its audit trail. */
+function assignPartner(account: BillingAccount, partnerId: string | null, viaAccountId: string | null): FieldChange {
   const previous = account.partnerId ?? null;
   account.partnerId = partnerId;
   account.partnerVersion = (account.partnerVersion ?? 0) + 1;
-  em.create(BillingAccountPartnerChange, {
-    id: newId('event'),
-    billingAccountId: account.id,
-    partnerVersion: account.partnerVersion,
-    previousPartnerId: previous,
-    partnerId,
-    changedBy: by.subject.slice(0, 200),
-    changedByRole: by.role,
-    changedAt: now,
-    viaAccountId,
-  });
+  return { field: 'PARTNER', oldValue: previous, newValue: partnerId, version: account.partnerVersion, viaAccountId };
 }
 
 /** The account's children, theirs, and so on, each read under a write lock (in id order, level by level). */
@@ -134,13 +138,16 @@ async function descendants(em: Em, accountId: string): Promise<BillingAccount[]>
 /**
  * billingaccount.changed: the account's terms after the change and which changed. It carries the account's customer
  * and its partner as they are, with the partner's version, so usage (account_owner) keeps the newest assignment
- * whatever order the events come in (an older one, redelivered, never takes a newer one back).
+ * whatever order the events come in (an older one, redelivered, never takes a newer one back). Its key ends with the
+ * number of the change's last row in the account's trail (`auditSeq`): before, two changes at one instant that left
+ * the same terms (a token replaced, removed and put back; a limit raised, lowered and raised again) had one event id,
+ * and the third was refused by the outbox (an internal error).
  */
-function announce(em: Em, account: BillingAccount, changed: BillingAccountChange[], now: Date): void {
+function announce(em: Em, account: BillingAccount, changed: BillingAccountChange[], now: Date, auditSeq: number | null): void {
   enqueueEvent(em, 'billingAccountChanged', {
     source: SOURCE,
     subject: account.id,
-    key: [account.id, now.toISOString(), ...changed, account.creditLimit ?? '', String(Boolean(account.autopayToken)), `partner:${account.partnerVersion ?? 0}`],
+    key: [account.id, now.toISOString(), ...changed, account.creditLimit ?? '', String(Boolean(account.autopayToken)), `partner:${account.partnerVersion ?? 0}`, `change:${auditSeq ?? ''}`],
     time: now,
     data: {
       billingAccountId: account.id,

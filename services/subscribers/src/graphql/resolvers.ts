@@ -2,11 +2,12 @@ import type DataLoader from 'dataloader';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { conflict, decodeCursor, money as contractMoney, notFound, round, DomainError, pageSize, scalarResolvers, toConnection, type PageArgs } from '@ledgerline/contracts';
 import type { Em, RequestContext } from '@ledgerline/platform';
-import { BillingAccount, BillingAccountPartnerChange, CollectionsHold, CommunicationMessage, Customer, Line, OneOffCharge, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
+import { BillingAccount, BillingAccountChange, CollectionsHold, CommunicationMessage, Customer, Line, OneOffCharge, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
 import { createCustomer, type CreateCustomerCommand } from '../application/create-customer';
 import { openBillingAccount, type OpenBillingAccountCommand } from '../application/open-billing-account';
 import { updateBillingAccount, type UpdateBillingAccountCommand } from '../application/update-billing-account';
 import { closeBillingAccount, type CloseBillingAccountCommand } from '../application/close-billing-account';
+import { listAccountChanges } from '../application/billing-account-changes';
 import { addLine, type AddLineCommand, type LineOrderResult } from '../application/add-line';
 import { subscribe, type SubscribeCommand } from '../application/subscribe';
 import { addAddOn, type AddAddOnCommand } from '../application/add-add-on';
@@ -123,6 +124,9 @@ async function refundFailedAddOn(ctx: SubscribersContext, orderId: string): Prom
   });
 }
 
+/** Who the audit trail records as making a change: the caller's subject and role. */
+const actor = (ctx: SubscribersContext) => ({ subject: ctx.caller.subject, role: ctx.caller.role });
+
 function requireSystem(ctx: SubscribersContext): void {
   if (ctx.caller.role !== 'SYSTEM') throw new DomainError('FORBIDDEN', 'Only Ledgerline workflows may do this', {}, 'FORBIDDEN');
 }
@@ -224,7 +228,7 @@ export const resolvers = {
   Mutation: {
     createCustomer: async (_: unknown, a: Input<CreateCustomerCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'create customers'), { customer: await mutate(ctx, (em, now) => createCustomer(em, { ...a.input, now })) }),
     openBillingAccount: async (_: unknown, a: Input<OpenBillingAccountCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'open billing accounts'), {
-      billingAccount: await mutate(ctx, (em, now) => openBillingAccount(em, { ...a.input, now })),
+      billingAccount: await mutate(ctx, (em, now) => openBillingAccount(em, { ...a.input, by: actor(ctx), now })),
     }),
     async updateBillingAccount(_: unknown, a: Input<UpdateBillingAccountCommand>, ctx: SubscribersContext) {
       // The customer may change how they pay; only staff change how much credit they get.
@@ -232,12 +236,11 @@ export const resolvers = {
       // Whose customer the account is decides which partner charges its lines: staff only.
       if (a.input.partnerId !== undefined) requireStaff(ctx.caller, "change a billing account's partner");
       requireOwnAccount(ctx.caller, await ctx.accounts.load(a.input.billingAccountId), 'change this billing account', () => notFound('BillingAccount', a.input.billingAccountId, 'input.billingAccountId'));
-      const by = { subject: ctx.caller.subject, role: ctx.caller.role };
-      const { account, changed } = await mutate(ctx, (em, now) => updateBillingAccount(em, { ...a.input, by, now }));
+      const { account, changed } = await mutate(ctx, (em, now) => updateBillingAccount(em, { ...a.input, by: actor(ctx), now }));
       return { billingAccount: account, changed };
     },
     closeBillingAccount: async (_: unknown, a: Input<CloseBillingAccountCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'close billing accounts'), {
-      billingAccount: await mutate(ctx, (em, now) => closeBillingAccount(em, { ...a.input, now })),
+      billingAccount: await mutate(ctx, (em, now) => closeBillingAccount(em, { ...a.input, by: actor(ctx), now })),
     }),
     addLine: (_: unknown, a: Input<AddLineCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'add lines'), order)(ctx, (em, now) => addLine(em, ctx.deps.catalog, { ...a.input, now })),
     subscribe: async (_: unknown, a: Input<SubscribeCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'subscribe lines'), { subscription: await mutate(ctx, (em, now) => subscribe(em, ctx.deps.catalog, { ...a.input, now })) }),
@@ -338,11 +341,28 @@ export const resolvers = {
     creditLimit: (a: BillingAccount) => (a.creditLimit == null ? null : round(contractMoney(a.creditLimit, a.currency))),
     autopay: (a: BillingAccount) => Boolean(a.autopayToken),
     status: (a: BillingAccount) => a.status ?? 'OPEN',
-    /** Staff only (who changed it is staff's business); newest first. */
-    partnerChanges(a: BillingAccount, _: unknown, ctx: SubscribersContext) {
+    /** Staff only (who changed it is staff's business); newest first: the PARTNER rows of the account's trail after its opening. */
+    async partnerChanges(a: BillingAccount, _: unknown, ctx: SubscribersContext) {
       requireStaff(ctx.caller, "read a billing account's partner changes");
-      return ctx.em.find(BillingAccountPartnerChange, { billingAccountId: a.id }, { orderBy: { partnerVersion: 'desc' } });
+      const rows = await ctx.em.find(BillingAccountChange, { billingAccountId: a.id, field: 'PARTNER', version: { $gte: 1 } }, { orderBy: { version: 'desc' } });
+      return rows.map((r) => ({ partnerId: r.newValue, previousPartnerId: r.oldValue, partnerVersion: r.version, changedAt: r.changedAt, changedBy: r.changedBy, changedByRole: r.changedByRole, viaAccountId: r.viaAccountId }));
     },
+    /**
+     * The account's audit trail, newest first: staff, and the account's customer (another customer never reaches this
+     * account: it reads as null; should one get here, an empty trail). Who exactly, why and the request: staff only.
+     */
+    async changes(a: BillingAccount, args: PageArgs & { field?: string | null }, ctx: SubscribersContext) {
+      requireReader(ctx.caller);
+      const limit = pageSize(args, 50);
+      if (!canSeeCustomer(ctx.caller, a.customerId)) return toConnection([], limit, () => '', false, 0);
+      const { rows, totalCount } = await listAccountChanges(ctx.em, a.id, { field: args.field, after: args.after == null ? null : decodeCursor(args.after), limit });
+      return toConnection(rows, limit, (c) => String(c.seq), Boolean(args.after), totalCount);
+    },
+  },
+  BillingAccountChange: {
+    changedBy: (c: BillingAccountChange, _: unknown, ctx: SubscribersContext) => (isStaff(ctx.caller) ? c.changedBy : null),
+    reason: (c: BillingAccountChange, _: unknown, ctx: SubscribersContext) => (isStaff(ctx.caller) ? c.reason : null),
+    requestKey: (c: BillingAccountChange, _: unknown, ctx: SubscribersContext) => (isStaff(ctx.caller) ? c.requestKey : null),
   },
   Line: {
     __resolveReference: async (ref: { id: string }, ctx: SubscribersContext) => visibleLine(ctx, await ctx.lines.load(ref.id)),

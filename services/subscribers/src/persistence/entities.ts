@@ -282,29 +282,46 @@ export const CollectionsHold = defineEntity({
 export type CollectionsHold = InferEntity<typeof CollectionsHold>;
 
 /**
- * The audit trail of an account's partner: one row per change (assigned, changed or cleared by staff with
- * `updateBillingAccount` `partnerId`, or followed from the parent's change), who made it and when. Unique per
- * account and version (BillingAccount.partnerVersion).
+ * The audit trail of a billing account's terms: one row per field a request changed (`openBillingAccount` the terms it
+ * was opened with, `updateBillingAccount`, `closeBillingAccount`, a child following its parent's partner), who made it
+ * (subject and role) and when, from what to what; written in the transaction of the change, none for a change that
+ * changes nothing, never updated or deleted. `seq` numbers an account's rows (1, 2, ...; unique per account, taken
+ * under the account's write lock), so they read newest first even when two share an instant.
+ * `field` and its values (`domain/billing-account-changes.ts`): STATUS (null → OPEN at open, OPEN → CLOSED),
+ * CREDIT_LIMIT (a decimal in the account's currency; null: no limit), AUTOPAY (`sha256:<8 hex>`, a fingerprint of the
+ * token, never the token; null: none on file), PARTNER (the partner id; null: the operator's own; `version` the
+ * account's partnerVersion after it, unique per account: the rows `BillingAccount.partnerChanges` answers).
+ * Before 2027-01-31 only partner changes were kept (`billing_account_partner_change`, moved here by the migration).
  */
-export const BillingAccountPartnerChange = defineEntity({
-  name: 'BillingAccountPartnerChange',
-  tableName: 'billing_account_partner_change',
+export const BillingAccountChange = defineEntity({
+  name: 'BillingAccountChange',
+  tableName: 'billing_account_change',
+  uniques: [{ properties: ['billingAccountId', 'seq'] }, { properties: ['billingAccountId', 'field', 'version'] }],
   properties: (p) => ({
     id: p.string().primary().length(40),
     billingAccountId: p.string().length(40),
-    /** The account's partnerVersion after the change. */
-    partnerVersion: p.integer(),
-    /** Null: no partner (the operator's own). */
-    previousPartnerId: p.string().length(100).nullable(),
-    partnerId: p.string().length(100).nullable(),
+    seq: p.integer(),
+    field: p.string().length(32),
+    oldValue: p.string().length(200).nullable(),
+    newValue: p.string().length(200).nullable(),
+    /** PARTNER: the account's partnerVersion after the change (0: given at open). Null for other fields. */
+    version: p.integer().nullable(),
     /** The caller who made it (its subject) and its role. */
     changedBy: p.string().length(200),
     changedByRole: p.string().length(16),
     changedAt: p.datetime(),
-    /** When the account followed its parent's change: the account staff changed (the top of the hierarchy changed). */
+    /** When the account followed its parent (the partner): the account the request changed. */
     viaAccountId: p.string().length(40).nullable(),
+    /**
+     * The request that made it (the rows one request wrote share it, a parent's and its followers' too): its
+     * idempotency key where it takes one (closeBillingAccount), else an id made for it. Null on rows moved from the
+     * partner trail.
+     */
+    requestKey: p.string().length(200).nullable(),
+    /** Why, where the request says (closeBillingAccount's reason). */
+    reason: p.string().length(300).nullable(),
   }),
 });
-export type BillingAccountPartnerChange = InferEntity<typeof BillingAccountPartnerChange>;
+export type BillingAccountChange = InferEntity<typeof BillingAccountChange>;
 
-export const entities = [Customer, BillingAccount, Line, Subscription, ProductOrder, OneOffCharge, CommunicationMessage, UpsellOffer, CollectionsHold, BillingAccountPartnerChange];
+export const entities = [Customer, BillingAccount, Line, Subscription, ProductOrder, OneOffCharge, CommunicationMessage, UpsellOffer, CollectionsHold, BillingAccountChange];

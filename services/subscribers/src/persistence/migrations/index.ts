@@ -14,6 +14,7 @@ import { Migration20261223100000_upsell_offer_period_instant } from './Migration
 import { Migration20270124000000_upsell_offer_period_end } from './Migration20270124000000_upsell_offer_period_end';
 import { Migration20270127000000_billing_account_partner } from './Migration20270127000000_billing_account_partner';
 import { Migration20270129000000_billing_account_partner_change } from './Migration20270129000000_billing_account_partner_change';
+import { Migration20270131000000_billing_account_change } from './Migration20270131000000_billing_account_change';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -32,4 +33,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270124000000_upsell_offer_period_end', class: Migration20270124000000_upsell_offer_period_end },
   { name: 'Migration20270127000000_billing_account_partner', class: Migration20270127000000_billing_account_partner },
   { name: 'Migration20270129000000_billing_account_partner_change', class: Migration20270129000000_billing_account_partner_change },
+  { name: 'Migration20270131000000_billing_account_change', class: Migration20270131000000_billing_account_change },
 ];
