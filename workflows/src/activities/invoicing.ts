@@ -1,7 +1,9 @@
 // Activities of the bill-run and dunning workflows, from a factory (CONVENTIONS rule 7): the
 // worker passes the GraphQL clients below, tests pass in-memory fakes. Each activity is a thin
-// adapter: call the port, map DomainError to a typed ApplicationFailure.
-import { DomainError, toActivityFailure } from '../errors';
+// adapter: call the port with an abort signal (call timeout, cancellation), map DomainError to a
+// typed ApplicationFailure.
+import { portCaller } from './call-port';
+import { DomainError } from '../errors';
 import { graphqlRequest, type GraphqlClientOptions } from '../adapters/graphql';
 import type { CallOptions } from '../ports';
 
@@ -154,29 +156,45 @@ export interface InvoicingActivityDeps {
   lines: LineControlPort;
 }
 
-export function createInvoicingActivities(deps: InvoicingActivityDeps) {
-  const call = async <T>(fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toActivityFailure(err);
-    }
-  };
+export interface InvoicingActivityOptions {
+  /** Longest wait for one call to invoicing (invoice look, late fee, waiver, notices, bill-run state): default 20 s, under the steps' 1-minute activity timeout. */
+  callTimeoutMs?: number;
+  /**
+   * Longest wait for planning a bill run and billing one batch (one transaction of up to `batchSize` accounts):
+   * default 90 s, under their 2- and 5-minute activity timeouts. A batch cut off is retried and, invoicing still
+   * holding it, answered what the first attempt left once that commits or rolls back.
+   */
+  billRunCallTimeoutMs?: number;
+  /** Longest wait for placing or lifting a collections hold in subscribers (it bars or resumes lines in the network): default 45 s, under the 1-minute activity timeout. */
+  linesCallTimeoutMs?: number;
+}
+
+/**
+ * Each call goes through `portCaller` like every other activity's (call-port.ts): aborted when it outlives its
+ * call timeout (a retryable `INVOICING_TIMEOUT` / `SUBSCRIBERS_TIMEOUT`, the HTTP request ended rather than
+ * left open beside its retry) or when the activity is cancelled (worker shutdown: a retryable WORKER_SHUTDOWN).
+ * Before, a request that was never answered was cut only by Temporal's start-to-close timeout (5 minutes for a
+ * bill-run batch, 1 for dunning's steps). `test/invoicing-call-timeout.timeskipping.test.ts`.
+ */
+export function createInvoicingActivities(deps: InvoicingActivityDeps, { callTimeoutMs = 20_000, billRunCallTimeoutMs = 90_000, linesCallTimeoutMs = 45_000 }: InvoicingActivityOptions = {}) {
+  const call = portCaller(callTimeoutMs);
+  const billRunCall = portCaller(billRunCallTimeoutMs);
+  const linesCall = portCaller(linesCallTimeoutMs);
   return {
-    startBillRun: (req: StartBillRunRequest) => call(() => deps.invoicing.startBillRun(req)),
-    processBillRunBatch: (req: BillBatchRequest) => call(() => deps.invoicing.processBillRunBatch(req)),
-    billRunState: (req: { billRunId: string }) => call(() => deps.invoicing.billRunState(req)),
-    invoiceStatus: (req: { invoiceId: string }) => call(() => deps.invoicing.invoiceStatus(req)),
-    addLateFee: (req: LateFeeRequest) => call(() => deps.invoicing.addLateFee(req)),
+    startBillRun: (req: StartBillRunRequest) => billRunCall('INVOICING', (o) => deps.invoicing.startBillRun(req, o)),
+    processBillRunBatch: (req: BillBatchRequest) => billRunCall('INVOICING', (o) => deps.invoicing.processBillRunBatch(req, o)),
+    billRunState: (req: { billRunId: string }) => call('INVOICING', (o) => deps.invoicing.billRunState(req, o)),
+    invoiceStatus: (req: { invoiceId: string }) => call('INVOICING', (o) => deps.invoicing.invoiceStatus(req, o)),
+    addLateFee: (req: LateFeeRequest) => call('INVOICING', (o) => deps.invoicing.addLateFee(req, o)),
     waiveLateFee: (req: LateFeeWaiverRequest) =>
-      call(() => {
+      call('INVOICING', (o) => {
         if (!deps.invoicing.waiveLateFee) throw new DomainError('LATE_FEE_WAIVER_UNSUPPORTED', 'This invoicing client cannot waive a late fee');
-        return deps.invoicing.waiveLateFee(req);
+        return deps.invoicing.waiveLateFee(req, o);
       }),
-    sendReminder: (req: ReminderRequest) => call(() => deps.reminders.sendReminder(req)),
-    sendDunningNotice: (req: DunningNoticeRequest) => call(async () => void (await deps.reminders.sendDunningNotice?.(req))),
-    suspendAccountLines: (req: LineControlRequest) => call(() => deps.lines.suspendAccountLines(req)),
-    restoreAccountLines: (req: LineRestoreRequest) => call(() => deps.lines.restoreAccountLines(req)),
+    sendReminder: (req: ReminderRequest) => call('INVOICING', (o) => deps.reminders.sendReminder(req, o)),
+    sendDunningNotice: (req: DunningNoticeRequest) => call('INVOICING', async (o) => void (await deps.reminders.sendDunningNotice?.(req, o))),
+    suspendAccountLines: (req: LineControlRequest) => linesCall('SUBSCRIBERS', (o) => deps.lines.suspendAccountLines(req, o)),
+    restoreAccountLines: (req: LineRestoreRequest) => linesCall('SUBSCRIBERS', (o) => deps.lines.restoreAccountLines(req, o)),
   };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../errors';
-import { GraphqlWalletsClient } from './graphql';
+import { GraphqlBillingPeriodsClient, GraphqlWalletsClient } from './graphql';
 
 /** A fetch that records the request and answers with a fixed status and body. */
 function fakeFetch(status: number, body: unknown) {
@@ -72,5 +72,35 @@ describe('GraphqlWalletsClient', () => {
     await expect(new GraphqlWalletsClient({ url: 'http://w', fetch: none.impl }).closeCreditKey({ billingAccountId: 'ba-1', idempotencyKey: 'recharge-r1:creditWallet' })).resolves.toEqual({
       transactionId: null,
     });
+  });
+});
+
+describe('GraphqlBillingPeriodsClient: closeBillingPeriod refusals are never final for the bill cycle', () => {
+  const req = { billingAccountId: 'ba-1', periodStart: '2026-10-31T23:00:00.000Z', periodEnd: '2026-11-30T23:00:00.000Z', idempotencyKey: 'bill-cycle-ba-1:closePeriod:2026-10-31T23:00:00.000Z' };
+  const refusal = async (extensions: Record<string, unknown>) => {
+    const { impl } = fakeFetch(200, { errors: [{ message: 'refused', extensions }] });
+    return new GraphqlBillingPeriodsClient({ url: 'http://invoicing', fetch: impl }).closePeriod(req).catch((e: unknown) => e);
+  };
+
+  it.each([
+    [{ code: 'BAD_USER_INPUT', reason: 'BILLING_PERIOD_NOT_ENDED', field: 'input.periodEnd' }, 'BILLING_PERIOD_NOT_ENDED', 'WAIT'],
+    [{ code: 'NOT_FOUND', reason: 'BILLINGACCOUNT_NOT_FOUND', field: 'input.billingAccountId' }, 'BILLINGACCOUNT_NOT_FOUND', 'WAIT'],
+    [{ code: 'BAD_USER_INPUT', reason: 'PLAN_VERSION_UNKNOWN', field: 'planVersionId' }, 'PLAN_VERSION_UNKNOWN', 'WAIT'],
+    [{ code: 'BAD_USER_INPUT', reason: 'BILLING_PERIOD_INVALID', field: 'input.periodEnd' }, 'BILLING_PERIOD_INVALID', 'BUG'],
+    [{ code: 'FORBIDDEN', reason: 'FORBIDDEN' }, 'FORBIDDEN', 'BUG'],
+    [{ code: 'GRAPHQL_VALIDATION_FAILED' }, 'GRAPHQL_VALIDATION_FAILED', 'BUG'],
+    [{ code: 'BAD_USER_INPUT' }, 'BAD_USER_INPUT', 'BUG'],
+    [{ code: 'CONFLICT', reason: 'SOMETHING_NEW' }, 'SOMETHING_NEW', 'BUG'],
+  ])('%j → retryable %s (%s)', async (extensions, code, kind) => {
+    const err = await refusal(extensions);
+    expect(err).toBeInstanceOf(DomainError);
+    expect(err).toMatchObject({ code, retryable: true, details: { refusal: kind, code: extensions.code } });
+  });
+
+  it('leaves outages as plain errors, and passes on nextPeriodEnd, null after the final period', async () => {
+    const down = await refusal({ code: 'DOWNSTREAM_SERVICE_ERROR' });
+    expect(down).not.toBeInstanceOf(DomainError);
+    const next = fakeFetch(200, { data: { closeBillingPeriod: { billingPeriod: { id: 'bp_1', nextPeriodEnd: null } } } });
+    await expect(new GraphqlBillingPeriodsClient({ url: 'http://invoicing', fetch: next.impl }).closePeriod(req)).resolves.toEqual({ periodId: 'bp_1', nextPeriodEnd: null });
   });
 });

@@ -2,6 +2,7 @@
 // straight to a subgraph). They only translate: request → POST, `errors[].extensions.code` →
 // DomainError (decisions, not retried) or a plain Error (outages, retried by Temporal).
 import { DomainError, RETRYABLE_GRAPHQL_CODE } from '../errors';
+import { closeRefusalKind } from '../domain/bill-cycle';
 import type {
   BillingPeriodsClient,
   CallOptions,
@@ -153,23 +154,25 @@ const CLOSE_BILLING_PERIOD = /* GraphQL */ `
 `;
 
 /**
- * invoicing's refusal of a period that has not ended by its own clock. The workflow closes a period
- * once it has ended by Temporal's clock; invoicing's may be a little behind (hosts drift), so this is
- * not a decision but a moment too early: retried (the activity's back-off) until invoicing's clock
- * has passed the end too. Final, it failed the account's bill-cycle workflow at the boundary.
+ * invoicing subgraph: closes an account's period so the bill run can invoice it.
+ *
+ * Every refusal of `closeBillingPeriod` is retryable here, typed by its reason (`extensions.reason`,
+ * else the code) and marked `details.refusal` WAIT or BUG (`closeRefusalKind`, domain/bill-cycle.ts):
+ * none of them decides that the account's cycle is over, and taken as final one FAILED the account's
+ * bill-cycle workflow, which then never billed it again (BILLING_PERIOD_NOT_ENDED: invoicing's clock a
+ * little behind; BILLINGACCOUNT_NOT_FOUND: its created event still on its way to invoicing). The workflow
+ * retries them in rounds and says so (workflows/bill-cycle.ts).
  */
-const PERIOD_NOT_ENDED = 'BILLING_PERIOD_NOT_ENDED';
-
-/** invoicing subgraph: closes an account's period so the bill run can invoice it. */
 export class GraphqlBillingPeriodsClient implements BillingPeriodsClient {
   constructor(private readonly client: GraphqlClientOptions) {}
 
   async closePeriod(req: ClosePeriodRequest, opts?: CallOptions): Promise<ClosedPeriodResult> {
     const { final, ...rest } = req;
     const data = await graphqlRequest<{ closeBillingPeriod: { billingPeriod: { id: string; nextPeriodEnd?: string | null } } }>(this.client, CLOSE_BILLING_PERIOD, { input: { ...rest, ...(final ? { final: true } : {}) } }, opts).catch((err: unknown) => {
-      const reason = err instanceof DomainError ? (err.details?.extensions as { reason?: unknown } | undefined)?.reason : undefined;
-      if (reason === PERIOD_NOT_ENDED) throw new DomainError(PERIOD_NOT_ENDED, (err as DomainError).message, { retryable: true, details: (err as DomainError).details });
-      throw err;
+      if (!(err instanceof DomainError)) throw err;
+      const given = (err.details?.extensions as { reason?: unknown } | undefined)?.reason;
+      const reason = typeof given === 'string' && given !== '' ? given : err.code;
+      throw new DomainError(reason, err.message, { retryable: true, details: { ...err.details, code: err.code, refusal: closeRefusalKind(reason) } });
     });
     const period = data.closeBillingPeriod.billingPeriod;
     return { periodId: period.id, nextPeriodEnd: period.nextPeriodEnd ?? null };

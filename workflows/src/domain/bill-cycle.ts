@@ -74,3 +74,30 @@ export function periodContaining(at: string | Date, billCycleDay: number, timeZo
   for (let end = nextPeriodEnd(start, billCycleDay, timeZone); Date.parse(end) <= atMs; end = nextPeriodEnd(end, billCycleDay, timeZone)) start = end;
   return billingPeriodFrom(start, billCycleDay, timeZone);
 }
+
+/**
+ * invoicing's `closeBillingPeriod` refusals (the reason, `extensions.reason`, else `extensions.code`)
+ * and how the bill cycle takes them. None of them is a decision that the account's cycle is over
+ * (that answer is `nextPeriodEnd: null`, the account closed in invoicing), so none fails the cycle:
+ * - WAIT: true now, settled by time or by an event on its way. BILLING_PERIOD_NOT_ENDED (invoicing's
+ *   clock a little behind Temporal's); BILLINGACCOUNT_NOT_FOUND (its `billingaccount.created` has not
+ *   reached invoicing's consumer yet; an account closed while still unknown ends the cycle, below);
+ *   PLAN_VERSION_UNKNOWN (a plan version neither in invoicing's read model nor in the catalog yet).
+ * - BUG: the same request keeps getting the same answer until someone changes something: FORBIDDEN (the
+ *   worker's token is not ADMIN/SYSTEM), BILLING_PERIOD_INVALID (the workflow asked for an empty or
+ *   inverted period), a request invoicing cannot read (GRAPHQL_VALIDATION_FAILED, GRAPHQL_PARSE_FAILED,
+ *   BAD_REQUEST: a worker and an invoicing of different versions; BAD_USER_INPUT without a reason: a
+ *   variable it refused), and any code not known here. Retried too, and logged as an error at every round.
+ * Outages (INTERNAL_SERVER_ERROR, …_UNAVAILABLE, …_TIMEOUT, UNAUTHENTICATED, HTTP errors, no answer in
+ * time) are not refusals: retried as any activity (OUTAGE).
+ */
+export type CloseRefusalKind = 'WAIT' | 'BUG';
+
+/** invoicing's reason for an account it does not know (yet). */
+export const ACCOUNT_UNKNOWN = 'BILLINGACCOUNT_NOT_FOUND';
+
+const CLOSE_WAIT_REASONS: ReadonlySet<string> = new Set(['BILLING_PERIOD_NOT_ENDED', ACCOUNT_UNKNOWN, 'PLAN_VERSION_UNKNOWN']);
+
+export function closeRefusalKind(reason: string): CloseRefusalKind {
+  return CLOSE_WAIT_REASONS.has(reason) ? 'WAIT' : 'BUG';
+}

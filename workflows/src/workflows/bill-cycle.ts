@@ -11,9 +11,15 @@
 // the account's bill-cycle day or zone and its bridging period), passed on as `periodEnd` to the next
 // run; the input's cycle is used only when invoicing does not say (the first run, an older client).
 // The period closed because the account closed is closed as `final`.
-import { ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+// No refusal of `closeBillingPeriod` fails the cycle (patch CLOSE_REFUSALS_NOT_FINAL): a close is tried in
+// rounds until invoicing takes it, each failed round logged (an error for a refusal that will not settle
+// by itself, a warning past CLOSE_ALERT_AFTER_FAILURES for one that should) and counted. The cycle ends
+// cleanly when invoicing says the account is closed (no next period) or when the account closed while
+// invoicing still did not know it (its own consumer bills the final period once it does).
+import { ActivityFailure, ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, log, metricMeter, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { ACCOUNT_CLOSED_SIGNAL, isValidBillCycleDay, isValidTimeZone, nextPeriodEnd, type BillingPeriod } from '../domain/bill-cycle';
+import type { ClosedPeriodResult } from '../ports';
+import { ACCOUNT_CLOSED_SIGNAL, ACCOUNT_UNKNOWN, isValidBillCycleDay, isValidTimeZone, nextPeriodEnd, type BillingPeriod } from '../domain/bill-cycle';
 import { ErrorCode } from '../errors';
 
 export interface BillCycleInput {
@@ -32,6 +38,13 @@ export interface BillCycleResult {
   billingAccountId: string;
   closedAt: string;
   lastPeriod: BillingPeriod;
+  /**
+   * Absent: the `accountClosed` signal ended it, its last period closed. `INVOICING_CLOSED`: invoicing answered
+   * that no period follows `lastPeriod` (it closed the account itself, e.g. from `billingaccount.closed`; the signal
+   * never came): `closedAt` is that period's end. `ACCOUNT_UNKNOWN`: the account closed while invoicing did not
+   * know it; `lastPeriod` was not closed by the cycle (invoicing bills it from the closed event if it learns of the account).
+   */
+  ended?: 'INVOICING_CLOSED' | 'ACCOUNT_UNKNOWN';
 }
 
 /**
@@ -67,6 +80,32 @@ const { closePeriod } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes' },
 });
 
+/**
+ * Runs before this change closed a period with the activity's unbounded retries, and a refusal taken as
+ * final (BILLINGACCOUNT_NOT_FOUND: the account's created event had not reached invoicing yet) FAILED the
+ * cycle for good; a close answered "no next period" went on to the next period. A run replaying such a
+ * history keeps doing so. Once every run that predates it has ended or continued as new (one bill cycle
+ * after the deploy), this can become `deprecatePatch`, and a cycle later go.
+ */
+export const CLOSE_REFUSALS_NOT_FINAL = 'bill-cycle-close-refusals-not-final';
+
+/** Attempts of a close in one round (1 and 2 s apart: a clock a little behind is settled within it). */
+export const CLOSE_ATTEMPTS_PER_ROUND = 3;
+const closeRound = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: CLOSE_ATTEMPTS_PER_ROUND },
+});
+const MINUTE_MS = 60_000;
+/** The pause after the n-th failed round: 1, 5, 15, 30 minutes, then an hour (3 attempts an hour, half the old policy's load). */
+export function closeRoundPauseMs(round: number): number {
+  return ([1, 5, 15, 30][round - 1] ?? 60) * MINUTE_MS;
+}
+/** From this many failed attempts (two rounds, about a minute) each failed round of a WAIT or an outage is logged as a warning. */
+export const CLOSE_ALERT_AFTER_FAILURES = 6;
+
+/** How a failed round is taken: invoicing's refusal as the client classified it (domain/bill-cycle.ts), else an outage. */
+type FailedRoundKind = 'WAIT' | 'BUG' | 'OUTAGE';
+
 export async function billCycleWorkflow(input: BillCycleInput): Promise<BillCycleResult> {
   const problems = validate(input);
   if (problems.length > 0) {
@@ -96,7 +135,10 @@ export async function billCycleWorkflow(input: BillCycleInput): Promise<BillCycl
   const closesEarly = closedAtMs !== undefined && closedAtMs < Date.parse(periodEnd);
   const period: BillingPeriod = { periodStart, periodEnd: closesEarly ? new Date(closedAtMs!).toISOString() : periodEnd };
   // The account's last period when it closed by (or at) this period's end.
-  let next = await close(billingAccountId, period, closedAtMs !== undefined && closedAtMs <= Date.parse(periodEnd));
+  const closedSoFar = () => closedAtMs !== undefined;
+  const first = await close(billingAccountId, period, closedAtMs !== undefined && closedAtMs <= Date.parse(periodEnd), closedSoFar);
+  if (first === UNKNOWN_AND_CLOSED) return { billingAccountId, closedAt: new Date(closedAtMs!).toISOString(), lastPeriod: period, ended: 'ACCOUNT_UNKNOWN' };
+  let next = first.next;
 
   if (closedAtMs !== undefined) {
     const closedAt = new Date(closedAtMs).toISOString();
@@ -107,27 +149,94 @@ export async function billCycleWorkflow(input: BillCycleInput): Promise<BillCycl
       if (patched(CLOSE_WHOLE_PERIODS_BEFORE_STUB)) {
         for (let end = next ?? nextPeriodEnd(last.periodEnd, billCycleDay, timezone); Date.parse(end) <= closedAtMs; end = next ?? nextPeriodEnd(end, billCycleDay, timezone)) {
           last = { periodStart: last.periodEnd, periodEnd: end };
-          next = await close(billingAccountId, last, Date.parse(end) === closedAtMs);
+          const r = await close(billingAccountId, last, Date.parse(end) === closedAtMs, closedSoFar);
+          if (r === UNKNOWN_AND_CLOSED) return { billingAccountId, closedAt, lastPeriod: last, ended: 'ACCOUNT_UNKNOWN' };
+          next = r.next;
         }
       }
       if (closedAtMs > Date.parse(last.periodEnd)) {
         last = { periodStart: last.periodEnd, periodEnd: closedAt };
-        await close(billingAccountId, last, true);
+        if ((await close(billingAccountId, last, true, closedSoFar)) === UNKNOWN_AND_CLOSED) return { billingAccountId, closedAt, lastPeriod: last, ended: 'ACCOUNT_UNKNOWN' };
       }
       return { billingAccountId, closedAt, lastPeriod: last };
     }
     return { billingAccountId, closedAt, lastPeriod: period };
   }
+  // Invoicing closed the account itself (its consumer of billingaccount.closed; the signal never came): no period follows.
+  if (first.noNextPeriod && patched(CLOSE_REFUSALS_NOT_FINAL)) {
+    log.info('bill cycle: invoicing says the account is closed; the cycle ends', { billingAccountId, periodStart: period.periodStart, periodEnd: period.periodEnd });
+    return { billingAccountId, closedAt: period.periodEnd, lastPeriod: period, ended: 'INVOICING_CLOSED' };
+  }
   const { periodEnd: _previous, ...rest } = input;
   return continueAsNew<typeof billCycleWorkflow>({ ...rest, startFrom: periodEnd, ...(next ? { periodEnd: next } : {}) });
 }
 
-/** Closes the period; the end of the next one by invoicing's cycle, when it says (undefined: compute it here). */
-async function close(billingAccountId: string, period: BillingPeriod, final = false): Promise<string | undefined> {
+/** The account closed while invoicing did not know it: the cycle ends without closing the period. */
+const UNKNOWN_AND_CLOSED = 'UNKNOWN_AND_CLOSED';
+
+interface Closed {
+  /** The end of the next period by invoicing's cycle, when it says (undefined: compute it here). */
+  next: string | undefined;
+  /** Invoicing answered that no period follows (`nextPeriodEnd: null`: the account is closed there). */
+  noNextPeriod: boolean;
+}
+
+/** Closes the period (see CLOSE_REFUSALS_NOT_FINAL): what invoicing says of the next one, or UNKNOWN_AND_CLOSED. */
+async function close(billingAccountId: string, period: BillingPeriod, final: boolean, accountClosed: () => boolean): Promise<Closed | typeof UNKNOWN_AND_CLOSED> {
   // The workflow id spans all runs of this account; the period start makes each period's key.
-  const r = await closePeriod({ billingAccountId, ...period, idempotencyKey: `${workflowInfo().workflowId}:closePeriod:${period.periodStart}`, ...(final ? { final: true } : {}) });
+  const req = { billingAccountId, ...period, idempotencyKey: `${workflowInfo().workflowId}:closePeriod:${period.periodStart}`, ...(final ? { final: true } : {}) };
+  if (!patched(CLOSE_REFUSALS_NOT_FINAL)) return closedAs(period, await closePeriod(req));
+  let failures = 0;
+  let since = '';
+  for (let round = 1; ; round++) {
+    try {
+      const r = await closeRound.closePeriod(req);
+      if (failures >= CLOSE_ALERT_AFTER_FAILURES) log.info('bill cycle: the period was closed after all', { billingAccountId, periodStart: period.periodStart, failures, since });
+      return closedAs(period, r);
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      const cause = err.cause;
+      const reason = cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+      const kind = failedRoundKind(err);
+      failures += err.retryState === 'MAXIMUM_ATTEMPTS_REACHED' ? CLOSE_ATTEMPTS_PER_ROUND : 1;
+      since ||= new Date(Date.now()).toISOString();
+      const facts = { billingAccountId, periodStart: period.periodStart, periodEnd: period.periodEnd, final, kind, reason, failures, since, lastFailure: cause?.message ?? err.message };
+      closeMetrics().failedRounds.add(1, { kind });
+      if (reason === ACCOUNT_UNKNOWN && accountClosed()) {
+        // Nothing to bill here: invoicing bills the final period from billingaccount.closed once it knows the account.
+        log.warn('bill cycle: the account closed while invoicing did not know it; the cycle ends without closing the period', facts);
+        return UNKNOWN_AND_CLOSED;
+      }
+      if (kind === 'BUG') log.error('bill cycle: invoicing refuses to close the period; retried until fixed', facts);
+      else if (failures >= CLOSE_ALERT_AFTER_FAILURES) log.warn('bill cycle: the period cannot be closed yet', facts);
+      // An account still unknown that closes meanwhile is asked once more at once.
+      await condition(() => reason === ACCOUNT_UNKNOWN && accountClosed(), closeRoundPauseMs(round));
+    }
+  }
+}
+
+function closedAs(period: BillingPeriod, r: ClosedPeriodResult | undefined): Closed {
   const next = typeof r?.nextPeriodEnd === 'string' ? Date.parse(r.nextPeriodEnd) : NaN;
-  return next > Date.parse(period.periodEnd) ? new Date(next).toISOString() : undefined;
+  return { next: next > Date.parse(period.periodEnd) ? new Date(next).toISOString() : undefined, noNextPeriod: r?.nextPeriodEnd === null };
+}
+
+function failedRoundKind(err: ActivityFailure): FailedRoundKind {
+  const cause = err.cause;
+  if (!(cause instanceof ApplicationFailure)) return 'OUTAGE'; // a timeout, a cancelled attempt
+  const refusal = (cause.details?.[0] as { refusal?: unknown } | undefined)?.refusal;
+  if (refusal === 'WAIT' || refusal === 'BUG') return refusal;
+  return cause.nonRetryable ? 'BUG' : 'OUTAGE'; // a decision of a client that does not classify (a stand-in): not final either
+}
+
+/**
+ * Failed rounds of closes on the worker's Prometheus endpoint (WORKER_METRICS_ADDRESS; the workflow
+ * metricMeter records nothing while a history replays), by kind: an alert on BUG at all, on WAIT or
+ * OUTAGE past a rate.
+ */
+function closeMetrics() {
+  return {
+    failedRounds: metricMeter.createCounter('ledgerline_bill_cycle_close_failed_rounds', 'rounds', 'Rounds of bill-cycle period close attempts that failed, by kind (WAIT, BUG, OUTAGE)'),
+  };
 }
 
 function validate(input: BillCycleInput): string[] {
