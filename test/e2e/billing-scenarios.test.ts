@@ -308,7 +308,7 @@ describe('billing scenarios, end to end', () => {
     expect(dec(settled.amountDue.amount).eq(dec(inv.total.amount).minus('12.00'))).toBe(true);
   });
 
-  it('partner webhooks: a partner registered with the events hub gets the invoice-issued CloudEvent, signed over timestamp.body', async () => {
+  it('partner webhooks: a trusted partner (event scope ALL) registered with the events hub gets the invoice-issued CloudEvent, signed over timestamp.body', async () => {
     const received: { headers: http.IncomingHttpHeaders; body: string }[] = [];
     const receiver = http.createServer((req, res) => {
       let body = '';
@@ -321,6 +321,14 @@ describe('billing scenarios, end to end', () => {
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     try {
       const partner = await signToken({ role: 'PARTNER', partnerId: `crm-${RUN}` });
+      // The account below is the operator's own (no partner): a partner's hub gets it only with the event scope ALL,
+      // which staff grant trusted integrations such as the operator's CRM.
+      const scope = await fetch(`${system.eventsHubUrl}/tmf-api/eventManagement/v4/partnerEventScope/crm-${RUN}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${await signToken({ role: 'ADMIN', subject: 'e2e-ops' })}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ scope: 'ALL' }),
+      });
+      expect(scope.status).toBe(200);
       const hub = await fetch(`${system.eventsHubUrl}/tmf-api/eventManagement/v4/hub`, {
         method: 'POST',
         headers: { authorization: `Bearer ${partner}`, 'content-type': 'application/json' },

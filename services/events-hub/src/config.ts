@@ -43,6 +43,11 @@ export interface HubConfig {
   previousSecretKeys: Buffer[];
   /** Hours a rotated-out secret still signs deliveries, next to the new one (0: the new one alone at once). */
   secretOverlapHours: number;
+  /**
+   * Hours an event about a billing account the hub has not placed yet (its billingaccount.created not read) waits for
+   * the partner hubs it may belong to (EVENTS_HUB_UNPLACED_HOLD_HOURS, 24); then it is dropped for them.
+   */
+  unplacedHoldHours: number;
 }
 
 /**
@@ -149,5 +154,6 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     },
     ...secretKeys(env),
     secretOverlapHours: nonNegativeInt(env, 'EVENTS_HUB_SECRET_OVERLAP_HOURS', 24, 'signs with the new secret alone at once'),
+    unplacedHoldHours: positiveInt(env, 'EVENTS_HUB_UNPLACED_HOLD_HOURS', 24),
   };
 }

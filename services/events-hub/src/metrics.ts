@@ -14,6 +14,8 @@ export interface HubMetrics {
   unreadableSecrets(n: number): void;
   /** An event read from the stream that cannot be stored as it is (e.g. an id over 200 characters): dead-lettered at once. */
   eventSetAside(reason: SetAsideReason): void;
+  /** Held events dropped: their billing account was never placed within EVENTS_HUB_UNPLACED_HOLD_HOURS. */
+  unplacedDropped(n: number): void;
 }
 
 export type SetAsideReason = 'event_id_too_long' | 'subject_too_long' | 'event_type_too_long' | 'nul_character';
@@ -63,6 +65,20 @@ export function createHubMetrics(registry: client.Registry, knex: () => Knex): H
     labelNames: ['reason'],
     registers: [registry],
   });
+  const unplaced = new client.Counter({
+    name: 'ledgerline_events_hub_unplaced_events_dropped_total',
+    help: 'Events about a billing account the hub never placed (no billingaccount.created read within EVENTS_HUB_UNPLACED_HOLD_HOURS): not delivered to partner hubs',
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: 'ledgerline_events_hub_held_events',
+    help: 'Events about billing accounts the hub has not placed yet, waiting for the partner hubs they may belong to',
+    registers: [registry],
+    async collect() {
+      const [{ n }] = (await knex()('held_event').count({ n: '*' })) as { n: string | number }[];
+      this.set(Number(n));
+    },
+  });
   new client.Gauge({
     name: 'ledgerline_events_hub_dead_letters',
     help: 'Webhook deliveries that are DEAD (gave up after EVENTS_HUB_MAX_ATTEMPTS): retry them through the hub API',
@@ -97,6 +113,9 @@ export function createHubMetrics(registry: client.Registry, knex: () => Knex): H
     },
     eventSetAside(reason) {
       setAside.inc({ reason });
+    },
+    unplacedDropped(n) {
+      if (n) unplaced.inc(n);
     },
   };
 }

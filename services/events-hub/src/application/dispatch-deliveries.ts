@@ -10,6 +10,7 @@ import { openSecret, secretsInForce, SecretUnreadableError } from '../domain/sec
 import { claimDueDeliveries, recordAttempt, sendableDelivery, type ClaimedDelivery, type SendableDelivery } from '../persistence/store';
 import type { HubDeps } from './deps';
 import { pruneDeliveries } from './prune-deliveries';
+import { settleHeldEvents } from './account-partners';
 import { resealSecrets } from './seal-secrets';
 
 /** How often (on the clock passed in) the dispatcher prunes finished deliveries, unless a backlog is left. */
@@ -250,6 +251,8 @@ export function startDispatcher(
         try {
           const pruned = await pruneDeliveries(deps, now, deps.config.retention);
           nextPruneAt = pruned.more ? now.getTime() : now.getTime() + PRUNE_INTERVAL_MS;
+          // Events held for accounts placed since (a placement racing the hold), or never placed (dropped after the hold).
+          await settleHeldEvents(full, now);
           // Secrets a replica of the previous version stored in plain text during a rolling upgrade, and values
           // under a previous EVENTS_HUB_SECRET_KEY (a key rotation), sealed again under the current key.
           const report = await resealSecrets(deps);

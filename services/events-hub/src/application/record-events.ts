@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { queryMatches } from '../domain/query';
+import { decide, factsOf, viewerOf, type EventFacts } from '../domain/visibility';
 import type { SetAsideReason } from '../metrics';
 import { insertDeliveries, listActiveHubs, type NewDelivery } from '../persistence/store';
+import { assignmentsOf, insertHeldEvents, lockAccounts, partnersWithScopeAll, recordAssignments, type HeldEvent } from '../persistence/visibility-store';
+import { cloudEventParts, releaseHeldEvents } from './account-partners';
 import type { HubDeps } from './deps';
 
 /** An event as read from the stream: its subject, CloudEvent id and type, and the exact JSON. */
@@ -10,6 +13,9 @@ export interface StreamEvent {
   eventId: string;
   type: string;
   payload: string;
+  /** The CloudEvent's `time` and `data` when the reader parsed them already (else read from `payload`). */
+  time?: string;
+  data?: unknown;
 }
 
 /** Column widths of webhook_delivery (event_id, subject: 200; event_type: 120). */
@@ -42,37 +48,75 @@ function unstorable(e: StreamEvent): { reason: SetAsideReason; text: string } | 
 }
 
 /**
- * Stores one delivery per (event, matching ACTIVE hub) in one transaction, at `generation` (0 for
- * the live consumer). Idempotent: the unique (hub, event, generation) makes a message read twice
- * add nothing. Returns how many deliveries are new.
+ * Stores one delivery per (event, matching ACTIVE hub that may see it) in one transaction, at `generation` (0 for
+ * the live consumer; `only`: a replay's hub). Who may see an event (domain/visibility.ts): the hubs of the
+ * operator and of partners granted ALL every event; a partner's other hubs the catalog's and those about
+ * accounts assigned to it at the event's time. An event about an account the hub has not placed yet is held for
+ * those hubs (`held_event`) until it is. The assignments billingaccount events of the batch carry are recorded
+ * first, and the events held for those accounts released. Idempotent: the unique (hub, event, generation) makes
+ * a message read twice add nothing. Returns how many deliveries are new.
  */
 export async function recordEvents(deps: HubDeps, events: StreamEvent[], generation = 0, only?: string): Promise<number> {
   if (!events.length) return 0;
   const now = deps.clock.now();
   const setAside: { e: StreamEvent; reason: SetAsideReason; text: string }[] = [];
+  let unplacedSetAside = 0;
   const inserted = await deps.knex.transaction(async (trx) => {
     const hubs = (await listActiveHubs(trx, undefined)).filter((h) => !only || h.id === only);
+    const all = await partnersWithScopeAll(
+      trx,
+      hubs.flatMap((h) => (h.partnerId === null ? [] : [h.partnerId])),
+    );
+    const viewers = hubs.map((h) => viewerOf(h, all));
+    const facts: EventFacts[] = events.map((e) => {
+      const { data, time } = cloudEventParts(e);
+      return factsOf(e.subject, data, time, now);
+    });
+    // Accounts placed by this batch (billingaccount events, live or replayed), and those a partner hub's decision reads.
+    const placing = facts.flatMap((f) => (f.audience === 'ACCOUNT' && f.assigns ? [{ billingAccountId: f.billingAccountId, assignment: f.assigns }] : []));
+    const reading = new Set<string>();
+    facts.forEach((f, i) => {
+      if (f.audience === 'ACCOUNT' && hubs.some((h, j) => !viewers[j]!.everything && queryMatches(h.filter, events[i]!))) reading.add(f.billingAccountId);
+    });
+    const placed = [...new Set(placing.map((p) => p.billingAccountId))];
+    await lockAccounts(trx, reading, placed);
+    await recordAssignments(trx, placing, now);
+    const assignments = await assignmentsOf(trx, reading);
     const rows: NewDelivery[] = [];
-    for (const e of events) {
+    const held: Omit<HeldEvent, 'id'>[] = [];
+    events.forEach((e, i) => {
       const problem = unstorable(e);
       if (problem) setAside.push({ e, ...problem });
-      for (const hub of hubs)
-        if (queryMatches(hub.filter, e))
-          rows.push(
-            problem
-              ? { subscriptionId: hub.id, eventId: fit(e.eventId, LIMITS.eventId), generation, subject: fit(e.subject, LIMITS.subject), eventType: fit(e.type, LIMITS.type), payload: e.payload, deadReason: `not delivered: ${problem.text}` }
-              : { subscriptionId: hub.id, eventId: e.eventId, generation, subject: e.subject, eventType: e.type, payload: e.payload },
-          );
-    }
+      const f = facts[i]!;
+      let hold = false;
+      hubs.forEach((hub, j) => {
+        if (!queryMatches(hub.filter, e)) return;
+        const decision = decide(viewers[j]!, f, f.audience === 'ACCOUNT' ? (assignments.get(f.billingAccountId) ?? []) : []);
+        if (decision === 'HOLD') hold = true;
+        if (decision !== 'DELIVER') return;
+        rows.push(
+          problem
+            ? { subscriptionId: hub.id, eventId: fit(e.eventId, LIMITS.eventId), generation, subject: fit(e.subject, LIMITS.subject), eventType: fit(e.type, LIMITS.type), payload: e.payload, deadReason: `not delivered: ${problem.text}` }
+            : { subscriptionId: hub.id, eventId: e.eventId, generation, subject: e.subject, eventType: e.type, payload: e.payload },
+        );
+      });
+      // A set-aside event cannot be kept as it is: the partner hubs it may belong to do not get it (logged below).
+      if (hold && problem) unplacedSetAside++;
+      else if (hold && f.audience === 'ACCOUNT')
+        held.push({ eventId: e.eventId, generation, onlyHub: only ?? '', subject: e.subject, eventType: e.type, payload: e.payload, billingAccountId: f.billingAccountId, eventTime: f.at, heldAt: now });
+    });
     let n = 0;
     // Bounded statements: a replay can bring thousands of events.
     for (let i = 0; i < rows.length; i += 500) n += await insertDeliveries(trx, rows.slice(i, i + 500), now);
+    await insertHeldEvents(trx, held);
+    if (placed.length) n += (await releaseHeldEvents(trx, deps, placed)).scheduled;
     return n;
   });
   for (const { e, reason, text } of setAside) {
     deps.metrics.eventSetAside(reason);
-    deps.logger.error({ eventId: e.eventId.slice(0, 300), subject: e.subject.slice(0, 300), reason }, `event set aside by the hub (dead-lettered for each matching hub): ${text}`);
+    deps.logger.error({ eventId: e.eventId.slice(0, 300), subject: e.subject.slice(0, 300), reason }, `event set aside by the hub (dead-lettered for each matching hub that may see it): ${text}`);
   }
+  if (unplacedSetAside) deps.logger.warn({ events: unplacedSetAside }, 'set-aside events about accounts not placed yet: not stored for partner hubs (they cannot be held as they are)');
   deps.metrics.scheduled(inserted);
   if (inserted) deps.wake();
   return inserted;

@@ -4,13 +4,14 @@ import { BILLING_STREAM, DomainError, parseCloudEvent } from '@ledgerline/contra
 import { runDurableConsumers, type Logger, type Messaging } from '@ledgerline/platform';
 import { consumerFilters } from '../domain/query';
 import { recordEvents, type StreamEvent } from '../application/record-events';
+import { recordAccountPartners } from '../application/account-partners';
 import type { StreamReader } from '../application/replay-events';
 import type { HubDeps } from '../application/deps';
 
 function toEvent(m: { subject: string; data: Uint8Array; string(): string }, logger: Logger): StreamEvent | null {
   try {
     const e = parseCloudEvent(m.data);
-    return { subject: m.subject, eventId: e.id, type: e.type, payload: m.string() };
+    return { subject: m.subject, eventId: e.id, type: e.type, payload: m.string(), time: e.time, data: e.data ?? null };
   } catch (err) {
     logger.error({ subject: m.subject, err, payload: m.string().slice(0, 500) }, 'event ignored by the hub: not a CloudEvent');
     return null;
@@ -24,10 +25,32 @@ function toEvent(m: { subject: string; data: Uint8Array; string(): string }, log
  * deploy that splits the filters starts after what the old durables acknowledged (see
  * runDurableConsumers). Each batch becomes
  * deliveries in one transaction, then is acknowledged; a batch redelivered inserts nothing new.
+ * Beside them, one durable over billingaccount events keeps which partner each account is assigned to
+ * (application/account-partners.ts), which decides which partner hubs may get an event.
  */
-export function startEventConsumers(deps: HubDeps, messaging: Messaging, o: { schema: string }): Promise<() => Promise<void>> {
-  return runDurableConsumers(
-    { messaging, logger: deps.logger, name: 'events_hub', suffix: o.schema === 'events_hub' ? undefined : o.schema, throwaway: /^(t|e2e)_/.test(o.schema) },
+export async function startEventConsumers(deps: HubDeps, messaging: Messaging, o: { schema: string }): Promise<() => Promise<void>> {
+  const suffix = o.schema === 'events_hub' ? undefined : o.schema;
+  const throwaway = /^(t|e2e)_/.test(o.schema);
+  // Which partner each billing account is assigned to, from the stream's start (a deploy adding it places every
+  // account opened before), under a host name of its own: runDurableConsumers follows the acknowledgements of the
+  // `events_hub_` durables when the webhook filters change, and this one's (far behind while it catches up) must
+  // not count among them.
+  const stopAccounts = await runDurableConsumers({ messaging, logger: deps.logger, name: 'account_partners_of_events_hub', suffix, throwaway }, [
+    {
+      name: 'billingaccounts',
+      filter: 'billing.subscribers.billingaccount.*',
+      startAt: 'all',
+      batchSize: 200,
+      handle: async (messages) => {
+        await recordAccountPartners(
+          deps,
+          messages.map((m) => toEvent(m, deps.logger)).filter((e): e is StreamEvent => e !== null),
+        );
+      },
+    },
+  ]);
+  const stopWebhooks = await runDurableConsumers(
+    { messaging, logger: deps.logger, name: 'events_hub', suffix, throwaway },
     consumerFilters().map((filter) => ({
       name: `webhooks_${filter
         .replace(/^billing\./, '')
@@ -45,6 +68,10 @@ export function startEventConsumers(deps: HubDeps, messaging: Messaging, o: { sc
       },
     })),
   );
+  return async () => {
+    await stopWebhooks();
+    await stopAccounts();
+  };
 }
 
 /**

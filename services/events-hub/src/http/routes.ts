@@ -6,6 +6,7 @@ import { deleteHub, getHub, HUB_PATH, listHubs, registerHub } from '../applicati
 import { listDeliveries, retryDelivery } from '../application/deliveries';
 import { rotateHubSecret } from '../application/rotate-secret';
 import { replayEvents, type StreamReader } from '../application/replay-events';
+import { EVENT_SCOPE_PATH, getEventScope, listEventScopes, setEventScope } from '../application/event-scope';
 
 const STATUS_BY_CATEGORY: Record<DomainError['category'], number> = {
   BAD_USER_INPUT: 400,
@@ -54,10 +55,12 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
  */
 export function hubRoutes(deps: HubDeps, read: StreamReader, jwtSecret: string, logger: Logger) {
   return async (req: http.IncomingMessage, url: URL): Promise<Reply | null> => {
-    if (url.pathname !== HUB_PATH && !url.pathname.startsWith(`${HUB_PATH}/`)) return null;
+    const under = (base: string) => url.pathname === base || url.pathname.startsWith(`${base}/`);
+    const scopes = under(EVENT_SCOPE_PATH);
+    if (!scopes && !under(HUB_PATH)) return null;
     // A segment that is not valid %-encoding is kept as it is (no hub has such an id: 404, not a 500).
     const parts = url.pathname
-      .slice(HUB_PATH.length)
+      .slice((scopes ? EVENT_SCOPE_PATH : HUB_PATH).length)
       .split('/')
       .filter(Boolean)
       .map((p) => {
@@ -76,7 +79,20 @@ export function hubRoutes(deps: HubDeps, read: StreamReader, jwtSecret: string, 
         if (error instanceof AuthenticationError) throw new DomainError('UNAUTHENTICATED', error.message, {}, 'UNAUTHENTICATED');
         throw error;
       }
+      if (scopes) {
+        // Staff's grant per partner: which events its hubs get (OWN_CUSTOMERS, ALL).
+        if (parts.length === 0 && method === 'GET') {
+          const all = await listEventScopes(deps, caller);
+          return { status: 200, body: all, headers: { 'x-total-count': String(all.length), 'x-result-count': String(all.length) } };
+        }
+        if (parts.length === 1 && method === 'GET') return { status: 200, body: await getEventScope(deps, caller, parts[0]!) };
+        if (parts.length === 1 && method === 'PUT') return { status: 200, body: await setEventScope(deps, caller, parts[0]!, await readJson(req)) };
+      }
       const [id, sub, deliveryId, action] = parts;
+      if (scopes) {
+        const status = parts.length <= 1 ? 405 : 404;
+        return { status, body: { '@type': 'Error', code: 'HUB_ROUTE_NOT_FOUND', reason: 'NOT_FOUND', message: `${method} ${url.pathname} is not an event scope operation`, status: String(status) } };
+      }
       if (parts.length === 0 && method === 'POST') return { status: 201, body: await registerHub(deps, caller, await readJson(req)) };
       if (parts.length === 0 && method === 'GET') {
         const hubs = await listHubs(deps, caller);
