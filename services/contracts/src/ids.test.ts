@@ -29,6 +29,7 @@ describe('newId', () => {
     ['reservation', 'rsv'],
     ['budget', 'bud'],
     ['walletPayout', 'pyo'],
+    ['spendAlert', 'spa'],
     ['invoice', 'inv'],
     ['payment', 'pay'],
   ] as [IdKind, string][])('%s ids are %s_ and 32 hex digits', (kind, prefix) => {

@@ -53,6 +53,8 @@ export const ID_PREFIX = {
   budget: 'bud',
   /** Wallets: money of a settled closed wallet paid back to the customer (payOutWalletBalance). */
   walletPayout: 'pyo',
+  /** Usage: a customer's spend alert on a billing account or one of its lines (setSpendAlert). */
+  spendAlert: 'spa',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

@@ -40,7 +40,8 @@ export interface UsageServiceOptions {
  * USAGE_INGEST_BATCH (default 1000); USAGE_INGEST_CONCURRENCY (batches in flight, default 3); USAGE_INGEST_ACK_WAIT_MS (default 30000: how soon the
  * events a crashed consumer held are redelivered); USAGE_SESSION_IDLE_MS (default 900000: an online charging session
  * with no request for this long is closed as TIMED_OUT, longer than wallets' 300 s reservation validity) and
- * USAGE_SESSION_SWEEP_MS (default 60000: how often that is looked for).
+ * USAGE_SESSION_SWEEP_MS (default 60000: how often that is looked for); USAGE_SPEND_ALERT_CACHE_MS (default 60000: how long
+ * an account's spend alerts are rated with as read, before they are read again; 0: every batch).
  */
 export function createUsageService(options: UsageServiceOptions = {}): ServiceDefinition {
   return {

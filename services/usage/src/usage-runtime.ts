@@ -4,7 +4,7 @@
  */
 import { headers } from '@nats-io/transport-node';
 import { WORK_SUBJECTS, deterministicId, inChargeMessages } from '@ledgerline/contracts';
-import type { ServiceRuntime } from '@ledgerline/platform';
+import { ConfigError, type ServiceRuntime } from '@ledgerline/platform';
 import { LineDirectory, lineCacheSize } from './application/line-directory';
 import { catalogPlanSource, PlanCache, type PlanSource } from './application/plan-cache';
 import { UsagePipeline } from './application/usage-pipeline';
@@ -51,7 +51,7 @@ export function createUsageRuntime(runtime: ServiceRuntime, planSource?: PlanSou
   };
   const metrics = createUsageMetrics(runtime.metrics);
   registerPendingChargeGauges(runtime.metrics, (text) => sql.query(text), () => runtime.clock.now());
-  const pipeline = new UsagePipeline({ sql, directory, plans, clock: runtime.clock, logger: runtime.logger, onCommit: () => runtime.relay.nudge(), publishCharges, metrics });
+  const pipeline = new UsagePipeline({ sql, directory, plans, clock: runtime.clock, logger: runtime.logger, onCommit: () => runtime.relay.nudge(), publishCharges, metrics, spendAlertCacheMs: spendAlertCacheMs(process.env.USAGE_SPEND_ALERT_CACHE_MS) });
   // A subscription's start or end moves (or renames) the line's allowance periods: its counters are counted again.
   directory.onSubscriptionChanged = (lineId, billingAccountId) => pipeline.invalidateCounters(lineId, billingAccountId);
   // A changed offer may change an allowance's size the counters took from it: they are counted again.
@@ -65,6 +65,14 @@ export function usageRuntimeOf(runtime: ServiceRuntime): UsageRuntime {
   const usage = byRuntime.get(runtime);
   if (!usage) throw new Error('the usage runtime is not started (needs PostgreSQL: DATABASE_URL)');
   return usage;
+}
+
+/** USAGE_SPEND_ALERT_CACHE_MS: how long a usage instance rates with an account's spend alerts as it read them (default 60,000; 0 reads them for every batch). */
+export function spendAlertCacheMs(value: string | undefined): number {
+  if (value === undefined || value === '') return 60_000;
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 0) throw new ConfigError('USAGE_SPEND_ALERT_CACHE_MS', `"${value}" is not a whole number of milliseconds (0 or more)`);
+  return ms;
 }
 
 /** Stored ChargeRequests (JSON) as messages of up to CHARGES_PER_MESSAGE, each a JSON array. */

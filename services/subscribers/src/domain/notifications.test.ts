@@ -25,6 +25,14 @@ describe('customer notifications', () => {
     expect(composeMessage('SOMETHING_NEW', { period: '2026-11-15' }).content).toBe('Notice SOMETHING_NEW for 2026-11-15.');
   });
 
+  it('a spend alert: JPY in whole yen, what was spent rounded down, the period as local days; a plan rule naming SPEND_ALERT gets plain text', () => {
+    const r = triggerFromEvent('usageNotification', usageEvent({ billingAccountId: 'acc_1', lineId: null, template: 'SPEND_ALERT', period: '2026-11-01', periodStart: '2026-10-31T15:00:00.000Z', periodEnd: '2026-11-30T15:00:00.000Z', alertAmount: '5000', spent: '5000.9', currency: 'JPY' }));
+    expect('trigger' in r && r.trigger.lineId).toBeNull();
+    const text = 'trigger' in r ? composeMessage(r.trigger.template, { ...accountParams({ timezone: 'Asia/Tokyo' }), ...r.trigger.params }) : undefined;
+    expect(text).toEqual({ subject: 'Your usage charges reached 5000 JPY', content: expect.stringMatching(/^Your usage charges for the bill period from 2026-11-01 to 2026-11-30 are 5000 JPY so far, reaching the 5000 JPY alert you set\./) });
+    expect(composeMessage('SPEND_ALERT', { period: '2026-11-01' }).content).toBe('Notice SPEND_ALERT for 2026-11-01.');
+  });
+
   it('an issued bill: local days of the account, JPY in whole yen; an event it cannot read is refused, and a plan rule naming the template gets plain text', () => {
     const bill = (data: Record<string, unknown>) => triggerFromEvent('billIssued', { id: 'e', type: 'CustomerBillCreateEvent', data: { billingAccountId: 'acc_1', number: 'INV-7', currency: 'JPY', total: '4800', periodStart: '2026-10-31T15:00:00.000Z', periodEnd: '2026-11-30T15:00:00.000Z', dueDate: '2026-12-14T16:00:00.000Z', ...data } });
     const r = bill({});

@@ -7,7 +7,7 @@
 import { dec, formatAmount, isCurrencyCode, type RoundingMode } from '@ledgerline/contracts';
 import { composeMoneyMessage, moneyTrigger, type MoneyNotifyingKind } from './money-notifications';
 import { composeDunningMessage, dunningTrigger } from './dunning-notifications';
-import { dayOf, isDecimal, str } from './event-fields';
+import { dayOf, instant, isDecimal, str } from './event-fields';
 
 export type Channel = 'SMS' | 'EMAIL' | 'PUSH' | 'WEBHOOK';
 
@@ -112,6 +112,33 @@ function billParams(d: Data): { params: Record<string, string> } | { invalid: st
   };
 }
 
+/**
+ * usage's SPEND_ALERT notice (a spend alert the customer set reached its amount): the amounts as the customer reads
+ * them (what was spent rounded down: never more than it was), the bill period's instants (printed as local days),
+ * and the line's number for a line's alert. A field missing leaves its param out (composeMessage falls back to the
+ * plain text).
+ */
+function spendAlertParams(d: Data): Record<string, string> {
+  const currency = str(d.currency);
+  const known = currency && isCurrencyCode(currency);
+  const alert = str(d.alertAmount);
+  const spent = str(d.spent);
+  return {
+    period: str(d.period) ?? '',
+    ...(known && isDecimal(alert) ? { alert: formatAmount(alert, currency) } : {}),
+    ...(known && isDecimal(spent) ? { spent: formatAmount(spent, currency, 'FLOOR') } : {}),
+    periodStart: instant(d.periodStart),
+    periodEnd: instant(d.periodEnd),
+    ...(str(d.msisdn) ? { msisdn: str(d.msisdn)! } : {}),
+  };
+}
+
+/** "Your usage charges (on +49…) for the bill period from 2026-03-01 to 2026-03-31 are 53.90 EUR so far, reaching the 50.00 EUR alert you set." */
+function spendAlertText(p: Record<string, string>): string {
+  const period = p.periodStart && p.periodEnd ? ` for the bill period from ${dayOf(p.periodStart, p)} to ${lastDayOf(p.periodEnd, p)}` : p.period ? ` for the bill period from ${p.period}` : '';
+  return `Your usage charges${p.msisdn ? ` on ${p.msisdn}` : ''}${period} are ${p.spent} so far, reaching the ${p.alert} alert you set. They are charged on top of your plan's fee: calls, messages and data beyond your allowances, roaming and premium content. You can change or clear the alert in the app.`;
+}
+
 /** A dispute's message about a closed dispute, by the way it closed (ACCEPTED for less than the amount: partly upheld). */
 function disputeResolvedTemplate(d: Data): string | null {
   switch (str(d.status)) {
@@ -175,6 +202,8 @@ export function triggerFromEvent(kind: NotifyingKind, event: EventLike): { trigg
       if (!template) return { invalid: 'data.template is missing' };
       const channel = str(d.channel)?.toUpperCase() ?? null;
       const threshold = str(d.threshold);
+      // A spend alert the customer set in usage (setSpendAlert): its amounts and bill period (spendAlertParams).
+      if (template === 'SPEND_ALERT') return { trigger: { ...base, lineId: str(d.lineId), template, preferredChannel: null, params: spendAlertParams(d) } };
       return {
         trigger: {
           ...base,
@@ -350,6 +379,10 @@ export function composeMessage(template: string, p: Record<string, string>): { s
     case 'DUNNING_RESTORED':
       // Only invoicing's dunning notices carry these (a plan rule naming the template gets the plain text below).
       return composeDunningMessage(template, p) ?? { subject: template, content: `Notice ${template}${p.period ? ` for ${p.period}` : ''}.` };
+    case 'SPEND_ALERT':
+      // Only usage's spend alert notices carry these (a plan rule naming the template gets the plain text below).
+      if (p.alert && p.spent) return { subject: `Your usage charges reached ${p.alert}`, content: spendAlertText(p) };
+      return { subject: template, content: `Notice ${template}${p.period ? ` for ${p.period}` : ''}.` };
     case 'ALLOWANCE_EXPIRING':
       return { subject: `Your ${p.allowance} allowance expires soon`, content: `Your ${p.allowance} allowance (${p.remaining} left) expires on ${p.validTo}.` };
     default:

@@ -9,6 +9,16 @@ export interface PartnerAssignment {
 }
 
 /**
+ * The account's terms a billingaccount.created carries that usage keeps for spend alerts (its currency, and the bill
+ * period: bill-cycle day in its time zone). They never change for an account: a later event's fill what is missing.
+ */
+export interface AccountTerms {
+  currency?: string;
+  billCycleDay?: number;
+  timezone?: string;
+}
+
+/**
  * Which customer owns a billing account, and which partner it is assigned to (from subscribers'
  * billingaccount events), for the read authorization of usage's GraphQL (graphql/authorization.ts)
  * and the lines a partner may charge online (partner-lines.ts). Idempotent, and in any order:
@@ -17,14 +27,17 @@ export interface PartnerAssignment {
  * order partner changes: subscribers may make two at one instant, and an older one redelivered
  * (or overtaken) never takes a newer one back; at an equal version the partner is the same.
  */
-export async function recordAccountOwner(sql: Sql, billingAccountId: string, customerId: string, at: Date, partner?: PartnerAssignment): Promise<void> {
+export async function recordAccountOwner(sql: Sql, billingAccountId: string, customerId: string, at: Date, partner?: PartnerAssignment, terms: AccountTerms = {}): Promise<void> {
   await sql.query(
-    `insert into account_owner (billing_account_id, customer_id, updated_at, partner_id, partner_version) values ($1, $2, $3, $4, $5)
+    `insert into account_owner (billing_account_id, customer_id, updated_at, partner_id, partner_version, currency, bill_cycle_day, timezone) values ($1, $2, $3, $4, $5, $7, $8, $9)
      on conflict (billing_account_id) do update set
+       currency = coalesce(account_owner.currency, excluded.currency),
+       bill_cycle_day = coalesce(account_owner.bill_cycle_day, excluded.bill_cycle_day),
+       timezone = coalesce(account_owner.timezone, excluded.timezone),
        customer_id = case when account_owner.updated_at <= excluded.updated_at then excluded.customer_id else account_owner.customer_id end,
        updated_at = greatest(account_owner.updated_at, excluded.updated_at),
        partner_id = case when $6 and excluded.partner_version >= account_owner.partner_version then excluded.partner_id else account_owner.partner_id end,
        partner_version = case when $6 then greatest(account_owner.partner_version, excluded.partner_version) else account_owner.partner_version end`,
-    [billingAccountId, customerId, at, partner?.partnerId ?? null, partner?.version ?? 0, partner !== undefined],
+    [billingAccountId, customerId, at, partner?.partnerId ?? null, partner?.version ?? 0, partner !== undefined, terms.currency ?? null, terms.billCycleDay ?? null, terms.timezone ?? null],
   );
 }

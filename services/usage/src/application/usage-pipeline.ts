@@ -30,6 +30,8 @@ import { eventIdOf, eventRow, insertOutbox, type OutboxRow } from './outbox-rows
 import type { LineDirectory } from './line-directory';
 import type { PlanCache } from './plan-cache';
 import { createUsageMetrics, type UsageMetrics } from './metrics';
+import { billPeriodAt, bookSpend } from '../domain/spend-alert';
+import { loadSpendAlertSets, loadSpendCounters, spendAlertNotice, spendKeyOf, spendOwnerOf, type SpendAlertSet, type SpendOf } from './spend-alerts';
 
 export interface IncomingUsage {
   raw: unknown;
@@ -220,6 +222,8 @@ interface Prepared {
   poolKey?: string;
   /** Counters key of the add-on purchase the record drew from, if any. */
   addOnKey?: string;
+  /** Counters key of its account's spend in the bill period (accounts with spend alerts only). */
+  spendKey?: string;
   /** The ChargeRequest (JSON) published after commit, if the record is charged. */
   charge?: string;
   /** Answered without being stored (EVENT_ID_CONFLICT): no write, no counters. */
@@ -285,6 +289,8 @@ export interface PipelineDeps {
   publishCharges?: (charges: { id: string; payload: string }[]) => Promise<void>;
   /** Where rejections and ratings are counted (default: a registry nobody serves). */
   metrics?: UsageMetrics;
+  /** How long an account's spend alerts are used as read before they are read again (default 60,000 ms, USAGE_SPEND_ALERT_CACHE_MS). */
+  spendAlertCacheMs?: number;
 }
 
 export class UsagePipeline {
@@ -299,6 +305,13 @@ export class UsagePipeline {
    * later event asking for one again is skipped here, without a statement (see insertOutbox).
    */
   private readonly emitted = new Set<string>();
+  /**
+   * Spend alerts per billing account (loaded on first use, one statement per batch for the accounts not known yet;
+   * NO_ALERTS for an account without any, so its events cost a map lookup), dropped when an alert of the account
+   * changes here (forgetSpendAlerts) and read again after `spendAlertCacheMs` (an alert set through another
+   * instance of the service; `at`: performance.now() when read).
+   */
+  private readonly spendAlerts = new Map<string, { set: SpendAlertSet | typeof NO_ALERTS; at: number }>();
 
   private readonly metrics: UsageMetrics;
 
@@ -439,6 +452,16 @@ export class UsagePipeline {
     }
   }
 
+  /**
+   * An alert of the account was set or cleared: the next batch reads its alerts again, and counts its spend afresh
+   * (while it had none, its events were not counted in the spend counters). Only inside exclusive(), as
+   * setSpendAlert calls it: the batches rated before it are written, the next ones see the change.
+   */
+  forgetSpendAlerts(billingAccountId: string): void {
+    this.spendAlerts.delete(billingAccountId);
+    this.counters.dropOwner(spendOwnerOf(billingAccountId));
+  }
+
   /** Only inside exclusive() (every write in flight is settled there, so a reload finds them). */
   dropCounters(): void {
     this.counters.clear();
@@ -451,7 +474,10 @@ export class UsagePipeline {
   invalidateCounters(lineId: string, billingAccountId?: string): void {
     void this.dropAfterWrites(() => {
       this.counters.dropOwner(lineId);
-      if (billingAccountId) this.counters.dropOwner(poolOwnerOf(billingAccountId));
+      if (billingAccountId) {
+        this.counters.dropOwner(poolOwnerOf(billingAccountId));
+        this.counters.dropOwner(spendOwnerOf(billingAccountId));
+      }
     });
   }
 
@@ -617,6 +643,7 @@ export class UsagePipeline {
     }
     await this.loadCounters(linesToCount, purchasesToCount);
     await this.loadBilledPeriods(accounts);
+    const spendPeriods = await this.loadSpendAlerts(accounts, validated, lines, withheld, now);
 
     const rating = performance.now();
     this.stats.lookupMs += rating - started;
@@ -655,10 +682,11 @@ export class UsagePipeline {
         p = this.rejected(id, source, eventId, v.partial, v.rejection, items[i].raw, now);
       } else {
         try {
-          p = await this.rate(id, v.usage, lines[i], items[i].raw, now, items[i].precharged !== undefined, periods[i], purchases?.[i]);
+          p = await this.rate(id, v.usage, lines[i], items[i].raw, now, items[i].precharged !== undefined, periods[i], purchases?.[i], spendPeriods?.[i]);
           if (p.lineId) touched.add(`${p.lineId}|${p.period}`);
           if (p.poolKey) touched.add(p.poolKey);
           if (p.addOnKey) touched.add(p.addOnKey);
+          if (p.spendKey) touched.add(p.spendKey);
         } catch (error) {
           if (!(error instanceof RatingInputError)) throw error;
           p = this.rejected(id, source, eventId, v.usage, { code: error.code, reason: error.message }, items[i].raw, now);
@@ -702,7 +730,7 @@ export class UsagePipeline {
     return validated.map((v) => (v.ok ? this.deps.directory.get(v.usage.lineId, v.usage.msisdn, v.usage.occurredAt) : undefined));
   }
 
-  private async rate(id: string, u: ValidUsage, line: LineInfo | undefined, raw: unknown, now: Date, precharged = false, knownPeriod?: AllowancePeriod, inForce?: Map<string, AddOnPurchase>): Promise<Prepared> {
+  private async rate(id: string, u: ValidUsage, line: LineInfo | undefined, raw: unknown, now: Date, precharged = false, knownPeriod?: AllowancePeriod, inForce?: Map<string, AddOnPurchase>, spendPeriod?: AllowancePeriod): Promise<Prepared> {
     if (!line) return this.rejected(id, u.source, u.eventId, u, unknownLine(u), raw, now);
     if (u.lineId && u.msisdn && line.msisdn && line.msisdn !== u.msisdn) {
       return this.rejected(id, u.source, u.eventId, u, { code: 'SUBSCRIBER_MISMATCH', reason: `line ${u.lineId} has MSISDN ${line.msisdn}, not ${u.msisdn}` }, raw, now, { lineId: line.lineId });
@@ -751,13 +779,80 @@ export class UsagePipeline {
     const outbox = applied.crossed.length > 0 || result.notifications.length > 0 || result.offers.length > 0
       ? this.noticeEvents({ id, line, version, linePeriod, poolPeriod, pool, shared, purchase, purchases, rater, offers, result, crossed: applied.crossed, now })
       : [];
+    // The account's spend alerts (only accounts that have any: the batch found the bill period for them).
+    const spendKey = spendPeriod ? spendKeyOf(version.billingAccountId, spendPeriod) : undefined;
+    if (spendKey) this.spendAlertNotices(id, line, version.billingAccountId, spendKey, spendPeriod!, dec(applied.spend), now, outbox);
     const row = [
       id, u.source, u.eventId, line.lineId, u.msisdn ?? line.msisdn, version.billingAccountId, version.subscriptionId, version.planVersionId, u.usageType, u.direction,
       u.quantity, u.unit, u.occurredAt, u.calledNumber ?? null, u.roamingCountry ?? null, u.visitedMcc ?? null, 'RATED', null, null,
       'RATED', result.allowanceId ?? null, result.chargedUnits, result.price, applied.fromAllowance, applied.spend, result.currency, JSON.stringify(rating), needsCharge ? (precharged ? 'APPLIED' : 'PENDING') : 'NONE', null, now, now,
       charge ?? null, zone, adjustsInvoiceId ?? null,
     ];
-    return { id, row, lineId: line.lineId, period, billingAccountId: version.billingAccountId, outbox, charge, poolKey: shared ? poolKey : undefined, addOnKey: purchase?.key, outcome: { id, source: u.source, eventId: u.eventId, status: 'RATED', duplicate: false } };
+    return { id, row, lineId: line.lineId, period, billingAccountId: version.billingAccountId, outbox, charge, poolKey: shared ? poolKey : undefined, addOnKey: purchase?.key, spendKey, outcome: { id, source: u.source, eventId: u.eventId, status: 'RATED', duplicate: false } };
+  }
+
+  /**
+   * Books a rated event's spend into its account's bill-period spend and adds to `outbox` the SPEND_ALERT notice of
+   * each alert it took to its amount (once per alert, amount and period, for good: see spendAlertNotice). The
+   * counters were loaded by the batch (loadSpendAlerts); without them (dropped meanwhile) the event is not checked
+   * and the next event on reloaded counters reports what it passed (bookSpend).
+   */
+  private spendAlertNotices(id: string, line: LineInfo, billingAccountId: string, key: string, period: AllowancePeriod, spend: ReturnType<typeof dec>, now: Date, outbox: OutboxRow[]): void {
+    const set = this.spendAlerts.get(billingAccountId)?.set;
+    const counters = this.counters.get(key);
+    if (!set || set === NO_ALERTS || !counters) return;
+    for (const { alert, spent } of bookSpend(counters, line.lineId, spend, set.alerts)) {
+      const row = spendAlertNotice(alert, spent, period, { msisdn: alert.lineId === null ? null : line.msisdn, usageRecordId: id }, now);
+      if (!this.emitted.has(row.id)) outbox.push(row);
+    }
+  }
+
+  /**
+   * The spend alerts of the batch's accounts (one statement for those not known yet) and, for each event of an account
+   * with alerts whose bill period has not ended by `now`, that period; its spend counters are loaded (one statement
+   * for the periods not loaded). A period already over tells nothing (its bill is on its way): a late record of it is
+   * not checked. Undefined when no account of the batch has alerts: nothing more per event.
+   */
+  private async loadSpendAlerts(accounts: Set<string>, validated: ValidationResult[], lines: (LineInfo | undefined)[], withheld: (Rejection | undefined)[] | undefined, now: Date): Promise<(AllowancePeriod | undefined)[] | undefined> {
+    const at = performance.now();
+    const ttl = this.deps.spendAlertCacheMs ?? 60_000;
+    const missing = [...accounts].filter((a) => {
+      const known = this.spendAlerts.get(a);
+      return !known || at - known.at > ttl;
+    });
+    if (missing.length > 0) {
+      if (this.spendAlerts.size > 200_000) this.spendAlerts.clear();
+      const sets = await loadSpendAlertSets(this.deps.sql, missing);
+      // An account that had no alerts here and has some now (set through another instance, or not seen before): its
+      // spend was not counted meanwhile. Counted afresh from the records, once the writes in flight are committed
+      // (their records are then in the sums; rated while the account had no alerts, nothing else counted them).
+      const started = missing.filter((a) => sets.has(a) && (this.spendAlerts.get(a)?.set ?? NO_ALERTS) === NO_ALERTS);
+      if (started.length > 0) {
+        await Promise.allSettled([...this.inflight]);
+        for (const a of started) this.counters.dropOwner(spendOwnerOf(a));
+      }
+      for (const a of missing) this.spendAlerts.set(a, { set: sets.get(a) ?? NO_ALERTS, at });
+    }
+    let out: (AllowancePeriod | undefined)[] | undefined;
+    const toLoad = new Map<string, SpendOf>();
+    for (let i = 0; i < validated.length; i++) {
+      const v = validated[i];
+      const line = lines[i];
+      if (!v.ok || !line || withheld?.[i]) continue;
+      const version = versionAt(line, v.usage.occurredAt);
+      const set = version ? this.spendAlerts.get(version.billingAccountId)?.set : undefined;
+      if (!version || !set || set === NO_ALERTS) continue;
+      const period = billPeriodAt(set.terms, v.usage.occurredAt);
+      if (period.end <= now) continue;
+      (out ??= new Array(validated.length))[i] = period;
+      const key = spendKeyOf(version.billingAccountId, period);
+      if (!this.counters.has(key)) toLoad.set(key, { billingAccountId: version.billingAccountId, period });
+    }
+    if (toLoad.size > 0) {
+      this.stats.counterLoads += toLoad.size;
+      for (const [key, counters] of await loadSpendCounters(this.deps.sql, [...toLoad.values()])) this.counters.set(key, counters);
+    }
+    return out;
   }
 
   /**
@@ -1010,6 +1105,9 @@ export class UsagePipeline {
     if (wroteOutbox) this.deps.onCommit?.();
   }
 }
+
+/** An account known to have no spend alert (see UsagePipeline.spendAlerts). */
+const NO_ALERTS = Symbol('noSpendAlerts');
 
 /** Whether the ledger's figure differs from the rating's estimate in the row (a null figure: the estimate stands). */
 function chargedOtherwise(figure: string | null, estimate: unknown): boolean {

@@ -8,10 +8,10 @@
  * with its batch, so it never holds back the events after it (a batch that fails is retried until
  * it is stored). Anything else (the database unreachable) fails the batch, which comes back.
  */
-import { EVENTS, parseCloudEvent, type CloudEvent, type LineStateData, type SubscriptionData } from '@ledgerline/contracts';
+import { EVENTS, isCurrencyCode, isTimeZone, parseCloudEvent, type CloudEvent, type LineStateData, type SubscriptionData } from '@ledgerline/contracts';
 import type { Logger, Messaging } from '@ledgerline/platform';
 import type { LineDirectory } from '../application/line-directory';
-import { recordAccountOwner } from '../application/record-account-owner';
+import { recordAccountOwner, type AccountTerms } from '../application/record-account-owner';
 import { accountOwnerProblem, lineProblem, normalizeMsisdn, partnerVersionProblem, subscriptionProblem } from '../domain/line-context';
 import type { Sql } from '../persistence/sql';
 import { consumeBatches } from './jetstream';
@@ -99,7 +99,7 @@ export async function applyAccountOwnerEvent(sql: Sql, subject: string, payload:
   const parsed = eventOf(subject, payload, drop);
   if (!parsed) return;
   const { event, at } = parsed;
-  const d = (typeof event.data === 'object' && event.data !== null ? event.data : {}) as { billingAccountId?: unknown; customerId?: unknown; partnerId?: unknown; partnerVersion?: unknown };
+  const d = (typeof event.data === 'object' && event.data !== null ? event.data : {}) as { billingAccountId?: unknown; customerId?: unknown; partnerId?: unknown; partnerVersion?: unknown; currency?: unknown; billCycleDay?: unknown; timezone?: unknown };
   // billingaccount.changed from before 2027-01-29 carries no owner (an account stays with its customer): nothing to record.
   if (subject === EVENTS.billingAccountChanged.subject && d.customerId === undefined) return;
   const created = subject === EVENTS.billingAccountCreated.subject;
@@ -107,7 +107,16 @@ export async function applyAccountOwnerEvent(sql: Sql, subject: string, payload:
   const problem = accountOwnerProblem(d) ?? (carriesPartner && (!created || d.partnerVersion !== undefined) ? partnerVersionProblem(d.partnerVersion) : undefined);
   if (problem) return void drop(subject, 'invalid', { id: event.id, field: problem.field, problem: problem.message });
   const partner = carriesPartner ? { partnerId: (d.partnerId as string | null | undefined) || null, version: (d.partnerVersion as number | undefined) ?? 0 } : undefined;
-  await recordAccountOwner(sql, d.billingAccountId as string, d.customerId as string, at, partner);
+  await recordAccountOwner(sql, d.billingAccountId as string, d.customerId as string, at, partner, accountTermsOf(d));
+}
+
+/** The terms spend alerts need (currency, bill-cycle day, time zone), those the event carries readably; the rest is left unknown. */
+function accountTermsOf(d: { currency?: unknown; billCycleDay?: unknown; timezone?: unknown }): AccountTerms {
+  return {
+    ...(isCurrencyCode(d.currency) ? { currency: d.currency } : {}),
+    ...(Number.isInteger(d.billCycleDay) && (d.billCycleDay as number) >= 1 && (d.billCycleDay as number) <= 31 ? { billCycleDay: d.billCycleDay as number } : {}),
+    ...(isTimeZone(d.timezone) && d.timezone.length <= 64 ? { timezone: d.timezone } : {}),
+  };
 }
 
 /**

@@ -12,6 +12,7 @@ import { handleChargingSession, sessionInputProblem, type ChargingSessionRequest
 import { EVENT_ID_CONFLICT, type UsageOutcome } from '../application/usage-pipeline';
 import { entitlementChanges, listPartnerUsageEntitlements, setPartnerUsageEntitlement, type PartnerUsageEntitlement, type PartnerUsageEntitlementChange } from '../application/partner-usage-entitlement';
 import { TOLD_AS_UNKNOWN_LINE } from '../domain/partner-usage';
+import { clearSpendAlert, setSpendAlert, spendAlertsOf, type SetSpendAlertInput } from '../application/spend-alerts';
 import type { Rejection } from '../domain/usage-input';
 import { forbidden, isStaff, ownedAccounts, readableRow, requireAccount, requireLine, requireReader, requireSignedIn, requireStaff, sessionCallerOf, usageSenderOf } from './authorization';
 
@@ -249,6 +250,20 @@ export const resolvers = {
       await upsertLineContext(usageRuntimeOf(ctx.runtime).directory, a.input, now(ctx));
       return { lineId: a.input.lineId };
     },
+    async setSpendAlert(_: unknown, a: { input: SetSpendAlertInput }, ctx: UsageContext) {
+      const usage = usageRuntimeOf(ctx.runtime);
+      refuseNul({ 'input.billingAccountId': a.input.billingAccountId, 'input.lineId': a.input.lineId, 'input.idempotencyKey': a.input.idempotencyKey });
+      await requireAccount(usage.sql, ctx.caller, String(a.input.billingAccountId), "set this billing account's spend alerts");
+      const spendAlert = await setSpendAlert(usage, a.input, ctx.caller, now(ctx));
+      ctx.runtime.relay.nudge();
+      return { spendAlert };
+    },
+    async clearSpendAlert(_: unknown, a: { input: Omit<SetSpendAlertInput, 'amount'> }, ctx: UsageContext) {
+      const usage = usageRuntimeOf(ctx.runtime);
+      refuseNul({ 'input.billingAccountId': a.input.billingAccountId, 'input.lineId': a.input.lineId, 'input.idempotencyKey': a.input.idempotencyKey });
+      await requireAccount(usage.sql, ctx.caller, String(a.input.billingAccountId), "clear this billing account's spend alerts");
+      return clearSpendAlert(usage, a.input, now(ctx));
+    },
     chargingSession(_: unknown, a: { input: ChargingSessionRequest }, ctx: UsageContext) {
       allow(ctx.caller, ['SYSTEM', 'ADMIN', 'PARTNER']);
       const caller = sessionCallerOf(ctx.caller, a.input?.partnerId);
@@ -275,6 +290,12 @@ export const resolvers = {
       refuseNul({ id: account.id });
       await requireAccount(usageRuntimeOf(ctx.runtime).sql, ctx.caller, account.id, "read this billing account's usage");
       return accountUsage(usageRuntimeOf(ctx.runtime), account.id, args.period, now(ctx));
+    },
+    async spendAlerts(account: { id: string }, _: unknown, ctx: UsageContext) {
+      refuseNul({ id: account.id });
+      const sql = usageRuntimeOf(ctx.runtime).sql;
+      await requireAccount(sql, ctx.caller, account.id, "read this billing account's spend alerts");
+      return spendAlertsOf(sql, account.id, now(ctx));
     },
   },
   PartnerUsageEntitlement: {

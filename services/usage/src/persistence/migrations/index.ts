@@ -25,6 +25,7 @@ import { Migration20270125000000_session_ids_per_partner } from './Migration2027
 import { Migration20270127000000_account_partner } from './Migration20270127000000_account_partner';
 import { Migration20270129000000_account_partner_version } from './Migration20270129000000_account_partner_version';
 import { Migration20270130000000_partner_usage_senders } from './Migration20270130000000_partner_usage_senders';
+import { Migration20270131000000_spend_alerts } from './Migration20270131000000_spend_alerts';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -54,4 +55,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270127000000_account_partner', class: Migration20270127000000_account_partner },
   { name: 'Migration20270129000000_account_partner_version', class: Migration20270129000000_account_partner_version },
   { name: 'Migration20270130000000_partner_usage_senders', class: Migration20270130000000_partner_usage_senders },
+  { name: 'Migration20270131000000_spend_alerts', class: Migration20270131000000_spend_alerts },
 ];
