@@ -22,12 +22,37 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
   portSetting: string;
   /** Builds the per-request context; may throw a DomainError (e.g. a forged caller). */
   context: (req: http.IncomingMessage) => Promise<C>;
-  /** Readiness: resolves when dependencies answer. */
-  health: () => Promise<Record<string, string>>;
+  /**
+   * Readiness checks by name (`database`, `nats`, a subgraph's name): each resolves when its dependency answers
+   * and throws otherwise. `/health` answers only which names failed; the errors are logged.
+   */
+  health: HealthChecks;
   /** The registry `/metrics` serves (the service's own counters live there too); default: a new one. */
   registry?: client.Registry;
   /** When set (METRICS_TOKEN), `/metrics` answers only `Authorization: Bearer <token>`; 401 otherwise. */
   metricsToken?: string;
+}
+
+/** Named readiness checks: each resolves when its dependency answers, throws (the cause is logged, not answered) otherwise. */
+export type HealthChecks = Record<string, () => Promise<unknown>>;
+
+/**
+ * Runs every check at once and answers `/health`: 200 `{status: "ok", service}`, or 503
+ * `{status: "unavailable", service, failed: [<check names>]}`. A check's error (a driver's message: internal
+ * host names, ports, a connection string with its password) never goes into the answer, which the probes and
+ * anyone reaching the port read; it is logged at warn (`health check failed`, with `check` and `err`).
+ */
+export async function answerHealth(res: http.ServerResponse, service: string, checks: HealthChecks, logger: Logger): Promise<void> {
+  const names = Object.keys(checks);
+  const outcomes = await Promise.allSettled(names.map((name) => checks[name]!()));
+  const failed: string[] = [];
+  outcomes.forEach((outcome, i) => {
+    if (outcome.status === 'fulfilled') return;
+    failed.push(names[i]!);
+    logger.warn({ check: names[i], err: outcome.reason }, 'health check failed');
+  });
+  const body = failed.length ? { status: 'unavailable', service, failed } : { status: 'ok', service };
+  res.writeHead(failed.length ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
 export interface SubgraphServerOptions<C extends BaseContext> extends Omit<GraphQLHttpOptions<C>, 'apollo'> {
@@ -105,7 +130,8 @@ export function startSubgraphServer<C extends BaseContext>(options: SubgraphServ
 }
 
 /**
- * A GraphQL server over plain node:http: `/graphql` (Apollo), `/health` (readiness JSON) and
+ * A GraphQL server over plain node:http: `/graphql` (Apollo), `/health` (readiness: status and the names of
+ * failed checks only, see answerHealth) and
  * `/metrics` (Prometheus). Apollo's framework-neutral `executeHTTPGraphQLRequest` keeps us free
  * of a web framework for three routes.
  */
@@ -130,12 +156,7 @@ export async function startGraphQLHttpServer<C extends BaseContext>(options: Gra
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/health') {
-      try {
-        const checks = await options.health();
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', service: options.service, checks }));
-      } catch (error) {
-        res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'unavailable', service: options.service, error: (error as Error).message }));
-      }
+      await answerHealth(res, options.service, options.health, options.logger);
       return;
     }
     if (url.pathname === '/metrics') {

@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Caller } from '@ledgerline/contracts';
 import { callerHeaders, SYSTEM_CALLER } from './caller';
 import { DEV_INTERNAL_SECRET } from './config';
-import { createLogger } from './logger';
+import { createLogger, type Logger } from './logger';
 import { startService, type Clock, type RunningService, type ServiceDefinition } from './service';
 
 /** Integration tests talk to the real PostgreSQL and NATS (see STACK.md); these are their addresses. */
@@ -21,7 +21,7 @@ export interface TestService extends RunningService {
  * Starts a service on a free port in a schema of its own, so test files (and engineers running
  * tests side by side) never see each other's rows.
  */
-export async function startServiceForTest<X extends object>(def: ServiceDefinition<X>, options: { env?: NodeJS.ProcessEnv; clock?: Clock } = {}): Promise<TestService> {
+export async function startServiceForTest<X extends object>(def: ServiceDefinition<X>, options: { env?: NodeJS.ProcessEnv; clock?: Clock; logger?: Logger } = {}): Promise<TestService> {
   const schema = `t_${randomBytes(4).toString('hex')}_${def.name}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -32,7 +32,7 @@ export async function startServiceForTest<X extends object>(def: ServiceDefiniti
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...options.env,
   };
-  const running = await startService(def, { env, clock: options.clock, logger: createLogger(def.name, env.LOG_LEVEL) });
+  const running = await startService(def, { env, clock: options.clock, logger: options.logger ?? createLogger(def.name, env.LOG_LEVEL) });
   return {
     ...running,
     schema,
