@@ -7,7 +7,7 @@ import type { PlanSource } from './application/plan-cache';
 import { startIngestConsumer } from './events/ingest-consumer';
 import { startAccountOwnersConsumer, startSubscriberEventsConsumer } from './events/subscriber-events-consumer';
 import { startBundleEventsConsumer, startBundleFeeDueConsumer, startRolledOverConsumer } from './events/bundle-events-consumer';
-import { reprocessWaiting } from './application/reprocess-rejected';
+import { reprocessPartnersRecords, reprocessWaiting, type PartnerAccount } from './application/reprocess-rejected';
 import { startChargeResultConsumer } from './events/charge-result-consumer';
 import { startChargingSessionResponder } from './events/charging-session-responder';
 import { startBillEventsConsumer } from './events/bill-events-consumer';
@@ -69,7 +69,10 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
         const onLines = (lines: { lineIds: string[]; msisdns: string[] }) => reprocessWaiting(usage.sql, usage.pipeline, lines, logger);
         stops.push(await startSubscriberEventsConsumer(messaging, usage.directory, { durable: `${prefix}-subscribers`, deliverNew, logger, onLines, onDropped }));
       }
-      if (which.has('owners')) stops.push(await startAccountOwnersConsumer(messaging, usage.sql, { durable: `${prefix}-owners`, deliverNew, logger, onDropped }));
+      if (which.has('owners')) {
+        const onPartners = (accounts: PartnerAccount[]) => reprocessPartnersRecords(usage.sql, usage.pipeline, usage.directory, accounts, logger);
+        stops.push(await startAccountOwnersConsumer(messaging, usage.sql, { durable: `${prefix}-owners`, deliverNew, logger, onPartners, onDropped }));
+      }
       if (which.has('ingest')) stops.push(await startIngestConsumer(messaging, usage.pipeline, { durable: `${prefix}-ingest`, deliverNew, batch: Number(env.USAGE_INGEST_BATCH ?? 1000), concurrency: Number(env.USAGE_INGEST_CONCURRENCY ?? 3), ackWaitMs: Number(env.USAGE_INGEST_ACK_WAIT_MS ?? 30_000), logger }));
       if (which.has('charges')) {
         stops.push(await startChargeResultConsumer(messaging, usage.sql, { durable: `${prefix}-charges`, deliverNew, logger, clock, onApplied: (lineId, billingAccountId) => usage.pipeline.invalidateCounters(lineId, billingAccountId), onSettled: (outcome, records) => usage.metrics.chargesSettled.inc({ outcome }, records), onDropped: (reason, results) => usage.metrics.chargeResultsDropped.inc({ reason }, results) }));

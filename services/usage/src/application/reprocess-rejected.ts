@@ -1,7 +1,10 @@
 import { badInput } from '@ledgerline/contracts';
 import type { Logger } from '@ledgerline/platform';
+import { LINE_NOT_PARTNERS } from '../domain/partner-usage';
+import { versionAt } from '../domain/subscriber';
 import { WAITING_CODES } from '../domain/waiting-codes';
 import type { Sql } from '../persistence/sql';
+import type { LineDirectory } from './line-directory';
 import { recordId, type IncomingUsage, type Precharged, type UsageOutcome, type UsagePipeline } from './usage-pipeline';
 
 export interface ReprocessCommand {
@@ -144,4 +147,62 @@ export async function reprocessWaiting(sql: Sql, pipeline: UsagePipeline, lines:
     logger.error({ err: error, lines: lines.lineIds.length, msisdns: lines.msisdns.length }, 'rating usage that waited for its line failed; it stays REJECTED for reprocessRejected');
     return [];
   }
+}
+
+/** How many of a partner's refused records one account event rates again (the rest wait for a manual `reprocessRejected`). */
+const PARTNER_RECORDS_LIMIT = 1000;
+
+/** An account that subscribers' billingaccount event assigns to a partner (consumer `owners`). */
+export interface PartnerAccount {
+  billingAccountId: string;
+  partnerId: string;
+}
+
+/**
+ * A partner's records for its own new customer that came before usage knew the customer was its: the line's events
+ * (consumer `subscribers`) applied before the account's billingaccount.created or the billingaccount.changed giving it
+ * to the partner (consumer `owners`), so the record was stored LINE_NOT_PARTNERS (not a waiting code: nothing else
+ * looks at it again). Called once the `owners` consumer recorded the events of a batch, with the accounts they
+ * assigned to a partner: for each whose partner is still that one (an older event read again does not count), the
+ * LINE_NOT_PARTNERS records that partner sent (record_sender) for lines whose subscription at the record's time
+ * billed the account, at most PARTNER_RECORDS_LIMIT per account, go through reprocessRejected - the check is the
+ * pipeline's (partnerRejections), made there as for staff's reprocess. Idempotent: a record rated is REJECTED no
+ * more, so the same event read again finds nothing. Other partners' records, and records of lines billed to another
+ * account at their time, are not looked at. An account moved away from a partner later takes nothing back: only
+ * REJECTED records are ever reprocessed. Failures are logged, not thrown (as reprocessWaiting): the owners read model
+ * must keep up; the records stay for a manual `reprocessRejected`.
+ */
+export async function reprocessPartnersRecords(sql: Sql, pipeline: UsagePipeline, directory: LineDirectory, accounts: PartnerAccount[], logger: Logger): Promise<UsageOutcome[]> {
+  const outcomes: UsageOutcome[] = [];
+  if (accounts.length === 0) return outcomes;
+  try {
+    // A batch of the partner's rated while the account was no one's yet, written after this look-up, would be missed.
+    await pipeline.writesSettled();
+    for (const { billingAccountId, partnerId } of accounts) {
+      // The code written out, so that the partial index usage_record_line_not_partners_idx serves it.
+      const { rows } = await sql.query<{ id: string; line_id: string; occurred_at: Date }>(
+        `select u.id, u.line_id, u.occurred_at from usage_record u join record_sender s on s.record_id = u.id and s.partner_id = $2
+          where u.status = 'REJECTED' and u.rejection_code = '${LINE_NOT_PARTNERS}' and u.occurred_at is not null
+            and u.line_id in (select v.line_id from subscription_version v where v.billing_account_id = $1)
+            and exists (select 1 from account_owner o where o.billing_account_id = $1 and o.partner_id = $2)
+          order by u.occurred_at, u.id limit ${PARTNER_RECORDS_LIMIT}`,
+        [billingAccountId, partnerId],
+      );
+      if (rows.length === 0) continue;
+      if (rows.length === PARTNER_RECORDS_LIMIT) logger.warn({ billingAccountId, partnerId, limit: PARTNER_RECORDS_LIMIT }, "more of a partner's refused usage is this account's than one pass rates; reprocessRejected rates the rest");
+      // Only the records whose line billed this account at their time (another account's then: not this event's business).
+      await directory.prefetch(new Set(rows.map((r) => r.line_id)), []);
+      const ids = rows.filter((r) => {
+        const line = directory.get(r.line_id, undefined);
+        return line === undefined || versionAt(line, r.occurred_at)?.billingAccountId === billingAccountId;
+      }).map((r) => r.id);
+      if (ids.length === 0) continue;
+      const done = await reprocessRejected(sql, pipeline, { ids, limit: PARTNER_RECORDS_LIMIT });
+      logger.info({ billingAccountId, partnerId, records: done.length, rated: done.filter((o) => o.status === 'RATED').length }, "rated a partner's usage that had come before its account was the partner's");
+      outcomes.push(...done);
+    }
+  } catch (error) {
+    logger.error({ err: error, accounts: accounts.length }, "rating a partner's usage that came before its account was the partner's failed; it stays REJECTED LINE_NOT_PARTNERS for reprocessRejected");
+  }
+  return outcomes;
 }

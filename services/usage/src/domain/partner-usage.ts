@@ -13,8 +13,9 @@ export const DEFAULT_USAGE_ENTITLEMENT: UsageEntitlementKind = 'OWN_CUSTOMERS';
 
 /**
  * A record an OWN_CUSTOMERS partner sent for a line that is not its customer's: stored REJECTED with this code (staff see
- * it), never rated by itself (not a WAITING_CODE: a later line event does not charge it), and told to the partner as an
- * unknown line (toSender).
+ * it), not rated by a later line event (not a WAITING_CODE), only once the line's account is learnt to be the sender's
+ * (consumer `owners`: reprocessPartnersRecords) or by staff's reprocess, and told to the partner as an unknown line
+ * (toSender).
  */
 export const LINE_NOT_PARTNERS = 'LINE_NOT_PARTNERS';
 

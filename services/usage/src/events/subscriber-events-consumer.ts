@@ -12,6 +12,7 @@ import { EVENTS, isCurrencyCode, isTimeZone, parseCloudEvent, type CloudEvent, t
 import type { Logger, Messaging } from '@ledgerline/platform';
 import type { LineDirectory } from '../application/line-directory';
 import { recordAccountOwner, type AccountTerms } from '../application/record-account-owner';
+import type { PartnerAccount } from '../application/reprocess-rejected';
 import { accountOwnerProblem, lineProblem, normalizeMsisdn, partnerVersionProblem, subscriptionProblem } from '../domain/line-context';
 import type { Sql } from '../persistence/sql';
 import { consumeBatches } from './jetstream';
@@ -92,9 +93,11 @@ export function startSubscriberEventsConsumer(
  * partner it assigns the account to: created's `partnerId` (absent or null: none) as version 0 (or its
  * `partnerVersion`), changed's `partnerId` with its `partnerVersion` (subscribers' updateBillingAccount: the partner
  * assigned, changed or cleared, and every other change carrying it as it is). A changed event naming a partner
- * without a usable version is refused as invalid: it could not be ordered against the others.
+ * without a usable version is refused as invalid: it could not be ordered against the others. Returns the account and
+ * partner when the event creates the account with a partner (the partner's usage refused meanwhile, while the account's
+ * event had not been read, is looked at again: reprocessPartnersRecords).
  */
-export async function applyAccountOwnerEvent(sql: Sql, subject: string, payload: string, drop: DropEvent): Promise<void> {
+export async function applyAccountOwnerEvent(sql: Sql, subject: string, payload: string, drop: DropEvent): Promise<PartnerAccount | undefined> {
   if (subject !== EVENTS.billingAccountCreated.subject && subject !== EVENTS.billingAccountChanged.subject) return;
   const parsed = eventOf(subject, payload, drop);
   if (!parsed) return;
@@ -108,6 +111,9 @@ export async function applyAccountOwnerEvent(sql: Sql, subject: string, payload:
   if (problem) return void drop(subject, 'invalid', { id: event.id, field: problem.field, problem: problem.message });
   const partner = carriesPartner ? { partnerId: (d.partnerId as string | null | undefined) || null, version: (d.partnerVersion as number | undefined) ?? 0 } : undefined;
   await recordAccountOwner(sql, d.billingAccountId as string, d.customerId as string, at, partner, accountTermsOf(d));
+  // Only an account's creation re-checks the partner's refused records: they were refused because its event came after
+  // the line's (the race). A later change (a move to this partner) does not make usage sent before the move the partner's.
+  return created && partner?.partnerId ? { billingAccountId: d.billingAccountId as string, partnerId: partner.partnerId } : undefined;
 }
 
 /** The terms spend alerts need (currency, bill-cycle day, time zone), those the event carries readably; the rest is left unknown. */
@@ -122,12 +128,23 @@ function accountTermsOf(d: { currency?: unknown; billCycleDay?: unknown; timezon
 /**
  * Consumer `owners`: billing account → customer, from subscribers' billingaccount events. Its own
  * durable (not the `subscribers` one), so that a deployment that adds it reads every account
- * opened before from the stream's start (new durables start there unless USAGE_DELIVER_NEW=1).
+ * opened before from the stream's start (new durables start there unless USAGE_DELIVER_NEW=1). `onPartners`: called
+ * once per batch, after its events are recorded and before they are acked, with the accounts they assigned to a
+ * partner (each account and partner once; the partner's usage refused before is rated then: reprocessPartnersRecords).
  */
-export function startAccountOwnersConsumer(messaging: Messaging, sql: Sql, o: { durable: string; deliverNew: boolean; logger: Logger; onDropped?: (subject: string, reason: string) => void }) {
+export function startAccountOwnersConsumer(
+  messaging: Messaging,
+  sql: Sql,
+  o: { durable: string; deliverNew: boolean; logger: Logger; onPartners?: (accounts: PartnerAccount[]) => Promise<unknown>; onDropped?: (subject: string, reason: string) => void },
+) {
   const drop = dropper(o.logger, o.onDropped);
   return consumeBatches(messaging, { durable: o.durable, filter: 'billing.subscribers.billingaccount.>', max: 200, deliverNew: o.deliverNew, logger: o.logger }, async (batch) => {
-    for (const m of batch) await applyAccountOwnerEvent(sql, m.subject, m.string(), drop);
+    const assigned = new Map<string, PartnerAccount>();
+    for (const m of batch) {
+      const a = await applyAccountOwnerEvent(sql, m.subject, m.string(), drop);
+      if (a) assigned.set(`${a.billingAccountId}\u0000${a.partnerId}`, a);
+    }
+    if (o.onPartners && assigned.size > 0) await o.onPartners([...assigned.values()]);
     for (const m of batch) m.ack();
   });
 }
