@@ -644,7 +644,53 @@ export interface RefundCreatedData {
   providerRef: string | null;
   /** The number of the invoice the payment paid, as the customer knows it; null for none. Optional: added 2027-01-29. */
   invoiceNumber?: string | null;
+  /**
+   * Optional, added 2027-01-30 (customer messages; absent on older events): whether this refund gave back money
+   * paid on the invoice so that it owes it again (false: it came out of the payment's kept credit, or a REFUND
+   * credit note lowered the invoice by as much), what the invoice then owes once account credit paid what it
+   * could (decimal string in the currency's minor unit; null for a payment of no invoice) and the ISO instant
+   * it is due (null for none). The event is written after the invoice is reopened, so these are its facts.
+   */
+  reopened?: boolean;
+  amountDue?: string | null;
+  dueDate?: string | null;
 }
+
+/**
+ * `data` of `creditNoteCreated` (invoicing): a credit note issued against an invoice's lines. Once per note
+ * (key and CloudEvent subject = `creditNoteId`). Money as decimal strings in the currency's minor unit.
+ * `kind`: CREDIT lowers what the invoice asks for (what of it was already paid becomes account credit),
+ * OFFSET puts the amount on the account's credit (which pays open invoices at once, then later ones),
+ * REFUND pays it back (each payment's part is its own refund.created). The staff's reason stays in invoicing.
+ */
+export interface CreditNoteCreatedData {
+  creditNoteId: string;
+  /** The note's number as the customer sees it (CN-…). */
+  number: string;
+  invoiceId: string;
+  billingAccountId: string;
+  kind: 'CREDIT' | 'OFFSET' | 'REFUND';
+  total: string;
+  taxTotal: string;
+  currency: string;
+  lines: { invoiceLineId: string; amount: string; taxAmount: string }[];
+  /** Optional, added 2027-01-30 (customer messages; absent on older events): the credited invoice's number. */
+  invoiceNumber?: string | null;
+  /** Optional, added 2027-01-30: what of the note became account credit (OFFSET: all of it; CREDIT: the part already paid; REFUND: 0). */
+  creditAmount?: string;
+  /** Optional, added 2027-01-30: what the invoice still owes once the note (and account credit it brought) is applied, and the ISO instant it is due. */
+  amountDue?: string;
+  dueDate?: string | null;
+  /**
+   * Optional, added 2027-01-30: why, as a category the customer may be told (never the staff's reason):
+   * DISPUTE_ACCEPTED (a dispute decided for the customer), CHARGE_WAIVED (a one-off charge waived); null for a
+   * note staff issued otherwise.
+   */
+  cause?: CreditNoteCause | null;
+}
+
+/** Why a credit note was issued, as a customer may be told it. */
+export type CreditNoteCause = 'DISPUTE_ACCEPTED' | 'CHARGE_WAIVED';
 
 /**
  * `data` of `paymentCreated` (invoicing, TMF670 Payment): a payment was recorded on an invoice. Once per

@@ -98,6 +98,10 @@ describe('billing.invoicing.refund.created', () => {
       approvalRequestId: null,
       refundedAt: at,
       providerRef: row.provider_ref,
+      // Since 2027-01-30: the refund gave back money paid on the settled invoice, which owes it again (REFUND_SENT says so).
+      reopened: true,
+      amountDue: '12.34',
+      dueDate: expect.any(String),
     });
     expect(await inOutbox(payment), 'one outbox row').toHaveLength(1);
   });
@@ -136,6 +140,9 @@ describe('billing.invoicing.refund.created', () => {
       approvalRequestId: asked.approvalRequest.id,
       refundedAt: at,
       providerRef: null,
+      reopened: true,
+      amountDue: '8.00',
+      dueDate: expect.any(String),
     });
   });
 
@@ -184,6 +191,10 @@ describe('billing.invoicing.refund.created', () => {
         approvalRequestId: null,
         refundedAt: at,
         providerRef: row.provider_ref,
+        // A REFUND note lowers the invoice by what it pays back: nothing is owed again by it.
+        reopened: false,
+        amountDue: '5.69',
+        dueDate: expect.any(String),
       });
     }
   });

@@ -218,6 +218,19 @@ describe('refund sent', () => {
     expect(await messagesOf(e.id)).toHaveLength(2);
   });
 
+  it('a refund that reopens the invoice says what is due again and by when; an old event or one that reopens nothing does not', async () => {
+    const reopened = await asInvoicing('refundCreated', 'r', refund('reopen', { reopened: true, amountDue: '12.50', dueDate: '2026-11-04T23:00:00.000Z' }));
+    expect((await emailOf(reopened.id)).content).toBe(
+      'We refunded 12.50 EUR to the card you paid invoice INV-00000042 with, on 2026-10-22. It can take a few business days to show on your statement. Invoice INV-00000042 owes 12.50 EUR again, due on 2026-11-05: pay it in the app, or by bank transfer with the reference INV-00000042.',
+    );
+    const late = await asInvoicing('refundCreated', 'r', refund('reopen-late', { channel: 'BANK_TRANSFER', providerRef: null, amount: '10', reopened: true, amountDue: '10', dueDate: '2026-10-15T22:00:00.000Z' }));
+    expect((await emailOf(late.id)).content).toBe(
+      'We are paying 10.00 EUR back to you by bank transfer for your payment of invoice INV-00000042 (refund of 2026-10-22). It can take a few business days to reach you. Invoice INV-00000042 owes 10.00 EUR again; it was due on 2026-10-16, so please pay it now: pay it in the app, or by bank transfer with the reference INV-00000042.',
+    );
+    const kept = await asInvoicing('refundCreated', 'r', refund('kept', { reopened: false, amountDue: '0.00', dueDate: '2026-11-04T23:00:00.000Z' }));
+    expect((await emailOf(kept.id)).content).toBe('We refunded 12.50 EUR to the card you paid invoice INV-00000042 with, on 2026-10-22. It can take a few business days to show on your statement.');
+  });
+
   it('a bank transfer paid back, and a closed prepaid account whose balance was paid out', async () => {
     const bank = await asInvoicing('refundCreated', 'r', refund('bank', { channel: 'BANK_TRANSFER', providerRef: null }));
     expect((await emailOf(bank.id)).content).toBe('We are paying 12.50 EUR back to you by bank transfer for your payment of invoice INV-00000042 (refund of 2026-10-22). It can take a few business days to reach you.');

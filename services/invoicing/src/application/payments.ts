@@ -3,7 +3,7 @@
 // key with the same input returns the first result, with other input it is a CONFLICT. A caller's
 // key is its billing account's (unique per billing_account_id and key, migration
 // 20270120000000): another account's request with the same key is another request.
-import { DomainError, badInput, dec, minorUnits, newId, notFound, type Decimal, type PaymentCreatedData, type RefundCreatedData } from '@ledgerline/contracts';
+import { DomainError, badInput, dec, minorUnits, newId, notFound, type Decimal, type CreditNoteCause, type CreditNoteCreatedData, type PaymentCreatedData, type RefundCreatedData } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { createHash } from 'node:crypto';
 import { CREDIT_NOTE_PREFIX, RECEIPT_PREFIX } from '../domain/document-series';
@@ -235,7 +235,7 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
   // At the provider the caller's key is namespaced by the operation and the account: its key space is
   // the merchant account's, shared by charges and refunds and by all our accounts, and a client may key
   // a payment and its refund alike, or two accounts their refunds.
-  const id = await payOut(em, payment, amount, { key: c.idempotencyKey, providerKey: refundProviderKey(payment.billing_account_id, c.idempotencyKey), hash, now, origin: { ...origin, reason } }, provider);
+  const { id, data } = await payOut(em, payment, amount, { key: c.idempotencyKey, providerKey: refundProviderKey(payment.billing_account_id, c.idempotencyKey), hash, now, origin: { ...origin, reason } }, provider);
   // The credit entry (source REFUND, source_id the refund) is how later refunds know this part came from credit.
   if (dec(creditPart).gt(0)) await k('account_credit_entry').insert({ id: `crd_${id.slice(4)}`, billing_account_id: payment.billing_account_id, amount: dec(creditPart).negated().toFixed(scale), currency: payment.currency, source: 'REFUND', source_id: id, created_at: now });
   if (dec(invoicePart).gt(0) && invoice) {
@@ -263,7 +263,35 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
       await k('invoice').where({ id: invoice.id }).whereNotNull('dunning_started_at').update({ dunning_started_at: null });
     }
   }
+  // Announced once the invoice is reopened and credit paid what it could: the customer is told what it owes again.
+  await announceRefunds(em, [data], now, dec(invoicePart).gt(0));
   return id;
+}
+
+/**
+ * What an invoice owes now and when it is due, for the customer messages of the events that change it
+ * (refund.created, creditnote.created); read back after the change, in its transaction.
+ */
+async function invoiceDue(em: Em, invoiceId: string | null): Promise<{ number: string | null; amountDue: string; dueDate: string | null } | null> {
+  if (!invoiceId) return null;
+  const invoice = await sql(em)('invoice').where({ id: invoiceId }).first();
+  if (!invoice) return null;
+  return { number: invoice.number ?? null, amountDue: owedOn(invoice, String(invoice.amount_paid)).amountDue!, dueDate: invoice.due_date ? new Date(invoice.due_date).toISOString() : null };
+}
+
+/**
+ * The refund.created events of refunds payOut recorded, with what their invoice owes afterwards:
+ * `tookFromInvoice` — the refunds gave back money paid on the invoice without lowering it (refundPayment's
+ * invoice part; never a REFUND credit note), so an invoice owing after them is reopened.
+ */
+async function announceRefunds(em: Em, refunds: RefundCreatedData[], now: Date, tookFromInvoice: boolean): Promise<void> {
+  const events = [];
+  for (const data of refunds) {
+    const due = await invoiceDue(em, data.invoiceId);
+    const reopened = tookFromInvoice && due !== null && dec(due.amountDue).gt(0);
+    events.push({ subject: data.refundId, key: [data.refundId], data: { ...data, reopened, amountDue: due?.amountDue ?? null, dueDate: due?.dueDate ?? null } satisfies RefundCreatedData });
+  }
+  await enqueueEvents(em, 'refundCreated', now, events);
 }
 
 /**
@@ -316,11 +344,12 @@ export async function prepareRefund(em: Em, c: { paymentId: string; amount: { am
  * for a CARD payment the provider's refund, keyed `key` so a retry after a failed commit refunds
  * nothing twice (a refusal throws the provider's coded error and the caller's transaction changes
  * nothing); a `refund` row (other channels without provider ref: someone pays it out); the
- * payment's refunded_amount; and its refund.created event, in the same transaction (every refund row
- * is written here, so every refund is announced, once: a replayed request returns before this).
+ * payment's refunded_amount; and its refund.created event's data, which the caller enqueues in the same
+ * transaction once the invoice is updated (announceRefunds: every refund row is written here and every
+ * caller announces it, so every refund is announced, once: a replayed request returns before this).
  * Only what is common: the caller decides where the money comes from.
  */
-async function payOut(em: Em, payment: any, amount: Decimal, r: { key: string; providerKey?: string; hash: string; now: Date; creditNoteId?: string; origin: RefundOrigin }, provider: PaymentProvider | null): Promise<string> {
+async function payOut(em: Em, payment: any, amount: Decimal, r: { key: string; providerKey?: string; hash: string; now: Date; creditNoteId?: string; origin: RefundOrigin }, provider: PaymentProvider | null): Promise<{ id: string; data: RefundCreatedData }> {
   const scale = minorUnits(payment.currency);
   let providerRef: string | null = null;
   if (payment.channel === 'CARD') {
@@ -355,10 +384,10 @@ async function payOut(em: Em, payment: any, amount: Decimal, r: { key: string; p
     // Customer messages name the invoice by its number (REFUND_SENT).
     invoiceNumber: payment.invoice_id ? (((await sql(em)('invoice').where({ id: payment.invoice_id }).first('number'))?.number as string | null | undefined) ?? null) : null,
   };
-  await enqueueEvents(em, 'refundCreated', r.now, [{ subject: id, key: [id], data }]);
   // Pending refund requests of this payment that no longer fit what is left are closed (approvals.ts).
   await closeRefundApprovals(em, payment.id, r.now);
-  return id;
+  // The caller announces it (announceRefunds) once the invoice says what it owes after it.
+  return { id, data };
 }
 
 /** refundPayment's key at the card provider: `refund:<billing account>:<caller's key>` (before 2027-01-20 `refund:<caller's key>`). */
@@ -492,8 +521,10 @@ export async function prepareCreditNote(em: Em, c: Pick<IssueCreditNoteCommand, 
  * later invoices; REFUND pays it back (the paid amount goes down by it): each payment it takes money
  * back from is refunded as refundPayment refunds it (payOut; `provider` for CARD payments, null only
  * where no REFUND note is issued; `origin`: who issued and approved it, on each refund's event).
+ * `cause`: why, as the customer may be told it (a dispute accepted, a charge waived; null for staff's own
+ * notes): on the event only, not part of the request (its reason is staff's and stays here).
  */
-export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provider: PaymentProvider | null, origin: RefundOrigin = { by: null }): Promise<string> {
+export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provider: PaymentProvider | null, origin: RefundOrigin = { by: null }, cause: CreditNoteCause | null = null): Promise<string> {
   const { now, ...request } = c;
   const hash = requestHash(request);
   // The key is the invoice's account's; an invoice that does not exist has no note to replay (prepareCreditNote refuses it).
@@ -516,9 +547,11 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provide
   // Pending credit note requests of this invoice this note leaves no room for are closed (approvals.ts).
   await closeCreditNoteApprovals(em, invoice.id, now);
   // The money goes back: a refund per payment, at the card provider for a card (a refusal fails the note).
+  const refunds: RefundCreatedData[] = [];
   for (const p of payouts) {
     const key = noteRefundKey(c.idempotencyKey, p.payment.id);
-    await payOut(em, p.payment, p.take, { key, hash: requestHash({ creditNoteKey: c.idempotencyKey, paymentId: p.payment.id, amount: p.take.toFixed(scale) }), now, creditNoteId: id, origin: { ...origin, reason: c.reason } }, provider);
+    const { data: refund } = await payOut(em, p.payment, p.take, { key, hash: requestHash({ creditNoteKey: c.idempotencyKey, paymentId: p.payment.id, amount: p.take.toFixed(scale) }), now, creditNoteId: id, origin: { ...origin, reason: c.reason } }, provider);
+    refunds.push(refund);
   }
 
   let paid = dec(String(invoice.amount_paid));
@@ -550,11 +583,30 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provide
     const next = settlementState({ total: String(invoice.total), amountPaid: paid.toFixed(scale), amountCredited: credited.toFixed(scale) });
     await stateChanged(em, invoice, invoice.state as InvoiceState, next, now, `credit note ${number}`);
   }
-  await enqueueEvents(em, 'creditNoteCreated', now, [
-    { subject: id, key: [id], data: { creditNoteId: id, number, invoiceId: invoice.id, billingAccountId: invoice.billing_account_id, kind: c.kind, total: total.toFixed(scale), taxTotal: taxTotal.toFixed(scale), currency: invoice.currency, lines } },
-  ]);
   // The credit pays the account's open invoices (an OFFSET note on an open invoice pays that one too).
   if (toAccount.gt(0)) await applyAccountCredit(em, invoice.billing_account_id, invoice.currency, now);
+  // Announced once the invoice and the credit it brought are applied: the customer is told what is still due.
+  // Never the reason: it is staff's (the customer-safe `cause` says why).
+  const due = await invoiceDue(em, invoice.id);
+  const data: CreditNoteCreatedData = {
+    creditNoteId: id,
+    number,
+    invoiceId: invoice.id,
+    billingAccountId: invoice.billing_account_id,
+    kind: c.kind,
+    total: total.toFixed(scale),
+    taxTotal: taxTotal.toFixed(scale),
+    currency: invoice.currency,
+    lines,
+    invoiceNumber: due?.number ?? null,
+    creditAmount: toAccount.toFixed(scale),
+    amountDue: due?.amountDue ?? '0',
+    dueDate: due?.dueDate ?? null,
+    cause,
+  };
+  await enqueueEvents(em, 'creditNoteCreated', now, [{ subject: id, key: [id], data }]);
+  // A REFUND note's refunds: its lowering of the invoice reopens nothing.
+  await announceRefunds(em, refunds, now, false);
   return id;
 }
 

@@ -1,7 +1,10 @@
 /**
  * Messages about the customer's money: a payment received (invoicing's payment.created:
  * PAYMENT_RECEIVED), a top-up credited (wallets' balance.topup: TOPUP_CONFIRMED) and money sent back
- * (invoicing's refund.created, wallets' wallet.paidout: REFUND_SENT). Pure: notifications.ts routes
+ * (invoicing's refund.created, wallets' wallet.paidout: REFUND_SENT; a refund that makes its invoice owe
+ * again says what is due and by when) and a credit note on an invoice (invoicing's creditnote.created:
+ * CREDIT_NOTE_ISSUED: what it does, what the invoice then owes, and why only as a customer-safe cause,
+ * never the staff's reason). Pure: notifications.ts routes
  * the events here and composes the texts with the account's facts (its time zone: days are the
  * account's local days, as its invoices print them).
  *
@@ -14,8 +17,8 @@
 import { dec, formatAmount, isCurrencyCode } from '@ledgerline/contracts';
 import { dayOf, instant, isDecimal, str } from './event-fields';
 
-export type MoneyNotifyingKind = 'paymentReceived' | 'topupConfirmed' | 'refundSent' | 'payoutSent';
-export const MONEY_TEMPLATES = ['PAYMENT_RECEIVED', 'TOPUP_CONFIRMED', 'REFUND_SENT'] as const;
+export type MoneyNotifyingKind = 'paymentReceived' | 'topupConfirmed' | 'refundSent' | 'payoutSent' | 'creditNoteIssued';
+export const MONEY_TEMPLATES = ['PAYMENT_RECEIVED', 'TOPUP_CONFIRMED', 'REFUND_SENT', 'CREDIT_NOTE_ISSUED'] as const;
 
 type Data = Record<string, unknown>;
 type Params = Record<string, string>;
@@ -77,8 +80,44 @@ export function moneyTrigger(kind: MoneyNotifyingKind, d: Data, eventTime: strin
     case 'refundSent': {
       const m = moneyOf(d, 'amount', d.currency);
       if ('invalid' in m) return m;
-      // The reason is staff's note (it may be internal): not told.
-      return { template: 'REFUND_SENT', params: { channel: str(d.channel) ?? '', amount: m.value, currency: m.currency, invoiceNumber: str(d.invoiceNumber) ?? '', at: instant(d.refundedAt) || instant(eventTime) } };
+      // The reason is staff's note (it may be internal): not told. A refund that reopened its invoice (events
+      // since 2027-01-30 say so) says what it owes again and by when.
+      const owesAgain = d.reopened === true && positive(str(d.amountDue) ?? undefined);
+      return {
+        template: 'REFUND_SENT',
+        params: {
+          channel: str(d.channel) ?? '',
+          amount: m.value,
+          currency: m.currency,
+          invoiceNumber: str(d.invoiceNumber) ?? '',
+          at: instant(d.refundedAt) || instant(eventTime),
+          ...(owesAgain ? { amountDue: str(d.amountDue)!, dueDate: instant(d.dueDate) } : {}),
+        },
+      };
+    }
+    case 'creditNoteIssued': {
+      const m = moneyOf(d, 'total', d.currency);
+      if ('invalid' in m) return m;
+      const kind = str(d.kind);
+      if (!kind || !['CREDIT', 'OFFSET', 'REFUND'].includes(kind)) return { invalid: `data.kind ${JSON.stringify(d.kind ?? null)} is not CREDIT, OFFSET or REFUND` };
+      const cause = str(d.cause);
+      // Never data.reason (staff's text, and not on the event): only a cause a customer may be told.
+      return {
+        template: 'CREDIT_NOTE_ISSUED',
+        params: {
+          kind,
+          number: str(d.number) ?? '',
+          amount: m.value,
+          currency: m.currency,
+          invoiceNumber: str(d.invoiceNumber) ?? '',
+          // Events from before 2027-01-30 do not say what became credit or what is due: '' (composeMoneyMessage says what a note of the kind does).
+          credit: isDecimal(str(d.creditAmount)) ? str(d.creditAmount)! : '',
+          amountDue: isDecimal(str(d.amountDue)) ? str(d.amountDue)! : '',
+          dueDate: instant(d.dueDate),
+          cause: cause === 'DISPUTE_ACCEPTED' || cause === 'CHARGE_WAIVED' ? cause : '',
+          at: instant(eventTime),
+        },
+      };
     }
     case 'payoutSent': {
       const a = d.amount as { amount?: unknown; currency?: unknown } | undefined;
@@ -144,8 +183,28 @@ function topupText(p: Params): string {
   return `Your ${what} of ${amount(p.amount!, c)} was credited${on(p)}${due}.${balance}`;
 }
 
-/** To the card it was paid with (the provider's refund), or paid back by finance; a closed account's balance paid out. */
+/**
+ * ", due on 2026-11-05" or, once the due date has passed at `p.at`, "; it was due on 2026-10-16, so please pay it now"
+ * (the invoice's dunning starts again at once); nothing when the due date is not known.
+ */
+function dueText(p: Params): string {
+  if (!p.dueDate) return '';
+  const day = dayOf(p.dueDate, p);
+  return p.at && new Date(p.dueDate).getTime() <= new Date(p.at).getTime() ? `; it was due on ${day}, so please pay it now` : `, due on ${day}`;
+}
+
+/** " Invoice INV-… owes 12.50 EUR again, due on …: pay it in the app, or by bank transfer with the reference INV-…." */
+function reopenedText(p: Params): string {
+  if (!positive(p.amountDue) || !p.invoiceNumber) return '';
+  return ` Invoice ${p.invoiceNumber} owes ${amount(p.amountDue!, p.currency!)} again${dueText(p)}: pay it in the app, or by bank transfer with the reference ${p.invoiceNumber}.`;
+}
+
+/** To the card it was paid with (the provider's refund), or paid back by finance; a closed account's balance paid out; what its invoice owes again. */
 function refundText(p: Params): string {
+  return refundSentText(p) + reopenedText(p);
+}
+
+function refundSentText(p: Params): string {
   const money = amount(p.amount!, p.currency!);
   const later = ' It can take a few business days to reach you.';
   if (p.payout) return `We paid the balance of your closed account, ${money}, back to you by bank transfer${on(p)}${p.payoutReference ? ` (reference ${p.payoutReference})` : ''}.${later}`;
@@ -153,6 +212,40 @@ function refundText(p: Params): string {
   if (p.channel === 'CARD') return `We refunded ${money} to the card you paid ${invoice} with${p.at ? `, on ${dayOf(p.at, p)}` : ''}. It can take a few business days to show on your statement.`;
   const how = p.channel === 'BANK_TRANSFER' ? ' by bank transfer' : '';
   return `We are paying ${money} back to you${how} for your payment of ${invoice}${p.at ? ` (refund of ${dayOf(p.at, p)})` : ''}.${later}`;
+}
+
+const CAUSES: Record<string, string> = { DISPUTE_ACCEPTED: 'for your dispute we upheld', CHARGE_WAIVED: 'for a charge we waived' };
+
+/**
+ * "We issued credit note CN-… of 5.00 EUR on invoice INV-… on 2026-10-22, for a charge we waived." and what it does:
+ * CREDIT lowers what the invoice asks for (what was already paid stays as account credit), OFFSET is account
+ * credit, REFUND is paid back (its refunds have their own REFUND_SENT); then what the invoice still owes.
+ */
+function creditNoteText(p: Params): string {
+  const c = p.currency!;
+  const invoice = p.invoiceNumber ? `invoice ${p.invoiceNumber}` : 'your invoice';
+  const why = CAUSES[p.cause ?? ''] ? `, ${CAUSES[p.cause!]}` : '';
+  const head = `We issued credit note ${p.number || ''}${p.number ? ' ' : ''}of ${amount(p.amount!, c)} on ${invoice}${on(p)}${why}.`;
+  const kept = 'stays on your account as credit for your next bills';
+  const known = p.amountDue !== '' && p.amountDue !== undefined;
+  const nothingDue = ' Nothing more is due on the invoice.';
+  const due = known ? (positive(p.amountDue) ? `: ${amount(p.amountDue!, c)} is left to pay${dueText(p)}.` : '') : '';
+  switch (p.kind) {
+    case 'REFUND':
+      return `${head} We are paying it back to you: a separate message tells you how the money reaches you.`;
+    case 'OFFSET': {
+      const rest = !known ? '' : positive(p.amountDue) ? ` ${amount(p.amountDue!, c)} is still due on the invoice${dueText(p)}.` : nothingDue;
+      return `${head} It is credit on your account: it pays what is open on your bills, then your next ones.${rest}`;
+    }
+    default: {
+      if (!known) return `${head} It lowers what that invoice asks for; any part of it you had already paid ${kept}.`;
+      const credit = positive(p.credit) ? amount(p.credit!, c) : '';
+      // All of it was already paid: the whole note is the account's credit.
+      if (credit && dec(p.credit!).eq(p.amount!)) return `${head} You had already paid that invoice: ${credit} ${kept}.${positive(p.amountDue) ? ` ${amount(p.amountDue!, c)} is still due on it${dueText(p)}.` : nothingDue}`;
+      if (credit) return `${head} It lowers what you owe on that invoice; ${credit} of it you had already paid ${kept}.${positive(p.amountDue) ? ` ${amount(p.amountDue!, c)} is still due on it${dueText(p)}.` : nothingDue}`;
+      return positive(p.amountDue) ? `${head} It lowers what you owe on that invoice${due}` : `${head} It lowers what you owe on that invoice.${nothingDue}`;
+    }
+  }
 }
 
 /** Subject and text of a money template, or null when the params are not a money event's (a plan rule naming the template: plain text). */
@@ -165,6 +258,8 @@ export function composeMoneyMessage(template: string, p: Params): { subject: str
       return { subject: 'Top-up credited', content: topupText(p) };
     case 'REFUND_SENT':
       return { subject: 'Refund on its way', content: refundText(p) };
+    case 'CREDIT_NOTE_ISSUED':
+      return { subject: p.invoiceNumber ? `A credit on your invoice ${p.invoiceNumber}` : 'A credit on your invoice', content: creditNoteText(p) };
     default:
       return null;
   }

@@ -2,7 +2,7 @@
  * What to tell a customer, and on which channels, when another service reports something they
  * should know: a usage threshold (from a plan's `notify` rule), a low or used-up balance, an
  * allowance about to expire, a prepaid bundle its balance could not pay for, a dispute's progress, a
- * bill issued, money received, credited or sent back (money-notifications.ts). Pure: the consumer feeds it events and the customer's preferences.
+ * bill issued, money received, credited or sent back, a credit note on an invoice (money-notifications.ts). Pure: the consumer feeds it events and the customer's preferences.
  */
 import { dec, formatAmount, isCurrencyCode, type RoundingMode } from '@ledgerline/contracts';
 import { composeMoneyMessage, moneyTrigger, type MoneyNotifyingKind } from './money-notifications';
@@ -246,7 +246,8 @@ export function triggerFromEvent(kind: NotifyingKind, event: EventLike): { trigg
     case 'paymentReceived':
     case 'topupConfirmed':
     case 'refundSent':
-    case 'payoutSent': {
+    case 'payoutSent':
+    case 'creditNoteIssued': {
       const m = moneyTrigger(kind, d, event.time);
       if (!('template' in m)) return m;
       return { trigger: { ...base, lineId: null, template: m.template, preferredChannel: null, params: m.params } };
@@ -371,6 +372,7 @@ export function composeMessage(template: string, p: Record<string, string>): { s
     case 'PAYMENT_RECEIVED':
     case 'TOPUP_CONFIRMED':
     case 'REFUND_SENT':
+    case 'CREDIT_NOTE_ISSUED':
       // Only the money events carry these (a plan rule naming the template gets the plain text below).
       return composeMoneyMessage(template, p) ?? { subject: template, content: `Notice ${template}${p.period ? ` for ${p.period}` : ''}.` };
     case 'DUNNING_REMINDER':

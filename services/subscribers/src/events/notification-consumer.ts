@@ -23,12 +23,14 @@ export const NOTIFYING_EVENTS = {
   topupConfirmed: EVENTS.balanceTopup,
   refundSent: EVENTS.refundCreated,
   payoutSent: EVENTS.walletPaidOut,
+  // A credit note on a customer's invoice (CREDIT_NOTE_ISSUED).
+  creditNoteIssued: EVENTS.creditNoteCreated,
   // An overdue invoice's dunning steps (domain/dunning-notifications.ts).
   dunningNotice: EVENTS.customerBillDunningNotice,
 } as const;
 
-/** Payments, top-ups, refunds and payouts: announced from their consumers' first deployment on, not before. */
-const MONEY_KINDS = ['paymentReceived', 'topupConfirmed', 'refundSent', 'payoutSent'];
+/** Payments, top-ups, refunds, payouts and credit notes: announced from their consumers' first deployment on, not before. */
+const MONEY_KINDS = ['paymentReceived', 'topupConfirmed', 'refundSent', 'payoutSent', 'creditNoteIssued'];
 
 /**
  * Consumers added after their events were already flowing start at new events: a first deployment
