@@ -65,9 +65,11 @@ export interface AccountClosed {
  * The account closed. Sent without arguments, it closes at the signal's time (as it always did);
  * with `closedAt` (the worker's event bridge, from `billingaccount.closed`), at that instant when it
  * lies in this run's open period and is not in the future, so the final period ends where invoicing's
- * own handling of the event ends it (the same request twice: one final invoice). Otherwise, and once
- * this run has begun closing its period, at the signal's time. Old histories carry no argument and
- * replay as before.
+ * own handling of the event ends it (the same request twice: one final invoice); at the period's start
+ * when it lies at or before it (the account closed when, or just before, the previous period ended: the
+ * final period is empty, invoicing takes it as the account CLOSED there and bills nothing). Otherwise,
+ * and once this run has begun closing its period, at the signal's time. Old histories carry no argument
+ * and replay as before; the closing time only changes the close's request, not the commands (no patch).
  */
 export const accountClosedSignal = defineSignal(ACCOUNT_CLOSED_SIGNAL);
 /** The same signal, for senders that say when the account closed (the event bridge). */
@@ -122,7 +124,9 @@ export async function billCycleWorkflow(input: BillCycleInput): Promise<BillCycl
     if (closedAtMs !== undefined) return;
     const now = Date.now(); // workflow time: the time of the signal's workflow task
     const at = typeof closed?.closedAt === 'string' ? Date.parse(closed.closedAt) : NaN;
-    closedAtMs = !closing && at > Date.parse(periodStart) && at <= now ? at : now;
+    // Never before the period's start: an account closed at or before it (the previous period, closed and billed
+    // up to this start, was its last) has an empty final period [start, start), which bills nothing.
+    closedAtMs = Math.max(!closing && at <= now ? at : now, Date.parse(periodStart));
   });
   setHandler(currentPeriodQuery, () => ({ periodStart, periodEnd }));
 

@@ -320,14 +320,24 @@ async function loadAccount(em: Em, billingAccountId: string, field: string): Pro
  * (`periodFrom`: a bill-cycle change, its bridge), null after the final period: the workflow sleeps to
  * it rather than to its own copy of the cycle. A bridge after a change (a period starting at it and
  * ending at the new cycle's boundary) is prorated over the new cycle's period, as a bill run bills it;
- * so is a final period ending before its cycle period does (an account closed mid-cycle).
+ * so is a final period ending before its cycle period does (an account closed mid-cycle). An empty final
+ * period (start = end: the account closed at the instant the previous period ended, which billed up to it)
+ * bills nothing and marks the account CLOSED at that instant, the same answer every time; any other empty
+ * or inverted period is refused BILLING_PERIOD_INVALID.
  */
 export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; periodStart: Date; periodEnd: Date; final?: boolean | null; now: Date }, deps: BillingDeps): Promise<{ id: string; invoiceId: string | null; disputesClosed: string[]; nextPeriodEnd: Date | null }> {
   const account = await loadAccount(em, c.billingAccountId, 'input.billingAccountId');
-  if (!(c.periodEnd > c.periodStart)) throw badInput('input.periodEnd', 'A period ends after it starts', 'BILLING_PERIOD_INVALID');
+  // An empty final period: the account closed at the instant its previous period ended (that period billed up to it).
+  const emptyFinal = Boolean(c.final) && c.periodEnd.getTime() === c.periodStart.getTime();
+  if (!(c.periodEnd > c.periodStart) && !emptyFinal) throw badInput('input.periodEnd', 'A period ends after it starts', 'BILLING_PERIOD_INVALID');
   if (c.periodEnd > c.now) throw new DomainError('BILLING_PERIOD_NOT_ENDED', 'A period can be closed once it has ended', { field: 'input.periodEnd' });
   const id = `bp_${c.billingAccountId}_${c.periodStart.toISOString().slice(0, 10)}`.slice(0, 60);
   const k = sql(em);
+  if (emptyFinal) {
+    // Nothing to bill and no period row: the account is CLOSED there (a retry, or closed before: the first end kept), no period follows.
+    await k('billing_account').where({ id: account.id }).update({ status: 'CLOSED', closed_at: k.raw('coalesce(closed_at, ?)', [c.periodEnd]) });
+    return { id, invoiceId: null, disputesClosed: [], nextPeriodEnd: null };
+  }
   await k('billing_period').insert({ id, billing_account_id: account.id, period_start: c.periodStart, period_end: c.periodEnd, closed_at: c.now }).onConflict(['billing_account_id', 'period_start']).ignore();
   // The account's final period (the account was closed): nothing is billed after it but charges
   // that arrive late, on an adjustment invoice (`billAccounts`). Closed once (a retry keeps the first end).
