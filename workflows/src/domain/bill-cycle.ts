@@ -84,8 +84,8 @@ export function periodContaining(at: string | Date, billCycleDay: number, timeZo
  *   reached invoicing's consumer yet; an account closed while still unknown ends the cycle, below);
  *   PLAN_VERSION_UNKNOWN (a plan version neither in invoicing's read model nor in the catalog yet).
  * - BUG: the same request keeps getting the same answer until someone changes something: FORBIDDEN (the
- *   worker's token is not ADMIN/SYSTEM), BILLING_PERIOD_INVALID (the workflow asked for an empty or
- *   inverted period), a request invoicing cannot read (GRAPHQL_VALIDATION_FAILED, GRAPHQL_PARSE_FAILED,
+ *   worker's token is not ADMIN/SYSTEM), BILLING_PERIOD_INVALID (the workflow asked for an inverted
+ *   period, or an empty one not final: an empty final period is accepted), a request invoicing cannot read (GRAPHQL_VALIDATION_FAILED, GRAPHQL_PARSE_FAILED,
  *   BAD_REQUEST: a worker and an invoicing of different versions; BAD_USER_INPUT without a reason: a
  *   variable it refused), and any code not known here. Retried too, and logged as an error at every round.
  * Outages (INTERNAL_SERVER_ERROR, …_UNAVAILABLE, …_TIMEOUT, UNAUTHENTICATED, HTTP errors, no answer in
