@@ -654,6 +654,14 @@ export interface RefundCreatedData {
   reopened?: boolean;
   amountDue?: string | null;
   dueDate?: string | null;
+  /**
+   * Optional, added 2027-02 (absent on older events): what the account's autopay does with what a reopened
+   * invoice owes again. 'DUE_DATE': its due-date card charge has not been made yet (reopened before its due
+   * date), so the card on file is charged what it owes then; 'NONE': the account has autopay but the card is
+   * not charged for it automatically (reopened on or after its due date: the refund is not taken back from
+   * the card; it is dunned, the customer pays it); absent: not reopened, or the account has no autopay.
+   */
+  autopayCharge?: 'DUE_DATE' | 'NONE' | null;
 }
 
 /**

@@ -227,6 +227,16 @@ describe('refund sent', () => {
     expect((await emailOf(late.id)).content).toBe(
       'We are paying 10.00 EUR back to you by bank transfer for your payment of invoice INV-00000042 (refund of 2026-10-22). It can take a few business days to reach you. Invoice INV-00000042 owes 10.00 EUR again; it was due on 2026-10-16, so please pay it now: pay it in the app, or by bank transfer with the reference INV-00000042.',
     );
+    // Autopay accounts (invoicing says what autopay does with it): reopened before its due date the card on
+    // file is charged then; after it, the card is not charged again and the customer is asked to pay.
+    const charged = await asInvoicing('refundCreated', 'r', refund('reopen-autopay', { reopened: true, amountDue: '12.50', dueDate: '2026-11-04T23:00:00.000Z', autopayCharge: 'DUE_DATE' }));
+    expect((await emailOf(charged.id)).content).toBe(
+      'We refunded 12.50 EUR to the card you paid invoice INV-00000042 with, on 2026-10-22. It can take a few business days to show on your statement. Invoice INV-00000042 owes 12.50 EUR again, due on 2026-11-05: we will charge it to your card on file on that day.',
+    );
+    const notCharged = await asInvoicing('refundCreated', 'r', refund('reopen-autopay-late', { reopened: true, amountDue: '12.50', dueDate: '2026-10-15T22:00:00.000Z', autopayCharge: 'NONE' }));
+    expect((await emailOf(notCharged.id)).content).toBe(
+      'We refunded 12.50 EUR to the card you paid invoice INV-00000042 with, on 2026-10-22. It can take a few business days to show on your statement. Invoice INV-00000042 owes 12.50 EUR again; it was due on 2026-10-16, so please pay it now: your card on file is not charged for it automatically. Pay it in the app, or by bank transfer with the reference INV-00000042.',
+    );
     const kept = await asInvoicing('refundCreated', 'r', refund('kept', { reopened: false, amountDue: '0.00', dueDate: '2026-11-04T23:00:00.000Z' }));
     expect((await emailOf(kept.id)).content).toBe('We refunded 12.50 EUR to the card you paid invoice INV-00000042 with, on 2026-10-22. It can take a few business days to show on your statement.');
   });

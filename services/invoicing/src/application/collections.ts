@@ -25,6 +25,9 @@
 //     stayed open was dunned, not charged. Until 2027-01 a release charged all that was due: two
 //     disputes closed before one pass were both charged against the first. And a lowered hold or a
 //     re-rate's part was dunned.) Money due again otherwise (a refund) is no release: dunned.
+//     An invoice a refund reopens before its due date is charged on it like any open invoice; one reopened
+//     on or after it is never charged to the card (the refund is not taken back from it): when it had no
+//     due-date attempt (settled on its due date), the refund records attempt 1 REOPENED_LATE (autopay-reopened.ts).
 //  2. Dunning: an overdue invoice that still owes money (autopay, if any, tried already; the
 //     releases from its disputes, if the first attempt left money to them, too) gets
 //     its dunning workflow, id `dunning-<invoiceId>` (so once, whatever happens). The workflow

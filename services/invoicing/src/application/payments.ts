@@ -14,6 +14,7 @@ import { lockInvoice, releasedState, stateChanged } from './invoice-lifecycle';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 import { takeDisputesCoveredByCreditNote } from './credit-note-disputes';
 import { invoiceToPay } from './invoice-reference';
+import { autopayOfReopened, noAutopayOfReopenedAfterDueDate } from './autopay-reopened';
 import { closeCreditNoteApprovals, closeRefundApprovals } from './approvals';
 
 export type PaymentChannel = 'CARD' | 'BANK_TRANSFER' | 'WALLET';
@@ -261,6 +262,8 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
     const [after] = await k('invoice').where({ id: invoice.id }).select('total', 'amount_paid', 'amount_credited');
     if (!owedBefore.gt(0) && dec(String(after.total)).minus(String(after.amount_paid)).minus(String(after.amount_credited)).gt(0)) {
       await k('invoice').where({ id: invoice.id }).whereNotNull('dunning_started_at').update({ dunning_started_at: null });
+      // Reopened on or after its due date: autopay never charges it (autopay-reopened.ts); before it, its due-date charge does.
+      await noAutopayOfReopenedAfterDueDate(em, invoice, now);
     }
   }
   // Announced once the invoice is reopened and credit paid what it could: the customer is told what it owes again.
@@ -289,7 +292,9 @@ async function announceRefunds(em: Em, refunds: RefundCreatedData[], now: Date, 
   for (const data of refunds) {
     const due = await invoiceDue(em, data.invoiceId);
     const reopened = tookFromInvoice && due !== null && dec(due.amountDue).gt(0);
-    events.push({ subject: data.refundId, key: [data.refundId], data: { ...data, reopened, amountDue: due?.amountDue ?? null, dueDate: due?.dueDate ?? null } satisfies RefundCreatedData });
+    // What autopay does with what it owes again (the message promises a card charge only when one comes).
+    const autopayCharge = reopened ? await autopayOfReopened(em, { id: data.invoiceId!, billing_account_id: data.billingAccountId }) : null;
+    events.push({ subject: data.refundId, key: [data.refundId], data: { ...data, reopened, amountDue: due?.amountDue ?? null, dueDate: due?.dueDate ?? null, ...(autopayCharge ? { autopayCharge } : {}) } satisfies RefundCreatedData });
   }
   await enqueueEvents(em, 'refundCreated', now, events);
 }

@@ -92,6 +92,8 @@ export function moneyTrigger(kind: MoneyNotifyingKind, d: Data, eventTime: strin
           invoiceNumber: str(d.invoiceNumber) ?? '',
           at: instant(d.refundedAt) || instant(eventTime),
           ...(owesAgain ? { amountDue: str(d.amountDue)!, dueDate: instant(d.dueDate) } : {}),
+          // Autopay accounts (events since 2027-02): charged to the card on file on the due date, or not charged at all.
+          ...(owesAgain && (d.autopayCharge === 'DUE_DATE' || d.autopayCharge === 'NONE') ? { autopayCharge: d.autopayCharge } : {}),
         },
       };
     }
@@ -193,10 +195,22 @@ function dueText(p: Params): string {
   return p.at && new Date(p.dueDate).getTime() <= new Date(p.at).getTime() ? `; it was due on ${day}, so please pay it now` : `, due on ${day}`;
 }
 
-/** " Invoice INV-… owes 12.50 EUR again, due on …: pay it in the app, or by bank transfer with the reference INV-…." */
+/**
+ * " Invoice INV-… owes 12.50 EUR again, due on …: pay it in the app, or by bank transfer with the reference INV-…."
+ * An autopay account is told what autopay does (invoicing's `autopayCharge`): reopened before its due date
+ * the card on file is charged then (DUE_DATE); on or after it, the card is not charged again (NONE: the
+ * refund is not taken back from it), so the customer pays it.
+ */
 function reopenedText(p: Params): string {
   if (!positive(p.amountDue) || !p.invoiceNumber) return '';
-  return ` Invoice ${p.invoiceNumber} owes ${amount(p.amountDue!, p.currency!)} again${dueText(p)}: pay it in the app, or by bank transfer with the reference ${p.invoiceNumber}.`;
+  const owes = ` Invoice ${p.invoiceNumber} owes ${amount(p.amountDue!, p.currency!)} again`;
+  const pay = `pay it in the app, or by bank transfer with the reference ${p.invoiceNumber}.`;
+  if (p.autopayCharge === 'DUE_DATE') {
+    const ahead = p.dueDate && !(p.at && new Date(p.dueDate).getTime() <= new Date(p.at).getTime());
+    return ahead ? `${owes}${dueText(p)}: we will charge it to your card on file on that day.` : `${owes}: we will charge it to your card on file.`;
+  }
+  if (p.autopayCharge === 'NONE') return `${owes}${dueText(p)}: your card on file is not charged for it automatically. ${pay.charAt(0).toUpperCase()}${pay.slice(1)}`;
+  return `${owes}${dueText(p)}: ${pay}`;
 }
 
 /** To the card it was paid with (the provider's refund), or paid back by finance; a closed account's balance paid out; what its invoice owes again. */
