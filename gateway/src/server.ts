@@ -4,7 +4,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { GraphQLError } from 'graphql';
 import type { Caller } from '@ledgerline/contracts';
-import { callerHeaders, createLogger, DEFAULT_PORTS, DEV_INTERNAL_SECRET, introspectionSetting, metricsTokenSetting, parsePort, secretSetting, startGraphQLHttpServer, type Logger, type SubgraphServer } from '@ledgerline/platform';
+import { callerHeaders, createLogger, DEFAULT_PORTS, DEV_INTERNAL_SECRET, healthCheckTimeoutSetting, introspectionSetting, metricsTokenSetting, parsePort, secretSetting, startGraphQLHttpServer, type Logger, type SubgraphServer } from '@ledgerline/platform';
 import { AuthenticationError, callerFromAuthorization, DEV_JWT_SECRET } from './auth';
 import { SUPERGRAPH_PATH } from './compose';
 import { subgraphUrl } from './subgraphs';
@@ -58,6 +58,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Subgra
   const internalSecret = secretSetting(env, 'LEDGERLINE_INTERNAL_SECRET', DEV_INTERNAL_SECRET);
   const metricsToken = metricsTokenSetting(env);
   const introspection = introspectionSetting(env);
+  const healthCheckTimeoutMs = healthCheckTimeoutSetting(env);
   const port = parsePort('GATEWAY_PORT', env.GATEWAY_PORT, DEFAULT_PORTS.gateway!);
   const gateway = new ApolloGateway({
     supergraphSdl: fs.readFileSync(SUPERGRAPH_PATH, 'utf8'),
@@ -70,6 +71,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Subgra
     portSetting: 'GATEWAY_PORT',
     logger,
     metricsToken,
+    healthOptions: { timeoutMs: healthCheckTimeoutMs },
     // Off in production unless GRAPHQL_INTROSPECTION=on. The supergraph is composed from the SDL files
     // (`npm run compose`), never by introspecting subgraphs, so subgraphs may turn it off too.
     apollo: (httpServer) => new ApolloServer<GatewayContext>({ gateway, plugins: [ApolloServerPluginDrainHttpServer({ httpServer })], introspection, includeStacktraceInErrorResponses: false, stopOnTerminationSignals: false }),
@@ -86,9 +88,10 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Subgra
     health: Object.fromEntries(
       SERVICES.map((name) => [
         name,
-        async () => {
+        // `signal` aborts after HEALTH_CHECK_TIMEOUT_MS (the check then counts as failed, reason "timeout").
+        async (signal: AbortSignal) => {
           const url = subgraphUrl(name, env).replace(/\/graphql$/, '/health');
-          const response = await fetch(url, { signal: AbortSignal.timeout(2000) }).catch((error: Error) => {
+          const response = await fetch(url, { signal }).catch((error: Error) => {
             throw new Error(`${url}: ${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}`, { cause: error });
           });
           const body = (await response.text().catch(() => '')).slice(0, 300);

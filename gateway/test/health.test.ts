@@ -63,6 +63,29 @@ describe('gateway /health', () => {
     expect(JSON.stringify(invoicingLine.err)).toContain(`127.0.0.1:${invoicingPort}`);
   });
 
+  it('a subgraph that accepts the connection but never answers: 503 naming it after HEALTH_CHECK_TIMEOUT_MS, logged once with reason "timeout"', async () => {
+    const healthy = await standIn(200, JSON.stringify({ status: 'ok', service: 'catalog' }));
+    const hanging = http.createServer(() => undefined);
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    closers.push(() => new Promise((resolve) => (hanging.closeAllConnections(), hanging.close(resolve))));
+    const urls = Object.fromEntries(SERVICES.map((name) => [`${name.toUpperCase()}_URL`, healthy]));
+    const lines: string[] = [];
+    const gw = await startGateway({
+      env: { GATEWAY_PORT: '0', HEALTH_CHECK_TIMEOUT_MS: '400', ...urls, WALLETS_URL: `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/graphql` },
+      logger: pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) }),
+    });
+    closers.push(() => gw.close());
+    for (let probe = 0; probe < 3; probe++) {
+      const started = performance.now();
+      const down = await fetch(gw.url.replace(/\/graphql$/, '/health'));
+      expect(performance.now() - started).toBeLessThan(1_500);
+      expect(await down.json()).toEqual({ status: 'unavailable', service: 'gateway', failed: ['wallets'] });
+    }
+    const warned = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'health check failed' && l.level === 40);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ check: 'wallets', reason: 'timeout', timeoutMs: 400 });
+  });
+
   it('every subgraph up: 200 {status, service}', async () => {
     const healthy = await standIn(200, JSON.stringify({ status: 'ok', service: 'catalog' }));
     const urls = Object.fromEntries(SERVICES.map((name) => [`${name.toUpperCase()}_URL`, healthy]));

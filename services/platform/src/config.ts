@@ -34,6 +34,8 @@ export interface ServiceConfig {
   metricsToken: string;
   /** Whether GraphQL introspection is answered (GRAPHQL_INTROSPECTION; off in production by default). */
   introspection: boolean;
+  /** How long each `/health` check may take before it counts as failed (HEALTH_CHECK_TIMEOUT_MS, default 2000). */
+  healthCheckTimeoutMs: number;
 }
 
 export const DEFAULT_PORTS: Record<string, number> = {
@@ -100,6 +102,20 @@ export function callerMaxAgeSetting(env: NodeJS.ProcessEnv): number {
   return Number(raw);
 }
 
+/**
+ * HEALTH_CHECK_TIMEOUT_MS: how long each `/health` check (a subgraph's `select 1` and NATS round trip, the gateway's
+ * call to each subgraph's `/health`) may take before it counts as failed, with reason "timeout" in the log
+ * (milliseconds, default 2000). Keep it under the probes' `timeoutSeconds` so they get the 503.
+ */
+export const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 2_000;
+
+export function healthCheckTimeoutSetting(env: NodeJS.ProcessEnv): number {
+  const raw = env.HEALTH_CHECK_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return DEFAULT_HEALTH_CHECK_TIMEOUT_MS;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new ConfigError('HEALTH_CHECK_TIMEOUT_MS', `"${raw}" is not a positive whole number of milliseconds`);
+  return Number(raw);
+}
+
 export function parsePort(setting: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const port = Number(raw);
@@ -136,5 +152,6 @@ export function loadServiceConfig(service: string, env: NodeJS.ProcessEnv = proc
     callerMaxAgeSeconds: callerMaxAgeSetting(env),
     metricsToken: metricsTokenSetting(env),
     introspection: introspectionSetting(env),
+    healthCheckTimeoutMs: healthCheckTimeoutSetting(env),
   };
 }

@@ -122,10 +122,13 @@ export async function startService<X extends object>(def: ServiceDefinition<X>, 
         const base: RequestContext = { caller, em: orm.em.fork() as Em, runtime, logger };
         return { ...base, ...(def.context?.(base) ?? ({} as X)) };
       },
+      // Each with HEALTH_CHECK_TIMEOUT_MS: a PostgreSQL that accepts but never answers, or a partitioned NATS, is a
+      // prompt 503 naming the check (neither `select 1` nor `rtt` can be cancelled; a hung one is left to its driver).
       health: {
         database: () => orm.em.getConnection().execute('select 1'),
         nats: () => messaging.nc.rtt(),
       },
+      healthOptions: { timeoutMs: config.healthCheckTimeoutMs },
     });
     stack.push(['graphql server', () => server.close()]);
     logger.info({ url: server.url }, `${def.name} subgraph ready`);

@@ -9,7 +9,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { DocumentNode } from 'graphql';
 import client from 'prom-client';
 import type { Logger } from 'pino';
-import { ConfigError } from './config';
+import { ConfigError, DEFAULT_HEALTH_CHECK_TIMEOUT_MS } from './config';
 import { createFormatError } from './graphql-errors';
 
 export interface GraphQLHttpOptions<C extends BaseContext> {
@@ -24,33 +24,147 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
   context: (req: http.IncomingMessage) => Promise<C>;
   /**
    * Readiness checks by name (`database`, `nats`, a subgraph's name): each resolves when its dependency answers
-   * and throws otherwise. `/health` answers only which names failed; the errors are logged.
+   * and throws otherwise. `/health` answers only which names failed; the errors are logged (see HealthMonitor).
    */
   health: HealthChecks;
+  /** Each check's timeout (HEALTH_CHECK_TIMEOUT_MS, default 2 s) and, for tests, the clock the log's pacing reads. */
+  healthOptions?: HealthOptions;
   /** The registry `/metrics` serves (the service's own counters live there too); default: a new one. */
   registry?: client.Registry;
   /** When set (METRICS_TOKEN), `/metrics` answers only `Authorization: Bearer <token>`; 401 otherwise. */
   metricsToken?: string;
 }
 
-/** Named readiness checks: each resolves when its dependency answers, throws (the cause is logged, not answered) otherwise. */
-export type HealthChecks = Record<string, () => Promise<unknown>>;
+/**
+ * Named readiness checks: each resolves when its dependency answers, throws (the cause is logged, not answered)
+ * otherwise. `signal` aborts when the check's time is up; a check that can cancel its work (a fetch) passes it on.
+ */
+export type HealthChecks = Record<string, (signal: AbortSignal) => Promise<unknown>>;
+
+export interface HealthOptions {
+  /** How long one check may take before it counts as failed with reason "timeout" (default DEFAULT_HEALTH_CHECK_TIMEOUT_MS). */
+  timeoutMs?: number;
+  /** While a check keeps failing the same way, how often it is logged at warn again (default 60 s; debug in between). */
+  repeatWarnMs?: number;
+  /** Milliseconds since the epoch; the wall clock unless a test moves it. Paces the log only. */
+  now?: () => number;
+}
+
+const DEFAULT_REPEAT_WARN_MS = 60_000;
+
+type CheckOutcome = { ok: true } | { ok: false; reason: 'timeout' | 'error'; err?: unknown; cause: string };
+
+interface FailingState {
+  /** What makes two failures "the same": "timeout", or the error's code / message. */
+  cause: string;
+  since: number;
+  lastWarnAt: number;
+  /** Failed probes since the last warn line. */
+  probes: number;
+}
+
+/** How a failure is told apart from another: a timeout, else the error's code (ECONNREFUSED) or message. */
+function causeOf(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return `${error.name}: ${typeof code === 'string' || typeof code === 'number' ? String(code) : error.message}`;
+  }
+  return String(error);
+}
 
 /**
- * Runs every check at once and answers `/health`: 200 `{status: "ok", service}`, or 503
- * `{status: "unavailable", service, failed: [<check names>]}`. A check's error (a driver's message: internal
- * host names, ports, a connection string with its password) never goes into the answer, which the probes and
- * anyone reaching the port read; it is logged at warn (`health check failed`, with `check` and `err`).
+ * Runs the named checks for `/health`, each with its own timeout, and logs their changes of state rather than every
+ * probe (the readiness probe asks every 5 s per pod): a check that starts failing, or fails in another way (a
+ * timeout, then a refused connection), is logged at warn `health check failed` (`check`, `reason`: "timeout" with
+ * `timeoutMs`, or "error" with `err`); while it keeps failing the same way, at debug, and at warn again at most once
+ * per `repeatWarnMs` (with `failingForMs`, `failedProbes`); when it answers again, at info `health check recovered`
+ * (`failedForMs`).
  */
-export async function answerHealth(res: http.ServerResponse, service: string, checks: HealthChecks, logger: Logger): Promise<void> {
-  const names = Object.keys(checks);
-  const outcomes = await Promise.allSettled(names.map((name) => checks[name]!()));
-  const failed: string[] = [];
-  outcomes.forEach((outcome, i) => {
-    if (outcome.status === 'fulfilled') return;
-    failed.push(names[i]!);
-    logger.warn({ check: names[i], err: outcome.reason }, 'health check failed');
-  });
+export class HealthMonitor {
+  private readonly failing = new Map<string, FailingState>();
+  private readonly timeoutMs: number;
+  private readonly repeatWarnMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly checks: HealthChecks,
+    private readonly logger: Logger,
+    options: HealthOptions = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_HEALTH_CHECK_TIMEOUT_MS;
+    this.repeatWarnMs = options.repeatWarnMs ?? DEFAULT_REPEAT_WARN_MS;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Runs every check at once (each stops at the timeout) and answers the names of those that failed. */
+  async run(): Promise<string[]> {
+    const names = Object.keys(this.checks);
+    const outcomes = await Promise.all(names.map((name) => this.runOne(name)));
+    const failed: string[] = [];
+    outcomes.forEach((outcome, i) => {
+      if (!outcome.ok) failed.push(names[i]!);
+      this.record(names[i]!, outcome);
+    });
+    return failed;
+  }
+
+  /**
+   * One check, given `timeoutMs`. Each probe runs it afresh (no sharing with a run still hanging from an earlier
+   * probe: that run may sit on a dead connection forever, while a new one can find the dependency back).
+   */
+  private runOne(name: string): Promise<CheckOutcome> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<CheckOutcome>((resolve) => {
+      timer = setTimeout(() => {
+        controller.abort(new Error(`health check ${name} timed out after ${this.timeoutMs} ms`));
+        resolve({ ok: false, reason: 'timeout', cause: 'timeout' });
+      }, this.timeoutMs);
+    });
+    const ran = Promise.resolve()
+      .then(() => this.checks[name]!(controller.signal))
+      .then(
+        (): CheckOutcome => ({ ok: true }),
+        (err: unknown): CheckOutcome => (controller.signal.aborted ? { ok: false, reason: 'timeout', cause: 'timeout' } : { ok: false, reason: 'error', err, cause: causeOf(err) }),
+      );
+    return Promise.race([ran, timedOut]).finally(() => clearTimeout(timer));
+  }
+
+  private record(check: string, outcome: CheckOutcome): void {
+    const now = this.now();
+    const state = this.failing.get(check);
+    if (outcome.ok) {
+      if (state) {
+        this.failing.delete(check);
+        this.logger.info({ check, failedForMs: now - state.since, lastCause: state.cause }, 'health check recovered');
+      }
+      return;
+    }
+    const fields = { check, reason: outcome.reason, ...(outcome.reason === 'timeout' ? { timeoutMs: this.timeoutMs } : { err: outcome.err }) };
+    if (!state || state.cause !== outcome.cause) {
+      this.failing.set(check, { cause: outcome.cause, since: state?.since ?? now, lastWarnAt: now, probes: 0 });
+      this.logger.warn(state ? { ...fields, failingForMs: now - state.since, previousCause: state.cause } : fields, 'health check failed');
+      return;
+    }
+    state.probes += 1;
+    if (now - state.lastWarnAt >= this.repeatWarnMs) {
+      this.logger.warn({ ...fields, failingForMs: now - state.since, failedProbes: state.probes }, 'health check failed');
+      state.lastWarnAt = now;
+      state.probes = 0;
+    } else {
+      this.logger.debug({ ...fields, failingForMs: now - state.since }, 'health check failed');
+    }
+  }
+}
+
+/**
+ * Runs the checks (HealthMonitor: each with its timeout, failures logged when they change) and answers `/health`:
+ * 200 `{status: "ok", service}`, or 503 `{status: "unavailable", service, failed: [<check names>]}`. A check's
+ * error (a driver's message: internal host names, ports, a connection string with its password) never goes into
+ * the answer, which the probes and anyone reaching the port read; it is in the log.
+ */
+export async function answerHealth(res: http.ServerResponse, service: string, monitor: HealthMonitor): Promise<void> {
+  const failed = await monitor.run();
   const body = failed.length ? { status: 'unavailable', service, failed } : { status: 'ok', service };
   res.writeHead(failed.length ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
@@ -141,6 +255,7 @@ export async function startGraphQLHttpServer<C extends BaseContext>(options: Gra
   client.collectDefaultMetrics({ register: registry });
   const requests = new client.Counter({ name: 'ledgerline_graphql_requests_total', help: 'GraphQL requests', labelNames: ['status'], registers: [registry] });
 
+  const health = new HealthMonitor(options.health, options.logger, options.healthOptions);
   const httpServer = http.createServer();
   const apollo = options.apollo(httpServer);
   await apollo.start();
@@ -156,7 +271,7 @@ export async function startGraphQLHttpServer<C extends BaseContext>(options: Gra
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/health') {
-      await answerHealth(res, options.service, options.health, options.logger);
+      await answerHealth(res, options.service, health);
       return;
     }
     if (url.pathname === '/metrics') {
