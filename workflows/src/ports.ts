@@ -111,6 +111,11 @@ export interface ClosedPeriodResult {
    * know (the workflow then computes it from its input's cycle).
    */
   nextPeriodEnd?: string | null;
+  /**
+   * When the account was closed in invoicing (its `closed_at`, ISO-8601) as it stands after this close; null while it
+   * is open; absent from an invoicing or a client that does not say (the workflow then reports the period's end).
+   */
+  accountClosedAt?: string | null;
 }
 /** Closes a billing period so invoicing can bill it (the invoicing service). */
 export interface BillingPeriodsClient {

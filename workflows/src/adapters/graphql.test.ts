@@ -97,10 +97,12 @@ describe('GraphqlBillingPeriodsClient: closeBillingPeriod refusals are never fin
     expect(err).toMatchObject({ code, retryable: true, details: { refusal: kind, code: extensions.code } });
   });
 
-  it('leaves outages as plain errors, and passes on nextPeriodEnd, null after the final period', async () => {
+  it('leaves outages as plain errors, and passes on nextPeriodEnd, null after the final period, and the account\'s closed instant (null from an invoicing that does not say)', async () => {
     const down = await refusal({ code: 'DOWNSTREAM_SERVICE_ERROR' });
     expect(down).not.toBeInstanceOf(DomainError);
-    const next = fakeFetch(200, { data: { closeBillingPeriod: { billingPeriod: { id: 'bp_1', nextPeriodEnd: null } } } });
-    await expect(new GraphqlBillingPeriodsClient({ url: 'http://invoicing', fetch: next.impl }).closePeriod(req)).resolves.toEqual({ periodId: 'bp_1', nextPeriodEnd: null });
+    const next = fakeFetch(200, { data: { closeBillingPeriod: { billingPeriod: { id: 'bp_1', nextPeriodEnd: null }, accountClosedAt: '2026-03-14T09:30:00.000Z' } } });
+    await expect(new GraphqlBillingPeriodsClient({ url: 'http://invoicing', fetch: next.impl }).closePeriod(req)).resolves.toEqual({ periodId: 'bp_1', nextPeriodEnd: null, accountClosedAt: '2026-03-14T09:30:00.000Z' });
+    const older = fakeFetch(200, { data: { closeBillingPeriod: { billingPeriod: { id: 'bp_1', nextPeriodEnd: null } } } });
+    await expect(new GraphqlBillingPeriodsClient({ url: 'http://invoicing', fetch: older.impl }).closePeriod(req)).resolves.toEqual({ periodId: 'bp_1', nextPeriodEnd: null, accountClosedAt: null });
   });
 });

@@ -149,6 +149,7 @@ const CLOSE_BILLING_PERIOD = /* GraphQL */ `
   mutation CloseBillingPeriod($input: CloseBillingPeriodInput!) {
     closeBillingPeriod(input: $input) {
       billingPeriod { id nextPeriodEnd }
+      accountClosedAt
     }
   }
 `;
@@ -168,13 +169,13 @@ export class GraphqlBillingPeriodsClient implements BillingPeriodsClient {
 
   async closePeriod(req: ClosePeriodRequest, opts?: CallOptions): Promise<ClosedPeriodResult> {
     const { final, ...rest } = req;
-    const data = await graphqlRequest<{ closeBillingPeriod: { billingPeriod: { id: string; nextPeriodEnd?: string | null } } }>(this.client, CLOSE_BILLING_PERIOD, { input: { ...rest, ...(final ? { final: true } : {}) } }, opts).catch((err: unknown) => {
+    const data = await graphqlRequest<{ closeBillingPeriod: { billingPeriod: { id: string; nextPeriodEnd?: string | null }; accountClosedAt?: string | null } }>(this.client, CLOSE_BILLING_PERIOD, { input: { ...rest, ...(final ? { final: true } : {}) } }, opts).catch((err: unknown) => {
       if (!(err instanceof DomainError)) throw err;
       const given = (err.details?.extensions as { reason?: unknown } | undefined)?.reason;
       const reason = typeof given === 'string' && given !== '' ? given : err.code;
       throw new DomainError(reason, err.message, { retryable: true, details: { ...err.details, code: err.code, refusal: closeRefusalKind(reason) } });
     });
     const period = data.closeBillingPeriod.billingPeriod;
-    return { periodId: period.id, nextPeriodEnd: period.nextPeriodEnd ?? null };
+    return { periodId: period.id, nextPeriodEnd: period.nextPeriodEnd ?? null, accountClosedAt: data.closeBillingPeriod.accountClosedAt ?? null };
   }
 }

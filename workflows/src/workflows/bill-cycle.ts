@@ -14,8 +14,9 @@
 // No refusal of `closeBillingPeriod` fails the cycle (patch CLOSE_REFUSALS_NOT_FINAL): a close is tried in
 // rounds until invoicing takes it, each failed round logged (an error for a refusal that will not settle
 // by itself, a warning past CLOSE_ALERT_AFTER_FAILURES for one that should) and counted. The cycle ends
-// cleanly when invoicing says the account is closed (no next period) or when the account closed while
-// invoicing still did not know it (its own consumer bills the final period once it does).
+// cleanly when invoicing says the account is closed (no next period; reported closed at invoicing's `accountClosedAt`)
+// or when the account closed while invoicing still did not know it (its own consumer bills the final period once it does).
+// A signal with `closedAt` reaching a run in its close rounds closes at that instant (patch CLOSED_AT_WHILE_CLOSING).
 import { ActivityFailure, ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, log, metricMeter, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ClosedPeriodResult } from '../ports';
@@ -41,7 +42,8 @@ export interface BillCycleResult {
   /**
    * Absent: the `accountClosed` signal ended it, its last period closed. `INVOICING_CLOSED`: invoicing answered
    * that no period follows `lastPeriod` (it closed the account itself, e.g. from `billingaccount.closed`; the signal
-   * never came): `closedAt` is that period's end. `ACCOUNT_UNKNOWN`: the account closed while invoicing did not
+   * never came): `closedAt` is when invoicing closed it (closeBillingPeriod's `accountClosedAt`), that period's end from an
+   * invoicing that does not say. `ACCOUNT_UNKNOWN`: the account closed while invoicing did not
    * know it; `lastPeriod` was not closed by the cycle (invoicing bills it from the closed event if it learns of the account).
    */
   ended?: 'INVOICING_CLOSED' | 'ACCOUNT_UNKNOWN';
@@ -67,9 +69,10 @@ export interface AccountClosed {
  * lies in this run's open period and is not in the future, so the final period ends where invoicing's
  * own handling of the event ends it (the same request twice: one final invoice); at the period's start
  * when it lies at or before it (the account closed when, or just before, the previous period ended: the
- * final period is empty, invoicing takes it as the account CLOSED there and bills nothing). Otherwise,
- * and once this run has begun closing its period, at the signal's time. Old histories carry no argument
- * and replay as before; the closing time only changes the close's request, not the commands (no patch).
+ * final period is empty, invoicing takes it as the account CLOSED there and bills nothing). Otherwise
+ * at the signal's time. Once this run has begun closing its period (a close refused in rounds), the same
+ * rule (patch CLOSED_AT_WHILE_CLOSING; before it, always the signal's time). Old histories carry no argument
+ * and replay as before.
  */
 export const accountClosedSignal = defineSignal(ACCOUNT_CLOSED_SIGNAL);
 /** The same signal, for senders that say when the account closed (the event bridge). */
@@ -90,6 +93,20 @@ const { closePeriod } = proxyActivities<Activities>({
  * after the deploy), this can become `deprecatePatch`, and a cycle later go.
  */
 export const CLOSE_REFUSALS_NOT_FINAL = 'bill-cycle-close-refusals-not-final';
+
+/**
+ * Runs before this change took a signal reaching them while their period's close was being tried (refused in
+ * rounds: e.g. invoicing did not know the account yet) at the signal's time, whatever its `closedAt`: the catch-up
+ * closed whole periods and a final stub up to the signal, and invoicing's `closed_at` ended as much after the real
+ * closure as the refusals had lasted (when the workflow's final close reached it before its own consumer of
+ * billingaccount.closed). Now `closedAt` is used when it lies between the period's start and now (at the start when
+ * before it), and a `closedAt` within the period being closed (asked for as not final) closes that period again as
+ * final, ending at `closedAt` (as invoicing's consumer does for a period billed past the closure). Either changes how
+ * many closes the run makes, so a run replaying a history without this patch keeps the signal's time. Once every run
+ * that predates it has ended or continued as new (one bill cycle after the deploy), this can become
+ * `deprecatePatch`, and a cycle later go.
+ */
+export const CLOSED_AT_WHILE_CLOSING = 'bill-cycle-closed-at-while-closing';
 
 /** Attempts of a close in one round (1 and 2 s apart: a clock a little behind is settled within it). */
 export const CLOSE_ATTEMPTS_PER_ROUND = 3;
@@ -120,13 +137,16 @@ export async function billCycleWorkflow(input: BillCycleInput): Promise<BillCycl
 
   let closedAtMs: number | undefined;
   let closing = false;
+  /** The signal came while the period was being closed, and the closing time is `closedAt` (CLOSED_AT_WHILE_CLOSING). */
+  let closedWhileClosing = false;
   setHandler(accountClosedSignal, (closed?: AccountClosed) => {
     if (closedAtMs !== undefined) return;
     const now = Date.now(); // workflow time: the time of the signal's workflow task
     const at = typeof closed?.closedAt === 'string' ? Date.parse(closed.closedAt) : NaN;
+    if (closing) closedWhileClosing = patched(CLOSED_AT_WHILE_CLOSING);
     // Never before the period's start: an account closed at or before it (the previous period, closed and billed
     // up to this start, was its last) has an empty final period [start, start), which bills nothing.
-    closedAtMs = Math.max(!closing && at <= now ? at : now, Date.parse(periodStart));
+    closedAtMs = Math.max((!closing || closedWhileClosing) && at <= now ? at : now, Date.parse(periodStart));
   });
   setHandler(currentPeriodQuery, () => ({ periodStart, periodEnd }));
 
@@ -146,6 +166,13 @@ export async function billCycleWorkflow(input: BillCycleInput): Promise<BillCycl
 
   if (closedAtMs !== undefined) {
     const closedAt = new Date(closedAtMs).toISOString();
+    // Signalled while the period was being closed (not as final), the account having closed within it: the
+    // period closed again as final up to the closure (nothing more billed, the account CLOSED at `closedAt`).
+    if (closedWhileClosing && closedAtMs <= Date.parse(periodEnd)) {
+      const last = { periodStart, periodEnd: closedAt };
+      if ((await close(billingAccountId, last, true, closedSoFar)) === UNKNOWN_AND_CLOSED) return { billingAccountId, closedAt, lastPeriod: last, ended: 'ACCOUNT_UNKNOWN' };
+      return { billingAccountId, closedAt, lastPeriod: last };
+    }
     // Closed after the period's end (the run was catching up, or the signal came while closing
     // the period): each whole period up to the closing time on its own, then a final stub, if any.
     if (!closesEarly && closedAtMs > Date.parse(periodEnd)) {
@@ -169,7 +196,7 @@ export async function billCycleWorkflow(input: BillCycleInput): Promise<BillCycl
   // Invoicing closed the account itself (its consumer of billingaccount.closed; the signal never came): no period follows.
   if (first.noNextPeriod && patched(CLOSE_REFUSALS_NOT_FINAL)) {
     log.info('bill cycle: invoicing says the account is closed; the cycle ends', { billingAccountId, periodStart: period.periodStart, periodEnd: period.periodEnd });
-    return { billingAccountId, closedAt: period.periodEnd, lastPeriod: period, ended: 'INVOICING_CLOSED' };
+    return { billingAccountId, closedAt: first.accountClosedAt ?? period.periodEnd, lastPeriod: period, ended: 'INVOICING_CLOSED' };
   }
   const { periodEnd: _previous, ...rest } = input;
   return continueAsNew<typeof billCycleWorkflow>({ ...rest, startFrom: periodEnd, ...(next ? { periodEnd: next } : {}) });
@@ -183,6 +210,8 @@ interface Closed {
   next: string | undefined;
   /** Invoicing answered that no period follows (`nextPeriodEnd: null`: the account is closed there). */
   noNextPeriod: boolean;
+  /** When invoicing says the account closed (its `closed_at`), if it says. */
+  accountClosedAt: string | undefined;
 }
 
 /** Closes the period (see CLOSE_REFUSALS_NOT_FINAL): what invoicing says of the next one, or UNKNOWN_AND_CLOSED. */
@@ -221,7 +250,12 @@ async function close(billingAccountId: string, period: BillingPeriod, final: boo
 
 function closedAs(period: BillingPeriod, r: ClosedPeriodResult | undefined): Closed {
   const next = typeof r?.nextPeriodEnd === 'string' ? Date.parse(r.nextPeriodEnd) : NaN;
-  return { next: next > Date.parse(period.periodEnd) ? new Date(next).toISOString() : undefined, noNextPeriod: r?.nextPeriodEnd === null };
+  const closedAt = typeof r?.accountClosedAt === 'string' ? Date.parse(r.accountClosedAt) : NaN;
+  return {
+    next: next > Date.parse(period.periodEnd) ? new Date(next).toISOString() : undefined,
+    noNextPeriod: r?.nextPeriodEnd === null,
+    accountClosedAt: Number.isNaN(closedAt) ? undefined : new Date(closedAt).toISOString(),
+  };
 }
 
 function failedRoundKind(err: ActivityFailure): FailedRoundKind {

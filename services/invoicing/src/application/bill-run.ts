@@ -323,9 +323,11 @@ async function loadAccount(em: Em, billingAccountId: string, field: string): Pro
  * so is a final period ending before its cycle period does (an account closed mid-cycle). An empty final
  * period (start = end: the account closed at the instant the previous period ended, which billed up to it)
  * bills nothing and marks the account CLOSED at that instant, the same answer every time; any other empty
- * or inverted period is refused BILLING_PERIOD_INVALID.
+ * or inverted period is refused BILLING_PERIOD_INVALID. `accountClosedAt` is the account's `closed_at` after the close (null
+ * while it is open): when invoicing closed it first (its consumer of billingaccount.closed), the workflow reports that
+ * instant rather than the end of the period it asked to close.
  */
-export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; periodStart: Date; periodEnd: Date; final?: boolean | null; now: Date }, deps: BillingDeps): Promise<{ id: string; invoiceId: string | null; disputesClosed: string[]; nextPeriodEnd: Date | null }> {
+export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; periodStart: Date; periodEnd: Date; final?: boolean | null; now: Date }, deps: BillingDeps): Promise<{ id: string; invoiceId: string | null; disputesClosed: string[]; nextPeriodEnd: Date | null; accountClosedAt: Date | null }> {
   const account = await loadAccount(em, c.billingAccountId, 'input.billingAccountId');
   // An empty final period: the account closed at the instant its previous period ended (that period billed up to it).
   const emptyFinal = Boolean(c.final) && c.periodEnd.getTime() === c.periodStart.getTime();
@@ -336,7 +338,7 @@ export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; 
   if (emptyFinal) {
     // Nothing to bill and no period row: the account is CLOSED there (a retry, or closed before: the first end kept), no period follows.
     await k('billing_account').where({ id: account.id }).update({ status: 'CLOSED', closed_at: k.raw('coalesce(closed_at, ?)', [c.periodEnd]) });
-    return { id, invoiceId: null, disputesClosed: [], nextPeriodEnd: null };
+    return { id, invoiceId: null, disputesClosed: [], nextPeriodEnd: null, accountClosedAt: account.closed_at != null ? new Date(account.closed_at) : c.periodEnd };
   }
   await k('billing_period').insert({ id, billing_account_id: account.id, period_start: c.periodStart, period_end: c.periodEnd, closed_at: c.now }).onConflict(['billing_account_id', 'period_start']).ignore();
   // The account's final period (the account was closed): nothing is billed after it but charges
@@ -362,7 +364,7 @@ export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; 
     .first();
   if (invoice) await k('billing_period').where({ id }).update({ invoice_id: invoice.id });
   const closed = account.closed_at != null && new Date(account.closed_at) <= c.periodEnd;
-  return { id, invoiceId: invoice?.id ?? null, disputesClosed: billed?.disputesClosed ?? [], nextPeriodEnd: closed ? null : periodFrom(account, c.periodEnd).period.end };
+  return { id, invoiceId: invoice?.id ?? null, disputesClosed: billed?.disputesClosed ?? [], nextPeriodEnd: closed ? null : periodFrom(account, c.periodEnd).period.end, accountClosedAt: account.closed_at != null ? new Date(account.closed_at) : null };
 }
 
 const DAY_MS = 86_400_000;
