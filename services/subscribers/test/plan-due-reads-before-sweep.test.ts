@@ -125,13 +125,15 @@ describe('reads of a line’s plan in the gap between the boundary and the sweep
 
   it('a reminder in the gap checks the plan in force: an offer the new plan sells is reminded (it was WITHDRAWN for the old plan)', async () => {
     const { lineId } = await lineWithChangeWaiting();
-    h.clock.set('2026-11-30T20:00:00Z');
-    const offer = await tx((em) => presentUpsellOffer(em, h.catalogClient, { lineId, offerCode: 'DATA_BOOST_5GB', period: '2026-11-16', rule: 'DATA_80_PERCENT', validForHours: 72, now: new Date('2026-11-30T20:00:00Z') }));
+    // Presented in the gap (an offer presented before the boundary was for a period that ended with
+    // the old plan and is withdrawn then: upsell-offer-plan-ended.test.ts), reminded a little later, still before the sweep.
+    h.clock.set(GAP);
+    const offer = await tx((em) => presentUpsellOffer(em, h.catalogClient, { lineId, offerCode: 'DATA_BOOST_5GB', period: '2026-11-30', rule: 'DATA_80_PERCENT', validForHours: 72, now: new Date(GAP) }));
     expect(offer.state).toBe('PRESENTED');
     unrestrict = (h.catalogClient as FileCatalog).sellOnlyWith(['DATA_BOOST_5GB'], ['POSTPAID_20GB']);
-    h.clock.set(GAP);
-    const reminded = await tx((em) => remindUpsellOffer(em, h.catalogClient, { offerId: offer.id, now: new Date(GAP) }));
-    expect({ state: reminded.state, reason: reminded.reason, remindedAt: reminded.remindedAt?.toISOString() }).toEqual({ state: 'PRESENTED', reason: null, remindedAt: GAP });
+    const later = new Date(new Date(GAP).getTime() + 10_000);
+    const reminded = await tx((em) => remindUpsellOffer(em, h.catalogClient, { offerId: offer.id, now: later }));
+    expect({ state: reminded.state, reason: reminded.reason, remindedAt: reminded.remindedAt?.toISOString() }).toEqual({ state: 'PRESENTED', reason: null, remindedAt: later.toISOString() });
   });
 });
 

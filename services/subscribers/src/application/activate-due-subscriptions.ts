@@ -4,6 +4,7 @@ import { BillingAccount, Subscription, type Line, type OneOffCharge } from '../p
 import { emitOneOffCharge, emitSubscription } from './events';
 import { lockLine } from './line-lock';
 import { scheduledChangeFees } from './plan-fees';
+import { planEndedReason, withdrawOpenOffers } from './upsell-withdrawal';
 
 /**
  * Moves end-of-cycle plan changes on when their time comes: ACTIVE subscriptions whose end has
@@ -46,6 +47,10 @@ export async function applyDueSubscriptions(em: Em, line: Line, now: Date): Prom
   for (const sub of ending) {
     sub.status = 'ENDED';
     emitSubscription(em, 'subscriptionChanged', sub, line, account, 'due', now);
+    // The upsell offers presented under it were for an allowance period that ended with it (one
+    // presented since the boundary is the new plan's, and stays).
+    const endedAt = sub.endsAt!;
+    await withdrawOpenOffers(em, line.id, { presentedBefore: endedAt, now, reason: (offer) => planEndedReason(offer.period, sub, endedAt) });
   }
   const charges: OneOffCharge[] = [];
   for (const sub of starting) {

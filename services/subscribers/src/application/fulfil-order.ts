@@ -17,6 +17,7 @@ import { emitLineState, emitOneOffCharge, emitOrderState, emitSubscription, emit
 import { tellUpsell } from './upsell-messages';
 import { addOnChargeTaken, revokeAddOnGrants, settleAddOn, type OrderEffects } from './add-on-settlement';
 import { flushOrder, lockLine } from './line-orders';
+import { planEndedReason, withdrawOpenOffers } from './upsell-withdrawal';
 import { holdActivatedLine } from './collections-holds';
 import { applyDueSubscriptions } from './activate-due-subscriptions';
 import { feesInForce, planChangeFeesDue, planChangeSubscriptionId, planChangeWording, planFeeCharges, type PlanFeesRequest } from './plan-fees';
@@ -242,6 +243,8 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
       sub.endsAt = neverStarted ? sub.startsAt : now;
       emitSubscription(em, 'subscriptionChanged', sub, line, account, order.id, now);
     }
+    // Open upsell offers of the line can no longer be taken (accepting refuses a line not ACTIVE).
+    await withdrawOpenOffers(em, line.id, { now, reason: () => `line is ${line.status}` });
   }
   if (sim) {
     // The SIM_REPLACEMENT fees of the plan the line is on now, charged once the SIM is in.
@@ -428,6 +431,10 @@ async function applyPlanChange(em: Em, order: ProductOrder, line: Line, account:
   });
   if (r.timing === 'IMMEDIATE') line.planCode = r.toPlanCode;
   emitSubscription(em, 'subscriptionCreated', next, line, account, order.id, effectiveAt);
+  // The line's open upsell offers were made under the plan ended now (due changes were started
+  // before this), for an allowance period that ended with it: withdrawn. An END_OF_CYCLE change
+  // ends it when due (`applyDueSubscriptions`).
+  if (r.timing === 'IMMEDIATE') await withdrawOpenOffers(em, line.id, { now, reason: (offer) => planEndedReason(offer.period, current, effectiveAt) });
   await flushOrder(em);
   return next;
 }

@@ -10,7 +10,9 @@ import type { CatalogClient } from '../ports/catalog-client';
 import { addAddOn, type AddOnEntry } from './add-add-on';
 import type { LineOrderResult } from './add-line';
 import { emitUpsellOfferState } from './events';
+import { lockLine } from './line-lock';
 import { tellUpsell } from './upsell-messages';
+import { planEndedReason, planEndedSince } from './upsell-withdrawal';
 import { plansAt } from './plans';
 
 export { upsellMessageParams } from './upsell-messages';
@@ -63,6 +65,9 @@ export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: Pres
   // boundary is the plan in force before the sweep has started it.
   const { current: sub, scheduled } = await plansAt(em, line.id, c.now);
   const activeAddOn = sub && (JSON.parse(sub.addOns) as AddOnEntry[]).some((a) => a.code === offer.code && (!a.endsAt || new Date(a.endsAt) > c.now));
+  // The line's plan ended after the period began (a plan change in force; the trigger waited through
+  // an outage): the period ended with it, whatever end the trigger announced.
+  const planEnded = c.periodStart ? await planEndedSince(em, line.id, c.periodStart, c.now) : null;
   // As addAddOn refuses it: a plan change waiting to start whose plan cannot hold the add-on, still valid then.
   const cutByChange = scheduled && addOnEndsAt(c.now, offer.validityDays) > scheduled.startsAt && !offerFitsPlan(offer.compatiblePlans, scheduled.planCode);
   const reason =
@@ -72,7 +77,9 @@ export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: Pres
         ? `${offer.code} is no longer sold`
         : line.status !== 'ACTIVE'
           ? `line is ${line.status}`
-          : !sub || sub.status !== 'ACTIVE'
+          : planEnded
+            ? planEndedReason(c.period, planEnded, planEnded.endsAt!)
+            : !sub || sub.status !== 'ACTIVE'
             ? 'line has no active plan'
             : offer.currency !== account.currency
               ? `${offer.code} is priced in ${offer.currency}, but the account bills in ${account.currency}`
@@ -137,11 +144,17 @@ async function loadOffer(em: Em, offerId: string): Promise<UpsellOffer> {
  * answers sent at the same time one wins and the other sees the offer answered. The same answer
  * repeated returns the first one's result (for an accept, the order it placed); any other answer
  * to an offer no longer open (answered otherwise, withdrawn, expired, or its allowance period
- * over: the add-on would not serve the period it was offered for) is a CONFLICT (OFFER_NOT_OPEN)
- * saying why. Accepting orders the add-on on the terms offered (the offer's stored price and
- * currency), not the catalog's price of the day.
+ * over, also because the line's plan it was made under has ended since: the add-on would not serve
+ * the period it was offered for) is a CONFLICT (OFFER_NOT_OPEN) saying why. Accepting orders the
+ * add-on on the terms offered (the offer's stored price and currency), not the catalog's price of
+ * the day.
  */
 export async function respondToUpsellOffer(em: Em, catalog: CatalogClient, c: { offerId: string; accept: boolean; now: Date }): Promise<{ offer: UpsellOffer; placed: LineOrderResult | null }> {
+  // The line first, then the offer (as a plan change or termination withdrawing the line's offers
+  // takes them): the answer and the end of the plan the offer was made under go one at a time.
+  const seen = await em.findOne(UpsellOffer, { id: c.offerId });
+  if (!seen) throw notFound('UpsellOffer', c.offerId, 'input.offerId');
+  await lockLine(em, seen.lineId);
   const offer = await loadOffer(em, c.offerId);
   const idempotencyKey = `upsell:${offer.id}`;
   const command = { lineId: offer.lineId, offerCode: offer.offerCode, idempotencyKey, now: c.now };
@@ -153,11 +166,21 @@ export async function respondToUpsellOffer(em: Em, catalog: CatalogClient, c: { 
   if (offer.state === 'DECLINED' && !c.accept) return { offer, placed: null };
   // FAILED: accepted, but the add-on order failed (balance too low, network refusal): still open
   // to an answer until it expires; accepting again places a new order (its own key).
-  if (offer.state !== 'PRESENTED' && offer.state !== 'FAILED') throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} is ${offer.state}`, { field: 'input.offerId', state: offer.state });
+  if (offer.state !== 'PRESENTED' && offer.state !== 'FAILED') {
+    const why = offer.state === 'WITHDRAWN' && offer.reason ? `: ${offer.reason}` : '';
+    throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} is ${offer.state}${why}`, { field: 'input.offerId', state: offer.state });
+  }
   const end = offerEnd(offer);
   if (end.at <= c.now) {
     if (end.withPeriod) throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} was for the allowance period ${offer.period}, which ended at ${end.at.toISOString()}`, { field: 'input.offerId', periodEnd: end.at.toISOString() });
     throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} expired at ${offer.expiresAt.toISOString()}`, { field: 'input.offerId' });
+  }
+  // The line's plan it was made under has ended since (a change due, the sweep not run yet; the
+  // transaction ending a plan withdraws the offers otherwise): its allowance period ended with it.
+  const planEnded = await planEndedSince(em, offer.lineId, offer.createdAt, c.now);
+  if (planEnded) {
+    const at = planEnded.endsAt!.toISOString();
+    throw conflict('OFFER_NOT_OPEN', `Offer ${offer.id} was for the allowance period ${offer.period}, which ended at ${at} with plan ${planEnded.planCode}`, { field: 'input.offerId', planEndedAt: at });
   }
   let placed: LineOrderResult | null = null;
   if (c.accept) {
@@ -176,6 +199,8 @@ export async function respondToUpsellOffer(em: Em, catalog: CatalogClient, c: { 
 /**
  * A reminder while the offer is still open; nothing once it was answered or reminded (FAILED
  * included) or has ended (its deadline or its allowance period's end passed: closing expires it).
+ * An offer whose line's plan has ended since it was presented (a change due, not swept yet) is
+ * WITHDRAWN: its allowance period ended with the plan.
  * An offer accepting would now refuse (the line no longer ACTIVE, the add-on retired since, the
  * plan gone or changed to one that cannot hold it, a plan change scheduled since onto such a plan
  * while the add-on would still be valid, the add-on bought since) is WITHDRAWN with the reason
@@ -185,7 +210,13 @@ export async function remindUpsellOffer(em: Em, catalog: CatalogClient, c: { off
   const offer = await loadOffer(em, c.offerId);
   if (offer.state !== 'PRESENTED' || offer.remindedAt || offerEnd(offer).at <= c.now) return offer;
   const line = await em.findOneOrFail(Line, { id: offer.lineId });
-  const reason = line.status !== 'ACTIVE' ? `line is ${line.status}` : await notSellableNow(em, catalog, offer, line, c.now);
+  const planEnded = line.status === 'ACTIVE' ? await planEndedSince(em, line.id, offer.createdAt, c.now) : null;
+  const reason =
+    line.status !== 'ACTIVE'
+      ? `line is ${line.status}`
+      : planEnded
+        ? planEndedReason(offer.period, planEnded, planEnded.endsAt!)
+        : await notSellableNow(em, catalog, offer, line, c.now);
   if (reason) {
     offer.state = 'WITHDRAWN';
     offer.reason = reason;
