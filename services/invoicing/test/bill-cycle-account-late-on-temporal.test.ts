@@ -9,90 +9,42 @@
 // period from the closed event once it knows the account). A cycle whose account invoicing has closed
 // on its own (the bridge's signal lost) ends when invoicing answers that no period follows.
 // Real invoicing (PostgreSQL) answering the worker's own GraphQL adapter, on the time-skipping server.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
 import type { Em } from '@ledgerline/platform';
 import type { Caller } from '@ledgerline/contracts';
 import { startBillCycle } from '../../../workflows/src/client';
-import { GraphqlBillingPeriodsClient } from '../../../workflows/src/adapters/graphql';
 import { nextPeriodEnd, periodContaining } from '../../../workflows/src/domain/bill-cycle';
 import { accountClosedAtSignal } from '../../../workflows/src/workflows/bill-cycle';
-import { createTimeSkippingEnv, fakeSystems, startWorker, uniqueId, workflowBundle } from '../../../workflows/test/support/env';
+import { uniqueId } from '../../../workflows/test/support/env';
 import { billClosedAccount } from '../src/application/close-account';
-import { rows } from '../src/application/sql';
-import { account, startHarness, subscribe, type Harness } from './support';
+import { account, subscribe } from './support';
+import { billCycleOnTemporal } from './bill-cycle-on-temporal-support';
 
-let env: TestWorkflowEnvironment;
-let h: Harness;
 const TZ = 'Europe/Berlin';
 const HOUR_MS = 3_600_000;
-/** What invoicing answered each close, per account: the refusal's reason, or `closed`. */
-const answers = new Map<string, string[]>();
 /** Accounts whose closes are sent with an agent's token (the worker misconfigured): invoicing refuses them FORBIDDEN. */
 const wrongToken = new Set<string>();
 const AGENT: Caller = { role: 'AGENT', subject: 'agent-ann', scopes: [] };
+const bc = billCycleOnTemporal({ callerOf: (acc) => (wrongToken.has(acc) ? AGENT : undefined) });
+const { answers, invoices, ended, workerFor } = bc;
 
-/** The worker's GraphQL adapter, answered by the service in this process at Temporal's time. */
-const billingPeriods = new GraphqlBillingPeriodsClient({
-  url: 'http://invoicing.test/graphql',
-  fetch: (async (_url: string, init: { body: string }) => {
-    const { query, variables } = JSON.parse(init.body);
-    h.clock.set(new Date(await env.currentTimeMs()));
-    const acc = String(variables.input.billingAccountId);
-    const r = await h.svc.request(query, variables, wrongToken.has(acc) ? AGENT : undefined);
-    answers.set(acc, [...(answers.get(acc) ?? []), r.errors?.length ? String(r.errors[0]!.extensions?.reason ?? r.errors[0]!.extensions?.code) : 'closed']);
-    return new Response(JSON.stringify(r), { status: 200, headers: { 'content-type': 'application/json' } });
-  }) as unknown as typeof fetch,
-});
-
-beforeAll(async () => {
-  [env] = await Promise.all([createTimeSkippingEnv(), workflowBundle()]);
-  h = await startHarness(new Date(await env.currentTimeMs()).toISOString(), { consume: false, runBillRuns: false });
-}, 120_000);
-
-afterAll(async () => {
-  await h?.svc.close();
-  await env?.teardown();
-});
-
-const em = () => h.svc.runtime.orm.em.fork() as unknown as Em;
-
-async function invoices(acc: string): Promise<[string, string][]> {
-  const r = await rows<{ period_start: Date; period_end: Date }>(em(), 'select period_start, period_end from invoice where billing_account_id = ? and voided_at is null order by period_start', [acc]);
-  return r.map((i) => [new Date(i.period_start).toISOString(), new Date(i.period_end).toISOString()]);
-}
-
-/** Status and result of a run once it is no longer RUNNING (read from its history: `result()` lets the test server skip time). */
-async function ended(handle: WorkflowHandle): Promise<{ status: string; result: unknown }> {
-  const deadline = Date.now() + 10_000;
-  let d = await handle.describe();
-  while (d.status.name === 'RUNNING') {
-    if (Date.now() > deadline) throw new Error('the cycle did not end');
-    await new Promise((r) => setTimeout(r, 50));
-    d = await handle.describe();
-  }
-  const history = await handle.fetchHistory();
-  const done = history.events?.at(-1)?.workflowExecutionCompletedEventAttributes;
-  return { status: d.status.name, result: done?.result?.payloads?.[0] ? defaultPayloadConverter.fromPayload(done.result.payloads[0]) : undefined };
-}
 
 describe('bill-cycle workflow and closeBillingPeriod refusals that are no decision about the cycle', () => {
   it('bills the first period once invoicing knows the account (its created event arrived late), and the cycle goes on', async () => {
     const acc = `acc_late_${uniqueId('x').slice(2)}`;
-    const p1 = periodContaining(new Date(await env.currentTimeMs()), 1, TZ);
+    const p1 = periodContaining(new Date(await bc.env.currentTimeMs()), 1, TZ);
     const taskQueue = uniqueId('bill-cycle-late');
-    const worker = await startWorker(env.nativeConnection, { ...fakeSystems(), billingPeriods } as unknown as ReturnType<typeof fakeSystems>, { taskQueue });
+    const worker = await workerFor(taskQueue);
     await worker.runUntil(async () => {
-      const handle = await startBillCycle(env.client, { billingAccountId: acc, billCycleDay: 1, timezone: TZ, startFrom: p1.periodStart }, { taskQueue });
+      const handle = await startBillCycle(bc.env.client, { billingAccountId: acc, billCycleDay: 1, timezone: TZ, startFrom: p1.periodStart }, { taskQueue });
       // The period ends; invoicing has not heard of the account yet.
-      await env.sleep(Date.parse(p1.periodEnd) - (await env.currentTimeMs()) + 60_000);
+      await bc.env.sleep(Date.parse(p1.periodEnd) - (await bc.env.currentTimeMs()) + 60_000);
       expect(answers.get(acc)?.[0]).toBe('BILLINGACCOUNT_NOT_FOUND');
       expect((await handle.describe()).status.name).toBe('RUNNING');
       // Its billingaccount.created (and the subscription) reach invoicing a while later.
-      await account(h, acc, { billCycleDay: 1, timezone: TZ });
-      await subscribe(h, acc, `sub_${acc}`, 'postpaid20', p1.periodStart);
-      await env.sleep(2 * HOUR_MS);
+      await account(bc.h, acc, { billCycleDay: 1, timezone: TZ });
+      await subscribe(bc.h, acc, `sub_${acc}`, 'postpaid20', p1.periodStart);
+      await bc.env.sleep(2 * HOUR_MS);
       expect(answers.get(acc)?.at(-1)).toBe('closed');
       expect(await invoices(acc)).toEqual([[p1.periodStart, p1.periodEnd]]);
       const d = await handle.describe();
@@ -104,17 +56,17 @@ describe('bill-cycle workflow and closeBillingPeriod refusals that are no decisi
 
   it('ends cleanly (not FAILED) when the account closes before invoicing ever knew it', async () => {
     const acc = `acc_never_${uniqueId('x').slice(2)}`;
-    const p1 = periodContaining(new Date(await env.currentTimeMs()), 1, TZ);
+    const p1 = periodContaining(new Date(await bc.env.currentTimeMs()), 1, TZ);
     const taskQueue = uniqueId('bill-cycle-never');
-    const worker = await startWorker(env.nativeConnection, { ...fakeSystems(), billingPeriods } as unknown as ReturnType<typeof fakeSystems>, { taskQueue });
+    const worker = await workerFor(taskQueue);
     await worker.runUntil(async () => {
-      const handle = await startBillCycle(env.client, { billingAccountId: acc, billCycleDay: 1, timezone: TZ, startFrom: p1.periodStart }, { taskQueue });
-      await env.sleep(Date.parse(p1.periodEnd) - (await env.currentTimeMs()) + 60_000);
+      const handle = await startBillCycle(bc.env.client, { billingAccountId: acc, billCycleDay: 1, timezone: TZ, startFrom: p1.periodStart }, { taskQueue });
+      await bc.env.sleep(Date.parse(p1.periodEnd) - (await bc.env.currentTimeMs()) + 60_000);
       expect(answers.get(acc)?.[0]).toBe('BILLINGACCOUNT_NOT_FOUND');
       expect((await handle.describe()).status.name).toBe('RUNNING');
-      const closedAt = new Date((await env.currentTimeMs()) - 1_000).toISOString();
+      const closedAt = new Date((await bc.env.currentTimeMs()) - 1_000).toISOString();
       await handle.signal(accountClosedAtSignal, { closedAt });
-      await env.sleep(2 * HOUR_MS);
+      await bc.env.sleep(2 * HOUR_MS);
       const { status, result } = await ended(handle);
       expect(status).toBe('COMPLETED');
       // Signalled while closing its period: closed at the signal's closedAt (patch bill-cycle-closed-at-while-closing), p1 left to invoicing.
@@ -125,22 +77,22 @@ describe('bill-cycle workflow and closeBillingPeriod refusals that are no decisi
 
   it('ends when invoicing answers that the account was closed (it billed the final period itself; the bridge\'s signal never came)', async () => {
     const acc = `acc_closedhere_${uniqueId('x').slice(2)}`;
-    const p1 = periodContaining(new Date(await env.currentTimeMs()), 1, TZ);
+    const p1 = periodContaining(new Date(await bc.env.currentTimeMs()), 1, TZ);
     const p2End = nextPeriodEnd(p1.periodEnd, 1, TZ);
-    h.clock.set(new Date(p1.periodStart));
-    await account(h, acc, { billCycleDay: 1, timezone: TZ });
-    await subscribe(h, acc, `sub_${acc}`, 'postpaid20', p1.periodStart);
+    bc.h.clock.set(new Date(p1.periodStart));
+    await account(bc.h, acc, { billCycleDay: 1, timezone: TZ });
+    await subscribe(bc.h, acc, `sub_${acc}`, 'postpaid20', p1.periodStart);
     const taskQueue = uniqueId('bill-cycle-closedhere');
-    const worker = await startWorker(env.nativeConnection, { ...fakeSystems(), billingPeriods } as unknown as ReturnType<typeof fakeSystems>, { taskQueue });
+    const worker = await workerFor(taskQueue);
     await worker.runUntil(async () => {
-      const handle = await startBillCycle(env.client, { billingAccountId: acc, billCycleDay: 1, timezone: TZ, startFrom: p1.periodStart }, { taskQueue });
-      await env.sleep(Date.parse(p1.periodEnd) - (await env.currentTimeMs()) + 60_000);
+      const handle = await startBillCycle(bc.env.client, { billingAccountId: acc, billCycleDay: 1, timezone: TZ, startFrom: p1.periodStart }, { taskQueue });
+      await bc.env.sleep(Date.parse(p1.periodEnd) - (await bc.env.currentTimeMs()) + 60_000);
       expect(await invoices(acc)).toEqual([[p1.periodStart, p1.periodEnd]]);
       // Invoicing consumes billingaccount.closed and bills the final period; the worker's bridge never signals.
-      const closedAt = new Date((await env.currentTimeMs()) + HOUR_MS);
-      h.clock.set(new Date(closedAt.getTime() + 60_000));
-      await h.svc.runtime.orm.em.fork().transactional((e) => billClosedAccount(e as unknown as Em, { billingAccountId: acc, closedAt, now: h.clock.now() }, { catalog: null }));
-      await env.sleep(Date.parse(p2End) - (await env.currentTimeMs()) + 60_000);
+      const closedAt = new Date((await bc.env.currentTimeMs()) + HOUR_MS);
+      bc.h.clock.set(new Date(closedAt.getTime() + 60_000));
+      await bc.h.svc.runtime.orm.em.fork().transactional((e) => billClosedAccount(e as unknown as Em, { billingAccountId: acc, closedAt, now: bc.h.clock.now() }, { catalog: null }));
+      await bc.env.sleep(Date.parse(p2End) - (await bc.env.currentTimeMs()) + 60_000);
       const { status, result } = await ended(handle);
       expect(status).toBe('COMPLETED');
       // Reported closed when invoicing closed it (closeBillingPeriod's accountClosedAt), not at the end of p2.
@@ -152,21 +104,21 @@ describe('bill-cycle workflow and closeBillingPeriod refusals that are no decisi
 
   it('keeps the cycle alive while invoicing refuses the worker (FORBIDDEN: a token that is not ADMIN/SYSTEM) and closes the period once that is fixed', async () => {
     const acc = `acc_token_${uniqueId('x').slice(2)}`;
-    const p1 = periodContaining(new Date(await env.currentTimeMs()), 1, TZ);
-    h.clock.set(new Date(p1.periodStart));
-    await account(h, acc, { billCycleDay: 1, timezone: TZ });
-    await subscribe(h, acc, `sub_${acc}`, 'postpaid20', p1.periodStart);
+    const p1 = periodContaining(new Date(await bc.env.currentTimeMs()), 1, TZ);
+    bc.h.clock.set(new Date(p1.periodStart));
+    await account(bc.h, acc, { billCycleDay: 1, timezone: TZ });
+    await subscribe(bc.h, acc, `sub_${acc}`, 'postpaid20', p1.periodStart);
     wrongToken.add(acc);
     const taskQueue = uniqueId('bill-cycle-token');
-    const worker = await startWorker(env.nativeConnection, { ...fakeSystems(), billingPeriods } as unknown as ReturnType<typeof fakeSystems>, { taskQueue });
+    const worker = await workerFor(taskQueue);
     await worker.runUntil(async () => {
-      const handle = await startBillCycle(env.client, { billingAccountId: acc, billCycleDay: 1, timezone: TZ, startFrom: p1.periodStart }, { taskQueue });
-      await env.sleep(Date.parse(p1.periodEnd) - (await env.currentTimeMs()) + 10 * 60_000);
+      const handle = await startBillCycle(bc.env.client, { billingAccountId: acc, billCycleDay: 1, timezone: TZ, startFrom: p1.periodStart }, { taskQueue });
+      await bc.env.sleep(Date.parse(p1.periodEnd) - (await bc.env.currentTimeMs()) + 10 * 60_000);
       expect(answers.get(acc)?.[0]).toBe('FORBIDDEN');
       expect((await handle.describe()).status.name).toBe('RUNNING');
       expect(await invoices(acc)).toEqual([]);
       wrongToken.delete(acc); // the operator fixes LEDGERLINE_SERVICE_TOKEN
-      await env.sleep(2 * HOUR_MS);
+      await bc.env.sleep(2 * HOUR_MS);
       expect(answers.get(acc)?.at(-1)).toBe('closed');
       expect(await invoices(acc)).toEqual([[p1.periodStart, p1.periodEnd]]);
       const d = await handle.describe();

@@ -8,96 +8,47 @@
 // closure. Now `closedAt` is used when it lies between the period's start and now (patch
 // bill-cycle-closed-at-while-closing, workflows/bill-cycle.ts).
 // Real invoicing (PostgreSQL) answering the worker's own GraphQL adapter, on the time-skipping server.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
 import type { Em } from '@ledgerline/platform';
 import { startBillCycle } from '../../../workflows/src/client';
-import { GraphqlBillingPeriodsClient } from '../../../workflows/src/adapters/graphql';
 import { nextPeriodEnd, periodContaining } from '../../../workflows/src/domain/bill-cycle';
 import { accountClosedAtSignal } from '../../../workflows/src/workflows/bill-cycle';
-import { createTimeSkippingEnv, fakeSystems, startWorker, uniqueId, workflowBundle } from '../../../workflows/test/support/env';
+import { uniqueId } from '../../../workflows/test/support/env';
 import { billClosedAccount } from '../src/application/close-account';
 import { rows } from '../src/application/sql';
-import { account, startHarness, subscribe, type Harness } from './support';
+import { account, subscribe } from './support';
+import { billCycleOnTemporal } from './bill-cycle-on-temporal-support';
 
-let env: TestWorkflowEnvironment;
-let h: Harness;
 const TZ = 'Europe/Berlin';
 const HOUR_MS = 3_600_000;
-/** What invoicing answered each close, per account: the refusal's reason, or `closed`. */
-const answers = new Map<string, string[]>();
-
-/** The worker's GraphQL adapter, answered by the service in this process at Temporal's time. */
-const billingPeriods = new GraphqlBillingPeriodsClient({
-  url: 'http://invoicing.test/graphql',
-  fetch: (async (_url: string, init: { body: string }) => {
-    const { query, variables } = JSON.parse(init.body);
-    h.clock.set(new Date(await env.currentTimeMs()));
-    const acc = String(variables.input.billingAccountId);
-    const r = await h.svc.request(query, variables);
-    answers.set(acc, [...(answers.get(acc) ?? []), r.errors?.length ? String(r.errors[0]!.extensions?.reason ?? r.errors[0]!.extensions?.code) : 'closed']);
-    return new Response(JSON.stringify(r), { status: 200, headers: { 'content-type': 'application/json' } });
-  }) as unknown as typeof fetch,
-});
-
-beforeAll(async () => {
-  [env] = await Promise.all([createTimeSkippingEnv(), workflowBundle()]);
-  h = await startHarness(new Date(await env.currentTimeMs()).toISOString(), { consume: false, runBillRuns: false });
-}, 120_000);
-
-afterAll(async () => {
-  await h?.svc.close();
-  await env?.teardown();
-});
-
-const em = () => h.svc.runtime.orm.em.fork() as unknown as Em;
-
-async function invoices(acc: string): Promise<[string, string][]> {
-  const r = await rows<{ period_start: Date; period_end: Date }>(em(), 'select period_start, period_end from invoice where billing_account_id = ? and voided_at is null order by period_start', [acc]);
-  return r.map((i) => [new Date(i.period_start).toISOString(), new Date(i.period_end).toISOString()]);
-}
+const bc = billCycleOnTemporal();
+const { answers, invoices, ended, workerFor, em } = bc;
 
 async function closedAtInInvoicing(acc: string): Promise<string | null> {
   const [a] = await rows<{ closed_at: Date | null }>(em(), 'select closed_at from billing_account where id = ?', [acc]);
   return a?.closed_at ? new Date(a.closed_at).toISOString() : null;
 }
 
-/** Status and result of a run once it is no longer RUNNING (read from its history: `result()` lets the test server skip time). */
-async function ended(handle: WorkflowHandle): Promise<{ status: string; result: unknown }> {
-  const deadline = Date.now() + 10_000;
-  let d = await handle.describe();
-  while (d.status.name === 'RUNNING') {
-    if (Date.now() > deadline) throw new Error('the cycle did not end');
-    await new Promise((r) => setTimeout(r, 50));
-    d = await handle.describe();
-  }
-  const history = await handle.fetchHistory();
-  const done = history.events?.at(-1)?.workflowExecutionCompletedEventAttributes;
-  return { status: d.status.name, result: done?.result?.payloads?.[0] ? defaultPayloadConverter.fromPayload(done.result.payloads[0]) : undefined };
-}
-
-const workerFor = (taskQueue: string) => startWorker(env.nativeConnection, { ...fakeSystems(), billingPeriods } as unknown as ReturnType<typeof fakeSystems>, { taskQueue });
 
 describe('bill cycle: the closing instant it reports and bills when it learns of the closure late', () => {
   it('reports invoicing\'s closed_at when invoicing closed the account itself (nextPeriodEnd null), not the end of the period it closed', async () => {
     const acc = `acc_invclosed_${uniqueId('x').slice(2)}`;
-    const p1 = periodContaining(new Date(await env.currentTimeMs()), 1, TZ);
+    const p1 = periodContaining(new Date(await bc.env.currentTimeMs()), 1, TZ);
     const p2End = nextPeriodEnd(p1.periodEnd, 1, TZ);
-    h.clock.set(new Date(p1.periodStart));
-    await account(h, acc, { billCycleDay: 1, timezone: TZ });
-    await subscribe(h, acc, `sub_${acc}`, 'postpaid20', p1.periodStart);
+    bc.h.clock.set(new Date(p1.periodStart));
+    await account(bc.h, acc, { billCycleDay: 1, timezone: TZ });
+    await subscribe(bc.h, acc, `sub_${acc}`, 'postpaid20', p1.periodStart);
     const taskQueue = uniqueId('bill-cycle-invclosed');
     const worker = await workerFor(taskQueue);
     await worker.runUntil(async () => {
-      const handle = await startBillCycle(env.client, { billingAccountId: acc, billCycleDay: 1, timezone: TZ, startFrom: p1.periodStart }, { taskQueue });
-      await env.sleep(Date.parse(p1.periodEnd) - (await env.currentTimeMs()) + 60_000);
+      const handle = await startBillCycle(bc.env.client, { billingAccountId: acc, billCycleDay: 1, timezone: TZ, startFrom: p1.periodStart }, { taskQueue });
+      await bc.env.sleep(Date.parse(p1.periodEnd) - (await bc.env.currentTimeMs()) + 60_000);
       expect(await invoices(acc)).toEqual([[p1.periodStart, p1.periodEnd]]);
       // Invoicing consumes billingaccount.closed and bills the final period; the worker's bridge never signals.
-      const closedAt = new Date((await env.currentTimeMs()) + HOUR_MS);
-      h.clock.set(new Date(closedAt.getTime() + 60_000));
-      await em().transactional((e) => billClosedAccount(e as unknown as Em, { billingAccountId: acc, closedAt, now: h.clock.now() }, { catalog: null }));
-      await env.sleep(Date.parse(p2End) - (await env.currentTimeMs()) + 60_000);
+      const closedAt = new Date((await bc.env.currentTimeMs()) + HOUR_MS);
+      bc.h.clock.set(new Date(closedAt.getTime() + 60_000));
+      await em().transactional((e) => billClosedAccount(e as unknown as Em, { billingAccountId: acc, closedAt, now: bc.h.clock.now() }, { catalog: null }));
+      await bc.env.sleep(Date.parse(p2End) - (await bc.env.currentTimeMs()) + 60_000);
       const { status, result } = await ended(handle);
       expect(status).toBe('COMPLETED');
       expect(result).toEqual({ billingAccountId: acc, closedAt: closedAt.toISOString(), lastPeriod: { periodStart: p1.periodEnd, periodEnd: p2End }, ended: 'INVOICING_CLOSED' });
@@ -107,12 +58,12 @@ describe('bill cycle: the closing instant it reports and bills when it learns of
 
   it('closeBillingPeriod answers the account\'s closed instant (null while it is open)', async () => {
     const acc = `acc_answer_${uniqueId('x').slice(2)}`;
-    const p1 = periodContaining(new Date(await env.currentTimeMs()), 1, TZ);
-    h.clock.set(new Date(Date.parse(p1.periodEnd) + HOUR_MS));
-    await account(h, acc, { billCycleDay: 1, timezone: TZ });
-    await subscribe(h, acc, `sub_${acc}`, 'postpaid20', p1.periodStart);
+    const p1 = periodContaining(new Date(await bc.env.currentTimeMs()), 1, TZ);
+    bc.h.clock.set(new Date(Date.parse(p1.periodEnd) + HOUR_MS));
+    await account(bc.h, acc, { billCycleDay: 1, timezone: TZ });
+    await subscribe(bc.h, acc, `sub_${acc}`, 'postpaid20', p1.periodStart);
     const close = (periodEnd: string, final: boolean) =>
-      h.svc.request<{ closeBillingPeriod: { accountClosedAt: string | null; billingPeriod: { nextPeriodEnd: string | null } } }>(
+      bc.h.svc.request<{ closeBillingPeriod: { accountClosedAt: string | null; billingPeriod: { nextPeriodEnd: string | null } } }>(
         `mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { accountClosedAt billingPeriod { nextPeriodEnd } } }`,
         { i: { billingAccountId: acc, periodStart: p1.periodStart, periodEnd, final } },
       );
@@ -126,21 +77,21 @@ describe('bill cycle: the closing instant it reports and bills when it learns of
 
   it('a signal with closedAt after the period\'s end, reaching the run in its close rounds: the final stub and closed_at end at closedAt, not at the signal', async () => {
     const acc = `acc_lateclose_${uniqueId('x').slice(2)}`;
-    const p1 = periodContaining(new Date(await env.currentTimeMs()), 1, TZ);
+    const p1 = periodContaining(new Date(await bc.env.currentTimeMs()), 1, TZ);
     const taskQueue = uniqueId('bill-cycle-lateclose');
     const worker = await workerFor(taskQueue);
     await worker.runUntil(async () => {
-      const handle = await startBillCycle(env.client, { billingAccountId: acc, billCycleDay: 1, timezone: TZ, startFrom: p1.periodStart }, { taskQueue });
+      const handle = await startBillCycle(bc.env.client, { billingAccountId: acc, billCycleDay: 1, timezone: TZ, startFrom: p1.periodStart }, { taskQueue });
       // The period ends; invoicing has not heard of the account yet: the close is refused in rounds for hours.
-      await env.sleep(Date.parse(p1.periodEnd) - (await env.currentTimeMs()) + 3 * HOUR_MS);
+      await bc.env.sleep(Date.parse(p1.periodEnd) - (await bc.env.currentTimeMs()) + 3 * HOUR_MS);
       expect(answers.get(acc)?.every((a) => a === 'BILLINGACCOUNT_NOT_FOUND')).toBe(true);
       // Its created event reaches invoicing; the account had closed an hour after the period ended, and the
       // bridge's signal (with that instant) comes before invoicing's consumer reads the closed event.
-      await account(h, acc, { billCycleDay: 1, timezone: TZ });
-      await subscribe(h, acc, `sub_${acc}`, 'postpaid20', p1.periodStart);
+      await account(bc.h, acc, { billCycleDay: 1, timezone: TZ });
+      await subscribe(bc.h, acc, `sub_${acc}`, 'postpaid20', p1.periodStart);
       const closedAt = new Date(Date.parse(p1.periodEnd) + HOUR_MS).toISOString();
       await handle.signal(accountClosedAtSignal, { closedAt });
-      await env.sleep(HOUR_MS);
+      await bc.env.sleep(HOUR_MS);
       const { status, result } = await ended(handle);
       expect(status).toBe('COMPLETED');
       expect(result).toEqual({ billingAccountId: acc, closedAt, lastPeriod: { periodStart: p1.periodEnd, periodEnd: closedAt } });
@@ -151,18 +102,18 @@ describe('bill cycle: the closing instant it reports and bills when it learns of
 
   it('a signal with closedAt inside the period being closed, reaching the run in its close rounds: the period is closed again as final at closedAt (as invoicing\'s consumer would), nothing billed after it', async () => {
     const acc = `acc_inclose_${uniqueId('x').slice(2)}`;
-    const p1 = periodContaining(new Date(await env.currentTimeMs()), 1, TZ);
+    const p1 = periodContaining(new Date(await bc.env.currentTimeMs()), 1, TZ);
     const taskQueue = uniqueId('bill-cycle-inclose');
     const worker = await workerFor(taskQueue);
     await worker.runUntil(async () => {
-      const handle = await startBillCycle(env.client, { billingAccountId: acc, billCycleDay: 1, timezone: TZ, startFrom: p1.periodStart }, { taskQueue });
-      await env.sleep(Date.parse(p1.periodEnd) - (await env.currentTimeMs()) + 3 * HOUR_MS);
+      const handle = await startBillCycle(bc.env.client, { billingAccountId: acc, billCycleDay: 1, timezone: TZ, startFrom: p1.periodStart }, { taskQueue });
+      await bc.env.sleep(Date.parse(p1.periodEnd) - (await bc.env.currentTimeMs()) + 3 * HOUR_MS);
       expect(answers.get(acc)?.every((a) => a === 'BILLINGACCOUNT_NOT_FOUND')).toBe(true);
-      await account(h, acc, { billCycleDay: 1, timezone: TZ });
-      await subscribe(h, acc, `sub_${acc}`, 'postpaid20', p1.periodStart);
+      await account(bc.h, acc, { billCycleDay: 1, timezone: TZ });
+      await subscribe(bc.h, acc, `sub_${acc}`, 'postpaid20', p1.periodStart);
       const closedAt = new Date(Date.parse(p1.periodEnd) - 2 * HOUR_MS).toISOString();
       await handle.signal(accountClosedAtSignal, { closedAt });
-      await env.sleep(HOUR_MS);
+      await bc.env.sleep(HOUR_MS);
       const { status, result } = await ended(handle);
       expect(status).toBe('COMPLETED');
       expect(result).toEqual({ billingAccountId: acc, closedAt, lastPeriod: { periodStart: p1.periodStart, periodEnd: closedAt } });

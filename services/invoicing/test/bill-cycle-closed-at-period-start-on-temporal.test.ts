@@ -7,85 +7,38 @@
 // the period's start closes it at the start, invoicing takes the empty final close (the account CLOSED,
 // nothing billed, the same answer again) and the cycle ends COMPLETED with that empty last period.
 // Real invoicing (PostgreSQL) answering the worker's own GraphQL adapter, on the time-skipping server.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { defaultPayloadConverter, type WorkflowHandle } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
+import { type WorkflowHandle } from '@temporalio/client';
 import type { Em } from '@ledgerline/platform';
 import { startBillCycle } from '../../../workflows/src/client';
-import { GraphqlBillingPeriodsClient } from '../../../workflows/src/adapters/graphql';
 import { periodContaining } from '../../../workflows/src/domain/bill-cycle';
 import { accountClosedAtSignal } from '../../../workflows/src/workflows/bill-cycle';
-import { createTimeSkippingEnv, fakeSystems, startWorker, uniqueId, workflowBundle } from '../../../workflows/test/support/env';
+import { uniqueId } from '../../../workflows/test/support/env';
 import { billClosedAccount } from '../src/application/close-account';
 import { rows } from '../src/application/sql';
-import { account, startHarness, subscribe, type Harness } from './support';
+import { account, subscribe } from './support';
+import { billCycleOnTemporal } from './bill-cycle-on-temporal-support';
 
-let env: TestWorkflowEnvironment;
-let h: Harness;
 const TZ = 'Europe/Berlin';
 const HOUR_MS = 3_600_000;
-/** What invoicing answered each close, per account: the refusal's reason, or `closed`. */
-const answers = new Map<string, string[]>();
-
-/** The worker's GraphQL adapter, answered by the service in this process at Temporal's time. */
-const billingPeriods = new GraphqlBillingPeriodsClient({
-  url: 'http://invoicing.test/graphql',
-  fetch: (async (_url: string, init: { body: string }) => {
-    const { query, variables } = JSON.parse(init.body);
-    h.clock.set(new Date(await env.currentTimeMs()));
-    const acc = String(variables.input.billingAccountId);
-    const r = await h.svc.request(query, variables);
-    answers.set(acc, [...(answers.get(acc) ?? []), r.errors?.length ? String(r.errors[0]!.extensions?.reason ?? r.errors[0]!.extensions?.code) : 'closed']);
-    return new Response(JSON.stringify(r), { status: 200, headers: { 'content-type': 'application/json' } });
-  }) as unknown as typeof fetch,
-});
-
-beforeAll(async () => {
-  [env] = await Promise.all([createTimeSkippingEnv(), workflowBundle()]);
-  h = await startHarness(new Date(await env.currentTimeMs()).toISOString(), { consume: false, runBillRuns: false });
-}, 120_000);
-
-afterAll(async () => {
-  await h?.svc.close();
-  await env?.teardown();
-});
-
-const em = () => h.svc.runtime.orm.em.fork() as unknown as Em;
-
-async function invoices(acc: string): Promise<[string, string][]> {
-  const r = await rows<{ period_start: Date; period_end: Date }>(em(), 'select period_start, period_end from invoice where billing_account_id = ? and voided_at is null order by period_start', [acc]);
-  return r.map((i) => [new Date(i.period_start).toISOString(), new Date(i.period_end).toISOString()]);
-}
+const bc = billCycleOnTemporal();
+const { answers, invoices, ended, em, workerFor, billingPeriods } = bc;
 
 async function accountState(acc: string): Promise<{ status: string; closedAt: string | null }> {
   const [a] = await rows<{ status: string; closed_at: Date | null }>(em(), 'select status, closed_at from billing_account where id = ?', [acc]);
   return { status: a!.status, closedAt: a!.closed_at ? new Date(a!.closed_at).toISOString() : null };
 }
 
-/** Status and result of a run once it is no longer RUNNING (read from its history: `result()` lets the test server skip time). */
-async function ended(handle: WorkflowHandle): Promise<{ status: string; result: unknown }> {
-  const deadline = Date.now() + 10_000;
-  let d = await handle.describe();
-  while (d.status.name === 'RUNNING') {
-    if (Date.now() > deadline) throw new Error(`the cycle did not end (invoicing answered ${JSON.stringify(answers.get(String(handle.workflowId).replace(/^bill-cycle-/, '')))})`);
-    await new Promise((r) => setTimeout(r, 50));
-    d = await handle.describe();
-  }
-  const history = await handle.fetchHistory();
-  const done = history.events?.at(-1)?.workflowExecutionCompletedEventAttributes;
-  return { status: d.status.name, result: done?.result?.payloads?.[0] ? defaultPayloadConverter.fromPayload(done.result.payloads[0]) : undefined };
-}
-
 /** An account billed by its cycle through its first period; the cycle has continued as new with the second. */
 async function cycleAfterFirstPeriod(acc: string, taskQueue: string, body: (handle: WorkflowHandle, p1: { periodStart: string; periodEnd: string }) => Promise<void>): Promise<void> {
-  const p1 = periodContaining(new Date(await env.currentTimeMs()), 1, TZ);
-  h.clock.set(new Date(p1.periodStart));
-  await account(h, acc, { billCycleDay: 1, timezone: TZ });
-  await subscribe(h, acc, `sub_${acc}`, 'postpaid20', p1.periodStart);
-  const worker = await startWorker(env.nativeConnection, { ...fakeSystems(), billingPeriods } as unknown as ReturnType<typeof fakeSystems>, { taskQueue });
+  const p1 = periodContaining(new Date(await bc.env.currentTimeMs()), 1, TZ);
+  bc.h.clock.set(new Date(p1.periodStart));
+  await account(bc.h, acc, { billCycleDay: 1, timezone: TZ });
+  await subscribe(bc.h, acc, `sub_${acc}`, 'postpaid20', p1.periodStart);
+  const worker = await workerFor(taskQueue);
   await worker.runUntil(async () => {
-    const handle = await startBillCycle(env.client, { billingAccountId: acc, billCycleDay: 1, timezone: TZ, startFrom: p1.periodStart }, { taskQueue });
-    await env.sleep(Date.parse(p1.periodEnd) - (await env.currentTimeMs()) + 10 * 60_000);
+    const handle = await startBillCycle(bc.env.client, { billingAccountId: acc, billCycleDay: 1, timezone: TZ, startFrom: p1.periodStart }, { taskQueue });
+    await bc.env.sleep(Date.parse(p1.periodEnd) - (await bc.env.currentTimeMs()) + 10 * 60_000);
     expect(await invoices(acc)).toEqual([[p1.periodStart, p1.periodEnd]]);
     const d = await handle.describe();
     expect(d.status.name).toBe('RUNNING');
@@ -99,7 +52,7 @@ describe('bill cycle: the account closed at the start of the run\'s period (an e
     const acc = `acc_atstart_${uniqueId('x').slice(2)}`;
     await cycleAfterFirstPeriod(acc, uniqueId('bill-cycle-atstart'), async (handle, p1) => {
       await handle.signal(accountClosedAtSignal, { closedAt: p1.periodEnd });
-      await env.sleep(2 * HOUR_MS);
+      await bc.env.sleep(2 * HOUR_MS);
       const { status, result } = await ended(handle);
       expect(status).toBe('COMPLETED');
       expect(result).toEqual({ billingAccountId: acc, closedAt: p1.periodEnd, lastPeriod: { periodStart: p1.periodEnd, periodEnd: p1.periodEnd } });
@@ -107,7 +60,7 @@ describe('bill cycle: the account closed at the start of the run\'s period (an e
       expect(await invoices(acc)).toEqual([[p1.periodStart, p1.periodEnd]]);
       expect(await accountState(acc)).toEqual({ status: 'CLOSED', closedAt: p1.periodEnd });
       // invoicing's own consumer of billingaccount.closed afterwards: closed already, nothing more.
-      const out = await em().transactional((e) => billClosedAccount(e as unknown as Em, { billingAccountId: acc, closedAt: new Date(p1.periodEnd), now: h.clock.now() }, { catalog: null }));
+      const out = await em().transactional((e) => billClosedAccount(e as unknown as Em, { billingAccountId: acc, closedAt: new Date(p1.periodEnd), now: bc.h.clock.now() }, { catalog: null }));
       expect(out.periods).toEqual([]);
       expect(await invoices(acc)).toEqual([[p1.periodStart, p1.periodEnd]]);
     });
@@ -117,10 +70,10 @@ describe('bill cycle: the account closed at the start of the run\'s period (an e
     const acc = `acc_msbefore_${uniqueId('x').slice(2)}`;
     await cycleAfterFirstPeriod(acc, uniqueId('bill-cycle-msbefore'), async (handle, p1) => {
       const closedAt = new Date(Date.parse(p1.periodEnd) - 1);
-      const first = await em().transactional((e) => billClosedAccount(e as unknown as Em, { billingAccountId: acc, closedAt, now: h.clock.now() }, { catalog: null }));
+      const first = await em().transactional((e) => billClosedAccount(e as unknown as Em, { billingAccountId: acc, closedAt, now: bc.h.clock.now() }, { catalog: null }));
       expect(first.periods.map((p) => p.final)).toEqual([true]); // the billed period closed again as final, nothing more billed
       await handle.signal(accountClosedAtSignal, { closedAt: closedAt.toISOString() });
-      await env.sleep(2 * HOUR_MS);
+      await bc.env.sleep(2 * HOUR_MS);
       const { status, result } = await ended(handle);
       expect(status).toBe('COMPLETED');
       expect(result).toEqual({ billingAccountId: acc, closedAt: p1.periodEnd, lastPeriod: { periodStart: p1.periodEnd, periodEnd: p1.periodEnd } });
