@@ -662,6 +662,13 @@ export interface RefundCreatedData {
    * the card; it is dunned, the customer pays it); absent: not reopened, or the account has no autopay.
    */
   autopayCharge?: 'DUE_DATE' | 'NONE' | null;
+  /**
+   * Optional, added 2027-02 (absent on older events): with 'DUE_DATE', set when money refunded on or after the
+   * due date is left out of the due-date card charge (a refund after the due date, before autopay's due-date
+   * pass ran): the card on file is charged this much (decimal string, minor unit), the rest of `amountDue`
+   * is not charged to it (the customer pays it; dunned). Absent: the charge takes all it owes then.
+   */
+  autopayAmount?: string | null;
 }
 
 /**

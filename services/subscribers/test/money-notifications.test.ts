@@ -237,6 +237,12 @@ describe('refund sent', () => {
     expect((await emailOf(notCharged.id)).content).toBe(
       'We refunded 12.50 EUR to the card you paid invoice INV-00000042 with, on 2026-10-22. It can take a few business days to show on your statement. Invoice INV-00000042 owes 12.50 EUR again; it was due on 2026-10-16, so please pay it now: your card on file is not charged for it automatically. Pay it in the app, or by bank transfer with the reference INV-00000042.',
     );
+    // Refunded after the due date, before autopay's due-date charge was made: the card is charged only what
+    // was owed before the refund; the refunded money is the customer's to pay.
+    const part = await asInvoicing('refundCreated', 'r', refund('reopen-autopay-part', { reopened: true, amountDue: '25.69', dueDate: '2026-10-15T22:00:00.000Z', autopayCharge: 'DUE_DATE', autopayAmount: '15.69' }));
+    expect((await emailOf(part.id)).content).toBe(
+      'We refunded 12.50 EUR to the card you paid invoice INV-00000042 with, on 2026-10-22. It can take a few business days to show on your statement. Invoice INV-00000042 owes 25.69 EUR again: we will charge 15.69 EUR of it to your card on file. The other 10.00 EUR is not charged to your card; it was due on 2026-10-16, so please pay it now: pay it in the app, or by bank transfer with the reference INV-00000042.',
+    );
     const kept = await asInvoicing('refundCreated', 'r', refund('kept', { reopened: false, amountDue: '0.00', dueDate: '2026-11-04T23:00:00.000Z' }));
     expect((await emailOf(kept.id)).content).toBe('We refunded 12.50 EUR to the card you paid invoice INV-00000042 with, on 2026-10-22. It can take a few business days to show on your statement.');
   });

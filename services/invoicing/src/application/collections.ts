@@ -25,9 +25,10 @@
 //     stayed open was dunned, not charged. Until 2027-01 a release charged all that was due: two
 //     disputes closed before one pass were both charged against the first. And a lowered hold or a
 //     re-rate's part was dunned.) Money due again otherwise (a refund) is no release: dunned.
-//     An invoice a refund reopens before its due date is charged on it like any open invoice; one reopened
-//     on or after it is never charged to the card (the refund is not taken back from it): when it had no
-//     due-date attempt (settled on its due date), the refund records attempt 1 REOPENED_LATE (autopay-reopened.ts).
+//     Money a refund makes owed again before the due date is charged on it like the rest; money refunded
+//     on or after it is never charged to the card (the refund is not taken back from it): the due-date
+//     attempt charges what is owed less those refunds, and records REOPENED_LATE when that leaves nothing
+//     (the refund records it at once when it reopens a settled invoice); autopay-reopened.ts.
 //  2. Dunning: an overdue invoice that still owes money (autopay, if any, tried already; the
 //     releases from its disputes, if the first attempt left money to them, too) gets
 //     its dunning workflow, id `dunning-<invoiceId>` (so once, whatever happens). The workflow
@@ -50,6 +51,7 @@ import type { DisputePolicy, DisputeStarter } from '../ports/disputes';
 import { disputesToWatch, disputesWithoutWorkflow, markWorkflowChecked, markWorkflowStarted } from './disputes';
 import { DEFAULT_DISPUTE_POLICY } from '../domain/disputes';
 import { lockCreditOfInvoice } from './credit';
+import { dueDateCharge } from './autopay-reopened';
 import { recordPayment } from './payments';
 import { rows, sql } from './sql';
 
@@ -294,8 +296,9 @@ function released(d: any): Decimal {
 }
 
 /**
- * Fixes the invoice's due-date autopay charge (what it owes now) in a STARTED attempt 1, committed
- * before the provider is asked; its number, or null when nothing is owed (NOTHING_OWED) or another
+ * Fixes the invoice's due-date autopay charge (what it owes now, less money refunded on or after its due
+ * date) in a STARTED attempt 1, committed before the provider is asked; its number, or null when nothing
+ * is owed (NOTHING_OWED), all it owes was refunded since its due date (REOPENED_LATE) or another
  * pass got there first. An invoice held for a dispute is charged what its disputes leave, and keeps
  * the disputed amount (`amount_disputed`): each dispute's release is charged by an attempt of its own.
  */
@@ -310,7 +313,13 @@ async function startAutopay(em: Em, invoiceId: string, token: string, now: Date)
     await k('autopay_attempt').insert({ ...attempt, state: 'NOTHING_OWED' }).onConflict(['invoice_id', 'attempt']).ignore();
     return null;
   }
-  const made = await k('autopay_attempt').insert({ ...attempt, ...fixedCharge(invoice, open.owed, open.disputed, token, dueKey(invoiceId)) }).onConflict(['invoice_id', 'attempt']).ignore().returning('invoice_id');
+  // Never the money refunded on or after the due date (a pass running behind the refund): that is dunned.
+  const { amount } = await dueDateCharge(em, invoice, open.owed);
+  if (!amount.gt(0)) {
+    await k('autopay_attempt').insert({ ...attempt, state: 'REOPENED_LATE' }).onConflict(['invoice_id', 'attempt']).ignore();
+    return null;
+  }
+  const made = await k('autopay_attempt').insert({ ...attempt, ...fixedCharge(invoice, amount, open.disputed, token, dueKey(invoiceId)) }).onConflict(['invoice_id', 'attempt']).ignore().returning('invoice_id');
   return made.length > 0 ? DUE : null;
 }
 

@@ -292,9 +292,9 @@ async function announceRefunds(em: Em, refunds: RefundCreatedData[], now: Date, 
   for (const data of refunds) {
     const due = await invoiceDue(em, data.invoiceId);
     const reopened = tookFromInvoice && due !== null && dec(due.amountDue).gt(0);
-    // What autopay does with what it owes again (the message promises a card charge only when one comes).
-    const autopayCharge = reopened ? await autopayOfReopened(em, { id: data.invoiceId!, billing_account_id: data.billingAccountId }) : null;
-    events.push({ subject: data.refundId, key: [data.refundId], data: { ...data, reopened, amountDue: due?.amountDue ?? null, dueDate: due?.dueDate ?? null, ...(autopayCharge ? { autopayCharge } : {}) } satisfies RefundCreatedData });
+    // What autopay does with what it owes again (the message promises a card charge only when one comes, and only for what it charges).
+    const autopay = reopened ? await autopayOfReopened(em, data.invoiceId!) : {};
+    events.push({ subject: data.refundId, key: [data.refundId], data: { ...data, reopened, amountDue: due?.amountDue ?? null, dueDate: due?.dueDate ?? null, ...autopay } satisfies RefundCreatedData });
   }
   await enqueueEvents(em, 'refundCreated', now, events);
 }

@@ -94,6 +94,8 @@ export function moneyTrigger(kind: MoneyNotifyingKind, d: Data, eventTime: strin
           ...(owesAgain ? { amountDue: str(d.amountDue)!, dueDate: instant(d.dueDate) } : {}),
           // Autopay accounts (events since 2027-02): charged to the card on file on the due date, or not charged at all.
           ...(owesAgain && (d.autopayCharge === 'DUE_DATE' || d.autopayCharge === 'NONE') ? { autopayCharge: d.autopayCharge } : {}),
+          // The card charged only part of it (money refunded after the due date is not charged to it).
+          ...(owesAgain && d.autopayCharge === 'DUE_DATE' && positive(str(d.autopayAmount) ?? undefined) && dec(str(d.autopayAmount)!).lt(str(d.amountDue)!) ? { autopayAmount: str(d.autopayAmount)! } : {}),
         },
       };
     }
@@ -199,12 +201,18 @@ function dueText(p: Params): string {
  * " Invoice INV-… owes 12.50 EUR again, due on …: pay it in the app, or by bank transfer with the reference INV-…."
  * An autopay account is told what autopay does (invoicing's `autopayCharge`): reopened before its due date
  * the card on file is charged then (DUE_DATE); on or after it, the card is not charged again (NONE: the
- * refund is not taken back from it), so the customer pays it.
+ * refund is not taken back from it), so the customer pays it. A refund after the due date, before autopay's
+ * due-date charge was made, leaves the refunded money out of that charge (DUE_DATE with `autopayAmount`): the
+ * card is charged that part, the customer pays the rest.
  */
 function reopenedText(p: Params): string {
   if (!positive(p.amountDue) || !p.invoiceNumber) return '';
   const owes = ` Invoice ${p.invoiceNumber} owes ${amount(p.amountDue!, p.currency!)} again`;
   const pay = `pay it in the app, or by bank transfer with the reference ${p.invoiceNumber}.`;
+  if (p.autopayCharge === 'DUE_DATE' && p.autopayAmount) {
+    const rest = amount(dec(p.amountDue!).minus(p.autopayAmount).toFixed(), p.currency!);
+    return `${owes}: we will charge ${amount(p.autopayAmount, p.currency!)} of it to your card on file. The other ${rest} is not charged to your card${dueText(p)}: ${pay}`;
+  }
   if (p.autopayCharge === 'DUE_DATE') {
     const ahead = p.dueDate && !(p.at && new Date(p.dueDate).getTime() <= new Date(p.at).getTime());
     return ahead ? `${owes}${dueText(p)}: we will charge it to your card on file on that day.` : `${owes}: we will charge it to your card on file.`;
