@@ -5,7 +5,7 @@ import { resolvers } from './graphql/resolvers';
 import { createUsageRuntime } from './usage-runtime';
 import type { PlanSource } from './application/plan-cache';
 import { startIngestConsumer } from './events/ingest-consumer';
-import { startAccountOwnersConsumer, startSubscriberEventsConsumer } from './events/subscriber-events-consumer';
+import { startAccountOwnersConsumer, startAccountTermsConsumer, startSubscriberEventsConsumer } from './events/subscriber-events-consumer';
 import { startBundleEventsConsumer, startBundleFeeDueConsumer, startRolledOverConsumer } from './events/bundle-events-consumer';
 import { reprocessPartnersRecords, reprocessWaiting, type PartnerAccount } from './application/reprocess-rejected';
 import { startChargeResultConsumer } from './events/charge-result-consumer';
@@ -29,7 +29,8 @@ export interface UsageServiceOptions {
 
 /**
  * Settings: CATALOG_URL; USAGE_CONSUMERS (default "ingest,subscribers,owners,charges,sessions,bills,sweeper,bundles,offers":
- * which background consumers run, "owners" being subscribers' billingaccount events (who may read an account's usage),
+ * which background consumers run, "owners" being subscribers' billingaccount events (who may read an account's usage,
+ * its bill cycle; with a second durable, "<prefix>-owners-terms", for accounts read before the cycle was kept),
  * "bundles" being wallets' bundle.renewed and bundle.feedue, "offers" the catalog's offer events (plans compile again
  * against the changed offers); "none" for none); USAGE_CHARGE_SWEEP_MS (default 5000) and
  * USAGE_CHARGE_RESEND_AFTER_MS (default 60000): how often, and after how long without a
@@ -72,6 +73,8 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
       if (which.has('owners')) {
         const onPartners = (accounts: PartnerAccount[]) => reprocessPartnersRecords(usage.sql, usage.pipeline, usage.directory, accounts, logger);
         stops.push(await startAccountOwnersConsumer(messaging, usage.sql, { durable: `${prefix}-owners`, deliverNew, logger, onPartners, onDropped }));
+        // The bill cycles of accounts `owners` recorded before it kept them (its durable had read their events already).
+        stops.push(await startAccountTermsConsumer(messaging, usage.sql, { durable: `${prefix}-owners-terms`, deliverNew, logger }));
       }
       if (which.has('ingest')) stops.push(await startIngestConsumer(messaging, usage.pipeline, { durable: `${prefix}-ingest`, deliverNew, batch: Number(env.USAGE_INGEST_BATCH ?? 1000), concurrency: Number(env.USAGE_INGEST_CONCURRENCY ?? 3), ackWaitMs: Number(env.USAGE_INGEST_ACK_WAIT_MS ?? 30_000), logger }));
       if (which.has('charges')) {

@@ -41,3 +41,18 @@ export async function recordAccountOwner(sql: Sql, billingAccountId: string, cus
     [billingAccountId, customerId, at, partner?.partnerId ?? null, partner?.version ?? 0, partner !== undefined, terms.currency ?? null, terms.billCycleDay ?? null, terms.timezone ?? null],
   );
 }
+
+/**
+ * Fills in the terms an account's row lacks (accounts whose billingaccount.created `owners` read before it kept terms,
+ * 2027-01-31): only where the row is there and a term is missing, so terms already known are never replaced and an
+ * account not recorded yet is left to `owners` (its created event carries them). Returns whether it filled any.
+ */
+export async function fillAccountTerms(sql: Sql, billingAccountId: string, terms: AccountTerms): Promise<boolean> {
+  const { rowCount } = await sql.query(
+    `update account_owner set currency = coalesce(currency, $2), bill_cycle_day = coalesce(bill_cycle_day, $3), timezone = coalesce(timezone, $4)
+      where billing_account_id = $1
+        and ((currency is null and $2::text is not null) or (bill_cycle_day is null and $3::int is not null) or (timezone is null and $4::text is not null))`,
+    [billingAccountId, terms.currency ?? null, terms.billCycleDay ?? null, terms.timezone ?? null],
+  );
+  return (rowCount ?? 0) > 0;
+}

@@ -57,6 +57,7 @@ import type { PlanLookup } from './plan-cache';
 import { chargeRequestRow, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
 import { lineRolloverOwner, poolRolloverOwner } from './period-rollover';
 import { addOnAllowancesOf, allowanceSizeOf, feePeriodOf, sharedAllowancesOf, traceOf, zoneOf } from './usage-pipeline';
+import { spendAlertNoticesAfterRerate } from './spend-alerts';
 
 /**
  * When a record was rated for the ledger: the latest reprocessRejected that replaced it (it keeps
@@ -376,6 +377,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       const moves: AllowanceMove[] = take.gt(0) ? [{ allowanceId: s.result.allowanceId!, unit: s.result.unit ?? s.r.unit, units: take.toFixed(), uncoveredAmount: s.uncovered(take).toFixed() }] : [];
       adjust(s, moves, dec(s.newSpend).plus(s.uncovered(s.short.missing.minus(take))).toString(), s.short.drawn.toString());
     }
+    const msisdns = new Map([...periodsOf.values()].flatMap((x) => (x ? [[x.line.lineId, x.line.msisdn] as const] : [])));
     await inSqlTransaction(usage.sql, async (db) => {
       for (const u of updates) {
         // The ledger's figures live in charge_outcome once wallets answered: written there as on the record (see CHARGE_STATUS_OF).
@@ -397,6 +399,8 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       // draw finds the units another record of the re-rate gives back (the replay moved them onto it).
       outbox.sort((a, b) => givesBack(b) - givesBack(a));
       if (updates.length) outbox.push(eventRow('usageRerated', c.billingAccountId, [c.billingAccountId, p.period, ...adjustments.map((a) => a.chargeId), String(updates.length)], { billingAccountId: c.billingAccountId, period: p.period, recordsRerated: updates.length, adjustments }, now));
+      // Spend alerts the re-rated records now reach, told with the adjustments (committed together, or neither).
+      if (updates.length) outbox.push(...(await spendAlertNoticesAfterRerate(db, c.billingAccountId, { from, to }, (lineId) => msisdns.get(lineId), now)));
       await insertOutbox(db, outbox);
     });
     usage.pipeline.dropCounters();

@@ -9,7 +9,7 @@ import { hash } from 'node:crypto';
 import { Decimal, badInput, conflict, dec, deterministicId, minorUnits, notFound, type AllowancePeriod, type Caller } from '@ledgerline/contracts';
 import { TOTAL_BUCKET, bucketOf, type LineCounters } from '../domain/live-usage';
 import type { Rounding } from '../domain/ledger-money';
-import { DEFAULT_BILL_TERMS, MAX_SPEND_ALERTS_PER_ACCOUNT, billPeriodAt, spendAlertAmountProblem, type BillTerms, type SpendAlert } from '../domain/spend-alert';
+import { DEFAULT_BILL_TERMS, MAX_SPEND_ALERTS_PER_ACCOUNT, billPeriodAt, billPeriodsNotEnded, reachedAlerts, spendAlertAmountProblem, type BillTerms, type SpendAlert } from '../domain/spend-alert';
 import { inSqlTransaction, type SqlClient } from '../persistence/sql';
 import type { UsageRuntime } from '../usage-runtime';
 import { eventIdOf, eventRow, insertOutbox, type OutboxRow } from './outbox-rows';
@@ -139,6 +139,26 @@ export function spendAlertNotice(alert: SpendAlert, spent: Decimal, period: Allo
 /** The id of an alert's notice in a period (whether it was emitted: emitted_event). */
 export const spendNoticeIdOf = (alert: SpendAlert, period: AllowancePeriod): string => eventIdOf('usageNotificationRequested', noticeKey(alert, period));
 
+/**
+ * The SPEND_ALERT notices of the account's alerts its spend reaches once a re-rate's updates are written (`db`: the
+ * re-rate's transaction, so the sums read them; its adjustments count at their estimate until wallets settles them),
+ * in the bill periods of the re-rated range [from, to) not ended by `now`. The rating path would tell them only at
+ * the account's next event, which may never come. Keyed as that path's notices (once per alert, amount and period):
+ * an alert told before is dropped by insertOutbox, and the next event finds these told. A re-rate lowering the spend
+ * takes no notice back.
+ */
+export async function spendAlertNoticesAfterRerate(db: Queryable, billingAccountId: string, range: { from: Date; to: Date }, msisdnOf: (lineId: string) => string | null | undefined, now: Date): Promise<OutboxRow[]> {
+  const set = (await loadSpendAlertSets(db, [billingAccountId])).get(billingAccountId);
+  if (!set) return [];
+  const periods = billPeriodsNotEnded(set.terms, range.from, range.to, now);
+  if (periods.length === 0) return [];
+  const counters = await loadSpendCounters(db, periods.map((period) => ({ billingAccountId, period })));
+  return periods.flatMap((period) =>
+    reachedAlerts(counters.get(spendKeyOf(billingAccountId, period))!, set.alerts).map(({ alert, spent }) =>
+      spendAlertNotice(alert, spent, period, { msisdn: alert.lineId === null ? null : msisdnOf(alert.lineId), usageRecordId: null }, now)),
+  );
+}
+
 // --- use cases -------------------------------------------------------------------------------------------------
 
 export interface SpendAlertView {
@@ -176,7 +196,7 @@ function keyField(value: unknown): string {
   return value;
 }
 
-/** The account's currency and terms: from billingaccount.created; an account announced before 2027-01-31 by its subscriptions' currency (calendar months). */
+/** The account's currency and terms: from billingaccount.created; until it is read, its subscriptions' currency (calendar months: DEFAULT_BILL_TERMS). */
 async function accountOf(db: Queryable, billingAccountId: string): Promise<{ currency: string; terms: BillTerms } | undefined> {
   const { rows } = await db.query<{ currency: string | null; bill_cycle_day: number | null; timezone: string | null }>(
     `select coalesce(o.currency, (select v.currency from subscription_version v where v.billing_account_id = $1 order by v.valid_from desc limit 1)) as currency, o.bill_cycle_day, o.timezone

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { dec } from '@ledgerline/contracts';
-import { billPeriodAt, bookSpend, spendAlertAmountProblem, type SpendAlert } from './spend-alert';
+import { billPeriodAt, billPeriodsNotEnded, bookSpend, reachedAlerts, spendAlertAmountProblem, type SpendAlert } from './spend-alert';
 import { TOTAL_BUCKET, bucketOf, type LineCounters } from './live-usage';
 
 const iso = (p: { period: string; start: Date; end: Date }) => [p.period, p.start.toISOString(), p.end.toISOString()];
@@ -54,5 +54,22 @@ describe('bookSpend', () => {
     bucketOf(c, 'lin_a').spend = dec('30');
     expect(bookSpend(c, 'lin_b', dec('0'), [account, lineA]).map((x) => [x.alert.id, x.spent.toFixed()])).toEqual([['a', '60'], ['la', '30']]);
     expect(bookSpend(c, 'lin_b', dec('0'), [account, lineA])).toEqual([]);
+  });
+});
+
+describe('after a re-rate: billPeriodsNotEnded and reachedAlerts', () => {
+  const berlin = { billCycleDay: 1, timezone: 'Europe/Berlin' };
+  it('the bill periods of the re-rated range still running at now (a period over tells nothing)', () => {
+    const now = new Date('2026-03-20T12:00:00Z');
+    expect(billPeriodsNotEnded(berlin, new Date('2026-02-15T00:00:00Z'), new Date('2026-04-01T00:00:00Z'), now).map((p) => p.period)).toEqual(['2026-03-01', '2026-04-01']);
+    expect(billPeriodsNotEnded(berlin, new Date('2026-02-01T00:00:00Z'), new Date('2026-03-01T00:00:00Z'), now)).toEqual([]);
+  });
+  it('every alert at or past its amount, the account by its total and a line by its own', () => {
+    const alert = (id: string, lineId: string | null, amount: string): SpendAlert => ({ id, billingAccountId: 'acc', lineId, amount: dec(amount), currency: 'EUR' });
+    const c: LineCounters = new Map();
+    bucketOf(c, TOTAL_BUCKET).spend = dec('23.60');
+    bucketOf(c, 'lin_a').spend = dec('11.80');
+    const reached = reachedAlerts(c, [alert('a', null, '20'), alert('la', 'lin_a', '10'), alert('lb', 'lin_b', '5'), alert('a2', null, '30')]);
+    expect(reached.map((x) => [x.alert.id, x.spent.toFixed()])).toEqual([['a', '23.6'], ['la', '11.8']]);
   });
 });

@@ -21,7 +21,11 @@ export interface BillTerms {
   timezone: string;
 }
 
-/** Accounts usage knows no terms of (announced before 2027-01-31): calendar months in UTC, subscribers' defaults. */
+/**
+ * Accounts usage knows no terms of: calendar months in UTC, subscribers' defaults. Only until their billingaccount.created
+ * is read (an account `owners` recorded before 2027-01-31 is read again by the `owners-terms` durable), or for good
+ * when that event is no longer on the stream or carries no readable terms.
+ */
 export const DEFAULT_BILL_TERMS: BillTerms = { billCycleDay: 1, timezone: 'UTC' };
 
 /** At most this many alerts per billing account (the account's own and one per line). */
@@ -65,6 +69,20 @@ export function billPeriodAt(terms: BillTerms, at: Date): AllowancePeriod {
   };
 }
 
+/**
+ * The bill periods overlapping [from, to) that have not ended by `now`: those whose spend a change to the records of
+ * that range (a re-rate) can still take past an alert. A period already over tells nothing, as in the rating path.
+ */
+export function billPeriodsNotEnded(terms: BillTerms, from: Date, to: Date, now: Date): AllowancePeriod[] {
+  const out: AllowancePeriod[] = [];
+  for (let at = from > now ? from : now; at < to; ) {
+    const period = billPeriodAt(terms, at);
+    out.push(period);
+    at = period.end;
+  }
+  return out;
+}
+
 /** What is wrong with an alert amount (a decimal string, as the Decimal scalar hands it), naming the field; undefined when nothing is. */
 export function spendAlertAmountProblem(amount: string, currency: string, accountCurrency: string): { field: string; code: string; message: string } | undefined {
   if (currency !== accountCurrency) return { field: 'input.amount.currency', code: 'CURRENCY_MISMATCH', message: `the billing account is billed in ${accountCurrency}: an alert is set in ${accountCurrency}, not ${currency}` };
@@ -80,6 +98,23 @@ export function spendAlertAmountProblem(amount: string, currency: string, accoun
 export interface SpendCrossing {
   alert: SpendAlert;
   spent: Decimal;
+}
+
+/** The spend an alert is about in a bill period's counters: the account's (TOTAL_BUCKET), or its line's. */
+const spentOn = (counters: LineCounters, alert: SpendAlert): Decimal => counters.get(alert.lineId ?? TOTAL_BUCKET)?.spend ?? dec('0');
+
+/**
+ * Every alert whose spend in a bill period's counters is at or past its amount, with no event booked: after the
+ * period's records changed otherwise than by a rated event (a re-rate's adjustments). The caller keeps each report
+ * once (emitted_event): alerts told before in the period are reported again and dropped there.
+ */
+export function reachedAlerts(counters: LineCounters, alerts: readonly SpendAlert[]): SpendCrossing[] {
+  const out: SpendCrossing[] = [];
+  for (const alert of alerts) {
+    const spent = spentOn(counters, alert);
+    if (spent.gte(alert.amount)) out.push({ alert, spent });
+  }
+  return out;
 }
 
 /**

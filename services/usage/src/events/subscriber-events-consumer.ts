@@ -11,7 +11,7 @@
 import { EVENTS, isCurrencyCode, isTimeZone, parseCloudEvent, type CloudEvent, type LineStateData, type SubscriptionData } from '@ledgerline/contracts';
 import type { Logger, Messaging } from '@ledgerline/platform';
 import type { LineDirectory } from '../application/line-directory';
-import { recordAccountOwner, type AccountTerms } from '../application/record-account-owner';
+import { fillAccountTerms, recordAccountOwner, type AccountTerms } from '../application/record-account-owner';
 import type { PartnerAccount } from '../application/reprocess-rejected';
 import { accountOwnerProblem, lineProblem, normalizeMsisdn, partnerVersionProblem, subscriptionProblem } from '../domain/line-context';
 import type { Sql } from '../persistence/sql';
@@ -145,6 +145,40 @@ export function startAccountOwnersConsumer(
       if (a) assigned.set(`${a.billingAccountId}\u0000${a.partnerId}`, a);
     }
     if (o.onPartners && assigned.size > 0) await o.onPartners([...assigned.values()]);
+    for (const m of batch) m.ack();
+  });
+}
+
+/**
+ * Fills in the terms (currency, bill-cycle day, time zone) of an account `owners` recorded without them, from its
+ * billingaccount.created. Quiet about events it cannot read: `owners` reads the same ones and reports them.
+ */
+export async function applyAccountTermsEvent(sql: Sql, subject: string, payload: string): Promise<boolean> {
+  if (subject !== EVENTS.billingAccountCreated.subject) return false;
+  let event: CloudEvent;
+  try {
+    event = parseCloudEvent(payload);
+  } catch {
+    return false;
+  }
+  const d = (typeof event.data === 'object' && event.data !== null ? event.data : {}) as { billingAccountId?: unknown; currency?: unknown; billCycleDay?: unknown; timezone?: unknown };
+  if (accountOwnerProblem({ billingAccountId: d.billingAccountId, customerId: 'any' })) return false;
+  return fillAccountTerms(sql, d.billingAccountId as string, accountTermsOf(d));
+}
+
+/**
+ * Consumer of billingaccount.created for the accounts' terms, on a durable of its own (run with `owners`): `owners`
+ * keeps the terms since 2027-01-31 (spend alerts' bill periods), but had read and acked the created event of every
+ * account opened before - their rows have none, and their alerts counted calendar months in UTC. A new durable reads
+ * the stream from its start (as `owners` did when it was added), so an upgraded deployment learns them once; after
+ * that each created event finds its row complete (or not there yet: `owners` records it with its terms) and changes
+ * nothing. The rating path reads an account's terms with its alerts: within USAGE_SPEND_ALERT_CACHE_MS of learning them.
+ */
+export function startAccountTermsConsumer(messaging: Messaging, sql: Sql, o: { durable: string; deliverNew: boolean; logger: Logger }) {
+  return consumeBatches(messaging, { durable: o.durable, filter: EVENTS.billingAccountCreated.subject, max: 200, deliverNew: o.deliverNew, logger: o.logger }, async (batch) => {
+    let learnt = 0;
+    for (const m of batch) if (await applyAccountTermsEvent(sql, m.subject, m.string())) learnt++;
+    if (learnt > 0) o.logger.info({ accounts: learnt }, "billing accounts' bill cycles learnt from billingaccount.created read again (spend alerts count their bill periods)");
     for (const m of batch) m.ack();
   });
 }
