@@ -286,8 +286,7 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
  */
 async function unbilledParts(em: Em, targets: BillTarget[]): Promise<BillTarget[]> {
   if (targets.length === 0) return [];
-  const ids = [...new Set(targets.map((t) => t.account.id))].sort();
-  await rows(em, 'select id from billing_account where id = any(?::text[]) order by id for no key update', [ids]);
+  await lockAccountsForBilling(em, targets.map((t) => t.account.id));
   const billedTo = new Map(
     (
       await rows<{ account_id: string; billed_to: Date }>(
@@ -312,6 +311,18 @@ async function unbilledParts(em: Em, targets: BillTarget[]): Promise<BillTarget[
 }
 
 const DAY_MS = 86_400_000;
+
+/**
+ * The accounts' rows, in id order, FOR NO KEY UPDATE (charges and segments still reference them
+ * meanwhile): the first lock of whatever composes an account's invoice and of whatever changes what
+ * it bills while it may be composed (a waiver of one of its one-offs), before the account's credit
+ * lock and any charge's row. The one that waits then reads what the other committed: a one-off is
+ * either left out as waived or billed and then credited by its waiver, never billed past a waiver
+ * that did not credit it.
+ */
+export async function lockAccountsForBilling(em: Em, accountIds: string[]): Promise<void> {
+  await rows(em, 'select id from billing_account where id = any(?::text[]) order by id for no key update', [[...new Set(accountIds)].sort()]);
+}
 
 /** A period after the account's final one (the account was closed before it starts). */
 const isAfterClosure = (t: BillTarget): boolean => t.account.closed_at != null && t.period.start >= new Date(t.account.closed_at);

@@ -2,7 +2,7 @@
 import { DomainError, conflict, dec, minorUnits, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { assertTransition, outstanding, settlementState, type InvoiceState } from '../domain/lifecycle';
-import { billAccounts, issueInvoices, type AccountRow, type BillingDeps } from './bill-accounts';
+import { billAccounts, issueInvoices, lockAccountsForBilling, type AccountRow, type BillingDeps } from './bill-accounts';
 import { closeCreditNoteApprovals } from './approvals';
 import { applyAccountCredit, lockCreditOfInvoice } from './credit';
 import { close as closeDispute, closeOpenDisputesOfInvoice } from './disputes';
@@ -189,6 +189,10 @@ async function voidDraft(em: Em, invoice: any, now: Date): Promise<void> {
  * asked for) must not be what quietly ends the customer's dispute.
  */
 export async function regenerateInvoice(em: Em, c: { invoiceId: string; now: Date }, deps: BillingDeps): Promise<string> {
+  // The account's billing lock before the draft and the charges its void releases, the order a waiver
+  // of one of them takes (billing lock, then the charge): taken after them, the two deadlocked.
+  const peek = await sql(em)('invoice').where({ id: c.invoiceId }).first('billing_account_id');
+  if (peek) await lockAccountsForBilling(em, [peek.billing_account_id]);
   const invoice = await lockInvoice(em, c.invoiceId);
   if (invoice.state !== 'VOIDED') await voidDraft(em, invoice, c.now);
   const account = (await sql(em)('billing_account').where({ id: invoice.billing_account_id }).first()) as AccountRow;

@@ -5,8 +5,9 @@ import { sql } from './sql';
 
 /**
  * Serialises the waiver and the posting of one one-off charge id (a transaction advisory lock). Lock
- * order: the account's credit lock (when taken) before this one: a subscribers batch bills a closed
- * account under it and then posts one-offs; the waiver of a posted charge takes it first too.
+ * order: the account's billing lock and then its credit lock (when taken) before this one: a
+ * subscribers batch bills a closed account under them and then posts one-offs; the waiver of a posted
+ * charge takes them first too.
  */
 export async function lockOneOffChargeId(em: Em, id: string): Promise<void> {
   await sql(em).raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', ['one-off-charge', id]);

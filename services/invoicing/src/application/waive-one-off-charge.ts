@@ -26,10 +26,12 @@
 // Waived before: answered as it was (WAIVED_IN_ADVANCE, WAIVED or CREDITED with the same note), nothing
 // moves again. The waiver and addOneOffCharge of one id queue on the id's lock (lockOneOffChargeId), so
 // whichever comes second sees the other: never a charge posted past a waiver that did not see it. The
-// waiver of a charge takes its account's credit lock before the id's (lockChargeAndAccount).
+// waiver of a charge takes its account's billing lock, then its credit lock, before the id's
+// (lockChargeAndAccount): a bill of the account and the waiver are decided one after the other.
 import { badInput, conflict, dec, minorUnits } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { isDraft, type InvoiceState } from '../domain/lifecycle';
+import { lockAccountsForBilling } from './bill-accounts';
 import { lockAccountCredit } from './credit';
 import { lockOneOffChargeId, waiverInAdvance } from './one-off-charge-waivers';
 import { issueCreditNote } from './payments';
@@ -160,9 +162,13 @@ function refundOnDraft(chargeId: string, r: RefundRow): Error {
 }
 
 /**
- * Takes the id's lock, and first the credit lock of the charge's account if there is a charge (a
- * credit note may bring account credit, and a subscribers batch bills a closed account under the
- * credit lock, then posts its one-offs under their ids' locks: the same order). Answers the charge's
+ * Takes the id's lock, and first, if there is a charge, its account's billing lock and then its
+ * credit lock: the order billing takes them in (billAccounts, a subscribers batch billing a closed
+ * account and then posting its one-offs under their ids' locks), and a credit note may bring account
+ * credit. Under the billing lock a bill composing the account's invoice is either committed (the
+ * charge is seen billed: credited) or waits for the waiver (the charge is left out as waived); before,
+ * a bill that had read the charge as billable billed it after the waiver marked it WAIVED, with nothing
+ * giving it back (test/waive-one-off-charge-racing-bill.test.ts). Answers the charge's
  * account, or nothing when no charge has the id. A charge that commits between the look and the id's
  * lock would leave the credit lock second, against such a batch a deadlock: then the id's lock is let
  * go (a transaction advisory lock taken after a savepoint goes with a rollback to it) and both are
@@ -172,6 +178,7 @@ async function lockChargeAndAccount(em: Em, id: string): Promise<{ billing_accou
   const k = sql(em);
   const before = await k('one_off_charge').where({ id }).first('billing_account_id');
   if (before) {
+    await lockAccountsForBilling(em, [before.billing_account_id]);
     await lockAccountCredit(em, before.billing_account_id);
     await lockOneOffChargeId(em, id);
     return before;
@@ -184,6 +191,7 @@ async function lockChargeAndAccount(em: Em, id: string): Promise<{ billing_accou
     return undefined;
   }
   await k.raw('rollback to savepoint waiver_id_lock');
+  await lockAccountsForBilling(em, [arrived.billing_account_id]);
   await lockAccountCredit(em, arrived.billing_account_id);
   await lockOneOffChargeId(em, id);
   return arrived;
