@@ -702,6 +702,12 @@ export interface CreditNoteCreatedData {
    * note staff issued otherwise.
    */
   cause?: CreditNoteCause | null;
+  /**
+   * Optional, added 2027-01-31: the dispute whose acceptance issued this note (its own credit, key `dispute:<id>`);
+   * null for any other note, also a staff note that covered a dispute. Its dispute.resolved (`creditNote`) tells the
+   * customer what the note does, so subscribers sends no message of its own for it.
+   */
+  disputeId?: string | null;
 }
 
 /** Why a credit note was issued, as a customer may be told it. */
@@ -763,11 +769,20 @@ export interface TopupBalanceData {
   channel: string;
   /**
    * Optional, added 2027-01-29 (customer messages): the balance once this credit and the one-off charges
-   * waiting for a top-up that it paid in the same transaction (`duePaid`) are on the ledger.
+   * waiting for a top-up that it paid in the same transaction (`duePaid`) are on the ledger; since 2027-01-31 read
+   * after a budget replenishment in that transaction (`replenished`), before it was the balance before it.
    */
   balance?: { amount: string; currency: string };
-  /** Optional, added 2027-01-29: what the credit paid of charges waiting for a top-up (0 when none). */
+  /**
+   * Optional, added 2027-01-29: the due charges paid in the same transaction (0 when none); since 2027-01-31 also
+   * those a committed-spend budget's replenishment set off by the credit paid.
+   */
   duePaid?: string;
+  /**
+   * Optional, added 2027-01-31: what the wallet's committed-spend budget was replenished with in the same transaction
+   * (paying due charges with the budget's headroom took it below its threshold; 0 when none). `balance` is after it.
+   */
+  replenished?: string;
 }
 
 /**
@@ -881,6 +896,22 @@ export interface DisputeResolvedData {
    * Never ON_HOLD since 2026-11-28. Optional: added 2026-11-28; absent (an older event), the message says "due again".
    */
   invoiceState?: string | null;
+  /**
+   * Optional, added 2027-01-31: ACCEPTED by a decision, the credit note that decision issued (creditnote.created
+   * names this dispute and is not told apart): its number, what of it became account credit (the part already
+   * paid), what the invoice owes once the note is applied and the dispute's hold is down, and when that is due.
+   * Null otherwise (also for a note that covered the dispute without being issued for it: told as a note).
+   */
+  creditNote?: DisputeCreditNote | null;
+}
+
+/** What an accepted dispute's own credit note did (DisputeResolvedData.creditNote). Money as decimal strings in the currency's minor unit. */
+export interface DisputeCreditNote {
+  number: string;
+  creditAmount: string;
+  amountDue: string;
+  /** ISO instant; null when the invoice has none. */
+  dueDate: string | null;
 }
 
 /**

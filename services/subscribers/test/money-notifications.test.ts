@@ -180,6 +180,18 @@ describe('top-up confirmed', () => {
     const bank = await asWallets('balanceTopup', 'w', topup('bank', { channel: 'BANK_TRANSFER', balance: undefined, duePaid: undefined }));
     expect((await emailOf(bank.id)).content).toBe('Your bank transfer of 20.00 EUR was credited on 2026-10-22.');
   });
+
+  // Session 29: a top-up on a committed-spend budget that paid charges with the budget's headroom, the budget
+  // replenished in the same step. The event now carries the balance after the replenishment and by how much;
+  // the message says both, and does not call charges beyond the top-up "of it".
+  it('a top-up on a budget wallet that set off a replenishment: what was paid, the replenishment, the balance after it', async () => {
+    const e = await asWallets('balanceTopup', 'w', topup('bud', { amount: '30', duePaid: '150', replenished: '200', balance: { amount: '110', currency: 'EUR' } }));
+    expect((await emailOf(e.id)).content).toBe(
+      'Your top-up of 30.00 EUR was credited on 2026-10-22. Together with a 200.00 EUR replenishment of your budget, it paid 150.00 EUR of charges that were waiting for a top-up. Your balance is now 110.00 EUR.',
+    );
+    const plain = await asWallets('balanceTopup', 'w', topup('bud-none', { replenished: '0' }));
+    expect((await emailOf(plain.id)).content).toBe('Your top-up of 20.00 EUR was credited on 2026-10-22. Your balance is now 25.00 EUR.');
+  });
 });
 
 describe('refund sent', () => {

@@ -9,7 +9,7 @@
 //
 // Lock order, as everywhere in invoicing: credit:<account> advisory lock, invoice row, dispute row.
 import fs from 'node:fs';
-import { DomainError, badInput, conflict, dec, minorUnits, newId, notFound, type Caller, type Decimal } from '@ledgerline/contracts';
+import { DomainError, badInput, conflict, dec, minorUnits, newId, notFound, type Caller, type Decimal, type DisputeCreditNote } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { isDraft, type InvoiceState } from '../domain/lifecycle';
 import { assess, assessmentFacts, disputeAmount, isOpenDispute, isStaffHold, parseDisputeRules, STAFF_HOLD_KEY_PREFIX, reviewDueAt, type Assessment, type DisputePolicy, type DisputeRules, type DisputeTarget } from '../domain/disputes';
@@ -17,7 +17,7 @@ import { closeDisputeApprovals } from './approvals';
 import { requireAccount, requireStaff, requireSystem } from './authorization';
 import { lockAccountCredit } from './credit';
 import { disputeInvoiceState, holdForDispute, lockInvoice, releaseDisputeAmount } from './invoice-lifecycle';
-import { issueCreditNote, prepareCreditNote, type IssueCreditNoteCommand } from './payments';
+import { invoiceDue, issueCreditNote, prepareCreditNote, type IssueCreditNoteCommand } from './payments';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 import { lineThatBilled, recordAsBilled, recordRoom } from './usage-record-given-back';
 
@@ -212,11 +212,11 @@ async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount
   if (c.decision === 'ACCEPT') {
     const credit = await acceptCredit(em, d, c.amount, c.now);
     credited = credit.amount;
-    creditNoteId = await issueCreditNote(em, credit.note, null, undefined, 'DISPUTE_ACCEPTED'); // a CREDIT note: it refunds nothing, so no payment provider
+    creditNoteId = await issueCreditNote(em, credit.note, null, undefined, 'DISPUTE_ACCEPTED', d.id); // a CREDIT note: it refunds nothing, so no payment provider
   }
   const status = c.decision === 'ACCEPT' ? 'ACCEPTED' : 'REJECTED';
   await k('dispute').where({ id: d.id }).update({ status, credited_amount: credited, credit_note_id: creditNoteId, decided_by: c.by.slice(0, 200), decision_note: c.note, decided_at: c.now, updated_at: c.now });
-  await close(em, d, status, c.now, { creditedAmount: credited, creditNoteId, decidedBy: c.by, decisionNote: c.note, invoiceState, approvalRequestId: c.approvalRequestId });
+  await close(em, d, status, c.now, { creditedAmount: credited, creditNoteId, ownCreditNote: creditNoteId !== null, decidedBy: c.by, decisionNote: c.note, invoiceState, approvalRequestId: c.approvalRequestId });
   return true;
 }
 
@@ -257,9 +257,10 @@ async function acceptCredit(em: Em, d: any, asked: string | null, now: Date): Pr
  * issued one (a decision, a covering note); without it, read here once the hold went down (a
  * withdrawal, a re-rate correction credited on the next invoice: nothing credited on this one).
  * An agent's ACCEPT still waiting for approval is closed FAILED (closeDisputeApprovals), except the
- * request `approvalRequestId` whose approval is closing it.
+ * request `approvalRequestId` whose approval is closing it. `ownCreditNote`: `creditNoteId` was issued by this
+ * dispute's decision; the event then says what it did (its creditnote.created is not told to the customer apart).
  */
-export async function close(em: Em, d: any, status: string, now: Date, extra: { creditedAmount?: string | null; creditNoteId?: string | null; decidedBy: string; decisionNote?: string | null; invoiceState?: string | null; approvalRequestId?: string | null }): Promise<void> {
+export async function close(em: Em, d: any, status: string, now: Date, extra: { creditedAmount?: string | null; creditNoteId?: string | null; ownCreditNote?: boolean; decidedBy: string; decisionNote?: string | null; invoiceState?: string | null; approvalRequestId?: string | null }): Promise<void> {
   await closeDisputeApprovals(em, d.id, status, extra.decidedBy, now, extra.approvalRequestId);
   const before = await sql(em)('invoice').where({ id: d.invoice_id }).first('number');
   await releaseDisputeAmount(em, d.invoice_id, String(d.amount), now, `dispute ${d.id} ${status.toLowerCase()}`);
@@ -268,13 +269,29 @@ export async function close(em: Em, d: any, status: string, now: Date, extra: { 
   // An invoice never issued (a draft's staff hold, closed by a decision, resolveDispute or regenerating
   // it): the customer was never told it opened, so nothing closing it either (review 12).
   if (invoiceNumber == null) return;
+  const creditNote = extra.ownCreditNote && extra.creditNoteId ? await creditNoteOfDecision(em, extra.creditNoteId, d) : null;
   await enqueueEvents(em, 'disputeResolved', now, [
     {
       subject: d.id,
       key: [d.id, 'resolved'],
-      data: { disputeId: d.id, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id, status, amount: dec(String(d.amount)).toFixed(minorUnits(d.currency)), currency: d.currency, creditedAmount: extra.creditedAmount ?? null, creditNoteId: extra.creditNoteId ?? null, decidedBy: extra.decidedBy, decisionNote: extra.decisionNote ?? null, invoiceNumber, invoiceState },
+      data: {
+        disputeId: d.id, invoiceId: d.invoice_id, billingAccountId: d.billing_account_id, status, amount: dec(String(d.amount)).toFixed(minorUnits(d.currency)), currency: d.currency,
+        creditedAmount: extra.creditedAmount ?? null, creditNoteId: extra.creditNoteId ?? null, decidedBy: extra.decidedBy, decisionNote: extra.decisionNote ?? null, invoiceNumber, invoiceState, creditNote,
+      },
     },
   ]);
+}
+
+/**
+ * What a decision's own credit note did, read after the dispute's hold went down: what the invoice owes
+ * then counts a partly upheld dispute's rest as due again, and what account credit paid of it on release.
+ */
+async function creditNoteOfDecision(em: Em, creditNoteId: string, d: any): Promise<DisputeCreditNote | null> {
+  const note = await sql(em)('credit_note').where({ id: creditNoteId }).first('number');
+  if (!note) return null;
+  const [credit] = await rows<{ amount: string | null }>(em, `select sum(amount) as amount from account_credit_entry where source = 'CREDIT_NOTE' and source_id = ?`, [creditNoteId]);
+  const due = await invoiceDue(em, d.invoice_id);
+  return { number: note.number, creditAmount: dec(String(credit?.amount ?? '0')).toFixed(minorUnits(d.currency)), amountDue: due?.amountDue ?? '0', dueDate: due?.dueDate ?? null };
 }
 
 /**

@@ -275,7 +275,7 @@ export async function refundPayment(em: Em, c: { paymentId: string; amount: { am
  * What an invoice owes now and when it is due, for the customer messages of the events that change it
  * (refund.created, creditnote.created); read back after the change, in its transaction.
  */
-async function invoiceDue(em: Em, invoiceId: string | null): Promise<{ number: string | null; amountDue: string; dueDate: string | null } | null> {
+export async function invoiceDue(em: Em, invoiceId: string | null): Promise<{ number: string | null; amountDue: string; dueDate: string | null } | null> {
   if (!invoiceId) return null;
   const invoice = await sql(em)('invoice').where({ id: invoiceId }).first();
   if (!invoice) return null;
@@ -527,9 +527,10 @@ export async function prepareCreditNote(em: Em, c: Pick<IssueCreditNoteCommand, 
  * back from is refunded as refundPayment refunds it (payOut; `provider` for CARD payments, null only
  * where no REFUND note is issued; `origin`: who issued and approved it, on each refund's event).
  * `cause`: why, as the customer may be told it (a dispute accepted, a charge waived; null for staff's own
- * notes): on the event only, not part of the request (its reason is staff's and stays here).
+ * notes): on the event only, not part of the request (its reason is staff's and stays here). `disputeId`: the
+ * dispute whose acceptance issues it, on the event too, so the customer is told of it once, by that dispute.
  */
-export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provider: PaymentProvider | null, origin: RefundOrigin = { by: null }, cause: CreditNoteCause | null = null): Promise<string> {
+export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provider: PaymentProvider | null, origin: RefundOrigin = { by: null }, cause: CreditNoteCause | null = null, disputeId: string | null = null): Promise<string> {
   const { now, ...request } = c;
   const hash = requestHash(request);
   // The key is the invoice's account's; an invoice that does not exist has no note to replay (prepareCreditNote refuses it).
@@ -608,6 +609,7 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provide
     amountDue: due?.amountDue ?? '0',
     dueDate: due?.dueDate ?? null,
     cause,
+    disputeId,
   };
   await enqueueEvents(em, 'creditNoteCreated', now, [{ subject: id, key: [id], data }]);
   // A REFUND note's refunds: its lowering of the invoice reopens nothing.

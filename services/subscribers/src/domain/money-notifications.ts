@@ -75,7 +75,8 @@ export function moneyTrigger(kind: MoneyNotifyingKind, d: Data, eventTime: strin
       if ('invalid' in m) return m;
       const b = d.balance as { amount?: unknown; currency?: unknown } | undefined;
       const balance = b && isDecimal(str(b.amount)) && str(b.currency) === m.currency ? str(b.amount)! : '';
-      return { template: 'TOPUP_CONFIRMED', params: { channel: str(d.channel) ?? '', amount: m.value, currency: m.currency, balance, duePaid: isDecimal(str(d.duePaid)) ? str(d.duePaid)! : '', at: instant(eventTime) } };
+      const opt = (v: unknown) => (isDecimal(str(v)) ? str(v)! : '');
+      return { template: 'TOPUP_CONFIRMED', params: { channel: str(d.channel) ?? '', amount: m.value, currency: m.currency, balance, duePaid: opt(d.duePaid), replenished: opt(d.replenished), at: instant(eventTime) } };
     }
     case 'refundSent': {
       const m = moneyOf(d, 'amount', d.currency);
@@ -104,6 +105,10 @@ export function moneyTrigger(kind: MoneyNotifyingKind, d: Data, eventTime: strin
       if ('invalid' in m) return m;
       const kind = str(d.kind);
       if (!kind || !['CREDIT', 'OFFSET', 'REFUND'].includes(kind)) return { invalid: `data.kind ${JSON.stringify(d.kind ?? null)} is not CREDIT, OFFSET or REFUND` };
+      // A dispute's own note: that dispute's message (dispute.resolved, whichever comes first) says what it does.
+      // Decided from this event alone, so neither order nor a redelivery sends a second message.
+      const disputeId = str(d.disputeId);
+      if (disputeId) return { ignored: true, invalid: `the credit note of dispute ${disputeId}: its dispute.resolved message tells it` };
       const cause = str(d.cause);
       // Never data.reason (staff's text, and not on the event): only a cause a customer may be told.
       return {
@@ -182,9 +187,18 @@ function paymentText(p: Params): string {
 function topupText(p: Params): string {
   const c = p.currency!;
   const what = p.channel === 'VOUCHER' ? 'voucher' : p.channel === 'BANK_TRANSFER' ? 'bank transfer' : 'top-up';
-  const due = positive(p.duePaid) ? `; ${amount(p.duePaid!, c)} of it paid the charges that were waiting for a top-up` : '';
   const balance = p.balance ? ` Your balance is now ${amount(p.balance, c, true)}.` : '';
-  return `Your ${what} of ${amount(p.amount!, c)} was credited${on(p)}${due}.${balance}`;
+  const credited = `Your ${what} of ${amount(p.amount!, c)} was credited${on(p)}`;
+  // A committed-spend budget replenished in the same step (the charges paid took it below its threshold): what was
+  // paid is not all "of it", and the balance is after the replenishment.
+  if (positive(p.replenished)) {
+    const budget = `a ${amount(p.replenished!, c)} replenishment of your budget`;
+    return positive(p.duePaid)
+      ? `${credited}. Together with ${budget}, it paid ${amount(p.duePaid!, c)} of charges that were waiting for a top-up.${balance}`
+      : `${credited}, followed by ${budget}.${balance}`;
+  }
+  const due = positive(p.duePaid) ? `; ${amount(p.duePaid!, c)} of it paid the charges that were waiting for a top-up` : '';
+  return `${credited}${due}.${balance}`;
 }
 
 /**
@@ -251,7 +265,6 @@ function creditNoteText(p: Params): string {
   const kept = 'stays on your account as credit for your next bills';
   const known = p.amountDue !== '' && p.amountDue !== undefined;
   const nothingDue = ' Nothing more is due on the invoice.';
-  const due = known ? (positive(p.amountDue) ? `: ${amount(p.amountDue!, c)} is left to pay${dueText(p)}.` : '') : '';
   switch (p.kind) {
     case 'REFUND':
       return `${head} We are paying it back to you: a separate message tells you how the money reaches you.`;
@@ -259,15 +272,26 @@ function creditNoteText(p: Params): string {
       const rest = !known ? '' : positive(p.amountDue) ? ` ${amount(p.amountDue!, c)} is still due on the invoice${dueText(p)}.` : nothingDue;
       return `${head} It is credit on your account: it pays what is open on your bills, then your next ones.${rest}`;
     }
-    default: {
-      if (!known) return `${head} It lowers what that invoice asks for; any part of it you had already paid ${kept}.`;
-      const credit = positive(p.credit) ? amount(p.credit!, c) : '';
-      // All of it was already paid: the whole note is the account's credit.
-      if (credit && dec(p.credit!).eq(p.amount!)) return `${head} You had already paid that invoice: ${credit} ${kept}.${positive(p.amountDue) ? ` ${amount(p.amountDue!, c)} is still due on it${dueText(p)}.` : nothingDue}`;
-      if (credit) return `${head} It lowers what you owe on that invoice; ${credit} of it you had already paid ${kept}.${positive(p.amountDue) ? ` ${amount(p.amountDue!, c)} is still due on it${dueText(p)}.` : nothingDue}`;
-      return positive(p.amountDue) ? `${head} It lowers what you owe on that invoice${due}` : `${head} It lowers what you owe on that invoice.${nothingDue}`;
-    }
+    default:
+      return known ? `${head}${creditNoteOnInvoice(p)}` : `${head} It lowers what that invoice asks for; any part of it you had already paid ${kept}.`;
   }
+}
+
+/**
+ * What a CREDIT note of `p.amount` did to its invoice, knowing what became account credit (`p.credit`) and what the
+ * invoice then owes (`p.amountDue`, by `p.dueDate`): " It lowers what you owe on that invoice: 30.69 EUR is left to
+ * pay, due on 2026-11-05." Also an upheld dispute's message, which tells its own credit note.
+ */
+export function creditNoteOnInvoice(p: Params): string {
+  const c = p.currency!;
+  const kept = 'stays on your account as credit for your next bills';
+  const nothingDue = ' Nothing more is due on the invoice.';
+  const credit = positive(p.credit) ? amount(p.credit!, c) : '';
+  const stillDue = positive(p.amountDue) ? ` ${amount(p.amountDue!, c)} is still due on it${dueText(p)}.` : nothingDue;
+  // All of it was already paid: the whole note is the account's credit.
+  if (credit && dec(p.credit!).eq(p.amount!)) return ` You had already paid that invoice: ${credit} ${kept}.${stillDue}`;
+  if (credit) return ` It lowers what you owe on that invoice; ${credit} of it you had already paid ${kept}.${stillDue}`;
+  return positive(p.amountDue) ? ` It lowers what you owe on that invoice: ${amount(p.amountDue!, c)} is left to pay${dueText(p)}.` : ` It lowers what you owe on that invoice.${nothingDue}`;
 }
 
 /** Subject and text of a money template, or null when the params are not a money event's (a plan rule naming the template: plain text). */

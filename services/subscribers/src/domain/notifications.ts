@@ -5,7 +5,7 @@
  * bill issued, money received, credited or sent back, a credit note on an invoice (money-notifications.ts). Pure: the consumer feeds it events and the customer's preferences.
  */
 import { dec, formatAmount, isCurrencyCode, type RoundingMode } from '@ledgerline/contracts';
-import { composeMoneyMessage, moneyTrigger, type MoneyNotifyingKind } from './money-notifications';
+import { composeMoneyMessage, creditNoteOnInvoice, moneyTrigger, type MoneyNotifyingKind } from './money-notifications';
 import { composeDunningMessage, dunningTrigger } from './dunning-notifications';
 import { dayOf, instant, isDecimal, str } from './event-fields';
 
@@ -153,12 +153,31 @@ function disputeResolvedTemplate(d: Data): string | null {
   }
 }
 
+/**
+ * An accepted dispute's own credit note (dispute.resolved `creditNote`, events since 2027-01-31): what it did, for
+ * the dispute's message, which is the customer's only message of it (creditnote.created names the dispute and is
+ * not told apart). Raw decimals and the event's instant (creditNoteOnInvoice prints them); none when unreadable.
+ */
+function disputeCreditNoteParams(d: Data, eventTime: string | undefined): Record<string, string> {
+  const n = (d.creditNote ?? null) as Data | null;
+  const currency = str(d.currency);
+  const noted = str(d.creditedAmount) ?? str(d.amount);
+  if (!n || str(d.status) !== 'ACCEPTED' || !str(n.number) || !isCurrencyCode(currency) || !isDecimal(noted) || !isDecimal(str(n.creditAmount)) || !isDecimal(str(n.amountDue))) return {};
+  return { creditNote: str(n.number)!, noteAmount: noted, noteCredit: str(n.creditAmount)!, amountDue: str(n.amountDue)!, dueDate: instant(n.dueDate), currency, at: instant(eventTime) };
+}
+
+/** What an upheld dispute's credit note did to the invoice (the params of disputeCreditNoteParams). */
+function disputeCreditNoteEffect(p: Record<string, string>): string {
+  return creditNoteOnInvoice({ ...p, amount: p.noteAmount!, credit: p.noteCredit! });
+}
+
 /** A dispute event's amounts (a decimal string beside its currency) as the customer reads them. */
-function disputeParams(d: Data): Record<string, string> {
+function disputeParams(d: Data, eventTime?: string): Record<string, string> {
   const currency = str(d.currency) ?? undefined;
   const amount = str(d.amount);
   const credited = str(d.creditedAmount);
   return {
+    ...disputeCreditNoteParams(d, eventTime),
     amount: money({ amount, currency }),
     invoiceNumber: str(d.invoiceNumber) ?? '',
     ...(credited ? { credited: money({ amount: credited, currency }) } : {}),
@@ -235,7 +254,7 @@ export function triggerFromEvent(kind: NotifyingKind, event: EventLike): { trigg
       const template = disputeResolvedTemplate(d);
       if (!template) return { invalid: `data.status ${JSON.stringify(d.status ?? null)} is not ACCEPTED, REJECTED or WITHDRAWN` };
       if (!str(d.amount)) return { invalid: 'data.amount is missing' };
-      return { trigger: { ...base, lineId: null, template, preferredChannel: null, params: disputeParams(d) } };
+      return { trigger: { ...base, lineId: null, template, preferredChannel: null, params: disputeParams(d, event.time) } };
     }
     case 'billIssued': {
       const bill = billParams(d);
@@ -351,9 +370,16 @@ export function composeMessage(template: string, p: Record<string, string>): { s
       return { subject: 'We received your dispute', content: `We received your dispute of ${p.amount}${p.invoiceNumber ? ` on invoice ${p.invoiceNumber}` : ''}. We do not ask you to pay that amount while we look into it, and we will tell you when it is decided.` };
     // On an invoice already paid when decided (`paid`): a credit goes on the account, nothing is due again.
     // A re-rate correction (`nextInvoice`) is credited on the next invoice (creditGoes).
+    // With its own credit note (`creditNote`): what the note did and what the invoice then owes; the customer gets no
+    // separate CREDIT_NOTE_ISSUED for it.
     case 'DISPUTE_ACCEPTED':
+      if (p.creditNote) return { subject: 'Your dispute was upheld', content: `${yourDispute(p)} was upheld with credit note ${p.creditNote} of ${p.credited || p.amount}.${disputeCreditNoteEffect(p)}` };
       return { subject: 'Your dispute was upheld', content: `${yourDispute(p)} was upheld: ${creditGoes({ ...p, rest: '' }, p.credited || p.amount)}.` };
     case 'DISPUTE_PARTLY_ACCEPTED':
+      if (p.creditNote) {
+        const rest = p.rest && !p.paid ? `; the other ${p.rest} is due again` : '';
+        return { subject: 'Your dispute was partly upheld', content: `${yourDispute(p)} was partly upheld with credit note ${p.creditNote} of ${p.credited}${rest}.${disputeCreditNoteEffect(p)}${sentence(p.note)}` };
+      }
       return { subject: 'Your dispute was partly upheld', content: `${yourDispute(p)} was partly upheld: ${creditGoes(p, p.credited)}.${sentence(p.note)}` };
     case 'DISPUTE_REJECTED':
       return { subject: 'Your dispute was not upheld', content: `${yourDispute(p)} was not upheld.${sentence(p.note)} ${paidOrDue(p)}` };

@@ -87,7 +87,7 @@ export async function settleDueCharges(sql: Sql, billingAccountId: string, curre
 /**
  * The due charges the balance pays now (oldest first, while it covers the next one), with the wallet
  * locked and read; null when the account has none due in `currency` or no such wallet. settleDueCharges
- * pays exactly these; a top-up reads them first to announce what its credit pays (creditWallet).
+ * pays exactly these.
  */
 export async function dueChargesPayable(sql: Sql, billingAccountId: string, currency: string): Promise<{ wallet: WalletRow; paying: Charge[] } | null> {
   const due = await sql.query<{ id: string; line_id: string | null; reason: string; amount: string }>(

@@ -2,7 +2,7 @@ import { Decimal, DomainError, badInput, conflict, isCurrencyCode, type TopupBal
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { accountId, newTxId, findCallerTransaction, lockIdempotencyKey, postTransactions, replayOrConflict, requestHash, scopedCallerKey, type AccountKind } from './ledger';
-import { dueChargesPayable, settleAfterCredit } from './one-off-charges';
+import { settleAfterCredit } from './one-off-charges';
 import { WALLET_SETTLED, enteredAmount, positiveAmount, requireOpen, requireWallet, walletSettledMessage, type WalletRow } from './wallets';
 import { fmt } from '../domain/charging';
 
@@ -93,16 +93,45 @@ export async function creditWallet(sql: Sql, c: TopupBalanceCommand, source: { k
   const id = newTxId();
   const outcome = { ...result, id };
   await postTransactions(sql, [{ ...tx, id, outcome }], c.now);
-  // The event says what the customer's balance is once this credit and the due charges it pays
-  // (settleAfterCredit below, same transaction and wallet lock) are on the ledger (TOPUP_CONFIRMED).
-  const due = await dueChargesPayable(sql, wallet.billing_account_id, wallet.currency);
-  const duePaid = (due?.paying ?? []).reduce((sum, d) => sum.plus(d.amount), new Decimal(0));
-  const balance = new Decimal(due?.wallet.balance ?? new Decimal(wallet.balance).plus(amount)).minus(duePaid);
-  const data: TopupBalanceData = { ...outcome, balance: { amount: fmt(balance), currency: wallet.currency }, duePaid: fmt(duePaid) };
-  await insertOutbox(sql, [eventRow('balanceTopup', wallet.id, [id], c.now, data)]);
   // What the balance owes comes first: due one-off charges now, then bundles waiting for their fee.
+  const before = await creditEffectsBefore(sql, wallet);
   await settleAfterCredit(sql, wallet.billing_account_id, wallet.currency, c.now);
+  // The event says the balance the customer has once everything this credit set off is on the ledger (same
+  // transaction, wallet lock held): the due charges paid and a budget's replenishment those took it to (TOPUP_CONFIRMED).
+  const data: TopupBalanceData = { ...outcome, ...(await creditEffectsAfter(sql, wallet, before)) };
+  await insertOutbox(sql, [eventRow('balanceTopup', wallet.id, [id], c.now, data)]);
   return { ...outcome, createdAt: c.now, created: true };
+}
+
+interface CreditEffectsBefore {
+  dueIds: string[];
+  replenishments: number | null;
+}
+
+/** The wallet's unsettled due charges and its budget's replenishment count, before settleAfterCredit. */
+async function creditEffectsBefore(sql: Sql, wallet: WalletRow): Promise<CreditEffectsBefore> {
+  const due = await sql.query<{ id: string }>(`select id from due_charge where billing_account_id = $1 and currency = $2 and settled_at is null`, [wallet.billing_account_id, wallet.currency]);
+  const [budget] = await sql.query<{ replenishments: number }>(`select replenishments from budget where wallet_id = $1`, [wallet.id]);
+  return { dueIds: due.map((d) => d.id), replenishments: budget ? Number(budget.replenishments) : null };
+}
+
+/**
+ * What settleAfterCredit did since `before`: the due charges it paid (the balance's, and those a budget's
+ * replenishment paid, budget.ts), what the budget was replenished with, and the ledger balance after all of it.
+ */
+async function creditEffectsAfter(sql: Sql, wallet: WalletRow, before: CreditEffectsBefore): Promise<Pick<TopupBalanceData, 'balance' | 'duePaid' | 'replenished'>> {
+  const [paid] = before.dueIds.length
+    ? await sql.query<{ total: string | null }>(`select sum(amount)::text as total from due_charge where id = any($1::text[]) and settled_at is not null`, [before.dueIds])
+    : [];
+  const [replenished] = before.replenishments === null
+    ? []
+    : await sql.query<{ total: string | null }>(`select sum(r.amount)::text as total from budget_replenishment r join budget b on b.id = r.budget_id where b.wallet_id = $1 and r.sequence > $2`, [wallet.id, before.replenishments]);
+  const [account] = await sql.query<{ balance: string }>(`select balance::text as balance from ledger_account where id = $1`, [wallet.id]);
+  return {
+    balance: { amount: fmt(new Decimal(account!.balance)), currency: wallet.currency },
+    duePaid: fmt(new Decimal(paid?.total ?? 0)),
+    replenished: fmt(new Decimal(replenished?.total ?? 0)),
+  };
 }
 
 /**
