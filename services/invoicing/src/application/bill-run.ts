@@ -19,6 +19,7 @@ import { cycleAt, cyclePeriod, periodFrom, prorateOverCycle, type AccountCycle }
 import { MAX_BILL_RUN_BATCH } from '../domain/bill-run-batch';
 import { composeInvoice, type ComposedInvoice } from '../domain/compose';
 import { billAccounts, loadCompositionInputs, type AccountRow, type BillingDeps } from './bill-accounts';
+import { creditFeesAfterClosure } from './closure-credit';
 import { rows, sql } from './sql';
 
 export type BillRunDriver = 'SERVICE' | 'WORKFLOW';
@@ -327,7 +328,7 @@ async function loadAccount(em: Em, billingAccountId: string, field: string): Pro
  * while it is open): when invoicing closed it first (its consumer of billingaccount.closed), the workflow reports that
  * instant rather than the end of the period it asked to close.
  */
-export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; periodStart: Date; periodEnd: Date; final?: boolean | null; now: Date }, deps: BillingDeps): Promise<{ id: string; invoiceId: string | null; disputesClosed: string[]; nextPeriodEnd: Date | null; accountClosedAt: Date | null }> {
+export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; periodStart: Date; periodEnd: Date; final?: boolean | null; now: Date }, deps: BillingDeps): Promise<{ id: string; invoiceId: string | null; disputesClosed: string[]; nextPeriodEnd: Date | null; accountClosedAt: Date | null; creditNotes: string[] }> {
   const account = await loadAccount(em, c.billingAccountId, 'input.billingAccountId');
   // An empty final period: the account closed at the instant its previous period ended (that period billed up to it).
   const emptyFinal = Boolean(c.final) && c.periodEnd.getTime() === c.periodStart.getTime();
@@ -338,7 +339,9 @@ export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; 
   if (emptyFinal) {
     // Nothing to bill and no period row: the account is CLOSED there (a retry, or closed before: the first end kept), no period follows.
     await k('billing_account').where({ id: account.id }).update({ status: 'CLOSED', closed_at: k.raw('coalesce(closed_at, ?)', [c.periodEnd]) });
-    return { id, invoiceId: null, disputesClosed: [], nextPeriodEnd: null, accountClosedAt: account.closed_at != null ? new Date(account.closed_at) : c.periodEnd };
+    const closedAt = account.closed_at != null ? new Date(account.closed_at) : c.periodEnd;
+    const creditNotes = await creditFeesAfterClosure(em, account, closedAt, deps, c.now);
+    return { id, invoiceId: null, disputesClosed: [], nextPeriodEnd: null, accountClosedAt: closedAt, creditNotes };
   }
   await k('billing_period').insert({ id, billing_account_id: account.id, period_start: c.periodStart, period_end: c.periodEnd, closed_at: c.now }).onConflict(['billing_account_id', 'period_start']).ignore();
   // The account's final period (the account was closed): nothing is billed after it but charges
@@ -364,7 +367,9 @@ export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; 
     .first();
   if (invoice) await k('billing_period').where({ id }).update({ invoice_id: invoice.id });
   const closed = account.closed_at != null && new Date(account.closed_at) <= c.periodEnd;
-  return { id, invoiceId: invoice?.id ?? null, disputesClosed: billed?.disputesClosed ?? [], nextPeriodEnd: closed ? null : periodFrom(account, c.periodEnd).period.end, accountClosedAt: account.closed_at != null ? new Date(account.closed_at) : null };
+  // A period billed whole before the closure was known (by a bill run, or closed here as not final): its fees after the closure come back.
+  const creditNotes = c.final && account.closed_at != null ? await creditFeesAfterClosure(em, account, new Date(account.closed_at), deps, c.now) : [];
+  return { id, invoiceId: invoice?.id ?? null, disputesClosed: billed?.disputesClosed ?? [], nextPeriodEnd: closed ? null : periodFrom(account, c.periodEnd).period.end, accountClosedAt: account.closed_at != null ? new Date(account.closed_at) : null, creditNotes };
 }
 
 const DAY_MS = 86_400_000;

@@ -6,6 +6,7 @@ import type { InvoicingDeps } from '../deps';
 import { outstanding } from '../domain/lifecycle';
 import { accountCredit, addDiscount, addOneOffCharge, recordCharges, recordSubscription, registerBillingAccount, registerPlanVersion, upsertTaxRule } from '../application/read-model';
 import { billRunId, billRunView, closeBillingPeriod, previewNextInvoice, processBillRunBatch, startBillRun } from '../application/bill-run';
+import { CLOSURE_NOTE_KEY_PREFIX } from '../application/closure-credit';
 import { issueInvoice, regenerateInvoice, resolveDispute, voidInvoice } from '../application/invoice-lifecycle';
 import { disputeInvoice } from '../application/dispute-invoice';
 import { STAFF_HOLD_KEY_PREFIX } from '../domain/disputes';
@@ -51,6 +52,7 @@ function refundKey(key: unknown): void {
 function creditNoteKey(key: unknown): void {
   if (typeof key === 'string' && key.startsWith('dispute:')) throw badInput('input.idempotencyKey', 'Idempotency keys starting with dispute: are reserved for the credit notes of accepted disputes', 'IDEMPOTENCY_KEY_RESERVED');
   if (typeof key === 'string' && key.startsWith(WAIVER_NOTE_KEY_PREFIX)) throw badInput('input.idempotencyKey', `Idempotency keys starting with ${WAIVER_NOTE_KEY_PREFIX} are reserved for the credit notes of waived one-off charges`, 'IDEMPOTENCY_KEY_RESERVED');
+  if (typeof key === 'string' && key.startsWith(CLOSURE_NOTE_KEY_PREFIX)) throw badInput('input.idempotencyKey', `Idempotency keys starting with ${CLOSURE_NOTE_KEY_PREFIX} are reserved for the credit notes of fees billed after an account's closure`, 'IDEMPOTENCY_KEY_RESERVED');
 }
 
 export interface InvoicingContext extends RequestContext {
@@ -392,6 +394,7 @@ export const resolvers = guardOperations({
       const at = ctx.runtime.clock.now();
       const r = await mutate(ctx, (em, now) => closeBillingPeriod(em, { billingAccountId: a.input.billingAccountId, periodStart: new Date(a.input.periodStart), periodEnd: new Date(a.input.periodEnd), final: a.input.final === true, now }, ctx.deps), at);
       await pokeCreditPaid(ctx, a.input.billingAccountId, at); // a negative invoice's credit
+      for (const id of r.creditNotes) await afterCreditNote(ctx, id, at); // fees after the closure given back
       return { billingPeriod: { id: r.id, invoice: r.invoiceId ? await fresh(ctx, r.invoiceId) : null, nextPeriodEnd: r.nextPeriodEnd }, accountClosedAt: r.accountClosedAt };
     },
     issuePaymentReceipt: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
