@@ -25,7 +25,9 @@
 import { approvalDailyWindowStart, badInput, conflict, dailyLimitExceeded, dec, Decimal, decodeCursor, approvalActor, approvalExpired, approvalExpiresAt, approvalFailure, isApprovalExpired, isApprover, isDecimalString, minorUnits, needsApproval, newId, notFound, pageSize, requireApprover, toConnection, type ApprovalLimits, type Caller } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import type { PaymentProvider } from '../adapters/payment-provider';
+import { lineCreditable } from '../domain/charge-refundable';
 import { disputeAmount, isOpenDispute } from '../domain/disputes';
+import { givenBackApart } from './charge-given-back';
 import { checkDisputeDecision, decideDispute, disputeCreditKey } from './disputes';
 import { idempotencyKeyStorable, issueCreditNote, lockIdempotencyKey, prepareCreditNote, prepareRefund, refundPayment, refundReasonProblem, type IssueCreditNoteCommand } from './payments';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
@@ -353,7 +355,8 @@ export async function closeCreditNoteApprovals(em: Em, invoiceId: string, now: D
   const scale = minorUnits(invoice.currency);
   const [credited] = await rows<{ total: string | null }>(em, 'select sum(total) as total from credit_note where invoice_id = ?', [invoiceId]);
   const invoiceLeft = dec(String(invoice.total)).minus(String(credited?.total ?? '0'));
-  const lineLeft = new Map((await k('invoice_line').where({ invoice_id: invoiceId }).select('id', 'gross_amount', 'credited_amount')).map((l: any) => [l.id as string, dec(String(l.gross_amount)).minus(String(l.credited_amount))]));
+  const apart = await givenBackApart(em, invoiceId);
+  const lineLeft = new Map((await k('invoice_line').where({ invoice_id: invoiceId }).select('id', 'gross_amount', 'credited_amount')).map((l: any) => [l.id as string, lineCreditable(String(l.gross_amount), String(l.credited_amount), apart.get(l.id)?.all ?? '0')]));
   const closed = found.flatMap((r) => {
     if (invoice.state === 'VOIDED') return [{ id: r.id, code: 'INVOICE_VOIDED', reason: `Invoice ${invoiceId} was voided` }];
     const full = inputOf<CreditNoteInput>(r).lines.find((l) => lineLeft.has(l.invoiceLineId) && dec(l.amount).gt(lineLeft.get(l.invoiceLineId)!));

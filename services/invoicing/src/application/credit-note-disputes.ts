@@ -21,6 +21,8 @@
 // nothing is due again).
 import { dec, minorUnits, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
+import { lineCreditable } from '../domain/charge-refundable';
+import { givenBackApart, outsideOfInvoice } from './charge-given-back';
 import { close } from './disputes';
 import { releaseDisputeAmount } from './invoice-lifecycle';
 import { rows, sql } from './sql';
@@ -55,19 +57,21 @@ export async function takeDisputesCoveredByCreditNote(
     }
   };
 
-  // Each line: its open disputes against what it can still be credited.
+  // Each line: its open disputes against what it can still be credited (a one-off charge's line less
+  // what refunds naming the charge gave back: charge-given-back.ts).
+  const apart = await givenBackApart(em, c.invoiceId);
   const lineIds = [...new Set(open.filter((d) => d.invoice_line_id).map((d) => d.invoice_line_id as string))];
   if (lineIds.length > 0) {
     for (const l of await k('invoice_line').whereIn('id', lineIds)) {
       const ds = open.filter((d) => d.invoice_line_id === l.id);
-      const room = dec(String(l.gross_amount)).minus(String(l.credited_amount));
-      const over = ds.reduce((a, d) => a.plus(left.get(d.id)!), dec('0')).minus(room.gt(0) ? room : dec('0'));
+      const room = lineCreditable(String(l.gross_amount), String(l.credited_amount), apart.get(l.id)?.all ?? '0');
+      const over = ds.reduce((a, d) => a.plus(left.get(d.id)!), dec('0')).minus(room);
       if (over.gt(0)) take(ds, over);
     }
   }
   // The invoice: all its open disputes against what its credit notes left of its total.
   const [{ noted }] = await rows<{ noted: string | null }>(em, 'select sum(total) as noted from credit_note where invoice_id = ?', [c.invoiceId]);
-  const room = dec(String(invoice.total)).minus(String(noted ?? '0'));
+  const room = dec(String(invoice.total)).minus(String(noted ?? '0')).minus(outsideOfInvoice(apart));
   const over = open.reduce((a, d) => a.plus(left.get(d.id)!), dec('0')).minus(room.gt(0) ? room : dec('0'));
   if (over.gt(0)) take([...open.filter((d) => !d.invoice_line_id), ...open.filter((d) => d.invoice_line_id)], over);
 

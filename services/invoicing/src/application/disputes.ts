@@ -13,8 +13,10 @@ import { DomainError, badInput, conflict, dec, minorUnits, newId, notFound, type
 import type { Em } from '@ledgerline/platform';
 import { isDraft, type InvoiceState } from '../domain/lifecycle';
 import { assess, assessmentFacts, disputeAmount, isOpenDispute, isStaffHold, parseDisputeRules, STAFF_HOLD_KEY_PREFIX, reviewDueAt, type Assessment, type DisputePolicy, type DisputeRules, type DisputeTarget } from '../domain/disputes';
+import { lineCreditable } from '../domain/charge-refundable';
 import { closeDisputeApprovals } from './approvals';
 import { requireAccount, requireStaff, requireSystem } from './authorization';
+import { givenBackApart, outsideOfInvoice } from './charge-given-back';
 import { lockAccountCredit } from './credit';
 import { disputeInvoiceState, holdForDispute, lockInvoice, releaseDisputeAmount } from './invoice-lifecycle';
 import { invoiceDue, issueCreditNote, prepareCreditNote, type IssueCreditNoteCommand } from './payments';
@@ -78,7 +80,9 @@ export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: 
   // credited — its total less what its credit notes took and what its other open disputes hold.
   const [{ noted }] = await rows<{ noted: string | null }>(em, 'select sum(total) as noted from credit_note where invoice_id = ?', [invoice.id]);
   const [{ others }] = await rows<{ others: string | null }>(em, `select sum(amount) as others from dispute where invoice_id = ? and status in ('OPEN', 'IN_REVIEW')`, [invoice.id]);
-  const undisputed = dec(String(invoice.total)).minus(String(noted ?? '0')).minus(String(others ?? '0'));
+  // Refunds of its one-off charges billed elsewhere (or not yet) gave that back too (charge-given-back.ts).
+  const apart = await givenBackApart(em, invoice.id);
+  const undisputed = dec(String(invoice.total)).minus(String(noted ?? '0')).minus(String(others ?? '0')).minus(outsideOfInvoice(apart));
   if (amount.gt(undisputed)) {
     const left = undisputed.gt(0) ? undisputed : dec('0');
     throw new DomainError('DISPUTE_EXCEEDS_UNDISPUTED', `Only ${left.toFixed(scale)} ${currency} of invoice ${invoice.id} can still be credited and is not disputed already`, { field: 'input.amount', undisputed: left.toFixed(scale) }, 'BAD_USER_INPUT');
@@ -101,10 +105,10 @@ export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: 
     const line = await k('invoice_line').where({ id: lineId, invoice_id: invoice.id }).first();
     if (!line) throw badInput('input.invoiceLineId', `Invoice line ${lineId} is not a line of invoice ${invoice.id}`, 'DISPUTE_LINE_NOT_ON_INVOICE');
     const [open] = await rows<{ total: string | null }>(em, `select sum(amount) as total from dispute where invoice_line_id = ? and status in ('OPEN', 'IN_REVIEW')`, [lineId]);
-    const lineLeft = dec(String(line.gross_amount)).minus(String(line.credited_amount)).minus(String(open?.total ?? '0'));
+    const lineLeft = dec(String(line.gross_amount)).minus(String(line.credited_amount)).minus(String(open?.total ?? '0')).minus(apart.get(line.id)?.all ?? dec('0'));
     if (amount.gt(lineLeft)) {
       const left = lineLeft.gt(0) ? lineLeft : dec('0');
-      throw new DomainError('DISPUTE_EXCEEDS_LINE', `Only ${left.toFixed(scale)} ${currency} of this line is not credited or disputed already`, { field: 'input.amount', undisputed: left.toFixed(scale) }, 'BAD_USER_INPUT');
+      throw new DomainError('DISPUTE_EXCEEDS_LINE', `Only ${left.toFixed(scale)} ${currency} of this line is not credited, refunded or disputed already`, { field: 'input.amount', undisputed: left.toFixed(scale) }, 'BAD_USER_INPUT');
     }
   }
 
@@ -301,6 +305,8 @@ async function creditNoteOfDecision(em: Em, creditNoteId: string, d: any): Promi
 async function creditLines(em: Em, d: any, amount: string): Promise<{ invoiceLineId: string; amount: string }[]> {
   const scale = minorUnits(d.currency);
   const lines = await sql(em)('invoice_line').where({ invoice_id: d.invoice_id }).modify((q) => (d.invoice_line_id ? q.where({ id: d.invoice_line_id }) : q)).orderBy('position');
+  // A one-off charge's line less what refunds naming the charge gave back (prepareCreditNote weighs them too).
+  const apart = await givenBackApart(em, d.invoice_id);
   // A dispute of the invoice (or a usage record) leaves each line's open line disputes their room
   // first (review 10: it took their line, and they could no longer be credited); only what does
   // not fit otherwise takes that room too.
@@ -315,7 +321,7 @@ async function creditLines(em: Em, d: any, amount: string): Promise<{ invoiceLin
     for (const l of lines) {
       if (!left.gt(0)) break;
       const already = taken.get(l.id) ?? dec('0');
-      const creditable = dec(String(l.gross_amount)).minus(String(l.credited_amount)).minus(respect ? (reserved.get(l.id) ?? dec('0')) : dec('0')).minus(already);
+      const creditable = lineCreditable(String(l.gross_amount), String(l.credited_amount), apart.get(l.id)?.all ?? '0').minus(respect ? (reserved.get(l.id) ?? dec('0')) : dec('0')).minus(already);
       if (!creditable.gt(0)) continue;
       const take = creditable.lt(left) ? creditable : left;
       taken.set(l.id, already.plus(take));

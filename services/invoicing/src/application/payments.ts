@@ -12,6 +12,7 @@ import type { PaymentProvider } from '../adapters/payment-provider';
 import { applyAccountCredit, creditBalance, lockAccountCredit, lockCreditOfInvoice, owedOn, planAccountCredit } from './credit';
 import { lockInvoice, releasedState, stateChanged } from './invoice-lifecycle';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
+import { givenBackApart } from './charge-given-back';
 import { takeDisputesCoveredByCreditNote } from './credit-note-disputes';
 import { invoiceToPay } from './invoice-reference';
 import { autopayOfReopened, noAutopayOfReopenedAfterDueDate } from './autopay-reopened';
@@ -480,8 +481,11 @@ export async function prepareCreditNote(em: Em, c: Pick<IssueCreditNoteCommand, 
     [invoice.id],
   );
   const taxCredited = new Map(taxBefore.map((t) => [t.invoice_line_id, String(t.tax)]));
+  // What was given back apart from notes is not credited again: refunds naming a one-off charge's line's
+  // charge, a usage line's records' billed rerate corrections (charge-given-back.ts).
+  const apart = await givenBackApart(em, invoice.id);
   const byId = new Map(
-    invoiceLines.map((l: any) => [l.id, { grossAmount: String(l.gross_amount), taxAmount: String(l.tax_amount), creditedAmount: String(l.credited_amount), taxCredited: taxCredited.get(l.id) ?? '0' }]),
+    invoiceLines.map((l: any) => [l.id, { grossAmount: String(l.gross_amount), taxAmount: String(l.tax_amount), creditedAmount: String(l.credited_amount), taxCredited: taxCredited.get(l.id) ?? '0', givenBackApart: apart.get(l.id)?.all.toFixed() ?? '0' }]),
   );
   // All of the invoice's credit notes together credit at most what it billed, its tax and net too.
   const [before] = await rows<{ total: string | null; tax: string | null }>(em, 'select sum(total) as total, sum(tax_total) as tax from credit_note where invoice_id = ?', [invoice.id]);

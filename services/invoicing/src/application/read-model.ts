@@ -6,6 +6,8 @@ import type { Em } from '@ledgerline/platform';
 import { scheduleCycleChange, type AccountCycle } from '../domain/bill-cycle';
 import { invoiceSeriesProblem } from '../domain/document-series';
 import { isValidTimeZone } from '../domain/period';
+import { chargeLeftToRefund } from './charge-given-back';
+import { lockAccountCredit } from './credit';
 import { lockOneOffChargeId, waiverInAdvance } from './one-off-charge-waivers';
 import { rows, sql } from './sql';
 
@@ -322,7 +324,8 @@ export interface AddOneOffChargeCommand {
   /**
    * A credit giving back (part of) this one-off charge of the account (its id). On the same invoice,
    * the refunded part is out of every discount's base (compose.ts). The tax category defaults to the
-   * charge's and must be it; the charge's refunds together are at most its amount.
+   * charge's and must be it; the charge's refunds together are at most what is left of it, with its
+   * line's credit notes and open disputes once billed (charge-refundable.ts).
    */
   refundsChargeId?: string | null;
   now: Date;
@@ -353,6 +356,9 @@ export async function addOneOffCharge(em: Em, c: AddOneOffChargeCommand): Promis
     if (!amount.isNegative()) throw badInput('input.refundsChargeId', 'Only a credit (a negative amount) refunds a charge', 'ONE_OFF_REFUND_INVALID');
     if (refunds === c.id) throw badInput('input.refundsChargeId', 'A credit cannot refund itself', 'ONE_OFF_REFUND_INVALID');
   }
+  // A refund weighs the charge's credit notes too: their credit lock first (the order every holder of
+  // both takes them in), so a note and a refund of one charge are decided one after the other.
+  if (refunds != null) await lockAccountCredit(em, c.billingAccountId);
   await lockOneOffChargeId(em, c.id);
   const existing = await sql(em)('one_off_charge').where({ id: c.id }).first();
   if (existing) {
@@ -372,10 +378,13 @@ export async function addOneOffCharge(em: Em, c: AddOneOffChargeCommand): Promis
     if (charge.waived_at != null) throw badInput('input.refundsChargeId', `${refunds} was waived: nothing of it is billed to refund`, 'ONE_OFF_REFUND_INVALID');
     if (c.taxCategory != null && c.taxCategory !== charge.tax_category) throw badInput('input.taxCategory', `A refund is in its charge's tax category (${charge.tax_category})`, 'ONE_OFF_REFUND_TAX_CATEGORY');
     taxCategory = charge.tax_category;
-    // A refund billed and then waived (before 2027-01 a billed credit could be; now ONE_OFF_CREDIT_GIVEN) was given all the same.
-    const [given] = await rows<{ amount: string | null }>(em, 'select sum(amount) as amount from one_off_charge where refunds_charge_id = ? and (waived_at is null or invoice_id is not null)', [refunds]);
-    const left = dec(String(charge.amount)).plus(dec(String(given?.amount ?? '0')));
-    if (amount.negated().gt(left)) throw badInput('input.amount.amount', `At most ${left.toFixed(minorUnits(account.currency))} of ${refunds} is left to refund`, 'ONE_OFF_REFUND_EXCEEDS_CHARGE');
+    // What its other refunds and, once billed, the credit notes and open disputes of its line left of it.
+    const { left, line } = await chargeLeftToRefund(em, charge);
+    if (amount.negated().gt(left.refundable)) {
+      const scale = minorUnits(account.currency);
+      const took = line ? ` (its invoice line: ${dec(line.gross).toFixed(scale)} billed, ${dec(line.credited).toFixed(scale)} credited by credit notes, ${left.refundedGross!.toFixed(scale)} refunded, ${dec(line.disputed).toFixed(scale)} held by open disputes)` : '';
+      throw new DomainError('ONE_OFF_REFUND_EXCEEDS_CHARGE', `At most ${left.refundable.toFixed(scale)} of ${refunds} is left to refund${took}`, { field: 'input.amount.amount', refundable: left.refundable.toFixed(scale) }, 'BAD_USER_INPUT');
+    }
   }
   const waiver = await waiverInAdvance(em, c.id);
   await sql(em)('one_off_charge').insert({

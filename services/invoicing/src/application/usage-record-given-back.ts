@@ -16,8 +16,9 @@
 //
 // Everything runs under the account's credit lock (billAccounts takes it before reading; a dispute's
 // decision and opening hold it or the invoice row), so a bill and a decision never both credit.
-import { dec, minorUnits, roundDecimal, type Decimal } from '@ledgerline/contracts';
+import { Decimal, dec, minorUnits, roundDecimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
+import { lineCreditable } from '../domain/charge-refundable';
 import { adjustedInvoiceOf } from './adjusted-invoice';
 import { close } from './disputes';
 import { releaseFromOpenDispute } from './invoice-lifecycle';
@@ -91,8 +92,37 @@ export async function recordRoom(em: Em, invoice: any, usageRecordId: string, li
 }
 
 /**
+ * For the invoice's usage lines: what the billed rerate corrections of the records each billed gave
+ * back since, tax included (their net change as billed, when it is a credit). A line's credit notes
+ * and disputes are weighed against it (charge-given-back.ts): a note of the whole line does not give
+ * back again what a record's correction did.
+ */
+export async function usageLinesGivenBack(em: Em, invoiceId: string): Promise<Map<string, Decimal>> {
+  const out = new Map<string, Decimal>();
+  const records = await rows<{ charge_id: string; usage_type: string; unit: string; zone: string | null; corrected: string }>(
+    em,
+    `select c.charge_id, c.usage_type, c.unit, c.zone, sum(a.amount + a.given_back_before) as corrected
+       from unbilled_charge c join unbilled_charge a on a.usage_record_id = c.charge_id and a.invoice_id is not null
+      where c.invoice_id = ? group by c.charge_id, c.usage_type, c.unit, c.zone`,
+    [invoiceId],
+  );
+  if (records.length === 0) return out;
+  const invoice = await sql(em)('invoice').where({ id: invoiceId }).first();
+  for (const r of records) {
+    const corrected = dec(String(r.corrected));
+    if (!corrected.isNegative()) continue;
+    const line = await lineThatBilled(em, invoice, r);
+    if (!line) continue;
+    out.set(line.id, (out.get(line.id) ?? dec('0')).plus(grossOf(corrected.negated(), grossPerCharged(line), invoice.currency)));
+  }
+  return out;
+}
+
+/**
  * For the unbilled rerate adjustments among `chargeIds` (billed now, in this order per record): the
- * part of each not to bill (`given_back_before`, see the top). Read-only (a preview uses it too).
+ * part of each not to bill (`given_back_before`, see the top). A credit is also billed only as far as
+ * the line that billed its record has room left (its credit notes, whoever issued them, and the
+ * corrections billed before took the rest). Read-only (a preview uses it too).
  */
 export async function givenBackBefore(em: Em, chargeIds: string[]): Promise<Map<string, Decimal>> {
   const out = new Map<string, Decimal>();
@@ -104,6 +134,15 @@ export async function givenBackBefore(em: Em, chargeIds: string[]): Promise<Map<
   );
   const byRecord = new Map<string, typeof adjustments>();
   for (const a of adjustments) byRecord.set(a.usage_record_id, [...(byRecord.get(a.usage_record_id) ?? []), a]);
+  // What each line has left, tax included, taken down by the credits billed here one after the other.
+  const lineLeft = new Map<string, Decimal>();
+  const leftOf = async (record: NonNullable<Awaited<ReturnType<typeof recordAsBilled>>>): Promise<Decimal> => {
+    if (!lineLeft.has(record.line.id)) {
+      const corrected = (await usageLinesGivenBack(em, record.invoice.id)).get(record.line.id) ?? dec('0');
+      lineLeft.set(record.line.id, lineCreditable(String(record.line.gross_amount), String(record.line.credited_amount), corrected));
+    }
+    return lineLeft.get(record.line.id)!;
+  };
   for (const [recordId, list] of byRecord) {
     const record = await recordAsBilled(em, recordId, list[0]!.billing_account_id);
     const credited = record ? await creditedByNotes(em, recordId, record.invoice.id) : dec('0');
@@ -117,6 +156,14 @@ export async function givenBackBefore(em: Em, chargeIds: string[]): Promise<Map<
         // A credit: as far as the disputes' credit was not used by earlier corrections.
         const unused = creditNet.minus(absorbed);
         if (unused.gt(0)) part = dec(roundDecimal(amount.negated().lt(unused) ? amount.negated() : unused, 8, 'DOWN'));
+        if (record) {
+          // And no more than its line has left (what the disputes' notes took is in both: the larger part).
+          const room = await leftOf(record);
+          const roomNet = dec(roundDecimal(room.dividedBy(record.ratio), 8, 'DOWN'));
+          const over = amount.negated().minus(roomNet);
+          if (over.gt(part)) part = over;
+          lineLeft.set(record.line.id, Decimal.max(0, room.minus(grossOf(amount.negated().minus(part), record.ratio, record.invoice.currency))));
+        }
       } else if (absorbed.gt(0)) {
         // A dearer correction: takes back first what earlier credits left to the disputes.
         part = (amount.lt(absorbed) ? amount : absorbed).negated();

@@ -30,6 +30,7 @@
 // (lockChargeAndAccount): a bill of the account and the waiver are decided one after the other.
 import { badInput, conflict, dec, minorUnits } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
+import { lineCreditable } from '../domain/charge-refundable';
 import { isDraft, type InvoiceState } from '../domain/lifecycle';
 import { lockAccountsForBilling } from './bill-accounts';
 import { lockAccountCredit } from './credit';
@@ -102,7 +103,7 @@ export async function waiveOneOffCharge(em: Em, c: { id: string; reason: string;
   const line = await k('invoice_line').where({ invoice_id: invoice.id, source_ref: c.id, kind: 'ONE_OFF' }).first();
   // What its refunds on issued invoices gave back already (their lines' gross, positive).
   const given = refunds.filter((r) => r.invoice_id != null).reduce((n, r) => n.minus(dec(String(r.gross_amount ?? r.amount))), dec('0'));
-  const left = line ? dec(String(line.gross_amount)).minus(String(line.credited_amount)).minus(given) : dec('0');
+  const left = line ? lineCreditable(String(line.gross_amount), String(line.credited_amount), given) : dec('0');
   await cancelOpenRefunds();
   let creditNoteId: string | null = null;
   if (line && left.gt(0)) {

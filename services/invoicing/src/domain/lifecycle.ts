@@ -1,5 +1,6 @@
 // TMF678 CustomerBill lifecycle, payment allocation and credit-note checks. Pure.
 import { DomainError, Decimal, dec, minorUnits, roundDecimal, type RoundingMode } from '@ledgerline/contracts';
+import { lineCreditable } from './charge-refundable';
 
 export type InvoiceState = 'NEW' | 'ON_HOLD' | 'VALIDATED' | 'SENT' | 'SETTLED' | 'PARTIALLY_PAID' | 'VOIDED';
 
@@ -78,7 +79,7 @@ export interface CreditLineCheck {
    * The invoice line as billed, `creditedAmount` (gross) and `taxCredited` (tax) being what earlier
    * credit notes already gave back of it.
    */
-  line: { grossAmount: string; taxAmount: string; creditedAmount: string; taxCredited: string } | undefined;
+  line: { grossAmount: string; taxAmount: string; creditedAmount: string; taxCredited: string; givenBackApart?: string } | undefined;
 }
 
 /** What an invoice billed and what its earlier credit notes (all kinds) gave back of it. */
@@ -119,9 +120,12 @@ export function creditNoteLines(currency: string, items: CreditLineCheck[], mode
     const amount = dec(item.amount);
     if (amount.lte(0)) throw new DomainError('CREDIT_NOTE_AMOUNT_NOT_POSITIVE', 'A credited amount must be greater than zero', { field: `${field}.amount` });
     if (amount.decimalPlaces() > scale) throw new DomainError('CREDIT_NOTE_AMOUNT_PRECISION', `${currency} has ${scale} decimal places`, { field: `${field}.amount` });
-    const creditable = dec(item.line.grossAmount).minus(item.line.creditedAmount);
+    // `givenBackApart`: refunds naming the line's charge (charge-refundable.ts) gave that back already.
+    const creditable = lineCreditable(item.line.grossAmount, item.line.creditedAmount, item.line.givenBackApart ?? '0');
     if (amount.gt(creditable)) {
-      throw new DomainError('CREDIT_NOTE_EXCEEDS_LINE', `Only ${creditable.toFixed(scale)} of this line can still be credited`, { field: `${field}.amount`, creditable: creditable.toFixed(scale) });
+      const apart = dec(item.line.givenBackApart ?? '0');
+      const why = apart.gt(0) ? ` (refunds of its charge gave back ${apart.toFixed(scale)} of it)` : '';
+      throw new DomainError('CREDIT_NOTE_EXCEEDS_LINE', `Only ${creditable.toFixed(scale)} of this line can still be credited${why}`, { field: `${field}.amount`, creditable: creditable.toFixed(scale) });
     }
     return { invoiceLineId: item.invoiceLineId, amount, ...creditedTax(item.line, amount, scale, mode) };
   });
