@@ -278,7 +278,8 @@ describe('usage is rated and charged end to end', () => {
     type Rec = { eventId: string; quantity: string; unitsFromAllowances: string; amountCharged: { amount: string } };
     const byEvent = new Map((records as Rec[]).map((r) => [r.eventId, r]));
     // What each commit took is a record (the update's 100 MB as it happened, the closing 50 MB), with the commit's figures:
-    // from the bundle, no money. The 30 MB past the grant is a record of its own, charged by the ledger.
+    // from the bundle, no money. The 30 MB past the grant is a record of its own, charged by the ledger within the
+    // TERMINATE (a prepaid line's: held and committed as `#2:unreserved`, once for both copies).
     const figures = (eventId: string) => { const r = byEvent.get(eventId)!; return [Number(r.quantity), Number(r.unitsFromAllowances), Number(r.amountCharged.amount)]; };
     expect(figures(`${sessionId}#1`)).toEqual([100, 100, 0]);
     expect(figures(sessionId)).toEqual([50, 50, 0]);
@@ -286,7 +287,7 @@ describe('usage is rated and charged end to end', () => {
     expect(end.usageRecordId).toBeTruthy();
     s = await state();
     expect(s.data).toBe(10240 - 180);
-    expect(s.reservations.map((r: { status: string }) => r.status)).toEqual(['COMMITTED', 'COMMITTED']);
+    expect(s.reservations.map((r: { status: string }) => r.status)).toEqual(['COMMITTED', 'COMMITTED', 'COMMITTED']);
   });
   it('a postpaid line\'s online session roaming outside the EU reaches its next invoice', async () => {
     const msisdn = freshMsisdn();

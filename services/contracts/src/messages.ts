@@ -258,6 +258,36 @@ export interface UsageEventMessage {
 }
 
 /**
+ * `usageSessionOverageUnpaid` (billing.usage.session.overageunpaid): units a PREPAID online session reported past its
+ * grant that its balance could not pay for in full. Units are the session's unit (SECOND, MB, ...), amounts decimal
+ * strings in `currency`; `chargeableUnits` are the units past the grant after the tariff's increments (what they add
+ * to the call), `paidUnits` those the ledger charged (allowance units first, then money down to the wallet's floor),
+ * `unpaidUnits` the rest, priced `unpaidAmount` at the session's price per unit. The usage record of those units
+ * (`usageRecordId`) keeps `unpaidAmount` and the same figures in its rating trace (`overage`).
+ */
+export interface UsageOverageUnpaidData {
+  usageRecordId: string;
+  sessionId: string;
+  /** The partner whose session it is; null: the platform's own. */
+  partnerId: string | null;
+  operation: 'UPDATE' | 'TERMINATE';
+  invocationSequenceNumber: number;
+  billingAccountId: string;
+  lineId: string;
+  usageType: string;
+  unit: string;
+  unitsPastGrant: string;
+  chargeableUnits: string;
+  paidUnits: string;
+  unpaidUnits: string;
+  amountCharged: string;
+  unpaidAmount: string;
+  currency: string;
+  /** Why the ledger paid no more: WALLET_INSUFFICIENT_BALANCE, or wallets' refusal code (e.g. WALLET_CLOSED). */
+  reason: string;
+}
+
+/**
  * Nchf-style result codes of the online charging session API. UNKNOWN_SESSION (RFC 6733's
  * DIAMETER_UNKNOWN_SESSION_ID, 5002): an UPDATE or TERMINATE for a session that does not exist or
  * that another partner opened, or a RESERVE or UPDATE for a session that is closed (TIMED_OUT or

@@ -36,6 +36,8 @@ let db: pg.Client;
 const requested: ChargeRequest[] = [];
 const run = Math.random().toString(36).slice(2, 8);
 const granted = new Map<string, string>();
+/** Every reserve usage asked wallets for. */
+const reserves: WalletReserveRequest[] = [];
 
 const SESSION = `mutation($i: ChargingSessionInput!) { chargingSession(input: $i) { sessionId resultCode grantedUnit finalUnitIndication usageRecordId } }`;
 
@@ -49,11 +51,15 @@ beforeAll(async () => {
     },
   });
   let n = 0;
+  // Idempotent by request id, as wallets is: a repeated request gets its reservation again.
+  const byRequest = new Map<string, string>();
   nc.subscribe(RPC.walletReserve, {
     callback: (_, msg) => {
       const req = msg.json<WalletReserveRequest>();
+      reserves.push(req);
       const units = dec(req.requestedUnits).gt(100) ? '100' : dec(req.requestedUnits).toString();
-      const reservationId = `rsv_${run}_${++n}`;
+      const reservationId = byRequest.get(req.requestId) ?? `rsv_${run}_${++n}`;
+      byRequest.set(req.requestId, reservationId);
       granted.set(reservationId, units);
       msg.respond(JSON.stringify({ resultCode: 'SUCCESS', reservationId, grantedUnit: { unit: req.unit, units, unitsFromAllowances: units, amount: '0', currency: req.currency }, validityTime: 300 }));
     },
@@ -104,7 +110,14 @@ async function recordsOf(lineId: string) {
     .sort((a, b) => Number(a.quantity) - Number(b.quantity));
 }
 
-const chargedUnits = (lineId: string) => requested.filter((c) => c.lineId === lineId).map((c) => dec(c.units).toString());
+/**
+ * The line's units charged past a grant: a prepaid line's are held and committed in wallets within the report
+ * (request id `<session>#<n>:unreserved`; one reservation per request id, however often it is asked), never a ChargeRequest.
+ */
+const chargedUnits = (lineId: string) => {
+  const past = new Map(reserves.filter((r) => r.lineId === lineId && r.requestId.endsWith(':unreserved')).map((r) => [r.requestId, dec(r.requestedUnits).toString()]));
+  return [...requested.filter((c) => c.lineId === lineId).map((c) => dec(c.units).toString()), ...past.values()];
+};
 
 async function ask(sessionId: string, i: Record<string, unknown>) {
   const res = await svc.request(SESSION, { i: { sessionId, ...i } });
@@ -122,9 +135,9 @@ async function sessionPastItsGrant(sessionId: string, lineId: string) {
   return reply;
 }
 
-/** The 20 MB past the grant charged as usage (PENDING: its ChargeRequest is out), the 40 on the reservation charged through it. */
+/** The 20 MB past the grant charged within the report (a prepaid line: held and committed), the 40 on the reservation charged through it. */
 const PAST_THE_GRANT = [
-  { status: 'RATED', rejection: null, quantity: '20', charge: 'PENDING' },
+  { status: 'RATED', rejection: null, quantity: '20', charge: 'APPLIED' },
   { status: 'RATED', rejection: null, quantity: '40', charge: 'APPLIED' },
 ];
 

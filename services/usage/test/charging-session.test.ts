@@ -99,14 +99,18 @@ describe('online charging session', () => {
     const first = await ask(update);
     expect(first).toMatchObject({ resultCode: 'SUCCESS' });
     expect(await ask(update)).toEqual(first);
-    const late = await storedChargeRequests(db, "payload::jsonb->>'lineId' = 'lin_ocs' and payload::jsonb->>'usageType' = 'DATA' and payload::jsonb->>'units' = '25'");
-    expect(late).toHaveLength(1);
+    // A prepaid line's: held and committed in wallets within the report (request id `<session>#<n>:unreserved`), once
+    // (the retransmission is answered from the session), never a ChargeRequest.
+    const pastGrant = (requestId: string) => reserves.filter((r) => r.requestId === requestId).map((r) => r.requestedUnits);
+    expect(pastGrant('gy-exp#1:unreserved')).toEqual(['25']);
+    expect(await storedChargeRequests(db, "payload::jsonb->>'lineId' = 'lin_ocs' and payload::jsonb->>'usageType' = 'DATA' and payload::jsonb->>'units' = '25'")).toHaveLength(0);
     const rec = (await db.query(`select quantity::text, status, charge_status from ${CHARGED_RECORDS} where source = 'ocs' and event_id = 'gy-exp#1:unreserved'`)).rows;
-    expect(rec).toEqual([{ quantity: expect.stringMatching(/^25(\.0+)?$/), status: 'RATED', charge_status: 'PENDING' }]);
-    // Nothing was held after it (0 asked): the terminate's own units are charged as usage too; the session's record has none.
+    expect(rec).toEqual([{ quantity: expect.stringMatching(/^25(\.0+)?$/), status: 'RATED', charge_status: 'APPLIED' }]);
+    // Nothing was held after it (0 asked): the terminate's own units are charged past the grant too; the session's record has none.
     const end = await ask({ operation: 'TERMINATE', invocationSequenceNumber: 2, usedUnits: '5' });
     const records = (await db.query(`select event_id, quantity::float8 as q, charge_status from ${CHARGED_RECORDS} where source = 'ocs' and event_id like 'gy-exp%' order by event_id`)).rows;
-    expect(records).toEqual([{ event_id: 'gy-exp', q: 0, charge_status: expect.any(String) }, { event_id: 'gy-exp#1:unreserved', q: 25, charge_status: 'PENDING' }, { event_id: 'gy-exp#2:unreserved', q: 5, charge_status: 'PENDING' }]);
+    expect(records).toEqual([{ event_id: 'gy-exp', q: 0, charge_status: expect.any(String) }, { event_id: 'gy-exp#1:unreserved', q: 25, charge_status: 'APPLIED' }, { event_id: 'gy-exp#2:unreserved', q: 5, charge_status: 'APPLIED' }]);
+    expect(pastGrant('gy-exp#2:unreserved')).toEqual(['5']);
     expect(end.usageRecordId).toBeTruthy();
   });
 
@@ -129,8 +133,9 @@ describe('online charging session', () => {
     const end = { operation: 'TERMINATE', invocationSequenceNumber: 2, usedUnits: '10' };
     expect(await ask(end)).toMatchObject({ resultCode: 'SUCCESS', finalUnitIndication: true, grantedUnit: null });
     await ask(end);
-    expect(await state()).toEqual({ state: 'TIMED_OUT', records: [{ e: 'gy-idle#1', q: 60, c: 'APPLIED' }, { e: 'gy-idle#2:unreserved', q: 10, c: 'PENDING' }] });
-    expect(reserves.filter((r) => r.sessionId === 'gy-idle')).toHaveLength(2);
+    // A prepaid line's units past any grant are held and committed within the report (charged once: one reservation).
+    expect(await state()).toEqual({ state: 'TIMED_OUT', records: [{ e: 'gy-idle#1', q: 60, c: 'APPLIED' }, { e: 'gy-idle#2:unreserved', q: 10, c: 'APPLIED' }] });
+    expect(reserves.filter((r) => r.sessionId === 'gy-idle').map((r) => r.requestId)).toEqual(['gy-idle#0', 'gy-idle#1', 'gy-idle#2:unreserved']);
   });
 
   it('a line suspended during a session is granted nothing more; what it used is still charged', async () => {

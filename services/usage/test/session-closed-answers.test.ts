@@ -23,7 +23,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dec } from '@ledgerline/contracts';
-import { setLine, waitFor } from './support';
+import { setLine } from './support';
 import { onlineCharging } from './session-support';
 
 const oc = onlineCharging();
@@ -151,8 +151,8 @@ describe('after QUOTA_LIMIT_REACHED on an UPDATE the session stays OPEN and late
 
     // 130 s: three started minutes, each charged once (1.20 + 5.00 - 3 × 0.99).
     expect(await records(sessionId)).toEqual({ [`${sessionId}#1`]: '60', [`${sessionId}#2:unreserved`]: '30' });
-    expect(await reservations(sessionId)).toEqual({ [`${sessionId}#0`]: 'COMMITTED 60', [`${sessionId}#1`]: 'RELEASED 0', [`${sessionId}#2`]: 'COMMITTED 60' });
-    await waitFor(async () => (await wallet()).balance === '3.23' || undefined, 20_000, 'the unreserved 30 s charged').catch(() => undefined);
+    // The second minute, past any grant on a prepaid line, is held and committed within the report (`#2:unreserved`).
+    expect(await reservations(sessionId)).toEqual({ [`${sessionId}#0`]: 'COMMITTED 60', [`${sessionId}#1`]: 'RELEASED 0', [`${sessionId}#2`]: 'COMMITTED 60', [`${sessionId}#2:unreserved`]: 'COMMITTED 60' });
     expect(await wallet()).toEqual({ balance: '3.23', reserved: '0.00' });
     expect(await stateOf(sessionId)).toEqual({ state: 'CLOSED', used: '130', granted: '0' });
   });
@@ -173,10 +173,12 @@ describe('after QUOTA_LIMIT_REACHED on an UPDATE the session stays OPEN and late
     expect(closed).toMatchObject({ resultCode: 'SUCCESS', finalUnitIndication: true });
     expect(await ask(sessionId, terminate)).toEqual(closed);
     expect(await records(sessionId)).toEqual({ [`${sessionId}#1`]: '60', [`${sessionId}#2:unreserved`]: '10' });
-    // The 10 s start the second minute (0.99 EUR asked); a prepaid wallet without overdraft charges what its
-    // balance pays for (wallets' PARTIAL: 12 whole seconds, 0.198 EUR of the 0.21 left), once.
-    await waitFor(async () => (await balance()) === '0.01' || undefined, 20_000, 'the unreserved 10 s charged').catch(() => undefined);
+    // The 10 s start the second minute (0.99 EUR asked); a prepaid wallet without overdraft pays what its balance
+    // pays for (12 whole seconds, 0.198 EUR of the 0.21 left), once, within the report; the rest is recorded unpaid.
     expect(await balance()).toBe('0.01');
+    expect(closed.message).toBe('units used past the grant: the balance paid 12 of 60 SECOND; 0.792 EUR unpaid (WALLET_INSUFFICIENT_BALANCE)');
+    const { rows: [unpaid] } = await oc.db.query(`select unpaid_amount::text as unpaid from usage_record where source = 'ocs' and event_id = $1`, [`${sessionId}#2:unreserved`]);
+    expect(dec(unpaid.unpaid).toFixed()).toBe('0.792');
     expect(await stateOf(sessionId)).toEqual({ state: 'CLOSED', used: '70', granted: '0' });
   });
 });

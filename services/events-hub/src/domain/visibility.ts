@@ -38,6 +38,7 @@ export const EVENT_AUDIENCE: Readonly<Record<EventName, EventAudience>> = {
   usageNotificationRequested: 'ACCOUNT',
   usageOfferTriggered: 'ACCOUNT',
   usageRerated: 'ACCOUNT',
+  usageSessionOverageUnpaid: 'ACCOUNT',
   balanceTopup: 'ACCOUNT',
   balanceAdjusted: 'ACCOUNT',
   balanceAdjustmentRequested: 'ACCOUNT',

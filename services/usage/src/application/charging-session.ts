@@ -45,7 +45,8 @@
  * Units reported used but not charged through a reservation (it had expired, the network went
  * past the grant, or none was held) are charged like any usage event: a record of their own
  * (event id `<session>#<number>:unreserved`) whose ChargeRequest goes to wallets, so they are
- * neither lost nor free. `<session>` in record ids is sessionRecordKey: the session id, or for a
+ * neither lost nor free; a prepaid line's are charged within the report instead, down to the wallet's floor, and
+ * what the balance cannot pay is recorded unpaid and ends the session's grants (chargePastGrant). `<session>` in record ids is sessionRecordKey: the session id, or for a
  * long one (over 106 characters) its head and a hash of it, so every event id fits 128 characters.
  *
  * A session belongs to whoever opened it, and its id is that opener's (SessionCaller): a session is
@@ -64,13 +65,13 @@
  */
 import { createHash } from 'node:crypto';
 import { RPC, type ChargingResultCode, type WalletCommitRequest, type WalletReleaseRequest, type WalletReserveReply, type WalletReserveRequest, type WalletSessionReply } from '@ledgerline/contracts';
-import { dec, type Decimal } from '@ledgerline/contracts';
+import { Decimal, dec, type UsageOverageUnpaidData } from '@ledgerline/contracts';
 import { MAX_QUANTITY_DECIMALS, callTotalCovered, partChargeableUnits, type IncrementGrid } from '@ledgerline/rating';
 import type { NatsConnection } from '@ledgerline/platform';
 import { versionAt, statusAt, type LineInfo } from '../domain/subscriber';
 import { validateUsage } from '../domain/usage-input';
 import type { UsageRuntime } from '../usage-runtime';
-import { SESSION_SOURCE, zoneOf } from './usage-pipeline';
+import { SESSION_SOURCE, zoneOf, type UnpaidOverage } from './usage-pipeline';
 import { partnerMayCharge } from './partner-lines';
 
 export interface ChargingSessionRequest {
@@ -114,6 +115,11 @@ interface SessionContext {
   pricePerUnit: string;
   allowanceIds: string[];
   allowOverdraft: boolean;
+  /**
+   * The line's payment mode when the units were held: a PREPAID session's units past its grant are charged within the
+   * report (chargePastGrant). Absent in a context stored before it was kept: the line's subscription tells.
+   */
+  paymentMode?: 'PREPAID' | 'POSTPAID';
   /** Tariff zone of the units held (HOME, a destination zone, ROAMING_<zone>): wallets echoes it on the commit's ChargeResult. */
   zone?: string;
   reservationId: string | null;
@@ -442,7 +448,7 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
     };
     // Named in the caller's space: wallets' request ids and the records' event ids are this session's, no other partner's.
     const named = sessionRef(space, req.sessionId);
-    const grant = await reserveUnits(nc, named, n, ctx, terms.units);
+    const grant = await reserveUnits(nc, named, `${named}#${n}`, ctx, terms.units);
     const { granted, reply } = await answerGrant(nc, req.sessionId, ctx, grant, dec('0'));
     const { rowCount } = await usage.sql.query(
       `insert into charging_session (id, line_id, billing_account_id, usage_type, state, granted, used, context, started_at, updated_at, sequence_number, last_request, last_reply, partner_id, opener_recorded, partner_key, ref)
@@ -458,6 +464,8 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
   const at: SessionName = { id: req.sessionId, space, key: existing.partner_key };
   const ref = refOf(existing, req.sessionId);
   const key = sessionRecordKey(ref);
+  // What units past the grant are named by (wallets' request id, the record's event id) and what their unpaid rest names.
+  const report: Report = { sessionId: req.sessionId, partnerId: existing.partner_key || existing.partner_id, ref, key, operation: op === 'TERMINATE' ? 'TERMINATE' : 'UPDATE', n };
   const ctx = JSON.parse(existing.context) as SessionContext;
   const used = dec(req.usedUnits ?? '0');
   if (existing.state === 'TIMED_OUT' && (n > existing.sequence_number || (resuming && existing.last_request === lateFingerprint))) {
@@ -476,8 +484,10 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
     }
     // The report's time is when its number was claimed, the same for a twin or a retry that resumes it: the same record.
     // Its units are the call's after those reported before (the session's total moves on with the reply, so a retry rates them alike).
-    await chargeUnreserved(usage, key, n, ctx, used, resuming ? new Date(existing.updated_at) : now, dec(existing.used));
-    const reply: ChargingSessionReply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true };
+    const past = await chargePastGrant(usage, nc, report, ctx, used, resuming ? new Date(existing.updated_at) : now, dec(existing.used));
+    // Wallets refused the commit of what it held for them: the claim stays unanswered, its retry does it again.
+    if ('failed' in past) return fail(past.failed.resultCode, past.failed.error?.message ?? 'commit failed');
+    const reply: ChargingSessionReply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true, ...(past.unpaid ? { message: unpaidMessage(past.unpaid) } : {}) };
     const { rowCount } = await usage.sql.query(
       `update charging_session set last_reply = $2, used = $5 where id = $1 and sequence_number = $3 and last_request = $4 and last_reply is null and state = 'TIMED_OUT' and partner_key = $6`,
       [req.sessionId, JSON.stringify(reply), n, lateFingerprint, dec(existing.used).plus(used).toFixed(), at.key],
@@ -517,7 +527,9 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
   const unreserved = used.minus(covered);
   // The report's time is when its number was claimed, the same for a retry that resumes it: its records are the same records.
   const reportedAt = resuming ? new Date(existing.updated_at) : now;
-  await chargeUnreserved(usage, key, n, ctx, unreserved, reportedAt, before.plus(covered));
+  const past = await chargePastGrant(usage, nc, report, ctx, unreserved, reportedAt, before.plus(covered));
+  // Wallets refused the commit of what it held for them (the report's own commit is done): the claim stays unanswered, its retry resumes it.
+  if ('failed' in past) return fail(past.failed.resultCode, past.failed.error?.message ?? 'commit failed');
   ctx.reportedAt = reportedAt.toISOString();
   const totalUsed = before.plus(used);
   let reply: ChargingSessionReply;
@@ -525,7 +537,11 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
   // Nothing held from here unless granted below: the session covers what it paid for.
   ctx.reservationId = null;
   ctx.coveredUpTo = coveredTotal(ctx, '0', totalUsed);
-  if (op === 'UPDATE') {
+  if (op === 'UPDATE' && past.unpaid) {
+    // The balance could not pay for what was used: nothing more is granted (RFC 4006 DIAMETER_CREDIT_LIMIT_REACHED, a
+    // final unit indication), so the network ends the session; a top-up before its next UPDATE is granted as usual.
+    reply = { sessionId: req.sessionId, resultCode: 'QUOTA_LIMIT_REACHED', grantedUnit: null, validityTime: null, finalUnitIndication: true, message: unpaidMessage(past.unpaid) };
+  } else if (op === 'UPDATE') {
     const requested = dec(req.requestedUnits ?? '0');
     // More units are rated again now: the plan, add-ons and line status in force now, not at the RESERVE; as the
     // call's units after those used so far (what they add to its chargeable units is what is held).
@@ -538,13 +554,13 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
       if (rated) Object.assign(ctx, rated.terms.hold, ctx.increments === undefined ? { increments: undefined } : {});
       // Units the call has paid for already need no reservation (a 10 s call on `first: 60` may go on to 60 s).
       const paidFor = rated !== undefined && ctx.increments !== undefined && dec(rated.terms.units).isZero();
-      const grant = rated && !paidFor ? await reserveUnits(nc, ref, n, ctx, rated.terms.units) : ({ resultCode: 'SUCCESS' } as WalletReserveReply);
+      const grant = rated && !paidFor ? await reserveUnits(nc, ref, `${ref}#${n}`, ctx, rated.terms.units) : ({ resultCode: 'SUCCESS' } as WalletReserveReply);
       const answer = rated ? await answerGrant(nc, req.sessionId, ctx, grant, totalUsed) : { granted: null, reply: replyOf(req.sessionId, grant, null) };
       granted = answer.granted ?? '0';
       reply = answer.reply;
     }
   } else {
-    reply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true, usageRecordId: recordId };
+    reply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true, usageRecordId: recordId, ...(past.unpaid ? { message: unpaidMessage(past.unpaid) } : {}) };
   }
   const { rowCount } = await usage.sql.query(
     `update charging_session set state = $2, used = $3, granted = $4, context = $5, last_reply = $6, updated_at = $7
@@ -776,13 +792,110 @@ function partOf(ctx: SessionContext, before: Decimal): { precedingQuantity?: str
   return ctx.increments !== undefined && before.gt(0) ? { precedingQuantity: before.toFixed() } : {};
 }
 
+/** Which report units past the grant came with: for their wallets request and record ids, and what the unpaid rest names. */
+interface Report {
+  sessionId: string;
+  partnerId: string | null;
+  /** The session's ref (sessionRef) and its record key (sessionRecordKey of it). */
+  ref: string;
+  key: string;
+  operation: 'UPDATE' | 'TERMINATE';
+  n: number;
+}
+
+/** What a prepaid session's units past its grant left unpaid (nothing when the balance paid them all, or the line is postpaid). */
+interface PastGrant {
+  unpaid?: { amount: string; currency: string; paidUnits: string; chargeableUnits: string; unit: string; reason: string };
+}
+
 /**
- * Units used but not charged through a reservation: a record of their own, rated and charged as usage reported now,
- * as the call's units after `before` (a refusal is a REJECTED record, kept and counted).
+ * Units used but not charged through a reservation (the network went past its grant, the reservation had expired,
+ * or none was held; 3GPP Gy / Ro accepts such a report): a record of their own (`<session>#<n>:unreserved`), rated as
+ * the call's units after `before`, reported `at`. A refusal is a REJECTED record, kept and counted.
+ *
+ * A POSTPAID line's are charged as usage (a ChargeRequest): billed, within the account's credit as any usage.
+ * A PREPAID line's are charged here, before the report is answered and before anything more is reserved: as a
+ * ChargeRequest they reached wallets after the same UPDATE had held its next grant from the balance they should
+ * have paid from, so the network was granted more while what it had used went unpaid (wallets cut the late charge
+ * to PARTIAL or DENIED it), and nothing said so. They are held in wallets at the session's terms (its price,
+ * allowances and overdraft, request id `<ref>#<n>:unreserved`) and the units held committed at once: wallets grants
+ * allowance units first, then what the money left pays for, never below the wallet's floor (overdraft only where
+ * the plan allows it). What that could not pay is recorded with the record (overageOf, written by the pipeline: its unpaid_amount and
+ * PARTIAL / DENIED outcome, its rating trace's `overage`, the usageSessionOverageUnpaid event, the metric) and
+ * answered (the caller ends the session's grants). The request id and the figures come from the stored session,
+ * so a retry holds and commits nothing twice (wallets answers a repeated commit with the first one's figures).
  */
-async function chargeUnreserved(usage: UsageRuntime, key: string, n: number, ctx: SessionContext, units: Decimal, now: Date, before: Decimal): Promise<void> {
-  if (!units.gt(0)) return;
-  await usage.pipeline.process([{ raw: { ...ctx.event, source: SOURCE, eventId: `${key}#${n}:unreserved`, lineId: ctx.lineId, quantity: units.toFixed(), ...partOf(ctx, before), occurredAt: now.toISOString() }, source: SOURCE, internal: true }]);
+async function chargePastGrant(usage: UsageRuntime, nc: NatsConnection, report: Report, ctx: SessionContext, units: Decimal, at: Date, before: Decimal): Promise<PastGrant | { failed: WalletSessionReply }> {
+  if (!units.gt(0)) return {};
+  const eventId = `${report.key}#${report.n}:unreserved`;
+  const raw = { ...ctx.event, source: SOURCE, eventId, lineId: ctx.lineId, quantity: units.toFixed(), ...partOf(ctx, before), occurredAt: at.toISOString() };
+  if ((await paymentModeOf(usage, ctx, at)) !== 'PREPAID') {
+    await usage.pipeline.process([{ raw, source: SOURCE, internal: true }]);
+    return {};
+  }
+  const chargeable = ctx.increments === undefined ? units : dec(partChargeableUnits(units.toFixed(), before.toFixed(), ctx.increments));
+  const paid = chargeable.gt(0) ? await holdAndCommit(nc, `${report.ref}#${report.n}:unreserved`, report.ref, ctx, chargeable) : { units: dec('0'), amountCharged: '0', unitsFromAllowances: '0' };
+  if ('failed' in paid) return paid;
+  const unpaidUnits = chargeable.minus(paid.units);
+  const unpaid = unpaidUnits.gt(0) ? overageOf(report, ctx, units, chargeable, paid, unpaidUnits) : undefined;
+  const [outcome] = await usage.pipeline.process([{ raw, source: SOURCE, internal: true, precharged: { amountCharged: paid.amountCharged, unitsFromAllowances: paid.unitsFromAllowances, ...(unpaid ? { unpaid } : {}) } }]);
+  if (!unpaid) return {};
+  // Counted once, by the attempt that stored the record (a retry finds it stored).
+  if (!outcome.duplicate) usage.metrics.sessionOverageUnpaid.inc({ usage_type: ctx.usageType, currency: ctx.currency });
+  return { unpaid: { amount: unpaid.unpaidAmount, currency: ctx.currency, paidUnits: paid.units.toFixed(), chargeableUnits: chargeable.toFixed(), unit: ctx.unit, reason: unpaid.reason } };
+}
+
+/** What the ledger paid of units past the grant: the units, money and allowance units committed (none when wallets held nothing). */
+interface Paid {
+  units: Decimal;
+  amountCharged: string;
+  unitsFromAllowances: string;
+  /** Why wallets held less than asked (its refusal's code; WALLET_INSUFFICIENT_BALANCE for a partial hold). */
+  shortBy?: string;
+}
+
+/** Holds `units` at the session's terms and commits every unit held (see chargePastGrant). */
+async function holdAndCommit(nc: NatsConnection, requestId: string, ref: string, ctx: SessionContext, units: Decimal): Promise<Paid | { failed: WalletSessionReply }> {
+  const grant = await reserveUnits(nc, ref, requestId, ctx, units.toFixed());
+  if (grant.resultCode !== 'SUCCESS' || !grant.reservationId) return { units: dec('0'), amountCharged: '0', unitsFromAllowances: '0', shortBy: grant.error?.code ?? grant.resultCode };
+  const held = dec(grant.grantedUnit?.units ?? '0');
+  const commit = await rpc<WalletSessionReply>(nc, RPC.walletCommit, { reservationId: grant.reservationId, usedUnits: held.toFixed() } satisfies WalletCommitRequest);
+  if (commit.resultCode !== 'SUCCESS') return { failed: commit };
+  // Committed at once: it cannot have expired; a status other than COMMITTED (a release or expiry first) charged nothing.
+  const committed = commit.status === 'COMMITTED' ? dec(commit.usedUnits ?? '0') : dec('0');
+  return {
+    units: committed, amountCharged: commit.status === 'COMMITTED' ? commit.amountCharged ?? '0' : '0', unitsFromAllowances: commit.status === 'COMMITTED' ? commit.unitsFromAllowances ?? '0' : '0',
+    ...(committed.lt(units) ? { shortBy: 'WALLET_INSUFFICIENT_BALANCE' } : {}),
+  };
+}
+
+/** The unpaid rest of units past the grant, as the record, its trace and the event keep it: priced at the session's price per unit. */
+function overageOf(report: Report, ctx: SessionContext, units: Decimal, chargeable: Decimal, paid: Paid, unpaidUnits: Decimal): UnpaidOverage {
+  const unpaidAmount = unpaidUnits.times(ctx.pricePerUnit).toDecimalPlaces(6, Decimal.ROUND_HALF_EVEN);
+  const reason = paid.shortBy ?? 'WALLET_INSUFFICIENT_BALANCE';
+  const figures = {
+    sessionId: report.sessionId, operation: report.operation, invocationSequenceNumber: report.n, unit: ctx.unit,
+    unitsPastGrant: units.toFixed(), chargeableUnits: chargeable.toFixed(), paidUnits: paid.units.toFixed(), unpaidUnits: unpaidUnits.toFixed(),
+    amountCharged: dec(paid.amountCharged).toFixed(), unpaidAmount: unpaidAmount.toFixed(), currency: ctx.currency, reason,
+  };
+  const paidAny = paid.units.gt(0);
+  return {
+    unpaidAmount: unpaidAmount.toFixed(), outcome: paidAny ? 'PARTIAL' : 'DENIED', reason, paidUnits: paid.units.toFixed(), trace: figures,
+    event: { ...figures, partnerId: report.partnerId, billingAccountId: ctx.billingAccountId, lineId: ctx.lineId, usageType: ctx.usageType } satisfies Omit<UsageOverageUnpaidData, 'usageRecordId'>,
+  };
+}
+
+/** The line's payment mode: the session's (held with its terms), or for a context stored before it was kept, the line's subscription's at `at`. */
+async function paymentModeOf(usage: UsageRuntime, ctx: SessionContext, at: Date): Promise<string | undefined> {
+  if (ctx.paymentMode) return ctx.paymentMode;
+  await usage.directory.prefetch([ctx.lineId], []);
+  const line = usage.directory.get(ctx.lineId, undefined);
+  return line ? versionAt(line, at)?.paymentMode : undefined;
+}
+
+/** The network's answer names what units past the grant left unpaid (chargePastGrant). */
+function unpaidMessage(unpaid: NonNullable<PastGrant['unpaid']>): string {
+  return `units used past the grant: the balance paid ${unpaid.paidUnits} of ${unpaid.chargeableUnits} ${unpaid.unit}; ${unpaid.amount} ${unpaid.currency} unpaid (${unpaid.reason})`;
 }
 
 /**
@@ -809,7 +922,7 @@ async function replayAfterRace(usage: UsageRuntime, name: Pick<SessionName, 'id'
 
 /** What units are held on: the line's plan in force at the time, priced per unit, its allowances and increments, how many units it charges. */
 interface HoldTerms {
-  hold: Pick<SessionContext, 'billingAccountId' | 'unit' | 'currency' | 'pricePerUnit' | 'allowanceIds' | 'allowOverdraft' | 'zone' | 'increments'>;
+  hold: Pick<SessionContext, 'billingAccountId' | 'unit' | 'currency' | 'pricePerUnit' | 'allowanceIds' | 'allowOverdraft' | 'paymentMode' | 'zone' | 'increments'>;
   units: string;
 }
 
@@ -853,7 +966,7 @@ async function rateUnits(usage: UsageRuntime, caller: SessionCaller, who: { line
     terms: {
       hold: {
         billingAccountId: version.billingAccountId, unit: result.unit ?? units.unit, currency: result.currency, pricePerUnit,
-        allowanceIds: result.allowanceId ? [result.allowanceId] : [], allowOverdraft: version.paymentMode === 'POSTPAID' || Boolean(plan.rater.compiled.plan.balancePolicy?.overdraftAllowed),
+        allowanceIds: result.allowanceId ? [result.allowanceId] : [], allowOverdraft: version.paymentMode === 'POSTPAID' || Boolean(plan.rater.compiled.plan.balancePolicy?.overdraftAllowed), paymentMode: version.paymentMode,
         zone: zoneOf(plan.rater, result, probe.usage), increments: result.increments ?? null,
       },
       units: result.chargedUnits,
@@ -862,12 +975,13 @@ async function rateUnits(usage: UsageRuntime, caller: SessionCaller, who: { line
 }
 
 /**
- * Holds units in wallets; the request id is the session's (its ref: a partner's session's names its partner, so
- * two partners' sessions with one id never share a reservation) and the number's, so a retry holds nothing more.
+ * Holds units in wallets; the request id derives from the session's ref (a partner's session's names its partner, so
+ * two partners' sessions with one id never share a reservation) and the number (`<ref>#<n>`, and `<ref>#<n>:unreserved`
+ * for units past the grant), so a retry holds nothing more.
  */
-async function reserveUnits(nc: NatsConnection, ref: string, n: number, ctx: SessionContext, units: string): Promise<WalletReserveReply> {
+async function reserveUnits(nc: NatsConnection, ref: string, requestId: string, ctx: SessionContext, units: string): Promise<WalletReserveReply> {
   const request: WalletReserveRequest = {
-    requestId: `${ref}#${n}`, sessionId: ref, billingAccountId: ctx.billingAccountId, lineId: ctx.lineId, currency: ctx.currency, usageType: ctx.usageType,
+    requestId, sessionId: ref, billingAccountId: ctx.billingAccountId, lineId: ctx.lineId, currency: ctx.currency, usageType: ctx.usageType,
     unit: ctx.unit, requestedUnits: units, pricePerUnit: ctx.pricePerUnit, allowanceIds: ctx.allowanceIds, allowOverdraft: ctx.allowOverdraft, zone: ctx.zone ?? null,
   };
   return rpc<WalletReserveReply>(nc, RPC.walletReserve, request);

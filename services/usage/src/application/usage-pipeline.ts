@@ -70,6 +70,26 @@ export interface IncomingUsage {
 export interface Precharged {
   amountCharged: string | null;
   unitsFromAllowances: string | null;
+  /** Units a session used past its grant that the balance could not pay for in full (see UnpaidOverage). */
+  unpaid?: UnpaidOverage;
+}
+
+/**
+ * What a prepaid session's units past its grant left unpaid (charging-session.ts, chargePastGrant): the ledger took
+ * what the balance paid, down to its floor, and the rest is written with the record so it is never silent - its
+ * `unpaid_amount`, a charge_outcome row (PARTIAL, or DENIED when nothing was paid, with the reason), `overage` in
+ * its rating trace, and the `usageSessionOverageUnpaid` event (written with the record, once: not for a duplicate).
+ */
+export interface UnpaidOverage {
+  unpaidAmount: string;
+  outcome: 'PARTIAL' | 'DENIED';
+  reason: string;
+  /** The units the ledger paid (charge_outcome.granted_units: what a re-rate prices). */
+  paidUnits: string;
+  /** The rating trace's `overage` (also the event's data, with the record's id and the session's line and account). */
+  trace: Record<string, unknown>;
+  /** The event's data less the record's id. */
+  event: Record<string, unknown>;
 }
 
 export interface UsageOutcome {
@@ -126,8 +146,15 @@ const FROM_ALLOWANCE = RECORD_COLUMNS.indexOf('from_allowance');
  * What the ledger charged for precharged records (see IncomingUsage.precharged), written in the
  * batch's transaction: the record never exists without them (a REJECTED one keeps them for its reprocess).
  */
-const WRITE_PRECHARGED = `update usage_record u set amount_charged = x.amount, units_from_allowances = x.units
-  from unnest($1::text[], $2::numeric[], $3::numeric[]) as x(id, amount, units) where u.id = x.id and u.charge_status = 'APPLIED'`;
+const WRITE_PRECHARGED = `update usage_record u set amount_charged = x.amount, units_from_allowances = x.units, unpaid_amount = x.unpaid
+  from unnest($1::text[], $2::numeric[], $3::numeric[], $4::numeric[]) as x(id, amount, units, unpaid) where u.id = x.id and u.charge_status = 'APPLIED'`;
+
+/**
+ * The ledger's outcome of a precharged record whose overage was not paid in full (UnpaidOverage): readers take
+ * charge_outcome over the record's own columns (CHARGE_STATUS_OF), so the record reads PARTIAL / DENIED with its reason.
+ */
+const WRITE_UNPAID_OUTCOME = `insert into charge_outcome (usage_record_id, outcome, amount_charged, units_from_allowances, reason, granted_units)
+  select * from unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::text[], $6::numeric[]) on conflict (usage_record_id) do nothing`;
 
 /**
  * Reprocess only: the REJECTED rows being replaced are deleted, and what they were goes to
@@ -700,6 +727,7 @@ export class UsagePipeline {
         // that its reprocess rates it as charged (no ChargeRequest). A rated one is APPLIED unless it has nothing to charge.
         if (p.outcome.status === 'REJECTED') p.row[CHARGE_STATUS] = 'APPLIED';
         if (p.row[CHARGE_STATUS] === 'APPLIED') p.precharged = precharged;
+        if (p.precharged?.unpaid) withUnpaidOverage(p, p.precharged.unpaid, now);
       }
       seen.set(id, { status: p.outcome.status, rejection_code: p.outcome.rejectionCode ?? null, rejection_reason: p.outcome.rejectionReason ?? null, fingerprint: fingerprints[i] });
       if (sender !== undefined) p.sender = sender;
@@ -1083,7 +1111,12 @@ export class UsagePipeline {
       }
       const charged = stored.filter((p) => p.precharged);
       if (charged.length > 0) {
-        await db.query(WRITE_PRECHARGED, [charged.map((p) => p.id), charged.map((p) => p.precharged!.amountCharged), charged.map((p) => p.precharged!.unitsFromAllowances)]);
+        await db.query(WRITE_PRECHARGED, [charged.map((p) => p.id), charged.map((p) => p.precharged!.amountCharged), charged.map((p) => p.precharged!.unitsFromAllowances), charged.map((p) => p.precharged!.unpaid?.unpaidAmount ?? null)]);
+        const unpaid = charged.filter((p) => p.precharged!.unpaid);
+        if (unpaid.length > 0) {
+          const col = (f: (p: Prepared, u: UnpaidOverage) => string | null) => unpaid.map((p) => f(p, p.precharged!.unpaid!));
+          await db.query(WRITE_UNPAID_OUTCOME, [col((p) => p.id), col((_, u) => u.outcome), col((p) => p.precharged!.amountCharged ?? '0'), col((p) => p.precharged!.unitsFromAllowances ?? '0'), col((_, u) => u.reason), col((_, u) => u.paidUnits)]);
+        }
       }
       wroteOutbox = (await insertOutbox(db, stored.flatMap((p) => p.outbox), this.emitted)) > 0;
     });
@@ -1104,6 +1137,18 @@ export class UsagePipeline {
     if (fresh.some((p) => p.outcome.duplicate)) void this.dropAfterWrites(() => this.counters.clear());
     if (wroteOutbox) this.deps.onCommit?.();
   }
+}
+
+const RATING = RECORD_COLUMNS.indexOf('rating');
+
+/**
+ * A precharged record's unpaid overage on the record as prepared: `overage` in its rating trace (a REJECTED record
+ * may have none: then the trace is that alone) and the event operators see, written with the record.
+ */
+function withUnpaidOverage(p: Prepared, unpaid: UnpaidOverage, now: Date): void {
+  const trace = typeof p.row[RATING] === 'string' ? (JSON.parse(p.row[RATING] as string) as Record<string, unknown>) : {};
+  p.row[RATING] = JSON.stringify({ ...trace, overage: unpaid.trace });
+  p.outbox.push(eventRow('usageSessionOverageUnpaid', p.id, [p.id], { ...unpaid.event, usageRecordId: p.id }, now));
 }
 
 /** An account known to have no spend alert (see UsagePipeline.spendAlerts). */

@@ -128,7 +128,7 @@ function results(outcomes: UsageOutcome[], ctx: UsageContext) {
  */
 const SUBSCRIBER_SIDE = {
   lineId: null, billingAccountId: null, subscriptionId: null, planVersionId: null, decision: null, allowanceId: null, chargedUnits: null,
-  price: null, fromAllowance: null, spend: null, rating: null, amountCharged: null, unitsFromAllowances: null, chargeReason: null, zone: null,
+  price: null, fromAllowance: null, spend: null, rating: null, amountCharged: null, unpaidAmount: null, unitsFromAllowances: null, chargeReason: null, zone: null,
   adjustsInvoiceId: null, charge: null,
 } as const;
 
@@ -305,6 +305,7 @@ export const resolvers = {
     __resolveReference: (ref: { id: string }, ctx: UsageContext) => readableRecord(ctx, ref.id),
     price: (r: UsageRecord) => (r.price != null && r.currency ? { amount: r.price, currency: r.currency } : null),
     amountCharged: (r: UsageRecord) => (r.amountCharged != null && r.currency ? { amount: r.amountCharged, currency: r.currency } : null),
+    unpaidAmount: (r: UsageRecord) => (r.unpaidAmount != null && r.currency ? { amount: r.unpaidAmount, currency: r.currency } : null),
     ratingTrace: (r: UsageRecord) => (r.rating ? JSON.parse(r.rating) : null),
     // The payload as sent stays in the table (operations data, like a rejected record's raw).
     rejections: async (r: UsageRecord, _: unknown, ctx: UsageContext) =>

@@ -43,6 +43,8 @@ export const UsageRecord = defineEntity({
     amountCharged: p.decimal('string').formula((a) => outcomeOr(a, 'amount_charged', 'amount_charged')).nullable(),
     unitsFromAllowances: p.decimal('string').formula((a) => outcomeOr(a, 'units_from_allowances', 'units_from_allowances')).nullable(),
     chargeReason: p.string().formula((a) => outcomeOr(a, 'reason', 'charge_reason')).nullable(),
+    // A prepaid session's units past its grant: what the balance could not pay (charging-session.ts, chargePastGrant).
+    unpaidAmount: p.decimal('string').precision(20).scale(6).nullable(),
     // The ChargeRequest (JSON) this record is the outbox of; see usage-pipeline.ts and sweep-charges.ts.
     charge: p.text().nullable(),
     chargeSentAt: p.datetime().nullable(),

@@ -27,6 +27,7 @@ import { Migration20270129000000_account_partner_version } from './Migration2027
 import { Migration20270130000000_partner_usage_senders } from './Migration20270130000000_partner_usage_senders';
 import { Migration20270131000000_spend_alerts } from './Migration20270131000000_spend_alerts';
 import { Migration20270201000000_line_not_partners_by_line } from './Migration20270201000000_line_not_partners_by_line';
+import { Migration20270202000000_session_overage_unpaid } from './Migration20270202000000_session_overage_unpaid';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -58,4 +59,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270130000000_partner_usage_senders', class: Migration20270130000000_partner_usage_senders },
   { name: 'Migration20270131000000_spend_alerts', class: Migration20270131000000_spend_alerts },
   { name: 'Migration20270201000000_line_not_partners_by_line', class: Migration20270201000000_line_not_partners_by_line },
+  { name: 'Migration20270202000000_session_overage_unpaid', class: Migration20270202000000_session_overage_unpaid },
 ];
