@@ -78,7 +78,7 @@ export function createUsageService(options: UsageServiceOptions = {}): ServiceDe
       }
       if (which.has('ingest')) stops.push(await startIngestConsumer(messaging, usage.pipeline, { durable: `${prefix}-ingest`, deliverNew, batch: Number(env.USAGE_INGEST_BATCH ?? 1000), concurrency: Number(env.USAGE_INGEST_CONCURRENCY ?? 3), ackWaitMs: Number(env.USAGE_INGEST_ACK_WAIT_MS ?? 30_000), logger }));
       if (which.has('charges')) {
-        stops.push(await startChargeResultConsumer(messaging, usage.sql, { durable: `${prefix}-charges`, deliverNew, logger, clock, onApplied: (lineId, billingAccountId) => usage.pipeline.invalidateCounters(lineId, billingAccountId), onSettled: (outcome, records) => usage.metrics.chargesSettled.inc({ outcome }, records), onDropped: (reason, results) => usage.metrics.chargeResultsDropped.inc({ reason }, results) }));
+        stops.push(await startChargeResultConsumer(messaging, usage.sql, { durable: `${prefix}-charges`, deliverNew, logger, clock, onApplied: (lineId, billingAccountId) => usage.pipeline.invalidateCounters(lineId, billingAccountId), onSettled: (outcome, records) => usage.metrics.chargesSettled.inc({ outcome }, records), onDropped: (reason, results) => usage.metrics.chargeResultsDropped.inc({ reason }, results), spendAlerts: (accounts) => usage.pipeline.spendAlertSetsOf(accounts), onNotices: () => runtime.relay.nudge() }));
       }
       if (which.has('sessions')) {
         stops.push(await startChargingSessionResponder(messaging, usage, runtime));

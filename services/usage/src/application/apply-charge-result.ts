@@ -7,7 +7,9 @@
  */
 import { chargeResultsOf, type ChargeResult } from '@ledgerline/contracts';
 import { arrayParam } from '@ledgerline/platform';
-import type { Sql } from '../persistence/sql';
+import { inSqlTransaction, type Sql } from '../persistence/sql';
+import { insertOutbox } from './outbox-rows';
+import { spendAlertNoticesAfterCharges, type SpendAlertSet } from './spend-alerts';
 
 /** What charge_outcome can store of a ChargeResult: an amount as numeric(20,6), a reason of 64 characters. */
 const STORABLE_AMOUNT = /^-?\d{1,14}(\.\d{1,6})?$/;
@@ -53,42 +55,110 @@ export function parseChargeResults(text: string): { results: ChargeResult[]; ref
 }
 
 /**
- * Many ChargeResults in one statement (the consumer's batch). Returns the lines whose
- * ledger figures differ from the rating-time estimate (their live counters must be reloaded;
- * when the ledger agrees with the estimate, nothing needs reloading), and how many records each
- * outcome settled (a result for a charge already settled, or not a record's, settles nothing; a
- * re-rate adjustment's result settles its rerate_adjustment row, not counted here).
+ * The spend alerts a batch of ChargeResults is checked against: a result whose ledger figure is above the rating's
+ * estimate raises its account's spend, and may take it to an alert no rated event will tell (the customer may use
+ * nothing more in the period).
  */
-export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Promise<{ moved: { lineId: string; billingAccountId: string }[]; settled: Map<string, number> }> {
-  const byId = new Map(results.map((r) => [r.chargeId, r]));
-  const list = [...byId.values()];
-  if (list.length === 0) return { moved: [], settled: new Map() };
-  // Neither written nor read: the record (a new version of its wide row cost about twice this whole
-  // statement). Its charge comes off the sweeper's work list, which holds what the result is compared
-  // with (only a waiting one: that delete makes a redelivery a no-op and serialises two deliveries of
-  // one result), and its outcome is inserted, once.
-  const { rows } = await sql.query<{ id: string; line_id: string; billing_account_id: string; differs: boolean; outcome: string }>(
-    `with r as (select * from unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::text[], $6::numeric[]) as r(id, outcome, amount, units, reason, granted)),
-     waiting as (delete from pending_charge p using r where p.usage_record_id = r.id returning p.usage_record_id, p.line_id, p.billing_account_id, p.spend, p.from_allowance),
-     settled as (
+export interface SpendAlertCheck {
+  /** The accounts' alerts (only accounts that have any), as the rating path caches them (UsagePipeline.spendAlertSetsOf). */
+  setsOf(accounts: Iterable<string>): Promise<Map<string, SpendAlertSet>>;
+  now: Date;
+}
+
+const SETTLE_INPUT = `r as (select * from unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::text[], $6::numeric[]) as r(id, outcome, amount, units, reason, granted))`;
+const SETTLED = `settled as (
        insert into charge_outcome (usage_record_id, outcome, amount_charged, units_from_allowances, reason, granted_units)
        select r.id, r.outcome, r.amount, r.units, r.reason, r.granted from r join waiting w on w.usage_record_id = r.id
        on conflict (usage_record_id) do nothing
        returning usage_record_id, outcome, amount_charged, units_from_allowances
-     )
-     select w.usage_record_id as id, w.line_id, w.billing_account_id, (coalesce(w.spend, 0) <> s.amount_charged or coalesce(w.from_allowance, 0) <> s.units_from_allowances) as differs, s.outcome
-       from settled s join waiting w on w.usage_record_id = s.usage_record_id`,
-    // Written as literals in one pass each (arrayParam): a batch is thousands of results.
-    [
-      list.map((r) => r.chargeId),
-      list.map((r) => r.outcome),
-      list.map((r) => (r.outcome === 'DENIED' ? '0' : (r.amountCharged ?? '0'))),
-      list.map((r) => (r.outcome === 'DENIED' ? '0' : (r.unitsFromAllowances ?? '0'))),
-      list.map((r) => r.reason ?? null),
-      // The units the ledger granted (fewer than charged on a PARTIAL charge): a re-rate prices these.
-      list.map((r) => (r.outcome === 'DENIED' ? '0' : typeof r.units === 'string' && STORABLE_AMOUNT.test(r.units) ? r.units : null)),
-    ].map(arrayParam),
-  );
+     )`;
+const SETTLED_ROWS = `select w.usage_record_id as id, w.line_id, w.billing_account_id, (coalesce(w.spend, 0) <> s.amount_charged or coalesce(w.from_allowance, 0) <> s.units_from_allowances) as differs, s.outcome
+       from settled s join waiting w on w.usage_record_id = s.usage_record_id`;
+
+// Neither written nor read: the record (a new version of its wide row cost about twice this whole statement). Its
+// charge comes off the sweeper's work list, which holds what the result is compared with (only a waiting one: that
+// delete makes a redelivery a no-op and serialises two deliveries of one result), and its outcome is inserted, once.
+const SETTLE = `with ${SETTLE_INPUT},
+     waiting as (delete from pending_charge p using r where p.usage_record_id = r.id returning p.usage_record_id, p.line_id, p.billing_account_id, p.spend, p.from_allowance),
+     ${SETTLED}
+     ${SETTLED_ROWS}`;
+
+// The charges of accounts with spend alerts ($7) whose ledger figure is above the estimate (the spend rises) are held
+// back, still waiting, and answered (`held`, with the record's occurred_at: its bill period) to be settled with their
+// alert check; the others settle as in SETTLE, and so cost no statement more.
+const RISES = `p.billing_account_id = any($7::text[]) and r.amount > coalesce(p.spend, 0)`;
+const SETTLE_HOLDING_RISES = `with ${SETTLE_INPUT},
+     waiting as (delete from pending_charge p using r where p.usage_record_id = r.id and not (${RISES}) returning p.usage_record_id, p.line_id, p.billing_account_id, p.spend, p.from_allowance),
+     ${SETTLED}
+     select x.*, false as held, null::timestamptz as occurred_at from (${SETTLED_ROWS}) x
+     union all
+     select p.usage_record_id, p.line_id, p.billing_account_id, true, null, true, u.occurred_at
+       from pending_charge p join r on r.id = p.usage_record_id join usage_record u on u.id = p.usage_record_id where ${RISES}`;
+
+interface SettledRow {
+  id: string;
+  line_id: string;
+  billing_account_id: string;
+  differs: boolean;
+  outcome: string;
+  held?: boolean;
+  occurred_at?: Date | null;
+}
+
+/** SETTLE's parameters, each written as its literal in one pass (arrayParam): a batch is thousands of results. */
+const settleParams = (list: readonly ChargeResult[]): unknown[] =>
+  [
+    list.map((r) => r.chargeId),
+    list.map((r) => r.outcome),
+    list.map((r) => (r.outcome === 'DENIED' ? '0' : (r.amountCharged ?? '0'))),
+    list.map((r) => (r.outcome === 'DENIED' ? '0' : (r.unitsFromAllowances ?? '0'))),
+    list.map((r) => r.reason ?? null),
+    // The units the ledger granted (fewer than charged on a PARTIAL charge): a re-rate prices these.
+    list.map((r) => (r.outcome === 'DENIED' ? '0' : typeof r.units === 'string' && STORABLE_AMOUNT.test(r.units) ? r.units : null)),
+  ].map(arrayParam);
+
+/**
+ * Settles the held-back charges (SETTLE_HOLDING_RISES) in one transaction with the SPEND_ALERT notices their higher
+ * ledger figures reach: both are committed, or neither (a redelivery finds them waiting and checks again).
+ */
+async function settleRises(sql: Sql, held: readonly SettledRow[], byId: ReadonlyMap<string, ChargeResult>, alerts: SpendAlertCheck, sets: ReadonlyMap<string, SpendAlertSet>): Promise<{ rows: SettledRow[]; notices: number }> {
+  const occurredAt = new Map(held.map((h) => [h.id, h.occurred_at!]));
+  return inSqlTransaction(sql, async (db) => {
+    const { rows } = await db.query<SettledRow>(SETTLE, settleParams(held.map((h) => byId.get(h.id)!)));
+    const rises = rows.map((r) => ({ usageRecordId: r.id, billingAccountId: r.billing_account_id, occurredAt: new Date(occurredAt.get(r.id)!) }));
+    const notices = await insertOutbox(db, await spendAlertNoticesAfterCharges(db, rises, sets, alerts.now));
+    return { rows, notices };
+  });
+}
+
+/**
+ * Many ChargeResults in one statement (the consumer's batch). Returns the lines whose
+ * ledger figures differ from the rating-time estimate (their live counters must be reloaded;
+ * when the ledger agrees with the estimate, nothing needs reloading), how many records each
+ * outcome settled (a result for a charge already settled, or not a record's, settles nothing; a
+ * re-rate adjustment's result settles its rerate_adjustment row, not counted here), and how many
+ * SPEND_ALERT notices were written: with `alerts`, a result of an account with alerts whose ledger
+ * figure is above the estimate is settled in a transaction that tells the alerts its bill period's
+ * spend now reaches (settleRises). Other results cost the one statement; an account without alerts
+ * the cached "no alerts" (`alerts.setsOf`).
+ */
+export async function applyChargeResults(sql: Sql, results: ChargeResult[], alerts?: SpendAlertCheck): Promise<{ moved: { lineId: string; billingAccountId: string }[]; settled: Map<string, number>; notices: number }> {
+  const byId = new Map(results.map((r) => [r.chargeId, r]));
+  const list = [...byId.values()];
+  if (list.length === 0) return { moved: [], settled: new Map(), notices: 0 };
+  const sets = alerts ? await alerts.setsOf(list.map((r) => r.billingAccountId)) : new Map<string, SpendAlertSet>();
+  let rows: SettledRow[];
+  let notices = 0;
+  if (sets.size === 0) rows = (await sql.query<SettledRow>(SETTLE, settleParams(list))).rows;
+  else {
+    rows = (await sql.query<SettledRow>(SETTLE_HOLDING_RISES, [...settleParams(list), arrayParam([...sets.keys()])])).rows;
+    const held = rows.filter((r) => r.held);
+    if (held.length > 0) {
+      const risen = await settleRises(sql, held, byId, alerts!, sets);
+      rows = [...rows.filter((r) => !r.held), ...risen.rows];
+      notices = risen.notices;
+    }
+  }
   const moved = new Map<string, { lineId: string; billingAccountId: string }>();
   const settled = new Map<string, number>();
   for (const rec of rows) {
@@ -98,7 +168,7 @@ export async function applyChargeResults(sql: Sql, results: ChargeResult[]): Pro
   // Not a record's charge: maybe a re-rate's adjustment (rerate_adjustment), settled here too.
   const records = new Set(rows.map((rec) => rec.id));
   for (const line of await settleRerateAdjustments(sql, list.filter((r) => !records.has(r.chargeId)))) moved.set(line.lineId, line);
-  return { moved: [...moved.values()], settled };
+  return { moved: [...moved.values()], settled, notices };
 }
 
 /**

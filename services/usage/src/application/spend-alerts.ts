@@ -159,6 +159,47 @@ export async function spendAlertNoticesAfterRerate(db: Queryable, billingAccount
   );
 }
 
+/** A record whose ChargeResult put the ledger's figure above the rating's estimate: its account's spend rose. */
+export interface SpendRise {
+  usageRecordId: string;
+  billingAccountId: string;
+  occurredAt: Date;
+}
+
+/**
+ * The SPEND_ALERT notices of the alerts (`sets`: the accounts' alerts) the spend reaches once ChargeResults raising it
+ * are written (`db`: the transaction writing their outcomes, so the sums read them), in the bill periods of the raised
+ * records not ended by `now`. The rating path would tell them only at the account's next rated event, which may never
+ * come. Keyed as that path's notices: an alert told before is dropped by insertOutbox. The notice names the first
+ * raised record of its period. Statements only for accounts with alerts: the period sums, and the numbers of lines
+ * whose alerts are told.
+ */
+export async function spendAlertNoticesAfterCharges(db: Queryable, rises: readonly SpendRise[], sets: ReadonlyMap<string, SpendAlertSet>, now: Date): Promise<OutboxRow[]> {
+  const periods = new Map<string, SpendOf & { usageRecordId: string }>();
+  for (const rise of rises) {
+    const set = sets.get(rise.billingAccountId);
+    if (!set) continue;
+    const period = billPeriodAt(set.terms, rise.occurredAt);
+    // A period already over tells nothing, as in the rating path (its bill is on its way).
+    if (period.end <= now) continue;
+    const key = spendKeyOf(rise.billingAccountId, period);
+    if (!periods.has(key)) periods.set(key, { billingAccountId: rise.billingAccountId, period, usageRecordId: rise.usageRecordId });
+  }
+  if (periods.size === 0) return [];
+  const counters = await loadSpendCounters(db, [...periods.values()]);
+  const reached = [...periods].flatMap(([key, p]) => reachedAlerts(counters.get(key)!, sets.get(p.billingAccountId)!.alerts).map((crossing) => ({ ...crossing, ...p })));
+  const lines = [...new Set(reached.flatMap((r) => (r.alert.lineId === null ? [] : [r.alert.lineId])))];
+  const msisdns = lines.length === 0 ? new Map<string, string | null>() : await msisdnsOf(db, lines);
+  return reached.map(({ alert, spent, period, usageRecordId }) =>
+    spendAlertNotice(alert, spent, period, { msisdn: alert.lineId === null ? null : msisdns.get(alert.lineId), usageRecordId }, now));
+}
+
+/** The lines' numbers now (the read model's line_state: what the rating path's LineInfo carries). */
+async function msisdnsOf(db: Queryable, lineIds: readonly string[]): Promise<Map<string, string | null>> {
+  const { rows } = await db.query<{ line_id: string; msisdn: string | null }>('select line_id, msisdn from line_state where line_id = any($1::text[])', [[...lineIds]]);
+  return new Map(rows.map((r) => [r.line_id, r.msisdn]));
+}
+
 // --- use cases -------------------------------------------------------------------------------------------------
 
 export interface SpendAlertView {

@@ -339,6 +339,8 @@ export class UsagePipeline {
    * instance of the service; `at`: performance.now() when read).
    */
   private readonly spendAlerts = new Map<string, { set: SpendAlertSet | typeof NO_ALERTS; at: number }>();
+  /** How many times an account's alerts were forgotten (spendAlertSetsOf caches nothing it read across one). */
+  private spendAlertsForgotten = 0;
 
   private readonly metrics: UsageMetrics;
 
@@ -485,8 +487,41 @@ export class UsagePipeline {
    * setSpendAlert calls it: the batches rated before it are written, the next ones see the change.
    */
   forgetSpendAlerts(billingAccountId: string): void {
+    this.spendAlertsForgotten++;
     this.spendAlerts.delete(billingAccountId);
     this.counters.dropOwner(spendOwnerOf(billingAccountId));
+  }
+
+  /**
+   * The spend alerts of these accounts (only those that have any) for a path beside the rating (a ChargeResult):
+   * from the rating path's cache, one statement for the accounts not known (or read too long ago), so an account
+   * without alerts costs a map lookup here as well. What it reads is cached, but for an account found with alerts where
+   * none were known: its spend must then be counted afresh once the writes in flight are committed, which the rating
+   * path does when it finds that change itself (loadSpendAlerts' `started`). Nothing is cached when an alert changed
+   * meanwhile (setSpendAlert's forget would be undone by what was read before it).
+   */
+  async spendAlertSetsOf(accounts: Iterable<string>): Promise<Map<string, SpendAlertSet>> {
+    const at = performance.now();
+    const ttl = this.deps.spendAlertCacheMs ?? 60_000;
+    const out = new Map<string, SpendAlertSet>();
+    const missing: string[] = [];
+    for (const a of new Set(accounts)) {
+      const known = this.spendAlerts.get(a);
+      if (!known || at - known.at > ttl) missing.push(a);
+      else if (known.set !== NO_ALERTS) out.set(a, known.set);
+    }
+    if (missing.length === 0) return out;
+    const forgotten = this.spendAlertsForgotten;
+    const sets = await loadSpendAlertSets(this.deps.sql, missing);
+    const keep = forgotten === this.spendAlertsForgotten;
+    if (keep && this.spendAlerts.size > 200_000) this.spendAlerts.clear();
+    for (const a of missing) {
+      const set = sets.get(a);
+      if (set) out.set(a, set);
+      const before = this.spendAlerts.get(a)?.set;
+      if (keep && (!set || (before !== undefined && before !== NO_ALERTS))) this.spendAlerts.set(a, { set: set ?? NO_ALERTS, at });
+    }
+    return out;
   }
 
   /** Only inside exclusive() (every write in flight is settled there, so a reload finds them). */

@@ -1,6 +1,6 @@
 import { WORK_SUBJECTS, type ChargeResult } from '@ledgerline/contracts';
 import type { Clock, Logger, Messaging } from '@ledgerline/platform';
-import { applyChargeResults, parseChargeResults } from '../application/apply-charge-result';
+import { applyChargeResults, parseChargeResults, type SpendAlertCheck } from '../application/apply-charge-result';
 import type { Sql } from '../persistence/sql';
 import { consumeBatches } from './jetstream';
 
@@ -21,12 +21,26 @@ const isDataError = (error: unknown): boolean => typeof (error as { code?: unkno
 export function startChargeResultConsumer(
   messaging: Messaging,
   sql: Sql,
-  o: { durable: string; deliverNew: boolean; logger: Logger; clock: Clock; onApplied: (lineId: string, billingAccountId: string) => void; onSettled?: (outcome: string, records: number) => void; onDropped?: (reason: DroppedResultReason, results: number) => void },
+  o: {
+    durable: string;
+    deliverNew: boolean;
+    logger: Logger;
+    clock: Clock;
+    onApplied: (lineId: string, billingAccountId: string) => void;
+    onSettled?: (outcome: string, records: number) => void;
+    onDropped?: (reason: DroppedResultReason, results: number) => void;
+    /** The accounts' spend alerts (UsagePipeline.spendAlertSetsOf): a result raising the spend tells those it reaches. */
+    spendAlerts?: SpendAlertCheck['setsOf'];
+    /** Called after a commit that wrote SPEND_ALERT notices to the outbox. */
+    onNotices?: () => void;
+  },
 ) {
   const apply = async (results: ChargeResult[]) => {
-    const { moved, settled } = await applyChargeResults(sql, results);
+    const alerts = o.spendAlerts ? { setsOf: o.spendAlerts, now: o.clock.now() } : undefined;
+    const { moved, settled, notices } = await applyChargeResults(sql, results, alerts);
     for (const line of moved) o.onApplied(line.lineId, line.billingAccountId);
     for (const [outcome, records] of settled) o.onSettled?.(outcome, records);
+    if (notices > 0) o.onNotices?.();
   };
   return consumeBatches(messaging, { durable: o.durable, filter: WORK_SUBJECTS.chargeApplied, max: 2000, deliverNew: o.deliverNew, logger: o.logger }, async (batch) => {
     const perMessage: ChargeResult[][] = [];
