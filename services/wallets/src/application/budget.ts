@@ -223,6 +223,20 @@ interface DueRow {
   amount: string;
 }
 
+/**
+ * What a committed-spend budget adds to the headroom of a charge taken whole from the balance (a
+ * one-off charge, a due charge a credit pays, a bundle's recurring fee): its committed amount, as
+ * for usage charges (`headroom` in domain/charging.ts). The balance may go down to −committed (less
+ * the overdraft) and the replenishment that follows in the same transaction (emitBalanceEvents →
+ * replenishBudgets) lifts it back: a budget is funded by its replenishments, so a charge left due
+ * "until the next top-up" was never taken. Read under the caller's wallet lock (budgets change only
+ * under it); zero without an enabled budget.
+ */
+export async function budgetHeadroom(sql: Sql, walletId: string): Promise<Decimal> {
+  const [b] = await sql.query<{ committed: string }>(`select committed::text as committed from budget where wallet_id = $1 and enabled`, [walletId]);
+  return new Decimal(b?.committed ?? 0);
+}
+
 export async function budgetOf(sql: Sql, billingAccountId: string): Promise<(BudgetRow & { balance: string })[]> {
   return sql.query(`select b.*, a.balance from budget b join ledger_account a on a.id = b.wallet_id where b.billing_account_id = $1 order by b.currency`, [billingAccountId]);
 }

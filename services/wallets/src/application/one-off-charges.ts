@@ -8,6 +8,7 @@ import { insertNotifications } from './buckets';
 import { emitBalanceEvents } from './balance-events';
 import { walletOf, type WalletRow } from './wallets';
 import { feeDueCanRetry } from './period-fee';
+import { budgetHeadroom } from './budget';
 
 /**
  * One-off charges and credits of PREPAID accounts (subscribers' `oneoffcharge.created`: the
@@ -107,19 +108,6 @@ export async function dueChargesPayable(sql: Sql, billingAccountId: string, curr
     paying.push({ id: c.id, lineId: c.line_id, reason: c.reason, amount });
   }
   return { wallet, paying };
-}
-
-/**
- * What a committed-spend budget adds to a one-off charge's headroom: its committed amount, as for
- * usage charges (`headroom` in domain/charging.ts). The balance may go down to −committed (less
- * the overdraft) and the replenishment that follows in the same transaction (emitBalanceEvents →
- * replenishBudgets) lifts it back: a budget is funded by its replenishments, so a charge left due
- * "until the next top-up" was never taken. Read under the caller's wallet lock (budgets change
- * only under it); zero without a budget.
- */
-async function budgetHeadroom(sql: Sql, walletId: string): Promise<Decimal> {
-  const [b] = await sql.query<{ committed: string }>(`select committed::text as committed from budget where wallet_id = $1 and enabled`, [walletId]);
-  return new Decimal(b?.committed ?? 0);
 }
 
 export interface DueChargeRow {

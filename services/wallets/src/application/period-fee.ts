@@ -8,6 +8,7 @@ import { accountId, findTransaction, newTxId, postTransactions } from './ledger'
 import { insertNotifications } from './buckets';
 import { emitBalanceEvents } from './balance-events';
 import { walletOf, type WalletRow } from './wallets';
+import { budgetHeadroom } from './budget';
 import type { SubscriptionTermRow } from './subscription-terms';
 
 type Term = Pick<SubscriptionTermRow, 'subscription_id' | 'billing_account_id' | 'line_id' | 'payment_mode' | 'currency'>;
@@ -33,7 +34,8 @@ export function periodFeeOf(term: Pick<Term, 'payment_mode'>, terms: PlanTerms):
 /**
  * Takes the recurring fee of the period starting at `start` from the prepaid balance (ledger:
  * wallet → revenue, key `RENEWAL:<subscription>:<start>`, with the low-balance events a charge
- * would raise), or reports that the balance and its overdraft do not cover it. Paid already
+ * would raise), or reports that the balance, its overdraft and a committed-spend budget's next
+ * replenishment (budgetHeadroom) do not cover it. Paid already
  * (the same key): nothing more is taken. The fee transaction keeps the proration of the terms it
  * was taken under (`fee_proration`): the period's unused-days refund follows those terms, whatever
  * the plan says when the period ends (`refundUnusedPeriod`).
@@ -44,7 +46,8 @@ export async function payPeriodFee(sql: Sql, term: Term, terms: PlanTerms, start
   if (fee.isZero() || (await findTransaction(sql, key))) return { paid: true };
   const wallet = await walletOf(sql, term.billing_account_id, term.currency, true);
   const balance = new Decimal(wallet?.balance ?? 0);
-  if (!wallet || !covers(balance, new Decimal(wallet.overdraft_limit), fee)) return { paid: false, fee, balance };
+  // A budget wallet pays with its next replenishment too (moveFee's balance events make it), as its usage and one-off charges do.
+  if (!wallet || !covers(balance.plus(await budgetHeadroom(sql, wallet.id)), new Decimal(wallet.overdraft_limit), fee)) return { paid: false, fee, balance };
   await moveFee(sql, term, wallet, { key, kind: 'RECURRING_FEE', intoWallet: fee.negated(), proration: prorationOf(terms) }, now);
   return { paid: true };
 }
