@@ -116,7 +116,7 @@ describe('a prepaid session reports units past its grant', () => {
     expect(await oc.ask(session, { operation: 'RESERVE', lineId, ...INTERNATIONAL_CALL, requestedUnits: '60' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '60' });
     const update = { operation: 'UPDATE', invocationSequenceNumber: 1, usedUnits: '180', requestedUnits: '60' };
     const reply = await oc.ask(session, update);
-    expect(reply).toMatchObject({ resultCode: 'QUOTA_LIMIT_REACHED', grantedUnit: null, validityTime: null, finalUnitIndication: true });
+    expect(reply).toMatchObject({ resultCode: 'QUOTA_LIMIT_REACHED', grantedUnit: null, validityTime: null, finalUnitIndication: true, unpaidAmount: { amount: '1.485', currency: 'EUR' } });
     expect(reply.message).toContain('1.485 EUR');
     // The grant's minute (0.99), then what the 0.51 left pays of the two minutes past it: 30 s (0.495), to 0.015.
     expect(await wallet(), 'as soon as the report is answered').toEqual({ balance: '0.015', reserved: '0' });
@@ -171,6 +171,29 @@ describe('a prepaid session reports units past its grant', () => {
     expect(await wallet()).toEqual({ balance: '0', reserved: '0' });
     expect(await overageRecord(`${session}#1:unreserved`)).toMatchObject({ quantity: '30', status: 'DENIED', charged: '0', unpaid: '0.99', reason: 'WALLET_INSUFFICIENT_BALANCE' });
     expect(await oc.reservations(session)).toEqual({ [`${session}#0`]: 'COMMITTED 60' });
+  });
+});
+
+describe('over GraphQL', () => {
+  const SESSION = `mutation($i: ChargingSessionInput!) { chargingSession(input: $i) { sessionId resultCode grantedUnit finalUnitIndication usageRecordId message unpaidAmount { amount currency } } }`;
+  const ask = async (i: Record<string, unknown>) => {
+    const res = await oc.svc.request<{ chargingSession: Record<string, unknown> }>(SESSION, { i });
+    expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
+    return res.data!.chargingSession;
+  };
+
+  it('the caller is told what units past the grant left unpaid, as NATS callers are (message, unpaidAmount)', async () => {
+    const { lineId } = await prepaidLine('1.50');
+    const sessionId = `s_ovr_gql_${run}`;
+    expect(await ask({ sessionId, operation: 'RESERVE', lineId, ...INTERNATIONAL_CALL, requestedUnits: '60' })).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '60', message: null, unpaidAmount: null });
+    const update = { sessionId, operation: 'UPDATE', invocationSequenceNumber: 1, usedUnits: '180', requestedUnits: '60' };
+    const reply = await ask(update);
+    expect(reply).toMatchObject({ resultCode: 'QUOTA_LIMIT_REACHED', grantedUnit: null, finalUnitIndication: true, unpaidAmount: { amount: '1.485', currency: 'EUR' } });
+    expect(reply.message).toContain('1.485 EUR unpaid');
+    expect(await ask(update), 'a retransmission: the stored reply').toEqual(reply);
+    expect(await ask({ sessionId, operation: 'TERMINATE', invocationSequenceNumber: 2, usedUnits: '0' })).toMatchObject({ resultCode: 'SUCCESS', message: null, unpaidAmount: null });
+    // A refusal's cause reaches a GraphQL caller too (it was NATS-only).
+    expect(await ask({ sessionId: `s_ovr_gql_none_${run}`, operation: 'UPDATE', invocationSequenceNumber: 1, usedUnits: '1' })).toMatchObject({ resultCode: 'UNKNOWN_SESSION', message: expect.stringContaining('no session') });
   });
 });
 

@@ -103,6 +103,8 @@ export interface ChargingSessionReply {
   finalUnitIndication: boolean;
   usageRecordId?: string | null;
   message?: string;
+  /** What units used past the grant left unpaid (chargePastGrant), beside the message naming it: a caller need not parse the text. */
+  unpaidAmount?: { amount: string; currency: string };
 }
 
 interface SessionContext {
@@ -487,7 +489,7 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
     const past = await chargePastGrant(usage, nc, report, ctx, used, resuming ? new Date(existing.updated_at) : now, dec(existing.used));
     // Wallets refused the commit of what it held for them: the claim stays unanswered, its retry does it again.
     if ('failed' in past) return fail(past.failed.resultCode, past.failed.error?.message ?? 'commit failed');
-    const reply: ChargingSessionReply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true, ...(past.unpaid ? { message: unpaidMessage(past.unpaid) } : {}) };
+    const reply: ChargingSessionReply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true, ...(past.unpaid ? unpaidReply(past.unpaid) : {}) };
     const { rowCount } = await usage.sql.query(
       `update charging_session set last_reply = $2, used = $5 where id = $1 and sequence_number = $3 and last_request = $4 and last_reply is null and state = 'TIMED_OUT' and partner_key = $6`,
       [req.sessionId, JSON.stringify(reply), n, lateFingerprint, dec(existing.used).plus(used).toFixed(), at.key],
@@ -540,7 +542,7 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
   if (op === 'UPDATE' && past.unpaid) {
     // The balance could not pay for what was used: nothing more is granted (RFC 4006 DIAMETER_CREDIT_LIMIT_REACHED, a
     // final unit indication), so the network ends the session; a top-up before its next UPDATE is granted as usual.
-    reply = { sessionId: req.sessionId, resultCode: 'QUOTA_LIMIT_REACHED', grantedUnit: null, validityTime: null, finalUnitIndication: true, message: unpaidMessage(past.unpaid) };
+    reply = { sessionId: req.sessionId, resultCode: 'QUOTA_LIMIT_REACHED', grantedUnit: null, validityTime: null, finalUnitIndication: true, ...unpaidReply(past.unpaid) };
   } else if (op === 'UPDATE') {
     const requested = dec(req.requestedUnits ?? '0');
     // More units are rated again now: the plan, add-ons and line status in force now, not at the RESERVE; as the
@@ -560,7 +562,7 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
       reply = answer.reply;
     }
   } else {
-    reply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true, usageRecordId: recordId, ...(past.unpaid ? { message: unpaidMessage(past.unpaid) } : {}) };
+    reply = { sessionId: req.sessionId, resultCode: 'SUCCESS', finalUnitIndication: true, usageRecordId: recordId, ...(past.unpaid ? unpaidReply(past.unpaid) : {}) };
   }
   const { rowCount } = await usage.sql.query(
     `update charging_session set state = $2, used = $3, granted = $4, context = $5, last_reply = $6, updated_at = $7
@@ -893,9 +895,12 @@ async function paymentModeOf(usage: UsageRuntime, ctx: SessionContext, at: Date)
   return line ? versionAt(line, at)?.paymentMode : undefined;
 }
 
-/** The network's answer names what units past the grant left unpaid (chargePastGrant). */
-function unpaidMessage(unpaid: NonNullable<PastGrant['unpaid']>): string {
-  return `units used past the grant: the balance paid ${unpaid.paidUnits} of ${unpaid.chargeableUnits} ${unpaid.unit}; ${unpaid.amount} ${unpaid.currency} unpaid (${unpaid.reason})`;
+/** The network's answer names what units past the grant left unpaid (chargePastGrant): in words and as an amount. */
+function unpaidReply(unpaid: NonNullable<PastGrant['unpaid']>): Pick<ChargingSessionReply, 'message' | 'unpaidAmount'> {
+  return {
+    message: `units used past the grant: the balance paid ${unpaid.paidUnits} of ${unpaid.chargeableUnits} ${unpaid.unit}; ${unpaid.amount} ${unpaid.currency} unpaid (${unpaid.reason})`,
+    unpaidAmount: { amount: unpaid.amount, currency: unpaid.currency },
+  };
 }
 
 /**

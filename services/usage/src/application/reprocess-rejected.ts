@@ -1,11 +1,11 @@
-import { badInput } from '@ledgerline/contracts';
+import { badInput, dec } from '@ledgerline/contracts';
 import type { Logger } from '@ledgerline/platform';
 import { LINE_NOT_PARTNERS } from '../domain/partner-usage';
 import { versionAt } from '../domain/subscriber';
 import { WAITING_CODES } from '../domain/waiting-codes';
 import type { Sql } from '../persistence/sql';
 import type { LineDirectory } from './line-directory';
-import { recordId, type IncomingUsage, type Precharged, type UsageOutcome, type UsagePipeline } from './usage-pipeline';
+import { recordId, type IncomingUsage, type Precharged, type UnpaidOverage, type UsageOutcome, type UsagePipeline } from './usage-pipeline';
 
 export interface ReprocessCommand {
   ids?: string[] | null;
@@ -29,6 +29,12 @@ interface RejectedRow {
   charge_status: string;
   amount_charged: string | null;
   units_from_allowances: string | null;
+  /** A session's units past their grant: what the balance did not pay (null for every other record), and the ledger's outcome of them. */
+  unpaid_amount: string | null;
+  outcome: string | null;
+  reason: string | null;
+  granted_units: string | null;
+  rating: string | null;
   /** The partner whose recordUsage sent it (record_sender); null: the platform's. */
   sender: string | null;
 }
@@ -41,7 +47,32 @@ interface RejectedRow {
  * ordinary usage, as it always was.
  */
 function prechargedOf(r: RejectedRow): Precharged | undefined {
-  return r.charge_status === 'APPLIED' ? { amountCharged: r.amount_charged, unitsFromAllowances: r.units_from_allowances } : undefined;
+  if (r.charge_status !== 'APPLIED') return undefined;
+  const unpaid = unpaidOf(r);
+  return { amountCharged: r.amount_charged, unitsFromAllowances: r.units_from_allowances, ...(unpaid ? { unpaid } : {}) };
+}
+
+/**
+ * What a session's units past their grant left unpaid, as the REJECTED record keeps it (unpaid_amount, its
+ * charge_outcome row, its trace's `overage`): the reprocess writes it with the rated record, or the lost revenue would
+ * vanish from it while its outcome stays PARTIAL / DENIED. No event: it was told when the units were reported.
+ */
+function unpaidOf(r: RejectedRow): UnpaidOverage | undefined {
+  if (r.unpaid_amount === null) return undefined;
+  let overage: unknown;
+  try {
+    overage = r.rating === null ? undefined : (JSON.parse(r.rating) as { overage?: unknown }).overage;
+  } catch {
+    overage = undefined;
+  }
+  const paidUnits = r.granted_units ?? '0';
+  return {
+    unpaidAmount: r.unpaid_amount,
+    outcome: r.outcome === 'PARTIAL' || r.outcome === 'DENIED' ? r.outcome : dec(paidUnits).gt(0) ? 'PARTIAL' : 'DENIED',
+    reason: r.reason ?? 'WALLET_INSUFFICIENT_BALANCE',
+    paidUnits,
+    trace: typeof overage === 'object' && overage !== null ? (overage as Record<string, unknown>) : { unpaidAmount: r.unpaid_amount },
+  };
 }
 
 /**
@@ -81,8 +112,9 @@ export async function reprocessRejected(sql: Sql, pipeline: UsagePipeline, c: Re
   if (c.lineId) where.push(`u.line_id = $${params.push(c.lineId)}`);
   // With its sender: a partner's record is checked again as the partner's (its entitlement and the line's account now).
   const { rows } = await sql.query<RejectedRow>(
-    `select u.id, u.source, u.event_id, u.raw, u.rejection_code, u.rejection_reason, u.fingerprint, u.charge_status, u.amount_charged::text as amount_charged, u.units_from_allowances::text as units_from_allowances, s.partner_id as sender
-       from usage_record u left join record_sender s on s.record_id = u.id where ${where.join(' and ')} order by u.occurred_at nulls first, u.id limit ${limit}`,
+    `select u.id, u.source, u.event_id, u.raw, u.rejection_code, u.rejection_reason, u.fingerprint, u.charge_status, u.amount_charged::text as amount_charged, u.units_from_allowances::text as units_from_allowances,
+            u.unpaid_amount::text as unpaid_amount, o.outcome, o.reason, o.granted_units::text as granted_units, case when u.unpaid_amount is not null then u.rating end as rating, s.partner_id as sender
+       from usage_record u left join record_sender s on s.record_id = u.id left join charge_outcome o on o.usage_record_id = u.id where ${where.join(' and ')} order by u.occurred_at nulls first, u.id limit ${limit}`,
     params,
   );
   if (rows.length === 0) return [];

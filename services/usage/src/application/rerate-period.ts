@@ -35,7 +35,8 @@
  *
  * The replay follows the ledger too: a denied charge took nothing from the allowance and cost
  * nothing, a charge wallets cut short (PARTIAL) is priced for the units it granted, never for the
- * units it refused. Each adjustment is kept (rerate_adjustment) until its ChargeResult settles it
+ * units it refused; what a prepaid session's units past their grant left unpaid (unpaid_amount) is those refused
+ * units at the re-rating's price (unpaidAfterRerate), never adjusted. Each adjustment is kept (rerate_adjustment) until its ChargeResult settles it
  * (apply-charge-result.ts); what the ledger holds for a record is its charge plus the adjustments
  * it took (amount_charged, in charge_outcome and on usage_record, once they are settled), and a period with an adjustment
  * not settled yet is refused like one with a charge not settled. The adjustment keeps its
@@ -121,7 +122,9 @@ interface Row {
   charged_units: string;
   /** ChargeResult.units: what the ledger granted of charged_units (fewer when PARTIAL); null before it answered. */
   granted_units: string | null;
-  rating: { estimate?: { spend: string }; chargedTotal?: string } | string | null;
+  /** A prepaid session's units past its grant: the money of the units the ledger refused (chargePastGrant); null for every other record. */
+  unpaid_amount: string | null;
+  rating: { estimate?: { spend: string }; chargedTotal?: string; overage?: unknown } | string | null;
   rating_version: number;
   source: string;
   event_id: string;
@@ -251,12 +254,16 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       // No chargedTotal: what the ledger holds after this version is known once its adjustment is settled.
       // The trace (dispute evidence) names the version that priced the record, and the subscription's beside a
       // corrected one (a later plain re-rate keeps that correction, see correctionOf); plan_version_id stays the subscription's.
+      const unpaid = unpaidAfterRerate(x);
+      const overage = (r.rating as { overage?: unknown } | null)?.overage;
       const trace = {
         ...traceOf(result, version.planVersionId), ...(version !== inForce ? { subscriptionPlanVersionId: inForce.planVersionId } : {}),
-        estimate: { fromAllowance: x.fromAllowance, spend }, previous: { price: r.price, chargedTotal: oldSpend, ratingVersion: r.rating_version },
+        estimate: { fromAllowance: x.fromAllowance, spend }, previous: { price: r.price, chargedTotal: oldSpend, ratingVersion: r.rating_version, ...(unpaid !== null ? { unpaidAmount: dec(r.unpaid_amount!).toFixed() } : {}) },
+        // The report's figures (what the session was told, and its overageunpaid event): evidence, kept as they were.
+        ...(overage !== undefined ? { overage } : {}),
       };
       // amount_charged: unchanged money stays what the ledger holds; with an adjustment, the estimate until it is settled.
-      updates.push([r.id, result.price, result.chargedUnits, result.allowanceId ?? null, inForce.planVersionId, JSON.stringify(trace), version2, result.decision, x.fromAllowance, spend, adjusting ? null : oldSpend, keptUnits]);
+      updates.push([r.id, result.price, result.chargedUnits, result.allowanceId ?? null, inForce.planVersionId, JSON.stringify(trace), version2, result.decision, x.fromAllowance, spend, adjusting ? null : oldSpend, keptUnits, unpaid]);
       if (!adjusting) return;
       const chargeId = deterministicId('usageRecord', r.id, 'rerate', String(version2));
       const extra = { zone: x.zone(), adjustsInvoiceId: invoiceOf(occurredAt) };
@@ -384,7 +391,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
         await db.query(
           `with outcome as (update charge_outcome set amount_charged = $11, units_from_allowances = $12 where usage_record_id = $1)
            update usage_record set status = 'RERATED', price = $2, charged_units = $3, allowance_id = $4, plan_version_id = $5, rating = $6, rating_version = $7, decision = $8,
-             from_allowance = $9, spend = $10, amount_charged = $11, units_from_allowances = $12, rated_at = $13 where id = $1`,
+             from_allowance = $9, spend = $10, amount_charged = $11, units_from_allowances = $12, unpaid_amount = $13, rated_at = $14 where id = $1`,
           [...u, now],
         );
       }
@@ -602,6 +609,19 @@ function grantedUnitsOf(r: Row, chargedUnits: string): string {
   if (r.charge_status === 'DENIED') return '0';
   if (r.charge_status === 'PARTIAL' && r.granted_units !== null && dec(r.granted_units).lt(chargedUnits)) return dec(r.granted_units).toString();
   return chargedUnits;
+}
+
+/**
+ * What a session's units past their grant leave unpaid once re-rated (null for a record with no unpaid amount): the
+ * units the ledger refused (grantedUnitsOf) at the re-rating's price, so what is recorded lost is priced as the record
+ * now is (a cheaper correction left it stating the old, dearer loss). The adjustment never touches those units (they were never charged): a dearer correction
+ * does not collect them, a cheaper one gives nothing back for them; only what is recorded as lost follows the price.
+ */
+function unpaidAfterRerate(x: Rerated): string | null {
+  if (x.r.unpaid_amount === null) return null;
+  const charged = x.result.decision === 'RATED' ? dec(x.result.chargedUnits) : dec('0');
+  const refused = Decimal.max(charged.minus(grantedUnitsOf(x.r, charged.toFixed())), '0');
+  return refused.isZero() ? '0' : x.uncovered(refused).toFixed();
 }
 
 /**

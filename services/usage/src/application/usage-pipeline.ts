@@ -88,8 +88,8 @@ export interface UnpaidOverage {
   paidUnits: string;
   /** The rating trace's `overage` (also the event's data, with the record's id and the session's line and account). */
   trace: Record<string, unknown>;
-  /** The event's data less the record's id. */
-  event: Record<string, unknown>;
+  /** The event's data less the record's id; absent when it was told already (a REJECTED record's reprocess). */
+  event?: Record<string, unknown>;
 }
 
 export interface UsageOutcome {
@@ -1178,12 +1178,12 @@ const RATING = RECORD_COLUMNS.indexOf('rating');
 
 /**
  * A precharged record's unpaid overage on the record as prepared: `overage` in its rating trace (a REJECTED record
- * may have none: then the trace is that alone) and the event operators see, written with the record.
+ * may have none: then the trace is that alone) and the event operators see, written with the record (not again by a reprocess).
  */
 function withUnpaidOverage(p: Prepared, unpaid: UnpaidOverage, now: Date): void {
   const trace = typeof p.row[RATING] === 'string' ? (JSON.parse(p.row[RATING] as string) as Record<string, unknown>) : {};
   p.row[RATING] = JSON.stringify({ ...trace, overage: unpaid.trace });
-  p.outbox.push(eventRow('usageSessionOverageUnpaid', p.id, [p.id], { ...unpaid.event, usageRecordId: p.id }, now));
+  if (unpaid.event) p.outbox.push(eventRow('usageSessionOverageUnpaid', p.id, [p.id], { ...unpaid.event, usageRecordId: p.id }, now));
 }
 
 /** An account known to have no spend alert (see UsagePipeline.spendAlerts). */
