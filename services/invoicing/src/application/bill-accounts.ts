@@ -318,7 +318,7 @@ const DAY_MS = 86_400_000;
  * it bills while it may be composed (a waiver of one of its one-offs), before the account's credit
  * lock and any charge's row. The one that waits then reads what the other committed: a one-off is
  * either left out as waived or billed and then credited by its waiver, never billed past a waiver
- * that did not credit it.
+ * that did not credit it. The first lock of lock-order.ts.
  */
 export async function lockAccountsForBilling(em: Em, accountIds: string[]): Promise<void> {
   await rows(em, 'select id from billing_account where id = any(?::text[]) order by id for no key update', [[...new Set(accountIds)].sort()]);

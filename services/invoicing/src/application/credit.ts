@@ -10,9 +10,9 @@ import { enqueueEvents, requestHash, rows, sql } from './sql';
 
 /**
  * Serialises everything that reads or moves one account's credit (a transaction advisory lock;
- * taking it again in the same transaction returns at once). Lock order: this lock before any row
- * lock on the account's invoices, in every use case that takes both — applying credit locks
- * several of them, so a use case holding one invoice while waiting here could deadlock with it.
+ * taking it again in the same transaction returns at once). Lock order (lock-order.ts): after the
+ * account's billing lock, before one-off ids and any row lock on the account's invoices — applying
+ * credit locks several of them, so a use case holding one invoice while waiting here could deadlock with it.
  */
 export async function lockAccountCredit(em: Em, billingAccountId: string): Promise<void> {
   await sql(em).raw('select pg_advisory_xact_lock(hashtext(?))', [`credit:${billingAccountId}`]);
@@ -20,9 +20,10 @@ export async function lockAccountCredit(em: Em, billingAccountId: string): Promi
 
 /**
  * The credit lock of an issued invoice's account, taken before the caller locks the invoice. Not for
- * a draft: issuing locks the draft first and takes the credit lock after it, and a draft neither
- * gives nor takes credit (an invoice issued between this read and the caller's lock is a rare race
- * that can at worst deadlock, which PostgreSQL breaks by failing one transaction, rolled back).
+ * a draft, which neither gives nor takes credit (issuing it takes the credit lock itself, before the
+ * draft). An invoice issued between this read and the caller's lock leaves the caller without it:
+ * the issue committed, so what the caller then does to the issued invoice takes the lock after the
+ * invoice's row, a rare race that can at worst deadlock (PostgreSQL fails one transaction, not retried).
  */
 export async function lockCreditOfInvoice(em: Em, invoiceId: string): Promise<void> {
   const invoice = await sql(em)('invoice').where({ id: invoiceId }).first();

@@ -2,10 +2,11 @@
 import { DomainError, conflict, dec, minorUnits, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { assertTransition, outstanding, settlementState, type InvoiceState } from '../domain/lifecycle';
-import { billAccounts, issueInvoices, lockAccountsForBilling, type AccountRow, type BillingDeps } from './bill-accounts';
+import { billAccounts, issueInvoices, type AccountRow, type BillingDeps } from './bill-accounts';
 import { closeCreditNoteApprovals } from './approvals';
 import { applyAccountCredit, lockCreditOfInvoice } from './credit';
 import { close as closeDispute, closeOpenDisputesOfInvoice } from './disputes';
+import { lockAccountAndCredit } from './lock-order';
 import { enqueueEvents, rows, sql } from './sql';
 import { tellDisputesClosedAfterCommit } from './disputes-closed-by-bill';
 
@@ -25,6 +26,11 @@ export async function stateChanged(em: Em, invoice: { id: string; billing_accoun
 
 /** NEW → VALIDATED → SENT (numbered) for one draft. */
 export async function issueInvoice(em: Em, invoiceId: string, now: Date): Promise<void> {
+  // Issuing lets the account's credit pay the draft (and may credit it): the account's billing and credit
+  // locks before the draft (lock-order.ts), as a staff hold takes the credit lock before it; taken after
+  // the draft, the two deadlocked (test/issue-draft-dispute-lock-order.test.ts).
+  const peek = await sql(em)('invoice').where({ id: invoiceId }).first('billing_account_id');
+  if (peek) await lockAccountAndCredit(em, peek.billing_account_id);
   const invoice = await lockInvoice(em, invoiceId);
   // A held draft is released by resolving its dispute, not by issuing it (that did nothing, quietly).
   if (invoice.state === 'ON_HOLD') throw conflict('INVOICE_ON_HOLD', `Invoice ${invoice.id} is on hold for a dispute; resolve the dispute before issuing it`, { field: 'input.invoiceId' });
@@ -189,10 +195,12 @@ async function voidDraft(em: Em, invoice: any, now: Date): Promise<void> {
  * asked for) must not be what quietly ends the customer's dispute.
  */
 export async function regenerateInvoice(em: Em, c: { invoiceId: string; now: Date }, deps: BillingDeps): Promise<string> {
-  // The account's billing lock before the draft and the charges its void releases, the order a waiver
-  // of one of them takes (billing lock, then the charge): taken after them, the two deadlocked.
+  // The account's billing and credit locks before the draft (lock-order.ts): its void releases charges
+  // a waiver locks after them, and billing a released rerate adjustment again takes the credit lock,
+  // which a staff hold or a dispute decision holds while it waits for the draft. Taken after the draft,
+  // each deadlocked (test/regenerate-disputed-draft-lock-order.test.ts).
   const peek = await sql(em)('invoice').where({ id: c.invoiceId }).first('billing_account_id');
-  if (peek) await lockAccountsForBilling(em, [peek.billing_account_id]);
+  if (peek) await lockAccountAndCredit(em, peek.billing_account_id);
   const invoice = await lockInvoice(em, c.invoiceId);
   if (invoice.state !== 'VOIDED') await voidDraft(em, invoice, c.now);
   const account = (await sql(em)('billing_account').where({ id: invoice.billing_account_id }).first()) as AccountRow;

@@ -5,9 +5,9 @@ import { sql } from './sql';
 
 /**
  * Serialises the waiver and the posting of one one-off charge id (a transaction advisory lock). Lock
- * order: the account's billing lock and then its credit lock (when taken) before this one: a
- * subscribers batch bills a closed account under them and then posts one-offs; the waiver of a posted
- * charge takes them first too.
+ * order (lock-order.ts): the account's billing lock and then its credit lock (when taken) before this
+ * one: a subscribers batch takes the rows of the accounts it closes before it posts any one-off; the
+ * waiver of a posted charge takes both first too.
  */
 export async function lockOneOffChargeId(em: Em, id: string): Promise<void> {
   await sql(em).raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', ['one-off-charge', id]);

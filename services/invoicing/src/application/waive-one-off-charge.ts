@@ -32,8 +32,7 @@ import { badInput, conflict, dec, minorUnits } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { lineCreditable } from '../domain/charge-refundable';
 import { isDraft, type InvoiceState } from '../domain/lifecycle';
-import { lockAccountsForBilling } from './bill-accounts';
-import { lockAccountCredit } from './credit';
+import { lockAccountAndCredit } from './lock-order';
 import { lockOneOffChargeId, waiverInAdvance } from './one-off-charge-waivers';
 import { issueCreditNote } from './payments';
 import { rows, sql } from './sql';
@@ -179,8 +178,7 @@ async function lockChargeAndAccount(em: Em, id: string): Promise<{ billing_accou
   const k = sql(em);
   const before = await k('one_off_charge').where({ id }).first('billing_account_id');
   if (before) {
-    await lockAccountsForBilling(em, [before.billing_account_id]);
-    await lockAccountCredit(em, before.billing_account_id);
+    await lockAccountAndCredit(em, before.billing_account_id);
     await lockOneOffChargeId(em, id);
     return before;
   }
@@ -192,8 +190,7 @@ async function lockChargeAndAccount(em: Em, id: string): Promise<{ billing_accou
     return undefined;
   }
   await k.raw('rollback to savepoint waiver_id_lock');
-  await lockAccountsForBilling(em, [arrived.billing_account_id]);
-  await lockAccountCredit(em, arrived.billing_account_id);
+  await lockAccountAndCredit(em, arrived.billing_account_id);
   await lockOneOffChargeId(em, id);
   return arrived;
 }

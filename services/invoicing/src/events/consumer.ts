@@ -11,7 +11,7 @@ import { registerChargeResultsDropped, registerSubscriberEventsDropped } from '.
 import { addOneOffCharge, isPrepaid, recordCharges, recordSubscription, recordSubscriptionState, registerBillingAccount, setAutopay, shown } from '../application/read-model';
 import { invoiceBudgetReplenishment } from '../application/replenishment';
 import { billClosedAccount } from '../application/close-account';
-import type { BillingDeps } from '../application/bill-accounts';
+import { lockAccountsForBilling, type BillingDeps } from '../application/bill-accounts';
 import { ONE_OFF_SUBJECT, billedDescription, labelOf, subscriberEventIn } from './subscriber-events';
 
 export const CONSUMED_SUBJECTS = [
@@ -73,6 +73,7 @@ const textOf = (m: Message): string => (typeof m.data === 'string' ? m.data : ne
  */
 export async function applyMessages(em: Em, messages: Message[], now: Date, drop: DropCharges = () => undefined, dropEvent: DropEvent = () => undefined, deps: BillingDeps = NO_DEPS): Promise<void> {
   const charges: ChargeResult[] = [];
+  const events: { subject: string; event: CloudEvent }[] = [];
   for (const m of messages) {
     const text = textOf(m);
     if (m.subject === WORK_SUBJECTS.chargeApplied) {
@@ -81,9 +82,25 @@ export async function applyMessages(em: Em, messages: Message[], now: Date, drop
     }
     const checked = subscriberEventIn(m.subject, text);
     if ('reason' in checked) dropEvent(checked.reason, { subject: m.subject, seq: m.seq, ...checked.details });
-    else await applySubscriberEvent(em, m.subject, checked.event, now, deps);
+    else events.push({ subject: m.subject, event: checked.event });
   }
+  const written = accountRowsWritten(events);
+  if (written.length > 0) await lockAccountsForBilling(em, written);
+  for (const { subject, event } of events) await applySubscriberEvent(em, subject, event, now, deps);
   if (charges.length) await recordCharges(em, charges, now, (c, problem) => drop(problem.reason ?? 'unstorable', 1, { chargeId: shown(c.chargeId), billingAccountId: shown(c.billingAccountId), field: problem.field, problem: problem.message }));
+}
+
+/** Events that update an account's row (and a closing bills it): the batch's first locks (lock-order.ts). */
+const ROW_WRITING_SUBJECTS = [EVENTS.billingAccountCreated.subject, EVENTS.billingAccountChanged.subject, EVENTS.billingAccountClosed.subject];
+
+/**
+ * The accounts whose rows the batch's events update: locked before any event is applied, as every
+ * billing of an account takes its row first. Taken when their event came, after a one-off's id lock or
+ * a refund's credit lock of an earlier event, the batch waited for the row while a waiver or a bill
+ * holding it waited for those: a deadlock (test/subscribers-batch-waiver-lock-order.test.ts).
+ */
+function accountRowsWritten(events: { subject: string; event: CloudEvent }[]): string[] {
+  return events.filter((e) => ROW_WRITING_SUBJECTS.includes(e.subject)).map((e) => (e.event.data as { billingAccountId: string }).billingAccountId);
 }
 
 /** One subscribers' event that passed `subscriberEventIn`, into the read model. */

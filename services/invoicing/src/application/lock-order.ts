@@ -1,0 +1,33 @@
+// The one order invoicing's use cases take their locks in. Each takes the locks it needs in this
+// order and never one after a lock further down the list: two use cases then wait for each other at
+// most one way round, never in a cycle. A cycle is not retried: PostgreSQL fails one transaction
+// (40P01, deadlock detected), which a GraphQL mutation answers INTERNAL_SERVER_ERROR (its `mutate`
+// runs the transaction once) and a consumer's batch answers with a redelivery of the whole batch.
+//
+//   1. billing_account rows, FOR NO KEY UPDATE, in id order (`lockAccountsForBilling`, bill-accounts.ts):
+//      whatever composes an account's invoice (a bill run's batch, a close, regenerate), changes what
+//      a composing reads (a waiver) or updates the row (a subscribers batch: an account closed or
+//      changed; it takes the rows of those accounts before it applies any event, consumer.ts).
+//   2. credit:<account> (`lockAccountCredit`, credit.ts): whatever reads or moves the account's credit
+//      or may come to (issuing, a dispute or its decision, a credit note, a refund, a payment kept as
+//      credit, regenerating a draft that bills a rerate adjustment).
+//   3. one-off-charge:<id> (`lockOneOffChargeId`, one-off-charge-waivers.ts): a one-off's posting, a
+//      refund of it and its waiver.
+//   4. invoice rows (`lockInvoice`, invoice-lifecycle.ts); more than one invoice of an account only
+//      under 2 (account credit paying several).
+//   5. what hangs off them: one-off and usage charge rows, lines, payments, disputes, autopay attempts;
+//      the document series counters (invoice_series) last.
+//
+// Before 1: a bill run's batch row (claimed), an agent's daily approval limit (approval-daily:*, the
+// gates of approvals.ts, before the operation they let through). A request's key lock (idempotency:*,
+// approval:dispute, bank-transaction) only ever queues the request's own retries, which take the same
+// locks in the same order, so it may come at any point.
+import type { Em } from '@ledgerline/platform';
+import { lockAccountsForBilling } from './bill-accounts';
+import { lockAccountCredit } from './credit';
+
+/** Locks 1 and 2 of the account, in that order: for a use case that may need both. */
+export async function lockAccountAndCredit(em: Em, billingAccountId: string): Promise<void> {
+  await lockAccountsForBilling(em, [billingAccountId]);
+  await lockAccountCredit(em, billingAccountId);
+}
