@@ -728,10 +728,16 @@ export interface CreditNoteCreatedData {
   dueDate?: string | null;
   /**
    * Optional, added 2027-01-30: why, as a category the customer may be told (never the staff's reason):
-   * DISPUTE_ACCEPTED (a dispute decided for the customer), CHARGE_WAIVED (a one-off charge waived); null for a
-   * note staff issued otherwise.
+   * DISPUTE_ACCEPTED (a dispute decided for the customer), CHARGE_WAIVED (a one-off charge waived),
+   * ACCOUNT_CLOSED (since 2026-11-29: the fees the invoice billed for the days after the account was closed,
+   * given back; `accountClosedAt` says from when); null for a note staff issued otherwise.
    */
   cause?: CreditNoteCause | null;
+  /**
+   * Optional, added 2026-11-29: with cause ACCOUNT_CLOSED, the ISO instant the account was closed (the note
+   * credits the invoice's fees from then to the end of its period); null otherwise.
+   */
+  accountClosedAt?: string | null;
   /**
    * Optional, added 2027-01-31: the dispute whose acceptance issued this note (its own credit, key `dispute:<id>`);
    * null for any other note, also a staff note that covered a dispute. Its dispute.resolved (`creditNote`) tells the
@@ -741,7 +747,7 @@ export interface CreditNoteCreatedData {
 }
 
 /** Why a credit note was issued, as a customer may be told it. */
-export type CreditNoteCause = 'DISPUTE_ACCEPTED' | 'CHARGE_WAIVED';
+export type CreditNoteCause = 'DISPUTE_ACCEPTED' | 'CHARGE_WAIVED' | 'ACCOUNT_CLOSED';
 
 /**
  * `data` of `paymentCreated` (invoicing, TMF670 Payment): a payment was recorded on an invoice. Once per

@@ -6,6 +6,7 @@ import type { DisputePolicy, DisputeStarter } from './ports/disputes';
 import type { DisputeRules } from './domain/disputes';
 import type { ApprovalLimits } from '@ledgerline/contracts';
 import type { TellDisputesClosed } from './application/disputes-closed-by-bill';
+import type { TellCreditNotesIssued } from './application/credit-notes-told';
 
 /** What use cases need from outside: built once per service (tests pass a sandbox they can inspect). */
 export interface InvoicingDeps {
@@ -30,4 +31,6 @@ export interface InvoicingDeps {
   approvalTtlHours: number;
   /** Signals the workflows of disputes a bill closed once it commits; set when the service starts (disputesClosedTeller). */
   tellDisputesClosed?: TellDisputesClosed | null;
+  /** Signals dunning and disputes of credit notes a use case issued on its own (the closure credit) once they commit; set when the service starts (creditNotesTeller). */
+  tellCreditNotesIssued?: TellCreditNotesIssued | null;
 }

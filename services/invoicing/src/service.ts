@@ -18,6 +18,7 @@ import { expireApprovalRequests, pendingDisputeApprovals } from './application/a
 import type { InvoicingDeps } from './deps';
 import { registerAfterCommit } from './application/after-commit';
 import { disputesClosedTeller } from './application/disputes-closed-by-bill';
+import { creditNotesTeller } from './application/credit-notes-told';
 
 export interface InvoicingOptions {
   deps?: Partial<InvoicingDeps>;
@@ -73,6 +74,7 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
       // Before any transaction of this service: signals queued by use cases go out once their bill commits.
       registerAfterCommit(runtime.orm.em as Em, (err, msg) => runtime.logger.warn({ err }, msg));
       deps.tellDisputesClosed = disputesClosedTeller(runtime, deps);
+      deps.tellCreditNotesIssued = creditNotesTeller(runtime, deps);
       registerDisputeGauges(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params), () => runtime.clock.now());
       registerUnbilledAfterClose(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params));
       registerUnappliedPayments(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params), () => runtime.clock.now());

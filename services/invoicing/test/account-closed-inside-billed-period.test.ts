@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS, createCloudEvent } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { processBillRunBatch, startBillRun } from '../src/application/bill-run';
+import { billAccounts, type AccountRow } from '../src/application/bill-accounts';
 import { billClosedAccount } from '../src/application/close-account';
 import { applyMessages } from '../src/events/consumer';
 import { PLANS, account, startHarness, subscribe, type Harness } from './support';
@@ -65,6 +66,12 @@ async function creditNotes(acc: string): Promise<{ invoiceId: string; kind: stri
   return r.map((n) => ({ invoiceId: n.invoice_id, kind: n.kind, net: (Number(n.total) - Number(n.tax_total)).toFixed(2), total: Number(n.total).toFixed(2) }));
 }
 
+/** The data of the creditnote.created events of an invoice's notes (what subscribers tells the customer from). */
+async function noteEvents(invoiceId: string): Promise<Record<string, any>[]> {
+  const r = await query(`select payload from outbox where subject = 'billing.invoicing.creditnote.created' order by created_at`);
+  return r.map((x) => (typeof x.payload === 'string' ? JSON.parse(x.payload) : x.payload).data).filter((d) => d.invoiceId === invoiceId);
+}
+
 /** What the stub [Oct 1, closedAt) would have billed for 19 of October's 31 days, in the line's own tax. */
 const grossOf = (net: string, line: { gross: string; tax: string }) => {
   const rate = Number(line.tax) / (Number(line.gross) - Number(line.tax));
@@ -102,6 +109,9 @@ describe('an account closed inside a period already billed whole', () => {
     const inv = await h.gql<any>('query($id: ID!) { invoice(id: $id) { amountCredited { amount } creditNotes { kind total { amount } } } }', { id: oct!.invoiceId });
     expect(inv.invoice.amountCredited.amount).toBe(expected.total);
     expect(inv.invoice.creditNotes).toEqual([{ kind: 'CREDIT', total: { amount: expected.total } }]);
+    // The customer is told why, and from which instant: subscribers words it (CREDIT_NOTE_ISSUED).
+    const [told] = await noteEvents(oct!.invoiceId);
+    expect(told).toMatchObject({ cause: 'ACCOUNT_CLOSED', accountClosedAt: CLOSED_AT, total: expected.total, disputeId: null });
 
     // The event again, asked again directly, the worker's final close (twice), and a late retry of its not-final close.
     await deliver(EVENTS.billingAccountClosed.subject, closedEvent(acc));
@@ -183,5 +193,60 @@ describe('an account closed inside a period already billed whole', () => {
     expect(note).toMatchObject({ invoiceId: oct!.invoiceId, kind: 'CREDIT', net: '10.45' });
     const [credit] = await query(`select sum(amount) as amount from account_credit_entry where billing_account_id = ? and source = 'CREDIT_NOTE'`, [acc]);
     expect(Number(credit!.amount).toFixed(2)).toBe(note!.total);
+  });
+  // A bill run that leaves its invoices as drafts (autoIssue false) billed October whole; the closure came before
+  // anyone issued it. Before, the final close credited only issued invoices and issuing the draft (or regenerating
+  // it first) billed the whole month: the customer paid 29.99 for a month they left on the 20th.
+  const draftCase = async (tag: string, regenerate: boolean) => {
+    const acc = `acc_cibdr${tag}_${run}`;
+    h.clock.set('2026-10-01T10:00:00Z');
+    await account(h, acc);
+    await subscribe(h, acc, `sub_cibdr${tag}_${run}`, 'postpaid20', '2026-09-30T22:00:00Z', `lin_sub_cibdr${tag}_${run}`);
+    // October as a bill run with autoIssue false bills it (the run of Nov 1 is this file's, issuing).
+    h.clock.set('2026-11-01T10:00:00Z');
+    const [row] = await query('select * from billing_account where id = ?', [acc]);
+    await tx((em) => billAccounts(em, [{ account: row as AccountRow, period: { start: new Date(OCT), end: new Date(NOV) } }], deps, { now: h.clock.now(), autoIssue: false }));
+    const [draft] = await query(`select id, number, state from invoice where billing_account_id = ? and voided_at is null`, [acc]);
+    expect(draft).toMatchObject({ number: null, state: 'NEW' });
+
+    h.clock.set('2026-11-01T11:00:00Z');
+    // Regenerated with the line's end known, the draft bills the fee up to it already; without it (its event
+    // not applied), the whole month again.
+    if (!regenerate) await deliver(EVENTS.subscriptionChanged.subject, ended(acc, `sub_cibdr${tag}_${run}`, 'POSTPAID_20GB', PLANS.postpaid20.id));
+    await deliver(EVENTS.billingAccountClosed.subject, closedEvent(acc));
+    let id = draft!.id as string;
+    if (regenerate) id = (await h.gql<any>('mutation($i: InvoiceIdInput!) { regenerateInvoice(input: $i) { invoice { id } } }', { i: { invoiceId: id } })).regenerateInvoice.invoice.id;
+    h.clock.set('2026-11-02T10:00:00Z');
+    await h.gql('mutation($i: InvoiceIdInput!) { issueInvoice(input: $i) { invoice { id } } }', { i: { invoiceId: id } });
+
+    // October 1..19 of 31 days (18.38 net, as the final stub bills it) is what the customer pays for the fee.
+    const paysUpToClosure = async () => {
+      const [fee] = await recurringLines(acc);
+      const notes = await creditNotes(acc);
+      expect(notes.length).toBeLessThanOrEqual(1);
+      const credited = notes.reduce((n, x) => n + Number(x.total), 0);
+      expect((Number(fee!.gross) - credited).toFixed(2)).toBe(grossOf('18.38', fee!));
+      const inv = await h.gql<any>('query($id: ID!) { invoice(id: $id) { number amountDue { amount } } }', { id });
+      expect(inv.invoice.number).not.toBeNull();
+      expect(inv.invoice.amountDue.amount).toBe(grossOf('18.38', fee!));
+      return notes;
+    };
+    const notes = await paysUpToClosure();
+    // The event again and the worker's final close: nothing more.
+    await deliver(EVENTS.billingAccountClosed.subject, closedEvent(acc));
+    await closeViaWorker(acc, OCT, CLOSED_AT, true);
+    expect(await paysUpToClosure()).toEqual(notes);
+    return { notes, told: await noteEvents(id) };
+  };
+
+  it('a draft billed October whole, the account closed on Oct 20, then the draft issued: the customer pays up to the closure, once', async () => {
+    const { notes, told } = await draftCase('i', false);
+    expect(notes).toEqual([expect.objectContaining({ kind: 'CREDIT', net: '11.61' })]);
+    expect(told.map((t) => t.cause)).toEqual(['ACCOUNT_CLOSED']);
+  });
+
+  it('the same draft regenerated after the closure (the line still open here), then issued: the customer pays up to the closure, once', async () => {
+    const { notes } = await draftCase('r', true);
+    expect(notes).toEqual([expect.objectContaining({ kind: 'CREDIT', net: '11.61' })]);
   });
 });

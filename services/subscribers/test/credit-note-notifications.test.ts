@@ -91,6 +91,19 @@ describe('credit note issued', () => {
     );
   });
 
+  it("the fees after the account's closure given back say so, with the closing day in the account's zone", async () => {
+    // Invoicing's closure credit (cause ACCOUNT_CLOSED): 22:30 UTC on 19 October is 20 October in Berlin.
+    const closure = { cause: 'ACCOUNT_CLOSED' as const, accountClosedAt: '2026-10-19T22:30:00.000Z', total: '13.82', taxTotal: '2.21' };
+    const open = await publish(note('closed-open', { ...closure, amountDue: '21.87' }));
+    expect((await emailOf(open.id)).content).toBe(
+      'We issued credit note CN-00000007 of 13.82 EUR on invoice INV-00000042 on 2026-10-22, for the fees of the days after your account was closed on 2026-10-20. It lowers what you owe on that invoice: 21.87 EUR is left to pay, due on 2026-11-05.',
+    );
+    const paid = await publish(note('closed-paid', { ...closure, creditAmount: '13.82', amountDue: '0.00' }));
+    expect((await emailOf(paid.id)).content).toBe(
+      'We issued credit note CN-00000007 of 13.82 EUR on invoice INV-00000042 on 2026-10-22, for the fees of the days after your account was closed on 2026-10-20. You had already paid that invoice: 13.82 EUR stays on your account as credit for your next bills. Nothing more is due on the invoice.',
+    );
+  });
+
   it('account credit (OFFSET), paid back (REFUND), and an invoice whose due date has passed', async () => {
     const offset = await publish(note('offset', { kind: 'OFFSET', creditAmount: '5.00', amountDue: '0.00' }));
     expect((await emailOf(offset.id)).content).toBe('We issued credit note CN-00000007 of 5.00 EUR on invoice INV-00000042 on 2026-10-22. It is credit on your account: it pays what is open on your bills, then your next ones. Nothing more is due on the invoice.');

@@ -14,6 +14,7 @@ import { applyAccountCredit, lockAccountCredit, planAccountCredit } from './cred
 import { adjustedInvoiceOf, LATE_FOR_A_DRAFT } from './adjusted-invoice';
 import { givenBackBefore, takeDisputesCoveredByAdjustments } from './usage-record-given-back';
 import { tellDisputesClosedAfterCommit, type TellDisputesClosed } from './disputes-closed-by-bill';
+import type { TellCreditNotesIssued } from './credit-notes-told';
 import { enqueueEvents, rows, sql } from './sql';
 
 export interface AccountRow {
@@ -49,6 +50,8 @@ export interface BillingDeps {
   catalog: CatalogClient | null;
   /** Signals the workflows of disputes a bill closed, once the bill commits (set by the running service; none: they look again at their next step). */
   tellDisputesClosed?: TellDisputesClosed | null;
+  /** Signals dunning and disputes of credit notes a use case issued on its own (the closure credit), once they commit (set by the running service). */
+  tellCreditNotesIssued?: TellCreditNotesIssued | null;
 }
 
 /** The charges and one-offs (ids) an account's composition input holds: exactly what its invoice bills. */

@@ -10,12 +10,18 @@
 // ends up paying exactly what they would have had the closure been known in time, and a plan's own
 // terms hold: a fee with proration NONE costs the whole period for any day of it, so nothing comes
 // back. Discounts on the fees (target RECURRING, coupons and plan rules) are netted the same way.
+//
+// A draft billed past the closure (a bill run with autoIssue false, or regenerated while the line's end was
+// not known) asks nothing until it is issued: it is credited as it is issued (`creditClosureOfIssued`), so the
+// customer never pays its days after the closure, whichever comes first. The note's event says why
+// (cause ACCOUNT_CLOSED, `accountClosedAt`), and the workflows are told once it commits, whichever path issued it.
 import { Decimal, dec } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { periodFrom, prorateOverCycle } from '../domain/bill-cycle';
 import { composeInvoice, type ComposedLine } from '../domain/compose';
 import { loadCompositionInputs, type AccountRow, type BillingDeps } from './bill-accounts';
 import { lockAccountCredit } from './credit';
+import { tellCreditNotesIssuedAfterCommit } from './credit-notes-told';
 import { issueCreditNote } from './payments';
 import { rows } from './sql';
 
@@ -36,7 +42,8 @@ interface BilledLine {
  * Credits the fees the account's issued invoices billed for days after `closedAt` (its closed_at).
  * Once per invoice: an invoice with its closure note already is left alone (a redelivered closed
  * event, the workflow's final close retried or coming after the consumer's), whatever was composed
- * since. Drafts are not credited (see STATUS). Answers the notes issued now.
+ * since. Drafts are left to their issue (`creditClosureOfIssued`). Answers the notes issued now; dunning and
+ * disputes are told of them after the commit.
  */
 export async function creditFeesAfterClosure(em: Em, account: AccountRow, closedAt: Date, deps: BillingDeps, now: Date): Promise<string[]> {
   const billedPast = await rows<{ id: string; period_start: Date; period_end: Date }>(
@@ -66,10 +73,30 @@ export async function creditFeesAfterClosure(em: Em, account: AccountRow, closed
         em,
         { invoiceId: invoice.id, kind: 'CREDIT', reason: `Account closed at ${closedAt.toISOString()}: fees for the days after the closure`, lines, idempotencyKey: closureNoteKey(invoice.id), now },
         null, // a CREDIT note pays nothing out: no payment provider
+        { by: null },
+        'ACCOUNT_CLOSED',
+        null,
+        closedAt,
       ),
     );
   }
+  tellCreditNotesIssuedAfterCommit(em, deps, notes, now);
   return notes;
+}
+
+/**
+ * After a draft was issued (in the same transaction): one billed past its account's closure is credited
+ * the fees of the days after it at once, as a final close credits an issued invoice. Nothing for an
+ * invoice of an open account, or one ending at or before the closure.
+ */
+export async function creditClosureOfIssued(em: Em, invoiceId: string, deps: BillingDeps, now: Date): Promise<string[]> {
+  const [account] = await rows<AccountRow>(
+    em,
+    `select a.* from invoice i join billing_account a on a.id = i.billing_account_id
+      where i.id = ? and i.kind = 'PERIOD' and i.number is not null and a.closed_at is not null and i.period_end > a.closed_at`,
+    [invoiceId],
+  );
+  return account ? creditFeesAfterClosure(em, account, new Date(account.closed_at!), deps, now) : [];
 }
 
 /**

@@ -6,6 +6,7 @@ import { billAccounts, issueInvoices, type AccountRow, type BillingDeps } from '
 import { closeCreditNoteApprovals } from './approvals';
 import { applyAccountCredit, lockCreditOfInvoice } from './credit';
 import { close as closeDispute, closeOpenDisputesOfInvoice } from './disputes';
+import { creditClosureOfIssued } from './closure-credit';
 import { lockAccountAndCredit } from './lock-order';
 import { enqueueEvents, rows, sql } from './sql';
 import { tellDisputesClosedAfterCommit } from './disputes-closed-by-bill';
@@ -24,8 +25,8 @@ export async function stateChanged(em: Em, invoice: { id: string; billing_accoun
   ]);
 }
 
-/** NEW → VALIDATED → SENT (numbered) for one draft. */
-export async function issueInvoice(em: Em, invoiceId: string, now: Date): Promise<void> {
+/** NEW → VALIDATED → SENT (numbered) for one draft; one billed past its account's closure credited the days after it (closure-credit.ts). */
+export async function issueInvoice(em: Em, invoiceId: string, now: Date, deps: BillingDeps): Promise<void> {
   // Issuing lets the account's credit pay the draft (and may credit it): the account's billing and credit
   // locks before the draft (lock-order.ts), as a staff hold takes the credit lock before it; taken after
   // the draft, the two deadlocked (test/issue-draft-dispute-lock-order.test.ts).
@@ -36,6 +37,7 @@ export async function issueInvoice(em: Em, invoiceId: string, now: Date): Promis
   if (invoice.state === 'ON_HOLD') throw conflict('INVOICE_ON_HOLD', `Invoice ${invoice.id} is on hold for a dispute; resolve the dispute before issuing it`, { field: 'input.invoiceId' });
   assertTransition(invoice.state as InvoiceState, 'VALIDATED');
   await issueInvoices(em, [invoiceId], now);
+  await creditClosureOfIssued(em, invoiceId, deps, now);
 }
 
 // disputeInvoice (a staff hold) opens a Dispute: dispute-invoice.ts.

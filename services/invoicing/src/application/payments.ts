@@ -530,11 +530,12 @@ export async function prepareCreditNote(em: Em, c: Pick<IssueCreditNoteCommand, 
  * later invoices; REFUND pays it back (the paid amount goes down by it): each payment it takes money
  * back from is refunded as refundPayment refunds it (payOut; `provider` for CARD payments, null only
  * where no REFUND note is issued; `origin`: who issued and approved it, on each refund's event).
- * `cause`: why, as the customer may be told it (a dispute accepted, a charge waived; null for staff's own
- * notes): on the event only, not part of the request (its reason is staff's and stays here). `disputeId`: the
+ * `cause`: why, as the customer may be told it (a dispute accepted, a charge waived, the account closed; null for
+ * staff's own notes): on the event only, not part of the request (its reason is staff's and stays here). `disputeId`: the
  * dispute whose acceptance issues it, on the event too, so the customer is told of it once, by that dispute.
+ * `accountClosedAt`: with cause ACCOUNT_CLOSED, the closure the customer is told the credited days follow.
  */
-export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provider: PaymentProvider | null, origin: RefundOrigin = { by: null }, cause: CreditNoteCause | null = null, disputeId: string | null = null): Promise<string> {
+export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provider: PaymentProvider | null, origin: RefundOrigin = { by: null }, cause: CreditNoteCause | null = null, disputeId: string | null = null, accountClosedAt: Date | null = null): Promise<string> {
   const { now, ...request } = c;
   const hash = requestHash(request);
   // The key is the invoice's account's; an invoice that does not exist has no note to replay (prepareCreditNote refuses it).
@@ -614,6 +615,7 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provide
     dueDate: due?.dueDate ?? null,
     cause,
     disputeId,
+    accountClosedAt: accountClosedAt?.toISOString() ?? null,
   };
   await enqueueEvents(em, 'creditNoteCreated', now, [{ subject: id, key: [id], data }]);
   // A REFUND note's refunds: its lowering of the invoice reopens nothing.

@@ -324,7 +324,7 @@ export const resolvers = guardOperations({
     },
     issueInvoice: async (_: unknown, a: Args<{ invoiceId: string }>, ctx: InvoicingContext) => {
       const at = ctx.runtime.clock.now();
-      await mutate(ctx, (em, now) => issueInvoice(em, a.input.invoiceId, now), at);
+      await mutate(ctx, (em, now) => issueInvoice(em, a.input.invoiceId, now, ctx.deps), at);
       const invoice = await fresh(ctx, a.input.invoiceId);
       await pokeCreditPaid(ctx, invoice?.billingAccountId, at); // a negative invoice's credit
       return { invoice };
@@ -394,7 +394,6 @@ export const resolvers = guardOperations({
       const at = ctx.runtime.clock.now();
       const r = await mutate(ctx, (em, now) => closeBillingPeriod(em, { billingAccountId: a.input.billingAccountId, periodStart: new Date(a.input.periodStart), periodEnd: new Date(a.input.periodEnd), final: a.input.final === true, now }, ctx.deps), at);
       await pokeCreditPaid(ctx, a.input.billingAccountId, at); // a negative invoice's credit
-      for (const id of r.creditNotes) await afterCreditNote(ctx, id, at); // fees after the closure given back
       return { billingPeriod: { id: r.id, invoice: r.invoiceId ? await fresh(ctx, r.invoiceId) : null, nextPeriodEnd: r.nextPeriodEnd }, accountClosedAt: r.accountClosedAt };
     },
     issuePaymentReceipt: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {

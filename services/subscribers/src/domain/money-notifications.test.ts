@@ -23,6 +23,21 @@ describe('money messages', () => {
     expect(text(late).content).toBe('We charged 10.00 EUR to your card on file on 2026-11-30 for invoice INV-9, which was already paid. It stays on your account as credit for your next bills.');
   });
 
+  it("a credit note for the fees after the account's closure says so, with the closing day in the account's zone (15:30 UTC is the next day in Tokyo)", () => {
+    const base = { creditNoteId: 'cn', number: 'CN-00000009', invoiceId: 'inv', billingAccountId: 'a', kind: 'CREDIT', total: '1382', taxTotal: '0', currency: 'JPY', invoiceNumber: 'INV-9', cause: 'ACCOUNT_CLOSED', accountClosedAt: '2026-10-19T15:30:00Z' };
+    const open = triggerFromEvent('creditNoteIssued', { id: 'e', type: 'CreditNoteCreateEvent', time: '2026-11-01T01:00:00Z', data: { ...base, creditAmount: '0', amountDue: '2187', dueDate: '2026-11-15T01:00:00Z' } });
+    expect(text(open)).toEqual({
+      subject: 'A credit on your invoice INV-9',
+      content: 'We issued credit note CN-00000009 of 1382 JPY on invoice INV-9 on 2026-11-01, for the fees of the days after your account was closed on 2026-10-20. It lowers what you owe on that invoice: 2187 JPY is left to pay, due on 2026-11-15.',
+    });
+    const paid = triggerFromEvent('creditNoteIssued', { id: 'e', type: 'CreditNoteCreateEvent', time: '2026-11-01T01:00:00Z', data: { ...base, creditAmount: '1382', amountDue: '0' } });
+    expect(text(paid).content).toBe('We issued credit note CN-00000009 of 1382 JPY on invoice INV-9 on 2026-11-01, for the fees of the days after your account was closed on 2026-10-20. You had already paid that invoice: 1382 JPY stays on your account as credit for your next bills. Nothing more is due on the invoice.');
+    // Without the instant (not expected from invoicing, but never a wrong day): the cause alone.
+    const { accountClosedAt: _c, ...noDay } = base;
+    const bare = triggerFromEvent('creditNoteIssued', { id: 'e', type: 'CreditNoteCreateEvent', time: '2026-11-01T01:00:00Z', data: { ...noDay, creditAmount: '0', amountDue: '2187' } });
+    expect(text(bare).content).toBe('We issued credit note CN-00000009 of 1382 JPY on invoice INV-9 on 2026-11-01, for the fees of the days after your account was closed. It lowers what you owe on that invoice: 2187 JPY is left to pay.');
+  });
+
   it('account credit applied by invoicing needs no message; an event it cannot read is refused; a plan rule naming a money template gets plain text', () => {
     expect(triggerFromEvent('paymentReceived', { id: 'e', type: 'PaymentCreateEvent', data: { billingAccountId: 'a', channel: 'ACCOUNT_CREDIT', amount: '1', currency: 'EUR' } })).toMatchObject({ ignored: true });
     expect(triggerFromEvent('paymentReceived', { id: 'e', type: 'PaymentCreateEvent', data: { billingAccountId: 'a', channel: 'CARD', amount: '1,00', currency: 'EUR' } })).toEqual({ invalid: 'data.amount "1,00" is not a decimal' });

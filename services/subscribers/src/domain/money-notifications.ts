@@ -123,7 +123,9 @@ export function moneyTrigger(kind: MoneyNotifyingKind, d: Data, eventTime: strin
           credit: isDecimal(str(d.creditAmount)) ? str(d.creditAmount)! : '',
           amountDue: isDecimal(str(d.amountDue)) ? str(d.amountDue)! : '',
           dueDate: instant(d.dueDate),
-          cause: cause === 'DISPUTE_ACCEPTED' || cause === 'CHARGE_WAIVED' ? cause : '',
+          cause: cause && Object.hasOwn(CAUSES, cause) ? cause : '',
+          // A closure credit (cause ACCOUNT_CLOSED): the instant the account closed, told as its local day.
+          closedAt: cause === 'ACCOUNT_CLOSED' ? instant(d.accountClosedAt) : '',
           at: instant(eventTime),
         },
       };
@@ -250,17 +252,23 @@ function refundSentText(p: Params): string {
   return `We are paying ${money} back to you${how} for your payment of ${invoice}${p.at ? ` (refund of ${dayOf(p.at, p)})` : ''}.${later}`;
 }
 
-const CAUSES: Record<string, string> = { DISPUTE_ACCEPTED: 'for your dispute we upheld', CHARGE_WAIVED: 'for a charge we waived' };
+const CAUSES: Record<string, (p: Params) => string> = {
+  DISPUTE_ACCEPTED: () => 'for your dispute we upheld',
+  CHARGE_WAIVED: () => 'for a charge we waived',
+  // Invoicing's closure credit: the invoice billed the fees of days after the customer left.
+  ACCOUNT_CLOSED: (p) => `for the fees of the days after your account was closed${p.closedAt ? ` on ${dayOf(p.closedAt, p)}` : ''}`,
+};
 
 /**
- * "We issued credit note CN-… of 5.00 EUR on invoice INV-… on 2026-10-22, for a charge we waived." and what it does:
+ * "We issued credit note CN-… of 5.00 EUR on invoice INV-… on 2026-10-22, for a charge we waived." (or "…, for the
+ * fees of the days after your account was closed on 2026-10-20.") and what it does:
  * CREDIT lowers what the invoice asks for (what was already paid stays as account credit), OFFSET is account
  * credit, REFUND is paid back (its refunds have their own REFUND_SENT); then what the invoice still owes.
  */
 function creditNoteText(p: Params): string {
   const c = p.currency!;
   const invoice = p.invoiceNumber ? `invoice ${p.invoiceNumber}` : 'your invoice';
-  const why = CAUSES[p.cause ?? ''] ? `, ${CAUSES[p.cause!]}` : '';
+  const why = p.cause && Object.hasOwn(CAUSES, p.cause) ? `, ${CAUSES[p.cause]!(p)}` : '';
   const head = `We issued credit note ${p.number || ''}${p.number ? ' ' : ''}of ${amount(p.amount!, c)} on ${invoice}${on(p)}${why}.`;
   const kept = 'stays on your account as credit for your next bills';
   const known = p.amountDue !== '' && p.amountDue !== undefined;
