@@ -1,8 +1,9 @@
 import { badInput, conflict, notFound, type Caller } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
 import { Plan, PlanVersion } from '../persistence/entities';
-import { assertNotRetired, scheduledAtOrAfter } from '../domain/plan-lifecycle';
-import { invalidPlanError, validateDocument } from './plan-documents';
+import { assertEditable, scheduledAtOrAfter } from '../domain/plan-lifecycle';
+import { assertNextVersionFits } from './create-plan-draft';
+import { invalidPlanError, planHeader, validateDocument } from './plan-documents';
 import { recordAudit } from './plan-audit';
 import { lockPlan } from './plan-locks';
 
@@ -26,6 +27,8 @@ export async function publishPlan(em: Em, c: PublishPlanCommand) {
   // Read again under the lock: a publish that held it before us has changed the draft.
   const draft = (await em.findOne(PlanVersion, { id: c.draftId }, { refresh: true }))!;
   if (draft.status === 'PUBLISHED') return { plan, version: draft };
+  // A version withdrawn since (CANCELLED) is not a draft: published again, a retried publish would undo its withdrawal under a new number.
+  assertEditable(draft, draft.id);
   return publishVersion(em, plan, { document: draft.document, row: () => draft }, c);
 }
 
@@ -41,7 +44,9 @@ export async function publishPlan(em: Em, c: PublishPlanCommand) {
  *   it): that version would never take effect. Publish after its date instead.
  */
 export async function publishVersion(em: Em, plan: Plan, source: { document: string; row: () => PlanVersion }, c: { effectiveFrom?: Date | null; actor: Caller; now: Date }) {
-  assertNotRetired(plan.status, plan.code);
+  const document = JSON.parse(source.document) as { name: string };
+  // Every way to publish passes here: a draft updated into another payment mode (or one stored before updatePlanDraft checked it) is refused as createPlanDraft and importPlan refuse it.
+  assertNextVersionFits(plan, planHeader(document));
   const effectiveFrom = c.effectiveFrom ?? c.now;
   if (effectiveFrom.getTime() < c.now.getTime()) {
     throw badInput('input.effectiveFrom', `A version cannot take effect in the past (${effectiveFrom.toISOString()} is before now, ${c.now.toISOString()}): that would change what the catalog says was in force and sold then; give now or a later date`, 'PLAN_EFFECTIVE_IN_PAST');
@@ -55,7 +60,6 @@ export async function publishVersion(em: Em, plan: Plan, source: { document: str
       { field: 'input.effectiveFrom', scheduledVersion: scheduled.version, scheduledVersionId: scheduled.id, scheduledEffectiveFrom: scheduled.effectiveFrom!.toISOString() },
     );
   }
-  const document = JSON.parse(source.document) as { name: string };
   // The offers read once the allowances the rules consume are locked: an importOffer changing who grants one is waited for (see lockAllowances).
   const report = await validateDocument(em, document, { publishing: true });
   if (!report.valid) throw invalidPlanError(plan.code, report);

@@ -23,6 +23,7 @@ export async function updatePlanDraft(em: Em, c: UpdatePlanDraftCommand) {
   const header = planHeader(c.document);
   if (header.code !== plan.code) throw badInput('input.document.code', `This draft belongs to plan ${plan.code}; the code cannot change`, 'PLAN_CODE_CHANGE');
   if (header.currency !== plan.currency) throw badInput('input.document.currency', `Plan ${plan.code} is billed in ${plan.currency}`, 'PLAN_CURRENCY_CHANGE');
+  if (header.paymentMode !== plan.paymentMode) throw badInput('input.document.paymentMode', `Plan ${plan.code} is ${plan.paymentMode}; a new version cannot change the payment mode`, 'PLAN_PAYMENT_MODE_CHANGE');
   const before = JSON.parse(draft.document) as object;
   draft.document = JSON.stringify(c.document);
   draft.contentHash = contentHash(c.document);

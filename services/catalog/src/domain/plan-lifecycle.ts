@@ -16,7 +16,7 @@ export interface VersionFacts {
 }
 
 export function assertEditable(v: VersionFacts, id: string): void {
-  if (v.status !== 'DRAFT') throw conflict('PLAN_VERSION_IMMUTABLE', `Version ${id} is ${v.status}; published versions never change. Open a new draft instead.`, { field: 'input.draftId' });
+  if (v.status !== 'DRAFT') throw conflict('PLAN_VERSION_IMMUTABLE', `Version ${id} is ${v.status}; ${v.status === 'CANCELLED' ? 'a withdrawn version is never published again' : 'published versions never change'}. Open a new draft instead.`, { field: 'input.draftId' });
 }
 
 export function assertNotRetired(planStatus: string, code: string): void {
