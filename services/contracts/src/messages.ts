@@ -479,6 +479,29 @@ export interface WalletPayoutReturnedData {
 }
 
 /**
+ * `data` of `walletCreditOwed`: a credit owed to the customer reached a closed wallet after its
+ * settlement (wallet.settled had given finance the final balance): it was recorded as owed (ledger
+ * kind CREDIT_OWED: − revenue, + the settled wallet) and nothing was paid from it, so finance pays
+ * `amount` out too (payOutWalletBalance); `balanceAfter` is what the wallet now holds to pay out.
+ * `source` says what it was: ONE_OFF_CREDIT (subscribers' one-off CREDIT, `sourceId` its chargeId)
+ * or BUNDLE_REFUND (a bundle's unused days, `sourceId` its ledger key). Once per credit.
+ */
+export interface WalletCreditOwedData {
+  walletId: string;
+  billingAccountId: string;
+  source: 'ONE_OFF_CREDIT' | 'BUNDLE_REFUND';
+  sourceId: string;
+  reason: string;
+  amount: { amount: string; currency: string };
+  balanceAfter: { amount: string; currency: string };
+  /** The ledger transaction that recorded it. */
+  transactionId: string;
+  /** ISO date-times: when the wallet was settled, and when the credit was recorded. */
+  settledAt: string;
+  recordedAt: string;
+}
+
+/**
  * `data` of `rechargeRefused`: a bank transfer confirmed after its closed wallet was settled. The
  * money arrived (bankReference) but nothing was credited: finance returns it to the payer directly.
  * Once per recharge (key = the recharge id).

@@ -126,7 +126,8 @@ describe('an auto top-up request completed below the threshold asks the next one
       recharge(dbOf(svc), cardStarter(true), { billingAccountId, amount: event.amount, method: 'CARD', paymentMethodToken: event.paymentMethodToken, channel: 'AUTO_TOPUP', idempotencyKey: second.id, now, clock: () => now, onSettled: resolve }).catch(reject);
     });
     expect(early.status).toBe('COMPLETED');
-    expect(await topupRequestsOf(svc, walletId)).toHaveLength(2); // not linked yet: nothing knows it completed
+    // The recharge names its request when it is made (recharge.ts, 2026-11-29): its settlement completed the request and asked the next.
+    expect((await topupRequestsOf(svc, walletId)).map((r) => r.status)).toEqual(['COMPLETED', 'COMPLETED', 'REQUESTED']);
     await startAutoTopup(dbOf(svc), cardStarter(true), event, now, () => now); // 14 → 24: still below 25
     expect((await topupRequestsOf(svc, walletId)).map((r) => [r.id, r.status])).toEqual([
       [first.id, 'COMPLETED'],

@@ -59,6 +59,7 @@ export const EVENT_AUDIENCE: Readonly<Record<EventName, EventAudience>> = {
   walletSettled: 'ACCOUNT',
   walletPaidOut: 'ACCOUNT',
   walletPayoutReturned: 'ACCOUNT',
+  walletCreditOwed: 'ACCOUNT',
   rechargeRefused: 'ACCOUNT',
   customerBillCreated: 'ACCOUNT',
   customerBillStateChanged: 'ACCOUNT',

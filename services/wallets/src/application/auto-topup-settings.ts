@@ -69,6 +69,7 @@ export async function setAutoTopup(sql: Sql, c: SetAutoTopupCommand) {
      returning *`,
     [wallet.id, c.enabled, c.threshold, c.topupAmount ?? null, c.targetBalance ?? null, c.paymentMethodToken, c.dailyLimit ?? null, c.monthlyLimit ?? null, c.now],
   );
+  if (!c.enabled) await cancelRequestsNotCharged(sql, wallet.id, c.now);
   // Already below the threshold (the unspent money, balance + held, as a crossing is judged): no
   // crossing is coming, so the rule asks now (once; see requestAutoTopupOnRuleSet). Read under the wallet lock taken above.
   const unspent = new Decimal(wallet.balance).plus(wallet.reserved);
@@ -76,6 +77,26 @@ export async function setAutoTopup(sql: Sql, c: SetAutoTopupCommand) {
     await requestAutoTopupOnRuleSet(sql, c.now, { walletId: wallet.id, billingAccountId: wallet.billing_account_id, currency: wallet.currency, unspent });
   }
   return rows[0]!;
+}
+
+/** Why a request was cancelled: its rule was turned off before any card recharge was made for it. */
+export const AUTO_TOPUP_DISABLED = 'AUTO_TOPUP_DISABLED';
+
+/**
+ * A rule turned off takes back its requests that have no recharge yet (the autotopup consumer has not
+ * made one): CANCELLED, so their event starts nothing, a budget set next is the only thing funding
+ * the low balance, and they count against no limit. A request with a recharge is left to finish:
+ * its card may be charged already, and the recharge's credit and outcome still reach it. The
+ * recharge names itself on its request in the transaction that makes it, holding the request's row
+ * lock (recharge.ts): a cancel waiting for that lock then finds `recharge_id` set and leaves it,
+ * and a recharge after a cancel finds the request CANCELLED and is refused before its row is written.
+ */
+async function cancelRequestsNotCharged(sql: Sql, walletId: string, now: Date): Promise<number> {
+  const rows = await sql.query(
+    `update topup_request set status = 'CANCELLED', reason = $2 where wallet_id = $1 and status = 'REQUESTED' and recharge_id is null returning id`,
+    [walletId, `${AUTO_TOPUP_DISABLED}: the auto top-up rule was turned off at ${now.toISOString()} before this request reached the card; nothing was charged`],
+  );
+  return rows.length;
 }
 
 /**

@@ -194,7 +194,7 @@ interface RuleRow {
  * replenishes it (a rule stored before the two were refused together would have paid for the same
  * low balance a second time, by card).
  */
-const COUNTED = `t.wallet_id = r.wallet_id and t.status not in ('LIMIT_REACHED', 'RECHARGE_DECLINED', 'RECHARGE_FAILED', 'RECHARGE_REFUNDED', 'RECHARGE_REFUSED')`;
+const COUNTED = `t.wallet_id = r.wallet_id and t.status not in ('LIMIT_REACHED', 'RECHARGE_DECLINED', 'RECHARGE_FAILED', 'RECHARGE_REFUNDED', 'RECHARGE_REFUSED', 'CANCELLED')`;
 const ENDED = `coalesce(c.updated_at, t.requested_at)`;
 export const TOPUP_RULES = `select r.wallet_id, r.enabled, r.threshold::text as threshold, r.topup_amount::text as topup_amount, r.target_balance::text as target_balance, r.payment_method_token,
     r.daily_limit::text as daily_limit, r.monthly_limit::text as monthly_limit, o.timezone,

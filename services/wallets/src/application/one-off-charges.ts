@@ -9,6 +9,7 @@ import { emitBalanceEvents } from './balance-events';
 import { walletOf, type WalletRow } from './wallets';
 import { feeDueCanRetry } from './period-fee';
 import { budgetHeadroom } from './budget';
+import { lateChargeRefusal, recordOwedCredit, recordRefusedCharge, type LateChargeRefusal } from './closed-wallet-moves';
 
 /**
  * One-off charges and credits of PREPAID accounts (subscribers' `oneoffcharge.created`: the
@@ -20,8 +21,16 @@ import { budgetHeadroom } from './budget';
  * once (`CHARGE_DUE` notification and `billing.wallets.charge.due`, an SMS from subscribers), and the next top-up pays it before anything else (see `settleDueCharges`). A credit goes
  * to the balance.
  */
-export type OneOffOutcome = 'TAKEN' | 'CREDITED' | 'DUE' | 'ALREADY' | 'NOT_PREPAID' | 'INVALID';
+export type OneOffOutcome = 'TAKEN' | 'CREDITED' | 'OWED' | 'DUE' | 'ALREADY' | 'NOT_PREPAID' | 'INVALID' | LateChargeRefusal;
 
+/**
+ * On a closed wallet (closed-wallet-moves.ts) a late one-off follows late usage until the settlement:
+ * a credit goes into the balance the settlement carries; a charge from before closedAt arriving
+ * before finalAt is taken, any other is refused (WALLET_CLOSED / WALLET_BALANCE_FINAL, its decision
+ * kept under its key). After the settlement a charge is refused WALLET_SETTLED (taking it would make
+ * a paid-out wallet owe) and a credit is recorded as owed to the customer for finance to pay out
+ * (OWED: CREDIT_OWED + wallet.creditowed), never spent on due charges.
+ */
 export async function applyOneOffCharge(sql: Sql, d: OneOffChargeData, now: Date): Promise<OneOffOutcome> {
   if (!d || typeof d.chargeId !== 'string' || typeof d.billingAccountId !== 'string' || !isDecimalString(d.amount) || typeof d.currency !== 'string') return 'INVALID';
   const wallet = await walletOf(sql, d.billingAccountId, d.currency, true);
@@ -31,12 +40,22 @@ export async function applyOneOffCharge(sql: Sql, d: OneOffChargeData, now: Date
   if (await findTransaction(sql, chargeKey(d.chargeId))) return 'ALREADY';
   const balance = new Decimal(wallet.balance);
   if (amount.isNegative()) {
+    if (wallet.settled_at !== null) {
+      await recordOwedCredit(sql, wallet, { key: chargeKey(d.chargeId), source: 'ONE_OFF_CREDIT', sourceId: d.chargeId, reason: d.reason, reference: d.lineId, amount: amount.negated() }, now);
+      return 'OWED';
+    }
     await take(sql, wallet, [{ id: d.chargeId, lineId: d.lineId, reason: d.reason, amount }], balance, now);
     await settleAfterCredit(sql, wallet.billing_account_id, wallet.currency, now);
     return 'CREDITED';
   }
   const [open] = await sql.query<{ settled_at: Date | null }>(`select settled_at from due_charge where id = $1`, [d.chargeId]);
   if (open) return 'DUE';
+  const refusal = lateChargeRefusal(wallet, d.chargedAt, now);
+  if (refusal) {
+    const outcome = { chargeId: d.chargeId, reason: d.reason, amount: fmt(amount), currency: wallet.currency };
+    await recordRefusedCharge(sql, wallet, { key: chargeKey(d.chargeId), kind: 'ONE_OFF_CHARGE', reference: d.lineId, outcome }, refusal, now);
+    return refusal;
+  }
   if (covers(balance.plus(await budgetHeadroom(sql, wallet.id)), new Decimal(wallet.overdraft_limit), amount)) {
     await take(sql, wallet, [{ id: d.chargeId, lineId: d.lineId, reason: d.reason, amount }], balance, now);
     return 'TAKEN';

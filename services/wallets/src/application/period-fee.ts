@@ -9,6 +9,7 @@ import { insertNotifications } from './buckets';
 import { emitBalanceEvents } from './balance-events';
 import { walletOf, type WalletRow } from './wallets';
 import { budgetHeadroom } from './budget';
+import { recordOwedCredit } from './closed-wallet-moves';
 import type { SubscriptionTermRow } from './subscription-terms';
 
 type Term = Pick<SubscriptionTermRow, 'subscription_id' | 'billing_account_id' | 'line_id' | 'payment_mode' | 'currency'>;
@@ -152,6 +153,8 @@ export async function periodFeeTaken(sql: Sql, term: Term, periodStart: Date): P
  * taken under), not the plan's terms now (`terms`, as the catalog answers at the end: a new
  * version may say otherwise, or nothing); those decide only for a fee taken before the record
  * (null), as they did then.
+ * A wallet settled after its account closed is not credited: the refund is recorded as owed to the
+ * customer for finance to pay out (recordOwedCredit), and 0 is returned (nothing to spend).
  * Returns what came back: a caller that got money back settles what is due with it
  * (settleAfterCredit; followSubscriptionChange does, in this transaction: one-off-charges imports
  * this file, so it is not called from here).
@@ -170,10 +173,17 @@ export async function refundUnusedPeriod(sql: Sql, term: SubscriptionTermRow, te
   if (await findTransaction(sql, key)) return new Decimal(0);
   const wallet = await walletOf(sql, term.billing_account_id, term.currency, true);
   if (!wallet) return new Decimal(0);
-  await moveFee(sql, term, wallet, { key, kind: 'RECURRING_FEE_REFUND', intoWallet: refund }, now);
+  const shown = `${refund.toFixed(minorUnits(term.currency))} ${term.currency}`;
+  // After the settlement the balance was handed to finance: the refund is owed to the customer and
+  // paid out, not put back to spend (nothing comes back to pay due charges with).
+  const owed = wallet.settled_at !== null;
+  if (owed) await recordOwedCredit(sql, wallet, { key, source: 'BUNDLE_REFUND', sourceId: key, reason: 'RECURRING_FEE_REFUND', reference: term.subscription_id, amount: refund }, now);
+  else await moveFee(sql, term, wallet, { key, kind: 'RECURRING_FEE_REFUND', intoWallet: refund }, now);
   await insertNotifications(sql, [{
     id: deterministicId('message', 'BUNDLE_REFUND', term.subscription_id, period), billingAccountId: term.billing_account_id, walletId: wallet.id, bucketId: null, kind: 'BUNDLE_REFUND',
-    message: `Your bundle ended ${unusedDays} day(s) early: ${refund.toFixed(minorUnits(term.currency))} ${term.currency} is back on your balance.`,
+    message: owed
+      ? `Your bundle ended ${unusedDays} day(s) early: ${shown} is owed to you and is paid out with the rest of your closed account's balance.`
+      : `Your bundle ended ${unusedDays} day(s) early: ${shown} is back on your balance.`,
   }], now);
-  return refund;
+  return owed ? new Decimal(0) : refund;
 }

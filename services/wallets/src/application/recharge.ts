@@ -58,8 +58,11 @@ function rechargeChannel(channel: string | null | undefined): string {
  * account, amount and card, the request still waiting for it). Anyone else naming the channel is refused.
  */
 async function requireAutoTopupRequest(sql: Sql, c: RechargeCommand, amount: string): Promise<void> {
+  // Locked to the end of the recharge's transaction, which names the recharge on it: turning the rule
+  // off (cancelRequestsNotCharged) either came first (CANCELLED: not found here, nothing written) or
+  // waits and then leaves this request, whose card may now be charged, to finish.
   const found = await sql.query(
-    `select 1 from topup_request where id = $1 and billing_account_id = $2 and amount = $3::numeric and currency = $4 and payment_method_token = $5 and status in ('REQUESTED', 'RECHARGE_STARTED')`,
+    `select 1 from topup_request where id = $1 and billing_account_id = $2 and amount = $3::numeric and currency = $4 and payment_method_token = $5 and status in ('REQUESTED', 'RECHARGE_STARTED') for update`,
     [c.idempotencyKey, c.billingAccountId, amount, c.amount.currency, c.paymentMethodToken ?? ''],
   );
   if (found.length === 0) throw badInput('input.channel', `${AUTO_TOPUP_CHANNEL} is the channel of recharges wallets makes for an auto top-up; a recharge made by a person uses one of ${RECHARGE_CHANNELS.join(', ')}`, 'RECHARGE_CHANNEL_INVALID');
@@ -98,11 +101,14 @@ export async function recharge(db: Db, starter: RechargeStarter | null, c: Recha
     if (channel === AUTO_TOPUP_CHANNEL) await requireAutoTopupRequest(sql, c, fmt(amount));
     if (c.method === 'CARD' && !starter) throw rechargeUnavailable('Temporal is not configured for this wallets service (WALLETS_TEMPORAL=off)');
     const id = newId('recharge');
-    return (await sql.query<RechargeRow>(
+    const made = (await sql.query<RechargeRow>(
       `insert into recharge (id, idempotency_key, request_hash, billing_account_id, wallet_id, amount, currency, channel, method, payment_method_token, status, workflow_id, created_at)
        values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13) returning *`,
       [id, c.idempotencyKey, hash, c.billingAccountId, wallet.id, fmt(amount), c.amount.currency, channel, c.method, c.paymentMethodToken ?? null, c.method === 'CARD' ? 'STARTING' : 'PENDING_TRANSFER', c.method === 'CARD' ? rechargeWorkflowId(id) : null, c.now],
     ))[0]!;
+    // The request names its recharge from the moment it exists: no cancel can take it back now.
+    if (channel === AUTO_TOPUP_CHANNEL) await sql.query(`update topup_request set recharge_id = $2 where id = $1 and recharge_id is null`, [c.idempotencyKey, id]);
+    return made;
   });
   if (row.method === 'CARD' && row.status === 'STARTING') {
     if (!starter) throw rechargeUnavailable('Temporal is not configured for this wallets service');

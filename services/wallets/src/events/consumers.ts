@@ -10,6 +10,7 @@ import { GroupCommit } from '../application/group-commit';
 import { grantFromSubscription } from '../application/grant-from-subscription';
 import { followSubscriptionChange } from '../application/subscription-terms';
 import { applyOneOffCharge } from '../application/one-off-charges';
+import { isLateChargeRefusal } from '../application/closed-wallet-moves';
 import { revokeEndedAddOn } from '../application/add-on-ended';
 import { closeAccountWallets } from '../application/close-account-wallets';
 import type { CatalogClient } from '../adapters/catalog-client';
@@ -192,6 +193,11 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
       const d = event.data as OneOffChargeData;
       const outcome = await db.tx((sql) => applyOneOffCharge(sql, d, now));
       if (outcome === 'INVALID') runtime.logger.error({ chargeId: d?.chargeId }, 'one-off charge event without a usable account, amount or currency; skipped');
+      // A late charge a closed wallet refused (its decision is on the ledger): staff must collect it another way.
+      if (isLateChargeRefusal(outcome)) {
+        runtime.logger.error({ chargeId: d.chargeId, billingAccountId: d.billingAccountId, amount: d.amount, currency: d.currency, reason: outcome }, 'one-off charge refused by a closed wallet; not taken');
+        metrics.subscriberEventsDropped.inc({ subject, reason: outcome });
+      }
     } else if (subject === EVENTS.addOnEnded.subject) {
       // An add-on ended early: its buckets are revoked (its refund comes as a CREDIT one-off).
       await db.tx((sql) => revokeEndedAddOn(sql, event.data as AddOnEndedData, now));

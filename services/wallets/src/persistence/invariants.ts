@@ -201,6 +201,29 @@ export const LEDGER_CHECKS: readonly { name: string; sql: string }[] = [
           limit 5`,
   },
   {
+    // wallet.settled handed a closed wallet's final balance to finance: from then on only the payout side moves it
+    // (payouts, returned payouts, rounding write-offs, and credits owed to the customer that arrived late:
+    // CREDIT_OWED, closed-wallet-moves.ts, which only ever add). A late charge is refused, a late credit owed.
+    name: 'after its settlement a wallet moves only by payouts, returned payouts, rounding write-offs and owed credits',
+    sql: `select t.id, t.kind, w.id as wallet, w.settled_at, e.amount from wallet w
+            join ledger_entry e on e.account_id = w.id and e.created_at > w.settled_at
+            join ledger_transaction t on t.id = e.transaction_id
+           where w.settled_at is not null
+             and (t.kind not in ('PAYOUT', 'PAYOUT_RETURN', 'ROUNDING_WRITE_OFF', 'CREDIT_OWED') or (t.kind = 'CREDIT_OWED' and e.amount <= 0))
+          limit 5`,
+  },
+  {
+    // CREDIT_OWED: two entries, + a wallet settled at or before it, − that wallet's account's REVENUE in its currency.
+    name: 'every owed credit moved revenue onto a wallet already settled',
+    sql: `select t.id, m.entries, m.wallet, m.revenue, m.settled_at from ledger_transaction t
+            cross join lateral (select count(*) as entries, max(w.id) as wallet, max(w.settled_at) as settled_at, sum(e.amount) filter (where w.id is not null) as credited,
+                                       count(*) filter (where e.account_id = ${accountIdSql('t.billing_account_id', 'REVENUE', 'e.unit')} and e.amount < 0) as revenue
+                                  from ledger_entry e left join wallet w on w.id = e.account_id and w.billing_account_id = t.billing_account_id
+                                 where e.transaction_id = t.id) m
+           where t.kind = 'CREDIT_OWED' and (m.entries <> 2 or m.wallet is null or m.revenue <> 1 or m.credited <= 0 or m.settled_at is null or m.settled_at > t.created_at)
+          limit 5`,
+  },
+  {
     // redeemVoucher credits the voucher's face value (creditWallet: kind VOUCHER, reference = the voucher id, two
     // entries: + the wallet, − VOUCHER_CLEARING) and marks the voucher REDEEMED with that wallet and transaction, in
     // one DB transaction. So: a REDEEMED voucher has exactly one VOUCHER transaction, the one it names, crediting

@@ -1,0 +1,86 @@
+import { Decimal, type WalletCreditOwedData } from '@ledgerline/contracts';
+import type { Sql } from '../persistence/sql';
+import { eventRow, insertOutbox } from '../persistence/sql';
+import { fmt } from '../domain/charging';
+import { accountId, newTxId, postTransactions } from './ledger';
+import { WALLET_BALANCE_FINAL, WALLET_CLOSED, WALLET_SETTLED, walletClosedMessage, walletFinalMessage, type WalletRow } from './wallets';
+
+/**
+ * Money that reaches a closed wallet late from subscribers (a one-off charge or credit, a bundle's
+ * unused-days refund), judged as charging judges late usage (apply-charges.ts) until the settlement.
+ */
+
+/** Why a late charge is not taken from a closed wallet (its ledger row's `refused`, the consumer's metric label). */
+export type LateChargeRefusal = typeof WALLET_CLOSED | typeof WALLET_BALANCE_FINAL | typeof WALLET_SETTLED;
+
+export function isLateChargeRefusal(outcome: string): outcome is LateChargeRefusal {
+  return outcome === WALLET_CLOSED || outcome === WALLET_BALANCE_FINAL || outcome === WALLET_SETTLED;
+}
+
+/** Ledger kind of a credit owed to the customer that arrived after its wallet's settlement. */
+export const CREDIT_OWED = 'CREDIT_OWED';
+
+/**
+ * Whether a charge incurred at `incurredAt` arriving at `now` is refused by a closed wallet, and why:
+ * settled (its final balance was handed to finance: taking it would make a paid-out wallet owe),
+ * incurred at or after closedAt (as usage then), or arriving at or after finalAt. Null: an open wallet,
+ * or a charge from before the close inside the grace, which is taken as late usage is.
+ */
+export function lateChargeRefusal(wallet: WalletRow, incurredAt: string, now: Date): LateChargeRefusal | null {
+  if (wallet.status !== 'CLOSED' || wallet.closed_at === null) return null;
+  if (wallet.settled_at !== null) return WALLET_SETTLED;
+  // An unreadable date is NaN: not before the close, so refused as usage is.
+  if (!(Date.parse(incurredAt) < new Date(wallet.closed_at).getTime())) return WALLET_CLOSED;
+  if (wallet.final_at !== null && now.getTime() >= new Date(wallet.final_at).getTime()) return WALLET_BALANCE_FINAL;
+  return null;
+}
+
+export function lateChargeMessage(wallet: WalletRow, refusal: LateChargeRefusal): string {
+  if (refusal === WALLET_CLOSED) return walletClosedMessage(wallet.billing_account_id, wallet.currency, wallet.closed_at);
+  if (refusal === WALLET_BALANCE_FINAL) return walletFinalMessage(wallet.billing_account_id, wallet.currency, wallet.closed_at, wallet.final_at);
+  const settled = wallet.settled_at ? new Date(wallet.settled_at).toISOString() : 'an earlier date';
+  return `The ${wallet.currency} wallet of billing account ${wallet.billing_account_id} was settled at ${settled}: its final balance went to finance for payout, so nothing more is taken from it`;
+}
+
+/**
+ * A refused late charge keeps its decision under its own key (no entries, as charging's DENIED
+ * rows): a redelivery finds the key and takes nothing, and the refusal stays on the ledger.
+ */
+export async function recordRefusedCharge(sql: Sql, wallet: WalletRow, c: { key: string; kind: string; reference: string | null; outcome: Record<string, unknown> }, refusal: LateChargeRefusal, now: Date): Promise<void> {
+  await postTransactions(sql, [{
+    id: newTxId(), idempotencyKey: c.key, kind: c.kind, billingAccountId: wallet.billing_account_id, reference: c.reference,
+    outcome: { ...c.outcome, refused: refusal, refusedBecause: lateChargeMessage(wallet, refusal) },
+    entries: [],
+  }], now);
+}
+
+/**
+ * A credit owed to the customer that reached a settled wallet. Not spent and not netted against
+ * anything (no due charge is paid from it, no balance event): recorded as owed where a returned
+ * payout goes, on the settled wallet (− revenue, + wallet, kind CREDIT_OWED), and
+ * `billing.wallets.wallet.creditowed` tells finance to pay it out with payOutWalletBalance.
+ * The caller holds the wallet lock and has checked the key is unused.
+ */
+export async function recordOwedCredit(
+  sql: Sql,
+  wallet: WalletRow,
+  c: { key: string; source: WalletCreditOwedData['source']; sourceId: string; reason: string; reference: string | null; amount: Decimal },
+  now: Date,
+): Promise<void> {
+  const txId = newTxId();
+  await postTransactions(sql, [{
+    id: txId, idempotencyKey: c.key, kind: CREDIT_OWED, billingAccountId: wallet.billing_account_id, reference: c.reference,
+    outcome: { source: c.source, sourceId: c.sourceId, reason: c.reason, amount: fmt(c.amount), currency: wallet.currency },
+    entries: [
+      { accountId: wallet.id, unit: wallet.currency, amount: c.amount },
+      { accountId: accountId(wallet.billing_account_id, 'REVENUE', wallet.currency), unit: wallet.currency, amount: c.amount.negated() },
+    ],
+  }], now);
+  const data: WalletCreditOwedData = {
+    walletId: wallet.id, billingAccountId: wallet.billing_account_id, source: c.source, sourceId: c.sourceId, reason: c.reason,
+    amount: { amount: fmt(c.amount), currency: wallet.currency },
+    balanceAfter: { amount: fmt(new Decimal(wallet.balance).plus(c.amount)), currency: wallet.currency },
+    transactionId: txId, settledAt: new Date(wallet.settled_at!).toISOString(), recordedAt: now.toISOString(),
+  };
+  await insertOutbox(sql, [eventRow('walletCreditOwed', wallet.billing_account_id, [c.key, 'owed'], now, data)]);
+}

@@ -1,0 +1,117 @@
+// Turning an auto top-up rule off cancels its request that has not reached the card yet.
+//
+// A low balance writes a topup_request (REQUESTED) and autoTopupRequested to the outbox; the
+// autotopup consumer later makes the card recharge (key = the request id) and starts its workflow.
+// Nothing looked at the rule in between: a request made before the customer turned the rule off
+// (or before the wallet became a committed-spend budget, which needs the rule off first) still
+// charged the card, and with the budget replenishing the same low balance it was funded twice.
+// Now turning the rule off cancels, once, a request with no recharge yet (CANCELLED, reason
+// AUTO_TOPUP_DISABLED); the consumer then starts nothing. A request whose recharge was already made
+// (its card may be charged) is left to finish: its money is never lost. The recharge's transaction
+// takes the request's row lock and names its recharge on it, so a cancel and a recharge racing
+// each other end with exactly one of them.
+//
+// The recharge workflow is replaced by a starter that counts starts (no Temporal).
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS } from '@ledgerline/contracts';
+import type { TestService } from '@ledgerline/platform';
+import { APPLY, charge, dbOf, expectInvariants, gql, inRounds, openPrepaid, startWallets, topupRequestsOf } from './support';
+import { startAutoTopup, type AutoTopupRequestedData } from '../src/application/auto-topup-recharge';
+import { settleRecharge } from '../src/application/recharge';
+import type { RechargeStarter } from '../src/adapters/recharge-starter';
+
+let svc: TestService;
+beforeAll(async () => {
+  // WALLETS_TEMPORAL=off: the service's own consumer leaves auto top-up requests alone (REQUESTED).
+  ({ svc } = await startWallets());
+});
+afterAll(async () => svc?.close());
+afterEach(async () => expectInvariants(svc));
+
+/** A card provider whose workflows run until told otherwise; counts the starts. */
+function countingStarter(): RechargeStarter & { started: string[] } {
+  const started: string[] = [];
+  return {
+    started,
+    start: async (input) => {
+      started.push(input.rechargeId);
+      return { workflowId: `recharge-${input.rechargeId}` };
+    },
+    outcome: async () => null,
+    close: async () => undefined,
+  };
+}
+
+const SET_RULE = `mutation($i: SetAutoTopupInput!) { setAutoTopup(input: $i) { wallet { id } } }`;
+const rule = (walletId: string, enabled: boolean) => ({ i: { walletId, enabled, threshold: '5.00', topupAmount: '20.00', paymentMethodToken: 'tok_visa' } });
+const SET_BUDGET = `mutation($i: SetBudgetInput!) { setBudget(input: $i) { budget { id enabled } } }`;
+
+/** A wallet with a rule whose balance fell below it: one REQUESTED request and its event. */
+async function lowWithRequest(): Promise<{ billingAccountId: string; walletId: string; requestId: string; event: AutoTopupRequestedData }> {
+  const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '10.00' });
+  await gql(svc, SET_RULE, rule(walletId, true));
+  await gql(svc, APPLY, { i: charge(billingAccountId, { units: '6', pricePerUnit: '1.00' }) }); // 10 → 4: below 5
+  const [request] = await topupRequestsOf(svc, walletId);
+  expect(request).toMatchObject({ status: 'REQUESTED', recharge_id: null });
+  const [row] = await dbOf(svc).query<{ payload: string }>(`select payload from outbox where subject = $1 and payload like $2`, [EVENTS.autoTopupRequested.subject, `%${request!.id}%`]);
+  return { billingAccountId, walletId, requestId: request!.id, event: JSON.parse(row!.payload).data as AutoTopupRequestedData };
+}
+const rechargesOf = async (walletId: string) => (await dbOf(svc).query<{ id: string; status: string }>(`select id, status from recharge where wallet_id = $1`, [walletId]));
+const deliver = (starter: RechargeStarter, event: AutoTopupRequestedData) => startAutoTopup(dbOf(svc), starter, event, new Date(), () => new Date());
+
+describe('turning auto top-up off cancels a request not yet charged', () => {
+  it('a request made before the rule was turned off is cancelled once and starts no recharge when its event comes (also redelivered)', async () => {
+    const { walletId, event } = await lowWithRequest();
+    await gql(svc, SET_RULE, rule(walletId, false));
+    await gql(svc, SET_RULE, rule(walletId, false)); // twice: still one cancellation
+    const starter = countingStarter();
+    await deliver(starter, event);
+    await deliver(starter, event);
+    const seen = { requests: (await topupRequestsOf(svc, walletId)).map((r) => ({ status: r.status, reason: r.reason?.split(':')[0], recharge: r.recharge_id })), recharges: await rechargesOf(walletId), started: starter.started.length };
+    expect(seen, JSON.stringify(seen)).toEqual({ requests: [{ status: 'CANCELLED', reason: 'AUTO_TOPUP_DISABLED', recharge: null }], recharges: [], started: 0 });
+  });
+
+  it('a budget set after the rule was turned off is the only thing that funds the low balance: the card is not charged too', async () => {
+    const { billingAccountId, walletId, event } = await lowWithRequest();
+    await gql(svc, SET_RULE, rule(walletId, false));
+    await gql(svc, SET_BUDGET, { i: { billingAccountId, committed: { amount: '100.00', currency: 'EUR' }, threshold: '20.00' } });
+    const starter = countingStarter();
+    await deliver(starter, event);
+    const seen = {
+      replenishments: Number((await dbOf(svc).query<{ n: string }>(`select count(*) as n from budget_replenishment where billing_account_id = $1`, [billingAccountId]))[0]!.n),
+      requests: (await topupRequestsOf(svc, walletId)).map((r) => r.status),
+      recharges: await rechargesOf(walletId),
+      started: starter.started.length,
+    };
+    expect(seen, JSON.stringify(seen)).toEqual({ replenishments: 1, requests: ['CANCELLED'], recharges: [], started: 0 });
+  });
+
+  it('a request whose recharge was already made is left to finish when the rule is turned off: its outcome still reaches it', async () => {
+    const { walletId, requestId, event } = await lowWithRequest();
+    const starter = countingStarter();
+    const made = await deliver(starter, event);
+    await gql(svc, SET_RULE, rule(walletId, false));
+    const during = (await topupRequestsOf(svc, walletId)).map((r) => ({ status: r.status, recharge: r.recharge_id }));
+    await settleRecharge(dbOf(svc), made!.id, { status: 'DECLINED', failure: 'PAYMENT_DECLINED' }, new Date());
+    const after = (await topupRequestsOf(svc, walletId)).map((r) => r.status);
+    expect({ during, after, started: starter.started.length }).toEqual({ during: [{ status: 'RECHARGE_STARTED', recharge: made!.id }], after: ['RECHARGE_DECLINED'], started: 1 });
+    expect(requestId).toBe(event.topupRequestId);
+  });
+
+  it('turning the rule off while the event is being handled ends with exactly one of the two: cancelled with no recharge, or a recharge the request names', async () => {
+    const rounds = await inRounds(8, async () => {
+      const { walletId, event } = await lowWithRequest();
+      const starter = countingStarter();
+      await Promise.all([deliver(starter, event), gql(svc, SET_RULE, rule(walletId, false))]);
+      const [request] = await topupRequestsOf(svc, walletId);
+      const recharges = await rechargesOf(walletId);
+      return { status: request!.status, linked: request!.recharge_id === (recharges[0]?.id ?? null), recharges: recharges.length, started: starter.started.length };
+    });
+    for (const r of rounds) {
+      expect([
+        { status: 'CANCELLED', linked: true, recharges: 0, started: 0 },
+        { status: 'RECHARGE_STARTED', linked: true, recharges: 1, started: 1 },
+      ], JSON.stringify(rounds)).toContainEqual(r);
+    }
+  });
+});
