@@ -23,9 +23,15 @@ export interface CreateCustomerCommand {
   now: Date;
 }
 
+/** Characters of a webhook URL: communication_message.receiver is varchar(400). */
+export const WEBHOOK_URL_MAX = 400;
+
 export function notificationPreferences(input: Partial<NotificationPreferences> | null | undefined, hasEmail: boolean): NotificationPreferences {
   const prefs: NotificationPreferences = { email: input?.email ?? hasEmail, sms: input?.sms ?? true, push: input?.push ?? false, webhookUrl: input?.webhookUrl ?? null };
   if (prefs.webhookUrl) {
+    // Every message to it is a communication_message row whose receiver is varchar(400): a longer URL,
+    // once stored, made each message to the customer fail to be stored (their consumers' batches redelivered without end).
+    assertMaxLength(prefs.webhookUrl, WEBHOOK_URL_MAX, 'input.notificationPreferences.webhookUrl', 'WEBHOOK_URL_TOO_LONG');
     let url: URL | null = null;
     try {
       url = new URL(prefs.webhookUrl);

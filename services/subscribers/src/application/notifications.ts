@@ -15,8 +15,15 @@ export async function recordNotifications(em: Em, triggers: NotificationTrigger[
   const customers = new Map((await em.find(Customer, { id: { $in: [...new Set([...accounts.values()].map((a) => a.customerId))] } })).map((c) => [c.id, c]));
   const lineIds = [...new Set(triggers.flatMap((t) => (t.lineId ? [t.lineId] : [])))];
   const lines = new Map((lineIds.length ? await em.find(Line, { id: { $in: lineIds } }) : []).map((l) => [l.id, l]));
+  // A line's own number only until the line is terminated: then the number is no longer the
+  // customer's (numbers are recycled at once, to another customer), so the line's messages go where
+  // an account-level one goes.
+  const lineNumber = (lineId: string | null): string | null => {
+    const line = lineId ? lines.get(lineId) : undefined;
+    return line && line.status !== 'TERMINATED' ? line.msisdn : null;
+  };
   // An account-level message (a balance) goes by SMS to the customer's phone, or else to the account's first live line.
-  const accountLevel = [...new Set(triggers.filter((t) => !t.lineId).map((t) => t.billingAccountId))];
+  const accountLevel = [...new Set(triggers.filter((t) => !lineNumber(t.lineId)).map((t) => t.billingAccountId))];
   const firstLine = new Map<string, Line>();
   if (accountLevel.length) {
     for (const l of await em.find(Line, { billingAccountId: { $in: accountLevel }, status: { $in: ['ACTIVE', 'SUSPENDED', 'BARRED'] } }, { orderBy: { createdAt: 'asc', id: 'asc' } })) {
@@ -35,7 +42,8 @@ export async function recordNotifications(em: Em, triggers: NotificationTrigger[
     const prefs = JSON.parse(customer.notificationPreferences) as Preferences;
     const line = t.lineId ? lines.get(t.lineId) : undefined;
     const text = composeMessage(t.template, { ...accountParams(account), ...t.params });
-    for (const route of routeMessage(t, prefs, { customerId: customer.id, email: customer.email ?? null, phone: customer.phone ?? null, msisdn: line?.msisdn ?? (customer.phone ? null : firstLine.get(account.id)?.msisdn ?? null) })) {
+    const msisdn = lineNumber(t.lineId) ?? (customer.phone ? null : firstLine.get(account.id)?.msisdn ?? null);
+    for (const route of routeMessage(t, prefs, { customerId: customer.id, email: customer.email ?? null, phone: customer.phone ?? null, msisdn })) {
       rows.push({
         id: deterministicId('message', t.eventId, route.channel),
         customerId: customer.id,
