@@ -3,6 +3,7 @@ import { BILLING_STREAM } from '@ledgerline/contracts';
 import { deliverFrom, type Messaging } from './nats';
 import type { Logger } from './logger';
 import type { ServiceRuntime } from './service';
+import { retryTransientFailures } from './transient-retry';
 
 export interface DurableConsumerSpec {
   /** Short name, unique within its host: the durable is `<host>_<name>[_<suffix>]`. */
@@ -11,7 +12,8 @@ export interface DurableConsumerSpec {
   filter: string;
   /**
    * Applies one fetched batch. It must be idempotent: a batch is acknowledged only after this
-   * resolves, so a crash or an error redelivers all of it.
+   * resolves, so a crash or an error redelivers all of it, and a deadlock or serialization failure
+   * runs it again at once (retryTransientFailures) before that.
    */
   handle(messages: JsMsg[]): Promise<void>;
   /** Messages per batch at most (default 500). */
@@ -132,7 +134,11 @@ export async function runDurableConsumers(host: ConsumerHost, specs: DurableCons
       (async () => {
         for (let batch = await batches.next(); batch; batch = await batches.next()) {
           try {
-            await spec.handle(batch);
+            // A deadlock victim runs again here before the whole batch goes back to NATS (the handler is
+            // idempotent, as for a redelivery). Not one that settles its messages itself: a failed run
+            // may have acked some of them already.
+            if (spec.settlesItself) await spec.handle(batch);
+            else await retryTransientFailures({ service: host.name, operation: `consumer:${spec.name}`, logger: host.logger }, () => spec.handle(batch));
             if (!spec.settlesItself) for (const m of batch) m.ack();
           } catch (err) {
             if (!running) break;

@@ -14,3 +14,4 @@ export * from './loaders';
 export * from './testing';
 export * from './pg-arrays';
 export * from './pg-pool-errors';
+export * from './transient-retry';

@@ -13,6 +13,7 @@ import { connectMessaging, type Messaging } from './nats';
 import { OutboxRelay } from './outbox';
 import { callerFromHeaders } from './caller';
 import { startSubgraphServer, type SubgraphServer } from './subgraph-server';
+import { transactionRetries, type RetryScope } from './transient-retry';
 
 export interface Clock {
   now(): Date;
@@ -38,6 +39,13 @@ export interface RequestContext {
   em: Em;
   runtime: ServiceRuntime;
   logger: Logger;
+  /** The request's root fields (`recordPayment`), set once the operation is parsed: what its metrics and logs name it. */
+  operation?: string;
+}
+
+/** Where a mutation's transaction retries are counted and logged (see retryTransientFailures). */
+export function retryScopeOf(ctx: Pick<RequestContext, 'runtime' | 'logger' | 'operation'>): RetryScope {
+  return { service: ctx.runtime.config.service, operation: ctx.operation ?? 'graphql', logger: ctx.logger };
 }
 
 export interface ServiceDefinition<X extends object = object> {
@@ -97,6 +105,7 @@ export async function startService<X extends object>(def: ServiceDefinition<X>, 
     stack.push(['outbox relay', () => relay.stop()]);
     const runtime: ServiceRuntime = { config, logger, orm, messaging, relay, clock: options.clock ?? systemClock, metrics: new client.Registry() };
     relay.registerMetrics(runtime.metrics, () => runtime.clock.now());
+    runtime.metrics.registerMetric(transactionRetries);
     if (def.background) stack.push(['background jobs', await def.background(runtime)]);
 
     const server: SubgraphServer = await startSubgraphServer<RequestContext & X>({

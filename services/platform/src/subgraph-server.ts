@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApolloServer, HeaderMap, type BaseContext } from '@apollo/server';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -226,6 +226,23 @@ export function listen(server: http.Server, host: string, port: number, setting:
   });
 }
 
+/**
+ * Names the request in its context (`operation`: the root fields, `recordPayment`), for what a
+ * resolver counts or logs by operation (transaction retries); a gateway's generated operation name
+ * (`Q__invoicing__0`) would say nothing.
+ */
+const operationNaming: ApolloServerPlugin<BaseContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation, contextValue }) {
+        if (!operation || !contextValue || typeof contextValue !== 'object') return;
+        const fields = operation.selectionSet.selections.flatMap((s) => (s.kind === 'Field' ? [s.name.value] : []));
+        (contextValue as { operation?: string }).operation = fields.join(',') || operation.operation;
+      },
+    };
+  },
+};
+
 export function startSubgraphServer<C extends BaseContext>(options: SubgraphServerOptions<C>): Promise<SubgraphServer> {
   return startGraphQLHttpServer({
     ...options,
@@ -234,7 +251,7 @@ export function startSubgraphServer<C extends BaseContext>(options: SubgraphServ
         schema: buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> }),
         formatError: createFormatError(options.logger),
         // Federated traces (ftv1) for the gateway; listed explicitly so Apollo does not log that it added them.
-        plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTrace()],
+        plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTrace(), operationNaming],
         introspection: options.introspection,
         includeStacktraceInErrorResponses: false,
         // The service stops its own parts in order on SIGINT/SIGTERM (runServiceMain).

@@ -1,7 +1,7 @@
 import type DataLoader from 'dataloader';
 import { scalarResolvers, pageSize, decodeCursor, toConnection, notFound, badInput, dec, type PageArgs } from '@ledgerline/contracts';
 import { QueryOrder, raw } from '@mikro-orm/core';
-import { requireRole, type Em, type RequestContext } from '@ledgerline/platform';
+import { requireRole, retryScopeOf, transactionalRetrying, type Em, type RequestContext } from '@ledgerline/platform';
 import { diffPlans } from '@ledgerline/rating';
 import { Offer, OfferAudit, Plan, PlanAudit, PlanVersion } from '../persistence/entities';
 import { hasTakenEffect, versionInForce } from '../domain/plan-lifecycle';
@@ -86,7 +86,9 @@ async function plansInForce(em: Em, now: Date): Promise<string[]> {
 
 async function mutate<T>(ctx: CatalogContext, action: string, work: (em: Em, now: Date) => Promise<T>): Promise<T> {
   requireRole(ctx.caller, EDITORS, action);
-  const result = await ctx.em.transactional((em) => work(em as Em, ctx.runtime.clock.now()));
+  // The catalog's use cases write only in their transaction: a deadlock or serialization victim runs again.
+  const now = ctx.runtime.clock.now();
+  const result = await transactionalRetrying(ctx.em, retryScopeOf(ctx), (em) => work(em, now));
   ctx.runtime.relay.nudge();
   return result;
 }

@@ -1,8 +1,9 @@
 // The one order invoicing's use cases take their locks in. Each takes the locks it needs in this
 // order and never one after a lock further down the list: two use cases then wait for each other at
-// most one way round, never in a cycle. A cycle is not retried: PostgreSQL fails one transaction
-// (40P01, deadlock detected), which a GraphQL mutation answers INTERNAL_SERVER_ERROR (its `mutate`
-// runs the transaction once) and a consumer's batch answers with a redelivery of the whole batch.
+// most one way round, never in a cycle. A cycle makes PostgreSQL fail one transaction (40P01,
+// deadlock detected); a mutation's `mutate` and a consumer's batch run it again a few times
+// (retryTransientFailures, counted in ledgerline_transaction_retries_total), a safety net, not a
+// licence: a steady rate there is a path that breaks this order.
 //
 //   1. billing_account rows, FOR NO KEY UPDATE, in id order (`lockAccountsForBilling`, bill-accounts.ts):
 //      whatever composes an account's invoice (a bill run's batch, a close, regenerate), changes what

@@ -78,7 +78,10 @@ export async function registerBillingAccount(em: Em, c: RegisterAccountCommand):
   // the old cycle bills that period, the new one's first period bridges from its end, prorated) —
   // unless it is the account's created event again (`asCreated`): that never changes the cycle.
   const k = sql(em);
-  const existing = await k('billing_account').where({ id: c.billingAccountId }).forUpdate().first();
+  // The account lock of lock-order.ts (step 1): FOR NO KEY UPDATE, as every use case takes it. The
+  // upsert below never changes the key, so FOR UPDATE would only add a conflict with KEY SHARE (what a
+  // foreign key check takes on the row) that no reader here needs.
+  const existing = await k('billing_account').where({ id: c.billingAccountId }).forNoKeyUpdate().first();
   const cycle = existing && !c.asCreated ? scheduleCycleChange(existing as AccountCycle, day, tz, c.now) : {};
   await k('billing_account')
     .insert(row)

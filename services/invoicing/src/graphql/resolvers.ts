@@ -1,6 +1,6 @@
 import type DataLoader from 'dataloader';
 import { approvalActor, badInput, dec, decodeCursor, minorUnits, notFound, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
-import type { Em, RequestContext } from '@ledgerline/platform';
+import { retryScopeOf, transactionalRetrying, type Em, type RequestContext } from '@ledgerline/platform';
 import { BillingAccount, CreditNote, CreditNoteLine, Dispute, Invoice, InvoiceLine, Payment, Receipt, Refund } from '../persistence/entities';
 import type { InvoicingDeps } from '../deps';
 import { outstanding } from '../domain/lifecycle';
@@ -72,8 +72,15 @@ export interface InvoicingContext extends RequestContext {
 
 type Args<T> = { input: T };
 
+/**
+ * Runs a use case in one transaction, run again if PostgreSQL picks it as a deadlock or serialization
+ * victim: every use case here writes only inside it, queues its workflow signals with afterCommit (a
+ * failed attempt's are dropped with its rollback), and calls the payment provider only with the
+ * request's idempotency key (a second attempt gets the first capture or refund back, as a caller's
+ * own retry after a failed commit does); the catalog reads that pricing makes change nothing.
+ */
 async function mutate<T>(ctx: InvoicingContext, work: (em: Em, now: Date) => Promise<T>, now: Date = ctx.runtime.clock.now()): Promise<T> {
-  const result = await ctx.em.transactional((em) => work(em as Em, now));
+  const result = await transactionalRetrying(ctx.em, retryScopeOf(ctx), (em) => work(em, now));
   ctx.runtime.relay.nudge();
   return result;
 }

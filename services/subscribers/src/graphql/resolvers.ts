@@ -1,7 +1,7 @@
 import type DataLoader from 'dataloader';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { conflict, decodeCursor, money as contractMoney, notFound, round, DomainError, pageSize, scalarResolvers, toConnection, type PageArgs } from '@ledgerline/contracts';
-import type { Em, RequestContext } from '@ledgerline/platform';
+import { retryScopeOf, transactionalRetrying, type Em, type RequestContext } from '@ledgerline/platform';
 import { BillingAccount, BillingAccountChange, CollectionsHold, CommunicationMessage, Customer, Line, OneOffCharge, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
 import { createCustomer, type CreateCustomerCommand } from '../application/create-customer';
 import { openBillingAccount, type OpenBillingAccountCommand } from '../application/open-billing-account';
@@ -60,10 +60,16 @@ async function subscriptionsNow(ctx: SubscribersContext, l: Line): Promise<{ all
   return { all, started: all.find((s, i) => s.status === 'ACTIVE' && stored[i]!.status === 'SCHEDULED') };
 }
 
-/** Runs a use case in a transaction with the request's clock, then wakes the outbox relay. */
-async function mutate<T>(ctx: SubscribersContext, work: (em: Em, now: Date) => Promise<T>): Promise<T> {
+/**
+ * Runs a use case in a transaction with the request's clock, then wakes the outbox relay. A deadlock or
+ * serialization victim runs again (the use cases here write only in the transaction; catalog and
+ * wallets are only read), except with `once`: a use case that moves money or allowances in wallets
+ * inside its transaction (completeOrder), whose workflow step retries it instead.
+ */
+async function mutate<T>(ctx: SubscribersContext, work: (em: Em, now: Date) => Promise<T>, options: { once?: boolean } = {}): Promise<T> {
+  const now = ctx.runtime.clock.now();
   try {
-    const result = await ctx.em.transactional((em) => work(em as Em, ctx.runtime.clock.now()));
+    const result = options.once ? await ctx.em.transactional((em) => work(em as Em, now)) : await transactionalRetrying(ctx.em, retryScopeOf(ctx), (em) => work(em, now));
     ctx.runtime.relay.nudge();
     return result;
   } catch (error) {
@@ -308,7 +314,7 @@ export const resolvers = {
       // ADD_ON's charge and grants are dated is committed first, so every attempt sends wallets the
       // same requests.
       await mutate(ctx, async (em, now) => fixAddOnSettlementInstant(em, await loadOrder(em, a.input.orderId), now, ctx.deps.wallets));
-      const order = await mutate(ctx, (em, now) => completeOrder(em, a.input.orderId, now, { wallets: ctx.deps.wallets, catalog: ctx.deps.catalog }));
+      const order = await mutate(ctx, (em, now) => completeOrder(em, a.input.orderId, now, { wallets: ctx.deps.wallets, catalog: ctx.deps.catalog }), { once: true });
       // The completion's own orders (a collections bar of a line gone live on a held account). The
       // completion is committed: a hand-over that fails is left to the re-dispatch sweep.
       for (const next of await ordersAfterCompletion(ctx.em.fork() as Em, order)) {

@@ -1,7 +1,7 @@
 import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
 import { BILLING_STREAM, DomainError, EVENTS, RPC, WORK_SUBJECTS, chargeRequestsOf, deterministicId, inChargeMessages, parseCloudEvent } from '@ledgerline/contracts';
 import type { AddOnEndedData, BillingAccountChangedData, BillingAccountClosedData, ChargeRequest, CloudEvent, ChargeResult, OneOffChargeData, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
-import { deliverFrom, messageBatches, type MessageBatches, type ServiceRuntime } from '@ledgerline/platform';
+import { deliverFrom, messageBatches, retryTransientFailures, type MessageBatches, type ServiceRuntime } from '@ledgerline/platform';
 import type { Db } from '../persistence/sql';
 import { ChargeLanes } from '../application/apply-charges';
 import { openWallet, setCreditLimit } from '../application/wallets';
@@ -100,7 +100,8 @@ async function pullLoop(runtime: ServiceRuntime, durable: string, filter: string
       for (const m of batch) m.nak(1000);
     };
     try {
-      const finish = await handle(batch);
+      // A deadlock victim runs again here (handlers are idempotent, as for a redelivery) before the batch is nak'd.
+      const finish = await retryTransientFailures({ service: 'wallets', operation: `consumer:${durable}`, logger: runtime.logger }, () => handle(batch));
       await finishing;
       finishing = (async () => {
         try {

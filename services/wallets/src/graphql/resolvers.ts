@@ -1,6 +1,6 @@
 import { Decimal, DomainError, badInput, conflict, decodeCursor, minorUnits, notFound, pageSize, scalarResolvers, toConnection } from '@ledgerline/contracts';
 import type { ChargeRequest, WalletReserveRequest } from '@ledgerline/contracts';
-import type { RequestContext } from '@ledgerline/platform';
+import { retryScopeOf, retryTransientFailures, type RequestContext } from '@ledgerline/platform';
 import { depsOf } from '../deps';
 import type { Db, Sql } from '../persistence/sql';
 import { WALLET_BALANCE_FINAL, WALLET_CLOSED, WALLET_COLUMNS, WALLET_JOINS, openWallet, setWalletLimits, walletById, walletOf, type WalletRow } from '../application/wallets';
@@ -29,10 +29,11 @@ const db = (ctx: WalletsContext): Db => depsOf(ctx.runtime).db;
 const now = (ctx: WalletsContext): Date => ctx.runtime.clock.now();
 const money = (amount: string | Decimal, currency: string) => ({ amount: new Decimal(amount).toFixed(), currency });
 
-/** Runs a use case in one transaction, then wakes the outbox relay. */
+/** Runs a use case in one transaction (run again if it is a deadlock or serialization victim: these use cases write only in it), then wakes the outbox relay. */
 async function mutate<T>(ctx: WalletsContext, work: (sql: Sql, now: Date) => Promise<T>): Promise<T> {
   if (ctx.caller.role === 'ANONYMOUS') throw new DomainError('UNAUTHENTICATED', 'Sign in to change balances', {}, 'UNAUTHENTICATED');
-  const result = await db(ctx).tx((sql) => work(sql, now(ctx)));
+  const t = now(ctx);
+  const result = await retryTransientFailures(retryScopeOf(ctx), () => db(ctx).tx((sql) => work(sql, t)));
   ctx.runtime.relay.nudge();
   return result;
 }
