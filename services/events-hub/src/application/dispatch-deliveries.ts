@@ -157,7 +157,7 @@ export async function claimDue(deps: HubDeps, busy: ReadonlyMap<string, number> 
   const now = deps.clock.now();
   const rounds = Math.ceil(deps.config.batchSize / deps.config.concurrency);
   const leaseUntil = new Date(now.getTime() + deps.config.timeoutMs * (rounds + 1) + 30_000);
-  return claimDueDeliveries(deps.knex, now, deps.config.batchSize, leaseUntil, { max: deps.config.concurrencyPerPartner, busy });
+  return claimDueDeliveries(deps.knex, now, deps.config.batchSize, leaseUntil, { max: deps.config.concurrencyPerPartner, busy, workers: deps.config.concurrency });
 }
 
 const attemptLogged = (deps: HubDeps, d: ClaimedDelivery) =>

@@ -277,33 +277,59 @@ export async function insertDeliveries(knex: Knex, rows: NewDelivery[], now: Dat
  * that dies mid-POST leaves them due again after the lease instead of lost.
  *
  * Fair by owner (`ownerOf`: a partner, all its hubs together; a hub registered without a partner on
- * its own): each owner's oldest due deliveries up to `perOwner.max` less what it has claimed already
+ * its own): each owner's oldest due deliveries up to its share less what it has claimed already
  * (`perOwner.busy`), then the oldest overall. Per hub was not enough: a partner with two hubs on one
- * silent receiver took twice the share, i.e. every worker.
+ * silent receiver took twice the share, i.e. every worker. The share is `perOwner.max`, and, while
+ * several owners hold workers or have deliveries due, at most `(workers − 1) ÷ owners` (at least 1):
+ * a fixed half let two partners that never answer hold every worker, so every other partner waited
+ * for their timeouts; now owners that hold on to their workers together leave one free for the
+ * others (until there are as many of them as workers).
  */
-export async function claimDueDeliveries(knex: Knex, now: Date, limit: number, leaseUntil: Date, perOwner: { max: number; busy: ReadonlyMap<string, number> } = { max: limit, busy: new Map() }): Promise<ClaimedDelivery[]> {
+export async function claimDueDeliveries(knex: Knex, now: Date, limit: number, leaseUntil: Date, perOwner: { max: number; busy: ReadonlyMap<string, number>; workers?: number } = { max: limit, busy: new Map() }): Promise<ClaimedDelivery[]> {
   const busy = [...perOwner.busy];
+  const workers = perOwner.workers ?? null;
   const result = await knex.raw(
     `with owners as (
-       select distinct partner_id, case when partner_id is null then id end as hub_id,
-              coalesce('p:' || partner_id, 'h:' || id) as owner
-         from hub where status = 'ACTIVE'),
+       select o.partner_id, o.hub_id, o.owner, coalesce(f.busy, 0) as busy
+         from (select distinct partner_id, case when partner_id is null then id end as hub_id,
+                      coalesce('p:' || partner_id, 'h:' || id) as owner
+                 from hub where status = 'ACTIVE') o
+         left join unnest(?::text[], ?::int[]) as f(owner, busy) on f.owner = o.owner),
+     wanting as (
+       select count(*)::int as n from owners o
+        where o.busy > 0 or exists (
+          select 1 from hub h join webhook_delivery d on d.subscription_id = h.id
+           where h.status = 'ACTIVE' and (h.partner_id = o.partner_id or h.id = o.hub_id)
+             and d.status = 'PENDING' and d.next_attempt_at <= ?)),
+     share as (
+       select case when ?::int is null or n <= 1 then ?::int else least(?::int, greatest(1, (?::int - 1) / n)) end as per_owner
+         from wanting),
      due as (
-       select d.id, d.next_attempt_at from owners o
-         left join unnest(?::text[], ?::int[]) as f(owner, busy) on f.owner = o.owner
+       select d.id, d.next_attempt_at from owners o cross join share s
          cross join lateral (
            select d.id, d.next_attempt_at from hub h join webhook_delivery d on d.subscription_id = h.id
             where h.status = 'ACTIVE' and (h.partner_id = o.partner_id or h.id = o.hub_id)
               and d.status = 'PENDING' and d.next_attempt_at <= ?
             order by d.next_attempt_at, d.id
-            limit greatest(? - coalesce(f.busy, 0), 0) for update of d skip locked) d
+            limit greatest(s.per_owner - o.busy, 0) for update of d skip locked) d
         order by d.next_attempt_at, d.id
         limit ?)
      update webhook_delivery w set next_attempt_at = ?
        from due, hub h
       where w.id = due.id and h.id = w.subscription_id
      returning w.id, w.subscription_id, w.event_id, w.attempts, w.payload, w.created_at, h.callback, coalesce('p:' || h.partner_id, 'h:' || h.id) as owner`,
-    [busy.map(([owner]) => owner), busy.map(([, n]) => n), now, perOwner.max, limit, leaseUntil],
+    [
+      busy.map(([owner]) => owner),
+      busy.map(([, n]) => n),
+      now,
+      workers,
+      perOwner.max,
+      perOwner.max,
+      workers,
+      now,
+      limit,
+      leaseUntil,
+    ],
   );
   return (result.rows as any[]).map((r) => ({
     id: String(r.id),
