@@ -10,6 +10,7 @@ export { RatingInputError } from './domain/usage';
 export { MAX_QUANTITY_DECIMALS } from './domain/derive-facts';
 export type { RatingResult, AppliedAdjustment, RatingNotification } from './domain/rating-result';
 export { priceUnits } from './domain/rating-result';
+export { chargeAmountOf, ledgerMoneyFor, uncoveredMoney, LEDGER_SCALE, type LedgerRounding } from './domain/ledger-money';
 export type { TraceEntry } from './domain/outcome';
 export type { CompiledTariff, IncrementGrid } from './domain/pricing';
 export { partChargeableUnits, callTotalCovered } from './domain/pricing';

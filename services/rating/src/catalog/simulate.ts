@@ -1,6 +1,7 @@
 /**
  * Simulation: rate a usage history under a plan as the wallet would charge it (allowances
- * consumed first, the rest priced), to compare plans on real usage. A simplified wallet: one
+ * consumed first, the rest at its share of the rated price: `uncoveredMoney`, the rule wallets
+ * charges by), to compare plans on real usage. A simplified wallet: one
  * subscriber, events in the order given, over a span cut into the plan's fee periods the way
  * wallets and usage cut a subscription (`allowancePeriodAt` from the span's start): each period
  * has its own allowances, spend and period usage, and its own recurring fee. Like usage, it prices
@@ -13,7 +14,8 @@ import { allowancePeriodAt, Decimal as MoneyDecimal, minorUnits, unusedDaysRefun
 import { Decimal, ZERO } from '../domain/decimal';
 import { assertValidEvent } from '../domain/derive-facts';
 import type { Allowance, OfferDocument, OneOffFee, RecurringFee } from '../domain/plan-types';
-import { priceUnits, type RatingResult } from '../domain/rating-result';
+import { uncoveredMoney } from '../domain/ledger-money';
+import type { RatingResult } from '../domain/rating-result';
 import type { SubscriberContext, UsageEvent } from '../domain/usage';
 import { createRater } from '../engine/cached-rater';
 import type { CompiledPlan } from '../engine/compile-plan';
@@ -241,14 +243,11 @@ export async function simulate(compiled: CompiledPlan, events: readonly UsageEve
       covered = bucket.size === null ? units : Decimal.max(ZERO, Decimal.min(units, bucket.size.minus(already)));
       bucket.used.set(bucket.key, already.plus(covered));
     }
-    const uncovered = units.minus(covered);
-    let charge = result.price;
-    if (covered.gt(0)) {
-      const rule = result.trace.find((entry) => entry.type === 'rate')!.rule;
-      const tariff = compiled.ruleByName.get(rule)!.tariff!;
-      charge = uncovered.isZero() ? '0' : priceUnits(tariff, result.adjustments, uncovered.toString(), state.periodUsage.get(event.usageType)?.toString());
-    }
-    state.periodUsage.set(event.usageType, (state.periodUsage.get(event.usageType) ?? ZERO).plus(uncovered));
+    // What the ledger takes: the rated price pro rata of the units the bucket left (wallets' rule, one function).
+    const money = uncoveredMoney(result.price, result.chargedUnits, units.minus(covered));
+    const charge = covered.isZero() && money.eq(result.price) ? result.price : money.toFixed();
+    // Every charged unit counts for a PERIOD-basis table, the bundle's too, as usage counts the period's usage.
+    state.periodUsage.set(event.usageType, (state.periodUsage.get(event.usageType) ?? ZERO).plus(units));
     state.spend = state.spend.plus(charge);
     spend = spend.plus(charge);
     const after = stateNow(state, times[index]);

@@ -180,9 +180,10 @@ export function buildResult(event: UsageEvent, ctx: SubscriberContext, outcome: 
 }
 
 /**
- * Price of part of an event's charged units under the tariff and adjustments rating chose: what
- * the wallet charges for the units an allowance did not cover. `unitsBefore` are charged units
- * of the same period already priced (PERIOD-basis tables only).
+ * Price of units under the tariff and adjustments rating chose, as if they were an event of their
+ * own. Not what the wallet charges for the units an allowance did not cover: that is their share of
+ * the rated price (`ledgerMoneyFor`). `unitsBefore` are charged units of the same period already
+ * priced (PERIOD-basis tables only).
  */
 export function priceUnits(
   tariff: CompiledTariff,

@@ -12,6 +12,7 @@ import type { Allowance, OfferDocument, PlanDocument } from '../domain/plan-type
 import { enumDomain } from './fact-domains';
 import { didYouMean, type Problem } from './problem';
 import { isObject } from './util';
+import { emptyTimeWindowProblems, reservedZoneNameProblems } from './zones-and-time-bands';
 
 type Json = Record<string, unknown>;
 
@@ -311,6 +312,7 @@ export function semanticProblems(plan: PlanDocument, knownOffers: readonly Offer
   problems.push(...amountPrecisionProblems(plan.currency, planAmounts(plan)));
   problems.push(...allowanceProblems(asArray(plan.allowances), '/allowances'));
   problems.push(...feeNameProblems(plan));
+  problems.push(...reservedZoneNameProblems(plan), ...emptyTimeWindowProblems(plan));
   asArray(plan.addOns).forEach((addOn, i) => {
     if (isObject(addOn)) problems.push(...allowanceProblems(asArray(addOn.allowances), `/addOns/${i}/allowances`));
   });

@@ -5,8 +5,8 @@ import { chargeAmountOf, ledgerMoneyFor } from './ledger-money';
 const d = (v: string) => new Decimal(v);
 
 // The cases of wallets' decideCharge tests (services/wallets/src/domain/charging.test.ts): usage's
-// estimate must be the money wallets' moneyFor takes.
-describe('ledgerMoneyFor (mirrors wallets moneyFor)', () => {
+// estimate is the money wallets' moneyFor takes (both rating's ledgerMoneyFor now).
+describe('ledgerMoneyFor (rating\'s, as wallets moneyFor takes it)', () => {
   it('a tiered price is taken exactly as rated; pro rata of the rated amount when an allowance covers part', () => {
     expect(ledgerMoneyFor(d('12.6215'), d('1500.3'), d('1500.3')).toFixed()).toBe('12.6215');
     // A bucket covers 500.1 MB: two thirds of the rated price, half-even at 6 places.

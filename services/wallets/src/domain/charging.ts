@@ -1,5 +1,6 @@
 import { Decimal, dec } from '@ledgerline/contracts';
 import type { ChargeOutcome, ChargeRequest, PaymentMode } from '@ledgerline/contracts';
+import { ledgerMoneyFor, type LedgerRounding } from '@ledgerline/rating';
 
 /** Ledger amounts are NUMERIC(30,6). */
 export const SCALE = 6;
@@ -238,14 +239,14 @@ function decideMoves(wallet: WalletState, buckets: readonly BucketState[], c: Ch
 
 /**
  * The money for `units` of a charge: from the rated `amount` pro rata when the request has one
- * (all of it when no allowance covered a unit), so the ledger takes exactly what usage rated; else
+ * (all of it when no allowance covered a unit; rating's `ledgerMoneyFor`, the rule plan simulation
+ * and usage's estimates use too), so the ledger takes exactly what usage rated; else
  * units x pricePerUnit. A tiered price has no exact price per unit (1,500.3 MB for 12.62 is
  * 0.0084126508... per MB), so its pricePerUnit is an average and its product is off by a fraction.
  */
-function moneyFor(c: ChargeInput, units: Decimal, rounding: Parameters<typeof round6>[1] = Decimal.ROUND_HALF_EVEN): Decimal {
+function moneyFor(c: ChargeInput, units: Decimal, rounding: LedgerRounding = Decimal.ROUND_HALF_EVEN): Decimal {
   if (c.amount === undefined) return round6(units.times(c.pricePerUnit), rounding);
-  if (units.equals(c.units)) return c.amount;
-  return c.units.isZero() ? ZERO : round6(c.amount.times(units).dividedBy(c.units), rounding);
+  return ledgerMoneyFor(c.amount, c.units, units, rounding);
 }
 
 const UNITS = /^\d+(\.\d{1,6})?$/;

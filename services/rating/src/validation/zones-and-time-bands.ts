@@ -1,0 +1,65 @@
+/**
+ * Checks of a plan's zone tables and time bands that the schema cannot express. Both are
+ * authoring-only, added after versions were published: such a version keeps rating as it was
+ * published (its zones and bands as the engine reads them), with the problem as a warning.
+ */
+import { HOME_ZONE, NO_DESTINATION } from '../domain/derive-facts';
+import { parseLocalTime } from '../domain/local-time';
+import type { PlanDocument } from '../domain/plan-types';
+import type { Problem } from './problem';
+import { isObject } from './util';
+
+const DAY_MINUTES = 24 * 60;
+
+const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+/**
+ * A zone the plan declares under a name the engine gives itself: HOME (`roamingZone` of a line not
+ * abroad) in the roaming table, NONE (`destinationZone` of an event without a called number) in the
+ * destinations table. Rules could not tell the two apart: a roaming zone HOME listing CH rates
+ * Swiss roaming as home usage.
+ */
+export function reservedZoneNameProblems(plan: PlanDocument): Problem[] {
+  const zones: unknown = plan.zones;
+  if (!isObject(zones)) return [];
+  const problems: Problem[] = [];
+  const check = (table: unknown, at: string, entries: 'zones' | 'prefixes', reserved: string, meaning: string) => {
+    if (!isObject(table)) return;
+    const refuse = (pointer: string) =>
+      problems.push({ pointer, code: 'RESERVED_ZONE_NAME', authoringOnly: true, message: `"${reserved}" is the zone the engine gives ${meaning}; a zone of the plan cannot have that name (rules could not tell the two apart). Choose another name.` });
+    if (table.default === reserved) refuse(`${at}/default`);
+    asArray(table[entries]).forEach((entry, i) => {
+      if (isObject(entry) && entry.zone === reserved) refuse(`${at}/${entries}/${i}/zone`);
+    });
+  };
+  check(zones.roaming, '/zones/roaming', 'zones', HOME_ZONE, 'an event when the line is not roaming (roamingZone)');
+  check(zones.destinations, '/zones/destinations', 'prefixes', NO_DESTINATION, 'an event without a called number (destinationZone)');
+  return problems;
+}
+
+const LOCAL_TIME = /^(([01]\d|2[0-3]):[0-5]\d|24:00)$/;
+
+/**
+ * A time-band window that matches no minute. A window is `from` inclusive to `to` exclusive,
+ * wrapping midnight when `to` is before `from` (catalog README), so one that starts where it ends
+ * (00:00 → 00:00, 22:00 → 22:00, and 24:00 → 00:00) is empty and its band never applies. All day
+ * is 00:00 → 24:00.
+ */
+export function emptyTimeWindowProblems(plan: PlanDocument): Problem[] {
+  const bands: unknown = plan.timeBands;
+  if (!isObject(bands)) return [];
+  const problems: Problem[] = [];
+  asArray(bands.windows).forEach((window, i) => {
+    if (!isObject(window) || typeof window.from !== 'string' || typeof window.to !== 'string' || !LOCAL_TIME.test(window.from) || !LOCAL_TIME.test(window.to)) return;
+    const from = parseLocalTime(window.from);
+    const to = parseLocalTime(window.to);
+    if (from !== to && !(from === DAY_MINUTES && to === 0)) return;
+    problems.push({
+      pointer: `/timeBands/windows/${i}/to`,
+      code: 'EMPTY_TIME_WINDOW',
+      authoringOnly: true,
+      message: `This window runs from ${window.from} (inclusive) to ${window.to} (exclusive), which is no time at all: its band would never apply. For all day write "from": "00:00", "to": "24:00" (or make the band the default); otherwise correct the end.`,
+    });
+  });
+  return problems;
+}
