@@ -12,6 +12,7 @@ import { retryRefusedCollectionsOrders } from './application/retry-collections-o
 import { startNotificationConsumers } from './events/notification-consumer';
 import { ChannelRouter, type NotificationSender } from './ports/notification-sender';
 import { GraphqlWalletsClient, type WalletsPort } from './ports/wallets-client';
+import { numberQuarantineDays } from './application/number-quarantine';
 
 export interface SubscribersServiceOptions {
   /** Default: GraphQL client of the catalog at CATALOG_URL. */
@@ -30,6 +31,8 @@ export interface SubscribersServiceOptions {
    * messages are retried (default 1 s).
    */
   notifications?: { sender?: NotificationSender; intervalMs?: number } | false;
+  /** Days a terminated line's number is held back from other customers (default SUBSCRIBERS_NUMBER_QUARANTINE_DAYS, else 90; 0: off). */
+  numberQuarantineDays?: number;
 }
 
 export function createSubscribersService(options: SubscribersServiceOptions = {}): ServiceDefinition & { deps: SubscribersDeps } {
@@ -39,7 +42,7 @@ export function createSubscribersService(options: SubscribersServiceOptions = {}
   const dispatcher = options.dispatcher ?? new InlineOrderDispatcher(provisioning);
   // An in-process saga completes orders itself: it settles add-ons with the same wallets and catalog.
   if (dispatcher instanceof InlineOrderDispatcher) dispatcher.effects ??= { wallets, catalog };
-  const deps: SubscribersDeps = { catalog, wallets, provisioning, dispatcher };
+  const deps: SubscribersDeps = { catalog, wallets, provisioning, dispatcher, numberQuarantineDays: options.numberQuarantineDays ?? numberQuarantineDays() };
   const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
   return {
     name: 'subscribers',

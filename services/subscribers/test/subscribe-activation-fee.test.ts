@@ -93,7 +93,7 @@ async function pendingLineWithoutPlan() {
   const { accountId } = await openAccount(h, 'POSTPAID', 'Subscribe Pending', 'subscribe-pending@example.org');
   const number = msisdn();
   const { addLine } = await import('../src/application/add-line');
-  const placed = await h.subscribers.runtime.orm.em.fork().transactional((em) => addLine(em as Em, h.catalogClient, { billingAccountId: accountId, msisdn: number, now: h.clock.now() }));
+  const placed = await h.subscribers.runtime.orm.em.fork().transactional((em) => addLine(em as Em, h.catalogClient, { billingAccountId: accountId, msisdn: number, now: h.clock.now(), quarantineDays: 90 }));
   expect(placed.line.status).toBe('PENDING');
   return { lineId: placed.line.id, orderId: placed.order.id, number };
 }

@@ -71,7 +71,7 @@ export interface Harness {
   ok(query: string, variables: Record<string, unknown>, caller?: Caller): Promise<any>;
 }
 
-export async function startHarness(options: { now?: string; realCatalog?: boolean; wallets?: WalletsPort } = {}): Promise<Harness> {
+export async function startHarness(options: { now?: string; realCatalog?: boolean; wallets?: WalletsPort; numberQuarantineDays?: number } = {}): Promise<Harness> {
   const clock = new ManualClock(new Date(options.now ?? '2026-11-16T10:00:00Z'));
   let catalog: TestService | null = null;
   let catalogClient: CatalogClient = new FileCatalog();
@@ -95,6 +95,7 @@ export async function startHarness(options: { now?: string; realCatalog?: boolea
     dispatcher: new InlineOrderDispatcher(sandbox, { attempts: 2, callTimeoutMs: 300, backoffMs: 10 }),
     sweepIntervalMs: 0,
     wallets: options.wallets ?? null,
+    numberQuarantineDays: options.numberQuarantineDays,
   });
   const subscribers = await startServiceForTest(def, { clock, env: catalog ? { CATALOG_URL: catalog.url } : {} });
   const db = new pg.Client({ connectionString: TEST_DATABASE_URL });

@@ -8,6 +8,7 @@ import { feesOn } from '../domain/plan-terms';
 import { assertPlanFits, findPlan } from './plans';
 import { findReplayedOrder, placeOrder } from './place-order';
 import { lockAccountOpen } from './close-billing-account';
+import { assertNumberNotQuarantined } from './number-quarantine';
 
 export interface AddLineCommand {
   billingAccountId: string;
@@ -17,6 +18,8 @@ export interface AddLineCommand {
   planCode?: string | null;
   idempotencyKey?: string | null;
   now: Date;
+  /** Days a number released by another customer's line is held back (SUBSCRIBERS_NUMBER_QUARANTINE_DAYS; 0: none). */
+  quarantineDays: number;
 }
 
 export interface LineOrderResult {
@@ -31,7 +34,7 @@ export interface LineOrderResult {
  * account dunned for non-payment. A retry of an order placed before the hold still replays it.
  */
 export async function addLine(em: Em, catalog: CatalogClient, c: AddLineCommand): Promise<LineOrderResult> {
-  const { now, ...input } = c;
+  const { now, quarantineDays, ...input } = c;
   assertOptionalIdempotencyKey(c.idempotencyKey);
   // The key is the account's (input.billingAccountId): looked up before any other validation, under
   // its lock (see findReplayedOrder): a retry sent while the first request runs waits for it and
@@ -53,6 +56,9 @@ export async function addLine(em: Em, catalog: CatalogClient, c: AddLineCommand)
 
   const line = em.create(Line, { id: lineId, billingAccountId: account.id, msisdn, iccid, imsi, status: 'PENDING', planCode: resolved?.terms.code ?? null, createdAt: now, updatedAt: now });
   await em.flush();
+  // Checked once the line is written: the insert waits (live-number unique index) for a termination of
+  // the number still being committed, so that termination is seen here and holds the number back.
+  await assertNumberNotQuarantined(em, { msisdn, customerId: account.customerId, days: quarantineDays, now });
   let subscription: Subscription | null = null;
   if (resolved) {
     subscription = em.create(Subscription, {

@@ -192,6 +192,7 @@ export async function completeOrder(em: Em, orderId: string, now: Date, effects?
   if (action) {
     line.status = transitionLine(line.status as LineStatus, action, 'input.lineId');
     line.updatedAt = now;
+    if (line.status === 'TERMINATED') line.terminatedAt = now;
     emitLineState(em, line, order.id, now);
   }
   if (kind === 'NEW_LINE') {

@@ -11,9 +11,18 @@ import { emitUpsellOfferState } from './events';
  * so the period the offer was for is over, whatever end usage announced with the trigger.
  */
 
-/** Why an offer of `period` is over because `plan` ended at `at` (upsell_offer.reason is varchar(200)). */
+/**
+ * A withdrawal reason as stored: upsell_offer.reason is varchar(200), and a reason naming codes (an
+ * add-on's and a plan's, up to 64 characters each) can be longer; the whole text would fail the write
+ * and with it the presenting or reminding step.
+ */
+export function withdrawalReason(reason: string): string {
+  return reason.slice(0, 200);
+}
+
+/** Why an offer of `period` is over because `plan` ended at `at`. */
 export function planEndedReason(period: string, plan: { planCode: string }, at: Date): string {
-  return `its allowance period ${period} ended at ${at.toISOString()}, when plan ${plan.planCode} ended`.slice(0, 200);
+  return withdrawalReason(`its allowance period ${period} ended at ${at.toISOString()}, when plan ${plan.planCode} ended`);
 }
 
 /**

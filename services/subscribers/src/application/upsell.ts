@@ -12,7 +12,7 @@ import type { LineOrderResult } from './add-line';
 import { emitUpsellOfferState } from './events';
 import { lockLine } from './line-lock';
 import { tellUpsell } from './upsell-messages';
-import { planEndedReason, planEndedSince } from './upsell-withdrawal';
+import { planEndedReason, planEndedSince, withdrawalReason } from './upsell-withdrawal';
 import { plansAt } from './plans';
 
 export { upsellMessageParams } from './upsell-messages';
@@ -70,7 +70,7 @@ export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: Pres
   const planEnded = c.periodStart ? await planEndedSince(em, line.id, c.periodStart, c.now) : null;
   // As addAddOn refuses it: a plan change waiting to start whose plan cannot hold the add-on, still valid then.
   const cutByChange = scheduled && addOnEndsAt(c.now, offer.validityDays) > scheduled.startsAt && !offerFitsPlan(offer.compatiblePlans, scheduled.planCode);
-  const reason =
+  const why =
     c.periodEnd && c.periodEnd <= c.now
       ? `its allowance period ${c.period} ended at ${c.periodEnd.toISOString()}`
       : offer.status === 'RETIRED'
@@ -90,6 +90,7 @@ export async function presentUpsellOffer(em: Em, catalog: CatalogClient, c: Pres
                   : activeAddOn
                     ? `${offer.code} is already active`
                     : null;
+  const reason = why === null ? null : withdrawalReason(why);
   const expiresAt = offerExpiresAt(c.now, c.validForHours, c.periodEnd);
   const row = em.create(UpsellOffer, {
     id,
@@ -219,7 +220,7 @@ export async function remindUpsellOffer(em: Em, catalog: CatalogClient, c: { off
         : await notSellableNow(em, catalog, offer, line, c.now);
   if (reason) {
     offer.state = 'WITHDRAWN';
-    offer.reason = reason;
+    offer.reason = withdrawalReason(reason);
     emitUpsellOfferState(em, offer, c.now);
     await em.flush();
     return offer;

@@ -34,6 +34,8 @@ export interface SubscribersDeps {
   wallets: WalletsPort | null;
   provisioning: ProvisioningAdapter;
   dispatcher: OrderDispatcher;
+  /** Days a terminated line's number is held back from other customers (0: off). */
+  numberQuarantineDays: number;
 }
 
 export interface SubscribersContext extends RequestContext {
@@ -248,7 +250,7 @@ export const resolvers = {
     closeBillingAccount: async (_: unknown, a: Input<CloseBillingAccountCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'close billing accounts'), {
       billingAccount: await mutate(ctx, (em, now) => closeBillingAccount(em, { ...a.input, by: actor(ctx), now })),
     }),
-    addLine: (_: unknown, a: Input<AddLineCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'add lines'), order)(ctx, (em, now) => addLine(em, ctx.deps.catalog, { ...a.input, now })),
+    addLine: (_: unknown, a: Input<AddLineCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'add lines'), order)(ctx, (em, now) => addLine(em, ctx.deps.catalog, { ...a.input, now, quarantineDays: ctx.deps.numberQuarantineDays })),
     subscribe: async (_: unknown, a: Input<SubscribeCommand>, ctx: SubscribersContext) => (requireStaff(ctx.caller, 'subscribe lines'), { subscription: await mutate(ctx, (em, now) => subscribe(em, ctx.deps.catalog, { ...a.input, now })) }),
     previewPlanChange: async (_: unknown, a: Input<PlanChangeCommand>, ctx: SubscribersContext) => (await authorizeLine(ctx, a.input.lineId, 'change plans', true), previewPlanChange)(ctx.em.fork() as Em, catalogSeenBy(ctx), { ...a.input, now: ctx.runtime.clock.now() }, ctx.deps.wallets),
     async changePlan(_: unknown, a: Input<PlanChangeCommand>, ctx: SubscribersContext) {

@@ -78,6 +78,8 @@ export const Line = defineEntity({
     planCode: p.string().length(80).nullable(),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
+    /** When its TERMINATE order completed: the number's quarantine runs from here (`addLine`). */
+    terminatedAt: p.datetime().nullable(),
   }),
 });
 export type Line = InferEntity<typeof Line>;

@@ -15,6 +15,7 @@ import { Migration20270124000000_upsell_offer_period_end } from './Migration2027
 import { Migration20270127000000_billing_account_partner } from './Migration20270127000000_billing_account_partner';
 import { Migration20270129000000_billing_account_partner_change } from './Migration20270129000000_billing_account_partner_change';
 import { Migration20270131000000_billing_account_change } from './Migration20270131000000_billing_account_change';
+import { Migration20270201000000_line_terminated_at } from './Migration20270201000000_line_terminated_at';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -34,4 +35,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270127000000_billing_account_partner', class: Migration20270127000000_billing_account_partner },
   { name: 'Migration20270129000000_billing_account_partner_change', class: Migration20270129000000_billing_account_partner_change },
   { name: 'Migration20270131000000_billing_account_change', class: Migration20270131000000_billing_account_change },
+  { name: 'Migration20270201000000_line_terminated_at', class: Migration20270201000000_line_terminated_at },
 ];

@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '@ledgerline/platform';
+import { numberQuarantineDays } from '../src/application/number-quarantine';
+import { startHarness, type Harness } from './support';
+
+/**
+ * A number released by a termination was given to another customer's new line the same second
+ * (MSISDN unique only among live lines): the next holder received the previous customer's calls,
+ * SMS, one-time codes and messages. It is now held back for SUBSCRIBERS_NUMBER_QUARANTINE_DAYS
+ * (default 90) from the termination: another customer is refused CONFLICT MSISDN_QUARANTINED,
+ * told when it is free; the customer who had it may take it back; 0 turns the quarantine off.
+ */
+let h: Harness;
+let off: Harness;
+const number = (n: number) => `+49157${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}${n}${n}`;
+
+const CREATE_CUSTOMER = `mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } } }`;
+const OPEN_ACCOUNT = `mutation($i: OpenBillingAccountInput!) { openBillingAccount(input: $i) { billingAccount { id } } }`;
+const ADD_LINE = `mutation($i: AddLineInput!) { addLine(input: $i) { line { id msisdn status } order { status } } }`;
+const TERMINATE = `mutation($i: LineChangeInput!) { terminateLine(input: $i) { line { id status } } }`;
+
+beforeAll(async () => {
+  h = await startHarness({ now: '2026-11-16T10:00:00Z' });
+  off = await startHarness({ now: '2026-11-16T10:00:00Z', numberQuarantineDays: 0 });
+});
+afterAll(async () => {
+  await h?.close();
+  await off?.close();
+});
+
+async function customer(on: Harness, name: string): Promise<string> {
+  return (await on.ok(CREATE_CUSTOMER, { i: { name, kind: 'INDIVIDUAL' } })).createCustomer.customer.id;
+}
+async function account(on: Harness, customerId: string): Promise<string> {
+  return (await on.ok(OPEN_ACCOUNT, { i: { customerId, paymentMode: 'POSTPAID', currency: 'EUR', billCycleDay: 1 } })).openBillingAccount.billingAccount.id;
+}
+/** A line on `msisdn` for `accountId`, terminated at the harness's current time. */
+async function terminatedLine(on: Harness, accountId: string, msisdn: string): Promise<string> {
+  const line = (await on.ok(ADD_LINE, { i: { billingAccountId: accountId, msisdn } })).addLine.line;
+  expect((await on.ok(TERMINATE, { i: { lineId: line.id } })).terminateLine.line.status).toBe('TERMINATED');
+  return line.id;
+}
+
+describe('a terminated line’s number is held back before it goes to another customer', () => {
+  it('refuses it to another customer until 90 days after the termination, then gives it', async () => {
+    const msisdn = number(1);
+    h.clock.set('2026-11-16T10:00:00Z');
+    await terminatedLine(h, await account(h, await customer(h, 'Olga Oldholder')), msisdn);
+    const next = await account(h, await customer(h, 'Nina Newholder'));
+
+    h.clock.set('2027-02-14T09:59:59Z'); // a second short of 90 days
+    const before = await h.counts();
+    const r = await h.subscribers.request<any>(ADD_LINE, { i: { billingAccountId: next, msisdn } });
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'MSISDN_QUARANTINED', field: 'input.msisdn', availableAt: '2027-02-14T10:00:00.000Z' });
+    expect(r.errors?.[0]?.message).toContain('2027-02-14T10:00:00.000Z');
+    expect(await h.counts()).toEqual(before);
+
+    h.clock.set('2027-02-14T10:00:00Z');
+    const given = (await h.ok(ADD_LINE, { i: { billingAccountId: next, msisdn } })).addLine;
+    expect({ line: given.line.status, order: given.order.status }).toEqual({ line: 'ACTIVE', order: 'COMPLETED' });
+  });
+
+  it('gives it back at once to the customer who had it (another account of theirs too)', async () => {
+    const msisdn = number(2);
+    h.clock.set('2026-11-16T10:00:00Z');
+    const owner = await customer(h, 'Ruth Returning');
+    await terminatedLine(h, await account(h, owner), msisdn);
+    h.clock.set('2026-11-20T10:00:00Z');
+    const back = (await h.ok(ADD_LINE, { i: { billingAccountId: await account(h, owner), msisdn } })).addLine;
+    expect(back.line).toMatchObject({ msisdn, status: 'ACTIVE' });
+  });
+
+  it('holds it for the latest holder: a customer who had it before another one is refused too', async () => {
+    const msisdn = number(3);
+    h.clock.set('2026-11-16T10:00:00Z');
+    const first = await customer(h, 'Fred First');
+    await terminatedLine(h, await account(h, first), msisdn);
+    const second = await customer(h, 'Sara Second');
+    h.clock.set('2027-03-01T10:00:00Z');
+    await terminatedLine(h, await account(h, second), msisdn);
+    h.clock.set('2027-03-02T10:00:00Z');
+    const r = await h.subscribers.request<any>(ADD_LINE, { i: { billingAccountId: await account(h, first), msisdn } });
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'MSISDN_QUARANTINED', field: 'input.msisdn', availableAt: '2027-05-30T10:00:00.000Z' });
+    // The second holder may take it back.
+    h.clock.set('2027-03-02T10:00:00Z');
+    expect((await h.ok(ADD_LINE, { i: { billingAccountId: await account(h, second), msisdn } })).addLine.line.status).toBe('ACTIVE');
+  });
+
+  it('is off with SUBSCRIBERS_NUMBER_QUARANTINE_DAYS=0: the number goes to another customer at once', async () => {
+    const msisdn = number(4);
+    await terminatedLine(off, await account(off, await customer(off, 'Olaf Old')), msisdn);
+    const given = (await off.ok(ADD_LINE, { i: { billingAccountId: await account(off, await customer(off, 'Nora New')), msisdn } })).addLine;
+    expect(given.line).toMatchObject({ msisdn, status: 'ACTIVE' });
+  });
+
+  it('keeps a live number unique: MSISDN_DUPLICATE as before', async () => {
+    const msisdn = number(5);
+    await h.ok(ADD_LINE, { i: { billingAccountId: await account(h, await customer(h, 'Lena Live')), msisdn } });
+    const r = await h.subscribers.request<any>(ADD_LINE, { i: { billingAccountId: await account(h, await customer(h, 'Otto Other')), msisdn } });
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'MSISDN_DUPLICATE', field: 'input.msisdn' });
+  });
+});
+
+describe('SUBSCRIBERS_NUMBER_QUARANTINE_DAYS', () => {
+  it('is 90 days unless set, 0 turns it off, anything but whole days stops start-up', () => {
+    expect([numberQuarantineDays(undefined), numberQuarantineDays(''), numberQuarantineDays('0'), numberQuarantineDays('30')]).toEqual([90, 90, 0, 30]);
+    for (const bad of ['-1', '1.5', 'ninety']) expect(() => numberQuarantineDays(bad)).toThrow(ConfigError);
+  });
+});
