@@ -32,6 +32,14 @@
 // is cancelled and the dunning ends (lifting the hold a cancelled bar attempt may have placed).
 // Runs started before the patch (no marker at their start) keep waiting for the step.
 //
+// A bar cancelled by the payment may still be on its way to subscribers (an attempt running when the
+// step is cancelled): lifting the hold at once found nothing yet, the hold landed after it, and the
+// paid customer's lines stayed barred by a dunning that had COMPLETED (the orphaned-holds sweep leaves
+// those alone). With patch `dunning-waits-for-cancelled-bar` the bar is cancelled waiting for its
+// running attempt to end (none runs after), so the lift comes after whatever it placed. And a payment
+// the step's watch sees only once the step has ended is not dropped (patch
+// `dunning-keeps-late-payment-look`): the next wait looks again at once instead of a day later.
+//
 // A late fee step cancelled by the payment may still have charged the fee (an attempt's answer lost,
 // or an attempt that completed as the step was cancelled): the fee would stay owed by a customer
 // who paid what was asked (patch `dunning-waives-cancelled-late-fee`). The fee's activity is then
@@ -137,7 +145,10 @@ const acts = proxyActivities<InvoicingActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes' },
 });
-/** The late fee with the waiver patch: a cancelled fee waits for its running attempt to end, so none lands after the waiver. */
+/**
+ * Cancelled, these wait for their running attempt to end, so none lands after what follows the cancel: the late
+ * fee with the waiver patch (the waiver), the bar without the rounds with the cancelled-bar patch (the lift).
+ */
 const feeActs = proxyActivities<InvoicingActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes' },
@@ -156,6 +167,12 @@ const suspendActs = proxyActivities<InvoicingActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: SUSPEND_ATTEMPTS_PER_ROUND },
 });
+/** The bar with the cancelled-bar patch: cancelled, it waits for its running attempt to end (see the top). */
+const suspendActsWaiting = proxyActivities<InvoicingActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: SUSPEND_ATTEMPTS_PER_ROUND },
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
 
 const DEFAULT_DAY = 86_400_000;
 /** A dispute after the suspension lifts this dunning's hold while it lasts (see the top). */
@@ -168,6 +185,10 @@ const WAIVES_CANCELLED_LATE_FEE = 'dunning-waives-cancelled-late-fee';
 const STEP_RETRIES_VISIBLE = 'dunning-step-retries-visible';
 /** The customer is told of the bar and of the lines back on after the payment (see the top). */
 const NOTIFIES_BAR_AND_RESTORE = 'dunning-notifies-bar-and-restore';
+/** A bar cancelled by the payment is waited for before the hold is lifted (see the top). */
+const WAITS_FOR_CANCELLED_BAR = 'dunning-waits-for-cancelled-bar';
+/** A payment the step's watch saw after the step ended is looked at again at once (see the top). */
+const KEEPS_LATE_PAYMENT_LOOK = 'dunning-keeps-late-payment-look';
 
 /** Exact comparison of two non-negative decimal strings, without floating point. */
 export function decimalGreaterThanZero(value: string): boolean {
@@ -205,10 +226,14 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
   const key = (step: string) => `${workflowInfo().workflowId}:${step}`;
   // Asked once, when the first suspension begins: a run whose suspension an older worker began keeps the old retries.
   let visibleRetries: boolean | undefined;
-  const suspendNow = (idempotencyKey: string) => {
+  const suspendNow = (idempotencyKey: string, waitsWhenCancelled: boolean) => {
     visibleRetries ??= patched(STEP_RETRIES_VISIBLE);
-    return visibleRetries ? suspendInRounds(status, input, idempotencyKey) : suspend(status, input, idempotencyKey);
+    return visibleRetries
+      ? suspendInRounds(status, input, idempotencyKey, waitsWhenCancelled ? suspendActsWaiting : suspendActs)
+      : suspend(status, input, idempotencyKey, waitsWhenCancelled ? feeActs : acts);
   };
+  /** Asked where each bar begins, so a bar an older worker began replays as it ran. */
+  const barWaitsWhenCancelled = () => raceSteps && patched(WAITS_FOR_CANCELLED_BAR);
 
   const DAY = input.policy.dayMs && input.policy.dayMs > 0 ? input.policy.dayMs : DEFAULT_DAY;
   const due = Date.parse(input.dueDate);
@@ -243,11 +268,14 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
         if (stepDone) return;
         poke = false;
         const s = await acts.invoiceStatus({ invoiceId: input.invoiceId });
-        if (!decimalGreaterThanZero(s.amountDue) && !stepDone) {
+        if (decimalGreaterThanZero(s.amountDue)) continue;
+        if (!stepDone) {
           paid = true;
           scope.cancel();
           return;
         }
+        // The step ended while this look was on its way: the next wait acts on the payment it saw.
+        if (patched(KEEPS_LATE_PAYMENT_LOOK)) poke = true;
       }
     })();
     try {
@@ -286,6 +314,7 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
     // Asked when the fee step begins, so a step an older worker began replays as it ran.
     const waivesFee = step.kind === 'LATE_FEE' && raceSteps && patched(WAIVES_CANCELLED_LATE_FEE);
     const feeKey = `dunning-${input.invoiceId}:late-fee`;
+    const waitsForBar = step.kind === 'SUSPEND' && barWaitsWhenCancelled();
     const goOn = await stepUnlessPaid(async () => {
       if (step.kind === 'REMINDER') {
         // What comes next if it stays unpaid, as the policy has it now (a step fired late moves the rest back as far, below).
@@ -312,8 +341,8 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
         // is the first run's (`dunning-<invoiceId>:late-fee`), so runs started before this read the same.
         await (waivesFee ? feeActs : acts).addLateFee({ billingAccountId: input.billingAccountId, invoiceId: input.invoiceId, amount: input.policy.lateFee!.amount, currency: s.currency, idempotencyKey: feeKey });
       }
-      if (step.kind === 'SUSPEND') await suspendNow(key('suspend'));
-    }, waivesFee);
+      if (step.kind === 'SUSPEND') await suspendNow(key('suspend'), waitsForBar);
+    }, waivesFee || waitsForBar);
     if (!goOn) {
       // Paid during the step. A cancelled bar may have placed the hold before its answer was lost.
       if (step.kind === 'SUSPEND') status.suspended = true;
@@ -348,7 +377,8 @@ export async function dunningWorkflow(input: DunningInput): Promise<DunningStatu
     } else {
       holds += 1;
       const n = holds;
-      if (!(await stepUnlessPaid(() => suspendNow(key(`suspend-${n}`))))) {
+      const waitsForBar = barWaitsWhenCancelled();
+      if (!(await stepUnlessPaid(() => suspendNow(key(`suspend-${n}`), waitsForBar), waitsForBar))) {
         status.suspended = true; // a cancelled attempt may have placed the hold
         return finish(status, input, key);
       }
@@ -372,10 +402,10 @@ async function suspend(status: DunningStatus, input: DunningInput, idempotencyKe
  * shown in `status.stuck` and, past STUCK_ALERT_AFTER_FAILURES, logged. A decision (a non-retryable
  * failure) ends it as before.
  */
-async function suspendInRounds(status: DunningStatus, input: DunningInput, idempotencyKey: string): Promise<void> {
+async function suspendInRounds(status: DunningStatus, input: DunningInput, idempotencyKey: string, via: typeof acts = suspendActs): Promise<void> {
   for (;;) {
     try {
-      await suspend(status, input, idempotencyKey, suspendActs);
+      await suspend(status, input, idempotencyKey, via);
       if (status.stuck && status.stuck.failures >= STUCK_ALERT_AFTER_FAILURES) suspensionMetrics().unstuck.add(1);
       status.stuck = null;
       return;
