@@ -17,6 +17,8 @@
 // cleanly when invoicing says the account is closed (no next period; reported closed at invoicing's `accountClosedAt`)
 // or when the account closed while invoicing still did not know it (its own consumer bills the final period once it does).
 // A signal with `closedAt` reaching a run in its close rounds closes at that instant (patch CLOSED_AT_WHILE_CLOSING).
+// A run whose close rounds grow its history past CLOSE_ROUNDS_HISTORY_LIMIT continues as new between two rounds, the
+// close it is trying and what it knows so far carried in `closing` (patch CLOSE_ROUNDS_CONTINUE_AS_NEW).
 import { ActivityFailure, ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, log, metricMeter, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ClosedPeriodResult } from '../ports';
@@ -33,6 +35,27 @@ export interface BillCycleInput {
   startFrom: string;
   /** ISO-8601 end of the current period as invoicing gave it (the previous run's closePeriod); absent: computed from billCycleDay/timezone. */
   periodEnd?: string;
+  /** Set only by a run that continued as new in its close rounds: the next run picks the close up there. */
+  closing?: ClosingState;
+}
+
+/**
+ * Where a run in its close rounds stood when it continued as new (CLOSE_ROUNDS_CONTINUE_AS_NEW). `step`: the close of
+ * the run's period (`period`: what follows it is decided as a run decides it), of a whole period of a catch-up to the
+ * closing time (`wholePeriod`: the catch-up goes on from it), or the final one (`last`: the cycle ends with it).
+ */
+export interface ClosingState {
+  step: 'period' | 'wholePeriod' | 'last';
+  period: BillingPeriod;
+  final: boolean;
+  /** The closing time the run had (the `accountClosed` signal, as its handler took it), if any. */
+  closedAt?: string;
+  /** The signal came while the run's period was being closed (see CLOSED_AT_WHILE_CLOSING). */
+  closedWhileClosing?: boolean;
+  /** The round to try next, the attempts failed so far and since when (the pauses and logs go on from there). */
+  round: number;
+  failures: number;
+  since: string;
 }
 
 export interface BillCycleResult {
@@ -108,6 +131,17 @@ export const CLOSE_REFUSALS_NOT_FINAL = 'bill-cycle-close-refusals-not-final';
  */
 export const CLOSED_AT_WHILE_CLOSING = 'bill-cycle-closed-at-while-closing';
 
+/**
+ * Runs before this change went on with their close rounds in one history, ~264 events a day, until Temporal
+ * terminated it at 51,200 (~194 days of refusals). Now a run continues as new between two rounds once its history
+ * passes CLOSE_ROUNDS_HISTORY_LIMIT (or the server suggests it). A run replaying a history without this patch keeps
+ * its rounds in that history. Once every run that predates it has ended or continued as new (one bill cycle after the
+ * deploy), this can become `deprecatePatch`, and a cycle later go.
+ */
+export const CLOSE_ROUNDS_CONTINUE_AS_NEW = 'bill-cycle-close-rounds-continue-as-new';
+/** About a week of hourly rounds: far below Temporal's 10,240-event warning, and a continue-as-new a week is cheap. */
+export const CLOSE_ROUNDS_HISTORY_LIMIT = 2_000;
+
 /** Attempts of a close in one round (1 and 2 s apart: a clock a little behind is settled within it). */
 export const CLOSE_ATTEMPTS_PER_ROUND = 3;
 const closeRound = proxyActivities<Activities>({
@@ -135,10 +169,11 @@ export async function billCycleWorkflow(input: BillCycleInput): Promise<BillCycl
   const given = input.periodEnd !== undefined ? Date.parse(input.periodEnd) : NaN;
   const periodEnd = given > Date.parse(periodStart) ? new Date(given).toISOString() : nextPeriodEnd(periodStart, billCycleDay, timezone);
 
-  let closedAtMs: number | undefined;
-  let closing = false;
+  const resumed = input.closing;
+  let closedAtMs: number | undefined = resumed?.closedAt !== undefined ? Date.parse(resumed.closedAt) : undefined;
+  let closing = resumed !== undefined;
   /** The signal came while the period was being closed, and the closing time is `closedAt` (CLOSED_AT_WHILE_CLOSING). */
-  let closedWhileClosing = false;
+  let closedWhileClosing = resumed?.closedWhileClosing === true;
   setHandler(accountClosedSignal, (closed?: AccountClosed) => {
     if (closedAtMs !== undefined) return;
     const now = Date.now(); // workflow time: the time of the signal's workflow task
@@ -153,53 +188,69 @@ export async function billCycleWorkflow(input: BillCycleInput): Promise<BillCycl
   // Sleep to the period end unless the account closes first. Date.now() here is Temporal's
   // deterministic clock; a period already over (catching up from a past start) does not wait.
   const waitMs = Date.parse(periodEnd) - Date.now();
-  if (waitMs > 0) await condition(() => closedAtMs !== undefined, waitMs);
+  if (!resumed && waitMs > 0) await condition(() => closedAtMs !== undefined, waitMs);
   closing = true;
 
-  const closesEarly = closedAtMs !== undefined && closedAtMs < Date.parse(periodEnd);
-  const period: BillingPeriod = { periodStart, periodEnd: closesEarly ? new Date(closedAtMs!).toISOString() : periodEnd };
   // The account's last period when it closed by (or at) this period's end.
   const closedSoFar = () => closedAtMs !== undefined;
-  const first = await close(billingAccountId, period, closedAtMs !== undefined && closedAtMs <= Date.parse(periodEnd), closedSoFar);
-  if (first === UNKNOWN_AND_CLOSED) return { billingAccountId, closedAt: new Date(closedAtMs!).toISOString(), lastPeriod: period, ended: 'ACCOUNT_UNKNOWN' };
-  let next = first.next;
+  /** Closes `period`, the close's rounds continued in a next run (as `step`) if they outgrow this run's history. */
+  const closeAs = (step: ClosingState['step'], period: BillingPeriod, final: boolean, from?: CloseRounds) =>
+    close(billingAccountId, period, final, closedSoFar, {
+      from,
+      continueAsNew: (rounds) => {
+        const closedAt = closedAtMs !== undefined ? { closedAt: new Date(closedAtMs).toISOString() } : {};
+        return continueAsNew<typeof billCycleWorkflow>({ ...input, closing: { step, period, final, ...closedAt, closedWhileClosing, ...rounds } });
+      },
+    });
+  const closedAtIso = () => new Date(closedAtMs!).toISOString();
+  /** A final close ends the cycle: the account closed at `closedAt`, `last` its last period. */
+  const closeLast = async (last: BillingPeriod, from?: CloseRounds): Promise<BillCycleResult> => {
+    const r = await closeAs('last', last, true, from);
+    return { billingAccountId, closedAt: closedAtIso(), lastPeriod: last, ...(r === UNKNOWN_AND_CLOSED ? { ended: 'ACCOUNT_UNKNOWN' as const } : {}) };
+  };
+  /** Closed after `last` (closed, invoicing's next period end `next`): each whole period up to the closing time on its own, then a final stub, if any. */
+  const catchUp = async (last: BillingPeriod, next: string | undefined, wholePeriods: boolean): Promise<BillCycleResult> => {
+    const until = closedAtMs!;
+    if (wholePeriods) {
+      for (let end = next ?? nextPeriodEnd(last.periodEnd, billCycleDay, timezone); Date.parse(end) <= until; end = next ?? nextPeriodEnd(end, billCycleDay, timezone)) {
+        last = { periodStart: last.periodEnd, periodEnd: end };
+        const r = await closeAs('wholePeriod', last, Date.parse(end) === until);
+        if (r === UNKNOWN_AND_CLOSED) return { billingAccountId, closedAt: closedAtIso(), lastPeriod: last, ended: 'ACCOUNT_UNKNOWN' };
+        next = r.next;
+      }
+    }
+    if (until > Date.parse(last.periodEnd)) return closeLast({ periodStart: last.periodEnd, periodEnd: closedAtIso() });
+    return { billingAccountId, closedAt: closedAtIso(), lastPeriod: last };
+  };
+
+  // A run continued as new in its close rounds picks up the close it was trying.
+  if (resumed?.step === 'last') return closeLast(resumed.period, resumed);
+  if (resumed?.step === 'wholePeriod') {
+    const r = await closeAs('wholePeriod', resumed.period, resumed.final, resumed);
+    if (r === UNKNOWN_AND_CLOSED) return { billingAccountId, closedAt: closedAtIso(), lastPeriod: resumed.period, ended: 'ACCOUNT_UNKNOWN' };
+    return catchUp(resumed.period, r.next, true);
+  }
+
+  const closesEarly = resumed ? Date.parse(resumed.period.periodEnd) < Date.parse(periodEnd) : closedAtMs !== undefined && closedAtMs < Date.parse(periodEnd);
+  const period: BillingPeriod = resumed?.period ?? { periodStart, periodEnd: closesEarly ? new Date(closedAtMs!).toISOString() : periodEnd };
+  const first = await closeAs('period', period, resumed?.final ?? (closedAtMs !== undefined && closedAtMs <= Date.parse(periodEnd)), resumed);
+  if (first === UNKNOWN_AND_CLOSED) return { billingAccountId, closedAt: closedAtIso(), lastPeriod: period, ended: 'ACCOUNT_UNKNOWN' };
 
   if (closedAtMs !== undefined) {
-    const closedAt = new Date(closedAtMs).toISOString();
     // Signalled while the period was being closed (not as final), the account having closed within it: the
     // period closed again as final up to the closure (nothing more billed, the account CLOSED at `closedAt`).
-    if (closedWhileClosing && closedAtMs <= Date.parse(periodEnd)) {
-      const last = { periodStart, periodEnd: closedAt };
-      if ((await close(billingAccountId, last, true, closedSoFar)) === UNKNOWN_AND_CLOSED) return { billingAccountId, closedAt, lastPeriod: last, ended: 'ACCOUNT_UNKNOWN' };
-      return { billingAccountId, closedAt, lastPeriod: last };
-    }
-    // Closed after the period's end (the run was catching up, or the signal came while closing
-    // the period): each whole period up to the closing time on its own, then a final stub, if any.
-    if (!closesEarly && closedAtMs > Date.parse(periodEnd)) {
-      let last = period;
-      if (patched(CLOSE_WHOLE_PERIODS_BEFORE_STUB)) {
-        for (let end = next ?? nextPeriodEnd(last.periodEnd, billCycleDay, timezone); Date.parse(end) <= closedAtMs; end = next ?? nextPeriodEnd(end, billCycleDay, timezone)) {
-          last = { periodStart: last.periodEnd, periodEnd: end };
-          const r = await close(billingAccountId, last, Date.parse(end) === closedAtMs, closedSoFar);
-          if (r === UNKNOWN_AND_CLOSED) return { billingAccountId, closedAt, lastPeriod: last, ended: 'ACCOUNT_UNKNOWN' };
-          next = r.next;
-        }
-      }
-      if (closedAtMs > Date.parse(last.periodEnd)) {
-        last = { periodStart: last.periodEnd, periodEnd: closedAt };
-        if ((await close(billingAccountId, last, true, closedSoFar)) === UNKNOWN_AND_CLOSED) return { billingAccountId, closedAt, lastPeriod: last, ended: 'ACCOUNT_UNKNOWN' };
-      }
-      return { billingAccountId, closedAt, lastPeriod: last };
-    }
-    return { billingAccountId, closedAt, lastPeriod: period };
+    if (closedWhileClosing && closedAtMs <= Date.parse(periodEnd)) return closeLast({ periodStart, periodEnd: closedAtIso() });
+    // Closed after the period's end (the run was catching up, or the signal came while closing the period).
+    if (!closesEarly && closedAtMs > Date.parse(periodEnd)) return catchUp(period, first.next, patched(CLOSE_WHOLE_PERIODS_BEFORE_STUB));
+    return { billingAccountId, closedAt: closedAtIso(), lastPeriod: period };
   }
   // Invoicing closed the account itself (its consumer of billingaccount.closed; the signal never came): no period follows.
   if (first.noNextPeriod && patched(CLOSE_REFUSALS_NOT_FINAL)) {
     log.info('bill cycle: invoicing says the account is closed; the cycle ends', { billingAccountId, periodStart: period.periodStart, periodEnd: period.periodEnd });
     return { billingAccountId, closedAt: first.accountClosedAt ?? period.periodEnd, lastPeriod: period, ended: 'INVOICING_CLOSED' };
   }
-  const { periodEnd: _previous, ...rest } = input;
-  return continueAsNew<typeof billCycleWorkflow>({ ...rest, startFrom: periodEnd, ...(next ? { periodEnd: next } : {}) });
+  const { periodEnd: _previous, closing: _closed, ...rest } = input;
+  return continueAsNew<typeof billCycleWorkflow>({ ...rest, startFrom: periodEnd, ...(first.next ? { periodEnd: first.next } : {}) });
 }
 
 /** The account closed while invoicing did not know it: the cycle ends without closing the period. */
@@ -214,14 +265,30 @@ interface Closed {
   accountClosedAt: string | undefined;
 }
 
+/** How far a close's rounds went: carried across a continue-as-new (ClosingState). */
+type CloseRounds = Pick<ClosingState, 'round' | 'failures' | 'since'>;
+
+interface RoundsAcrossRuns {
+  /** The rounds of a previous run to go on from. */
+  from?: CloseRounds;
+  /** Continues as new, the close to go on from the given rounds (never returns). */
+  continueAsNew: (next: CloseRounds) => Promise<never>;
+}
+
+/** The history is long enough that the rounds go on in a new run (see CLOSE_ROUNDS_CONTINUE_AS_NEW). */
+function historyTooLong(): boolean {
+  const info = workflowInfo();
+  return info.continueAsNewSuggested || info.historyLength >= CLOSE_ROUNDS_HISTORY_LIMIT;
+}
+
 /** Closes the period (see CLOSE_REFUSALS_NOT_FINAL): what invoicing says of the next one, or UNKNOWN_AND_CLOSED. */
-async function close(billingAccountId: string, period: BillingPeriod, final: boolean, accountClosed: () => boolean): Promise<Closed | typeof UNKNOWN_AND_CLOSED> {
+async function close(billingAccountId: string, period: BillingPeriod, final: boolean, accountClosed: () => boolean, runs: RoundsAcrossRuns): Promise<Closed | typeof UNKNOWN_AND_CLOSED> {
   // The workflow id spans all runs of this account; the period start makes each period's key.
   const req = { billingAccountId, ...period, idempotencyKey: `${workflowInfo().workflowId}:closePeriod:${period.periodStart}`, ...(final ? { final: true } : {}) };
   if (!patched(CLOSE_REFUSALS_NOT_FINAL)) return closedAs(period, await closePeriod(req));
-  let failures = 0;
-  let since = '';
-  for (let round = 1; ; round++) {
+  let failures = runs.from?.failures ?? 0;
+  let since = runs.from?.since ?? '';
+  for (let round = runs.from?.round ?? 1; ; round++) {
     try {
       const r = await closeRound.closePeriod(req);
       if (failures >= CLOSE_ALERT_AFTER_FAILURES) log.info('bill cycle: the period was closed after all', { billingAccountId, periodStart: period.periodStart, failures, since });
@@ -244,6 +311,8 @@ async function close(billingAccountId: string, period: BillingPeriod, final: boo
       else if (failures >= CLOSE_ALERT_AFTER_FAILURES) log.warn('bill cycle: the period cannot be closed yet', facts);
       // An account still unknown that closes meanwhile is asked once more at once.
       await condition(() => reason === ACCOUNT_UNKNOWN && accountClosed(), closeRoundPauseMs(round));
+      // Between two rounds (no activity in flight); a signal come meanwhile is in the state carried.
+      if (historyTooLong() && patched(CLOSE_ROUNDS_CONTINUE_AS_NEW)) await runs.continueAsNew({ round: round + 1, failures, since });
     }
   }
 }
@@ -287,6 +356,10 @@ function validate(input: BillCycleInput): string[] {
   }
   if (input?.periodEnd !== undefined && (typeof input.periodEnd !== 'string' || Number.isNaN(Date.parse(input.periodEnd)))) {
     problems.push(`periodEnd must be an ISO-8601 instant (got ${JSON.stringify(input.periodEnd)})`);
+  }
+  const c = input?.closing;
+  if (c !== undefined && (!['period', 'wholePeriod', 'last'].includes(c?.step) || Number.isNaN(Date.parse(c.period?.periodStart)) || Number.isNaN(Date.parse(c.period?.periodEnd)) || !Number.isInteger(c.round))) {
+    problems.push(`closing is not a close in rounds a previous run carried (got ${JSON.stringify(c)})`);
   }
   return problems;
 }
