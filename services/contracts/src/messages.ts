@@ -502,6 +502,34 @@ export interface WalletCreditOwedData {
 }
 
 /**
+ * `data` of `chargeRefused`: a prepaid one-off charge a closed wallet will never collect, for finance
+ * to bill another way (an invoice to the closed account) or write off. `refusal` says why:
+ * WALLET_SETTLED (after the settlement, or a charge still due at the settlement: no top-up can come
+ * to pay it, `dueSince` when it was left waiting), WALLET_CLOSED (incurred at or after closedAt),
+ * WALLET_BALANCE_FINAL (arrived from finalAt on, before the settlement). Nothing was taken: the
+ * ledger keeps the decision under `CHARGE:<chargeId>` (`transactionId`, no entries). Once per charge.
+ */
+export interface ChargeRefusedData {
+  chargeId: string;
+  billingAccountId: string;
+  walletId: string;
+  lineId: string | null;
+  /** The one-off's reason (ADD_ON_PURCHASE, STARTER_PACK, …) and text. */
+  reason: string;
+  description: string | null;
+  amount: { amount: string; currency: string };
+  refusal: 'WALLET_CLOSED' | 'WALLET_BALANCE_FINAL' | 'WALLET_SETTLED';
+  refusedBecause: string;
+  /** ISO date-time the charge was left due for want of balance; null: refused when it arrived. */
+  dueSince: string | null;
+  transactionId: string;
+  /** ISO date-times: the account's close, the settlement (null before it), and the refusal. */
+  closedAt: string;
+  settledAt: string | null;
+  refusedAt: string;
+}
+
+/**
  * `data` of `rechargeRefused`: a bank transfer confirmed after its closed wallet was settled. The
  * money arrived (bankReference) but nothing was credited: finance returns it to the payer directly.
  * Once per recharge (key = the recharge id).

@@ -60,6 +60,7 @@ export const EVENT_AUDIENCE: Readonly<Record<EventName, EventAudience>> = {
   walletPaidOut: 'ACCOUNT',
   walletPayoutReturned: 'ACCOUNT',
   walletCreditOwed: 'ACCOUNT',
+  chargeRefused: 'ACCOUNT',
   rechargeRefused: 'ACCOUNT',
   customerBillCreated: 'ACCOUNT',
   customerBillStateChanged: 'ACCOUNT',

@@ -1,8 +1,8 @@
-import { Decimal, type WalletCreditOwedData } from '@ledgerline/contracts';
+import { Decimal, type ChargeRefusedData, type WalletCreditOwedData } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { fmt } from '../domain/charging';
-import { accountId, newTxId, postTransactions } from './ledger';
+import { accountId, chargeKey, newTxId, postTransactions } from './ledger';
 import { WALLET_BALANCE_FINAL, WALLET_CLOSED, WALLET_SETTLED, walletClosedMessage, walletFinalMessage, type WalletRow } from './wallets';
 
 /**
@@ -42,16 +42,40 @@ export function lateChargeMessage(wallet: WalletRow, refusal: LateChargeRefusal)
   return `The ${wallet.currency} wallet of billing account ${wallet.billing_account_id} was settled at ${settled}: its final balance went to finance for payout, so nothing more is taken from it`;
 }
 
+/** A one-off charge a closed wallet will not collect (its own data, as subscribers sent it). */
+export interface UncollectedCharge {
+  chargeId: string;
+  lineId: string | null;
+  reason: string;
+  description: string | null;
+  amount: Decimal;
+  /** When it was left due for want of balance; null: refused as it arrived. */
+  dueSince: Date | null;
+}
+
 /**
- * A refused late charge keeps its decision under its own key (no entries, as charging's DENIED
- * rows): a redelivery finds the key and takes nothing, and the refusal stays on the ledger.
+ * A refused charge keeps its decision under its own key (no entries, as charging's DENIED rows): a
+ * redelivery finds the key and takes nothing, and the refusal stays on the ledger. Nobody else would
+ * ever learn of the money: `billing.wallets.charge.refused` hands it to finance (to bill the closed
+ * account another way or write it off), once, as the key is written once. Returns the row's id.
+ * The caller holds the wallet lock and has checked the key is unused.
  */
-export async function recordRefusedCharge(sql: Sql, wallet: WalletRow, c: { key: string; kind: string; reference: string | null; outcome: Record<string, unknown> }, refusal: LateChargeRefusal, now: Date): Promise<void> {
+export async function recordRefusedCharge(sql: Sql, wallet: WalletRow, c: UncollectedCharge, refusal: LateChargeRefusal, now: Date): Promise<string> {
+  const txId = newTxId();
+  const refusedBecause = lateChargeMessage(wallet, refusal);
   await postTransactions(sql, [{
-    id: newTxId(), idempotencyKey: c.key, kind: c.kind, billingAccountId: wallet.billing_account_id, reference: c.reference,
-    outcome: { ...c.outcome, refused: refusal, refusedBecause: lateChargeMessage(wallet, refusal) },
+    id: txId, idempotencyKey: chargeKey(c.chargeId), kind: 'ONE_OFF_CHARGE', billingAccountId: wallet.billing_account_id, reference: c.lineId,
+    outcome: { chargeId: c.chargeId, reason: c.reason, amount: fmt(c.amount), currency: wallet.currency, refused: refusal, refusedBecause, ...(c.dueSince ? { dueSince: c.dueSince.toISOString() } : {}) },
     entries: [],
   }], now);
+  const data: ChargeRefusedData = {
+    chargeId: c.chargeId, billingAccountId: wallet.billing_account_id, walletId: wallet.id, lineId: c.lineId, reason: c.reason, description: c.description,
+    amount: { amount: fmt(c.amount), currency: wallet.currency }, refusal, refusedBecause,
+    dueSince: c.dueSince ? c.dueSince.toISOString() : null, transactionId: txId,
+    closedAt: new Date(wallet.closed_at!).toISOString(), settledAt: wallet.settled_at ? new Date(wallet.settled_at).toISOString() : null, refusedAt: now.toISOString(),
+  };
+  await insertOutbox(sql, [eventRow('chargeRefused', wallet.billing_account_id, [chargeKey(c.chargeId), 'refused'], now, data)]);
+  return txId;
 }
 
 /**

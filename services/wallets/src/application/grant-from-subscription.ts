@@ -6,7 +6,7 @@ import { periodEndOf } from '../domain/allowance-period';
 import { BUCKET_SELECT, grantBucket, type BucketRow } from './buckets';
 import { openWallet, walletById } from './wallets';
 import { trackSubscription } from './subscription-terms';
-import { markFeeDue, payPeriodFee, periodFeeOf } from './period-fee';
+import { FEE_REFUSED, markFeeDue, markFeeRefused, payPeriodFee, periodFeeOf } from './period-fee';
 
 const DAY = 86_400_000;
 
@@ -20,7 +20,7 @@ export type GrantSubject = Pick<SubscriptionData, 'subscriptionId' | 'billingAcc
  * activated (PENDING) is only tracked: nothing is paid or granted until the line is activated
  * (`activateSubscription`), so an activation that fails costs the customer nothing. A prepaid plan with a recurring fee takes
  * the first period's fee from the balance first; when it does not cover it nothing is granted
- * until a top-up does (see period-fee.ts). Unlimited allowances are granted their fair-use cap.
+ * until a top-up does (see period-fee.ts); a closed wallet refuses the fee for good (markFeeRefused). Unlimited allowances are granted their fair-use cap.
  * Idempotent: a redelivered event takes and grants nothing more.
  */
 export async function grantFromSubscription(sql: Sql, d: SubscriptionData, terms: PlanTerms, now: Date): Promise<number> {
@@ -38,13 +38,17 @@ export async function grantFromSubscription(sql: Sql, d: SubscriptionData, terms
     // A prepaid bundle is paid before its allowances are given. Once the renewal job has the
     // subscription (it renewed it, or waits for a top-up) a redelivered event leaves it alone.
     const [row] = await sql.query<{ fee_state: string | null; renewals: number }>(`select fee_state, renewals from subscription_term where subscription_id = $1 for update`, [d.subscriptionId]);
-    if (!row || row.renewals > 0 || row.fee_state === 'DUE') return 0;
+    if (!row || row.renewals > 0 || row.fee_state === 'DUE' || row.fee_state === FEE_REFUSED) return 0;
     // One that starts later (an end-of-cycle plan change) is paid and granted by the job when it starts.
     if (start > now) {
       await sql.query(`update subscription_term set period_end = period_start where subscription_id = $1`, [d.subscriptionId]);
       return 0;
     }
     const payment = await payPeriodFee(sql, term, terms, start, now);
+    if ('refused' in payment) {
+      await markFeeRefused(sql, term, now);
+      return 0;
+    }
     if (!payment.paid) {
       await markFeeDue(sql, term, payment, start, false, now);
       return 0;

@@ -52,8 +52,7 @@ export async function applyOneOffCharge(sql: Sql, d: OneOffChargeData, now: Date
   if (open) return 'DUE';
   const refusal = lateChargeRefusal(wallet, d.chargedAt, now);
   if (refusal) {
-    const outcome = { chargeId: d.chargeId, reason: d.reason, amount: fmt(amount), currency: wallet.currency };
-    await recordRefusedCharge(sql, wallet, { key: chargeKey(d.chargeId), kind: 'ONE_OFF_CHARGE', reference: d.lineId, outcome }, refusal, now);
+    await recordRefusedCharge(sql, wallet, { chargeId: d.chargeId, lineId: d.lineId ?? null, reason: d.reason, description: d.description ?? null, amount, dueSince: null }, refusal, now);
     return refusal;
   }
   if (covers(balance.plus(await budgetHeadroom(sql, wallet.id)), new Decimal(wallet.overdraft_limit), amount)) {

@@ -9,7 +9,7 @@ import { insertNotifications } from './buckets';
 import { emitBalanceEvents } from './balance-events';
 import { walletOf, type WalletRow } from './wallets';
 import { budgetHeadroom } from './budget';
-import { recordOwedCredit } from './closed-wallet-moves';
+import { lateChargeRefusal, recordOwedCredit, type LateChargeRefusal } from './closed-wallet-moves';
 import type { SubscriptionTermRow } from './subscription-terms';
 
 type Term = Pick<SubscriptionTermRow, 'subscription_id' | 'billing_account_id' | 'line_id' | 'payment_mode' | 'currency'>;
@@ -39,13 +39,19 @@ export function periodFeeOf(term: Pick<Term, 'payment_mode'>, terms: PlanTerms):
  * replenishment (budgetHeadroom) do not cover it. Paid already
  * (the same key): nothing more is taken. The fee transaction keeps the proration of the terms it
  * was taken under (`fee_proration`): the period's unused-days refund follows those terms, whatever
- * the plan says when the period ends (`refundUnusedPeriod`).
+ * the plan says when the period ends (`refundUnusedPeriod`). A closed wallet refuses it as a late
+ * charge (`lateChargeRefusal`, the period's start as when it is incurred): nothing is taken or owed,
+ * as no allowance is granted for it (markFeeRefused).
  */
-export async function payPeriodFee(sql: Sql, term: Term, terms: PlanTerms, start: Date, now: Date): Promise<{ paid: true } | { paid: false; fee: Decimal; balance: Decimal }> {
+export async function payPeriodFee(sql: Sql, term: Term, terms: PlanTerms, start: Date, now: Date): Promise<{ paid: true } | { paid: false; fee: Decimal; balance: Decimal } | { paid: false; refused: LateChargeRefusal }> {
   const fee = periodFeeOf(term, terms);
   const key = `RENEWAL:${term.subscription_id}:${start.toISOString()}`;
   if (fee.isZero() || (await findTransaction(sql, key))) return { paid: true };
   const wallet = await walletOf(sql, term.billing_account_id, term.currency, true);
+  // A closed wallet judges the fee as a late charge incurred when its period starts: a settled
+  // balance was handed to finance, and a period from the close on is service the account no longer has.
+  const refused = wallet && lateChargeRefusal(wallet, start.toISOString(), now);
+  if (refused) return { paid: false, refused };
   const balance = new Decimal(wallet?.balance ?? 0);
   // A budget wallet pays with its next replenishment too (moveFee's balance events make it), as its usage and one-off charges do.
   if (!wallet || !covers(balance.plus(await budgetHeadroom(sql, wallet.id)), new Decimal(wallet.overdraft_limit), fee)) return { paid: false, fee, balance };
@@ -98,6 +104,18 @@ export async function markFeeDue(sql: Sql, term: Term, unpaid: { fee: Decimal; b
   await insertOutbox(sql, [eventRow('bundleFeeDue', term.subscription_id, [term.subscription_id, periodKey.toISOString()], now, {
     subscriptionId: term.subscription_id, billingAccountId: term.billing_account_id, lineId: term.line_id, fee: { amount: fmt(fee), currency: term.currency }, balance: { amount: fmt(balance), currency: term.currency }, period: periodKey.toISOString(),
   })]);
+}
+
+/** fee_state of a subscription whose fee a closed wallet refused: the renewal job leaves it for good. */
+export const FEE_REFUSED = 'REFUSED';
+
+/**
+ * A period a closed wallet refused to pay (payPeriodFee): nothing is granted, and unlike an unpaid
+ * fee it is not tried again (no top-up can reach a closed wallet: a retry each minute would never
+ * end). The subscription stays where its last paid period ended until its end event comes.
+ */
+export async function markFeeRefused(sql: Sql, term: Term, now: Date): Promise<void> {
+  await sql.query(`update subscription_term set fee_state = $2, period_end = least(period_end, $3), retry_at = null, updated_at = $3 where subscription_id = $1`, [term.subscription_id, FEE_REFUSED, now]);
 }
 
 /**

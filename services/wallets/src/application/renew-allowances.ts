@@ -8,11 +8,11 @@ import { fmt } from '../domain/charging';
 import { announceRollovers } from './announce-rollover';
 import { BUCKET_SELECT, grantBucket, type BucketRow } from './buckets';
 import { allowanceGrantKey, endedSharedPool, grantAllowance, grantAllowances, lockSharedPools, sharedPoolCovering, type Allowance, type GrantSubject } from './grant-from-subscription';
-import { markFeeDue, payPeriodFee, periodFeeOf } from './period-fee';
+import { FEE_REFUSED, markFeeDue, markFeeRefused, payPeriodFee, periodFeeOf } from './period-fee';
 import { lockAccountWallets } from './wallets';
 import type { SubscriptionTermRow } from './subscription-terms';
 
-export type RenewalOutcome = 'RENEWED' | 'FEE_NOT_COVERED' | 'NOT_DUE';
+export type RenewalOutcome = 'RENEWED' | 'FEE_NOT_COVERED' | 'FEE_REFUSED' | 'NOT_DUE';
 
 /**
  * The renewal job: every live subscription whose allowance period has ended gets the next one,
@@ -21,13 +21,13 @@ export type RenewalOutcome = 'RENEWED' | 'FEE_NOT_COVERED' | 'NOT_DUE';
  * due check repeated under the lock; every write is keyed by subscription and period.
  */
 export async function renewDueAllowances(db: Db, catalog: CatalogClient, now: Date, logger?: Logger, limit = 200): Promise<Record<RenewalOutcome, number>> {
-  const counts: Record<RenewalOutcome, number> = { RENEWED: 0, FEE_NOT_COVERED: 0, NOT_DUE: 0 };
+  const counts: Record<RenewalOutcome, number> = { RENEWED: 0, FEE_NOT_COVERED: 0, FEE_REFUSED: 0, NOT_DUE: 0 };
   const due = await db.query<{ subscription_id: string; plan_version_id: string }>(
     `select subscription_id, plan_version_id from subscription_term
       where status in ('ACTIVE', 'SCHEDULED') and period_end <= $1 and (ends_at is null or ends_at > period_end)
-        and (fee_state is distinct from 'DUE' or retry_at <= $1)
+        and (fee_state is distinct from 'DUE' or retry_at <= $1) and fee_state is distinct from $3
       order by period_end limit $2`,
-    [now, limit],
+    [now, limit, FEE_REFUSED],
   );
   const plans = new Map<string, PlanTerms | null>();
   for (const row of due) {
@@ -38,7 +38,10 @@ export async function renewDueAllowances(db: Db, catalog: CatalogClient, now: Da
       continue;
     }
     try {
-      counts[await db.tx((sql) => renewSubscription(sql, row.subscription_id, terms, now))]++;
+      const outcome = await db.tx((sql) => renewSubscription(sql, row.subscription_id, terms, now));
+      counts[outcome]++;
+      // Not tried again (its wallet is closed): the subscription's end event is what should follow.
+      if (outcome === 'FEE_REFUSED') logger?.warn({ subscriptionId: row.subscription_id }, 'bundle renewal refused: the billing account\'s wallet is closed; the subscription is left unrenewed');
     } catch (error) {
       // One subscription that cannot be renewed must not hold up the others; it is tried again next pass.
       logger?.error({ err: error, subscriptionId: row.subscription_id }, 'allowance renewal failed');
@@ -50,14 +53,15 @@ export async function renewDueAllowances(db: Db, catalog: CatalogClient, now: Da
 /**
  * Renews one subscription's allowances if its period has ended: a prepaid plan's recurring fee is
  * taken from the balance first (refused when the balance and overdraft do not cover it: nothing is
- * granted, the customer is told once, and a later pass renews from the moment a top-up covers it);
+ * granted, the customer is told once, and a later pass renews from the moment a top-up covers it;
+ * refused by a closed wallet, as a late charge: nothing is granted and it is never tried again);
  * then the plan's allowances are granted for the new period, and what each allowance's rollover
  * rule carries over moves from the ending bucket (a shared allowance: the account's ending pool)
  * into a bucket of the new period that is drawn first.
  */
 export async function renewSubscription(sql: Sql, subscriptionId: string, terms: PlanTerms, now: Date): Promise<RenewalOutcome> {
   const [term] = await sql.query<SubscriptionTermRow>(`select * from subscription_term where subscription_id = $1 for update`, [subscriptionId]);
-  if (!term || !['ACTIVE', 'SCHEDULED'].includes(term.status) || term.period_end > now || (term.ends_at && term.ends_at <= term.period_end)) return 'NOT_DUE';
+  if (!term || !['ACTIVE', 'SCHEDULED'].includes(term.status) || term.fee_state === FEE_REFUSED || term.period_end > now || (term.ends_at && term.ends_at <= term.period_end)) return 'NOT_DUE';
   const feePeriod = terms.recurringFee?.period;
   // On time: the next period follows the last one (skipping any that passed unseen). Late for want of balance: it starts now.
   const late = term.fee_state === 'DUE';
@@ -70,6 +74,10 @@ export async function renewSubscription(sql: Sql, subscriptionId: string, terms:
   // Before the fee and the rollover (which reads what the ending bucket has left), whatever the fee.
   await lockAccountWallets(sql, term.billing_account_id);
   const payment = await payPeriodFee(sql, term, terms, start, now);
+  if ('refused' in payment) {
+    await markFeeRefused(sql, term, now);
+    return 'FEE_REFUSED';
+  }
   if (!payment.paid) {
     await markFeeDue(sql, term, payment, term.period_end, term.fee_state === 'DUE', now);
     return 'FEE_NOT_COVERED';

@@ -5,7 +5,8 @@ import { fmt } from '../domain/charging';
 import { minorUnitSql, postTransactions, type NewTransaction } from './ledger';
 import { closeMany } from './reservations';
 import { roundingWriteOff } from './write-off-rounding';
-import { WALLET_COLUMNS, WALLET_JOINS, lockAccountWallets, type WalletRow } from './wallets';
+import { WALLET_COLUMNS, WALLET_JOINS, WALLET_SETTLED, lockAccountWallets, type WalletRow } from './wallets';
+import { recordRefusedCharge } from './closed-wallet-moves';
 
 /**
  * Settles the closed wallets whose balance became final (`final_at` = closedAt + the late-usage
@@ -92,6 +93,7 @@ export async function settleAccountWallets(sql: Sql, billingAccountId: string, n
     writeOffs.push(writeOff.tx);
   }
   await postTransactions(sql, writeOffs, now);
+  for (const w of wallets) await cancelDueCharges(sql, { ...w, settled_at: now }, now);
   const first = wallets[0]!;
   const data: WalletSettledData = {
     billingAccountId,
@@ -107,4 +109,24 @@ export async function settleAccountWallets(sql: Sql, billingAccountId: string, n
   // Once per account (the key), as wallet.closed: an account closes once and its wallets settle once.
   await insertOutbox(sql, [eventRow('walletSettled', billingAccountId, [billingAccountId, 'settled'], now, data)]);
   return wallets.length;
+}
+
+/**
+ * One-off charges still waiting for a top-up when a wallet is settled: none can come (a closed
+ * wallet takes no credit), so they would wait for ever, shown as due, and nobody would collect them.
+ * Each is refused WALLET_SETTLED (its decision under its key, no entries, as a late charge after the
+ * settlement) and closed with that row, and `charge.refused` hands the debt to finance to bill or
+ * write off. The balance is not touched: what the wallet holds is paid out as wallet.settled says,
+ * the debt is collected apart (a due charge is paid whole or not at all, as a top-up pays it).
+ */
+async function cancelDueCharges(sql: Sql, wallet: WalletRow, now: Date): Promise<number> {
+  const due = await sql.query<{ id: string; line_id: string | null; reason: string; description: string; amount: string; created_at: Date }>(
+    `select id, line_id, reason, description, amount::text as amount, created_at from due_charge where billing_account_id = $1 and currency = $2 and settled_at is null order by created_at, id`,
+    [wallet.billing_account_id, wallet.currency],
+  );
+  for (const c of due) {
+    const txId = await recordRefusedCharge(sql, wallet, { chargeId: c.id, lineId: c.line_id, reason: c.reason, description: c.description, amount: new Decimal(c.amount), dueSince: new Date(c.created_at) }, WALLET_SETTLED, now);
+    await sql.query(`update due_charge set settled_at = $2, transaction_id = $3 where id = $1`, [c.id, now, txId]);
+  }
+  return due.length;
 }
