@@ -790,6 +790,13 @@ export interface CreditNoteCreatedData {
    */
   accountClosedAt?: string | null;
   /**
+   * Optional, added 2026-11-29: true for a closure note issued in the same transaction as its invoice (a draft
+   * issued past its account's closure): that invoice's customerbill.created names it (`closureCredit`) and says
+   * what is then due, so subscribers sends no message of its own for it. False for any other note (a closure
+   * note on an invoice issued earlier is told on its own).
+   */
+  issuedWithInvoice?: boolean | null;
+  /**
    * Optional, added 2027-01-31: the dispute whose acceptance issued this note (its own credit, key `dispute:<id>`);
    * null for any other note, also a staff note that covered a dispute. Its dispute.resolved (`creditNote`) tells the
    * customer what the note does, so subscribers sends no message of its own for it.
@@ -905,7 +912,25 @@ export interface CustomerBillCreatedData {
    * follows this event), and what is then left to pay of `total` (0: nothing to pay). Absent on older events.
    */
   creditApplied?: string;
+  /** Since 2026-11-29 also net of `closureCredit`: what is left once the closure note and account credit are applied. */
   amountDue?: string;
+  /**
+   * Optional, added 2026-11-29: a draft billed past its account's closure is credited the fees of the days after
+   * it in the transaction that issues it (a CREDIT note, cause ACCOUNT_CLOSED, before account credit pays what is
+   * left). That note; its creditnote.created (written before this event, `issuedWithInvoice` true) is told to the
+   * customer by this bill's message only. Null or absent: no such note.
+   */
+  closureCredit?: BillClosureCredit | null;
+}
+
+/** The closure credit note issued with a bill (CustomerBillCreatedData.closureCredit). Money in the currency's minor unit. */
+export interface BillClosureCredit {
+  creditNoteId: string;
+  number: string;
+  /** The note's total (tax included): what it takes off the bill's `total`. */
+  amount: string;
+  /** ISO instant the account was closed: the bill's fees from then to the end of its period are credited. */
+  accountClosedAt: string;
 }
 
 /** What a dunning notice is about (`customerBillDunningNotice`). */

@@ -72,6 +72,12 @@ async function noteEvents(invoiceId: string): Promise<Record<string, any>[]> {
   return r.map((x) => (typeof x.payload === 'string' ? JSON.parse(x.payload) : x.payload).data).filter((d) => d.invoiceId === invoiceId);
 }
 
+/** The data of an invoice's customerbill.created events (what subscribers' BILL_ISSUED says is due). */
+async function billEvents(invoiceId: string): Promise<Record<string, any>[]> {
+  const r = await query('select payload from outbox where subject = ? order by seq', [EVENTS.customerBillCreated.subject]);
+  return r.map((x) => (typeof x.payload === 'string' ? JSON.parse(x.payload) : x.payload).data).filter((d) => d.invoiceId === invoiceId);
+}
+
 /** What the stub [Oct 1, closedAt) would have billed for 19 of October's 31 days, in the line's own tax. */
 const grossOf = (net: string, line: { gross: string; tax: string }) => {
   const rate = Number(line.tax) / (Number(line.gross) - Number(line.tax));
@@ -112,6 +118,8 @@ describe('an account closed inside a period already billed whole', () => {
     // The customer is told why, and from which instant: subscribers words it (CREDIT_NOTE_ISSUED).
     const [told] = await noteEvents(oct!.invoiceId);
     expect(told).toMatchObject({ cause: 'ACCOUNT_CLOSED', accountClosedAt: CLOSED_AT, total: expected.total, disputeId: null });
+    // The bill was issued (and told) before: this note is told on its own.
+    expect(told!.issuedWithInvoice).toBe(false);
 
     // The event again, asked again directly, the worker's final close (twice), and a late retry of its not-final close.
     await deliver(EVENTS.billingAccountClosed.subject, closedEvent(acc));
@@ -197,7 +205,8 @@ describe('an account closed inside a period already billed whole', () => {
   // A bill run that leaves its invoices as drafts (autoIssue false) billed October whole; the closure came before
   // anyone issued it. Before, the final close credited only issued invoices and issuing the draft (or regenerating
   // it first) billed the whole month: the customer paid 29.99 for a month they left on the 20th.
-  const draftCase = async (tag: string, regenerate: boolean) => {
+  // `credit`: account credit the account has when the draft is issued (it pays what is left after the closure credit).
+  const draftCase = async (tag: string, regenerate: boolean, credit = '0.00') => {
     const acc = `acc_cibdr${tag}_${run}`;
     h.clock.set('2026-10-01T10:00:00Z');
     await account(h, acc);
@@ -216,6 +225,9 @@ describe('an account closed inside a period already billed whole', () => {
     await deliver(EVENTS.billingAccountClosed.subject, closedEvent(acc));
     let id = draft!.id as string;
     if (regenerate) id = (await h.gql<any>('mutation($i: InvoiceIdInput!) { regenerateInvoice(input: $i) { invoice { id } } }', { i: { invoiceId: id } })).regenerateInvoice.invoice.id;
+    if (Number(credit) > 0) {
+      await query(`insert into account_credit_entry (id, billing_account_id, amount, currency, source, source_id, created_at) values (?, ?, ?, 'EUR', 'OVERPAYMENT', ?, ?)`, [`crd_cibdr${tag}_${run}`, acc, credit, `pay_cibdr${tag}_${run}`, '2026-11-01T12:00:00Z']);
+    }
     h.clock.set('2026-11-02T10:00:00Z');
     await h.gql('mutation($i: InvoiceIdInput!) { issueInvoice(input: $i) { invoice { id } } }', { i: { invoiceId: id } });
 
@@ -228,7 +240,7 @@ describe('an account closed inside a period already billed whole', () => {
       expect((Number(fee!.gross) - credited).toFixed(2)).toBe(grossOf('18.38', fee!));
       const inv = await h.gql<any>('query($id: ID!) { invoice(id: $id) { number amountDue { amount } } }', { id });
       expect(inv.invoice.number).not.toBeNull();
-      expect(inv.invoice.amountDue.amount).toBe(grossOf('18.38', fee!));
+      expect(inv.invoice.amountDue.amount).toBe((Number(grossOf('18.38', fee!)) - Number(credit)).toFixed(2));
       return notes;
     };
     const notes = await paysUpToClosure();
@@ -236,17 +248,46 @@ describe('an account closed inside a period already billed whole', () => {
     await deliver(EVENTS.billingAccountClosed.subject, closedEvent(acc));
     await closeViaWorker(acc, OCT, CLOSED_AT, true);
     expect(await paysUpToClosure()).toEqual(notes);
-    return { notes, told: await noteEvents(id) };
+    const [fee] = await recurringLines(acc);
+    const [cn] = await query('select number from credit_note where invoice_id = ?', [id]);
+    return { notes, told: await noteEvents(id), bills: await billEvents(id), fee: fee!, noteNumber: cn?.number as string | undefined };
+  };
+
+  // The bill's event, written as the draft is issued, is what subscribers' BILL_ISSUED tells: before, it said the
+  // whole month was due (amountDue 35.69) and CREDIT_NOTE_ISSUED came after it with the lower amount. It now names the
+  // closure note issued with it and what is due once that note (and account credit) are applied; the note's own
+  // event says it was issued with the invoice, so subscribers tells it in the bill's message only.
+  const toldOnceWithTheBill = (c: Awaited<ReturnType<typeof draftCase>>, credit: string) => {
+    const [note] = c.notes;
+    expect(c.bills).toHaveLength(1);
+    expect(c.bills[0]).toMatchObject({
+      total: c.fee.gross,
+      closureCredit: { creditNoteId: expect.any(String), number: c.noteNumber, amount: note!.total, accountClosedAt: CLOSED_AT },
+      creditApplied: credit,
+      amountDue: (Number(grossOf('18.38', c.fee)) - Number(credit)).toFixed(2),
+    });
+    expect(c.told).toEqual([expect.objectContaining({ cause: 'ACCOUNT_CLOSED', issuedWithInvoice: true, creditNoteId: c.bills[0]!.closureCredit.creditNoteId })]);
   };
 
   it('a draft billed October whole, the account closed on Oct 20, then the draft issued: the customer pays up to the closure, once', async () => {
-    const { notes, told } = await draftCase('i', false);
-    expect(notes).toEqual([expect.objectContaining({ kind: 'CREDIT', net: '11.61' })]);
-    expect(told.map((t) => t.cause)).toEqual(['ACCOUNT_CLOSED']);
+    const c = await draftCase('i', false);
+    expect(c.notes).toEqual([expect.objectContaining({ kind: 'CREDIT', net: '11.61' })]);
+    expect(c.told.map((t) => t.cause)).toEqual(['ACCOUNT_CLOSED']);
+    toldOnceWithTheBill(c, '0.00');
   });
 
   it('the same draft regenerated after the closure (the line still open here), then issued: the customer pays up to the closure, once', async () => {
-    const { notes } = await draftCase('r', true);
-    expect(notes).toEqual([expect.objectContaining({ kind: 'CREDIT', net: '11.61' })]);
+    const c = await draftCase('r', true);
+    expect(c.notes).toEqual([expect.objectContaining({ kind: 'CREDIT', net: '11.61' })]);
+    toldOnceWithTheBill(c, '0.00');
+  });
+
+  it('the same draft issued with 5.00 of account credit: the credit pays 5.00 of what is left after the closure credit, and the bill says what is then due', async () => {
+    const c = await draftCase('c', false, '5.00');
+    expect(c.notes).toEqual([expect.objectContaining({ kind: 'CREDIT', net: '11.61' })]);
+    toldOnceWithTheBill(c, '5.00');
+    // Nothing of the closure note came back as account credit: the credit only ever paid what was due.
+    const [left] = await query('select coalesce(sum(amount), 0) as amount from account_credit_entry where billing_account_id = ?', [`acc_cibdrc_${run}`]);
+    expect(Number(left!.amount).toFixed(2)).toBe('0.00');
   });
 });

@@ -4,7 +4,7 @@
 // days: the account is locked while it is billed and a period starts where its live invoices end
 // (`unbilledParts`); the partial unique index on (billing_account_id, period_start) backs it, a
 // losing insert is simply skipped.
-import { dec, minorUnits, newId, type CustomerBillCreatedData, type RoundingMode } from '@ledgerline/contracts';
+import { dec, minorUnits, newId, type BillClosureCredit, type CustomerBillCreatedData, type RoundingMode } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { composeInvoice, type ComposeInput, type ComposedInvoice, type DiscountItem, type DiscountTarget, type SurchargeItem, type TaxRule } from '../domain/compose';
 import type { Period } from '../domain/period';
@@ -476,12 +476,17 @@ export async function billAccounts(em: Em, given: BillTarget[], deps: BillingDep
   return { disputesClosed, created: created.map((c) => ({ invoiceId: c.id, billingAccountId: c.billing_account_id })) };
 }
 
+/** Issues credit notes on just-numbered invoices (issueInvoices); answers, per invoice credited, the note its bill tells. */
+export type CreditOnIssue = (invoiceIds: string[]) => Promise<Map<string, BillClosureCredit>>;
+
 /**
  * NEW → VALIDATED → SENT for many invoices: gap-free numbers per series from a counter row locked
  * in this transaction (a rollback returns the numbers), due dates from the account's terms, and a
  * CustomerBillCreateEvent each, with the totals the ledger needs to move unbilled → invoiced.
+ * `creditOnIssue`: credit notes to issue on the numbered invoices before they are announced (the closure credit
+ * of a draft issued past its account's closure), so each bill says what is due once they are applied.
  */
-export async function issueInvoices(em: Em, invoiceIds: string[], now: Date): Promise<void> {
+export async function issueInvoices(em: Em, invoiceIds: string[], now: Date, creditOnIssue?: CreditOnIssue): Promise<void> {
   if (invoiceIds.length === 0) return;
   const k = sql(em);
   const invoices = await rows<{ id: string; billing_account_id: string; series: string; period_start: Date; period_end: Date; currency: string; net_total: string; tax_total: string; total: string; payment_terms_days: number; usage_total: string | null; usage_records: string | null }>(
@@ -522,6 +527,12 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date): Pr
   const numberOf = new Map(ids.map((id, i) => [id, numbers[i]!]));
   const stateOf = new Map(ids.map((id, i) => [id, states[i]!]));
   const dueOf = new Map(ids.map((id, i) => [id, dues[i]!]));
+  // Before account credit is planned and the bills are written: the credit pays only what such a note leaves, and
+  // the bill tells the note (its own event says so: subscribers sends one message). A note may settle its invoice.
+  const closureOf = creditOnIssue && ids.length > 0 ? await creditOnIssue(ids) : new Map<string, BillClosureCredit>();
+  if (closureOf.size > 0) {
+    for (const r of await rows<{ id: string; state: string }>(em, 'select id, state from invoice where id = any(?::text[])', [[...closureOf.keys()]])) stateOf.set(r.id, r.state);
+  }
 
   // An invoice whose credits exceed its charges (a rerate credit on the last invoice of a
   // terminated line) asks nothing and is SETTLED: what it owes the customer (−total) is kept as
@@ -562,7 +573,8 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date): Pr
       const scale = minorUnits(inv.currency);
       const total = dec(String(inv.total));
       const credit = dec(creditOf.get(inv.id) ?? '0');
-      const left = total.minus(credit);
+      const closure = closureOf.get(inv.id) ?? null;
+      const left = total.minus(closure?.amount ?? 0).minus(credit);
       return {
         subject: inv.id,
         key: [inv.id, 'issued'],
@@ -586,6 +598,7 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date): Pr
           // …and what the account's credit pays of it in this transaction, and what is then left to pay.
           creditApplied: credit.toFixed(scale),
           amountDue: (left.gt(0) ? left : dec('0')).toFixed(scale),
+          closureCredit: closure,
         } satisfies CustomerBillCreatedData,
       };
     }),

@@ -15,7 +15,9 @@
 // not known) asks nothing until it is issued: it is credited as it is issued (`creditClosureOfIssued`), so the
 // customer never pays its days after the closure, whichever comes first. The note's event says why
 // (cause ACCOUNT_CLOSED, `accountClosedAt`), and the workflows are told once it commits, whichever path issued it.
-import { Decimal, dec } from '@ledgerline/contracts';
+// Such a note is issued before the bill is announced: the bill's event names it and says what is due after it, and
+// the note's event says it came with its invoice (`issuedWithInvoice`), so the customer gets the bill's message only.
+import { Decimal, dec, minorUnits, type BillClosureCredit } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { periodFrom, prorateOverCycle } from '../domain/bill-cycle';
 import { composeInvoice, type ComposedLine } from '../domain/compose';
@@ -23,7 +25,7 @@ import { loadCompositionInputs, type AccountRow, type BillingDeps } from './bill
 import { lockAccountCredit } from './credit';
 import { tellCreditNotesIssuedAfterCommit } from './credit-notes-told';
 import { issueCreditNote } from './payments';
-import { rows } from './sql';
+import { rows, sql } from './sql';
 
 /** Key of an invoice's closure credit note: reserved (no caller may take it), one per invoice. */
 export const CLOSURE_NOTE_KEY_PREFIX = 'closure:';
@@ -43,9 +45,10 @@ interface BilledLine {
  * Once per invoice: an invoice with its closure note already is left alone (a redelivered closed
  * event, the workflow's final close retried or coming after the consumer's), whatever was composed
  * since. Drafts are left to their issue (`creditClosureOfIssued`). Answers the notes issued now; dunning and
- * disputes are told of them after the commit.
+ * disputes are told of them after the commit. `issuing`: the invoice being issued in this transaction (its note
+ * is told by its bill).
  */
-export async function creditFeesAfterClosure(em: Em, account: AccountRow, closedAt: Date, deps: BillingDeps, now: Date): Promise<string[]> {
+export async function creditFeesAfterClosure(em: Em, account: AccountRow, closedAt: Date, deps: BillingDeps, now: Date, issuing: string | null = null): Promise<string[]> {
   const billedPast = await rows<{ id: string; period_start: Date; period_end: Date }>(
     em,
     `select i.id, i.period_start, i.period_end
@@ -76,7 +79,7 @@ export async function creditFeesAfterClosure(em: Em, account: AccountRow, closed
         { by: null },
         'ACCOUNT_CLOSED',
         null,
-        closedAt,
+        { accountClosedAt: closedAt, withInvoice: invoice.id === issuing },
       ),
     );
   }
@@ -85,18 +88,24 @@ export async function creditFeesAfterClosure(em: Em, account: AccountRow, closed
 }
 
 /**
- * After a draft was issued (in the same transaction): one billed past its account's closure is credited
- * the fees of the days after it at once, as a final close credits an issued invoice. Nothing for an
- * invoice of an open account, or one ending at or before the closure.
+ * As a draft is issued (numbered, not yet announced: issueInvoices' `creditOnIssue`): one billed past its
+ * account's closure is credited the fees of the days after it at once, as a final close credits an issued
+ * invoice. Answers the note its bill tells; none for an invoice of an open account, or one ending at or
+ * before the closure.
  */
-export async function creditClosureOfIssued(em: Em, invoiceId: string, deps: BillingDeps, now: Date): Promise<string[]> {
+export async function creditClosureOfIssued(em: Em, invoiceId: string, deps: BillingDeps, now: Date): Promise<BillClosureCredit | null> {
   const [account] = await rows<AccountRow>(
     em,
     `select a.* from invoice i join billing_account a on a.id = i.billing_account_id
       where i.id = ? and i.kind = 'PERIOD' and i.number is not null and a.closed_at is not null and i.period_end > a.closed_at`,
     [invoiceId],
   );
-  return account ? creditFeesAfterClosure(em, account, new Date(account.closed_at!), deps, now) : [];
+  if (!account) return null;
+  const closedAt = new Date(account.closed_at!);
+  const notes = await creditFeesAfterClosure(em, account, closedAt, deps, now, invoiceId);
+  const note = await sql(em)('credit_note').whereIn('id', notes).andWhere({ invoice_id: invoiceId }).first('id', 'number', 'total', 'currency');
+  if (!note) return null;
+  return { creditNoteId: note.id, number: note.number, amount: dec(String(note.total)).toFixed(minorUnits(note.currency)), accountClosedAt: closedAt.toISOString() };
 }
 
 /**

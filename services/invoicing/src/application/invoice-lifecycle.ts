@@ -36,8 +36,10 @@ export async function issueInvoice(em: Em, invoiceId: string, now: Date, deps: B
   // A held draft is released by resolving its dispute, not by issuing it (that did nothing, quietly).
   if (invoice.state === 'ON_HOLD') throw conflict('INVOICE_ON_HOLD', `Invoice ${invoice.id} is on hold for a dispute; resolve the dispute before issuing it`, { field: 'input.invoiceId' });
   assertTransition(invoice.state as InvoiceState, 'VALIDATED');
-  await issueInvoices(em, [invoiceId], now);
-  await creditClosureOfIssued(em, invoiceId, deps, now);
+  await issueInvoices(em, [invoiceId], now, async () => {
+    const closure = await creditClosureOfIssued(em, invoiceId, deps, now);
+    return new Map(closure ? [[invoiceId, closure]] : []);
+  });
 }
 
 // disputeInvoice (a staff hold) opens a Dispute: dispute-invoice.ts.

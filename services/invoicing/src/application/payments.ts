@@ -525,6 +525,15 @@ export async function prepareCreditNote(em: Em, c: Pick<IssueCreditNoteCommand, 
 }
 
 /**
+ * A closure credit note's own facts (closure-credit.ts): when the account closed, and whether the note is issued in
+ * the transaction that issues its invoice (that bill's event tells the customer of it).
+ */
+export interface ClosureOfNote {
+  accountClosedAt: Date;
+  withInvoice: boolean;
+}
+
+/**
  * A credit note against invoice lines. CREDIT lowers what the invoice still asks for (any part of
  * it already paid becomes account credit); OFFSET puts the amount on the account's credit for
  * later invoices; REFUND pays it back (the paid amount goes down by it): each payment it takes money
@@ -533,9 +542,10 @@ export async function prepareCreditNote(em: Em, c: Pick<IssueCreditNoteCommand, 
  * `cause`: why, as the customer may be told it (a dispute accepted, a charge waived, the account closed; null for
  * staff's own notes): on the event only, not part of the request (its reason is staff's and stays here). `disputeId`: the
  * dispute whose acceptance issues it, on the event too, so the customer is told of it once, by that dispute.
- * `accountClosedAt`: with cause ACCOUNT_CLOSED, the closure the customer is told the credited days follow.
+ * `closure`: with cause ACCOUNT_CLOSED, the closure the customer is told the credited days follow, and whether
+ * the note comes with its invoice's issue (its bill's message tells it, not one of its own).
  */
-export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provider: PaymentProvider | null, origin: RefundOrigin = { by: null }, cause: CreditNoteCause | null = null, disputeId: string | null = null, accountClosedAt: Date | null = null): Promise<string> {
+export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provider: PaymentProvider | null, origin: RefundOrigin = { by: null }, cause: CreditNoteCause | null = null, disputeId: string | null = null, closure: ClosureOfNote | null = null): Promise<string> {
   const { now, ...request } = c;
   const hash = requestHash(request);
   // The key is the invoice's account's; an invoice that does not exist has no note to replay (prepareCreditNote refuses it).
@@ -615,7 +625,8 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provide
     dueDate: due?.dueDate ?? null,
     cause,
     disputeId,
-    accountClosedAt: accountClosedAt?.toISOString() ?? null,
+    accountClosedAt: closure?.accountClosedAt.toISOString() ?? null,
+    issuedWithInvoice: closure?.withInvoice ?? false,
   };
   await enqueueEvents(em, 'creditNoteCreated', now, [{ subject: id, key: [id], data }]);
   // A REFUND note's refunds: its lowering of the invoice reopens nothing.

@@ -110,6 +110,9 @@ export function moneyTrigger(kind: MoneyNotifyingKind, d: Data, eventTime: strin
       const disputeId = str(d.disputeId);
       if (disputeId) return { ignored: true, invalid: `the credit note of dispute ${disputeId}: its dispute.resolved message tells it` };
       const cause = str(d.cause);
+      // A closure credit issued with its invoice: that bill's message (customerbill.created closureCredit) says it and
+      // what is then due; decided from this event alone, as a dispute's note is. A later closure note is told here.
+      if (cause === 'ACCOUNT_CLOSED' && d.issuedWithInvoice === true) return { ignored: true, invalid: `the closure credit issued with invoice ${str(d.invoiceNumber) ?? str(d.invoiceId) ?? ''}: its bill message tells it` };
       // Never data.reason (staff's text, and not on the event): only a cause a customer may be told.
       return {
         template: 'CREDIT_NOTE_ISSUED',

@@ -108,8 +108,23 @@ function billParams(d: Data): { params: Record<string, string> } | { invalid: st
       ...(str(d.creditApplied) && isDecimal(str(d.creditApplied)!) && dec(str(d.creditApplied)!).gt(0) && str(d.amountDue) && isDecimal(str(d.amountDue)!)
         ? { creditApplied: str(d.creditApplied)!, amountDue: str(d.amountDue)! }
         : {}),
+      ...closureCreditParams(d),
     },
   };
+}
+
+/**
+ * The closure credit note invoicing issued with the bill (`closureCredit`, events since 2026-11-29): the bill's
+ * message tells it and what is due after it (the note's own creditnote.created is not told). None when unreadable:
+ * the bill is then told as before.
+ */
+function closureCreditParams(d: Data): Record<string, string> {
+  const n = (d.closureCredit ?? null) as Data | null;
+  const amount = n ? str(n.amount) : null;
+  const due = str(d.amountDue);
+  if (!n || !str(n.number) || !isDecimal(amount) || !dec(amount!).gt(0) || !isDecimal(due)) return {};
+  const credit = str(d.creditApplied);
+  return { closureNote: str(n.number)!, closureAmount: amount!, closedAt: instant(n.accountClosedAt), creditApplied: isDecimal(credit) ? credit! : '0', amountDue: due! };
 }
 
 /**
@@ -327,6 +342,17 @@ function billIssuedText(p: Record<string, string>): string {
     p.autopay
       ? ` We will charge ${what} to your card on file on ${p.dueDate ? 'that day' : 'its due date'}.`
       : ` Pay it in the app${p.paymentReference ? `, or by bank transfer with the reference ${p.paymentReference}` : ''}.`;
+  // Credited for the days after the account's closure as it was issued (and maybe paid by account credit): what the
+  // note and the credit leave is what is asked for, and the note is told here only.
+  if (p.closureNote && p.closureAmount && p.amountDue !== undefined) {
+    const closedOn = p.closedAt ? ` on ${dayOf(p.closedAt, p)}` : '';
+    const note = `${bill} is ${formatAmount(total, p.currency!)}. Credit note ${p.closureNote} of ${formatAmount(p.closureAmount, p.currency!)} gives back the fees of the days after your account was closed${closedOn}`;
+    const credit = p.creditApplied && dec(p.creditApplied).gt(0) ? `, and your account credit paid ${formatAmount(p.creditApplied, p.currency!)}` : '';
+    const left = dec(p.amountDue);
+    if (!left.gt(0)) return `${note}${credit}: there is nothing to pay.`;
+    const rest = formatAmount(left, p.currency!);
+    return `${note}${credit}, so ${rest} is left to pay${due}.${pay(rest)}`;
+  }
   // The account's credit paid it, or part of it, in the step that issued it: what is left is what is asked for.
   if (p.creditApplied && p.amountDue !== undefined) {
     const left = dec(p.amountDue);
