@@ -48,6 +48,12 @@ export interface HubConfig {
    * the partner hubs it may belong to (EVENTS_HUB_UNPLACED_HOLD_HOURS, 24); then it is dropped for them.
    */
   unplacedHoldHours: number;
+  /**
+   * Hours an event on a subject the hub's registry does not know (its producer deployed before the hub) waits for the
+   * OWN_CUSTOMERS partner hubs it may belong to (EVENTS_HUB_UNKNOWN_TYPE_HOLD_HOURS, 720): until the hub is upgraded
+   * to a version that knows it; then it is dropped for them (the operator's and ALL hubs had it at once).
+   */
+  unknownTypeHoldHours: number;
 }
 
 /**
@@ -155,5 +161,6 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     ...secretKeys(env),
     secretOverlapHours: nonNegativeInt(env, 'EVENTS_HUB_SECRET_OVERLAP_HOURS', 24, 'signs with the new secret alone at once'),
     unplacedHoldHours: positiveInt(env, 'EVENTS_HUB_UNPLACED_HOLD_HOURS', 24),
+    unknownTypeHoldHours: positiveInt(env, 'EVENTS_HUB_UNKNOWN_TYPE_HOLD_HOURS', 720),
   };
 }

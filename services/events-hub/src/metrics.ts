@@ -16,6 +16,10 @@ export interface HubMetrics {
   eventSetAside(reason: SetAsideReason): void;
   /** Held events dropped: their billing account was never placed within EVENTS_HUB_UNPLACED_HOLD_HOURS. */
   unplacedDropped(n: number): void;
+  /** An event read on a subject the hub's registry does not know (its producer deployed before the hub). */
+  unknownEventType(): void;
+  /** Events of a type still unknown dropped for partner hubs after EVENTS_HUB_UNKNOWN_TYPE_HOLD_HOURS. */
+  unknownTypeDropped(n: number): void;
 }
 
 export type SetAsideReason = 'event_id_too_long' | 'subject_too_long' | 'event_type_too_long' | 'nul_character';
@@ -70,6 +74,25 @@ export function createHubMetrics(registry: client.Registry, knex: () => Knex): H
     help: 'Events about a billing account the hub never placed (no billingaccount.created read within EVENTS_HUB_UNPLACED_HOLD_HOURS): not delivered to partner hubs',
     registers: [registry],
   });
+  const unknownType = new client.Counter({
+    name: 'ledgerline_events_hub_unknown_event_type_total',
+    help: "Events read on a subject the hub's event registry does not know (a producer deployed before the hub): delivered to the operator's and ALL hubs, held for OWN_CUSTOMERS partners until the hub is upgraded",
+    registers: [registry],
+  });
+  const unknownTypeDropped = new client.Counter({
+    name: 'ledgerline_events_hub_unknown_type_events_dropped_total',
+    help: 'Events of a type the hub still does not know after EVENTS_HUB_UNKNOWN_TYPE_HOLD_HOURS: not delivered to OWN_CUSTOMERS partner hubs',
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: 'ledgerline_events_hub_unknown_type_events_held',
+    help: 'Events of a type the hub does not know yet, held for OWN_CUSTOMERS partner hubs until an upgraded hub knows the type',
+    registers: [registry],
+    async collect() {
+      const [{ n }] = (await knex()('unknown_type_event').count({ n: '*' })) as { n: string | number }[];
+      this.set(Number(n));
+    },
+  });
   new client.Gauge({
     name: 'ledgerline_events_hub_held_events',
     help: 'Events about billing accounts the hub has not placed yet, waiting for the partner hubs they may belong to',
@@ -116,6 +139,12 @@ export function createHubMetrics(registry: client.Registry, knex: () => Knex): H
     },
     unplacedDropped(n) {
       if (n) unplaced.inc(n);
+    },
+    unknownEventType() {
+      unknownType.inc();
+    },
+    unknownTypeDropped(n) {
+      if (n) unknownTypeDropped.inc(n);
     },
   };
 }

@@ -6,6 +6,7 @@ import { createHubMetrics } from './metrics';
 import { resolveHost, startDispatcher } from './application/dispatch-deliveries';
 import type { HubDeps } from './application/deps';
 import { checkSecretKeys, resealSecrets } from './application/seal-secrets';
+import { settleUnknownTypeEvents } from './application/unknown-event-types';
 import { startEventConsumers, streamReader } from './events/event-consumer';
 import { hubRoutes } from './http/routes';
 import { startHttpServer } from './http/server';
@@ -67,6 +68,9 @@ export async function startEventsHub(options: { env?: NodeJS.ProcessEnv; clock?:
     );
     stack.push(['dispatcher', () => dispatcher.stop()]);
     const deps: HubDeps = { ...base, wake: dispatcher.wake };
+    // Held events of types this version knows and the one before did not (an upgrade after their producer's): at once,
+    // not a minute later.
+    await settleUnknownTypeEvents(deps, clock.now());
     stack.push(['event consumers', await startEventConsumers(deps, messaging, { schema: config.databaseSchema })]);
     const server = await startHttpServer({
       service: SERVICE_NAME,

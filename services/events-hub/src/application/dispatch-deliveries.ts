@@ -12,6 +12,7 @@ import type { HubDeps } from './deps';
 import { pruneDeliveries } from './prune-deliveries';
 import { settleHeldEvents } from './account-partners';
 import { resealSecrets } from './seal-secrets';
+import { settleUnknownTypeEvents } from './unknown-event-types';
 
 /** How often (on the clock passed in) the dispatcher prunes finished deliveries, unless a backlog is left. */
 export const PRUNE_INTERVAL_MS = 60_000;
@@ -252,6 +253,9 @@ export function startDispatcher(
           const pruned = await pruneDeliveries(deps, now, deps.config.retention);
           nextPruneAt = pruned.more ? now.getTime() : now.getTime() + PRUNE_INTERVAL_MS;
           // Events held for accounts placed since (a placement racing the hold), or never placed (dropped after the hold).
+          // Events of types this hub did not know when read (their producer deployed first), once it knows them; first,
+          // as those about accounts not placed yet join the held events settled next.
+          await settleUnknownTypeEvents(full, now);
           await settleHeldEvents(full, now);
           // Secrets a replica of the previous version stored in plain text during a rolling upgrade, and values
           // under a previous EVENTS_HUB_SECRET_KEY (a key rotation), sealed again under the current key.

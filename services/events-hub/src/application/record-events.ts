@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
-import { queryMatches } from '../domain/query';
+import { isEventSubject, queryMatches, queryMatchesUnknownSubject } from '../domain/query';
 import { decide, factsOf, viewerOf, type EventFacts } from '../domain/visibility';
 import type { SetAsideReason } from '../metrics';
 import { insertDeliveries, listActiveHubs, type NewDelivery } from '../persistence/store';
 import { assignmentsOf, insertHeldEvents, lockAccounts, partnersWithScopeAll, recordAssignments, type HeldEvent } from '../persistence/visibility-store';
+import { insertUnknownTypeEvents, type UnknownTypeEvent } from '../persistence/unknown-type-store';
 import { cloudEventParts, releaseHeldEvents } from './account-partners';
+import { noteUnknownTypes } from './unknown-event-types';
 import type { HubDeps } from './deps';
 
 /** An event as read from the stream: its subject, CloudEvent id and type, and the exact JSON. */
@@ -53,7 +55,9 @@ function unstorable(e: StreamEvent): { reason: SetAsideReason; text: string } | 
  * operator and of partners granted ALL every event; a partner's other hubs the catalog's and those about
  * accounts assigned to it at the event's time. An event about an account the hub has not placed yet is held for
  * those hubs (`held_event`) until it is. The assignments billingaccount events of the batch carry are recorded
- * first, and the events held for those accounts released. Idempotent: the unique (hub, event, generation) makes
+ * first, and the events held for those accounts released. An event on a subject this hub's registry does not know
+ * (its producer deployed first) goes to the matching hubs that see everything and is held for the other partner hubs
+ * until a hub that knows the type decides (application/unknown-event-types.ts). Idempotent: the unique (hub, event, generation) makes
  * a message read twice add nothing. Returns how many deliveries are new.
  */
 export async function recordEvents(deps: HubDeps, events: StreamEvent[], generation = 0, only?: string): Promise<number> {
@@ -61,6 +65,7 @@ export async function recordEvents(deps: HubDeps, events: StreamEvent[], generat
   const now = deps.clock.now();
   const setAside: { e: StreamEvent; reason: SetAsideReason; text: string }[] = [];
   let unplacedSetAside = 0;
+  const unknown = events.filter((e) => !isEventSubject(e.subject));
   const inserted = await deps.knex.transaction(async (trx) => {
     const hubs = (await listActiveHubs(trx, undefined)).filter((h) => !only || h.id === only);
     const all = await partnersWithScopeAll(
@@ -84,15 +89,20 @@ export async function recordEvents(deps: HubDeps, events: StreamEvent[], generat
     const assignments = await assignmentsOf(trx, reading);
     const rows: NewDelivery[] = [];
     const held: Omit<HeldEvent, 'id'>[] = [];
+    const heldUnknown: Omit<UnknownTypeEvent, 'id'>[] = [];
     events.forEach((e, i) => {
       const problem = unstorable(e);
       if (problem) setAside.push({ e, ...problem });
       const f = facts[i]!;
+      const known = isEventSubject(e.subject);
       let hold = false;
+      let holdUnknown = false;
       hubs.forEach((hub, j) => {
-        if (!queryMatches(hub.filter, e)) return;
-        const decision = decide(viewers[j]!, f, f.audience === 'ACCOUNT' ? (assignments.get(f.billingAccountId) ?? []) : []);
+        if (!(known ? queryMatches(hub.filter, e) : queryMatchesUnknownSubject(hub.filter, e))) return;
+        // An unknown type's audience is unknown: staff and ALL-scope hubs only, until a hub that knows it decides.
+        const decision = known ? decide(viewers[j]!, f, f.audience === 'ACCOUNT' ? (assignments.get(f.billingAccountId) ?? []) : []) : viewers[j]!.everything ? 'DELIVER' : 'HOLD_UNKNOWN';
         if (decision === 'HOLD') hold = true;
+        if (decision === 'HOLD_UNKNOWN') holdUnknown = true;
         if (decision !== 'DELIVER') return;
         rows.push(
           problem
@@ -101,7 +111,8 @@ export async function recordEvents(deps: HubDeps, events: StreamEvent[], generat
         );
       });
       // A set-aside event cannot be kept as it is: the partner hubs it may belong to do not get it (logged below).
-      if (hold && problem) unplacedSetAside++;
+      if ((hold || holdUnknown) && problem) unplacedSetAside++;
+      else if (holdUnknown) heldUnknown.push({ eventId: e.eventId, generation, onlyHub: only ?? '', subject: e.subject, eventType: e.type, payload: e.payload, heldAt: now });
       else if (hold && f.audience === 'ACCOUNT')
         held.push({ eventId: e.eventId, generation, onlyHub: only ?? '', subject: e.subject, eventType: e.type, payload: e.payload, billingAccountId: f.billingAccountId, eventTime: f.at, heldAt: now });
     });
@@ -109,6 +120,7 @@ export async function recordEvents(deps: HubDeps, events: StreamEvent[], generat
     // Bounded statements: a replay can bring thousands of events.
     for (let i = 0; i < rows.length; i += 500) n += await insertDeliveries(trx, rows.slice(i, i + 500), now);
     await insertHeldEvents(trx, held);
+    await insertUnknownTypeEvents(trx, heldUnknown);
     if (placed.length) n += (await releaseHeldEvents(trx, deps, placed)).scheduled;
     return n;
   });
@@ -116,7 +128,8 @@ export async function recordEvents(deps: HubDeps, events: StreamEvent[], generat
     deps.metrics.eventSetAside(reason);
     deps.logger.error({ eventId: e.eventId.slice(0, 300), subject: e.subject.slice(0, 300), reason }, `event set aside by the hub (dead-lettered for each matching hub that may see it): ${text}`);
   }
-  if (unplacedSetAside) deps.logger.warn({ events: unplacedSetAside }, 'set-aside events about accounts not placed yet: not stored for partner hubs (they cannot be held as they are)');
+  if (unplacedSetAside) deps.logger.warn({ events: unplacedSetAside }, 'set-aside events about accounts not placed yet or of unknown types: not stored for partner hubs (they cannot be held as they are)');
+  noteUnknownTypes(deps, unknown);
   deps.metrics.scheduled(inserted);
   if (inserted) deps.wake();
   return inserted;

@@ -83,12 +83,31 @@ export function parseHubQuery(raw: unknown): HubQuery {
   return query;
 }
 
-/** Whether an event (its subject on the stream and CloudEvent type) is one a hub asked for. */
-export function queryMatches(query: HubQuery, event: { subject: string; type: string }): boolean {
-  if (!EVENT_SUBJECTS.has(event.subject)) return false;
+const WORK_SUBJECT_SET = new Set(WORK_SUBJECT_LIST);
+
+function filterMatches(query: HubQuery, event: { subject: string; type: string }): boolean {
   if (query.eventTypes.length && !query.eventTypes.includes(event.type)) return false;
   if (query.subjects.length && !query.subjects.some((f) => subjectMatches(f, event.subject))) return false;
   return true;
+}
+
+/** Whether an event (its subject on the stream and CloudEvent type) is one a hub asked for. */
+export function queryMatches(query: HubQuery, event: { subject: string; type: string }): boolean {
+  return EVENT_SUBJECTS.has(event.subject) && filterMatches(query, event);
+}
+
+/**
+ * Whether an event on a subject this hub's registry does not know (its producer was deployed first) is one a hub
+ * asked for: by its subject filters and, a TMF type being shared by several subjects, its type. Known work subjects
+ * never match.
+ */
+export function queryMatchesUnknownSubject(query: HubQuery, event: { subject: string; type: string }): boolean {
+  return !EVENT_SUBJECTS.has(event.subject) && !WORK_SUBJECT_SET.has(event.subject) && filterMatches(query, event);
+}
+
+/** The registry's event subjects (what held unknown-type events are released for once the hub knows them). */
+export function eventSubjects(): string[] {
+  return [...EVENT_SUBJECTS];
 }
 
 /** The registry's event subjects a query can match (for a replay: read only those). */

@@ -79,8 +79,12 @@ export const EVENT_AUDIENCE: Readonly<Record<EventName, EventAudience>> = {
   disputeResolved: 'ACCOUNT',
 };
 
-/** Several names share a subject only if they share an audience (checked by the unit test); unknown subjects: OPERATOR. */
-const AUDIENCE_BY_SUBJECT = new Map<string, EventAudience>(Object.entries(EVENT_AUDIENCE).map(([name, audience]) => [EVENTS[name as EventName].subject, audience]));
+/**
+ * Several names share a subject only if they share an audience (checked by the unit test). Built from the registry
+ * this hub runs with; a subject it does not know (its producer deployed before the hub) is OPERATOR: the intake holds
+ * such events for OWN_CUSTOMERS partners until an upgraded hub knows them (application/unknown-event-types.ts).
+ */
+const AUDIENCE_BY_SUBJECT = new Map<string, EventAudience>(Object.entries(EVENTS).map(([name, e]) => [e.subject, EVENT_AUDIENCE[name as EventName]]));
 
 export const audienceOfSubject = (subject: string): EventAudience => AUDIENCE_BY_SUBJECT.get(subject) ?? 'OPERATOR';
 
