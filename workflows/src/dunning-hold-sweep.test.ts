@@ -84,6 +84,21 @@ describe('dunning hold sweep', () => {
     expect((await sweep.pass(now)).lifted).toEqual([]);
   });
 
+  it('lifts the holds that landed after their dunning completed, once, logged and counted apart', async () => {
+    const subs = new FakeSubscribers([hold('h1', 'dunning-paid', 'acc1'), hold('h2', 'dunning-going', 'acc2')]);
+    const logged: { obj: Record<string, unknown>; msg: string }[] = [];
+    const log = (obj: object, msg: string) => void logged.push({ obj: obj as Record<string, unknown>, msg });
+    const logger = { info: log, warn: log };
+    const sweep = createDunningHoldSweep({ holds: subs, lines: subs, runs: runs({ 'dunning-paid': 'COMPLETED', 'dunning-going': 'RUNNING' }), logger, missingGraceMs: 24 * 3_600_000 });
+    const r = await sweep.pass(now);
+    // Before: kept 2, lifted none; the paid customer's line stayed barred.
+    expect(r).toMatchObject({ examined: 2, kept: 1, failed: 0, liftedAfterCompletion: 1 });
+    expect(r.lifted.map((l) => [l.holder, l.runState, l.idempotencyKey])).toEqual([['dunning-paid', 'COMPLETED', 'orphaned-hold-lift:h1']]);
+    expect(logged.filter((l) => l.obj.holder === 'dunning-paid' && /landed after their dunning completed/.test(l.msg))).toHaveLength(1);
+    expect(await sweep.pass(now)).toMatchObject({ examined: 1, kept: 1, lifted: [], liftedAfterCompletion: 0 });
+    expect(subs.lifts).toHaveLength(1);
+  });
+
   it('lifts nothing for a holder Temporal cannot be asked about', async () => {
     const subs = new FakeSubscribers([hold('h1', 'dunning-a', 'acc1'), hold('h2', 'dunning-b', 'acc2')]);
     const sweep = createDunningHoldSweep({ holds: subs, lines: subs, runs: runs({ 'dunning-a': new Error('UNAVAILABLE'), 'dunning-b': 'TIMED_OUT' }), logger: quiet, missingGraceMs: 0 });

@@ -5,16 +5,17 @@
 // its holds would keep the account's lines barred for ever, and keep the bars of later dunnings on
 // after those are paid. The worker therefore sweeps now and then: it lists the holds of `dunning-`
 // holders still in force (subscribers' `openCollectionsHolds`), asks Temporal about each holder's
-// run (holder = workflow id), and lifts the holds of a run that ended without lifting them, or of a
-// run Temporal no longer knows after a grace period (domain/orphaned-holds.ts), with the same
-// `liftCollectionsHold` the dunning uses, so the line is restored exactly as a paid invoice
-// restores it. The lift's key comes from a hold, so sweeps of several workers lift once.
-// Holds of a running or completed dunning are never touched.
+// run (holder = workflow id), and lifts the holds of a run that ended without lifting them, those
+// that landed after their run completed (a bar request given up at its call timeout that subscribers
+// committed after the dunning's own lift), or those of a run Temporal no longer knows after a grace
+// period (domain/orphaned-holds.ts), with the same `liftCollectionsHold` the dunning uses, so the
+// line is restored exactly as a paid invoice restores it. The lift's key comes from a hold, so
+// sweeps of several workers lift once. Holds of a running dunning are never touched.
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import type { LineControlPort, LineRestoreRequest } from './activities/invoicing';
 import { graphqlRequest, type GraphqlClientOptions } from './adapters/graphql';
-import { DUNNING_HOLDER_PREFIX, isOrphaned, orphanLiftKey, type DunningRunState } from './domain/orphaned-holds';
+import { DUNNING_HOLDER_PREFIX, isOrphaned, landedAfterCompletion, orphanLiftKey, type DunningRunState } from './domain/orphaned-holds';
 import { DomainError } from './errors';
 
 export interface OpenHold {
@@ -75,7 +76,9 @@ export interface DunningHoldSweepOutcome {
   examined: number;
   /** Lifts done this pass, finished ones of earlier passes included. */
   lifted: LiftedHolds[];
-  /** Holds left alone: their run is going, completed, or missing for less than the grace period. */
+  /** Of `lifted`, those of holds that landed after their dunning had completed (and lifted its holds). */
+  liftedAfterCompletion: number;
+  /** Holds left alone: their run is going, or missing for less than the grace period. */
   kept: number;
   /** Lifts whose resumption waits for another open order of a line: finished by a later pass (same key). */
   waiting: number;
@@ -119,7 +122,12 @@ export function createDunningHoldSweep(deps: DunningHoldSweepDeps): DunningHoldS
       pending.delete(request.idempotencyKey);
       const lifted: LiftedHolds = { holder: request.holdId!, billingAccountId: request.billingAccountId, runState, idempotencyKey: request.idempotencyKey, holds, lineIdsResumed: r.lineIds ?? [] };
       out.lifted.push(lifted);
-      deps.logger.info({ ...where, holds, linesResumed: lifted.lineIdsResumed }, 'lifted the collections holds of a dunning that ended without lifting them');
+      if (landedAfterCompletion(runState)) {
+        out.liftedAfterCompletion += 1;
+        deps.logger.warn({ ...where, holds, linesResumed: lifted.lineIdsResumed }, 'lifted collections holds that landed after their dunning completed (a bar request committed late)');
+      } else {
+        deps.logger.info({ ...where, holds, linesResumed: lifted.lineIdsResumed }, 'lifted the collections holds of a dunning that ended without lifting them');
+      }
     } catch (err) {
       if (isWaiting(err)) {
         pending.set(request.idempotencyKey, p);
@@ -154,7 +162,7 @@ export function createDunningHoldSweep(deps: DunningHoldSweepDeps): DunningHoldS
 
   return {
     async pass(now) {
-      const out: DunningHoldSweepOutcome = { examined: 0, lifted: [], kept: 0, waiting: 0, failed: 0 };
+      const out: DunningHoldSweepOutcome = { examined: 0, lifted: [], liftedAfterCompletion: 0, kept: 0, waiting: 0, failed: 0 };
       for (const p of [...pending.values()]) await lift(p, out);
 
       const holds = await readOpenHolds();
@@ -194,12 +202,14 @@ export function createDunningHoldSweep(deps: DunningHoldSweepDeps): DunningHoldS
         }
         const idempotencyKey = orphanLiftKey(g.holds[0]!.id);
         if (pending.has(idempotencyKey)) continue;
-        const ended = state === 'NOT_FOUND' ? 'is unknown to Temporal' : `ended ${state}`;
+        const why = landedAfterCompletion(state)
+          ? `${g.holder} completed; its hold landed after it lifted its holds`
+          : `${g.holder} ${state === 'NOT_FOUND' ? 'is unknown to Temporal' : `ended ${state}`} without lifting its hold`;
         const request: LineRestoreRequest = {
           billingAccountId: g.billingAccountId,
           holdId: g.holder,
           idempotencyKey,
-          reason: `${g.holder} ${ended} without lifting its hold (lifted by the worker's sweep)`.slice(0, 300),
+          reason: `${why} (lifted by the worker's sweep)`.slice(0, 300),
         };
         await lift({ request, runState: state, holds: g.holds.length }, out);
       }
@@ -228,7 +238,7 @@ export function startDunningHoldSweep(sweep: DunningHoldSweep, o: DunningHoldSwe
       try {
         const r = await sweep.pass(now());
         if (r.lifted.length > 0 || r.waiting > 0 || r.failed > 0) {
-          o.logger.info({ examined: r.examined, lifted: r.lifted.length, kept: r.kept, waiting: r.waiting, failed: r.failed }, 'dunning hold sweep');
+          o.logger.info({ examined: r.examined, lifted: r.lifted.length, liftedAfterCompletion: r.liftedAfterCompletion, kept: r.kept, waiting: r.waiting, failed: r.failed }, 'dunning hold sweep');
         }
       } catch (err) {
         o.logger.warn({ err }, 'dunning hold sweep: the pass failed; will retry');

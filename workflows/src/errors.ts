@@ -13,6 +13,8 @@ export const ErrorCode = {
   PAYMENT_PROVIDER_UNAVAILABLE: 'PAYMENT_PROVIDER_UNAVAILABLE',
   /** A void refused because the authorization was captured (details.captureId): the card is charged. */
   AUTHORIZATION_CAPTURED: 'AUTHORIZATION_CAPTURED',
+  /** An authorize under a key whose authorization was given up on (voidByAuthorizeKey found none): refused, no hold made. */
+  AUTHORIZATION_KEY_CLOSED: 'AUTHORIZATION_KEY_CLOSED',
   WALLET_CREDIT_FAILED: 'WALLET_CREDIT_FAILED',
   INVALID_RECHARGE_INPUT: 'INVALID_RECHARGE_INPUT',
   INVALID_BILL_CYCLE_INPUT: 'INVALID_BILL_CYCLE_INPUT',

@@ -36,6 +36,15 @@ export interface VoidRequest {
   authorizationId: string;
   idempotencyKey: string;
 }
+/**
+ * A void of whatever an authorize made under its key, for an authorize whose answer never came
+ * (every try lost, or the workflow cancelled while it was on its way): its authorization id is unknown.
+ */
+export interface VoidByAuthorizeKeyRequest {
+  /** The idempotency key the authorize was asked with. */
+  authorizeKey: string;
+  idempotencyKey: string;
+}
 export interface RefundRequest {
   captureId: string;
   amount: string;
@@ -54,6 +63,13 @@ export interface PaymentProvider {
   authorize(req: AuthorizeRequest, opts?: CallOptions): Promise<Authorization>;
   capture(req: CaptureRequest, opts?: CallOptions): Promise<Capture>;
   void(req: VoidRequest, opts?: CallOptions): Promise<{ voidId: string }>;
+  /**
+   * Voids the authorization made under `authorizeKey` (already void: nothing more happens), and
+   * answers its id; none made: answers null, and none ever will be (an authorize under the key
+   * arriving later is refused AUTHORIZATION_KEY_CLOSED), so a request still on its way cannot
+   * leave a hold behind. Captured: AUTHORIZATION_CAPTURED, as `void`.
+   */
+  voidByAuthorizeKey(req: VoidByAuthorizeKeyRequest, opts?: CallOptions): Promise<{ authorizationId: string | null }>;
   refund(req: RefundRequest, opts?: CallOptions): Promise<{ refundId: string }>;
 }
 

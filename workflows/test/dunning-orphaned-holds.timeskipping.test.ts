@@ -4,9 +4,10 @@
 // that is cancelled, fails, times out) never gets there, and its holds kept the lines barred for
 // ever. The worker's sweep (src/dunning-hold-sweep.ts) lifts them through subscribers, as a paid
 // invoice would: lines barred for collections resume unless another dunning still holds them, a
-// line the customer suspended stays suspended. Holds of a running dunning, and of one that
-// completed, are left alone; so are those of a run Temporal cannot find until a grace period has
-// passed. Two workers sweeping at once lift once; a second pass changes nothing.
+// line the customer suspended stays suspended. A hold still open for a dunning that completed (it
+// lifted its holds first) landed after that lift, a bar request committed late: lifted at once.
+// Holds of a running dunning are left alone; so are those of a run Temporal cannot find until a
+// grace period has passed. Two workers sweeping at once lift once; a second pass changes nothing.
 //
 // Real parts: Temporal (time-skipping server) runs the dunnings, the subscribers service
 // (PostgreSQL, NATS, in-process orders) holds and bars the lines, and the sweep reads the holds
@@ -109,7 +110,7 @@ const sweep = (): DunningHoldSweep =>
   });
 
 describe('the dunning hold sweep', () => {
-  it('lifts the holds of a terminated or cancelled dunning once; leaves running and completed dunnings, and missing ones within the grace period', async () => {
+  it('lifts the holds of a terminated or cancelled dunning, and one that landed after its dunning completed, once; leaves running dunnings, and missing ones within the grace period', async () => {
     const taskQueue = uniqueId('orphans');
     const worker = await Worker.create({
       connection: env.nativeConnection,
@@ -159,8 +160,9 @@ describe('the dunning hold sweep', () => {
         expect(await d.h.result()).toMatchObject({ phase: 'PAID' });
         expect(await statuses(all)).toEqual(['BARRED', 'BARRED', 'SUSPENDED', 'BARRED', 'BARRED', 'BARRED', 'ACTIVE', 'ACTIVE']);
 
-        // An agent holds the completed dunning's line under its name, and a line under the name of a
-        // dunning Temporal never ran: neither is the sweep's to lift (completed; missing too briefly).
+        // A bar request of the completed dunning, given up at its call timeout, commits in subscribers
+        // after the dunning completed; and a line is held under the name of a dunning Temporal never
+        // ran (the sweep's to lift only once it has been missing for the grace period).
         await placeByHand(completed.accountId, d.h.workflowId);
         const gone = dunningWorkflowId(`inv_gone_${taskQueue}`);
         await placeByHand(missing.accountId, gone);
@@ -186,27 +188,33 @@ describe('the dunning hold sweep', () => {
           expect(await resumes(id), 'two sweeps, one lift').toBe((await view(id)).status === 'ACTIVE' ? 1 : 0);
         }
         const lifted = [...one.lifted, ...two.lifted];
-        expect(new Set(lifted.map((l) => `${l.holder} ${l.runState}`))).toEqual(new Set([`${t.h.workflowId} TERMINATED`, `${c.h.workflowId} CANCELLED`]));
+        expect(new Set(lifted.map((l) => `${l.holder} ${l.runState}`))).toEqual(new Set([`${t.h.workflowId} TERMINATED`, `${c.h.workflowId} CANCELLED`, `${d.h.workflowId} COMPLETED`]));
+        // Each sweep counts the lift it sent (subscribers answers the second from the key); one took effect (below).
+        expect([one.liftedAfterCompletion, two.liftedAfterCompletion]).toContain(1);
         expect(logs.some((l) => l.obj.holder === t.h.workflowId && l.obj.runState === 'TERMINATED' && /lifted/.test(l.msg))).toBe(true);
+        expect(logs.some((l) => l.obj.holder === d.h.workflowId && l.obj.runState === 'COMPLETED' && /after their dunning completed/.test(l.msg))).toBe(true);
+        // Before: the completed dunning's hold was kept, the paid customer's line barred for good.
+        expect(await openHolders(completed.lines[0]!)).toEqual([]);
+        expect(await statuses(completed.lines)).toEqual(['ACTIVE']);
+        expect(await resumes(completed.lines[0]!), 'two sweeps, one lift').toBe(1);
 
-        // Left alone: the running dunning, the completed one, the missing one within its grace.
+        // Left alone: the running dunning, the missing one within its grace.
         expect(await statuses(running.lines)).toEqual(['BARRED', 'BARRED']);
         expect(await openHolders(running.lines[0]!)).toEqual([r.h.workflowId]);
         expect((await r.h.query(dunningStatusQuery)).phase).toBe('SUSPENDED');
-        expect(await openHolders(completed.lines[0]!)).toEqual([d.h.workflowId]);
         expect(await openHolders(missing.lines[0]!)).toEqual([gone]);
-        expect(await statuses([...completed.lines, ...missing.lines])).toEqual(['BARRED', 'BARRED']);
+        expect(await statuses(missing.lines)).toEqual(['BARRED']);
 
         // A second pass changes nothing.
         const before = await snapshot(all);
         const again = await sweep().pass(clock.now());
-        expect(again).toMatchObject({ lifted: [], waiting: 0, failed: 0, examined: 4, kept: 4 });
+        expect(again).toMatchObject({ lifted: [], waiting: 0, failed: 0, examined: 3, kept: 3 });
         expect(await snapshot(all)).toEqual(before);
 
         // Past the grace period, the holds of a run Temporal does not know are lifted too.
         const later = await sweep().pass(new Date(clock.now().getTime() + DAY));
         expect(later.lifted.map((l) => `${l.holder} ${l.runState}`)).toEqual([`${gone} NOT_FOUND`]);
-        expect(await statuses([...completed.lines, ...missing.lines])).toEqual(['BARRED', 'ACTIVE']);
+        expect(await statuses([...completed.lines, ...missing.lines])).toEqual(['ACTIVE', 'ACTIVE']);
         expect(await openHolders(running.lines[0]!)).toEqual([r.h.workflowId]);
 
         // Once the running dunning is terminated too, the next pass lifts its holds.

@@ -20,6 +20,7 @@ import type {
   PaymentProvider,
   ReceiptsClient,
   RefundRequest,
+  VoidByAuthorizeKeyRequest,
   VoidRequest,
   WalletsClient,
 } from '../ports';
@@ -56,6 +57,7 @@ export function createActivities(deps: ActivityDeps, { callTimeoutMs = 20_000 }:
     authorizePayment: (req: AuthorizeRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.authorize(req, o)),
     capturePayment: (req: CaptureRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.capture(req, o)),
     voidAuthorization: (req: VoidRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.void(req, o)),
+    voidAuthorizationByKey: (req: VoidByAuthorizeKeyRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.voidByAuthorizeKey(req, o)),
     refundPayment: (req: RefundRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.refund(req, o)),
     creditWallet: (req: CreditWalletRequest) => call('WALLETS', (o) => deps.wallets.creditWallet(req, o)),
     closeWalletCreditKey: (req: CloseCreditKeyRequest) => call('WALLETS', (o) => deps.wallets.closeCreditKey(req, o)).catch(retriedAlways),

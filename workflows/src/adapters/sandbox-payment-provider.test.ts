@@ -48,6 +48,24 @@ describe('SandboxPaymentProvider', () => {
     expect(p.effective('capture')).toHaveLength(1);
   });
 
+  it('voids by the authorize key: the authorization made under it once, nothing when none was (and the key is closed)', async () => {
+    const p = new SandboxPaymentProvider();
+    const { authorizationId } = await p.authorize(auth);
+    expect(await p.voidByAuthorizeKey({ authorizeKey: auth.idempotencyKey, idempotencyKey: 'k:voidAuthorizeKey' })).toEqual({ authorizationId });
+    expect(await p.voidByAuthorizeKey({ authorizeKey: auth.idempotencyKey, idempotencyKey: 'k:voidAuthorizeKey' })).toEqual({ authorizationId });
+    expect(p.effective('void')).toEqual([expect.objectContaining({ authorizationId })]);
+    // Already voided under another key (the capture's compensation): nothing more.
+    const other = await p.authorize({ ...auth, idempotencyKey: 'k2:authorize' });
+    await p.void({ authorizationId: other.authorizationId, idempotencyKey: 'k2:void' });
+    await p.voidByAuthorizeKey({ authorizeKey: 'k2:authorize', idempotencyKey: 'k2:voidAuthorizeKey' });
+    expect(p.effective('void')).toHaveLength(2);
+
+    expect(await p.voidByAuthorizeKey({ authorizeKey: 'k3:authorize', idempotencyKey: 'k3:voidAuthorizeKey' })).toEqual({ authorizationId: null });
+    await expect(p.authorize({ ...auth, idempotencyKey: 'k3:authorize' })).rejects.toMatchObject({ code: 'AUTHORIZATION_KEY_CLOSED', retryable: false });
+    expect(p.effective('authorize')).toHaveLength(2);
+    expect(p.effective('void')).toHaveLength(2);
+  });
+
   it('a hang ends only when the caller aborts', async () => {
     const p = new SandboxPaymentProvider();
     const { authorizationId } = await p.authorize({ ...auth, paymentMethodToken: 'sandbox_timeout' });

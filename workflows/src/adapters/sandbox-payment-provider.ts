@@ -3,7 +3,8 @@
 // It keeps real provider semantics where they matter for exactly-once: every operation is
 // idempotent by key (a retried capture returns the first capture, it does not capture twice),
 // capture needs a live authorization and at most its amount, void needs an uncaptured
-// authorization, refund at most what was captured. `operations` is the record tests assert on.
+// authorization, refund at most what was captured; a void by an authorize's key that finds no
+// authorization closes that key (a later authorize under it is refused). `operations` is the record tests assert on.
 import Decimal from 'decimal.js';
 import { DomainError, ErrorCode } from '../errors';
 import type {
@@ -14,6 +15,7 @@ import type {
   CaptureRequest,
   PaymentProvider,
   RefundRequest,
+  VoidByAuthorizeKeyRequest,
   VoidRequest,
 } from '../ports';
 import { hangUntilAborted, IdempotencyStore, scripted } from './idempotency';
@@ -24,9 +26,10 @@ import { hangUntilAborted, IdempotencyStore, scripted } from './idempotency';
  * - `decline`: refuses it (authorize → PAYMENT_DECLINED, capture → PAYMENT_CAPTURE_REJECTED), not retryable;
  * - `hang`: never answers (until the activity is cancelled or times out);
  * - `fail`: a transient outage before anything happened (retryable);
- * - `fail-after`: performs it, then the answer is lost (retryable; the retry must not repeat it).
+ * - `fail-after`: performs it, then the answer is lost (retryable; the retry must not repeat it);
+ * - `hang-after`: performs it, then never answers (until the activity is cancelled or times out).
  */
-export type SandboxOutcome = 'ok' | 'decline' | 'hang' | 'fail' | 'fail-after';
+export type SandboxOutcome = 'ok' | 'decline' | 'hang' | 'fail' | 'fail-after' | 'hang-after';
 type Op = 'authorize' | 'capture' | 'void' | 'refund';
 /** Per operation, one outcome or a list per attempt (the last one repeats). */
 export type SandboxScript = Partial<Record<Op, SandboxOutcome | readonly SandboxOutcome[]>>;
@@ -74,6 +77,7 @@ export class SandboxPaymentProvider implements PaymentProvider {
   private readonly authorizations = new Map<string, AuthorizationState>();
   private readonly captures = new Map<string, { authorizationId: string; amount: Decimal; refunded: Decimal; currency: string }>();
   private readonly done = new IdempotencyStore<SandboxOperation>();
+  private readonly closedAuthorizeKeys = new Set<string>();
   private seq = 0;
 
   constructor(opts: SandboxPaymentProviderOptions = {}) {
@@ -82,6 +86,9 @@ export class SandboxPaymentProvider implements PaymentProvider {
 
   async authorize(req: AuthorizeRequest, opts?: CallOptions): Promise<Authorization> {
     const op = await this.run('authorize', req.paymentMethodToken, req, opts, () => {
+      if (this.closedAuthorizeKeys.has(req.idempotencyKey)) {
+        throw new DomainError(ErrorCode.AUTHORIZATION_KEY_CLOSED, `authorize key ${req.idempotencyKey} was closed by a void; no authorization made`);
+      }
       const authorizationId = this.nextId('auth');
       this.authorizations.set(authorizationId, { token: req.paymentMethodToken, amount: req.amount, currency: req.currency, status: 'AUTHORIZED' });
       return { op: 'authorize', idempotencyKey: req.idempotencyKey, id: authorizationId, amount: req.amount, currency: req.currency };
@@ -117,6 +124,16 @@ export class SandboxPaymentProvider implements PaymentProvider {
       return { op: 'void', idempotencyKey: req.idempotencyKey, id: this.nextId('void'), authorizationId: req.authorizationId };
     });
     return { voidId: op.id };
+  }
+
+  async voidByAuthorizeKey(req: VoidByAuthorizeKeyRequest, opts?: CallOptions): Promise<{ authorizationId: string | null }> {
+    const made = this.done.find(req.authorizeKey);
+    if (made?.op !== 'authorize') {
+      this.closedAuthorizeKeys.add(req.authorizeKey);
+      return { authorizationId: null };
+    }
+    if (this.authorization(made.id).status !== 'VOIDED') await this.void({ authorizationId: made.id, idempotencyKey: req.idempotencyKey }, opts);
+    return { authorizationId: made.id };
   }
 
   async refund(req: RefundRequest, opts?: CallOptions): Promise<{ refundId: string }> {
@@ -176,6 +193,7 @@ export class SandboxPaymentProvider implements PaymentProvider {
     if (outcome === 'fail-after') {
       throw new DomainError(ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, `sandbox ${op} done but the answer was lost (attempt ${attempt})`, { retryable: true });
     }
+    if (outcome === 'hang-after') await hangUntilAborted(opts?.signal, `sandbox ${op}`);
     return result;
   }
 

@@ -14,7 +14,7 @@ export interface RechargeInput {
   channel: RechargeChannel | string;
 }
 
-export type RechargeStep = 'authorize' | 'capture' | 'creditWallet' | 'closeCreditKey' | 'issueReceipt' | 'void' | 'refund';
+export type RechargeStep = 'authorize' | 'voidAuthorizeKey' | 'capture' | 'creditWallet' | 'closeCreditKey' | 'issueReceipt' | 'void' | 'refund';
 
 export interface RechargeResult {
   rechargeId: string;

@@ -34,8 +34,8 @@
 //
 // A bar cancelled by the payment may still be on its way to subscribers (an attempt running when the
 // step is cancelled): lifting the hold at once found nothing yet, the hold landed after it, and the
-// paid customer's lines stayed barred by a dunning that had COMPLETED (the orphaned-holds sweep leaves
-// those alone). With patch `dunning-waits-for-cancelled-bar` the bar is cancelled waiting for its
+// paid customer's lines stayed barred by a dunning that had COMPLETED (until the next sweep of the worker,
+// which now lifts such holds; a bar request given up at its call timeout can still land late). With patch `dunning-waits-for-cancelled-bar` the bar is cancelled waiting for its
 // running attempt to end (none runs after), so the lift comes after whatever it placed. And a payment
 // the step's watch sees only once the step has ended is not dropped (patch
 // `dunning-keeps-late-payment-look`): the next wait looks again at once instead of a day later.

@@ -1,5 +1,11 @@
 // Recharge: authorize → capture → credit wallet → receipt, as a saga.
 //
+// An authorize whose answer never came (every try lost or timed out, or the workflow cancelled while
+// it was on its way) may still have put a hold on the card: nothing is charged, but the customer's
+// money is held until the authorization expires. The authorization made under the authorize's key
+// is voided by that key, even when cancelled; found none, the key is closed so an authorize still on
+// its way cannot make one (patch `recharge-voids-authorization-by-key`; runs whose authorize ended
+// before it replay as they ran).
 // Money moves only in capture and credit, so those are where compensation lives:
 //   capture fails (after retries) → void the authorization: the customer is not charged (a void the
 //                                   provider refuses because a capture went through, every answer to it
@@ -21,6 +27,9 @@ import { validateRechargeInput, type RechargeInput, type RechargeResult, type Re
 import { ErrorCode } from '../errors';
 
 export const rechargeStatusQuery = defineQuery<RechargeStatus>('rechargeStatus');
+
+/** An authorize that ended without an answer is voided by its key (see the top). */
+const VOIDS_AUTHORIZATION_BY_KEY = 'recharge-voids-authorization-by-key';
 
 /**
  * A compensation runs to its end even when the workflow is cancelled: cancelled while the credit
@@ -54,7 +63,7 @@ const { creditWallet } = proxyActivities<Activities>({
 // Compensations must eventually succeed: money is held or taken. Retry without limit, backing
 // off to a minute, so an outage delays the void/refund but never skips it. The same for the close
 // of the credit key that decides whether a refund is due (its activity retries even a refusal).
-const { voidAuthorization, refundPayment, closeWalletCreditKey } = proxyActivities<Activities>({
+const { voidAuthorization, voidAuthorizationByKey, refundPayment, closeWalletCreditKey } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
@@ -77,16 +86,23 @@ export async function rechargeWorkflow(input: RechargeInput): Promise<RechargeRe
   const { rechargeId, billingAccountId, amount, currency, paymentMethodToken, channel } = input;
 
   status.step = 'authorize';
+  const authorizeKey = key('authorize');
   let authorizationId: string;
   try {
-    ({ authorizationId } = await authorizePayment({ paymentMethodToken, amount, currency, reference: rechargeId, idempotencyKey: key('authorize') }));
+    ({ authorizationId } = await authorizePayment({ paymentMethodToken, amount, currency, reference: rechargeId, idempotencyKey: authorizeKey }));
   } catch (err) {
     status.step = 'failed';
     status.failure = failureType(err);
     if (status.failure === ErrorCode.PAYMENT_DECLINED) {
       throw ApplicationFailure.nonRetryable(`payment declined for recharge ${rechargeId}`, ErrorCode.PAYMENT_DECLINED, { rechargeId });
     }
-    throw err; // nothing to compensate: no authorization exists
+    // Asked here, where it decides: a run whose authorize failed under an older worker replays without the void.
+    if (patched(VOIDS_AUTHORIZATION_BY_KEY)) {
+      status.step = 'voidAuthorizeKey';
+      await voidWhateverWasAuthorized(rechargeId, authorizeKey, key('voidAuthorizeKey'));
+      status.step = 'failed';
+    }
+    throw err;
   }
   status.authorizationId = authorizationId;
 
@@ -165,6 +181,20 @@ export async function rechargeWorkflow(input: RechargeInput): Promise<RechargeRe
 
   status.step = 'completed';
   return { rechargeId, status: 'COMPLETED', amount, currency, authorizationId, captureId, walletTransactionId, ...(receiptId ? { receiptId } : {}) };
+}
+
+/**
+ * Voids what the authorize made under its key, if anything, whatever the cancellation: the answer
+ * was lost, not the authorization. A void that fails for good (only a refusal gets past the unlimited
+ * retries) is logged, and the recharge ends with the authorize's own failure: the hold expires by itself.
+ */
+async function voidWhateverWasAuthorized(rechargeId: string, authorizeKey: string, idempotencyKey: string): Promise<void> {
+  try {
+    const { authorizationId } = await compensating(() => voidAuthorizationByKey({ authorizeKey, idempotencyKey }));
+    if (authorizationId !== null) log.warn('the authorize never answered but had authorized; that authorization is voided', { rechargeId, authorizationId });
+  } catch (voidErr) {
+    log.error('could not void by the authorize key; the card may carry a hold until it expires', { rechargeId, authorizeKey, failure: failureType(voidErr) });
+  }
 }
 
 /** The capture id a void refused as AUTHORIZATION_CAPTURED names, else undefined. */
