@@ -15,9 +15,11 @@ const LINES = 20;
 const N = 8_000;
 const children: ChildProcess[] = [];
 
+// Small batches, one at a time: the kill must land mid-stream. With 500-event batches three at a time the consumer
+// could rate all 8,000 between the test's look at "a first part rated" and the kill on a loaded CI machine.
 function startConsumer(): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', new URL('./fixtures/usage-consumer.ts', import.meta.url).pathname], {
-    env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, NATS_URL: TEST_NATS_URL, USAGE_DB_SCHEMA: svc.schema, USAGE_PORT: '0', USAGE_CONSUMER_PREFIX: `usage-crash-${run}`, LOG_LEVEL: 'error', USAGE_INGEST_BATCH: '500', USAGE_INGEST_ACK_WAIT_MS: '4000', USAGE_CHARGE_SWEEP_MS: '500', USAGE_CHARGE_RESEND_AFTER_MS: '3000' },
+    env: { ...process.env, DATABASE_URL: TEST_DATABASE_URL, NATS_URL: TEST_NATS_URL, USAGE_DB_SCHEMA: svc.schema, USAGE_PORT: '0', USAGE_CONSUMER_PREFIX: `usage-crash-${run}`, LOG_LEVEL: 'error', USAGE_INGEST_BATCH: '100', USAGE_INGEST_CONCURRENCY: '1', USAGE_INGEST_ACK_WAIT_MS: '4000', USAGE_CHARGE_SWEEP_MS: '500', USAGE_CHARGE_RESEND_AFTER_MS: '3000' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
@@ -79,7 +81,7 @@ describe('crash', () => {
       if (publishes.length >= 500) await Promise.all(publishes.splice(0));
     }
     await Promise.all(publishes);
-    await waitFor(async () => (await count('select count(*)::int as n from usage_record where source = $1', [source])) >= N / 4, 60_000, 'a first part to be rated');
+    await waitFor(async () => (await count('select count(*)::int as n from usage_record where source = $1', [source])) >= N / 8, 60_000, 'a first part to be rated');
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     const atKill = await count('select count(*)::int as n from usage_record where source = $1', [source]);
