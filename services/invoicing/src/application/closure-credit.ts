@@ -77,9 +77,7 @@ export async function creditFeesAfterClosure(em: Em, account: AccountRow, closed
         { invoiceId: invoice.id, kind: 'CREDIT', reason: `Account closed at ${closedAt.toISOString()}: fees for the days after the closure`, lines, idempotencyKey: closureNoteKey(invoice.id), now },
         null, // a CREDIT note pays nothing out: no payment provider
         { by: null },
-        'ACCOUNT_CLOSED',
-        null,
-        { accountClosedAt: closedAt, withInvoice: invoice.id === issuing },
+        { cause: 'ACCOUNT_CLOSED', closure: { accountClosedAt: closedAt, withInvoice: invoice.id === issuing } },
       ),
     );
   }

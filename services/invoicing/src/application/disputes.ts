@@ -216,7 +216,7 @@ async function decide(em: Em, d: any, c: { decision: 'ACCEPT' | 'REJECT'; amount
   if (c.decision === 'ACCEPT') {
     const credit = await acceptCredit(em, d, c.amount, c.now);
     credited = credit.amount;
-    creditNoteId = await issueCreditNote(em, credit.note, null, undefined, 'DISPUTE_ACCEPTED', d.id); // a CREDIT note: it refunds nothing, so no payment provider
+    creditNoteId = await issueCreditNote(em, credit.note, null, undefined, { cause: 'DISPUTE_ACCEPTED', disputeId: d.id }); // a CREDIT note: it refunds nothing, so no payment provider
   }
   const status = c.decision === 'ACCEPT' ? 'ACCEPTED' : 'REJECTED';
   await k('dispute').where({ id: d.id }).update({ status, credited_amount: credited, credit_note_id: creditNoteId, decided_by: c.by.slice(0, 200), decision_note: c.note, decided_at: c.now, updated_at: c.now });

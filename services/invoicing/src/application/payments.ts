@@ -3,7 +3,7 @@
 // key with the same input returns the first result, with other input it is a CONFLICT. A caller's
 // key is its billing account's (unique per billing_account_id and key, migration
 // 20270120000000): another account's request with the same key is another request.
-import { DomainError, badInput, dec, minorUnits, newId, notFound, type Decimal, type CreditNoteCause, type CreditNoteCreatedData, type PaymentCreatedData, type RefundCreatedData } from '@ledgerline/contracts';
+import { DomainError, badInput, dec, minorUnits, newId, notFound, type Decimal, type CreditNoteCreatedData, type PaymentCreatedData, type RefundCreatedData } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { createHash } from 'node:crypto';
 import { CREDIT_NOTE_PREFIX, RECEIPT_PREFIX } from '../domain/document-series';
@@ -534,18 +534,25 @@ export interface ClosureOfNote {
 }
 
 /**
+ * Why a note was issued, as the customer may be told it (on its event only; the staff's reason stays here), with
+ * what each cause links: the dispute whose acceptance issued it (that dispute's message tells it), or the closure
+ * whose days after it the note credits. Staff's own notes have none.
+ */
+export type CreditNoteTold =
+  | { cause: 'DISPUTE_ACCEPTED'; disputeId: string }
+  | { cause: 'CHARGE_WAIVED' }
+  | { cause: 'ACCOUNT_CLOSED'; closure: ClosureOfNote };
+
+/**
  * A credit note against invoice lines. CREDIT lowers what the invoice still asks for (any part of
  * it already paid becomes account credit); OFFSET puts the amount on the account's credit for
  * later invoices; REFUND pays it back (the paid amount goes down by it): each payment it takes money
  * back from is refunded as refundPayment refunds it (payOut; `provider` for CARD payments, null only
  * where no REFUND note is issued; `origin`: who issued and approved it, on each refund's event).
- * `cause`: why, as the customer may be told it (a dispute accepted, a charge waived, the account closed; null for
- * staff's own notes): on the event only, not part of the request (its reason is staff's and stays here). `disputeId`: the
- * dispute whose acceptance issues it, on the event too, so the customer is told of it once, by that dispute.
- * `closure`: with cause ACCOUNT_CLOSED, the closure the customer is told the credited days follow, and whether
- * the note comes with its invoice's issue (its bill's message tells it, not one of its own).
+ * `told`: why, as the customer may be told it (CreditNoteTold; none for staff's own notes): on the event only, not
+ * part of the request.
  */
-export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provider: PaymentProvider | null, origin: RefundOrigin = { by: null }, cause: CreditNoteCause | null = null, disputeId: string | null = null, closure: ClosureOfNote | null = null): Promise<string> {
+export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provider: PaymentProvider | null, origin: RefundOrigin = { by: null }, told: CreditNoteTold | null = null): Promise<string> {
   const { now, ...request } = c;
   const hash = requestHash(request);
   // The key is the invoice's account's; an invoice that does not exist has no note to replay (prepareCreditNote refuses it).
@@ -623,10 +630,10 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provide
     creditAmount: toAccount.toFixed(scale),
     amountDue: due?.amountDue ?? '0',
     dueDate: due?.dueDate ?? null,
-    cause,
-    disputeId,
-    accountClosedAt: closure?.accountClosedAt.toISOString() ?? null,
-    issuedWithInvoice: closure?.withInvoice ?? false,
+    cause: told?.cause ?? null,
+    disputeId: told?.cause === 'DISPUTE_ACCEPTED' ? told.disputeId : null,
+    accountClosedAt: told?.cause === 'ACCOUNT_CLOSED' ? told.closure.accountClosedAt.toISOString() : null,
+    issuedWithInvoice: told?.cause === 'ACCOUNT_CLOSED' ? told.closure.withInvoice : false,
   };
   await enqueueEvents(em, 'creditNoteCreated', now, [{ subject: id, key: [id], data }]);
   // A REFUND note's refunds: its lowering of the invoice reopens nothing.

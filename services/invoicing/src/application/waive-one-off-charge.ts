@@ -111,7 +111,7 @@ export async function waiveOneOffCharge(em: Em, c: { id: string; reason: string;
       { invoiceId: invoice.id, kind: 'CREDIT', reason: `Waived: ${reason}`.slice(0, 300), lines: [{ invoiceLineId: line.id, amount: left.toFixed(minorUnits(invoice.currency)) }], idempotencyKey: `${WAIVER_NOTE_KEY_PREFIX}${c.id}`, now: c.now },
       null, // a CREDIT note refunds nothing: no payment provider
       undefined,
-      'CHARGE_WAIVED', // the customer is told a charge was waived, never the staff's reason
+      { cause: 'CHARGE_WAIVED' }, // the customer is told a charge was waived, never the staff's reason
     );
   }
   await k('one_off_charge').where({ id: c.id }).update({ waived_at: c.now, waived_reason: reason, waived_credit_note_id: creditNoteId });
