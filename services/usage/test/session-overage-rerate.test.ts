@@ -4,8 +4,8 @@
  *
  * The rule is the one the re-rate keeps for every charge wallets cut short (rerate-period.ts, grantedUnitsOf): only
  * the units the ledger granted (charge_outcome.granted_units) are priced and adjusted; the refused units were never
- * charged, so no correction collects them (dearer) or gives them back (cheaper), and a DENIED record is left alone.
- * What the record says is unpaid follows the price the re-rate puts on the record: the refused units at that price,
+ * charged, so no correction collects them (dearer) or gives them back (cheaper), and a DENIED record is never adjusted.
+ * What the record says is unpaid follows the price the re-rate puts on the record (PARTIAL and DENIED alike): the refused units at that price,
  * so price = what the ledger holds + unpaid stays true; the trace's `overage` keeps the figures of the report, and
  * `previous.unpaidAmount` the amount before the re-rate.
  *
@@ -130,14 +130,23 @@ describe('a re-rate of a period holding a session overage paid in part (PARTIAL)
 });
 
 describe('a re-rate of a period holding a session overage the balance could not pay at all (DENIED)', () => {
-  it('leaves it alone: nothing was charged, nothing to adjust; the paid grant is adjusted as any record', async () => {
+  it('adjusts nothing (nothing was charged) but restates the unpaid 120 s at each new price; the paid grant is adjusted as any record', async () => {
     const { lineId, account } = await prepaidLine('0.99');
     const { overageId, committedId } = await callPastGrant(`s_ovrr_none_${run}`, lineId);
     const before = await recordOf(overageId);
-    expect(before).toMatchObject({ price: '1.98', status: 'DENIED', charged: '0', unpaid: '1.98' });
+    expect(before).toMatchObject({ price: '1.98', status: 'DENIED', charged: '0', unpaid: '1.98', overageUnpaid: '1.98', previousUnpaid: null });
     expect(await rerate(account)).toEqual({ recordsRerated: 0, adjustments: [] });
+    expect(await recordOf(overageId)).toEqual(before);
+    // Cheaper: 120 s at 0.011 = 1.32 unpaid (it stated 1.98, the old price); no adjustment for it, still DENIED, nothing charged.
     const low = await rerate(account, 'plv_payg_low');
     expect(await deltasOf(low.adjustments)).toEqual({ [committedId]: '-0.33' });
-    expect(await recordOf(overageId)).toEqual(before);
+    expect(await recordOf(overageId)).toEqual({ price: '1.32', status: 'DENIED', charged: '0', unpaid: '1.32', overageUnpaid: '1.98', previousUnpaid: '1.98' });
+    await settle(low.adjustments);
+    // The correction stays in force: nothing restated again.
+    expect(await rerate(account, 'plv_payg_low')).toEqual({ recordsRerated: 0, adjustments: [] });
+    // Dearer: 3.96 unpaid, still nothing collected for it.
+    const high = await rerate(account, 'plv_payg_high');
+    expect(await deltasOf(high.adjustments)).toEqual({ [committedId]: '1.32' });
+    expect(await recordOf(overageId)).toEqual({ price: '3.96', status: 'DENIED', charged: '0', unpaid: '3.96', overageUnpaid: '1.98', previousUnpaid: '1.32' });
   });
 });

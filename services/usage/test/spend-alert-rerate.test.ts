@@ -21,6 +21,9 @@ const account = `acc_sr${run}`;
 const owner = `cus_sr${run}`;
 const lineA = `lin_sra${run}`;
 const lineB = `lin_srb${run}`;
+/** An account whose re-rate adjustment wallets settles for more than asked. */
+const accountC = `acc_src${run}`;
+const lineC = `lin_src${run}`;
 const OWNER: Caller = { role: 'CUSTOMER', subject: 'the-owner', customerId: owner, scopes: [] };
 
 // The correction: world roaming data at 0.59 instead of 0.49 EUR per MB (of the same plan as plv_postpaid).
@@ -28,7 +31,7 @@ const dearer = correctedPlan('postpaid-20gb.json', 'roaming-world-data', (p) => 
 
 const SET = `mutation($i: SetSpendAlertInput!) { setSpendAlert(input: $i) { spendAlert { id } } }`;
 const ALERTS = `query($id: ID!) { _entities(representations: [{ __typename: "BillingAccount", id: $id }]) { ... on BillingAccount { spendAlerts { lineId spent { amount } notified } } } }`;
-const RERATE = `mutation($i: RerateInput!) { rerate(input: $i) { recordsRerated adjustments { chargeId previousPrice newPrice } } }`;
+const RERATE = `mutation($i: RerateInput!) { rerate(input: $i) { recordsRerated adjustments { usageRecordId chargeId previousPrice newPrice } } }`;
 
 async function opened(billingAccountId: string, customerId: string) {
   const event = createCloudEvent({
@@ -47,8 +50,10 @@ beforeAll(async () => {
   db = await sqlOf(svc);
   await setLine(svc, { lineId: lineA, msisdn: '+4915100009881', account, planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' });
   await setLine(svc, { lineId: lineB, msisdn: '+4915100009882', account, planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' });
+  await setLine(svc, { lineId: lineC, msisdn: '+4915100009883', account: accountC, planVersionId: 'plv_postpaid', paymentMode: 'POSTPAID' });
   await opened(account, owner);
-  await waitFor(async () => (await db.query('select 1 from account_owner where billing_account_id = $1 and timezone is not null', [account])).rowCount === 1, 15_000, 'the owner from billingaccount.created');
+  await opened(accountC, owner);
+  await waitFor(async () => (await db.query('select 1 from account_owner where billing_account_id = any($1::text[]) and timezone is not null', [[account, accountC]])).rowCount === 2, 15_000, 'the owners from billingaccount.created');
 });
 
 afterAll(async () => {
@@ -65,27 +70,32 @@ async function roam(lineId: string, mb: string) {
 }
 
 /** The SPEND_ALERT notifications usage emitted for the account: [lineId, alertAmount, spent, usageRecordId, msisdn]. */
-async function spendNotices() {
+async function spendNotices(of = account) {
   const { rows } = await db.query(`select payload from outbox where subject = $1 order by seq`, [EVENTS.usageNotificationRequested.subject]);
-  return rows.map((r) => JSON.parse(r.payload).data).filter((d) => d.template === 'SPEND_ALERT' && d.billingAccountId === account)
+  return rows.map((r) => JSON.parse(r.payload).data).filter((d) => d.template === 'SPEND_ALERT' && d.billingAccountId === of)
     .map((d) => [d.lineId, d.alertAmount, d.spent, d.usageRecordId, d.msisdn]).sort((a, b) => String(a[0] ?? '').localeCompare(String(b[0] ?? '')));
 }
 
-const rerate = async (planVersionId: string) => {
-  const res = await svc.request(RERATE, { i: { billingAccountId: account, period: '2026-03', planVersionId } });
+const rerate = async (planVersionId: string, of = account) => {
+  const res = await svc.request(RERATE, { i: { billingAccountId: of, period: '2026-03', planVersionId } });
   expect(res.errors, JSON.stringify(res.errors)).toBeUndefined();
-  return res.data.rerate as { recordsRerated: number; adjustments: { chargeId: string }[] };
+  return res.data.rerate as { recordsRerated: number; adjustments: { usageRecordId: string; chargeId: string }[] };
 };
 
-/** Wallets applies the re-rate's adjustments as sent (a re-rate waits for them to be settled). */
-async function settleAdjustments(adjustments: { chargeId: string }[]) {
+/**
+ * Wallets applies the re-rate's adjustments as sent (a re-rate waits for them to be settled), or for `taken` where it
+ * says; with `alerts`, through the spend alert check the ChargeResult consumer passes (its alerts as the rating path caches them).
+ */
+async function settleAdjustments(adjustments: { chargeId: string }[], o: { taken?: string; alerts?: boolean } = {}) {
   const ids = new Set(adjustments.map((a) => a.chargeId));
   const deltas = (await storedChargeRequests(db)).filter((c: ChargeRequest) => ids.has(c.chargeId));
   expect(deltas).toHaveLength(ids.size);
-  await applyChargeResults(usageRuntimeOf(svc.runtime).sql, deltas.map((d) => ({
+  const usage = usageRuntimeOf(svc.runtime);
+  const alerts = o.alerts ? { setsOf: (accounts: Iterable<string>) => usage.pipeline.spendAlertSetsOf(accounts), now: svc.runtime.clock.now() } : undefined;
+  return applyChargeResults(usage.sql, deltas.map((d) => ({
     chargeId: d.chargeId, outcome: 'APPLIED' as const, billingAccountId: d.billingAccountId, lineId: d.lineId, paymentMode: d.paymentMode, usageType: d.usageType, occurredAt: d.occurredAt,
-    units: d.units, unit: d.unit, unitsFromAllowances: '0', amountCharged: d.pricePerUnit, currency: d.currency,
-  })));
+    units: d.units, unit: d.unit, unitsFromAllowances: '0', amountCharged: o.taken ?? d.pricePerUnit, currency: d.currency,
+  })), alerts);
 }
 
 describe('spend alerts and re-rates', () => {
@@ -115,5 +125,23 @@ describe('spend alerts and re-rates', () => {
     expect(down.recordsRerated).toBe(2);
     expect((await svc.request(ALERTS, { id: account }, OWNER)).data._entities[0].spendAlerts).toEqual([{ lineId: null, spent: { amount: '19.64' }, notified: true }, { lineId: lineA, spent: { amount: '9.80' }, notified: true }]);
     expect(await spendNotices()).toHaveLength(2);
+  });
+
+  it('a re-rate adjustment wallets settles for more than asked tells the alert the spend now reaches, at the settlement, once', async () => {
+    expect((await svc.request(SET, { i: { billingAccountId: accountC, amount: { amount: '12', currency: 'EUR' }, idempotencyKey: 'c-12' } }, OWNER)).errors).toBeUndefined();
+    await roam(lineC, '20'); // 9.80
+    expect(await settleCharges(db, [lineC])).toBe(1);
+    // The correction: 11.80 at the re-rate's estimate, below the 12: nothing told yet.
+    const up = await rerate('plv_dearer', accountC);
+    expect(up.adjustments).toHaveLength(1);
+    expect(await spendNotices(accountC)).toEqual([]);
+    // Wallets takes 2.50 for the 2.00 asked: the spend is 12.30, past the 12 - told at the settlement (no further usage).
+    expect((await settleAdjustments(up.adjustments, { taken: '2.5', alerts: true })).notices).toBe(1);
+    expect(await spendNotices(accountC)).toEqual([[null, '12.00', '12.30', up.adjustments[0]!.usageRecordId, null]]);
+    expect((await svc.request(ALERTS, { id: accountC }, OWNER)).data._entities[0].spendAlerts).toEqual([{ lineId: null, spent: { amount: '12.30' }, notified: true }]);
+    // A redelivery settles nothing and tells nothing; the next rated event finds it told (the same notice id).
+    expect((await settleAdjustments(up.adjustments, { taken: '2.5', alerts: true })).notices).toBe(0);
+    await roam(lineC, '0.1');
+    expect(await spendNotices(accountC)).toHaveLength(1);
   });
 });

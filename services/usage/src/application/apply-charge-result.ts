@@ -7,9 +7,9 @@
  */
 import { chargeResultsOf, type ChargeResult } from '@ledgerline/contracts';
 import { arrayParam } from '@ledgerline/platform';
-import { inSqlTransaction, type Sql } from '../persistence/sql';
+import { inSqlTransaction, type Sql, type SqlClient } from '../persistence/sql';
 import { insertOutbox } from './outbox-rows';
-import { spendAlertNoticesAfterCharges, type SpendAlertSet } from './spend-alerts';
+import { spendAlertNoticesAfterCharges, type SpendAlertSet, type SpendRise } from './spend-alerts';
 
 /** What charge_outcome can store of a ChargeResult: an amount as numeric(20,6), a reason of 64 characters. */
 const STORABLE_AMOUNT = /^-?\d{1,14}(\.\d{1,6})?$/;
@@ -126,9 +126,18 @@ async function settleRises(sql: Sql, held: readonly SettledRow[], byId: Readonly
   return inSqlTransaction(sql, async (db) => {
     const { rows } = await db.query<SettledRow>(SETTLE, settleParams(held.map((h) => byId.get(h.id)!)));
     const rises = rows.map((r) => ({ usageRecordId: r.id, billingAccountId: r.billing_account_id, occurredAt: new Date(occurredAt.get(r.id)!) }));
-    const notices = await insertOutbox(db, await spendAlertNoticesAfterCharges(db, rises, sets, alerts.now));
-    return { rows, notices };
+    return { rows, notices: await tellSpendRises(db, rises, alerts, sets) };
   });
+}
+
+/**
+ * The one alert check of settled ChargeResults that raised the spend (a record's charge above its estimate, a re-rate
+ * adjustment above what it asked): writes, in `db` (the transaction settling them), the SPEND_ALERT notices their bill
+ * periods now reach (spendAlertNoticesAfterCharges: the rating path's notice ids). Returns how many were written.
+ */
+async function tellSpendRises(db: SqlClient, rises: readonly SpendRise[], alerts: SpendAlertCheck, sets: ReadonlyMap<string, SpendAlertSet>): Promise<number> {
+  if (rises.length === 0) return 0;
+  return insertOutbox(db, await spendAlertNoticesAfterCharges(db, rises, sets, alerts.now));
 }
 
 /**
@@ -138,9 +147,9 @@ async function settleRises(sql: Sql, held: readonly SettledRow[], byId: Readonly
  * outcome settled (a result for a charge already settled, or not a record's, settles nothing; a
  * re-rate adjustment's result settles its rerate_adjustment row, not counted here), and how many
  * SPEND_ALERT notices were written: with `alerts`, a result of an account with alerts whose ledger
- * figure is above the estimate is settled in a transaction that tells the alerts its bill period's
- * spend now reaches (settleRises). Other results cost the one statement; an account without alerts
- * the cached "no alerts" (`alerts.setsOf`).
+ * figure is above the estimate (a record's charge, settleRises; a re-rate adjustment's, settleRerateAdjustments)
+ * is settled in a transaction that tells the alerts its bill period's spend now reaches. Other results cost the
+ * one statement; an account without alerts the cached "no alerts" (`alerts.setsOf`).
  */
 export async function applyChargeResults(sql: Sql, results: ChargeResult[], alerts?: SpendAlertCheck): Promise<{ moved: { lineId: string; billingAccountId: string }[]; settled: Map<string, number>; notices: number }> {
   const byId = new Map(results.map((r) => [r.chargeId, r]));
@@ -167,9 +176,69 @@ export async function applyChargeResults(sql: Sql, results: ChargeResult[], aler
   }
   // Not a record's charge: maybe a re-rate's adjustment (rerate_adjustment), settled here too.
   const records = new Set(rows.map((rec) => rec.id));
-  for (const line of await settleRerateAdjustments(sql, list.filter((r) => !records.has(r.chargeId)))) moved.set(line.lineId, line);
-  return { moved: [...moved.values()], settled, notices };
+  const adjusted = await settleRerateAdjustments(sql, list.filter((r) => !records.has(r.chargeId)), alerts, sets);
+  for (const line of adjusted.moved) moved.set(line.lineId, line);
+  return { moved: [...moved.values()], settled, notices: notices + adjusted.notices };
 }
+
+const ADJUSTMENT_INPUT = `r as (select * from unnest($1::text[], $2::text[], $3::numeric[], $4::text[], $5::numeric[]) as r(id, outcome, amount, reason, moved))`;
+
+// Each PENDING adjustment (only: a redelivery settles nothing) of the results, and not `held`, takes its outcome, and
+// its record what the ledger now holds for it (see settleRerateAdjustments); `done` answers the records. `rises`: the
+// ledger took more than the adjustment asked (the re-rate counted the spend at what it asked).
+const settlingAdjustments = (held: string) => `${ADJUSTMENT_INPUT},
+     settled as (
+       update rerate_adjustment a set status = r.outcome, amount_charged = r.amount, reason = r.reason
+         from r where a.charge_id = r.id and a.status = 'PENDING' and not (${held})
+        returning a.usage_record_id, a.previous_charged, a.amount, r.amount as taken, r.moved,
+          (select coalesce(sum((m->>'units')::numeric), 0) from jsonb_array_elements(coalesce(a.charge::jsonb->'allowanceMoves', '[]'::jsonb)) m) as asked
+     ),
+     units as (
+       select s.usage_record_id, s.previous_charged + s.taken as charged, s.taken <> s.amount or s.moved <> s.asked as differs, s.taken > s.amount as rises,
+              case when s.asked <> 0 or s.moved <> 0 then coalesce(u.units_from_allowances + s.moved, coalesce(u.from_allowance, 0) - s.asked + s.moved) end as from_allowances
+         from settled s join usage_record u on u.id = s.usage_record_id
+     ),
+     outcome as (
+       update charge_outcome o set amount_charged = x.charged, units_from_allowances = coalesce(x.from_allowances, o.units_from_allowances)
+         from units x where o.usage_record_id = x.usage_record_id
+     ),
+     done as (
+       update usage_record u set amount_charged = x.charged, units_from_allowances = coalesce(x.from_allowances, u.units_from_allowances) from units x where u.id = x.usage_record_id
+       returning u.id, u.line_id, u.billing_account_id, u.occurred_at, x.differs, x.rises
+     )`;
+
+const SETTLE_ADJUSTMENTS = `with ${settlingAdjustments('false')} select * from done`;
+
+// The adjustments of accounts with spend alerts ($6) the ledger took more for than they asked (the spend rises past
+// what the re-rate counted) are held back, still PENDING, and answered (`charge_id`) to be settled with their alert
+// check; the others settle as in SETTLE_ADJUSTMENTS, and so cost no statement more.
+const ADJUSTMENT_RISES = `a.billing_account_id = any($6::text[]) and r.amount > a.amount`;
+const SETTLE_ADJUSTMENTS_HOLDING_RISES = `with ${settlingAdjustments(ADJUSTMENT_RISES)}
+     select done.*, null::text as charge_id from done
+     union all
+     select null, null, a.billing_account_id, a.occurred_at, true, true, a.charge_id from rerate_adjustment a join r on a.charge_id = r.id
+      where a.status = 'PENDING' and ${ADJUSTMENT_RISES}`;
+
+interface SettledAdjustment {
+  id: string | null;
+  line_id: string | null;
+  billing_account_id: string;
+  occurred_at: Date;
+  differs: boolean;
+  rises: boolean;
+  /** Held back (SETTLE_ADJUSTMENTS_HOLDING_RISES): the adjustment's chargeId. */
+  charge_id?: string | null;
+}
+
+const adjustmentParams = (results: readonly ChargeResult[]): unknown[] =>
+  [
+    results.map((r) => r.chargeId),
+    results.map((r) => r.outcome),
+    results.map((r) => (r.outcome === 'DENIED' ? '0' : (r.amountCharged ?? '0'))),
+    results.map((r) => r.reason ?? null),
+    // What the ledger moved of the allowances (a money-only adjustment: 0).
+    results.map((r) => (r.outcome === 'DENIED' ? '0' : (r.unitsFromAllowances ?? '0'))),
+  ].map(arrayParam);
 
 /**
  * ChargeResults of re-rate adjustments (see rerate-period.ts): each PENDING adjustment takes its
@@ -182,37 +251,32 @@ export async function applyChargeResults(sql: Sql, results: ChargeResult[], aler
  * moved (none when DENIED; fewer when the bucket no longer held them); for a record the ledger had
  * left short, whose draw the re-rate kept (units_from_allowances written by the re-rate, see
  * shortfallOf in rerate-period.ts), that draw plus those moved. Returns the lines whose live
- * counters this moves away from the re-rated estimate. Idempotent: only a PENDING adjustment moves.
+ * counters this moves away from the re-rated estimate, and how many SPEND_ALERT notices were written.
+ * The re-rate told the alerts its adjustments reach at what they asked: with `alerts`, an adjustment of
+ * an account with alerts (`sets`) the ledger took more for is held back by the batch's statement and
+ * settled in a transaction that tells the alerts its bill period's spend now reaches (tellSpendRises, as
+ * for a record's charge above its estimate: settleRises). Other results cost the one statement.
+ * Idempotent: only a PENDING adjustment moves.
  */
-async function settleRerateAdjustments(sql: Sql, results: ChargeResult[]): Promise<{ lineId: string; billingAccountId: string }[]> {
-  if (results.length === 0) return [];
-  const { rows } = await sql.query<{ line_id: string; billing_account_id: string; differs: boolean }>(
-    `with settled as (
-       update rerate_adjustment a set status = r.outcome, amount_charged = r.amount, reason = r.reason
-         from unnest($1::text[], $2::text[], $3::numeric[], $4::text[], $5::numeric[]) as r(id, outcome, amount, reason, moved)
-        where a.charge_id = r.id and a.status = 'PENDING'
-        returning a.usage_record_id, a.previous_charged, a.amount, r.amount as taken, r.moved,
-          (select coalesce(sum((m->>'units')::numeric), 0) from jsonb_array_elements(coalesce(a.charge::jsonb->'allowanceMoves', '[]'::jsonb)) m) as asked
-     ),
-     units as (
-       select s.usage_record_id, s.previous_charged + s.taken as charged, s.taken <> s.amount or s.moved <> s.asked as differs,
-              case when s.asked <> 0 or s.moved <> 0 then coalesce(u.units_from_allowances + s.moved, coalesce(u.from_allowance, 0) - s.asked + s.moved) end as from_allowances
-         from settled s join usage_record u on u.id = s.usage_record_id
-     ),
-     outcome as (
-       update charge_outcome o set amount_charged = x.charged, units_from_allowances = coalesce(x.from_allowances, o.units_from_allowances)
-         from units x where o.usage_record_id = x.usage_record_id
-     )
-     update usage_record u set amount_charged = x.charged, units_from_allowances = coalesce(x.from_allowances, u.units_from_allowances) from units x where u.id = x.usage_record_id
-     returning u.line_id, u.billing_account_id, x.differs`,
-    [
-      results.map((r) => r.chargeId),
-      results.map((r) => r.outcome),
-      results.map((r) => (r.outcome === 'DENIED' ? '0' : (r.amountCharged ?? '0'))),
-      results.map((r) => r.reason ?? null),
-      // What the ledger moved of the allowances (a money-only adjustment: 0).
-      results.map((r) => (r.outcome === 'DENIED' ? '0' : (r.unitsFromAllowances ?? '0'))),
-    ].map(arrayParam),
-  );
-  return rows.filter((r) => r.differs && r.line_id).map((r) => ({ lineId: r.line_id, billingAccountId: r.billing_account_id }));
+async function settleRerateAdjustments(sql: Sql, results: ChargeResult[], alerts: SpendAlertCheck | undefined, sets: ReadonlyMap<string, SpendAlertSet>): Promise<{ moved: { lineId: string; billingAccountId: string }[]; notices: number }> {
+  if (results.length === 0) return { moved: [], notices: 0 };
+  const alerted = alerts ? [...new Set(results.filter((r) => sets.has(r.billingAccountId)).map((r) => r.billingAccountId))] : [];
+  let rows: SettledAdjustment[];
+  let notices = 0;
+  if (alerted.length === 0) rows = (await sql.query<SettledAdjustment>(SETTLE_ADJUSTMENTS, adjustmentParams(results))).rows;
+  else {
+    rows = (await sql.query<SettledAdjustment>(SETTLE_ADJUSTMENTS_HOLDING_RISES, [...adjustmentParams(results), arrayParam(alerted)])).rows;
+    const held = new Set(rows.flatMap((r) => (r.charge_id ? [r.charge_id] : [])));
+    if (held.size > 0) {
+      // Settled with the notices they reach: both committed, or neither (a redelivery finds them PENDING and checks again).
+      const risen = await inSqlTransaction(sql, async (db) => {
+        const settled = (await db.query<SettledAdjustment>(SETTLE_ADJUSTMENTS, adjustmentParams(results.filter((r) => held.has(r.chargeId))))).rows;
+        const rises = settled.filter((r) => r.rises).map((r) => ({ usageRecordId: r.id!, billingAccountId: r.billing_account_id, occurredAt: new Date(r.occurred_at) }));
+        return { settled, notices: await tellSpendRises(db, rises, alerts!, sets) };
+      });
+      rows = [...rows.filter((r) => !r.charge_id), ...risen.settled];
+      notices = risen.notices;
+    }
+  }
+  return { moved: rows.filter((r) => r.differs && r.line_id).map((r) => ({ lineId: r.line_id!, billingAccountId: r.billing_account_id })), notices };
 }

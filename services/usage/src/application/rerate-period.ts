@@ -36,7 +36,7 @@
  * The replay follows the ledger too: a denied charge took nothing from the allowance and cost
  * nothing, a charge wallets cut short (PARTIAL) is priced for the units it granted, never for the
  * units it refused; what a prepaid session's units past their grant left unpaid (unpaid_amount) is those refused
- * units at the re-rating's price (unpaidAfterRerate), never adjusted. Each adjustment is kept (rerate_adjustment) until its ChargeResult settles it
+ * units at the re-rating's price (unpaidAfterRerate), never adjusted - a DENIED one's too (all its units refused). Each adjustment is kept (rerate_adjustment) until its ChargeResult settles it
  * (apply-charge-result.ts); what the ledger holds for a record is its charge plus the adjustments
  * it took (amount_charged, in charge_outcome and on usage_record, once they are settled), and a period with an adjustment
  * not settled yet is refused like one with a charge not settled. The adjustment keeps its
@@ -345,19 +345,26 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       if (!inScope) continue;
       // Another plan's record in a re-rate correcting one plan: replayed for the counters only, left as it is.
       if (corrected && !correcting) continue;
-      // Refused by the ledger (no balance, over the credit limit): nothing was charged, nothing to adjust.
-      if (r.charge_status === 'DENIED') continue;
+      // Refused by the ledger (no balance, over the credit limit): nothing was charged, nothing to adjust. A session's
+      // units past their grant that nothing paid (unpaid_amount) still restate that amount at the re-rating's price.
+      const deniedOverage = r.charge_status === 'DENIED' && r.unpaid_amount !== null;
+      if (r.charge_status === 'DENIED' && !deniedOverage) continue;
       // Cut short before the ledger's granted units were kept: what it granted is not known, nothing is adjusted.
       if (r.charge_status === 'PARTIAL' && r.granted_units === null) continue;
       // What the ledger holds for the record: its charge plus the adjustments it took (amount_charged;
       // chargedTotal only on records re-rated before adjustments were settled, the estimate before wallets answered).
       const prior = r.rating as { estimate?: { spend: string }; chargedTotal?: string } | null;
-      const oldSpend = dec(r.amount_charged ?? prior?.chargedTotal ?? prior?.estimate?.spend ?? '0').toString();
+      const oldSpend = deniedOverage ? '0' : dec(r.amount_charged ?? prior?.chargedTotal ?? prior?.estimate?.spend ?? '0').toString();
       const uncovered = (units: Decimal) => ledgerMoneyFor(chargeAmountOf(result.price), dec(result.chargedUnits), units);
       const rerated: Rerated = {
         r, result, lineId: line.lineId, version, inForce, occurredAt, fromAllowance, newSpend, oldSpend, uncovered,
         zone: () => zoneOf(rater, result, u), allowOverdraftByPlan: Boolean(rater.compiled.plan.balancePolicy?.overdraftAllowed),
       };
+      // Never adjusted (no money, no allowance moves: the ledger drew nothing): only its price and unpaid amount are restated.
+      if (deniedOverage) {
+        adjust(rerated, [], '0', null);
+        continue;
+      }
       // The ledger bucket an allowance of this record is drawn from: the account's pool, an add-on purchase's, or the line's, in its period.
       const bucket = (id: string) => (shared.has(id) ? `pool|${inForce.planVersionId}|${poolPeriod?.period ?? ''}|${id}` : purchases?.has(id) ? `purchase|${purchases.get(id)!.key}|${id}` : `line|${r.line_id}|${linePeriod.period}|${id}`);
       const short = result.decision === 'RATED' ? shortfallOf(r, result.allowanceId, dec(fromAllowance)) : undefined;

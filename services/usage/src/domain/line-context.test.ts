@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accountOwnerProblem, lineProblem, normalizeMsisdn, subscriptionProblem } from './line-context';
+import { accountOwnerProblem, billingAccountIdProblem, lineProblem, normalizeMsisdn, subscriptionProblem } from './line-context';
 
 const line = { lineId: 'lin_1', billingAccountId: 'acc_1', status: 'ACTIVE', msisdn: '+4915100000001' };
 const subscription = { subscriptionId: 'sub_1', paymentMode: 'PREPAID', currency: 'EUR', planCode: 'P', planVersionId: 'plv_1', startsAt: '2026-01-01T00:00:00Z', endsAt: null, addOns: [] };
@@ -38,5 +38,10 @@ describe('what the read model can store of a line', () => {
 
   it('an account owner needs both ids', () => {
     expect([accountOwnerProblem({ billingAccountId: 'acc_1', customerId: 'cus_1' }), accountOwnerProblem({ billingAccountId: 'acc_1' })?.field]).toEqual([undefined, 'customerId']);
+  });
+
+  it('a billing account id alone (what billingaccount.created read again for its terms checks): present, a text, within its column, no NUL', () => {
+    expect([billingAccountIdProblem('acc_1'), billingAccountIdProblem(undefined)?.message, billingAccountIdProblem(7)?.message, billingAccountIdProblem(`acc_${'a'.repeat(40)}`)?.message, billingAccountIdProblem('acc_\u0000')?.field])
+      .toEqual([undefined, 'billingAccountId is missing', 'billingAccountId is not a text', 'billingAccountId is longer than 40 characters', 'billingAccountId']);
   });
 });

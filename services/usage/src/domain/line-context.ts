@@ -73,9 +73,14 @@ export function subscriptionProblem(
   return undefined;
 }
 
+/** A billing account's id as account_owner (and the records that copy it) can store it: a text within its column, no NUL. */
+export function billingAccountIdProblem(value: unknown): LineContextProblem | undefined {
+  return textProblem('billingAccountId', value, MAX.billingAccountId, true);
+}
+
 /** A billingaccount event's owner: the account, the customer that owns it (ids as subscribers makes them) and the partner it is assigned to, if any. */
 export function accountOwnerProblem(d: { billingAccountId?: unknown; customerId?: unknown; partnerId?: unknown }): LineContextProblem | undefined {
-  return textProblem('billingAccountId', d.billingAccountId, MAX.billingAccountId, true) ?? textProblem('customerId', d.customerId, MAX.customerId, true)
+  return billingAccountIdProblem(d.billingAccountId) ?? textProblem('customerId', d.customerId, MAX.customerId, true)
     ?? textProblem('partnerId', d.partnerId, MAX.partnerId, false);
 }
 

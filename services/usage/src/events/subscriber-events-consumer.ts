@@ -13,7 +13,7 @@ import type { Logger, Messaging } from '@ledgerline/platform';
 import type { LineDirectory } from '../application/line-directory';
 import { fillAccountTerms, recordAccountOwner, type AccountTerms } from '../application/record-account-owner';
 import type { PartnerAccount } from '../application/reprocess-rejected';
-import { accountOwnerProblem, lineProblem, normalizeMsisdn, partnerVersionProblem, subscriptionProblem } from '../domain/line-context';
+import { accountOwnerProblem, billingAccountIdProblem, lineProblem, normalizeMsisdn, partnerVersionProblem, subscriptionProblem } from '../domain/line-context';
 import type { Sql } from '../persistence/sql';
 import { consumeBatches } from './jetstream';
 
@@ -162,7 +162,7 @@ export async function applyAccountTermsEvent(sql: Sql, subject: string, payload:
     return false;
   }
   const d = (typeof event.data === 'object' && event.data !== null ? event.data : {}) as { billingAccountId?: unknown; currency?: unknown; billCycleDay?: unknown; timezone?: unknown };
-  if (accountOwnerProblem({ billingAccountId: d.billingAccountId, customerId: 'any' })) return false;
+  if (billingAccountIdProblem(d.billingAccountId)) return false;
   return fillAccountTerms(sql, d.billingAccountId as string, accountTermsOf(d));
 }
 
