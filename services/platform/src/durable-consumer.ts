@@ -30,9 +30,13 @@ export interface DurableConsumerSpec {
    * from history) or only what arrives from now on (bridges that start work, not rebuild state).
    * "new" means new to the host: where a deploy renamed or split its consumers, a new durable
    * starts after what the host's existing durables over the same subjects acknowledged (see
-   * `startAfterPredecessors`), so nothing published in between is missed.
+   * `startFromHostProgress`), so nothing published in between is missed. "unread" is "new" for a
+   * host that must also read what was published on subjects it did not read before, while it ran
+   * an older version (the events hub: a new event type's producer is deployed first): a durable
+   * over subjects none of the host's durables read starts where the host began reading (its oldest
+   * durable's creation) instead of at "new" (still "new" at a first install).
    */
-  startAt?: 'all' | 'new';
+  startAt?: 'all' | 'new' | 'unread';
 }
 
 /** Batches of a pull consumer's messages, as they arrive (see `messageBatches`). */
@@ -113,6 +117,8 @@ export async function runDurableConsumers(host: ConsumerHost, specs: DurableCons
   const created: string[] = [];
   const loops: Promise<void>[] = [];
   const readers: MessageBatches[] = [];
+  // The host's durables as the previous version left them, before this run creates or reads any (see startFromHostProgress).
+  const before = !host.throwaway && specs.some((s) => s.startAt === 'new' || s.startAt === 'unread') ? await hostDurables(jsm, host) : [];
   for (const spec of specs) {
     const durable = `${host.name}_${spec.name}${host.suffix ? `_${host.suffix}` : ''}`;
     try {
@@ -122,7 +128,9 @@ export async function runDurableConsumers(host: ConsumerHost, specs: DurableCons
         durable_name: durable,
         filter_subject: spec.filter,
         ack_policy: AckPolicy.Explicit,
-        ...(spec.startAt === 'new' && !host.throwaway ? await startAfterPredecessors(jsm, host, durable, spec.filter) : deliverFrom(host.throwaway)),
+        ...((spec.startAt === 'new' || spec.startAt === 'unread') && !host.throwaway
+          ? startFromHostProgress(before, host, durable, spec.filter, spec.startAt)
+          : deliverFrom(host.throwaway)),
         max_ack_pending: spec.maxAckPending ?? 10_000,
         ack_wait: 60_000_000_000,
       });
@@ -158,28 +166,96 @@ export async function runDurableConsumers(host: ConsumerHost, specs: DurableCons
 }
 
 /**
- * Where a new durable of `host` that starts at "new" starts: after the lowest acknowledgement floor
- * of the host's other durables whose filters overlap `filter` (a deploy that renamed or split the
- * host's consumers, e.g. the events hub's filters when a work subject joins a service: the old
- * durables stopped at their last acknowledgement, and what was published until this one exists
- * would otherwise be missed; what they had acknowledged may come again, which the handlers take as
- * they take a redelivery), else at "new" (a first install, a subject space the host never read).
- * Durables left by such a deploy are not deleted: a rolling deploy's old replicas still read them.
+ * Where a new durable of `host` that starts at "new" or "unread" starts. The one place that decides it.
+ *
+ * - After the lowest acknowledgement floor of the host's durables whose filters overlap `filter` (a
+ *   deploy that renamed or split the host's consumers, e.g. the events hub's filters when a work
+ *   subject joins a service: the old durables stopped at their last acknowledgement, and what was
+ *   published until this one exists would otherwise be missed; what they had acknowledged may come
+ *   again, which the handlers take as they take a redelivery).
+ * - "unread", and no durable of the host has a filter covering all of `filter` (a new entity beside
+ *   the host's entity filters, a new area: its producer deployed before the host's upgrade): the host
+ *   never read those subjects, so none of their events reached it, however far its other durables
+ *   got (their progress says nothing about subjects they do not read: a busy one acknowledged a
+ *   second ago). It starts where the host began reading, the creation of its oldest durable
+ *   (DeliverPolicy by_start_time): every event on them since is read once, nothing before the host
+ *   existed. Where the filter overlaps subjects the host read but is not covered by one of its
+ *   durables (a filter widened over old and new subjects) this would send the old subjects' events
+ *   since then again; it starts after the overlapping durables instead, and the new subjects' events
+ *   from before the upgrade need a replay.
+ * - Else (a first install, a subject space the host never read and "new") at "new".
+ *
+ * `before` is the host's durables as found before this run created or read any (`hostDurables`): the
+ * previous version's. Durables left by such a deploy are not deleted: a rolling deploy's old
+ * replicas still read them. The handlers must be idempotent (they are: see `handle`).
  */
-async function startAfterPredecessors(jsm: Messaging['jsm'], host: ConsumerHost, durable: string, filter: string): Promise<{ deliver_policy: DeliverPolicy; opt_start_seq?: number }> {
-  let floor: number | undefined;
-  for await (const c of jsm.consumers.list(BILLING_STREAM.name)) {
-    // Durables that acknowledge only: a throw-away reader (the hub's replays) has no floor worth following.
-    const name = c.config.durable_name;
-    if (!name || c.config.ack_policy !== AckPolicy.Explicit || name === durable || !name.startsWith(`${host.name}_`)) continue;
-    const filters = [c.config.filter_subject, ...(c.config.filter_subjects ?? [])].filter((f): f is string => typeof f === 'string' && f !== '');
-    if (!filters.some((f) => filtersOverlap(f, filter))) continue;
-    const next = c.ack_floor.stream_seq + 1;
-    floor = floor === undefined ? next : Math.min(floor, next);
+function startFromHostProgress(
+  before: HostDurable[],
+  host: ConsumerHost,
+  durable: string,
+  filter: string,
+  startAt: 'new' | 'unread',
+): { deliver_policy: DeliverPolicy; opt_start_seq?: number; opt_start_time?: string } {
+  let overlapping: number | undefined;
+  let covered = false;
+  let first: Date | undefined;
+  for (const c of before) {
+    if (c.name === durable) continue;
+    if (!first || c.created < first) first = c.created;
+    if (!c.filters.some((f) => filtersOverlap(f, filter))) continue;
+    overlapping = Math.min(overlapping ?? c.next, c.next);
+    if (c.filters.some((f) => filterCovers(f, filter))) covered = true;
   }
-  if (floor === undefined) return { deliver_policy: DeliverPolicy.New };
-  host.logger.info({ durable, filter, fromSeq: floor }, 'new durable starts after what its predecessors acknowledged');
-  return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: floor };
+  if (startAt === 'unread' && overlapping === undefined && first) {
+    host.logger.info({ durable, filter, fromTime: first.toISOString() }, 'new durable over subjects its host never read starts where the host began reading');
+    return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: first.toISOString() };
+  }
+  if (startAt === 'unread' && overlapping !== undefined && !covered)
+    host.logger.warn({ durable, filter, fromSeq: overlapping }, 'new durable widens its host\'s filters over subjects it never read: their events from before this start are not read (replay them)');
+  if (overlapping === undefined) return { deliver_policy: DeliverPolicy.New };
+  host.logger.info({ durable, filter, fromSeq: overlapping }, 'new durable starts after what its predecessors acknowledged');
+  return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: overlapping };
+}
+
+interface HostDurable {
+  name: string;
+  filters: string[];
+  created: Date;
+  /** The first stream sequence it may not have handled yet. */
+  next: number;
+}
+
+/**
+ * The host's explicitly acknowledging durables `<host>_…[_<suffix>]` (not a replay's throw-away reader, not other
+ * hosts), each with the first stream sequence it may not have handled yet: after its acknowledgement floor, or, if
+ * it never acknowledged one (NATS 2.9 reports 0 then, which would send a successor back to the stream's start), after
+ * the last one delivered when nothing awaits acknowledgement, else from its configured start (safe: the handlers are
+ * idempotent).
+ */
+async function hostDurables(jsm: Messaging['jsm'], host: ConsumerHost): Promise<HostDurable[]> {
+  const out: HostDurable[] = [];
+  for await (const c of jsm.consumers.list(BILLING_STREAM.name)) {
+    const name = c.config.durable_name;
+    if (!name || c.config.ack_policy !== AckPolicy.Explicit || !name.startsWith(`${host.name}_`)) continue;
+    if (host.suffix && !name.endsWith(`_${host.suffix}`)) continue;
+    const filters = [c.config.filter_subject, ...(c.config.filter_subjects ?? [])].filter((f): f is string => typeof f === 'string' && f !== '');
+    const handled =
+      c.ack_floor.consumer_seq > 0 ? c.ack_floor.stream_seq : c.num_ack_pending === 0 ? c.delivered.stream_seq : Math.max(0, (c.config.opt_start_seq ?? 1) - 1);
+    out.push({ name, filters, created: new Date(c.created), next: handled + 1 });
+  }
+  return out;
+}
+
+/** Whether every subject `inner` matches also matches `outer` (NATS subject filters: `*` one token, `>` one or more at the end). */
+export function filterCovers(outer: string, inner: string): boolean {
+  const o = outer.split('.');
+  const i = inner.split('.');
+  for (let k = 0; ; k++) {
+    if (o[k] === '>') return k < i.length;
+    if (k === o.length || k === i.length) return o.length === i.length;
+    if (i[k] === '>') return false;
+    if (o[k] !== '*' && (i[k] === '*' || o[k] !== i[k])) return false;
+  }
 }
 
 /** Whether some subject matches both NATS subject filters (`*`: one token, `>`: one or more at the end). */

@@ -7,12 +7,15 @@
  * reached partners. Now it starts after the lowest acknowledgement of its host's existing
  * durables whose filters overlap its own (handlers are idempotent, so what they already had
  * again is harmless); with none (a first install, a subject space nobody read) it starts at "new".
+ * A durable starting at "unread" (the hub's since session 30) over subjects none of its host's durables
+ * read (a new event type, its producer deployed before the host's upgrade) starts where the host began
+ * reading instead: before, it started at "new" and what the producer published meanwhile was never read.
  * A private nats-server: real JetStream, no other run's durables.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsMsg } from '@nats-io/jetstream';
 import { connectMessaging, type Messaging } from '../src/nats';
-import { runDurableConsumers, filtersOverlap } from '../src/durable-consumer';
+import { runDurableConsumers, filterCovers, filtersOverlap } from '../src/durable-consumer';
 import { startPrivateNats } from '../src/testing';
 
 const logger = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined, child: () => logger } as never;
@@ -28,13 +31,13 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-/** Runs `filters` as host `name`'s consumers starting at "new"; collects what each gets. */
-async function host(name: string, filters: string[]) {
+/** Runs `filters` as host `name`'s consumers starting at "new" (or `startAt`); collects what each gets. */
+async function host(name: string, filters: string[], startAt: 'new' | 'unread' = 'new') {
   const got: string[] = [];
   const stop = await runDurableConsumers({ messaging, logger, name, throwaway: false }, filters.map((filter, i) => ({
     name: `c${i}_${filter.replace(/[.*>]/g, '')}`,
     filter,
-    startAt: 'new' as const,
+    startAt,
     handle: async (messages: JsMsg[]) => void got.push(...messages.map((m) => m.string())),
   })));
   return { got, stop };
@@ -78,6 +81,44 @@ describe('a durable starting at "new" after its host\'s consumers changed', () =
   });
 });
 
+describe('a durable starting at "unread" over subjects none of its host\'s durables read (a new event type, its producer deployed first)', () => {
+  // Where the host began reading is its oldest durable's creation (server time); a publish just before it is older.
+  it('reads what was published on them since the host began reading, once, and nothing its host had already', async () => {
+    await publish('billing.newarea.thing.created', 'before-the-host'); // before the host's first install: not its to read
+    const before = await host('hub_c', ['billing.old.thing.*', 'billing.quiet.>'], 'unread');
+    await publish('billing.old.thing.created', 'had1');
+    await publish('billing.old.thing.created', 'had2');
+    await settle();
+    expect(before.got.sort()).toEqual(['had1', 'had2']);
+    // The producer of a new entity under the area, and of a new area, deployed before the host's upgrade.
+    await publish('billing.old.newthing.created', 'early-entity');
+    await publish('billing.newarea.thing.created', 'early-area');
+    // Every durable of the host acknowledges after those: their progress says nothing about subjects they do not read.
+    await publish('billing.old.thing.created', 'had3');
+    await publish('billing.quiet.thing.created', 'had4');
+    await settle();
+    expect(before.got.sort()).toEqual(['had1', 'had2', 'had3', 'had4']);
+    await before.stop();
+    await publish('billing.old.newthing.created', 'gap-entity'); // the rollout gap
+    await publish('billing.old.thing.created', 'gap-old');
+
+    const after = await host('hub_c', ['billing.old.thing.*', 'billing.quiet.>', 'billing.old.newthing.*', 'billing.newarea.>'], 'unread');
+    await publish('billing.newarea.thing.created', 'late-area');
+    await settle();
+    await after.stop();
+    expect(after.got.sort()).toEqual(['early-area', 'early-entity', 'gap-entity', 'gap-old', 'late-area']);
+  });
+
+  it('a first install (no durable of its host) starts at "new"', async () => {
+    await publish('billing.first.thing.created', 'before-install');
+    const first = await host('hub_d', ['billing.first.>'], 'unread');
+    await publish('billing.first.thing.created', 'after-install');
+    await settle();
+    await first.stop();
+    expect(first.got).toEqual(['after-install']);
+  });
+});
+
 describe('filtersOverlap', () => {
   it.each([
     ['billing.svc.>', 'billing.svc.thing.*', true],
@@ -89,5 +130,21 @@ describe('filtersOverlap', () => {
   ])('%s and %s: %s', (a, b, overlap) => {
     expect(filtersOverlap(a, b)).toBe(overlap);
     expect(filtersOverlap(b, a)).toBe(overlap);
+  });
+});
+
+describe('filterCovers', () => {
+  it.each([
+    ['billing.svc.>', 'billing.svc.thing.*', true],
+    ['billing.svc.thing.*', 'billing.svc.>', false],
+    ['billing.svc.thing.*', 'billing.svc.thing.created', true],
+    ['billing.svc.thing.created', 'billing.svc.thing.*', false],
+    ['billing.svc.thing.*', 'billing.svc.other.*', false],
+    ['billing.*.thing.*', 'billing.svc.thing.created', true],
+    ['billing.svc.thing.created', 'billing.svc.thing.created', true],
+    ['billing.svc', 'billing.svc.>', false],
+    ['billing.svc.>', 'billing.svc', false],
+  ])('%s covers %s: %s', (outer, inner, covers) => {
+    expect(filterCovers(outer, inner)).toBe(covers);
   });
 });

@@ -22,8 +22,9 @@ function toEvent(m: { subject: string; data: Uint8Array; string(): string }, log
  * The live route: durable consumers on the BILLING stream over the event subjects only (one per
  * filter of `consumerFilters`: NATS before 2.10 takes one filter per consumer), starting at "new"
  * (a hub gets the events published after it; a replay gives it older ones): new to the hub, so a
- * deploy that splits the filters starts after what the old durables acknowledged (see
- * runDurableConsumers). Each batch becomes
+ * deploy that splits the filters starts after what the old durables acknowledged, and a durable over
+ * subjects the hub did not read before (a new type's producer deployed first) starts where the hub
+ * began reading (`startAt: 'unread'`, see runDurableConsumers). Each batch becomes
  * deliveries in one transaction, then is acknowledged; a batch redelivered inserts nothing new.
  * Beside them, one durable over billingaccount events keeps which partner each account is assigned to
  * (application/account-partners.ts), which decides which partner hubs may get an event.
@@ -58,7 +59,8 @@ export async function startEventConsumers(deps: HubDeps, messaging: Messaging, o
         .replace(/\.\*$/, '')
         .replace(/\./g, '_')}`,
       filter,
-      startAt: 'new' as const,
+      // New to the hub, and what was published on subjects its older version did not read (a new type's producer deployed first).
+      startAt: 'unread' as const,
       batchSize: 200,
       handle: async (messages) => {
         await recordEvents(
