@@ -5,7 +5,7 @@
  */
 import { isDecimalString } from './decimal';
 import { DIRECTIONS, USAGE_TYPES, type DayType, type FactName, type TimeBand, type UsageType } from './facts';
-import { LocalClock, parseLocalTime } from './local-time';
+import { LocalClock, parseLocalTime, type LocalDate } from './local-time';
 import type { PlanDocument, Weekday } from './plan-types';
 import { PrefixTable } from './prefix-table';
 import { RatingInputError, type SubscriberContext, type UsageEvent } from './usage';
@@ -127,22 +127,36 @@ export class PlanFactTables {
   }
 
   dayType(epochMs: number): DayType {
-    const local = this.clock.at(epochMs);
+    return this.dayTypeOf(this.clock.at(epochMs));
+  }
+
+  private dayTypeOf(local: LocalDate): DayType {
     if (this.holidays.has(local.date) || this.holidays.has(local.monthDay)) return 'HOLIDAY';
     return this.weekend.has(local.weekday) ? 'WEEKEND' : 'WEEKDAY';
   }
 
+  /**
+   * The band of the event's minute: the first window that holds the minute (`from` inclusive, `to`
+   * exclusive) on a day of its `days`. A window whose end is before its start wraps midnight
+   * (22:00 → 06:00), and such a night belongs to the day it started on: its minutes after midnight
+   * are matched against the day before (a WEEKEND night 22:00 → 06:00 holds Monday 02:00, Sunday's
+   * night, and not Saturday 01:00, Friday's). The `dayType` fact stays the event's own day.
+   */
   timeBand(epochMs: number): TimeBand {
-    const minute = this.clock.at(epochMs).minuteOfDay;
-    let dayType: DayType | undefined;
+    const local = this.clock.at(epochMs);
+    const minute = local.minuteOfDay;
+    let today: DayType | undefined;
+    let dayBefore: DayType | undefined;
     for (const window of this.bands) {
+      const wraps = window.to < window.from;
+      const inside = wraps ? minute >= window.from || minute < window.to : minute >= window.from && minute < window.to;
+      if (!inside) continue;
       if (window.days) {
-        dayType ??= this.dayType(epochMs);
+        const startedDayBefore = wraps && minute < window.to;
+        const dayType = startedDayBefore ? (dayBefore ??= this.dayTypeOf(this.clock.dayOf(local.localDay - 1))) : (today ??= this.dayTypeOf(local));
         if (!window.days.has(dayType)) continue;
       }
-      // A window whose end is before its start wraps midnight (22:00 → 06:00).
-      const inside = window.from <= window.to ? minute >= window.from && minute < window.to : minute >= window.from || minute < window.to;
-      if (inside) return window.band;
+      return window.band;
     }
     return this.defaultBand;
   }

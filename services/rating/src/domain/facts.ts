@@ -77,12 +77,12 @@ export const FACTS = {
   },
   timeBand: {
     type: 'enum', values: TIME_BANDS, source: 'derived', scopes: ['rating'],
-    description: "Band of the event's start time in the plan timezone, from the plan's `timeBands` (first matching band wins, else `timeBands.default`).",
+    description: "Band of the event's start time in the plan timezone, from the plan's `timeBands` (first matching band wins, else `timeBands.default`); a window's `days` is the day it starts on, so Monday 02:00 is in a WEEKEND window 22:00→06:00 (Sunday night).",
     example: 'PEAK',
   },
   dayType: {
     type: 'enum', values: DAY_TYPES, source: 'derived', scopes: ['rating'],
-    description: "HOLIDAY when the local date is in the plan's `calendar.holidays`, WEEKEND on `calendar.weekendDays`, else WEEKDAY.",
+    description: "HOLIDAY when the local date is in the plan's `calendar.holidays`, WEEKEND on `calendar.weekendDays`, else WEEKDAY: the event's own day (Monday 02:00 is WEEKDAY, though it is in Sunday night's time band).",
     example: 'WEEKDAY',
   },
   accountType: {

@@ -10,13 +10,19 @@
  * arithmetic on (instant + offset).
  */
 
-export interface LocalTime {
+/** A local calendar day. */
+export interface LocalDate {
   /** "YYYY-MM-DD" */
   date: string;
   /** "MM-DD", to match recurring holidays */
   monthDay: string;
   /** 0 = Monday … 6 = Sunday */
   weekday: number;
+  /** days since 1970-01-01 in local time: `dayOf(localDay - 1)` is the day before */
+  localDay: number;
+}
+
+export interface LocalTime extends LocalDate {
   /** minutes since local midnight, 0..1439 */
   minuteOfDay: number;
 }
@@ -56,13 +62,22 @@ export class LocalClock {
   at(epochMs: number): LocalTime {
     const localMs = epochMs + this.offsetAt(epochMs);
     const localDay = Math.floor(localMs / DAY_MS);
+    const day = this.dayOf(localDay);
+    return { date: day.date, monthDay: day.monthDay, weekday: day.weekday, localDay, minuteOfDay: Math.floor((localMs - localDay * DAY_MS) / MINUTE_MS) };
+  }
+
+  /**
+   * A local calendar day by its number (`at(…).localDay`): counted in local days, so the day before
+   * is `localDay - 1` even across a DST change, when local midnight is not 24 hours back.
+   */
+  dayOf(localDay: number): LocalDate {
     const dates = this.datesByLocalDay.get(localDay) ?? setBounded(this.datesByLocalDay, localDay, this.datesOf(localDay));
     return {
       date: dates.date,
       monthDay: dates.monthDay,
       // Day 0 (1970-01-01) was a Thursday, index 3 when Monday is 0.
       weekday: (((localDay + 3) % 7) + 7) % 7,
-      minuteOfDay: Math.floor((localMs - localDay * DAY_MS) / MINUTE_MS),
+      localDay,
     };
   }
 

@@ -55,9 +55,32 @@ describe('built-in zone names are not a plan\'s to declare', () => {
     expect(problemsOf(plan)).toEqual(expect.arrayContaining(['/zones/roaming/default RESERVED_ZONE_NAME', '/zones/destinations/default RESERVED_ZONE_NAME']));
   });
 
-  it('the other table\'s built-in name is an ordinary name there (a destination zone HOME, a roaming zone NONE)', () => {
+  it('a destination zone named HOME (or a destinations default HOME) is RESERVED_ZONE_NAME: HOME is what invoices call home usage, and roamingZone\'s not roaming', () => {
     const plan = postpaid();
     plan.zones.destinations!.prefixes.push({ prefix: '+41', zone: 'HOME' });
+    const at = plan.zones.destinations!.prefixes.length - 1;
+    const report = validatePlan(plan, { knownOffers: offers });
+    expect(report.problems.map((p) => `${p.pointer} ${p.code}`)).toEqual([`/zones/destinations/prefixes/${at}/zone RESERVED_ZONE_NAME`]);
+    expect(report.problems[0].message).toMatch(/HOME.*invoice/);
+    expect(report.problems[0].authoringOnly).toBe(true);
+    const withDefault = postpaid();
+    withDefault.zones.destinations!.default = 'HOME';
+    // (the rules naming the old default also report it as INVALID_FACT_VALUE)
+    expect(problemsOf(withDefault).filter((p) => p.endsWith('RESERVED_ZONE_NAME'))).toEqual(['/zones/destinations/default RESERVED_ZONE_NAME']);
+  });
+
+  it('a published version with a destination zone HOME keeps rating (+41 calls in zone HOME), with the warning', async () => {
+    const plan = postpaid();
+    plan.zones.destinations!.prefixes.push({ prefix: '+41', zone: 'HOME' });
+    const at = plan.zones.destinations!.prefixes.length - 1;
+    const rating = validatePlan(plan, { knownOffers: offers, mode: 'rating' });
+    expect({ valid: rating.valid, warnings: (rating.warnings ?? []).map((p) => `${p.pointer} ${p.code}`) }).toEqual({ valid: true, warnings: [`/zones/destinations/prefixes/${at}/zone RESERVED_ZONE_NAME`] });
+    const result = await ratePlain(compilePlan(plan, { version: '1', knownOffers: offers }), { id: 'e', usageType: 'VOICE', direction: 'OUTGOING', quantity: '60', occurredAt: '2026-03-02T10:00:00Z', calledNumber: '+41441234567' }, { accountType: 'POSTPAID', lineStatus: 'ACTIVE' });
+    expect(result.facts.destinationZone).toBe('HOME');
+  });
+
+  it('a roaming zone NONE is an ordinary name: NONE means nothing for roamingZone, and invoices show it as ROAMING_NONE', () => {
+    const plan = postpaid();
     plan.zones.roaming!.zones.push({ zone: 'NONE', countries: ['AD'] });
     expect(problemsOf(plan).filter((p) => p.endsWith('RESERVED_ZONE_NAME'))).toEqual([]);
   });

@@ -18,22 +18,36 @@ const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : [
  * abroad) in the roaming table, NONE (`destinationZone` of an event without a called number) in the
  * destinations table. Rules could not tell the two apart: a roaming zone HOME listing CH rates
  * Swiss roaming as home usage.
+ *
+ * HOME is refused in the destinations table too. There it would be an ordinary zone (the prefixes
+ * listed for it), but destination zones name the usage on the ledger and the invoice (usage's
+ * `zoneOf`: the destination zone of a call or message at home, `ROAMING_<zone>` abroad, HOME for
+ * home usage without a called number), so calls to it would be billed together with home data;
+ * and in rules `destinationZone in ["HOME"]` reads as "calls home" next to `roamingZone`'s HOME,
+ * "not roaming". NONE stays an ordinary roaming zone name: roamingZone is never NONE, and invoices
+ * show it as ROAMING_NONE.
  */
 export function reservedZoneNameProblems(plan: PlanDocument): Problem[] {
   const zones: unknown = plan.zones;
   if (!isObject(zones)) return [];
   const problems: Problem[] = [];
-  const check = (table: unknown, at: string, entries: 'zones' | 'prefixes', reserved: string, meaning: string) => {
+  const check = (table: unknown, at: string, entries: 'zones' | 'prefixes', reserved: Record<string, string>) => {
     if (!isObject(table)) return;
-    const refuse = (pointer: string) =>
-      problems.push({ pointer, code: 'RESERVED_ZONE_NAME', authoringOnly: true, message: `"${reserved}" is the zone the engine gives ${meaning}; a zone of the plan cannot have that name (rules could not tell the two apart). Choose another name.` });
-    if (table.default === reserved) refuse(`${at}/default`);
+    const refuse = (pointer: string, name: string) =>
+      problems.push({ pointer, code: 'RESERVED_ZONE_NAME', authoringOnly: true, message: `"${name}" is ${reserved[name]}; a zone of this table cannot have that name. Choose another name.` });
+    const isReserved = (name: unknown): name is string => typeof name === 'string' && Object.hasOwn(reserved, name);
+    if (isReserved(table.default)) refuse(`${at}/default`, table.default);
     asArray(table[entries]).forEach((entry, i) => {
-      if (isObject(entry) && entry.zone === reserved) refuse(`${at}/${entries}/${i}/zone`);
+      if (isObject(entry) && isReserved(entry.zone)) refuse(`${at}/${entries}/${i}/zone`, entry.zone);
     });
   };
-  check(zones.roaming, '/zones/roaming', 'zones', HOME_ZONE, 'an event when the line is not roaming (roamingZone)');
-  check(zones.destinations, '/zones/destinations', 'prefixes', NO_DESTINATION, 'an event without a called number (destinationZone)');
+  check(zones.roaming, '/zones/roaming', 'zones', {
+    [HOME_ZONE]: 'the zone the engine gives an event when the line is not roaming (roamingZone; rules could not tell the two apart)',
+  });
+  check(zones.destinations, '/zones/destinations', 'prefixes', {
+    [NO_DESTINATION]: 'the zone the engine gives an event without a called number (destinationZone; rules could not tell the two apart)',
+    [HOME_ZONE]: 'the zone the ledger and the invoice give home usage without a called number (calls to a destination zone HOME would be billed together with it), and in rules roamingZone\'s "not roaming"',
+  });
   return problems;
 }
 
