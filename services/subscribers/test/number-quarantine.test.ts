@@ -18,6 +18,7 @@ const CREATE_CUSTOMER = `mutation($i: CreateCustomerInput!) { createCustomer(inp
 const OPEN_ACCOUNT = `mutation($i: OpenBillingAccountInput!) { openBillingAccount(input: $i) { billingAccount { id } } }`;
 const ADD_LINE = `mutation($i: AddLineInput!) { addLine(input: $i) { line { id msisdn status } order { status } } }`;
 const TERMINATE = `mutation($i: LineChangeInput!) { terminateLine(input: $i) { line { id status } } }`;
+const SUSPEND = `mutation($i: LineChangeInput!) { suspendLine(input: $i) { line { id status } } }`;
 
 beforeAll(async () => {
   h = await startHarness({ now: '2026-11-16T10:00:00Z' });
@@ -98,6 +99,58 @@ describe('a terminated line’s number is held back before it goes to another cu
     await h.ok(ADD_LINE, { i: { billingAccountId: await account(h, await customer(h, 'Lena Live')), msisdn } });
     const r = await h.subscribers.request<any>(ADD_LINE, { i: { billingAccountId: await account(h, await customer(h, 'Otto Other')), msisdn } });
     expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'MSISDN_DUPLICATE', field: 'input.msisdn' });
+  });
+});
+
+/** A line on `msisdn` for `accountId` whose NEW_LINE order the network refused (it stays PENDING), cancelled at the harness's current time. */
+async function cancelledPendingLine(on: Harness, accountId: string, msisdn: string): Promise<string> {
+  on.sandbox.behave('NEW_LINE', msisdn, { mode: 'reject', code: 'PROVISIONING_SIM_UNKNOWN' });
+  const ordered = (await on.ok(ADD_LINE, { i: { billingAccountId: accountId, msisdn } })).addLine;
+  on.sandbox.behave('NEW_LINE', msisdn, null);
+  expect({ line: ordered.line.status, order: ordered.order.status }).toEqual({ line: 'PENDING', order: 'FAILED' });
+  expect((await on.ok(TERMINATE, { i: { lineId: ordered.line.id } })).terminateLine.line.status).toBe('TERMINATED');
+  return ordered.line.id;
+}
+
+/**
+ * A line cancelled while still PENDING (its activation never completed: the number never reached a
+ * phone, nobody has it in their contacts) held its number back for 90 days like a line that was in
+ * use, so a sales-order mistake made a number unusable for a quarter. Only a line that went live
+ * (its history has its activation: a suspended or barred line went live first) quarantines it.
+ */
+describe('a line cancelled before it went live releases its number at once', () => {
+  it('gives the number of a line cancelled while PENDING to another customer at once', async () => {
+    const msisdn = number(6);
+    h.clock.set('2026-11-16T10:00:00Z');
+    await cancelledPendingLine(h, await account(h, await customer(h, 'Mia Mistaken')), msisdn);
+    h.clock.set('2026-11-16T10:05:00Z');
+    const given = (await h.ok(ADD_LINE, { i: { billingAccountId: await account(h, await customer(h, 'Nico Next')), msisdn } })).addLine;
+    expect(given.line).toMatchObject({ msisdn, status: 'ACTIVE' });
+  });
+
+  it('still holds back the number of a line suspended and then terminated (it went live)', async () => {
+    const msisdn = number(7);
+    h.clock.set('2026-11-16T10:00:00Z');
+    const line = (await h.ok(ADD_LINE, { i: { billingAccountId: await account(h, await customer(h, 'Sven Suspended')), msisdn } })).addLine.line;
+    expect((await h.ok(SUSPEND, { i: { lineId: line.id } })).suspendLine.line.status).toBe('SUSPENDED');
+    h.clock.set('2026-11-18T10:00:00Z');
+    expect((await h.ok(TERMINATE, { i: { lineId: line.id } })).terminateLine.line.status).toBe('TERMINATED');
+    h.clock.set('2026-11-19T10:00:00Z');
+    const r = await h.subscribers.request<any>(ADD_LINE, { i: { billingAccountId: await account(h, await customer(h, 'Tina Taker')), msisdn } });
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'MSISDN_QUARANTINED', availableAt: '2027-02-16T10:00:00.000Z' });
+  });
+
+  it('does not lift or restart the quarantine of a live holder before it', async () => {
+    const msisdn = number(8);
+    h.clock.set('2026-11-16T10:00:00Z');
+    const holder = await customer(h, 'Hugo Holder');
+    await terminatedLine(h, await account(h, holder), msisdn);
+    // The holder takes it back, but that line is cancelled before it goes live.
+    h.clock.set('2026-12-01T10:00:00Z');
+    await cancelledPendingLine(h, await account(h, holder), msisdn);
+    h.clock.set('2026-12-02T10:00:00Z');
+    const r = await h.subscribers.request<any>(ADD_LINE, { i: { billingAccountId: await account(h, await customer(h, 'Ida Intruder')), msisdn } });
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'MSISDN_QUARANTINED', availableAt: '2027-02-14T10:00:00.000Z' });
   });
 });
 
