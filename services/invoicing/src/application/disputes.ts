@@ -13,7 +13,7 @@ import { DomainError, badInput, conflict, dec, minorUnits, newId, notFound, type
 import type { Em } from '@ledgerline/platform';
 import { isDraft, type InvoiceState } from '../domain/lifecycle';
 import { assess, assessmentFacts, disputeAmount, isOpenDispute, isStaffHold, parseDisputeRules, STAFF_HOLD_KEY_PREFIX, reviewDueAt, type Assessment, type DisputePolicy, type DisputeRules, type DisputeTarget } from '../domain/disputes';
-import { lineCreditable } from '../domain/charge-refundable';
+import { invoiceUndisputed, lineCreditable } from '../domain/charge-refundable';
 import { closeDisputeApprovals } from './approvals';
 import { requireAccount, requireStaff, requireSystem } from './authorization';
 import { givenBackApart, outsideOfInvoice } from './charge-given-back';
@@ -82,9 +82,10 @@ export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: 
   const [{ others }] = await rows<{ others: string | null }>(em, `select sum(amount) as others from dispute where invoice_id = ? and status in ('OPEN', 'IN_REVIEW')`, [invoice.id]);
   // Refunds of its one-off charges billed elsewhere (or not yet) gave that back too (charge-given-back.ts).
   const apart = await givenBackApart(em, invoice.id);
-  const undisputed = dec(String(invoice.total)).minus(String(noted ?? '0')).minus(String(others ?? '0')).minus(outsideOfInvoice(apart));
+  // The same room a refund of one of its charges is weighed against (charge-refundable.ts).
+  const undisputed = invoiceUndisputed(String(invoice.total), String(noted ?? '0'), outsideOfInvoice(apart), String(others ?? '0'));
   if (amount.gt(undisputed)) {
-    const left = undisputed.gt(0) ? undisputed : dec('0');
+    const left = undisputed;
     throw new DomainError('DISPUTE_EXCEEDS_UNDISPUTED', `Only ${left.toFixed(scale)} ${currency} of invoice ${invoice.id} can still be credited and is not disputed already`, { field: 'input.amount', undisputed: left.toFixed(scale) }, 'BAD_USER_INPUT');
   }
   // A usage record: one this invoice billed, disputed on the usage line that billed it (as if that

@@ -15,7 +15,10 @@
 //   3. one-off-charge:<id> (`lockOneOffChargeId`, one-off-charge-waivers.ts): a one-off's posting, a
 //      refund of it and its waiver.
 //   4. invoice rows (`lockInvoice`, invoice-lifecycle.ts); more than one invoice of an account only
-//      under 2 (account credit paying several).
+//      under 2 (account credit paying several). A refund naming a one-off charge takes its charge's
+//      issued invoice row (after 2 and 3, charge-given-back.ts) and reads that invoice's open disputes
+//      under it, as openDispute reads the refunds under the same row: a refund and a dispute of the
+//      invoice (of a line or of the whole invoice) are decided one after the other.
 //   5. what hangs off them: one-off and usage charge rows, lines, payments, disputes, autopay attempts;
 //      the document series counters (invoice_series) last.
 //

@@ -328,7 +328,8 @@ export interface AddOneOffChargeCommand {
    * A credit giving back (part of) this one-off charge of the account (its id). On the same invoice,
    * the refunded part is out of every discount's base (compose.ts). The tax category defaults to the
    * charge's and must be it; the charge's refunds together are at most what is left of it, with its
-   * line's credit notes and open disputes once billed (charge-refundable.ts).
+   * line's credit notes and open disputes once billed, and what its invoice's open disputes (of the
+   * whole invoice too) would leave if upheld (charge-refundable.ts).
    */
   refundsChargeId?: string | null;
   now: Date;
@@ -385,7 +386,11 @@ export async function addOneOffCharge(em: Em, c: AddOneOffChargeCommand): Promis
     const { left, line } = await chargeLeftToRefund(em, charge);
     if (amount.negated().gt(left.refundable)) {
       const scale = minorUnits(account.currency);
-      const took = line ? ` (its invoice line: ${dec(line.gross).toFixed(scale)} billed, ${dec(line.credited).toFixed(scale)} credited by credit notes, ${left.refundedGross!.toFixed(scale)} refunded, ${dec(line.disputed).toFixed(scale)} held by open disputes)` : '';
+      // Its invoice as a whole, when it limits more than the line (a dispute of the whole invoice holds its room too):
+      // what the invoice would have left if its open disputes were upheld.
+      const invoiceLimits = line != null && (dec(line.invoiceDisputed).gt(0) || dec(line.invoiceUndisputed!).lt(left.creditable!.minus(line.disputed)));
+      const ofInvoice = invoiceLimits ? `; its invoice: ${dec(line.invoiceDisputed).toFixed(scale)} held by open disputes, ${dec(line.invoiceUndisputed!).toFixed(scale)} left if they are upheld in full` : '';
+      const took = line ? ` (its invoice line: ${dec(line.gross).toFixed(scale)} billed, ${dec(line.credited).toFixed(scale)} credited by credit notes, ${left.refundedGross!.toFixed(scale)} refunded, ${dec(line.disputed).toFixed(scale)} held by open disputes${ofInvoice})` : '';
       throw new DomainError('ONE_OFF_REFUND_EXCEEDS_CHARGE', `At most ${left.refundable.toFixed(scale)} of ${refunds} is left to refund${took}`, { field: 'input.amount.amount', refundable: left.refundable.toFixed(scale) }, 'BAD_USER_INPUT');
     }
   }
