@@ -917,8 +917,10 @@ export interface CustomerBillCreatedData {
   /**
    * Optional, added 2026-11-29: a draft billed past its account's closure is credited the fees of the days after
    * it in the transaction that issues it (a CREDIT note, cause ACCOUNT_CLOSED, before account credit pays what is
-   * left). That note; its creditnote.created (written before this event, `issuedWithInvoice` true) is told to the
-   * customer by this bill's message only. Null or absent: no such note.
+   * left). That note; its creditnote.created (`issuedWithInvoice` true) is told to the customer by this bill's message
+   * only. It follows this event, as does the invoice's customerbill.statechanged the note brings (`state` here is the
+   * state the invoice was issued in; since 2026-11-29, thirtieth session: before, the note's events came first and
+   * `state` was the one after the note). Null or absent: no such note.
    */
   closureCredit?: BillClosureCredit | null;
 }

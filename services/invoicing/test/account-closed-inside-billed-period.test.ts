@@ -78,6 +78,12 @@ async function billEvents(invoiceId: string): Promise<Record<string, any>[]> {
   return r.map((x) => (typeof x.payload === 'string' ? JSON.parse(x.payload) : x.payload).data).filter((d) => d.invoiceId === invoiceId);
 }
 
+/** The subjects of the outbox rows about an invoice (its bill, its notes, its state), in the order the relay publishes them (seq). */
+async function outboxOrderOf(invoiceId: string): Promise<string[]> {
+  const r = await query('select subject, payload from outbox where payload like ? order by seq', [`%${invoiceId}%`]);
+  return r.filter((x) => (typeof x.payload === 'string' ? JSON.parse(x.payload) : x.payload).data?.invoiceId === invoiceId).map((x) => x.subject as string);
+}
+
 /** What the stub [Oct 1, closedAt) would have billed for 19 of October's 31 days, in the line's own tax. */
 const grossOf = (net: string, line: { gross: string; tax: string }) => {
   const rate = Number(line.tax) / (Number(line.gross) - Number(line.tax));
@@ -250,7 +256,7 @@ describe('an account closed inside a period already billed whole', () => {
     expect(await paysUpToClosure()).toEqual(notes);
     const [fee] = await recurringLines(acc);
     const [cn] = await query('select number from credit_note where invoice_id = ?', [id]);
-    return { notes, told: await noteEvents(id), bills: await billEvents(id), fee: fee!, noteNumber: cn?.number as string | undefined };
+    return { notes, told: await noteEvents(id), bills: await billEvents(id), fee: fee!, noteNumber: cn?.number as string | undefined, order: await outboxOrderOf(id) };
   };
 
   // The bill's event, written as the draft is issued, is what subscribers' BILL_ISSUED tells: before, it said the
@@ -267,6 +273,17 @@ describe('an account closed inside a period already billed whole', () => {
       amountDue: (Number(grossOf('18.38', c.fee)) - Number(credit)).toFixed(2),
     });
     expect(c.told).toEqual([expect.objectContaining({ cause: 'ACCOUNT_CLOSED', issuedWithInvoice: true, creditNoteId: c.bills[0]!.closureCredit.creditNoteId })]);
+    // The bill is published before its note (the relay publishes in seq order): a partner or subscribers never
+    // sees a note, or a state change, of a bill it has not seen. Before, the note's events were written first, as
+    // it was issued (statechanged SENT → PARTIALLY_PAID, creditnote.created, then customerbill.created). The bill
+    // says the state it was issued in; the change the note brings follows it, then the note, then account credit.
+    expect(c.order).toEqual([
+      EVENTS.customerBillCreated.subject,
+      EVENTS.customerBillStateChanged.subject,
+      EVENTS.creditNoteCreated.subject,
+      ...(Number(credit) > 0 ? [EVENTS.paymentCreated.subject] : []),
+    ]);
+    expect(c.bills[0]!.state).toBe('SENT');
   };
 
   it('a draft billed October whole, the account closed on Oct 20, then the draft issued: the customer pays up to the closure, once', async () => {

@@ -15,7 +15,7 @@ import { adjustedInvoiceOf, LATE_FOR_A_DRAFT } from './adjusted-invoice';
 import { givenBackBefore, takeDisputesCoveredByAdjustments } from './usage-record-given-back';
 import { tellDisputesClosedAfterCommit, type TellDisputesClosed } from './disputes-closed-by-bill';
 import type { TellCreditNotesIssued } from './credit-notes-told';
-import { enqueueEvents, rows, sql } from './sql';
+import { enqueueEvents, holdEvents, rows, sql } from './sql';
 
 export interface AccountRow {
   id: string;
@@ -528,11 +528,12 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date, cre
   const stateOf = new Map(ids.map((id, i) => [id, states[i]!]));
   const dueOf = new Map(ids.map((id, i) => [id, dues[i]!]));
   // Before account credit is planned and the bills are written: the credit pays only what such a note leaves, and
-  // the bill tells the note (its own event says so: subscribers sends one message). A note may settle its invoice.
-  const closureOf = creditOnIssue && ids.length > 0 ? await creditOnIssue(ids) : new Map<string, BillClosureCredit>();
-  if (closureOf.size > 0) {
-    for (const r of await rows<{ id: string; state: string }>(em, 'select id, state from invoice where id = any(?::text[])', [[...closureOf.keys()]])) stateOf.set(r.id, r.state);
-  }
+  // the bill tells the note (its own event says so: subscribers sends one message). The notes' events (the note,
+  // the invoice's state change it brings) are held and written after the bills': a partner or subscribers never
+  // sees a note, or a state change, of a bill it has not seen. The bill says the state it was issued in (as when
+  // account credit pays it below): the state change the note brings follows it.
+  const onIssue = creditOnIssue && ids.length > 0 ? await holdEvents(em, () => creditOnIssue(ids)) : null;
+  const closureOf = onIssue?.result ?? new Map<string, BillClosureCredit>();
 
   // An invoice whose credits exceed its charges (a rerate credit on the last invoice of a
   // terminated line) asks nothing and is SETTLED: what it owes the customer (−total) is kept as
@@ -603,6 +604,8 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date, cre
       };
     }),
   );
+  // The notes issued with these bills, after them (and before the account credit's payments on what they leave).
+  await onIssue?.write();
 
   for (const c of credits) await applyAccountCredit(em, c.billing_account_id, c.currency, now);
 }

@@ -100,11 +100,44 @@ export async function registerBillingAccount(em: Em, c: RegisterAccountCommand):
 }
 
 /**
- * Subscribers turned autopay on or off (`billingaccount.changed`; the token stays there and is
- * fetched when an invoice falls due). A token registered here directly gives way to it.
+ * What a `billingaccount.changed` asks of invoicing: autopay as subscribers now has it, when the event says autopay
+ * changed; null when nothing invoicing keeps changed (a credit limit, a partner: usage's and subscribers' own).
  */
-export async function setAutopay(em: Em, billingAccountId: string, autopay: boolean): Promise<void> {
-  await sql(em)('billing_account').where({ id: billingAccountId }).update({ autopay, autopay_token: null });
+export function autopayOfChange(d: { changed?: readonly string[] | null; autopay?: boolean | null }): boolean | null {
+  return d.changed?.includes('autopay') ? d.autopay === true : null;
+}
+
+/**
+ * Of these autopay changes (`autopayOfChange`), the accounts whose row one of them would change, as the rows are now
+ * (read, not locked): autopay is other, or a token registered here has to give way. Only those are worth the
+ * account's billing lock (lock-order.ts, step 1); for the others the events change nothing, as of this look (only
+ * these events turn autopay off, and one account's come in order). One statement for the batch. An account not
+ * known here is none of them (its event changes no row).
+ */
+export async function accountsAutopayWouldChange(em: Em, changes: { billingAccountId: string; autopay: boolean }[]): Promise<Set<string>> {
+  if (changes.length === 0) return new Set();
+  const found = await rows<{ id: string }>(
+    em,
+    `select distinct a.id from billing_account a join unnest(?::text[], ?::boolean[]) as c(id, autopay) on a.id = c.id
+      where a.autopay is distinct from c.autopay or a.autopay_token is not null`,
+    [changes.map((c) => c.billingAccountId), changes.map((c) => c.autopay)],
+  );
+  return new Set(found.map((r) => r.id));
+}
+
+/**
+ * Subscribers turned autopay on or off (`billingaccount.changed`; the token stays there and is
+ * fetched when an invoice falls due). A token registered here directly gives way to it. Looks again
+ * as it writes (the caller holds the account's lock): a row already so is not written. Answers
+ * whether it changed the row.
+ */
+export async function setAutopay(em: Em, billingAccountId: string, autopay: boolean): Promise<boolean> {
+  const k = sql(em);
+  const n = await k('billing_account')
+    .where({ id: billingAccountId })
+    .andWhere((q) => q.whereRaw('autopay is distinct from ?', [autopay]).orWhereNotNull('autopay_token'))
+    .update({ autopay, autopay_token: null });
+  return Number(n) > 0;
 }
 
 export interface RecordSubscriptionCommand {

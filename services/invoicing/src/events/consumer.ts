@@ -8,7 +8,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import { DomainError, EVENTS, WORK_SUBJECTS, parseCloudEvent, chargeResultsOf, type BillingAccountChangedData, type BillingAccountClosedData, type BudgetReplenishmentData, type ChargeResult, type CloudEvent, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
 import { startDurableConsumers, type Em, type ServiceRuntime } from '@ledgerline/platform';
 import { registerChargeResultsDropped, registerSubscriberEventsDropped } from '../application/metrics';
-import { addOneOffCharge, isPrepaid, recordCharges, recordSubscription, recordSubscriptionState, registerBillingAccount, setAutopay, shown } from '../application/read-model';
+import { accountsAutopayWouldChange, addOneOffCharge, autopayOfChange, isPrepaid, recordCharges, recordSubscription, recordSubscriptionState, registerBillingAccount, setAutopay, shown } from '../application/read-model';
 import { invoiceBudgetReplenishment } from '../application/replenishment';
 import { billClosedAccount } from '../application/close-account';
 import { lockAccountsForBilling, type BillingDeps } from '../application/bill-accounts';
@@ -84,27 +84,37 @@ export async function applyMessages(em: Em, messages: Message[], now: Date, drop
     if ('reason' in checked) dropEvent(checked.reason, { subject: m.subject, seq: m.seq, ...checked.details });
     else events.push({ subject: m.subject, event: checked.event });
   }
-  const written = accountRowsWritten(events);
-  if (written.length > 0) await lockAccountsForBilling(em, written);
-  for (const { subject, event } of events) await applySubscriberEvent(em, subject, event, now, deps);
+  const written = await accountRowsWritten(em, events);
+  if (written.size > 0) await lockAccountsForBilling(em, [...written]);
+  for (const { subject, event } of events) await applySubscriberEvent(em, subject, event, now, deps, written);
   if (charges.length) await recordCharges(em, charges, now, (c, problem) => drop(problem.reason ?? 'unstorable', 1, { chargeId: shown(c.chargeId), billingAccountId: shown(c.billingAccountId), field: problem.field, problem: problem.message }));
 }
 
 /** Events that update an account's row (and a closing bills it): the batch's first locks (lock-order.ts). */
-const ROW_WRITING_SUBJECTS = [EVENTS.billingAccountCreated.subject, EVENTS.billingAccountChanged.subject, EVENTS.billingAccountClosed.subject];
+const ROW_WRITING_SUBJECTS = [EVENTS.billingAccountCreated.subject, EVENTS.billingAccountClosed.subject];
 
 /**
  * The accounts whose rows the batch's events update: locked before any event is applied, as every
  * billing of an account takes its row first. Taken when their event came, after a one-off's id lock or
  * a refund's credit lock of an earlier event, the batch waited for the row while a waiver or a bill
  * holding it waited for those: a deadlock (test/subscribers-batch-waiver-lock-order.test.ts).
+ * A `billingaccount.changed` only when it changes what invoicing keeps of the row (autopay), as the row is
+ * now (`accountsAutopayWouldChange`): the others (a credit limit, a partner, autopay as it is) neither wait
+ * for a bill of the account nor hold one up (test/account-changed-lock.test.ts).
  */
-function accountRowsWritten(events: { subject: string; event: CloudEvent }[]): string[] {
-  return events.filter((e) => ROW_WRITING_SUBJECTS.includes(e.subject)).map((e) => (e.event.data as { billingAccountId: string }).billingAccountId);
+async function accountRowsWritten(em: Em, events: { subject: string; event: CloudEvent }[]): Promise<Set<string>> {
+  const rowsWritten = events.filter((e) => ROW_WRITING_SUBJECTS.includes(e.subject)).map((e) => (e.event.data as { billingAccountId: string }).billingAccountId);
+  const autopayChanges = events.flatMap((e) => {
+    if (e.subject !== EVENTS.billingAccountChanged.subject) return [];
+    const d = e.event.data as BillingAccountChangedData;
+    const autopay = autopayOfChange(d);
+    return autopay == null ? [] : [{ billingAccountId: d.billingAccountId, autopay }];
+  });
+  return new Set([...rowsWritten, ...(await accountsAutopayWouldChange(em, autopayChanges))]);
 }
 
-/** One subscribers' event that passed `subscriberEventIn`, into the read model. */
-async function applySubscriberEvent(em: Em, subject: string, event: CloudEvent, now: Date, deps: BillingDeps): Promise<void> {
+/** One subscribers' event that passed `subscriberEventIn`, into the read model (`locked`: the accounts whose rows the batch locked). */
+async function applySubscriberEvent(em: Em, subject: string, event: CloudEvent, now: Date, deps: BillingDeps, locked: ReadonlySet<string>): Promise<void> {
   if (subject === EVENTS.billingAccountCreated.subject) {
     const d = event.data as { billingAccountId: string; customerId: string; paymentMode: 'PREPAID' | 'POSTPAID'; currency: string; billCycleDay: number; timezone: string; paymentTermsDays?: number; autopay?: boolean };
     // The token is not on the event (partners read it): only that there is one. Redelivered after a
@@ -112,7 +122,10 @@ async function applySubscriberEvent(em: Em, subject: string, event: CloudEvent, 
     await registerBillingAccount(em, { ...d, autopay: d.autopay === true, autopayToken: null, asCreated: true, now });
   } else if (subject === EVENTS.billingAccountChanged.subject) {
     const d = event.data as BillingAccountChangedData;
-    if (d.changed?.includes('autopay')) await setAutopay(em, d.billingAccountId, d.autopay === true);
+    const autopay = autopayOfChange(d);
+    // An account not locked for it: the batch's look found its row as the event says (nothing to write). Under the
+    // lock, setAutopay looks again and writes only what still differs.
+    if (autopay != null && locked.has(d.billingAccountId)) await setAutopay(em, d.billingAccountId, autopay);
   } else if (subject === EVENTS.billingAccountClosed.subject) {
     // The final period billed up to closedAt, once (a redelivery finds the account CLOSED).
     const d = event.data as BillingAccountClosedData;
