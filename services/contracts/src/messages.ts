@@ -502,8 +502,8 @@ export interface WalletCreditOwedData {
 }
 
 /**
- * `data` of `chargeRefused`: a prepaid one-off charge a closed wallet will never collect, for finance
- * to bill another way (an invoice to the closed account) or write off. `refusal` says why:
+ * `data` of `chargeRefused`: a prepaid one-off charge a closed wallet will never collect, which
+ * invoicing bills to the account instead (once per chargeId) or holds for finance to bill or write off. `refusal` says why:
  * WALLET_SETTLED (after the settlement, or a charge still due at the settlement: no top-up can come
  * to pay it, `dueSince` when it was left waiting), WALLET_CLOSED (incurred at or after closedAt),
  * WALLET_BALANCE_FINAL (arrived from finalAt on, before the settlement). Nothing was taken: the

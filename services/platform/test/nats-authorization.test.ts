@@ -7,6 +7,7 @@ import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { BILLING_STREAM, EVENTS, RPC, USAGE_INGEST_PARTITIONS, usageIngestSubject, WORK_SUBJECTS } from '@ledgerline/contracts';
 import { consumerFilters } from '../../events-hub/src/domain/query';
 import { NOTIFYING_EVENTS } from '../../subscribers/src/events/notification-consumer';
+import { CONSUMERS as INVOICING_CONSUMERS } from '../../invoicing/src/events/consumer';
 import { connectMessaging, startPrivateNats, type Messaging } from '../src';
 
 // The shipped production authorization (deploy/nats/authorization.conf) on a real nats-server of
@@ -168,6 +169,17 @@ describe('production NATS authorization (deploy/nats/authorization.conf)', () =>
     const configured = [...fs.readFileSync(CONFIG, 'utf8').matchAll(/"\$JS\.API\.CONSUMER\.CREATE\.BILLING\.(subscribers_notify_\w+)\.(billing\.[^"]+)"/g)].map((m) => `${m[1]} ${m[2]}`).sort();
     const created = Object.entries(NOTIFYING_EVENTS).map(([kind, e]) => `subscribers_notify_${kind} ${e.subject}`).sort();
     expect(configured).toEqual(created);
+  });
+
+  it("invoicing's durables in the config are the ones it creates (charges, subscribers, budgets, refused wallet charges), and each can be created", async () => {
+    const configured = [...fs.readFileSync(CONFIG, 'utf8').matchAll(/"\$JS\.API\.CONSUMER\.CREATE\.BILLING\.(invoicing_\w+)\.(billing\.[^"]+)"/g)].map((m) => `${m[1]} ${m[2]}`).sort();
+    const created = INVOICING_CONSUMERS.map((c) => `invoicing_${c.name} ${c.filter}`).sort();
+    expect(configured).toEqual(created);
+    expect(created).toContain(`invoicing_refused_charges ${EVENTS.chargeRefused.subject}`);
+    const jsm = await jetstreamManager(await as('invoicing'));
+    for (const c of INVOICING_CONSUMERS) {
+      await jsm.consumers.add(BILLING_STREAM.name, { durable_name: `invoicing_${c.name}`, filter_subject: c.filter, ack_policy: AckPolicy.Explicit });
+    }
   });
 
   it("the partner's durables cover every event subject and no work subject, and each can be created", async () => {

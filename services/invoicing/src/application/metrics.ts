@@ -66,6 +66,18 @@ export function registerSubscriberEventsDropped(registry: client.Registry): Subs
   return new client.Counter({ name: 'ledgerline_invoicing_subscriber_events_dropped_total', help: "Subscribers' events the consumer could not apply and skipped, by reason (not_a_cloud_event: not JSON or not a CloudEvent; invalid: a value the read model cannot hold; unstorable: the database refused it alone; refused: invoicing's rules refuse it, e.g. a one-off in another currency than its account's)", labelNames: ['reason'], registers: [registry] });
 }
 
+/** Why a refused wallet charge was held: see `HeldReason` in wallet-charge-refused.ts. */
+export type WalletChargesHeld = client.Counter<'reason'>;
+
+/**
+ * Charges a closed prepaid wallet refused (`billing.wallets.charge.refused`) that invoicing holds
+ * instead of billing, by reason: each is a row of `wallet_charge_refused` (status HELD, held_because)
+ * and a warning log; the customer is not billed for it until it is put right. Alert on any increase.
+ */
+export function registerWalletChargesHeld(registry: client.Registry): WalletChargesHeld {
+  return new client.Counter({ name: 'ledgerline_invoicing_wallet_charges_held_total', help: "Charges closed prepaid wallets refused that invoicing holds instead of billing, by reason (not_a_cloud_event; invalid: a value out of shape; account_unknown; currency_mismatch: not the account's currency; refused: another of invoicing's rules; unstorable: the database refused it)", labelNames: ['reason'], registers: [registry] });
+}
+
 /**
  * Read at each scrape: charges of closed accounts (after their final period) not billed yet, by
  * currency. The account's next bill run bills them on an adjustment invoice after its final one;

@@ -7,9 +7,10 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { DomainError, EVENTS, WORK_SUBJECTS, parseCloudEvent, chargeResultsOf, type BillingAccountChangedData, type BillingAccountClosedData, type BudgetReplenishmentData, type ChargeResult, type CloudEvent, type OneOffChargeData, type SubscriptionData } from '@ledgerline/contracts';
 import { startDurableConsumers, type Em, type ServiceRuntime } from '@ledgerline/platform';
-import { registerChargeResultsDropped, registerSubscriberEventsDropped } from '../application/metrics';
+import { registerChargeResultsDropped, registerSubscriberEventsDropped, registerWalletChargesHeld, type WalletChargesHeld } from '../application/metrics';
 import { accountsAutopayWouldChange, addOneOffCharge, autopayOfChange, isPrepaid, recordCharges, recordSubscription, recordSubscriptionState, registerBillingAccount, setAutopay, shown } from '../application/read-model';
 import { invoiceBudgetReplenishment } from '../application/replenishment';
+import { heldReasonOf, holdRefusedCharge, refusedChargeIn, takeRefusedCharge } from '../application/wallet-charge-refused';
 import { billClosedAccount } from '../application/close-account';
 import { lockAccountsForBilling, type BillingDeps } from '../application/bill-accounts';
 import { ONE_OFF_SUBJECT, billedDescription, labelOf, subscriberEventIn } from './subscriber-events';
@@ -151,14 +152,54 @@ async function applySubscriberEvent(em: Em, subject: string, event: CloudEvent, 
 }
 
 /**
- * Three durable consumers (single filter subjects, so NATS servers before 2.10 work too): wallets'
- * charge results, everything subscribers publishes (we skip what we do not need), and budget replenishments.
+ * Four durable consumers (single filter subjects, so NATS servers before 2.10 work too): wallets'
+ * charge results, everything subscribers publishes (we skip what we do not need), budget
+ * replenishments, and the one-off charges closed prepaid wallets refused (billed here instead).
  */
 export const CONSUMERS = [
   { name: 'charges', filter: WORK_SUBJECTS.chargeApplied },
   { name: 'subscribers', filter: 'billing.subscribers.>' },
   { name: 'budgets', filter: EVENTS.budgetReplenished.subject },
+  { name: 'refused_charges', filter: EVENTS.chargeRefused.subject },
 ];
+
+/**
+ * Charges closed prepaid wallets refused, one message per transaction (wallet-charge-refused.ts):
+ * billed once per chargeId; what cannot be billed is held (a row with its reason), logged and
+ * counted once, and acknowledged, so it never holds back what follows; a failure that may pass (the
+ * database unavailable) comes again.
+ */
+async function applyRefusedCharges(runtime: ServiceRuntime, batch: JsMsg[], held: WalletChargesHeld): Promise<void> {
+  const tell = (m: JsMsg, reason: string, because: string, details: Record<string, unknown>): void => {
+    runtime.logger.warn({ ...details, subject: m.subject, seq: m.seq, reason, because }, 'refused wallet charge invoicing cannot bill; held (wallet_charge_refused)');
+    held.inc({ reason });
+  };
+  for (const m of batch) {
+    const message = refusedChargeIn(new TextDecoder().decode(m.data), m.seq);
+    const label = { key: message.key, chargeId: message.chargeId, billingAccountId: message.billingAccountId };
+    try {
+      const r = await runtime.orm.em.fork().transactional((em) => takeRefusedCharge(em as Em, message, runtime.clock.now()));
+      if (r.outcome === 'HELD' && r.counted) tell(m, r.reason, r.because, label);
+      runtime.relay.nudge();
+      m.ack();
+    } catch (error) {
+      const reason = heldReasonOf(error);
+      if (!reason) {
+        runtime.logger.warn({ err: error, ...label }, 'refused wallet charge failed; it will be redelivered');
+        m.nak(1_000);
+        continue;
+      }
+      try {
+        const because = (error as Error).message ?? String(error);
+        if (await runtime.orm.em.fork().transactional((em) => holdRefusedCharge(em as Em, message, reason, because, runtime.clock.now()))) tell(m, reason, because, label);
+        m.ack();
+      } catch (again) {
+        runtime.logger.warn({ err: again, ...label }, 'refused wallet charge could not be held; it will be redelivered');
+        m.nak(5_000);
+      }
+    }
+  }
+}
 
 /**
  * Budget replenishments, one message per transaction: the invoice is idempotent per
@@ -223,6 +264,7 @@ export function startConsumer(runtime: ServiceRuntime, deps: BillingDeps = NO_DE
     runtime.logger.warn({ ...details, reason, results: count }, 'charge result invoicing cannot record; skipped (the rest of its batch is recorded)');
     dropped.inc({ reason }, count);
   };
+  const walletChargesHeld = registerWalletChargesHeld(runtime.metrics);
   const eventsDropped = registerSubscriberEventsDropped(runtime.metrics);
   const dropEvent: DropEvent = (reason, details) => {
     runtime.logger.warn({ ...details, reason }, "subscribers' event invoicing cannot apply; skipped (the rest of its batch is applied)");
@@ -299,6 +341,8 @@ export function startConsumer(runtime: ServiceRuntime, deps: BillingDeps = NO_DE
       maxAckPending: 20_000,
       ...(c.name === 'budgets'
         ? { settlesItself: true, handle: (batch: JsMsg[]) => applyReplenishments(runtime, batch) }
+        : c.name === 'refused_charges'
+        ? { settlesItself: true, handle: (batch: JsMsg[]) => applyRefusedCharges(runtime, batch, walletChargesHeld) }
         : {
             handle: async (batch: JsMsg[]) => {
               const wanted = batch.filter((m) => CONSUMED_SUBJECTS.includes(m.subject));

@@ -1,0 +1,223 @@
+// Charges a closed prepaid wallet refused (wallets' `billing.wallets.charge.refused`): nothing was
+// taken from the wallet, so the customer still owes them and invoicing bills them, once per charge:
+// as a one-off charge of the account (id: the chargeId; amount, currency, reason and line as the
+// charge's own; taxed as any one-off, TELECOM_STANDARD in the account's jurisdiction). A POSTPAID
+// account's next invoice bills it (after its final bill: the adjustment invoice of the next bill run,
+// as late usage). A PREPAID account has no period invoices, so it is billed at once on an invoice of
+// its own (kind WALLET_CHARGE, one per chargeId), numbered and sent. What cannot be billed as it is
+// (not a CloudEvent, a value out of shape, an unknown account, another currency) is HELD with a reason
+// in `wallet_charge_refused`, never dropped; delivered again, a held charge is tried again.
+import { DomainError, cutText, dec, isCurrencyCode, isDecimalString, minorUnits, newId, parseCloudEvent, type ChargeRefusedData, type RoundingMode } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { composeInvoice, type TaxRule } from '../domain/compose';
+import { issueInvoices, type AccountRow } from './bill-accounts';
+import { lockAccountAndCredit } from './lock-order';
+import { addOneOffCharge, shown } from './read-model';
+import { rows, sql } from './sql';
+
+/** Why a refused charge is held: see the module comment; `unstorable`: the database refused it alone. */
+export type HeldReason = 'not_a_cloud_event' | 'invalid' | 'account_unknown' | 'currency_mismatch' | 'refused' | 'unstorable';
+
+/** The tax category a refused charge is billed in: any one-off's (`addOneOffCharge`'s default). */
+export const REFUSED_CHARGE_TAX_CATEGORY = 'TELECOM_STANDARD';
+
+/** A message as it came: `key` identifies it for good (once per charge), `problem` when it cannot be billed as it is. */
+export interface RefusedChargeMessage {
+  key: string;
+  eventId: string | null;
+  chargeId: string | null;
+  billingAccountId: string | null;
+  /** What came, without NUL (a text column refuses it). */
+  message: string;
+  data?: ChargeRefusedData;
+  problem?: { reason: HeldReason; because: string };
+}
+
+export type RefusedChargeOutcome =
+  | { outcome: 'BILLED'; invoiceId: string | null }
+  | { outcome: 'WAIVED' }
+  | { outcome: 'ALREADY' }
+  | { outcome: 'HELD'; reason: HeldReason; because: string; counted: boolean };
+
+const TEXT_MAX = { chargeId: 80, billingAccountId: 40, lineId: 40, reason: 40 } as const;
+
+/** Why the data cannot be billed as it is (the fields invoicing uses), or undefined. */
+function dataProblem(d: Record<string, unknown>): string | undefined {
+  for (const [field, max] of Object.entries(TEXT_MAX)) {
+    const v = d[field];
+    if (field === 'lineId' && v == null) continue;
+    if (typeof v !== 'string' || v === '') return `${field} is missing or not a text`;
+    if (v.includes('\u0000')) return `${field} contains a NUL character`;
+    if ([...v].length > max) return `${field} is longer than ${max} characters`;
+  }
+  if (d.description != null && typeof d.description !== 'string') return 'description is not a text';
+  const amount = d.amount as { amount?: unknown; currency?: unknown } | null | undefined;
+  if (typeof amount !== 'object' || amount === null) return 'amount is missing';
+  if (!isDecimalString(amount.amount)) return `amount.amount "${shown(amount.amount)}" is not a decimal number`;
+  const value = dec(amount.amount);
+  if (!value.gt(0)) return `amount.amount ${value.toFixed()} is not above zero`;
+  if (value.gte(dec('100000000000000'))) return `amount.amount ${value.toFixed()} has more than 14 digits before the decimal point`;
+  if (!isCurrencyCode(amount.currency)) return `amount.currency "${shown(amount.currency)}" is not a currency invoicing bills in`;
+  if (value.decimalPlaces() > minorUnits(amount.currency)) return `amount.amount ${value.toFixed()} has more than ${minorUnits(amount.currency)} decimal places for ${amount.currency}`;
+  const at = typeof d.refusedAt === 'string' ? new Date(d.refusedAt) : null;
+  if (!at || Number.isNaN(at.getTime())) return `refusedAt "${shown(d.refusedAt)}" is not a date-time`;
+  if (d.refusal != null && typeof d.refusal !== 'string') return 'refusal is not a text';
+  return undefined;
+}
+
+/** A `billing.wallets.charge.refused` message (a CloudEvent, the outbox's form, or the bare data), checked. */
+export function refusedChargeIn(text: string, seq: number | undefined): RefusedChargeMessage {
+  const message = text.replaceAll('\u0000', '');
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { key: `message:${seq ?? 'unknown'}`, eventId: null, chargeId: null, billingAccountId: null, message, problem: { reason: 'not_a_cloud_event', because: 'the message is not JSON' } };
+  }
+  let eventId: string | null = null;
+  let data: unknown = body;
+  if ((body as { specversion?: unknown } | null)?.specversion !== undefined) {
+    try {
+      const event = parseCloudEvent(text);
+      eventId = event.id.replaceAll('\u0000', '');
+      data = event.data;
+    } catch (error) {
+      return { key: `message:${seq ?? 'unknown'}`, eventId: null, chargeId: null, billingAccountId: null, message, problem: { reason: 'not_a_cloud_event', because: (error as Error).message } };
+    }
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return { key: eventId ? `event:${eventId}` : `message:${seq ?? 'unknown'}`, eventId, chargeId: null, billingAccountId: null, message, problem: { reason: 'invalid', because: 'the event has no data object' } };
+  }
+  const d = data as Record<string, unknown>;
+  const clean = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v.replaceAll('\u0000', '') : null);
+  const chargeId = clean(d.chargeId);
+  const key = chargeId ? `charge:${chargeId}` : eventId ? `event:${eventId}` : `message:${seq ?? 'unknown'}`;
+  let problem: string | undefined;
+  try {
+    problem = dataProblem(d);
+  } catch (error) {
+    problem = (error as Error).message;
+  }
+  if (problem) return { key, eventId, chargeId, billingAccountId: clean(d.billingAccountId), message, problem: { reason: 'invalid', because: problem } };
+  return { key, eventId, chargeId, billingAccountId: d.billingAccountId as string, message, data: d as unknown as ChargeRefusedData };
+}
+
+/** What the invoice line says: the charge's own text, its reason and id, and why the wallet did not collect it. */
+export function refusedChargeDescription(d: ChargeRefusedData): string {
+  const wallet = d.refusal === 'WALLET_SETTLED' ? 'settled' : 'closed';
+  const what = (typeof d.description === 'string' ? d.description.replaceAll('\u0000', '').trim() : '') || d.reason;
+  const suffix = ` (${d.reason}, charge ${d.chargeId}: not collected from the ${wallet} prepaid wallet)`;
+  return `${cutText(what, 300 - [...suffix].length)}${suffix}`;
+}
+
+/** Why an error thrown while billing holds the charge: the same every time it comes (invoicing's rules, the data). */
+export function heldReasonOf(error: unknown): HeldReason | undefined {
+  if (error instanceof DomainError) {
+    if (error.code === 'BILLINGACCOUNT_NOT_FOUND') return 'account_unknown';
+    if (error.code.endsWith('_CURRENCY_MISMATCH')) return 'currency_mismatch';
+    if (error.category === 'BAD_USER_INPUT') return 'invalid';
+    return 'refused';
+  }
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && (code.startsWith('22') || code === '23502' || code === '23514')) return 'unstorable';
+  return undefined;
+}
+
+/**
+ * Records `m` as HELD (`reason`, `because`), once: answers whether this call recorded it (a
+ * redelivery of a held message is not counted again; one already billed stays billed).
+ */
+export async function holdRefusedCharge(em: Em, m: RefusedChargeMessage, reason: HeldReason, because: string, now: Date): Promise<boolean> {
+  const k = sql(em);
+  const inserted = await k('wallet_charge_refused')
+    .insert({ key: m.key, charge_id: m.chargeId, billing_account_id: m.billingAccountId, event_id: m.eventId, status: 'HELD', held_reason: reason, held_because: because.replaceAll('\u0000', ''), invoice_id: null, message: m.message, received_at: now, updated_at: now })
+    .onConflict('key')
+    .ignore()
+    .returning('key');
+  return (inserted as unknown[]).length > 0;
+}
+
+/**
+ * Takes one message: holds it when it cannot be billed as it is, else bills its charge once
+ * (`ALREADY` for a charge billed or waived before). Throws what invoicing refuses while billing it
+ * (a DomainError, a data error: `heldReasonOf`) for the caller to hold it in a transaction of its
+ * own, and anything else (the database unavailable) for the message to come again.
+ */
+export async function takeRefusedCharge(em: Em, m: RefusedChargeMessage, now: Date): Promise<RefusedChargeOutcome> {
+  if (m.problem || !m.data) {
+    const reason = m.problem?.reason ?? 'invalid';
+    const because = m.problem?.because ?? 'no data';
+    return { outcome: 'HELD', reason, because, counted: await holdRefusedCharge(em, m, reason, because, now) };
+  }
+  const d = m.data;
+  const k = sql(em);
+  // Locks 1 and 2 of lock-order.ts before the one-off's id lock (addOneOffCharge) and issuing (credit).
+  await lockAccountAndCredit(em, d.billingAccountId);
+  // The claim: one row per charge. A held one is tried again (and stays held if this fails: rolled back).
+  const claimed = await k.raw(
+    `insert into wallet_charge_refused (key, charge_id, billing_account_id, event_id, status, message, received_at, updated_at)
+     values (?, ?, ?, ?, 'BILLED', ?, ?, ?)
+     on conflict (key) do update set status = 'BILLED', held_reason = null, held_because = null, event_id = excluded.event_id, message = excluded.message, updated_at = excluded.updated_at
+       where wallet_charge_refused.status = 'HELD'
+     returning key`,
+    [m.key, d.chargeId, d.billingAccountId, m.eventId, m.message, now, now],
+  );
+  if (claimed.rows.length === 0) return { outcome: 'ALREADY' };
+  const account = (await k('billing_account').where({ id: d.billingAccountId }).first()) as AccountRow | undefined;
+  if (!account) throw new DomainError('BILLINGACCOUNT_NOT_FOUND', `Billing account ${d.billingAccountId} is not known to invoicing`, { field: 'billingAccountId' });
+  if (d.amount.currency !== account.currency) throw new DomainError('WALLET_CHARGE_CURRENCY_MISMATCH', `The account bills in ${account.currency}, the refused charge is in ${d.amount.currency}`, { field: 'amount.currency' });
+  const description = refusedChargeDescription(d);
+  const at = new Date(d.refusedAt);
+  const oneOff = await addOneOffCharge(em, {
+    id: d.chargeId, billingAccountId: d.billingAccountId, lineId: d.lineId ?? null, code: d.reason, description, amount: d.amount, taxCategory: REFUSED_CHARGE_TAX_CATEGORY, occurredAt: at, now,
+  });
+  const settle = async (status: 'BILLED' | 'WAIVED', invoiceId: string | null) => k('wallet_charge_refused').where({ key: m.key }).update({ status, invoice_id: invoiceId, updated_at: now });
+  if (oneOff.waived) {
+    await settle('WAIVED', null);
+    return { outcome: 'WAIVED' };
+  }
+  // A POSTPAID account's next invoice bills the one-off (a period's, or after its final one an adjustment invoice);
+  // one recorded before under this id (created: false) is billed, or will be, as it is.
+  if (account.payment_mode !== 'PREPAID' || !oneOff.created) {
+    const existing = await k('one_off_charge').where({ id: d.chargeId }).first('invoice_id');
+    await settle('BILLED', existing?.invoice_id ?? null);
+    return { outcome: 'BILLED', invoiceId: existing?.invoice_id ?? null };
+  }
+  const invoiceId = await invoiceAtOnce(em, account, d, description, at, now);
+  await settle('BILLED', invoiceId);
+  return { outcome: 'BILLED', invoiceId };
+}
+
+/** A PREPAID account's refused charge on a WALLET_CHARGE invoice of its own (one per chargeId), numbered and sent. */
+async function invoiceAtOnce(em: Em, account: AccountRow, d: ChargeRefusedData, description: string, at: Date, now: Date): Promise<string> {
+  const k = sql(em);
+  const rules: TaxRule[] = (await rows<{ jurisdiction: string; category: string; rate: string; inclusive: boolean; name: string }>(em, 'select * from tax_rule where jurisdiction = ?', [account.jurisdiction])).map((r) => ({ ...r, rate: dec(String(r.rate)).toFixed() }));
+  const scale = minorUnits(account.currency);
+  const composed = composeInvoice({
+    currency: account.currency,
+    jurisdiction: account.jurisdiction,
+    roundingMode: account.rounding_mode as RoundingMode,
+    period: { start: at, end: at },
+    timeZone: account.timezone,
+    recurring: [],
+    usage: [],
+    oneOffs: [{ id: d.chargeId, code: d.reason, description, amount: dec(d.amount.amount).toFixed(), taxCategory: REFUSED_CHARGE_TAX_CATEGORY, lineId: d.lineId ?? null }],
+    discounts: [],
+    taxRules: rules,
+  });
+  const id = newId('invoice');
+  await k('invoice').insert({
+    id, billing_account_id: account.id, kind: 'WALLET_CHARGE', source_ref: d.chargeId, number: null, series: account.series, state: 'NEW', period_start: at, period_end: at, currency: account.currency,
+    net_total: composed.netTotal, tax_total: composed.taxTotal, total: composed.grossTotal, rounding_mode: account.rounding_mode, tax_summary: JSON.stringify(composed.taxSummary), created_at: now, updated_at: now,
+  });
+  await k('invoice_line').insert(
+    composed.lines.map((l) => ({
+      id: newId('invoiceLine'), invoice_id: id, position: l.position, kind: l.kind, description: l.description.slice(0, 300), line_id: l.lineId ?? null, usage_type: null, zone: null,
+      quantity: l.quantity, unit: l.unit, unit_price: dec(l.unitPrice ?? '0').toFixed(Math.max(scale, 2)), tax_category: l.taxCategory, tax_rate: l.taxRate, tax_inclusive: l.taxInclusive,
+      net_amount: l.netAmount, tax_amount: l.taxAmount, gross_amount: l.grossAmount, source_ref: l.sourceRef,
+    })),
+  );
+  await k('one_off_charge').where({ id: d.chargeId }).whereNull('invoice_id').update({ invoice_id: id });
+  await issueInvoices(em, [id], now);
+  return id;
+}
