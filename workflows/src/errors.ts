@@ -16,6 +16,8 @@ export const ErrorCode = {
   /** An authorize under a key whose authorization was given up on (voidByAuthorizeKey found none): refused, no hold made. */
   AUTHORIZATION_KEY_CLOSED: 'AUTHORIZATION_KEY_CLOSED',
   WALLET_CREDIT_FAILED: 'WALLET_CREDIT_FAILED',
+  /** wallets cancelled the recharge (its auto top-up rule turned off) before its card was captured: not authorized, not captured. */
+  RECHARGE_CANCELLED: 'RECHARGE_CANCELLED',
   INVALID_RECHARGE_INPUT: 'INVALID_RECHARGE_INPUT',
   INVALID_BILL_CYCLE_INPUT: 'INVALID_BILL_CYCLE_INPUT',
   CONFLICT: 'CONFLICT',

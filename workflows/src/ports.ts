@@ -86,8 +86,21 @@ export interface CloseCreditKeyRequest {
   /** The idempotency key the credit was (or would have been) made with. */
   idempotencyKey: string;
 }
+/** A step of a card recharge that touches the card: a hold (AUTHORIZE) or the money (CAPTURE). */
+export type RechargeCardStep = 'AUTHORIZE' | 'CAPTURE';
+export interface BeginRechargeStepRequest {
+  rechargeId: string;
+  step: RechargeCardStep;
+}
 /** The wallets service (TM Forum TopupBalance). */
 export interface WalletsClient {
+  /**
+   * Asked before a recharge's card is authorized or captured: resolves when the step may go on (CAPTURE
+   * claims the recharge, which can then no longer be cancelled); a recharge wallets cancelled (its auto
+   * top-up rule turned off) throws DomainError('RECHARGE_CANCELLED'), not retryable. Idempotent. A
+   * client without it (test fakes) lets every step go on.
+   */
+  beginRechargeStep?(req: BeginRechargeStepRequest, opts?: CallOptions): Promise<void>;
   creditWallet(req: CreditWalletRequest, opts?: CallOptions): Promise<{ transactionId: string }>;
   /**
    * Settles a credit key before the money is given back elsewhere (a refund): the credit made

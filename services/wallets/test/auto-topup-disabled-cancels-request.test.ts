@@ -7,9 +7,11 @@
 // charged the card, and with the budget replenishing the same low balance it was funded twice.
 // Now turning the rule off cancels, once, a request with no recharge yet (CANCELLED, reason
 // AUTO_TOPUP_DISABLED); the consumer then starts nothing. A request whose recharge was already made
-// (its card may be charged) is left to finish: its money is never lost. The recharge's transaction
-// takes the request's row lock and names its recharge on it, so a cancel and a recharge racing
-// each other end with exactly one of them.
+// is cancelled with it while its capture has not begun (the recharge's workflow asks wallets before it
+// authorizes and captures: beginRechargeStep, refused RECHARGE_CANCELLED; end to end on Temporal in
+// auto-topup-disabled-cancels-started-recharge.test.ts); one whose capture began is left to finish:
+// its money is never lost. The recharge's transaction takes the request's row lock and names its
+// recharge on it, so a cancel and a recharge racing each other end with the request cancelled either way.
 //
 // The recharge workflow is replaced by a starter that counts starts (no Temporal).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -86,10 +88,12 @@ describe('turning auto top-up off cancels a request not yet charged', () => {
     expect(seen, JSON.stringify(seen)).toEqual({ replenishments: 1, requests: ['CANCELLED'], recharges: [], started: 0 });
   });
 
-  it('a request whose recharge was already made is left to finish when the rule is turned off: its outcome still reaches it', async () => {
+  it('a request whose recharge already began its capture is left to finish when the rule is turned off: its outcome still reaches it', async () => {
     const { walletId, requestId, event } = await lowWithRequest();
     const starter = countingStarter();
     const made = await deliver(starter, event);
+    // The workflow's capture activity claims the recharge before it captures the card (beginRechargeStep).
+    await gql(svc, `mutation($i: BeginRechargeStepInput!) { beginRechargeStep(input: $i) { recharge { id } } }`, { i: { rechargeId: made!.id, step: 'CAPTURE' } });
     await gql(svc, SET_RULE, rule(walletId, false));
     const during = (await topupRequestsOf(svc, walletId)).map((r) => ({ status: r.status, recharge: r.recharge_id }));
     await settleRecharge(dbOf(svc), made!.id, { status: 'DECLINED', failure: 'PAYMENT_DECLINED' }, new Date());
@@ -98,19 +102,67 @@ describe('turning auto top-up off cancels a request not yet charged', () => {
     expect(requestId).toBe(event.topupRequestId);
   });
 
-  it('turning the rule off while the event is being handled ends with exactly one of the two: cancelled with no recharge, or a recharge the request names', async () => {
+  it('turning the rule off while the event is being handled ends with the request cancelled either way: with no recharge, or with the recharge it names cancelled before its capture', async () => {
     const rounds = await inRounds(8, async () => {
       const { walletId, event } = await lowWithRequest();
       const starter = countingStarter();
       await Promise.all([deliver(starter, event), gql(svc, SET_RULE, rule(walletId, false))]);
       const [request] = await topupRequestsOf(svc, walletId);
-      const recharges = await rechargesOf(walletId);
-      return { status: request!.status, linked: request!.recharge_id === (recharges[0]?.id ?? null), recharges: recharges.length, started: starter.started.length };
+      const recharges = await dbOf(svc).query<{ id: string; cancelled: boolean }>(`select id, cancelled_at is not null as cancelled from recharge where wallet_id = $1`, [walletId]);
+      return { status: request!.status, linked: request!.recharge_id === (recharges[0]?.id ?? null), recharges: recharges.map((r) => (r.cancelled ? 'cancelled' : 'running')), started: starter.started.length };
     });
     for (const r of rounds) {
       expect([
-        { status: 'CANCELLED', linked: true, recharges: 0, started: 0 },
-        { status: 'RECHARGE_STARTED', linked: true, recharges: 1, started: 1 },
+        { status: 'CANCELLED', linked: true, recharges: [], started: 0 },
+        { status: 'CANCELLED', linked: true, recharges: ['cancelled'], started: 1 },
+      ], JSON.stringify(rounds)).toContainEqual(r);
+    }
+  });
+});
+
+describe('turning auto top-up off cancels a recharge made but not captured (beginRechargeStep)', () => {
+  const BEGIN = `mutation($i: BeginRechargeStepInput!) { beginRechargeStep(input: $i) { recharge { id status } } }`;
+  const begin = (rechargeId: string, step: 'AUTHORIZE' | 'CAPTURE') =>
+    svc.request(BEGIN, { i: { rechargeId, step } }).then((r) => (r.errors ? String((r.errors[0]?.extensions as { reason?: string } | undefined)?.reason) : 'OK'));
+  const recharge = async (walletId: string) => (await dbOf(svc).query<{ status: string; cancelled: boolean; claimed: boolean }>(
+    `select status, cancelled_at is not null as cancelled, capture_started_at is not null as claimed from recharge where wallet_id = $1`, [walletId]))[0];
+
+  it('cancelled before its capture: authorize and capture are refused RECHARGE_CANCELLED (every time), the request is CANCELLED, and the failed workflow settles it CANCELLED', async () => {
+    const { walletId, event } = await lowWithRequest();
+    const made = await deliver(countingStarter(), event);
+    await gql(svc, SET_RULE, rule(walletId, false));
+    const answers = [await begin(made!.id, 'AUTHORIZE'), await begin(made!.id, 'CAPTURE'), await begin(made!.id, 'CAPTURE')];
+    const during = { answers, recharge: await recharge(walletId), request: (await topupRequestsOf(svc, walletId)).map((r) => ({ status: r.status, reason: r.reason?.split(':')[0] })) };
+    expect(during).toEqual({ answers: ['RECHARGE_CANCELLED', 'RECHARGE_CANCELLED', 'RECHARGE_CANCELLED'], recharge: { status: 'STARTED', cancelled: true, claimed: false }, request: [{ status: 'CANCELLED', reason: 'AUTO_TOPUP_DISABLED' }] });
+    // The workflow voided its authorization and failed: the recharge ends CANCELLED, the request stays CANCELLED.
+    await settleRecharge(dbOf(svc), made!.id, { status: 'FAILED', failure: 'PAYMENT_CAPTURE_FAILED' }, new Date());
+    expect({ recharge: await recharge(walletId), request: (await topupRequestsOf(svc, walletId)).map((r) => r.status) }).toEqual({ recharge: { status: 'CANCELLED', cancelled: true, claimed: false }, request: ['CANCELLED'] });
+  });
+
+  it('its capture begun: turning the rule off leaves it (claimed, RECHARGE_STARTED) and the capture asked again goes on', async () => {
+    const { walletId, event } = await lowWithRequest();
+    const made = await deliver(countingStarter(), event);
+    expect(await begin(made!.id, 'CAPTURE')).toBe('OK');
+    await gql(svc, SET_RULE, rule(walletId, false));
+    expect([await begin(made!.id, 'CAPTURE'), (await topupRequestsOf(svc, walletId))[0]!.status]).toEqual(['OK', 'RECHARGE_STARTED']);
+    expect(await recharge(walletId)).toEqual({ status: 'STARTED', cancelled: false, claimed: true });
+  });
+
+  it('turning the rule off as the capture asks: exactly one wins, in every round (claimed and left running, or cancelled and the capture refused)', async () => {
+    let round = 0;
+    const rounds = await inRounds(12, async () => {
+      const { walletId, event } = await lowWithRequest();
+      const made = await deliver(countingStarter(), event);
+      // The claim is one statement and turning off several: sent together the claim always won, so it
+      // is sent 0–11 ms after, a little later each round: the rounds see both orders (measured: both, the cancel from ~3 ms).
+      const lag = round++ % 12;
+      const [answer] = await Promise.all([new Promise((r) => setTimeout(r, lag)).then(() => begin(made!.id, 'CAPTURE')), gql(svc, SET_RULE, rule(walletId, false))]);
+      return { answer, recharge: await recharge(walletId), request: (await topupRequestsOf(svc, walletId))[0]!.status };
+    });
+    for (const r of rounds) {
+      expect([
+        { answer: 'OK', recharge: { status: 'STARTED', cancelled: false, claimed: true }, request: 'RECHARGE_STARTED' },
+        { answer: 'RECHARGE_CANCELLED', recharge: { status: 'STARTED', cancelled: true, claimed: false }, request: 'CANCELLED' },
       ], JSON.stringify(rounds)).toContainEqual(r);
     }
   });

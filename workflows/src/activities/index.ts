@@ -8,6 +8,7 @@
 // `<port>_TIMEOUT` failure from the worker instead of a silent server-side timeout, and the
 // abandoned request is actually aborted rather than left running next to its retry.
 import { portCaller } from './call-port';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type {
   AuthorizeRequest,
@@ -18,6 +19,7 @@ import type {
   CreditWalletRequest,
   IssueReceiptRequest,
   PaymentProvider,
+  RechargeCardStep,
   ReceiptsClient,
   RefundRequest,
   VoidByAuthorizeKeyRequest,
@@ -50,12 +52,37 @@ function retriedAlways(err: unknown): never {
   throw err;
 }
 
+/** The recharge a rechargeWorkflow's activity works for (its workflow id is `recharge-<rechargeId>`), else null. */
+function rechargeOfWorkflow(): string | null {
+  const { workflowType, workflowExecution } = Context.current().info;
+  const workflowId = workflowExecution?.workflowId ?? '';
+  return workflowType === 'rechargeWorkflow' && workflowId.startsWith('recharge-') ? workflowId.slice('recharge-'.length) : null;
+}
+
 export function createActivities(deps: ActivityDeps, { callTimeoutMs = 20_000 }: ActivityOptions = {}) {
   const call = portCaller(callTimeoutMs);
+  /**
+   * Before a recharge's card is touched, wallets says whether it still wants it (beginRechargeStep): a
+   * recharge it cancelled (auto top-up turned off) is refused RECHARGE_CANCELLED, not retryable, and
+   * the workflow voids what it authorized (no workflow change: a failed authorize or capture already
+   * does). The capture's go-ahead claims the recharge, which wallets then never cancels: its money is credited.
+   */
+  const rechargeStep = async (step: RechargeCardStep): Promise<void> => {
+    const begin = deps.wallets.beginRechargeStep?.bind(deps.wallets);
+    const rechargeId = begin ? rechargeOfWorkflow() : null;
+    if (!begin || rechargeId === null) return;
+    await call('WALLETS', (o) => begin({ rechargeId, step }, o));
+  };
 
   return {
-    authorizePayment: (req: AuthorizeRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.authorize(req, o)),
-    capturePayment: (req: CaptureRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.capture(req, o)),
+    authorizePayment: async (req: AuthorizeRequest) => {
+      await rechargeStep('AUTHORIZE');
+      return call('PAYMENT_PROVIDER', (o) => deps.payments.authorize(req, o));
+    },
+    capturePayment: async (req: CaptureRequest) => {
+      await rechargeStep('CAPTURE');
+      return call('PAYMENT_PROVIDER', (o) => deps.payments.capture(req, o));
+    },
     voidAuthorization: (req: VoidRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.void(req, o)),
     voidAuthorizationByKey: (req: VoidByAuthorizeKeyRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.voidByAuthorizeKey(req, o)),
     refundPayment: (req: RefundRequest) => call('PAYMENT_PROVIDER', (o) => deps.payments.refund(req, o)),

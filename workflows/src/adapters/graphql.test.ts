@@ -29,6 +29,20 @@ describe('GraphqlWalletsClient', () => {
     expect(body.variables.input).toEqual({ billingAccountId: 'ba-1', amount: { amount: '10.00', currency: 'EUR' }, idempotencyKey: 'recharge-r1:creditWallet', reference: 'r1' });
   });
 
+  it("beginRechargeStep: only wallets' RECHARGE_CANCELLED stops the step for good; any other answer without the go-ahead is retried, the card untouched", async () => {
+    const ok = fakeFetch(200, { data: { beginRechargeStep: { recharge: { id: 'r1' } } } });
+    await expect(new GraphqlWalletsClient({ url: 'http://w', fetch: ok.impl }).beginRechargeStep({ rechargeId: 'r1', step: 'CAPTURE' })).resolves.toBeUndefined();
+    expect(JSON.parse(String(ok.requests[0].init.body)).variables.input).toEqual({ rechargeId: 'r1', step: 'CAPTURE' });
+    const cancelled = fakeFetch(200, { errors: [{ message: 'cancelled', extensions: { code: 'CONFLICT', reason: 'RECHARGE_CANCELLED' } }] });
+    expect(await new GraphqlWalletsClient({ url: 'http://w', fetch: cancelled.impl }).beginRechargeStep({ rechargeId: 'r1', step: 'CAPTURE' }).catch((e: unknown) => e)).toMatchObject({ code: 'RECHARGE_CANCELLED', retryable: false });
+    // A wallets without the mutation yet (deployed after the worker), a recharge it does not know, the worker's token refused.
+    for (const extensions of [{ code: 'GRAPHQL_VALIDATION_FAILED' }, { code: 'NOT_FOUND', reason: 'RECHARGE_NOT_FOUND' }, { code: 'FORBIDDEN' }]) {
+      const { impl } = fakeFetch(200, { errors: [{ message: 'no', extensions }] });
+      const err = await new GraphqlWalletsClient({ url: 'http://w', fetch: impl }).beginRechargeStep({ rechargeId: 'r1', step: 'AUTHORIZE' }).catch((e: unknown) => e);
+      expect(err instanceof DomainError ? err.retryable : err instanceof Error, JSON.stringify(extensions)).toBe(true);
+    }
+  });
+
   it('turns a service decision (extensions.code) into a non-retryable DomainError with that code', async () => {
     const { impl } = fakeFetch(200, { errors: [{ message: 'key reused', extensions: { code: 'CONFLICT' } }] });
     const err = await new GraphqlWalletsClient({ url: 'http://w', fetch: impl }).creditWallet(credit).catch((e: unknown) => e);

@@ -1,9 +1,10 @@
 // Thin GraphQL-over-HTTP clients for the services the activities call (through the gateway or
 // straight to a subgraph). They only translate: request → POST, `errors[].extensions.code` →
 // DomainError (decisions, not retried) or a plain Error (outages, retried by Temporal).
-import { DomainError, RETRYABLE_GRAPHQL_CODE } from '../errors';
+import { DomainError, ErrorCode, RETRYABLE_GRAPHQL_CODE } from '../errors';
 import { closeRefusalKind } from '../domain/bill-cycle';
 import type {
+  BeginRechargeStepRequest,
   BillingPeriodsClient,
   CallOptions,
   CloseCreditKeyRequest,
@@ -94,12 +95,36 @@ const CLOSE_TOPUP_KEY = /* GraphQL */ `
   }
 `;
 
+const BEGIN_RECHARGE_STEP = /* GraphQL */ `
+  mutation BeginRechargeStep($input: BeginRechargeStepInput!) {
+    beginRechargeStep(input: $input) {
+      recharge { id }
+    }
+  }
+`;
+
 /**
  * wallets subgraph: `topupBalance(input)` credits a monetary wallet (TM Forum TopupBalance);
- * `closeTopupKey(input)` settles a credit's key before a refund.
+ * `closeTopupKey(input)` settles a credit's key before a refund; `beginRechargeStep(input)` is asked
+ * before a recharge's card is authorized or captured.
  */
 export class GraphqlWalletsClient implements WalletsClient {
   constructor(private readonly client: GraphqlClientOptions) {}
+
+  /**
+   * Only wallets' RECHARGE_CANCELLED (CONFLICT, `extensions.reason`) stops the step, for good. Any other
+   * answer without the go-ahead (an outage, the worker's credentials, a wallets that does not know the
+   * mutation yet) is retryable: the card is not touched on a guess, and the activity's retries, then the
+   * workflow's void, leave no money taken.
+   */
+  async beginRechargeStep(req: BeginRechargeStepRequest, opts?: CallOptions): Promise<void> {
+    await graphqlRequest(this.client, BEGIN_RECHARGE_STEP, { input: { rechargeId: req.rechargeId, step: req.step } }, opts, WALLETS_TRANSIENT_CODE).catch((err: unknown) => {
+      if (!(err instanceof DomainError)) throw err;
+      const reason = (err.details?.extensions as { reason?: unknown } | undefined)?.reason;
+      if (reason === ErrorCode.RECHARGE_CANCELLED) throw new DomainError(ErrorCode.RECHARGE_CANCELLED, err.message, { details: err.details });
+      throw new DomainError(typeof reason === 'string' && reason !== '' ? reason : err.code, err.message, { retryable: true, details: err.details });
+    });
+  }
 
   async creditWallet(req: CreditWalletRequest, opts?: CallOptions): Promise<{ transactionId: string }> {
     const input = {

@@ -69,7 +69,10 @@ export async function setAutoTopup(sql: Sql, c: SetAutoTopupCommand) {
      returning *`,
     [wallet.id, c.enabled, c.threshold, c.topupAmount ?? null, c.targetBalance ?? null, c.paymentMethodToken, c.dailyLimit ?? null, c.monthlyLimit ?? null, c.now],
   );
-  if (!c.enabled) await cancelRequestsNotCharged(sql, wallet.id, c.now);
+  if (!c.enabled) {
+    await cancelRequestsNotCharged(sql, wallet.id, c.now);
+    await cancelStartedRecharges(sql, wallet.id, c.now);
+  }
   // Already below the threshold (the unspent money, balance + held, as a crossing is judged): no
   // crossing is coming, so the rule asks now (once; see requestAutoTopupOnRuleSet). Read under the wallet lock taken above.
   const unspent = new Decimal(wallet.balance).plus(wallet.reserved);
@@ -85,8 +88,8 @@ export const AUTO_TOPUP_DISABLED = 'AUTO_TOPUP_DISABLED';
 /**
  * A rule turned off takes back its requests that have no recharge yet (the autotopup consumer has not
  * made one): CANCELLED, so their event starts nothing, a budget set next is the only thing funding
- * the low balance, and they count against no limit. A request with a recharge is left to finish:
- * its card may be charged already, and the recharge's credit and outcome still reach it. The
+ * the low balance, and they count against no limit. A request with a recharge is left to
+ * cancelStartedRecharges (cancelled while its card is not captured, else left to finish). The
  * recharge names itself on its request in the transaction that makes it, holding the request's row
  * lock (recharge.ts): a cancel waiting for that lock then finds `recharge_id` set and leaves it,
  * and a recharge after a cancel finds the request CANCELLED and is refused before its row is written.
@@ -95,6 +98,35 @@ async function cancelRequestsNotCharged(sql: Sql, walletId: string, now: Date): 
   const rows = await sql.query(
     `update topup_request set status = 'CANCELLED', reason = $2 where wallet_id = $1 and status = 'REQUESTED' and recharge_id is null returning id`,
     [walletId, `${AUTO_TOPUP_DISABLED}: the auto top-up rule was turned off at ${now.toISOString()} before this request reached the card; nothing was charged`],
+  );
+  return rows.length;
+}
+
+/**
+ * A rule turned off also takes back the recharges its requests started whose card was not captured
+ * yet (STARTING / STARTED, no `capture_started_at`): the recharge gets `cancelled_at` and its request
+ * is CANCELLED (AUTO_TOPUP_DISABLED) at once. The workflow runs on, but its authorize and capture ask
+ * wallets first (beginRechargeStep) and are refused RECHARGE_CANCELLED: it voids whatever it
+ * authorized and ends failed, and settleRecharge records the recharge CANCELLED (the request stays
+ * CANCELLED). The capture claims the recharge by updating the same row while `cancelled_at` is null,
+ * and this update needs `capture_started_at` null: whichever updates the row first wins, the other
+ * re-reads it after waiting for the row lock and does nothing. A recharge whose capture began is left
+ * to finish (the card's money reaches the wallet, its request ends COMPLETED). Locks the recharge
+ * rows, then their requests, as settleRecharge does. Turning it off again cancels nothing more.
+ */
+async function cancelStartedRecharges(sql: Sql, walletId: string, now: Date): Promise<number> {
+  const rows = await sql.query(
+    `with cancelled as (
+       update recharge r set cancelled_at = $2
+         from topup_request t
+        where t.wallet_id = $1 and t.recharge_id = r.id and t.status in ('REQUESTED', 'RECHARGE_STARTED')
+          and r.method = 'CARD' and r.status in ('STARTING', 'STARTED') and r.capture_started_at is null and r.cancelled_at is null
+       returning r.id)
+     update topup_request q set status = 'CANCELLED', reason = $3
+       from cancelled c
+      where q.wallet_id = $1 and q.recharge_id = c.id and q.status in ('REQUESTED', 'RECHARGE_STARTED')
+     returning q.id`,
+    [walletId, now, `${AUTO_TOPUP_DISABLED}: the auto top-up rule was turned off at ${now.toISOString()} before this request's card recharge was captured; the recharge is cancelled (its authorization voided) and nothing was charged`],
   );
   return rows.length;
 }

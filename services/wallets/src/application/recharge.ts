@@ -128,21 +128,35 @@ export async function recharge(db: Db, starter: RechargeStarter | null, c: Recha
   return row;
 }
 
+/** A card recharge cancelled before its capture began (auto top-up turned off): nothing was taken. */
+export const RECHARGE_CANCELLED_STATUS = 'CANCELLED';
+
 /** Statuses a card recharge can still leave; the others are final. */
 export const OPEN_RECHARGE_STATUSES = ['STARTING', 'STARTED'];
 
 /**
  * Records how the workflow ended (once: only an open recharge changes), and the auto top-up
  * request it served. COMPLETED: the workflow credited the wallet (ledger key `TOPUP@<account>:recharge-<id>:creditWallet`);
- * DECLINED / FAILED: no money was taken (authorization declined or voided); REFUNDED: the capture was refunded.
+ * DECLINED / FAILED: no money was taken (authorization declined or voided), CANCELLED instead when the recharge was
+ * cancelled (auto top-up turned off before its capture began); REFUNDED: the capture was refunded.
  * A request COMPLETED with the wallet still below its rule's threshold asks the next one in the same
  * transaction (followUpCompletedTopups).
  */
 export async function settleRecharge(db: Db, rechargeId: string, outcome: RechargeOutcome, now: Date): Promise<RechargeRow | null> {
   return db.tx(async (sql) => {
-    const row = (await sql.query<RechargeRow>(`update recharge set status = $2, failure = $3, updated_at = $4 where id = $1 and status = any($5::text[]) returning *`, [rechargeId, outcome.status, outcome.failure, now, OPEN_RECHARGE_STATUSES]))[0];
+    // Cancelled (its auto top-up rule turned off before the capture began: cancelStartedRecharges): a workflow that
+    // ended DECLINED / FAILED took no money, and the recharge is CANCELLED, its request left CANCELLED. What took
+    // money is recorded as it is (COMPLETED: credited; REFUNDED), and its request follows it.
+    const row = (await sql.query<RechargeRow>(
+      `update recharge set status = case when cancelled_at is not null and $2 in ('DECLINED', 'FAILED') then '${RECHARGE_CANCELLED_STATUS}' else $2 end, failure = $3, updated_at = $4
+        where id = $1 and status = any($5::text[]) returning *`,
+      [rechargeId, outcome.status, outcome.failure, now, OPEN_RECHARGE_STATUSES],
+    ))[0];
     if (!row) return null;
-    const requests = await sql.query<{ id: string; status: string }>(`update topup_request set status = $2 where recharge_id = $1 returning id, status`, [rechargeId, outcome.status === 'COMPLETED' ? 'COMPLETED' : `RECHARGE_${outcome.status}`]);
+    const requests = await sql.query<{ id: string; status: string }>(
+      `update topup_request set status = $2 where recharge_id = $1 and (status <> 'CANCELLED' or $3::boolean) returning id, status`,
+      [rechargeId, outcome.status === 'COMPLETED' ? 'COMPLETED' : `RECHARGE_${outcome.status}`, row.status === 'COMPLETED' || row.status === 'REFUNDED'],
+    );
     await followUpCompletedTopups(sql, now, requests.filter((r) => r.status === 'COMPLETED').map((r) => r.id));
     return row;
   });

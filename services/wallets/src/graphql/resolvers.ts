@@ -15,6 +15,7 @@ import { approveAdjustment, expiresAt, gateAdjustment, listAdjustmentRequests, r
 import { issueVoucher, redeemVoucher } from '../application/vouchers';
 import { confirmBankTransfer, recharge, requireConfirmed, type RechargeRow } from '../application/recharge';
 import { setAutoTopup } from '../application/auto-topup-settings';
+import { beginRechargeStep, type RechargeStep } from '../application/begin-recharge-step';
 import { closeReservation, reservationById, reserve, type ReservationRow } from '../application/reservations';
 import { headroom } from '../domain/charging';
 import { budgetOf, setBudget, type BudgetRow } from '../application/budget';
@@ -174,6 +175,10 @@ export const resolvers = {
     recharge: async (_: unknown, { input }: any, ctx: WalletsContext) => {
       await requireAccount(db(ctx), ctx.caller, input.billingAccountId, 'recharge this account');
       return { recharge: await recharge(db(ctx), depsOf(ctx.runtime).rechargeStarter, { ...input, now: now(ctx), clock: () => now(ctx) }) };
+    },
+    beginRechargeStep: async (_: unknown, { input }: { input: { rechargeId: string; step: RechargeStep } }, ctx: WalletsContext) => {
+      requireStaff(ctx.caller, 'begin recharge steps');
+      return { recharge: await mutate(ctx, (sql, t) => beginRechargeStep(sql, { rechargeId: input.rechargeId, step: input.step, now: t })) };
     },
     confirmBankTransfer: async (_: unknown, { input }: any, ctx: WalletsContext) => {
       requireStaff(ctx.caller, 'confirm bank transfers');

@@ -277,6 +277,17 @@ export const LEDGER_CHECKS: readonly { name: string; sql: string }[] = [
           ) x where problem is not null limit 5`,
   },
   {
+    // Turning auto top-up off cancels a card recharge only while its capture has not begun (cancelStartedRecharges),
+    // and a capture begins only on a recharge not cancelled (beginRechargeStep): never both. A recharge is CANCELLED
+    // only once cancelled, and its request then too (settleRecharge leaves it CANCELLED).
+    name: 'no card recharge is both cancelled and captured; a CANCELLED recharge was cancelled, and so was its request',
+    sql: `select r.id, r.status, r.cancelled_at, r.capture_started_at, q.status as request_status from recharge r
+            left join topup_request q on q.recharge_id = r.id
+           where (r.cancelled_at is not null and r.capture_started_at is not null)
+              or (r.status = 'CANCELLED' and (r.cancelled_at is null or q.status is distinct from 'CANCELLED'))
+          limit 5`,
+  },
+  {
     // An auto top-up request is COMPLETED when the recharge it started is (settleRecharge / linkRecharge, same
     // statement); the recharge is made for the request's amount, so its credit (checked above) is the request's
     // amount. A request with no recharge_id (made before the link existed, or a test's fixture) names no credit

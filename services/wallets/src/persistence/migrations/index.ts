@@ -29,6 +29,7 @@ import { Migration20270111000000_wallet_payout_return } from './Migration2027011
 import { Migration20270114100000_topup_request_follow_up } from './Migration20270114100000_topup_request_follow_up';
 import { Migration20270122000000_idempotency_keys_per_account } from './Migration20270122000000_idempotency_keys_per_account';
 import { Migration20270123000000_fee_proration } from './Migration20270123000000_fee_proration';
+import { Migration20270124000000_recharge_capture_cancel } from './Migration20270124000000_recharge_capture_cancel';
 import { Migration20261218100000_reservation_request_hash } from './Migration20261218100000_reservation_request_hash';
 import { Migration20261220200000_outbox_failed_rows } from './Migration20261220200000_outbox_failed_rows';
 
@@ -66,4 +67,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270114100000_topup_request_follow_up', class: Migration20270114100000_topup_request_follow_up },
   { name: 'Migration20270122000000_idempotency_keys_per_account', class: Migration20270122000000_idempotency_keys_per_account },
   { name: 'Migration20270123000000_fee_proration', class: Migration20270123000000_fee_proration },
+  { name: 'Migration20270124000000_recharge_capture_cancel', class: Migration20270124000000_recharge_capture_cancel },
 ];
