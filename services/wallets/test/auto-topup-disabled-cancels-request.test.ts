@@ -19,7 +19,7 @@ import { EVENTS } from '@ledgerline/contracts';
 import type { TestService } from '@ledgerline/platform';
 import { APPLY, charge, dbOf, expectInvariants, gql, inRounds, openPrepaid, startWallets, topupRequestsOf } from './support';
 import { startAutoTopup, type AutoTopupRequestedData } from '../src/application/auto-topup-recharge';
-import { settleRecharge } from '../src/application/recharge';
+import { settleRecharge, syncRecharges } from '../src/application/recharge';
 import type { RechargeStarter } from '../src/adapters/recharge-starter';
 
 let svc: TestService;
@@ -137,6 +137,20 @@ describe('turning auto top-up off cancels a recharge made but not captured (begi
     // The workflow voided its authorization and failed: the recharge ends CANCELLED, the request stays CANCELLED.
     await settleRecharge(dbOf(svc), made!.id, { status: 'FAILED', failure: 'PAYMENT_CAPTURE_FAILED' }, new Date());
     expect({ recharge: await recharge(walletId), request: (await topupRequestsOf(svc, walletId)).map((r) => r.status) }).toEqual({ recharge: { status: 'CANCELLED', cancelled: true, claimed: false }, request: ['CANCELLED'] });
+  });
+
+  it('cancelled while STARTING (its workflow start failed): the jobs pass settles it CANCELLED and starts no workflow', async () => {
+    const { walletId, event } = await lowWithRequest();
+    // Temporal away when the recharge is made: the row stays STARTING, for syncRecharges to start a minute later.
+    const away: RechargeStarter = { start: async () => Promise.reject(new Error('14 UNAVAILABLE: connection reset')), outcome: async () => null, close: async () => undefined };
+    const made = await deliver(away, event);
+    expect(made).toMatchObject({ status: 'STARTING' });
+    await gql(svc, SET_RULE, rule(walletId, false));
+    const starter = countingStarter();
+    await syncRecharges(dbOf(svc), starter, new Date(Date.now() + 61_000));
+    await syncRecharges(dbOf(svc), starter, new Date(Date.now() + 122_000)); // the next pass: nothing more
+    const seen = { started: starter.started.length, recharge: await recharge(walletId), request: (await topupRequestsOf(svc, walletId)).map((r) => ({ status: r.status, reason: r.reason?.split(':')[0] })) };
+    expect(seen, JSON.stringify(seen)).toEqual({ started: 0, recharge: { status: 'CANCELLED', cancelled: true, claimed: false }, request: [{ status: 'CANCELLED', reason: 'AUTO_TOPUP_DISABLED' }] });
   });
 
   it('its capture begun: turning the rule off leaves it (claimed, RECHARGE_STARTED) and the capture asked again goes on', async () => {

@@ -7,13 +7,13 @@
 // its own (kind WALLET_CHARGE, one per chargeId), numbered and sent. What cannot be billed as it is
 // (not a CloudEvent, a value out of shape, an unknown account, another currency) is HELD with a reason
 // in `wallet_charge_refused`, never dropped; delivered again, a held charge is tried again.
-import { DomainError, cutText, dec, isCurrencyCode, isDecimalString, minorUnits, newId, parseCloudEvent, type ChargeRefusedData, type RoundingMode } from '@ledgerline/contracts';
+import { DomainError, cutText, dec, isCurrencyCode, isDecimalString, minorUnits, parseCloudEvent, type ChargeRefusedData } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { composeInvoice, type TaxRule } from '../domain/compose';
-import { issueInvoices, type AccountRow } from './bill-accounts';
+import type { AccountRow } from './bill-accounts';
 import { lockAccountAndCredit } from './lock-order';
+import { invoiceOneCharge } from './one-charge-invoice';
 import { addOneOffCharge, shown } from './read-model';
-import { rows, sql } from './sql';
+import { sql } from './sql';
 
 /** Why a refused charge is held: see the module comment; `unstorable`: the database refused it alone. */
 export type HeldReason = 'not_a_cloud_event' | 'invalid' | 'account_unknown' | 'currency_mismatch' | 'refused' | 'unstorable';
@@ -190,34 +190,12 @@ export async function takeRefusedCharge(em: Em, m: RefusedChargeMessage, now: Da
 
 /** A PREPAID account's refused charge on a WALLET_CHARGE invoice of its own (one per chargeId), numbered and sent. */
 async function invoiceAtOnce(em: Em, account: AccountRow, d: ChargeRefusedData, description: string, at: Date, now: Date): Promise<string> {
-  const k = sql(em);
-  const rules: TaxRule[] = (await rows<{ jurisdiction: string; category: string; rate: string; inclusive: boolean; name: string }>(em, 'select * from tax_rule where jurisdiction = ?', [account.jurisdiction])).map((r) => ({ ...r, rate: dec(String(r.rate)).toFixed() }));
-  const scale = minorUnits(account.currency);
-  const composed = composeInvoice({
-    currency: account.currency,
-    jurisdiction: account.jurisdiction,
-    roundingMode: account.rounding_mode as RoundingMode,
-    period: { start: at, end: at },
-    timeZone: account.timezone,
-    recurring: [],
-    usage: [],
-    oneOffs: [{ id: d.chargeId, code: d.reason, description, amount: dec(d.amount.amount).toFixed(), taxCategory: REFUSED_CHARGE_TAX_CATEGORY, lineId: d.lineId ?? null }],
-    discounts: [],
-    taxRules: rules,
-  });
-  const id = newId('invoice');
-  await k('invoice').insert({
-    id, billing_account_id: account.id, kind: 'WALLET_CHARGE', source_ref: d.chargeId, number: null, series: account.series, state: 'NEW', period_start: at, period_end: at, currency: account.currency,
-    net_total: composed.netTotal, tax_total: composed.taxTotal, total: composed.grossTotal, rounding_mode: account.rounding_mode, tax_summary: JSON.stringify(composed.taxSummary), created_at: now, updated_at: now,
-  });
-  await k('invoice_line').insert(
-    composed.lines.map((l) => ({
-      id: newId('invoiceLine'), invoice_id: id, position: l.position, kind: l.kind, description: l.description.slice(0, 300), line_id: l.lineId ?? null, usage_type: null, zone: null,
-      quantity: l.quantity, unit: l.unit, unit_price: dec(l.unitPrice ?? '0').toFixed(Math.max(scale, 2)), tax_category: l.taxCategory, tax_rate: l.taxRate, tax_inclusive: l.taxInclusive,
-      net_amount: l.netAmount, tax_amount: l.taxAmount, gross_amount: l.grossAmount, source_ref: l.sourceRef,
-    })),
-  );
-  await k('one_off_charge').where({ id: d.chargeId }).whereNull('invoice_id').update({ invoice_id: id });
-  await issueInvoices(em, [id], now);
-  return id;
+  const { invoiceId } = await invoiceOneCharge(em, account, {
+    kind: 'WALLET_CHARGE',
+    sourceRef: d.chargeId,
+    at,
+    charge: { id: d.chargeId, code: d.reason, description, amount: dec(d.amount.amount).toFixed(), taxCategory: REFUSED_CHARGE_TAX_CATEGORY, lineId: d.lineId ?? null },
+    billsOneOff: true,
+  }, now);
+  return invoiceId;
 }

@@ -178,15 +178,23 @@ export function watchRecharge(db: Db, starter: RechargeStarter, row: RechargeRow
 /**
  * The recharge sync job: asks Temporal about card recharges still open (a watcher lost to a
  * restart, a start that failed after the row was written) and records finished ones; a recharge
- * stuck in STARTING for a minute is started again (idempotent by workflow id).
+ * stuck in STARTING for a minute is started again (idempotent by workflow id). One cancelled while
+ * STARTING (auto top-up turned off: cancelStartedRecharges) is not started: it is settled CANCELLED
+ * at once (its request is CANCELLED already). Its card cannot have been captured (a capture needs the
+ * recharge not cancelled), so a workflow started before the cancel takes no money either.
  */
 export async function syncRecharges(db: Db, starter: RechargeStarter, now: Date, limit = 100): Promise<number> {
-  const open = await db.query<RechargeRow & { payment_method_token: string | null }>(
+  const open = await db.query<RechargeRow & { payment_method_token: string | null; cancelled_at: Date | null }>(
     `select * from recharge where method = 'CARD' and status = any($1::text[]) order by created_at limit $2`,
     [OPEN_RECHARGE_STATUSES, limit],
   );
   let settled = 0;
   for (const r of open) {
+    if (r.status === 'STARTING' && r.cancelled_at) {
+      // settleRecharge records a cancelled recharge that took no money as CANCELLED and leaves its request CANCELLED.
+      if (await settleRecharge(db, r.id, { status: 'FAILED', failure: `${RECHARGE_CANCELLED_STATUS}: cancelled before its workflow started (auto top-up turned off)` }, now)) settled++;
+      continue;
+    }
     if (r.status === 'STARTING') {
       if (now.getTime() - r.created_at.getTime() < 60_000 || !r.payment_method_token) continue;
       await starter.start({ rechargeId: r.id, billingAccountId: r.billing_account_id, amount: r.amount, currency: r.currency, paymentMethodToken: r.payment_method_token, channel: r.channel });
