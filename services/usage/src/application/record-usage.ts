@@ -14,6 +14,8 @@ export async function recordUsage(pipeline: UsagePipeline, input: { source?: str
   if (input.records.length > MAX_RECORD_USAGE_BATCH) throw badInput('input.records', `at most ${MAX_RECORD_USAGE_BATCH} records per call (got ${input.records.length}); use JetStream or the CSV import for larger feeds`, 'USAGE_BATCH_TOO_LARGE');
   const source = input.source?.trim() || 'api';
   if (source.length > 64) throw badInput('input.source', 'source is longer than 64 characters', 'SOURCE_INVALID');
+  // Every record naming no source of its own carries it into the batch's insert, which PostgreSQL would refuse whole.
+  if (source.includes('\u0000')) throw badInput('input.source', 'source contains a NUL character', 'SOURCE_INVALID');
   // GraphQL gives absent fields as null; the validator treats null as missing.
   return pipeline.process(input.records.map((raw) => ({ raw: { ...(raw as object) }, source, ...(sender !== undefined ? { sender } : {}) })));
 }

@@ -105,6 +105,9 @@ export async function reprocessRejected(sql: Sql, pipeline: UsagePipeline, c: Re
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw badInput('input.limit', 'limit must be between 1 and 10000', 'LIMIT_INVALID');
   if (!c.ids?.length && !c.rejectionCode && !c.lineId) throw badInput('input', 'name the records: ids, rejectionCode or lineId', 'REPROCESS_SELECTION_EMPTY');
   if (c.patch !== undefined && c.patch !== null && (typeof c.patch !== 'object' || Array.isArray(c.patch))) throw badInput('input.patch', 'patch must be a JSON object of record fields', 'PATCH_INVALID');
+  // PostgreSQL refuses the NUL character in any text: refused here, naming the field, instead of failing the query.
+  if (c.ids?.some((id) => id.includes('\u0000'))) throw badInput('input.ids', 'an id contains a NUL character', 'TEXT_INVALID');
+  for (const field of ['rejectionCode', 'lineId'] as const) if (c[field]?.includes('\u0000')) throw badInput(`input.${field}`, `${field} contains a NUL character`, 'TEXT_INVALID');
   const where = ["u.status = 'REJECTED'"];
   const params: unknown[] = [];
   if (c.ids?.length) where.push(`u.id = any($${params.push(c.ids)}::text[])`);
