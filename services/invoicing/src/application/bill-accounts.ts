@@ -8,7 +8,7 @@ import { dec, minorUnits, newId, type BillClosureCredit, type CustomerBillCreate
 import type { Em } from '@ledgerline/platform';
 import { composeInvoice, type ComposeInput, type ComposedInvoice, type DiscountItem, type DiscountTarget, type SurchargeItem, type TaxRule } from '../domain/compose';
 import type { Period } from '../domain/period';
-import { prorateOverCycle } from '../domain/bill-cycle';
+import { cycleAt, prorateOverCycle } from '../domain/bill-cycle';
 import { loadPlans, planRuleDiscounts, planRuleSurcharges, type CatalogClient } from './plans';
 import { applyAccountCredit, lockAccountCredit, planAccountCredit } from './credit';
 import { adjustedInvoiceOf, LATE_FOR_A_DRAFT } from './adjusted-invoice';
@@ -142,7 +142,9 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
       jurisdiction: t.account.jurisdiction,
       roundingMode: t.account.rounding_mode as RoundingMode,
       period: t.period,
-      timeZone: t.account.timezone,
+      // The zone of the cycle the period is in: the last period before a change of time zone is still
+      // the old zone's (its bounds are its midnights), so are its days, though the account names the new zone.
+      timeZone: cycleAt(t.account, t.period.start).timeZone,
       recurring: [],
       usage: [],
       oneOffs: [],
