@@ -1,3 +1,4 @@
+import { promises as dnsPromises } from 'node:dns';
 import { ConfigError, DEFAULT_PORTS, DEV_JWT_SECRET, isProduction, metricsTokenSetting, parsePort, parseUrl, secretSetting } from '@ledgerline/platform';
 import type { RetryPolicy } from './domain/delivery';
 import type { SecretKeys } from './domain/secrets';
@@ -27,6 +28,12 @@ export interface HubConfig {
   concurrencyPerPartner: number;
   /** Per-attempt HTTP timeout (ms). */
   timeoutMs: number;
+  /**
+   * Callback hosts' DNS (c-ares, not libuv's threadpool): servers (EVENTS_HUB_DNS_SERVERS, comma-separated `ip[:port]`;
+   * empty: the system's) and the most one lookup may take (EVENTS_HUB_DNS_TIMEOUT_MS, 5000, at most the HTTP timeout);
+   * a lookup without an answer by then fails the attempt (retried after the backoff).
+   */
+  dns: { servers: string[]; timeoutMs: number };
   /**
    * Most ACTIVE hubs one partner may have (EVENTS_HUB_MAX_HUBS_PER_PARTNER, 20): each event is stored once per
    * matching hub, so an integration registering a hub on every deploy would multiply the delivery rows. The next
@@ -112,6 +119,21 @@ function nonNegativeInt(env: NodeJS.ProcessEnv, setting: string, fallback: numbe
   return value;
 }
 
+/** EVENTS_HUB_DNS_SERVERS (checked as `Resolver.setServers` would) and EVENTS_HUB_DNS_TIMEOUT_MS (capped at the HTTP timeout). */
+function dnsSettings(env: NodeJS.ProcessEnv): HubConfig['dns'] {
+  const servers = (env.EVENTS_HUB_DNS_SERVERS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  try {
+    if (servers.length) new dnsPromises.Resolver().setServers(servers);
+  } catch {
+    throw new ConfigError('EVENTS_HUB_DNS_SERVERS', 'must be comma-separated IP addresses, each with an optional :port ([ipv6]:port)');
+  }
+  const timeoutMs = Math.min(positiveInt(env, 'EVENTS_HUB_DNS_TIMEOUT_MS', 5_000), positiveInt(env, 'EVENTS_HUB_TIMEOUT_MS', 10_000));
+  return { servers, timeoutMs };
+}
+
 /** The keys hub secrets are sealed (current) and opened (current, then previous) with. */
 export const hubSecretKeys = (config: Pick<HubConfig, 'secretKey' | 'previousSecretKeys'>): SecretKeys => ({
   current: config.secretKey,
@@ -152,6 +174,7 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
       Math.max(1, Math.ceil(positiveInt(env, 'EVENTS_HUB_CONCURRENCY', 8) / 2)),
     ),
     timeoutMs: positiveInt(env, 'EVENTS_HUB_TIMEOUT_MS', 10_000),
+    dns: dnsSettings(env),
     replayMaxEvents: positiveInt(env, 'EVENTS_HUB_REPLAY_MAX_EVENTS', 100_000),
     maxHubsPerPartner: positiveInt(env, 'EVENTS_HUB_MAX_HUBS_PER_PARTNER', 20),
     retention: {

@@ -3,7 +3,8 @@ import { connectMessaging, createLogger, openDatabase, systemClock, type Clock, 
 import { loadHubConfig, type HubConfig } from './config';
 import { migrations } from './persistence/migrations';
 import { createHubMetrics } from './metrics';
-import { resolveHost, startDispatcher } from './application/dispatch-deliveries';
+import { startDispatcher } from './application/dispatch-deliveries';
+import { createHostResolver } from './host-resolver';
 import type { HubDeps } from './application/deps';
 import { checkSecretKeys, resealSecrets } from './application/seal-secrets';
 import { settleUnknownTypeEvents } from './application/unknown-event-types';
@@ -61,7 +62,10 @@ export async function startEventsHub(options: { env?: NodeJS.ProcessEnv; clock?:
     if (report.resealed) logger.info({ resealed: report.resealed }, 'hub secrets sealed under the current EVENTS_HUB_SECRET_KEY');
     const messaging = await connectMessaging(config.natsUrl, `ledgerline-${SERVICE_NAME}`);
     stack.push(['nats', () => messaging.nc.drain()]);
-    const base = { knex, clock, config, logger, metrics, callbackPolicy: { production: config.production, resolve: resolveHost } };
+    // Callback hosts resolved by c-ares, bounded, cached by TTL: never getaddrinfo on libuv's 4 threads, which a partner
+    // whose DNS never answers held for the system resolver's whole timeout (every other partner's deliveries waited).
+    const resolve = createHostResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, systemFallback: !config.production });
+    const base = { knex, clock, config, logger, metrics, callbackPolicy: { production: config.production, resolve } };
     const dispatcher = startDispatcher(
       base,
       report.unreadable.map((e) => e.hubId),

@@ -1,4 +1,4 @@
-import { promises as dns, type LookupAddress, type LookupOptions } from 'node:dns';
+import type { LookupAddress, LookupOptions } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
@@ -21,36 +21,43 @@ export const TIMESTAMP_HEADER = 'x-ledgerline-timestamp';
 export const SIGNATURE_HEADER = 'x-ledgerline-signature';
 
 /**
- * Production's name resolution for a connection: the host is resolved once, checked, and the socket
- * connects to exactly the addresses that passed (no second lookup a rebinding DNS could answer
- * differently).
+ * Name resolution for a connection, through the hub's resolver (`policy.resolve`: c-ares, bounded, cached; never
+ * Node's default getaddrinfo on libuv's threadpool). Production: the host is resolved once, checked
+ * (`checkPublicHost`), and the socket connects to exactly the addresses that passed (no second lookup a rebinding DNS
+ * could answer differently). Development: the addresses as resolved.
  */
-function checkedLookup(policy: CallbackPolicy): LookupFunction {
+function connectionLookup(policy: CallbackPolicy): LookupFunction {
   return (
     hostname: string,
     options: LookupOptions,
     callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
   ) => {
-    checkPublicHost(hostname, policy).then(
+    const resolved = policy.production
+      ? checkPublicHost(hostname, policy).catch((error: Error) => Promise.reject(Object.assign(error, { code: 'ECALLBACKBLOCKED' })))
+      : policy.resolve(hostname).then((addresses) => {
+          if (!addresses.length) throw Object.assign(new Error(`DNS has no address for "${hostname}"`), { code: 'ENOTFOUND' });
+          return addresses;
+        });
+    resolved.then(
       (addresses) => {
         const all = addresses.map((address) => ({ address, family: isIP(address) }));
         if (options.all) callback(null, all);
         else callback(null, all[0]!.address, all[0]!.family);
       },
-      (error: Error) => callback(Object.assign(error, { code: 'ECALLBACKBLOCKED' }), '', 0),
+      (error: NodeJS.ErrnoException) => callback(error, '', 0),
     );
   };
 }
 
 /** One POST (no redirects followed, the whole attempt bounded by `timeoutMs`); the answer's status. */
-function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number, lookup?: LookupFunction): Promise<number> {
+function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number, lookup: LookupFunction): Promise<number> {
   const target = new URL(url);
   const signal = AbortSignal.timeout(timeoutMs);
   const send = target.protocol === 'https:' ? https.request : http.request;
   return new Promise<number>((resolve, reject) => {
     const req = send(
       target,
-      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, signal, ...(lookup ? { lookup } : {}) },
+      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, signal, lookup },
       (res) => {
         resolve(res.statusCode ?? 0);
         res.destroy();
@@ -113,7 +120,7 @@ export async function attemptDelivery(deps: HubDeps, d: ClaimedDelivery, random:
         },
         d.payload,
         deps.config.timeoutMs,
-        deps.config.production ? checkedLookup(deps.callbackPolicy) : undefined,
+        connectionLookup(deps.callbackPolicy),
       );
       if (statusCode < 200 || statusCode > 299) error = `HTTP ${statusCode}`;
     } catch (err) {
@@ -295,6 +302,3 @@ export function startDispatcher(
     },
   };
 }
-
-/** Production's resolver for callback hosts. */
-export const resolveHost = async (host: string): Promise<string[]> => (await dns.lookup(host, { all: true })).map((a) => a.address);

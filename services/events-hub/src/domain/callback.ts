@@ -52,7 +52,10 @@ export function isInternalAddress(address: string): boolean {
 
 export interface CallbackPolicy {
   production: boolean;
-  /** Resolves a host name to its addresses (dns.lookup with all: true). */
+  /**
+   * Resolves a host name to its addresses: the hub's bounded resolver (`createHostResolver`, c-ares, never the
+   * threadpool's getaddrinfo); a failure with code ETIMEOUT carries the reason (no answer in time).
+   */
   resolve(host: string): Promise<string[]>;
 }
 
@@ -112,8 +115,10 @@ export async function checkPublicHost(hostname: string, policy: CallbackPolicy):
   else {
     try {
       addresses = await policy.resolve(host);
-    } catch {
-      throw badCallback(`callback host "${host}" does not resolve`);
+    } catch (err) {
+      // A DNS server that did not answer in time is said so (a delivery retries it later); other failures as before.
+      const timedOut = (err as { code?: unknown }).code === 'ETIMEOUT';
+      throw badCallback(`callback host "${host}" does not resolve${timedOut ? `: ${(err as Error).message}` : ''}`);
     }
   }
   if (!addresses.length) throw badCallback(`callback host "${host}" does not resolve`);
