@@ -180,7 +180,8 @@ const pendingFor = async (em: Em, kind: ApprovalKind, account: string, key: stri
 
 /** issueCreditNote: the note's total (its lines' amounts) in the invoice's currency. */
 export async function gateCreditNote(em: Em, limits: ApprovalLimits, daily: ApprovalLimits, caller: Caller, input: CreditNoteInput, now: Date): Promise<ApprovalRow | null> {
-  if (!limited(caller) || !input?.idempotencyKey || !Array.isArray(input.lines) || input.lines.length === 0) return null;
+  // A key the note's row cannot hold: issueCreditNote refuses it now, rather than every approval later (as gateRefund).
+  if (!limited(caller) || !input?.idempotencyKey || !idempotencyKeyStorable(input.idempotencyKey) || !Array.isArray(input.lines) || input.lines.length === 0) return null;
   if (!input.lines.every((l) => isDecimalString(l?.amount))) return null;
   const invoice = await sql(em)('invoice').where({ id: input.invoiceId }).first('id', 'billing_account_id', 'currency');
   if (!invoice) return null;

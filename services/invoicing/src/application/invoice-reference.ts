@@ -64,6 +64,11 @@ export async function invoiceOfReference(em: Em, reference: string): Promise<str
  * another customer's reference passed the check and paid (and showed) that customer's invoice.
  */
 export async function invoiceToPay(em: Em, input: { invoiceId?: string | null; reference?: string | null }): Promise<string | null> {
+  // The reference is kept on the payment row: a NUL (no text PostgreSQL holds) failed that insert after the card was
+  // charged, or the look-up below (INTERNAL). Refused first, as receiveBankTransfer refuses a statement line's.
+  if (typeof input.reference === 'string' && input.reference.includes('\u0000')) {
+    throw new DomainError('PAYMENT_REFERENCE_INVALID', 'A payment reference cannot hold a NUL character', { field: 'input.reference' }, 'BAD_USER_INPUT');
+  }
   if (input.invoiceId) return input.invoiceId;
   return input.reference ? invoiceOfReference(em, input.reference) : null;
 }

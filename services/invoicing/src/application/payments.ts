@@ -454,6 +454,9 @@ export interface IssueCreditNoteCommand {
   now: Date;
 }
 
+/** credit_note.reason's length (varchar(300)); the notes invoicing issues itself cut their reason to it. */
+const MAX_CREDIT_NOTE_REASON = 300;
+
 /**
  * What issueCreditNote checks and works out before anything is written or any money moves, under its
  * locks (the account's credit, the invoice, its lines, for a REFUND note its payments; held to the end
@@ -470,6 +473,10 @@ export async function prepareCreditNote(em: Em, c: Pick<IssueCreditNoteCommand, 
   if (invoice.state === 'VOIDED') throw new DomainError('INVOICE_VOIDED', 'A voided invoice cannot be credited', { field: 'input.invoiceId' });
   if (isDraft({ state: invoice.state, heldFrom: invoice.held_from })) throw new DomainError('INVOICE_NOT_ISSUED', 'Regenerate a draft instead of crediting it', { field: 'input.invoiceId' });
   if (!c.reason?.trim()) throw badInput('input.reason', 'Say why the customer is credited', 'CREDIT_NOTE_REASON_MISSING');
+  // What credit_note.reason holds (varchar, counted in characters), checked before anything is written: the insert
+  // failed on it (INTERNAL), and an agent's request passed this check and then failed every approval, PENDING for good.
+  if ([...c.reason].length > MAX_CREDIT_NOTE_REASON) throw badInput('input.reason', `A reason has at most ${MAX_CREDIT_NOTE_REASON} characters`, 'CREDIT_NOTE_REASON_TOO_LONG');
+  if (c.reason.includes('\u0000')) throw badInput('input.reason', 'A reason cannot hold a NUL character', 'CREDIT_NOTE_REASON_INVALID');
   const k = sql(em);
   const invoiceLines = await k('invoice_line').where({ invoice_id: invoice.id }).forUpdate();
   // The tax earlier notes gave back per line, read under the invoice's row lock (lockInvoice above):
@@ -553,6 +560,7 @@ export type CreditNoteTold =
  * part of the request.
  */
 export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provider: PaymentProvider | null, origin: RefundOrigin = { by: null }, told: CreditNoteTold | null = null): Promise<string> {
+  checkKeyStorable(c.idempotencyKey);
   const { now, ...request } = c;
   const hash = requestHash(request);
   // The key is the invoice's account's; an invoice that does not exist has no note to replay (prepareCreditNote refuses it).
