@@ -502,12 +502,17 @@ export interface WalletCreditOwedData {
 }
 
 /**
- * `data` of `chargeRefused`: a prepaid one-off charge a closed wallet will never collect, which
- * invoicing bills to the account instead (once per chargeId) or holds for finance to bill or write off. `refusal` says why:
+ * `data` of `chargeRefused`: a prepaid one-off charge (or the part of it) a closed wallet will never
+ * collect, which invoicing bills to the account instead (once per chargeId) or holds for finance to
+ * bill or write off. `refusal` says why:
  * WALLET_SETTLED (after the settlement, or a charge still due at the settlement: no top-up can come
  * to pay it, `dueSince` when it was left waiting), WALLET_CLOSED (incurred at or after closedAt),
- * WALLET_BALANCE_FINAL (arrived from finalAt on, before the settlement). Nothing was taken: the
- * ledger keeps the decision under `CHARGE:<chargeId>` (`transactionId`, no entries). Once per charge.
+ * WALLET_BALANCE_FINAL (arrived from finalAt on, before the settlement). `amount` is what is refused,
+ * the amount to bill: a charge still due at the settlement is first paid from what the wallet holds
+ * (oldest first, whole minor units), and only the rest is refused (`collected` the part taken,
+ * `chargeAmount` the whole charge; since 2026-11-29, thirtieth session: before, the whole charge was
+ * refused while the wallet's balance was paid out). The ledger keeps the decision under
+ * `CHARGE:<chargeId>` (`transactionId`: no entries, or the part collected). Once per charge.
  */
 export interface ChargeRefusedData {
   chargeId: string;
@@ -517,7 +522,12 @@ export interface ChargeRefusedData {
   /** The one-off's reason (ADD_ON_PURCHASE, STARTER_PACK, …) and text. */
   reason: string;
   description: string | null;
+  /** What is refused: the charge, or what is left of it once the settlement took what the wallet held. The amount to bill. */
   amount: { amount: string; currency: string };
+  /** The whole charge as it was made (absent in events written before 2026-11-29: the whole charge was `amount`). */
+  chargeAmount?: { amount: string; currency: string };
+  /** What the wallet paid towards it at its settlement (0: nothing; absent in events written before 2026-11-29). */
+  collected?: { amount: string; currency: string };
   refusal: 'WALLET_CLOSED' | 'WALLET_BALANCE_FINAL' | 'WALLET_SETTLED';
   refusedBecause: string;
   /** ISO date-time the charge was left due for want of balance; null: refused when it arrived. */

@@ -1,4 +1,4 @@
-import { Decimal, type ChargeRefusedData, type WalletCreditOwedData } from '@ledgerline/contracts';
+import { Decimal, minorUnits, type ChargeRefusedData, type WalletCreditOwedData } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { fmt } from '../domain/charging';
@@ -51,30 +51,71 @@ export interface UncollectedCharge {
   amount: Decimal;
   /** When it was left due for want of balance; null: refused as it arrived. */
   dueSince: Date | null;
+  /**
+   * What the wallet paid towards it at its settlement (a due charge netted against the balance:
+   * settleAccountWallets, domain/settlement-netting.ts); absent: nothing, refused whole.
+   */
+  collected?: Decimal;
 }
 
 /**
  * A refused charge keeps its decision under its own key (no entries, as charging's DENIED rows): a
- * redelivery finds the key and takes nothing, and the refusal stays on the ledger. Nobody else would
- * ever learn of the money: `billing.wallets.charge.refused` hands it to finance (to bill the closed
- * account another way or write it off), once, as the key is written once. Returns the row's id.
- * The caller holds the wallet lock and has checked the key is unused.
+ * redelivery finds the key and takes nothing, and the refusal stays on the ledger. A due charge the
+ * settlement netted in part (`collected`) keeps the part taken on the same row (− wallet, + revenue)
+ * and only the rest is refused. Nobody else would ever learn of the money refused:
+ * `billing.wallets.charge.refused` hands it to finance (its `amount`: what is left to bill; invoicing
+ * bills it to the closed account, or it is written off), once, as the key is written once. Returns
+ * the row's id. The caller holds the wallet lock and has checked the key is unused.
  */
 export async function recordRefusedCharge(sql: Sql, wallet: WalletRow, c: UncollectedCharge, refusal: LateChargeRefusal, now: Date): Promise<string> {
   const txId = newTxId();
-  const refusedBecause = lateChargeMessage(wallet, refusal);
+  const collected = c.collected ?? new Decimal(0);
+  const rest = c.amount.minus(collected);
+  const digits = minorUnits(wallet.currency);
+  const refusedBecause = lateChargeMessage(wallet, refusal) + (collected.greaterThan(0)
+    ? `; ${collected.toFixed(digits)} ${wallet.currency} of the charge was taken from the balance at the settlement, ${rest.toFixed(digits)} ${wallet.currency} is left to bill`
+    : '');
   await postTransactions(sql, [{
     id: txId, idempotencyKey: chargeKey(c.chargeId), kind: 'ONE_OFF_CHARGE', billingAccountId: wallet.billing_account_id, reference: c.lineId,
-    outcome: { chargeId: c.chargeId, reason: c.reason, amount: fmt(c.amount), currency: wallet.currency, refused: refusal, refusedBecause, ...(c.dueSince ? { dueSince: c.dueSince.toISOString() } : {}) },
-    entries: [],
+    outcome: {
+      chargeId: c.chargeId, reason: c.reason, amount: fmt(c.amount), currency: wallet.currency, refused: refusal, refusedBecause, ...(c.dueSince ? { dueSince: c.dueSince.toISOString() } : {}),
+      ...(c.collected ? { collected: fmt(collected), refusedAmount: fmt(rest) } : {}),
+    },
+    entries: collected.greaterThan(0)
+      ? [
+          { accountId: wallet.id, unit: wallet.currency, amount: collected.negated() },
+          { accountId: accountId(wallet.billing_account_id, 'REVENUE', wallet.currency), unit: wallet.currency, amount: collected },
+        ]
+      : [],
   }], now);
   const data: ChargeRefusedData = {
     chargeId: c.chargeId, billingAccountId: wallet.billing_account_id, walletId: wallet.id, lineId: c.lineId, reason: c.reason, description: c.description,
-    amount: { amount: fmt(c.amount), currency: wallet.currency }, refusal, refusedBecause,
+    amount: { amount: fmt(rest), currency: wallet.currency },
+    chargeAmount: { amount: fmt(c.amount), currency: wallet.currency }, collected: { amount: fmt(collected), currency: wallet.currency },
+    refusal, refusedBecause,
     dueSince: c.dueSince ? c.dueSince.toISOString() : null, transactionId: txId,
     closedAt: new Date(wallet.closed_at!).toISOString(), settledAt: wallet.settled_at ? new Date(wallet.settled_at).toISOString() : null, refusedAt: now.toISOString(),
   };
   await insertOutbox(sql, [eventRow('chargeRefused', wallet.billing_account_id, [chargeKey(c.chargeId), 'refused'], now, data)]);
+  return txId;
+}
+
+/**
+ * A due charge the settlement's netting covered whole (domain/settlement-netting.ts): taken from
+ * the balance under its key as a top-up would have paid it (− wallet, + revenue), nothing refused,
+ * nothing told (wallet.settled carries the balance after it). Returns the row's id. The caller
+ * holds the wallet lock and has checked the key is unused.
+ */
+export async function recordDueChargeCollected(sql: Sql, wallet: WalletRow, c: { chargeId: string; lineId: string | null; reason: string; amount: Decimal; dueSince: Date }, now: Date): Promise<string> {
+  const txId = newTxId();
+  await postTransactions(sql, [{
+    id: txId, idempotencyKey: chargeKey(c.chargeId), kind: 'ONE_OFF_CHARGE', billingAccountId: wallet.billing_account_id, reference: c.lineId,
+    outcome: { chargeId: c.chargeId, reason: c.reason, amount: fmt(c.amount), currency: wallet.currency, dueSince: c.dueSince.toISOString(), collectedAtSettlement: true },
+    entries: [
+      { accountId: wallet.id, unit: wallet.currency, amount: c.amount.negated() },
+      { accountId: accountId(wallet.billing_account_id, 'REVENUE', wallet.currency), unit: wallet.currency, amount: c.amount },
+    ],
+  }], now);
   return txId;
 }
 

@@ -9,7 +9,7 @@ import { insertNotifications } from './buckets';
 import { emitBalanceEvents } from './balance-events';
 import { walletOf, type WalletRow } from './wallets';
 import { budgetHeadroom } from './budget';
-import { lateChargeRefusal, recordOwedCredit, type LateChargeRefusal } from './closed-wallet-moves';
+import { isLateChargeRefusal, lateChargeMessage, lateChargeRefusal, recordOwedCredit, type LateChargeRefusal } from './closed-wallet-moves';
 import type { SubscriptionTermRow } from './subscription-terms';
 
 type Term = Pick<SubscriptionTermRow, 'subscription_id' | 'billing_account_id' | 'line_id' | 'payment_mode' | 'currency'>;
@@ -41,22 +41,45 @@ export function periodFeeOf(term: Pick<Term, 'payment_mode'>, terms: PlanTerms):
  * was taken under (`fee_proration`): the period's unused-days refund follows those terms, whatever
  * the plan says when the period ends (`refundUnusedPeriod`). A closed wallet refuses it as a late
  * charge (`lateChargeRefusal`, the period's start as when it is incurred): nothing is taken or owed,
- * as no allowance is granted for it (markFeeRefused).
+ * as no allowance is granted for it (markFeeRefused); the refusal is kept under the period's key with
+ * no entries, as a refused one-off's is under its own (recordRefusedFee), and answers a later try.
  */
 export async function payPeriodFee(sql: Sql, term: Term, terms: PlanTerms, start: Date, now: Date): Promise<{ paid: true } | { paid: false; fee: Decimal; balance: Decimal } | { paid: false; refused: LateChargeRefusal }> {
   const fee = periodFeeOf(term, terms);
   const key = `RENEWAL:${term.subscription_id}:${start.toISOString()}`;
-  if (fee.isZero() || (await findTransaction(sql, key))) return { paid: true };
+  if (fee.isZero()) return { paid: true };
+  const existing = await findTransaction(sql, key);
+  // The key holds the period's decision: paid, or refused by a closed wallet (kept with no entries).
+  if (existing) return isLateChargeRefusal(existing.outcome?.refused) ? { paid: false, refused: existing.outcome.refused } : { paid: true };
   const wallet = await walletOf(sql, term.billing_account_id, term.currency, true);
   // A closed wallet judges the fee as a late charge incurred when its period starts: a settled
   // balance was handed to finance, and a period from the close on is service the account no longer has.
   const refused = wallet && lateChargeRefusal(wallet, start.toISOString(), now);
-  if (refused) return { paid: false, refused };
+  if (refused) {
+    await recordRefusedFee(sql, term, wallet, { key, fee, start, refused }, now);
+    return { paid: false, refused };
+  }
   const balance = new Decimal(wallet?.balance ?? 0);
   // A budget wallet pays with its next replenishment too (moveFee's balance events make it), as its usage and one-off charges do.
   if (!wallet || !covers(balance.plus(await budgetHeadroom(sql, wallet.id)), new Decimal(wallet.overdraft_limit), fee)) return { paid: false, fee, balance };
   await moveFee(sql, term, wallet, { key, kind: 'RECURRING_FEE', intoWallet: fee.negated(), proration: prorationOf(terms) }, now);
   return { paid: true };
+}
+
+/**
+ * A period's fee a closed wallet refused: its decision under the period's key (kind RECURRING_FEE,
+ * no entries: nothing taken, nothing owed, as the refusal of a late one-off charge is kept,
+ * closed-wallet-moves.ts), so the ledger shows why the period was not paid, and a redelivered
+ * subscription event or a later renewal pass finds it refused (payPeriodFee), never paid: the
+ * period's refund (periodFee) reads what the key took from the wallet, which is nothing. No event:
+ * no allowance was granted for the period, so nobody owes it.
+ */
+async function recordRefusedFee(sql: Sql, term: Term, wallet: WalletRow, r: { key: string; fee: Decimal; start: Date; refused: LateChargeRefusal }, now: Date): Promise<void> {
+  await postTransactions(sql, [{
+    id: newTxId(), idempotencyKey: r.key, kind: 'RECURRING_FEE', billingAccountId: term.billing_account_id, reference: term.subscription_id,
+    outcome: { subscriptionId: term.subscription_id, periodStart: r.start.toISOString(), fee: fmt(r.fee), currency: term.currency, refused: r.refused, refusedBecause: lateChargeMessage(wallet, r.refused) },
+    entries: [],
+  }], now);
 }
 
 /**

@@ -6,7 +6,8 @@ import { minorUnitSql, postTransactions, type NewTransaction } from './ledger';
 import { closeMany } from './reservations';
 import { roundingWriteOff } from './write-off-rounding';
 import { WALLET_COLUMNS, WALLET_JOINS, WALLET_SETTLED, lockAccountWallets, type WalletRow } from './wallets';
-import { recordRefusedCharge } from './closed-wallet-moves';
+import { recordDueChargeCollected, recordRefusedCharge } from './closed-wallet-moves';
+import { netDueCharges as netDueChargesOf } from '../domain/settlement-netting';
 
 /**
  * Settles the closed wallets whose balance became final (`final_at` = closedAt + the late-usage
@@ -82,6 +83,8 @@ export async function settleAccountWallets(sql: Sql, billingAccountId: string, n
   const wallets = await sql.query<WalletRow>(`select ${WALLET_COLUMNS} from wallet w ${WALLET_JOINS} where ${due} order by w.currency`, [billingAccountId, now]);
   if (wallets.length === 0) return 0;
   await sql.query(`update wallet set settled_at = $2 where id = any($1::text[])`, [wallets.map((w) => w.id), now]);
+  // What the wallets hold pays their due charges first (whole minor units): the balance below is after it.
+  for (const w of wallets) w.balance = fmt(await netDueCharges(sql, { ...w, settled_at: now }, now));
   // A wallet settled holding less than a minor unit (0.007 EUR left, or owing 0.004) has nothing
   // anyone can pay out or collect: written off to ROUNDING now, so its final balance is 0.
   const writtenOff = new Map<string, Decimal>();
@@ -93,7 +96,6 @@ export async function settleAccountWallets(sql: Sql, billingAccountId: string, n
     writeOffs.push(writeOff.tx);
   }
   await postTransactions(sql, writeOffs, now);
-  for (const w of wallets) await cancelDueCharges(sql, { ...w, settled_at: now }, now);
   const first = wallets[0]!;
   const data: WalletSettledData = {
     billingAccountId,
@@ -114,19 +116,27 @@ export async function settleAccountWallets(sql: Sql, billingAccountId: string, n
 /**
  * One-off charges still waiting for a top-up when a wallet is settled: none can come (a closed
  * wallet takes no credit), so they would wait for ever, shown as due, and nobody would collect them.
- * Each is refused WALLET_SETTLED (its decision under its key, no entries, as a late charge after the
- * settlement) and closed with that row, and `charge.refused` hands the debt to finance to bill or
- * write off. The balance is not touched: what the wallet holds is paid out as wallet.settled says,
- * the debt is collected apart (a due charge is paid whole or not at all, as a top-up pays it).
+ * What the wallet holds pays them first, oldest first, in whole minor units (domain/settlement-netting.ts):
+ * the customer is not paid out money while invoiced for a charge it could have paid. A charge
+ * covered whole is taken as a top-up would take it; of one covered in part, or not at all, the part
+ * covered is taken and the rest refused WALLET_SETTLED on the same row under its key, and
+ * `charge.refused` hands that rest to finance (invoicing bills it). Each due row is closed by its
+ * ledger row. In the settlement's transaction, which sets settled_at: a second pass finds nothing
+ * due, and a redelivered one-off finds its key. Returns the wallet's balance after it.
  */
-async function cancelDueCharges(sql: Sql, wallet: WalletRow, now: Date): Promise<number> {
+async function netDueCharges(sql: Sql, wallet: WalletRow, now: Date): Promise<Decimal> {
   const due = await sql.query<{ id: string; line_id: string | null; reason: string; description: string; amount: string; created_at: Date }>(
     `select id, line_id, reason, description, amount::text as amount, created_at from due_charge where billing_account_id = $1 and currency = $2 and settled_at is null order by created_at, id`,
     [wallet.billing_account_id, wallet.currency],
   );
-  for (const c of due) {
-    const txId = await recordRefusedCharge(sql, wallet, { chargeId: c.id, lineId: c.line_id, reason: c.reason, description: c.description, amount: new Decimal(c.amount), dueSince: new Date(c.created_at) }, WALLET_SETTLED, now);
+  const netted = netDueChargesOf(new Decimal(wallet.balance), due.map((c) => ({ id: c.id, amount: new Decimal(c.amount) })), wallet.currency);
+  for (const [i, c] of due.entries()) {
+    const { collected, refused } = netted.charges[i]!;
+    const dueSince = new Date(c.created_at);
+    const txId = refused.greaterThan(0)
+      ? await recordRefusedCharge(sql, wallet, { chargeId: c.id, lineId: c.line_id, reason: c.reason, description: c.description, amount: new Decimal(c.amount), dueSince, collected }, WALLET_SETTLED, now)
+      : await recordDueChargeCollected(sql, wallet, { chargeId: c.id, lineId: c.line_id, reason: c.reason, amount: new Decimal(c.amount), dueSince }, now);
     await sql.query(`update due_charge set settled_at = $2, transaction_id = $3 where id = $1`, [c.id, now, txId]);
   }
-  return due.length;
+  return netted.left;
 }
