@@ -3,15 +3,22 @@
 // invoicing's `refusedcharges` durable consumer bills each once per chargeId: a PREPAID account (no
 // period invoices) at once on a WALLET_CHARGE invoice of its own, a POSTPAID one as a one-off on its
 // next invoice (after its final bill: the adjustment invoice the next bill run makes, as late usage).
-// What it cannot bill is held with a reason and counted, and the consumer goes on. Real PostgreSQL and NATS.
+// What it cannot bill is held with a reason and counted, and the consumer goes on; one held because its
+// account was not known yet is billed when invoicing learns the account (its billingaccount.created, a
+// registration). A prepaid account's charge recorded before as an unbilled one-off is billed on its own invoice.
+// Real PostgreSQL and NATS (shared by runs: accounts carry the run's schema).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENTS, createCloudEvent, type ChargeRefusedData } from '@ledgerline/contracts';
+import { EVENTS, createCloudEvent, dec, type ChargeRefusedData } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { holdRefusedCharge, refusedChargeIn } from '../src/application/wallet-charge-refused';
 import { account, invoicesOf, runBillRun, startHarness, subscribe, waitFor, type Harness } from './support';
 
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness('2026-10-01T08:00:00Z');
 });
+/** An account of this run: runs share NATS, and every run's consumers read every run's events. */
+const acc = (name: string): string => `acc_rf_${name}_${h.svc.schema.split('_')[1]}`;
 afterAll(async () => h?.svc.close());
 
 const CLOSE = 'mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id } } } }';
@@ -33,16 +40,30 @@ async function publish(data: unknown, key: string): Promise<void> {
 
 const db = (text: string, params: unknown[] = []) => h.svc.runtime.orm.em.fork().getConnection().execute(text, params);
 
+/** Subscribers' `billingaccount.created` of `id` (the event a charge held account_unknown waited for). */
+async function accountCreated(id: string, paymentMode: 'PREPAID' | 'POSTPAID'): Promise<void> {
+  const data = { billingAccountId: id, customerId: `cus_${id}`, paymentMode, currency: 'EUR', billCycleDay: 1, paymentTermsDays: 14, timezone: 'Europe/Berlin', creditLimit: null, autopay: false };
+  const event = createCloudEvent({ source: 'ledgerline/subscribers', type: EVENTS.billingAccountCreated.type, subject: id, time: new Date('2026-10-26T08:00:00Z'), data, key: [id] });
+  await h.svc.runtime.messaging.js.publish(EVENTS.billingAccountCreated.subject, JSON.stringify(event));
+}
+
+/** What `ledgerline_invoicing_wallet_charges_held_total{reason}` has counted so far. */
+async function heldCount(reason: string): Promise<number> {
+  const text = await h.svc.runtime.metrics.getSingleMetricAsString('ledgerline_invoicing_wallet_charges_held_total');
+  const m = text.match(new RegExp(`reason="${reason}"[^}]*\\} (\\d+)$`, 'm'));
+  return m ? Number(m[1]) : 0;
+}
+
 describe('charges a closed prepaid wallet refused (billing.wallets.charge.refused)', () => {
   it('a prepaid account: billed once on an invoice of its own, naming the charge, however often the event comes', async () => {
-    await account(h, 'acc_rf_pre', { paymentMode: 'PREPAID', customerName: 'Prepaid Pia' });
-    const data = refused({ chargeId: `chg_${h.svc.schema}_pre`, billingAccountId: 'acc_rf_pre', dueSince: '2026-10-21T10:00:00.000Z' });
+    await account(h, acc('pre'), { paymentMode: 'PREPAID', customerName: 'Prepaid Pia' });
+    const data = refused({ chargeId: `chg_${h.svc.schema}_pre`, billingAccountId: acc('pre'), dueSince: '2026-10-21T10:00:00.000Z' });
     await publish(data, 'a');
     await publish(data, 'a'); // redelivered
     await publish(data, 'b'); // the same charge under another event id
-    await waitFor(async () => (await invoicesOf(h, 'acc_rf_pre')).length > 0);
+    await waitFor(async () => (await invoicesOf(h, acc('pre'))).length > 0);
     await new Promise((r) => setTimeout(r, 1500)); // the other deliveries have been handled too
-    const all = (await h.gql<any>(INVOICES, { a: 'acc_rf_pre' })).invoices.edges.map((e: any) => e.node);
+    const all = (await h.gql<any>(INVOICES, { a: acc('pre') })).invoices.edges.map((e: any) => e.node);
     expect(all).toHaveLength(1);
     expect(all[0]).toMatchObject({ kind: 'WALLET_CHARGE', sourceRef: data.chargeId, state: 'SENT', netTotal: { amount: '9.99' }, taxTotal: { amount: '1.9' }, total: { amount: '11.89' } });
     expect(all[0].number).toMatch(/^INV-\d{8}$/);
@@ -55,22 +76,22 @@ describe('charges a closed prepaid wallet refused (billing.wallets.charge.refuse
 
   it('a postpaid account after its final bill: a one-off on the adjustment invoice of the next bill run, once', async () => {
     h.clock.set('2026-10-01T08:00:00Z');
-    await account(h, 'acc_rf_post', { paymentTermsDays: 14 });
-    await subscribe(h, 'acc_rf_post', 'sub_rf_post', 'postpaid20', '2026-08-31T22:00:00Z');
-    await h.gql(CLOSE, { i: { billingAccountId: 'acc_rf_post', periodStart: '2026-08-31T22:00:00Z', periodEnd: '2026-09-30T22:00:00Z' } });
+    await account(h, acc('post'), { paymentTermsDays: 14 });
+    await subscribe(h, acc('post'), 'sub_rf_post', 'postpaid20', '2026-08-31T22:00:00Z');
+    await h.gql(CLOSE, { i: { billingAccountId: acc('post'), periodStart: '2026-08-31T22:00:00Z', periodEnd: '2026-09-30T22:00:00Z' } });
     h.clock.set('2026-10-20T09:00:00Z');
-    await h.gql(CLOSE, { i: { billingAccountId: 'acc_rf_post', periodStart: '2026-09-30T22:00:00Z', periodEnd: '2026-10-20T08:00:00Z', final: true } });
+    await h.gql(CLOSE, { i: { billingAccountId: acc('post'), periodStart: '2026-09-30T22:00:00Z', periodEnd: '2026-10-20T08:00:00Z', final: true } });
     h.clock.set('2026-10-25T09:00:00Z');
-    const data = refused({ chargeId: `chg_${h.svc.schema}_post`, billingAccountId: 'acc_rf_post', amount: { amount: '5.00', currency: 'EUR' }, description: 'SIM replacement', reason: 'SIM_REPLACEMENT_FEE', refusal: 'WALLET_CLOSED', settledAt: null });
+    const data = refused({ chargeId: `chg_${h.svc.schema}_post`, billingAccountId: acc('post'), amount: { amount: '5.00', currency: 'EUR' }, description: 'SIM replacement', reason: 'SIM_REPLACEMENT_FEE', refusal: 'WALLET_CLOSED', settledAt: null });
     await publish(data, 'a');
     await publish(data, 'a');
     await waitFor(async () => (await db(`select 1 from wallet_charge_refused where charge_id = ?`, [data.chargeId])).length > 0);
     await new Promise((r) => setTimeout(r, 1500));
-    expect(await invoicesOf(h, 'acc_rf_post')).toHaveLength(2); // nothing billed before the next run
+    expect(await invoicesOf(h, acc('post'))).toHaveLength(2); // nothing billed before the next run
 
     h.clock.set('2026-11-01T10:00:00Z');
     await runBillRun(h, '2026-11-01');
-    const all = await invoicesOf(h, 'acc_rf_post');
+    const all = await invoicesOf(h, acc('post'));
     expect(all).toHaveLength(3);
     const after = all.find((i: any) => i.periodStart === '2026-10-20T08:00:00.000Z');
     expect(after.lines.map((l: any) => [l.kind, l.description, l.netAmount.amount])).toEqual([
@@ -79,28 +100,28 @@ describe('charges a closed prepaid wallet refused (billing.wallets.charge.refuse
     // The next bill run has nothing of it left.
     h.clock.set('2026-12-01T10:00:00Z');
     await runBillRun(h, '2026-12-01');
-    expect(await invoicesOf(h, 'acc_rf_post')).toHaveLength(3);
+    expect(await invoicesOf(h, acc('post'))).toHaveLength(3);
   });
 
   it('holds what it cannot bill, with a reason, counts it, and bills what comes after', async () => {
-    await account(h, 'acc_rf_held', { paymentMode: 'PREPAID' });
-    const other = refused({ chargeId: `chg_${h.svc.schema}_usd`, billingAccountId: 'acc_rf_held', amount: { amount: '3.00', currency: 'USD' } });
-    const unknown = refused({ chargeId: `chg_${h.svc.schema}_unknown`, billingAccountId: 'acc_rf_nobody' });
-    const notAmount = refused({ chargeId: `chg_${h.svc.schema}_nan`, billingAccountId: 'acc_rf_held', amount: { amount: 'lots', currency: 'EUR' } });
+    await account(h, acc('held'), { paymentMode: 'PREPAID' });
+    const other = refused({ chargeId: `chg_${h.svc.schema}_usd`, billingAccountId: acc('held'), amount: { amount: '3.00', currency: 'USD' } });
+    const unknown = refused({ chargeId: `chg_${h.svc.schema}_unknown`, billingAccountId: acc('nobody') });
+    const notAmount = refused({ chargeId: `chg_${h.svc.schema}_nan`, billingAccountId: acc('held'), amount: { amount: 'lots', currency: 'EUR' } });
     await publish(other, 'usd');
     await publish(other, 'usd');
     await publish(unknown, 'unknown');
     await publish(notAmount, 'nan');
     await h.svc.runtime.messaging.js.publish(EVENTS.chargeRefused.subject, 'not json');
-    const fine = refused({ chargeId: `chg_${h.svc.schema}_fine`, billingAccountId: 'acc_rf_held' });
+    const fine = refused({ chargeId: `chg_${h.svc.schema}_fine`, billingAccountId: acc('held') });
     await publish(fine, 'fine');
-    await waitFor(async () => (await invoicesOf(h, 'acc_rf_held')).length > 0);
+    await waitFor(async () => (await invoicesOf(h, acc('held'))).length > 0);
 
     const held = await db(`select charge_id, billing_account_id, status, held_reason from wallet_charge_refused where status = 'HELD' and (charge_id like ? or charge_id is null) order by held_reason`, [`chg_${h.svc.schema}_%`]);
     expect(held.map((r: any) => [r.charge_id, r.billing_account_id, r.held_reason])).toEqual([
-      [unknown.chargeId, 'acc_rf_nobody', 'account_unknown'],
-      [other.chargeId, 'acc_rf_held', 'currency_mismatch'],
-      [notAmount.chargeId, 'acc_rf_held', 'invalid'],
+      [unknown.chargeId, acc('nobody'), 'account_unknown'],
+      [other.chargeId, acc('held'), 'currency_mismatch'],
+      [notAmount.chargeId, acc('held'), 'invalid'],
       [null, null, 'not_a_cloud_event'],
     ]);
     const [detail] = await db(`select held_because from wallet_charge_refused where charge_id = ?`, [other.chargeId]);
@@ -110,15 +131,83 @@ describe('charges a closed prepaid wallet refused (billing.wallets.charge.refuse
     expect(metric).toMatch(/reason="account_unknown"[^}]*\} 1$/m);
     expect(metric).toMatch(/reason="invalid"[^}]*\} 1$/m);
     expect(metric).toMatch(/reason="not_a_cloud_event"[^}]*\} 1$/m);
-    const bills = await invoicesOf(h, 'acc_rf_held');
+    const bills = await invoicesOf(h, acc('held'));
     expect(bills.map((i: any) => i.total.amount)).toEqual(['11.89']);
 
-    // Delivered again once its account is known (a replay), a held charge is billed, and not counted again.
-    await account(h, 'acc_rf_nobody', { paymentMode: 'PREPAID' });
+    // Its account registered by hand, the charge held for it is billed with the registration, and not counted
+    // again; delivered again (a replay), it finds itself billed.
+    await account(h, acc('nobody'), { paymentMode: 'PREPAID' });
+    expect((await invoicesOf(h, acc('nobody'))).map((i: any) => i.total.amount)).toEqual(['11.89']);
     await publish(unknown, 'unknown');
-    await waitFor(async () => (await invoicesOf(h, 'acc_rf_nobody')).length > 0);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await invoicesOf(h, acc('nobody'))).toHaveLength(1);
     const [again] = await db(`select status, held_reason from wallet_charge_refused where charge_id = ?`, [unknown.chargeId]);
     expect(again).toEqual({ status: 'BILLED', held_reason: null });
     expect(await h.svc.runtime.metrics.getSingleMetricAsString('ledgerline_invoicing_wallet_charges_held_total')).toMatch(/reason="account_unknown"[^}]*\} 1$/m);
+  });
+
+  it('a charge is not held account_unknown once its account is known (learnt while the charge was tried): it is tried again', async () => {
+    await account(h, acc('meanwhile'), { paymentMode: 'PREPAID' });
+    const m = refusedChargeIn(JSON.stringify(refused({ chargeId: `chg_${h.svc.schema}_meanwhile`, billingAccountId: acc('meanwhile') })), 1);
+    const held = await h.svc.runtime.orm.em.fork().transactional((em) => holdRefusedCharge(em as Em, m, 'account_unknown', 'Billing account is not known to invoicing', new Date('2026-10-25T09:00:00Z')));
+    expect(held).toBe('account_known');
+    expect(await db(`select 1 from wallet_charge_refused where key = ?`, [m.key])).toEqual([]);
+  });
+
+  it('a charge held because its account was not known yet is billed when the account is learnt (billingaccount.created), once, counted once', async () => {
+    const countedBefore = await heldCount('account_unknown');
+    const pre = refused({ chargeId: `chg_${h.svc.schema}_late_pre`, billingAccountId: acc('late_pre') });
+    const post = refused({ chargeId: `chg_${h.svc.schema}_late_post`, billingAccountId: acc('late_post'), amount: { amount: '5.00', currency: 'EUR' } });
+    const usd = refused({ chargeId: `chg_${h.svc.schema}_late_usd`, billingAccountId: acc('late_usd'), amount: { amount: '3.00', currency: 'USD' } });
+    for (const d of [pre, post, usd]) await publish(d, 'late');
+    const heldRows = () => db(`select charge_id, status, held_reason, invoice_id from wallet_charge_refused where charge_id in (?, ?, ?) order by charge_id`, [pre.chargeId, post.chargeId, usd.chargeId]);
+    await waitFor(async () => (await heldRows()).length === 3);
+    expect((await heldRows()).map((r: any) => [r.status, r.held_reason])).toEqual([['HELD', 'account_unknown'], ['HELD', 'account_unknown'], ['HELD', 'account_unknown']]);
+    expect(await heldCount('account_unknown')).toBe(countedBefore + 3);
+
+    // The accounts' events come after (no replay of the charges): invoicing bills what it held for them.
+    await accountCreated(acc('late_pre'), 'PREPAID');
+    await accountCreated(acc('late_post'), 'POSTPAID');
+    await accountCreated(acc('late_usd'), 'PREPAID');
+    await waitFor(async () => (await invoicesOf(h, acc('late_pre'))).length > 0);
+    await waitFor(async () => (await db(`select 1 from billing_account where id = ?`, [acc('late_usd')])).length > 0);
+    // Everything again: the accounts' events redelivered, the charges replayed.
+    await accountCreated(acc('late_pre'), 'PREPAID');
+    await accountCreated(acc('late_post'), 'POSTPAID');
+    for (const d of [pre, post, usd]) await publish(d, 'late');
+    await new Promise((r) => setTimeout(r, 1500));
+
+    const bills = (await h.gql<any>(INVOICES, { a: acc('late_pre') })).invoices.edges.map((e: any) => e.node);
+    expect(bills.map((i: any) => [i.kind, i.sourceRef, i.state, i.total.amount])).toEqual([['WALLET_CHARGE', pre.chargeId, 'SENT', '11.89']]);
+    const oneOffs = await db(`select id, amount, invoice_id from one_off_charge where id in (?, ?) order by id`, [post.chargeId, pre.chargeId]);
+    expect(oneOffs.map((r: any) => [r.id, dec(String(r.amount)).toFixed(), r.invoice_id])).toEqual([[post.chargeId, '5', null], [pre.chargeId, '9.99', bills[0].id]]);
+    expect((await heldRows()).map((r: any) => [r.charge_id, r.status, r.held_reason, r.invoice_id])).toEqual([
+      [post.chargeId, 'BILLED', null, null], // the POSTPAID account's next invoice bills it
+      [pre.chargeId, 'BILLED', null, bills[0].id],
+      [usd.chargeId, 'HELD', 'currency_mismatch', null], // now known: held for what it is, and its account's event applied
+    ]);
+    // Counted once, when it was held: neither the billing nor the deliveries after it counted again.
+    expect(await heldCount('account_unknown')).toBe(countedBefore + 3);
+    expect(await invoicesOf(h, acc('late_usd'))).toEqual([]);
+  });
+
+  it('a prepaid account whose charge was recorded before as an unbilled one-off: billed on an invoice of its own, the one-off marked billed', async () => {
+    await account(h, acc('pre_oo'), { paymentMode: 'PREPAID' });
+    const data = refused({ chargeId: `chg_${h.svc.schema}_pre_oo`, billingAccountId: acc('pre_oo') });
+    // Recorded before under the charge's id (by hand here; a prepaid account's own one-offs are never billed by a period invoice).
+    await h.gql('mutation($i: AddOneOffChargeInput!) { addOneOffCharge(input: $i) { ok } }', {
+      i: { id: data.chargeId, billingAccountId: acc('pre_oo'), lineId: 'lin_1', code: 'ADD_ON_PURCHASE', description: 'Roaming pack EU 5 GB', amount: { amount: '9.99', currency: 'EUR' } },
+    });
+    await publish(data, 'a');
+    await publish(data, 'a');
+    await waitFor(async () => (await db(`select 1 from wallet_charge_refused where charge_id = ?`, [data.chargeId])).length > 0);
+    await new Promise((r) => setTimeout(r, 1500));
+    const all = (await h.gql<any>(INVOICES, { a: acc('pre_oo') })).invoices.edges.map((e: any) => e.node);
+    expect(all.map((i: any) => [i.kind, i.sourceRef, i.state, i.total.amount])).toEqual([['WALLET_CHARGE', data.chargeId, 'SENT', '11.89']]);
+    expect(all[0].lines.map((l: any) => [l.kind, l.netAmount.amount])).toEqual([['ONE_OFF', '9.99']]);
+    const [oneOff] = await db(`select invoice_id from one_off_charge where id = ?`, [data.chargeId]);
+    expect(oneOff.invoice_id).toBe(all[0].id);
+    const [row] = await db(`select status, invoice_id from wallet_charge_refused where charge_id = ?`, [data.chargeId]);
+    expect(row).toEqual({ status: 'BILLED', invoice_id: all[0].id });
   });
 });

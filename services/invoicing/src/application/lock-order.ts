@@ -26,6 +26,8 @@
 // gates of approvals.ts, before the operation they let through). A request's key lock (idempotency:*,
 // approval:dispute, bank-transaction) only ever queues the request's own retries, which take the same
 // locks in the same order, so it may come at any point.
+// Between 1 and 2: wallet-charge-held:<account> (wallet-charge-refused.ts), by the sweep of an account's
+// held refused charges after its row; a hold of a charge `account_unknown` takes it alone.
 import type { Em } from '@ledgerline/platform';
 import { lockAccountsForBilling } from './bill-accounts';
 import { lockAccountCredit } from './credit';

@@ -6,7 +6,9 @@
 // as late usage). A PREPAID account has no period invoices, so it is billed at once on an invoice of
 // its own (kind WALLET_CHARGE, one per chargeId), numbered and sent. What cannot be billed as it is
 // (not a CloudEvent, a value out of shape, an unknown account, another currency) is HELD with a reason
-// in `wallet_charge_refused`, never dropped; delivered again, a held charge is tried again.
+// in `wallet_charge_refused`, never dropped; delivered again, a held charge is tried again. One held
+// because its account was not known yet (`account_unknown`: its billingaccount.created still on its
+// way) is tried again when invoicing learns the account (`billChargesHeldForAccount`).
 import { DomainError, cutText, dec, isCurrencyCode, isDecimalString, minorUnits, parseCloudEvent, type ChargeRefusedData } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import type { AccountRow } from './bill-accounts';
@@ -124,11 +126,27 @@ export function heldReasonOf(error: unknown): HeldReason | undefined {
 }
 
 /**
- * Records `m` as HELD (`reason`, `because`), once: answers whether this call recorded it (a
- * redelivery of a held message is not counted again; one already billed stays billed).
+ * Serialises holding a charge `account_unknown` with trying the account's held charges again when the
+ * account is learnt (a transaction advisory lock, two-int key space): either the hold sees the account's
+ * row, or the account's sweep, waiting for the hold, sees the held row. Taken alone by a hold, after the
+ * account's row (lock-order.ts step 1) by the sweep.
  */
-export async function holdRefusedCharge(em: Em, m: RefusedChargeMessage, reason: HeldReason, because: string, now: Date): Promise<boolean> {
+async function lockHeldForAccount(em: Em, billingAccountId: string): Promise<void> {
+  await sql(em).raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', ['wallet-charge-held', billingAccountId]);
+}
+
+/**
+ * Records `m` as HELD (`reason`, `because`), once: answers whether this call recorded it (a
+ * redelivery of a held message is not counted again; one already billed stays billed), or
+ * `account_known` when it was to be held `account_unknown` and its account is known by now (learnt
+ * since the charge was tried): nothing is held, the charge is to be tried again.
+ */
+export async function holdRefusedCharge(em: Em, m: RefusedChargeMessage, reason: HeldReason, because: string, now: Date): Promise<boolean | 'account_known'> {
   const k = sql(em);
+  if (reason === 'account_unknown' && m.billingAccountId != null) {
+    await lockHeldForAccount(em, m.billingAccountId);
+    if (await k('billing_account').where({ id: m.billingAccountId }).first('id')) return 'account_known';
+  }
   const inserted = await k('wallet_charge_refused')
     .insert({ key: m.key, charge_id: m.chargeId, billing_account_id: m.billingAccountId, event_id: m.eventId, status: 'HELD', held_reason: reason, held_because: because.replaceAll('\u0000', ''), invoice_id: null, message: m.message, received_at: now, updated_at: now })
     .onConflict('key')
@@ -147,7 +165,7 @@ export async function takeRefusedCharge(em: Em, m: RefusedChargeMessage, now: Da
   if (m.problem || !m.data) {
     const reason = m.problem?.reason ?? 'invalid';
     const because = m.problem?.because ?? 'no data';
-    return { outcome: 'HELD', reason, because, counted: await holdRefusedCharge(em, m, reason, because, now) };
+    return { outcome: 'HELD', reason, because, counted: (await holdRefusedCharge(em, m, reason, because, now)) === true };
   }
   const d = m.data;
   const k = sql(em);
@@ -178,24 +196,86 @@ export async function takeRefusedCharge(em: Em, m: RefusedChargeMessage, now: Da
   }
   // A POSTPAID account's next invoice bills the one-off (a period's, or after its final one an adjustment invoice);
   // one recorded before under this id (created: false) is billed, or will be, as it is.
-  if (account.payment_mode !== 'PREPAID' || !oneOff.created) {
+  if (account.payment_mode !== 'PREPAID') {
     const existing = await k('one_off_charge').where({ id: d.chargeId }).first('invoice_id');
     await settle('BILLED', existing?.invoice_id ?? null);
     return { outcome: 'BILLED', invoiceId: existing?.invoice_id ?? null };
   }
-  const invoiceId = await invoiceAtOnce(em, account, d, description, at, now);
+  // A PREPAID account has no period invoice: a one-off recorded before under this id (by hand, the same
+  // facts: addOneOffCharge refuses others) that no invoice bills yet would never be billed. It is billed
+  // here as one recorded now, in its own tax category and line; one an invoice bills already is billed.
+  let recorded: { tax_category: string; line_id: string | null } | undefined;
+  if (!oneOff.created) {
+    const existing = await k('one_off_charge').where({ id: d.chargeId }).first('invoice_id', 'tax_category', 'line_id');
+    if (existing?.invoice_id != null) {
+      await settle('BILLED', existing.invoice_id);
+      return { outcome: 'BILLED', invoiceId: existing.invoice_id };
+    }
+    recorded = existing;
+  }
+  const invoiceId = await invoiceAtOnce(em, account, d, description, at, now, recorded);
   await settle('BILLED', invoiceId);
   return { outcome: 'BILLED', invoiceId };
 }
 
-/** A PREPAID account's refused charge on a WALLET_CHARGE invoice of its own (one per chargeId), numbered and sent. */
-async function invoiceAtOnce(em: Em, account: AccountRow, d: ChargeRefusedData, description: string, at: Date, now: Date): Promise<string> {
+/**
+ * A PREPAID account's refused charge on a WALLET_CHARGE invoice of its own (one per chargeId), numbered and
+ * sent; its one-off (`recorded` before, else just now) marked billed by it.
+ */
+async function invoiceAtOnce(em: Em, account: AccountRow, d: ChargeRefusedData, description: string, at: Date, now: Date, recorded?: { tax_category: string; line_id: string | null }): Promise<string> {
   const { invoiceId } = await invoiceOneCharge(em, account, {
     kind: 'WALLET_CHARGE',
     sourceRef: d.chargeId,
     at,
-    charge: { id: d.chargeId, code: d.reason, description, amount: dec(d.amount.amount).toFixed(), taxCategory: REFUSED_CHARGE_TAX_CATEGORY, lineId: d.lineId ?? null },
+    charge: {
+      id: d.chargeId, code: d.reason, description, amount: dec(d.amount.amount).toFixed(),
+      taxCategory: recorded?.tax_category ?? REFUSED_CHARGE_TAX_CATEGORY, lineId: recorded ? recorded.line_id : (d.lineId ?? null),
+    },
     billsOneOff: true,
   }, now);
   return invoiceId;
+}
+
+/** What trying an account's held charges again came to: the keys billed (or waived, or found billed), and held again. */
+export interface HeldChargesRetried {
+  billed: string[];
+  held: { key: string; reason: HeldReason }[];
+}
+
+/**
+ * Invoicing has learnt `billingAccountId` (its `billingaccount.created` applied, or registered by hand):
+ * the charges held `account_unknown` for it are tried again, in the caller's transaction (after the
+ * account's row, lock-order.ts step 1), each behind a savepoint: billed once (takeRefusedCharge's claim:
+ * a later delivery finds it billed), or held again for what stops it now (another currency…, its reason
+ * and why updated). Never throws what invoicing refuses, so the account's event is applied whatever
+ * its held charges come to; anything else (the database unavailable) is thrown. Not counted again:
+ * they were counted when held.
+ */
+export async function billChargesHeldForAccount(em: Em, billingAccountId: string, now: Date): Promise<HeldChargesRetried> {
+  const k = sql(em);
+  const out: HeldChargesRetried = { billed: [], held: [] };
+  await lockHeldForAccount(em, billingAccountId);
+  const held = (await k('wallet_charge_refused')
+    .where({ billing_account_id: billingAccountId, status: 'HELD', held_reason: 'account_unknown' })
+    .orderBy([{ column: 'received_at' }, { column: 'key' }])
+    .select('key', 'message')) as { key: string; message: string }[];
+  for (const row of held) {
+    const m = refusedChargeIn(row.message, undefined);
+    // Held account_unknown only after its data passed: it reads the same again (else left as it is, for a person).
+    if (m.key !== row.key || m.problem || !m.data) continue;
+    await k.raw('savepoint wallet_charge_held_retry');
+    try {
+      const r = await takeRefusedCharge(em, m, now);
+      await k.raw('release savepoint wallet_charge_held_retry');
+      if (r.outcome !== 'HELD') out.billed.push(row.key);
+    } catch (error) {
+      await k.raw('rollback to savepoint wallet_charge_held_retry');
+      const reason = heldReasonOf(error);
+      if (!reason) throw error;
+      const because = ((error as Error).message ?? String(error)).replaceAll('\u0000', '');
+      await k('wallet_charge_refused').where({ key: row.key, status: 'HELD' }).update({ held_reason: reason, held_because: because, updated_at: now });
+      out.held.push({ key: row.key, reason });
+    }
+  }
+  return out;
 }

@@ -10,7 +10,7 @@ import { startDurableConsumers, type Em, type ServiceRuntime } from '@ledgerline
 import { registerChargeResultsDropped, registerSubscriberEventsDropped, registerWalletChargesHeld, type WalletChargesHeld } from '../application/metrics';
 import { accountsAutopayWouldChange, addOneOffCharge, autopayOfChange, isPrepaid, recordCharges, recordSubscription, recordSubscriptionState, registerBillingAccount, setAutopay, shown } from '../application/read-model';
 import { invoiceBudgetReplenishment } from '../application/replenishment';
-import { heldReasonOf, holdRefusedCharge, refusedChargeIn, takeRefusedCharge } from '../application/wallet-charge-refused';
+import { billChargesHeldForAccount, heldReasonOf, holdRefusedCharge, refusedChargeIn, takeRefusedCharge } from '../application/wallet-charge-refused';
 import { billClosedAccount } from '../application/close-account';
 import { lockAccountsForBilling, type BillingDeps } from '../application/bill-accounts';
 import { ONE_OFF_SUBJECT, billedDescription, labelOf, subscriberEventIn } from './subscriber-events';
@@ -121,6 +121,8 @@ async function applySubscriberEvent(em: Em, subject: string, event: CloudEvent, 
     // The token is not on the event (partners read it): only that there is one. Redelivered after a
     // bill-cycle change, its (old) day and zone change nothing (asCreated).
     await registerBillingAccount(em, { ...d, autopay: d.autopay === true, autopayToken: null, asCreated: true, now });
+    // Charges closed wallets refused that were held until invoicing knew the account: billed now, once.
+    await billChargesHeldForAccount(em, d.billingAccountId, now);
   } else if (subject === EVENTS.billingAccountChanged.subject) {
     const d = event.data as BillingAccountChangedData;
     const autopay = autopayOfChange(d);
@@ -191,7 +193,13 @@ async function applyRefusedCharges(runtime: ServiceRuntime, batch: JsMsg[], held
       }
       try {
         const because = (error as Error).message ?? String(error);
-        if (await runtime.orm.em.fork().transactional((em) => holdRefusedCharge(em as Em, message, reason, because, runtime.clock.now()))) tell(m, reason, because, label);
+        const held = await runtime.orm.em.fork().transactional((em) => holdRefusedCharge(em as Em, message, reason, because, runtime.clock.now()));
+        // Its account was learnt meanwhile (its sweep found nothing held yet): tried again, not held.
+        if (held === 'account_known') {
+          m.nak(0);
+          continue;
+        }
+        if (held) tell(m, reason, because, label);
         m.ack();
       } catch (again) {
         runtime.logger.warn({ err: again, ...label }, 'refused wallet charge could not be held; it will be redelivered');

@@ -13,6 +13,7 @@ import { disputeInvoice } from '../application/dispute-invoice';
 import { STAFF_HOLD_KEY_PREFIX } from '../domain/disputes';
 import { INTERNAL_PAYMENT_KEY_PREFIXES, issueCreditNote, issuePaymentReceipt, NOTE_REFUND_KEY_PREFIXES, recordPayment, refundPayment } from '../application/payments';
 import { waiveOneOffCharge, WAIVER_NOTE_KEY_PREFIX } from '../application/waive-one-off-charge';
+import { billChargesHeldForAccount } from '../application/wallet-charge-refused';
 import { recordDunningNotice } from '../application/dunning-notices';
 import { dunnedInvoicesPaidFromCreditInBatch } from '../application/credit';
 import { renderInvoiceHtml, renderInvoicePdf, type InvoiceDocumentModel } from '../documents/render';
@@ -409,7 +410,11 @@ export const resolvers = guardOperations({
       return { receipt: await ctx.em.fork().findOneOrFail(Receipt, { id }) };
     },
     registerBillingAccount: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
-      await mutate(ctx, (em, now) => registerBillingAccount(em, { ...a.input, now }));
+      await mutate(ctx, async (em, now) => {
+        await registerBillingAccount(em, { ...a.input, now });
+        // Charges closed wallets refused that were held until invoicing knew the account: billed now, once.
+        await billChargesHeldForAccount(em, a.input.billingAccountId, now);
+      });
       return { ok: true };
     },
     recordSubscription: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {
