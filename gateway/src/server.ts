@@ -19,8 +19,31 @@ class CallerForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext>
   constructor(
     url: string,
     private readonly internalSecret: string,
+    private readonly service: string,
+    private readonly logger: Logger,
   ) {
     super({ url });
+  }
+
+  /**
+   * A subgraph that could not answer (connection refused, a reply that is not GraphQL's JSON, an HTTP error other
+   * than the input refusal below) is told to the client by its service name only. Apollo's own error carried the
+   * subgraph's address in its message and, for an HTTP error, the subgraph's raw answer (`extensions.response`:
+   * url, status, body), to every caller; those go to the log.
+   */
+  private unavailable(details: Record<string, unknown>): GraphQLError {
+    this.logger.error({ service: this.service, url: this.url, ...details }, 'subgraph request failed');
+    return new GraphQLError(`The ${this.service} service could not answer; try again later`, { extensions: { code: 'INTERNAL_SERVER_ERROR', serviceName: this.service } });
+  }
+
+  override async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): ReturnType<RemoteGraphQLDataSource<GatewayContext>['process']> {
+    try {
+      return await super.process(options);
+    } catch (error) {
+      // errorFromResponse's answers are already what the client may read.
+      if (error instanceof GraphQLError) throw error;
+      throw this.unavailable({ err: error });
+    }
   }
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
@@ -42,7 +65,7 @@ class CallerForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext>
     if (response.status === 400 && first && ['GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT'].includes(first.extensions?.code ?? '')) {
       return new GraphQLError(first.message, { extensions: { code: 'BAD_USER_INPUT' } });
     }
-    return error;
+    return this.unavailable({ status: response.status, body: (error.extensions.response as { body?: unknown } | undefined)?.body });
   }
 }
 
@@ -62,7 +85,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Subgra
   const port = parsePort('GATEWAY_PORT', env.GATEWAY_PORT, DEFAULT_PORTS.gateway!);
   const gateway = new ApolloGateway({
     supergraphSdl: fs.readFileSync(SUPERGRAPH_PATH, 'utf8'),
-    buildService: ({ name }) => new CallerForwardingDataSource(subgraphUrl(name, env), internalSecret),
+    buildService: ({ name }) => new CallerForwardingDataSource(subgraphUrl(name, env), internalSecret, name, logger),
   });
   const server = await startGraphQLHttpServer<GatewayContext>({
     service: 'gateway',

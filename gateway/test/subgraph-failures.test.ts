@@ -1,0 +1,101 @@
+// What a client of the gateway is told when a subgraph cannot answer its part of a query: which service, not where
+// it runs or what it said. Apollo's data source put the subgraph's address into the error's message (a refused
+// connection: "request to http://<host>:<port>/graphql failed, reason: connect ECONNREFUSED …") and the subgraph's
+// raw answer into `extensions.response` (url, status, body) of a non-2xx reply, for anyone, anonymous callers too,
+// as the /health answer did before it named failed checks only. The cause goes to the gateway's log.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SERVICES } from '@ledgerline/contracts';
+import { signToken, type SubgraphServer } from '@ledgerline/platform';
+import { startGateway } from '../src/server';
+
+const SECRET_BODY = 'upstream connect error: postgres://ledgerline:pW-9f3Kq7Zr2Lx8s@db-primary.billing.internal:5432/ledgerline';
+
+const closers: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const close of closers.reverse()) await close();
+});
+
+async function standIn(status: number, body: string, contentType = 'application/json'): Promise<string> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(status, { 'content-type': contentType }).end(body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(() => new Promise((resolve) => server.close(resolve)));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+}
+
+async function closedPort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function gatewayWith(catalogUrl: string): Promise<{ gw: SubgraphServer; lines: string[] }> {
+  const other = await standIn(200, JSON.stringify({ data: {} }));
+  const urls = Object.fromEntries(SERVICES.map((name) => [`${name.toUpperCase()}_URL`, other]));
+  const lines: string[] = [];
+  const gw = await startGateway({ env: { GATEWAY_PORT: '0', ...urls, CATALOG_URL: catalogUrl }, logger: pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) }) });
+  closers.push(() => gw.close());
+  return { gw, lines };
+}
+
+async function offers(gw: SubgraphServer): Promise<{ text: string; errors: { message: string; extensions?: Record<string, unknown> }[] }> {
+  const token = await signToken({ role: 'CUSTOMER', customerId: 'cus_1' });
+  const response = await fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: '{ offers { code } }' }) });
+  const text = await response.text();
+  return { text, errors: (JSON.parse(text) as { errors: { message: string; extensions?: Record<string, unknown> }[] }).errors };
+}
+
+const logged = (lines: string[]) => lines.map((l) => JSON.parse(l) as Record<string, any>).filter((l) => l.msg === 'subgraph request failed');
+
+describe('a subgraph that cannot answer, through the gateway', () => {
+  it('refusing connections: the client is told the service, not its address; the cause is logged', async () => {
+    const port = await closedPort();
+    const { gw, lines } = await gatewayWith(`http://127.0.0.1:${port}/graphql`);
+    const { text, errors } = await offers(gw);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ message: 'The catalog service could not answer; try again later', extensions: { code: 'INTERNAL_SERVER_ERROR', serviceName: 'catalog' } });
+    expect(text).not.toContain(String(port));
+    expect(text).not.toContain('127.0.0.1');
+    const [line] = logged(lines);
+    expect(line).toMatchObject({ level: 50, service: 'catalog', url: `http://127.0.0.1:${port}/graphql` });
+    expect(JSON.stringify(line!.err)).toContain('ECONNREFUSED');
+  });
+
+  it('answering HTTP 502 with a leaky body: neither the body nor the address reaches the client; both are logged', async () => {
+    const url = await standIn(502, SECRET_BODY, 'text/plain');
+    const { gw, lines } = await gatewayWith(url);
+    const { text, errors } = await offers(gw);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ message: 'The catalog service could not answer; try again later', extensions: { code: 'INTERNAL_SERVER_ERROR', serviceName: 'catalog' } });
+    expect(errors[0]!.extensions).not.toHaveProperty('response');
+    expect(text).not.toContain('pW-9f3Kq7Zr2Lx8s');
+    expect(text).not.toContain(url);
+    const [line] = logged(lines);
+    expect(line).toMatchObject({ level: 50, service: 'catalog', url, status: 502 });
+    expect(JSON.stringify(line)).toContain('pW-9f3Kq7Zr2Lx8s');
+  });
+
+  it('answering 200 with a body that is not JSON: the body does not reach the client', async () => {
+    const url = await standIn(200, SECRET_BODY, 'text/plain');
+    const { gw, lines } = await gatewayWith(url);
+    const { text, errors } = await offers(gw);
+    expect(errors[0]).toMatchObject({ message: 'The catalog service could not answer; try again later', extensions: { code: 'INTERNAL_SERVER_ERROR', serviceName: 'catalog' } });
+    expect(text).not.toContain('pW-9f3Kq7Zr2Lx8s');
+    expect(logged(lines)).toHaveLength(1);
+  });
+
+  it("still answers a subgraph's refusal of a bad value as the caller's input error (HTTP 400 BAD_USER_INPUT), with its message", async () => {
+    const url = await standIn(400, JSON.stringify({ errors: [{ message: 'Variable "$a" got invalid value "x"; Decimal expected', extensions: { code: 'BAD_USER_INPUT' } }] }));
+    const { gw, lines } = await gatewayWith(url);
+    const { errors } = await offers(gw);
+    expect(errors).toEqual([{ message: 'Variable "$a" got invalid value "x"; Decimal expected', extensions: { code: 'BAD_USER_INPUT' } }]);
+    expect(logged(lines)).toHaveLength(0);
+  });
+});
