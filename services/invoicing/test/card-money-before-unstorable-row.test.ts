@@ -75,6 +75,23 @@ describe('card money is not moved for a payment or refund the ledger cannot reco
     expect(refunded(long)).toHaveLength(0);
   });
 
+  it('an empty refund key is refused as recordPayment refuses one, before the provider refunds', async () => {
+    // refundPayment's check was only the upper bound: "" (length 0) refunded the card, and the account's
+    // next refund with "" was answered IDEMPOTENCY_KEY_REUSED (or replayed the first one).
+    const inv = (await h.gql<any>(INVOICE, { id: (await closedSeptember(h, 'acc_cmu_5', 'cus_cmu_5')).id })).invoice;
+    const missing = { code: 'BAD_USER_INPUT', reason: 'IDEMPOTENCY_KEY_MISSING', field: 'input.idempotencyKey' };
+    expect(errorOf(await h.svc.request<any>(PAY, card(inv.id, '10.00', '')))).toEqual(missing);
+    const paymentId = (await h.gql<any>(PAY, card(inv.id, '10.00', 'cmu-5-pay'))).recordPayment.payment.id;
+    const before = h.payments.refunds.size;
+    expect(errorOf(await h.svc.request<any>(REFUND, { i: { paymentId, amount: { amount: '4.00', currency: 'EUR' }, idempotencyKey: '' } }))).toEqual(missing);
+    // An agent above the approval limit is refused alike, with no request left waiting.
+    expect(await refusal(agent('agent-cmu-5'), REFUND, { i: { paymentId, amount: { amount: '9.00', currency: 'EUR' }, idempotencyKey: '' } })).toEqual(missing);
+    expect(h.payments.refunds.size, 'the card was refunded under an empty key').toBe(before);
+    expect((await h.gql<any>(INVOICE, { id: inv.id })).invoice.amountPaid.amount).toBe('10');
+    const pending = await h.gql<any>('query { approvalRequests(status: PENDING, first: 50) { edges { node { id subjectId } } } }');
+    expect(pending.approvalRequests.edges.filter((e: any) => e.node.subjectId === paymentId)).toHaveLength(0);
+  });
+
   it('an overpayment too large for the ledger is refused before the card is charged', async () => {
     const inv = (await h.gql<any>(INVOICE, { id: (await closedSeptember(h, 'acc_cmu_3', 'cus_cmu_3')).id })).invoice;
     const r = await h.svc.request<any>(PAY, card(inv.id, '100000000000000.00', 'cmu-3-huge', true));

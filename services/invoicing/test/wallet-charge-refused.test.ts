@@ -74,6 +74,20 @@ describe('charges a closed prepaid wallet refused (billing.wallets.charge.refuse
     expect(row).toEqual({ status: 'BILLED', invoice_id: all[0].id });
   });
 
+  it('a charge the settlement paid in part: the line says what the wallet collected and bills the rest', async () => {
+    await account(h, acc('part'), { paymentMode: 'PREPAID' });
+    const data = refused({
+      chargeId: `chg_${h.svc.schema}_part`, billingAccountId: acc('part'), reason: 'SIM_REPLACEMENT_FEE', description: 'SIM replacement', dueSince: '2026-10-21T10:00:00.000Z',
+      amount: { amount: '2.00', currency: 'EUR' }, chargeAmount: { amount: '5.00', currency: 'EUR' }, collected: { amount: '3.00', currency: 'EUR' },
+    });
+    await publish(data, 'a');
+    await waitFor(async () => (await invoicesOf(h, acc('part'))).length > 0);
+    const [invoice] = (await h.gql<any>(INVOICES, { a: acc('part') })).invoices.edges.map((e: any) => e.node);
+    expect(invoice.lines).toEqual([
+      { kind: 'ONE_OFF', description: `SIM replacement (SIM_REPLACEMENT_FEE, charge ${data.chargeId}: 3.00 of 5.00 collected from the settled prepaid wallet, 2.00 billed)`, taxRate: '0.19', netAmount: { amount: '2' }, grossAmount: { amount: '2.38' } },
+    ]);
+  });
+
   it('a postpaid account after its final bill: a one-off on the adjustment invoice of the next bill run, once', async () => {
     h.clock.set('2026-10-01T08:00:00Z');
     await account(h, acc('post'), { paymentTermsDays: 14 });

@@ -102,9 +102,14 @@ function checkKeyStorable(key: string): void {
   if (!idempotencyKeyStorable(key)) throw badInput('input.idempotencyKey', `An idempotency key is at most ${MAX_IDEMPOTENCY_KEY} characters, without NUL`, 'IDEMPOTENCY_KEY_INVALID');
 }
 
+/** A caller's key for money moved at the provider (recordPayment, refundPayment): given (not ""), and one the row holds. */
+function checkPaymentKey(key: string): void {
+  if (!key) throw badInput('input.idempotencyKey', 'An idempotency key is required', 'IDEMPOTENCY_KEY_MISSING');
+  checkKeyStorable(key);
+}
+
 export async function recordPayment(em: Em, c: RecordPaymentCommand, provider: PaymentProvider): Promise<string> {
-  if (!c.idempotencyKey) throw badInput('input.idempotencyKey', 'An idempotency key is required', 'IDEMPOTENCY_KEY_MISSING');
-  checkKeyStorable(c.idempotencyKey);
+  checkPaymentKey(c.idempotencyKey);
   if (PROVIDER_REFUND_KEY_PREFIXES.some((p) => c.idempotencyKey.startsWith(p))) {
     throw badInput('input.idempotencyKey', `Payment idempotency keys starting with ${PROVIDER_REFUND_KEY_PREFIXES.join(' or ')} are reserved for refunds at the payment provider`, 'IDEMPOTENCY_KEY_RESERVED');
   }
@@ -219,7 +224,7 @@ export function refundReasonProblem(reason: string | null | undefined): DomainEr
 }
 
 export async function refundPayment(em: Em, c: { paymentId: string; amount: { amount: string; currency: string }; idempotencyKey: string; now: Date }, provider: PaymentProvider, origin: RefundOrigin): Promise<string> {
-  checkKeyStorable(c.idempotencyKey);
+  checkPaymentKey(c.idempotencyKey);
   const reason = origin.reason?.trim() || null;
   const refused = refundReasonProblem(reason);
   if (refused) throw refused;

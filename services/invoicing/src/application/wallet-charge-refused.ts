@@ -1,5 +1,6 @@
 // Charges a closed prepaid wallet refused (wallets' `billing.wallets.charge.refused`): nothing was
-// taken from the wallet, so the customer still owes them and invoicing bills them, once per charge:
+// taken from the wallet (or, at its settlement, a part: `collected`; `amount` is the rest), so the
+// customer still owes them and invoicing bills them (`amount`), once per charge:
 // as a one-off charge of the account (id: the chargeId; amount, currency, reason and line as the
 // charge's own; taxed as any one-off, TELECOM_STANDARD in the account's jurisdiction). A POSTPAID
 // account's next invoice bills it (after its final bill: the adjustment invoice of the next bill run,
@@ -9,7 +10,7 @@
 // in `wallet_charge_refused`, never dropped; delivered again, a held charge is tried again. One held
 // because its account was not known yet (`account_unknown`: its billingaccount.created still on its
 // way) is tried again when invoicing learns the account (`billChargesHeldForAccount`).
-import { DomainError, cutText, dec, isCurrencyCode, isDecimalString, minorUnits, parseCloudEvent, type ChargeRefusedData } from '@ledgerline/contracts';
+import { DomainError, cutText, dec, isCurrencyCode, isDecimalString, minorUnits, parseCloudEvent, type ChargeRefusedData, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import type { AccountRow } from './bill-accounts';
 import { lockAccountAndCredit } from './lock-order';
@@ -104,11 +105,37 @@ export function refusedChargeIn(text: string, seq: number | undefined): RefusedC
   return { key, eventId, chargeId, billingAccountId: d.billingAccountId as string, message, data: d as unknown as ChargeRefusedData };
 }
 
-/** What the invoice line says: the charge's own text, its reason and id, and why the wallet did not collect it. */
+/**
+ * What the wallet paid of the charge at its settlement (`collected`, since d65bfba), when above zero and
+ * in the charge's currency; the whole charge is `chargeAmount`, else what was collected and what is left
+ * (`amount`). Null for a charge it paid nothing of, an event written before, or a value it cannot read.
+ */
+function collectedPart(d: ChargeRefusedData): { collected: Decimal; charge: Decimal } | null {
+  const currency = d.amount.currency;
+  // Within what `amount` may be (below 1e14), so the line's text keeps its room.
+  const money = (m: unknown): Decimal | null => {
+    const v = m as { amount?: unknown; currency?: unknown } | null | undefined;
+    return typeof v === 'object' && v !== null && v.currency === currency && isDecimalString(v.amount) && dec(v.amount).lt(dec('100000000000000')) ? dec(v.amount) : null;
+  };
+  const collected = money(d.collected);
+  if (collected === null || !collected.gt(0)) return null;
+  return { collected, charge: money(d.chargeAmount) ?? dec(d.amount.amount).plus(collected) };
+}
+
+/**
+ * What the invoice line says: the charge's own text, its reason and id, and what the wallet collected of
+ * it: nothing ("not collected from the settled prepaid wallet"), or at its settlement a part ("3.00 of
+ * 5.00 collected from the settled prepaid wallet, 2.00 billed": the line bills the rest, `amount`).
+ */
 export function refusedChargeDescription(d: ChargeRefusedData): string {
   const wallet = d.refusal === 'WALLET_SETTLED' ? 'settled' : 'closed';
   const what = (typeof d.description === 'string' ? d.description.replaceAll('\u0000', '').trim() : '') || d.reason;
-  const suffix = ` (${d.reason}, charge ${d.chargeId}: not collected from the ${wallet} prepaid wallet)`;
+  const part = collectedPart(d);
+  const scale = minorUnits(d.amount.currency);
+  const collected = part
+    ? `${part.collected.toFixed(scale)} of ${part.charge.toFixed(scale)} collected from the ${wallet} prepaid wallet, ${dec(d.amount.amount).toFixed(scale)} billed`
+    : `not collected from the ${wallet} prepaid wallet`;
+  const suffix = ` (${d.reason}, charge ${d.chargeId}: ${collected})`;
   return `${cutText(what, 300 - [...suffix].length)}${suffix}`;
 }
 
