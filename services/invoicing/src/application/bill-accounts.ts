@@ -501,6 +501,12 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date, cre
       where i.id = any(?::text[]) and i.state = 'NEW' and i.voided_at is null order by i.billing_account_id`,
     [invoiceIds],
   );
+  // The credit lock of each account issued (lock 2 of lock-order.ts: after the account's row, before the series
+  // counter and the invoices' rows), in the order read, held until commit: credit another transaction is bringing
+  // (an overpayment written, not yet committed) is waited for and then seen by the read of credit below. Taken only
+  // for the accounts that read showed with credit, such credit was missed, and its own credit run had not seen these
+  // invoices (not committed): the invoice stayed open beside the credit.
+  for (const accountId of new Set(invoices.map((i) => i.billing_account_id))) await lockAccountCredit(em, accountId);
   const bySeries = new Map<string, typeof invoices>();
   for (const inv of invoices) bySeries.set(inv.series, [...(bySeries.get(inv.series) ?? []), inv]);
   const numbers: string[] = [];
