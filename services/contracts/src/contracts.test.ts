@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Kind, type GraphQLError } from 'graphql';
 import { createCloudEvent, parseCloudEvent } from './cloudevents';
 import { EVENTS } from './subjects';
 import { DomainError, categorize, toGraphQLExtensions } from './errors';
@@ -52,6 +53,34 @@ describe('scalars', () => {
   it('needs an offset on DateTime', () => {
     expect(() => DateTimeScalar.parseValue('2026-01-01T00:00:00')).toThrow();
     expect(DateTimeScalar.parseValue('2026-01-01T01:00:00+01:00').toISOString()).toBe('2026-01-01T00:00:00.000Z');
+  });
+  it('refuses a DateTime whose UTC year is outside 1..9999 (PostgreSQL cannot store it), by value and by literal', () => {
+    const literal = (value: string) => DateTimeScalar.parseLiteral({ kind: Kind.STRING, value });
+    const refused = (parse: () => unknown) => {
+      try {
+        parse();
+      } catch (error) {
+        return { code: (error as GraphQLError).extensions?.code, message: (error as Error).message };
+      }
+      return 'accepted';
+    };
+    for (const text of ['0000-01-01T00:00:00Z', '0000-12-31T23:59:59.999Z', '0001-01-01T00:00:00+01:00', '9999-12-31T23:59:59-23:59', '9999-12-31T23:00:00-01:00']) {
+      for (const parse of [() => DateTimeScalar.parseValue(text), () => literal(text)]) {
+        expect(refused(parse), text).toEqual({ code: 'BAD_USER_INPUT', message: expect.stringMatching(/between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z/) });
+      }
+    }
+    // The edges PostgreSQL still holds stay accepted.
+    for (const [text, utc] of [
+      ['0001-01-01T00:00:00Z', '0001-01-01T00:00:00.000Z'],
+      ['0001-01-01T00:59:59-00:01', '0001-01-01T01:00:59.000Z'],
+      ['9999-12-31T23:59:59.999Z', '9999-12-31T23:59:59.999Z'],
+      ['9999-12-31T23:59:59.9999999Z', '9999-12-31T23:59:59.999Z'],
+      ['0001-01-01T00:30:00+00:30', '0001-01-01T00:00:00.000Z'],
+      ['9999-12-31T23:59:59+00:00', '9999-12-31T23:59:59.000Z'],
+    ] as const) {
+      expect(DateTimeScalar.parseValue(text).toISOString(), text).toBe(utc);
+      expect(literal(text).toISOString(), text).toBe(utc);
+    }
   });
   it('knows currencies', () => {
     expect(() => CurrencyCodeScalar.parseValue('EURO')).toThrow();

@@ -32,23 +32,41 @@ export const DecimalScalar = new GraphQLScalarType<string, string>({
 
 const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
-/** RFC 3339 timestamp with an explicit offset; serialized in UTC. */
+/**
+ * The instants PostgreSQL holds as the ORM writes them (an ISO string): UTC years 1 to 9999. A four-digit year with
+ * an offset can land outside (`0000-…Z` is year 0, `9999-12-31T23:59:59-23:59` is year 10000 in UTC), which the
+ * database refused: the request failed INTERNAL_SERVER_ERROR instead of naming the input.
+ */
+const DATE_TIME_RANGE = 'between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z (UTC)';
+
+/** The instant of an RFC 3339 string with an offset inside the storable years, or a reason why not. */
+function parseDateTime(text: string): Date | 'format' | 'range' {
+  if (!ISO_DATETIME.test(text)) return 'format';
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime())) return 'format';
+  const year = date.getUTCFullYear();
+  return year < 1 || year > 9999 ? 'range' : date;
+}
+
+/** RFC 3339 timestamp with an explicit offset, UTC years 1 to 9999; serialized in UTC. */
 export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
-  description: 'An RFC 3339 date-time with offset, e.g. "2026-11-25T10:00:00Z".',
+  description: 'An RFC 3339 date-time with offset, e.g. "2026-11-25T10:00:00Z", between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z.',
   serialize(value) {
     const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;
     if (!date || Number.isNaN(date.getTime())) throw invalid('DateTime', value, 'expected a date');
     return date.toISOString();
   },
   parseValue(value) {
-    if (typeof value === 'string' && ISO_DATETIME.test(value) && !Number.isNaN(Date.parse(value))) return new Date(value);
-    throw invalid('DateTime', value, 'use RFC 3339 with an offset, e.g. "2026-11-25T10:00:00Z"');
+    const parsed = typeof value === 'string' ? parseDateTime(value) : 'format';
+    if (parsed instanceof Date) return parsed;
+    throw invalid('DateTime', value, parsed === 'range' ? `the instant must be ${DATE_TIME_RANGE}` : 'use RFC 3339 with an offset, e.g. "2026-11-25T10:00:00Z"');
   },
   parseLiteral(ast) {
     const text = literalString(ast, 'DateTime');
-    if (ISO_DATETIME.test(text) && !Number.isNaN(Date.parse(text))) return new Date(text);
-    throw invalid('DateTime', text, 'use RFC 3339 with an offset');
+    const parsed = parseDateTime(text);
+    if (parsed instanceof Date) return parsed;
+    throw invalid('DateTime', text, parsed === 'range' ? `the instant must be ${DATE_TIME_RANGE}` : 'use RFC 3339 with an offset');
   },
 });
 

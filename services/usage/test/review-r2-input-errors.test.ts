@@ -10,7 +10,8 @@
  *  - `usageRecords(filter: { from / to })` with an instant outside the years 1..9999 (UTC): the
  *    DateTime scalar takes any four-digit year with an offset ("0000-01-01T00:00:00Z",
  *    "9999-12-31T23:59:59-23:59" is year 10000 in UTC), and PostgreSQL refused the value the ORM
- *    wrote for it ("date/time field value out of range");
+ *    wrote for it ("date/time field value out of range"). First refused here (filter.from / filter.to,
+ *    DATE_TIME_INVALID); since T1 the scalar itself refuses such an instant for every service;
  *  - `reprocessRejected(input: { ids / rejectionCode / lineId })` with a NUL character (an
  *    operator's paste): PostgreSQL refuses NUL in any text ("invalid byte sequence").
  */
@@ -56,23 +57,33 @@ describe('review R2: bad input reaching PostgreSQL', () => {
     expect(good.data?.recordUsage, JSON.stringify(good.errors)).toMatchObject({ rated: 2, rejected: 0, duplicates: 0 });
   });
 
-  it('usageRecords: a from / to PostgreSQL cannot hold is BAD_USER_INPUT naming the filter field; the earliest and latest it can still page', async () => {
+  it('usageRecords: a from / to PostgreSQL cannot hold is refused by the DateTime scalar naming the filter field; the earliest and latest it can still page', async () => {
     const stored = await svc.request(RECORD_USAGE, { input: { source: `r2b-${run}`, records: [sms('p1'), sms('p2')] } });
     expect(stored.data?.recordUsage, JSON.stringify(stored.errors)).toMatchObject({ rated: 2 });
-    const page = (filter: string) => outcome(`{ usageRecords(filter: { source: "r2b-${run}", ${filter} }, first: 5) { totalCount edges { cursor } } }`);
+    // Since T1 (same day) the shared DateTime scalar refuses instants outside the UTC years 1..9999, before the
+    // resolver: a variable is BAD_USER_INPUT naming its path in the message; an inline literal fails validation.
+    const page = async (filter: Record<string, string>) => {
+      const res = await svc.request(`query($f: UsageRecordFilter) { usageRecords(filter: $f, first: 5) { totalCount edges { cursor } } }`, { f: { source: `r2b-${run}`, ...filter } });
+      const e = res.errors?.[0];
+      return e ? { code: e.extensions?.code, message: e.message } : { data: res.data };
+    };
+    const refused = (field: 'from' | 'to') => ({ code: 'BAD_USER_INPUT', message: expect.stringMatching(new RegExp(`at "f\\.${field}"; .*DateTime cannot represent .*between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59\\.999Z`)) });
     const answered = (n: number) => ({ data: { usageRecords: expect.objectContaining({ totalCount: n }) } });
+    const literal = await outcome(`{ usageRecords(filter: { source: "r2b-${run}", to: "9999-12-31T23:59:59-23:59" }, first: 5) { totalCount } }`);
     expect({
-      fromYearZero: await page('from: "0000-01-01T00:00:00Z"'),
-      fromBeforeYearOne: await page('from: "0001-01-01T00:00:00+01:00"'),
-      toYearZero: await page('to: "0000-06-01T00:00:00Z"'),
-      toAfter9999: await page('to: "9999-12-31T23:59:59-23:59"'),
-      fromYearOne: await page('from: "0001-01-01T00:00:00Z"'),
-      toEndOf9999: await page('to: "9999-12-31T23:59:59Z"'),
+      fromYearZero: await page({ from: '0000-01-01T00:00:00Z' }),
+      fromBeforeYearOne: await page({ from: '0001-01-01T00:00:00+01:00' }),
+      toYearZero: await page({ to: '0000-06-01T00:00:00Z' }),
+      toAfter9999: await page({ to: '9999-12-31T23:59:59-23:59' }),
+      literalAfter9999: literal,
+      fromYearOne: await page({ from: '0001-01-01T00:00:00Z' }),
+      toEndOf9999: await page({ to: '9999-12-31T23:59:59Z' }),
     }).toEqual({
-      fromYearZero: BAD_INPUT('filter.from'),
-      fromBeforeYearOne: BAD_INPUT('filter.from'),
-      toYearZero: BAD_INPUT('filter.to'),
-      toAfter9999: BAD_INPUT('filter.to'),
+      fromYearZero: refused('from'),
+      fromBeforeYearOne: refused('from'),
+      toYearZero: refused('to'),
+      toAfter9999: refused('to'),
+      literalAfter9999: { code: 'GRAPHQL_VALIDATION_FAILED', field: null },
       fromYearOne: answered(2),
       toEndOf9999: answered(2),
     });
