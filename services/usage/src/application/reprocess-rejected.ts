@@ -1,4 +1,4 @@
-import { badInput, dec } from '@ledgerline/contracts';
+import { badInput, dec, decodeCursor, encodeCursor } from '@ledgerline/contracts';
 import type { Logger } from '@ledgerline/platform';
 import { LINE_NOT_PARTNERS } from '../domain/partner-usage';
 import { versionAt } from '../domain/subscriber';
@@ -13,6 +13,35 @@ export interface ReprocessCommand {
   lineId?: string | null;
   patch?: Record<string, unknown> | null;
   limit?: number | null;
+  /** The pageInfo.endCursor of the call before: go on past the records it looked at (those still rejected too). */
+  after?: string | null;
+}
+
+/** What one reprocessRejected call did, and where the next one goes on (Relay's PageInfo). */
+export interface ReprocessPage {
+  outcomes: UsageOutcome[];
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+}
+
+/** occurredAt as PostgreSQL holds it (microseconds, UTC): a cursor's position, read back exactly. */
+const CURSOR_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.\d{6}Z$/;
+const CURSOR = /^(-|[^/]+)\/(usg_[0-9a-f]{32})$/;
+
+/** A record's place in the reprocess order (occurred_at nulls first, id): `<occurredAt or ->/<id>`. */
+function reprocessCursor(occurredAt: string | null, id: string): string {
+  return encodeCursor(`${occurredAt ?? '-'}/${id}`);
+}
+
+/** The position in `after`, or BAD_USER_INPUT naming input.after when it is not a cursor reprocessRejected hands out. */
+function positionOf(after: string): { occurredAt: string | null; id: string } {
+  const invalid = () => badInput('input.after', 'after is not a cursor of reprocessRejected: pass pageInfo.endCursor as it was given', 'CURSOR_INVALID');
+  const m = CURSOR.exec(decodeCursor(after));
+  if (!m || encodeCursor(m[0]) !== after) throw invalid();
+  if (m[1] === '-') return { occurredAt: null, id: m[2] };
+  const t = CURSOR_TIME.exec(m[1]);
+  // A real instant (no 2026-13-01): PostgreSQL would refuse it as a query error.
+  if (!t || Number.isNaN(Date.parse(`${t[1]}Z`)) || new Date(`${t[1]}Z`).toISOString().slice(0, 19) !== t[1]) throw invalid();
+  return { occurredAt: m[1], id: m[2] };
 }
 
 /** Rejections for the record's ids themselves (see unratableIds). */
@@ -20,6 +49,8 @@ const ID_REJECTIONS = new Set(['EVENT_ID_INVALID', 'SOURCE_INVALID']);
 
 interface RejectedRow {
   id: string;
+  /** occurred_at as CURSOR_TIME writes it (null: the record has none). */
+  occurred_at: string | null;
   source: string;
   event_id: string;
   raw: string | null;
@@ -101,6 +132,16 @@ function unratableIds(r: RejectedRow, raw: unknown): boolean {
  * LINE_NOT_PARTNERS (see UsagePipeline.partnerRejections).
  */
 export async function reprocessRejected(sql: Sql, pipeline: UsagePipeline, c: ReprocessCommand): Promise<UsageOutcome[]> {
+  return (await reprocessRejectedPage(sql, pipeline, c)).outcomes;
+}
+
+/**
+ * reprocessRejected with where it stopped: the records are taken in (occurredAt nulls first, id) order, at most
+ * `limit`, after `c.after`; `pageInfo.endCursor` is the last one taken, `hasNextPage` says more REJECTED records of
+ * the selection come after it. Records that stay rejected stay REJECTED in front of the rest: without `after` each
+ * call would take them again and never reach the records behind them.
+ */
+export async function reprocessRejectedPage(sql: Sql, pipeline: UsagePipeline, c: ReprocessCommand): Promise<ReprocessPage> {
   const limit = c.limit ?? 1000;
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw badInput('input.limit', 'limit must be between 1 and 10000', 'LIMIT_INVALID');
   if (!c.ids?.length && !c.rejectionCode && !c.lineId) throw badInput('input', 'name the records: ids, rejectionCode or lineId', 'REPROCESS_SELECTION_EMPTY');
@@ -108,19 +149,33 @@ export async function reprocessRejected(sql: Sql, pipeline: UsagePipeline, c: Re
   // PostgreSQL refuses the NUL character in any text: refused here, naming the field, instead of failing the query.
   if (c.ids?.some((id) => id.includes('\u0000'))) throw badInput('input.ids', 'an id contains a NUL character', 'TEXT_INVALID');
   for (const field of ['rejectionCode', 'lineId'] as const) if (c[field]?.includes('\u0000')) throw badInput(`input.${field}`, `${field} contains a NUL character`, 'TEXT_INVALID');
+  const after = c.after ? positionOf(c.after) : undefined;
   const where = ["u.status = 'REJECTED'"];
   const params: unknown[] = [];
   if (c.ids?.length) where.push(`u.id = any($${params.push(c.ids)}::text[])`);
   if (c.rejectionCode) where.push(`u.rejection_code = $${params.push(c.rejectionCode)}`);
   if (c.lineId) where.push(`u.line_id = $${params.push(c.lineId)}`);
+  if (after?.occurredAt === null) where.push(`(u.occurred_at is not null or u.id > $${params.push(after.id)})`);
+  else if (after) where.push(`(u.occurred_at > $${params.push(after.occurredAt)}::timestamptz or (u.occurred_at = $${params.length}::timestamptz and u.id > $${params.push(after.id)}))`);
   // With its sender: a partner's record is checked again as the partner's (its entitlement and the line's account now).
   const { rows } = await sql.query<RejectedRow>(
-    `select u.id, u.source, u.event_id, u.raw, u.rejection_code, u.rejection_reason, u.fingerprint, u.charge_status, u.amount_charged::text as amount_charged, u.units_from_allowances::text as units_from_allowances,
+    `select u.id, to_char(u.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as occurred_at, u.source, u.event_id, u.raw, u.rejection_code, u.rejection_reason, u.fingerprint, u.charge_status, u.amount_charged::text as amount_charged, u.units_from_allowances::text as units_from_allowances,
             u.unpaid_amount::text as unpaid_amount, o.outcome, o.reason, o.granted_units::text as granted_units, case when u.unpaid_amount is not null then u.rating end as rating, s.partner_id as sender
-       from usage_record u left join record_sender s on s.record_id = u.id left join charge_outcome o on o.usage_record_id = u.id where ${where.join(' and ')} order by u.occurred_at nulls first, u.id limit ${limit}`,
+       from usage_record u left join record_sender s on s.record_id = u.id left join charge_outcome o on o.usage_record_id = u.id where ${where.join(' and ')} order by u.occurred_at nulls first, u.id limit ${limit + 1}`,
     params,
   );
-  if (rows.length === 0) return [];
+  // The row past the limit only says there is more.
+  const hasNextPage = rows.length > limit;
+  if (hasNextPage) rows.pop();
+  const first = rows[0];
+  const last = rows.at(-1);
+  const pageInfo = {
+    hasNextPage,
+    hasPreviousPage: after !== undefined,
+    startCursor: first ? reprocessCursor(first.occurred_at, first.id) : null,
+    endCursor: last ? reprocessCursor(last.occurred_at, last.id) : null,
+  };
+  if (rows.length === 0) return { outcomes: [], pageInfo };
   const outcomes: (UsageOutcome | undefined)[] = new Array<undefined>(rows.length).fill(undefined);
   const items: IncomingUsage[] = [];
   rows.forEach((r, i) => {
@@ -142,7 +197,7 @@ export async function reprocessRejected(sql: Sql, pipeline: UsagePipeline, c: Re
   });
   const processed = items.length > 0 ? await pipeline.process(items, { reprocess: true }) : [];
   let next = 0;
-  return outcomes.map((o) => o ?? processed[next++]);
+  return { outcomes: outcomes.map((o) => o ?? processed[next++]), pageInfo };
 }
 
 /** How many waiting records one subscribers batch rates again (the rest wait for a manual `reprocessRejected`). */

@@ -4,7 +4,7 @@ import { groupLoader, type RequestContext } from '@ledgerline/platform';
 import { UsageRecord } from '../persistence/entities';
 import { usageRuntimeOf } from '../usage-runtime';
 import { recordUsage } from '../application/record-usage';
-import { reprocessRejected, type ReprocessCommand } from '../application/reprocess-rejected';
+import { reprocessRejectedPage, type ReprocessCommand } from '../application/reprocess-rejected';
 import { accountUsage, lineUsage } from '../application/live-usage';
 import { upsertLineContext, type LineContextCommand } from '../application/upsert-line-context';
 import { reratePeriod, type RerateCommand } from '../application/rerate-period';
@@ -236,8 +236,8 @@ export const resolvers = {
     async reprocessRejected(_: unknown, a: { input: ReprocessCommand }, ctx: UsageContext) {
       allow(ctx.caller, OPERATORS);
       const usage = usageRuntimeOf(ctx.runtime);
-      const outcomes = await reprocessRejected(usage.sql, usage.pipeline, a.input);
-      return { results: results(outcomes, ctx), rated: outcomes.filter((o) => !o.duplicate && o.status === 'RATED').length, stillRejected: outcomes.filter((o) => o.status === 'REJECTED').length };
+      const { outcomes, pageInfo } = await reprocessRejectedPage(usage.sql, usage.pipeline, a.input);
+      return { results: results(outcomes, ctx), rated: outcomes.filter((o) => !o.duplicate && o.status === 'RATED').length, stillRejected: outcomes.filter((o) => o.status === 'REJECTED').length, pageInfo };
     },
     async rerate(_: unknown, a: { input: RerateCommand }, ctx: UsageContext) {
       allow(ctx.caller, OPERATORS);
