@@ -298,7 +298,25 @@ export function sessionInputProblem(req: ChargingSessionRequest, now: Date, call
       return { field, message: probe.rejection.code === 'SUBSCRIBER_MISSING' ? 'lineId or msisdn is required' : probe.rejection.reason.replace(/^quantity/, 'requestedUnits') };
     }
   }
+  if (op === 'UPDATE') {
+    const location = locationOf(req, now);
+    if ('problem' in location) return location.problem;
+  }
   return null;
+}
+
+/**
+ * Where an UPDATE says the subscriber is now (3GPP's location-change triggers: a session that crosses a border goes on):
+ * its `roamingCountry` / `visitedMcc` as a usage event holds them, or none when it gives neither (the session's stays).
+ * The location given replaces the session's whole (visitedMcc outranks roamingCountry in rating, so one kept from the
+ * RESERVE would override a new one).
+ */
+function locationOf(req: ChargingSessionRequest, now: Date): { location?: { roamingCountry?: string; visitedMcc?: string } } | { problem: { field: string; message: string } } {
+  if (req.roamingCountry == null && req.visitedMcc == null) return {};
+  const probe = validateUsage({ eventId: 'probe', lineId: 'probe', usageType: 'DATA', quantity: '0', occurredAt: now.toISOString(), roamingCountry: req.roamingCountry, visitedMcc: req.visitedMcc }, { source: SOURCE }, now);
+  if (!probe.ok) return { problem: { field: PROBE_FIELDS[probe.rejection.code] ?? 'input', message: probe.rejection.reason } };
+  const { roamingCountry, visitedMcc } = probe.usage;
+  return { location: { ...(roamingCountry ? { roamingCountry } : {}), ...(visitedMcc ? { visitedMcc } : {}) } };
 }
 
 /** A RESERVE's units as a usage event of `now`, to validate and rate them (never stored). */
@@ -533,6 +551,15 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
   // Wallets refused the commit of what it held for them (the report's own commit is done): the claim stays unanswered, its retry resumes it.
   if ('failed' in past) return fail(past.failed.resultCode, past.failed.error?.message ?? 'commit failed');
   ctx.reportedAt = reportedAt.toISOString();
+  // The units this report used were used where the session was (its records above); those it asks for, and the session's
+  // records from here on, are where it says the subscriber is now (before, an UPDATE's location was ignored: a session
+  // that went on abroad was held and charged at home, and one that came home at the roaming price).
+  const moved = op === 'UPDATE' ? locationOf(req, now) : {};
+  if ('location' in moved && moved.location) {
+    const event = { ...ctx.event, ...moved.location };
+    for (const field of ['roamingCountry', 'visitedMcc'] as const) if (!(field in moved.location)) delete event[field];
+    ctx.event = event;
+  }
   const totalUsed = before.plus(used);
   let reply: ChargingSessionReply;
   let granted = '0';
