@@ -84,4 +84,20 @@ describe('a credit note key the row cannot hold', () => {
     expect(got).toEqual({ code: 'BAD_USER_INPUT', reason: 'IDEMPOTENCY_KEY_INVALID', field: 'input.idempotencyKey' });
     expect(await requestsOf(inv.id), 'no approval request stored').toEqual([]);
   });
+
+  // An empty key ("") passed both checks (only the upper bound was checked, and gateCreditNote let a key that is not
+  // there through): staff's note was issued under "" (the account's next note keyed "" replayed it or was
+  // IDEMPOTENCY_KEY_REUSED), and an agent above the limit was not asked for approval at all, the note issued at once.
+  // Refused now as recordPayment and refundPayment refuse it (IDEMPOTENCY_KEY_MISSING).
+  it('an empty key is BAD_USER_INPUT IDEMPOTENCY_KEY_MISSING on input.idempotencyKey, for staff and an agent above the limit, nothing written', async () => {
+    const missing = { code: 'BAD_USER_INPUT', reason: 'IDEMPOTENCY_KEY_MISSING', field: 'input.idempotencyKey' };
+    const inv = await issued('acc_cnk_empty');
+    const other = await issued('acc_cnk_empty_agent');
+    const staff = await refusal(ADMIN, ISSUE, note(inv.id, inv.lines[0].id, '3.00', '', 'Outage goodwill')).catch((error: Error) => error.message);
+    const agentAsks = await refusal(ANN, ISSUE, note(other.id, other.lines[0].id, '8.00', '', 'Outage goodwill')).catch((error: Error) => error.message);
+    const credited = async (id: string) => (await h.gql<any>(INVOICE, { id })).invoice.amountCredited.amount;
+    expect({ staff, agentAsks, credited: [await credited(inv.id), await credited(other.id)], requests: await requestsOf(other.id) }, 'refused (the agent not issued without approval), nothing written').toEqual({
+      staff: missing, agentAsks: missing, credited: ['0', '0'], requests: [],
+    });
+  });
 });

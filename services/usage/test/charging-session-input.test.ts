@@ -21,7 +21,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { RPC, WORK_SUBJECTS, dec, type ChargeRequest, type WalletCommitRequest, type WalletReserveRequest } from '@ledgerline/contracts';
 import { startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
-import { filePlanSource, setLine, waitFor } from './support';
+import { filePlanSource, setLine, sqlOf, waitFor } from './support';
 
 let nats: Awaited<ReturnType<typeof startPrivateNats>>;
 let nc: NatsConnection;
@@ -179,5 +179,42 @@ describe('online charging requests that are malformed or conflict', () => {
     expect(await overNats({ operation: 'RESERVE', sessionId, lineId, usageType: 'DATA', requestedUnits: '5' })).toMatchObject({ resultCode: 'RATING_FAILED', message: expect.stringContaining('sessionId') });
     expect(await overNats({ operation: 'UPDATE', sessionId: `num-${run}`, invocationSequenceNumber: 3, usedUnits: '1', calledNumber: '\u0000' })).toMatchObject({ resultCode: 'RATING_FAILED', message: expect.stringContaining('calledNumber') });
     expect(reserves.filter((r) => r.sessionId.includes('\u0000'))).toHaveLength(0);
+  });
+
+  // A RESERVE asking for 0 units passed the input check (units only had to be a non-negative decimal): wallets refuses
+  // to hold nothing (AMOUNT_NOT_POSITIVE), so it was answered RATING_FAILED, not BAD_USER_INPUT, and an OPEN session row
+  // was stored anyway, left for the sweeper to close 15 minutes later. A RESERVE without requestedUnits is refused as
+  // required (no "let the charging function choose" quota here), so 0 is refused alike, naming the field; nothing is
+  // asked of wallets and no session is stored.
+  it('a RESERVE for 0 units is BAD_USER_INPUT naming requestedUnits (RATING_FAILED naming it over NATS), nothing reserved or stored', async () => {
+    const ids: string[] = [];
+    const got: Record<string, unknown> = {};
+    for (const requestedUnits of ['0', '0.000', '000']) {
+      const sessionId = `zero-${run}-${requestedUnits}`;
+      ids.push(sessionId);
+      const res = await overGraphql({ operation: 'RESERVE', sessionId, lineId, usageType: 'DATA', requestedUnits });
+      got[`graphql ${requestedUnits}`] = res.errors?.length ? { code: res.errors[0].extensions?.code, field: res.errors[0].extensions?.field, named: String(res.errors[0].message).includes('requestedUnits') } : res.data;
+    }
+    for (const requestedUnits of ['0', 0]) {
+      const sessionId = `zero-nats-${run}-${typeof requestedUnits}`;
+      ids.push(sessionId);
+      const reply = await overNats({ operation: 'RESERVE', sessionId, lineId, usageType: 'DATA', requestedUnits });
+      got[`nats ${JSON.stringify(requestedUnits)}`] = { resultCode: reply.resultCode, named: String(reply.message).includes('requestedUnits') };
+    }
+    got.reserved = reserves.filter((r) => ids.some((id) => r.sessionId.endsWith(id))).length;
+    const db = await sqlOf(svc);
+    try {
+      got.stored = (await db.query(`select id, state from charging_session where id = any($1) order by id`, [ids])).rows;
+    } finally {
+      await db.end();
+    }
+    const refused = { code: 'BAD_USER_INPUT', field: 'input.requestedUnits', named: true };
+    expect(got, 'refused naming requestedUnits, nothing asked of wallets, no session row left for the sweeper').toEqual({
+      'graphql 0': refused, 'graphql 0.000': refused, 'graphql 000': refused,
+      'nats "0"': { resultCode: 'RATING_FAILED', named: true }, 'nats 0': { resultCode: 'RATING_FAILED', named: true },
+      reserved: 0, stored: [],
+    });
+    // A RESERVE for some units still opens the session.
+    expect(await overNats({ operation: 'RESERVE', sessionId: `zero-then-${run}`, lineId, usageType: 'DATA', requestedUnits: '5' })).toMatchObject({ resultCode: 'SUCCESS' });
   });
 });

@@ -102,7 +102,7 @@ function checkKeyStorable(key: string): void {
   if (!idempotencyKeyStorable(key)) throw badInput('input.idempotencyKey', `An idempotency key is at most ${MAX_IDEMPOTENCY_KEY} characters, without NUL`, 'IDEMPOTENCY_KEY_INVALID');
 }
 
-/** A caller's key for money moved at the provider (recordPayment, refundPayment): given (not ""), and one the row holds. */
+/** A caller's key for money moved (recordPayment, refundPayment, issueCreditNote): given (not ""), and one the row holds. */
 function checkPaymentKey(key: string): void {
   if (!key) throw badInput('input.idempotencyKey', 'An idempotency key is required', 'IDEMPOTENCY_KEY_MISSING');
   checkKeyStorable(key);
@@ -565,7 +565,8 @@ export type CreditNoteTold =
  * part of the request.
  */
 export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provider: PaymentProvider | null, origin: RefundOrigin = { by: null }, told: CreditNoteTold | null = null): Promise<string> {
-  checkKeyStorable(c.idempotencyKey);
+  // An empty key is refused as a payment's is (gateCreditNote lets it through to here, so an agent is refused alike).
+  checkPaymentKey(c.idempotencyKey);
   const { now, ...request } = c;
   const hash = requestHash(request);
   // The key is the invoice's account's; an invoice that does not exist has no note to replay (prepareCreditNote refuses it).

@@ -291,6 +291,9 @@ export function sessionInputProblem(req: ChargingSessionRequest, now: Date, call
       return { field, message: `${field} must be a non-negative decimal string such as "12.5", with at most ${MAX_QUANTITY_DECIMALS} decimals and at most ${MAX_UNITS}` };
     }
   }
+  // A reservation holds units: 0 asks wallets to hold nothing (refused there, AMOUNT_NOT_POSITIVE: RATING_FAILED, and an OPEN
+  // session row was stored all the same). No "let the charging function choose" quota here (requestedUnits is required above), so 0 is bad input.
+  if (op === 'RESERVE' && dec(unitsOf(req.requestedUnits)!).isZero()) return { field: 'requestedUnits', message: 'requestedUnits must be more than 0 for RESERVE (the units the session asks to hold)' };
   if (op === 'RESERVE') {
     const probe = validateUsage(probeOf(req, now), { source: SOURCE }, now);
     if (!probe.ok) {
