@@ -24,8 +24,8 @@ export class DomainError extends Error {
   readonly category: ErrorCategory;
   readonly details: DomainErrorDetails;
 
-  constructor(code: string, message: string, details: DomainErrorDetails = {}, category?: ErrorCategory) {
-    super(message);
+  constructor(code: string, message: string, details: DomainErrorDetails = {}, category?: ErrorCategory, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'DomainError';
     this.code = code;
     this.details = details;
@@ -40,6 +40,16 @@ export function categorize(code: string): ErrorCategory {
 
 export const notFound = (entity: string, id: string, field = 'id'): DomainError =>
   new DomainError(`${entity.toUpperCase()}_NOT_FOUND`, `${entity} ${id} does not exist`, { field });
+
+/**
+ * Another service (or system) did not answer usefully: INTERNAL. The message names the service only and reaches
+ * the client as it is; where it runs and what went wrong (`address`, `cause`) become the error's `cause`, which the
+ * GraphQL error formatter logs and never answers. Never put an address into the message itself.
+ */
+export function dependencyUnavailable(code: string, message: string, address: string, cause: unknown, details: DomainErrorDetails = {}): DomainError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new DomainError(code, message, details, 'INTERNAL', { cause: new Error(`${address}: ${why}`, { cause }) });
+}
 
 export const badInput = (field: string, message: string, code = 'INVALID_INPUT'): DomainError =>
   new DomainError(code, message, { field }, 'BAD_USER_INPUT');

@@ -1,5 +1,5 @@
 import { callerHeaders } from '@ledgerline/platform';
-import { DomainError, type Caller } from '@ledgerline/contracts';
+import { DomainError, dependencyUnavailable, type Caller } from '@ledgerline/contracts';
 import type { UsageRecordInput } from '../application/rate-with-plans';
 
 /** Read when a history is made (each comparePlans): a test's stand-in set after the modules loaded is the one asked. */
@@ -53,8 +53,8 @@ export class GraphqlUsageHistory implements UsageHistory {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...callerHeaders(this.caller, this.secret) },
         body: JSON.stringify({ query: QUERY, variables: { f: { billingAccountId, from: from.toISOString(), to: to.toISOString() }, after } }),
-      }).catch(() => {
-        throw new DomainError('USAGE_UNAVAILABLE', `The usage service at ${this.url} did not answer`, {}, 'INTERNAL');
+      }).catch((error: unknown) => {
+        throw dependencyUnavailable('USAGE_UNAVAILABLE', 'The usage service did not answer; try again later', this.url, error);
       });
       const body = (await response.json().catch(() => ({}))) as {
         data?: { usageRecords: { edges: { node: Node }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } | null } | null;

@@ -1,4 +1,4 @@
-import { DomainError, type Caller } from '@ledgerline/contracts';
+import { DomainError, dependencyUnavailable, type Caller } from '@ledgerline/contracts';
 import { callerHeaders, DEV_INTERNAL_SECRET, graphqlRequest, SYSTEM_CALLER } from '@ledgerline/platform';
 
 /**
@@ -145,7 +145,7 @@ export class GraphqlCatalogClient implements CatalogClient {
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs).unref()),
       ]);
     } catch (error) {
-      throw new DomainError('CATALOG_UNAVAILABLE', `The plan catalog at ${this.url} cannot be reached: ${(error as Error).message}`, {}, 'INTERNAL');
+      throw dependencyUnavailable('CATALOG_UNAVAILABLE', 'The plan catalog cannot be reached; try again later', this.url, error);
     }
     if (result.errors?.length || !result.data) {
       throw new DomainError('CATALOG_UNAVAILABLE', `The plan catalog answered with an error: ${result.errors?.[0]?.message ?? 'no data'}`, {}, 'INTERNAL');

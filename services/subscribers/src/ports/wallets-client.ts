@@ -1,4 +1,4 @@
-import { DomainError } from '@ledgerline/contracts';
+import { DomainError, dependencyUnavailable } from '@ledgerline/contracts';
 import { callerHeaders, DEV_INTERNAL_SECRET, SYSTEM_CALLER } from '@ledgerline/platform';
 
 /** A one-off purchase paid from a prepaid wallet (an add-on), keyed by its one-off charge id. */
@@ -86,12 +86,13 @@ interface GraphqlAnswer<T> {
 
 /** A wallets GraphQL answer (HTTP status and body) as data, or the DomainError it stands for. */
 export function walletsAnswer<T>(url: string, status: number, body: string): T {
-  const unavailable = (why: string) => new DomainError('WALLETS_UNAVAILABLE', `The wallets service at ${url} ${why}`, { retryable: true }, 'INTERNAL');
+  // The caller is told what happened, not where wallets runs or what it said: those are logged (the error's cause).
+  const unavailable = (what: string, said: string) => dependencyUnavailable('WALLETS_UNAVAILABLE', `The wallets service ${what}; try again later`, url, said, { retryable: true });
   let answer: GraphqlAnswer<T>;
   try {
     answer = JSON.parse(body) as GraphqlAnswer<T>;
   } catch {
-    throw unavailable(`answered ${status} with non-JSON: ${body.slice(0, 200)}`);
+    throw unavailable(`answered ${status} with non-JSON`, body.slice(0, 200));
   }
   const first = answer?.errors?.[0];
   const code = typeof first?.extensions?.code === 'string' ? first.extensions.code : null;
@@ -100,7 +101,7 @@ export function walletsAnswer<T>(url: string, status: number, body: string): T {
     // Wallets' field names its own input, not the caller's: left out.
     throw new DomainError(reason, first.message ?? `The wallets service refused the request (${reason})`, { retryable: false }, code as 'BAD_USER_INPUT' | 'CONFLICT' | 'NOT_FOUND');
   }
-  if (first || status >= 400 || !answer?.data) throw unavailable(`answered with an error${status >= 400 ? ` (HTTP ${status})` : ''}: ${first?.message ?? 'no data'}${code ? ` [${code}]` : ''}`);
+  if (first || status >= 400 || !answer?.data) throw unavailable(`answered with an error${status >= 400 ? ` (HTTP ${status})` : ''}`, `${first?.message ?? 'no data'}${code ? ` [${code}]` : ''}`);
   return answer.data;
 }
 const PERIODS = /* GraphQL */ `query($i: [_Any!]!) { _entities(representations: $i) { ... on BillingAccount { allowancePeriods { subscriptionId periodStart periodEnd feeTaken { amount } feeProration } } } }`;
@@ -129,7 +130,7 @@ export class GraphqlWalletsClient implements WalletsPort {
       status = response.status;
       body = await response.text();
     } catch (error) {
-      throw new DomainError('WALLETS_UNAVAILABLE', `The wallets service at ${this.url} cannot be reached: ${(error as Error).message}`, { retryable: true }, 'INTERNAL');
+      throw dependencyUnavailable('WALLETS_UNAVAILABLE', 'The wallets service cannot be reached; try again later', this.url, error, { retryable: true });
     }
     return walletsAnswer<T>(this.url, status, body);
   }

@@ -1,5 +1,5 @@
 import { ApplicationFailure, Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
-import { DomainError } from '@ledgerline/contracts';
+import { DomainError, dependencyUnavailable } from '@ledgerline/contracts';
 
 /** What the recharge workflow (workflows/src/domain/recharge.ts RechargeInput) takes. */
 export interface RechargeWorkflowInput {
@@ -58,7 +58,8 @@ export class TemporalRechargeStarter implements RechargeStarter {
       .then((connection) => new Client({ connection, namespace: this.namespace }))
       .catch((error: Error) => {
         this.client = undefined;
-        throw rechargeUnavailable(`cannot reach Temporal at ${this.address} (${error.message})`);
+        // Temporal's address goes to the log (the error's cause), never to the customer.
+        throw dependencyUnavailable('RECHARGE_UNAVAILABLE', 'Card recharges need the Temporal workflow service, which cannot be reached; try again later', this.address, error, { field: 'input.method' });
       });
     return this.client;
   }
