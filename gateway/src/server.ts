@@ -7,6 +7,7 @@ import type { Caller } from '@ledgerline/contracts';
 import { callerHeaders, createLogger, DEFAULT_PORTS, DEV_INTERNAL_SECRET, healthCheckTimeoutSetting, introspectionSetting, metricsTokenSetting, parsePort, secretSetting, startGraphQLHttpServer, type Logger, type SubgraphServer } from '@ledgerline/platform';
 import { AuthenticationError, callerFromAuthorization, DEV_JWT_SECRET } from './auth';
 import { SUPERGRAPH_PATH } from './compose';
+import { queryLimitsRule, queryLimitsSetting } from './query-limits';
 import { subgraphUrl } from './subgraphs';
 import { SERVICES } from '@ledgerline/contracts';
 
@@ -82,6 +83,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Subgra
   const metricsToken = metricsTokenSetting(env);
   const introspection = introspectionSetting(env);
   const healthCheckTimeoutMs = healthCheckTimeoutSetting(env);
+  const queryLimits = queryLimitsSetting(env);
   const port = parsePort('GATEWAY_PORT', env.GATEWAY_PORT, DEFAULT_PORTS.gateway!);
   const gateway = new ApolloGateway({
     supergraphSdl: fs.readFileSync(SUPERGRAPH_PATH, 'utf8'),
@@ -97,7 +99,17 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Subgra
     healthOptions: { timeoutMs: healthCheckTimeoutMs },
     // Off in production unless GRAPHQL_INTROSPECTION=on. The supergraph is composed from the SDL files
     // (`npm run compose`), never by introspecting subgraphs, so subgraphs may turn it off too.
-    apollo: (httpServer) => new ApolloServer<GatewayContext>({ gateway, plugins: [ApolloServerPluginDrainHttpServer({ httpServer })], introspection, includeStacktraceInErrorResponses: false, stopOnTerminationSignals: false }),
+    apollo: (httpServer) =>
+      new ApolloServer<GatewayContext>({
+        gateway,
+        plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+        introspection,
+        // Depth, field and alias limits (GATEWAY_MAX_QUERY_*): an operation over one is refused (HTTP 400
+        // GRAPHQL_VALIDATION_FAILED) before any subgraph is asked.
+        validationRules: [queryLimitsRule(queryLimits)],
+        includeStacktraceInErrorResponses: false,
+        stopOnTerminationSignals: false,
+      }),
     context: async (req) => {
       try {
         return { caller: await callerFromAuthorization(req.headers.authorization, jwtSecret) };

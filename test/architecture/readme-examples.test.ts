@@ -1,14 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildSchema, Kind, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { buildSchema, Kind, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { printSchema, Supergraph } from '@apollo/federation-internals';
+import { queryLimitsRule, queryLimitsSetting } from '../../gateway/src/query-limits';
 
 /**
  * The GraphQL examples in the README and docs must run against the graph as it is: each is
  * validated against the API schema the gateway serves (the checked-in supergraph, built the way
  * @apollo/gateway builds it). Examples are ```graphql blocks (one marked ```graphql schema is SDL
- * and skipped) and the `"query":"…"` of a curl to a /graphql URL in ```sh / ```bash blocks.
+ * and skipped) and the `"query":"…"` of a curl to a /graphql URL in ```sh / ```bash blocks. The gateway's
+ * default query limits (depth, fields, aliases: GATEWAY_MAX_QUERY_*) are checked with the other rules.
  */
 const root = path.resolve(import.meta.dirname, '../..');
 const docs = ['README.md', ...fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
@@ -98,6 +100,7 @@ function operations(example: Example): { where: string; document: DocumentNode }
 }
 
 const schema = apiSchema();
+const rules = [...specifiedRules, queryLimitsRule(queryLimitsSetting({}))];
 const all = docs.flatMap(examples);
 
 describe('GraphQL examples in README.md and docs/', () => {
@@ -117,12 +120,18 @@ describe('GraphQL examples in README.md and docs/', () => {
 
   it.each(ops.map((o) => [o.where, o] as const))('%s is valid against the gateway’s API schema', (where, op) => {
     if (!op.document) throw new Error(`${where}: does not parse: ${op.error?.message}`);
-    const errors = validate(schema, op.document).map((e) => `${where}: ${e.message}`);
+    const errors = validate(schema, op.document, rules).map((e) => `${where}: ${e.message}`);
     expect(errors).toEqual([]);
   });
 
   it('the validation catches a wrong field', () => {
     const [bad] = operations({ where: 'x:1', source: '{ plans(first: 1) { edges { node { nope } } } }', line: 1, kind: 'graphql' });
     expect(validate(schema, bad!.document).length).toBeGreaterThan(0);
+  });
+
+  it('the validation catches a query over the gateway’s limits', () => {
+    const [deep] = operations({ where: 'x:1', source: `{ billingAccount(id: "a") { ${'parentAccount { '.repeat(20)}id${' }'.repeat(20)} } }`, line: 1, kind: 'graphql' });
+    expect(validate(schema, deep!.document).length).toBe(0);
+    expect(validate(schema, deep!.document, rules).map((e) => e.message)).toEqual([expect.stringMatching(/GATEWAY_MAX_QUERY_DEPTH/)]);
   });
 });
