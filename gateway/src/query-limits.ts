@@ -1,4 +1,4 @@
-import { ConfigError } from '@ledgerline/platform';
+import { positiveWholeNumberSetting } from '@ledgerline/platform';
 import { GraphQLError, Kind, type ASTVisitor, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext, type ValidationRule } from 'graphql';
 
 /**
@@ -28,19 +28,12 @@ export const DEFAULT_MAX_QUERY_DEPTH = 15;
 export const DEFAULT_MAX_QUERY_FIELDS = 1000;
 export const DEFAULT_MAX_QUERY_ALIASES = 50;
 
-function positiveWholeNumber(env: NodeJS.ProcessEnv, setting: string, fallback: number): number {
-  const raw = env[setting];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new ConfigError(setting, `"${raw}" is not a positive whole number`);
-  return Number(raw);
-}
-
 /** GATEWAY_MAX_QUERY_DEPTH, GATEWAY_MAX_QUERY_FIELDS, GATEWAY_MAX_QUERY_ALIASES; anything but a positive whole number stops start-up. */
 export function queryLimitsSetting(env: NodeJS.ProcessEnv): QueryLimits {
   return {
-    maxDepth: positiveWholeNumber(env, 'GATEWAY_MAX_QUERY_DEPTH', DEFAULT_MAX_QUERY_DEPTH),
-    maxFields: positiveWholeNumber(env, 'GATEWAY_MAX_QUERY_FIELDS', DEFAULT_MAX_QUERY_FIELDS),
-    maxAliases: positiveWholeNumber(env, 'GATEWAY_MAX_QUERY_ALIASES', DEFAULT_MAX_QUERY_ALIASES),
+    maxDepth: positiveWholeNumberSetting(env, 'GATEWAY_MAX_QUERY_DEPTH', DEFAULT_MAX_QUERY_DEPTH),
+    maxFields: positiveWholeNumberSetting(env, 'GATEWAY_MAX_QUERY_FIELDS', DEFAULT_MAX_QUERY_FIELDS),
+    maxAliases: positiveWholeNumberSetting(env, 'GATEWAY_MAX_QUERY_ALIASES', DEFAULT_MAX_QUERY_ALIASES),
   };
 }
 

@@ -96,9 +96,17 @@ export function introspectionSetting(env: NodeJS.ProcessEnv): boolean {
 
 /** LEDGERLINE_CALLER_MAX_AGE_SECONDS: how old a forwarded caller's signature may be (seconds, default 300). */
 export function callerMaxAgeSetting(env: NodeJS.ProcessEnv): number {
-  const raw = env.LEDGERLINE_CALLER_MAX_AGE_SECONDS;
-  if (raw === undefined || raw === '') return DEFAULT_CALLER_MAX_AGE_SECONDS;
-  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new ConfigError('LEDGERLINE_CALLER_MAX_AGE_SECONDS', `"${raw}" is not a positive whole number of seconds`);
+  return positiveWholeNumberSetting(env, 'LEDGERLINE_CALLER_MAX_AGE_SECONDS', DEFAULT_CALLER_MAX_AGE_SECONDS, 'seconds');
+}
+
+/**
+ * A setting that must be a positive whole number (`unit` names what it counts, for the error): unset or empty gives
+ * `fallback`; anything else stops start-up with a ConfigError naming the setting.
+ */
+export function positiveWholeNumberSetting(env: NodeJS.ProcessEnv, setting: string, fallback: number, unit?: string): number {
+  const raw = env[setting];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new ConfigError(setting, `"${raw}" is not a positive whole number${unit ? ` of ${unit}` : ''}`);
   return Number(raw);
 }
 
@@ -110,10 +118,7 @@ export function callerMaxAgeSetting(env: NodeJS.ProcessEnv): number {
 export const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 2_000;
 
 export function healthCheckTimeoutSetting(env: NodeJS.ProcessEnv): number {
-  const raw = env.HEALTH_CHECK_TIMEOUT_MS;
-  if (raw === undefined || raw === '') return DEFAULT_HEALTH_CHECK_TIMEOUT_MS;
-  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new ConfigError('HEALTH_CHECK_TIMEOUT_MS', `"${raw}" is not a positive whole number of milliseconds`);
-  return Number(raw);
+  return positiveWholeNumberSetting(env, 'HEALTH_CHECK_TIMEOUT_MS', DEFAULT_HEALTH_CHECK_TIMEOUT_MS, 'milliseconds');
 }
 
 export function parsePort(setting: string, raw: string | undefined, fallback: number): number {
