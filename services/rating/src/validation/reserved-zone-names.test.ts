@@ -79,6 +79,42 @@ describe('built-in zone names are not a plan\'s to declare', () => {
     expect(result.facts.destinationZone).toBe('HOME');
   });
 
+  it('a destination zone named like a roaming label (ROAMING_EU, ROAMING_X; or such a default) is RESERVED_ZONE_NAME: invoices would bill it together with roaming in that zone', () => {
+    const plan = postpaid();
+    plan.zones.destinations!.prefixes.push({ prefix: '+41', zone: 'ROAMING_EU' }, { prefix: '+43', zone: 'ROAMING_X' });
+    const at = plan.zones.destinations!.prefixes.length - 2;
+    const report = validatePlan(plan, { knownOffers: offers });
+    expect(report.problems.map((p) => `${p.pointer} ${p.code}`)).toEqual([`/zones/destinations/prefixes/${at}/zone RESERVED_ZONE_NAME`, `/zones/destinations/prefixes/${at + 1}/zone RESERVED_ZONE_NAME`]);
+    expect(report.problems[0].message).toMatch(/ROAMING_EU.*roaming.*invoice/);
+    expect(report.problems[0].authoringOnly).toBe(true);
+    const withDefault = postpaid();
+    withDefault.zones.destinations!.default = 'ROAMING_WORLD1';
+    expect(problemsOf(withDefault).filter((p) => p.endsWith('RESERVED_ZONE_NAME'))).toEqual(['/zones/destinations/default RESERVED_ZONE_NAME']);
+  });
+
+  it('names outside the roaming label namespace stay ordinary destination zones (ROAMING, ROAMINGEU, EU_ROAMING_1)', () => {
+    const plan = postpaid();
+    plan.zones.destinations!.prefixes.push({ prefix: '+41', zone: 'ROAMING' }, { prefix: '+43', zone: 'ROAMINGEU' }, { prefix: '+45', zone: 'EU_ROAMING_1' });
+    expect(problemsOf(plan).filter((p) => p.endsWith('RESERVED_ZONE_NAME'))).toEqual([]);
+  });
+
+  it('other cases of the reserved names are refused by the schema, as for HOME: zone names are upper case', () => {
+    const plan = postpaid();
+    plan.zones.destinations!.prefixes.push({ prefix: '+41', zone: 'home' }, { prefix: '+43', zone: 'roaming_eu' }, { prefix: '+45', zone: 'Roaming_EU' });
+    const at = plan.zones.destinations!.prefixes.length - 3;
+    expect(problemsOf(plan).filter((p) => p.includes(`/zones/destinations/prefixes/`) && !p.endsWith('AMBIGUOUS_TARIFF'))).toEqual([0, 1, 2].map((i) => `/zones/destinations/prefixes/${at + i}/zone INVALID_FORMAT`));
+  });
+
+  it('a published version with a destination zone ROAMING_EU keeps rating (+41 calls in that zone), with the warning', async () => {
+    const plan = postpaid();
+    plan.zones.destinations!.prefixes.push({ prefix: '+41', zone: 'ROAMING_EU' });
+    const at = plan.zones.destinations!.prefixes.length - 1;
+    const rating = validatePlan(plan, { knownOffers: offers, mode: 'rating' });
+    expect({ valid: rating.valid, warnings: (rating.warnings ?? []).map((p) => `${p.pointer} ${p.code}`) }).toEqual({ valid: true, warnings: [`/zones/destinations/prefixes/${at}/zone RESERVED_ZONE_NAME`] });
+    const result = await ratePlain(compilePlan(plan, { version: '1', knownOffers: offers }), { id: 'e', usageType: 'VOICE', direction: 'OUTGOING', quantity: '60', occurredAt: '2026-03-02T10:00:00Z', calledNumber: '+41441234567' }, { accountType: 'POSTPAID', lineStatus: 'ACTIVE' });
+    expect(result.facts.destinationZone).toBe('ROAMING_EU');
+  });
+
   it('a roaming zone NONE is an ordinary name: NONE means nothing for roamingZone, and invoices show it as ROAMING_NONE', () => {
     const plan = postpaid();
     plan.zones.roaming!.zones.push({ zone: 'NONE', countries: ['AD'] });

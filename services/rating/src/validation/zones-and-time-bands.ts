@@ -11,6 +11,9 @@ import { isObject } from './util';
 
 const DAY_MINUTES = 24 * 60;
 
+/** usage's `zoneOf` labels roaming usage `ROAMING_<roaming zone>` on the ledger and invoices. */
+const ROAMING_LABEL_PREFIX = 'ROAMING_';
+
 const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 
 /**
@@ -26,27 +29,33 @@ const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : [
  * and in rules `destinationZone in ["HOME"]` reads as "calls home" next to `roamingZone`'s HOME,
  * "not roaming". NONE stays an ordinary roaming zone name: roamingZone is never NONE, and invoices
  * show it as ROAMING_NONE.
+ *
+ * For the same reason no destination zone may start with `ROAMING_`: the invoice line of a
+ * destination zone ROAMING_EU is the one of usage roamed in the roaming zone EU (or in one the plan
+ * adds later). Zone names are upper case (schema), so an exact comparison is the whole check.
  */
 export function reservedZoneNameProblems(plan: PlanDocument): Problem[] {
   const zones: unknown = plan.zones;
   if (!isObject(zones)) return [];
   const problems: Problem[] = [];
-  const check = (table: unknown, at: string, entries: 'zones' | 'prefixes', reserved: Record<string, string>) => {
+  const check = (table: unknown, at: string, entries: 'zones' | 'prefixes', reservedAs: (name: string) => string | undefined) => {
     if (!isObject(table)) return;
-    const refuse = (pointer: string, name: string) =>
-      problems.push({ pointer, code: 'RESERVED_ZONE_NAME', authoringOnly: true, message: `"${name}" is ${reserved[name]}; a zone of this table cannot have that name. Choose another name.` });
-    const isReserved = (name: unknown): name is string => typeof name === 'string' && Object.hasOwn(reserved, name);
-    if (isReserved(table.default)) refuse(`${at}/default`, table.default);
+    const refuse = (pointer: string, name: unknown) => {
+      const meaning = typeof name === 'string' ? reservedAs(name) : undefined;
+      if (meaning) problems.push({ pointer, code: 'RESERVED_ZONE_NAME', authoringOnly: true, message: `"${name as string}" is ${meaning}; a zone of this table cannot have that name. Choose another name.` });
+    };
+    refuse(`${at}/default`, table.default);
     asArray(table[entries]).forEach((entry, i) => {
-      if (isObject(entry) && isReserved(entry.zone)) refuse(`${at}/${entries}/${i}/zone`, entry.zone);
+      if (isObject(entry)) refuse(`${at}/${entries}/${i}/zone`, entry.zone);
     });
   };
-  check(zones.roaming, '/zones/roaming', 'zones', {
-    [HOME_ZONE]: 'the zone the engine gives an event when the line is not roaming (roamingZone; rules could not tell the two apart)',
-  });
-  check(zones.destinations, '/zones/destinations', 'prefixes', {
-    [NO_DESTINATION]: 'the zone the engine gives an event without a called number (destinationZone; rules could not tell the two apart)',
-    [HOME_ZONE]: 'the zone the ledger and the invoice give home usage without a called number (calls to a destination zone HOME would be billed together with it), and in rules roamingZone\'s "not roaming"',
+  check(zones.roaming, '/zones/roaming', 'zones', (name) =>
+    name === HOME_ZONE ? 'the zone the engine gives an event when the line is not roaming (roamingZone; rules could not tell the two apart)' : undefined);
+  check(zones.destinations, '/zones/destinations', 'prefixes', (name) => {
+    if (name === NO_DESTINATION) return 'the zone the engine gives an event without a called number (destinationZone; rules could not tell the two apart)';
+    if (name === HOME_ZONE) return 'the zone the ledger and the invoice give home usage without a called number (calls to a destination zone HOME would be billed together with it), and in rules roamingZone\'s "not roaming"';
+    if (name.startsWith(ROAMING_LABEL_PREFIX)) return `how usage roamed in the roaming zone ${name.slice(ROAMING_LABEL_PREFIX.length)} is named on the ledger and the invoice (calls to a destination zone ${name} would be billed together with it)`;
+    return undefined;
   });
   return problems;
 }
