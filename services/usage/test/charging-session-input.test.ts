@@ -19,7 +19,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { RPC, WORK_SUBJECTS, dec, type ChargeRequest, type WalletCommitRequest, type WalletReserveRequest } from '@ledgerline/contracts';
-import { startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { scrapeMetrics, startPrivateNats, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
 import { filePlanSource, setLine, sqlOf, waitFor } from './support';
 
@@ -216,5 +216,57 @@ describe('online charging requests that are malformed or conflict', () => {
     });
     // A RESERVE for some units still opens the session.
     expect(await overNats({ operation: 'RESERVE', sessionId: `zero-then-${run}`, lineId, usageType: 'DATA', requestedUnits: '5' })).toMatchObject({ resultCode: 'SUCCESS' });
+  });
+
+  // Units with leading zeros ("05") passed the units check, but rating's decimal format has none (the record's rating
+  // refused it: RESERVE failed, an UPDATE's report was committed in wallets and its record not rated). Usage reads "05"
+  // as 5, the one rule of usage-input's `quantityText`, as a CDR's quantity is read.
+  it('units with leading zeros are read as the number they write, over GraphQL and NATS', async () => {
+    const sessionId = `lead-${run}`;
+    const reserve = await overGraphql({ operation: 'RESERVE', sessionId, lineId, usageType: 'DATA', requestedUnits: '05' });
+    expect(reserve.errors).toBeUndefined();
+    expect(reserve.data.chargingSession).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '5' });
+    expect(reserves.filter((r) => r.sessionId === sessionId).map((r) => r.requestedUnits)).toEqual(['5']);
+    const update = await overNats({ operation: 'UPDATE', sessionId, invocationSequenceNumber: 1, usedUnits: '004', requestedUnits: '007.50' });
+    expect(update).toMatchObject({ resultCode: 'SUCCESS', grantedUnit: '7.5' });
+    expect(await overNats({ operation: 'TERMINATE', sessionId, invocationSequenceNumber: 2, usedUnits: '00.5' })).toMatchObject({ resultCode: 'SUCCESS' });
+    const db = await sqlOf(svc);
+    try {
+      const { rows } = await db.query(`select event_id, status, quantity::text from usage_record where source = 'ocs' and event_id like $1 order by event_id`, [`${sessionId}%`]);
+      expect(rows.map((r) => [r.event_id.slice(sessionId.length), r.status, dec(r.quantity).toString()])).toEqual([['', 'RATED', '0.5'], ['#1', 'RATED', '4']]);
+    } finally {
+      await db.end();
+    }
+  });
+
+  // A retransmission (the same request again: the network element timed out waiting) is answered from the session's stored
+  // reply, nothing done twice; it was counted in ledgerline_usage_charging_session_requests_total as one more request, so a
+  // network element retrying under load looked like more traffic (and more successes) than there was.
+  it('a retransmission answered from its stored reply is counted as replayed="true", not as a new request', async () => {
+    const sessionId = `retx-${run}`;
+    const series = (m: Record<string, number>) => {
+      const out: Record<string, number> = {};
+      for (const [key, value] of Object.entries(m)) {
+        if (!key.startsWith('ledgerline_usage_charging_session_requests_total{') || !key.includes('result_code="SUCCESS"')) continue;
+        const op = /operation="(\w+)"/.exec(key)![1];
+        const replayed = /replayed="(\w+)"/.exec(key)?.[1] ?? 'unlabelled';
+        out[`${op} ${replayed}`] = value;
+      }
+      return out;
+    };
+    const before = series(await scrapeMetrics(svc));
+    const requests: Record<string, unknown>[] = [
+      { operation: 'RESERVE', sessionId, lineId, usageType: 'DATA', requestedUnits: '40' },
+      { operation: 'UPDATE', sessionId, invocationSequenceNumber: 1, usedUnits: '10', requestedUnits: '20' },
+      { operation: 'TERMINATE', sessionId, invocationSequenceNumber: 2, usedUnits: '5' },
+    ];
+    for (const body of requests) {
+      const first = await overNats(body);
+      expect(first).toMatchObject({ resultCode: 'SUCCESS' });
+      expect(await overNats(body)).toEqual(first);
+    }
+    const after = series(await scrapeMetrics(svc));
+    const delta = Object.fromEntries(Object.keys(after).map((k) => [k, after[k]! - (before[k] ?? 0)]).filter(([, d]) => d !== 0));
+    expect(delta).toEqual({ 'RESERVE false': 1, 'RESERVE true': 1, 'UPDATE false': 1, 'UPDATE true': 1, 'TERMINATE false': 1, 'TERMINATE true': 1 });
   });
 });

@@ -176,9 +176,9 @@ describe('online charging session', () => {
     // Each request is counted by operation and result code on /metrics.
     const after = await scrapeMetrics(svc);
     const delta = (labels: string) => (after[`ledgerline_usage_charging_session_requests_total{${labels}}`] ?? 0) - (before[`ledgerline_usage_charging_session_requests_total{${labels}}`] ?? 0);
-    expect(delta('operation="RESERVE",result_code="END_USER_SERVICE_DENIED"')).toBe(1);
-    expect(delta('operation="RESERVE",result_code="USER_UNKNOWN"')).toBe(1);
-    expect(delta('operation="RESERVE",result_code="SUCCESS"')).toBe(1);
-    expect(delta('operation="INVALID",result_code="RATING_FAILED"')).toBe(1);
+    expect(delta('operation="RESERVE",result_code="END_USER_SERVICE_DENIED",replayed="false"')).toBe(1);
+    expect(delta('operation="RESERVE",result_code="USER_UNKNOWN",replayed="false"')).toBe(1);
+    expect(delta('operation="RESERVE",result_code="SUCCESS",replayed="false"')).toBe(1);
+    expect(delta('operation="INVALID",result_code="RATING_FAILED",replayed="false"')).toBe(1);
   });
 });

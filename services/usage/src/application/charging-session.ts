@@ -69,7 +69,7 @@ import { Decimal, dec, type UsageOverageUnpaidData } from '@ledgerline/contracts
 import { MAX_QUANTITY_DECIMALS, callTotalCovered, partChargeableUnits, type IncrementGrid } from '@ledgerline/rating';
 import type { NatsConnection } from '@ledgerline/platform';
 import { versionAt, statusAt, type LineInfo } from '../domain/subscriber';
-import { validateUsage } from '../domain/usage-input';
+import { quantityText, validateUsage } from '../domain/usage-input';
 import type { UsageRuntime } from '../usage-runtime';
 import { SESSION_SOURCE, zoneOf, type UnpaidOverage } from './usage-pipeline';
 import { partnerMayCharge } from './partner-lines';
@@ -222,8 +222,6 @@ function refOf(s: StoredSession, sessionId: string): string {
 
 const SOURCE = SESSION_SOURCE;
 const OPERATIONS = ['RESERVE', 'UPDATE', 'TERMINATE'];
-/** Units as usage records hold them: at most rating's MAX_QUANTITY_DECIMALS decimals (more would be a REJECTED, uncharged record). */
-const UNITS = new RegExp(`^\\d{1,12}(\\.\\d{1,${MAX_QUANTITY_DECIMALS}})?$`);
 /** Most units one request may report or ask for: what one usage record may hold (usage-input's MAX_QUANTITY); more would be a REJECTED, uncharged record. */
 const MAX_UNITS = 1_000_000_000;
 const MAX_SEQUENCE = 2_147_483_647;
@@ -242,12 +240,12 @@ const PROBE_FIELDS: Record<string, string> = {
 };
 
 /**
- * A unit field as a decimal string, or undefined when it is not one. Over NATS a whole number may
- * come as a JSON number: it is taken exactly (a fraction is not: it may not be what was sent).
+ * A unit field as usage records hold it (usage-input's quantityText: "05" is 5; over NATS a whole JSON number is taken
+ * exactly), or undefined when it is not one.
  */
 function unitsOf(value: unknown): string | undefined {
-  const text = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value;
-  return typeof text === 'string' && UNITS.test(text) && Number(text.split('.')[0]) <= MAX_UNITS ? text : undefined;
+  const units = quantityText(value);
+  return units !== undefined && Number(units.split('.')[0]) <= MAX_UNITS ? units : undefined;
 }
 
 /**
@@ -384,21 +382,25 @@ async function loadSession(usage: UsageRuntime, sessionId: string, space: string
   return rows[0];
 }
 
-/** Answers one session request (NATS or GraphQL) from `caller` and counts it by operation and result code. */
+/**
+ * Answers one session request (NATS or GraphQL) from `caller` and counts it by operation and result code, and whether it
+ * was a retransmission answered from the session's stored reply (`replayed`: not new traffic, nothing done again).
+ */
 export async function handleChargingSession(usage: UsageRuntime, nc: NatsConnection, req: ChargingSessionRequest, now: Date, caller: SessionCaller): Promise<ChargingSessionReply> {
   const op = String(req?.operation ?? '').toUpperCase();
   const operation = OPERATIONS.includes(op) ? op : 'INVALID';
+  const answered = { replayed: false };
   try {
-    const reply = await answerChargingSession(usage, nc, req, now, caller);
-    usage.metrics.sessionRequests.inc({ operation, result_code: reply.resultCode });
+    const reply = await answerChargingSession(usage, nc, req, now, caller, answered);
+    usage.metrics.sessionRequests.inc({ operation, result_code: reply.resultCode, replayed: String(answered.replayed) });
     return reply;
   } catch (error) {
-    usage.metrics.sessionRequests.inc({ operation, result_code: 'ERROR' });
+    usage.metrics.sessionRequests.inc({ operation, result_code: 'ERROR', replayed: 'false' });
     throw error;
   }
 }
 
-async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, input: ChargingSessionRequest, now: Date, caller: SessionCaller): Promise<ChargingSessionReply> {
+async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, input: ChargingSessionRequest, now: Date, caller: SessionCaller, answered = { replayed: false }): Promise<ChargingSessionReply> {
   const fail = (resultCode: ChargingResultCode, message: string): ChargingSessionReply => ({ sessionId: typeof input?.sessionId === 'string' ? input.sessionId : '', resultCode, finalUnitIndication: true, message });
   // Over NATS an input error is a RATING_FAILED reply whose message names the field (GraphQL: BAD_USER_INPUT, in the resolver).
   const problem = sessionInputProblem(input, now, caller);
@@ -437,6 +439,7 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
    */
   const replay = (s: StoredSession): ChargingSessionReply => {
     if (same(s) && s.last_reply) {
+      answered.replayed = true;
       const stored = JSON.parse(s.last_reply) as ChargingSessionReply;
       return s.state !== 'OPEN' && stored.grantedUnit != null ? closedAnswer(s) : stored;
     }
@@ -498,12 +501,12 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
     // nothing (its units would otherwise be dropped as a duplicate of the first's record, answered SUCCESS).
     if (!resuming) {
       // An unanswered claim (made while the session was OPEN, or a late report's own) is finished first.
-      if (existing.last_request != null && !existing.last_reply) return finishBeforeTakeover(usage, nc, existing, input, now, caller, fail);
+      if (existing.last_request != null && !existing.last_reply) return finishBeforeTakeover(usage, nc, existing, input, now, caller, fail, answered);
       const { rowCount } = await usage.sql.query(
         `update charging_session set sequence_number = $2, last_request = $3, last_reply = null, updated_at = $4 where id = $1 and sequence_number = $5 and state = 'TIMED_OUT' and partner_key = $6`,
         [req.sessionId, n, lateFingerprint, now, existing.sequence_number, at.key],
       );
-      if (rowCount !== 1) return answerChargingSession(usage, nc, input, now, caller);
+      if (rowCount !== 1) return answerChargingSession(usage, nc, input, now, caller, answered);
     }
     // The report's time is when its number was claimed, the same for a twin or a retry that resumes it: the same record.
     // Its units are the call's after those reported before (the session's total moves on with the reply, so a retry rates them alike).
@@ -527,7 +530,7 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
       [req.sessionId, n, fingerprint, now, existing.sequence_number, at.key],
     );
     // Another request got there first: answered as it stands now (a twin of this one joins it).
-    if (rowCount !== 1) return answerChargingSession(usage, nc, input, now, caller);
+    if (rowCount !== 1) return answerChargingSession(usage, nc, input, now, caller, answered);
   }
   // The units the session reported before this one: the call's running total, which the tariff's increments apply to.
   const before = dec(existing.used);
@@ -623,6 +626,7 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
  */
 async function finishBeforeTakeover(
   usage: UsageRuntime, nc: NatsConnection, claimed: StoredSession, input: ChargingSessionRequest, now: Date, caller: SessionCaller, fail: (code: ChargingResultCode, message: string) => ChargingSessionReply,
+  answered: { replayed: boolean },
 ): Promise<ChargingSessionReply> {
   const earlier = requestOfFingerprint(input.sessionId, claimed.last_request!);
   // Finished on behalf of the session's own network element: `caller` may act on the session (checked before).
@@ -631,7 +635,7 @@ async function finishBeforeTakeover(
   if (after && after.sequence_number === claimed.sequence_number && after.last_request === claimed.last_request && !after.last_reply) {
     return fail('RATING_FAILED', `invocationSequenceNumber ${claimed.sequence_number} of session ${input.sessionId} is not answered yet${finished?.message ? ` (${finished.message})` : ''}`);
   }
-  return answerChargingSession(usage, nc, input, now, caller);
+  return answerChargingSession(usage, nc, input, now, caller, answered);
 }
 
 /**

@@ -18,8 +18,11 @@ export interface UsageMetrics {
   adjustmentsResent: client.Counter;
   /** Rows of emitted_event the sweeper deleted after USAGE_EMITTED_EVENT_RETENTION_DAYS. */
   emittedEventsPruned: client.Counter;
-  /** Online charging session requests (NATS and GraphQL), by operation and Nchf result code. */
-  sessionRequests: client.Counter<'operation' | 'result_code'>;
+  /**
+   * Online charging session requests (NATS and GraphQL), by operation and Nchf result code; `replayed="true"`: a
+   * retransmission answered from the session's stored reply (so new requests are `replayed="false"`).
+   */
+  sessionRequests: client.Counter<'operation' | 'result_code' | 'replayed'>;
   /**
    * Records of units a PREPAID online session reported past its grant that the balance could not pay for in full
    * (the rest recorded unpaid: usage_record.unpaid_amount, the usageSessionOverageUnpaid event), by usage type and
@@ -42,7 +45,7 @@ export function createUsageMetrics(registry: client.Registry = new client.Regist
     chargesResent: new client.Counter({ name: 'ledgerline_usage_charges_resent_total', help: "Usage records' ChargeRequests published again by the sweeper (no ChargeResult in time)", registers: [registry] }),
     adjustmentsResent: new client.Counter({ name: 'ledgerline_usage_rerate_adjustments_resent_total', help: "Re-rate adjustments' ChargeRequests published again by the sweeper, same chargeId (no ChargeResult in time; their month cannot be re-rated until settled)", registers: [registry] }),
     emittedEventsPruned: new client.Counter({ name: 'ledgerline_usage_emitted_events_pruned_total', help: 'Rows of emitted_event (events emitted once per line and period) deleted after USAGE_EMITTED_EVENT_RETENTION_DAYS', registers: [registry] }),
-    sessionRequests: new client.Counter({ name: 'ledgerline_usage_charging_session_requests_total', help: 'Online charging session requests, by operation and result code', labelNames: ['operation', 'result_code'], registers: [registry] }),
+    sessionRequests: new client.Counter({ name: 'ledgerline_usage_charging_session_requests_total', help: 'Online charging session requests, by operation and result code; replayed="true": a retransmission answered from the stored reply', labelNames: ['operation', 'result_code', 'replayed'], registers: [registry] }),
     sessionOverageUnpaid: new client.Counter({ name: 'ledgerline_usage_session_overage_unpaid_total', help: "Units a prepaid online session reported past its grant that the balance could not pay for in full (each a record with unpaid_amount and a billing.usage.session.overageunpaid event), by usage type and currency", labelNames: ['usage_type', 'currency'], registers: [registry] }),
     subscriberEventsDropped: new client.Counter({ name: 'ledgerline_usage_subscriber_events_dropped_total', help: "Subscribers' events acknowledged without effect (not a CloudEvent, an invalid time, ids or numbers the read model cannot store), by subject and reason", labelNames: ['subject', 'reason'], registers: [registry] }),
     billEventsDropped: new client.Counter({ name: 'ledgerline_usage_bill_events_dropped_total', help: "Invoicing's bill events acknowledged or parked without marking records BILLED (not_a_cloud_event; invalid: refused by the parser; unstorable: refused by the database again and again, parked), by reason", labelNames: ['reason'], registers: [registry] }),

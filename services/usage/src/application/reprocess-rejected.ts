@@ -23,25 +23,36 @@ export interface ReprocessPage {
   pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 }
 
-/** occurredAt as PostgreSQL holds it (microseconds, UTC): a cursor's position, read back exactly. */
+/** A time as PostgreSQL holds it (microseconds, UTC): a cursor's position, read back exactly. */
 const CURSOR_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.\d{6}Z$/;
-const CURSOR = /^(-|[^/]+)\/(usg_[0-9a-f]{32})$/;
+/** `r/` tells it from the cursors before (occurredAt's place), which a patch could move a record past. */
+const CURSOR = /^r\/([^/]+)\/(usg_[0-9a-f]{32})$/;
+/** A time column as CURSOR_TIME writes it. */
+const CURSOR_TIME_SQL = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-/** A record's place in the reprocess order (occurred_at nulls first, id): `<occurredAt or ->/<id>`. */
-function reprocessCursor(occurredAt: string | null, id: string): string {
-  return encodeCursor(`${occurredAt ?? '-'}/${id}`);
+/**
+ * A record's place in the paging order: its receipt time and id (`r/<receivedAt>/<id>`), which no reprocess changes
+ * (the replacement row keeps the first receipt's time; a patch may move occurredAt), so a run takes each record once.
+ */
+function reprocessCursor(receivedAt: string, id: string): string {
+  return encodeCursor(`r/${receivedAt}/${id}`);
 }
 
 /** The position in `after`, or BAD_USER_INPUT naming input.after when it is not a cursor reprocessRejected hands out. */
-function positionOf(after: string): { occurredAt: string | null; id: string } {
+function positionOf(after: string): { receivedAt: string; id: string } {
   const invalid = () => badInput('input.after', 'after is not a cursor of reprocessRejected: pass pageInfo.endCursor as it was given', 'CURSOR_INVALID');
   const m = CURSOR.exec(decodeCursor(after));
   if (!m || encodeCursor(m[0]) !== after) throw invalid();
-  if (m[1] === '-') return { occurredAt: null, id: m[2] };
   const t = CURSOR_TIME.exec(m[1]);
   // A real instant (no 2026-13-01): PostgreSQL would refuse it as a query error.
   if (!t || Number.isNaN(Date.parse(`${t[1]}Z`)) || new Date(`${t[1]}Z`).toISOString().slice(0, 19) !== t[1]) throw invalid();
-  return { occurredAt: m[1], id: m[2] };
+  return { receivedAt: m[1], id: m[2] };
+}
+
+/** The order a page is rated in: occurredAt (nulls first), then id, so one line's usage is rated in time order. */
+function byOccurrence(a: RejectedRow, b: RejectedRow): number {
+  if (a.occurred_at !== b.occurred_at) return a.occurred_at === null ? -1 : b.occurred_at === null ? 1 : a.occurred_at < b.occurred_at ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 /** Rejections for the record's ids themselves (see unratableIds). */
@@ -51,6 +62,8 @@ interface RejectedRow {
   id: string;
   /** occurred_at as CURSOR_TIME writes it (null: the record has none). */
   occurred_at: string | null;
+  /** received_at as CURSOR_TIME writes it. */
+  received_at: string;
   source: string;
   event_id: string;
   raw: string | null;
@@ -136,10 +149,12 @@ export async function reprocessRejected(sql: Sql, pipeline: UsagePipeline, c: Re
 }
 
 /**
- * reprocessRejected with where it stopped: the records are taken in (occurredAt nulls first, id) order, at most
- * `limit`, after `c.after`; `pageInfo.endCursor` is the last one taken, `hasNextPage` says more REJECTED records of
- * the selection come after it. Records that stay rejected stay REJECTED in front of the rest: without `after` each
- * call would take them again and never reach the records behind them.
+ * reprocessRejected with where it stopped: the records are taken in (receivedAt, id) order, at most `limit`, after
+ * `c.after`, and rated in (occurredAt nulls first, id) order; `pageInfo.endCursor` is the last one taken,
+ * `hasNextPage` says more REJECTED records of the selection come after it. Records that stay rejected stay REJECTED
+ * in front of the rest: without `after` each call would take them again and never reach the records behind them.
+ * The pages are not in occurredAt order: a patch of occurredAt would move a record a page left REJECTED past the
+ * cursor, and a later page of the run would take it again.
  */
 export async function reprocessRejectedPage(sql: Sql, pipeline: UsagePipeline, c: ReprocessCommand): Promise<ReprocessPage> {
   const limit = c.limit ?? 1000;
@@ -155,13 +170,12 @@ export async function reprocessRejectedPage(sql: Sql, pipeline: UsagePipeline, c
   if (c.ids?.length) where.push(`u.id = any($${params.push(c.ids)}::text[])`);
   if (c.rejectionCode) where.push(`u.rejection_code = $${params.push(c.rejectionCode)}`);
   if (c.lineId) where.push(`u.line_id = $${params.push(c.lineId)}`);
-  if (after?.occurredAt === null) where.push(`(u.occurred_at is not null or u.id > $${params.push(after.id)})`);
-  else if (after) where.push(`(u.occurred_at > $${params.push(after.occurredAt)}::timestamptz or (u.occurred_at = $${params.length}::timestamptz and u.id > $${params.push(after.id)}))`);
+  if (after) where.push(`(u.received_at, u.id) > ($${params.push(after.receivedAt)}::timestamptz, $${params.push(after.id)})`);
   // With its sender: a partner's record is checked again as the partner's (its entitlement and the line's account now).
   const { rows } = await sql.query<RejectedRow>(
-    `select u.id, to_char(u.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as occurred_at, u.source, u.event_id, u.raw, u.rejection_code, u.rejection_reason, u.fingerprint, u.charge_status, u.amount_charged::text as amount_charged, u.units_from_allowances::text as units_from_allowances,
+    `select u.id, ${CURSOR_TIME_SQL('u.occurred_at')} as occurred_at, ${CURSOR_TIME_SQL('u.received_at')} as received_at, u.source, u.event_id, u.raw, u.rejection_code, u.rejection_reason, u.fingerprint, u.charge_status, u.amount_charged::text as amount_charged, u.units_from_allowances::text as units_from_allowances,
             u.unpaid_amount::text as unpaid_amount, o.outcome, o.reason, o.granted_units::text as granted_units, case when u.unpaid_amount is not null then u.rating end as rating, s.partner_id as sender
-       from usage_record u left join record_sender s on s.record_id = u.id left join charge_outcome o on o.usage_record_id = u.id where ${where.join(' and ')} order by u.occurred_at nulls first, u.id limit ${limit + 1}`,
+       from usage_record u left join record_sender s on s.record_id = u.id left join charge_outcome o on o.usage_record_id = u.id where ${where.join(' and ')} order by u.received_at, u.id limit ${limit + 1}`,
     params,
   );
   // The row past the limit only says there is more.
@@ -172,10 +186,11 @@ export async function reprocessRejectedPage(sql: Sql, pipeline: UsagePipeline, c
   const pageInfo = {
     hasNextPage,
     hasPreviousPage: after !== undefined,
-    startCursor: first ? reprocessCursor(first.occurred_at, first.id) : null,
-    endCursor: last ? reprocessCursor(last.occurred_at, last.id) : null,
+    startCursor: first ? reprocessCursor(first.received_at, first.id) : null,
+    endCursor: last ? reprocessCursor(last.received_at, last.id) : null,
   };
   if (rows.length === 0) return { outcomes: [], pageInfo };
+  rows.sort(byOccurrence);
   const outcomes: (UsageOutcome | undefined)[] = new Array<undefined>(rows.length).fill(undefined);
   const items: IncomingUsage[] = [];
   rows.forEach((r, i) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateUsage } from './usage-input';
+import { quantityText, validateUsage } from './usage-input';
 
 const now = new Date('2026-03-20T12:00:00Z');
 const good = { eventId: 'e1', lineId: 'lin_1', usageType: 'DATA', quantity: '12.5', occurredAt: '2026-03-20T11:00:00Z' };
@@ -18,6 +18,13 @@ describe('validateUsage', () => {
     expect((validateUsage(part, { source: 'api' }, now) as { usage: object }).usage).not.toHaveProperty('precedingQuantity');
     expect((validateUsage({ ...part, precedingQuantity: '0.000' }, { source: 'api', partsOf: 'ocs' }, now) as { usage: object }).usage).not.toHaveProperty('precedingQuantity');
     expect(validateUsage({ ...part, precedingQuantity: '-1' }, { source: 'api', partsOf: 'ocs' }, now)).toMatchObject({ ok: false, rejection: { code: 'QUANTITY_INVALID' } });
+  });
+
+  it('reads a quantity with leading zeros as the number it writes, in rating\'s decimal format (quantityText)', () => {
+    expect(['05', '00.50', '000', '0.5', '10', 7, ' 012 '].map(quantityText)).toEqual(['5', '0.50', '0', '0.5', '10', '7', '12']);
+    expect(['-05', '0x5', '.5', '5.', '1e3', 5.5, '05.1234567'].map(quantityText)).toEqual(Array(7).fill(undefined));
+    expect(validateUsage({ ...good, quantity: '0012.5' }, { source: 'api' }, now)).toMatchObject({ ok: true, usage: { quantity: '12.5' } });
+    expect(validateUsage({ ...good, source: 'ocs', precedingQuantity: '030' }, { source: 'api', partsOf: 'ocs' }, now)).toMatchObject({ ok: true, usage: { precedingQuantity: '30' } });
   });
 
   it.each([

@@ -49,6 +49,19 @@ export type ValidationResult = { ok: true; usage: ValidUsage } | { ok: false; so
  * one rule: what rating accepts, what the NUMERIC(20, 6) quantity column stores exactly).
  */
 const DECIMAL = new RegExp(`^\\d{1,12}(\\.\\d{1,${MAX_QUANTITY_DECIMALS}})?$`);
+
+/**
+ * A quantity as usage holds and rates it, or undefined when `value` is not one: a decimal string or a whole JSON number
+ * (a fraction is not taken: it may not be what was sent). Leading zeros are dropped ("05" is 5, "00.5" is 0.5): rating's
+ * decimal format has none and refused such a record, though the number it writes is plain. The one rule for every path
+ * (validateUsage for recordUsage, JetStream and CSV; the charging session's units).
+ */
+export function quantityText(value: unknown): string | undefined {
+  const digits = text(value);
+  if (digits === undefined || !DECIMAL.test(digits)) return undefined;
+  return digits.replace(/^0+(?=\d)/, '');
+}
+
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 const MSISDN = /^\+?[1-9]\d{6,14}$/;
 /** Usage from before this is a typo or a broken clock (and PostgreSQL has no year 0000). */
@@ -152,17 +165,18 @@ export function validateUsage(raw: unknown, defaults: { source: string; eventId?
   if (direction !== 'OUTGOING' && direction !== 'INCOMING') return reject('DIRECTION_INVALID', `direction "${directionText.slice(0, 16)}" must be OUTGOING, INCOMING, MO or MT`, source, eventId, partial);
   partial.direction = direction;
 
-  const quantity = typeof r.quantity === 'number' ? (Number.isSafeInteger(r.quantity) ? String(r.quantity) : undefined) : text(r.quantity);
-  if (quantity === undefined) {
+  const given = text(r.quantity);
+  if (given === undefined) {
     return reject('QUANTITY_INVALID', r.quantity === undefined || r.quantity === null || r.quantity === '' ? 'quantity is missing' : 'quantity must be a decimal string such as "12.5" (fractional numbers are not accepted as JSON numbers)', source, eventId, partial);
   }
-  if (!DECIMAL.test(quantity)) return reject('QUANTITY_INVALID', `quantity "${quantity.slice(0, 24)}" is not a non-negative decimal with at most ${MAX_QUANTITY_DECIMALS} decimals`, source, eventId, partial);
+  const quantity = quantityText(given);
+  if (quantity === undefined) return reject('QUANTITY_INVALID', `quantity "${given.slice(0, 24)}" is not a non-negative decimal with at most ${MAX_QUANTITY_DECIMALS} decimals`, source, eventId, partial);
   if (Number(quantity.split('.')[0]) > MAX_QUANTITY) return reject('QUANTITY_TOO_LARGE', `quantity ${quantity} is above the ${MAX_QUANTITY} limit of one record`, source, eventId, partial);
   partial.quantity = quantity;
   let precedingQuantity: string | undefined;
   if (defaults.partsOf !== undefined && source === defaults.partsOf && r.precedingQuantity != null) {
-    const preceding = typeof r.precedingQuantity === 'number' ? (Number.isSafeInteger(r.precedingQuantity) ? String(r.precedingQuantity) : undefined) : text(r.precedingQuantity);
-    if (preceding === undefined || !DECIMAL.test(preceding)) return reject('QUANTITY_INVALID', `precedingQuantity must be a non-negative decimal with at most ${MAX_QUANTITY_DECIMALS} decimals`, source, eventId, partial);
+    const preceding = quantityText(r.precedingQuantity);
+    if (preceding === undefined) return reject('QUANTITY_INVALID', `precedingQuantity must be a non-negative decimal with at most ${MAX_QUANTITY_DECIMALS} decimals`, source, eventId, partial);
     // Nothing before it: the record is the call's first part, rated as a call of its own.
     if (/[1-9]/.test(preceding)) precedingQuantity = partial.precedingQuantity = preceding;
   }
