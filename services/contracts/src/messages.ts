@@ -297,7 +297,7 @@ export type ChargingResultCode = 'SUCCESS' | 'QUOTA_LIMIT_REACHED' | 'END_USER_S
 
 /** usage → wallets on `RPC.walletReserve`: hold units (allowances first, then money) for a session. */
 export interface WalletReserveRequest {
-  /** Idempotency key of this reserve: a repeated request answers the same reservation. */
+  /** Idempotency key of this reserve: a repeated request answers the same reservation, or the same refusal (no balance, wallet closed). */
   requestId: string;
   sessionId: string;
   billingAccountId: string;

@@ -80,6 +80,24 @@ function withState(w: LockedWalletRow): Wallet {
 type Checked = { req: WalletReserveRequest; reply?: WalletReserveReply };
 
 /**
+ * A reserve refused on the wallet's state (no allowance or balance left, the wallet closed), kept by its requestId
+ * (`reservation_refusal`): a repeat of the request is answered with it, as a repeat of a granted one with its
+ * reservation. Forgotten, the same requestId asked again after a top-up was granted, and the caller's decision for
+ * that key was no longer one: usage's session had stored the refusal (a twin's reservation was held till expiry,
+ * nobody naming it) or recorded the units unpaid (a retry's hold was committed, money taken for them).
+ */
+interface RefusalRow {
+  request_key: string;
+  request_hash: string;
+  billing_account_id: string;
+  result_code: ChargingResultCode;
+  error_code: string;
+  message: string;
+}
+
+const refusalReply = (r: RefusalRow): WalletReserveReply => fail(r.result_code, r.error_code, r.message);
+
+/**
  * Whether a repeated requestId asks for what its reservation was made for (then it gets the same
  * reply): the same fingerprint. A reservation made before fingerprints were kept is compared as it
  * was then, on what its row holds (session, wallet, unit, line, units, price; not allowanceIds,
@@ -116,7 +134,8 @@ export async function reserve(sql: Sql, req: WalletReserveRequest, now: Date): P
  * request never affects the others. Wallets are locked once in id order; reservations, ledger
  * transactions and entries are written set-based. A repeated `requestId` (in an earlier batch or
  * in this one) answers the same reservation when it asks for the same (sameReserve), else it is
- * refused IDEMPOTENCY_KEY_REUSED. One reply per request, in order.
+ * refused IDEMPOTENCY_KEY_REUSED; a requestId refused on the wallet's state is answered the same
+ * refusal (RefusalRow), whatever the wallet holds now. One reply per request, in order.
  */
 export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: Date): Promise<WalletReserveReply[]> {
   const checked: Checked[] = reqs.map((req) => ({ req, reply: checkReserve(req) }));
@@ -126,14 +145,18 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
   for (const { req } of live) pairs.set(`${req.billingAccountId}\u0000${req.currency}`, { acc: req.billingAccountId, cur: req.currency });
   // Every read in one round trip, in lock order (wallets, then buckets): the wallets and their
   // balances, the requests answered before, the buckets the requests may draw on.
-  const [locked, earlier, buckets] = await readTogether<[LockedWalletRow[], ReservationRow[], LiveBucketRow[]]>(
+  // The refusals are read after the wallets are locked: one decided by a transaction holding the lock is seen.
+  const keys = [[...new Set(live.map((c) => c.req.requestId))]];
+  const [locked, earlier, refusedBefore, buckets] = await readTogether<[LockedWalletRow[], ReservationRow[], RefusalRow[], LiveBucketRow[]]>(
     sql,
     walletLock([...pairs.values()]),
-    rowsOf(`select * from reservation where request_key = any($1::text[])`, [[...new Set(live.map((c) => c.req.requestId))]]),
+    rowsOf(`select * from reservation where request_key = any($1::text[])`, keys),
+    rowsOf(`select * from reservation_refusal where request_key = any($1::text[])`, keys),
     bucketLock(live.filter((c) => c.req.allowanceIds?.length).map((c) => c.req)),
   );
   const wallets = new Map(locked.map((w) => [`${w.billing_account_id}\u0000${w.currency}`, withState(w)]));
   const previous = new Map(earlier.map((r) => [r.request_key, r]));
+  const refusals = new Map(refusedBefore.map((r) => [r.request_key, r]));
   const bucketsByAccount = new Map<string, BucketState[]>();
   for (const row of buckets) {
     const list = bucketsByAccount.get(row.billing_account_id) ?? [];
@@ -144,6 +167,14 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
   const txs: NewTransaction[] = [];
   const fresh: ReservationRow[] = [];
   const made = new Map<string, ReservationRow>();
+  const refused: RefusalRow[] = [];
+  /** Refuses the request on the wallet's state, and keeps the refusal for its repeats. */
+  const refuse = (c: Checked, reply: WalletReserveReply): void => {
+    const row: RefusalRow = { request_key: c.req.requestId, request_hash: reserveFingerprint(c.req), billing_account_id: c.req.billingAccountId, result_code: reply.resultCode, error_code: reply.error!.code, message: reply.error!.message };
+    refusals.set(row.request_key, row);
+    refused.push(row);
+    c.reply = reply;
+  };
   for (const c of live) {
     const { req } = c;
     const wallet = wallets.get(`${req.billingAccountId}\u0000${req.currency}`);
@@ -152,21 +183,22 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
       continue;
     }
     const prior = previous.get(req.requestId) ?? made.get(req.requestId);
-    if (prior) {
-      c.reply = sameReserve(prior, req, wallet.id)
-        ? replyOf(prior, wallet.currency, now)
-        : fail('RATING_FAILED', 'IDEMPOTENCY_KEY_REUSED', `requestId ${req.requestId} was already used for a different reservation; use a new requestId for a new request`);
+    const refusal = prior ? undefined : refusals.get(req.requestId);
+    if (prior || refusal) {
+      c.reply = prior && sameReserve(prior, req, wallet.id) ? replyOf(prior, wallet.currency, now)
+        : refusal && refusal.request_hash === reserveFingerprint(req) ? refusalReply(refusal)
+          : fail('RATING_FAILED', 'IDEMPOTENCY_KEY_REUSED', `requestId ${req.requestId} was already used for a different reservation; use a new requestId for a new request`);
       continue;
     }
     // A closed wallet holds nothing new (a reservation is for usage from now on); those made before the close may still end.
     if (wallet.closed_at !== null) {
-      c.reply = fail('END_USER_SERVICE_DENIED', WALLET_CLOSED, walletClosedMessage(wallet.billing_account_id, wallet.currency, wallet.closed_at));
+      refuse(c, fail('END_USER_SERVICE_DENIED', WALLET_CLOSED, walletClosedMessage(wallet.billing_account_id, wallet.currency, wallet.closed_at)));
       continue;
     }
     const requested = new Decimal(req.requestedUnits);
     const d = decideCharge(wallet.state, bucketsByAccount.get(req.billingAccountId) ?? [], { lineId: req.lineId ?? null, at: now, units: requested, unit: req.unit, allowanceIds: req.allowanceIds ?? [], pricePerUnit: new Decimal(req.pricePerUnit), allowOverdraft: !!req.allowOverdraft });
     if (d.outcome === 'DENIED') {
-      c.reply = fail('QUOTA_LIMIT_REACHED', d.reason ?? 'QUOTA_LIMIT_REACHED', 'No allowance or balance left for this service');
+      refuse(c, fail('QUOTA_LIMIT_REACHED', d.reason ?? 'QUOTA_LIMIT_REACHED', 'No allowance or balance left for this service'));
       continue;
     }
     const id = newId('reservation');
@@ -189,16 +221,25 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
     fresh.push(row);
     c.reply = replyOf(row, wallet.currency, now);
   }
-  if (fresh.length > 0) {
+  // A refusal moves nothing: no ledger row, only what a repeat is answered with (one statement with the rest).
+  const refusalWrite = refused.length === 0 ? [] : [{
+    text: `insert into reservation_refusal (request_key, request_hash, billing_account_id, result_code, error_code, message, created_at)
+     select k, h, acc, rc, ec, msg, $7 from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) as t(k, h, acc, rc, ec, msg)
+     on conflict (request_key) do nothing`,
+    params: [refused.map((r) => r.request_key), refused.map((r) => r.request_hash), refused.map((r) => r.billing_account_id), refused.map((r) => r.result_code), refused.map((r) => r.error_code), refused.map((r) => r.message), now],
+  }];
+  if (fresh.length === 0) {
+    for (const w of refusalWrite) await sql.write(w.text, w.params);
+  } else {
     const col = <K extends keyof ReservationRow>(k: K) => fresh.map((r) => r[k]);
-    // Ledger rows, balances and the reservations: one round trip.
+    // Ledger rows, balances, the reservations and the refusals: one round trip.
     await postTransactions(sql, txs, now, [{
       text: `insert into reservation (id, session_id, request_key, billing_account_id, wallet_id, line_id, unit, price_per_unit, requested_units, granted_units, units_from_buckets, bucket_parts, money_reserved, status, expires_at, created_at, usage_type, zone, request_hash)
        select id, sid, rk, acc, wal, lin, unit, ppu, req, gr, fb, parts::jsonb, money, 'RESERVED', exp, $14, ut, zone, rh
        from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[], $12::text[], $13::numeric[], $15::timestamptz[], $16::text[], $17::text[], $18::text[])
          as t(id, sid, rk, acc, wal, lin, unit, ppu, req, gr, fb, parts, money, exp, ut, zone, rh)`,
       params: [col('id'), col('session_id'), col('request_key'), col('billing_account_id'), col('wallet_id'), col('line_id'), col('unit'), col('price_per_unit'), col('requested_units'), col('granted_units'), col('units_from_buckets'), fresh.map((r) => JSON.stringify(r.bucket_parts)), col('money_reserved'), now, col('expires_at'), col('usage_type'), col('zone'), col('request_hash')],
-    }]);
+    }, ...refusalWrite]);
     // A hold spends nothing: no balance or allowance notice, no auto top-up, no budget
     // replenishment (the unspent money, balance + held, is what they judge; see unspentMove).
     // The commit says what was spent, once; a release or an expiry says nothing.

@@ -30,6 +30,7 @@ import { Migration20270114100000_topup_request_follow_up } from './Migration2027
 import { Migration20270122000000_idempotency_keys_per_account } from './Migration20270122000000_idempotency_keys_per_account';
 import { Migration20270123000000_fee_proration } from './Migration20270123000000_fee_proration';
 import { Migration20270124000000_recharge_capture_cancel } from './Migration20270124000000_recharge_capture_cancel';
+import { Migration20270203000000_reservation_refusal } from './Migration20270203000000_reservation_refusal';
 import { Migration20261218100000_reservation_request_hash } from './Migration20261218100000_reservation_request_hash';
 import { Migration20261220200000_outbox_failed_rows } from './Migration20261220200000_outbox_failed_rows';
 
@@ -68,4 +69,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270122000000_idempotency_keys_per_account', class: Migration20270122000000_idempotency_keys_per_account },
   { name: 'Migration20270123000000_fee_proration', class: Migration20270123000000_fee_proration },
   { name: 'Migration20270124000000_recharge_capture_cancel', class: Migration20270124000000_recharge_capture_cancel },
+  { name: 'Migration20270203000000_reservation_refusal', class: Migration20270203000000_reservation_refusal },
 ];
