@@ -10,7 +10,7 @@ import { composeInvoice, type ComposeInput, type ComposedInvoice, type DiscountI
 import type { Period } from '../domain/period';
 import { cycleAt, prorateOverCycle } from '../domain/bill-cycle';
 import { loadPlans, planRuleDiscounts, planRuleSurcharges, type CatalogClient } from './plans';
-import { applyAccountCredit, lockAccountCredit, planAccountCredit } from './credit';
+import { applyAccountCredit, lockAccountsCredit, planAccountCredit } from './credit';
 import { adjustedInvoiceOf, LATE_FOR_A_DRAFT } from './adjusted-invoice';
 import { givenBackBefore, takeDisputesCoveredByAdjustments } from './usage-record-given-back';
 import { tellDisputesClosedAfterCommit, type TellDisputesClosed } from './disputes-closed-by-bill';
@@ -356,7 +356,7 @@ export async function billAccounts(em: Em, given: BillTarget[], deps: BillingDep
     'select distinct billing_account_id from unbilled_charge where billing_account_id = any(?::text[]) and invoice_id is null and usage_record_id is not null order by billing_account_id',
     [[...new Set(unbilled.map((t) => t.account.id))]],
   );
-  for (const a of withRecordAdjustments) await lockAccountCredit(em, a.billing_account_id);
+  await lockAccountsCredit(em, withRecordAdjustments.map((a) => a.billing_account_id));
   const sources = new Map<string, BilledSources>();
   const loaded = await loadCompositionInputs(em, unbilled, deps, opts.now, sources);
   // A closed account is billed after its final period only for late charges: none, no invoice.
@@ -502,11 +502,12 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date, cre
     [invoiceIds],
   );
   // The credit lock of each account issued (lock 2 of lock-order.ts: after the account's row, before the series
-  // counter and the invoices' rows), in the order read, held until commit: credit another transaction is bringing
+  // counter and the invoices' rows), in id order, held until commit: credit another transaction is bringing
   // (an overpayment written, not yet committed) is waited for and then seen by the read of credit below. Taken only
   // for the accounts that read showed with credit, such credit was missed, and its own credit run had not seen these
-  // invoices (not committed): the invoice stayed open beside the credit.
-  for (const accountId of new Set(invoices.map((i) => i.billing_account_id))) await lockAccountCredit(em, accountId);
+  // invoices (not committed): the invoice stayed open beside the credit. Row locks (lockAccountsCredit): a batch
+  // holds one per account.
+  await lockAccountsCredit(em, invoices.map((i) => i.billing_account_id));
   const bySeries = new Map<string, typeof invoices>();
   for (const inv of invoices) bySeries.set(inv.series, [...(bySeries.get(inv.series) ?? []), inv]);
   const numbers: string[] = [];

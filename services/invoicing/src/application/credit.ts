@@ -9,13 +9,28 @@ import { stateChanged } from './invoice-lifecycle';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 
 /**
- * Serialises everything that reads or moves one account's credit (a transaction advisory lock;
- * taking it again in the same transaction returns at once). Lock order (lock-order.ts): after the
- * account's billing lock, before one-off ids and any row lock on the account's invoices — applying
- * credit locks several of them, so a use case holding one invoice while waiting here could deadlock with it.
+ * Serialises everything that reads or moves one account's credit (its account_credit_lock row, FOR
+ * UPDATE until the transaction ends; taking it again in the same transaction returns at once). Lock
+ * order (lock-order.ts): after the account's billing lock, before one-off ids and any row lock on the
+ * account's invoices — applying credit locks several of them, so a use case holding one invoice while
+ * waiting here could deadlock with it.
  */
 export async function lockAccountCredit(em: Em, billingAccountId: string): Promise<void> {
-  await sql(em).raw('select pg_advisory_xact_lock(hashtext(?))', [`credit:${billingAccountId}`]);
+  await lockAccountsCredit(em, [billingAccountId]);
+}
+
+/**
+ * The credit locks of many accounts, in id order. Row locks, not advisory locks: a row lock is kept in
+ * the row, an advisory lock takes an entry of PostgreSQL's lock table, which the whole server shares
+ * (max_locks_per_transaction × connections): a bill run's batch holding 10,000 of them ran it out
+ * ("out of shared memory") for every session. A row a registration did not make (an account written
+ * otherwise) is made first; making it holds it like the lock, before the others are taken in order.
+ */
+export async function lockAccountsCredit(em: Em, billingAccountIds: string[]): Promise<void> {
+  const ids = [...new Set(billingAccountIds)].sort();
+  if (ids.length === 0) return;
+  await sql(em).raw('insert into account_credit_lock (billing_account_id) select id from unnest(?::text[]) as ids(id) order by id on conflict do nothing', [ids]);
+  await rows(em, 'select billing_account_id from account_credit_lock where billing_account_id = any(?::text[]) order by billing_account_id for update', [ids]);
 }
 
 /**

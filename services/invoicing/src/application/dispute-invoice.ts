@@ -12,7 +12,7 @@
 // - Staff decide it: the auto-assessment sends it to review and the workflow's final-deadline ACCEPT
 //   is refused (assessDispute / decideDispute, DISPUTE_OPENED_BY_STAFF).
 //
-// Lock order, as everywhere in invoicing: credit:<account> advisory lock, invoice row, dispute row.
+// Lock order, as everywhere in invoicing: credit:<account> lock, invoice row, dispute row.
 import { DomainError, badInput, dec, minorUnits, newId, notFound, type Caller } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { assertTransition, isDraft, outstanding, type InvoiceState } from '../domain/lifecycle';

@@ -7,7 +7,7 @@
 // decision runs under the account's credit lock and the invoice and dispute row locks, and the key is
 // unique), REJECT and WITHDRAW credit nothing; each takes the amount off the hold.
 //
-// Lock order, as everywhere in invoicing (lock-order.ts): credit:<account> advisory lock, invoice row, dispute row.
+// Lock order, as everywhere in invoicing (lock-order.ts): credit:<account> lock, invoice row, dispute row.
 import fs from 'node:fs';
 import { DomainError, badInput, conflict, dec, minorUnits, newId, notFound, type Caller, type Decimal, type DisputeCreditNote } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';

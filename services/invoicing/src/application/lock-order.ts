@@ -9,7 +9,9 @@
 //      whatever composes an account's invoice (a bill run's batch, a close, regenerate), changes what
 //      a composing reads (a waiver) or updates the row (a subscribers batch: an account closed or
 //      changed; it takes the rows of those accounts before it applies any event, consumer.ts).
-//   2. credit:<account> (`lockAccountCredit`, credit.ts): whatever reads or moves the account's credit
+//   2. credit:<account> (`lockAccountCredit`, `lockAccountsCredit` in id order, credit.ts; the account's
+//      account_credit_lock row FOR UPDATE, not an advisory lock: a bill run's batch holds one per account
+//      and PostgreSQL's shared lock table is too small for that): whatever reads or moves the account's credit
 //      or may come to (issuing, a dispute or its decision, a credit note, a refund, a payment kept as
 //      credit, regenerating a draft that bills a rerate adjustment).
 //   3. one-off-charge:<id> (`lockOneOffChargeId`, one-off-charge-waivers.ts): a one-off's posting, a

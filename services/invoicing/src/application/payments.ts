@@ -40,7 +40,7 @@ function reused(key: string): DomainError {
 /**
  * The transaction's lock on a key of `table` within `account` (its billing account; null: a key of
  * one space for all, as receipts' and invoicing's own payment keys): requests with the same key
- * queue on it. Two-int advisory locks are a key space apart from the one-bigint `credit:<account>` locks.
+ * queue on it (a two-int transaction advisory lock).
  */
 export async function lockIdempotencyKey(em: Em, table: string, account: string | null, key: string): Promise<void> {
   await sql(em).raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', [`idempotency:${table}`, account === null ? key : `${account}:${key}`]);

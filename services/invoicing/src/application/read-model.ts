@@ -96,6 +96,8 @@ export async function registerBillingAccount(em: Em, c: RegisterAccountCommand):
       autopay_token: k.raw('coalesce(excluded.autopay_token, billing_account.autopay_token)'),
       autopay: k.raw('excluded.autopay or billing_account.autopay'),
     });
+  // The row of its credit lock (lockAccountCredit), made with the account, so no credit lock has to make it.
+  if (!existing) await k('account_credit_lock').insert({ billing_account_id: c.billingAccountId }).onConflict('billing_account_id').ignore();
   return c.billingAccountId;
 }
 

@@ -33,6 +33,7 @@ import { Migration20270120000000_idempotency_key_per_account } from './Migration
 import { Migration20270121000000_one_off_charge_refunds } from './Migration20270121000000_one_off_charge_refunds';
 import { Migration20270122000000_wallet_charge_refused } from './Migration20270122000000_wallet_charge_refused';
 import { Migration20270123000000_wallet_charge_refused_held_account } from './Migration20270123000000_wallet_charge_refused_held_account';
+import { Migration20270124000000_account_credit_lock } from './Migration20270124000000_account_credit_lock';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -70,4 +71,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270121000000_one_off_charge_refunds', class: Migration20270121000000_one_off_charge_refunds },
   { name: 'Migration20270122000000_wallet_charge_refused', class: Migration20270122000000_wallet_charge_refused },
   { name: 'Migration20270123000000_wallet_charge_refused_held_account', class: Migration20270123000000_wallet_charge_refused_held_account },
+  { name: 'Migration20270124000000_account_credit_lock', class: Migration20270124000000_account_credit_lock },
 ];
