@@ -92,6 +92,25 @@ describe('card money is not moved for a payment or refund the ledger cannot reco
     expect(pending.approvalRequests.edges.filter((e: any) => e.node.subjectId === paymentId)).toHaveLength(0);
   });
 
+  it('a whitespace-only payment or refund key is refused as an empty one is, before the provider moves money', async () => {
+    // checkPaymentKey refused only "": "   " charged and refunded the card under a key no caller means
+    // (subscribers, usage, disputes and unapplied payments refuse a key that is only whitespace).
+    const inv = (await h.gql<any>(INVOICE, { id: (await closedSeptember(h, 'acc_cmu_6', 'cus_cmu_6')).id })).invoice;
+    const missing = { code: 'BAD_USER_INPUT', reason: 'IDEMPOTENCY_KEY_MISSING', field: 'input.idempotencyKey' };
+    const chargesBefore = h.payments.charges.size;
+    expect(errorOf(await h.svc.request<any>(PAY, card(inv.id, '10.00', '   ')))).toEqual(missing);
+    expect(errorOf(await h.svc.request<any>(PAY, card(inv.id, '10.00', '\t\n')))).toEqual(missing);
+    expect(h.payments.charges.size, 'the card was charged under a blank key').toBe(chargesBefore);
+    const paymentId = (await h.gql<any>(PAY, card(inv.id, '10.00', 'cmu-6-pay'))).recordPayment.payment.id;
+    const before = h.payments.refunds.size;
+    expect(errorOf(await h.svc.request<any>(REFUND, { i: { paymentId, amount: { amount: '4.00', currency: 'EUR' }, idempotencyKey: '   ' } }))).toEqual(missing);
+    expect(await refusal(agent('agent-cmu-6'), REFUND, { i: { paymentId, amount: { amount: '9.00', currency: 'EUR' }, idempotencyKey: '   ' } })).toEqual(missing);
+    expect(h.payments.refunds.size, 'the card was refunded under a blank key').toBe(before);
+    expect((await h.gql<any>(INVOICE, { id: inv.id })).invoice.amountPaid.amount).toBe('10');
+    const pending = await h.gql<any>('query { approvalRequests(status: PENDING, first: 50) { edges { node { id subjectId } } } }');
+    expect(pending.approvalRequests.edges.filter((e: any) => e.node.subjectId === paymentId), 'no request waits under a blank key').toHaveLength(0);
+  });
+
   it('an overpayment too large for the ledger is refused before the card is charged', async () => {
     const inv = (await h.gql<any>(INVOICE, { id: (await closedSeptember(h, 'acc_cmu_3', 'cus_cmu_3')).id })).invoice;
     const r = await h.svc.request<any>(PAY, card(inv.id, '100000000000000.00', 'cmu-3-huge', true));

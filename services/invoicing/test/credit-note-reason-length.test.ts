@@ -100,4 +100,18 @@ describe('a credit note key the row cannot hold', () => {
       staff: missing, agentAsks: missing, credited: ['0', '0'], requests: [],
     });
   });
+
+  it('a whitespace-only key is refused as an empty one is, for staff and an agent above the limit, nothing written', async () => {
+    // checkPaymentKey refused only "", and gateCreditNote only a key that is not there: "   " issued staff's note,
+    // and stored the agent's request PENDING under it.
+    const missing = { code: 'BAD_USER_INPUT', reason: 'IDEMPOTENCY_KEY_MISSING', field: 'input.idempotencyKey' };
+    const inv = await issued('acc_cnk_blank');
+    const other = await issued('acc_cnk_blank_agent');
+    const staff = await refusal(ADMIN, ISSUE, note(inv.id, inv.lines[0].id, '3.00', '   ', 'Outage goodwill')).catch((error: Error) => error.message);
+    const agentAsks = await refusal(ANN, ISSUE, note(other.id, other.lines[0].id, '8.00', ' \t ', 'Outage goodwill')).catch((error: Error) => error.message);
+    const credited = async (id: string) => (await h.gql<any>(INVOICE, { id })).invoice.amountCredited.amount;
+    expect({ staff, agentAsks, credited: [await credited(inv.id), await credited(other.id)], requests: await requestsOf(other.id) }, 'refused, nothing written, no request stored').toEqual({
+      staff: missing, agentAsks: missing, credited: ['0', '0'], requests: [],
+    });
+  });
 });

@@ -7,6 +7,7 @@
 // right invoice (once, under the row's lock; to another invoice afterwards: CONFLICT).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scrapeMetrics } from '@ledgerline/platform';
+import { requestHash } from '../src/application/sql';
 import { startHarness, type Harness } from './support';
 import { agent, closedSeptember, customer, disputeCalls, NO_DISPUTE_WORKFLOW } from './dispute-support';
 
@@ -44,6 +45,38 @@ describe('receiveBankTransfer: a bank statement line', () => {
     expect((await invoice(inv.id)).amountPaid.amount).toBe(inv.total.amount);
     expect(await unappliedRows('bt-match-1')).toBe(0);
     expect((await outbox('billing.invoicing.payment.created')).filter((e: any) => e.data.paymentId === first.payment.id)).toHaveLength(1);
+  });
+
+  it('matched and paid, received again with another payer or date is CONFLICT IDEMPOTENCY_KEY_REUSED, nothing new; the same line again APPLIED', async () => {
+    // The line's payment was looked up by its key and the payment's own request (reference, amount): a payer or
+    // date it does not hold were not compared, so another line under the same bank transaction id was answered
+    // APPLIED as if it were the one paid, where an unmatched line kept on the suspense list is refused.
+    const inv = await issued('acc_ua_match_other');
+    const i = line('bt-match-other', `Payment ${inv.paymentReference}`, inv.total.amount, { payerName: 'Olga Example', receivedAt: '2026-09-30T15:00:00Z' });
+    const first = await receive(i);
+    expect(first).toMatchObject({ outcome: 'APPLIED', payment: { invoiceId: inv.id } });
+    const before = { payments: await paymentsOn(inv.id), outbox: (await outbox('billing.invoicing.payment.created')).length };
+    const reused = { code: 'CONFLICT', reason: 'IDEMPOTENCY_KEY_REUSED', field: 'input.bankTransactionId' };
+    expect(await refusal(AGENT, RECEIVE, { i: { ...i, payerName: 'Someone Else' } }), 'another payer').toMatchObject(reused);
+    expect(await refusal(AGENT, RECEIVE, { i: { ...i, payerName: null } }), 'no payer').toMatchObject(reused);
+    expect(await refusal(AGENT, RECEIVE, { i: { ...i, receivedAt: '2026-09-29T15:00:00Z' } }), 'another date').toMatchObject(reused);
+    expect(await refusal(AGENT, RECEIVE, { i: { ...i, reference: `Paid ${inv.paymentReference}` } }), 'another text').toMatchObject(reused);
+    expect(await receive(i), 'the same line again').toMatchObject({ outcome: 'APPLIED', payment: { id: first.payment.id } });
+    expect({ payments: await paymentsOn(inv.id), outbox: (await outbox('billing.invoicing.payment.created')).length }).toEqual(before);
+    expect(await unappliedRows('bt-match-other')).toBe(0);
+  });
+
+  it('paid before its payer and date were kept: the same reference and amount again stay APPLIED', async () => {
+    const inv = await issued('acc_ua_match_legacy');
+    const i = line('bt-match-legacy', `Payment ${inv.paymentReference}`, inv.total.amount, { payerName: 'Olga Example' });
+    const first = await receive(i);
+    // The payment's request as it was hashed before the line's own hash was part of it.
+    const legacy = requestHash({ reference: i.reference, channel: 'BANK_TRANSFER', amount: { amount: inv.total.amount, currency: 'EUR' }, idempotencyKey: 'bank-transfer:bt-match-legacy', allowOverpayment: true });
+    await db().execute('update payment set request_hash = ? where id = ?', [legacy, first.payment.id]);
+    expect(await receive(i)).toMatchObject({ outcome: 'APPLIED', payment: { id: first.payment.id } });
+    expect(await receive({ ...i, payerName: 'O. Example' }), 'its payer was never kept to compare').toMatchObject({ outcome: 'APPLIED', payment: { id: first.payment.id } });
+    expect(await refusal(AGENT, RECEIVE, { i: { ...i, amount: { amount: '1.00', currency: 'EUR' } } })).toMatchObject({ code: 'CONFLICT', reason: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(await paymentsOn(inv.id)).toBe(1);
   });
 
   it('unmatched is kept as an unapplied payment, listed for staff, once however often it is imported', async () => {

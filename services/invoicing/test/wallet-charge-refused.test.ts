@@ -224,4 +224,42 @@ describe('charges a closed prepaid wallet refused (billing.wallets.charge.refuse
     const [row] = await db(`select status, invoice_id from wallet_charge_refused where charge_id = ?`, [data.chargeId]);
     expect(row).toEqual({ status: 'BILLED', invoice_id: all[0].id });
   });
+
+  it('a message held not_a_cloud_event is no longer held once a corrected event bills the charge it names, counted once', async () => {
+    // The held row (key message:<seq>, no chargeId read) stayed HELD after the charge it carried was billed from
+    // the corrected event (key charge:<chargeId>, another row): operators saw a charge outstanding that was billed.
+    await account(h, acc('nace'), { paymentMode: 'PREPAID' });
+    const countedBefore = await heldCount('not_a_cloud_event');
+    const lacking = refused({ chargeId: `chg_${h.svc.schema}_nace`, billingAccountId: acc('nace') });
+    // Its ids first in its data (a text cut before the amount still holds them).
+    const ids = { chargeId: `chg_${h.svc.schema}_nace_cut`, billingAccountId: acc('nace') };
+    const cut: ChargeRefusedData = Object.assign({ ...ids }, refused({ ...ids, amount: { amount: '5.00', currency: 'EUR' } }));
+    const event = (data: ChargeRefusedData) => createCloudEvent({ source: 'ledgerline/wallets', type: EVENTS.chargeRefused.type, subject: data.billingAccountId, time: new Date('2026-10-25T09:00:00Z'), data, key: ['nace'] });
+    // One without its source (not a CloudEvent), one cut short before its amount (not JSON).
+    const { source: _source, ...noSource } = event(lacking);
+    const whole = JSON.stringify(event(cut));
+    await h.svc.runtime.messaging.js.publish(EVENTS.chargeRefused.subject, JSON.stringify(noSource));
+    await h.svc.runtime.messaging.js.publish(EVENTS.chargeRefused.subject, whole.slice(0, whole.indexOf('"amount"')));
+    const rows = () => db(`select message like ? as cut, status, held_reason, invoice_id from wallet_charge_refused where key like 'message:%' and (message like ? or message like ?) order by 1`, [`%${cut.chargeId}%`, `%"${lacking.chargeId}"%`, `%"${cut.chargeId}"%`]);
+    await waitFor(async () => (await rows()).length === 2);
+    expect((await rows()).map((r: any) => [r.status, r.held_reason])).toEqual([['HELD', 'not_a_cloud_event'], ['HELD', 'not_a_cloud_event']]);
+
+    // Corrected: the same charges as they should have come.
+    await publish(lacking, 'nace');
+    await publish(cut, 'nace');
+    await waitFor(async () => (await invoicesOf(h, acc('nace'))).length === 2);
+    const bills = (await h.gql<any>(INVOICES, { a: acc('nace') })).invoices.edges.map((e: any) => e.node);
+    const billOf = (chargeId: string) => bills.find((i: any) => i.sourceRef === chargeId)?.id;
+    expect((await rows()).map((r: any) => [r.status, r.invoice_id])).toEqual([['BILLED', billOf(lacking.chargeId)], ['BILLED', billOf(cut.chargeId)]]);
+    expect(await db(`select count(*)::int as n from wallet_charge_refused where status = 'HELD' and (charge_id in (?, ?) or message like ?)`, [lacking.chargeId, cut.chargeId, `%_nace%${h.svc.schema.split('_')[1]}%`])).toEqual([{ n: 0 }]);
+    // Counted once each, when held; the billing counted nothing.
+    expect(await heldCount('not_a_cloud_event')).toBe(countedBefore + 2);
+
+    // The broken message delivered again once the charge is billed is not held again as outstanding.
+    await h.svc.runtime.messaging.js.publish(EVENTS.chargeRefused.subject, JSON.stringify(noSource));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await db(`select count(*)::int as n from wallet_charge_refused where status = 'HELD' and message like ?`, [`%"${lacking.chargeId}"%`])).toEqual([{ n: 0 }]);
+    expect(await heldCount('not_a_cloud_event')).toBe(countedBefore + 2);
+    expect(await invoicesOf(h, acc('nace'))).toHaveLength(2);
+  });
 });

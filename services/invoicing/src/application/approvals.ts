@@ -29,7 +29,7 @@ import { lineCreditable } from '../domain/charge-refundable';
 import { disputeAmount, isOpenDispute } from '../domain/disputes';
 import { givenBackApart } from './charge-given-back';
 import { checkDisputeDecision, decideDispute, disputeCreditKey } from './disputes';
-import { idempotencyKeyStorable, issueCreditNote, lockIdempotencyKey, prepareCreditNote, prepareRefund, refundPayment, refundReasonProblem, type IssueCreditNoteCommand } from './payments';
+import { issueCreditNote, lockIdempotencyKey, paymentKeyUsable, prepareCreditNote, prepareRefund, refundPayment, refundReasonProblem, type IssueCreditNoteCommand } from './payments';
 import { enqueueEvents, requestHash, rows, sql } from './sql';
 
 export type ApprovalKind = 'CREDIT_NOTE' | 'REFUND' | 'DISPUTE_ACCEPT';
@@ -180,8 +180,8 @@ const pendingFor = async (em: Em, kind: ApprovalKind, account: string, key: stri
 
 /** issueCreditNote: the note's total (its lines' amounts) in the invoice's currency. */
 export async function gateCreditNote(em: Em, limits: ApprovalLimits, daily: ApprovalLimits, caller: Caller, input: CreditNoteInput, now: Date): Promise<ApprovalRow | null> {
-  // A key the note's row cannot hold: issueCreditNote refuses it now, rather than every approval later (as gateRefund).
-  if (!limited(caller) || !input?.idempotencyKey || !idempotencyKeyStorable(input.idempotencyKey) || !Array.isArray(input.lines) || input.lines.length === 0) return null;
+  // A blank key or one the note's row cannot hold: issueCreditNote refuses it now, rather than every approval later (as gateRefund).
+  if (!limited(caller) || !paymentKeyUsable(input?.idempotencyKey) || !Array.isArray(input.lines) || input.lines.length === 0) return null;
   if (!input.lines.every((l) => isDecimalString(l?.amount))) return null;
   const invoice = await sql(em)('invoice').where({ id: input.invoiceId }).first('id', 'billing_account_id', 'currency');
   if (!invoice) return null;
@@ -199,8 +199,8 @@ export async function gateCreditNote(em: Em, limits: ApprovalLimits, daily: Appr
 
 /** refundPayment: the refunded amount in the payment's currency. */
 export async function gateRefund(em: Em, limits: ApprovalLimits, daily: ApprovalLimits, caller: Caller, input: RefundInput & { reason?: string | null }, now: Date): Promise<ApprovalRow | null> {
-  // A key the refund row cannot hold: refundPayment refuses it now, rather than a supervisor's approval later.
-  if (!limited(caller) || !input?.idempotencyKey || !idempotencyKeyStorable(input.idempotencyKey) || !isDecimalString(input.amount?.amount) || refundReasonProblem(input.reason)) return null;
+  // A blank key or one the refund row cannot hold: refundPayment refuses it now, rather than a supervisor's approval later.
+  if (!limited(caller) || !paymentKeyUsable(input?.idempotencyKey) || !isDecimalString(input.amount?.amount) || refundReasonProblem(input.reason)) return null;
   const payment = await sql(em)('payment').where({ id: input.paymentId }).first('id', 'billing_account_id', 'currency');
   if (!payment || payment.currency !== input.amount.currency) return null;
   const amount = dec(input.amount.amount);

@@ -30,6 +30,8 @@
 // locks in the same order, so it may come at any point.
 // Between 1 and 2: wallet-charge-held:<account> (wallet-charge-refused.ts), by the sweep of an account's
 // held refused charges after its row; a hold of a charge `account_unknown` takes it alone.
+// After 2: wallet-charge-named:<chargeId> (wallet-charge-refused.ts), by billing a refused charge; a hold of a
+// message `not_a_cloud_event` naming that charge takes it alone.
 import type { Em } from '@ledgerline/platform';
 import { lockAccountsForBilling } from './bill-accounts';
 import { lockAccountCredit } from './credit';

@@ -30,6 +30,11 @@ export interface RecordPaymentCommand {
   paymentMethodToken?: string | null;
   /** Keep an amount above what is owed as account credit instead of refusing it. */
   allowOverpayment?: boolean | null;
+  /**
+   * receiveBankTransfer: the statement line's own hash, so the payment's request covers what the payment does not
+   * keep (payer, date): the same bank transaction received with another is another line, refused as its key reused.
+   */
+  statementLine?: string;
   now: Date;
 }
 
@@ -94,17 +99,30 @@ const MAX_IDEMPOTENCY_KEY = 200;
 /** payment.amount, applied_amount and credit_amount are numeric(18, 4): below 1e14. */
 const MAX_PAYMENT_AMOUNT = dec('100000000000000');
 
-export function idempotencyKeyStorable(key: unknown): boolean {
-  return typeof key === 'string' && key.length <= MAX_IDEMPOTENCY_KEY && !key.includes('\u0000');
+function idempotencyKeyStorable(key: string): boolean {
+  return key.length <= MAX_IDEMPOTENCY_KEY && !key.includes('\u0000');
+}
+
+/**
+ * Blank ("" or only whitespace) is no key: no caller means "   " as a key of its own (subscribers, usage, disputes
+ * and unapplied payments refuse it too). Any other key is taken as given, surrounding whitespace and all.
+ */
+function blankKey(key: unknown): boolean {
+  return typeof key !== 'string' || key.trim() === '';
+}
+
+/** A key checkPaymentKey takes: the approval gates leave any other to the operation, which refuses it. */
+export function paymentKeyUsable(key: unknown): key is string {
+  return !blankKey(key) && idempotencyKeyStorable(key as string);
 }
 
 function checkKeyStorable(key: string): void {
   if (!idempotencyKeyStorable(key)) throw badInput('input.idempotencyKey', `An idempotency key is at most ${MAX_IDEMPOTENCY_KEY} characters, without NUL`, 'IDEMPOTENCY_KEY_INVALID');
 }
 
-/** A caller's key for money moved (recordPayment, refundPayment, issueCreditNote): given (not ""), and one the row holds. */
+/** A caller's key for money moved (recordPayment, refundPayment, issueCreditNote): given (not blank), and one the row holds. */
 function checkPaymentKey(key: string): void {
-  if (!key) throw badInput('input.idempotencyKey', 'An idempotency key is required', 'IDEMPOTENCY_KEY_MISSING');
+  if (blankKey(key)) throw badInput('input.idempotencyKey', 'An idempotency key is required', 'IDEMPOTENCY_KEY_MISSING');
   checkKeyStorable(key);
 }
 

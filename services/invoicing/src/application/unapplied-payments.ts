@@ -140,6 +140,16 @@ const reusedTransaction = (id: string) =>
   new DomainError('IDEMPOTENCY_KEY_REUSED', `Bank transaction "${id}" was received before with another amount, reference, payer or date`, { field: 'input.bankTransactionId' });
 
 /**
+ * The payment of a line paid before its request held the line's hash (statementLine): its reference and amount
+ * are all it can be told apart by (the payer and date were not kept), so a line that repeats them is that one.
+ */
+async function paidBeforeLinesWereKept(em: Em, payment: RecordPaymentCommand): Promise<string | null> {
+  const { now: _now, statementLine: _line, ...request } = payment;
+  const row = await sql(em)('payment').where({ idempotency_key: payment.idempotencyKey, request_hash: requestHash(request) }).first('id');
+  return (row?.id as string | undefined) ?? null;
+}
+
+/**
  * A bank statement line. Idempotent by bankTransactionId: the same line again answers what became of
  * it (the payment it made; a kept row: UNAPPLIED while it waits, APPLIED with the payment of staff's
  * apply, REFUNDED once paid back), nothing new stored or emitted; other content is CONFLICT
@@ -166,6 +176,7 @@ export async function receiveBankTransfer(em: Em, c: ReceiveBankTransferCommand,
     amount: { amount, currency: c.amount.currency },
     idempotencyKey: `${BANK_TRANSFER_KEY_PREFIX}${c.bankTransactionId}`,
     allowOverpayment: true, // the money is at the bank: what is above the amount due is the account's credit
+    statementLine: hash,
     now: c.now,
   };
   let refusal: DomainError;
@@ -176,9 +187,13 @@ export async function receiveBankTransfer(em: Em, c: ReceiveBankTransferCommand,
     return { outcome: 'APPLIED', paymentId };
   } catch (error) {
     if (!(error instanceof DomainError) || error.category === 'INTERNAL') throw error;
-    // The line was paid before, from other content (recordPayment's replay): not this line.
-    if (error.code === 'IDEMPOTENCY_KEY_REUSED') throw reusedTransaction(c.bankTransactionId);
     await k.raw('rollback to savepoint bank_transfer_payment');
+    if (error.code === 'IDEMPOTENCY_KEY_REUSED') {
+      const paidBefore = await paidBeforeLinesWereKept(em, payment);
+      if (paidBefore) return { outcome: 'APPLIED', paymentId: paidBefore };
+      // The line was paid before, from other content (recordPayment's replay): not this line.
+      throw reusedTransaction(c.bankTransactionId);
+    }
     refusal = error;
   }
 

@@ -3,7 +3,7 @@
 // `collected` on the event; the line still said "not collected" of a charge the wallet had paid 3.00 of.
 import { describe, expect, it } from 'vitest';
 import type { ChargeRefusedData } from '@ledgerline/contracts';
-import { refusedChargeDescription } from './wallet-charge-refused';
+import { refusedChargeDescription, refusedChargeIn } from './wallet-charge-refused';
 
 const refused = (over: Partial<ChargeRefusedData> = {}): ChargeRefusedData => ({
   chargeId: 'chg_1', billingAccountId: 'acc_1', walletId: 'wal_1', lineId: null, reason: 'SIM_REPLACEMENT_FEE', description: 'SIM replacement',
@@ -40,5 +40,27 @@ describe('refusedChargeDescription', () => {
     const text = refusedChargeDescription(d);
     expect([...text]).toHaveLength(300);
     expect(text).toMatch(/… \(SIM_REPLACEMENT_FEE, charge chg_1: 3\.00 of 5\.00 collected from the settled prepaid wallet, 2\.00 billed\)$/);
+  });
+});
+
+// A message held not_a_cloud_event names the charge it carried, so billing that charge from a corrected event settles it.
+describe('refusedChargeIn of a message that is not a CloudEvent', () => {
+  const event = { specversion: '1.0', id: 'evt_1', type: 'billing.wallets.charge.refused', time: '2026-10-23T08:00:00.000Z', data: refused() };
+  const named = (text: string) => {
+    const m = refusedChargeIn(text, 7);
+    return [m.key, m.problem?.reason, m.chargeId, m.billingAccountId];
+  };
+  it("names its data's charge and account (here without a source)", () => {
+    expect(named(JSON.stringify(event))).toEqual(['message:7', 'not_a_cloud_event', 'chg_1', 'acc_1']);
+  });
+  it('cut short (not JSON): the ids its text still holds, whole', () => {
+    const text = JSON.stringify({ data: { chargeId: 'chg_1', billingAccountId: 'acc_1', amount: { amount: '5.00' } } });
+    expect(named(text.slice(0, text.indexOf('"amount"')))).toEqual(['message:7', 'not_a_cloud_event', 'chg_1', 'acc_1']);
+    expect(named(text.slice(0, text.indexOf('acc_1') + 3))).toEqual(['message:7', 'not_a_cloud_event', 'chg_1', null]);
+  });
+  it('names nothing it could not match as a readable event would carry it', () => {
+    expect(named('not json')).toEqual(['message:7', 'not_a_cloud_event', null, null]);
+    expect(named(JSON.stringify({ ...event, data: refused({ chargeId: 'c'.repeat(81) }) }))[2]).toBeNull();
+    expect(named('{"chargeId":"chg_\\"1"')[2]).toBeNull();
   });
 });

@@ -9,7 +9,9 @@
 // (not a CloudEvent, a value out of shape, an unknown account, another currency) is HELD with a reason
 // in `wallet_charge_refused`, never dropped; delivered again, a held charge is tried again. One held
 // because its account was not known yet (`account_unknown`: its billingaccount.created still on its
-// way) is tried again when invoicing learns the account (`billChargesHeldForAccount`).
+// way) is tried again when invoicing learns the account (`billChargesHeldForAccount`). A message held
+// `not_a_cloud_event` that still names its charge is that charge come broken: once a delivery that can be read
+// bills (or waives) the charge, the held message takes the same outcome (`settleBrokenCopies`).
 import { DomainError, cutText, dec, isCurrencyCode, isDecimalString, minorUnits, parseCloudEvent, type ChargeRefusedData, type Decimal } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import type { AccountRow } from './bill-accounts';
@@ -68,6 +70,19 @@ function dataProblem(d: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
+/**
+ * The charge and account a message that is not a CloudEvent names: its data's `chargeId` and `billingAccountId`,
+ * or in a text that is not JSON (an event cut short) their `"chargeId":"…"` pairs; only ids a readable event
+ * could carry (so a billed charge's id matches them as they are), else null.
+ */
+function namedIn(data: unknown): { chargeId: string | null; billingAccountId: string | null } {
+  const id = (field: 'chargeId' | 'billingAccountId'): string | null => {
+    const v = typeof data === 'string' ? new RegExp(`"${field}"\\s*:\\s*"([^"\\\\]*)"`).exec(data)?.[1] : (data as Record<string, unknown> | null | undefined)?.[field];
+    return typeof v === 'string' && v !== '' && !v.includes('\u0000') && [...v].length <= TEXT_MAX[field] ? v : null;
+  };
+  return typeof data === 'string' || (typeof data === 'object' && data !== null && !Array.isArray(data)) ? { chargeId: id('chargeId'), billingAccountId: id('billingAccountId') } : { chargeId: null, billingAccountId: null };
+}
+
 /** A `billing.wallets.charge.refused` message (a CloudEvent, the outbox's form, or the bare data), checked. */
 export function refusedChargeIn(text: string, seq: number | undefined): RefusedChargeMessage {
   const message = text.replaceAll('\u0000', '');
@@ -75,7 +90,7 @@ export function refusedChargeIn(text: string, seq: number | undefined): RefusedC
   try {
     body = JSON.parse(text);
   } catch {
-    return { key: `message:${seq ?? 'unknown'}`, eventId: null, chargeId: null, billingAccountId: null, message, problem: { reason: 'not_a_cloud_event', because: 'the message is not JSON' } };
+    return { key: `message:${seq ?? 'unknown'}`, eventId: null, ...namedIn(text), message, problem: { reason: 'not_a_cloud_event', because: 'the message is not JSON' } };
   }
   let eventId: string | null = null;
   let data: unknown = body;
@@ -85,7 +100,7 @@ export function refusedChargeIn(text: string, seq: number | undefined): RefusedC
       eventId = event.id.replaceAll('\u0000', '');
       data = event.data;
     } catch (error) {
-      return { key: `message:${seq ?? 'unknown'}`, eventId: null, chargeId: null, billingAccountId: null, message, problem: { reason: 'not_a_cloud_event', because: (error as Error).message } };
+      return { key: `message:${seq ?? 'unknown'}`, eventId: null, ...namedIn((body as { data?: unknown }).data), message, problem: { reason: 'not_a_cloud_event', because: (error as Error).message } };
     }
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
@@ -163,6 +178,35 @@ async function lockHeldForAccount(em: Em, billingAccountId: string): Promise<voi
 }
 
 /**
+ * Serialises holding a message `not_a_cloud_event` that names a charge with billing that charge (a
+ * transaction advisory lock, two-int key space): either the hold sees the charge billed, or the billing,
+ * waiting for the hold, sees the held message. Taken alone by a hold, after locks 1 and 2 (lock-order.ts) by the billing.
+ */
+async function lockChargeNamed(em: Em, chargeId: string): Promise<void> {
+  await sql(em).raw('select pg_advisory_xact_lock(hashtext(?), hashtext(?))', ['wallet-charge-named', chargeId]);
+}
+
+/** The row of `chargeId` billed or waived from a delivery that could be read, or undefined. */
+async function settledCharge(em: Em, chargeId: string): Promise<{ status: 'BILLED' | 'WAIVED'; invoice_id: string | null; billing_account_id: string } | undefined> {
+  return sql(em)('wallet_charge_refused').where({ key: `charge:${chargeId}` }).whereIn('status', ['BILLED', 'WAIVED']).first('status', 'invoice_id', 'billing_account_id');
+}
+
+/**
+ * The messages held `not_a_cloud_event` naming this charge (of its account, or naming none) are the charge come
+ * broken: it is billed (or waived) now, so they take its outcome and invoice and no longer show as outstanding.
+ * Not counted: they were counted when held.
+ */
+async function settleBrokenCopies(em: Em, d: ChargeRefusedData, now: Date): Promise<void> {
+  const done = await settledCharge(em, d.chargeId);
+  if (!done) return;
+  await sql(em)('wallet_charge_refused')
+    .where({ charge_id: d.chargeId, status: 'HELD', held_reason: 'not_a_cloud_event' })
+    .whereNot({ key: `charge:${d.chargeId}` })
+    .where((q) => q.whereNull('billing_account_id').orWhere({ billing_account_id: d.billingAccountId }))
+    .update({ status: done.status, held_reason: null, held_because: null, invoice_id: done.invoice_id, updated_at: now });
+}
+
+/**
  * Records `m` as HELD (`reason`, `because`), once: answers whether this call recorded it (a
  * redelivery of a held message is not counted again; one already billed stays billed), or
  * `account_known` when it was to be held `account_unknown` and its account is known by now (learnt
@@ -173,6 +217,18 @@ export async function holdRefusedCharge(em: Em, m: RefusedChargeMessage, reason:
   if (reason === 'account_unknown' && m.billingAccountId != null) {
     await lockHeldForAccount(em, m.billingAccountId);
     if (await k('billing_account').where({ id: m.billingAccountId }).first('id')) return 'account_known';
+  }
+  if (reason === 'not_a_cloud_event' && m.chargeId != null) {
+    // The charge it names billed (or waived) already: kept with that outcome, not outstanding, not counted.
+    await lockChargeNamed(em, m.chargeId);
+    const done = await settledCharge(em, m.chargeId);
+    if (done && (m.billingAccountId === null || m.billingAccountId === done.billing_account_id)) {
+      await k('wallet_charge_refused')
+        .insert({ key: m.key, charge_id: m.chargeId, billing_account_id: m.billingAccountId, event_id: null, status: done.status, held_reason: null, held_because: null, invoice_id: done.invoice_id, message: m.message, received_at: now, updated_at: now })
+        .onConflict('key')
+        .ignore();
+      return false;
+    }
   }
   const inserted = await k('wallet_charge_refused')
     .insert({ key: m.key, charge_id: m.chargeId, billing_account_id: m.billingAccountId, event_id: m.eventId, status: 'HELD', held_reason: reason, held_because: because.replaceAll('\u0000', ''), invoice_id: null, message: m.message, received_at: now, updated_at: now })
@@ -198,6 +254,7 @@ export async function takeRefusedCharge(em: Em, m: RefusedChargeMessage, now: Da
   const k = sql(em);
   // Locks 1 and 2 of lock-order.ts before the one-off's id lock (addOneOffCharge) and issuing (credit).
   await lockAccountAndCredit(em, d.billingAccountId);
+  await lockChargeNamed(em, d.chargeId);
   // The claim: one row per charge. A held one is tried again (and stays held if this fails: rolled back).
   const claimed = await k.raw(
     `insert into wallet_charge_refused (key, charge_id, billing_account_id, event_id, status, message, received_at, updated_at)
@@ -216,7 +273,10 @@ export async function takeRefusedCharge(em: Em, m: RefusedChargeMessage, now: Da
   const oneOff = await addOneOffCharge(em, {
     id: d.chargeId, billingAccountId: d.billingAccountId, lineId: d.lineId ?? null, code: d.reason, description, amount: d.amount, taxCategory: REFUSED_CHARGE_TAX_CATEGORY, occurredAt: at, now,
   });
-  const settle = async (status: 'BILLED' | 'WAIVED', invoiceId: string | null) => k('wallet_charge_refused').where({ key: m.key }).update({ status, invoice_id: invoiceId, updated_at: now });
+  const settle = async (status: 'BILLED' | 'WAIVED', invoiceId: string | null) => {
+    await k('wallet_charge_refused').where({ key: m.key }).update({ status, invoice_id: invoiceId, updated_at: now });
+    await settleBrokenCopies(em, d, now);
+  };
   if (oneOff.waived) {
     await settle('WAIVED', null);
     return { outcome: 'WAIVED' };
