@@ -4,15 +4,21 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { GraphQLError } from 'graphql';
 import type { Caller } from '@ledgerline/contracts';
-import { callerHeaders, createLogger, DEFAULT_PORTS, DEV_INTERNAL_SECRET, healthCheckTimeoutSetting, introspectionSetting, metricsTokenSetting, parsePort, secretSetting, startGraphQLHttpServer, type Logger, type SubgraphServer } from '@ledgerline/platform';
+import { callerHeaders, createLogger, DEFAULT_PORTS, DEV_INTERNAL_SECRET, healthCheckTimeoutSetting, introspectionSetting, metricsTokenSetting, parsePort, queryLimitsRule, queryLimitsSetting, secretSetting, startGraphQLHttpServer, tokenLimitError, withRefusedInputField, type Logger, type SubgraphServer } from '@ledgerline/platform';
 import { AuthenticationError, callerFromAuthorization, DEV_JWT_SECRET } from './auth';
 import { SUPERGRAPH_PATH } from './compose';
-import { queryLimitsRule, queryLimitsSetting } from './query-limits';
 import { subgraphUrl } from './subgraphs';
 import { SERVICES } from '@ledgerline/contracts';
 
 interface GatewayContext {
   caller: Caller;
+}
+
+/** A subgraph's HTTP 400 refusal of the caller's input: `process` answers its errors, all of them. */
+class InputRefused extends GraphQLError {
+  constructor(readonly refusals: GraphQLError[]) {
+    super(refusals[0]!.message, { extensions: refusals[0]!.extensions });
+  }
 }
 
 /** Forwards the verified caller to every subgraph, signed so a subgraph can trust it. */
@@ -41,7 +47,9 @@ class CallerForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext>
     try {
       return await super.process(options);
     } catch (error) {
-      // errorFromResponse's answers are already what the client may read.
+      // Answered as the subgraph's errors, so each reaches the client (a thrown error is one).
+      if (error instanceof InputRefused) return { errors: error.refusals };
+      // errorFromResponse's other answers are already what the client may read.
       if (error instanceof GraphQLError) throw error;
       throw this.unavailable({ err: error });
     }
@@ -56,15 +64,21 @@ class CallerForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext>
 
   /**
    * The gateway cannot check custom scalars (Decimal, DateTime, CurrencyCode), so a bad value is
-   * first refused by the subgraph with HTTP 400. Pass that on as the caller's input error, with
-   * the subgraph's message, instead of letting it look like a server failure.
+   * first refused by the subgraph with HTTP 400. Pass that on as the caller's input errors, every one
+   * (two bad variables are two errors), each with the subgraph's message and the field it names and
+   * nothing else of it, instead of letting it look like a server failure.
    */
   override async errorFromResponse(response: Parameters<RemoteGraphQLDataSource['errorFromResponse']>[0]): Promise<GraphQLError> {
     const error = await super.errorFromResponse(response);
-    const body = (error.extensions.response as { body?: { errors?: { message: string; extensions?: { code?: string } }[] } } | undefined)?.body;
-    const first = body?.errors?.[0];
-    if (response.status === 400 && first && ['GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT'].includes(first.extensions?.code ?? '')) {
-      return new GraphQLError(first.message, { extensions: { code: 'BAD_USER_INPUT' } });
+    const body = (error.extensions.response as { body?: { errors?: { message: string; extensions?: { code?: string; field?: unknown } }[] } } | undefined)?.body;
+    const errors = body?.errors ?? [];
+    if (response.status === 400 && errors.length > 0 && errors.every((e) => ['GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT'].includes(e.extensions?.code ?? ''))) {
+      return new InputRefused(
+        errors.map((e) => {
+          const field = e.extensions?.field;
+          return new GraphQLError(e.message, { extensions: { code: 'BAD_USER_INPUT', ...(typeof field === 'string' ? { field } : {}) } });
+        }),
+      );
     }
     return this.unavailable({ status: response.status, body: (error.extensions.response as { body?: unknown } | undefined)?.body });
   }
@@ -104,9 +118,12 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Subgra
         gateway,
         plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
         introspection,
-        // Depth, field and alias limits (GATEWAY_MAX_QUERY_*): an operation over one is refused (HTTP 400
-        // GRAPHQL_VALIDATION_FAILED) before any subgraph is asked.
+        // Token, depth, field and alias limits (GATEWAY_MAX_QUERY_*): an operation over one is refused (HTTP 400
+        // GRAPHQL_VALIDATION_FAILED) before any subgraph is asked; one over the tokens before it is parsed whole.
+        parseOptions: { maxTokens: queryLimits.maxTokens },
         validationRules: [queryLimitsRule(queryLimits)],
+        // The gateway refuses built-in scalars and enums itself; those name their field as a subgraph's refusals do.
+        formatError: (formatted, error) => withRefusedInputField(tokenLimitError(formatted, queryLimits), error),
         includeStacktraceInErrorResponses: false,
         stopOnTerminationSignals: false,
       }),

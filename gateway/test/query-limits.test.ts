@@ -1,5 +1,5 @@
-// How big one operation may be at the gateway: a 2,000-alias query, a deeply nested one and a fragment bomb are
-// refused with HTTP 400 GRAPHQL_VALIDATION_FAILED naming the limit, before any subgraph is asked; the README's
+// How big one operation may be at the gateway: a document of 1.5 million tokens (at the parser), a 1,000-alias query,
+// a deeply nested one and a fragment bomb are refused with HTTP 400 GRAPHQL_VALIDATION_FAILED naming the limit, before any subgraph is asked; the README's
 // deepest example goes through. A recording HTTP server stands in for every subgraph (the gateway plans from the
 // checked-in supergraph and never introspects them).
 import fs from 'node:fs';
@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kind, parse, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
 import { SERVICES } from '@ledgerline/contracts';
 import { ConfigError, type SubgraphServer } from '@ledgerline/platform';
-import { DEFAULT_MAX_QUERY_ALIASES, DEFAULT_MAX_QUERY_DEPTH, DEFAULT_MAX_QUERY_FIELDS, measureSelections } from '../src/query-limits';
+import { DEFAULT_MAX_QUERY_ALIASES, DEFAULT_MAX_QUERY_DEPTH, DEFAULT_MAX_QUERY_FIELDS, DEFAULT_MAX_QUERY_TOKENS, measureSelections } from '@ledgerline/platform';
 import { startGateway } from '../src/server';
 
 let subgraph: http.Server;
@@ -79,12 +79,22 @@ const aliases = (count: number) => `{ ${Array.from({ length: count }, (_, i) => 
 
 describe('gateway query limits (defaults)', () => {
   it('are the documented ones', () => {
-    expect([DEFAULT_MAX_QUERY_DEPTH, DEFAULT_MAX_QUERY_FIELDS, DEFAULT_MAX_QUERY_ALIASES]).toEqual([15, 1000, 50]);
+    expect([DEFAULT_MAX_QUERY_DEPTH, DEFAULT_MAX_QUERY_FIELDS, DEFAULT_MAX_QUERY_ALIASES, DEFAULT_MAX_QUERY_TOKENS]).toEqual([15, 1000, 50, 15000]);
   });
 
-  it('refuse a query with 2,000 aliases of one field, asking no subgraph', async () => {
+  it('refuse a 4.5 MB document of 1.5 million tokens at the parser, quickly, asking no subgraph', async () => {
     const gw = await gateway();
-    await expectRefused(gw, aliases(2000), /more aliased fields than the maximum of 50 \(GATEWAY_MAX_QUERY_ALIASES\)/);
+    // Parsed whole, this takes seconds of the gateway's CPU (and its field count is only checked after).
+    const huge = `{ billingAccount(id: "acc_1") { ${'id '.repeat(1_500_000)}} }`;
+    const started = Date.now();
+    await expectRefused(gw, huge, /^The document has more tokens \(names, values, punctuation\) than the maximum of 15000; it was not parsed \(GATEWAY_MAX_QUERY_TOKENS\)$/);
+    expect(Date.now() - started).toBeLessThan(1_500);
+  });
+
+  it('refuse a query with 1,000 aliases of one field, asking no subgraph', async () => {
+    const gw = await gateway();
+    // 11,000 tokens: 2,000 would be refused by the token limit first.
+    await expectRefused(gw, aliases(1000), /more aliased fields than the maximum of 50 \(GATEWAY_MAX_QUERY_ALIASES\)/);
     await expectAccepted(gw, aliases(50));
   });
 
@@ -127,6 +137,14 @@ describe('gateway query limits (defaults)', () => {
 });
 
 describe('gateway query limits (configured)', () => {
+  it('GATEWAY_MAX_QUERY_TOKENS sets the token limit', async () => {
+    const gw = await gateway({ GATEWAY_MAX_QUERY_TOKENS: '20' });
+    // `{ billingAccount ( id : "acc_1" ) { id } }`: 11 tokens, and each `name` one more.
+    const tokens = (n: number) => `{ billingAccount(id: "acc_1") { id ${'name '.repeat(n - 11)}} }`;
+    await expectAccepted(gw, tokens(20));
+    await expectRefused(gw, tokens(21), /than the maximum of 20; it was not parsed \(GATEWAY_MAX_QUERY_TOKENS\)/);
+  });
+
   it('GATEWAY_MAX_QUERY_DEPTH, _FIELDS and _ALIASES set them', async () => {
     const gw = await gateway({ GATEWAY_MAX_QUERY_DEPTH: '4', GATEWAY_MAX_QUERY_FIELDS: '20', GATEWAY_MAX_QUERY_ALIASES: '3' });
     await expectAccepted(gw, nested(4));
@@ -143,6 +161,7 @@ describe('gateway query limits (configured)', () => {
       ['GATEWAY_MAX_QUERY_DEPTH', 'ten'],
       ['GATEWAY_MAX_QUERY_FIELDS', '0'],
       ['GATEWAY_MAX_QUERY_ALIASES', '-1'],
+      ['GATEWAY_MAX_QUERY_TOKENS', '1e4'],
     ] as const) {
       const error = await gateway({ [setting]: value }).then(
         () => null,

@@ -95,7 +95,21 @@ describe('a subgraph that cannot answer, through the gateway', () => {
     const url = await standIn(400, JSON.stringify({ errors: [{ message: 'Variable "$a" got invalid value "x"; Decimal expected', extensions: { code: 'BAD_USER_INPUT' } }] }));
     const { gw, lines } = await gatewayWith(url);
     const { errors } = await offers(gw);
-    expect(errors).toEqual([{ message: 'Variable "$a" got invalid value "x"; Decimal expected', extensions: { code: 'BAD_USER_INPUT' } }]);
+    expect(errors).toEqual([{ message: 'Variable "$a" got invalid value "x"; Decimal expected', extensions: { code: 'BAD_USER_INPUT', serviceName: 'catalog' } }]);
+    expect(logged(lines)).toHaveLength(0);
+  });
+
+  it("answers every input error of a subgraph's HTTP 400, not the first alone, each with its message only", async () => {
+    const refusal = (variable: string) => ({ message: `Variable "$${variable}" got invalid value "x"; Decimal expected`, locations: [{ line: 1, column: 9 }], extensions: { code: 'BAD_USER_INPUT', stacktrace: [SECRET_BODY] } });
+    const url = await standIn(400, JSON.stringify({ errors: [refusal('a'), refusal('b'), { message: 'Unknown argument "nope"', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] }));
+    const { gw, lines } = await gatewayWith(url);
+    const { text, errors } = await offers(gw);
+    expect(errors).toEqual([
+      { message: 'Variable "$a" got invalid value "x"; Decimal expected', extensions: { code: 'BAD_USER_INPUT', serviceName: 'catalog' } },
+      { message: 'Variable "$b" got invalid value "x"; Decimal expected', extensions: { code: 'BAD_USER_INPUT', serviceName: 'catalog' } },
+      { message: 'Unknown argument "nope"', extensions: { code: 'BAD_USER_INPUT', serviceName: 'catalog' } },
+    ]);
+    expect(text).not.toContain('pW-9f3Kq7Zr2Lx8s');
     expect(logged(lines)).toHaveLength(0);
   });
 });

@@ -3,14 +3,15 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildSchema, Kind, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { printSchema, Supergraph } from '@apollo/federation-internals';
-import { queryLimitsRule, queryLimitsSetting } from '../../gateway/src/query-limits';
+import { queryLimitsRule, queryLimitsSetting } from '@ledgerline/platform';
 
 /**
  * The GraphQL examples in the README and docs must run against the graph as it is: each is
  * validated against the API schema the gateway serves (the checked-in supergraph, built the way
  * @apollo/gateway builds it). Examples are ```graphql blocks (one marked ```graphql schema is SDL
  * and skipped) and the `"query":"…"` of a curl to a /graphql URL in ```sh / ```bash blocks. The gateway's
- * default query limits (depth, fields, aliases: GATEWAY_MAX_QUERY_*) are checked with the other rules.
+ * default query limits (depth, fields, aliases: GATEWAY_MAX_QUERY_*) are checked with the other rules, its token
+ * limit (GATEWAY_MAX_QUERY_TOKENS) by the parse, as the gateway parses.
  */
 const root = path.resolve(import.meta.dirname, '../..');
 const docs = ['README.md', ...fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
@@ -86,7 +87,7 @@ function examples(file: string): Example[] {
 
 /** Each operation of an example on its own (the README lists several anonymous ones in a block), with its fragments. */
 function operations(example: Example): { where: string; document: DocumentNode }[] {
-  const document = parse(example.source);
+  const document = parse(example.source, { maxTokens: limits.maxTokens });
   const executable = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION || d.kind === Kind.FRAGMENT_DEFINITION);
   if (executable.length === 0) return []; // SDL only (should be marked ```graphql schema)
   const fragments = document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION);
@@ -100,7 +101,8 @@ function operations(example: Example): { where: string; document: DocumentNode }
 }
 
 const schema = apiSchema();
-const rules = [...specifiedRules, queryLimitsRule(queryLimitsSetting({}))];
+const limits = queryLimitsSetting({});
+const rules = [...specifiedRules, queryLimitsRule(limits)];
 const all = docs.flatMap(examples);
 
 describe('GraphQL examples in README.md and docs/', () => {
@@ -133,5 +135,10 @@ describe('GraphQL examples in README.md and docs/', () => {
     const [deep] = operations({ where: 'x:1', source: `{ billingAccount(id: "a") { ${'parentAccount { '.repeat(20)}id${' }'.repeat(20)} } }`, line: 1, kind: 'graphql' });
     expect(validate(schema, deep!.document).length).toBe(0);
     expect(validate(schema, deep!.document, rules).map((e) => e.message)).toEqual([expect.stringMatching(/GATEWAY_MAX_QUERY_DEPTH/)]);
+  });
+
+  it('the parse catches a document over the gateway’s token limit', () => {
+    const source = `{ billingAccount(id: "a") { ${'id '.repeat(limits.maxTokens)}} }`;
+    expect(() => operations({ where: 'x:1', source, line: 1, kind: 'graphql' })).toThrow(/Document contains more tha[nt] 15000 tokens/);
   });
 });

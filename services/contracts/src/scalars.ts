@@ -1,12 +1,16 @@
 import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import { isCurrencyCode, isDecimalString } from './money';
 
-function invalid(scalar: string, value: unknown, hint: string): GraphQLError {
-  return new GraphQLError(`${scalar} cannot represent ${JSON.stringify(value)}: ${hint}`, { extensions: { code: 'BAD_USER_INPUT' } });
+/**
+ * A literal's refusal carries its node (`ast`): graphql-js reports it as it is, and without the node it has no location,
+ * so the error formatter could not tell which argument field it names (`extensions.field`).
+ */
+function invalid(scalar: string, value: unknown, hint: string, ast?: ValueNode): GraphQLError {
+  return new GraphQLError(`${scalar} cannot represent ${JSON.stringify(value)}: ${hint}`, { nodes: ast, extensions: { code: 'BAD_USER_INPUT' } });
 }
 
 function literalString(ast: ValueNode, scalar: string): string {
-  if (ast.kind !== Kind.STRING) throw invalid(scalar, (ast as { value?: unknown }).value ?? ast.kind, 'expected a string literal');
+  if (ast.kind !== Kind.STRING) throw invalid(scalar, (ast as { value?: unknown }).value ?? ast.kind, 'expected a string literal', ast);
   return ast.value;
 }
 
@@ -26,7 +30,7 @@ export const DecimalScalar = new GraphQLScalarType<string, string>({
   parseLiteral(ast) {
     const text = literalString(ast, 'Decimal');
     if (isDecimalString(text)) return text;
-    throw invalid('Decimal', text, 'use a string such as "12.50"');
+    throw invalid('Decimal', text, 'use a string such as "12.50"', ast);
   },
 });
 
@@ -66,7 +70,7 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
     const text = literalString(ast, 'DateTime');
     const parsed = parseDateTime(text);
     if (parsed instanceof Date) return parsed;
-    throw invalid('DateTime', text, parsed === 'range' ? `the instant must be ${DATE_TIME_RANGE}` : 'use RFC 3339 with an offset');
+    throw invalid('DateTime', text, parsed === 'range' ? `the instant must be ${DATE_TIME_RANGE}` : 'use RFC 3339 with an offset', ast);
   },
 });
 
@@ -84,7 +88,7 @@ export const CurrencyCodeScalar = new GraphQLScalarType<string, string>({
   parseLiteral(ast) {
     const text = literalString(ast, 'CurrencyCode');
     if (isCurrencyCode(text)) return text;
-    throw invalid('CurrencyCode', text, 'use a supported ISO 4217 code such as "EUR"');
+    throw invalid('CurrencyCode', text, 'use a supported ISO 4217 code such as "EUR"', ast);
   },
 });
 
@@ -104,7 +108,7 @@ function literalToJson(ast: ValueNode): unknown {
     case Kind.NULL:
       return null;
     default:
-      throw invalid('JSON', ast.kind, 'variables are not supported inside JSON literals');
+      throw invalid('JSON', ast.kind, 'variables are not supported inside JSON literals', ast);
   }
 }
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { DEFAULT_CALLER_MAX_AGE_SECONDS } from './caller';
+import { queryLimitsSetting, type QueryLimits } from './query-limits';
 
 /**
  * A setting that is missing or wrong stops start-up with one line naming the setting,
@@ -36,6 +37,8 @@ export interface ServiceConfig {
   introspection: boolean;
   /** How long each `/health` check may take before it counts as failed (HEALTH_CHECK_TIMEOUT_MS, default 2000). */
   healthCheckTimeoutMs: number;
+  /** The gateway's query limits (GATEWAY_MAX_QUERY_*); the subgraph applies them doubled (subgraphQueryLimits). */
+  queryLimits: QueryLimits;
 }
 
 export const DEFAULT_PORTS: Record<string, number> = {
@@ -158,5 +161,6 @@ export function loadServiceConfig(service: string, env: NodeJS.ProcessEnv = proc
     metricsToken: metricsTokenSetting(env),
     introspection: introspectionSetting(env),
     healthCheckTimeoutMs: healthCheckTimeoutSetting(env),
+    queryLimits: queryLimitsSetting(env),
   };
 }

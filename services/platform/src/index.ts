@@ -9,6 +9,7 @@ export * from './caller';
 export * from './jwt';
 export * from './graphql-errors';
 export * from './subgraph-server';
+export * from './query-limits';
 export * from './service';
 export * from './loaders';
 export * from './testing';

@@ -119,6 +119,7 @@ export async function startService<X extends object>(def: ServiceDefinition<X>, 
       registry: runtime.metrics,
       metricsToken: config.metricsToken,
       introspection: config.introspection,
+      queryLimits: config.queryLimits,
       context: async (req: http.IncomingMessage) => {
         let caller: Caller;
         try {

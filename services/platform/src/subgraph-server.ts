@@ -11,6 +11,7 @@ import client from 'prom-client';
 import type { Logger } from 'pino';
 import { ConfigError, DEFAULT_HEALTH_CHECK_TIMEOUT_MS } from './config';
 import { createFormatError } from './graphql-errors';
+import { queryLimitsRule, queryLimitsSetting, subgraphQueryLimits, tokenLimitError, type QueryLimits } from './query-limits';
 
 export interface GraphQLHttpOptions<C extends BaseContext> {
   service: string;
@@ -174,6 +175,8 @@ export interface SubgraphServerOptions<C extends BaseContext> extends Omit<Graph
   resolvers: GraphQLResolverMap<C>;
   /** Whether `__schema` / `__type` are answered (GRAPHQL_INTROSPECTION; `_service { sdl }` always is). */
   introspection: boolean;
+  /** The gateway's query limits (GATEWAY_MAX_QUERY_*, default: their defaults), applied doubled: subgraphQueryLimits. */
+  queryLimits?: QueryLimits;
 }
 
 export interface SubgraphServer {
@@ -244,15 +247,21 @@ const operationNaming: ApolloServerPlugin<BaseContext> = {
 };
 
 export function startSubgraphServer<C extends BaseContext>(options: SubgraphServerOptions<C>): Promise<SubgraphServer> {
+  const formatError = createFormatError(options.logger);
+  // A subgraph's port takes callers without the gateway's signed caller (as ANONYMOUS): the same bombs the gateway
+  // refuses would reach the parser and validation here.
+  const limits = subgraphQueryLimits(options.queryLimits ?? queryLimitsSetting({}));
   return startGraphQLHttpServer({
     ...options,
     apollo: (httpServer) =>
       new ApolloServer<C>({
         schema: buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> }),
-        formatError: createFormatError(options.logger),
+        formatError: (formatted, error) => formatError(tokenLimitError(formatted, limits, 'subgraph'), error),
         // Federated traces (ftv1) for the gateway; listed explicitly so Apollo does not log that it added them.
         plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTrace(), operationNaming],
         introspection: options.introspection,
+        parseOptions: { maxTokens: limits.maxTokens },
+        validationRules: [queryLimitsRule(limits, 'subgraph')],
         includeStacktraceInErrorResponses: false,
         // The service stops its own parts in order on SIGINT/SIGTERM (runServiceMain).
         stopOnTerminationSignals: false,

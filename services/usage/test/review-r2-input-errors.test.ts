@@ -61,7 +61,8 @@ describe('review R2: bad input reaching PostgreSQL', () => {
     const stored = await svc.request(RECORD_USAGE, { input: { source: `r2b-${run}`, records: [sms('p1'), sms('p2')] } });
     expect(stored.data?.recordUsage, JSON.stringify(stored.errors)).toMatchObject({ rated: 2 });
     // Since T1 (same day) the shared DateTime scalar refuses instants outside the UTC years 1..9999, before the
-    // resolver: a variable is BAD_USER_INPUT naming its path in the message; an inline literal fails validation.
+    // resolver: a variable is BAD_USER_INPUT naming its path in the message; an inline literal fails validation
+    // (since session 31 with `extensions.field` naming it, as the platform's formatter derives it).
     const page = async (filter: Record<string, string>) => {
       const res = await svc.request(`query($f: UsageRecordFilter) { usageRecords(filter: $f, first: 5) { totalCount edges { cursor } } }`, { f: { source: `r2b-${run}`, ...filter } });
       const e = res.errors?.[0];
@@ -83,7 +84,7 @@ describe('review R2: bad input reaching PostgreSQL', () => {
       fromBeforeYearOne: refused('from'),
       toYearZero: refused('to'),
       toAfter9999: refused('to'),
-      literalAfter9999: { code: 'GRAPHQL_VALIDATION_FAILED', field: null },
+      literalAfter9999: { code: 'GRAPHQL_VALIDATION_FAILED', field: 'filter.to' },
       fromYearOne: answered(2),
       toEndOf9999: answered(2),
     });
