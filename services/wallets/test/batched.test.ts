@@ -206,10 +206,15 @@ describe('grouped reservations', () => {
     const before = await scrapeMetrics(svc);
     const nc = svc.runtime.messaging.nc;
     const ask = async <T>(subject: string, body: unknown) => (await nc.request(`${PREFIX}${subject}`, JSON.stringify(body), { timeout: 10_000 })).json<T>();
-    // lineId longer than its column: a database error inside the batch (free units, so it is granted
-    // whatever the balance, and written), then each request is retried alone.
-    const poison = req(billingAccountId, { lineId: 'x'.repeat(60), pricePerUnit: '0' });
-    const replies = await Promise.all([...Array.from({ length: 20 }, () => req(billingAccountId)), poison, ...Array.from({ length: 20 }, () => req(billingAccountId))].map((r) => ask<WalletReserveReply>(RPC.walletReserve, r)));
+    // A grant whose ledger account is missing: a database error inside the batch (LL001, the ledger write
+    // checks its accounts), then each request is retried alone. (Input that does not fit a column is refused
+    // before the database now, so it no longer makes one.)
+    const other = await openPrepaid(svc, { balance: '5.00' });
+    const reservedMoney = `${other.billingAccountId}:RESERVED:EUR`;
+    await dbOf(svc).query(`delete from ledger_account where id = $1`, [reservedMoney]);
+    const poison = req(other.billingAccountId);
+    const replies = await Promise.all([...Array.from({ length: 20 }, () => req(billingAccountId)), poison, ...Array.from({ length: 20 }, () => req(billingAccountId))].map((r) => ask<WalletReserveReply>(RPC.walletReserve, r)))
+      .finally(() => dbOf(svc).query(`insert into ledger_account (id, billing_account_id, kind, unit, balance, created_at) values ($1, $2, 'RESERVED', 'EUR', 0, now())`, [reservedMoney, other.billingAccountId]));
     const granted = replies.filter((r) => r.resultCode === 'SUCCESS');
     expect(granted).toHaveLength(15);
     expect(replies.filter((r) => r.resultCode === 'QUOTA_LIMIT_REACHED')).toHaveLength(25);

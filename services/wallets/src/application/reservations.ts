@@ -38,6 +38,14 @@ export interface ReservationRow {
   request_hash: string | null;
 }
 
+/** wallet.billing_account_id and reservation_refusal.billing_account_id are varchar(40). */
+const BILLING_ACCOUNT_ID_MAX = 40;
+/** reservation.unit and ledger_entry.unit are varchar(20), reservation.line_id varchar(40). */
+const UNIT_MAX = 20;
+const LINE_ID_MAX = 40;
+/** Units and money (requested_units, money_reserved, ledger amounts) are NUMERIC(30,6); price_per_unit NUMERIC(30,10). */
+const UNITS_LIMIT = new Decimal(10).pow(24);
+const PRICE_LIMIT = new Decimal(10).pow(20);
 const DECIMAL = /^\d+(\.\d{1,6})?$/;
 /** A price per unit: an average of a tiered price may need 10 places (amounts are still rounded to 6). */
 const PRICE = /^\d+(\.\d{1,10})?$/;
@@ -115,6 +123,13 @@ function checkReserve(req: WalletReserveRequest): WalletReserveReply | undefined
   if (typeof req.billingAccountId !== 'string' || typeof req.currency !== 'string' || typeof req.unit !== 'string') return fail('RATING_FAILED', 'INVALID_INPUT', 'billingAccountId, currency and unit are required');
   if (!DECIMAL.test(req.requestedUnits ?? '') || new Decimal(req.requestedUnits).lessThanOrEqualTo(0)) return fail('RATING_FAILED', 'AMOUNT_NOT_POSITIVE', 'requestedUnits must be a positive decimal');
   if (!PRICE.test(req.pricePerUnit ?? '')) return fail('RATING_FAILED', 'AMOUNT_INVALID', 'pricePerUnit must be a non-negative decimal with at most 10 places');
+  // What a grant writes must fit its columns: PostgreSQL refusing it was an INTERNAL answer (and a failed batch).
+  if (!req.unit || req.unit.length > UNIT_MAX) return fail('RATING_FAILED', 'INVALID_INPUT', `unit is required (at most ${UNIT_MAX} characters)`);
+  if (req.lineId != null && (typeof req.lineId !== 'string' || req.lineId.length > LINE_ID_MAX)) return fail('RATING_FAILED', 'INVALID_INPUT', `lineId must be an id of at most ${LINE_ID_MAX} characters`);
+  const units = new Decimal(req.requestedUnits);
+  if (units.greaterThanOrEqualTo(UNITS_LIMIT)) return fail('RATING_FAILED', 'AMOUNT_TOO_LARGE', `requestedUnits must be below ${UNITS_LIMIT.toFixed()}`);
+  if (new Decimal(req.pricePerUnit).greaterThanOrEqualTo(PRICE_LIMIT)) return fail('RATING_FAILED', 'AMOUNT_TOO_LARGE', `pricePerUnit must be below ${PRICE_LIMIT.toFixed()}`);
+  if (units.times(req.pricePerUnit).greaterThanOrEqualTo(UNITS_LIMIT)) return fail('RATING_FAILED', 'AMOUNT_TOO_LARGE', `requestedUnits × pricePerUnit must be below ${UNITS_LIMIT.toFixed()}`);
   if (req.allowanceIds != null && (!Array.isArray(req.allowanceIds) || req.allowanceIds.some((a) => typeof a !== 'string'))) return fail('RATING_FAILED', 'INVALID_INPUT', 'allowanceIds must be a list of ids');
   return undefined;
 }
@@ -178,16 +193,23 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
   for (const c of live) {
     const { req } = c;
     const wallet = wallets.get(`${req.billingAccountId}\u0000${req.currency}`);
-    if (!wallet) {
-      c.reply = fail('USER_UNKNOWN', 'WALLET_NOT_FOUND', `No ${req.currency} wallet for billing account ${req.billingAccountId}`);
-      continue;
-    }
+    // The key is looked up before the wallet is required: a key refused for want of a wallet keeps that answer.
     const prior = previous.get(req.requestId) ?? made.get(req.requestId);
     const refusal = prior ? undefined : refusals.get(req.requestId);
     if (prior || refusal) {
-      c.reply = prior && sameReserve(prior, req, wallet.id) ? replyOf(prior, wallet.currency, now)
+      c.reply = prior && wallet && sameReserve(prior, req, wallet.id) ? replyOf(prior, wallet.currency, now)
         : refusal && refusal.request_hash === reserveFingerprint(req) ? refusalReply(refusal)
           : fail('RATING_FAILED', 'IDEMPOTENCY_KEY_REUSED', `requestId ${req.requestId} was already used for a different reservation; use a new requestId for a new request`);
+      continue;
+    }
+    if (!wallet) {
+      // Kept as the other refusals are: the wallet may be opened before the request is asked again (wallets follows
+      // the account's events behind usage, or staff open the plan's currency), and the retry of a past-grant hold
+      // was then granted and committed for units usage had recorded unpaid. An id longer than a wallet's can never
+      // have one (nor fit the refusal's column): nothing to keep.
+      const reply = fail('USER_UNKNOWN', 'WALLET_NOT_FOUND', `No ${req.currency} wallet for billing account ${req.billingAccountId}`);
+      if (req.billingAccountId.length <= BILLING_ACCOUNT_ID_MAX) refuse(c, reply);
+      else c.reply = reply;
       continue;
     }
     // A closed wallet holds nothing new (a reservation is for usage from now on); those made before the close may still end.
