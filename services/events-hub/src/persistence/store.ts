@@ -416,12 +416,19 @@ export async function reviveDelivery(knex: Knex, subscriptionId: string, id: str
 /**
  * Deletes up to `limit` deliveries in `status` that finished before `before` (next_attempt_at: when they got
  * there), one statement on the (status, next_attempt_at) index; rows another replica is deleting are skipped.
+ * A delivery whose event is still held for other hubs (`held_event`, `unknown_type_event`) is kept until the
+ * release: its row is what tells the release that its hub had the event (an unknown type is held up to 720 h,
+ * past the 168 h of delivered rows, and the operator's hubs got it a second time after the upgrade).
  * Returns how many it deleted.
  */
 export async function deleteFinishedDeliveries(knex: Knex, status: 'DELIVERED' | 'DEAD' | 'CANCELLED', before: Date, limit: number): Promise<number> {
   const result = await knex.raw(
     `delete from webhook_delivery where id in (
-       select id from webhook_delivery where status = ? and next_attempt_at < ? limit ? for update skip locked)`,
+       select d.id from webhook_delivery d
+        where d.status = ? and d.next_attempt_at < ?
+          and not exists (select 1 from held_event h where h.event_id = d.event_id and h.generation = d.generation)
+          and not exists (select 1 from unknown_type_event u where u.event_id = d.event_id and u.generation = d.generation)
+        limit ? for update of d skip locked)`,
     [status, before, limit],
   );
   return Number((result as { rowCount: number }).rowCount ?? 0);
