@@ -57,8 +57,8 @@ const NOW = '2027-03-10T12:00:00.000Z';
 async function handInvoice(id: string, acc: string, r: { state: string; currency?: string; total: string; issuedAt?: string | null; voidedAt?: string | null; paid?: string }) {
   const issued = r.issuedAt ?? null;
   await db().execute(
-    `insert into invoice (id, billing_account_id, kind, number, series, payment_reference, state, period_start, period_end, currency, net_total, tax_total, total, amount_paid, amount_credited, amount_disputed, rounding_mode, issued_at, due_date, voided_at, created_at)
-     values (?, ?, 'PERIOD', ?, 'INV', ?, ?, '2026-08-31T22:00:00Z', '2026-09-30T22:00:00Z', ?, ?, 0, ?, ?, 0, 0, 'HALF_EVEN', ?, ?, ?, ?)`,
+    `insert into invoice (id, billing_account_id, kind, number, series, payment_reference, state, period_start, period_end, currency, net_total, tax_total, total, amount_paid, amount_credited, amount_disputed, rounding_mode, timezone, issued_at, due_date, voided_at, created_at)
+     values (?, ?, 'PERIOD', ?, 'INV', ?, ?, '2026-08-31T22:00:00Z', '2026-09-30T22:00:00Z', ?, ?, 0, ?, ?, 0, 0, 'HALF_EVEN', 'Europe/Berlin', ?, ?, ?, ?)`,
     [id, acc, issued ? `HAND-${id}` : null, issued ? `HAND-${id}` : null, r.state, r.currency ?? 'EUR', r.total, r.total, r.paid ?? '0', issued, issued ? new Date(Date.parse(issued) + 14 * 86_400_000).toISOString() : null, r.voidedAt ?? null, issued ?? '2026-10-01T08:00:00Z'],
   );
 }

@@ -116,7 +116,7 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
   }
   const adjustedIds = [...new Set(usage.map((u) => u.adj_invoice_id).filter((v): v is string => Boolean(v)))];
   const adjusted = new Map(
-    (adjustedIds.length ? await rows<{ id: string; number: string | null; period_start: Date; period_end: Date }>(em, 'select id, number, period_start, period_end from invoice where id = any(?::text[])', [adjustedIds]) : []).map((i) => [i.id, i]),
+    (adjustedIds.length ? await rows<{ id: string; number: string | null; period_start: Date; period_end: Date; timezone: string }>(em, 'select id, number, period_start, period_end, timezone from invoice where id = any(?::text[])', [adjustedIds]) : []).map((i) => [i.id, i]),
   );
   const oneOffs = await rows<{ id: string; billing_account_id: string; code: string; description: string; amount: string; tax_category: string; line_id: string | null; refunds_charge_id: string | null }>(
       em,
@@ -196,7 +196,7 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
       adjusts: u.adj_invoice_id
         ? (() => {
             const i = adjusted.get(u.adj_invoice_id!);
-            return { invoiceId: u.adj_invoice_id, invoiceNumber: i?.number ?? null, periodStart: i ? new Date(i.period_start) : null, periodEnd: i ? new Date(i.period_end) : null };
+            return { invoiceId: u.adj_invoice_id, invoiceNumber: i?.number ?? null, periodStart: i ? new Date(i.period_start) : null, periodEnd: i ? new Date(i.period_end) : null, timeZone: i?.timezone ?? null };
           })()
         : null,
     });
@@ -382,6 +382,7 @@ export async function billAccounts(em: Em, given: BillTarget[], deps: BillingDep
     tax_total: invoice.taxTotal,
     total: invoice.grossTotal,
     rounding_mode: target.account.rounding_mode,
+    timezone: inputs.get(target.account.id)!.timeZone,
     bill_run_id: opts.billRunId ?? null,
     tax_summary: JSON.stringify(invoice.taxSummary),
     created_at: opts.now,

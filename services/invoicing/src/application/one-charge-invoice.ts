@@ -46,7 +46,7 @@ export async function invoiceOneCharge(em: Em, account: AccountRow, c: OneCharge
   const inserted = await k('invoice')
     .insert({
       id, billing_account_id: account.id, kind: c.kind, source_ref: c.sourceRef, number: null, series: account.series, state: 'NEW', period_start: c.at, period_end: c.at, currency: account.currency,
-      net_total: composed.netTotal, tax_total: composed.taxTotal, total: composed.grossTotal, rounding_mode: account.rounding_mode, tax_summary: JSON.stringify(composed.taxSummary), created_at: now, updated_at: now,
+      net_total: composed.netTotal, tax_total: composed.taxTotal, total: composed.grossTotal, rounding_mode: account.rounding_mode, timezone: account.timezone, tax_summary: JSON.stringify(composed.taxSummary), created_at: now, updated_at: now,
     })
     .onConflict(k.raw('(kind, source_ref) where source_ref is not null'))
     .ignore()

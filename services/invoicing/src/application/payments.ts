@@ -120,7 +120,7 @@ function checkKeyStorable(key: string): void {
   if (!idempotencyKeyStorable(key)) throw badInput('input.idempotencyKey', `An idempotency key is at most ${MAX_IDEMPOTENCY_KEY} characters, without NUL`, 'IDEMPOTENCY_KEY_INVALID');
 }
 
-/** A caller's key for money moved (recordPayment, refundPayment, issueCreditNote): given (not blank), and one the row holds. */
+/** A caller's key for money moved (recordPayment, refundPayment, issueCreditNote, issuePaymentReceipt): given (not blank), and one the row holds. */
 function checkPaymentKey(key: string): void {
   if (blankKey(key)) throw badInput('input.idempotencyKey', 'An idempotency key is required', 'IDEMPOTENCY_KEY_MISSING');
   checkKeyStorable(key);
@@ -709,6 +709,7 @@ export interface IssueReceiptCommand {
 
 /** A receipt for a prepaid recharge (the recharge workflow's activity). */
 export async function issuePaymentReceipt(em: Em, c: IssueReceiptCommand): Promise<string> {
+  checkPaymentKey(c.idempotencyKey);
   const { now, ...request } = c;
   const hash = requestHash(request);
   // One key space (the recharge workflow's `<workflowId>:issueReceipt`, an ops-only mutation).

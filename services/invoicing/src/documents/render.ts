@@ -7,7 +7,7 @@ export interface InvoiceDocumentModel {
   state: string;
   customerName: string | null;
   billingAccountId: string;
-  /** The account's time zone: dates on the document are local dates. */
+  /** The invoice's own time zone (the one it was composed in): dates on the document are local dates. */
   timezone: string;
   currency: string;
   periodStart: Date;

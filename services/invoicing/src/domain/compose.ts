@@ -64,8 +64,9 @@ export interface UsageItem {
   /**
    * Late usage: charges of a period an earlier invoice already billed. They go on this invoice as
    * an ADJUSTMENT line naming that period and invoice (never lost, never merged with this period's usage).
+   * `timeZone`: that invoice's own, its period is named in its days (null: this invoice's).
    */
-  adjusts?: { invoiceId: string | null; invoiceNumber: string | null; periodStart: Date | null; periodEnd: Date | null } | null;
+  adjusts?: { invoiceId: string | null; invoiceNumber: string | null; periodStart: Date | null; periodEnd: Date | null; timeZone?: string | null } | null;
 }
 
 export interface OneOffItem {
@@ -356,7 +357,7 @@ const localRange = (from: Date, to: Date, timeZone: string) => `${localDay(from,
 
 function adjustedPeriod(a: NonNullable<UsageItem['adjusts']>, timeZone: string): string {
   if (!a.periodStart || !a.periodEnd) return 'an earlier period';
-  return localRange(a.periodStart, a.periodEnd, timeZone);
+  return localRange(a.periodStart, a.periodEnd, a.timeZone ?? timeZone);
 }
 
 export function composeInvoice(input: ComposeInput): ComposedInvoice {

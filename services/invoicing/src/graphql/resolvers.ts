@@ -4,7 +4,6 @@ import { retryScopeOf, transactionalRetrying, type Em, type RequestContext } fro
 import { BillingAccount, CreditNote, CreditNoteLine, Dispute, Invoice, InvoiceLine, Payment, Receipt, Refund } from '../persistence/entities';
 import type { InvoicingDeps } from '../deps';
 import { outstanding } from '../domain/lifecycle';
-import { cycleAt } from '../domain/bill-cycle';
 import { accountCredit, addDiscount, addOneOffCharge, recordCharges, recordSubscription, registerBillingAccount, registerPlanVersion, upsertTaxRule } from '../application/read-model';
 import { billRunId, billRunView, closeBillingPeriod, previewNextInvoice, processBillRunBatch, startBillRun } from '../application/bill-run';
 import { CLOSURE_NOTE_KEY_PREFIX } from '../application/closure-credit';
@@ -627,10 +626,8 @@ async function documentModel(ctx: InvoicingContext, i: Invoice): Promise<Invoice
     state: i.state,
     customerName: account?.customerName ?? null,
     billingAccountId: i.billingAccountId,
-    // The zone of the cycle its period is in (the last period before a change of time zone is the old zone's).
-    timezone: account
-      ? cycleAt({ bill_cycle_day: account.billCycleDay, timezone: account.timezone, prev_bill_cycle_day: account.prevBillCycleDay ?? null, prev_timezone: account.prevTimezone ?? null, bill_cycle_changes_at: account.billCycleChangesAt ?? null }, new Date(i.periodStart)).timeZone
-      : 'UTC',
+    // Its own zone, not the account's: an issued invoice's document never changes, whatever the account's zone becomes.
+    timezone: i.timezone,
     currency: i.currency,
     periodStart: i.periodStart,
     periodEnd: i.periodEnd,

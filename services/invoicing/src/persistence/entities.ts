@@ -22,6 +22,8 @@ export const Invoice = defineEntity({
     amountCredited: p.decimal('string').precision(18).scale(4),
     amountDisputed: p.decimal('string').precision(18).scale(4),
     roundingMode: p.string().length(16),
+    /** The zone it was composed in: its document's dates are local to it, whatever the account's zone is later (migration 20270125000000). */
+    timezone: p.string().length(64),
     heldFrom: p.string().length(16).nullable(),
     billRunId: p.string().length(60).nullable(),
     /** What an event-made invoice bills (a budget replenishment id); null for period invoices. */

@@ -34,6 +34,8 @@ import { Migration20270121000000_one_off_charge_refunds } from './Migration20270
 import { Migration20270122000000_wallet_charge_refused } from './Migration20270122000000_wallet_charge_refused';
 import { Migration20270123000000_wallet_charge_refused_held_account } from './Migration20270123000000_wallet_charge_refused_held_account';
 import { Migration20270124000000_account_credit_lock } from './Migration20270124000000_account_credit_lock';
+import { Migration20270125000000_invoice_timezone } from './Migration20270125000000_invoice_timezone';
+import { Migration20270126000000_wallet_charge_refused_named } from './Migration20270126000000_wallet_charge_refused_named';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -72,4 +74,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270122000000_wallet_charge_refused', class: Migration20270122000000_wallet_charge_refused },
   { name: 'Migration20270123000000_wallet_charge_refused_held_account', class: Migration20270123000000_wallet_charge_refused_held_account },
   { name: 'Migration20270124000000_account_credit_lock', class: Migration20270124000000_account_credit_lock },
+  { name: 'Migration20270125000000_invoice_timezone', class: Migration20270125000000_invoice_timezone },
+  { name: 'Migration20270126000000_wallet_charge_refused_named', class: Migration20270126000000_wallet_charge_refused_named },
 ];
