@@ -40,8 +40,11 @@ class FakeOrders implements OrdersClient {
     o.status = 'COMPLETED';
     return { ...o };
   }
-  async failOrder(orderId: string, failure: { code: string }) {
+  /** Orders the workflow reported undone on the network (failOrder `networkUndone`). */
+  readonly undone: string[] = [];
+  async failOrder(orderId: string, failure: { code: string; networkUndone?: boolean }) {
     const o = this.orders.get(orderId)!;
+    if (failure.networkUndone) this.undone.push(orderId);
     if (o.status !== 'FAILED') Object.assign(o, { status: 'FAILED', failureCode: failure.code });
     return { ...o };
   }
@@ -100,6 +103,8 @@ describe('order fulfilment workflow', () => {
     expect(result).toMatchObject({ status: 'FAILED', failureCode: 'LINE_ILLEGAL_TRANSITION' });
     expect(network.calls).toEqual(['execute', 'compensate']);
     expect(network.applied.size).toBe(0);
+    // Told once the compensation went through: the service holds the number back until then.
+    expect(orders.undone).toEqual(['ord_conf']);
   });
 
   it('a hung network is timed out and retried three times, then compensated', async () => {
@@ -153,5 +158,57 @@ describe('order fulfilment through the real subscribers service', () => {
     // The order steps are the workflow's alone.
     const denied = await subscribers.request(`mutation($i: OrderStepInput!) { startOrder(input: $i) { order { id } } }`, { i: { orderId: placed.order.id } }, { role: 'CUSTOMER', subject: 'x', scopes: [] });
     expect(denied.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('an activation the network applied and that then failed is undone and reported: the cancelled line releases its number', async () => {
+    const ok = async (q: string, v: Record<string, unknown>) => {
+      const r = await subscribers.request(q, v);
+      if (r.errors) throw new Error(r.errors[0]!.message);
+      return r.data;
+    };
+    const msisdn = '+4915123888002';
+    const accountOf = async (name: string) => {
+      const customerId = (await ok(`mutation($n: String!) { createCustomer(input: { name: $n, kind: INDIVIDUAL }) { customer { id } } }`, { n: name })).createCustomer.customer.id;
+      return (await ok(`mutation($c: ID!) { openBillingAccount(input: { customerId: $c, paymentMode: PREPAID, currency: "EUR" }) { billingAccount { id } } }`, { c: customerId })).openBillingAccount.billingAccount.id;
+    };
+    const fulfil = async (orderId: string) => {
+      const worker = await Worker.create({
+        connection: env.nativeConnection,
+        taskQueue: 'subscribers-orders',
+        workflowBundle: bundle,
+        activities: createOrderActivities({ orders: new GraphqlOrdersClient(subscribers.url, callerHeaders(SYSTEM_CALLER, DEV_INTERNAL_SECRET)), provisioning: sandbox }),
+      });
+      return worker.runUntil(env.client.workflow.getHandle(orderWorkflowId(orderId)).result());
+    };
+    sandbox.behave('NEW_LINE', msisdn, { mode: 'fail-after-apply' });
+    const placed = (await ok(`mutation($a: ID!, $m: String!) { addLine(input: { billingAccountId: $a, msisdn: $m }) { line { id } order { id } } }`, { a: await accountOf('Half Activated'), m: msisdn })).addLine;
+    const failed = await fulfil(placed.order.id);
+    sandbox.behave('NEW_LINE', msisdn, null);
+    expect(failed).toMatchObject({ status: 'FAILED' });
+    expect(sandbox.network.has(msisdn)).toBe(false);
+    const cancelled = (await ok(`mutation($l: ID!) { terminateLine(input: { lineId: $l }) { order { id } } }`, { l: placed.line.id })).terminateLine;
+    expect(await fulfil(cancelled.order.id)).toMatchObject({ status: 'COMPLETED' });
+    const next = await subscribers.request<any>(`mutation($a: ID!, $m: String!) { addLine(input: { billingAccountId: $a, msisdn: $m }) { order { id } } }`, { a: await accountOf('Next Holder'), m: msisdn });
+    expect(next.errors).toBeUndefined();
+    expect(await fulfil(next.data.addLine.order.id)).toMatchObject({ status: 'COMPLETED' });
+  });
+});
+
+describe('order fulfilment through a subscribers outage', () => {
+  it('an outage longer than a few minutes before the order started only delays it: the order is not left ACKNOWLEDGED for good', async () => {
+    // Subscribers (or the gateway in front of it) is down for a deploy: the workflow's first step cannot
+    // reach it for a while. The order's dispatcher never starts a second workflow for the order id
+    // (REJECT_DUPLICATE), so a run that gives up here leaves the order ACKNOWLEDGED and the line unprovisioned.
+    const orders = new FakeOrders();
+    let outageCalls = 15;
+    const start = orders.startOrder.bind(orders);
+    orders.startOrder = async (orderId: string) => {
+      if (outageCalls-- > 0) throw new DomainError('SUBSCRIBERS_UNAVAILABLE', 'subscribers answered 503 without data', { retryable: true });
+      return start(orderId);
+    };
+    const network = new FakeNetwork();
+    const result = await run(orders, network, uniqueId('ord_outage'));
+    expect(result).toMatchObject({ status: 'COMPLETED' });
+    expect(network.calls).toEqual(['execute']);
   });
 });

@@ -154,6 +154,57 @@ describe('a line cancelled before it went live releases its number at once', () 
   });
 });
 
+/**
+ * A NEW_LINE order whose activation reached the network (the number switched on) and then failed
+ * left the line PENDING with no COMPLETED activation, so cancelling it released the number at once
+ * while the network might still route its calls to this line: the undo (the saga's compensation)
+ * had not been confirmed. Such a number is held back like a live line's until the network confirms
+ * the activation undone.
+ */
+describe('a line whose activation reached the network and then failed', () => {
+  const SYSTEM = { role: 'SYSTEM' as const, subject: 'workflows', scopes: [] };
+  const FAIL = `mutation($i: OrderStepInput!) { failOrder(input: $i) { order { id status } } }`;
+
+  /** A line on `msisdn` whose NEW_LINE the network applied and then failed, its undo refused by a network outage; cancelled an hour later. */
+  async function cancelledHalfActivatedLine(accountId: string, msisdn: string): Promise<{ lineId: string; orderId: string }> {
+    h.sandbox.behave('NEW_LINE', msisdn, { mode: 'fail-after-apply' });
+    const compensate = h.sandbox.compensate.bind(h.sandbox);
+    h.sandbox.compensate = async () => {
+      throw new Error('provisioning system unavailable (sandbox outage)');
+    };
+    try {
+      await h.subscribers.request(ADD_LINE, { i: { billingAccountId: accountId, msisdn } });
+    } finally {
+      h.sandbox.compensate = compensate;
+      h.sandbox.behave('NEW_LINE', msisdn, null);
+    }
+    const [line] = await h.rows<{ id: string; status: string }>(`select id, status from line where msisdn = $1`, [msisdn]);
+    const [order] = await h.rows<{ id: string; status: string }>(`select id, status from product_order where line_id = $1 and kind = 'NEW_LINE'`, [line!.id]);
+    expect({ line: line!.status, order: order!.status, network: h.sandbox.network.get(msisdn)?.status }).toEqual({ line: 'PENDING', order: 'FAILED', network: 'ACTIVE' });
+    h.clock.set(new Date(h.clock.now().getTime() + 3_600_000).toISOString());
+    expect((await h.ok(TERMINATE, { i: { lineId: line!.id } })).terminateLine.line.status).toBe('TERMINATED');
+    return { lineId: line!.id, orderId: order!.id };
+  }
+
+  it('holds its number back while the network has not confirmed the activation undone', async () => {
+    const msisdn = number(9);
+    h.clock.set('2026-11-16T10:00:00Z');
+    await cancelledHalfActivatedLine(await account(h, await customer(h, 'Pia Partial')), msisdn);
+    h.clock.set('2026-11-16T12:00:00Z');
+    const r = await h.subscribers.request<any>(ADD_LINE, { i: { billingAccountId: await account(h, await customer(h, 'Quentin Quick')), msisdn } });
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'MSISDN_QUARANTINED', field: 'input.msisdn', availableAt: '2027-02-14T11:00:00.000Z' });
+  });
+
+  it('releases it once the undo is confirmed (the order workflow reports it with failOrder networkUndone)', async () => {
+    const msisdn = number(0);
+    h.clock.set('2026-11-16T10:00:00Z');
+    const { orderId } = await cancelledHalfActivatedLine(await account(h, await customer(h, 'Walter Workflow')), msisdn);
+    await h.ok(FAIL, { i: { orderId, failureCode: 'PROVISIONING_FAILED', networkUndone: true } }, SYSTEM);
+    const given = (await h.ok(ADD_LINE, { i: { billingAccountId: await account(h, await customer(h, 'Xena Next')), msisdn } })).addLine;
+    expect(given.line).toMatchObject({ msisdn, status: 'ACTIVE' });
+  });
+});
+
 describe('SUBSCRIBERS_NUMBER_QUARANTINE_DAYS', () => {
   it('is 90 days unless set, 0 turns it off, anything but whole days stops start-up', () => {
     expect([numberQuarantineDays(undefined), numberQuarantineDays(''), numberQuarantineDays('0'), numberQuarantineDays('30')]).toEqual([90, 90, 0, 30]);

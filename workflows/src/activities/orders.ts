@@ -37,7 +37,8 @@ export interface OrderState {
 export interface OrdersClient {
   startOrder(orderId: string, opts?: CallOptions): Promise<OrderState>;
   completeOrder(orderId: string, opts?: CallOptions): Promise<OrderState>;
-  failOrder(orderId: string, failure: { code: string; message: string }, opts?: CallOptions): Promise<OrderState>;
+  /** `networkUndone`: the compensation went through (the order was failed before it; repeated to say so). */
+  failOrder(orderId: string, failure: { code: string; message: string; networkUndone?: boolean }, opts?: CallOptions): Promise<OrderState>;
 }
 
 export interface OrderActivityDeps {
@@ -52,7 +53,7 @@ export function createOrderActivities(deps: OrderActivityDeps, { callTimeoutMs =
     executeProvisioning: (req: OrderProvisioningRequest) => call('PROVISIONING', (o) => deps.provisioning.execute(req, o)),
     compensateProvisioning: (req: OrderProvisioningRequest) => call('PROVISIONING', (o) => deps.provisioning.compensate(req, o)),
     completeOrder: (orderId: string) => call('SUBSCRIBERS', (o) => deps.orders.completeOrder(orderId, o)),
-    failOrder: (orderId: string, code: string, message: string) => call('SUBSCRIBERS', (o) => deps.orders.failOrder(orderId, { code, message }, o)),
+    failOrder: (orderId: string, code: string, message: string, networkUndone?: boolean) => call('SUBSCRIBERS', (o) => deps.orders.failOrder(orderId, networkUndone ? { code, message, networkUndone } : { code, message }, o)),
   };
 }
 
@@ -97,7 +98,7 @@ export class GraphqlOrdersClient implements OrdersClient {
   completeOrder(orderId: string, opts?: CallOptions) {
     return this.step('completeOrder', { orderId }, opts);
   }
-  failOrder(orderId: string, failure: { code: string; message: string }, opts?: CallOptions) {
-    return this.step('failOrder', { orderId, failureCode: failure.code, failureMessage: failure.message }, opts);
+  failOrder(orderId: string, failure: { code: string; message: string; networkUndone?: boolean }, opts?: CallOptions) {
+    return this.step('failOrder', { orderId, failureCode: failure.code, failureMessage: failure.message, ...(failure.networkUndone ? { networkUndone: true } : {}) }, opts);
   }
 }

@@ -7,7 +7,7 @@
 // lost may have committed, so an outage is retried until the service answers; only its refusal
 // (e.g. the line changed in the meantime) fails the order. If provisioning fails for good, or the
 // service refuses to complete, failOrder records why (→ FAILED) and then compensateProvisioning
-// undoes the network side. Failing the order first settles it: once FAILED it can no longer
+// undoes the network side, which failOrder (networkUndone) then reports to the service. Failing the order first settles it: once FAILED it can no longer
 // complete, and an order the service did complete refuses to fail (ORDER_ILLEGAL_TRANSITION): the
 // line is live in billing, so the network keeps it and the workflow ends COMPLETED.
 // The workflow id is `order-${orderId}`, so an order can only ever be fulfilled once; every step is
@@ -31,10 +31,13 @@ export const orderStepQuery = defineQuery<OrderFulfilmentStep>('orderStep');
 
 export const orderWorkflowId = (orderId: string): string => `order-${orderId}`;
 
-// Decisions of the service (CONFLICT, NOT_FOUND...) come back non-retryable; outages retry.
+// Decisions of the service (CONFLICT, NOT_FOUND...) come back non-retryable; outages retry without
+// limit: the dispatcher starts one workflow per order id, ever (REJECT_DUPLICATE), so a run that gave
+// up on an outage (10 attempts were ~4 minutes of a subscribers or gateway restart) left the order
+// ACKNOWLEDGED for good and its line never provisioned. Nothing has moved yet, so waiting is safe.
 const { startOrder } = proxyActivities<OrderActivities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
 // Completion: the network side is done by now, and an attempt whose answer was lost (timeout, 5xx,
@@ -71,6 +74,9 @@ const { executeProvisioning: reprovision } = proxyActivities<OrderActivities>({
  * ended, this can become `deprecatePatch`, and later go.
  */
 export const FAIL_ORDER_BEFORE_COMPENSATING = 'order-fail-before-compensating';
+
+/** Runs from before it did not report the compensation to the service (its orders keep their numbers quarantined). */
+export const REPORT_NETWORK_UNDONE = 'order-report-network-undone';
 
 /** failOrder's refusal for an order that is COMPLETED (subscribers' only illegal move to FAILED). */
 const ORDER_ILLEGAL_TRANSITION = 'ORDER_ILLEGAL_TRANSITION';
@@ -152,6 +158,9 @@ export async function orderFulfilmentWorkflow(input: OrderFulfilmentInput): Prom
   step = 'compensate';
   await compensating(() => compensateProvisioning(input.provisioning));
   if (failOrderRefusal) throw failOrderRefusal;
+  // Tell the service the network confirmed the undo: until then a failed activation may have left
+  // the number live, and the service holds it back from other customers.
+  if (patched(REPORT_NETWORK_UNDONE)) await compensating(() => failOrder(input.orderId, failure.code, failure.message, true));
   step = 'done';
   return { orderId: input.orderId, status: 'FAILED', failureCode: failure.code };
 }

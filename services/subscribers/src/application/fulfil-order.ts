@@ -476,6 +476,19 @@ export async function failOrder(em: Em, orderId: string, failure: { code: string
 }
 
 /**
+ * The network confirmed the FAILED order undone (its compensation returned): from then its
+ * activation, if it reached the network, no longer holds the number back. Kept as first confirmed;
+ * an order not FAILED is left alone (one the service completed is live and was not undone).
+ */
+export async function recordNetworkUndone(em: Em, orderId: string, now: Date): Promise<ProductOrder> {
+  const order = await loadOrder(em, orderId);
+  if (order.status !== 'FAILED' || order.networkUndoneAt) return order;
+  order.networkUndoneAt = now;
+  await em.flush();
+  return order;
+}
+
+/**
  * The upsell offer whose acceptance placed this (FAILED) ADD_ON order: ACCEPTED → FAILED, with the
  * order's failure as the reason, so the customer, the frontend and the workflow see that nothing
  * was bought. The customer may accept it again until it expires (`respondToUpsellOffer`: a new

@@ -33,14 +33,21 @@ export function numberQuarantineDays(value = process.env.SUBSCRIBERS_NUMBER_QUAR
  * Only a line that went live holds its number back, as its history (its completed orders) shows: a
  * line cancelled while PENDING (its activation failed or never came) never reached a phone or
  * anyone's contacts, so its number is free at once; a line suspended or barred before its
- * termination went live first.
+ * termination went live first. An activation that failed counts as live until the network
+ * confirmed it undone (`networkUndoneAt`): it may have switched the number on before failing.
  */
 export async function assertNumberNotQuarantined(em: Em, c: { msisdn: string; customerId: string; days: number; now: Date }): Promise<void> {
   if (c.days <= 0) return;
   const since = new Date(c.now.getTime() - c.days * DAY_MS);
   const terminated = await em.find(Line, { msisdn: c.msisdn, status: 'TERMINATED', terminatedAt: { $gt: since } });
   if (terminated.length === 0) return;
-  const activations = await em.find(ProductOrder, { lineId: { $in: terminated.map((l) => l.id) }, kind: { $in: GOES_LIVE }, status: 'COMPLETED' });
+  // A FAILED activation may have switched the number on at the network before it failed: it holds
+  // the number back like a completed one until the network confirmed it undone.
+  const activations = await em.find(ProductOrder, {
+    lineId: { $in: terminated.map((l) => l.id) },
+    kind: { $in: GOES_LIVE },
+    $or: [{ status: 'COMPLETED' }, { status: 'FAILED', networkUndoneAt: null }],
+  });
   const wentLive = new Set(activations.map((o) => o.lineId));
   const released = terminated.filter((l) => wentLive.has(l.id));
   if (released.length === 0) return;

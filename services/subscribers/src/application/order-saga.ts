@@ -313,6 +313,8 @@ async function compensateOrder(
   guard();
   await fenced(async (em, order) => {
     if (refund && order.status === 'FAILED') await refundAddOn(em, order, deps.clock.now());
+    // Only when the network was asked and answered: an order of a line gone was never undone there.
+    if (request && order.status === 'FAILED') order.networkUndoneAt ??= deps.clock.now();
     order.sagaCompensate = false;
     order.sagaLeaseUntil = null;
     await em.flush();

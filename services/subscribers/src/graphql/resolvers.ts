@@ -16,7 +16,7 @@ import { changePlan, previewPlanChange, type PlanChangeCommand, type PlanChangeP
 import { planChangeFees } from '../application/plan-fees';
 import { lineUniqueConflict, requestLineChange, type LineChangeCommand } from '../application/line-orders';
 import { replaceSim, type ReplaceSimCommand } from '../application/replace-sim';
-import { addOnChargeToRefund, completeOrder, failOrder, fixAddOnSettlementInstant, loadOrder, ordersAfterCompletion, refundAddOn, startOrder } from '../application/fulfil-order';
+import { addOnChargeToRefund, completeOrder, failOrder, fixAddOnSettlementInstant, loadOrder, ordersAfterCompletion, recordNetworkUndone, refundAddOn, startOrder } from '../application/fulfil-order';
 import { liftCollectionsHold, listOpenCollectionsHolds, placeCollectionsHold, type CollectionsHoldCommand, type CollectionsHoldOutcome } from '../application/collections-holds';
 import { normalizeMsisdn } from '../domain/validation';
 import { subscriptionsAt } from '../domain/subscriptions-at';
@@ -88,10 +88,20 @@ async function mutate<T>(ctx: SubscribersContext, work: (em: Em, now: Date) => P
   }
 }
 
+/**
+ * Hands a committed order to fulfilment. A hand-over that fails (Temporal unreachable, the inline
+ * saga stopped by an outage or its process stopping) is logged, not answered as the request's
+ * failure: the order exists, the sweep hands it over (or resumes its saga), and the caller is
+ * answered the order as it stands (a retry without a key would be refused as a duplicate).
+ */
+async function handOver(ctx: SubscribersContext, orderId: string): Promise<void> {
+  await ctx.deps.dispatcher.dispatch(orderId, ctx.runtime).catch((err: unknown) => ctx.runtime.logger.warn({ err, orderId }, 'order placed but its fulfilment stopped; the sweep takes it up'));
+}
+
 /** Places an order, then hands it to fulfilment and reads back the line and order as they are now. */
 async function order(ctx: SubscribersContext, place: (em: Em, now: Date) => Promise<LineOrderResult>) {
   const placed = await mutate(ctx, place);
-  if (placed.order.status === 'ACKNOWLEDGED') await ctx.deps.dispatcher.dispatch(placed.order.id, ctx.runtime);
+  if (placed.order.status === 'ACKNOWLEDGED') await handOver(ctx, placed.order.id);
   const em = ctx.em.fork();
   return { line: await em.findOneOrFail(Line, { id: placed.line.id }), order: await em.findOneOrFail(ProductOrder, { id: placed.order.id }) };
 }
@@ -105,7 +115,7 @@ async function order(ctx: SubscribersContext, place: (em: Em, now: Date) => Prom
 async function collectionsHold(ctx: SubscribersContext, work: (em: Em, now: Date) => Promise<CollectionsHoldOutcome>) {
   requireStaff(ctx.caller, 'hold or release lines for collections');
   const r = await mutate(ctx, work);
-  for (const o of r.orders) if (o.status === 'ACKNOWLEDGED') await ctx.deps.dispatcher.dispatch(o.id, ctx.runtime);
+  for (const o of r.orders) if (o.status === 'ACKNOWLEDGED') await handOver(ctx, o.id);
   const em = ctx.em.fork();
   const after = r.orders.length ? await em.find(ProductOrder, { id: { $in: r.orders.map((o) => o.id) } }) : [];
   const refused = after.filter((o) => o.status === 'FAILED');
@@ -278,7 +288,7 @@ export const resolvers = {
         requireOwnAccount(ctx.caller, offer ? await ctx.accounts.load(offer.billingAccountId) : null, 'answer offers', () => notFound('UpsellOffer', a.input.offerId, 'input.offerId'));
       }
       const { offer, placed } = await mutate(ctx, (em, now) => respondToUpsellOffer(em, ctx.deps.catalog, { ...a.input, now }));
-      if (placed?.order.status === 'ACKNOWLEDGED') await ctx.deps.dispatcher.dispatch(placed.order.id, ctx.runtime);
+      if (placed?.order.status === 'ACKNOWLEDGED') await handOver(ctx, placed.order.id);
       const em = ctx.em.fork();
       return { offer: await em.findOneOrFail(UpsellOffer, { id: offer.id }), order: placed ? await em.findOneOrFail(ProductOrder, { id: placed.order.id }) : null };
     },
@@ -324,10 +334,13 @@ export const resolvers = {
       }
       return { order };
     },
-    async failOrder(_: unknown, a: { input: { orderId: string; failureCode?: string; failureMessage?: string } }, ctx: SubscribersContext) {
+    async failOrder(_: unknown, a: { input: { orderId: string; failureCode?: string; failureMessage?: string; networkUndone?: boolean | null } }, ctx: SubscribersContext) {
       requireSystem(ctx);
       const failure = { code: a.input.failureCode ?? 'ORDER_FAILED', message: a.input.failureMessage ?? 'The order failed' };
-      const order = await mutate(ctx, (em, now) => failOrder(em, a.input.orderId, failure, now));
+      const order = await mutate(ctx, async (em, now) => {
+        const failed = await failOrder(em, a.input.orderId, failure, now);
+        return a.input.networkUndone ? recordNetworkUndone(em, failed.id, now) : failed;
+      });
       await refundFailedAddOn(ctx, order.id);
       return { order };
     },

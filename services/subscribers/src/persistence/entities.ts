@@ -136,6 +136,13 @@ export const ProductOrder = defineEntity({
     /** A FAILED order whose network the saga has still to undo (and, with `sagaChargeAt` on a prepaid account, its charge to refund). */
     sagaCompensate: p.boolean().default(false),
     /**
+     * When the network confirmed this FAILED order undone (its compensation returned: the in-process
+     * saga's, or the workflow's as it reports with `failOrder` `networkUndone`). Until then a FAILED
+     * activation may have left the number live at the network, so the number is quarantined
+     * (`assertNumberNotQuarantined`). Null for every other order.
+     */
+    networkUndoneAt: p.datetime().nullable(),
+    /**
      * ADD_ON settled in wallets (prepaid or postpaid): the instant the add-on starts, which dates its
      * buckets' grants (and a prepaid account's charge), fixed (own commit) before wallets is first
      * asked, by the inline saga or the `completeOrder` mutation (Temporal), so every retry sends the

@@ -16,6 +16,7 @@ import { Migration20270127000000_billing_account_partner } from './Migration2027
 import { Migration20270129000000_billing_account_partner_change } from './Migration20270129000000_billing_account_partner_change';
 import { Migration20270131000000_billing_account_change } from './Migration20270131000000_billing_account_change';
 import { Migration20270201000000_line_terminated_at } from './Migration20270201000000_line_terminated_at';
+import { Migration20270202000000_order_network_undone_at } from './Migration20270202000000_order_network_undone_at';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -36,4 +37,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270129000000_billing_account_partner_change', class: Migration20270129000000_billing_account_partner_change },
   { name: 'Migration20270131000000_billing_account_change', class: Migration20270131000000_billing_account_change },
   { name: 'Migration20270201000000_line_terminated_at', class: Migration20270201000000_line_terminated_at },
+  { name: 'Migration20270202000000_order_network_undone_at', class: Migration20270202000000_order_network_undone_at },
 ];
