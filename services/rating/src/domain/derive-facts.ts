@@ -21,6 +21,22 @@ interface BandWindow {
   to: number;
 }
 
+/**
+ * `plan.zones[key]` read as the validator needs it: it asks for a plan's zone names (the values
+ * rules may compare zone facts with) on documents the schema refused too, where a table may be
+ * null, a list an object, an entry null; those report their schema problem instead of a TypeError.
+ */
+function zoneTable(plan: PlanDocument, key: 'destinations' | 'roaming'): Record<string, unknown> {
+  const zones: unknown = plan.zones;
+  const table: unknown = typeof zones === 'object' && zones !== null ? (zones as Record<string, unknown>)[key] : undefined;
+  return typeof table === 'object' && table !== null ? (table as Record<string, unknown>) : {};
+}
+
+function zoneNamesOf(entries: unknown): string[] {
+  if (!Array.isArray(entries)) return [];
+  return entries.flatMap((entry: unknown) => (typeof entry === 'object' && entry !== null && typeof (entry as { zone?: unknown }).zone === 'string' ? [(entry as { zone: string }).zone] : []));
+}
+
 /** Lookup tables built once per plan version. */
 export class PlanFactTables {
   readonly clock: LocalClock;
@@ -72,16 +88,14 @@ export class PlanFactTables {
 
   /** The zone names a plan can produce, i.e. the domain of destinationZone. */
   static destinationZones(plan: PlanDocument): string[] {
-    const zones = new Set<string>([NO_DESTINATION, plan.zones.destinations?.default ?? 'OTHER']);
-    for (const entry of plan.zones.destinations?.prefixes ?? []) zones.add(entry.zone);
-    return [...zones];
+    const table = zoneTable(plan, 'destinations');
+    return [...new Set<string>([NO_DESTINATION, (table.default as string | undefined) ?? 'OTHER', ...zoneNamesOf(table.prefixes)])];
   }
 
   /** The domain of roamingZone. */
   static roamingZones(plan: PlanDocument): string[] {
-    const zones = new Set<string>([HOME_ZONE, plan.zones.roaming?.default ?? 'WORLD']);
-    for (const entry of plan.zones.roaming?.zones ?? []) zones.add(entry.zone);
-    return [...zones];
+    const table = zoneTable(plan, 'roaming');
+    return [...new Set<string>([HOME_ZONE, (table.default as string | undefined) ?? 'WORLD', ...zoneNamesOf(table.zones)])];
   }
 
   relevantAllowance(usageType: UsageType): string | undefined {

@@ -92,11 +92,16 @@ function periodUnitsBefore(tariff: CompiledTariff, event: UsageEvent, ctx: Subsc
 /**
  * Applies EVENT-scope surcharges then discounts, in priority order, each rounded to the tariff
  * scale. INVOICE-scope adjustments are listed for invoicing and leave the price alone.
+ * `laterPart`: the event is a later part of a call (precedingQuantity). A fixed `amount` is per
+ * call, as for the call rated as one event: its first part took it, so a later part lists it with
+ * nothing applied (an online session's every report paid a connection fee again). A `percent` is
+ * proportional and applies to every part.
  */
 export function applyAdjustments(
   outcome: Pick<RuleOutcome, 'surcharges' | 'discounts'>,
   basePrice: string,
   tariff: CompiledTariff,
+  laterPart = false,
 ): { price: string; adjustments: AppliedAdjustment[] } {
   if (outcome.surcharges.length === 0 && outcome.discounts.length === 0) return { price: basePrice, adjustments: [] };
   const zero = roundTo(ZERO, tariff.scale, tariff.roundingMode);
@@ -104,7 +109,7 @@ export function applyAdjustments(
   const adjustments: AppliedAdjustment[] = [];
   const apply = (kind: 'SURCHARGE' | 'DISCOUNT', rule: string, params: RuleOutcome['discounts'][number]['params']) => {
     let delta = ZERO;
-    if (params.scope === 'EVENT') {
+    if (params.scope === 'EVENT' && !(laterPart && params.percent === undefined)) {
       delta = params.percent !== undefined ? running.times(params.percent).div(HUNDRED) : new Decimal(params.amount!);
       // A discount takes the price to zero at most; it never pays the customer.
       if (kind === 'DISCOUNT') delta = Decimal.max(ZERO, Decimal.min(delta, running));
@@ -152,7 +157,9 @@ export function buildResult(event: UsageEvent, ctx: SubscriberContext, outcome: 
   if (!tariff) return deniedResult(event, result, 'NO_TARIFF', outcome);
   const fast = fastUnitsAndPrice(tariff, event.quantity, event.precedingQuantity);
   const basePrice = fast.price ?? priceOf(tariff, new Decimal(fast.units), periodUnitsBefore(tariff, event, ctx), fast.unitsBefore === undefined ? ZERO : new Decimal(fast.unitsBefore));
-  const { price, adjustments } = applyAdjustments(outcome, basePrice, tariff);
+  // Any units before it (a non-zero precedingQuantity) mean an earlier part of the call was rated.
+  const laterPart = event.precedingQuantity !== undefined && /[1-9]/.test(event.precedingQuantity);
+  const { price, adjustments } = applyAdjustments(outcome, basePrice, tariff, laterPart);
   // Built field by field (no spreads): this object is made for every rated event.
   const rated: RatingResult = {
     eventId: event.id,

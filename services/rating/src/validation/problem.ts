@@ -40,6 +40,8 @@ export function closest(input: string, candidates: readonly string[]): string | 
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(input.length / 3)) + 1;
   for (const candidate of candidates) {
+    // Candidates come from the document (allowance ids), which may not be strings when the schema refused it.
+    if (typeof candidate !== 'string') continue;
     const distance = editDistance(input.toLowerCase(), candidate.toLowerCase());
     if (distance < bestDistance) {
       bestDistance = distance;
