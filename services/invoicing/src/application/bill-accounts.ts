@@ -529,8 +529,11 @@ export async function issueInvoices(em: Em, invoiceIds: string[], now: Date, cre
     }
     await k.raw(`update invoice_series set last_number = ? where document_type = 'INVOICE' and series = ?`, [n, series]);
   }
+  // The customer as the account names them now, kept: an issued invoice is a legal document, its document prints
+  // them as issued whatever the account is renamed to later (a draft's document still follows the account).
   await k.raw(
-    `update invoice i set number = p.number, payment_reference = p.number, state = p.state, issued_at = ?, due_date = p.due, updated_at = ?
+    `update invoice i set number = p.number, payment_reference = p.number, state = p.state, issued_at = ?, due_date = p.due, updated_at = ?,
+           customer_name = (select a.customer_name from billing_account a where a.id = i.billing_account_id)
        from unnest(?::text[], ?::text[], ?::text[], ?::timestamptz[]) as p(id, number, state, due) where i.id = p.id`,
     [now, now, ids, numbers, states, dues],
   );

@@ -624,7 +624,8 @@ async function documentModel(ctx: InvoicingContext, i: Invoice): Promise<Invoice
   return {
     number: i.number ?? null,
     state: i.state,
-    customerName: account?.customerName ?? null,
+    // Issued: the customer it was issued to (a legal document reads as issued); a draft still follows the account.
+    customerName: i.issuedAt ? (i.customerName ?? null) : (account?.customerName ?? null),
     billingAccountId: i.billingAccountId,
     // Its own zone, not the account's: an issued invoice's document never changes, whatever the account's zone becomes.
     timezone: i.timezone,

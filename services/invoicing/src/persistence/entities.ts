@@ -24,6 +24,8 @@ export const Invoice = defineEntity({
     roundingMode: p.string().length(16),
     /** The zone it was composed in: its document's dates are local to it, whatever the account's zone is later (migration 20270125000000). */
     timezone: p.string().length(64),
+    /** The customer's name as the account had it when the invoice was issued; null before issue, or the account had none (migration 20270127000000). */
+    customerName: p.string().length(200).nullable(),
     heldFrom: p.string().length(16).nullable(),
     billRunId: p.string().length(60).nullable(),
     /** What an event-made invoice bills (a budget replenishment id); null for period invoices. */

@@ -36,6 +36,7 @@ import { Migration20270123000000_wallet_charge_refused_held_account } from './Mi
 import { Migration20270124000000_account_credit_lock } from './Migration20270124000000_account_credit_lock';
 import { Migration20270125000000_invoice_timezone } from './Migration20270125000000_invoice_timezone';
 import { Migration20270126000000_wallet_charge_refused_named } from './Migration20270126000000_wallet_charge_refused_named';
+import { Migration20270127000000_invoice_customer_name } from './Migration20270127000000_invoice_customer_name';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -76,4 +77,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270124000000_account_credit_lock', class: Migration20270124000000_account_credit_lock },
   { name: 'Migration20270125000000_invoice_timezone', class: Migration20270125000000_invoice_timezone },
   { name: 'Migration20270126000000_wallet_charge_refused_named', class: Migration20270126000000_wallet_charge_refused_named },
+  { name: 'Migration20270127000000_invoice_customer_name', class: Migration20270127000000_invoice_customer_name },
 ];
