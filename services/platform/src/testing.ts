@@ -78,9 +78,14 @@ export async function graphqlRequest<T = any>(
   url: string,
   query: string,
   variables: Record<string, unknown> = {},
-  options: { headers?: Record<string, string> } = {},
+  options: { headers?: Record<string, string>; signal?: AbortSignal } = {},
 ): Promise<{ data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[] }> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...options.headers }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...options.headers },
+    body: JSON.stringify({ query, variables }),
+    signal: options.signal,
+  });
   const text = await response.text();
   try {
     return JSON.parse(text);

@@ -2,7 +2,22 @@
  * `ledgerline usage import <file>`: a CSV CDR file into usage, in batches of `recordUsage`
  * (idempotent by (source, eventId), so a re-run never charges twice), with a progress bar, and
  * resumable: after each committed batch the last line number is written to a checkpoint file
- * next to the input (`<file>.checkpoint.json`); a new run skips what is behind it.
+ * next to the input (`<file>.checkpoint.json`) or where `checkpoint` (`--checkpoint <path>`) says;
+ * a new run skips what is behind it. The checkpoint is written once before the first batch (at
+ * where the run starts), so a place that cannot be written stops the run before anything is sent
+ * (it used to fail after the first batch, every run, never getting past it).
+ *
+ * The checkpoint records the source the lines were sent under: a run under another source does not
+ * resume from it (those lines were never sent under the new source) but is refused, naming both;
+ * `restart` starts the file over under the new one. An explicit source is checked as usage stores
+ * it (trimmed; not empty - usage would take `api` -, at most MAX_SOURCE_LENGTH characters); the
+ * default `csv:<file name>` of a longer name is cut to fit and ends in `~` and 8 hex digits of a
+ * hash of the whole default, the same for the same name in every run (`defaultSource`).
+ *
+ * A run that cannot finish - a batch usage does not take (usage down, a request refused), or
+ * `signal` aborted (the CLI's Ctrl-C; a batch in flight is cut off) - does not throw: it returns
+ * the report of what usage took so far, `stopped` saying why and after which line the next run
+ * resumes (the checkpoint's line: the last batch usage took), `interrupted` for the signal.
  *
  * The checkpoint names the file the run read: its path, size and mtime taken once, when the run
  * opens it (they used to be read again when each checkpoint was written, so a file replaced
@@ -47,8 +62,9 @@ import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import cliProgress from 'cli-progress';
 import { callerHeaders, graphqlRequest, SYSTEM_CALLER, DEV_INTERNAL_SECRET } from '@ledgerline/platform';
-import { MAX_RECORD_USAGE_BATCH } from '../application/record-usage';
+import { MAX_RECORD_USAGE_BATCH, MAX_SOURCE_LENGTH } from '../application/record-usage';
 import { wholeNumberOption } from './whole-number-option';
+import { sourceOption } from './source-option';
 
 export interface ImportedBatchResult {
   rated: number;
@@ -57,11 +73,15 @@ export interface ImportedBatchResult {
 }
 
 /** Where batches go; default: the usage subgraph's recordUsage. */
-export type UsageSink = (source: string, records: Record<string, unknown>[]) => Promise<ImportedBatchResult>;
+export type UsageSink = (source: string, records: Record<string, unknown>[], signal?: AbortSignal) => Promise<ImportedBatchResult>;
 
 export interface ImportCsvOptions {
-  /** Source of rows that name none (default `csv:<file name>`). */
+  /** Source of rows that name none (default `csv:<file name>`, see defaultSource). */
   source?: string;
+  /** Where the checkpoint is kept (default `<file>.checkpoint.json`). */
+  checkpoint?: string;
+  /** Stops the run (a batch in flight is cut off); the report says so (`interrupted`). */
+  signal?: AbortSignal;
   /** Usage subgraph (or gateway) GraphQL URL; default USAGE_URL or http://127.0.0.1:4003/graphql. */
   url?: string;
   secret?: string;
@@ -88,11 +108,16 @@ export interface ImportCsvReport extends ImportedBatchResult {
   resumedAfterLine: number;
   lastLine: number;
   complete: boolean;
+  /** The checkpoint file. */
+  checkpoint: string;
   /**
    * Why the run stopped before the file's end, when not by `maxBatches`: the file changed while it
-   * was read, or its last line has no line break (held back, see `heldBackLine`).
+   * was read, a batch usage did not take, the signal, or its last line has no line break (held
+   * back, see `heldBackLine`).
    */
   stopped?: string;
+  /** Stopped by the signal (the CLI: Ctrl-C). */
+  interrupted?: boolean;
   /** The last line, not imported because it has no line break (without `final`). */
   heldBackLine?: number;
 }
@@ -300,6 +325,20 @@ export function checkpointPath(file: string): string {
   return `${file}.checkpoint.json`;
 }
 
+/**
+ * `csv:<file name>`, or for a name too long for a source its first characters, `~` and 8 hex
+ * digits of a hash of the whole: the same in every run (the ids usage keys records by), and two
+ * long names that share their start stay two sources.
+ */
+export function defaultSource(file: string): string {
+  const source = `csv:${path.basename(file)}`;
+  if (source.length <= MAX_SOURCE_LENGTH) return source;
+  const tag = `~${hash('sha256', source).slice(0, 8)}`;
+  const cut = source.slice(0, MAX_SOURCE_LENGTH - tag.length);
+  // Not half of a character outside the BMP.
+  return `${/[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut}${tag}`;
+}
+
 /** What names the file a run read: its path, size and mtime (`fileKey`), and the inode, to see a replacement. */
 interface FileStamp {
   key: string;
@@ -332,6 +371,8 @@ function changeOf(file: string, fd: number, opened: FileStamp): string | null {
 
 interface Checkpoint {
   fileKey: string;
+  /** The source the lines were sent under: a run under another one may not skip them. */
+  source: string;
   /** The file's resolved path: a checkpoint of a file that has grown since (a line completed, rows appended) still resumes if its bytes up to byteOffset hash the same. */
   file: string;
   /** Data lines done (the last line number sent, or skipped as blank). */
@@ -362,37 +403,62 @@ async function prefixHash(fd: number, bytes: number): Promise<string | null> {
  * one is: the lines skipped are byte for byte the ones sent, so their records are the ones sent.
  * A checkpoint without a hash (written before it had one) is not trusted: the run starts over.
  */
-async function readCheckpoint(file: string, fd: number, opened: FileStamp): Promise<{ lineOffset: number; byteOffset: number }> {
-  const start = { lineOffset: 0, byteOffset: 0 };
+interface ResumePoint {
+  lineOffset: number;
+  byteOffset: number;
+  sha256: string;
+  /** The checkpoint's source (none at the start). */
+  source?: string;
+}
+
+const START: ResumePoint = { lineOffset: 0, byteOffset: 0, sha256: createHash('sha256').digest('hex') };
+
+/**
+ * A checkpoint without a hash or a source (written before they were recorded) is not trusted
+ * either: the run starts over (what was sent comes back as duplicates).
+ */
+async function readCheckpoint(checkpoint: string, file: string, fd: number, opened: FileStamp): Promise<ResumePoint> {
   let c: Partial<Checkpoint>;
   try {
-    c = JSON.parse(fs.readFileSync(checkpointPath(file), 'utf8')) as Partial<Checkpoint>;
+    c = JSON.parse(fs.readFileSync(checkpoint, 'utf8')) as Partial<Checkpoint>;
   } catch {
-    return start;
+    return START;
   }
-  const { lineOffset, byteOffset, sha256 } = c;
-  if ((c.fileKey !== opened.key && c.file !== path.resolve(file)) || typeof sha256 !== 'string') return start;
-  if (!Number.isSafeInteger(lineOffset) || !Number.isSafeInteger(byteOffset) || lineOffset! < 0 || byteOffset! < 0 || byteOffset! > opened.size) return start;
-  return (await prefixHash(fd, byteOffset!)) === sha256 ? { lineOffset: lineOffset!, byteOffset: byteOffset! } : start;
+  const { lineOffset, byteOffset, sha256, source } = c;
+  if ((c.fileKey !== opened.key && c.file !== path.resolve(file)) || typeof sha256 !== 'string' || typeof source !== 'string') return START;
+  if (!Number.isSafeInteger(lineOffset) || !Number.isSafeInteger(byteOffset) || lineOffset! < 0 || byteOffset! < 0 || byteOffset! > opened.size) return START;
+  return (await prefixHash(fd, byteOffset!)) === sha256 ? { lineOffset: lineOffset!, byteOffset: byteOffset!, sha256, source } : START;
 }
 
-function writeCheckpoint(file: string, c: Checkpoint): void {
-  const tmp = `${checkpointPath(file)}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify({ ...c, updatedAt: new Date().toISOString() }));
-  fs.renameSync(tmp, checkpointPath(file));
+function writeCheckpoint(checkpoint: string, c: Checkpoint): void {
+  const tmp = `${checkpoint}.tmp`;
+  try {
+    fs.writeFileSync(tmp, JSON.stringify({ ...c, updatedAt: new Date().toISOString() }));
+    fs.renameSync(tmp, checkpoint);
+  } catch (error) {
+    fs.rmSync(tmp, { force: true });
+    throw error;
+  }
 }
 
-function dropCheckpoint(file: string): void {
-  fs.rmSync(checkpointPath(file), { force: true });
+function dropCheckpoint(checkpoint: string): void {
+  fs.rmSync(checkpoint, { force: true });
+}
+
+/** An error's message, with its cause's (fetch's "fetch failed" says nothing of ECONNREFUSED). */
+function messageOf(error: unknown): string {
+  const e = error as Error & { cause?: { message?: string; code?: string } };
+  const cause = e.cause?.code ?? e.cause?.message;
+  return cause ? `${e.message} (${cause})` : e.message;
 }
 
 export function graphqlSink(url: string, secret: string): UsageSink {
-  return async (source, records) => {
+  return async (source, records, signal) => {
     const res = await graphqlRequest<{ recordUsage: ImportedBatchResult }>(
       url,
       'mutation Import($input: RecordUsageInput!) { recordUsage(input: $input) { rated rejected duplicates } }',
       { input: { source, records } },
-      { headers: callerHeaders(SYSTEM_CALLER, secret) },
+      { headers: callerHeaders(SYSTEM_CALLER, secret), signal },
     );
     if (res.errors?.length || !res.data) throw new Error(`usage refused the batch: ${res.errors?.[0]?.message ?? 'no data'}`);
     return res.data.recordUsage;
@@ -405,7 +471,7 @@ export async function importUsageCsv(file: string, options: ImportCsvOptions = {
   const batchSize = wholeNumberOption('batchSize', options.batchSize ?? MAX_RECORD_USAGE_BATCH, MAX_RECORD_USAGE_BATCH);
   if (options.maxBatches !== undefined) wholeNumberOption('maxBatches', options.maxBatches, Number.MAX_SAFE_INTEGER);
   if (!fs.existsSync(file)) throw new Error(`${file}: no such file`);
-  const source = options.source ?? `csv:${path.basename(file)}`;
+  const source = options.source === undefined ? defaultSource(file) : sourceOption('source', options.source);
   const sink =
     options.sink ??
     graphqlSink(
@@ -415,18 +481,42 @@ export async function importUsageCsv(file: string, options: ImportCsvOptions = {
   // One open file for the whole run: every line, and the checkpoint's key, come from it.
   const fd = fs.openSync(file, 'r');
   try {
-    return await importOpened(file, fd, { ...options, batchSize }, source, sink);
+    return await importOpened(file, fd, { ...options, batchSize }, source, options.checkpoint ?? checkpointPath(file), sink);
   } finally {
     fs.closeSync(fd);
   }
 }
 
-async function importOpened(file: string, fd: number, options: ImportCsvOptions & { batchSize: number }, source: string, sink: UsageSink): Promise<ImportCsvReport> {
-  const { batchSize } = options;
+async function importOpened(
+  file: string,
+  fd: number,
+  options: ImportCsvOptions & { batchSize: number },
+  source: string,
+  checkpoint: string,
+  sink: UsageSink,
+): Promise<ImportCsvReport> {
+  const { batchSize, signal } = options;
   // The key the checkpoints name: taken once, now, of the file this run reads.
   const opened = stampOf(file, fs.fstatSync(fd));
-  const resume = options.restart ? { lineOffset: 0, byteOffset: 0 } : await readCheckpoint(file, fd, opened);
+  const resume = options.restart ? START : await readCheckpoint(checkpoint, file, fd, opened);
+  if (resume.lineOffset > 0 && resume.source !== source) {
+    throw new Error(
+      `${checkpoint} is the checkpoint of importing ${file} under the source "${resume.source}" (up to line ${resume.lineOffset}), not "${source}": ` +
+        `those lines were never sent under "${source}", and a resume would skip them. Nothing was sent; run with --source ${JSON.stringify(resume.source)} to resume, ` +
+        `or with --restart to import the file from its first line under "${source}"`,
+    );
+  }
   const resumeAfter = resume.lineOffset;
+  const checkpointAt = (lineOffset: number, byteOffset: number, sha256: string): Checkpoint => ({ fileKey: opened.key, file: path.resolve(file), source, lineOffset, byteOffset, sha256 });
+  // Written where the run starts before anything is sent: a place that cannot be written would
+  // otherwise fail after the first batch on every run, never getting past it.
+  try {
+    writeCheckpoint(checkpoint, checkpointAt(resume.lineOffset, resume.byteOffset, resume.sha256));
+  } catch (error) {
+    throw new Error(
+      `cannot write the checkpoint ${checkpoint} (${messageOf(error)}): nothing was sent; make its folder writable, or name another place for it with --checkpoint <path>`,
+    );
+  }
   const totals: ImportedBatchResult = { rated: 0, rejected: 0, duplicates: 0 };
   const size = opened.size;
   const bar =
@@ -437,110 +527,162 @@ async function importOpened(file: string, fd: number, options: ImportCsvOptions 
           cliProgress.Presets.shades_classic,
         );
   bar?.start(size, resume.byteOffset, { line: resumeAfter, ...totals });
-
-  /** sha256 of the bytes read so far (up to the end of the last line read). */
-  const read = createHash('sha256');
-  let batch: Record<string, unknown>[] = [];
-  let batchBytes = 0;
-  let batchLastLine = resumeAfter;
-  let batchEnd = resume.byteOffset;
-  /** `read` as it was at batchEnd (the batch's last line's end). */
-  let batchRead: Hash | undefined;
-  let lastLine = resumeAfter;
-  let batches = 0;
-  let stopped = false;
-  let changed: string | undefined;
-  /** True (and no checkpoint) if the file is not the one opened any more. */
-  const fileChanged = (): boolean => {
-    const change = changeOf(file, fd, opened);
-    if (!change) return false;
-    dropCheckpoint(file);
-    changed =
-      `${file} changed while it was being imported (${change}): stopped after line ${batchLastLine} and removed the checkpoint; ` +
-      'run the import again: it reads the file from its first line (rows already sent come back as duplicates, never charged twice)';
-    return true;
-  };
-  /** Sends the batch; true when the run stops here (maxBatches, or the file changed). */
-  const flush = async (): Promise<boolean> => {
-    if (batch.length === 0) return false;
-    const r = await sink(source, batch);
-    totals.rated += r.rated;
-    totals.rejected += r.rejected;
-    totals.duplicates += r.duplicates;
-    if (fileChanged()) return true;
-    writeCheckpoint(file, { fileKey: opened.key, file: path.resolve(file), lineOffset: batchLastLine, byteOffset: batchEnd, sha256: batchRead!.digest('hex') });
-    batch = [];
-    batchBytes = 0;
-    batches++;
-    bar?.update(batchEnd, { line: batchLastLine, ...totals });
-    return options.maxBatches !== undefined && batches >= options.maxBatches;
-  };
-
-  let columns: (string | null)[] | undefined;
-  let end = 0;
-  /** A last line without a line break, held back (not sent, the checkpoint stays before it). */
-  let heldBack: FileLine | undefined;
-  /** The loop ended at a last line without a line break (`read` holds its bytes too). */
-  let cutShort = false;
-  for await (const row of fileLines(fd, read)) {
-    if (!row.terminated && !options.final) {
-      // The file may still be being written (or was cut short): `1234` of `123456` would be rated as
-      // a whole row. Blanks are nothing to import yet, but may be the start of a row: not passed either.
-      if (row.bytes > MAX_ROW_BYTES || row.text.trim() !== '') heldBack = row;
-      cutShort = true;
-      break;
-    }
-    lastLine = row.line;
-    end = row.end;
-    if (row.bytes <= MAX_ROW_BYTES && row.text.trim() === '') continue;
-    if (!columns) {
-      columns = columnsOf(file, row.text, options.ignoreColumns ?? []);
-      continue;
-    }
-    if (row.line <= resumeAfter) continue;
-    const record = recordOf(row, columns);
-    // The JSON of a record is as long in the request as here (+1 for the comma between records).
-    const bytes = Buffer.byteLength(JSON.stringify(record)) + 1;
-    if (batchBytes + bytes > MAX_BATCH_BYTES && (await flush())) {
-      stopped = true;
-      break;
-    }
-    batch.push(record);
-    batchBytes += bytes;
-    batchLastLine = row.line;
-    batchEnd = row.end;
-    batchRead = read.copy();
-    if (batch.length >= batchSize && (await flush())) {
-      stopped = true;
-      break;
-    }
+  // Stopped on every way out, a throw too: it hid the terminal's cursor.
+  try {
+    return await importLines();
+  } finally {
+    bar?.stop();
   }
-  if (!stopped) {
-    if (lastLine > batchLastLine && !cutShort) {
-      // Blank lines after the last row: the last batch's checkpoint goes past them (not when the
-      // file ends in a line without a line break: `read` holds that line's bytes too; the blank lines are read again).
-      batchLastLine = lastLine;
-      batchEnd = end;
+
+  async function importLines(): Promise<ImportCsvReport> {
+    /** sha256 of the bytes read so far (up to the end of the last line read). */
+    const read = createHash('sha256');
+    let batch: Record<string, unknown>[] = [];
+    let batchBytes = 0;
+    let batchFirstLine = 0;
+    let batchLastLine = resumeAfter;
+    let batchEnd = resume.byteOffset;
+    /** `read` as it was at batchEnd (the batch's last line's end). */
+    let batchRead: Hash | undefined;
+    /** Where the checkpoint is: the last batch usage took. */
+    let doneLine = resumeAfter;
+    let doneEnd = resume.byteOffset;
+    let lastLine = resumeAfter;
+    let batches = 0;
+    let stopped = false;
+    let changed: string | undefined;
+    /** Why a batch did not go through (usage's answer, or the signal). */
+    let failed: string | undefined;
+    let interrupted = false;
+    /** True (and no checkpoint) if the file is not the one opened any more. */
+    const fileChanged = (): boolean => {
+      const change = changeOf(file, fd, opened);
+      if (!change) return false;
+      dropCheckpoint(checkpoint);
+      changed =
+        `${file} changed while it was being imported (${change}): stopped after line ${batchLastLine} and removed the checkpoint; ` +
+        'run the import again: it reads the file from its first line (rows already sent come back as duplicates, never charged twice)';
+      return true;
+    };
+    /** Sends the batch; true when the run stops here (maxBatches, the file changed, the batch failed). */
+    const flush = async (): Promise<boolean> => {
+      if (batch.length === 0) return false;
+      let r: ImportedBatchResult;
+      try {
+        r = await sink(source, batch, signal);
+      } catch (error) {
+        interrupted = signal?.aborted === true;
+        failed = interrupted
+          ? `the batch of lines ${batchFirstLine}–${batchLastLine} was cut off in flight: usage may have stored it, the next run sends it again (what usage stored comes back as duplicates, never charged twice)`
+          : `usage did not take the batch of lines ${batchFirstLine}–${batchLastLine}: ${messageOf(error)}`;
+        return true;
+      }
+      totals.rated += r.rated;
+      totals.rejected += r.rejected;
+      totals.duplicates += r.duplicates;
+      if (fileChanged()) return true;
+      try {
+        writeCheckpoint(checkpoint, checkpointAt(batchLastLine, batchEnd, batchRead!.digest('hex')));
+      } catch (error) {
+        failed = `usage took the batch of lines ${batchFirstLine}–${batchLastLine}, but the checkpoint could not be written (${messageOf(error)}); the next run sends it again (as duplicates)`;
+        return true;
+      }
+      doneLine = batchLastLine;
+      doneEnd = batchEnd;
+      batch = [];
+      batchBytes = 0;
+      batches++;
+      bar?.update(batchEnd, { line: batchLastLine, ...totals });
+      return options.maxBatches !== undefined && batches >= options.maxBatches;
+    };
+    const halted = () => changed !== undefined || failed !== undefined || interrupted;
+
+    let columns: (string | null)[] | undefined;
+    let end = 0;
+    /** A last line without a line break, held back (not sent, the checkpoint stays before it). */
+    let heldBack: FileLine | undefined;
+    /** The loop ended at a last line without a line break (`read` holds its bytes too). */
+    let cutShort = false;
+    for await (const row of fileLines(fd, read)) {
+      if (signal?.aborted) {
+        interrupted = true;
+        stopped = true;
+        break;
+      }
+      if (!row.terminated && !options.final) {
+        // The file may still be being written (or was cut short): `1234` of `123456` would be rated as
+        // a whole row. Blanks are nothing to import yet, but may be the start of a row: not passed either.
+        if (row.bytes > MAX_ROW_BYTES || row.text.trim() !== '') heldBack = row;
+        cutShort = true;
+        break;
+      }
+      lastLine = row.line;
+      end = row.end;
+      if (row.bytes <= MAX_ROW_BYTES && row.text.trim() === '') continue;
+      if (!columns) {
+        columns = columnsOf(file, row.text, options.ignoreColumns ?? []);
+        continue;
+      }
+      if (row.line <= resumeAfter) continue;
+      const record = recordOf(row, columns);
+      // The JSON of a record is as long in the request as here (+1 for the comma between records).
+      const bytes = Buffer.byteLength(JSON.stringify(record)) + 1;
+      if (batchBytes + bytes > MAX_BATCH_BYTES && (await flush())) {
+        stopped = true;
+        break;
+      }
+      if (batch.length === 0) batchFirstLine = row.line;
+      batch.push(record);
+      batchBytes += bytes;
+      batchLastLine = row.line;
+      batchEnd = row.end;
       batchRead = read.copy();
+      if (batch.length >= batchSize && (await flush())) {
+        stopped = true;
+        break;
+      }
     }
-    stopped = (await flush()) && changed !== undefined;
-    // Changed after the last batch (a line read from the new content would be in it): not complete either.
-    if (!stopped) stopped = fileChanged();
+    if (!stopped && signal?.aborted) {
+      interrupted = true;
+      stopped = true;
+    }
+    if (!stopped) {
+      if (lastLine > batchLastLine && !cutShort) {
+        // Blank lines after the last row: the last batch's checkpoint goes past them (not when the
+        // file ends in a line without a line break: `read` holds that line's bytes too; the blank lines are read again).
+        batchLastLine = lastLine;
+        batchEnd = end;
+        batchRead = read.copy();
+      }
+      stopped = (await flush()) && halted();
+      // Changed after the last batch (a line read from the new content would be in it): not complete either.
+      if (!stopped) stopped = fileChanged();
+    }
+    const cutOff = failed !== undefined || interrupted;
+    const resumes = `lines up to ${doneLine} are done (checkpoint ${checkpoint}): run the import again and it resumes after line ${doneLine}`;
+    const why = changed
+      ? changed
+      : cutOff
+        ? interrupted
+          ? `interrupted: ${resumes}${failed ? `; ${failed}` : ''}`
+          : `${failed}; ${resumes}`
+        : heldBack
+          ? `line ${heldBack.line} of ${file} has no line break at its end (the file is still being written, or was cut short): not imported, ` +
+            `the checkpoint stops before it; run the import again when the file is complete (it resumes at that line), ` +
+            'or with --final if the file is complete and only lacks a line break at its end'
+          : undefined;
+    const held = !changed && !cutOff && heldBack !== undefined;
+    bar?.update(cutOff ? doneEnd : stopped || held ? batchEnd : size, { line: cutOff ? doneLine : batchLastLine, ...totals });
+    return {
+      file,
+      ...totals,
+      resumedAfterLine: resumeAfter,
+      lastLine: cutOff ? doneLine : batchLastLine,
+      complete: !stopped && !held,
+      checkpoint,
+      ...(why ? { stopped: why } : {}),
+      ...(held ? { heldBackLine: heldBack!.line } : {}),
+      ...(interrupted ? { interrupted: true } : {}),
+    };
   }
-  const held =
-    heldBack && !changed
-      ? `line ${heldBack.line} of ${file} has no line break at its end (the file is still being written, or was cut short): not imported, ` +
-        `the checkpoint stops before it; run the import again when the file is complete (it resumes at that line), ` +
-        'or with --final if the file is complete and only lacks a line break at its end'
-      : undefined;
-  bar?.update(stopped || held ? batchEnd : size, { line: batchLastLine, ...totals });
-  bar?.stop();
-  return {
-    file,
-    ...totals,
-    resumedAfterLine: resumeAfter,
-    lastLine: batchLastLine,
-    complete: !stopped && !held,
-    ...(changed ? { stopped: changed } : held ? { stopped: held, heldBackLine: heldBack!.line } : {}),
-  };
 }
