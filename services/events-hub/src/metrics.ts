@@ -1,5 +1,6 @@
 import client from 'prom-client';
 import type { Knex } from '@ledgerline/platform';
+import type { UnplaceableReason } from './domain/visibility';
 
 export type AttemptOutcome = 'DELIVERED' | 'RETRY' | 'DEAD';
 
@@ -12,7 +13,7 @@ export interface HubMetrics {
   secretUnreadable(): void;
   /** Active hubs whose secrets no configured key opens, as the last re-seal pass found them. */
   unreadableSecrets(n: number): void;
-  /** An event read from the stream that cannot be stored as it is (e.g. an id over 200 characters): dead-lettered at once. */
+  /** An event read from the stream that cannot be stored as it is (e.g. an id over 200 characters, a NUL in its billingAccountId): dead-lettered at once. */
   eventSetAside(reason: SetAsideReason): void;
   /** Held events dropped: their billing account was never placed within EVENTS_HUB_UNPLACED_HOLD_HOURS. */
   unplacedDropped(n: number): void;
@@ -22,7 +23,8 @@ export interface HubMetrics {
   unknownTypeDropped(n: number): void;
 }
 
-export type SetAsideReason = 'event_id_too_long' | 'subject_too_long' | 'event_type_too_long' | 'nul_character';
+/** The id, subject or type cannot be stored (record-events.ts), or an account event's data cannot be (domain/visibility.ts). */
+export type SetAsideReason = 'event_id_too_long' | 'subject_too_long' | 'event_type_too_long' | 'nul_character' | UnplaceableReason;
 
 /**
  * Deliveries of one status whose hub is still registered: a deleted hub's rows are never sent nor
@@ -65,7 +67,7 @@ export function createHubMetrics(registry: client.Registry, knex: () => Knex): H
   });
   const setAside = new client.Counter({
     name: 'ledgerline_events_hub_events_set_aside_total',
-    help: 'Events read from the stream that could not be stored as they are (id or subject over 200 characters, type over 120): dead-lettered at once for each matching hub, with the reason in last_error',
+    help: "Events read from the stream that could not be stored as they are (id or subject over 200 characters, type over 120, a NUL character; an account event's billingAccountId, partnerId, partnerVersion or time PostgreSQL cannot hold): dead-lettered at once for each matching hub that may see it, with the reason in last_error",
     labelNames: ['reason'],
     registers: [registry],
   });

@@ -35,7 +35,7 @@ export function assignmentsIn(events: StreamEvent[], now: Date): { billingAccoun
 /**
  * Delivers held events whose account the hub can now place (of `billingAccountIds`, or of any placed account), in
  * `trx`: to the hubs that may see them (the account's partner at the event's time, everything-seeing hubs already
- * had them: `on conflict do nothing`), ACTIVE and registered when the event was held (for a replay: its hub only).
+ * had them: `on conflict do nothing`), ACTIVE and registered when the event was read (for a replay: its hub only).
  * Events whose account is still not placed at their time stay held. Returns how many were released and whether a
  * full batch was taken (more may wait).
  */
@@ -60,7 +60,7 @@ export async function releaseHeldEvents(trx: Knex, deps: Pick<HubDeps, 'clock'>,
     released.push(h.id);
     const facts = { audience: 'ACCOUNT' as const, billingAccountId: h.billingAccountId, at: h.eventTime };
     for (const hub of hubs) {
-      if ((h.onlyHub && hub.id !== h.onlyHub) || hub.createdAt.getTime() > h.heldAt.getTime()) continue;
+      if ((h.onlyHub && hub.id !== h.onlyHub) || hub.createdAt.getTime() > h.readAt.getTime()) continue;
       if (!queryMatches(hub.filter, { subject: h.subject, type: h.eventType })) continue;
       if (decide(viewerOf(hub, all), facts, assignments) === 'DELIVER')
         rows.push({ subscriptionId: hub.id, eventId: h.eventId, generation: h.generation, subject: h.subject, eventType: h.eventType, payload: h.payload });

@@ -36,13 +36,15 @@ function fit(value: string, limit: number): string {
 }
 
 /**
- * Why an event cannot be stored as it is (a NUL character in its id or type, which PostgreSQL text
+ * Why an event cannot be stored as it is (a NUL character in its id, type or subject, which PostgreSQL text
  * refuses; the first field too long), or undefined. Such an event is not refused (its batch would
  * be redelivered for ever): each matching hub gets it DEAD at once, the fields escaped and cut to
  * fit, the whole CloudEvent kept as payload (JSON writes a NUL as an escape: the text holds it).
+ * Likewise an account event whose data the hub locks on or stores cannot be held (`unplaceable` facts,
+ * domain/visibility.ts): its account cannot be placed, so only the hubs that see everything get it, DEAD.
  */
 function unstorable(e: StreamEvent): { reason: SetAsideReason; text: string } | undefined {
-  if (e.eventId.includes('\u0000') || e.type.includes('\u0000')) return { reason: 'nul_character', text: 'event id or type holds a NUL character' };
+  if (e.eventId.includes('\u0000') || e.type.includes('\u0000') || e.subject.includes('\u0000')) return { reason: 'nul_character', text: 'event id, type or subject holds a NUL character' };
   if (e.eventId.length > LIMITS.eventId) return { reason: 'event_id_too_long', text: `event id is ${e.eventId.length} characters, over ${LIMITS.eventId}` };
   if (e.subject.length > LIMITS.subject) return { reason: 'subject_too_long', text: `subject is ${e.subject.length} characters, over ${LIMITS.subject}` };
   if (e.type.length > LIMITS.type) return { reason: 'event_type_too_long', text: `event type is ${e.type.length} characters, over ${LIMITS.type}` };
@@ -63,7 +65,7 @@ function unstorable(e: StreamEvent): { reason: SetAsideReason; text: string } | 
 export async function recordEvents(deps: HubDeps, events: StreamEvent[], generation = 0, only?: string): Promise<number> {
   if (!events.length) return 0;
   const now = deps.clock.now();
-  const setAside: { e: StreamEvent; reason: SetAsideReason; text: string }[] = [];
+  const setAside: { e: StreamEvent; reason: SetAsideReason; text: string; unplaceable: boolean }[] = [];
   let unplacedSetAside = 0;
   const unknown = events.filter((e) => !isEventSubject(e.subject));
   const inserted = await deps.knex.transaction(async (trx) => {
@@ -91,9 +93,10 @@ export async function recordEvents(deps: HubDeps, events: StreamEvent[], generat
     const held: Omit<HeldEvent, 'id'>[] = [];
     const heldUnknown: Omit<UnknownTypeEvent, 'id'>[] = [];
     events.forEach((e, i) => {
-      const problem = unstorable(e);
-      if (problem) setAside.push({ e, ...problem });
       const f = facts[i]!;
+      const unplaceable = f.audience === 'OPERATOR' ? f.unplaceable : undefined;
+      const problem = unstorable(e) ?? unplaceable;
+      if (problem) setAside.push({ e, ...problem, unplaceable: problem === unplaceable });
       const known = isEventSubject(e.subject);
       let hold = false;
       let holdUnknown = false;
@@ -114,7 +117,7 @@ export async function recordEvents(deps: HubDeps, events: StreamEvent[], generat
       if ((hold || holdUnknown) && problem) unplacedSetAside++;
       else if (holdUnknown) heldUnknown.push({ eventId: e.eventId, generation, onlyHub: only ?? '', subject: e.subject, eventType: e.type, payload: e.payload, heldAt: now });
       else if (hold && f.audience === 'ACCOUNT')
-        held.push({ eventId: e.eventId, generation, onlyHub: only ?? '', subject: e.subject, eventType: e.type, payload: e.payload, billingAccountId: f.billingAccountId, eventTime: f.at, heldAt: now });
+        held.push({ eventId: e.eventId, generation, onlyHub: only ?? '', subject: e.subject, eventType: e.type, payload: e.payload, billingAccountId: f.billingAccountId, eventTime: f.at, heldAt: now, readAt: now });
     });
     let n = 0;
     // Bounded statements: a replay can bring thousands of events.
@@ -124,9 +127,10 @@ export async function recordEvents(deps: HubDeps, events: StreamEvent[], generat
     if (placed.length) n += (await releaseHeldEvents(trx, deps, placed)).scheduled;
     return n;
   });
-  for (const { e, reason, text } of setAside) {
+  for (const { e, reason, text, unplaceable } of setAside) {
     deps.metrics.eventSetAside(reason);
-    deps.logger.error({ eventId: e.eventId.slice(0, 300), subject: e.subject.slice(0, 300), reason }, `event set aside by the hub (dead-lettered for each matching hub that may see it): ${text}`);
+    const who = unplaceable ? "its account cannot be placed: dead-lettered for each matching hub of the operator's or a partner granted ALL, no OWN_CUSTOMERS partner hub gets it" : 'dead-lettered for each matching hub that may see it';
+    deps.logger.error({ eventId: e.eventId.slice(0, 300), subject: e.subject.slice(0, 300), reason }, `event set aside by the hub (${who}): ${text}`);
   }
   if (unplacedSetAside) deps.logger.warn({ events: unplacedSetAside }, 'set-aside events about accounts not placed yet or of unknown types: not stored for partner hubs (they cannot be held as they are)');
   noteUnknownTypes(deps, unknown);

@@ -1,6 +1,6 @@
 import type { Knex } from '@ledgerline/platform';
 import { eventSubjects, queryMatches } from '../domain/query';
-import { decide, factsOf, viewerOf } from '../domain/visibility';
+import { decide, factsOf, viewerOf, type Unplaceable } from '../domain/visibility';
 import { insertDeliveries, listActiveHubs, type NewDelivery } from '../persistence/store';
 import { assignmentsOf, insertHeldEvents, lockAccounts, partnersWithScopeAll, type HeldEvent } from '../persistence/visibility-store';
 import { deleteUnknownTypeEvents, dropUnknownTypeEventsBefore, lockUnknownTypeEventsOf } from '../persistence/unknown-type-store';
@@ -18,6 +18,8 @@ import type { StreamEvent } from './record-events';
  */
 
 const HOUR_MS = 3_600_000;
+/** A held event whose data PostgreSQL cannot hold (domain/visibility.ts `Unplaceable`). */
+type SetAsideEvent = Unplaceable & { eventId: string; subject: string };
 const RELEASE_BATCH = 1_000;
 /** Subjects already warned about by this process (bounded: a producer of random subjects must not grow it for ever). */
 const warned = new Set<string>();
@@ -41,9 +43,9 @@ export function noteUnknownTypes(deps: Pick<HubDeps, 'logger' | 'metrics'>, even
  * held (a replay's: its hub only) as the intake would have: delivered, held for their account (not placed yet), or
  * not for that hub. Hubs that see everything had them already (`on conflict do nothing`).
  */
-export async function releaseUnknownTypeEvents(trx: Knex, deps: Pick<HubDeps, 'clock'>): Promise<{ released: number; scheduled: number; more: boolean }> {
+export async function releaseUnknownTypeEvents(trx: Knex, deps: Pick<HubDeps, 'clock'>): Promise<{ released: number; scheduled: number; more: boolean; setAside: SetAsideEvent[] }> {
   const held = await lockUnknownTypeEventsOf(trx, eventSubjects(), RELEASE_BATCH);
-  if (!held.length) return { released: 0, scheduled: 0, more: false };
+  if (!held.length) return { released: 0, scheduled: 0, more: false, setAside: [] };
   const now = deps.clock.now();
   const hubs = await listActiveHubs(trx, undefined);
   const all = await partnersWithScopeAll(
@@ -60,6 +62,7 @@ export async function releaseUnknownTypeEvents(trx: Knex, deps: Pick<HubDeps, 'c
   const assignments = await assignmentsOf(trx, accounts);
   const rows: NewDelivery[] = [];
   const forAccounts: Omit<HeldEvent, 'id'>[] = [];
+  const setAside: SetAsideEvent[] = [];
   held.forEach((h, i) => {
     const f = facts[i]!;
     let hold = false;
@@ -70,8 +73,11 @@ export async function releaseUnknownTypeEvents(trx: Knex, deps: Pick<HubDeps, 'c
       if (decision === 'HOLD') hold = true;
       if (decision === 'DELIVER') rows.push({ subscriptionId: hub.id, eventId: h.eventId, generation: h.generation, subject: h.subject, eventType: h.eventType, payload: h.payload });
     }
+    if (f.audience === 'OPERATOR' && f.unplaceable) setAside.push({ eventId: h.eventId, subject: h.subject, ...f.unplaceable });
+    // Its wait for the account starts now (EVENTS_HUB_UNPLACED_HOLD_HOURS), not when it was read: an upgrade days
+    // after the producer's would have the next minute pass drop it. Its hubs stay those of its read.
     if (hold && f.audience === 'ACCOUNT')
-      forAccounts.push({ eventId: h.eventId, generation: h.generation, onlyHub: h.onlyHub, subject: h.subject, eventType: h.eventType, payload: h.payload, billingAccountId: f.billingAccountId, eventTime: f.at, heldAt: h.heldAt });
+      forAccounts.push({ eventId: h.eventId, generation: h.generation, onlyHub: h.onlyHub, subject: h.subject, eventType: h.eventType, payload: h.payload, billingAccountId: f.billingAccountId, eventTime: f.at, heldAt: now, readAt: h.heldAt });
   });
   let scheduled = 0;
   for (let i = 0; i < rows.length; i += 500) scheduled += await insertDeliveries(trx, rows.slice(i, i + 500), now);
@@ -80,7 +86,7 @@ export async function releaseUnknownTypeEvents(trx: Knex, deps: Pick<HubDeps, 'c
     trx,
     held.map((h) => h.id),
   );
-  return { released: held.length, scheduled, more: held.length === RELEASE_BATCH };
+  return { released: held.length, scheduled, more: held.length === RELEASE_BATCH, setAside };
 }
 
 /**
@@ -95,6 +101,14 @@ export async function settleUnknownTypeEvents(deps: HubDeps, now: Date): Promise
     more = r.more;
     deps.metrics.scheduled(r.scheduled);
     if (r.scheduled) deps.wake();
+    // The operator's and ALL hubs had it when it was read; OWN_CUSTOMERS partners cannot, as the intake sets it aside.
+    for (const e of r.setAside) {
+      deps.metrics.eventSetAside(e.reason);
+      deps.logger.error(
+        { eventId: e.eventId, subject: e.subject, reason: e.reason },
+        `event of a type this hub now knows set aside (its account cannot be placed: no OWN_CUSTOMERS partner hub gets it): ${e.text}`,
+      );
+    }
   }
   const before = new Date(now.getTime() - deps.config.unknownTypeHoldHours * HOUR_MS);
   let dropped = 0;

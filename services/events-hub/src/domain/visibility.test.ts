@@ -31,6 +31,26 @@ describe('who may see an event', () => {
     expect(factsOf(EVENTS.customerCreated.subject, { customerId: 'c' }, undefined, NOW)).toEqual({ audience: 'OPERATOR' });
   });
 
+  it('sets aside an account event whose data PostgreSQL cannot hold (its batch would fail on every redelivery)', () => {
+    const unplaceable = (subject: string, data: unknown, time: unknown = '2027-01-31T00:00:00Z') => {
+      const f = factsOf(subject, data, time, NOW);
+      return f.audience === 'OPERATOR' ? f.unplaceable?.reason : f.audience;
+    };
+    const bill = EVENTS.customerBillCreated.subject;
+    const opened = EVENTS.billingAccountCreated.subject;
+    expect(unplaceable(bill, { billingAccountId: 'ba\u00001' })).toBe('billing_account_id_invalid');
+    expect(unplaceable(bill, { billingAccountId: 'b'.repeat(101) })).toBe('billing_account_id_invalid');
+    expect(unplaceable(bill, { billingAccountId: 'b'.repeat(100) })).toBe('ACCOUNT');
+    expect(unplaceable(bill, { billingAccountId: 'ba1' }, '-004713-06-01T00:00:00Z')).toBe('time_out_of_range');
+    expect(unplaceable(bill, { billingAccountId: 'ba1' }, '-004712-01-01T00:00:00Z')).toBe('ACCOUNT');
+    expect(unplaceable(opened, { billingAccountId: 'ba1', partnerId: 'p\u0000', partnerVersion: 0 })).toBe('partner_id_invalid');
+    expect(unplaceable(opened, { billingAccountId: 'ba1', partnerId: 'p'.repeat(101), partnerVersion: 0 })).toBe('partner_id_invalid');
+    expect(unplaceable(opened, { billingAccountId: 'ba1', partnerId: 'p', partnerVersion: 2 ** 31 })).toBe('partner_version_invalid');
+    expect(unplaceable(opened, { billingAccountId: 'ba1', partnerId: 'p', partnerVersion: 2 ** 31 - 1 })).toBe('ACCOUNT');
+    // Fields the hub neither stores nor locks on are not looked at.
+    expect(unplaceable(bill, { billingAccountId: 'ba1', note: 'x\u0000y', partnerId: 'p'.repeat(200) })).toBe('ACCOUNT');
+  });
+
   it('takes the assignment a billingaccount event carries, as usage does (old events without a partner: none or the operator)', () => {
     const t = at('2027-01-30T00:00:00Z');
     expect(assignmentOf(EVENTS.billingAccountCreated.subject, { partnerId: 'mvno-a', partnerVersion: 0 }, t)).toEqual({ version: 0, partnerId: 'mvno-a', since: t, partnerChanged: false });

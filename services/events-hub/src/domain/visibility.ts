@@ -88,8 +88,42 @@ const AUDIENCE_BY_SUBJECT = new Map<string, EventAudience>(Object.entries(EVENTS
 
 export const audienceOfSubject = (subject: string): EventAudience => AUDIENCE_BY_SUBJECT.get(subject) ?? 'OPERATOR';
 
-/** The longest billing account id the hub keeps (account_partner.billing_account_id). */
+/** The longest billing account id the hub keeps (account_partner.billing_account_id, held_event.billing_account_id). */
 export const ACCOUNT_ID_MAX_LENGTH = 100;
+/** The longest partner id the hub keeps (account_partner.partner_id). */
+const PARTNER_ID_MAX_LENGTH = 100;
+/** account_partner.partner_version is a PostgreSQL integer. */
+const PARTNER_VERSION_MAX = 2_147_483_647;
+/** The earliest instant PostgreSQL's timestamptz holds (4713 BC; held_event.event_time, account_partner.since). */
+const EARLIEST_TIME_MS = Date.parse('-004712-01-01T00:00:00Z');
+
+export type UnplaceableReason = 'billing_account_id_invalid' | 'partner_id_invalid' | 'partner_version_invalid' | 'time_out_of_range';
+
+/**
+ * Why an account event's data cannot be locked on or stored as it is: PostgreSQL refuses it (a NUL character in
+ * text, a value over its column or integer, a time before 4713 BC), so the batch holding it would fail on every
+ * redelivery. Such an event cannot be placed: it is set aside (application/record-events.ts).
+ */
+export interface Unplaceable {
+  reason: UnplaceableReason;
+  text: string;
+}
+
+function unfitText(value: string, field: string, max: number): string | undefined {
+  if (value.includes('\u0000')) return `${field} holds a NUL character`;
+  if (value.length > max) return `${field} is ${value.length} characters, over ${max}`;
+  return undefined;
+}
+
+function unplaceable(billingAccountId: string, at: Date, assigns: Assignment | undefined, rawTime: unknown): Unplaceable | undefined {
+  const id = unfitText(billingAccountId, 'data.billingAccountId', ACCOUNT_ID_MAX_LENGTH);
+  if (id) return { reason: 'billing_account_id_invalid', text: id };
+  if (at.getTime() < EARLIEST_TIME_MS) return { reason: 'time_out_of_range', text: `time ${String(rawTime).slice(0, 40)} is before 4713 BC` };
+  const partner = assigns?.partnerId ? unfitText(assigns.partnerId, 'data.partnerId', PARTNER_ID_MAX_LENGTH) : undefined;
+  if (partner) return { reason: 'partner_id_invalid', text: partner };
+  if (assigns && assigns.version > PARTNER_VERSION_MAX) return { reason: 'partner_version_invalid', text: `data.partnerVersion ${assigns.version} is over ${PARTNER_VERSION_MAX}` };
+  return undefined;
+}
 
 /** One assignment of an account to a partner (null: the operator's own), from a billingaccount event. */
 export interface Assignment {
@@ -119,7 +153,8 @@ export function ownerAt(assignments: readonly Assignment[], at: Date): Placement
 /** What the hub needs to know of an event to decide who may see it. */
 export type EventFacts =
   | { audience: 'PUBLIC' }
-  | { audience: 'OPERATOR' }
+  /** `unplaceable`: an account event whose data PostgreSQL cannot hold; seen only by hubs that see everything, set aside. */
+  | { audience: 'OPERATOR'; unplaceable?: Unplaceable }
   | {
       audience: 'ACCOUNT';
       billingAccountId: string;
@@ -156,9 +191,11 @@ export function factsOf(subject: string, data: unknown, time: unknown, now: Date
   const audience = audienceOfSubject(subject);
   if (audience !== 'ACCOUNT') return { audience };
   const id = (data as { billingAccountId?: unknown } | null | undefined)?.billingAccountId;
-  if (typeof id !== 'string' || !id || id.length > ACCOUNT_ID_MAX_LENGTH) return { audience: 'OPERATOR' };
+  if (typeof id !== 'string' || !id) return { audience: 'OPERATOR' };
   const at = validTime(time, now);
   const assigns = assignmentOf(subject, data, at);
+  const problem = unplaceable(id, at, assigns, time);
+  if (problem) return { audience: 'OPERATOR', unplaceable: problem };
   return { audience: 'ACCOUNT', billingAccountId: id, at, ...(assigns ? { assigns } : {}) };
 }
 

@@ -122,7 +122,10 @@ export interface HeldEvent {
   payload: string;
   billingAccountId: string;
   eventTime: Date;
+  /** When it began to wait for its account: EVENTS_HUB_UNPLACED_HOLD_HOURS count from here. */
   heldAt: Date;
+  /** When the hub read it: it goes to the hubs registered by then (later than `heldAt` for a type learnt late). */
+  readAt: Date;
 }
 
 export async function insertHeldEvents(trx: Knex, rows: Omit<HeldEvent, 'id'>[]): Promise<number> {
@@ -141,6 +144,7 @@ export async function insertHeldEvents(trx: Knex, rows: Omit<HeldEvent, 'id'>[])
           billing_account_id: r.billingAccountId,
           event_time: r.eventTime,
           held_at: r.heldAt,
+          read_at: r.readAt,
         })),
       )
       .onConflict(['event_id', 'generation', 'only_hub'])
@@ -162,6 +166,7 @@ const heldFrom = (r: any): HeldEvent => ({
   billingAccountId: r.billing_account_id,
   eventTime: asDate(r.event_time),
   heldAt: asDate(r.held_at),
+  readAt: asDate(r.read_at ?? r.held_at),
 });
 
 /**
