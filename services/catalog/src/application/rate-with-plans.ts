@@ -1,6 +1,6 @@
 import { badInput, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { comparePlans as compareCompiled, compilePlan, simulate, PlanValidationError, RatingInputError, type CompiledPlan, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
+import { comparePlans as compareCompiled, compilePlan, simulate, PlanValidationError, RatingInputError, type CompiledPlan, type CustomerType, type LineStatus, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
 import { Plan, PlanVersion } from '../persistence/entities';
 import { versionInForce } from '../domain/plan-lifecycle';
 import type { UsageHistory } from '../adapters/usage-history';
@@ -19,9 +19,10 @@ export interface UsageRecordInput {
 
 export interface SubscriberFactsInput {
   accountType?: 'PREPAID' | 'POSTPAID' | null;
-  customerType?: string | null;
+  /** The schema's enums hold these to the values rating tells apart. */
+  customerType?: CustomerType | null;
   lineCount?: number | null;
-  lineStatus?: string | null;
+  lineStatus?: LineStatus | null;
   spendInPeriod?: string | null;
   allowanceUsedRatios?: Record<string, string> | null;
   activeAddOns?: string[] | null;
@@ -57,12 +58,22 @@ function toEvents(records: readonly UsageRecordInput[]): UsageEvent[] {
   }));
 }
 
+/** The most lines a plan may be for (plan.schema.json maxLines); a larger count is a typo, not a subscription. */
+const MAX_LINE_COUNT = 10_000;
+
+/** A line count rules could not meet on a real subscription would price a situation that never happens. */
+function assertLineCount(facts: SubscriberFactsInput | null | undefined): void {
+  const n = facts?.lineCount;
+  if (n != null && (n < 0 || n > MAX_LINE_COUNT)) throw badInput('input.subscriber.lineCount', `lineCount ${n} must be a whole number from 0 to ${MAX_LINE_COUNT}`, 'LINE_COUNT_INVALID');
+}
+
 function toContext(plan: Plan, facts: SubscriberFactsInput | null | undefined): SubscriberContext {
+  assertLineCount(facts);
   return {
     accountType: (facts?.accountType ?? plan.paymentMode) as SubscriberContext['accountType'],
-    customerType: (facts?.customerType ?? undefined) as SubscriberContext['customerType'],
+    customerType: facts?.customerType ?? undefined,
     lineCount: facts?.lineCount ?? 1,
-    lineStatus: (facts?.lineStatus ?? 'ACTIVE') as SubscriberContext['lineStatus'],
+    lineStatus: facts?.lineStatus ?? 'ACTIVE',
     spendInPeriod: facts?.spendInPeriod ?? undefined,
     allowanceUsedRatios: facts?.allowanceUsedRatios ?? undefined,
     activeAddOns: facts?.activeAddOns ?? undefined,
@@ -140,6 +151,7 @@ export async function usageToCompare(c: ComparePlansCommand, history: UsageHisto
  */
 export async function comparePlans(em: Em, c: ComparePlansCommand & { records: UsageRecordInput[]; mayReadDrafts: boolean; mayReadScheduled: boolean }) {
   if (c.planCodes.length === 0) throw badInput('input.planCodes', 'Name at least one plan to compare', 'COMPARE_NO_PLANS');
+  assertLineCount(c.subscriber);
   const compiled: CompiledPlan[] = [];
   for (const [index, code] of c.planCodes.entries()) {
     const field = `input.planCodes.${index}`;

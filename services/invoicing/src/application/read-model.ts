@@ -82,16 +82,21 @@ export async function registerBillingAccount(em: Em, c: RegisterAccountCommand):
   // upsert below never changes the key, so FOR UPDATE would only add a conflict with KEY SHARE (what a
   // foreign key check takes on the row) that no reader here needs.
   const existing = await k('billing_account').where({ id: c.billingAccountId }).forNoKeyUpdate().first();
-  const cycle = existing && !c.asCreated ? scheduleCycleChange(existing as AccountCycle, day, tz, c.now) : {};
+  // A field the call leaves out is one its caller does not know: what is on file stays. Subscribers' created
+  // event carries no name, jurisdiction, rounding or series; redelivered or replayed, it cleared a name
+  // registered by hand and reset the others (the tax with them), and a registration without a cycle scheduled
+  // a change to the 1st in UTC. An explicit null still clears the name, or asks for a field's default.
+  const given = (field: keyof RegisterAccountCommand, column: keyof typeof row) => (c[field] === undefined ? {} : { [column]: k.raw(`excluded.${column}`) });
+  const cycle = existing && !c.asCreated ? scheduleCycleChange(existing as AccountCycle, c.billCycleDay === undefined ? existing.bill_cycle_day : day, c.timezone === undefined ? existing.timezone : tz, c.now) : {};
   await k('billing_account')
     .insert(row)
     .onConflict('id')
     .merge({
-      customer_name: k.raw('excluded.customer_name'),
-      jurisdiction: k.raw('excluded.jurisdiction'),
-      rounding_mode: k.raw('excluded.rounding_mode'),
-      series: k.raw('excluded.series'),
-      payment_terms_days: k.raw('excluded.payment_terms_days'),
+      ...given('customerName', 'customer_name'),
+      ...given('jurisdiction', 'jurisdiction'),
+      ...given('roundingMode', 'rounding_mode'),
+      ...given('series', 'series'),
+      ...given('paymentTermsDays', 'payment_terms_days'),
       ...cycle,
       autopay_token: k.raw('coalesce(excluded.autopay_token, billing_account.autopay_token)'),
       autopay: k.raw('excluded.autopay or billing_account.autopay'),
