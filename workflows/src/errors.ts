@@ -16,6 +16,10 @@ export const ErrorCode = {
   /** An authorize under a key whose authorization was given up on (voidByAuthorizeKey found none): refused, no hold made. */
   AUTHORIZATION_KEY_CLOSED: 'AUTHORIZATION_KEY_CLOSED',
   WALLET_CREDIT_FAILED: 'WALLET_CREDIT_FAILED',
+  /** The provider's final no to a refund (card closed, refund window passed): the money stays taken. */
+  PAYMENT_REFUND_REJECTED: 'PAYMENT_REFUND_REJECTED',
+  /** A recharge captured, not credited, and its refund refused for good: the customer paid and got nothing back; staff must act. */
+  RECHARGE_REFUND_FAILED: 'RECHARGE_REFUND_FAILED',
   /** wallets cancelled the recharge (its auto top-up rule turned off) before its card was captured: not authorized, not captured. */
   RECHARGE_CANCELLED: 'RECHARGE_CANCELLED',
   INVALID_RECHARGE_INPUT: 'INVALID_RECHARGE_INPUT',

@@ -3,9 +3,11 @@
 // its retries, timeouts and compensations run in Temporal for real. Retry back-offs pass in
 // skipped time; a hung provider call is cut by the activity's call timeout (300 ms here), in real
 // time, because the test server does not skip time while an activity is running.
+import { fileURLToPath } from 'node:url';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRecharge } from '../src/client';
 import { rechargeStatusQuery } from '../src/workflows';
@@ -119,6 +121,35 @@ describe('rechargeWorkflow (time-skipping server)', () => {
     expect(systems.wallets.credits).toHaveLength(0);
     // The key is closed before the refund: a credit under it arriving late (an earlier request still on its way) is refused.
     expect(systems.wallets.closedKeys).toEqual(new Set([`recharge-${input.rechargeId}:creditWallet`]));
+  });
+
+  it('wallet credit refused, then the provider refuses the refund for good: ends RECHARGE_REFUND_FAILED (money taken, not given back), not as a failure that took nothing', async () => {
+    // A card closed since, or the refund window passed: the provider's final answer to the refund.
+    const systems = fakeSystems({ payments: { tok_refund_refused: { refund: 'decline' } }, wallets: { script: ['reject'], rejectCode: 'WALLET_ACCOUNT_CLOSED' } });
+    const input = rechargeInput('tok_refund_refused');
+    const failure = workflowFailure(await runRecharge(systems, input));
+
+    expect(failure.type).toBe('RECHARGE_REFUND_FAILED');
+    expect(failure.nonRetryable).toBe(true);
+    expect(failure.details?.[0]).toMatchObject({ rechargeId: input.rechargeId, captureId: expect.any(String), amount: '20.00', currency: 'EUR', cause: 'WALLET_ACCOUNT_CLOSED', refundFailure: 'PAYMENT_REFUND_REJECTED' });
+    expect(systems.payments.calls.refund).toBe(1); // a final answer is not asked again
+    expect(systems.payments.effective('refund')).toHaveLength(0);
+    expect(systems.payments.netCaptured()).toEqual({ EUR: '20' });
+    expect(systems.wallets.credits).toHaveLength(0);
+  });
+
+  it('a run of the code before RECHARGE_REFUND_FAILED whose refund was refused replays on the current code', async () => {
+    const before = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./fixtures/recharge-before-refund-refused.ts', import.meta.url)), logger: new DefaultLogger('WARN') });
+    const systems = fakeSystems({ payments: { tok_refund_refused: { refund: 'decline' } }, wallets: { script: ['reject'], rejectCode: 'WALLET_ACCOUNT_CLOSED' } });
+    const taskQueue = uniqueId('tq');
+    const worker = await startWorker(env.nativeConnection, systems, { taskQueue, overrides: { workflowBundle: before } });
+    const handle = await startRecharge(env.client, rechargeInput('tok_refund_refused'), { taskQueue });
+    const history = await worker.runUntil(async () => {
+      // The old code ended with the refund's own failure, which wallets recorded FAILED (no money taken).
+      await expect(handle.result()).rejects.toMatchObject({ cause: { name: 'ActivityFailure' } });
+      return handle.fetchHistory();
+    });
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history);
   });
 
   it('cancelled while the credit is retried after capture: the key is closed and the card refunded, never left charged and uncredited', async () => {

@@ -559,6 +559,29 @@ export interface RechargeRefusedData {
 }
 
 /**
+ * `data` of `rechargeRefundFailed`: a card recharge whose card was captured, whose wallet credit was
+ * refused (nothing credited) and whose refund the payment provider refused for good (card closed,
+ * refund window passed). The customer paid `amount` and got nothing back: staff return it (or credit
+ * the wallet by hand). Once per recharge (key = the recharge id).
+ */
+export interface RechargeRefundFailedData {
+  rechargeId: string;
+  billingAccountId: string;
+  walletId: string;
+  amount: { amount: string; currency: string };
+  method: 'CARD';
+  channel: string;
+  /** The Recharge workflow (its history has the refusals). */
+  workflowId: string;
+  /** The provider's capture that took the money; null when the workflow did not name it. */
+  captureId: string | null;
+  /** RECHARGE_REFUND_FAILED. */
+  code: string;
+  /** ISO date-time the recharge was recorded REFUND_FAILED. */
+  failedAt: string;
+}
+
+/**
  * `data` of `upsellOfferStateChanged`: an upsell offer's state after a change. `price` is what the
  * customer is offered (the catalog's price when it was presented). `reason`: why it was WITHDRAWN
  * or FAILED. `orderId`: the add-on order an acceptance placed (ACCEPTED, FAILED). Key = offer id,

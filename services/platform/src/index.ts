@@ -8,6 +8,7 @@ export * from './durable-consumer';
 export * from './caller';
 export * from './jwt';
 export * from './graphql-errors';
+export * from './internal-errors';
 export * from './subgraph-server';
 export * from './query-limits';
 export * from './service';

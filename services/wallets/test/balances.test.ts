@@ -97,7 +97,7 @@ describe('vouchers', () => {
   it('redeem once; used, expired and unknown codes are refused; guessing is limited', async () => {
     const { billingAccountId, walletId } = await openPrepaid(svc);
     const later = new Date(clock.now().getTime() + 86_400_000).toISOString();
-    const v = await gql(svc, ISSUE, { i: { amount: { amount: '15.00', currency: 'EUR' }, expiresAt: later } });
+    const v = await gql(svc, ISSUE, { i: { idempotencyKey: uniq('vkey'), amount: { amount: '15.00', currency: 'EUR' }, expiresAt: later } });
     expect(v.issueVoucher.code).toMatch(/^([A-Z2-9]{4}-){4}[A-Z2-9]{4}$/);
     const key = uniq('key');
     const ok = await gql(svc, REDEEM, { i: { billingAccountId, code: v.issueVoucher.code.toLowerCase(), idempotencyKey: key } });
@@ -106,7 +106,7 @@ describe('vouchers', () => {
     expect(replay.redeemVoucher.topupBalance.id).toBe(ok.redeemVoucher.topupBalance.id);
     const used = await svc.request(REDEEM, { i: { billingAccountId, code: v.issueVoucher.code, idempotencyKey: uniq('key') } });
     expect(used.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', reason: 'VOUCHER_ALREADY_USED' });
-    const soon = await gql(svc, ISSUE, { i: { amount: { amount: '5.00', currency: 'EUR' }, expiresAt: new Date(clock.now().getTime() + 1000).toISOString() } });
+    const soon = await gql(svc, ISSUE, { i: { idempotencyKey: uniq('vkey'), amount: { amount: '5.00', currency: 'EUR' }, expiresAt: new Date(clock.now().getTime() + 1000).toISOString() } });
     clock.advance(2000);
     const expired = await svc.request(REDEEM, { i: { billingAccountId, code: soon.issueVoucher.code, idempotencyKey: uniq('key') } });
     expect(expired.errors?.[0]?.extensions?.reason).toBe('VOUCHER_EXPIRED');
@@ -114,7 +114,7 @@ describe('vouchers', () => {
       const r = await svc.request(REDEEM, { i: { billingAccountId, code: 'AAAA-BBBB-CCCC-DDDD-EEEE', idempotencyKey: uniq('key') } });
       expect(r.errors?.[0]?.extensions?.reason).toBe('VOUCHER_NOT_FOUND');
     }
-    const good = await gql(svc, ISSUE, { i: { amount: { amount: '1.00', currency: 'EUR' }, expiresAt: later } });
+    const good = await gql(svc, ISSUE, { i: { idempotencyKey: uniq('vkey'), amount: { amount: '1.00', currency: 'EUR' }, expiresAt: later } });
     const blocked = await svc.request(REDEEM, { i: { billingAccountId, code: good.issueVoucher.code, idempotencyKey: uniq('key') } });
     expect(blocked.errors?.[0]?.extensions?.reason).toBe('VOUCHER_ATTEMPTS_EXCEEDED');
     expect(await balanceOf(svc, walletId)).toBe('15');

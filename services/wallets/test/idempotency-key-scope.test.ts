@@ -54,7 +54,7 @@ async function asWrittenBefore(transactionId: string, legacyKey: string): Promis
   await dbOf(svc).query(`update ledger_transaction set idempotency_key = $2 where id = $1`, [transactionId, legacyKey]);
 }
 
-const voucher = async (amount = '15.00') => (await gql(svc, ISSUE, { i: { amount: { amount, currency: 'EUR' }, expiresAt: '2030-01-01T00:00:00Z' } })).issueVoucher.code as string;
+const voucher = async (amount = '15.00') => (await gql(svc, ISSUE, { i: { idempotencyKey: uniq('vkey'), amount: { amount, currency: 'EUR' }, expiresAt: '2030-01-01T00:00:00Z' } })).issueVoucher.code as string;
 
 describe('recharge (customers): the key is the account\'s', () => {
   it('two customers with one key each get their own recharge; a retry replays, other input is CONFLICT, two at once make one', async () => {

@@ -41,7 +41,7 @@ describe('money a person enters has at most the currency\'s minor unit', () => {
       ['card recharge', RECHARGE, { billingAccountId: eur.billingAccountId, amount: { amount: '10.123', currency: 'EUR' }, method: 'CARD', paymentMethodToken: 'tok_visa', idempotencyKey: key() }, 'input.amount.amount'],
       ['bank transfer', RECHARGE, { billingAccountId: jpy.billingAccountId, amount: { amount: '1000.5', currency: 'JPY' }, method: 'BANK_TRANSFER', idempotencyKey: key() }, 'input.amount.amount'],
       ['adjustment', ADJUST, { walletId: eur.walletId, amount: { amount: '-0.005', currency: 'EUR' }, reason: 'rounding test', idempotencyKey: key() }, 'input.amount.amount'],
-      ['voucher', ISSUE, { amount: { amount: '15.001', currency: 'EUR' }, expiresAt: later }, 'input.amount.amount'],
+      ['voucher', ISSUE, { idempotencyKey: uniq('vkey'), amount: { amount: '15.001', currency: 'EUR' }, expiresAt: later }, 'input.amount.amount'],
       ['auto top-up threshold', AUTO_TOPUP, { walletId: eur.walletId, enabled: true, threshold: '5.001', topupAmount: '15.00', paymentMethodToken: 'tok_visa' }, 'input.threshold'],
       ['auto top-up amount', AUTO_TOPUP, { walletId: eur.walletId, enabled: true, threshold: '5.00', topupAmount: '15.005', paymentMethodToken: 'tok_visa' }, 'input.topupAmount'],
       ['auto top-up target', AUTO_TOPUP, { walletId: jpy.walletId, enabled: true, threshold: '500', targetBalance: '1000.5', paymentMethodToken: 'tok_visa' }, 'input.targetBalance'],

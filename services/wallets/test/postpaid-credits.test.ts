@@ -100,7 +100,7 @@ describe("an agent's adjustment on a POSTPAID account", () => {
 describe('vouchers, top-ups and recharges on a POSTPAID account are refused before any money moves', () => {
   it("a customer's voucher is refused (WALLET_NOT_PREPAID) and stays unused, not counted as a failed try", async () => {
     const { billingAccountId, walletId, customer } = await postpaidOwing30();
-    const issued = await gql(svc, `mutation($i: IssueVoucherInput!) { issueVoucher(input: $i) { code voucher { id } } }`, { i: { amount: { amount: '10.00', currency: 'EUR' }, expiresAt: new Date(Date.now() + 86_400_000).toISOString() } });
+    const issued = await gql(svc, `mutation($i: IssueVoucherInput!) { issueVoucher(input: $i) { code voucher { id } } }`, { i: { idempotencyKey: uniq('vkey'), amount: { amount: '10.00', currency: 'EUR' }, expiresAt: new Date(Date.now() + 86_400_000).toISOString() } });
     const res = await svc.request(`mutation($i: RedeemVoucherInput!) { redeemVoucher(input: $i) { topupBalance { id } } }`, { i: { billingAccountId, code: issued.issueVoucher.code, idempotencyKey: uniq('key') } }, customer);
     expect(errorOf(res)).toEqual(NOT_PREPAID);
     expect(await walletOf(walletId)).toEqual(OWING_30);

@@ -72,7 +72,7 @@ describe('recharge channel', () => {
 
   it('a voucher in another currency than the account names input.code and stays unused', async () => {
     const { billingAccountId, customer } = await customerAccount();
-    const usd = await gql(svc, `mutation($i: IssueVoucherInput!) { issueVoucher(input: $i) { code voucher { id } } }`, { i: { amount: { amount: '5.00', currency: 'USD' }, expiresAt: new Date(Date.now() + 86_400_000).toISOString() } });
+    const usd = await gql(svc, `mutation($i: IssueVoucherInput!) { issueVoucher(input: $i) { code voucher { id } } }`, { i: { idempotencyKey: uniq('vkey'), amount: { amount: '5.00', currency: 'USD' }, expiresAt: new Date(Date.now() + 86_400_000).toISOString() } });
     const res = await svc.request(`mutation($i: RedeemVoucherInput!) { redeemVoucher(input: $i) { topupBalance { id } } }`, { i: { billingAccountId, code: usd.issueVoucher.code, idempotencyKey: uniq('key') } }, customer);
     expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'WALLET_CURRENCY_MISMATCH', field: 'input.code' });
     expect(res.errors?.[0]?.message).toContain('USD');

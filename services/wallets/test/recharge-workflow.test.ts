@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NativeConnection } from '@temporalio/worker';
 import { BILLING_STREAM, EVENTS } from '@ledgerline/contracts';
 import { DEV_INTERNAL_SECRET, SYSTEM_CALLER, callerHeaders, type TestService } from '@ledgerline/platform';
-import { APPLY, balanceOf, charge, dbOf, expectInvariants, gql, openPrepaid, startWallets, uniq } from './support';
+import { APPLY, balanceOf, charge, dbOf, expectInvariants, gql, openPrepaid, outboxEventsOf, startWallets, uniq } from './support';
 import { depsOf } from '../src/deps';
 import { runWalletJobs } from '../src/jobs/jobs';
 import { createActivities } from '../../../workflows/src/activities';
@@ -159,6 +159,25 @@ describe('card recharge: the recharge row follows the workflow', () => {
     expect(opsFor('capture', r.workflowId)).toHaveLength(1);
     expect(opsFor('refund', r.workflowId)).toHaveLength(1);
     expect(await balanceOf(svc, walletId)).toBe('1');
+  }, 90_000);
+
+  it('captured, the wallet refuses the credit and the provider refuses the refund: REFUND_FAILED, announced for staff, never FAILED (no money taken)', async () => {
+    const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '1.00' });
+    refuseCreditFor.add(billingAccountId);
+    const r = await cardRecharge(billingAccountId, '20.00', 'sandbox_refund_refused');
+    expect(await settled(r.id)).toMatchObject({ status: 'REFUND_FAILED', failure: 'RECHARGE_REFUND_FAILED' });
+    const [capture] = opsFor('capture', r.workflowId);
+    expect(capture).toBeDefined();
+    expect(opsFor('refund', r.workflowId)).toHaveLength(0);
+    expect(await balanceOf(svc, walletId)).toBe('1');
+    expect((await outboxEventsOf(svc, EVENTS.rechargeRefundFailed.subject, billingAccountId)).map((e) => e.data)).toEqual([
+      expect.objectContaining({ rechargeId: r.id, billingAccountId, walletId, amount: { amount: '20.000000', currency: 'EUR' }, method: 'CARD', workflowId: r.workflowId, captureId: capture!.id, code: 'RECHARGE_REFUND_FAILED' }),
+    ]);
+    // Settled again (the sync job after a lost watcher): recorded and announced once.
+    await dbOf(svc).query(`update recharge set status = 'STARTED', failure = null where id = $1`, [r.id]);
+    expect((await runWalletJobs(dbOf(svc), new Date(), depsOf(svc.runtime).rechargeStarter!)).rechargesSettled).toBe(1);
+    expect((await gql(svc, STATUS, { id: r.id })).recharge).toMatchObject({ status: 'REFUND_FAILED', failure: 'RECHARGE_REFUND_FAILED' });
+    expect(await outboxEventsOf(svc, EVENTS.rechargeRefundFailed.subject, billingAccountId)).toHaveLength(1);
   }, 90_000);
 });
 

@@ -38,7 +38,7 @@ describe('a retry after the wallet closed gets the original answer', () => {
   it('redeemVoucher retried with its own key after the close and after the settlement: the first top-up', async () => {
     clock.set(T0);
     const { billingAccountId, walletId } = await openPrepaid(svc, { balance: '10.00' });
-    const v = (await gql(svc, ISSUE, { i: { amount: { amount: '15.00', currency: 'EUR' }, expiresAt: new Date(T0.getTime() + 30 * 86_400_000).toISOString() } })).issueVoucher;
+    const v = (await gql(svc, ISSUE, { i: { idempotencyKey: uniq('vkey'), amount: { amount: '15.00', currency: 'EUR' }, expiresAt: new Date(T0.getTime() + 30 * 86_400_000).toISOString() } })).issueVoucher;
     const input = { billingAccountId, code: v.code, idempotencyKey: uniq('key') };
     const first = await svc.request<any>(REDEEM, { i: input });
     expect(first.errors).toBeUndefined();

@@ -67,7 +67,7 @@ describe('an idempotency key reused at the same time', () => {
     const seen = await inRounds(6, async () => {
       const w = { a: await openPrepaid(svc), b: await openPrepaid(svc) };
       // a's race: vouchers 0 and 1 under one key; the two accounts' race: a voucher 2, b voucher 3.
-      const vouchers = await Promise.all([0, 1, 2, 3].map(async () => (await gql(svc, ISSUE, { i: { amount: { amount: '15.00', currency: 'EUR' }, expiresAt } })).issueVoucher.code as string));
+      const vouchers = await Promise.all([0, 1, 2, 3].map(async () => (await gql(svc, ISSUE, { i: { idempotencyKey: uniq('vkey'), amount: { amount: '15.00', currency: 'EUR' }, expiresAt } })).issueVoucher.code as string));
       const round = await race((t, v, key) => {
         const code = t === 'b' ? vouchers[3]! : key.startsWith('race2') ? vouchers[2]! : vouchers[v]!;
         return svc.request(REDEEM, { i: { billingAccountId: w[t].billingAccountId, code, idempotencyKey: key } }) as Promise<Res>;

@@ -35,7 +35,7 @@ describe('balance.topup carries the balance after it', () => {
     };
     expect(await dbOf(svc).tx((sql) => applyOneOffCharge(sql, fee, T0))).toBe('DUE');
     const later = new Date(clock.now().getTime() + 86_400_000).toISOString();
-    const v = await gql(svc, `mutation($i: IssueVoucherInput!) { issueVoucher(input: $i) { code voucher { id } } }`, { i: { amount: { amount: '15.00', currency: 'EUR' }, expiresAt: later } });
+    const v = await gql(svc, `mutation($i: IssueVoucherInput!) { issueVoucher(input: $i) { code voucher { id } } }`, { i: { idempotencyKey: uniq('vkey'), amount: { amount: '15.00', currency: 'EUR' }, expiresAt: later } });
     await gql(svc, `mutation($i: RedeemVoucherInput!) { redeemVoucher(input: $i) { topupBalance { id } } }`, { i: { billingAccountId, code: v.issueVoucher.code, idempotencyKey: uniq('key') } });
     expect(await balanceOf(svc, walletId)).toBe('8');
     const voucher = (await topups(billingAccountId)).find((d) => d.channel === 'VOUCHER');

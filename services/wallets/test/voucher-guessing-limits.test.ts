@@ -30,7 +30,7 @@ const redeem = (billingAccountId: string, code: string, caller: Caller) => svc.r
 const refusal = (r: Awaited<ReturnType<typeof redeem>>) => (r.errors ? `${r.errors[0]!.extensions?.reason}${r.errors[0]!.extensions?.limit ? `/${r.errors[0]!.extensions.limit}` : ''}` : 'REDEEMED');
 const accounts = async (n: number) => Promise.all(Array.from({ length: n }, async () => (await openPrepaid(svc)).billingAccountId));
 const issue = async (amount = '10.00') =>
-  (await gql(svc, ISSUE, { i: { amount: { amount, currency: 'EUR' }, expiresAt: new Date(clock.now().getTime() + 86_400_000).toISOString() } })).issueVoucher.code as string;
+  (await gql(svc, ISSUE, { i: { idempotencyKey: uniq('vkey'), amount: { amount, currency: 'EUR' }, expiresAt: new Date(clock.now().getTime() + 86_400_000).toISOString() } })).issueVoucher.code as string;
 const refusedCount = async (limit: string) => {
   const metric = await svc.runtime.metrics.getSingleMetric('ledgerline_wallets_voucher_attempts_refused_total')!.get();
   return metric.values.find((v) => v.labels.limit === limit)?.value ?? 0;

@@ -33,7 +33,7 @@ describe('voucher idempotent retry', () => {
   it('the same redemption sent twice at once (a client retry) answers the same top-up, not VOUCHER_ALREADY_USED', async () => {
     const { billingAccountId, walletId } = await openPrepaid(svc);
     const later = new Date(clock.now().getTime() + 86_400_000).toISOString();
-    const v = await gql(svc, ISSUE, { i: { amount: { amount: '15.00', currency: 'EUR' }, expiresAt: later } });
+    const v = await gql(svc, ISSUE, { i: { idempotencyKey: uniq('vkey'), amount: { amount: '15.00', currency: 'EUR' }, expiresAt: later } });
     const key = uniq('key');
     const both = await Promise.all([0, 1, 2, 3].map(() => svc.request(REDEEM, { i: { billingAccountId, code: v.issueVoucher.code, idempotencyKey: key } })));
     expect(await balanceOf(svc, walletId)).toBe('15');
@@ -49,7 +49,7 @@ describe('voucher idempotency key covers the account', () => {
     const a = await openPrepaid(svc);
     const b = await openPrepaid(svc);
     const later = new Date(clock.now().getTime() + 86_400_000).toISOString();
-    const v = await gql(svc, ISSUE, { i: { amount: { amount: '15.00', currency: 'EUR' }, expiresAt: later } });
+    const v = await gql(svc, ISSUE, { i: { idempotencyKey: uniq('vkey'), amount: { amount: '15.00', currency: 'EUR' }, expiresAt: later } });
     const key = uniq('key');
     await gql(svc, REDEEM, { i: { billingAccountId: a.billingAccountId, code: v.issueVoucher.code, idempotencyKey: key } });
     const other = await svc.request<any>(`mutation($i: RedeemVoucherInput!) { redeemVoucher(input: $i) { topupBalance { id billingAccountId } wallet { id balance { amount } } } }`, { i: { billingAccountId: b.billingAccountId, code: v.issueVoucher.code, idempotencyKey: key } });

@@ -25,7 +25,7 @@ const sql = (text: string, params: unknown[] = []) => dbOf(svc).query(text, para
 async function redeemed(amount = '15.00') {
   const { billingAccountId, walletId } = await openPrepaid(svc);
   const later = new Date(clock.now().getTime() + 86_400_000).toISOString();
-  const v = await gql(svc, ISSUE, { i: { amount: { amount, currency: 'EUR' }, expiresAt: later } });
+  const v = await gql(svc, ISSUE, { i: { idempotencyKey: uniq('vkey'), amount: { amount, currency: 'EUR' }, expiresAt: later } });
   const r = await gql(svc, REDEEM, { i: { billingAccountId, code: v.issueVoucher.code, idempotencyKey: uniq('key') } });
   return { billingAccountId, walletId, voucherId: v.issueVoucher.voucher.id as string, transactionId: r.redeemVoucher.topupBalance.id as string };
 }
@@ -41,7 +41,7 @@ async function bankRecharge(confirm: boolean) {
 describe('invariants: vouchers', () => {
   it('healthy redemptions, an unused voucher and recharges pass', async () => {
     await redeemed();
-    await gql(svc, ISSUE, { i: { amount: { amount: '5.00', currency: 'EUR' }, expiresAt: new Date(clock.now().getTime() + 86_400_000).toISOString() } });
+    await gql(svc, ISSUE, { i: { idempotencyKey: uniq('vkey'), amount: { amount: '5.00', currency: 'EUR' }, expiresAt: new Date(clock.now().getTime() + 86_400_000).toISOString() } });
     await bankRecharge(true);
     await bankRecharge(false);
     expect(await problems()).toBe('');

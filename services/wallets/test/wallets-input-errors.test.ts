@@ -60,7 +60,7 @@ describe('bad input is BAD_USER_INPUT naming the field, never INTERNAL_SERVER_ER
       ['recharge', `mutation($i: RechargeInput!) { recharge(input: $i) { recharge { id } } }`, { billingAccountId, amount: { amount: big, currency: 'EUR' }, method: 'BANK_TRANSFER', idempotencyKey: uniq('key') }, customer, 'input.amount.amount'],
       ['auto top-up daily limit', `mutation($i: SetAutoTopupInput!) { setAutoTopup(input: $i) { wallet { id } } }`, { walletId, enabled: true, threshold: '5.00', topupAmount: '10.00', dailyLimit: big, paymentMethodToken: 'tok_visa' }, customer, 'input.dailyLimit'],
       ['adjustment', `mutation($i: AdjustBalanceInput!) { adjustBalance(input: $i) { adjustment { id } } }`, { walletId, amount: { amount: big, currency: 'EUR' }, reason: 'typo in the amount', idempotencyKey: uniq('key') }, undefined, 'input.amount.amount'],
-      ['voucher', `mutation($i: IssueVoucherInput!) { issueVoucher(input: $i) { code } }`, { amount: { amount: big, currency: 'EUR' }, expiresAt: new Date(Date.now() + 86_400_000).toISOString() }, undefined, 'input.amount.amount'],
+      ['voucher', `mutation($i: IssueVoucherInput!) { issueVoucher(input: $i) { code } }`, { idempotencyKey: uniq('vkey'), amount: { amount: big, currency: 'EUR' }, expiresAt: new Date(Date.now() + 86_400_000).toISOString() }, undefined, 'input.amount.amount'],
     ];
     const got: [string, unknown][] = [];
     for (const [label, mutation, input, caller] of cases) got.push([label, answer(await svc.request(mutation, { i: input }, caller))]);
@@ -87,7 +87,7 @@ describe('bad input is BAD_USER_INPUT naming the field, never INTERNAL_SERVER_ER
   // vouchers.ts (another change): the field the currency mismatch names.
   it('a voucher in another currency than the account names a field of RedeemVoucherInput (it has no amount)', async () => {
     const { billingAccountId, customer } = await customerAccount();
-    const usd = await gql(svc, `mutation($i: IssueVoucherInput!) { issueVoucher(input: $i) { code } }`, { i: { amount: { amount: '5.00', currency: 'USD' }, expiresAt: new Date(Date.now() + 86_400_000).toISOString() } });
+    const usd = await gql(svc, `mutation($i: IssueVoucherInput!) { issueVoucher(input: $i) { code } }`, { i: { idempotencyKey: uniq('vkey'), amount: { amount: '5.00', currency: 'USD' }, expiresAt: new Date(Date.now() + 86_400_000).toISOString() } });
     const res = await svc.request(`mutation($i: RedeemVoucherInput!) { redeemVoucher(input: $i) { topupBalance { id } } }`, { i: { billingAccountId, code: usd.issueVoucher.code, idempotencyKey: uniq('key') } }, customer);
     const e = res.errors?.[0]?.extensions;
     expect({ code: e?.code, reason: e?.reason }).toEqual({ code: 'BAD_USER_INPUT', reason: 'WALLET_CURRENCY_MISMATCH' });

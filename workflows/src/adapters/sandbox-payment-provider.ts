@@ -23,7 +23,8 @@ import { hangUntilAborted, IdempotencyStore, scripted } from './idempotency';
 /**
  * What one attempt of an operation does:
  * - `ok`: performs it;
- * - `decline`: refuses it (authorize → PAYMENT_DECLINED, capture → PAYMENT_CAPTURE_REJECTED), not retryable;
+ * - `decline`: refuses it (authorize → PAYMENT_DECLINED, capture → PAYMENT_CAPTURE_REJECTED, refund →
+ *   PAYMENT_REFUND_REJECTED), not retryable;
  * - `hang`: never answers (until the activity is cancelled or times out);
  * - `fail`: a transient outage before anything happened (retryable);
  * - `fail-after`: performs it, then the answer is lost (retryable; the retry must not repeat it);
@@ -42,6 +43,8 @@ export const SANDBOX_TOKENS: Readonly<Record<string, SandboxScript>> = {
   sandbox_timeout_once: { capture: ['hang', 'ok'] },
   sandbox_fail_after_capture: { capture: ['fail-after', 'ok'] },
   sandbox_capture_rejected: { capture: 'decline' },
+  // Approves everything but refunds: the provider's final no (card closed, refund window passed).
+  sandbox_refund_refused: { refund: 'decline' },
 };
 
 export interface SandboxOperation {
@@ -181,7 +184,7 @@ export class SandboxPaymentProvider implements PaymentProvider {
       throw new DomainError(ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, `sandbox ${op} unavailable (attempt ${attempt})`, { retryable: true });
     }
     if (outcome === 'decline') {
-      const code = op === 'authorize' ? ErrorCode.PAYMENT_DECLINED : ErrorCode.PAYMENT_CAPTURE_REJECTED;
+      const code = op === 'authorize' ? ErrorCode.PAYMENT_DECLINED : op === 'refund' ? ErrorCode.PAYMENT_REFUND_REJECTED : ErrorCode.PAYMENT_CAPTURE_REJECTED;
       throw new DomainError(code, `sandbox ${op} declined for token ${token}`, { details: { reason: 'SANDBOX_DECLINE' } });
     }
 

@@ -11,7 +11,9 @@
 //                                   provider refuses because a capture went through, every answer to it
 //                                   lost, names that capture: the recharge goes on with it);
 //   credit refused by wallets     → close the credit's key, then refund the capture: the customer
-//                                   gets the money back, and the wallet is never credited with it.
+//                                   gets the money back, and the wallet is never credited with it
+//                                   (a refund the provider refuses for good ends RECHARGE_REFUND_FAILED:
+//                                   paid, neither credited nor refunded, for staff to settle).
 // Once the card is charged the credit is retried until wallets gives a definite answer: a credit
 // whose answers were lost (timeout, 502, restart) may have committed, and only its own key can
 // tell. A refusal (a coded DomainError: no such wallet, currency mismatch…) is final, but even
@@ -157,7 +159,20 @@ export async function rechargeWorkflow(input: RechargeInput): Promise<RechargeRe
       status.failure = refusal;
       log.warn('wallet refused the credit and nothing was credited under its key; refunding the payment', { rechargeId, captureId, failure: refusal });
       status.step = 'refund';
-      await compensating(() => refundPayment({ captureId, amount, currency, idempotencyKey: key('refund') }));
+      await compensating(() => refundPayment({ captureId, amount, currency, idempotencyKey: key('refund') })).catch((refundErr: unknown) => {
+        // Only the provider's final no gets here (the refund is retried without limit). Before, the
+        // workflow failed with that activity failure and wallets recorded FAILED, "no money taken":
+        // the customer had paid and nobody was told. Same commands as before, so no patch.
+        const refundFailure = failureType(refundErr);
+        status.step = 'failed';
+        status.failure = ErrorCode.RECHARGE_REFUND_FAILED;
+        log.error('the provider refused the refund: the card is charged, the wallet not credited and the money not returned; staff must act', { rechargeId, captureId, amount, currency, cause: refusal, refundFailure });
+        throw ApplicationFailure.nonRetryable(
+          `refund refused for recharge ${rechargeId}: ${amount} ${currency} captured (${captureId}), not credited, not refunded`,
+          ErrorCode.RECHARGE_REFUND_FAILED,
+          { rechargeId, captureId, amount, currency, cause: refusal, refundFailure },
+        );
+      });
       status.step = 'compensated';
       throw ApplicationFailure.nonRetryable(`wallet credit failed for recharge ${rechargeId}; payment refunded`, ErrorCode.WALLET_CREDIT_FAILED, {
         rechargeId,

@@ -62,6 +62,7 @@ export const EVENT_AUDIENCE: Readonly<Record<EventName, EventAudience>> = {
   walletCreditOwed: 'ACCOUNT',
   chargeRefused: 'ACCOUNT',
   rechargeRefused: 'ACCOUNT',
+  rechargeRefundFailed: 'ACCOUNT',
   customerBillCreated: 'ACCOUNT',
   customerBillStateChanged: 'ACCOUNT',
   customerBillDunningNotice: 'ACCOUNT',

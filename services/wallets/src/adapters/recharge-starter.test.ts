@@ -7,6 +7,8 @@ describe('a recharge workflow failure → the recharge status', () => {
     ['PAYMENT_CAPTURE_REJECTED', 'DECLINED'],
     ['PAYMENT_CAPTURE_FAILED', 'FAILED'],
     ['WALLET_CREDIT_FAILED', 'REFUNDED'],
+    // Captured, not credited, and the provider refused the refund: money taken and not given back.
+    ['RECHARGE_REFUND_FAILED', 'REFUND_FAILED'],
     ['INVALID_RECHARGE_INPUT', 'FAILED'],
     ['TERMINATED', 'FAILED'],
   ])('%s → %s', (code, status) => {

@@ -12,20 +12,27 @@ export interface RechargeWorkflowInput {
 }
 
 /** How a recharge workflow ended, as the recharge row records it. */
-export type RechargeOutcomeStatus = 'COMPLETED' | 'DECLINED' | 'FAILED' | 'REFUNDED';
+export type RechargeOutcomeStatus = 'COMPLETED' | 'DECLINED' | 'FAILED' | 'REFUNDED' | 'REFUND_FAILED';
 export interface RechargeOutcome {
   status: RechargeOutcomeStatus;
-  /** The workflow's failure code (PAYMENT_DECLINED, PAYMENT_CAPTURE_FAILED, WALLET_CREDIT_FAILED, TERMINATED…). */
+  /** The workflow's failure code (PAYMENT_DECLINED, PAYMENT_CAPTURE_FAILED, WALLET_CREDIT_FAILED, RECHARGE_REFUND_FAILED, TERMINATED…). */
   failure: string | null;
+  /** The card's capture the workflow's failure names (REFUND_FAILED: what staff must return). */
+  captureId?: string | null;
 }
+
+/** A recharge whose card was captured and neither credited nor refunded (the provider refused the refund for good). */
+export const RECHARGE_REFUND_FAILED_STATUS = 'REFUND_FAILED';
 
 /**
  * The workflow's failure code → the recharge's status: a decline took no money; a failed capture
- * voided the authorization (no money taken); a failed wallet credit refunded the capture.
+ * voided the authorization (no money taken); a failed wallet credit refunded the capture; a refund
+ * the provider refused for good left the money taken and not given back (REFUND_FAILED, for staff).
  */
 export function outcomeOfFailure(code: string): RechargeOutcome {
   if (code === 'PAYMENT_DECLINED' || code === 'PAYMENT_CAPTURE_REJECTED') return { status: 'DECLINED', failure: code };
   if (code === 'WALLET_CREDIT_FAILED') return { status: 'REFUNDED', failure: code };
+  if (code === 'RECHARGE_REFUND_FAILED') return { status: RECHARGE_REFUND_FAILED_STATUS, failure: code };
   return { status: 'FAILED', failure: code };
 }
 
@@ -96,7 +103,9 @@ export class TemporalRechargeStarter implements RechargeStarter {
       if (!(error instanceof WorkflowFailedError)) throw error;
       const cause = error.cause;
       const code = cause instanceof ApplicationFailure && cause.type ? cause.type : (cause?.name ?? 'WORKFLOW_FAILED');
-      return outcomeOfFailure(code === 'TerminatedFailure' ? 'TERMINATED' : code === 'CancelledFailure' ? 'CANCELLED' : code === 'TimeoutFailure' ? 'WORKFLOW_TIMED_OUT' : code);
+      const outcome = outcomeOfFailure(code === 'TerminatedFailure' ? 'TERMINATED' : code === 'CancelledFailure' ? 'CANCELLED' : code === 'TimeoutFailure' ? 'WORKFLOW_TIMED_OUT' : code);
+      const captureId = cause instanceof ApplicationFailure ? (cause.details?.[0] as { captureId?: unknown } | undefined)?.captureId : undefined;
+      return typeof captureId === 'string' ? { ...outcome, captureId } : outcome;
     }
   }
 

@@ -47,6 +47,18 @@ export function registerOpenRechargeGauges(registry: client.Registry, read: () =
   } });
 }
 
+/**
+ * Read at each scrape: card recharges that took the customer's money and gave none back (REFUND_FAILED:
+ * captured, the credit refused, the refund refused for good). Each waits for staff to return the money
+ * (the `rechargeRefundFailed` event names it); a partial index keeps the count cheap.
+ */
+export function registerRefundFailedRechargeGauge(registry: client.Registry, read: () => Promise<number>): void {
+  const count = onceAtATime(read);
+  new client.Gauge({ name: 'ledgerline_wallets_recharges_refund_failed', help: 'Card recharges whose card was charged and neither credited nor refunded (REFUND_FAILED): money for staff to return', registers: [registry], async collect() {
+    this.set(await count());
+  } });
+}
+
 /** Voucher redemptions refused VOUCHER_ATTEMPTS_EXCEEDED, by the limit that refused them (account, caller, prefix, global). */
 export function voucherAttemptsRefusedCounter(registry: client.Registry): client.Counter<'limit'> {
   return new client.Counter({ name: 'ledgerline_wallets_voucher_attempts_refused_total', help: 'Voucher redemptions refused because too many wrong codes were tried, by limit (account, caller, prefix, global)', labelNames: ['limit'], registers: [registry] });

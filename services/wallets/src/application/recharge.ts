@@ -1,11 +1,11 @@
-import { DomainError, badInput, conflict, newId, notFound, type RechargeRefusedData } from '@ledgerline/contracts';
+import { DomainError, badInput, conflict, newId, notFound, type RechargeRefundFailedData, type RechargeRefusedData } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { requestHash } from './ledger';
 import { WALLET_SETTLED, enteredAmount, requireOpen, requireWallet, walletSettledMessage } from './wallets';
 import { checkKey, creditWallet, requirePrepaid } from './topup-balance';
 import { fmt } from '../domain/charging';
-import { rechargeUnavailable, rechargeWorkflowId, type RechargeOutcome, type RechargeStarter } from '../adapters/recharge-starter';
+import { RECHARGE_REFUND_FAILED_STATUS, rechargeUnavailable, rechargeWorkflowId, type RechargeOutcome, type RechargeStarter } from '../adapters/recharge-starter';
 import { followUpCompletedTopups } from './balance-events';
 
 export interface RechargeRow {
@@ -138,15 +138,17 @@ export const OPEN_RECHARGE_STATUSES = ['STARTING', 'STARTED'];
  * Records how the workflow ended (once: only an open recharge changes), and the auto top-up
  * request it served. COMPLETED: the workflow credited the wallet (ledger key `TOPUP@<account>:recharge-<id>:creditWallet`);
  * DECLINED / FAILED: no money was taken (authorization declined or voided), CANCELLED instead when the recharge was
- * cancelled (auto top-up turned off before its capture began); REFUNDED: the capture was refunded.
- * A request COMPLETED with the wallet still below its rule's threshold asks the next one in the same
- * transaction (followUpCompletedTopups).
+ * cancelled (auto top-up turned off before its capture began); REFUNDED: the capture was refunded;
+ * REFUND_FAILED: the capture was neither credited nor refunded (the provider refused the refund for
+ * good), announced by `rechargeRefundFailed` for staff to return the money. A request COMPLETED with
+ * the wallet still below its rule's threshold asks the next one in the same transaction
+ * (followUpCompletedTopups).
  */
 export async function settleRecharge(db: Db, rechargeId: string, outcome: RechargeOutcome, now: Date): Promise<RechargeRow | null> {
   return db.tx(async (sql) => {
     // Cancelled (its auto top-up rule turned off before the capture began: cancelStartedRecharges): a workflow that
     // ended DECLINED / FAILED took no money, and the recharge is CANCELLED, its request left CANCELLED. What took
-    // money is recorded as it is (COMPLETED: credited; REFUNDED), and its request follows it.
+    // money is recorded as it is (COMPLETED: credited; REFUNDED; REFUND_FAILED), and its request follows it.
     const row = (await sql.query<RechargeRow>(
       `update recharge set status = case when cancelled_at is not null and $2 in ('DECLINED', 'FAILED') then '${RECHARGE_CANCELLED_STATUS}' else $2 end, failure = $3, updated_at = $4
         where id = $1 and status = any($5::text[]) returning *`,
@@ -155,8 +157,17 @@ export async function settleRecharge(db: Db, rechargeId: string, outcome: Rechar
     if (!row) return null;
     const requests = await sql.query<{ id: string; status: string }>(
       `update topup_request set status = $2 where recharge_id = $1 and (status <> 'CANCELLED' or $3::boolean) returning id, status`,
-      [rechargeId, outcome.status === 'COMPLETED' ? 'COMPLETED' : `RECHARGE_${outcome.status}`, row.status === 'COMPLETED' || row.status === 'REFUNDED'],
+      [rechargeId, outcome.status === 'COMPLETED' ? 'COMPLETED' : `RECHARGE_${outcome.status}`, row.status === 'COMPLETED' || row.status === 'REFUNDED' || row.status === RECHARGE_REFUND_FAILED_STATUS],
     );
+    if (row.status === RECHARGE_REFUND_FAILED_STATUS) {
+      // The customer paid and got nothing back; nothing here can put it right: the event is staff's to-do.
+      const data: RechargeRefundFailedData = {
+        rechargeId: row.id, billingAccountId: row.billing_account_id, walletId: row.wallet_id, amount: { amount: row.amount, currency: row.currency },
+        method: 'CARD', channel: row.channel, workflowId: row.workflow_id ?? rechargeWorkflowId(row.id), captureId: outcome.captureId ?? null,
+        code: outcome.failure ?? RECHARGE_REFUND_FAILED_STATUS, failedAt: now.toISOString(),
+      };
+      await insertOutbox(sql, [eventRow('rechargeRefundFailed', row.billing_account_id, [row.id, 'refundfailed'], now, data)]);
+    }
     await followUpCompletedTopups(sql, now, requests.filter((r) => r.status === 'COMPLETED').map((r) => r.id));
     return row;
   });

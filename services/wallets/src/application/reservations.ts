@@ -2,7 +2,7 @@ import { Decimal, newId, notFound, badInput } from '@ledgerline/contracts';
 import { WORK_SUBJECTS, type ChargeResult, type ChargingResultCode, type WalletReserveReply, type WalletReserveRequest, type WalletSessionReply } from '@ledgerline/contracts';
 import { outboxWrite, readTogether, rowsOf, type Reading, type Sql } from '../persistence/sql';
 import { chargeResultMessageId } from './apply-charges';
-import { decideCharge, fmt, round6, type BucketState, type WalletState } from '../domain/charging';
+import { PRICE_LIMIT, UNITS_LIMIT, UNIT_MAX, decideCharge, fmt, round6, type BucketState, type WalletState } from '../domain/charging';
 import { accountId, newTxId, postTransactions, type Entry, type NewTransaction } from './ledger';
 import { bucketLock, toBucketState, type LiveBucketRow } from './buckets';
 import { rolloverOf } from '../domain/allowance-period';
@@ -40,12 +40,8 @@ export interface ReservationRow {
 
 /** wallet.billing_account_id and reservation_refusal.billing_account_id are varchar(40). */
 const BILLING_ACCOUNT_ID_MAX = 40;
-/** reservation.unit and ledger_entry.unit are varchar(20), reservation.line_id varchar(40). */
-const UNIT_MAX = 20;
+/** reservation.line_id is varchar(40) (the unit's and the figures' limits: UNIT_MAX, UNITS_LIMIT, PRICE_LIMIT). */
 const LINE_ID_MAX = 40;
-/** Units and money (requested_units, money_reserved, ledger amounts) are NUMERIC(30,6); price_per_unit NUMERIC(30,10). */
-const UNITS_LIMIT = new Decimal(10).pow(24);
-const PRICE_LIMIT = new Decimal(10).pow(20);
 const DECIMAL = /^\d+(\.\d{1,6})?$/;
 /** A price per unit: an average of a tiered price may need 10 places (amounts are still rounded to 6). */
 const PRICE = /^\d+(\.\d{1,10})?$/;

@@ -1,11 +1,11 @@
-import { createHash, randomInt } from 'node:crypto';
+import { createHash, createHmac, randomInt } from 'node:crypto';
 import { ConfigError } from '@ledgerline/platform';
-import { Decimal, DomainError, badInput, newId, notFound, type Caller } from '@ledgerline/contracts';
+import { Decimal, DomainError, badInput, conflict, newId, notFound, type Caller } from '@ledgerline/contracts';
 import type { PaymentMode } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
 import { creditWallet, checkKey, requirePrepaid, type TopupResult } from './topup-balance';
 import { enteredAmount, requireOpen, type WalletStatus } from './wallets';
-import { findCallerTransaction, type StoredTransaction } from './ledger';
+import { findCallerTransaction, lockIdempotencyKey, requestHash, type StoredTransaction } from './ledger';
 import { fmt } from '../domain/charging';
 
 /** 20 characters from a 32-symbol alphabet without look-alikes: 100 bits, not guessable. */
@@ -65,21 +65,57 @@ export function generateCode(): string {
   return code.match(/.{4}/g)!.join('-');
 }
 
+/**
+ * The code of the voucher an issuer asks for under a key: a keyed hash of issuer and key, so a retry answers the same
+ * code while only the code's hash is stored. Keyed with the internal secret: whoever holds it can already sign
+ * a SYSTEM caller and issue vouchers; after it changes, an earlier voucher's code cannot be answered again.
+ */
+export function keyedCode(secret: string, issuer: string, idempotencyKey: string): string {
+  const digest = createHmac('sha256', secret).update(`ledgerline-voucher-code\u001f${issuer}\u001f${idempotencyKey}`).digest();
+  let bits = 0n;
+  for (const byte of digest.subarray(0, 13)) bits = (bits << 8n) | BigInt(byte);
+  let code = '';
+  for (let i = 0; i < CODE_LENGTH; i++) code += ALPHABET[Number((bits >> BigInt(5 * i)) & 31n)];
+  return code.match(/.{4}/g)!.join('-');
+}
+
 export interface IssueVoucherCommand {
   amount: { amount: string; currency: string };
   expiresAt: Date;
+  idempotencyKey: string;
   caller: Caller;
   now: Date;
+  /** Keys the codes (keyedCode): the service's internal secret. */
+  secret: string;
 }
 
-/** Issues a voucher; the code is shown once and only its hash is stored. */
+type VoucherRow = { id: string; code_hash: string; amount: string; currency: string; expires_at: Date; status: string; request_hash: string | null };
+
+/**
+ * Issues a voucher; the code is shown once and only its hash is stored. Idempotent per issuer (role:subject) and
+ * key: a retry answers the same voucher with the same code (keyedCode), in whatever status it is now; other input
+ * under the key is IDEMPOTENCY_KEY_REUSED.
+ */
 export async function issueVoucher(sql: Sql, c: IssueVoucherCommand): Promise<{ id: string; code: string; amount: string; currency: string; expiresAt: Date; status: string }> {
   if (!['ADMIN', 'SYSTEM'].includes(c.caller.role)) throw new DomainError('FORBIDDEN', 'Only administrators issue vouchers', { field: 'input' }, 'FORBIDDEN');
+  checkKey(c.idempotencyKey);
   const amount = enteredAmount(c.amount);
+  const issuer = `${c.caller.role}:${c.caller.subject}`;
+  const hash = requestHash({ a: fmt(amount), c: c.amount.currency, e: c.expiresAt.toISOString() });
+  const code = keyedCode(c.secret, issuer, c.idempotencyKey);
+  await lockIdempotencyKey(sql, `VOUCHER_ISSUE@${issuer}:${c.idempotencyKey}`);
+  const [prior] = await sql.query<VoucherRow>(`select id, code_hash, amount, currency, expires_at, status, request_hash from voucher where issued_by = $1 and idempotency_key = $2`, [issuer, c.idempotencyKey]);
+  if (prior) {
+    if (prior.request_hash !== hash) throw conflict('IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different request; use a new key for a new request', { field: 'input.idempotencyKey' });
+    if (prior.code_hash !== hashCode(code)) throw conflict('VOUCHER_CODE_UNAVAILABLE', `Voucher ${prior.id} was issued under this key before the service's secret changed: its code cannot be shown again`, { field: 'input.idempotencyKey' });
+    return { id: prior.id, code, amount: fmt(new Decimal(prior.amount)), currency: prior.currency, expiresAt: prior.expires_at, status: prior.status };
+  }
   if (!(c.expiresAt > c.now)) throw badInput('input.expiresAt', 'A voucher must expire in the future', 'VALIDITY_INVALID');
-  const code = generateCode();
   const id = newId('voucher');
-  await sql.query(`insert into voucher (id, code_hash, amount, currency, expires_at, status, created_at) values ($1,$2,$3,$4,$5,'ACTIVE',$6)`, [id, hashCode(code), fmt(amount), c.amount.currency, c.expiresAt, c.now]);
+  await sql.query(
+    `insert into voucher (id, code_hash, amount, currency, expires_at, status, created_at, issued_by, idempotency_key, request_hash) values ($1,$2,$3,$4,$5,'ACTIVE',$6,$7,$8,$9)`,
+    [id, hashCode(code), fmt(amount), c.amount.currency, c.expiresAt, c.now, issuer, c.idempotencyKey, hash],
+  );
   return { id, code, amount: fmt(amount), currency: c.amount.currency, expiresAt: c.expiresAt, status: 'ACTIVE' };
 }
 

@@ -10,6 +10,15 @@ export function round6(value: Decimal, mode: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 =
   return value.toDecimalPlaces(SCALE, mode);
 }
 
+/**
+ * What charging and reserving write must fit its columns (units and money NUMERIC(30,6), a reservation's
+ * price_per_unit NUMERIC(30,10), units varchar(20)): input past these is refused naming its field, before
+ * PostgreSQL refuses it as an INTERNAL failure of the whole batch.
+ */
+export const UNIT_MAX = 20;
+export const UNITS_LIMIT = new Decimal(10).pow(24);
+export const PRICE_LIMIT = new Decimal(10).pow(20);
+
 /** Canonical text for SQL parameters and messages: fixed 6 places is what NUMERIC(30,6) stores. */
 export const fmt = (value: Decimal): string => value.toFixed(SCALE);
 
@@ -288,6 +297,13 @@ export function invalidCharge(c: ChargeRequest): string | null {
     const problem = invalidMoves(c.allowanceMoves);
     if (problem) return problem;
   }
+  if (typeof c.unit === 'string' && c.unit.length > UNIT_MAX) return `unit must be at most ${UNIT_MAX} characters`;
+  const units = dec(c.units);
+  const price = dec(c.pricePerUnit).abs();
+  if (units.greaterThanOrEqualTo(UNITS_LIMIT)) return `units must be below ${UNITS_LIMIT.toFixed()}`;
+  if (price.greaterThanOrEqualTo(PRICE_LIMIT)) return `pricePerUnit must be below ${PRICE_LIMIT.toFixed()} (either sign)`;
+  if (units.times(price).greaterThanOrEqualTo(UNITS_LIMIT)) return `units × pricePerUnit must be below ${UNITS_LIMIT.toFixed()} (either sign)`;
+  if (c.amount != null && dec(c.amount).abs().greaterThanOrEqualTo(UNITS_LIMIT)) return `amount must be below ${UNITS_LIMIT.toFixed()} (either sign)`;
   if (Number.isNaN(Date.parse(c.occurredAt))) return 'occurredAt is not a date';
   if (!Array.isArray(c.allowanceIds)) return 'allowanceIds must be a list';
   if (c.paymentMode !== 'PREPAID' && c.paymentMode !== 'POSTPAID') return 'paymentMode must be PREPAID or POSTPAID';

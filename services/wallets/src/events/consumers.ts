@@ -1,7 +1,7 @@
 import { AckPolicy, type JsMsg } from '@nats-io/jetstream';
 import { BILLING_STREAM, DomainError, EVENTS, RPC, WORK_SUBJECTS, chargeRequestsOf, deterministicId, inChargeMessages, parseCloudEvent } from '@ledgerline/contracts';
 import type { AddOnEndedData, BillingAccountChangedData, BillingAccountClosedData, ChargeRequest, CloudEvent, ChargeResult, OneOffChargeData, SubscriptionData, WalletCommitRequest, WalletReleaseRequest, WalletReserveReply, WalletReserveRequest, WalletSessionReply } from '@ledgerline/contracts';
-import { deliverFrom, messageBatches, retryTransientFailures, type MessageBatches, type ServiceRuntime } from '@ledgerline/platform';
+import { deliverFrom, internalErrorAnswer, messageBatches, retryTransientFailures, type MessageBatches, type ServiceRuntime } from '@ledgerline/platform';
 import type { Db } from '../persistence/sql';
 import { ChargeLanes } from '../application/apply-charges';
 import { openWallet, setCreditLimit } from '../application/wallets';
@@ -247,10 +247,8 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
   // commit: the requests of the last ~1 ms are applied together in one transaction, one reply each.
   const group = { maxWaitMs: opts.rpcWaitMs ?? 1, maxBatch: opts.rpcMaxBatch ?? 200, maxInFlight: opts.rpcInFlight ?? 3 };
   const rpc = (subject: string) => `${opts.rpcPrefix ?? ''}${subject}`;
-  const internal = (error: unknown) => {
-    runtime.logger.error({ err: error }, 'online charging request failed');
-    return { code: 'INTERNAL', message: (error as Error)?.message ?? 'internal error' };
-  };
+  // usage passes a reply's error on to the network element or partner: what failed stays in the log.
+  const internal = (error: unknown) => internalErrorAnswer(runtime.logger, error, 'online charging request failed');
   const nudge = () => runtime.relay.nudge();
   const reserves = new GroupCommit<WalletReserveRequest, WalletReserveReply>(db, (sql, reqs) => reserveMany(sql, reqs, runtime.clock.now()), (_req, error) => ({ resultCode: 'RATING_FAILED', error: internal(error) }), group, nudge, 'reserve');
   const closes = new GroupCommit<CloseRequest, WalletSessionReply>(db, (sql, reqs) => closeMany(sql, reqs, runtime.clock.now()), (req, error) => ({ resultCode: 'RATING_FAILED', reservationId: req.reservationId, error: internal(error) }), group, nudge, 'close');

@@ -156,7 +156,7 @@ export const resolvers = {
       return { request: row, adjustment: null, wallet: await walletById(db(ctx), row.wallet_id) };
     },
     issueVoucher: async (_: unknown, { input }: any, ctx: WalletsContext) => {
-      const v = await mutate(ctx, (sql, t) => issueVoucher(sql, { ...input, caller: ctx.caller, now: t }));
+      const v = await mutate(ctx, (sql, t) => issueVoucher(sql, { ...input, caller: ctx.caller, now: t, secret: ctx.runtime.config.internalSecret }));
       return { code: v.code, voucher: { id: v.id, amount: money(v.amount, v.currency), expiresAt: v.expiresAt, status: v.status } };
     },
     redeemVoucher: async (_: unknown, { input }: any, ctx: WalletsContext) => {

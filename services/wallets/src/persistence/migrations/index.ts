@@ -31,6 +31,8 @@ import { Migration20270122000000_idempotency_keys_per_account } from './Migratio
 import { Migration20270123000000_fee_proration } from './Migration20270123000000_fee_proration';
 import { Migration20270124000000_recharge_capture_cancel } from './Migration20270124000000_recharge_capture_cancel';
 import { Migration20270203000000_reservation_refusal } from './Migration20270203000000_reservation_refusal';
+import { Migration20270204000000_recharge_refund_failed } from './Migration20270204000000_recharge_refund_failed';
+import { Migration20270205000000_voucher_idempotency_key } from './Migration20270205000000_voucher_idempotency_key';
 import { Migration20261218100000_reservation_request_hash } from './Migration20261218100000_reservation_request_hash';
 import { Migration20261220200000_outbox_failed_rows } from './Migration20261220200000_outbox_failed_rows';
 
@@ -70,4 +72,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270123000000_fee_proration', class: Migration20270123000000_fee_proration },
   { name: 'Migration20270124000000_recharge_capture_cancel', class: Migration20270124000000_recharge_capture_cancel },
   { name: 'Migration20270203000000_reservation_refusal', class: Migration20270203000000_reservation_refusal },
+  { name: 'Migration20270204000000_recharge_refund_failed', class: Migration20270204000000_recharge_refund_failed },
+  { name: 'Migration20270205000000_voucher_idempotency_key', class: Migration20270205000000_voucher_idempotency_key },
 ];
