@@ -57,6 +57,17 @@ describe('array parameters as literals', () => {
     expect(rows.map((r) => r.q)).toEqual(['1000000000000.000000', 'NaN']);
   });
 
+  it('write Dates as JSON.stringify would, a repeated one and an invalid one too, on either path', () => {
+    const at = new Date(Date.UTC(2026, 10, 29, 10, 0, 0, 5));
+    const later = new Date(Date.UTC(2026, 10, 29, 10, 0, 1));
+    const values = [at, at, later, null, new Date(Number.NaN), 'x'];
+    expect(arrayParam(values)).toBe(`{${JSON.stringify(values).slice(1, -1)}}`);
+    expect(arrayParam(values)).toBe('{"2026-11-29T10:00:00.005Z","2026-11-29T10:00:00.005Z","2026-11-29T10:00:01.000Z",null,null,"x"}');
+    // The element-by-element path (a control character elsewhere) writes the same instants.
+    expect(arrayParam([at, 'a\nb', at, later])).toBe('{"2026-11-29T10:00:00.005Z","a\nb","2026-11-29T10:00:00.005Z","2026-11-29T10:00:01.000Z"}');
+    expect(values[0]).toBe(at);
+  });
+
   it('leave nested arrays to node-postgres', () => {
     const nested = [['a', 'b'], ['c', 'd']];
     expect(arrayParam(nested)).toBe(nested);

@@ -837,7 +837,7 @@ export class UsagePipeline {
     const needsCharge = !dec(result.chargedUnits).isZero() && (result.allowanceId !== undefined || !dec(result.price).isZero());
     const zone = zoneOf(rater, result, u);
     const adjustsInvoiceId = this.billedInvoiceOf(version.billingAccountId, u.occurredAt);
-    const charge = needsCharge && !precharged ? JSON.stringify(chargeRequestOf(id, line.lineId, u, version, result, rater, { zone, adjustsInvoiceId })) : undefined;
+    const charge = needsCharge && !precharged ? JSON.stringify(chargeRequestOf(id, line.lineId, event, version, result, rater, { zone, adjustsInvoiceId })) : undefined;
     // Few events ask for a notice: the rest build nothing for them.
     const outbox = applied.crossed.length > 0 || result.notifications.length > 0 || result.offers.length > 0
       ? this.noticeEvents({ id, line, version, linePeriod, poolPeriod, pool, shared, purchase, purchases, rater, offers, result, crossed: applied.crossed, now })
@@ -847,7 +847,8 @@ export class UsagePipeline {
     if (spendKey) this.spendAlertNotices(id, line, version.billingAccountId, spendKey, spendPeriod!, dec(applied.spend), now, outbox);
     const row = [
       id, u.source, u.eventId, line.lineId, u.msisdn ?? line.msisdn, version.billingAccountId, version.subscriptionId, version.planVersionId, u.usageType, u.direction,
-      u.quantity, u.unit, u.occurredAt, u.calledNumber ?? null, u.roamingCountry ?? null, u.visitedMcc ?? null, 'RATED', null, null,
+      // The instant as the rated event's ISO text (the same literal as the Date's): formatted once per event.
+      u.quantity, u.unit, event.occurredAt, u.calledNumber ?? null, u.roamingCountry ?? null, u.visitedMcc ?? null, 'RATED', null, null,
       'RATED', result.allowanceId ?? null, result.chargedUnits, result.price, applied.fromAllowance, applied.spend, result.currency, JSON.stringify(rating), needsCharge ? (precharged ? 'APPLIED' : 'PENDING') : 'NONE', null, now, now,
       charge ?? null, zone, adjustsInvoiceId ?? null,
     ];
@@ -1317,7 +1318,8 @@ function findAllowanceSize(rater: Rater, allowanceId: string, offers: readonly O
 export function chargeRequestOf(
   chargeId: string,
   lineId: string,
-  u: Pick<ValidUsage, 'usageType' | 'occurredAt'>,
+  /** The rated event: its occurredAt is the ISO text already. */
+  u: Pick<UsageEvent, 'usageType' | 'occurredAt'>,
   version: SubscriptionVersion,
   result: RatingResult,
   rater: Rater,
@@ -1332,7 +1334,7 @@ export function chargeRequestOf(
     paymentMode: version.paymentMode,
     currency: result.currency,
     usageType: u.usageType,
-    occurredAt: u.occurredAt.toISOString(),
+    occurredAt: u.occurredAt,
     units: result.chargedUnits,
     unit: result.unit ?? 'ITEM',
     allowanceIds: result.allowanceId ? [result.allowanceId] : [],
