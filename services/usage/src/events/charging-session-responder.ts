@@ -1,5 +1,5 @@
-import { RPC } from '@ledgerline/contracts';
-import type { ServiceRuntime } from '@ledgerline/platform';
+import { DomainError, RPC } from '@ledgerline/contracts';
+import { internalErrorAnswer, type ServiceRuntime } from '@ledgerline/platform';
 import { handleChargingSession, natsCallerOf, type ChargingSessionRequest } from '../application/charging-session';
 import type { UsageRuntime } from '../usage-runtime';
 
@@ -15,13 +15,24 @@ export async function startChargingSessionResponder(messaging: ServiceRuntime['m
     callback: (err, msg) => {
       if (err) return;
       void (async () => {
+        const failed = (message: string) => ({ sessionId: '', resultCode: 'RATING_FAILED', finalUnitIndication: true, message });
+        let req: ChargingSessionRequest;
+        try {
+          req = msg.json<ChargingSessionRequest>();
+        } catch {
+          msg.respond(JSON.stringify(failed('the request is not JSON (a charging session request is required)')));
+          return;
+        }
         let reply;
         try {
-          const req = msg.json<ChargingSessionRequest>();
           reply = await handleChargingSession(usage, messaging.nc, req, runtime.clock.now(), natsCallerOf(req));
         } catch (error) {
-          runtime.logger.warn({ err: error }, 'charging session request failed');
-          reply = { sessionId: '', resultCode: 'RATING_FAILED', finalUnitIndication: true, message: (error as Error).message };
+          // The reply goes to a network element or partner: a coded domain error's message is meant for it, anything
+          // else (PostgreSQL's text, a driver's) stays in the log under the reference the reply quotes.
+          if (error instanceof DomainError) {
+            runtime.logger.warn({ err: error }, 'charging session request failed');
+            reply = failed(error.message);
+          } else reply = failed(internalErrorAnswer(runtime.logger, error, 'charging session request failed').message);
         }
         msg.respond(JSON.stringify(reply));
       })();
