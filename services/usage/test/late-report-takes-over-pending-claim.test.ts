@@ -59,7 +59,7 @@ describe('a late report taking over a number still claimed: the claim\'s reserva
     oc.hook.once(REPLY_WRITE, async () => {
       throw new Error('usage crashed before writing the session row');
     });
-    expect(await ask(sessionId, UPDATE_1)).toMatchObject({ resultCode: 'RATING_FAILED', message: expect.stringContaining('crashed') });
+    expect(await ask(sessionId, UPDATE_1)).toMatchObject({ resultCode: 'RATING_FAILED', message: expect.stringMatching(/^internal error \(reference [0-9a-f-]{36}\)$/) });
     expect(await reservations(sessionId)).toEqual({ [`${sessionId}#0`]: 'COMMITTED 60', [`${sessionId}#1`]: 'RESERVED -' });
     expect(await dataLeft(account), '60 used, 40 held for the crashed attempt').toBe('20380');
     await silence(sessionId);
