@@ -7,7 +7,7 @@ export type { FactDefinition, FactName, FactType, RatingFacts, UsageType, LineSt
 export type * from './domain/plan-types';
 export type { UsageEvent, SubscriberContext } from './domain/usage';
 export { RatingInputError } from './domain/usage';
-export { MAX_QUANTITY_DECIMALS } from './domain/derive-facts';
+export { MAX_QUANTITY_DECIMALS, HOME_ZONE, NO_DESTINATION, ROAMING_LABEL_PREFIX } from './domain/derive-facts';
 export type { RatingResult, AppliedAdjustment, RatingNotification } from './domain/rating-result';
 export { priceUnits } from './domain/rating-result';
 export { chargeAmountOf, ledgerMoneyFor, uncoveredMoney, LEDGER_SCALE, type LedgerRounding } from './domain/ledger-money';

@@ -13,6 +13,8 @@ import { RatingInputError, type SubscriberContext, type UsageEvent } from './usa
 const WEEKDAYS: Weekday[] = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'];
 export const NO_DESTINATION = 'NONE';
 export const HOME_ZONE = 'HOME';
+/** How the ledger and invoices label roaming usage: `ROAMING_<roaming zone>` (usage's zoneOf). */
+export const ROAMING_LABEL_PREFIX = 'ROAMING_';
 
 interface BandWindow {
   band: TimeBand;

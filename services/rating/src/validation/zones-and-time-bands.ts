@@ -3,16 +3,13 @@
  * authoring-only, added after versions were published: such a version keeps rating as it was
  * published (its zones and bands as the engine reads them), with the problem as a warning.
  */
-import { HOME_ZONE, NO_DESTINATION } from '../domain/derive-facts';
+import { HOME_ZONE, NO_DESTINATION, ROAMING_LABEL_PREFIX } from '../domain/derive-facts';
 import { parseLocalTime } from '../domain/local-time';
 import type { PlanDocument } from '../domain/plan-types';
 import type { Problem } from './problem';
 import { isObject } from './util';
 
 const DAY_MINUTES = 24 * 60;
-
-/** usage's `zoneOf` labels roaming usage `ROAMING_<roaming zone>` on the ledger and invoices. */
-const ROAMING_LABEL_PREFIX = 'ROAMING_';
 
 const asArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 

@@ -69,7 +69,7 @@ import { Decimal, dec, type UsageOverageUnpaidData } from '@ledgerline/contracts
 import { MAX_QUANTITY_DECIMALS, callTotalCovered, partChargeableUnits, type IncrementGrid } from '@ledgerline/rating';
 import type { NatsConnection } from '@ledgerline/platform';
 import { versionAt, statusAt, type LineInfo } from '../domain/subscriber';
-import { quantityText, validateUsage } from '../domain/usage-input';
+import { MAX_QUANTITY, quantityText, validateUsage } from '../domain/usage-input';
 import type { UsageRuntime } from '../usage-runtime';
 import { SESSION_SOURCE, zoneOf, type UnpaidOverage } from './usage-pipeline';
 import { partnerMayCharge } from './partner-lines';
@@ -222,8 +222,8 @@ function refOf(s: StoredSession, sessionId: string): string {
 
 const SOURCE = SESSION_SOURCE;
 const OPERATIONS = ['RESERVE', 'UPDATE', 'TERMINATE'];
-/** Most units one request may report or ask for: what one usage record may hold (usage-input's MAX_QUANTITY); more would be a REJECTED, uncharged record. */
-const MAX_UNITS = 1_000_000_000;
+/** Most units one request may report or ask for: what one usage record may hold; more would be a REJECTED, uncharged record. */
+const MAX_UNITS = MAX_QUANTITY;
 const MAX_SEQUENCE = 2_147_483_647;
 const MAX_SESSION_ID = 128;
 /** Usage records' event ids are at most 128 characters; the longest a session adds to its key is `#<n>:unreserved`. */

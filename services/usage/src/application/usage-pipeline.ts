@@ -12,7 +12,7 @@
  * rated in order and its live counters (the facts of the next event) move event by event.
  */
 import { dec, deterministicId, type AllowancePeriod, type ChargeRequest, type EventName, type FeePeriod } from '@ledgerline/contracts';
-import { RatingInputError, type OfferDocument, type RatingResult, type Rater, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
+import { HOME_ZONE, NO_DESTINATION, ROAMING_LABEL_PREFIX, RatingInputError, type OfferDocument, type RatingResult, type Rater, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
 import { arrayParam, type Clock, type Logger } from '@ledgerline/platform';
 import { hash } from 'node:crypto';
 import { activeAddOnsAt, lineCountAt, statusAt, versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
@@ -1358,13 +1358,12 @@ export function chargeRequestOf(
 export function zoneOf(rater: Rater, result: RatingResult, u: Pick<ValidUsage, 'calledNumber' | 'roamingCountry' | 'visitedMcc' | 'usageType' | 'occurredAt' | 'quantity' | 'direction'>): string {
   const tables = rater.compiled.tables;
   const roaming = (result.facts.roamingZone as string | undefined) ?? (u.roamingCountry || u.visitedMcc ? tables.roamingZone(zoneEvent(u) as never) : HOME_ZONE);
-  if (roaming !== HOME_ZONE) return `ROAMING_${roaming}`;
+  if (roaming !== HOME_ZONE) return `${ROAMING_LABEL_PREFIX}${roaming}`;
   if (!u.calledNumber) return HOME_ZONE;
   const destination = (result.facts.destinationZone as string | undefined) ?? tables.destinationZone(u.calledNumber);
-  return destination === 'NONE' ? HOME_ZONE : destination;
+  return destination === NO_DESTINATION ? HOME_ZONE : destination;
 }
 
-const HOME_ZONE = 'HOME';
 
 /** What the plan's roaming table reads of an event (built only when the rules did not give the zone). */
 function zoneEvent(u: Pick<ValidUsage, 'calledNumber' | 'roamingCountry' | 'visitedMcc' | 'usageType' | 'quantity' | 'direction'>) {

@@ -13,7 +13,7 @@ export type Direction = 'OUTGOING' | 'INCOMING';
 export const UNIT_OF: Record<UsageType, string> = { VOICE: 'SECOND', SMS: 'MESSAGE', MMS: 'MESSAGE', DATA: 'MB', CONTENT: 'ITEM' };
 
 /** Largest accepted quantity of one record, in its unit (about 11.5 days of voice, 1 PB of data). */
-const MAX_QUANTITY = 1_000_000_000;
+export const MAX_QUANTITY = 1_000_000_000;
 /** Events stamped further than this in the future are clock errors, not usage. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
