@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Caller } from '@ledgerline/contracts';
-import { callerHeaders, createLogger, DEFAULT_PORTS, DEV_INTERNAL_SECRET, healthCheckTimeoutSetting, introspectionSetting, metricsTokenSetting, parsePort, queryLimitsRule, queryLimitsSetting, secretSetting, startGraphQLHttpServer, tokenLimitError, withRefusedInputField, type Logger, type SubgraphServer } from '@ledgerline/platform';
+import { callerHeaders, createLogger, DEFAULT_PORTS, DEV_INTERNAL_SECRET, healthCheckTimeoutSetting, internalErrorMessage, introspectionSetting, logInternalError, metricsTokenSetting, parsePort, queryLimitsRule, queryLimitsSetting, secretSetting, startGraphQLHttpServer, tokenLimitError, withRefusedInputField, type Logger, type SubgraphServer } from '@ledgerline/platform';
 import { AuthenticationError, callerFromAuthorization, DEV_JWT_SECRET } from './auth';
 import { SUPERGRAPH_PATH } from './compose';
 import { subgraphUrl } from './subgraphs';
@@ -36,11 +36,13 @@ class CallerForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext>
    * A subgraph that could not answer (connection refused, a reply that is not GraphQL's JSON, an HTTP error other
    * than the input refusal below) is told to the client by its service name only. Apollo's own error carried the
    * subgraph's address in its message and, for an HTTP error, the subgraph's raw answer (`extensions.response`:
-   * url, status, body), to every caller; those go to the log.
+   * url, status, body), to every caller; those go to the log, at error with a fresh `reference` that the answer
+   * carries too (`extensions.reference`, as an INTERNAL domain error's): a client's report finds the line.
    */
-  private unavailable(details: Record<string, unknown>): GraphQLError {
-    this.logger.error({ service: this.service, url: this.url, ...details }, 'subgraph request failed');
-    return new GraphQLError(`The ${this.service} service could not answer; try again later`, { extensions: { code: 'INTERNAL_SERVER_ERROR', serviceName: this.service } });
+  private unavailable(details: { err?: unknown; status?: number; body?: unknown }): GraphQLError {
+    const { err, ...rest } = details;
+    const reference = logInternalError(this.logger, err, 'subgraph request failed', { service: this.service, url: this.url, ...rest });
+    return new GraphQLError(`The ${this.service} service could not answer; try again later`, { extensions: { code: 'INTERNAL_SERVER_ERROR', serviceName: this.service, reference } });
   }
 
   override async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): ReturnType<RemoteGraphQLDataSource<GatewayContext>['process']> {
@@ -84,6 +86,25 @@ class CallerForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext>
   }
 }
 
+/** Codes of an answer that is nobody's input error: what failed is in the log, under a reference. */
+const INTERNAL_CODES = new Set<unknown>(['INTERNAL_SERVER_ERROR', 'DOWNSTREAM_SERVICE_ERROR', undefined]);
+
+/**
+ * An internal error the gateway answers without a reference is one it made itself of a subgraph's reply it could not
+ * use (a TypeError reading `errors` that is not a list, graphql-js quoting a value of the wrong type) or a subgraph's
+ * error without a code (DOWNSTREAM_SERVICE_ERROR: not one of ours, which all have one): its text is logged at error
+ * with a fresh reference and answered `internal error (reference <uuid>)`, `extensions.reference`, the serviceName
+ * kept. One that has a reference (a subgraph's own, "could not answer") and coded errors go on as they are.
+ */
+export function referencedInternalError(formatted: GraphQLFormattedError, error: unknown, logger: Logger): GraphQLFormattedError {
+  const extensions = formatted.extensions ?? {};
+  if (!INTERNAL_CODES.has(extensions.code) || typeof extensions.reference === 'string') return formatted;
+  const serviceName = typeof extensions.serviceName === 'string' ? extensions.serviceName : undefined;
+  const cause = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  const reference = logInternalError(logger, cause, 'gateway answer failed', { message: formatted.message, path: formatted.path, code: extensions.code, serviceName });
+  return { message: internalErrorMessage(reference), ...(formatted.path ? { path: formatted.path } : {}), extensions: { code: 'INTERNAL_SERVER_ERROR', ...(serviceName ? { serviceName } : {}), reference } };
+}
+
 export interface GatewayOptions {
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
@@ -123,7 +144,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Subgra
         parseOptions: { maxTokens: queryLimits.maxTokens },
         validationRules: [queryLimitsRule(queryLimits)],
         // The gateway refuses built-in scalars and enums itself; those name their field as a subgraph's refusals do.
-        formatError: (formatted, error) => withRefusedInputField(tokenLimitError(formatted, queryLimits), error),
+        formatError: (formatted, error) => referencedInternalError(withRefusedInputField(tokenLimitError(formatted, queryLimits), error), error, logger),
         includeStacktraceInErrorResponses: false,
         stopOnTerminationSignals: false,
       }),

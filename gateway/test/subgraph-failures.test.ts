@@ -91,6 +91,61 @@ describe('a subgraph that cannot answer, through the gateway', () => {
     expect(logged(lines)).toHaveLength(1);
   });
 
+  // review32: the answer had nothing a client could quote, the log line nothing to find it by; both now have the reference.
+  it('each "could not answer" carries extensions.reference, the reference of its error-level log line with the cause', async () => {
+    const refused = await gatewayWith(`http://127.0.0.1:${await closedPort()}/graphql`);
+    const leaky = await gatewayWith(await standIn(502, SECRET_BODY, 'text/plain'));
+    const garbage = await gatewayWith(await standIn(200, SECRET_BODY, 'text/plain'));
+    const references = new Set<unknown>();
+    for (const [what, { gw, lines }, cause] of [['refused', refused, 'ECONNREFUSED'], ['502', leaky, 'pW-9f3Kq7Zr2Lx8s'], ['not JSON', garbage, 'pW-9f3Kq7Zr2Lx8s']] as const) {
+      const { errors } = await offers(gw);
+      const reference = errors[0]?.extensions?.reference;
+      expect(reference, what).toMatch(/^[0-9a-f-]{36}$/);
+      expect(errors[0], what).toEqual({ message: 'The catalog service could not answer; try again later', extensions: { code: 'INTERNAL_SERVER_ERROR', serviceName: 'catalog', reference } });
+      const line = logged(lines).find((l) => l.reference === reference);
+      expect(line, what).toMatchObject({ level: 50, service: 'catalog' });
+      expect(JSON.stringify(line), what).toContain(cause);
+      references.add(reference);
+    }
+    expect(references.size).toBe(3);
+  });
+
+  // review32: an answer the gateway failed to make of a subgraph's reply reached the client as the gateway's own
+  // error text (a JavaScript TypeError's, graphql-js's echoing the subgraph's value), logged nowhere; a subgraph's
+  // error without a code (not one of ours: they all have one) went out as DOWNSTREAM_SERVICE_ERROR with its text.
+  it("a reply the gateway cannot use: 'internal error (reference …)', the reference's error-level log line has the text", async () => {
+    const cases = [
+      { body: { errors: 'nope' }, leak: 'is not a function' },
+      { body: { data: { offers: 'pW-9f3Kq7Zr2Lx8s' } }, leak: 'pW-9f3Kq7Zr2Lx8s' },
+      { body: { errors: [{ message: `relation "t_1.offer" does not exist (${SECRET_BODY})` }] }, leak: 'pW-9f3Kq7Zr2Lx8s' },
+    ];
+    for (const { body, leak } of cases) {
+      const { gw, lines } = await gatewayWith(await standIn(200, JSON.stringify(body)));
+      const { text, errors } = await offers(gw);
+      const what = JSON.stringify(body);
+      expect(text, what).not.toContain(leak);
+      expect(errors, what).toHaveLength(1);
+      const reference = errors[0]?.extensions?.reference;
+      expect(reference, what).toMatch(/^[0-9a-f-]{36}$/);
+      expect(errors[0]!.message, what).toBe(`internal error (reference ${reference})`);
+      expect(errors[0]!.extensions?.code, what).toBe('INTERNAL_SERVER_ERROR');
+      const line = lines.map((l) => JSON.parse(l) as Record<string, any>).find((l) => l.reference === reference);
+      expect(line?.level, what).toBe(50);
+      expect(JSON.stringify(line), what).toContain(leak);
+    }
+  });
+
+  it("passes a subgraph's referenced internal error and its coded errors on as they are", async () => {
+    const internal = { message: 'internal error (reference 0b0e3c52-5f0a-4a4e-9d8c-1f7c7b3e2a10)', extensions: { code: 'INTERNAL_SERVER_ERROR', reference: '0b0e3c52-5f0a-4a4e-9d8c-1f7c7b3e2a10' } };
+    const notFound = { message: 'Offer FOO does not exist', path: ['offers'], extensions: { code: 'NOT_FOUND', reason: 'OFFER_NOT_FOUND' } };
+    const { gw } = await gatewayWith(await standIn(200, JSON.stringify({ errors: [internal, notFound], data: { offers: null } })));
+    const { errors } = await offers(gw);
+    expect(errors).toEqual([
+      { ...internal, extensions: { ...internal.extensions, serviceName: 'catalog' } },
+      expect.objectContaining({ message: 'Offer FOO does not exist', extensions: { code: 'NOT_FOUND', reason: 'OFFER_NOT_FOUND', serviceName: 'catalog' } }),
+    ]);
+  });
+
   it("still answers a subgraph's refusal of a bad value as the caller's input error (HTTP 400 BAD_USER_INPUT), with its message", async () => {
     const url = await standIn(400, JSON.stringify({ errors: [{ message: 'Variable "$a" got invalid value "x"; Decimal expected', extensions: { code: 'BAD_USER_INPUT' } }] }));
     const { gw, lines } = await gatewayWith(url);

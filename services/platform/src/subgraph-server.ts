@@ -11,6 +11,7 @@ import client from 'prom-client';
 import type { Logger } from 'pino';
 import { ConfigError, DEFAULT_HEALTH_CHECK_TIMEOUT_MS } from './config';
 import { createFormatError } from './graphql-errors';
+import { internalErrorMessage, logInternalError } from './internal-errors';
 import { queryLimitsRule, queryLimitsSetting, subgraphQueryLimits, tokenLimitError, type QueryLimits } from './query-limits';
 
 export interface GraphQLHttpOptions<C extends BaseContext> {
@@ -187,12 +188,23 @@ export interface SubgraphServer {
 
 const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
+/** A request the HTTP edge refuses as the caller's (4xx): answered with its message, not as an internal error. */
+export class HttpRefusal extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HttpRefusal';
+  }
+}
+
 async function readBody(req: http.IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw Object.assign(new Error('request body too large'), { status: 413 });
+    if (size > MAX_BODY_BYTES) throw new HttpRefusal(413, 'request body too large');
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -270,6 +282,35 @@ export function startSubgraphServer<C extends BaseContext>(options: SubgraphServ
 }
 
 /**
+ * A request the HTTP edge failed outside GraphQL (a `/metrics` gauge's query, a body that broke off): an HttpRefusal
+ * is the caller's (413) and answered with its message; anything else is logged at error with a reference
+ * (`request failed`, method and path) and answered 500 `internal error (reference <uuid>)` with `extensions.code`
+ * INTERNAL_SERVER_ERROR and `extensions.reference`, as GraphQL's unexpected failures are, never with its own text.
+ * An answer already under way is cut off (its end would be read as complete).
+ */
+export function answerFailedRequest(req: http.IncomingMessage, res: http.ServerResponse, error: unknown, logger: Logger): void {
+  if (error instanceof HttpRefusal) {
+    logger.info({ status: error.status, method: req.method, path: pathOf(req) }, error.message);
+    if (res.headersSent) res.destroy();
+    else res.writeHead(error.status, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: error.message }] }));
+    return;
+  }
+  const reference = logInternalError(logger, error, 'request failed', { method: req.method, path: pathOf(req) });
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res
+    .writeHead(500, { 'content-type': 'application/json' })
+    .end(JSON.stringify({ errors: [{ message: internalErrorMessage(reference), extensions: { code: 'INTERNAL_SERVER_ERROR', reference } }] }));
+}
+
+/** The request's path without its query (which may carry a caller's values). */
+function pathOf(req: http.IncomingMessage): string {
+  return new URL(req.url ?? '/', 'http://localhost').pathname;
+}
+
+/**
  * A GraphQL server over plain node:http: `/graphql` (Apollo), `/health` (readiness: status and the names of
  * failed checks only, see answerHealth) and
  * `/metrics` (Prometheus). Apollo's framework-neutral `executeHTTPGraphQLRequest` keeps us free
@@ -287,11 +328,7 @@ export async function startGraphQLHttpServer<C extends BaseContext>(options: Gra
   await apollo.start();
 
   httpServer.on('request', (req, res) => {
-    void handle(req, res).catch((error: Error & { status?: number }) => {
-      options.logger.error({ err: error }, 'request failed');
-      if (!res.headersSent) res.writeHead(error.status ?? 500, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ errors: [{ message: error.status ? error.message : 'Internal error' }] }));
-    });
+    void handle(req, res).catch((error: unknown) => answerFailedRequest(req, res, error, options.logger));
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -305,7 +342,9 @@ export async function startGraphQLHttpServer<C extends BaseContext>(options: Gra
         refuseMetrics(res);
         return;
       }
-      res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
+      // Collected before the head is written: a gauge that fails (its database query) is a 500, not a 200 with an error body.
+      const text = await registry.metrics();
+      res.writeHead(200, { 'content-type': registry.contentType }).end(text);
       return;
     }
     if (url.pathname !== '/graphql' && url.pathname !== '/') {

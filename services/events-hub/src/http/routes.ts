@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import { DomainError, type Caller } from '@ledgerline/contracts';
-import { AuthenticationError, callerFromAuthorization, type Logger } from '@ledgerline/platform';
+import { AuthenticationError, callerFromAuthorization, internalErrorMessage, logInternalError, type Logger } from '@ledgerline/platform';
 import type { HubDeps } from '../application/deps';
 import { deleteHub, getHub, HUB_PATH, listHubs, registerHub } from '../application/hubs';
 import { listDeliveries, retryDelivery } from '../application/deliveries';
@@ -29,6 +29,16 @@ export function errorReply(error: DomainError): Reply {
   const status = STATUS_BY_CATEGORY[error.category];
   // The details (field, …) first: none of them may overwrite the shape's own keys.
   return { status, body: { ...error.details, '@type': 'Error', code: error.code, reason: error.category, message: error.message, status: String(status) } };
+}
+
+/**
+ * A failure the hub did not expect (PostgreSQL's, a driver's): logged at error with a fresh reference (and `fields`:
+ * method, path) and answered 500 `internal error (reference <uuid>)` with `reference`, never with the failure's own
+ * text; a partner quotes the reference, the log line has the details.
+ */
+export function internalErrorReply(logger: Logger, error: unknown, what: string, fields: Record<string, unknown>): Reply {
+  const reference = logInternalError(logger, error, what, fields);
+  return { status: 500, body: { '@type': 'Error', code: 'INTERNAL', reason: 'INTERNAL', message: internalErrorMessage(reference), status: '500', reference } };
 }
 
 async function readJson(req: http.IncomingMessage): Promise<unknown> {
@@ -124,9 +134,15 @@ export function hubRoutes(deps: HubDeps, read: StreamReader, jwtSecret: string, 
         },
       };
     } catch (error) {
-      if (error instanceof DomainError) return errorReply(error);
-      logger.error({ err: error, method, path: url.pathname }, 'hub request failed');
-      return { status: 500, body: { '@type': 'Error', code: 'INTERNAL', reason: 'INTERNAL', message: 'Internal error', status: '500' } };
+      if (error instanceof DomainError) {
+        if (error.category !== 'INTERNAL') return errorReply(error);
+        // An INTERNAL one (a dependency down) keeps its message, which names the service only, as over GraphQL; where
+        // and why (its cause) are logged under the reference it is answered with.
+        const reference = logInternalError(logger, error, 'internal error answered', { method, path: url.pathname });
+        const reply = errorReply(error);
+        return { ...reply, body: { ...(reply.body as Record<string, unknown>), reference } };
+      }
+      return internalErrorReply(logger, error, 'hub request failed', { method, path: url.pathname });
     }
   };
 }

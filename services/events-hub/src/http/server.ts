@@ -1,7 +1,7 @@
 import http from 'node:http';
 import client from 'prom-client';
 import { listen, metricsAuthorized, refuseMetrics, type Logger } from '@ledgerline/platform';
-import type { Reply } from './routes';
+import { internalErrorReply, type Reply } from './routes';
 
 export interface HttpServer {
   url: string;
@@ -33,10 +33,11 @@ export async function startHttpServer(o: {
     registers: [o.registry],
   });
   const server = http.createServer((req, res) => {
-    void handle(req, res).catch((error) => {
-      o.logger.error({ err: error }, 'request failed');
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ code: 'INTERNAL', message: 'Internal error' }));
+    void handle(req, res).catch((error: unknown) => {
+      // Answered with a reference its log line has, never the failure's text; an answer already under way is cut off.
+      const reply = internalErrorReply(o.logger, error, 'request failed', { method: req.method, path: new URL(req.url ?? '/', 'http://localhost').pathname });
+      if (res.headersSent) res.destroy();
+      else res.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
     });
   });
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -58,7 +59,9 @@ export async function startHttpServer(o: {
         refuseMetrics(res);
         return;
       }
-      res.writeHead(200, { 'content-type': o.registry.contentType }).end(await o.registry.metrics());
+      // Collected before the head is written: a gauge whose query fails is a 500, not a 200 with an error body.
+      const text = await o.registry.metrics();
+      res.writeHead(200, { 'content-type': o.registry.contentType }).end(text);
       return;
     }
     const reply = (await o.routes(req, url)) ?? { status: 404, body: { code: 'NOT_FOUND', message: `${url.pathname} is not served here` } };
