@@ -113,6 +113,30 @@ function sameReserve(prior: ReservationRow, req: WalletReserveRequest, walletId:
     && new Decimal(prior.requested_units).equals(req.requestedUnits) && new Decimal(prior.price_per_unit).equals(req.pricePerUnit);
 }
 
+/**
+ * Holds the batch's requestIds to the end of the transaction (advisory locks on their hashes, taken in hash order, so
+ * two batches sharing keys never deadlock), first in the reserve's lock order: request keys → wallets → buckets. The
+ * wallet lock alone serializes two copies of a request only once the wallet row exists: while the account's wallet
+ * was being opened, a copy that read before its commit locked nothing and was refused WALLET_NOT_FOUND, and its twin,
+ * reading after that commit, locked the new wallet, did not see the uncommitted refusal and was granted (two
+ * decisions for one key; a hold for a request usage had been told was refused). Now the second copy waits for the
+ * first's commit and its reads, later statements, see that decision (and a wallet at least as new as the first saw).
+ * Nothing else takes these locks, so no transaction holds a wallet while it waits for one. A key is an advisory lock
+ * (held in PostgreSQL's shared lock table, one per distinct requestId of the batch: at most WALLETS_RPC_MAX_BATCH),
+ * not a row: no write per request on the reserve path; reservation.request_key and reservation_refusal's primary key
+ * remain the unique constraints behind each decision.
+ */
+function requestKeyLock(keys: readonly string[]): Reading<void> {
+  return {
+    statements: [{
+      // Volatile functions in the select list run after the sort: the locks are taken in hash order.
+      text: `select pg_advisory_xact_lock(h) from (select distinct hashtext('reserve-request:' || k) as h from unnest($1::text[]) as k) s order by h`,
+      params: [keys],
+    }],
+    parse: () => undefined,
+  };
+}
+
 /** Checks one reserve request's fields; a reply when it is refused without touching the database. */
 function checkReserve(req: WalletReserveRequest): WalletReserveReply | undefined {
   if (!req || typeof req !== 'object' || typeof req.requestId !== 'string' || !req.requestId || typeof req.sessionId !== 'string' || !req.sessionId) return fail('RATING_FAILED', 'INVALID_INPUT', 'requestId and sessionId are required');
@@ -154,15 +178,17 @@ export async function reserveMany(sql: Sql, reqs: WalletReserveRequest[], now: D
   if (live.length === 0) return checked.map((c) => c.reply!);
   const pairs = new Map<string, WalletPair>();
   for (const { req } of live) pairs.set(`${req.billingAccountId}\u0000${req.currency}`, { acc: req.billingAccountId, cur: req.currency });
-  // Every read in one round trip, in lock order (wallets, then buckets): the wallets and their
+  // Every read in one round trip, in lock order (request keys, wallets, then buckets): the wallets and their
   // balances, the requests answered before, the buckets the requests may draw on.
-  // The refusals are read after the wallets are locked: one decided by a transaction holding the lock is seen.
-  const keys = [[...new Set(live.map((c) => c.req.requestId))]];
-  const [locked, earlier, refusedBefore, buckets] = await readTogether<[LockedWalletRow[], ReservationRow[], RefusalRow[], LiveBucketRow[]]>(
+  // The reservations and refusals are read once the keys and wallets are ours: a decision committed by whoever
+  // held them before is seen.
+  const keys = [...new Set(live.map((c) => c.req.requestId))];
+  const [, locked, earlier, refusedBefore, buckets] = await readTogether<[void, LockedWalletRow[], ReservationRow[], RefusalRow[], LiveBucketRow[]]>(
     sql,
+    requestKeyLock(keys),
     walletLock([...pairs.values()]),
-    rowsOf(`select * from reservation where request_key = any($1::text[])`, keys),
-    rowsOf(`select * from reservation_refusal where request_key = any($1::text[])`, keys),
+    rowsOf(`select * from reservation where request_key = any($1::text[])`, [keys]),
+    rowsOf(`select * from reservation_refusal where request_key = any($1::text[])`, [keys]),
     bucketLock(live.filter((c) => c.req.allowanceIds?.length).map((c) => c.req)),
   );
   const wallets = new Map(locked.map((w) => [`${w.billing_account_id}\u0000${w.currency}`, withState(w)]));
