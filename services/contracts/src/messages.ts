@@ -582,6 +582,29 @@ export interface RechargeRefundFailedData {
 }
 
 /**
+ * `data` of `rechargeResolved`: staff closed a REFUND_FAILED card recharge (resolveRefundFailedRecharge) once they had
+ * sorted out the customer's money: REFUNDED_OUTSIDE (returned outside the provider's refund: nothing moved here) or
+ * CREDITED (the wallet credited `amount` after all: `transactionId` is that TOPUP, also announced by balance.topup).
+ * `note` is staff's text (the bank's or provider's reference, a ticket): not for the customer. Once per recharge (key =
+ * the recharge id).
+ */
+export interface RechargeResolvedData {
+  rechargeId: string;
+  billingAccountId: string;
+  walletId: string;
+  amount: { amount: string; currency: string };
+  resolution: 'REFUNDED_OUTSIDE' | 'CREDITED';
+  note: string;
+  /** Who resolved it: the signed caller's subject and role. */
+  resolvedBy: string;
+  resolvedByRole: string;
+  /** ISO date-time. */
+  resolvedAt: string;
+  /** CREDITED: the ledger transaction that credited the wallet; REFUNDED_OUTSIDE: null. */
+  transactionId: string | null;
+}
+
+/**
  * `data` of `upsellOfferStateChanged`: an upsell offer's state after a change. `price` is what the
  * customer is offered (the catalog's price when it was presented). `reason`: why it was WITHDRAWN
  * or FAILED. `orderId`: the add-on order an acceptance placed (ACCEPTED, FAILED). Key = offer id,

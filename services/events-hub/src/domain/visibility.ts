@@ -63,6 +63,7 @@ export const EVENT_AUDIENCE: Readonly<Record<EventName, EventAudience>> = {
   chargeRefused: 'ACCOUNT',
   rechargeRefused: 'ACCOUNT',
   rechargeRefundFailed: 'ACCOUNT',
+  rechargeResolved: 'ACCOUNT',
   customerBillCreated: 'ACCOUNT',
   customerBillStateChanged: 'ACCOUNT',
   customerBillDunningNotice: 'ACCOUNT',

@@ -13,12 +13,17 @@
  * is told by the message of what brought or used the credit — the bill issued onto it (BILL_ISSUED
  * says what the credit paid and what is left) or the payment whose excess it is (PAYMENT_RECEIVED
  * names the other invoices it paid). A staff balance adjustment (goodwill) is no top-up.
+ *
+ * A card recharge wallets could neither credit nor refund (wallets' recharge.refundfailed: RECHARGE_REFUND_FAILED) tells
+ * the customer their card was charged and the money is being sorted out; its resolution (recharge.resolved) tells them
+ * the money was paid back (REFUNDED_OUTSIDE: REFUND_SENT), or nothing when it was CREDITED: that credit's own
+ * balance.topup (TOPUP_CONFIRMED) tells it. Never staff's note.
  */
 import { dec, formatAmount, isCurrencyCode } from '@ledgerline/contracts';
 import { dayOf, instant, isDecimal, str } from './event-fields';
 
-export type MoneyNotifyingKind = 'paymentReceived' | 'topupConfirmed' | 'refundSent' | 'payoutSent' | 'creditNoteIssued';
-export const MONEY_TEMPLATES = ['PAYMENT_RECEIVED', 'TOPUP_CONFIRMED', 'REFUND_SENT', 'CREDIT_NOTE_ISSUED'] as const;
+export type MoneyNotifyingKind = 'paymentReceived' | 'topupConfirmed' | 'refundSent' | 'payoutSent' | 'creditNoteIssued' | 'rechargeRefundFailed' | 'rechargeResolved';
+export const MONEY_TEMPLATES = ['PAYMENT_RECEIVED', 'TOPUP_CONFIRMED', 'REFUND_SENT', 'CREDIT_NOTE_ISSUED', 'RECHARGE_REFUND_FAILED'] as const;
 
 type Data = Record<string, unknown>;
 type Params = Record<string, string>;
@@ -139,6 +144,22 @@ export function moneyTrigger(kind: MoneyNotifyingKind, d: Data, eventTime: strin
       if ('invalid' in m) return m;
       return { template: 'REFUND_SENT', params: { payout: 'yes', amount: m.value, currency: m.currency, payoutReference: str(d.payoutReference) ?? '', at: instant(d.paidOutAt) || instant(eventTime) } };
     }
+    case 'rechargeRefundFailed': {
+      const a = d.amount as { amount?: unknown; currency?: unknown } | undefined;
+      const m = moneyOf({ amount: a?.amount }, 'amount', a?.currency);
+      if ('invalid' in m) return m;
+      return { template: 'RECHARGE_REFUND_FAILED', params: { amount: m.value, currency: m.currency, at: instant(d.failedAt) || instant(eventTime) } };
+    }
+    case 'rechargeResolved': {
+      const resolution = str(d.resolution);
+      if (resolution === 'CREDITED') return { ignored: true, invalid: `recharge ${str(d.rechargeId) ?? ''} was credited: its balance.topup tells the customer (TOPUP_CONFIRMED)` };
+      if (resolution !== 'REFUNDED_OUTSIDE') return { invalid: `data.resolution ${JSON.stringify(d.resolution ?? null)} is not REFUNDED_OUTSIDE or CREDITED` };
+      const a = d.amount as { amount?: unknown; currency?: unknown } | undefined;
+      const m = moneyOf({ amount: a?.amount }, 'amount', a?.currency);
+      if ('invalid' in m) return m;
+      // Staff's note (references, tickets) is theirs: not told.
+      return { template: 'REFUND_SENT', params: { recharge: 'yes', amount: m.value, currency: m.currency, at: instant(d.resolvedAt) || instant(eventTime) } };
+    }
   }
 }
 
@@ -248,11 +269,18 @@ function refundText(p: Params): string {
 function refundSentText(p: Params): string {
   const money = amount(p.amount!, p.currency!);
   const later = ' It can take a few business days to reach you.';
+  if (p.recharge) return `We paid back the ${money} of your card recharge that could not be credited to your balance${on(p)}.${later}`;
   if (p.payout) return `We paid the balance of your closed account, ${money}, back to you by bank transfer${on(p)}${p.payoutReference ? ` (reference ${p.payoutReference})` : ''}.${later}`;
   const invoice = p.invoiceNumber ? `invoice ${p.invoiceNumber}` : 'your invoice';
   if (p.channel === 'CARD') return `We refunded ${money} to the card you paid ${invoice} with${p.at ? `, on ${dayOf(p.at, p)}` : ''}. It can take a few business days to show on your statement.`;
   const how = p.channel === 'BANK_TRANSFER' ? ' by bank transfer' : '';
   return `We are paying ${money} back to you${how} for your payment of ${invoice}${p.at ? ` (refund of ${dayOf(p.at, p)})` : ''}.${later}`;
+}
+
+/** "Your card recharge of 20.00 EUR on 2026-10-22 was charged to your card but could not be credited …" */
+function rechargeRefundFailedText(p: Params): string {
+  const money = amount(p.amount!, p.currency!);
+  return `Your card recharge of ${money}${on(p)} was charged to your card but could not be credited to your balance, and the refund to your card did not go through. We are putting it right: we will pay the ${money} back to you or credit it to your balance, and tell you when we have.`;
 }
 
 const CAUSES: Record<string, (p: Params) => string> = {
@@ -315,6 +343,8 @@ export function composeMoneyMessage(template: string, p: Params): { subject: str
       return { subject: 'Top-up credited', content: topupText(p) };
     case 'REFUND_SENT':
       return { subject: 'Refund on its way', content: refundText(p) };
+    case 'RECHARGE_REFUND_FAILED':
+      return { subject: 'Your recharge could not be completed', content: rechargeRefundFailedText(p) };
     case 'CREDIT_NOTE_ISSUED':
       return { subject: p.invoiceNumber ? `A credit on your invoice ${p.invoiceNumber}` : 'A credit on your invoice', content: creditNoteText(p) };
     default:

@@ -281,7 +281,9 @@ export function triggerFromEvent(kind: NotifyingKind, event: EventLike): { trigg
     case 'topupConfirmed':
     case 'refundSent':
     case 'payoutSent':
-    case 'creditNoteIssued': {
+    case 'creditNoteIssued':
+    case 'rechargeRefundFailed':
+    case 'rechargeResolved': {
       const m = moneyTrigger(kind, d, event.time);
       if (!('template' in m)) return m;
       return { trigger: { ...base, lineId: null, template: m.template, preferredChannel: null, params: m.params } };
@@ -425,6 +427,7 @@ export function composeMessage(template: string, p: Record<string, string>): { s
     case 'TOPUP_CONFIRMED':
     case 'REFUND_SENT':
     case 'CREDIT_NOTE_ISSUED':
+    case 'RECHARGE_REFUND_FAILED':
       // Only the money events carry these (a plan rule naming the template gets the plain text below).
       return composeMoneyMessage(template, p) ?? { subject: template, content: `Notice ${template}${p.period ? ` for ${p.period}` : ''}.` };
     case 'DUNNING_REMINDER':

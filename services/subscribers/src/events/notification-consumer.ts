@@ -23,14 +23,17 @@ export const NOTIFYING_EVENTS = {
   topupConfirmed: EVENTS.balanceTopup,
   refundSent: EVENTS.refundCreated,
   payoutSent: EVENTS.walletPaidOut,
+  // A card recharge charged and neither credited nor refunded, and how staff resolved it (money-notifications.ts).
+  rechargeRefundFailed: EVENTS.rechargeRefundFailed,
+  rechargeResolved: EVENTS.rechargeResolved,
   // A credit note on a customer's invoice (CREDIT_NOTE_ISSUED).
   creditNoteIssued: EVENTS.creditNoteCreated,
   // An overdue invoice's dunning steps (domain/dunning-notifications.ts).
   dunningNotice: EVENTS.customerBillDunningNotice,
 } as const;
 
-/** Payments, top-ups, refunds, payouts and credit notes: announced from their consumers' first deployment on, not before. */
-const MONEY_KINDS = ['paymentReceived', 'topupConfirmed', 'refundSent', 'payoutSent', 'creditNoteIssued'];
+/** Payments, top-ups, refunds, payouts, credit notes and failed recharges: announced from their consumers' first deployment on, not before. */
+const MONEY_KINDS = ['paymentReceived', 'topupConfirmed', 'refundSent', 'payoutSent', 'creditNoteIssued', 'rechargeRefundFailed', 'rechargeResolved'];
 
 /**
  * Consumers added after their events were already flowing start at new events: a first deployment

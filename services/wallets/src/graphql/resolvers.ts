@@ -14,6 +14,7 @@ import { payOutWallet, payoutsOf, returnPayout, type WalletPayoutRow } from '../
 import { approveAdjustment, expiresAt, gateAdjustment, listAdjustmentRequests, rejectAdjustment, type AdjustmentRequestRow, type RequestStatus } from '../application/balance-adjustment-approvals';
 import { issueVoucher, redeemVoucher } from '../application/vouchers';
 import { confirmBankTransfer, recharge, requireConfirmed, type RechargeRow } from '../application/recharge';
+import { resolveRefundFailedRecharge, type ResolvedRechargeRow } from '../application/resolve-refund-failed-recharge';
 import { setAutoTopup } from '../application/auto-topup-settings';
 import { beginRechargeStep, type RechargeStep } from '../application/begin-recharge-step';
 import { closeReservation, reservationById, reserve, type ReservationRow } from '../application/reservations';
@@ -22,7 +23,7 @@ import { budgetOf, setBudget, type BudgetRow } from '../application/budget';
 import { subscriptionTermsOf, type SubscriptionTermRow } from '../application/subscription-terms';
 import { openDueCharges, type DueChargeRow } from '../application/one-off-charges';
 import { periodFee } from '../application/period-fee';
-import { requireAccount, requireRowAccount, requireStaff } from './authorization';
+import { isStaff, requireAccount, requireRowAccount, requireStaff } from './authorization';
 
 export type WalletsContext = RequestContext;
 
@@ -184,6 +185,10 @@ export const resolvers = {
       requireStaff(ctx.caller, 'confirm bank transfers');
       // A refusal (wallet settled) is committed first: the recharge keeps why, for finance to refund the transfer.
       return { recharge: requireConfirmed(await mutate(ctx, (sql, t) => confirmBankTransfer(sql, input.rechargeId, input.bankReference, t))) };
+    },
+    resolveRefundFailedRecharge: async (_: unknown, { input }: any, ctx: WalletsContext) => {
+      requireStaff(ctx.caller, 'resolve refund-failed recharges');
+      return { recharge: await mutate(ctx, (sql, t) => resolveRefundFailedRecharge(sql, { ...input, caller: ctx.caller, now: t })) };
     },
     setAutoTopup: async (_: unknown, { input }: any, ctx: WalletsContext) => {
       await requireRowAccount(db(ctx), ctx.caller, await walletById(db(ctx), input.walletId), 'change auto top-up of this wallet', () => notFound('Wallet', input.walletId, 'input.walletId'));
@@ -352,6 +357,11 @@ export const resolvers = {
     workflowId: (r: RechargeRow) => r.workflow_id,
     createdAt: (r: RechargeRow) => r.created_at,
     updatedAt: (r: RechargeRow) => r.updated_at,
+    // Staff's note and name are the audit record: a customer reading their recharge sees how and when only.
+    resolution: (r: Partial<ResolvedRechargeRow>, _: unknown, ctx: WalletsContext) =>
+      r.resolved_at
+        ? { resolution: r.resolution, note: isStaff(ctx.caller) ? r.resolution_note : null, resolvedBy: isStaff(ctx.caller) ? r.resolved_by : null, resolvedByRole: r.resolved_by_role, resolvedAt: r.resolved_at, transactionId: r.resolution_transaction_id }
+        : null,
   },
   Budget: {
     billingAccountId: (b: BudgetRow) => b.billing_account_id,

@@ -258,22 +258,27 @@ export const LEDGER_CHECKS: readonly { name: string; sql: string }[] = [
     // before keys were scoped per account have them as `TOPUP:recharge:<id>` / `TOPUP:recharge-<id>:creditWallet`. COMPLETED: exactly one such credit,
     // of exactly its amount in its currency, to its wallet. Pending bank transfers and DECLINED / FAILED / REFUNDED
     // recharges: none (a TOPUP_KEY_CLOSED row moves no money). An open card recharge (STARTING / STARTED) may
-    // already hold its credit (the workflow credits, then the recharge is settled), of its amount too.
-    // Index lookups per recharge by the unique idempotency key (its four spellings).
+    // already hold its credit (the workflow credits, then the recharge is settled), of its amount too. A REFUND_FAILED
+    // recharge staff resolved CREDITED (resolveRefundFailedRecharge) is credited once under `…:recharge-<id>:resolveRefundFailed`
+    // (and so, with the workflow's credit key, never twice); REFUND_FAILED and RESOLVED REFUNDED_OUTSIDE: none.
+    // Index lookups per recharge by the unique idempotency key (its five spellings).
     name: "every completed recharge was credited exactly its amount to its wallet once; a pending or failed one was not credited",
     sql: `select * from (
-            select r.id as recharge, r.status, r.method, r.amount, r.currency, r.wallet_id as wallet, c.transactions, c.entries, c.credited, c.unit,
+            select r.id as recharge, r.status, r.resolution, r.method, r.amount, r.currency, r.wallet_id as wallet, c.transactions, c.entries, c.credited, c.unit,
                    case when c.transactions > 1 then 'credited more than once'
                         when r.status = 'COMPLETED' and c.transactions = 0 then 'COMPLETED without a credit'
-                        when r.status not in ('COMPLETED', 'STARTING', 'STARTED') and c.transactions > 0 then r.status || ' but credited'
+                        when r.status = 'RESOLVED' and r.resolution = 'CREDITED' and c.transactions = 0 then 'resolved CREDITED without a credit'
+                        when r.status = 'RESOLVED' and r.resolution = 'CREDITED' and c.transaction_id is distinct from r.resolution_transaction_id then 'resolved CREDITED by another transaction than its credit'
+                        when r.status not in ('COMPLETED', 'STARTING', 'STARTED') and not (r.status = 'RESOLVED' and r.resolution = 'CREDITED') and c.transactions > 0 then r.status || coalesce(' ' || r.resolution, '') || ' but credited'
                         when c.transactions = 1 and (c.entries <> 2 or c.unit is distinct from r.currency or c.credited is distinct from r.amount) then 'amount credited to its wallet is not its amount'
                    end as problem
               from recharge r
-              cross join lateral (select count(distinct t.id) as transactions, count(e.id) as entries, sum(e.amount) filter (where e.account_id = r.wallet_id) as credited, min(e.unit) filter (where e.account_id = r.wallet_id) as unit
+              cross join lateral (select count(distinct t.id) as transactions, min(t.id) as transaction_id, count(e.id) as entries, sum(e.amount) filter (where e.account_id = r.wallet_id) as credited, min(e.unit) filter (where e.account_id = r.wallet_id) as unit
                                     from ledger_transaction t left join ledger_entry e on e.transaction_id = t.id
                                    where t.idempotency_key in ('TOPUP:recharge:' || r.id, 'TOPUP:recharge-' || r.id || ':creditWallet',
                                                                'TOPUP@' || ${keyScopeSql('r.billing_account_id')} || ':recharge:' || r.id,
-                                                               'TOPUP@' || ${keyScopeSql('r.billing_account_id')} || ':recharge-' || r.id || ':creditWallet') and t.kind = 'TOPUP') c
+                                                               'TOPUP@' || ${keyScopeSql('r.billing_account_id')} || ':recharge-' || r.id || ':creditWallet',
+                                                               'TOPUP@' || ${keyScopeSql('r.billing_account_id')} || ':recharge-' || r.id || ':resolveRefundFailed') and t.kind = 'TOPUP') c
           ) x where problem is not null limit 5`,
   },
   {

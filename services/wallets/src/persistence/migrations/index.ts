@@ -33,6 +33,7 @@ import { Migration20270124000000_recharge_capture_cancel } from './Migration2027
 import { Migration20270203000000_reservation_refusal } from './Migration20270203000000_reservation_refusal';
 import { Migration20270204000000_recharge_refund_failed } from './Migration20270204000000_recharge_refund_failed';
 import { Migration20270205000000_voucher_idempotency_key } from './Migration20270205000000_voucher_idempotency_key';
+import { Migration20270206000000_recharge_resolution } from './Migration20270206000000_recharge_resolution';
 import { Migration20261218100000_reservation_request_hash } from './Migration20261218100000_reservation_request_hash';
 import { Migration20261220200000_outbox_failed_rows } from './Migration20261220200000_outbox_failed_rows';
 
@@ -74,4 +75,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270203000000_reservation_refusal', class: Migration20270203000000_reservation_refusal },
   { name: 'Migration20270204000000_recharge_refund_failed', class: Migration20270204000000_recharge_refund_failed },
   { name: 'Migration20270205000000_voucher_idempotency_key', class: Migration20270205000000_voucher_idempotency_key },
+  { name: 'Migration20270206000000_recharge_resolution', class: Migration20270206000000_recharge_resolution },
 ];
