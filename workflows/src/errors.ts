@@ -24,6 +24,12 @@ export const ErrorCode = {
   RECHARGE_CANCELLED: 'RECHARGE_CANCELLED',
   INVALID_RECHARGE_INPUT: 'INVALID_RECHARGE_INPUT',
   INVALID_BILL_CYCLE_INPUT: 'INVALID_BILL_CYCLE_INPUT',
+  /** A bill run (or one of its batches) started with an input it cannot use; details name the fields. */
+  INVALID_BILL_RUN_INPUT: 'INVALID_BILL_RUN_INPUT',
+  /** An order fulfilment started with an input it cannot use (subscribers then fails the order, ORDER_FULFILMENT_ENDED). */
+  INVALID_ORDER_INPUT: 'INVALID_ORDER_INPUT',
+  /** A dunning started with an input it cannot use (invoice, account, due date, policy); details name the fields. */
+  INVALID_DUNNING_INPUT: 'INVALID_DUNNING_INPUT',
   CONFLICT: 'CONFLICT',
   BAD_USER_INPUT: 'BAD_USER_INPUT',
   NOT_FOUND: 'NOT_FOUND',

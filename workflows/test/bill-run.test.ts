@@ -1,12 +1,13 @@
 // Bill run workflow against the time-skipping test server, with an in-memory invoicing that is
 // idempotent per batch like the real one (one transaction per batch, unique invoice per account).
 import { fileURLToPath } from 'node:url';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInvoicingActivities, type BillBatchRequest, type InvoicingPort } from '../src/activities/invoicing';
-import { billRunProgressQuery, billRunWorkflow, billRunWorkflowId } from '../src/workflows/bill-run';
+import { billRunBatchWorkflow, billRunProgressQuery, billRunWorkflow, billRunWorkflowId } from '../src/workflows/bill-run';
 import { createTimeSkippingEnv, uniqueId } from './support/env';
 
 class FakeInvoicing implements InvoicingPort {
@@ -22,7 +23,9 @@ class FakeInvoicing implements InvoicingPort {
    */
   readonly periodEndsAt = new Map<string, number>();
   constructor(private readonly accounts: string[], private readonly batchSize: number, private readonly now: () => Promise<number> = async () => 0) {}
+  startCalls = 0;
   async startBillRun() {
+    this.startCalls += 1;
     return { billRunId: 'billrun_test', totalBatches: Math.ceil(this.accounts.length / this.batchSize), totalAccounts: this.accounts.length };
   }
   private readonly done = new Map<number, { batchNo: number; accounts: number; invoicesCreated: number }>();
@@ -139,5 +142,63 @@ describe('billRunWorkflow', () => {
       expect(invoicing.billedAt.get(a)).toBeGreaterThanOrEqual(end);
       expect(invoicing.billedAt.get(a)! - end).toBeLessThan(3_600_000);
     }
+  });
+});
+
+/**
+ * The run's input is checked before anything is asked of invoicing: a run an operator starts by
+ * hand (Temporal CLI or UI) with a bad input fails at once, non-retryably, naming each field. Before,
+ * no input at all threw a TypeError in the workflow (its task retried for ever, the run never
+ * ending), a concurrency that is not a number ended the run "done" with no batch billed, and the
+ * rest failed deep in invoicing (or, as here, was billed by a lenient one).
+ */
+describe('billRunWorkflow input', () => {
+  /** The run's failure, or `null` if it did not fail within a few seconds (a workflow task retried for ever). */
+  async function failureOf(start: (taskQueue: string) => Promise<{ result(): Promise<unknown> }>, invoicing: FakeInvoicing): Promise<ApplicationFailure | 'COMPLETED' | null> {
+    const taskQueue = uniqueId('billrun-input');
+    const w = await worker(taskQueue, invoicing);
+    return w.runUntil(async () => {
+      const handle = await start(taskQueue);
+      const settled = handle.result().then(
+        () => 'COMPLETED' as const,
+        (err: unknown) => (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure ? err.cause : null),
+      );
+      return Promise.race([settled, new Promise<null>((r) => setTimeout(() => r(null), 5_000))]);
+    });
+  }
+  const run = (args: unknown[]) => (taskQueue: string) => env.client.workflow.start('billRunWorkflow', { taskQueue, workflowId: uniqueId('bill-run-input'), args });
+
+  it.each([
+    ['no input at all', [], ['input is required']],
+    ['no cycle date', [{ batchSize: 10 }], ['cycleDate']],
+    ['a date that does not exist', [{ cycleDate: '2026-02-30' }], ['cycleDate']],
+    ['an instant instead of a date', [{ cycleDate: '2026-10-01T00:00:00Z' }], ['cycleDate']],
+    ['a concurrency that is not a number', [{ cycleDate: '2026-10-01', concurrency: 'four' }], ['concurrency']],
+    ['a batch size of 0, a fractional concurrency', [{ cycleDate: '2026-10-01', batchSize: 0, concurrency: 1.5 }], ['batchSize', 'concurrency']],
+    ['a batch size past invoicing\'s largest', [{ cycleDate: '2026-10-01', batchSize: 10_001 }], ['batchSize']],
+  ])('%s: fails at once, non-retryably, naming the field; invoicing is not asked', async (_name, args, fields) => {
+    const invoicing = new FakeInvoicing(['acc_0', 'acc_1'], 1);
+    const failure = await failureOf(run(args), invoicing);
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    const f = failure as ApplicationFailure;
+    expect(f.type).toBe('INVALID_BILL_RUN_INPUT');
+    expect(f.nonRetryable).toBe(true);
+    for (const field of fields) expect(f.message).toContain(field);
+    expect(invoicing.startCalls).toBe(0);
+    expect(invoicing.batchCalls).toBe(0);
+  });
+
+  it('a batch workflow started by hand with a bad input fails the same way', async () => {
+    const invoicing = new FakeInvoicing(['acc_0'], 1);
+    const failure = await failureOf((taskQueue) => env.client.workflow.start(billRunBatchWorkflow, { taskQueue, workflowId: uniqueId('bill-run-batch-input'), args: [{ billRunId: '', batchNo: -1 }] }), invoicing);
+    expect(failure).toMatchObject({ type: 'INVALID_BILL_RUN_INPUT', nonRetryable: true });
+    expect((failure as ApplicationFailure).message).toMatch(/billRunId[\s\S]*batchNo/);
+    expect(invoicing.batchCalls).toBe(0);
+  });
+
+  it('a good input with the optional fields left out still bills', async () => {
+    const invoicing = new FakeInvoicing(['acc_0', 'acc_1'], 500);
+    expect(await failureOf(run([{ cycleDate: '2026-10-01' }]), invoicing)).toBe('COMPLETED');
+    expect(invoicing.invoices.size).toBe(2);
   });
 });

@@ -2,6 +2,8 @@
 // fee and suspension as time passes, and its lines are restored when it is paid; a dispute that
 // covers the amount holds every step.
 import { fileURLToPath } from 'node:url';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,5 +119,39 @@ describe('dunningWorkflow', () => {
       await handle.signal(paymentRecordedSignal);
       expect(await handle.result()).toMatchObject({ phase: 'PAID' });
     });
+  });
+});
+
+/**
+ * A dunning started with an input it cannot use fails at once, non-retryably, naming the fields,
+ * before anything is asked or sent. Before: no policy or a due date that is not an instant threw in
+ * the workflow (its task retried for ever: the run never ended and nobody was told), and a late fee
+ * that is not a decimal went out to invoicing at the fee step, 10 days in.
+ */
+describe('dunningWorkflow input', () => {
+  it.each([
+    ['no policy', { invoiceId: 'inv_1', billingAccountId: 'acc_1', dueDate: '2026-11-01T00:00:00Z' }, ['policy']],
+    ['a due date that is not an instant', { invoiceId: 'inv_1', billingAccountId: 'acc_1', dueDate: 'next tuesday', policy }, ['dueDate']],
+    ['a late fee in a number, reminders not days', { invoiceId: 'inv_1', billingAccountId: 'acc_1', dueDate: '2026-11-01T00:00:00Z', policy: { reminderDays: ['1'], lateFee: { afterDays: 10, amount: 5 }, suspendAfterDays: 14 } }, ['policy.reminderDays', 'policy.lateFee.amount']],
+    ['no invoice', { billingAccountId: 'acc_1', dueDate: '2026-11-01T00:00:00Z', policy }, ['invoiceId']],
+  ])('%s: INVALID_DUNNING_INPUT at once, naming the field; nothing asked or sent', async (_name, input, fields) => {
+    const f = new Fakes();
+    let asked = 0;
+    f.invoicing.invoiceStatus = async () => (asked++, { ...f.status });
+    await run(f, async (taskQueue) => {
+      const handle = await env.client.workflow.start('dunningWorkflow', { taskQueue, workflowId: uniqueId('dunning-input'), args: [input] });
+      const failure = await Promise.race([
+        handle.result().then(
+          () => 'COMPLETED',
+          (err: unknown) => (err instanceof WorkflowFailedError ? err.cause : err),
+        ),
+        new Promise((r) => setTimeout(() => r('still running'), 5_000)),
+      ]);
+      expect(failure).toBeInstanceOf(ApplicationFailure);
+      expect(failure).toMatchObject({ type: 'INVALID_DUNNING_INPUT', nonRetryable: true });
+      for (const field of fields) expect((failure as ApplicationFailure).message).toContain(field);
+    });
+    expect(asked).toBe(0);
+    expect(f.reminders).toEqual([]);
   });
 });

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { callerHeaders, DEV_INTERNAL_SECRET, ManualClock, startServiceForTest, SYSTEM_CALLER, type TestService } from '@ledgerline/platform';
@@ -114,6 +116,37 @@ describe('order fulfilment workflow', () => {
     const result = await run(orders, network, 'ord_hang');
     expect(result).toMatchObject({ status: 'FAILED', failureCode: 'PROVISIONING_TIMEOUT' });
     expect(network.calls).toEqual(['execute', 'execute', 'execute', 'compensate']);
+  });
+});
+
+describe('order fulfilment input', () => {
+  // Started by hand without a usable provisioning request: the order was moved IN_PROGRESS, the
+  // network call failed on nothing, and the compensation of nothing was retried for ever. Now it
+  // fails at once, the order untouched (subscribers' sweep then fails it, order-workflow-ended.test.ts).
+  it.each([
+    ['no provisioning', (orderId: string) => ({ orderId }), ['provisioning']],
+    ['another order\'s provisioning, no number', (orderId: string) => ({ orderId, provisioning: { ...request('ord_other'), msisdn: '' } }), ['provisioning.orderId', 'provisioning.msisdn']],
+  ])('%s: INVALID_ORDER_INPUT at once, naming the field; the order and the network untouched', async (_name, input, fields) => {
+    const orders = new FakeOrders();
+    const network = new FakeNetwork();
+    const orderId = uniqueId('ord_bad');
+    const taskQueue = uniqueId('orders');
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities: createOrderActivities({ orders, provisioning: network }, { callTimeoutMs: 300 }) });
+    const failure = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('orderFulfilmentWorkflow', { workflowId: orderWorkflowId(orderId), taskQueue, args: [input(orderId)] });
+      return Promise.race([
+        handle.result().then(
+          () => 'COMPLETED',
+          (err: unknown) => (err instanceof WorkflowFailedError ? err.cause : err),
+        ),
+        new Promise((r) => setTimeout(() => r('still running'), 5_000)),
+      ]);
+    });
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ type: 'INVALID_ORDER_INPUT', nonRetryable: true });
+    for (const field of fields) expect((failure as ApplicationFailure).message).toContain(field);
+    expect(orders.orders.size).toBe(0);
+    expect(network.calls).toEqual([]);
   });
 });
 

@@ -9,6 +9,7 @@ import { activateDueSubscriptions } from './application/activate-due-subscriptio
 import { deliverDueNotifications } from './application/notifications';
 import { registerCollectionsGauges } from './application/metrics';
 import { retryRefusedCollectionsOrders } from './application/retry-collections-orders';
+import { endedOrdersCounter, redispatchOrders } from './application/redispatch-orders';
 import { startNotificationConsumers } from './events/notification-consumer';
 import { ChannelRouter, type NotificationSender } from './ports/notification-sender';
 import { GraphqlWalletsClient, type WalletsPort } from './ports/wallets-client';
@@ -78,6 +79,7 @@ export function createSubscribersService(options: SubscribersServiceOptions = {}
 
 function startSweeps(runtime: ServiceRuntime, deps: SubscribersDeps, sweepIntervalMs: number): () => Promise<void> {
   if (!sweepIntervalMs) return async () => {};
+  const ended = deps.dispatcher.endedRun ? endedOrdersCounter(runtime.metrics) : undefined;
   const timer = setInterval(() => {
     void runtime.orm.em
       .fork()
@@ -105,17 +107,9 @@ function startSweeps(runtime: ServiceRuntime, deps: SubscribersDeps, sweepInterv
       return;
     }
     // Temporal: orders committed but never handed over (dispatcher down at the time) are handed
-    // over again (a workflow per order id, so a repeat joins the running one).
-    const stale = new Date(runtime.clock.now().getTime() - sweepIntervalMs);
-    void runtime.orm.em
-      .fork()
-      .find(
-        ProductOrder,
-        { $or: [{ status: 'ACKNOWLEDGED', createdAt: { $lt: stale } }, { status: 'IN_PROGRESS', updatedAt: { $lt: new Date(stale.getTime() - 10 * sweepIntervalMs) } }] },
-        { limit: 100, orderBy: { createdAt: 'asc' } },
-      )
-      .then((orders) => Promise.all(orders.map((o) => deps.dispatcher.dispatch(o.id, runtime))))
-      .catch((err) => runtime.logger.warn({ err }, 'order re-dispatch failed'));
+    // over again (a workflow per order id, so a repeat joins the running one); an order whose
+    // workflow ended without settling it is failed (application/redispatch-orders.ts).
+    void redispatchOrders(runtime, { dispatcher: deps.dispatcher, effects: { wallets: deps.wallets, catalog: deps.catalog }, ended }, sweepIntervalMs).catch((err) => runtime.logger.warn({ err }, 'order re-dispatch failed'));
   }, sweepIntervalMs);
   timer.unref();
   return async () => clearInterval(timer);

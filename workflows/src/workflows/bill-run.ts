@@ -11,8 +11,10 @@
 // period has not ended yet in their own time zone; invoicing bills the others and keeps those
 // waiting. The workflow then sleeps until the first of those periods ends and bills whatever is
 // due, until none waits.
-import { defineQuery, executeChild, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, executeChild, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { InvoicingActivities } from '../activities/invoicing';
+import { billRunBatchInputProblems, billRunInputProblems } from '../domain/bill-run';
+import { ErrorCode } from '../errors';
 
 export interface BillRunInput {
   /** YYYY-MM-DD, local to each account. */
@@ -54,7 +56,23 @@ const { processBillRunBatch, billRunState } = proxyActivities<InvoicingActivitie
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
+/**
+ * The input is checked first (patch `bill-run-input-checked`): a run started by hand with a bad one
+ * fails at once, non-retryably (INVALID_BILL_RUN_INPUT, naming every field), before invoicing is
+ * asked. Before it, no input threw a TypeError (the workflow task retried for ever), a concurrency
+ * that is not a number ended the run "done" with nothing billed, and the rest failed deep in
+ * invoicing. Runs started before it replay without the check (one whose bad concurrency left it
+ * waiting for late accounts would otherwise fail on replay).
+ */
+export const BILL_RUN_INPUT_CHECKED = 'bill-run-input-checked';
+
+function checkInput(problems: string[], what: string): void {
+  if (problems.length === 0 || !patched(BILL_RUN_INPUT_CHECKED)) return;
+  throw ApplicationFailure.nonRetryable(`invalid ${what}: ${problems.join('; ')}`, ErrorCode.INVALID_BILL_RUN_INPUT, { problems });
+}
+
 export async function billRunWorkflow(input: BillRunInput): Promise<BillRunProgress> {
+  checkInput(billRunInputProblems(input), 'bill run');
   const progress: BillRunProgress = { billRunId: null, cycleDate: input.cycleDate, totalBatches: 0, totalAccounts: 0, batchesDone: 0, accountsDone: 0, invoicesCreated: 0, done: false };
   setHandler(billRunProgressQuery, () => progress);
 
@@ -107,5 +125,6 @@ async function billWaitingAccounts(billRunId: string, parentId: string, progress
 }
 
 export async function billRunBatchWorkflow(input: BillRunBatchInput): Promise<{ batchNo: number | null; accounts: number; invoicesCreated: number }> {
+  checkInput(billRunBatchInputProblems(input), 'bill run batch');
   return processBillRunBatch({ billRunId: input.billRunId, batchNo: input.batchNo });
 }

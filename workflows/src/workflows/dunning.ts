@@ -72,6 +72,7 @@
 import {
   ActivityCancellationType,
   ActivityFailure,
+  ApplicationFailure,
   CancellationScope,
   condition,
   defineQuery,
@@ -86,6 +87,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { InvoiceStatus, InvoicingActivities } from '../activities/invoicing';
+import { dunningInputProblems } from '../domain/start-inputs';
+import { ErrorCode } from '../errors';
 
 export interface DunningPolicy {
   /** Days after the due date for each reminder, e.g. [1, 7]. */
@@ -214,7 +217,19 @@ interface Step {
   level: number;
 }
 
+/**
+ * The input is checked first: a dunning started without a policy or with a due date that is not an
+ * instant threw in the workflow (its task retried for ever, the run never ending), a late fee that is
+ * not a decimal failed at the fee step days later. Now INVALID_DUNNING_INPUT at once, naming the
+ * fields. Runs from before replay without the check.
+ */
+export const DUNNING_INPUT_CHECKED = 'dunning-input-checked';
+
 export async function dunningWorkflow(input: DunningInput): Promise<DunningStatus> {
+  const problems = dunningInputProblems(input);
+  if (problems.length > 0 && patched(DUNNING_INPUT_CHECKED)) {
+    throw ApplicationFailure.nonRetryable(`invalid dunning: ${problems.join('; ')}`, ErrorCode.INVALID_DUNNING_INPUT, { problems });
+  }
   const status: DunningStatus = { phase: 'WAITING', stepsDone: [], suspended: false };
   // Runs started before this patch keep firing past steps at once (their histories say so).
   const keepSpacing = patched('dunning-keeps-step-spacing');

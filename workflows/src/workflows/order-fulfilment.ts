@@ -14,6 +14,8 @@
 // idempotent on the service and the network (key `order:${orderId}`).
 import { ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, log, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { OrderActivities, OrderProvisioningRequest } from '../activities/orders';
+import { orderInputProblems } from '../domain/start-inputs';
+import { ErrorCode } from '../errors';
 
 export interface OrderFulfilmentInput {
   orderId: string;
@@ -78,6 +80,15 @@ export const FAIL_ORDER_BEFORE_COMPENSATING = 'order-fail-before-compensating';
 /** Runs from before it did not report the compensation to the service (its orders keep their numbers quarantined). */
 export const REPORT_NETWORK_UNDONE = 'order-report-network-undone';
 
+/**
+ * The input is checked before the first step: one started by hand without a usable `provisioning`
+ * moved the order IN_PROGRESS, then failed the network call on it and retried the compensation of
+ * nothing for ever. Now it fails at once (INVALID_ORDER_INPUT, naming the fields), the order still
+ * ACKNOWLEDGED, which subscribers' sweep then fails (ORDER_FULFILMENT_ENDED). Runs from before replay
+ * without the check.
+ */
+export const ORDER_INPUT_CHECKED = 'order-input-checked';
+
 /** failOrder's refusal for an order that is COMPLETED (subscribers' only illegal move to FAILED). */
 const ORDER_ILLEGAL_TRANSITION = 'ORDER_ILLEGAL_TRANSITION';
 
@@ -97,6 +108,10 @@ function failureOf(err: unknown): { code: string; message: string } {
 export async function orderFulfilmentWorkflow(input: OrderFulfilmentInput): Promise<OrderFulfilmentResult> {
   let step: OrderFulfilmentStep = 'start';
   setHandler(orderStepQuery, () => step);
+  const problems = orderInputProblems(input);
+  if (problems.length > 0 && patched(ORDER_INPUT_CHECKED)) {
+    throw ApplicationFailure.nonRetryable(`invalid order fulfilment: ${problems.join('; ')}`, ErrorCode.INVALID_ORDER_INPUT, { problems });
+  }
   const started = await startOrder(input.orderId);
   if (started.status === 'COMPLETED' || started.status === 'FAILED') {
     step = 'done';

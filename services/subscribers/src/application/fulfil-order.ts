@@ -475,6 +475,37 @@ export async function failOrder(em: Em, orderId: string, failure: { code: string
   return order;
 }
 
+/** The failure code of an order whose fulfilment run ended without settling it (`failEndedOrder`). */
+export const ORDER_FULFILMENT_ENDED = 'ORDER_FULFILMENT_ENDED';
+
+/**
+ * Fails an order whose fulfilment run ended without settling it (Temporal: the workflow terminated,
+ * failed on a step refused for good, timed out or was cancelled; `OrderDispatcher.endedRun`). One
+ * run per order id, ever, so nothing else would move it: it stayed ACKNOWLEDGED or IN_PROGRESS for
+ * good, its line PENDING, nobody told. FAILED as any failed order (`failOrder`: its
+ * `productOrderStateChanged`, an accepted upsell offer failed and the customer told), with
+ * ORDER_FULFILMENT_ENDED and how the run ended (its status; what it said is the caller's to log).
+ * Its number is held back as on the failure path: an order still ACKNOWLEDGED never reached the network (the workflow provisions only after
+ * `startOrder` moved it IN_PROGRESS), so it is recorded undone at once; one IN_PROGRESS may have
+ * been applied there (a run ended mid-provisioning, or its compensation never ran), so it holds
+ * its number until the network is confirmed undone, as a failed activation does. Decided under the
+ * order's lock: a step of the ended run still on its way (an activity outlives its workflow) either
+ * landed first (then its outcome stands: a COMPLETED or FAILED order is left alone) or finds the
+ * order FAILED. Returns the order and whether this call failed it.
+ */
+export async function failEndedOrder(em: Em, orderId: string, ended: { status: string; reason: string }, now: Date): Promise<{ order: ProductOrder; failed: boolean }> {
+  const order = await loadOrder(em, orderId);
+  if (order.status !== 'ACKNOWLEDGED' && order.status !== 'IN_PROGRESS') return { order, failed: false };
+  const neverStarted = order.status === 'ACKNOWLEDGED';
+  // Said to whoever reads the order (the customer too): how the run ended, not what it said (an
+  // operator's note, a worker's error), which goes to the log for staff.
+  const message = neverStarted
+    ? `The order was not carried out: its fulfilment ended (${ended.status}) before it started`
+    : `The order was not carried out: its fulfilment ended (${ended.status}) while in progress; the network may still hold part of it until it is undone`;
+  const failed = await failOrder(em, orderId, { code: ORDER_FULFILMENT_ENDED, message }, now);
+  return { order: neverStarted ? await recordNetworkUndone(em, failed.id, now) : failed, failed: true };
+}
+
 /**
  * The network confirmed the FAILED order undone (its compensation returned): from then its
  * activation, if it reached the network, no longer holds the number back. Kept as first confirmed;

@@ -4,6 +4,17 @@ import { recoverOrders, type RecoveredOrder } from '../application/recover-order
 import type { OrderEffects } from '../application/add-on-settlement';
 import type { ProvisioningAdapter } from './provisioning';
 
+/**
+ * A fulfilment run that ended without settling its order (terminated, failed, timed out, cancelled):
+ * nothing will move the order any more, and with one run per order id none can be started again.
+ */
+export interface EndedFulfilment {
+  /** How the run ended, as the fulfilment engine names it (Temporal: TERMINATED, FAILED, TIMED_OUT, CANCELLED). */
+  status: string;
+  /** What it said (the termination reason, the failure's message), for staff. */
+  reason: string;
+}
+
 /** Hands a placed (committed) order to whatever fulfils it. */
 export interface OrderDispatcher {
   /** Resolves when the order is handed over; an inline dispatcher resolves when it is fulfilled. */
@@ -14,6 +25,12 @@ export interface OrderDispatcher {
    * orders never handed over.
    */
   recover?(runtime: ServiceRuntime): Promise<RecoveredOrder[]>;
+  /**
+   * Temporal: the order's run, if it has ended without settling the order (the re-dispatch sweep
+   * then fails the order, `failEndedOrder`); null while it runs, or if there is none. Absent for the
+   * inline saga, whose recovery sweep resumes a dead run itself.
+   */
+  endedRun?(orderId: string): Promise<EndedFulfilment | null>;
   /** The process is stopping: take no further saga step (the sweep of another replica resumes). */
   stop?(): void;
 }

@@ -1,7 +1,7 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Em, ServiceRuntime } from '@ledgerline/platform';
 import { provisioningRequest } from '../application/fulfil-order';
-import type { OrderDispatcher } from './order-dispatcher';
+import type { EndedFulfilment, OrderDispatcher } from './order-dispatcher';
 
 /** Workflow type and id the workflows package registers (workflows/src/workflows/order-fulfilment.ts). */
 export const ORDER_WORKFLOW = 'orderFulfilmentWorkflow';
@@ -32,4 +32,38 @@ export class TemporalOrderDispatcher implements OrderDispatcher {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
     }
   }
+
+  /**
+   * The order's workflow, if it ended without settling the order: TERMINATED (an operator), FAILED
+   * (a step refused for good: the worker's token refused, failOrder refused), TIMED_OUT, CANCELLED.
+   * Null while it runs, when there is none (never started, or gone past the namespace's retention:
+   * then `dispatch` starts one), and for one that COMPLETED: the workflow completes only once the
+   * service has settled the order (its result is the order's COMPLETED or FAILED).
+   */
+  async endedRun(orderId: string): Promise<EndedFulfilment | null> {
+    const handle = this.client.workflow.getHandle(orderWorkflowId(orderId));
+    let status: string;
+    try {
+      status = (await handle.describe()).status.name;
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return null;
+      throw error;
+    }
+    if (!['TERMINATED', 'FAILED', 'TIMED_OUT', 'CANCELLED'].includes(status)) return null;
+    const reason = await handle.result().then(
+      () => status,
+      (error: unknown) => failureChain(error instanceof WorkflowFailedError ? error.cause : error),
+    );
+    return { status, reason };
+  }
+}
+
+/** A failure and its causes, outermost first ("activity task failed: Only Ledgerline workflows may do this"). */
+function failureChain(error: unknown): string {
+  const parts: string[] = [];
+  for (let e = error as { message?: unknown; cause?: unknown } | undefined, n = 0; e && n < 5; e = e.cause as typeof e, n++) {
+    const message = typeof e.message === 'string' ? e.message.trim() : '';
+    if (message && !parts.includes(message)) parts.push(message);
+  }
+  return parts.join(': ') || 'no reason given';
 }
