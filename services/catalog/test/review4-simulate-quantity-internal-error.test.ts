@@ -15,6 +15,9 @@
  * number of decimals, as usage ingestion already does with 6) as RatingInputError, or rescale /
  * roundDown should not depend on a fixed power table; the caller then gets BAD_USER_INPUT naming
  * input.records (reason USAGE_RECORD_INVALID).
+ *
+ * 2026-11-30: records are now checked by usage's own rule first (rating's checkUsageFields), which refuses more than
+ * 6 decimals as usage does: QUANTITY_INVALID naming the record's field, input.records[0].quantity.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -35,12 +38,12 @@ describe('simulateRating with a very precise quantity', () => {
   });
   afterAll(() => svc?.close());
 
-  it('answers BAD_USER_INPUT naming input.records, not INTERNAL_SERVER_ERROR', async () => {
+  it('answers BAD_USER_INPUT naming the record\'s quantity, not INTERNAL_SERVER_ERROR', async () => {
     const plan = await svc.request('{ plan(code: "PREPAID_PAYG") { currentVersion { id } } }');
     const quantity = `0.${'0'.repeat(40)}1`;
     const r = await svc.request('query($i: SimulateRatingInput!) { simulateRating(input: $i) { total } }', {
       i: { planVersionId: plan.data.plan.currentVersion.id, records: [{ id: 'r1', usageType: 'DATA', quantity, occurredAt: '2026-03-03T10:00:00Z' }] },
     });
-    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.records' });
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'QUANTITY_INVALID', field: 'input.records[0].quantity' });
   });
 });

@@ -1,6 +1,6 @@
 import { badInput, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { comparePlans as compareCompiled, compilePlan, simulate, PlanValidationError, RatingInputError, type CompiledPlan, type CustomerType, type LineStatus, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
+import { checkUsageFields, comparePlans as compareCompiled, compilePlan, simulate, PlanValidationError, RatingInputError, type CompiledPlan, type CustomerType, type LineStatus, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
 import { Plan, PlanVersion } from '../persistence/entities';
 import { versionInForce } from '../domain/plan-lifecycle';
 import type { UsageHistory } from '../adapters/usage-history';
@@ -44,18 +44,28 @@ async function compileVersion(em: Em, version: PlanVersion, plan: Plan): Promise
   }
 }
 
+/**
+ * The records as usage would rate them: their fields checked by usage's own rule (rating's checkUsageFields), so
+ * "fr" is priced as FR and "" as not roaming, and a record usage would reject is refused naming its field, with
+ * usage's code and reason. A record may be dated after now (a simulation of usage to come).
+ */
 function toEvents(records: readonly UsageRecordInput[]): UsageEvent[] {
   if (records.length > 10_000) throw badInput('input.records', 'Simulate at most 10,000 records per call', 'SIMULATION_TOO_LARGE');
-  return records.map((r) => ({
-    id: r.id,
-    usageType: r.usageType as UsageEvent['usageType'],
-    direction: (r.direction ?? 'OUTGOING') as UsageEvent['direction'],
-    quantity: r.quantity,
-    occurredAt: r.occurredAt.toISOString(),
-    calledNumber: r.calledNumber ?? undefined,
-    roamingCountry: r.roamingCountry ?? undefined,
-    visitedMcc: r.visitedMcc ?? undefined,
-  }));
+  return records.map((r, index) => {
+    const checked = checkUsageFields({ ...r, occurredAt: r.occurredAt.toISOString() });
+    if (!checked.ok) throw badInput(`input.records[${index}].${checked.rejection.field}`, checked.rejection.reason, checked.rejection.code);
+    const f = checked.fields;
+    return {
+      id: r.id,
+      usageType: f.usageType,
+      direction: f.direction,
+      quantity: f.quantity,
+      occurredAt: f.occurredAt.toISOString(),
+      ...(f.calledNumber ? { calledNumber: f.calledNumber } : {}),
+      ...(f.roamingCountry ? { roamingCountry: f.roamingCountry } : {}),
+      ...(f.visitedMcc ? { visitedMcc: f.visitedMcc } : {}),
+    };
+  });
 }
 
 /** The most lines a plan may be for (plan.schema.json maxLines); a larger count is a typo, not a subscription. */

@@ -42,6 +42,14 @@ export const LINE_STATUSES = ['ACTIVE', 'SUSPENDED', 'BARRED'] as const;
 export const CREDIT_CLASSES = ['A', 'B', 'C', 'D'] as const;
 
 export type UsageType = (typeof USAGE_TYPES)[number];
+
+/**
+ * The unit a usage type's quantity is counted in (UsageEvent.quantity; usage's UNIT_OF): a `rate`
+ * rule prices the quantity in its `unit` as it is, so a rule that fires for a usage type must have
+ * that type's unit (the validator's UNIT_NOT_FOR_USAGE_TYPE).
+ */
+export const UNIT_OF_USAGE_TYPE = { VOICE: 'SECOND', SMS: 'MESSAGE', MMS: 'MESSAGE', DATA: 'MB', CONTENT: 'ITEM' } as const satisfies Record<UsageType, string>;
+
 export type Direction = (typeof DIRECTIONS)[number];
 export type TimeBand = (typeof TIME_BANDS)[number];
 export type DayType = (typeof DAY_TYPES)[number];

@@ -6,7 +6,7 @@ import { Decimal, roundTo, ZERO } from './decimal';
 import type { FactName } from './facts';
 import type { RuleOutcome, TraceEntry } from './outcome';
 import type { AdjustmentScope, DecimalString, Unit } from './plan-types';
-import { fastUnitsAndPrice, priceOf, type CompiledTariff, type IncrementGrid } from './pricing';
+import { chargeableUnits, fastUnitsAndPrice, priceOf, type CompiledTariff, type IncrementGrid } from './pricing';
 import type { SubscriberContext, UsageEvent } from './usage';
 
 export interface AppliedAdjustment {
@@ -17,6 +17,14 @@ export interface AppliedAdjustment {
   amount?: DecimalString;
   /** Money added (surcharge) or removed (discount) from this event's price; "0…" for INVOICE scope. */
   applied: DecimalString;
+  /**
+   * A later part of a call (precedingQuantity), a fixed-amount EVENT adjustment only: an `amount` is
+   * per call, so this is what the call's earlier parts applied of it (rated as the call's first units
+   * as one event: a surcharge in full, a discount up to their price)...
+   */
+  usedByEarlierParts?: DecimalString;
+  /** ...and what they left of it for this part (`amount` less that). `applied` is this, a discount's at most the part's price. */
+  leftForThisPart?: DecimalString;
   label?: string;
 }
 
@@ -92,25 +100,40 @@ function periodUnitsBefore(tariff: CompiledTariff, event: UsageEvent, ctx: Subsc
 /**
  * Applies EVENT-scope surcharges then discounts, in priority order, each rounded to the tariff
  * scale. INVOICE-scope adjustments are listed for invoicing and leave the price alone.
- * `laterPart`: the event is a later part of a call (precedingQuantity). A fixed `amount` is per
- * call, as for the call rated as one event: its first part took it, so a later part lists it with
- * nothing applied (an online session's every report paid a connection fee again). A `percent` is
- * proportional and applies to every part.
+ * `earlier`: the event is a later part of a call (precedingQuantity) and `basePrice` is what the
+ * call's earlier parts cost before adjustments, as the call's first units rated as one event. A fixed
+ * `amount` is per call, as for the call rated as one event (one CDR): the earlier parts applied what
+ * these adjustments apply to that price (a surcharge in full; a discount up to their price, after the
+ * adjustments before it), and this part applies the rest (`leftForThisPart`): none of a surcharge (an
+ * online session's every report paid a connection fee again), what the earlier parts could not take of
+ * a discount, up to this part's price, so the parts add up to the CDR. A `percent` is proportional and
+ * applies to every part.
  */
 export function applyAdjustments(
   outcome: Pick<RuleOutcome, 'surcharges' | 'discounts'>,
   basePrice: string,
   tariff: CompiledTariff,
-  laterPart = false,
+  earlier?: { basePrice: string },
 ): { price: string; adjustments: AppliedAdjustment[] } {
   if (outcome.surcharges.length === 0 && outcome.discounts.length === 0) return { price: basePrice, adjustments: [] };
   const zero = roundTo(ZERO, tariff.scale, tariff.roundingMode);
+  // What the earlier parts applied, adjustment by adjustment (surcharges then discounts, as below).
+  const usedBefore = earlier === undefined ? undefined : applyAdjustments(outcome, earlier.basePrice, tariff).adjustments.map((a) => new Decimal(a.applied));
   let running = new Decimal(basePrice);
   const adjustments: AppliedAdjustment[] = [];
   const apply = (kind: 'SURCHARGE' | 'DISCOUNT', rule: string, params: RuleOutcome['discounts'][number]['params']) => {
+    const i = adjustments.length;
     let delta = ZERO;
-    if (params.scope === 'EVENT' && !(laterPart && params.percent === undefined)) {
-      delta = params.percent !== undefined ? running.times(params.percent).div(HUNDRED) : new Decimal(params.amount!);
+    let perCall: Pick<AppliedAdjustment, 'usedByEarlierParts' | 'leftForThisPart'> | undefined;
+    if (params.scope === 'EVENT') {
+      if (params.percent !== undefined) delta = running.times(params.percent).div(HUNDRED);
+      else if (usedBefore === undefined) delta = new Decimal(params.amount!);
+      else {
+        const used = usedBefore[i];
+        const left = Decimal.max(ZERO, new Decimal(roundTo(new Decimal(params.amount!), tariff.scale, tariff.roundingMode)).minus(used));
+        perCall = { usedByEarlierParts: used.toFixed(tariff.scale), leftForThisPart: left.toFixed(tariff.scale) };
+        delta = left;
+      }
       // A discount takes the price to zero at most; it never pays the customer.
       if (kind === 'DISCOUNT') delta = Decimal.max(ZERO, Decimal.min(delta, running));
       delta = new Decimal(roundTo(delta, tariff.scale, tariff.roundingMode));
@@ -122,12 +145,28 @@ export function applyAdjustments(
       scope: params.scope,
       ...(params.percent !== undefined ? { percent: params.percent } : { amount: params.amount }),
       applied: params.scope === 'EVENT' ? delta.toFixed(tariff.scale) : zero,
+      ...perCall,
       ...(params.label !== undefined ? { label: params.label } : {}),
     });
   };
   for (const { rule, params } of outcome.surcharges) apply('SURCHARGE', rule, params);
   for (const { rule, params } of outcome.discounts) apply('DISCOUNT', rule, params);
   return { price: running.toFixed(tariff.scale), adjustments };
+}
+
+function hasEventAmount(outcome: Pick<RuleOutcome, 'surcharges' | 'discounts'>): boolean {
+  return [...outcome.surcharges, ...outcome.discounts].some(({ params }) => params.scope === 'EVENT' && params.percent === undefined);
+}
+
+/**
+ * What a call's earlier parts cost before adjustments: its first `preceding` units rated as one event
+ * under this part's tariff (their chargeable units under its increments). A PERIOD-basis table prices
+ * them where the period stood before the call: the period's units before this part less the call's
+ * earlier chargeable units (usage counts each report's units before it rates the next).
+ */
+function earlierPartsBasePrice(tariff: CompiledTariff, preceding: string, periodBefore: Decimal): string {
+  const units = chargeableUnits(new Decimal(preceding), tariff);
+  return priceOf(tariff, units, Decimal.max(ZERO, periodBefore.minus(units)));
 }
 
 export function deniedResult(event: UsageEvent, result: ResultContext, reason: string, outcome?: RuleOutcome): RatingResult {
@@ -156,10 +195,12 @@ export function buildResult(event: UsageEvent, ctx: SubscriberContext, outcome: 
   const tariff = outcome.tariff;
   if (!tariff) return deniedResult(event, result, 'NO_TARIFF', outcome);
   const fast = fastUnitsAndPrice(tariff, event.quantity, event.precedingQuantity);
-  const basePrice = fast.price ?? priceOf(tariff, new Decimal(fast.units), periodUnitsBefore(tariff, event, ctx), fast.unitsBefore === undefined ? ZERO : new Decimal(fast.unitsBefore));
+  const periodBefore = periodUnitsBefore(tariff, event, ctx);
+  const basePrice = fast.price ?? priceOf(tariff, new Decimal(fast.units), periodBefore, fast.unitsBefore === undefined ? ZERO : new Decimal(fast.unitsBefore));
   // Any units before it (a non-zero precedingQuantity) mean an earlier part of the call was rated.
   const laterPart = event.precedingQuantity !== undefined && /[1-9]/.test(event.precedingQuantity);
-  const { price, adjustments } = applyAdjustments(outcome, basePrice, tariff, laterPart);
+  const earlier = laterPart && hasEventAmount(outcome) ? { basePrice: earlierPartsBasePrice(tariff, event.precedingQuantity!, periodBefore) } : undefined;
+  const { price, adjustments } = applyAdjustments(outcome, basePrice, tariff, earlier);
   // Built field by field (no spreads): this object is made for every rated event.
   const rated: RatingResult = {
     eventId: event.id,

@@ -6,15 +6,19 @@
  */
 import { isCurrencyCode, LONGEST_MSISDN, minorUnits, ONE_OFF_DESCRIPTION_MAX, planChangeWording, planFeeDescription } from '@ledgerline/contracts';
 import { isDecimalString, Decimal } from '../domain/decimal';
-import { FACT_NAMES, FACTS, isFactName, OPERATORS_BY_TYPE, ALL_OPERATORS, type FactScope } from '../domain/facts';
+import { FACT_NAMES, FACTS, isFactName, OPERATORS_BY_TYPE, ALL_OPERATORS, UNIT_OF_USAGE_TYPE, type FactScope } from '../domain/facts';
 import { isValidTimezone } from '../domain/local-time';
-import type { Allowance, OfferDocument, PlanDocument } from '../domain/plan-types';
+import type { Allowance, Condition, OfferDocument, PlanDocument } from '../domain/plan-types';
 import { enumDomain } from './fact-domains';
 import { didYouMean, type Problem } from './problem';
 import { isObject } from './util';
+import { rateUnitProblems } from './rate-units';
 import { emptyTimeWindowProblems, reservedZoneNameProblems } from './zones-and-time-bands';
 
 type Json = Record<string, unknown>;
+
+/** The units usage counts quantities in (the schema's `unit`). */
+const UNITS: readonly string[] = [...new Set(Object.values(UNIT_OF_USAGE_TYPE))];
 
 
 /**
@@ -342,7 +346,8 @@ export function semanticProblems(plan: PlanDocument, knownOffers: readonly Offer
         problems.push({ pointer: `${at}/name`, code: 'DUPLICATE_RULE_NAME', message: `Rule name "${rawRule.name}" is already used by /rules/${names.get(rawRule.name)}; names identify rules in rating traces and must be unique.` });
       } else names.set(rawRule.name, i);
     }
-    if (rawRule.conditions !== undefined) problems.push(...conditionProblems(rawRule.conditions, `${at}/conditions`, 'rating', plan));
+    const ruleConditionProblems = rawRule.conditions !== undefined ? conditionProblems(rawRule.conditions, `${at}/conditions`, 'rating', plan) : [];
+    problems.push(...ruleConditionProblems);
     const event = isObject(rawRule.event) ? rawRule.event : undefined;
     const params = event && isObject(event.params) ? event.params : undefined;
     if (!event || !params) return;
@@ -359,6 +364,11 @@ export function semanticProblems(plan: PlanDocument, knownOffers: readonly Offer
         } else if (allowance.unit !== params.unit) {
           problems.push({ pointer: `${at}/event/params/unit`, code: 'UNIT_MISMATCH', message: `The rate counts "${String(params.unit)}" but allowance "${allowanceId}" counts "${allowance.unit}"; they must match.` });
         }
+      }
+      // The usage it can rate counted in its unit; only on conditions that evaluate as written (an empty list is
+      // authoring-only and evaluates: true).
+      if (isObject(rawRule.conditions) && ruleConditionProblems.every((problem) => problem.authoringOnly) && typeof params.unit === 'string' && UNITS.includes(params.unit)) {
+        problems.push(...rateUnitProblems(plan, rawRule as { name?: unknown; conditions: Condition }, params.unit, at));
       }
       const table = isObject(params.priceTable) ? params.priceTable : undefined;
       if (table) problems.push(...tierProblems(table, `${at}/event/params/priceTable`));

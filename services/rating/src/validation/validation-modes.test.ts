@@ -54,14 +54,16 @@ describe('an {"all": []} catch-all published before empty lists were refused', (
 
   it('is refused when authoring, at the empty list', () => {
     const { plan, index } = catchAll();
-    expect(codes(validatePlan(plan, { knownOffers }).problems)).toEqual([{ pointer: `/rules/${index}/conditions/all`, code: 'INVALID_CONDITION' }]);
+    // Holding for every event, it can also rate VOICE, SMS, MMS and DATA in ITEM (UNIT_NOT_FOR_USAGE_TYPE, 2026-11-30).
+    const unitForEveryType = { pointer: `/rules/${index}/event/params/unit`, code: 'UNIT_NOT_FOR_USAGE_TYPE' };
+    expect(codes(validatePlan(plan, { knownOffers }).problems)).toEqual([{ pointer: `/rules/${index}/conditions/all`, code: 'INVALID_CONDITION' }, unitForEveryType]);
   });
 
   it('compiles and holds for every event, as json-rules-engine reads it', async () => {
     const { plan, index } = catchAll();
     const report = validatePlan(plan, { knownOffers, mode: 'rating' });
     expect(report.valid).toBe(true);
-    expect(codes(report.warnings)).toEqual([{ pointer: `/rules/${index}/conditions/all`, code: 'INVALID_CONDITION' }]);
+    expect(codes(report.warnings)).toEqual([{ pointer: `/rules/${index}/conditions/all`, code: 'INVALID_CONDITION' }, { pointer: `/rules/${index}/event/params/unit`, code: 'UNIT_NOT_FOR_USAGE_TYPE' }]);
     const compiled = compilePlan(plan, { version: '1', knownOffers });
     // Content has no tariff of its own on this plan: the catch-all prices it.
     expect(await ratePlain(compiled, content, ctx)).toMatchObject({ decision: 'RATED', pricePerUnit: '0.99' });
