@@ -11,7 +11,9 @@ let h: Harness;
 const descriptions = (inv: any) => inv.lines.map((l: any) => [l.kind, l.description]);
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-02T10:00:00Z');
+  // No NATS consumer: this file's data comes through GraphQL, and a consumer would take in other runs' accounts from
+  // the shared stream, which its bill runs would bill too (one with a plan version unknown here stalls the run).
+  h = await startHarness('2026-10-02T10:00:00Z', { consume: false });
   // Activated 16 Sep local: 15 of September's 30 days.
   await account(h, 'acc_dates_ber');
   await subscribe(h, 'acc_dates_ber', 'sub_dber', 'postpaid20', '2026-09-15T22:00:00Z');

@@ -31,7 +31,9 @@ const lines = (inv: any) => inv.lines.map((l: any) => [l.kind, l.netAmount.amoun
 const addsUp = (inv: any) => inv.lines.reduce((n: any, l: any) => n.plus(l.grossAmount.amount), dec('0')).eq(inv.total.amount);
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-05T10:00:00Z');
+  // No NATS consumer: this file's data comes through GraphQL, and a consumer would take in other runs' accounts from
+  // the shared stream, which its bill runs would bill too (one with a plan version unknown here stalls the run).
+  h = await startHarness('2026-10-05T10:00:00Z', { consume: false });
   await h.gql('mutation($i: RegisterPlanVersionInput!) { registerPlanVersion(input: $i) { ok } }', { i: LOYAL });
   // Accounts in Europe/Berlin billed on the 1st: September is 31 Aug 22:00Z – 30 Sep 22:00Z, 30 days.
   // Loyal 20 GB (29.99, 10 % off the fee, 20 % off usage) until 16 Sep local, then Postpaid 50 GB (45.00); usage 30.00.

@@ -31,7 +31,9 @@ const LOYAL = {
 const RECORD = 'mutation($i: RecordSubscriptionInput!) { recordSubscription(input: $i) { ok } }';
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-05T10:00:00Z');
+  // No NATS consumer: this file's data comes through GraphQL, and a consumer would take in other runs' accounts from
+  // the shared stream, which its bill runs would bill too (one with a plan version unknown here stalls the run).
+  h = await startHarness('2026-10-05T10:00:00Z', { consume: false });
   await h.gql('mutation($i: RegisterPlanVersionInput!) { registerPlanVersion(input: $i) { ok } }', { i: LOYAL });
   // Europe/Berlin, billed on the 1st: September 2026, the whole month on the plan; usage 30.00.
   await account(h, 'acc_loyal_catalog');

@@ -38,7 +38,9 @@ const rows = (inv: any) => inv.lines.map((l: any) => [l.kind, l.description, l.n
 const addsUp = (inv: any) => inv.lines.reduce((n: any, l: any) => n.plus(l.grossAmount.amount), dec('0')).eq(inv.total.amount);
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-05T10:00:00Z');
+  // No NATS consumer: this file's data comes through GraphQL, and a consumer would take in other runs' accounts from
+  // the shared stream, which its bill runs would bill too (one with a plan version unknown here stalls the run).
+  h = await startHarness('2026-10-05T10:00:00Z', { consume: false });
   await h.gql('mutation($i: RegisterPlanVersionInput!) { registerPlanVersion(input: $i) { ok } }', { i: REGULATED });
   // Europe/Berlin, billed on the 1st: September 2026 is 30 days. Usage 30.00 in the month.
   await account(h, 'acc_surcharge_month');

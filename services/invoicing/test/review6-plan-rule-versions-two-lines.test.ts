@@ -35,7 +35,9 @@ const on = (v: typeof V1, sub: string) =>
   h.gql(RECORD, { i: { subscriptionId: sub, lineId: `lin_${sub}`, billingAccountId: 'acc_r6_versions', planCode: 'R6_LOYAL_20GB', planVersionId: v.id, startsAt: '2026-08-01T00:00:00Z' } });
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-05T10:00:00Z');
+  // No NATS consumer: this file's data comes through GraphQL, and a consumer would take in other runs' accounts from
+  // the shared stream, which its bill runs would bill too (one with a plan version unknown here stalls the run).
+  h = await startHarness('2026-10-05T10:00:00Z', { consume: false });
   for (const v of [V1, V2]) await h.gql('mutation($i: RegisterPlanVersionInput!) { registerPlanVersion(input: $i) { ok } }', { i: v });
   // Europe/Berlin, billed on the 1st: September, 30 days. Both lines on the plan all month.
   await account(h, 'acc_r6_versions');

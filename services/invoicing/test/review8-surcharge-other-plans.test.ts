@@ -35,7 +35,9 @@ const usage = (accountId: string, chargeId: string, lineId: string) => ({
 const surcharges = (inv: any) => inv.lines.filter((l: any) => l.description.startsWith('Regulatory fee')).map((l: any) => [l.description, l.netAmount.amount]);
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-05T10:00:00Z');
+  // No NATS consumer: this file's data comes through GraphQL, and a consumer would take in other runs' accounts from
+  // the shared stream, which its bill runs would bill too (one with a plan version unknown here stalls the run).
+  h = await startHarness('2026-10-05T10:00:00Z', { consume: false });
   for (const p of [A, B, C]) await h.gql('mutation($i: RegisterPlanVersionInput!) { registerPlanVersion(input: $i) { ok } }', { i: p });
   // Europe/Berlin, billed on the 1st: September 2026, both lines all month.
   await account(h, 'acc_r8_two_rates');

@@ -278,7 +278,19 @@ export function startConsumer(runtime: ServiceRuntime, deps: BillingDeps = NO_DE
     runtime.logger.warn({ ...details, reason }, "subscribers' event invoicing cannot apply; skipped (the rest of its batch is applied)");
     eventsDropped.inc({ reason });
   };
-  // What a transaction left out is told once it commits: a batch tried again is not counted twice.
+  // What a transaction left out is told once it commits: a batch tried again is not counted twice. Nor is
+  // one redelivered: a batch with a one-off whose account is not known yet comes back until it is, and
+  // its other events are applied (and left out) again each time. A subscribers' event is one message:
+  // told once per stream sequence (the last few thousand kept; after a restart, once more at most).
+  const toldEvents = new Set<number>();
+  const firstTold = (details: Record<string, unknown>): boolean => {
+    const seq = details.seq;
+    if (typeof seq !== 'number') return true;
+    if (toldEvents.has(seq)) return false;
+    toldEvents.add(seq);
+    if (toldEvents.size > 10_000) toldEvents.delete(toldEvents.values().next().value!);
+    return true;
+  };
   const apply = async (messages: Message[]): Promise<void> => {
     const left: Parameters<DropCharges>[] = [];
     const leftEvents: Parameters<DropEvent>[] = [];
@@ -286,7 +298,7 @@ export function startConsumer(runtime: ServiceRuntime, deps: BillingDeps = NO_DE
     // A closed account's final invoice is issued with its events (outbox).
     runtime.relay.nudge();
     for (const d of left) drop(...d);
-    for (const d of leftEvents) dropEvent(...d);
+    for (const d of leftEvents) if (firstTold(d[1])) dropEvent(...d);
   };
   /** Runs `step`; an error `isRefusal` (the same every time) goes to `refused`, anything else is thrown (the batch is redelivered). */
   const unlessRefused = async (step: () => Promise<void>, refused: (error: unknown) => Promise<void> | void, isRefusal = isDataError): Promise<void> => {
@@ -315,9 +327,10 @@ export function startConsumer(runtime: ServiceRuntime, deps: BillingDeps = NO_DE
   const applyCharges = (batch: Message[]): Promise<void> => unlessRefused(() => apply(batch), async () => {
     for (const m of batch) await unlessRefused(() => apply([m]), () => applyResultsAlone(m));
   });
-  /** A subscribers' event refused on its own: left out, logged with its id and type, and counted. */
+  /** A subscribers' event refused on its own: left out, logged with its id and type, and counted (once, as above). */
   const dropRefusedEvent = (m: Message, error: unknown): void => {
     const label = { subject: m.subject, seq: m.seq, ...labelOf(textOf(m)) };
+    if (!firstTold(label)) return;
     if (error instanceof DomainError) dropEvent('refused', { ...label, code: error.code, problem: error.message });
     else dropEvent('unstorable', { ...label, err: error, problem: `the database refuses it: ${(error as Error)?.message ?? String(error)}` });
   };
