@@ -4,6 +4,7 @@ import { eventRow, insertOutbox } from '../persistence/sql';
 import { requestHash } from './ledger';
 import { checkKey, creditWallet } from './topup-balance';
 import { WALLET_SETTLED } from './wallets';
+import { followUpCompletedTopups } from './balance-events';
 import { RECHARGE_REFUND_FAILED_STATUS, rechargeWorkflowId } from '../adapters/recharge-starter';
 import type { RechargeRow } from './recharge';
 
@@ -17,6 +18,10 @@ export const RESOLUTION_NOTE_MAX = 1000;
 
 /** The top-up key of a CREDITED resolution's credit (account-scoped by creditWallet: `TOPUP@<account>:recharge-<id>:resolveRefundFailed`). */
 export const resolutionCreditKey = (rechargeId: string): string => `${rechargeWorkflowId(rechargeId)}:resolveRefundFailed`;
+
+/** The reason written on a REFUND_FAILED recharge's auto top-up request when staff resolve it. */
+export const requestReason = (resolution: RefundFailedResolution): string =>
+  `RECHARGE_${RECHARGE_REFUND_FAILED_STATUS}, resolved ${resolution}: ${resolution === 'CREDITED' ? 'the wallet was credited' : 'the money was given back'}`;
 
 export interface ResolvedRechargeRow extends RechargeRow {
   resolution: RefundFailedResolution | null;
@@ -48,7 +53,9 @@ export interface ResolveRefundFailedRechargeCommand {
  * once whoever asks; a closed wallet not yet settled takes it (money paid before the close, as a late bank transfer);
  * a settled one refuses it (WALLET_SETTLED: return the money and resolve REFUNDED_OUTSIDE).
  * Either way the recharge becomes RESOLVED with how, the note, who and when, announced by `rechargeResolved` in the
- * same transaction, and leaves ledgerline_wallets_recharges_refund_failed.
+ * same transaction, and leaves ledgerline_wallets_recharges_refund_failed. An auto top-up's request of it, until then
+ * RECHARGE_REFUND_FAILED (money taken: counted toward its rule's limits), becomes RECHARGE_REFUNDED (REFUNDED_OUTSIDE:
+ * not counted) or COMPLETED (CREDITED: counted; the wallet still below the threshold asks the next request).
  *
  * The recharge's row lock decides between staff resolving it at once: the first commits, the others then find it
  * RESOLVED and are refused RECHARGE_ALREADY_RESOLVED naming how and by whom, except a retry under the same key (the
@@ -86,6 +93,14 @@ export async function resolveRefundFailedRecharge(sql: Sql, c: ResolveRefundFail
     );
   }
 
+  // The recharge's auto top-up request (if it was one) follows the resolution, as it follows a recharge the workflow
+  // settles (settleRecharge; its lock order: recharge, request, wallet): REFUNDED_OUTSIDE, the money was given back, so
+  // RECHARGE_REFUNDED (no longer counted toward the rule's daily/monthly limits, not retried); CREDITED, the top-up
+  // happened, so COMPLETED (counted, and a follow-up asked below when the credit left the wallet under the threshold).
+  const requests = await sql.query<{ id: string }>(
+    `update topup_request set status = $2, reason = $3 where recharge_id = $1 and status = $4 returning id`,
+    [row.id, c.resolution === 'CREDITED' ? 'COMPLETED' : 'RECHARGE_REFUNDED', requestReason(c.resolution), `RECHARGE_${RECHARGE_REFUND_FAILED_STATUS}`],
+  );
   let transactionId: string | null = null;
   if (c.resolution === 'CREDITED') {
     try {
@@ -115,5 +130,7 @@ export async function resolveRefundFailedRecharge(sql: Sql, c: ResolveRefundFail
     resolution: c.resolution, note, resolvedBy: c.caller.subject, resolvedByRole: c.caller.role, resolvedAt: c.now.toISOString(), transactionId,
   };
   await insertOutbox(sql, [eventRow('rechargeResolved', row.billing_account_id, [row.id, 'resolved'], c.now, data)]);
+  // A request completed by the credit with the wallet still below its rule's threshold asks the next one, as any completed one does.
+  if (c.resolution === 'CREDITED') await followUpCompletedTopups(sql, c.now, requests.map((r) => r.id));
   return resolved;
 }

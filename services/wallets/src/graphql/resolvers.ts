@@ -8,7 +8,7 @@ import { bucketStatusAt, bucketsOf, grantBucket, revokeGrant, type BucketRow } f
 import { topupBalance, type TopupResult } from '../application/topup-balance';
 import { closeTopupKey } from '../application/close-topup-key';
 import { closeCharge } from '../application/close-charge';
-import { CHARGE_ID_CONFLICT, applyChargesIn } from '../application/apply-charges';
+import { CHARGE_ID_CONFLICT, applyChargesIn, retryingChargeKeyTaken } from '../application/apply-charges';
 import { adjustBalance, type AdjustmentRow } from '../application/adjust-balance';
 import { payOutWallet, payoutsOf, returnPayout, type WalletPayoutRow } from '../application/pay-out-wallet';
 import { approveAdjustment, expiresAt, gateAdjustment, listAdjustmentRequests, rejectAdjustment, type AdjustmentRequestRow, type RequestStatus } from '../application/balance-adjustment-approvals';
@@ -113,7 +113,8 @@ export const resolvers = {
     },
     applyCharge: async (_: unknown, { input }: { input: ChargeRequest & { occurredAt: Date } }, ctx: WalletsContext) => {
       requireStaff(ctx.caller, 'apply charges');
-      const [r] = await mutate(ctx, (sql, t) => applyChargesIn(sql, [{ ...input, occurredAt: new Date(input.occurredAt).toISOString(), allowOverdraft: !!input.allowOverdraft }], t));
+      // Run again when a copy sent at once took the chargeId first (retryingChargeKeyTaken): answered its decision.
+      const [r] = await retryingChargeKeyTaken(() => mutate(ctx, (sql, t) => applyChargesIn(sql, [{ ...input, occurredAt: new Date(input.occurredAt).toISOString(), allowOverdraft: !!input.allowOverdraft }], t)));
       // Same key, other input: a CONFLICT, as every idempotency key here (nothing was written).
       if (r!.outcome === 'REJECTED') throw conflict(CHARGE_ID_CONFLICT, r!.reason!.slice(CHARGE_ID_CONFLICT.length + 2), { field: 'input.chargeId' });
       // A closed account's wallet (usage at or after its closedAt): a CONFLICT, as its other refusals here.

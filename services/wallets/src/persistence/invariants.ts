@@ -295,12 +295,13 @@ export const LEDGER_CHECKS: readonly { name: string; sql: string }[] = [
   {
     // An auto top-up request is COMPLETED when the recharge it started is (settleRecharge / linkRecharge, same
     // statement); the recharge is made for the request's amount, so its credit (checked above) is the request's
-    // amount. A request with no recharge_id (made before the link existed, or a test's fixture) names no credit
+    // amount. A REFUND_FAILED recharge staff resolved CREDITED completes its request too (resolveRefundFailedRecharge,
+    // same transaction), credited the recharge's amount. A request with no recharge_id (made before the link existed, or a test's fixture) names no credit
     // and is not checked.
-    name: "every completed top-up request's recharge is completed, for the request's amount",
+    name: "every completed top-up request's recharge is completed (or resolved CREDITED), for the request's amount",
     sql: `select q.id as topup_request, q.status, q.amount, q.currency, q.recharge_id, r.status as recharge_status, r.amount as recharge_amount, r.currency as recharge_currency
             from topup_request q join recharge r on r.id = q.recharge_id
-           where (q.status = 'COMPLETED') <> (r.status = 'COMPLETED') or r.amount <> q.amount or r.currency <> q.currency
+           where (q.status = 'COMPLETED') <> (r.status = 'COMPLETED' or (r.status = 'RESOLVED' and r.resolution = 'CREDITED')) or r.amount <> q.amount or r.currency <> q.currency
            limit 5`,
   },
 ];
