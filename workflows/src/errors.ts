@@ -28,6 +28,10 @@ export const ErrorCode = {
   INVALID_BILL_RUN_INPUT: 'INVALID_BILL_RUN_INPUT',
   /** An order fulfilment started with an input it cannot use (subscribers then fails the order, ORDER_FULFILMENT_ENDED). */
   INVALID_ORDER_INPUT: 'INVALID_ORDER_INPUT',
+  /** An upsell offer started with an input it cannot use (line, add-on, period, rule, timings); details name the fields. */
+  INVALID_UPSELL_OFFER_INPUT: 'INVALID_UPSELL_OFFER_INPUT',
+  /** A dispute resolution started without a usable `disputeId`; details name the field. */
+  INVALID_DISPUTE_INPUT: 'INVALID_DISPUTE_INPUT',
   /** A dunning started with an input it cannot use (invoice, account, due date, policy); details name the fields. */
   INVALID_DUNNING_INPUT: 'INVALID_DUNNING_INPUT',
   CONFLICT: 'CONFLICT',

@@ -4,6 +4,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { EVENTS, parseCloudEvent } from '@ledgerline/contracts';
 import { runDurableConsumers, type ConsumerHost } from '@ledgerline/platform';
+import { upsellOfferInputProblems } from './domain/start-inputs';
 import type { UpsellOfferInput } from './workflows/upsell-offer';
 
 /**
@@ -20,13 +21,20 @@ const instant = (v: unknown): string | undefined => {
   return Number.isNaN(t) ? undefined : new Date(t).toISOString();
 };
 
-/** The workflow's input from a usageOfferTriggered event's data; throws when it cannot be read. */
+/**
+ * The workflow's input from a usageOfferTriggered event's data; throws when it cannot be read, naming the fields (the
+ * workflow's own check, `upsellOfferInputProblems`: types too, not only that the fields are there). Period bounds
+ * that are no instant are left out, as before.
+ */
 export function upsellOfferInput(data: unknown, validForHours?: number): UpsellOfferInput {
-  const d = (data ?? {}) as { lineId?: string; period?: string; periodStart?: unknown; periodEnd?: unknown; offerCode?: string; rule?: string };
+  const d = (data ?? {}) as { lineId?: unknown; period?: unknown; periodStart?: unknown; periodEnd?: unknown; offerCode?: unknown; rule?: unknown };
   if (!d.lineId || !d.period || !d.offerCode) throw new Error('data needs lineId, period and offerCode');
   const periodStart = instant(d.periodStart);
   const periodEnd = instant(d.periodEnd);
-  return { lineId: d.lineId, period: d.period, ...(periodStart ? { periodStart } : {}), ...(periodEnd ? { periodEnd } : {}), offerCode: d.offerCode, rule: d.rule ?? 'unknown', validForHours };
+  const input = { lineId: d.lineId, period: d.period, ...(periodStart ? { periodStart } : {}), ...(periodEnd ? { periodEnd } : {}), offerCode: d.offerCode, rule: d.rule ?? 'unknown', validForHours };
+  const problems = upsellOfferInputProblems(input);
+  if (problems.length > 0) throw new Error(`data cannot start an offer: ${problems.join('; ')}`);
+  return input as UpsellOfferInput;
 }
 
 /** The durable consumer's host (durable names, throw-away for tests), where offers start, and how long they stay open. */

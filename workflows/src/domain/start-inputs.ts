@@ -23,6 +23,32 @@ export function orderInputProblems(input: unknown): string[] {
   return problems;
 }
 
+const isInstant = (v: unknown): boolean => typeof v === 'string' && !Number.isNaN(Date.parse(v));
+const isHours = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isFinite(v) && v >= min;
+
+/**
+ * `upsellOfferWorkflow`'s input (the offer bridge's, from usage's `usageOfferTriggered`): the line, the add-on, the
+ * allowance period (its name, and its bounds when the trigger has them), the rule, and the offer's timings if given.
+ */
+export function upsellOfferInputProblems(input: unknown): string[] {
+  if (!isObject(input)) return [`input is required: { lineId, offerCode, period, rule } (got ${show(input)})`];
+  const problems: string[] = [];
+  for (const field of ['lineId', 'offerCode', 'period', 'rule'] as const) if (!nonEmpty(input[field])) problems.push(`${field} is required, a non-empty string (got ${show(input[field])})`);
+  for (const field of ['periodStart', 'periodEnd'] as const) {
+    const v = input[field];
+    if (v !== undefined && v !== null && !isInstant(v)) problems.push(`${field} must be an ISO-8601 instant or absent (got ${show(v)})`);
+  }
+  if (input.validForHours !== undefined && input.validForHours !== null && !(isHours(input.validForHours, 0) && input.validForHours > 0)) problems.push(`validForHours must be a number of hours above 0, or absent (got ${show(input.validForHours)})`);
+  if (input.remindBeforeHours !== undefined && input.remindBeforeHours !== null && !isHours(input.remindBeforeHours, 0)) problems.push(`remindBeforeHours must be a number of hours, 0 or more, or absent (got ${show(input.remindBeforeHours)})`);
+  return problems;
+}
+
+/** `disputeResolutionWorkflow`'s input: the dispute (its policy is checked on its own, INVALID_DISPUTE_POLICY). */
+export function disputeInputProblems(input: unknown): string[] {
+  if (!isObject(input)) return [`input is required: { disputeId, policy? } (got ${show(input)})`];
+  return nonEmpty(input.disputeId) ? [] : [`disputeId is required, a non-empty string (got ${show(input.disputeId)})`];
+}
+
 /** `dunningWorkflow`'s input: the invoice, its account, its due date and the policy. */
 export function dunningInputProblems(input: unknown): string[] {
   if (!isObject(input)) return [`input is required: { invoiceId, billingAccountId, dueDate, policy } (got ${show(input)})`];

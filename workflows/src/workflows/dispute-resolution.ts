@@ -11,8 +11,10 @@
 //     favour (an agent who decided first wins: the dispute is answered as it is); WAIT: wait for an
 //     agent without a deadline (looking once a policy day as well, in case a signal was lost).
 // Deterministic: time from Temporal, activities by type only.
-import { ActivityFailure, ApplicationFailure, condition, defineQuery, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, defineQuery, defineSignal, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { DisputeActivities } from '../activities/disputes';
+import { disputeInputProblems } from '../domain/start-inputs';
+import { ErrorCode } from '../errors';
 import {
   DEFAULT_DISPUTE_POLICY,
   FINAL_BREACH_NOTE,
@@ -42,12 +44,23 @@ const acts = proxyActivities<DisputeActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes' },
 });
 
+/**
+ * The dispute id is checked first: a run started without one (by hand, a bad start) asked invoicing to assess
+ * `undefined`, a request it cannot read, and failed or retried deep in an activity. Now it fails at once,
+ * INVALID_DISPUTE_INPUT, naming the field. Runs from before replay without the check.
+ */
+export const DISPUTE_INPUT_CHECKED = 'dispute-input-checked';
+
 export async function disputeResolutionWorkflow(input: DisputeResolutionInput): Promise<DisputeResolutionStatus> {
   const status: DisputeResolutionStatus = { phase: 'ASSESSING', escalationLevel: 0, outcome: null };
   let poke = false;
   for (const signal of [disputeDecidedSignal, disputeDecidedAlias]) setHandler(signal, () => void (poke = true));
   for (const query of [disputeStatusQuery, disputeStatusAlias]) setHandler(query, () => status);
 
+  const inputProblems = disputeInputProblems(input);
+  if (inputProblems.length > 0 && patched(DISPUTE_INPUT_CHECKED)) {
+    throw ApplicationFailure.nonRetryable(`invalid dispute resolution: ${inputProblems.join('; ')}`, ErrorCode.INVALID_DISPUTE_INPUT, { problems: inputProblems });
+  }
   const policy = input.policy ?? DEFAULT_DISPUTE_POLICY;
   const problems = validateDisputePolicy(policy);
   if (problems.length > 0) throw ApplicationFailure.nonRetryable(problems.join('; '), 'INVALID_DISPUTE_POLICY');

@@ -12,7 +12,7 @@
 // line is live in billing, so the network keeps it and the workflow ends COMPLETED.
 // The workflow id is `order-${orderId}`, so an order can only ever be fulfilled once; every step is
 // idempotent on the service and the network (key `order:${orderId}`).
-import { ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, log, patched, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, log, patched, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
 import type { OrderActivities, OrderProvisioningRequest } from '../activities/orders';
 import { orderInputProblems } from '../domain/start-inputs';
 import { ErrorCode } from '../errors';
@@ -89,6 +89,14 @@ export const REPORT_NETWORK_UNDONE = 'order-report-network-undone';
  */
 export const ORDER_INPUT_CHECKED = 'order-input-checked';
 
+/**
+ * The failure an order is failed with is what its customer reads (`ProductOrder.failureMessage`). Runs from before
+ * passed on the message of any failure (a provisioning driver's, an error thrown in an activity, Temporal's own);
+ * now only a coded refusal keeps its message (see `customerFailureOf`), anything else is "internal error (reference
+ * …)" and logged under that reference. Runs from before replay without it.
+ */
+export const ORDER_FAILURE_INTERNAL_REFERENCE = 'order-failure-internal-reference';
+
 /** failOrder's refusal for an order that is COMPLETED (subscribers' only illegal move to FAILED). */
 const ORDER_ILLEGAL_TRANSITION = 'ORDER_ILLEGAL_TRANSITION';
 
@@ -105,6 +113,29 @@ function failureOf(err: unknown): { code: string; message: string } {
   return { code: 'ORDER_FAILED', message: String(err) };
 }
 
+/**
+ * A code a DomainError or a deliberate ApplicationFailure carries (PROVISIONING_SIM_UNKNOWN, CONFLICT…); an error
+ * thrown by an activity without one reaches the workflow as an ApplicationFailure typed by its class name (Error,
+ * TypeError, an ORM's …Exception).
+ */
+const CODED = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/;
+
+/**
+ * `failureOf` as the customer may read it (patch ORDER_FAILURE_INTERNAL_REFERENCE): a coded refusal (the network's,
+ * subscribers') keeps its message, written for the customer; a provisioning call that timed out says so; anything
+ * else is "internal error (reference <uuid>)", the failure logged under that reference for staff. The reference is
+ * the workflow's deterministic uuid4 (the same on replay), and the workflow's logger is silent on replay: logged once.
+ */
+function customerFailureOf(err: unknown, orderId: string, step: OrderFulfilmentStep): { code: string; message: string } {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure && cause.type && CODED.test(cause.type)) return { code: cause.type, message: cause.message };
+  const failure = failureOf(err);
+  if (failure.code === 'PROVISIONING_TIMEOUT') return { code: failure.code, message: 'The provisioning system did not answer in time' };
+  const reference = uuid4();
+  log.error('order failed by an internal error', { orderId, step, reference, failure: { type: cause instanceof ApplicationFailure ? cause.type : (cause as { name?: unknown } | null)?.name, message: failure.message } });
+  return { code: failure.code === 'ORDER_FAILED' ? 'ORDER_FAILED' : 'PROVISIONING_FAILED', message: `internal error (reference ${reference})` };
+}
+
 export async function orderFulfilmentWorkflow(input: OrderFulfilmentInput): Promise<OrderFulfilmentResult> {
   let step: OrderFulfilmentStep = 'start';
   setHandler(orderStepQuery, () => step);
@@ -118,12 +149,14 @@ export async function orderFulfilmentWorkflow(input: OrderFulfilmentInput): Prom
     return { orderId: input.orderId, status: started.status, failureCode: started.failureCode ?? undefined };
   }
 
+  /** What the order is failed with: customer-safe from the patch on. */
+  const told = (err: unknown) => (patched(ORDER_FAILURE_INTERNAL_REFERENCE) ? customerFailureOf(err, input.orderId, step) : failureOf(err));
   let failure: { code: string; message: string } | null = null;
   step = 'provision';
   try {
     await executeProvisioning(input.provisioning);
   } catch (err) {
-    failure = failureOf(err);
+    failure = told(err);
   }
   if (!failure) {
     step = 'complete';
@@ -133,7 +166,7 @@ export async function orderFulfilmentWorkflow(input: OrderFulfilmentInput): Prom
       return { orderId: input.orderId, status: 'COMPLETED' };
     } catch (err) {
       // A refusal (outages are retried without limit), or a run whose bounded retries predate that.
-      failure = failureOf(err);
+      failure = told(err);
     }
   }
   const completed = (): OrderFulfilmentResult => {

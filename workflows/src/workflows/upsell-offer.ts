@@ -13,8 +13,10 @@
 // then FAILED, and may be accepted again until it expires), so the workflow waits for the expiry and
 // returns the offer's state then (ACCEPTED = a conversion, FAILED = none). Only DECLINED ends it at
 // the reminder (patch `upsell-offer-settles-at-expiry`; before, ACCEPTED did too).
-import { defineQuery, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { UpsellActivities, UpsellOfferState } from '../activities/upsell';
+import { upsellOfferInputProblems } from '../domain/start-inputs';
+import { ErrorCode } from '../errors';
 
 export interface UpsellOfferInput {
   lineId: string;
@@ -43,9 +45,21 @@ const { presentUpsellOffer, remindUpsellOffer, closeUpsellOffer } = proxyActivit
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
 
+/**
+ * The input is checked before the offer is presented: one started by hand (or by a bridge from before its type
+ * checks) with a field of the wrong type was passed on to subscribers (a number as the line id, hours as a string:
+ * its timers NaN, the offer reminded and closed at once) or retried there for hours. Now it fails at once,
+ * INVALID_UPSELL_OFFER_INPUT, naming the fields. Runs from before replay without the check.
+ */
+export const UPSELL_OFFER_INPUT_CHECKED = 'upsell-offer-input-checked';
+
 export async function upsellOfferWorkflow(input: UpsellOfferInput): Promise<{ offerId: string; state: UpsellOfferState }> {
   let state: UpsellOfferState | 'STARTING' = 'STARTING';
   setHandler(upsellOfferStateQuery, () => state);
+  const problems = upsellOfferInputProblems(input);
+  if (problems.length > 0 && patched(UPSELL_OFFER_INPUT_CHECKED)) {
+    throw ApplicationFailure.nonRetryable(`invalid upsell offer: ${problems.join('; ')}`, ErrorCode.INVALID_UPSELL_OFFER_INPUT, { problems });
+  }
   const validForHours = input.validForHours ?? 72;
   const bounds = { ...(input.periodStart ? { periodStart: input.periodStart } : {}), ...(input.periodEnd ? { periodEnd: input.periodEnd } : {}) };
   const offer = await presentUpsellOffer({ lineId: input.lineId, offerCode: input.offerCode, period: input.period, ...bounds, rule: input.rule, validForHours });

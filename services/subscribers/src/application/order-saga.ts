@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '@ledgerline/contracts';
-import type { Clock, Em, Orm } from '@ledgerline/platform';
+import { createLogger, internalErrorMessage, logInternalError, type Clock, type Em, type Logger, type Orm } from '@ledgerline/platform';
 import type { ProvisioningAdapter, ProvisioningRequest } from '../ports/provisioning';
 import { Line, ProductOrder } from '../persistence/entities';
 import { addOnChargeToRefund, completeOrder, failOrder, fixAddOnSettlementInstant, loadOrder, ordersAfterCompletion, provisioningRequest, refundAddOn, startOrder } from './fulfil-order';
@@ -32,6 +32,11 @@ export interface SagaDeps {
    * step after it and stops renewing its lease, so another runner resumes the order once it expires.
    */
   signal?: AbortSignal;
+  /**
+   * Where an order failed by an internal error (not a coded refusal) is logged, under the reference its
+   * `failureMessage` quotes (the service's logger; a logger of its own when absent, in tests).
+   */
+  logger?: Logger;
 }
 
 export const DEFAULT_SAGA_LEASE_MS = 30_000;
@@ -146,6 +151,7 @@ async function resume(deps: SagaDeps, orderId: string, claimed: ProductOrder, op
   const timeoutMs = options.callTimeoutMs ?? 10_000;
   const backoffMs = options.backoffMs ?? 200;
   let backoff = backoffMs;
+  const failureOf = (error: unknown, step: string) => describe(error, timeoutMs, deps.logger ?? fallbackLogger(), { orderId, kind: claimed.kind, step });
   // A line gone (terminated, or its row removed) since the order was placed: nothing to provision
   // or undo on the network for it (undoing could bring a terminated number back), so the order
   // fails, its charge refunded, instead of being resumed at every lease.
@@ -175,9 +181,11 @@ async function resume(deps: SagaDeps, orderId: string, claimed: ProductOrder, op
           break;
         } catch (error) {
           guard();
-          failure = describe(error, timeoutMs);
           const retryable = !(error instanceof DomainError) || error.details.retryable !== false;
-          if (!retryable || attempt >= attempts) break;
+          if (!retryable || attempt >= attempts) {
+            failure = failureOf(error, 'provisioning'); // the last attempt's, told (and logged) once
+            break;
+          }
           await new Promise((r) => setTimeout(r, backoff));
           backoff *= 2;
         }
@@ -197,7 +205,7 @@ async function resume(deps: SagaDeps, orderId: string, claimed: ProductOrder, op
           return completed;
         } catch (error) {
           if (error instanceof SagaAbandoned) throw error;
-          failure = describe(error, timeoutMs);
+          failure = failureOf(error, 'completion');
         }
       }
     }
@@ -339,9 +347,18 @@ async function giveUpLease(deps: SagaDeps, orderId: string, run: string): Promis
     .catch(() => undefined);
 }
 
-function describe(error: unknown, timeoutMs: number): { code: string; message: string } {
+let defaultLogger: Logger | null = null;
+const fallbackLogger = (): Logger => (defaultLogger ??= createLogger('subscribers'));
+
+/**
+ * The failure an order is failed with, as the customer reads it (`ProductOrder.failureMessage`): a coded refusal
+ * (DomainError: the network's, the service's own) keeps its message, written for the customer; a call that timed out
+ * says so; anything else (PostgreSQL's text, a driver's, a bug) is "internal error (reference …)", the error itself
+ * logged under that reference for staff (house rule of platform's internal-errors.ts).
+ */
+function describe(error: unknown, timeoutMs: number, logger: Logger, fields: Record<string, unknown>): { code: string; message: string } {
   if (error instanceof DomainError) return { code: error.code, message: error.message };
   const e = error as Error;
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return { code: 'PROVISIONING_TIMEOUT', message: `The provisioning system did not answer within ${timeoutMs} ms` };
-  return { code: 'PROVISIONING_FAILED', message: e?.message ?? String(error) };
+  return { code: 'PROVISIONING_FAILED', message: internalErrorMessage(logInternalError(logger, error, 'order failed by an internal error', fields)) };
 }

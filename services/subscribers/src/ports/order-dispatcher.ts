@@ -47,7 +47,7 @@ export class InlineOrderDispatcher implements OrderDispatcher {
   private readonly stopping = new AbortController();
 
   private sagaDeps(runtime: ServiceRuntime): SagaDeps {
-    return { orm: runtime.orm, clock: runtime.clock, provisioning: this.provisioning, effects: this.effects, onCommit: () => runtime.relay.nudge(), signal: this.stopping.signal };
+    return { orm: runtime.orm, clock: runtime.clock, provisioning: this.provisioning, effects: this.effects, onCommit: () => runtime.relay.nudge(), signal: this.stopping.signal, logger: runtime.logger };
   }
 
   async dispatch(orderId: string, runtime: ServiceRuntime): Promise<void> {
