@@ -70,16 +70,60 @@ function printPatch(patch: { op: string; path: string; value?: unknown }[]): num
 
 interface UsageFile {
   subscriber?: Partial<SubscriberContext>;
-  events: UsageEvent[];
+  /** Usage records as written (rating's UsageEvent fields, in any form usage takes); checked by usageAsRated. */
+  events: unknown[];
+}
+
+/**
+ * The file's records as usage would rate them: their fields checked and normalised by usage's own rule (rating's
+ * checkUsageFields, as catalog's simulateRating does: "fr" is FR, "" not roaming, "data", "mo", "05" taken), so the
+ * simulation prices what usage rates. A record usage would reject is listed (its number in `events`, from 1, its id,
+ * field, reason and code) and not priced. No clock check: a simulation may price usage to come.
+ */
+async function usageAsRated(events: readonly unknown[]): Promise<UsageEvent[]> {
+  const { checkUsageFields } = await rating();
+  const accepted: UsageEvent[] = [];
+  const refused: string[] = [];
+  events.forEach((event, index) => {
+    const record = typeof event === 'object' && event !== null && !Array.isArray(event) ? (event as Record<string, unknown>) : {};
+    const id = typeof record.id === 'string' ? ` (${record.id})` : '';
+    const checked = checkUsageFields(record);
+    if (!checked.ok) {
+      const { code, field, reason } = checked.rejection;
+      refused.push(`  record ${index + 1}${id}: ${field}: ${reason} [${code}]`);
+      return;
+    }
+    const f = checked.fields;
+    // precedingQuantity is not read: usage reads it only on its own charging sessions' records.
+    accepted.push({
+      id: record.id as string,
+      ...(typeof record.lineId === 'string' ? { lineId: record.lineId } : {}),
+      ...(typeof record.msisdn === 'string' ? { msisdn: record.msisdn } : {}),
+      usageType: f.usageType,
+      direction: f.direction,
+      quantity: f.quantity,
+      occurredAt: f.occurredAt.toISOString(),
+      ...(f.calledNumber ? { calledNumber: f.calledNumber } : {}),
+      ...(f.roamingCountry ? { roamingCountry: f.roamingCountry } : {}),
+      ...(f.visitedMcc ? { visitedMcc: f.visitedMcc } : {}),
+    });
+  });
+  if (refused.length) {
+    out(`${refused.length} of ${events.length} record(s) refused (usage would reject them; not priced):`);
+    for (const line of refused) out(line);
+  }
+  return accepted;
 }
 
 async function simulateCommand(planFile: string, options: { usage: string; compare?: string[] }): Promise<number> {
   const { compilePlan, comparePlans, loadCatalogDir, simulate } = await rating();
   const usage = readJsonFile(options.usage) as UsageFile;
+  if (!Array.isArray(usage?.events)) throw new Error(`${options.usage}: "events" must be a list of usage records`);
   const offers = (await loadCatalogDir(DEFAULT_DIR)).offers.map((o) => o.document as OfferDocument);
   const compiled = compilePlan(readJsonFile(planFile), { version: 'local', knownOffers: offers });
   const ctx = { accountType: compiled.plan.paymentMode, lineStatus: 'ACTIVE', lineCount: 1, ...usage.subscriber } as SubscriberContext;
-  const report = await simulate(compiled, usage.events, ctx);
+  const events = await usageAsRated(usage.events);
+  const report = await simulate(compiled, events, ctx);
   out(`${report.planCode}: ${report.events} records, ${report.rated} rated, ${report.denied} denied`);
   for (const c of report.charges) {
     const r = c.result;
@@ -91,7 +135,7 @@ async function simulateCommand(planFile: string, options: { usage: string; compa
   if (options.compare?.length) {
     const plans = [compiled, ...options.compare.map((f) => compilePlan(readJsonFile(f), { version: 'local', knownOffers: offers }))];
     out('\ncheapest first:');
-    for (const cost of await comparePlans(usage.events, plans, usage.subscriber ?? {})) out(`  ${cost.planCode.padEnd(28)} ${cost.total.padStart(12)} ${cost.currency}`);
+    for (const cost of await comparePlans(events, plans, usage.subscriber ?? {})) out(`  ${cost.planCode.padEnd(28)} ${cost.total.padStart(12)} ${cost.currency}`);
   }
   return 0;
 }

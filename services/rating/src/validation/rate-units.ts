@@ -75,3 +75,33 @@ export function rateUnitProblems(plan: PlanDocument, rule: { name?: unknown; con
     message: `${name} can rate ${joinAnd(wrong)} usage, but its "unit" is "${unit}": rating prices a record's quantity in the rule's unit as it is, so ${firstType} ${UNIT_WORDS[firstUnit]} would be charged as ${UNIT_WORDS[unit] ?? unit}. ${counted}. ${fix}`,
   }];
 }
+
+const UNIT_WORD: Record<string, string> = { SECOND: 'second', MESSAGE: 'message', MB: 'megabyte', ITEM: 'item' };
+
+/**
+ * UNIT_NOT_FOR_USAGE_TYPE at `<at>/unit` when an allowance covers a usage type counted in another unit than its own
+ * (a bucket is drawn down by a record's quantity as it is, so a MB allowance covering VOICE would take each second as
+ * a megabyte); the message names each such usage type and its unit. Unknown units and usage types are left to the
+ * schema. Authoring-only, as every check added after versions were published: a version published with such an
+ * allowance rates as published.
+ */
+export function allowanceUnitProblems(allowance: { id?: unknown; unit?: unknown; usageTypes?: unknown }, at: string): Problem[] {
+  const { unit, usageTypes } = allowance;
+  if (typeof unit !== 'string' || !Object.hasOwn(UNIT_WORD, unit) || !Array.isArray(usageTypes)) return [];
+  const covered = USAGE_TYPES.filter((usageType) => usageTypes.includes(usageType));
+  const wrong = covered.filter((usageType) => UNIT_OF_USAGE_TYPE[usageType] !== unit);
+  if (wrong.length === 0) return [];
+  const units = [...new Set(wrong.map((usageType) => UNIT_OF_USAGE_TYPE[usageType]))];
+  const name = typeof allowance.id === 'string' ? `Allowance "${allowance.id}"` : 'This allowance';
+  const fix = wrong.length === covered.length && units.length === 1
+    ? `Set "unit": "${units[0]}" (and the same unit on the rate rules that draw on it).`
+    : wrong.length === 1
+      ? `Give ${wrong[0]} an allowance of its own in ${units[0]}, or remove it from "usageTypes".`
+      : `Give ${joinAnd(wrong)} allowances of their own (in ${joinAnd(units)}), or remove them from "usageTypes".`;
+  return [{
+    pointer: `${at}/unit`,
+    code: 'UNIT_NOT_FOR_USAGE_TYPE',
+    authoringOnly: true,
+    message: `${name} counts "${unit}" but covers ${joinAnd(wrong)}, which usage counts in ${joinAnd(units)}: a bucket is drawn down by a record's quantity as it is, so each ${wrong[0]} ${UNIT_WORD[UNIT_OF_USAGE_TYPE[wrong[0]]]} would be taken as a${/^[aeiou]/.test(UNIT_WORD[unit]) ? 'n' : ''} ${UNIT_WORD[unit]}. ${fix}`,
+  }];
+}

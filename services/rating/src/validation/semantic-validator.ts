@@ -12,7 +12,7 @@ import type { Allowance, Condition, OfferDocument, PlanDocument } from '../domai
 import { enumDomain } from './fact-domains';
 import { didYouMean, type Problem } from './problem';
 import { isObject } from './util';
-import { rateUnitProblems } from './rate-units';
+import { allowanceUnitProblems, rateUnitProblems } from './rate-units';
 import { emptyTimeWindowProblems, reservedZoneNameProblems } from './zones-and-time-bands';
 
 type Json = Record<string, unknown>;
@@ -221,7 +221,11 @@ export function conditionProblems(condition: unknown, pointer: string, scope: Fa
   return problems;
 }
 
-function allowanceProblems(allowances: unknown[], pointer: string): Problem[] {
+/**
+ * `ofPlan`: a plan's or add-on's allowances, whose `usageTypes` pick the relevant allowance (allowanceUsedRatio) and
+ * are checked against the unit; an offer's `usageTypes` are descriptive (catalog/README, Offers) and are not.
+ */
+function allowanceProblems(allowances: unknown[], pointer: string, ofPlan = false): Problem[] {
   const problems: Problem[] = [];
   allowances.forEach((raw, i) => {
     if (!isObject(raw)) return;
@@ -245,6 +249,8 @@ function allowanceProblems(allowances: unknown[], pointer: string): Problem[] {
         message: 'Give the unlimited allowance a "fairUseCap" (units of the allowance, e.g. "180000" seconds): its bucket is granted at the cap and the rate rule\'s price applies past it. Without one no bucket is granted and every unit would be charged at that price.',
       });
     }
+    // Its unit against the usage types it covers (authoring only, as the rate rule's unit check).
+    if (ofPlan) problems.push(...allowanceUnitProblems(allowance, at));
   });
   return problems;
 }
@@ -314,11 +320,11 @@ export function semanticProblems(plan: PlanDocument, knownOffers: readonly Offer
   }
   problems.push(...currencyProblems(plan.currency));
   problems.push(...amountPrecisionProblems(plan.currency, planAmounts(plan)));
-  problems.push(...allowanceProblems(asArray(plan.allowances), '/allowances'));
+  problems.push(...allowanceProblems(asArray(plan.allowances), '/allowances', true));
   problems.push(...feeNameProblems(plan));
   problems.push(...reservedZoneNameProblems(plan), ...emptyTimeWindowProblems(plan));
   asArray(plan.addOns).forEach((addOn, i) => {
-    if (isObject(addOn)) problems.push(...allowanceProblems(asArray(addOn.allowances), `/addOns/${i}/allowances`));
+    if (isObject(addOn)) problems.push(...allowanceProblems(asArray(addOn.allowances), `/addOns/${i}/allowances`, true));
   });
 
   // Each repeat at its own id (plan or add-on), naming where the id was first used.

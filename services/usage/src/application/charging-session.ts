@@ -233,11 +233,17 @@ const TEXT_FIELDS = ['operation', 'sessionId', 'lineId', 'msisdn', 'usageType', 
 const MAX_PARTNER_ID = 128;
 /** The unit fields each operation reads. */
 const UNIT_FIELDS: Record<string, ('requestedUnits' | 'usedUnits')[]> = { RESERVE: ['requestedUnits'], UPDATE: ['usedUnits', 'requestedUnits'], TERMINATE: ['usedUnits'] };
-/** Which request field a RESERVE's rating probe (validateUsage) refused, by its rejection code. */
-const PROBE_FIELDS: Record<string, string> = {
-  SUBSCRIBER_MISSING: 'lineId', LINE_ID_INVALID: 'lineId', MSISDN_INVALID: 'msisdn', USAGE_TYPE_INVALID: 'usageType', QUANTITY_INVALID: 'requestedUnits', QUANTITY_TOO_LARGE: 'requestedUnits',
-  CALLED_NUMBER_INVALID: 'calledNumber', ROAMING_COUNTRY_INVALID: 'roamingCountry', VISITED_MCC_INVALID: 'visitedMcc',
-};
+/** The request fields a rating probe (probeOf, locationOf) carries into its usage record: its requestedUnits as the record's quantity. */
+const PROBED_FIELDS: readonly string[] = ['lineId', 'msisdn', 'usageType', 'requestedUnits', 'calledNumber', 'roamingCountry', 'visitedMcc'];
+
+/**
+ * Which request field a rating probe (validateUsage) refused: the record's field its rejection names (checkUsageFields's,
+ * or usage's lineId / msisdn: validateUsage's `field`), as the request calls it; 'input' for a field the probe made itself (its id, its time).
+ */
+function probedField(refused: { field?: string }): string {
+  const field = refused.field === 'quantity' ? 'requestedUnits' : refused.field;
+  return field !== undefined && PROBED_FIELDS.includes(field) ? field : 'input';
+}
 
 /**
  * A unit field as usage records hold it (usage-input's quantityText: "05" is 5; over NATS a whole JSON number is taken
@@ -295,7 +301,7 @@ export function sessionInputProblem(req: ChargingSessionRequest, now: Date, call
   if (op === 'RESERVE') {
     const probe = validateUsage(probeOf(req, now), { source: SOURCE }, now);
     if (!probe.ok) {
-      const field = PROBE_FIELDS[probe.rejection.code] ?? 'input';
+      const field = probedField(probe);
       return { field, message: probe.rejection.code === 'SUBSCRIBER_MISSING' ? 'lineId or msisdn is required' : probe.rejection.reason.replace(/^quantity/, 'requestedUnits') };
     }
   }
@@ -315,7 +321,7 @@ export function sessionInputProblem(req: ChargingSessionRequest, now: Date, call
 function locationOf(req: ChargingSessionRequest, now: Date): { location?: { roamingCountry?: string; visitedMcc?: string } } | { problem: { field: string; message: string } } {
   if (req.roamingCountry == null && req.visitedMcc == null) return {};
   const probe = validateUsage({ eventId: 'probe', lineId: 'probe', usageType: 'DATA', quantity: '0', occurredAt: now.toISOString(), roamingCountry: req.roamingCountry, visitedMcc: req.visitedMcc }, { source: SOURCE }, now);
-  if (!probe.ok) return { problem: { field: PROBE_FIELDS[probe.rejection.code] ?? 'input', message: probe.rejection.reason } };
+  if (!probe.ok) return { problem: { field: probedField(probe), message: probe.rejection.reason } };
   const { roamingCountry, visitedMcc } = probe.usage;
   return { location: { ...(roamingCountry ? { roamingCountry } : {}), ...(visitedMcc ? { visitedMcc } : {}) } };
 }

@@ -5,6 +5,7 @@
  * without a separate counter table to keep in step; the hot path only inserts.
  */
 import { dec, type AllowancePeriod } from '@ledgerline/contracts';
+import { UNIT_OF_USAGE_TYPE } from '@ledgerline/rating';
 import { calendarMonthAt, linePeriodAt, periodQueryInstant, poolPeriodAt } from '../domain/period';
 import { addOnPurchasesShown, bucketOf, newBucket, TOTAL_BUCKET, typeBucket, type AddOnPurchase, type LineCounters } from '../domain/live-usage';
 import { versionAt } from '../domain/subscriber';
@@ -221,7 +222,8 @@ function allowanceView(allowanceId: string, used: ReturnType<typeof dec>, byLine
   };
 }
 
-const UNIT: Record<string, string> = { VOICE: 'SECOND', SMS: 'MESSAGE', MMS: 'MESSAGE', DATA: 'MB', CONTENT: 'ITEM' };
+/** A usage type's unit, rating's (UNIT_OF_USAGE_TYPE); a stored usage_type is text. */
+const UNIT: Readonly<Record<string, string>> = UNIT_OF_USAGE_TYPE;
 
 /**
  * Live usage of lines, each in its allowance period containing `at`. With `accounts`, only what

@@ -4,13 +4,11 @@
  * person can act on. Nothing is dropped: rejected records are stored with their raw payload.
  */
 import { createHash } from 'node:crypto';
-import { checkUsageFields, fieldText as text } from '@ledgerline/rating';
+import { checkUsageFields, fieldText as text, UNIT_OF_USAGE_TYPE, type UsageType } from '@ledgerline/rating';
 
-export const USAGE_TYPES = ['VOICE', 'SMS', 'MMS', 'DATA', 'CONTENT'] as const;
-export type UsageType = (typeof USAGE_TYPES)[number];
+/** Usage types and their units are rating's (USAGE_TYPES, UNIT_OF_USAGE_TYPE): one list for what usage takes and rating prices. */
+export type { UsageType } from '@ledgerline/rating';
 export type Direction = 'OUTGOING' | 'INCOMING';
-
-export const UNIT_OF: Record<UsageType, string> = { VOICE: 'SECOND', SMS: 'MESSAGE', MMS: 'MESSAGE', DATA: 'MB', CONTENT: 'ITEM' };
 
 /**
  * The checks of a record's rating fields (usage type to visited MCC) and their limits are rating's `checkUsageFields`,
@@ -43,7 +41,8 @@ export interface Rejection {
   reason: string;
 }
 
-export type ValidationResult = { ok: true; usage: ValidUsage } | { ok: false; source: string; eventId: string; rejection: Rejection; partial: Partial<ValidUsage> };
+/** `field`: the record's field at fault, when one is: checkUsageFields's (usageType … visitedMcc), or lineId / msisdn. */
+export type ValidationResult = { ok: true; usage: ValidUsage } | { ok: false; source: string; eventId: string; rejection: Rejection; partial: Partial<ValidUsage>; field?: string };
 
 const MSISDN = /^\+?[1-9]\d{6,14}$/;
 
@@ -69,8 +68,8 @@ export function contentEventId(raw: unknown): string {
 }
 
 /** A rejection of validateUsage. Not a closure in it: tsx (esbuild keepNames) names every named closure with a defineProperty, ~0.3 µs per record. */
-function reject(code: string, reason: string, source: string, eventId: string, partial: Partial<ValidUsage> = {}): ValidationResult {
-  return { ok: false, source: storable(source), eventId: storable(eventId), rejection: { code, reason }, partial };
+function reject(code: string, reason: string, source: string, eventId: string, partial: Partial<ValidUsage> = {}, field?: string): ValidationResult {
+  return { ok: false, source: storable(source), eventId: storable(eventId), rejection: { code, reason }, partial, ...(field ? { field } : {}) };
 }
 
 /**
@@ -98,18 +97,18 @@ export function validateUsage(raw: unknown, defaults: { source: string; eventId?
   const lineId = text(r.lineId);
   const msisdnText = text(r.msisdn);
   if (lineId !== undefined) partial.lineId = lineId.slice(0, 40);
-  if (!lineId && !msisdnText) return reject('SUBSCRIBER_MISSING', 'the record names neither lineId nor msisdn', source, eventId, partial);
-  if (lineId && lineId.length > 40) return reject('LINE_ID_INVALID', `lineId "${lineId.slice(0, 40)}…" is longer than 40 characters`, source, eventId, {});
+  if (!lineId && !msisdnText) return reject('SUBSCRIBER_MISSING', 'the record names neither lineId nor msisdn', source, eventId, partial, 'lineId');
+  if (lineId && lineId.length > 40) return reject('LINE_ID_INVALID', `lineId "${lineId.slice(0, 40)}…" is longer than 40 characters`, source, eventId, {}, 'lineId');
   let msisdn: string | undefined;
   if (msisdnText !== undefined) {
     const compact = msisdnText.replace(/[\s()-]/g, '');
-    if (!MSISDN.test(compact)) return reject('MSISDN_INVALID', `msisdn "${msisdnText.slice(0, 32)}" is not an E.164 number`, source, eventId, partial);
+    if (!MSISDN.test(compact)) return reject('MSISDN_INVALID', `msisdn "${msisdnText.slice(0, 32)}" is not an E.164 number`, source, eventId, partial, 'msisdn');
     msisdn = compact.startsWith('+') ? compact : `+${compact}`;
     partial.msisdn = msisdn;
   }
 
   const checked = checkUsageFields(r, { now, readPrecedingQuantity: defaults.partsOf !== undefined && source === defaults.partsOf });
-  if (!checked.ok) return reject(checked.rejection.code, checked.rejection.reason, source, eventId, Object.assign(partial, checked.partial));
+  if (!checked.ok) return reject(checked.rejection.code, checked.rejection.reason, source, eventId, Object.assign(partial, checked.partial), checked.rejection.field);
   const f = checked.fields;
 
   return {
@@ -123,7 +122,7 @@ export function validateUsage(raw: unknown, defaults: { source: string; eventId?
       direction: f.direction,
       quantity: f.quantity,
       ...(f.precedingQuantity ? { precedingQuantity: f.precedingQuantity } : {}),
-      unit: UNIT_OF[f.usageType],
+      unit: UNIT_OF_USAGE_TYPE[f.usageType],
       occurredAt: f.occurredAt,
       ...(f.calledNumber ? { calledNumber: f.calledNumber } : {}),
       ...(f.roamingCountry ? { roamingCountry: f.roamingCountry } : {}),
