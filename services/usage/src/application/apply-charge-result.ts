@@ -191,11 +191,15 @@ const settlingAdjustments = (held: string) => `${ADJUSTMENT_INPUT},
        update rerate_adjustment a set status = r.outcome, amount_charged = r.amount, reason = r.reason
          from r where a.charge_id = r.id and a.status = 'PENDING' and not (${held})
         returning a.usage_record_id, a.previous_charged, a.amount, r.amount as taken, r.moved,
-          (select coalesce(sum((m->>'units')::numeric), 0) from jsonb_array_elements(coalesce(a.charge::jsonb->'allowanceMoves', '[]'::jsonb)) m) as asked
+          (select coalesce(sum((m->>'units')::numeric), 0) from jsonb_array_elements(coalesce(a.charge::jsonb->'allowanceMoves', '[]'::jsonb)) m) as asked,
+          -- Denied: nothing moved, so the units stay where the ledger drew them, the allowance the give-back named.
+          case when r.outcome = 'DENIED' then (select m->>'allowanceId' from jsonb_array_elements(coalesce(a.charge::jsonb->'allowanceMoves', '[]'::jsonb)) m
+                                               where (m->>'units')::numeric < 0 limit 1) end as kept_allowance
      ),
      units as (
-       select s.usage_record_id, s.previous_charged + s.taken as charged, s.taken <> s.amount or s.moved <> s.asked as differs, s.taken > s.amount as rises,
-              case when s.asked <> 0 or s.moved <> 0 then coalesce(u.units_from_allowances + s.moved, coalesce(u.from_allowance, 0) - s.asked + s.moved) end as from_allowances
+       select s.usage_record_id, s.previous_charged + s.taken as charged, s.kept_allowance,
+              s.taken <> s.amount or s.moved <> s.asked or s.kept_allowance is distinct from null and s.kept_allowance is distinct from u.allowance_id as differs, s.taken > s.amount as rises,
+              case when s.asked <> 0 or s.moved <> 0 or s.kept_allowance is not null then coalesce(u.units_from_allowances + s.moved, coalesce(u.from_allowance, 0) - s.asked + s.moved) end as from_allowances
          from settled s join usage_record u on u.id = s.usage_record_id
      ),
      outcome as (
@@ -203,7 +207,8 @@ const settlingAdjustments = (held: string) => `${ADJUSTMENT_INPUT},
          from units x where o.usage_record_id = x.usage_record_id
      ),
      done as (
-       update usage_record u set amount_charged = x.charged, units_from_allowances = coalesce(x.from_allowances, u.units_from_allowances) from units x where u.id = x.usage_record_id
+       update usage_record u set amount_charged = x.charged, units_from_allowances = coalesce(x.from_allowances, u.units_from_allowances),
+         allowance_id = coalesce(x.kept_allowance, u.allowance_id) from units x where u.id = x.usage_record_id
        returning u.id, u.line_id, u.billing_account_id, u.occurred_at, x.differs, x.rises
      )`;
 

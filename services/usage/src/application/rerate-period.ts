@@ -45,7 +45,7 @@
  */
 import { badInput, conflict, dec, Decimal, deterministicId, type AllowanceMove, type ChargeRequest } from '@ledgerline/contracts';
 import type { RatingResult } from '@ledgerline/rating';
-import { addOnPurchasesAt, addUsed, applyUsage, bucketOf, typeBucket, type AddOnPurchase, type LineCounters } from '../domain/live-usage';
+import { addOnPurchasesAt, addUsed, applyUsage, bucketOf, typeBucket, usageStateOf, type AddOnPurchase, type LineCounters } from '../domain/live-usage';
 import { chargeAmountOf, ledgerMoneyFor } from '../domain/ledger-money';
 import { linePeriodAt, monthPeriod, poolPeriodAt } from '../domain/period';
 import type { AllowancePeriod, FeePeriod } from '@ledgerline/contracts';
@@ -232,6 +232,8 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
     const updates: unknown[][] = [];
     const pending: unknown[][] = [];
     const outbox: OutboxRow[] = [];
+    // The thresholds, notifications and offers the replay of the records adjusted asks for in periods still running.
+    const notices: OutboxRow[] = [];
     // Records the ledger left short of their allowance (shortfallOf), decided once every other record's moves are known;
     // `freed`: per ledger bucket, the units the other records' adjustments give back less those they draw.
     const leftShort: (Rerated & { short: Shortfall; bucket: string })[] = [];
@@ -313,7 +315,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       // The pool of the subscription's plan version (wallets granted it), also when a corrected version is named.
       const pool = countersOf(pools, `${inForce.planVersionId}|${poolPeriod?.period ?? ''}`, seedRollover(poolRolloverOwner(inForce.billingAccountId, inForce.planVersionId), poolPeriod));
       const addOns = purchases ? new Map([...purchases.values()].map((b) => [b.allowanceId, countersOf(purchaseCounters, b.key)])) : undefined;
-      const { result, rater } = await usage.pipeline.rateWith(plan.rater, u, r.id, line, version, lineCounters, shared.size > 0 ? pool : undefined, addOns);
+      const { result, rater, event, ctx } = await usage.pipeline.rateWith(plan.rater, u, r.id, line, version, lineCounters, shared.size > 0 ? pool : undefined, addOns);
       let newSpend = '0';
       let fromAllowance = '0';
       if (result.decision === 'RATED') {
@@ -340,6 +342,21 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
         }
         newSpend = applied.spend;
         fromAllowance = applied.fromAllowance;
+        // A record this re-rate adjusts, in a period still running: what its replay crosses (a correction moving usage
+        // into the bundle takes it past 80 %) is told as the event that crosses it tells it, with the plan's notify and
+        // offer rules read on the usage with it counted (usage-pipeline.ts, rate). Each once: what was told before is in
+        // emitted_event. A period already over tells nothing (as spend alerts after a re-rate).
+        const running = linePeriod.end > now && (!fromPool || !poolPeriod || poolPeriod.end > now) && (!purchase || purchase.end > now);
+        if (inScope && !(corrected && !correcting) && running) {
+          const after = { ...ctx, ...usageStateOf(lineCounters, shared.size > 0 ? pool : undefined, shared.size > 0 ? shared : undefined, addOns) };
+          const noticed = rater.tryNoticesAfterSync(result, event, after) ?? (await rater.noticesAfter(result, event, after));
+          if (applied.crossed.length > 0 || noticed.notifications.length > 0 || noticed.offers.length > 0) {
+            notices.push(...usage.pipeline.noticeEvents({
+              id: r.id, line, version: inForce, linePeriod, poolPeriod, pool: shared.size > 0 ? pool : undefined, shared: fromPool, purchase, purchases,
+              rater, offers: usage.plans.knownOffers(), result: noticed, crossed: applied.crossed, now,
+            }));
+          }
+        }
       }
       // Not adjusted here: replayed only so the records adjusted see what their allowance periods had used.
       if (!inScope) continue;
@@ -415,6 +432,8 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       if (updates.length) outbox.push(eventRow('usageRerated', c.billingAccountId, [c.billingAccountId, p.period, ...adjustments.map((a) => a.chargeId), String(updates.length)], { billingAccountId: c.billingAccountId, period: p.period, recordsRerated: updates.length, adjustments }, now));
       // Spend alerts the re-rated records now reach, told with the adjustments (committed together, or neither).
       if (updates.length) outbox.push(...(await spendAlertNoticesAfterRerate(db, c.billingAccountId, { from, to }, (lineId) => msisdns.get(lineId), now)));
+      // The thresholds, notifications and offers the re-rated records now reach (each once, emitted_event), committed with them.
+      if (updates.length) outbox.push(...notices);
       await insertOutbox(db, outbox);
     });
     usage.pipeline.dropCounters();

@@ -263,7 +263,7 @@ interface Prepared {
 }
 
 /** What the notice events of a rated event are made of (see UsagePipeline.noticeEvents). */
-interface NoticeContext {
+export interface NoticeContext {
   id: string;
   line: LineInfo;
   version: SubscriptionVersion;
@@ -925,9 +925,9 @@ export class UsagePipeline {
    * published rows after OUTBOX_RETENTION_HOURS, and notify / offer rules fire on every event in
    * their band). Their ids name the period by its start: a period's name can pass to another one
    * (a period cut short on the day it began is renamed by its start instant once the cut is known,
-   * see linePeriodAt).
+   * see linePeriodAt). A re-rate asks for those its replay crosses (rerate-period.ts).
    */
-  private noticeEvents(e: NoticeContext): OutboxRow[] {
+  noticeEvents(e: NoticeContext): OutboxRow[] {
     const { id, line, version, linePeriod, poolPeriod, pool, shared, purchase, purchases, rater, offers, result, now } = e;
     const outbox: OutboxRow[] = [];
     const periodOfEvents = () => ({ period: linePeriod.period, periodStart: linePeriod.start.toISOString(), periodEnd: linePeriod.end.toISOString() });
