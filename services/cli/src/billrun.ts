@@ -4,7 +4,7 @@ import { graphClient } from './graph-client';
 import { MAX_BILL_RUN_BATCH } from '../../invoicing/src/domain/bill-run-batch';
 import { wholeNumber } from './options';
 
-const BILL_RUN_FIELDS = 'id cycleDate state driver totalAccounts totalBatches batchesDone accountsDone invoicesCreated';
+const BILL_RUN_FIELDS = 'id cycleDate state driver totalAccounts totalBatches batchesDone accountsDone invoicesCreated accountsSetAside setAsideAccounts { billingAccountId code message }';
 
 interface BillRun {
   id: string;
@@ -16,6 +16,18 @@ interface BillRun {
   batchesDone: number;
   accountsDone: number;
   invoicesCreated: number;
+  /** Accounts the run could not bill for a reason their data gives (fix, then invoicing's billSetAsideAccounts). */
+  accountsSetAside: number;
+  setAsideAccounts: { billingAccountId: string; code: string; message: string }[];
+}
+
+/** The accounts a run set aside, one line each (nothing when none). */
+function printSetAside(run: BillRun): void {
+  if (run.accountsSetAside === 0) return;
+  process.stdout.write(`${run.accountsSetAside} accounts set aside, not billed (fix them, then billSetAsideAccounts):
+`);
+  for (const a of run.setAsideAccounts) process.stdout.write(`  ${a.billingAccountId}: ${a.code} ${a.message}
+`);
 }
 
 const FINISHED = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
@@ -30,6 +42,7 @@ async function follow(call: Awaited<ReturnType<typeof graphClient>>, cycleDate: 
   }
   if (!watch || FINISHED.has(run.state)) {
     process.stdout.write(`bill run ${run.id} for ${run.cycleDate}: ${run.state}, ${run.accountsDone}/${run.totalAccounts} accounts, ${run.invoicesCreated} invoices (${run.driver})\n`);
+    printSetAside(run);
     return run.state === 'FAILED' ? 1 : 0;
   }
   const bar = new cliProgress.SingleBar({ format: `bill run ${cycleDate} [{bar}] {value}/{total} accounts | {invoices} invoices | {state}` }, cliProgress.Presets.shades_classic);
@@ -42,6 +55,7 @@ async function follow(call: Awaited<ReturnType<typeof graphClient>>, cycleDate: 
   }
   bar.stop();
   process.stdout.write(`bill run ${run.id}: ${run.state}, ${run.invoicesCreated} invoices for ${run.totalAccounts} accounts\n`);
+  printSetAside(run);
   return run.state === 'FAILED' ? 1 : 0;
 }
 

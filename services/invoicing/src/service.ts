@@ -12,7 +12,7 @@ import { runCollections, startCollectionsRunner } from './application/collection
 import { DEFAULT_DUNNING_POLICY } from './ports/dunning';
 import { loadDisputeRules } from './application/disputes';
 import { DEFAULT_DISPUTE_POLICY } from './domain/disputes';
-import { registerDisputeGauges, registerUnappliedPayments, registerUnbilledAfterClose } from './application/metrics';
+import { registerBillRunSetAside, registerDisputeGauges, registerUnappliedPayments, registerUnbilledAfterClose } from './application/metrics';
 import { rows } from './application/sql';
 import { expireApprovalRequests, pendingDisputeApprovals } from './application/approvals';
 import type { InvoicingDeps } from './deps';
@@ -77,6 +77,7 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
       deps.tellCreditNotesIssued = creditNotesTeller(runtime, deps);
       registerDisputeGauges(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params), () => runtime.clock.now());
       registerUnbilledAfterClose(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params));
+      registerBillRunSetAside(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params));
       registerUnappliedPayments(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params), () => runtime.clock.now());
       const stopConsumer = options.consume === false ? async () => undefined : await startConsumer(runtime, deps);
       const runner = options.runBillRuns === false ? null : startBillRunRunner(runtime, deps);

@@ -31,7 +31,7 @@ describe('bill run started before every period has ended', () => {
     expect(run).toMatchObject({ totalAccounts: 3, totalBatches: 1 });
 
     const first = await tx((em) => processBillRunBatch(em, run.id, null, deps, at('2026-10-01T03:00:00Z')));
-    expect(first).toEqual({ batchNo: 0, accounts: 3, invoicesCreated: 1, waiting: 2 });
+    expect(first).toEqual({ batchNo: 0, accounts: 3, invoicesCreated: 1, waiting: 2, setAside: 0 });
     expect(await query(`select state, waiting, wait_until = '2026-10-01T07:00:00Z' as at_la_end from bill_run_batch`)).toEqual([{ state: 'WAITING', waiting: 2, at_la_end: true }]);
     // Nothing is pending: the run is COMPLETED for now, and says one account of three is billed.
     expect(await tx((em) => billRunView(em, run.id))).toMatchObject({ state: 'COMPLETED', batchesDone: 0, accountsDone: 1, invoicesCreated: 1, accountsWaiting: 2, nextAttemptAt: new Date('2026-10-01T07:00:00Z') });
@@ -42,14 +42,14 @@ describe('bill run started before every period has ended', () => {
 
     // 08:00 UTC: Los Angeles' period has ended, Honolulu's has not: the runner claims the batch.
     const second = await tx((em) => processBillRunBatch(em, run.id, null, deps, at('2026-10-01T08:00:00Z')));
-    expect(second).toEqual({ batchNo: 0, accounts: 3, invoicesCreated: 2, waiting: 1 });
+    expect(second).toEqual({ batchNo: 0, accounts: 3, invoicesCreated: 2, waiting: 1, setAside: 0 });
     expect(await tx((em) => billRunView(em, run.id))).toMatchObject({ state: 'COMPLETED', accountsDone: 2, invoicesCreated: 2 });
 
     // The next day the operator starts the cycle date again: the same run, back to RUNNING until billed.
     const again = await tx((em) => startBillRun(em, { cycleDate: '2026-10-01', batchSize: 10, now: at('2026-10-02T12:00:00Z') }));
     expect(again).toMatchObject({ started: false, run: { id: run.id, state: 'RUNNING' } });
     const third = await tx((em) => processBillRunBatch(em, run.id, null, deps, at('2026-10-02T12:00:00Z')));
-    expect(third).toEqual({ batchNo: 0, accounts: 3, invoicesCreated: 3, waiting: 0 });
+    expect(third).toEqual({ batchNo: 0, accounts: 3, invoicesCreated: 3, waiting: 0, setAside: 0 });
     expect(await tx((em) => processBillRunBatch(em, run.id, null, deps, at('2026-10-02T12:00:00Z')))).toBeNull();
     expect(await tx((em) => billRunView(em, run.id))).toMatchObject({ state: 'COMPLETED', batchesDone: 1, accountsDone: 3, invoicesCreated: 3, accountsWaiting: 0, nextAttemptAt: null });
     expect(await tx((em) => runnableBillRuns(em))).toEqual([]);

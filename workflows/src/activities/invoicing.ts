@@ -26,6 +26,8 @@ export interface BillBatchResult {
   batchNo: number | null;
   accounts: number;
   invoicesCreated: number;
+  /** The batch's accounts invoicing set aside (it could not bill them for a reason their data gives): in `accounts`, not billed. Absent: none. */
+  accountsSetAside?: number;
 }
 /** Where a bill run stands in invoicing (its batches' totals). */
 export interface BillRunState {
@@ -36,6 +38,8 @@ export interface BillRunState {
   accountsWaiting: number;
   /** ISO instant the first of those periods ends; null when none waits. */
   nextAttemptAt: string | null;
+  /** Accounts set aside and not billed since (BillRun.setAsideAccounts in invoicing). Absent: none. */
+  accountsSetAside?: number;
 }
 export interface InvoiceStatus {
   invoiceId: string;
@@ -217,19 +221,20 @@ export class GraphqlInvoicingClient implements InvoicingPort {
   }
 
   async processBillRunBatch(req: BillBatchRequest, opts?: CallOptions): Promise<BillBatchResult> {
-    const d = await graphqlRequest<{ processBillRunBatch: { batchNo: number | null; accounts: number; invoicesCreated: number } }>(
+    const d = await graphqlRequest<{ processBillRunBatch: { batchNo: number | null; accounts: number; invoicesCreated: number; accountsSetAside: number } }>(
       this.client,
-      `mutation($i: ProcessBillRunBatchInput!) { processBillRunBatch(input: $i) { batchNo accounts invoicesCreated } }`,
+      `mutation($i: ProcessBillRunBatchInput!) { processBillRunBatch(input: $i) { batchNo accounts invoicesCreated accountsSetAside } }`,
       { i: req },
       opts,
     );
-    return { batchNo: d.processBillRunBatch.batchNo ?? req.batchNo, accounts: d.processBillRunBatch.accounts, invoicesCreated: d.processBillRunBatch.invoicesCreated };
+    const r = d.processBillRunBatch;
+    return { batchNo: r.batchNo ?? req.batchNo, accounts: r.accounts, invoicesCreated: r.invoicesCreated, accountsSetAside: r.accountsSetAside };
   }
 
   async billRunState(req: { billRunId: string }, opts?: CallOptions): Promise<BillRunState> {
     const d = await graphqlRequest<{ billRun: (Omit<BillRunState, 'nextAttemptAt'> & { nextAttemptAt: string | null }) | null }>(
       this.client,
-      `query($id: ID!) { billRun(id: $id) { batchesDone accountsDone invoicesCreated accountsWaiting nextAttemptAt } }`,
+      `query($id: ID!) { billRun(id: $id) { batchesDone accountsDone invoicesCreated accountsWaiting nextAttemptAt accountsSetAside } }`,
       { id: req.billRunId },
       opts,
     );

@@ -11,6 +11,11 @@
 // period has not ended yet in their own time zone; invoicing bills the others and keeps those
 // waiting. The workflow then sleeps until the first of those periods ends and bills whatever is
 // due, until none waits.
+//
+// An account invoicing cannot bill for a reason its data gives (PLAN_VERSION_UNKNOWN, …) is set aside there:
+// its batch bills the others and answers how many it set aside (`accountsSetAside`), and the run completes with
+// them reported. Before, the batch's activity failed (non-retryable), the child and so the run failed, and the
+// batches after it were never billed. No workflow command changed: no patch.
 import { ApplicationFailure, defineQuery, executeChild, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { InvoicingActivities } from '../activities/invoicing';
 import { billRunBatchInputProblems, billRunInputProblems } from '../domain/bill-run';
@@ -32,6 +37,12 @@ export interface BillRunProgress {
   batchesDone: number;
   accountsDone: number;
   invoicesCreated: number;
+  /**
+   * Accounts invoicing set aside (it could not bill them for a reason their data gives, e.g. PLAN_VERSION_UNKNOWN):
+   * not billed, not in accountsDone; the run completes without them. Invoicing's BillRun.setAsideAccounts says which
+   * and why; staff bill them once fixed (billSetAsideAccounts).
+   */
+  accountsSetAside: number;
   done: boolean;
 }
 
@@ -73,7 +84,7 @@ function checkInput(problems: string[], what: string): void {
 
 export async function billRunWorkflow(input: BillRunInput): Promise<BillRunProgress> {
   checkInput(billRunInputProblems(input), 'bill run');
-  const progress: BillRunProgress = { billRunId: null, cycleDate: input.cycleDate, totalBatches: 0, totalAccounts: 0, batchesDone: 0, accountsDone: 0, invoicesCreated: 0, done: false };
+  const progress: BillRunProgress = { billRunId: null, cycleDate: input.cycleDate, totalBatches: 0, totalAccounts: 0, batchesDone: 0, accountsDone: 0, invoicesCreated: 0, accountsSetAside: 0, done: false };
   setHandler(billRunProgressQuery, () => progress);
 
   const plan = await startBillRun({ cycleDate: input.cycleDate, batchSize: input.batchSize ?? 500 });
@@ -89,8 +100,9 @@ export async function billRunWorkflow(input: BillRunInput): Promise<BillRunProgr
       const batchNo = next++;
       const r = await executeChild(billRunBatchWorkflow, { workflowId: billRunBatchWorkflowId(parentId, batchNo), args: [{ billRunId: plan.billRunId, batchNo }] });
       progress.batchesDone += 1;
-      progress.accountsDone += r.accounts;
+      progress.accountsDone += r.accounts - (r.accountsSetAside ?? 0);
       progress.invoicesCreated += r.invoicesCreated;
+      progress.accountsSetAside += r.accountsSetAside ?? 0;
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, plan.totalBatches) }, worker));
@@ -112,6 +124,7 @@ async function billWaitingAccounts(billRunId: string, parentId: string, progress
     progress.batchesDone = state.batchesDone;
     progress.accountsDone = state.accountsDone;
     progress.invoicesCreated = state.invoicesCreated;
+    progress.accountsSetAside = state.accountsSetAside ?? progress.accountsSetAside;
     if (state.accountsWaiting === 0 || !state.nextAttemptAt) return;
     const wait = Date.parse(state.nextAttemptAt) - Date.now();
     await sleep(Math.max(wait, billedLastPass ? 0 : IDLE_RETRY_MS, 1));
@@ -124,7 +137,7 @@ async function billWaitingAccounts(billRunId: string, parentId: string, progress
   }
 }
 
-export async function billRunBatchWorkflow(input: BillRunBatchInput): Promise<{ batchNo: number | null; accounts: number; invoicesCreated: number }> {
+export async function billRunBatchWorkflow(input: BillRunBatchInput): Promise<{ batchNo: number | null; accounts: number; invoicesCreated: number; accountsSetAside?: number }> {
   checkInput(billRunBatchInputProblems(input), 'bill run batch');
   return processBillRunBatch({ billRunId: input.billRunId, batchNo: input.batchNo });
 }

@@ -27,7 +27,7 @@
 //                                                        provider. BANK_TRANSFER / WALLET are reconciliations: staff.
 //                                                        Another customer's invoice: as an unknown one (requirePayer).
 //   refundPayment, issueCreditNote, issueInvoice, voidInvoice, regenerateInvoice,
-//   disputeInvoice, resolveDispute (legacy), startBillRun, addOneOffCharge, addDiscount,
+//   disputeInvoice, resolveDispute (legacy), startBillRun, billSetAsideAccounts, addOneOffCharge, addDiscount,
 //   waiveOneOffCharge                                                                       staff
 //   receiveBankTransfer, applyUnappliedPayment           staff   (bank statement lines: reconciliation, like BANK_TRANSFER)
 //   refundUnappliedPayment                               staff   (records the payout that sent a kept line back to its payer)
@@ -224,6 +224,7 @@ export const OPERATION_RULES: Record<'Query' | 'Mutation', Record<string, Guard>
     disputeInvoice: staff('put invoices on hold for a dispute (customers use openDispute)'),
     resolveDispute: staff('resolve disputes'),
     startBillRun: staff('start bill runs'),
+    billSetAsideAccounts: staff('bill set-aside accounts of bill runs'),
     addOneOffCharge: staff('add one-off charges'),
     waiveOneOffCharge: staff('waive one-off charges'),
     addDiscount: staff('add discounts'),

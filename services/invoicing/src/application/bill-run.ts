@@ -12,6 +12,11 @@
 // was already done is found by a final pass when the run completes, or when the same cycle date is
 // started again, and its batch bills it (WAITING, due at once). Every account of the cycle is
 // billed for the period once: billAccounts skips the days a live invoice already bills.
+// An account the batch cannot bill for a reason its data gives (a coded refusal such as
+// PLAN_VERSION_UNKNOWN: a retry alone does not change it) is set aside with its reason
+// (bill_run_account_set_aside), the rest of the batch is billed and the run completes; it is billed
+// once its data is fixed (`billSetAsideAccounts`, or the cycle date started again). Anything else (the
+// database, the catalog down) fails the batch as before: it stays pending and is retried.
 import { DomainError, badInput, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { cycleDaysFor, isCycleDate, periodContaining, type Period } from '../domain/period';
@@ -19,6 +24,7 @@ import { cycleAt, cyclePeriod, periodFrom, prorateOverCycle, type AccountCycle }
 import { MAX_BILL_RUN_BATCH } from '../domain/bill-run-batch';
 import { composeInvoice, type ComposedInvoice } from '../domain/compose';
 import { billAccounts, loadCompositionInputs, type AccountRow, type BillingDeps } from './bill-accounts';
+import { billSettingAside, recordSetAside, resolveSetAside, setAsideAccounts, setAsideInBatch, type SetAsideAccount, type SetAsideRefusal } from './bill-run-set-aside';
 import { creditFeesAfterClosure } from './closure-credit';
 import { rows, sql } from './sql';
 
@@ -49,6 +55,8 @@ export interface BillRunView {
   accountsWaiting: number;
   /** When the first of those periods ends (a later pass bills them from then on); null when none waits. */
   nextAttemptAt: Date | null;
+  /** Accounts set aside (their batch could not bill them, see `SetAsideAccount`) and not billed since. */
+  accountsSetAside: number;
   createdAt: Date;
   completedAt: Date | null;
 }
@@ -85,7 +93,8 @@ export async function startBillRun(em: Em, c: StartBillRunCommand): Promise<{ ru
   if (existing) {
     // Started again: accounts whose period had not ended the first time are billed now if it has,
     // and so are accounts of the cycle no batch has billed yet (they arrived after the plan).
-    await markUnbilledAccounts(em, existing, c.now);
+    // Set-aside accounts too: their data may have been fixed since (still refused: set aside again).
+    await markUnbilledAccounts(em, existing, c.now, { withSetAside: true });
     await requeueWaitingBatches(em, id, c.now);
     return { run: (await billRunView(em, id))!, started: false };
   }
@@ -128,11 +137,13 @@ export async function billRunView(em: Em, id: string): Promise<BillRunView | nul
             coalesce(sum(case when b.state = 'DONE' then b.accounts when b.waiting > 0 then greatest(b.accounts - b.waiting, 0) else 0 end), 0) as accounts_done,
             coalesce(sum(b.invoices_created), 0) as invoices_created,
             coalesce(sum(case when b.state = 'WAITING' then b.waiting else 0 end), 0) as accounts_waiting,
-            min(case when b.state = 'WAITING' then b.wait_until end) as next_attempt_at
+            min(case when b.state = 'WAITING' then b.wait_until end) as next_attempt_at,
+            (select count(*) from bill_run_account_set_aside s where s.bill_run_id = r.id and s.resolved_at is null) as accounts_set_aside
        from bill_run r left join bill_run_batch b on b.bill_run_id = r.id where r.id = ? group by r.id`,
     [id],
   );
   if (!r) return null;
+  const setAside = Number(r.accounts_set_aside);
   return {
     id: r.id,
     cycleDate: r.cycle_date,
@@ -143,10 +154,12 @@ export async function billRunView(em: Em, id: string): Promise<BillRunView | nul
     totalAccounts: r.total_accounts,
     totalBatches: r.total_batches,
     batchesDone: Number(r.batches_done),
-    accountsDone: Number(r.accounts_done),
+    // A batch's set-aside accounts are not billed: not done until they are.
+    accountsDone: Math.max(Number(r.accounts_done) - setAside, 0),
     invoicesCreated: Number(r.invoices_created),
     accountsWaiting: Number(r.accounts_waiting),
     nextAttemptAt: r.next_attempt_at ? new Date(r.next_attempt_at) : null,
+    accountsSetAside: setAside,
     createdAt: r.created_at,
     completedAt: r.completed_at,
   };
@@ -159,6 +172,10 @@ export interface BatchOutcome {
   invoicesCreated: number;
   /** Accounts whose period has not ended yet in their own time zone: the batch bills them later. */
   waiting: number;
+  /** The batch's accounts set aside and not billed since (counted in `accounts`, not billed). */
+  setAside: number;
+  /** Accounts this pass set aside, with their reason (for the driver's log). */
+  setAsideNow?: SetAsideRefusal[];
   /** Disputes of usage records this pass's billed rerate corrections closed (to be told after commit). */
   disputesClosed?: string[];
 }
@@ -189,7 +206,7 @@ export async function processBillRunBatch(em: Em, runId: string, batchNo: number
     if (batchNo == null) await settleRun(em, runId, now);
     return null;
   }
-  if (batch.state === 'DONE') return { batchNo: batch.batch_no, accounts: batch.accounts, invoicesCreated: batch.invoices_created, waiting: 0 };
+  if (batch.state === 'DONE') return { batchNo: batch.batch_no, accounts: batch.accounts, invoicesCreated: batch.invoices_created, waiting: 0, setAside: await setAsideInBatch(em, runId, batch.batch_no) };
 
   // The batch's range: after the previous batch's last id (the first batch: from the start), up to
   // its own last id (the last batch: to the end). Accounts added since the plan are in one of them.
@@ -205,7 +222,10 @@ export async function processBillRunBatch(em: Em, runId: string, batchNo: number
   // A later pass re-reads the accounts an earlier pass billed: billAccounts skips them (their period has its live invoice).
   const targets = all.filter((t) => t.period.end <= now);
   const waiting = all.filter((t) => t.period.end > now);
-  const result = await billAccounts(em, targets, deps, { now, billRunId: runId, autoIssue: Boolean(run.auto_issue) });
+  const { result, setAside } = await billSettingAside(em, targets, deps, { now, billRunId: runId, autoIssue: Boolean(run.auto_issue) });
+  await recordSetAside(em, runId, batch.batch_no, setAside, now);
+  const refused = new Set(setAside.map((r) => r.billingAccountId));
+  await resolveSetAside(em, runId, targets.map((t) => t.account.id).filter((id) => !refused.has(id)), now);
   const invoicesCreated = Number(batch.invoices_created) + result.created.length;
   const waitUntil = waiting.length > 0 ? new Date(Math.min(...waiting.map((t) => t.period.end.getTime()))) : null;
   await k('bill_run_batch')
@@ -216,7 +236,15 @@ export async function processBillRunBatch(em: Em, runId: string, batchNo: number
     await k('bill_run').where({ id: runId }).increment('total_accounts', accounts.length - Number(batch.accounts));
   }
   await settleRun(em, runId, now);
-  return { batchNo: batch.batch_no, accounts: accounts.length, invoicesCreated, waiting: waiting.length, ...(result.disputesClosed?.length ? { disputesClosed: result.disputesClosed } : {}) };
+  return {
+    batchNo: batch.batch_no,
+    accounts: accounts.length,
+    invoicesCreated,
+    waiting: waiting.length,
+    setAside: await setAsideInBatch(em, runId, batch.batch_no),
+    ...(setAside.length ? { setAsideNow: setAside } : {}),
+    ...(result.disputesClosed?.length ? { disputesClosed: result.disputesClosed } : {}),
+  };
 }
 
 /**
@@ -241,16 +269,19 @@ async function settleRun(em: Em, runId: string, now: Date): Promise<void> {
  * waiting accounts; the run's state does not change). A batch being billed right now (locked) is
  * left alone: starting the cycle date again finds what it missed. Returns the accounts found.
  */
-async function markUnbilledAccounts(em: Em, run: { id: string; cycle_date: string; total_batches: number }, now: Date): Promise<number> {
+async function markUnbilledAccounts(em: Em, run: { id: string; cycle_date: string; total_batches: number }, now: Date, { withSetAside = false } = {}): Promise<number> {
   const k = sql(em);
+  // Accounts the run set aside are not unbilled for this pass (their batch would set them aside again, and the run
+  // never complete): billed by billSetAsideAccounts or when the cycle date is started again.
   const candidates = await rows<AccountCycle & { id: string; billed_to: Date | null }>(
     em,
     `select a.id, a.bill_cycle_day, a.timezone, a.prev_bill_cycle_day, a.prev_timezone, a.bill_cycle_changes_at,
             (select max(i.period_end) from invoice i where i.billing_account_id = a.id and i.kind = 'PERIOD' and i.voided_at is null) as billed_to
        from billing_account a where a.payment_mode = 'POSTPAID' and ${OF_CYCLE}
+        and (?::boolean or not exists (select 1 from bill_run_account_set_aside s where s.bill_run_id = ? and s.billing_account_id = a.id and s.resolved_at is null))
         and (a.closed_at is null or exists (select 1 from unbilled_charge c where c.billing_account_id = a.id and c.invoice_id is null)
              or exists (select 1 from one_off_charge o where o.billing_account_id = a.id and o.invoice_id is null and o.waived_at is null))`,
-    [cycleDaysFor(run.cycle_date), cycleDaysFor(run.cycle_date)],
+    [cycleDaysFor(run.cycle_date), cycleDaysFor(run.cycle_date), withSetAside, run.id],
   );
   const unbilled = candidates
     .map((a) => ({ id: a.id, end: cyclePeriod(a, run.cycle_date)?.period.end, billedTo: a.billed_to ? new Date(a.billed_to) : null }))
@@ -292,6 +323,34 @@ async function markUnbilledAccounts(em: Em, run: { id: string; cycle_date: strin
     await k('bill_run_batch').where({ bill_run_id: run.id, batch_no: b.batch_no }).update({ state: 'WAITING', waiting, wait_until: due, completed_at: null });
   }
   return unbilled.length;
+}
+
+/**
+ * Bills the run's set-aside accounts (all, or those named that are set aside) once their data is fixed:
+ * each for its period of the run's cycle date, in this transaction, setting aside again (one more
+ * attempt, the latest reason) those still refused. Billed once: an account billed since by any path
+ * (its period has its live invoice) bills nothing more and is no longer set aside. Named accounts not set
+ * aside in the run are left alone; one whose period has not ended stays set aside. A transient failure
+ * is thrown (nothing changes).
+ */
+export async function billSetAsideAccounts(em: Em, c: { billRunId: string; billingAccountIds?: string[] | null; now: Date }, deps: BillingDeps): Promise<{ billed: string[]; stillSetAside: SetAsideAccount[]; refused: SetAsideRefusal[] }> {
+  const k = sql(em);
+  const run = await k('bill_run').where({ id: c.billRunId }).first();
+  if (!run) throw notFound('BillRun', c.billRunId, 'input.billRunId');
+  const held = await setAsideAccounts(em, run.id, c.billingAccountIds ?? null, { lock: true });
+  if (held.length === 0) return { billed: [], stillSetAside: [], refused: [] };
+  const batchOf = new Map(held.map((a) => [a.billingAccountId, a.batchNo]));
+  const accounts = await rows<AccountRow>(em, 'select * from billing_account where id = any(?::text[]) order by id', [held.map((a) => a.billingAccountId)]);
+  const targets = targetsOf(accounts, run.cycle_date).filter((t) => t.period.end <= c.now);
+  const { result, setAside } = await billSettingAside(em, targets, deps, { now: c.now, billRunId: run.id, autoIssue: Boolean(run.auto_issue) });
+  for (const batchNo of new Set(setAside.map((r) => batchOf.get(r.billingAccountId)!))) {
+    await recordSetAside(em, run.id, batchNo, setAside.filter((r) => batchOf.get(r.billingAccountId) === batchNo), c.now);
+  }
+  const refusedIds = new Set(setAside.map((r) => r.billingAccountId));
+  await resolveSetAside(em, run.id, targets.map((t) => t.account.id).filter((id) => !refusedIds.has(id)), c.now);
+  // The invoices they got count in their batch (and so in the run's invoicesCreated).
+  for (const { billingAccountId } of result.created) await k('bill_run_batch').where({ bill_run_id: run.id, batch_no: batchOf.get(billingAccountId)! }).increment('invoices_created', 1);
+  return { billed: result.created.map((r) => r.billingAccountId).sort(), stillSetAside: await setAsideAccounts(em, run.id, c.billingAccountIds ?? null), refused: setAside };
 }
 
 /** Runs the service's own runner has work for: running ones, and finished ones with accounts still waiting. */

@@ -1,6 +1,7 @@
 /** Invoicing's own Prometheus metrics, on the running service's registry (served at /metrics). */
 import client from 'prom-client';
 import { onceAtATime } from '@ledgerline/platform';
+import { countSetAsideByCode } from './bill-run-set-aside';
 
 export interface OpenDisputeCounts {
   OPEN: number;
@@ -39,6 +40,21 @@ export function registerDisputeGauges(registry: client.Registry, query: Paramete
   } });
   new client.Gauge({ name: 'ledgerline_invoicing_disputes_overdue', help: 'Disputes IN_REVIEW past their reviewDueAt (the workflow escalates at the deadline: one that stays here is not being escalated)', registers: [registry], async collect() {
     this.set((await read()).overdue);
+  } });
+}
+
+/**
+ * Read at each scrape: accounts bill runs set aside (their batch could not bill them for a reason their data
+ * gives, bill-run-set-aside.ts) and not billed since, by the refusal's code. Each waits for staff to fix its
+ * data and bill it (`billSetAsideAccounts`): the customer is not invoiced meanwhile. Alert
+ * `LedgerlineBillRunAccountsSetAside`.
+ */
+export function registerBillRunSetAside(registry: client.Registry, query: Parameters<typeof countSetAsideByCode>[0]): void {
+  const read = onceAtATime(() => countSetAsideByCode(query));
+  new client.Gauge({ name: 'ledgerline_invoicing_bill_run_accounts_set_aside', help: 'Accounts bill runs set aside (not billable for a reason their data gives, e.g. PLAN_VERSION_UNKNOWN) and not billed since, by code (BillRun.setAsideAccounts; billSetAsideAccounts once fixed)', labelNames: ['code'], registers: [registry], async collect() {
+    const counts = await read();
+    this.reset();
+    for (const [code, n] of counts) this.set({ code }, n);
   } });
 }
 

@@ -2,7 +2,9 @@
 // per transaction, until none is left. Several replicas may run it side by side (batches are
 // claimed with SKIP LOCKED). A Temporal-driven run (driver WORKFLOW) is left to its workflow.
 // After each batch commits, the dunning workflows of invoices its account credit paid (a negative
-// invoice paying an older, dunned one) are told to look again, as after a payment.
+// invoice paying an older, dunned one) are told to look again, as after a payment. An account a batch
+// cannot bill for a reason its data gives is set aside (logged here, BillRun.setAsideAccounts); any other
+// failure leaves the batch pending, retried at the next pass.
 import type { Em, ServiceRuntime } from '@ledgerline/platform';
 import { processBillRunBatch, runnableBillRuns } from '../application/bill-run';
 import type { BillingDeps } from '../application/bill-accounts';
@@ -35,6 +37,7 @@ export function startBillRunRunner(runtime: ServiceRuntime, deps: BillingDeps & 
             const done = await runtime.orm.em.fork().transactional((em) => processBillRunBatch(em as Em, runId, null, deps, now));
             if (!done) break;
             worked = true;
+            for (const s of done.setAsideNow ?? []) runtime.logger.warn({ runId, batchNo: done.batchNo, ...s }, 'bill run: account set aside, its batch billed without it');
             if (deps.dunning) await signalCreditPaid(runtime, deps.dunning, runId, done.batchNo, now);
           }
         }

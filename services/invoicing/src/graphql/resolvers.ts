@@ -5,7 +5,8 @@ import { BillingAccount, CreditNote, CreditNoteLine, Dispute, Invoice, InvoiceLi
 import type { InvoicingDeps } from '../deps';
 import { outstanding } from '../domain/lifecycle';
 import { accountCredit, addDiscount, addOneOffCharge, recordCharges, recordSubscription, registerBillingAccount, registerPlanVersion, upsertTaxRule } from '../application/read-model';
-import { billRunId, billRunView, closeBillingPeriod, previewNextInvoice, processBillRunBatch, startBillRun } from '../application/bill-run';
+import { billRunId, billRunView, billSetAsideAccounts, closeBillingPeriod, previewNextInvoice, processBillRunBatch, startBillRun } from '../application/bill-run';
+import { setAsideAccounts } from '../application/bill-run-set-aside';
 import { CLOSURE_NOTE_KEY_PREFIX } from '../application/closure-credit';
 import { issueInvoice, regenerateInvoice, resolveDispute, voidInvoice } from '../application/invoice-lifecycle';
 import { disputeInvoice } from '../application/dispute-invoice';
@@ -328,7 +329,13 @@ export const resolvers = guardOperations({
       const at = ctx.runtime.clock.now();
       const r = await mutate(ctx, (em, now) => processBillRunBatch(em, a.input.billRunId, a.input.batchNo ?? null, ctx.deps, now), at);
       if (r) await pokeBatchCreditPaid(ctx, a.input.billRunId, r.batchNo, at);
-      return { batchNo: r?.batchNo ?? null, accounts: r?.accounts ?? 0, invoicesCreated: r?.invoicesCreated ?? 0, billRun: await billRunView(ctx.em.fork() as Em, a.input.billRunId) };
+      for (const s of r?.setAsideNow ?? []) ctx.runtime.logger.warn({ billRunId: a.input.billRunId, batchNo: r!.batchNo, ...s }, 'bill run: account set aside, its batch billed without it');
+      return { batchNo: r?.batchNo ?? null, accounts: r?.accounts ?? 0, invoicesCreated: r?.invoicesCreated ?? 0, accountsSetAside: r?.setAside ?? 0, billRun: await billRunView(ctx.em.fork() as Em, a.input.billRunId) };
+    },
+    billSetAsideAccounts: async (_: unknown, a: Args<{ billRunId: string; billingAccountIds?: string[] | null }>, ctx: InvoicingContext) => {
+      const r = await mutate(ctx, (em, now) => billSetAsideAccounts(em, { ...a.input, now }, ctx.deps));
+      for (const s of r.refused) ctx.runtime.logger.warn({ billRunId: a.input.billRunId, ...s }, 'bill run: set-aside account refused again');
+      return { billed: r.billed, stillSetAside: r.stillSetAside, billRun: await billRunView(ctx.em.fork() as Em, a.input.billRunId) };
     },
     issueInvoice: async (_: unknown, a: Args<{ invoiceId: string }>, ctx: InvoicingContext) => {
       const at = ctx.runtime.clock.now();
@@ -459,6 +466,9 @@ export const resolvers = guardOperations({
       ctx.runtime.relay.nudge();
       return { autopaid: r.autopaid.length, declined: r.declined.length, dunningStarted: r.dunningStarted.length };
     },
+  },
+  BillRun: {
+    setAsideAccounts: (r: { id: string }, _: unknown, ctx: InvoicingContext) => setAsideAccounts(ctx.em.fork() as Em, r.id),
   },
   BillingAccount: {
     __resolveReference: (ref: { id: string }) => ({ id: ref.id }),

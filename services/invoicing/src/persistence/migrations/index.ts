@@ -37,6 +37,7 @@ import { Migration20270124000000_account_credit_lock } from './Migration20270124
 import { Migration20270125000000_invoice_timezone } from './Migration20270125000000_invoice_timezone';
 import { Migration20270126000000_wallet_charge_refused_named } from './Migration20270126000000_wallet_charge_refused_named';
 import { Migration20270127000000_invoice_customer_name } from './Migration20270127000000_invoice_customer_name';
+import { Migration20270128000000_bill_run_account_set_aside } from './Migration20270128000000_bill_run_account_set_aside';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -78,4 +79,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270125000000_invoice_timezone', class: Migration20270125000000_invoice_timezone },
   { name: 'Migration20270126000000_wallet_charge_refused_named', class: Migration20270126000000_wallet_charge_refused_named },
   { name: 'Migration20270127000000_invoice_customer_name', class: Migration20270127000000_invoice_customer_name },
+  { name: 'Migration20270128000000_bill_run_account_set_aside', class: Migration20270128000000_bill_run_account_set_aside },
 ];

@@ -1,0 +1,144 @@
+// Accounts a bill run sets aside. A batch bills its accounts in one transaction; one account it cannot
+// bill for a reason its own data gives (its subscription names a plan version neither invoicing nor the
+// catalog knows: PLAN_VERSION_UNKNOWN; any other coded refusal; a value the invoice tables cannot hold)
+// failed the whole batch, which every driver retried for ever: the batch's other accounts were never
+// billed and the run never completed. Now such an account is set aside with its reason, the rest of the
+// batch is billed, and the account is billed once its data is fixed (the invoice stays unique per
+// account and period, so it is billed once). A failure that is not the account's (the database, the
+// catalog down, a lock timeout) still fails the batch: it is retried and nothing is set aside.
+import { DomainError } from '@ledgerline/contracts';
+import type { Em } from '@ledgerline/platform';
+import { billAccounts, type BillingDeps, type BillOptions, type BillResult, type BillTarget } from './bill-accounts';
+import { rows, sql } from './sql';
+
+export interface SetAsideRefusal {
+  billingAccountId: string;
+  code: string;
+  message: string;
+  field: string | null;
+}
+
+export interface SetAsideAccount extends SetAsideRefusal {
+  batchNo: number;
+  attempts: number;
+  setAsideAt: Date;
+  lastAttemptAt: Date;
+}
+
+/**
+ * The refusal, when billing an account failed for a reason its data gives and a retry alone cannot
+ * change: a DomainError (a coded refusal; not INTERNAL), or PostgreSQL refusing a value (SQLSTATE class
+ * 22, data exception: a number or text the invoice tables cannot hold; 23502 / 23514, a null or a check
+ * the data breaks). Null for anything else (connections, timeouts, deadlocks, serialization, the
+ * catalog unreachable): transient, the batch is retried.
+ */
+export function permanentRefusal(err: unknown): Omit<SetAsideRefusal, 'billingAccountId'> | null {
+  if (err instanceof DomainError) return err.category === 'INTERNAL' ? null : { code: err.code, message: err.message, field: typeof err.details.field === 'string' ? err.details.field : null };
+  const state = (err as { code?: unknown } | null)?.code;
+  if (typeof state === 'string' && /^(22[0-9A-Z]{3}|23502|23514)$/.test(state)) {
+    return { code: 'BILL_UNSTORABLE', message: `PostgreSQL refused the account's invoice (SQLSTATE ${state}): ${(err as Error).message}`.slice(0, 2000), field: null };
+  }
+  return null;
+}
+
+/**
+ * `billAccounts` for the targets, setting aside the accounts that cannot be billed: all of them at
+ * once in a savepoint; refused for a permanent reason, the savepoint is rolled back (nothing of that
+ * attempt stays) and each half is tried alike, down to the single account refused. One bad account
+ * in a batch of n costs about 2·log2(n) smaller attempts; none, one. A transient failure is thrown
+ * (the caller's transaction rolls back: the batch is retried whole).
+ */
+export async function billSettingAside(em: Em, targets: BillTarget[], deps: BillingDeps, opts: BillOptions): Promise<{ result: BillResult; setAside: SetAsideRefusal[] }> {
+  const k = sql(em);
+  const result: BillResult = { created: [] };
+  const setAside: SetAsideRefusal[] = [];
+  const attempt = async (group: BillTarget[]): Promise<void> => {
+    if (group.length === 0) return;
+    await k.raw('savepoint bill_run_accounts');
+    try {
+      const r = await billAccounts(em, group, deps, opts);
+      await k.raw('release savepoint bill_run_accounts');
+      result.created.push(...r.created);
+      if (r.disputesClosed?.length) (result.disputesClosed ??= []).push(...r.disputesClosed);
+    } catch (err) {
+      const refusal = permanentRefusal(err);
+      if (!refusal) throw err;
+      await k.raw('rollback to savepoint bill_run_accounts');
+      await k.raw('release savepoint bill_run_accounts');
+      if (group.length === 1) {
+        setAside.push({ billingAccountId: group[0]!.account.id, ...refusal });
+        return;
+      }
+      const half = Math.ceil(group.length / 2);
+      await attempt(group.slice(0, half));
+      await attempt(group.slice(half));
+    }
+  };
+  await attempt(targets);
+  return { result, setAside };
+}
+
+/** Records (or records again: one more attempt, the latest reason) the accounts a pass set aside. */
+export async function recordSetAside(em: Em, runId: string, batchNo: number, refusals: SetAsideRefusal[], now: Date): Promise<void> {
+  if (refusals.length === 0) return;
+  await rows(
+    em,
+    `insert into bill_run_account_set_aside (bill_run_id, billing_account_id, batch_no, code, message, field, attempts, set_aside_at, last_attempt_at)
+     select ?, p.account_id, ?, p.code, p.message, p.field, 1, ?, ? from unnest(?::text[], ?::text[], ?::text[], ?::text[]) as p(account_id, code, message, field)
+     on conflict (bill_run_id, billing_account_id) do update
+        set batch_no = excluded.batch_no, code = excluded.code, message = excluded.message, field = excluded.field, last_attempt_at = excluded.last_attempt_at,
+            attempts = bill_run_account_set_aside.attempts + 1, resolved_at = null, invoice_id = null,
+            set_aside_at = case when bill_run_account_set_aside.resolved_at is null then bill_run_account_set_aside.set_aside_at else excluded.set_aside_at end`,
+    [runId, batchNo, now, now, refusals.map((r) => r.billingAccountId), refusals.map((r) => r.code.slice(0, 80)), refusals.map((r) => r.message), refusals.map((r) => r.field?.slice(0, 200) ?? null)],
+  );
+}
+
+/**
+ * The set-aside accounts of the run among `accountIds` (billed by this pass, or found billed already)
+ * are no longer set aside: resolved, with the live period invoice they now have. Returns those resolved.
+ */
+export async function resolveSetAside(em: Em, runId: string, accountIds: string[], now: Date): Promise<{ billingAccountId: string; batchNo: number; invoiceId: string | null }[]> {
+  if (accountIds.length === 0) return [];
+  return (
+    await rows<{ billing_account_id: string; batch_no: number; invoice_id: string | null }>(
+      em,
+      `update bill_run_account_set_aside s set resolved_at = ?,
+              invoice_id = (select i.id from invoice i where i.billing_account_id = s.billing_account_id and i.kind = 'PERIOD' and i.voided_at is null and i.bill_run_id = s.bill_run_id order by i.period_end desc limit 1)
+        where s.bill_run_id = ? and s.billing_account_id = any(?::text[]) and s.resolved_at is null
+        returning s.billing_account_id, s.batch_no, s.invoice_id`,
+      [now, runId, accountIds],
+    )
+  ).map((r) => ({ billingAccountId: r.billing_account_id, batchNo: Number(r.batch_no), invoiceId: r.invoice_id }));
+}
+
+/** The batch's accounts set aside and not billed since. */
+export async function setAsideInBatch(em: Em, runId: string, batchNo: number): Promise<number> {
+  const [r] = await rows<{ n: string }>(em, 'select count(*) as n from bill_run_account_set_aside where bill_run_id = ? and batch_no = ? and resolved_at is null', [runId, batchNo]);
+  return Number(r?.n ?? 0);
+}
+
+/** The run's accounts set aside and not billed since (all, or those named), by account id. */
+export async function setAsideAccounts(em: Em, runId: string, accountIds?: string[] | null, { lock = false } = {}): Promise<SetAsideAccount[]> {
+  return (
+    await rows<{ billing_account_id: string; batch_no: number; code: string; message: string; field: string | null; attempts: number; set_aside_at: Date; last_attempt_at: Date }>(
+      em,
+      `select * from bill_run_account_set_aside where bill_run_id = ? and resolved_at is null and (?::text[] is null or billing_account_id = any(?::text[]))
+        order by billing_account_id${lock ? ' for update' : ''}`,
+      [runId, accountIds ?? null, accountIds ?? null],
+    )
+  ).map((r) => ({
+    billingAccountId: r.billing_account_id,
+    batchNo: Number(r.batch_no),
+    code: r.code,
+    message: r.message,
+    field: r.field,
+    attempts: Number(r.attempts),
+    setAsideAt: new Date(r.set_aside_at),
+    lastAttemptAt: new Date(r.last_attempt_at),
+  }));
+}
+
+/** Set-aside accounts not billed since, by code: the gauge `ledgerline_invoicing_bill_run_accounts_set_aside` (one statement over a partial index). */
+export async function countSetAsideByCode(query: (text: string, params: unknown[]) => Promise<{ code: string; n: string | number }[]>): Promise<Map<string, number>> {
+  return new Map((await query('select code, count(*) as n from bill_run_account_set_aside where resolved_at is null group by code', [])).map((r) => [r.code, Number(r.n)]));
+}
