@@ -81,7 +81,7 @@ interface UsageFile {
  * field, reason and code) and not priced. No clock check: a simulation may price usage to come.
  */
 async function usageAsRated(events: readonly unknown[]): Promise<UsageEvent[]> {
-  const { checkUsageFields } = await rating();
+  const { checkUsageFields, usageEventOf } = await rating();
   const accepted: UsageEvent[] = [];
   const refused: string[] = [];
   events.forEach((event, index) => {
@@ -93,20 +93,13 @@ async function usageAsRated(events: readonly unknown[]): Promise<UsageEvent[]> {
       refused.push(`  record ${index + 1}${id}: ${field}: ${reason} [${code}]`);
       return;
     }
-    const f = checked.fields;
     // precedingQuantity is not read: usage reads it only on its own charging sessions' records.
-    accepted.push({
-      id: record.id as string,
-      ...(typeof record.lineId === 'string' ? { lineId: record.lineId } : {}),
-      ...(typeof record.msisdn === 'string' ? { msisdn: record.msisdn } : {}),
-      usageType: f.usageType,
-      direction: f.direction,
-      quantity: f.quantity,
-      occurredAt: f.occurredAt.toISOString(),
-      ...(f.calledNumber ? { calledNumber: f.calledNumber } : {}),
-      ...(f.roamingCountry ? { roamingCountry: f.roamingCountry } : {}),
-      ...(f.visitedMcc ? { visitedMcc: f.visitedMcc } : {}),
-    });
+    accepted.push(
+      usageEventOf(record.id as string, checked.fields, {
+        ...(typeof record.lineId === 'string' ? { lineId: record.lineId } : {}),
+        ...(typeof record.msisdn === 'string' ? { msisdn: record.msisdn } : {}),
+      }),
+    );
   });
   if (refused.length) {
     out(`${refused.length} of ${events.length} record(s) refused (usage would reject them; not priced):`);

@@ -8,7 +8,7 @@ export type * from './domain/plan-types';
 export type { UsageEvent, SubscriberContext } from './domain/usage';
 export { RatingInputError } from './domain/usage';
 export { MAX_QUANTITY_DECIMALS, HOME_ZONE, NO_DESTINATION, ROAMING_LABEL_PREFIX } from './domain/derive-facts';
-export { checkUsageFields, fieldText, quantityText, MAX_QUANTITY, MAX_CLOCK_SKEW_MS, type UsageFields, type UsageFieldCode, type UsageFieldRejection, type UsageFieldsResult, type UsageFieldsOptions } from './domain/usage-fields';
+export { checkUsageFields, usageEventOf, fieldText, quantityText, MAX_QUANTITY, MAX_CLOCK_SKEW_MS, type UsageFields, type UsageFieldCode, type UsageFieldRejection, type UsageFieldsResult, type UsageFieldsOptions } from './domain/usage-fields';
 export type { RatingResult, AppliedAdjustment, RatingNotification } from './domain/rating-result';
 export { priceUnits } from './domain/rating-result';
 export { chargeAmountOf, ledgerMoneyFor, uncoveredMoney, LEDGER_SCALE, type LedgerRounding } from './domain/ledger-money';

@@ -1,6 +1,6 @@
 import { badInput, notFound } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { checkUsageFields, comparePlans as compareCompiled, compilePlan, simulate, PlanValidationError, RatingInputError, type CompiledPlan, type CustomerType, type LineStatus, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
+import { checkUsageFields, usageEventOf, comparePlans as compareCompiled, compilePlan, simulate, PlanValidationError, RatingInputError, type CompiledPlan, type CustomerType, type LineStatus, type SubscriberContext, type UsageEvent } from '@ledgerline/rating';
 import { Plan, PlanVersion } from '../persistence/entities';
 import { versionInForce } from '../domain/plan-lifecycle';
 import type { UsageHistory } from '../adapters/usage-history';
@@ -54,17 +54,7 @@ function toEvents(records: readonly UsageRecordInput[]): UsageEvent[] {
   return records.map((r, index) => {
     const checked = checkUsageFields({ ...r, occurredAt: r.occurredAt.toISOString() });
     if (!checked.ok) throw badInput(`input.records[${index}].${checked.rejection.field}`, checked.rejection.reason, checked.rejection.code);
-    const f = checked.fields;
-    return {
-      id: r.id,
-      usageType: f.usageType,
-      direction: f.direction,
-      quantity: f.quantity,
-      occurredAt: f.occurredAt.toISOString(),
-      ...(f.calledNumber ? { calledNumber: f.calledNumber } : {}),
-      ...(f.roamingCountry ? { roamingCountry: f.roamingCountry } : {}),
-      ...(f.visitedMcc ? { visitedMcc: f.visitedMcc } : {}),
-    };
+    return usageEventOf(r.id, checked.fields);
   });
 }
 

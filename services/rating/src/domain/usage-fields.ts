@@ -8,6 +8,7 @@
  */
 import { MAX_QUANTITY_DECIMALS } from './derive-facts';
 import { USAGE_TYPES, type UsageType } from './facts';
+import type { UsageEvent } from './usage';
 
 /** Largest accepted quantity of one record, in its unit (about 11.5 days of voice, 1 PB of data). */
 export const MAX_QUANTITY = 1_000_000_000;
@@ -45,6 +46,24 @@ export interface UsageFieldRejection {
   /** The record's field at fault. */
   field: keyof UsageFields;
   reason: string;
+}
+
+/**
+ * The event rating prices for a record whose fields passed checkUsageFields, as usage rates it (catalog's
+ * simulation, the CLI's). `precedingQuantity` is left out: only usage's own charging sessions give one.
+ */
+export function usageEventOf(id: string, f: UsageFields, who: Pick<UsageEvent, 'lineId' | 'msisdn'> = {}): UsageEvent {
+  return {
+    id,
+    ...who,
+    usageType: f.usageType,
+    direction: f.direction,
+    quantity: f.quantity,
+    occurredAt: f.occurredAt.toISOString(),
+    ...(f.calledNumber ? { calledNumber: f.calledNumber } : {}),
+    ...(f.roamingCountry ? { roamingCountry: f.roamingCountry } : {}),
+    ...(f.visitedMcc ? { visitedMcc: f.visitedMcc } : {}),
+  };
 }
 
 /** `partial`: the fields accepted before the refused one (usage stores them with the rejected record). */
