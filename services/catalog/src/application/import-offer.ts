@@ -1,6 +1,6 @@
-import { conflict, DomainError, type Caller, type OfferPublishedData } from '@ledgerline/contracts';
+import { conflict, dec, DomainError, type Caller, type OfferPublishedData } from '@ledgerline/contracts';
 import { enqueueEvent, type Em } from '@ledgerline/platform';
-import { validateOffer, type OfferDocument, type PlanDocument } from '@ledgerline/rating';
+import { validateOffer, type OfferDocument, type PlanDocument, type ValidationReport } from '@ledgerline/rating';
 import { Plan, PlanVersion } from '../persistence/entities';
 import { allowanceIdsTouched, offerChangeProblems, type OfferChangeProblem, type PublishedVersion } from '../domain/offer-references';
 import { knownOffers } from './plan-documents';
@@ -23,7 +23,7 @@ import { lockAllowances, lockOrCreateOffer } from './plan-locks';
  * their own validation.
  */
 export async function importOffer(em: Em, c: { document: unknown; actor: Caller; now: Date }) {
-  const report = validateOffer(c.document);
+  const report = storableOffer(validateOffer(c.document), c.document);
   if (!report.valid) {
     throw new DomainError('OFFER_INVALID', `Offer has ${report.problems.length} problem(s): ${report.problems.map((p) => `${p.pointer}: ${p.message}`).join('; ')}`, {
       field: 'input.document',
@@ -54,6 +54,16 @@ export async function importOffer(em: Em, c: { document: unknown; actor: Caller;
   enqueueEvent(em, 'offerPublished', { source: 'ledgerline/catalog', subject: doc.code, key: [doc.code, document], time: c.now, data });
   await em.flush();
   return { offer };
+}
+
+/** offer.price is NUMERIC(18,6): a price of 10^12 or more cannot be stored (PostgreSQL refused the row: INTERNAL). */
+const PRICE_LIMIT = dec('1000000000000');
+
+/** The report, with a price the offer row cannot hold added as a problem at /price (the schema bounds only its form). */
+function storableOffer(report: ValidationReport, document: unknown): ValidationReport {
+  const price = (document as { price?: unknown } | null)?.price;
+  if (!report.valid || typeof price !== 'string' || dec(price).lt(PRICE_LIMIT)) return report;
+  return { valid: false, problems: [...report.problems, { pointer: '/price', code: 'AMOUNT_TOO_LARGE', message: `An offer's price must be below ${PRICE_LIMIT.toFixed()} (got ${price}).` }] };
 }
 
 /** Every published version (superseded ones and retired plans' too: lines stay pinned to them), with its plan's code. */

@@ -18,7 +18,8 @@ export interface PublishPlanCommand {
  * Publishes a draft as the plan's next version. Publishing the same draft again returns the
  * version it became (idempotent), also when the calls overlap: the draft's status and the plan's
  * latest version are read under the plan's lock (plan-locks.ts), so a second publish waits for the
- * first and then answers the version it published. Existing subscriptions keep the version they pinned.
+ * first and then answers the version it published. A retry naming another `effectiveFrom` than the one the
+ * version took is another request: CONFLICT PLAN_DRAFT_ALREADY_PUBLISHED. Existing subscriptions keep the version they pinned.
  */
 export async function publishPlan(em: Em, c: PublishPlanCommand) {
   const found = await em.findOne(PlanVersion, { id: c.draftId });
@@ -26,7 +27,19 @@ export async function publishPlan(em: Em, c: PublishPlanCommand) {
   const plan = (await lockPlan(em, { id: found.planId }))!;
   // Read again under the lock: a publish that held it before us has changed the draft.
   const draft = (await em.findOne(PlanVersion, { id: c.draftId }, { refresh: true }))!;
-  if (draft.status === 'PUBLISHED') return { plan, version: draft };
+  if (draft.status === 'PUBLISHED') {
+    // The same publish again (no date, or the date it took) is answered; another date is another request (rule 5).
+    if (c.effectiveFrom && draft.effectiveFrom && c.effectiveFrom.getTime() !== draft.effectiveFrom.getTime()) {
+      const effectiveFrom = draft.effectiveFrom.toISOString();
+      throw conflict('PLAN_DRAFT_ALREADY_PUBLISHED', `Draft ${draft.id} was published as version ${draft.version}, effective ${effectiveFrom}; it is not published again for ${c.effectiveFrom.toISOString()}. To move its date, cancel that version (while it is scheduled) and publish a new draft`, {
+        field: 'input.effectiveFrom',
+        version: draft.version,
+        versionId: draft.id,
+        effectiveFrom,
+      });
+    }
+    return { plan, version: draft };
+  }
   // A version withdrawn since (CANCELLED) is not a draft: published again, a retried publish would undo its withdrawal under a new number.
   assertEditable(draft, draft.id);
   return publishVersion(em, plan, { document: draft.document, row: () => draft }, c);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertCancellable, assertEditable, contentHash, hasTakenEffect, scheduledAtOrAfter, versionInForce } from './plan-lifecycle';
+import { assertCancellable, assertEditable, contentHash, hasTakenEffect, planNameAt, scheduledAtOrAfter, versionInForce } from './plan-lifecycle';
 
 const at = (s: string) => new Date(s);
 
@@ -20,6 +20,21 @@ describe('plan lifecycle', () => {
     expect(versionInForce(versions, at('2025-12-31T23:59:59Z'))).toBeNull();
     expect(versionInForce(versions, at('2026-03-01T00:00:00Z'))?.id).toBe('a');
     expect(versionInForce(versions, at('2026-06-01T00:00:00Z'))?.id).toBe('b');
+  });
+
+  it("names the plan after its version in force, not after one dated later or withdrawn", () => {
+    const named = (id: string, status: string, version: number | null, effectiveFrom: string | null, name: string) => ({ id, status, version, effectiveFrom: effectiveFrom ? at(effectiveFrom) : null, document: JSON.stringify({ name }) });
+    const versions = [
+      named('a', 'PUBLISHED', 1, '2026-01-01T00:00:00Z', 'Smart'),
+      named('b', 'CANCELLED', 2, '2026-04-01T00:00:00Z', 'Smart (withdrawn)'),
+      named('c', 'PUBLISHED', 3, '2026-06-01T00:00:00Z', 'Smart (June)'),
+      named('d', 'DRAFT', null, null, 'Smart (draft)'),
+    ];
+    expect(planNameAt(versions, at('2026-05-01T00:00:00Z'), 'stored')).toBe('Smart');
+    expect(planNameAt(versions, at('2026-06-01T00:00:00Z'), 'stored')).toBe('Smart (June)');
+    // None in force yet: the latest published (staff's view of a SCHEDULED plan); never published: the stored name.
+    expect(planNameAt(versions, at('2025-12-01T00:00:00Z'), 'stored')).toBe('Smart (June)');
+    expect(planNameAt([versions[3]!], at('2026-05-01T00:00:00Z'), 'stored')).toBe('stored');
   });
 
   it('tells the versions that have taken effect (public) from those still to come, cancelled ones and drafts (not public)', () => {

@@ -34,6 +34,21 @@ export function versionInForce<T extends VersionFacts>(versions: readonly T[], a
 }
 
 /**
+ * The plan's name at `at`: its version in force's (a version dated later renames the plan on its
+ * date, not when it is published: the new name is not public before then, and a version withdrawn
+ * before its date never renames it); with none in force yet (all dated later), the latest published
+ * version's; never published, `stored` (the plan row's, from its first draft).
+ */
+export function planNameAt<T extends VersionFacts & { document: string }>(versions: readonly T[], at: Date, stored: string): string {
+  let latest: T | null = null;
+  for (const v of versions) if (v.status === 'PUBLISHED' && v.version != null && (!latest || v.version > latest.version!)) latest = v;
+  const source = versionInForce(versions, at) ?? latest;
+  if (!source) return stored;
+  const name = (JSON.parse(source.document) as { name?: unknown }).name;
+  return typeof name === 'string' ? name : stored;
+}
+
+/**
  * Has this version taken effect by `at`? A published version whose date has come: in force, or
  * superseded since (a version in force is never withdrawn). Drafts, versions still scheduled and
  * cancelled ones (withdrawn before their date) have not. Who is not staff reads only these: what is

@@ -4,7 +4,7 @@ import { QueryOrder, raw } from '@mikro-orm/core';
 import { requireRole, retryScopeOf, transactionalRetrying, type Em, type RequestContext } from '@ledgerline/platform';
 import { diffPlans } from '@ledgerline/rating';
 import { Offer, OfferAudit, Plan, PlanAudit, PlanVersion } from '../persistence/entities';
-import { hasTakenEffect, versionInForce } from '../domain/plan-lifecycle';
+import { hasTakenEffect, planNameAt, versionInForce } from '../domain/plan-lifecycle';
 import { validateDocument } from '../application/plan-documents';
 import { createPlanDraft } from '../application/create-plan-draft';
 import { updatePlanDraft } from '../application/update-plan-draft';
@@ -174,6 +174,10 @@ export const resolvers = {
   Plan: {
     /** As `plan(code)`: no other subgraph holds a plan's id (lines pin versions: see PlanVersion's). */
     __resolveReference: async (ref: { id: string }, ctx: CatalogContext) => readablePlan(ctx, await ctx.plans.load(ref.id)),
+    /** The version in force's name (planNameAt): a rename dated later is not the plan's before its date. */
+    async name(plan: Plan, _: unknown, ctx: CatalogContext) {
+      return planNameAt(await ctx.em.find(PlanVersion, { planId: plan.id, status: 'PUBLISHED' }), ctx.runtime.clock.now(), plan.name);
+    },
     /** SCHEDULED while a published plan has no version in force yet (its first one is dated later). */
     async status(plan: Plan, _: unknown, ctx: CatalogContext) {
       if (plan.status !== 'PUBLISHED') return plan.status;

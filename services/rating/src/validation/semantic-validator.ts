@@ -13,7 +13,7 @@ import { enumDomain } from './fact-domains';
 import { didYouMean, type Problem } from './problem';
 import { isObject } from './util';
 import { allowanceUnitProblems, rateUnitProblems } from './rate-units';
-import { emptyTimeWindowProblems, reservedZoneNameProblems } from './zones-and-time-bands';
+import { emptyTimeWindowProblems, holidayDateProblems, reservedZoneNameProblems } from './zones-and-time-bands';
 
 type Json = Record<string, unknown>;
 
@@ -322,7 +322,7 @@ export function semanticProblems(plan: PlanDocument, knownOffers: readonly Offer
   problems.push(...amountPrecisionProblems(plan.currency, planAmounts(plan)));
   problems.push(...allowanceProblems(asArray(plan.allowances), '/allowances', true));
   problems.push(...feeNameProblems(plan));
-  problems.push(...reservedZoneNameProblems(plan), ...emptyTimeWindowProblems(plan));
+  problems.push(...reservedZoneNameProblems(plan), ...emptyTimeWindowProblems(plan), ...holidayDateProblems(plan));
   asArray(plan.addOns).forEach((addOn, i) => {
     if (isObject(addOn)) problems.push(...allowanceProblems(asArray(addOn.allowances), `/addOns/${i}/allowances`, true));
   });

@@ -83,3 +83,32 @@ export function emptyTimeWindowProblems(plan: PlanDocument): Problem[] {
   });
   return problems;
 }
+
+const HOLIDAY = /^(?:(\d{4})-)?(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+
+/**
+ * Holidays on a day the calendar does not have: "04-31", "02-30", "2026-02-29" (2026 is no leap
+ * year). The schema's pattern takes day 01-31 of any month; such a date never comes, so the
+ * holiday the product manager meant would silently price as a weekday or weekend. "02-29" (every
+ * year) is a day: it comes in leap years. Authoring-only: a published version keeps rating.
+ */
+export function holidayDateProblems(plan: PlanDocument): Problem[] {
+  const calendar: unknown = plan.calendar;
+  if (!isObject(calendar)) return [];
+  const problems: Problem[] = [];
+  asArray(calendar.holidays).forEach((holiday, i) => {
+    const m = typeof holiday === 'string' ? HOLIDAY.exec(holiday) : null;
+    if (!m) return; // the schema reports it
+    const [year, month, day] = [m[1] === undefined ? 2000 : Number(m[1]), Number(m[2]), Number(m[3])];
+    // Day 0 of the next month is the last day of this one (2000: a leap year, for MM-DD).
+    const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+    if (day <= days) return;
+    problems.push({
+      pointer: `/calendar/holidays/${i}`,
+      code: 'HOLIDAY_DATE_INVALID',
+      authoringOnly: true,
+      message: `"${holiday}" is not a day of the calendar (${m[1] === undefined ? `month ${m[2]} has ${days} days` : `${m[2]}/${m[1]} has ${days} days`}): the holiday would never apply. Correct the date.`,
+    });
+  });
+  return problems;
+}
