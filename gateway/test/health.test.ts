@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '@ledgerline/contracts';
-import type { SubgraphServer } from '@ledgerline/platform';
+import { refusedPort, type SubgraphServer } from '@ledgerline/platform';
 import { startGateway } from '../src/server';
 
 /** What an older subgraph answered when its database was down: the driver's message, password included. */
@@ -26,19 +26,12 @@ async function standIn(status: number, body: string): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
 }
 
-async function closedPort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 describe('gateway /health', () => {
   it('503 naming the subgraphs that are down (one answering 503, one refusing connections), no address or subgraph answer; the causes logged', async () => {
     const healthy = await standIn(200, JSON.stringify({ status: 'ok', service: 'catalog' }));
     const usage = await standIn(503, LEAKY);
-    const invoicingPort = await closedPort();
+    // Not a port taken from a closed server: listen(0) can hand that out again, to a stand-in of this test (refusedPort).
+    const invoicingPort = await refusedPort();
     const urls = Object.fromEntries(SERVICES.map((name) => [`${name.toUpperCase()}_URL`, healthy]));
     const lines: string[] = [];
     const gw: SubgraphServer = await startGateway({

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '@ledgerline/contracts';
-import { signToken, type SubgraphServer } from '@ledgerline/platform';
+import { refusedPort, signToken, type SubgraphServer } from '@ledgerline/platform';
 import { startGateway } from '../src/server';
 
 const SECRET_BODY = 'upstream connect error: postgres://ledgerline:pW-9f3Kq7Zr2Lx8s@db-primary.billing.internal:5432/ledgerline';
@@ -26,16 +26,6 @@ async function standIn(status: number, body: string, contentType = 'application/
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   closers.push(() => new Promise((resolve) => server.close(resolve)));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
-}
-
-/**
- * A port nothing listens on and that no `listen(0)` can be given: below the ephemeral range (32768–60999 here and by
- * default), above the well-known ports, and not one Ledgerline uses. A port taken
- * from a closed server was handed out again while the test ran (here: to another gateway of the same test, whose
- * own "could not answer" the refused gateway then passed on, its reference logged by that other gateway).
- */
-async function closedPort(): Promise<number> {
-  return 29_999;
 }
 
 async function gatewayWith(catalogUrl: string): Promise<{ gw: SubgraphServer; lines: string[] }> {
@@ -58,7 +48,8 @@ const logged = (lines: string[]) => lines.map((l) => JSON.parse(l) as Record<str
 
 describe('a subgraph that cannot answer, through the gateway', () => {
   it('refusing connections: the client is told the service, not its address; the cause is logged', async () => {
-    const port = await closedPort();
+    // A port no listen(0) can be given (refusedPort): one taken from a closed server was given to another gateway of this test.
+    const port = await refusedPort();
     const { gw, lines } = await gatewayWith(`http://127.0.0.1:${port}/graphql`);
     const { text, errors } = await offers(gw);
     expect(errors).toHaveLength(1);
@@ -95,7 +86,7 @@ describe('a subgraph that cannot answer, through the gateway', () => {
 
   // review32: the answer had nothing a client could quote, the log line nothing to find it by; both now have the reference.
   it('each "could not answer" carries extensions.reference, the reference of its error-level log line with the cause', async () => {
-    const refused = await gatewayWith(`http://127.0.0.1:${await closedPort()}/graphql`);
+    const refused = await gatewayWith(`http://127.0.0.1:${await refusedPort()}/graphql`);
     const leaky = await gatewayWith(await standIn(502, SECRET_BODY, 'text/plain'));
     const garbage = await gatewayWith(await standIn(200, SECRET_BODY, 'text/plain'));
     const references = new Set<unknown>();

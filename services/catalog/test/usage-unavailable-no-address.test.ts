@@ -3,20 +3,10 @@
 // at http://<host>:<port>/graphql did not answer") and the platform's error formatter passes a DomainError's message
 // through, so any customer (through the gateway too) learnt an internal address. The address and the cause go to
 // the catalog's log.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { ManualClock, refusedPort, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { catalogService } from '../src/service';
-
-async function closedPort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('comparePlans while the usage service cannot be reached', () => {
   let svc: TestService;
@@ -24,7 +14,7 @@ describe('comparePlans while the usage service cannot be reached', () => {
   const lines: string[] = [];
 
   beforeAll(async () => {
-    port = await closedPort();
+    port = await refusedPort();
     process.env.USAGE_URL = `http://127.0.0.1:${port}/graphql`;
     svc = await startServiceForTest(catalogService, {
       clock: new ManualClock(new Date('2026-03-15T09:00:00Z')),

@@ -1,13 +1,11 @@
 // Review hardening (STATUS.md "Hardening: logs, /health, replay from, hubs per partner"): a callback's query string
 // (partners carry tokens there) never reaches the logs; /health tells the world only up or down; a replay `from`
 // without an offset is refused; a partner has at most EVENTS_HUB_MAX_HUBS_PER_PARTNER active hubs.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import pino from 'pino';
 import client from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '@ledgerline/platform';
+import { ConfigError, refusedPort } from '@ledgerline/platform';
 import { loadHubConfig } from '../src/config';
 import { startHttpServer } from '../src/http/server';
 import { api, HUB, publishPing, startHubForTest, startReceiver, until } from './support';
@@ -18,15 +16,6 @@ const TOKEN_IN_URL = 'pt0k3n-9d1f27c4e8b3a6';
 /** A pino logger writing every line (debug and up) into `lines`, as the service would to stdout. */
 function capture(lines: string[]) {
   return pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
-}
-
-/** A port nothing listens on (a partner's receiver that is down). */
-async function closedPort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('callback URLs in logs: origin and path only, never the query string', () => {
@@ -59,7 +48,7 @@ describe('callback URLs in logs: origin and path only, never the query string', 
   it('delivery failures (an error status, a refused connection) log and record no query string', async () => {
     const start = lines.length;
     receiver.status = 500;
-    const down = `http://127.0.0.1:${await closedPort()}/hooks?token=${TOKEN_IN_URL}`;
+    const down = `http://127.0.0.1:${await refusedPort()}/hooks?token=${TOKEN_IN_URL}`;
     const failing = (await api(t.hub, 'POST', HUB, PARTNER, { callback: `${receiver.url}?token=${TOKEN_IN_URL}`, query: 'eventType=SystemPingEvent' })).body;
     const refused = (await api(t.hub, 'POST', HUB, PARTNER, { callback: down, query: 'eventType=SystemPingEvent' })).body;
     const event = await publishPing(t.messaging);
@@ -71,7 +60,10 @@ describe('callback URLs in logs: origin and path only, never the query string', 
     expect(dead.map((l) => l.hubId)).toEqual(expect.arrayContaining([failing.id, refused.id]));
     // Registration lines, the failed attempts (debug) and the dead letters (warn): none carries the token.
     expect(lines.slice(start).join('\n')).not.toContain(TOKEN_IN_URL);
-    const stored = await t.hub.knex('webhook_delivery').whereIn('subscription_id', [failing.id, refused.id]).select('last_error');
+    // This event's deliveries: pings other runs publish on the shared NATS reach these hubs too (one still on its way
+    // has no last_error yet: seen under load, "null is invalid for this assertion").
+    const stored = await t.hub.knex('webhook_delivery').whereIn('subscription_id', [failing.id, refused.id]).where({ event_id: event.id }).select('last_error');
+    expect(stored.map((row) => typeof row.last_error)).toEqual(['string', 'string']);
     for (const row of stored) expect(row.last_error).not.toContain(TOKEN_IN_URL);
   });
 
@@ -109,7 +101,7 @@ describe('/health answers a generic status; the cause stays in the log', () => {
   it("down: 503 {status, service} without the driver's error (was: its message, the database's address in it); logged instead", async () => {
     // The hub's HTTP server with a readiness check that really fails: PostgreSQL at an address where nothing listens.
     const lines: string[] = [];
-    const port = await closedPort();
+    const port = await refusedPort();
     const server = await startHttpServer({
       service: 'events-hub',
       host: '127.0.0.1',

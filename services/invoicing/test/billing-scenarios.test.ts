@@ -1,6 +1,12 @@
 // Postpaid billing scenarios against real PostgreSQL and NATS: a month with a mid-cycle plan
-// change, a family plan, roaming overage (fed through the JetStream consumer), a bill run started
-// twice, payments, credit notes, void + regenerate, and the bad-input table.
+// change, a family plan, roaming overage, a bill run started twice, payments, credit notes, void +
+// regenerate, and the bad-input table; charge results fed through the JetStream consumer.
+//
+// Runs share NATS, and a test's consumer reads every run's events on the stream (other files, CI's
+// parallel projects, copies of this file): other runs' accounts were billed by this file's bill runs
+// (12 accounts for its 3) and their charges for a same-named account billed on its invoice. So the
+// scenarios are fed through GraphQL to a service without a consumer, and the JetStream path has a
+// service and an account of its own, whose rows it checks by their ids.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WORK_SUBJECTS, dec, type ChargeResult } from '@ledgerline/contracts';
 import { account, charges, invoicesOf, runBillRun, startHarness, subscribe, waitFor, type Harness } from './support';
@@ -9,7 +15,7 @@ let h: Harness;
 const PAY = `mutation($i: RecordPaymentInput!) { recordPayment(input: $i) { payment { id appliedAmount { amount } creditAmount { amount } } invoice { state amountPaid { amount } amountDue { amount } } } }`;
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-05T10:00:00Z');
+  h = await startHarness('2026-10-05T10:00:00Z', { consume: false });
   // A month with a mid-cycle plan change (16 Sep local) and a proration credit from subscribers.
   await account(h, 'acc_a_change');
   await subscribe(h, 'acc_a_change', 'sub_1', 'postpaid20', '2026-08-01T00:00:00Z');
@@ -26,6 +32,7 @@ beforeAll(async () => {
     { chargeId: 'chg_r1', billingAccountId: 'acc_c_roaming', lineId: 'lin_sub_5', usageType: 'DATA', zone: 'ROAMING_WORLD', units: '150', unit: 'MB', amount: '7.485', currency: 'EUR', occurredAt: '2026-09-10T12:00:00Z' },
     { chargeId: 'chg_r2', billingAccountId: 'acc_c_roaming', lineId: 'lin_sub_5', usageType: 'DATA', zone: 'ROAMING_WORLD', units: '50', unit: 'MB', amount: '2.495', currency: 'EUR', occurredAt: '2026-09-11T12:00:00Z' },
     { chargeId: 'chg_r3', billingAccountId: 'acc_c_roaming', lineId: 'lin_sub_5', usageType: 'VOICE', zone: 'ROAMING_WORLD', units: '300', unit: 'SECOND', amount: '5.00', currency: 'EUR', occurredAt: '2026-09-12T12:00:00Z' },
+    { chargeId: 'chg_r5', billingAccountId: 'acc_c_roaming', lineId: 'lin_sub_5', usageType: 'DATA', zone: 'ROAMING_WORLD', units: '20', unit: 'MB', amount: '0.998', currency: 'EUR', occurredAt: '2026-09-20T08:00:00Z' },
     // Next period's usage stays unbilled.
     { chargeId: 'chg_r4', billingAccountId: 'acc_c_roaming', lineId: 'lin_sub_5', usageType: 'DATA', zone: 'ROAMING_WORLD', units: '10', unit: 'MB', amount: '0.50', currency: 'EUR', occurredAt: '2026-10-02T12:00:00Z' },
   ]);
@@ -40,27 +47,42 @@ afterAll(async () => {
 });
 
 describe('usage from wallets over JetStream', () => {
-  it('keeps POSTPAID charge results as unbilled charges, once per chargeId', async () => {
-    const charge: ChargeResult & { zone: string } = {
-      chargeId: 'chg_nats_1', outcome: 'APPLIED', billingAccountId: 'acc_c_roaming', lineId: 'lin_sub_5', paymentMode: 'POSTPAID', usageType: 'DATA', zone: 'ROAMING_WORLD',
-      occurredAt: '2026-09-20T08:00:00Z', units: '20', unit: 'MB', unitsFromAllowances: '0', amountCharged: '0.998', currency: 'EUR',
-    };
-    const js = h.svc.runtime.messaging.js;
-    await js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify(charge), { msgID: `${h.svc.schema}-a` });
-    await js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify(charge), { msgID: `${h.svc.schema}-b` }); // a redelivery with another msg id
-    await js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify({ ...charge, chargeId: 'chg_nats_prepaid', paymentMode: 'PREPAID' }));
-    const preview = await waitFor(async () => {
-      const d = await h.gql<any>('query { previewNextInvoice(billingAccountId: "acc_c_roaming") { periodStart lines { kind usageType zone quantity netAmount } } }');
-      return d.previewNextInvoice.lines.length ? d : null;
-    });
-    // The preview is of the open period (Oct), which only has chg_r4; the Sep charges wait for the bill run.
-    expect(preview.previewNextInvoice.periodStart).toBe('2026-09-30T22:00:00.000Z');
-    const em = h.svc.runtime.orm.em.fork();
-    const rows = await waitFor(async () => {
-      const r = await em.getConnection().execute(`select charge_id from unbilled_charge where charge_id like 'chg_nats%'`);
-      return r.length ? r : null;
-    });
-    expect(rows.map((r: any) => r.charge_id)).toEqual(['chg_nats_1']);
+  it('keeps POSTPAID charge results as unbilled charges, once per chargeId, billed with their period', async () => {
+    // A service with the consumer, and ids of this run's own (the consumer reads every run's charge results).
+    const j = await startHarness('2026-10-05T10:00:00Z');
+    try {
+      const run = j.svc.schema.split('_')[1];
+      const acc = `acc_nats_${run}`;
+      await account(j, acc);
+      await subscribe(j, acc, `sub_nats_${run}`, 'postpaid20', '2026-08-01T00:00:00Z');
+      const charge: ChargeResult & { zone: string } = {
+        chargeId: `chg_nats_${run}_1`, outcome: 'APPLIED', billingAccountId: acc, lineId: `lin_sub_nats_${run}`, paymentMode: 'POSTPAID', usageType: 'DATA', zone: 'ROAMING_WORLD',
+        occurredAt: '2026-09-20T08:00:00Z', units: '20', unit: 'MB', unitsFromAllowances: '0', amountCharged: '0.998', currency: 'EUR',
+      };
+      const js = j.svc.runtime.messaging.js;
+      await js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify(charge), { msgID: `${j.svc.schema}-a` });
+      await js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify(charge), { msgID: `${j.svc.schema}-b` }); // a redelivery with another msg id
+      await js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify({ ...charge, chargeId: `chg_nats_${run}_prepaid`, paymentMode: 'PREPAID' }));
+      // October's, published last: once it is kept, the consumer has handled the ones before it.
+      const last = `chg_nats_${run}_oct`;
+      await js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify({ ...charge, chargeId: last, occurredAt: '2026-10-02T12:00:00Z', units: '10', amountCharged: '0.50' }));
+      const em = j.svc.runtime.orm.em.fork();
+      const kept = async () => (await em.getConnection().execute(`select charge_id from unbilled_charge where charge_id like ? order by charge_id`, [`chg_nats_${run}_%`])).map((r: any) => r.charge_id);
+      await waitFor(async () => (await kept()).includes(last));
+      expect(await kept()).toEqual([charge.chargeId, last]);
+
+      // The preview is of the open period (Oct).
+      const preview = (await j.gql<any>('query($a: ID!) { previewNextInvoice(billingAccountId: $a) { periodStart } }', { a: acc })).previewNextInvoice;
+      expect(preview.periodStart).toBe('2026-09-30T22:00:00.000Z');
+      // September's bill has September's charge (0.998 → 1.00), once; October's is left for its period.
+      const sep = (await j.gql<any>('mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { lines { kind usageType zone quantity netAmount { amount } } } } } }', {
+        i: { billingAccountId: acc, periodStart: '2026-08-31T22:00:00Z', periodEnd: '2026-09-30T22:00:00Z' },
+      })).closeBillingPeriod.billingPeriod.invoice;
+      expect(sep.lines.filter((l: any) => l.kind === 'USAGE').map((l: any) => [l.usageType, l.zone, l.quantity, l.netAmount.amount])).toEqual([['DATA', 'ROAMING_WORLD', '20', '1']]);
+      expect((await em.getConnection().execute(`select charge_id from unbilled_charge where charge_id like ? and invoice_id is null`, [`chg_nats_${run}_%`])).map((r: any) => r.charge_id)).toEqual([last]);
+    } finally {
+      await j.svc.close();
+    }
   });
 });
 

@@ -13,6 +13,7 @@
 // usage; issued as it is, the next invoice bills it as an adjustment naming the issued number; voided
 // with no replacement, the next invoice bills it as ordinary usage. A hint naming an invoice that was
 // voided is read as no hint: the adjustment names the invoice that stands for the period now.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WORK_SUBJECTS, type ChargeResult } from '@ledgerline/contracts';
 import { lineThatBilled } from '../src/application/usage-record-given-back';
@@ -28,10 +29,14 @@ const SEP_LABEL = '2026-09-01–2026-09-30';
 const OCT = { periodStart: '2026-09-30T22:00:00Z', periodEnd: '2026-10-31T23:00:00Z' };
 const NOV = { periodStart: '2026-10-31T23:00:00Z', periodEnd: '2026-11-30T23:00:00Z' };
 
-const ACCOUNTS = ['acc_lv_regen', 'acc_lv_void', 'acc_lv_issue', 'acc_lv_hint'] as const;
+// Accounts of this run's own: the consumer reads every run's charge results on the shared NATS, and another run's
+// charges for a same-named account (a copy of this file's late charge) were billed on this run's drafts.
+const RUN = randomBytes(4).toString('hex');
+const A = { regen: `acc_lv_regen_${RUN}`, void: `acc_lv_void_${RUN}`, issue: `acc_lv_issue_${RUN}`, hint: `acc_lv_hint_${RUN}` };
+const ACCOUNTS = [A.regen, A.void, A.issue, A.hint];
 /** Each account's September draft, as the bill run left it. */
 const drafts = new Map<string, any>();
-/** Each account's October invoice, billed while September was still a draft (not for acc_lv_hint). */
+/** Each account's October invoice, billed while September was still a draft (not for A.hint). */
 const octobers = new Map<string, any>();
 
 const close = async (acc: string, p: { periodStart: string; periodEnd: string }) => (await h.gql<any>(CLOSE, { i: { billingAccountId: acc, ...p } })).closeBillingPeriod.billingPeriod.invoice;
@@ -67,10 +72,10 @@ beforeAll(async () => {
   }
   // Usage of September 28 reaches invoicing after the drafts were composed, with no hint (usage knows of
   // no September invoice: a draft is not announced).
-  for (const acc of ['acc_lv_regen', 'acc_lv_void', 'acc_lv_issue']) await charges(h, [data(acc, `chg_${acc}_late`, '2026-09-28T12:00:00Z', '1.00')]);
+  for (const acc of [A.regen, A.void, A.issue]) await charges(h, [data(acc, `chg_${acc}_late`, '2026-09-28T12:00:00Z', '1.00')]);
   // October is billed while September is still a draft.
   h.clock.set(new Date('2026-11-01T09:00:00Z'));
-  for (const acc of ['acc_lv_regen', 'acc_lv_void', 'acc_lv_issue']) octobers.set(acc, await close(acc, OCT));
+  for (const acc of [A.regen, A.void, A.issue]) octobers.set(acc, await close(acc, OCT));
 });
 
 afterAll(async () => {
@@ -79,7 +84,7 @@ afterAll(async () => {
 
 describe('what usage can name: only issued invoices, which stand', () => {
   it('announces no draft (voided or not), only the issued replacement; an issued invoice cannot be voided or regenerated', async () => {
-    const acc = 'acc_lv_hint';
+    const acc = A.hint;
     const draft = drafts.get(acc);
     expect(await billsAnnounced(acc)).toEqual([]);
     const replacement = (await h.gql<any>(REGENERATE, { i: { invoiceId: draft.id } })).regenerateInvoice.invoice;
@@ -96,7 +101,7 @@ describe('what usage can name: only issued invoices, which stand', () => {
 
 describe('late usage of a period whose invoice is still a draft', () => {
   it('waits for the draft: not an adjustment of it on the next invoice; the replacement bills it as its own period usage', async () => {
-    const acc = 'acc_lv_regen';
+    const acc = A.regen;
     const draft = drafts.get(acc);
     const oct = await invoice(acc, octobers.get(acc).id);
     expect(lines(oct).filter((l: string[]) => l[0] !== 'RECURRING')).toEqual([]);
@@ -112,7 +117,7 @@ describe('late usage of a period whose invoice is still a draft', () => {
   });
 
   it('voided with no replacement: the next invoice bills the period usage as ordinary usage, no line names the void invoice', async () => {
-    const acc = 'acc_lv_void';
+    const acc = A.void;
     const draft = drafts.get(acc);
     expect(lines(await invoice(acc, octobers.get(acc).id)).filter((l: string[]) => l[0] !== 'RECURRING')).toEqual([]);
     expect((await h.gql<any>(VOID, { i: { invoiceId: draft.id } })).voidInvoice.invoice.state).toBe('VOIDED');
@@ -125,7 +130,7 @@ describe('late usage of a period whose invoice is still a draft', () => {
   });
 
   it('issued as it is: the next invoice after that bills it as an adjustment naming the issued number', async () => {
-    const acc = 'acc_lv_issue';
+    const acc = A.issue;
     const draft = drafts.get(acc);
     expect(lines(await invoice(acc, octobers.get(acc).id)).filter((l: string[]) => l[0] !== 'RECURRING')).toEqual([]);
     const issued = (await h.gql<any>(ISSUE, { i: { invoiceId: draft.id } })).issueInvoice.invoice;
@@ -140,7 +145,7 @@ describe('late usage of a period whose invoice is still a draft', () => {
 
 describe('a late charge naming an invoice that was voided', () => {
   it('is an adjustment of the invoice that stands for that period now (the replacement)', async () => {
-    const acc = 'acc_lv_hint';
+    const acc = A.hint;
     const voided = drafts.get(acc);
     const [replacement] = (await invoicesOf(h, acc)).filter((i: any) => i.state === 'SENT');
     expect(replacement.id).not.toBe(voided.id);

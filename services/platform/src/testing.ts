@@ -94,6 +94,44 @@ export async function graphqlRequest<T = any>(
   }
 }
 
+/**
+ * The port on 127.0.0.1 tests use for a peer that is down: nothing listens there and no `listen(0)` is given it.
+ * Not a port taken from a server that listened on 0 and was closed: under load the kernel hands such a port out
+ * again, to another server of the same run, which then answers in the place of the "refused" peer (a gateway of
+ * the same test did, in gateway/test/subgraph-failures, 042842d). This one is below the ephemeral range that
+ * `listen(0)` and outgoing connections take ports from (Linux's ip_local_port_range, 32768–60999 by default;
+ * 49152–65535 on macOS and Windows), above the well-known ports, and not one Ledgerline uses. Checked, once per
+ * process: a machine whose ephemeral range reaches down to it, or where something listens on it, fails here saying
+ * so, not later as a test that got an answer it should not have.
+ */
+export const REFUSED_PORT = 29_999;
+let refusedPortChecked: Promise<number> | undefined;
+export function refusedPort(): Promise<number> {
+  refusedPortChecked ??= checkRefusedPort(REFUSED_PORT);
+  return refusedPortChecked;
+}
+
+async function checkRefusedPort(port: number): Promise<number> {
+  const [fs, net] = await Promise.all([import('node:fs'), import('node:net')]);
+  const range = (() => {
+    try {
+      return fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    } catch {
+      return undefined; // not Linux: the ephemeral ranges elsewhere start at 49152
+    }
+  })();
+  if (range && range[0]! <= port && port <= range[1]!) throw new Error(`refusedPort: ${port} is in this machine's ephemeral port range (${range.join('–')}): listen(0) could be given it`);
+  const answered = await new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+  if (answered) throw new Error(`refusedPort: something listens on 127.0.0.1:${port}; tests need it to refuse connections`);
+  return port;
+}
+
 /** A clock tests can set and move. */
 export class ManualClock implements Clock {
   constructor(private current: Date) {}

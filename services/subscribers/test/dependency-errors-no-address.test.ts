@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '@ledgerline/contracts';
-import { DEV_INTERNAL_SECRET } from '@ledgerline/platform';
+import { DEV_INTERNAL_SECRET, refusedPort } from '@ledgerline/platform';
 import { GraphqlCatalogClient } from '../src/ports/catalog-client';
 import { GraphqlWalletsClient } from '../src/ports/wallets-client';
 
@@ -19,10 +19,8 @@ let closedUrl: string;
 let leakyUrl: string;
 let leaky: http.Server;
 beforeAll(async () => {
-  const closed = http.createServer();
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-  closedUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/graphql`;
-  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  // A port no listen(0) can be given (a closed server's port can be handed out again while the test runs).
+  closedUrl = `http://127.0.0.1:${await refusedPort()}/graphql`;
   leaky = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => res.writeHead(502, { 'content-type': 'text/plain' }).end(LEAKY_BODY));

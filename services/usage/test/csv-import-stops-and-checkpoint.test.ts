@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { DEV_INTERNAL_SECRET, ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { DEV_INTERNAL_SECRET, ManualClock, refusedPort, startServiceForTest, type TestService } from '@ledgerline/platform';
 import { createUsageService } from '../src/service';
 import { checkpointPath, graphqlSink, importUsageCsv, type UsageSink } from '../src/cli/import-csv';
 import { repoRoot, runCli } from '../../cli/test/cli-process';
@@ -117,11 +117,8 @@ describe('a run that stops partway', () => {
   it('usage down at the second batch: the import returns what it sent and where it resumes; a rerun resumes there', async () => {
     const source = `csv-st1-${run}`;
     const file = write('down.csv', rows('dn', 6));
-    // A port nothing listens on any more: usage down.
-    const closed = http.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as { port: number }).port;
-    await new Promise((resolve) => closed.close(resolve));
+    // A port nothing listens on, which no listen(0) can be given: usage down.
+    const port = await refusedPort();
     const down = graphqlSink(`http://127.0.0.1:${port}/graphql`, DEV_INTERNAL_SECRET);
     let calls = 0;
     const sink: UsageSink = (s, r) => (++calls === 1 ? real()(s, r) : down(s, r));

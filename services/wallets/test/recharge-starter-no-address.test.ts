@@ -1,7 +1,6 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '@ledgerline/contracts';
+import { refusedPort } from '@ledgerline/platform';
 import { TemporalRechargeStarter } from '../src/adapters/recharge-starter';
 
 /**
@@ -11,10 +10,8 @@ import { TemporalRechargeStarter } from '../src/adapters/recharge-starter';
  */
 describe('TemporalRechargeStarter with Temporal away', () => {
   it('answers RECHARGE_UNAVAILABLE without the address; the cause names it', async () => {
-    const server = http.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // A port no listen(0) can be given (a closed server's port can be handed out again while the test runs).
+    const address = `127.0.0.1:${await refusedPort()}`;
     const starter = new TemporalRechargeStarter(address);
     const e = await starter.start({ rechargeId: 'r1', billingAccountId: 'acc_1', amount: '10.00', currency: 'EUR', paymentMethodToken: 'tok', channel: 'API' }).then(() => null, (err: unknown) => err);
     await starter.close();
