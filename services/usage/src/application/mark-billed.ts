@@ -25,7 +25,7 @@
  * (recordsStoredMeanwhile); see there why that is enough.
  */
 import type { BillIssued } from '../domain/bill-issued';
-import { ACCOUNT_LINES, CHARGE_STATUS_OF, inSqlTransaction, type Sql } from '../persistence/sql';
+import { ACCOUNT_LINES, CHARGE_STATUS_OF, inSqlTransaction, type Sql, type SqlClient } from '../persistence/sql';
 
 export { parseBillIssued, type BillIssued } from '../domain/bill-issued';
 
@@ -71,9 +71,20 @@ export async function recordsStoredMeanwhile(pipeline: BilledPeriodsCache, bills
   return pipeline.writesCommitted !== writesBefore;
 }
 
+/**
+ * Applying a bill and writing a re-rate's adjustments, of one account, one at a time (a transaction advisory lock, taken
+ * first in both transactions): a re-rate reads the billed periods under it, in the transaction that writes its
+ * adjustments (rerate-period.ts), so an adjustment written after a bill of its period was applied names that invoice
+ * (adjustsInvoiceId), and a bill applied after the adjustments were written sees them PENDING.
+ */
+export async function lockBilledPeriods(db: SqlClient, billingAccountId: string): Promise<void> {
+  await db.query(`select pg_advisory_xact_lock(hashtext(current_schema() || '.billed_period:' || $1))`, [billingAccountId]);
+}
+
 /** Returns how many records moved to BILLED. */
 export async function markPeriodBilled(sql: Sql, bill: BillIssued): Promise<number> {
   return inSqlTransaction(sql, async (db) => {
+    await lockBilledPeriods(db, bill.billingAccountId);
     await db.query(
       'insert into billed_period (billing_account_id, invoice_id, period_start, period_end, billed_at) values ($1, $2, $3, $4, $5) on conflict do nothing',
       [bill.billingAccountId, bill.invoiceId, bill.periodStart, bill.periodEnd, bill.issuedAt],

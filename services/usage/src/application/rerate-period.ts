@@ -6,7 +6,7 @@
  * month, every record counting in one, every other period such a record counts in, and so on), and
  * replays a range holding each of those periods whole: from the earliest start of the periods running
  * at the month's start or in scope to the latest end of those running at its end or in scope (not past
- * now; `from`/`to` in the result). Under that rule re-rating every month once applies a correction
+ * what usage can have accepted by now: now + the clock skew it accepts; `from`/`to` in the result). Under that rule re-rating every month once applies a correction
  * exactly once. Every record in scope is rated again, in
  * the order it was first rated (see REPLAY_ORDER), by the plan version in force at its time, or by the
  * corrected version named when that version is of the same plan (the other plans' records keep their
@@ -51,7 +51,7 @@ import { linePeriodAt, monthPeriod, poolPeriodAt } from '../domain/period';
 import type { AllowancePeriod, FeePeriod } from '@ledgerline/contracts';
 import { rerateScope, type RerateScope, type ScopePeriod } from '../domain/rerate-scope';
 import { versionAt, type LineInfo, type SubscriptionVersion } from '../domain/subscriber';
-import type { UsageType } from '../domain/usage-input';
+import { MAX_CLOCK_SKEW_MS, type UsageType } from '../domain/usage-input';
 import { ACCOUNT_LINES, inSqlTransaction } from '../persistence/sql';
 import type { UsageRuntime } from '../usage-runtime';
 import type { PlanLookup } from './plan-cache';
@@ -59,6 +59,7 @@ import { chargeRequestRow, eventRow, insertOutbox, type OutboxRow } from './outb
 import { lineRolloverOwner, poolRolloverOwner } from './period-rollover';
 import { addOnAllowancesOf, allowanceSizeOf, feePeriodOf, sharedAllowancesOf, traceOf, zoneOf } from './usage-pipeline';
 import { spendAlertNoticesAfterRerate } from './spend-alerts';
+import { lockBilledPeriods } from './mark-billed';
 
 /**
  * When a record was rated for the ledger: the latest reprocessRejected that replaced it (it keeps
@@ -142,6 +143,16 @@ interface Row {
   settled_granted: string | null;
 }
 
+/** An adjustment decided (`adjust` in reratePeriod), its ChargeRequest made when it is written (the invoice it adjusts read then). */
+interface Adjusting {
+  x: Rerated;
+  chargeId: string;
+  version2: number;
+  delta: string;
+  moves: AllowanceMove[];
+  allowOverdraft: boolean;
+}
+
 /** A record of the month rated again, before its adjustment is decided (see `adjust` in reratePeriod). */
 interface Rerated {
   r: Row;
@@ -186,7 +197,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       )).rows;
       for (const r of rows) if (!periodsOf.has(r.id)) periodsOf.set(r.id, await recordPeriodsOf(usage, r, corrected));
       scope = rerateScope(rows.map((r) => ({ id: r.id, periods: scopePeriodsOf(r, periodsOf.get(r.id)) })), p);
-      // Not past now (a period running now has no records after it yet), as countingTo.
+      // Not past what usage can have accepted by now (now + the clock skew it accepts), as countingTo.
       const end = scope.end ? notPastNow(scope.end, p.end, now) : to;
       if ((!scope.start || scope.start >= from) && end <= to) break;
       if (scope.start && scope.start < from) from = scope.start;
@@ -203,12 +214,6 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
     if (pendingAdjustments > 0) {
       throw conflict('RERATE_ADJUSTMENTS_PENDING', `${pendingAdjustments} re-rate adjustments of ${range} still wait for wallets to settle them; re-rate once they are settled`, { field: 'input.period' });
     }
-    // Invoices that already billed (part of) the range: a delta of an event they billed adjusts them (goes on the next invoice).
-    const billed = (await usage.sql.query<{ invoice_id: string; period_start: Date; period_end: Date }>(
-      'select invoice_id, period_start, period_end from billed_period where billing_account_id = $1 and period_start < $3 and period_end > $2',
-      [c.billingAccountId, from, to],
-    )).rows;
-    const invoiceOf = (at: Date) => billed.find((b) => at >= new Date(b.period_start) && at < new Date(b.period_end))?.invoice_id ?? null;
     // Per line and allowance period; the account's shared pools per plan version and pool period, as
     // wallets keeps them (every line on that version draws from them).
     const counters = new Map<string, LineCounters>();
@@ -230,7 +235,8 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
     };
     const adjustments: RerateAdjustment[] = [];
     const updates: unknown[][] = [];
-    const pending: unknown[][] = [];
+    // The adjustments' ChargeRequests, made in the transaction that writes them (the invoice each adjusts is read there).
+    const toSend: Adjusting[] = [];
     const outbox: OutboxRow[] = [];
     // The thresholds, notifications and offers the replay of the records adjusted asks for in periods still running.
     const notices: OutboxRow[] = [];
@@ -244,7 +250,7 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
      * short: written as its units_from_allowances, which the adjustment's settlement adds what wallets moved to).
      */
     const adjust = (x: Rerated, moves: AllowanceMove[], spend: string, keptUnits: string | null) => {
-      const { r, result, version, inForce, occurredAt, oldSpend } = x;
+      const { r, result, version, inForce, oldSpend } = x;
       const delta = dec(spend).minus(oldSpend);
       const samePrice = dec(result.price).eq(r.price ?? '0') && dec(result.chargedUnits).eq(r.charged_units ?? '0');
       // Stored under another version than the subscription's (a corrected version's id, as re-rates stored it
@@ -268,14 +274,10 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
       updates.push([r.id, result.price, result.chargedUnits, result.allowanceId ?? null, inForce.planVersionId, JSON.stringify(trace), version2, result.decision, x.fromAllowance, spend, adjusting ? null : oldSpend, keptUnits, unpaid]);
       if (!adjusting) return;
       const chargeId = deterministicId('usageRecord', r.id, 'rerate', String(version2));
-      const extra = { zone: x.zone(), adjustsInvoiceId: invoiceOf(occurredAt) };
       // A credit always goes through; a dearer price is collected as the plan collects any charge.
       const allowOverdraft = (delta.isNegative() && !moves.some((m) => dec(m.units).gt(0))) || version.paymentMode === 'POSTPAID' || x.allowOverdraftByPlan;
-      const request = chargeRequestRow(adjustmentCharge(chargeId, x.lineId, version, result, r, delta.toString(), moves, extra, allowOverdraft), now);
-      outbox.push(request);
+      toSend.push({ x, chargeId, version2, delta: delta.toString(), moves, allowOverdraft });
       adjustments.push({ usageRecordId: r.id, chargeId, previousPrice: dec(oldSpend).toString(), newPrice: spend, deltaUnits: dec(result.chargedUnits).minus(r.charged_units ?? '0').toString() });
-      // The request is kept with the adjustment: the charge sweeper re-sends it while no ChargeResult settles it.
-      pending.push([chargeId, r.id, c.billingAccountId, occurredAt, version2, oldSpend, delta.toString(), result.currency, now, request.payload]);
     };
     // Records of the re-rate whose charges wallets has not settled yet (refused below: the delta's base would be a guess).
     let unsettled = 0;
@@ -410,6 +412,17 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
     }
     const msisdns = new Map([...periodsOf.values()].flatMap((x) => (x ? [[x.line.lineId, x.line.msisdn] as const] : [])));
     await inSqlTransaction(usage.sql, async (db) => {
+      // Invoices that already billed (part of) the range: a delta of an event they billed adjusts them (goes on the next
+      // invoice, adjustsInvoiceId). Read here, under the account's bill lock (markPeriodBilled applies a bill under it):
+      // read with the records, a bill applied while the re-rate ran was not seen, and the adjustment of a record it had
+      // billed named no invoice. Now a bill is applied either before this read (named) or after this commit (it sees the
+      // adjustments PENDING and leaves their records for the next invoice).
+      await lockBilledPeriods(db, c.billingAccountId);
+      const billed = (await db.query<{ invoice_id: string; period_start: Date; period_end: Date }>(
+        'select invoice_id, period_start, period_end from billed_period where billing_account_id = $1 and period_start < $3 and period_end > $2',
+        [c.billingAccountId, from, to],
+      )).rows;
+      const invoiceOf = (at: Date) => billed.find((b) => at >= new Date(b.period_start) && at < new Date(b.period_end))?.invoice_id ?? null;
       for (const u of updates) {
         // The ledger's figures live in charge_outcome once wallets answered: written there as on the record (see CHARGE_STATUS_OF).
         await db.query(
@@ -419,11 +432,15 @@ export async function reratePeriod(usage: UsageRuntime, c: RerateCommand, now: D
           [...u, now],
         );
       }
-      for (const a of pending) {
+      for (const a of toSend) {
+        const { r, lineId, version, result, occurredAt, oldSpend } = a.x;
+        const request = chargeRequestRow(adjustmentCharge(a.chargeId, lineId, version, result, r, a.delta, a.moves, { zone: a.x.zone(), adjustsInvoiceId: invoiceOf(occurredAt) }, a.allowOverdraft), now);
+        outbox.push(request);
+        // The request is kept with the adjustment: the charge sweeper re-sends it while no ChargeResult settles it.
         await db.query(
           `insert into rerate_adjustment (charge_id, usage_record_id, billing_account_id, occurred_at, rating_version, previous_charged, amount, currency, status, created_at, charge)
            values ($1, $2, $3, $4, $5, $6, $7, $8, 'PENDING', $9, $10)`,
-          a,
+          [a.chargeId, r.id, c.billingAccountId, occurredAt, a.version2, oldSpend, a.delta, result.currency, now, request.payload],
         );
       }
       // Units given back before units drawn: wallets applies an account's charges in the order they come, so a
@@ -498,9 +515,15 @@ function scopePeriodsOf(r: Row, x: RecordPeriods | undefined): ScopePeriod[] {
   return out;
 }
 
-/** An end past the month's end and past now is cut to now (the month's end at least): a period running now has no records after it yet. */
+/**
+ * An end past the month's end and past what usage can have accepted by now is cut there (the month's end at least):
+ * a period running now has no records after it yet, but usage accepts records dated up to MAX_CLOCK_SKEW_MS after its
+ * clock (validateUsage: a network element's clock a little ahead), and those are the period's records as much as any.
+ * Cut at now, they were left out of the replay: not re-rated, their draws missing from the counters the others drew on.
+ */
 function notPastNow(end: Date, monthEnd: Date, now: Date): Date {
-  return end > monthEnd && end > now ? new Date(Math.max(now.getTime(), monthEnd.getTime())) : end;
+  const accepted = now.getTime() + MAX_CLOCK_SKEW_MS;
+  return end > monthEnd && end.getTime() > accepted ? new Date(Math.max(accepted, monthEnd.getTime())) : end;
 }
 
 /**
@@ -516,7 +539,7 @@ async function countingFrom(usage: UsageRuntime, billingAccountId: string, month
 /**
  * Where the re-rate ends: the latest end of the allowance periods (of the account's lines and shared
  * pools) and of the add-on purchases running when the month ends (at its last instant), not past
- * `now` (a period running now has no records after it yet); the month's end at least.
+ * what usage can have accepted by `now` (notPastNow: now + MAX_CLOCK_SKEW_MS); the month's end at least.
  */
 async function countingTo(usage: UsageRuntime, billingAccountId: string, monthEnd: Date, now: Date): Promise<Date> {
   let to = monthEnd;
