@@ -7,6 +7,7 @@ import type { DisputeRules } from './domain/disputes';
 import type { ApprovalLimits } from '@ledgerline/contracts';
 import type { TellDisputesClosed } from './application/disputes-closed-by-bill';
 import type { TellCreditNotesIssued } from './application/credit-notes-told';
+import type { TellCreditPaid } from './application/credit-paid-told';
 
 /** What use cases need from outside: built once per service (tests pass a sandbox they can inspect). */
 export interface InvoicingDeps {
@@ -33,4 +34,6 @@ export interface InvoicingDeps {
   tellDisputesClosed?: TellDisputesClosed | null;
   /** Signals dunning and disputes of credit notes a use case issued on its own (the closure credit) once they commit; set when the service starts (creditNotesTeller). */
   tellCreditNotesIssued?: TellCreditNotesIssued | null;
+  /** Signals the dunning of invoices a bill run's credit paid once the bill commits; set when the service starts (creditPaidTeller). */
+  tellCreditPaid?: TellCreditPaid | null;
 }

@@ -19,6 +19,7 @@ import type { InvoicingDeps } from './deps';
 import { registerAfterCommit } from './application/after-commit';
 import { disputesClosedTeller } from './application/disputes-closed-by-bill';
 import { creditNotesTeller } from './application/credit-notes-told';
+import { creditPaidTeller } from './application/credit-paid-told';
 
 export interface InvoicingOptions {
   deps?: Partial<InvoicingDeps>;
@@ -75,6 +76,7 @@ export function createInvoicingService(options: InvoicingOptions = {}): ServiceD
       registerAfterCommit(runtime.orm.em as Em, (err, msg) => runtime.logger.warn({ err }, msg));
       deps.tellDisputesClosed = disputesClosedTeller(runtime, deps);
       deps.tellCreditNotesIssued = creditNotesTeller(runtime, deps);
+      deps.tellCreditPaid = creditPaidTeller(runtime, deps);
       registerDisputeGauges(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params), () => runtime.clock.now());
       registerUnbilledAfterClose(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params));
       registerBillRunSetAside(runtime.metrics, (text, params) => rows(runtime.orm.em.fork() as Em, text, params));

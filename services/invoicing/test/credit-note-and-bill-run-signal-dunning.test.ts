@@ -2,10 +2,12 @@
 // bill run (a negative invoice's credit reaching an older, dunned invoice), tells its dunning
 // workflow at once (`paymentRecorded`, as a payment does). Before, only payments and credit applied
 // by a resolver signalled: the dunning noticed at its next daily check, and the customer's lines
-// stayed barred up to a day after the note or the bill run.
+// stayed barred up to a day after the note or the bill run. An account a bill run set aside and billed once
+// fixed (`billSetAsideAccounts`) is billed as its batch would have: the dunning its credit paid looks again too
+// (before, only the batch's drivers told it, and billSetAsideAccounts did not).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DunningStarter } from '../src/ports/dunning';
-import { account, charges, invoicesOf, runBillRun, startHarness, waitFor, type Harness } from './support';
+import { account, charges, invoicesOf, PLANS, runBillRun, startHarness, waitFor, type Harness } from './support';
 
 let h: Harness;
 const pokes: [string, string][] = [];
@@ -91,5 +93,40 @@ describe('signalling the dunning of an invoice paid without a payment', () => {
     expect((await invoice('acc_sig_svc', svc.id)).state).toBe('PARTIALLY_PAID');
     await waitFor(async () => pokes.some(([id]) => id === svc.id), 5_000).catch(() => undefined);
     expect(pokes, 'the run paid a dunned invoice from credit: its dunning must look again').toEqual([[svc.id, 'paymentRecorded']]);
+  });
+
+  it('a set-aside account billed once fixed (billSetAsideAccounts) whose credit pays a dunned invoice signals its dunning, as its batch would have', async () => {
+    const acc = 'acc_sig_setaside';
+    const UNKNOWN = 'plv_sig_setaside_unknown_v1';
+    const subscription = (planVersionId: string, startsAt: string) =>
+      h.gql('mutation($i: RecordSubscriptionInput!) { recordSubscription(input: $i) { ok } }', { i: { subscriptionId: `sub_${acc}`, lineId: `lin_${acc}`, billingAccountId: acc, planCode: 'POSTPAID_20GB', planVersionId, startsAt } });
+    await account(h, acc, { billCycleDay: 20, timezone: 'UTC' });
+    await subscription('plv_postpaid20_v1', '2026-10-20T00:00:00Z');
+    const old = await close(acc, '2026-10-20T00:00:00Z', '2026-11-20T00:00:00Z', '2026-11-20T09:00:00Z');
+    expect(old.state).toBe('SENT');
+    await dunned(old.id);
+    // From the next period on, a plan version invoicing does not know (the bill run sets the account aside), and a
+    // re-rate credit larger than the period's fee: once billed, its invoice is negative and its credit pays the old one.
+    await subscription(UNKNOWN, '2026-11-20T00:00:00Z');
+    await charges(h, [{ chargeId: 'adj_sig_setaside', billingAccountId: acc, lineId: `lin_${acc}`, usageType: 'DATA', zone: 'ROAMING_WORLD', units: '1', unit: 'MB', amount: '-100.00', currency: 'EUR', occurredAt: '2026-11-25T12:00:00Z' }]);
+
+    h.clock.set(new Date('2026-12-20T09:00:00Z'));
+    const run = (await h.gql<any>('mutation($i: StartBillRunInput!) { startBillRun(input: $i) { billRun { id } } }', { i: { cycleDate: '2026-12-20', driver: 'WORKFLOW' } })).startBillRun.billRun.id;
+    for (;;) {
+      const r = (await h.gql<any>('mutation($i: ProcessBillRunBatchInput!) { processBillRunBatch(input: $i) { batchNo } }', { i: { billRunId: run } })).processBillRunBatch;
+      if (r.batchNo == null) break;
+    }
+    expect((await h.gql<any>('query($id: ID) { billRun(id: $id) { accountsSetAside } }', { id: run })).billRun.accountsSetAside).toBe(1);
+
+    // The data is fixed; staff bill it.
+    await h.gql('mutation($i: RegisterPlanVersionInput!) { registerPlanVersion(input: $i) { ok } }', { i: { id: UNKNOWN, document: PLANS.postpaid20.document } });
+    h.clock.set(new Date('2026-12-21T09:00:00Z'));
+    pokes.length = 0;
+    const billed = await h.gql<any>('mutation($i: BillSetAsideAccountsInput!) { billSetAsideAccounts(input: $i) { billed stillSetAside { billingAccountId } } }', { i: { billRunId: run } });
+    expect(billed.billSetAsideAccounts).toEqual({ billed: [acc], stillSetAside: [] });
+    const bills = await invoicesOf(h, acc);
+    expect(bills.find((i: any) => i.id !== old.id)).toMatchObject({ state: 'SETTLED', total: { amount: expect.stringMatching(/^-/) } });
+    expect((await invoice(acc, old.id)).state).toBe('SETTLED');
+    expect(pokes, 'its credit paid a dunned invoice: its dunning must look again').toEqual([[old.id, 'paymentRecorded']]);
   });
 });

@@ -4,7 +4,7 @@
 // days: the account is locked while it is billed and a period starts where its live invoices end
 // (`unbilledParts`); the partial unique index on (billing_account_id, period_start) backs it, a
 // losing insert is simply skipped.
-import { dec, minorUnits, newId, type BillClosureCredit, type CustomerBillCreatedData, type RoundingMode } from '@ledgerline/contracts';
+import { dec, DomainError, minorUnits, newId, type BillClosureCredit, type CustomerBillCreatedData, type RoundingMode } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { composeInvoice, type ComposeInput, type ComposedInvoice, type DiscountItem, type DiscountTarget, type SurchargeItem, type TaxRule } from '../domain/compose';
 import type { Period } from '../domain/period';
@@ -15,6 +15,7 @@ import { adjustedInvoiceOf, LATE_FOR_A_DRAFT } from './adjusted-invoice';
 import { givenBackBefore, takeDisputesCoveredByAdjustments } from './usage-record-given-back';
 import { tellDisputesClosedAfterCommit, type TellDisputesClosed } from './disputes-closed-by-bill';
 import type { TellCreditNotesIssued } from './credit-notes-told';
+import type { TellCreditPaid } from './credit-paid-told';
 import { enqueueEvents, holdEvents, rows, sql } from './sql';
 
 export interface AccountRow {
@@ -52,6 +53,8 @@ export interface BillingDeps {
   tellDisputesClosed?: TellDisputesClosed | null;
   /** Signals dunning and disputes of credit notes a use case issued on its own (the closure credit), once they commit (set by the running service). */
   tellCreditNotesIssued?: TellCreditNotesIssued | null;
+  /** Signals the dunning of invoices a bill run's credit paid, once the bill commits (set by the running service; credit-paid-told.ts). */
+  tellCreditPaid?: TellCreditPaid | null;
 }
 
 /** The charges and one-offs (ids) an account's composition input holds: exactly what its invoice bills. */
@@ -131,7 +134,13 @@ export async function loadCompositionInputs(em: Em, targets: BillTarget[], deps:
       [ids, starts, ends],
     );
   const taxRules = await rows<{ jurisdiction: string; category: string; rate: string; inclusive: boolean; name: string }>(em, 'select * from tax_rule');
-  const plans = await loadPlans(em, [...new Set(segments.map((s) => s.plan_version_id))], deps.catalog, now);
+  // A plan version nobody knows refuses every account whose period it bills: the refusal names them all, so a bill
+  // run sets them aside at once instead of looking for them an attempt at a time (bill-run-set-aside.ts).
+  const plans = await loadPlans(em, [...new Set(segments.map((s) => s.plan_version_id))], deps.catalog, now).catch((err: unknown) => {
+    const unknown = err instanceof DomainError && err.code === 'PLAN_VERSION_UNKNOWN' ? err.details.planVersionId : undefined;
+    if (typeof unknown === 'string') Object.defineProperty(err, REFUSED_ACCOUNTS, { value: [...new Set(segments.filter((s) => s.plan_version_id === unknown).map((s) => s.billing_account_id))] });
+    throw err;
+  });
   const rules: TaxRule[] = taxRules.map((r) => ({ jurisdiction: r.jurisdiction, category: r.category, rate: dec(String(r.rate)).toFixed(), inclusive: r.inclusive, name: r.name }));
 
   const inputs = new Map<string, ComposeInput>();
@@ -327,6 +336,19 @@ const DAY_MS = 86_400_000;
  */
 export async function lockAccountsForBilling(em: Em, accountIds: string[]): Promise<void> {
   await rows(em, 'select id from billing_account where id = any(?::text[]) order by id for no key update', [[...new Set(accountIds)].sort()]);
+}
+
+const REFUSED_ACCOUNTS = Symbol('refusedAccounts');
+
+/**
+ * The accounts a refusal of `billAccounts` names as refused (every one of those it was billing that the
+ * cause hits: a plan version unknown, all the accounts billing it), when it can tell; null when it cannot
+ * (a value PostgreSQL refused in a statement over many accounts). Not in the error's details: those reach
+ * GraphQL's extensions.
+ */
+export function accountsRefused(err: unknown): string[] | null {
+  const ids = err != null && typeof err === 'object' ? (err as { [REFUSED_ACCOUNTS]?: unknown })[REFUSED_ACCOUNTS] : undefined;
+  return Array.isArray(ids) ? (ids as string[]) : null;
 }
 
 /** A period after the account's final one (the account was closed before it starts). */

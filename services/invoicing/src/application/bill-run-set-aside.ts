@@ -8,7 +8,7 @@
 // catalog down, a lock timeout) still fails the batch: it is retried and nothing is set aside.
 import { DomainError } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
-import { billAccounts, type BillingDeps, type BillOptions, type BillResult, type BillTarget } from './bill-accounts';
+import { accountsRefused, billAccounts, type BillingDeps, type BillOptions, type BillResult, type BillTarget } from './bill-accounts';
 import { rows, sql } from './sql';
 
 export interface SetAsideRefusal {
@@ -42,39 +42,88 @@ export function permanentRefusal(err: unknown): Omit<SetAsideRefusal, 'billingAc
 }
 
 /**
- * `billAccounts` for the targets, setting aside the accounts that cannot be billed: all of them at
- * once in a savepoint; refused for a permanent reason, the savepoint is rolled back (nothing of that
- * attempt stays) and each half is tried alike, down to the single account refused. One bad account
- * in a batch of n costs about 2·log2(n) smaller attempts; none, one. A transient failure is thrown
- * (the caller's transaction rolls back: the batch is retried whole).
+ * `billAccounts` for the targets, setting aside the accounts that cannot be billed. Each attempt bills a
+ * group of them in a savepoint; refused for a permanent reason, the savepoint is rolled back (nothing of
+ * that attempt stays). First all of them at once (none refused: one attempt). A refusal that names the
+ * accounts it hits (`accountsRefused`: a plan version unknown, every account billing it) sets them aside
+ * at once and the others are tried again: one attempt more per such cause, however many accounts it hits.
+ * Otherwise a refused account is looked for by halving the group: a first half billed leaves it in the
+ * second half (not tried whole again); a first half refused is looked into, the second half waits. Such an
+ * account is set aside only once refused on its own. The accounts after it are then tried in blocks that
+ * start at the number billed before it in its group and double while they are billed: a dense cause soon
+ * tries them one by one, a sparse one goes back to large blocks. Attempts for n accounts, the cause not
+ * naming them: one refused, at most about 2·log2 n (7 to 14 for 64; halving alike: 13); every one refused
+ * (a value the invoice tables cannot hold, for all), n + log2 n over about 3n accounts billed in all
+ * (halving down to each account was 2n − 1 attempts over n·log2 n accounts); every other one refused,
+ * about 1.5n, the worst pattern seen. `test/bill-run-set-aside-cost.test.ts` counts and times them. A
+ * transient failure is thrown (the caller's transaction rolls back: the batch is retried whole).
  */
 export async function billSettingAside(em: Em, targets: BillTarget[], deps: BillingDeps, opts: BillOptions): Promise<{ result: BillResult; setAside: SetAsideRefusal[] }> {
   const k = sql(em);
   const result: BillResult = { created: [] };
   const setAside: SetAsideRefusal[] = [];
-  const attempt = async (group: BillTarget[]): Promise<void> => {
-    if (group.length === 0) return;
+  /** Bills the group in a savepoint: null when billed, else its permanent refusal and the accounts it names (the attempt rolled back). */
+  const attempt = async (group: BillTarget[]): Promise<(Omit<SetAsideRefusal, 'billingAccountId'> & { accounts: string[] | null }) | null> => {
     await k.raw('savepoint bill_run_accounts');
     try {
       const r = await billAccounts(em, group, deps, opts);
       await k.raw('release savepoint bill_run_accounts');
       result.created.push(...r.created);
       if (r.disputesClosed?.length) (result.disputesClosed ??= []).push(...r.disputesClosed);
+      return null;
     } catch (err) {
       const refusal = permanentRefusal(err);
       if (!refusal) throw err;
       await k.raw('rollback to savepoint bill_run_accounts');
       await k.raw('release savepoint bill_run_accounts');
-      if (group.length === 1) {
-        setAside.push({ billingAccountId: group[0]!.account.id, ...refusal });
-        return;
-      }
-      const half = Math.ceil(group.length / 2);
-      await attempt(group.slice(0, half));
-      await attempt(group.slice(half));
+      return { ...refusal, accounts: accountsRefused(err) };
     }
   };
-  await attempt(targets);
+  const setAsideFor = (accountId: string, { accounts: _, ...refusal }: Omit<SetAsideRefusal, 'billingAccountId'> & { accounts: string[] | null }) => setAside.push({ billingAccountId: accountId, ...refusal });
+  let rest = targets;
+  let size = targets.length;
+  while (rest.length > 0) {
+    const block = rest.slice(0, size);
+    let refusal = await attempt(block);
+    if (!refusal) {
+      rest = rest.slice(block.length);
+      size *= 2;
+      continue;
+    }
+    const named = new Set(refusal.accounts ?? []);
+    if (block.some((t) => named.has(t.account.id))) {
+      // The refusal says which accounts it hits: those are set aside, the others are tried again.
+      for (const t of block) if (named.has(t.account.id)) setAsideFor(t.account.id, refusal);
+      rest = [...block.filter((t) => !named.has(t.account.id)), ...rest.slice(block.length)];
+      continue;
+    }
+    // One refused account of the block: the accounts before it are billed, those after it wait.
+    let group = block;
+    let triedAlone = group.length === 1;
+    let billed = 0;
+    let waiting: BillTarget[] = [];
+    while (group.length > 1) {
+      const half = Math.ceil(group.length / 2);
+      const first = group.slice(0, half);
+      const refused = await attempt(first);
+      if (refused) {
+        waiting = [...group.slice(half), ...waiting];
+        group = first;
+        refusal = refused;
+        triedAlone = first.length === 1;
+      } else {
+        billed += first.length;
+        group = group.slice(half);
+        triedAlone = false;
+      }
+    }
+    // Found by elimination (the rest of a refused group): set aside only if refused on its own too.
+    if (!triedAlone) refusal = await attempt(group);
+    if (refusal) setAsideFor(group[0]!.account.id, refusal);
+    else billed += 1;
+    rest = [...waiting, ...rest.slice(block.length)];
+    size = Math.max(billed, 1);
+  }
   return { result, setAside };
 }
 

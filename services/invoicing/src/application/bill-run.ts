@@ -23,9 +23,10 @@ import { cycleDaysFor, isCycleDate, periodContaining, type Period } from '../dom
 import { cycleAt, cyclePeriod, periodFrom, prorateOverCycle, type AccountCycle } from '../domain/bill-cycle';
 import { MAX_BILL_RUN_BATCH } from '../domain/bill-run-batch';
 import { composeInvoice, type ComposedInvoice } from '../domain/compose';
-import { billAccounts, loadCompositionInputs, type AccountRow, type BillingDeps } from './bill-accounts';
+import { billAccounts, loadCompositionInputs, type AccountRow, type BillingDeps, type BillResult, type BillTarget } from './bill-accounts';
 import { billSettingAside, recordSetAside, resolveSetAside, setAsideAccounts, setAsideInBatch, type SetAsideAccount, type SetAsideRefusal } from './bill-run-set-aside';
 import { creditFeesAfterClosure } from './closure-credit';
+import { tellCreditPaidAfterCommit } from './credit-paid-told';
 import { rows, sql } from './sql';
 
 export type BillRunDriver = 'SERVICE' | 'WORKFLOW';
@@ -181,6 +182,26 @@ export interface BatchOutcome {
 }
 
 /**
+ * Bills targets of a run in the caller's transaction, as its batches do; `processBillRunBatch` and
+ * `billSetAsideAccounts` both bill through here, so an account billed late is billed as its batch would have
+ * billed it. `billSettingAside` (billAccounts: the invoices issued when the run auto-issues, their events,
+ * the account credit applied, disputes a rerate correction closed told after commit) sets aside the accounts
+ * refused (recorded under their batch, `batchOf`) and the others are no longer set aside; once the
+ * transaction commits, the dunning of invoices the billed accounts' credit paid looks again
+ * (credit-paid-told.ts: a negative invoice paying an older, dunned one).
+ */
+async function billForRun(em: Em, run: { id: string; auto_issue: unknown }, targets: BillTarget[], batchOf: (billingAccountId: string) => number, deps: BillingDeps, now: Date): Promise<{ result: BillResult; setAside: SetAsideRefusal[] }> {
+  const { result, setAside } = await billSettingAside(em, targets, deps, { now, billRunId: run.id, autoIssue: Boolean(run.auto_issue) });
+  for (const batchNo of new Set(setAside.map((r) => batchOf(r.billingAccountId)))) {
+    await recordSetAside(em, run.id, batchNo, setAside.filter((r) => batchOf(r.billingAccountId) === batchNo), now);
+  }
+  const refused = new Set(setAside.map((r) => r.billingAccountId));
+  await resolveSetAside(em, run.id, targets.map((t) => t.account.id).filter((id) => !refused.has(id)), now);
+  tellCreditPaidAfterCommit(em, deps, result.created.map((c) => c.billingAccountId), now);
+  return { result, setAside };
+}
+
+/**
  * Bills one pending batch of a run (a given one, or any pending one, or a WAITING one whose first
  * unbilled period has ended) in the caller's transaction. Returns null when there is nothing to
  * claim. A batch already DONE is reported again, unchanged. A batch with accounts whose period has
@@ -222,10 +243,7 @@ export async function processBillRunBatch(em: Em, runId: string, batchNo: number
   // A later pass re-reads the accounts an earlier pass billed: billAccounts skips them (their period has its live invoice).
   const targets = all.filter((t) => t.period.end <= now);
   const waiting = all.filter((t) => t.period.end > now);
-  const { result, setAside } = await billSettingAside(em, targets, deps, { now, billRunId: runId, autoIssue: Boolean(run.auto_issue) });
-  await recordSetAside(em, runId, batch.batch_no, setAside, now);
-  const refused = new Set(setAside.map((r) => r.billingAccountId));
-  await resolveSetAside(em, runId, targets.map((t) => t.account.id).filter((id) => !refused.has(id)), now);
+  const { result, setAside } = await billForRun(em, run, targets, () => batch.batch_no, deps, now);
   const invoicesCreated = Number(batch.invoices_created) + result.created.length;
   const waitUntil = waiting.length > 0 ? new Date(Math.min(...waiting.map((t) => t.period.end.getTime()))) : null;
   await k('bill_run_batch')
@@ -342,12 +360,7 @@ export async function billSetAsideAccounts(em: Em, c: { billRunId: string; billi
   const batchOf = new Map(held.map((a) => [a.billingAccountId, a.batchNo]));
   const accounts = await rows<AccountRow>(em, 'select * from billing_account where id = any(?::text[]) order by id', [held.map((a) => a.billingAccountId)]);
   const targets = targetsOf(accounts, run.cycle_date).filter((t) => t.period.end <= c.now);
-  const { result, setAside } = await billSettingAside(em, targets, deps, { now: c.now, billRunId: run.id, autoIssue: Boolean(run.auto_issue) });
-  for (const batchNo of new Set(setAside.map((r) => batchOf.get(r.billingAccountId)!))) {
-    await recordSetAside(em, run.id, batchNo, setAside.filter((r) => batchOf.get(r.billingAccountId) === batchNo), c.now);
-  }
-  const refusedIds = new Set(setAside.map((r) => r.billingAccountId));
-  await resolveSetAside(em, run.id, targets.map((t) => t.account.id).filter((id) => !refusedIds.has(id)), c.now);
+  const { result, setAside } = await billForRun(em, run, targets, (id) => batchOf.get(id)!, deps, c.now);
   // The invoices they got count in their batch (and so in the run's invoicesCreated).
   for (const { billingAccountId } of result.created) await k('bill_run_batch').where({ bill_run_id: run.id, batch_no: batchOf.get(billingAccountId)! }).increment('invoices_created', 1);
   return { billed: result.created.map((r) => r.billingAccountId).sort(), stillSetAside: await setAsideAccounts(em, run.id, c.billingAccountIds ?? null), refused: setAside };

@@ -110,21 +110,18 @@ export async function applyAccountCredit(em: Em, billingAccountId: string, curre
 }
 
 /**
- * Invoices whose dunning has started that account credit paid at `at` or later, on the accounts of
- * one batch of a bill run (its account id range): a negative invoice the batch issued may pay an
- * older invoice whose dunning is waiting. Read after the batch commits, so its driver can tell those
- * dunning workflows to look again, as the resolvers do after a payment. An account of the range the
- * run did not bill may be answered too (credit paid it since `at`): telling its dunning is harmless.
+ * Invoices whose dunning has started that account credit paid at `at` or later, of the given accounts: a
+ * negative invoice a bill run issued may pay an older invoice whose dunning is waiting. Read after the bill
+ * commits (credit-paid-told.ts), so that dunning can be told to look again, as the resolvers do after a payment.
  */
-export async function dunnedInvoicesPaidFromCreditInBatch(em: Em, billRunId: string, batchNo: number, at: Date): Promise<{ id: string; dunningRun: number }[]> {
+export async function dunnedInvoicesPaidFromCredit(em: Em, billingAccountIds: string[], at: Date): Promise<{ id: string; dunningRun: number }[]> {
+  if (billingAccountIds.length === 0) return [];
   const paid = await rows<{ id: string; dunning_runs: number }>(
     em,
-    `select distinct i.id, i.dunning_runs from bill_run_batch b
-       join payment p on p.billing_account_id between b.first_account_id and b.last_account_id
-       join invoice i on i.id = p.invoice_id
-      where b.bill_run_id = ? and b.batch_no = ? and p.channel = 'ACCOUNT_CREDIT' and p.created_at >= ? and i.dunning_started_at is not null
+    `select distinct i.id, i.dunning_runs from payment p join invoice i on i.id = p.invoice_id
+      where p.billing_account_id = any(?::text[]) and p.channel = 'ACCOUNT_CREDIT' and p.created_at >= ? and i.dunning_started_at is not null
       order by i.id`,
-    [billRunId, batchNo, at],
+    [billingAccountIds, at],
   );
   return paid.map((r) => ({ id: r.id, dunningRun: Number(r.dunning_runs) }));
 }

@@ -133,7 +133,7 @@ export async function loadPlans(em: Em, ids: string[], catalog: CatalogClient | 
   for (const id of ids) {
     if (result.has(id)) continue;
     const doc = catalog ? await catalog.planVersion(id) : null;
-    if (!doc) throw new DomainError('PLAN_VERSION_UNKNOWN', `Plan version ${id} is neither known here nor in the catalog`, { field: 'planVersionId' });
+    if (!doc) throw new DomainError('PLAN_VERSION_UNKNOWN', `Plan version ${id} is neither known here nor in the catalog`, { field: 'planVersionId', planVersionId: id });
     await sql(em)('plan_version').insert({ id, plan_code: String(doc.code), document: JSON.stringify(doc), fetched_at: now }).onConflict('id').ignore();
     memory.set(id, doc as unknown as PlanDoc);
     result.set(id, doc as unknown as PlanDoc);

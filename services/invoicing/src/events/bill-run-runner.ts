@@ -2,27 +2,15 @@
 // per transaction, until none is left. Several replicas may run it side by side (batches are
 // claimed with SKIP LOCKED). A Temporal-driven run (driver WORKFLOW) is left to its workflow.
 // After each batch commits, the dunning workflows of invoices its account credit paid (a negative
-// invoice paying an older, dunned one) are told to look again, as after a payment. An account a batch
+// invoice paying an older, dunned one) are told to look again, as after a payment: the batch's use
+// case queues that itself (credit-paid-told.ts), whichever driver bills it. An account a batch
 // cannot bill for a reason its data gives is set aside (logged here, BillRun.setAsideAccounts); any other
 // failure leaves the batch pending, retried at the next pass.
 import type { Em, ServiceRuntime } from '@ledgerline/platform';
 import { processBillRunBatch, runnableBillRuns } from '../application/bill-run';
 import type { BillingDeps } from '../application/bill-accounts';
-import { dunnedInvoicesPaidFromCreditInBatch } from '../application/credit';
-import type { DunningStarter } from '../ports/dunning';
 
-/** Best effort: a dunning not told looks again at its next step. */
-async function signalCreditPaid(runtime: ServiceRuntime, dunning: DunningStarter, runId: string, batchNo: number, at: Date): Promise<void> {
-  try {
-    for (const { id: invoiceId, dunningRun } of await dunnedInvoicesPaidFromCreditInBatch(runtime.orm.em.fork() as Em, runId, batchNo, at)) {
-      await dunning.poke(invoiceId, 'paymentRecorded', dunningRun).catch((err: unknown) => runtime.logger.warn({ err, invoiceId }, 'could not signal the dunning workflow; it looks again on its own'));
-    }
-  } catch (err) {
-    runtime.logger.warn({ err, runId, batchNo }, 'could not find the dunned invoices a bill run batch paid from credit; their dunning looks again on its own');
-  }
-}
-
-export function startBillRunRunner(runtime: ServiceRuntime, deps: BillingDeps & { dunning?: DunningStarter | null }, { idleMs = 500 } = {}) {
+export function startBillRunRunner(runtime: ServiceRuntime, deps: BillingDeps, { idleMs = 500 } = {}) {
   let running = true;
   let timer: NodeJS.Timeout | undefined;
   let wake: () => void = () => undefined;
@@ -38,7 +26,6 @@ export function startBillRunRunner(runtime: ServiceRuntime, deps: BillingDeps & 
             if (!done) break;
             worked = true;
             for (const s of done.setAsideNow ?? []) runtime.logger.warn({ runId, batchNo: done.batchNo, ...s }, 'bill run: account set aside, its batch billed without it');
-            if (deps.dunning) await signalCreditPaid(runtime, deps.dunning, runId, done.batchNo, now);
           }
         }
       } catch (error) {

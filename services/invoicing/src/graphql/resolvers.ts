@@ -15,7 +15,6 @@ import { INTERNAL_PAYMENT_KEY_PREFIXES, issueCreditNote, issuePaymentReceipt, NO
 import { waiveOneOffCharge, WAIVER_NOTE_KEY_PREFIX } from '../application/waive-one-off-charge';
 import { billChargesHeldForAccount } from '../application/wallet-charge-refused';
 import { recordDunningNotice } from '../application/dunning-notices';
-import { dunnedInvoicesPaidFromCreditInBatch } from '../application/credit';
 import { renderInvoiceHtml, renderInvoicePdf, type InvoiceDocumentModel } from '../documents/render';
 import { runCollections } from '../application/collections';
 import { rows } from '../application/sql';
@@ -108,12 +107,6 @@ async function pokeCreditPaid(ctx: InvoicingContext, billingAccountId: string | 
     [billingAccountId, now],
   );
   for (const { id } of paid) if (!alreadyTold.includes(id)) await pokeDunning(ctx, id, 'paymentRecorded');
-}
-
-/** After a bill run batch: the dunned invoices its account credit paid (a negative invoice's) look again. */
-async function pokeBatchCreditPaid(ctx: InvoicingContext, billRunId: string, batchNo: number, now: Date): Promise<void> {
-  if (!ctx.deps.dunning) return;
-  for (const { id } of await dunnedInvoicesPaidFromCreditInBatch(ctx.em.fork() as Em, billRunId, batchNo, now)) await pokeDunning(ctx, id, 'paymentRecorded');
 }
 
 /** After a dispute is opened: its workflow starts (a failed start is made by the due-date job's next pass). */
@@ -326,9 +319,8 @@ export const resolvers = guardOperations({
       return { billRun: r.run, started: r.started };
     },
     processBillRunBatch: async (_: unknown, a: Args<{ billRunId: string; batchNo?: number | null }>, ctx: InvoicingContext) => {
-      const at = ctx.runtime.clock.now();
-      const r = await mutate(ctx, (em, now) => processBillRunBatch(em, a.input.billRunId, a.input.batchNo ?? null, ctx.deps, now), at);
-      if (r) await pokeBatchCreditPaid(ctx, a.input.billRunId, r.batchNo, at);
+      // The dunning its credit paid is told by the use case once the batch commits (as billSetAsideAccounts's).
+      const r = await mutate(ctx, (em, now) => processBillRunBatch(em, a.input.billRunId, a.input.batchNo ?? null, ctx.deps, now));
       for (const s of r?.setAsideNow ?? []) ctx.runtime.logger.warn({ billRunId: a.input.billRunId, batchNo: r!.batchNo, ...s }, 'bill run: account set aside, its batch billed without it');
       return { batchNo: r?.batchNo ?? null, accounts: r?.accounts ?? 0, invoicesCreated: r?.invoicesCreated ?? 0, accountsSetAside: r?.setAside ?? 0, billRun: await billRunView(ctx.em.fork() as Em, a.input.billRunId) };
     },
