@@ -3,7 +3,7 @@
 // key with the same input returns the first result, with other input it is a CONFLICT. A caller's
 // key is its billing account's (unique per billing_account_id and key, migration
 // 20270120000000): another account's request with the same key is another request.
-import { DomainError, badInput, dec, minorUnits, newId, notFound, type Decimal, type CreditNoteCreatedData, type PaymentCreatedData, type RefundCreatedData } from '@ledgerline/contracts';
+import { DomainError, badInput, dec, isCurrencyCode, minorUnits, newId, notFound, type Decimal, type CreditNoteCreatedData, type PaymentCreatedData, type RefundCreatedData } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { createHash } from 'node:crypto';
 import { CREDIT_NOTE_PREFIX, RECEIPT_PREFIX } from '../domain/document-series';
@@ -573,6 +573,23 @@ export type CreditNoteTold =
   | { cause: 'CHARGE_WAIVED' }
   | { cause: 'ACCOUNT_CLOSED'; closure: ClosureOfNote };
 
+/** A REFUND note's card refund the provider refused after another of the note's refunds went out: kept as account credit. */
+export interface RefusedNoteRefund {
+  paymentId: string;
+  amount: string;
+  /** The provider's code (PAYMENT_DECLINED…). */
+  code: string;
+}
+
+/**
+ * The provider said no for good (a decline: a coded refusal of the request). Not an outage or an unknown outcome
+ * (INTERNAL: the refund may have gone through), nor its key already taken by other parameters (a refund under
+ * it may exist): those still fail the note, to be retried under the same key.
+ */
+function providerRefused(error: unknown): error is DomainError {
+  return error instanceof DomainError && error.category === 'BAD_USER_INPUT';
+}
+
 /**
  * A credit note against invoice lines. CREDIT lowers what the invoice still asks for (any part of
  * it already paid becomes account credit); OFFSET puts the amount on the account's credit for
@@ -606,13 +623,26 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provide
   for (const l of lines) await k('invoice_line').where({ id: l.invoiceLineId }).update({ credited_amount: k.raw('credited_amount + ?::numeric', [l.amount]) });
   // Pending credit note requests of this invoice this note leaves no room for are closed (approvals.ts).
   await closeCreditNoteApprovals(em, invoice.id, now);
-  // The money goes back: a refund per payment, at the card provider for a card (a refusal fails the note).
+  // The money goes back: a refund per payment, at the card provider for a card. A refusal before any refund
+  // went out at the provider fails the note (nothing moved). Once one has gone out, the money has left: the
+  // note stands, and a later card refund the provider refuses is kept as the customer's account credit
+  // (credit_note.refunds_refused), never lost from the record nor given back again by a retry.
   const refunds: RefundCreatedData[] = [];
+  const refused: RefusedNoteRefund[] = [];
+  let sentAtProvider = false;
   for (const p of payouts) {
     const key = noteRefundKey(c.idempotencyKey, p.payment.id);
-    const { data: refund } = await payOut(em, p.payment, p.take, { key, hash: requestHash({ creditNoteKey: c.idempotencyKey, paymentId: p.payment.id, amount: p.take.toFixed(scale) }), now, creditNoteId: id, origin: { ...origin, reason: c.reason } }, provider);
-    refunds.push(refund);
+    try {
+      const { data: refund } = await payOut(em, p.payment, p.take, { key, hash: requestHash({ creditNoteKey: c.idempotencyKey, paymentId: p.payment.id, amount: p.take.toFixed(scale) }), now, creditNoteId: id, origin: { ...origin, reason: c.reason } }, provider);
+      refunds.push(refund);
+      if (p.payment.channel === 'CARD') sentAtProvider = true;
+    } catch (error) {
+      if (!sentAtProvider || p.payment.channel !== 'CARD' || !providerRefused(error)) throw error;
+      refused.push({ paymentId: p.payment.id, amount: p.take.toFixed(scale), code: error.code });
+      await k('payment').where({ id: p.payment.id }).update({ moved_to_credit: dec(String(p.payment.moved_to_credit ?? '0')).plus(p.take).toFixed(scale) });
+    }
   }
+  if (refused.length > 0) await k('credit_note').where({ id }).update({ refunds_refused: JSON.stringify(refused) });
 
   let paid = dec(String(invoice.amount_paid));
   let credited = dec(String(invoice.amount_credited));
@@ -632,6 +662,8 @@ export async function issueCreditNote(em: Em, c: IssueCreditNoteCommand, provide
   } else {
     credited = credited.plus(total);
     paid = paid.minus(total);
+    // What the provider refused to refund stays the customer's, as account credit (the payment's moved_to_credit above).
+    toAccount = refused.reduce((a, r) => a.plus(r.amount), dec('0'));
   }
   await k('invoice').where({ id: invoice.id }).update({ amount_paid: paid.toFixed(scale), amount_credited: credited.toFixed(scale), updated_at: now });
   if (toAccount.gt(0)) await k('account_credit_entry').insert({ id: `crd_${id.slice(3)}`.slice(0, 40), billing_account_id: invoice.billing_account_id, amount: toAccount.toFixed(scale), currency: invoice.currency, source: 'CREDIT_NOTE', source_id: id, created_at: now });
@@ -707,6 +739,38 @@ export interface IssueReceiptCommand {
   now: Date;
 }
 
+/** What the receipt row holds (varchar, counted in characters): recharge_id, payment_reference, channel. */
+const RECEIPT_TEXTS = [
+  ['rechargeId', 80, 'RECEIPT_RECHARGE_ID_INVALID'],
+  ['paymentReference', 120, 'RECEIPT_PAYMENT_REFERENCE_INVALID'],
+  ['channel', 32, 'RECEIPT_CHANNEL_INVALID'],
+] as const;
+
+/**
+ * issuePaymentReceipt's refusals, before a number is drawn (each BAD_USER_INPUT naming its field), as the rest
+ * of the payments API refuses them: an amount above zero, within the currency's minor units and below what
+ * receipt.amount (numeric(18, 4)) holds; the currency the billing account's (an account invoicing does not know
+ * yet has none to compare: its receipt is issued as before); texts their columns hold. The amount, in the
+ * currency's minor units.
+ */
+async function checkReceipt(em: Em, c: IssueReceiptCommand): Promise<string> {
+  for (const [field, max, code] of RECEIPT_TEXTS) {
+    const text = c[field];
+    if ([...text].length > max || text.includes('\u0000')) throw badInput(`input.${field}`, `${field} is at most ${max} characters, without NUL`, code);
+  }
+  if (!isCurrencyCode(c.amount.currency)) throw badInput('input.amount.currency', `Unknown currency "${c.amount.currency}"`, 'RECEIPT_CURRENCY_INVALID');
+  const scale = minorUnits(c.amount.currency);
+  const account = await sql(em)('billing_account').where({ id: c.billingAccountId }).first('currency');
+  if (account && account.currency !== c.amount.currency) {
+    throw new DomainError('RECEIPT_CURRENCY_MISMATCH', `The billing account is in ${account.currency}; a receipt in ${c.amount.currency} cannot be issued to it`, { field: 'input.amount.currency' }, 'BAD_USER_INPUT');
+  }
+  const amount = dec(c.amount.amount);
+  if (amount.lte(0)) throw badInput('input.amount.amount', 'A receipt is for an amount above zero', 'RECEIPT_AMOUNT_NOT_POSITIVE');
+  if (amount.decimalPlaces() > scale) throw badInput('input.amount.amount', `${c.amount.currency} has ${scale} decimal places`, 'RECEIPT_AMOUNT_PRECISION');
+  if (amount.gte(MAX_PAYMENT_AMOUNT)) throw badInput('input.amount.amount', 'The amount is too large', 'RECEIPT_AMOUNT_INVALID');
+  return amount.toFixed(scale);
+}
+
 /** A receipt for a prepaid recharge (the recharge workflow's activity). */
 export async function issuePaymentReceipt(em: Em, c: IssueReceiptCommand): Promise<string> {
   checkPaymentKey(c.idempotencyKey);
@@ -715,13 +779,12 @@ export async function issuePaymentReceipt(em: Em, c: IssueReceiptCommand): Promi
   // One key space (the recharge workflow's `<workflowId>:issueReceipt`, an ops-only mutation).
   const again = await replay(em, 'receipt', null, c.idempotencyKey, hash);
   if (again) return again;
-  const amount = dec(c.amount.amount);
-  if (amount.lte(0)) throw badInput('input.amount.amount', 'A receipt is for an amount above zero', 'RECEIPT_AMOUNT_NOT_POSITIVE');
   const k = sql(em);
+  const amount = await checkReceipt(em, c);
   // Counters per document type and series (an account's invoice series may not take this prefix: document-series.ts).
   await k.raw(`insert into invoice_series (document_type, series, last_number) values ('RECEIPT', ?, 0) on conflict (document_type, series) do nothing`, [RECEIPT_PREFIX]);
   const [{ last_number }] = (await k.raw(`update invoice_series set last_number = last_number + 1 where document_type = 'RECEIPT' and series = ? returning last_number`, [RECEIPT_PREFIX])).rows;
   const id = newId('receipt');
-  await k('receipt').insert({ id, number: `${RECEIPT_PREFIX}-${String(last_number).padStart(8, '0')}`, billing_account_id: c.billingAccountId, recharge_id: c.rechargeId, amount: amount.toFixed(), currency: c.amount.currency, payment_reference: c.paymentReference, channel: c.channel, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
+  await k('receipt').insert({ id, number: `${RECEIPT_PREFIX}-${String(last_number).padStart(8, '0')}`, billing_account_id: c.billingAccountId, recharge_id: c.rechargeId, amount, currency: c.amount.currency, payment_reference: c.paymentReference, channel: c.channel, idempotency_key: c.idempotencyKey, request_hash: hash, created_at: now });
   return id;
 }

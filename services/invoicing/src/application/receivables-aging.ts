@@ -10,6 +10,7 @@
 //              + Σ (refund.amount − its kept-credit part) refunds by asOf took that much back off the invoice
 //                                                        (the part out of the payment's kept credit is its REFUND credit entry)
 //              + Σ CREDIT notes' credit entries          a CREDIT note on a paid part moves that part into account credit
+//                + REFUND notes' credit entries          (a REFUND note's card refund refused after another went out, too)
 //              − Σ CREDIT and REFUND notes' totals       notes by asOf (OFFSET notes only bring account credit: applied, it is a payment)
 // which is the invoice's total − amount_paid − amount_credited once everything is counted (the test
 // checks the two agree now). disputed(asOf) = Σ amount of its disputes opened by asOf and not closed
@@ -69,7 +70,7 @@ const AGED = `
   credited as (
     select n.invoice_id,
            sum(case when n.kind in ('CREDIT', 'REFUND') then n.total else 0 end) as credited,
-           sum(case when n.kind = 'CREDIT' then coalesce(e.amount, 0) else 0 end) as moved
+           sum(case when n.kind in ('CREDIT', 'REFUND') then coalesce(e.amount, 0) else 0 end) as moved
       from credit_note n
       left join account_credit_entry e on e.source = 'CREDIT_NOTE' and e.source_id = n.id and e.billing_account_id = n.billing_account_id
      where n.currency = {cur} and n.created_at <= {as_of}

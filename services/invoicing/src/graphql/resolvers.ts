@@ -155,6 +155,10 @@ async function failedRequestPayload(ctx: InvoicingContext, row: ApprovalRow) {
 /** After a credit note was issued (at once, or on approval): dunning, the disputes it covered, the credit it brought. */
 async function afterCreditNote(ctx: InvoicingContext, id: string, at: Date) {
   const creditNote = await ctx.em.fork().findOneOrFail(CreditNote, { id });
+  // A REFUND note's card refund refused after another went out: kept as account credit; staff are told (a replay tells it again).
+  for (const r of creditNote.refundsRefused ?? []) {
+    ctx.runtime.logger.warn({ creditNoteId: id, number: creditNote.number, billingAccountId: creditNote.billingAccountId, paymentId: r.paymentId, amount: r.amount, currency: creditNote.currency, code: r.code }, 'the payment provider refused a refund of this REFUND credit note after another of its refunds went out; that part is kept as the customer\'s account credit');
+  }
   // The note cleared or reduced what its invoice owes: its dunning looks again, as after a payment.
   await pokeDunning(ctx, creditNote.invoiceId, 'paymentRecorded');
   // Disputes it covered in full were closed (ACCEPTED with this note): their workflows look again.
@@ -523,6 +527,7 @@ export const resolvers = guardOperations({
     total: (c: CreditNote) => m(c.total, c.currency),
     taxTotal: (c: CreditNote) => m(c.taxTotal, c.currency),
     lines: async (c: CreditNote, _: unknown, ctx: InvoicingContext) => (await ctx.linesOfCreditNote.load(c.id)).map((l) => ({ ...l, amount: m(l.amount, c.currency), taxAmount: m(l.taxAmount, c.currency) })),
+    refundsRefused: (c: CreditNote) => (c.refundsRefused ?? []).map((r) => ({ paymentId: r.paymentId, amount: m(r.amount, c.currency), code: r.code })),
   },
   Receipt: {
     amount: (r: Receipt) => m(r.amount, r.currency),

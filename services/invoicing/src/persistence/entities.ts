@@ -166,6 +166,8 @@ export const CreditNote = defineEntity({
     idempotencyKey: p.string().length(200),
     requestHash: p.string().length(64),
     createdAt: p.datetime(),
+    /** A REFUND note's card refunds the provider refused after another went out, kept as account credit (RefusedNoteRefund[]; migration 20270204000000). */
+    refundsRefused: p.json<{ paymentId: string; amount: string; code: string }[]>().nullable(),
   }),
 });
 export type CreditNote = InferEntity<typeof CreditNote>;

@@ -38,6 +38,14 @@ describe('money messages', () => {
     expect(text(bare).content).toBe('We issued credit note CN-00000009 of 1382 JPY on invoice INV-9 on 2026-11-01, for the fees of the days after your account was closed. It lowers what you owe on that invoice: 2187 JPY is left to pay.');
   });
 
+  it('a REFUND note part of which the card provider refused says what is paid back and what stays as account credit', () => {
+    const base = { creditNoteId: 'cn', number: 'CN-00000011', invoiceId: 'inv', billingAccountId: 'a', kind: 'REFUND', total: '35.69', taxTotal: '0', currency: 'EUR', invoiceNumber: 'INV-11', amountDue: '0' };
+    const all = triggerFromEvent('creditNoteIssued', { id: 'e', type: 'CreditNoteCreateEvent', time: '2026-11-01T01:00:00Z', data: { ...base, creditAmount: '0' } });
+    expect(text(all).content).toBe('We issued credit note CN-00000011 of 35.69 EUR on invoice INV-11 on 2026-11-01. We are paying it back to you: a separate message tells you how the money reaches you.');
+    const part = triggerFromEvent('creditNoteIssued', { id: 'e', type: 'CreditNoteCreateEvent', time: '2026-11-01T01:00:00Z', data: { ...base, creditAmount: '25.69' } });
+    expect(text(part).content).toBe('We issued credit note CN-00000011 of 35.69 EUR on invoice INV-11 on 2026-11-01. We are paying 10.00 EUR of it back to you: a separate message tells you how the money reaches you. Your card could not take back the other 25.69 EUR: it stays on your account as credit for your next bills.');
+  });
+
   it('account credit applied by invoicing needs no message; an event it cannot read is refused; a plan rule naming a money template gets plain text', () => {
     expect(triggerFromEvent('paymentReceived', { id: 'e', type: 'PaymentCreateEvent', data: { billingAccountId: 'a', channel: 'ACCOUNT_CREDIT', amount: '1', currency: 'EUR' } })).toMatchObject({ ignored: true });
     expect(triggerFromEvent('paymentReceived', { id: 'e', type: 'PaymentCreateEvent', data: { billingAccountId: 'a', channel: 'CARD', amount: '1,00', currency: 'EUR' } })).toEqual({ invalid: 'data.amount "1,00" is not a decimal' });

@@ -305,8 +305,14 @@ function creditNoteText(p: Params): string {
   const known = p.amountDue !== '' && p.amountDue !== undefined;
   const nothingDue = ' Nothing more is due on the invoice.';
   switch (p.kind) {
-    case 'REFUND':
+    case 'REFUND': {
+      // Part of it the card could not take back (the provider refused that refund after another went out): account credit.
+      if (positive(p.credit) && dec(p.credit!).lt(p.amount!)) {
+        const back = dec(p.amount!).minus(p.credit!).toFixed();
+        return `${head} We are paying ${amount(back, c)} of it back to you: a separate message tells you how the money reaches you. Your card could not take back the other ${amount(p.credit!, c)}: it ${kept}.`;
+      }
       return `${head} We are paying it back to you: a separate message tells you how the money reaches you.`;
+    }
     case 'OFFSET': {
       const rest = !known ? '' : positive(p.amountDue) ? ` ${amount(p.amountDue!, c)} is still due on the invoice${dueText(p)}.` : nothingDue;
       return `${head} It is credit on your account: it pays what is open on your bills, then your next ones.${rest}`;

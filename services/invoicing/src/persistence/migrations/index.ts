@@ -38,6 +38,7 @@ import { Migration20270125000000_invoice_timezone } from './Migration20270125000
 import { Migration20270126000000_wallet_charge_refused_named } from './Migration20270126000000_wallet_charge_refused_named';
 import { Migration20270127000000_invoice_customer_name } from './Migration20270127000000_invoice_customer_name';
 import { Migration20270128000000_bill_run_account_set_aside } from './Migration20270128000000_bill_run_account_set_aside';
+import { Migration20270204000000_credit_note_refunds_refused } from './Migration20270204000000_credit_note_refunds_refused';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -80,4 +81,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270126000000_wallet_charge_refused_named', class: Migration20270126000000_wallet_charge_refused_named },
   { name: 'Migration20270127000000_invoice_customer_name', class: Migration20270127000000_invoice_customer_name },
   { name: 'Migration20270128000000_bill_run_account_set_aside', class: Migration20270128000000_bill_run_account_set_aside },
+  { name: 'Migration20270204000000_credit_note_refunds_refused', class: Migration20270204000000_credit_note_refunds_refused },
 ];
