@@ -7,7 +7,7 @@ import { InlineOrderDispatcher, type OrderDispatcher } from './ports/order-dispa
 import { SandboxProvisioning, type ProvisioningAdapter } from './ports/provisioning';
 import { activateDueSubscriptions } from './application/activate-due-subscriptions';
 import { deliverDueNotifications } from './application/notifications';
-import { registerCollectionsGauges } from './application/metrics';
+import { registerCollectionsGauges, registerNetworkUndoGauges } from './application/metrics';
 import { retryRefusedCollectionsOrders } from './application/retry-collections-orders';
 import { endedOrdersCounter, redispatchOrders } from './application/redispatch-orders';
 import { startNotificationConsumers } from './events/notification-consumer';
@@ -68,6 +68,7 @@ export function createSubscribersService(options: SubscribersServiceOptions = {}
     }),
     background: async (runtime: ServiceRuntime) => {
       registerCollectionsGauges(runtime.metrics, () => runtime.orm.em.fork() as Em);
+      registerNetworkUndoGauges(runtime.metrics, () => runtime.orm.em.fork() as Em, runtime.clock);
       const stops = [startSweeps(runtime, deps, sweepIntervalMs), async () => deps.dispatcher.stop?.()];
       if (options.notifications !== false) stops.push(await startNotifications(runtime, options.notifications ?? {}));
       return async () => {

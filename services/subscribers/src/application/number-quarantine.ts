@@ -8,7 +8,7 @@ const DAY_MS = 86_400_000;
 export const DEFAULT_NUMBER_QUARANTINE_DAYS = 90;
 
 /** The orders whose completion takes a line live (PENDING → ACTIVE in the lifecycle table): its activation. */
-const GOES_LIVE = ORDER_KINDS.filter((kind) => {
+export const GOES_LIVE = ORDER_KINDS.filter((kind) => {
   const action = LINE_ACTION_OF[kind];
   return action !== null && nextLineStatus('PENDING', action) === 'ACTIVE';
 });

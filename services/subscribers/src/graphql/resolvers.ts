@@ -1,7 +1,7 @@
 import type DataLoader from 'dataloader';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { conflict, decodeCursor, money as contractMoney, notFound, round, DomainError, pageSize, scalarResolvers, toConnection, type PageArgs } from '@ledgerline/contracts';
-import { retryScopeOf, transactionalRetrying, type Em, type RequestContext } from '@ledgerline/platform';
+import { requireRole, retryScopeOf, transactionalRetrying, type Em, type RequestContext } from '@ledgerline/platform';
 import { BillingAccount, BillingAccountChange, CollectionsHold, CommunicationMessage, Customer, Line, OneOffCharge, ProductOrder, Subscription, UpsellOffer } from '../persistence/entities';
 import { createCustomer, type CreateCustomerCommand } from '../application/create-customer';
 import { openBillingAccount, type OpenBillingAccountCommand } from '../application/open-billing-account';
@@ -17,6 +17,7 @@ import { planChangeFees } from '../application/plan-fees';
 import { lineUniqueConflict, requestLineChange, type LineChangeCommand } from '../application/line-orders';
 import { replaceSim, type ReplaceSimCommand } from '../application/replace-sim';
 import { addOnChargeToRefund, completeOrder, failOrder, fixAddOnSettlementInstant, loadOrder, ordersAfterCompletion, recordNetworkUndone, refundAddOn, startOrder } from '../application/fulfil-order';
+import { confirmNetworkUndone } from '../application/confirm-network-undone';
 import { liftCollectionsHold, listOpenCollectionsHolds, placeCollectionsHold, type CollectionsHoldCommand, type CollectionsHoldOutcome } from '../application/collections-holds';
 import { normalizeMsisdn } from '../domain/validation';
 import { subscriptionsAt } from '../domain/subscriptions-at';
@@ -344,6 +345,12 @@ export const resolvers = {
       await refundFailedAddOn(ctx, order.id);
       return { order };
     },
+    async confirmOrderNetworkUndone(_: unknown, a: { input: { orderId: string; note: string } }, ctx: SubscribersContext) {
+      requireRole(ctx.caller, ['AGENT', 'ADMIN'], "confirm an order's undo at the network");
+      const order = await mutate(ctx, (em, now) => confirmNetworkUndone(em, { ...a.input, by: actor(ctx), now }));
+      ctx.runtime.logger.info({ orderId: order.id, kind: order.kind, lineId: order.lineId, by: order.networkUndoneBy, at: order.networkUndoneAt }, "order's undo at the network confirmed by staff");
+      return { order };
+    },
   },
   Customer: {
     __resolveReference: async (ref: { id: string }, ctx: SubscribersContext) => visibleCustomer(ctx, await ctx.customers.load(ref.id)),
@@ -410,6 +417,8 @@ export const resolvers = {
     addOns: (s: Subscription) => JSON.parse(s.addOns),
   },
   ProductOrder: {
+    networkUndoneBy: (o: ProductOrder, _: unknown, ctx: SubscribersContext) => (isStaff(ctx.caller) ? (o.networkUndoneBy ?? null) : null),
+    networkUndoneNote: (o: ProductOrder, _: unknown, ctx: SubscribersContext) => (isStaff(ctx.caller) ? (o.networkUndoneNote ?? null) : null),
     line: (o: ProductOrder, _: unknown, ctx: SubscribersContext) => ctx.lines.load(o.lineId),
     billingAccount: (o: ProductOrder, _: unknown, ctx: SubscribersContext) => ctx.accounts.load(o.billingAccountId),
   },

@@ -143,6 +143,12 @@ export const ProductOrder = defineEntity({
      */
     networkUndoneAt: p.datetime().nullable(),
     /**
+     * Staff who confirmed it by hand (`confirmOrderNetworkUndone`, "<role>:<subject>") and what they said: the
+     * audit of that confirmation. Null when the saga's or the workflow's compensation confirmed it.
+     */
+    networkUndoneBy: p.string().length(200).nullable(),
+    networkUndoneNote: p.string().length(500).nullable(),
+    /**
      * ADD_ON settled in wallets (prepaid or postpaid): the instant the add-on starts, which dates its
      * buckets' grants (and a prepaid account's charge), fixed (own commit) before wallets is first
      * asked, by the inline saga or the `completeOrder` mutation (Temporal), so every retry sends the

@@ -17,6 +17,8 @@ import { Migration20270129000000_billing_account_partner_change } from './Migrat
 import { Migration20270131000000_billing_account_change } from './Migration20270131000000_billing_account_change';
 import { Migration20270201000000_line_terminated_at } from './Migration20270201000000_line_terminated_at';
 import { Migration20270202000000_order_network_undone_at } from './Migration20270202000000_order_network_undone_at';
+import { Migration20270203000000_order_failure_internal_message } from './Migration20270203000000_order_failure_internal_message';
+import { Migration20270203000100_order_network_undone_by } from './Migration20270203000100_order_network_undone_by';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -38,4 +40,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270131000000_billing_account_change', class: Migration20270131000000_billing_account_change },
   { name: 'Migration20270201000000_line_terminated_at', class: Migration20270201000000_line_terminated_at },
   { name: 'Migration20270202000000_order_network_undone_at', class: Migration20270202000000_order_network_undone_at },
+  { name: 'Migration20270203000000_order_failure_internal_message', class: Migration20270203000000_order_failure_internal_message },
+  { name: 'Migration20270203000100_order_network_undone_by', class: Migration20270203000100_order_network_undone_by },
 ];
