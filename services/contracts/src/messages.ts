@@ -585,8 +585,9 @@ export interface RechargeRefundFailedData {
  * `data` of `rechargeResolved`: staff closed a REFUND_FAILED card recharge (resolveRefundFailedRecharge) once they had
  * sorted out the customer's money: REFUNDED_OUTSIDE (returned outside the provider's refund: nothing moved here) or
  * CREDITED (the wallet credited `amount` after all: `transactionId` is that TOPUP, also announced by balance.topup).
- * `note` is staff's text (the bank's or provider's reference, a ticket): not for the customer. Once per recharge (key =
- * the recharge id).
+ * Staff's note (the bank's or provider's reference, a ticket) is internal: kept in wallets' audit (the recharge row,
+ * staff's GraphQL view) and never in this event, which reaches the account's partner hubs (removed 2026-11-30). Once
+ * per recharge (key = the recharge id).
  */
 export interface RechargeResolvedData {
   rechargeId: string;
@@ -594,7 +595,6 @@ export interface RechargeResolvedData {
   walletId: string;
   amount: { amount: string; currency: string };
   resolution: 'REFUNDED_OUTSIDE' | 'CREDITED';
-  note: string;
   /** Who resolved it: the signed caller's subject and role. */
   resolvedBy: string;
   resolvedByRole: string;

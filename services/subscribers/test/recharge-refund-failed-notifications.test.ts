@@ -51,7 +51,7 @@ const failed = (n: string): RechargeRefundFailedData => ({
 });
 const resolved = (n: string, resolution: RechargeResolvedData['resolution']): RechargeResolvedData => ({
   rechargeId: `rch_${RUN}_${n}`, billingAccountId: prepaid, walletId: `wal_${RUN}`, amount: { amount: '20.000000', currency: 'EUR' }, resolution,
-  note: 'internal: ticket 4711, bank ref BT-99', resolvedBy: 'agent-7', resolvedByRole: 'AGENT', resolvedAt: AT.toISOString(), transactionId: resolution === 'CREDITED' ? 'ltx_1' : null,
+  resolvedBy: 'agent-7', resolvedByRole: 'AGENT', resolvedAt: AT.toISOString(), transactionId: resolution === 'CREDITED' ? 'ltx_1' : null,
 });
 
 describe('a card recharge neither credited nor refunded, told to the customer', () => {

@@ -20,6 +20,8 @@ export interface WalletsDeps {
   voucherLimits: VoucherLimits;
   /** Redemptions refused VOUCHER_ATTEMPTS_EXCEEDED, by the limit that refused them. */
   voucherAttemptsRefused: Counter<'limit'>;
+  /** Charge transactions run again because a twin committed the same chargeId first, by path (ledgerline_wallets_charge_key_retries_total). */
+  chargeKeyRetries: Counter<'path'>;
   /** How long after a closed account's closedAt late usage from before it is still charged (WALLETS_CLOSED_LATE_USAGE_GRACE_HOURS, default 72, checked at start-up). */
   closedLateUsageGraceHours: number;
 }

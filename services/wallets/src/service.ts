@@ -9,7 +9,7 @@ import { rechargeStarterFromEnv } from './adapters/recharge-starter';
 import { GraphqlCatalogClient } from './adapters/catalog-client';
 import { startConsumers } from './events/consumers';
 import { startJobs } from './jobs/jobs';
-import { registerOpenRechargeGauges, registerRefundFailedRechargeGauge, voucherAttemptsRefusedCounter } from './application/metrics';
+import { chargeKeyRetriesCounter, registerOpenRechargeGauges, registerRefundFailedRechargeGauge, voucherAttemptsRefusedCounter } from './application/metrics';
 import { voucherLimitsFromEnv } from './application/vouchers';
 import { setAutoTopupRetryPolicy } from './application/balance-events';
 import { autoTopupRetryPolicyFromEnv } from './application/auto-topup-settings';
@@ -41,7 +41,7 @@ export function createWalletsService(options: WalletsOptions = {}): ServiceDefin
       const db = openDb(runtime.config.databaseUrl, runtime.config.databaseSchema, undefined, runtime.logger);
       const rechargeStarter = rechargeStarterFromEnv(env);
       const catalog = env.CATALOG_URL ? new GraphqlCatalogClient(env.CATALOG_URL) : null;
-      setDeps(runtime, { db, rechargeStarter, catalog, approvalLimits, approvalDailyLimits, approvalTtlHours, voucherLimits, voucherAttemptsRefused: voucherAttemptsRefusedCounter(runtime.metrics), closedLateUsageGraceHours });
+      setDeps(runtime, { db, rechargeStarter, catalog, approvalLimits, approvalDailyLimits, approvalTtlHours, voucherLimits, voucherAttemptsRefused: voucherAttemptsRefusedCounter(runtime.metrics), chargeKeyRetries: chargeKeyRetriesCounter(runtime.metrics), closedLateUsageGraceHours });
       registerOpenRechargeGauges(runtime.metrics, async () => (await db.query<{ n: string; oldest: Date | null }>(`select count(*) as n, min(created_at) as oldest from recharge where status in ('STARTING', 'STARTED')`))[0], () => runtime.clock.now());
       registerRefundFailedRechargeGauge(runtime.metrics, async () => Number((await db.query<{ n: string }>(`select count(*) as n from recharge where status = 'REFUND_FAILED'`))[0]?.n ?? 0));
       const stops: (() => Promise<void>)[] = [];

@@ -14,14 +14,14 @@
 // once while the wallet is opened answered INTERNAL_SERVER_ERROR to one of them.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ChargeRequest, ChargeResult } from '@ledgerline/contracts';
-import type { TestService } from '@ledgerline/platform';
+import { scrapeMetrics, type TestService } from '@ledgerline/platform';
 import { APPLY, T0, charge, dbOf, expectInvariants, outcomeOf, startWallets, uniq } from './support';
 import { applyChargesIn, retryingChargeKeyTaken } from '../src/application/apply-charges';
 import { openWallet } from '../src/application/wallets';
 import type { Sql } from '../src/persistence/sql';
+import { barrier, sleep } from './concurrency';
 
 const ROUNDS = 50;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let svc: TestService;
 beforeAll(async () => {
@@ -29,17 +29,6 @@ beforeAll(async () => {
 });
 afterAll(async () => svc?.close());
 afterEach(async () => expectInvariants(svc));
-
-/** A promise every party awaits, resolved once all `parties` have their connection (inside their transaction). */
-function barrier(parties: number): () => Promise<void> {
-  let arrived = 0;
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return async () => {
-    if (++arrived === parties) open();
-    await opened;
-  };
-}
 
 /** A POSTPAID wallet with a credit limit: a charge on it is applied as soon as it exists (nothing to top up). */
 const openPostpaid = (sql: Sql, billingAccountId: string) => openWallet(sql, { billingAccountId, currency: 'EUR', paymentMode: 'POSTPAID', creditLimit: '100.00', now: T0 });
@@ -98,6 +87,8 @@ describe('two copies of a charge while the wallet is being opened', () => {
   }, 120_000);
 
   it(`GraphQL applyCharge sent twice at once: the same answer, never INTERNAL_SERVER_ERROR (${ROUNDS} rounds)`, async () => {
+    const retried = async () => (await scrapeMetrics(svc))['ledgerline_wallets_charge_key_retries_total{path="applyCharge"}'] ?? 0;
+    const before = await retried();
     const split: { round: number; answers: string[]; rows: string }[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const billingAccountId = uniq('acc');
@@ -115,5 +106,7 @@ describe('two copies of a charge while the wallet is being opened', () => {
       if (a !== b || rows !== '1') split.push({ round, answers: [a!, b!], rows });
     }
     expect(split, 'rounds whose two requests were answered apart').toEqual([]);
+    // Each request run again after its twin took the key is counted (before the retry, 49-50 of 50 rounds failed one).
+    expect(await retried()).toBeGreaterThan(before);
   }, 120_000);
 });

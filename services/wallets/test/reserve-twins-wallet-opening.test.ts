@@ -14,9 +14,9 @@ import { T0, dbOf, expectInvariants, startWallets, uniq } from './support';
 import { closeMany, reserveMany } from '../src/application/reservations';
 import { openWallet } from '../src/application/wallets';
 import type { Sql } from '../src/persistence/sql';
+import { barrier, sleep } from './concurrency';
 
 const ROUNDS = 50;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let svc: TestService;
 beforeAll(async () => {
@@ -28,17 +28,6 @@ afterEach(async () => expectInvariants(svc));
 const request = (billingAccountId: string): WalletReserveRequest => ({
   requestId: uniq('req'), sessionId: uniq('ses'), billingAccountId, lineId: 'lin_1', currency: 'EUR', usageType: 'DATA', unit: 'MB', requestedUnits: '5', pricePerUnit: '1', allowanceIds: [], allowOverdraft: false,
 });
-
-/** A promise every party awaits, resolved once all `parties` have their connection (inside their transaction). */
-function barrier(parties: number): () => Promise<void> {
-  let arrived = 0;
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return async () => {
-    if (++arrived === parties) open();
-    await opened;
-  };
-}
 
 /** A POSTPAID wallet with a credit limit: a reserve on it is granted as soon as it exists (nothing to top up). */
 const openPostpaid = (sql: Sql, billingAccountId: string) => openWallet(sql, { billingAccountId, currency: 'EUR', paymentMode: 'POSTPAID', creditLimit: '100.00', now: T0 });

@@ -1,15 +1,18 @@
-import { Decimal, WORK_SUBJECTS, deterministicId } from '@ledgerline/contracts';
+import { Decimal, WORK_SUBJECTS, deterministicId, isDecimalString } from '@ledgerline/contracts';
 import type { ChargeRequest, ChargeResult } from '@ledgerline/contracts';
 import type { Db, Sql } from '../persistence/sql';
 import { outboxWrite, readTogether, rowsOf } from '../persistence/sql';
 import { walletLock, type LockedWalletRow, type WalletPair } from './locks';
 import { decideCharge, fmt, invalidCharge, toChargeInput, type BucketState, type WalletState } from '../domain/charging';
 import { chargeFingerprint } from '../domain/charge-fingerprint';
-import { accountId, chargeKey, newTxId, postTransactions, type NewTransaction } from './ledger';
+import { accountId, chargeKey, newTxId, postTransactions, retryingChargeKeyTaken, type NewTransaction } from './ledger';
+
+export { retryingChargeKeyTaken };
 import { bucketLock, toBucketState, type BucketWanted, type LiveBucketRow } from './buckets';
 import { bucketUse, bucketUseWrite, emitBalanceEvents, type BucketUse, type WalletChange } from './balance-events';
 import { settleAfterCredit } from './one-off-charges';
 import { WALLET_BALANCE_FINAL, WALLET_CLOSED, walletClosedMessage, walletFinalMessage } from './wallets';
+import { CREDIT_OWED } from './closed-wallet-moves';
 
 export const chargeResultMessageId = (chargeId: string): string => deterministicId('event', 'wallets', 'chargeApplied', chargeId);
 
@@ -109,6 +112,8 @@ function replayed(c: ChargeRequest, stored: ChargeDecision | ChargeResult): Char
  */
 export interface ApplyChargesOptions {
   results?: 'outbox' | 'caller';
+  /** Called each time a batch's transaction lost a chargeId to a twin and is run again (retryingChargeKeyTaken): the metric. */
+  onKeyRetry?: () => void;
 }
 
 /**
@@ -122,38 +127,7 @@ export interface ApplyChargesOptions {
  * then the refusals: a consumer that keeps the last answer per chargeId keeps the charge's own.
  */
 export async function applyCharges(db: Db, charges: ChargeRequest[], now: Date, options: ApplyChargesOptions = {}): Promise<ChargeResult[]> {
-  return retryingChargeKeyTaken(() => db.tx((sql) => applyChargesIn(sql, charges, now, options)));
-}
-
-/** Transactions of one charge batch at most, when a twin keeps taking its keys (each attempt finds the keys taken before it). */
-const CHARGE_KEY_ATTEMPTS = 3;
-
-/**
- * Runs a charge transaction (`work`: a whole transaction around applyChargesIn) again when it lost one of its
- * chargeIds to a transaction that committed the same key meanwhile: a twin (a redelivery racing its original on
- * another lane or process, applyCharge sent twice at once) that the wallet lock did not serialize with it, because
- * the account's wallet did not exist yet when one of them looked (both refused USER_UNKNOWN, or one refused and the
- * other applied once the wallet's opening committed), or that named another account, or closeCharge closing the id
- * of an account without a wallet. Its write then failed on ledger_transaction's unique idempotency_key (raised only
- * once the other committed), failing the whole batch. Run again, the batch finds the key's stored decision and
- * answers it (the twin's answer, or CHARGE_ID_CONFLICT / CHARGE_CLOSED): one decision per key, money moved once,
- * the other charges of the batch applied. No lock per chargeId: a charge batch holds up to WALLETS_CHARGE_BATCH
- * (1000) keys, too many for PostgreSQL's shared lock table on every transaction, for a race this rare.
- */
-export async function retryingChargeKeyTaken<T>(work: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await work();
-    } catch (error) {
-      if (attempt >= CHARGE_KEY_ATTEMPTS || !ledgerKeyTaken(error)) throw error;
-    }
-  }
-}
-
-/** A write that failed on ledger_transaction's unique idempotency_key (another transaction committed the key). */
-function ledgerKeyTaken(error: unknown): boolean {
-  const e = error as { code?: unknown; constraint?: unknown } | null;
-  return e?.code === '23505' && e.constraint === 'ledger_transaction_idempotency_key_key';
+  return retryingChargeKeyTaken(() => db.tx((sql) => applyChargesIn(sql, charges, now, options)), options.onKeyRetry);
 }
 
 export interface LaneOptions extends ApplyChargesOptions {
@@ -349,6 +323,11 @@ export async function applyChargesIn(sql: Sql, charges: ChargeRequest[], now: Da
         results.push(closedAnswer(c));
         continue;
       }
+      // A one-off's row under the same key (subscribers' charge or credit, taken, refused or owed): its decision.
+      if (previous.kind !== 'CHARGE') {
+        results.push(oneOffAnswer(c, previous));
+        continue;
+      }
       // Stored without a fingerprint (before there were): answered as stored, whatever this copy holds.
       if (previous.request_hash === null || previous.request_hash === prints[i]) results.push(replayed(c, previous.outcome));
       else (refused ??= []).push(conflicting(c));
@@ -416,9 +395,44 @@ interface StoredCharge {
   idempotency_key: string;
   /** CHARGE, or CHARGE_CLOSED (closeCharge: no decision, `outcome` null), or a one-off's kind under the same key. */
   kind: string;
+  /** A one-off's kind keeps its own shape (OneOffDecision, answered by oneOffAnswer). */
   outcome: ChargeDecision | ChargeResult;
   /** The charge's fingerprint; null for a row written before there were (answered as stored). */
   request_hash: string | null;
+}
+
+/**
+ * What a one-off's ledger row under `CHARGE:<chargeId>` keeps (one-off-charges.ts, closed-wallet-moves.ts,
+ * budget.ts): ONE_OFF_CHARGE (`amount` taken; `refused` when a closed wallet refused it, `collected` the part
+ * its settlement took), ONE_OFF_CREDIT (`amount` negative: credited), CREDIT_OWED (`amount` owed to the customer).
+ */
+interface OneOffDecision {
+  amount?: string;
+  reason?: string;
+  refused?: string;
+  refusedBecause?: string;
+  collected?: string;
+}
+
+/**
+ * The answer to a charge under a chargeId a one-off already decided (the add-on's charge and its one-off
+ * share the id: one charge, one decision, ADR 18): the one-off's decision as a ChargeResult, the request's
+ * echo around it, nothing written. Taken whole or credited: APPLIED with its amount (a credit's negative,
+ * as an adjustment's), the request's units. Refused by a closed wallet: DENIED with its refusal (PARTIAL
+ * with the part its settlement took). Before, the row was answered as stored, without an outcome: GraphQL
+ * applyCharge failed and the charges consumer published a result nobody reads.
+ */
+function oneOffAnswer(c: ChargeRequest, stored: StoredCharge): ChargeResult {
+  const o = (stored.outcome ?? {}) as unknown as OneOffDecision;
+  const amount = new Decimal(o.amount ?? 0);
+  if (o.refused) {
+    const collected = new Decimal(o.collected ?? 0);
+    const why = `${o.refused}: ${o.refusedBecause ?? 'the one-off charge under this chargeId was refused'}`;
+    return collected.greaterThan(0) ? result(c, 'PARTIAL', '0', '0', collected.toFixed(6), why) : denied(c, why);
+  }
+  const units = isDecimalString(String(c.units)) ? new Decimal(String(c.units)).toFixed() : '0';
+  // CREDIT_OWED keeps what is owed to the customer (positive): a credit, as ONE_OFF_CREDIT's negative amount.
+  return result(c, 'APPLIED', units, '0', (stored.kind === CREDIT_OWED ? amount.negated() : amount).toFixed(6));
 }
 
 /**

@@ -293,3 +293,39 @@ export function replayOrConflict(existing: StoredTransaction, hash: string, fiel
   }
   return existing;
 }
+
+/** Transactions of one charge batch at most, when a twin keeps taking its keys (each attempt finds the keys taken before it). */
+const CHARGE_KEY_ATTEMPTS = 3;
+
+/**
+ * Runs a charge transaction (`work`: a whole transaction around applyChargesIn, or around a one-off charge or credit,
+ * applyOneOffChargeOnce, which writes under the same `CHARGE:<chargeId>` key) again when it lost one of its chargeIds
+ * to a transaction that committed the same key meanwhile: a twin (a redelivery racing its original on another lane or
+ * process, applyCharge sent twice at once, the add-on's applyCharge and its one-off event) that the wallet lock did not
+ * serialize with it, because the account's wallet did not exist yet when one of them looked (both refused
+ * USER_UNKNOWN, or one refused and the other applied or took the one-off once the wallet's opening committed), or
+ * that named another account, or closeCharge closing the id of an account without a wallet. Its write then failed on
+ * ledger_transaction's unique idempotency_key (raised only once the other committed), failing the whole batch (or the
+ * subscribers consumer's batch of events). Run again, it finds the key's stored decision and answers it (the twin's
+ * answer, or CHARGE_ID_CONFLICT / CHARGE_CLOSED; a one-off: ALREADY): one decision per key, money moved once, the
+ * other charges of the batch applied. `onRetry`: called before each run again (the metric). No lock per chargeId: a
+ * charge batch holds up to WALLETS_CHARGE_BATCH (1000) keys, too many for PostgreSQL's shared lock table on every
+ * transaction, for a race this rare.
+ */
+export async function retryingChargeKeyTaken<T>(work: () => Promise<T>, onRetry?: () => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= CHARGE_KEY_ATTEMPTS || !ledgerKeyTaken(error)) throw error;
+      // Counted (ledgerline_wallets_charge_key_retries_total): each is a twin the locks did not serialize.
+      onRetry?.();
+    }
+  }
+}
+
+/** A write that failed on ledger_transaction's unique idempotency_key (another transaction committed the key). */
+function ledgerKeyTaken(error: unknown): boolean {
+  const e = error as { code?: unknown; constraint?: unknown } | null;
+  return e?.code === '23505' && e.constraint === 'ledger_transaction_idempotency_key_key';
+}

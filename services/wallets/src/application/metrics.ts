@@ -59,6 +59,18 @@ export function registerRefundFailedRechargeGauge(registry: client.Registry, rea
   } });
 }
 
+/** Where a charge transaction lost its chargeId to a twin and was run again: the charge consumer's lanes, GraphQL applyCharge, a one-off. */
+export type ChargeKeyRetryPath = 'charges' | 'applyCharge' | 'oneOffCharge';
+
+/**
+ * Charge transactions run again because a twin committed the same `CHARGE:<chargeId>` key first (retryingChargeKeyTaken),
+ * by path. Each is a copy of a charge the wallet lock did not serialize with its twin (the wallet being opened, another
+ * account named, closeCharge on an account without a wallet): rare; a steady rate means a sender racing its own copies.
+ */
+export function chargeKeyRetriesCounter(registry: client.Registry): client.Counter<'path'> {
+  return new client.Counter({ name: 'ledgerline_wallets_charge_key_retries_total', help: 'Charge transactions run again because a twin committed the same chargeId first, by path (charges, applyCharge, oneOffCharge)', labelNames: ['path'], registers: [registry] });
+}
+
 /** Voucher redemptions refused VOUCHER_ATTEMPTS_EXCEEDED, by the limit that refused them (account, caller, prefix, global). */
 export function voucherAttemptsRefusedCounter(registry: client.Registry): client.Counter<'limit'> {
   return new client.Counter({ name: 'ledgerline_wallets_voucher_attempts_refused_total', help: 'Voucher redemptions refused because too many wrong codes were tried, by limit (account, caller, prefix, global)', labelNames: ['limit'], registers: [registry] });

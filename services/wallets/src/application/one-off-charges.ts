@@ -1,9 +1,9 @@
 import { Decimal, deterministicId, formatAmount, isDecimalString, minorUnits, type OneOffChargeData } from '@ledgerline/contracts';
-import type { Sql } from '../persistence/sql';
+import type { Db, Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { covers } from '../domain/allowance-period';
 import { fmt } from '../domain/charging';
-import { accountId, chargeKey, findTransaction, newTxId, postTransactions, type NewTransaction } from './ledger';
+import { accountId, chargeKey, findTransaction, newTxId, postTransactions, retryingChargeKeyTaken, type NewTransaction } from './ledger';
 import { insertNotifications } from './buckets';
 import { emitBalanceEvents } from './balance-events';
 import { walletOf, type WalletRow } from './wallets';
@@ -77,6 +77,18 @@ export async function applyOneOffCharge(sql: Sql, d: OneOffChargeData, now: Date
 }
 
 /**
+ * A one-off as the subscribers consumer applies it: in its own transaction, run again when it lost its key
+ * (`CHARGE:<chargeId>`, a usage charge's too) to a twin that committed it meanwhile, one the wallet lock did not
+ * serialize with it (retryingChargeKeyTaken): the add-on's applyCharge refused USER_UNKNOWN before the wallet existed,
+ * closeCharge on an account without a wallet, a copy that looked while the wallet was being opened. Run again it finds
+ * the key taken and answers ALREADY, so the money moves once and the consumer's batch no longer fails (it came back
+ * and was answered ALREADY then). `onKeyRetry`: the metric.
+ */
+export async function applyOneOffChargeOnce(db: Db, d: OneOffChargeData, now: Date, onKeyRetry?: () => void): Promise<OneOffOutcome> {
+  return retryingChargeKeyTaken(() => db.tx((sql) => applyOneOffCharge(sql, d, now)), onKeyRetry);
+}
+
+/**
  * What every credit to a prepaid wallet does next, in its own transaction with the wallet locked
  * (top-ups, vouchers, recharges through creditWallet; adjustBalance; a one-off CREDIT): the
  * balance pays what is due first, due one-off charges oldest first, then the bundles waiting for
@@ -90,8 +102,11 @@ export async function settleAfterCredit(sql: Sql, billingAccountId: string, curr
 /**
  * Pays the account's due charges from its balance, oldest first, while the balance covers the
  * next one (a top-up calls this in its own transaction, after crediting). Returns how many it paid.
+ * Due charges whose chargeId was decided meanwhile under its key are settled by that decision first
+ * (closeDueChargesDecided), never taken again.
  */
 export async function settleDueCharges(sql: Sql, billingAccountId: string, currency: string, now: Date): Promise<number> {
+  await closeDueChargesDecided(sql, billingAccountId, currency, now);
   const plan = await dueChargesPayable(sql, billingAccountId, currency);
   if (!plan || plan.paying.length === 0) return 0;
   const { wallet, paying } = plan;
@@ -104,13 +119,36 @@ export async function settleDueCharges(sql: Sql, billingAccountId: string, curre
 }
 
 /**
+ * Settles the account's open due charges in `currency` whose key (`CHARGE:<chargeId>`) already holds a
+ * decision of the same account: a charge sent under the one-off's chargeId after it was left due (the
+ * add-on's applyCharge, usage's charge) decided afresh and wrote the key. One chargeId is one charge and
+ * one decision (ADR 18): the due charge is settled by that row, paid by it when it took the money and
+ * closed by it when it refused it (as closeCharge closes one by its CHARGE_CLOSED row), and never taken
+ * again (the key is taken: the credit paying it failed on the unique key, every top-up of the wallet
+ * with it). The caller holds the wallet lock (charging writes a key under it). Returns how many.
+ */
+export async function closeDueChargesDecided(sql: Sql, billingAccountId: string, currency: string, now: Date): Promise<number> {
+  const closed = await sql.query<{ id: string }>(
+    `update due_charge d set settled_at = $3, transaction_id = t.id from ledger_transaction t
+      where d.billing_account_id = $1 and d.currency = $2 and d.settled_at is null
+        and t.idempotency_key = 'CHARGE:' || d.id and t.billing_account_id = left(d.billing_account_id, 40)
+      returning d.id`,
+    [billingAccountId, currency, now],
+  );
+  return closed.length;
+}
+
+/**
  * The due charges the balance pays now (oldest first, while it covers the next one), with the wallet
  * locked and read; null when the account has none due in `currency` or no such wallet. settleDueCharges
- * pays exactly these.
+ * pays exactly these. Not one whose key is taken (closeDueChargesDecided settles those of the account;
+ * a key another account's charge took is never paid under it: left open, it blocks none of the others).
  */
 export async function dueChargesPayable(sql: Sql, billingAccountId: string, currency: string): Promise<{ wallet: WalletRow; paying: Charge[] } | null> {
   const due = await sql.query<{ id: string; line_id: string | null; reason: string; amount: string }>(
-    `select id, line_id, reason, amount::text from due_charge where billing_account_id = $1 and currency = $2 and settled_at is null order by created_at, id`,
+    `select d.id, d.line_id, d.reason, d.amount::text from due_charge d where d.billing_account_id = $1 and d.currency = $2 and d.settled_at is null
+       and not exists (select 1 from ledger_transaction t where t.idempotency_key = 'CHARGE:' || d.id)
+     order by d.created_at, d.id`,
     [billingAccountId, currency],
   );
   if (due.length === 0) return null;
@@ -139,10 +177,16 @@ export interface DueChargeRow {
   created_at: Date;
 }
 
-/** The account's charges still waiting for a top-up, oldest first. */
+/**
+ * The account's charges still waiting for a top-up, oldest first. Not one whose chargeId was decided
+ * under its key meanwhile (a charge sent under it): the next credit settles it by that decision
+ * (closeDueChargesDecided), no top-up pays it.
+ */
 export async function openDueCharges(sql: Sql, billingAccountId: string): Promise<DueChargeRow[]> {
   return sql.query<DueChargeRow>(
-    `select id, billing_account_id, line_id, reason, description, amount::text, currency, created_at from due_charge where billing_account_id = $1 and settled_at is null order by created_at, id`,
+    `select d.id, d.billing_account_id, d.line_id, d.reason, d.description, d.amount::text, d.currency, d.created_at from due_charge d where d.billing_account_id = $1 and d.settled_at is null
+       and not exists (select 1 from ledger_transaction t where t.idempotency_key = 'CHARGE:' || d.id)
+     order by d.created_at, d.id`,
     [billingAccountId],
   );
 }

@@ -53,7 +53,7 @@ export interface ResolveRefundFailedRechargeCommand {
  * once whoever asks; a closed wallet not yet settled takes it (money paid before the close, as a late bank transfer);
  * a settled one refuses it (WALLET_SETTLED: return the money and resolve REFUNDED_OUTSIDE).
  * Either way the recharge becomes RESOLVED with how, the note, who and when, announced by `rechargeResolved` in the
- * same transaction, and leaves ledgerline_wallets_recharges_refund_failed. An auto top-up's request of it, until then
+ * same transaction (without the note: staff's text is internal, the event reaches the account's partner hubs), and leaves ledgerline_wallets_recharges_refund_failed. An auto top-up's request of it, until then
  * RECHARGE_REFUND_FAILED (money taken: counted toward its rule's limits), becomes RECHARGE_REFUNDED (REFUNDED_OUTSIDE:
  * not counted) or COMPLETED (CREDITED: counted; the wallet still below the threshold asks the next request).
  *
@@ -127,7 +127,7 @@ export async function resolveRefundFailedRecharge(sql: Sql, c: ResolveRefundFail
   if (!resolved) throw new Error(`recharge ${row.id} left ${RECHARGE_REFUND_FAILED_STATUS} while locked`);
   const data: RechargeResolvedData = {
     rechargeId: row.id, billingAccountId: row.billing_account_id, walletId: row.wallet_id, amount: { amount: row.amount, currency: row.currency },
-    resolution: c.resolution, note, resolvedBy: c.caller.subject, resolvedByRole: c.caller.role, resolvedAt: c.now.toISOString(), transactionId,
+    resolution: c.resolution, resolvedBy: c.caller.subject, resolvedByRole: c.caller.role, resolvedAt: c.now.toISOString(), transactionId,
   };
   await insertOutbox(sql, [eventRow('rechargeResolved', row.billing_account_id, [row.id, 'resolved'], c.now, data)]);
   // A request completed by the credit with the wallet still below its rule's threshold asks the next one, as any completed one does.

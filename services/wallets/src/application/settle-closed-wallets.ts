@@ -7,6 +7,7 @@ import { closeMany } from './reservations';
 import { roundingWriteOff } from './write-off-rounding';
 import { WALLET_COLUMNS, WALLET_JOINS, WALLET_SETTLED, lockAccountWallets, type WalletRow } from './wallets';
 import { recordDueChargeCollected, recordRefusedCharge } from './closed-wallet-moves';
+import { closeDueChargesDecided } from './one-off-charges';
 import { netDueCharges as netDueChargesOf } from '../domain/settlement-netting';
 
 /**
@@ -125,8 +126,12 @@ export async function settleAccountWallets(sql: Sql, billingAccountId: string, n
  * due, and a redelivered one-off finds its key. Returns the wallet's balance after it.
  */
 async function netDueCharges(sql: Sql, wallet: WalletRow, now: Date): Promise<Decimal> {
+  // One a charge decided under its key meanwhile is settled by that decision, not netted (its key is taken).
+  await closeDueChargesDecided(sql, wallet.billing_account_id, wallet.currency, now);
   const due = await sql.query<{ id: string; line_id: string | null; reason: string; description: string; amount: string; created_at: Date }>(
-    `select id, line_id, reason, description, amount::text as amount, created_at from due_charge where billing_account_id = $1 and currency = $2 and settled_at is null order by created_at, id`,
+    `select d.id, d.line_id, d.reason, d.description, d.amount::text as amount, d.created_at from due_charge d where d.billing_account_id = $1 and d.currency = $2 and d.settled_at is null
+       and not exists (select 1 from ledger_transaction t where t.idempotency_key = 'CHARGE:' || d.id)
+     order by d.created_at, d.id`,
     [wallet.billing_account_id, wallet.currency],
   );
   const netted = netDueChargesOf(new Decimal(wallet.balance), due.map((c) => ({ id: c.id, amount: new Decimal(c.amount) })), wallet.currency);

@@ -108,9 +108,17 @@ interface CreditEffectsBefore {
   replenishments: number | null;
 }
 
-/** The wallet's unsettled due charges and its budget's replenishment count, before settleAfterCredit. */
+/**
+ * The wallet's unsettled due charges the credit may pay and its budget's replenishment count, before
+ * settleAfterCredit. Not one whose key a charge already decided: settled by that decision, not paid by
+ * this credit (closeDueChargesDecided), so not in `duePaid`.
+ */
 async function creditEffectsBefore(sql: Sql, wallet: WalletRow): Promise<CreditEffectsBefore> {
-  const due = await sql.query<{ id: string }>(`select id from due_charge where billing_account_id = $1 and currency = $2 and settled_at is null`, [wallet.billing_account_id, wallet.currency]);
+  const due = await sql.query<{ id: string }>(
+    `select d.id from due_charge d where d.billing_account_id = $1 and d.currency = $2 and d.settled_at is null
+       and not exists (select 1 from ledger_transaction t where t.idempotency_key = 'CHARGE:' || d.id)`,
+    [wallet.billing_account_id, wallet.currency],
+  );
   const [budget] = await sql.query<{ replenishments: number }>(`select replenishments from budget where wallet_id = $1`, [wallet.id]);
   return { dueIds: due.map((d) => d.id), replenishments: budget ? Number(budget.replenishments) : null };
 }

@@ -191,10 +191,20 @@ export async function walletById(sql: Sql, id: string, lock = false): Promise<Wa
   return rows[0] ?? null;
 }
 
+/**
+ * The account's wallet in `currency`; `lock`: row-locked first, then read (as walletById). A wallet whose
+ * opening committed between the lock statement (nothing to lock) and the read (READ COMMITTED: it sees it)
+ * is locked then and read again under the lock: returned unlocked, its caller went on as if it held the
+ * lock while another writer could decide on the same balance. One more round trip, only in that race.
+ */
 export async function walletOf(sql: Sql, billingAccountId: string, currency: string, lock = false): Promise<WalletRow | null> {
-  if (lock) await sql.query(`select id from wallet where billing_account_id = $1 and currency = $2 for update`, [billingAccountId, currency]);
-  const rows = await sql.query<WalletRow>(`select ${WALLET_COLUMNS} from wallet w ${WALLET_JOINS} where w.billing_account_id = $1 and w.currency = $2`, [billingAccountId, currency]);
-  return rows[0] ?? null;
+  const read = async () => (await sql.query<WalletRow>(`select ${WALLET_COLUMNS} from wallet w ${WALLET_JOINS} where w.billing_account_id = $1 and w.currency = $2`, [billingAccountId, currency]))[0] ?? null;
+  if (!lock) return read();
+  const locked = await sql.query<{ id: string }>(`select id from wallet where billing_account_id = $1 and currency = $2 for update`, [billingAccountId, currency]);
+  const wallet = await read();
+  if (wallet === null || locked.length > 0) return wallet;
+  await sql.query(`select id from wallet where id = $1 for update`, [wallet.id]);
+  return read();
 }
 
 /**

@@ -9,14 +9,14 @@ import { closeMany, reserveMany, type CloseRequest } from '../application/reserv
 import { GroupCommit } from '../application/group-commit';
 import { grantFromSubscription } from '../application/grant-from-subscription';
 import { followSubscriptionChange } from '../application/subscription-terms';
-import { applyOneOffCharge } from '../application/one-off-charges';
+import { applyOneOffChargeOnce } from '../application/one-off-charges';
 import { isLateChargeRefusal } from '../application/closed-wallet-moves';
 import { revokeEndedAddOn } from '../application/add-on-ended';
 import { closeAccountWallets } from '../application/close-account-wallets';
 import type { CatalogClient } from '../adapters/catalog-client';
 import { startAutoTopup, type AutoTopupRequestedData } from '../application/auto-topup-recharge'; // wallets-features
 import { depsOf } from '../deps'; // wallets-features
-import { createWalletsMetrics } from '../application/metrics';
+import { createWalletsMetrics, type ChargeKeyRetryPath } from '../application/metrics';
 
 export interface ConsumerOptions {
   /** Durable name suffix, so test services in their own schemas do not share a consumer. */
@@ -124,13 +124,15 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
   const readers: MessageBatches[] = [];
   const durable = (name: string) => `wallets-${name}${opts.durableSuffix}`;
   const metrics = createWalletsMetrics(runtime.metrics);
+  // A charge transaction run again because a twin took its chargeId first (retryingChargeKeyTaken); the counter is the deps' (GraphQL counts there too).
+  const keyRetried = (path: ChargeKeyRetryPath) => () => depsOf(runtime).chargeKeyRetries.inc({ path });
 
   // Charges from usage: a message carries one ChargeRequest or a batch of them (usage sends up to
   // 250 a message), so a batch is at most batchSize / 10 messages; the charges are applied in
   // lanes of `batchSize`, one transaction each, idempotent by chargeId, and their results are
   // published before the messages are acknowledged. At most two batches are in hand: the one
   // being finished (written, published, acknowledged) and the next, queued on the lanes.
-  const chargeLanes = new ChargeLanes(db, { results: 'caller', lanes: opts.chargeLanes ?? 2, batchSize: opts.batchSize });
+  const chargeLanes = new ChargeLanes(db, { results: 'caller', lanes: opts.chargeLanes ?? 2, batchSize: opts.batchSize, onKeyRetry: keyRetried('charges') });
   loops.push(
     pullLoop(runtime, durable('charges'), WORK_SUBJECTS.chargeRequested, { ...opts, fetchMessages: Math.max(16, Math.ceil(opts.batchSize / 10)) }, async (msgs) => {
       const charges: ChargeRequest[] = [];
@@ -192,7 +194,8 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
     } else if (subject === EVENTS.oneOffChargeCreated.subject) {
       // A prepaid account's one-off fee comes out of its balance (postpaid: invoicing bills it).
       const d = event.data as OneOffChargeData;
-      const outcome = await db.tx((sql) => applyOneOffCharge(sql, d, now));
+      // Run again when a twin took its key first (applyOneOffChargeOnce): answered ALREADY, the batch not failed.
+      const outcome = await applyOneOffChargeOnce(db, d, now, keyRetried('oneOffCharge'));
       if (outcome === 'INVALID') runtime.logger.error({ chargeId: d?.chargeId }, 'one-off charge event without a usable account, amount or currency; skipped');
       // A late charge a closed wallet refused (its decision is on the ledger): staff must collect it another way.
       if (isLateChargeRefusal(outcome)) {

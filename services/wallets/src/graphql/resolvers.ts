@@ -114,7 +114,10 @@ export const resolvers = {
     applyCharge: async (_: unknown, { input }: { input: ChargeRequest & { occurredAt: Date } }, ctx: WalletsContext) => {
       requireStaff(ctx.caller, 'apply charges');
       // Run again when a copy sent at once took the chargeId first (retryingChargeKeyTaken): answered its decision.
-      const [r] = await retryingChargeKeyTaken(() => mutate(ctx, (sql, t) => applyChargesIn(sql, [{ ...input, occurredAt: new Date(input.occurredAt).toISOString(), allowOverdraft: !!input.allowOverdraft }], t)));
+      const [r] = await retryingChargeKeyTaken(
+        () => mutate(ctx, (sql, t) => applyChargesIn(sql, [{ ...input, occurredAt: new Date(input.occurredAt).toISOString(), allowOverdraft: !!input.allowOverdraft }], t)),
+        () => depsOf(ctx.runtime).chargeKeyRetries.inc({ path: 'applyCharge' }),
+      );
       // Same key, other input: a CONFLICT, as every idempotency key here (nothing was written).
       if (r!.outcome === 'REJECTED') throw conflict(CHARGE_ID_CONFLICT, r!.reason!.slice(CHARGE_ID_CONFLICT.length + 2), { field: 'input.chargeId' });
       // A closed account's wallet (usage at or after its closedAt): a CONFLICT, as its other refusals here.
