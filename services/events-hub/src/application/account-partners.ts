@@ -1,6 +1,7 @@
 import type { Knex } from '@ledgerline/platform';
 import { queryMatches } from '../domain/query';
 import { ownerAt, viewerOf, decide, factsOf, type Assignment } from '../domain/visibility';
+import { payloadFor } from '../domain/partner-payload';
 import { insertDeliveries, listActiveHubs, type NewDelivery } from '../persistence/store';
 import { assignmentsOf, deleteHeldEvents, dropHeldEventsBefore, lockAccounts, lockHeldEvents, partnersWithScopeAll, recordAssignments } from '../persistence/visibility-store';
 import type { HubDeps } from './deps';
@@ -62,8 +63,9 @@ export async function releaseHeldEvents(trx: Knex, deps: Pick<HubDeps, 'clock'>,
     for (const hub of hubs) {
       if ((h.onlyHub && hub.id !== h.onlyHub) || hub.createdAt.getTime() > h.readAt.getTime()) continue;
       if (!queryMatches(hub.filter, { subject: h.subject, type: h.eventType })) continue;
-      if (decide(viewerOf(hub, all), facts, assignments) === 'DELIVER')
-        rows.push({ subscriptionId: hub.id, eventId: h.eventId, generation: h.generation, subject: h.subject, eventType: h.eventType, payload: h.payload });
+      const viewer = viewerOf(hub, all);
+      if (decide(viewer, facts, assignments) === 'DELIVER')
+        rows.push({ subscriptionId: hub.id, eventId: h.eventId, generation: h.generation, subject: h.subject, eventType: h.eventType, payload: payloadFor(viewer, h.subject, h.payload) });
     }
   }
   let scheduled = 0;

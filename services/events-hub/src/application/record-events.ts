@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isEventSubject, queryMatches, queryMatchesUnknownSubject } from '../domain/query';
 import { decide, factsOf, viewerOf, type EventFacts } from '../domain/visibility';
+import { payloadFor } from '../domain/partner-payload';
 import type { SetAsideReason } from '../metrics';
 import { insertDeliveries, listActiveHubs, type NewDelivery } from '../persistence/store';
 import { assignmentsOf, insertHeldEvents, lockAccounts, partnersWithScopeAll, recordAssignments, type HeldEvent } from '../persistence/visibility-store';
@@ -107,10 +108,12 @@ export async function recordEvents(deps: HubDeps, events: StreamEvent[], generat
         if (decision === 'HOLD') hold = true;
         if (decision === 'HOLD_UNKNOWN') holdUnknown = true;
         if (decision !== 'DELIVER') return;
+        // A partner hub that sees only its own customers gets the event without staff's own text (domain/partner-payload.ts).
+        const payload = payloadFor(viewers[j]!, e.subject, e.payload);
         rows.push(
           problem
-            ? { subscriptionId: hub.id, eventId: fit(e.eventId, LIMITS.eventId), generation, subject: fit(e.subject, LIMITS.subject), eventType: fit(e.type, LIMITS.type), payload: e.payload, deadReason: `not delivered: ${problem.text}` }
-            : { subscriptionId: hub.id, eventId: e.eventId, generation, subject: e.subject, eventType: e.type, payload: e.payload },
+            ? { subscriptionId: hub.id, eventId: fit(e.eventId, LIMITS.eventId), generation, subject: fit(e.subject, LIMITS.subject), eventType: fit(e.type, LIMITS.type), payload, deadReason: `not delivered: ${problem.text}` }
+            : { subscriptionId: hub.id, eventId: e.eventId, generation, subject: e.subject, eventType: e.type, payload },
         );
       });
       // A set-aside event cannot be kept as it is: the partner hubs it may belong to do not get it (logged below).

@@ -1,6 +1,7 @@
 import type { Knex } from '@ledgerline/platform';
 import { eventSubjects, queryMatches } from '../domain/query';
 import { decide, factsOf, viewerOf, type Unplaceable } from '../domain/visibility';
+import { payloadFor } from '../domain/partner-payload';
 import { insertDeliveries, listActiveHubs, type NewDelivery } from '../persistence/store';
 import { assignmentsOf, insertHeldEvents, lockAccounts, partnersWithScopeAll, type HeldEvent } from '../persistence/visibility-store';
 import { deleteUnknownTypeEvents, dropUnknownTypeEventsBefore, lockUnknownTypeEventsOf } from '../persistence/unknown-type-store';
@@ -69,9 +70,10 @@ export async function releaseUnknownTypeEvents(trx: Knex, deps: Pick<HubDeps, 'c
     for (const hub of hubs) {
       if ((h.onlyHub && hub.id !== h.onlyHub) || hub.createdAt.getTime() > h.heldAt.getTime()) continue;
       if (!queryMatches(hub.filter, { subject: h.subject, type: h.eventType })) continue;
-      const decision = decide(viewerOf(hub, all), f, f.audience === 'ACCOUNT' ? (assignments.get(f.billingAccountId) ?? []) : []);
+      const viewer = viewerOf(hub, all);
+      const decision = decide(viewer, f, f.audience === 'ACCOUNT' ? (assignments.get(f.billingAccountId) ?? []) : []);
       if (decision === 'HOLD') hold = true;
-      if (decision === 'DELIVER') rows.push({ subscriptionId: hub.id, eventId: h.eventId, generation: h.generation, subject: h.subject, eventType: h.eventType, payload: h.payload });
+      if (decision === 'DELIVER') rows.push({ subscriptionId: hub.id, eventId: h.eventId, generation: h.generation, subject: h.subject, eventType: h.eventType, payload: payloadFor(viewer, h.subject, h.payload) });
     }
     if (f.audience === 'OPERATOR' && f.unplaceable) setAside.push({ eventId: h.eventId, subject: h.subject, ...f.unplaceable });
     // Its wait for the account starts now (EVENTS_HUB_UNPLACED_HOLD_HOURS), not when it was read: an upgrade days

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { BILLING_STREAM, DomainError, parseCloudEvent } from '@ledgerline/contracts';
-import { runDurableConsumers, type Logger, type Messaging } from '@ledgerline/platform';
+import { runDurableConsumers, type Knex, type Logger, type Messaging } from '@ledgerline/platform';
 import { consumerFilters } from '../domain/query';
+import { audienceOfSubject } from '../domain/visibility';
 import { recordEvents, type StreamEvent } from '../application/record-events';
 import { recordAccountPartners } from '../application/account-partners';
 import type { StreamReader } from '../application/replay-events';
@@ -16,6 +17,38 @@ function toEvent(m: { subject: string; data: Uint8Array; string(): string }, log
     logger.error({ subject: m.subject, err, payload: m.string().slice(0, 500) }, 'event ignored by the hub: not a CloudEvent');
     return null;
   }
+}
+
+/** How long a webhook batch waits for the billingaccount durable to catch up before it goes back to NATS (redelivered). */
+const ACCOUNTS_WAIT_MS = 2_000;
+
+/**
+ * Whether the hub has recorded every billingaccount event stored on the stream up to `seq` (the billingaccount
+ * durable acknowledges a batch once its assignments are committed): its acknowledgement floor is past `seq`, or it
+ * has nothing left to deliver or to be acknowledged.
+ */
+async function accountsReadThrough(messaging: Messaging, durable: string, seq: number): Promise<boolean> {
+  const info = await messaging.jsm.consumers.info(BILLING_STREAM.name, durable);
+  return info.ack_floor.stream_seq >= seq || (info.num_pending === 0 && info.num_ack_pending === 0);
+}
+
+/**
+ * Before a webhook batch holding account events is decided for partner hubs: waits until the billingaccount durable
+ * has read the stream up to the batch's last message, so an account's change of partner published before an event is
+ * known when the event is decided (read first on its own durable, the event went to the partner the account had
+ * left: "hub partner move race"). Not waited for when no partner has an active hub (the operator's hubs see every
+ * account's events). Still behind after ACCOUNTS_WAIT_MS: throws, and the batch is redelivered.
+ */
+async function waitForAccountPlacements(knex: Knex, messaging: Messaging, durable: string, messages: { seq: number; subject: string }[]): Promise<void> {
+  if (!messages.some((m) => audienceOfSubject(m.subject) === 'ACCOUNT')) return;
+  if (!(await knex('hub').where({ status: 'ACTIVE' }).whereNotNull('partner_id').first('id'))) return;
+  const seq = Math.max(...messages.map((m) => m.seq));
+  for (const deadline = Date.now() + ACCOUNTS_WAIT_MS; ; ) {
+    if (await accountsReadThrough(messaging, durable, seq)) return;
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`billing account assignments not read up to stream sequence ${seq} yet (durable ${durable} behind): the batch waits, so no partner gets an event of an account that left it`);
 }
 
 /**
@@ -36,9 +69,12 @@ export async function startEventConsumers(deps: HubDeps, messaging: Messaging, o
   // account opened before), under a host name of its own: runDurableConsumers follows the acknowledgements of the
   // `events_hub_` durables when the webhook filters change, and this one's (far behind while it catches up) must
   // not count among them.
-  const stopAccounts = await runDurableConsumers({ messaging, logger: deps.logger, name: 'account_partners_of_events_hub', suffix, throwaway }, [
+  const accounts = { host: 'account_partners_of_events_hub', name: 'billingaccounts' };
+  // runDurableConsumers's name for it.
+  const accountsDurable = `${accounts.host}_${accounts.name}${suffix ? `_${suffix}` : ''}`;
+  const stopAccounts = await runDurableConsumers({ messaging, logger: deps.logger, name: accounts.host, suffix, throwaway }, [
     {
-      name: 'billingaccounts',
+      name: accounts.name,
       filter: 'billing.subscribers.billingaccount.*',
       startAt: 'all',
       batchSize: 200,
@@ -63,6 +99,7 @@ export async function startEventConsumers(deps: HubDeps, messaging: Messaging, o
       startAt: 'unread' as const,
       batchSize: 200,
       handle: async (messages) => {
+        await waitForAccountPlacements(deps.knex, messaging, accountsDurable, messages);
         await recordEvents(
           deps,
           messages.map((m) => toEvent(m, deps.logger)).filter((e): e is StreamEvent => e !== null),
