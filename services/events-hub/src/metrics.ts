@@ -21,6 +21,8 @@ export interface HubMetrics {
   unknownEventType(): void;
   /** Events of a type still unknown dropped for partner hubs after EVENTS_HUB_UNKNOWN_TYPE_HOLD_HOURS. */
   unknownTypeDropped(n: number): void;
+  /** A webhook batch gave up waiting for the billingaccount durable (behind): it failed and NATS redelivers it. */
+  batchWaitedForAccounts(): void;
 }
 
 /** The id, subject or type cannot be stored (record-events.ts), or an account event's data cannot be (domain/visibility.ts). */
@@ -86,6 +88,11 @@ export function createHubMetrics(registry: client.Registry, knex: () => Knex): H
     help: 'Events of a type the hub still does not know after EVENTS_HUB_UNKNOWN_TYPE_HOLD_HOURS: not delivered to OWN_CUSTOMERS partner hubs',
     registers: [registry],
   });
+  const waitedForAccounts = new client.Counter({
+    name: 'ledgerline_events_hub_batches_waiting_for_accounts_total',
+    help: "Webhook consumer batches holding account events that gave up waiting (2 s) for the hub's billingaccount durable to read the stream up to them: failed and redelivered; no hub gets account events while it grows",
+    registers: [registry],
+  });
   new client.Gauge({
     name: 'ledgerline_events_hub_unknown_type_events_held',
     help: 'Events of a type the hub does not know yet, held for OWN_CUSTOMERS partner hubs until an upgraded hub knows the type',
@@ -147,6 +154,9 @@ export function createHubMetrics(registry: client.Registry, knex: () => Knex): H
     },
     unknownTypeDropped(n) {
       if (n) unknownTypeDropped.inc(n);
+    },
+    batchWaitedForAccounts() {
+      waitedForAccounts.inc();
     },
   };
 }

@@ -8,7 +8,7 @@ import { createHostResolver } from './host-resolver';
 import type { HubDeps } from './application/deps';
 import { checkSecretKeys, resealSecrets } from './application/seal-secrets';
 import { settleUnknownTypeEvents } from './application/unknown-event-types';
-import { startEventConsumers, streamReader } from './events/event-consumer';
+import { accountsReadUpTo, startEventConsumers, streamReader } from './events/event-consumer';
 import { hubRoutes } from './http/routes';
 import { startHttpServer } from './http/server';
 
@@ -84,7 +84,7 @@ export async function startEventsHub(options: { env?: NodeJS.ProcessEnv; clock?:
       logger,
       registry,
       metricsToken: config.metricsToken,
-      routes: hubRoutes(deps, streamReader(messaging, logger, config.replayMaxEvents), config.jwtSecret, logger),
+      routes: hubRoutes(deps, streamReader(messaging, logger, config.replayMaxEvents), config.jwtSecret, logger, accountsReadUpTo(messaging, config.databaseSchema)),
       health: async () => {
         await knex.raw('select 1');
         await messaging.nc.rtt();

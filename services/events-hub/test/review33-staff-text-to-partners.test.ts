@@ -6,9 +6,11 @@ import { api, HUB, startHubForTest, startReceiver, until } from './support';
 
 /**
  * Staff's own text in an event (a REFUND_FAILED recharge's resolution note, a refund's reason, a four-eyes request's
- * reason and decision note) is the operator's: a partner hub that sees only its own customers gets the event without
- * it (same CloudEvent id, signed over the body it is sent); the operator's hub gets it as published. Real PostgreSQL,
- * NATS and receivers. Before the fix the partner got the stored CloudEvent bytes, note and all.
+ * reason and decision note) is the operator's, and so are staff's identities (who resolved, refunded, approved, asked,
+ * decided, recorded a return) and the system's failure texts: a partner hub that sees only its own customers gets the
+ * event without them (same CloudEvent id, signed over the body it is sent); the operator's hub gets it as published.
+ * Real PostgreSQL, NATS and receivers. Before the fix the partner got the stored CloudEvent bytes, note and all (and,
+ * before the follow-up, every staff identity and failureReason).
  */
 const RUN = randomBytes(4).toString('hex');
 const A = { role: 'PARTNER' as const, partnerId: `mvno-a-${RUN}` };
@@ -119,8 +121,9 @@ describe("staff's text stays with the operator", () => {
       expect(got.body).not.toContain(`VIP ${RUN}`);
       expect(got.body).not.toContain(`watch this one ${RUN}`);
     }
-    expect(rA.of(recharge.id)[0]!.event.data).toEqual(Object.fromEntries(Object.entries(recharge.data as object).filter(([k]) => k !== 'note')));
-    expect(rA.of(refund.id)[0]!.event.data).toMatchObject({ refundId: `rf_${RUN}`, amount: '5.00', refundedBy: 'agent-7' });
+    expect(rA.of(recharge.id)[0]!.event.data).toEqual(Object.fromEntries(Object.entries(recharge.data as object).filter(([k]) => k !== 'note' && k !== 'resolvedBy')));
+    for (const e of events) expect(rA.of(e.id)[0]!.body, e.type).not.toMatch(/agent-7|sup-1/);
+    expect(rA.of(refund.id)[0]!.event.data).toMatchObject({ refundId: `rf_${RUN}`, amount: '5.00', refundedByRole: 'AGENT' });
     expect(rA.of(refund.id)[0]!.event.data).not.toHaveProperty('reason');
     expect(rA.of(approval.id)[0]!.event.data).toMatchObject({ status: 'APPROVED', resultId: `rf_${RUN}` });
     expect(rA.of(approval.id)[0]!.event.data).not.toHaveProperty('decisionNote');
@@ -137,5 +140,58 @@ describe("staff's text stays with the operator", () => {
     expect((await api(t.hub, 'POST', `${HUB}/${hubA}/replay`, A, { from: startedAt.toISOString() })).status).toBe(202);
     await until('the replay re-sends it', () => rA.of(recharge.id).length === 2);
     for (const got of rA.of(recharge.id)) expect(got.body).not.toContain(NOTE);
+  });
+
+  it("a partner's hub gets its customer's events without staff's identities and the system's failure text; the operator's with them", async () => {
+    const failed = await publish('balanceAdjustmentDecided', {
+      requestId: `bar_${RUN}`,
+      walletId: `w_${ACC}`,
+      billingAccountId: ACC,
+      amount: '80.00',
+      currency: 'EUR',
+      requestedBy: `agent-77-${RUN}`,
+      reason: 'goodwill',
+      status: 'FAILED',
+      decidedBy: `sup-11-${RUN}`,
+      decisionNote: null,
+      adjustmentId: null,
+      failureCode: 'WALLET_CLOSED',
+      failureReason: `Wallet w_${ACC} is closed (decided by sup-12-${RUN})`,
+    });
+    const returned = await publish('walletPayoutReturned', {
+      payoutId: `po_${RUN}`,
+      walletId: `w_${ACC}`,
+      billingAccountId: ACC,
+      amount: { amount: '3.00', currency: 'EUR' },
+      balanceAfter: { amount: '3.00', currency: 'EUR' },
+      payoutReference: `PO-${RUN}`,
+      returnReason: 'account closed',
+      returnedBy: `fin-5-${RUN}`,
+      returnedByRole: 'ADMIN',
+      returnedAt: new Date().toISOString(),
+    });
+    const dispute = await publish('disputeResolved', {
+      disputeId: `dsp_${RUN}`,
+      invoiceId: `inv_${RUN}`,
+      billingAccountId: ACC,
+      status: 'REJECTED',
+      amount: '4.00',
+      currency: 'EUR',
+      creditedAmount: null,
+      creditNoteId: null,
+      decidedBy: `agent-78-${RUN}`,
+      decisionNote: 'the usage was yours',
+    });
+    const events = [failed, returned, dispute];
+    await until('the operator and A get the three events', () => events.every((e) => rOps.of(e.id).length === 1 && rA.of(e.id).length === 1));
+    for (const e of events) {
+      const body = receivedOnce(rA, e, secretA).body;
+      expect(body, e.type).not.toMatch(new RegExp(`(agent|sup|fin)-\\d+-${RUN}`));
+      expect(receivedOnce(rOps, e, secretOps).body).toMatch(new RegExp(`(agent|sup|fin)-\\d+-${RUN}`));
+    }
+    expect(rA.of(failed.id)[0]!.event.data).toMatchObject({ status: 'FAILED', failureCode: 'WALLET_CLOSED' });
+    expect(rA.of(failed.id)[0]!.event.data).not.toHaveProperty('failureReason');
+    expect(rA.of(returned.id)[0]!.event.data).toMatchObject({ returnedByRole: 'ADMIN', returnReason: 'account closed' });
+    expect(rA.of(dispute.id)[0]!.event.data).toMatchObject({ status: 'REJECTED', decisionNote: 'the usage was yours' });
   });
 });

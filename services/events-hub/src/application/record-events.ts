@@ -19,6 +19,8 @@ export interface StreamEvent {
   /** The CloudEvent's `time` and `data` when the reader parsed them already (else read from `payload`). */
   time?: string;
   data?: unknown;
+  /** Its stream sequence, when the reader knows it (a replay's reader): what the hub's account placements must have read. */
+  seq?: number;
 }
 
 /** Column widths of webhook_delivery (event_id, subject: 200; event_type: 120). */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { BILLING_STREAM, DomainError, parseCloudEvent } from '@ledgerline/contracts';
-import { runDurableConsumers, type Knex, type Logger, type Messaging } from '@ledgerline/platform';
+import { runDurableConsumers, type Logger, type Messaging } from '@ledgerline/platform';
 import { consumerFilters } from '../domain/query';
 import { audienceOfSubject } from '../domain/visibility';
 import { recordEvents, type StreamEvent } from '../application/record-events';
@@ -22,6 +22,9 @@ function toEvent(m: { subject: string; data: Uint8Array; string(): string }, log
 /** How long a webhook batch waits for the billingaccount durable to catch up before it goes back to NATS (redelivered). */
 const ACCOUNTS_WAIT_MS = 2_000;
 
+/** The hub's billingaccount durable: runDurableConsumers's host and name (see startEventConsumers). */
+const ACCOUNTS = { host: 'account_partners_of_events_hub', name: 'billingaccounts' } as const;
+
 /**
  * Whether the hub has recorded every billingaccount event stored on the stream up to `seq` (the billingaccount
  * durable acknowledges a batch once its assignments are committed): its acknowledgement floor is past `seq`, or it
@@ -33,22 +36,46 @@ async function accountsReadThrough(messaging: Messaging, durable: string, seq: n
 }
 
 /**
+ * Waits up to ACCOUNTS_WAIT_MS for the billingaccount durable `durable` to have read the stream up to `seq`
+ * (accountsReadThrough); whether it has.
+ */
+async function waitForAccountsRead(messaging: Messaging, durable: string, seq: number): Promise<boolean> {
+  for (const deadline = Date.now() + ACCOUNTS_WAIT_MS; ; ) {
+    if (await accountsReadThrough(messaging, durable, seq)) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
  * Before a webhook batch holding account events is decided for partner hubs: waits until the billingaccount durable
  * has read the stream up to the batch's last message, so an account's change of partner published before an event is
  * known when the event is decided (read first on its own durable, the event went to the partner the account had
  * left: "hub partner move race"). Not waited for when no partner has an active hub (the operator's hubs see every
- * account's events). Still behind after ACCOUNTS_WAIT_MS: throws, and the batch is redelivered.
+ * account's events). Still behind after ACCOUNTS_WAIT_MS: counts it (ledgerline_events_hub_batches_waiting_for_accounts_total)
+ * and throws, and the batch is redelivered.
  */
-async function waitForAccountPlacements(knex: Knex, messaging: Messaging, durable: string, messages: { seq: number; subject: string }[]): Promise<void> {
+async function waitForAccountPlacements(deps: Pick<HubDeps, 'knex' | 'metrics'>, messaging: Messaging, durable: string, messages: { seq: number; subject: string }[]): Promise<void> {
   if (!messages.some((m) => audienceOfSubject(m.subject) === 'ACCOUNT')) return;
-  if (!(await knex('hub').where({ status: 'ACTIVE' }).whereNotNull('partner_id').first('id'))) return;
+  if (!(await deps.knex('hub').where({ status: 'ACTIVE' }).whereNotNull('partner_id').first('id'))) return;
   const seq = Math.max(...messages.map((m) => m.seq));
-  for (const deadline = Date.now() + ACCOUNTS_WAIT_MS; ; ) {
-    if (await accountsReadThrough(messaging, durable, seq)) return;
-    if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  if (await waitForAccountsRead(messaging, durable, seq)) return;
+  deps.metrics.batchWaitedForAccounts();
   throw new Error(`billing account assignments not read up to stream sequence ${seq} yet (durable ${durable} behind): the batch waits, so no partner gets an event of an account that left it`);
+}
+
+/** The name runDurableConsumers gives the hub's billingaccount durable in schema `schema` (startEventConsumers). */
+export function accountsDurableName(schema: string): string {
+  return `${ACCOUNTS.host}_${ACCOUNTS.name}${schema === 'events_hub' ? '' : `_${schema}`}`;
+}
+
+/**
+ * For replays (application/replay-events.ts): whether the hub's billingaccount durable has read the stream up to a
+ * sequence, waiting up to ACCOUNTS_WAIT_MS as the live webhook batches do.
+ */
+export function accountsReadUpTo(messaging: Messaging, schema: string): (seq: number) => Promise<boolean> {
+  const durable = accountsDurableName(schema);
+  return (seq) => waitForAccountsRead(messaging, durable, seq);
 }
 
 /**
@@ -69,9 +96,9 @@ export async function startEventConsumers(deps: HubDeps, messaging: Messaging, o
   // account opened before), under a host name of its own: runDurableConsumers follows the acknowledgements of the
   // `events_hub_` durables when the webhook filters change, and this one's (far behind while it catches up) must
   // not count among them.
-  const accounts = { host: 'account_partners_of_events_hub', name: 'billingaccounts' };
+  const accounts = ACCOUNTS;
   // runDurableConsumers's name for it.
-  const accountsDurable = `${accounts.host}_${accounts.name}${suffix ? `_${suffix}` : ''}`;
+  const accountsDurable = accountsDurableName(o.schema);
   const stopAccounts = await runDurableConsumers({ messaging, logger: deps.logger, name: accounts.host, suffix, throwaway }, [
     {
       name: accounts.name,
@@ -99,7 +126,7 @@ export async function startEventConsumers(deps: HubDeps, messaging: Messaging, o
       startAt: 'unread' as const,
       batchSize: 200,
       handle: async (messages) => {
-        await waitForAccountPlacements(deps.knex, messaging, accountsDurable, messages);
+        await waitForAccountPlacements(deps, messaging, accountsDurable, messages);
         await recordEvents(
           deps,
           messages.map((m) => toEvent(m, deps.logger)).filter((e): e is StreamEvent => e !== null),
@@ -149,7 +176,7 @@ export function streamReader(messaging: Messaging, logger: Logger, maxEvents = 1
           for await (const m of batch) {
             got++;
             const event = toEvent(m, logger);
-            if (event) found.push({ seq: m.seq, event });
+            if (event) found.push({ seq: m.seq, event: { ...event, seq: m.seq } });
             pending = Math.min(pending - 1, m.info.pending);
             if (pending === 0) break;
           }

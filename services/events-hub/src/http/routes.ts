@@ -5,7 +5,7 @@ import type { HubDeps } from '../application/deps';
 import { deleteHub, getHub, HUB_PATH, listHubs, registerHub } from '../application/hubs';
 import { listDeliveries, retryDelivery } from '../application/deliveries';
 import { rotateHubSecret } from '../application/rotate-secret';
-import { replayEvents, type StreamReader } from '../application/replay-events';
+import { replayEvents, type AccountsReadUpTo, type StreamReader } from '../application/replay-events';
 import { EVENT_SCOPE_PATH, getEventScope, listEventScopes, setEventScope } from '../application/event-scope';
 
 const STATUS_BY_CATEGORY: Record<DomainError['category'], number> = {
@@ -63,7 +63,7 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
  * The TMF688 hub routes: parse, call the use case, map the result. Everything under HUB_PATH needs
  * `Authorization: Bearer <PARTNER or ADMIN token>`.
  */
-export function hubRoutes(deps: HubDeps, read: StreamReader, jwtSecret: string, logger: Logger) {
+export function hubRoutes(deps: HubDeps, read: StreamReader, jwtSecret: string, logger: Logger, accountsRead?: AccountsReadUpTo) {
   return async (req: http.IncomingMessage, url: URL): Promise<Reply | null> => {
     const under = (base: string) => url.pathname === base || url.pathname.startsWith(`${base}/`);
     const scopes = under(EVENT_SCOPE_PATH);
@@ -121,7 +121,7 @@ export function hubRoutes(deps: HubDeps, read: StreamReader, jwtSecret: string, 
         return { status: 200, body: await retryDelivery(deps, caller, id!, deliveryId!) };
       if (parts.length === 2 && sub === 'rotateSecret' && method === 'POST') return { status: 200, body: await rotateHubSecret(deps, caller, id!) };
       if (parts.length === 2 && sub === 'replay' && method === 'POST')
-        return { status: 202, body: await replayEvents(deps, read, caller, id!, await readJson(req)) };
+        return { status: 202, body: await replayEvents(deps, read, caller, id!, await readJson(req), accountsRead) };
       const status = parts.length <= 4 ? 405 : 404;
       return {
         status,
