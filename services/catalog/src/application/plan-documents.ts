@@ -33,13 +33,17 @@ export async function knownOffers(em: Em): Promise<OfferDocument[]> {
 }
 
 /**
- * Validates against the schema, the facts and operators, and the offers published here. `publishing`:
+ * Validates against the schema, the facts and operators, and the offers published here (retired ones:
+ * OFFER_RETIRED where the document offers or lists them). `publishing`:
  * the offers are read once the allowance ids the document consumes are locked (readOffersForPublish),
  * so an offer import changing them is waited for.
  */
 export async function validateDocument(em: Em, document: unknown, options: { publishing?: boolean } = {}): Promise<ValidationReport> {
-  const offers = options.publishing ? (await readOffersForPublish(em, document)).map((o) => JSON.parse(o.document) as OfferDocument) : await knownOffers(em);
-  return validatePlan(document, { knownOffers: offers });
+  const rows = options.publishing ? await readOffersForPublish(em, document) : await em.find(Offer, {}, { orderBy: { code: 'asc' } });
+  // Every offer's allowances stay in scope (passes bought before a retirement keep their buckets);
+  // a retired offer may not be offered or listed as compatible by a new version (OFFER_RETIRED).
+  const retiredOffers = rows.filter((o) => o.status === 'RETIRED').map((o) => o.code);
+  return validatePlan(document, { knownOffers: rows.map((o) => JSON.parse(o.document) as OfferDocument), retiredOffers });
 }
 
 /** An invalid plan can never be published: the error carries every problem with its pointer. */

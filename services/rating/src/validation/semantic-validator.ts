@@ -6,6 +6,7 @@
  */
 import { isCurrencyCode, LONGEST_MSISDN, minorUnits, ONE_OFF_DESCRIPTION_MAX, planChangeWording, planFeeDescription } from '@ledgerline/contracts';
 import { isDecimalString, Decimal } from '../domain/decimal';
+import { LEDGER_SCALE } from '../domain/ledger-money';
 import { FACT_NAMES, FACTS, isFactName, OPERATORS_BY_TYPE, ALL_OPERATORS, UNIT_OF_USAGE_TYPE, type FactScope } from '../domain/facts';
 import { isValidTimezone } from '../domain/local-time';
 import type { Allowance, Condition, OfferDocument, PlanDocument } from '../domain/plan-types';
@@ -120,6 +121,106 @@ function planAmounts(plan: PlanDocument): Array<readonly [string, unknown]> {
     if (params && (event!.type === 'discount' || event!.type === 'surcharge') && INVOICE_LEVEL_SCOPES.includes(params.scope as string)) field(params, 'amount', `/rules/${i}/event/params`);
   });
   return amounts;
+}
+
+/**
+ * Upper bounds of plan amounts (exclusive), from the columns they land in. The smallest column a plan
+ * amount is written to as it is: invoicing's `invoice_line.unit_price` NUMERIC(18,6), 12 whole digits
+ * (a fee's, an add-on's or a usage line's unit price; an offer's price, the same NUMERIC(18,6), is
+ * bounded alike by the catalog's importOffer), and wallets refuses entered amounts (budgets, limits)
+ * from 10^12 as AMOUNT_TOO_LARGE (`requireLedgerSize`). So fees, add-on prices, balance-policy and
+ * committed-spend amounts, adjustment amounts and tier flat fees: below 10^12.
+ */
+export const MAX_PLAN_AMOUNT = new Decimal(10).pow(12);
+/**
+ * A unit price is multiplied by an event's quantity before it lands anywhere: usage stores the
+ * event's price as NUMERIC(20,6) (below 10^14, as invoicing's line amounts NUMERIC(18,4)). With
+ * 10^6 units as the most one event realistically carries (11.5 days of voice in seconds, ~1 TB of
+ * data in MB, a million messages or items), a unit price below 10^14 / 10^6 = 10^8 keeps such an
+ * event's price storable (and the unit price itself within invoice_line.unit_price's 10^12). 10^8
+ * still leaves room for high-denomination currencies (about 100 USD per unit in IRR or LBP).
+ */
+export const MAX_UNIT_PRICE = new Decimal(10).pow(8);
+
+/**
+ * Amounts past their bound (MAX_PLAN_AMOUNT / MAX_UNIT_PRICE): AMOUNT_TOO_LARGE at the pointer.
+ * Authoring-only: a version published before the bound rates as it did (an event whose price cannot
+ * be stored fails as it always did, the version's other events still rate).
+ */
+function amountSizeProblems(currency: unknown, amounts: ReadonlyArray<readonly [pointer: string, amount: unknown, limit: Decimal]>): Problem[] {
+  const problems: Problem[] = [];
+  const money = typeof currency === 'string' ? ` ${currency}` : '';
+  for (const [pointer, amount, limit] of amounts) {
+    if (!isDecimalString(amount) || new Decimal(amount).lt(limit)) continue;
+    const what = limit === MAX_UNIT_PRICE
+      ? `A price per unit must be below ${limit.toFixed()}: it is multiplied by an event's quantity, and an event's price must fit the 14 whole digits usage stores it in`
+      : `An amount must be below ${limit.toFixed()}: that is what invoice lines and the wallets ledger hold`;
+    problems.push({ pointer, code: 'AMOUNT_TOO_LARGE', authoringOnly: true, message: `${amount}${money} is too large. ${what}. Check for a slipped key or a missing decimal point.` });
+  }
+  return problems;
+}
+
+/**
+ * A `rate` rule's prices and EVENT-scope adjustment amounts, each with its bound: what rating turns
+ * into an event's price (the fees and invoice-level amounts are planAmounts).
+ */
+function usageAmounts(plan: PlanDocument): Array<readonly [string, unknown, Decimal]> {
+  const amounts: Array<readonly [string, unknown, Decimal]> = [];
+  asArray(plan.rules).forEach((rule, i) => {
+    const event = isObject(rule) && isObject(rule.event) ? rule.event : undefined;
+    const params = event && isObject(event.params) ? event.params : undefined;
+    if (!params) return;
+    const at = `/rules/${i}/event/params`;
+    if (event!.type === 'rate') {
+      if (params.pricePerUnit !== undefined) amounts.push([`${at}/pricePerUnit`, params.pricePerUnit, MAX_UNIT_PRICE]);
+      const table = isObject(params.priceTable) ? params.priceTable : undefined;
+      asArray(table?.tiers).forEach((tier, j) => {
+        if (!isObject(tier)) return;
+        if (tier.unitPrice !== undefined) amounts.push([`${at}/priceTable/tiers/${j}/unitPrice`, tier.unitPrice, MAX_UNIT_PRICE]);
+        if (tier.flatFee !== undefined) amounts.push([`${at}/priceTable/tiers/${j}/flatFee`, tier.flatFee, MAX_PLAN_AMOUNT]);
+      });
+    }
+    if ((event!.type === 'discount' || event!.type === 'surcharge') && params.scope === 'EVENT' && params.amount !== undefined) amounts.push([`${at}/amount`, params.amount, MAX_PLAN_AMOUNT]);
+  });
+  return amounts;
+}
+
+/**
+ * What rating prices an event with must fit the 6 places (LEDGER_SCALE) usage stores an event's price
+ * in (NUMERIC(20,6)) and the wallets ledger charges it at (half-even, chargeAmountOf): a rule rounding
+ * at scale 8 was rated 0.00000001 and charged 0, whatever its rounding mode said (ROUNDING_TOO_FINE at
+ * `…/rounding/scale`); a usage price with more decimals (AMOUNT_PRECISION) cannot be charged as written
+ * for one unit, and a pricePerUnit from 7 decimals reached wallets as "1e-7", which it refuses. Fees and
+ * other amounts charged as they are have the currency's minor unit already (amountPrecisionProblems).
+ * Authoring-only: the schema allowed scales to 10, and a version published with one rates as it did.
+ */
+function ledgerScaleProblems(plan: PlanDocument): Problem[] {
+  const problems: Problem[] = [];
+  asArray(plan.rules).forEach((rule, i) => {
+    const event = isObject(rule) && isObject(rule.event) ? rule.event : undefined;
+    const params = event && isObject(event.params) ? event.params : undefined;
+    const rounding = event?.type === 'rate' && params && isObject(params.rounding) ? params.rounding : undefined;
+    if (!rounding || typeof rounding.scale !== 'number' || !(rounding.scale > LEDGER_SCALE)) return;
+    const mode = typeof rounding.mode === 'string' ? rounding.mode : 'HALF_UP';
+    problems.push({
+      pointer: `/rules/${i}/event/params/rounding/scale`,
+      code: 'ROUNDING_TOO_FINE',
+      authoringOnly: true,
+      message: `Rounding to ${rounding.scale} decimals is finer than the ${LEDGER_SCALE} places usage stores an event's price in and the wallets ledger charges it at (half-even): the price would be rounded again there, not as this rule says. Use a scale of at most ${LEDGER_SCALE}, e.g. {"mode": "${mode}", "scale": ${LEDGER_SCALE}}.`,
+    });
+  });
+  for (const [pointer, amount] of usageAmounts(plan)) {
+    if (!isDecimalString(amount) || new Decimal(amount).decimalPlaces() <= LEDGER_SCALE) continue;
+    const rounded = new Decimal(amount).toDecimalPlaces(LEDGER_SCALE, Decimal.ROUND_HALF_UP);
+    const hint = rounded.isZero() ? `the smallest price it can charge is ${new Decimal(10).pow(-LEDGER_SCALE).toFixed(LEDGER_SCALE)}` : `e.g. ${rounded.toFixed()}`;
+    problems.push({
+      pointer,
+      code: 'AMOUNT_PRECISION',
+      authoringOnly: true,
+      message: `${amount} has more than ${LEDGER_SCALE} decimals: usage stores prices and the wallets ledger charges them at ${LEDGER_SCALE} places, so it would not be charged as written. Round it to at most ${LEDGER_SCALE} decimals (${hint}).`,
+    });
+  }
+  return problems;
 }
 
 export function conditionProblems(condition: unknown, pointer: string, scope: FactScope, plan: PlanDocument): Problem[] {
@@ -313,13 +414,15 @@ function feeNameProblems(plan: PlanDocument): Problem[] {
   return problems;
 }
 
-export function semanticProblems(plan: PlanDocument, knownOffers: readonly OfferDocument[]): Problem[] {
+export function semanticProblems(plan: PlanDocument, knownOffers: readonly OfferDocument[], retiredOffers: readonly string[] = []): Problem[] {
   const problems: Problem[] = [];
   if (typeof plan.timezone === 'string' && !isValidTimezone(plan.timezone)) {
     problems.push({ pointer: '/timezone', code: 'INVALID_TIMEZONE', message: `"${plan.timezone}" is not an IANA timezone; use e.g. "Europe/Berlin".` });
   }
   problems.push(...currencyProblems(plan.currency));
   problems.push(...amountPrecisionProblems(plan.currency, planAmounts(plan)));
+  problems.push(...amountSizeProblems(plan.currency, [...planAmounts(plan).map(([pointer, amount]) => [pointer, amount, MAX_PLAN_AMOUNT] as const), ...usageAmounts(plan)]));
+  problems.push(...ledgerScaleProblems(plan));
   problems.push(...allowanceProblems(asArray(plan.allowances), '/allowances', true));
   problems.push(...feeNameProblems(plan));
   problems.push(...reservedZoneNameProblems(plan), ...emptyTimeWindowProblems(plan), ...holidayDateProblems(plan));
@@ -340,6 +443,13 @@ export function semanticProblems(plan: PlanDocument, knownOffers: readonly Offer
     ...asArray(plan.compatibleOffers).map(String),
     ...asArray(plan.addOns).filter(isObject).map((addOn) => String(addOn.code)),
   ]);
+
+  // A catalog offer no longer sold, unless the plan sells an add-on of that code itself.
+  const addOnCodes = new Set(asArray(plan.addOns).filter(isObject).map((addOn) => String(addOn.code)));
+  const retired = (code: unknown): code is string => typeof code === 'string' && retiredOffers.includes(code) && !addOnCodes.has(code);
+  asArray(plan.compatibleOffers).forEach((code, i) => {
+    if (retired(code)) problems.push(retiredOfferProblem(code, `/compatibleOffers/${i}`, 'Remove it from "compatibleOffers"'));
+  });
 
   if (isObject(plan.eligibility)) problems.push(...conditionProblems(plan.eligibility.conditions, '/eligibility/conditions', 'eligibility', plan));
 
@@ -389,9 +499,20 @@ export function semanticProblems(plan: PlanDocument, knownOffers: readonly Offer
     }
     if (event.type === 'offer' && typeof params.offerCode === 'string' && !offerCodes.has(params.offerCode) && !knownOffers.some((offer) => offer.code === params.offerCode)) {
       problems.push({ pointer: `${at}/event/params/offerCode`, code: 'UNKNOWN_OFFER', message: `Offer "${params.offerCode}" is neither an add-on of this plan nor listed in "compatibleOffers".` });
+    } else if (event.type === 'offer' && retired(params.offerCode)) {
+      problems.push(retiredOfferProblem(params.offerCode, `${at}/event/params/offerCode`, 'Offer another one, or remove the rule'));
     }
   });
   return problems;
+}
+
+/**
+ * A reference to an offer the catalog retired: subscribers no longer sells it (addAddOn: CONFLICT
+ * OFFER_RETIRED) and withdraws upsells of it, so a new version would upsell, or list as compatible,
+ * what cannot be bought. Authoring-only: versions published while it was sold keep rating.
+ */
+function retiredOfferProblem(code: string, pointer: string, fix: string): Problem {
+  return { pointer, code: 'OFFER_RETIRED', authoringOnly: true, message: `Offer "${code}" is retired: it is no longer sold, so a new version cannot offer it. ${fix}.` };
 }
 
 function tierProblems(table: Json, pointer: string): Problem[] {

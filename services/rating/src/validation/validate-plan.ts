@@ -13,6 +13,13 @@ export interface ValidateOptions {
    */
   knownOffers?: readonly OfferDocument[];
   /**
+   * Codes of catalog offers no longer sold (RETIRED in the catalog). An `offer` rule or a
+   * `compatibleOffers` entry naming one is OFFER_RETIRED (authoring-only: a version published while
+   * the offer was sold still rates). Their allowances stay in `knownOffers`: passes bought before
+   * keep their buckets until they lapse.
+   */
+  retiredOffers?: readonly string[];
+  /**
    * 'authoring' (default) reports every problem. 'rating' is what compilePlan uses: problems marked
    * `authoringOnly` come back as `warnings` and leave the document valid, and the tariff ambiguity
    * analysis (an authoring rule: the engine resolves two rate rules at one priority by document
@@ -46,7 +53,7 @@ export function validatePlan(input: unknown, options: ValidateOptions = {}): Val
   }
   const problems = [...schemaProblems(validatePlanSchema, document)];
   const plan = document as unknown as PlanDocument;
-  problems.push(...semanticProblems(plan, options.knownOffers ?? []));
+  problems.push(...semanticProblems(plan, options.knownOffers ?? [], options.retiredOffers ?? []));
   // Authoring-only problems (an empty list, an amount's precision) leave the rules well-formed enough to evaluate.
   const rulesWellFormed = !problems.some((problem) => !problem.authoringOnly && (problem.pointer.startsWith('/rules') || problem.pointer.startsWith('/zones')));
   if (mode === 'authoring' && rulesWellFormed && Array.isArray(plan.rules)) problems.push(...ambiguousTariffProblems(plan));
