@@ -1,4 +1,5 @@
-// Late usage of a period whose invoice was voided (and perhaps replaced). Real PostgreSQL and NATS.
+// Late usage of a period whose invoice was voided (and perhaps replaced). Real PostgreSQL; the charge result
+// with a hint is applied as the consumer applies it (`applyMessages`), not through NATS: see below.
 //
 // What usage names (ChargeRequest/ChargeResult.adjustsInvoiceId) is an invoice it learnt of from
 // customerBillCreated: only an issued invoice is announced, and an issued invoice is never voided or
@@ -17,7 +18,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WORK_SUBJECTS, type ChargeResult } from '@ledgerline/contracts';
 import { lineThatBilled } from '../src/application/usage-record-given-back';
-import { account, charges, invoicesOf, runBillRun, startHarness, subscribe, waitFor, type Harness } from './support';
+import { applyMessages } from '../src/events/consumer';
+import type { Em } from '@ledgerline/platform';
+import { account, charges, invoicesOf, runBillRun, startHarness, subscribe, type Harness } from './support';
 
 let h: Harness;
 const CLOSE = 'mutation($i: CloseBillingPeriodInput!) { closeBillingPeriod(input: $i) { billingPeriod { invoice { id number state } } } }';
@@ -29,8 +32,10 @@ const SEP_LABEL = '2026-09-01–2026-09-30';
 const OCT = { periodStart: '2026-09-30T22:00:00Z', periodEnd: '2026-10-31T23:00:00Z' };
 const NOV = { periodStart: '2026-10-31T23:00:00Z', periodEnd: '2026-11-30T23:00:00Z' };
 
-// Accounts of this run's own: the consumer reads every run's charge results on the shared NATS, and another run's
-// charges for a same-named account (a copy of this file's late charge) were billed on this run's drafts.
+// Only this run's own accounts, charges and bill run: with a consumer, this run's schema took every run's events on
+// the shared NATS (other runs' accounts from their billingaccount.created, charges for a same-named account), and
+// its bill run billed them too (5 accounts for its 4 while others published; its wait could run out under load).
+// So the service has no consumer, its bill run bills exactly its accounts, and the accounts carry the run's id.
 const RUN = randomBytes(4).toString('hex');
 const A = { regen: `acc_lv_regen_${RUN}`, void: `acc_lv_void_${RUN}`, issue: `acc_lv_issue_${RUN}`, hint: `acc_lv_hint_${RUN}` };
 const ACCOUNTS = [A.regen, A.void, A.issue, A.hint];
@@ -56,14 +61,14 @@ const billsAnnounced = async (acc: string) =>
     .map((d: any) => d.invoiceId);
 
 beforeAll(async () => {
-  h = await startHarness('2026-10-01T08:00:00Z');
+  h = await startHarness('2026-10-01T08:00:00Z', { consume: false });
   for (const acc of ACCOUNTS) {
     await account(h, acc);
     await subscribe(h, acc, `sub_${acc}`, 'postpaid20', '2026-08-01T00:00:00Z');
     await charges(h, [data(acc, `chg_${acc}_sep`, '2026-09-10T12:00:00Z', '2.00')]);
   }
   // September is billed as drafts (a bill run an operator reviews before sending).
-  await runBillRun(h, '2026-10-01', { autoIssue: false });
+  expect(await runBillRun(h, '2026-10-01', { autoIssue: false })).toMatchObject({ totalAccounts: ACCOUNTS.length, invoicesCreated: ACCOUNTS.length });
   for (const acc of ACCOUNTS) {
     const [draft] = await invoicesOf(h, acc);
     expect(draft).toMatchObject({ state: 'NEW', number: null });
@@ -155,8 +160,9 @@ describe('a late charge naming an invoice that was voided', () => {
       chargeId: `chg_${acc}_late`, outcome: 'APPLIED', billingAccountId: acc, lineId: `lin_sub_${acc}`, paymentMode: 'POSTPAID', usageType: 'DATA', zone: 'ROAMING_EU', adjustsInvoiceId: voided.id,
       occurredAt: '2026-09-29T12:00:00Z', units: '100', unit: 'MB', unitsFromAllowances: '0', amountCharged: '1.00', currency: 'EUR',
     };
-    await h.svc.runtime.messaging.js.publish(WORK_SUBJECTS.chargeApplied, JSON.stringify(late));
-    await waitFor(async () => (await db().execute(`select 1 from unbilled_charge where charge_id = ?`, [late.chargeId])).length > 0);
+    // As wallets publishes it, applied as the consumer applies a chargeApplied message.
+    await h.svc.runtime.orm.em.fork().transactional((em) => applyMessages(em as Em, [{ subject: WORK_SUBJECTS.chargeApplied, data: JSON.stringify(late) }], h.clock.now()));
+    expect(await db().execute(`select adjusts_invoice_id from unbilled_charge where charge_id = ?`, [late.chargeId])).toEqual([{ adjusts_invoice_id: voided.id }]);
 
     // October's own usage of the same type and zone: a line apart from the adjustment.
     await charges(h, [data(acc, `chg_${acc}_oct`, '2026-10-05T12:00:00Z', '4.00')]);

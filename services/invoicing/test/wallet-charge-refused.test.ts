@@ -8,7 +8,7 @@
 // registration). A prepaid account's charge recorded before as an unbilled one-off is billed on its own invoice.
 // Real PostgreSQL and NATS (shared by runs: accounts carry the run's schema).
 import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
-import { EVENTS, createCloudEvent, dec, type ChargeRefusedData } from '@ledgerline/contracts';
+import { BILLING_STREAM, EVENTS, createCloudEvent, dec, type ChargeRefusedData } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { holdRefusedCharge, refusedChargeIn } from '../src/application/wallet-charge-refused';
 import { account, invoicesOf, runBillRun, startHarness, subscribe, waitFor, type Harness } from './support';
@@ -37,10 +37,11 @@ function refused(over: Partial<ChargeRefusedData> & { chargeId: string; billingA
   };
 }
 
-async function publish(data: unknown, key: string): Promise<void> {
+/** Publishes a refused charge's event; its stream sequence (see `handled`). */
+async function publish(data: unknown, key: string): Promise<number> {
   const d = data as ChargeRefusedData;
   const event = createCloudEvent({ source: 'ledgerline/wallets', type: EVENTS.chargeRefused.type, subject: String(d.billingAccountId), time: new Date('2026-10-25T09:00:00Z'), data, key: [key] });
-  await h.svc.runtime.messaging.js.publish(EVENTS.chargeRefused.subject, JSON.stringify(event));
+  return (await h.svc.runtime.messaging.js.publish(EVENTS.chargeRefused.subject, JSON.stringify(event))).seq;
 }
 
 /** Publishes a message as it is; its held row's key if it names no charge (`message:<stream sequence>`). */
@@ -56,6 +57,19 @@ async function accountCreated(id: string, paymentMode: 'PREPAID' | 'POSTPAID'): 
   const event = createCloudEvent({ source: 'ledgerline/subscribers', type: EVENTS.billingAccountCreated.type, subject: id, time: new Date('2026-10-26T08:00:00Z'), data, key: [id] });
   await h.svc.runtime.messaging.js.publish(EVENTS.billingAccountCreated.subject, JSON.stringify(event));
 }
+
+/**
+ * Until this run's `refused_charges` consumer has acknowledged every message up to stream sequence `seq`: it has
+ * finished with them (billed, held, or found billed), so what they did, or did not do, can be read. Waited for
+ * rather than slept: done as soon as it is, and not read too early on a busy machine. (That consumer acknowledges
+ * each message, held ones too. Not for the `subscribers` one: a batch holding another run's one-off for an account
+ * this run never learns comes back for ever, its other events applied, and its acknowledgements never pass it.)
+ */
+async function handled(seq: number): Promise<void> {
+  const durable = `invoicing_refused_charges_${h.svc.schema}`;
+  await waitFor(async () => (await h.svc.runtime.messaging.jsm.consumers.info(BILLING_STREAM.name, durable)).ack_floor.stream_seq >= seq, 30_000);
+}
+const seqOf = (key: string): number => Number(key.slice('message:'.length));
 
 /**
  * What this run's charges made the consumer hold, as `[key, reason]`: one warning per count of
@@ -84,9 +98,7 @@ describe('charges a closed prepaid wallet refused (billing.wallets.charge.refuse
     const data = refused({ chargeId: `chg_${h.svc.schema}_pre`, billingAccountId: acc('pre'), dueSince: '2026-10-21T10:00:00.000Z' });
     await publish(data, 'a');
     await publish(data, 'a'); // redelivered
-    await publish(data, 'b'); // the same charge under another event id
-    await waitFor(async () => (await invoicesOf(h, acc('pre'))).length > 0);
-    await new Promise((r) => setTimeout(r, 1500)); // the other deliveries have been handled too
+    await handled(await publish(data, 'b')); // the same charge under another event id; all three handled
     const all = (await h.gql<any>(INVOICES, { a: acc('pre') })).invoices.edges.map((e: any) => e.node);
     expect(all).toHaveLength(1);
     expect(all[0]).toMatchObject({ kind: 'WALLET_CHARGE', sourceRef: data.chargeId, state: 'SENT', netTotal: { amount: '9.99' }, taxTotal: { amount: '1.9' }, total: { amount: '11.89' } });
@@ -113,22 +125,24 @@ describe('charges a closed prepaid wallet refused (billing.wallets.charge.refuse
   });
 
   it('a postpaid account after its final bill: a one-off on the adjustment invoice of the next bill run, once', async () => {
-    h.clock.set('2026-10-01T08:00:00Z');
-    await account(h, acc('post'), { paymentTermsDays: 14 });
-    await subscribe(h, acc('post'), 'sub_rf_post', 'postpaid20', '2026-08-31T22:00:00Z');
-    await h.gql(CLOSE, { i: { billingAccountId: acc('post'), periodStart: '2026-08-31T22:00:00Z', periodEnd: '2026-09-30T22:00:00Z' } });
+    // Bill-cycle day 9 (Europe/Berlin), a day of its own: other runs' accounts reach this run's schema too (their
+    // billingaccount.created on the shared NATS, nearly all of day 1), and the run of the 1st billed them all (701
+    // for this one while another run published accounts; its wait could run out). No other run's account has day 9.
+    h.clock.set('2026-10-09T08:00:00Z');
+    await account(h, acc('post'), { paymentTermsDays: 14, billCycleDay: 9 });
+    await subscribe(h, acc('post'), 'sub_rf_post', 'postpaid20', '2026-09-08T22:00:00Z');
+    await h.gql(CLOSE, { i: { billingAccountId: acc('post'), periodStart: '2026-09-08T22:00:00Z', periodEnd: '2026-10-08T22:00:00Z' } });
     h.clock.set('2026-10-20T09:00:00Z');
-    await h.gql(CLOSE, { i: { billingAccountId: acc('post'), periodStart: '2026-09-30T22:00:00Z', periodEnd: '2026-10-20T08:00:00Z', final: true } });
+    await h.gql(CLOSE, { i: { billingAccountId: acc('post'), periodStart: '2026-10-08T22:00:00Z', periodEnd: '2026-10-20T08:00:00Z', final: true } });
     h.clock.set('2026-10-25T09:00:00Z');
     const data = refused({ chargeId: `chg_${h.svc.schema}_post`, billingAccountId: acc('post'), amount: { amount: '5.00', currency: 'EUR' }, description: 'SIM replacement', reason: 'SIM_REPLACEMENT_FEE', refusal: 'WALLET_CLOSED', settledAt: null });
     await publish(data, 'a');
-    await publish(data, 'a');
-    await waitFor(async () => (await db(`select 1 from wallet_charge_refused where charge_id = ?`, [data.chargeId])).length > 0);
-    await new Promise((r) => setTimeout(r, 1500));
+    await handled(await publish(data, 'a'));
+    expect(await db(`select status from wallet_charge_refused where charge_id = ?`, [data.chargeId])).toEqual([{ status: 'BILLED' }]);
     expect(await invoicesOf(h, acc('post'))).toHaveLength(2); // nothing billed before the next run
 
-    h.clock.set('2026-11-01T10:00:00Z');
-    await runBillRun(h, '2026-11-01');
+    h.clock.set('2026-11-09T10:00:00Z');
+    expect(await runBillRun(h, '2026-11-09')).toMatchObject({ totalAccounts: 1 }); // its own account only
     const all = await invoicesOf(h, acc('post'));
     expect(all).toHaveLength(3);
     const after = all.find((i: any) => i.periodStart === '2026-10-20T08:00:00.000Z');
@@ -136,8 +150,8 @@ describe('charges a closed prepaid wallet refused (billing.wallets.charge.refuse
       ['ONE_OFF', `SIM replacement (SIM_REPLACEMENT_FEE, charge ${data.chargeId}: not collected from the closed prepaid wallet)`, '5'],
     ]);
     // The next bill run has nothing of it left.
-    h.clock.set('2026-12-01T10:00:00Z');
-    await runBillRun(h, '2026-12-01');
+    h.clock.set('2026-12-09T10:00:00Z');
+    expect(await runBillRun(h, '2026-12-09')).toMatchObject({ totalAccounts: 1 });
     expect(await invoicesOf(h, acc('post'))).toHaveLength(3);
   });
 
@@ -152,8 +166,7 @@ describe('charges a closed prepaid wallet refused (billing.wallets.charge.refuse
     await publish(notAmount, 'nan');
     const notJson = await publishRaw(`not json (${h.svc.schema})`);
     const fine = refused({ chargeId: `chg_${h.svc.schema}_fine`, billingAccountId: acc('held') });
-    await publish(fine, 'fine');
-    await waitFor(async () => (await invoicesOf(h, acc('held'))).length > 0);
+    await handled(await publish(fine, 'fine'));
 
     const held = await db(`select charge_id, billing_account_id, status, held_reason from wallet_charge_refused where status = 'HELD' and (charge_id like ? or key = ?) order by held_reason`, [`chg_${h.svc.schema}_%`, notJson]);
     expect(held.map((r: any) => [r.charge_id, r.billing_account_id, r.held_reason])).toEqual([
@@ -180,8 +193,7 @@ describe('charges a closed prepaid wallet refused (billing.wallets.charge.refuse
     // again; delivered again (a replay), it finds itself billed.
     await account(h, acc('nobody'), { paymentMode: 'PREPAID' });
     expect((await invoicesOf(h, acc('nobody'))).map((i: any) => i.total.amount)).toEqual(['11.89']);
-    await publish(unknown, 'unknown');
-    await new Promise((r) => setTimeout(r, 1000));
+    await handled(await publish(unknown, 'unknown'));
     expect(await invoicesOf(h, acc('nobody'))).toHaveLength(1);
     const [again] = await db(`select status, held_reason from wallet_charge_refused where charge_id = ?`, [unknown.chargeId]);
     expect(again).toEqual({ status: 'BILLED', held_reason: null });
@@ -212,13 +224,19 @@ describe('charges a closed prepaid wallet refused (billing.wallets.charge.refuse
     await accountCreated(acc('late_pre'), 'PREPAID');
     await accountCreated(acc('late_post'), 'POSTPAID');
     await accountCreated(acc('late_usd'), 'PREPAID');
-    await waitFor(async () => (await invoicesOf(h, acc('late_pre'))).length > 0);
-    await waitFor(async () => (await db(`select 1 from billing_account where id = ?`, [acc('late_usd')])).length > 0);
+    // (Behind every other run's subscribers' events on the stream: given as long as `handled`.)
+    await waitFor(async () => (await invoicesOf(h, acc('late_pre'))).length > 0, 30_000);
+    await waitFor(async () => (await db(`select 1 from billing_account where id = ?`, [acc('late_usd')])).length > 0, 30_000);
     // Everything again: the accounts' events redelivered, the charges replayed.
     await accountCreated(acc('late_pre'), 'PREPAID');
     await accountCreated(acc('late_post'), 'POSTPAID');
-    for (const d of [pre, post, usd]) await publish(d, 'late');
-    await new Promise((r) => setTimeout(r, 1500));
+    // Subscribers' events are applied in stream order (a batch another run's event holds back is applied, then comes
+    // back): once an account published after them is known, they have been applied.
+    await accountCreated(acc('late_mark'), 'PREPAID');
+    let replayed = 0;
+    for (const d of [pre, post, usd]) replayed = await publish(d, 'late');
+    await waitFor(async () => (await db(`select 1 from billing_account where id = ?`, [acc('late_mark')])).length > 0, 30_000);
+    await handled(replayed);
 
     const bills = (await h.gql<any>(INVOICES, { a: acc('late_pre') })).invoices.edges.map((e: any) => e.node);
     expect(bills.map((i: any) => [i.kind, i.sourceRef, i.state, i.total.amount])).toEqual([['WALLET_CHARGE', pre.chargeId, 'SENT', '11.89']]);
@@ -242,9 +260,7 @@ describe('charges a closed prepaid wallet refused (billing.wallets.charge.refuse
       i: { id: data.chargeId, billingAccountId: acc('pre_oo'), lineId: 'lin_1', code: 'ADD_ON_PURCHASE', description: 'Roaming pack EU 5 GB', amount: { amount: '9.99', currency: 'EUR' } },
     });
     await publish(data, 'a');
-    await publish(data, 'a');
-    await waitFor(async () => (await db(`select 1 from wallet_charge_refused where charge_id = ?`, [data.chargeId])).length > 0);
-    await new Promise((r) => setTimeout(r, 1500));
+    await handled(await publish(data, 'a'));
     const all = (await h.gql<any>(INVOICES, { a: acc('pre_oo') })).invoices.edges.map((e: any) => e.node);
     expect(all.map((i: any) => [i.kind, i.sourceRef, i.state, i.total.amount])).toEqual([['WALLET_CHARGE', data.chargeId, 'SENT', '11.89']]);
     expect(all[0].lines.map((l: any) => [l.kind, l.netAmount.amount])).toEqual([['ONE_OFF', '9.99']]);
@@ -286,7 +302,7 @@ describe('charges a closed prepaid wallet refused (billing.wallets.charge.refuse
 
     // The broken message delivered again once the charge is billed is not held again as outstanding.
     const again = await publishRaw(JSON.stringify(noSource));
-    await new Promise((r) => setTimeout(r, 1000));
+    await handled(seqOf(again));
     expect(await db(`select count(*)::int as n from wallet_charge_refused where status = 'HELD' and message like ?`, [`%"${lacking.chargeId}"%`])).toEqual([{ n: 0 }]);
     expect(heldTold(...broken, again)).toEqual(broken.map((key) => [key, 'not_a_cloud_event']));
     expect(await invoicesOf(h, acc('nace'))).toHaveLength(2);
