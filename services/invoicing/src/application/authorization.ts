@@ -32,7 +32,8 @@
 //   receiveBankTransfer, applyUnappliedPayment           staff   (bank statement lines: reconciliation, like BANK_TRANSFER)
 //   refundUnappliedPayment                               staff   (records the payout that sent a kept line back to its payer)
 //   openDispute, withdrawDispute                         staff | owner   (staff or a customer here; the row in disputes.ts:
-//                                                        another customer's answers as an unknown id)
+//                                                        another customer's answers as an unknown id; a staff hold
+//                                                        (disputeInvoice) is withdrawn by staff only, DISPUTE_OPENED_BY_STAFF)
 //   decideDispute                                        staff           (disputes.ts)
 //   assessDispute, escalateDispute                       SYSTEM          (disputes.ts; the dispute workflow's steps)
 //   approveRequest, rejectRequest                        supervisor: ADMIN, or an AGENT with scope billing:approve
@@ -47,6 +48,8 @@
 //   BillingAccount.__resolveReference                    a stub ({ id }), no data
 //   BillingAccount.invoices, BillingAccount.accountCredit  staff | owner
 //   Invoice / Payment / CreditNote / Dispute.__resolveReference   staff | owner (another customer's: null, as an unknown id)
+//   Dispute.decidedBy                                    staff: as stored | owner: how it closed (auto:, rerate:, creditNote:,
+//                                                        regenerateInvoice, resolveDispute) or their own subject, else null
 //   Invoice.lines/payments/creditNotes/disputes/documents, CreditNote.lines, InvoiceLine.*, Payment.*, Receipt.*,
 //   BillingPeriod.invoice and the payloads' objects: reached only through a field above, so they follow its rule.
 // HTTP: invoicing serves only /graphql, /health and /metrics (the platform's server); invoice documents are

@@ -15,7 +15,7 @@ import { isDraft, type InvoiceState } from '../domain/lifecycle';
 import { assess, assessmentFacts, disputeAmount, isOpenDispute, isStaffHold, parseDisputeRules, STAFF_HOLD_KEY_PREFIX, reviewDueAt, type Assessment, type DisputePolicy, type DisputeRules, type DisputeTarget } from '../domain/disputes';
 import { invoiceUndisputed, lineCreditable } from '../domain/charge-refundable';
 import { closeDisputeApprovals } from './approvals';
-import { requireAccount, requireStaff, requireSystem } from './authorization';
+import { isStaff, requireAccount, requireStaff, requireSystem } from './authorization';
 import { givenBackApart, outsideOfInvoice } from './charge-given-back';
 import { lockAccountCredit } from './credit';
 import { disputeInvoiceState, holdForDispute, lockInvoice, releaseDisputeAmount } from './invoice-lifecycle';
@@ -53,11 +53,16 @@ export async function openDispute(em: Em, c: OpenDisputeCommand): Promise<{ id: 
   await requireAccount(em, c.caller, peek.billing_account_id, 'dispute this invoice', () => notFound('Invoice', c.invoiceId, 'input.invoiceId'));
   if (!c.idempotencyKey?.trim()) throw badInput('input.idempotencyKey', 'An idempotency key is required', 'IDEMPOTENCY_KEY_MISSING');
   if (c.idempotencyKey.length > 200) throw badInput('input.idempotencyKey', 'An idempotency key has at most 200 characters', 'IDEMPOTENCY_KEY_TOO_LONG');
+  // A NUL is no text PostgreSQL holds: refused here rather than failing the lock or the insert (INTERNAL).
+  if (c.idempotencyKey.includes('\u0000')) throw badInput('input.idempotencyKey', 'An idempotency key cannot hold a NUL character', 'IDEMPOTENCY_KEY_INVALID');
   const amount = disputeAmount(c.amount, peek.currency);
   const reason = (c.reason ?? '').trim();
   if (!reason) throw badInput('input.reason', 'Say what is wrong with the invoice', 'DISPUTE_REASON_MISSING');
   if (reason.length > 1000) throw badInput('input.reason', 'A reason has at most 1000 characters', 'DISPUTE_REASON_TOO_LONG');
-  if (c.usageRecordId != null && (!c.usageRecordId.trim() || c.usageRecordId.length > 80)) throw badInput('input.usageRecordId', 'A usage record id has 1 to 80 characters', 'DISPUTE_USAGE_RECORD_INVALID');
+  if (reason.includes('\u0000')) throw badInput('input.reason', 'A reason cannot hold a NUL character', 'DISPUTE_REASON_INVALID');
+  if (c.usageRecordId != null && (!c.usageRecordId.trim() || c.usageRecordId.length > 80 || c.usageRecordId.includes('\u0000'))) throw badInput('input.usageRecordId', 'A usage record id has 1 to 80 characters, without NUL', 'DISPUTE_USAGE_RECORD_INVALID');
+  // An empty line id is no line ("" was stored as the dispute's line of an invoice-level dispute).
+  if (c.invoiceLineId != null && (!c.invoiceLineId.trim() || c.invoiceLineId.includes('\u0000'))) throw badInput('input.invoiceLineId', 'An invoice line id is not empty and has no NUL (leave it out to dispute the invoice)', 'DISPUTE_LINE_INVALID');
   const invoiceLineId = c.invoiceLineId ?? null;
   const usageRecordId = c.usageRecordId ?? null;
   const hash = requestHash({ invoiceId: c.invoiceId, amount: amount.toFixed(), reason, invoiceLineId, usageRecordId });
@@ -180,6 +185,7 @@ async function disputeToDecide(em: Em, c: DecideDisputeCommand): Promise<{ d: an
   const note = (c.note ?? '').trim();
   if (!note) throw badInput('input.note', 'Say why the dispute is decided so (the customer is told)', 'DISPUTE_NOTE_MISSING');
   if (note.length > 2000) throw badInput('input.note', 'A note has at most 2000 characters', 'DISPUTE_NOTE_TOO_LONG');
+  if (note.includes('\u0000')) throw badInput('input.note', 'A note cannot hold a NUL character', 'DISPUTE_NOTE_INVALID');
   if (c.decision !== 'ACCEPT' && c.decision !== 'REJECT') throw badInput('input.decision', 'ACCEPT or REJECT', 'DISPUTE_DECISION_INVALID');
   const d = await lockDispute(em, await findDispute(em, c.disputeId));
   // A staff hold (disputeInvoice) is decided by staff: the workflow's ACCEPT at the final deadline is refused (it then waits for an agent).
@@ -346,6 +352,8 @@ export async function withdrawDispute(em: Em, c: { disputeId: string; caller: Ca
   const answer = { invoiceId: d.invoice_id, billingAccountId: d.billing_account_id };
   if (d.status === 'WITHDRAWN') return { changed: false, ...answer };
   if (!isOpenDispute(d.status)) throw conflict('DISPUTE_ALREADY_DECIDED', `Dispute ${d.id} is ${d.status} already`, { field: 'input.disputeId', status: d.status });
+  // A staff hold (disputeInvoice) is staff's to close: the customer taking it back released the hold staff put on.
+  if (isStaffHold(d) && !isStaff(c.caller)) throw conflict('DISPUTE_OPENED_BY_STAFF', `Dispute ${d.id} is a hold staff put on the invoice; staff close it`, { field: 'input.disputeId' });
   await sql(em)('dispute').where({ id: d.id }).update({ status: 'WITHDRAWN', decided_by: c.caller.subject.slice(0, 200), decided_at: c.now, updated_at: c.now });
   await close(em, d, 'WITHDRAWN', c.now, { decidedBy: c.caller.subject });
   return { changed: true, ...answer };

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { assess, assessmentFacts, checkDisputeRules, parseDisputeRules } from './disputes';
+import { assess, assessmentFacts, checkDisputeRules, decidedByFor, parseDisputeRules } from './disputes';
 
 const shipped = fs.readFileSync(new URL('../../../../catalog/disputes/auto-assessment.json', import.meta.url), 'utf8');
 
@@ -69,5 +69,16 @@ describe('dispute auto-assessment rules', () => {
       { pointer: '/rules/0/conditions/all/0/operator', message: 'lessThan compares numbers; currency is a string' },
     ]);
     expect(checkDisputeRules(rule({ all: [{ fact: 'currency', operator: 'equal', value: null }] })).map((p) => p.pointer)).toEqual(['/rules/0/conditions/all/0/value']);
+  });
+});
+
+describe('decidedByFor (who decided is staff\'s)', () => {
+  const customer = { staff: false, subject: 'cus_1' };
+  it('staff see it as stored; a customer sees how it closed and their own subject, else null', () => {
+    expect(decidedByFor('agent-7', { staff: true, subject: 'agent-1' })).toBe('agent-7');
+    for (const how of ['auto:small-goodwill', 'rerate:usg_1:rerate:2', 'creditNote:CN-1', 'regenerateInvoice', 'resolveDispute']) expect(decidedByFor(how, customer), how).toBe(how);
+    for (const who of ['agent-7', 'resolveDispute:agent-7', 'worker', 'automatic']) expect(decidedByFor(who, customer), who).toBeNull();
+    expect(decidedByFor('cus_1', customer)).toBe('cus_1');
+    expect(decidedByFor(null, customer)).toBeNull();
   });
 });

@@ -220,3 +220,16 @@ export function parseDisputeRules(text: string, source: string): DisputeRules {
 export const STAFF_HOLD_KEY_PREFIX = 'disputeInvoice:';
 export const staffHoldKey = (invoiceId: string, n: number): string => `${STAFF_HOLD_KEY_PREFIX}${invoiceId}:${n}`;
 export const isStaffHold = (d: { idempotency_key?: string | null }): boolean => typeof d.idempotency_key === 'string' && d.idempotency_key.startsWith(STAFF_HOLD_KEY_PREFIX);
+
+/**
+ * A dispute's `decidedBy` as `viewer` may read it: staff as stored; anyone else only what says how it
+ * closed (`auto:<rule>`, `rerate:<charge>`, `creditNote:<number>`, `regenerateInvoice`, `resolveDispute`)
+ * or names them (their own withdrawal), else null: which agent decided is the operator's own (the
+ * events hub drops it for partners alike).
+ */
+export function decidedByFor(decidedBy: string | null | undefined, viewer: { staff: boolean; subject: string }): string | null {
+  if (decidedBy == null) return null;
+  if (viewer.staff) return decidedBy;
+  if (/^(auto|rerate|creditNote):/.test(decidedBy) || decidedBy === 'regenerateInvoice' || decidedBy === 'resolveDispute') return decidedBy;
+  return decidedBy === viewer.subject ? decidedBy : null;
+}

@@ -10,7 +10,7 @@ import { setAsideAccounts } from '../application/bill-run-set-aside';
 import { CLOSURE_NOTE_KEY_PREFIX } from '../application/closure-credit';
 import { issueInvoice, regenerateInvoice, resolveDispute, voidInvoice } from '../application/invoice-lifecycle';
 import { disputeInvoice } from '../application/dispute-invoice';
-import { STAFF_HOLD_KEY_PREFIX } from '../domain/disputes';
+import { STAFF_HOLD_KEY_PREFIX, decidedByFor } from '../domain/disputes';
 import { INTERNAL_PAYMENT_KEY_PREFIXES, issueCreditNote, issuePaymentReceipt, NOTE_REFUND_KEY_PREFIXES, recordPayment, refundPayment } from '../application/payments';
 import { waiveOneOffCharge, WAIVER_NOTE_KEY_PREFIX } from '../application/waive-one-off-charge';
 import { billChargesHeldForAccount } from '../application/wallet-charge-refused';
@@ -536,6 +536,8 @@ export const resolvers = guardOperations({
     __resolveReference: async (ref: { id: string }, ctx: InvoicingContext) => requireRow(ctx.em, ctx.caller, await ctx.em.findOne(Dispute, { id: ref.id }), 'read this dispute'),
     amount: (d: Dispute) => m(d.amount, d.currency),
     creditedAmount: (d: Dispute) => (d.creditedAmount == null ? null : m(d.creditedAmount, d.currency)),
+    // Which agent decided is staff's; a customer sees how it closed (or their own withdrawal).
+    decidedBy: (d: Dispute, _: unknown, ctx: InvoicingContext) => decidedByFor(d.decidedBy, { staff: isStaff(ctx.caller), subject: ctx.caller.subject }),
     assessment: (d: Dispute) => (typeof d.assessment === 'string' ? JSON.parse(d.assessment) : (d.assessment ?? null)),
     pendingApproval: async (d: Dispute, _: unknown, ctx: InvoicingContext) => (isStaff(ctx.caller) ? ((await ctx.pendingApprovalsOfDispute.load(d.id))[0] ?? null) : null),
   },
