@@ -22,6 +22,8 @@ class FakeInvoicing implements InvoicingPort {
    * invoicing keeps them: their batch bills the others and waits for them.
    */
   readonly periodEndsAt = new Map<string, number>();
+  /** The most accounts one call decides (invoicing's time budget per call): the rest are left for the next call of the batch. */
+  perCall = Infinity;
   constructor(private readonly accounts: string[], private readonly batchSize: number, private readonly now: () => Promise<number> = async () => 0) {}
   startCalls = 0;
   async startBillRun() {
@@ -43,10 +45,15 @@ class FakeInvoicing implements InvoicingPort {
     if (seen && !this.waiting.has(batchNo)) return seen;
     let created = this.created.get(batchNo) ?? 0;
     let left = 0;
+    let accountsLeft = 0;
     for (const a of this.slice(batchNo)) {
       if (this.invoices.has(a)) continue;
       if ((this.periodEndsAt.get(a) ?? 0) > now) {
         left += 1;
+        continue;
+      }
+      if (created - (this.created.get(batchNo) ?? 0) >= this.perCall) {
+        accountsLeft += 1;
         continue;
       }
       created += 1;
@@ -54,6 +61,7 @@ class FakeInvoicing implements InvoicingPort {
       this.billedAt.set(a, now);
     }
     this.created.set(batchNo, created);
+    if (accountsLeft > 0) return { batchNo, accounts: this.slice(batchNo).length, invoicesCreated: created, accountsLeft };
     if (left > 0) this.waiting.add(batchNo);
     else this.waiting.delete(batchNo);
     const result = { batchNo, accounts: this.slice(batchNo).length, invoicesCreated: created };
@@ -62,7 +70,8 @@ class FakeInvoicing implements InvoicingPort {
     return result;
   }
   async billRunState() {
-    const waitingAccounts = this.accounts.filter((a) => !this.invoices.has(a));
+    // Like invoicing: the accounts of WAITING batches (a batch left PENDING is not waiting).
+    const waitingAccounts = [...this.waiting].flatMap((b) => this.slice(b)).filter((a) => !this.invoices.has(a));
     const ends = waitingAccounts.map((a) => this.periodEndsAt.get(a) ?? 0);
     return {
       batchesDone: [...this.done.keys()].filter((b) => !this.waiting.has(b)).length,
@@ -119,6 +128,23 @@ describe('billRunWorkflow', () => {
     expect([...invoicing.invoices.values()].every((n) => n === 1)).toBe(true);
     expect(invoicing.invoices.size).toBe(10);
     expect(invoicing.batchCalls).toBe(5);
+  });
+
+  // Invoicing stops a call billing a batch once its time budget is spent (a cause refusing every account of a large
+  // batch costs about an attempt each: minutes in one call, past the activity's call timeout) and answers the
+  // accounts it left (`accountsLeft`); the batch is not done until a call leaves none. Before, the batch's
+  // workflow called once and the run counted the batch done: the accounts left were never billed.
+  it('calls a batch again while invoicing answers accounts left for the next call, until none is left', async () => {
+    const accounts = Array.from({ length: 7 }, (_, i) => `acc_${i}`);
+    const invoicing = new FakeInvoicing(accounts, 4);
+    invoicing.perCall = 2;
+    const taskQueue = uniqueId('billrun');
+    const w = await worker(taskQueue, invoicing);
+    const result = await w.runUntil(() => env.client.workflow.execute(billRunWorkflow, { taskQueue, workflowId: billRunWorkflowId(`2026-10-01-${taskQueue}`), args: [{ cycleDate: '2026-10-01', batchSize: 4, concurrency: 1 }] }));
+    expect([...invoicing.invoices.entries()].sort()).toEqual(accounts.map((a) => [a, 1]));
+    expect(result).toMatchObject({ totalBatches: 2, batchesDone: 2, accountsDone: 7, invoicesCreated: 7, done: true });
+    // Batch 0 (4 accounts): 2 calls; batch 1 (3 accounts): 2 calls.
+    expect(invoicing.batchCalls).toBe(4);
   });
 
   // A run started early: cycle dates are local to each account, so at 03:00 UTC on the 1st the

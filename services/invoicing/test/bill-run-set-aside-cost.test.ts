@@ -13,6 +13,7 @@ import type { Em } from '@ledgerline/platform';
 import { processBillRunBatch, startBillRun } from '../src/application/bill-run';
 import { MAX_BILL_RUN_BATCH } from '../src/domain/bill-run-batch';
 import { rows, sql } from '../src/application/sql';
+import type { BillingDeps } from '../src/application/bill-accounts';
 import { account, charges, startHarness, type Harness } from './support';
 
 let h: Harness;
@@ -67,13 +68,19 @@ async function billCounting(cycleDate: string, batchSize: number) {
   const orm = h.svc.runtime.orm;
   const { run } = await orm.em.fork().transactional((em) => startBillRun(em as Em, { cycleDate, batchSize, now: NOW }));
   expect(run.totalBatches).toBe(1);
+  return callCounting(run.id, { catalog: null });
+}
+
+/** One call of the run's batch 0 (one transaction), its attempts counted. */
+async function callCounting(runId: string, deps: BillingDeps) {
+  const orm = h.svc.runtime.orm;
   let attempts = 0;
   const knex = (orm.em.getConnection() as unknown as { getKnex(): { on(e: string, f: (q: { sql: string }) => void): void; off(e: string, f: unknown): void } }).getKnex();
   const count = (q: { sql: string }) => void (/^savepoint bill_run_accounts$/i.test(q.sql.trim()) && (attempts += 1));
   knex.on('query', count);
   const started = Date.now();
   try {
-    const outcome = await orm.em.fork().transactional((em) => processBillRunBatch(em as Em, run.id, 0, { catalog: null }, NOW));
+    const outcome = await orm.em.fork().transactional((em) => processBillRunBatch(em as Em, runId, 0, deps, NOW));
     return { outcome: outcome!, attempts, ms: Date.now() - started };
   } finally {
     knex.off('query', count);
@@ -134,4 +141,56 @@ describe("finding the accounts a bill run's batch cannot bill", () => {
     // 2.6–5.2 s here against the workflow's 90 s call timeout, billRunCallTimeoutMs).
     expect(r.attempts).toBe(1);
   }, 300_000);
+
+  // A cause that does not name its accounts costs about an attempt per account it hits: hitting every account of a
+  // batch of the largest size, minutes, past the workflow's 90 s call timeout (the call is cut off, invoicing's
+  // transaction goes on, retries wait on the batch's lock). Each call now stops once its time budget is spent
+  // (billRunBatchBudgetMs; 0 here: as soon as it has decided one account): what it decided commits, and the batch
+  // stays PENDING with the rest for the next call, until every account is billed or set aside.
+  it('a call stops once its time budget is spent: what it decided commits, the rest is left for the next call of the batch', async () => {
+    const n = 24;
+    const prefix = 'acc_bud_';
+    await withPlan(`${prefix}t`, 10, 'plv_postpaid20_v1');
+    await accountsLike(`${prefix}t`, prefix, n - 1);
+    // In id order the copies (00001…) come first, the template last: the first half refused, the second billed.
+    const refused = Array.from({ length: n / 2 }, (_, i) => `${prefix}${String(i + 1).padStart(5, '0')}`);
+    for (const id of refused) await unstorable(id);
+    const { run } = await h.svc.runtime.orm.em.fork().transactional((em) => startBillRun(em as Em, { cycleDate: '2026-10-10', batchSize: n, now: NOW }));
+    expect(run.totalBatches).toBe(1);
+    const batchState = async () => (await rows<{ state: string }>(h.svc.runtime.orm.em.fork() as Em, 'select state from bill_run_batch where bill_run_id = ? and batch_no = 0', [run.id]))[0]!.state;
+    const runState = async () => (await rows<{ state: string }>(h.svc.runtime.orm.em.fork() as Em, 'select state from bill_run where id = ?', [run.id]))[0]!.state;
+    const deps: BillingDeps = { catalog: null, billRunBatchBudgetMs: 0 };
+
+    const first = await callCounting(run.id, deps);
+    // Before: the call ignored any budget and decided every account at once (21 attempts here; accountsLeft absent).
+    expect(first.outcome.accountsLeft, 'the first call stops once it has decided an account').toBe(n - 1);
+    expect(first.attempts).toBeLessThanOrEqual(Math.ceil(Math.log2(n)) + 2);
+    expect(first.outcome).toMatchObject({ accounts: n, invoicesCreated: 0, setAside: 1 });
+    expect(await batchState()).toBe('PENDING');
+    expect(await runState()).toBe('RUNNING');
+
+    let calls = 1;
+    let last = first;
+    while (last.outcome.accountsLeft) {
+      const before = last.outcome.accountsLeft;
+      last = await callCounting(run.id, deps);
+      calls += 1;
+      expect(last.outcome.accountsLeft ?? 0, 'each call decides at least one account').toBeLessThan(before);
+      expect(last.attempts).toBeLessThanOrEqual(Math.ceil(Math.log2(n)) + 2);
+      if (last.outcome.accountsLeft) expect(await batchState()).toBe('PENDING');
+      expect(calls).toBeLessThanOrEqual(n);
+    }
+    // One call per refused account, then one for the accounts after them (billed in one attempt).
+    expect(calls).toBe(n / 2 + 1);
+    expect(last.outcome).toMatchObject({ accounts: n, invoicesCreated: n / 2, setAside: n / 2 });
+    expect(last.outcome.accountsLeft).toBeUndefined();
+    expect(await setAsideCodes('2026-10-10')).toEqual({ BILL_UNSTORABLE: n / 2 });
+    expect(await invoices(prefix)).toBe(n / 2);
+    expect(await batchState()).toBe('DONE');
+    expect(await runState()).toBe('COMPLETED');
+    // The batch DONE, asked again: the same answer, nothing billed twice.
+    const again = await callCounting(run.id, deps);
+    expect(again).toMatchObject({ attempts: 0, outcome: { invoicesCreated: n / 2, setAside: n / 2 } });
+    expect(await invoices(prefix)).toBe(n / 2);
+  });
 });

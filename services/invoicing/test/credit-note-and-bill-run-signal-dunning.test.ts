@@ -95,6 +95,21 @@ describe('signalling the dunning of an invoice paid without a payment', () => {
     expect(pokes, 'the run paid a dunned invoice from credit: its dunning must look again').toEqual([[svc.id, 'paymentRecorded']]);
   });
 
+  it('closeBillingPeriod whose negative invoice pays an older dunned invoice signals its dunning once (told by the use case, no longer by its resolver)', async () => {
+    const acc = 'acc_sig_close';
+    await accountWithPlan(acc, '2026-09-24T22:00:00Z', { billCycleDay: 25 });
+    await charges(h, [{ chargeId: 'chg_sig_close', billingAccountId: acc, lineId: `lin_${acc}`, usageType: 'DATA', zone: 'ROAMING_WORLD', units: '400', unit: 'MB', amount: '20.00', currency: 'EUR', occurredAt: '2026-09-10T12:00:00Z' }]);
+    const sep = await close(acc, '2026-08-24T22:00:00Z', '2026-09-24T22:00:00Z', '2026-09-25T09:00:00Z');
+    await dunned(sep.id);
+    await charges(h, [{ chargeId: 'adj_sig_close', billingAccountId: acc, lineId: `lin_${acc}`, usageType: 'DATA', zone: 'ROAMING_WORLD', units: '1', unit: 'MB', amount: '-15.00', currency: 'EUR', occurredAt: '2026-09-10T12:00:00Z' }]);
+    pokes.length = 0;
+    const oct = await close(acc, '2026-09-24T22:00:00Z', '2026-10-24T22:00:00Z', '2026-10-25T09:00:00Z');
+    expect(oct.total.amount).toMatch(/^-/);
+    expect((await invoice(acc, sep.id)).state).toBe('PARTIALLY_PAID');
+    await waitFor(async () => pokes.some(([id]) => id === sep.id), 5_000).catch(() => undefined);
+    expect(pokes, "the period's credit paid a dunned invoice: its dunning must look again").toEqual([[sep.id, 'paymentRecorded']]);
+  });
+
   it('a set-aside account billed once fixed (billSetAsideAccounts) whose credit pays a dunned invoice signals its dunning, as its batch would have', async () => {
     const acc = 'acc_sig_setaside';
     const UNKNOWN = 'plv_sig_setaside_unknown_v1';

@@ -16,6 +16,11 @@
 // its batch bills the others and answers how many it set aside (`accountsSetAside`), and the run completes with
 // them reported. Before, the batch's activity failed (non-retryable), the child and so the run failed, and the
 // batches after it were never billed. No workflow command changed: no patch.
+//
+// Invoicing stops a call billing a batch once its time budget is spent (a cause refusing every account of a large
+// batch costs about an attempt per account: minutes, past the activity's 90 s call timeout) and answers the accounts
+// it left (`accountsLeft`): the batch's workflow calls it again, by number, until none is left (patch
+// BILL_RUN_BATCH_CONTINUED; runs started before it call once, as they did).
 import { ApplicationFailure, defineQuery, executeChild, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { InvoicingActivities } from '../activities/invoicing';
 import { billRunBatchInputProblems, billRunInputProblems } from '../domain/bill-run';
@@ -137,7 +142,15 @@ async function billWaitingAccounts(billRunId: string, parentId: string, progress
   }
 }
 
-export async function billRunBatchWorkflow(input: BillRunBatchInput): Promise<{ batchNo: number | null; accounts: number; invoicesCreated: number; accountsSetAside?: number }> {
+/** A batch answered with accounts left (invoicing's time budget per call spent) is called again until none is left. */
+export const BILL_RUN_BATCH_CONTINUED = 'bill-run-batch-continued';
+
+export async function billRunBatchWorkflow(input: BillRunBatchInput): Promise<{ batchNo: number | null; accounts: number; invoicesCreated: number; accountsSetAside?: number; accountsLeft?: number }> {
   checkInput(billRunBatchInputProblems(input), 'bill run batch');
-  return processBillRunBatch({ billRunId: input.billRunId, batchNo: input.batchNo });
+  let r = await processBillRunBatch({ billRunId: input.billRunId, batchNo: input.batchNo });
+  // Each call commits what it decided (at least one account), so this ends; the last answer holds the batch's totals.
+  while ((r.accountsLeft ?? 0) > 0 && r.batchNo != null && patched(BILL_RUN_BATCH_CONTINUED)) {
+    r = await processBillRunBatch({ billRunId: input.billRunId, batchNo: r.batchNo });
+  }
+  return r;
 }

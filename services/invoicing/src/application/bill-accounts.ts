@@ -55,6 +55,12 @@ export interface BillingDeps {
   tellCreditNotesIssued?: TellCreditNotesIssued | null;
   /** Signals the dunning of invoices a bill run's credit paid, once the bill commits (set by the running service; credit-paid-told.ts). */
   tellCreditPaid?: TellCreditPaid | null;
+  /**
+   * How long one call billing a bill run's batch (or `billSetAsideAccounts`) goes on deciding accounts before it
+   * commits what it decided and leaves the rest for the next call (bill-run.ts, default
+   * DEFAULT_BILL_RUN_BATCH_BUDGET_MS); tests set it small.
+   */
+  billRunBatchBudgetMs?: number | null;
 }
 
 /** The charges and one-offs (ids) an account's composition input holds: exactly what its invoice bills. */

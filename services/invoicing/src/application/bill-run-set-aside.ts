@@ -57,8 +57,17 @@ export function permanentRefusal(err: unknown): Omit<SetAsideRefusal, 'billingAc
  * (halving down to each account was 2n − 1 attempts over n·log2 n accounts); every other one refused,
  * about 1.5n, the worst pattern seen. `test/bill-run-set-aside-cost.test.ts` counts and times them. A
  * transient failure is thrown (the caller's transaction rolls back: the batch is retried whole).
+ * `spent` (the caller's time budget, asked after each step that decided an account, never before the first):
+ * once it answers true, the accounts not decided yet (neither billed nor set aside) are returned as
+ * `undecided`, in their order, for a later call; those decided stand (billed, or set aside).
  */
-export async function billSettingAside(em: Em, targets: BillTarget[], deps: BillingDeps, opts: BillOptions): Promise<{ result: BillResult; setAside: SetAsideRefusal[] }> {
+export async function billSettingAside(
+  em: Em,
+  targets: BillTarget[],
+  deps: BillingDeps,
+  opts: BillOptions,
+  spent: () => boolean = () => false,
+): Promise<{ result: BillResult; setAside: SetAsideRefusal[]; undecided: BillTarget[] }> {
   const k = sql(em);
   const result: BillResult = { created: [] };
   const setAside: SetAsideRefusal[] = [];
@@ -83,6 +92,7 @@ export async function billSettingAside(em: Em, targets: BillTarget[], deps: Bill
   let rest = targets;
   let size = targets.length;
   while (rest.length > 0) {
+    if (rest.length < targets.length && spent()) break;
     const block = rest.slice(0, size);
     let refusal = await attempt(block);
     if (!refusal) {
@@ -124,7 +134,7 @@ export async function billSettingAside(em: Em, targets: BillTarget[], deps: Bill
     rest = [...waiting, ...rest.slice(block.length)];
     size = Math.max(billed, 1);
   }
-  return { result, setAside };
+  return { result, setAside, undecided: rest };
 }
 
 /** Records (or records again: one more attempt, the latest reason) the accounts a pass set aside. */

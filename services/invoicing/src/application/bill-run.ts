@@ -179,6 +179,27 @@ export interface BatchOutcome {
   setAsideNow?: SetAsideRefusal[];
   /** Disputes of usage records this pass's billed rerate corrections closed (to be told after commit). */
   disputesClosed?: string[];
+  /**
+   * Accounts this call left for the next call of the same batch (its time budget spent before it decided them):
+   * the batch stays PENDING until every account is billed or set aside. Absent: the call decided them all.
+   */
+  accountsLeft?: number;
+}
+
+/**
+ * How long one call billing a batch goes on deciding its accounts (`billSettingAside`) before it commits what it
+ * decided and leaves the rest for the next call (default; `BillingDeps.billRunBatchBudgetMs`). Under the bill-run
+ * workflow's 90 s call timeout (workflows/src/activities/invoicing.ts `billRunCallTimeoutMs`) with room for the
+ * attempt under way when it is spent (a whole batch of the largest size: ~5 s here) and the commit. A cause that does
+ * not name its accounts costs about an attempt per account it hits (~25 ms here): all 10,000 of a batch took minutes
+ * in one call, cut off by the workflow (invoicing's transaction went on; its retries waited on the batch's lock).
+ */
+export const DEFAULT_BILL_RUN_BATCH_BUDGET_MS = 60_000;
+
+/** A time budget: true once `ms` have passed since it was made (elapsed time, not the business clock `now`). */
+function budget(ms: number): () => boolean {
+  const started = performance.now();
+  return () => performance.now() - started >= ms;
 }
 
 /**
@@ -190,15 +211,24 @@ export interface BatchOutcome {
  * transaction commits, the dunning of invoices the billed accounts' credit paid looks again
  * (credit-paid-told.ts: a negative invoice paying an older, dunned one).
  */
-async function billForRun(em: Em, run: { id: string; auto_issue: unknown }, targets: BillTarget[], batchOf: (billingAccountId: string) => number, deps: BillingDeps, now: Date): Promise<{ result: BillResult; setAside: SetAsideRefusal[] }> {
-  const { result, setAside } = await billSettingAside(em, targets, deps, { now, billRunId: run.id, autoIssue: Boolean(run.auto_issue) });
+async function billForRun(
+  em: Em,
+  run: { id: string; auto_issue: unknown },
+  targets: BillTarget[],
+  batchOf: (billingAccountId: string) => number,
+  deps: BillingDeps,
+  now: Date,
+): Promise<{ result: BillResult; setAside: SetAsideRefusal[]; undecided: BillTarget[] }> {
+  const spent = budget(deps.billRunBatchBudgetMs ?? DEFAULT_BILL_RUN_BATCH_BUDGET_MS);
+  const { result, setAside, undecided } = await billSettingAside(em, targets, deps, { now, billRunId: run.id, autoIssue: Boolean(run.auto_issue) }, spent);
   for (const batchNo of new Set(setAside.map((r) => batchOf(r.billingAccountId)))) {
     await recordSetAside(em, run.id, batchNo, setAside.filter((r) => batchOf(r.billingAccountId) === batchNo), now);
   }
-  const refused = new Set(setAside.map((r) => r.billingAccountId));
-  await resolveSetAside(em, run.id, targets.map((t) => t.account.id).filter((id) => !refused.has(id)), now);
+  // Accounts the call did not get to are neither billed nor set aside again: one set aside before stays so.
+  const notBilled = new Set([...setAside.map((r) => r.billingAccountId), ...undecided.map((t) => t.account.id)]);
+  await resolveSetAside(em, run.id, targets.map((t) => t.account.id).filter((id) => !notBilled.has(id)), now);
   tellCreditPaidAfterCommit(em, deps, result.created.map((c) => c.billingAccountId), now);
-  return { result, setAside };
+  return { result, setAside, undecided };
 }
 
 /**
@@ -241,14 +271,35 @@ export async function processBillRunBatch(em: Em, runId: string, batchNo: number
   );
   const all = targetsOf(accounts, run.cycle_date);
   // A later pass re-reads the accounts an earlier pass billed: billAccounts skips them (their period has its live invoice).
-  const targets = all.filter((t) => t.period.end <= now);
+  let targets = all.filter((t) => t.period.end <= now);
   const waiting = all.filter((t) => t.period.end > now);
-  const { result, setAside } = await billForRun(em, run, targets, () => batch.batch_no, deps, now);
+  // A call before this one stopped on its time budget: this one goes on after the last account it decided (in the
+  // database's order), leaving out the accounts it set aside (those it set aside out of order: every account
+  // billing a plan version unknown). Compared in SQL, in the order the accounts were read.
+  const resumeAfter: string | null = batch.resume_after ?? null;
+  if (resumeAfter != null) {
+    const done = new Set(
+      (
+        await rows<{ id: string }>(
+          em,
+          `select a.id from unnest(?::text[]) as a(id) where a.id <= ?::text
+            union select s.billing_account_id from bill_run_account_set_aside s where s.bill_run_id = ? and s.batch_no = ? and s.resolved_at is null`,
+          [targets.map((t) => t.account.id), resumeAfter, runId, batch.batch_no],
+        )
+      ).map((r) => r.id),
+    );
+    targets = targets.filter((t) => !done.has(t.account.id));
+  }
+  const { result, setAside, undecided } = await billForRun(em, run, targets, () => batch.batch_no, deps, now);
   const invoicesCreated = Number(batch.invoices_created) + result.created.length;
   const waitUntil = waiting.length > 0 ? new Date(Math.min(...waiting.map((t) => t.period.end.getTime()))) : null;
+  // Left for the next call: the batch stays PENDING, to go on after the last account before the first one left.
+  const firstLeft = undecided.length > 0 ? targets.findIndex((t) => t.account.id === undecided[0]!.account.id) : -1;
+  const nextResumeAfter = undecided.length === 0 ? null : firstLeft > 0 ? targets[firstLeft - 1]!.account.id : (resumeAfter ?? '');
+  const state = undecided.length > 0 ? 'PENDING' : waiting.length > 0 ? 'WAITING' : 'DONE';
   await k('bill_run_batch')
     .where({ bill_run_id: runId, batch_no: batch.batch_no })
-    .update({ state: waiting.length > 0 ? 'WAITING' : 'DONE', accounts: accounts.length, invoices_created: invoicesCreated, waiting: waiting.length, wait_until: waitUntil, completed_at: waiting.length > 0 ? null : now });
+    .update({ state, accounts: accounts.length, invoices_created: invoicesCreated, waiting: waiting.length, wait_until: waitUntil, completed_at: state === 'DONE' ? now : null, resume_after: nextResumeAfter });
   if (accounts.length !== Number(batch.accounts)) {
     // Accounts that arrived after the plan: counted in the batch and the run (the run row last, as settleRun takes it).
     await k('bill_run').where({ id: runId }).increment('total_accounts', accounts.length - Number(batch.accounts));
@@ -262,6 +313,7 @@ export async function processBillRunBatch(em: Em, runId: string, batchNo: number
     setAside: await setAsideInBatch(em, runId, batch.batch_no),
     ...(setAside.length ? { setAsideNow: setAside } : {}),
     ...(result.disputesClosed?.length ? { disputesClosed: result.disputesClosed } : {}),
+    ...(undecided.length ? { accountsLeft: undecided.length } : {}),
   };
 }
 
@@ -408,6 +460,9 @@ export async function closeBillingPeriod(em: Em, c: { billingAccountId: string; 
   if (c.periodEnd > c.now) throw new DomainError('BILLING_PERIOD_NOT_ENDED', 'A period can be closed once it has ended', { field: 'input.periodEnd' });
   const id = `bp_${c.billingAccountId}_${c.periodStart.toISOString().slice(0, 10)}`.slice(0, 60);
   const k = sql(em);
+  // Once this commits: the dunning of older invoices of the account its credit paid (a negative invoice's, a closure
+  // credit's) looks again, whichever way the period closes (credit-paid-told.ts; was the resolver's own poke).
+  tellCreditPaidAfterCommit(em, deps, [account.id], c.now);
   if (emptyFinal) {
     // Nothing to bill and no period row: the account is CLOSED there (a retry, or closed before: the first end kept), no period follows.
     await k('billing_account').where({ id: account.id }).update({ status: 'CLOSED', closed_at: k.raw('coalesce(closed_at, ?)', [c.periodEnd]) });

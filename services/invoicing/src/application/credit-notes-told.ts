@@ -7,6 +7,7 @@
 import type { Em, ServiceRuntime } from '@ledgerline/platform';
 import type { DunningStarter } from '../ports/dunning';
 import { afterCommit } from './after-commit';
+import { dunnedInvoicesPaidFromCredit } from './credit';
 import type { TellDisputesClosed } from './disputes-closed-by-bill';
 import { rows } from './sql';
 
@@ -32,13 +33,8 @@ export function creditNotesTeller(runtime: Pick<ServiceRuntime, 'orm' | 'logger'
     const covered = await rows<{ id: string }>(em, `select id from dispute where credit_note_id = any(?::text[]) and decided_by like 'creditNote:%' order by id`, [creditNoteIds]);
     if (covered.length > 0 && deps.tellDisputesClosed) await deps.tellDisputesClosed(covered.map((d) => d.id));
     if (deps.dunning) {
-      const paidFromCredit = await rows<{ id: string; dunning_runs: number }>(
-        em,
-        `select distinct i.id, i.dunning_runs from payment p join invoice i on i.id = p.invoice_id
-          where p.billing_account_id = any(?::text[]) and p.channel = 'ACCOUNT_CREDIT' and p.created_at >= ? and i.dunning_started_at is not null and i.id <> all(?::text[])`,
-        [[...new Set(notes.map((n) => n.billing_account_id))], at, noted],
-      );
-      for (const i of paidFromCredit) await poke(runtime, deps.dunning, i, 'paymentRecorded');
+      const paidFromCredit = await dunnedInvoicesPaidFromCredit(em, [...new Set(notes.map((n) => n.billing_account_id))], at, noted);
+      for (const i of paidFromCredit) await poke(runtime, deps.dunning, { id: i.id, dunning_runs: i.dunningRun }, 'paymentRecorded');
     }
   };
 }

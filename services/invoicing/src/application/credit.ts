@@ -110,18 +110,22 @@ export async function applyAccountCredit(em: Em, billingAccountId: string, curre
 }
 
 /**
- * Invoices whose dunning has started that account credit paid at `at` or later, of the given accounts: a
- * negative invoice a bill run issued may pay an older invoice whose dunning is waiting. Read after the bill
- * commits (credit-paid-told.ts), so that dunning can be told to look again, as the resolvers do after a payment.
+ * Invoices whose dunning has started that account credit paid at `at` or later, of the given accounts, but
+ * those in `except` (already told otherwise): a negative invoice, a credit note, a payment or refund that
+ * brought credit may pay an older invoice whose dunning is waiting. Read after the change commits, so that
+ * dunning can be told to look again (`paymentRecorded`), as after a payment: the one query for bill runs and
+ * closeBillingPeriod (credit-paid-told.ts), credit notes issued on their own (credit-notes-told.ts) and the
+ * mutations' resolvers (`pokeCreditPaid`).
  */
-export async function dunnedInvoicesPaidFromCredit(em: Em, billingAccountIds: string[], at: Date): Promise<{ id: string; dunningRun: number }[]> {
+export async function dunnedInvoicesPaidFromCredit(em: Em, billingAccountIds: string[], at: Date, except: string[] = []): Promise<{ id: string; dunningRun: number }[]> {
   if (billingAccountIds.length === 0) return [];
   const paid = await rows<{ id: string; dunning_runs: number }>(
     em,
     `select distinct i.id, i.dunning_runs from payment p join invoice i on i.id = p.invoice_id
       where p.billing_account_id = any(?::text[]) and p.channel = 'ACCOUNT_CREDIT' and p.created_at >= ? and i.dunning_started_at is not null
+        and i.id <> all(?::text[])
       order by i.id`,
-    [billingAccountIds, at],
+    [billingAccountIds, at, except],
   );
   return paid.map((r) => ({ id: r.id, dunningRun: Number(r.dunning_runs) }));
 }

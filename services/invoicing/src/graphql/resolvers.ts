@@ -8,6 +8,7 @@ import { accountCredit, addDiscount, addOneOffCharge, recordCharges, recordSubsc
 import { billRunId, billRunView, billSetAsideAccounts, closeBillingPeriod, previewNextInvoice, processBillRunBatch, startBillRun } from '../application/bill-run';
 import { setAsideAccounts } from '../application/bill-run-set-aside';
 import { CLOSURE_NOTE_KEY_PREFIX } from '../application/closure-credit';
+import { dunnedInvoicesPaidFromCredit } from '../application/credit';
 import { issueInvoice, regenerateInvoice, resolveDispute, voidInvoice } from '../application/invoice-lifecycle';
 import { disputeInvoice } from '../application/dispute-invoice';
 import { STAFF_HOLD_KEY_PREFIX, decidedByFor } from '../domain/disputes';
@@ -17,7 +18,6 @@ import { billChargesHeldForAccount } from '../application/wallet-charge-refused'
 import { recordDunningNotice } from '../application/dunning-notices';
 import { renderInvoiceHtml, renderInvoicePdf, type InvoiceDocumentModel } from '../documents/render';
 import { runCollections } from '../application/collections';
-import { rows } from '../application/sql';
 import { assessDispute, decideDispute, disputeWorkflowRuns, escalateDispute, markWorkflowStarted, openDispute, withdrawDispute } from '../application/disputes';
 import { guardOperations, isStaff, listableAccounts, requireAccount, requireRow } from '../application/authorization';
 import { applicationsOf, applyUnappliedPayment, candidatesOf, listUnappliedPayments, receiveBankTransfer, refundsOf, refundUnappliedPayment, type UnappliedApplicationRow, type UnappliedPaymentRow, type UnappliedRefundRow, type UnappliedStatus } from '../application/unapplied-payments';
@@ -100,13 +100,7 @@ async function pokeDunning(ctx: InvoicingContext, invoiceId: string | null | und
  */
 async function pokeCreditPaid(ctx: InvoicingContext, billingAccountId: string | null | undefined, now: Date, alreadyTold: string[] = []): Promise<void> {
   if (!billingAccountId || !ctx.deps.dunning) return;
-  const paid = await rows<{ id: string }>(
-    ctx.em.fork() as Em,
-    `select distinct i.id from payment p join invoice i on i.id = p.invoice_id
-      where p.billing_account_id = ? and p.channel = 'ACCOUNT_CREDIT' and p.created_at >= ? and i.dunning_started_at is not null`,
-    [billingAccountId, now],
-  );
-  for (const { id } of paid) if (!alreadyTold.includes(id)) await pokeDunning(ctx, id, 'paymentRecorded');
+  for (const { id } of await dunnedInvoicesPaidFromCredit(ctx.em.fork() as Em, [billingAccountId], now, alreadyTold)) await pokeDunning(ctx, id, 'paymentRecorded');
 }
 
 /** After a dispute is opened: its workflow starts (a failed start is made by the due-date job's next pass). */
@@ -326,7 +320,7 @@ export const resolvers = guardOperations({
       // The dunning its credit paid is told by the use case once the batch commits (as billSetAsideAccounts's).
       const r = await mutate(ctx, (em, now) => processBillRunBatch(em, a.input.billRunId, a.input.batchNo ?? null, ctx.deps, now));
       for (const s of r?.setAsideNow ?? []) ctx.runtime.logger.warn({ billRunId: a.input.billRunId, batchNo: r!.batchNo, ...s }, 'bill run: account set aside, its batch billed without it');
-      return { batchNo: r?.batchNo ?? null, accounts: r?.accounts ?? 0, invoicesCreated: r?.invoicesCreated ?? 0, accountsSetAside: r?.setAside ?? 0, billRun: await billRunView(ctx.em.fork() as Em, a.input.billRunId) };
+      return { batchNo: r?.batchNo ?? null, accounts: r?.accounts ?? 0, invoicesCreated: r?.invoicesCreated ?? 0, accountsSetAside: r?.setAside ?? 0, accountsLeft: r?.accountsLeft ?? 0, billRun: await billRunView(ctx.em.fork() as Em, a.input.billRunId) };
     },
     billSetAsideAccounts: async (_: unknown, a: Args<{ billRunId: string; billingAccountIds?: string[] | null }>, ctx: InvoicingContext) => {
       const r = await mutate(ctx, (em, now) => billSetAsideAccounts(em, { ...a.input, now }, ctx.deps));
@@ -402,9 +396,8 @@ export const resolvers = guardOperations({
       return disputePayload(ctx, a.input.disputeId);
     },
     closeBillingPeriod: async (_: unknown, a: Args<{ billingAccountId: string; periodStart: Date | string; periodEnd: Date | string; final?: boolean | null }>, ctx: InvoicingContext) => {
-      const at = ctx.runtime.clock.now();
-      const r = await mutate(ctx, (em, now) => closeBillingPeriod(em, { billingAccountId: a.input.billingAccountId, periodStart: new Date(a.input.periodStart), periodEnd: new Date(a.input.periodEnd), final: a.input.final === true, now }, ctx.deps), at);
-      await pokeCreditPaid(ctx, a.input.billingAccountId, at); // a negative invoice's credit
+      // The dunning a negative invoice's credit paid is told by the use case once the period commits (credit-paid-told.ts).
+      const r = await mutate(ctx, (em, now) => closeBillingPeriod(em, { billingAccountId: a.input.billingAccountId, periodStart: new Date(a.input.periodStart), periodEnd: new Date(a.input.periodEnd), final: a.input.final === true, now }, ctx.deps));
       return { billingPeriod: { id: r.id, invoice: r.invoiceId ? await fresh(ctx, r.invoiceId) : null, nextPeriodEnd: r.nextPeriodEnd }, accountClosedAt: r.accountClosedAt };
     },
     issuePaymentReceipt: async (_: unknown, a: Args<any>, ctx: InvoicingContext) => {

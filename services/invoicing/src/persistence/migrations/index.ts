@@ -39,6 +39,7 @@ import { Migration20270126000000_wallet_charge_refused_named } from './Migration
 import { Migration20270127000000_invoice_customer_name } from './Migration20270127000000_invoice_customer_name';
 import { Migration20270128000000_bill_run_account_set_aside } from './Migration20270128000000_bill_run_account_set_aside';
 import { Migration20270204000000_credit_note_refunds_refused } from './Migration20270204000000_credit_note_refunds_refused';
+import { Migration20270205000000_bill_run_batch_resume_after } from './Migration20270205000000_bill_run_batch_resume_after';
 
 /** Listed explicitly (not globbed) so the same list runs from source, from a bundle and in tests. */
 export const migrations: MigrationObject[] = [
@@ -82,4 +83,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20270127000000_invoice_customer_name', class: Migration20270127000000_invoice_customer_name },
   { name: 'Migration20270128000000_bill_run_account_set_aside', class: Migration20270128000000_bill_run_account_set_aside },
   { name: 'Migration20270204000000_credit_note_refunds_refused', class: Migration20270204000000_credit_note_refunds_refused },
+  { name: 'Migration20270205000000_bill_run_batch_resume_after', class: Migration20270205000000_bill_run_batch_resume_after },
 ];
