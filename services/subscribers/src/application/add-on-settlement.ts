@@ -65,5 +65,6 @@ export async function revokeAddOnGrants(effects: { wallets: WalletsPort; catalog
 export async function addOnChargeTaken(wallets: WalletsPort, c: { chargeId: string; account: BillingAccount }): Promise<boolean> {
   if (c.account.paymentMode !== 'PREPAID') return false; // postpaid: invoicing bills the one-off, wallets took nothing
   const closed = await wallets.closeCharge(c.chargeId, c.account.id);
-  return closed.outcome === 'APPLIED';
+  // `taken` too: wallets answers a one-off credit under the id APPLIED with a negative amount, money given, not taken.
+  return closed.taken && closed.outcome === 'APPLIED';
 }

@@ -423,16 +423,46 @@ interface OneOffDecision {
  * applyCharge failed and the charges consumer published a result nobody reads.
  */
 function oneOffAnswer(c: ChargeRequest, stored: StoredCharge): ChargeResult {
-  const o = (stored.outcome ?? {}) as unknown as OneOffDecision;
+  const d = oneOffDecision(stored.kind, stored.outcome);
+  if (d.outcome === 'DENIED') return denied(c, d.reason!);
+  if (d.outcome === 'PARTIAL') return result(c, 'PARTIAL', '0', '0', d.amountCharged, d.reason!);
+  const units = isDecimalString(String(c.units)) ? new Decimal(String(c.units)).toFixed() : '0';
+  return result(c, 'APPLIED', units, '0', d.amountCharged);
+}
+
+/** A one-off's decision under its key, as a charge's (oneOffDecision): what both a charge under the id and closeCharge answer. */
+export interface OneOffChargeDecision {
+  outcome: 'APPLIED' | 'PARTIAL' | 'DENIED';
+  /** Taken (positive), credited (negative) or, PARTIAL, collected; six decimals. */
+  amountCharged: string;
+  /** The closed wallet's refusal (DENIED, PARTIAL); null otherwise. */
+  reason: string | null;
+  /** The one-off's currency as stored (null on a row without one). */
+  currency: string | null;
+  /** Money was taken from the customer (APPLIED or PARTIAL with a positive amount): what a caller giving it back would refund. A credit is not. */
+  taken: boolean;
+}
+
+/**
+ * The one place a one-off's ledger row under `CHARGE:<chargeId>` (kind ONE_OFF_CHARGE, ONE_OFF_CREDIT or
+ * CREDIT_OWED, its stored `outcome`) is read as a charge's decision: taken whole or credited, APPLIED with its
+ * amount (a credit's negative); refused by a closed wallet, DENIED with its refusal (PARTIAL with the part its
+ * settlement collected). Used by oneOffAnswer (a charge under the id) and closeCharge.
+ */
+export function oneOffDecision(kind: string, stored: unknown): OneOffChargeDecision {
+  const o = (stored ?? {}) as OneOffDecision & { currency?: string };
+  const currency = typeof o.currency === 'string' ? o.currency : null;
   const amount = new Decimal(o.amount ?? 0);
   if (o.refused) {
     const collected = new Decimal(o.collected ?? 0);
-    const why = `${o.refused}: ${o.refusedBecause ?? 'the one-off charge under this chargeId was refused'}`;
-    return collected.greaterThan(0) ? result(c, 'PARTIAL', '0', '0', collected.toFixed(6), why) : denied(c, why);
+    const reason = `${o.refused}: ${o.refusedBecause ?? 'the one-off charge under this chargeId was refused'}`;
+    return collected.greaterThan(0)
+      ? { outcome: 'PARTIAL', amountCharged: collected.toFixed(6), reason, currency, taken: true }
+      : { outcome: 'DENIED', amountCharged: '0.000000', reason, currency, taken: false };
   }
-  const units = isDecimalString(String(c.units)) ? new Decimal(String(c.units)).toFixed() : '0';
   // CREDIT_OWED keeps what is owed to the customer (positive): a credit, as ONE_OFF_CREDIT's negative amount.
-  return result(c, 'APPLIED', units, '0', (stored.kind === CREDIT_OWED ? amount.negated() : amount).toFixed(6));
+  const charged = kind === CREDIT_OWED ? amount.negated() : amount;
+  return { outcome: 'APPLIED', amountCharged: charged.toFixed(6), reason: null, currency, taken: charged.greaterThan(0) };
 }
 
 /**

@@ -6,6 +6,7 @@ import { accountId, accountIdSql, chargeKey, ensureAccounts, newTxId, postTransa
 import { requireOpen, requireWallet } from './wallets';
 import { fmt } from '../domain/charging';
 import { requireMinorUnits } from '../domain/entered-money';
+import { closeDueChargesDecided } from './one-off-charges';
 // A cycle (apply-charges → balance-events → budget), used only when called: the key a charge's ledger transaction has.
 
 /**
@@ -120,6 +121,9 @@ export async function replenishBudgets(sql: Sql, now: Date, wallets: { walletId:
   // No row lock on budget: every path that moves a wallet's money (and setBudget) holds the wallet's row lock.
   const budgets = preloaded ?? (await sql.query<BudgetBelowThreshold>(BUDGETS_BELOW_THRESHOLD, [wallets.map((w) => w.walletId)]));
   if (budgets.length === 0) return credited;
+  // A due charge whose chargeId a charge decided under its key meanwhile is settled by that decision, as a credit's
+  // settleDueCharges settles it: a wallet only ever replenished by its budget kept it open for ever (skipped below).
+  for (const b of budgets) await closeDueChargesDecided(sql, b.billing_account_id, b.currency, now);
   // Every budget read here is replenished at least once: one more statement, only then.
   const due = await sql.query<DueRow>(
     `select d.id, d.billing_account_id, d.currency, d.line_id, d.reason, d.amount::text as amount from due_charge d

@@ -1,7 +1,8 @@
 import { badInput, conflict, type ChargeResult } from '@ledgerline/contracts';
 import type { Sql } from '../persistence/sql';
 import { chargeKey, closeLedgerKey, lockIdempotencyKey } from './ledger';
-import { CHARGE_CLOSED, CHARGE_ID_CONFLICT } from './apply-charges';
+import { CHARGE_CLOSED, CHARGE_ID_CONFLICT, oneOffDecision } from './apply-charges';
+import { DUE_CHARGE_CLOSED_COLUMNS, noticeDueChargesCancelled, type DueChargeClosed } from './one-off-charges';
 
 export { CHARGE_CLOSED };
 
@@ -34,7 +35,9 @@ export interface ClosedCharge {
  * applied meanwhile either committed first (and is answered here), or waits for these locks and
  * then finds the closed key (answered DENIED, CHARGE_CLOSED, nothing written). A prepaid one-off
  * charge still waiting under the id as a due charge is closed too (settled by the CHARGE_CLOSED row):
- * a credit paying it meanwhile either paid first (answered taken) or finds it closed. A charge naming
+ * a credit paying it meanwhile either paid first (answered taken) or finds it closed. A one-off decided
+ * under the id is answered its decision (oneOffDecision): taken only when it took money (not refused by a
+ * closed wallet, not a credit). A charge naming
  * another account under the same id is another charge (CHARGE_ID_CONFLICT). Same id again: the same answer.
  */
 export async function closeCharge(sql: Sql, c: CloseChargeCommand): Promise<ClosedCharge> {
@@ -57,11 +60,22 @@ export async function closeCharge(sql: Sql, c: CloseChargeCommand): Promise<Clos
     // A one-off charge waiting as a due charge under this id (the balance could not pay it yet) is
     // closed with it: no credit pays it any more (they pay only open ones, under these same wallet
     // locks) and it is no longer shown as due. Marked settled by the CHARGE_CLOSED row, which moved nothing.
-    await sql.query(`update due_charge set settled_at = $3, transaction_id = $2 where id = $1 and billing_account_id = $4 and settled_at is null`, [c.chargeId, row.id, c.now, owner]);
+    const closed = await sql.query<DueChargeClosed>(
+      `update due_charge d set settled_at = $3, transaction_id = $2 where d.id = $1 and d.billing_account_id = $4 and d.settled_at is null returning ${DUE_CHARGE_CLOSED_COLUMNS}`,
+      [c.chargeId, row.id, c.now, owner],
+    );
+    // The customer was told it was due (CHARGE_DUE): told it no longer is (CHARGE_DUE_CANCELLED), once.
+    await noticeDueChargesCancelled(sql, closed, c.now);
     return { taken: false, outcome: null, amountCharged: null, currency: null, reason: null };
   }
-  // A one-off charge taken from the balance under the same key (subscribers' oneoffcharge event): taken, its amount.
-  if (row.kind !== 'CHARGE') return { taken: true, outcome: 'APPLIED', amountCharged: row.outcome?.amount ?? null, currency: row.outcome?.currency ?? null, reason: null };
+  // A one-off under the same key (subscribers' oneoffcharge event): its own decision, read as a charge under the id
+  // reads it (oneOffDecision). Taken only when money was taken: not a one-off a closed wallet refused (DENIED), not a
+  // credit (ONE_OFF_CREDIT, CREDIT_OWED: APPLIED with a negative amount). Before, any one-off was `taken: true,
+  // APPLIED`, and subscribers refunded a FAILED add-on's price never taken.
+  if (row.kind !== 'CHARGE') {
+    const d = oneOffDecision(row.kind, row.outcome);
+    return { taken: d.taken, outcome: d.outcome, amountCharged: d.amountCharged, currency: d.currency, reason: d.reason };
+  }
   const outcome = row.outcome?.outcome ?? 'APPLIED';
   const [unit] = await sql.query<{ unit: string }>(
     `select coalesce((select e.unit from ledger_entry e where e.transaction_id = $1 and e.account_id like '%:REVENUE:%' limit 1), (select w.currency from wallet w where w.billing_account_id = $2 order by w.id limit 1)) as unit`,

@@ -10,6 +10,7 @@ import { walletOf, type WalletRow } from './wallets';
 import { feeDueCanRetry } from './period-fee';
 import { budgetHeadroom } from './budget';
 import { lateChargeRefusal, recordOwedCredit, recordRefusedCharge, type LateChargeRefusal } from './closed-wallet-moves';
+import { CHARGE_CLOSED } from './apply-charges';
 
 /**
  * One-off charges and credits of PREPAID accounts (subscribers' `oneoffcharge.created`: the
@@ -128,14 +129,42 @@ export async function settleDueCharges(sql: Sql, billingAccountId: string, curre
  * with it). The caller holds the wallet lock (charging writes a key under it). Returns how many.
  */
 export async function closeDueChargesDecided(sql: Sql, billingAccountId: string, currency: string, now: Date): Promise<number> {
-  const closed = await sql.query<{ id: string }>(
+  const closed = await sql.query<DueChargeClosed & { void: boolean }>(
     `update due_charge d set settled_at = $3, transaction_id = t.id from ledger_transaction t
       where d.billing_account_id = $1 and d.currency = $2 and d.settled_at is null
         and t.idempotency_key = 'CHARGE:' || d.id and t.billing_account_id = left(d.billing_account_id, 40)
-      returning d.id`,
+      returning ${DUE_CHARGE_CLOSED_COLUMNS},
+        t.kind = '${CHARGE_CLOSED}' or (t.kind = 'CHARGE' and coalesce(t.outcome->>'outcome', 'APPLIED') not in ('APPLIED', 'PARTIAL')) as void`,
     [billingAccountId, currency, now],
   );
+  // Refused (or closed) under its key: nothing was taken, the customer told it was due is told it no longer is.
+  await noticeDueChargesCancelled(sql, closed.filter((c) => c.void), now);
   return closed.length;
+}
+
+/** A due charge just closed (RETURNING DUE_CHARGE_CLOSED_COLUMNS of an update of `due_charge d`): what its notice says. */
+export interface DueChargeClosed {
+  id: string;
+  billing_account_id: string;
+  description: string;
+  amount: string;
+  currency: string;
+  wallet_id: string | null;
+}
+
+export const DUE_CHARGE_CLOSED_COLUMNS = `d.id, d.billing_account_id, d.description, d.amount::text as amount, d.currency,
+  (select w.id from wallet w where w.billing_account_id = d.billing_account_id and w.currency = d.currency) as wallet_id`;
+
+/**
+ * Tells the customer that due charges they were told of (CHARGE_DUE: "your next top-up pays it first") were closed
+ * without being taken: refused by a charge under their chargeId (closeDueChargesDecided) or closed by closeCharge.
+ * A CHARGE_DUE_CANCELLED balance notification each, once (its id is the due charge's). Not one a charge paid.
+ */
+export async function noticeDueChargesCancelled(sql: Sql, closed: DueChargeClosed[], now: Date): Promise<void> {
+  await insertNotifications(sql, closed.map((c) => ({
+    id: deterministicId('message', 'CHARGE_DUE_CANCELLED', c.id), billingAccountId: c.billing_account_id, walletId: c.wallet_id, bucketId: null, kind: 'CHARGE_DUE_CANCELLED',
+    message: `${c.description}: ${new Decimal(c.amount).toFixed(minorUnits(c.currency))} ${c.currency} is no longer due and was not taken from your balance.`,
+  })), now);
 }
 
 /**
