@@ -332,6 +332,12 @@ export interface WalletReserveReply {
 export interface WalletCommitRequest {
   reservationId: string;
   usedUnits: string;
+  /**
+   * The price per unit of the units used, as rated (at most 10 decimals); absent: the reservation's. A reservation is held
+   * at the price of the units asked for, which is not proportional to the units when a fixed amount applies (a connection
+   * fee, a call credit): the units used are charged at their own price (never more money than was held).
+   */
+  pricePerUnit?: string;
 }
 
 /** usage → wallets on `RPC.walletRelease`: release a reservation without use. */

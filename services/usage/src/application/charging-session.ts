@@ -124,6 +124,13 @@ interface SessionContext {
   paymentMode?: 'PREPAID' | 'POSTPAID';
   /** Tariff zone of the units held (HOME, a destination zone, ROAMING_<zone>): wallets echoes it on the commit's ChargeResult. */
   zone?: string;
+  /**
+   * Whether the held price per unit is the rated price over the units asked for (a surcharge or discount applied, or a
+   * price table) rather than the tariff's flat one: then the price is not proportional to the units (a fixed fee or
+   * credit per call), and the units used are committed at their own rated price (partPricePerUnit). Absent: flat, or a
+   * context stored before (committed at the held price, as then).
+   */
+  pricedByPart?: boolean;
   reservationId: string | null;
   startedAt: string;
   event: Record<string, unknown>;
@@ -541,7 +548,8 @@ async function answerChargingSession(usage: UsageRuntime, nc: NatsConnection, in
   // The units the session reported before this one: the call's running total, which the tariff's increments apply to.
   const before = dec(existing.used);
   const part = chargedPart(ctx, before, used);
-  const commit = await commitUsed(nc, ctx, part.units);
+  // Rated as the session's records of the interval are: where the last report left the session (its location, its time).
+  const commit = await commitUsed(nc, ctx, part.units, part.units.gt(0) ? await partPricePerUnit(usage, ctx, part.covered, before, new Date(ctx.reportedAt ?? ctx.startedAt)) : undefined);
   if ('failed' in commit) {
     // Wallets refused the commit, so nothing was charged: the number is given back, the session is as before the request.
     if (!resuming) {
@@ -736,11 +744,15 @@ interface Committed {
   held: boolean;
 }
 
-/** Commits `units` (chargeable units) on the session's reservation. A repeated commit is answered with the first one's figures. */
-async function commitUsed(nc: NatsConnection, ctx: SessionContext, units: Decimal): Promise<Committed | { failed: WalletSessionReply }> {
+/**
+ * Commits `units` (chargeable units) on the session's reservation, at `pricePerUnit` when given (partPricePerUnit; else
+ * the reservation's). A repeated commit is answered with the first one's figures.
+ */
+async function commitUsed(nc: NatsConnection, ctx: SessionContext, units: Decimal, pricePerUnit?: string): Promise<Committed | { failed: WalletSessionReply }> {
   const none = { units: dec('0'), amountCharged: '0', unitsFromAllowances: '0', held: false };
   if (!ctx.reservationId) return none;
-  const commit = await rpc<WalletSessionReply>(nc, RPC.walletCommit, { reservationId: ctx.reservationId, usedUnits: units.toFixed() } satisfies WalletCommitRequest);
+  const request: WalletCommitRequest = { reservationId: ctx.reservationId, usedUnits: units.toFixed(), ...(pricePerUnit !== undefined && units.gt(0) ? { pricePerUnit } : {}) };
+  const commit = await rpc<WalletSessionReply>(nc, RPC.walletCommit, request);
   if (commit.resultCode !== 'SUCCESS') return { failed: commit };
   if (commit.status !== 'COMMITTED') return none;
   return { units: dec(commit.usedUnits ?? '0'), amountCharged: commit.amountCharged ?? '0', unitsFromAllowances: commit.unitsFromAllowances ?? '0', held: true };
@@ -779,6 +791,20 @@ function coveredPart(ctx: SessionContext, before: Decimal, part: Part, commit: C
   // Wallets committed fewer units than asked (not expected: the part is within what it granted): the units those cover.
   const room = dec(callTotalCovered(commit.units.toFixed(), before.toFixed(), ctx.increments)).minus(before);
   return room.lte(0) ? dec('0') : part.covered.lt(room) ? part.covered : room;
+}
+
+/**
+ * The price per unit of `units` used after `before` (the call's units so far), rated `at` as the session's record of them
+ * is (rateUnits: the plan then, the units as the call's after `before`), for a session whose held price is not the flat
+ * one (pricedByPart): a reservation is held at the rated price of the units asked for over those units, which spreads a
+ * fixed amount (a connection fee, a call credit: once per call) over them, so a call that used fewer units than it asked
+ * for paid only a share of its fee (300 s asked, 60 s used: a fifth of it). Undefined (the held price): a flat price,
+ * nothing used, or the rating refused now (as before).
+ */
+async function partPricePerUnit(usage: UsageRuntime, ctx: SessionContext, units: Decimal, before: Decimal, at: Date): Promise<string | undefined> {
+  if (ctx.pricedByPart !== true || !units.gt(0)) return undefined;
+  const rated = await rateUnits(usage, PLATFORM, { lineId: ctx.lineId }, ctx.event, { quantity: units.toFixed(), unit: ctx.unit }, at, ctx.increments === undefined ? undefined : before);
+  return 'failed' in rated ? undefined : rated.terms.hold.pricePerUnit;
 }
 
 /** The session's total covered by `held` chargeable units held after `total` units used (callTotalCovered); undefined for a context from before increments applied online. */
@@ -967,7 +993,7 @@ async function replayAfterRace(usage: UsageRuntime, name: Pick<SessionName, 'id'
 
 /** What units are held on: the line's plan in force at the time, priced per unit, its allowances and increments, how many units it charges. */
 interface HoldTerms {
-  hold: Pick<SessionContext, 'billingAccountId' | 'unit' | 'currency' | 'pricePerUnit' | 'allowanceIds' | 'allowOverdraft' | 'paymentMode' | 'zone' | 'increments'>;
+  hold: Pick<SessionContext, 'billingAccountId' | 'unit' | 'currency' | 'pricePerUnit' | 'pricedByPart' | 'allowanceIds' | 'allowOverdraft' | 'paymentMode' | 'zone' | 'increments'>;
   units: string;
 }
 
@@ -1010,7 +1036,7 @@ async function rateUnits(usage: UsageRuntime, caller: SessionCaller, who: { line
     line,
     terms: {
       hold: {
-        billingAccountId: version.billingAccountId, unit: result.unit ?? units.unit, currency: result.currency, pricePerUnit,
+        billingAccountId: version.billingAccountId, unit: result.unit ?? units.unit, currency: result.currency, pricePerUnit, pricedByPart: !flat,
         allowanceIds: result.allowanceId ? [result.allowanceId] : [], allowOverdraft: version.paymentMode === 'POSTPAID' || Boolean(plan.rater.compiled.plan.balancePolicy?.overdraftAllowed), paymentMode: version.paymentMode,
         zone: zoneOf(plan.rater, result, probe.usage), increments: result.increments ?? null,
       },

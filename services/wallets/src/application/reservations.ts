@@ -315,6 +315,11 @@ export interface CloseRequest {
   reservationId: string;
   usedUnits: string;
   closing: 'COMMITTED' | 'RELEASED' | 'EXPIRED';
+  /**
+   * A commit's price per unit of the units used, as the caller rated them (WalletCommitRequest.pricePerUnit); absent: the
+   * reservation's. Kept on the reservation as it closes, so a repeated commit is answered the same figures.
+   */
+  pricePerUnit?: string;
 }
 
 /**
@@ -337,6 +342,9 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
     const reservationId = typeof it?.reservationId === 'string' ? it.reservationId : '';
     if (!reservationId) return { resultCode: 'RATING_FAILED', reservationId, error: { code: 'INVALID_INPUT', message: 'reservationId is required' } };
     if (typeof it.usedUnits !== 'string' || !DECIMAL.test(it.usedUnits)) return { resultCode: 'RATING_FAILED', reservationId, error: { code: 'AMOUNT_INVALID', message: 'usedUnits must be a non-negative decimal' } };
+    if (it.pricePerUnit != null && (typeof it.pricePerUnit !== 'string' || !PRICE.test(it.pricePerUnit) || new Decimal(it.pricePerUnit).greaterThanOrEqualTo(PRICE_LIMIT))) {
+      return { resultCode: 'RATING_FAILED', reservationId, error: { code: 'AMOUNT_INVALID', message: `pricePerUnit, when given, must be a non-negative decimal with at most 10 places, below ${PRICE_LIMIT.toFixed()}` } };
+    }
     return undefined;
   });
   const ids = [...new Set(items.filter((_, i) => !replies[i]).map((it) => it.reservationId))];
@@ -384,6 +392,9 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
       return;
     }
     const wallet = wallets.get(r.wallet_id)!;
+    // The units used at their own rated price (a fixed fee is not spread over the units held): charged so, never more
+    // money than was held (closedFigures), and kept on the reservation for the answer to a repeated close.
+    if (closing === 'COMMITTED' && it.pricePerUnit != null) r.price_per_unit = it.pricePerUnit;
     const granted = new Decimal(r.granted_units);
     const used = Decimal.min(new Decimal(it.usedUnits), granted);
     let left = used;
@@ -444,8 +455,8 @@ export async function closeMany(sql: Sql, items: CloseRequest[], now: Date): Pro
     const useWrite = bucketUseWrite(uses, carriedMore);
     const resultRows = results.map((c) => ({ id: chargeResultMessageId(c.chargeId), subject: WORK_SUBJECTS.chargeApplied, payload: JSON.stringify(c), createdAt: now }));
     await postTransactions(sql, txs, now, [{
-      text: `update reservation r set status = t.status, used_units = t.used, closed_at = $4 from unnest($1::text[], $2::text[], $3::numeric[]) as t(id, status, used) where r.id = t.id`,
-      params: [closed.map((r) => r.id), closed.map((r) => r.status), closed.map((r) => r.used_units), now],
+      text: `update reservation r set status = t.status, used_units = t.used, price_per_unit = t.ppu, closed_at = $4 from unnest($1::text[], $2::text[], $3::numeric[], $5::numeric[]) as t(id, status, used, ppu) where r.id = t.id`,
+      params: [closed.map((r) => r.id), closed.map((r) => r.status), closed.map((r) => r.used_units), now, closed.map((r) => r.price_per_unit)],
     }, ...(resultRows.length > 0 ? [outboxWrite(resultRows)] : []), ...(useWrite ? [useWrite] : [])]);
     if (resultRows.length > 0) sql.eventsQueued = true;
     // The rollover buckets the renewals would have made, with what was given back to roll over (BUCKET_ROLLOVER from the ended bucket).

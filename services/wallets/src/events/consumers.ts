@@ -258,7 +258,7 @@ export function startConsumers(runtime: ServiceRuntime, db: Db, catalog: Catalog
   const nc = runtime.messaging.nc;
   const subs = [
     nc.subscribe(rpc(RPC.walletReserve), { queue: 'wallets', callback: (err, msg) => void (err || answer('reserve', msg, (req: WalletReserveRequest) => reserves.submit(req))) }),
-    nc.subscribe(rpc(RPC.walletCommit), { queue: 'wallets', callback: (err, msg) => void (err || answer('commit', msg, (req: WalletCommitRequest) => closes.submit({ reservationId: req?.reservationId, usedUnits: req?.usedUnits, closing: 'COMMITTED' }))) }),
+    nc.subscribe(rpc(RPC.walletCommit), { queue: 'wallets', callback: (err, msg) => void (err || answer('commit', msg, (req: WalletCommitRequest) => closes.submit({ reservationId: req?.reservationId, usedUnits: req?.usedUnits, closing: 'COMMITTED', ...(req?.pricePerUnit != null ? { pricePerUnit: req.pricePerUnit } : {}) }))) }),
     nc.subscribe(rpc(RPC.walletRelease), { queue: 'wallets', callback: (err, msg) => void (err || answer('release', msg, (req: WalletReleaseRequest) => closes.submit({ reservationId: req?.reservationId, usedUnits: '0', closing: 'RELEASED' }))) }),
   ];
   async function answer<T>(operation: string, msg: { json<X>(): X; respond(data: string): boolean }, work: (req: T) => Promise<{ resultCode?: string }>): Promise<void> {
