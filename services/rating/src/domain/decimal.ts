@@ -3,9 +3,11 @@ import DecimalJs from 'decimal.js';
 /**
  * The one Decimal constructor of the rating library. 40 significant digits keep sub-cent
  * prices of large quantities exact; rounding is always explicit (see pricing.ts), never implied
- * by a precision limit.
+ * by a precision limit. toString() never writes exponent form (decimal.js's default does below 1e-7
+ * and from 1e21: "1e-7"), so every text this library prints (a result's pricePerUnit, increments,
+ * simulated ratios) is a plain decimal string, the only form isDecimalString, usage and wallets take.
  */
-export const Decimal = DecimalJs.clone({ precision: 40, rounding: DecimalJs.ROUND_HALF_UP });
+export const Decimal = DecimalJs.clone({ precision: 40, rounding: DecimalJs.ROUND_HALF_UP, toExpNeg: -9e15, toExpPos: 9e15 });
 export type Decimal = InstanceType<typeof Decimal>;
 
 /** A plain decimal string: optional minus, digits, optional fraction. No exponent, no spaces. */
