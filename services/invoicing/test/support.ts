@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { ApprovalLimits } from '@ledgerline/contracts';
-import { ManualClock, startServiceForTest, type TestService } from '@ledgerline/platform';
+import { ManualClock, startServiceForTest, type Logger, type TestService } from '@ledgerline/platform';
 import { SandboxPaymentProvider } from '../src/adapters/payment-provider';
 import { createInvoicingService } from '../src/service';
 import type { DunningPolicy, DunningStarter } from '../src/ports/dunning';
@@ -23,11 +23,11 @@ export interface Harness {
   gqlError(query: string, variables?: Record<string, unknown>): Promise<{ code: string; reason: string; field?: string }>;
 }
 
-export async function startHarness(now: string, opts: { consume?: boolean; runBillRuns?: boolean; collections?: boolean; dunning?: DunningStarter; policy?: DunningPolicy; autopayTokens?: AutopayTokens; disputes?: DisputeStarter; approvalLimits?: ApprovalLimits; approvalDailyLimits?: ApprovalLimits } = {}): Promise<Harness> {
+export async function startHarness(now: string, opts: { consume?: boolean; runBillRuns?: boolean; collections?: boolean; dunning?: DunningStarter; policy?: DunningPolicy; autopayTokens?: AutopayTokens; disputes?: DisputeStarter; approvalLimits?: ApprovalLimits; approvalDailyLimits?: ApprovalLimits; logger?: Logger } = {}): Promise<Harness> {
   const clock = new ManualClock(new Date(now));
   const payments = new SandboxPaymentProvider();
-  const { dunning, policy, autopayTokens, disputes, approvalLimits, approvalDailyLimits, ...rest } = opts;
-  const svc = await startServiceForTest(createInvoicingService({ deps: { payments, catalog: null, dunning: dunning ?? null, autopayTokens: autopayTokens ?? null, disputes: disputes ?? null, ...(policy ? { policy } : {}), ...(approvalLimits ? { approvalLimits } : {}), ...(approvalDailyLimits ? { approvalDailyLimits } : {}) }, collections: false, ...rest }), { clock });
+  const { dunning, policy, autopayTokens, disputes, approvalLimits, approvalDailyLimits, logger, ...rest } = opts;
+  const svc = await startServiceForTest(createInvoicingService({ deps: { payments, catalog: null, dunning: dunning ?? null, autopayTokens: autopayTokens ?? null, disputes: disputes ?? null, ...(policy ? { policy } : {}), ...(approvalLimits ? { approvalLimits } : {}), ...(approvalDailyLimits ? { approvalDailyLimits } : {}) }, collections: false, ...rest }), { clock, ...(logger ? { logger } : {}) });
   const gql = async <T>(query: string, variables?: Record<string, unknown>): Promise<T> => {
     const r = await svc.request<T>(query, variables);
     if (r.errors?.length) throw new Error(`${r.errors[0]!.message} ${JSON.stringify(r.errors[0]!.extensions)}`);

@@ -6,6 +6,7 @@
 // batch is billed, and the account is billed once its data is fixed (the invoice stays unique per
 // account and period, so it is billed once). A failure that is not the account's (the database, the
 // catalog down, a lock timeout) still fails the batch: it is retried and nothing is set aside.
+import { randomUUID } from 'node:crypto';
 import { DomainError } from '@ledgerline/contracts';
 import type { Em } from '@ledgerline/platform';
 import { accountsRefused, billAccounts, type BillingDeps, type BillOptions, type BillResult, type BillTarget } from './bill-accounts';
@@ -14,8 +15,16 @@ import { rows, sql } from './sql';
 export interface SetAsideRefusal {
   billingAccountId: string;
   code: string;
+  /** Stored and shown to staff (BillRun.setAsideAccounts.message): never a failure's own text (a statement, its values). */
   message: string;
   field: string | null;
+  /**
+   * A refusal that is not a coded one (BILL_UNSTORABLE): the reference its message quotes and the failure itself, for
+   * the log line that reports the account set aside (`{ ...refusal }`: logged as `err` and `reference`); neither stored
+   * nor answered.
+   */
+  reference?: string;
+  err?: unknown;
 }
 
 export interface SetAsideAccount extends SetAsideRefusal {
@@ -29,16 +38,47 @@ export interface SetAsideAccount extends SetAsideRefusal {
  * The refusal, when billing an account failed for a reason its data gives and a retry alone cannot
  * change: a DomainError (a coded refusal; not INTERNAL), or PostgreSQL refusing a value (SQLSTATE class
  * 22, data exception: a number or text the invoice tables cannot hold; 23502 / 23514, a null or a check
- * the data breaks). Null for anything else (connections, timeouts, deadlocks, serialization, the
- * catalog unreachable): transient, the batch is retried.
+ * the data breaks): BILL_UNSTORABLE, its message what was refused and a fresh reference, the error itself in
+ * `err` for the log line that reports the account set aside (`unstorableMessage`). Null for anything else
+ * (connections, timeouts, deadlocks, serialization, the catalog unreachable): transient, the batch is retried.
  */
 export function permanentRefusal(err: unknown): Omit<SetAsideRefusal, 'billingAccountId'> | null {
   if (err instanceof DomainError) return err.category === 'INTERNAL' ? null : { code: err.code, message: err.message, field: typeof err.details.field === 'string' ? err.details.field : null };
   const state = (err as { code?: unknown } | null)?.code;
   if (typeof state === 'string' && /^(22[0-9A-Z]{3}|23502|23514)$/.test(state)) {
-    return { code: 'BILL_UNSTORABLE', message: `PostgreSQL refused the account's invoice (SQLSTATE ${state}): ${(err as Error).message}`.slice(0, 2000), field: null };
+    const reference = randomUUID();
+    return { code: 'BILL_UNSTORABLE', message: unstorableMessage(state, err as PgErrorFields, reference), field: null, reference, err };
   }
   return null;
+}
+
+/** The fields PostgreSQL names in an error (node-postgres' DatabaseError): identifiers of the schema, no values. */
+interface PgErrorFields {
+  column?: unknown;
+  constraint?: unknown;
+}
+
+/** What PostgreSQL refused, in words, by SQLSTATE (its own text can quote the value: `invalid input syntax for type numeric: "…"`). */
+function unstorableWhat(state: string): string {
+  if (state === '22003') return 'a number too large for its column';
+  if (state === '22001') return 'a text too long for its column';
+  if (state === '22007' || state === '22008') return 'a date or time out of range';
+  if (state === '23502') return 'a required value missing';
+  if (state === '23514') return 'a value a check constraint refuses';
+  return 'a value the invoice tables cannot hold';
+}
+
+/**
+ * A BILL_UNSTORABLE refusal's message: what PostgreSQL refused (SQLSTATE, and the column and constraint when it names
+ * them) and the reference of the log line that has the whole error. Never the error's message: the driver puts the
+ * whole statement first, and PostgreSQL's text or detail can hold the values (`Failing row contains (…)`).
+ */
+function unstorableMessage(state: string, err: PgErrorFields, reference: string): string {
+  const name = (v: unknown) => (typeof v === 'string' && /^[A-Za-z0-9_$]{1,63}$/.test(v) ? v : null);
+  const column = name(err.column);
+  const constraint = name(err.constraint);
+  const where = [`SQLSTATE ${state}`, ...(column ? [`column ${column}`] : []), ...(constraint ? [`constraint ${constraint}`] : [])].join(', ');
+  return `PostgreSQL refused the account's invoice: ${unstorableWhat(state)} (${where}); details in the log under reference ${reference}`;
 }
 
 /**
