@@ -6,7 +6,7 @@ import { accountId, accountIdSql, chargeKey, ensureAccounts, newTxId, postTransa
 import { requireOpen, requireWallet } from './wallets';
 import { fmt } from '../domain/charging';
 import { requireMinorUnits } from '../domain/entered-money';
-import { closeDueChargesDecided } from './one-off-charges';
+import { closeDueChargesDecided, DUE_CHARGE_KEY_FREE } from './one-off-charges';
 // A cycle (apply-charges → balance-events → budget), used only when called: the key a charge's ledger transaction has.
 
 /**
@@ -130,7 +130,7 @@ export async function replenishBudgets(sql: Sql, now: Date, wallets: { walletId:
       join unnest($1::text[], $2::text[]) as k(acc, cur) on d.billing_account_id = k.acc and d.currency = k.cur
       where d.settled_at is null
         -- Not one being paid in this transaction by a credit (settleDueCharges marks it settled after its own posting).
-        and not exists (select 1 from ledger_transaction t where t.idempotency_key = 'CHARGE:' || d.id)
+        and ${DUE_CHARGE_KEY_FREE}
       order by d.created_at, d.id`,
     [budgets.map((b) => b.billing_account_id), budgets.map((b) => b.currency)],
   );

@@ -152,6 +152,12 @@ export interface DueChargeClosed {
   wallet_id: string | null;
 }
 
+/**
+ * SQL condition on a due charge `d`: its key (`CHARGE:<chargeId>`) holds no decision yet. A due charge whose chargeId a
+ * charge decided meanwhile is settled by that decision (closeDueChargesDecided), never paid again under the key.
+ */
+export const DUE_CHARGE_KEY_FREE = `not exists (select 1 from ledger_transaction t where t.idempotency_key = 'CHARGE:' || d.id)`;
+
 export const DUE_CHARGE_CLOSED_COLUMNS = `d.id, d.billing_account_id, d.description, d.amount::text as amount, d.currency,
   (select w.id from wallet w where w.billing_account_id = d.billing_account_id and w.currency = d.currency) as wallet_id`;
 
@@ -176,7 +182,7 @@ export async function noticeDueChargesCancelled(sql: Sql, closed: DueChargeClose
 export async function dueChargesPayable(sql: Sql, billingAccountId: string, currency: string): Promise<{ wallet: WalletRow; paying: Charge[] } | null> {
   const due = await sql.query<{ id: string; line_id: string | null; reason: string; amount: string }>(
     `select d.id, d.line_id, d.reason, d.amount::text from due_charge d where d.billing_account_id = $1 and d.currency = $2 and d.settled_at is null
-       and not exists (select 1 from ledger_transaction t where t.idempotency_key = 'CHARGE:' || d.id)
+       and ${DUE_CHARGE_KEY_FREE}
      order by d.created_at, d.id`,
     [billingAccountId, currency],
   );
@@ -214,7 +220,7 @@ export interface DueChargeRow {
 export async function openDueCharges(sql: Sql, billingAccountId: string): Promise<DueChargeRow[]> {
   return sql.query<DueChargeRow>(
     `select d.id, d.billing_account_id, d.line_id, d.reason, d.description, d.amount::text, d.currency, d.created_at from due_charge d where d.billing_account_id = $1 and d.settled_at is null
-       and not exists (select 1 from ledger_transaction t where t.idempotency_key = 'CHARGE:' || d.id)
+       and ${DUE_CHARGE_KEY_FREE}
      order by d.created_at, d.id`,
     [billingAccountId],
   );

@@ -7,7 +7,7 @@ import { closeMany } from './reservations';
 import { roundingWriteOff } from './write-off-rounding';
 import { WALLET_COLUMNS, WALLET_JOINS, WALLET_SETTLED, lockAccountWallets, type WalletRow } from './wallets';
 import { recordDueChargeCollected, recordRefusedCharge } from './closed-wallet-moves';
-import { closeDueChargesDecided } from './one-off-charges';
+import { closeDueChargesDecided, DUE_CHARGE_KEY_FREE } from './one-off-charges';
 import { netDueCharges as netDueChargesOf } from '../domain/settlement-netting';
 
 /**
@@ -130,7 +130,7 @@ async function netDueCharges(sql: Sql, wallet: WalletRow, now: Date): Promise<De
   await closeDueChargesDecided(sql, wallet.billing_account_id, wallet.currency, now);
   const due = await sql.query<{ id: string; line_id: string | null; reason: string; description: string; amount: string; created_at: Date }>(
     `select d.id, d.line_id, d.reason, d.description, d.amount::text as amount, d.created_at from due_charge d where d.billing_account_id = $1 and d.currency = $2 and d.settled_at is null
-       and not exists (select 1 from ledger_transaction t where t.idempotency_key = 'CHARGE:' || d.id)
+       and ${DUE_CHARGE_KEY_FREE}
      order by d.created_at, d.id`,
     [wallet.billing_account_id, wallet.currency],
   );

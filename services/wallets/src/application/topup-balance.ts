@@ -2,7 +2,7 @@ import { Decimal, DomainError, badInput, conflict, isCurrencyCode, type TopupBal
 import type { Sql } from '../persistence/sql';
 import { eventRow, insertOutbox } from '../persistence/sql';
 import { accountId, newTxId, findCallerTransaction, lockIdempotencyKey, postTransactions, replayOrConflict, requestHash, scopedCallerKey, type AccountKind } from './ledger';
-import { settleAfterCredit } from './one-off-charges';
+import { DUE_CHARGE_KEY_FREE, settleAfterCredit } from './one-off-charges';
 import { WALLET_SETTLED, enteredAmount, positiveAmount, requireOpen, requireWallet, walletSettledMessage, type WalletRow } from './wallets';
 import { fmt } from '../domain/charging';
 
@@ -116,7 +116,7 @@ interface CreditEffectsBefore {
 async function creditEffectsBefore(sql: Sql, wallet: WalletRow): Promise<CreditEffectsBefore> {
   const due = await sql.query<{ id: string }>(
     `select d.id from due_charge d where d.billing_account_id = $1 and d.currency = $2 and d.settled_at is null
-       and not exists (select 1 from ledger_transaction t where t.idempotency_key = 'CHARGE:' || d.id)`,
+       and ${DUE_CHARGE_KEY_FREE}`,
     [wallet.billing_account_id, wallet.currency],
   );
   const [budget] = await sql.query<{ replenishments: number }>(`select replenishments from budget where wallet_id = $1`, [wallet.id]);
